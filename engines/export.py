@@ -1,0 +1,85 @@
+"""Export a trained :class:`~posecast.engines.models.PoseModel` to a self-describing ONNX file."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import metadata, skeleton
+from .models import PoseModel
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5, check=False)  # fmt: skip
+        return out.stdout.strip()
+    except OSError:
+        return ""
+
+
+def export_onnx(
+    model: PoseModel, path: str | Path, meta: metadata.ModelMetadata, fp16_weights: bool = False
+) -> Path:
+    """Write ``model`` to ``path`` (ONNX, dynamic batch) with ``meta`` in ``metadata_props``.
+
+    ``fp16_weights`` stores initializers as float16 with Cast nodes to float32, halving the
+    file while keeping float32 maths (so every runtime runs it unchanged).
+    """
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval().float()
+    dummy = torch.zeros(1, meta.window_frames, skeleton.NUM_JOINTS, 2)
+    dummy[..., 0] = torch.linspace(-0.1, 0.1, skeleton.NUM_JOINTS)
+    dummy[..., 1] = torch.linspace(-0.2, 0.2, skeleton.NUM_JOINTS)
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(
+        model, (dummy,), str(tmp), input_names=[metadata.INPUT_NAME],
+        output_names=list(metadata.OUTPUT_NAMES), opset_version=OPSET, dynamo=False,
+        dynamic_axes={metadata.INPUT_NAME: {0: "batch"}, "joints_3d": {0: "batch"}, "scale": {0: "batch"}},
+    )  # fmt: skip
+    proto = onnx.load(str(tmp))
+    if fp16_weights:
+        proto = _store_initializers_fp16(proto)
+    del proto.metadata_props[:]
+    for key, value in meta.to_props().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
+    log.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    return path
+
+
+def _store_initializers_fp16(proto):  # noqa: ANN001, ANN202 - onnx types are imported lazily
+    """Large float32 initializers → float16 storage + a Cast back to float32 where used."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    new_inits, casts = [], []
+    for init in graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if arr.dtype == np.float32 and arr.size >= 1024:
+            half = numpy_helper.from_array(arr.astype(np.float16), init.name + "_fp16")
+            new_inits.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
+        else:
+            new_inits.append(init)
+    del graph.initializer[:]
+    graph.initializer.extend(new_inits)
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(casts + nodes)
+    return proto

@@ -1,0 +1,100 @@
+"""Self-description of an exported model, stored in ONNX ``metadata_props``.
+
+The exporter writes it, every runtime reads it back and checks it, so a file from another
+version, with another joint order or normalisation, fails fast instead of giving bad 3D.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import normalize, skeleton
+from .errors import ModelError
+
+#: Bumped whenever the graph's inputs, outputs or normalisation change meaning.
+SCHEMA_VERSION = 1
+INPUT_NAME = "keypoints_norm"
+OUTPUT_NAMES = ("joints_3d", "scale")
+NORMALIZATION = "intrinsics;pelvis-centred;rms-size=1/c"
+
+
+class ModelMetadataError(ModelError):
+    """A model file whose metadata is missing or does not match this posecast."""
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a model file says about itself (all strings in ONNX ``metadata_props``)."""
+
+    window_frames: int
+    joint_names: tuple[str, ...] = skeleton.JOINT_NAMES
+    camera_distance: float = normalize.CAMERA_DISTANCE
+    normalization: str = NORMALIZATION
+    schema_version: int = SCHEMA_VERSION
+    model_kind: str = "unsupervised"
+    training_data: str = ""
+    license: str = ""
+    git_commit: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_props(self) -> dict[str, str]:
+        props = {k: str(v) for k, v in asdict(self).items() if k not in ("joint_names", "extra")}
+        props["joint_names"] = ",".join(self.joint_names)
+        props.update({f"extra.{k}": str(v) for k, v in self.extra.items()})
+        return {f"posecast.{k}": v for k, v in props.items()}
+
+    @classmethod
+    def from_props(cls, props: dict[str, str], source: str = "model") -> ModelMetadata:
+        p = {k.removeprefix("posecast."): v for k, v in props.items() if k.startswith("posecast.")}
+        if "schema_version" not in p or "window_frames" not in p:
+            raise ModelMetadataError(
+                f"{source} carries no posecast metadata: export it with `posecast export` "
+                "(posecast.engines.export)"
+            )
+        meta = cls(
+            window_frames=int(p["window_frames"]),
+            joint_names=tuple(p.get("joint_names", "").split(",")),
+            camera_distance=float(p.get("camera_distance", "nan")),
+            normalization=p.get("normalization", ""),
+            schema_version=int(p["schema_version"]),
+            model_kind=p.get("model_kind", ""),
+            training_data=p.get("training_data", ""),
+            license=p.get("license", ""),
+            git_commit=p.get("git_commit", ""),
+            extra={k.removeprefix("extra."): v for k, v in p.items() if k.startswith("extra.")},
+        )
+        meta.check(source)
+        return meta
+
+    def check(self, source: str = "model") -> None:
+        """Raise :class:`ModelMetadataError` if this posecast cannot run the model correctly."""
+        expected = {
+            "schema_version": (SCHEMA_VERSION, self.schema_version),
+            "joint_names": (skeleton.JOINT_NAMES, self.joint_names),
+            "camera_distance": (normalize.CAMERA_DISTANCE, self.camera_distance),
+            "normalization": (NORMALIZATION, self.normalization),
+        }
+        for name, (want, got) in expected.items():
+            if want != got:
+                raise ModelMetadataError(
+                    f"{source}: {name} is {got!r}, this posecast expects {want!r}; "
+                    "re-export the model with this version of posecast"
+                )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def read_onnx_metadata(path: str | Path) -> ModelMetadata:
+    """Read and check metadata with onnxruntime (no torch, no onnx package needed)."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}; pass an exported .onnx (see README, Models)")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))

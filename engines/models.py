@@ -1,0 +1,159 @@
+"""The paper's networks in PyTorch: scale network, causal temporal lifter, 2D discriminator.
+
+Shapes: a *window* is ``(B, T, 17, 2)`` of intrinsics-normalised 2D (see
+:mod:`posecast.engines.normalize`), oldest frame first, the current frame last. Only the
+past is seen, so the lifter adds no latency.
+
+The lifter maps the whole window to one depth per joint *for every frame of the window*
+(``(B, T, 17)``): the self-supervised cycle needs 3D for all window frames to re-project a
+rotated window, and the motion/bone losses compare frames inside it. At run time only the
+last frame's output is used (:class:`PoseModel`), which sees frames ``t-T+1 … t`` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from . import normalize, skeleton
+
+J = skeleton.NUM_JOINTS
+
+
+@dataclass
+class ModelConfig:
+    """Architecture; saved in every checkpoint and in the ONNX metadata."""
+
+    window_frames: int = 27
+    width: int = 1024
+    blocks: int = 3
+    scale_width: int = 512
+    dropout: float = 0.25
+    use_scale_net: bool = True
+
+    def __post_init__(self) -> None:
+        if self.window_frames < 1:
+            raise ValueError(f"window_frames must be >= 1, got {self.window_frames}")
+        if self.width < 8 or self.blocks < 0:
+            raise ValueError(f"width must be >= 8 and blocks >= 0, got {self.width}, {self.blocks}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, width: int, dropout: float, batch_norm: bool = True) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for _ in range(2):
+            layers.append(nn.Linear(width, width))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers += [nn.ReLU(inplace=True) if batch_norm else nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _mlp(in_dim: int, width: int, blocks: int, out_dim: int, dropout: float, bn: bool) -> nn.Sequential:
+    stem: list[nn.Module] = [nn.Linear(in_dim, width)]
+    if bn:
+        stem.append(nn.BatchNorm1d(width))
+    stem += [nn.ReLU(inplace=True) if bn else nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+    head = nn.Linear(width, out_dim)
+    return nn.Sequential(*stem, *[ResidualBlock(width, dropout, bn) for _ in range(blocks)], head)
+
+
+class ScaleNet(nn.Module):
+    """Current frame's canonical 2D ``(B, 17, 2)`` → scale ``(B, 1)`` in about [0.37, 2.7].
+
+    The scale multiplies the canonical 2D before lifting (METHOD.md); it starts at exactly 1.
+    """
+
+    def __init__(self, width: int, dropout: float) -> None:
+        super().__init__()
+        self.net = _mlp(J * 2, width, 1, 1, dropout, bn=True)
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, pose_2d: torch.Tensor) -> torch.Tensor:
+        return torch.exp(torch.tanh(self.net(pose_2d.flatten(1))))
+
+
+class Lifter(nn.Module):
+    """Scaled canonical window ``(B, T, 17, 2)`` → depth per joint per frame ``(B, T, 17)``."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.window_frames = cfg.window_frames
+        self.net = _mlp(cfg.window_frames * J * 2, cfg.width, cfg.blocks, cfg.window_frames * J,
+                        cfg.dropout, bn=True)  # fmt: skip
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        b, t = window.shape[:2]
+        if t != self.window_frames:
+            # A single-frame lifter applied to every frame of a longer window (the T = 1 ablation).
+            if self.window_frames != 1:
+                raise ValueError(f"lifter expects {self.window_frames} frames, got {t}")
+            return self.net(window.reshape(b * t, J * 2)).reshape(b, t, J)
+        return self.net(window.reshape(b, t * J * 2)).reshape(b, t, J)
+
+
+class Discriminator(nn.Module):
+    """Canonical single-frame 2D ``(N, 17, 2)`` → realness score ``(N, 1)`` (least-squares GAN)."""
+
+    def __init__(self, width: int = 1024) -> None:
+        super().__init__()
+        self.net = _mlp(J * 2, width, 2, 1, 0.0, bn=False)
+
+    def forward(self, pose_2d: torch.Tensor) -> torch.Tensor:
+        return self.net(pose_2d.flatten(1))
+
+
+def lift_to_3d(scaled_2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """METHOD.md's depth model: ``(…, 17, 2)`` + ``(…, 17)`` → camera-frame ``(…, 17, 3)``.
+
+    ``d' = max(1, d + c)``, ``X = d'·x``, ``Y = d'·y``, ``Z = d'``.
+    """
+    d = (depth + normalize.CAMERA_DISTANCE).clamp_min(1.0)
+    return torch.cat([scaled_2d * d[..., None], d[..., None]], dim=-1)
+
+
+class PoseGenerator(nn.Module):
+    """Scale network + lifter: intrinsics-normalised window → 3D of every window frame."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.scale_net = ScaleNet(cfg.scale_width, cfg.dropout) if cfg.use_scale_net else None
+        self.lifter = Lifter(cfg)
+
+    def forward(self, canonical: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Canonical window ``(B, T, 17, 2)`` → (3D ``(B, T, 17, 3)`` at depth ≈ c, scale ``(B, 1)``)."""
+        if self.scale_net is not None:
+            scale = self.scale_net(canonical[:, -1])
+        else:
+            scale = torch.ones(canonical.shape[0], 1, dtype=canonical.dtype, device=canonical.device)
+        scaled = canonical * scale[:, :, None, None]
+        return lift_to_3d(scaled, self.lifter(scaled)), scale
+
+
+class PoseModel(nn.Module):
+    """The exported graph: ``keypoints_norm (B, T, 17, 2)`` → ``joints_3d (B, 17, 3)``, ``scale (B, 1)``.
+
+    ``joints_3d`` is the current (last) frame, root-relative, camera axes (x right, y down,
+    z forward), in canonical units (RMS joint distance ≈ scale); posecast makes it metric
+    with the subject's size.
+    """
+
+    def __init__(self, generator: PoseGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, keypoints_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        joints, scale = self.generator(normalize.canonicalize(keypoints_norm))
+        current = joints[:, -1]
+        return current - current[:, skeleton.ROOT : skeleton.ROOT + 1], scale

@@ -1,0 +1,82 @@
+"""The 2D normalisation shared by training, export and the live pipeline.
+
+Every function here is written with plain arithmetic and indexing so that one definition
+serves numpy arrays (live path, data generation) and torch tensors (training, and the ONNX
+graph, which traces it): there is exactly one copy of this maths.
+
+Two steps (METHOD.md, "Scale"):
+
+1. :func:`normalize_pixels`: pixels → intrinsics-normalised camera coordinates
+   ``x' = (x − cx) / fx``, ``y' = (y − cy) / fy`` so that ``x' = X/Z``, ``y' = Y/Z``.
+2. :func:`canonicalize`: per frame, centre on the pelvis and divide by the pose's 2D size so
+   its RMS joint distance from the pelvis is ``1 / CAMERA_DISTANCE`` (the released code's
+   convention: the lifted pose then sits at depth ``CAMERA_DISTANCE``). This removes image
+   position and apparent size; the scale network puts the size ambiguity back explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Canonical camera distance ``c`` of the lifting network (METHOD.md: c = 10).
+CAMERA_DISTANCE = 10.0
+#: Lower bound on the 2D size, to keep a degenerate pose (all joints on one point) finite.
+MIN_SIZE = 1e-6
+
+Array = Any  # numpy.ndarray or torch.Tensor: the functions below accept either
+
+
+def normalize_pixels(keypoints_px: Array, intrinsics: Array) -> Array:
+    """Pixels ``(..., J, 2)`` → normalised camera coordinates ``(..., J, 2)``.
+
+    ``intrinsics`` is ``(fx, fy, cx, cy)`` in pixels, shape ``(4,)`` or ``(..., 4)`` matching
+    the batch dimensions of ``keypoints_px`` (not the joint one).
+    """
+    fx, fy = intrinsics[..., 0:1], intrinsics[..., 1:2]
+    cx, cy = intrinsics[..., 2:3], intrinsics[..., 3:4]
+    x = (keypoints_px[..., 0] - cx) / fx
+    y = (keypoints_px[..., 1] - cy) / fy
+    return _stack_last(x, y, keypoints_px)
+
+
+def denormalize_pixels(keypoints_norm: Array, intrinsics: Array) -> Array:
+    """Inverse of :func:`normalize_pixels`."""
+    x = keypoints_norm[..., 0] * intrinsics[..., 0:1] + intrinsics[..., 2:3]
+    y = keypoints_norm[..., 1] * intrinsics[..., 1:2] + intrinsics[..., 3:4]
+    return _stack_last(x, y, keypoints_norm)
+
+
+def pose_size(keypoints: Array, root: int = 0) -> Array:
+    """RMS distance of the joints from the root, ``(..., J, 2|3)`` → ``(..., 1, 1)``."""
+    centred = keypoints - keypoints[..., root : root + 1, :]
+    mean_sq = (centred * centred).sum(-1).mean(-1)
+    return (mean_sq[..., None, None] + MIN_SIZE * MIN_SIZE) ** 0.5
+
+
+def canonicalize(keypoints_norm: Array, root: int = 0) -> Array:
+    """Root-centre and size-normalise each frame: ``(..., J, 2)`` → ``(..., J, 2)``.
+
+    The result has the root at the origin and an RMS joint distance of ``1 / CAMERA_DISTANCE``.
+    """
+    centred = keypoints_norm - keypoints_norm[..., root : root + 1, :]
+    return centred / (pose_size(keypoints_norm, root) * CAMERA_DISTANCE)
+
+
+def project(joints_cam: Array, min_depth: float = 1e-3) -> Array:
+    """Pinhole projection of camera-frame points ``(..., J, 3)`` to normalised ``(..., J, 2)``."""
+    z = joints_cam[..., 2]
+    if isinstance(z, np.ndarray):
+        z = np.maximum(z, min_depth)
+    else:
+        z = z.clamp_min(min_depth)
+    return _stack_last(joints_cam[..., 0] / z, joints_cam[..., 1] / z, joints_cam)
+
+
+def _stack_last(x: Array, y: Array, like: Array) -> Array:
+    if isinstance(like, np.ndarray):
+        return np.stack([x, y], axis=-1)
+    import torch  # only reached with torch tensors, i.e. in training/export
+
+    return torch.stack([x, y], dim=-1)

@@ -1,0 +1,137 @@
+"""posecast's 17-joint skeleton and the one joint definition shared by MediaPipe and mocap.
+
+Joint order is Human3.6M's as used by VideoPose3D. Six joints are measured directly (hips,
+knees, ankles, shoulders, elbows, wrists); the axial joints are *derived* with the same
+formulas from either source, so training data (BVH) and live 2D (MediaPipe) agree:
+
+- ``pelvis`` = midpoint of the two hip joints
+- ``thorax`` = midpoint of the two shoulder joints
+- ``spine``  = midpoint of pelvis and thorax
+- ``head``   = centre of the head at ear level: MediaPipe mid-ears; mocap: the skull-base
+  joint moved :data:`MOCAP_HEAD_EXTENSION` of the neck→head segment further up
+- ``neck``   = midpoint of thorax and head
+
+All functions work on numpy arrays of shape ``(..., J, C)`` for any C (2D, 3D, confidence).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle",
+    "spine", "thorax", "neck", "head",
+    "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
+)  # fmt: skip
+NUM_JOINTS = len(JOINT_NAMES)
+JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
+PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+ROOT = 0
+HEAD = JOINT_INDEX["head"]
+#: (child, parent) pairs: one bone per non-root joint, in joint order.
+BONES: tuple[tuple[int, int], ...] = tuple((j, p) for j, p in enumerate(PARENTS) if p >= 0)
+BONE_NAMES: tuple[str, ...] = tuple(f"{JOINT_NAMES[p]}-{JOINT_NAMES[c]}" for c, p in BONES)
+#: Left/right joint pairs, for mirroring augmentation.
+LEFT_RIGHT: tuple[tuple[int, int], ...] = ((4, 1), (5, 2), (6, 3), (11, 14), (12, 15), (13, 16))
+
+# MediaPipe Pose landmark indices (33-landmark BlazePose topology).
+MP_LEFT_EAR, MP_RIGHT_EAR = 7, 8
+MP_DIRECT: dict[str, int] = {
+    "l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15, "r_wrist": 16,
+    "l_hip": 23, "r_hip": 24, "l_knee": 25, "r_knee": 26, "l_ankle": 27, "r_ankle": 28,
+}  # fmt: skip
+
+#: The mocap Head joint sits at the skull base; ear level is this fraction of the
+#: neck→head segment above it (measured against MediaPipe's world landmarks).
+MOCAP_HEAD_EXTENSION = 1.0
+
+
+def _derive_axial(out: np.ndarray) -> np.ndarray:
+    """Fill pelvis, thorax, spine and neck from hips, shoulders and head (in place)."""
+    j = JOINT_INDEX
+    out[..., j["pelvis"], :] = 0.5 * (out[..., j["l_hip"], :] + out[..., j["r_hip"], :])
+    out[..., j["thorax"], :] = 0.5 * (out[..., j["l_shoulder"], :] + out[..., j["r_shoulder"], :])
+    out[..., j["spine"], :] = 0.5 * (out[..., j["pelvis"], :] + out[..., j["thorax"], :])
+    out[..., j["neck"], :] = 0.5 * (out[..., j["thorax"], :] + out[..., j["head"], :])
+    return out
+
+
+def from_mediapipe(landmarks: np.ndarray) -> np.ndarray:
+    """Map MediaPipe's 33 landmarks ``(..., 33, C)`` to posecast's 17 joints ``(..., 17, C)``.
+
+    Works for pixel coordinates, world coordinates and per-landmark visibility alike (a
+    derived joint gets the mean of its sources, which for visibility is a fair confidence).
+    """
+    landmarks = np.asarray(landmarks)
+    if landmarks.shape[-2] != 33:
+        raise ValueError(f"expected MediaPipe landmarks of shape (..., 33, C), got {landmarks.shape}")
+    out = np.zeros((*landmarks.shape[:-2], NUM_JOINTS, landmarks.shape[-1]), dtype=landmarks.dtype)
+    for name, mp_index in MP_DIRECT.items():
+        out[..., JOINT_INDEX[name], :] = landmarks[..., mp_index, :]
+    out[..., HEAD, :] = 0.5 * (landmarks[..., MP_LEFT_EAR, :] + landmarks[..., MP_RIGHT_EAR, :])
+    return _derive_axial(out)
+
+
+def from_mocap(
+    joints: np.ndarray, names: list[str] | tuple[str, ...], mapping: dict[str, str]
+) -> np.ndarray:
+    """Map mocap joint positions ``(..., K, 3)`` to posecast's 17 joints ``(..., 17, 3)``.
+
+    ``mapping`` names the mocap joint for each directly measured joint plus ``"head"``
+    (skull base) and ``"neck"`` (top of the neck chain, used only to extend the head to ear level).
+    """
+    index = {n: i for i, n in enumerate(names)}
+    missing = [m for m in mapping.values() if m not in index]
+    if missing:
+        raise ValueError(f"mocap skeleton lacks joints {missing}; it has {sorted(index)}")
+    out = np.zeros((*joints.shape[:-2], NUM_JOINTS, joints.shape[-1]), dtype=np.float64)
+    for name in MP_DIRECT:
+        out[..., JOINT_INDEX[name], :] = joints[..., index[mapping[name]], :]
+    skull_base = joints[..., index[mapping["head"]], :]
+    neck_top = joints[..., index[mapping["neck"]], :]
+    out[..., HEAD, :] = skull_base + MOCAP_HEAD_EXTENSION * (skull_base - neck_top)
+    return _derive_axial(out)
+
+
+def bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """Bone lengths ``(..., 16)`` of joints ``(..., 17, 3)``, in :data:`BONES` order."""
+    child = np.asarray([c for c, _ in BONES])
+    parent = np.asarray([p for _, p in BONES])
+    return np.linalg.norm(joints[..., child, :] - joints[..., parent, :], axis=-1)
+
+
+def mirror(joints: np.ndarray) -> np.ndarray:
+    """Swap left and right joints (the caller negates x where a mirror image is wanted)."""
+    out = joints.copy()
+    for left, right in LEFT_RIGHT:
+        out[..., left, :], out[..., right, :] = joints[..., right, :], joints[..., left, :]
+    return out
+
+
+# Average adult proportions: each bone as a fraction of standing height (measured on the
+# Bandai-Namco skeleton with posecast's joint definitions; see engines/weights/MODEL_CARD.md).
+_BONE_FRACTION_OF_HEIGHT = {
+    "pelvis-r_hip": 0.052, "r_hip-r_knee": 0.233, "r_knee-r_ankle": 0.240,
+    "pelvis-l_hip": 0.052, "l_hip-l_knee": 0.233, "l_knee-l_ankle": 0.240,
+    "pelvis-spine": 0.150, "spine-thorax": 0.150, "thorax-neck": 0.060, "neck-head": 0.060,
+    "thorax-l_shoulder": 0.100, "l_shoulder-l_elbow": 0.170, "l_elbow-l_wrist": 0.145,
+    "thorax-r_shoulder": 0.100, "r_shoulder-r_elbow": 0.170, "r_elbow-r_wrist": 0.145,
+}  # fmt: skip
+#: Standing height = ankle-to-head-centre chain plus this allowance (feet below the ankle
+#: and the crown above ear level), as a fraction of height.
+_HEIGHT_ALLOWANCE = 0.115
+_VERTICAL_CHAIN = ("r_hip-r_knee", "r_knee-r_ankle", "pelvis-spine", "spine-thorax", "thorax-neck",
+                   "neck-head")  # fmt: skip
+
+
+def bone_lengths_from_height(height_m: float) -> np.ndarray:
+    """Typical bone lengths in metres ``(16,)`` for a person ``height_m`` tall."""
+    if not 0.5 < height_m < 2.8:
+        raise ValueError(f"subject height must be in metres between 0.5 and 2.8, got {height_m}")
+    return height_m * np.asarray([_BONE_FRACTION_OF_HEIGHT[n] for n in BONE_NAMES])
+
+
+def height_from_bone_lengths(lengths_m: np.ndarray) -> float:
+    """Standing height in metres implied by bone lengths ``(16,)`` (inverse of the above)."""
+    idx = [BONE_NAMES.index(n) for n in _VERTICAL_CHAIN]
+    return float(np.sum(lengths_m[..., idx], axis=-1) / (1.0 - _HEIGHT_ALLOWANCE))
