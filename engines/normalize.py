@@ -67,10 +67,7 @@ def canonicalize(keypoints_norm: Array, root: int = 0) -> Array:
 def project(joints_cam: Array, min_depth: float = 1e-3) -> Array:
     """Pinhole projection of camera-frame points ``(..., J, 3)`` to normalised ``(..., J, 2)``."""
     z = joints_cam[..., 2]
-    if isinstance(z, np.ndarray):
-        z = np.maximum(z, min_depth)
-    else:
-        z = z.clamp_min(min_depth)
+    z = np.maximum(z, min_depth) if isinstance(z, np.ndarray) else z.clamp_min(min_depth)
     return _stack_last(joints_cam[..., 0] / z, joints_cam[..., 1] / z, joints_cam)
 
 

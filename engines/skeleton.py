@@ -72,9 +72,7 @@ def from_mediapipe(landmarks: np.ndarray) -> np.ndarray:
     return _derive_axial(out)
 
 
-def from_mocap(
-    joints: np.ndarray, names: list[str] | tuple[str, ...], mapping: dict[str, str]
-) -> np.ndarray:
+def from_mocap(joints: np.ndarray, names: list[str] | tuple[str, ...], mapping: dict[str, str]) -> np.ndarray:
     """Map mocap joint positions ``(..., K, 3)`` to posecast's 17 joints ``(..., 17, 3)``.
 
     ``mapping`` names the mocap joint for each directly measured joint plus ``"head"``
