@@ -1,8 +1,10 @@
 """The ``posecast`` command: a thin argparse front over the packages.
 
 Each command group lives with the code it drives and exposes ``register(subparsers)``:
-``realtime.commands`` (run, demo, lift, listen), ``engines.cli`` (engines build|info|bench),
-``calibration.cli`` (calibrate camera|subject). Training and evaluation are tools in
+``calibration.cli`` (calibrate camera; returns the ``calibrate`` group so that
+``realtime.commands`` can add ``calibrate subject``, which needs the live pipeline),
+``engines.cli`` (engines build|info|bench), ``realtime.listen`` (listen) and
+``realtime.commands`` (run, demo, lift). Training and evaluation are tools in
 ``tools/`` (they need torch, which the live path never imports).
 """
 
@@ -22,20 +24,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posecast", description="Real-time 3D human pose from a webcam.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, native library output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _command_modules():
-        module.register(sub)
+    calibrate = _optional("posecast.calibration.cli")
+    calibrate_sub = calibrate.register(sub) if calibrate else None
+    for name in ("posecast.engines.cli", "posecast.realtime.listen"):
+        module = _optional(name)
+        if module:
+            module.register(sub)
+    commands = _optional("posecast.realtime.commands")
+    if commands:
+        commands.register(sub, calibrate_sub)
     return parser
 
 
-def _command_modules() -> list:
-    modules = []
-    for name in ("posecast.realtime.commands", "posecast.engines.cli", "posecast.calibration.cli"):
-        try:
-            modules.append(__import__(name, fromlist=["register"]))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency, not a command group still to come
-                raise
-    return modules
+def _optional(name: str):  # noqa: ANN202 - a module or None
+    # TODO(lead): make these plain imports once every command group has landed.
+    try:
+        return __import__(name, fromlist=["register"])
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
