@@ -1,0 +1,163 @@
+"""Frame sources on the real clips, the latest-frame camera thread on a fake camera."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from posecast.realtime import capture
+from posecast.realtime.capture import CameraSource, ImageFolderSource, VideoFileSource, open_source
+from posecast.realtime.errors import SourceError
+
+
+def read_all(source: capture.FrameSource) -> list:
+    with source:
+        frames = []
+        while (frame := source.read()) is not None:
+            frames.append(frame)
+    return frames
+
+
+@pytest.mark.parametrize(("name", "count", "fps", "size"), [
+    ("dance_576.mp4", 120, 30.0, None),
+    ("squats_720x1280.mp4", 65, 5.0, (720, 1280)),
+])  # fmt: skip
+def test_video_file_reads_every_frame(media_dir, name, count, fps, size):
+    frames = read_all(open_source(str(media_dir / name)))
+    assert len(frames) == count
+    assert [f.frame_id for f in frames] == list(range(count))
+    assert all(b.capture_ns >= a.capture_ns for a, b in zip(frames, frames[1:], strict=False))
+    first = frames[0]
+    assert first.image_bgr.dtype == np.uint8 and first.image_bgr.ndim == 3 and first.image_bgr.shape[2] == 3
+    assert first.source_fps == pytest.approx(fps, rel=1e-3)
+    if size:
+        assert first.image_size == size
+
+
+def test_realtime_file_is_paced_at_native_fps(media_dir):
+    with VideoFileSource(media_dir / "squats_720x1280.mp4", realtime=True) as source:
+        first, _, third = source.read(), source.read(), source.read()
+    assert third.capture_ns - first.capture_ns >= 2 * 200_000_000 - 1_000_000  # 5 fps
+
+
+def test_image_folder_in_name_order(media_dir, tmp_path):
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    originals = [clip.read()[1] for _ in range(5)]
+    clip.release()
+    for i, image in enumerate(originals):
+        cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), image)
+    (tmp_path / "notes.txt").write_text("not an image")
+    source = open_source(str(tmp_path))
+    assert isinstance(source, ImageFolderSource)
+    frames = read_all(source)
+    assert [f.frame_id for f in frames] == list(range(5))
+    for frame, original in zip(frames, originals, strict=True):
+        np.testing.assert_array_equal(frame.image_bgr, original)
+
+
+def test_open_source_picks_by_spec(media_dir, tmp_path):
+    assert isinstance(open_source("0"), CameraSource)
+    assert isinstance(open_source(2), CameraSource) and open_source(2).index == 2
+    assert isinstance(open_source(str(media_dir / "dance_576.mp4")), VideoFileSource)
+
+
+def test_bad_inputs_raise_one_line_errors(tmp_path):
+    with pytest.raises(SourceError, match="neither a camera index"):
+        open_source(str(tmp_path / "missing.mp4"))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(SourceError, match=r"OpenCV could not decode video .*broken\.mp4"):
+        open_source(str(broken)).open()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SourceError, match="holds no images"):
+        open_source(str(empty)).open()
+
+
+def test_camera_that_does_not_open(monkeypatch):
+    class ClosedCamera:
+        def __init__(self, index):
+            self.index = index
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", ClosedCamera)
+    with pytest.raises(SourceError, match=r"camera index 7 did not open.*/dev/video\*"):
+        open_source("7").open()
+
+
+class GatedClip:
+    """A fake ``cv2.VideoCapture`` playing a clip; each grab needs a permit from the test, so
+    the test decides how many frames the camera produces between two reads."""
+
+    def __init__(self, frames):
+        self.frames = frames
+        self.permits = threading.Semaphore(0)
+        self.grabbed = 0
+        self.blocked = False  # a grab is waiting for a permit
+        self.state = threading.Condition()
+
+    def __call__(self, index):  # used as the VideoCapture class
+        return self
+
+    def isOpened(self):
+        return True
+
+    def set(self, prop, value):
+        return True
+
+    def get(self, prop):
+        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def read(self):
+        with self.state:
+            self.blocked = True
+            self.state.notify_all()
+        self.permits.acquire()
+        with self.state:
+            self.blocked = False
+            if self.grabbed >= len(self.frames):
+                return False, None
+            self.grabbed += 1
+            return True, self.frames[self.grabbed - 1]
+
+    def release(self):
+        self.permits.release(1000)
+
+    def produce(self, n):
+        """Let the camera grab ``n`` frames and wait until it asks for the next one (by then
+        the grab thread has stored the n-th frame)."""
+        with self.state:
+            target = self.grabbed + n
+        self.permits.release(n)
+        with self.state:
+            assert self.state.wait_for(lambda: self.grabbed >= target and self.blocked, timeout=10)
+
+
+def test_camera_thread_keeps_only_newest_frame(media_dir, monkeypatch):
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    frames = [clip.read()[1] for _ in range(30)]
+    clip.release()
+    fake = GatedClip(frames)
+    monkeypatch.setattr(cv2, "VideoCapture", fake)
+    with open_source(0) as camera:
+        fake.produce(1)
+        first = camera.read()
+        assert first.frame_id == 0 and camera.dropped_frames == 0
+        fake.produce(5)  # five frames arrive while the pipeline is busy
+        newest = camera.read()
+        assert newest.frame_id == 5
+        np.testing.assert_array_equal(newest.image_bgr, frames[5])
+        assert camera.dropped_frames == 4
+        assert newest.source_fps == 30.0
+        fake.produce(24)  # the clip runs out: the last frame, then end of stream
+        assert camera.read().frame_id == 29
+        fake.permits.release(100)
+        assert camera.read() is None
+        assert camera.dropped_frames == 4 + 23
