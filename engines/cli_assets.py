@@ -1,0 +1,45 @@
+"""``posecast assets list|fetch``: show and fill the download cache (see :mod:`.assets`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import assets
+
+#: What ``posecast assets fetch`` gets without names: what posecast needs by default.
+DEFAULT_FETCH = ("pose_landmarker_full", "demo_clip")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("assets", help="list or download models and the demo clip")
+    sub = parser.add_subparsers(dest="assets_command", required=True, metavar="ACTION")
+    listing = sub.add_parser("list", help="the downloadable assets and whether they are cached")
+    listing.set_defaults(func=_list)
+    fetch = sub.add_parser("fetch", help="download assets into the cache")
+    fetch.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"assets to get (default: {' '.join(DEFAULT_FETCH)})"
+    )
+    fetch.add_argument("--all", action="store_true", help="every asset in the table")
+    fetch.set_defaults(func=_fetch)
+    return parser
+
+
+def _list(args: argparse.Namespace) -> int:
+    sys.stdout.write(f"cache: {assets.cache_dir()}\n")
+    for asset in assets.ASSETS.values():
+        state = "cached" if assets.cached_path(asset.name).is_file() else "missing"
+        size_mb = asset.size_bytes / 1e6
+        sys.stdout.write(
+            f"{asset.name:24s} {state:8s} {size_mb:6.1f} MB  {asset.license}  {asset.description}\n"
+        )
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    names = list(assets.ASSETS) if args.all else (args.names or list(DEFAULT_FETCH))
+    for name in names:
+        assets.get_asset(name)  # unknown names fail before anything is downloaded
+    for name in names:
+        sys.stdout.write(f"{name}: {assets.ensure_asset(name)}\n")
+    return 0

