@@ -1,0 +1,161 @@
+"""Calibration boards: their geometry and their detection in one image.
+
+A chessboard is described by its *inner* corners (``9x6`` for a board of 10×7 squares), a
+ChArUco board by its squares (``--board 7x5`` is OpenCV's ``CharucoBoard((7, 5), ...)`` with
+6×4 inner corners) plus marker length and ArUco dictionary. Corners are refined to sub-pixel
+accuracy. Images are screened first: an (almost) uniform image is *empty*, one whose variance of
+the Laplacian is below ``min_sharpness`` is *blurry*; both are skipped by the callers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import cv2
+import numpy as np
+
+from .errors import CalibrationError
+
+#: Images whose grey-level standard deviation is below this are empty (lens cap, black frame).
+EMPTY_STD = 3.0
+#: Default minimum variance of the Laplacian (grey levels²) of a usable image.
+DEFAULT_MIN_SHARPNESS = 15.0
+_SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-4)
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """A calibration board: ``cols × rows`` inner corners (chessboard) or squares (ChArUco)."""
+
+    cols: int
+    rows: int
+    square_m: float
+    charuco: bool = False
+    marker_m: float | None = None  # ChArUco marker side; default 0.75 × square
+    dictionary: str = "DICT_5X5_100"
+    legacy: bool = False  # ChArUco boards made before OpenCV 4.6 with an even number of rows
+
+    def __post_init__(self) -> None:
+        minimum = 3 if self.charuco else 2
+        if self.cols < minimum or self.rows < minimum:
+            what = "squares" if self.charuco else "inner corners"
+            raise CalibrationError(
+                f"board must have at least {minimum}x{minimum} {what}, got {self.size_text}"
+            )
+        if not self.square_m > 0:
+            raise CalibrationError(f"square size must be a positive length in metres, got {self.square_m}")
+        if self.charuco and not hasattr(cv2.aruco, self.dictionary):
+            raise CalibrationError(
+                f"unknown ArUco dictionary {self.dictionary!r}; use e.g. DICT_5X5_100, DICT_6X6_250"
+            )
+
+    @property
+    def size_text(self) -> str:
+        return f"{self.cols}x{self.rows}"
+
+    @property
+    def corner_grid(self) -> tuple[int, int]:
+        """Inner corners ``(cols, rows)`` of the board."""
+        return (self.cols - 1, self.rows - 1) if self.charuco else (self.cols, self.rows)
+
+    def describe(self) -> str:
+        if self.charuco:
+            return f"ChArUco {self.size_text} squares {self.square_m:g} m {self.dictionary}"
+        return f"chessboard {self.size_text} inner corners {self.square_m:g} m"
+
+    def object_points(self) -> np.ndarray:
+        """3D inner-corner positions ``(N, 3)`` float32 in metres on the board plane (z = 0), row-major."""
+        cols, rows = self.corner_grid
+        grid = np.zeros((rows * cols, 3), np.float32)
+        grid[:, :2] = np.mgrid[0:cols, 0:rows].T.reshape(-1, 2) * self.square_m
+        if self.charuco:  # OpenCV's ChArUco corners start one square in from the outer edge
+            grid[:, :2] += self.square_m
+        return grid
+
+
+def parse_board_size(text: str) -> tuple[int, int]:
+    """``"9x6"`` → ``(9, 6)``; raises :class:`CalibrationError` on anything else."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not match:
+        raise CalibrationError(f"board size must look like COLSxROWS (e.g. 9x6), got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+class ImageQuality(Enum):
+    OK = "ok"
+    EMPTY = "empty"
+    BLURRY = "blurry"
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Grey uint8 ``(H, W)`` from grey or BGR(A) ``(H, W[, C])``."""
+    if image.ndim == 3:
+        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        image = cv2.cvtColor(image, code)
+    if image.dtype != np.uint8:
+        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return image
+
+
+def sharpness(gray: np.ndarray) -> float:
+    """Variance of the Laplacian (grey levels²): high for crisp edges, low for blur."""
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def image_quality(gray: np.ndarray, min_sharpness: float = DEFAULT_MIN_SHARPNESS) -> ImageQuality:
+    if float(gray.std()) < EMPTY_STD:
+        return ImageQuality.EMPTY
+    if sharpness(gray) < min_sharpness:
+        return ImageQuality.BLURRY
+    return ImageQuality.OK
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One view of the board: corners in metres ``(N, 3)`` and pixels ``(N, 2)`` (float32)."""
+
+    object_points: np.ndarray
+    image_points: np.ndarray
+
+
+class BoardDetector:
+    """Finds a board's inner corners in grey images, with sub-pixel refinement."""
+
+    def __init__(self, board: BoardSpec, fast: bool = False) -> None:
+        self.board = board
+        self._fast = fast  # quick rejection of board-less frames (live preview)
+        self._charuco = None
+        if board.charuco:
+            dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, board.dictionary))
+            marker_m = board.marker_m or 0.75 * board.square_m
+            cv_board = cv2.aruco.CharucoBoard((board.cols, board.rows), board.square_m, marker_m, dictionary)
+            cv_board.setLegacyPattern(board.legacy)
+            self._cv_board = cv_board
+            self._charuco = cv2.aruco.CharucoDetector(cv_board)
+
+    def detect(self, gray: np.ndarray) -> Detection | None:
+        """The board's corners in ``gray`` ``(H, W)`` uint8, or ``None`` when not (fully) found."""
+        return self._detect_charuco(gray) if self._charuco is not None else self._detect_chessboard(gray)
+
+    def _detect_chessboard(self, gray: np.ndarray) -> Detection | None:
+        flags = cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE
+        if self._fast:
+            flags |= cv2.CALIB_CB_FAST_CHECK
+        found, corners = cv2.findChessboardCorners(gray, self.board.corner_grid, flags=flags)
+        if not found:
+            return None
+        corners = cv2.cornerSubPix(gray, corners, (5, 5), (-1, -1), _SUBPIX_CRITERIA)
+        return Detection(self.board.object_points(), corners.reshape(-1, 2).astype(np.float32))
+
+    def _detect_charuco(self, gray: np.ndarray) -> Detection | None:
+        corners, ids, _, _ = self._charuco.detectBoard(gray)
+        if corners is None or ids is None or len(ids) < 6:
+            return None
+        corners = np.asarray(corners, np.float32).reshape(-1, 1, 2)
+        corners = cv2.cornerSubPix(gray, corners, (5, 5), (-1, -1), _SUBPIX_CRITERIA)
+        obj, img = self._cv_board.matchImagePoints(corners, np.asarray(ids))
+        if obj is None or len(obj) < 6 or self._cv_board.checkCharucoCornersCollinear(np.asarray(ids)):
+            return None
+        return Detection(obj.reshape(-1, 3).astype(np.float32), img.reshape(-1, 2).astype(np.float32))

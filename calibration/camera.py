@@ -1,0 +1,221 @@
+"""Camera calibration from views of a board: intrinsics, distortion, RMS, bad-view rejection.
+
+:func:`calibrate_views` runs OpenCV's calibration on board detections and drops views whose own
+RMS reprojection error is an outlier (above ``outlier_factor`` × the median and above
+``min_reject_px``), recalibrating until no view is dropped. :func:`calibrate_image_dir` screens a
+folder of images (unreadable, empty, blurry, other size → skipped with a count), detects the
+board in the rest and calibrates. Live capture is in :mod:`posecast.calibration.live`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .board import (
+    DEFAULT_MIN_SHARPNESS,
+    BoardDetector,
+    BoardSpec,
+    Detection,
+    ImageQuality,
+    image_quality,
+    to_gray,
+)
+from .errors import CalibrationError
+from .intrinsics import CameraIntrinsics, utc_now_iso
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """How views are judged. ``min_views`` good views are needed after rejection."""
+
+    min_views: int = 10
+    outlier_factor: float = 3.0  # a view is an outlier above this × the median per-view RMS ...
+    min_reject_px: float = 0.5  # ... and above this many pixels
+    max_rounds: int = 5
+    fix_k3: bool = False  # estimate only k1, k2, p1, p2 (narrow lenses, few views)
+    min_sharpness: float = DEFAULT_MIN_SHARPNESS
+
+    def __post_init__(self) -> None:
+        if self.min_views < 3:
+            raise CalibrationError(f"min_views must be at least 3, got {self.min_views}")
+        if self.outlier_factor <= 1.0:
+            raise CalibrationError(f"outlier_factor must be above 1, got {self.outlier_factor}")
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """The intrinsics and how they were obtained.
+
+    ``per_view_rms_px`` ``(V,)`` belongs to the kept views, whose input indices are ``kept``;
+    ``skipped`` counts input images not used, by reason (``empty``, ``blurry``, ``no board``, ...).
+    """
+
+    intrinsics: CameraIntrinsics
+    per_view_rms_px: np.ndarray
+    kept: tuple[int, ...]
+    rejected: tuple[int, ...]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def calibrate_views(
+    views: Sequence[Detection],
+    image_size: tuple[int, int],
+    options: CalibrationOptions | None = None,
+    source: str = "",
+) -> CalibrationResult:
+    """Calibrate from board detections in images of ``image_size`` ``(width, height)``."""
+    options = options or CalibrationOptions()
+    if len(views) < options.min_views:
+        raise CalibrationError(
+            f"too few good views: found {len(views)}, need at least {options.min_views}; "
+            "add images showing the whole board at different positions and tilts"
+        )
+    kept = list(range(len(views)))
+    rejected: list[int] = []
+    for _ in range(options.max_rounds):
+        rms, k, dist, errors = _calibrate([views[i] for i in kept], image_size, options)
+        threshold = max(options.outlier_factor * float(np.median(errors)), options.min_reject_px)
+        bad = [i for i, e in zip(kept, errors, strict=True) if e > threshold]
+        if not bad:
+            break
+        log.info("rejecting %d view(s) with reprojection error above %.2f px", len(bad), threshold)
+        if len(kept) - len(bad) < options.min_views:
+            raise CalibrationError(
+                f"too few good views: {len(kept) - len(bad)} of {len(views)} have a reprojection error "
+                f"below {threshold:.2f} px, need at least {options.min_views}; "
+                "add sharper views of a flat board"
+            )
+        rejected += bad
+        kept = [i for i in kept if i not in bad]
+    else:  # still rejecting after max_rounds: use the last consistent fit
+        rms, k, dist, errors = _calibrate([views[i] for i in kept], image_size, options)
+    width, height = image_size
+    text = f"{source}, " if source else ""
+    intrinsics = CameraIntrinsics.from_matrix(
+        k,
+        dist,
+        width,
+        height,
+        rms_px=float(rms),
+        assumed=False,
+        source=f"{text}{len(kept)}/{len(views)} views",
+        date=utc_now_iso(),
+    )
+    log.info(
+        "calibrated %dx%d: fx %.1f fy %.1f cx %.1f cy %.1f, RMS %.3f px over %d views (%d rejected)",
+        width,
+        height,
+        intrinsics.fx,
+        intrinsics.fy,
+        intrinsics.cx,
+        intrinsics.cy,
+        rms,
+        len(kept),
+        len(rejected),
+    )
+    return CalibrationResult(intrinsics, np.asarray(errors, np.float64), tuple(kept), tuple(sorted(rejected)))
+
+
+def _calibrate(views: Sequence[Detection], image_size: tuple[int, int], options: CalibrationOptions):
+    flags = cv2.CALIB_FIX_K3 if options.fix_k3 else 0
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
+    try:
+        rms, k, dist, _, _, _, _, errors = cv2.calibrateCameraExtended(
+            [v.object_points for v in views],
+            [v.image_points for v in views],
+            tuple(image_size),
+            None,
+            None,
+            flags=flags,
+            criteria=criteria,
+        )
+    except cv2.error as exc:
+        raise CalibrationError(
+            f"OpenCV could not calibrate from {len(views)} views ({str(exc).strip().splitlines()[-1]}); "
+            "use views with the board tilted in different directions"
+        ) from None
+    return float(rms), k, dist.ravel(), np.asarray(errors, np.float64).ravel()
+
+
+def list_images(directory: str | Path) -> list[Path]:
+    """Image files in ``directory`` (sorted); raises if it is missing or holds none."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CalibrationError(f"image directory {directory} does not exist; pass a folder of board photos")
+    paths = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise CalibrationError(
+            f"no images ({', '.join(IMAGE_SUFFIXES)}) in {directory}; put photos of the board there"
+        )
+    return paths
+
+
+def calibrate_image_dir(
+    directory: str | Path, board: BoardSpec, options: CalibrationOptions | None = None
+) -> CalibrationResult:
+    """Detect ``board`` in every image of ``directory`` and calibrate (see module docstring)."""
+    options = options or CalibrationOptions()
+    paths = list_images(directory)
+    detector = BoardDetector(board)
+    skipped: Counter[str] = Counter()
+    views: list[Detection] = []
+    image_size: tuple[int, int] | None = None
+    screened = 0
+    for path in paths:
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            skipped["unreadable"] += 1
+            log.warning("skipping %s: not a readable image", path.name)
+            continue
+        size = (image.shape[1], image.shape[0])
+        image_size = image_size or size
+        if size != image_size:
+            skipped["other size"] += 1
+            log.warning("skipping %s: %dx%d, the first image is %dx%d", path.name, *size, *image_size)
+            continue
+        gray = to_gray(image)
+        quality = image_quality(gray, options.min_sharpness)
+        if quality is not ImageQuality.OK:
+            skipped[quality.value] += 1
+            log.warning("skipping %s: %s", path.name, quality.value)
+            continue
+        screened += 1
+        detection = detector.detect(gray)
+        if detection is None:
+            skipped["no board"] += 1
+            log.info("no %s found in %s", board.describe(), path.name)
+            continue
+        views.append(detection)
+    if screened == 0:
+        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        raise CalibrationError(
+            f"none of the {len(paths)} images in {directory} is usable ({counts}); "
+            "take sharp, well-lit photos of the board (hold still, or raise the light)"
+        )
+    if not views:
+        hint = (
+            "COLSxROWS counts the board's squares for --charuco"
+            if board.charuco
+            else "COLSxROWS counts the inner corners (a board of 10x7 squares is 9x6)"
+        )
+        raise CalibrationError(
+            f"no {board.describe()} found in any of {screened} usable images in {directory}; "
+            f"check --board {board.size_text}: {hint}"
+        )
+    log.info("board found in %d of %d images (%s skipped)", len(views), len(paths), dict(skipped) or "none")
+    assert image_size is not None
+    result = calibrate_views(views, image_size, options, source=board.describe())
+    return CalibrationResult(
+        result.intrinsics, result.per_view_rms_px, result.kept, result.rejected, dict(skipped)
+    )

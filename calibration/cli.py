@@ -1,0 +1,129 @@
+"""``posecast calibrate camera``: intrinsics from board images, a live camera, or an assumed field of view.
+
+``register(subparsers)`` adds the ``calibrate`` group and returns its subparsers action so that
+``posecast.realtime.commands`` can add ``calibrate subject``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+
+from .board import DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
+from .camera import CalibrationOptions, calibrate_image_dir
+from .errors import CalibrationError
+from .intrinsics import DEFAULT_HFOV_DEG, CameraIntrinsics
+from .io import check_writable, save_intrinsics
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add ``calibrate`` (with ``camera``) to ``subparsers``; return the group's subparsers."""
+    calibrate = subparsers.add_parser("calibrate", help="calibrate the camera or the subject's size")
+    group = calibrate.add_subparsers(dest="calibrate_command", required=True, metavar="WHAT")
+    camera = group.add_parser(
+        "camera",
+        help="camera intrinsics and distortion",
+        description="Camera intrinsics from photos of a board (--images), a live camera (--camera) or, "
+        "without a board, an assumed horizontal field of view (--hfov, marked assumed).",
+    )
+    source = camera.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", metavar="DIR", help="folder of board photos (png, jpg, ...)")
+    source.add_argument("--camera", metavar="INDEX", type=int, help="live capture from this camera")
+    source.add_argument(
+        "--hfov",
+        metavar="DEG",
+        type=float,
+        help=f"no board: assume this field of view (the pipeline assumes {DEFAULT_HFOV_DEG:g}); needs --size",
+    )
+    camera.add_argument(
+        "--board",
+        metavar="COLSxROWS",
+        help="chessboard inner corners (9x6 for 10x7 squares); with --charuco the number of squares",
+    )
+    camera.add_argument("--square", metavar="METRES", type=float, help="side of one square in metres")
+    camera.add_argument("--charuco", action="store_true", help="a ChArUco board instead of a chessboard")
+    camera.add_argument(
+        "--marker", metavar="METRES", type=float, help="ChArUco marker side (default 0.75 square)"
+    )
+    camera.add_argument(
+        "--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (DICT_5X5_100)"
+    )
+    camera.add_argument("--legacy-charuco", action="store_true", help="ChArUco board made before OpenCV 4.6")
+    camera.add_argument(
+        "--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera"
+    )
+    camera.add_argument("--min-views", type=int, default=10, help="good views needed (10)")
+    camera.add_argument("--views", type=int, default=20, help="live: views to collect (20)")
+    camera.add_argument(
+        "--min-sharpness",
+        type=float,
+        default=DEFAULT_MIN_SHARPNESS,
+        help=f"skip images with a Laplacian variance below this ({DEFAULT_MIN_SHARPNESS:g})",
+    )
+    camera.add_argument(
+        "--fix-k3", action="store_true", help="estimate k1 k2 p1 p2 only (few views, narrow lens)"
+    )
+    camera.add_argument("--no-window", action="store_true", help="live: log progress instead of showing it")
+    camera.add_argument("--output", "-o", default="camera.yaml", help="camera file to write (.yaml or .json)")
+    camera.set_defaults(func=calibrate_camera)
+    return group
+
+
+def calibrate_camera(args: argparse.Namespace) -> int:
+    output = check_writable(args.output)
+    if args.hfov is not None:
+        if not args.size:
+            raise CalibrationError("--hfov needs the frame size: add --size WxH (e.g. --size 1280x720)")
+        intrinsics = CameraIntrinsics.from_hfov(args.hfov, *_parse_size(args.size))
+    else:
+        board = _board(args)
+        options = CalibrationOptions(
+            min_views=args.min_views, fix_k3=args.fix_k3, min_sharpness=args.min_sharpness
+        )
+        if args.images is not None:
+            result = calibrate_image_dir(args.images, board, options)
+        else:
+            from .live import LiveOptions, calibrate_live
+
+            live = LiveOptions(target_views=max(args.views, args.min_views), min_sharpness=args.min_sharpness)
+            size = _parse_size(args.size) if args.size else None
+            result = calibrate_live(
+                args.camera, board, live, options, size, False if args.no_window else None
+            )
+        intrinsics = result.intrinsics
+        if result.rejected:
+            log.info("rejected %d view(s) as reprojection outliers", len(result.rejected))
+    save_intrinsics(intrinsics, output)
+    rms = "assumed" if intrinsics.rms_px is None else f"RMS {intrinsics.rms_px:.3f} px"
+    log.info(
+        "wrote %s: %dx%d fx %.1f fy %.1f cx %.1f cy %.1f (%s; %s)",
+        output,
+        intrinsics.width,
+        intrinsics.height,
+        intrinsics.fx,
+        intrinsics.fy,
+        intrinsics.cx,
+        intrinsics.cy,
+        rms,
+        intrinsics.source,
+    )
+    return 0
+
+
+def _board(args: argparse.Namespace) -> BoardSpec:
+    if not args.board or args.square is None:
+        raise CalibrationError(
+            "calibrating from a board needs --board COLSxROWS and --square METRES (e.g. 9x6 0.025)"
+        )
+    cols, rows = parse_board_size(args.board)
+    return BoardSpec(cols, rows, args.square, args.charuco, args.marker, args.dictionary, args.legacy_charuco)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
+        raise CalibrationError(f"frame size must look like WxH in pixels (e.g. 1280x720), got {text!r}")
+    return int(match.group(1)), int(match.group(2))

@@ -1,0 +1,186 @@
+"""The subject's size: bone lengths in metres from lifted 3D poses and a known height.
+
+Lifted poses are only defined up to scale, frame by frame, so each frame's 16 bone lengths are
+divided by their sum (*proportions*). Frames are dropped when a joint's confidence is low, when
+a bone is degenerate, when the proportions are implausible for a human (far from typical
+adult proportions) or when they are outliers against the sequence (robust z-score of the
+frame's mean log deviation from the median proportions). The remaining frames give a trimmed
+mean per bone (left/right pairs averaged), scaled so that
+:func:`posecast.engines.skeleton.height_from_bone_lengths` returns the given height.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engines import skeleton
+from .errors import CalibrationError
+from .intrinsics import utc_now_iso
+
+log = logging.getLogger(__name__)
+
+#: Height assumed when the user gives none (metres).
+DEFAULT_HEIGHT_M = 1.70
+_MIN_HEIGHT_M, _MAX_HEIGHT_M = 0.5, 2.8
+
+
+@dataclass(frozen=True)
+class SubjectProfile:
+    """One person's size: height and 16 bone lengths in metres (:data:`skeleton.BONE_NAMES` order)."""
+
+    height_m: float
+    bone_lengths_m: tuple[float, ...]
+    frames_used: int = 0
+    source: str = ""
+    date: str = ""
+    assumed: bool = False
+
+    def __post_init__(self) -> None:
+        _check_height(self.height_m)
+        lengths = tuple(float(v) for v in self.bone_lengths_m)
+        if len(lengths) != len(skeleton.BONE_NAMES) or not all(np.isfinite(lengths)) or min(lengths) <= 0:
+            raise CalibrationError(
+                f"bone_lengths_m must be {len(skeleton.BONE_NAMES)} positive lengths in metres, got {lengths}"
+            )
+        object.__setattr__(self, "height_m", float(self.height_m))
+        object.__setattr__(self, "bone_lengths_m", lengths)
+
+    @classmethod
+    def from_height(cls, height_m: float = DEFAULT_HEIGHT_M, assumed: bool = True) -> SubjectProfile:
+        """Typical adult proportions for ``height_m`` (``source`` says so)."""
+        _check_height(height_m)
+        lengths = skeleton.bone_lengths_from_height(height_m)
+        return cls(
+            height_m, tuple(lengths), 0, f"typical proportions for {height_m:.2f} m", utc_now_iso(), assumed
+        )
+
+    def as_array(self) -> np.ndarray:
+        """Bone lengths ``(16,)`` float64, metres."""
+        return np.asarray(self.bone_lengths_m, dtype=np.float64)
+
+    def to_dict(self) -> dict:
+        return {
+            "height_m": self.height_m,
+            "bone_lengths_m": dict(zip(skeleton.BONE_NAMES, self.bone_lengths_m, strict=True)),
+            "frames_used": self.frames_used,
+            "date": self.date,
+            "source": self.source,
+            "assumed": self.assumed,
+        }
+
+
+@dataclass(frozen=True)
+class SubjectOptions:
+    """Frame rejection and averaging for :func:`estimate_subject`."""
+
+    min_confidence: float = 0.5  # a frame is dropped if any joint is below this
+    max_prior_deviation: float = 0.45  # dropped if mean |log(proportion / typical)| is above this
+    outlier_z: float = 3.0  # dropped if its deviation from the median is this many robust sigmas out
+    trim_fraction: float = 0.2  # trimmed from each end before averaging each bone
+    symmetric: bool = True  # average left and right bones
+    min_frames: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.trim_fraction < 0.5:
+            raise CalibrationError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}")
+        if self.min_frames < 1:
+            raise CalibrationError(f"min_frames must be at least 1, got {self.min_frames}")
+
+
+def estimate_subject(
+    poses: np.ndarray,
+    height_m: float,
+    confidence: np.ndarray | None = None,
+    options: SubjectOptions | None = None,
+    source: str = "",
+) -> SubjectProfile:
+    """Bone lengths in metres from lifted poses ``(F, 17, 3)`` (any units, any per-frame scale).
+
+    ``confidence`` ``(F, 17)`` is optional per-joint confidence in [0, 1]. Raises
+    :class:`CalibrationError` when fewer than ``options.min_frames`` frames survive.
+    """
+    options = options or SubjectOptions()
+    _check_height(height_m)
+    poses = np.asarray(poses, dtype=np.float64)
+    if poses.ndim != 3 or poses.shape[1:] != (skeleton.NUM_JOINTS, 3):
+        raise CalibrationError(
+            f"expected lifted poses of shape (F, {skeleton.NUM_JOINTS}, 3), got {poses.shape}"
+        )
+    proportions, keep = _frame_proportions(poses, confidence, options)
+    if keep.sum() >= options.min_frames:
+        keep &= _plausible(proportions, options)
+    if keep.sum() >= options.min_frames:
+        keep &= _consistent(proportions, keep, options)
+    used = int(keep.sum())
+    if used < options.min_frames:
+        raise CalibrationError(
+            f"only {used} of {len(poses)} frames give plausible bone lengths, need {options.min_frames}; "
+            "stand fully in view, facing the camera, and move slowly during calibration"
+        )
+    estimate = _trimmed_mean(proportions[keep], options.trim_fraction)
+    if options.symmetric:
+        estimate = _symmetrize(estimate)
+    lengths_m = estimate * (height_m / skeleton.height_from_bone_lengths(estimate))
+    log.info("subject: %d of %d frames used, height %.2f m", used, len(poses), height_m)
+    return SubjectProfile(
+        float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False
+    )
+
+
+def _check_height(height_m: float) -> None:
+    if not _MIN_HEIGHT_M < float(height_m) < _MAX_HEIGHT_M:
+        raise CalibrationError(
+            f"subject height must be in metres between {_MIN_HEIGHT_M} and {_MAX_HEIGHT_M}, got {height_m}"
+        )
+
+
+def _frame_proportions(poses: np.ndarray, confidence: np.ndarray | None, options: SubjectOptions):
+    """Per-frame bone proportions ``(F, 16)`` (sum 1) and the frames usable at all ``(F,)``."""
+    lengths = skeleton.bone_lengths(poses)
+    total = lengths.sum(axis=-1, keepdims=True)
+    keep = np.isfinite(lengths).all(axis=-1) & (lengths > 1e-9 * np.maximum(total, 1e-300)).all(axis=-1)
+    if confidence is not None:
+        confidence = np.asarray(confidence, dtype=np.float64)
+        if confidence.shape != poses.shape[:2]:
+            raise CalibrationError(f"confidence must have shape {poses.shape[:2]}, got {confidence.shape}")
+        keep &= np.nan_to_num(confidence, nan=0.0).min(axis=-1) >= options.min_confidence
+    with np.errstate(invalid="ignore", divide="ignore"):
+        proportions = np.where(keep[:, None], lengths / total, 1.0 / lengths.shape[-1])
+    return proportions, keep
+
+
+def _plausible(proportions: np.ndarray, options: SubjectOptions) -> np.ndarray:
+    typical = skeleton.bone_lengths_from_height(DEFAULT_HEIGHT_M)
+    typical = typical / typical.sum()
+    deviation = np.abs(np.log(proportions / typical)).mean(axis=-1)
+    return deviation <= options.max_prior_deviation
+
+
+def _consistent(proportions: np.ndarray, keep: np.ndarray, options: SubjectOptions) -> np.ndarray:
+    median = np.median(proportions[keep], axis=0)
+    deviation = np.abs(np.log(proportions / median)).mean(axis=-1)
+    centre = np.median(deviation[keep])
+    sigma = 1.4826 * np.median(np.abs(deviation[keep] - centre)) + 1e-6
+    return deviation <= centre + options.outlier_z * sigma
+
+
+def _trimmed_mean(values: np.ndarray, trim_fraction: float) -> np.ndarray:
+    """Per-column mean of ``values`` ``(N, B)`` without the lowest and highest ``trim_fraction``."""
+    ordered = np.sort(values, axis=0)
+    cut = int(trim_fraction * len(ordered))
+    return ordered[cut : len(ordered) - cut].mean(axis=0)
+
+
+def _symmetrize(lengths: np.ndarray) -> np.ndarray:
+    out = lengths.copy()
+    for left, right in skeleton.LEFT_RIGHT:
+        il, ir = _bone_of_joint(left), _bone_of_joint(right)
+        out[il] = out[ir] = 0.5 * (lengths[il] + lengths[ir])
+    return out
+
+
+def _bone_of_joint(joint: int) -> int:
+    return next(i for i, (child, _) in enumerate(skeleton.BONES) if child == joint)
