@@ -1,0 +1,88 @@
+"""Camera-frame geometry shared by evaluation and the live path: metric scale and root placement.
+
+Camera axes: x right, y down, z forward (away from the camera); 2D is intrinsics-normalised
+(``x' = X/Z``, ``y' = Y/Z``, see :mod:`posecast.engines.normalize`). Pure numpy; every
+function takes leading batch dimensions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import skeleton
+
+#: Below this weighted 2D spread (normalised units squared) the root depth is undetermined.
+MIN_SPREAD = 1e-12
+
+
+def metric_scale(
+    joints_rel: np.ndarray, bone_lengths_m: np.ndarray, bone_weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Factor that makes a pose ``(..., 17, 3)`` in arbitrary units metric: ``(...)``.
+
+    ``sum(bone_lengths_m) / sum(bone lengths of the pose)``, over the 16 bones in
+    :data:`skeleton.BONES` order; with ``bone_weights`` ``(16,)`` or ``(..., 16)`` both sums
+    are weighted (e.g. zero for bones whose joints were not seen). A pose with no extent (or
+    zero total weight) gives NaN.
+    """
+    lengths = skeleton.bone_lengths(joints_rel)
+    reference = np.asarray(bone_lengths_m, dtype=np.float64)
+    if bone_weights is None:
+        num, den = np.sum(reference, axis=-1), np.sum(lengths, axis=-1)
+    else:
+        num = np.sum(bone_weights * reference, axis=-1)
+        den = np.sum(bone_weights * lengths, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def solve_root_translation(
+    joints_rel_m: np.ndarray, keypoints_norm: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Camera-frame root position ``t`` ``(..., 3)`` in metres that places a root-relative pose.
+
+    ``joints_rel_m`` ``(..., 17, 3)`` metres (any root-relative pose), ``keypoints_norm``
+    ``(..., 17, 2)`` the observed normalised 2D, ``weights`` ``(17,)`` or ``(..., 17)``
+    non-negative (e.g. 2D confidence; ``None``: all ones). The pinhole projection of
+    ``joints_rel_m + t`` best matches the 2D in the linearised least-squares sense:
+    ``u_i (Z_i + tz) = X_i + tx`` and ``v_i (Z_i + tz) = Y_i + ty``, 34 weighted equations in
+    ``(tx, ty, tz)``, solved in closed form (``tx``, ``ty`` eliminated, then ``tz`` from the
+    weighted covariances of ``u, v`` with ``uZ − X, vZ − Y``). With perfect data the answer is
+    exact. It is not constrained to lie in front of the camera.
+
+    Degenerate input gives NaN (no exception, so a batch keeps its other rows): all weights
+    zero, or the weighted 2D points have no spread (fewer than two distinct weighted joints),
+    which leaves the depth undetermined. The caller checks ``np.isfinite``.
+    """
+    joints_rel_m = np.asarray(joints_rel_m, dtype=np.float64)
+    keypoints_norm = np.asarray(keypoints_norm, dtype=np.float64)
+    if joints_rel_m.shape[-2:] != (skeleton.NUM_JOINTS, 3) or keypoints_norm.shape[-2:] != (
+        skeleton.NUM_JOINTS,
+        2,
+    ):
+        raise ValueError(
+            f"expected joints (..., 17, 3) and keypoints (..., 17, 2), got {joints_rel_m.shape} "
+            f"and {keypoints_norm.shape}"
+        )
+    u, v = keypoints_norm[..., 0], keypoints_norm[..., 1]
+    bx = u * joints_rel_m[..., 2] - joints_rel_m[..., 0]  # u Z - X = tx - u tz
+    by = v * joints_rel_m[..., 2] - joints_rel_m[..., 1]
+    if weights is None:
+        w = np.ones_like(u)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape[-1] != skeleton.NUM_JOINTS:
+            raise ValueError(f"expected weights (..., 17), got {w.shape}")
+        if np.any(w < 0):
+            raise ValueError("weights must be non-negative (use 0 to ignore a joint)")
+        w = np.broadcast_to(w, u.shape)
+    total = np.sum(w, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_total = np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), np.nan)
+        mu, mv = np.sum(w * u, -1) * inv_total, np.sum(w * v, -1) * inv_total
+        mbx, mby = np.sum(w * bx, -1) * inv_total, np.sum(w * by, -1) * inv_total
+        du, dv = u - mu[..., None], v - mv[..., None]
+        spread = np.sum(w * (du * du + dv * dv), -1)
+        cov = np.sum(w * (du * (bx - mbx[..., None]) + dv * (by - mby[..., None])), -1)
+        tz = np.where(spread > MIN_SPREAD * total, -cov / np.where(spread > 0, spread, 1.0), np.nan)
+    return np.stack([mbx + tz * mu, mby + tz * mv, tz], axis=-1)
