@@ -1,0 +1,145 @@
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from calib_synthetic import BOARD, SQUARE_M, TRUE_DIST, TRUE_K
+from posecast.calibration.board import BoardDetector, BoardSpec, Detection, parse_board_size
+from posecast.calibration.camera import CalibrationOptions, calibrate_image_dir, calibrate_views
+from posecast.calibration.errors import CalibrationError
+from posecast.engines.errors import PosecastError
+
+CHESSBOARD = BoardSpec(*BOARD, SQUARE_M)
+
+
+def assert_true_intrinsics(k, tolerance=0.01):
+    assert k.fx == pytest.approx(TRUE_K[0, 0], rel=tolerance)
+    assert k.fy == pytest.approx(TRUE_K[1, 1], rel=tolerance)
+    assert k.cx == pytest.approx(TRUE_K[0, 2], rel=tolerance)
+    assert k.cy == pytest.approx(TRUE_K[1, 2], rel=tolerance)
+
+
+@pytest.fixture(scope="module")
+def detections(board_views) -> list[Detection]:
+    detector = BoardDetector(CHESSBOARD)
+    return [detector.detect(image) for image, _, _ in board_views]
+
+
+def test_detected_corners_match_the_rendered_truth(board_views, detections):
+    assert all(d is not None for d in detections)
+    errors = []
+    for (_, rvec, tvec), d in zip(board_views, detections, strict=True):
+        truth, _ = cv2.projectPoints(d.object_points.astype(np.float64), rvec, tvec, TRUE_K, TRUE_DIST)
+        errors.append(np.linalg.norm(truth.reshape(-1, 2) - d.image_points, axis=-1))
+    assert np.median(np.concatenate(errors)) < 0.15
+
+
+def test_calibration_recovers_intrinsics_and_distortion(detections):
+    result = calibrate_views(detections, (640, 480))
+    k = result.intrinsics
+    assert_true_intrinsics(k)
+    assert k.rms_px < 0.5 and not k.assumed
+    assert result.rejected == () and len(result.kept) == len(detections)
+    assert result.per_view_rms_px.shape == (len(detections),)
+    # the recovered distortion undistorts like the true one (coefficients trade off, the mapping must not)
+    grid = np.stack(np.meshgrid(np.linspace(20, 620, 7), np.linspace(20, 460, 5)), -1).reshape(-1, 1, 2)
+    truth = cv2.undistortPoints(grid, TRUE_K, TRUE_DIST, P=TRUE_K).reshape(-1, 2)
+    assert np.abs(k.undistort_pixels(grid.reshape(-1, 2)) - truth).max() < 1.5
+
+
+def test_a_bad_view_is_rejected(detections):
+    rng = np.random.default_rng(3)
+    views = list(detections)
+    bad = views[4]
+    views[4] = Detection(bad.object_points, bad.image_points + rng.normal(0, 4.0, bad.image_points.shape))
+    result = calibrate_views(views, (640, 480))
+    assert result.rejected == (4,)
+    assert_true_intrinsics(result.intrinsics)
+    assert result.intrinsics.source.endswith(f"{len(views) - 1}/{len(views)} views")
+
+
+def test_too_few_views(detections):
+    with pytest.raises(CalibrationError, match="too few good views: found 4, need at least 10"):
+        calibrate_views(detections[:4], (640, 480))
+
+
+def test_calibrate_image_dir(image_dir):
+    result = calibrate_image_dir(image_dir, CHESSBOARD)
+    assert_true_intrinsics(result.intrinsics)
+    assert result.intrinsics.rms_px < 0.5
+    assert (result.intrinsics.width, result.intrinsics.height) == (640, 480)
+    assert "chessboard 9x6" in result.intrinsics.source
+
+
+def test_wrong_board_size_names_the_size_tried(image_dir, tmp_path):
+    for path in sorted(image_dir.glob("*.png"))[:3]:
+        shutil.copy(path, tmp_path)
+    with pytest.raises(
+        CalibrationError, match=r"no chessboard 8x6 .* found in any of 3 usable .* inner corners"
+    ):
+        calibrate_image_dir(tmp_path, BoardSpec(8, 6, SQUARE_M))
+
+
+def test_too_few_views_in_a_folder(image_dir, tmp_path):
+    for path in sorted(image_dir.glob("*.png"))[:4]:
+        shutil.copy(path, tmp_path)
+    with pytest.raises(CalibrationError, match="too few good views: found 4, need at least 10"):
+        calibrate_image_dir(tmp_path, CHESSBOARD)
+
+
+def test_blurry_and_empty_images_are_skipped_then_refused(board_views, image_dir, tmp_path):
+    for i, (image, _, _) in enumerate(board_views[:3]):
+        cv2.imwrite(str(tmp_path / f"blurry_{i}.png"), cv2.GaussianBlur(image, (0, 0), 6.0))
+    cv2.imwrite(str(tmp_path / "black.png"), np.zeros((480, 640), np.uint8))
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(
+        CalibrationError, match=r"none of the 5 images .* usable \(3 blurry, 1 empty, 1 unreadable\)"
+    ):
+        calibrate_image_dir(tmp_path, CHESSBOARD)
+    for path in sorted(image_dir.glob("*.png")):  # with good images too, the bad ones are only skipped
+        shutil.copy(path, tmp_path)
+    result = calibrate_image_dir(tmp_path, CHESSBOARD)
+    assert result.skipped == {"blurry": 3, "empty": 1, "unreadable": 1}
+    assert len(result.kept) == 15
+
+
+def test_missing_and_empty_folders(tmp_path):
+    with pytest.raises(CalibrationError, match="image directory .*nowhere does not exist"):
+        calibrate_image_dir(tmp_path / "nowhere", CHESSBOARD)
+    with pytest.raises(CalibrationError, match=r"no images \(.png, .jpg"):
+        calibrate_image_dir(tmp_path, CHESSBOARD)
+
+
+def test_board_spec_and_size_parsing():
+    assert parse_board_size("9x6") == (9, 6) and parse_board_size(" 7 X 5 ") == (7, 5)
+    with pytest.raises(PosecastError, match="COLSxROWS"):
+        parse_board_size("9by6")
+    with pytest.raises(CalibrationError, match="at least 2x2 inner corners, got 1x6"):
+        BoardSpec(1, 6, 0.02)
+    with pytest.raises(CalibrationError, match="square size must be a positive length"):
+        BoardSpec(9, 6, 0.0)
+    with pytest.raises(CalibrationError, match="unknown ArUco dictionary"):
+        BoardSpec(7, 5, 0.04, charuco=True, dictionary="DICT_NOPE")
+    assert CalibrationOptions().min_views == 10
+
+
+def test_charuco_corners_are_found_where_they_are():
+    spec = BoardSpec(7, 5, 0.04, charuco=True, marker_m=0.03)
+    detector = BoardDetector(spec)
+    cv_board = cv2.aruco.CharucoBoard(
+        (7, 5), 0.04, 0.03, cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_5X5_100)
+    )
+    flat = cv_board.generateImage((700, 500), marginSize=0)  # 100 px per square
+    flat = cv2.copyMakeBorder(flat, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
+    # board metres → flat image pixels → a tilted view
+    to_flat = np.array([[2500.0, 0, 39.5], [0, 2500.0, 39.5], [0, 0, 1]])  # pixel centres at integers
+    warp = cv2.getPerspectiveTransform(
+        np.float32([[0, 0], [780, 0], [780, 580], [0, 580]]),
+        np.float32([[80, 60], [560, 90], [590, 430], [50, 400]]),
+    )
+    image = cv2.warpPerspective(flat, warp, (640, 480), flags=cv2.INTER_AREA, borderValue=128)
+    detection = detector.detect(image)
+    assert detection is not None and len(detection.object_points) == 24  # all 6x4 inner corners
+    homogeneous = np.column_stack([detection.object_points[:, :2], np.ones(24)]) @ (warp @ to_flat).T
+    expected = homogeneous[:, :2] / homogeneous[:, 2:]
+    assert np.abs(expected - detection.image_points).max() < 0.5

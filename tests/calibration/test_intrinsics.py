@@ -1,0 +1,91 @@
+import math
+
+import cv2
+import numpy as np
+import pytest
+from posecast.calibration.errors import CalibrationError
+from posecast.calibration.intrinsics import CameraIntrinsics
+from posecast.engines.errors import PosecastError
+from posecast.engines.normalize import normalize_pixels
+
+DIST = (-0.28, 0.11, 0.0012, -0.0009, -0.02)
+
+
+def make(**kw) -> CameraIntrinsics:
+    values = dict(width=640, height=480, fx=600.0, fy=590.0, cx=322.0, cy=238.0, distortion=DIST, rms_px=0.2)
+    values.update(kw)
+    return CameraIntrinsics(**values)
+
+
+def test_from_hfov_is_marked_assumed():
+    k = CameraIntrinsics.from_hfov(60.0, 640, 480)
+    assert k.fx == pytest.approx(320.0 / math.tan(math.radians(30.0)))
+    assert k.fy == k.fx and (k.cx, k.cy) == (320.0, 240.0)
+    assert k.assumed and k.source == "hfov 60" and k.distortion == () and k.rms_px is None
+    assert k.hfov_deg == pytest.approx(60.0)
+    assert k.date.endswith("Z")
+
+
+def test_as_array_feeds_normalize_pixels():
+    k = make()
+    assert k.as_array().dtype == np.float64 and k.as_array().shape == (4,)
+    norm = normalize_pixels(np.array([[[922.0, 828.0]]]), k.as_array())
+    np.testing.assert_allclose(norm, [[[1.0, 1.0]]])
+
+
+def test_rescaled_scales_each_axis_and_keeps_distortion():
+    k = make()
+    big = k.rescaled(1280, 960)
+    assert (big.width, big.height) == (1280, 960)
+    assert big.fx == pytest.approx(1200.0) and big.fy == pytest.approx(1180.0)
+    # pixel-centre convention: the same physical point maps to (x + 0.5) * s - 0.5
+    assert big.cx == pytest.approx(644.5) and big.cy == pytest.approx(476.5)
+    assert big.distortion == k.distortion
+    back = big.rescaled(640, 480)
+    assert (
+        back.fx == pytest.approx(k.fx) and back.cx == pytest.approx(k.cx) and back.cy == pytest.approx(k.cy)
+    )
+    assert k.rescaled(640, 480) is k
+
+
+def test_rescaled_refuses_another_aspect_ratio():
+    with pytest.raises(CalibrationError, match=r"640x480 cannot be rescaled to 1280x720: the aspect ratio"):
+        make().rescaled(1280, 720)
+
+
+def test_undistort_round_trip_within_a_tenth_of_a_pixel():
+    k = make()
+    rng = np.random.default_rng(1)
+    points = np.column_stack([rng.uniform(-0.5, 0.5, 200), rng.uniform(-0.38, 0.38, 200), np.ones(200)])
+    distorted, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), k.camera_matrix(), k.dist_coeffs())
+    distorted = distorted.reshape(10, 20, 2)
+    ideal = points[:, :2].reshape(10, 20, 2) * [k.fx, k.fy] + [k.cx, k.cy]
+    assert np.abs(distorted - ideal).max() > 5.0  # the distortion is not negligible
+    undistorted = k.undistort_pixels(distorted)
+    assert undistorted.shape == (10, 20, 2)
+    assert np.abs(undistorted - ideal).max() < 0.1
+
+
+def test_undistort_is_identity_without_distortion_and_keeps_nan():
+    points = np.array([[[10.0, 20.0], [np.nan, np.nan], [600.0, 400.0]]])
+    np.testing.assert_array_equal(make(distortion=()).undistort_pixels(points), points)
+    out = make().undistort_pixels(points)
+    assert np.isnan(out[0, 1]).all() and np.isfinite(out[0, [0, 2]]).all()
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"fx": 0.0}, "focal length fx must be a positive"),
+        ({"width": 0}, "image size must be positive"),
+        ({"distortion": (0.1, 0.2, 0.3)}, "distortion must have 0, 4, 5"),
+    ],
+)
+def test_invalid_values_are_refused(kw, message):
+    with pytest.raises(PosecastError, match=message):
+        make(**kw)
+
+
+def test_hfov_out_of_range_is_refused():
+    with pytest.raises(CalibrationError, match="horizontal field of view must be in degrees"):
+        CameraIntrinsics.from_hfov(0.5, 640, 480)

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+from calib_synthetic import BOARD, SQUARE_M, TRUE_K
+from posecast.calibration.board import BoardSpec
+from posecast.calibration.errors import CalibrationError
+from posecast.calibration.live import LiveCollector, LiveOptions, collect_views, draw_overlay
+
+CHESSBOARD = BoardSpec(*BOARD, SQUARE_M)
+
+
+def held_still(board_views, repeats=2):
+    """Frames as a camera delivers them while the user holds each pose for a moment."""
+    for image, _, _ in board_views:
+        for _ in range(repeats):
+            yield image
+
+
+def test_collects_views_until_enough_and_calibrates(board_views):
+    collector = LiveCollector(CHESSBOARD, LiveOptions(target_views=10, min_coverage=0.75))
+    collect_views(held_still(board_views), collector)
+    assert collector.done and len(collector.views) == 10
+    assert collector.coverage >= 0.75 and collector.hint() == "enough views"
+    result = collector.calibrate()
+    assert result.intrinsics.fx == pytest.approx(TRUE_K[0, 0], rel=0.02)
+    assert "live" in result.intrinsics.source
+
+
+def test_moving_and_repeated_boards_are_not_taken(board_views):
+    collector = LiveCollector(CHESSBOARD, LiveOptions(target_views=10))
+    statuses = [collector.process(image) for image, _, _ in board_views[:5]]  # a new pose every frame
+    assert [s.message for s in statuses] == ["hold the board still"] * 5 and not collector.views
+    image = board_views[0][0]
+    statuses = [collector.process(image) for _ in range(4)]
+    assert [s.accepted for s in statuses] == [False, True, False, False]
+    assert statuses[-1].message == "move or tilt the board to a new pose" and statuses[-1].views == 1
+    assert collector.hint().startswith("move the board towards:")
+
+
+def test_empty_frames_and_overlay(board_views):
+    collector = LiveCollector(CHESSBOARD)
+    status = collector.process(np.zeros((480, 640, 3), np.uint8))
+    assert status.detection is None and status.message.startswith("image empty")
+    image = board_views[0][0]
+    collector.process(image)
+    status = collector.process(image)
+    overlay = draw_overlay(image, collector, status)
+    assert overlay.shape == (480, 640, 3) and overlay.dtype == np.uint8
+    assert not np.array_equal(overlay[..., 0], image)  # corners, tint and text were drawn
+    with pytest.raises(CalibrationError, match=r"frame size changed from \(640, 480\) to \(320, 240\)"):
+        collector.process(np.zeros((240, 320), np.uint8))
+
+
+def test_max_frames_stops_and_too_few_views_is_an_error(board_views):
+    collector = LiveCollector(CHESSBOARD, LiveOptions(target_views=10, max_frames=6))
+    collect_views(held_still(board_views), collector)
+    assert len(collector.views) == 3
+    with pytest.raises(CalibrationError, match="too few good views: found 3, need at least 10"):
+        collector.calibrate()
