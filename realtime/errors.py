@@ -14,3 +14,7 @@ class PublishError(PosecastError):
 
 class SchemaError(PosecastError):
     """A published message that does not follow posecast's message schema."""
+
+
+class OptionsError(PosecastError, ValueError):
+    """A stage option with a value outside its valid range."""
