@@ -214,8 +214,13 @@ def calibrate_image_dir(
             f"check --board {board.size_text}: {hint}"
         )
     log.info("board found in %d of %d images (%s skipped)", len(views), len(paths), dict(skipped) or "none")
-    assert image_size is not None
-    result = calibrate_views(views, image_size, options, source=board.describe())
+    if len(views) < options.min_views:
+        raise CalibrationError(
+            f"too few good views: found {len(views)}, need at least {options.min_views} (board found in "
+            f"{len(views)} of {len(paths)} images in {directory}); add photos of the whole board at "
+            "different positions and tilts"
+        )
+    result = calibrate_views(views, image_size or (0, 0), options, source=board.describe())
     return CalibrationResult(
         result.intrinsics, result.per_view_rms_px, result.kept, result.rejected, dict(skipped)
     )

@@ -140,7 +140,7 @@ class LiveCollector:
             )
             missing = [f"{names_y[r]}-{names_x[c]}" for r, c in zip(*np.nonzero(~self.covered), strict=True)]
             return "move the board towards: " + ", ".join(missing)
-        return "tilt the board in new directions"
+        return f"{self.options.target_views - len(self.views)} more views: move and tilt the board"
 
     def _status(self, detection: Detection | None, accepted: bool, message: str) -> LiveStatus:
         return LiveStatus(detection, accepted, len(self.views), self.coverage, self.done, message)

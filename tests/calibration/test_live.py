@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 from calib_synthetic import BOARD, SQUARE_M, TRUE_K
@@ -56,3 +58,43 @@ def test_max_frames_stops_and_too_few_views_is_an_error(board_views):
     assert len(collector.views) == 3
     with pytest.raises(CalibrationError, match="too few good views: found 3, need at least 10"):
         collector.calibrate()
+
+
+class FakeCapture:
+    """Stands in for cv2.VideoCapture: loops over the synthetic views, each held for two frames."""
+
+    frames: list = []
+
+    def __init__(self, index):
+        self.index = index
+        self._frames = itertools.cycle(self.frames)
+
+    def isOpened(self):
+        return self.index == 0
+
+    def set(self, prop, value):
+        return True
+
+    def read(self):
+        frame = next(self._frames, None)
+        return (frame is not None), frame
+
+    def release(self):
+        pass
+
+
+def test_cli_live_calibration_headless(board_views, monkeypatch, tmp_path, caplog):
+    import cv2
+    import yaml
+    from posecast.realtime.cli import main
+
+    FakeCapture.frames = [cv2.cvtColor(f, cv2.COLOR_GRAY2BGR) for f in held_still(board_views)]
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    output = tmp_path / "camera.yaml"
+    args = ["calibrate", "camera", "--camera", "0", "--board", "9x6", "--square", "0.03", "--views", "10"]
+    with caplog.at_level("INFO", logger="posecast.calibration"):
+        assert main([*args, "--no-window", "-o", str(output)]) == 0
+    data = yaml.safe_load(output.read_text())
+    assert data["fx"] == pytest.approx(TRUE_K[0, 0], rel=0.01) and "live, 10/10 views" in data["source"]
+    assert "view 10/10 taken" in caplog.text
+    assert main([*args[:3], "1", *args[4:], "--no-window", "-o", str(output)]) == 2  # no camera 1
