@@ -1,0 +1,75 @@
+"""Runtime backends for the exported lifter, behind one interface (:class:`RuntimeBackend`).
+
+``load_backend("auto")`` picks the fastest that works here, in the order of :data:`BACKENDS`
+(tensorrt → torch-cuda → onnxruntime), and logs its choice once. Importing this package
+imports neither torch nor TensorRT.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..errors import BackendError, PosecastError
+from .base import DEFAULT_MODEL, LiftOutput, RuntimeBackend, check_window, cpu_name
+from .gpu import cuda_device_available
+from .onnxruntime_backend import OnnxRuntimeBackend
+from .tensorrt_backend import TensorRTBackend
+from .torch_cuda import TorchCudaBackend
+
+log = logging.getLogger(__name__)
+
+#: name → backend class, fastest first (the order "auto" tries them in).
+BACKENDS: dict[str, type[RuntimeBackend]] = {
+    "tensorrt": TensorRTBackend,
+    "torch-cuda": TorchCudaBackend,
+    "onnxruntime": OnnxRuntimeBackend,
+}
+
+__all__ = [
+    "BACKENDS", "DEFAULT_MODEL", "LiftOutput", "RuntimeBackend", "availability", "check_window", "cpu_name",
+    "cuda_device_available", "load_backend",
+]  # fmt: skip
+
+
+def availability() -> dict[str, tuple[bool, str]]:
+    """Each backend's ``(usable here, why or why not)``, without loading a model."""
+    return {name: cls.availability() for name, cls in BACKENDS.items()}
+
+
+def load_backend(
+    name: str = "auto", model_path: str | Path | None = None, **options: object
+) -> RuntimeBackend:
+    """Load ``model_path`` (default: the shipped model) on backend ``name`` or the best one ("auto").
+
+    ``options`` go to the chosen backend's constructor (e.g. ``threads=2`` for onnxruntime,
+    ``max_batch=32`` for tensorrt); with "auto" each backend gets only the options it accepts.
+    Raises :class:`BackendError` for an unknown or unusable backend.
+    """
+    if name != "auto":
+        if name not in BACKENDS:
+            raise BackendError(f"unknown backend {name!r}; choose one of auto, {', '.join(BACKENDS)}")
+        return BACKENDS[name](model_path, **options)
+    gpu_ok, gpu_reason = cuda_device_available()
+    if not gpu_ok:
+        backend = OnnxRuntimeBackend(model_path, **_accepted(OnnxRuntimeBackend, options))
+        log.info("backend: onnxruntime (CPU): no CUDA GPU found (%s)", gpu_reason)
+        return backend
+    for candidate, cls in BACKENDS.items():
+        try:
+            backend = cls(model_path, **_accepted(cls, options))
+        except PosecastError as exc:  # e.g. no TensorRT, or a model torch-cuda cannot rebuild
+            if cls is OnnxRuntimeBackend:
+                raise
+            log.warning("backend %s unavailable: %s; trying the next", candidate, exc)
+            continue
+        log.info("backend: %s on %s", candidate, backend.device)
+        return backend
+    raise AssertionError("unreachable: onnxruntime either loads or raises")
+
+
+def _accepted(cls: type[RuntimeBackend], options: dict[str, object]) -> dict[str, object]:
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in options.items() if k in params}

@@ -1,0 +1,121 @@
+"""``posecast engines info|build|bench``: inspect, prebuild and time the runtime backends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from .errors import BackendError
+from .runtime import BACKENDS, availability, load_backend
+from .runtime.base import resolve_model
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``engines`` command group to the ``posecast`` parser."""
+    engines = subparsers.add_parser("engines", help="inspect, build and benchmark inference backends")
+    sub = engines.add_subparsers(dest="engines_command", required=True, metavar="SUBCOMMAND")
+
+    info = sub.add_parser("info", help="model metadata and which backends work here")
+    _model_arg(info)
+    info.set_defaults(func=_info)
+
+    build = sub.add_parser("build", help="build and cache an engine (TensorRT plan or INT8 model)")
+    _model_arg(build)
+    build.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default="tensorrt")
+    build.add_argument("--int8", action="store_true", help="onnxruntime: make the INT8 quantised copy")
+    build.add_argument("--max-batch", type=int, default=16, help="tensorrt: largest batch (default 16)")
+    build.add_argument("--precision", choices=("fp16", "fp32"), default="fp16", help="tensorrt precision")
+    build.add_argument("--workspace-mib", type=int, default=512, help="tensorrt builder workspace")
+    build.set_defaults(func=_build)
+
+    bench = sub.add_parser("bench", help="p50/p99 latency per backend and batch size")
+    _model_arg(bench)
+    bench.add_argument("--backend", default="onnxruntime", help=f"one of {', '.join(BACKENDS)}, or all")
+    bench.add_argument("--batch", default="1,4,16", help="comma-separated batch sizes (default 1,4,16)")
+    bench.add_argument("--iters", type=int, default=200, help="timed calls per batch size")
+    bench.add_argument("--warmup", type=int, default=20, help="untimed calls first")
+    bench.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    bench.add_argument("--int8", action="store_true", help="onnxruntime: the INT8 quantised copy")
+    bench.add_argument(
+        "--max-batch", type=int, default=None, help="tensorrt: largest batch (default: largest --batch)"
+    )
+    bench.add_argument("--json", type=Path, help="write the records as JSON here")
+    bench.add_argument("--markdown", type=Path, help="write a Markdown table here")
+    bench.set_defaults(func=_bench)
+    return engines
+
+
+def _model_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", type=Path, default=None, help="exported .onnx (default: the shipped model)"
+    )
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .metadata import read_onnx_metadata
+
+    path = resolve_model(args.model)
+    meta = read_onnx_metadata(path)
+    print(f"model: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(meta.to_json())
+    print("backends:")
+    for name, (ok, why) in availability().items():
+        print(f"  {name:12s} {'yes' if ok else 'no '}  {why}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    path = resolve_model(args.model)
+    if args.backend == "onnxruntime":
+        if not args.int8:
+            print("onnxruntime needs no build step (only --int8 makes a quantised copy)")
+            return 0
+        from .quantize import cached_int8
+
+        print(f"INT8 model: {cached_int8(path, rebuild=True)}")
+        return 0
+    if args.int8:
+        raise BackendError(
+            "--int8 is for --backend onnxruntime; TensorRT INT8 needs a Q/DQ graph, not supported"
+        )
+    with load_backend("tensorrt", path, precision=args.precision, max_batch=args.max_batch,
+                      workspace_mib=args.workspace_mib) as backend:  # fmt: skip
+        print(f"TensorRT engine ready on {backend.device}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    batches = _parse_batches(args.batch)
+    names = [n for n, (ok, _) in availability().items() if ok] if args.backend == "all" else [args.backend]
+    options = {
+        "onnxruntime": {"threads": args.threads, "int8": args.int8},
+        "tensorrt": {"max_batch": args.max_batch or max(batches)},
+    }
+    records = []
+    for name in names:
+        with load_backend(name, args.model, **options.get(name, {})) as backend:
+            log.info("benchmarking %s on %s", name, backend.device)
+            records += bench.benchmark(backend, batches, iters=args.iters, warmup=args.warmup)
+    table = bench.to_markdown(records)
+    print(table, end="")
+    if args.json:
+        bench.write_json(records, args.json)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(table, encoding="utf-8")
+    return 0
+
+
+def _parse_batches(text: str) -> tuple[int, ...]:
+    try:
+        batches = tuple(int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        batches = ()
+    if not batches or min(batches) < 1:
+        raise BackendError(f"--batch must be comma-separated positive integers like 1,4,16, got {text!r}")
+    return batches

@@ -1,0 +1,108 @@
+"""The one interface every runtime backend implements: a window in, the current 3D pose out.
+
+A backend wraps one exported ONNX model (see :mod:`posecast.engines.export`): input
+``keypoints_norm`` ``(B, T, 17, 2)`` float32 (intrinsics-normalised 2D, oldest frame first),
+outputs ``joints_3d`` ``(B, 17, 3)`` and ``scale`` ``(B, 1)``. ``T`` is fixed by the model's
+metadata; the batch is dynamic.
+"""
+
+from __future__ import annotations
+
+import platform
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .. import skeleton
+from ..errors import BackendError, ModelError
+from ..metadata import ModelMetadata
+
+#: The shipped lifter (trained weights); an explicit path always wins over it.
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "posecast_lifter.onnx"
+
+
+@dataclass
+class LiftOutput:
+    """One backend call's result (arrays owned by the caller, float32)."""
+
+    joints_3d: np.ndarray  # (B, 17, 3) current frame, root-relative, canonical units
+    scale: np.ndarray  # (B, 1)
+
+
+class RuntimeBackend(ABC):
+    """One model on one runtime. Use as a context manager or call :meth:`close`."""
+
+    #: Name in :data:`posecast.engines.runtime.BACKENDS` (``"onnxruntime"``, ...).
+    name: str = ""
+    metadata: ModelMetadata
+    #: Human description of where it runs, e.g. ``"CPU (AMD EPYC, onnxruntime 1.32.0, 1 thread)"``.
+    device: str = ""
+    model_path: Path
+
+    @classmethod
+    @abstractmethod
+    def availability(cls) -> tuple[bool, str]:
+        """``(usable here, why or why not)`` without loading a model; cheap, never raises."""
+
+    @abstractmethod
+    def run(self, keypoints_norm: np.ndarray) -> LiftOutput:
+        """Lift windows ``(B, T, 17, 2)`` float32 to :class:`LiftOutput`; blocks until done.
+
+        Raises :class:`BackendError` for a wrongly shaped input (see :func:`check_window`).
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends free on garbage collection
+        """Release the runtime's resources; the backend is unusable afterwards."""
+
+    def __enter__(self) -> RuntimeBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model_path.name!r}, device={self.device!r})"
+
+
+def check_window(keypoints_norm: np.ndarray, window_frames: int, max_batch: int | None = None) -> np.ndarray:
+    """Validate a batch of windows and return it as C-contiguous float32 ``(B, T, 17, 2)``."""
+    arr = np.asarray(keypoints_norm)
+    expected = f"(B, {window_frames}, {skeleton.NUM_JOINTS}, 2)"
+    if arr.ndim != 4 or arr.shape[1:] != (window_frames, skeleton.NUM_JOINTS, 2) or arr.shape[0] < 1:
+        raise BackendError(
+            f"keypoints_norm must have shape {expected} (batch of windows, model window "
+            f"{window_frames} frames), got {arr.shape}; add a batch axis with x[None] for one window"
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise BackendError(f"keypoints_norm must be floating point (float32), got dtype {arr.dtype}")
+    if max_batch is not None and arr.shape[0] > max_batch:
+        raise BackendError(
+            f"batch of {arr.shape[0]} windows is larger than this backend's max batch {max_batch}; "
+            "split the batch or rebuild with a larger --max-batch"
+        )
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo`` "model name" on Linux), else :func:`platform.processor`."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def resolve_model(model_path: str | Path | None) -> Path:
+    """An explicit path, else :data:`DEFAULT_MODEL`; raises :class:`ModelError` if missing."""
+    path = Path(model_path) if model_path is not None else DEFAULT_MODEL
+    if not path.is_file():
+        hint = "pass --model PATH" if model_path is None else "check the path"
+        raise ModelError(f"model file not found: {path}; {hint} (an exported posecast .onnx)")
+    return path
