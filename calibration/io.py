@@ -121,6 +121,13 @@ def load_subject(path: str | Path) -> SubjectProfile:
         ) from None
 
 
+class _Dumper(yaml.SafeDumper):
+    """Block-style mappings, one-line lists (the distortion coefficients)."""
+
+
+_Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+
+
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".json"):
@@ -150,7 +157,7 @@ def _write(path: str | Path, data: dict[str, Any]) -> Path:
         header = (
             f"# posecast calibration ({data['format']} v{data['version']}); format: posecast.calibration.io\n"
         )
-        text = header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+        text = header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
     try:  # write whole or not at all
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
