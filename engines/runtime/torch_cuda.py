@@ -73,7 +73,9 @@ def model_config(meta: ModelMetadata) -> dict[str, Any]:
 
 def build_torch_model(path: str | Path, meta: ModelMetadata | None = None):  # noqa: ANN201 - PoseModel
     """Rebuild the exported :class:`PoseModel` (eval mode, CPU) from an ONNX file."""
-    from ..models import ModelConfig, PoseGenerator, PoseModel  # imports torch
+    import torch
+
+    from ..models import ModelConfig, PoseGenerator, PoseModel
 
     meta = meta or read_onnx_metadata(path)
     model = PoseModel(PoseGenerator(ModelConfig(**model_config(meta)))).eval()
@@ -86,14 +88,8 @@ def build_torch_model(path: str | Path, meta: ModelMetadata | None = None):  # n
             found = weights[name].shape if name in weights else "nothing"
             raise ModelError(f"{path}: weight {name} should be {tuple(tensor.shape)}, found {found}; "
                              "the file and its model_config disagree, re-export the model")  # fmt: skip
-        tensor.copy_(_as_tensor(weights[name]))
+        tensor.copy_(torch.from_numpy(np.array(weights[name], dtype=np.float32)))
     return model
-
-
-def _as_tensor(arr: np.ndarray):  # noqa: ANN202
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 
 class TorchCudaBackend(RuntimeBackend):

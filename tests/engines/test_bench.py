@@ -1,0 +1,89 @@
+"""Benchmark records and the ``posecast engines`` commands on a small exported model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from posecast.engines import bench, export, metadata
+from posecast.engines.models import ModelConfig, PoseGenerator, PoseModel
+from posecast.engines.runtime import OnnxRuntimeBackend, cuda_device_available
+from posecast.realtime.cli import main
+
+REQUIRED = {"backend", "batch", "p50_ms", "p99_ms", "p50_ms_per_frame", "device", "host", "date"}
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    cfg = ModelConfig(window_frames=9, width=64, blocks=1)
+    path = tmp_path_factory.mktemp("bench") / "small.onnx"
+    meta = metadata.ModelMetadata(window_frames=9, extra={"model_config": json.dumps(cfg.to_dict())})
+    return export.export_onnx(PoseModel(PoseGenerator(cfg)), path, meta)
+
+
+def test_benchmark_records(model_path: Path, tmp_path: Path) -> None:
+    with OnnxRuntimeBackend(model_path) as backend:
+        records = bench.benchmark(backend, batches=(1, 4), iters=3, warmup=1)
+    data = json.loads(bench.write_json(records, tmp_path / "b.json").read_text())
+    assert [r["batch"] for r in data] == [1, 4]
+    for row in data:
+        assert row.keys() >= REQUIRED
+        assert 0 < row["p50_ms"] <= row["p99_ms"]
+        assert row["p50_ms_per_frame"] == pytest.approx(row["p50_ms"] / row["batch"], abs=1e-3)
+        assert row["device"].startswith("CPU (") and row["backend"] == "onnxruntime"
+    table = bench.to_markdown(records)
+    assert table.count("| onnxruntime |") == 2
+
+
+def test_benchmark_rejects_no_iterations(model_path: Path) -> None:
+    with OnnxRuntimeBackend(model_path) as backend, pytest.raises(ValueError, match="iters must be >= 1"):
+        bench.benchmark(backend, iters=0)
+
+
+def test_cli_bench_writes_json_and_markdown(model_path: Path, tmp_path: Path) -> None:
+    out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
+    args = ["--backend", "all", "--batch", "1,2", "--iters", "3", "--warmup", "1"]
+    rc = main(
+        [
+            "engines",
+            "bench",
+            "--model",
+            str(model_path),
+            *args,
+            "--json",
+            str(out_json),
+            "--markdown",
+            str(out_md),
+        ]
+    )
+    assert rc == 0
+    rows = json.loads(out_json.read_text())
+    assert {r["batch"] for r in rows} == {1, 2} and all(r.keys() >= REQUIRED for r in rows)
+    assert "| onnxruntime | 2 |" in out_md.read_text()
+
+
+def test_cli_info_lists_backends(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "info", "--model", str(model_path)]) == 0
+    out = capsys.readouterr().out
+    assert '"window_frames": 9' in out
+    assert "onnxruntime  yes" in out and "tensorrt" in out
+
+
+def test_cli_build_int8_and_bad_batch(model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path))
+    assert main(["engines", "build", "--backend", "onnxruntime", "--int8", "--model", str(model_path)]) == 0
+    assert len(list((tmp_path / "engines").glob("*.int8.onnx"))) == 1
+    assert main(["engines", "bench", "--model", str(model_path), "--batch", "1,x"]) == 2
+    assert "--batch must be comma-separated positive integers" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(cuda_device_available()[0], reason="checks the GPU-less error")
+def test_cli_build_tensorrt_without_gpu_fails_cleanly(
+    model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["engines", "build", "--model", str(model_path)]) == 2
+    assert "needs an NVIDIA GPU" in capsys.readouterr().err
