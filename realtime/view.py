@@ -245,8 +245,8 @@ class LiveView:
 
     def _draw_axes(self, panel: np.ndarray, rotation: np.ndarray, scale: float) -> None:
         h = panel.shape[0]
-        base = np.array([40.0, h - 40.0])
         length = h * 0.07
+        base = np.array([40.0, h - length - 24.0])
         axes = ((0, "x", (60, 60, 255)), (1, "y", (60, 220, 60)), (2, "z", (255, 120, 40)))
         for axis, name, colour in axes:
             tip = base + rotation[:2, axis] * length

@@ -21,9 +21,10 @@ Policy (what the pipeline and the README rely on):
   describe recent motion: the window resets itself before taking the new frame and sets
   :attr:`WindowResult.restarted`, so the pipeline can reset the later stages too.
 
-The window returned by :meth:`PoseWindow.process` is a read-only view into the ring buffer,
-valid until the next call to ``process`` or ``reset``; copy it to keep it. Per frame the
-stage writes two rows and allocates nothing but that view and the result object.
+The window returned by :meth:`PoseWindow.process` is the caller's own array (a copy of one
+contiguous slice of the ring buffer, 3.7 kB for ``T`` = 27), so a later stage may keep it.
+Per frame the stage writes two rows of the buffer and allocates nothing but that copy and
+the result object.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class PoseWindowOptions:
 
 @dataclass(frozen=True)
 class WindowResult:
-    """``window``: ``(T, 17, 2)`` float32, oldest first, read-only (see the module docstring).
+    """``window``: ``(T, 17, 2)`` float32, oldest first (the caller's own copy).
     ``filled``: real frames in it (``1..T``). ``restarted``: this frame began a new window
     after a gap (not after an explicit :meth:`PoseWindow.reset`)."""
 
@@ -72,7 +73,7 @@ class PoseWindow:
         self.options = options or PoseWindowOptions()
         t = self.options.window_frames
         # Every frame is written twice (rows i and i + T), so the last T frames are always
-        # one contiguous slice: no copy to hand the lifter a window.
+        # one contiguous slice: a single memcpy hands the lifter its window.
         self._buffer = np.zeros((2 * t, NUM_JOINTS, 2), dtype=np.float32)
         self._max_gap_ns = None if self.options.max_gap_s is None else int(self.options.max_gap_s * 1e9)
         self._seen = 0
@@ -110,8 +111,7 @@ class PoseWindow:
             self._buffer[self._newest] = keypoints_norm
         self._buffer[self._newest + t] = keypoints_norm
         self._seen += 1
-        window = self._buffer[self._newest + 1 : self._newest + 1 + t]
-        window.flags.writeable = False
+        window = self._buffer[self._newest + 1 : self._newest + 1 + t].copy()
         filled = min(self._seen, t)
         return WindowResult(window, filled, "tracking" if filled == t else "warming", restarted)
 

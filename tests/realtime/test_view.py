@@ -1,0 +1,132 @@
+"""LiveView on a real frame of the dance clip with a synthetic skeleton: layout, drawing,
+video output and the errors a user can hit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from posecast.engines import normalize, skeleton
+from posecast.realtime.view import LiveView, LiveViewOptions, ViewError, display_available
+
+INTRINSICS = np.array([600.0, 600.0, 288.0, 288.0])  # fx, fy, cx, cy for the 576 x 576 clip
+STATS = {"fps": 29.8, "capture_to_publish_ms": 14.2, "lift_ms": 0.4}
+
+
+@pytest.fixture(scope="module")
+def frame(media_dir: Path) -> np.ndarray:
+    capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    ok, image = capture.read()
+    capture.release()
+    assert ok, "could not read the first frame of dance_576.mp4"
+    return image
+
+
+def _standing_pose() -> np.ndarray:
+    """A person ``(17, 3)`` in camera metres, standing 3.5 m in front of the camera, arms out."""
+    directions = {
+        "r_hip": (-1, 0, 0), "r_knee": (0, 1, 0), "r_ankle": (0, 1, 0),
+        "l_hip": (1, 0, 0), "l_knee": (0, 1, 0), "l_ankle": (0, 1, 0),
+        "spine": (0, -1, 0), "thorax": (0, -1, 0), "neck": (0, -1, 0), "head": (0, -1, 0),
+        "l_shoulder": (1, 0, 0), "l_elbow": (1, 0.5, 0), "l_wrist": (1, 0.8, 0),
+        "r_shoulder": (-1, 0, 0), "r_elbow": (-1, 0.5, 0), "r_wrist": (-1, 0.8, 0),
+    }  # fmt: skip
+    lengths = skeleton.bone_lengths_from_height(1.7)
+    pose = np.zeros((17, 3))
+    for b, (child, parent) in enumerate(skeleton.BONES):
+        direction = np.asarray(directions[skeleton.JOINT_NAMES[child]], dtype=float)
+        pose[child] = pose[parent] + lengths[b] * direction / np.linalg.norm(direction)
+    return pose + [0.0, 0.1, 3.5]
+
+
+def _keypoints(pose: np.ndarray) -> np.ndarray:
+    return normalize.denormalize_pixels(normalize.project(pose), INTRINSICS)
+
+
+def test_layout_and_the_2d_skeleton(frame):
+    pose = _standing_pose()
+    keypoints, confidence = _keypoints(pose), np.full(17, 0.9)
+    original = frame.copy()
+    view = LiveView()
+    out = view.process(frame, keypoints, confidence, pose, STATS, state="tracking")
+    height, width = frame.shape[:2]
+    assert out.shape == (height, width + height, 3) and out.dtype == np.uint8
+    assert np.array_equal(frame, original)  # the input is not drawn on
+    # a pixel in the middle of the left thigh changed; the bottom-left corner did not
+    hip, knee = keypoints[skeleton.JOINT_INDEX["l_hip"]], keypoints[skeleton.JOINT_INDEX["l_knee"]]
+    x, y = np.round((hip + knee) / 2).astype(int)
+    assert np.abs(out[y, x].astype(int) - frame[y, x]).sum() > 60
+    assert np.array_equal(out[height - 40 :, :40], frame[height - 40 :, :40])
+    # the timing text is drawn top-left
+    assert np.abs(out[:60, :200].astype(int) - frame[:60, :200]).mean() > 10
+    narrow = LiveView(LiveViewOptions(panel_width_px=400)).process(frame, keypoints, confidence, pose, STATS)
+    assert narrow.shape == (height, width + 400, 3)
+
+
+def test_low_confidence_joints_are_dimmed(frame):
+    pose = _standing_pose()
+    keypoints = _keypoints(pose)
+    wrist = skeleton.JOINT_INDEX["l_wrist"]
+    x, y = np.round(keypoints[wrist]).astype(int)
+    seen = LiveView().process(frame, keypoints, np.full(17, 0.9), pose, {})
+    confidence = np.full(17, 0.9)
+    confidence[wrist] = 0.1
+    unseen = LiveView().process(frame, keypoints, confidence, pose, {})
+    assert tuple(seen[y, x]) == (255, 150, 40)  # left side: blue
+    assert seen[y, x].astype(int).sum() - unseen[y, x].astype(int).sum() > 60
+
+
+def test_the_3d_panel_draws_the_skeleton_or_says_there_is_none(frame):
+    pose = _standing_pose()
+    width = frame.shape[1]
+    with_pose = LiveView().process(frame, _keypoints(pose), np.ones(17), pose, STATS)[:, width:]
+    without = LiveView().process(frame, None, None, None, STATS, state="lost")[:, width:]
+    coloured = lambda panel: int(np.sum(np.ptp(panel.astype(int), axis=2) > 100))  # noqa: E731
+    assert (
+        coloured(with_pose) > coloured(without) + 2000
+    )  # the skeleton: saturated colours (both have the axes)
+    assert np.abs(with_pose.astype(int) - without).sum() > 0
+
+
+def test_writes_a_readable_video(frame, tmp_path):
+    pose = _standing_pose()
+    path = tmp_path / "view.mp4"
+    with LiveView(LiveViewOptions(output_path=path, rotate_deg_per_s=30.0)) as view:
+        for i in range(7):
+            moved = pose + [0.02 * i, 0.0, 0.0]
+            view.process(frame, _keypoints(moved), np.ones(17), moved, STATS, state="warming")
+        assert view.frames_written == 7
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        assert image.shape == (frame.shape[0], 2 * frame.shape[1], 3)
+        count += 1
+    capture.release()
+    assert count == 7
+
+
+def test_an_unwritable_output_path_is_a_clear_error(tmp_path):
+    missing = tmp_path / "no such folder" / "view.mp4"
+    with pytest.raises(ViewError, match="cannot write the view video to .*does not exist or is not writable"):
+        LiveView(LiveViewOptions(output_path=missing))
+
+
+def test_showing_without_a_display_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert not display_available()
+    with pytest.raises(ViewError, match="no display"):
+        LiveView(LiveViewOptions(show=True))
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert display_available()
+
+
+def test_bad_options_are_rejected():
+    with pytest.raises(ValueError, match="panel_width_px must be >= 64"):
+        LiveViewOptions(panel_width_px=10)

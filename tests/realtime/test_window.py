@@ -1,0 +1,103 @@
+"""PoseWindow: edge padding while warming, ring order, resets on loss, gaps and clock jumps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from posecast.realtime.window import PoseWindow, PoseWindowOptions
+
+FRAME_NS = 33_333_333
+
+
+def _poses(n: int) -> np.ndarray:
+    """``n`` distinct poses ``(n, 17, 2)``: pose ``i`` is filled with ``i`` plus a joint ramp."""
+    ramp = np.arange(34, dtype=np.float32).reshape(17, 2) * 1e-3
+    return np.arange(n, dtype=np.float32)[:, None, None] + ramp
+
+
+def _feed(window: PoseWindow, poses: np.ndarray, start_ns: int = 0):
+    return [window.process(p, start_ns + i * FRAME_NS) for i, p in enumerate(poses)]
+
+
+def test_first_frame_fills_the_whole_window():
+    window = PoseWindow(PoseWindowOptions(window_frames=5))
+    result = window.process(_poses(1)[0], 0)
+    assert result.window.shape == (5, 17, 2) and result.window.dtype == np.float32
+    assert np.array_equal(result.window, np.broadcast_to(_poses(1)[0], (5, 17, 2)))
+    assert (result.filled, result.state, result.restarted) == (1, "warming", False)
+
+
+def test_warming_pads_with_the_oldest_frame_then_tracks():
+    poses = _poses(5)
+    results = _feed(PoseWindow(PoseWindowOptions(window_frames=5)), poses)
+    for k, result in enumerate(results, start=1):
+        expected = np.concatenate([np.repeat(poses[:1], 5 - k, axis=0), poses[:k]])
+        assert np.array_equal(result.window, expected), k
+        assert result.filled == k
+        assert result.state == ("tracking" if k == 5 else "warming")
+
+
+def test_ring_keeps_the_last_frames_in_order_after_wrapping():
+    poses = _poses(17)
+    results = _feed(PoseWindow(PoseWindowOptions(window_frames=5)), poses)
+    for k in range(5, 18):
+        assert np.array_equal(results[k - 1].window, poses[k - 5 : k]), k
+        assert results[k - 1].state == "tracking"
+
+
+def test_window_of_one_frame():
+    poses = _poses(3)
+    results = _feed(PoseWindow(PoseWindowOptions(window_frames=1)), poses)
+    assert [r.state for r in results] == ["tracking"] * 3
+    assert np.array_equal(results[-1].window[0], poses[-1])
+
+
+def test_reset_starts_a_new_window():
+    window = PoseWindow(PoseWindowOptions(window_frames=4))
+    _feed(window, _poses(6))
+    window.reset()
+    fresh = _poses(10)[9]
+    result = window.process(fresh, 7 * FRAME_NS)
+    assert (result.filled, result.state, result.restarted) == (1, "warming", False)
+    assert np.array_equal(result.window, np.broadcast_to(fresh, (4, 17, 2)))
+
+
+def test_a_gap_longer_than_max_gap_restarts_the_window():
+    window = PoseWindow(PoseWindowOptions(window_frames=4, max_gap_s=0.2))
+    _feed(window, _poses(6))
+    within = window.process(_poses(7)[6], 5 * FRAME_NS + 200_000_000)  # exactly max_gap_s: kept
+    assert within.state == "tracking" and not within.restarted
+    after = window.process(_poses(8)[7], 5 * FRAME_NS + 200_000_000 + 200_000_001)
+    assert (after.filled, after.state, after.restarted) == (1, "warming", True)
+    assert np.array_equal(after.window, np.broadcast_to(_poses(8)[7], (4, 17, 2)))
+
+
+def test_a_timestamp_going_backwards_restarts_the_window():
+    window = PoseWindow(PoseWindowOptions(window_frames=3))
+    _feed(window, _poses(4), start_ns=10 * FRAME_NS)
+    result = window.process(_poses(1)[0], 0)
+    assert result.restarted and result.filled == 1
+
+
+def test_no_gap_limit_never_restarts():
+    window = PoseWindow(PoseWindowOptions(window_frames=3, max_gap_s=None))
+    _feed(window, _poses(3))
+    result = window.process(_poses(4)[3], 3600 * 10**9)
+    assert not result.restarted and result.state == "tracking"
+
+
+def test_a_returned_window_is_not_changed_by_later_frames():
+    window = PoseWindow(PoseWindowOptions(window_frames=3))
+    first = window.process(_poses(1)[0], 0)
+    kept = first.window.copy()
+    _feed(window, _poses(5)[1:], start_ns=FRAME_NS)
+    assert np.array_equal(first.window, kept)
+
+
+def test_misuse_is_rejected():
+    with pytest.raises(ValueError, match=r"shape \(17, 2\), got \(17, 3\)"):
+        PoseWindow().process(np.zeros((17, 3), np.float32), 0)
+    with pytest.raises(ValueError, match="window_frames must be >= 1, got 0"):
+        PoseWindowOptions(window_frames=0)
+    with pytest.raises(ValueError, match="max_gap_s must be > 0"):
+        PoseWindowOptions(max_gap_s=0.0)
