@@ -109,11 +109,11 @@ def mirror(joints: np.ndarray) -> np.ndarray:
 # Average adult proportions: each bone as a fraction of standing height (measured on the
 # Bandai-Namco skeleton with posecast's joint definitions; see engines/weights/MODEL_CARD.md).
 _BONE_FRACTION_OF_HEIGHT = {
-    "pelvis-r_hip": 0.052, "r_hip-r_knee": 0.233, "r_knee-r_ankle": 0.240,
-    "pelvis-l_hip": 0.052, "l_hip-l_knee": 0.233, "l_knee-l_ankle": 0.240,
-    "pelvis-spine": 0.150, "spine-thorax": 0.150, "thorax-neck": 0.060, "neck-head": 0.060,
-    "thorax-l_shoulder": 0.100, "l_shoulder-l_elbow": 0.170, "l_elbow-l_wrist": 0.145,
-    "thorax-r_shoulder": 0.100, "r_shoulder-r_elbow": 0.170, "r_elbow-r_wrist": 0.145,
+    "pelvis-r_hip": 0.0420, "r_hip-r_knee": 0.2536, "r_knee-r_ankle": 0.2659,
+    "pelvis-l_hip": 0.0420, "l_hip-l_knee": 0.2536, "l_knee-l_ankle": 0.2659,
+    "pelvis-spine": 0.1289, "spine-thorax": 0.1289, "thorax-neck": 0.0538, "neck-head": 0.0538,
+    "thorax-l_shoulder": 0.0650, "l_shoulder-l_elbow": 0.1579, "l_elbow-l_wrist": 0.1446,
+    "thorax-r_shoulder": 0.0650, "r_shoulder-r_elbow": 0.1579, "r_elbow-r_wrist": 0.1446,
 }  # fmt: skip
 #: Standing height = ankle-to-head-centre chain plus this allowance (feet below the ankle
 #: and the crown above ear level), as a fraction of height.

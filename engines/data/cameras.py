@@ -1,0 +1,85 @@
+"""Virtual webcams for training: place a camera around a mocap subject and project to pixels.
+
+World frame: mocap, Y up, metres. Camera frame: x right, y down, z forward (OpenCV).
+Ranges (per window): azimuth over the full circle, elevation −10°…+30° (camera above the
+subject looking down is common for webcams), roll ±5°, distance 2.5–8 m, horizontal field of
+view 50–90° on common webcam frame sizes, principal point within ±3 % of the centre, and the
+subject off-centre by up to ±15 % of the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FRAME_SIZES = np.array([(640, 480), (1280, 720), (1920, 1080), (720, 1280), (960, 540)], dtype=np.float64)
+
+
+@dataclass
+class CameraBatch:
+    """``B`` cameras: world→camera rotation ``(B, 3, 3)``, translation ``(B, 3)``, intrinsics ``(B, 4)``."""
+
+    rotation: np.ndarray
+    translation: np.ndarray
+    intrinsics: np.ndarray  # fx, fy, cx, cy (pixels)
+    image_size: np.ndarray  # (B, 2) width, height
+
+    def to_camera(self, joints_world: np.ndarray) -> np.ndarray:
+        """``(B, ..., 3)`` world → camera frame."""
+        shape = joints_world.shape
+        flat = joints_world.reshape(shape[0], -1, 3)
+        cam = np.einsum("bij,bnj->bni", self.rotation, flat) + self.translation[:, None, :]
+        return cam.reshape(shape)
+
+    def project_px(self, joints_cam: np.ndarray) -> np.ndarray:
+        """``(B, ..., 3)`` camera frame → pixels ``(B, ..., 2)``."""
+        z = np.maximum(joints_cam[..., 2], 1e-3)
+        k = self.intrinsics.reshape(self.intrinsics.shape[0], *([1] * (joints_cam.ndim - 2)), 4)
+        x = joints_cam[..., 0] / z * k[..., 0] + k[..., 2]
+        y = joints_cam[..., 1] / z * k[..., 1] + k[..., 3]
+        return np.stack([x, y], axis=-1)
+
+
+def look_at_rotation(forward: np.ndarray, roll_rad: np.ndarray) -> np.ndarray:
+    """World→camera rotations ``(B, 3, 3)`` for unit viewing directions ``(B, 3)`` (world Y up)."""
+    up = np.array([0.0, 1.0, 0.0])
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right, axis=-1, keepdims=True)
+    down = np.cross(forward, right)
+    rot = np.stack([right, down, forward], axis=1)  # rows: camera axes in world coordinates
+    c, s = np.cos(roll_rad), np.sin(roll_rad)
+    roll = np.zeros((len(c), 3, 3))
+    roll[:, 0, 0], roll[:, 0, 1], roll[:, 1, 0], roll[:, 1, 1], roll[:, 2, 2] = c, -s, s, c, 1.0
+    return roll @ rot
+
+
+def sample_cameras(targets_world: np.ndarray, rng: np.random.Generator) -> CameraBatch:
+    """One random webcam per target point ``(B, 3)`` (the subject's mean pelvis)."""
+    b = targets_world.shape[0]
+    azimuth = rng.uniform(0.0, 2 * np.pi, b)
+    elevation = np.deg2rad(rng.uniform(-10.0, 30.0, b))
+    roll = np.deg2rad(rng.uniform(-5.0, 5.0, b))
+    distance = rng.uniform(2.5, 8.0, b)
+    size = FRAME_SIZES[rng.integers(0, len(FRAME_SIZES), b)]
+    hfov = np.deg2rad(rng.uniform(50.0, 90.0, b))
+    fx = 0.5 * size[:, 0] / np.tan(0.5 * hfov)
+    fy = fx * rng.uniform(0.99, 1.01, b)
+    cx = size[:, 0] * (0.5 + rng.uniform(-0.03, 0.03, b))
+    cy = size[:, 1] * (0.5 + rng.uniform(-0.03, 0.03, b))
+    # direction from the subject to the camera, then the camera looks back at a point near the subject
+    to_camera = np.stack(
+        [np.cos(elevation) * np.sin(azimuth), np.sin(elevation), np.cos(elevation) * np.cos(azimuth)], -1
+    )
+    position = targets_world + distance[:, None] * to_camera
+    forward = -to_camera
+    rotation = look_at_rotation(forward, roll)
+    # shift the subject off-centre: rotate the view slightly (small-angle yaw/pitch)
+    off = rng.uniform(-0.15, 0.15, (b, 2)) * size / np.stack([fx, fy], -1)
+    yaw_pitch = np.zeros((b, 3, 3))
+    yaw_pitch[:, 0, 0] = yaw_pitch[:, 1, 1] = yaw_pitch[:, 2, 2] = 1.0
+    yaw_pitch[:, 0, 2], yaw_pitch[:, 2, 0] = -off[:, 0], off[:, 0]
+    yaw_pitch[:, 1, 2], yaw_pitch[:, 2, 1] = -off[:, 1], off[:, 1]
+    rotation = yaw_pitch @ rotation
+    translation = -np.einsum("bij,bj->bi", rotation, position)
+    return CameraBatch(rotation, translation, np.stack([fx, fy, cx, cy], -1), size)

@@ -1,0 +1,129 @@
+"""Motion clips for training and evaluation: BVH folders (or archives) → cached 17-joint clips.
+
+The held-out split is by whole clip and fixed: a clip is held out when the first byte of
+``sha1(clip name)`` is below :data:`HELD_OUT_BYTE` (≈ 10 % of clips), so no frame of a
+held-out clip, nor its neighbours, is ever trained on, and the split does not depend on
+which folders are loaded or in what order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bvh import BVHError, load_bvh_joints
+
+log = logging.getLogger(__name__)
+
+HELD_OUT_BYTE = 26  # 26/256 ≈ 10 %
+CACHE_VERSION = 2  # bump when the joint definition or parsing changes
+
+
+def cache_dir() -> Path:
+    """posecast's cache folder: ``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``."""
+    root = os.environ.get("POSECAST_CACHE")
+    if root:
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posecast"
+
+
+@dataclass
+class Clip:
+    """One motion clip: posecast joints in metres, world frame with Y up."""
+
+    name: str
+    joints_m: np.ndarray  # (F, 17, 3) float32
+    fps: float
+
+    @property
+    def action(self) -> str:
+        """The action label, from Bandai-Namco style names ``dataset-N_<action>_<style>_<take>``."""
+        parts = self.name.split("_")
+        return parts[1] if len(parts) >= 3 else "unknown"
+
+    @property
+    def held_out(self) -> bool:
+        return is_held_out(self.name)
+
+
+def is_held_out(name: str) -> bool:
+    return hashlib.sha1(name.encode()).digest()[0] < HELD_OUT_BYTE
+
+
+def extract_archive(archive: str | Path, dest_root: Path | None = None) -> Path:
+    """Unpack a ``.tar.xz``/``.tar.gz`` of BVH files once into the cache; return the folder."""
+    archive = Path(archive)
+    dest = (dest_root or cache_dir() / "data") / archive.name.split(".tar")[0]
+    marker = dest / ".complete"
+    if marker.exists():
+        return dest
+    log.info("unpacking %s into %s", archive, dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".bvh")]
+        for member in members:
+            member.name = Path(member.name).name  # flatten; refuse any path tricks
+            tar.extract(member, dest, filter="data")
+    marker.write_text(str(len(members)))
+    return dest
+
+
+def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
+    """All clips under ``source`` (a folder of BVH files or an archive), parsed once and cached.
+
+    The cache is one ``.npz`` per folder keyed by the folder's file names, sizes and mtimes.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"motion data not found: {source}")
+    folder = extract_archive(source) if source.is_file() else source
+    files = sorted(folder.rglob("*.bvh"))
+    if not files:
+        raise BVHError(f"no .bvh files under {folder}")
+    stamp = hashlib.sha1(
+        "".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns};" for f in files).encode()
+    ).hexdigest()[:16]
+    cache = cache_dir() / "clips" / f"{folder.name}-v{CACHE_VERSION}-{stamp}.npz"
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as data:
+            names, lengths, fps = data["names"], data["lengths"], data["fps"]
+            joints = data["joints"]
+        splits = np.cumsum(lengths)[:-1]
+        return [
+            Clip(str(n), j, float(f)) for n, j, f in zip(names, np.split(joints, splits), fps, strict=True)
+        ]
+    clips = []
+    iterator = files
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc=f"parsing {folder.name}", unit="clip")
+    for path in iterator:
+        try:
+            joints, fps = load_bvh_joints(path)
+        except BVHError as exc:
+            log.warning("skipping %s", exc)
+            continue
+        clips.append(Clip(path.stem, joints, fps))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(
+        tmp,
+        names=np.array([c.name for c in clips]),
+        lengths=np.array([len(c.joints_m) for c in clips]),
+        fps=np.array([c.fps for c in clips]),
+        joints=np.concatenate([c.joints_m for c in clips]),
+    )
+    tmp.replace(cache)
+    return clips
+
+
+def split_clips(clips: list[Clip]) -> tuple[list[Clip], list[Clip]]:
+    """(train, held-out) by whole clip."""
+    return [c for c in clips if not c.held_out], [c for c in clips if c.held_out]

@@ -1,0 +1,393 @@
+"""Unsupervised training of the scale and lifting networks (METHOD.md), plus the references.
+
+Modes:
+- ``unsupervised``: the paper's method. Reads 2D windows only (``WindowBatch.keypoints_norm``).
+- ``ablation``: the paper's baseline: no scale network, no L_tmc, no L_tsc.
+- ``supervised``: same architecture trained on 3D ground truth (the reference for the table).
+
+Schedule: the pose module (lifter) trains ``pose_steps_per_scale_step`` steps for each scale
+step; the idle module is frozen by leaving it out of that step's optimizer. The
+discriminator updates every ``disc_every`` generator steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import losses, normalize, skeleton
+from .data.windows import WindowBatch
+from .models import Discriminator, ModelConfig, PoseGenerator, lift_to_3d
+
+log = logging.getLogger(__name__)
+
+MODES = ("unsupervised", "ablation", "supervised")
+
+
+@dataclass
+class LossWeights:
+    w_3d: float = 0.5
+    w_2d: float = 5.0
+    w_adv: float = 1.0
+    w_tmc: float = 1.0
+    w_kl: float = 0.01  # METHOD.md: 0.01 with detected (noisy) 2D
+    w_bone: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    mode: str = "unsupervised"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    weights: LossWeights = field(default_factory=LossWeights)
+    steps: int = 6000
+    batch: int = 512
+    lr_pose: float = 5e-4
+    lr_scale: float = 5e-4
+    lr_disc: float = 2e-4
+    lr_final_fraction: float = 0.05  # exponential decay to this fraction of lr at the last step
+    pose_steps_per_scale_step: int = 4
+    disc_every: int = 3
+    motion_gap: int = 3  # frames; METHOD.md: ±3 with detected 2D
+    bone_gap: int = 5
+    #: Gaussian prior of the scale (ratio of the pose's projected RMS size to its bone-length
+    #: normalised 3D size, see tools/scale_prior.py). Like the paper's N(0.7206, 0.058), it is a
+    #: dataset statistic fixed before training; the trainer itself never sees 3D.
+    scale_prior: tuple[float, float] = (0.94, 0.10)
+    bf16: bool = True
+    threads: int = 2
+    seed: int = 0
+    checkpoint_every: int = 250
+    log_every: int = 25
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = ModelConfig(**self.model)
+        if isinstance(self.weights, dict):
+            self.weights = LossWeights(**self.weights)
+        self.scale_prior = tuple(self.scale_prior)
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.mode == "ablation":
+            self.model.use_scale_net = False
+        if self.steps < 1 or self.batch < 2:
+            raise ValueError(f"steps must be >= 1 and batch >= 2, got {self.steps}, {self.batch}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+#: Canonical 3D unit (supervised target): a pose's total bone length is this many units,
+#: which makes its RMS joint distance from the pelvis ≈ 1 (tools/scale_prior.py measures it).
+CANONICAL_BONE_TOTAL = 7.93
+
+
+def canonical_target(joints_cam_m: torch.Tensor) -> torch.Tensor:
+    """Ground-truth 3D in the lifter's canonical unit (supervised reference only)."""
+    rel = joints_cam_m - joints_cam_m[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+    total = losses.bone_lengths(rel).sum(-1)[..., None, None]
+    return rel / total * CANONICAL_BONE_TOTAL
+
+
+class Trainer:
+    """Runs training steps; checkpoints carry the config so they describe themselves."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path) -> None:
+        self.cfg = config
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.seed)
+        torch.set_num_threads(config.threads)
+        self.device = torch.device(config.device)
+        self.generator = PoseGenerator(config.model).to(self.device)
+        self.discriminator = Discriminator().to(self.device)
+        betas = (0.5, 0.9)
+        self.opt_pose = torch.optim.Adam(self.generator.lifter.parameters(), config.lr_pose, betas=betas)
+        scale_params = list(self.generator.scale_net.parameters()) if self.generator.scale_net else []
+        self.opt_scale = (
+            torch.optim.Adam(scale_params, config.lr_scale, betas=betas) if scale_params else None
+        )
+        self.opt_disc = torch.optim.Adam(self.discriminator.parameters(), config.lr_disc, betas=betas)
+        if config.mode == "supervised":  # one optimizer over everything
+            self.opt_pose = torch.optim.Adam(self.generator.parameters(), config.lr_pose, betas=betas)
+            self.opt_scale = None
+        self.step = 0
+        self.rng = torch.Generator().manual_seed(config.seed + 1)
+
+    # ---------------------------------------------------------------- losses
+    def unsupervised_losses(self, keypoints_norm: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every generator loss of METHOD.md from 2D windows ``(B, T, 17, 2)`` alone."""
+        cfg, c = self.cfg, normalize.CAMERA_DISTANCE
+        canonical = normalize.canonicalize(keypoints_norm)
+        joints, scale = self.generator(canonical)  # (B, T, 17, 3) at depth ≈ c
+        root = joints[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+        centred = joints - root
+        scaled_2d = canonical * scale[:, :, None, None]
+        rotation = losses.random_rotations(joints.shape[0], self.rng).to(joints)
+        offset = joints.new_tensor([0.0, 0.0, c])
+        rotated = torch.einsum("bij,btkj->btki", rotation, centred)
+        rotated_2d = normalize.project(rotated + offset, min_depth=1.0)
+        # lift the rotated view again (already in the scaled canonical frame), rotate back
+        relifted = lift_to_3d(rotated_2d, self.generator.lifter(rotated_2d))
+        relifted = relifted - relifted[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+        back = torch.einsum("bji,btkj->btki", rotation, relifted)
+        back_2d = normalize.project(back + offset, min_depth=1.0)
+        out = {
+            "l_3d": losses.mse(relifted, rotated),
+            "l_2d": losses.mse(c * back_2d, c * scaled_2d),
+            "l_tmc": losses.motion_consistency(rotated, relifted, cfg.motion_gap),
+            "l_bone": losses.bone_consistency(centred, cfg.bone_gap, self.rng),
+            "scale_mean": scale.mean().detach(),
+        }
+        fake = normalize.canonicalize(rotated_2d[:, -1])
+        out["l_adv"] = losses.lsgan_generator(self.discriminator(fake))
+        out["l_kl"] = (
+            losses.kl_to_prior(scale, *cfg.scale_prior) if self.generator.scale_net else scale.sum() * 0
+        )
+        self._fake_for_disc = fake.detach()
+        self._real_for_disc = canonical[:, -1].detach()
+        return out
+
+    def generator_objective(self, parts: dict[str, torch.Tensor], scale_phase: bool) -> torch.Tensor:
+        w = self.cfg.weights
+        loss = w.w_3d * parts["l_3d"] + w.w_2d * parts["l_2d"] + w.w_adv * parts["l_adv"]
+        if self.cfg.mode == "unsupervised":
+            loss = loss + w.w_tmc * parts["l_tmc"] + w.w_bone * parts["l_bone"]
+            if scale_phase:
+                loss = loss + w.w_kl * parts["l_kl"]
+        return loss
+
+    # ---------------------------------------------------------------- steps
+    def train_step(self, batch: WindowBatch) -> dict[str, float]:
+        """One optimisation step; returns the logged losses."""
+        self.generator.train()
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16)
+        keypoints = torch.from_numpy(batch.keypoints_norm).to(self.device)
+        if self.cfg.mode == "supervised":
+            with autocast:
+                joints, _ = self.generator(normalize.canonicalize(keypoints))
+            target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device))
+            centred = joints.float() - joints.float()[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+            loss = losses.mse(centred, target)
+            self._apply(self.opt_pose, loss)
+            self.step += 1
+            return {"loss": float(loss), "l_sup": float(loss)}
+        scale_phase = self.opt_scale is not None and (
+            self.step % (self.cfg.pose_steps_per_scale_step + 1) == self.cfg.pose_steps_per_scale_step
+        )
+        with autocast:
+            parts = self.unsupervised_losses(keypoints)
+        parts = {k: v.float() for k, v in parts.items()}
+        loss = self.generator_objective(parts, scale_phase)
+        self._apply(self.opt_scale if scale_phase else self.opt_pose, loss)
+        logged = {k: float(v.detach()) for k, v in parts.items()}
+        if self.step % self.cfg.disc_every == 0:
+            with autocast:
+                d_loss = losses.lsgan_discriminator(
+                    self.discriminator(self._real_for_disc), self.discriminator(self._fake_for_disc)
+                )
+            self._apply(self.opt_disc, d_loss.float())
+            logged["l_disc"] = float(d_loss)
+        logged["loss"] = float(loss)
+        self.step += 1
+        return logged
+
+    def _apply(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        # zero every module's grads: only ``optimizer``'s parameters move this step
+        self.generator.zero_grad(set_to_none=True)
+        self.discriminator.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {self.step}: {float(loss)}")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 5.0)
+        optimizer.step()
+
+    def set_learning_rate(self) -> None:
+        cfg = self.cfg
+        factor = cfg.lr_final_fraction ** (self.step / max(cfg.steps, 1))
+        for opt, base in (
+            (self.opt_pose, cfg.lr_pose),
+            (self.opt_scale, cfg.lr_scale),
+            (self.opt_disc, cfg.lr_disc),
+        ):
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = base * factor
+
+    # ---------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "config": self.cfg.to_dict(),
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_pose": self.opt_pose.state_dict(),
+            "opt_scale": self.opt_scale.state_dict() if self.opt_scale else None,
+            "opt_disc": self.opt_disc.state_dict(),
+            "rng": self.rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def save_checkpoint(self, name: str = "last.pt") -> Path:
+        path = self.out / name
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state_dict(), tmp)
+        tmp.replace(path)
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        saved = TrainConfig(**state["config"]).model
+        if saved != self.cfg.model:
+            raise ValueError(f"checkpoint {path} has model {saved}, config asks for {self.cfg.model}")
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_pose.load_state_dict(state["opt_pose"])
+        if self.opt_scale is not None and state["opt_scale"] is not None:
+            self.opt_scale.load_state_dict(state["opt_scale"])
+        self.opt_disc.load_state_dict(state["opt_disc"])
+        self.rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = int(state["step"])
+
+    # ---------------------------------------------------------------- loop
+    def fit(
+        self,
+        sample: Callable[[int], WindowBatch],
+        evaluate: Callable[[PoseGenerator], dict[str, float]] | None = None,
+        eval_every: int = 500,
+        progress: bool = True,
+    ) -> list[dict[str, float]]:
+        """Train until ``cfg.steps``; logs to ``log.csv``, checkpoints ``last.pt``, plots ``losses.png``."""
+        cfg = self.cfg
+        history: list[dict[str, float]] = []
+        csv_path = self.out / "log.csv"
+        prefetch = _Prefetcher(sample, cfg.batch)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.mode}", unit="step")
+        start, running = time.perf_counter(), {}
+        try:
+            while self.step < cfg.steps:
+                self.set_learning_rate()
+                logged = self.train_step(prefetch.get())
+                for k, v in logged.items():
+                    running[k] = 0.9 * running.get(k, v) + 0.1 * v
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{running['loss']:.4f}")
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    row = {"step": self.step, "time_s": round(time.perf_counter() - start, 1), **running}
+                    if evaluate is not None and (self.step % eval_every == 0 or self.step == cfg.steps):
+                        self.generator.eval()
+                        row.update(evaluate(self.generator))
+                        log.info("step %d: %s", self.step, {k: round(v, 4) for k, v in row.items()})
+                    history.append(row)
+                    _append_csv(csv_path, row)
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    self.save_checkpoint()
+                    plot_history(csv_path, self.out / "losses.png")
+        finally:
+            prefetch.close()
+            if bar is not None:
+                bar.close()
+        return history
+
+
+class _Prefetcher:
+    """Makes the next batch on a thread while the current step runs (numpy releases the GIL)."""
+
+    def __init__(self, sample: Callable[[int], WindowBatch], batch: int) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(sample, batch), daemon=True)
+        self._thread.start()
+
+    def _run(self, sample: Callable[[int], WindowBatch], batch: int) -> None:
+        while not self._stop.is_set():
+            try:
+                item = sample(batch)
+            except Exception as exc:  # noqa: BLE001 - re-raised in the training thread
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def get(self) -> WindowBatch:
+        item = self._queue.get()
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _append_csv(path: Path, row: dict[str, float]) -> None:
+    new = not path.exists()
+    fields = list(row)
+    if not new:
+        with path.open() as f:
+            header = next(csv.reader(f), [])
+        fields = header + [k for k in row if k not in header]
+        if fields != header:  # new columns (an evaluation): rewrite with the wider header
+            with path.open() as f:
+                rows = list(csv.DictReader(f))
+            with path.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(rows)
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def plot_history(csv_path: Path, png_path: Path) -> None:
+    """Loss curves (log scale) and evaluation metrics from ``log.csv``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with csv_path.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    steps = np.array([float(r["step"]) for r in rows])
+    loss_keys = [k for k in rows[0] if k.startswith("l_") or k == "loss"]
+    eval_keys = [k for k in rows[-1] if k.startswith("eval_")]
+    fig, axes = plt.subplots(1, 2 if eval_keys else 1, figsize=(12 if eval_keys else 7, 4), squeeze=False)
+    for k in loss_keys:
+        values = np.array([float(r[k]) if r.get(k) not in (None, "") else math.nan for r in rows])
+        axes[0, 0].plot(steps, np.abs(values), label=k)
+    axes[0, 0].set_yscale("log")
+    axes[0, 0].set_xlabel("step")
+    axes[0, 0].legend(fontsize=7)
+    for k in eval_keys:
+        pts = [(float(r["step"]), float(r[k])) for r in rows if r.get(k) not in (None, "")]
+        if pts:
+            axes[0, 1].plot(*zip(*pts, strict=True), marker="o", label=k)
+    if eval_keys:
+        axes[0, 1].set_xlabel("step")
+        axes[0, 1].set_ylabel("mm")
+        axes[0, 1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=80)
+    plt.close(fig)
