@@ -17,9 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="the downloadable assets and whether they are cached")
     listing.set_defaults(func=_list)
     fetch = sub.add_parser("fetch", help="download assets into the cache")
-    fetch.add_argument(
-        "names", nargs="*", metavar="NAME", help=f"assets to get (default: {' '.join(DEFAULT_FETCH)})"
-    )
+    fetch.add_argument("names", nargs="*", metavar="NAME", help=f"assets to get (default: {' '.join(DEFAULT_FETCH)})")
     fetch.add_argument("--all", action="store_true", help="every asset in the table")
     fetch.set_defaults(func=_fetch)
     return parser
@@ -30,9 +28,7 @@ def _list(args: argparse.Namespace) -> int:
     for asset in assets.ASSETS.values():
         state = "cached" if assets.cached_path(asset.name).is_file() else "missing"
         size_mb = asset.size_bytes / 1e6
-        sys.stdout.write(
-            f"{asset.name:24s} {state:8s} {size_mb:6.1f} MB  {asset.license}  {asset.description}\n"
-        )
+        sys.stdout.write(f"{asset.name:24s} {state:8s} {size_mb:6.1f} MB  {asset.license}  {asset.description}\n")
     return 0
 
 

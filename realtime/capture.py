@@ -94,8 +94,7 @@ class VideoFileSource(FrameSource):
     def open(self) -> None:
         if not self.path.is_file():
             raise SourceError(
-                f"video file {self.path} does not exist: pass an existing video, a folder "
-                "of images or a camera index"
+                f"video file {self.path} does not exist: pass an existing video, a folder of images or a camera index"
             )
         capture = cv2.VideoCapture(str(self.path))
         ok, image = capture.read() if capture.isOpened() else (False, None)
@@ -148,8 +147,7 @@ class ImageFolderSource(FrameSource):
         files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise SourceError(
-                f"image folder {self.path} holds no images: expected files ending in "
-                f"{', '.join(IMAGE_SUFFIXES)}"
+                f"image folder {self.path} holds no images: expected files ending in {', '.join(IMAGE_SUFFIXES)}"
             )
         self._files, self._next_id = files, 0
         self._pacer = _Pacer(self.source_fps) if self.realtime else None
@@ -258,8 +256,7 @@ class CameraSource(FrameSource):
             got = self._ready.wait_for(lambda: self._latest is not None or self._ended, self.read_timeout_s)
             if not got:
                 raise SourceError(
-                    f"camera {self.index} delivered no frame in {self.read_timeout_s:g} s: "
-                    "is another program using it?"
+                    f"camera {self.index} delivered no frame in {self.read_timeout_s:g} s: is another program using it?"
                 )
             frame, self._latest = self._latest, None
             return frame
@@ -287,7 +284,6 @@ def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
         return ImageFolderSource(path, realtime=realtime)
     if not path.exists():
         raise SourceError(
-            f"source {spec!r} is neither a camera index (e.g. 0), an existing video file nor "
-            "a folder of images"
+            f"source {spec!r} is neither a camera index (e.g. 0), an existing video file nor a folder of images"
         )
     return VideoFileSource(path, realtime=realtime)

@@ -58,9 +58,7 @@ class Keypoints2DOptions:
 
     def __post_init__(self) -> None:
         if self.model_variant not in MODEL_VARIANTS:
-            raise OptionsError(
-                f"model_variant must be one of {', '.join(MODEL_VARIANTS)}, got {self.model_variant!r}"
-            )
+            raise OptionsError(f"model_variant must be one of {', '.join(MODEL_VARIANTS)}, got {self.model_variant!r}")
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -92,9 +90,7 @@ class Keypoints2DEstimator:
 
         o = self.options
         options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(
-                model_asset_path=str(self.model_path), delegate=BaseOptions.Delegate.CPU
-            ),
+            base_options=BaseOptions(model_asset_path=str(self.model_path), delegate=BaseOptions.Delegate.CPU),
             running_mode=vision.RunningMode.VIDEO,
             num_poses=1,
             min_pose_detection_confidence=o.min_detection_confidence,

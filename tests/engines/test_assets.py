@@ -51,9 +51,7 @@ def test_cache_dir_follows_environment(monkeypatch, tmp_path):
 
 
 def test_table_is_complete():
-    assert {"pose_landmarker_lite", "pose_landmarker_full", "pose_landmarker_heavy", "demo_clip"} <= set(
-        assets.ASSETS
-    )
+    assert {"pose_landmarker_lite", "pose_landmarker_full", "pose_landmarker_heavy", "demo_clip"} <= set(assets.ASSETS)
     for asset in assets.ASSETS.values():
         assert len(asset.sha256) == 64 and asset.sources and asset.license
         for source in asset.sources:

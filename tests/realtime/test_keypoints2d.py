@@ -40,9 +40,7 @@ def dance(media_dir, pose_model_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("clip", "frames", "size"), [("squats", 65, (720, 1280)), ("dance", 120, (576, 576))]
-)
+@pytest.mark.parametrize(("clip", "frames", "size"), [("squats", 65, (720, 1280)), ("dance", 120, (576, 576))])
 def test_pose_detected_on_nearly_every_frame(request, clip, frames, size):
     results = request.getfixturevalue(clip)
     assert len(results) == frames
@@ -77,9 +75,7 @@ def test_seventeen_joint_mapping(squats):
     np.testing.assert_allclose(result.keypoints_px, skeleton.from_mediapipe(lm))
     # a standing person in an upright video: head above pelvis above ankles (y grows downwards)
     assert (
-        result.keypoints_px[j["head"], 1]
-        < result.keypoints_px[j["pelvis"], 1]
-        < result.keypoints_px[j["l_ankle"], 1]
+        result.keypoints_px[j["head"], 1] < result.keypoints_px[j["pelvis"], 1] < result.keypoints_px[j["l_ankle"], 1]
     )
 
 

@@ -1,0 +1,168 @@
+"""``posecast listen``: subscribe to a posecast stream and print it, and :class:`Subscriber`,
+the small client it is built on (also handy for Python consumers and tests)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+import numpy as np
+import zmq
+
+from ..engines import skeleton
+from ..engines.errors import PosecastError
+from .errors import SchemaError
+from .publish import (
+    DEFAULT_ADDRESS,
+    TOPIC_META,
+    TOPIC_POSE,
+    MetaMessage,
+    PoseMessage,
+    decode_meta,
+    decode_pose,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ListenTimeoutError(PosecastError):
+    """No message arrived within the time allowed."""
+
+
+class Subscriber:
+    """A SUB socket on a posecast stream. ``address`` is ``tcp://HOST:PORT`` to connect to
+    (the publisher binds) or ``bind:tcp://HOST:PORT`` when the publisher connects."""
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        topics: tuple[bytes, ...] = (TOPIC_POSE, TOPIC_META),
+        receive_hwm: int = 16,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.address = address
+        self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.RCVHWM, receive_hwm)
+        for topic in topics:
+            self._socket.setsockopt(zmq.SUBSCRIBE, topic)
+        endpoint = address.removeprefix("bind:")
+        try:
+            if address.startswith("bind:"):
+                self._socket.bind(endpoint)
+            else:
+                self._socket.connect(endpoint)
+        except zmq.ZMQError as exc:
+            self._socket.close(linger=0)
+            raise PosecastError(f"cannot listen on {address!r} ({exc}): expected e.g. {DEFAULT_ADDRESS}") from exc
+
+    def recv(self, timeout_s: float | None = None) -> PoseMessage | MetaMessage | None:
+        """Block up to ``timeout_s`` (forever when None) for the next message; None on timeout.
+        Raises :class:`SchemaError` for a message that does not follow the schema."""
+        timeout_ms = None if timeout_s is None else max(0, int(timeout_s * 1000))
+        if not self._socket.poll(timeout_ms, zmq.POLLIN):
+            return None
+        parts = self._socket.recv_multipart()
+        if len(parts) != 2:
+            raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
+        topic, payload = parts
+        if topic == TOPIC_POSE:
+            return decode_pose(payload)
+        if topic == TOPIC_META:
+            return decode_meta(payload)
+        raise SchemaError(f"unknown topic {topic!r}: expected {TOPIC_POSE!r} or {TOPIC_META!r}")
+
+    def close(self) -> None:
+        if not self._socket.closed:
+            self._socket.close(linger=0)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _rounded(array: np.ndarray, decimals: int = 5) -> list:
+    return np.round(np.asarray(array, np.float64), decimals).tolist()
+
+
+def to_json(message: PoseMessage | MetaMessage) -> dict[str, Any]:
+    """A JSON-ready dict with a ``topic`` key (``"pose"`` or ``"meta"``)."""
+    if isinstance(message, MetaMessage):
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(message).items()}
+        return {"topic": "meta", **out}
+    out = dict(vars(message))
+    for name in ("joints_m", "confidence", "root_m"):
+        out[name] = _rounded(out[name])
+    if out["latency_ms"] is None:
+        del out["latency_ms"]
+    return {"topic": "pose", **out}
+
+
+def format_line(message: PoseMessage | MetaMessage) -> str:
+    """One human-readable line."""
+    if isinstance(message, MetaMessage):
+        assumptions = ", ".join(f"{k}={v}" for k, v in message.assumptions.items()) or "none"
+        return (
+            f"meta: schema {message.schema_version}, {len(message.joint_names)} joints in {message.units}, "
+            f"frame {message.frame}; assumptions: {assumptions}"
+        )
+    latency_ms = (message.publish_ns - message.capture_ns) / 1e6
+
+    def xyz(v: np.ndarray) -> str:
+        return "({:+.2f} {:+.2f} {:+.2f})".format(*np.asarray(v, np.float64))
+
+    j = skeleton.JOINT_INDEX
+    joints = "  ".join(f"{name} {xyz(message.joints_m[j[name]])}" for name in ("head", "l_wrist", "r_wrist"))
+    return (
+        f"frame {message.frame_id:6d}  {message.tracking:8s}  latency {latency_ms:6.1f} ms  "
+        f"root {xyz(message.root_m)} m  {joints}"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("listen", help="print the poses a posecast stream publishes")
+    parser.add_argument(
+        "--address",
+        default=DEFAULT_ADDRESS,
+        help=f"stream to connect to (default {DEFAULT_ADDRESS}; bind:tcp://... to bind)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
+    parser.add_argument("--count", type=int, default=None, metavar="N", help="exit after N pose messages")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="exit with an error after S seconds without any message",
+    )
+    parser.set_defaults(func=listen)
+    return parser
+
+
+def listen(args: argparse.Namespace) -> int:
+    """Handler of ``posecast listen``: prints messages until ``--count`` poses arrived."""
+    poses = 0
+    with Subscriber(args.address) as subscriber:
+        log.info("listening on %s", args.address)
+        while args.count is None or poses < args.count:
+            try:
+                message = subscriber.recv(args.timeout)
+            except SchemaError as exc:
+                log.warning("skipping a message: %s", exc)
+                continue
+            if message is None:
+                raise ListenTimeoutError(
+                    f"no message from {args.address} in {args.timeout:g} s (after {poses} poses): "
+                    "is `posecast run` publishing there? check --address"
+                )
+            if isinstance(message, PoseMessage):
+                poses += 1
+            line = json.dumps(to_json(message)) if args.json else format_line(message)
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+    return 0
