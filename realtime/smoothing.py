@@ -43,15 +43,18 @@ import numpy as np
 
 from ..engines import skeleton
 
-_CHILD = np.asarray([c for c, _ in skeleton.BONES])
 _PARENT = np.asarray([p for _, p in skeleton.BONES])
+#: BONES lists bone b as (child b + 1, parent): the children are a slice.
+_CHILD = slice(1, skeleton.NUM_JOINTS)
+if [c for c, _ in skeleton.BONES] != list(range(1, skeleton.NUM_JOINTS)):
+    raise ImportError("posecast.realtime.smoothing expects skeleton.BONES in joint order")
 #: ``_PATH[j, b] = 1`` when bone ``b`` lies on the chain from the root to joint ``j``: joint
 #: positions are ``_PATH @ bone_vectors``.
 _PATH = np.zeros((skeleton.NUM_JOINTS, len(skeleton.BONES)))
 for _j in range(skeleton.NUM_JOINTS):
     _k = _j
     while skeleton.PARENTS[_k] >= 0:
-        _PATH[_j, _k - 1] = 1.0  # bone index = child index - 1 (BONES is in joint order)
+        _PATH[_j, _k - 1] = 1.0  # bone index = child index - 1
         _k = skeleton.PARENTS[_k]
 #: Standing height is linear in the bone lengths: ``height_from_bone_lengths(L) == _HEIGHT_PER_BONE @ L``.
 _HEIGHT_PER_BONE = np.array([skeleton.height_from_bone_lengths(e) for e in np.eye(len(skeleton.BONES))])
@@ -114,18 +117,17 @@ class BoneLengthSmoother:
     @property
     def converged(self) -> bool:
         """Every bone has ``convergence_s`` of confident observations (or lengths are fixed)."""
-        return self.options.fixed_lengths or bool(np.all(self._weight_s >= self.options.convergence_s))
+        return self.options.fixed_lengths or self._settled
 
     def reset(self) -> None:
         """Forget the estimate (new subject, lost track): start again from the reference."""
         self._estimate = self._reference.copy()
         self._weight_s = np.zeros_like(self._reference)
+        self._settled = False
         self._last_ns: int | None = None
         self._units = np.tile(_DEFAULT_UNIT, (len(skeleton.BONES), 1))
 
-    def process(
-        self, joints_rel: np.ndarray, timestamp_ns: int, confidence: np.ndarray | None = None
-    ) -> np.ndarray:
+    def process(self, joints_rel: np.ndarray, timestamp_ns: int, confidence: np.ndarray | None = None) -> np.ndarray:
         """Pose ``(17, 3)`` in arbitrary units (root-relative, camera axes) and per-joint 2D
         confidence ``(17,)`` → pose ``(17, 3)`` float64 in metres, root at the origin."""
         if joints_rel.shape != (skeleton.NUM_JOINTS, 3):
@@ -152,23 +154,32 @@ class BoneLengthSmoother:
             bone_conf = np.minimum(confidence[_CHILD], confidence[_PARENT])
             weights = np.where(bone_conf >= opts.min_confidence, bone_conf, 0.0)
         weights = weights * (lengths > 1e-9)
-        # camera.metric_scale against the current estimate, over bones seen before (a bone still
-        # at its reference length would bias the scale), on the lengths already computed
-        scale_weights = weights * (self._weight_s > 0)
-        if not scale_weights.any():
-            scale_weights = weights
-        measured = float(scale_weights @ lengths)
-        if measured <= 0.0:
-            return
-        scale = float(scale_weights @ self._estimate) / measured
-        sample = lengths * scale
-        gain = weights * dt_s
-        warming = self._weight_s < opts.convergence_s
-        self._weight_s = self._weight_s + gain
-        # warming: mean over every frame so far; then an exponential mean of time constant memory_s
-        rate = np.where(warming, gain / np.maximum(self._weight_s, 1e-12), gain / opts.memory_s)
-        clip = np.where(warming, opts.warmup_clip, opts.clip) * self._estimate
-        estimate = self._estimate + rate * np.clip(sample - self._estimate, -clip, clip)
+        if self._settled:  # every bone past convergence_s: the short path of the branch below
+            measured = float(weights @ lengths)
+            if measured <= 0.0:
+                return
+            sample = lengths * (float(weights @ self._estimate) / measured)
+            clip = opts.clip * self._estimate
+            step = np.minimum(np.maximum(sample - self._estimate, -clip), clip)
+            estimate = self._estimate + weights * (dt_s / opts.memory_s) * step
+        else:
+            # camera.metric_scale against the current estimate, over bones seen before (a bone
+            # still at its reference length would bias the scale), on the lengths already computed
+            scale_weights = weights * (self._weight_s > 0)
+            if not scale_weights.any():
+                scale_weights = weights
+            measured = float(scale_weights @ lengths)
+            if measured <= 0.0:
+                return
+            sample = lengths * (float(scale_weights @ self._estimate) / measured)
+            gain = weights * dt_s
+            warming = self._weight_s < opts.convergence_s
+            self._weight_s = self._weight_s + gain
+            # warming: the mean over every frame so far; then an exponential mean (memory_s)
+            rate = np.where(warming, gain / np.maximum(self._weight_s, 1e-12), gain / opts.memory_s)
+            clip = np.where(warming, opts.warmup_clip, opts.clip) * self._estimate
+            estimate = self._estimate + rate * np.clip(sample - self._estimate, -clip, clip)
+            self._settled = bool(np.all(self._weight_s >= opts.convergence_s))
         self._estimate = estimate * (self._height_m / float(_HEIGHT_PER_BONE @ estimate))
 
     def close(self) -> None:

@@ -48,9 +48,8 @@ def test_noisy_2d_stays_close():
     errors = []
     for _ in range(50):
         pose, root = _random_pose(rng), np.array([rng.uniform(-0.5, 0.5), 0.1, rng.uniform(2.5, 4.5)])
-        keypoints = normalize.project(pose + root) + rng.normal(
-            scale=0.003, size=(17, 2)
-        )  # ≈ 2 px at f = 600
+        noise = rng.normal(scale=0.003, size=(17, 2))  # ≈ 2 px at f = 600 px
+        keypoints = normalize.project(pose + root) + noise
         errors.append(np.abs(solve_root_translation(pose, keypoints, np.full(17, 0.8)) - root))
     errors = np.asarray(errors)
     assert errors[:, :2].max() < 0.03 and errors[:, 2].max() < 0.15  # metres

@@ -84,9 +84,8 @@ def test_the_3d_panel_draws_the_skeleton_or_says_there_is_none(frame):
     with_pose = LiveView().process(frame, _keypoints(pose), np.ones(17), pose, STATS)[:, width:]
     without = LiveView().process(frame, None, None, None, STATS, state="lost")[:, width:]
     coloured = lambda panel: int(np.sum(np.ptp(panel.astype(int), axis=2) > 100))  # noqa: E731
-    assert (
-        coloured(with_pose) > coloured(without) + 2000
-    )  # the skeleton: saturated colours (both have the axes)
+    # the skeleton is drawn in saturated colours (both panels have the coloured axes)
+    assert coloured(with_pose) > coloured(without) + 2000
     assert np.abs(with_pose.astype(int) - without).sum() > 0
 
 
