@@ -210,6 +210,7 @@ def _fetch(asset: Asset, source: AssetSource, path: Path) -> None:
         else:
             extracted = download
         _check(extracted, asset.sha256, source.url)
+        os.chmod(extracted, 0o644)  # temp files are created private
         os.replace(extracted, path)
         temps.remove(extracted)
     finally:
