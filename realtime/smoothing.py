@@ -18,8 +18,8 @@ metres with bone lengths that stay constant over time, the run-time form of the 
    still (a mis-detected limb moves it by at most ``a · c``) yet proportions keep adapting
    slowly.
 4. Size from height: the estimate is rescaled so that the standing height it implies
-   (:func:`skeleton.height_from_bone_lengths`) stays that of the reference. Proportions come
-   from the video, size from the subject's height.
+   (:func:`skeleton.height_from_bone_lengths`) stays ``height_m`` (default: the reference's).
+   Proportions come from the video, size from the subject's height.
 5. Rebuild the pose along the kinematic tree, root at the origin, keeping each bone's
    direction: ``child = parent + L_b · unit(child − parent)``.
 

@@ -148,6 +148,10 @@ class LiveView:
             self._show(canvas)
         return canvas
 
+    def reset(self) -> None:
+        """Forget the smoothed floor height (new subject); the window and the video go on."""
+        self._floor_y = None
+
     # -- 2D ---------------------------------------------------------------------------------
     def _draw_2d(self, image: np.ndarray, keypoints_px: np.ndarray, confidence: np.ndarray) -> None:
         thickness = max(2, image.shape[0] // 200)
