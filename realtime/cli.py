@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     calibrate = _optional("posecast.calibration.cli")
     calibrate_sub = calibrate.register(sub) if calibrate else None
-    for name in ("posecast.engines.cli", "posecast.realtime.listen"):
+    for name in ("posecast.engines.cli", "posecast.engines.cli_assets", "posecast.realtime.listen"):
         module = _optional(name)
         if module:
             module.register(sub)
