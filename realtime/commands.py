@@ -187,7 +187,8 @@ def _format_result(r: FrameResult, mode: str) -> str:
         return f"frame {r.frame_id:5d}  {r.tracking:8s}"
     root, head = r.root_m, r.joints_m[skeleton.HEAD]
     return (f"frame {r.frame_id:5d}  {r.tracking:8s}  root [{root[0]:+.2f} {root[1]:+.2f} {root[2]:+.2f}] m  "
-            f"head [{head[0]:+.2f} {head[1]:+.2f} {head[2]:+.2f}] m  capture→publish {r.capture_to_publish_ms:.1f} ms")  # fmt: skip
+            f"head [{head[0]:+.2f} {head[1]:+.2f} {head[2]:+.2f}] m  "
+            f"capture→publish {r.capture_to_publish_ms:.1f} ms")  # fmt: skip
 
 
 def _lift(args: argparse.Namespace) -> int:
@@ -251,7 +252,9 @@ def _calibrate_subject(args: argparse.Namespace) -> int:
     check_writable(args.output)
     source = open_source(args.source)
     options = PipelineOptions(
-        keypoints=Keypoints2DOptions(model_path=args.model_asset, verbose=args.verbose, video_time=not args.source.isdigit()),
+        keypoints=Keypoints2DOptions(
+            model_path=args.model_asset, verbose=args.verbose, video_time=not args.source.isdigit()
+        ),
         lifter=LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8),
         intrinsics_path=args.intrinsics, hfov_deg=args.hfov, height_m=args.height, publish_address=None,
     )  # fmt: skip

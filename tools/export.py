@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from posecast.engines import metadata, normalize, skeleton
 from posecast.engines.export import export_onnx, git_commit
 from posecast.engines.models import PoseGenerator, PoseModel
