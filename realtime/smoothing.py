@@ -10,13 +10,14 @@ metres with bone lengths that stay constant over time, the run-time form of the 
    the bones observed before (on the first frame: all, against the reference).
    ``g · lengths`` is one sample, in metres, of every bone; a global size change of the
    lifted pose cancels here.
-3. Robust running mean per bone: ``est += a · clip(sample − est, ± c · est)``. While the
-   bone has less than ``convergence_s`` of accumulated weight·seconds ``W`` it is the mean
-   over every frame since the reset (``a = w·dt / W``: the first sample is taken as it is)
-   with the wide clip ``warmup_clip``; afterwards an exponential mean with time constant
-   ``memory_s`` (``a = w·dt / memory_s``) with the narrow ``clip``, so the estimate holds
-   still (a mis-detected limb moves it by at most ``a · c``) yet proportions keep adapting
-   slowly.
+3. Robust running mean per bone: ``est += a · clip(sample − est, ± c · est)``. Until the
+   bone has been seen for ``convergence_s`` of video it is the weighted mean over every frame
+   since the reset (``a = w·dt / W``, ``W`` the accumulated weight·seconds: the first sample
+   is taken as it is)
+   with the wide clip ``warmup_clip``. Afterwards the bone is locked (default, so lengths
+   are constant until the next reset: a new subject or a lost track), or, with ``memory_s``
+   set, follows an exponential mean with that time constant (``a = w·dt / memory_s``) and
+   the narrow ``clip``, so proportions keep adapting slowly.
 4. Size from height: the estimate is rescaled so that the standing height it implies
    (:func:`skeleton.height_from_bone_lengths`) stays ``height_m`` (default: the reference's).
    Proportions come from the video, size from the subject's height.
@@ -61,7 +62,7 @@ _HEIGHT_PER_BONE = np.array([skeleton.height_from_bone_lengths(e) for e in np.ey
 #: First-frame fallback direction for a zero-length bone (down the camera's y axis).
 _DEFAULT_UNIT = np.array([0.0, 1.0, 0.0])
 _NOMINAL_DT_S = 1.0 / 30.0
-_MAX_DT_S = 0.1
+_MAX_DT_S = 0.5  # longer gaps (a stalled camera) count as this much
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class BoneLengthSmootherOptions:
     height_m: float | None = None
     fixed_lengths: bool = False
     convergence_s: float = 2.0
-    memory_s: float = 10.0
+    memory_s: float | None = None  # None: lock each bone once converged
     min_confidence: float = 0.3
     clip: float = 0.1
     warmup_clip: float = 0.3
@@ -87,10 +88,10 @@ class BoneLengthSmootherOptions:
         object.__setattr__(self, "reference_lengths_m", tuple(float(x) for x in ref))
         if self.height_m is not None and not 0.5 < self.height_m < 2.8:
             raise ValueError(f"height_m must be in metres between 0.5 and 2.8, got {self.height_m}")
-        for name in ("convergence_s", "memory_s", "clip", "warmup_clip"):
+        for name in ("convergence_s", "clip", "warmup_clip") + (("memory_s",) if self.memory_s is not None else ()):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.memory_s < self.convergence_s:
+        if self.memory_s is not None and self.memory_s < self.convergence_s:
             raise ValueError(f"memory_s ({self.memory_s}) must be >= convergence_s ({self.convergence_s})")
 
     @classmethod
@@ -123,6 +124,7 @@ class BoneLengthSmoother:
         """Forget the estimate (new subject, lost track): start again from the reference."""
         self._estimate = self._reference.copy()
         self._weight_s = np.zeros_like(self._reference)
+        self._seen_s = np.zeros_like(self._reference)
         self._settled = False
         self._last_ns: int | None = None
         self._units = np.tile(_DEFAULT_UNIT, (len(skeleton.BONES), 1))
@@ -154,6 +156,8 @@ class BoneLengthSmoother:
             bone_conf = np.minimum(confidence[_CHILD], confidence[_PARENT])
             weights = np.where(bone_conf >= opts.min_confidence, bone_conf, 0.0)
         weights = weights * (lengths > 1e-9)
+        if self._settled and opts.memory_s is None:  # locked: the estimate no longer changes
+            return
         if self._settled:  # every bone past convergence_s: the short path of the branch below
             measured = float(weights @ lengths)
             if measured <= 0.0:
@@ -173,13 +177,16 @@ class BoneLengthSmoother:
                 return
             sample = lengths * (float(scale_weights @ self._estimate) / measured)
             gain = weights * dt_s
-            warming = self._weight_s < opts.convergence_s
+            # warming lasts convergence_s of video in which the bone was seen (at any confidence)
+            warming = self._seen_s < opts.convergence_s
+            self._seen_s = self._seen_s + dt_s * (weights > 0)
             self._weight_s = self._weight_s + gain
-            # warming: the mean over every frame so far; then an exponential mean (memory_s)
-            rate = np.where(warming, gain / np.maximum(self._weight_s, 1e-12), gain / opts.memory_s)
+            # warming: the weighted mean over every frame so far; then an exponential mean (memory_s)
+            settled_rate = 0.0 if opts.memory_s is None else gain / opts.memory_s
+            rate = np.where(warming, gain / np.maximum(self._weight_s, 1e-12), settled_rate)
             clip = np.where(warming, opts.warmup_clip, opts.clip) * self._estimate
             estimate = self._estimate + rate * np.clip(sample - self._estimate, -clip, clip)
-            self._settled = bool(np.all(self._weight_s >= opts.convergence_s))
+            self._settled = bool(np.all(self._seen_s >= opts.convergence_s))
         self._estimate = estimate * (self._height_m / float(_HEIGHT_PER_BONE @ estimate))
 
     def close(self) -> None:
