@@ -74,12 +74,16 @@ def sample_cameras(targets_world: np.ndarray, rng: np.random.Generator) -> Camer
     position = targets_world + distance[:, None] * to_camera
     forward = -to_camera
     rotation = look_at_rotation(forward, roll)
-    # shift the subject off-centre: rotate the view slightly (small-angle yaw/pitch)
-    off = rng.uniform(-0.15, 0.15, (b, 2)) * size / np.stack([fx, fy], -1)
-    yaw_pitch = np.zeros((b, 3, 3))
-    yaw_pitch[:, 0, 0] = yaw_pitch[:, 1, 1] = yaw_pitch[:, 2, 2] = 1.0
-    yaw_pitch[:, 0, 2], yaw_pitch[:, 2, 0] = -off[:, 0], off[:, 0]
-    yaw_pitch[:, 1, 2], yaw_pitch[:, 2, 1] = -off[:, 1], off[:, 1]
-    rotation = yaw_pitch @ rotation
+    # shift the subject off-centre: turn the view slightly (exact yaw then pitch, so the
+    # world→camera transform stays rigid and the body keeps its bone lengths)
+    off = np.arctan(rng.uniform(-0.15, 0.15, (b, 2)) * size / np.stack([fx, fy], -1))
+    cos, sin = np.cos(off), np.sin(off)
+    yaw = np.zeros((b, 3, 3))
+    yaw[:, 1, 1] = 1.0
+    yaw[:, 0, 0], yaw[:, 0, 2], yaw[:, 2, 0], yaw[:, 2, 2] = cos[:, 0], -sin[:, 0], sin[:, 0], cos[:, 0]
+    pitch = np.zeros((b, 3, 3))
+    pitch[:, 0, 0] = 1.0
+    pitch[:, 1, 1], pitch[:, 1, 2], pitch[:, 2, 1], pitch[:, 2, 2] = cos[:, 1], -sin[:, 1], sin[:, 1], cos[:, 1]
+    rotation = pitch @ yaw @ rotation
     translation = -np.einsum("bij,bj->bi", rotation, position)
     return CameraBatch(rotation, translation, np.stack([fx, fy, cx, cy], -1), size)

@@ -1,0 +1,185 @@
+"""BVH parsing and forward kinematics: real Bandai-Namco clips, hand-computed synthetic files, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.engines import skeleton
+from posecast.engines.data.bvh import CMU_31, BVHError, detect_mapping, load_bvh_joints, parse_bvh
+from posecast.engines.skeleton import JOINT_INDEX as J
+
+#: Bones whose both ends are measured mocap joints on the same rigid segment (hips, limbs).
+AXIAL = ("pelvis-spine", "spine-", "thorax-", "neck-")
+RIGID_BONES = [i for i, name in enumerate(skeleton.BONE_NAMES) if not name.startswith(AXIAL)]
+
+
+def write_bvh(path: Path, hierarchy: str, frames: list[list[float]], frame_time_s: float = 0.04) -> Path:
+    rows = "\n".join(" ".join(f"{v:g}" for v in row) for row in frames)
+    path.write_text(f"HIERARCHY\n{hierarchy}\nMOTION\nFrames: {len(frames)}\nFrame Time: {frame_time_s}\n{rows}\n")
+    return path
+
+
+def chain_hierarchy(order: str) -> str:
+    """Hips (6 channels) → Spine → Head (3 rotation channels in ``order``), and a Leg off the Hips."""
+    rotations = " ".join(f"{axis}rotation" for axis in order)
+    return f"""ROOT Hips
+{{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT Spine
+  {{
+    OFFSET 0 10 0
+    CHANNELS 3 {rotations}
+    JOINT Head
+    {{
+      OFFSET 0 5 0
+      CHANNELS 3 {rotations}
+      End Site
+      {{
+        OFFSET 0 2 0
+      }}
+    }}
+  }}
+  JOINT Leg
+  {{
+    OFFSET 3 -4 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    End Site
+    {{
+      OFFSET 0 -8 0
+    }}
+  }}
+}}"""
+
+
+# ------------------------------------------------------------------ real clips
+def test_real_clip_structure(bvh_dir: Path) -> None:
+    motion = parse_bvh(bvh_dir / "dataset-1_run_masculinity_001.bvh")
+    assert len(motion.names) == 22 and motion.names[0] == "joint_Root" and motion.parents[0] == -1
+    assert motion.fps == pytest.approx(30.0, rel=1e-4)
+    assert motion.motion.shape == (59, 22 * 6)
+    assert detect_mapping(motion.names).name == "bandai-namco"
+
+
+@pytest.mark.parametrize("name", ["dataset-1_run_masculinity_001", "dataset-1_walk_normal_001"])
+def test_real_clip_joints_are_a_plausible_person(bvh_dir: Path, name: str) -> None:
+    joints, fps = load_bvh_joints(bvh_dir / f"{name}.bvh")
+    assert joints.dtype == np.float32 and joints.shape[1:] == (17, 3) and fps == pytest.approx(30.0, rel=1e-4)
+    lengths = skeleton.bone_lengths(joints.astype(np.float64))
+    cv = lengths.std(0) / lengths.mean(0)
+    assert cv[RIGID_BONES].max() < 0.01  # one body: hips and limbs keep their length
+    assert cv.max() < 0.05  # derived axial joints follow the bending spine only a little
+    assert 0.8 < joints[:, J["pelvis"], 1].mean() < 1.0  # metres, Y up
+    assert (joints[:, J["head"], 1] > joints[:, J["pelvis"], 1]).all()
+    assert (joints[:, J["pelvis"], 1] > joints[:, J["l_ankle"], 1]).all()
+    height = skeleton.height_from_bone_lengths(np.median(lengths, axis=0))
+    assert 1.5 < height < 2.0
+
+
+# ------------------------------------------------------------------ synthetic, hand-computed FK
+@pytest.mark.parametrize(
+    ("order", "values", "head"),
+    [
+        # Spine: Z = 90° then X = 90° (ZXY): R = Rz·Rx; Rx(90°)·(0,5,0) = (0,0,5), Rz keeps it
+        ("ZXY", [90.0, 90.0, 0.0], [1.0, 12.0, 8.0]),
+        # the same angles in XYZ order: R = Rx·Rz; Rz(90°)·(0,5,0) = (−5,0,0), Rx keeps it
+        ("XYZ", [90.0, 0.0, 90.0], [-4.0, 12.0, 3.0]),
+    ],
+)
+def test_forward_kinematics_by_hand(tmp_path: Path, order: str, values: list[float], head: list[float]) -> None:
+    rest = [0.0] * 15
+    moved = [1.0, 2.0, 3.0, 0.0, 0.0, 0.0, *values, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    turned = [0.0, 0.0, 0.0, 0.0, 0.0, 90.0] + [0.0] * 9  # root Yrotation 90°
+    path = write_bvh(tmp_path / "chain.bvh", chain_hierarchy(order), [rest, moved, turned])
+    motion = parse_bvh(path)
+    assert motion.names == ["Hips", "Spine", "Head", "Leg"] and motion.parents == [-1, 0, 1, 0]
+    assert motion.fps == pytest.approx(25.0)
+    world = motion.world_positions()
+    assert world.shape == (3, 4, 3)
+    np.testing.assert_allclose(world[0], [[0, 0, 0], [0, 10, 0], [0, 15, 0], [3, -4, 0]], atol=1e-12)
+    np.testing.assert_allclose(world[1, :2], [[1, 2, 3], [1, 12, 3]], atol=1e-12)
+    np.testing.assert_allclose(world[1, 2], head, atol=1e-12)
+    # Ry(90°)·(3,−4,0) = (0,−4,−3): the leg swings behind
+    np.testing.assert_allclose(world[2, 3], [0.0, -4.0, -3.0], atol=1e-12)
+    np.testing.assert_allclose(world[2, 2], [0.0, 15.0, 0.0], atol=1e-12)
+
+
+CMU_OFFSETS = {  # name: (parent, offset in CMU units of 0.056444 m) — a T-pose
+    "Hips": (None, (0, 0, 0)),
+    "LeftUpLeg": ("Hips", (1.6, -0.5, 0)), "LeftLeg": ("LeftUpLeg", (0, -7.5, 0)),
+    "LeftFoot": ("LeftLeg", (0, -7.0, 0)),
+    "RightUpLeg": ("Hips", (-1.6, -0.5, 0)), "RightLeg": ("RightUpLeg", (0, -7.5, 0)),
+    "RightFoot": ("RightLeg", (0, -7.0, 0)),
+    "Spine": ("Hips", (0, 2.0, 0)), "Neck": ("Spine", (0, 4.5, 0)), "Neck1": ("Neck", (0, 1.0, 0)),
+    "Head": ("Neck1", (0, 1.0, 0)),
+    "LeftArm": ("Spine", (3.0, 4.0, 0)), "LeftForeArm": ("LeftArm", (5.0, 0, 0)),
+    "LeftHand": ("LeftForeArm", (4.5, 0, 0)),
+    "RightArm": ("Spine", (-3.0, 4.0, 0)), "RightForeArm": ("RightArm", (-5.0, 0, 0)),
+    "RightHand": ("RightForeArm", (-4.5, 0, 0)),
+}  # fmt: skip
+
+
+def cmu_hierarchy(name: str = "Hips", depth: int = 0) -> str:
+    pad = "  " * depth
+    parent, offset = CMU_OFFSETS[name]
+    kind = "ROOT" if parent is None else "JOINT"
+    channels = "6 Xposition Yposition Zposition Zrotation Yrotation Xrotation" if parent is None else (
+        "3 Zrotation Yrotation Xrotation")  # fmt: skip
+    children = [cmu_hierarchy(c, depth + 1) for c, (p, _) in CMU_OFFSETS.items() if p == name]
+    body = "\n".join(children) or f"{pad}  End Site\n{pad}  {{\n{pad}    OFFSET 0 1 0\n{pad}  }}"
+    return (f"{pad}{kind} {name}\n{pad}{{\n{pad}  OFFSET {' '.join(map(str, offset))}\n"
+            f"{pad}  CHANNELS {channels}\n{body}\n{pad}}}")  # fmt: skip
+
+
+def test_cmu_skeleton_maps_to_17_joints_in_metres(tmp_path: Path) -> None:
+    width = 6 + 3 * (len(CMU_OFFSETS) - 1)
+    frame = [0.0, 17.0, 0.0] + [0.0] * (width - 3)  # Hips 17 units up, everything at rest
+    path = write_bvh(tmp_path / "cmu.bvh", cmu_hierarchy(), [frame, frame], frame_time_s=1 / 120)
+    joints, fps = load_bvh_joints(path)
+    assert detect_mapping(parse_bvh(path).names) is CMU_31
+    assert joints.shape == (2, 17, 3) and fps == pytest.approx(120.0)
+    unit = CMU_31.metres_per_unit
+    np.testing.assert_allclose(joints[0, J["l_hip"]], np.array([1.6, 16.5, 0]) * unit, atol=1e-6)
+    np.testing.assert_allclose(joints[0, J["r_wrist"]], np.array([-12.5, 23.0, 0]) * unit, atol=1e-6)
+    np.testing.assert_allclose(joints[0, J["pelvis"]], np.array([0, 16.5, 0]) * unit, atol=1e-6)
+    # head = skull base (Head, 25.5 up) + one neck segment (Neck1 → Head = 1 unit)
+    np.testing.assert_allclose(joints[0, J["head"]], np.array([0, 26.5, 0]) * unit, atol=1e-6)
+    lengths = skeleton.bone_lengths(joints[0].astype(np.float64))
+    assert lengths[skeleton.BONE_NAMES.index("r_hip-r_knee")] == pytest.approx(7.5 * unit, rel=1e-6)
+    assert lengths[skeleton.BONE_NAMES.index("l_elbow-l_wrist")] == pytest.approx(4.5 * unit, rel=1e-6)
+
+
+# ------------------------------------------------------------------ errors
+def test_not_a_bvh_file(tmp_path: Path) -> None:
+    path = tmp_path / "notes.bvh"
+    path.write_text("just some text\n")
+    with pytest.raises(BVHError, match="is not a BVH file"):
+        parse_bvh(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(BVHError, match="cannot read BVH file"):
+        parse_bvh(tmp_path / "absent.bvh")
+
+
+def test_truncated_motion(tmp_path: Path) -> None:
+    path = write_bvh(tmp_path / "short.bvh", chain_hierarchy("ZXY"), [[0.0] * 15] * 3)
+    text = path.read_text().replace("Frames: 3", "Frames: 4")
+    path.write_text(text)
+    with pytest.raises(BVHError, match=r"expected 4 frames × 15 channels, found 45 values"):
+        parse_bvh(path)
+
+
+def test_header_without_frame_count(tmp_path: Path) -> None:
+    path = write_bvh(tmp_path / "nohdr.bvh", chain_hierarchy("ZXY"), [[0.0] * 15])
+    path.write_text(path.read_text().replace("Frames: 1\n", ""))
+    with pytest.raises(BVHError, match="malformed BVH header"):
+        parse_bvh(path)
+
+
+def test_unknown_skeleton(tmp_path: Path) -> None:
+    path = write_bvh(tmp_path / "chain.bvh", chain_hierarchy("ZXY"), [[0.0] * 15])
+    with pytest.raises(BVHError, match=r"unknown BVH skeleton .*known skeletons: \['bandai-namco', 'cmu-31'\]"):
+        load_bvh_joints(path)

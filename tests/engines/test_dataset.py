@@ -1,0 +1,117 @@
+"""Motion clips: archive extraction, the npz clip cache and the fixed held-out split."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.engines.data import dataset
+from posecast.engines.data.bvh import BVHError
+from posecast.engines.data.dataset import Clip, extract_archive, is_held_out, load_clips, split_clips
+
+
+def test_cache_dir_follows_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path / "mine"))
+    assert dataset.cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("POSECAST_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert dataset.cache_dir() == tmp_path / "xdg" / "posecast"
+
+
+def test_load_clips_parses_once_then_reads_the_cache(
+    bvh_dir: Path, clip_names: tuple[str, ...], posecast_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load_clips(bvh_dir)
+    cached = list((posecast_cache / "clips").glob("*.npz"))
+    assert len(cached) == 1 and cached[0].name.startswith(f"{bvh_dir.name}-v{dataset.CACHE_VERSION}-")
+    assert [c.name for c in first] == sorted(clip_names)
+
+    def no_parsing(*_args, **_kwargs):  # noqa: ANN202
+        raise AssertionError("the second load parsed a BVH file instead of reading the cache")
+
+    monkeypatch.setattr(dataset, "load_bvh_joints", no_parsing)
+    second = load_clips(bvh_dir)
+    assert [c.name for c in second] == [c.name for c in first]
+    for a, b in zip(first, second, strict=True):
+        assert a.fps == b.fps and b.joints_m.dtype == np.float32
+        np.testing.assert_array_equal(a.joints_m, b.joints_m)
+
+
+def test_cache_is_keyed_by_the_folder_contents(
+    bvh_dir: Path, clip_names: tuple[str, ...], posecast_cache: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in clip_names[:2]:
+        shutil.copy(bvh_dir / f"{name}.bvh", folder)
+    assert len(load_clips(folder)) == 2
+    shutil.copy(bvh_dir / f"{clip_names[2]}.bvh", folder)
+    assert len(load_clips(folder)) == 3  # a new file is a new cache entry, not the stale two
+    assert len(list((posecast_cache / "clips").glob("*.npz"))) == 2
+
+
+def test_unreadable_clips_are_skipped(
+    bvh_dir: Path, clip_names: tuple[str, ...], posecast_cache: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(bvh_dir / f"{clip_names[0]}.bvh", folder)
+    (folder / "broken.bvh").write_text("not a bvh")
+    assert [c.name for c in load_clips(folder)] == [clip_names[0]]
+
+
+def test_load_clips_errors(tmp_path: Path, posecast_cache: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="motion data not found"):
+        load_clips(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BVHError, match=r"no \.bvh files under"):
+        load_clips(tmp_path / "empty")
+
+
+def make_archive(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:xz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_extract_archive_flattens_once(
+    bvh_dir: Path, clip_names: tuple[str, ...], tmp_path: Path, posecast_cache: Path
+) -> None:
+    bvh = (bvh_dir / f"{clip_names[0]}.bvh").read_bytes()
+    archive = make_archive(tmp_path / "set-9.tar.xz", {
+        "Set-9/data/dataset-9_run_a_001.bvh": bvh, "Set-9/data/dataset-9_run_b_001.bvh": bvh,
+        "Set-9/README.md": b"readme",
+    })  # fmt: skip
+    dest = extract_archive(archive)
+    assert dest == posecast_cache / "data" / "set-9"
+    assert sorted(p.name for p in dest.iterdir()) == [".complete", "dataset-9_run_a_001.bvh", "dataset-9_run_b_001.bvh"]
+    (dest / "dataset-9_run_a_001.bvh").write_bytes(b"edited")  # a second call must not unpack again
+    assert extract_archive(archive) == dest
+    assert (dest / "dataset-9_run_a_001.bvh").read_bytes() == b"edited"
+    clips = load_clips(archive)  # an archive is a source too
+    assert [c.name for c in clips] == ["dataset-9_run_b_001"]  # the edited file no longer parses
+
+
+def test_held_out_split_is_by_whole_clip_and_fixed() -> None:
+    names = [f"dataset-1_walk_style{i}_{i:03d}" for i in range(400)]
+    held = [n for n in names if is_held_out(n)]
+    assert 0.05 < len(held) / len(names) < 0.16  # ≈ 26/256
+    assert held == [n for n in names if is_held_out(n)]  # stable
+    assert is_held_out("dataset-1_bye_feminine_001") and not is_held_out("dataset-1_walk_normal_001")
+    clips = [Clip(n, np.full((3, 17, 3), i, np.float32), 30.0) for i, n in enumerate(names)]
+    train, held_out = split_clips(clips[::-1])  # order of loading does not matter
+    assert {c.name for c in held_out} == set(held)
+    assert not {c.name for c in train} & {c.name for c in held_out}
+    assert len(train) + len(held_out) == len(clips)
+
+
+def test_clip_action_label() -> None:
+    assert Clip("dataset-1_walk-back_sad_001", np.zeros((1, 17, 3)), 30.0).action == "walk-back"
+    assert Clip("take7", np.zeros((1, 17, 3)), 30.0).action == "unknown"

@@ -1,0 +1,85 @@
+"""The 2D normalisation shared by numpy (live path) and torch (training, ONNX graph)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from posecast.engines import normalize
+
+INTRINSICS = np.array([910.0, 905.0, 641.5, 362.0])
+
+
+def random_pixels(rng: np.random.Generator, *batch: int) -> np.ndarray:
+    """Plausible pixel keypoints ``(*batch, 17, 2)`` of a person in a 1280×720 image."""
+    centre = np.array([640.0, 360.0]) + rng.uniform(-200, 200, (*batch, 1, 2))
+    return centre + rng.normal(0.0, 80.0, (*batch, 17, 2))
+
+
+def test_normalize_denormalize_round_trip() -> None:
+    pixels = random_pixels(np.random.default_rng(0), 4, 9)
+    norm = normalize.normalize_pixels(pixels, INTRINSICS)
+    np.testing.assert_allclose(norm[..., 0], (pixels[..., 0] - 641.5) / 910.0)
+    np.testing.assert_allclose(norm[..., 1], (pixels[..., 1] - 362.0) / 905.0)
+    np.testing.assert_allclose(normalize.denormalize_pixels(norm, INTRINSICS), pixels, atol=1e-9)
+
+
+def test_per_sample_intrinsics_broadcast_over_joints() -> None:
+    rng = np.random.default_rng(1)
+    pixels = random_pixels(rng, 3, 5)  # (B, T, 17, 2)
+    intrinsics = INTRINSICS * rng.uniform(0.8, 1.2, (3, 4))
+    batched = normalize.normalize_pixels(pixels, intrinsics[:, None, :])
+    for b in range(3):
+        np.testing.assert_allclose(batched[b], normalize.normalize_pixels(pixels[b], intrinsics[b]))
+
+
+def test_numpy_and_torch_share_one_definition() -> None:
+    rng = np.random.default_rng(2)
+    pixels = random_pixels(rng, 2, 4)
+    norm_np = normalize.normalize_pixels(pixels, INTRINSICS)
+    norm_t = normalize.normalize_pixels(torch.from_numpy(pixels), torch.from_numpy(INTRINSICS))
+    assert isinstance(norm_t, torch.Tensor)
+    np.testing.assert_allclose(norm_t.numpy(), norm_np, rtol=0, atol=1e-14)
+    canon_np = normalize.canonicalize(norm_np)
+    np.testing.assert_allclose(normalize.canonicalize(torch.from_numpy(norm_np)).numpy(), canon_np, atol=1e-14)
+    cam = np.concatenate([rng.normal(0, 0.4, (2, 4, 17, 2)), rng.uniform(-1.0, 6.0, (2, 4, 17, 1))], -1)
+    proj_np = normalize.project(cam)
+    np.testing.assert_allclose(normalize.project(torch.from_numpy(cam)).numpy(), proj_np, atol=1e-14)
+    assert np.isfinite(proj_np).all()  # depths ≤ 0 are clamped, not divided by
+
+
+def test_project_is_the_pinhole_model() -> None:
+    cam = np.array([[[0.5, -0.25, 2.0], [1.0, 1.0, 4.0], [0.3, 0.3, -1.0]]])
+    proj = normalize.project(cam, min_depth=0.5)
+    np.testing.assert_allclose(proj, [[[0.25, -0.125], [0.25, 0.25], [0.6, 0.6]]])
+
+
+def test_canonical_pose_has_root_at_origin_and_fixed_size() -> None:
+    norm = normalize.normalize_pixels(random_pixels(np.random.default_rng(3), 6), INTRINSICS)
+    canon = normalize.canonicalize(norm)
+    np.testing.assert_allclose(canon[:, 0], 0.0, atol=1e-15)
+    rms = np.sqrt((canon**2).sum(-1).mean(-1))
+    np.testing.assert_allclose(rms, 1.0 / normalize.CAMERA_DISTANCE, rtol=1e-9)
+    np.testing.assert_allclose(normalize.pose_size(canon)[:, 0, 0], rms, rtol=1e-9)
+
+
+def test_canonical_pose_ignores_image_position_and_size() -> None:
+    norm = normalize.normalize_pixels(random_pixels(np.random.default_rng(4), 5), INTRINSICS)
+    canon = normalize.canonicalize(norm)
+    shifted_scaled = 2.7 * norm + np.array([0.31, -0.12])
+    np.testing.assert_allclose(normalize.canonicalize(shifted_scaled), canon, atol=1e-12)
+    other = norm.copy()
+    other[:, 3] += 0.05  # a changed pose is not the same canonical pose
+    assert np.abs(normalize.canonicalize(other) - canon).max() > 1e-3
+
+
+def test_degenerate_pose_stays_finite() -> None:
+    canon = normalize.canonicalize(np.full((17, 2), 0.2))
+    assert np.isfinite(canon).all() and np.abs(canon).max() == 0.0
+
+
+@pytest.mark.parametrize("root", [0, 8])
+def test_pose_size_is_rms_distance_from_root(root: int) -> None:
+    pose = np.random.default_rng(5).normal(size=(17, 3))
+    expected = np.sqrt(((pose - pose[root]) ** 2).sum(-1).mean())
+    assert normalize.pose_size(pose, root)[0, 0] == pytest.approx(expected, rel=1e-9)
