@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Latency benchmark of the live pipeline on a clip: p50/p99 per stage and capture→publish.
+
+    python tools/bench_pipeline.py --json bench/pipeline.json [--clip PATH] [--loops 3] [--int8]
+
+Runs the real pipeline (MediaPipe full model, the shipped networks on the chosen backend,
+bone smoothing, ZeroMQ publishing to a real subscriber that drains on a thread) over the
+clip ``--loops`` times, each loop with a fresh temporal state, and writes the statistics of
+every stage (milliseconds), the sum of everything after MediaPipe, and the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import multiprocessing
+import time
+from pathlib import Path
+
+import zmq
+
+from posecast.engines.runtime import cpu_name
+from posecast.realtime.capture import open_source
+from posecast.realtime.commands import latency_summary
+from posecast.realtime.keypoints2d import Keypoints2DOptions
+from posecast.realtime.lifter import LifterOptions
+from posecast.realtime.pipeline import Pipeline, PipelineOptions
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _drain(address: str, stop, counter) -> None:  # noqa: ANN001 - multiprocessing Event/Value
+    """The subscriber, in its own process as in real use (a thread would share the GIL)."""
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"pose")
+    sub.connect(address)
+    while not stop.is_set():
+        if sub.poll(50):
+            sub.recv_multipart()
+            counter.value += 1
+    sub.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clip", type=Path, default=SHARED / "media" / "dance_576.mp4")
+    ap.add_argument("--loops", type=int, default=3)
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--int8", action="store_true")
+    ap.add_argument("--json", type=Path, required=True)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    options = PipelineOptions(
+        keypoints=Keypoints2DOptions(video_time=False),
+        lifter=LifterOptions(backend=args.backend, int8=args.int8),
+        publish_address="tcp://127.0.0.1:0",
+    )
+    results = []
+    ctx = multiprocessing.get_context("spawn")
+    received = ctx.Value("i", 0)
+    with Pipeline(options) as pipeline:
+        stop = ctx.Event()
+        drainer = ctx.Process(target=_drain, args=(pipeline.publisher.address, stop, received), daemon=True)
+        drainer.start()
+        time.sleep(1.0)  # let the subscriber join before the first frame
+        for _ in range(args.loops):
+            pipeline.reset()
+            with open_source(str(args.clip)) as source:
+                results += [r for _, r in pipeline.run(source)]
+        stop.set()
+        drainer.join()
+        backend = pipeline.lifter.backend
+        report = {
+            "clip": args.clip.name,
+            "frames": len(results),
+            "frames_with_pose": sum(r.joints_m is not None for r in results),
+            "messages_received": received.value,
+            "backend": backend.name,
+            "backend_device": backend.device,
+            "int8": args.int8,
+            "window_frames": pipeline.lifter.window_frames,
+            "cpu": cpu_name(),
+            "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "stages_ms": latency_summary(results),
+        }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    s = report["stages_ms"]
+    for key in ("keypoints2d", "window", "lift", "smooth", "publish", "after_mediapipe", "capture_to_publish_ms"):
+        logging.info("%-22s p50 %7.3f ms   p99 %7.3f ms", key, s[key]["p50"], s[key]["p99"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
