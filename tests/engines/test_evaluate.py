@@ -1,0 +1,108 @@
+"""Held-out evaluation: fixed virtual cameras per clip, causal windows, metrics of a perfect predictor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from posecast.engines import metrics, normalize, skeleton
+from posecast.engines.data.dataset import Clip
+from posecast.engines.evaluate import (
+    EvalClip,
+    build_eval_clips,
+    causal_windows,
+    evaluate,
+    markdown_table,
+    per_action_table,
+)
+
+
+@pytest.fixture(scope="module")
+def eval_clips(clips: list[Clip]) -> list[EvalClip]:
+    return build_eval_clips(clips[:2], noisy=False)
+
+
+def test_eval_clips_are_deterministic(clips: list[Clip], eval_clips: list[EvalClip]) -> None:
+    again = build_eval_clips(clips[:2], noisy=False)
+    for a, b in zip(eval_clips, again, strict=True):
+        np.testing.assert_array_equal(a.keypoints_norm, b.keypoints_norm)
+        np.testing.assert_array_equal(a.joints_cam_m, b.joints_cam_m)
+    noisy, noisy_again = build_eval_clips(clips[:1], noisy=True), build_eval_clips(clips[:1], noisy=True)
+    np.testing.assert_array_equal(noisy[0].keypoints_norm, noisy_again[0].keypoints_norm)
+    assert np.abs(noisy[0].keypoints_norm - eval_clips[0].keypoints_norm).max() > 1e-4  # noise is on
+    np.testing.assert_array_equal(noisy[0].joints_cam_m, eval_clips[0].joints_cam_m)  # same camera
+    other_seed = build_eval_clips(clips[:1], noisy=False, seed=7)
+    assert np.abs(other_seed[0].joints_cam_m - eval_clips[0].joints_cam_m).max() > 0.01
+
+
+def test_eval_clip_contents(clips: list[Clip], eval_clips: list[EvalClip]) -> None:
+    for clip, ev in zip(clips[:2], eval_clips, strict=True):
+        frames = len(clip.joints_m)
+        assert ev.name == clip.name and ev.action == clip.action
+        assert ev.keypoints_norm.shape == (frames, 17, 2) and ev.joints_cam_m.shape == (frames, 17, 3)
+        np.testing.assert_allclose(ev.keypoints_norm, normalize.project(ev.joints_cam_m), atol=1e-6)
+        # one fixed rigid camera for the whole clip: the body is unchanged
+        np.testing.assert_allclose(
+            skeleton.bone_lengths(ev.joints_cam_m), skeleton.bone_lengths(clip.joints_m.astype(np.float64)), atol=1e-5
+        )
+        assert 1.4 < ev.height_m < 2.0
+
+
+def test_causal_windows_pad_the_start_and_never_look_ahead() -> None:
+    sequence = np.arange(6, dtype=np.float64)[:, None] * np.ones((1, 2))  # frame f holds f
+    windows = causal_windows(sequence, 4)
+    assert windows.shape == (6, 4, 2)
+    np.testing.assert_array_equal(windows[:, :, 0], [[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 2], [0, 1, 2, 3],
+                                                     [1, 2, 3, 4], [2, 3, 4, 5]])  # fmt: skip
+    assert (windows[..., 0].max(axis=1) == np.arange(6)).all()  # the newest frame is the current one
+    np.testing.assert_array_equal(causal_windows(sequence, 1)[:, 0], sequence)
+
+
+def perfect_predictor(eval_clips: list[EvalClip]):  # noqa: ANN201
+    """Returns the true root-relative camera-frame pose of each window's current frame, found by
+    the exact 2D of that frame (noise-free 2D is a unique key per frame of these clips)."""
+    truth = {}
+    for clip in eval_clips:
+        for keypoints, joints in zip(clip.keypoints_norm, clip.joints_cam_m, strict=True):
+            truth[keypoints.tobytes()] = metrics.root_relative(joints)
+    assert len(truth) == sum(len(c.keypoints_norm) for c in eval_clips)
+
+    def predict(windows: np.ndarray) -> np.ndarray:
+        return np.stack([truth[np.ascontiguousarray(w[-1]).tobytes()] for w in windows])
+
+    return predict
+
+
+def test_perfect_predictor_scores_zero(eval_clips: list[EvalClip]) -> None:
+    result = evaluate(perfect_predictor(eval_clips), eval_clips, window_frames=9, batch=50)
+    assert result["frames"] == sum(len(c.keypoints_norm) for c in eval_clips) and result["clips"] == 2
+    assert result["n_mpjpe_mm"] < 1e-6 and result["p_mpjpe_mm"] < 1e-6
+    # metric MPJPE sizes the pose from the subject's height alone: small but not zero
+    assert 0.0 < result["mpjpe_mm"] < 10.0
+    assert result["bone_cv"] < 0.02
+    assert set(result["per_action"]) == {c.action for c in eval_clips}
+    for row in result["per_action"].values():
+        assert row["n_mpjpe_mm"] < 1e-6 and row["frames"] > 0
+
+
+def test_a_wrong_predictor_scores_worse(eval_clips: list[EvalClip]) -> None:
+    perfect = perfect_predictor(eval_clips)
+    rng = np.random.default_rng(0)
+
+    def noisy(windows: np.ndarray) -> np.ndarray:
+        return perfect(windows) + rng.normal(0.0, 0.05, (len(windows), 17, 3))  # 5 cm per axis
+
+    result = evaluate(noisy, eval_clips, window_frames=9)
+    assert 40.0 < result["p_mpjpe_mm"] < result["n_mpjpe_mm"] + 1.0 and result["n_mpjpe_mm"] < 150.0
+    assert result["accel_error_mm"] > 50.0 and result["bone_cv"] > 0.05
+
+
+def test_markdown_tables_render(eval_clips: list[EvalClip]) -> None:
+    result = evaluate(perfect_predictor(eval_clips), eval_clips, window_frames=3)
+    table = markdown_table([("perfect", result), ("again", result)])
+    lines = table.strip().splitlines()
+    assert lines[0].startswith("| model | MPJPE mm |") and len(lines) == 4
+    assert lines[2].startswith("| perfect | ") and lines[2].count("|") == 7
+    assert f"{result['mpjpe_mm']:.1f}" in lines[2] and "| 0.0 | 0.0 |" in lines[2]
+    actions = per_action_table("perfect", result).strip().splitlines()
+    assert len(actions) == 2 + len(result["per_action"])
+    assert any(line.startswith(f"| {eval_clips[0].action} | {len(eval_clips[0].keypoints_norm)} |") for line in actions)

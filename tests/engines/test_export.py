@@ -1,0 +1,169 @@
+"""ONNX export: parity with PyTorch in ONNX Runtime, float16 storage, self-describing metadata,
+and ``tools/export.py`` on a training checkpoint."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from posecast.engines import metadata, normalize, skeleton
+from posecast.engines.export import export_onnx
+from posecast.engines.metadata import ModelMetadata, ModelMetadataError, read_onnx_metadata
+from posecast.engines.models import ModelConfig, PoseGenerator, PoseModel
+from posecast.engines.train import TrainConfig, Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+WINDOW = 9
+
+
+def trained_like_model(seed: int = 0) -> PoseModel:
+    """A small model with non-trivial batch-norm statistics and scale output, as after training."""
+    torch.manual_seed(seed)
+    model = PoseModel(PoseGenerator(ModelConfig(window_frames=WINDOW, width=64, blocks=1, scale_width=32)))
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.normal_(0.0, 0.1)
+            module.running_var.uniform_(0.5, 2.0)
+    model.generator.scale_net.net[-1].weight.data.normal_(0.0, 0.05)
+    return model.eval()
+
+
+def plausible_windows(count: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0.0, 0.08, (count, 1, skeleton.NUM_JOINTS, 2)) + rng.uniform(-0.3, 0.3, (count, 1, 1, 2))
+    return (base + rng.normal(0.0, 0.003, (count, WINDOW, skeleton.NUM_JOINTS, 2))).astype(np.float32)
+
+
+def run_onnx(path: Path, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == [metadata.INPUT_NAME]
+    assert [o.name for o in session.get_outputs()] == list(metadata.OUTPUT_NAMES)
+    joints, scale = session.run(None, {metadata.INPUT_NAME: windows})
+    return joints, scale
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[PoseModel, Path, Path]:
+    """(model, float32 ONNX, float16-weights ONNX)."""
+    model = trained_like_model()
+    folder = tmp_path_factory.mktemp("export")
+    meta = ModelMetadata(window_frames=WINDOW, training_data="unit test", extra={"note": "tiny"})
+    fp32 = export_onnx(model, folder / "fp32.onnx", meta)
+    fp16 = export_onnx(model, folder / "fp16.onnx", meta, fp16_weights=True)
+    return model, fp32, fp16
+
+
+def test_onnx_runtime_matches_pytorch(exported: tuple[PoseModel, Path, Path]) -> None:
+    model, fp32, _ = exported
+    windows = plausible_windows(33)  # a batch size the dummy export input did not have
+    joints, scale = run_onnx(fp32, windows)
+    with torch.no_grad():
+        ref_joints, ref_scale = model(torch.from_numpy(windows))
+    assert joints.shape == (33, 17, 3) and scale.shape == (33, 1)
+    assert np.abs(joints - ref_joints.numpy()).max() <= 1e-5  # canonical units: RMS pose size ≈ 1
+    assert np.abs(scale - ref_scale.numpy()).max() <= 1e-5
+    assert np.ptp(scale) > 1e-3  # the scale branch is live, not a constant
+
+
+def test_float16_weights_halve_the_file_and_keep_float32_maths(exported: tuple[PoseModel, Path, Path]) -> None:
+    model, fp32, fp16 = exported
+    ratio = fp16.stat().st_size / fp32.stat().st_size
+    assert 0.45 < ratio < 0.6
+    proto = onnx.load(str(fp16))
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in proto.graph.initializer)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    rounded = trained_like_model()
+    with torch.no_grad():
+        for tensor in rounded.parameters():
+            if tensor.numel() >= 1024:  # the initializers the exporter stores as float16
+                tensor.copy_(tensor.half().float())
+    windows = plausible_windows(16, seed=2)
+    joints, _ = run_onnx(fp16, windows)
+    with torch.no_grad():
+        ref, _ = rounded(torch.from_numpy(windows))
+    assert np.abs(joints - ref.numpy()).max() <= 1e-5
+
+
+def test_metadata_round_trip(exported: tuple[PoseModel, Path, Path]) -> None:
+    _, fp32, fp16 = exported
+    for path in (fp32, fp16):
+        meta = read_onnx_metadata(path)
+        assert meta.window_frames == WINDOW and meta.joint_names == skeleton.JOINT_NAMES
+        assert meta.camera_distance == normalize.CAMERA_DISTANCE
+        assert meta.schema_version == metadata.SCHEMA_VERSION and meta.normalization == metadata.NORMALIZATION
+        assert meta.training_data == "unit test" and meta.extra == {"note": "tiny"}
+
+
+def rewrite_metadata(source: Path, dest: Path, **changes: str) -> Path:
+    proto = onnx.load(str(source))
+    for entry in proto.metadata_props:
+        key = entry.key.removeprefix("posecast.")
+        if key in changes:
+            entry.value = changes[key]
+    onnx.save(proto, str(dest))
+    return dest
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"joint_names": ",".join(skeleton.mirror(np.array(skeleton.JOINT_NAMES)[:, None])[:, 0])},
+         r"joint_names is \('pelvis', 'l_hip'"),
+        ({"schema_version": "2"}, r"schema_version is 2, this posecast expects 1; re-export"),
+        ({"camera_distance": "5.0"}, r"camera_distance is 5\.0, this posecast expects 10\.0"),
+        ({"normalization": "imagenet"}, r"normalization is 'imagenet'"),
+    ],
+)  # fmt: skip
+def test_wrong_metadata_fails_fast(
+    exported: tuple[PoseModel, Path, Path], tmp_path: Path, changes: dict[str, str], match: str
+) -> None:
+    path = rewrite_metadata(exported[1], tmp_path / "bad.onnx", **changes)
+    with pytest.raises(ModelMetadataError, match=match):
+        read_onnx_metadata(path)
+
+
+def test_model_without_metadata(exported: tuple[PoseModel, Path, Path], tmp_path: Path) -> None:
+    proto = onnx.load(str(exported[1]))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(tmp_path / "bare.onnx"))
+    with pytest.raises(ModelMetadataError, match="carries no posecast metadata: export it with `posecast export`"):
+        read_onnx_metadata(tmp_path / "bare.onnx")
+    with pytest.raises(metadata.ModelError, match="model file not found"):
+        read_onnx_metadata(tmp_path / "absent.onnx")
+
+
+@pytest.fixture(scope="module")
+def export_tool():  # noqa: ANN201
+    spec = importlib.util.spec_from_file_location("posecast_tools_export", REPO / "tools" / "export.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # noqa: ANN001
+    cfg = TrainConfig(mode="ablation", model=ModelConfig(window_frames=5, width=32, blocks=1), batch=4, threads=1)
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.step = 42
+    checkpoint = trainer.save_checkpoint()
+    output = tmp_path / "out" / "model.onnx"
+    assert export_tool.main([str(checkpoint), str(output), "--training-data", "tiny", "--license", "test"]) == 0
+    meta = read_onnx_metadata(output)
+    assert meta.window_frames == 5 and meta.model_kind == "ablation"
+    assert meta.training_data == "tiny" and meta.license == "test"
+    assert meta.extra["train_steps"] == "42"
+    assert json.loads(meta.extra["model_config"]) == cfg.model.to_dict()
+    model, _ = export_tool.load_pose_model(checkpoint)
+    windows = plausible_windows(4)[:, :5]
+    joints, scale = run_onnx(output, np.ascontiguousarray(windows))
+    with torch.no_grad():
+        ref, _ = model(torch.from_numpy(windows))
+    assert np.abs(joints - ref.numpy()).max() <= 1e-5
+    np.testing.assert_array_equal(scale, 1.0)  # the ablation has no scale network

@@ -1,0 +1,216 @@
+"""The trainer on real mocap windows: it learns, it never reads 3D when unsupervised, it freezes the
+idle module, it resumes exactly, and ``tools/train.py`` runs end to end."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from posecast.engines import losses, skeleton
+from posecast.engines.data.dataset import Clip
+from posecast.engines.data.windows import MocapWindowSampler, SamplerOptions, WindowBatch
+from posecast.engines.models import ModelConfig
+from posecast.engines.train import CANONICAL_BONE_TOTAL, TrainConfig, Trainer, canonical_target
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_MODEL = {"window_frames": 9, "width": 64, "blocks": 1, "scale_width": 32}
+BATCH = 32
+
+
+def tiny_config(**overrides) -> TrainConfig:  # noqa: ANN003
+    fields = {"model": ModelConfig(**TINY_MODEL), "steps": 60, "batch": BATCH, "threads": 1, "seed": 0}
+    return TrainConfig(**(fields | overrides))
+
+
+@pytest.fixture(scope="module")
+def batches(clips: list[Clip]) -> list[WindowBatch]:
+    """60 noisy training batches from two real clips (made once, shared by the tests)."""
+    sampler = MocapWindowSampler(clips[:2], SamplerOptions(window_frames=9), seed=0)
+    return [sampler.sample(BATCH) for _ in range(60)]
+
+
+def parameters(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [v.detach().clone() for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)]
+
+
+# ------------------------------------------------------------------ (a) it learns
+def test_tiny_unsupervised_run_lowers_its_losses(batches: list[WindowBatch], tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(), tmp_path)
+    history = [trainer.train_step(batch) for batch in batches]
+    assert trainer.step == 60
+    assert {"loss", "l_2d", "l_3d", "l_tmc", "l_bone", "l_adv", "l_kl", "scale_mean"} <= history[0].keys()
+    for key in ("loss", "l_2d"):
+        values = np.array([h[key] for h in history])
+        assert np.isfinite(values).all()
+        assert values[-10:].mean() < 0.8 * values[:10].mean(), key
+
+
+# ------------------------------------------------------------------ (b) no 3D when unsupervised
+class ThreeDReadError(AssertionError):
+    """Raised when anything reads the ground-truth 3D of a batch."""
+
+
+@dataclass
+class TwoDOnlyBatch:
+    """A training batch whose 3D cannot be read: touching ``joints_cam_m`` at all raises."""
+
+    keypoints_norm: np.ndarray
+    confidence: np.ndarray
+
+    @property
+    def joints_cam_m(self) -> np.ndarray:
+        raise ThreeDReadError("the trainer read joints_cam_m")
+
+
+@pytest.mark.parametrize("mode", ["unsupervised", "ablation"])
+def test_unsupervised_trainers_never_read_3d(batches: list[WindowBatch], tmp_path: Path, mode: str) -> None:
+    trainer = Trainer(tiny_config(mode=mode, steps=6, log_every=3, checkpoint_every=6), tmp_path)
+    two_d = [TwoDOnlyBatch(b.keypoints_norm, b.confidence) for b in batches[:6]]
+    for batch in two_d[:5]:  # pose steps, a scale step (unsupervised) and discriminator steps
+        trainer.train_step(batch)
+    history = trainer.fit(lambda _batch: two_d[5], progress=False)  # the loop, logging and checkpoint too
+    assert trainer.step == 6 and history[-1]["step"] == 6
+    assert (tmp_path / "last.pt").is_file()
+
+
+def test_supervised_trainer_reads_3d(batches: list[WindowBatch], tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(mode="supervised"), tmp_path)
+    with pytest.raises(ThreeDReadError):
+        trainer.train_step(TwoDOnlyBatch(batches[0].keypoints_norm, batches[0].confidence))
+    logged = trainer.train_step(batches[0])
+    assert logged["loss"] == logged["l_sup"] > 0
+
+
+def test_canonical_target_is_root_relative_with_fixed_total_bone_length(batches: list[WindowBatch]) -> None:
+    target = canonical_target(torch.from_numpy(batches[0].joints_cam_m).double())
+    torch.testing.assert_close(target[..., skeleton.ROOT, :], torch.zeros(BATCH, 9, 3, dtype=torch.float64))
+    total = losses.bone_lengths(target).sum(-1)
+    torch.testing.assert_close(total, torch.full_like(total, CANONICAL_BONE_TOTAL))
+
+
+# ------------------------------------------------------------------ (c) the idle module is frozen
+def test_idle_module_is_frozen(batches: list[WindowBatch], tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(), tmp_path)
+    lifter, scale_net = trainer.generator.lifter, trainer.generator.scale_net
+    phases = []
+    for batch in batches[:10]:
+        lifter_before, scale_before = parameters(lifter), parameters(scale_net)
+        pose_state, scale_state = optimizer_state(trainer.opt_pose), optimizer_state(trainer.opt_scale)
+        trainer.train_step(batch)
+        lifter_moved, scale_moved = (
+            not same(parameters(lifter), lifter_before),
+            not same(parameters(scale_net), scale_before),
+        )
+        assert lifter_moved != scale_moved, f"step {trainer.step - 1}: exactly one module may train"
+        if lifter_moved:  # a pose step: the scale net and its Adam state are untouched
+            assert same(optimizer_state(trainer.opt_scale), scale_state)
+        else:  # a scale step: the lifter and its Adam state are untouched
+            assert same(optimizer_state(trainer.opt_pose), pose_state)
+        phases.append("pose" if lifter_moved else "scale")
+    every = trainer.cfg.pose_steps_per_scale_step + 1
+    assert phases == (["pose"] * (every - 1) + ["scale"]) * (10 // every)
+
+
+# ------------------------------------------------------------------ (d) checkpoint and resume
+def test_resume_restores_everything_and_continues_identically(batches: list[WindowBatch], tmp_path: Path) -> None:
+    cfg = tiny_config()
+    first = Trainer(cfg, tmp_path / "a")
+    for batch in batches[:7]:
+        first.train_step(batch)
+    path = first.save_checkpoint()
+    saved = torch.load(path, weights_only=False)
+    for batch in batches[7:12]:
+        first.train_step(batch)
+
+    second = Trainer(cfg, tmp_path / "b")
+    second.load_checkpoint(path)
+    assert second.step == 7 == saved["step"]
+    for key, value in second.generator.state_dict().items():
+        assert torch.equal(value, saved["generator"][key]), key
+    for name in ("opt_pose", "opt_scale", "opt_disc"):
+        state = getattr(second, name).state_dict()["state"]
+        assert state.keys() == saved[name]["state"].keys() and state, name
+        for index, entry in state.items():
+            for key, value in entry.items():
+                assert torch.equal(value, saved[name]["state"][index][key]), (name, index, key)
+    for batch in batches[7:12]:
+        second.train_step(batch)
+    assert second.step == first.step == 12
+    for (key, a), b in zip(first.generator.state_dict().items(), second.generator.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=key)
+    assert not torch.equal(second.generator.lifter.net[0].weight, saved["generator"]["lifter.net.0.weight"])
+
+
+def test_resume_refuses_another_architecture(batches: list[WindowBatch], tmp_path: Path) -> None:
+    path = Trainer(tiny_config(), tmp_path / "a").save_checkpoint()
+    other = Trainer(tiny_config(model=ModelConfig(**(TINY_MODEL | {"width": 32}))), tmp_path / "b")
+    with pytest.raises(ValueError, match=r"checkpoint .*last\.pt has model .*width=64.*config asks for .*width=32"):
+        other.load_checkpoint(path)
+
+
+def test_train_config_validation() -> None:
+    with pytest.raises(
+        ValueError, match=r"mode must be one of \('unsupervised', 'ablation', 'supervised'\), got 'gan'"
+    ):
+        TrainConfig(mode="gan")
+    with pytest.raises(ValueError, match="batch >= 2, got 60, 1"):
+        tiny_config(batch=1)
+    assert TrainConfig(mode="ablation", model={"window_frames": 3}).model.use_scale_net is False
+    round_trip = TrainConfig(**json.loads(json.dumps(tiny_config().to_dict())))
+    assert round_trip == tiny_config()
+
+
+# ------------------------------------------------------------------ (e) tools/train.py end to end
+@pytest.fixture(scope="module")
+def train_tool():  # noqa: ANN201
+    spec = importlib.util.spec_from_file_location("posecast_tools_train", REPO / "tools" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_log(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_cache: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "log_every": 5,
+                                      "checkpoint_every": 10}))  # fmt: skip
+    out = tmp_path / "run"
+    common = ["--config", str(config), "--data", str(bvh_dir), "--max-clips", "2", "--out", str(out),
+              "--eval-every", "10", "--no-progress"]  # fmt: skip
+    assert train_tool.main([*common, "--steps", "20"]) == 0
+    assert {"last.pt", "log.csv", "losses.png", "config.json"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "config.json").read_text())["steps"] == 20
+    assert (out / "losses.png").read_bytes()[:4] == b"\x89PNG"
+    rows = read_log(out / "log.csv")
+    assert [int(r["step"]) for r in rows] == [5, 10, 15, 20]
+    assert rows[1]["eval_n_mpjpe_mm"] and not rows[0]["eval_n_mpjpe_mm"]  # evaluated every 10 steps
+    assert 0 < float(rows[-1]["eval_p_mpjpe_mm"]) < 1000
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == 20
+    assert list((posecast_cache / "clips").glob("*.npz"))  # parsed clips went to the test's cache
+
+    assert train_tool.main([*common, "--steps", "30", "--resume"]) == 0
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert state["step"] == 30 and state["config"]["steps"] == 30
+    assert state["config"]["model"] == ModelConfig(**TINY_MODEL).to_dict()
+    assert [int(r["step"]) for r in read_log(out / "log.csv")] == [5, 10, 15, 20, 25, 30]
