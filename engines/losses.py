@@ -28,7 +28,8 @@ def bone_lengths(joints: torch.Tensor) -> torch.Tensor:
 def bone_consistency(
     joints: torch.Tensor, gap: int, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """L_bone: bone lengths of the current frame against a frame at least ``gap`` earlier.
+    """L_bone: bone lengths of the current frame against a frame at least ``gap`` earlier,
+    relative to their mean bone length (scale-free, so it cannot be lowered by shrinking).
 
     ``joints`` is ``(B, T, 17, 3)``; with ``T <= gap`` the first frame is used.
     """
@@ -39,7 +40,9 @@ def bone_consistency(
     else:
         idx = torch.randint(0, t - gap, (joints.shape[0],), generator=generator)
         other = lengths[torch.arange(joints.shape[0]), idx]
-    return ((lengths[:, -1] - other) ** 2).sum(-1).mean()
+    # relative to the pair's mean bone length: a pose that shrinks as a whole gains nothing
+    mean_length = (0.5 * (lengths[:, -1] + other)).mean(-1, keepdim=True).clamp_min(1e-6)
+    return (((lengths[:, -1] - other) / mean_length) ** 2).sum(-1).mean()
 
 
 def motion_consistency(joints_a: torch.Tensor, joints_b: torch.Tensor, gap: int) -> torch.Tensor:

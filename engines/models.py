@@ -29,7 +29,7 @@ class ModelConfig:
     window_frames: int = 27
     width: int = 1024
     blocks: int = 3
-    scale_width: int = 512
+    scale_width: int = 256
     dropout: float = 0.25
     use_scale_net: bool = True
 
@@ -68,7 +68,7 @@ def _mlp(in_dim: int, width: int, blocks: int, out_dim: int, dropout: float, bn:
 
 
 class ScaleNet(nn.Module):
-    """Current frame's canonical 2D ``(B, 17, 2)`` → scale ``(B, 1)`` in about [0.37, 2.7].
+    """One frame's canonical 2D ``(B, 17, 2)`` → scale ``(B, 1)`` in about [0.37, 2.7].
 
     The scale multiplies the canonical 2D before lifting (METHOD.md); it starts at exactly 1.
     """
@@ -132,11 +132,16 @@ class PoseGenerator(nn.Module):
         self.lifter = Lifter(cfg)
 
     def forward(self, canonical: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Canonical window ``(B, T, 17, 2)`` → (3D ``(B, T, 17, 3)`` at depth ≈ c, scale ``(B, 1)``)."""
+        """Canonical window ``(B, T, 17, 2)`` → (3D ``(B, T, 17, 3)`` at depth ≈ c, scale ``(B, T)``).
+
+        The scale network sees each frame on its own, so every frame of the window gets its
+        own scale (the 2D of each frame was size-normalised on its own by ``canonicalize``).
+        """
+        b, t = canonical.shape[:2]
         if self.scale_net is not None:
-            scale = self.scale_net(canonical[:, -1])
+            scale = self.scale_net(canonical.reshape(b * t, J, 2)).reshape(b, t)
         else:
-            scale = torch.ones(canonical.shape[0], 1, dtype=canonical.dtype, device=canonical.device)
+            scale = torch.ones(b, t, dtype=canonical.dtype, device=canonical.device)
         scaled = canonical * scale[:, :, None, None]
         return lift_to_3d(scaled, self.lifter(scaled)), scale
 
@@ -156,4 +161,4 @@ class PoseModel(nn.Module):
     def forward(self, keypoints_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         joints, scale = self.generator(normalize.canonicalize(keypoints_norm))
         current = joints[:, -1]
-        return current - current[:, skeleton.ROOT : skeleton.ROOT + 1], scale
+        return current - current[:, skeleton.ROOT : skeleton.ROOT + 1], scale[:, -1:]

@@ -40,7 +40,9 @@ class LossWeights:
     w_2d: float = 5.0
     w_adv: float = 1.0
     w_tmc: float = 1.0
-    w_kl: float = 0.01  # METHOD.md: 0.01 with detected (noisy) 2D
+    # METHOD.md: 0.01 with detected 2D, against their bone loss in their units; ours is relative
+    # (scale-free) and summed over 16 bones, and 0.01 let the scale drift off its prior (to 1.7)
+    w_kl: float = 1.0
     w_bone: float = 1.0
 
 
@@ -132,7 +134,7 @@ class Trainer:
         joints, scale = self.generator(canonical)  # (B, T, 17, 3) at depth ≈ c
         root = joints[..., skeleton.ROOT : skeleton.ROOT + 1, :]
         centred = joints - root
-        scaled_2d = canonical * scale[:, :, None, None]
+        scaled_2d = canonical * scale[:, :, None, None]  # scale (B, T): one per frame
         rotation = losses.random_rotations(joints.shape[0], self.rng).to(joints)
         offset = joints.new_tensor([0.0, 0.0, c])
         rotated = torch.einsum("bij,btkj->btki", rotation, centred)
@@ -159,12 +161,15 @@ class Trainer:
         return out
 
     def generator_objective(self, parts: dict[str, torch.Tensor], scale_phase: bool) -> torch.Tensor:
+        """Pose steps: the cycle, adversarial, motion and bone losses. Scale steps: L_tsc
+        (KL + bone) and the adversarial loss only; the cycle and motion losses are measured in
+        the scaled units, so they would reward shrinking every pose (a collapse of the scale)."""
         w = self.cfg.weights
+        if scale_phase:
+            return w.w_kl * parts["l_kl"] + w.w_bone * parts["l_bone"] + w.w_adv * parts["l_adv"]
         loss = w.w_3d * parts["l_3d"] + w.w_2d * parts["l_2d"] + w.w_adv * parts["l_adv"]
         if self.cfg.mode == "unsupervised":
             loss = loss + w.w_tmc * parts["l_tmc"] + w.w_bone * parts["l_bone"]
-            if scale_phase:
-                loss = loss + w.w_kl * parts["l_kl"]
         return loss
 
     # ---------------------------------------------------------------- steps

@@ -120,6 +120,15 @@ def parse_bvh(path: str | Path) -> BVHMotion:
         raise BVHError(f"cannot read BVH file {path}: {exc.strerror}") from exc
     if "MOTION" not in text or "HIERARCHY" not in text:
         raise BVHError(f"{path} is not a BVH file (no HIERARCHY/MOTION sections)")
+    try:
+        return _parse_bvh_text(path, text)
+    except BVHError:
+        raise
+    except (ValueError, IndexError) as exc:  # a non-numeric value, a cut-off or unbalanced HIERARCHY
+        raise BVHError(f"{path}: malformed BVH ({type(exc).__name__}: {exc})") from exc
+
+
+def _parse_bvh_text(path: Path, text: str) -> BVHMotion:
     head, motion_text = text.split("MOTION", 1)
     names: list[str] = []
     parents: list[int] = []

@@ -111,6 +111,8 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
             log.warning("skipping %s", exc)
             continue
         clips.append(Clip(path.stem, joints, fps))
+    if not clips:
+        raise BVHError(f"none of the {len(files)} .bvh files under {folder} could be read (see the warnings above)")
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npz")
     np.savez(

@@ -150,8 +150,8 @@ class Recorded2DSampler:
     def sample(self, batch: int) -> WindowBatch:
         rows = self.rng.integers(0, len(self.windows), batch)
         keypoints = self.frames[self.windows[rows]].copy()
+        confidence = self.confidence[self.windows[rows]]
         mirror = self.rng.random(batch) < self.mirror_prob
         keypoints[mirror] = skeleton.mirror(keypoints[mirror]) * np.array([-1.0, 1.0])
-        return WindowBatch(
-            keypoints.astype(np.float32), self.confidence[self.windows[rows]].astype(np.float32)
-        )
+        confidence[mirror] = skeleton.mirror(confidence[mirror][..., None])[..., 0]  # follows its joint
+        return WindowBatch(keypoints.astype(np.float32), confidence.astype(np.float32))
