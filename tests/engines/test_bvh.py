@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import skeleton
-from posecast.engines.data.bvh import CMU_31, BVHError, detect_mapping, load_bvh_joints, parse_bvh
+from posecast.engines.data.bvh import CMU_31, BVHError, SkeletonMapping, detect_mapping, load_bvh_joints, parse_bvh
 from posecast.engines.skeleton import JOINT_INDEX as J
 
 #: Bones whose both ends are measured mocap joints on the same rigid segment (hips, limbs).
@@ -121,13 +121,15 @@ CMU_OFFSETS = {  # name: (parent, offset in CMU units of 0.056444 m) — a T-pos
 }  # fmt: skip
 
 
-def cmu_hierarchy(name: str = "Hips", depth: int = 0) -> str:
+def cmu_hierarchy(name: str = "Hips", depth: int = 0, z_up: bool = False) -> str:
     pad = "  " * depth
     parent, offset = CMU_OFFSETS[name]
+    if z_up:  # the same body in a Z-up file: file (x, y, z) = Y-up (z, x, y)
+        offset = (offset[2], offset[0], offset[1])
     kind = "ROOT" if parent is None else "JOINT"
     channels = "6 Xposition Yposition Zposition Zrotation Yrotation Xrotation" if parent is None else (
         "3 Zrotation Yrotation Xrotation")  # fmt: skip
-    children = [cmu_hierarchy(c, depth + 1) for c, (p, _) in CMU_OFFSETS.items() if p == name]
+    children = [cmu_hierarchy(c, depth + 1, z_up) for c, (p, _) in CMU_OFFSETS.items() if p == name]
     body = "\n".join(children) or f"{pad}  End Site\n{pad}  {{\n{pad}    OFFSET 0 1 0\n{pad}  }}"
     return (f"{pad}{kind} {name}\n{pad}{{\n{pad}  OFFSET {' '.join(map(str, offset))}\n"
             f"{pad}  CHANNELS {channels}\n{body}\n{pad}}}")  # fmt: skip
@@ -149,6 +151,14 @@ def test_cmu_skeleton_maps_to_17_joints_in_metres(tmp_path: Path) -> None:
     lengths = skeleton.bone_lengths(joints[0].astype(np.float64))
     assert lengths[skeleton.BONE_NAMES.index("r_hip-r_knee")] == pytest.approx(7.5 * unit, rel=1e-6)
     assert lengths[skeleton.BONE_NAMES.index("l_elbow-l_wrist")] == pytest.approx(4.5 * unit, rel=1e-6)
+
+
+def test_z_up_files_are_turned_y_up(tmp_path: Path) -> None:
+    width = 6 + 3 * (len(CMU_OFFSETS) - 1)
+    y_up = write_bvh(tmp_path / "y.bvh", cmu_hierarchy(), [[0.0, 17.0, 0.0] + [0.0] * (width - 3)])
+    z_up = write_bvh(tmp_path / "z.bvh", cmu_hierarchy(z_up=True), [[0.0, 0.0, 17.0] + [0.0] * (width - 3)])
+    mapping = SkeletonMapping("cmu-z-up", CMU_31.joints, CMU_31.metres_per_unit, up_axis=2)
+    np.testing.assert_allclose(load_bvh_joints(z_up, mapping)[0], load_bvh_joints(y_up)[0], atol=1e-6)
 
 
 # ------------------------------------------------------------------ errors
@@ -183,3 +193,17 @@ def test_unknown_skeleton(tmp_path: Path) -> None:
     path = write_bvh(tmp_path / "chain.bvh", chain_hierarchy("ZXY"), [[0.0] * 15])
     with pytest.raises(BVHError, match=r"unknown BVH skeleton .*known skeletons: \['bandai-namco', 'cmu-31'\]"):
         load_bvh_joints(path)
+
+
+def test_non_numeric_motion_is_a_bvh_error(tmp_path: Path) -> None:
+    path = write_bvh(tmp_path / "nan.bvh", chain_hierarchy("ZXY"), [[0.0] * 15])
+    path.write_text(path.read_text().rstrip() + " oops\n")
+    with pytest.raises(BVHError, match=r"nan\.bvh: malformed BVH \(ValueError: could not convert string to float"):
+        parse_bvh(path)
+
+
+def test_unbalanced_hierarchy_is_a_bvh_error(tmp_path: Path) -> None:
+    path = tmp_path / "cut.bvh"
+    path.write_text("HIERARCHY\nCHANNELS 3 Xrotation Yrotation Zrotation\nMOTION\nFrames: 1\nFrame Time: 0.1\n0 0 0\n")
+    with pytest.raises(BVHError, match=r"cut\.bvh: malformed BVH \(IndexError"):
+        parse_bvh(path)

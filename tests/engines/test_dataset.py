@@ -64,6 +64,19 @@ def test_unreadable_clips_are_skipped(
     assert [c.name for c in load_clips(folder)] == [clip_names[0]]
 
 
+def test_a_corrupt_clip_is_skipped_not_fatal(bvh_dir: Path, clip_names: tuple[str, ...], posecast_cache: Path,
+                                              tmp_path: Path) -> None:  # fmt: skip
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    shutil.copy(bvh_dir / f"{clip_names[0]}.bvh", folder)
+    text = (bvh_dir / f"{clip_names[1]}.bvh").read_text()
+    (folder / "cut.bvh").write_text(text[: len(text) // 2] + " 1.0e")  # a half-written file
+    assert [c.name for c in load_clips(folder)] == [clip_names[0]]
+    (folder / f"{clip_names[0]}.bvh").unlink()
+    with pytest.raises(BVHError, match=r"none of the 1 \.bvh files under .*corrupt could be read"):
+        load_clips(folder)
+
+
 def test_load_clips_errors(tmp_path: Path, posecast_cache: Path) -> None:
     with pytest.raises(FileNotFoundError, match="motion data not found"):
         load_clips(tmp_path / "absent")

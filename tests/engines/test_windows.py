@@ -246,6 +246,20 @@ def test_recorded_2d_windows_have_no_3d(tmp_path: Path) -> None:
         assert np.abs(windows - window).max(axis=(1, 2, 3)).min() < 1e-6
 
 
+def test_recorded_2d_mirroring_moves_confidence_with_its_joint(tmp_path: Path) -> None:
+    keypoints, intrinsics = write_recorded(tmp_path / "a.npz", 5, 2)
+    confidence = np.tile(np.linspace(0.1, 0.9, 17), (5, 1))  # each joint its own confidence
+    np.savez(tmp_path / "a.npz", keypoints_2d=keypoints, intrinsics=intrinsics, confidence=confidence)
+    options = SamplerOptions(window_frames=2, mirror_prob=1.0)
+    batch = Recorded2DSampler([tmp_path / "a.npz"], options, seed=0).sample(4)
+    norm = normalize.normalize_pixels(keypoints, intrinsics)
+    expected = skeleton.mirror(norm) * np.array([-1.0, 1.0])
+    for frame in batch.keypoints_norm.reshape(-1, 17, 2):  # every frame mirrored: x negated, sides swapped
+        assert np.abs(expected - frame).max(axis=(1, 2)).min() < 1e-6
+    mirrored_confidence = skeleton.mirror(confidence[0, :, None])[:, 0]
+    np.testing.assert_allclose(batch.confidence, np.broadcast_to(mirrored_confidence, (4, 2, 17)), rtol=1e-6)
+
+
 def test_recorded_2d_input_errors(tmp_path: Path) -> None:
     np.savez(tmp_path / "no_intrinsics.npz", keypoints_2d=np.zeros((3, 17, 2)))
     with pytest.raises(ValueError, match="expected arrays 'keypoints_2d'"):
