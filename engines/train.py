@@ -202,7 +202,7 @@ class Trainer:
                     self.discriminator(self._real_for_disc), self.discriminator(self._fake_for_disc)
                 )
             self._apply(self.opt_disc, d_loss.float())
-            logged["l_disc"] = float(d_loss)
+            logged["l_disc"] = float(d_loss.detach())
         logged["loss"] = float(loss)
         self.step += 1
         return logged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -194,7 +195,9 @@ def _format_result(r: FrameResult, mode: str) -> str:
 def _lift(args: argparse.Namespace) -> int:
     """Offline lifting of a recorded 2D sequence (format in the README, "Offline lifting")."""
     keypoints, confidence, intrinsics, fps = _read_lift_input(args.input)
-    check_writable(args.output)
+    folder = args.output.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise SourceError(f"cannot write {args.output}: folder {folder} does not exist or is not writable")
     lifter = Lifter3D(LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8))
     window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=None))
     height = args.height or 1.70
