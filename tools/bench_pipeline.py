@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import platform
 import sys
-import multiprocessing
 import time
 from pathlib import Path
 
 import zmq
-
 from posecast.engines.runtime import cpu_name
 from posecast.realtime.capture import open_source
 from posecast.realtime.commands import latency_summary

@@ -3,7 +3,8 @@
 
     python tools/evaluate.py --model unsupervised=runs/unsupervised/last.pt \
         --model supervised=runs/supervised/last.pt --model shipped=engines/weights/posecast_lifter.onnx \
-        --model shipped-int8=engines/weights/posecast_lifter.onnx:int8 --json eval/results.json --markdown eval/results.md
+        --model shipped-int8=engines/weights/posecast_lifter.onnx:int8 \
+        --json eval/results.json --markdown eval/results.md
 
 A model is a training checkpoint (.pt, weights rounded to float16 as exported) or an ONNX file
 run by ONNX Runtime (``:int8`` for its dynamic-quantized copy).
@@ -19,7 +20,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from posecast.engines.data.dataset import load_clips, split_clips
 from posecast.engines.evaluate import build_eval_clips, evaluate, markdown_table, per_action_table
 

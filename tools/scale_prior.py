@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from posecast.engines import skeleton
 from posecast.engines.data.dataset import load_clips, split_clips
 from posecast.engines.data.windows import MocapWindowSampler, SamplerOptions
@@ -31,8 +30,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", nargs="*", type=Path,
-                    default=[SHARED / "data/bandai-namco/dataset-1.tar.xz", SHARED / "data/bandai-namco/dataset-2.tar.xz"])  # fmt: skip
+    default = [SHARED / "data/bandai-namco/dataset-1.tar.xz", SHARED / "data/bandai-namco/dataset-2.tar.xz"]
+    ap.add_argument("--data", nargs="*", type=Path, default=default)
     ap.add_argument("--samples", type=int, default=20000)
     args = ap.parse_args(argv)
     train, _ = split_clips([c for src in args.data for c in load_clips(src)])
