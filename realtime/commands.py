@@ -106,7 +106,10 @@ def _options(args: argparse.Namespace, offline: bool) -> PipelineOptions:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return _run_source(args, args.source, getattr(args, "output_video", None), show=not args.headless)
+    show = not args.headless and display_available()
+    if not args.headless and not show:
+        log.info("no display found: running without the live view (use --output-video to record it)")
+    return _run_source(args, args.source, getattr(args, "output_video", None), show=show)
 
 
 def _demo(args: argparse.Namespace) -> int:
