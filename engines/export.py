@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import logging
 import subprocess
 from pathlib import Path
@@ -10,7 +13,7 @@ import numpy as np
 import torch
 
 from . import metadata, skeleton
-from .models import PoseModel
+from .models import PoseModel, fold_batchnorm
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,9 @@ def export_onnx(
 ) -> Path:
     """Write ``model`` to ``path`` (ONNX, dynamic batch) with ``meta`` in ``metadata_props``.
 
+    BatchNorm layers are folded into the preceding Linear layers (``batchnorm_folded`` in the
+    metadata), which ONNX Runtime does not do itself for Gemm.
+
     ``fp16_weights`` stores initializers as float16 with Cast nodes to float32, halving the
     file while keeping float32 maths (so every runtime runs it unchanged).
     """
@@ -38,7 +44,9 @@ def export_onnx(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = model.eval().float()
+    model = fold_batchnorm(copy.deepcopy(model).eval().float())
+    architecture = json.dumps(model.generator.cfg.to_dict())
+    meta = dataclasses.replace(meta, extra={"model_config": architecture, **meta.extra, "batchnorm_folded": "1"})
     dummy = torch.zeros(1, meta.window_frames, skeleton.NUM_JOINTS, 2)
     dummy[..., 0] = torch.linspace(-0.1, 0.1, skeleton.NUM_JOINTS)
     dummy[..., 1] = torch.linspace(-0.2, 0.2, skeleton.NUM_JOINTS)

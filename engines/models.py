@@ -162,3 +162,24 @@ class PoseModel(nn.Module):
         joints, scale = self.generator(normalize.canonicalize(keypoints_norm))
         current = joints[:, -1]
         return current - current[:, skeleton.ROOT : skeleton.ROOT + 1], scale[:, -1:]
+
+
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """Fuse every ``Linear → BatchNorm1d`` pair (eval statistics) into the Linear, in place.
+
+    The BatchNorm becomes an ``nn.Identity``, so parameter names of every other layer stay
+    the same; the exported graph then has one Gemm where it had Gemm + BatchNormalization.
+    """
+    for child in module.children():
+        fold_batchnorm(child)
+    if isinstance(module, nn.Sequential):
+        layers = list(module)
+        for i in range(len(layers) - 1):
+            linear, bn = layers[i], layers[i + 1]
+            if isinstance(linear, nn.Linear) and isinstance(bn, nn.BatchNorm1d):
+                with torch.no_grad():
+                    factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                    linear.weight.mul_(factor[:, None])
+                    linear.bias.copy_((linear.bias - bn.running_mean) * factor + bn.bias)
+                module[i + 1] = nn.Identity()
+    return module

@@ -11,7 +11,6 @@ Runtime and PyTorch agree to float32 precision.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         training_data=args.training_data,
         license=args.license,
         git_commit=git_commit(),
-        extra={"model_config": json.dumps(cfg.model.to_dict()), "train_steps": str(state["step"])},
+        extra={"train_steps": str(state["step"])},
     )
     export_onnx(model, args.output, meta, fp16_weights=True)
     # parity: ONNX Runtime against PyTorch on random plausible windows, in canonical units

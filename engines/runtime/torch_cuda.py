@@ -75,10 +75,12 @@ def build_torch_model(path: str | Path, meta: ModelMetadata | None = None):  # n
     """Rebuild the exported :class:`PoseModel` (eval mode, CPU) from an ONNX file."""
     import torch
 
-    from ..models import ModelConfig, PoseGenerator, PoseModel
+    from ..models import ModelConfig, PoseGenerator, PoseModel, fold_batchnorm
 
     meta = meta or read_onnx_metadata(path)
     model = PoseModel(PoseGenerator(ModelConfig(**model_config(meta)))).eval()
+    if meta.extra.get("batchnorm_folded") == "1":  # the file holds the fused Linear weights
+        model = fold_batchnorm(model)
     weights = onnx_weights(path)
     state = model.state_dict()
     for name, tensor in state.items():

@@ -67,7 +67,9 @@ def test_onnx_runtime_matches_pytorch(exported: tuple[PoseModel, Path, Path]) ->
     with torch.no_grad():
         ref_joints, ref_scale = model(torch.from_numpy(windows))
     assert joints.shape == (33, 17, 3) and scale.shape == (33, 1)
-    assert np.abs(joints - ref_joints.numpy()).max() <= 1e-5  # canonical units: RMS pose size ≈ 1
+    # canonical units (RMS pose size ≈ 1, i.e. ≈ 0.4 m): 1e-4 is well under 0.1 mm; BatchNorm folding
+    # into the Linear weights at export reorders float32 rounding
+    assert np.abs(joints - ref_joints.numpy()).max() <= 1e-4
     assert np.abs(scale - ref_scale.numpy()).max() <= 1e-5
     assert np.ptp(scale) > 1e-3  # the scale branch is live, not a constant
 
@@ -88,7 +90,7 @@ def test_float16_weights_halve_the_file_and_keep_float32_maths(exported: tuple[P
     joints, _ = run_onnx(fp16, windows)
     with torch.no_grad():
         ref, _ = rounded(torch.from_numpy(windows))
-    assert np.abs(joints - ref.numpy()).max() <= 1e-5
+    assert np.abs(joints - ref.numpy()).max() <= 1e-4
 
 
 def test_metadata_round_trip(exported: tuple[PoseModel, Path, Path]) -> None:
@@ -98,7 +100,8 @@ def test_metadata_round_trip(exported: tuple[PoseModel, Path, Path]) -> None:
         assert meta.window_frames == WINDOW and meta.joint_names == skeleton.JOINT_NAMES
         assert meta.camera_distance == normalize.CAMERA_DISTANCE
         assert meta.schema_version == metadata.SCHEMA_VERSION and meta.normalization == metadata.NORMALIZATION
-        assert meta.training_data == "unit test" and meta.extra == {"note": "tiny"}
+        assert meta.training_data == "unit test" and meta.extra["note"] == "tiny"
+        assert meta.extra["batchnorm_folded"] == "1" and "window_frames" in meta.extra["model_config"]
 
 
 def rewrite_metadata(source: Path, dest: Path, **changes: str) -> Path:
@@ -165,5 +168,5 @@ def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # no
     joints, scale = run_onnx(output, np.ascontiguousarray(windows))
     with torch.no_grad():
         ref, _ = model(torch.from_numpy(windows))
-    assert np.abs(joints - ref.numpy()).max() <= 1e-5
+    assert np.abs(joints - ref.numpy()).max() <= 1e-4
     np.testing.assert_array_equal(scale, 1.0)  # the ablation has no scale network

@@ -149,8 +149,15 @@ def test_torch_rebuild_matches_onnx(tmp_path: Path, windows: np.ndarray) -> None
 
 
 def test_torch_rebuild_needs_model_config(tmp_path: Path) -> None:
+    import onnx
+
     path = tmp_path / "noconfig.onnx"
-    make_model(path, config=False)
+    make_model(path)
+    proto = onnx.load(str(path))  # a file from an exporter that did not record the architecture
+    kept = [p for p in proto.metadata_props if p.key != "posecast.extra.model_config"]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    onnx.save(proto, str(path))
     with pytest.raises(ModelError, match="model_config"):
         build_torch_model(path)
 
