@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from posecast.engines import metadata, normalize, skeleton
+from posecast.engines import metadata, skeleton
+from posecast.engines.camera import metric_scale
 from posecast.engines.export import export_onnx, git_commit
-from posecast.engines.models import PoseGenerator, PoseModel
+from posecast.engines.models import PoseGenerator, PoseModel, fold_batchnorm
 from posecast.engines.train import TrainConfig
 
 log = logging.getLogger("export")
@@ -33,7 +34,7 @@ def load_pose_model(checkpoint: str | Path, fp16_round: bool = True) -> tuple[Po
     cfg = TrainConfig(**state["config"])
     generator = PoseGenerator(cfg.model)
     generator.load_state_dict(state["generator"])
-    model = PoseModel(generator).eval()
+    model = fold_batchnorm(PoseModel(generator).eval())  # as exported, so rounding hits the final weights
     if fp16_round:
         with torch.no_grad():
             for tensor in list(model.parameters()) + list(model.buffers()):
@@ -71,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     onnx_joints, _ = session.run(None, {metadata.INPUT_NAME: windows})
     with torch.no_grad():
         torch_joints, _ = model(torch.from_numpy(windows))
-    diff = float(np.abs(onnx_joints - torch_joints.numpy()).max())
-    rms = float(np.sqrt((torch_joints.numpy() ** 2).sum(-1).mean()))
-    log.info("ONNX Runtime vs PyTorch: max |diff| %.2e canonical units (pose RMS %.2f; c = %.0f)", diff, rms,
-             normalize.CAMERA_DISTANCE)  # fmt: skip
+    # in millimetres, for a 1.70 m subject (the pipeline's metric scaling of the torch output)
+    to_m = metric_scale(torch_joints.numpy(), skeleton.bone_lengths_from_height(1.70))[:, None, None]
+    diff_mm = float((np.abs(onnx_joints - torch_joints.numpy()) * to_m).max() * 1000)
+    log.info("ONNX Runtime vs PyTorch: max |diff| %.4f mm", diff_mm)
     return 0
 
 
