@@ -41,15 +41,11 @@ class BoardSpec:
         minimum = 3 if self.charuco else 2
         if self.cols < minimum or self.rows < minimum:
             what = "squares" if self.charuco else "inner corners"
-            raise CalibrationError(
-                f"board must have at least {minimum}x{minimum} {what}, got {self.size_text}"
-            )
+            raise CalibrationError(f"board must have at least {minimum}x{minimum} {what}, got {self.size_text}")
         if not self.square_m > 0:
             raise CalibrationError(f"square size must be a positive length in metres, got {self.square_m}")
         if self.charuco and not hasattr(cv2.aruco, self.dictionary):
-            raise CalibrationError(
-                f"unknown ArUco dictionary {self.dictionary!r}; use e.g. DICT_5X5_100, DICT_6X6_250"
-            )
+            raise CalibrationError(f"unknown ArUco dictionary {self.dictionary!r}; use e.g. DICT_5X5_100, DICT_6X6_250")
 
     @property
     def size_text(self) -> str:

@@ -155,9 +155,7 @@ def list_images(directory: str | Path) -> list[Path]:
         raise CalibrationError(f"image directory {directory} does not exist; pass a folder of board photos")
     paths = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
-        raise CalibrationError(
-            f"no images ({', '.join(IMAGE_SUFFIXES)}) in {directory}; put photos of the board there"
-        )
+        raise CalibrationError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {directory}; put photos of the board there")
     return paths
 
 
@@ -221,6 +219,4 @@ def calibrate_image_dir(
             "different positions and tilts"
         )
     result = calibrate_views(views, image_size or (0, 0), options, source=board.describe())
-    return CalibrationResult(
-        result.intrinsics, result.per_view_rms_px, result.kept, result.rejected, dict(skipped)
-    )
+    return CalibrationResult(result.intrinsics, result.per_view_rms_px, result.kept, result.rejected, dict(skipped))

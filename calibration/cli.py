@@ -45,16 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     )
     camera.add_argument("--square", metavar="METRES", type=float, help="side of one square in metres")
     camera.add_argument("--charuco", action="store_true", help="a ChArUco board instead of a chessboard")
-    camera.add_argument(
-        "--marker", metavar="METRES", type=float, help="ChArUco marker side (default 0.75 square)"
-    )
-    camera.add_argument(
-        "--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (DICT_5X5_100)"
-    )
+    camera.add_argument("--marker", metavar="METRES", type=float, help="ChArUco marker side (default 0.75 square)")
+    camera.add_argument("--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (DICT_5X5_100)")
     camera.add_argument("--legacy-charuco", action="store_true", help="ChArUco board made before OpenCV 4.6")
-    camera.add_argument(
-        "--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera"
-    )
+    camera.add_argument("--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera")
     camera.add_argument("--min-views", type=int, default=10, help="good views needed (10)")
     camera.add_argument("--views", type=int, default=20, help="live: views to collect (20)")
     camera.add_argument(
@@ -63,9 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
         default=DEFAULT_MIN_SHARPNESS,
         help=f"skip images with a Laplacian variance below this ({DEFAULT_MIN_SHARPNESS:g})",
     )
-    camera.add_argument(
-        "--fix-k3", action="store_true", help="estimate k1 k2 p1 p2 only (few views, narrow lens)"
-    )
+    camera.add_argument("--fix-k3", action="store_true", help="estimate k1 k2 p1 p2 only (few views, narrow lens)")
     camera.add_argument("--no-window", action="store_true", help="live: log progress instead of showing it")
     camera.add_argument("--output", "-o", default="camera.yaml", help="camera file to write (.yaml or .json)")
     camera.set_defaults(func=calibrate_camera)
@@ -80,9 +72,7 @@ def calibrate_camera(args: argparse.Namespace) -> int:
         intrinsics = CameraIntrinsics.from_hfov(args.hfov, *_parse_size(args.size))
     else:
         board = _board(args)
-        options = CalibrationOptions(
-            min_views=args.min_views, fix_k3=args.fix_k3, min_sharpness=args.min_sharpness
-        )
+        options = CalibrationOptions(min_views=args.min_views, fix_k3=args.fix_k3, min_sharpness=args.min_sharpness)
         if args.images is not None:
             result = calibrate_image_dir(args.images, board, options)
         else:
@@ -90,9 +80,7 @@ def calibrate_camera(args: argparse.Namespace) -> int:
 
             live = LiveOptions(target_views=max(args.views, args.min_views), min_sharpness=args.min_sharpness)
             size = _parse_size(args.size) if args.size else None
-            result = calibrate_live(
-                args.camera, board, live, options, size, False if args.no_window else None
-            )
+            result = calibrate_live(args.camera, board, live, options, size, False if args.no_window else None)
         intrinsics = result.intrinsics
         if result.rejected:
             log.info("rejected %d view(s) as reprojection outliers", len(result.rejected))
@@ -115,9 +103,7 @@ def calibrate_camera(args: argparse.Namespace) -> int:
 
 def _board(args: argparse.Namespace) -> BoardSpec:
     if not args.board or args.square is None:
-        raise CalibrationError(
-            "calibrating from a board needs --board COLSxROWS and --square METRES (e.g. 9x6 0.025)"
-        )
+        raise CalibrationError("calibrating from a board needs --board COLSxROWS and --square METRES (e.g. 9x6 0.025)")
     cols, rows = parse_board_size(args.board)
     return BoardSpec(cols, rows, args.square, args.charuco, args.marker, args.dictionary, args.legacy_charuco)
 

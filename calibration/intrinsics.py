@@ -57,9 +57,7 @@ class CameraIntrinsics:
         for name in ("fx", "fy"):
             value = float(getattr(self, name))
             if not (math.isfinite(value) and value > 0):
-                raise CalibrationError(
-                    f"focal length {name} must be a positive number of pixels, got {value}"
-                )
+                raise CalibrationError(f"focal length {name} must be a positive number of pixels, got {value}")
         for name in ("cx", "cy"):
             if not math.isfinite(float(getattr(self, name))):
                 raise CalibrationError(f"principal point {name} must be finite, got {getattr(self, name)}")
@@ -80,9 +78,7 @@ class CameraIntrinsics:
     def from_hfov(cls, hfov_deg: float, width: int, height: int) -> CameraIntrinsics:
         """Assumed intrinsics: square pixels, centred principal point, no distortion."""
         if not 1.0 < hfov_deg < 179.0:
-            raise CalibrationError(
-                f"horizontal field of view must be in degrees within (1, 179), got {hfov_deg}"
-            )
+            raise CalibrationError(f"horizontal field of view must be in degrees within (1, 179), got {hfov_deg}")
         f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
         return cls(
             width=width,
@@ -101,9 +97,7 @@ class CameraIntrinsics:
         """From OpenCV's 3×3 camera matrix and distortion vector (any shape)."""
         k = np.asarray(camera_matrix, dtype=np.float64)
         dist = tuple(np.asarray(distortion, dtype=np.float64).ravel().tolist())
-        return cls(
-            width=width, height=height, fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2], distortion=dist, **kw
-        )
+        return cls(width=width, height=height, fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2], distortion=dist, **kw)
 
     # --- views --------------------------------------------------------------------------------
     def as_array(self) -> np.ndarray:

@@ -67,9 +67,7 @@ def load_intrinsics(path: str | Path) -> CameraIntrinsics:
     data = _read(path, CAMERA_FORMAT)
     missing = [k for k in _CAMERA_FIELDS if data.get(k) is None]
     if missing:
-        raise CalibrationError(
-            f"camera file {path} lacks {', '.join(missing)}; expected keys {list(_CAMERA_FIELDS)}"
-        )
+        raise CalibrationError(f"camera file {path} lacks {', '.join(missing)}; expected keys {list(_CAMERA_FIELDS)}")
     try:
         return CameraIntrinsics(
             width=int(data["width"]),
@@ -85,9 +83,7 @@ def load_intrinsics(path: str | Path) -> CameraIntrinsics:
             date=str(data.get("date") or ""),
         )
     except (TypeError, ValueError) as exc:
-        raise CalibrationError(
-            f"camera file {path} has a value of the wrong type ({exc}); expected numbers"
-        ) from None
+        raise CalibrationError(f"camera file {path} has a value of the wrong type ({exc}); expected numbers") from None
 
 
 def save_subject(profile: SubjectProfile, path: str | Path) -> Path:
@@ -103,9 +99,7 @@ def load_subject(path: str | Path) -> SubjectProfile:
         raise CalibrationError(f"subject file {path} lacks height_m or the bone_lengths_m mapping")
     missing = [name for name in skeleton.BONE_NAMES if name not in bones]
     if missing:
-        raise CalibrationError(
-            f"subject file {path} lacks bones {missing}; expected {list(skeleton.BONE_NAMES)}"
-        )
+        raise CalibrationError(f"subject file {path} lacks bones {missing}; expected {list(skeleton.BONE_NAMES)}")
     try:
         return SubjectProfile(
             height_m=float(data["height_m"]),
@@ -116,9 +110,7 @@ def load_subject(path: str | Path) -> SubjectProfile:
             assumed=bool(data.get("assumed", False)),
         )
     except (TypeError, ValueError) as exc:
-        raise CalibrationError(
-            f"subject file {path} has a value of the wrong type ({exc}); expected numbers"
-        ) from None
+        raise CalibrationError(f"subject file {path} has a value of the wrong type ({exc}); expected numbers") from None
 
 
 class _Dumper(yaml.SafeDumper):
@@ -154,9 +146,7 @@ def _write(path: str | Path, data: dict[str, Any]) -> Path:
     if _suffix(path) == ".json":
         text = json.dumps(data, indent=2) + "\n"
     else:
-        header = (
-            f"# posecast calibration ({data['format']} v{data['version']}); format: posecast.calibration.io\n"
-        )
+        header = f"# posecast calibration ({data['format']} v{data['version']}); format: posecast.calibration.io\n"
         text = header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
     try:  # write whole or not at all
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -180,13 +170,9 @@ def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
         data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         where = str(exc).replace("\n", " ")
-        raise CalibrationError(
-            f"calibration file {path} is not valid {suffix[1:].upper()}: {where}"
-        ) from None
+        raise CalibrationError(f"calibration file {path} is not valid {suffix[1:].upper()}: {where}") from None
     if not isinstance(data, dict):
-        raise CalibrationError(
-            f"calibration file {path} should hold a mapping of keys, found {type(data).__name__}"
-        )
+        raise CalibrationError(f"calibration file {path} should hold a mapping of keys, found {type(data).__name__}")
     found = data.get("format", expected_format)
     if found != expected_format:
         raise CalibrationError(f"{path} is a {found!r} file, expected {expected_format!r}")

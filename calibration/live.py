@@ -99,16 +99,12 @@ class LiveCollector:
         if self.image_size is None:
             self.image_size = size
         elif size != self.image_size:
-            raise CalibrationError(
-                f"camera frame size changed from {self.image_size} to {size} during calibration"
-            )
+            raise CalibrationError(f"camera frame size changed from {self.image_size} to {size} during calibration")
         quality = image_quality(gray, self.options.min_sharpness)
         detection = self._detector.detect(gray) if quality is ImageQuality.OK else None
         previous, self._previous = self._previous, detection
         if quality is not ImageQuality.OK:
-            return self._status(
-                None, False, f"image {quality.value}: uncover the lens, add light, hold still"
-            )
+            return self._status(None, False, f"image {quality.value}: uncover the lens, add light, hold still")
         if detection is None:
             return self._status(None, False, f"no board: show the whole {self.board.describe()}")
         if self.options.max_motion_px is not None and (
@@ -135,9 +131,7 @@ class LiveCollector:
         if self.coverage < self.options.min_coverage:
             rows, cols = self.covered.shape
             names_y = ("top", "middle", "bottom") if rows == 3 else tuple(f"row {r + 1}" for r in range(rows))
-            names_x = (
-                ("left", "centre", "right") if cols == 3 else tuple(f"column {c + 1}" for c in range(cols))
-            )
+            names_x = ("left", "centre", "right") if cols == 3 else tuple(f"column {c + 1}" for c in range(cols))
             missing = [f"{names_y[r]}-{names_x[c]}" for r, c in zip(*np.nonzero(~self.covered), strict=True)]
             return "move the board towards: " + ", ".join(missing)
         return f"{self.options.target_views - len(self.views)} more views: move and tilt the board"
@@ -215,9 +209,7 @@ def draw_overlay(frame: np.ndarray, collector: LiveCollector, status: LiveStatus
     )
     for i, line in enumerate(lines):
         cv2.putText(image, line, (10, 25 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(
-            image, line, (10, 25 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA
-        )
+        cv2.putText(image, line, (10, 25 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
     return image
 
 

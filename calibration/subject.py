@@ -53,9 +53,7 @@ class SubjectProfile:
         """Typical adult proportions for ``height_m`` (``source`` says so)."""
         _check_height(height_m)
         lengths = skeleton.bone_lengths_from_height(height_m)
-        return cls(
-            height_m, tuple(lengths), 0, f"typical proportions for {height_m:.2f} m", utc_now_iso(), assumed
-        )
+        return cls(height_m, tuple(lengths), 0, f"typical proportions for {height_m:.2f} m", utc_now_iso(), assumed)
 
     def as_array(self) -> np.ndarray:
         """Bone lengths ``(16,)`` float64, metres."""
@@ -106,9 +104,7 @@ def estimate_subject(
     _check_height(height_m)
     poses = np.asarray(poses, dtype=np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (skeleton.NUM_JOINTS, 3):
-        raise CalibrationError(
-            f"expected lifted poses of shape (F, {skeleton.NUM_JOINTS}, 3), got {poses.shape}"
-        )
+        raise CalibrationError(f"expected lifted poses of shape (F, {skeleton.NUM_JOINTS}, 3), got {poses.shape}")
     proportions, keep = _frame_proportions(poses, confidence, options)
     if keep.sum() >= options.min_frames:
         keep &= _plausible(proportions, options)
@@ -125,9 +121,7 @@ def estimate_subject(
         estimate = _symmetrize(estimate)
     lengths_m = estimate * (height_m / skeleton.height_from_bone_lengths(estimate))
     log.info("subject: %d of %d frames used, height %.2f m", used, len(poses), height_m)
-    return SubjectProfile(
-        float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False
-    )
+    return SubjectProfile(float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False)
 
 
 def _check_height(height_m: float) -> None:

@@ -39,9 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int, default=20, help="untimed calls first")
     bench.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     bench.add_argument("--int8", action="store_true", help="onnxruntime: the INT8 quantised copy")
-    bench.add_argument(
-        "--max-batch", type=int, default=None, help="tensorrt: largest batch (default: largest --batch)"
-    )
+    bench.add_argument("--max-batch", type=int, default=None, help="tensorrt: largest batch (default: largest --batch)")
     bench.add_argument("--json", type=Path, help="write the records as JSON here")
     bench.add_argument("--markdown", type=Path, help="write a Markdown table here")
     bench.set_defaults(func=_bench)
@@ -49,9 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _model_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model", type=Path, default=None, help="exported .onnx (default: the shipped model)"
-    )
+    parser.add_argument("--model", type=Path, default=None, help="exported .onnx (default: the shipped model)")
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -78,9 +74,7 @@ def _build(args: argparse.Namespace) -> int:
         print(f"INT8 model: {cached_int8(path, rebuild=True)}")
         return 0
     if args.int8:
-        raise BackendError(
-            "--int8 is for --backend onnxruntime; TensorRT INT8 needs a Q/DQ graph, not supported"
-        )
+        raise BackendError("--int8 is for --backend onnxruntime; TensorRT INT8 needs a Q/DQ graph, not supported")
     with load_backend("tensorrt", path, precision=args.precision, max_batch=args.max_batch,
                       workspace_mib=args.workspace_mib) as backend:  # fmt: skip
         print(f"TensorRT engine ready on {backend.device}")

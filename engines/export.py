@@ -29,9 +29,7 @@ def git_commit() -> str:
         return ""
 
 
-def export_onnx(
-    model: PoseModel, path: str | Path, meta: metadata.ModelMetadata, fp16_weights: bool = False
-) -> Path:
+def export_onnx(model: PoseModel, path: str | Path, meta: metadata.ModelMetadata, fp16_weights: bool = False) -> Path:
     """Write ``model`` to ``path`` (ONNX, dynamic batch) with ``meta`` in ``metadata_props``.
 
     BatchNorm layers are folded into the preceding Linear layers (``batchnorm_folded`` in the

@@ -25,9 +25,7 @@ def bone_lengths(joints: torch.Tensor) -> torch.Tensor:
     return (joints[..., _CHILD, :] - joints[..., _PARENT, :]).norm(dim=-1)
 
 
-def bone_consistency(
-    joints: torch.Tensor, gap: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def bone_consistency(joints: torch.Tensor, gap: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """L_bone: bone lengths of the current frame against a frame at least ``gap`` earlier,
     relative to their mean bone length (scale-free, so it cannot be lowered by shrinking).
 
@@ -58,9 +56,7 @@ def kl_to_prior(scale: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """L_kl = KL(N(μ̂, σ̂) ‖ N(μ, σ)) of the batch's predicted scales against the dataset prior."""
     mu_hat = scale.mean()
     sigma_hat = scale.std().clamp_min(1e-6)
-    return (
-        math.log(std) - torch.log(sigma_hat) + (sigma_hat**2 + (mean - mu_hat) ** 2) / (2 * std * std) - 0.5
-    )
+    return math.log(std) - torch.log(sigma_hat) + (sigma_hat**2 + (mean - mu_hat) ** 2) / (2 * std * std) - 0.5
 
 
 def lsgan_generator(fake_score: torch.Tensor) -> torch.Tensor:

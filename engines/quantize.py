@@ -23,9 +23,7 @@ def quantize_int8(src: str | Path, dst: str | Path, per_channel: bool = True) ->
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
-        raise BackendError(
-            f"INT8 quantisation needs the onnx package ({exc}); pip install posecast[train]"
-        ) from exc
+        raise BackendError(f"INT8 quantisation needs the onnx package ({exc}); pip install posecast[train]") from exc
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise BackendError(f"cannot quantise {src}: file not found; pass an exported posecast .onnx")

@@ -116,9 +116,7 @@ class Trainer:
         betas = (0.5, 0.9)
         self.opt_pose = torch.optim.Adam(self.generator.lifter.parameters(), config.lr_pose, betas=betas)
         scale_params = list(self.generator.scale_net.parameters()) if self.generator.scale_net else []
-        self.opt_scale = (
-            torch.optim.Adam(scale_params, config.lr_scale, betas=betas) if scale_params else None
-        )
+        self.opt_scale = torch.optim.Adam(scale_params, config.lr_scale, betas=betas) if scale_params else None
         self.opt_disc = torch.optim.Adam(self.discriminator.parameters(), config.lr_disc, betas=betas)
         if config.mode == "supervised":  # one optimizer over everything
             self.opt_pose = torch.optim.Adam(self.generator.parameters(), config.lr_pose, betas=betas)
@@ -153,9 +151,7 @@ class Trainer:
         }
         fake = normalize.canonicalize(rotated_2d[:, -1])
         out["l_adv"] = losses.lsgan_generator(self.discriminator(fake))
-        out["l_kl"] = (
-            losses.kl_to_prior(scale, *cfg.scale_prior) if self.generator.scale_net else scale.sum() * 0
-        )
+        out["l_kl"] = losses.kl_to_prior(scale, *cfg.scale_prior) if self.generator.scale_net else scale.sum() * 0
         self._fake_for_disc = fake.detach()
         self._real_for_disc = canonical[:, -1].detach()
         return out

@@ -62,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
 
-    options = SamplerOptions(
-        window_frames=max(cfg.model.window_frames, 9 if cfg.model.window_frames == 1 else 0)
-    )
+    options = SamplerOptions(window_frames=max(cfg.model.window_frames, 9 if cfg.model.window_frames == 1 else 0))
     sources = args.data if args.data is not None else DEFAULT_DATA
     clips = [c for src in sources for c in load_clips(src, progress=True)]
     if args.max_clips:

@@ -96,9 +96,7 @@ class BVHMotion:
                 world_rot[:, k], world_pos[:, k] = local_rot, local_pos
             else:
                 world_rot[:, k] = world_rot[:, parent] @ local_rot
-                world_pos[:, k] = world_pos[:, parent] + np.einsum(
-                    "fij,fj->fi", world_rot[:, parent], local_pos
-                )
+                world_pos[:, k] = world_pos[:, parent] + np.einsum("fij,fj->fi", world_rot[:, parent], local_pos)
         return world_pos
 
 

@@ -95,9 +95,7 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
             names, lengths, fps = data["names"], data["lengths"], data["fps"]
             joints = data["joints"]
         splits = np.cumsum(lengths)[:-1]
-        return [
-            Clip(str(n), j, float(f)) for n, j, f in zip(names, np.split(joints, splits), fps, strict=True)
-        ]
+        return [Clip(str(n), j, float(f)) for n, j, f in zip(names, np.split(joints, splits), fps, strict=True)]
     clips = []
     iterator = files
     if progress:

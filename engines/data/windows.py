@@ -88,9 +88,7 @@ class MocapWindowSampler:
         rows = self.rng.integers(0, len(self.windows), batch)
         return self.make_batch(rows, self.rng, augment=True, noise=self.options.noise)
 
-    def make_batch(
-        self, rows: np.ndarray, rng: np.random.Generator, augment: bool, noise: bool
-    ) -> WindowBatch:
+    def make_batch(self, rows: np.ndarray, rng: np.random.Generator, augment: bool, noise: bool) -> WindowBatch:
         o = self.options
         index = self.windows[rows].copy()
         if augment and o.warmup_prob > 0 and o.window_frames > 1:

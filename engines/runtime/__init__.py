@@ -37,9 +37,7 @@ def availability() -> dict[str, tuple[bool, str]]:
     return {name: cls.availability() for name, cls in BACKENDS.items()}
 
 
-def load_backend(
-    name: str = "auto", model_path: str | Path | None = None, **options: object
-) -> RuntimeBackend:
+def load_backend(name: str = "auto", model_path: str | Path | None = None, **options: object) -> RuntimeBackend:
     """Load ``model_path`` (default: the shipped model) on backend ``name`` or the best one ("auto").
 
     ``options`` go to the chosen backend's constructor (e.g. ``threads=2`` for onnxruntime,

@@ -121,9 +121,7 @@ class PlanCache:
                 log.debug("loaded cached plan %s", path)
                 return loaded, False
             except Exception as exc:  # any failure means the cached file is unusable
-                log.warning(
-                    "cached plan %s failed to deserialise (%s): deleting it and rebuilding", path, exc
-                )
+                log.warning("cached plan %s failed to deserialise (%s): deleting it and rebuilding", path, exc)
                 path.unlink(missing_ok=True)
         data = bytes(build())
         if not data:

@@ -42,9 +42,7 @@ def _import_tensorrt():  # noqa: ANN202 - the tensorrt module
     try:
         import tensorrt
     except ImportError as exc:
-        raise BackendError(
-            f"the tensorrt backend needs TensorRT, not installed here ({exc}); {EXTRA}"
-        ) from exc
+        raise BackendError(f"the tensorrt backend needs TensorRT, not installed here ({exc}); {EXTRA}") from exc
     return tensorrt
 
 
@@ -55,9 +53,7 @@ def _import_cudart():  # noqa: ANN202 - cuda-python's runtime module
         try:
             from cuda import cudart  # older cuda-python
         except ImportError as exc:
-            raise BackendError(
-                f"the tensorrt backend needs cuda-python, not installed here ({exc}); {EXTRA}"
-            ) from exc
+            raise BackendError(f"the tensorrt backend needs cuda-python, not installed here ({exc}); {EXTRA}") from exc
     return cudart
 
 
@@ -271,9 +267,7 @@ class TensorRTBackend(RuntimeBackend):
                 self._batch_shape = batch
             self._enqueue(ctx, batch)
         _cuda(cudart, cudart.cudaStreamSynchronize(self._stream))
-        return LiftOutput(
-            joints_3d=self._host["joints_3d"][:batch].copy(), scale=self._host["scale"][:batch].copy()
-        )
+        return LiftOutput(joints_3d=self._host["joints_3d"][:batch].copy(), scale=self._host["scale"][:batch].copy())
 
     def close(self) -> None:
         cudart = self._cudart

@@ -48,9 +48,7 @@ def onnx_weights(path: str | Path) -> dict[str, np.ndarray]:
         import onnx
         from onnx import numpy_helper
     except ImportError as exc:
-        raise BackendError(
-            f"reading ONNX weights needs the onnx package ({exc}); pip install posecast[train]"
-        ) from exc
+        raise BackendError(f"reading ONNX weights needs the onnx package ({exc}); pip install posecast[train]") from exc
     graph = onnx.load(str(path)).graph
     values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for node in graph.node:

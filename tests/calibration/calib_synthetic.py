@@ -94,9 +94,7 @@ def render(camera: Camera, rvec, tvec, board=BOARD, square_m=SQUARE_M, noise: fl
     cols, rows = board
     ia, ib = np.floor(a / square_m), np.floor(b / square_m)
     on_squares = (ia >= -1) & (ia <= cols - 1) & (ib >= -1) & (ib <= rows - 1)
-    on_paper = (
-        (a > -2 * square_m) & (a < (cols + 1) * square_m) & (b > -2 * square_m) & (b < (rows + 1) * square_m)
-    )
+    on_paper = (a > -2 * square_m) & (a < (cols + 1) * square_m) & (b > -2 * square_m) & (b < (rows + 1) * square_m)
     value = np.full(a.shape, 95.0, np.float32)
     value[on_paper] = 230.0
     black = on_squares & ((ia + ib) % 2 == 0)

@@ -74,9 +74,7 @@ def test_calibrate_image_dir(image_dir):
 def test_wrong_board_size_names_the_size_tried(image_dir, tmp_path):
     for path in sorted(image_dir.glob("*.png"))[:3]:
         shutil.copy(path, tmp_path)
-    with pytest.raises(
-        CalibrationError, match=r"no chessboard 8x6 .* found in any of 3 usable .* inner corners"
-    ):
+    with pytest.raises(CalibrationError, match=r"no chessboard 8x6 .* found in any of 3 usable .* inner corners"):
         calibrate_image_dir(tmp_path, BoardSpec(8, 6, SQUARE_M))
 
 
@@ -92,9 +90,7 @@ def test_blurry_and_empty_images_are_skipped_then_refused(board_views, image_dir
         cv2.imwrite(str(tmp_path / f"blurry_{i}.png"), cv2.GaussianBlur(image, (0, 0), 6.0))
     cv2.imwrite(str(tmp_path / "black.png"), np.zeros((480, 640), np.uint8))
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
-    with pytest.raises(
-        CalibrationError, match=r"none of the 5 images .* usable \(3 blurry, 1 empty, 1 unreadable\)"
-    ):
+    with pytest.raises(CalibrationError, match=r"none of the 5 images .* usable \(3 blurry, 1 empty, 1 unreadable\)"):
         calibrate_image_dir(tmp_path, CHESSBOARD)
     for path in sorted(image_dir.glob("*.png")):  # with good images too, the bad ones are only skipped
         shutil.copy(path, tmp_path)
@@ -126,9 +122,7 @@ def test_board_spec_and_size_parsing():
 def test_charuco_corners_are_found_where_they_are():
     spec = BoardSpec(7, 5, 0.04, charuco=True, marker_m=0.03)
     detector = BoardDetector(spec)
-    cv_board = cv2.aruco.CharucoBoard(
-        (7, 5), 0.04, 0.03, cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_5X5_100)
-    )
+    cv_board = cv2.aruco.CharucoBoard((7, 5), 0.04, 0.03, cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_5X5_100))
     flat = cv_board.generateImage((700, 500), marginSize=0)  # 100 px per square
     flat = cv2.copyMakeBorder(flat, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
     # board metres → flat image pixels → a tilted view

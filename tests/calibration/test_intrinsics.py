@@ -42,9 +42,7 @@ def test_rescaled_scales_each_axis_and_keeps_distortion():
     assert big.cx == pytest.approx(644.5) and big.cy == pytest.approx(476.5)
     assert big.distortion == k.distortion
     back = big.rescaled(640, 480)
-    assert (
-        back.fx == pytest.approx(k.fx) and back.cx == pytest.approx(k.cx) and back.cy == pytest.approx(k.cy)
-    )
+    assert back.fx == pytest.approx(k.fx) and back.cx == pytest.approx(k.cx) and back.cy == pytest.approx(k.cy)
     assert k.rescaled(640, 480) is k
 
 

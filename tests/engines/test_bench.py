@@ -82,8 +82,6 @@ def test_cli_build_int8_and_bad_batch(model_path: Path, tmp_path: Path, monkeypa
 
 
 @pytest.mark.skipif(cuda_device_available()[0], reason="checks the GPU-less error")
-def test_cli_build_tensorrt_without_gpu_fails_cleanly(
-    model_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_build_tensorrt_without_gpu_fails_cleanly(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["engines", "build", "--model", str(model_path)]) == 2
     assert "needs an NVIDIA GPU" in capsys.readouterr().err

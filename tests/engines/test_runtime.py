@@ -191,9 +191,7 @@ def test_auto_without_gpu_gives_onnxruntime_and_one_log_line(
     small: tuple[Path, PoseModel], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="posecast.engines.runtime"):
-        backend = load_backend(
-            "auto", small[0], threads=1, max_batch=4
-        )  # options the backend lacks are dropped
+        backend = load_backend("auto", small[0], threads=1, max_batch=4)  # options the backend lacks are dropped
     assert isinstance(backend, OnnxRuntimeBackend)
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("posecast.engines.runtime")]
     assert len(lines) == 1 and lines[0].startswith("backend: onnxruntime (CPU): no CUDA GPU found")
@@ -243,8 +241,5 @@ def test_tensorrt_parity(small: tuple[Path, PoseModel], windows: np.ndarray, tmp
     with load_backend("tensorrt", path, precision=precision, max_batch=32, cache_dir=tmp_path) as backend:
         for batch_slice in (slice(0, 1), slice(0, 4), slice(3, 4), slice(None)):
             out = backend.run(windows[batch_slice])
-            assert (
-                float(np.abs(out.joints_3d - ref_joints[batch_slice]).max())
-                <= rel_tol * np.abs(ref_joints).max()
-            )
+            assert float(np.abs(out.joints_3d - ref_joints[batch_slice]).max()) <= rel_tol * np.abs(ref_joints).max()
     assert len(list(tmp_path.glob("*.plan"))) == 1

@@ -51,4 +51,4 @@ def test_subject_bone_lengths_from_lifted_video(walk_clip: np.ndarray) -> None:
     lifter.close()
     profile = estimate_subject(poses, height_m)
     error = np.abs(profile.as_array() / true_lengths - 1.0)
-    assert error.max() <= 0.05, dict(zip(skeleton.BONE_NAMES, np.round(error, 3), strict=True))
+    assert error.max() <= 0.05, str(dict(zip(skeleton.BONE_NAMES, np.round(error, 3).tolist(), strict=True)))
