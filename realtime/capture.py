@@ -79,7 +79,21 @@ class _Pacer:
             time.sleep(delay_ns / 1e9)
 
 
-class VideoFileSource(FrameSource):
+class _FileSource(FrameSource):
+    """Shared by file-like sources: numbered frames, optionally paced at the native fps."""
+
+    _next_id: int = 0
+    _pacer: _Pacer | None = None
+
+    def _emit(self, image: np.ndarray) -> Frame:
+        if self._pacer is not None:
+            self._pacer.wait(self._next_id)
+        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps)
+        self._next_id += 1
+        return frame
+
+
+class VideoFileSource(_FileSource):
     """Frames of a video file, in order. ``read()`` blocks only while decoding (and, with
     ``realtime=True``, until the frame's time at the file's native fps has come)."""
 
@@ -118,11 +132,7 @@ class VideoFileSource(FrameSource):
             ok, image = self._capture.read()
             if not ok or image is None:
                 return None
-        if self._pacer is not None:
-            self._pacer.wait(self._next_id)
-        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps)
-        self._next_id += 1
-        return frame
+        return self._emit(image)
 
     def close(self) -> None:
         if self._capture is not None:
@@ -130,7 +140,7 @@ class VideoFileSource(FrameSource):
             self._capture = None
 
 
-class ImageFolderSource(FrameSource):
+class ImageFolderSource(_FileSource):
     """The images of a folder in name order, each one frame at a nominal ``fps``."""
 
     def __init__(self, path: str | Path, realtime: bool = False, fps: float = 30.0) -> None:
@@ -161,11 +171,7 @@ class ImageFolderSource(FrameSource):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise SourceError(f"OpenCV could not decode image {path}: remove it or convert it to PNG/JPEG")
-        if self._pacer is not None:
-            self._pacer.wait(self._next_id)
-        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps)
-        self._next_id += 1
-        return frame
+        return self._emit(image)
 
     def close(self) -> None:
         self._files = None
