@@ -106,14 +106,19 @@ class Pipeline:
         else:
             self.subject = SubjectProfile.from_height(o.height_m or DEFAULT_HEIGHT_M, assumed=o.height_m is None)
             smoother = BoneLengthSmootherOptions.from_height(self.subject.height_m)
-        self.lifter = Lifter3D(o.lifter)
-        self.keypoints = Keypoints2DEstimator(o.keypoints)
+        # cheap, likely-to-fail stages first (a port in use); release what was built on failure
+        self.publisher = self.lifter = self.keypoints = None
+        try:
+            if o.publish_address is not None:
+                self.publisher = Publisher(PublisherOptions(address=o.publish_address))
+            self.lifter = Lifter3D(o.lifter)
+            self.keypoints = Keypoints2DEstimator(o.keypoints)
+        except BaseException:
+            self.close()
+            raise
         self.window = PoseWindow(PoseWindowOptions(window_frames=self.lifter.window_frames))
         self.smoother = BoneLengthSmoother(smoother)
         self.one_euro = OneEuroFilter(o.one_euro) if o.one_euro else None
-        self.publisher = (
-            Publisher(PublisherOptions(address=o.publish_address)) if o.publish_address is not None else None
-        )
         self.intrinsics: CameraIntrinsics | None = None
         self._intrinsics_array = np.zeros(4)
         self.frames = 0
