@@ -138,12 +138,14 @@ class PoseGenerator(nn.Module):
         own scale (the 2D of each frame was size-normalised on its own by ``canonicalize``).
         """
         b, t = canonical.shape[:2]
+        # network outputs back to float32: under bf16 autocast, depth + c (c = 10) would be
+        # quantised to steps of 1/16 and the geometry of the cycle would run at 3 digits
         if self.scale_net is not None:
-            scale = self.scale_net(canonical.reshape(b * t, J, 2)).reshape(b, t)
+            scale = self.scale_net(canonical.reshape(b * t, J, 2)).reshape(b, t).float()
         else:
             scale = torch.ones(b, t, dtype=canonical.dtype, device=canonical.device)
         scaled = canonical * scale[:, :, None, None]
-        return lift_to_3d(scaled, self.lifter(scaled)), scale
+        return lift_to_3d(scaled, self.lifter(scaled).float()), scale
 
 
 class PoseModel(nn.Module):

@@ -138,7 +138,7 @@ class Trainer:
         rotated = torch.einsum("bij,btkj->btki", rotation, centred)
         rotated_2d = normalize.project(rotated + offset, min_depth=1.0)
         # lift the rotated view again (already in the scaled canonical frame), rotate back
-        relifted = lift_to_3d(rotated_2d, self.generator.lifter(rotated_2d))
+        relifted = lift_to_3d(rotated_2d, self.generator.lifter(rotated_2d).float())
         relifted = relifted - relifted[..., skeleton.ROOT : skeleton.ROOT + 1, :]
         back = torch.einsum("bji,btkj->btki", rotation, relifted)
         back_2d = normalize.project(back + offset, min_depth=1.0)
