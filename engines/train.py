@@ -157,15 +157,16 @@ class Trainer:
         return out
 
     def generator_objective(self, parts: dict[str, torch.Tensor], scale_phase: bool) -> torch.Tensor:
-        """Pose steps: the cycle, adversarial, motion and bone losses. Scale steps: L_tsc
-        (KL + bone) and the adversarial loss only; the cycle and motion losses are measured in
-        the scaled units, so they would reward shrinking every pose (a collapse of the scale)."""
+        """Each module its own losses (METHOD.md). Pose steps (lifter): L_3D, L_2D, adversarial,
+        L_tmc. Scale steps: L_tsc = KL + bone, plus the adversarial loss (the generator as a
+        whole fools the discriminator); the cycle and motion losses are measured in the scaled
+        units, so on the scale they would only reward shrinking every pose."""
         w = self.cfg.weights
         if scale_phase:
             return w.w_kl * parts["l_kl"] + w.w_bone * parts["l_bone"] + w.w_adv * parts["l_adv"]
         loss = w.w_3d * parts["l_3d"] + w.w_2d * parts["l_2d"] + w.w_adv * parts["l_adv"]
         if self.cfg.mode == "unsupervised":
-            loss = loss + w.w_tmc * parts["l_tmc"] + w.w_bone * parts["l_bone"]
+            loss = loss + w.w_tmc * parts["l_tmc"]
         return loss
 
     # ---------------------------------------------------------------- steps
