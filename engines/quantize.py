@@ -17,6 +17,9 @@ from .runtime.plan_cache import atomic_write, engines_dir, file_sha256
 
 log = logging.getLogger(__name__)
 
+#: metadata key: sha256 of the float model an INT8 copy was quantised from
+SOURCE_KEY = "posecast.extra.int8_source_sha256"
+
 
 def quantize_int8(src: str | Path, dst: str | Path, per_channel: bool = True) -> Path:
     """Write an INT8 dynamically quantised copy of ``src`` to ``dst`` (atomically); returns ``dst``."""
@@ -27,10 +30,16 @@ def quantize_int8(src: str | Path, dst: str | Path, per_channel: bool = True) ->
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise BackendError(f"cannot quantise {src}: file not found; pass an exported posecast .onnx")
+    import onnx
+
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "int8.onnx"
-        quantize_dynamic(src, out, weight_type=QuantType.QInt8, per_channel=per_channel)
-        atomic_write(dst, out.read_bytes())
+        out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"
+        onnx.save(_float32_initializers(onnx.load(str(src))), str(float_src))
+        quantize_dynamic(float_src, out, weight_type=QuantType.QInt8, per_channel=per_channel)
+        proto = onnx.load(str(out))
+        entry = proto.metadata_props.add()  # which float model this copy was made from
+        entry.key, entry.value = SOURCE_KEY, file_sha256(src)
+        atomic_write(dst, proto.SerializeToString())
     log.info(
         "quantised %s → %s (%.1f → %.1f MB)",
         src.name,
@@ -41,6 +50,31 @@ def quantize_int8(src: str | Path, dst: str | Path, per_channel: bool = True) ->
     return dst
 
 
+def _float32_initializers(proto):  # noqa: ANN001, ANN202 - onnx.ModelProto
+    """Undo float16 weight storage (initializer → Cast to float): the quantiser only sees
+    weights that are float32 initializers feeding the MatMul/Gemm directly."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = proto.graph
+    half = {i.name: i for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT16}
+    casts = [n for n in graph.node if n.op_type == "Cast" and len(n.input) == 1 and n.input[0] in half]
+    if not casts:
+        return proto
+    restored = []
+    for node in casts:
+        array = numpy_helper.to_array(half[node.input[0]]).astype("float32")
+        restored.append(numpy_helper.from_array(array, node.output[0]))
+    keep_nodes = [n for n in graph.node if n not in casts]
+    used = {name for n in keep_nodes for name in n.input}
+    keep_inits = [i for i in graph.initializer if i.name not in half or i.name in used]
+    del graph.node[:]
+    graph.node.extend(keep_nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(keep_inits + restored)
+    return proto
+
+
 def int8_path_for(src: str | Path, directory: str | Path | None = None) -> Path:
     """Cache location of ``src``'s INT8 copy, keyed by the source's sha256."""
     src = Path(src)
@@ -48,8 +82,26 @@ def int8_path_for(src: str | Path, directory: str | Path | None = None) -> Path:
     return folder / f"{src.stem}-{file_sha256(src)[:16]}.int8.onnx"
 
 
+def shipped_int8(src: str | Path) -> Path | None:
+    """``<stem>.int8.onnx`` beside ``src`` when it was quantised from exactly this ``src``."""
+    src = Path(src)
+    sibling = src.parent / f"{src.stem}.int8.onnx"
+    if not sibling.is_file():
+        return None
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(sibling), options, providers=["CPUExecutionProvider"])
+    made_from = session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
+    return sibling if made_from == file_sha256(src) else None
+
+
 def cached_int8(src: str | Path, directory: str | Path | None = None, rebuild: bool = False) -> Path:
-    """The cached INT8 copy of ``src``, made now if missing (or if ``rebuild``)."""
+    """The INT8 copy of ``src``: the one shipped beside it, else the cached one, made now if
+    missing (or if ``rebuild``; making one needs the ``onnx`` package)."""
+    if not rebuild and directory is None and (shipped := shipped_int8(src)) is not None:
+        return shipped
     dst = int8_path_for(src, directory)
     if rebuild or not dst.is_file():
         quantize_int8(src, dst)

@@ -21,6 +21,7 @@ from posecast.engines import metadata, skeleton
 from posecast.engines.camera import metric_scale
 from posecast.engines.export import export_onnx, git_commit
 from posecast.engines.models import PoseGenerator, PoseModel, fold_batchnorm
+from posecast.engines.quantize import quantize_int8
 from posecast.engines.train import TrainConfig
 
 log = logging.getLogger("export")
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("output", type=Path)
     ap.add_argument("--training-data", default=TRAINING_DATA)
     ap.add_argument("--license", default=LICENSE)
+    ap.add_argument("--int8", action="store_true", help="also write the INT8 copy beside it (<stem>.int8.onnx)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     model, cfg = load_pose_model(args.checkpoint)
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         extra={"train_steps": str(state["step"])},
     )
     export_onnx(model, args.output, meta, fp16_weights=True)
+    if args.int8:
+        quantize_int8(args.output, args.output.parent / f"{args.output.stem}.int8.onnx")
     # parity: ONNX Runtime against PyTorch on random plausible windows, in canonical units
     import onnxruntime as ort
 
