@@ -1,0 +1,47 @@
+"""INT8 copies: real quantisation of float16-stored models, and the shipped-beside-the-model rule."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from posecast.engines import metadata
+from posecast.engines.export import export_onnx
+from posecast.engines.models import ModelConfig, PoseGenerator, PoseModel
+from posecast.engines.quantize import cached_int8, quantize_int8, shipped_int8
+from posecast.engines.runtime import load_backend
+
+
+def _export(path: Path, fp16: bool) -> PoseModel:
+    torch.manual_seed(0)
+    model = PoseModel(PoseGenerator(ModelConfig(window_frames=9, width=256, blocks=1, scale_width=64))).eval()
+    export_onnx(model, path, metadata.ModelMetadata(window_frames=9), fp16_weights=fp16)
+    return model
+
+
+def test_float16_stored_model_is_really_quantised(tmp_path: Path) -> None:
+    src = tmp_path / "m.onnx"
+    _export(src, fp16=True)
+    dst = quantize_int8(src, tmp_path / "m.int8.onnx")
+    # int8 weights: about half of the float16 file (a copy that was not quantised would not shrink)
+    assert dst.stat().st_size < 0.7 * src.stat().st_size
+    x = (np.random.default_rng(0).normal(0, 0.05, (4, 9, 17, 2))).astype(np.float32)
+    with load_backend("onnxruntime", src) as ref, load_backend("onnxruntime", dst) as q:
+        a, b = ref.run(x).joints_3d, q.run(x).joints_3d
+    assert np.abs(a - b).max() < 0.05 * np.abs(a).max()
+
+
+def test_shipped_copy_is_used_only_for_its_source(tmp_path: Path) -> None:
+    src = tmp_path / "posecast_lifter.onnx"
+    _export(src, fp16=True)
+    quantize_int8(src, tmp_path / "posecast_lifter.int8.onnx")
+    assert shipped_int8(src) == tmp_path / "posecast_lifter.int8.onnx"
+    assert cached_int8(src) == tmp_path / "posecast_lifter.int8.onnx"
+    # another model under the same name: the sibling was made from something else, so not used
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(tmp_path / "posecast_lifter.int8.onnx", other / "posecast_lifter.int8.onnx")
+    _export(other / "posecast_lifter.onnx", fp16=False)
+    assert shipped_int8(other / "posecast_lifter.onnx") is None
