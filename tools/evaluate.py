@@ -6,8 +6,9 @@
         --model shipped-int8=engines/weights/posecast_lifter.onnx:int8 \
         --json eval/results.json --markdown eval/results.md
 
-A model is a training checkpoint (.pt, weights rounded to float16 as exported) or an ONNX file
-run by ONNX Runtime (``:int8`` for its dynamic-quantized copy).
+A model is a training checkpoint (.pt, weights rounded to float16 as exported), an ONNX file
+run by ONNX Runtime (``:int8`` for its dynamic-quantized copy), or ``flat``: the 2D with every
+joint at one depth, the floor any lifter must beat.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from posecast.engines import normalize
 from posecast.engines.data.dataset import load_clips, split_clips
 from posecast.engines.evaluate import build_eval_clips, evaluate, markdown_table, per_action_table
 
@@ -28,7 +30,16 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEFAULT_DATA = [SHARED / "data/bandai-namco/dataset-1.tar.xz", SHARED / "data/bandai-namco/dataset-2.tar.xz"]
 
 
+def flat_predictor(windows: np.ndarray) -> np.ndarray:
+    """Reference point, not a model: the current 2D with every joint at one depth."""
+    canonical = normalize.canonicalize(windows[:, -1].astype(np.float64))
+    depth = np.full((*canonical.shape[:-1], 1), normalize.CAMERA_DISTANCE)
+    return np.concatenate([canonical * normalize.CAMERA_DISTANCE, depth], axis=-1)
+
+
 def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
+    if spec == "flat":
+        return flat_predictor, 1
     path, _, variant = spec.partition(":")
     if path.endswith(".pt"):
         import torch
