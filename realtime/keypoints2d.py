@@ -79,7 +79,8 @@ class Keypoints2DEstimator:
         name = f"pose_landmarker_{self.options.model_variant}"
         # A user's own .task file is not checked against the pinned checksum (newer MediaPipe
         # releases are welcome); MediaPipe itself rejects a file that is not a model.
-        self.model_path = ensure_asset(name, self.options.model_path, verify=False)
+        # The cached copy is checked (a corrupt download is fetched again).
+        self.model_path = ensure_asset(name, self.options.model_path, verify=self.options.model_path is None)
         self._landmarker = None
         self._calls_since_create = 0
         self._last_timestamp_ms = -1

@@ -130,3 +130,27 @@ def test_native_log_lines_hidden_unless_verbose(pose_model_path, verbose):
     assert "probe: python logging still works" in run.stderr
     assert "MediaPipe PoseLandmarker loaded" in run.stderr  # logged inside the muted window
     assert ("XNNPACK" in run.stderr) == verbose
+
+
+def test_corrupt_cached_model_is_fetched_again(tmp_path, monkeypatch, pose_model_path) -> None:  # noqa: ANN001
+    """A cached model whose sha256 does not match is replaced before MediaPipe sees it."""
+    import shutil
+
+    from posecast.engines.assets import get_asset, sha256_file
+
+    asset = get_asset("pose_landmarker_full")
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path))
+    cached = tmp_path / asset.filename
+    cached.write_bytes(b"corrupt" * 1000)
+    # the 'download' is a local copy of the real model: point the asset's sources at it
+    local = tmp_path / "mirror.task"
+    shutil.copy(pose_model_path, local)
+    from posecast.engines import assets
+
+    import dataclasses
+
+    fixed = dataclasses.replace(asset, sources=(assets.AssetSource(local.as_uri()),))
+    monkeypatch.setitem(assets.ASSETS, "pose_landmarker_full", fixed)
+    with Keypoints2DEstimator(Keypoints2DOptions()) as estimator:
+        assert estimator.model_path == cached
+    assert sha256_file(cached) == asset.sha256
