@@ -145,9 +145,9 @@ def test_corrupt_cached_model_is_fetched_again(tmp_path, monkeypatch, pose_model
     # the 'download' is a local copy of the real model: point the asset's sources at it
     local = tmp_path / "mirror.task"
     shutil.copy(pose_model_path, local)
-    from posecast.engines import assets
-
     import dataclasses
+
+    from posecast.engines import assets
 
     fixed = dataclasses.replace(asset, sources=(assets.AssetSource(local.as_uri()),))
     monkeypatch.setitem(assets.ASSETS, "pose_landmarker_full", fixed)
