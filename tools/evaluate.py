@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("held-out: %d clips, %d frames", len(held_out), sum(len(c.joints_m) for c in held_out))
     results: dict[str, dict] = {}
     for spec in args.model:
-        label, _, path = spec.partition("=")
+        label, _, path = spec.rpartition("=")  # labels may contain "=" (T=27); paths do not
         predict, window = make_predictor(path)
         for set_name, eval_clips in sets.items():
             start = time.perf_counter()
