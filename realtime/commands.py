@@ -66,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction, calibrate: argparse._SubPar
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, help="lifting model .onnx (default: the shipped one)")
     parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime"])
-    parser.add_argument("--int8", action="store_true", help="onnxruntime: the INT8 dynamic-quantized model")
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                        help="onnxruntime: the INT8 dynamic-quantized model (default: if shipped with it)")  # fmt: skip
 
 
 def _pipeline_arguments(parser: argparse.ArgumentParser, with_output: bool = True) -> None:

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip", type=Path, default=SHARED / "media" / "dance_576.mp4")
     ap.add_argument("--loops", type=int, default=3)
     ap.add_argument("--backend", default="auto")
-    ap.add_argument("--int8", action="store_true")
+    ap.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None, help="default: as the pipeline")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             "messages_received": received.value,
             "backend": backend.name,
             "backend_device": backend.device,
-            "int8": args.int8,
+            "int8": "int8" in backend.device,
             "window_frames": pipeline.lifter.window_frames,
             "cpu": cpu_name(),
             "python": platform.python_version(),
