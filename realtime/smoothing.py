@@ -18,7 +18,9 @@ metres with bone lengths that stay constant over time, the run-time form of the 
    are constant until the next reset: a new subject or a lost track), or, with ``memory_s``
    set, follows an exponential mean with that time constant (``a = w·dt / memory_s``) and
    the narrow ``clip``, so proportions keep adapting slowly.
-4. Size from height: the estimate is rescaled so that the standing height it implies
+4. Plausibility and size: each bone stays within ``max_deviation`` (20 %) of the reference
+   (real adult proportions vary by about ±10 %; more is the lifter's error), then the estimate
+   is rescaled so that the standing height it implies
    (:func:`skeleton.height_from_bone_lengths`) stays ``height_m`` (default: the reference's).
    Proportions come from the video, size from the subject's height.
 5. Rebuild the pose along the kinematic tree, root at the origin, keeping each bone's
@@ -80,6 +82,8 @@ class BoneLengthSmootherOptions:
     min_confidence: float = 0.3
     clip: float = 0.1
     warmup_clip: float = 0.3
+    #: the estimate stays within this fraction of the reference length per bone (None: free)
+    max_deviation: float | None = 0.2
 
     def __post_init__(self) -> None:
         ref = np.asarray(self.reference_lengths_m, dtype=np.float64)
@@ -187,6 +191,9 @@ class BoneLengthSmoother:
             clip = np.where(warming, opts.warmup_clip, opts.clip) * self._estimate
             estimate = self._estimate + rate * np.clip(sample - self._estimate, -clip, clip)
             self._settled = bool(np.all(self._seen_s >= opts.convergence_s))
+        if opts.max_deviation is not None:  # adult proportions vary by ~±10 %: beyond is the lifter's error
+            low, high = self._reference * (1 - opts.max_deviation), self._reference * (1 + opts.max_deviation)
+            estimate = np.clip(estimate, low, high)
         self._estimate = estimate * (self._height_m / float(_HEIGHT_PER_BONE @ estimate))
 
     def close(self) -> None:
