@@ -3,8 +3,8 @@
 Each command group lives with the code it drives and exposes ``register(subparsers)``:
 ``calibration.cli`` (calibrate camera; returns the ``calibrate`` group so that
 ``realtime.commands`` can add ``calibrate subject``, which needs the live pipeline),
-``engines.cli`` (engines build|info|bench), ``realtime.listen`` (listen) and
-``realtime.commands`` (run, demo, lift). Training and evaluation are tools in
+``engines.cli`` (engines build|info|bench), ``engines.cli_assets`` (assets list|fetch),
+``realtime.listen`` (listen) and ``realtime.commands`` (run, demo, lift). Training and evaluation are tools in
 ``tools/`` (they need torch, which the live path never imports).
 """
 
@@ -15,7 +15,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ..calibration import cli as calibration_cli
+from ..engines import cli as engines_cli
+from ..engines import cli_assets as assets_cli
 from ..engines.errors import PosecastError
+from . import commands, listen
 
 log = logging.getLogger("posecast")
 
@@ -24,26 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posecast", description="Real-time 3D human pose from a webcam.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, native library output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    calibrate = _optional("posecast.calibration.cli")
-    calibrate_sub = calibrate.register(sub) if calibrate else None
-    for name in ("posecast.engines.cli", "posecast.engines.cli_assets", "posecast.realtime.listen"):
-        module = _optional(name)
-        if module:
-            module.register(sub)
-    commands = _optional("posecast.realtime.commands")
-    if commands:
-        commands.register(sub, calibrate_sub)
+    calibrate_sub = calibration_cli.register(sub)
+    engines_cli.register(sub)
+    assets_cli.register(sub)
+    listen.register(sub)
+    commands.register(sub, calibrate_sub)
     return parser
-
-
-def _optional(name: str):  # noqa: ANN202 - a module or None
-    # TODO(lead): make these plain imports once every command group has landed.
-    try:
-        return __import__(name, fromlist=["register"])
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
