@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from posecast.engines.errors import AssetError
 
@@ -34,3 +36,25 @@ def pose_model_path() -> Path:
         return ensure_asset("pose_landmarker_full")
     except AssetError as exc:
         pytest.skip(f"MediaPipe model unavailable: {exc}")
+
+
+WALK_CLIP = "Bandai-Namco-Research-Motiondataset-1/data/dataset-1_walk_normal_001.bvh"
+
+
+@pytest.fixture(scope="session")
+def walk_joints(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    """One real Bandai-Namco walking clip (6.5 s, 30 fps) as posecast joints ``(F, 17, 3)``,
+    metres, mocap world frame (Y up), read from the archive in the shared folder."""
+    from posecast.engines.data.bvh import load_bvh_joints
+
+    archive = shared_dir() / "data" / "bandai-namco" / "dataset-1.tar.xz"
+    if not archive.is_file():
+        pytest.skip(f"mocap archive {archive} not found: set POSECAST_SHARED")
+    folder = tmp_path_factory.mktemp("walk")
+    with tarfile.open(archive) as tar:
+        member = tar.getmember(WALK_CLIP)
+        member.name = "walk.bvh"
+        tar.extract(member, folder, filter="data")
+    joints, fps = load_bvh_joints(folder / "walk.bvh")
+    assert round(fps) == 30
+    return joints

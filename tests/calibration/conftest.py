@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
 
 import cv2
@@ -12,7 +11,6 @@ import pytest
 from calib_synthetic import Camera, random_poses, render, true_camera
 
 NUM_VIEWS = 15
-WALK_CLIP = "Bandai-Namco-Research-Motiondataset-1/data/dataset-1_walk_normal_001.bvh"
 
 
 def shared_dir() -> Path:
@@ -38,20 +36,3 @@ def image_dir(tmp_path_factory: pytest.TempPathFactory, board_views) -> Path:
     for i, (image, _, _) in enumerate(board_views):
         cv2.imwrite(str(folder / f"view_{i:02d}.png"), image)
     return folder
-
-
-@pytest.fixture(scope="session")
-def walk_joints(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
-    """One Bandai-Namco walking clip as posecast joints ``(F, 17, 3)`` in metres."""
-    from posecast.engines.data.bvh import load_bvh_joints
-
-    archive = shared_dir() / "data" / "bandai-namco" / "dataset-1.tar.xz"
-    if not archive.is_file():
-        pytest.skip(f"mocap archive {archive} not available (set POSECAST_SHARED)")
-    folder = tmp_path_factory.mktemp("mocap")
-    with tarfile.open(archive) as tar:
-        member = tar.getmember(WALK_CLIP)
-        member.name = "walk.bvh"
-        tar.extract(member, folder, filter="data")
-    joints, _ = load_bvh_joints(folder / "walk.bvh")
-    return joints

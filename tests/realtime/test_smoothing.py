@@ -9,14 +9,10 @@ arbitrary units do) and per-bone length noise (lifting errors).
 from __future__ import annotations
 
 import math
-import os
-import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 from posecast.engines import skeleton
-from posecast.engines.data.bvh import load_bvh_joints
 from posecast.realtime.smoothing import (
     BoneLengthSmoother,
     BoneLengthSmootherOptions,
@@ -28,26 +24,12 @@ FPS = 30
 FRAME_NS = 10**9 // FPS
 CHILD = np.asarray([c for c, _ in skeleton.BONES])
 PARENT = np.asarray([p for _, p in skeleton.BONES])
-CLIP = "Bandai-Namco-Research-Motiondataset-1/data/dataset-1_walk_normal_001.bvh"
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("POSECAST_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared"
 
 
 @pytest.fixture(scope="module")
-def walk(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+def walk(walk_joints: np.ndarray) -> np.ndarray:
     """Root-relative camera-axes (y down) joints ``(F, 17, 3)`` metres of a 6.5 s walk at 30 fps."""
-    archive = _shared_dir() / "data" / "bandai-namco" / "dataset-1.tar.xz"
-    if not archive.is_file():
-        pytest.skip(f"mocap archive {archive} not found: set POSECAST_SHARED")
-    folder = tmp_path_factory.mktemp("bvh")
-    with tarfile.open(archive) as tar:
-        tar.extract(tar.getmember(CLIP), folder, filter="data")
-    joints, fps = load_bvh_joints(folder / CLIP)
-    assert round(fps) == FPS
-    joints = joints.astype(np.float64) * [-1.0, -1.0, 1.0]  # Y up → y down (a rotation about z)
+    joints = walk_joints.astype(np.float64) * [-1.0, -1.0, 1.0]  # Y up → y down (a rotation about z)
     return joints - joints[:, :1]
 
 

@@ -3,29 +3,14 @@ filmed by a known virtual camera, lifted frame by frame, gives back its bone len
 
 from __future__ import annotations
 
-import tarfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 from posecast.calibration import estimate_subject
 from posecast.engines import normalize, skeleton
-from posecast.engines.data.bvh import load_bvh_joints
 from posecast.engines.data.cameras import sample_cameras
 from posecast.engines.data.windows import rescale_bones
 from posecast.realtime.lifter import Lifter3D
 from posecast.realtime.window import PoseWindow, PoseWindowOptions
-
-CLIP = "Bandai-Namco-Research-Motiondataset-1/data/dataset-1_walk_normal_001.bvh"
-
-
-@pytest.fixture(scope="module")
-def walk_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> np.ndarray:
-    archive = media_dir.parent / "data" / "bandai-namco" / "dataset-1.tar.xz"
-    dest = tmp_path_factory.mktemp("walk") / "walk.bvh"
-    with tarfile.open(archive) as tar:
-        dest.write_bytes(tar.extractfile(CLIP).read())
-    return load_bvh_joints(dest)[0].astype(np.float64)
 
 
 @pytest.mark.xfail(
@@ -34,7 +19,7 @@ def walk_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> np.n
     "on this clip; the calibration itself recovers lengths within 3 % from 3D (tests/calibration/test_subject.py). "
     "Strict: a better model makes this pass and the marker must then go.",
 )
-def test_subject_bone_lengths_from_lifted_video(walk_clip: np.ndarray) -> None:
+def test_subject_bone_lengths_from_lifted_video(walk_joints: np.ndarray) -> None:
     # a person with other proportions than the training skeleton: longer legs, shorter arms
     factors = np.ones(len(skeleton.BONES))
     for i, name in enumerate(skeleton.BONE_NAMES):
@@ -42,7 +27,7 @@ def test_subject_bone_lengths_from_lifted_video(walk_clip: np.ndarray) -> None:
             factors[i] = 1.08
         elif "elbow" in name or "wrist" in name:
             factors[i] = 0.94
-    world = rescale_bones(walk_clip[None], factors[None])  # (1, F, 17, 3)
+    world = rescale_bones(walk_joints.astype(np.float64)[None], factors[None])  # (1, F, 17, 3)
     cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), np.random.default_rng(5))
     keypoints_norm = normalize.project(cameras.to_camera(world))[0]
     true_lengths = np.median(skeleton.bone_lengths(world[0]), axis=0)
