@@ -49,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip", type=Path, default=SHARED / "media" / "dance_576.mp4")
     ap.add_argument("--loops", type=int, default=3)
     ap.add_argument("--backend", default="auto")
+    ap.add_argument("--model", type=Path, help="lifting model .onnx (default: the shipped one)")
     ap.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None, help="default: as the pipeline")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     options = PipelineOptions(
         keypoints=Keypoints2DOptions(video_time=False),
-        lifter=LifterOptions(backend=args.backend, int8=args.int8),
+        lifter=LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8),
         publish_address="tcp://127.0.0.1:0",
     )
     results = []
