@@ -12,20 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..calibration import DEFAULT_HFOV_DEG, estimate_subject, save_subject
+from ..calibration import DEFAULT_HEIGHT_M, DEFAULT_HFOV_DEG, estimate_subject, save_subject
 from ..calibration.io import check_writable
 from ..engines import normalize, skeleton
 from ..engines.assets import ensure_asset
-from ..engines.camera import solve_root_translation
 from ..engines.errors import PosecastError
 from .capture import open_source
 from .errors import SourceError
 from .keypoints2d import Keypoints2DOptions
 from .lifter import Lifter3D, LifterOptions
+from .metric3d import MetricLifting
 from .pipeline import FrameResult, Pipeline, PipelineOptions
-from .smoothing import BoneLengthSmoother, BoneLengthSmootherOptions, OneEuroOptions
+from .smoothing import BoneLengthSmootherOptions, OneEuroOptions
 from .view import LiveView, LiveViewOptions, display_available
-from .window import PoseWindow, PoseWindowOptions
 
 log = logging.getLogger(__name__)
 
@@ -202,25 +201,21 @@ def _lift(args: argparse.Namespace) -> int:
     folder = args.output.resolve().parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise SourceError(f"cannot write {args.output}: folder {folder} does not exist or is not writable")
+    height = args.height or DEFAULT_HEIGHT_M
     lifter = Lifter3D(LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8))
-    window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=None))
-    height = args.height or 1.70
-    smoother = BoneLengthSmoother(BoneLengthSmootherOptions.from_height(height))
+    metric = MetricLifting(lifter, BoneLengthSmootherOptions.from_height(height), max_gap_s=None)
     keypoints_norm = normalize.normalize_pixels(keypoints, intrinsics)
     frames = len(keypoints)
     joints = np.full((frames, skeleton.NUM_JOINTS, 3), np.nan)
     joints_rel = np.full_like(joints, np.nan)
     valid = np.isfinite(keypoints).all(axis=(1, 2)) & (confidence.max(axis=1) > 0)
     for f in range(frames):
-        timestamp_ns = int(f * 1e9 / fps)
-        if not valid[f]:  # a frame with no person: like a lost track live
-            window.reset()
-            smoother.reset()
+        pose = metric.process(keypoints_norm[f], confidence[f], int(f * 1e9 / fps)) if valid[f] else None
+        if pose is None:  # a frame with no person: like a lost track live
+            metric.reset()
             continue
-        lifted = lifter.process(window.process(keypoints_norm[f], timestamp_ns).window)
-        joints_rel[f] = smoother.process(lifted.joints_rel, timestamp_ns, confidence[f])
-        joints[f] = joints_rel[f] + solve_root_translation(joints_rel[f], keypoints_norm[f], confidence[f])
-    lifter.close()
+        joints[f], joints_rel[f] = pose.joints_m, pose.joints_rel_m
+    metric.close()
     np.savez(args.output, joints_3d=joints.astype(np.float32), joints_3d_rel=joints_rel.astype(np.float32),
              joint_names=np.array(skeleton.JOINT_NAMES), fps=fps, height_m=height)  # fmt: skip
     log.info("lifted %d frames (%d without a person) → %s", frames, int((~valid).sum()), args.output)

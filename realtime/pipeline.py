@@ -36,14 +36,13 @@ from ..calibration import (
     load_subject,
 )
 from ..engines import normalize, skeleton
-from ..engines.camera import solve_root_translation
 from .capture import FrameSource
 from .keypoints2d import Keypoints2DEstimator, Keypoints2DOptions
 from .lifter import Lifter3D, LifterOptions
+from .metric3d import MetricLifting
 from .publish import DEFAULT_ADDRESS, PoseMessage, Publisher, PublisherOptions
-from .smoothing import BoneLengthSmoother, BoneLengthSmootherOptions, OneEuroFilter, OneEuroOptions
+from .smoothing import BoneLengthSmootherOptions, OneEuroOptions
 from .types import Frame, Keypoints2D
-from .window import PoseWindow, PoseWindowOptions
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +115,7 @@ class Pipeline:
         except BaseException:
             self.close()
             raise
-        self.window = PoseWindow(PoseWindowOptions(window_frames=self.lifter.window_frames))
-        self.smoother = BoneLengthSmoother(smoother)
-        self.one_euro = OneEuroFilter(o.one_euro) if o.one_euro else None
+        self.metric = MetricLifting(self.lifter, smoother, o.one_euro, o.min_joint_confidence)
         self.intrinsics: CameraIntrinsics | None = None
         self._intrinsics_array = np.zeros(4)
         self.frames = 0
@@ -180,27 +177,13 @@ class Pipeline:
         if self.intrinsics.has_distortion:
             pixels = self.intrinsics.undistort_pixels(pixels)
         keypoints_norm = normalize.normalize_pixels(pixels, self._intrinsics_array)
-        window = self.window.process(keypoints_norm, timestamp_ns)
-        if window.restarted:
-            self._reset_temporal()
-        t2 = time.perf_counter_ns()
-        stage_ns["window"] = t2 - t1
-        lifted = self.lifter.process(window.window)
-        t3 = time.perf_counter_ns()
-        stage_ns["lift"] = t3 - t2
-        joints_rel_m = self.smoother.process(lifted.joints_rel, timestamp_ns, kp.confidence)
-        if self.one_euro is not None:
-            joints_rel_m = self.one_euro.process(joints_rel_m, timestamp_ns)
-        weights = np.where(kp.confidence >= self.options.min_joint_confidence, kp.confidence, 0.0)
-        root_m = solve_root_translation(joints_rel_m, keypoints_norm, weights)
-        if not np.all(np.isfinite(root_m)) or not np.all(np.isfinite(joints_rel_m)):
-            return self._lost(frame, kp, stage_ns, t3)
-        joints_m = joints_rel_m + root_m
+        pose = self.metric.process(keypoints_norm, kp.confidence, timestamp_ns, stage_ns)
+        if pose is None:
+            return self._lost(frame, kp, stage_ns, t1)
         t4 = time.perf_counter_ns()
-        stage_ns["smooth"] = t4 - t3
         result = FrameResult(
-            frame.frame_id, frame.capture_ns, window.state, kp, joints_m, joints_rel_m, root_m, lifted.scale,
-            lifted.joints_rel, stage_ns, 0,
+            frame.frame_id, frame.capture_ns, pose.state, kp, pose.joints_m, pose.joints_rel_m, pose.root_m,
+            pose.scale, pose.joints_lifted, stage_ns, 0,
         )  # fmt: skip
         self._publish(result, t4)
         return result
@@ -213,19 +196,12 @@ class Pipeline:
 
     def _lost(self, frame: Frame, kp: Keypoints2D, stage_ns: dict[str, int], t_start: int) -> FrameResult:
         self.lost_frames += 1
-        self._reset_temporal()
-        self.window.reset()
-        stage_ns.setdefault("window", 0)
-        stage_ns.setdefault("lift", 0)
-        stage_ns["smooth"] = time.perf_counter_ns() - t_start - stage_ns["window"] - stage_ns["lift"]
+        self.metric.reset()
+        for stage in ("window", "lift", "smooth"):
+            stage_ns.setdefault(stage, 0)
         result = FrameResult(frame.frame_id, frame.capture_ns, "lost", kp, None, None, None, None, None, stage_ns, 0)
         self._publish(result, time.perf_counter_ns())
         return result
-
-    def _reset_temporal(self) -> None:
-        self.smoother.reset()
-        if self.one_euro is not None:
-            self.one_euro.reset()
 
     def _publish(self, result: FrameResult, t_start: int) -> None:
         if self.publisher is not None:
@@ -258,8 +234,7 @@ class Pipeline:
             yield frame, self.process(frame)
 
     def reset(self) -> None:
-        self.window.reset()
-        self._reset_temporal()
+        self.metric.reset()
         self.keypoints.reset()
 
     def close(self) -> None:

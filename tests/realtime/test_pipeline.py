@@ -105,11 +105,11 @@ def test_no_person_gives_lost_and_resets(media_dir: Path, pose_model_path: Path,
         frames = [source.read() for _ in range(5)]
         for frame in frames:
             assert pipeline.process(frame).tracking in ("warming", "tracking")
-        assert pipeline.window.seen == 5
+        assert pipeline.metric.window.seen == 5
         black = Frame(99, time.monotonic_ns(), np.zeros_like(frames[0].image_bgr), 30.0)
         lost = pipeline.process(black)
         assert lost.tracking == "lost" and lost.joints_m is None
-        assert pipeline.window.seen == 0  # window reset: the next pose starts warming again
+        assert pipeline.metric.window.seen == 0  # window reset: the next pose starts warming again
         again = pipeline.process(Frame(100, time.monotonic_ns(), frames[-1].image_bgr, 30.0))
         assert again.tracking == "warming"
 
