@@ -4,6 +4,9 @@ Modes:
 - ``unsupervised``: the paper's method. Reads 2D windows only (``WindowBatch.keypoints_norm``).
 - ``ablation``: the paper's baseline: no scale network, no L_tmc, no L_tsc.
 - ``supervised``: same architecture trained on 3D ground truth (the reference for the table).
+- ``distill``: a smaller student (e.g. width 512, for the CPU latency budget) trained to
+  reproduce an unsupervised teacher checkpoint's 3D and scale on the same 2D windows. It reads
+  2D only, so the student is as unsupervised as its teacher.
 
 Schedule: the pose module (lifter) trains ``pose_steps_per_scale_step`` steps for each scale
 step; the idle module is frozen by leaving it out of that step's optimizer. The
@@ -31,7 +34,7 @@ from .models import Discriminator, ModelConfig, PoseGenerator, lift_to_3d
 
 log = logging.getLogger(__name__)
 
-MODES = ("unsupervised", "ablation", "supervised")
+MODES = ("unsupervised", "ablation", "supervised", "distill")
 
 
 @dataclass
@@ -71,6 +74,8 @@ class TrainConfig:
     checkpoint_every: int = 250
     log_every: int = 25
     device: str = "cpu"
+    #: distill mode: the teacher checkpoint (a trainer ``last.pt``; any architecture)
+    teacher: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -82,6 +87,8 @@ class TrainConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.mode == "ablation":
             self.model.use_scale_net = False
+        if (self.mode == "distill") != (self.teacher is not None):
+            raise ValueError("mode 'distill' needs a teacher checkpoint, and only distill takes one")
         if self.steps < 1 or self.batch < 2:
             raise ValueError(f"steps must be >= 1 and batch >= 2, got {self.steps}, {self.batch}")
 
@@ -118,9 +125,16 @@ class Trainer:
         scale_params = list(self.generator.scale_net.parameters()) if self.generator.scale_net else []
         self.opt_scale = torch.optim.Adam(scale_params, config.lr_scale, betas=betas) if scale_params else None
         self.opt_disc = torch.optim.Adam(self.discriminator.parameters(), config.lr_disc, betas=betas)
-        if config.mode == "supervised":  # one optimizer over everything
+        self.teacher: PoseGenerator | None = None
+        if config.mode in ("supervised", "distill"):  # one optimizer over everything
             self.opt_pose = torch.optim.Adam(self.generator.parameters(), config.lr_pose, betas=betas)
             self.opt_scale = None
+        if config.mode == "distill":
+            self.teacher = load_generator(config.teacher, self.device)
+            if self.teacher.cfg.window_frames != config.model.window_frames:
+                raise ValueError(
+                    f"student window {config.model.window_frames} != teacher window {self.teacher.cfg.window_frames}"
+                )
         self.step = 0
         self.rng = torch.Generator().manual_seed(config.seed + 1)
 
@@ -184,6 +198,8 @@ class Trainer:
             self._apply(self.opt_pose, loss)
             self.step += 1
             return {"loss": float(loss), "l_sup": float(loss)}
+        if self.teacher is not None:
+            return self.distill_step(keypoints, autocast)
         scale_phase = self.opt_scale is not None and (
             self.step % (self.cfg.pose_steps_per_scale_step + 1) == self.cfg.pose_steps_per_scale_step
         )
@@ -203,6 +219,26 @@ class Trainer:
         logged["loss"] = float(loss)
         self.step += 1
         return logged
+
+    def distill_step(self, keypoints: torch.Tensor, autocast: torch.autocast) -> dict[str, float]:
+        """Student ← teacher on one batch of 2D windows: root-relative 3D of every window frame
+        (the current frame weighted as much as all others together: it is what runs live) and
+        the log scale."""
+        canonical = normalize.canonicalize(keypoints)
+        with torch.no_grad(), autocast:
+            target, target_scale = self.teacher(canonical)
+        with autocast:
+            joints, scale = self.generator(canonical)
+        target = target.float() - target.float()[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+        centred = joints - joints[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+        l_window = losses.mse(centred, target)
+        l_current = losses.mse(centred[:, -1], target[:, -1])
+        l_scale = losses.mse(torch.log(scale), torch.log(target_scale.float()))
+        loss = l_window + l_current + l_scale
+        self._apply(self.opt_pose, loss)
+        self.step += 1
+        return {"loss": float(loss.detach()), "l_window": float(l_window), "l_current": float(l_current),
+                "l_scale": float(l_scale)}  # fmt: skip
 
     def _apply(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         # zero every module's grads: only ``optimizer``'s parameters move this step
@@ -306,6 +342,14 @@ class Trainer:
             if bar is not None:
                 bar.close()
         return history
+
+
+def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> PoseGenerator:
+    """The generator of a trainer checkpoint, in eval mode (BatchNorm running statistics)."""
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    generator = PoseGenerator(TrainConfig(**state["config"]).model).to(device)
+    generator.load_state_dict(state["generator"])
+    return generator.eval()
 
 
 class _Prefetcher:

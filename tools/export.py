@@ -20,9 +20,9 @@ import torch
 from posecast.engines import metadata, skeleton
 from posecast.engines.camera import metric_scale
 from posecast.engines.export import export_onnx, git_commit
-from posecast.engines.models import PoseGenerator, PoseModel, fold_batchnorm
+from posecast.engines.models import PoseModel, fold_batchnorm
 from posecast.engines.quantize import quantize_int8
-from posecast.engines.train import TrainConfig
+from posecast.engines.train import TrainConfig, load_generator
 
 log = logging.getLogger("export")
 TRAINING_DATA = "Bandai-Namco Research Motion Dataset 1 + 2 (BVH, 30 fps; held-out clips excluded)"
@@ -31,11 +31,9 @@ LICENSE = "CC BY-NC 4.0 (weights trained on the Bandai-Namco Research Motion Dat
 
 def load_pose_model(checkpoint: str | Path, fp16_round: bool = True) -> tuple[PoseModel, TrainConfig]:
     """The exportable model from a training checkpoint (eval mode, weights optionally fp16-rounded)."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    cfg = TrainConfig(**state["config"])
-    generator = PoseGenerator(cfg.model)
-    generator.load_state_dict(state["generator"])
-    model = fold_batchnorm(PoseModel(generator).eval())  # as exported, so rounding hits the final weights
+    cfg = TrainConfig(**torch.load(checkpoint, map_location="cpu", weights_only=False)["config"])
+    # folded as exported, so the rounding hits the final weights
+    model = fold_batchnorm(PoseModel(load_generator(checkpoint)).eval())
     if fp16_round:
         with torch.no_grad():
             for tensor in list(model.parameters()) + list(model.buffers()):
@@ -61,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         training_data=args.training_data,
         license=args.license,
         git_commit=git_commit(),
-        extra={"train_steps": str(state["step"])},
+        extra={"train_steps": str(state["step"]), **({"teacher": str(cfg.teacher)} if cfg.teacher else {})},
     )
     export_onnx(model, args.output, meta, fp16_weights=True)
     if args.int8:

@@ -5,6 +5,7 @@ resumable checkpoints, a CSV log and a PNG of the loss curves.
     python tools/train.py --config tools/configs/unsupervised.yaml --out runs/unsup
     python tools/train.py --config ... --out runs/unsup --resume     # continue after a stop
     python tools/train.py --data my_bvh_folder/ --recorded-2d clips/*.npz --out runs/mine
+    python tools/train.py --config tools/configs/distill_w512.yaml --out runs/w512 # small student
 
 Data: any BVH folder or .tar.xz of BVH files (Bandai-Namco and CMU skeletons are known), and/or
 recorded 2D sequences in the ``posecast lift`` input format (2D-only training: no 3D needed).
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, log.csv, losses.png")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     ap.add_argument("--steps", type=int)
-    ap.add_argument("--mode", choices=["unsupervised", "ablation", "supervised"])
+    ap.add_argument("--mode", choices=["unsupervised", "ablation", "supervised", "distill"])
+    ap.add_argument("--teacher", help="distill mode: the teacher's checkpoint (e.g. runs/unsupervised/last.pt)")
     ap.add_argument("--window", type=int, help="window frames T")
     ap.add_argument("--device", default=None, help="cpu or cuda")
     ap.add_argument("--max-clips", type=int, default=0, help="use only this many clips (tiny runs, CI)")
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = yaml.safe_load(args.config.read_text()) if args.config else {}
     if args.resume and (args.out / "config.json").exists():
         raw = json.loads((args.out / "config.json").read_text())
-    for key in ("steps", "mode", "device"):
+    for key in ("steps", "mode", "device", "teacher"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
     if args.window:

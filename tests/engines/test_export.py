@@ -74,6 +74,14 @@ def test_onnx_runtime_matches_pytorch(exported: tuple[PoseModel, Path, Path]) ->
     assert np.ptp(scale) > 1e-3  # the scale branch is live, not a constant
 
 
+def test_exported_lifter_computes_only_the_current_frame(exported: tuple[PoseModel, Path, Path]) -> None:
+    # the lifter's output layer makes depths for all 9 frames when training; the exported graph
+    # keeps only the current frame's 17 rows, with no stale full-size copy left in the file
+    shapes = {tuple(i.dims) for i in onnx.load(str(exported[1])).graph.initializer}
+    assert (skeleton.NUM_JOINTS, 64) in shapes or (64, skeleton.NUM_JOINTS) in shapes
+    assert not any(WINDOW * skeleton.NUM_JOINTS in dims for dims in shapes)
+
+
 def test_float16_weights_halve_the_file_and_keep_float32_maths(exported: tuple[PoseModel, Path, Path]) -> None:
     model, fp32, fp16 = exported
     ratio = fp16.stat().st_size / fp32.stat().st_size

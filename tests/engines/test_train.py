@@ -97,6 +97,25 @@ def test_supervised_trainer_reads_3d(batches: list[WindowBatch], tmp_path: Path)
     assert logged["loss"] == logged["l_sup"] > 0
 
 
+def test_distilled_student_learns_its_teacher_from_2d_alone(batches: list[WindowBatch], tmp_path: Path) -> None:
+    teacher = Trainer(tiny_config(), tmp_path / "teacher")
+    for batch in batches[:20]:
+        teacher.train_step(batch)
+    teacher_path = teacher.save_checkpoint()
+    small = ModelConfig(**(TINY_MODEL | {"width": 32}))
+    student = Trainer(tiny_config(mode="distill", teacher=str(teacher_path), model=small), tmp_path / "student")
+    assert student.teacher is not None and not student.teacher.training
+    teacher_before = parameters(student.teacher)
+    two_d = [TwoDOnlyBatch(b.keypoints_norm, b.confidence) for b in batches]  # 3D cannot be read
+    history = [student.train_step(batch) for batch in two_d]
+    assert {"loss", "l_window", "l_current", "l_scale"} <= history[0].keys()
+    losses_seen = np.array([h["loss"] for h in history])
+    assert np.isfinite(losses_seen).all() and losses_seen[-10:].mean() < 0.5 * losses_seen[:10].mean()
+    assert same(teacher_before, parameters(student.teacher))  # the teacher never moves
+    with pytest.raises(ValueError, match="student window 5 != teacher window 9"):
+        Trainer(tiny_config(mode="distill", teacher=str(teacher_path), model=ModelConfig(window_frames=5)), tmp_path)
+
+
 def test_canonical_target_is_root_relative_with_fixed_total_bone_length(batches: list[WindowBatch]) -> None:
     target = canonical_target(torch.from_numpy(batches[0].joints_cam_m).double())
     torch.testing.assert_close(target[..., skeleton.ROOT, :], torch.zeros(BATCH, 9, 3, dtype=torch.float64))
@@ -166,9 +185,13 @@ def test_resume_refuses_another_architecture(batches: list[WindowBatch], tmp_pat
 
 def test_train_config_validation() -> None:
     with pytest.raises(
-        ValueError, match=r"mode must be one of \('unsupervised', 'ablation', 'supervised'\), got 'gan'"
+        ValueError, match=r"mode must be one of \('unsupervised', 'ablation', 'supervised', 'distill'\), got 'gan'"
     ):
         TrainConfig(mode="gan")
+    with pytest.raises(ValueError, match="mode 'distill' needs a teacher checkpoint"):
+        tiny_config(mode="distill")
+    with pytest.raises(ValueError, match="only distill takes one"):
+        tiny_config(teacher="runs/x/last.pt")
     with pytest.raises(ValueError, match="batch >= 2, got 60, 1"):
         tiny_config(batch=1)
     assert TrainConfig(mode="ablation", model={"window_frames": 3}).model.use_scale_net is False
