@@ -43,8 +43,10 @@ def export_onnx(model: PoseModel, path: str | Path, meta: metadata.ModelMetadata
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = fold_batchnorm(copy.deepcopy(model).eval().float())
+    model.generator.lifter.keep_current_frame_only()  # run time needs the current frame's depths only
     architecture = json.dumps(model.generator.cfg.to_dict())
-    meta = dataclasses.replace(meta, extra={"model_config": architecture, **meta.extra, "batchnorm_folded": "1"})
+    extra = {"model_config": architecture, **meta.extra, "batchnorm_folded": "1", "current_frame_head": "1"}
+    meta = dataclasses.replace(meta, extra=extra)
     dummy = torch.zeros(1, meta.window_frames, skeleton.NUM_JOINTS, 2)
     dummy[..., 0] = torch.linspace(-0.1, 0.1, skeleton.NUM_JOINTS)
     dummy[..., 1] = torch.linspace(-0.2, 0.2, skeleton.NUM_JOINTS)

@@ -42,6 +42,16 @@ def load_pose_model(checkpoint: str | Path, fp16_round: bool = True) -> tuple[Po
     return model, cfg
 
 
+def model_kind(cfg: TrainConfig) -> str:
+    """The metadata's model kind: the training mode; a distilled student names its teacher's."""
+    if cfg.mode != "distill":
+        return cfg.mode
+    teacher = Path(cfg.teacher)
+    if not teacher.is_file():
+        return "distilled"
+    return f"{torch.load(teacher, map_location='cpu', weights_only=False)['config']['mode']}-distilled"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", type=Path)
@@ -55,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     meta = metadata.ModelMetadata(
         window_frames=cfg.model.window_frames,
-        model_kind=cfg.mode,
+        model_kind=model_kind(cfg),
         training_data=args.training_data,
         license=args.license,
         git_commit=git_commit(),

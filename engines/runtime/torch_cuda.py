@@ -79,6 +79,8 @@ def build_torch_model(path: str | Path, meta: ModelMetadata | None = None):  # n
     model = PoseModel(PoseGenerator(ModelConfig(**model_config(meta)))).eval()
     if meta.extra.get("batchnorm_folded") == "1":  # the file holds the fused Linear weights
         model = fold_batchnorm(model)
+    if meta.extra.get("current_frame_head") == "1":  # the file holds the current frame's output rows only
+        model.generator.lifter.keep_current_frame_only()
     weights = onnx_weights(path)
     state = model.state_dict()
     for name, tensor in state.items():

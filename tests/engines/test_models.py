@@ -84,6 +84,19 @@ def test_pose_model_outputs_the_current_frame_root_relative() -> None:
     torch.testing.assert_close(model(shifted)[0], joints, atol=1e-5, rtol=1e-5)
 
 
+def test_cutting_the_lifter_to_the_current_frame_keeps_its_numbers() -> None:
+    torch.manual_seed(0)
+    generator = PoseGenerator(ModelConfig(window_frames=9, width=32, blocks=1, scale_width=16)).eval()
+    scaled, _ = generator.scaled_window(normalize.canonicalize(windows(4, 9)))
+    full = generator.lifter(scaled)
+    torch.testing.assert_close(generator.lifter.current_depth(scaled), full[:, -1])
+    generator.lifter.keep_current_frame_only()
+    assert generator.lifter.net[-1].weight.shape == (17, 32)
+    torch.testing.assert_close(generator.lifter.current_depth(scaled), full[:, -1])
+    with pytest.raises(RuntimeError, match="use current_depth"):
+        generator.lifter(scaled)
+
+
 def test_ablation_generator_has_no_scale_net() -> None:
     generator = PoseGenerator(ModelConfig(window_frames=3, width=16, blocks=0, use_scale_net=False)).eval()
     assert generator.scale_net is None

@@ -59,6 +59,9 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     atomic_write(target, b"new")
     assert target.read_bytes() == b"new"
     assert [p.name for p in target.parent.iterdir()] == ["a.plan"]
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")  # the mode open() gives under this umask, not mkstemp's private 0600
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_atomic_write_failure_keeps_old_file(tmp_path: Path) -> None:
