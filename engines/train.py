@@ -216,7 +216,7 @@ class Trainer:
                 )
             self._apply(self.opt_disc, d_loss.float())
             logged["l_disc"] = float(d_loss.detach())
-        logged["loss"] = float(loss)
+        logged["loss"] = float(loss.detach())
         self.step += 1
         return logged
 
