@@ -197,7 +197,7 @@ class Trainer:
             loss = losses.mse(centred, target)
             self._apply(self.opt_pose, loss)
             self.step += 1
-            return {"loss": float(loss), "l_sup": float(loss)}
+            return {"loss": float(loss.detach()), "l_sup": float(loss.detach())}
         if self.teacher is not None:
             return self.distill_step(keypoints, autocast)
         scale_phase = self.opt_scale is not None and (
