@@ -237,8 +237,8 @@ class Trainer:
         loss = l_window + l_current + l_scale
         self._apply(self.opt_pose, loss)
         self.step += 1
-        return {"loss": float(loss.detach()), "l_window": float(l_window), "l_current": float(l_current),
-                "l_scale": float(l_scale)}  # fmt: skip
+        parts = {"loss": loss, "l_window": l_window, "l_current": l_current, "l_scale": l_scale}
+        return {k: float(v.detach()) for k, v in parts.items()}
 
     def _apply(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         # zero every module's grads: only ``optimizer``'s parameters move this step
