@@ -71,9 +71,9 @@ def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batc
         windows = causal_windows(clip.keypoints_norm, window_frames)
         pred = np.concatenate([predict(windows[i : i + batch]) for i in range(0, len(windows), batch)])
         pred = pred.astype(np.float64)
-        gt = metrics.root_relative(clip.joints_cam_m)
+        gt = skeleton.root_relative(clip.joints_cam_m)
         reference = skeleton.bone_lengths_from_height(clip.height_m)
-        pred_m = metrics.root_relative(pred) * camera.metric_scale(pred, reference)[:, None, None]
+        pred_m = skeleton.root_relative(pred) * camera.metric_scale(pred, reference)[:, None, None]
         frame_errors = {
             "mpjpe_mm": metrics.mpjpe(pred_m, gt) * 1000,
             "n_mpjpe_mm": metrics.n_mpjpe(pred_m, gt) * 1000,

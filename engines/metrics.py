@@ -12,18 +12,14 @@ import numpy as np
 from . import skeleton
 
 
-def root_relative(joints: np.ndarray) -> np.ndarray:
-    return joints - joints[..., skeleton.ROOT : skeleton.ROOT + 1, :]
-
-
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-sample MPJPE ``(N,)`` of root-relative poses."""
-    return np.linalg.norm(root_relative(pred) - root_relative(gt), axis=-1).mean(-1)
+    return np.linalg.norm(skeleton.root_relative(pred) - skeleton.root_relative(gt), axis=-1).mean(-1)
 
 
 def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-sample MPJPE after optimal per-sample scaling of the prediction ``(N,)``."""
-    p, g = root_relative(pred), root_relative(gt)
+    p, g = skeleton.root_relative(pred), skeleton.root_relative(gt)
     scale = (p * g).sum((-1, -2)) / np.maximum((p * p).sum((-1, -2)), 1e-12)
     return mpjpe(p * scale[:, None, None], g)
 

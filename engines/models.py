@@ -201,7 +201,7 @@ class PoseModel(nn.Module):
     def forward(self, keypoints_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scaled, scale = self.generator.scaled_window(normalize.canonicalize(keypoints_norm))
         current = lift_to_3d(scaled[:, -1], self.generator.lifter.current_depth(scaled))
-        return current - current[:, skeleton.ROOT : skeleton.ROOT + 1], scale[:, -1:]
+        return skeleton.root_relative(current), scale[:, -1:]
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:

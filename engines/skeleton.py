@@ -91,6 +91,12 @@ def from_mocap(joints: np.ndarray, names: list[str] | tuple[str, ...], mapping: 
     return _derive_axial(out)
 
 
+def root_relative(joints):  # noqa: ANN001, ANN201 - numpy array or torch tensor, same type back
+    """Joints ``(..., 17, D)`` with the root (pelvis) moved to the origin; numpy or torch alike,
+    so training, export and evaluation share one definition."""
+    return joints - joints[..., ROOT : ROOT + 1, :]
+
+
 def bone_lengths(joints: np.ndarray) -> np.ndarray:
     """Bone lengths ``(..., 16)`` of joints ``(..., 17, 3)``, in :data:`BONES` order."""
     child = np.asarray([c for c, _ in BONES])

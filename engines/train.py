@@ -103,7 +103,7 @@ CANONICAL_BONE_TOTAL = 7.93
 
 def canonical_target(joints_cam_m: torch.Tensor) -> torch.Tensor:
     """Ground-truth 3D in the lifter's canonical unit (supervised reference only)."""
-    rel = joints_cam_m - joints_cam_m[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+    rel = skeleton.root_relative(joints_cam_m)
     total = losses.bone_lengths(rel).sum(-1)[..., None, None]
     return rel / total * CANONICAL_BONE_TOTAL
 
@@ -144,8 +144,7 @@ class Trainer:
         cfg, c = self.cfg, normalize.CAMERA_DISTANCE
         canonical = normalize.canonicalize(keypoints_norm)
         joints, scale = self.generator(canonical)  # (B, T, 17, 3) at depth ≈ c
-        root = joints[..., skeleton.ROOT : skeleton.ROOT + 1, :]
-        centred = joints - root
+        centred = skeleton.root_relative(joints)
         scaled_2d = canonical * scale[:, :, None, None]  # scale (B, T): one per frame
         rotation = losses.random_rotations(joints.shape[0], self.rng).to(joints)
         offset = joints.new_tensor([0.0, 0.0, c])
@@ -153,7 +152,7 @@ class Trainer:
         rotated_2d = normalize.project(rotated + offset, min_depth=1.0)
         # lift the rotated view again (already in the scaled canonical frame), rotate back
         relifted = lift_to_3d(rotated_2d, self.generator.lifter(rotated_2d).float())
-        relifted = relifted - relifted[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+        relifted = skeleton.root_relative(relifted)
         back = torch.einsum("bji,btkj->btki", rotation, relifted)
         back_2d = normalize.project(back + offset, min_depth=1.0)
         out = {
@@ -193,7 +192,7 @@ class Trainer:
             with autocast:
                 joints, _ = self.generator(normalize.canonicalize(keypoints))
             target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device))
-            centred = joints.float() - joints.float()[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+            centred = skeleton.root_relative(joints.float())
             loss = losses.mse(centred, target)
             self._apply(self.opt_pose, loss)
             self.step += 1
@@ -229,8 +228,8 @@ class Trainer:
             target, target_scale = self.teacher(canonical)
         with autocast:
             joints, scale = self.generator(canonical)
-        target = target.float() - target.float()[..., skeleton.ROOT : skeleton.ROOT + 1, :]
-        centred = joints - joints[..., skeleton.ROOT : skeleton.ROOT + 1, :]
+        target = skeleton.root_relative(target.float())
+        centred = skeleton.root_relative(joints)
         l_window = losses.mse(centred, target)
         l_current = losses.mse(centred[:, -1], target[:, -1])
         l_scale = losses.mse(torch.log(scale), torch.log(target_scale.float()))

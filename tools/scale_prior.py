@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     train, _ = split_clips([c for src in args.data for c in load_clips(src)])
     batch = MocapWindowSampler(train, SamplerOptions(window_frames=1, noise=False)).sample(args.samples)
-    rel = batch.joints_cam_m[:, 0] - batch.joints_cam_m[:, 0, skeleton.ROOT : skeleton.ROOT + 1]
+    rel = skeleton.root_relative(batch.joints_cam_m[:, 0])
     total = skeleton.bone_lengths(rel).sum(-1)
     rms = np.sqrt((rel**2).sum(-1).mean(-1))
     rms_xy = np.sqrt((rel[..., :2] ** 2).sum(-1).mean(-1))

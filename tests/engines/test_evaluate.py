@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.engines import metrics, normalize, skeleton
+from posecast.engines import normalize, skeleton
 from posecast.engines.data.dataset import Clip
 from posecast.engines.evaluate import (
     EvalClip,
@@ -63,7 +63,7 @@ def perfect_predictor(eval_clips: list[EvalClip]):  # noqa: ANN201
     truth = {}
     for clip in eval_clips:
         for keypoints, joints in zip(clip.keypoints_norm, clip.joints_cam_m, strict=True):
-            truth[keypoints.tobytes()] = metrics.root_relative(joints)
+            truth[keypoints.tobytes()] = skeleton.root_relative(joints)
     assert len(truth) == sum(len(c.keypoints_norm) for c in eval_clips)
 
     def predict(windows: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def test_p_mpjpe_removes_a_similarity_but_not_a_reflection(poses: np.ndarray) ->
 
 def test_n_mpjpe_uses_the_least_squares_scale(poses: np.ndarray) -> None:
     noisy = 0.6 * poses + np.random.default_rng(3).normal(0.0, 0.02, poses.shape)
-    rel_p, rel_g = metrics.root_relative(noisy), metrics.root_relative(poses)
+    rel_p, rel_g = skeleton.root_relative(noisy), skeleton.root_relative(poses)
     best = (rel_p * rel_g).sum((1, 2)) / (rel_p * rel_p).sum((1, 2))
     np.testing.assert_allclose(metrics.n_mpjpe(noisy, poses), metrics.mpjpe(noisy * best[:, None, None], poses))
     assert (best > 1.5).all() and (metrics.n_mpjpe(noisy, poses) < metrics.mpjpe(noisy, poses)).all()
