@@ -112,6 +112,9 @@ class BoneLengthSmoother:
         self.options = options
         self._reference = np.asarray(options.reference_lengths_m, dtype=np.float64)
         self._height_m = options.height_m or skeleton.height_from_bone_lengths(self._reference)
+        # adult proportions vary by ~±10 %: beyond max_deviation is the lifter's error
+        d = options.max_deviation
+        self._bounds = None if d is None else (self._reference * (1 - d), self._reference * (1 + d))
         self.reset()
 
     @property
@@ -191,9 +194,8 @@ class BoneLengthSmoother:
             clip = np.where(warming, opts.warmup_clip, opts.clip) * self._estimate
             estimate = self._estimate + rate * np.clip(sample - self._estimate, -clip, clip)
             self._settled = bool(np.all(self._seen_s >= opts.convergence_s))
-        if opts.max_deviation is not None:  # adult proportions vary by ~±10 %: beyond is the lifter's error
-            low, high = self._reference * (1 - opts.max_deviation), self._reference * (1 + opts.max_deviation)
-            estimate = np.clip(estimate, low, high)
+        if self._bounds is not None:
+            estimate = np.clip(estimate, *self._bounds)
         self._estimate = estimate * (self._height_m / float(_HEIGHT_PER_BONE @ estimate))
 
     def close(self) -> None:
