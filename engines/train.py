@@ -343,9 +343,12 @@ class Trainer:
         return history
 
 
-def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> PoseGenerator:
-    """The generator of a trainer checkpoint, in eval mode (BatchNorm running statistics)."""
-    state = torch.load(checkpoint, map_location=device, weights_only=False)
+def load_generator(checkpoint: str | Path | dict, device: torch.device | str = "cpu") -> PoseGenerator:
+    """The generator of a trainer checkpoint (a path, or its already loaded dict), in eval mode
+    (BatchNorm running statistics)."""
+    state = (
+        checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location=device, weights_only=False)
+    )
     generator = PoseGenerator(TrainConfig(**state["config"]).model).to(device)
     generator.load_state_dict(state["generator"])
     return generator.eval()

@@ -47,7 +47,7 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
         sys.path.insert(0, str(Path(__file__).parent))
         from export import load_pose_model
 
-        model, cfg = load_pose_model(path)
+        model, cfg, _ = load_pose_model(path)
         torch.set_num_threads(2)
 
         def predict(windows: np.ndarray) -> np.ndarray:

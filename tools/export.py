@@ -29,17 +29,19 @@ TRAINING_DATA = "Bandai-Namco Research Motion Dataset 1 + 2 (BVH, 30 fps; held-o
 LICENSE = "CC BY-NC 4.0 (weights trained on the Bandai-Namco Research Motion Dataset inherit its licence)"
 
 
-def load_pose_model(checkpoint: str | Path, fp16_round: bool = True) -> tuple[PoseModel, TrainConfig]:
-    """The exportable model from a training checkpoint (eval mode, weights optionally fp16-rounded)."""
-    cfg = TrainConfig(**torch.load(checkpoint, map_location="cpu", weights_only=False)["config"])
+def load_pose_model(checkpoint: str | Path, fp16_round: bool = True) -> tuple[PoseModel, TrainConfig, int]:
+    """The exportable model from a training checkpoint (eval mode, weights optionally fp16-rounded),
+    its training config and the step it was saved at."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**state["config"])
     # folded as exported, so the rounding hits the final weights
-    model = fold_batchnorm(PoseModel(load_generator(checkpoint)).eval())
+    model = fold_batchnorm(PoseModel(load_generator(state)).eval())
     if fp16_round:
         with torch.no_grad():
             for tensor in list(model.parameters()) + list(model.buffers()):
                 if tensor.dtype == torch.float32:
                     tensor.copy_(tensor.half().float())
-    return model, cfg
+    return model, cfg, int(state["step"])
 
 
 def model_kind(cfg: TrainConfig) -> str:
@@ -61,15 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--int8", action="store_true", help="also write the INT8 copy beside it (<stem>.int8.onnx)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model, cfg = load_pose_model(args.checkpoint)
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    model, cfg, step = load_pose_model(args.checkpoint)
     meta = metadata.ModelMetadata(
         window_frames=cfg.model.window_frames,
         model_kind=model_kind(cfg),
         training_data=args.training_data,
         license=args.license,
         git_commit=git_commit(),
-        extra={"train_steps": str(state["step"]), **({"teacher": str(cfg.teacher)} if cfg.teacher else {})},
+        extra={"train_steps": str(step), **({"teacher": str(cfg.teacher)} if cfg.teacher else {})},
     )
     export_onnx(model, args.output, meta, fp16_weights=True)
     if args.int8:

@@ -171,7 +171,7 @@ def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # no
     assert meta.training_data == "tiny" and meta.license == "test"
     assert meta.extra["train_steps"] == "42"
     assert json.loads(meta.extra["model_config"]) == cfg.model.to_dict()
-    model, _ = export_tool.load_pose_model(checkpoint)
+    model, _, _ = export_tool.load_pose_model(checkpoint)
     windows = plausible_windows(4)[:, :5]
     joints, scale = run_onnx(output, np.ascontiguousarray(windows))
     with torch.no_grad():
