@@ -14,7 +14,8 @@ from . import normalize, skeleton
 from .errors import ModelError
 
 #: Bumped whenever the graph's inputs, outputs or normalisation change meaning.
-SCHEMA_VERSION = 1
+#: 2: ``joints_3d`` in the camera's axes (version 1 left it in the pelvis-centred root view).
+SCHEMA_VERSION = 2
 INPUT_NAME = "keypoints_norm"
 OUTPUT_NAMES = ("joints_3d", "scale")
 NORMALIZATION = "intrinsics;pelvis-centred;rms-size=1/c"

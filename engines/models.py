@@ -191,7 +191,9 @@ class PoseModel(nn.Module):
 
     ``joints_3d`` is the current (last) frame, root-relative, camera axes (x right, y down,
     z forward), in canonical units (RMS joint distance ≈ scale); posecast makes it metric
-    with the subject's size.
+    with the subject's size. The lifter works in the root view (the 2D is pelvis-centred);
+    the graph's last step turns its pose into the camera's axes
+    (:func:`~posecast.engines.normalize.to_camera_axes`).
     """
 
     def __init__(self, generator: PoseGenerator) -> None:
@@ -201,7 +203,8 @@ class PoseModel(nn.Module):
     def forward(self, keypoints_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scaled, scale = self.generator.scaled_window(normalize.canonicalize(keypoints_norm))
         current = lift_to_3d(scaled[:, -1], self.generator.lifter.current_depth(scaled))
-        return skeleton.root_relative(current), scale[:, -1:]
+        root_norm = keypoints_norm[:, -1, skeleton.ROOT]
+        return normalize.to_camera_axes(skeleton.root_relative(current), root_norm), scale[:, -1:]
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:

@@ -12,6 +12,11 @@ Two steps (METHOD.md, "Scale"):
    its RMS joint distance from the pelvis is ``1 / CAMERA_DISTANCE`` (the released code's
    convention: the lifted pose then sits at depth ``CAMERA_DISTANCE``). This removes image
    position and apparent size; the scale network puts the size ambiguity back explicitly.
+
+Centring moves the pelvis onto the optical axis, which (to first order) is the view of a
+camera turned to look straight at it: the lifter's 3D comes out in that *root view*.
+:func:`to_camera_axes` turns it back into the real camera's axes (a subject 20° off-centre
+would otherwise come out turned by 20°); :func:`to_root_view` is its inverse.
 """
 
 from __future__ import annotations
@@ -69,6 +74,39 @@ def project(joints_cam: Array, min_depth: float = 1e-3) -> Array:
     z = joints_cam[..., 2]
     z = np.maximum(z, min_depth) if isinstance(z, np.ndarray) else z.clamp_min(min_depth)
     return _stack_last(joints_cam[..., 0] / z, joints_cam[..., 1] / z, joints_cam)
+
+
+def to_camera_axes(joints_root_view: Array, root_norm: Array) -> Array:
+    """Root-relative 3D ``(..., J, 3)`` in the root view → the camera's axes.
+
+    ``root_norm`` ``(..., 2)`` is the root's normalised 2D. The rotation is the smallest one
+    taking the optical axis onto the root's viewing ray ``(x', y', 1)``.
+    """
+    return _rotate_about_ray(joints_root_view, root_norm, 1.0)
+
+
+def to_root_view(joints_cam: Array, root_norm: Array) -> Array:
+    """Inverse of :func:`to_camera_axes`: camera-axes 3D ``(..., J, 3)`` → the root view."""
+    return _rotate_about_ray(joints_cam, root_norm, -1.0)
+
+
+def _rotate_about_ray(joints: Array, root_norm: Array, sign: float) -> Array:
+    # Rodrigues for a = (0, 0, 1), b = the unit ray: R = I + [a×b]× + [a×b]×² / (1 + a·b), written
+    # out entry by entry so numpy and torch (the ONNX graph) share it; sign −1 applies Rᵀ.
+    u, v = root_norm[..., 0:1], root_norm[..., 1:2]
+    inv_norm = (u * u + v * v + 1.0) ** -0.5
+    bx, by, bz = u * inv_norm, v * inv_norm, inv_norm
+    k = 1.0 / (1.0 + bz)
+    x, y, z = joints[..., 0], joints[..., 1], joints[..., 2]
+    xy = -k * bx * by * y
+    out_x = (1.0 - k * bx * bx) * x + xy + sign * bx * z
+    out_y = -k * bx * by * x + (1.0 - k * by * by) * y + sign * by * z
+    out_z = -sign * (bx * x + by * y) + bz * z
+    if isinstance(joints, np.ndarray):
+        return np.stack([out_x, out_y, out_z], axis=-1)
+    import torch
+
+    return torch.stack([out_x, out_y, out_z], dim=-1)
 
 
 def _stack_last(x: Array, y: Array, like: Array) -> Array:

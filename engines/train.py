@@ -101,9 +101,10 @@ class TrainConfig:
 CANONICAL_BONE_TOTAL = 7.93
 
 
-def canonical_target(joints_cam_m: torch.Tensor) -> torch.Tensor:
-    """Ground-truth 3D in the lifter's canonical unit (supervised reference only)."""
-    rel = skeleton.root_relative(joints_cam_m)
+def canonical_target(joints_cam_m: torch.Tensor, keypoints_norm: torch.Tensor) -> torch.Tensor:
+    """Ground-truth 3D ``(..., 17, 3)`` in the lifter's frame (the root view of each frame's 2D
+    ``(..., 17, 2)``) and canonical unit (supervised reference only)."""
+    rel = normalize.to_root_view(skeleton.root_relative(joints_cam_m), keypoints_norm[..., skeleton.ROOT, :])
     total = losses.bone_lengths(rel).sum(-1)[..., None, None]
     return rel / total * CANONICAL_BONE_TOTAL
 
@@ -191,7 +192,7 @@ class Trainer:
         if self.cfg.mode == "supervised":
             with autocast:
                 joints, _ = self.generator(normalize.canonicalize(keypoints))
-            target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device))
+            target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device), keypoints)
             centred = skeleton.root_relative(joints.float())
             loss = losses.mse(centred, target)
             self._apply(self.opt_pose, loss)

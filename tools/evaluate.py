@@ -31,10 +31,13 @@ DEFAULT_DATA = [SHARED / "data/bandai-namco/dataset-1.tar.xz", SHARED / "data/ba
 
 
 def flat_predictor(windows: np.ndarray) -> np.ndarray:
-    """Reference point, not a model: the current 2D with every joint at one depth."""
-    canonical = normalize.canonicalize(windows[:, -1].astype(np.float64))
+    """Reference point, not a model: the current 2D with every joint at one depth (in the
+    root view, then turned into the camera's axes like every exported model's output)."""
+    current = windows[:, -1].astype(np.float64)
+    canonical = normalize.canonicalize(current)
     depth = np.full((*canonical.shape[:-1], 1), normalize.CAMERA_DISTANCE)
-    return np.concatenate([canonical * normalize.CAMERA_DISTANCE, depth], axis=-1)
+    flat = np.concatenate([canonical * normalize.CAMERA_DISTANCE, depth], axis=-1)
+    return normalize.to_camera_axes(flat - flat[:, :1], current[:, 0])
 
 
 def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)

@@ -105,11 +105,12 @@ def make_quick_eval(held_out, options: SamplerOptions, windows: int = 2048):  # 
     rows = np.random.default_rng(7).integers(0, len(sampler), windows)
     batch = sampler.make_batch(rows, np.random.default_rng(8), augment=False, noise=False)
     gt = batch.joints_cam_m[:, -1].astype(np.float64)
+    root_norm = batch.keypoints_norm[:, -1, 0].astype(np.float64)
 
     def evaluate(generator) -> dict[str, float]:  # noqa: ANN001
         with torch.no_grad():
             joints, scale = generator(normalize.canonicalize(torch.from_numpy(batch.keypoints_norm)))
-        pred = joints[:, -1].double().numpy()
+        pred = normalize.to_camera_axes(joints[:, -1].double().numpy(), root_norm)  # the model's root view → camera
         return {
             "eval_n_mpjpe_mm": float(metrics.n_mpjpe(pred, gt).mean() * 1000),
             "eval_p_mpjpe_mm": float(metrics.p_mpjpe(pred, gt).mean() * 1000),

@@ -127,7 +127,7 @@ def rewrite_metadata(source: Path, dest: Path, **changes: str) -> Path:
     [
         ({"joint_names": ",".join(skeleton.mirror(np.array(skeleton.JOINT_NAMES)[:, None])[:, 0])},
          r"joint_names is \('pelvis', 'l_hip'"),
-        ({"schema_version": "2"}, r"schema_version is 2, this posecast expects 1; re-export"),
+        ({"schema_version": "1"}, r"schema_version is 1, this posecast expects 2; re-export"),
         ({"camera_distance": "5.0"}, r"camera_distance is 5\.0, this posecast expects 10\.0"),
         ({"normalization": "imagenet"}, r"normalization is 'imagenet'"),
     ],

@@ -78,10 +78,17 @@ def test_pose_model_outputs_the_current_frame_root_relative() -> None:
     assert joints.shape == (5, 17, 3) and scale.shape == (5, 1)
     torch.testing.assert_close(joints[:, skeleton.ROOT], torch.zeros(5, 3))
     full, _ = generator(normalize.canonicalize(keypoints))
-    torch.testing.assert_close(joints, full[:, -1] - full[:, -1, :1])
-    # causal: the output does not depend on anything but the window it is given
-    shifted = keypoints * 1.7 + torch.tensor([0.05, -0.02])  # same canonical window
-    torch.testing.assert_close(model(shifted)[0], joints, atol=1e-5, rtol=1e-5)
+    root_view = full[:, -1] - full[:, -1, :1]
+    root_norm = keypoints[:, -1, skeleton.ROOT]
+    torch.testing.assert_close(joints, normalize.to_camera_axes(root_view, root_norm))
+    # the lifter sees only the canonical window: the same window elsewhere in the image gives
+    # the same pose in the root view, turned by the new viewing ray
+    shifted = keypoints * 1.7 + torch.tensor([0.05, -0.02])
+    moved, _ = model(shifted)
+    assert not torch.allclose(moved, joints, atol=1e-3)
+    torch.testing.assert_close(
+        normalize.to_root_view(moved, shifted[:, -1, skeleton.ROOT]), root_view, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_cutting_the_lifter_to_the_current_frame_keeps_its_numbers() -> None:

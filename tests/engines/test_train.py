@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from posecast.engines import losses, skeleton
+from posecast.engines import losses, normalize, skeleton
 from posecast.engines.data.dataset import Clip
 from posecast.engines.data.windows import MocapWindowSampler, SamplerOptions, WindowBatch
 from posecast.engines.models import ModelConfig
@@ -116,11 +116,17 @@ def test_distilled_student_learns_its_teacher_from_2d_alone(batches: list[Window
         Trainer(tiny_config(mode="distill", teacher=str(teacher_path), model=ModelConfig(window_frames=5)), tmp_path)
 
 
-def test_canonical_target_is_root_relative_with_fixed_total_bone_length(batches: list[WindowBatch]) -> None:
-    target = canonical_target(torch.from_numpy(batches[0].joints_cam_m).double())
+def test_canonical_target_is_root_relative_in_the_root_view(batches: list[WindowBatch]) -> None:
+    joints_cam = torch.from_numpy(batches[0].joints_cam_m).double()
+    keypoints = torch.from_numpy(batches[0].keypoints_norm).double()
+    target = canonical_target(joints_cam, keypoints)
     torch.testing.assert_close(target[..., skeleton.ROOT, :], torch.zeros(BATCH, 9, 3, dtype=torch.float64))
     total = losses.bone_lengths(target).sum(-1)
     torch.testing.assert_close(total, torch.full_like(total, CANONICAL_BONE_TOTAL))
+    # turned back into the camera's axes it is the ground truth's shape, only rescaled
+    back = normalize.to_camera_axes(target, keypoints[..., skeleton.ROOT, :])
+    rel = skeleton.root_relative(joints_cam)
+    torch.testing.assert_close(back, rel * (CANONICAL_BONE_TOTAL / losses.bone_lengths(rel).sum(-1))[..., None, None])
 
 
 # ------------------------------------------------------------------ (c) the idle module is frozen
