@@ -14,11 +14,12 @@ from . import normalize, skeleton
 from .errors import ModelError
 
 #: Bumped whenever the graph's inputs, outputs or normalisation change meaning.
-#: 2: ``joints_3d`` in the camera's axes (version 1 left it in the pelvis-centred root view).
+#: 2: 2D centred by turning the view onto the pelvis, ``joints_3d`` turned back into the camera's
+#: axes (version 1 shifted the 2D and left the 3D in the shifted view).
 SCHEMA_VERSION = 2
 INPUT_NAME = "keypoints_norm"
 OUTPUT_NAMES = ("joints_3d", "scale")
-NORMALIZATION = "intrinsics;pelvis-centred;rms-size=1/c"
+NORMALIZATION = "intrinsics;pelvis-view-rotated;rms-size=1/c"
 
 
 class ModelMetadataError(ModelError):

@@ -13,10 +13,13 @@ Two steps (METHOD.md, "Scale"):
    convention: the lifted pose then sits at depth ``CAMERA_DISTANCE``). This removes image
    position and apparent size; the scale network puts the size ambiguity back explicitly.
 
-Centring moves the pelvis onto the optical axis, which (to first order) is the view of a
-camera turned to look straight at it: the lifter's 3D comes out in that *root view*.
-:func:`to_camera_axes` turns it back into the real camera's axes (a subject 20° off-centre
-would otherwise come out turned by 20°); :func:`to_root_view` is its inverse.
+Centring is a rotation, not a shift (:func:`centre_on_root`): the 2D becomes what a camera
+turned to look straight at the pelvis would see, the *root view*, so a person at the edge of a
+wide-angle image reaches the lifter undistorted, exactly as if filmed straight ahead. (The
+released code shifts the 2D, which is the same only to first order: 28° off-axis a shift
+stretches the body sideways by 1/cos 28° ≈ 13 %.) The lifter's 3D is therefore in the root
+view's axes; :func:`to_camera_axes` turns it into the real camera's (a subject 20° off-centre
+would otherwise come out turned by 20°) and :func:`to_root_view` is its inverse.
 """
 
 from __future__ import annotations
@@ -65,8 +68,17 @@ def canonicalize(keypoints_norm: Array, root: int = 0) -> Array:
 
     The result has the root at the origin and an RMS joint distance of ``1 / CAMERA_DISTANCE``.
     """
-    centred = keypoints_norm - keypoints_norm[..., root : root + 1, :]
-    return centred / (pose_size(keypoints_norm, root) * CAMERA_DISTANCE)
+    centred = centre_on_root(keypoints_norm, root)
+    return centred / (pose_size(centred, root) * CAMERA_DISTANCE)
+
+
+def centre_on_root(keypoints_norm: Array, root: int = 0) -> Array:
+    """Normalised 2D ``(..., J, 2)`` as seen by the camera turned to look at the root (the root
+    view): every viewing ray turned by :func:`to_root_view`'s rotation and projected again, so
+    the root lands on ``(0, 0)``. Joints must lie within 90° of the root's ray (any real image)."""
+    x, y = keypoints_norm[..., 0], keypoints_norm[..., 1]
+    out_x, out_y, out_z = _rotate_xyz(x, y, 1.0, keypoints_norm[..., root, :], -1.0)
+    return _stack_last(out_x / out_z, out_y / out_z, keypoints_norm)
 
 
 def project(joints_cam: Array, min_depth: float = 1e-3) -> Array:
@@ -91,22 +103,27 @@ def to_root_view(joints_cam: Array, root_norm: Array) -> Array:
 
 
 def _rotate_about_ray(joints: Array, root_norm: Array, sign: float) -> Array:
-    # Rodrigues for a = (0, 0, 1), b = the unit ray: R = I + [a×b]× + [a×b]×² / (1 + a·b), written
-    # out entry by entry so numpy and torch (the ONNX graph) share it; sign −1 applies Rᵀ.
+    out = _rotate_xyz(joints[..., 0], joints[..., 1], joints[..., 2], root_norm, sign)
+    if isinstance(joints, np.ndarray):
+        return np.stack(out, axis=-1)
+    import torch
+
+    return torch.stack(out, dim=-1)
+
+
+def _rotate_xyz(x: Array, y: Array, z: Array | float, root_norm: Array, sign: float) -> tuple[Array, Array, Array]:
+    # Rodrigues for a = (0, 0, 1), b = the root's unit ray: R = I + [a×b]× + [a×b]×² / (1 + a·b),
+    # written out entry by entry so numpy and torch (the ONNX graph) share it; sign −1 applies Rᵀ.
+    # x, y, z: (..., J); root_norm: (..., 2).
     u, v = root_norm[..., 0:1], root_norm[..., 1:2]
     inv_norm = (u * u + v * v + 1.0) ** -0.5
     bx, by, bz = u * inv_norm, v * inv_norm, inv_norm
     k = 1.0 / (1.0 + bz)
-    x, y, z = joints[..., 0], joints[..., 1], joints[..., 2]
-    xy = -k * bx * by * y
-    out_x = (1.0 - k * bx * bx) * x + xy + sign * bx * z
-    out_y = -k * bx * by * x + (1.0 - k * by * by) * y + sign * by * z
+    cross = -k * bx * by
+    out_x = (1.0 - k * bx * bx) * x + cross * y + sign * bx * z
+    out_y = cross * x + (1.0 - k * by * by) * y + sign * by * z
     out_z = -sign * (bx * x + by * y) + bz * z
-    if isinstance(joints, np.ndarray):
-        return np.stack([out_x, out_y, out_z], axis=-1)
-    import torch
-
-    return torch.stack([out_x, out_y, out_z], dim=-1)
+    return out_x, out_y, out_z
 
 
 def _stack_last(x: Array, y: Array, like: Array) -> Array:

@@ -81,9 +81,11 @@ def test_pose_model_outputs_the_current_frame_root_relative() -> None:
     root_view = full[:, -1] - full[:, -1, :1]
     root_norm = keypoints[:, -1, skeleton.ROOT]
     torch.testing.assert_close(joints, normalize.to_camera_axes(root_view, root_norm))
-    # the lifter sees only the canonical window: the same window elsewhere in the image gives
-    # the same pose in the root view, turned by the new viewing ray
-    shifted = keypoints * 1.7 + torch.tensor([0.05, -0.02])
+    # the lifter sees only the canonical window: the same poses seen in another direction (each
+    # frame's rays turned onto a new root ray) give the same root-view pose, turned by that ray
+    rays = torch.cat([normalize.centre_on_root(keypoints), torch.ones(5, 9, 17, 1)], -1)
+    turned = normalize.to_camera_axes(rays, torch.tensor([0.3, -0.2]).expand(5, 9, 2))
+    shifted = normalize.project(turned)
     moved, _ = model(shifted)
     assert not torch.allclose(moved, joints, atol=1e-3)
     torch.testing.assert_close(
