@@ -76,9 +76,11 @@ def centre_on_root(keypoints_norm: Array, root: int = 0) -> Array:
     """Normalised 2D ``(..., J, 2)`` as seen by the camera turned to look at the root (the root
     view): every viewing ray turned by :func:`to_root_view`'s rotation and projected again, so
     the root lands on ``(0, 0)``. Joints must lie within 90° of the root's ray (any real image)."""
-    x, y = keypoints_norm[..., 0], keypoints_norm[..., 1]
-    out_x, out_y, out_z = _rotate_xyz(x, y, 1.0, keypoints_norm[..., root, :], -1.0)
-    return _stack_last(out_x / out_z, out_y / out_z, keypoints_norm)
+    # the rotation below applied to the rays (x, y, 1), then divided by the new depth
+    b_xy, b_z, k = _ray_terms(keypoints_norm[..., root : root + 1, :])
+    along = _sum_last(keypoints_norm * b_xy)
+    turned = (keypoints_norm - b_xy * (1.0 + k * along)) / (b_z + along)
+    return turned - turned[..., root : root + 1, :]  # exactly 0, not rounding error
 
 
 def project(joints_cam: Array, min_depth: float = 1e-3) -> Array:
@@ -103,27 +105,34 @@ def to_root_view(joints_cam: Array, root_norm: Array) -> Array:
 
 
 def _rotate_about_ray(joints: Array, root_norm: Array, sign: float) -> Array:
-    out = _rotate_xyz(joints[..., 0], joints[..., 1], joints[..., 2], root_norm, sign)
-    if isinstance(joints, np.ndarray):
-        return np.stack(out, axis=-1)
+    # Rodrigues for a = (0, 0, 1) and b = the root's unit ray, R = I + [a×b]× + [a×b]×² / (1 + a·b),
+    # multiplied out: R·(p, z) = (p + b_xy·(z − k·b_xy·p), b_z·z − b_xy·p) with k = 1 / (1 + b_z);
+    # sign −1 applies Rᵀ. Vector form, few graph nodes: it runs inside the exported model.
+    b_xy, b_z, k = _ray_terms(root_norm[..., None, :])
+    xy, z = joints[..., :2], joints[..., 2:3]
+    along = _sum_last(xy * b_xy)
+    return _cat_last(xy + sign * b_xy * (z - sign * k * along), b_z * z - sign * along)
+
+
+def _ray_terms(root_norm: Array) -> tuple[Array, Array, Array]:
+    """``(..., 1, 2)`` root 2D → the unit ray's ``b_xy`` ``(..., 1, 2)``, ``b_z`` ``(..., 1, 1)``
+    and ``k = 1 / (1 + b_z)``."""
+    b_z = (_sum_last(root_norm * root_norm) + 1.0) ** -0.5
+    return root_norm * b_z, b_z, 1.0 / (1.0 + b_z)
+
+
+def _sum_last(x: Array) -> Array:
+    if isinstance(x, np.ndarray):
+        return x.sum(axis=-1, keepdims=True)
+    return x.sum(dim=-1, keepdim=True)
+
+
+def _cat_last(a: Array, b: Array) -> Array:
+    if isinstance(a, np.ndarray):
+        return np.concatenate([a, b], axis=-1)
     import torch
 
-    return torch.stack(out, dim=-1)
-
-
-def _rotate_xyz(x: Array, y: Array, z: Array | float, root_norm: Array, sign: float) -> tuple[Array, Array, Array]:
-    # Rodrigues for a = (0, 0, 1), b = the root's unit ray: R = I + [a×b]× + [a×b]×² / (1 + a·b),
-    # written out entry by entry so numpy and torch (the ONNX graph) share it; sign −1 applies Rᵀ.
-    # x, y, z: (..., J); root_norm: (..., 2).
-    u, v = root_norm[..., 0:1], root_norm[..., 1:2]
-    inv_norm = (u * u + v * v + 1.0) ** -0.5
-    bx, by, bz = u * inv_norm, v * inv_norm, inv_norm
-    k = 1.0 / (1.0 + bz)
-    cross = -k * bx * by
-    out_x = (1.0 - k * bx * bx) * x + cross * y + sign * bx * z
-    out_y = cross * x + (1.0 - k * by * by) * y + sign * by * z
-    out_z = -sign * (bx * x + by * y) + bz * z
-    return out_x, out_y, out_z
+    return torch.cat([a, b], dim=-1)
 
 
 def _stack_last(x: Array, y: Array, like: Array) -> Array:
