@@ -191,9 +191,9 @@ class PoseModel(nn.Module):
 
     ``joints_3d`` is the current (last) frame, root-relative, camera axes (x right, y down,
     z forward), in canonical units (RMS joint distance ≈ scale); posecast makes it metric
-    with the subject's size. The lifter works in the root view (the 2D is pelvis-centred);
-    the graph's last step turns its pose into the camera's axes
-    (:func:`~posecast.engines.normalize.to_camera_axes`).
+    with the subject's size. The lifter works in the root view (the 2D is centred by turning the
+    view onto the pelvis, :func:`~posecast.engines.normalize.canonicalize`); the graph's last
+    step turns its pose back into the camera's axes (:func:`~posecast.engines.normalize.to_camera_axes`).
     """
 
     def __init__(self, generator: PoseGenerator) -> None:

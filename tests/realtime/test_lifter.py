@@ -10,7 +10,8 @@ from posecast.realtime.window import PoseWindow, PoseWindowOptions
 
 
 def _yaw(degrees: float) -> np.ndarray:
-    """Turns the camera left by ``degrees`` (applied to camera-frame points)."""
+    """Camera-frame points as seen by the camera turned about its vertical axis by ``degrees``
+    (positive: the subject moves towards the left of the image)."""
     c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
     return np.array([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
 
