@@ -6,7 +6,10 @@ a bone is degenerate, when the proportions are implausible for a human (far from
 adult proportions) or when they are outliers against the sequence (robust z-score of the
 frame's mean log deviation from the median proportions). The remaining frames give a trimmed
 mean per bone (left/right pairs averaged), scaled so that
-:func:`posecast.engines.skeleton.height_from_bone_lengths` returns the given height.
+:func:`posecast.engines.skeleton.height_from_bone_lengths` returns the given height. Last, each
+bone is kept within ``max_deviation`` (20 %) of typical adult proportions for that height, the
+same bound the live bone smoother applies: adult proportions vary by about ±10 %, so a bone
+further out is the lifter's error (e.g. a shoulder width never seen edge-on), and it is logged.
 """
 
 from __future__ import annotations
@@ -80,12 +83,16 @@ class SubjectOptions:
     trim_fraction: float = 0.2  # trimmed from each end before averaging each bone
     symmetric: bool = True  # average left and right bones
     min_frames: int = 10
+    #: each bone within this fraction of typical proportions for the height (None: unbounded)
+    max_deviation: float | None = 0.2
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.trim_fraction < 0.5:
             raise CalibrationError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}")
         if self.min_frames < 1:
             raise CalibrationError(f"min_frames must be at least 1, got {self.min_frames}")
+        if self.max_deviation is not None and not 0.0 < self.max_deviation < 1.0:
+            raise CalibrationError(f"max_deviation must be in (0, 1) or None, got {self.max_deviation}")
 
 
 def estimate_subject(
@@ -120,6 +127,8 @@ def estimate_subject(
     if options.symmetric:
         estimate = _symmetrize(estimate)
     lengths_m = estimate * (height_m / skeleton.height_from_bone_lengths(estimate))
+    if options.max_deviation is not None:
+        lengths_m = _within_typical(lengths_m, height_m, options.max_deviation)
     log.info("subject: %d of %d frames used, height %.2f m", used, len(poses), height_m)
     return SubjectProfile(float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False)
 
@@ -159,6 +168,26 @@ def _consistent(proportions: np.ndarray, keep: np.ndarray, options: SubjectOptio
     centre = np.median(deviation[keep])
     sigma = 1.4826 * np.median(np.abs(deviation[keep] - centre)) + 1e-6
     return deviation <= centre + options.outlier_z * sigma
+
+
+def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float) -> np.ndarray:
+    """Clip each bone to ``typical × (1 ± max_deviation)`` and keep the height (a few rounds:
+    rescaling to the height can move a bone back over a bound)."""
+    typical = skeleton.bone_lengths_from_height(height_m)
+    low, high = typical * (1.0 - max_deviation), typical * (1.0 + max_deviation)
+    out_of_bounds = (lengths_m < low) | (lengths_m > high)
+    if out_of_bounds.any():
+        bones = ", ".join(
+            f"{name} {length / ref - 1:+.0%}"
+            for name, length, ref, out in zip(skeleton.BONE_NAMES, lengths_m, typical, out_of_bounds, strict=True)
+            if out
+        )
+        log.warning("subject: implausible against typical proportions, clipped to ±%.0f%%: %s",
+                    100 * max_deviation, bones)  # fmt: skip
+    for _ in range(5):
+        lengths_m = np.clip(lengths_m, low, high)
+        lengths_m = lengths_m * (height_m / skeleton.height_from_bone_lengths(lengths_m))
+    return lengths_m
 
 
 def _trimmed_mean(values: np.ndarray, trim_fraction: float) -> np.ndarray:

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 from posecast.calibration.errors import CalibrationError
-from posecast.calibration.subject import DEFAULT_HEIGHT_M, SubjectProfile, estimate_subject
+from posecast.calibration.subject import DEFAULT_HEIGHT_M, SubjectOptions, SubjectProfile, estimate_subject
 from posecast.engines import skeleton
+from posecast.engines.data.windows import rescale_bones
 
 
 def corrupt(joints: np.ndarray, seed: int = 0):
@@ -47,6 +48,25 @@ def test_too_few_usable_frames(walk_joints):
     confidence[:25] = 0.2
     with pytest.raises(CalibrationError, match="only 5 of 30 frames give plausible bone lengths, need 10"):
         estimate_subject(poses, 1.7, confidence)
+
+
+def test_implausible_bones_are_kept_within_typical_proportions(walk_joints, caplog):
+    """Shoulders lifted 60 % too wide (the lifter guessing a width it never saw edge-on) end
+    within 20 % of typical, like the live smoother's bound, with a warning naming them."""
+    factors = np.array([1.6 if "shoulder" in name and "thorax" in name else 1.0 for name in skeleton.BONE_NAMES])
+    poses = rescale_bones(walk_joints.astype(np.float64)[None], factors[None])[0]
+    height_m = 1.75
+    typical = skeleton.bone_lengths_from_height(height_m)
+    shoulder = skeleton.BONE_NAMES.index("thorax-l_shoulder")
+    free = estimate_subject(poses, height_m, options=SubjectOptions(max_deviation=None)).as_array()
+    assert free[shoulder] > 1.3 * typical[shoulder]
+    with caplog.at_level("WARNING", logger="posecast.calibration.subject"):
+        bounded = estimate_subject(poses, height_m).as_array()
+    assert np.all(np.abs(bounded / typical - 1) <= 0.2 + 1e-9)
+    assert skeleton.height_from_bone_lengths(bounded) == pytest.approx(height_m)
+    assert "thorax-l_shoulder" in caplog.text and "thorax-r_shoulder" in caplog.text and "±20%" in caplog.text
+    with pytest.raises(CalibrationError, match="max_deviation must be in"):
+        SubjectOptions(max_deviation=1.5)
 
 
 def test_input_checks():
