@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from posecast.engines import normalize
+from posecast.engines import normalize, skeleton
 from posecast.engines.data.dataset import load_clips, split_clips
 from posecast.engines.evaluate import build_eval_clips, evaluate, markdown_table, per_action_table
 
@@ -37,7 +37,7 @@ def flat_predictor(windows: np.ndarray) -> np.ndarray:
     canonical = normalize.canonicalize(current)
     depth = np.full((*canonical.shape[:-1], 1), normalize.CAMERA_DISTANCE)
     flat = np.concatenate([canonical * normalize.CAMERA_DISTANCE, depth], axis=-1)
-    return normalize.to_camera_axes(flat - flat[:, :1], current[:, 0])
+    return normalize.to_camera_axes(skeleton.root_relative(flat), current[:, skeleton.ROOT])
 
 
 def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)

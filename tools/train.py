@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from posecast.engines import metrics, normalize
+from posecast.engines import metrics
 from posecast.engines.data.dataset import load_clips, split_clips
 from posecast.engines.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions
+from posecast.engines.models import PoseModel
 from posecast.engines.train import TrainConfig, Trainer
 
 log = logging.getLogger("train")
@@ -105,12 +106,12 @@ def make_quick_eval(held_out, options: SamplerOptions, windows: int = 2048):  # 
     rows = np.random.default_rng(7).integers(0, len(sampler), windows)
     batch = sampler.make_batch(rows, np.random.default_rng(8), augment=False, noise=False)
     gt = batch.joints_cam_m[:, -1].astype(np.float64)
-    root_norm = batch.keypoints_norm[:, -1, 0].astype(np.float64)
+    keypoints = torch.from_numpy(batch.keypoints_norm)
 
     def evaluate(generator) -> dict[str, float]:  # noqa: ANN001
-        with torch.no_grad():
-            joints, scale = generator(normalize.canonicalize(torch.from_numpy(batch.keypoints_norm)))
-        pred = normalize.to_camera_axes(joints[:, -1].double().numpy(), root_norm)  # the model's root view → camera
+        with torch.no_grad():  # the exported graph's own maths: canonicalize → lift → camera axes
+            joints, scale = PoseModel(generator)(keypoints)
+        pred = joints.double().numpy()
         return {
             "eval_n_mpjpe_mm": float(metrics.n_mpjpe(pred, gt).mean() * 1000),
             "eval_p_mpjpe_mm": float(metrics.p_mpjpe(pred, gt).mean() * 1000),
