@@ -43,10 +43,13 @@ carries it, so a subscriber that joins late learns it within ``meta_interval_s``
 Compatibility: new fields may be added without a version change, so readers must ignore keys
 they do not know; removing a field or changing its meaning bumps :data:`SCHEMA_VERSION`.
 
-Publishing never blocks the pipeline: the socket is an XPUB with a send high-water mark of a
-few messages, ``XPUB_NODROP`` and non-blocking sends, so a message a slow subscriber cannot
-take is dropped and counted in :attr:`Publisher.dropped_messages` (with no subscriber at all,
-messages go nowhere and are not counted as dropped). Address: ``tcp://HOST:PORT`` binds
+Publishing never blocks the pipeline, and one subscriber never starves another: the socket is
+an XPUB with a send high-water mark of a few messages *per subscriber* and ZeroMQ's default
+drop policy, so when one subscriber's queue is full only that subscriber loses messages
+(it sees a gap in ``frame_id``); every other subscriber keeps receiving. (``XPUB_NODROP`` is
+deliberately not set: with it one stalled subscriber makes every send fail, silencing all.)
+Drops are per subscriber, so they are counted on the receiving side (``posecast listen``
+reports frame-id gaps), not here. Address: ``tcp://HOST:PORT`` binds
 (default ``tcp://127.0.0.1:5555``; port ``*`` or ``0`` picks a free one); a
 ``connect:tcp://HOST:PORT`` prefix connects instead, e.g. to a broker's XSUB socket.
 """
@@ -259,14 +262,13 @@ class Publisher:
         self.options = options or PublisherOptions()
         self.meta = MetaMessage(assumptions=dict(assumptions or {}), meta_interval_s=self.options.meta_interval_s)
         self.sent_messages = 0
-        self.dropped_messages = 0
+        self.dropped_messages = 0  # sends refused by the socket itself (not per-subscriber drops)
         self._last_meta_ns = 0
         self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         s = self._socket
         s.setsockopt(zmq.LINGER, 0)
         s.setsockopt(zmq.SNDHWM, self.options.send_hwm)
         s.setsockopt(zmq.SNDBUF, self.options.send_buffer_bytes)
-        s.setsockopt(zmq.XPUB_NODROP, 1)
         s.setsockopt(zmq.XPUB_VERBOSE, 1)
         self.address = self._attach(self.options.address)
         log.info("publishing poses on %s", self.address)

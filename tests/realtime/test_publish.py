@@ -15,7 +15,6 @@ from posecast.realtime import cli
 from posecast.realtime.errors import PublishError, SchemaError
 from posecast.realtime.listen import Subscriber
 from posecast.realtime.publish import (
-    TOPIC_POSE,
     MetaMessage,
     PoseMessage,
     Publisher,
@@ -130,26 +129,78 @@ def test_publish_and_subscribe_on_loopback():
         assert got.publish_ns >= got.capture_ns and got.publish_unix_ns > 0
 
 
+def _stalled_subscriber(context: zmq.Context, address: str) -> zmq.Socket:
+    """A subscriber that subscribes to everything, then never reads (small buffers)."""
+    stalled = context.socket(zmq.SUB)
+    stalled.setsockopt(zmq.LINGER, 0)
+    stalled.setsockopt(zmq.RCVHWM, 4)
+    stalled.setsockopt(zmq.RCVBUF, 4096)
+    stalled.setsockopt(zmq.SUBSCRIBE, b"")
+    stalled.connect(address)
+    return stalled
+
+
 def test_slow_subscriber_never_blocks_publish():
     context = zmq.Context.instance()
     with Publisher(PublisherOptions(address=ANY_PORT)) as publisher:
-        stalled = context.socket(zmq.SUB)  # subscribes, then never reads
-        stalled.setsockopt(zmq.LINGER, 0)
-        stalled.setsockopt(zmq.RCVHWM, 4)
-        stalled.setsockopt(zmq.RCVBUF, 4096)
-        stalled.setsockopt(zmq.SUBSCRIBE, TOPIC_POSE)
-        stalled.connect(publisher.address)
+        stalled = _stalled_subscriber(context, publisher.address)
         try:
             for _ in range(100):  # wait until its subscription has reached the publisher
                 if publisher.publish(make_pose(0)) and stalled.poll(50):
                     break
-            publisher.reset()
             message = make_pose(1)
-            results = [publisher.publish(message) for _ in range(10_000)]
+            results = [publisher.publish(message) for _ in range(10_000)]  # would hang if sends blocked
         finally:
             stalled.close(linger=0)
-    assert publisher.sent_messages + publisher.dropped_messages >= 10_000
-    assert results.count(False) == publisher.dropped_messages > 9_000
+    assert all(results)
+
+
+def test_stalled_subscriber_does_not_starve_a_reading_one():
+    """Defect: with XPUB_NODROP one full subscriber pipe made every send fail, so a reading
+    subscriber beside a stalled one received 55 of 3,000 messages and then no meta at all."""
+    context = zmq.Context.instance()
+    total = 3000
+    with Publisher(PublisherOptions(address=ANY_PORT, meta_interval_s=0.2)) as publisher:
+        stalled = _stalled_subscriber(context, publisher.address)
+        reader = context.socket(zmq.SUB)
+        reader.setsockopt(zmq.LINGER, 0)
+        reader.setsockopt(zmq.SUBSCRIBE, b"")
+        reader.connect(publisher.address)
+        received: dict[bytes, list[int]] = {b"pose": [], b"meta": []}
+        done = threading.Event()
+
+        def read() -> None:
+            while not done.is_set() or reader.poll(200):
+                if reader.poll(50):
+                    topic, payload = reader.recv_multipart()
+                    received[topic].append(decode_pose(payload).frame_id if topic == b"pose" else 0)
+
+        try:
+            for _ in range(200):  # both subscriptions have reached the publisher
+                publisher.publish(make_pose(0))
+                if stalled.poll(10) and received[b"pose"]:
+                    break
+            thread = threading.Thread(target=read, daemon=True)
+            thread.start()
+            for _ in range(200):  # wait for the reader thread to hear something
+                publisher.publish(make_pose(0))
+                if received[b"pose"]:
+                    break
+                threading.Event().wait(0.01)
+            received[b"pose"].clear()
+            received[b"meta"].clear()
+            for i in range(1, total + 1):
+                publisher.publish(make_pose(i))
+                threading.Event().wait(0.001)  # about 1 kHz
+            done.set()
+            thread.join(timeout=10)
+        finally:
+            stalled.close(linger=0)
+            reader.close(linger=0)
+    got = [i for i in received[b"pose"] if i > 0]
+    assert len(got) >= 0.95 * total, f"the reading subscriber got {len(got)} of {total}"
+    assert got == sorted(got)
+    assert len(received[b"meta"]) >= 2, "meta messages stopped reaching the reading subscriber"
 
 
 def test_publish_without_subscriber():
