@@ -13,7 +13,6 @@ Cache folder: ``$POSECAST_CACHE`` if set, else ``$XDG_CACHE_HOME/posecast``, els
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AssetError
+from .fileio import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +141,6 @@ def cached_path(name: str) -> Path:
     return cache_dir() / get_asset(name).filename
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: bool = True) -> Path:
     """Return a local path to asset ``name``, downloading it into the cache when needed.
 
@@ -161,7 +153,7 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
         path = Path(explicit_path).expanduser()
         if not path.is_file():
             raise AssetError(f"{asset.name} file {path} does not exist: pass an existing {asset.filename}")
-        if verify and asset.sha256 and (found := sha256_file(path)) != asset.sha256:
+        if verify and asset.sha256 and (found := file_sha256(path)) != asset.sha256:
             raise AssetError(
                 f"{path} is not {asset.filename}: its sha256 is {found[:12]}..., expected "
                 f"{asset.sha256[:12]}...; pass the right file or leave the path out to use the cache"
@@ -169,7 +161,7 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
         return path
     path = cache_dir() / asset.filename
     if path.is_file():
-        if not verify or asset.sha256 is None or sha256_file(path) == asset.sha256:
+        if not verify or asset.sha256 is None or file_sha256(path) == asset.sha256:
             return path
         log.warning("cached %s fails its checksum; downloading it again", path)
     _download(asset, path)
@@ -232,5 +224,5 @@ def _copy_to_temp(stream, folder: Path, temps: list[Path]) -> Path:  # noqa: ANN
 
 
 def _check(path: Path, sha256: str | None, url: str) -> None:
-    if sha256 is not None and (found := sha256_file(path)) != sha256:
+    if sha256 is not None and (found := file_sha256(path)) != sha256:
         raise _ChecksumError(f"sha256 {found[:12]}... instead of {sha256[:12]}...")

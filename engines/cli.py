@@ -69,7 +69,7 @@ def _build(args: argparse.Namespace) -> int:
         if not args.int8:
             print("onnxruntime needs no build step (only --int8 makes a quantised copy)")
             return 0
-        from .quantize import cached_int8
+        from .runtime.quantize import cached_int8
 
         print(f"INT8 model: {cached_int8(path, rebuild=True)}")
         return 0
@@ -82,7 +82,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from . import bench
+    from .runtime import bench
 
     batches = _parse_batches(args.batch)
     names = [n for n, (ok, _) in availability().items() if ok] if args.backend == "all" else [args.backend]

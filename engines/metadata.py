@@ -52,7 +52,7 @@ class ModelMetadata:
         p = {k.removeprefix("posecast."): v for k, v in props.items() if k.startswith("posecast.")}
         if "schema_version" not in p or "window_frames" not in p:
             raise ModelMetadataError(
-                f"{source} carries no posecast metadata: export it with `posecast export` (posecast.engines.export)"
+                f"{source} carries no posecast metadata: export it with tools/export.py"
             )
         meta = cls(
             window_frames=int(p["window_frames"]),

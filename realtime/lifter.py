@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines.quantize import shipped_int8
 from ..engines.runtime import RuntimeBackend, load_backend
 from ..engines.runtime.base import resolve_model
+from ..engines.runtime.quantize import shipped_int8
 
 
 @dataclass

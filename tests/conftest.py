@@ -45,7 +45,7 @@ WALK_CLIP = "Bandai-Namco-Research-Motiondataset-1/data/dataset-1_walk_normal_00
 def walk_joints(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     """One real Bandai-Namco walking clip (6.5 s, 30 fps) as posecast joints ``(F, 17, 3)``,
     metres, mocap world frame (Y up), read from the archive in the shared folder."""
-    from posecast.engines.data.bvh import load_bvh_joints
+    from posecast.engines.training.data.bvh import load_bvh_joints
 
     archive = shared_dir() / "data" / "bandai-namco" / "dataset-1.tar.xz"
     if not archive.is_file():

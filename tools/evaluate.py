@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import normalize, skeleton
-from posecast.engines.data.dataset import load_clips, split_clips
-from posecast.engines.evaluate import build_eval_clips, evaluate, markdown_table, per_action_table
+from posecast.engines.training.data.dataset import load_clips, split_clips
+from posecast.engines.training.evaluate import build_eval_clips, evaluate, markdown_table, per_action_table
 
 log = logging.getLogger("evaluate")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from posecast.engines import metadata, skeleton
 from posecast.engines.camera import metric_scale
-from posecast.engines.export import export_onnx, git_commit
-from posecast.engines.models import PoseModel, fold_batchnorm
-from posecast.engines.quantize import quantize_int8
-from posecast.engines.train import TrainConfig, load_generator
+from posecast.engines.networks import PoseModel, fold_batchnorm
+from posecast.engines.runtime.quantize import quantize_int8
+from posecast.engines.training.export import export_onnx, git_commit
+from posecast.engines.training.train import TrainConfig, load_generator
 
 log = logging.getLogger("export")
 TRAINING_DATA = "Bandai-Namco Research Motion Dataset 1 + 2 (BVH, 30 fps; held-out clips excluded)"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import skeleton
-from posecast.engines.data.dataset import load_clips, split_clips
-from posecast.engines.data.windows import MocapWindowSampler, SamplerOptions
+from posecast.engines.training.data.dataset import load_clips, split_clips
+from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

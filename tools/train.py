@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from posecast.engines import metrics
-from posecast.engines.data.dataset import load_clips, split_clips
-from posecast.engines.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions
-from posecast.engines.models import PoseModel
-from posecast.engines.train import TrainConfig, Trainer
+from posecast.engines.networks import PoseModel
+from posecast.engines.training import metrics
+from posecast.engines.training.data.dataset import load_clips, split_clips
+from posecast.engines.training.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions
+from posecast.engines.training.train import TrainConfig, Trainer
 
 log = logging.getLogger("train")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

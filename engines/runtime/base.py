@@ -1,6 +1,6 @@
 """The one interface every runtime backend implements: a window in, the current 3D pose out.
 
-A backend wraps one exported ONNX model (see :mod:`posecast.engines.export`): input
+A backend wraps one exported ONNX model (see :mod:`posecast.engines.training.export`): input
 ``keypoints_norm`` ``(B, T, 17, 2)`` float32 (intrinsics-normalised 2D, oldest frame first),
 outputs ``joints_3d`` ``(B, 17, 3)`` and ``scale`` ``(B, 1)``. ``T`` is fixed by the model's
 metadata; the batch is dynamic.

@@ -34,7 +34,7 @@ class OnnxRuntimeBackend(RuntimeBackend):
 
     ``threads``: intra-op threads (1 is fastest for this model, see the benchmark).
     ``int8``: run the dynamically quantised copy (made and cached by
-    :func:`posecast.engines.quantize.cached_int8` on first use). ``spin``: let idle workers spin
+    :func:`posecast.engines.runtime.quantize.cached_int8` on first use). ``spin``: let idle workers spin
     (only matters with ``threads > 1``). ``io_binding``: bind preallocated outputs.
     """
 
@@ -53,7 +53,7 @@ class OnnxRuntimeBackend(RuntimeBackend):
             raise BackendError(f"threads must be >= 1, got {threads}")
         source = resolve_model(model_path)
         if int8:
-            from ..quantize import cached_int8  # needs the onnx package only when building
+            from .quantize import cached_int8  # needs the onnx package only when building
 
             source = cached_int8(source)
         self.model_path = source

@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
+from ..fileio import atomic_write, file_sha256
 from ..metadata import INPUT_NAME, read_onnx_metadata
 from .base import LiftOutput, RuntimeBackend, check_window, resolve_model
 from .gpu import cuda_device_available, cuda_devices
-from .plan_cache import PlanCache, PlanKey, atomic_write, file_sha256
+from .plan_cache import PlanCache, PlanKey
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The exporter stores the architecture (``ModelConfig.to_dict()`` as JSON) in the model's
 metadata (``extra.model_config``); :func:`build_torch_model` rebuilds the
-:class:`~posecast.engines.models.PoseModel` from it and loads the ONNX initialisers by name:
+:class:`~posecast.engines.networks.PoseModel` from it and loads the ONNX initialisers by name:
 ``torch.onnx.export`` keeps the ``state_dict`` names, and where it deduplicated equal tensors
 the kept name is reached through an ``Identity`` node (and through a ``Cast`` for files
 exported with float16 weights). The rebuilt model is checked against ONNX Runtime on a probe
@@ -73,7 +73,7 @@ def build_torch_model(path: str | Path, meta: ModelMetadata | None = None):  # n
     """Rebuild the exported :class:`PoseModel` (eval mode, CPU) from an ONNX file."""
     import torch
 
-    from ..models import ModelConfig, PoseGenerator, PoseModel, fold_batchnorm
+    from ..networks import ModelConfig, PoseGenerator, PoseModel, fold_batchnorm
 
     meta = meta or read_onnx_metadata(path)
     model = PoseModel(PoseGenerator(ModelConfig(**model_config(meta)))).eval()

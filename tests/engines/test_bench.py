@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from posecast.engines import bench, export, metadata
-from posecast.engines.models import ModelConfig, PoseGenerator, PoseModel
-from posecast.engines.runtime import OnnxRuntimeBackend, cuda_device_available
+from posecast.engines import metadata
+from posecast.engines.networks import ModelConfig, PoseGenerator, PoseModel
+from posecast.engines.runtime import OnnxRuntimeBackend, bench, cuda_device_available
+from posecast.engines.training import export
 from posecast.realtime.cli import main
 
 REQUIRED = {"backend", "batch", "p50_ms", "p99_ms", "p50_ms_per_frame", "device", "host", "date"}

@@ -7,8 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import skeleton
-from posecast.engines.data.bvh import CMU_31, BVHError, SkeletonMapping, detect_mapping, load_bvh_joints, parse_bvh
 from posecast.engines.skeleton import JOINT_INDEX as J
+from posecast.engines.training.data.bvh import (
+    CMU_31,
+    BVHError,
+    SkeletonMapping,
+    detect_mapping,
+    load_bvh_joints,
+    parse_bvh,
+)
 
 #: Bones whose both ends are measured mocap joints on the same rigid segment (hips, limbs).
 AXIAL = ("pelvis-spine", "spine-", "thorax-", "neck-")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from posecast.engines.data import dataset
-from posecast.engines.data.bvh import BVHError
-from posecast.engines.data.dataset import Clip, extract_archive, is_held_out, load_clips, split_clips
+from posecast.engines.training.data import dataset
+from posecast.engines.training.data.bvh import BVHError
+from posecast.engines.training.data.dataset import Clip, extract_archive, is_held_out, load_clips, split_clips
 
 
 def test_cache_dir_follows_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from posecast.engines import normalize, skeleton
-from posecast.engines.data.dataset import Clip
-from posecast.engines.evaluate import (
+from posecast.engines.training.data.dataset import Clip
+from posecast.engines.training.evaluate import (
     EvalClip,
     build_eval_clips,
     causal_windows,

@@ -14,10 +14,10 @@ import onnxruntime as ort
 import pytest
 import torch
 from posecast.engines import metadata, normalize, skeleton
-from posecast.engines.export import export_onnx
 from posecast.engines.metadata import ModelMetadata, ModelMetadataError, read_onnx_metadata
-from posecast.engines.models import ModelConfig, PoseGenerator, PoseModel
-from posecast.engines.train import TrainConfig, Trainer
+from posecast.engines.networks import ModelConfig, PoseGenerator, PoseModel
+from posecast.engines.training.export import export_onnx
+from posecast.engines.training.train import TrainConfig, Trainer
 
 REPO = Path(__file__).resolve().parents[2]
 WINDOW = 9
@@ -144,7 +144,7 @@ def test_model_without_metadata(exported: tuple[PoseModel, Path, Path], tmp_path
     proto = onnx.load(str(exported[1]))
     del proto.metadata_props[:]
     onnx.save(proto, str(tmp_path / "bare.onnx"))
-    with pytest.raises(ModelMetadataError, match="carries no posecast metadata: export it with `posecast export`"):
+    with pytest.raises(ModelMetadataError, match="carries no posecast metadata: export it with tools/export.py"):
         read_onnx_metadata(tmp_path / "bare.onnx")
     with pytest.raises(metadata.ModelError, match="model file not found"):
         read_onnx_metadata(tmp_path / "absent.onnx")

@@ -6,7 +6,8 @@ import math
 
 import pytest
 import torch
-from posecast.engines import losses, skeleton
+from posecast.engines import skeleton
+from posecast.engines.training import losses
 
 
 def random_pose(generator: torch.Generator, batch: int = 4, frames: int = 1) -> torch.Tensor:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.engines import metrics, skeleton
+from posecast.engines import skeleton
+from posecast.engines.training import metrics
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from posecast.engines import normalize, skeleton
-from posecast.engines.models import (
-    Discriminator,
+from posecast.engines.networks import (
     Lifter,
     ModelConfig,
     PoseGenerator,
@@ -14,6 +13,7 @@ from posecast.engines.models import (
     ScaleNet,
     lift_to_3d,
 )
+from posecast.engines.training.discriminator import Discriminator
 
 
 def windows(batch: int, frames: int, seed: int = 0) -> torch.Tensor:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from posecast.engines.errors import BackendError
+from posecast.engines.fileio import atomic_write
 from posecast.engines.runtime import plan_cache
-from posecast.engines.runtime.plan_cache import PlanCache, PlanKey, atomic_write
+from posecast.engines.runtime.plan_cache import PlanCache, PlanKey
 
 KEY = PlanKey(onnx_sha256="ab" * 32, trt_version="10.9.0", gpu_name="NVIDIA H100 80GB HBM3",
               compute_capability="9.0", precision="fp16", max_batch=16, workspace_mib=512)  # fmt: skip

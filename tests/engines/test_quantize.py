@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from posecast.engines import metadata
-from posecast.engines.export import export_onnx
-from posecast.engines.models import ModelConfig, PoseGenerator, PoseModel
-from posecast.engines.quantize import cached_int8, quantize_int8, shipped_int8
+from posecast.engines.networks import ModelConfig, PoseGenerator, PoseModel
 from posecast.engines.runtime import load_backend
+from posecast.engines.runtime.quantize import cached_int8, quantize_int8, shipped_int8
+from posecast.engines.training.export import export_onnx
 
 
 def _export(path: Path, fp16: bool) -> PoseModel:

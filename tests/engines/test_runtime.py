@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from posecast.engines import export, metadata, normalize
-from posecast.engines.data.bvh import load_bvh_joints
+from posecast.engines import metadata, normalize
 from posecast.engines.errors import BackendError, ModelError
-from posecast.engines.models import ModelConfig, PoseGenerator, PoseModel
-from posecast.engines.quantize import cached_int8
+from posecast.engines.networks import ModelConfig, PoseGenerator, PoseModel
 from posecast.engines.runtime import DEFAULT_MODEL, OnnxRuntimeBackend, cuda_device_available, load_backend
+from posecast.engines.runtime.quantize import cached_int8
 from posecast.engines.runtime.torch_cuda import build_torch_model
+from posecast.engines.training import export
+from posecast.engines.training.data.bvh import load_bvh_joints
 
 SHARED = Path(os.environ.get("POSECAST_SHARED", Path(__file__).resolve().parents[2] / ".." / "shared"))
 MOCAP = SHARED / "data" / "bandai-namco" / "dataset-1.tar.xz"

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from posecast.engines import losses, normalize, skeleton
-from posecast.engines.data.dataset import Clip
-from posecast.engines.data.windows import MocapWindowSampler, SamplerOptions, WindowBatch
-from posecast.engines.models import ModelConfig
-from posecast.engines.train import CANONICAL_BONE_TOTAL, TrainConfig, Trainer, canonical_target
+from posecast.engines import normalize, skeleton
+from posecast.engines.networks import ModelConfig
+from posecast.engines.training import losses
+from posecast.engines.training.data.dataset import Clip
+from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions, WindowBatch
+from posecast.engines.training.train import CANONICAL_BONE_TOTAL, TrainConfig, Trainer, canonical_target
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_MODEL = {"window_frames": 9, "width": 64, "blocks": 1, "scale_width": 32}

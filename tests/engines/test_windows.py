@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import normalize, skeleton
-from posecast.engines.data.cameras import look_at_rotation, sample_cameras
-from posecast.engines.data.dataset import Clip
-from posecast.engines.data.noise import NoiseOptions, add_detector_noise
-from posecast.engines.data.windows import (
+from posecast.engines.training.data.cameras import look_at_rotation, sample_cameras
+from posecast.engines.training.data.dataset import Clip
+from posecast.engines.training.data.noise import NoiseOptions, add_detector_noise
+from posecast.engines.training.data.windows import (
     MocapWindowSampler,
     Recorded2DSampler,
     SamplerOptions,

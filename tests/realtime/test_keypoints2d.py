@@ -136,7 +136,8 @@ def test_corrupt_cached_model_is_fetched_again(tmp_path, monkeypatch, pose_model
     """A cached model whose sha256 does not match is replaced before MediaPipe sees it."""
     import shutil
 
-    from posecast.engines.assets import get_asset, sha256_file
+    from posecast.engines.assets import get_asset
+    from posecast.engines.fileio import file_sha256
 
     asset = get_asset("pose_landmarker_full")
     monkeypatch.setenv("POSECAST_CACHE", str(tmp_path))
@@ -153,4 +154,4 @@ def test_corrupt_cached_model_is_fetched_again(tmp_path, monkeypatch, pose_model
     monkeypatch.setitem(assets.ASSETS, "pose_landmarker_full", fixed)
     with Keypoints2DEstimator(Keypoints2DOptions()) as estimator:
         assert estimator.model_path == cached
-    assert sha256_file(cached) == asset.sha256
+    assert file_sha256(cached) == asset.sha256

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from posecast.engines import metrics, normalize, skeleton
-from posecast.engines.data.cameras import sample_cameras
+from posecast.engines import normalize, skeleton
+from posecast.engines.training import metrics
+from posecast.engines.training.data.cameras import sample_cameras
 from posecast.realtime.lifter import Lifter3D
 from posecast.realtime.window import PoseWindow, PoseWindowOptions
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from posecast.calibration import estimate_subject
 from posecast.engines import normalize, skeleton
-from posecast.engines.data.cameras import sample_cameras
-from posecast.engines.data.windows import rescale_bones
+from posecast.engines.training.data.cameras import sample_cameras
+from posecast.engines.training.data.windows import rescale_bones
 from posecast.realtime.lifter import Lifter3D
 from posecast.realtime.window import PoseWindow, PoseWindowOptions
 

@@ -1,4 +1,8 @@
-"""The paper's networks in PyTorch: scale network, causal temporal lifter, 2D discriminator.
+"""The paper's networks in PyTorch: scale network and causal temporal lifter (the 2D
+discriminator, used only in training, is in :mod:`posecast.engines.training.discriminator`).
+
+Shared by training and the torch-cuda runtime backend (which rebuilds the exported graph from
+the ONNX weights); imports torch, so the CPU live path never imports it.
 
 Shapes: a *window* is ``(B, T, 17, 2)`` of intrinsics-normalised 2D (see
 :mod:`posecast.engines.normalize`), oldest frame first, the current frame last. Only the
@@ -58,7 +62,7 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-def _mlp(in_dim: int, width: int, blocks: int, out_dim: int, dropout: float, bn: bool) -> nn.Sequential:
+def mlp(in_dim: int, width: int, blocks: int, out_dim: int, dropout: float, bn: bool) -> nn.Sequential:
     stem: list[nn.Module] = [nn.Linear(in_dim, width)]
     if bn:
         stem.append(nn.BatchNorm1d(width))
@@ -75,7 +79,7 @@ class ScaleNet(nn.Module):
 
     def __init__(self, width: int, dropout: float) -> None:
         super().__init__()
-        self.net = _mlp(J * 2, width, 1, 1, dropout, bn=True)
+        self.net = mlp(J * 2, width, 1, 1, dropout, bn=True)
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
@@ -90,7 +94,7 @@ class Lifter(nn.Module):
         super().__init__()
         self.window_frames = cfg.window_frames
         self.current_frame_only = False  # see keep_current_frame_only
-        self.net = _mlp(cfg.window_frames * J * 2, cfg.width, cfg.blocks, cfg.window_frames * J,
+        self.net = mlp(cfg.window_frames * J * 2, cfg.width, cfg.blocks, cfg.window_frames * J,
                         cfg.dropout, bn=True)  # fmt: skip
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
@@ -134,17 +138,6 @@ class Lifter(nn.Module):
             cut.bias.copy_(head.bias[-J:])
         self.net[-1] = cut
         self.current_frame_only = True
-
-
-class Discriminator(nn.Module):
-    """Canonical single-frame 2D ``(N, 17, 2)`` → realness score ``(N, 1)`` (least-squares GAN)."""
-
-    def __init__(self, width: int = 1024) -> None:
-        super().__init__()
-        self.net = _mlp(J * 2, width, 2, 1, 0.0, bn=False)
-
-    def forward(self, pose_2d: torch.Tensor) -> torch.Tensor:
-        return self.net(pose_2d.flatten(1))
 
 
 def lift_to_3d(scaled_2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import normalize, skeleton
+from ... import normalize, skeleton
 from .cameras import sample_cameras
 from .dataset import Clip
 from .noise import NoiseOptions, add_detector_noise

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime.base import RuntimeBackend
+from .base import RuntimeBackend
 
 
 @dataclass

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import camera, metrics, normalize, skeleton
+from .. import camera, normalize, skeleton
+from . import metrics
 from .data.cameras import sample_cameras
 from .data.dataset import Clip
 from .data.noise import add_detector_noise

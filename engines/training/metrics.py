@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import skeleton
+from .. import skeleton
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

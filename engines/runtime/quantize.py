@@ -12,8 +12,9 @@ import logging
 import tempfile
 from pathlib import Path
 
-from .errors import BackendError
-from .runtime.plan_cache import atomic_write, engines_dir, file_sha256
+from ..errors import BackendError
+from ..fileio import atomic_write, file_sha256
+from .plan_cache import engines_dir
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Export a trained :class:`~posecast.engines.models.PoseModel` to a self-describing ONNX file."""
+"""Export a trained :class:`~posecast.engines.networks.PoseModel` to a self-describing ONNX file."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import metadata, skeleton
-from .models import PoseModel, fold_batchnorm
+from .. import metadata, skeleton
+from ..networks import PoseModel, fold_batchnorm
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from . import skeleton
+from .. import skeleton
 
 _CHILD = torch.tensor([c for c, _ in skeleton.BONES])
 _PARENT = torch.tensor([p for _, p in skeleton.BONES])

@@ -28,9 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import losses, normalize, skeleton
+from .. import normalize, skeleton
+from ..networks import ModelConfig, PoseGenerator, lift_to_3d
+from . import losses
 from .data.windows import WindowBatch
-from .models import Discriminator, ModelConfig, PoseGenerator, lift_to_3d
+from .discriminator import Discriminator
 
 log = logging.getLogger(__name__)
 

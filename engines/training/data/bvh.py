@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import skeleton
+from ... import skeleton
 
 log = logging.getLogger(__name__)
 
