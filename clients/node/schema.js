@@ -1,0 +1,143 @@
+// posecast's wire schema in JavaScript: decode a [topic, payload] message and check it.
+// The reference is docs/protocol.md in the posecast repository; the Python side is
+// posecast.realtime's schema module. This file has no dependency besides @msgpack/msgpack.
+
+import { decode } from "@msgpack/msgpack";
+
+/** Schema versions whose every field this client knows. Newer versions are read too: their
+ * known fields are checked, unknown keys are kept as they are (readers ignore unknown keys). */
+export const KNOWN_SCHEMA_VERSIONS = [1, 2];
+export const NUM_JOINTS = 17;
+export const TRACKING_STATES = ["tracking", "warming", "lost"];
+export const TOPIC_POSE = "pose";
+export const TOPIC_META = "meta";
+
+/** A message that does not follow posecast's schema; `field` names the first bad field. */
+export class SchemaError extends Error {
+  constructor(message, field = null) {
+    super(message);
+    this.name = "SchemaError";
+    this.field = field;
+  }
+}
+
+const TIMESTAMP_FIELDS = ["capture_ns", "publish_ns", "publish_unix_ns"];
+
+function isInt(value) {
+  return typeof value === "bigint" || Number.isInteger(value);
+}
+
+function checkVersion(m) {
+  const v = m.schema_version;
+  if (!Number.isInteger(v) || v < 1) {
+    throw new SchemaError(`field 'schema_version' must be a positive int, got ${String(v)}`, "schema_version");
+  }
+  return v;
+}
+
+function checkNonNegativeInt(m, name) {
+  const value = m[name];
+  if (!isInt(value) || value < 0) {
+    throw new SchemaError(`field '${name}' must be a non-negative int, got ${String(value)}`, name);
+  }
+}
+
+function checkNumbers(m, name, shape) {
+  const value = m[name];
+  if (value === undefined || value === null) throw new SchemaError(`field '${name}' is missing`, name);
+  const rows = shape.length === 2 ? value : [value];
+  const wantRows = shape.length === 2 ? shape[0] : 1;
+  const wantCols = shape[shape.length - 1];
+  const bad = () => new SchemaError(`field '${name}' must hold numbers of shape [${shape}]`, name);
+  if (!Array.isArray(rows) || rows.length !== wantRows) throw bad();
+  for (const row of rows) {
+    if (!Array.isArray(row) || row.length !== wantCols) throw bad();
+    for (const x of row) if (typeof x !== "number") throw bad();
+  }
+}
+
+/** Every `*_ns` field becomes a BigInt (nanosecond counts exceed 2**53), whatever width
+ * msgpack chose for it. */
+function timestampsToBigInt(m) {
+  for (const [key, value] of Object.entries(m)) {
+    if (key.endsWith("_ns") && typeof value === "number" && Number.isInteger(value)) m[key] = BigInt(value);
+  }
+  return m;
+}
+
+/**
+ * Check a decoded pose map; returns it (timestamps as BigInt) or throws SchemaError naming the
+ * first bad field. Unknown extra fields are allowed and kept.
+ * @param {object} m
+ */
+export function validatePose(m) {
+  const version = checkVersion(m);
+  for (const name of ["frame_id", ...TIMESTAMP_FIELDS]) checkNonNegativeInt(m, name);
+  if (version >= 2) checkNonNegativeInt(m, "person_id");
+  if (!TRACKING_STATES.includes(m.tracking)) {
+    throw new SchemaError(`field 'tracking' must be one of ${TRACKING_STATES.join(", ")}, got ${String(m.tracking)}`,
+      "tracking");
+  }
+  if (typeof m.frame !== "string") throw new SchemaError(`field 'frame' must be a string, got ${String(m.frame)}`, "frame");
+  checkNumbers(m, "joints_m", [NUM_JOINTS, 3]);
+  checkNumbers(m, "confidence", [NUM_JOINTS]);
+  checkNumbers(m, "root_m", [3]);
+  const latency = m.latency_ms;
+  if (latency !== undefined && latency !== null) {
+    const ok = typeof latency === "object" && !Array.isArray(latency) &&
+      Object.values(latency).every((x) => typeof x === "number");
+    if (!ok) throw new SchemaError("field 'latency_ms' must map stage names to milliseconds", "latency_ms");
+  }
+  return timestampsToBigInt(m);
+}
+
+/**
+ * Check a decoded meta map; returns it or throws SchemaError.
+ * @param {object} m
+ */
+export function validateMeta(m) {
+  checkVersion(m);
+  for (const name of ["joint_names", "parents", "frame", "units"]) {
+    if (m[name] === undefined || m[name] === null) throw new SchemaError(`meta message lacks field '${name}'`, name);
+  }
+  if (!Array.isArray(m.joint_names) || !m.joint_names.every((s) => typeof s === "string")) {
+    throw new SchemaError("field 'joint_names' must be a list of strings", "joint_names");
+  }
+  if (!Array.isArray(m.parents) || m.parents.length !== m.joint_names.length || !m.parents.every(Number.isInteger)) {
+    throw new SchemaError("field 'parents' must be one int per joint", "parents");
+  }
+  return timestampsToBigInt(m);
+}
+
+/**
+ * Decode one two-part message.
+ * @param {Buffer|Uint8Array|string} topic
+ * @param {Buffer|Uint8Array} payload
+ * @returns {{topic: string, message: object, newerSchema: boolean}}
+ */
+export function decodeMessage(topic, payload) {
+  const name = typeof topic === "string" ? topic : Buffer.from(topic).toString("utf8");
+  let m;
+  try {
+    m = decode(payload, { useBigInt64: true });
+  } catch (err) {
+    throw new SchemaError(`payload is not msgpack (${err.message}): expected a posecast message`);
+  }
+  if (m === null || typeof m !== "object" || Array.isArray(m)) {
+    throw new SchemaError("payload is not a msgpack map: expected a posecast message");
+  }
+  // msgpack ints below 2**32 arrive as Number even with useBigInt64; the version must be one.
+  if (typeof m.schema_version === "bigint") m.schema_version = Number(m.schema_version);
+  if (name === TOPIC_POSE) validatePose(m);
+  else if (name === TOPIC_META) validateMeta(m);
+  else throw new SchemaError(`unknown topic '${name}': expected '${TOPIC_POSE}' or '${TOPIC_META}'`);
+  const newest = KNOWN_SCHEMA_VERSIONS[KNOWN_SCHEMA_VERSIONS.length - 1];
+  return { topic: name, message: m, newerSchema: m.schema_version > newest };
+}
+
+/** JSON text of a decoded message; BigInt written as plain integer digits (exact). */
+export function toJSON(value) {
+  const marker = "@@posecast-bigint@@";
+  const text = JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? marker + v.toString() : v));
+  return text.replace(new RegExp(`"${marker}(-?\\d+)"`, "g"), "$1");
+}

@@ -1,0 +1,94 @@
+// Unit tests of the schema checks (node --test). The live test against a real Python publisher
+// is tests/clients/test_node_client.py in the posecast repository.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { encode } from "@msgpack/msgpack";
+
+import { SchemaError, decodeMessage, toJSON } from "../schema.js";
+
+function pose(overrides = {}) {
+  const joints = Array.from({ length: 17 }, (_, i) => [i * 0.1, -i * 0.05, 2.5]);
+  return {
+    schema_version: 1,
+    frame_id: 7,
+    capture_ns: 123456789012345n,
+    publish_ns: 123456790012345n,
+    publish_unix_ns: 1796166938799422536n,
+    tracking: "tracking",
+    joints_m: joints,
+    confidence: Array(17).fill(0.5),
+    root_m: joints[0],
+    frame: "camera_xright_ydown_zforward",
+    latency_ms: { keypoints2d: 17.5 },
+    ...overrides,
+  };
+}
+
+const packed = (m) => encode(m, { useBigInt64: true });
+
+test("a schema 1 pose decodes with exact 64-bit timestamps", () => {
+  const { topic, message, newerSchema } = decodeMessage(Buffer.from("pose"), packed(pose()));
+  assert.equal(topic, "pose");
+  assert.equal(newerSchema, false);
+  assert.equal(message.publish_unix_ns, 1796166938799422536n);
+  assert.deepEqual(message.joints_m[3], [0.30000000000000004, -0.15000000000000002, 2.5]);
+});
+
+test("small timestamps become BigInt too", () => {
+  const { message } = decodeMessage("pose", packed(pose({ capture_ns: 5, publish_ns: 6 })));
+  assert.equal(message.capture_ns, 5n);
+  assert.equal(message.publish_ns - message.capture_ns, 1n);
+});
+
+test("schema 2 needs person_id", () => {
+  assert.throws(() => decodeMessage("pose", packed(pose({ schema_version: 2 }))), (e) => e instanceof SchemaError && e.field === "person_id");
+  const { message } = decodeMessage("pose", packed(pose({ schema_version: 2, person_id: 3 })));
+  assert.equal(message.person_id, 3);
+});
+
+test("a newer schema is read, unknown keys kept, and flagged", () => {
+  const { message, newerSchema } = decodeMessage("pose", packed(pose({ schema_version: 9, person_id: 0, future: [1, 2] })));
+  assert.equal(newerSchema, true);
+  assert.deepEqual(message.future, [1, 2]);
+});
+
+for (const [field, value] of [
+  ["schema_version", 0],
+  ["frame_id", -1],
+  ["capture_ns", "now"],
+  ["tracking", "maybe"],
+  ["frame", 3],
+  ["joints_m", [[0, 0, 0]]],
+  ["confidence", Array(16).fill(1)],
+  ["root_m", [0, 0, "x"]],
+  ["latency_ms", [1, 2]],
+]) {
+  test(`bad ${field} is named`, () => {
+    assert.throws(() => decodeMessage("pose", packed(pose({ [field]: value }))), (e) => e instanceof SchemaError && e.field === field);
+  });
+}
+
+test("a missing field is named", () => {
+  const m = pose();
+  delete m.root_m;
+  assert.throws(() => decodeMessage("pose", packed(m)), /field 'root_m' is missing/);
+});
+
+test("meta needs joint names and parents of the same length", () => {
+  const meta = { schema_version: 1, joint_names: ["a", "b"], parents: [-1, 0], frame: "f", units: "m", publish_ns: 5 };
+  assert.equal(decodeMessage("meta", packed(meta)).message.publish_ns, 5n);
+  assert.throws(() => decodeMessage("meta", packed({ ...meta, parents: [-1] })), /parents/);
+  assert.throws(() => decodeMessage("meta", packed({ ...meta, units: undefined })), /units/);
+});
+
+test("not msgpack, not a map, unknown topic", () => {
+  assert.throws(() => decodeMessage("pose", Buffer.from([0xc1])), /not msgpack/);
+  assert.throws(() => decodeMessage("pose", packed([1, 2])), /not a msgpack map/);
+  assert.throws(() => decodeMessage("other", packed(pose())), /unknown topic/);
+});
+
+test("toJSON writes BigInt as exact integer digits", () => {
+  const text = toJSON({ a: 1796166938799422536n, b: [1.5], c: "x" });
+  assert.equal(text, '{"a":1796166938799422536,"b":[1.5],"c":"x"}');
+});
