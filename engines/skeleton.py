@@ -46,8 +46,12 @@ MP_DIRECT: dict[str, int] = {
 MOCAP_HEAD_EXTENSION = 1.0
 
 
-def _derive_axial(out: np.ndarray) -> np.ndarray:
-    """Fill pelvis, thorax, spine and neck from hips, shoulders and head (in place)."""
+#: The joints derived from others (never measured): pelvis, spine, thorax, neck.
+DERIVED_JOINTS: tuple[int, ...] = tuple(JOINT_INDEX[n] for n in ("pelvis", "spine", "thorax", "neck"))
+
+
+def derive_axial(out: np.ndarray) -> np.ndarray:
+    """Fill pelvis, thorax, spine and neck from hips, shoulders and head (in place); returns ``out``."""
     j = JOINT_INDEX
     out[..., j["pelvis"], :] = 0.5 * (out[..., j["l_hip"], :] + out[..., j["r_hip"], :])
     out[..., j["thorax"], :] = 0.5 * (out[..., j["l_shoulder"], :] + out[..., j["r_shoulder"], :])
@@ -69,7 +73,7 @@ def from_mediapipe(landmarks: np.ndarray) -> np.ndarray:
     for name, mp_index in MP_DIRECT.items():
         out[..., JOINT_INDEX[name], :] = landmarks[..., mp_index, :]
     out[..., HEAD, :] = 0.5 * (landmarks[..., MP_LEFT_EAR, :] + landmarks[..., MP_RIGHT_EAR, :])
-    return _derive_axial(out)
+    return derive_axial(out)
 
 
 def from_mocap(joints: np.ndarray, names: list[str] | tuple[str, ...], mapping: dict[str, str]) -> np.ndarray:
@@ -88,7 +92,7 @@ def from_mocap(joints: np.ndarray, names: list[str] | tuple[str, ...], mapping: 
     skull_base = joints[..., index[mapping["head"]], :]
     neck_top = joints[..., index[mapping["neck"]], :]
     out[..., HEAD, :] = skull_base + MOCAP_HEAD_EXTENSION * (skull_base - neck_top)
-    return _derive_axial(out)
+    return derive_axial(out)
 
 
 def root_relative(joints):  # noqa: ANN001, ANN201 - numpy array or torch tensor, same type back

@@ -18,3 +18,7 @@ class SchemaError(PosecastError):
 
 class OptionsError(PosecastError, ValueError):
     """A stage option with a value outside its valid range."""
+
+
+class SinkError(PosecastError):
+    """A sink that failed while the run went on (it was detached; the other sinks kept going)."""

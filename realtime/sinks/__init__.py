@@ -1,0 +1,16 @@
+"""Sinks: where poses go (:class:`~posecast.realtime.stages.Sink`). One file per output.
+
+To add one: write ``sinks/NAME.py`` with a :class:`Sink` subclass (``name``, ``write``; optional
+``open``, ``update_meta``, ``close``, and ``add_arguments``/``from_args`` for its command-line
+options), then add one line to :data:`SINKS`. ``posecast run`` offers every registered sink's
+options and builds the ones the arguments ask for, in registry order.
+"""
+
+from __future__ import annotations
+
+from ..stages import Sink
+
+#: name → sink class, in the order the pipeline writes to them.
+SINKS: dict[str, type[Sink]] = {}
+
+__all__ = ["SINKS", "Sink"]
