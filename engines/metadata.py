@@ -20,6 +20,8 @@ SCHEMA_VERSION = 2
 INPUT_NAME = "keypoints_norm"
 OUTPUT_NAMES = ("joints_3d", "scale")
 NORMALIZATION = "intrinsics;pelvis-view-rotated;rms-size=1/c"
+#: Longest window a model may declare (frames): 34 s at 30 fps, far beyond any real lifter.
+MAX_WINDOW_FRAMES = 1024
 
 
 class ModelMetadataError(ModelError):
@@ -49,17 +51,17 @@ class ModelMetadata:
 
     @classmethod
     def from_props(cls, props: dict[str, str], source: str = "model") -> ModelMetadata:
+        """Parse and :meth:`check` ``posecast.*`` metadata; raises :class:`ModelMetadataError`
+        naming the field for anything missing, unparsable or out of range."""
         p = {k.removeprefix("posecast."): v for k, v in props.items() if k.startswith("posecast.")}
         if "schema_version" not in p or "window_frames" not in p:
-            raise ModelMetadataError(
-                f"{source} carries no posecast metadata: export it with tools/export.py"
-            )
+            raise ModelMetadataError(f"{source} carries no posecast metadata: export it with tools/export.py")
         meta = cls(
-            window_frames=int(p["window_frames"]),
+            window_frames=_number(p, "window_frames", int, source),
             joint_names=tuple(p.get("joint_names", "").split(",")),
-            camera_distance=float(p.get("camera_distance", "nan")),
+            camera_distance=_number(p, "camera_distance", float, source, default="nan"),
             normalization=p.get("normalization", ""),
-            schema_version=int(p["schema_version"]),
+            schema_version=_number(p, "schema_version", int, source),
             model_kind=p.get("model_kind", ""),
             training_data=p.get("training_data", ""),
             license=p.get("license", ""),
@@ -83,13 +85,32 @@ class ModelMetadata:
                     f"{source}: {name} is {got!r}, this posecast expects {want!r}; "
                     "re-export the model with this version of posecast"
                 )
+        if not 1 <= self.window_frames <= MAX_WINDOW_FRAMES:
+            raise ModelMetadataError(
+                f"{source}: window_frames is {self.window_frames}, expected 1..{MAX_WINDOW_FRAMES} frames; "
+                "re-export the model with tools/export.py"
+            )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
 
+def _number(props: dict[str, str], name: str, kind: type, source: str, default: str | None = None) -> int | float:
+    """``props[name]`` as ``kind`` (int or float), or :class:`ModelMetadataError` naming the field."""
+    text = props.get(name, default)
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise ModelMetadataError(f"{source}: metadata {name} is {text!r}, expected {what}; "
+                                 "re-export the model with tools/export.py") from None  # fmt: skip
+
+
 def read_onnx_metadata(path: str | Path) -> ModelMetadata:
-    """Read and check metadata with onnxruntime (no torch, no onnx package needed)."""
+    """Read and check metadata with onnxruntime (no torch, no onnx package needed).
+
+    Raises :class:`ModelError` for a missing file or one ONNX Runtime cannot load (corrupt,
+    truncated, not ONNX), :class:`ModelMetadataError` for missing or mismatching metadata."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -97,5 +118,17 @@ def read_onnx_metadata(path: str | Path) -> ModelMetadata:
         raise ModelError(f"model file not found: {path}; pass an exported .onnx (see README, Models)")
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
+        raise ModelError(
+            f"model file {path} cannot be loaded ({load_error_text(exc)}); "
+            "it is corrupt or not an exported posecast .onnx: re-export or re-download it"
+        ) from None
     return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
+
+
+def load_error_text(exc: BaseException, limit: int = 200) -> str:
+    """The first line of a runtime's load error, shortened (their messages repeat the path)."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return lines[0][:limit]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendError
-from ..metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata
+from ..errors import BackendError, ModelError
+from ..metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata, load_error_text
 from .base import LiftOutput, RuntimeBackend, check_window, cpu_name, resolve_model
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ class OnnxRuntimeBackend(RuntimeBackend):
         try:
             self._session = ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
-            raise BackendError(f"onnxruntime could not load {source}: {exc}") from exc
+            raise ModelError(f"model file {source} cannot be loaded ({load_error_text(exc)}); it is corrupt "
+                             "or not an exported posecast .onnx: re-export or re-download it") from None  # fmt: skip
         props = self._session.get_modelmeta().custom_metadata_map
         self.metadata: ModelMetadata = ModelMetadata.from_props(props, str(source))
         self._ort = ort

@@ -2,10 +2,18 @@
 
 A plan is only valid for the exact ONNX bytes, TensorRT version, GPU model, compute capability
 and build options it was built with, so its file name is a hash of all of them
-(:class:`PlanKey`). Files are written atomically (temporary file + ``os.replace``) so a crash
-never leaves half a plan; a cached plan that fails to deserialise (truncated, from a driver
-update, ...) is deleted and rebuilt. The build and deserialise steps are passed in, which
-keeps this module testable without a GPU.
+(:class:`PlanKey`). The build and deserialise steps are passed in, which keeps this module
+testable without a GPU.
+
+Nothing found in the cache is trusted by its name: every cached file has a record beside it
+(``<file>.json``, :func:`record_path`) holding the sha256 of the file and what it was made from
+(the source model's sha256, the plan key). :func:`read_verified` hands out a file's bytes only
+when both match; anything else (truncated, replaced by another model, no record) is logged once,
+deleted and rebuilt, and a plan is deserialised only from verified bytes. Files are written
+atomically (temporary file + ``os.replace``), so a crash never leaves half a plan; a verified
+plan that still fails to deserialise (a driver update, ...) is deleted and rebuilt too.
+
+The cache is private: folders 0700, files 0600, whatever the umask (a plan is code the GPU runs).
 
 Cache directory: ``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else
 ``~/.cache/posecast``; engines live in its ``engines/`` folder.
@@ -13,6 +21,7 @@ Cache directory: ``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -63,8 +72,89 @@ class PlanKey:
         return f"lifter-{self.onnx_sha256[:12]}-{self.precision}-{self.digest()[:16]}.plan"
 
 
+#: Modes of the cache's folders and files (a plan is code the GPU runs: nobody else may write it).
+DIR_MODE, FILE_MODE = 0o700, 0o600
+RECORD_FORMAT = "posecast-cache-record"
+
+
+def private_dir(directory: str | Path) -> Path:
+    """Create ``directory`` (and missing parents) with mode 0700; tighten it if it is ours and
+    open to others. Raises :class:`BackendError` when it cannot be used."""
+    directory = Path(directory)
+    hint = "set POSECAST_CACHE to a folder of your own"
+    try:
+        for folder in [*reversed(directory.parents), directory]:
+            if not folder.exists():
+                folder.mkdir(mode=DIR_MODE)
+                os.chmod(folder, DIR_MODE)  # mkdir's mode is masked by the umask; be exact
+        info = directory.stat()
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise BackendError(f"the engine cache folder {directory} belongs to another user; {hint}")
+        if info.st_mode & 0o777 != DIR_MODE:
+            os.chmod(directory, DIR_MODE)
+    except OSError as exc:
+        raise BackendError(f"cannot use the engine cache folder {directory} ({exc.strerror}); {hint}") from None
+    return directory
+
+
+def record_path(path: str | Path) -> Path:
+    """The record kept beside cached file ``path``: ``<path>.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def write_verified(path: str | Path, data: bytes, made_from: dict[str, str]) -> Path:
+    """Cache ``data`` at ``path`` (0600, atomically) with a record of its sha256 and ``made_from``
+    (e.g. ``{"source_sha256": ...}``); the data first, so a crash between leaves no valid record."""
+    path = Path(path)
+    private_dir(path.parent)
+    record = {"format": RECORD_FORMAT, "version": 1, "sha256": hashlib.sha256(data).hexdigest(),
+              "size": len(data), "made_from": dict(made_from)}  # fmt: skip
+    try:
+        atomic_write(path, data, mode=FILE_MODE)
+        atomic_write(record_path(path), json.dumps(record, indent=2, sort_keys=True).encode(), mode=FILE_MODE)
+    except OSError as exc:
+        raise BackendError(f"cannot write the engine cache file {path} ({exc.strerror}); "
+                           "free some space or set POSECAST_CACHE to another folder") from None  # fmt: skip
+    return path
+
+
+def read_verified(path: str | Path, made_from: dict[str, str]) -> bytes | None:
+    """The bytes cached at ``path`` if they match their record and the record says they were made
+    from ``made_from``; else ``None`` (a file that fails is logged once and deleted with its record)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    reason = ""
+    try:
+        data = path.read_bytes()
+        record = json.loads(record_path(path).read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+            reason = "its record is not a posecast cache record"
+        elif record.get("made_from") != dict(made_from):
+            reason = f"it was made from {record.get('made_from')}, not {dict(made_from)}"
+        elif record.get("sha256") != hashlib.sha256(data).hexdigest():
+            reason = f"its sha256 differs from the recorded one ({len(data)} bytes, recorded {record.get('size')})"
+    except FileNotFoundError:
+        reason = "it has no record"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = f"its record cannot be read ({exc})"
+    if not reason:
+        return data
+    log.warning("cached file %s does not match its record (%s): deleting it and rebuilding", path, reason)
+    discard(path)
+    return None
+
+
+def discard(path: str | Path) -> None:
+    """Delete a cached file and its record (missing ones are fine)."""
+    for p in (Path(path), record_path(path)):
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
 class PlanCache:
-    """Load a plan from ``directory`` or build, store and load it."""
+    """Load a verified plan from ``directory`` or build, store and load it."""
 
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else engines_dir()
@@ -77,34 +167,42 @@ class PlanCache:
         tag = hashlib.sha256(f"{trt_version}|{gpu_name}|{compute_capability}".encode()).hexdigest()[:16]
         return self.directory / f"timing-{tag}.cache"
 
+    @staticmethod
+    def made_from(key: PlanKey) -> dict[str, str]:
+        """What a plan's record must say: the source model's sha256 and the whole key."""
+        return {"source_sha256": key.onnx_sha256, "key_sha256": key.digest(), **{
+            k: str(v) for k, v in asdict(key).items() if k != "onnx_sha256"}}  # fmt: skip
+
     def load_or_build(
         self, key: PlanKey, build: Callable[[], bytes], deserialize: Callable[[bytes], T]
     ) -> tuple[T, bool]:
         """``(deserialised plan, True if it was built now)``.
 
         ``build()`` returns the serialised plan; ``deserialize(data)`` returns the loaded
-        object and raises (or returns None) on a bad plan. A cached plan that fails is deleted
-        and rebuilt once; a freshly built plan that fails raises :class:`BackendError`.
+        object and raises (or returns None) on a bad plan. Only bytes that match their record
+        are deserialised; a cached plan that fails either check is deleted and rebuilt once; a
+        freshly built plan that fails raises :class:`BackendError`.
         """
-        path = self.path_for(key)
-        if path.is_file():
+        private_dir(self.directory)
+        path, made_from = self.path_for(key), self.made_from(key)
+        data = read_verified(path, made_from)
+        if data is not None:
             try:
-                loaded = deserialize(path.read_bytes())
+                loaded = deserialize(data)
                 if loaded is None:
                     raise ValueError("deserialiser returned nothing")
                 log.debug("loaded cached plan %s", path)
                 return loaded, False
             except Exception as exc:  # any failure means the cached file is unusable
                 log.warning("cached plan %s failed to deserialise (%s): deleting it and rebuilding", path, exc)
-                path.unlink(missing_ok=True)
+                discard(path)
         data = bytes(build())
         if not data:
             raise BackendError(f"building the plan for {key.filename()} produced nothing; see the log above")
-        atomic_write(path, data)
-        atomic_write(path.with_suffix(".json"), json.dumps(asdict(key), indent=2).encode())
+        write_verified(path, data, made_from)
         log.info("built and cached plan %s (%.1f MB)", path, len(data) / 1e6)
         loaded = deserialize(data)
         if loaded is None:
-            path.unlink(missing_ok=True)
+            discard(path)
             raise BackendError(f"a freshly built plan could not be deserialised ({path}); see the log above")
         return loaded, True

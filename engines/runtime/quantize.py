@@ -8,13 +8,15 @@ Its accuracy against the float model is measured by the evaluation, not assumed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from pathlib import Path
 
-from ..errors import BackendError
+from ..errors import BackendError, ModelError
 from ..fileio import atomic_write, file_sha256
-from .plan_cache import engines_dir
+from ..metadata import ModelMetadata, load_error_text
+from .plan_cache import engines_dir, read_verified, write_verified
 
 log = logging.getLogger(__name__)
 
@@ -24,31 +26,48 @@ SOURCE_KEY = "posecast.extra.int8_source_sha256"
 
 def quantize_int8(src: str | Path, dst: str | Path, per_channel: bool = True) -> Path:
     """Write an INT8 dynamically quantised copy of ``src`` to ``dst`` (atomically); returns ``dst``."""
+    src, dst = Path(src), Path(dst)
+    atomic_write(dst, _quantized_bytes(src, per_channel)[0])
+    _log_made(src, dst)
+    return dst
+
+
+def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
+    """``(the INT8 copy of src as ONNX bytes, the sha256 of the src bytes it was made from)``;
+    the copy's metadata says which float model it came from.
+
+    Raises :class:`ModelError` when ``src`` is missing or not a readable ONNX model."""
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
         raise BackendError(f"INT8 quantisation needs the onnx package ({exc}); pip install posecast[train]") from exc
-    src, dst = Path(src), Path(dst)
     if not src.is_file():
-        raise BackendError(f"cannot quantise {src}: file not found; pass an exported posecast .onnx")
+        raise ModelError(f"cannot quantise {src}: file not found; pass an exported posecast .onnx")
     import onnx
 
+    data = src.read_bytes()  # hashed and quantised from the same bytes
+    try:
+        proto = onnx.load_from_string(data)
+    except Exception as exc:  # protobuf's DecodeError and friends: the file is not ONNX
+        raise ModelError(f"{src} is not a readable ONNX model ({type(exc).__name__}: {load_error_text(exc)}); "
+                         "re-export it with tools/export.py or pass another --model") from None  # fmt: skip
+    ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, str(src))  # a posecast model?
     with tempfile.TemporaryDirectory() as tmp:
         out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"
-        onnx.save(_float32_initializers(onnx.load(str(src))), str(float_src))
-        quantize_dynamic(float_src, out, weight_type=QuantType.QInt8, per_channel=per_channel)
+        onnx.save(_float32_initializers(proto), str(float_src))
+        try:
+            quantize_dynamic(float_src, out, weight_type=QuantType.QInt8, per_channel=per_channel)
+        except Exception as exc:  # ONNX Runtime's quantiser raises untyped errors on graphs it cannot handle
+            raise ModelError(f"cannot quantise {src} to INT8 ({type(exc).__name__}: {load_error_text(exc)}); "
+                             "run it without --int8") from None  # fmt: skip
         proto = onnx.load(str(out))
-        entry = proto.metadata_props.add()  # which float model this copy was made from
-        entry.key, entry.value = SOURCE_KEY, file_sha256(src)
-        atomic_write(dst, proto.SerializeToString())
-    log.info(
-        "quantised %s → %s (%.1f → %.1f MB)",
-        src.name,
-        dst,
-        src.stat().st_size / 1e6,
-        dst.stat().st_size / 1e6,
-    )
-    return dst
+    entry = proto.metadata_props.add()  # which float model this copy was made from
+    entry.key, entry.value = SOURCE_KEY, hashlib.sha256(data).hexdigest()
+    return proto.SerializeToString(), entry.value
+
+
+def _log_made(src: Path, dst: Path) -> None:
+    log.info("quantised %s → %s (%.1f → %.1f MB)", src.name, dst, src.stat().st_size / 1e6, dst.stat().st_size / 1e6)
 
 
 def _float32_initializers(proto):  # noqa: ANN001, ANN202 - onnx.ModelProto
@@ -84,7 +103,8 @@ def int8_path_for(src: str | Path, directory: str | Path | None = None) -> Path:
 
 
 def shipped_int8(src: str | Path) -> Path | None:
-    """``<stem>.int8.onnx`` beside ``src`` when it was quantised from exactly this ``src``."""
+    """``<stem>.int8.onnx`` beside ``src`` when it was quantised from exactly this ``src``
+    (an unreadable one is logged and ignored: the cached copy is used instead)."""
     src = Path(src)
     sibling = src.parent / f"{src.stem}.int8.onnx"
     if not sibling.is_file():
@@ -93,17 +113,29 @@ def shipped_int8(src: str | Path) -> Path | None:
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(str(sibling), options, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(sibling), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's untyped errors for a corrupt file
+        log.warning("INT8 copy %s cannot be read (%s): ignoring it", sibling, load_error_text(exc))
+        return None
     made_from = session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
     return sibling if made_from == file_sha256(src) else None
 
 
 def cached_int8(src: str | Path, directory: str | Path | None = None, rebuild: bool = False) -> Path:
     """The INT8 copy of ``src``: the one shipped beside it, else the cached one, made now if
-    missing (or if ``rebuild``; making one needs the ``onnx`` package)."""
+    missing, if it does not match its record (truncated, replaced, made from another model) or if
+    ``rebuild`` (making one needs the ``onnx`` package). Cached copies are private (0600 in a
+    0700 folder) and recorded with their sha256 and their source's
+    (:func:`~posecast.engines.runtime.plan_cache.write_verified`)."""
+    src = Path(src)
     if not rebuild and directory is None and (shipped := shipped_int8(src)) is not None:
         return shipped
     dst = int8_path_for(src, directory)
-    if rebuild or not dst.is_file():
-        quantize_int8(src, dst)
+    made_from = {"source_sha256": file_sha256(src), "kind": "onnxruntime-int8-dynamic"}
+    if not rebuild and read_verified(dst, made_from) is not None:
+        return dst
+    data, source_sha256 = _quantized_bytes(src)
+    write_verified(dst, data, {**made_from, "source_sha256": source_sha256})  # what it was really made from
+    _log_made(src, dst)
     return dst

@@ -5,7 +5,8 @@ two optimisation profiles, ``0``: batch 1 exactly (the live per-frame step, tune
 ``1``: batch 1..``max_batch``. FP16: TensorRT 10 gets the FP16 builder flag; TensorRT 11 builds
 strongly typed networks only, so it is given a mixed-precision graph instead
 (:func:`~posecast.engines.runtime.fp16.convert_mlp_to_fp16`). Plans and TensorRT's timing cache
-are kept by :mod:`~posecast.engines.runtime.plan_cache`.
+are kept by :mod:`~posecast.engines.runtime.plan_cache`, private and verified against a recorded
+sha256 before TensorRT reads them.
 
 Run: device and pinned host buffers sized for ``max_batch`` are allocated once with
 cuda-python's runtime API (``cuda.bindings.runtime``; chosen over torch so this backend needs
@@ -21,6 +22,7 @@ has confirmed a GPU: creating one without a GPU can crash the process.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from ..fileio import atomic_write, file_sha256
 from ..metadata import INPUT_NAME, read_onnx_metadata
 from .base import LiftOutput, RuntimeBackend, check_window, resolve_model
 from .gpu import cuda_device_available, cuda_devices
-from .plan_cache import PlanCache, PlanKey
+from .plan_cache import PlanCache, PlanKey, read_verified, write_verified
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +116,14 @@ def build_plan(trt, onnx_bytes: bytes, window_frames: int, options: TensorRTBuil
         profile = builder.create_optimization_profile()
         profile.set_shape(INPUT_NAME, low, opt, high)
         config.add_optimization_profile(profile)
-    cache_bytes = timing_cache.read_bytes() if timing_cache is not None and timing_cache.is_file() else b""
+    timing_made_from = {"timing_cache": timing_cache.name} if timing_cache is not None else {}
+    cache_bytes = (read_verified(timing_cache, timing_made_from) if timing_cache is not None else None) or b""
     config.set_timing_cache(config.create_timing_cache(cache_bytes), False)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise BackendError(f"TensorRT {trt.__version__} failed to build the engine; see its log above")
     if timing_cache is not None:
-        atomic_write(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
+        write_verified(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())), timing_made_from)
     return bytes(memoryview(serialized))
 
 
@@ -157,10 +159,10 @@ class TensorRTBackend(RuntimeBackend):
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         cache = PlanCache(cache_dir)
-        key = PlanKey(file_sha256(self.model_path), str(trt.__version__), gpu.name, gpu.compute_capability,
+        onnx_bytes = self.model_path.read_bytes()  # hashed and built from the same bytes
+        key = PlanKey(hashlib.sha256(onnx_bytes).hexdigest(), str(trt.__version__), gpu.name, gpu.compute_capability,
                       precision, max_batch, workspace_mib)  # fmt: skip
         timing = cache.timing_cache_path(key.trt_version, gpu.name, gpu.compute_capability)
-        onnx_bytes = self.model_path.read_bytes()
         self._engine, built = cache.load_or_build(
             key,
             lambda: build_plan(trt, onnx_bytes, self.metadata.window_frames, options, self._logger, timing),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def test_builds_once_then_loads(tmp_path: Path) -> None:
     second, built_again = cache.load_or_build(KEY, trt.build, trt.deserialize)
     assert (built, built_again, trt.builds) == (True, False, 1)
     assert first == second
-    assert cache.path_for(KEY).is_file() and cache.path_for(KEY).with_suffix(".json").is_file()
+    assert cache.path_for(KEY).is_file() and plan_cache.record_path(cache.path_for(KEY)).is_file()
 
 
 @pytest.mark.parametrize("corrupt", [b"", b"garbage", b"PLA"])
@@ -92,12 +93,12 @@ def test_corrupt_plan_is_deleted_and_rebuilt(tmp_path: Path, corrupt: bytes,
         loaded, built = cache.load_or_build(KEY, trt.build, trt.deserialize)
     assert built and trt.builds == 1 and loaded == {"engine": trt.build()}
     assert cache.path_for(KEY).read_bytes().startswith(b"PLAN")
-    assert "failed to deserialise" in caplog.text and "rebuilding" in caplog.text
+    assert "does not match its record" in caplog.text and "rebuilding" in caplog.text
 
 
 def test_deserializer_exception_also_rebuilds(tmp_path: Path) -> None:
     trt, cache = FakeTRT(), PlanCache(tmp_path)
-    atomic_write(cache.path_for(KEY), b"stale")
+    plan_cache.write_verified(cache.path_for(KEY), b"stale", PlanCache.made_from(KEY))  # recorded, yet unusable
 
     def strict(data: bytes) -> object:
         if not data.startswith(b"PLAN"):
@@ -123,3 +124,100 @@ def test_timing_cache_is_per_gpu_and_version(tmp_path: Path) -> None:
     assert a.parent == tmp_path
     assert a != cache.timing_cache_path("10.9.0", "NVIDIA A100", "8.0")
     assert a != cache.timing_cache_path("11.0.0", "NVIDIA H100", "9.0")
+
+
+# --- issue 15, defect 8: the cache verifies what it finds and is private --------------------------
+
+
+def test_plan_swapped_for_another_valid_plan_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A file that deserialises fine but is not the plan recorded for this key is never used."""
+    trt, cache = FakeTRT(), PlanCache(tmp_path)
+    cache.load_or_build(KEY, trt.build, trt.deserialize)
+    cache.path_for(KEY).write_bytes(b"PLAN from another model")  # valid for the deserialiser
+    with caplog.at_level(logging.WARNING, logger="posecast.engines.runtime.plan_cache"):
+        loaded, built = cache.load_or_build(KEY, trt.build, trt.deserialize)
+    assert built and trt.builds == 2 and loaded == {"engine": trt.build()}
+    assert "does not match its record" in caplog.text and "rebuilding" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="posecast.engines.runtime.plan_cache"):
+        _, built = cache.load_or_build(KEY, trt.build, trt.deserialize)
+    assert not built and caplog.text == ""  # rebuilt once, then trusted again
+
+
+def test_plan_without_its_record_is_not_deserialised(tmp_path: Path) -> None:
+    trt, cache = FakeTRT(), PlanCache(tmp_path)
+    cache.load_or_build(KEY, trt.build, trt.deserialize)
+    plan_cache.record_path(cache.path_for(KEY)).unlink()
+    seen: list[bytes] = []
+
+    def spy(data: bytes) -> object | None:
+        seen.append(data)
+        return trt.deserialize(data)
+
+    _, built = cache.load_or_build(KEY, trt.build, spy)
+    assert built and len(seen) == 1  # only the freshly built plan was deserialised
+
+
+def test_record_of_another_model_is_refused(tmp_path: Path) -> None:
+    """A plan recorded for another ONNX file, renamed to this key's file name, is rebuilt."""
+    trt, cache = FakeTRT(), PlanCache(tmp_path)
+    other = dataclasses.replace(KEY, onnx_sha256="cd" * 32)
+    cache.load_or_build(other, lambda: b"PLAN other", trt.deserialize)
+    for src in (cache.path_for(other), plan_cache.record_path(cache.path_for(other))):
+        dst = cache.path_for(KEY) if src == cache.path_for(other) else plan_cache.record_path(cache.path_for(KEY))
+        src.rename(dst)
+    loaded, built = cache.load_or_build(KEY, trt.build, trt.deserialize)
+    assert built and loaded == {"engine": trt.build()}
+
+
+def test_verified_record_but_failing_plan_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A plan that matches its record but no longer deserialises (e.g. a driver update) is rebuilt."""
+    trt, cache = FakeTRT(), PlanCache(tmp_path)
+    cache.load_or_build(KEY, lambda: b"PLAN old", lambda data: data)
+    with caplog.at_level(logging.WARNING, logger="posecast.engines.runtime.plan_cache"):
+        loaded, built = cache.load_or_build(KEY, trt.build, lambda d: trt.deserialize(d) if d != b"PLAN old" else None)
+    assert built and loaded == {"engine": trt.build()}
+    assert "failed to deserialise" in caplog.text
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_cache_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """Folders 0700 and files 0600 even under umask 000 (which would give 0777/0666)."""
+    trt, cache = FakeTRT(), PlanCache(tmp_path / "home" / "cache" / "engines")
+    old = os.umask(0)
+    try:
+        cache.load_or_build(KEY, trt.build, trt.deserialize)
+        timing = cache.timing_cache_path("10.9.0", "GPU", "9.0")
+        plan_cache.write_verified(timing, b"timing", {"source_sha256": "x"})
+    finally:
+        os.umask(old)
+    assert _mode(cache.directory) == 0o700 and _mode(cache.directory.parent) == 0o700
+    files = sorted(cache.directory.iterdir())
+    assert len(files) == 4 and all(_mode(f) == 0o600 for f in files), [(f.name, oct(_mode(f))) for f in files]
+
+
+def test_open_cache_folder_is_tightened(tmp_path: Path) -> None:
+    folder = tmp_path / "engines"
+    folder.mkdir()
+    folder.chmod(0o777)
+    trt = FakeTRT()
+    PlanCache(folder).load_or_build(KEY, trt.build, trt.deserialize)
+    assert _mode(folder) == 0o700
+
+
+def test_read_verified_rejects_every_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    plan_cache.write_verified(path, b"data", {"source_sha256": "aa"})
+    assert plan_cache.read_verified(path, {"source_sha256": "aa"}) == b"data"
+    assert plan_cache.read_verified(path, {"source_sha256": "bb"}) is None  # another source
+    assert not path.exists()  # a rejected file is removed with its record
+    plan_cache.write_verified(path, b"data", {"source_sha256": "aa"})
+    path.write_bytes(b"dat")  # truncated
+    assert plan_cache.read_verified(path, {"source_sha256": "aa"}) is None
+    plan_cache.write_verified(path, b"data", {"source_sha256": "aa"})
+    plan_cache.record_path(path).write_text("{not json")
+    assert plan_cache.read_verified(path, {"source_sha256": "aa"}) is None
+    assert plan_cache.read_verified(tmp_path / "missing.bin", {"source_sha256": "aa"}) is None

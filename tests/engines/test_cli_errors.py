@@ -1,0 +1,82 @@
+"""``posecast engines info|build|bench`` and ``--int8`` on broken model files (issue 15, defect 3):
+one line on stderr and exit code 2, never a traceback. Real files, the real CLI; no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from posecast.engines.runtime import DEFAULT_MODEL
+from posecast.realtime.cli import main
+
+
+def _tampered(path: Path, **props: str) -> Path:
+    """The shipped model with some ``posecast.*`` metadata values replaced (a valid ONNX file)."""
+    onnx = pytest.importorskip("onnx")
+    proto = onnx.load(str(DEFAULT_MODEL))
+    for entry in proto.metadata_props:
+        key = entry.key.removeprefix("posecast.")
+        if key in props:
+            entry.value = props[key]
+    if props.get("drop_all"):
+        del proto.metadata_props[:]
+    path.write_bytes(proto.SerializeToString())
+    return path
+
+
+def _written(data: bytes):  # noqa: ANN202 - a maker for BROKEN
+    def make(path: Path) -> Path:
+        path.write_bytes(data)
+        return path
+
+    return make
+
+
+SHIPPED = DEFAULT_MODEL.read_bytes()
+BROKEN = {
+    "truncated": _written(SHIPPED[:3000]),
+    "half": _written(SHIPPED[: len(SHIPPED) // 2]),
+    "empty": _written(b""),
+    "text": _written(b"this is not a model\n"),
+    "no_metadata": lambda p: _tampered(p, drop_all="1"),
+    "window_not_a_number": lambda p: _tampered(p, window_frames="twenty-seven"),
+    "window_zero": lambda p: _tampered(p, window_frames="0"),
+    "window_huge": lambda p: _tampered(p, window_frames="1000000000"),
+    "schema_not_a_number": lambda p: _tampered(p, schema_version="2.5"),
+}
+
+COMMANDS = {
+    "info": ["engines", "info"],
+    "build_int8": ["engines", "build", "--backend", "onnxruntime", "--int8"],
+    "bench_int8": ["engines", "bench", "--int8", "--iters", "1", "--warmup", "0", "--batch", "1"],
+    "bench": ["engines", "bench", "--iters", "1", "--warmup", "0", "--batch", "1"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_broken_model_is_one_line_and_exit_2(broken: str, command: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path / "cache"))
+    model = BROKEN[broken](tmp_path / "model.onnx")
+    assert model.is_file()
+    assert main([*COMMANDS[command], "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("posecast: error:") and str(model) in lines[0], err
+    assert not list((tmp_path / "cache").rglob("*.onnx"))  # nothing cached from a broken model
+
+
+def test_broken_model_in_a_real_process(tmp_path: Path) -> None:
+    """The console as a user sees it: stderr holds one line, no traceback, exit status 2."""
+    model = BROKEN["truncated"](tmp_path / "model.onnx")
+    for command in (COMMANDS["info"], COMMANDS["build_int8"]):
+        proc = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command, "--model", str(model)],
+                              capture_output=True, text=True, timeout=120,
+                              env={"POSECAST_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"})  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "is not a readable ONNX model" in proc.stderr or "cannot be loaded" in proc.stderr
