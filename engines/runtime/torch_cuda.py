@@ -64,9 +64,16 @@ def model_config(meta: ModelMetadata) -> dict[str, Any]:
         raise ModelError("the model carries no architecture (metadata extra.model_config); "
                          "re-export it with this posecast to use the torch-cuda backend")  # fmt: skip
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return ast.literal_eval(text)  # a dict written with str() instead of JSON
+        config = json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError, too many digits, nesting
+        try:
+            config = ast.literal_eval(text)  # a dict written with str() instead of JSON (literals only, no code)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            config = None
+    if not isinstance(config, dict):
+        raise ModelError(f"the model's architecture (metadata extra.model_config) is not a mapping: {text[:80]!r}; "
+                         "re-export the model with this posecast")  # fmt: skip
+    return config
 
 
 def build_torch_model(path: str | Path, meta: ModelMetadata | None = None):  # noqa: ANN201 - PoseModel
@@ -76,7 +83,12 @@ def build_torch_model(path: str | Path, meta: ModelMetadata | None = None):  # n
     from ..networks import ModelConfig, PoseGenerator, PoseModel, fold_batchnorm
 
     meta = meta or read_onnx_metadata(path)
-    model = PoseModel(PoseGenerator(ModelConfig(**model_config(meta)))).eval()
+    try:
+        config = ModelConfig(**model_config(meta))
+    except (TypeError, ValueError) as exc:  # unknown keys, wrong types
+        raise ModelError(f"{path}: the model's architecture (extra.model_config) is not one this posecast "
+                         f"builds ({exc}); re-export the model with this posecast") from None  # fmt: skip
+    model = PoseModel(PoseGenerator(config)).eval()
     if meta.extra.get("batchnorm_folded") == "1":  # the file holds the fused Linear weights
         model = fold_batchnorm(model)
     if meta.extra.get("current_frame_head") == "1":  # the file holds the current frame's output rows only

@@ -1,0 +1,65 @@
+"""What a model file says about itself is checked, never trusted (issue 15): any metadata gives a
+valid :class:`ModelMetadata` or a one-line :class:`ModelMetadataError`; the torch-cuda rebuild's
+architecture text is parsed as data only. No torch needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from posecast.engines import metadata
+from posecast.engines.errors import ModelError
+from posecast.engines.metadata import MAX_WINDOW_FRAMES, ModelMetadata, ModelMetadataError
+from posecast.engines.runtime.torch_cuda import model_config
+
+GOOD = ModelMetadata(window_frames=27).to_props()
+KEYS = sorted(GOOD) + ["posecast.extra.model_config", "other.key"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    replaced=st.dictionaries(st.sampled_from(KEYS), st.one_of(st.text(max_size=40), st.sampled_from(
+        ["0", "-1", "27", "1e9", "nan", "inf", "-inf", "2", "2.5", "", " 27", "27 ", "0x1b", "1_000"]))),
+    dropped=st.sets(st.sampled_from(KEYS)),
+)  # fmt: skip
+def test_any_metadata_is_valid_or_one_line_error(replaced: dict[str, str], dropped: set[str]) -> None:
+    props = {k: v for k, v in {**GOOD, **replaced}.items() if k not in dropped}
+    try:
+        meta = ModelMetadata.from_props(props, "m.onnx")
+    except ModelMetadataError as exc:
+        text = str(exc)
+        assert "\n" not in text and text.startswith("m.onnx"), text
+        return
+    assert 1 <= meta.window_frames <= MAX_WINDOW_FRAMES
+    assert meta.schema_version == metadata.SCHEMA_VERSION and meta.camera_distance == GOOD_DISTANCE
+
+
+GOOD_DISTANCE = float(GOOD["posecast.camera_distance"])
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [("window_frames", "0", "window_frames is 0, expected 1..1024"),
+     ("window_frames", "abc", "metadata window_frames is 'abc', expected an integer"),
+     ("window_frames", "100000", "expected 1..1024"),
+     ("schema_version", "2.0", "schema_version is '2.0', expected an integer"),
+     ("camera_distance", "inf", "camera_distance is inf")],
+)  # fmt: skip
+def test_bad_metadata_names_the_field(field: str, value: str, message: str) -> None:
+    with pytest.raises(ModelMetadataError, match=message):
+        ModelMetadata.from_props({**GOOD, f"posecast.{field}": value}, "m.onnx")
+
+
+@pytest.mark.parametrize("text", ["__import__('os').system('true')", "[1, 2]", "{'a': (1,) * 3", "1" * 5000,
+                                  "(" * 200 + ")" * 200, json.dumps([{"width": 1}])])  # fmt: skip
+def test_architecture_text_is_data_only(text: str) -> None:
+    meta = ModelMetadata(window_frames=9, extra={"model_config": text})
+    with pytest.raises(ModelError, match="not a mapping"):
+        model_config(meta)
+
+
+def test_architecture_text_as_json_or_python_literal() -> None:
+    for text in ('{"width": 64}', "{'width': 64}"):
+        assert model_config(ModelMetadata(window_frames=9, extra={"model_config": text})) == {"width": 64}
