@@ -27,6 +27,14 @@ class SkeletonMapping:
     joints: dict[str, str]  # posecast joint (or "head"/"neck" anchors) → mocap joint name
     metres_per_unit: float
     up_axis: int = 1  # index of the "up" axis in the file (BVH convention: Y)
+    #: ear level = skull-base anchor + this × (skull-base anchor − neck anchor); each CMU
+    #: conversion names different neck joints, so each gets the factor that puts the head
+    #: ≈ 0.23 leg lengths above the shoulder line (Bandai-Namco's 1.0 gives 0.21, MediaPipe's
+    #: world landmarks 0.25–0.27, eval/mediapipe_2d.json)
+    head_extension: float = skeleton.MOCAP_HEAD_EXTENSION
+    #: frames the conversion put before the take (cgspeed's: a T-pose, and in the Daz flavour
+    #: 7 more frames easing out of it): dropped on loading
+    lead_in_frames: int = 0
 
 
 BANDAI_NAMCO = SkeletonMapping(
@@ -40,8 +48,10 @@ BANDAI_NAMCO = SkeletonMapping(
     metres_per_unit=0.01,
 )  # fmt: skip
 
-# CMU Graphics Lab mocap as BVH (the widely used 31-joint conversion); its unit is
-# 1/0.45 inch, i.e. 0.056444 m.
+# CMU Graphics Lab mocap (../shared/data/cmu-mocap/README.md). CMU's unit is 1/0.45 inch,
+# 0.056444 m. The cgspeed MotionBuilder-friendly BVH (31 joints): its "Head" joint sits at the
+# top of the lower neck (the conversion folds CMU's thorax bone), "Neck1" at the neck's base.
+CMU_UNIT_M = 0.0254 / 0.45
 CMU_31 = SkeletonMapping(
     name="cmu-31",
     joints={
@@ -50,10 +60,53 @@ CMU_31 = SkeletonMapping(
         "l_elbow": "LeftForeArm", "r_elbow": "RightForeArm", "l_wrist": "LeftHand", "r_wrist": "RightHand",
         "head": "Head", "neck": "Neck1",
     },
-    metres_per_unit=0.056444,
+    metres_per_unit=CMU_UNIT_M,
+    head_extension=0.75,
+    lead_in_frames=1,
 )  # fmt: skip
 
-MAPPINGS: dict[str, SkeletonMapping] = {m.name: m for m in (BANDAI_NAMCO, CMU_31)}
+# cgspeed's Daz-friendly BVH (43 joints): one standard figure in centimetres for every subject.
+CMU_DAZ = SkeletonMapping(
+    name="cmu-daz",
+    joints={
+        "l_hip": "lThigh", "r_hip": "rThigh", "l_knee": "lShin", "r_knee": "rShin",
+        "l_ankle": "lFoot", "r_ankle": "rFoot", "l_shoulder": "lShldr", "r_shoulder": "rShldr",
+        "l_elbow": "lForeArm", "r_elbow": "rForeArm", "l_wrist": "lHand", "r_wrist": "rHand",
+        "head": "head", "neck": "neck",
+    },
+    metres_per_unit=0.01,
+    head_extension=0.9,
+    lead_in_frames=8,
+)  # fmt: skip
+
+# CMU's own ASF bone names: raw amc2bvh BVH, and ASF/AMC read by .asf_amc (each bone at its start).
+CMU_ASF = SkeletonMapping(
+    name="cmu-asf",
+    joints={
+        "l_hip": "lfemur", "r_hip": "rfemur", "l_knee": "ltibia", "r_knee": "rtibia",
+        "l_ankle": "lfoot", "r_ankle": "rfoot", "l_shoulder": "lhumerus", "r_shoulder": "rhumerus",
+        "l_elbow": "lradius", "r_elbow": "rradius", "l_wrist": "lwrist", "r_wrist": "rwrist",
+        "head": "head", "neck": "upperneck",
+    },
+    metres_per_unit=CMU_UNIT_M,
+    head_extension=0.6,
+)  # fmt: skip
+
+# 102_01cc: the 31-joint skeleton renamed (hip, lhip, lknee, ...) and ≈ 9x CMU units.
+CMU_102 = SkeletonMapping(
+    name="cmu-31-renamed",
+    joints={
+        "l_hip": "lhip", "r_hip": "rhip", "l_knee": "lknee", "r_knee": "rknee",
+        "l_ankle": "lfoot", "r_ankle": "rfoot", "l_shoulder": "lshoulder", "r_shoulder": "rshoulder",
+        "l_elbow": "lelbow", "r_elbow": "relbow", "l_wrist": "lhand", "r_wrist": "rhand",
+        "head": "head", "neck": "neck1",
+    },
+    metres_per_unit=CMU_UNIT_M / 9.0,
+    head_extension=0.75,
+    lead_in_frames=1,
+)  # fmt: skip
+
+MAPPINGS: dict[str, SkeletonMapping] = {m.name: m for m in (BANDAI_NAMCO, CMU_31, CMU_DAZ, CMU_ASF, CMU_102)}
 
 
 class BVHError(ValueError):
@@ -186,16 +239,34 @@ def detect_mapping(names: list[str]) -> SkeletonMapping:
             return mapping
     raise BVHError(
         f"unknown BVH skeleton (joints {names[:8]}...); known skeletons: {sorted(MAPPINGS)}. "
-        "Add a SkeletonMapping in posecast/engines/data/bvh.py"
+        "Add a SkeletonMapping in posecast/engines/training/data/bvh.py"
     )
 
 
-def load_bvh_joints(path: str | Path, mapping: SkeletonMapping | None = None) -> tuple[np.ndarray, float]:
-    """Load a BVH clip as posecast joints ``(F, 17, 3)`` in metres, Y up, and its fps."""
-    motion = parse_bvh(path)
-    mapping = mapping or detect_mapping(motion.names)
-    world = motion.world_positions() * mapping.metres_per_unit
-    joints = skeleton.from_mocap(world, motion.names, mapping.joints)
+def map_to_joints(world_units: np.ndarray, names: list[str], mapping: SkeletonMapping) -> np.ndarray:
+    """Mocap joint positions ``(F, K, 3)`` in file units → posecast joints ``(F, 17, 3)`` in
+    metres, Y up (``skeleton.from_mocap``, then the mapping's own head extension), without the
+    conversion's lead-in frames."""
+    if 0 < mapping.lead_in_frames < len(world_units):
+        world_units = world_units[mapping.lead_in_frames :]
+    world = world_units * mapping.metres_per_unit
+    joints = skeleton.from_mocap(world, names, mapping.joints)
+    if mapping.head_extension != skeleton.MOCAP_HEAD_EXTENSION:
+        index = {n: i for i, n in enumerate(names)}
+        skull = world[..., index[mapping.joints["head"]], :]
+        neck = world[..., index[mapping.joints["neck"]], :]
+        j = skeleton.JOINT_INDEX
+        joints[..., j["head"], :] = skull + mapping.head_extension * (skull - neck)
+        joints[..., j["neck"], :] = 0.5 * (joints[..., j["thorax"], :] + joints[..., j["head"], :])
     if mapping.up_axis != 1:
         joints = np.roll(joints, 1 - mapping.up_axis, axis=-1)
+    return joints
+
+
+def load_bvh_joints(path: str | Path, mapping: SkeletonMapping | None = None) -> tuple[np.ndarray, float]:
+    """Load a BVH clip as posecast joints ``(F, 17, 3)`` in metres, Y up, and its fps (as the
+    file states it: see :mod:`.cmu` for files whose frame time is wrong)."""
+    motion = parse_bvh(path)
+    mapping = mapping or detect_mapping(motion.names)
+    joints = map_to_joints(motion.world_positions(), motion.names, mapping)
     return joints.astype(np.float32), motion.fps

@@ -1,9 +1,13 @@
-"""Motion clips for training and evaluation: BVH folders (or archives) → cached 17-joint clips.
+"""Motion clips for training and evaluation: BVH folders (or archives) → cached 17-joint clips
+at the training rate (:data:`TRAINING_FPS`).
 
-The held-out split is by whole clip and fixed: a clip is held out when the first byte of
-``sha1(clip name)`` is below :data:`HELD_OUT_BYTE` (≈ 10 % of clips), so no frame of a
-held-out clip, nor its neighbours, is ever trained on, and the split does not depend on
-which folders are loaded or in what order.
+Two held-out splits, both fixed:
+
+- by clip (Bandai-Namco, whose actors were retargeted to one skeleton and carry no subject id):
+  a clip is held out when the first byte of ``sha1(clip name)`` is below :data:`HELD_OUT_BYTE`
+  (≈ 10 % of clips), so no frame of a held-out clip, nor its neighbours, is ever trained on,
+  and the split does not depend on which folders are loaded or in what order;
+- by subject (CMU, :func:`split_by_subject`): every take of a held-out person is held out.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ log = logging.getLogger(__name__)
 
 HELD_OUT_BYTE = 26  # 26/256 ≈ 10 %
 CACHE_VERSION = 2  # bump when the joint definition or parsing changes
+#: The rate every clip is resampled to and the model's window is counted in.
+TRAINING_FPS = 30.0
 
 
 def cache_dir() -> Path:
@@ -40,10 +46,17 @@ class Clip:
     name: str
     joints_m: np.ndarray  # (F, 17, 3) float32
     fps: float
+    subject: str = ""  # the person (CMU subject id); "" when the source does not say
+    source: str = ""  # "bandai-namco", "cmu", ...
+    label: str = ""  # the motion, when the source describes it
+    skeleton_format: str = ""  # the mocap skeleton it was mapped from
 
     @property
     def action(self) -> str:
-        """The action label, from Bandai-Namco style names ``dataset-N_<action>_<style>_<take>``."""
+        """The action label: the source's description, else from Bandai-Namco style names
+        ``dataset-N_<action>_<style>_<take>``."""
+        if self.label:
+            return self.label
         parts = self.name.split("_")
         return parts[1] if len(parts) >= 3 else "unknown"
 
@@ -54,6 +67,18 @@ class Clip:
 
 def is_held_out(name: str) -> bool:
     return hashlib.sha1(name.encode()).digest()[0] < HELD_OUT_BYTE
+
+
+def resample(joints: np.ndarray, fps_in: float, fps_out: float = TRAINING_FPS) -> np.ndarray:
+    """Frames ``(F, ...)`` at ``fps_in`` → the same motion at ``fps_out`` (linear interpolation
+    on the shared time line, first frame kept); unchanged within 0.5 % of the rate."""
+    if abs(fps_in - fps_out) <= 0.005 * fps_out or len(joints) < 2:
+        return joints
+    duration = (len(joints) - 1) / fps_in
+    times = np.arange(0.0, duration + 1e-9, 1.0 / fps_out) * fps_in  # in input frames
+    lo = np.minimum(np.floor(times).astype(int), len(joints) - 2)
+    frac = (times - lo).reshape(-1, *([1] * (joints.ndim - 1)))
+    return ((1.0 - frac) * joints[lo] + frac * joints[lo + 1]).astype(joints.dtype)
 
 
 def extract_archive(archive: str | Path, dest_root: Path | None = None) -> Path:
@@ -95,7 +120,8 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
             names, lengths, fps = data["names"], data["lengths"], data["fps"]
             joints = data["joints"]
         splits = np.cumsum(lengths)[:-1]
-        return [Clip(str(n), j, float(f)) for n, j, f in zip(names, np.split(joints, splits), fps, strict=True)]
+        return [_at_training_rate(Clip(str(n), j, float(f), source=_source_name(folder)))
+                for n, j, f in zip(names, np.split(joints, splits), fps, strict=True)]  # fmt: skip
     clips = []
     iterator = files
     if progress:
@@ -108,7 +134,7 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
         except BVHError as exc:
             log.warning("skipping %s", exc)
             continue
-        clips.append(Clip(path.stem, joints, fps))
+        clips.append(Clip(path.stem, joints, fps, source=_source_name(folder)))
     if not clips:
         raise BVHError(f"none of the {len(files)} .bvh files under {folder} could be read (see the warnings above)")
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -121,9 +147,35 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
         joints=np.concatenate([c.joints_m for c in clips]),
     )
     tmp.replace(cache)
-    return clips
+    return [_at_training_rate(c) for c in clips]
+
+
+def _source_name(folder: Path) -> str:
+    return "bandai-namco" if folder.name.startswith("dataset-") else folder.name
+
+
+def _at_training_rate(clip: Clip) -> Clip:
+    if abs(clip.fps - TRAINING_FPS) <= 0.005 * TRAINING_FPS:
+        return clip
+    clip.joints_m, clip.fps = resample(clip.joints_m, clip.fps), TRAINING_FPS
+    return clip
+
+
+def load_source(source: str | Path, progress: bool = False) -> list[Clip]:
+    """Clips of one data source: a CMU archive/folder (:mod:`.cmu`) or any BVH folder/archive."""
+    from .cmu import is_cmu_source, load_cmu
+
+    if is_cmu_source(source):
+        return load_cmu(source, progress=progress)
+    return load_clips(source, progress=progress)
 
 
 def split_clips(clips: list[Clip]) -> tuple[list[Clip], list[Clip]]:
     """(train, held-out) by whole clip."""
     return [c for c in clips if not c.held_out], [c for c in clips if c.held_out]
+
+
+def split_by_subject(clips: list[Clip], held_out_subjects: set[str] | list[str]) -> tuple[list[Clip], list[Clip]]:
+    """(train, held-out) by whole subject: every clip of a held-out person is held out."""
+    held = set(held_out_subjects)
+    return [c for c in clips if c.subject not in held], [c for c in clips if c.subject in held]

@@ -1,0 +1,282 @@
+"""Bone rotations of posecast's 17-joint skeleton and forward kinematics back to joints.
+
+**Rest pose** (all rotations identity): a T-pose in the *world* frame of
+:mod:`posecast.calibration.floor` — right-handed, y up, metres — standing upright and facing
++z (towards the camera), so the subject's **left is +x**. Legs and spine are vertical, arms
+horizontal along ±x with the palms down (the elbows bend towards +z), the hips and shoulders
+along ±x (:data:`REST_DIRECTIONS`). This is the normalised T-pose that VRM, Warudo and Unity's
+humanoid retargeting expect, so a rotation can be handed to an avatar as it is (after the axis
+change of :mod:`posecast.engines.frames`).
+
+**One rotation per joint**, ``(F, 17, 4)`` quaternions ``(x, y, z, w)`` (scipy's order):
+
+- ``rotations[:, 0]``: the pelvis frame (root) in the world: the hip line is its x axis, the
+  hips plane (hip line and pelvis→spine) its xy plane.
+- ``rotations[:, j]``, ``j > 0``: the bone that *ends* at joint ``j`` (from ``PARENTS[j]`` to
+  ``j``), relative to the bone ending at ``PARENTS[j]`` (the root frame for the pelvis's
+  children). World rotations compose down :data:`skeleton.PARENTS`:
+  ``W[j] = W[PARENTS[j]] · rotations[j]``, and forward kinematics is
+  ``joint[j] = joint[PARENTS[j]] + W[j] · REST_DIRECTIONS[j] · length[j]``.
+
+Indexing bones by their end joint gives each of the pelvis's and thorax's children its own
+rotation, so forward kinematics reproduces *any* joints with those bone lengths exactly (the
+lifter does not keep the pelvis exactly between the hips). A bone's direction fixes two of its
+three degrees of freedom; the twist about it comes from the neighbouring joints (:data:`TWIST`):
+
+- hips plane (hip line and pelvis→spine): the root and the pelvis→hip bones;
+- knee bend plane (hinge axis ``thigh × shin``): thigh and shin, so the knee is a pure hinge;
+- elbow bend plane (``upper arm × forearm``): upper arm and forearm;
+- shoulders plane (shoulder line, spine→thorax): the chest and the clavicles; the lower spine
+  takes the mean of the hip and shoulder lines (the torso's twist shared between both halves).
+
+A limb nearly straight (less than :data:`STRAIGHT_LIMB_DEG` of bend) has no bend plane: its
+twist eases towards the parent's (no twist), and the hinge axis is taken on the side of the
+parent's (a hyperextended knee does not flip the leg). Neck and head have no visible twist
+(the 17 joints carry no face direction): they only swing from the chest's frame. Hands, feet,
+fingers, eyes and the wrist's twist are not observed and are not represented (identity).
+
+Pure numpy + :class:`scipy.spatial.transform.Rotation`; frames whose joints are not all
+finite give NaN rotations (and NaN joints back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from . import skeleton
+
+_J = skeleton.JOINT_INDEX
+_X, _Y, _Z = np.eye(3)
+
+#: Unit direction of each joint from its parent in the rest T-pose ``(17, 3)`` (world axes:
+#: x = subject's left, y up, z forward); the root's row is zero.
+REST_DIRECTIONS: np.ndarray = np.zeros((skeleton.NUM_JOINTS, 3))
+for _name, _dir in {
+    "r_hip": -_X, "r_knee": -_Y, "r_ankle": -_Y, "l_hip": _X, "l_knee": -_Y, "l_ankle": -_Y,
+    "spine": _Y, "thorax": _Y, "neck": _Y, "head": _Y,
+    "l_shoulder": _X, "l_elbow": _X, "l_wrist": _X, "r_shoulder": -_X, "r_elbow": -_X, "r_wrist": -_X,
+}.items():  # fmt: skip
+    REST_DIRECTIONS[_J[_name]] = _dir
+
+#: How each bone's twist is found: ``(rule, rest reference)``. The reference is a direction
+#: perpendicular to the bone in the rest pose; the rule names the vector of the posed joints
+#: that plays its part (``"parent"``: none, the parent's frame carried along).
+#: Rules: ``hips`` pelvis→spine; ``hip_line`` r_hip→l_hip; ``shoulders`` thorax - spine;
+#: ``shoulder_line`` r_shoulder→l_shoulder; ``torso`` mean of the two lines;
+#: ``knee_r``/``knee_l``/``elbow_r``/``elbow_l`` the limb's hinge axis (parent bone × child bone).
+TWIST: dict[str, tuple[str, np.ndarray]] = {
+    "pelvis": ("hips", _Y),  # the root frame: x along the hip line, y in the hips plane
+    "r_hip": ("hips", _Y), "l_hip": ("hips", _Y),
+    # the shin and forearm keep the hinge axis of the bone above: the knee and elbow are pure hinges
+    "r_knee": ("knee_r", _X), "r_ankle": ("parent", _X), "l_knee": ("knee_l", _X), "l_ankle": ("parent", _X),
+    "spine": ("torso", _X), "thorax": ("shoulder_line", _X), "neck": ("parent", _X), "head": ("parent", _X),
+    "l_shoulder": ("shoulders", _Y), "r_shoulder": ("shoulders", _Y),
+    # with the palms down in the T-pose the elbows bend forward: left upper arm × forearm = -y
+    "l_elbow": ("elbow_l", -_Y), "l_wrist": ("parent", -_Y), "r_elbow": ("elbow_r", _Y), "r_wrist": ("parent", _Y),
+}  # fmt: skip
+
+#: Below this bend (degrees) a knee or elbow has no reliable bend plane: the twist eases
+#: towards the parent bone's.
+STRAIGHT_LIMB_DEG = 15.0
+_STRAIGHT_SIN = float(np.sin(np.radians(STRAIGHT_LIMB_DEG)))
+_HINGES = {
+    "knee_r": ("r_hip", "r_knee", "r_ankle"), "knee_l": ("l_hip", "l_knee", "l_ankle"),
+    "elbow_r": ("r_shoulder", "r_elbow", "r_wrist"), "elbow_l": ("l_shoulder", "l_elbow", "l_wrist"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BonePose:
+    """Root position, per-joint rotations and bone lengths of ``F`` frames (module docstring).
+
+    ``root_m`` ``(F, 3)`` the pelvis, metres; ``rotations`` ``(F, 17, 4)`` unit quaternions
+    ``(x, y, z, w)``: ``[:, 0]`` the root frame in the world, ``[:, j]`` the bone ending at
+    ``j`` relative to its parent bone; ``bone_lengths_m`` ``(16,)`` or ``(F, 16)`` in
+    :data:`skeleton.BONES` order. Axes are those of the joints it was made from.
+    """
+
+    root_m: np.ndarray
+    rotations: np.ndarray
+    bone_lengths_m: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.root_m.shape[0])
+
+    def world_rotations(self) -> np.ndarray:
+        """Each bone's rotation in the world ``(F, 17, 4)`` (the root's is its own)."""
+        return world_rotations(self.rotations)
+
+    def joints(self, rest_directions: np.ndarray = REST_DIRECTIONS) -> np.ndarray:
+        """Forward kinematics: joints ``(F, 17, 3)`` in the pose's units."""
+        return forward_kinematics(self.root_m, self.rotations, self.bone_lengths_m, rest_directions)
+
+
+def rest_pose(bone_lengths_m: np.ndarray) -> np.ndarray:
+    """The rest T-pose ``(17, 3)`` (pelvis at the origin) for bone lengths ``(16,)``, metres."""
+    lengths = np.asarray(bone_lengths_m, dtype=np.float64)
+    identity = np.tile([0.0, 0.0, 0.0, 1.0], (1, skeleton.NUM_JOINTS, 1))
+    return forward_kinematics(np.zeros((1, 3)), identity, lengths)[0]
+
+
+def rest_offsets(bone_lengths_m: np.ndarray, rest_directions: np.ndarray = REST_DIRECTIONS) -> np.ndarray:
+    """Each joint's offset from its parent in the rest pose ``(..., 17, 3)`` for bone lengths
+    ``(..., 16)`` (the root's row is zero): the ``OFFSET`` a BVH writer needs.
+    ``rest_directions``: :data:`REST_DIRECTIONS` in another frame's axes (``Frame.rest_directions``)."""
+    lengths = np.asarray(bone_lengths_m, dtype=np.float64)
+    padded = np.concatenate([np.zeros((*lengths.shape[:-1], 1)), lengths], axis=-1)  # bone b ends at joint b+1
+    with np.errstate(invalid="ignore"):  # NaN lengths of a frame without a pose stay NaN
+        return padded[..., :, None] * rest_directions
+
+
+def world_rotations(rotations: np.ndarray) -> np.ndarray:
+    """Local rotations ``(F, 17, 4)`` → world rotations ``(F, 17, 4)`` (``W[j] = W[parent]·R[j]``)."""
+    rotations = np.asarray(rotations, dtype=np.float64)
+    out = np.empty_like(rotations)
+    out[:, 0] = rotations[:, 0]
+    for j in range(1, skeleton.NUM_JOINTS):
+        out[:, j] = _compose(out[:, skeleton.PARENTS[j]], rotations[:, j])
+    return out
+
+
+def local_rotations(world: np.ndarray) -> np.ndarray:
+    """World rotations ``(F, 17, 4)`` → local rotations ``(F, 17, 4)`` (inverse of the above)."""
+    world = np.asarray(world, dtype=np.float64)
+    out = np.empty_like(world)
+    out[:, 0] = world[:, 0]
+    parents = list(skeleton.PARENTS[1:])
+    out[:, 1:] = _compose(_inverse(world[:, parents]), world[:, 1:])
+    return out
+
+
+def forward_kinematics(
+    root_m: np.ndarray,
+    rotations: np.ndarray,
+    bone_lengths_m: np.ndarray,
+    rest_directions: np.ndarray = REST_DIRECTIONS,
+) -> np.ndarray:
+    """Joints ``(F, 17, 3)`` from the root ``(F, 3)``, local rotations ``(F, 17, 4)`` and bone
+    lengths ``(16,)`` or ``(F, 16)`` in metres (:data:`skeleton.BONES` order). In another
+    frame's axes and units pass its ``rest_directions`` (``Frame.rest_directions``)."""
+    root_m = np.asarray(root_m, dtype=np.float64)
+    world = world_rotations(rotations)
+    offsets = np.broadcast_to(rest_offsets(bone_lengths_m, rest_directions), (root_m.shape[0], skeleton.NUM_JOINTS, 3))
+    bones = _apply(world, offsets)  # each joint's offset from its parent, posed
+    joints = np.empty((root_m.shape[0], skeleton.NUM_JOINTS, 3))
+    joints[:, 0] = root_m
+    for j in range(1, skeleton.NUM_JOINTS):
+        joints[:, j] = joints[:, skeleton.PARENTS[j]] + bones[:, j]
+    return joints
+
+
+def joints_to_rotations(joints: np.ndarray, bone_lengths_m: np.ndarray | None = None) -> BonePose:
+    """Joints ``(F, 17, 3)`` (metres, a right-handed y-up frame such as the world of
+    :mod:`posecast.calibration.floor`) → :class:`BonePose`.
+
+    ``bone_lengths_m`` ``(16,)``: the lengths forward kinematics will use (the subject's; the
+    pipeline's joints have exactly these); ``None`` keeps each frame's own lengths ``(F, 16)``.
+    Forward kinematics of the result reproduces the joints exactly when the lengths are theirs.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (skeleton.NUM_JOINTS, 3):
+        raise ValueError(f"expected joints of shape (F, 17, 3), got {joints.shape}")
+    valid = np.isfinite(joints).all(axis=(1, 2))
+    world = np.full((joints.shape[0], skeleton.NUM_JOINTS, 4), np.nan)
+    if valid.any():
+        world[valid] = _world_frames(joints[valid])
+    rotations = local_rotations(world)
+    lengths = skeleton.bone_lengths(joints) if bone_lengths_m is None else np.asarray(bone_lengths_m, np.float64)
+    root_m = np.where(valid[:, None], joints[:, skeleton.ROOT], np.nan)
+    return BonePose(root_m=root_m, rotations=rotations, bone_lengths_m=lengths)
+
+
+def _world_frames(joints: np.ndarray) -> np.ndarray:
+    """World rotation of every bone ``(F, 17, 4)`` for finite joints ``(F, 17, 3)``."""
+    p = {name: joints[:, i] for name, i in _J.items()}
+    lines = {
+        "hips": p["spine"] - p["pelvis"],
+        "shoulders": p["thorax"] - p["spine"],
+        "hip_line": p["l_hip"] - p["r_hip"],
+        "shoulder_line": p["l_shoulder"] - p["r_shoulder"],
+    }
+    lines["torso"] = _unit(lines["hip_line"]) + _unit(lines["shoulder_line"])
+    hinges = {k: np.cross(_unit(p[b] - p[a]), _unit(p[c] - p[b])) for k, (a, b, c) in _HINGES.items()}
+    world = np.empty((joints.shape[0], skeleton.NUM_JOINTS, 4))
+    # root: x along the hip line (exact), y towards the spine within the hips plane
+    world[:, 0] = _frame_rotation(lines["hip_line"], lines["hips"], _X, _Y, fallback=np.tile(_Y, (len(joints), 1)))
+    for j in range(1, skeleton.NUM_JOINTS):
+        rule, rest_ref = TWIST[skeleton.JOINT_NAMES[j]]
+        parent_ref = _apply(world[:, skeleton.PARENTS[j]], rest_ref)  # the parent's frame, carried along
+        if rule == "parent":
+            reference = parent_ref
+        elif rule in hinges:
+            hinge = hinges[rule]
+            # keep the hinge on the parent's side; ease to the parent's frame as the limb straightens
+            side = np.where(np.einsum("fc,fc->f", hinge, parent_ref) < 0, -1.0, 1.0)
+            weak = np.maximum(_STRAIGHT_SIN - np.linalg.norm(hinge, axis=-1), 0.0) / _STRAIGHT_SIN
+            reference = side[:, None] * hinge + weak[:, None] * parent_ref
+        else:
+            reference = lines[rule]
+        bone = joints[:, j] - joints[:, skeleton.PARENTS[j]]
+        world[:, j] = _frame_rotation(bone, reference, REST_DIRECTIONS[j], rest_ref, fallback=parent_ref)
+    return world
+
+
+def _frame_rotation(
+    direction: np.ndarray,
+    reference: np.ndarray,
+    rest_direction: np.ndarray,
+    rest_reference: np.ndarray,
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """The rotation ``(F, 4)`` taking ``rest_direction`` exactly onto ``direction`` ``(F, 3)``
+    and ``rest_reference`` into the half-plane of ``reference`` (``fallback`` where
+    ``reference`` is parallel to ``direction``)."""
+    e1 = _unit(direction)
+    r = reference - np.einsum("fc,fc->f", reference, e1)[:, None] * e1
+    weak = np.linalg.norm(r, axis=-1) < 1e-9 * (1.0 + np.linalg.norm(reference, axis=-1))
+    if weak.any():
+        fb = fallback[weak] - np.einsum("fc,fc->f", fallback[weak], e1[weak])[:, None] * e1[weak]
+        r[weak] = fb
+    e2 = _unit(r)
+    posed = np.stack([e1, e2, np.cross(e1, e2)], axis=-1)  # columns: the bone's frame, posed
+    rest = np.stack([rest_direction, rest_reference, np.cross(rest_direction, rest_reference)], axis=-1)
+    return Rotation.from_matrix(posed @ rest.T).as_quat()
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(norm > 0, norm, 1.0)
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Quaternion arrays ``a · b`` (apply ``b`` first); NaN stays NaN."""
+    out = np.full(np.broadcast_shapes(a.shape, b.shape), np.nan)
+    ok = np.isfinite(a).all(axis=-1) & np.isfinite(b).all(axis=-1)
+    ok = np.broadcast_to(ok, out.shape[:-1])
+    if ok.any():
+        a_, b_ = np.broadcast_to(a, out.shape)[ok], np.broadcast_to(b, out.shape)[ok]
+        out[ok] = (Rotation.from_quat(a_) * Rotation.from_quat(b_)).as_quat()
+    return out
+
+
+def _inverse(q: np.ndarray) -> np.ndarray:
+    out = np.full(q.shape, np.nan)
+    ok = np.isfinite(q).all(axis=-1)
+    if ok.any():
+        out[ok] = Rotation.from_quat(q[ok]).inv().as_quat()
+    return out
+
+
+def _apply(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors ``v`` (``(..., 3)``, broadcast) by quaternions ``q`` ``(..., 4)``; NaN stays NaN."""
+    shape = np.broadcast_shapes(q.shape[:-1], np.shape(v)[:-1])
+    out = np.full((*shape, 3), np.nan)
+    ok = np.broadcast_to(np.isfinite(q).all(axis=-1), shape)
+    if ok.any():
+        q_, v_ = np.broadcast_to(q, (*shape, 4))[ok], np.broadcast_to(v, (*shape, 3))[ok]
+        out[ok] = Rotation.from_quat(q_).apply(v_)
+    return out

@@ -1,0 +1,188 @@
+"""Bone rotations ↔ joints (engines/rotations.py): the rest pose, the round trip through forward
+kinematics on real mocap and on a real clip lifted by the shipped model, and the twist rules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.engines import rotations as rot
+from posecast.engines import skeleton
+from scipy.spatial.transform import Rotation
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+J = skeleton.JOINT_INDEX
+LENGTHS = skeleton.bone_lengths_from_height(1.70)
+
+
+def cmu(name: str, step: int = 4) -> np.ndarray:
+    """A CMU take of tests/fixtures/cmu as posecast joints ``(F, 17, 3)`` (Y up, metres), the
+    added T-pose of frame 1 dropped, 120 fps subsampled by ``step``."""
+    from posecast.engines.training.data.bvh import load_bvh_joints
+
+    joints, _ = load_bvh_joints(FIXTURES / "cmu" / f"{name}.bvh")
+    return joints[1::step]
+
+
+def with_lengths(joints: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Rebuild joints along the tree with fixed bone lengths, keeping every bone's direction
+    (what the live bone smoother publishes)."""
+    out = joints.copy()
+    for (child, parent), length in zip(skeleton.BONES, lengths, strict=True):
+        v = joints[:, child] - joints[:, parent]
+        out[:, child] = out[:, parent] + length * v / np.linalg.norm(v, axis=-1, keepdims=True)
+    return out
+
+
+def angle_deg(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
+    return np.degrees((Rotation.from_quat(q_a).inv() * Rotation.from_quat(q_b)).magnitude())
+
+
+def test_rest_pose_is_a_t_pose_with_identity_rotations() -> None:
+    rest = rot.rest_pose(LENGTHS)
+    assert np.allclose(rest[J["pelvis"]], 0)
+    assert rest[J["head"], 1] > rest[J["thorax"], 1] > 0 > rest[J["l_knee"], 1] > rest[J["l_ankle"], 1]
+    assert rest[J["l_wrist"], 0] > rest[J["l_elbow"], 0] > rest[J["l_shoulder"], 0] > 0  # left = +x
+    assert rest[J["r_wrist"], 0] < rest[J["r_elbow"], 0] < 0
+    assert np.allclose(rest[J["l_wrist"], [1, 2]], [rest[J["thorax"], 1], 0])  # arms level, in the body plane
+    assert np.allclose(skeleton.bone_lengths(rest), LENGTHS)
+    pose = rot.joints_to_rotations(rest[None] + [0.3, 0.9, -2.0])
+    assert np.allclose(pose.rotations, [0, 0, 0, 1], atol=1e-12)
+    assert np.allclose(pose.root_m, [[0.3, 0.9, -2.0]])
+
+
+@pytest.mark.parametrize("take", ["08_04", "49_04"])  # a slow walk; a run and a leap
+def test_round_trip_on_mocap(take: str) -> None:
+    joints = cmu(take)
+    # each frame's own lengths (the derived axial joints make them vary a little in mocap)
+    pose = rot.joints_to_rotations(joints)
+    assert np.abs(pose.joints() - joints).max() < 1e-9
+    # the subject's fixed lengths, as the pipeline publishes them: within 1 mm (in fact exact)
+    lengths = np.median(skeleton.bone_lengths(joints), axis=0)
+    fixed = with_lengths(joints, lengths)
+    pose = rot.joints_to_rotations(fixed, lengths)
+    assert pose.bone_lengths_m.shape == (16,)
+    assert np.linalg.norm(rot.forward_kinematics(pose.root_m, pose.rotations, lengths) - fixed, axis=-1).max() < 1e-6
+    assert np.allclose(np.linalg.norm(pose.rotations, axis=-1), 1.0)
+
+
+@pytest.mark.slow
+def test_round_trip_on_a_real_clip_lifted_by_posecast(tmp_path: Path) -> None:
+    """The reference MediaPipe 2D of the squats clip through the shipped lifter (``posecast
+    lift``): the published joints come back within 1 mm from their rotations and lengths."""
+    landmarks = np.asarray(json.loads((FIXTURES / "media" / "squats_720x1280.mediapipe_full_2d.json").read_text()))
+    focal = 360 / np.tan(np.radians(30))  # 720 px wide, an assumed 60 degree field of view
+    np.savez(
+        tmp_path / "in.npz", keypoints_2d=skeleton.from_mediapipe(landmarks)[..., :2].astype(np.float32),
+        intrinsics=np.array([focal, focal, 360.0, 640.0]), fps=5.0,
+    )  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "posecast.realtime.cli", "lift", "--input", str(tmp_path / "in.npz"),
+         "--output", str(tmp_path / "out.npz")], check=True, capture_output=True,
+    )  # fmt: skip
+    joints = np.load(tmp_path / "out.npz")["joints_3d"]
+    assert joints.shape == (65, 17, 3) and np.isfinite(joints).all()
+    # the lifter does not keep the pelvis between the hips: one rotation per bone is needed
+    hips = joints[:, [J["l_hip"], J["r_hip"]]] - joints[:, [J["pelvis"]]]
+    cos = np.einsum("fc,fc->f", hips[:, 0], hips[:, 1]) / np.prod(np.linalg.norm(hips, axis=-1), axis=-1)
+    assert np.degrees(np.arccos(-cos)).max() > 1.0
+    pose = rot.joints_to_rotations(joints)
+    assert np.linalg.norm(pose.joints() - joints, axis=-1).max() < 1e-3
+    # once the bone lengths are locked (2 s = 10 frames at 5 fps) they are the subject's
+    late = joints[15:]
+    lengths = skeleton.bone_lengths(late).mean(axis=0)
+    assert np.ptp(skeleton.bone_lengths(late), axis=0).max() < 1e-3
+    pose = rot.joints_to_rotations(late, lengths)
+    assert np.linalg.norm(pose.joints() - late, axis=-1).max() < 1e-3
+
+
+def test_rotations_are_relative_to_the_body() -> None:
+    """Turning and moving the whole body changes the root only; the bones keep their rotations."""
+    joints = cmu("08_04", step=8)
+    turn = Rotation.from_euler("yxz", [70, 15, -10], degrees=True)
+    moved = turn.apply(joints.reshape(-1, 3)).reshape(joints.shape) + [1.0, 0.2, -3.0]
+    a, b = rot.joints_to_rotations(joints), rot.joints_to_rotations(moved)
+    assert angle_deg(a.rotations[:, 1:], b.rotations[:, 1:]).max() < 1e-6
+    assert angle_deg((turn * Rotation.from_quat(a.rotations[:, 0])).as_quat(), b.rotations[:, 0]).max() < 1e-6
+
+
+def test_knee_and_elbow_are_hinges_about_the_documented_axes() -> None:
+    """Bent more than STRAIGHT_LIMB_DEG (straighter limbs ease their twist to the parent's)."""
+    pose = rot.joints_to_rotations(cmu("08_04"))
+    for shin in ("r_ankle", "l_ankle"):  # about +x, bending the shin backwards (positive angle)
+        v = Rotation.from_quat(pose.rotations[:, J[shin]]).as_rotvec()
+        bent = np.linalg.norm(v, axis=-1) > np.radians(rot.STRAIGHT_LIMB_DEG + 1)
+        assert bent.sum() > 20 and np.degrees(v[:, 0].max()) > 45
+        assert np.abs(v[bent][:, 1:]).max() < 1e-6
+    for forearm, sign in (("l_wrist", -1), ("r_wrist", 1)):  # about -y (left) / +y (right)
+        v = Rotation.from_quat(pose.rotations[:, J[forearm]]).as_rotvec()
+        bent = np.linalg.norm(v, axis=-1) > np.radians(rot.STRAIGHT_LIMB_DEG + 1)
+        assert bent.sum() > 20 and np.degrees(sign * v[:, 1]).max() > 20
+        assert np.abs(v[bent][:, [0, 2]]).max() < 1e-6
+
+
+def test_a_known_pose() -> None:
+    """Left arm straight forward, right knee bent 90 degrees with the thigh horizontal."""
+    joints = rot.rest_pose(LENGTHS)[None].copy()
+    shoulder = joints[0, J["l_shoulder"]]
+    joints[0, J["l_elbow"]] = shoulder + [0, 0, LENGTHS[J["l_elbow"] - 1]]
+    joints[0, J["l_wrist"]] = joints[0, J["l_elbow"]] + [0, 0, LENGTHS[J["l_wrist"] - 1]]
+    hip = joints[0, J["r_hip"]]
+    joints[0, J["r_knee"]] = hip + [0, 0, LENGTHS[J["r_knee"] - 1]]
+    joints[0, J["r_ankle"]] = joints[0, J["r_knee"]] + [0, -LENGTHS[J["r_ankle"] - 1], 0]
+    pose = rot.joints_to_rotations(joints)
+    q = Rotation.from_quat(pose.rotations[0])
+    # upper arm: -90 degrees about y takes +x to +z; forearm straight: identity
+    assert np.allclose(q[J["l_elbow"]].as_rotvec(), [0, -np.pi / 2, 0], atol=1e-9)
+    assert np.allclose(q[J["l_wrist"]].as_rotvec(), 0, atol=1e-9)
+    # thigh: -90 degrees about x takes -y to +z; shin: +90 degrees about x (the knee hinge)
+    assert np.allclose(q[J["r_knee"]].as_rotvec(), [-np.pi / 2, 0, 0], atol=1e-9)
+    assert np.allclose(q[J["r_ankle"]].as_rotvec(), [np.pi / 2, 0, 0], atol=1e-9)
+    untouched = [J[n] for n in ("pelvis", "spine", "thorax", "neck", "head", "l_knee", "l_ankle", "r_elbow")]
+    assert np.allclose(pose.rotations[0, untouched], [0, 0, 0, 1], atol=1e-9)
+
+
+def test_a_nearly_straight_arm_does_not_flip() -> None:
+    """Below 15 degrees of bend the upper arm's twist eases to the clavicle's: noise on a straight
+    arm gives small twists, never the half turns a bend plane of noise would give."""
+    rng = np.random.default_rng(0)
+    joints = np.repeat(rot.rest_pose(LENGTHS)[None], 200, axis=0)
+    joints[:, J["l_wrist"]] += rng.normal(scale=0.003, size=(200, 3))  # 3 mm on a 25 cm forearm
+    twist = Rotation.from_quat(rot.joints_to_rotations(joints).rotations[:, J["l_elbow"]]).as_euler("XYZ")[:, 0]
+    assert np.degrees(np.abs(twist)).max() < 5
+
+
+def test_frames_without_a_pose_give_nan() -> None:
+    joints = cmu("09_01", step=10)
+    joints[2] = np.nan
+    joints[4, 3] = np.inf
+    pose = rot.joints_to_rotations(joints)
+    bad = np.isnan(pose.rotations).any(axis=(1, 2))
+    assert bad.tolist() == [i in (2, 4) for i in range(len(joints))]
+    fk = pose.joints()
+    assert np.isnan(fk[[2, 4]]).all() and np.abs(fk[~bad] - joints[~bad]).max() < 1e-9
+
+
+def test_world_and_local_rotations_are_inverse() -> None:
+    pose = rot.joints_to_rotations(cmu("49_04", step=6))
+    world = pose.world_rotations()
+    assert angle_deg(rot.local_rotations(world), pose.rotations).max() < 1e-6
+    # a bone's world rotation takes its rest direction onto the posed bone
+    joints = pose.joints()
+    for child, parent in skeleton.BONES:
+        bone = joints[:, child] - joints[:, parent]
+        posed = Rotation.from_quat(world[:, child]).apply(rot.REST_DIRECTIONS[child])
+        assert np.allclose(posed, bone / np.linalg.norm(bone, axis=-1, keepdims=True), atol=1e-9)
+
+
+def test_rest_offsets_match_the_rest_pose() -> None:
+    offsets = rot.rest_offsets(LENGTHS)
+    rest = rot.rest_pose(LENGTHS)
+    for child, parent in skeleton.BONES:
+        assert np.allclose(rest[child] - rest[parent], offsets[child])
+    with pytest.raises(ValueError, match=r"\(F, 17, 3\)"):
+        rot.joints_to_rotations(rest)
