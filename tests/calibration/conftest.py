@@ -1,8 +1,8 @@
-"""Fixtures of the calibration tests: synthetic board images (rendered once) and one mocap clip."""
+"""Fixtures of the calibration tests: synthetic board images (rendered once). The mocap walk of the
+subject tests is ``walk_joints`` (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -11,11 +11,6 @@ import pytest
 from calib_synthetic import Camera, random_poses, render, true_camera
 
 NUM_VIEWS = 15
-
-
-def shared_dir() -> Path:
-    local = Path(__file__).resolve().parents[2] / ".." / "shared"
-    return local if local.is_dir() else Path(os.environ.get("POSECAST_SHARED", local))
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""BVH parsing and forward kinematics: real Bandai-Namco clips, hand-computed synthetic files, errors."""
+"""BVH parsing and forward kinematics: real CMU takes, a constructed file in Bandai-Namco's layout,
+hand-computed synthetic files, errors."""
 
 from __future__ import annotations
 
@@ -61,28 +62,107 @@ def chain_hierarchy(order: str) -> str:
 }}"""
 
 
-# ------------------------------------------------------------------ real clips
+# ------------------------------------------------------------------ real clips (tests/fixtures/cmu)
 def test_real_clip_structure(bvh_dir: Path) -> None:
-    motion = parse_bvh(bvh_dir / "dataset-1_run_masculinity_001.bvh")
-    assert len(motion.names) == 22 and motion.names[0] == "joint_Root" and motion.parents[0] == -1
-    assert motion.fps == pytest.approx(30.0, rel=1e-4)
-    assert motion.motion.shape == (59, 22 * 6)
-    assert detect_mapping(motion.names).name == "bandai-namco"
+    motion = parse_bvh(bvh_dir / "09_01.bvh")
+    assert len(motion.names) == 31 and motion.names[0] == "Hips" and motion.parents[0] == -1
+    assert motion.fps == pytest.approx(120.0, rel=1e-4)
+    assert motion.motion.shape == (149, 6 + 30 * 3)  # root position + rotation, then rotations only
+    assert detect_mapping(motion.names).name == "cmu-31"
 
 
-@pytest.mark.parametrize("name", ["dataset-1_run_masculinity_001", "dataset-1_walk_normal_001"])
+def test_crlf_line_endings_parse_like_lf(bvh_dir: Path, tmp_path: Path) -> None:
+    crlf = (bvh_dir / "49_04.bvh").read_bytes()
+    assert b"\r\n" in crlf
+    lf = tmp_path / "49_04_lf.bvh"
+    lf.write_bytes(crlf.replace(b"\r\n", b"\n"))
+    np.testing.assert_array_equal(load_bvh_joints(bvh_dir / "49_04.bvh")[0], load_bvh_joints(lf)[0])
+
+
+@pytest.mark.parametrize("name", ["08_04", "49_04"])
 def test_real_clip_joints_are_a_plausible_person(bvh_dir: Path, name: str) -> None:
     joints, fps = load_bvh_joints(bvh_dir / f"{name}.bvh")
-    assert joints.dtype == np.float32 and joints.shape[1:] == (17, 3) and fps == pytest.approx(30.0, rel=1e-4)
+    assert joints.dtype == np.float32 and joints.shape[1:] == (17, 3) and fps == pytest.approx(120.0, rel=1e-4)
     lengths = skeleton.bone_lengths(joints.astype(np.float64))
     cv = lengths.std(0) / lengths.mean(0)
     assert cv[RIGID_BONES].max() < 0.01  # one body: hips and limbs keep their length
     assert cv.max() < 0.05  # derived axial joints follow the bending spine only a little
-    assert 0.8 < joints[:, J["pelvis"], 1].mean() < 1.0  # metres, Y up
+    height = skeleton.height_from_bone_lengths(np.median(lengths, axis=0))
+    assert 1.5 < height < 2.0  # metres: the CMU unit (1/0.45 inch) is applied
+    # the hip joints at about half the standing height (0.53 standing; lower in a stride or a leap)
+    assert 0.45 < joints[:, J["pelvis"], 1].mean() / height < 0.6  # Y up
     assert (joints[:, J["head"], 1] > joints[:, J["pelvis"], 1]).all()
     assert (joints[:, J["pelvis"], 1] > joints[:, J["l_ankle"], 1]).all()
-    height = skeleton.height_from_bone_lengths(np.median(lengths, axis=0))
-    assert 1.5 < height < 2.0
+
+
+# ------------------------------------------------------------------ Bandai-Namco layout, constructed
+#: Bandai-Namco's skeleton (../shared/README.md; the dataset is CC BY-NC 4.0 and stays out of the
+#: repository): name: (parent, offset in centimetres). ``joint_Root`` sits at the origin, every
+#: joint has six channels, the Head end site has zero offset.
+BANDAI_OFFSETS = {
+    "joint_Root": (None, (0, 0, 0)), "Hips": ("joint_Root", (0, 95, 0)),
+    "Spine": ("Hips", (0, 10, 0)), "Chest": ("Spine", (0, 15, 0)), "Neck": ("Chest", (0, 25, 0)),
+    "Head": ("Neck", (0, 10, 0)),
+    "Shoulder_L": ("Chest", (3, 20, 0)), "UpperArm_L": ("Shoulder_L", (12, 0, 0)),
+    "LowerArm_L": ("UpperArm_L", (28, 0, 0)), "Hand_L": ("LowerArm_L", (25, 0, 0)),
+    "Shoulder_R": ("Chest", (-3, 20, 0)), "UpperArm_R": ("Shoulder_R", (-12, 0, 0)),
+    "LowerArm_R": ("UpperArm_R", (-28, 0, 0)), "Hand_R": ("LowerArm_R", (-25, 0, 0)),
+    "UpperLeg_L": ("Hips", (9, 0, 0)), "LowerLeg_L": ("UpperLeg_L", (0, -42, 0)),
+    "Foot_L": ("LowerLeg_L", (0, -42, 0)), "Toes_L": ("Foot_L", (0, -5, 12)),
+    "UpperLeg_R": ("Hips", (-9, 0, 0)), "LowerLeg_R": ("UpperLeg_R", (0, -42, 0)),
+    "Foot_R": ("LowerLeg_R", (0, -42, 0)), "Toes_R": ("Foot_R", (0, -5, 12)),
+}  # fmt: skip
+SIX_CHANNELS = "6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"
+
+
+def bandai_hierarchy(name: str = "joint_Root", depth: int = 0) -> str:
+    pad = "  " * depth
+    parent, offset = BANDAI_OFFSETS[name]
+    children = [bandai_hierarchy(c, depth + 1) for c, (p, _) in BANDAI_OFFSETS.items() if p == name]
+    end = (0, 0, 0) if name == "Head" else (0, -3, 0)
+    body = "\n".join(children) or f"{pad}  End Site\n{pad}  {{\n{pad}    OFFSET {' '.join(map(str, end))}\n{pad}  }}"
+    return (f"{pad}{'ROOT' if parent is None else 'JOINT'} {name}\n{pad}{{\n"
+            f"{pad}  OFFSET {' '.join(map(str, offset))}\n{pad}  CHANNELS {SIX_CHANNELS}\n{body}\n{pad}}}")  # fmt: skip
+
+
+def bandai_frame(**changes: tuple[float, ...]) -> list[float]:
+    """One motion row: every joint's position channels hold its offset (as in the dataset's files),
+    rotations zero, except ``changes``: joint name → its six channel values."""
+    row: list[float] = []
+    for name, (_, offset) in BANDAI_OFFSETS.items():
+        row += list(changes.get(name, (*offset, 0.0, 0.0, 0.0)))
+    return row
+
+
+def test_bandai_namco_layout_six_channels_per_joint(tmp_path: Path) -> None:
+    stride = bandai_frame(LowerLeg_L=(0, -42, 0, 0, 90, 0))  # left knee bent 90° about X: shin forward
+    shifted = bandai_frame(Hips=(10, 95, -20, 0, 0, 0), LowerLeg_R=(0, -40, 0, 0, 0, 0))
+    path = write_bvh(tmp_path / "bandai.bvh", bandai_hierarchy(), [bandai_frame(), stride, shifted], 1 / 30)
+    motion = parse_bvh(path)
+    assert motion.names == list(BANDAI_OFFSETS) and len(motion.names) == 22
+    assert all(len(c) == 6 for c in motion.channels) and motion.motion.shape == (3, 22 * 6)
+    assert motion.fps == pytest.approx(30.0)
+    assert detect_mapping(motion.names).name == "bandai-namco"
+    joints, fps = load_bvh_joints(path)
+    assert joints.shape == (3, 17, 3) and fps == pytest.approx(30.0)
+    rest = {  # centimetres → metres, summed along the chain by hand
+        "pelvis": (0, 95, 0), "l_hip": (9, 95, 0), "l_knee": (9, 53, 0), "l_ankle": (9, 11, 0),
+        "r_ankle": (-9, 11, 0), "thorax": (0, 140, 0), "spine": (0, 117.5, 0), "l_shoulder": (15, 140, 0),
+        "l_elbow": (43, 140, 0), "l_wrist": (68, 140, 0), "r_wrist": (-68, 140, 0),
+        # ear level: the skull base (Head, 155) + MOCAP_HEAD_EXTENSION × the Neck→Head segment (10)
+        "head": (0, 155 + 10 * skeleton.MOCAP_HEAD_EXTENSION, 0),
+    }  # fmt: skip
+    for joint, cm in rest.items():
+        np.testing.assert_allclose(joints[0, J[joint]], np.array(cm) / 100, atol=1e-6, err_msg=joint)
+    # Rx(90°)·(0, −42, 0) = (0, 0, −42): the ankle swings 42 cm along −Z at knee height
+    np.testing.assert_allclose(joints[1, J["l_ankle"]], [0.09, 0.53, -0.42], atol=1e-6)
+    np.testing.assert_allclose(joints[1, J["r_ankle"]], joints[0, J["r_ankle"]], atol=1e-6)
+    # a non-root joint's position channels replace its offset: the right thigh is 40 cm here
+    moved = (joints[2] - joints[2, J["pelvis"]]) - (joints[0] - joints[0, J["pelvis"]])
+    expected = np.zeros((17, 3))
+    expected[[J["r_knee"], J["r_ankle"]], 1] = 0.02
+    np.testing.assert_allclose(moved, expected, atol=1e-6)
+    np.testing.assert_allclose(joints[2, J["pelvis"]], [0.10, 0.95, -0.20], atol=1e-6)
 
 
 # ------------------------------------------------------------------ synthetic, hand-computed FK

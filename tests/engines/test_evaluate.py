@@ -76,8 +76,9 @@ def test_perfect_predictor_scores_zero(eval_clips: list[EvalClip]) -> None:
     result = evaluate(perfect_predictor(eval_clips), eval_clips, window_frames=9, batch=50)
     assert result["frames"] == sum(len(c.keypoints_norm) for c in eval_clips) and result["clips"] == 2
     assert result["n_mpjpe_mm"] < 1e-6 and result["p_mpjpe_mm"] < 1e-6
-    # metric MPJPE sizes the pose from the subject's height alone: small but not zero
-    assert 0.0 < result["mpjpe_mm"] < 10.0
+    # metric MPJPE sizes the pose from the subject's height alone: small but not zero (CMU's
+    # joint centres are further from the typical proportions than Bandai-Namco's, which gave < 10)
+    assert 0.0 < result["mpjpe_mm"] < 25.0
     assert result["bone_cv"] < 0.02
     assert set(result["per_action"]) == {c.action for c in eval_clips}
     for row in result["per_action"].values():
@@ -105,4 +106,6 @@ def test_markdown_tables_render(eval_clips: list[EvalClip]) -> None:
     assert f"{result['mpjpe_mm']:.1f}" in lines[2] and "| 0.0 | 0.0 |" in lines[2]
     actions = per_action_table("perfect", result).strip().splitlines()
     assert len(actions) == 2 + len(result["per_action"])
-    assert any(line.startswith(f"| {eval_clips[0].action} | {len(eval_clips[0].keypoints_norm)} |") for line in actions)
+    action = eval_clips[0].action
+    frames = sum(len(c.keypoints_norm) for c in eval_clips if c.action == action)
+    assert any(line.startswith(f"| {action} | {frames} |") for line in actions)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +17,7 @@ from posecast.engines.runtime import DEFAULT_MODEL, OnnxRuntimeBackend, cuda_dev
 from posecast.engines.runtime.quantize import cached_int8
 from posecast.engines.runtime.torch_cuda import build_torch_model
 from posecast.engines.training import export
-from posecast.engines.training.data.bvh import load_bvh_joints
 
-SHARED = Path(os.environ.get("POSECAST_SHARED", Path(__file__).resolve().parents[2] / ".." / "shared"))
-MOCAP = SHARED / "data" / "bandai-namco" / "dataset-1.tar.xz"
 HAS_GPU = cuda_device_available()[0]
 WINDOW = 9
 
@@ -46,19 +41,9 @@ def make_model(path: Path, window: int = WINDOW, width: int = 64, blocks: int = 
     return model
 
 
-def mocap_windows(window: int, count: int = 24) -> np.ndarray:
-    """``(count, window, 17, 2)`` normalised 2D of a real clip seen from 4 m (camera y down)."""
-    if not MOCAP.is_file():
-        pytest.skip(f"mocap data not found at {MOCAP} (set POSECAST_SHARED)")
-    with tarfile.open(MOCAP) as tar:
-        member = next(m for m in tar if m.name.endswith(".bvh"))
-        data = tar.extractfile(member).read()
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        bvh = Path(tmp) / "clip.bvh"
-        bvh.write_bytes(data)
-        joints_m, _ = load_bvh_joints(bvh)  # (F, 17, 3) metres, Y up
+def mocap_windows(joints_m: np.ndarray, window: int, count: int = 24) -> np.ndarray:
+    """``(count, window, 17, 2)`` normalised 2D of a real clip ``joints_m`` ``(F, 17, 3)`` (metres,
+    Y up; the ``walk_joints`` fixture) seen from 4 m (camera y down)."""
     cam = joints_m - joints_m[:, :1].mean(axis=0, keepdims=True)  # clip centred on the pelvis
     cam = cam * np.array([1.0, -1.0, 1.0], np.float32) + np.array([0.0, 0.0, 4.0], np.float32)
     keypoints = normalize.project(cam).astype(np.float32)  # (F, 17, 2)
@@ -73,8 +58,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PoseModel]:
 
 
 @pytest.fixture(scope="module")
-def windows() -> np.ndarray:
-    return mocap_windows(WINDOW)
+def windows(walk_joints: np.ndarray) -> np.ndarray:
+    return mocap_windows(walk_joints, WINDOW)
 
 
 def reference(model: PoseModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,9 +192,9 @@ def test_gpu_backends_without_gpu_raise_before_importing(name: str, small: tuple
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="shipped weights not present yet")
-def test_shipped_model_runs() -> None:
+def test_shipped_model_runs(walk_joints: np.ndarray) -> None:
     with load_backend("onnxruntime") as backend:
-        x = mocap_windows(backend.metadata.window_frames, count=8)
+        x = mocap_windows(walk_joints, backend.metadata.window_frames, count=8)
         out = backend.run(x)
     assert out.joints_3d.shape == (8, 17, 3) and np.isfinite(out.joints_3d).all()
     np.testing.assert_allclose(out.joints_3d[:, 0], 0.0, atol=1e-6)  # root-relative

@@ -1,9 +1,10 @@
 """Bone-length smoothing and the One Euro filter on synthetic sequences with known answers.
 
-The smoother's subject is a real walking mocap clip (Bandai-Namco dataset 1) whose bone
-lengths are changed by up to ±10 % per bone (so the typical-adult reference is wrong and the
-proportions must adapt), then corrupted per frame with a global scale change (what the lifter's
-arbitrary units do) and per-bone length noise (lifting errors).
+The smoother's subject is a real walking mocap clip (CMU take 08_04, typical proportions: see the
+``walk_joints`` fixture) whose bone lengths are changed by up to ±10 % per bone (so the
+typical-adult reference is wrong and the proportions must adapt), then corrupted per frame with
+a global scale change (what the lifter's arbitrary units do) and per-bone length noise (lifting
+errors).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ PARENT = np.asarray([p for _, p in skeleton.BONES])
 
 @pytest.fixture(scope="module")
 def walk(walk_joints: np.ndarray) -> np.ndarray:
-    """Root-relative camera-axes (y down) joints ``(F, 17, 3)`` metres of a 6.5 s walk at 30 fps."""
+    """Root-relative camera-axes (y down) joints ``(F, 17, 3)`` metres of a 4 s walk at 30 fps."""
     joints = walk_joints.astype(np.float64) * [-1.0, -1.0, 1.0]  # Y up → y down (a rotation about z)
     return joints - joints[:, :1]
 
