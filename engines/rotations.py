@@ -209,7 +209,9 @@ def _world_frames(joints: np.ndarray) -> np.ndarray:
     world[:, 0] = _frame_rotation(lines["hip_line"], lines["hips"], _X, _Y, fallback=np.tile(_Y, (len(joints), 1)))
     for j in range(1, skeleton.NUM_JOINTS):
         rule, rest_ref = TWIST[skeleton.JOINT_NAMES[j]]
-        parent_ref = _apply(world[:, skeleton.PARENTS[j]], rest_ref)  # the parent's frame, carried along
+        bone = joints[:, j] - joints[:, skeleton.PARENTS[j]]
+        # the parent's frame swung onto this bone by the smallest rotation: no twist of its own
+        parent_ref = _swung_reference(world[:, skeleton.PARENTS[j]], REST_DIRECTIONS[j], rest_ref, bone)
         if rule == "parent":
             reference = parent_ref
         elif rule in hinges:
@@ -220,9 +222,25 @@ def _world_frames(joints: np.ndarray) -> np.ndarray:
             reference = side[:, None] * hinge + weak[:, None] * parent_ref
         else:
             reference = lines[rule]
-        bone = joints[:, j] - joints[:, skeleton.PARENTS[j]]
         world[:, j] = _frame_rotation(bone, reference, REST_DIRECTIONS[j], rest_ref, fallback=parent_ref)
     return world
+
+
+def _swung_reference(
+    parent: np.ndarray, rest_direction: np.ndarray, rest_reference: np.ndarray, bone: np.ndarray
+) -> np.ndarray:
+    """``rest_reference`` carried by the parent's rotation ``(F, 4)`` and then by the smallest
+    rotation taking ``rest_direction`` (in the parent's frame) onto the bone ``(F, 3)``: the
+    reference of a bone with no twist of its own (perpendicular to the bone) ``(F, 3)``."""
+    local = _unit(_apply(_inverse(parent), bone))
+    axis = np.cross(rest_direction, local)
+    sin = np.linalg.norm(axis, axis=-1)
+    cos = local @ rest_direction
+    angle = np.arctan2(sin, cos)
+    # parallel: no swing; opposite: half a turn about the reference itself
+    axis = np.where((sin > 1e-12)[:, None], axis / np.maximum(sin, 1e-300)[:, None], rest_reference)
+    swing = Rotation.from_rotvec(axis * angle[:, None])
+    return _apply(parent, swing.apply(rest_reference))
 
 
 def _frame_rotation(
@@ -241,6 +259,11 @@ def _frame_rotation(
     if weak.any():
         fb = fallback[weak] - np.einsum("fc,fc->f", fallback[weak], e1[weak])[:, None] * e1[weak]
         r[weak] = fb
+        # a degenerate pose (the fallback along the bone too): any perpendicular keeps it a rotation
+        still = np.linalg.norm(r, axis=-1) < 1e-9
+        if still.any():
+            other = np.eye(3)[np.argmin(np.abs(e1[still]), axis=-1)]
+            r[still] = np.cross(e1[still], other)
     e2 = _unit(r)
     posed = np.stack([e1, e2, np.cross(e1, e2)], axis=-1)  # columns: the bone's frame, posed
     rest = np.stack([rest_direction, rest_reference, np.cross(rest_direction, rest_reference)], axis=-1)

@@ -186,3 +186,22 @@ def test_rest_offsets_match_the_rest_pose() -> None:
         assert np.allclose(rest[child] - rest[parent], offsets[child])
     with pytest.raises(ValueError, match=r"\(F, 17, 3\)"):
         rot.joints_to_rotations(rest)
+
+
+def test_straight_limbs_along_the_parents_axes_still_give_rotations() -> None:
+    """Arms straight up and straight down (no bend plane, the bone along the clavicle's up axis)
+    and a leg kicked straight up behind the body: finite rotations and an exact round trip."""
+    rest = rot.rest_pose(LENGTHS)
+    joints = np.repeat(rest[None], 3, axis=0)
+    for frame, sign in ((0, 1.0), (1, -1.0)):
+        for side in "lr":
+            shoulder = joints[frame, J[f"{side}_shoulder"]]
+            upper, fore = LENGTHS[J[f"{side}_elbow"] - 1], LENGTHS[J[f"{side}_wrist"] - 1]
+            joints[frame, J[f"{side}_elbow"]] = shoulder + [0, sign * upper, 0]
+            joints[frame, J[f"{side}_wrist"]] = shoulder + [0, sign * (upper + fore), 0]
+    hip = joints[2, J["l_hip"]]
+    joints[2, J["l_knee"]] = hip + [0, LENGTHS[J["l_knee"] - 1], 0]  # the thigh reversed: half a turn
+    joints[2, J["l_ankle"]] = joints[2, J["l_knee"]] + [0, LENGTHS[J["l_ankle"] - 1], 0]
+    pose = rot.joints_to_rotations(joints)
+    assert np.isfinite(pose.rotations).all()
+    assert np.abs(pose.joints() - joints).max() < 1e-9
