@@ -23,6 +23,24 @@ DEFAULT_HFOV_DEG = 60.0
 #: Relative aspect-ratio difference tolerated by :meth:`CameraIntrinsics.rescaled` (rounding of sizes).
 ASPECT_TOLERANCE = 0.01
 
+# What a usable pinhole camera description looks like (anything else is refused, naming the range):
+#: largest image side, pixels
+MAX_IMAGE_SIDE_PX = 32768
+#: fields of view a pinhole model can describe, degrees (fx, fy follow from them and the image size)
+MIN_FOV_DEG, MAX_FOV_DEG = 1.0, 179.0
+#: largest pixel aspect ratio fy/fx (or fx/fy); anamorphic lenses reach 2
+MAX_PIXEL_ASPECT = 4.0
+#: the principal point lies within this many image sizes of the image (normally near its centre)
+PRINCIPAL_POINT_MARGIN = 0.5
+#: largest magnitude of one OpenCV distortion coefficient
+MAX_DISTORTION_COEFF = 1000.0
+#: undistortion may change a point's distance from the principal point by at most this factor
+MAX_DISTORTION_SCALE = 3.0
+#: ... and undistorting then re-distorting it must return it within this fraction of the diagonal
+MAX_DISTORTION_ROUND_TRIP = 0.02
+#: largest plausible RMS reprojection error of a calibration, pixels
+MAX_RMS_PX = 1000.0
+
 
 def utc_now_iso() -> str:
     """The current UTC time as ISO 8601 text to the second (``2025-01-31T12:00:00Z``)."""
@@ -52,33 +70,93 @@ class CameraIntrinsics:
     date: str = field(default="")
 
     def __post_init__(self) -> None:
-        if int(self.width) <= 0 or int(self.height) <= 0:
-            raise CalibrationError(f"image size must be positive, got {self.width}x{self.height}")
-        for name in ("fx", "fy"):
-            value = float(getattr(self, name))
-            if not (math.isfinite(value) and value > 0):
-                raise CalibrationError(f"focal length {name} must be a positive number of pixels, got {value}")
-        for name in ("cx", "cy"):
-            if not math.isfinite(float(getattr(self, name))):
-                raise CalibrationError(f"principal point {name} must be finite, got {getattr(self, name)}")
+        """Refuse anything a pinhole camera cannot be (non-finite, out-of-range, non-invertible
+        distortion), naming the field, the value and the allowed range."""
+        width = _whole_px("width", self.width)
+        height = _whole_px("height", self.height)
+        for name, side, axis in (("fx", width, "horizontal"), ("fy", height, "vertical")):
+            low, high = _focal_range(side)
+            value = _real(name, getattr(self, name))
+            if not low <= value <= high:
+                raise CalibrationError(
+                    f"{name} is {value:g} px, expected {low:.4g}..{high:.4g} px for a {side} px {axis} image side "
+                    f"(a {axis} field of view of {MIN_FOV_DEG:g}..{MAX_FOV_DEG:g} degrees)"
+                )
+        fx, fy = float(self.fx), float(self.fy)
+        if not 1.0 / MAX_PIXEL_ASPECT <= fy / fx <= MAX_PIXEL_ASPECT:
+            raise CalibrationError(f"fy/fx is {fy / fx:.4g} (fx {fx:g}, fy {fy:g}), expected {1 / MAX_PIXEL_ASPECT:g}"
+                                   f"..{MAX_PIXEL_ASPECT:g} (the pixel aspect ratio)")  # fmt: skip
+        for name, side in (("cx", width), ("cy", height)):
+            value = _real(name, getattr(self, name))
+            low, high = -PRINCIPAL_POINT_MARGIN * side, (1 + PRINCIPAL_POINT_MARGIN) * side
+            if not low <= value <= high:
+                raise CalibrationError(f"principal point {name} is {value:g} px, expected {low:g}..{high:g} px "
+                                       f"(within half an image of the {width}x{height} image)")  # fmt: skip
         if len(self.distortion) not in (0, 4, 5, 8, 12, 14):
             raise CalibrationError(
                 f"distortion must have 0, 4, 5, 8, 12 or 14 OpenCV coefficients, got {len(self.distortion)}"
             )
-        object.__setattr__(self, "width", int(self.width))
-        object.__setattr__(self, "height", int(self.height))
+        distortion = tuple(_real(f"distortion[{i}]", d) for i, d in enumerate(self.distortion))
+        for i, d in enumerate(distortion):
+            if not abs(d) <= MAX_DISTORTION_COEFF:
+                raise CalibrationError(f"distortion[{i}] is {d:g}, expected -{MAX_DISTORTION_COEFF:g}.."
+                                       f"{MAX_DISTORTION_COEFF:g} (webcams: |k| < 1)")  # fmt: skip
+        rms = None if self.rms_px is None else _real("rms_px", self.rms_px)
+        if rms is not None and not 0.0 <= rms <= MAX_RMS_PX:
+            raise CalibrationError(f"rms_px is {rms:g}, expected 0..{MAX_RMS_PX:g} px")
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "height", height)
         for name in ("fx", "fy", "cx", "cy"):
             object.__setattr__(self, name, float(getattr(self, name)))
-        object.__setattr__(self, "distortion", tuple(float(d) for d in self.distortion))
-        object.__setattr__(self, "rms_px", None if self.rms_px is None else float(self.rms_px))
+        object.__setattr__(self, "distortion", distortion)
+        object.__setattr__(self, "rms_px", rms)
         object.__setattr__(self, "assumed", bool(self.assumed))
+        if self.has_distortion:
+            self._check_distortion_invertible()
+
+    def _check_distortion_invertible(self) -> None:
+        """Undistortion must be a mild, invertible map over the whole image: on a 9x9 grid
+        reaching the corners, each point's distance from the principal point changes by at most
+        :data:`MAX_DISTORTION_SCALE` and distorting it back returns it within
+        :data:`MAX_DISTORTION_ROUND_TRIP` of the diagonal. (Huge coefficients would otherwise
+        squash or fold the image, and every frame would be lost without a word.)"""
+        xs = np.linspace(0.0, self.width - 1.0, 9)
+        ys = np.linspace(0.0, self.height - 1.0, 9)
+        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+        ideal = self.undistort_pixels(grid)
+        k, dist = self.camera_matrix(), self.dist_coeffs()
+        rays = np.column_stack([(ideal - [self.cx, self.cy]) / [self.fx, self.fy], np.ones(len(grid))])
+        with np.errstate(all="ignore"):
+            back, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), k, dist)
+            back = back.reshape(-1, 2)
+            centre = np.array([self.cx, self.cy])
+            r_seen = np.linalg.norm(grid - centre, axis=1)
+            r_ideal = np.linalg.norm(ideal - centre, axis=1)
+            far = r_seen > 0.05 * math.hypot(self.width, self.height)  # the ratio is noise near the centre
+            scale = r_ideal[far] / r_seen[far]
+            error = np.abs(back - grid).max(axis=1)
+        diagonal = math.hypot(self.width, self.height)
+        worst_scale = float(np.max(np.maximum(scale, 1.0 / np.maximum(scale, 1e-300)), initial=1.0))
+        if not (np.isfinite(ideal).all() and np.isfinite(error).all() and worst_scale <= MAX_DISTORTION_SCALE):
+            raise CalibrationError(
+                f"distortion {list(self.distortion)} moves image points by up to {worst_scale:.3g}x their distance "
+                f"from the principal point, expected at most {MAX_DISTORTION_SCALE:g}x (a real lens: < 1.5x); "
+                "recalibrate the camera (posecast calibrate camera)"
+            )
+        if float(error.max()) > MAX_DISTORTION_ROUND_TRIP * diagonal:
+            raise CalibrationError(
+                f"distortion {list(self.distortion)} cannot be inverted over the {self.width}x{self.height} "
+                f"image (a point comes back {float(error.max()):.3g} px off, expected < "
+                f"{MAX_DISTORTION_ROUND_TRIP * diagonal:.3g} px); recalibrate the camera (posecast calibrate camera)"
+            )
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
     def from_hfov(cls, hfov_deg: float, width: int, height: int) -> CameraIntrinsics:
         """Assumed intrinsics: square pixels, centred principal point, no distortion."""
-        if not 1.0 < hfov_deg < 179.0:
-            raise CalibrationError(f"horizontal field of view must be in degrees within (1, 179), got {hfov_deg}")
+        if not MIN_FOV_DEG < hfov_deg < MAX_FOV_DEG:
+            raise CalibrationError(f"horizontal field of view must be in degrees within ({MIN_FOV_DEG:g}, "
+                                   f"{MAX_FOV_DEG:g}), got {hfov_deg}")  # fmt: skip
         f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
         return cls(
             width=width,
@@ -177,3 +255,35 @@ class CameraIntrinsics:
             criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-9)
             out[finite] = cv2.undistortPoints(flat[finite], k, self.dist_coeffs(), P=k, criteria=criteria)
         return out.reshape(points.shape)
+
+
+def _real(name: str, value: object) -> float:
+    """``value`` as a finite float, or :class:`CalibrationError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise CalibrationError(f"{name} is {value!r}, expected a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise CalibrationError(f"{name} is {value!r}, expected a finite number")
+    return number
+
+
+def _whole_px(name: str, value: object) -> int:
+    """An image side: a whole number of pixels in 1..:data:`MAX_IMAGE_SIDE_PX`."""
+    expected = f"expected a whole number of pixels in 1..{MAX_IMAGE_SIDE_PX}"
+    try:
+        number = _real(name, value)
+    except CalibrationError:
+        raise CalibrationError(f"image {name} is {value!r}, {expected}") from None
+    if not (number.is_integer() and 1 <= number <= MAX_IMAGE_SIDE_PX):
+        raise CalibrationError(f"image {name} is {value!r}, {expected}")
+    return int(number)
+
+
+def _focal_range(side_px: int) -> tuple[float, float]:
+    """Focal lengths (pixels) giving a field of view of :data:`MIN_FOV_DEG`..:data:`MAX_FOV_DEG`
+    across ``side_px``."""
+    return (0.5 * side_px / math.tan(math.radians(MAX_FOV_DEG) / 2.0),
+            0.5 * side_px / math.tan(math.radians(MIN_FOV_DEG) / 2.0))  # fmt: skip

@@ -38,15 +38,18 @@ Subject profile (``posecast calibrate subject``)::
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..engines import skeleton
+from ..engines.fileio import atomic_write
 from .errors import CalibrationError
 from .intrinsics import CameraIntrinsics
 from .subject import SubjectProfile
@@ -55,6 +58,10 @@ CAMERA_FORMAT = "posecast-camera"
 SUBJECT_FORMAT = "posecast-subject"
 VERSION = 1
 _CAMERA_FIELDS = ("width", "height", "fx", "fy", "cx", "cy")
+#: a subject file's bones may differ from typical adult proportions for its height by this much
+MAX_BONE_DEVIATION = 0.5
+#: larger files are refused before parsing (a calibration file is a few hundred bytes)
+MAX_FILE_BYTES = 1 << 20
 
 
 def save_intrinsics(intrinsics: CameraIntrinsics, path: str | Path) -> Path:
@@ -63,27 +70,28 @@ def save_intrinsics(intrinsics: CameraIntrinsics, path: str | Path) -> Path:
 
 
 def load_intrinsics(path: str | Path) -> CameraIntrinsics:
-    """Read a camera file written by :func:`save_intrinsics` (or by hand, same keys)."""
+    """Read a camera file written by :func:`save_intrinsics` (or by hand, same keys).
+
+    Raises :class:`CalibrationError` (one line naming the file, the field and the allowed range)
+    for anything :class:`CameraIntrinsics` refuses: non-numbers, NaN/inf, out-of-range values,
+    distortion that cannot be inverted over the image."""
     data = _read(path, CAMERA_FORMAT)
+    where = f"camera file {path}"
     missing = [k for k in _CAMERA_FIELDS if data.get(k) is None]
     if missing:
-        raise CalibrationError(f"camera file {path} lacks {', '.join(missing)}; expected keys {list(_CAMERA_FIELDS)}")
-    try:
+        raise CalibrationError(f"{where} lacks {', '.join(missing)}; expected keys {list(_CAMERA_FIELDS)}")
+    distortion = [] if data.get("distortion") is None else data["distortion"]
+    if not isinstance(distortion, list):
+        raise CalibrationError(f"{where}: distortion is {distortion!r}, expected a list like [k1, k2, p1, p2] or []")
+    with _in_file(where):
         return CameraIntrinsics(
-            width=int(data["width"]),
-            height=int(data["height"]),
-            fx=float(data["fx"]),
-            fy=float(data["fy"]),
-            cx=float(data["cx"]),
-            cy=float(data["cy"]),
-            distortion=tuple(float(d) for d in (data.get("distortion") or ())),
-            rms_px=None if data.get("rms_px") is None else float(data["rms_px"]),
-            assumed=bool(data.get("assumed", False)),
-            source=str(data.get("source") or ""),
-            date=str(data.get("date") or ""),
+            **{k: data[k] for k in _CAMERA_FIELDS},
+            distortion=tuple(distortion),
+            rms_px=data.get("rms_px"),
+            assumed=_flag(data, "assumed"),
+            source=_text(data, "source"),
+            date=_text(data, "date"),
         )
-    except (TypeError, ValueError) as exc:
-        raise CalibrationError(f"camera file {path} has a value of the wrong type ({exc}); expected numbers") from None
 
 
 def save_subject(profile: SubjectProfile, path: str | Path) -> Path:
@@ -92,25 +100,88 @@ def save_subject(profile: SubjectProfile, path: str | Path) -> Path:
 
 
 def load_subject(path: str | Path) -> SubjectProfile:
-    """Read a subject file written by :func:`save_subject`."""
+    """Read a subject file written by :func:`save_subject`.
+
+    Refuses (one line naming the field and the allowed range) non-numbers, NaN/inf, a height
+    outside 0.5..2.8 m, and any bone further than :data:`MAX_BONE_DEVIATION` (50 %) from typical
+    adult proportions for the stated height: such a file would place joints metres away."""
     data = _read(path, SUBJECT_FORMAT)
+    where = f"subject file {path}"
     bones = data.get("bone_lengths_m")
     if data.get("height_m") is None or not isinstance(bones, dict):
-        raise CalibrationError(f"subject file {path} lacks height_m or the bone_lengths_m mapping")
+        raise CalibrationError(f"{where} lacks height_m or the bone_lengths_m mapping")
     missing = [name for name in skeleton.BONE_NAMES if name not in bones]
     if missing:
-        raise CalibrationError(f"subject file {path} lacks bones {missing}; expected {list(skeleton.BONE_NAMES)}")
-    try:
-        return SubjectProfile(
-            height_m=float(data["height_m"]),
-            bone_lengths_m=tuple(float(bones[name]) for name in skeleton.BONE_NAMES),
-            frames_used=int(data.get("frames_used") or 0),
-            source=str(data.get("source") or ""),
-            date=str(data.get("date") or ""),
-            assumed=bool(data.get("assumed", False)),
+        raise CalibrationError(f"{where} lacks bones {missing}; expected {list(skeleton.BONE_NAMES)}")
+    with _in_file(where):
+        height_m = _real("height_m", data["height_m"])
+        lengths = tuple(_real(f"bone_lengths_m.{name}", bones[name]) for name in skeleton.BONE_NAMES)
+        frames_used = data.get("frames_used") or 0
+        if isinstance(frames_used, bool) or not isinstance(frames_used, int) or not 0 <= frames_used <= 10**9:
+            raise CalibrationError(f"frames_used is {frames_used!r}, expected a whole number of frames in 0..10^9")
+        profile = SubjectProfile(
+            height_m=height_m,
+            bone_lengths_m=lengths,
+            frames_used=frames_used,
+            source=_text(data, "source"),
+            date=_text(data, "date"),
+            assumed=_flag(data, "assumed"),
         )
-    except (TypeError, ValueError) as exc:
-        raise CalibrationError(f"subject file {path} has a value of the wrong type ({exc}); expected numbers") from None
+        check_bones_plausible(profile.height_m, profile.bone_lengths_m)
+    return profile
+
+
+def check_bones_plausible(height_m: float, lengths_m: tuple[float, ...]) -> None:
+    """Each bone within :data:`MAX_BONE_DEVIATION` of typical adult proportions for ``height_m``
+    (people vary by about ±10 %); raises :class:`CalibrationError` naming the bone and its range."""
+    typical = skeleton.bone_lengths_from_height(height_m)
+    for name, length, usual in zip(skeleton.BONE_NAMES, lengths_m, typical, strict=True):
+        low, high = usual * (1 - MAX_BONE_DEVIATION), usual * (1 + MAX_BONE_DEVIATION)
+        if not low <= length <= high:
+            raise CalibrationError(
+                f"bone {name} is {length:.4g} m, expected {low:.3f}..{high:.3f} m (typical adult proportions "
+                f"for height_m {height_m:.2f} m, ±{MAX_BONE_DEVIATION:.0%}); recalibrate (posecast calibrate subject)"
+            )
+
+
+@contextlib.contextmanager
+def _in_file(where: str) -> Iterator[None]:
+    """Prefix a value error raised while building from a file with the file's name."""
+    try:
+        yield
+    except CalibrationError as exc:
+        raise CalibrationError(f"{where}: {exc}") from None
+
+
+def _real(name: str, value: object) -> float:
+    """A finite number (int or float, not a bool or a string), or :class:`CalibrationError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CalibrationError(f"{name} is {value!r}, expected a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise CalibrationError(f"{name} is {value!r}, expected a finite number")
+    return number
+
+
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise CalibrationError(f"{name} is {value!r}, expected true or false")
+    return value
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        raise CalibrationError(f"{name} is a {type(value).__name__}, expected text")
+    return str(value)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -149,11 +220,7 @@ def _write(path: str | Path, data: dict[str, Any]) -> Path:
         header = f"# posecast calibration ({data['format']} v{data['version']}); format: posecast.calibration.io\n"
         text = header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
     try:  # write whole or not at all
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
         raise CalibrationError(f"cannot write {path}: {exc.strerror}; choose another --output") from None
     return path
@@ -163,13 +230,18 @@ def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
     path = Path(path)
     suffix = _suffix(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise CalibrationError(f"cannot read calibration file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise CalibrationError(f"calibration file {path} is larger than {MAX_FILE_BYTES // 1024} KiB; "
+                               "a camera or subject file is a few hundred bytes")  # fmt: skip
     try:
+        text = raw.decode("utf-8")
         data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        where = str(exc).replace("\n", " ")
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:  # also bad UTF-8, dates, huge numbers
+        where = " ".join(str(exc).split())[:200]
         raise CalibrationError(f"calibration file {path} is not valid {suffix[1:].upper()}: {where}") from None
     if not isinstance(data, dict):
         raise CalibrationError(f"calibration file {path} should hold a mapping of keys, found {type(data).__name__}")

@@ -74,14 +74,41 @@ def test_undistort_is_identity_without_distortion_and_keeps_nan():
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"fx": 0.0}, "focal length fx must be a positive"),
-        ({"width": 0}, "image size must be positive"),
+        ({"fx": 0.0}, r"fx is 0 px, expected 2.793..3.667e\+04 px for a 640 px horizontal image side"),
+        ({"width": 0}, r"image width is 0, expected a whole number of pixels in 1..32768"),
         ({"distortion": (0.1, 0.2, 0.3)}, "distortion must have 0, 4, 5"),
+        # issue 15: what used to be accepted and made every frame `lost` (or a traceback)
+        ({"width": math.inf}, r"image width is inf, expected a whole number of pixels in 1..32768"),
+        ({"height": 480.5}, r"image height is 480.5, expected a whole number"),
+        ({"width": True}, r"image width is True, expected a whole number"),
+        ({"fx": 1e-300}, r"fx is 1e-300 px, expected 2.793..3.667e\+04 px .* field of view of 1..179 degrees"),
+        ({"fx": math.inf}, r"fx is inf, expected a finite number"),
+        ({"fy": math.nan}, r"fy is nan, expected a finite number"),
+        ({"fy": 5000.0, "fx": 600.0}, r"fy/fx is 8.333 .*expected 0.25..4"),
+        ({"cx": math.nan}, r"cx is nan, expected a finite number"),
+        ({"cy": 1e9}, r"principal point cy is 1e\+09 px, expected -240..720 px"),
+        ({"distortion": (math.nan, 0.0, 0.0, 0.0)}, r"distortion\[0\] is nan, expected a finite number"),
+        ({"distortion": (0.0, 0.0, 0.0, 0.0, 1e9)}, r"distortion\[4\] is 1e\+09, expected -1000..1000"),
+        ({"distortion": (900.0, 0.0, 0.0, 0.0)}, r"moves image points by up to .*x .*expected at most 3x"),
+        ({"distortion": (-1.0, 0.0, 0.0, 0.0)}, r"cannot be inverted over the 640x480 image"),
+        ({"distortion": (-5.0, 0.0, 0.0, 0.0)}, r"distortion \[-5.0, 0.0, 0.0, 0.0\]"),
+        ({"rms_px": -1.0}, r"rms_px is -1, expected 0..1000 px"),
     ],
 )
 def test_invalid_values_are_refused(kw, message):
     with pytest.raises(PosecastError, match=message):
         make(**kw)
+
+
+@pytest.mark.parametrize(
+    "distortion",
+    [(-0.236, 0.054, 0.0007, -0.0009, 0.051), (-0.45, 0.2, 0.0, 0.0, -0.05), (0.1, -0.2, 0.0, 0.0, 0.1),
+     (2.5, -10.0, 0.0, 0.0, 30.0, 2.6, -9.0, 29.0)],
+)  # fmt: skip
+def test_real_lens_distortions_are_accepted(distortion):
+    """Webcam, wide-angle and rational-model calibrations stay accepted by the invertibility check."""
+    assert make(distortion=distortion).distortion == distortion
+    assert make(distortion=distortion).rescaled(1280, 960).distortion == distortion
 
 
 def test_hfov_out_of_range_is_refused():

@@ -77,3 +77,128 @@ def test_unwritable_paths_and_unknown_suffixes(tmp_path):
         locked.mkdir(mode=0o500)
         with pytest.raises(CalibrationError, match="cannot write"):
             save_intrinsics(CAMERA, locked / "camera.yaml")
+
+
+# --- issue 15: a calibration file is checked, never trusted -----------------------------------------
+
+
+def _camera_yaml(tmp_path, **changes) -> str:
+    data = {"format": "posecast-camera", "version": 1, **CAMERA.to_dict()}
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)  # the distortion list on one line
+    for key, value in changes.items():  # raw YAML text, so .inf / .nan / strings arrive as a user wrote them
+        text = "\n".join(f"{key}: {value}" if line.startswith(f"{key}:") else line for line in text.splitlines())
+        if f"\n{key}:" not in f"\n{text}":
+            text += f"\n{key}: {value}"
+    path = tmp_path / "camera.yaml"
+    path.write_text(text + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("width", ".inf", r"image width is inf, expected a whole number of pixels in 1\.\.32768"),
+        ("width", "1.0e+400", r"image width is inf"),
+        ("height", "-480", r"image height is -480, expected a whole number of pixels"),
+        ("width", "'640'", r"image width is '640', expected a whole number"),
+        ("fx", "1.0e-300", r"fx is 1e-300 px, expected 2\.793\.\.3\.667e\+04 px for a 640 px horizontal image"),
+        ("fx", ".inf", r"fx is inf, expected a finite number"),
+        ("fy", ".nan", r"fy is nan, expected a finite number"),
+        ("cx", ".nan", r"cx is nan, expected a finite number"),
+        ("distortion", "[.nan, 0, 0, 0]", r"distortion\[0\] is nan, expected a finite number"),
+        ("distortion", "[1.0e+12, 0, 0, 0, 0]", r"distortion\[0\] is 1e\+12, expected -1000\.\.1000"),
+        ("distortion", "[500, 0, 0, 0]", r"expected at most 3x"),
+        ("distortion", "abc", r"distortion is 'abc', expected a list"),
+        ("distortion", "[a, b, c, d]", r"distortion\[0\] is 'a', expected a number"),
+        ("rms_px", ".nan", r"rms_px is nan, expected a finite number"),
+        ("assumed", "'no'", r"assumed is 'no', expected true or false"),
+        ("date", "2025-13-45", r"is not valid YAML: month must be in 1\.\.12"),
+    ],
+)
+def test_camera_file_with_impossible_values_is_refused(tmp_path, key, value, message):
+    path = _camera_yaml(tmp_path, **{key: value})
+    with pytest.raises(CalibrationError, match=message) as info:
+        load_intrinsics(path)
+    text = str(info.value)
+    assert "\n" not in text and (text.startswith(f"camera file {path}: ") or str(path) in text)
+
+
+def _subject_yaml(tmp_path, bones=None, **changes) -> str:
+    profile = SubjectProfile.from_height(1.78, assumed=False)
+    data = {"format": "posecast-subject", "version": 1, **profile.to_dict()}
+    data["bone_lengths_m"].update(bones or {})
+    text = yaml.safe_dump(data, sort_keys=False)
+    for key, value in changes.items():
+        text = "\n".join(f"{key}: {value}" if line.startswith(f"{key}:") else line for line in text.splitlines())
+    path = tmp_path / "subject.yaml"
+    path.write_text(text + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("bones", "changes", "message"),
+    [
+        (None, {"frames_used": ".inf"}, r"frames_used is inf, expected a whole number of frames in 0\.\.10\^9"),
+        (None, {"frames_used": "-3"}, r"frames_used is -3"),
+        (None, {"height_m": ".nan"}, r"height_m is nan, expected a finite number"),
+        (None, {"height_m": "17.8"}, r"subject height must be in metres between 0\.5 and 2\.8, got 17\.8"),
+        (None, {"assumed": "'yes'"}, r"assumed is 'yes', expected true or false"),
+        (
+            {"r_hip-r_knee": 100.0},
+            {},
+            r"bone r_hip-r_knee is 100 m, expected 0\.2\d\d\.\.0\.6\d\d m \(typical adult "
+            r"proportions for height_m 1\.78 m, ±50%\)",
+        ),
+        ({"l_knee-l_ankle": 0.01}, {}, r"bone l_knee-l_ankle is 0\.01 m, expected"),
+        ({"neck-head": float("inf")}, {}, r"bone_lengths_m\.neck-head is inf, expected a finite number"),
+        ({"neck-head": "0.1"}, {}, r"bone_lengths_m\.neck-head is '0\.1', expected a number"),
+    ],
+)
+def test_subject_file_with_impossible_values_is_refused(tmp_path, bones, changes, message):
+    path = _subject_yaml(tmp_path, bones, **changes)
+    with pytest.raises(CalibrationError, match=message) as info:
+        load_subject(path)
+    assert "\n" not in str(info.value) and str(info.value).startswith(f"subject file {path}: ")
+
+
+def test_subject_bones_within_half_of_typical_are_accepted(tmp_path):
+    typical = dict(zip(skeleton.BONE_NAMES, skeleton.bone_lengths_from_height(1.78), strict=True))
+    loaded = load_subject(_subject_yaml(tmp_path, {"r_hip-r_knee": float(typical["r_hip-r_knee"] * 1.45)}))
+    assert loaded.bone_lengths_m[skeleton.BONE_NAMES.index("r_hip-r_knee")] == pytest.approx(
+        typical["r_hip-r_knee"] * 1.45)  # fmt: skip
+
+
+def test_oversized_and_binary_files_are_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"# " + b"x" * (2 << 20))
+    with pytest.raises(CalibrationError, match="larger than 1024 KiB"):
+        load_intrinsics(big)
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(CalibrationError, match="is not valid JSON"):
+        load_intrinsics(binary)
+
+
+def test_write_on_a_full_disk_leaves_no_file(tmp_path):
+    """A real failed write (file size limit, as on a full disk): one error, no temp file, no partial file."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))\n"
+        "from posecast.calibration.errors import CalibrationError\n"
+        "from posecast.calibration.intrinsics import CameraIntrinsics\n"
+        "from posecast.calibration.io import save_intrinsics\n"
+        "try:\n"
+        "    save_intrinsics(CameraIntrinsics.from_hfov(60, 640, 480), sys.argv[1])\n"
+        "except CalibrationError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(2)\n"
+    )
+    target = tmp_path / "out" / "camera.yaml"
+    target.parent.mkdir()
+    proc = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "cannot write" in proc.stdout, proc.stdout + proc.stderr
+    assert list(target.parent.iterdir()) == []
