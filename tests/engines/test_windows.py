@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import normalize, skeleton
-from posecast.engines.training.data.cameras import look_at_rotation, sample_cameras
+from posecast.engines.training.data.cameras import LEGACY_CAMERAS, look_at_rotation, sample_cameras
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.noise import NoiseOptions, add_detector_noise
 from posecast.engines.training.data.windows import (
@@ -15,7 +15,6 @@ from posecast.engines.training.data.windows import (
     Recorded2DSampler,
     SamplerOptions,
     _index_windows,
-    _symmetric_bone_factors,
     load_recorded_2d,
     rescale_bones,
 )
@@ -36,7 +35,7 @@ def test_look_at_rotation_axes() -> None:
 def test_cameras_are_rigid_and_look_at_the_subject() -> None:
     rng = np.random.default_rng(0)
     targets = rng.uniform(-3.0, 3.0, (500, 3)) + np.array([0.0, 0.9, 0.0])
-    cams = sample_cameras(targets, rng)
+    cams = sample_cameras(targets, rng, LEGACY_CAMERAS)
     rot = cams.rotation
     np.testing.assert_allclose(np.einsum("bji,bjk->bik", rot, rot), np.broadcast_to(np.eye(3), rot.shape), atol=1e-9)
     np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-9)
@@ -79,7 +78,7 @@ def test_noise_scales_with_body_size() -> None:
 def test_noise_statistics_and_outlier_confidence() -> None:
     rng = np.random.default_rng(4)
     pixels = rng.normal(0.0, 100.0, (256, 12, 17, 2))
-    options = NoiseOptions(outlier_prob=0.02)
+    options = NoiseOptions(outlier_prob=0.02, outlier_frames=(1, 1), limb_prob=0.0)  # single-frame outliers
     noisy, conf = add_detector_noise(pixels, np.random.default_rng(5), options)
     assert noisy.shape == pixels.shape and conf.shape == pixels.shape[:-1]
     assert conf.min() >= 0.0 and conf.max() <= 1.0
@@ -90,7 +89,7 @@ def test_noise_statistics_and_outlier_confidence() -> None:
     assert 0.01 < np.median(error[~low]) < 0.1
     # without outliers: a fixed per-joint bias plus AR(1) jitter, so neighbouring frames' errors
     # agree more than distant frames' errors, and distant ones still share the bias
-    smooth, _ = add_detector_noise(pixels, np.random.default_rng(6), NoiseOptions(outlier_prob=0.0))
+    smooth, _ = add_detector_noise(pixels, np.random.default_rng(6), NoiseOptions(outlier_prob=0.0, limb_prob=0.0))
     delta = (smooth - pixels)[..., 0]
     near = np.corrcoef(delta[:, 5].ravel(), delta[:, 6].ravel())[0, 1]
     far = np.corrcoef(delta[:, 0].ravel(), delta[:, 11].ravel())[0, 1]
@@ -99,7 +98,7 @@ def test_noise_statistics_and_outlier_confidence() -> None:
 
 def test_noise_off_options() -> None:
     pixels = np.random.default_rng(6).normal(0.0, 50.0, (4, 5, 17, 2))
-    quiet = NoiseOptions(bias_frac=0.0, jitter_frac=(0.0, 0.0), outlier_prob=0.0)
+    quiet = NoiseOptions(bias_frac=0.0, jitter_frac=(0.0, 0.0), outlier_prob=0.0, limb_prob=0.0)
     noisy, conf = add_detector_noise(pixels, np.random.default_rng(7), quiet)
     np.testing.assert_allclose(noisy, pixels, atol=1e-12)
     assert conf.min() > 0.4
@@ -121,15 +120,6 @@ def test_rescale_bones_changes_lengths_and_keeps_directions() -> None:
     np.testing.assert_array_equal(out[..., skeleton.ROOT, :], joints[..., skeleton.ROOT, :])
 
 
-def test_bone_factors_are_left_right_symmetric() -> None:
-    factors = _symmetric_bone_factors(np.random.default_rng(9), 50, 0.06)
-    names = skeleton.BONE_NAMES
-    for i, name in enumerate(names):
-        if "l_" in name:
-            np.testing.assert_array_equal(factors[:, i], factors[:, names.index(name.replace("l_", "r_"))])
-    assert 0.03 < np.log(factors).std() < 0.09
-
-
 # ------------------------------------------------------------------ mocap sampler
 def constant_clips() -> list[Clip]:
     """Two clips, each one fixed pose: any window mixing them would hold two different poses."""
@@ -149,7 +139,7 @@ def test_index_windows_stay_inside_their_clip() -> None:
 
 
 def test_mocap_windows_never_cross_clip_boundaries() -> None:
-    options = SamplerOptions(window_frames=9, noise=False, mirror_prob=0.0, bone_scale_std=0.0)
+    options = SamplerOptions(window_frames=9, noise=False, mirror_prob=0.0, body=None)
     sampler = MocapWindowSampler(constant_clips(), options, seed=0)
     assert len(sampler) == 17
     clip_of = np.repeat([0, 1], [5, 12])
@@ -192,7 +182,7 @@ def test_unaugmented_windows_keep_the_mocap_body(sampler: MocapWindowSampler) ->
 
 
 def test_mirrored_windows_swap_sides(clips: list[Clip]) -> None:
-    options = SamplerOptions(window_frames=3, noise=False, mirror_prob=1.0, bone_scale_std=0.0, warmup_prob=0.0)
+    options = SamplerOptions(window_frames=3, noise=False, mirror_prob=1.0, body=None, warmup_prob=0.0)
     sampler = MocapWindowSampler(clips[:1], options, seed=0)
     rows = np.arange(len(sampler))
     mirrored = sampler.make_batch(rows, np.random.default_rng(3), augment=True, noise=False).joints_cam_m
@@ -205,7 +195,7 @@ def test_mirrored_windows_swap_sides(clips: list[Clip]) -> None:
 
 
 def test_warmup_windows_repeat_an_early_frame(clips: list[Clip]) -> None:
-    options = SamplerOptions(window_frames=9, noise=False, mirror_prob=0.0, bone_scale_std=0.0, warmup_prob=1.0)
+    options = SamplerOptions(window_frames=9, noise=False, mirror_prob=0.0, body=None, warmup_prob=1.0)
     sampler = MocapWindowSampler(clips[:1], options, seed=0)
     joints = sampler.make_batch(np.arange(20, 40), np.random.default_rng(4), augment=True, noise=False).joints_cam_m
     np.testing.assert_allclose(joints[:, 0], joints[:, 1], atol=1e-6)  # frame 0 is a copy (cut ≥ 1)
@@ -222,7 +212,7 @@ def write_recorded(path: Path, frames: int, seed: int) -> tuple[np.ndarray, np.n
     rng = np.random.default_rng(seed)
     keypoints = np.array([640.0, 360.0]) + rng.normal(0.0, 60.0, (frames, 17, 2))
     intrinsics = np.array([900.0, 900.0, 640.0, 360.0])
-    np.savez(path, keypoints_2d=keypoints, intrinsics=intrinsics, confidence=rng.uniform(0, 1, (frames, 17)), fps=25.0)
+    np.savez(path, keypoints_2d=keypoints, intrinsics=intrinsics, confidence=rng.uniform(0, 1, (frames, 17)), fps=30.0)
     return keypoints, intrinsics
 
 
@@ -231,7 +221,7 @@ def test_recorded_2d_windows_have_no_3d(tmp_path: Path) -> None:
     write_recorded(tmp_path / "b.npz", 10, 1)
     norm, conf, fps = load_recorded_2d(tmp_path / "a.npz")
     np.testing.assert_allclose(norm, normalize.normalize_pixels(keypoints, intrinsics))
-    assert conf.shape == (6, 17) and fps == 25.0
+    assert conf.shape == (6, 17) and fps == 30.0
     options = SamplerOptions(window_frames=4, mirror_prob=0.0)
     sampler = Recorded2DSampler([tmp_path / "a.npz", tmp_path / "b.npz"], options, seed=0)
     assert len(sampler) == 16

@@ -1,10 +1,12 @@
 """Virtual webcams for training: place a camera around a mocap subject and project to pixels.
 
 World frame: mocap, Y up, metres. Camera frame: x right, y down, z forward (OpenCV).
-Ranges (per window): azimuth over the full circle, elevation −10°…+30° (camera above the
-subject looking down is common for webcams), roll ±5°, distance 2.5–8 m, horizontal field of
-view 50–90° on common webcam frame sizes, principal point within ±3 % of the centre, and the
-subject off-centre by up to ±15 % of the frame.
+Ranges (per window, :class:`CameraOptions`): azimuth over the full circle, elevation
+−10°…+30° (camera above the subject looking down is common for webcams), roll ±5°; distance
+2.5–8 m, or for a share of cameras a close webcam at 1.5–2.5 m (a laptop or a desk, the person
+partly out of the frame); horizontal field of view 50–90°, or wide-angle 90–120° for a share;
+common webcam frame sizes; principal point within ±3 % of the centre; the subject off-centre by
+up to ±15 % of the frame, or for a share up to ±40 % (near an edge).
 """
 
 from __future__ import annotations
@@ -14,6 +16,43 @@ from dataclasses import dataclass
 import numpy as np
 
 FRAME_SIZES = np.array([(640, 480), (1280, 720), (1920, 1080), (720, 1280), (960, 540)], dtype=np.float64)
+
+
+@dataclass
+class CameraOptions:
+    """The webcams training (and evaluation) film with; ranges in metres and degrees."""
+
+    distance_m: tuple[float, float] = (2.5, 8.0)
+    close_distance_m: tuple[float, float] = (1.5, 2.5)
+    close_prob: float = 0.3
+    hfov_deg: tuple[float, float] = (50.0, 90.0)
+    wide_hfov_deg: tuple[float, float] = (90.0, 120.0)
+    wide_prob: float = 0.2
+    elevation_deg: tuple[float, float] = (-10.0, 30.0)
+    roll_deg: float = 5.0
+    off_centre: float = 0.15  # fraction of the frame
+    edge_off_centre: float = 0.40
+    edge_prob: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("distance_m", "close_distance_m", "hfov_deg", "wide_hfov_deg", "elevation_deg"):
+            low, high = getattr(self, name)
+            if not low <= high:
+                raise ValueError(f"{name} must be (low, high) with low <= high, got {(low, high)}")
+        if min(self.close_distance_m[0], self.distance_m[0]) < 0.3:
+            raise ValueError(f"camera distances must be >= 0.3 m, got {self.close_distance_m}, {self.distance_m}")
+        if min(self.hfov_deg[0], self.wide_hfov_deg[0]) < 1.0 or max(self.hfov_deg[1], self.wide_hfov_deg[1]) >= 170.0:
+            raise ValueError(f"fields of view must be in [1, 170) degrees, got {self.hfov_deg}, {self.wide_hfov_deg}")
+        for name in ("close_prob", "wide_prob", "edge_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.off_centre <= self.edge_off_centre <= 0.5:
+            raise ValueError(f"need 0 <= off_centre <= edge_off_centre <= 0.5, got {self.off_centre}, "
+                             f"{self.edge_off_centre}")  # fmt: skip
+
+
+#: The cameras of posecast's earlier models (2.5–8 m, 50–90°, ±15 %): one row of the evaluation.
+LEGACY_CAMERAS = CameraOptions(close_prob=0.0, wide_prob=0.0, edge_prob=0.0)
 
 
 @dataclass
@@ -54,15 +93,24 @@ def look_at_rotation(forward: np.ndarray, roll_rad: np.ndarray) -> np.ndarray:
     return roll @ rot
 
 
-def sample_cameras(targets_world: np.ndarray, rng: np.random.Generator) -> CameraBatch:
+def _mixture(rng: np.random.Generator, b: int, usual: tuple[float, float], other: tuple[float, float],
+             prob: float) -> np.ndarray:  # fmt: skip
+    """``b`` values uniform in ``usual``, or in ``other`` with probability ``prob``."""
+    return np.where(rng.random(b) < prob, rng.uniform(*other, b), rng.uniform(*usual, b))
+
+
+def sample_cameras(
+    targets_world: np.ndarray, rng: np.random.Generator, options: CameraOptions | None = None
+) -> CameraBatch:
     """One random webcam per target point ``(B, 3)`` (the subject's mean pelvis)."""
+    o = options or CameraOptions()
     b = targets_world.shape[0]
     azimuth = rng.uniform(0.0, 2 * np.pi, b)
-    elevation = np.deg2rad(rng.uniform(-10.0, 30.0, b))
-    roll = np.deg2rad(rng.uniform(-5.0, 5.0, b))
-    distance = rng.uniform(2.5, 8.0, b)
+    elevation = np.deg2rad(rng.uniform(*o.elevation_deg, b))
+    roll = np.deg2rad(rng.uniform(-o.roll_deg, o.roll_deg, b))
+    distance = _mixture(rng, b, o.distance_m, o.close_distance_m, o.close_prob)
     size = FRAME_SIZES[rng.integers(0, len(FRAME_SIZES), b)]
-    hfov = np.deg2rad(rng.uniform(50.0, 90.0, b))
+    hfov = np.deg2rad(_mixture(rng, b, o.hfov_deg, o.wide_hfov_deg, o.wide_prob))
     fx = 0.5 * size[:, 0] / np.tan(0.5 * hfov)
     fy = fx * rng.uniform(0.99, 1.01, b)
     cx = size[:, 0] * (0.5 + rng.uniform(-0.03, 0.03, b))
@@ -76,7 +124,8 @@ def sample_cameras(targets_world: np.ndarray, rng: np.random.Generator) -> Camer
     rotation = look_at_rotation(forward, roll)
     # shift the subject off-centre: turn the view slightly (exact yaw then pitch, so the
     # world→camera transform stays rigid and the body keeps its bone lengths)
-    off = np.arctan(rng.uniform(-0.15, 0.15, (b, 2)) * size / np.stack([fx, fy], -1))
+    reach = np.where(rng.random(b) < o.edge_prob, o.edge_off_centre, o.off_centre)[:, None]
+    off = np.arctan(rng.uniform(-1.0, 1.0, (b, 2)) * reach * size / np.stack([fx, fy], -1))
     cos, sin = np.cos(off), np.sin(off)
     yaw = np.zeros((b, 3, 3))
     yaw[:, 1, 1] = 1.0

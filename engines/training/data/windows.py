@@ -8,15 +8,26 @@ supervised reference and by evaluation — never by the unsupervised trainer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ... import normalize, skeleton
-from .cameras import sample_cameras
-from .dataset import Clip
+from .augment import (
+    BodyOptions,
+    interpolate_frames,
+    proportion_factors,
+    rescale_bones,
+    sample_speeds,
+    shift_joint_centres,
+    warp_times,
+)
+from .cameras import CameraOptions, sample_cameras
+from .dataset import TRAINING_FPS, Clip, resample
 from .noise import NoiseOptions, add_detector_noise
+
+__all__ = ["MocapWindowSampler", "Recorded2DSampler", "SamplerOptions", "WindowBatch", "rescale_bones"]
 
 
 @dataclass
@@ -26,14 +37,30 @@ class WindowBatch:
     joints_cam_m: np.ndarray | None = None  # (B, T, 17, 3) float32, camera frame, metres
 
 
+#: The window length every model, config and tool uses unless told otherwise (frames at
+#: :data:`~.dataset.TRAINING_FPS`: 0.9 s).
+DEFAULT_WINDOW_FRAMES = 27
+#: No joint of a training window comes closer to its camera than this.
+MIN_DEPTH_M = 0.5
+
+
 @dataclass
 class SamplerOptions:
-    window_frames: int = 27
+    window_frames: int = DEFAULT_WINDOW_FRAMES
     noise: bool = True
     noise_options: NoiseOptions | None = None
     mirror_prob: float = 0.5
-    bone_scale_std: float = 0.06  # per-bone length change, so one mocap body becomes many
+    #: per-window body (proportions, joint-centre shifts, speed); None keeps the mocap body as is
+    body: BodyOptions | None = field(default_factory=BodyOptions)
+    cameras: CameraOptions = field(default_factory=CameraOptions)
     warmup_prob: float = 0.05  # windows padded like the live start-up (first frame repeated)
+
+    def __post_init__(self) -> None:
+        if self.window_frames < 1:
+            raise ValueError(f"window_frames must be >= 1, got {self.window_frames}")
+        for name in ("mirror_prob", "warmup_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 def _index_windows(lengths: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -47,25 +74,6 @@ def _index_windows(lengths: np.ndarray, window: int) -> tuple[np.ndarray, np.nda
     last, clip_first = np.concatenate(ends), np.concatenate(first)
     offsets = np.arange(-window + 1, 1)
     return np.maximum(last[:, None] + offsets[None, :], clip_first[:, None]), clip_first
-
-
-def rescale_bones(joints: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Change each bone's length by ``factors (B, 16)`` keeping directions: ``(B, T, 17, 3)``."""
-    out = joints.copy()
-    for b, (child, parent) in enumerate(skeleton.BONES):
-        out[..., child, :] = out[..., parent, :] + factors[:, None, None, b] * (
-            joints[..., child, :] - joints[..., parent, :]
-        )
-    return out
-
-
-def _symmetric_bone_factors(rng: np.random.Generator, batch: int, std: float) -> np.ndarray:
-    factors = np.exp(rng.normal(0.0, std, (batch, len(skeleton.BONES))))
-    index = {name: i for i, name in enumerate(skeleton.BONE_NAMES)}
-    for name, i in index.items():
-        if "l_" in name:
-            factors[:, i] = factors[:, index[name.replace("l_", "r_")]]
-    return factors
 
 
 class MocapWindowSampler:
@@ -89,24 +97,34 @@ class MocapWindowSampler:
         return self.make_batch(rows, self.rng, augment=True, noise=self.options.noise)
 
     def make_batch(self, rows: np.ndarray, rng: np.random.Generator, augment: bool, noise: bool) -> WindowBatch:
-        o = self.options
-        index = self.windows[rows].copy()
+        o, body = self.options, self.options.body
+        b = len(rows)
+        index = self.windows[rows].astype(np.float64)
+        if augment and body is not None and body.speed_prob > 0:
+            index = warp_times(index[:, -1], self.clip_first[rows], o.window_frames, sample_speeds(rng, b, body))
         if augment and o.warmup_prob > 0 and o.window_frames > 1:
-            warm = rng.random(len(rows)) < o.warmup_prob
-            cut = rng.integers(1, o.window_frames, len(rows))
+            warm = rng.random(b) < o.warmup_prob
+            cut = rng.integers(1, o.window_frames, b)
             for r in np.flatnonzero(warm):
                 index[r, : cut[r]] = index[r, cut[r]]
-        world = self.frames[index]  # (B, T, 17, 3)
+        world = interpolate_frames(self.frames, index)  # (B, T, 17, 3)
         if augment:
-            mirror = rng.random(len(rows)) < o.mirror_prob
+            mirror = rng.random(b) < o.mirror_prob
             world[mirror] = skeleton.mirror(world[mirror]) * np.array([-1.0, 1.0, 1.0])
-            if o.bone_scale_std > 0:
-                world = rescale_bones(world, _symmetric_bone_factors(rng, len(rows), o.bone_scale_std))
-        cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng)
+            if body is not None:
+                world = rescale_bones(world, proportion_factors(world, rng, body))
+                world = shift_joint_centres(world, rng, body.shift_frac)
+        cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng, o.cameras)
         joints_cam = cameras.to_camera(world)
+        # a close camera and a person moving fast (time warp) can meet: step such a camera back
+        # along its optical axis until every joint of the window is MIN_DEPTH_M in front of it
+        step_back = np.maximum(MIN_DEPTH_M - joints_cam[..., 2].min(axis=(1, 2)), 0.0)
+        if step_back.any():
+            cameras.translation[:, 2] += step_back
+            joints_cam[..., 2] += step_back[:, None, None]
         pixels = cameras.project_px(joints_cam)
         if noise:
-            pixels, confidence = add_detector_noise(pixels, rng, o.noise_options)
+            pixels, confidence = add_detector_noise(pixels, rng, o.noise_options, cameras.image_size)
         else:
             confidence = np.ones(pixels.shape[:-1])
         keypoints_norm = normalize.normalize_pixels(pixels, cameras.intrinsics[:, None, :])
@@ -115,18 +133,32 @@ class MocapWindowSampler:
         )
 
 
-def load_recorded_2d(path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
-    """A recorded 2D sequence in ``posecast lift`` input format → (normalised (F,17,2), conf (F,17), fps)."""
-    with np.load(path) as data:
+def load_recorded_2d(path: str | Path, fps: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """A recorded 2D sequence in ``posecast lift`` input format → (normalised ``(F, 17, 2)``,
+    confidence ``(F, 17)``, fps); with ``fps`` given, resampled to that rate. Raises
+    :class:`ValueError` naming the file and the problem."""
+    with np.load(path, allow_pickle=False) as data:
         if "keypoints_2d" not in data or "intrinsics" not in data:
             raise ValueError(f"{path}: expected arrays 'keypoints_2d' (F,17,2) and 'intrinsics' (4,)")
         keypoints = np.asarray(data["keypoints_2d"], dtype=np.float64)
-        intrinsics = np.asarray(data["intrinsics"], dtype=np.float64)
-        confidence = np.asarray(data["confidence"]) if "confidence" in data else np.ones(keypoints.shape[:2])
-        fps = float(data["fps"]) if "fps" in data else 30.0
+        intrinsics = np.asarray(data["intrinsics"], dtype=np.float64).reshape(-1)
+        confidence = np.asarray(data["confidence"], dtype=np.float64) if "confidence" in data else None
+        file_fps = float(data["fps"]) if "fps" in data else TRAINING_FPS
     if keypoints.ndim != 3 or keypoints.shape[1:] != (skeleton.NUM_JOINTS, 2):
         raise ValueError(f"{path}: keypoints_2d must be (F, 17, 2), got {keypoints.shape}")
-    return normalize.normalize_pixels(keypoints, intrinsics), confidence, fps
+    if intrinsics.shape != (4,) or not np.all(np.isfinite(intrinsics)) or min(intrinsics[:2]) <= 0:
+        raise ValueError(f"{path}: intrinsics must be (fx, fy, cx, cy) with fx, fy > 0, got {intrinsics}")
+    if confidence is None:
+        confidence = np.ones(keypoints.shape[:2])
+    if confidence.shape != keypoints.shape[:2]:
+        raise ValueError(f"{path}: confidence must be (F, 17) like keypoints_2d, got {confidence.shape}")
+    if not file_fps > 0:
+        raise ValueError(f"{path}: fps must be positive, got {file_fps}")
+    norm = normalize.normalize_pixels(keypoints, intrinsics)
+    if fps is not None:
+        norm, confidence = resample(norm, file_fps, fps), resample(confidence, file_fps, fps)
+        file_fps = fps
+    return norm, confidence, file_fps
 
 
 class Recorded2DSampler:
@@ -135,7 +167,7 @@ class Recorded2DSampler:
     def __init__(self, paths: list[Path], options: SamplerOptions, seed: int = 0) -> None:
         if not paths:
             raise ValueError("no recorded 2D sequences given")
-        sequences = [load_recorded_2d(p) for p in paths]
+        sequences = [load_recorded_2d(p, TRAINING_FPS) for p in paths]
         self.rng = np.random.default_rng(seed)
         self.frames = np.concatenate([s[0] for s in sequences])
         self.confidence = np.concatenate([s[1] for s in sequences])

@@ -1,0 +1,158 @@
+"""Body augmentation for generalisation: proportions, joint-centre shifts, speed.
+
+Mocap skeletons disagree on where a joint is, and none of them agrees with MediaPipe (measured,
+``tools/measure_2d_noise.py`` → ``eval/mediapipe_2d.json``; lengths relative to the leg, thigh +
+shin): the hip half-width is 0.08 of the leg on Bandai-Namco, 0.11–0.12 on CMU and 0.16–0.17 in
+MediaPipe's landmarks; the shoulder half-width 0.13 (Bandai-Namco), 0.14 (CMU's Daz figure),
+0.22 (other CMU skeletons), 0.23–0.25 (MediaPipe); pelvis to shoulder line 0.49 (Bandai-Namco,
+CMU's MotionBuilder BVH), 0.57 (CMU's ASF/AMC and Daz) and 0.63–0.70 (MediaPipe). A lifter that
+saw one skeleton lifts another one's 2D badly, so every training window gets its own body:
+
+- :func:`proportion_factors`: each bone's length drawn within the adult range spanned by those
+  sources (:data:`PROPORTION_RANGES`, relative to the leg), the same for left and right, plus a
+  small per-side jitter; the whole body scaled to a height within the adult range;
+- :func:`shift_joint_centres`: hips, shoulders and head moved a little forwards or backwards in
+  the body's own frame (where a marker set puts a joint centre);
+- :func:`warp_times`: the window's frames taken at 0.5–2× the clip's speed.
+
+All are constant over a window (one person, one definition). Pure numpy; ``(B, T, 17, 3)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ... import skeleton
+
+_J = skeleton.JOINT_INDEX
+_B = {name: i for i, name in enumerate(skeleton.BONE_NAMES)}
+
+#: Bone length ranges relative to the leg (thigh + shin), drawn uniformly per window. Each
+#: entry names the bones it sets (both sides; the two bones of the spine and of the neck share
+#: the length so the derived joints stay midpoints).
+PROPORTION_RANGES: dict[str, tuple[tuple[str, ...], float, float]] = {
+    "hip_half_width": (("pelvis-r_hip", "pelvis-l_hip"), 0.07, 0.18),
+    "shoulder_half_width": (("thorax-r_shoulder", "thorax-l_shoulder"), 0.11, 0.26),
+    "torso_half": (("pelvis-spine", "spine-thorax"), 0.45 / 2, 0.72 / 2),
+    "neck_half": (("thorax-neck", "neck-head"), 0.18 / 2, 0.30 / 2),
+    "upper_arm": (("r_shoulder-r_elbow", "l_shoulder-l_elbow"), 0.28, 0.38),
+    "forearm": (("r_elbow-r_wrist", "l_elbow-l_wrist"), 0.21, 0.34),
+}
+#: The thigh's share of the leg.
+THIGH_SHARE = (0.45, 0.53)
+_THIGHS = ("r_hip-r_knee", "l_hip-l_knee")
+_SHINS = ("r_knee-r_ankle", "l_knee-l_ankle")
+_LIMBS = _THIGHS + _SHINS + ("r_shoulder-r_elbow", "l_shoulder-l_elbow", "r_elbow-r_wrist", "l_elbow-l_wrist")
+
+
+@dataclass
+class BodyOptions:
+    """How much each window's body varies (see the module docstring)."""
+
+    proportions: bool = True
+    side_jitter: float = 0.02  # std of the log length of each limb bone, per side
+    height_range: tuple[float, float] = (0.85, 1.15)  # whole-body scale (adult 1.5–2.0 m around 1.75)
+    shift_frac: float = 0.04  # std of the forwards/backwards joint-centre shift, fraction of the leg
+    speed_range: tuple[float, float] = (0.5, 2.0)  # time warp, drawn log-uniformly ...
+    speed_prob: float = 0.5  # ... for this share of windows (the rest play at 1×)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.side_jitter <= 0.2:
+            raise ValueError(f"side_jitter must be in [0, 0.2], got {self.side_jitter}")
+        if not 0.0 < self.height_range[0] <= self.height_range[1] <= 2.0:
+            raise ValueError(f"height_range must be 0 < low <= high <= 2, got {self.height_range}")
+        if not 0.0 <= self.shift_frac <= 0.2:
+            raise ValueError(f"shift_frac must be in [0, 0.2], got {self.shift_frac}")
+        if not 0.1 <= self.speed_range[0] <= self.speed_range[1] <= 10.0:
+            raise ValueError(f"speed_range must be 0.1 <= low <= high <= 10, got {self.speed_range}")
+        if not 0.0 <= self.speed_prob <= 1.0:
+            raise ValueError(f"speed_prob must be in [0, 1], got {self.speed_prob}")
+
+
+def leg_length(lengths: np.ndarray) -> np.ndarray:
+    """Mean of the two legs' thigh + shin ``(...)`` from bone lengths ``(..., 16)``."""
+    return 0.5 * sum(lengths[..., _B[n]] for n in _THIGHS + _SHINS)
+
+
+def proportion_factors(joints: np.ndarray, rng: np.random.Generator, options: BodyOptions) -> np.ndarray:
+    """Per-window bone length factors ``(B, 16)`` that give windows ``(B, T, 17, 3)`` a new body."""
+    lengths = np.median(skeleton.bone_lengths(joints), axis=1)  # (B, 16)
+    b = len(joints)
+    leg = leg_length(lengths)
+    target = lengths.copy()
+    if options.proportions:
+        for bones, low, high in PROPORTION_RANGES.values():
+            value = rng.uniform(low, high, b) * leg
+            for name in bones:
+                target[:, _B[name]] = value
+        share = rng.uniform(*THIGH_SHARE, b)
+        for thigh, shin in zip(_THIGHS, _SHINS, strict=True):
+            target[:, _B[thigh]] = share * leg
+            target[:, _B[shin]] = (1.0 - share) * leg
+    factors = target / np.maximum(lengths, 1e-6)
+    if options.side_jitter > 0:
+        for name in _LIMBS:
+            factors[:, _B[name]] *= np.exp(rng.normal(0.0, options.side_jitter, b))
+    return factors * rng.uniform(*options.height_range, b)[:, None]
+
+
+def rescale_bones(joints: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Change each bone's length by ``factors (B, 16)`` keeping directions: ``(B, T, 17, 3)``.
+
+    Parents first, each child moved with its parent, so the limbs below follow."""
+    out = joints.copy()
+    for b, (child, parent) in enumerate(skeleton.BONES):
+        out[..., child, :] = out[..., parent, :] + factors[:, None, None, b] * (
+            joints[..., child, :] - joints[..., parent, :]
+        )
+    return out
+
+
+def body_frame(joints: np.ndarray) -> np.ndarray:
+    """Per-frame body axes ``(..., 3, 3)`` (rows: left, up, forwards) from ``(..., 17, 3)``."""
+    left = joints[..., _J["l_hip"], :] - joints[..., _J["r_hip"], :]
+    left /= np.maximum(np.linalg.norm(left, axis=-1, keepdims=True), 1e-9)
+    up = joints[..., _J["thorax"], :] - joints[..., _J["pelvis"], :]
+    up -= np.sum(up * left, axis=-1, keepdims=True) * left
+    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
+    return np.stack([left, up, np.cross(left, up)], axis=-2)
+
+
+def shift_joint_centres(joints: np.ndarray, rng: np.random.Generator, shift_frac: float) -> np.ndarray:
+    """Move hips, shoulders and head forwards/backwards in the body frame by a per-window amount
+    (``shift_frac`` × leg, the same for left and right), then derive the axial joints again."""
+    if shift_frac <= 0:
+        return joints
+    b = len(joints)
+    leg = leg_length(np.median(skeleton.bone_lengths(joints), axis=1))  # (B,)
+    forwards = body_frame(joints)[..., 2, :]  # (B, T, 3)
+    out = joints.copy()
+    for group in (("l_hip", "r_hip"), ("l_shoulder", "r_shoulder"), ("head",)):
+        amount = rng.normal(0.0, shift_frac, b) * leg
+        for name in group:
+            out[..., _J[name], :] += amount[:, None, None] * forwards
+    return skeleton.derive_axial(out)
+
+
+def warp_times(last: np.ndarray, first: np.ndarray, window: int, speed: np.ndarray) -> np.ndarray:
+    """Fractional frame positions ``(B, T)`` of windows ending at frames ``last (B,)`` played at
+    ``speed (B,)`` (× the clip's rate), clamped at each clip's ``first (B,)`` frame."""
+    offsets = np.arange(-window + 1, 1, dtype=np.float64)
+    return np.maximum(last[:, None] + offsets[None, :] * speed[:, None], first[:, None])
+
+
+def sample_speeds(rng: np.random.Generator, batch: int, options: BodyOptions) -> np.ndarray:
+    """Per-window speed ``(B,)``: log-uniform in ``speed_range`` for ``speed_prob`` of windows, else 1."""
+    low, high = np.log(options.speed_range[0]), np.log(options.speed_range[1])
+    speed = np.exp(rng.uniform(low, high, batch))
+    return np.where(rng.random(batch) < options.speed_prob, speed, 1.0)
+
+
+def interpolate_frames(frames: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``frames (N, 17, 3)`` at fractional ``positions (B, T)`` → ``(B, T, 17, 3)`` (linear)."""
+    lo = np.floor(positions).astype(np.int64)
+    hi = np.minimum(lo + 1, len(frames) - 1)
+    frac = (positions - lo)[..., None, None]
+    return (1.0 - frac) * frames[lo] + frac * frames[hi]

@@ -1,0 +1,147 @@
+"""Augmentation for generalisation on real CMU takes: proportions in the adult range and
+consistent with posecast's derived joints, joint-centre shifts in the body frame, time warp,
+close/wide/edge webcams, MediaPipe-shaped noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from posecast.engines import normalize, skeleton
+from posecast.engines.training.data import augment
+from posecast.engines.training.data.augment import BodyOptions
+from posecast.engines.training.data.cameras import CameraOptions, sample_cameras
+from posecast.engines.training.data.dataset import Clip
+from posecast.engines.training.data.noise import NoiseOptions, add_detector_noise
+from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions
+
+J = skeleton.JOINT_INDEX
+B = {name: i for i, name in enumerate(skeleton.BONE_NAMES)}
+
+
+@pytest.fixture(scope="module")
+def windows(clips: list[Clip]) -> np.ndarray:
+    """64 windows of 9 frames from the real takes ``(64, 9, 17, 3)``."""
+    frames = clips[0].joints_m.astype(np.float64)
+    starts = np.random.default_rng(0).integers(0, len(frames) - 9, 64)
+    return np.stack([frames[s : s + 9] for s in starts])
+
+
+def test_proportions_are_drawn_within_the_adult_ranges(windows: np.ndarray) -> None:
+    options = BodyOptions(side_jitter=0.0, height_range=(1.0, 1.0))
+    factors = augment.proportion_factors(windows, np.random.default_rng(1), options)
+    body = augment.rescale_bones(windows, factors)
+    lengths = np.median(skeleton.bone_lengths(body), axis=1)
+    leg = augment.leg_length(lengths)
+    np.testing.assert_allclose(leg, augment.leg_length(np.median(skeleton.bone_lengths(windows), axis=1)), rtol=1e-3)
+    for bones, low, high in augment.PROPORTION_RANGES.values():
+        for name in bones:
+            ratio = lengths[:, B[name]] / leg
+            assert ratio.min() >= low - 0.01 and ratio.max() <= high + 0.01, (name, ratio.min(), ratio.max())
+            assert ratio.max() - ratio.min() > 0.5 * (high - low)  # the range is used, not one value
+    # left and right the same, the derived joints still midpoints (one person, one definition)
+    np.testing.assert_allclose(lengths[:, B["pelvis-l_hip"]], lengths[:, B["pelvis-r_hip"]], rtol=1e-3)
+    np.testing.assert_allclose(body[..., J["spine"], :], 0.5 * (body[..., J["pelvis"], :] + body[..., J["thorax"], :]),
+                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(body[..., J["neck"], :], 0.5 * (body[..., J["thorax"], :] + body[..., J["head"], :]),
+                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(body[..., J["pelvis"], :], 0.5 * (body[..., J["l_hip"], :] + body[..., J["r_hip"], :]),
+                               atol=1e-6)  # fmt: skip
+    # constant over the window: every frame got the same factors
+    cv = skeleton.bone_lengths(body).std(1) / lengths
+    assert cv[:, [B["r_hip-r_knee"], B["l_elbow-l_wrist"]]].max() < 0.01
+
+
+def test_height_range_scales_the_whole_body(windows: np.ndarray) -> None:
+    options = BodyOptions(proportions=False, side_jitter=0.0, height_range=(0.85, 1.15))
+    factors = augment.proportion_factors(windows, np.random.default_rng(2), options)
+    assert np.allclose(factors, factors[:, :1], rtol=1e-9)  # one factor per window
+    assert factors.min() >= 0.85 and factors.max() <= 1.15 and factors.std() > 0.05
+
+
+def test_joint_centre_shifts_move_along_the_body_forwards_axis(windows: np.ndarray) -> None:
+    shifted = augment.shift_joint_centres(windows, np.random.default_rng(3), 0.04)
+    forwards = augment.body_frame(windows)[..., 2, :]
+    for name in ("l_hip", "r_shoulder", "head"):
+        moved = shifted[..., J[name], :] - windows[..., J[name], :]
+        along = np.sum(moved * forwards, axis=-1)
+        np.testing.assert_allclose(moved, along[..., None] * forwards, atol=1e-9)  # only forwards/backwards
+        assert 0.005 < np.abs(along).mean() < 0.1  # metres: a few centimetres
+        np.testing.assert_allclose(along, np.broadcast_to(along[:, :1], along.shape), atol=1e-9)  # one shift per window
+    np.testing.assert_array_equal(shifted[..., J["l_knee"], :], windows[..., J["l_knee"], :])
+    np.testing.assert_allclose(shifted[..., J["pelvis"], :], 0.5 * (shifted[..., J["l_hip"], :]
+                                                                     + shifted[..., J["r_hip"], :]))  # fmt: skip
+
+
+def test_time_warp_spans_speed_times_the_window() -> None:
+    last, first = np.array([100, 100, 5]), np.array([0, 0, 0])
+    pos = augment.warp_times(last, first, 9, np.array([1.0, 2.0, 1.0]))
+    np.testing.assert_array_equal(pos[0], np.arange(92, 101))
+    np.testing.assert_array_equal(pos[1], np.arange(84, 101, 2))
+    np.testing.assert_array_equal(pos[2], [0, 0, 0, 0, 1, 2, 3, 4, 5])  # clamped at the clip's start
+    frames = np.arange(10, dtype=np.float64)[:, None, None] * np.ones((1, 17, 3))
+    np.testing.assert_allclose(augment.interpolate_frames(frames, np.array([[2.5, 9.0]]))[0, :, 0, 0], [2.5, 9.0])
+    speeds = augment.sample_speeds(np.random.default_rng(4), 4000, BodyOptions())
+    assert speeds.min() >= 0.5 and speeds.max() <= 2.0
+    assert 0.4 < np.mean(speeds == 1.0) < 0.6 and np.mean(speeds > 1.0) > 0.2 and np.mean(speeds < 1.0) > 0.2
+
+
+def test_sampler_windows_at_other_speeds_stay_in_their_clip(clips: list[Clip]) -> None:
+    body = BodyOptions(proportions=False, side_jitter=0.0, height_range=(1.0, 1.0), shift_frac=0.0, speed_prob=1.0)
+    options = SamplerOptions(window_frames=9, noise=False, mirror_prob=0.0, body=body, warmup_prob=0.0)
+    sampler = MocapWindowSampler(clips[:1], options, seed=0)
+    batch = sampler.make_batch(np.arange(len(sampler)), np.random.default_rng(5), augment=True, noise=False)
+    # the body is unchanged (only the timing is): bone lengths as in the mocap
+    lengths = skeleton.bone_lengths(batch.joints_cam_m.astype(np.float64))
+    reference = np.median(skeleton.bone_lengths(sampler.frames), axis=0)
+    rigid = [B["r_hip-r_knee"], B["l_knee-l_ankle"], B["r_elbow-r_wrist"]]
+    np.testing.assert_allclose(lengths[..., rigid], np.broadcast_to(reference[rigid], lengths[..., rigid].shape),
+                               rtol=0.03)  # fmt: skip
+
+
+def test_default_cameras_include_close_wide_and_edge_webcams() -> None:
+    rng = np.random.default_rng(6)
+    targets = np.zeros((4000, 3)) + np.array([0.0, 0.9, 0.0])
+    cams = sample_cameras(targets, rng)
+    centres = -np.einsum("bji,bj->bi", cams.rotation, cams.translation)
+    distance = np.linalg.norm(centres - targets, axis=-1)
+    hfov = np.rad2deg(2 * np.arctan(0.5 * cams.image_size[:, 0] / cams.intrinsics[:, 0]))
+    offset = (cams.project_px(cams.to_camera(targets[:, None]))[:, 0] - cams.intrinsics[:, 2:]) / cams.image_size
+    assert 0.25 < np.mean(distance < 2.5) < 0.35 and distance.min() >= 1.5
+    assert 0.15 < np.mean(hfov > 90.0) < 0.25 and hfov.max() <= 120.0 + 1e-9
+    assert np.abs(offset).max() > 0.3 and np.mean(np.abs(offset).max(-1) > 0.16) > 0.05
+    with pytest.raises(ValueError, match="close_prob"):
+        CameraOptions(close_prob=1.5)
+    with pytest.raises(ValueError, match="distance"):
+        CameraOptions(close_distance_m=(0.1, 1.0))
+
+
+def test_noise_is_shaped_like_mediapipe() -> None:
+    rng = np.random.default_rng(7)
+    pixels = np.array([640.0, 360.0]) + rng.normal(0.0, 80.0, (512, 20, 17, 2))
+    options = NoiseOptions(bias_frac=0.0, outlier_prob=0.0, limb_prob=0.0)
+    noisy, _ = add_detector_noise(pixels, np.random.default_rng(8), options)
+    error = np.linalg.norm(noisy - pixels, axis=-1).mean((0, 1))
+    assert error[J["l_wrist"]] > 2 * error[J["l_hip"]] and error[J["r_elbow"]] > 1.3 * error[J["r_shoulder"]]
+    # gross errors come in runs of frames (a limb lost for a moment), with low confidence
+    runs = NoiseOptions(outlier_prob=0.01, outlier_frames=(4, 4), limb_prob=0.0, bias_frac=0.0, jitter_frac=(0, 0))
+    noisy, conf = add_detector_noise(pixels, np.random.default_rng(9), runs)
+    low = conf < 0.5
+    assert 0.02 < low.mean() < 0.06
+    following = low[:, 1:][low[:, :-1]].mean()  # after a low-confidence frame, the next is low too
+    assert following > 0.6
+    # joints outside the image: larger errors, low confidence
+    size = np.tile([[1280.0, 720.0]], (512, 1))
+    shifted = pixels + np.array([700.0, 0.0])  # right half of the body beyond x = 1280
+    quiet = NoiseOptions(bias_frac=0.0, jitter_frac=(0, 0), outlier_prob=0.0, limb_prob=0.0)
+    noisy, conf = add_detector_noise(shifted, np.random.default_rng(10), quiet, size)
+    outside = shifted[..., 0] > 1280.0
+    assert conf[outside].max() <= 0.4 and conf[~outside].min() > 0.4
+    assert np.abs(noisy - shifted)[~outside].max() < 1e-9 and np.abs(noisy - shifted)[outside].mean() > 5.0
+
+
+def test_noisy_batches_stay_finite_and_normalised(clips: list[Clip]) -> None:
+    sampler = MocapWindowSampler(clips, SamplerOptions(window_frames=9), seed=1)
+    batch = sampler.sample(2048)  # close cameras, fast motion: every joint stays in front
+    assert np.isfinite(batch.keypoints_norm).all() and (batch.joints_cam_m[..., 2] >= 0.5 - 1e-6).all()
+    canonical = normalize.canonicalize(batch.keypoints_norm.astype(np.float64))
+    assert np.isfinite(canonical).all()
