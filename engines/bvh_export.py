@@ -1,0 +1,186 @@
+"""BVH export of posecast poses: the subject's bone lengths as the hierarchy, the root
+translation and every bone's local rotation (:mod:`posecast.engines.rotations`) as motion.
+
+**Hierarchy.** The rest pose is :mod:`~posecast.engines.rotations`' T-pose (all rotations zero).
+posecast rotates each *bone* (indexed by its end joint), and the pelvis and the thorax have
+three bones each, so every bone is a BVH joint of its own, placed at the bone's start; a bone
+at the end of a chain gets a leaf joint at its end (zero rotation: hands, feet and the head's
+orientation are not observed) with a nominal ``End Site`` :data:`TIP_M` further along. The 17
+posecast joints are thus the heads of the BVH joints (what Blender calls bone heads):
+
+================  ===============  ========  ================  ===============  ========
+BVH joint         head at          bone to   BVH joint         head at          bone to
+================  ===============  ========  ================  ===============  ========
+Hips (root)       pelvis           —         Spine             pelvis           spine
+RightHip          pelvis           r_hip     Spine1            spine            thorax
+RightUpLeg        r_hip            r_knee    Neck              thorax           neck
+RightLeg          r_knee           r_ankle   Neck1             neck             head
+RightFoot         r_ankle          (leaf)    Head              head             (leaf)
+LeftHip …         as right         …         LeftShoulder      thorax           l_shoulder
+                                             LeftArm           l_shoulder       l_elbow
+                                             LeftForeArm       l_elbow          l_wrist
+                                             LeftHand          l_wrist          (leaf)
+================  ===============  ========  ================  ===============  ========
+
+(Right arm likewise.) The root has ``Xposition Yposition Zposition Zrotation Xrotation
+Yrotation`` channels, every other joint ``Zrotation Xrotation Yrotation`` (degrees; the local
+rotation is ``Rz · Rx · Ry``, the usual BVH order), positions in the frame's units.
+
+**Axes.** The file is written in one of :mod:`posecast.engines.frames`' frames: ``world``
+(right-handed, y up, metres: the BVH convention, and what Blender's importer assumes by default:
+Forward −Z, Up Y) or an engine's (``blender``: import with Forward Y, Up Z; ``unity``,
+``unreal`` (centimetres), ``godot``). Either way Blender shows the same pose.
+
+Frames without a pose (NaN joints) hold the last pose (the first pose before it); the count is
+returned so that callers can say so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from . import frames as engine_frames
+from . import rotations as rot
+from . import skeleton
+
+#: Length of the nominal End Site past each leaf joint, metres (carries no measurement).
+TIP_M = 0.05
+#: BVH name of the joint for the bone ending at each posecast joint (the root: the root frame).
+BONE_JOINT_NAMES: dict[str, str] = {
+    "pelvis": "Hips",
+    "r_hip": "RightHip", "r_knee": "RightUpLeg", "r_ankle": "RightLeg",
+    "l_hip": "LeftHip", "l_knee": "LeftUpLeg", "l_ankle": "LeftLeg",
+    "spine": "Spine", "thorax": "Spine1", "neck": "Neck", "head": "Neck1",
+    "l_shoulder": "LeftShoulder", "l_elbow": "LeftArm", "l_wrist": "LeftForeArm",
+    "r_shoulder": "RightShoulder", "r_elbow": "RightArm", "r_wrist": "RightForeArm",
+}  # fmt: skip
+#: BVH name of the leaf joint at the end of each chain.
+LEAF_JOINT_NAMES: dict[str, str] = {
+    "r_ankle": "RightFoot", "l_ankle": "LeftFoot", "head": "Head", "l_wrist": "LeftHand", "r_wrist": "RightHand",
+}  # fmt: skip
+ROOT_CHANNELS = "Xposition Yposition Zposition Zrotation Xrotation Yrotation"
+CHANNELS = "Zrotation Xrotation Yrotation"
+
+
+@dataclass(frozen=True)
+class BVHJoint:
+    """One joint of the written hierarchy: its name, the posecast joint at its head, the
+    posecast joint whose bone rotation it carries (``None`` for a leaf) and its parent's
+    index in the hierarchy (-1 for the root)."""
+
+    name: str
+    head_joint: int
+    bone: int | None
+    parent: int
+
+
+def hierarchy() -> list[BVHJoint]:
+    """The BVH joints in file order (depth first), see the module docstring."""
+    children = {j: [c for c, p in enumerate(skeleton.PARENTS) if p == j] for j in range(skeleton.NUM_JOINTS)}
+    names = skeleton.JOINT_NAMES
+    out = [BVHJoint(BONE_JOINT_NAMES["pelvis"], skeleton.ROOT, skeleton.ROOT, -1)]
+
+    def add_bone(end: int, parent: int) -> None:
+        out.append(BVHJoint(BONE_JOINT_NAMES[names[end]], skeleton.PARENTS[end], end, parent))
+        me = len(out) - 1
+        if not children[end]:
+            out.append(BVHJoint(LEAF_JOINT_NAMES[names[end]], end, None, me))
+        for child in children[end]:
+            add_bone(child, me)
+
+    for child in children[skeleton.ROOT]:
+        add_bone(child, 0)
+    return out
+
+
+def fill_gaps(joints: np.ndarray) -> tuple[np.ndarray, int]:
+    """Joints ``(F, 17, 3)`` with every frame that is not all finite replaced by the last
+    finite one (the first finite one before it); returns them and how many were filled.
+    Raises ``ValueError`` when no frame is finite."""
+    joints = np.asarray(joints, dtype=np.float64)
+    valid = np.isfinite(joints).all(axis=(1, 2))
+    if not valid.any():
+        raise ValueError("no frame has a pose: nothing to export")
+    source = np.where(valid, np.arange(len(joints)), -1)
+    source = np.maximum.accumulate(source)
+    source[source < 0] = np.argmax(valid)
+    return joints[source], int((~valid).sum())
+
+
+def bvh_text(pose: rot.BonePose, fps: float, frame: engine_frames.Frame) -> str:
+    """The BVH document of a :class:`~posecast.engines.rotations.BonePose` already in
+    ``frame``'s axes and units (:func:`posecast.engines.frames.bone_pose_to_frame`) with one
+    set of bone lengths ``(16,)``; ``fps`` the frame rate."""
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    lengths = np.asarray(pose.bone_lengths_m, dtype=np.float64)
+    if lengths.shape != (len(skeleton.BONES),):
+        raise ValueError(f"BVH needs one set of bone lengths (16,), got {lengths.shape}")
+    directions = frame.rest_directions
+    offsets = rot.rest_offsets(lengths, directions)  # (17, 3): joint j from its parent, frame units
+    joints = hierarchy()
+    lines = ["HIERARCHY"]
+
+    def write(i: int, depth: int) -> None:
+        joint, pad = joints[i], "  " * depth
+        if joint.parent < 0 or joint.bone == skeleton.ROOT:
+            offset = np.zeros(3)
+        elif joint.bone is None:  # a leaf: at the end of its parent's bone
+            offset = offsets[joint.head_joint]
+        else:  # at the end of the parent's bone (zero for the pelvis's bones)
+            offset = offsets[skeleton.PARENTS[joint.bone]]
+        channels = f"6 {ROOT_CHANNELS}" if joint.parent < 0 else f"3 {CHANNELS}"
+        lines.extend([f"{pad}{'ROOT' if joint.parent < 0 else 'JOINT'} {joint.name}", f"{pad}{{",
+                      f"{pad}  OFFSET {_vector(offset)}", f"{pad}  CHANNELS {channels}"])  # fmt: skip
+        if joint.bone is None:
+            tip = directions[joint.head_joint] * TIP_M * frame.units_per_m
+            lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {_vector(tip)}", f"{pad}  }}"])
+        for child in (c for c, other in enumerate(joints) if other.parent == i):
+            write(child, depth + 1)
+        lines.append(f"{pad}}}")
+
+    write(0, 0)
+    euler = _euler_zxy(pose.rotations)  # (F, 17, 3) degrees
+    columns = []
+    for joint in joints:
+        if joint.parent < 0:
+            columns += [pose.root_m[:, 0], pose.root_m[:, 1], pose.root_m[:, 2]]
+        if joint.bone is None:
+            columns += [np.zeros(pose.num_frames)] * 3
+        else:
+            columns += [euler[:, joint.bone, 0], euler[:, joint.bone, 1], euler[:, joint.bone, 2]]
+    motion = np.stack(columns, axis=1)
+    lines += ["MOTION", f"Frames: {pose.num_frames}", f"Frame Time: {1.0 / fps:.8f}"]
+    lines += [" ".join(f"{v:.6f}" for v in row) for row in motion]
+    return "\n".join(lines) + "\n"
+
+
+def joints_to_bvh(
+    joints_world: np.ndarray, fps: float, frame: str = "world", bone_lengths_m: np.ndarray | None = None
+) -> tuple[str, int]:
+    """World joints ``(F, 17, 3)`` (metres; :mod:`posecast.calibration.floor`'s world: y up) →
+    (BVH text in ``frame``, number of frames without a pose that held the last pose).
+    ``bone_lengths_m`` ``(16,)``: the subject's (default: the median over the frames)."""
+    joints, held = fill_gaps(joints_world)
+    if bone_lengths_m is None:
+        bone_lengths_m = np.median(skeleton.bone_lengths(joints), axis=0)
+    target = engine_frames.get_frame(frame)
+    pose = engine_frames.bone_pose_to_frame(rot.joints_to_rotations(joints, bone_lengths_m), target)
+    return bvh_text(pose, fps, target), held
+
+
+def _euler_zxy(quaternions: np.ndarray) -> np.ndarray:
+    """Quaternions ``(F, 17, 4)`` → intrinsic Z-X-Y Euler angles ``(F, 17, 3)`` in degrees."""
+    flat = np.asarray(quaternions, dtype=np.float64).reshape(-1, 4)
+    with warnings.catch_warnings():  # gimbal lock: scipy picks one solution, the rotation is exact
+        warnings.simplefilter("ignore", UserWarning)
+        angles = Rotation.from_quat(flat).as_euler("ZXY", degrees=True)
+    return angles.reshape(*quaternions.shape[:-1], 3)
+
+
+def _vector(v: np.ndarray) -> str:
+    return " ".join(f"{x:.6f}" for x in v)
