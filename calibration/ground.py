@@ -1,0 +1,114 @@
+"""The floor in a live stream: :class:`FloorEstimator` (one per camera) and :class:`FootContacts`
+(one per person), built on the pure functions of :mod:`posecast.calibration.floor`.
+
+The floor belongs to the camera, not to a person: the estimator pools every tracked person's
+poses over the first ``window_s`` seconds of poses, re-estimating the floor on every frame
+(state ``estimating``, a provisional floor), then fixes it (``estimated``) until the stream
+ends. A floor given by calibration is fixed from the start (``calibrated``). The world origin is
+on the floor below the first root position it saw, and stays there: people who come and go
+keep one world.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engines import skeleton
+from . import floor as fl
+
+#: Before any pose: a level camera 1.5 m above the floor, origin 3 m in front of it.
+_DEFAULT_FLOOR = fl.floor_from_camera_pose(1.5, 0.0)
+_DEFAULT_ORIGIN = np.array([0.0, 0.0, 3.0])
+
+
+@dataclass(frozen=True)
+class FloorState:
+    """The floor as it stands: ``state`` (``assumed`` before any pose, ``estimating``,
+    ``estimated``, ``calibrated``), the :class:`~posecast.calibration.floor.Floor` and the
+    ``camera_to_world`` ``(4, 4)`` transform."""
+
+    state: str
+    floor: fl.Floor
+    camera_to_world: np.ndarray
+
+    def describe(self) -> dict[str, object]:
+        """Plain data for a ``meta`` message."""
+        return {
+            "state": self.state, "source": self.floor.source, "camera_to_world": self.camera_to_world.tolist(),
+            "camera_height_m": round(self.floor.camera_height_m, 4), "camera_tilt_deg": round(self.floor.tilt_deg, 2),
+            "camera_roll_deg": round(self.floor.roll_deg, 2),
+        }  # fmt: skip
+
+
+class FloorEstimator:
+    """The stream's floor: ``add(joints_cam, timestamp_ns)`` per tracked person and frame,
+    ``state`` for the current floor. ``height_m``: the subject's height (the ankle's height
+    above the floor is a fraction of it); ``floor``: a calibrated floor (nothing estimated)."""
+
+    def __init__(self, height_m: float, options: fl.FloorOptions | None = None, floor: fl.Floor | None = None) -> None:
+        self.options = options or fl.FloorOptions()
+        self.height_m = height_m
+        self._calibrated = floor
+        self._poses: list[np.ndarray] = []
+        self._first_ns: int | None = None
+        self._origin: np.ndarray | None = None
+        self._fixed = floor is not None
+        floor = floor or _DEFAULT_FLOOR
+        name = "calibrated" if self._fixed else "assumed"
+        self._state = FloorState(name, floor, fl.camera_to_world(floor, _DEFAULT_ORIGIN))
+
+    @property
+    def state(self) -> FloorState:
+        return self._state
+
+    def add(self, joints_cam: np.ndarray, timestamp_ns: int) -> FloorState:
+        """Take one person's pose ``(17, 3)`` (camera frame, metres); returns the floor state."""
+        joints = np.asarray(joints_cam, dtype=np.float64)
+        if not np.isfinite(joints).all():
+            return self._state
+        first = self._origin is None
+        if first:  # the world's origin: on the floor below the first root seen
+            self._origin = joints[skeleton.ROOT].copy()
+        if self._fixed:
+            if first:
+                floor = self._state.floor
+                self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
+            return self._state
+        if self._first_ns is None:
+            self._first_ns = timestamp_ns
+        self._poses.append(joints)
+        floor = fl.estimate_floor(np.stack(self._poses), self.height_m, self.options)
+        done = (timestamp_ns - self._first_ns) * 1e-9 >= self.options.window_s
+        self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
+        if done:
+            self._fixed, self._poses = True, []
+        return self._state
+
+
+class FootContacts:
+    """One person's foot contacts, causally: ``update(ankles_world, timestamp_ns)`` with the two
+    ankles ``(2, 3)`` (left, right) in the world frame → flags ``(2,)``. The horizontal speed is
+    taken over the last ``speed_window_s`` (a single frame's difference is mostly the lifter's
+    jitter)."""
+
+    def __init__(self, ankle_height_m: float, options: fl.FloorOptions | None = None, speed_window_s: float = 0.1):
+        self.options = options or fl.FloorOptions()
+        self.ankle_height_m = ankle_height_m
+        self.speed_window_s = speed_window_s
+        self._history: deque[tuple[int, np.ndarray]] = deque()
+
+    def reset(self) -> None:
+        self._history.clear()
+
+    def update(self, ankles_world: np.ndarray, timestamp_ns: int) -> np.ndarray:
+        ankles = np.asarray(ankles_world, dtype=np.float64)
+        self._history.append((timestamp_ns, ankles[:, [0, 2]].copy()))
+        while len(self._history) > 2 and (timestamp_ns - self._history[1][0]) * 1e-9 >= self.speed_window_s:
+            self._history.popleft()
+        first_ns, first = self._history[0]
+        span_s = (timestamp_ns - first_ns) * 1e-9
+        speeds = np.linalg.norm(ankles[:, [0, 2]] - first, axis=-1) / span_s if span_s > 0 else np.zeros(2)
+        return fl.foot_contacts(ankles[:, 1] - self.ankle_height_m, speeds, self.options)

@@ -1,0 +1,184 @@
+"""The floor (calibration/floor.py, calibration/ground.py): up and ground plane from the feet of
+real mocap seen by a tilted virtual camera, robustness to jumps and a raised foot, the
+camera→world transform, a floor from the camera's height and tilt, and foot contacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.calibration import floor as fl
+from posecast.calibration.errors import CalibrationError
+from posecast.calibration.ground import FloorEstimator, FootContacts
+from posecast.engines import rotations, skeleton
+from scipy.spatial.transform import Rotation
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+J = skeleton.JOINT_INDEX
+
+
+def cmu(name: str) -> np.ndarray:
+    """A CMU take at 30 fps, world frame (Y up, the capture floor at about y = 0)."""
+    from posecast.engines.training.data.bvh import load_bvh_joints
+
+    joints, _ = load_bvh_joints(FIXTURES / "cmu" / f"{name}.bvh")
+    return joints[1::4]
+
+
+def camera(
+    tilt_deg: float, roll_deg: float, height_m: float, target: np.ndarray, side: np.ndarray = (0.0, 0.0, 1.0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """World→camera ``(R, t)`` of a camera ``height_m`` above the floor, 4 m from ``target`` on
+    the horizontal ``side``, looking back at it, tilted ``tilt_deg`` down and rolled
+    ``roll_deg`` (the conventions of :func:`floor.floor_from_camera_pose`)."""
+    side = np.asarray(side, dtype=np.float64) * [1, 0, 1]
+    side /= np.linalg.norm(side)
+    position = target * [1, 0, 1] + 4.0 * side + [0.0, height_m, 0.0]
+    tilt = np.radians(tilt_deg)
+    forward = -side * np.cos(tilt) - np.array([0.0, np.sin(tilt), 0.0])
+    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    rotation = np.stack([right, np.cross(forward, right), forward])  # rows: camera x, y (down), z
+    rotation = Rotation.from_euler("z", roll_deg, degrees=True).as_matrix() @ rotation
+    return rotation, -rotation @ position
+
+
+def to_camera(joints_world: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    return joints_world @ rotation.T + translation
+
+
+def standing(frames: int = 60) -> np.ndarray:
+    """A person standing still, arms down, ankles 0.12 m above the floor (world, ``(F, 17, 3)``)."""
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    joints = rotations.rest_pose(lengths)
+    for side in "lr":
+        shoulder = joints[J[f"{side}_shoulder"]]
+        joints[J[f"{side}_elbow"]] = shoulder - [0, 0.27, 0]
+        joints[J[f"{side}_wrist"]] = shoulder - [0, 0.51, 0]
+    joints = joints - [0, joints[J["l_ankle"], 1] - 0.12, 0]
+    return np.repeat(joints[None], frames, axis=0)
+
+
+@pytest.mark.parametrize("take", ["08_04", "49_04"])  # a walk; a run and a leap
+def test_up_and_floor_from_mocap_seen_by_a_tilted_camera(take: str) -> None:
+    world = cmu(take)[:60]  # the first 2 s
+    travel = world[-1, 0] - world[0, 0]  # filmed from the side of the path, as a webcam would
+    side = np.cross(travel, [0.0, 1.0, 0.0])
+    rotation, translation = camera(12.0, 3.0, 1.4, target=world[:, 0].mean(axis=0), side=side)
+    cam = to_camera(world, rotation, translation)
+    up_true = rotation @ [0.0, 1.0, 0.0]
+    up = fl.estimate_up(cam)
+    assert np.degrees(np.arccos(up @ up_true)) < 4.0
+    height = skeleton.height_from_bone_lengths(np.median(skeleton.bone_lengths(world), axis=0))
+    floor = fl.estimate_floor(cam, height)
+    assert floor.ankle_level_m - floor.level_m == pytest.approx(fl.ANKLE_HEIGHT_FRACTION * height)
+    # the standing ankles (true contacts) lie on the estimated ankle plane, within 3 cm
+    heights, speeds = fl.ankle_motion(world, 30.0)
+    level = np.quantile(heights.min(axis=1), 0.2)
+    stance = fl.foot_contacts(heights - level, speeds)
+    ankles = cam[:, list(fl.ANKLES)][stance]
+    residual = np.abs(ankles @ floor.up_cam - floor.ankle_level_m)
+    assert len(ankles) > 20 and np.median(residual) < 0.02 and residual.max() < 0.06
+    # the world frame: y up, origin on the floor below the first root, x along the camera's right
+    transform = fl.camera_to_world(floor, cam[0, 0])
+    assert np.allclose(transform[:3, :3] @ transform[:3, :3].T, np.eye(3)) and np.linalg.det(transform[:3, :3]) > 0
+    in_world = fl.to_world(cam, transform)
+    assert np.allclose(in_world[0, 0, [0, 2]], 0.0, atol=1e-9)
+    assert in_world[0, 0, 1] == pytest.approx(floor.heights_m(cam[0, 0]))
+    assert np.quantile(in_world[:, list(fl.ANKLES), 1].min(axis=1), 0.2) == pytest.approx(
+        fl.ANKLE_HEIGHT_FRACTION * height, abs=1e-6
+    )
+
+
+def test_floor_ignores_jumps_and_a_raised_foot() -> None:
+    world = standing()
+    rotation, translation = camera(tilt_deg=8.0, roll_deg=0.0, height_m=1.2, target=world[0, 0])
+    clean = fl.estimate_floor(to_camera(world, rotation, translation), 1.70)
+    busy = world.copy()
+    busy[10:18] += [0, 0.4, 0]  # a jump: everything 0.4 m up for 0.27 s
+    busy[30:45, J["l_knee"]] += [0, 0.15, 0.15]  # the left foot raised for half a second
+    busy[30:45, J["l_ankle"]] += [0, 0.30, 0.10]
+    floor = fl.estimate_floor(to_camera(busy, rotation, translation), 1.70)
+    assert abs(floor.level_m - clean.level_m) < 0.01
+    assert floor.camera_height_m == pytest.approx(1.2, abs=0.03)
+    assert floor.tilt_deg == pytest.approx(8.0, abs=1.5)
+
+
+def test_floor_from_camera_height_and_tilt() -> None:
+    floor = fl.floor_from_camera_pose(1.25, 15.0, roll_deg=-4.0)
+    assert floor.camera_height_m == pytest.approx(1.25)
+    assert floor.tilt_deg == pytest.approx(15.0) and floor.roll_deg == pytest.approx(-4.0)
+    assert floor.heights_m(np.zeros(3)) == pytest.approx(1.25)  # the camera's centre
+    hit = np.array([0.0, 0.0, 1.25 / np.sin(np.radians(15.0))])  # the optical axis meets the floor here
+    assert floor.heights_m(hit) == pytest.approx(0.0, abs=1e-9)
+    # the same camera built as a world→camera rotation: up agrees
+    rotation, _ = camera(tilt_deg=15.0, roll_deg=-4.0, height_m=1.25, target=np.zeros(3))
+    assert np.allclose(floor.up_cam, rotation @ [0, 1, 0], atol=1e-9)
+    with pytest.raises(CalibrationError, match="camera height"):
+        fl.floor_from_camera_pose(0.0, 10.0)
+    with pytest.raises(CalibrationError, match="tilt"):
+        fl.floor_from_camera_pose(1.0, 95.0)
+
+
+def test_the_up_stays_near_the_cameras_guess() -> None:
+    lying = standing(10) @ Rotation.from_euler("z", 90, degrees=True).as_matrix().T  # a person lying down
+    rotation, translation = camera(tilt_deg=0.0, roll_deg=0.0, height_m=1.0, target=np.zeros(3))
+    up = fl.estimate_up(to_camera(lying, rotation, translation), fl.FloorOptions(max_tilt_deg=30.0))
+    assert np.degrees(np.arccos(up @ np.array(fl.CAMERA_UP))) == pytest.approx(30.0)
+
+
+def test_contacts_on_a_real_walk() -> None:
+    world = cmu("08_04")
+    heights, speeds = fl.ankle_motion(world, fps=30.0)
+    level = np.quantile(heights.min(axis=1), 0.2)
+    contact = fl.foot_contacts(heights - level, speeds)
+    # each foot alternates between stance and swing; at least one foot is down most of the time
+    assert 0.3 < contact[:, 0].mean() < 0.8 and 0.3 < contact[:, 1].mean() < 0.8
+    assert contact.any(axis=1).mean() > 0.65
+    # a foot in swing is flagged off: the fastest ankle frames are never contacts
+    assert not contact[speeds > 1.0].any()
+    metrics = fl.foot_metrics(world, 30.0, level)
+    assert metrics["sliding_mm_s"] < 200 and metrics["penetration_max_mm"] < 60
+
+
+def test_live_estimator_states_and_world_origin() -> None:
+    world = cmu("08_04")[:90]
+    rotation, translation = camera(tilt_deg=10.0, roll_deg=0.0, height_m=1.3, target=world[0, 0])
+    cam = to_camera(world, rotation, translation)
+    estimator = FloorEstimator(1.56, fl.FloorOptions(window_s=2.0))
+    assert estimator.state.state == "assumed"
+    states = [estimator.add(pose, int(i * 1e9 / 30)).state for i, pose in enumerate(cam)]
+    assert states[0] == "estimating" and states[59] == "estimating" and set(states[60:]) == {"estimated"}
+    fixed = estimator.state
+    assert np.allclose(fixed.camera_to_world, estimator.add(cam[0] + 1.0, int(4e9)).camera_to_world)
+    batch = fl.camera_to_world(fl.estimate_floor(cam[:61], 1.56), cam[0, 0])
+    assert np.allclose(fixed.camera_to_world, batch)
+    assert fixed.describe()["state"] == "estimated"
+    # a calibrated floor is used from the first pose, its origin below that pose's root
+    known = fl.floor_from_camera_pose(1.3, 10.0)
+    calibrated = FloorEstimator(1.56, floor=known)
+    state = calibrated.add(cam[0], 0)
+    assert state.state == "calibrated" and state.floor is known
+    assert np.allclose(fl.to_world(cam[0, 0], state.camera_to_world)[[0, 2]], 0.0)
+
+
+def test_live_contacts_take_the_speed_over_a_tenth_of_a_second() -> None:
+    contacts = FootContacts(ankle_height_m=0.12)
+    rng = np.random.default_rng(1)
+    flags = []
+    for i in range(30):  # both feet down, 1 cm of jitter per frame: still in contact
+        ankles = np.array([[0.1, 0.12, 0.0], [-0.1, 0.12, 0.0]]) + rng.normal(0, 0.01, (2, 3)) * [1, 0, 1]
+        flags.append(contacts.update(ankles, int(i * 1e9 / 30)))
+    assert np.mean(flags) > 0.9
+    moving = contacts.update(np.array([[0.3, 0.12, 0.0], [-0.1, 0.2, 0.0]]), int(30 * 1e9 / 30))
+    assert moving.tolist() == [False, False]  # left too fast, right too high
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(CalibrationError, match=r"contact_quantile must be in \[0, 0.5\], got 0.9"):
+        fl.FloorOptions(contact_quantile=0.9)
+    with pytest.raises(ValueError, match=r"\(F, 17, 3\)"):
+        fl.estimate_up(np.zeros((4, 3)))
+    with pytest.raises(CalibrationError, match="feet must be in view"):
+        fl.estimate_floor(np.full((3, 17, 3), np.nan), 1.7)
