@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from posecast.realtime.listen import Subscriber
-from posecast.realtime.publish import MetaMessage, PoseMessage, Publisher, PublisherOptions
+from posecast.realtime.schema import MetaMessage, PoseMessage
+from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
+from posecast.realtime.subscriber import Subscriber
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "clients" / "node"
 LISTEN_JS = NODE_DIR / "bin" / "posecast-listen.js"

@@ -1,0 +1,275 @@
+"""``posecast view``'s server: one local port serves the viewer page (static files, three.js
+vendored) and a WebSocket that forwards the ZeroMQ stream to the page as JSON.
+
+Flow: ZeroMQ SUB (pose + meta) → schema check → JSON text → every open page. A page that
+cannot keep up gets the newest pose, never a growing queue: each page has one pose slot that
+newer poses overwrite (meta messages are always delivered). Nothing the page sends is acted on.
+
+Security: the server binds the loopback interface by default and logs a warning when told to
+bind anything else (anyone who can reach the port can watch the stream). WebSocket upgrades
+whose ``Origin`` is not this server's own page are refused, so another web site open in the
+same browser cannot read the stream from localhost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import msgpack
+import zmq
+import zmq.asyncio
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from ...engines.errors import PosecastError
+from ..errors import OptionsError, SchemaError
+from ..schema import DEFAULT_ADDRESS, TOPIC_META, TOPIC_POSE, validate_pose_message
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8090
+WEBSOCKET_PATH = "/ws"
+STATIC_FILES = {  # URL path → (file under static/, content type)
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/viewer.js": ("viewer.js", "text/javascript; charset=utf-8"),
+    "/viewer.css": ("viewer.css", "text/css; charset=utf-8"),
+    "/vendor/three-bundle.min.js": ("vendor/three-bundle.min.js", "text/javascript; charset=utf-8"),
+    "/vendor/LICENSE-three.txt": ("vendor/LICENSE-three.txt", "text/plain; charset=utf-8"),
+}
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:",
+}
+
+
+class ViewerError(PosecastError):
+    """The viewer cannot start (port in use, bad address)."""
+
+
+@dataclass
+class ViewerOptions:
+    """``stream``: the ZeroMQ stream to watch (``tcp://HOST:PORT``, as ``posecast listen``);
+    ``host``/``port``: where the page is served (port 0 picks a free one)."""
+
+    stream: str = DEFAULT_ADDRESS
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise OptionsError(f"port must be in 0..65535, got {self.port}")
+        if not self.host:
+            raise OptionsError("host must be an interface name or address, e.g. 127.0.0.1, got ''")
+        if not self.stream.startswith(("tcp://", "ipc://", "inproc://")):
+            raise OptionsError(f"stream must be tcp://HOST:PORT, got {self.stream!r}")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def decode_for_page(topic: bytes, payload: bytes) -> str:
+    """One ZeroMQ message → the JSON text the page reads (``topic`` added; unknown keys kept,
+    so newer schema fields reach the page). Raises :class:`SchemaError` for a bad message."""
+    try:
+        message = msgpack.unpackb(payload, raw=False)
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise SchemaError(f"payload is not msgpack ({exc})") from exc
+    if not isinstance(message, dict):
+        raise SchemaError("payload is not a msgpack map")
+    if topic == TOPIC_POSE:
+        validate_pose_message(message)
+    elif topic != TOPIC_META:
+        raise SchemaError(f"unknown topic {topic!r}")
+    try:
+        return json.dumps({"topic": topic.decode(), **message}, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:  # NaN, bytes: not representable in the page's JSON
+        raise SchemaError(f"message cannot be sent as JSON ({exc})") from exc
+
+
+class _Page:
+    """One connected page: the newest pose not yet sent, meta messages in order."""
+
+    def __init__(self, connection: ServerConnection) -> None:
+        self.connection = connection
+        self.pose: str | None = None
+        self.metas: list[str] = []
+        self.wake = asyncio.Event()
+        self.closed = False
+
+
+class ViewerServer:
+    """Serves the page and forwards ``options.stream`` to it. :meth:`start` runs it on a thread
+    of its own and returns the page's URL; :meth:`stop` ends it. ``forwarded`` counts messages
+    read from the stream, ``rejected`` messages that failed the schema check."""
+
+    def __init__(self, options: ViewerOptions | None = None) -> None:
+        self.options = options or ViewerOptions()
+        self.port: int | None = None
+        self.forwarded = 0
+        self.rejected = 0
+        self._pages: set[_Page] = set()
+        self._hello = json.dumps({"topic": "hello", "stream": self.options.stream})
+        self._last_meta: str | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
+        return f"http://{host}:{self.port}/"
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        """Start serving on a background thread; returns the URL. Raises :class:`ViewerError`."""
+        if not is_loopback(self.options.host):
+            log.warning("viewer bound to %s: anyone who can reach this machine can watch the stream", self.options.host)
+        self._thread = threading.Thread(target=self._run_thread, name="posecast-viewer", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout_s) or self._error is not None:
+            self.stop()
+            if isinstance(self._error, ViewerError):
+                raise self._error
+            raise ViewerError(f"viewer did not start within {timeout_s:g} s: {self._error}")
+        return self.url
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C stops it)."""
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        finally:
+            self.stop()
+
+    def _run_thread(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._error = exc
+            self._started.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        context = zmq.asyncio.Context()
+        socket = context.socket(zmq.SUB)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.RCVHWM, 16)
+        for topic in (TOPIC_POSE, TOPIC_META):
+            socket.setsockopt(zmq.SUBSCRIBE, topic)
+        try:
+            socket.connect(self.options.stream)
+            try:
+                server = await serve(self._handle, self.options.host, self.options.port, process_request=self._http)
+            except OSError as exc:
+                raise ViewerError(
+                    f"cannot serve the viewer on {self.options.host}:{self.options.port} ({exc.strerror}): "
+                    "pass --port N (0 picks a free one)"
+                ) from exc
+            except zmq.ZMQError as exc:
+                raise ViewerError(f"cannot watch {self.options.stream!r} ({exc}): expected tcp://HOST:PORT") from exc
+            async with server:
+                self.port = server.sockets[0].getsockname()[1]
+                log.info("posecast viewer on %s (watching %s)", self.url, self.options.stream)
+                self._started.set()
+                forward = asyncio.create_task(self._forward(socket))
+                await self._stop.wait()
+                forward.cancel()
+        finally:
+            socket.close(linger=0)
+            context.term()
+
+    async def _forward(self, socket: zmq.asyncio.Socket) -> None:
+        while True:
+            parts = await socket.recv_multipart()
+            try:
+                if len(parts) != 2:
+                    raise SchemaError(f"expected [topic, payload], got {len(parts)} parts")
+                text = decode_for_page(parts[0], parts[1])
+            except SchemaError as exc:
+                self.rejected += 1
+                if self.rejected in (1, 10, 100) or self.rejected % 1000 == 0:
+                    log.warning("skipping a message that breaks the schema (%d so far): %s", self.rejected, exc)
+                continue
+            self.forwarded += 1
+            is_meta = parts[0] == TOPIC_META
+            if is_meta:
+                self._last_meta = text
+            for page in self._pages:
+                if is_meta:
+                    page.metas.append(text)
+                else:
+                    page.pose = text  # overwrite: a slow page skips to the newest pose
+                page.wake.set()
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        page = _Page(connection)
+        page.metas = [self._hello] + ([self._last_meta] if self._last_meta else [])
+        page.wake.set()
+        self._pages.add(page)
+        reader = asyncio.create_task(self._drain(page))
+        try:
+            while not page.closed:
+                await page.wake.wait()
+                page.wake.clear()
+                metas, page.metas = page.metas, []
+                pose, page.pose = page.pose, None
+                for text in [*metas, *([pose] if pose else [])]:
+                    await connection.send(text)
+        except Exception as exc:  # the page went away: the connection's own errors end it
+            log.debug("viewer page disconnected: %s", exc)
+        finally:
+            self._pages.discard(page)
+            reader.cancel()
+
+    @staticmethod
+    async def _drain(page: _Page) -> None:
+        """Read (and ignore) what the page sends; wakes the sender when the page goes away."""
+        with contextlib.suppress(Exception):
+            async for _ in page.connection:
+                pass
+        page.closed = True
+        page.wake.set()
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == WEBSOCKET_PATH:
+            origin, host = request.headers.get("Origin"), request.headers.get("Host")
+            if origin is not None and origin != f"http://{host}":
+                return _response(403, "Forbidden", b"cross-origin viewer connections are refused\n", "text/plain")
+            return None  # go on with the WebSocket handshake
+        if path not in STATIC_FILES:
+            return _response(404, "Not Found", b"not found\n", "text/plain")
+        name, content_type = STATIC_FILES[path]
+        body = resources.files(__package__).joinpath("static", *name.split("/")).read_bytes()
+        return _response(200, "OK", body, content_type)
+
+
+def _response(status: int, reason: str, body: bytes, content_type: str) -> Response:
+    headers: dict[str, Any] = {"Content-Type": content_type, "Content-Length": str(len(body)), **SECURITY_HEADERS}
+    return Response(status, reason, Headers(headers), body)

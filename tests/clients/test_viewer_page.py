@@ -1,0 +1,191 @@
+"""``posecast view``: the server's HTTP/WebSocket behaviour, and the page in real headless
+Chromium fed by a real ZeroMQ publisher: the skeleton is drawn where its joints project, and
+disappears when tracking is lost."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import cv2
+import msgpack
+import numpy as np
+import pytest
+from chromium import CHROMIUM, Chromium
+from posecast.engines import skeleton
+from posecast.realtime.errors import OptionsError, SchemaError
+from posecast.realtime.schema import PoseMessage, encode_pose_message
+from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
+from posecast.realtime.viewer.server import ViewerError, ViewerOptions, ViewerServer, decode_for_page
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+J = skeleton.JOINT_INDEX
+
+
+def standing_pose(root=(0.2, 0.1, 3.4)) -> np.ndarray:
+    """A person facing the camera, arms 45° down, 1.70 m, camera frame (x right, y down, z
+    forward), ``(17, 3)`` metres."""
+    length = dict(zip(skeleton.BONE_NAMES, skeleton.bone_lengths_from_height(1.7), strict=True))
+    p = np.zeros((17, 3))
+    p[J["pelvis"]] = root
+    down, up, s = np.array([0, 1.0, 0]), np.array([0, -1.0, 0]), np.sqrt(0.5)
+    for side, sign in (("r", -1.0), ("l", 1.0)):  # the person's right is the camera's left
+        p[J[f"{side}_hip"]] = p[J["pelvis"]] + sign * np.array([length[f"pelvis-{side}_hip"], 0, 0])
+        p[J[f"{side}_knee"]] = p[J[f"{side}_hip"]] + down * length[f"{side}_hip-{side}_knee"]
+        p[J[f"{side}_ankle"]] = p[J[f"{side}_knee"]] + down * length[f"{side}_knee-{side}_ankle"]
+    p[J["spine"]] = p[J["pelvis"]] + up * length["pelvis-spine"]
+    p[J["thorax"]] = p[J["spine"]] + up * length["spine-thorax"]
+    p[J["neck"]] = p[J["thorax"]] + up * length["thorax-neck"]
+    p[J["head"]] = p[J["neck"]] + up * length["neck-head"]
+    for side, sign in (("r", -1.0), ("l", 1.0)):
+        arm = np.array([sign * s, s, 0])
+        p[J[f"{side}_shoulder"]] = p[J["thorax"]] + sign * np.array([length[f"thorax-{side}_shoulder"], 0, 0])
+        p[J[f"{side}_elbow"]] = p[J[f"{side}_shoulder"]] + arm * length[f"{side}_shoulder-{side}_elbow"]
+        p[J[f"{side}_wrist"]] = p[J[f"{side}_elbow"]] + arm * length[f"{side}_elbow-{side}_wrist"]
+    return p.astype(np.float32)
+
+
+def message(frame_id: int, tracking: str = "tracking") -> PoseMessage:
+    joints = standing_pose() if tracking != "lost" else np.zeros((17, 3), np.float32)
+    return PoseMessage(
+        frame_id=frame_id, capture_ns=time.monotonic_ns(), tracking=tracking, joints_m=joints,
+        confidence=np.ones(17, np.float32), root_m=joints[0].copy(), latency_ms={"keypoints2d": 18.0},
+    )  # fmt: skip
+
+
+class FakeCamera:
+    """A real ZeroMQ publisher sending :func:`message` at ``fps`` on a thread; ``tracking`` can
+    be changed while it runs."""
+
+    def __init__(self, fps: float = 30.0) -> None:
+        self.publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"), assumptions={"hfov_deg": 60.0})
+        self.tracking = "tracking"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(1.0 / fps,), daemon=True)
+        self._thread.start()
+
+    def _run(self, period_s: float) -> None:
+        frame_id = 0
+        while not self._stop.wait(period_s):
+            self.publisher.publish(message(frame_id, self.tracking))
+            frame_id += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.publisher.close()
+
+
+@pytest.fixture
+def camera() -> Iterator[FakeCamera]:
+    cam = FakeCamera()
+    yield cam
+    cam.close()
+
+
+@pytest.fixture
+def viewer(camera: FakeCamera) -> Iterator[ViewerServer]:
+    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, port=0))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(OptionsError, match="port must be in 0..65535, got 70000"):
+        ViewerOptions(port=70000)
+    with pytest.raises(OptionsError, match="stream must be tcp://HOST:PORT"):
+        ViewerOptions(stream="localhost:5555")
+
+
+def test_port_in_use_is_one_clear_error(viewer: ViewerServer) -> None:
+    with pytest.raises(ViewerError, match=rf"cannot serve the viewer on 127.0.0.1:{viewer.port} .*pass --port N"):
+        ViewerServer(ViewerOptions(port=viewer.port)).start()
+
+
+def test_binding_beyond_loopback_warns(caplog: pytest.LogCaptureFixture) -> None:
+    server = ViewerServer(ViewerOptions(host="0.0.0.0", port=0))
+    with caplog.at_level(logging.WARNING):
+        server.start()
+    server.stop()
+    assert "anyone who can reach this machine can watch the stream" in caplog.text
+
+
+def test_messages_for_the_page_keep_unknown_keys_and_refuse_bad_ones() -> None:
+    payload = msgpack.unpackb(encode_pose_message(message(3)))
+    text = decode_for_page(b"pose", msgpack.packb({**payload, "foot_contact": [True, False]}))
+    page = json.loads(text)
+    assert page["topic"] == "pose" and page["frame_id"] == 3 and page["foot_contact"] == [True, False]
+    with pytest.raises(SchemaError, match="joints_m"):
+        decode_for_page(b"pose", msgpack.packb({**payload, "joints_m": [[0, 0, 0]]}))
+    with pytest.raises(SchemaError, match="not msgpack"):
+        decode_for_page(b"pose", b"\xc1")
+
+
+def test_static_files_and_refusals(viewer: ViewerServer) -> None:
+    with urllib.request.urlopen(viewer.url, timeout=10) as response:
+        assert b'<script type="module" src="viewer.js">' in response.read()
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    with urllib.request.urlopen(viewer.url + "vendor/three-bundle.min.js", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/javascript")
+        assert b"WebGLRenderer" in response.read()
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        urllib.request.urlopen(viewer.url + "../pyproject.toml", timeout=10)
+    ws_url = f"ws://127.0.0.1:{viewer.port}/ws"
+    with pytest.raises(InvalidStatus, match="403"), connect(ws_url, origin="http://evil.example"):
+        pass
+    with connect(ws_url, origin=f"http://127.0.0.1:{viewer.port}") as ws:  # the page's own origin
+        seen = [json.loads(ws.recv(timeout=10))["topic"] for _ in range(4)]
+    assert seen[0] == "hello" and "pose" in seen
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
+def test_page_draws_the_skeleton_in_headless_chromium(camera: FakeCamera, viewer: ViewerServer, tmp_path) -> None:
+    with Chromium(width=960, height=600) as browser:
+        browser.navigate(viewer.url)
+        browser.wait_for("window.posecast && window.posecast.poses >= 15 && window.posecast.frames >= 15")
+        assert browser.evaluate("document.getElementById('state').textContent") == "tracking"
+        assert "pipeline" in browser.evaluate("document.getElementById('latency').textContent")
+        assert "poses/s" in browser.evaluate("document.getElementById('rates').textContent")
+        time.sleep(0.3)  # a few more frames rendered after the last orbit-target change
+        joints_px = np.asarray(browser.evaluate("window.posecast.projectJoints()"))
+        hud = browser.evaluate("(() => { const r = document.getElementById('hud').getBoundingClientRect();"
+                               " return [r.right * devicePixelRatio, r.bottom * devicePixelRatio]; })()")  # fmt: skip
+        tracked = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]  # RGB
+        (tmp_path / "viewer.png").write_bytes(cv2.imencode(".png", tracked[..., ::-1])[1].tobytes())
+
+        camera.tracking = "lost"
+        browser.wait_for("document.getElementById('state').textContent === 'lost'")
+        time.sleep(0.3)
+        lost = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    assert not any("exception" in line for line in browser.console), browser.console
+
+    height, width = tracked.shape[:2]
+    visible = [i for i, (x, y) in enumerate(joints_px) if 5 < x < width - 5 and 5 < y < height - 5
+               and not (x < hud[0] and y < hud[1])]  # fmt: skip
+    assert len(visible) >= 15, f"joints off screen or under the corner box: {joints_px.tolist()}"
+    for i in visible:
+        kind = {"l": "left", "r": "right"}.get(skeleton.JOINT_NAMES[i][:2].rstrip("_"), "centre")
+        x, y = np.round(joints_px[i]).astype(int)
+        assert has_colour(tracked, x, y, kind), f"{skeleton.JOINT_NAMES[i]} not drawn at ({x}, {y})"
+        assert not has_colour(lost, x, y, kind), f"{skeleton.JOINT_NAMES[i]} still drawn at ({x}, {y}) when lost"
+
+
+def has_colour(image: np.ndarray, x: int, y: int, kind: str, radius: int = 3) -> bool:
+    """Whether a pixel within ``radius`` of (x, y) has the joint colour of ``kind`` (lit and
+    shaded, so only the dominant channels are checked)."""
+    patch = image[max(0, y - radius) : y + radius + 1, max(0, x - radius) : x + radius + 1].reshape(-1, 3).astype(int)
+    r, g, b = patch[:, 0], patch[:, 1], patch[:, 2]
+    if kind == "left":  # blue
+        match = (b > r + 60) & (b > 120)
+    elif kind == "right":  # orange
+        match = (r > b + 80) & (r > g + 30)
+    else:  # near white
+        match = (r > 170) & (g > 170) & (b > 170)
+    return bool(match.any())
