@@ -1,0 +1,115 @@
+"""A recording as numpy arrays: one person's published 3D (for export) and 2D (the
+``posecast lift`` input format, to re-lift a take with another model)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ...engines import skeleton
+from ...engines.fileio import atomic_path
+from ..schema import decode_pose
+from .format import Recording, RecordingError
+
+
+@dataclass
+class PersonTrack:
+    """One person over a recording, one row per recorded frame (``F`` frames).
+
+    ``joints_m`` ``(F, 17, 3)`` metres in the wire's camera frame, NaN where the person had
+    no pose (``lost`` or absent); ``tracking`` ``(F,)`` state strings (``""`` when absent);
+    ``timestamp_ns`` and ``frame_id`` ``(F,)``; ``keypoints_px`` ``(F, 17, 2)`` and
+    ``confidence`` ``(F, 17)`` the 2D (NaN and 0 when absent); ``bone_lengths_m`` ``(F, 16)``
+    the lengths the pipeline used (NaN when not lifted)."""
+
+    person_id: int
+    joints_m: np.ndarray
+    tracking: np.ndarray
+    timestamp_ns: np.ndarray
+    frame_id: np.ndarray
+    keypoints_px: np.ndarray
+    confidence: np.ndarray
+    bone_lengths_m: np.ndarray
+
+    @property
+    def posed(self) -> np.ndarray:
+        """``(F,)`` True where the person has a 3D pose."""
+        return np.isfinite(self.joints_m).all(axis=(1, 2))
+
+
+def person_ids(recording: Recording) -> list[int]:
+    """The people in a recording, the one posed in most frames first."""
+    posed: Counter[int] = Counter()
+    for frame in recording.frames:
+        for person in frame.people:
+            posed[person.person_id] += person.tracking != "lost"
+    return [pid for pid, _ in posed.most_common()]
+
+
+def person_track(recording: Recording, person_id: int | None = None) -> PersonTrack:
+    """``person_id``'s track (default: the person posed in most frames). Raises
+    :class:`RecordingError` when the recording has no frames or not that person."""
+    ids = person_ids(recording)
+    if not ids:
+        raise RecordingError(f"{recording.path} has no frames with a person: nothing to export")
+    if person_id is None:
+        person_id = ids[0]
+    elif person_id not in ids:
+        raise RecordingError(f"{recording.path} has no person {person_id}: it has {sorted(ids)}")
+    n, j = len(recording.frames), skeleton.NUM_JOINTS
+    joints = np.full((n, j, 3), np.nan, np.float32)
+    keypoints = np.full((n, j, 2), np.nan, np.float32)
+    confidence = np.zeros((n, j), np.float32)
+    lengths = np.full((n, len(skeleton.BONES)), np.nan, np.float32)
+    tracking = np.full(n, "", dtype=object)
+    for i, frame in enumerate(recording.frames):
+        for payload in frame.poses:
+            message = decode_pose(payload)
+            if message.person_id == person_id and message.tracking != "lost":
+                joints[i] = message.joints_m
+        for person in frame.people:
+            if person.person_id == person_id:
+                tracking[i] = person.tracking
+                if person.tracking != "lost":
+                    keypoints[i], confidence[i] = person.keypoints_px, person.confidence
+                if person.bone_lengths_m is not None:
+                    lengths[i] = person.bone_lengths_m
+    stamps = np.asarray([f.timestamp_ns for f in recording.frames], np.int64)
+    frame_ids = np.asarray([f.frame_id for f in recording.frames], np.int64)
+    return PersonTrack(person_id, joints, tracking.astype(str), stamps, frame_ids, keypoints, confidence, lengths)
+
+
+def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, np.ndarray]:
+    """The ``posecast lift`` input of one person: ``keypoints_2d`` ``(F, 17, 2)`` pixels
+    (undistorted when the recording's camera has distortion, as ``lift`` expects),
+    ``confidence`` ``(F, 17)`` (0 where the person is absent), ``intrinsics`` ``(4,)`` fx, fy,
+    cx, cy and ``fps``."""
+    intrinsics = recording.intrinsics
+    if intrinsics is None:
+        raise RecordingError(f"{recording.path} has no camera intrinsics (no frame was processed)")
+    track = person_track(recording, person_id)
+    keypoints = track.keypoints_px.astype(np.float64)
+    if intrinsics.distortion:
+        k = np.array([[intrinsics.fx, 0, intrinsics.cx], [0, intrinsics.fy, intrinsics.cy], [0, 0, 1]])
+        seen = np.isfinite(keypoints).all(axis=(1, 2))
+        flat = keypoints[seen].reshape(-1, 1, 2)
+        if len(flat):
+            undistorted = cv2.undistortPoints(flat, k, np.asarray(intrinsics.distortion, np.float64), P=k)
+            keypoints[seen] = undistorted.reshape(-1, skeleton.NUM_JOINTS, 2)
+    return {
+        "keypoints_2d": keypoints.astype(np.float32),
+        "confidence": track.confidence,
+        "intrinsics": np.asarray([intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy], np.float64),
+        "fps": np.float64(recording.fps or 30.0),
+    }
+
+
+def write_lift_input(recording: Recording, path: str | Path, person_id: int | None = None) -> Path:
+    """Write :func:`lift_input` as an ``.npz`` (atomically)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **lift_input(recording, person_id))
+    return Path(path)
