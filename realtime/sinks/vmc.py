@@ -1,0 +1,164 @@
+"""The VMC protocol output: an avatar driven over OSC/UDP (``--vmc HOST:PORT``).
+
+VMC (Virtual Motion Capture protocol, https://protocol.vmc.info, sh-akira/VirtualMotionCaptureProtocol)
+is what VSeeFace, VNyan, Warudo, EVMC4U (Unity), VMC4UE (Unreal) and many VTuber tools receive. posecast
+is a *Performer*: it sends to a *Marionette* (default port 39539). Per frame, for the first tracked
+person (lowest person id):
+
+- ``/VMC/Ext/Root/Pos "root" p.xyz q.xyzw``: the avatar's root, at the world origin, unturned;
+- ``/VMC/Ext/Bone/Pos NAME p.xyz q.xyzw`` for the 19 bones of :mod:`posecast.engines.humanoid`
+  (Unity ``HumanBodyBones`` names): local position and rotation in Unity's axes (left-handed,
+  y up, metres; :mod:`posecast.engines.frames`), relative to the T-pose rest; the Hips' position
+  is the pelvis in the world frame (on the floor of :mod:`posecast.calibration.floor`);
+- ``/VMC/Ext/OK 1 3 0 tracking``: a model is loaded, calibrated, normal mode, and whether the
+  person is tracked (V2.7; 0 while nobody is: the avatar holds its last pose);
+- ``/VMC/Ext/T time``: seconds of the stream's clock since the first frame.
+
+The messages of a frame go out as OSC bundles of at most 1500 bytes, as the protocol asks (a
+whole frame is about 1.7 kB, so two bundles: the bones first, then the root, OK and T closing
+the frame). Sending never blocks: the socket is non-blocking and a datagram the kernel cannot
+take is dropped and counted (:attr:`VmcSink.dropped_datagrams`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import socket
+
+import numpy as np
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from ...engines import frames, humanoid
+from ..avatar import AvatarFrame, AvatarOptions, AvatarWorld
+from ..errors import OptionsError, PublishError
+from ..stages import Sink
+from ..types import PoseFrame
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 39539
+#: The protocol's bundle size limit (one Ethernet frame).
+MAX_BUNDLE_BYTES = 1500
+_UNITY = frames.get_frame("unity")
+_IDENTITY = (0.0, 0.0, 0.0, 1.0)
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``HOST``, or ``:PORT``) → ``(host, port)``; default host 127.0.0.1."""
+    host, _, port_text = text.strip().rpartition(":") if ":" in text else (text.strip(), ":", "")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text) if port_text else DEFAULT_PORT
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise OptionsError(
+            f"--vmc needs HOST:PORT with a port in 1..65535, got {text!r} (e.g. 127.0.0.1:{DEFAULT_PORT})"
+        )
+    return host, port
+
+
+def frame_messages(avatar: AvatarFrame, time_s: float) -> list[OscMessage]:
+    """The VMC messages of one frame (module docstring), for its first tracked person."""
+    messages = []
+    person = avatar.people[0] if avatar.people else None
+    if person is not None:
+        pose = humanoid.humanoid_pose(person.bones, _UNITY)
+        for name, position, rotation in zip(humanoid.BONE_NAMES, pose.positions[0], pose.rotations[0], strict=True):
+            messages.append(_message("/VMC/Ext/Bone/Pos", [name, *position, *rotation]))
+    messages.append(_message("/VMC/Ext/Root/Pos", ["root", 0.0, 0.0, 0.0, *_IDENTITY]))
+    messages.append(_message("/VMC/Ext/OK", [1, 3, 0, int(person is not None)]))
+    messages.append(_message("/VMC/Ext/T", [float(time_s)]))
+    return messages
+
+
+def pack_bundles(messages: list[OscMessage], max_bytes: int = MAX_BUNDLE_BYTES) -> list[bytes]:
+    """Messages → as few OSC bundles of at most ``max_bytes`` as keep their order."""
+    bundles, builder, size = [], None, 0
+    for message in messages:
+        cost = 4 + message.size  # each element is preceded by its size
+        if builder is not None and size + cost > max_bytes:
+            bundles.append(builder.build().dgram)
+            builder = None
+        if builder is None:
+            builder, size = OscBundleBuilder(IMMEDIATELY), 16  # "#bundle\0" + the time tag
+        builder.add_content(message)
+        size += cost
+    if builder is not None:
+        bundles.append(builder.build().dgram)
+    return bundles
+
+
+def _message(address: str, args: list) -> OscMessage:
+    builder = OscMessageBuilder(address)
+    for value in args:
+        if isinstance(value, str):
+            builder.add_arg(value, "s")
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            builder.add_arg(int(value), "i")
+        else:
+            builder.add_arg(float(value), "f")
+    return builder.build()
+
+
+class VmcSink(Sink):
+    """Drives one avatar over the VMC protocol (module docstring). ``address`` ``(host, port)``;
+    ``avatar``: the floor and mirror options. Runs on its own thread (building the messages
+    costs about a millisecond); sending never blocks."""
+
+    name = "vmc"
+
+    def __init__(self, address: tuple[str, int] = ("127.0.0.1", DEFAULT_PORT), avatar: AvatarOptions | None = None):
+        self.address = address
+        self.world = AvatarWorld(avatar)
+        self.sent_datagrams = 0
+        self.dropped_datagrams = 0
+        self._first_ns: int | None = None
+        try:
+            family = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)[0][0]
+        except socket.gaierror as exc:
+            raise PublishError(f"cannot resolve the VMC host {address[0]!r} ({exc}): pass --vmc HOST:PORT") from exc
+        self._socket = socket.socket(family, socket.SOCK_DGRAM)
+        self._socket.setblocking(False)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--vmc", metavar="HOST:PORT", nargs="?", const=f"127.0.0.1:{DEFAULT_PORT}",
+                            help=f"drive an avatar over the VMC protocol (OSC/UDP) to HOST:PORT "
+                                 f"(default 127.0.0.1:{DEFAULT_PORT}, e.g. VSeeFace, Warudo, EVMC4U)")  # fmt: skip
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> VmcSink | None:
+        text = getattr(args, "vmc", None)
+        if not text:
+            return None
+        return cls(parse_address(text), AvatarOptions(mirror=bool(getattr(args, "mirror", False))))
+
+    def write(self, frame: PoseFrame) -> None:
+        avatar = self.world.process(frame)
+        if self._first_ns is None:
+            self._first_ns = frame.timestamp_ns
+        time_s = (frame.timestamp_ns - self._first_ns) * 1e-9
+        for datagram in pack_bundles(frame_messages(avatar, time_s)):
+            self._send(datagram)
+
+    def _send(self, datagram: bytes) -> None:
+        try:
+            self._socket.sendto(datagram, self.address)
+        except (BlockingIOError, InterruptedError):  # the kernel's buffer is full: drop, never wait
+            self.dropped_datagrams += 1
+            return
+        except OSError as exc:  # e.g. no route, or a refused port reported by the previous send
+            if self.dropped_datagrams == 0 or exc.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
+                log.warning("VMC datagram to %s:%d not sent: %s", *self.address, exc)
+            self.dropped_datagrams += 1
+            return
+        self.sent_datagrams += 1
+
+    def close(self) -> None:
+        if self._socket.fileno() >= 0:
+            self._socket.close()

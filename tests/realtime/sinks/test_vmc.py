@@ -1,0 +1,234 @@
+"""The VMC output (realtime/sinks/vmc.py): a real OSC receiver (python-osc) in another process
+parses every message, rebuilds the pose by forward kinematics along Unity's humanoid hierarchy
+and must find the published joints within 1 mm; bundles fit the protocol's 1500 bytes; the T-pose
+is all identity; sending never blocks."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.calibration import floor as fl
+from posecast.engines import rotations, skeleton
+from posecast.realtime.avatar import AvatarOptions
+from posecast.realtime.errors import OptionsError
+from posecast.realtime.sinks import vmc
+from posecast.realtime.types import PersonPose, PoseFrame
+from scipy.spatial.transform import Rotation
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+J = skeleton.JOINT_INDEX
+
+#: Unity's humanoid hierarchy and where each bone sits, written out here independently of
+#: posecast.engines.humanoid: bone → (parent, posecast joint at the bone).
+UNITY = {
+    "Hips": (None, "pelvis"), "Spine": ("Hips", "spine"), "Chest": ("Spine", "thorax"), "Neck": ("Chest", "neck"),
+    "Head": ("Neck", "head"), "LeftShoulder": ("Chest", None), "LeftUpperArm": ("LeftShoulder", "l_shoulder"),
+    "LeftLowerArm": ("LeftUpperArm", "l_elbow"), "LeftHand": ("LeftLowerArm", "l_wrist"),
+    "RightShoulder": ("Chest", None), "RightUpperArm": ("RightShoulder", "r_shoulder"),
+    "RightLowerArm": ("RightUpperArm", "r_elbow"), "RightHand": ("RightLowerArm", "r_wrist"),
+    "LeftUpperLeg": ("Hips", "l_hip"), "LeftLowerLeg": ("LeftUpperLeg", "l_knee"),
+    "LeftFoot": ("LeftLowerLeg", "l_ankle"),
+    "RightUpperLeg": ("Hips", "r_hip"), "RightLowerLeg": ("RightUpperLeg", "r_knee"),
+    "RightFoot": ("RightLowerLeg", "r_ankle"),
+}  # fmt: skip
+
+
+def receive(port_queue: multiprocessing.Queue, out_queue: multiprocessing.Queue, frames: int, timeout_s: float) -> None:
+    """The receiver process: a python-osc UDP server that checks every message's arguments,
+    groups them into frames (``/VMC/Ext/T`` closes a frame), rebuilds each frame by forward
+    kinematics and sends ``{time_s: {"joints": (17, 3) Unity world, "ok": args, ...}}`` back."""
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+
+    received: list[tuple[str, tuple]] = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
+    server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    server.timeout = 0.1
+    port_queue.put(server.server_address[1])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and sum(a == "/VMC/Ext/T" for a, _ in received) < frames:
+        server.handle_request()
+    server.server_close()
+    result, errors, bones, root, ok = {}, [], {}, None, None
+    for address, args in received:
+        if address == "/VMC/Ext/Bone/Pos":
+            if len(args) != 8 or not isinstance(args[0], str) or not all(isinstance(v, float) for v in args[1:]):
+                errors.append(f"bad bone message {args!r}")
+            elif args[0] not in UNITY:
+                errors.append(f"unknown bone {args[0]}")
+            bones[args[0]] = np.array(args[1:], dtype=np.float64)
+        elif address == "/VMC/Ext/Root/Pos":
+            if args[0] != "root" or len(args) != 8:
+                errors.append(f"bad root message {args!r}")
+            root = np.array(args[1:], dtype=np.float64)
+        elif address == "/VMC/Ext/OK":
+            ok = args
+        elif address == "/VMC/Ext/T":
+            result[float(args[0])] = {"joints": _rebuild(root, bones) if bones else None, "ok": ok, "bones": len(bones)}
+            bones = {}
+        else:
+            errors.append(f"unexpected address {address}")
+    out_queue.put({"frames": result, "errors": errors, "messages": len(received)})
+
+
+def _rebuild(root: np.ndarray, bones: dict[str, np.ndarray]) -> np.ndarray:
+    """Forward kinematics down Unity's hierarchy from the root → the 17 joints (Unity axes)."""
+    world: dict[str | None, tuple[np.ndarray, Rotation]] = {None: (root[:3], Rotation.from_quat(root[3:]))}
+    for name, (parent, _) in UNITY.items():  # parents come first
+        position, turn = world[parent]
+        local = bones[name]
+        world[name] = (position + turn.apply(local[:3]), turn * Rotation.from_quat(local[3:]))
+    joints = np.zeros((17, 3))
+    for name, (_, joint) in UNITY.items():
+        if joint is not None:
+            joints[J[joint]] = world[name][0]
+    return joints
+
+
+def walk_in_camera() -> tuple[np.ndarray, np.ndarray]:
+    """A real CMU walk (30 fps) seen by a camera 1.3 m high, tilted 10 degrees down: joints in
+    the camera frame ``(F, 17, 3)`` and the bone lengths used to keep them constant ``(16,)``."""
+    from posecast.engines.training.data.bvh import load_bvh_joints
+
+    world, _ = load_bvh_joints(FIXTURES / "cmu" / "08_04.bvh")
+    world = world[1::4]
+    lengths = np.median(skeleton.bone_lengths(world), axis=0)
+    fixed = world.copy()  # constant bone lengths, as the pipeline publishes them
+    for (child, parent), length in zip(skeleton.BONES, lengths, strict=True):
+        v = world[:, child] - world[:, parent]
+        fixed[:, child] = fixed[:, parent] + length * v / np.linalg.norm(v, axis=-1, keepdims=True)
+    tilt = np.radians(10.0)
+    forward = np.array([0.0, -np.sin(tilt), -np.cos(tilt)])
+    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    turn = np.stack([right, np.cross(forward, right), forward])
+    position = fixed[:, 0].mean(axis=0) * [1, 0, 1] + [0.0, 1.3, 4.0]
+    return (fixed - position) @ turn.T, lengths
+
+
+def pose_frame(i: int, joints_cam: np.ndarray, lengths: np.ndarray, fps: float = 30.0) -> PoseFrame:
+    person = PersonPose(0, "tracking", np.zeros((17, 2), np.float32), np.ones(17, np.float32))
+    person.joints_m, person.joints_rel_m = joints_cam, joints_cam - joints_cam[0]
+    person.root_m, person.bone_lengths_m = joints_cam[0], lengths
+    t = int(i * 1e9 / fps)
+    return PoseFrame(i, t, t, (1280, 720), [person])
+
+
+@pytest.fixture
+def receiver():
+    """Start the receiver process; yields ``start(frames) -> (port, collect)``."""
+    ctx = multiprocessing.get_context("fork")
+    processes = []
+
+    def start(frames: int, timeout_s: float = 30.0):
+        port_queue, out_queue = ctx.Queue(), ctx.Queue()
+        process = ctx.Process(target=receive, args=(port_queue, out_queue, frames, timeout_s), daemon=True)
+        process.start()
+        processes.append(process)
+        port = port_queue.get(timeout=10)
+        return port, lambda: out_queue.get(timeout=timeout_s + 10)
+
+    yield start
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+
+
+def test_a_real_receiver_rebuilds_every_frame_within_a_millimetre(receiver) -> None:
+    joints, lengths = walk_in_camera()
+    port, collect = receiver(len(joints))
+    sink = vmc.VmcSink(("127.0.0.1", port))
+    with sink:
+        for i, pose in enumerate(joints):
+            sink.write(pose_frame(i, pose, lengths))
+            time.sleep(0.002)  # a real stream's pace (a few ms) keeps the receiver's buffer small
+    got = collect()
+    assert got["errors"] == [] and sink.dropped_datagrams == 0
+    assert len(got["frames"]) == len(joints)
+    assert got["messages"] == len(joints) * (len(UNITY) + 3)
+    transform = sink.world.floor.camera_to_world  # fixed after 2 s of poses
+    assert sink.world.floor.state == "estimated"
+    for i, (time_s, frame) in enumerate(sorted(got["frames"].items())):
+        assert time_s == pytest.approx(i / 30.0, abs=1e-4)
+        assert frame["ok"] == (1, 3, 0, 1) and frame["bones"] == len(UNITY)
+        if i < 61:  # the floor is provisional until 2 s of poses were seen
+            continue
+        unity = frame["joints"]
+        world = unity * [-1.0, 1.0, 1.0]  # Unity is the world with x reflected
+        camera = (world - transform[:3, 3]) @ transform[:3, :3]
+        assert np.abs(camera - joints[i]).max() < 1e-3
+
+
+def test_rest_pose_is_identity_and_the_hips_stand_on_the_floor(receiver) -> None:
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    rest = rotations.rest_pose(lengths)
+    rest = rest - [0.0, rest[J["l_ankle"], 1] - fl.ANKLE_HEIGHT_FRACTION * 1.70, 0.0]  # ankles above y = 0
+    # seen by a level camera 1.2 m above the floor, 3 m away: world (x, y, z) -> camera (x, 1.2 - y, 3 - z)
+    camera = (rest - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]
+    port, collect = receiver(1)
+    floor = fl.floor_from_camera_pose(1.2, 0.0)
+    with vmc.VmcSink(("127.0.0.1", port), AvatarOptions(floor=floor)) as sink:
+        sink.write(pose_frame(0, camera, lengths))
+    got = collect()
+    assert got["errors"] == []
+    frame = got["frames"][0.0]
+    joints = frame["joints"]
+    assert joints[J["pelvis"], 1] == pytest.approx(rest[J["pelvis"], 1], abs=1e-5)  # hips height above the floor
+    assert joints[J["l_wrist"], 0] < -0.5 and joints[J["r_wrist"], 0] > 0.5  # Unity: the left hand at -x
+
+
+def test_messages_of_the_rest_pose() -> None:
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    rest = rotations.rest_pose(lengths)
+    camera = (rest - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]
+    sink = vmc.VmcSink(("127.0.0.1", 9), AvatarOptions(floor=fl.floor_from_camera_pose(1.2, 0.0)))
+    avatar = sink.world.process(pose_frame(0, camera, lengths))
+    sink.close()
+    messages = vmc.frame_messages(avatar, 0.5)
+    bones = {m.params[0]: np.array(m.params[1:]) for m in messages if m.address == "/VMC/Ext/Bone/Pos"}
+    assert set(bones) == set(UNITY)
+    for name, values in bones.items():  # every local rotation of the T-pose is identity
+        assert np.allclose(np.abs(values[6]), 1.0, atol=1e-6), name
+    assert bones["LeftUpperArm"][0] == pytest.approx(-lengths[skeleton.BONE_NAMES.index("thorax-l_shoulder")], abs=1e-6)
+    assert [m.address for m in messages[-3:]] == ["/VMC/Ext/Root/Pos", "/VMC/Ext/OK", "/VMC/Ext/T"]
+    bundles = vmc.pack_bundles(messages)
+    assert len(bundles) == 2 and all(len(b) <= vmc.MAX_BUNDLE_BYTES for b in bundles)
+    assert all(b.startswith(b"#bundle\0") for b in bundles)
+    # nobody tracked: OK says so (tracking 0) and no bone is sent
+    empty = vmc.frame_messages(sink.world.process(PoseFrame(1, 0, 0, (1280, 720), [])), 0.6)
+    assert [m.address for m in empty] == ["/VMC/Ext/Root/Pos", "/VMC/Ext/OK", "/VMC/Ext/T"]
+    assert empty[1].params == [1, 3, 0, 0]
+
+
+def test_sending_never_blocks() -> None:
+    sink = vmc.VmcSink(("127.0.0.1", 9))
+    assert sink._socket.gettimeout() == 0.0  # non-blocking
+
+    class Full:  # a socket whose buffer is full
+        def sendto(self, *_: object) -> None:
+            raise BlockingIOError
+
+        def fileno(self) -> int:
+            return -1
+
+    sink._socket.close()
+    sink._socket = Full()
+    joints, lengths = walk_in_camera()
+    sink.write(pose_frame(0, joints[0], lengths))
+    assert sink.dropped_datagrams == 2 and sink.sent_datagrams == 0
+
+
+def test_address_parsing() -> None:
+    assert vmc.parse_address("127.0.0.1:39539") == ("127.0.0.1", 39539)
+    assert vmc.parse_address("192.168.1.20") == ("192.168.1.20", vmc.DEFAULT_PORT)
+    assert vmc.parse_address(":39540") == ("127.0.0.1", 39540)
+    assert vmc.parse_address("[::1]:39539") == ("::1", 39539)
+    for bad in ("host:0", "host:port", "host:70000"):
+        with pytest.raises(OptionsError, match="port in 1..65535"):
+            vmc.parse_address(bad)
