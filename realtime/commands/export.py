@@ -1,0 +1,46 @@
+"""``posecast export``: a recording as BVH (for Blender and other tools) or as ``posecast lift`` input."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ...engines.frames import ENGINE_FRAMES
+from ..recording.arrays import write_lift_input
+from ..recording.export import export_bvh
+from ..recording.format import RecordingError, read_recording
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("export", help="export a recording (.posecast) as BVH or as 2D for `posecast lift`")
+    parser.add_argument("recording", type=Path, help="a file written by `posecast run --record`")
+    parser.add_argument("--bvh", type=Path, help="write the person's motion as BVH here")
+    parser.add_argument(
+        "--frame",
+        choices=tuple(ENGINE_FRAMES),
+        default="world",
+        help="axes of the BVH (default world: y up, metres, as Blender's importer expects)",
+    )
+    parser.add_argument("--lift-input", type=Path, metavar="NPZ",
+                        help="write the person's 2D as `posecast lift --input` reads it")  # fmt: skip
+    parser.add_argument("--person", type=int, default=None, metavar="ID",
+                        help="person_id to export (default: the one seen in most frames)")  # fmt: skip
+    parser.set_defaults(func=export)
+
+
+def export(args: argparse.Namespace) -> int:
+    if args.bvh is None and args.lift_input is None:
+        raise RecordingError("nothing to export: pass --bvh FILE and/or --lift-input FILE")
+    recording = read_recording(args.recording)
+    if args.bvh is not None:
+        done = export_bvh(recording, args.bvh, args.frame, args.person)
+        print(f"wrote {done.path}: person {done.person_id}, {done.frames} frames at {done.fps:g} fps "
+              f"({done.held} without a pose hold the last one), frame {args.frame}; floor {done.floor_source}; "
+              f"largest joint deviation from the recording {done.max_deviation_m * 1000:.1f} mm")  # fmt: skip
+    if args.lift_input is not None:
+        path = write_lift_input(recording, args.lift_input, args.person)
+        print(f"wrote {path}: the 2D of {len(recording.frames)} frames, for `posecast lift --input {path}`")
+    return 0

@@ -1,0 +1,61 @@
+"""``posecast replay``: publish a recording again, at its pace, through the pipeline's outputs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from ..recording.format import RecordingError
+from ..recording.replay import Replay, ReplayOptions
+from ..sinks import SINKS
+from ..stages import Sink
+from ..types import StreamMeta
+
+log = logging.getLogger(__name__)
+
+#: The outputs a replay can drive (those that need no camera image), when registered.
+REPLAY_SINKS = ("zmq", "vmc")
+
+
+def _sink_classes() -> list[type[Sink]]:
+    return [SINKS[name] for name in REPLAY_SINKS if name in SINKS]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("replay", help="publish a recording (.posecast) again at its recorded pace")
+    parser.add_argument("recording", type=Path, help="a file written by `posecast run --record`")
+    parser.add_argument("--speed", type=float, default=1.0, help="1 = the recorded pace (default), 2 = twice as fast")
+    parser.add_argument("--loop", action="store_true", help="start again at the end, until Ctrl-C")
+    parser.add_argument("--wait", type=float, default=1.0, metavar="S",
+                        help="seconds from opening the outputs to the first frame, for subscribers to connect "
+                             "(ZeroMQ delivers nothing to a subscriber before it has joined; default 1)")  # fmt: skip
+    for sink in _sink_classes():
+        sink.add_arguments(parser)
+    parser.set_defaults(func=replay)
+
+
+def replay(args: argparse.Namespace) -> int:
+    """Open the outputs the arguments ask for and hand them the recorded frames."""
+    if not 0 <= args.wait <= 60:
+        raise RecordingError(f"--wait must be in 0..60 seconds, got {args.wait}")
+    frames = Replay(args.recording, ReplayOptions(speed=args.speed, loop=args.loop))
+    sinks = [s for s in (cls.from_args(args) for cls in _sink_classes()) if s is not None]
+    opened = frames.first_meta or StreamMeta()
+    try:
+        for sink in sinks:
+            sink.open(opened)
+        time.sleep(args.wait)
+        for meta, frame in frames:
+            if meta is not None and meta != opened:
+                for sink in sinks:
+                    sink.update_meta(meta)
+                opened = meta
+            for sink in sinks:
+                sink.write(frame)
+    finally:
+        for sink in sinks:
+            sink.close()
+    log.info("replayed %d frames from %s", frames.frames_sent, args.recording)
+    return 0

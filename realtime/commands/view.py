@@ -1,0 +1,31 @@
+"""``posecast view``: watch a posecast stream's 3D in a browser (a local page, three.js)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from ..schema import DEFAULT_ADDRESS
+from ..viewer.server import DEFAULT_PORT, ViewerOptions, ViewerServer
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("view", help="watch the live 3D in a browser (serves a local page)")
+    parser.add_argument("--stream", default=DEFAULT_ADDRESS,
+                        help=f"ZeroMQ stream to watch (default {DEFAULT_ADDRESS})")  # fmt: skip
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to serve the page on (default 127.0.0.1: this machine only)")  # fmt: skip
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port of the page (default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
+    parser.set_defaults(func=view)
+
+
+def view(args: argparse.Namespace) -> int:
+    """Serve the viewer until Ctrl-C."""
+    server = ViewerServer(ViewerOptions(stream=args.stream, host=args.host, port=args.port))
+    url = server.start()
+    print(f"posecast view: open {url} in a browser (Ctrl-C stops)", flush=True)
+    server.wait()
+    return 0

@@ -1,0 +1,123 @@
+"""Replay a recording: its frames back as :class:`~posecast.realtime.types.PoseFrame` s at the
+recorded pace, for the pipeline's sinks (the ZeroMQ output, VMC, …) as if a camera were live.
+
+Pace: a frame is handed over when ``(timestamp_ns − first timestamp_ns) / speed`` has passed
+since the first (``timestamp_ns`` is the recorded clock of the temporal stages: capture time
+for a camera, media time for a file). Clocks: ``capture_ns`` and ``timestamp_ns`` are moved to
+the replaying machine's monotonic clock, keeping each frame's recorded latency (its pose
+messages' ``publish_ns − capture_ns``), so ``latency_ms`` and ``publish_ns − capture_ns`` read as
+they did live. With ``loop`` the take repeats and ``frame_id`` keeps increasing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...engines.errors import PosecastError
+from ..schema import decode_meta, decode_pose
+from ..types import PersonPose, PoseFrame, StreamMeta
+from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader
+
+
+@dataclass
+class ReplayOptions:
+    """``speed``: 1.0 = the recorded pace, 2.0 twice as fast (0.01 to 100); ``loop``: repeat."""
+
+    speed: float = 1.0
+    loop: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.01 <= self.speed <= 100.0:
+            raise PosecastError(f"replay speed must be in 0.01..100, got {self.speed}")
+
+
+def stream_meta(record: MetaRecord, source: str) -> StreamMeta:
+    """The :class:`StreamMeta` of a recorded meta record (``replay_of`` added to the assumptions)."""
+    meta = decode_meta(record.payload)
+    return StreamMeta(assumptions={**meta.assumptions, "replay_of": source}, intrinsics=record.intrinsics,
+                      source_fps=record.source_fps or meta.source_fps, max_people=meta.max_people,
+                      joint_names=tuple(meta.joint_names), parents=tuple(meta.parents),
+                      bone_names=tuple(meta.bone_names), units=meta.units, frame=meta.frame)  # fmt: skip
+
+
+def pose_frame(record: FrameRecord, capture_ns: int, timestamp_ns: int, frame_id: int) -> PoseFrame:
+    """A recorded frame as the pipeline made it (3D from the recorded pose messages, 2D and
+    bone lengths from the person records), stamped with the given clocks."""
+    messages = {m.person_id: m for m in map(decode_pose, record.poses)}
+    people = []
+    for person in record.people:
+        message = messages.get(person.person_id)
+        if message is None or message.tracking == "lost":
+            lost = PersonPose.lost(person.person_id)
+            lost.keypoints_px, lost.confidence = person.keypoints_px, person.confidence
+            people.append(lost)
+            continue
+        joints = message.joints_m
+        people.append(PersonPose(person_id=person.person_id, tracking=message.tracking,
+                                 keypoints_px=person.keypoints_px, confidence=message.confidence, joints_m=joints,
+                                 joints_rel_m=joints - joints[0], root_m=message.root_m,
+                                 bone_lengths_m=person.bone_lengths_m))  # fmt: skip
+    latency = next((m.latency_ms for m in messages.values() if m.latency_ms), None) or {}
+    stage_ns = {name: int(ms * 1e6) for name, ms in latency.items()}
+    return PoseFrame(frame_id=frame_id, capture_ns=capture_ns, timestamp_ns=timestamp_ns,
+                     image_size=tuple(record.image_size), people=people, stage_ns=stage_ns)  # fmt: skip
+
+
+def _recorded_latency_ns(record: FrameRecord) -> int:
+    if not record.poses:
+        return 0
+    message = decode_pose(record.poses[0])
+    return max(0, message.publish_ns - message.capture_ns)
+
+
+class Replay:
+    """Iterate ``(meta, frame)`` pairs of a recording at its pace (module docstring); ``meta``
+    is the newest :class:`StreamMeta`, ``None`` before the take's first meta record."""
+
+    def __init__(self, path: str | Path, options: ReplayOptions | None = None) -> None:
+        self.path = Path(path)
+        self.options = options or ReplayOptions()
+        with RecordingReader(self.path) as reader:  # fails now, with one line, on a file that is not a recording
+            first = next((r for r in reader if isinstance(r, MetaRecord | FrameRecord)), None)
+        #: The take's first meta (``None`` when a frame comes first): open the outputs with it.
+        self.first_meta = stream_meta(first, self.path.name) if isinstance(first, MetaRecord) else None
+        self.frames_sent = 0
+
+    def __iter__(self) -> Iterator[tuple[StreamMeta | None, PoseFrame]]:
+        meta: StreamMeta | None = None
+        base_ns: int | None = None  # when the current pass's first frame is due
+        last_due_ns, id_offset, next_id = 0, 0, 0
+        while True:
+            pass_first_ts: int | None = None
+            with RecordingReader(self.path) as reader:
+                for record in reader:
+                    if isinstance(record, MetaRecord):
+                        meta = stream_meta(record, self.path.name)
+                        continue
+                    if not isinstance(record, FrameRecord):
+                        continue
+                    if pass_first_ts is None:
+                        pass_first_ts = record.timestamp_ns
+                        id_offset = next_id - record.frame_id if base_ns is not None else 0
+                        period_ns = 1e9 / (meta.source_fps if meta is not None and meta.source_fps > 0 else 30.0)
+                        base_ns = (
+                            time.monotonic_ns()
+                            if base_ns is None
+                            else last_due_ns + int(period_ns / self.options.speed)
+                        )
+                    last_due_ns = base_ns + int((record.timestamp_ns - pass_first_ts) / self.options.speed)
+                    wait_s = (last_due_ns - time.monotonic_ns()) / 1e9
+                    if wait_s > 0:
+                        time.sleep(wait_s)
+                    now = time.monotonic_ns()
+                    frame_id = record.frame_id + id_offset
+                    yield meta, pose_frame(record, now - _recorded_latency_ns(record), now, frame_id)
+                    next_id = frame_id + 1
+                    self.frames_sent += 1
+            if pass_first_ts is None:
+                raise RecordingError(f"{self.path} has no frames to replay")
+            if not self.options.loop:
+                return
