@@ -143,7 +143,7 @@ def receiver():
 def test_a_real_receiver_rebuilds_every_frame_within_a_millimetre(receiver) -> None:
     joints, lengths = walk_in_camera()
     port, collect = receiver(len(joints))
-    sink = vmc.VmcSink(("127.0.0.1", port))
+    sink = vmc.VmcSink(("127.0.0.1", port), AvatarOptions(one_euro=None))  # the joints as given
     with sink:
         for i, pose in enumerate(joints):
             sink.write(pose_frame(i, pose, lengths))
@@ -173,7 +173,7 @@ def test_rest_pose_is_identity_and_the_hips_stand_on_the_floor(receiver) -> None
     camera = (rest - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]
     port, collect = receiver(1)
     floor = fl.floor_from_camera_pose(1.2, 0.0)
-    with vmc.VmcSink(("127.0.0.1", port), AvatarOptions(floor=floor)) as sink:
+    with vmc.VmcSink(("127.0.0.1", port), AvatarOptions(floor=floor, one_euro=None)) as sink:
         sink.write(pose_frame(0, camera, lengths))
     got = collect()
     assert got["errors"] == []

@@ -1,0 +1,102 @@
+"""The avatar world (realtime/avatar.py): poses stood on the floor, root height, foot contacts, the
+avatar filter (stiller, constant bones), the selfie mirror, people coming and going."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from posecast.calibration import floor as fl
+from posecast.engines import rotations, skeleton
+from posecast.realtime.avatar import AvatarOptions, AvatarWorld
+from posecast.realtime.types import PersonPose, PoseFrame
+from scipy.spatial.transform import Rotation
+
+J = skeleton.JOINT_INDEX
+LENGTHS = skeleton.bone_lengths_from_height(1.70)
+FLOOR = fl.floor_from_camera_pose(1.2, 0.0)  # a level camera 1.2 m above the floor
+
+
+def standing_world() -> np.ndarray:
+    """Standing, arms down, ankles at their standing height above y = 0 (world, metres)."""
+    joints = rotations.rest_pose(LENGTHS)
+    for side in "lr":
+        shoulder = joints[J[f"{side}_shoulder"]]
+        up, fore = LENGTHS[J[f"{side}_elbow"] - 1], LENGTHS[J[f"{side}_wrist"] - 1]
+        joints[J[f"{side}_elbow"]] = shoulder - [0, up, 0]
+        joints[J[f"{side}_wrist"]] = shoulder - [0, up + fore, 0]
+    return joints - [0.0, joints[J["l_ankle"], 1] - fl.ANKLE_HEIGHT_FRACTION * 1.70, 0.0]
+
+
+def to_camera(world: np.ndarray) -> np.ndarray:
+    """World → the level camera at (0, 1.2, 3) looking along -z."""
+    return (world - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]
+
+
+def frame(i: int, people: dict[int, np.ndarray]) -> PoseFrame:
+    t = int(i * 1e9 / 30)
+    poses = []
+    for pid, cam in people.items():
+        person = PersonPose(pid, "tracking", np.zeros((17, 2), np.float32), np.ones(17, np.float32))
+        person.joints_m, person.root_m, person.bone_lengths_m = cam, cam[0], LENGTHS
+        poses.append(person)
+    return PoseFrame(i, t, t, (1280, 720), poses)
+
+
+def test_standing_on_the_floor() -> None:
+    world = AvatarWorld(AvatarOptions(floor=FLOOR))
+    out = world.process(frame(0, {3: to_camera(standing_world())}))
+    assert out.floor.state == "calibrated"
+    person = out.people[0]
+    assert person.person_id == 3
+    assert person.root_height_m == pytest.approx(standing_world()[0, 1], abs=1e-6)
+    assert person.foot_contact.tolist() == [True, True]
+    assert np.allclose(person.joints_world_m[0, [0, 2]], 0.0, atol=1e-9)  # origin below the first root
+    assert np.abs(person.bones.joints()[0] - person.joints_world_m).max() < 1e-9
+
+
+def test_the_avatar_filter_stills_a_noisy_pose_and_keeps_the_bones() -> None:
+    rng = np.random.default_rng(0)
+    cam = to_camera(standing_world())
+    raw, filtered = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None)), AvatarWorld(AvatarOptions(floor=FLOOR))
+    turns = {"raw": [], "filtered": []}
+    for i in range(150):  # 5 s of a still person with 1 cm of noise per joint and frame
+        noisy = cam + rng.normal(0.0, 0.01, cam.shape)
+        for name, world in (("raw", raw), ("filtered", filtered)):
+            person = world.process(frame(i, {0: noisy})).people[0]
+            turns[name].append(person.bones.world_rotations()[0])
+            if name == "filtered":
+                assert np.allclose(skeleton.bone_lengths(person.joints_world_m), LENGTHS)
+
+    def jitter(q: list[np.ndarray]) -> float:
+        q = np.asarray(q)[30:]
+        return float(np.degrees((Rotation.from_quat(q[1:]).inv() * Rotation.from_quat(q[:-1])).magnitude()).mean())
+
+    assert jitter(turns["filtered"]) < jitter(turns["raw"]) / 3
+
+
+def test_mirror_swaps_the_hands() -> None:
+    world = standing_world()
+    shoulder = world[J["r_shoulder"]]
+    world[J["r_elbow"]] = shoulder + [0, LENGTHS[J["r_elbow"] - 1], 0]  # right hand up
+    world[J["r_wrist"]] = world[J["r_elbow"]] + [0, LENGTHS[J["r_wrist"] - 1], 0]
+    plain = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None)).process(frame(0, {0: to_camera(world)}))
+    mirrored = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None, mirror=True)).process(
+        frame(0, {0: to_camera(world)})
+    )
+    a, b = plain.people[0].joints_world_m, mirrored.people[0].joints_world_m
+    assert a[J["r_wrist"], 1] > a[J["head"], 1] and b[J["l_wrist"], 1] > b[J["head"], 1]
+    assert b[J["l_wrist"], 0] == pytest.approx(-a[J["r_wrist"], 0])
+
+
+def test_people_come_and_go_and_the_floor_stays() -> None:
+    world = AvatarWorld()
+    cam = to_camera(standing_world())
+    for i in range(70):
+        out = world.process(frame(i, {0: cam, 1: cam + [1.0, 0.0, 0.0]}))
+    assert out.floor.state == "estimated" and [p.person_id for p in out.people] == [0, 1]
+    before = out.floor.camera_to_world
+    out = world.process(frame(70, {1: cam + [1.0, 0.0, 0.0]}))
+    assert [p.person_id for p in out.people] == [1] and np.allclose(out.floor.camera_to_world, before)
+    assert world.process(frame(71, {})).people == []
+    # the estimated floor is where the ankles stand: the standing person's root height comes out right
+    assert out.people[0].root_height_m == pytest.approx(standing_world()[0, 1], abs=0.02)
