@@ -61,12 +61,22 @@ def side(name):  # noqa: ANN001, ANN201
 args = sys.argv[sys.argv.index("--") + 1 :]
 bvh_path, png_path = args[0], args[1]
 bpy.ops.wm.read_factory_settings(use_empty=True)
-bpy.ops.import_anim.bvh(filepath=bvh_path, axis_forward="-Z", axis_up="Y", rotate_mode="NATIVE",
-                        update_scene_fps=True, update_scene_duration=True, use_fps_scale=False, frame_start=1)  # fmt: skip
+bpy.ops.import_anim.bvh(
+    filepath=bvh_path,
+    axis_forward="-Z",
+    axis_up="Y",
+    rotate_mode="NATIVE",
+    update_scene_fps=True,
+    update_scene_duration=True,
+    use_fps_scale=False,
+    frame_start=1,
+)
 scene = bpy.context.scene
 armature = next(o for o in scene.objects if o.type == "ARMATURE")
 start, end = (int(round(v)) for v in armature.animation_data.action.frame_range)
-frames = [int(f) for f in args[2].split(",")] if len(args) > 2 else [round(start + (end - start) * k / 4) for k in range(5)]
+frames = (
+    [int(f) for f in args[2].split(",")] if len(args) > 2 else [round(start + (end - start) * k / 4) for k in range(5)]
+)
 
 colours = {"left": (0.27, 0.54, 1.0, 1.0), "right": (1.0, 0.51, 0.17, 1.0), "centre": (0.92, 0.92, 0.92, 1.0)}
 points = []
