@@ -21,19 +21,44 @@ from posecast.engines import metadata, skeleton
 from posecast.engines.camera import metric_scale
 from posecast.engines.networks import PoseModel, fold_batchnorm
 from posecast.engines.runtime.quantize import quantize_int8
+from posecast.engines.training.checkpoint import load_generator, read_checkpoint
+from posecast.engines.training.config import TrainConfig, config_from_dict
+from posecast.engines.training.data.cmu import CREDIT as CMU_CREDIT
+from posecast.engines.training.data.dataset import TRAINING_FPS
 from posecast.engines.training.export import export_onnx, git_commit
-from posecast.engines.training.train import TrainConfig, load_generator
 
 log = logging.getLogger("export")
-TRAINING_DATA = "Bandai-Namco Research Motion Dataset 1 + 2 (BVH, 30 fps; held-out clips excluded)"
-LICENSE = "CC BY-NC 4.0 (weights trained on the Bandai-Namco Research Motion Dataset inherit its licence)"
+BANDAI = "Bandai-Namco Research Motion Dataset 1 + 2 (BVH, 30 fps; held-out clips excluded)"
+BANDAI_LICENSE = "CC BY-NC 4.0 (weights trained on the Bandai-Namco Research Motion Dataset inherit its licence)"
+CMU = "CMU Graphics Lab Motion Capture Database subset (cmu-mocap + cmu-dance, resampled to 30 fps)"
+CMU_LICENSE = f"CMU data: free for all uses. {CMU_CREDIT}"
+
+
+def describe_data(cfg: TrainConfig) -> tuple[str, str]:
+    """(training data, licence) of a checkpoint's config, for the model's metadata."""
+    names = " ".join(cfg.data).lower()
+    parts, licences = [], []
+    if "bandai" in names or "dataset-" in names:
+        parts.append(BANDAI)
+        licences.append(BANDAI_LICENSE)
+    if "cmu" in names:
+        held = [s for s in ("cmu",) if s in cfg.held_out_sources]
+        subjects = f"; CMU subjects {', '.join(cfg.held_out_subjects)} held out" if cfg.held_out_subjects else ""
+        if not held:
+            parts.append(CMU + subjects)
+            licences.append(CMU_LICENSE)
+    if cfg.recorded_2d:
+        parts.append(f"recorded 2D: {', '.join(Path(p).name for p in cfg.recorded_2d)}")
+    other = [d for d in cfg.data if not any(k in d.lower() for k in ("bandai", "dataset-", "cmu"))]
+    parts += other
+    return "; ".join(parts) or "unknown", " ".join(licences) or "see the training data's licence"
 
 
 def load_pose_model(checkpoint: str | Path, fp16_round: bool = True) -> tuple[PoseModel, TrainConfig, int]:
     """The exportable model from a training checkpoint (eval mode, weights optionally fp16-rounded),
     its training config and the step it was saved at."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    cfg = TrainConfig(**state["config"])
+    state = read_checkpoint(checkpoint)
+    cfg = config_from_dict(state["config"])
     # folded as exported, so the rounding hits the final weights
     model = fold_batchnorm(PoseModel(load_generator(state)).eval())
     if fp16_round:
@@ -51,26 +76,33 @@ def model_kind(cfg: TrainConfig) -> str:
     teacher = Path(cfg.teacher)
     if not teacher.is_file():
         return "distilled"
-    return f"{torch.load(teacher, map_location='cpu', weights_only=False)['config']['mode']}-distilled"
+    return f"{read_checkpoint(teacher)['config']['mode']}-distilled"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("output", type=Path)
-    ap.add_argument("--training-data", default=TRAINING_DATA)
-    ap.add_argument("--license", default=LICENSE)
+    ap.add_argument("--training-data", help="override the description derived from the checkpoint's config")
+    ap.add_argument("--license", help="override the licence derived from the training data")
+    ap.add_argument("--name", help="registry name of the model (metadata extra.model_name)")
     ap.add_argument("--int8", action="store_true", help="also write the INT8 copy beside it (<stem>.int8.onnx)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     model, cfg, step = load_pose_model(args.checkpoint)
+    data, licence = describe_data(cfg)
+    extra = {"train_steps": str(step), "frame_rate": f"{TRAINING_FPS:g}"}
+    if cfg.teacher:
+        extra["teacher"] = str(cfg.teacher)
+    if args.name:
+        extra["model_name"] = args.name
     meta = metadata.ModelMetadata(
         window_frames=cfg.model.window_frames,
         model_kind=model_kind(cfg),
-        training_data=args.training_data,
-        license=args.license,
+        training_data=args.training_data or data,
+        license=args.license or licence,
         git_commit=git_commit(),
-        extra={"train_steps": str(step), **({"teacher": str(cfg.teacher)} if cfg.teacher else {})},
+        extra=extra,
     )
     export_onnx(model, args.output, meta, fp16_weights=True)
     if args.int8:

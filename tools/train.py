@@ -1,14 +1,17 @@
 #!/usr/bin/env python
-"""Train posecast's scale + lifting networks (unsupervised, or a reference) with progress bars,
-resumable checkpoints, a CSV log and a PNG of the loss curves.
+"""Train posecast's scale + lifting networks with progress bars, resumable checkpoints, a CSV log
+(with steps per second) and a PNG of the loss curves.
 
-    python tools/train.py --config tools/configs/unsupervised.yaml --out runs/unsup
-    python tools/train.py --config ... --out runs/unsup --resume     # continue after a stop
-    python tools/train.py --data my_bvh_folder/ --recorded-2d clips/*.npz --out runs/mine
-    python tools/train.py --config tools/configs/distill_w512.yaml --out runs/w512 # small student
+    python tools/train.py --config tools/configs/semi.yaml --out runs/semi
+    python tools/train.py --out runs/semi --resume                     # continue after a stop
+    python tools/train.py --config ... --out runs/x --steps 9000 --resume   # train on further
+    python tools/train.py --data my_bvh/ --recorded-2d clips/*.npz --out runs/mine
 
-Data: any BVH folder or .tar.xz of BVH files (Bandai-Namco and CMU skeletons are known), and/or
-recorded 2D sequences in the ``posecast lift`` input format (2D-only training: no 3D needed).
+Data (``data:`` in the config, or ``--data``): BVH folders or .tar.xz archives (Bandai-Namco,
+CMU's formats; CMU archives and folders are read by the CMU loader), relative to the repository
+or to the shared folder beside it (``$POSECAST_SHARED``). Held out, never trained on: 10 % of
+Bandai-Namco clips (by clip), the CMU subjects in ``held_out_subjects:``, and every clip of a
+source in ``held_out_sources:`` (e.g. ``[cmu]`` to train on Bandai-Namco only).
 """
 
 from __future__ import annotations
@@ -20,30 +23,39 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
+from posecast.engines.errors import PosecastError
 from posecast.engines.networks import PoseModel
 from posecast.engines.training import metrics
-from posecast.engines.training.data.dataset import load_clips, split_clips
+from posecast.engines.training.config import TrainConfig, config_from_dict, load_config, resolve_data
+from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions
-from posecast.engines.training.train import TrainConfig, Trainer
+from posecast.engines.training.train import Trainer
 
 log = logging.getLogger("train")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-DEFAULT_DATA = [
-    str(SHARED / "data/bandai-namco/dataset-1.tar.xz"),
-    str(SHARED / "data/bandai-namco/dataset-2.tar.xz"),
-]
+
+
+def split_data(clips: list[Clip], cfg: TrainConfig) -> tuple[list[Clip], dict[str, list[Clip]]]:
+    """(training clips, held-out sets by name): ``in_domain`` (held-out Bandai-Namco clips) and
+    ``cross`` (held-out CMU subjects and held-out sources)."""
+    held_sources = set(cfg.held_out_sources)
+    cross = [c for c in clips if c.source in held_sources]
+    rest = [c for c in clips if c.source not in held_sources]
+    by_subject = [c for c in rest if c.subject]
+    no_subject = [c for c in rest if not c.subject]
+    train_subj, held_subj = split_by_subject(by_subject, set(cfg.held_out_subjects))
+    train_clip, held_clip = split_clips(no_subject)
+    return train_clip + train_subj, {"in_domain": held_clip, "cross": cross + held_subj}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, help="YAML with TrainConfig fields (model:, weights: nested)")
-    ap.add_argument("--data", nargs="*", help="BVH folders or archives (default: the Bandai-Namco sets)")
-    ap.add_argument("--recorded-2d", nargs="*", default=[], help="2D sequences (.npz, lift input format)")
+    ap.add_argument("--data", nargs="*", help="motion sources, replacing the config's data:")
+    ap.add_argument("--recorded-2d", nargs="*", help="2D sequences (.npz, lift input format), adding to the config's")
     ap.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, log.csv, losses.png")
-    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    ap.add_argument("--steps", type=int)
-    ap.add_argument("--mode", choices=["unsupervised", "ablation", "supervised", "distill"])
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with OUT/config.json")
+    ap.add_argument("--steps", type=int, help="train to this step (with --resume: further)")
+    ap.add_argument("--mode", choices=["unsupervised", "ablation", "supervised", "semi", "distill"])
     ap.add_argument("--teacher", help="distill mode: the teacher's checkpoint (e.g. runs/unsupervised/last.pt)")
     ap.add_argument("--window", type=int, help="window frames T")
     ap.add_argument("--device", default=None, help="cpu or cuda")
@@ -52,42 +64,69 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        return run(args)
+    except (PosecastError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
-    raw = yaml.safe_load(args.config.read_text()) if args.config else {}
-    if args.resume and (args.out / "config.json").exists():
-        raw = json.loads((args.out / "config.json").read_text())
+
+def run(args: argparse.Namespace) -> int:
+    saved = args.out / "config.json"
+    if args.resume and saved.exists():
+        raw = json.loads(saved.read_text())
+    elif args.config:
+        raw = load_config(args.config).to_dict()
+    else:
+        raw = {}
     for key in ("steps", "mode", "device", "teacher"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
     if args.window:
         raw.setdefault("model", {})["window_frames"] = args.window
-    cfg = TrainConfig(**raw)
+    if args.data is not None:
+        raw["data"] = args.data
+    if args.recorded_2d:
+        raw["recorded_2d"] = list(raw.get("recorded_2d", [])) + args.recorded_2d
+    cfg = config_from_dict(raw)
+    sources = [resolve_data(entry) for entry in cfg.data]  # fail before any work when data is missing
+    recorded = [resolve_data(entry) for entry in cfg.recorded_2d]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    saved.write_text(json.dumps(cfg.to_dict(), indent=2))
 
-    options = SamplerOptions(window_frames=max(cfg.model.window_frames, 9 if cfg.model.window_frames == 1 else 0))
-    sources = args.data if args.data is not None else DEFAULT_DATA
-    clips = [c for src in sources for c in load_clips(src, progress=True)]
+    options = SamplerOptions(window_frames=cfg.sample_frames)
+    clips = [c for src in sources for c in load_source(src, progress=True)]
     if args.max_clips:
         clips = clips[: args.max_clips]
-    train_clips, held_out = split_clips(clips)
-    if not held_out:  # tiny subsets: still evaluate on something not trained on
-        train_clips, held_out = clips[:-1], clips[-1:]
-    log.info("clips: %d train, %d held out", len(train_clips), len(held_out))
+    train_clips, held_out = split_data(clips, cfg)
+    if not held_out["in_domain"] and not held_out["cross"]:  # tiny subsets: evaluate on something unseen
+        train_clips, held_out["in_domain"] = train_clips[:-1], train_clips[-1:]
+    log.info("clips: %d train (%d frames); held out: %d in-domain, %d cross-dataset/subject", len(train_clips),
+             sum(len(c.joints_m) for c in train_clips), len(held_out["in_domain"]), len(held_out["cross"]))  # fmt: skip
     samplers = []
     if train_clips:
         samplers.append(MocapWindowSampler(train_clips, options, seed=cfg.seed))
-    if args.recorded_2d:
+    if recorded:
         if cfg.mode == "supervised":
             log.error("recorded 2D has no 3D: it cannot train the supervised reference")
             return 2
-        samplers.append(Recorded2DSampler([Path(p) for p in args.recorded_2d], options, seed=cfg.seed))
+        samplers.append(Recorded2DSampler(recorded, options, seed=cfg.seed))
+    if not samplers:
+        log.error("nothing to train on: every clip is held out and no recorded 2D was given")
+        return 2
     rng = np.random.default_rng(cfg.seed)
 
     def sample(batch: int):  # noqa: ANN202
         return samplers[int(rng.integers(len(samplers)))].sample(batch)
 
-    evaluate = make_quick_eval(held_out, options) if held_out else None
+    evaluators = {name: make_quick_eval(held, options) for name, held in held_out.items() if held}
+
+    def evaluate(generator) -> dict[str, float]:  # noqa: ANN001
+        row = {}
+        for name, fn in evaluators.items():
+            row.update({k.replace("eval_", f"eval_{name}_"): v for k, v in fn(generator).items()})
+        return row
+
     trainer = Trainer(cfg, args.out)
     if args.resume and (args.out / "last.pt").exists():
         trainer.load_checkpoint(args.out / "last.pt")
@@ -97,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def make_quick_eval(held_out, options: SamplerOptions, windows: int = 2048):  # noqa: ANN001, ANN201
+def make_quick_eval(held_out: list[Clip], options: SamplerOptions, windows: int = 2048):  # noqa: ANN201
     """A fixed held-out batch (ground-truth 2D): N-MPJPE and P-MPJPE in mm, for the log only."""
     import torch
 
-    eval_options = SamplerOptions(window_frames=options.window_frames, noise=False)
+    eval_options = SamplerOptions(window_frames=options.window_frames, noise=False, body=None)
     sampler = MocapWindowSampler(held_out, eval_options, seed=123)
     rows = np.random.default_rng(7).integers(0, len(sampler), windows)
     batch = sampler.make_batch(rows, np.random.default_rng(8), augment=False, noise=False)

@@ -1,12 +1,14 @@
-"""Unsupervised training of the scale and lifting networks (METHOD.md), plus the references.
+"""Training of the scale and lifting networks (METHOD.md): the paper's unsupervised method, the
+references, and the supervised and semi-supervised variants.
 
 Modes:
 - ``unsupervised``: the paper's method. Reads 2D windows only (``WindowBatch.keypoints_norm``).
 - ``ablation``: the paper's baseline: no scale network, no L_tmc, no L_tsc.
-- ``supervised``: same architecture trained on 3D ground truth (the reference for the table).
-- ``distill``: a smaller student (e.g. width 512, for the CPU latency budget) trained to
-  reproduce an unsupervised teacher checkpoint's 3D and scale on the same 2D windows. It reads
-  2D only, so the student is as unsupervised as its teacher.
+- ``supervised``: same architecture trained on 3D ground truth.
+- ``semi``: 3D supervision where a batch has 3D (mocap) plus every loss of the paper on the 2D
+  of every batch (mocap projected by the virtual webcams, and recorded 2D, which has no 3D).
+- ``distill``: a smaller student (e.g. for the CPU latency budget) trained to reproduce a
+  teacher checkpoint's 3D and scale on the same 2D windows. It reads 2D only.
 
 Schedule: the pose module (lifter) trains ``pose_steps_per_scale_step`` steps for each scale
 step; the idle module is frozen by leaving it out of that step's optimizer. The
@@ -15,87 +17,29 @@ discriminator updates every ``disc_every`` generator steps.
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .. import normalize, skeleton
-from ..networks import ModelConfig, PoseGenerator, lift_to_3d
+from ..fileio import atomic_path
+from ..networks import PoseGenerator, lift_to_3d
 from . import losses
+from .checkpoint import load_generator, read_checkpoint
+from .config import MODES, LossWeights, TrainConfig, config_from_dict, resolve_bf16
 from .data.windows import WindowBatch
 from .discriminator import Discriminator
+from .history import append_csv, plot_history
+
+__all__ = ["MODES", "CANONICAL_BONE_TOTAL", "LossWeights", "TrainConfig", "Trainer", "canonical_target",
+           "load_generator"]  # fmt: skip
 
 log = logging.getLogger(__name__)
-
-MODES = ("unsupervised", "ablation", "supervised", "distill")
-
-
-@dataclass
-class LossWeights:
-    w_3d: float = 0.5
-    w_2d: float = 5.0
-    w_adv: float = 1.0
-    w_tmc: float = 1.0
-    # METHOD.md: 0.01 with detected 2D, against their bone loss in their units; ours is relative
-    # (scale-free) and summed over 16 bones, and 0.01 let the scale drift off its prior (to 1.7)
-    w_kl: float = 1.0
-    w_bone: float = 1.0
-
-
-@dataclass
-class TrainConfig:
-    mode: str = "unsupervised"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    weights: LossWeights = field(default_factory=LossWeights)
-    steps: int = 6000
-    batch: int = 512
-    lr_pose: float = 5e-4
-    lr_scale: float = 5e-4
-    lr_disc: float = 2e-4
-    lr_final_fraction: float = 0.05  # exponential decay to this fraction of lr at the last step
-    pose_steps_per_scale_step: int = 4
-    disc_every: int = 3
-    motion_gap: int = 3  # frames; METHOD.md: ±3 with detected 2D
-    bone_gap: int = 5
-    #: Gaussian prior of the scale (ratio of the pose's projected RMS size to its bone-length
-    #: normalised 3D size, see tools/scale_prior.py). Like the paper's N(0.7206, 0.058), it is a
-    #: dataset statistic fixed before training; the trainer itself never sees 3D.
-    scale_prior: tuple[float, float] = (0.94, 0.10)
-    bf16: bool = True
-    threads: int = 2
-    seed: int = 0
-    checkpoint_every: int = 250
-    log_every: int = 25
-    device: str = "cpu"
-    #: distill mode: the teacher checkpoint (a trainer ``last.pt``; any architecture)
-    teacher: str | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.model, dict):
-            self.model = ModelConfig(**self.model)
-        if isinstance(self.weights, dict):
-            self.weights = LossWeights(**self.weights)
-        self.scale_prior = tuple(self.scale_prior)
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.mode == "ablation":
-            self.model.use_scale_net = False
-        if (self.mode == "distill") != (self.teacher is not None):
-            raise ValueError("mode 'distill' needs a teacher checkpoint, and only distill takes one")
-        if self.steps < 1 or self.batch < 2:
-            raise ValueError(f"steps must be >= 1 and batch >= 2, got {self.steps}, {self.batch}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 #: Canonical 3D unit (supervised target): a pose's total bone length is this many units,
@@ -121,6 +65,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
         self.device = torch.device(config.device)
+        self.bf16 = resolve_bf16(config.bf16, config.device)
         self.generator = PoseGenerator(config.model).to(self.device)
         self.discriminator = Discriminator().to(self.device)
         betas = (0.5, 0.9)
@@ -168,6 +113,7 @@ class Trainer:
         fake = normalize.canonicalize(rotated_2d[:, -1])
         out["l_adv"] = losses.lsgan_generator(self.discriminator(fake))
         out["l_kl"] = losses.kl_to_prior(scale, *cfg.scale_prior) if self.generator.scale_net else scale.sum() * 0
+        self._joints = joints  # the lifted window, for the semi-supervised 3D term
         self._fake_for_disc = fake.detach()
         self._real_for_disc = canonical[:, -1].detach()
         return out
@@ -181,22 +127,25 @@ class Trainer:
         if scale_phase:
             return w.w_kl * parts["l_kl"] + w.w_bone * parts["l_bone"] + w.w_adv * parts["l_adv"]
         loss = w.w_3d * parts["l_3d"] + w.w_2d * parts["l_2d"] + w.w_adv * parts["l_adv"]
-        if self.cfg.mode == "unsupervised":
+        if self.cfg.mode in ("unsupervised", "semi"):
             loss = loss + w.w_tmc * parts["l_tmc"]
         return loss
+
+    def supervised_loss(self, joints: torch.Tensor, batch: WindowBatch, keypoints: torch.Tensor) -> torch.Tensor:
+        """MSE of the lifted window ``(B, T, 17, 3)`` against the ground truth in the lifter's frame."""
+        target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device), keypoints)
+        return losses.mse(skeleton.root_relative(joints.float()), target)
 
     # ---------------------------------------------------------------- steps
     def train_step(self, batch: WindowBatch) -> dict[str, float]:
         """One optimisation step; returns the logged losses."""
         self.generator.train()
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
         keypoints = torch.from_numpy(batch.keypoints_norm).to(self.device)
         if self.cfg.mode == "supervised":
             with autocast:
                 joints, _ = self.generator(normalize.canonicalize(keypoints))
-            target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device), keypoints)
-            centred = skeleton.root_relative(joints.float())
-            loss = losses.mse(centred, target)
+            loss = self.supervised_loss(joints, batch, keypoints)
             self._apply(self.opt_pose, loss)
             self.step += 1
             return {"loss": float(loss.detach()), "l_sup": float(loss.detach())}
@@ -209,6 +158,9 @@ class Trainer:
             parts = self.unsupervised_losses(keypoints)
         parts = {k: v.float() for k, v in parts.items()}
         loss = self.generator_objective(parts, scale_phase)
+        if self.cfg.mode == "semi" and batch.joints_cam_m is not None:
+            parts["l_sup"] = self.supervised_loss(self._joints, batch, keypoints)
+            loss = loss + self.cfg.weights.w_sup * parts["l_sup"]
         self._apply(self.opt_scale if scale_phase else self.opt_pose, loss)
         logged = {k: float(v.detach()) for k, v in parts.items()}
         if self.step % self.cfg.disc_every == 0:
@@ -280,14 +232,13 @@ class Trainer:
 
     def save_checkpoint(self, name: str = "last.pt") -> Path:
         path = self.out / name
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save(self.state_dict(), tmp)
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        saved = TrainConfig(**state["config"]).model
+        state = read_checkpoint(path, self.device)
+        saved = config_from_dict(state["config"]).model
         if saved != self.cfg.model:
             raise ValueError(f"checkpoint {path} has model {saved}, config asks for {self.cfg.model}")
         self.generator.load_state_dict(state["generator"])
@@ -319,6 +270,9 @@ class Trainer:
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.mode}", unit="step")
         start, running = time.perf_counter(), {}
+        last_step, last_time = self.step, start
+        log.info("training %s from step %d to %d (bf16 %s, %d threads)", cfg.mode, self.step, cfg.steps,
+                 "on" if self.bf16 else "off", cfg.threads)  # fmt: skip
         try:
             while self.step < cfg.steps:
                 self.set_learning_rate()
@@ -329,13 +283,17 @@ class Trainer:
                     bar.update(1)
                     bar.set_postfix(loss=f"{running['loss']:.4f}")
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    row = {"step": self.step, "time_s": round(time.perf_counter() - start, 1), **running}
+                    now = time.perf_counter()
+                    steps_per_s = (self.step - last_step) / max(now - last_time, 1e-9)
+                    last_step, last_time = self.step, now
+                    row = {"step": self.step, "time_s": round(now - start, 1), "steps_per_s": round(steps_per_s, 3),
+                           **running}  # fmt: skip
                     if evaluate is not None and (self.step % eval_every == 0 or self.step == cfg.steps):
                         self.generator.eval()
                         row.update(evaluate(self.generator))
-                        log.info("step %d: %s", self.step, {k: round(v, 4) for k, v in row.items()})
+                    log.info("step %d: %s", self.step, {k: round(v, 4) for k, v in row.items()})
                     history.append(row)
-                    _append_csv(csv_path, row)
+                    append_csv(csv_path, row)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
                     plot_history(csv_path, self.out / "losses.png")
@@ -344,17 +302,6 @@ class Trainer:
             if bar is not None:
                 bar.close()
         return history
-
-
-def load_generator(checkpoint: str | Path | dict, device: torch.device | str = "cpu") -> PoseGenerator:
-    """The generator of a trainer checkpoint (a path, or its already loaded dict), in eval mode
-    (BatchNorm running statistics)."""
-    state = (
-        checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location=device, weights_only=False)
-    )
-    generator = PoseGenerator(TrainConfig(**state["config"]).model).to(device)
-    generator.load_state_dict(state["generator"])
-    return generator.eval()
 
 
 class _Prefetcher:
@@ -389,56 +336,3 @@ class _Prefetcher:
         self._stop.set()
 
 
-def _append_csv(path: Path, row: dict[str, float]) -> None:
-    new = not path.exists()
-    fields = list(row)
-    if not new:
-        with path.open() as f:
-            header = next(csv.reader(f), [])
-        fields = header + [k for k in row if k not in header]
-        if fields != header:  # new columns (an evaluation): rewrite with the wider header
-            with path.open() as f:
-                rows = list(csv.DictReader(f))
-            with path.open("w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=fields)
-                writer.writeheader()
-                writer.writerows(rows)
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def plot_history(csv_path: Path, png_path: Path) -> None:
-    """Loss curves (log scale) and evaluation metrics from ``log.csv``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with csv_path.open() as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    steps = np.array([float(r["step"]) for r in rows])
-    loss_keys = [k for k in rows[0] if k.startswith("l_") or k == "loss"]
-    eval_keys = [k for k in rows[-1] if k.startswith("eval_")]
-    fig, axes = plt.subplots(1, 2 if eval_keys else 1, figsize=(12 if eval_keys else 7, 4), squeeze=False)
-    for k in loss_keys:
-        values = np.array([float(r[k]) if r.get(k) not in (None, "") else math.nan for r in rows])
-        axes[0, 0].plot(steps, np.abs(values), label=k)
-    axes[0, 0].set_yscale("log")
-    axes[0, 0].set_xlabel("step")
-    axes[0, 0].legend(fontsize=7)
-    for k in eval_keys:
-        pts = [(float(r["step"]), float(r[k])) for r in rows if r.get(k) not in (None, "")]
-        if pts:
-            axes[0, 1].plot(*zip(*pts, strict=True), marker="o", label=k)
-    if eval_keys:
-        axes[0, 1].set_xlabel("step")
-        axes[0, 1].set_ylabel("mm")
-        axes[0, 1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=80)
-    plt.close(fig)

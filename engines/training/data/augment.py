@@ -71,6 +71,13 @@ class BodyOptions:
             raise ValueError(f"speed_prob must be in [0, 1], got {self.speed_prob}")
 
 
+def _window_lengths(joints: np.ndarray) -> np.ndarray:
+    """Each window's bone lengths ``(B, 16)``: the median over a few of its frames (rigid mocap
+    bones agree over a window; five frames are as good as all and cheaper)."""
+    step = max(1, joints.shape[1] // 5)
+    return np.median(skeleton.bone_lengths(joints[:, ::step]), axis=1)
+
+
 def leg_length(lengths: np.ndarray) -> np.ndarray:
     """Mean of the two legs' thigh + shin ``(...)`` from bone lengths ``(..., 16)``."""
     return 0.5 * sum(lengths[..., _B[n]] for n in _THIGHS + _SHINS)
@@ -78,7 +85,7 @@ def leg_length(lengths: np.ndarray) -> np.ndarray:
 
 def proportion_factors(joints: np.ndarray, rng: np.random.Generator, options: BodyOptions) -> np.ndarray:
     """Per-window bone length factors ``(B, 16)`` that give windows ``(B, T, 17, 3)`` a new body."""
-    lengths = np.median(skeleton.bone_lengths(joints), axis=1)  # (B, 16)
+    lengths = _window_lengths(joints)  # (B, 16)
     b = len(joints)
     leg = leg_length(lengths)
     target = lengths.copy()
@@ -126,7 +133,7 @@ def shift_joint_centres(joints: np.ndarray, rng: np.random.Generator, shift_frac
     if shift_frac <= 0:
         return joints
     b = len(joints)
-    leg = leg_length(np.median(skeleton.bone_lengths(joints), axis=1))  # (B,)
+    leg = leg_length(_window_lengths(joints))  # (B,)
     forwards = body_frame(joints)[..., 2, :]  # (B, T, 3)
     out = joints.copy()
     for group in (("l_hip", "r_hip"), ("l_shoulder", "r_shoulder"), ("head",)):

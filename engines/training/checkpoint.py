@@ -1,0 +1,51 @@
+"""Reading training checkpoints safely: ``torch.load(weights_only=True)`` only, so a ``.pt`` file
+handed in by anyone can hold tensors, numbers, strings and containers but never run code."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+
+import torch
+
+from ..errors import ModelError
+from ..networks import PoseGenerator
+from .config import config_from_dict
+
+
+class CheckpointError(ModelError):
+    """A checkpoint that is missing, not a posecast checkpoint, or holds more than data."""
+
+
+def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict:
+    """A trainer checkpoint's dict, loaded with ``weights_only=True`` (tensors, numbers, strings,
+    lists, tuples, dicts: what :meth:`Trainer.state_dict` writes). Anything else, such as a pickled
+    object whose loading would call code, raises :class:`CheckpointError` without running it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found; pass a trainer checkpoint (runs/NAME/last.pt)")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:
+            raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (unpickling failed)") from exc
+        raise CheckpointError(
+            f"{path} holds more than tensors and plain data (it asks to call {found.group(1)}); refusing "
+            "to load it: only checkpoints written by posecast's trainer are read"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or "config" not in state or "generator" not in state:
+        raise CheckpointError(f"{path} is not a posecast training checkpoint (no config/generator inside)")
+    return state
+
+
+def load_generator(checkpoint: str | Path | dict, device: torch.device | str = "cpu") -> PoseGenerator:
+    """The generator of a trainer checkpoint (a path, or its already loaded dict), in eval mode
+    (BatchNorm running statistics)."""
+    state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint, device)
+    generator = PoseGenerator(config_from_dict(state["config"]).model).to(device)
+    generator.load_state_dict(state["generator"])
+    return generator.eval()

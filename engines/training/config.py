@@ -1,0 +1,214 @@
+"""Training configuration: what a run trains, on what data, with what compute.
+
+A config is a YAML file of :class:`TrainConfig` fields (``model:`` and ``weights:`` nested).
+Unknown keys are refused with the closest known one (a typo must not silently train the
+default), and ``data:`` names the motion sources, relative to the repository or to the shared
+data folder beside it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import PosecastError
+from ..networks import ModelConfig
+from .data.windows import DEFAULT_WINDOW_FRAMES
+
+log = logging.getLogger(__name__)
+
+MODES = ("unsupervised", "ablation", "supervised", "semi", "distill")
+REPO = Path(__file__).resolve().parents[2]
+#: The shared data folder next to the repository (``$POSECAST_SHARED`` overrides it).
+SHARED_NAME = "shared"
+DEFAULT_DATA = ("data/bandai-namco/dataset-1.tar.xz", "data/bandai-namco/dataset-2.tar.xz")
+#: Frames per training window for a single-frame (T = 1) model, see TrainConfig.sample_frames.
+SINGLE_FRAME_SAMPLE_FRAMES = 9
+
+
+class ConfigError(PosecastError, ValueError):
+    """A training config with an unknown key, a bad value or data that cannot be found."""
+
+
+@dataclass
+class LossWeights:
+    w_3d: float = 0.5
+    w_2d: float = 5.0
+    w_adv: float = 1.0
+    w_tmc: float = 1.0
+    # METHOD.md: 0.01 with detected 2D, against their bone loss in their units; ours is relative
+    # (scale-free) and summed over 16 bones, and 0.01 let the scale drift off its prior (to 1.7)
+    w_kl: float = 1.0
+    w_bone: float = 1.0
+    w_sup: float = 1.0  # supervised 3D term (supervised and semi modes)
+
+
+@dataclass
+class TrainConfig:
+    mode: str = "unsupervised"
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(window_frames=DEFAULT_WINDOW_FRAMES))
+    weights: LossWeights = field(default_factory=LossWeights)
+    steps: int = 6000
+    batch: int = 512
+    lr_pose: float = 5e-4
+    lr_scale: float = 5e-4
+    lr_disc: float = 2e-4
+    lr_final_fraction: float = 0.05  # exponential decay to this fraction of lr at the last step
+    pose_steps_per_scale_step: int = 4
+    disc_every: int = 3
+    motion_gap: int = 3  # frames; METHOD.md: ±3 with detected 2D
+    bone_gap: int = 5
+    #: Gaussian prior of the scale (ratio of the pose's projected RMS size to its bone-length
+    #: normalised 3D size, see tools/scale_prior.py). Like the paper's N(0.7206, 0.058), it is a
+    #: dataset statistic fixed before training; the trainer itself never sees 3D.
+    scale_prior: tuple[float, float] = (0.94, 0.10)
+    #: bfloat16 autocast: "auto" uses it only where the CPU computes bf16 natively (AVX512 /
+    #: AMX; on AVX2 it emulates it, measured 12x slower), or on CUDA; true/false force it
+    bf16: str | bool = "auto"
+    threads: int = 1
+    seed: int = 0
+    checkpoint_every: int = 250
+    log_every: int = 25
+    device: str = "cpu"
+    #: distill mode: the teacher checkpoint (a trainer ``last.pt``; any architecture)
+    teacher: str | None = None
+    #: motion sources (BVH folders/archives, CMU archives): absolute, or relative to the
+    #: repository, or to the shared data folder beside it
+    data: list[str] = field(default_factory=lambda: list(DEFAULT_DATA))
+    #: recorded 2D sequences (lift-format .npz) for the 2D-only losses (unsupervised, semi)
+    recorded_2d: list[str] = field(default_factory=list)
+    #: CMU subjects never trained on (held out for the cross-subject score)
+    held_out_subjects: list[str] = field(default_factory=list)
+    #: sources whose clips are all held out (e.g. "cmu" to train on Bandai-Namco only)
+    held_out_sources: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = _build(ModelConfig, self.model, "model")
+        if isinstance(self.weights, dict):
+            self.weights = _build(LossWeights, self.weights, "weights")
+        self.scale_prior = tuple(self.scale_prior)
+        self.data, self.recorded_2d = list(self.data), list(self.recorded_2d)
+        self.held_out_subjects = [str(s) for s in self.held_out_subjects]
+        self.held_out_sources = list(self.held_out_sources)
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.mode == "ablation":
+            self.model.use_scale_net = False
+        if (self.mode == "distill") != (self.teacher is not None):
+            raise ConfigError("mode 'distill' needs a teacher checkpoint, and only distill takes one")
+        if self.steps < 1 or self.batch < 2:
+            raise ConfigError(f"steps must be >= 1 and batch >= 2, got {self.steps}, {self.batch}")
+        if self.bf16 not in ("auto", True, False):
+            raise ConfigError(f"bf16 must be 'auto', true or false, got {self.bf16!r}")
+        if self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
+
+    @property
+    def sample_frames(self) -> int:
+        """Frames per training window: the model's window, or for a single-frame model
+        :data:`SINGLE_FRAME_SAMPLE_FRAMES` (it is applied frame by frame; the motion and bone
+        losses compare frames of the window)."""
+        return self.model.window_frames if self.model.window_frames > 1 else SINGLE_FRAME_SAMPLE_FRAMES
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _build(cls: type, raw: dict[str, Any], where: str) -> Any:  # noqa: ANN401 - a config dataclass
+    known = [f.name for f in fields(cls)]
+    unknown = [k for k in raw if k not in known]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+        raise ConfigError(f"unknown {where} key {key!r}{hint}")
+    try:
+        return cls(**raw)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, PosecastError):
+            raise
+        raise ConfigError(f"bad {where} value: {exc}") from exc
+
+
+def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
+    """A :class:`TrainConfig` from YAML/JSON data; unknown keys raise :class:`ConfigError`
+    naming the closest known key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a training config is a mapping of TrainConfig fields, got {type(raw).__name__}")
+    return _build(TrainConfig, dict(raw), "config")
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+    try:
+        return config_from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def shared_dir() -> Path:
+    """``$POSECAST_SHARED``, else the ``shared`` folder beside the repository."""
+    import os
+
+    env = os.environ.get("POSECAST_SHARED")
+    return Path(env) if env else REPO.parent / SHARED_NAME
+
+
+def resolve_data(entry: str | Path) -> Path:
+    """A data entry → an existing path: as given, else relative to the repository, else to the
+    shared folder. Raises :class:`ConfigError` listing where it looked."""
+    path = Path(entry).expanduser()
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, REPO / path, shared_dir() / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise ConfigError(
+        f"training data {entry!r} not found (looked in {looked}); put the data there, set "
+        "POSECAST_SHARED to the shared folder, or name other data with data: in the config or --data"
+    )
+
+
+def resolve_bf16(setting: str | bool, device: str) -> bool:
+    """Whether to autocast to bfloat16: ``"auto"`` decides from the hardware and logs why."""
+    if setting in (True, False):
+        return bool(setting)
+    if device.startswith("cuda"):
+        log.info("bf16: on (CUDA)")
+        return True
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    flags = _cpu_flags()
+    native = (capability.startswith("AVX512") or "AMX" in capability) and (
+        flags is None or bool(flags & {"avx512_bf16", "amx_bf16"})
+    )
+    bf16_flags = "" if flags is None else f", bf16 flags {sorted(flags & {'avx512_bf16', 'amx_bf16'})}"
+    detail = f"CPU capability {capability}{bf16_flags}"
+    log.info("bf16: %s (%s%s)", "on" if native else "off", detail,
+             "" if native else ": no native bf16, it would be emulated and run many times slower")  # fmt: skip
+    return native
+
+
+def _cpu_flags() -> set[str] | None:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (Linux), else ``None``."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None

@@ -1,0 +1,65 @@
+"""The training log: ``log.csv`` (one row per logged step, columns added as they appear) and
+``losses.png`` (loss curves and evaluation metrics)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def append_csv(path: Path, row: dict[str, float]) -> None:
+    new = not path.exists()
+    fields = list(row)
+    if not new:
+        with path.open() as f:
+            header = next(csv.reader(f), [])
+        fields = header + [k for k in row if k not in header]
+        if fields != header:  # new columns (an evaluation): rewrite with the wider header
+            with path.open() as f:
+                rows = list(csv.DictReader(f))
+            with path.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(rows)
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def plot_history(csv_path: Path, png_path: Path) -> None:
+    """Loss curves (log scale) and evaluation metrics from ``log.csv``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with csv_path.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    steps = np.array([float(r["step"]) for r in rows])
+    loss_keys = [k for k in rows[0] if k.startswith("l_") or k == "loss"]
+    eval_keys = [k for k in rows[-1] if k.startswith("eval_")]
+    fig, axes = plt.subplots(1, 2 if eval_keys else 1, figsize=(12 if eval_keys else 7, 4), squeeze=False)
+    for k in loss_keys:
+        values = np.array([float(r[k]) if r.get(k) not in (None, "") else math.nan for r in rows])
+        axes[0, 0].plot(steps, np.abs(values), label=k)
+    axes[0, 0].set_yscale("log")
+    axes[0, 0].set_xlabel("step")
+    axes[0, 0].legend(fontsize=7)
+    for k in eval_keys:
+        pts = [(float(r["step"]), float(r[k])) for r in rows if r.get(k) not in (None, "")]
+        if pts:
+            axes[0, 1].plot(*zip(*pts, strict=True), marker="o", label=k)
+    if eval_keys:
+        axes[0, 1].set_xlabel("step")
+        axes[0, 1].set_ylabel("mm")
+        axes[0, 1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,129 @@
+"""Training configs (unknown keys refused with a hint, data found or clearly missing, bf16 only
+where native), checkpoints read without running code, and the semi-supervised mode."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from posecast.engines.networks import ModelConfig
+from posecast.engines.training import config as config_module
+from posecast.engines.training.checkpoint import CheckpointError, load_generator, read_checkpoint
+from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, load_config, resolve_data
+from posecast.engines.training.data.dataset import Clip
+from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions, WindowBatch
+from posecast.engines.training.train import Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {"window_frames": 9, "width": 64, "blocks": 1, "scale_width": 32}
+
+
+def test_unknown_keys_are_refused_with_the_closest_key() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'step'; did you mean 'steps'\?"):
+        config_from_dict({"step": 10})
+    with pytest.raises(ConfigError, match=r"unknown model key 'widht'; did you mean 'width'\?"):
+        config_from_dict({"model": {"widht": 10}})
+    with pytest.raises(ConfigError, match=r"unknown weights key 'w_superv'; did you mean 'w_sup'\?"):
+        config_from_dict({"weights": {"w_superv": 1.0}})
+    with pytest.raises(ConfigError, match="unknown config key 'zzz'; known keys: mode, model"):
+        config_from_dict({"zzz": 1})
+    with pytest.raises(ConfigError, match="bf16 must be 'auto', true or false"):
+        config_from_dict({"bf16": "maybe"})
+
+
+def test_shipped_configs_load(tmp_path: Path) -> None:
+    for path in sorted((REPO / "tools" / "configs").glob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg.model.window_frames >= 1 and cfg.data, path
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mode: semi\nmodell: {width: 8}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown config key 'modell'; did you mean 'model'\?"):
+        load_config(bad)
+
+
+def test_one_window_default_and_single_frame_sampling() -> None:
+    assert TrainConfig().model.window_frames == TrainConfig().sample_frames == 27
+    single = config_from_dict({"model": {"window_frames": 1}})
+    assert single.sample_frames == config_module.SINGLE_FRAME_SAMPLE_FRAMES > 1
+
+
+def test_data_is_found_beside_the_repository_or_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared"
+    (shared / "data").mkdir(parents=True)
+    (shared / "data" / "moves.tar.xz").write_bytes(b"x")
+    monkeypatch.setenv("POSECAST_SHARED", str(shared))
+    assert resolve_data("data/moves.tar.xz") == shared / "data" / "moves.tar.xz"
+    assert resolve_data("tools/configs") == REPO / "tools" / "configs"  # relative to the repository
+    with pytest.raises(ConfigError, match=r"training data 'data/absent.tar.xz' not found \(looked in .*shared"):
+        resolve_data("data/absent.tar.xz")
+
+
+def test_bf16_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    with caplog.at_level(logging.INFO):
+        assert config_module.resolve_bf16("auto", "cpu") is False
+    assert "bf16: off" in caplog.text and "AVX2" in caplog.text
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(config_module, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert config_module.resolve_bf16("auto", "cpu") is True
+    monkeypatch.setattr(config_module, "_cpu_flags", lambda: {"avx512f"})  # AVX512 without bf16
+    assert config_module.resolve_bf16("auto", "cpu") is False
+    assert config_module.resolve_bf16(True, "cpu") is True and config_module.resolve_bf16(False, "cuda") is False
+
+
+class _Payload:
+    """A pickle that would create a file when loaded (what an attacker's .pt would do)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_pickle_checkpoint_is_refused_without_running(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"config": {}, "generator": {}, "step": 1, "x": _Payload(marker)}, evil)
+    with pytest.raises(CheckpointError, match=r"more than tensors and plain data \(it asks to call (posix|os)\.system"):
+        read_checkpoint(evil)
+    with pytest.raises(CheckpointError):
+        load_generator(evil)
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("posecast_tools_export_t", REPO / "tools" / "export.py")
+    export = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = export
+    spec.loader.exec_module(export)
+    with pytest.raises(CheckpointError):
+        export.load_pose_model(evil)
+    assert not marker.exists()
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        read_checkpoint(tmp_path / "junk.pt")
+
+
+def test_trainer_checkpoints_load_with_weights_only(tmp_path: Path) -> None:
+    cfg = config_from_dict({"model": TINY, "steps": 2, "batch": 4, "bf16": False})
+    path = Trainer(cfg, tmp_path).save_checkpoint()
+    state = torch.load(path, weights_only=True)
+    assert state["step"] == 0 and config_from_dict(state["config"]) == cfg
+    assert isinstance(load_generator(path).cfg, ModelConfig)
+
+
+def test_semi_supervised_uses_3d_only_where_a_batch_has_it(clips: list[Clip], tmp_path: Path) -> None:
+    cfg = config_from_dict({"mode": "semi", "model": TINY, "steps": 40, "batch": 32, "bf16": False, "seed": 1})
+    trainer = Trainer(cfg, tmp_path)
+    sampler = MocapWindowSampler(clips[:2], SamplerOptions(window_frames=9), seed=0)
+    batches = [sampler.sample(32) for _ in range(40)]
+    first = trainer.train_step(batches[0])
+    assert "l_sup" in first and {"l_2d", "l_3d", "l_adv", "l_tmc", "l_kl", "l_bone"} <= first.keys()
+    two_d = WindowBatch(batches[1].keypoints_norm, batches[1].confidence)  # recorded 2D: no 3D at all
+    assert "l_sup" not in trainer.train_step(two_d)
+    history = [trainer.train_step(b)["l_sup"] for b in batches[2:]]
+    assert np.mean(history[-8:]) < 0.7 * np.mean(history[:4])  # the 3D term is learned
