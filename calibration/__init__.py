@@ -6,7 +6,7 @@ File formats are documented in :mod:`posecast.calibration.io`.
 from .errors import CalibrationError
 from .intrinsics import DEFAULT_HFOV_DEG, CameraIntrinsics
 from .io import load_intrinsics, load_subject, save_intrinsics, save_subject
-from .subject import DEFAULT_HEIGHT_M, SubjectOptions, SubjectProfile, estimate_subject
+from .subject import DEFAULT_HEIGHT_M, SubjectOptions, SubjectProfile, estimate_subject, subject_from_lifted
 
 __all__ = [
     "DEFAULT_HEIGHT_M",
@@ -20,4 +20,5 @@ __all__ = [
     "load_subject",
     "save_intrinsics",
     "save_subject",
+    "subject_from_lifted",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..engines.media import IMAGE_SUFFIXES
 from .board import (
     DEFAULT_MIN_SHARPNESS,
     BoardDetector,
@@ -31,8 +32,6 @@ from .errors import CalibrationError
 from .intrinsics import CameraIntrinsics, utc_now_iso
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass(frozen=True)

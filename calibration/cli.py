@@ -1,7 +1,8 @@
 """``posecast calibrate camera``: intrinsics from board images, a live camera, or an assumed field of view.
 
-``register(subparsers)`` adds the ``calibrate`` group and returns its subparsers action so that
-``posecast.realtime.commands`` can add ``calibrate subject``.
+``register(subparsers)`` adds the ``calibrate`` group (listed in ``posecast.realtime.commands.COMMANDS``);
+``calibrate subject``, which needs the live pipeline, adds itself to the group from
+``posecast.realtime.commands.calibrate_subject``.
 """
 
 from __future__ import annotations

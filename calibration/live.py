@@ -12,14 +12,13 @@ shows the guidance in a window, or logs it when there is no display.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from ..engines.media import display_available
 from .board import (
     DEFAULT_MIN_SHARPNESS,
     BoardDetector,
@@ -218,12 +217,6 @@ def _window_show(frame: np.ndarray, collector: LiveCollector, status: LiveStatus
     return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
 
 
-def _has_display() -> bool:
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
 def calibrate_live(
     camera_index: int,
     board: BoardSpec,
@@ -246,7 +239,7 @@ def calibrate_live(
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, frame_size[0])
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, frame_size[1])
     show = None
-    if window if window is not None else _has_display():
+    if window if window is not None else display_available():
         try:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
             show = _window_show

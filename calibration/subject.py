@@ -133,6 +133,21 @@ def estimate_subject(
     return SubjectProfile(float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False)
 
 
+def subject_from_lifted(
+    poses: np.ndarray, confidence: np.ndarray, height_m: float, source: str = "", options: SubjectOptions | None = None
+) -> SubjectProfile:
+    """The subject calibration of ``posecast calibrate subject``: the raw lifted poses
+    ``(F, 17, 3)`` and confidences ``(F, 17)`` of the frames where a person was seen → profile.
+    Raises :class:`CalibrationError` when the person was seen in too few frames."""
+    options = options or SubjectOptions()
+    if len(poses) < options.min_frames:
+        raise CalibrationError(
+            f"saw a person in only {len(poses)} frames of {source or 'the source'}: stand fully in view and move "
+            "naturally for a few seconds, or pass --seconds with a longer time"
+        )
+    return estimate_subject(poses, height_m, confidence, options, source=source)
+
+
 def _check_height(height_m: float) -> None:
     if not _MIN_HEIGHT_M < float(height_m) < _MAX_HEIGHT_M:
         raise CalibrationError(

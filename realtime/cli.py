@@ -1,11 +1,9 @@
 """The ``posecast`` command: a thin argparse front over the packages.
 
-Each command group lives with the code it drives and exposes ``register(subparsers)``:
-``calibration.cli`` (calibrate camera; returns the ``calibrate`` group so that
-``realtime.commands`` can add ``calibrate subject``, which needs the live pipeline),
-``engines.cli`` (engines build|info|bench), ``engines.cli_assets`` (assets list|fetch),
-``realtime.listen`` (listen) and ``realtime.commands`` (run, demo, lift). Training and evaluation are tools in
-``tools/`` (they need torch, which the live path never imports).
+Every command is one module registered in :data:`posecast.realtime.commands.COMMANDS` (each
+exposes ``register(subparsers)``); this module only builds the parser, sets up logging and
+turns a :class:`PosecastError` into one line on stderr and exit code 2. Training and evaluation
+are tools in ``tools/`` (they need torch, which the live path never imports).
 """
 
 from __future__ import annotations
@@ -15,11 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ..calibration import cli as calibration_cli
-from ..engines import cli as engines_cli
-from ..engines import cli_assets as assets_cli
 from ..engines.errors import PosecastError
-from . import commands, listen
+from .commands import register_all
 
 log = logging.getLogger("posecast")
 
@@ -28,11 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posecast", description="Real-time 3D human pose from a webcam.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, native library output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    calibrate_sub = calibration_cli.register(sub)
-    engines_cli.register(sub)
-    assets_cli.register(sub)
-    listen.register(sub)
-    commands.register(sub, calibrate_sub)
+    register_all(sub)
     return parser
 
 

@@ -1,249 +1,163 @@
-"""The live pipeline: frame → MediaPipe 2D → causal window → scale + lifting → bone smoothing
-→ metric 3D in the camera frame → ZeroMQ.
+"""The live pipeline, wiring only: source → 2D detector → lifting → every sink.
 
-Data flow per frame (:meth:`Pipeline.process`):
+::
 
-1. ``keypoints2d``: MediaPipe PoseLandmarker → 17 joints in pixels + confidence.
-2. ``window``: undistort (calibrated cameras), normalise with the intrinsics
-   (:func:`posecast.engines.normalize.normalize_pixels`), push into the causal window.
-3. ``lift``: the exported networks give the current frame's root-relative 3D.
-4. ``smooth``: bone-length smoothing makes it metric from the subject's height or profile;
-   optional One Euro filter; the root is placed from the focal length and the 2D
-   (:func:`posecast.engines.camera.solve_root_translation`).
-5. ``publish``: a :class:`~posecast.realtime.publish.PoseMessage`, never blocking.
+    FrameSource ─Frame─▶ Detector2D ─Detections2D─▶ PoseLifting ─[PersonPose]─▶ PoseFrame ─▶ Sink, Sink, ...
 
-Tracking policy: no person in a frame → the window, the smoother and the filter are reset and
-a ``lost`` message is published (joints zero, confidence zero). Until the window holds T real
-frames the state is ``warming`` (joints valid but from a partly padded window).
+Per frame (:meth:`Pipeline.process`): ``keypoints2d`` (the detector), then the lifting stage's
+``window``, ``lift`` and ``smooth``, then ``publish``: the frame is handed to every sink in
+order (inline sinks are called, threaded ones get it queued; see
+:class:`~posecast.realtime.stages.Sink`). When the image size changes the lifting stage sets
+its intrinsics and every sink gets the new :class:`StreamMeta`. A sink whose ``write`` raises
+is detached (logged once) and the others go on; :meth:`Pipeline.run` then ends after that
+frame with a :class:`SinkError`.
+
+The stages are built elsewhere (:mod:`posecast.realtime.assemble` from options, the commands
+from arguments, tests from fakes) and handed in; the pipeline owns them and closes them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 
-import numpy as np
-
-from ..calibration import (
-    DEFAULT_HEIGHT_M,
-    DEFAULT_HFOV_DEG,
-    CameraIntrinsics,
-    SubjectProfile,
-    load_intrinsics,
-    load_subject,
-)
-from ..engines import normalize, skeleton
-from .capture import FrameSource
-from .keypoints2d import Keypoints2DEstimator, Keypoints2DOptions
-from .lifter import Lifter3D, LifterOptions
-from .metric3d import MetricLifting
-from .publish import DEFAULT_ADDRESS, PoseMessage, Publisher, PublisherOptions
-from .smoothing import BoneLengthSmootherOptions, OneEuroOptions
-from .types import Frame, Keypoints2D
+from .errors import SinkError
+from .sinks.background import BackgroundSink
+from .stages import Detector2D, FrameSource, PoseLifting, Sink
+from .types import Frame, PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
 
+#: The stages timed in every frame's ``stage_ns``.
 STAGES = ("keypoints2d", "window", "lift", "smooth", "publish")
 
 
-@dataclass
-class PipelineOptions:
-    """Everything ``posecast run`` configures. Paths override defaults; ``None`` = default."""
-
-    keypoints: Keypoints2DOptions = field(default_factory=Keypoints2DOptions)
-    lifter: LifterOptions = field(default_factory=LifterOptions)
-    intrinsics_path: Path | None = None
-    hfov_deg: float = DEFAULT_HFOV_DEG
-    height_m: float | None = None  # None: DEFAULT_HEIGHT_M, flagged as assumed
-    subject_path: Path | None = None
-    one_euro: OneEuroOptions | None = None
-    publish_address: str | None = DEFAULT_ADDRESS  # None: do not publish
-    min_joint_confidence: float = 0.3  # joints below it get no weight when placing the root
-
-    def __post_init__(self) -> None:
-        if not 10.0 <= self.hfov_deg <= 170.0:
-            raise ValueError(f"hfov_deg must be between 10 and 170 degrees, got {self.hfov_deg}")
-        if self.height_m is not None and self.subject_path is not None:
-            raise ValueError("give either a height or a subject file, not both")
-
-
-@dataclass
-class FrameResult:
-    """What the pipeline made of one frame."""
-
-    frame_id: int
-    capture_ns: int
-    tracking: str  # "tracking" | "warming" | "lost"
-    keypoints: Keypoints2D
-    joints_m: np.ndarray | None  # (17, 3) metres, camera frame, root included
-    joints_rel_m: np.ndarray | None  # (17, 3) metres, root at the origin
-    root_m: np.ndarray | None  # (3,)
-    scale: float | None
-    joints_lifted: np.ndarray | None  # (17, 3) the network's raw root-relative output (canonical units)
-    stage_ns: dict[str, int]  # time spent per stage
-    publish_ns: int  # monotonic time when sent (or when done, without a publisher)
-
-    @property
-    def capture_to_publish_ms(self) -> float:
-        return (self.publish_ns - self.capture_ns) / 1e6
-
-
 class Pipeline:
-    """Wires the stages; ``process(frame)`` runs one frame, ``run(source)`` a whole source."""
+    """``open()`` the sinks, ``process(frame)`` one frame or ``run(source)`` a whole source,
+    ``close()`` everything (or use ``with``, which opens and closes)."""
 
-    def __init__(self, options: PipelineOptions | None = None) -> None:
-        self.options = o = options or PipelineOptions()
-        self._intrinsics_file = load_intrinsics(o.intrinsics_path) if o.intrinsics_path else None
-        if o.subject_path is not None:
-            self.subject = load_subject(o.subject_path)
-            smoother = BoneLengthSmootherOptions(
-                tuple(self.subject.as_array()), self.subject.height_m, fixed_lengths=True
-            )
-        else:
-            self.subject = SubjectProfile.from_height(o.height_m or DEFAULT_HEIGHT_M, assumed=o.height_m is None)
-            smoother = BoneLengthSmootherOptions.from_height(self.subject.height_m)
-        # cheap, likely-to-fail stages first (a port in use); release what was built on failure
-        self.publisher = self.lifter = self.keypoints = None
+    def __init__(self, detector: Detector2D, lifting: PoseLifting, sinks: Sequence[Sink] = ()) -> None:
+        self.detector = detector
+        self.lifting = lifting
+        self.sinks: list[Sink] = list(sinks)
+        self.failed: dict[str, BaseException] = {}
+        self.frames = 0
+        self._outputs: list[Sink] = []
+        self._image_size: tuple[int, int] | None = None
+        self._source_fps = 0.0
+
+    def meta(self) -> StreamMeta:
+        """The stream's meta data now (intrinsics once the first frame was seen)."""
+        return StreamMeta(
+            assumptions=self.lifting.assumptions(),
+            intrinsics=self.lifting.intrinsics,
+            source_fps=self._source_fps,
+            max_people=self.detector.max_people,
+        )
+
+    def open(self) -> Pipeline:
+        """Open every sink with the current meta data; threaded sinks get their thread. A sink
+        that cannot open raises (after the ones opened are closed again)."""
+        if self._outputs:
+            return self
+        meta = self.meta()
         try:
-            if o.publish_address is not None:
-                self.publisher = Publisher(PublisherOptions(address=o.publish_address))
-            self.lifter = Lifter3D(o.lifter)
-            self.keypoints = Keypoints2DEstimator(o.keypoints)
+            for sink in self.sinks:
+                output = sink if sink.inline else BackgroundSink(sink)
+                self._outputs.append(output)
+                output.open(meta)
         except BaseException:
             self.close()
             raise
-        self.metric = MetricLifting(self.lifter, smoother, o.one_euro, o.min_joint_confidence)
-        self.intrinsics: CameraIntrinsics | None = None
-        self._intrinsics_array = np.zeros(4)
-        self.frames = 0
-        self.lost_frames = 0
+        return self
 
-    # ------------------------------------------------------------------ setup
-    def _set_intrinsics(self, width: int, height: int) -> None:
-        if self._intrinsics_file is not None:
-            k = self._intrinsics_file
-            self.intrinsics = k if (k.width, k.height) == (width, height) else k.rescaled(width, height)
-        else:
-            self.intrinsics = CameraIntrinsics.from_hfov(self.options.hfov_deg, width, height)
-        self._intrinsics_array = self.intrinsics.as_array()
-        if self.publisher is not None:
-            self.publisher.meta.assumptions = self.assumptions()
-            self.publisher.send_meta()
-        log.info(
-            "intrinsics: %dx%d fx=%.1f fy=%.1f (%s); subject height %.2f m%s",
-            width, height, self.intrinsics.fx, self.intrinsics.fy,
-            "assumed: " + self.intrinsics.source if self.intrinsics.assumed else self.intrinsics.source,
-            self.subject.height_m, " (assumed)" if self.subject.assumed else "",
-        )  # fmt: skip
-
-    def assumptions(self) -> dict:
-        """What the published 3D rests on, for the meta message."""
-        k, meta = self.intrinsics, self.lifter.metadata
-        out = {
-            "height_m": self.subject.height_m,
-            "height_assumed": self.subject.assumed,
-            "subject_source": self.subject.source or ("default" if self.subject.assumed else "height"),
-            "model_kind": meta.model_kind,
-            "window_frames": meta.window_frames,
-            "model_commit": meta.git_commit,
-            "backend": self.lifter.backend.name,
-        }
-        if k is not None:
-            out.update(
-                intrinsics_assumed=k.assumed, intrinsics_source=k.source, fx=k.fx, fy=k.fy, cx=k.cx, cy=k.cy,
-                image_width=k.width, image_height=k.height,
-            )  # fmt: skip
-            if k.assumed:
-                out["hfov_deg"] = self.options.hfov_deg
-        return out
-
-    # ------------------------------------------------------------------ per frame
-    def process(self, frame: Frame) -> FrameResult:
+    def process(self, frame: Frame) -> PoseFrame:
+        """Detect, lift and hand one frame to every sink; returns the :class:`PoseFrame`."""
+        if not self._outputs and self.sinks:
+            self.open()
         stage_ns: dict[str, int] = {}
         t0 = time.perf_counter_ns()
-        kp = self.keypoints.process(frame)
-        t1 = time.perf_counter_ns()
-        stage_ns["keypoints2d"] = t1 - t0
-        if self.intrinsics is None or (self.intrinsics.width, self.intrinsics.height) != kp.image_size:
-            self._set_intrinsics(*kp.image_size)
+        detections = self.detector.detect(frame)
+        stage_ns["keypoints2d"] = time.perf_counter_ns() - t0
+        people = self.lifting.process(detections, detections.timestamp_ns, stage_ns)
+        result = PoseFrame(frame.frame_id, frame.capture_ns, detections.timestamp_ns, detections.image_size, people,
+                           stage_ns, frame.image_bgr, detections)  # fmt: skip
         self.frames += 1
-        timestamp_ns = self._timestamp_ns(frame)
-        if not kp.detected:
-            return self._lost(frame, kp, stage_ns, t1)
-        pixels = kp.keypoints_px.astype(np.float64)
-        if self.intrinsics.has_distortion:
-            pixels = self.intrinsics.undistort_pixels(pixels)
-        keypoints_norm = normalize.normalize_pixels(pixels, self._intrinsics_array)
-        pose = self.metric.process(keypoints_norm, kp.confidence, timestamp_ns, stage_ns)
-        if pose is None:
-            return self._lost(frame, kp, stage_ns, t1)
-        t4 = time.perf_counter_ns()
-        result = FrameResult(
-            frame.frame_id, frame.capture_ns, pose.state, kp, pose.joints_m, pose.joints_rel_m, pose.root_m,
-            pose.scale, pose.joints_lifted, stage_ns, 0,
-        )  # fmt: skip
-        self._publish(result, t4)
+        if detections.image_size != self._image_size or frame.source_fps != self._source_fps:
+            self._image_size, self._source_fps = detections.image_size, frame.source_fps
+            self._deliver("update_meta", self.meta())
+        t_sinks = time.perf_counter_ns()
+        self._deliver("write", result)
+        stage_ns["publish"] = time.perf_counter_ns() - t_sinks
+        result.delivered_ns = time.monotonic_ns()
         return result
 
-    def _timestamp_ns(self, frame: Frame) -> int:
-        """The clock of the temporal stages: capture time live, media time for offline files."""
-        if self.options.keypoints.video_time and frame.source_fps > 0:
-            return int(frame.frame_id * 1e9 / frame.source_fps)
-        return frame.capture_ns
+    def _deliver(self, method: str, item: object) -> None:
+        for output in list(self._outputs):
+            try:
+                getattr(output, method)(item)
+            except Exception as exc:  # one sink's failure must not stop the others
+                self._detach(output, exc)
 
-    def _lost(self, frame: Frame, kp: Keypoints2D, stage_ns: dict[str, int], t_start: int) -> FrameResult:
-        self.lost_frames += 1
-        self.metric.reset()
-        for stage in ("window", "lift", "smooth"):
-            stage_ns.setdefault(stage, 0)
-        result = FrameResult(frame.frame_id, frame.capture_ns, "lost", kp, None, None, None, None, None, stage_ns, 0)
-        self._publish(result, time.perf_counter_ns())
-        return result
+    def _detach(self, output: Sink, exc: BaseException) -> None:
+        self._outputs.remove(output)
+        self.failed[output.name] = exc
+        log.error("output %s failed and was stopped: %s", output.name, exc)
+        try:
+            output.close()
+        except Exception as close_exc:  # noqa: BLE001 - already failing; say so and go on
+            log.debug("closing the failed output %s: %s", output.name, close_exc)
 
-    def _publish(self, result: FrameResult, t_start: int) -> None:
-        if self.publisher is not None:
-            zeros = np.zeros((skeleton.NUM_JOINTS, 3), dtype=np.float32)
-            message = PoseMessage(
-                frame_id=result.frame_id,
-                capture_ns=result.capture_ns,
-                tracking=result.tracking,
-                joints_m=zeros if result.joints_m is None else result.joints_m.astype(np.float32),
-                confidence=(np.zeros(skeleton.NUM_JOINTS, np.float32) if result.joints_m is None
-                            else result.keypoints.confidence),
-                root_m=np.zeros(3, np.float32) if result.root_m is None else result.root_m.astype(np.float32),
-                latency_ms={k: v / 1e6 for k, v in result.stage_ns.items()},
-            )  # fmt: skip
-            self.publisher.publish(message)
-            result.publish_ns = message.publish_ns
-        else:
-            result.publish_ns = time.monotonic_ns()
-        result.stage_ns["publish"] = time.perf_counter_ns() - t_start
-
-    # ------------------------------------------------------------------ whole source
-    def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[tuple[Frame, FrameResult]]:
-        """Yield ``(frame, result)`` for frames of an opened ``source`` until it ends or ``max_frames``."""
+    def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
+        """Yield a :class:`PoseFrame` per frame of an opened ``source`` until it ends,
+        ``max_frames`` were processed or a sink asks to stop. Raises :class:`SinkError` after
+        the frame in which a sink failed."""
         count = 0
         while max_frames is None or count < max_frames:
             frame = source.read()
             if frame is None:
                 return
             count += 1
-            yield frame, self.process(frame)
+            result = self.process(frame)
+            yield result
+            if self.failed:
+                name, exc = next(iter(self.failed.items()))
+                raise SinkError(f"output {name} failed at frame {frame.frame_id}: {exc}") from exc
+            if any(output.stop_requested for output in self._outputs):
+                return
+
+    @property
+    def dropped_frames(self) -> dict[str, int]:
+        """Frames each sink lost (it could not keep up)."""
+        return {sink.name: sink.dropped_frames for sink in self.sinks}
 
     def reset(self) -> None:
-        self.metric.reset()
-        self.keypoints.reset()
+        """Forget every tracked person (a new clip); the sinks go on."""
+        self.lifting.reset()
+        self.detector.reset()
 
     def close(self) -> None:
-        for stage in (self.keypoints, self.lifter, self.publisher):
-            if stage is not None:
-                stage.close()
+        """Close the sinks (finishing their files), then the lifting stage and the detector.
+        Raises the first error a sink raised on closing, after closing everything else."""
+        errors = []
+        for output in self._outputs:
+            try:
+                output.close()
+            except Exception as exc:  # noqa: BLE001 - close the rest first, raise after
+                errors.append(exc)
+        opened = {id(o.sink) if isinstance(o, BackgroundSink) else id(o) for o in self._outputs}
+        for sink in self.sinks:
+            if id(sink) not in opened and sink.name not in self.failed:
+                sink.close()  # built but never opened
+        self._outputs = []
+        self.lifting.close()
+        self.detector.close()
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> Pipeline:
-        return self
+        return self.open()
 
     def __exit__(self, *exc: object) -> None:
         self.close()

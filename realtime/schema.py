@@ -1,14 +1,14 @@
-"""posecast's ZeroMQ messages (schema, encode, decode, validate) and the publishing stage.
+"""posecast's wire format: encode, decode and validate, shared by the ZeroMQ sink and ``posecast listen``.
 
-Wire format
------------
 Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is a msgpack map
 (string keys; floats packed as float32, integers as int64). Subscribers filter on the topic.
 
-``b"pose"``: one per processed frame.
+``b"pose"``: one per tracked person per processed frame (see below for frames with nobody).
 
 ========================  ================================================================
 ``schema_version``        int, :data:`SCHEMA_VERSION`
+``person_id``             int >= 0, the tracked person (stable while tracked and across gaps
+                          of up to a second; ids are not reused). Schema 2.
 ``frame_id``              int, the source frame's id (increasing; gaps are dropped frames)
 ``capture_ns``            int, ``time.monotonic_ns()`` when the frame was captured
 ``publish_ns``            int, ``time.monotonic_ns()`` when it was sent (same machine and
@@ -16,8 +16,8 @@ Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is 
 ``publish_unix_ns``       int, ``time.time_ns()`` when it was sent (wall clock, comparable
                           across machines only as far as their clocks agree)
 ``tracking``              ``"tracking"`` (joints valid), ``"warming"`` (the temporal window is
-                          still filling) or ``"lost"`` (no person); use joints only when
-                          ``"tracking"``
+                          still filling) or ``"lost"`` (no pose: joints, root and confidence
+                          are zeros)
 ``joints_m``              17 × [x, y, z] metres in the camera frame, root translation included
 ``confidence``            17 floats in [0, 1], per joint
 ``root_m``                [x, y, z] metres, the pelvis in the camera frame
@@ -25,63 +25,58 @@ Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is 
 ``latency_ms``            optional map stage name → milliseconds (e.g. ``"keypoints2d"``)
 ========================  ================================================================
 
-``b"meta"``: sent when the publisher starts, whenever a subscriber subscribes, and every
-``meta_interval_s`` (1 s by default): ``schema_version``, ``joint_names``, ``parents``
-(index of each joint's parent, -1 for the root), ``bone_names``, ``units`` (``"m"``),
-``frame``, ``publish_ns``, ``publish_unix_ns``, ``meta_interval_s`` and ``assumptions``, a free
-map from the pipeline (e.g. ``intrinsics_assumed``, ``height_assumed``, ``hfov_deg``, model
+Every frame gives at least one pose message: one per person the tracker holds (seen, or
+``lost`` for up to a second), and when it holds nobody one ``lost`` message with the id of the
+last person seen (0 before anyone was): a single-person stream has one message per frame.
+All messages of one frame share ``frame_id``.
+
+``b"meta"``: ``schema_version``, ``joint_names``, ``parents`` (index of each joint's parent,
+-1 for the root), ``bone_names``, ``units`` (``"m"``), ``frame``, ``max_people``,
+``source_fps``, ``publish_ns``, ``publish_unix_ns``, ``meta_interval_s`` and ``assumptions``, a
+free map from the pipeline (e.g. ``intrinsics_assumed``, ``height_assumed``, ``hfov_deg``, model
 information).
 
 Arrays are nested lists of numbers, not raw bytes: any msgpack library in any language reads
-them without knowing numpy's layout, and at 17 joints the size difference is negligible
-(a pose message is about 450 bytes). :func:`decode_pose` returns numpy float32 arrays.
-
-Joint names are not repeated in every pose message: the joint order is fixed by
-``schema_version`` (:data:`posecast.engines.skeleton.JOINT_NAMES`) and every meta message
-carries it, so a subscriber that joins late learns it within ``meta_interval_s``.
-
-Compatibility: new fields may be added without a version change, so readers must ignore keys
+them without knowing numpy's layout (a pose message is about 460 bytes). Joint names are not
+repeated in pose messages: the order is fixed by ``schema_version`` and every meta message
+carries it. New fields may be added without a version change, so readers must ignore keys
 they do not know; removing a field or changing its meaning bumps :data:`SCHEMA_VERSION`.
-
-Publishing never blocks the pipeline, and one subscriber never starves another: the socket is
-an XPUB with a send high-water mark of a few messages *per subscriber* and ZeroMQ's default
-drop policy, so when one subscriber's queue is full only that subscriber loses messages
-(it sees a gap in ``frame_id``); every other subscriber keeps receiving. (``XPUB_NODROP`` is
-deliberately not set: with it one stalled subscriber makes every send fail, silencing all.)
-Drops are per subscriber, so they are counted on the receiving side (``posecast listen``
-reports frame-id gaps), not here. Address: ``tcp://HOST:PORT`` binds
-(default ``tcp://127.0.0.1:5555``; port ``*`` or ``0`` picks a free one); a
-``connect:tcp://HOST:PORT`` prefix connects instead, e.g. to a broker's XSUB socket.
+:func:`decode_pose` also reads schema 1 (one person; ``person_id`` 0).
 """
 
 from __future__ import annotations
 
-import errno
-import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 import numpy as np
-import zmq
 
 from ..engines import skeleton
-from .errors import OptionsError, PublishError, SchemaError
+from .errors import SchemaError
+from .types import COORDINATE_FRAME, TRACKING_STATES, PersonPose, PoseFrame, StreamMeta
 
-log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-COORDINATE_FRAME = "camera_xright_ydown_zforward"
+SCHEMA_VERSION = 2
+#: Versions :func:`decode_pose` and :func:`decode_meta` read.
+READABLE_VERSIONS = (1, 2)
 TOPIC_POSE = b"pose"
 TOPIC_META = b"meta"
-TRACKING_STATES = ("tracking", "warming", "lost")
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5555"
+
+__all__ = [
+    "COORDINATE_FRAME", "DEFAULT_ADDRESS", "READABLE_VERSIONS", "SCHEMA_VERSION", "TOPIC_META", "TOPIC_POSE",
+    "TRACKING_STATES", "MetaMessage", "PoseMessage", "decode_meta", "decode_pose", "encode_meta", "encode_pose",
+    "encode_pose_message", "meta_message", "validate_pose_message",
+]  # fmt: skip
+
+_ZEROS_17x3 = np.zeros((skeleton.NUM_JOINTS, 3), np.float32).tolist()
+_ZEROS_17 = np.zeros(skeleton.NUM_JOINTS, np.float32).tolist()
+_ZEROS_3 = [0.0, 0.0, 0.0]
 
 
 @dataclass
 class PoseMessage:
-    """One frame's 3D pose (see the module docstring for each field's meaning).
+    """A pose message as a subscriber reads it (see the module docstring for each field).
     ``joints_m`` ``(17, 3)``, ``confidence`` ``(17,)``, ``root_m`` ``(3,)``, all float32."""
 
     frame_id: int
@@ -95,11 +90,12 @@ class PoseMessage:
     publish_unix_ns: int = 0
     schema_version: int = SCHEMA_VERSION
     frame: str = COORDINATE_FRAME
+    person_id: int = 0
 
 
 @dataclass
 class MetaMessage:
-    """What a subscriber needs to interpret pose messages, plus the run's assumptions."""
+    """A meta message as a subscriber reads it: how to interpret pose messages, and the run's assumptions."""
 
     assumptions: dict[str, Any] = field(default_factory=dict)
     joint_names: tuple[str, ...] = skeleton.JOINT_NAMES
@@ -107,6 +103,8 @@ class MetaMessage:
     bone_names: tuple[str, ...] = skeleton.BONE_NAMES
     units: str = "m"
     frame: str = COORDINATE_FRAME
+    max_people: int = 1
+    source_fps: float = 0.0
     meta_interval_s: float = 1.0
     publish_ns: int = 0
     publish_unix_ns: int = 0
@@ -127,18 +125,47 @@ def _unpack(payload: bytes) -> dict[str, Any]:
     return message
 
 
-def encode_pose(message: PoseMessage) -> bytes:
-    """:class:`PoseMessage` → msgpack payload (the topic is :data:`TOPIC_POSE`)."""
+def _float32_list(array: np.ndarray) -> list:
+    return np.asarray(array, np.float32).tolist()
+
+
+def encode_pose(
+    frame: PoseFrame, person: PersonPose, publish_ns: int, publish_unix_ns: int, with_latency: bool = True
+) -> bytes:
+    """One person of a :class:`PoseFrame` → msgpack payload (topic :data:`TOPIC_POSE`);
+    ``publish_ns`` / ``publish_unix_ns`` are the send time on the monotonic and wall clocks."""
+    posed = person.joints_m is not None
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "person_id": int(person.person_id),
+        "frame_id": int(frame.frame_id),
+        "capture_ns": int(frame.capture_ns),
+        "publish_ns": int(publish_ns),
+        "publish_unix_ns": int(publish_unix_ns),
+        "tracking": person.tracking,
+        "joints_m": _float32_list(person.joints_m) if posed else _ZEROS_17x3,
+        "confidence": _float32_list(person.confidence) if posed else _ZEROS_17,
+        "root_m": _float32_list(person.root_m) if posed else _ZEROS_3,
+        "frame": COORDINATE_FRAME,
+    }
+    if with_latency:
+        payload["latency_ms"] = {str(k): v / 1e6 for k, v in frame.stage_ns.items()}
+    return _pack(payload)
+
+
+def encode_pose_message(message: PoseMessage) -> bytes:
+    """A :class:`PoseMessage` (e.g. one decoded, to relay or replay it) → msgpack payload."""
     payload = {
         "schema_version": message.schema_version,
+        "person_id": int(message.person_id),
         "frame_id": int(message.frame_id),
         "capture_ns": int(message.capture_ns),
         "publish_ns": int(message.publish_ns),
         "publish_unix_ns": int(message.publish_unix_ns),
         "tracking": message.tracking,
-        "joints_m": np.asarray(message.joints_m, np.float32).tolist(),
-        "confidence": np.asarray(message.confidence, np.float32).tolist(),
-        "root_m": np.asarray(message.root_m, np.float32).tolist(),
+        "joints_m": _float32_list(message.joints_m),
+        "confidence": _float32_list(message.confidence),
+        "root_m": _float32_list(message.root_m),
         "frame": message.frame,
     }
     if message.latency_ms is not None:
@@ -162,7 +189,17 @@ def decode_pose(payload: bytes) -> PoseMessage:
         publish_unix_ns=m["publish_unix_ns"],
         schema_version=m["schema_version"],
         frame=m["frame"],
+        person_id=m.get("person_id", 0),
     )
+
+
+def meta_message(meta: StreamMeta, meta_interval_s: float = 1.0) -> MetaMessage:
+    """The wire form of a :class:`StreamMeta` (the intrinsics travel in ``assumptions``)."""
+    return MetaMessage(
+        assumptions=dict(meta.assumptions), joint_names=tuple(meta.joint_names), parents=tuple(meta.parents),
+        bone_names=tuple(meta.bone_names), units=meta.units, frame=meta.frame, max_people=meta.max_people,
+        source_fps=float(meta.source_fps), meta_interval_s=meta_interval_s,
+    )  # fmt: skip
 
 
 def encode_meta(message: MetaMessage) -> bytes:
@@ -183,15 +220,16 @@ def decode_meta(payload: bytes) -> MetaMessage:
     return MetaMessage(**values)
 
 
-def _check_version(m: dict[str, Any]) -> None:
+def _check_version(m: dict[str, Any]) -> int:
     version = m.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise SchemaError(f"field 'schema_version' must be an int, got {version!r}")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise SchemaError(
-            f"field 'schema_version' is {version}, this posecast reads {SCHEMA_VERSION}: "
-            "use the same posecast version on both ends"
+            f"field 'schema_version' is {version}, this posecast reads {READABLE_VERSIONS[0]} to "
+            f"{READABLE_VERSIONS[-1]}: use the same posecast version on both ends"
         )
+    return version
 
 
 def _check_numbers(m: dict[str, Any], name: str, shape: tuple[int, ...]) -> None:
@@ -203,14 +241,18 @@ def _check_numbers(m: dict[str, Any], name: str, shape: tuple[int, ...]) -> None
         raise SchemaError(f"field {name!r} must have shape {shape}, got {array.shape}")
 
 
+def _check_count(message: dict[str, Any], name: str) -> None:
+    value = message.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SchemaError(f"field {name!r} must be a non-negative int, got {value!r}")
+
+
 def validate_pose_message(message: dict[str, Any]) -> None:
-    """Check a decoded pose map against the schema; raises :class:`SchemaError` naming the
-    first bad field. Unknown extra fields are allowed."""
-    _check_version(message)
-    for name in ("frame_id", "capture_ns", "publish_ns", "publish_unix_ns"):
-        value = message.get(name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SchemaError(f"field {name!r} must be a non-negative int, got {value!r}")
+    """Check a decoded pose map against the schema (version 1 or 2); raises
+    :class:`SchemaError` naming the first bad field. Unknown extra fields are allowed."""
+    version = _check_version(message)
+    for name in ("frame_id", "capture_ns", "publish_ns", "publish_unix_ns") + (("person_id",) if version >= 2 else ()):
+        _check_count(message, name)
     if message.get("tracking") not in TRACKING_STATES:
         raise SchemaError(f"field 'tracking' must be one of {TRACKING_STATES}, got {message.get('tracking')!r}")
     if message.get("frame") != COORDINATE_FRAME:
@@ -225,123 +267,3 @@ def validate_pose_message(message: dict[str, Any]) -> None:
         isinstance(latency, dict) and all(isinstance(k, str) and isinstance(v, int | float) for k, v in latency.items())
     ):
         raise SchemaError(f"field 'latency_ms' must map stage names to milliseconds, got {latency!r}")
-
-
-@dataclass
-class PublisherOptions:
-    """``address``: ``tcp://HOST:PORT`` to bind or ``connect:tcp://HOST:PORT`` to connect;
-    ``send_hwm``: messages queued per subscriber before dropping; ``send_buffer_bytes``: the
-    kernel send buffer (bounds how stale a slow subscriber's data can get);
-    ``meta_interval_s``: how often the meta message is repeated."""
-
-    address: str = DEFAULT_ADDRESS
-    send_hwm: int = 4
-    send_buffer_bytes: int = 16 * 1024
-    meta_interval_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.send_hwm < 1:
-            raise OptionsError(f"send_hwm must be at least 1, got {self.send_hwm}")
-        if self.meta_interval_s <= 0:
-            raise OptionsError(f"meta_interval_s must be positive, got {self.meta_interval_s}")
-
-
-class Publisher:
-    """Pipeline stage that sends :class:`PoseMessage` s over ZeroMQ without ever blocking.
-
-    The constructor binds (or connects) and raises :class:`PublishError` when the address is
-    in use or invalid; ``assumptions`` go into every meta message.
-    """
-
-    def __init__(
-        self,
-        options: PublisherOptions | None = None,
-        assumptions: dict[str, Any] | None = None,
-        context: zmq.Context | None = None,
-    ) -> None:
-        self.options = options or PublisherOptions()
-        self.meta = MetaMessage(assumptions=dict(assumptions or {}), meta_interval_s=self.options.meta_interval_s)
-        self.sent_messages = 0
-        self.dropped_messages = 0  # sends refused by the socket itself (not per-subscriber drops)
-        self._last_meta_ns = 0
-        self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
-        s = self._socket
-        s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.SNDHWM, self.options.send_hwm)
-        s.setsockopt(zmq.SNDBUF, self.options.send_buffer_bytes)
-        s.setsockopt(zmq.XPUB_VERBOSE, 1)
-        self.address = self._attach(self.options.address)
-        log.info("publishing poses on %s", self.address)
-        self.send_meta()
-
-    def _attach(self, address: str) -> str:
-        connect = address.startswith("connect:")
-        endpoint = address.removeprefix("connect:").removeprefix("bind:")
-        if endpoint.startswith("tcp://") and endpoint.endswith(":0"):
-            endpoint = endpoint[:-1] + "*"
-        try:
-            if connect:
-                self._socket.connect(endpoint)
-                return f"connect:{endpoint}"
-            self._socket.bind(endpoint)
-        except zmq.ZMQError as exc:
-            self._socket.close(linger=0)
-            if exc.errno == errno.EADDRINUSE:
-                raise PublishError(
-                    f"address {endpoint} is in use: another posecast? pass --publish tcp://127.0.0.1:PORT"
-                ) from exc
-            raise PublishError(
-                f"cannot {'connect to' if connect else 'bind'} {address!r} ({exc}): expected e.g. "
-                f"{DEFAULT_ADDRESS} or connect:tcp://HOST:PORT"
-            ) from exc
-        return self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
-
-    def _send(self, topic: bytes, payload: bytes) -> bool:
-        try:
-            self._socket.send_multipart([topic, payload], flags=zmq.NOBLOCK)
-        except zmq.Again:
-            self.dropped_messages += 1
-            return False
-        self.sent_messages += 1
-        return True
-
-    def _new_subscriptions(self) -> bool:
-        """Drain subscription notices; True when someone subscribed since the last call."""
-        subscribed = False
-        while True:
-            try:
-                notice = self._socket.recv(flags=zmq.NOBLOCK)
-            except zmq.Again:
-                return subscribed
-            subscribed |= notice[:1] == b"\x01"
-
-    def send_meta(self) -> bool:
-        """Send the meta message now; returns False when it had to be dropped."""
-        self._last_meta_ns = time.monotonic_ns()
-        self.meta.publish_ns, self.meta.publish_unix_ns = self._last_meta_ns, time.time_ns()
-        return self._send(TOPIC_META, encode_meta(self.meta))
-
-    def publish(self, message: PoseMessage) -> bool:
-        """Stamp ``publish_ns``/``publish_unix_ns`` on ``message`` and send it (preceded by the
-        meta message when due). Never blocks; returns False when the message was dropped."""
-        due = time.monotonic_ns() - self._last_meta_ns >= self.options.meta_interval_s * 1e9
-        if self._new_subscriptions() or due:
-            self.send_meta()
-        message.publish_ns, message.publish_unix_ns = time.monotonic_ns(), time.time_ns()
-        return self._send(TOPIC_POSE, encode_pose(message))
-
-    process = publish
-
-    def reset(self) -> None:
-        """Nothing to forget between runs except the drop counters."""
-        self.sent_messages = self.dropped_messages = 0
-
-    def close(self) -> None:
-        if not self._socket.closed:
-            self._socket.close(linger=0)
-
-    def __enter__(self) -> Publisher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -22,6 +22,7 @@ threads).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -105,21 +106,33 @@ class KeypointLayout:
 
     def to_posecast(self, values: np.ndarray) -> np.ndarray:
         """Map ``(..., K, C)`` (pixels, world coordinates or scores with ``C = 1``) to
-        ``(..., 17, C)`` of the same dtype; a joint from several keypoints gets their mean (for
-        scores a fair confidence)."""
+        ``(..., 17, C)`` of the same float dtype; a joint from several keypoints gets their mean
+        (for scores a fair confidence)."""
         values = np.asarray(values)
         if values.shape[-2] != self.num_keypoints:
             raise ValueError(f"layout {self.name} expects (..., {self.num_keypoints}, C), got {values.shape}")
-        out = np.zeros((*values.shape[:-2], skeleton.NUM_JOINTS, values.shape[-1]), dtype=values.dtype)
-        for joint, sources in enumerate(self.joint_sources):
-            if len(sources) == 1:
-                out[..., joint, :] = values[..., sources[0], :]
-            elif sources:
-                total = values[..., sources[0], :]
-                for i in sources[1:]:
-                    total = total + values[..., i, :]
-                out[..., joint, :] = total / len(sources)
+        if math.isfinite(values.sum()):
+            # One small matrix product: each row holds one 1 or two 0.5 (the rest exact zeros), so
+            # it gives the same numbers as averaging the sources one by one.
+            out = np.matmul(self._averaging.astype(values.dtype, copy=False), values)
+        else:  # a NaN in an unused keypoint must not reach the joints through 0 * NaN
+            out = np.zeros((*values.shape[:-2], skeleton.NUM_JOINTS, values.shape[-1]), dtype=values.dtype)
+            for joint, sources in enumerate(self.joint_sources):
+                if sources:
+                    out[..., joint, :] = values[..., list(sources), :].mean(axis=-2)
         return skeleton.derive_axial(out) if not self.joint_sources[skeleton.ROOT] else out
+
+    @property
+    def _averaging(self) -> np.ndarray:
+        """``(17, K)`` float32: row ``j`` averages joint ``j``'s sources (zeros for derived joints)."""
+        matrix = self.__dict__.get("_matrix")
+        if matrix is None:
+            matrix = np.zeros((skeleton.NUM_JOINTS, self.num_keypoints), np.float32)
+            for joint, sources in enumerate(self.joint_sources):
+                for i in sources:
+                    matrix[joint, i] += 1.0 / len(sources)
+            object.__setattr__(self, "_matrix", matrix)
+        return matrix
 
 
 @dataclass

@@ -4,9 +4,10 @@
     python tools/bench_pipeline.py --json bench/pipeline.json [--clip PATH] [--loops 3] [--int8]
 
 Runs the real pipeline (MediaPipe full model, the shipped networks on the chosen backend,
-bone smoothing, ZeroMQ publishing to a real subscriber that drains on a thread) over the
-clip ``--loops`` times, each loop with a fresh temporal state, and writes the statistics of
-every stage (milliseconds), the sum of everything after MediaPipe, and the machine it ran on.
+bone smoothing, the ZeroMQ sink publishing to a real subscriber in another process, and the
+stats sink) over the clip ``--loops`` times, each loop with a fresh temporal state, and writes
+the statistics of every stage (milliseconds), the sum of everything after MediaPipe, and the
+machine it ran on. ``publish`` is the time spent handing each frame to the sinks.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ import time
 from pathlib import Path
 
 import zmq
+from posecast.engines.fileio import atomic_write
 from posecast.engines.runtime import cpu_name
-from posecast.realtime.capture import open_source
-from posecast.realtime.commands import latency_summary
-from posecast.realtime.keypoints2d import Keypoints2DOptions
-from posecast.realtime.lifter import LifterOptions
-from posecast.realtime.pipeline import Pipeline, PipelineOptions
+from posecast.realtime.assemble import PipelineOptions, build_pipeline
+from posecast.realtime.lifting import LifterOptions, LiftingOptions
+from posecast.realtime.sinks.stats import StatsSink
+from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+from posecast.realtime.sources import open_source
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CLIP = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "media" / "dance_576.mp4"
 
 
 def _drain(address: str, stop, counter) -> None:  # noqa: ANN001 - multiprocessing Event/Value
@@ -46,50 +48,52 @@ def _drain(address: str, stop, counter) -> None:  # noqa: ANN001 - multiprocessi
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clip", type=Path, default=SHARED / "media" / "dance_576.mp4")
+    ap.add_argument("--clip", type=Path, default=CLIP)
     ap.add_argument("--loops", type=int, default=3)
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--model", type=Path, help="lifting model .onnx (default: the shipped one)")
     ap.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None, help="default: as the pipeline")
+    ap.add_argument("--max-people", type=int, default=1)
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     options = PipelineOptions(
-        keypoints=Keypoints2DOptions(video_time=False),
-        lifter=LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8),
-        publish_address="tcp://127.0.0.1:0",
+        lifting=LiftingOptions(lifter=LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8)),
+        max_people=args.max_people,
     )
-    results = []
+    publisher, stats = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0")), StatsSink()
     ctx = multiprocessing.get_context("spawn")
     received = ctx.Value("i", 0)
-    with Pipeline(options) as pipeline:
+    with build_pipeline(options, [publisher, stats]) as pipeline:
         stop = ctx.Event()
-        drainer = ctx.Process(target=_drain, args=(pipeline.publisher.address, stop, received), daemon=True)
+        drainer = ctx.Process(target=_drain, args=(publisher.address, stop, received), daemon=True)
         drainer.start()
         time.sleep(1.0)  # let the subscriber join before the first frame
         for _ in range(args.loops):
             pipeline.reset()
             with open_source(str(args.clip)) as source:
-                results += [r for _, r in pipeline.run(source)]
+                for _ in pipeline.run(source):
+                    pass
+        summary = stats.summary()
         stop.set()
         drainer.join()
-        backend = pipeline.lifter.backend
+        backend = pipeline.lifting.lifter.backend
         report = {
             "clip": args.clip.name,
-            "frames": len(results),
-            "frames_with_pose": sum(r.joints_m is not None for r in results),
+            "frames": stats.frames,
+            "frames_with_pose": stats.frames_with_pose,
+            "max_people": args.max_people,
             "messages_received": received.value,
             "backend": backend.name,
             "backend_device": backend.device,
             "int8": "int8" in backend.device,
-            "window_frames": pipeline.lifter.window_frames,
+            "window_frames": pipeline.lifting.window_frames,
             "cpu": cpu_name(),
             "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "stages_ms": latency_summary(results),
+            "stages_ms": summary,
         }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2))
+    atomic_write(args.json, json.dumps(report, indent=2).encode())
     s = report["stages_ms"]
     for key in ("keypoints2d", "window", "lift", "smooth", "publish", "after_mediapipe", "capture_to_publish_ms"):
         logging.info("%-22s p50 %7.3f ms   p99 %7.3f ms", key, s[key]["p50"], s[key]["p99"])

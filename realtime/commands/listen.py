@@ -1,5 +1,4 @@
-"""``posecast listen``: subscribe to a posecast stream and print it, and :class:`Subscriber`,
-the small client it is built on (also handy for Python consumers and tests)."""
+"""``posecast listen``: subscribe to a posecast stream and print it."""
 
 from __future__ import annotations
 
@@ -10,80 +9,18 @@ import sys
 from typing import Any
 
 import numpy as np
-import zmq
 
-from ..engines import skeleton
-from ..engines.errors import PosecastError
-from .errors import SchemaError
-from .publish import (
-    DEFAULT_ADDRESS,
-    TOPIC_META,
-    TOPIC_POSE,
-    MetaMessage,
-    PoseMessage,
-    decode_meta,
-    decode_pose,
-)
+from ...engines import skeleton
+from ...engines.errors import PosecastError
+from ..errors import SchemaError
+from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
+from ..subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
 
 class ListenTimeoutError(PosecastError):
     """No message arrived within the time allowed."""
-
-
-class Subscriber:
-    """A SUB socket on a posecast stream. ``address`` is ``tcp://HOST:PORT`` to connect to
-    (the publisher binds) or ``bind:tcp://HOST:PORT`` when the publisher connects."""
-
-    def __init__(
-        self,
-        address: str = DEFAULT_ADDRESS,
-        topics: tuple[bytes, ...] = (TOPIC_POSE, TOPIC_META),
-        receive_hwm: int = 16,
-        context: zmq.Context | None = None,
-    ) -> None:
-        self.address = address
-        self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.setsockopt(zmq.RCVHWM, receive_hwm)
-        for topic in topics:
-            self._socket.setsockopt(zmq.SUBSCRIBE, topic)
-        endpoint = address.removeprefix("bind:")
-        try:
-            if address.startswith("bind:"):
-                self._socket.bind(endpoint)
-            else:
-                self._socket.connect(endpoint)
-        except zmq.ZMQError as exc:
-            self._socket.close(linger=0)
-            raise PosecastError(f"cannot listen on {address!r} ({exc}): expected e.g. {DEFAULT_ADDRESS}") from exc
-
-    def recv(self, timeout_s: float | None = None) -> PoseMessage | MetaMessage | None:
-        """Block up to ``timeout_s`` (forever when None) for the next message; None on timeout.
-        Raises :class:`SchemaError` for a message that does not follow the schema."""
-        timeout_ms = None if timeout_s is None else max(0, int(timeout_s * 1000))
-        if not self._socket.poll(timeout_ms, zmq.POLLIN):
-            return None
-        parts = self._socket.recv_multipart()
-        if len(parts) != 2:
-            raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
-        topic, payload = parts
-        if topic == TOPIC_POSE:
-            return decode_pose(payload)
-        if topic == TOPIC_META:
-            return decode_meta(payload)
-        raise SchemaError(f"unknown topic {topic!r}: expected {TOPIC_POSE!r} or {TOPIC_META!r}")
-
-    def close(self) -> None:
-        if not self._socket.closed:
-            self._socket.close(linger=0)
-
-    def __enter__(self) -> Subscriber:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _rounded(array: np.ndarray, decimals: int = 5) -> list:
@@ -119,8 +56,8 @@ def format_line(message: PoseMessage | MetaMessage) -> str:
     j = skeleton.JOINT_INDEX
     joints = "  ".join(f"{name} {xyz(message.joints_m[j[name]])}" for name in ("head", "l_wrist", "r_wrist"))
     return (
-        f"frame {message.frame_id:6d}  {message.tracking:8s}  latency {latency_ms:6.1f} ms  "
-        f"root {xyz(message.root_m)} m  {joints}"
+        f"frame {message.frame_id:6d}  person {message.person_id:2d}  {message.tracking:8s}  "
+        f"latency {latency_ms:6.1f} ms  root {xyz(message.root_m)} m  {joints}"
     )
 
 

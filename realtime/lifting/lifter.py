@@ -1,4 +1,4 @@
-"""The lifting stage: a causal window of normalised 2D → the current frame's root-relative 3D.
+"""The lifting networks: causal windows of normalised 2D → the current frame's root-relative 3D.
 
 Runs the exported scale + lifting networks through :mod:`posecast.engines.runtime` (ONNX
 Runtime on the CPU, TensorRT or torch-cuda on an NVIDIA GPU).
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines.runtime import RuntimeBackend, load_backend
-from ..engines.runtime.base import resolve_model
-from ..engines.runtime.quantize import shipped_int8
+from ...engines.runtime import RuntimeBackend, load_backend
+from ...engines.runtime.base import resolve_model
+from ...engines.runtime.quantize import shipped_int8
 
 
 @dataclass
@@ -28,12 +28,16 @@ class LifterOptions:
 
 @dataclass
 class LiftResult:
-    joints_rel: np.ndarray  # (17, 3) root-relative, canonical units, camera axes
-    scale: float  # the scale network's output for this frame
+    """``joints_rel`` ``(B, 17, 3)`` float64 root-relative, canonical units, camera axes;
+    ``scale`` ``(B,)`` float64, the scale network's output per window."""
+
+    joints_rel: np.ndarray
+    scale: np.ndarray
 
 
 class Lifter3D:
-    """``process(window (T, 17, 2)) -> LiftResult``; ``window_frames`` comes from the model file."""
+    """``process(windows (B, T, 17, 2)) -> LiftResult``: every person of a frame in one network
+    call; ``window_frames`` (``T``) comes from the model file."""
 
     def __init__(self, options: LifterOptions | None = None) -> None:
         self.options = options or LifterOptions()
@@ -45,16 +49,15 @@ class Lifter3D:
             kwargs["int8"] = True  # other backends do not take it (a GPU runs the float model)
         self.backend: RuntimeBackend = load_backend(self.options.backend, self.options.model_path, **kwargs)
         self.window_frames = self.backend.metadata.window_frames
-        self._batch = np.empty((1, self.window_frames, 17, 2), dtype=np.float32)
 
     @property
     def metadata(self):  # noqa: ANN201 - engines.metadata.ModelMetadata
         return self.backend.metadata
 
-    def process(self, window: np.ndarray) -> LiftResult:
-        self._batch[0] = window
-        out = self.backend.run(self._batch)
-        return LiftResult(out.joints_3d[0].astype(np.float64), float(out.scale[0, 0]))
+    def process(self, windows: np.ndarray) -> LiftResult:
+        """Lift ``windows`` ``(B, T, 17, 2)`` float32 (C-contiguous; ``B >= 1``); blocks for one call."""
+        out = self.backend.run(windows)
+        return LiftResult(out.joints_3d.astype(np.float64), out.scale[:, 0].astype(np.float64))
 
     def reset(self) -> None:
         """Stateless: nothing to forget between subjects."""

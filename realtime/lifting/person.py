@@ -1,76 +1,76 @@
-"""Per frame, normalised 2D → metric 3D: causal window → networks → bone smoothing → root.
+"""One tracked person's temporal state: causal window → (batched networks) → bone smoothing → root.
 
-One stage shared by the live pipeline and ``posecast lift``, so both make 3D the same way.
+The lifting stage keeps one :class:`PersonState` per person id, so people never share a
+window, a bone-length estimate or a filter. A frame is handled in two halves around the one
+network call that lifts everybody: :meth:`PersonState.push` (window in) and
+:meth:`PersonState.finish` (metric 3D out).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..engines.camera import solve_root_translation
-from .lifter import Lifter3D
+from ...engines.camera import solve_root_translation
 from .smoothing import BoneLengthSmoother, BoneLengthSmootherOptions, OneEuroFilter, OneEuroOptions
-from .window import PoseWindow, PoseWindowOptions
+from .window import PoseWindow, PoseWindowOptions, WindowResult
 
 
 @dataclass
 class MetricPose:
-    state: str  # "warming" | "tracking"
-    joints_m: np.ndarray  # (17, 3) metres, camera frame, root included
-    joints_rel_m: np.ndarray  # (17, 3) metres, root at the origin
-    root_m: np.ndarray  # (3,)
-    scale: float
-    joints_lifted: np.ndarray  # (17, 3) the network's raw root-relative output (canonical units)
+    """``state``: ``warming`` | ``tracking``; ``joints_rel_m`` ``(17, 3)`` metres with the root
+    at the origin; ``root_m`` ``(3,)``; ``bone_lengths_m`` ``(16,)`` the lengths used."""
+
+    state: str
+    joints_rel_m: np.ndarray
+    root_m: np.ndarray
+    bone_lengths_m: np.ndarray
 
 
-class MetricLifting:
-    """``process(keypoints_norm (17, 2), confidence (17,), timestamp_ns) -> MetricPose | None``.
-
-    ``None`` when the root cannot be placed (degenerate 2D): the caller treats it as lost.
-    """
+class PersonState:
+    """The window, the bone-length smoother and the optional One Euro filter of one person."""
 
     def __init__(
         self,
-        lifter: Lifter3D,
+        window_frames: int,
         smoother: BoneLengthSmootherOptions,
         one_euro: OneEuroOptions | None = None,
-        min_joint_confidence: float = 0.3,
         max_gap_s: float | None = 0.5,
     ) -> None:
-        self.lifter = lifter
-        self.window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=max_gap_s))
+        self.window = PoseWindow(PoseWindowOptions(window_frames=window_frames, max_gap_s=max_gap_s))
         self.smoother = BoneLengthSmoother(smoother)
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
-        self.min_joint_confidence = min_joint_confidence
+        self._state = "warming"
 
-    def process(
-        self,
-        keypoints_norm: np.ndarray,
-        confidence: np.ndarray,
-        timestamp_ns: int,
-        stage_ns: dict[str, int] | None = None,
-    ) -> MetricPose | None:
-        """``stage_ns`` (optional) receives the time spent in ``window``, ``lift`` and ``smooth``."""
-        t0 = time.perf_counter_ns()
+    def push(self, keypoints_norm: np.ndarray, timestamp_ns: int) -> WindowResult:
+        """Add this frame's normalised 2D ``(17, 2)``; returns the window ending with it (a gap
+        longer than ``max_gap_s`` restarts the window, and with it the smoother and filter)."""
         window = self.window.process(keypoints_norm, timestamp_ns)
         if window.restarted:
             self._reset_temporal()
-        t1 = time.perf_counter_ns()
-        lifted = self.lifter.process(window.window)
-        t2 = time.perf_counter_ns()
-        joints_rel_m = self.smoother.process(lifted.joints_rel, timestamp_ns, confidence)
+        self._state = window.state
+        return window
+
+    def finish(
+        self,
+        joints_lifted: np.ndarray,
+        keypoints_norm: np.ndarray,
+        confidence: np.ndarray,
+        timestamp_ns: int,
+        min_joint_confidence: float,
+    ) -> MetricPose | None:
+        """The network's root-relative output ``(17, 3)`` → metric pose (bone smoothing, filter,
+        root placed from the 2D with joints below ``min_joint_confidence`` unweighted). ``None``
+        when the root cannot be placed (degenerate 2D): the caller treats the person as lost."""
+        joints_rel_m = self.smoother.process(joints_lifted, timestamp_ns, confidence)
         if self.one_euro is not None:
             joints_rel_m = self.one_euro.process(joints_rel_m, timestamp_ns)
-        weights = np.where(confidence >= self.min_joint_confidence, confidence, 0.0)
+        weights = np.where(confidence >= min_joint_confidence, confidence, 0.0)
         root_m = solve_root_translation(joints_rel_m, keypoints_norm, weights)
-        if stage_ns is not None:
-            stage_ns.update(window=t1 - t0, lift=t2 - t1, smooth=time.perf_counter_ns() - t2)
         if not (np.all(np.isfinite(root_m)) and np.all(np.isfinite(joints_rel_m))):
             return None
-        return MetricPose(window.state, joints_rel_m + root_m, joints_rel_m, root_m, lifted.scale, lifted.joints_rel)
+        return MetricPose(self._state, joints_rel_m, root_m, self.smoother.bone_lengths_m)
 
     def _reset_temporal(self) -> None:
         self.smoother.reset()
@@ -81,6 +81,3 @@ class MetricLifting:
         """A lost track or a new subject: forget the window, the bone estimate and the filter."""
         self.window.reset()
         self._reset_temporal()
-
-    def close(self) -> None:
-        self.lifter.close()

@@ -44,7 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engines import skeleton
+from ...engines import skeleton
+from ..errors import OptionsError
 
 _PARENT = np.asarray([p for _, p in skeleton.BONES])
 #: BONES lists bone b as (child b + 1, parent): the children are a slice.
@@ -88,15 +89,15 @@ class BoneLengthSmootherOptions:
     def __post_init__(self) -> None:
         ref = np.asarray(self.reference_lengths_m, dtype=np.float64)
         if ref.shape != (len(skeleton.BONES),) or not np.all(ref > 0):
-            raise ValueError(f"reference_lengths_m must be 16 positive lengths in metres, got {ref}")
+            raise OptionsError(f"reference_lengths_m must be 16 positive lengths in metres, got {ref}")
         object.__setattr__(self, "reference_lengths_m", tuple(float(x) for x in ref))
         if self.height_m is not None and not 0.5 < self.height_m < 2.8:
-            raise ValueError(f"height_m must be in metres between 0.5 and 2.8, got {self.height_m}")
+            raise OptionsError(f"height_m must be in metres between 0.5 and 2.8, got {self.height_m}")
         for name in ("convergence_s", "clip", "warmup_clip") + (("memory_s",) if self.memory_s is not None else ()):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise OptionsError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.memory_s is not None and self.memory_s < self.convergence_s:
-            raise ValueError(f"memory_s ({self.memory_s}) must be >= convergence_s ({self.convergence_s})")
+            raise OptionsError(f"memory_s ({self.memory_s}) must be >= convergence_s ({self.convergence_s})")
 
     @classmethod
     def from_height(cls, height_m: float, **kwargs: object) -> BoneLengthSmootherOptions:
@@ -214,7 +215,7 @@ class OneEuroOptions:
 
     def __post_init__(self) -> None:
         if not (self.min_cutoff_hz > 0 and self.d_cutoff_hz > 0 and self.beta >= 0):
-            raise ValueError(f"One Euro needs cutoffs > 0 Hz and beta >= 0, got {self}")
+            raise OptionsError(f"One Euro needs cutoffs > 0 Hz and beta >= 0, got {self}")
 
 
 class OneEuroFilter:

@@ -34,7 +34,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..engines.skeleton import NUM_JOINTS
+from ...engines.skeleton import NUM_JOINTS
+from ..errors import OptionsError
 
 WindowState = Literal["warming", "tracking"]
 
@@ -49,9 +50,9 @@ class PoseWindowOptions:
 
     def __post_init__(self) -> None:
         if self.window_frames < 1:
-            raise ValueError(f"window_frames must be >= 1, got {self.window_frames}")
+            raise OptionsError(f"window_frames must be >= 1, got {self.window_frames}")
         if self.max_gap_s is not None and not self.max_gap_s > 0:
-            raise ValueError(f"max_gap_s must be > 0 seconds or None, got {self.max_gap_s}")
+            raise OptionsError(f"max_gap_s must be > 0 seconds or None, got {self.max_gap_s}")
 
 
 @dataclass(frozen=True)

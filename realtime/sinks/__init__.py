@@ -9,8 +9,15 @@ options and builds the ones the arguments ask for, in registry order.
 from __future__ import annotations
 
 from ..stages import Sink
+from .stats import StatsSink
+from .view import ViewSink
+from .zmq import ZmqSink
 
-#: name → sink class, in the order the pipeline writes to them.
-SINKS: dict[str, type[Sink]] = {}
+#: name → sink class, in the order the pipeline writes to them (the stats sink last: it times them).
+SINKS: dict[str, type[Sink]] = {
+    "zmq": ZmqSink,
+    "view": ViewSink,
+    "stats": StatsSink,
+}
 
 __all__ = ["SINKS", "Sink"]

@@ -1,304 +1,76 @@
-"""The live view: the camera frame with its 2D skeleton beside a 3D view of the metric pose.
-
-:class:`LiveView` composes one BGR image per frame: on the left the camera frame with the 2D
-skeleton (left side blue, right side red, axial joints green; joints below
-``min_confidence`` dimmed), the tracking state and the timing figures; on the right a panel
-of the same height with the metric 3D skeleton seen orthographically from a 3/4 view (fixed,
-or turning slowly), standing on a ground grid of 0.5 m squares fixed in the camera frame, with
-the camera's axes drawn in a corner. It can show the image in a window (``show``) and write
-an annotated video (``output_path``, mp4v). Drawing uses OpenCV only.
-
-Stopping: with ``show`` the view polls the keyboard once per frame (``cv2.waitKey(1)``); ``q``,
-Esc or closing the window sets :attr:`LiveView.stop_requested`, which the pipeline checks to
-end the run cleanly.
-"""
+"""The live view as a sink: a window (``q`` or Esc ends the run) and/or an annotated video file."""
 
 from __future__ import annotations
 
+import argparse
 import logging
-import math
-import os
-import sys
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from ..engines import skeleton
-from ..engines.errors import PosecastError
+from ...engines.media import display_available
+from ..stages import Sink
+from ..types import PoseFrame
+from .live_view import LiveView, LiveViewOptions
 
 log = logging.getLogger(__name__)
 
-_LEFT, _RIGHT, _CENTRE = (255, 150, 40), (40, 70, 255), (60, 200, 60)  # BGR
-_JOINT_COLOURS = [
-    _LEFT if n.startswith("l_") else _RIGHT if n.startswith("r_") else _CENTRE for n in skeleton.JOINT_NAMES
-]
-_DIM = 0.35
-_PANEL_BG, _GRID = (32, 32, 32), (85, 85, 85)
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-_STATE_COLOURS = {"tracking": (80, 220, 80), "warming": (0, 200, 255), "lost": (60, 60, 255)}
-_GRID_STEP_M, _GRID_HALF_M = 0.5, 2.0
-_FOOT_BELOW_ANKLE_M = 0.07
 
+class ViewSink(Sink):
+    """Draws every frame with :class:`LiveView`. With a window it runs inline (OpenCV's GUI
+    belongs to the main thread; drawing takes a few ms); recording only, on its own thread."""
 
-class ViewError(PosecastError):
-    """The live view cannot show its window or write its video."""
+    name = "view"
 
+    def __init__(self, options: LiveViewOptions) -> None:
+        self.view = LiveView(options)  # checks the display and the output folder now
+        self.inline = options.show
+        self._first_ns: int | None = None
+        self._count = 0
 
-def display_available() -> bool:
-    """Whether a window can be opened: on Linux, ``DISPLAY`` or ``WAYLAND_DISPLAY`` is set."""
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--headless", action="store_true", help="no live view window")
+        if not any("--output-video" in action.option_strings for action in parser._actions):
+            parser.add_argument("--output-video", type=Path, help="also write the annotated view to this video")
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ViewSink | None:
+        """A window unless ``--headless`` or there is no display (checked here, once); a video
+        with ``--output-video``."""
+        show = not args.headless and display_available()
+        if not args.headless and not show:
+            log.info("no display found: running without the live view (use --output-video to record it)")
+        output = getattr(args, "output_video", None)
+        if not show and output is None:
+            return None
+        return cls(LiveViewOptions(show=show, output_path=output))
 
-@dataclass(frozen=True)
-class LiveViewOptions:
-    """``panel_width_px``: width of the 3D panel (``None``: square, the frame's height).
-    ``extent_m``: the height of the world the 3D panel shows. ``rotate_deg_per_s``: 0 keeps
-    the 3/4 view fixed; the rotation advances by frames written, at ``output_fps``."""
-
-    window_title: str = "posecast"
-    show: bool = False
-    output_path: Path | None = None
-    output_fps: float = 30.0
-    panel_width_px: int | None = None
-    min_confidence: float = 0.5
-    view_azimuth_deg: float = 35.0
-    view_elevation_deg: float = 15.0
-    rotate_deg_per_s: float = 0.0
-    extent_m: float = 2.4
-
-    def __post_init__(self) -> None:
-        if self.panel_width_px is not None and self.panel_width_px < 64:
-            raise ValueError(f"panel_width_px must be >= 64 or None, got {self.panel_width_px}")
-        if not (self.output_fps > 0 and self.extent_m > 0):
-            raise ValueError(f"output_fps and extent_m must be > 0, got {self.output_fps}, {self.extent_m}")
-
-
-class LiveView:
-    """Compose, show and record the annotated view (see the module docstring)."""
-
-    def __init__(self, options: LiveViewOptions | None = None) -> None:
-        self.options = options or LiveViewOptions()
-        if self.options.show and not display_available():
-            raise ViewError(
-                "cannot show the live view: no display (DISPLAY and WAYLAND_DISPLAY are unset); "
-                "run without showing the view, or record it to a video file instead"
-            )
-        path = self.options.output_path
-        if path is not None:
-            folder = Path(path).resolve().parent
-            if not folder.is_dir() or not os.access(folder, os.W_OK):
-                raise ViewError(
-                    f"cannot write the view video to {path}: folder {folder} does not exist or is not "
-                    "writable; create it or choose another output path"
-                )
-        self._writer: cv2.VideoWriter | None = None
-        self._writer_size: tuple[int, int] | None = None
-        self._window_open = False
-        self._frames = 0
-        self._written = 0
-        self._floor_y: float | None = None
-        self.stop_requested = False
-
-    def __enter__(self) -> LiveView:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def write(self, frame: PoseFrame) -> None:
+        if frame.image_bgr is None:
+            return
+        now = time.monotonic_ns()
+        if self._first_ns is None:
+            self._first_ns = now
+        self._count += 1
+        elapsed_s = (now - self._first_ns) / 1e9
+        stats = {"fps": (self._count - 1) / elapsed_s if elapsed_s > 0 else 0.0,  # frames over wall time
+                 "capture_to_view_ms": (now - frame.capture_ns) / 1e6,
+                 "lift_ms": frame.stage_ns.get("lift", 0) / 1e6}  # fmt: skip
+        first = frame.tracked[0] if frame.tracked else None
+        others = [(p.keypoints_px, p.confidence) for p in frame.tracked[1:]]
+        self.view.process(
+            frame.image_bgr,
+            None if first is None else first.keypoints_px,
+            None if first is None else first.confidence,
+            None if first is None else first.joints_m,
+            stats,
+            state=first.tracking if first is not None else "lost",
+            others_2d=others,
+        )
 
     @property
-    def frames_written(self) -> int:
-        """Frames written to the video so far."""
-        return self._written
-
-    def process(
-        self,
-        image_bgr: np.ndarray,
-        keypoints_px: np.ndarray | None,
-        confidence: np.ndarray | None,
-        joints_m: np.ndarray | None,
-        stats: dict[str, float],
-        state: str = "",
-    ) -> np.ndarray:
-        """Compose the view of one frame: ``(H, W + panel, 3)`` uint8 BGR (a new array).
-
-        ``image_bgr`` ``(H, W, 3)``; ``keypoints_px`` ``(17, 2)`` pixels and ``confidence``
-        ``(17,)`` (``None``: no person); ``joints_m`` ``(17, 3)`` camera-frame metres (``None``:
-        no 3D pose); ``stats`` e.g. ``{"fps": 29.8, "capture_to_publish_ms": 14.2}``;
-        ``state`` the tracking state ("warming", "tracking", "lost"). Shows and records it
-        when the options say so.
-        """
-        height, width = image_bgr.shape[:2]
-        panel_width = self.options.panel_width_px or height
-        canvas = np.empty((height, width + panel_width, 3), dtype=np.uint8)
-        canvas[:, :width] = image_bgr
-        canvas[:, width:] = _PANEL_BG
-        if keypoints_px is not None:
-            conf = np.ones(skeleton.NUM_JOINTS) if confidence is None else confidence
-            self._draw_2d(canvas[:, :width], keypoints_px, conf)
-        self._draw_text(canvas[:, :width], stats, state)
-        self._draw_3d(canvas[:, width:], joints_m)
-        self._frames += 1
-        if self.options.output_path is not None:
-            self._write(canvas)
-        if self.options.show:
-            self._show(canvas)
-        return canvas
-
-    def reset(self) -> None:
-        """Forget the smoothed floor height (new subject); the window and the video go on."""
-        self._floor_y = None
-
-    # -- 2D ---------------------------------------------------------------------------------
-    def _draw_2d(self, image: np.ndarray, keypoints_px: np.ndarray, confidence: np.ndarray) -> None:
-        thickness = max(2, image.shape[0] // 200)
-        seen = confidence >= self.options.min_confidence
-        points = np.round(keypoints_px).astype(np.int32)
-        for child, parent in skeleton.BONES:
-            ok = bool(seen[child] and seen[parent])
-            colour = _shade(_JOINT_COLOURS[child], ok)
-            pt1, pt2 = tuple(points[parent].tolist()), tuple(points[child].tolist())
-            cv2.line(image, pt1, pt2, colour, thickness if ok else 1, cv2.LINE_AA)
-        for j in range(skeleton.NUM_JOINTS):
-            colour = _shade(_JOINT_COLOURS[j], bool(seen[j]))
-            cv2.circle(image, tuple(points[j].tolist()), thickness + 1, colour, -1, cv2.LINE_AA)
-
-    def _draw_text(self, image: np.ndarray, stats: dict[str, float], state: str) -> None:
-        scale = max(0.45, image.shape[0] / 1100)
-        line_h = int(30 * scale) + 6
-        lines: list[tuple[str, tuple[int, int, int]]] = []
-        if state:
-            lines.append((state.upper(), _STATE_COLOURS.get(state, (230, 230, 230))))
-        for key, value in stats.items():
-            if key.endswith("_ms"):
-                lines.append((f"{key[:-3].replace('_', ' ')}: {value:.1f} ms", (235, 235, 235)))
-            else:
-                lines.append((f"{key.replace('_', ' ')}: {value:.1f}", (235, 235, 235)))
-        if not lines:
-            return
-        box_w = max(cv2.getTextSize(text, _FONT, scale, 1)[0][0] for text, _ in lines) + 16
-        box = image[4 : 10 + line_h * len(lines), 4 : 4 + box_w]
-        box[:] = (box * 0.4).astype(np.uint8)
-        for i, (text, colour) in enumerate(lines):
-            org = (12, 4 + line_h * (i + 1) - 4)
-            cv2.putText(image, text, org, _FONT, scale, colour, 1, cv2.LINE_AA)
-
-    # -- 3D ---------------------------------------------------------------------------------
-    def _rotation(self) -> np.ndarray:
-        opts = self.options
-        azimuth = math.radians(opts.view_azimuth_deg + opts.rotate_deg_per_s * self._frames / opts.output_fps)
-        elevation = math.radians(opts.view_elevation_deg)
-        ca, sa, ce, se = math.cos(azimuth), math.sin(azimuth), math.cos(elevation), math.sin(elevation)
-        turn = np.array([[ca, 0.0, sa], [0.0, 1.0, 0.0], [-sa, 0.0, ca]])  # about the vertical (y) axis
-        tilt = np.array([[1.0, 0.0, 0.0], [0.0, ce, -se], [0.0, se, ce]])  # look down by `elevation`
-        return tilt @ turn
-
-    def _draw_3d(self, panel: np.ndarray, joints_m: np.ndarray | None) -> None:
-        h, w = panel.shape[:2]
-        scale = max(0.4, h / 1100)
-        rotation = self._rotation()
-        px_per_m = h / self.options.extent_m
-        origin = np.array([w / 2.0, h * 0.82])
-        valid = joints_m is not None and bool(np.all(np.isfinite(joints_m)))
-        if valid:
-            floor = float(np.max(joints_m[:, 1])) + _FOOT_BELOW_ANKLE_M  # y points down
-            self._floor_y = floor if self._floor_y is None else 0.8 * self._floor_y + 0.2 * floor
-            centre = np.array([joints_m[0, 0], self._floor_y, joints_m[0, 2]])
-        else:
-            centre = np.array([0.0, self._floor_y or 0.0, 0.0])
-
-        def to_px(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            rotated = (points - centre) @ rotation.T
-            return np.round(origin + rotated[..., :2] * px_per_m).astype(np.int32), rotated[..., 2]
-
-        self._draw_grid(panel, centre, to_px)
-        if valid:
-            pixels, depth = to_px(joints_m)
-            thickness = max(2, h // 180)
-            order = sorted(skeleton.BONES, key=lambda bone: -(depth[bone[0]] + depth[bone[1]]))
-            for child, parent in order:
-                pt1, pt2 = tuple(pixels[parent].tolist()), tuple(pixels[child].tolist())
-                cv2.line(panel, pt1, pt2, _JOINT_COLOURS[child], thickness, cv2.LINE_AA)
-            for j in np.argsort(-depth):
-                centre_px = tuple(pixels[j].tolist())
-                cv2.circle(panel, centre_px, thickness + 1, _JOINT_COLOURS[j], -1, cv2.LINE_AA)
-            root = joints_m[0]
-            label = f"root x {root[0]:+.2f}  y {root[1]:+.2f}  z {root[2]:.2f} m"
-        else:
-            label = "no 3D pose"
-        cv2.putText(panel, "3D (metres, camera frame)", (10, int(26 * scale) + 6), _FONT, scale,
-                    (200, 200, 200), 1, cv2.LINE_AA)  # fmt: skip
-        cv2.putText(panel, label, (10, int(56 * scale) + 12), _FONT, scale, (200, 200, 200), 1, cv2.LINE_AA)
-        self._draw_axes(panel, rotation, scale)
-
-    def _draw_grid(self, panel: np.ndarray, centre: np.ndarray, to_px) -> None:  # noqa: ANN001
-        # Lines at whole multiples of the step in camera x and z, so the grid stays put as the person moves.
-        steps = np.arange(-_GRID_HALF_M, _GRID_HALF_M + 1e-9, _GRID_STEP_M)
-        xs = np.round((centre[0] + steps) / _GRID_STEP_M) * _GRID_STEP_M
-        zs = np.round((centre[2] + steps) / _GRID_STEP_M) * _GRID_STEP_M
-        y = centre[1]
-        for x in xs:
-            ends, _ = to_px(np.array([[x, y, zs[0]], [x, y, zs[-1]]]))
-            cv2.line(panel, tuple(ends[0].tolist()), tuple(ends[1].tolist()), _GRID, 1, cv2.LINE_AA)
-        for z in zs:
-            ends, _ = to_px(np.array([[xs[0], y, z], [xs[-1], y, z]]))
-            cv2.line(panel, tuple(ends[0].tolist()), tuple(ends[1].tolist()), _GRID, 1, cv2.LINE_AA)
-
-    def _draw_axes(self, panel: np.ndarray, rotation: np.ndarray, scale: float) -> None:
-        h = panel.shape[0]
-        length = h * 0.07
-        base = np.array([40.0, h - length - 24.0])
-        axes = ((0, "x", (60, 60, 255)), (1, "y", (60, 220, 60)), (2, "z", (255, 120, 40)))
-        for axis, name, colour in axes:
-            tip = base + rotation[:2, axis] * length
-            p0, p1 = tuple(np.round(base).astype(int).tolist()), tuple(np.round(tip).astype(int).tolist())
-            cv2.arrowedLine(panel, p0, p1, colour, 2, cv2.LINE_AA, tipLength=0.25)
-            label = tuple(np.round(base + rotation[:2, axis] * (length + 12) - [4, -4]).astype(int).tolist())
-            cv2.putText(panel, name, label, _FONT, scale, colour, 1, cv2.LINE_AA)
-
-    # -- output -----------------------------------------------------------------------------
-    def _write(self, canvas: np.ndarray) -> None:
-        size = (canvas.shape[1], canvas.shape[0])
-        if self._writer is None:
-            path = str(self.options.output_path)
-            writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), self.options.output_fps, size)
-            if not writer.isOpened():
-                raise ViewError(
-                    f"cannot write the view video to {path}: OpenCV could not open an mp4v writer there; "
-                    "use a .mp4 path in a writable folder"
-                )
-            self._writer, self._writer_size = writer, size
-        if size != self._writer_size:  # the source changed size: keep the video's size
-            canvas = cv2.resize(canvas, self._writer_size)
-        self._writer.write(canvas)
-        self._written += 1
-
-    def _show(self, canvas: np.ndarray) -> None:
-        title = self.options.window_title
-        if self._window_open and cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
-            self.stop_requested = True  # the user closed the window
-            return
-        cv2.imshow(title, canvas)
-        self._window_open = True
-        key = cv2.waitKey(1) & 0xFF
-        if key in (ord("q"), 27):
-            self.stop_requested = True
+    def stop_requested(self) -> bool:
+        return self.view.stop_requested
 
     def close(self) -> None:
-        """Finish the video file and close the window."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-            log.info("wrote %d frames to %s", self._written, self.options.output_path)
-        if self._window_open:
-            cv2.destroyWindow(self.options.window_title)
-            self._window_open = False
-
-
-def _shade(colour: tuple[int, int, int], bright: bool) -> tuple[int, int, int]:
-    if bright:
-        return colour
-    return tuple(int(c * _DIM + 110 * (1 - _DIM)) for c in colour)  # type: ignore[return-value]
+        self.view.close()

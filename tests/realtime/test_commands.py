@@ -116,16 +116,31 @@ def test_corrupt_lifting_model(tmp_path: Path, media_dir: Path, capsys: pytest.C
     assert "model.onnx" in err and "\n" not in err
 
 
-def test_run_prints_json_lines_and_stats(
-    tmp_path: Path, media_dir: Path, pose_model_path: Path, capsys: pytest.CaptureFixture
-) -> None:
+def test_run_writes_stats(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
     stats = tmp_path / "stats.json"
     code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
-                 "--frames", "12", "--print", "json", "--stats-json", str(stats),
-                 "--model-asset", str(pose_model_path)])  # fmt: skip
+                 "--frames", "12", "--stats-json", str(stats), "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [line["frame_id"] for line in lines] == list(range(12))
-    assert all(len(line["joints_m"]) == 17 for line in lines if line["tracking"] != "lost")
     summary = json.loads(stats.read_text())
     assert {"keypoints2d", "window", "lift", "smooth", "publish", "after_mediapipe"} <= set(summary)
+    assert summary["lift"]["n"] == 12
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hfov", "200"], "hfov must be between 10 and 170 degrees, got 200.0"),
+        (["--hfov", "nan"], "hfov must be between 10 and 170 degrees, got nan"),
+        (["--height", "0"], "height must be in metres between 0.5 and 2.8, got 0.0"),
+        (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),
+        (["--stats-json", "/nonexistent/dir/s.json"], "cannot write statistics to /nonexistent/dir/s.json"),
+    ],
+)
+def test_run_configuration_error_is_one_line_with_the_range(
+    media_dir: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", *argv])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"posecast: error: {message}" or (err.startswith("posecast: error: ") and message in err)
+    assert "\n" not in err

@@ -11,10 +11,13 @@ import pytest
 import zmq
 from posecast.engines import skeleton
 from posecast.engines.runtime import DEFAULT_MODEL
-from posecast.realtime.capture import open_source
-from posecast.realtime.keypoints2d import Keypoints2DOptions
-from posecast.realtime.pipeline import Pipeline, PipelineOptions
-from posecast.realtime.publish import TOPIC_META, TOPIC_POSE, validate_pose_message
+from posecast.realtime.assemble import PipelineOptions, build_pipeline
+from posecast.realtime.detectors.mediapipe import MediaPipeOptions
+from posecast.realtime.lifting import LiftingOptions
+from posecast.realtime.pipeline import Pipeline
+from posecast.realtime.schema import TOPIC_META, TOPIC_POSE, validate_pose_message
+from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+from posecast.realtime.sources import open_source
 from posecast.realtime.types import Frame
 
 pytestmark = pytest.mark.slow
@@ -27,24 +30,23 @@ def lifter_model() -> Path:
     return DEFAULT_MODEL
 
 
-def _pipeline(pose_model_path: Path, **kwargs: object) -> Pipeline:
-    options = PipelineOptions(
-        keypoints=Keypoints2DOptions(model_path=pose_model_path, video_time=True),
-        publish_address=kwargs.pop("publish_address", "tcp://127.0.0.1:0"),
-        **kwargs,
-    )
-    return Pipeline(options)
+def _pipeline(pose_model_path: Path, publish: bool = True, **lifting: object) -> Pipeline:
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path),
+                              lifting=LiftingOptions(**lifting))  # fmt: skip
+    sinks = [ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))] if publish else []
+    return build_pipeline(options, sinks)
 
 
 def _subscribe(pipeline: Pipeline) -> zmq.Socket:
     """A raw SUB socket, connected and confirmed by a meta message (bounded wait, no sleeps)."""
+    publisher = pipeline.sinks[0].publisher
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.connect(pipeline.publisher.address)
+    sub.connect(publisher.address)
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
-        pipeline.publisher.send_meta()
+        publisher.send_meta()
         if sub.poll(50):
             topic, _ = sub.recv_multipart()
             if topic == TOPIC_META:
@@ -55,7 +57,7 @@ def _subscribe(pipeline: Pipeline) -> zmq.Socket:
 def _run_clip(pipeline: Pipeline, sub: zmq.Socket, clip: Path) -> tuple[list, list[dict]]:
     results, messages = [], []
     with open_source(str(clip)) as source:
-        for _, result in pipeline.run(source):
+        for result in pipeline.run(source):
             results.append(result)
             # drain after each frame (the publisher's queue is a few messages deep by design)
             while sub.poll(200):
@@ -99,19 +101,21 @@ def test_clip_end_to_end(clip_name: str, media_dir: Path, pose_model_path: Path,
 
 def test_no_person_gives_lost_and_resets(media_dir: Path, pose_model_path: Path, lifter_model: Path) -> None:
     with (
-        _pipeline(pose_model_path, publish_address=None) as pipeline,
+        _pipeline(pose_model_path, publish=False) as pipeline,
         open_source(str(media_dir / "dance_576.mp4")) as source,
     ):
         frames = [source.read() for _ in range(5)]
         for frame in frames:
-            assert pipeline.process(frame).tracking in ("warming", "tracking")
-        assert pipeline.metric.window.seen == 5
-        black = Frame(99, time.monotonic_ns(), np.zeros_like(frames[0].image_bgr), 30.0)
-        lost = pipeline.process(black)
-        assert lost.tracking == "lost" and lost.joints_m is None
-        assert pipeline.metric.window.seen == 0  # window reset: the next pose starts warming again
-        again = pipeline.process(Frame(100, time.monotonic_ns(), frames[-1].image_bgr, 30.0))
-        assert again.tracking == "warming"
+            (person,) = pipeline.process(frame).people
+            assert person.tracking in ("warming", "tracking") and person.person_id == 0
+        assert pipeline.lifting.states[0].window.seen == 5
+        # the next frames of the clip's clock (a jump of more than a second would forget the person)
+        black = Frame(5, time.monotonic_ns(), np.zeros_like(frames[0].image_bgr), 30.0, media_time=True)
+        (lost,) = pipeline.process(black).people
+        assert lost.tracking == "lost" and lost.joints_m is None and lost.person_id == 0
+        assert pipeline.lifting.states[0].window.seen == 0  # window reset: the next pose starts warming again
+        (again,) = pipeline.process(Frame(6, time.monotonic_ns(), frames[-1].image_bgr, 30.0, media_time=True)).people
+        assert again.tracking == "warming" and again.person_id == 0  # re-identified after a short gap
 
 
 def test_calibrated_subject_fixes_bone_lengths(
@@ -122,11 +126,12 @@ def test_calibrated_subject_fixes_bone_lengths(
     profile = SubjectProfile.from_height(1.60, assumed=False)
     path = save_subject(profile, tmp_path / "subject.yaml")
     with (
-        _pipeline(pose_model_path, publish_address=None, subject_path=path) as pipeline,
+        _pipeline(pose_model_path, publish=False, subject_path=path) as pipeline,
         open_source(str(media_dir / "squats_720x1280.mp4")) as source,
     ):
-        results = [r for _, r in pipeline.run(source, max_frames=10) if r.joints_m is not None]
+        results = [p for r in pipeline.run(source, max_frames=10) for p in r.tracked]
     assert results
     lengths = skeleton.bone_lengths(np.array([r.joints_rel_m for r in results]))
     np.testing.assert_allclose(lengths, np.broadcast_to(profile.as_array(), lengths.shape), rtol=1e-6)
-    assert pipeline.assumptions()["height_assumed"] is False
+    np.testing.assert_allclose(results[-1].bone_lengths_m, profile.as_array())
+    assert pipeline.meta().assumptions["height_assumed"] is False

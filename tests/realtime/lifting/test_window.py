@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.realtime.window import PoseWindow, PoseWindowOptions
+from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
 
 FRAME_NS = 33_333_333
 

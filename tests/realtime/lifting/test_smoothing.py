@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 from posecast.engines import skeleton
-from posecast.realtime.smoothing import (
+from posecast.realtime.lifting.smoothing import (
     BoneLengthSmoother,
     BoneLengthSmootherOptions,
     OneEuroFilter,

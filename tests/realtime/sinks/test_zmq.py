@@ -1,5 +1,5 @@
-"""Message schema round trips, real PUB/SUB sockets on loopback, non-blocking publishing,
-and ``posecast listen`` end to end."""
+"""The ZeroMQ output: message round trips, real PUB/SUB sockets on loopback, non-blocking
+publishing, the sink on pipeline frames, and ``posecast listen`` end to end."""
 
 from __future__ import annotations
 
@@ -13,18 +13,17 @@ import zmq
 from posecast.engines import skeleton
 from posecast.realtime import cli
 from posecast.realtime.errors import PublishError, SchemaError
-from posecast.realtime.listen import Subscriber
-from posecast.realtime.publish import (
+from posecast.realtime.schema import (
     MetaMessage,
     PoseMessage,
-    Publisher,
-    PublisherOptions,
     decode_meta,
     decode_pose,
     encode_meta,
-    encode_pose,
+    encode_pose_message,
     validate_pose_message,
 )
+from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
+from posecast.realtime.subscriber import Subscriber
 
 ANY_PORT = "tcp://127.0.0.1:0"
 
@@ -47,14 +46,14 @@ def make_pose(frame_id: int = 7, tracking: str = "tracking") -> PoseMessage:
 
 def test_pose_round_trip():
     message = make_pose()
-    decoded = decode_pose(encode_pose(message))
+    decoded = decode_pose(encode_pose_message(message))
     assert decoded.joints_m.dtype == np.float32 and decoded.joints_m.shape == (17, 3)
     np.testing.assert_array_equal(decoded.joints_m, message.joints_m)
     np.testing.assert_array_equal(decoded.confidence, message.confidence)
     np.testing.assert_array_equal(decoded.root_m, message.root_m)
     for name in ("frame_id", "capture_ns", "publish_ns", "publish_unix_ns", "tracking", "latency_ms", "frame"):
         assert getattr(decoded, name) == getattr(message, name), name
-    assert len(encode_pose(message)) < 600
+    assert len(encode_pose_message(message)) < 600
 
 
 def test_meta_round_trip():
@@ -66,7 +65,7 @@ def test_meta_round_trip():
 
 
 def raw(message: PoseMessage) -> dict:
-    return msgpack.unpackb(encode_pose(message))
+    return msgpack.unpackb(encode_pose_message(message))
 
 
 @pytest.mark.parametrize(("field", "value", "match"), [

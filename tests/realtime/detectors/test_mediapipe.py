@@ -1,4 +1,4 @@
-"""Real MediaPipe on the real clips: detection rate, golden 2D, joint mapping, misuse."""
+"""The MediaPipe detector: real MediaPipe on the real clips (detection rate, golden 2D, joint mapping), misuse."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from posecast.engines import skeleton
 from posecast.engines.errors import ModelError
-from posecast.realtime.capture import open_source
+from posecast.realtime.detectors import DETECTORS
+from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
 from posecast.realtime.errors import OptionsError
-from posecast.realtime.keypoints2d import Keypoints2DEstimator, Keypoints2DOptions
+from posecast.realtime.layouts import MEDIAPIPE_33
+from posecast.realtime.sources import open_source
 from posecast.realtime.types import Frame
 
 #: Median pixel error allowed against the stored MediaPipe output (measured: about 5 px on a
@@ -21,11 +23,11 @@ GOLDEN_MEDIAN_PX = 8.0
 
 
 def run_clip(path, model_path):
-    options = Keypoints2DOptions(model_path=model_path, video_time=True)
-    with Keypoints2DEstimator(options) as estimator, open_source(str(path)) as source:
+    options = MediaPipeOptions(model_path=model_path)
+    with MediaPipeDetector(options) as detector, open_source(str(path)) as source:
         results = []
         while (frame := source.read()) is not None:
-            results.append(estimator.process(frame))
+            results.append(detector.detect(frame))
     return results
 
 
@@ -44,20 +46,24 @@ def dance(media_dir, pose_model_path):
 def test_pose_detected_on_nearly_every_frame(request, clip, frames, size):
     results = request.getfixturevalue(clip)
     assert len(results) == frames
-    assert sum(r.detected for r in results) >= 0.95 * frames
+    assert sum(r.count == 1 for r in results) >= 0.95 * frames
+    assert all(r.count <= 1 for r in results)  # max_people 1
     assert [r.frame_id for r in results] == list(range(frames))
     assert all(r.image_size == size for r in results)
-    first = next(r for r in results if r.detected)
-    assert first.keypoints_px.shape == (17, 2) and first.keypoints_px.dtype == np.float32
-    assert first.confidence.shape == (17,) and first.landmarks_px.shape == (33, 3)
-    assert first.confidence.min() >= 0.0 and first.confidence.max() <= 1.0
+    assert all(r.layout is MEDIAPIPE_33 and (r.track_ids == -1).all() for r in results)
+    first = next(r for r in results if r.count)
+    assert first.keypoints_px.shape == (1, 33, 2) and first.keypoints_px.dtype == np.float32
+    assert first.scores.shape == (1, 33) and first.scores.dtype == np.float32
+    assert first.scores.min() >= 0.0 and first.scores.max() <= 1.0
+    # MediaPipe's world landmarks, kept for comparisons: metres around the hips
+    assert first.world_m.shape == (1, 33, 3) and np.abs(first.world_m).max() < 2.0
 
 
 @pytest.mark.slow
 def test_squats_match_stored_mediapipe_output(squats, media_dir):
     reference = np.asarray(json.loads((media_dir / "squats_720x1280.mediapipe_full_2d.json").read_text()))
     assert reference.shape == (65, 33, 3)
-    landmarks = np.stack([r.landmarks_px for r in squats])
+    landmarks = np.stack([r.keypoints_px[0] for r in squats])
     direct = list(skeleton.MP_DIRECT.values())
     error_px = np.linalg.norm(landmarks[:, direct, :2] - reference[:, direct, :2], axis=-1)
     assert np.median(error_px) < GOLDEN_MEDIAN_PX
@@ -65,55 +71,57 @@ def test_squats_match_stored_mediapipe_output(squats, media_dir):
 
 @pytest.mark.slow
 def test_seventeen_joint_mapping(squats):
-    result = next(r for r in squats if r.detected)
-    lm = result.landmarks_px[:, :2]
+    result = next(r for r in squats if r.count)
+    lm = result.keypoints_px[0]
+    joints = result.layout.to_posecast(lm)
     j = skeleton.JOINT_INDEX
-    np.testing.assert_allclose(result.keypoints_px[j["l_wrist"]], lm[15])
-    np.testing.assert_allclose(result.keypoints_px[j["r_knee"]], lm[26])
-    np.testing.assert_allclose(result.keypoints_px[j["pelvis"]], (lm[23] + lm[24]) / 2, atol=1e-4)
-    np.testing.assert_allclose(result.keypoints_px[j["head"]], (lm[7] + lm[8]) / 2, atol=1e-4)
-    np.testing.assert_allclose(result.keypoints_px, skeleton.from_mediapipe(lm))
+    np.testing.assert_allclose(joints[j["l_wrist"]], lm[15])
+    np.testing.assert_allclose(joints[j["r_knee"]], lm[26])
+    np.testing.assert_allclose(joints[j["pelvis"]], (lm[23] + lm[24]) / 2, atol=1e-4)
+    np.testing.assert_allclose(joints[j["head"]], (lm[7] + lm[8]) / 2, atol=1e-4)
+    np.testing.assert_allclose(joints, skeleton.from_mediapipe(lm))
     # a standing person in an upright video: head above pelvis above ankles (y grows downwards)
-    assert (
-        result.keypoints_px[j["head"], 1] < result.keypoints_px[j["pelvis"], 1] < result.keypoints_px[j["l_ankle"], 1]
-    )
+    assert joints[j["head"], 1] < joints[j["pelvis"], 1] < joints[j["l_ankle"], 1]
 
 
 def test_black_image_has_no_pose(pose_model_path):
     black = np.zeros((480, 640, 3), np.uint8)
-    with Keypoints2DEstimator(Keypoints2DOptions(model_path=pose_model_path)) as estimator:
-        first = estimator.process(Frame(0, 5_000_000, black, 30.0))
+    with MediaPipeDetector(MediaPipeOptions(model_path=pose_model_path)) as detector:
+        first = detector.detect(Frame(0, 5_000_000, black, 30.0))
         # same capture time twice: the VIDEO-mode timestamp is bumped, not rejected
-        second = estimator.process(Frame(1, 5_000_000, black, 30.0))
-    assert not first.detected and not second.detected
-    assert first.image_size == (640, 480)
-    assert not first.keypoints_px.any() and not first.confidence.any()
+        second = detector.detect(Frame(1, 5_000_000, black, 30.0))
+    assert first.count == 0 and second.count == 0
+    assert first.image_size == (640, 480) and first.timestamp_ns == 5_000_000
+    assert first.keypoints_px.shape == (0, 33, 2) and first.scores.shape == (0, 33)
 
 
 def test_corrupt_model_is_one_line_model_error(tmp_path):
     broken = tmp_path / "pose_landmarker_full.task"
     broken.write_bytes(b"not a model" * 1000)
     with pytest.raises(ModelError, match=r"MediaPipe could not load .*pose_landmarker_full\.task") as info:
-        Keypoints2DEstimator(Keypoints2DOptions(model_path=broken))
+        MediaPipeDetector(MediaPipeOptions(model_path=broken))
     assert "\n" not in str(info.value)
 
 
 def test_bad_options():
     with pytest.raises(OptionsError, match="model_variant must be one of lite, full, heavy, got 'huge'"):
-        Keypoints2DOptions(model_variant="huge")
+        MediaPipeOptions(model_variant="huge")
     with pytest.raises(OptionsError, match="min_tracking_confidence must be between 0 and 1, got 1.5"):
-        Keypoints2DOptions(min_tracking_confidence=1.5)
+        MediaPipeOptions(min_tracking_confidence=1.5)
+    with pytest.raises(OptionsError, match="max_people must be an integer from 1 to 8, got 0"):
+        MediaPipeOptions(max_people=0)
+    assert DETECTORS["mediapipe"] is MediaPipeDetector
 
 
 QUIET_SCRIPT = """
 import logging, sys
 import numpy as np
-from posecast.realtime.keypoints2d import Keypoints2DEstimator, Keypoints2DOptions
+from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
 from posecast.realtime.types import Frame
 logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
-options = Keypoints2DOptions(model_path=sys.argv[1], verbose=sys.argv[2] == "1")
-with Keypoints2DEstimator(options) as estimator:
-    estimator.process(Frame(0, 0, np.zeros((64, 64, 3), np.uint8), 30.0))
+options = MediaPipeOptions(model_path=sys.argv[1], verbose=sys.argv[2] == "1")
+with MediaPipeDetector(options) as detector:
+    detector.detect(Frame(0, 0, np.zeros((64, 64, 3), np.uint8), 30.0))
 logging.getLogger("probe").warning("python logging still works")
 """
 
@@ -152,6 +160,6 @@ def test_corrupt_cached_model_is_fetched_again(tmp_path, monkeypatch, pose_model
 
     fixed = dataclasses.replace(asset, sources=(assets.AssetSource(local.as_uri()),))
     monkeypatch.setitem(assets.ASSETS, "pose_landmarker_full", fixed)
-    with Keypoints2DEstimator(Keypoints2DOptions()) as estimator:
-        assert estimator.model_path == cached
+    with MediaPipeDetector(MediaPipeOptions()) as detector:
+        assert detector.model_path == cached
     assert file_sha256(cached) == asset.sha256

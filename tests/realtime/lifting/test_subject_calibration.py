@@ -9,8 +9,8 @@ from posecast.calibration import estimate_subject
 from posecast.engines import normalize, skeleton
 from posecast.engines.training.data.cameras import sample_cameras
 from posecast.engines.training.data.windows import rescale_bones
-from posecast.realtime.lifter import Lifter3D
-from posecast.realtime.window import PoseWindow, PoseWindowOptions
+from posecast.realtime.lifting.lifter import Lifter3D
+from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
 
 
 @pytest.mark.xfail(
@@ -38,7 +38,7 @@ def test_subject_bone_lengths_from_lifted_video(walk_joints: np.ndarray) -> None
     lifter = Lifter3D()
     window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=None))
     poses = np.array([
-        lifter.process(window.process(kp, int(f * 1e9 / 30)).window).joints_rel
+        lifter.process(window.process(kp, int(f * 1e9 / 30)).window[None]).joints_rel[0]
         for f, kp in enumerate(keypoints_norm)
     ])  # fmt: skip
     lifter.close()

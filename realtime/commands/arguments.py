@@ -1,0 +1,122 @@
+"""Arguments shared by the commands that run the pipeline, and the pipeline they describe.
+
+Options of a detector or a sink are not listed here: each registered class adds its own
+(:meth:`~posecast.realtime.stages.Sink.add_arguments`) and builds itself from them
+(:meth:`~posecast.realtime.stages.Sink.from_args`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ...calibration import DEFAULT_HFOV_DEG
+from ..detectors import DETECTORS
+from ..detectors.mediapipe import MAX_PEOPLE
+from ..errors import OptionsError
+from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, OneEuroOptions, TrackerOptions
+from ..pipeline import Pipeline
+from ..sinks import SINKS
+from ..sources import open_source
+from ..stages import FrameSource, Sink
+
+log = logging.getLogger(__name__)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, help="lifting model .onnx (default: the shipped one)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime"])
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                        help="onnxruntime: the INT8 dynamic-quantized model (default: if shipped with it)")  # fmt: skip
+
+
+def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--intrinsics", type=Path, help="camera file from `posecast calibrate camera`")
+    hfov_help = f"assumed horizontal field of view in degrees, 10..170 (default {DEFAULT_HFOV_DEG:g})"
+    parser.add_argument("--hfov", type=float, default=DEFAULT_HFOV_DEG, help=hfov_help)
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Everything ``run`` and ``demo`` take besides ``--source``: the pipeline, every registered
+    detector's and sink's options."""
+    parser.add_argument("--frames", type=int, help="stop after this many frames")
+    parser.add_argument("--realtime", action="store_true", help="files: pace frames at their native fps")
+    parser.add_argument("--max-people", type=int, default=1, metavar="N",
+                        help=f"track up to N people, 1..{MAX_PEOPLE} (default 1)")  # fmt: skip
+    parser.add_argument("--detector", default=next(iter(DETECTORS)), choices=list(DETECTORS),
+                        help="2D keypoint detector")  # fmt: skip
+    add_camera_arguments(parser)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--height", type=float, help="subject height in metres (default 1.70, assumed)")
+    size.add_argument("--subject", type=Path, help="subject file from `posecast calibrate subject`")
+    parser.add_argument("--one-euro", action="store_true", help="also filter joints with a One Euro filter")
+    for detector in DETECTORS.values():
+        detector.add_arguments(parser)
+    for sink in SINKS.values():
+        sink.add_arguments(parser)
+    add_model_arguments(parser)
+
+
+def lifting_options(args: argparse.Namespace) -> LiftingOptions:
+    """The lifting stage's options (checked here: a bad value is one line before anything loads)."""
+    max_people = getattr(args, "max_people", 1)
+    if not (isinstance(max_people, int) and 1 <= max_people <= MAX_PEOPLE):
+        raise OptionsError(f"--max-people must be from 1 to {MAX_PEOPLE}, got {max_people}")
+    return LiftingOptions(
+        lifter=LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8),
+        intrinsics_path=args.intrinsics,
+        hfov_deg=args.hfov,
+        height_m=args.height,
+        subject_path=getattr(args, "subject", None),
+        one_euro=OneEuroOptions(min_cutoff_hz=1.5, beta=0.5) if getattr(args, "one_euro", False) else None,
+        tracker=TrackerOptions(max_people=max_people),
+    )
+
+
+def build_sinks(args: argparse.Namespace) -> list[Sink]:
+    """Every registered sink the arguments ask for, in registry order (closed again if one fails)."""
+    sinks: list[Sink] = []
+    try:
+        for cls in SINKS.values():
+            sink = cls.from_args(args)
+            if sink is not None:
+                sinks.append(sink)
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+def run_pipeline(
+    args: argparse.Namespace,
+    source_spec: str,
+    sinks: Sequence[Sink],
+    max_frames: int | Callable[[FrameSource], int] | None,
+) -> int:
+    """Open the source, build the lifting stage and the detector, run to the end (or
+    ``max_frames``, a number or a function of the opened source, or a sink's stop request);
+    returns the frames processed. The sinks are closed whatever happens."""
+    lifting = detector = None
+    try:
+        options = lifting_options(args)
+        source = open_source(source_spec, realtime=getattr(args, "realtime", False))
+        with source:
+            lifting = LIFTINGS["metric"](options)
+            detector = DETECTORS[getattr(args, "detector", "mediapipe")].from_args(args)
+            pipeline = Pipeline(detector, lifting, sinks)
+            lifting = detector = None  # the pipeline owns them now
+            limit = max_frames(source) if callable(max_frames) else max_frames
+            with pipeline:
+                frames = sum(1 for _ in pipeline.run(source, limit))
+            dropped = source.dropped_frames
+    except BaseException:
+        for stage in (*sinks, lifting, detector):
+            if stage is not None:
+                stage.close()
+        raise
+    if dropped:
+        log.info("%d frames dropped at capture (processing was slower than the camera)", dropped)
+    return frames

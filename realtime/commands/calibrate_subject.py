@@ -1,0 +1,44 @@
+"""``posecast calibrate subject``: the subject's bone lengths from a few seconds of video.
+
+The pipeline runs with one sink, :class:`~posecast.realtime.sinks.subject.SubjectCollector`;
+the maths is :func:`posecast.calibration.subject_from_lifted`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ...calibration import save_subject, subject_from_lifted
+from ...calibration.io import check_writable
+from ..sinks.subject import SubjectCollector
+from . import subcommands
+from .arguments import add_camera_arguments, add_model_arguments, run_pipeline
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subcommands(subparsers, "calibrate").add_parser(
+        "subject", help="measure the subject's bone lengths from a few seconds of video"
+    )
+    parser.add_argument("--source", default="0", help="camera index, video file or image folder")
+    parser.add_argument("--height", type=float, required=True, help="the subject's height in metres")
+    parser.add_argument("--seconds", type=float, default=5.0, help="how long to observe (default 5 s)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("subject.yaml"))
+    add_camera_arguments(parser)
+    parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+    add_model_arguments(parser)
+    parser.set_defaults(func=calibrate_subject)
+
+
+def calibrate_subject(args: argparse.Namespace) -> int:
+    check_writable(args.output)
+    collector = SubjectCollector()
+    run_pipeline(args, args.source, [collector], lambda source: int(args.seconds * (source.source_fps or 30.0)))
+    poses, confidences = collector.arrays()
+    profile = subject_from_lifted(poses, confidences, args.height, source=str(args.source))
+    save_subject(profile, args.output)
+    log.info("subject: %d frames used → %s", profile.frames_used, args.output)
+    return 0

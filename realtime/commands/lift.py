@@ -1,0 +1,26 @@
+"""``posecast lift``: lift a recorded 2D sequence (.npz) to metric 3D offline."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..lifting import LifterOptions
+from ..offline import lift_file
+from .arguments import add_model_arguments
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("lift", help="lift a recorded 2D sequence (.npz) to metric 3D offline")
+    parser.add_argument("--input", type=Path, required=True, help="npz: keypoints_2d (F,17,2) px, intrinsics (4,), ...")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="npz: joints_3d (F,17,3) m, joints_3d_rel (F,17,3) m")  # fmt: skip
+    parser.add_argument("--height", type=float, default=None, help="subject height in metres (default 1.70, assumed)")
+    add_model_arguments(parser)
+    parser.set_defaults(func=lift)
+
+
+def lift(args: argparse.Namespace) -> int:
+    lift_file(args.input, args.output, args.height, LifterOptions(model_path=args.model, backend=args.backend,
+                                                                  int8=args.int8))  # fmt: skip
+    return 0

@@ -1,0 +1,21 @@
+"""2D detectors (:class:`~posecast.realtime.stages.Detector2D`): one file per detector.
+
+To add one (e.g. RTMPose): write ``detectors/NAME.py`` with a :class:`Detector2D` subclass
+whose ``layout`` is one of :mod:`posecast.realtime.layouts` (COCO-17 is there) or a new layout
+added there, returning :class:`~posecast.realtime.types.Detections2D`; give it
+``add_arguments``/``from_args`` for its options; add one line to :data:`DETECTORS`.
+``posecast run --detector NAME`` then uses it; nothing downstream changes (the lifting stage
+maps any layout to posecast's 17 joints).
+"""
+
+from __future__ import annotations
+
+from ..stages import Detector2D
+from .mediapipe import MediaPipeDetector, MediaPipeOptions
+
+#: name → detector class; the first is the default.
+DETECTORS: dict[str, type[Detector2D]] = {
+    "mediapipe": MediaPipeDetector,
+}
+
+__all__ = ["DETECTORS", "Detector2D", "MediaPipeDetector", "MediaPipeOptions"]

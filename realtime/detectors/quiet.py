@@ -1,0 +1,62 @@
+"""Mute native libraries' log lines (glog, absl, TF Lite) without muting Python's logging.
+
+MediaPipe's native libraries write INFO and WARNING lines straight to file descriptor 2 when
+the model loads and on the first frames. :func:`quiet_native_stderr` points fd 2 at
+``/dev/null`` for a block while Python's logging handlers keep writing to the real terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Point file descriptor 2 at ``/dev/null`` for the block, so native libraries' log lines
+    vanish, while Python's logging handlers that wrote to stderr keep writing to the real one."""
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved_fd = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (e.g. a closed stderr): nothing to hide
+        yield
+        return
+    real_stderr = io.TextIOWrapper(io.FileIO(saved_fd, "w", closefd=False), write_through=True)
+    moved = _point_stderr_handlers_at(real_stderr)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved_fd, 2)
+        os.close(devnull)
+        for handler, stream in moved:
+            handler.setStream(stream)
+        real_stderr.flush()
+        os.close(saved_fd)
+
+
+def _point_stderr_handlers_at(stream: io.TextIOBase) -> list[tuple[logging.StreamHandler, object]]:
+    """Re-point every logging StreamHandler that writes to fd 2 at ``stream``; returns what
+    to restore."""
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    moved = []
+    for handler in {h for lg in loggers for h in lg.handlers}:
+        if type(handler) is not logging.StreamHandler:
+            continue
+        try:
+            writes_to_fd2 = handler.stream.fileno() == 2
+        except (AttributeError, OSError, ValueError):
+            writes_to_fd2 = False
+        if writes_to_fd2:
+            moved.append((handler, handler.setStream(stream)))
+    return moved

@@ -1,0 +1,221 @@
+"""The lifting stage: 2D detections → metric 3D per tracked person, everybody in one network call.
+
+Per frame (:meth:`MetricPoseLifting.process`):
+
+1. ``window``: map the detector's layout to the 17 joints, track (person ids), undistort
+   (calibrated cameras), normalise with the intrinsics
+   (:func:`posecast.engines.normalize.normalize_pixels`), push into each person's causal window.
+2. ``lift``: one batched call of the exported networks for every person seen.
+3. ``smooth``: per person, bone-length smoothing makes the pose metric from the subject's
+   height or profile, the optional One Euro filter, and the root placed from the focal length
+   and the 2D (:func:`posecast.engines.camera.solve_root_translation`).
+
+Tracking policy: a person not seen in a frame (or whose root cannot be placed) is ``lost``:
+their window, bone estimate and filter are reset, and the next pose starts ``warming``
+again. The tracker keeps their id for ``tracker.max_lost_s`` (re-identification). Until the
+window holds T real frames the state is ``warming`` (joints valid, from a partly padded window).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...calibration import (
+    DEFAULT_HEIGHT_M,
+    DEFAULT_HFOV_DEG,
+    CameraIntrinsics,
+    SubjectProfile,
+    load_intrinsics,
+    load_subject,
+)
+from ...engines import normalize, skeleton
+from ..errors import OptionsError
+from ..stages import PoseLifting
+from ..types import Detections2D, PersonPose
+from .lifter import Lifter3D, LifterOptions
+from .person import PersonState
+from .smoothing import BoneLengthSmootherOptions, OneEuroOptions
+from .tracks import Tracker, TrackerOptions, keypoint_boxes
+
+log = logging.getLogger(__name__)
+
+_MIN_HEIGHT_M, _MAX_HEIGHT_M = 0.5, 2.8
+
+
+@dataclass
+class LiftingOptions:
+    """``intrinsics_path``: a camera file (else intrinsics are assumed from ``hfov_deg``, 10..170);
+    ``fixed_intrinsics``: fx, fy, cx, cy in pixels for any image (``posecast lift``);
+    ``height_m`` (0.5..2.8; ``None``: 1.70, flagged as assumed) or ``subject_path``;
+    ``min_joint_confidence``: joints below it get no weight when placing the root;
+    ``max_gap_s``: a longer gap between frames restarts a person's window (``None``: never)."""
+
+    lifter: LifterOptions = field(default_factory=LifterOptions)
+    intrinsics_path: Path | None = None
+    fixed_intrinsics: tuple[float, float, float, float] | None = None
+    hfov_deg: float = DEFAULT_HFOV_DEG
+    height_m: float | None = None
+    subject_path: Path | None = None
+    one_euro: OneEuroOptions | None = None
+    min_joint_confidence: float = 0.3
+    max_gap_s: float | None = 0.5
+    tracker: TrackerOptions = field(default_factory=TrackerOptions)
+
+    def __post_init__(self) -> None:
+        if not 10.0 <= self.hfov_deg <= 170.0:
+            raise OptionsError(f"hfov must be between 10 and 170 degrees, got {self.hfov_deg}")
+        if self.height_m is not None and not _MIN_HEIGHT_M < self.height_m < _MAX_HEIGHT_M:
+            raise OptionsError(f"height must be in metres between {_MIN_HEIGHT_M} and {_MAX_HEIGHT_M}, "
+                               f"got {self.height_m}")  # fmt: skip
+        if self.height_m is not None and self.subject_path is not None:
+            raise OptionsError("give either a height or a subject file, not both")
+        if not 0.0 <= self.min_joint_confidence <= 1.0:
+            raise OptionsError(f"min_joint_confidence must be between 0 and 1, got {self.min_joint_confidence}")
+        k = self.fixed_intrinsics
+        if k is not None and not (len(k) == 4 and all(math.isfinite(v) for v in k) and k[0] > 0 and k[1] > 0):
+            raise OptionsError(f"intrinsics must be 4 finite numbers fx, fy, cx, cy with fx, fy > 0, got {k}")
+
+
+class MetricPoseLifting(PoseLifting):
+    """The :class:`PoseLifting` of posecast's networks (see the module docstring).
+
+    The constructor loads the networks (raises :class:`~posecast.engines.errors.ModelError` or
+    ``BackendError``) and the camera and subject files (``CalibrationError``).
+    """
+
+    name = "metric"
+
+    def __init__(self, options: LiftingOptions | None = None) -> None:
+        self.options = o = options or LiftingOptions()
+        self._intrinsics_file = load_intrinsics(o.intrinsics_path) if o.intrinsics_path else None
+        if o.subject_path is not None:
+            self.subject = load_subject(o.subject_path)
+            self._smoother = BoneLengthSmootherOptions(
+                tuple(self.subject.as_array()), self.subject.height_m, fixed_lengths=True
+            )
+        else:
+            self.subject = SubjectProfile.from_height(o.height_m or DEFAULT_HEIGHT_M, assumed=o.height_m is None)
+            self._smoother = BoneLengthSmootherOptions.from_height(self.subject.height_m)
+        self.lifter = Lifter3D(o.lifter)
+        self.tracker = Tracker(o.tracker)
+        self.states: dict[int, PersonState] = {}
+        self._batch = np.zeros((o.tracker.max_people, self.lifter.window_frames, skeleton.NUM_JOINTS, 2), np.float32)
+        self._intrinsics: CameraIntrinsics | None = None
+        self._undistort = False
+        self._image_size: tuple[int, int] | None = None
+        self._k = np.asarray(o.fixed_intrinsics, np.float64) if o.fixed_intrinsics is not None else np.zeros(4)
+
+    @property
+    def intrinsics(self) -> CameraIntrinsics | None:
+        return self._intrinsics
+
+    @property
+    def window_frames(self) -> int:
+        return self.lifter.window_frames
+
+    def _set_image_size(self, width: int, height: int) -> None:
+        self._image_size = (width, height)
+        if self.options.fixed_intrinsics is not None:
+            return
+        if self._intrinsics_file is not None:
+            k = self._intrinsics_file
+            self._intrinsics = k if (k.width, k.height) == (width, height) else k.rescaled(width, height)
+        else:
+            self._intrinsics = CameraIntrinsics.from_hfov(self.options.hfov_deg, width, height)
+        self._k = self._intrinsics.as_array()
+        self._undistort = self._intrinsics.has_distortion
+        k = self._intrinsics
+        log.info(
+            "intrinsics: %dx%d fx=%.1f fy=%.1f (%s); subject height %.2f m%s",
+            width, height, k.fx, k.fy, "assumed: " + k.source if k.assumed else k.source,
+            self.subject.height_m, " (assumed)" if self.subject.assumed else "",
+        )  # fmt: skip
+
+    def assumptions(self) -> dict:
+        k, meta = self._intrinsics, self.lifter.metadata
+        out = {
+            "height_m": self.subject.height_m,
+            "height_assumed": self.subject.assumed,
+            "subject_source": self.subject.source or ("default" if self.subject.assumed else "height"),
+            "model_kind": meta.model_kind,
+            "window_frames": meta.window_frames,
+            "model_commit": meta.git_commit,
+            "backend": self.lifter.backend.name,
+        }
+        if k is not None:
+            out.update(
+                intrinsics_assumed=k.assumed, intrinsics_source=k.source, fx=k.fx, fy=k.fy, cx=k.cx, cy=k.cy,
+                image_width=k.width, image_height=k.height,
+            )  # fmt: skip
+            if k.assumed:
+                out["hfov_deg"] = self.options.hfov_deg
+        return out
+
+    def process(
+        self, detections: Detections2D, timestamp_ns: int, stage_ns: dict[str, int] | None = None
+    ) -> list[PersonPose]:
+        t0 = time.perf_counter_ns()
+        if detections.image_size != self._image_size:
+            self._set_image_size(*detections.image_size)
+        n = detections.count
+        # pixels and scores mapped to the 17 joints in one go: (N, 17, 3) → (N, 17, 2) and (N, 17)
+        mapped = detections.layout.to_posecast(np.concatenate([detections.keypoints_px,
+                                                               detections.scores[..., None]], axis=-1))  # fmt: skip
+        keypoints_px, confidence = mapped[..., :2], mapped[..., 2]
+        if self.tracker.options.max_people > 1:
+            boxes = keypoint_boxes(detections.keypoints_px, detections.scores, self.options.tracker.min_score)
+        else:  # nobody to tell apart: the tracker does not look at boxes
+            boxes = np.zeros((n, 4))
+        ids = self.tracker.update(boxes, timestamp_ns, detections.track_ids)
+        if n > len(self._batch):
+            self._batch = np.zeros((n, *self._batch.shape[1:]), np.float32)
+        keypoints_norm = []
+        for k, person_id in enumerate(ids):
+            pixels = keypoints_px[k].astype(np.float64)
+            if self._undistort:
+                pixels = self._intrinsics.undistort_pixels(pixels)
+            keypoints_norm.append(normalize.normalize_pixels(pixels, self._k))
+            self._batch[k] = self._state(person_id).push(keypoints_norm[k], timestamp_ns).window
+        t1 = time.perf_counter_ns()
+        lifted = self.lifter.process(self._batch[:n]) if n else None
+        t2 = time.perf_counter_ns()
+        people: dict[int, PersonPose] = {}
+        for k, person_id in enumerate(ids):
+            state = self.states[person_id]
+            pose = state.finish(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns,
+                                self.options.min_joint_confidence)  # fmt: skip
+            if pose is None:  # the root cannot be placed: as good as not seen
+                state.reset()
+                people[person_id] = PersonPose.lost(person_id)
+                continue
+            people[person_id] = PersonPose(
+                person_id, pose.state, keypoints_px[k], confidence[k], pose.joints_rel_m + pose.root_m,
+                pose.joints_rel_m, pose.root_m, pose.bone_lengths_m, float(lifted.scale[k]), lifted.joints_rel[k],
+            )  # fmt: skip
+        for person_id in self.tracker.lost():
+            self.states[person_id].reset()
+            people[person_id] = PersonPose.lost(person_id)
+        for person_id in [pid for pid in self.states if pid not in self.tracker.tracks]:
+            del self.states[person_id]  # forgotten by the tracker: the id is never used again
+        if stage_ns is not None:
+            stage_ns.update(window=t1 - t0, lift=t2 - t1, smooth=time.perf_counter_ns() - t2)
+        return [people[pid] for pid in sorted(people)]
+
+    def _state(self, person_id: int) -> PersonState:
+        if person_id not in self.states:
+            o = self.options
+            self.states[person_id] = PersonState(self.lifter.window_frames, self._smoother, o.one_euro, o.max_gap_s)
+        return self.states[person_id]
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self.states.clear()
+
+    def close(self) -> None:
+        self.lifter.close()

@@ -1,0 +1,146 @@
+"""A light multi-person tracker: stable person ids from the 2D boxes, re-identification after short gaps.
+
+Each detection's box is the bounding box of its confident keypoints. Per frame, detections
+are matched greedily to the tracks held (seen in the last frame or lost for at most
+``max_lost_s``), best match first: by box overlap (IoU at least ``min_iou``), else by a centre
+within ``max_shift`` box diagonals of the box last seen and a similar size (re-identification
+after a gap, or a fast move).
+Unmatched detections start new tracks with new ids (never reused); tracks lost for longer
+than ``max_lost_s`` are forgotten.
+
+With ``max_people == 1`` there is nothing to tell apart: the one detection continues the one
+track (MediaPipe with one pose tracks that person itself), so the id stays across short
+gaps whatever the box does. A detector that tracks by itself fills ``track_ids``; those ids
+are then used as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import OptionsError
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    """``max_people``: detections per frame at most (1: no matching needed); ``max_lost_s``:
+    how long a lost person keeps their id; ``min_iou``: box overlap that continues a track;
+    ``max_shift``: re-identification radius in box diagonals; ``min_score``: keypoints
+    counted in a box."""
+
+    max_people: int = 1
+    max_lost_s: float = 1.0
+    min_iou: float = 0.2
+    max_shift: float = 0.5
+    min_score: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_people <= 64:
+            raise OptionsError(f"max_people must be from 1 to 64, got {self.max_people}")
+        if not self.max_lost_s >= 0:
+            raise OptionsError(f"max_lost_s must be >= 0 seconds, got {self.max_lost_s}")
+        if not 0 < self.min_iou <= 1:
+            raise OptionsError(f"min_iou must be in (0, 1], got {self.min_iou}")
+        if not self.max_shift > 0:
+            raise OptionsError(f"max_shift must be > 0 box diagonals, got {self.max_shift}")
+
+
+@dataclass
+class Track:
+    """``box`` ``(4,)`` x0, y0, x1, y1 pixels when last seen; ``last_seen_ns`` on the stage clock."""
+
+    person_id: int
+    box: np.ndarray
+    last_seen_ns: int
+    seen_now: bool = field(default=True)
+
+
+def keypoint_boxes(keypoints_px: np.ndarray, scores: np.ndarray, min_score: float) -> np.ndarray:
+    """Boxes ``(N, 4)`` (x0, y0, x1, y1) around each person's keypoints ``(N, K, 2)`` with a
+    score of at least ``min_score`` (all keypoints when fewer than two are)."""
+    use = scores >= min_score
+    use[use.sum(axis=1) < 2] = True
+    low = np.where(use[..., None], keypoints_px, np.inf).min(axis=1)
+    high = np.where(use[..., None], keypoints_px, -np.inf).max(axis=1)
+    return np.concatenate([low, high], axis=1).astype(np.float64)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU ``(N, M)`` of boxes ``a`` ``(N, 4)`` and ``b`` ``(M, 4)``."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+class Tracker:
+    """``update(boxes, timestamp_ns) -> person ids``; :attr:`tracks` holds everyone remembered."""
+
+    def __init__(self, options: TrackerOptions | None = None) -> None:
+        self.options = options or TrackerOptions()
+        self.tracks: dict[int, Track] = {}
+        self._next_id = 0
+
+    def update(self, boxes: np.ndarray, timestamp_ns: int, track_ids: np.ndarray | None = None) -> list[int]:
+        """Person ids for detections with ``boxes`` ``(N, 4)`` at ``timestamp_ns``, in detection
+        order; ``track_ids`` ``(N,)``: the detector's own ids (used as they are when all >= 0)."""
+        self._forget(timestamp_ns)
+        for track in self.tracks.values():
+            track.seen_now = False
+        if track_ids is not None and len(track_ids) and int(track_ids.min()) >= 0:
+            ids = [int(i) for i in track_ids]
+            self._next_id = max(self._next_id, max(ids) + 1)
+        else:
+            ids = self._match(boxes)
+        for person_id, box in zip(ids, boxes, strict=True):
+            self.tracks[person_id] = Track(person_id, box, timestamp_ns)
+        return ids
+
+    def lost(self) -> list[int]:
+        """Ids remembered but not seen in the last update."""
+        return sorted(pid for pid, track in self.tracks.items() if not track.seen_now)
+
+    def reset(self) -> None:
+        """Forget everybody (ids are not reused)."""
+        self.tracks.clear()
+
+    def _forget(self, timestamp_ns: int) -> None:
+        limit_ns = self.options.max_lost_s * 1e9
+        for pid in [pid for pid, t in self.tracks.items() if not 0 <= timestamp_ns - t.last_seen_ns <= limit_ns]:
+            del self.tracks[pid]
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _match(self, boxes: np.ndarray) -> list[int]:
+        tracks = list(self.tracks.values())
+        if self.options.max_people == 1 and len(boxes) == 1:
+            return [tracks[0].person_id if tracks else self._new_id()]
+        ids: list[int | None] = [None] * len(boxes)
+        if tracks and len(boxes):
+            cost = self._costs(boxes, np.array([t.box for t in tracks]))
+            while np.isfinite(cost).any():
+                d, t = np.unravel_index(np.argmin(cost), cost.shape)
+                ids[d] = tracks[t].person_id
+                cost[d, :] = np.inf
+                cost[:, t] = np.inf
+        return [self._new_id() if pid is None else pid for pid in ids]
+
+    def _costs(self, boxes: np.ndarray, track_boxes: np.ndarray) -> np.ndarray:
+        """``(N, M)``: ``1 - IoU`` for overlapping matches, ``1 + shift`` for re-identification
+        by position, ``inf`` where neither applies."""
+        o = self.options
+        iou = box_iou(boxes, track_boxes)
+        centres, track_centres = (boxes[:, :2] + boxes[:, 2:]) / 2, (track_boxes[:, :2] + track_boxes[:, 2:]) / 2
+        centre = centres[:, None, :] - track_centres[None, :, :]
+        diagonal = np.linalg.norm(track_boxes[:, 2:] - track_boxes[:, :2], axis=-1)[None, :]
+        shift = np.linalg.norm(centre, axis=-1) / np.maximum(diagonal, 1e-6)
+        size = np.linalg.norm(boxes[:, 2:] - boxes[:, :2], axis=-1)[:, None] / np.maximum(diagonal, 1e-6)
+        similar = (shift <= o.max_shift) & (size > 0.5) & (size < 2.0)
+        return np.where(iou >= o.min_iou, 1.0 - iou, np.where(similar, 1.0 + shift, np.inf))

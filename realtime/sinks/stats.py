@@ -1,0 +1,93 @@
+"""Latency statistics: a sink that records every frame's stage times, and their summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ...engines.fileio import atomic_write
+from ..errors import OptionsError
+from ..stages import Sink
+from ..types import PoseFrame
+
+
+def summarise(series: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """p50/p99/mean/n per key of millisecond ``series``."""
+    out = {}
+    for key, values in series.items():
+        v = np.asarray(values)
+        out[key] = {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99)),
+                    "mean": float(v.mean()), "n": len(v)}  # fmt: skip
+    out.setdefault("capture_to_publish_ms", {"p50": float("nan"), "p99": float("nan"), "mean": float("nan"), "n": 0})
+    return out
+
+
+def _writable(path: Path) -> Path:
+    """``path`` when its folder exists and is writable (checked before the run, not after it)."""
+    folder = path.resolve().parent
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise OptionsError(f"cannot write statistics to {path}: folder {folder} does not exist or is not writable")
+    return path
+
+
+class StatsSink(Sink):
+    """Per-stage latency (ms) of the frames with a pose: each stage of ``stage_ns``, everything
+    after the 2D detector (``after_mediapipe``) and capture → every sink had it
+    (``capture_to_publish_ms``). A frame's times are complete once every sink has it, so each is
+    recorded when the next arrives (or at close). Writes the summary to ``json_path`` at close."""
+
+    name = "stats"
+    inline = True  # a few list appends
+
+    def __init__(self, json_path: Path | None = None) -> None:
+        self.json_path = _writable(Path(json_path)) if json_path is not None else None
+        self.frames = 0
+        self.frames_with_pose = 0
+        self._series: dict[str, list[float]] = {}
+        self._pending: PoseFrame | None = None
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--stats-json", type=Path, help="write per-stage latency statistics here at the end")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> StatsSink:
+        return cls(getattr(args, "stats_json", None))  # always on: the run's summary line needs it
+
+    def write(self, frame: PoseFrame) -> None:
+        if self._pending is not None:
+            self._record(self._pending)
+        self._pending = frame
+
+    def _record(self, frame: PoseFrame) -> None:
+        self.frames += 1
+        if not frame.tracked:
+            return
+        self.frames_with_pose += 1
+        series = self._series
+        for stage, ns in frame.stage_ns.items():
+            series.setdefault(stage, []).append(ns / 1e6)
+        after = sum(ns for stage, ns in frame.stage_ns.items() if stage != "keypoints2d")
+        series.setdefault("after_mediapipe", []).append(after / 1e6)
+        if frame.delivered_ns:
+            series.setdefault("capture_to_publish_ms", []).append((frame.delivered_ns - frame.capture_ns) / 1e6)
+
+    def _flush(self) -> None:
+        if self._pending is not None:
+            self._record(self._pending)
+            self._pending = None
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """p50/p99/mean/n per stage so far (see the class docstring)."""
+        self._flush()
+        return summarise(self._series)
+
+    def close(self) -> None:
+        summary = self.summary()
+        if self.json_path is not None:
+            atomic_write(self.json_path, json.dumps(summary, indent=2).encode())
+            self.json_path = None  # written once

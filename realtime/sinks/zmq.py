@@ -1,0 +1,216 @@
+"""The ZeroMQ output: :class:`Publisher` (the transport) and :class:`ZmqSink` (the pipeline's sink).
+
+The wire format is :mod:`posecast.realtime.schema`. Publishing never blocks the pipeline, and one
+subscriber never starves another: the socket is an XPUB with a send high-water mark of a few
+messages *per subscriber* and ZeroMQ's default drop policy, so when one subscriber's queue is
+full only that subscriber loses messages (it sees a gap in ``frame_id``); every other
+subscriber keeps receiving. (``XPUB_NODROP`` is deliberately not set: with it one stalled
+subscriber makes every send fail, silencing all.) Drops are per subscriber, so they are counted
+on the receiving side (``posecast listen`` reports frame-id gaps), not here. Address:
+``tcp://HOST:PORT`` binds (default ``tcp://127.0.0.1:5555``; port ``*`` or ``0`` picks a free
+one); a ``connect:tcp://HOST:PORT`` prefix connects instead, e.g. to a broker's XSUB socket.
+The meta message is sent on start, whenever a subscriber subscribes, when it changes and every
+``meta_interval_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from ..errors import OptionsError, PublishError
+from ..schema import (
+    DEFAULT_ADDRESS,
+    TOPIC_META,
+    TOPIC_POSE,
+    MetaMessage,
+    PoseMessage,
+    encode_meta,
+    encode_pose,
+    encode_pose_message,
+    meta_message,
+)
+from ..stages import Sink
+from ..types import PersonPose, PoseFrame, StreamMeta
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublisherOptions:
+    """``address``: ``tcp://HOST:PORT`` to bind or ``connect:tcp://HOST:PORT`` to connect;
+    ``send_hwm``: messages queued per subscriber before dropping; ``send_buffer_bytes``: the
+    kernel send buffer (bounds how stale a slow subscriber's data can get);
+    ``meta_interval_s``: how often the meta message is repeated."""
+
+    address: str = DEFAULT_ADDRESS
+    send_hwm: int = 4
+    send_buffer_bytes: int = 16 * 1024
+    meta_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.send_hwm < 1:
+            raise OptionsError(f"send_hwm must be at least 1, got {self.send_hwm}")
+        if self.meta_interval_s <= 0:
+            raise OptionsError(f"meta_interval_s must be positive, got {self.meta_interval_s}")
+
+
+class Publisher:
+    """Sends posecast messages over ZeroMQ without ever blocking.
+
+    The constructor binds (or connects) and raises :class:`PublishError` when the address is
+    in use or invalid; ``assumptions`` go into every meta message.
+    """
+
+    def __init__(
+        self,
+        options: PublisherOptions | None = None,
+        assumptions: dict[str, Any] | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.options = options or PublisherOptions()
+        self.meta = MetaMessage(assumptions=dict(assumptions or {}), meta_interval_s=self.options.meta_interval_s)
+        self.sent_messages = 0
+        self.dropped_messages = 0  # sends refused by the socket itself (not per-subscriber drops)
+        self._last_meta_ns = 0
+        self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
+        s = self._socket
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.SNDHWM, self.options.send_hwm)
+        s.setsockopt(zmq.SNDBUF, self.options.send_buffer_bytes)
+        s.setsockopt(zmq.XPUB_VERBOSE, 1)
+        self.address = self._attach(self.options.address)
+        log.info("publishing poses on %s", self.address)
+        self.send_meta()
+
+    def _attach(self, address: str) -> str:
+        connect = address.startswith("connect:")
+        endpoint = address.removeprefix("connect:").removeprefix("bind:")
+        if endpoint.startswith("tcp://") and endpoint.endswith(":0"):
+            endpoint = endpoint[:-1] + "*"
+        try:
+            if connect:
+                self._socket.connect(endpoint)
+                return f"connect:{endpoint}"
+            self._socket.bind(endpoint)
+        except zmq.ZMQError as exc:
+            self._socket.close(linger=0)
+            if exc.errno == errno.EADDRINUSE:
+                raise PublishError(
+                    f"address {endpoint} is in use: another posecast? pass --publish tcp://127.0.0.1:PORT"
+                ) from exc
+            raise PublishError(
+                f"cannot {'connect to' if connect else 'bind'} {address!r} ({exc}): expected e.g. "
+                f"{DEFAULT_ADDRESS} or connect:tcp://HOST:PORT"
+            ) from exc
+        return self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def _send(self, topic: bytes, payload: bytes) -> bool:
+        try:
+            self._socket.send_multipart([topic, payload], flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.dropped_messages += 1
+            return False
+        self.sent_messages += 1
+        return True
+
+    def _new_subscriptions(self) -> bool:
+        """Drain subscription notices; True when someone subscribed since the last call."""
+        subscribed = False
+        while True:
+            try:
+                notice = self._socket.recv(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return subscribed
+            subscribed |= notice[:1] == b"\x01"
+
+    def send_meta(self) -> bool:
+        """Send the meta message now; returns False when it had to be dropped."""
+        self._last_meta_ns = time.monotonic_ns()
+        self.meta.publish_ns, self.meta.publish_unix_ns = self._last_meta_ns, time.time_ns()
+        return self._send(TOPIC_META, encode_meta(self.meta))
+
+    def meta_if_due(self) -> None:
+        """Send the meta message when a subscriber joined or ``meta_interval_s`` has passed."""
+        due = time.monotonic_ns() - self._last_meta_ns >= self.options.meta_interval_s * 1e9
+        if self._new_subscriptions() or due:
+            self.send_meta()
+
+    def send_pose(self, payload: bytes) -> bool:
+        """Send one encoded pose message. Never blocks; returns False when it was dropped."""
+        return self._send(TOPIC_POSE, payload)
+
+    def publish(self, message: PoseMessage) -> bool:
+        """Stamp ``publish_ns``/``publish_unix_ns`` on ``message`` and send it (preceded by the
+        meta message when due); for relays and tests. Never blocks; False when dropped."""
+        self.meta_if_due()
+        message.publish_ns, message.publish_unix_ns = time.monotonic_ns(), time.time_ns()
+        return self.send_pose(encode_pose_message(message))
+
+    def reset(self) -> None:
+        """Nothing to forget between runs except the drop counters."""
+        self.sent_messages = self.dropped_messages = 0
+
+    def close(self) -> None:
+        if not self._socket.closed:
+            self._socket.close(linger=0)
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ZmqSink(Sink):
+    """The pipeline's ZeroMQ output: every person of every frame as a pose message (see
+    :mod:`posecast.realtime.schema`), the meta message when it changes. Binds in the
+    constructor (a port in use fails before anything slow loads); inline, never blocks."""
+
+    name = "zmq"
+    inline = True
+
+    def __init__(self, options: PublisherOptions | None = None) -> None:
+        self.publisher = Publisher(options)
+        self.address = self.publisher.address
+        self._last_person_id = 0
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--publish", default=DEFAULT_ADDRESS,
+                            help=f"ZeroMQ address to bind (or connect:ADDR); 'none' to not publish "
+                                 f"(default: {DEFAULT_ADDRESS})")  # fmt: skip
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ZmqSink | None:
+        address = getattr(args, "publish", "none")
+        return None if address is None or address.lower() == "none" else cls(PublisherOptions(address=address))
+
+    def open(self, meta: StreamMeta) -> None:
+        self.update_meta(meta)
+
+    def update_meta(self, meta: StreamMeta) -> None:
+        self.publisher.meta = meta_message(meta, self.publisher.options.meta_interval_s)
+        self.publisher.send_meta()
+
+    def write(self, frame: PoseFrame) -> None:
+        self.publisher.meta_if_due()
+        people = frame.people or [PersonPose.lost(self._last_person_id)]
+        for person in people:
+            payload = encode_pose(frame, person, time.monotonic_ns(), time.time_ns())
+            if not self.publisher.send_pose(payload):
+                self.dropped_frames += 1
+        self._last_person_id = people[-1].person_id
+
+    @property
+    def sent_messages(self) -> int:
+        return self.publisher.sent_messages
+
+    def close(self) -> None:
+        self.publisher.close()

@@ -1,0 +1,43 @@
+"""Frame sources (:class:`~posecast.realtime.stages.FrameSource`): a camera, a video file, an image folder.
+
+Every source is used the same way::
+
+    with open_source("0") as source:          # or a video path, or an image folder
+        while (frame := source.read()) is not None:
+            ...
+
+To add one (e.g. a network stream): write ``sources/NAME.py`` with a :class:`FrameSource`
+subclass whose ``from_spec`` recognises its ``--source`` text, and add one line to
+:data:`SOURCES` (tried in order; the first that accepts the spec wins).
+"""
+
+from __future__ import annotations
+
+from ..errors import SourceError
+from ..stages import FrameSource
+from .camera import CameraSource
+from .images import ImageFolderSource
+from .video import VideoFileSource
+
+#: name → source class, in the order ``open_source`` asks them.
+SOURCES: dict[str, type[FrameSource]] = {
+    "camera": CameraSource,
+    "images": ImageFolderSource,
+    "video": VideoFileSource,
+}
+
+__all__ = ["SOURCES", "CameraSource", "FrameSource", "ImageFolderSource", "VideoFileSource", "open_source"]
+
+
+def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
+    """The source for ``spec`` (unopened; use ``with``): an int or digit string is a camera
+    index, a folder an image folder, an existing file a video. ``realtime`` paces files at
+    their native fps (a camera is live anyway). Raises :class:`SourceError` for anything else."""
+    text = str(spec).strip()
+    for cls in SOURCES.values():
+        source = cls.from_spec(text, realtime=realtime)
+        if source is not None:
+            return source
+    raise SourceError(
+        f"source {spec!r} is neither a camera index (e.g. 0), an existing video file nor a folder of images"
+    )

@@ -1,0 +1,43 @@
+"""What the file sources share: numbered frames, media time, optional pacing at the native rate."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..stages import FrameSource
+from ..types import Frame
+
+
+class Pacer:
+    """Sleeps so that frame ``i`` is returned no earlier than ``i / fps`` after the first."""
+
+    def __init__(self, fps: float) -> None:
+        self.period_ns = int(1e9 / fps) if fps > 0 else 0
+        self.start_ns: int | None = None
+
+    def wait(self, index: int) -> None:
+        now = time.monotonic_ns()
+        if self.start_ns is None:
+            self.start_ns = now
+        delay_ns = self.start_ns + index * self.period_ns - now
+        if delay_ns > 0:
+            time.sleep(delay_ns / 1e9)
+
+
+class FileSource(FrameSource):
+    """Base of file-like sources. Read as fast as they decode, frames carry media time
+    (:attr:`Frame.timestamp_ns`, results independent of the machine's speed); with ``realtime``
+    they are paced at the native fps, as a camera would deliver them, and carry capture time."""
+
+    realtime: bool = False
+    _next_id: int = 0
+    _pacer: Pacer | None = None
+
+    def _emit(self, image: np.ndarray) -> Frame:
+        if self._pacer is not None:
+            self._pacer.wait(self._next_id)
+        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps, media_time=not self.realtime)
+        self._next_id += 1
+        return frame

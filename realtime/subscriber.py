@@ -1,0 +1,72 @@
+"""A small Python client of a posecast stream (:class:`Subscriber`), used by ``posecast listen``,
+tests and Python consumers."""
+
+from __future__ import annotations
+
+import zmq
+
+from ..engines.errors import PosecastError
+from .errors import SchemaError
+from .schema import (
+    DEFAULT_ADDRESS,
+    TOPIC_META,
+    TOPIC_POSE,
+    MetaMessage,
+    PoseMessage,
+    decode_meta,
+    decode_pose,
+)
+
+
+class Subscriber:
+    """A SUB socket on a posecast stream. ``address`` is ``tcp://HOST:PORT`` to connect to
+    (the publisher binds) or ``bind:tcp://HOST:PORT`` when the publisher connects."""
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        topics: tuple[bytes, ...] = (TOPIC_POSE, TOPIC_META),
+        receive_hwm: int = 16,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.address = address
+        self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.RCVHWM, receive_hwm)
+        for topic in topics:
+            self._socket.setsockopt(zmq.SUBSCRIBE, topic)
+        endpoint = address.removeprefix("bind:")
+        try:
+            if address.startswith("bind:"):
+                self._socket.bind(endpoint)
+            else:
+                self._socket.connect(endpoint)
+        except zmq.ZMQError as exc:
+            self._socket.close(linger=0)
+            raise PosecastError(f"cannot listen on {address!r} ({exc}): expected e.g. {DEFAULT_ADDRESS}") from exc
+
+    def recv(self, timeout_s: float | None = None) -> PoseMessage | MetaMessage | None:
+        """Block up to ``timeout_s`` (forever when None) for the next message; None on timeout.
+        Raises :class:`SchemaError` for a message that does not follow the schema."""
+        timeout_ms = None if timeout_s is None else max(0, int(timeout_s * 1000))
+        if not self._socket.poll(timeout_ms, zmq.POLLIN):
+            return None
+        parts = self._socket.recv_multipart()
+        if len(parts) != 2:
+            raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
+        topic, payload = parts
+        if topic == TOPIC_POSE:
+            return decode_pose(payload)
+        if topic == TOPIC_META:
+            return decode_meta(payload)
+        raise SchemaError(f"unknown topic {topic!r}: expected {TOPIC_POSE!r} or {TOPIC_META!r}")
+
+    def close(self) -> None:
+        if not self._socket.closed:
+            self._socket.close(linger=0)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

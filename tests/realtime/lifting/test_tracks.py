@@ -1,0 +1,75 @@
+"""The person tracker: stable ids by box overlap, re-identification after short gaps, new ids after long ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from posecast.realtime.errors import OptionsError
+from posecast.realtime.lifting.tracks import Tracker, TrackerOptions, box_iou, keypoint_boxes
+
+MS = 1_000_000
+
+
+def box(x: float, y: float = 100.0, w: float = 80.0, h: float = 200.0) -> np.ndarray:
+    return np.array([x, y, x + w, y + h])
+
+
+def test_boxes_and_iou() -> None:
+    keypoints = np.array([[[10, 20], [30, 60], [500, 500]]], np.float32)
+    scores = np.array([[0.9, 0.8, 0.1]], np.float32)
+    np.testing.assert_array_equal(keypoint_boxes(keypoints, scores, 0.3), [[10, 20, 30, 60]])  # unsure point left out
+    np.testing.assert_array_equal(keypoint_boxes(keypoints, scores * 0, 0.3), [[10, 20, 500, 500]])  # too few: all
+    iou = box_iou(np.array([box(0)]), np.array([box(0), box(40), box(500)]))
+    np.testing.assert_allclose(iou, [[1.0, 40 / 120, 0.0]])
+
+
+def test_two_people_keep_their_ids_whatever_the_detection_order() -> None:
+    tracker = Tracker(TrackerOptions(max_people=2))
+    assert tracker.update(np.array([box(100), box(400)]), 0) == [0, 1]
+    for f in range(1, 30):
+        a, b = box(100 + 3 * f), box(400 - 3 * f)  # walking towards each other
+        order = [b, a] if f % 2 else [a, b]  # the detector lists them in any order
+        ids = tracker.update(np.array(order), f * 33 * MS)
+        assert ids == ([1, 0] if f % 2 else [0, 1])
+    assert tracker.lost() == []
+
+
+def test_a_short_gap_keeps_the_id_a_long_one_does_not() -> None:
+    tracker = Tracker(TrackerOptions(max_people=2, max_lost_s=1.0))
+    tracker.update(np.array([box(100), box(400)]), 0)
+    assert tracker.update(np.array([box(100)]), 33 * MS) == [0]
+    assert tracker.lost() == [1]  # remembered, not seen
+    # back after 0.5 s, moved a little (no overlap needed: re-identified by position and size)
+    assert tracker.update(np.array([box(103), box(430)]), 500 * MS) == [0, 1]
+    tracker.update(np.array([box(103)]), 533 * MS)
+    tracker.update(np.array([box(103)]), 1500 * MS)
+    # person 1 gone for 1.5 s: forgotten; whoever comes there next is a new person
+    assert tracker.update(np.array([box(103), box(430)]), 2033 * MS) == [0, 2]
+
+
+def test_a_far_away_detection_is_a_new_person() -> None:
+    tracker = Tracker(TrackerOptions(max_people=3))
+    tracker.update(np.array([box(100)]), 0)
+    assert tracker.update(np.array([box(100), box(500)]), 33 * MS) == [0, 1]
+
+
+def test_one_person_always_continues_the_one_track() -> None:
+    tracker = Tracker(TrackerOptions(max_people=1))
+    assert tracker.update(np.array([box(0)]), 0) == [0]
+    assert tracker.update(np.array([box(600)]), 33 * MS) == [0]  # a jump across the image: still them
+    assert tracker.update(np.zeros((0, 4)), 66 * MS) == [] and tracker.lost() == [0]
+    assert tracker.update(np.array([box(300)]), 700 * MS) == [0]  # back within a second
+    assert tracker.update(np.array([box(300)]), 3000 * MS) == [1]  # after 2.3 s: a new id
+
+
+def test_a_detector_that_tracks_keeps_its_ids() -> None:
+    tracker = Tracker(TrackerOptions(max_people=4))
+    assert tracker.update(np.array([box(0), box(300)]), 0, np.array([7, 3])) == [7, 3]
+    assert tracker.update(np.array([box(900)]), 0, np.array([-1])) == [8]  # untracked, new: a fresh id
+
+
+def test_bad_options() -> None:
+    with pytest.raises(OptionsError, match="max_people must be from 1 to 64, got 0"):
+        TrackerOptions(max_people=0)
+    with pytest.raises(OptionsError, match="min_iou must be in"):
+        TrackerOptions(min_iou=0.0)

@@ -1,0 +1,80 @@
+"""Several people, end to end with real MediaPipe: two shared clips side by side in one frame
+(the dancer left, the squatting person right) are both tracked, each with a stable id and
+their own window, bone lengths and root; a single-person clip with room for two stays one person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from posecast.engines import skeleton
+from posecast.realtime.assemble import PipelineOptions, build_pipeline
+from posecast.realtime.detectors.mediapipe import MediaPipeOptions
+from posecast.realtime.sources import open_source
+
+pytestmark = pytest.mark.slow
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    capture, frames = cv2.VideoCapture(str(path)), []
+    while (image := capture.read()[1]) is not None:
+        frames.append(image)
+    capture.release()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def side_by_side(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dance_576.mp4 (120 frames, 30 fps) with squats_720x1280.mp4 (5 fps, each frame held for
+    six) scaled to the same height on its right: 900 x 576, 30 fps, 4 s."""
+    dance, squats = _frames(media_dir / "dance_576.mp4"), _frames(media_dir / "squats_720x1280.mp4")
+    height = dance[0].shape[0]
+    squats = [cv2.resize(s, (round(s.shape[1] * height / s.shape[0]), height), interpolation=cv2.INTER_AREA)
+              for s in squats]  # fmt: skip
+    path = tmp_path_factory.mktemp("two") / "side_by_side.mp4"
+    size = (dance[0].shape[1] + squats[0].shape[1], height)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
+    for i, image in enumerate(dance):
+        writer.write(np.hstack([image, squats[i // 6]]))
+    writer.release()
+    return path
+
+
+def _run(clip: Path, pose_model_path: Path, max_people: int) -> list:
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path), max_people=max_people)
+    with build_pipeline(options) as pipeline, open_source(str(clip)) as source:
+        return list(pipeline.run(source))
+
+
+def test_two_people_side_by_side_keep_their_ids(side_by_side: Path, pose_model_path: Path) -> None:
+    frames = _run(side_by_side, pose_model_path, max_people=2)
+    assert len(frames) == 120
+    both = [f for f in frames if len(f.tracked) == 2]
+    assert len(both) >= 0.95 * len(frames), f"two people in only {len(both)} of {len(frames)} frames"
+    # each id stays on its side of the image (the dancer's half is 576 px wide) the whole clip
+    side: dict[int, set[str]] = {}
+    for f in frames:
+        for person in f.tracked:
+            x = person.keypoints_px[skeleton.ROOT, 0]
+            side.setdefault(person.person_id, set()).add("left" if x < 576 else "right")
+    assert len(side) == 2 and sorted(map(sorted, side.values())) == [["left"], ["right"]], side
+    left_id = next(pid for pid, s in side.items() if s == {"left"})
+    # per person: in front of the camera, the dancer left of the squatting person, own bone lengths
+    last = {p.person_id: p for p in both[-1].tracked}
+    dancer, squatter = last[left_id], last[next(pid for pid in last if pid != left_id)]
+    assert dancer.root_m[0] < squatter.root_m[0]
+    assert 0.5 < dancer.root_m[2] < 15 and 0.5 < squatter.root_m[2] < 15
+    assert dancer.tracking == squatter.tracking == "tracking"
+    for pid in side:
+        track = np.array([p.joints_rel_m for f in frames[75:] for p in f.tracked if p.person_id == pid])
+        lengths = skeleton.bone_lengths(track)
+        assert ((lengths.max(0) - lengths.min(0)) / lengths.mean(0)).max() <= 0.01  # locked after 2 s
+    assert not np.allclose(dancer.bone_lengths_m, squatter.bone_lengths_m)  # each has their own estimate
+
+
+def test_one_person_with_room_for_two_stays_one_person(media_dir: Path, pose_model_path: Path) -> None:
+    frames = _run(media_dir / "dance_576.mp4", pose_model_path, max_people=2)
+    ids = [[p.person_id for p in f.tracked] for f in frames]
+    assert sum(i == [0] for i in ids) >= 0.95 * len(frames), ids

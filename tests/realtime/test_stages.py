@@ -1,0 +1,248 @@
+"""The four interfaces wired by the pipeline, with fakes: a detector returning fixed detections,
+sinks that record, raise, block or ask to stop; and a COCO-layout detector through the real
+lifting stage (a new detector fits without touching the rest)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from posecast.engines import skeleton
+from posecast.realtime.errors import SinkError
+from posecast.realtime.layouts import COCO_17
+from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting, TrackerOptions
+from posecast.realtime.pipeline import Pipeline
+from posecast.realtime.stages import Detector2D, FrameSource, PoseLifting, Sink
+from posecast.realtime.types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
+
+IMAGE = np.zeros((480, 640, 3), np.uint8)
+
+
+def coco_person(centre_x: float, scale: float = 1.0) -> np.ndarray:
+    """A standing person's COCO-17 keypoints ``(17, 2)`` in pixels, facing the camera."""
+    x, y = np.array([
+        (0, -75), (-4, -79), (4, -79), (-8, -77), (8, -77), (-20, -60), (20, -60), (-24, -30), (24, -30),
+        (-26, 0), (26, 0), (-12, 0), (12, 0), (-12, 45), (12, 45), (-12, 90), (12, 90),
+    ], dtype=np.float32).T * scale  # fmt: skip
+    return np.stack([x + centre_x, y + 240], axis=-1)
+
+
+class FakeDetector(Detector2D):
+    """Returns the scripted people (COCO-17 keypoints per person) for each frame id."""
+
+    name = "fake"
+    layout = COCO_17
+
+    def __init__(self, script: dict[int, list[np.ndarray]], max_people: int = 2) -> None:
+        self.script, self.max_people, self.closed = script, max_people, False
+
+    def detect(self, frame: Frame) -> Detections2D:
+        people = self.script.get(frame.frame_id, [])
+        if not people:
+            return Detections2D.empty(frame, COCO_17)
+        keypoints = np.stack(people).astype(np.float32)
+        return Detections2D(frame.frame_id, frame.capture_ns, frame.timestamp_ns, frame.image_size, COCO_17,
+                            keypoints, np.full(keypoints.shape[:2], 0.9, np.float32),
+                            np.full(len(people), -1, np.int64))  # fmt: skip
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeLifting(PoseLifting):
+    """One fixed pose per detection, person ids = detection order."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def process(self, detections, timestamp_ns, stage_ns=None):  # noqa: ANN001, ANN201
+        self.calls.append(timestamp_ns)
+        joints = np.zeros((17, 3)) + [0, 0, 3]
+        return [PersonPose(i, "tracking", np.zeros((17, 2), np.float32), np.ones(17, np.float32), joints)
+                for i in range(detections.count)]  # fmt: skip
+
+    def assumptions(self) -> dict:
+        return {"fake": True}
+
+
+class RecordingSink(Sink):
+    name = "recording"
+    inline = True
+
+    def __init__(self) -> None:
+        self.meta: list[StreamMeta] = []
+        self.frames: list[PoseFrame] = []
+        self.closed = 0
+
+    def open(self, meta: StreamMeta) -> None:
+        self.meta.append(meta)
+
+    def update_meta(self, meta: StreamMeta) -> None:
+        self.meta.append(meta)
+
+    def write(self, frame: PoseFrame) -> None:
+        self.frames.append(frame)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class ThreadedRecordingSink(RecordingSink):
+    name = "threaded"
+    inline = False
+
+    def write(self, frame: PoseFrame) -> None:
+        self.frames.append(frame)
+        self.thread = threading.current_thread()
+
+
+class RaisingSink(RecordingSink):
+    name = "raising"
+
+    def write(self, frame: PoseFrame) -> None:
+        if frame.frame_id == 2:
+            raise OSError("disk full")
+        super().write(frame)
+
+
+class BlockingSink(RecordingSink):
+    """Blocks in its first ``write`` until released (a stalled network or terminal)."""
+
+    name = "blocking"
+    inline = False
+    queue_frames = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def write(self, frame: PoseFrame) -> None:
+        self.release.wait()
+        super().write(frame)
+
+
+class StoppingSink(RecordingSink):
+    name = "stopping"
+
+    @property
+    def stop_requested(self) -> bool:
+        return len(self.frames) >= 3
+
+
+class ListSource(FrameSource):
+    def __init__(self, count: int, fps: float = 30.0) -> None:
+        self.count, self.source_fps, self.next = count, fps, 0
+
+    def open(self) -> None:
+        self.next = 0
+
+    def read(self) -> Frame | None:
+        if self.next >= self.count:
+            return None
+        self.next += 1
+        return Frame(self.next - 1, time.monotonic_ns(), IMAGE, self.source_fps, media_time=True)
+
+    def close(self) -> None:
+        pass
+
+
+def two_people(frames: int) -> dict[int, list[np.ndarray]]:
+    return {f: [coco_person(200), coco_person(440)] for f in range(frames)}
+
+
+def test_every_sink_gets_every_frame_and_the_meta() -> None:
+    inline, threaded = RecordingSink(), ThreadedRecordingSink()
+    lifting = FakeLifting()
+    with Pipeline(FakeDetector(two_people(5)), lifting, [inline, threaded]) as pipeline, ListSource(5) as source:
+        results = list(pipeline.run(source))
+    assert [f.frame_id for f in results] == list(range(5))
+    assert inline.frames == results and threaded.frames == results  # the very same records, in order
+    assert threaded.thread is not threading.main_thread()
+    assert inline.closed == threaded.closed == 1
+    # open with the meta known before a frame, then the image size and rate once known
+    assert inline.meta[0].source_fps == 0.0 and inline.meta[-1].source_fps == 30.0
+    assert inline.meta[-1].max_people == 2 and inline.meta[-1].assumptions == {"fake": True}
+    frame = results[0]
+    assert frame.image_bgr is IMAGE and frame.detections.count == 2 and len(frame.people) == 2
+    assert frame.timestamp_ns == 0 and results[3].timestamp_ns == 100_000_000  # media time at 30 fps
+    assert lifting.calls == [f.timestamp_ns for f in results]  # the one clock, from the detections
+    assert set(frame.stage_ns) == {"keypoints2d", "publish"} and frame.delivered_ns >= frame.capture_ns
+
+
+def test_a_raising_sink_is_detached_and_the_others_get_the_frame() -> None:
+    before, raising, after = RecordingSink(), RaisingSink(), RecordingSink()
+    pipeline = Pipeline(FakeDetector(two_people(10)), FakeLifting(), [before, raising, after])
+    with pipeline, ListSource(10) as source:
+        seen = []
+        with pytest.raises(SinkError, match="output raising failed at frame 2: disk full"):
+            for frame in pipeline.run(source):
+                seen.append(frame.frame_id)
+    assert seen == [0, 1, 2]  # the run ends after the frame in which the sink failed ...
+    assert [f.frame_id for f in after.frames] == [0, 1, 2]  # ... which the later sink still got
+    assert [f.frame_id for f in before.frames] == [0, 1, 2]
+    assert raising.closed >= 1 and after.closed == 1
+
+
+def test_a_blocked_sink_stalls_neither_the_pipeline_nor_the_others() -> None:
+    blocked, other = BlockingSink(), RecordingSink()
+    with Pipeline(FakeDetector(two_people(50)), FakeLifting(), [blocked, other]) as pipeline, ListSource(50) as source:
+        started = time.monotonic()
+        frames = list(pipeline.run(source))
+        elapsed = time.monotonic() - started
+        assert len(other.frames) == 50 and len(frames) == 50
+        assert elapsed < 5.0  # the pipeline never waited for the blocked sink (it would wait forever)
+        assert blocked.dropped_frames >= 50 - 1 - blocked.queue_frames  # one in write, two queued, the rest dropped
+        assert pipeline.dropped_frames["blocking"] == blocked.dropped_frames
+        blocked.release.set()  # unblocked: it gets the frames still queued, the newest last
+    assert [f.frame_id for f in blocked.frames][-1] == 49
+    assert blocked.closed == 1
+
+
+def test_a_sink_can_end_the_run() -> None:
+    stopping = StoppingSink()
+    with Pipeline(FakeDetector(two_people(10)), FakeLifting(), [stopping]) as pipeline, ListSource(10) as source:
+        assert len(list(pipeline.run(source))) == 3
+
+
+def test_a_failing_open_closes_what_was_built() -> None:
+    class Unopenable(RecordingSink):
+        name = "unopenable"
+
+        def open(self, meta: StreamMeta) -> None:
+            raise SinkError("cannot open")
+
+    first, detector = RecordingSink(), FakeDetector({})
+    with pytest.raises(SinkError, match="cannot open"):
+        Pipeline(detector, FakeLifting(), [first, Unopenable()]).open()
+    assert first.closed == 1 and detector.closed
+
+
+@pytest.fixture(scope="module")
+def coco_lifting() -> MetricPoseLifting:
+    lifting = MetricPoseLifting(LiftingOptions(tracker=TrackerOptions(max_people=2)))
+    yield lifting
+    lifting.close()
+
+
+def test_a_coco_detector_fits_the_real_lifting_stage(coco_lifting: MetricPoseLifting) -> None:
+    """Two people in COCO-17 keypoints, through the real networks: two metric poses, one batch."""
+    sink = RecordingSink()
+    coco_lifting.reset()
+    pipeline = Pipeline(FakeDetector(two_people(30)), coco_lifting, [sink])
+    with pipeline.open(), ListSource(30) as source:
+        frames = list(pipeline.run(source))
+    ids = [[p.person_id for p in f.people] for f in frames]
+    assert ids == [[0, 1]] * 30
+    last = frames[-1]
+    assert [p.tracking for p in last.people] == ["tracking", "tracking"]  # 30 frames > T = 27
+    left, right = last.people
+    assert left.root_m[0] < 0 < right.root_m[0]  # left of the optical axis, right of it
+    assert 1.0 < left.root_m[2] < 15.0 and 1.0 < right.root_m[2] < 15.0
+    np.testing.assert_allclose(left.keypoints_px[skeleton.JOINT_INDEX["l_wrist"]], coco_person(200)[9])
+    np.testing.assert_allclose(left.keypoints_px[skeleton.ROOT], (coco_person(200)[11] + coco_person(200)[12]) / 2)
+    assert left.bone_lengths_m.shape == (16,) and left.joints_lifted.shape == (17, 3)
+    assert sink.meta[-1].intrinsics.width == 640
