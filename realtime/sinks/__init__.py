@@ -9,6 +9,7 @@ options and builds the ones the arguments ask for, in registry order.
 from __future__ import annotations
 
 from ..stages import Sink
+from .console import ConsoleSink
 from .stats import StatsSink
 from .view import ViewSink
 from .zmq import ZmqSink
@@ -16,6 +17,7 @@ from .zmq import ZmqSink
 #: name → sink class, in the order the pipeline writes to them (the stats sink last: it times them).
 SINKS: dict[str, type[Sink]] = {
     "zmq": ZmqSink,
+    "console": ConsoleSink,
     "view": ViewSink,
     "stats": StatsSink,
 }
