@@ -51,21 +51,24 @@ def standing_pose(root=(0.2, 0.1, 3.4)) -> np.ndarray:
     return p.astype(np.float32)
 
 
-def message(frame_id: int, tracking: str = "tracking") -> PoseMessage:
-    joints = standing_pose() if tracking != "lost" else np.zeros((17, 3), np.float32)
+def message(frame_id: int, tracking: str = "tracking", person_id: int = 0, root=(0.2, 0.1, 3.4)) -> PoseMessage:
+    joints = standing_pose(root) if tracking != "lost" else np.zeros((17, 3), np.float32)
     return PoseMessage(
         frame_id=frame_id, capture_ns=time.monotonic_ns(), tracking=tracking, joints_m=joints,
         confidence=np.ones(17, np.float32), root_m=joints[0].copy(), latency_ms={"keypoints2d": 18.0},
+        person_id=person_id,
     )  # fmt: skip
 
 
 class FakeCamera:
-    """A real ZeroMQ publisher sending :func:`message` at ``fps`` on a thread; ``tracking`` can
-    be changed while it runs."""
+    """A real ZeroMQ publisher sending :func:`message` for each of ``roots`` (one person each,
+    ids 0, 1, ...) at ``fps`` on a thread; ``tracking`` can be changed while it runs."""
 
-    def __init__(self, fps: float = 30.0) -> None:
-        self.publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"), assumptions={"hfov_deg": 60.0})
+    def __init__(self, fps: float = 30.0, roots=((0.2, 0.1, 3.4),), assumptions: dict | None = None) -> None:
+        assumptions = {"hfov_deg": 60.0} if assumptions is None else assumptions
+        self.publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"), assumptions=assumptions)
         self.tracking = "tracking"
+        self.roots = roots
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(1.0 / fps,), daemon=True)
         self._thread.start()
@@ -73,7 +76,8 @@ class FakeCamera:
     def _run(self, period_s: float) -> None:
         frame_id = 0
         while not self._stop.wait(period_s):
-            self.publisher.publish(message(frame_id, self.tracking))
+            for person_id, root in enumerate(self.roots):
+                self.publisher.publish(message(frame_id, self.tracking, person_id, root))
             frame_id += 1
 
     def close(self) -> None:
@@ -152,7 +156,7 @@ def test_page_draws_the_skeleton_in_headless_chromium(camera: FakeCamera, viewer
         browser.wait_for("window.posecast && window.posecast.poses >= 15 && window.posecast.frames >= 15")
         assert browser.evaluate("document.getElementById('state').textContent") == "tracking"
         assert "pipeline" in browser.evaluate("document.getElementById('latency').textContent")
-        assert "poses/s" in browser.evaluate("document.getElementById('rates').textContent")
+        assert "frames/s" in browser.evaluate("document.getElementById('rates').textContent")
         time.sleep(0.3)  # a few more frames rendered after the last orbit-target change
         joints_px = np.asarray(browser.evaluate("window.posecast.projectJoints()"))
         hud = browser.evaluate("(() => { const r = document.getElementById('hud').getBoundingClientRect();"
@@ -189,3 +193,39 @@ def has_colour(image: np.ndarray, x: int, y: int, kind: str, radius: int = 3) ->
     else:  # near white
         match = (r > 170) & (g > 170) & (b > 170)
     return bool(match.any())
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
+def test_two_people_on_a_published_floor(tmp_path) -> None:
+    """Schema 2 with two people and a floor in the meta message: both skeletons drawn, each
+    joint where the published camera->world transform puts it (the scene is that world)."""
+    from posecast.calibration import floor as floors
+
+    roots = ((-0.6, 0.1, 3.4), (0.7, 0.1, 3.0))
+    to_world = floors.camera_to_world(floors.floor_from_camera_pose(1.4, 10.0), np.array(roots[0]))
+    floor = {"state": "estimated", "camera_to_world": to_world.tolist()}
+    camera = FakeCamera(roots=roots, assumptions={"hfov_deg": 60.0, "floor": floor})
+    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, port=0))
+    server.start()
+    try:
+        with Chromium(width=960, height=600) as browser:
+            browser.navigate(server.url)
+            browser.wait_for("window.posecast && window.posecast.people.size === 2 && window.posecast.frames >= 15")
+            assert browser.evaluate("document.getElementById('state').textContent") == "tracking 2 people"
+            assert "floor: published" in browser.evaluate("document.getElementById('assumptions').textContent")
+            time.sleep(0.3)
+            where = "window.posecast.people.get({}).joints.map((j) => j.position.toArray())"
+            scene = {pid: np.asarray(browser.evaluate(where.format(pid))) for pid in (0, 1)}
+            pixels = {pid: np.asarray(browser.evaluate(f"window.posecast.projectJoints({pid})")) for pid in (0, 1)}
+            shot = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+            (tmp_path / "two.png").write_bytes(cv2.imencode(".png", shot[..., ::-1])[1].tobytes())
+    finally:
+        server.stop()
+        camera.close()
+    for pid, root in enumerate(roots):
+        expected = floors.to_world(standing_pose(root).astype(np.float64), to_world)
+        np.testing.assert_allclose(scene[pid], expected, atol=1e-5)
+        for name in ("head", "l_wrist", "r_ankle"):
+            x, y = np.round(pixels[pid][J[name]]).astype(int)
+            kind = {"l": "left", "r": "right"}.get(name[:2].rstrip("_"), "centre")
+            assert has_colour(shot, x, y, kind), f"person {pid}: {name} not drawn at ({x}, {y})"

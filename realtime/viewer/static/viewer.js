@@ -1,18 +1,19 @@
-// posecast viewer page: the 3D skeleton from the WebSocket in a three.js scene with the floor,
-// the camera and orbit controls; the corner shows tracking state, rates and latency.
-// Scene axes are three.js's: x right, y up, z towards the viewer, metres.
+// posecast viewer page: every tracked person's 3D skeleton from the WebSocket in a three.js scene
+// with the floor, the camera and orbit controls; the corner shows tracking state, rates, latency.
+// Scene axes are three.js's: x right, y up, z towards the viewer, metres. With a floor in the meta
+// message (its camera_to_world) the scene is that world (y up, origin on the floor); without one,
+// a level camera is assumed and the floor is put under the lowest foot of the last seconds.
 import {
   AmbientLight, BufferGeometry, Color, CylinderGeometry, DirectionalLight, Float32BufferAttribute,
   GridHelper, Group, LineBasicMaterial, LineSegments, Mesh, MeshStandardMaterial, PerspectiveCamera,
   Quaternion, Scene, SphereGeometry, Vector3, WebGLRenderer, OrbitControls,
 } from "./vendor/three-bundle.min.js";
 
-// Published frame → scene axes. posecast's camera frame is OpenCV's (x right, y down, z forward).
-const FRAME_TO_SCENE = {
-  camera_xright_ydown_zforward: ([x, y, z]) => [x, -y, -z],
-};
+const CAMERA_FRAME = "camera_xright_ydown_zforward";
 const COLOURS = { left: 0x4589ff, right: 0xff832b, centre: 0xf4f4f4 };
 const FLOOR_WINDOW_MS = 5000;
+const FORGET_MS = 2000; // a person not heard of for this long is removed
+const ANKLE_ABOVE_SOLE_M = 0.08;
 
 const canvas = document.getElementById("scene");
 const renderer = new WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
@@ -34,8 +35,27 @@ const floor = new GridHelper(12, 24, 0x8d8d8d, 0x4d5358);
 floor.position.set(0, -1.5, -3);
 scene.add(floor);
 
-// The posecast camera: a small frustum at the origin looking along -z (the scene's forward).
+// --- camera → scene ----------------------------------------------------------------------------
+// `world`: the published camera_to_world (rows of a 4x4), or null for a level camera.
+let world = null;
+function toScene([x, y, z]) {
+  if (!world) return [x, -y, -z];
+  const m = world;
+  return [0, 1, 2].map((r) => m[r][0] * x + m[r][1] * y + m[r][2] * z + m[r][3]);
+}
+function publishedWorld(meta) {
+  const candidates = [meta.floor, meta.assumptions?.floor, meta.assumptions];
+  for (const f of candidates) {
+    if (!f || ["assumed", "estimating"].includes(f.state)) continue;
+    const m = f.camera_to_world;
+    if (Array.isArray(m) && m.length === 4 && m.every((row) => Array.isArray(row) && row.length === 4)) return m;
+  }
+  return null;
+}
+
+// The posecast camera: a small frustum at its optical centre, looking along its optical axis.
 const cameraModel = new Group();
+cameraModel.matrixAutoUpdate = false;
 scene.add(cameraModel);
 function buildCameraModel(hfovDeg = 60, aspect = 4 / 3) {
   cameraModel.clear();
@@ -47,37 +67,46 @@ function buildCameraModel(hfovDeg = 60, aspect = 4 / 3) {
   geometry.setAttribute("position", new Float32BufferAttribute(points, 3));
   cameraModel.add(new LineSegments(geometry, new LineBasicMaterial({ color: 0x82cfff })));
 }
+function placeCameraModel() {
+  // the model looks along its -z with y up: its axes are the camera's x, -y, -z in the scene
+  const [o, ex, ey, ez] = [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]].map(toScene);
+  const axis = (p) => p.map((v, i) => v - o[i]);
+  const [x, y, z] = [axis(ex), axis(ey), axis(ez)];
+  cameraModel.matrix.set(x[0], -y[0], -z[0], o[0], x[1], -y[1], -z[1], o[1], x[2], -y[2], -z[2], o[2], 0, 0, 0, 1);
+  cameraModel.matrixWorldNeedsUpdate = true;
+}
 buildCameraModel();
+placeCameraModel();
 
-// The skeleton: a sphere per joint, a cylinder per bone, built from the meta message.
-const skeleton = new Group();
-scene.add(skeleton);
-let joints = [], bones = [], parents = [], jointNames = [];
+// --- people: a sphere per joint, a cylinder per bone, one skeleton per person_id ----------------
+let jointNames = [], parents = [];
+const people = new Map(); // person_id → {group, joints, bones, seenMs}
+const sphere = new SphereGeometry(0.035, 16, 12), rod = new CylinderGeometry(0.018, 0.018, 1, 10);
+const materials = Object.fromEntries(Object.entries(COLOURS).map(([k, c]) => [k, new MeshStandardMaterial({ color: c })]));
 function side(name) {
   return name.startsWith("l_") ? "left" : name.startsWith("r_") ? "right" : "centre";
 }
-function buildSkeleton(names, parentList) {
-  skeleton.clear();
-  jointNames = names;
-  parents = parentList;
-  const sphere = new SphereGeometry(0.035, 16, 12), rod = new CylinderGeometry(0.018, 0.018, 1, 10);
-  joints = names.map((name) => {
-    const mesh = new Mesh(sphere, new MeshStandardMaterial({ color: COLOURS[side(name)] }));
-    skeleton.add(mesh);
-    return mesh;
-  });
-  bones = parents.map((p, i) => {
-    if (p < 0) return null;
-    const mesh = new Mesh(rod, new MeshStandardMaterial({ color: COLOURS[side(names[i])] }));
-    skeleton.add(mesh);
-    return mesh;
-  });
+function buildPerson() {
+  const group = new Group();
+  const mesh = (geometry, name) => {
+    const m = new Mesh(geometry, materials[side(name)]);
+    group.add(m);
+    return m;
+  };
+  const joints = jointNames.map((name) => mesh(sphere, name));
+  const bones = parents.map((p, i) => (p < 0 ? null : mesh(rod, jointNames[i])));
+  scene.add(group);
+  return { group, joints, bones, seenMs: 0 };
+}
+function forgetEveryone() {
+  for (const person of people.values()) scene.remove(person.group);
+  people.clear();
 }
 
 const up = new Vector3(0, 1, 0), a = new Vector3(), b = new Vector3(), dir = new Vector3();
-function placeSkeleton(points) {
-  points.forEach((p, i) => joints[i]?.position.set(...p));
-  bones.forEach((mesh, i) => {
+function placePerson(person, points) {
+  points.forEach((p, i) => person.joints[i]?.position.set(...p));
+  person.bones.forEach((mesh, i) => {
     if (!mesh) return;
     a.set(...points[parents[i]]);
     b.set(...points[i]);
@@ -94,8 +123,8 @@ function placeSkeleton(points) {
 // --- state shown in the corner ---------------------------------------------------------------
 const hud = (id) => document.getElementById(id);
 const state = {
-  messages: 0, poses: 0, meta: null, lastPose: null, stream: "", arrivalsMs: [], capturesNs: [],
-  feet: [], warnedFrame: null,
+  messages: 0, poses: 0, meta: null, lastPose: null, stream: "", frameArrivalsMs: [], frameCapturesNs: [],
+  lastFrameId: null, feet: [], warnedFrame: null, centred: false, people,
 };
 window.posecast = state; // read by tests and handy in the console
 
@@ -116,12 +145,26 @@ function nowUnixMs() {
 
 function onMeta(meta) {
   state.meta = meta;
-  if (meta.joint_names.join() !== jointNames.join()) buildSkeleton(meta.joint_names, meta.parents);
+  if (meta.joint_names.join() !== jointNames.join() || meta.parents.join() !== parents.join()) {
+    jointNames = meta.joint_names;
+    parents = meta.parents;
+    forgetEveryone();
+  }
+  const newWorld = publishedWorld(meta);
+  if (JSON.stringify(newWorld) !== JSON.stringify(world)) {
+    world = newWorld;
+    state.feet = [];
+    state.centred = false;
+    if (world) floor.position.set(0, 0, 0);
+  }
   const s = meta.assumptions || {};
-  if (s.hfov_deg) buildCameraModel(s.hfov_deg);
+  const hfov = s.hfov_deg ?? (s.fx && s.image_width ? (360 / Math.PI) * Math.atan(s.image_width / 2 / s.fx) : 60);
+  buildCameraModel(hfov, s.image_width && s.image_height ? s.image_width / s.image_height : 4 / 3);
+  placeCameraModel();
   const parts = [];
   if (s.height_m !== undefined) parts.push(`height ${Number(s.height_m).toFixed(2)} m${s.height_assumed ? " (assumed)" : ""}`);
-  if (s.hfov_deg !== undefined) parts.push(`hfov ${Number(s.hfov_deg).toFixed(0)}°${s.intrinsics_assumed ? " (assumed)" : ""}`);
+  parts.push(`hfov ${Number(hfov).toFixed(0)}°${s.intrinsics_assumed ? " (assumed)" : ""}`);
+  parts.push(world ? "floor: published" : "floor: under the feet, level camera assumed");
   hud("assumptions").textContent = parts.join(" · ");
 }
 
@@ -129,65 +172,87 @@ function onPose(m) {
   state.poses += 1;
   state.lastPose = m;
   const arrival = nowUnixMs();
-  state.arrivalsMs.push(arrival);
-  state.capturesNs.push(m.capture_ns);
-  if (state.arrivalsMs.length > 30) state.arrivalsMs.shift(), state.capturesNs.shift();
-  const fps = rate(state.arrivalsMs, 1e3), captureFps = rate(state.capturesNs, 1e9);
-  hud("rates").textContent = fps ? `${fps.toFixed(1)} poses/s (capture ${captureFps.toFixed(1)} fps)` : "";
+  if (m.frame_id !== state.lastFrameId) { // rates count frames, not the messages of each person
+    state.lastFrameId = m.frame_id;
+    state.frameArrivalsMs.push(arrival);
+    state.frameCapturesNs.push(m.capture_ns);
+    if (state.frameArrivalsMs.length > 30) state.frameArrivalsMs.shift(), state.frameCapturesNs.shift();
+  }
+  const fps = rate(state.frameArrivalsMs, 1e3), captureFps = rate(state.frameCapturesNs, 1e9);
+  hud("rates").textContent = fps ? `${fps.toFixed(1)} frames/s (capture ${captureFps.toFixed(1)} fps)` : "";
   const pipelineMs = (m.publish_ns - m.capture_ns) / 1e6;
   const toPageMs = arrival - m.publish_unix_ns / 1e6 + pipelineMs; // same machine: same wall clock
   hud("latency").textContent = `latency: pipeline ${pipelineMs.toFixed(1)} ms · to this page ${toPageMs.toFixed(1)} ms`;
-  const person = m.person_id === undefined ? "" : ` · person ${m.person_id}`;
-  hud("frame").textContent = `frame ${m.frame_id}${person} · schema ${m.schema_version}`;
-  setState(m.tracking, m.tracking);
 
-  const toScene = FRAME_TO_SCENE[m.frame];
-  if (!toScene) {
-    if (state.warnedFrame !== m.frame) console.warn(`unknown coordinate frame ${m.frame}: drawn as published`);
+  if (m.frame !== CAMERA_FRAME && state.warnedFrame !== m.frame) {
+    console.warn(`unknown coordinate frame ${m.frame}: drawn as if it were ${CAMERA_FRAME}`);
     state.warnedFrame = m.frame;
   }
-  if (!joints.length) buildSkeleton(m.joints_m.map((_, i) => `j${i}`), state.meta?.parents ?? []);
-  skeleton.visible = m.tracking !== "lost";
-  if (!skeleton.visible) return;
-  const points = m.joints_m.map(toScene ?? ((p) => p));
-  placeSkeleton(points);
+  if (!jointNames.length) { // no meta yet: the joint order is fixed by the schema version
+    jointNames = m.joints_m.map((_, i) => `j${i}`);
+    parents = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15];
+  }
+  const id = m.person_id ?? 0;
+  if (!people.has(id)) people.set(id, buildPerson());
+  const person = people.get(id);
+  person.seenMs = arrival;
+  person.tracking = m.tracking;
+  person.group.visible = m.tracking !== "lost";
+  for (const [other, p] of people) {
+    if (arrival - p.seenMs > FORGET_MS) scene.remove(p.group), people.delete(other);
+  }
+  const shown = [...people.values()].filter((p) => p.group.visible).length;
+  setState(shown > 1 ? `tracking ${shown} people` : shown ? person.tracking : "lost", shown ? person.tracking : "lost");
+  hud("frame").textContent = `frame ${m.frame_id} · person ${id} · schema ${m.schema_version}`;
+  if (!person.group.visible) return;
+  const points = m.joints_m.map(toScene);
+  placePerson(person, points);
   updateFloor(points, arrival);
-  if (!state.centred) recentre();
+  if (!state.centred) recentre(points[0]);
 }
 
-// The floor: the lowest foot seen over the last few seconds (a level camera is assumed).
+// Without a published floor: under the lowest foot seen over the last few seconds.
 function updateFloor(points, arrival) {
+  const root = points[0];
+  floor.position.x = root[0];
+  floor.position.z = root[2];
+  if (world) return;
   const feet = ["l_ankle", "r_ankle"].map((n) => jointNames.indexOf(n)).filter((i) => i >= 0);
   if (!feet.length) return;
   state.feet.push([arrival, Math.min(...feet.map((i) => points[i][1]))]);
   while (state.feet.length && arrival - state.feet[0][0] > FLOOR_WINDOW_MS) state.feet.shift();
-  floor.position.y = Math.min(...state.feet.map(([, y]) => y)) - 0.08; // ankle joint ≈ 8 cm above the sole
-  const root = points[0];
-  floor.position.x = root[0];
-  floor.position.z = root[2];
+  floor.position.y = Math.min(...state.feet.map(([, y]) => y)) - ANKLE_ABOVE_SOLE_M;
 }
 
 // The view: from the side, high, so that the person, the floor and the camera are all in it.
-function recentre() {
-  const pose = state.lastPose;
-  if (!pose || pose.tracking === "lost" || !joints.length) return;
-  const root = joints[0].position;
-  controls.target.set(root.x * 0.6, root.y * 0.6, root.z * 0.6);
-  const distance = Math.max(2.5, root.length());
+function recentre(rootPoint) {
+  const root = new Vector3(...(rootPoint ?? [0, 0, -3]));
+  const camera = new Vector3(...toScene([0, 0, 0]));
+  controls.target.lerpVectors(camera, root, 0.7);
+  const distance = Math.max(2.5, root.distanceTo(camera));
   const t = controls.target;
-  view.position.set(t.x + 0.9 * distance, t.y + 0.45 * distance, t.z + 0.5 * distance);
+  const across = new Vector3().subVectors(root, camera).cross(up).normalize(); // to the side of the line of sight
+  view.position.set(t.x + 0.9 * distance * across.x, t.y + 0.45 * distance, t.z + 0.9 * distance * across.z);
+  view.position.addScaledVector(new Vector3().subVectors(camera, root).normalize(), 0.5 * distance);
   controls.update();
   state.centred = true;
 }
-window.addEventListener("keydown", (e) => e.key.toLowerCase() === "r" && recentre());
+window.addEventListener("keydown", (e) => {
+  if (e.key.toLowerCase() !== "r") return;
+  const person = [...people.values()].find((p) => p.group.visible);
+  if (person) recentre(person.joints[0].position.toArray());
+});
 
-/** Where each joint is drawn, in device pixels of the canvas (for tests). */
-state.projectJoints = () =>
-  joints.map((mesh) => {
+/** Where each joint of a person (default: the first shown) is drawn, in device pixels (for tests). */
+state.projectJoints = (id) => {
+  const person = id === undefined ? [...people.values()].find((p) => p.group.visible) : people.get(id);
+  if (!person) return [];
+  return person.joints.map((mesh) => {
     const p = mesh.position.clone().project(view);
     const w = renderer.domElement.width, h = renderer.domElement.height;
     return [((p.x + 1) / 2) * w, ((1 - p.y) / 2) * h];
   });
+};
 
 // --- the WebSocket, reconnected every second when the server goes away ------------------------
 function connect() {
@@ -207,8 +272,8 @@ function connect() {
 connect();
 
 function resize() {
-  const w = canvas.clientWidth, h = canvas.clientHeight;
-  if (renderer.domElement.width !== Math.round(w * window.devicePixelRatio)) {
+  const w = canvas.clientWidth, h = canvas.clientHeight, ratio = window.devicePixelRatio;
+  if (renderer.domElement.width !== Math.round(w * ratio) || renderer.domElement.height !== Math.round(h * ratio)) {
     renderer.setSize(w, h, false);
     view.aspect = w / h;
     view.updateProjectionMatrix();
