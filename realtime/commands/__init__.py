@@ -19,6 +19,9 @@ COMMANDS: tuple[str, ...] = (
     "posecast.realtime.commands.demo",
     "posecast.realtime.commands.listen",
     "posecast.realtime.commands.lift",
+    "posecast.realtime.commands.view",
+    "posecast.realtime.commands.replay",
+    "posecast.realtime.commands.export",
     "posecast.calibration.cli",  # calibrate camera
     "posecast.realtime.commands.calibrate_subject",
     "posecast.engines.cli",  # engines build | info | bench

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..stages import Sink
 from .console import ConsoleSink
+from .record import RecordSink
 from .stats import StatsSink
 from .view import ViewSink
 from .zmq import ZmqSink
@@ -19,6 +20,7 @@ SINKS: dict[str, type[Sink]] = {
     "zmq": ZmqSink,
     "console": ConsoleSink,
     "view": ViewSink,
+    "record": RecordSink,
     "stats": StatsSink,
 }
 

@@ -1,0 +1,118 @@
+"""The commands end to end: ``posecast run --record`` on a real clip (real MediaPipe, the shipped
+lifter), then ``posecast export``, ``posecast replay`` to ``posecast listen``, ``posecast view``,
+and their one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zmq
+from posecast.engines.training.data.bvh import parse_bvh
+from posecast.realtime import cli
+from posecast.realtime.recording import read_recording
+from posecast.realtime.recording.arrays import person_track
+from posecast.realtime.schema import decode_pose
+
+POSECAST = [sys.executable, "-m", "posecast.realtime.cli"]
+
+
+@pytest.fixture(scope="module")
+def dance_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("run") / "dance.posecast"
+    code = cli.main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                     "--model-asset", str(pose_model_path), "--frames", "60", "--record", str(path)])  # fmt: skip
+    assert code == 0
+    return path
+
+
+@pytest.mark.slow
+def test_run_record_then_export(dance_take: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    take = read_recording(dance_take)
+    assert take.complete and len(take.frames) == 60 and take.footer["dropped_frames"] == 0
+    assert take.intrinsics is not None and take.intrinsics.width == 576 and take.fps == pytest.approx(30.0)
+    track = person_track(take)
+    assert track.posed.sum() >= 55  # a dancer in every frame
+    assert np.isfinite(track.keypoints_px[track.posed]).all()
+
+    bvh, npz = tmp_path / "dance.bvh", tmp_path / "dance_2d.npz"
+    assert cli.main(["export", str(dance_take), "--bvh", str(bvh), "--lift-input", str(npz), "--frame", "blender"]) == 0
+    out = capsys.readouterr().out
+    assert "60 frames at 30 fps" in out and "floor estimated from the recorded feet" in out
+    motion = parse_bvh(bvh)
+    assert motion.motion.shape[0] == 60 and motion.fps == pytest.approx(30.0)
+    with np.load(npz) as data:
+        assert data["keypoints_2d"].shape == (60, 17, 2) and data["intrinsics"].shape == (4,)
+    assert cli.main(["lift", "--input", str(npz), "--output", str(tmp_path / "again.npz")]) == 0
+
+
+@pytest.mark.slow
+def test_replay_to_listen(dance_take: Path) -> None:
+    port = _free_port()
+    replay = subprocess.Popen([*POSECAST, "replay", str(dance_take), "--speed", "2", "--wait", "1.5",
+                               "--publish", f"tcp://127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        listen = subprocess.run([*POSECAST, "listen", "--address", f"tcp://127.0.0.1:{port}", "--json", "--count", "20",
+                                 "--timeout", "20"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    finally:
+        replay.wait(timeout=60)
+    assert listen.returncode == 0, listen.stderr
+    poses = [m for m in map(json.loads, listen.stdout.splitlines()) if m["topic"] == "pose"]
+    recorded = {m.frame_id: m for f in read_recording(dance_take).frames for m in map(decode_pose, f.poses)}
+    assert len(poses) == 20
+    for m in poses:
+        np.testing.assert_allclose(m["joints_m"], recorded[m["frame_id"]].joints_m, atol=1e-5)  # listen rounds to 10 µm
+    assert replay.returncode == 0, replay.stderr
+
+
+def test_view_serves_the_page_until_stopped() -> None:
+    port = _free_port(tcp=True)
+    view = subprocess.Popen([*POSECAST, "view", "--port", str(port), "--stream", "tcp://127.0.0.1:1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        line = view.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert b"posecast viewer" in response.read()
+    finally:
+        view.terminate()
+        view.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["export", "{missing}", "--bvh", "x.bvh"], "cannot read the recording"),
+        (["export", "{notrec}", "--bvh", "x.bvh"], "is not a posecast recording"),
+        (["replay", "{notrec}"], "is not a posecast recording"),
+        (["replay", "{missing}", "--speed", "0"], "replay speed must be in 0.01..100, got 0.0"),
+        (["view", "--port", "70000"], "port must be in 0..65535, got 70000"),
+        (["view", "--stream", "localhost:5555"], "stream must be tcp://HOST:PORT"),
+    ],
+)
+def test_errors_are_one_line(argv, message, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "notrec.posecast").write_bytes(b"\x93\x01\x02\x03")
+    argv = [a.format(missing=tmp_path / "missing.posecast", notrec=tmp_path / "notrec.posecast") for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("posecast: error:") and message in err and "\n" not in err
+
+
+def _free_port(tcp: bool = False) -> int:
+    if tcp:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    sock = zmq.Context.instance().socket(zmq.PUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    port = int(sock.getsockopt_string(zmq.LAST_ENDPOINT).rsplit(":", 1)[1])
+    sock.close(linger=0)
+    return port
