@@ -2,15 +2,18 @@
 
 Run inside Blender::
 
-    blender -b --factory-startup --python tools/blender_render_bvh.py -- take.bvh out.png [FRAMES]
+    blender -b --factory-startup --python tools/blender_render_bvh.py -- take.bvh out.png \
+        [--frames 40,75,100] [--strip 1.1]
 
 It imports the BVH with Blender's own importer (default axes: Forward -Z, Up Y, the ``world``
 frame of ``posecast export``), then, because an armature is not rendered, puts a sphere on every
-bone head and a rod along every bone at each of ``FRAMES`` (default: five frames spread over the
-take; later ones drawn stronger), adds a floor, a camera and a light, and renders with Cycles on
+bone head and a rod along every bone at each of ``--frames`` (default: five frames spread over
+the take; later ones drawn stronger; ``--strip M`` shifts each snapshot M metres further along x,
+for a subject who stays in place), adds a floor, a camera and a light, and renders with Cycles on
 the CPU (no GPU or display needed).
 """
 
+import argparse
 import math
 import sys
 
@@ -58,8 +61,13 @@ def side(name):  # noqa: ANN001, ANN201
     return "left" if name.startswith("Left") else "right" if name.startswith("Right") else "centre"
 
 
-args = sys.argv[sys.argv.index("--") + 1 :]
-bvh_path, png_path = args[0], args[1]
+parser = argparse.ArgumentParser(prog="blender_render_bvh.py")
+parser.add_argument("bvh")
+parser.add_argument("png")
+parser.add_argument("--frames", default=None, help="comma-separated Blender frames (from 1)")
+parser.add_argument("--strip", type=float, default=0.0, help="metres between snapshots along x")
+args = parser.parse_args(sys.argv[sys.argv.index("--") + 1 :])
+bvh_path, png_path = args.bvh, args.png
 bpy.ops.wm.read_factory_settings(use_empty=True)
 bpy.ops.import_anim.bvh(
     filepath=bvh_path,
@@ -74,9 +82,10 @@ bpy.ops.import_anim.bvh(
 scene = bpy.context.scene
 armature = next(o for o in scene.objects if o.type == "ARMATURE")
 start, end = (int(round(v)) for v in armature.animation_data.action.frame_range)
-frames = (
-    [int(f) for f in args[2].split(",")] if len(args) > 2 else [round(start + (end - start) * k / 4) for k in range(5)]
-)
+if args.frames:
+    frames = [int(f) for f in args.frames.split(",")]
+else:
+    frames = [round(start + (end - start) * k / 4) for k in range(5)]
 
 colours = {"left": (0.27, 0.54, 1.0, 1.0), "right": (1.0, 0.51, 0.17, 1.0), "centre": (0.92, 0.92, 0.92, 1.0)}
 points = []
@@ -84,21 +93,22 @@ for n, f in enumerate(frames):
     scene.frame_set(f)
     fade = 0.35 + 0.65 * (n + 1) / len(frames)
     mats = {k: material(f"{k}{f}", tuple(c * fade for c in rgba[:3]) + (1.0,)) for k, rgba in colours.items()}
+    shift = Vector((args.strip * n, 0.0, 0.0))
     for bone in armature.pose.bones:
-        head = armature.matrix_world @ bone.head
+        head = armature.matrix_world @ bone.head + shift
         points.append(head)
         ball(head, 0.035, mats[side(bone.name)])
         if bone.parent is not None:
-            parent_head = armature.matrix_world @ bone.parent.head
+            parent_head = armature.matrix_world @ bone.parent.head + shift
             if (head - parent_head).length > 1e-4:
                 rod(parent_head, head, 0.02, mats[side(bone.name)])
 armature.hide_render = True
 
 centre = sum(points, Vector()) / len(points)
 span = max((p - centre).length for p in points)
-bpy.ops.mesh.primitive_plane_add(size=max(6.0, 4 * span), location=(centre.x, centre.y, 0.0))
+bpy.ops.mesh.primitive_plane_add(size=max(30.0, 10 * span), location=(centre.x, centre.y, 0.0))
 bpy.context.active_object.data.materials.append(material("floor", (0.35, 0.37, 0.4, 1.0)))
-distance = 2.2 * span + 2.0
+distance = 2.4 * span + 1.2
 bpy.ops.object.camera_add(location=(centre.x + 0.55 * distance, centre.y - 0.85 * distance, centre.z + 0.45 * distance))
 camera = bpy.context.active_object
 camera.rotation_euler = (centre - camera.location).to_track_quat("-Z", "Y").to_euler()
@@ -114,7 +124,7 @@ scene.world = world
 
 scene.render.engine = "CYCLES"
 scene.cycles.device = "CPU"
-scene.cycles.samples = 32
+scene.cycles.samples = 64
 scene.cycles.use_denoising = False  # Debian's Blender is built without OpenImageDenoise
 scene.render.resolution_x, scene.render.resolution_y = 800, 480
 scene.render.image_settings.file_format = "PNG"

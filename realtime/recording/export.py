@@ -34,8 +34,9 @@ CAMERA_TO_WORLD_KEY = "camera_to_world"
 class BVHExport:
     """What :func:`export_bvh` wrote: ``frames`` (``held`` of them without a pose, holding the
     last one), ``fps``, the bone lengths used and ``max_deviation_m``, the largest distance
-    between a joint of the BVH and the recording (frames with a pose; non-zero only where the
-    live pipeline's bone lengths were still settling, its first seconds)."""
+    between a joint of the BVH and the recording (frames with a pose), and ``frames_within_1mm``
+    (a frame deviates more only while the live pipeline's bone lengths were still settling,
+    its first seconds of tracking: BVH has one set of bone lengths)."""
 
     path: Path
     person_id: int
@@ -44,6 +45,7 @@ class BVHExport:
     fps: float
     bone_lengths_m: np.ndarray
     max_deviation_m: float
+    frames_within_1mm: int
     floor_source: str
 
 
@@ -108,5 +110,6 @@ def export_bvh(recording: Recording, path: str | Path, frame: str = "world", per
     text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths)
     atomic_write(path, text.encode())
     rebuilt = rot.joints_to_rotations(joints[track.posed], lengths).joints()
-    deviation = float(np.linalg.norm(rebuilt - joints[track.posed], axis=-1).max())
-    return BVHExport(Path(path), track.person_id, len(joints), held, fps, lengths, deviation, floor_source)
+    deviation = np.linalg.norm(rebuilt - joints[track.posed], axis=-1).max(axis=-1)
+    return BVHExport(Path(path), track.person_id, len(joints), held, fps, lengths, float(deviation.max()),
+                     int((deviation < 1e-3).sum()), floor_source)  # fmt: skip

@@ -182,6 +182,7 @@ def test_bvh_export_is_within_a_millimetre_of_the_recording(take: Take, take_fil
     done = export_bvh(read_recording(take_file), tmp_path / "run.bvh")
     assert (done.frames, done.held, done.fps) == (len(take.camera), len(LOST), 30.0)
     assert done.floor_source == "published by the stream" and done.max_deviation_m < 1e-3
+    assert done.frames_within_1mm == len(take.camera) - len(LOST)
     np.testing.assert_allclose(done.bone_lengths_m, take.lengths, atol=1e-6)
     motion = parse_bvh(tmp_path / "run.bvh")
     positions = motion.world_positions()
