@@ -46,6 +46,7 @@ from .tracks import Tracker, TrackerOptions, keypoint_boxes
 log = logging.getLogger(__name__)
 
 _MIN_HEIGHT_M, _MAX_HEIGHT_M = 0.5, 2.8
+_NO_BOXES = np.zeros((1, 4))
 
 
 @dataclass
@@ -171,7 +172,7 @@ class MetricPoseLifting(PoseLifting):
         if self.tracker.options.max_people > 1:
             boxes = keypoint_boxes(detections.keypoints_px, detections.scores, self.options.tracker.min_score)
         else:  # nobody to tell apart: the tracker does not look at boxes
-            boxes = np.zeros((n, 4))
+            boxes = _NO_BOXES[:n]
         ids = self.tracker.update(boxes, timestamp_ns, detections.track_ids)
         if n > len(self._batch):
             self._batch = np.zeros((n, *self._batch.shape[1:]), np.float32)

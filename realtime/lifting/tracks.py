@@ -89,6 +89,9 @@ class Tracker:
     def update(self, boxes: np.ndarray, timestamp_ns: int, track_ids: np.ndarray | None = None) -> list[int]:
         """Person ids for detections with ``boxes`` ``(N, 4)`` at ``timestamp_ns``, in detection
         order; ``track_ids`` ``(N,)``: the detector's own ids (used as they are when all >= 0)."""
+        untracked = track_ids is None or not len(track_ids) or track_ids[0] < 0
+        if self.options.max_people == 1 and len(boxes) <= 1 and untracked:
+            return self._update_one(boxes, timestamp_ns)
         self._forget(timestamp_ns)
         for track in self.tracks.values():
             track.seen_now = False
@@ -100,6 +103,23 @@ class Tracker:
         for person_id, box in zip(ids, boxes, strict=True):
             self.tracks[person_id] = Track(person_id, box, timestamp_ns)
         return ids
+
+    def _update_one(self, boxes: np.ndarray, timestamp_ns: int) -> list[int]:
+        """``max_people == 1``: the detection (if any) continues the one track (plain Python:
+        this runs every frame of the common case)."""
+        track = next(iter(self.tracks.values()), None)
+        if track is not None and not 0 <= timestamp_ns - track.last_seen_ns <= self.options.max_lost_s * 1e9:
+            self.tracks.clear()
+            track = None
+        if not len(boxes):
+            if track is not None:
+                track.seen_now = False
+            return []
+        if track is None:
+            person_id = self._new_id()
+            track = self.tracks[person_id] = Track(person_id, boxes[0], timestamp_ns)
+        track.box, track.last_seen_ns, track.seen_now = boxes[0], timestamp_ns, True
+        return [track.person_id]
 
     def lost(self) -> list[int]:
         """Ids remembered but not seen in the last update."""
