@@ -35,8 +35,10 @@ parent's (a hyperextended knee does not flip the leg). Neck and head have no vis
 (the 17 joints carry no face direction): they only swing from the chest's frame. Hands, feet,
 fingers, eyes and the wrist's twist are not observed and are not represented (identity).
 
-Pure numpy + :class:`scipy.spatial.transform.Rotation`; frames whose joints are not all
-finite give NaN rotations (and NaN joints back).
+Pure numpy + :class:`scipy.spatial.transform.Rotation` (frames built as orthonormal bases,
+converted and composed by scipy), vectorised over frames and over the tree's levels (a single
+frame takes well under a millisecond); frames whose joints are not all finite give NaN
+rotations (and NaN joints back).
 """
 
 from __future__ import annotations
@@ -134,22 +136,12 @@ def rest_offsets(bone_lengths_m: np.ndarray, rest_directions: np.ndarray = REST_
 
 def world_rotations(rotations: np.ndarray) -> np.ndarray:
     """Local rotations ``(F, 17, 4)`` → world rotations ``(F, 17, 4)`` (``W[j] = W[parent]·R[j]``)."""
-    rotations = np.asarray(rotations, dtype=np.float64)
-    out = np.empty_like(rotations)
-    out[:, 0] = rotations[:, 0]
-    for j in range(1, skeleton.NUM_JOINTS):
-        out[:, j] = _compose(out[:, skeleton.PARENTS[j]], rotations[:, j])
-    return out
+    return _to_quat(_world_matrices(_to_matrix(rotations)))
 
 
 def local_rotations(world: np.ndarray) -> np.ndarray:
     """World rotations ``(F, 17, 4)`` → local rotations ``(F, 17, 4)`` (inverse of the above)."""
-    world = np.asarray(world, dtype=np.float64)
-    out = np.empty_like(world)
-    out[:, 0] = world[:, 0]
-    parents = list(skeleton.PARENTS[1:])
-    out[:, 1:] = _compose(_inverse(world[:, parents]), world[:, 1:])
-    return out
+    return _to_quat(_local_matrices(_to_matrix(world)))
 
 
 def forward_kinematics(
@@ -162,13 +154,13 @@ def forward_kinematics(
     lengths ``(16,)`` or ``(F, 16)`` in metres (:data:`skeleton.BONES` order). In another
     frame's axes and units pass its ``rest_directions`` (``Frame.rest_directions``)."""
     root_m = np.asarray(root_m, dtype=np.float64)
-    world = world_rotations(rotations)
-    offsets = np.broadcast_to(rest_offsets(bone_lengths_m, rest_directions), (root_m.shape[0], skeleton.NUM_JOINTS, 3))
-    bones = _apply(world, offsets)  # each joint's offset from its parent, posed
-    joints = np.empty((root_m.shape[0], skeleton.NUM_JOINTS, 3))
+    world = _world_matrices(_to_matrix(rotations))
+    offsets = rest_offsets(bone_lengths_m, rest_directions)
+    bones = np.einsum("fjab,fjb->fja", world, np.broadcast_to(offsets, (len(root_m), skeleton.NUM_JOINTS, 3)))
+    joints = np.empty((len(root_m), skeleton.NUM_JOINTS, 3))
     joints[:, 0] = root_m
-    for j in range(1, skeleton.NUM_JOINTS):
-        joints[:, j] = joints[:, skeleton.PARENTS[j]] + bones[:, j]
+    for level in _LEVELS[1:]:
+        joints[:, level] = joints[:, _PARENTS[level]] + bones[:, level]
     return joints
 
 
@@ -184,17 +176,27 @@ def joints_to_rotations(joints: np.ndarray, bone_lengths_m: np.ndarray | None = 
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.NUM_JOINTS, 3):
         raise ValueError(f"expected joints of shape (F, 17, 3), got {joints.shape}")
     valid = np.isfinite(joints).all(axis=(1, 2))
-    world = np.full((joints.shape[0], skeleton.NUM_JOINTS, 4), np.nan)
+    world = np.full((len(joints), skeleton.NUM_JOINTS, 3, 3), np.nan)
     if valid.any():
         world[valid] = _world_frames(joints[valid])
-    rotations = local_rotations(world)
+    rotations = _to_quat(_local_matrices(world))
     lengths = skeleton.bone_lengths(joints) if bone_lengths_m is None else np.asarray(bone_lengths_m, np.float64)
     root_m = np.where(valid[:, None], joints[:, skeleton.ROOT], np.nan)
     return BonePose(root_m=root_m, rotations=rotations, bone_lengths_m=lengths)
 
 
+_PARENTS = np.array(skeleton.PARENTS)
+_depth = [0] * skeleton.NUM_JOINTS
+for _j in range(1, skeleton.NUM_JOINTS):
+    _depth[_j] = _depth[skeleton.PARENTS[_j]] + 1
+#: The joints level by level down the tree (parents always in an earlier level).
+_LEVELS = [np.array([j for j, d in enumerate(_depth) if d == level]) for level in range(max(_depth) + 1)]
+_RULES = [TWIST[name][0] for name in skeleton.JOINT_NAMES]
+_REST_REFERENCES = np.array([TWIST[name][1] for name in skeleton.JOINT_NAMES])
+
+
 def _world_frames(joints: np.ndarray) -> np.ndarray:
-    """World rotation of every bone ``(F, 17, 4)`` for finite joints ``(F, 17, 3)``."""
+    """World rotation matrix of every bone ``(F, 17, 3, 3)`` for finite joints ``(F, 17, 3)``."""
     p = {name: joints[:, i] for name, i in _J.items()}
     lines = {
         "hips": p["spine"] - p["pelvis"],
@@ -203,103 +205,119 @@ def _world_frames(joints: np.ndarray) -> np.ndarray:
         "shoulder_line": p["l_shoulder"] - p["r_shoulder"],
     }
     lines["torso"] = _unit(lines["hip_line"]) + _unit(lines["shoulder_line"])
-    hinges = {k: np.cross(_unit(p[b] - p[a]), _unit(p[c] - p[b])) for k, (a, b, c) in _HINGES.items()}
-    world = np.empty((joints.shape[0], skeleton.NUM_JOINTS, 4))
+    lines.update({k: _cross(_unit(p[b] - p[a]), _unit(p[c] - p[b])) for k, (a, b, c) in _HINGES.items()})
+    zero = np.zeros((len(joints), 3))
+    rule_vectors = np.stack([lines.get(rule, zero) for rule in _RULES], axis=1)  # (F, 17, 3)
+    is_hinge = np.array([rule in _HINGES for rule in _RULES])
+    is_parent = np.array([rule == "parent" for rule in _RULES])
+    world = np.empty((len(joints), skeleton.NUM_JOINTS, 3, 3))
     # root: x along the hip line (exact), y towards the spine within the hips plane
-    world[:, 0] = _frame_rotation(lines["hip_line"], lines["hips"], _X, _Y, fallback=np.tile(_Y, (len(joints), 1)))
-    for j in range(1, skeleton.NUM_JOINTS):
-        rule, rest_ref = TWIST[skeleton.JOINT_NAMES[j]]
-        bone = joints[:, j] - joints[:, skeleton.PARENTS[j]]
+    world[:, 0] = _frame(lines["hip_line"], lines["hips"], _X, _Y, np.broadcast_to(_Y, zero.shape))
+    for level in _LEVELS[1:]:
+        parent = world[:, _PARENTS[level]]
+        bone = joints[:, level] - joints[:, _PARENTS[level]]
         # the parent's frame swung onto this bone by the smallest rotation: no twist of its own
-        parent_ref = _swung_reference(world[:, skeleton.PARENTS[j]], REST_DIRECTIONS[j], rest_ref, bone)
-        if rule == "parent":
-            reference = parent_ref
-        elif rule in hinges:
-            hinge = hinges[rule]
+        parent_ref = _swung_reference(parent, REST_DIRECTIONS[level], _REST_REFERENCES[level], bone)
+        reference = rule_vectors[:, level].copy()
+        hinge = is_hinge[level]
+        if hinge.any():
+            h, ref = reference[:, hinge], parent_ref[:, hinge]
             # keep the hinge on the parent's side; ease to the parent's frame as the limb straightens
-            side = np.where(np.einsum("fc,fc->f", hinge, parent_ref) < 0, -1.0, 1.0)
-            weak = np.maximum(_STRAIGHT_SIN - np.linalg.norm(hinge, axis=-1), 0.0) / _STRAIGHT_SIN
-            reference = side[:, None] * hinge + weak[:, None] * parent_ref
-        else:
-            reference = lines[rule]
-        world[:, j] = _frame_rotation(bone, reference, REST_DIRECTIONS[j], rest_ref, fallback=parent_ref)
+            side = np.where(np.einsum("fnc,fnc->fn", h, ref) < 0, -1.0, 1.0)
+            weak = np.maximum(_STRAIGHT_SIN - np.linalg.norm(h, axis=-1), 0.0) / _STRAIGHT_SIN
+            reference[:, hinge] = side[..., None] * h + weak[..., None] * ref
+        reference[:, is_parent[level]] = parent_ref[:, is_parent[level]]
+        world[:, level] = _frame(bone, reference, REST_DIRECTIONS[level], _REST_REFERENCES[level], parent_ref)
     return world
 
 
 def _swung_reference(
     parent: np.ndarray, rest_direction: np.ndarray, rest_reference: np.ndarray, bone: np.ndarray
 ) -> np.ndarray:
-    """``rest_reference`` carried by the parent's rotation ``(F, 4)`` and then by the smallest
-    rotation taking ``rest_direction`` (in the parent's frame) onto the bone ``(F, 3)``: the
-    reference of a bone with no twist of its own (perpendicular to the bone) ``(F, 3)``."""
-    local = _unit(_apply(_inverse(parent), bone))
-    axis = np.cross(rest_direction, local)
-    sin = np.linalg.norm(axis, axis=-1)
-    cos = local @ rest_direction
-    angle = np.arctan2(sin, cos)
+    """``rest_reference`` ``(n, 3)`` carried by the parents' rotations ``(F, n, 3, 3)`` and then by
+    the smallest rotation taking ``rest_direction`` (in the parent's frame) onto the bone
+    ``(F, n, 3)``: the reference of a bone with no twist of its own ``(F, n, 3)``."""
+    local = _unit(np.einsum("fnba,fnb->fna", parent, bone))  # the bone in the parent's frame
+    axis = _cross(rest_direction, local)
+    sin = np.linalg.norm(axis, axis=-1, keepdims=True)
+    angle = np.arctan2(sin, np.sum(local * rest_direction, axis=-1, keepdims=True))
     # parallel: no swing; opposite: half a turn about the reference itself
-    axis = np.where((sin > 1e-12)[:, None], axis / np.maximum(sin, 1e-300)[:, None], rest_reference)
-    swing = Rotation.from_rotvec(axis * angle[:, None])
-    return _apply(parent, swing.apply(rest_reference))
+    axis = np.where(sin > 1e-12, axis / np.maximum(sin, 1e-300), rest_reference)
+    references = np.array(np.broadcast_to(rest_reference, local.shape)).reshape(-1, 3)
+    swung = Rotation.from_rotvec((axis * angle).reshape(-1, 3)).apply(references).reshape(local.shape)
+    return np.einsum("fnab,fnb->fna", parent, swung)
 
 
-def _frame_rotation(
+def _frame(
     direction: np.ndarray,
     reference: np.ndarray,
     rest_direction: np.ndarray,
     rest_reference: np.ndarray,
     fallback: np.ndarray,
 ) -> np.ndarray:
-    """The rotation ``(F, 4)`` taking ``rest_direction`` exactly onto ``direction`` ``(F, 3)``
-    and ``rest_reference`` into the half-plane of ``reference`` (``fallback`` where
-    ``reference`` is parallel to ``direction``)."""
+    """The rotation matrices ``(..., 3, 3)`` taking ``rest_direction`` exactly onto ``direction``
+    ``(..., 3)`` and ``rest_reference`` into the half-plane of ``reference`` (``fallback`` where
+    ``reference`` is parallel to ``direction``): posed frame · rest frameᵀ, both orthonormal."""
     e1 = _unit(direction)
-    r = reference - np.einsum("fc,fc->f", reference, e1)[:, None] * e1
+    r = reference - np.sum(reference * e1, axis=-1, keepdims=True) * e1
     weak = np.linalg.norm(r, axis=-1) < 1e-9 * (1.0 + np.linalg.norm(reference, axis=-1))
     if weak.any():
-        fb = fallback[weak] - np.einsum("fc,fc->f", fallback[weak], e1[weak])[:, None] * e1[weak]
-        r[weak] = fb
+        r[weak] = fallback[weak] - np.sum(fallback[weak] * e1[weak], axis=-1, keepdims=True) * e1[weak]
         # a degenerate pose (the fallback along the bone too): any perpendicular keeps it a rotation
-        still = np.linalg.norm(r, axis=-1) < 1e-9
+        still = weak & (np.linalg.norm(r, axis=-1) < 1e-9)
         if still.any():
             other = np.eye(3)[np.argmin(np.abs(e1[still]), axis=-1)]
-            r[still] = np.cross(e1[still], other)
+            r[still] = _cross(e1[still], other)
     e2 = _unit(r)
-    posed = np.stack([e1, e2, np.cross(e1, e2)], axis=-1)  # columns: the bone's frame, posed
-    rest = np.stack([rest_direction, rest_reference, np.cross(rest_direction, rest_reference)], axis=-1)
-    return Rotation.from_matrix(posed @ rest.T).as_quat()
+    posed = np.stack([e1, e2, _cross(e1, e2)], axis=-1)  # columns: the bone's frame, posed
+    rest = np.stack([rest_direction, rest_reference, _cross(rest_direction, rest_reference)], axis=-1)
+    return posed @ np.swapaxes(rest, -1, -2)
+
+
+def _world_matrices(local: np.ndarray) -> np.ndarray:
+    """Local rotation matrices ``(F, 17, 3, 3)`` → world (composed level by level)."""
+    world = np.empty_like(local)
+    world[:, 0] = local[:, 0]
+    for level in _LEVELS[1:]:
+        world[:, level] = world[:, _PARENTS[level]] @ local[:, level]
+    return world
+
+
+def _local_matrices(world: np.ndarray) -> np.ndarray:
+    """World rotation matrices ``(F, 17, 3, 3)`` → local (relative to the parent bone)."""
+    local = world.copy()
+    local[:, 1:] = np.swapaxes(world[:, _PARENTS[1:]], -1, -2) @ world[:, 1:]
+    return local
+
+
+def _to_matrix(quats: np.ndarray) -> np.ndarray:
+    """Quaternions ``(..., 4)`` → rotation matrices ``(..., 3, 3)``; NaN stays NaN."""
+    quats = np.asarray(quats, dtype=np.float64)
+    out = np.full((*quats.shape[:-1], 3, 3), np.nan)
+    ok = np.isfinite(quats).all(axis=-1)
+    if ok.any():
+        out[ok] = Rotation.from_quat(quats[ok]).as_matrix()
+    return out
+
+
+def _to_quat(matrices: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` → quaternions ``(..., 4)``; NaN stays NaN."""
+    out = np.full((*matrices.shape[:-2], 4), np.nan)
+    ok = np.isfinite(matrices).all(axis=(-1, -2))
+    if ok.any():
+        out[ok] = Rotation.from_matrix(matrices[ok]).as_quat()
+    return out
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a × b`` over the last axis (broadcast); np.cross's axis handling costs more than the sum."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.stack(
+        [a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1], a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+         a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1,
+    )  # fmt: skip
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(v, axis=-1, keepdims=True)
     return v / np.where(norm > 0, norm, 1.0)
-
-
-def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Quaternion arrays ``a · b`` (apply ``b`` first); NaN stays NaN."""
-    out = np.full(np.broadcast_shapes(a.shape, b.shape), np.nan)
-    ok = np.isfinite(a).all(axis=-1) & np.isfinite(b).all(axis=-1)
-    ok = np.broadcast_to(ok, out.shape[:-1])
-    if ok.any():
-        a_, b_ = np.broadcast_to(a, out.shape)[ok], np.broadcast_to(b, out.shape)[ok]
-        out[ok] = (Rotation.from_quat(a_) * Rotation.from_quat(b_)).as_quat()
-    return out
-
-
-def _inverse(q: np.ndarray) -> np.ndarray:
-    out = np.full(q.shape, np.nan)
-    ok = np.isfinite(q).all(axis=-1)
-    if ok.any():
-        out[ok] = Rotation.from_quat(q[ok]).inv().as_quat()
-    return out
-
-
-def _apply(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors ``v`` (``(..., 3)``, broadcast) by quaternions ``q`` ``(..., 4)``; NaN stays NaN."""
-    shape = np.broadcast_shapes(q.shape[:-1], np.shape(v)[:-1])
-    out = np.full((*shape, 3), np.nan)
-    ok = np.broadcast_to(np.isfinite(q).all(axis=-1), shape)
-    if ok.any():
-        q_, v_ = np.broadcast_to(q, (*shape, 4))[ok], np.broadcast_to(v, (*shape, 3))[ok]
-        out[ok] = Rotation.from_quat(q_).apply(v_)
-    return out
