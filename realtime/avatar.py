@@ -1,20 +1,25 @@
-"""Poses for avatars: the camera-frame poses of a :class:`~posecast.realtime.types.PoseFrame`
-stood on the floor, in the world frame, as bone rotations.
+"""Poses for avatars and engines: the camera-frame poses of a :class:`~posecast.realtime.types.
+PoseFrame` stood on the floor, in the world frame, and as bone rotations.
 
 :class:`AvatarWorld` (one per stream) keeps the floor (:class:`~posecast.calibration.ground.
 FloorEstimator`: estimated from the feet over the first seconds, or calibrated) and each
-person's foot contacts, and turns every tracked person into an :class:`AvatarPerson`: world
-joints (right-handed, y up, metres, origin on the floor below the first root position; see
-:mod:`posecast.calibration.floor`), the root's height above the floor, per-foot contact flags
-and the bone rotations of :mod:`posecast.engines.rotations` with the person's bone lengths.
-``mirror`` (selfie views) reflects the world through its yz plane and swaps left and right
-(:func:`posecast.engines.frames.mirror_joints`). Pure computation, no I/O: the avatar sinks
-(VMC, ...) and the engine frames of other outputs share it.
+person's filter and foot contacts, and turns every tracked person into an
+:class:`AvatarPerson`: world joints (right-handed, y up, metres, origin on the floor below the
+first root position; see :mod:`posecast.calibration.floor`), the root's height above the floor,
+per-foot contact flags and, computed when first asked for, the bone rotations of
+:mod:`posecast.engines.rotations`. The world pose is the published one through the avatar One
+Euro filter (:data:`AVATAR_ONE_EURO`) with the person's own bone lengths kept; ``mirror``
+(selfie views) reflects the world through its yz plane and swaps left and right
+(:func:`posecast.engines.frames.mirror_joints`). Pure computation, no I/O; without the
+rotations it costs about a tenth of a millisecond a person, so the pipeline runs it for every
+output (the floor in the meta, root height and contacts in the poses) and the avatar outputs
+(VMC, engine frames) share its result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -22,7 +27,7 @@ from ..calibration import floor as fl
 from ..calibration.ground import FloorEstimator, FloorState, FootContacts
 from ..engines import frames, rotations, skeleton
 from .lifting.smoothing import OneEuroFilter, OneEuroOptions
-from .types import PoseFrame
+from .types import PersonPose, PoseFrame
 
 #: The avatar outputs' One Euro filter on the world pose (root included), tuned for stillness
 #: against added latency (README "Drive an avatar"): at rest 0.5 Hz, rising 2 Hz per m/s of
@@ -35,7 +40,7 @@ AVATAR_ONE_EURO = OneEuroOptions(min_cutoff_hz=0.5, beta=2.0, d_cutoff_hz=1.0)
 class AvatarOptions:
     """``mirror``: selfie mirror; ``floor``: a calibrated floor (``None``: estimate it);
     ``floor_options``: how the floor and contacts are found; ``one_euro``: the filter of the
-    world pose (``None``: none)."""
+    world pose (``None``: the published joints as they are)."""
 
     mirror: bool = False
     floor: fl.Floor | None = None
@@ -46,16 +51,20 @@ class AvatarOptions:
 @dataclass
 class AvatarPerson:
     """One tracked person in the world frame: ``joints_world_m`` ``(17, 3)``; ``root_height_m``
-    above the floor; ``foot_contact`` ``(2,)`` bool (left, right); ``bones`` the one-frame
+    above the floor; ``foot_contact`` ``(2,)`` bool (left, right); :attr:`bones` the one-frame
     :class:`~posecast.engines.rotations.BonePose` (world axes) whose forward kinematics gives
-    ``joints_world_m``."""
+    ``joints_world_m``, computed on first use (about a millisecond)."""
 
     person_id: int
     tracking: str
     joints_world_m: np.ndarray
     root_height_m: float
     foot_contact: np.ndarray
-    bones: rotations.BonePose
+
+    @cached_property
+    def bones(self) -> rotations.BonePose:
+        joints = self.joints_world_m[None]
+        return rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0])
 
 
 @dataclass
@@ -64,7 +73,7 @@ class AvatarFrame:
 
     frame_id: int
     timestamp_ns: int
-    floor: FloorState
+    floor: FloorState | None
     people: list[AvatarPerson]
 
 
@@ -88,40 +97,46 @@ class AvatarWorld:
         self._filters.clear()
 
     def process(self, frame: PoseFrame) -> AvatarFrame:
-        tracked = [p for p in frame.tracked if p.joints_m is not None and np.isfinite(p.joints_m).all()]
+        tracked = [p for p in frame.tracked if np.isfinite(p.joints_m).all()]
         if self._floor is None and tracked:
             height = skeleton.height_from_bone_lengths(_lengths(tracked[0]))
             self._floor = FloorEstimator(height, self.options.floor_options, self.options.floor)
-        if self._floor is None:
-            return AvatarFrame(frame.frame_id, frame.timestamp_ns, FloorEstimator(1.7).state, [])
         for person in tracked:
             self._floor.add(person.joints_m, frame.timestamp_ns)
-        state = self._floor.state
+        state = self.floor
         people = [self._person(p, state, frame.timestamp_ns) for p in tracked]
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
             self._filters.pop(gone, None)
         return AvatarFrame(frame.frame_id, frame.timestamp_ns, state, people)
 
-    def _person(self, person, state: FloorState, timestamp_ns: int) -> AvatarPerson:  # noqa: ANN001 - PersonPose
+    def _person(self, person: PersonPose, state: FloorState, timestamp_ns: int) -> AvatarPerson:
         joints = fl.to_world(person.joints_m, state.camera_to_world)
-        if self.options.one_euro is None:
-            lengths = skeleton.bone_lengths(joints)  # exactly the joints given
-        else:
+        lengths = _lengths(person)
+        if self.options.one_euro is not None:
             one_euro = self._filters.setdefault(person.person_id, OneEuroFilter(self.options.one_euro))
-            joints = one_euro.process(joints, timestamp_ns)
-            lengths = _lengths(person)  # the person's own bones again (a filter shortens them in fast moves)
-        bones = rotations.joints_to_rotations(joints[None], lengths)
+            # the person's own bone lengths again: a filter shortens bones a little in fast moves
+            joints = with_lengths(one_euro.process(joints, timestamp_ns), lengths)
         if self.options.mirror:
-            bones = frames.mirror_bone_pose(bones)
-        joints = bones.joints()[0]
-        ankle_height = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(_lengths(person))
+            joints = frames.mirror_joints(joints)
+        ankle_height = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
         contacts = self._contacts.setdefault(person.person_id, FootContacts(ankle_height, self.options.floor_options))
         flags = contacts.update(joints[list(fl.ANKLES)], timestamp_ns)
-        return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags, bones)
+        return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags)
 
 
-def _lengths(person) -> np.ndarray:  # noqa: ANN001 - PersonPose
+def with_lengths(joints: np.ndarray, lengths_m: np.ndarray) -> np.ndarray:
+    """Joints ``(17, 3)`` rebuilt down the tree with bone lengths ``(16,)``, every bone's
+    direction kept (as the bone smoother does)."""
+    out = joints.copy()
+    for (child, parent), length in zip(skeleton.BONES, lengths_m, strict=True):
+        bone = joints[child] - joints[parent]
+        norm = float(np.sqrt(bone @ bone))
+        out[child] = out[parent] + (length / norm) * bone if norm > 0 else out[parent]
+    return out
+
+
+def _lengths(person: PersonPose) -> np.ndarray:
     """The bone lengths the person's joints were built with (the smoother's), else measured."""
     if person.bone_lengths_m is not None:
         return np.asarray(person.bone_lengths_m, dtype=np.float64)
