@@ -25,7 +25,7 @@ from posecast.engines.training.checkpoint import load_generator, read_checkpoint
 from posecast.engines.training.config import TrainConfig, config_from_dict
 from posecast.engines.training.data.cmu import CREDIT as CMU_CREDIT
 from posecast.engines.training.data.dataset import TRAINING_FPS
-from posecast.engines.training.export import export_onnx, git_commit
+from posecast.engines.training.export import adapt_weights_path, export_onnx, git_commit, save_generator_npz
 
 log = logging.getLogger("export")
 BANDAI = "Bandai-Namco Research Motion Dataset 1 + 2 (BVH, 30 fps; held-out clips excluded)"
@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         extra=extra,
     )
     export_onnx(model, args.output, meta, fp16_weights=True)
+    # what `posecast adapt` starts from: the full generator (batch norm unfolded, all window rows)
+    save_generator_npz(load_generator(read_checkpoint(args.checkpoint)), adapt_weights_path(args.output),
+                       cfg.scale_prior)  # fmt: skip
     if args.int8:
         quantize_int8(args.output, args.output.parent / f"{args.output.stem}.int8.onnx")
     # parity: ONNX Runtime against PyTorch on random plausible windows, in canonical units

@@ -20,8 +20,17 @@ from .. import skeleton
 from ..errors import BackendError, ModelError
 from ..metadata import ModelMetadata
 
-#: The shipped lifter (trained weights); an explicit path always wins over it.
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "posecast_lifter.onnx"
+#: Where the shipped models live.
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+#: Shipped models by name (``--model NAME``), each a file in :data:`WEIGHTS_DIR` with its INT8
+#: copy beside it and a model card (``engines/weights/MODEL_CARD.md`` lists them).
+MODELS: dict[str, str] = {
+    "unsupervised-w512": "posecast_lifter.onnx",
+}
+#: The name ``--model`` defaults to.
+DEFAULT_MODEL_NAME = "unsupervised-w512"
+#: The shipped default lifter; an explicit path or another name always wins over it.
+DEFAULT_MODEL = WEIGHTS_DIR / MODELS[DEFAULT_MODEL_NAME]
 
 
 @dataclass
@@ -99,10 +108,20 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def resolve_model(model_path: str | Path | None) -> Path:
-    """An explicit path, else :data:`DEFAULT_MODEL`; raises :class:`ModelError` if missing."""
-    path = Path(model_path) if model_path is not None else DEFAULT_MODEL
+def resolve_model(model: str | Path | None) -> Path:
+    """The model file for ``--model``: ``None`` → the default, a shipped model's name (see
+    :data:`MODELS`) → its file, anything else → a path. Raises :class:`ModelError` if missing."""
+    if model is None:
+        model = DEFAULT_MODEL_NAME
+    if isinstance(model, str) and model in MODELS:
+        path = WEIGHTS_DIR / MODELS[model]
+        if not path.is_file():
+            raise ModelError(f"shipped model {model!r} ({path}) is missing from this install; reinstall posecast")
+        return path
+    path = Path(model)
     if not path.is_file():
-        hint = "pass --model PATH" if model_path is None else "check the path"
-        raise ModelError(f"model file not found: {path}; {hint} (an exported posecast .onnx)")
+        names = ", ".join(MODELS)
+        raise ModelError(
+            f"model file not found: {path}; pass an exported posecast .onnx or a shipped model's name ({names})"
+        )
     return path

@@ -1,12 +1,14 @@
 """Evaluation on held-out clips: MPJPE, N-MPJPE, P-MPJPE per action, jitter, bone-length CV.
 
 Each held-out clip is filmed by one fixed virtual webcam (seeded by the clip name, so every
-model sees the same views) and lifted frame by frame with causal windows, edge-padded at the
-start exactly like the live pipeline. "Noisy" adds the training noise model with a fixed
-seed. Metric MPJPE scales each predicted pose to metres from the subject's height the way
-the pipeline is told it (``--height``): the true height gives reference bone lengths via
+model sees the same views; the training cameras' ranges, close and wide-angle webcams
+included) and lifted frame by frame with causal windows, edge-padded at the start exactly like
+the live pipeline. "Noisy" adds the training noise model with a fixed seed. Metric MPJPE
+scales each predicted pose to metres from the subject's height the way the pipeline is told it
+(``--height``): the true height gives reference bone lengths via
 :func:`skeleton.bone_lengths_from_height`, and :func:`camera.metric_scale` fits the pose to
-them. Errors are in millimetres.
+them. Errors are in millimetres, on the 17 joints; the ``*_15`` figures leave out the two
+joints that are only midpoints of others (spine, neck), as checks with 15-joint skeletons do.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import numpy as np
 
 from .. import camera, normalize, skeleton
 from . import metrics
-from .data.cameras import sample_cameras
+from .data.cameras import CameraOptions, sample_cameras
 from .data.dataset import Clip
 from .data.noise import add_detector_noise
 
 #: windows (N, T, 17, 2) → current-frame root-relative 3D (N, 17, 3), any unit
 Predictor = Callable[[np.ndarray], np.ndarray]
+#: The 15-joint variant: every joint but the two midpoint-only ones (spine, neck).
+JOINTS_15 = np.array([j for j, n in enumerate(skeleton.JOINT_NAMES) if n not in ("spine", "neck")])
 
 
 @dataclass
@@ -37,18 +41,23 @@ class EvalClip:
     height_m: float
 
 
-def build_eval_clips(clips: list[Clip], noisy: bool, seed: int = 2021) -> list[EvalClip]:
+def build_eval_clips(
+    clips: list[Clip], noisy: bool, seed: int = 2021, cameras: CameraOptions | None = None
+) -> list[EvalClip]:
     """One fixed camera (and, if ``noisy``, fixed 2D noise) per held-out clip."""
     out = []
     for clip in clips:
         clip_seed = int.from_bytes(hashlib.sha1(clip.name.encode()).digest()[:4], "little") ^ seed
         rng = np.random.default_rng(clip_seed)
         world = clip.joints_m.astype(np.float64)[None]  # (1, F, 17, 3)
-        cams = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng)
+        cams = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng, cameras)
         joints_cam = cams.to_camera(world)
+        # as in training: a person walking into a close camera steps it back (every joint ≥ 0.5 m away)
+        step_back = max(0.5 - float(joints_cam[..., 2].min()), 0.0)
+        joints_cam[..., 2] += step_back
         pixels = cams.project_px(joints_cam)
         if noisy:
-            pixels, _ = add_detector_noise(pixels, np.random.default_rng(clip_seed + 1))
+            pixels, _ = add_detector_noise(pixels, np.random.default_rng(clip_seed + 1), image_size=cams.image_size)
         keypoints = normalize.normalize_pixels(pixels, cams.intrinsics[:, None, :])[0]
         true_lengths = np.median(skeleton.bone_lengths(clip.joints_m), axis=0)
         out.append(
@@ -75,10 +84,14 @@ def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batc
         gt = skeleton.root_relative(clip.joints_cam_m)
         reference = skeleton.bone_lengths_from_height(clip.height_m)
         pred_m = skeleton.root_relative(pred) * camera.metric_scale(pred, reference)[:, None, None]
+        sub_pred, sub_gt = pred_m[:, JOINTS_15], gt[:, JOINTS_15]
         frame_errors = {
             "mpjpe_mm": metrics.mpjpe(pred_m, gt) * 1000,
             "n_mpjpe_mm": metrics.n_mpjpe(pred_m, gt) * 1000,
             "p_mpjpe_mm": metrics.p_mpjpe(pred_m, gt) * 1000,
+            "mpjpe_15_mm": metrics.mpjpe(sub_pred, sub_gt) * 1000,  # root (pelvis) is joint 0 of both
+            "n_mpjpe_15_mm": metrics.n_mpjpe(sub_pred, sub_gt) * 1000,
+            "p_mpjpe_15_mm": metrics.p_mpjpe(sub_pred, sub_gt) * 1000,
         }
         for key, values in frame_errors.items():
             totals[key].extend(values.tolist())

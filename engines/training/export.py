@@ -91,3 +91,54 @@ def _store_initializers_fp16(proto):  # noqa: ANN001, ANN202 - onnx types are im
     del graph.node[:]
     graph.node.extend(casts + nodes)
     return proto
+
+
+#: Suffix of the file beside an exported model that holds what adaptation needs: the full
+#: generator (batch norm unfolded, every window frame's output rows) and its architecture.
+ADAPT_SUFFIX = ".adapt.npz"
+
+
+def adapt_weights_path(model_path: str | Path) -> Path:
+    """``model.onnx`` → ``model.adapt.npz`` beside it."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name.removesuffix(".onnx").removesuffix(".int8") + ADAPT_SUFFIX)
+
+
+def save_generator_npz(generator, path: str | Path, scale_prior: tuple[float, float]) -> Path:  # noqa: ANN001
+    """Write a :class:`~posecast.engines.networks.PoseGenerator` as an ``.npz`` of float16/float32
+    arrays plus its architecture and scale prior as JSON text (no pickle: read back with
+    ``allow_pickle=False``), atomically."""
+    from ..fileio import atomic_path
+
+    arrays = {}
+    for name, tensor in generator.state_dict().items():
+        value = tensor.detach().cpu().numpy()
+        arrays[name] = value.astype(np.float16) if value.dtype == np.float32 and value.size >= 1024 else value
+    meta = {"model_config": generator.cfg.to_dict(), "scale_prior": list(scale_prior)}
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
+    return Path(path)
+
+
+def load_generator_npz(path: str | Path):  # noqa: ANN201 - (PoseGenerator in eval mode, scale prior)
+    """Read what :func:`save_generator_npz` wrote. Raises :class:`~posecast.engines.errors.ModelError`
+    naming the file when it is missing or not one."""
+    from ..errors import ModelError
+    from ..networks import ModelConfig, PoseGenerator
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"adaptation weights {path} not found: adapt needs a model exported by "
+                         "tools/export.py (it writes <model>.adapt.npz beside the .onnx)")  # fmt: skip
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(str(arrays.pop("__meta__")))
+        generator = PoseGenerator(ModelConfig(**meta["model_config"]))
+        state = {k: torch.from_numpy(np.asarray(v, dtype=np.float32 if v.dtype == np.float16 else v.dtype))
+                 for k, v in arrays.items()}  # fmt: skip
+        generator.load_state_dict(state)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ModelError(f"{path} is not a posecast adaptation file ({type(exc).__name__}: {exc})") from exc
+    return generator.eval(), tuple(meta["scale_prior"])

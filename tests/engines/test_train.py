@@ -192,7 +192,7 @@ def test_resume_refuses_another_architecture(batches: list[WindowBatch], tmp_pat
 
 def test_train_config_validation() -> None:
     with pytest.raises(
-        ValueError, match=r"mode must be one of \('unsupervised', 'ablation', 'supervised', 'semi', 'distill'\), got 'gan'"
+        ValueError, match=r"mode must be one of \('unsupervised', 'ablation', 'supervised', 'semi', 'distill'\), got"
     ):
         TrainConfig(mode="gan")
     with pytest.raises(ValueError, match="mode 'distill' needs a teacher checkpoint"):

@@ -1,0 +1,301 @@
+"""Unsupervised adaptation of a shipped model to a user's own 2D footage (no 3D labels).
+
+The paper's method is at its best here: its losses need 2D only. Starting from an exported model
+(its ``.adapt.npz`` beside the ``.onnx``: the full generator), the networks are fine-tuned on
+windows of the user's 2D with every loss of METHOD.md (2D/3D cycle through random views,
+adversarial against *this footage's* 2D with a fresh discriminator, motion consistency, scale
+KL + bone consistency) and **anchored to the starting model** so they cannot drift into a
+degenerate solution: an L2 penalty to the starting weights and distillation to the starting
+model's 3D on the same windows; batch norm keeps the starting model's statistics. The scale
+prior is the starting model's own scale statistics on this footage (it has no 3D to measure one).
+
+:func:`adapt` runs for a number of minutes on the CPU with a progress bar, reports unsupervised
+figures before and after (2D cycle error, bone-length variation, how far the 3D moved) and
+writes a self-describing ONNX model (+ its INT8 copy and its own ``.adapt.npz``, so it can be
+adapted again) that ``posecast run --model`` takes.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import metadata, normalize, skeleton
+from ..errors import PosecastError
+from ..networks import PoseGenerator, PoseModel
+from . import losses
+from .config import SINGLE_FRAME_SAMPLE_FRAMES, config_from_dict
+from .data.windows import Recorded2DSampler, SamplerOptions, WindowBatch
+from .export import adapt_weights_path, export_onnx, git_commit, load_generator_npz, save_generator_npz
+from .train import Trainer
+
+log = logging.getLogger(__name__)
+
+
+class AdaptError(PosecastError):
+    """Adaptation cannot start: no usable 2D, or a model without adaptation weights."""
+
+
+@dataclass
+class AdaptOptions:
+    """How long and how hard to adapt; every weight is relative to the paper's loss weights."""
+
+    minutes: float = 5.0
+    max_steps: int = 0  # 0: no limit besides minutes
+    batch: int = 256
+    lr: float = 1e-4
+    anchor_weight: float = 1.0  # L2 to the starting weights, per parameter (mean), × 1e4
+    distill_weight: float = 1.0  # MSE to the starting model's root-relative 3D (canonical units)
+    disc_warmup_steps: int = 30  # the fresh discriminator learns this footage first
+    threads: int = 1
+    seed: int = 0
+    bf16: str | bool = "auto"
+    int8: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.minutes <= 24 * 60:
+            raise ValueError(f"minutes must be in (0, 1440], got {self.minutes}")
+        if self.max_steps < 0 or self.batch < 2:
+            raise ValueError(f"max_steps must be >= 0 and batch >= 2, got {self.max_steps}, {self.batch}")
+        for name in ("lr", "anchor_weight", "distill_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class AdaptReport:
+    """What adaptation did. Figures are on windows of the user's footage (no 3D exists there)."""
+
+    steps: int
+    seconds: float
+    windows: int
+    before: dict[str, float] = field(default_factory=dict)
+    after: dict[str, float] = field(default_factory=dict)
+    output: str = ""
+
+
+def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:
+    """``.npz`` files and folders of them → the files, sorted; raises :class:`AdaptError` if none."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(path.glob("*.npz"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise AdaptError(f"adapt input {path} does not exist (give lift-format .npz files or folders of them)")
+    if not files:
+        raise AdaptError("no 2D to adapt to: the inputs hold no .npz files in the posecast lift format")
+    return files
+
+
+class _Adapter(Trainer):
+    """The unsupervised trainer plus the two anchors to the starting model."""
+
+    def __init__(self, cfg, out_dir: Path, start: PoseGenerator, options: AdaptOptions) -> None:  # noqa: ANN001
+        super().__init__(cfg, out_dir)
+        self.generator.load_state_dict(start.state_dict())
+        self.start = copy.deepcopy(start).eval()
+        for p in self.start.parameters():
+            p.requires_grad_(False)
+        self.start_params = [p.detach().clone() for p in self.generator.parameters()]
+        self.options = options
+
+    def train_step(self, batch: WindowBatch) -> dict[str, float]:
+        o = self.options
+        keypoints = torch.from_numpy(batch.keypoints_norm).to(self.device)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        self.generator.train()
+        for module in self.generator.modules():  # batch norm keeps the start model's statistics
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.eval()
+        with autocast:
+            parts = self.unsupervised_losses(keypoints)
+        parts = {k: v.float() for k, v in parts.items()}
+        if self.step < o.disc_warmup_steps:  # only the discriminator learns, from the start model's views
+            logged = {k: float(v.detach()) for k, v in parts.items()}
+            logged["l_disc"] = self._disc_step(autocast)
+            logged["loss"] = float("nan")
+            self.step += 1
+            return logged
+        scale_phase = self.opt_scale is not None and (
+            self.step % (self.cfg.pose_steps_per_scale_step + 1) == self.cfg.pose_steps_per_scale_step
+        )
+        with torch.no_grad(), autocast:
+            target, _ = self.start(normalize.canonicalize(keypoints))
+        parts["l_distill"] = losses.mse(
+            skeleton.root_relative(self._joints.float()), skeleton.root_relative(target.float())
+        )
+        parts["l_anchor"] = 1e4 * torch.stack(
+            [((p - p0) ** 2).mean() for p, p0 in zip(self.generator.parameters(), self.start_params, strict=True)]
+        ).mean()
+        loss = self.generator_objective(parts, scale_phase)
+        loss = loss + o.distill_weight * parts["l_distill"] + o.anchor_weight * parts["l_anchor"]
+        self._apply(self.opt_scale if scale_phase else self.opt_pose, loss)
+        logged = {k: float(v.detach()) for k, v in parts.items()}
+        if self.step % self.cfg.disc_every == 0:
+            logged["l_disc"] = self._disc_step(autocast)
+        logged["loss"] = float(loss.detach())
+        self.step += 1
+        return logged
+
+    def _disc_step(self, autocast: torch.autocast) -> float:
+        with autocast:
+            d_loss = losses.lsgan_discriminator(
+                self.discriminator(self._real_for_disc), self.discriminator(self._fake_for_disc)
+            )
+        self._apply(self.opt_disc, d_loss.float())
+        return float(d_loss.detach())
+
+
+@torch.no_grad()
+def footage_figures(generator: PoseGenerator, windows: np.ndarray, reference: PoseGenerator | None = None) -> dict:
+    """Unsupervised figures on windows ``(N, T, 17, 2)``: the 2D cycle error (lift, turn 90°,
+    lift again, turn back, project; in % of the pose's size), the bone-length variation over each
+    window, the mean scale and, against ``reference``, how far the current frame's 3D moved (mm for
+    a 1.70 m person)."""
+    generator.eval()
+    keypoints = torch.from_numpy(windows)
+    canonical = normalize.canonicalize(keypoints)
+    joints, scale = generator(canonical)
+    centred = skeleton.root_relative(joints)
+    c = normalize.CAMERA_DISTANCE
+    offset = joints.new_tensor([0.0, 0.0, c])
+    out = {"scale_mean": float(scale.mean())}
+    errors = []
+    for angle in (np.pi / 2, -np.pi / 2):
+        cos, sin = float(np.cos(angle)), float(np.sin(angle))
+        turn = joints.new_tensor([[cos, 0.0, sin], [0.0, 1.0, 0.0], [-sin, 0.0, cos]])
+        rotated = torch.einsum("ij,btkj->btki", turn, centred)
+        rotated_2d = normalize.project(rotated + offset, min_depth=1.0)
+        relifted = skeleton.root_relative(generator(normalize.canonicalize(rotated_2d))[0])
+        size_ratio = rotated.norm(dim=-1).mean((-1, -2)) / relifted.norm(dim=-1).mean((-1, -2)).clamp_min(1e-6)
+        relifted = relifted * size_ratio[:, None, None, None]  # compare shapes, not sizes
+        back = torch.einsum("ji,btkj->btki", turn, relifted)
+        back_2d = normalize.project(back + offset, min_depth=1.0)
+        scaled = canonical * scale[:, :, None, None]
+        size = normalize.pose_size(scaled)
+        errors.append(((back_2d - scaled).norm(dim=-1) / size[..., 0]).mean())
+    out["cycle_2d_error_pct"] = float(torch.stack(errors).mean() * 100)
+    lengths = losses.bone_lengths(centred)
+    out["bone_cv_pct"] = float((lengths.std(1) / lengths.mean(1).clamp_min(1e-6)).mean() * 100)
+    if reference is not None:
+        reference.eval()
+        a = PoseModel(generator)(keypoints)[0].numpy()
+        b = PoseModel(reference)(keypoints)[0].numpy()
+        from ..camera import metric_scale
+
+        to_m = metric_scale(b.astype(np.float64), skeleton.bone_lengths_from_height(1.70))[:, None, None]
+        out["moved_mm"] = float(np.linalg.norm((a - b) * to_m, axis=-1).mean() * 1000)
+    return out
+
+
+def adapt(
+    model: str | Path,
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    options: AdaptOptions | None = None,
+    progress: bool = True,
+    evaluate: Callable[[PoseGenerator], dict[str, float]] | None = None,
+) -> AdaptReport:
+    """Adapt the exported ``model`` (an ``.onnx`` with its ``.adapt.npz`` beside it) to the 2D in
+    ``inputs`` (lift-format ``.npz`` files or folders of them) for ``options.minutes``, and write
+    the adapted model to ``output`` (``.onnx``; with ``options.int8`` its INT8 copy beside it).
+
+    ``evaluate`` (optional, e.g. a 3D check where ground truth exists) is called on the generator
+    before and after; its figures join the report. Raises :class:`AdaptError` / ``ModelError``."""
+    from ..runtime.base import resolve_model
+
+    o = options or AdaptOptions()
+    files = collect_inputs(inputs)
+    model = resolve_model(model)
+    start, scale_prior = load_generator_npz(adapt_weights_path(model))
+    window = start.cfg.window_frames
+    frames = window if window > 1 else SINGLE_FRAME_SAMPLE_FRAMES
+    try:
+        sampler = Recorded2DSampler(files, SamplerOptions(window_frames=frames), seed=o.seed)
+    except ValueError as exc:
+        raise AdaptError(str(exc)) from exc
+    probe = sampler.frames[sampler.windows[np.linspace(0, len(sampler) - 1, min(len(sampler), 1024)).astype(int)]]
+    probe = probe.astype(np.float32)
+    with torch.no_grad():  # the footage's own scale statistics, as the start model sees them
+        _, scales = start(normalize.canonicalize(torch.from_numpy(probe)))
+    footage_prior = (float(scales.mean()), max(float(scales.std()), 0.5 * scale_prior[1]))
+    before = footage_figures(start, probe)
+    if evaluate is not None:
+        before |= evaluate(start)
+    cfg = config_from_dict({
+        "mode": "unsupervised", "model": start.cfg.to_dict(), "batch": o.batch, "lr_pose": o.lr, "lr_scale": o.lr,
+        "lr_disc": 2 * o.lr, "lr_final_fraction": 1.0, "scale_prior": list(footage_prior), "bf16": o.bf16,
+        "threads": o.threads, "seed": o.seed, "steps": o.max_steps or 10**9, "data": [],
+    })  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="posecast-adapt-") as tmp:
+        adapter = _Adapter(cfg, Path(tmp), start, o)
+        seconds = _run(adapter, sampler, o, progress)
+    adapted = adapter.generator.eval()
+    after = footage_figures(adapted, probe, reference=start)
+    if evaluate is not None:
+        after |= evaluate(adapted)
+    output = Path(output)
+    _write(adapted, output, model, footage_prior, o, adapter.step, len(files))
+    report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output))
+    log.info("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
+    return report
+
+
+def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progress: bool) -> float:
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=round(o.minutes * 60), desc="adapting", unit="s",
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total} s {postfix}")  # fmt: skip
+    start = time.perf_counter()
+    try:
+        while True:
+            elapsed = time.perf_counter() - start
+            if elapsed >= o.minutes * 60 or (o.max_steps and adapter.step >= o.max_steps):
+                break
+            logged = adapter.train_step(sampler.sample(o.batch))
+            if bar is not None:
+                bar.n = min(time.perf_counter() - start, o.minutes * 60)
+                bar.set_postfix(step=adapter.step, cycle=f"{logged.get('l_2d', float('nan')):.4f}", refresh=False)
+                bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+    return time.perf_counter() - start
+
+
+def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],
+           o: AdaptOptions, steps: int, files: int) -> None:  # fmt: skip
+    from ..networks import fold_batchnorm
+    from ..runtime.quantize import quantize_int8
+
+    start_meta = metadata.read_onnx_metadata(source)
+    model = fold_batchnorm(PoseModel(copy.deepcopy(generator)).eval())
+    with torch.no_grad():  # stored as float16, like every shipped model
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            if tensor.dtype == torch.float32:
+                tensor.copy_(tensor.half().float())
+    rebuilt = ("model_config", "batchnorm_folded", "current_frame_head", "int8_source_sha256")
+    extra = {k: v for k, v in start_meta.extra.items() if k not in rebuilt}
+    extra |= {"adapted_from": Path(source).name, "adapt_steps": str(steps), "adapt_inputs": str(files)}
+    meta = dataclasses.replace(
+        start_meta, model_kind=f"{start_meta.model_kind}+adapted", git_commit=git_commit(), extra=extra,
+        training_data=f"{start_meta.training_data}; adapted (2D only) to {files} user sequence(s)",
+    )  # fmt: skip
+    export_onnx(model, output, meta, fp16_weights=True)
+    save_generator_npz(generator, adapt_weights_path(output), prior)
+    if o.int8:
+        quantize_int8(output, output.parent / f"{output.name.removesuffix('.onnx')}.int8.onnx")

@@ -1,0 +1,107 @@
+"""Adaptation to a user's 2D: runs from an exported model, stays anchored to it, writes a model that
+ONNX Runtime runs and that describes itself; clear errors for bad inputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.engines import metadata, skeleton
+from posecast.engines.errors import ModelError
+from posecast.engines.runtime import load_backend
+from posecast.engines.training.adapt import AdaptError, AdaptOptions, adapt, collect_inputs
+from posecast.engines.training.config import config_from_dict
+from posecast.engines.training.data.cameras import sample_cameras
+from posecast.engines.training.data.dataset import Clip
+from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions
+from posecast.engines.training.export import adapt_weights_path
+from posecast.engines.training.train import Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {"window_frames": 9, "width": 64, "blocks": 1, "scale_width": 32}
+
+
+@pytest.fixture(scope="module")
+def exported(clips: list[Clip], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained for a few steps and exported with tools/export.py (ONNX + INT8 + adapt npz)."""
+    out = tmp_path_factory.mktemp("model")
+    cfg = config_from_dict({"mode": "supervised", "model": TINY, "steps": 30, "batch": 32, "bf16": False})
+    trainer = Trainer(cfg, out)
+    sampler = MocapWindowSampler(clips, SamplerOptions(window_frames=9), seed=0)
+    for _ in range(30):
+        trainer.train_step(sampler.sample(32))
+    checkpoint = trainer.save_checkpoint()
+    spec = importlib.util.spec_from_file_location("posecast_tools_export_a", REPO / "tools" / "export.py")
+    export = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = export
+    spec.loader.exec_module(export)
+    model = out / "tiny.onnx"
+    assert export.main([str(checkpoint), str(model), "--int8"]) == 0
+    assert adapt_weights_path(model).is_file() and (out / "tiny.int8.onnx").is_file()
+    return model
+
+
+@pytest.fixture(scope="module")
+def footage(clips: list[Clip], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture takes filmed by fixed webcams, as lift-format 2D (pixels, intrinsics, fps)."""
+    folder = tmp_path_factory.mktemp("footage")
+    rng = np.random.default_rng(0)
+    for clip in clips:
+        world = clip.joints_m.astype(np.float64)[None]
+        cams = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng)
+        pixels = cams.project_px(cams.to_camera(world))[0]
+        np.savez(folder / f"{clip.name}.npz", keypoints_2d=pixels, intrinsics=cams.intrinsics[0],
+                 confidence=np.ones(pixels.shape[:2]), fps=clip.fps)  # fmt: skip
+    return folder
+
+
+def test_adapt_writes_a_model_anchored_to_its_start(exported: Path, footage: Path, tmp_path: Path) -> None:
+    output = tmp_path / "adapted.onnx"
+    options = AdaptOptions(minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=5, bf16=False)
+    report = adapt(exported, [footage], output, options, progress=False)
+    assert report.steps == 40 and report.windows > 100 and report.output == str(output)
+    for figures in (report.before, report.after):
+        assert np.isfinite(figures["cycle_2d_error_pct"]) and figures["bone_cv_pct"] > 0
+    assert 0 < report.after["moved_mm"] < 500  # it learned something (a tiny, barely trained start moves a lot)
+    meta = metadata.read_onnx_metadata(output)
+    assert meta.model_kind == "supervised+adapted" and meta.extra["adapted_from"] == "tiny.onnx"
+    assert meta.extra["adapt_steps"] == "40" and "adapted (2D only)" in meta.training_data
+    assert adapt_weights_path(output).is_file() and (tmp_path / "adapted.int8.onnx").is_file()
+    window = np.random.default_rng(1).normal(0.0, 0.1, (2, 9, 17, 2)).astype(np.float32)
+    with load_backend("onnxruntime", output) as backend:
+        out = backend.run(window)
+    assert out.joints_3d.shape == (2, 17, 3) and np.isfinite(out.joints_3d).all()
+    # adapted again from the adapted model: its own adaptation weights were written
+    again = adapt(output, [footage], tmp_path / "again.onnx", AdaptOptions(minutes=1.0, max_steps=2, batch=8,
+                  disc_warmup_steps=1, bf16=False), progress=False)  # fmt: skip
+    assert again.steps == 2
+
+
+def test_a_strong_anchor_keeps_the_start_model(exported: Path, footage: Path, tmp_path: Path) -> None:
+    loose = adapt(exported, [footage], tmp_path / "loose.onnx", AdaptOptions(
+        minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=0, anchor_weight=0.0, distill_weight=0.0, lr=3e-4,
+        bf16=False, int8=False), progress=False)  # fmt: skip
+    tight = adapt(exported, [footage], tmp_path / "tight.onnx", AdaptOptions(
+        minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=0, anchor_weight=1e3, distill_weight=1e3, lr=3e-4,
+        bf16=False, int8=False), progress=False)  # fmt: skip
+    assert tight.after["moved_mm"] < 0.5 * loose.after["moved_mm"]
+
+
+def test_adapt_input_errors(exported: Path, tmp_path: Path) -> None:
+    with pytest.raises(AdaptError, match="does not exist"):
+        collect_inputs([tmp_path / "absent.npz"])
+    with pytest.raises(AdaptError, match="no 2D to adapt to"):
+        collect_inputs([tmp_path])
+    np.savez(tmp_path / "bad.npz", keypoints_2d=np.zeros((5, 33, 2)), intrinsics=np.ones(4))
+    with pytest.raises(AdaptError, match=r"keypoints_2d must be \(F, 17, 2\)"):
+        adapt(exported, [tmp_path / "bad.npz"], tmp_path / "out.onnx", AdaptOptions(minutes=0.1), progress=False)
+    bare = tmp_path / "bare.onnx"
+    bare.write_bytes(exported.read_bytes())  # a model without its .adapt.npz beside it
+    np.savez(tmp_path / "ok.npz", keypoints_2d=np.full((12, 17, 2), 300.0), intrinsics=np.array([500.0, 500, 320, 240]))
+    with pytest.raises(ModelError, match="adaptation weights .* not found"):
+        adapt(bare, [tmp_path / "ok.npz"], tmp_path / "out.onnx", AdaptOptions(minutes=0.1), progress=False)
+    with pytest.raises(ValueError, match="minutes must be in"):
+        AdaptOptions(minutes=0)
