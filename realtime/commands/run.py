@@ -7,6 +7,7 @@ import logging
 import time
 
 from ..sinks.stats import StatsSink
+from ..sinks.zmq import ZmqSink
 from ..stages import Sink
 from .arguments import add_pipeline_arguments, build_sinks, run_pipeline
 
@@ -31,7 +32,7 @@ def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink]
     frames = run_pipeline(args, source_spec, sinks, args.frames)
     elapsed = time.perf_counter() - started
     stats = next((s for s in sinks if isinstance(s, StatsSink)), None)
-    published = next((f"published on {s.address}" for s in sinks if hasattr(s, "address")), "not published")
+    published = next((f"published on {s.address}" for s in sinks if isinstance(s, ZmqSink)), "not published")
     if stats is not None:
         summary = stats.summary()["capture_to_publish_ms"]
         posed = stats.frames_with_pose

@@ -102,17 +102,16 @@ class BackgroundSink(Sink):
             self._closing = True
             self._ready.notify_all()
             drained = self._ready.wait_for(lambda: not self._queue and not self._busy, self.close_timeout_s)
-        if not drained:
-            log.warning("output %s did not finish within %.1f s: %d frames not written",
-                        self.name, self.close_timeout_s, len(self._queue))  # fmt: skip
+        if not drained:  # the sink is stuck in write: give up on what is queued, close it anyway
             with self._ready:
-                self.sink.dropped_frames += sum(k == "frame" for k, _ in self._queue)
+                left = sum(k == "frame" for k, _ in self._queue)
+                self.sink.dropped_frames += left
                 self._queue.clear()
+            log.warning("output %s did not finish within %.1f s: %d queued frames not written; closing it anyway",
+                        self.name, self.close_timeout_s, left)  # fmt: skip
         else:
             self._thread.join(timeout=self.close_timeout_s)
         try:
             self._raise_pending()
         finally:
-            if not drained:
-                log.warning("output %s is still busy; closing it anyway", self.name)
             self.sink.close()
