@@ -46,17 +46,25 @@ MP_DIRECT: dict[str, int] = {
 MOCAP_HEAD_EXTENSION = 1.0
 
 
+#: The axial joints, as data: each is the midpoint of two others, in this order (later ones use
+#: earlier ones). Used by :func:`derive_axial` and by the live pipeline's keypoint layouts.
+AXIAL_MIDPOINTS: tuple[tuple[int, int, int], ...] = tuple(
+    (JOINT_INDEX[joint], JOINT_INDEX[a], JOINT_INDEX[b])
+    for joint, a, b in (
+        ("pelvis", "l_hip", "r_hip"),
+        ("thorax", "l_shoulder", "r_shoulder"),
+        ("spine", "pelvis", "thorax"),
+        ("neck", "thorax", "head"),
+    )
+)
 #: The joints derived from others (never measured): pelvis, spine, thorax, neck.
-DERIVED_JOINTS: tuple[int, ...] = tuple(JOINT_INDEX[n] for n in ("pelvis", "spine", "thorax", "neck"))
+DERIVED_JOINTS: tuple[int, ...] = tuple(sorted(joint for joint, _, _ in AXIAL_MIDPOINTS))
 
 
 def derive_axial(out: np.ndarray) -> np.ndarray:
     """Fill pelvis, thorax, spine and neck from hips, shoulders and head (in place); returns ``out``."""
-    j = JOINT_INDEX
-    out[..., j["pelvis"], :] = 0.5 * (out[..., j["l_hip"], :] + out[..., j["r_hip"], :])
-    out[..., j["thorax"], :] = 0.5 * (out[..., j["l_shoulder"], :] + out[..., j["r_shoulder"], :])
-    out[..., j["spine"], :] = 0.5 * (out[..., j["pelvis"], :] + out[..., j["thorax"], :])
-    out[..., j["neck"], :] = 0.5 * (out[..., j["thorax"], :] + out[..., j["head"], :])
+    for joint, a, b in AXIAL_MIDPOINTS:
+        out[..., joint, :] = 0.5 * (out[..., a, :] + out[..., b, :])
     return out
 
 

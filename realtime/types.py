@@ -22,7 +22,6 @@ threads).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -111,28 +110,55 @@ class KeypointLayout:
         values = np.asarray(values)
         if values.shape[-2] != self.num_keypoints:
             raise ValueError(f"layout {self.name} expects (..., {self.num_keypoints}, C), got {values.shape}")
-        if math.isfinite(values.sum()):
-            # One small matrix product: each row holds one 1 or two 0.5 (the rest exact zeros), so
-            # it gives the same numbers as averaging the sources one by one.
-            out = np.matmul(self._averaging.astype(values.dtype, copy=False), values)
-        else:  # a NaN in an unused keypoint must not reach the joints through 0 * NaN
+        plan = self._plan
+        if plan is None:  # a joint from more than two keypoints: the general way
             out = np.zeros((*values.shape[:-2], skeleton.NUM_JOINTS, values.shape[-1]), dtype=values.dtype)
             for joint, sources in enumerate(self.joint_sources):
                 if sources:
                     out[..., joint, :] = values[..., list(sources), :].mean(axis=-2)
-        return skeleton.derive_axial(out) if not self.joint_sources[skeleton.ROOT] else out
+            return skeleton.derive_axial(out)
+        # A few gathers of index pairs, each averaged, in skeleton.AXIAL_MIDPOINTS's order: the
+        # same numbers as mapping joint by joint ((a + a) / 2 == a, (a + b) / 2 as derive_axial),
+        # in a handful of numpy calls (this runs on every frame).
+        out = values
+        for step in plan:
+            if step.ndim == 1:
+                out = out[..., step, :]
+            else:
+                both = out[..., step, :]
+                out = (both[..., 0, :] + both[..., 1, :]) * 0.5
+        return out
 
     @property
-    def _averaging(self) -> np.ndarray:
-        """``(17, K)`` float32: row ``j`` averages joint ``j``'s sources (zeros for derived joints)."""
-        matrix = self.__dict__.get("_matrix")
-        if matrix is None:
-            matrix = np.zeros((skeleton.NUM_JOINTS, self.num_keypoints), np.float32)
-            for joint, sources in enumerate(self.joint_sources):
-                for i in sources:
-                    matrix[joint, i] += 1.0 / len(sources)
-            object.__setattr__(self, "_matrix", matrix)
-        return matrix
+    def _plan(self) -> tuple[np.ndarray, ...] | None:
+        """Index arrays for :meth:`to_posecast`: the keypoints to gather (``(17,)``; ``(17, 2)``
+        pairs to average where a joint has two), then one ``(17, 2)`` pair array per level of
+        :data:`skeleton.AXIAL_MIDPOINTS` (identity pairs for the other joints). ``None`` when a
+        joint has more than two sources."""
+        if "_plan_cache" not in self.__dict__:
+            object.__setattr__(self, "_plan_cache", self._make_plan())
+        return self.__dict__["_plan_cache"]
+
+    def _make_plan(self) -> tuple[np.ndarray, ...] | None:
+        sources = self.joint_sources
+        if any(len(s) > 2 for s in sources):
+            return None
+        if all(len(s) <= 1 for s in sources):
+            plan = [np.array([s[0] if s else 0 for s in sources], np.intp)]
+        else:
+            plan = [np.array([(s[0], s[-1]) if s else (0, 0) for s in sources], np.intp)]
+        if sources[skeleton.ROOT]:  # the layout gives the axial joints itself
+            return tuple(plan)
+        level = dict.fromkeys(range(skeleton.NUM_JOINTS), 0)
+        for joint, a, b in skeleton.AXIAL_MIDPOINTS:
+            level[joint] = max(level[a], level[b]) + 1
+        for depth in range(1, max(level.values()) + 1):
+            pairs = np.repeat(np.arange(skeleton.NUM_JOINTS, dtype=np.intp)[:, None], 2, axis=1)
+            for joint, a, b in skeleton.AXIAL_MIDPOINTS:
+                if level[joint] == depth:
+                    pairs[joint] = (a, b)
+            plan.append(pairs)
+        return tuple(plan)
 
 
 @dataclass
@@ -221,7 +247,9 @@ class PoseFrame:
     spent per stage (``keypoints2d``, ``window``, ``lift``, ``smooth``; ``publish``, the time
     spent handing the frame to the sinks, is added once every sink has it); ``image_bgr`` the
     source image, not copied (for drawing sinks; do not modify it); ``detections`` the 2D as
-    detected; ``delivered_ns``: ``time.monotonic_ns()`` once every sink had the frame (0 before).
+    detected; ``delivered_ns``: ``time.monotonic_ns()`` once every sink had the frame (0 before);
+    ``world``: the people on the floor, in the world frame (a
+    :class:`posecast.realtime.avatar.AvatarFrame`), when the pipeline has an avatar world.
     """
 
     frame_id: int
@@ -233,6 +261,7 @@ class PoseFrame:
     image_bgr: np.ndarray | None = None
     detections: Detections2D | None = None
     delivered_ns: int = 0
+    world: Any = None
 
     @property
     def tracked(self) -> list[PersonPose]:

@@ -74,3 +74,16 @@ def test_lost_person_has_no_3d() -> None:
     lost = PersonPose.lost(4)
     assert lost.tracking == "lost" and lost.person_id == 4
     assert lost.joints_m is None and lost.root_m is None and not lost.confidence.any()
+
+
+def test_unused_keypoints_never_reach_the_joints_and_any_source_count_works() -> None:
+    landmarks = np.random.default_rng(4).normal(size=(2, 33, 2))
+    landmarks[:, 0] = np.nan  # the nose is not used by any joint
+    assert np.isfinite(MEDIAPIPE_33.to_posecast(landmarks)).all()
+    # a head from three keypoints (nose and both ears) takes the general path: their mean
+    sources = list(COCO_17.joint_sources)
+    sources[skeleton.HEAD] = (0, 3, 4)
+    three = KeypointLayout("coco-head3", COCO_17.keypoint_names, tuple(sources))
+    coco = np.random.default_rng(5).normal(size=(17, 2))
+    np.testing.assert_allclose(three.to_posecast(coco)[skeleton.HEAD], coco[[0, 3, 4]].mean(axis=0))
+    np.testing.assert_allclose(three.to_posecast(coco)[skeleton.ROOT], COCO_17.to_posecast(coco)[skeleton.ROOT])
