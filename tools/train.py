@@ -26,9 +26,9 @@ import numpy as np
 from posecast.engines.errors import PosecastError
 from posecast.engines.networks import PoseModel
 from posecast.engines.training import metrics
-from posecast.engines.training.config import TrainConfig, config_from_dict, load_config, resolve_data
+from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, load_config, resolve_data
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
-from posecast.engines.training.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions
+from posecast.engines.training.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions, WindowBatch
 from posecast.engines.training.train import Trainer
 
 log = logging.getLogger("train")
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
              sum(len(c.joints_m) for c in train_clips), len(held_out["in_domain"]), len(held_out["cross"]))  # fmt: skip
     samplers = []
     if train_clips:
-        samplers.append(MocapWindowSampler(train_clips, options, seed=cfg.seed))
+        samplers.append(mocap_sampler(train_clips, options, cfg))
     if recorded:
         if cfg.mode == "supervised":
             log.error("recorded 2D has no 3D: it cannot train the supervised reference")
@@ -116,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rng = np.random.default_rng(cfg.seed)
 
-    def sample(batch: int):  # noqa: ANN202
-        return samplers[int(rng.integers(len(samplers)))].sample(batch)
+    def sample(batch: int):  # noqa: ANN202 - recorded 2D batches in their share, mocap otherwise
+        if len(samplers) == 1:
+            return samplers[0].sample(batch)
+        return samplers[int(rng.random() < cfg.recorded_2d_share)].sample(batch)
 
     evaluators = {name: make_quick_eval(held, options) for name, held in held_out.items() if held}
 
@@ -134,6 +136,40 @@ def run(args: argparse.Namespace) -> int:
     trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress)
     log.info("done: %s", args.out / "last.pt")
     return 0
+
+
+class _MixedSampler:
+    """Every batch drawn from several motion sources in fixed shares (one batch, mixed rows, so
+    batch norm sees the mixture too)."""
+
+    def __init__(self, samplers: dict[str, MocapWindowSampler], shares: dict[str, float], seed: int) -> None:
+        self.samplers, self.rng = samplers, np.random.default_rng(seed)
+        total = sum(shares.values())
+        self.shares = {k: shares[k] / total for k in samplers}
+
+    def sample(self, batch: int) -> WindowBatch:
+        counts = self.rng.multinomial(batch, list(self.shares.values()))
+        parts = [self.samplers[k].sample(int(n)) for k, n in zip(self.shares, counts, strict=True) if n > 0]
+        return WindowBatch(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("keypoints_norm", "confidence",
+                                                                                      "joints_cam_m")))  # fmt: skip
+
+
+def mocap_sampler(clips: list[Clip], options: SamplerOptions, cfg: TrainConfig):  # noqa: ANN201
+    """One sampler over all clips, or with ``cfg.source_shares`` one per source, mixed per batch."""
+    if not cfg.source_shares:
+        return MocapWindowSampler(clips, options, seed=cfg.seed)
+    by_source: dict[str, list[Clip]] = {}
+    for clip in clips:
+        by_source.setdefault(clip.source, []).append(clip)
+    missing = sorted(set(by_source) - set(cfg.source_shares))
+    if missing:
+        raise ConfigError(f"source_shares names {sorted(cfg.source_shares)} but training also has {missing}; "
+                          "give every training source a share")  # fmt: skip
+    samplers = {
+        k: MocapWindowSampler(v, options, seed=cfg.seed + i) for i, (k, v) in enumerate(sorted(by_source.items()))
+    }
+    log.info("batch shares: %s", {k: cfg.source_shares[k] for k in samplers})
+    return _MixedSampler(samplers, {k: cfg.source_shares[k] for k in samplers}, cfg.seed)
 
 
 def make_quick_eval(held_out: list[Clip], options: SamplerOptions, windows: int = 2048):  # noqa: ANN201

@@ -80,10 +80,14 @@ class TrainConfig:
     data: list[str] = field(default_factory=lambda: list(DEFAULT_DATA))
     #: recorded 2D sequences (lift-format .npz) for the 2D-only losses (unsupervised, semi)
     recorded_2d: list[str] = field(default_factory=list)
+    recorded_2d_share: float = 0.2  # of batches, when recorded 2D is given beside mocap
     #: CMU subjects never trained on (held out for the cross-subject score)
     held_out_subjects: list[str] = field(default_factory=list)
     #: sources whose clips are all held out (e.g. "cmu" to train on Bandai-Namco only)
     held_out_sources: list[str] = field(default_factory=list)
+    #: share of every batch drawn from each motion source (e.g. {bandai-namco: 0.7, cmu: 0.3}:
+    #: the small CMU subset seen more often than its size); empty: in proportion to their frames
+    source_shares: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -94,6 +98,9 @@ class TrainConfig:
         self.data, self.recorded_2d = list(self.data), list(self.recorded_2d)
         self.held_out_subjects = [str(s) for s in self.held_out_subjects]
         self.held_out_sources = list(self.held_out_sources)
+        self.source_shares = {str(k): float(v) for k, v in dict(self.source_shares).items()}
+        if self.source_shares and (min(self.source_shares.values()) < 0 or sum(self.source_shares.values()) <= 0):
+            raise ConfigError(f"source_shares must be non-negative with a positive sum, got {self.source_shares}")
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.mode == "ablation":

@@ -127,3 +127,27 @@ def test_semi_supervised_uses_3d_only_where_a_batch_has_it(clips: list[Clip], tm
     assert "l_sup" not in trainer.train_step(two_d)
     history = [trainer.train_step(b)["l_sup"] for b in batches[2:]]
     assert np.mean(history[-8:]) < 0.7 * np.mean(history[:4])  # the 3D term is learned
+
+
+def test_batches_mix_sources_in_their_shares() -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("posecast_tools_train_mix", REPO / "tools" / "train.py")
+    train_tool = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = train_tool
+    spec.loader.exec_module(train_tool)
+    pose = np.random.default_rng(0).normal(0.0, 0.25, (17, 3)) + np.array([0.0, 1.0, 0.0])
+    small = Clip("a", np.repeat(pose[None], 40, 0).astype(np.float32), 30.0, source="big-source")
+    large = Clip("b", np.repeat(2 * pose[None], 40, 0).astype(np.float32), 30.0, source="small-source")
+    options = SamplerOptions(window_frames=3, noise=False, body=None)
+    cfg = config_from_dict({"source_shares": {"big-source": 0.75, "small-source": 0.25}})
+    sampler = train_tool.mocap_sampler([small, large], options, cfg)
+    batch = sampler.sample(800)
+    from posecast.engines import skeleton
+
+    total = skeleton.bone_lengths(batch.joints_cam_m[:, -1].astype(np.float64)).sum(-1)
+    share_large = np.mean(total > 1.5 * total.min())
+    assert 0.2 < share_large < 0.3 and batch.keypoints_norm.shape == (800, 3, 17, 2)
+    with pytest.raises(ConfigError, match=r"training also has \['small-source'\]"):
+        train_tool.mocap_sampler([small, large], options, config_from_dict({"source_shares": {"big-source": 1.0}}))
