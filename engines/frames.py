@@ -124,6 +124,15 @@ def get_frame(name: str, camera_to_world: np.ndarray | None = None) -> Frame:
     return ENGINE_FRAMES[name]
 
 
+def describe_frame(name: str) -> dict[str, object]:
+    """Plain-data description of the frame called ``name`` for a ``meta`` message (the camera
+    frame's axes are the camera's own: the floor's ``camera_to_world`` maps them to the world)."""
+    if name == "camera":
+        return {"name": "camera", "handedness": "right", "up": "-y (a level camera)", "front": "-z", "units": "m",
+                "axes": "OpenCV camera: x right, y down, z forward; see the floor's camera_to_world"}  # fmt: skip
+    return get_frame(name).describe()
+
+
 def positions_to_frame(points_world: np.ndarray, frame: Frame) -> np.ndarray:
     """World points ``(..., 3)`` in metres → the frame's axes and units ``(..., 3)``."""
     return frame.units_per_m * (np.asarray(points_world, dtype=np.float64) @ frame.axes.T + frame.offset_m)

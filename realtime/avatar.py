@@ -141,3 +141,27 @@ def _lengths(person: PersonPose) -> np.ndarray:
     if person.bone_lengths_m is not None:
         return np.asarray(person.bone_lengths_m, dtype=np.float64)
     return skeleton.bone_lengths(np.asarray(person.joints_m, dtype=np.float64))
+
+
+def pose_fields(world: AvatarFrame | None, person_id: int, frame: frames.Frame | str | None = None) -> dict:
+    """The avatar world's fields of one person's pose message (empty when the person is not in
+    ``world``): ``root_height_m``, ``foot_contact`` ``[left, right]`` and, with an output
+    ``frame`` (a :class:`~posecast.engines.frames.Frame` or a name of
+    :data:`~posecast.engines.frames.FRAME_NAMES`), ``frame_pose``: the world pose in that frame's
+    axes and units, ``joints`` ``17 × 3`` and ``rotations`` ``17 × [x, y, z, w]`` (the root's in
+    the frame, every other bone's relative to its parent bone; :mod:`posecast.engines.rotations`)."""
+    person = None if world is None else next((p for p in world.people if p.person_id == person_id), None)
+    if person is None:
+        return {}
+    fields: dict = {"root_height_m": person.root_height_m, "foot_contact": [bool(f) for f in person.foot_contact]}
+    if frame is not None:
+        if isinstance(frame, str):
+            frame = frames.get_frame(frame, None if world.floor is None else world.floor.camera_to_world)
+        bones = frames.bone_pose_to_frame(person.bones, frame)
+        fields["frame_pose"] = {
+            "frame": frame.name,
+            "units": frame.units,
+            "joints": np.asarray(frames.positions_to_frame(person.joints_world_m, frame), np.float32).tolist(),
+            "rotations": np.asarray(bones.rotations[0], np.float32).tolist(),
+        }
+    return fields

@@ -5,10 +5,11 @@
     FrameSource ─Frame─▶ Detector2D ─Detections2D─▶ PoseLifting ─[PersonPose]─▶ PoseFrame ─▶ Sink, Sink, ...
 
 Per frame (:meth:`Pipeline.process`): ``keypoints2d`` (the detector), then the lifting stage's
-``window``, ``lift`` and ``smooth``, then ``publish``: the frame is handed to every sink in
-order (inline sinks are called, threaded ones get it queued; see
-:class:`~posecast.realtime.stages.Sink`). When the image size changes the lifting stage sets
-its intrinsics and every sink gets the new :class:`StreamMeta`. A sink whose ``write`` raises
+``window``, ``lift`` and ``smooth``, with an avatar world ``world`` (the people stood on the
+floor, :mod:`posecast.realtime.avatar`, in ``PoseFrame.world``), then ``publish``: the frame is
+handed to every sink in order (inline sinks are called, threaded ones get it queued; see
+:class:`~posecast.realtime.stages.Sink`). When the image size or the floor's state changes
+every sink gets the new :class:`StreamMeta` (the floor in its assumptions). A sink whose ``write`` raises
 is detached (logged once) and the others go on; :meth:`Pipeline.run` then ends after that
 frame with a :class:`SinkError`.
 
@@ -22,6 +23,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 
+from .avatar import AvatarWorld
 from .errors import SinkError
 from .sinks.background import BackgroundSink
 from .stages import Detector2D, FrameSource, PoseLifting, Sink
@@ -30,17 +32,22 @@ from .types import Frame, PoseFrame, StreamMeta
 log = logging.getLogger(__name__)
 
 #: The stages timed in every frame's ``stage_ns``.
-STAGES = ("keypoints2d", "window", "lift", "smooth", "publish")
+STAGES = ("keypoints2d", "window", "lift", "smooth", "world", "publish")
 
 
 class Pipeline:
     """``open()`` the sinks, ``process(frame)`` one frame or ``run(source)`` a whole source,
     ``close()`` everything (or use ``with``, which opens and closes)."""
 
-    def __init__(self, detector: Detector2D, lifting: PoseLifting, sinks: Sequence[Sink] = ()) -> None:
+    def __init__(
+        self, detector: Detector2D, lifting: PoseLifting, sinks: Sequence[Sink] = (), world: AvatarWorld | None = None
+    ) -> None:
         self.detector = detector
         self.lifting = lifting
         self.sinks: list[Sink] = list(sinks)
+        #: the people on the floor (``PoseFrame.world``; the floor in the meta's assumptions)
+        self.world = world
+        self._floor_state: str | None = None
         self.failed: dict[str, BaseException] = {}
         self.frames = 0
         self._outputs: list[Sink] = []
@@ -49,8 +56,11 @@ class Pipeline:
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
+        assumptions = self.lifting.assumptions()
+        if self.world is not None and self.world.floor is not None:
+            assumptions = {**assumptions, "floor": self.world.floor.describe()}
         return StreamMeta(
-            assumptions=self.lifting.assumptions(),
+            assumptions=assumptions,
             intrinsics=self.lifting.intrinsics,
             source_fps=self._source_fps,
             max_people=self.detector.max_people,
@@ -84,8 +94,15 @@ class Pipeline:
         result = PoseFrame(frame.frame_id, frame.capture_ns, detections.timestamp_ns, detections.image_size, people,
                            stage_ns, frame.image_bgr, detections)  # fmt: skip
         self.frames += 1
-        if detections.image_size != self._image_size or frame.source_fps != self._source_fps:
+        if self.world is not None:
+            t_world = time.perf_counter_ns()
+            result.world = self.world.process(result)
+            stage_ns["world"] = time.perf_counter_ns() - t_world
+        floor_state = None if result.world is None or result.world.floor is None else result.world.floor.state
+        changed = detections.image_size != self._image_size or frame.source_fps != self._source_fps
+        if changed or floor_state != self._floor_state:
             self._image_size, self._source_fps = detections.image_size, frame.source_fps
+            self._floor_state = floor_state
             self._deliver("update_meta", self.meta())
         t_sinks = time.perf_counter_ns()
         self._deliver("write", result)
@@ -136,6 +153,8 @@ class Pipeline:
         """Forget every tracked person (a new clip); the sinks go on."""
         self.lifting.reset()
         self.detector.reset()
+        if self.world is not None:
+            self.world.reset()
 
     def close(self) -> None:
         """Close the sinks (finishing their files), then the lifting stage and the detector.

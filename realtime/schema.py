@@ -130,10 +130,12 @@ def _float32_list(array: np.ndarray) -> list:
 
 
 def encode_pose(
-    frame: PoseFrame, person: PersonPose, publish_ns: int, publish_unix_ns: int, with_latency: bool = True
+    frame: PoseFrame, person: PersonPose, publish_ns: int, publish_unix_ns: int, with_latency: bool = True,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
     """One person of a :class:`PoseFrame` → msgpack payload (topic :data:`TOPIC_POSE`);
-    ``publish_ns`` / ``publish_unix_ns`` are the send time on the monotonic and wall clocks."""
+    ``publish_ns`` / ``publish_unix_ns`` are the send time on the monotonic and wall clocks;
+    ``extra``: more fields (the avatar world's, :func:`posecast.realtime.avatar.pose_fields`)."""
     posed = person.joints_m is not None
     payload = {
         "schema_version": SCHEMA_VERSION,
@@ -150,6 +152,8 @@ def encode_pose(
     }
     if with_latency:
         payload["latency_ms"] = {str(k): v / 1e6 for k, v in frame.stage_ns.items()}
+    if extra:
+        payload.update(extra)
     return _pack(payload)
 
 

@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "posecast.realtime.commands.export",
     "posecast.calibration.cli",  # calibrate camera
     "posecast.realtime.commands.calibrate_subject",
+    "posecast.realtime.commands.floor",  # calibrate floor
     "posecast.engines.cli",  # engines build | info | bench
     "posecast.engines.cli_assets",  # assets list | fetch
 )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...calibration import DEFAULT_HFOV_DEG
+from ..avatar import AvatarWorld
 from ..detectors import DETECTORS
 from ..detectors.mediapipe import MAX_PEOPLE
 from ..errors import OptionsError
@@ -21,6 +22,7 @@ from ..pipeline import Pipeline
 from ..sinks import SINKS
 from ..sources import open_source
 from ..stages import FrameSource, Sink
+from .avatar_arguments import add_avatar_arguments, avatar_options
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--height", type=float, help="subject height in metres (default 1.70, assumed)")
     size.add_argument("--subject", type=Path, help="subject file from `posecast calibrate subject`")
     parser.add_argument("--one-euro", action="store_true", help="also filter joints with a One Euro filter")
+    add_avatar_arguments(parser)
     for detector in DETECTORS.values():
         detector.add_arguments(parser)
     for sink in SINKS.values():
@@ -102,11 +105,12 @@ def run_pipeline(
     lifting = detector = None
     try:
         options = lifting_options(args)
+        world = AvatarWorld(avatar_options(args))
         source = open_source(source_spec, realtime=getattr(args, "realtime", False))
         with source:
             lifting = LIFTINGS["metric"](options)
             detector = DETECTORS[getattr(args, "detector", "mediapipe")].from_args(args)
-            pipeline = Pipeline(detector, lifting, sinks)
+            pipeline = Pipeline(detector, lifting, sinks, world)
             lifting = detector = None  # the pipeline owns them now
             limit = max_frames(source) if callable(max_frames) else max_frames
             with pipeline:

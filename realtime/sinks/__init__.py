@@ -13,11 +13,13 @@ from .console import ConsoleSink
 from .record import RecordSink
 from .stats import StatsSink
 from .view import ViewSink
+from .vmc import VmcSink
 from .zmq import ZmqSink
 
 #: name → sink class, in the order the pipeline writes to them (the stats sink last: it times them).
 SINKS: dict[str, type[Sink]] = {
     "zmq": ZmqSink,
+    "vmc": VmcSink,
     "console": ConsoleSink,
     "view": ViewSink,
     "record": RecordSink,

@@ -34,6 +34,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from ...engines import frames, humanoid
 from ..avatar import AvatarFrame, AvatarOptions, AvatarWorld
+from ..commands.avatar_arguments import avatar_options
 from ..errors import OptionsError, PublishError
 from ..stages import Sink
 from ..types import PoseFrame
@@ -136,10 +137,11 @@ class VmcSink(Sink):
         text = getattr(args, "vmc", None)
         if not text:
             return None
-        return cls(parse_address(text), AvatarOptions(mirror=bool(getattr(args, "mirror", False))))
+        return cls(parse_address(text), avatar_options(args))
 
     def write(self, frame: PoseFrame) -> None:
-        avatar = self.world.process(frame)
+        # the pipeline's avatar world when it has one (shared with the other outputs), else our own
+        avatar = frame.world if frame.world is not None else self.world.process(frame)
         if self._first_ns is None:
             self._first_ns = frame.timestamp_ns
         time_s = (frame.timestamp_ns - self._first_ns) * 1e-9

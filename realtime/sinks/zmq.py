@@ -24,6 +24,8 @@ from typing import Any
 
 import zmq
 
+from ...engines.frames import FRAME_NAMES, describe_frame
+from ..avatar import pose_fields
 from ..errors import OptionsError, PublishError
 from ..schema import (
     DEFAULT_ADDRESS,
@@ -176,34 +178,43 @@ class ZmqSink(Sink):
     name = "zmq"
     inline = True
 
-    def __init__(self, options: PublisherOptions | None = None) -> None:
+    def __init__(self, options: PublisherOptions | None = None, output_frame: str | None = None) -> None:
         self.publisher = Publisher(options)
         self.address = self.publisher.address
         self._last_person_id = 0
+        #: ``--frame``: each pose also in this engine frame (:func:`posecast.realtime.avatar.pose_fields`)
+        self.output_frame = output_frame
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--publish", default=DEFAULT_ADDRESS,
                             help=f"ZeroMQ address to bind (or connect:ADDR); 'none' to not publish "
                                  f"(default: {DEFAULT_ADDRESS})")  # fmt: skip
+        parser.add_argument("--frame", choices=FRAME_NAMES,
+                            help="also publish each pose (joints, bone rotations) in this engine's frame")  # fmt: skip
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ZmqSink | None:
         address = getattr(args, "publish", "none")
-        return None if address is None or address.lower() == "none" else cls(PublisherOptions(address=address))
+        if address is None or address.lower() == "none":
+            return None
+        return cls(PublisherOptions(address=address), getattr(args, "frame", None))
 
     def open(self, meta: StreamMeta) -> None:
         self.update_meta(meta)
 
     def update_meta(self, meta: StreamMeta) -> None:
         self.publisher.meta = meta_message(meta, self.publisher.options.meta_interval_s)
+        if self.output_frame is not None:
+            self.publisher.meta.assumptions["output_frame"] = describe_frame(self.output_frame)
         self.publisher.send_meta()
 
     def write(self, frame: PoseFrame) -> None:
         self.publisher.meta_if_due()
         people = frame.people or [PersonPose.lost(self._last_person_id)]
         for person in people:
-            payload = encode_pose(frame, person, time.monotonic_ns(), time.time_ns())
+            extra = pose_fields(frame.world, person.person_id, self.output_frame)
+            payload = encode_pose(frame, person, time.monotonic_ns(), time.time_ns(), extra=extra)
             if not self.publisher.send_pose(payload):
                 self.dropped_frames += 1
         self._last_person_id = people[-1].person_id

@@ -5,7 +5,6 @@ is all identity; sending never blocks."""
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from pathlib import Path
 
@@ -17,77 +16,10 @@ from posecast.realtime.avatar import AvatarOptions
 from posecast.realtime.errors import OptionsError
 from posecast.realtime.sinks import vmc
 from posecast.realtime.types import PersonPose, PoseFrame
-from scipy.spatial.transform import Rotation
+from vmc_osc_receiver import UNITY, start_receiver
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 J = skeleton.JOINT_INDEX
-
-#: Unity's humanoid hierarchy and where each bone sits, written out here independently of
-#: posecast.engines.humanoid: bone → (parent, posecast joint at the bone).
-UNITY = {
-    "Hips": (None, "pelvis"), "Spine": ("Hips", "spine"), "Chest": ("Spine", "thorax"), "Neck": ("Chest", "neck"),
-    "Head": ("Neck", "head"), "LeftShoulder": ("Chest", None), "LeftUpperArm": ("LeftShoulder", "l_shoulder"),
-    "LeftLowerArm": ("LeftUpperArm", "l_elbow"), "LeftHand": ("LeftLowerArm", "l_wrist"),
-    "RightShoulder": ("Chest", None), "RightUpperArm": ("RightShoulder", "r_shoulder"),
-    "RightLowerArm": ("RightUpperArm", "r_elbow"), "RightHand": ("RightLowerArm", "r_wrist"),
-    "LeftUpperLeg": ("Hips", "l_hip"), "LeftLowerLeg": ("LeftUpperLeg", "l_knee"),
-    "LeftFoot": ("LeftLowerLeg", "l_ankle"),
-    "RightUpperLeg": ("Hips", "r_hip"), "RightLowerLeg": ("RightUpperLeg", "r_knee"),
-    "RightFoot": ("RightLowerLeg", "r_ankle"),
-}  # fmt: skip
-
-
-def receive(port_queue: multiprocessing.Queue, out_queue: multiprocessing.Queue, frames: int, timeout_s: float) -> None:
-    """The receiver process: a python-osc UDP server that checks every message's arguments,
-    groups them into frames (``/VMC/Ext/T`` closes a frame), rebuilds each frame by forward
-    kinematics and sends ``{time_s: {"joints": (17, 3) Unity world, "ok": args, ...}}`` back."""
-    from pythonosc.dispatcher import Dispatcher
-    from pythonosc.osc_server import BlockingOSCUDPServer
-
-    received: list[tuple[str, tuple]] = []
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
-    server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
-    server.timeout = 0.1
-    port_queue.put(server.server_address[1])
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and sum(a == "/VMC/Ext/T" for a, _ in received) < frames:
-        server.handle_request()
-    server.server_close()
-    result, errors, bones, root, ok = {}, [], {}, None, None
-    for address, args in received:
-        if address == "/VMC/Ext/Bone/Pos":
-            if len(args) != 8 or not isinstance(args[0], str) or not all(isinstance(v, float) for v in args[1:]):
-                errors.append(f"bad bone message {args!r}")
-            elif args[0] not in UNITY:
-                errors.append(f"unknown bone {args[0]}")
-            bones[args[0]] = np.array(args[1:], dtype=np.float64)
-        elif address == "/VMC/Ext/Root/Pos":
-            if args[0] != "root" or len(args) != 8:
-                errors.append(f"bad root message {args!r}")
-            root = np.array(args[1:], dtype=np.float64)
-        elif address == "/VMC/Ext/OK":
-            ok = args
-        elif address == "/VMC/Ext/T":
-            result[float(args[0])] = {"joints": _rebuild(root, bones) if bones else None, "ok": ok, "bones": len(bones)}
-            bones = {}
-        else:
-            errors.append(f"unexpected address {address}")
-    out_queue.put({"frames": result, "errors": errors, "messages": len(received)})
-
-
-def _rebuild(root: np.ndarray, bones: dict[str, np.ndarray]) -> np.ndarray:
-    """Forward kinematics down Unity's hierarchy from the root → the 17 joints (Unity axes)."""
-    world: dict[str | None, tuple[np.ndarray, Rotation]] = {None: (root[:3], Rotation.from_quat(root[3:]))}
-    for name, (parent, _) in UNITY.items():  # parents come first
-        position, turn = world[parent]
-        local = bones[name]
-        world[name] = (position + turn.apply(local[:3]), turn * Rotation.from_quat(local[3:]))
-    joints = np.zeros((17, 3))
-    for name, (_, joint) in UNITY.items():
-        if joint is not None:
-            joints[J[joint]] = world[name][0]
-    return joints
 
 
 def walk_in_camera() -> tuple[np.ndarray, np.ndarray]:
@@ -121,23 +53,9 @@ def pose_frame(i: int, joints_cam: np.ndarray, lengths: np.ndarray, fps: float =
 
 @pytest.fixture
 def receiver():
-    """Start the receiver process; yields ``start(frames) -> (port, collect)``."""
-    ctx = multiprocessing.get_context("fork")
-    processes = []
-
-    def start(frames: int, timeout_s: float = 30.0):
-        port_queue, out_queue = ctx.Queue(), ctx.Queue()
-        process = ctx.Process(target=receive, args=(port_queue, out_queue, frames, timeout_s), daemon=True)
-        process.start()
-        processes.append(process)
-        port = port_queue.get(timeout=10)
-        return port, lambda: out_queue.get(timeout=timeout_s + 10)
-
-    yield start
-    for process in processes:
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
+    """``start(frames) -> (port, collect)``: the receiver process, stopped at the end."""
+    with start_receiver() as start:
+        yield start
 
 
 def test_a_real_receiver_rebuilds_every_frame_within_a_millimetre(receiver) -> None:

@@ -1,0 +1,62 @@
+"""The floor and avatar options of the commands that run the pipeline.
+
+``--floor floor.yaml`` (a file from ``posecast calibrate floor``) or
+``--floor-camera HEIGHT,TILT[,ROLL]`` (the camera's height above the floor in metres, its tilt
+down and roll in degrees) instead of estimating the floor from the feet; ``--mirror`` for
+selfie views (every avatar output and engine frame is mirrored: your right hand moves the
+avatar's left, on the same side of the screen).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ...calibration import floor as fl
+from ...calibration.errors import CalibrationError
+from ...calibration.floor_file import load_floor
+from ..avatar import AvatarOptions
+
+
+def add_avatar_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--floor``, ``--floor-camera`` and ``--mirror`` (module docstring)."""
+    floor = parser.add_mutually_exclusive_group()
+    floor.add_argument(
+        "--floor",
+        type=Path,
+        metavar="FILE",
+        help="floor file from `posecast calibrate floor` (default: estimated from the feet)",
+    )
+    floor.add_argument(
+        "--floor-camera",
+        metavar="HEIGHT,TILT[,ROLL]",
+        help="the floor from the camera's height (m), tilt down and roll (degrees), e.g. 1.2,10",
+    )
+    parser.add_argument(
+        "--mirror",
+        action="store_true",
+        help="selfie mirror for avatar outputs and engine frames (your right hand moves the avatar's left)",
+    )
+
+
+def avatar_options(args: argparse.Namespace) -> AvatarOptions:
+    """The avatar world's options from the parsed arguments (a bad value: one line, exit 2)."""
+    floor = None
+    if getattr(args, "floor", None) is not None:
+        floor = load_floor(args.floor)
+    elif getattr(args, "floor_camera", None):
+        floor = parse_floor_camera(args.floor_camera)
+    return AvatarOptions(mirror=bool(getattr(args, "mirror", False)), floor=floor)
+
+
+def parse_floor_camera(text: str) -> fl.Floor:
+    """``HEIGHT,TILT[,ROLL]`` → the floor that camera sees."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (2, 3):
+        raise CalibrationError(
+            f"--floor-camera needs HEIGHT,TILT[,ROLL] in metres and degrees (e.g. 1.2,10), got {text!r}"
+        )
+    return fl.floor_from_camera_pose(*values)

@@ -1,0 +1,92 @@
+"""``posecast calibrate floor`` (the options of ``posecast run`` that use its file are in
+:mod:`posecast.realtime.commands.avatar_arguments`).
+
+``posecast calibrate floor`` writes a floor file from those numbers (``--camera-height``,
+``--tilt``, ``--roll``) or measures it: someone stands and steps around, feet in view, for
+``--seconds`` while the pipeline runs; the floor comes from their feet
+(:mod:`posecast.calibration.floor`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ...calibration import floor as fl
+from ...calibration.errors import CalibrationError
+from ...calibration.floor_file import save_floor
+from ...calibration.io import check_writable
+from ...engines import skeleton
+from ..stages import Sink
+from ..types import PoseFrame
+from . import subcommands
+from .arguments import add_camera_arguments, add_model_arguments, run_pipeline
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subcommands(subparsers, "calibrate").add_parser(
+        "floor", help="the floor under the subject: from the camera's height and tilt, or measured from the feet"
+    )
+    given = parser.add_argument_group("from numbers (no video)")
+    given.add_argument("--camera-height", type=float, metavar="M", help="the camera's height above the floor, metres")
+    given.add_argument("--tilt", type=float, default=0.0, metavar="DEG", help="how far the camera looks down, degrees")
+    given.add_argument("--roll", type=float, default=0.0, metavar="DEG", help="the camera's roll, degrees")
+    measured = parser.add_argument_group("measured from the feet (someone stands and steps around, feet in view)")
+    measured.add_argument("--source", default="0", help="camera index, video file or image folder (default 0)")
+    measured.add_argument("--seconds", type=float, default=3.0, help="how long to observe (default 3 s)")
+    measured.add_argument("--height", type=float, help="the subject's height in metres (default 1.70, assumed)")
+    add_camera_arguments(parser)
+    parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+    add_model_arguments(parser)
+    parser.add_argument("-o", "--output", type=Path, default=Path("floor.yaml"), help="floor file to write")
+    parser.set_defaults(func=calibrate_floor)
+
+
+def calibrate_floor(args: argparse.Namespace) -> int:
+    check_writable(args.output)
+    if args.camera_height is not None:
+        floor = fl.floor_from_camera_pose(args.camera_height, args.tilt, args.roll)
+        source = f"given: camera {args.camera_height:g} m above the floor, tilt {args.tilt:g}, roll {args.roll:g} deg"
+    else:
+        if not 0.5 <= args.seconds <= 600:
+            raise CalibrationError(f"--seconds must be from 0.5 to 600, got {args.seconds}")
+        feet = FeetCollector()
+        run_pipeline(args, args.source, [feet], lambda src: int(args.seconds * (src.source_fps or 30.0)))
+        floor, source = feet.floor(str(args.source))
+    save_floor(floor, args.output, source)
+    log.info("floor: camera %.2f m above it, tilt %.1f deg, roll %.1f deg (%s) → %s",
+             floor.camera_height_m, floor.tilt_deg, floor.roll_deg, source, args.output)  # fmt: skip
+    return 0
+
+
+class FeetCollector(Sink):
+    """Keeps the first tracked person's published joints (camera frame) and bone lengths."""
+
+    name = "feet"
+    inline = True
+
+    def __init__(self) -> None:
+        self.poses: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+
+    def write(self, frame: PoseFrame) -> None:
+        for person in frame.tracked[:1]:
+            self.poses.append(np.asarray(person.joints_m, dtype=np.float64))
+            if person.bone_lengths_m is not None:
+                self.lengths.append(np.asarray(person.bone_lengths_m, dtype=np.float64))
+
+    def floor(self, source: str) -> tuple[fl.Floor, str]:
+        """The floor under the collected feet (raises when too few poses were seen)."""
+        if len(self.poses) < 10:
+            raise CalibrationError(
+                f"saw a person in only {len(self.poses)} frames of {source}: stand fully in view, feet included, "
+                "and step around for a few seconds (or pass --camera-height and --tilt)"
+            )
+        lengths = np.median(self.lengths, axis=0) if self.lengths else skeleton.bone_lengths(self.poses[-1])
+        floor = fl.estimate_floor(np.stack(self.poses), skeleton.height_from_bone_lengths(lengths))
+        return floor, f"estimated from the feet, {len(self.poses)} poses of {source}"
