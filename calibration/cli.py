@@ -60,7 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     )
     camera.add_argument("--fix-k3", action="store_true", help="estimate k1 k2 p1 p2 only (few views, narrow lens)")
     camera.add_argument("--no-window", action="store_true", help="live: log progress instead of showing it")
-    camera.add_argument("--output", "-o", default="camera.yaml", help="camera file to write (.yaml or .json)")
+    camera.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="camera file to write, .yaml or .json (for run --intrinsics)")  # fmt: skip
     camera.set_defaults(func=calibrate_camera)
     return group
 

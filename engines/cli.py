@@ -9,8 +9,12 @@ from pathlib import Path
 from .errors import BackendError
 from .runtime import BACKENDS, availability, load_backend
 from .runtime.base import resolve_model
+from .runtime.quantize import int8_by_default
 
 log = logging.getLogger(__name__)
+
+#: ``engines bench --backend`` choices (the help and the error list exactly these).
+BENCH_BACKENDS: tuple[str, ...] = ("auto", *BACKENDS, "all")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -33,12 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="p50/p99 latency per backend and batch size")
     _model_arg(bench)
-    bench.add_argument("--backend", default="onnxruntime", help=f"one of {', '.join(BACKENDS)}, or all")
+    bench.add_argument("--backend", default="auto", choices=BENCH_BACKENDS,
+                       help="auto: the one `posecast run` would pick; all: every backend usable here "
+                            "(the others are listed as skipped, with the reason)")  # fmt: skip
     bench.add_argument("--batch", default="1,4,16", help="comma-separated batch sizes (default 1,4,16)")
     bench.add_argument("--iters", type=int, default=200, help="timed calls per batch size")
     bench.add_argument("--warmup", type=int, default=20, help="untimed calls first")
     bench.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
-    bench.add_argument("--int8", action="store_true", help="onnxruntime: the INT8 quantised copy")
+    bench.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                       help="onnxruntime: the INT8 quantised copy (default: as `posecast run`, i.e. when the "
+                            "model ships with one)")  # fmt: skip
     bench.add_argument("--max-batch", type=int, default=None, help="tensorrt: largest batch (default: largest --batch)")
     bench.add_argument("--json", type=Path, help="write the records as JSON here")
     bench.add_argument("--markdown", type=Path, help="write a Markdown table here")
@@ -85,18 +93,31 @@ def _bench(args: argparse.Namespace) -> int:
     from .runtime import bench
 
     batches = _parse_batches(args.batch)
-    names = [n for n, (ok, _) in availability().items() if ok] if args.backend == "all" else [args.backend]
+    int8 = int8_by_default(resolve_model(args.model)) if args.int8 is None else args.int8
     options = {
-        "onnxruntime": {"threads": args.threads, "int8": args.int8},
+        "onnxruntime": {"threads": args.threads, "int8": int8},
         "tensorrt": {"max_batch": args.max_batch or max(batches)},
     }
+    skipped: dict[str, str] = {}
+    if args.backend == "all":
+        usable = availability()
+        names = [name for name, (ok, _) in usable.items() if ok]
+        skipped = {name: why for name, (ok, why) in usable.items() if not ok}
+    else:
+        names = [args.backend]
     records = []
     for name in names:
-        with load_backend(name, args.model, **options.get(name, {})) as backend:
-            log.info("benchmarking %s on %s", name, backend.device)
+        # "auto" hands every backend's options on; load_backend gives each only the ones it takes
+        chosen = (
+            {k: v for opts in options.values() for k, v in opts.items()} if name == "auto" else options.get(name, {})
+        )
+        with load_backend(name, args.model, **chosen) as backend:
+            log.info("benchmarking %s on %s", backend.name, backend.device)
             records += bench.benchmark(backend, batches, iters=args.iters, warmup=args.warmup)
     table = bench.to_markdown(records)
     print(table, end="")
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}")
     if args.json:
         bench.write_json(records, args.json)
     if args.markdown:

@@ -10,30 +10,66 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from ..engines.errors import PosecastError
 from .commands import register_all
+from .help import PosecastParser, package_version
 
 log = logging.getLogger("posecast")
 
+#: OpenCV's native log (``[ WARN:0@…]`` lines) and its FFmpeg's (``[tcp @ 0x…]`` lines) are
+#: set by these variables, read when cv2 is imported and when FFmpeg first opens something, so
+#: they are set before any command's module imports cv2; values the user set win.
+_QUIET_NATIVE_ENV = (
+    {"OPENCV_LOG_LEVEL": "SILENT"},
+    {"OPENCV_FFMPEG_DEBUG": "1", "OPENCV_FFMPEG_LOGLEVEL": "-8"},  # -8: AV_LOG_QUIET (only read with DEBUG set)
+)
+_USER_SET_OPENCV_LOG = "OPENCV_LOG_LEVEL" in os.environ
+
+
+def quiet_native_logs() -> None:
+    """Silence OpenCV's and its FFmpeg's native log lines on stderr (unless the user set them)."""
+    for group in _QUIET_NATIVE_ENV:
+        if not any(name in os.environ for name in group):
+            os.environ.update(group)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="posecast", description="Real-time 3D human pose from a webcam.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, native library output")
+    parser = PosecastParser(prog="posecast", description="Real-time 3D human pose from a webcam.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logs, other libraries' log lines and native library output")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_all(sub)
     return parser
 
 
+def configure_logging(verbose: bool) -> None:
+    """posecast's own loggers at INFO (DEBUG with ``--verbose``), every other library's at
+    WARNING (its INFO lines, e.g. matplotlib's font cache, stay hidden) and OpenCV's native log
+    (``[ WARN:0@…]`` lines on stderr) silent; ``--verbose`` shows everything."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
+    )
+    logging.getLogger("posecast").setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not _USER_SET_OPENCV_LOG:
+        import cv2
+
+        levels = cv2.utils.logging
+        levels.setLogLevel(levels.LOG_LEVEL_WARNING if verbose else levels.LOG_LEVEL_SILENT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
+    if not {"-v", "--verbose"} & set(words):
+        quiet_native_logs()  # before cv2 is first imported (by the commands' modules)
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except PosecastError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import BackendError, ModelError
 from ..fileio import atomic_write, file_sha256
+from ..install import install_hint
 from ..metadata import ModelMetadata, load_error_text
 from .plan_cache import engines_dir, read_verified, write_verified
 
@@ -40,7 +41,7 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
-        raise BackendError(f"INT8 quantisation needs the onnx package ({exc}); pip install posecast[train]") from exc
+        raise BackendError(f"INT8 quantisation needs the onnx package ({exc}); {install_hint('train')}") from exc
     if not src.is_file():
         raise ModelError(f"cannot quantise {src}: file not found; pass an exported posecast .onnx")
     import onnx
@@ -120,6 +121,13 @@ def shipped_int8(src: str | Path) -> Path | None:
         return None
     made_from = session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
     return sibling if made_from == file_sha256(src) else None
+
+
+def int8_by_default(src: str | Path) -> bool:
+    """Whether ``posecast run`` (and ``engines bench``) use the INT8 copy of ``src`` when not told:
+    when a copy made from exactly this model ships beside it (it ships only when its accuracy
+    loss measured within 1 mm MPJPE)."""
+    return shipped_int8(src) is not None
 
 
 def cached_int8(src: str | Path, directory: str | Path | None = None, rebuild: bool = False) -> Path:

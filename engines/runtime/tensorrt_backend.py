@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
+from ..install import install_hint
 from ..metadata import INPUT_NAME, read_onnx_metadata
 from .base import LiftOutput, RuntimeBackend, check_window, resolve_model
 from .gpu import cuda_device_available, cuda_devices
@@ -37,7 +38,7 @@ from .plan_cache import PlanCache, PlanKey, read_verified, write_verified
 
 log = logging.getLogger(__name__)
 
-EXTRA = "pip install posecast[tensorrt]"
+EXTRA = install_hint("tensorrt")
 
 
 def _import_tensorrt():  # noqa: ANN202 - the tensorrt module

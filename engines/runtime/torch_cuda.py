@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendError, ModelError
+from ..install import install_hint
 from ..metadata import ModelMetadata, read_onnx_metadata
 from .base import LiftOutput, RuntimeBackend, check_window, resolve_model
 from .gpu import cuda_device_available
@@ -38,7 +39,7 @@ def _import_torch():  # noqa: ANN202 - the torch module
         import torch
     except ImportError as exc:
         raise BackendError(f"the torch-cuda backend needs PyTorch, not installed here ({exc}); "
-                           "pip install posecast[train] with a CUDA build of torch") from exc  # fmt: skip
+                           f"{install_hint('train')} with a CUDA build of torch") from exc  # fmt: skip
     return torch
 
 
@@ -48,7 +49,7 @@ def onnx_weights(path: str | Path) -> dict[str, np.ndarray]:
         import onnx
         from onnx import numpy_helper
     except ImportError as exc:
-        raise BackendError(f"reading ONNX weights needs the onnx package ({exc}); pip install posecast[train]") from exc
+        raise BackendError(f"reading ONNX weights needs the onnx package ({exc}); {install_hint('train')}") from exc
     graph = onnx.load(str(path)).graph
     values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for node in graph.node:
@@ -142,7 +143,7 @@ class TorchCudaBackend(RuntimeBackend):
         import importlib.util
 
         if importlib.util.find_spec("torch") is None or importlib.util.find_spec("onnx") is None:
-            return False, "torch and onnx are not installed; pip install posecast[train]"
+            return False, f"torch and onnx are not installed; {install_hint('train')}"
         import torch
 
         if not torch.cuda.is_available():

@@ -9,27 +9,32 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...calibration import DEFAULT_HFOV_DEG
+from ...engines.media import display_available
 from ..avatar import AvatarWorld
 from ..detectors import DETECTORS
 from ..detectors.mediapipe import MAX_PEOPLE
 from ..errors import OptionsError
 from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, OneEuroOptions, TrackerOptions
 from ..pipeline import Pipeline
+from ..progress import progress
 from ..sinks import SINKS
 from ..sources import open_source
 from ..stages import FrameSource, Sink
 from .avatar_arguments import add_avatar_arguments, avatar_options
+from .capture import add_capture_arguments, configure_capture
 
 log = logging.getLogger(__name__)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, help="lifting model .onnx (default: the shipped one)")
-    parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime"])
+    parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime"],
+                        help="lifting runtime; auto: the fastest that works here, logged once")  # fmt: skip
     parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                         help="onnxruntime: the INT8 dynamic-quantized model (default: if shipped with it)")  # fmt: skip
 
@@ -50,8 +55,10 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default=next(iter(DETECTORS)), choices=list(DETECTORS),
                         help="2D keypoint detector")  # fmt: skip
     add_camera_arguments(parser)
+    add_capture_arguments(parser)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--height", type=float, help="subject height in metres (default 1.70, assumed)")
+    size.add_argument("--subject-height", "--height", dest="height", type=float, metavar="M",
+                      help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
     size.add_argument("--subject", type=Path, help="subject file from `posecast calibrate subject`")
     parser.add_argument("--one-euro", action="store_true", help="also filter joints with a One Euro filter")
     add_avatar_arguments(parser)
@@ -106,7 +113,7 @@ def run_pipeline(
     try:
         options = lifting_options(args)
         world = AvatarWorld(avatar_options(args))
-        source = open_source(source_spec, realtime=getattr(args, "realtime", False))
+        source = configure_capture(open_source(source_spec, realtime=getattr(args, "realtime", False)), args)
         with source:
             lifting = LIFTINGS["metric"](options)
             detector = DETECTORS[getattr(args, "detector", "mediapipe")].from_args(args)
@@ -114,7 +121,9 @@ def run_pipeline(
             lifting = detector = None  # the pipeline owns them now
             limit = max_frames(source) if callable(max_frames) else max_frames
             with pipeline:
-                frames = sum(1 for _ in pipeline.run(source, limit))
+                steps = progress(pipeline.run(source, limit), _expected_frames(source, limit), "frames",
+                                 enabled=_progress_wanted(args))  # fmt: skip
+                frames = sum(1 for _ in steps)
             dropped = source.dropped_frames
     except BaseException:
         for stage in (*sinks, lifting, detector):
@@ -124,3 +133,16 @@ def run_pipeline(
     if dropped:
         log.info("%d frames dropped at capture (processing was slower than the camera)", dropped)
     return frames
+
+
+def _expected_frames(source: FrameSource, limit: int | None) -> int | None:
+    """The frames a run will take, when known (a file's length, ``--frames``), for the progress bar."""
+    known = [n for n in (getattr(source, "frame_count", 0), limit) if n]
+    return min(known) if known else None
+
+
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    """A progress bar only when no window shows the run and no per-frame lines go to the terminal."""
+    window = not getattr(args, "headless", True) and display_available()
+    printing = getattr(args, "print_mode", "none") not in (None, "none") and sys.stdout.isatty()
+    return not (window or printing)

@@ -15,6 +15,7 @@ from ...calibration.io import check_writable
 from ..sinks.subject import SubjectCollector
 from . import subcommands
 from .arguments import add_camera_arguments, add_model_arguments, run_pipeline
+from .capture import add_capture_arguments
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subcommands(subparsers, "calibrate").add_parser(
         "subject", help="measure the subject's bone lengths from a few seconds of video"
     )
-    parser.add_argument("--source", default="0", help="camera index, video file or image folder")
-    parser.add_argument("--height", type=float, required=True, help="the subject's height in metres")
+    parser.add_argument("--source", default="0", help="camera index, stream URL, video file or image folder")
+    parser.add_argument("--subject-height", "--height", dest="height", type=float, required=True, metavar="M",
+                        help="the subject's height in metres (alias --height)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to observe (default 5 s)")
-    parser.add_argument("-o", "--output", type=Path, default=Path("subject.yaml"))
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                        help="subject file to write, .yaml or .json (for run --subject)")  # fmt: skip
     add_camera_arguments(parser)
+    add_capture_arguments(parser)
     parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
     add_model_arguments(parser)
     parser.set_defaults(func=calibrate_subject)

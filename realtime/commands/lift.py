@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", type=Path, required=True, help="npz: keypoints_2d (F,17,2) px, intrinsics (4,), ...")
     parser.add_argument("--output", type=Path, required=True,
                         help="npz: joints_3d (F,17,3) m, joints_3d_rel (F,17,3) m")  # fmt: skip
-    parser.add_argument("--height", type=float, default=None, help="subject height in metres (default 1.70, assumed)")
+    parser.add_argument("--subject-height", "--height", dest="height", type=float, default=None, metavar="M",
+                        help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
     add_model_arguments(parser)
     parser.set_defaults(func=lift)
 

@@ -27,11 +27,22 @@ def _rounded(array: np.ndarray, decimals: int = 5) -> list:
     return np.round(np.asarray(array, np.float64), decimals).tolist()
 
 
+def tidy(value: Any) -> Any:
+    """``value`` with every float shortened to 6 significant digits, inside lists and dicts too
+    (float32 fields print as ``1.7``, not ``1.7000000476837158``)."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: tidy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [tidy(v) for v in value]
+    return value
+
+
 def to_json(message: PoseMessage | MetaMessage) -> dict[str, Any]:
     """A JSON-ready dict with a ``topic`` key (``"pose"`` or ``"meta"``)."""
     if isinstance(message, MetaMessage):
-        out = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(message).items()}
-        return {"topic": "meta", **out}
+        return {"topic": "meta", **tidy(dict(vars(message)))}
     out = dict(vars(message))
     for name in ("joints_m", "confidence", "root_m"):
         out[name] = _rounded(out[name])
@@ -43,7 +54,7 @@ def to_json(message: PoseMessage | MetaMessage) -> dict[str, Any]:
 def format_line(message: PoseMessage | MetaMessage) -> str:
     """One human-readable line."""
     if isinstance(message, MetaMessage):
-        assumptions = ", ".join(f"{k}={v}" for k, v in message.assumptions.items()) or "none"
+        assumptions = ", ".join(f"{k}={tidy(v)}" for k, v in message.assumptions.items()) or "none"
         return (
             f"meta: schema {message.schema_version}, {len(message.joint_names)} joints in {message.units}, "
             f"frame {message.frame}; assumptions: {assumptions}"

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="run the live pipeline on a camera, video file or image folder")
-    parser.add_argument("--source", default="0", help="camera index, video file or image folder (default: 0)")
+    parser.add_argument("--source", default="0",
+                        help="camera index or /dev/videoN, stream URL (rtsp://, http(s)://), video file or image "
+                             "folder (default: 0)")  # fmt: skip
     add_pipeline_arguments(parser)
     parser.set_defaults(func=run)
 

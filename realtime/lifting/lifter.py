@@ -13,7 +13,7 @@ import numpy as np
 
 from ...engines.runtime import RuntimeBackend, load_backend
 from ...engines.runtime.base import resolve_model
-from ...engines.runtime.quantize import shipped_int8
+from ...engines.runtime.quantize import int8_by_default
 
 
 @dataclass
@@ -41,12 +41,14 @@ class Lifter3D:
 
     def __init__(self, options: LifterOptions | None = None) -> None:
         self.options = options or LifterOptions()
-        kwargs: dict[str, object] = {"threads": self.options.threads}
-        int8 = self.options.int8
-        if int8 is None:
-            int8 = shipped_int8(resolve_model(self.options.model_path)) is not None
-        if int8:
-            kwargs["int8"] = True  # other backends do not take it (a GPU runs the float model)
+        kwargs: dict[str, object] = {}
+        if self.options.backend in ("auto", "onnxruntime"):  # the GPU backends take neither option
+            kwargs["threads"] = self.options.threads
+            int8 = self.options.int8
+            if int8 is None:
+                int8 = int8_by_default(resolve_model(self.options.model_path))
+            if int8:
+                kwargs["int8"] = True  # a GPU runs the float model
         self.backend: RuntimeBackend = load_backend(self.options.backend, self.options.model_path, **kwargs)
         self.window_frames = self.backend.metadata.window_frames
 

@@ -26,6 +26,11 @@ def summarise(series: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def _ms(value: float) -> float | None:
+    """Milliseconds rounded to the microsecond; ``None`` (JSON ``null``) when nothing was measured."""
+    return None if value != value else round(value, 3)  # NaN: no frame had it
+
+
 def _writable(path: Path) -> Path:
     """``path`` when its folder exists and is writable (checked before the run, not after it)."""
     folder = path.resolve().parent
@@ -38,7 +43,15 @@ class StatsSink(Sink):
     """Per-stage latency (ms) of the frames with a pose: each stage of ``stage_ns``, everything
     after the 2D detector (``after_mediapipe``) and capture → every sink had it
     (``capture_to_publish_ms``). A frame's times are complete once every sink has it, so each is
-    recorded when the next arrives (or at close). Writes the summary to ``json_path`` at close."""
+    recorded when the next arrives (or at close). Writes :meth:`report` to ``json_path`` at close.
+
+    The file (``--stats-json``), one key style, snake_case, the unit in the name of the group::
+
+        {"frames": 120, "frames_with_pose": 118,
+         "latency_ms": {"keypoints2d": {"p50": 17.8, "p99": 22.3, "mean": 18.1, "count": 118},
+                        "window": {...}, "lift": {...}, "smooth": {...}, "publish": {...},
+                        "after_keypoints2d": {...}, "capture_to_publish": {...}}}
+    """
 
     name = "stats"
     inline = True  # a few list appends
@@ -86,8 +99,16 @@ class StatsSink(Sink):
         self._flush()
         return summarise(self._series)
 
+    def report(self) -> dict:
+        """What ``--stats-json`` writes (see the class docstring): milliseconds rounded to µs."""
+        latency = {}
+        for key, values in self.summary().items():
+            name = {"after_mediapipe": "after_keypoints2d"}.get(key, key.removesuffix("_ms"))
+            latency[name] = {**{k: _ms(values[k]) for k in ("p50", "p99", "mean")}, "count": int(values["n"])}
+        return {"frames": self.frames, "frames_with_pose": self.frames_with_pose, "latency_ms": latency}
+
     def close(self) -> None:
-        summary = self.summary()
+        report = self.report()
         if self.json_path is not None:
-            atomic_write(self.json_path, json.dumps(summary, indent=2).encode())
+            atomic_write(self.json_path, json.dumps(report, indent=2).encode())
             self.json_path = None  # written once

@@ -17,21 +17,25 @@ from ..errors import SourceError
 from ..stages import FrameSource
 from .camera import CameraSource
 from .images import ImageFolderSource
+from .stream import StreamSource
 from .video import VideoFileSource
 
 #: name → source class, in the order ``open_source`` asks them.
 SOURCES: dict[str, type[FrameSource]] = {
     "camera": CameraSource,
+    "stream": StreamSource,
     "images": ImageFolderSource,
     "video": VideoFileSource,
 }
 
-__all__ = ["SOURCES", "CameraSource", "FrameSource", "ImageFolderSource", "VideoFileSource", "open_source"]
+__all__ = ["SOURCES", "CameraSource", "FrameSource", "ImageFolderSource", "StreamSource", "VideoFileSource",
+           "open_source"]  # fmt: skip
 
 
 def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
-    """The source for ``spec`` (unopened; use ``with``): an int or digit string is a camera
-    index, a folder an image folder, an existing file a video. ``realtime`` paces files at
+    """The source for ``spec`` (unopened; use ``with``): an int or digit string (or
+    ``/dev/videoN``) is a camera, an ``rtsp://``/``http(s)://``... URL a network stream (live,
+    like a camera), a folder an image folder, an existing file a video. ``realtime`` paces files at
     their native fps (a camera is live anyway). Raises :class:`SourceError` for anything else."""
     text = str(spec).strip()
     for cls in SOURCES.values():
@@ -39,5 +43,6 @@ def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
         if source is not None:
             return source
     raise SourceError(
-        f"source {spec!r} is neither a camera index (e.g. 0), an existing video file nor a folder of images"
+        f"source {spec!r} is neither a camera index (e.g. 0 or /dev/video0), a stream URL (rtsp://, http://, "
+        "https://...), an existing video file nor a folder of images"
     )

@@ -7,6 +7,7 @@ queued, so latency cannot build up. Frames carry their capture time.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -52,9 +53,19 @@ class CameraSource(FrameSource):
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> CameraSource | None:
+        """A camera index (``0``) or a Linux video device (``/dev/video2``, i.e. index 2)."""
+        device = re.fullmatch(r"/dev/video(\d+)", spec)
+        if device is not None:
+            return cls(int(device.group(1)))
         return cls(int(spec)) if spec.isdigit() else None
 
-    def open(self) -> None:
+    @property
+    def label(self) -> str:
+        """How messages name this source."""
+        return f"camera {self.index}"
+
+    def _open_capture(self) -> cv2.VideoCapture:
+        """The opened capture; raises :class:`SourceError` when it does not open."""
         capture = cv2.VideoCapture(self.index)
         if not capture.isOpened():
             capture.release()
@@ -62,6 +73,10 @@ class CameraSource(FrameSource):
                 f"camera index {self.index} did not open: list the cameras with "
                 "`ls /dev/video*` (or `v4l2-ctl --list-devices`) and pass one of their indices"
             )
+        return capture
+
+    def open(self) -> None:
+        capture = self._open_capture()
         for prop, value in (
             (cv2.CAP_PROP_FRAME_WIDTH, self.width),
             (cv2.CAP_PROP_FRAME_HEIGHT, self.height),
@@ -70,9 +85,14 @@ class CameraSource(FrameSource):
             if value:
                 capture.set(prop, value)
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        if self.width or self.height or self.fps:  # the device may pick its nearest mode: say which
+            asked = f"{self.width or '?'}x{self.height or '?'} at {self.fps or '?'} fps"
+            log.info("%s: asked for %s, delivers %dx%d at %.4g fps", self.label, asked,
+                     int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                     self.source_fps)  # fmt: skip
         self._capture, self._latest, self._ended, self.dropped_frames = capture, None, False, 0
         self._stop.clear()
-        self._thread = threading.Thread(target=self._grab_loop, name=f"camera-{self.index}", daemon=True)
+        self._thread = threading.Thread(target=self._grab_loop, name=self.label.replace(" ", "-"), daemon=True)
         self._thread.start()
 
     def _grab_loop(self) -> None:
@@ -82,7 +102,7 @@ class CameraSource(FrameSource):
             if not ok or image is None:
                 failures += 1
                 if failures >= self.max_read_failures:
-                    log.warning("camera %d stopped delivering frames", self.index)
+                    log.warning("%s stopped delivering frames", self.label)
                     break
                 self._stop.wait(0.01)
                 continue
@@ -105,12 +125,12 @@ class CameraSource(FrameSource):
         when the camera is not open or sends nothing within ``read_timeout_s``.
         """
         if self._thread is None:
-            raise SourceError(f"camera {self.index} is not open: call open() or use `with`")
+            raise SourceError(f"{self.label} is not open: call open() or use `with`")
         with self._ready:
             got = self._ready.wait_for(lambda: self._latest is not None or self._ended, self.read_timeout_s)
             if not got:
                 raise SourceError(
-                    f"camera {self.index} delivered no frame in {self.read_timeout_s:g} s: is another program using it?"
+                    f"{self.label} delivered no frame in {self.read_timeout_s:g} s: is another program using it?"
                 )
             frame, self._latest = self._latest, None
             return frame

@@ -32,6 +32,8 @@ class FileSource(FrameSource):
     they are paced at the native fps, as a camera would deliver them, and carry capture time."""
 
     realtime: bool = False
+    #: Frames in the file (0 when unknown; a container's count can be approximate).
+    frame_count: int = 0
     _next_id: int = 0
     _pacer: Pacer | None = None
 

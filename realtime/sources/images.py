@@ -38,7 +38,7 @@ class ImageFolderSource(FileSource):
             raise SourceError(
                 f"image folder {self.path} holds no images: expected files ending in {', '.join(IMAGE_SUFFIXES)}"
             )
-        self._files, self._next_id = files, 0
+        self._files, self._next_id, self.frame_count = files, 0, len(files)
         self._pacer = Pacer(self.source_fps) if self.realtime else None
 
     def read(self) -> Frame | None:

@@ -49,6 +49,7 @@ class VideoFileSource(FileSource):
             )
         self._capture, self._pending, self._next_id = capture, image, 0
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.frame_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         self._pacer = Pacer(self.source_fps) if self.realtime else None
         log.debug("opened %s at %.2f fps", self.path, self.source_fps)
 

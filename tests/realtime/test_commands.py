@@ -121,9 +121,14 @@ def test_run_writes_stats(tmp_path: Path, media_dir: Path, pose_model_path: Path
     code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
                  "--frames", "12", "--stats-json", str(stats), "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0
-    summary = json.loads(stats.read_text())
-    assert {"keypoints2d", "window", "lift", "smooth", "publish", "after_mediapipe"} <= set(summary)
-    assert summary["lift"]["n"] == 12
+    report = json.loads(stats.read_text())
+    assert report["frames"] == 12 and report["frames_with_pose"] == 12
+    summary = report["latency_ms"]
+    stages = {"keypoints2d", "window", "lift", "smooth", "publish", "after_keypoints2d", "capture_to_publish"}
+    assert stages <= set(summary)
+    assert summary["lift"]["count"] == 12 and 0 < summary["lift"]["p50"] <= summary["lift"]["p99"]
+    # one key style: snake_case; the unit is named once, in the group
+    assert all(key == key.lower() and " " not in key for key in (*report, *summary, *summary["lift"]))
 
 
 @pytest.mark.parametrize(

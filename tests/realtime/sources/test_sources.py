@@ -67,7 +67,7 @@ def test_image_folder_in_name_order(media_dir, tmp_path):
 
 
 def test_open_source_picks_by_spec(media_dir, tmp_path):
-    assert list(SOURCES) == ["camera", "images", "video"]  # the order open_source asks them
+    assert list(SOURCES) == ["camera", "stream", "images", "video"]  # the order open_source asks them
     assert isinstance(open_source("0"), CameraSource)
     assert isinstance(open_source(2), CameraSource) and open_source(2).index == 2
     assert isinstance(open_source(str(media_dir / "dance_576.mp4")), VideoFileSource)

@@ -1,0 +1,46 @@
+"""How the command line presents itself: ``--help`` with every default, and ``--version``.
+
+:class:`PosecastParser` is the parser class of ``posecast`` and of every sub-command (argparse
+builds sub-parsers with the parent's class), so each option's help ends with its default
+without every command repeating it by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib import metadata
+
+__all__ = ["DefaultsHelpFormatter", "PosecastParser", "package_version"]
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help when it has a default worth showing (not
+    ``None``, ``False`` or suppressed) and its help does not already mention one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and default not in (None, False, argparse.SUPPRESS)
+            and "default" not in text
+            and not isinstance(action, (argparse._VersionAction, argparse._HelpAction))
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class PosecastParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` that shows defaults in ``--help`` (also in its sub-parsers)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def package_version() -> str:
+    """The installed posecast's version (``"unknown"`` when run from a tree that was never installed)."""
+    try:
+        return metadata.version("posecast")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,293 @@
+"""The command line as a new user meets it (issue 16.3, 16.4): version, help with defaults, names
+that say what they mean, capture options that reach the camera, stream sources, clean stderr,
+engines bench's choices, install hints, rounded numbers in ``listen``."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from posecast.engines import install
+from posecast.engines.runtime import BACKENDS, availability
+from posecast.realtime.cli import build_parser, main
+from posecast.realtime.commands.listen import format_line, tidy
+from posecast.realtime.schema import MetaMessage
+from posecast.realtime.sources import CameraSource, StreamSource, open_source
+
+#: stderr lines other programs write when their logs leak: OpenCV ([ WARN:0@0.7] ...), FFmpeg
+#: ([tcp @ 0x...] ...), glog/absl (W0000 00:00:...), matplotlib's font cache, Python warnings.
+FOREIGN_LINE = re.compile(r"^\s*\[( ?WARN| ?INFO|ERROR)[:\]]|^\[\w+ @ 0x|^[IWEF]\d{4} |fontManager|font cache|"
+                          r"Warning:|Traceback")  # fmt: skip
+
+
+def posecast_process(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    """``posecast ARGS`` in a new process, in an environment without the OpenCV log variables
+    (``main()`` sets them in this process when other tests call it)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    return subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**clean, **(env or {})})  # fmt: skip
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert re.fullmatch(r"posecast \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("command", "shown"), [
+    (["run"], ["--publish PUBLISH", "(default: tcp://127.0.0.1:5555)", "(default 60)", "(default: full)",
+               "(default: none)", "(default: auto)", "--subject-height M, --height M"]),
+    (["engines", "bench"], ["(default: 200)", "(default: 20)", "(default: auto)"]),
+    (["calibrate", "camera"], ["(default: 10)", "camera file to write"]),
+])  # fmt: skip
+def test_help_shows_defaults(command: list[str], shown: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for words in shown:
+        assert words in text, words
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_subject_height_and_its_old_name() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["run", "--subject-height", "1.8"]).height == 1.8
+    assert parser.parse_args(["run", "--height", "1.8"]).height == 1.8  # the old spelling still works
+    assert parser.parse_args(["lift", "--input", "a", "--output", "b", "--subject-height", "1.6"]).height == 1.6
+    assert parser.parse_args(["calibrate", "subject", "--subject-height", "1.6", "-o", "s.yaml"]).height == 1.6
+
+
+@pytest.mark.parametrize("command", [["calibrate", "camera", "--hfov", "60", "--size", "640x480"],
+                                     ["calibrate", "subject", "--height", "1.7"]])  # fmt: skip
+def test_calibrate_needs_an_output_file(command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(command)
+    assert stop.value.code == 2
+    assert "the following arguments are required: -o/--output" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written into the current folder
+
+
+class RecordingCapture:
+    """A stand-in for ``cv2.VideoCapture`` that records what the camera was asked for and then
+    delivers 1280x720 frames (a wiring test: which values reach the device)."""
+
+    asked: dict[int, float] = {}
+
+    def __init__(self, index: object) -> None:
+        self.sent = 0
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        RecordingCapture.asked[prop] = value
+        return True
+
+    def get(self, prop: int) -> float:
+        delivered = {cv2.CAP_PROP_FRAME_WIDTH: 1280, cv2.CAP_PROP_FRAME_HEIGHT: 720}
+        return delivered.get(prop, RecordingCapture.asked.get(prop, 0))
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        self.sent += 1
+        return (True, np.zeros((720, 1280, 3), np.uint8)) if self.sent < 1000 else (False, None)
+
+    def release(self) -> None:
+        pass
+
+
+def test_camera_size_and_fps_reach_the_camera(monkeypatch: pytest.MonkeyPatch) -> None:
+    from posecast.realtime.commands.capture import configure_capture
+
+    RecordingCapture.asked = {}
+    monkeypatch.setattr(cv2, "VideoCapture", RecordingCapture)
+    args = build_parser().parse_args(["run", "--source", "/dev/video2", "--camera-size", "1280x720",
+                                      "--camera-fps", "25"])  # fmt: skip
+    source = configure_capture(open_source(args.source), args)
+    assert isinstance(source, CameraSource) and source.index == 2  # /dev/video2 is camera index 2
+    with source:
+        frame = source.read()
+    assert RecordingCapture.asked == {cv2.CAP_PROP_FRAME_WIDTH: 1280, cv2.CAP_PROP_FRAME_HEIGHT: 720,
+                                      cv2.CAP_PROP_FPS: 25.0}  # fmt: skip
+    assert frame.image_size == (1280, 720) and frame.source_fps == 25.0
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--camera-size", "1280x720"], "apply to cameras and streams, not to the video source"),
+    (["--camera-fps", "0"], "apply to cameras and streams"),
+])  # fmt: skip
+def test_camera_options_on_a_file_are_one_line(extra: list[str], message: str, media_dir: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    assert main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_bad_camera_size_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--source", "0", "--headless", "--publish", "none", "--camera-size", "big"]) == 2
+    assert "--camera-size must look like WxH" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec", ["rtsp://192.168.1.20:554/stream1", "http://cam.local/video.mjpg",
+                                  "https://example.org/live.m3u8", "RTSP://host/x"])  # fmt: skip
+def test_stream_urls_are_live_sources(spec: str) -> None:
+    source = open_source(spec)
+    assert isinstance(source, StreamSource) and source.url == spec
+    assert isinstance(source, CameraSource)  # the latest-frame thread: stale frames are dropped, not queued
+
+
+class MjpegCamera(http.server.BaseHTTPRequestHandler):
+    """An IP camera's HTTP MJPEG stream (multipart/x-mixed-replace) of real frames, at 30 fps."""
+
+    frames: list[bytes] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        try:
+            for jpeg in self.frames * 4:
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg))
+                self.wfile.write(jpeg + b"\r\n")
+                threading.Event().wait(1 / 30)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def mjpeg_url(media_dir: Path):  # noqa: ANN201
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    frames = []
+    while (got := clip.read())[0]:
+        frames.append(cv2.imencode(".jpg", got[1])[1].tobytes())
+    clip.release()
+    MjpegCamera.frames = frames
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MjpegCamera)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+def test_run_on_an_http_stream(mjpeg_url: str, pose_model_path: Path, tmp_path: Path) -> None:
+    """A real HTTP MJPEG camera stream through the whole pipeline, in a real process."""
+    stats = tmp_path / "stats.json"
+    proc = posecast_process("run", "--source", mjpeg_url, "--headless", "--publish", "none", "--frames", "15",
+                            "--stats-json", str(stats), "--model-asset", str(pose_model_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(stats.read_text())
+    assert report["frames"] == 15 and report["frames_with_pose"] >= 10
+    assert not [line for line in proc.stderr.splitlines() if FOREIGN_LINE.search(line)], proc.stderr
+
+
+def test_stream_that_does_not_answer_is_one_line() -> None:
+    proc = posecast_process("run", "--source", "rtsp://127.0.0.1:9/none", "--headless", "--publish", "none")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("posecast: error: stream rtsp://127.0.0.1:9/none did not open")
+
+
+def test_camera_that_does_not_open_leaves_one_line_on_stderr() -> None:
+    """OpenCV's own [ WARN:0@...] / [ERROR:0@...] lines for a missing camera stay hidden."""
+    proc = posecast_process("run", "--source", "/dev/video9", "--headless", "--publish", "none")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("posecast: error: camera index 9 did not open"), proc.stderr
+
+
+@pytest.mark.slow
+def test_clean_run_prints_no_third_party_line(media_dir: Path, pose_model_path: Path, tmp_path: Path) -> None:
+    """A fresh matplotlib cache (MediaPipe imports matplotlib, which then logs at INFO) and the
+    real pipeline: every stderr line is posecast's own."""
+    proc = posecast_process("run", "--source", str(media_dir / "squats_720x1280.mp4"), "--headless", "--publish",
+                            "none", "--frames", "10", "--model-asset", str(pose_model_path),
+                            env={"MPLCONFIGDIR": str(tmp_path / "mpl")})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert not [line for line in lines if FOREIGN_LINE.search(line)], proc.stderr
+    assert lines[-1].startswith("10 frames in ") and len(lines) <= 4, proc.stderr
+    assert (tmp_path / "mpl").is_dir()  # matplotlib did run (and its INFO line was kept off stderr)
+
+
+def test_verbose_shows_other_libraries_logs() -> None:
+    proc = posecast_process("-v", "run", "--source", "/dev/video9", "--headless", "--publish", "none")
+    assert proc.returncode == 2
+    assert "[ WARN:" in proc.stderr and "Traceback" in proc.stderr  # OpenCV's own lines are back, and the traceback
+
+
+def test_engines_bench_choices_match_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["engines", "bench", "--backend", "fastest"])
+    err = capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["engines", "bench", "--help"])
+    help_text = capsys.readouterr().out
+    choices = ["auto", *BACKENDS, "all"]
+    assert "invalid choice: 'fastest' (choose from " + ", ".join(f"'{c}'" for c in choices) + ")" in err
+    assert "{" + ",".join(choices) + "}" in help_text
+
+
+def test_engines_bench_all_lists_skipped_backends(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "bench", "--backend", "all", "--batch", "1", "--iters", "3", "--warmup", "1"]) == 0
+    out = capsys.readouterr().out
+    for name, (ok, why) in availability().items():
+        if ok:
+            assert f"| {name} | 1 |" in out
+        else:
+            assert f"skipped {name}: {why}" in out
+
+
+def test_engines_bench_measures_what_run_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    """The shipped model ships its INT8 copy, so `run` uses INT8 on the CPU; so does bench by default."""
+    from posecast.engines.runtime.base import DEFAULT_MODEL
+    from posecast.engines.runtime.quantize import int8_by_default
+
+    assert main(["engines", "bench", "--backend", "onnxruntime", "--batch", "1", "--iters", "3", "--warmup", "1"]) == 0
+    default = capsys.readouterr().out
+    assert main(["engines", "bench", "--backend", "onnxruntime", "--no-int8", "--batch", "1", "--iters", "3",
+                 "--warmup", "1"]) == 0  # fmt: skip
+    float_only = capsys.readouterr().out
+    assert ("int8)" in default) == int8_by_default(DEFAULT_MODEL)
+    assert "int8)" not in float_only
+
+
+def test_install_hints_follow_the_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    checkout = install.source_checkout()
+    assert checkout is not None and (checkout / "pyproject.toml").is_file()  # the tests run from a checkout
+    assert install.install_hint("train") == f'pip install -e ".[train]" (in {checkout})'
+    monkeypatch.setattr(install, "_CHECKOUT", tmp_path)  # as in a wheel: no pyproject.toml above the package
+    assert install.install_hint("train") == 'pip install "posecast[train]"'
+
+
+def test_int8_build_without_onnx_suggests_the_editable_install(tmp_path: Path) -> None:
+    code = ("import sys; sys.modules['onnx'] = None; from posecast.realtime.cli import main; "
+            "sys.exit(main(['engines', 'build', '--backend', 'onnxruntime', '--int8']))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "POSECAST_CACHE": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 2
+    assert 'pip install -e ".[train]"' in proc.stderr and "\n" not in proc.stderr.strip(), proc.stderr
+
+
+def test_listen_rounds_floats() -> None:
+    meta = MetaMessage(assumptions={"height_m": float(np.float32(1.7)), "assumed_height": True,
+                                    "intrinsics": [float(np.float32(498.83)), 576.0]})  # fmt: skip
+    line = format_line(meta)
+    assert "height_m=1.7," in line and "1.7000000476837158" not in line and "498.83" in line
+    assert tidy({"a": [np.float32(0.1).item(), 3], "b": "x"}) == {"a": [0.1, 3], "b": "x"}
