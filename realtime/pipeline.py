@@ -27,7 +27,7 @@ from .avatar import AvatarWorld
 from .errors import SinkError
 from .sinks.background import BackgroundSink
 from .stages import Detector2D, FrameSource, PoseLifting, Sink
-from .types import Frame, PoseFrame, StreamMeta
+from .types import Detections2D, Frame, PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,21 @@ class Pipeline:
 
     def process(self, frame: Frame) -> PoseFrame:
         """Detect, lift and hand one frame to every sink; returns the :class:`PoseFrame`."""
-        if not self._outputs and self.sinks:
-            self.open()
         stage_ns: dict[str, int] = {}
+        return self.finish(frame, self.detect(frame, stage_ns), stage_ns)
+
+    def detect(self, frame: Frame, stage_ns: dict[str, int]) -> Detections2D:
+        """The 2D stage alone (timed in ``stage_ns["keypoints2d"]``); the threaded runner
+        (:mod:`posecast.realtime.threaded`) calls it on a thread of its own."""
         t0 = time.perf_counter_ns()
         detections = self.detector.detect(frame)
         stage_ns["keypoints2d"] = time.perf_counter_ns() - t0
+        return detections
+
+    def finish(self, frame: Frame, detections: Detections2D, stage_ns: dict[str, int]) -> PoseFrame:
+        """Everything after the 2D stage: lift ``detections`` and hand the frame to every sink."""
+        if not self._outputs and self.sinks:
+            self.open()
         people = self.lifting.process(detections, detections.timestamp_ns, stage_ns)
         result = PoseFrame(frame.frame_id, frame.capture_ns, detections.timestamp_ns, detections.image_size, people,
                            stage_ns, frame.image_bgr, detections)  # fmt: skip
@@ -138,11 +147,16 @@ class Pipeline:
             count += 1
             result = self.process(frame)
             yield result
-            if self.failed:
-                name, exc = next(iter(self.failed.items()))
-                raise SinkError(f"output {name} failed at frame {frame.frame_id}: {exc}") from exc
-            if any(output.stop_requested for output in self._outputs):
+            if self.should_stop(frame):
                 return
+
+    def should_stop(self, frame: Frame) -> bool:
+        """After ``frame`` was delivered: True when a sink asks to stop; raises
+        :class:`SinkError` when a sink failed."""
+        if self.failed:
+            name, exc = next(iter(self.failed.items()))
+            raise SinkError(f"output {name} failed at frame {frame.frame_id}: {exc}") from exc
+        return any(output.stop_requested for output in self._outputs)
 
     @property
     def dropped_frames(self) -> dict[str, int]:

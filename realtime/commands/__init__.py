@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "posecast.realtime.commands.view",
     "posecast.realtime.commands.replay",
     "posecast.realtime.commands.export",
+    "posecast.realtime.commands.bench",
     "posecast.calibration.cli",  # calibrate camera
     "posecast.realtime.commands.calibrate_subject",
     "posecast.realtime.commands.floor",  # calibrate floor

@@ -1,0 +1,219 @@
+"""A benchmark's raw logs → its report (a JSON-ready dict; the fields are described in
+``posecast bench --help`` and the README's "Latency (measured)").
+
+Latency statistics are over the frames with a tracked person (the frames that run the whole
+3D path); per stage ``{p50_ms, p90_ms, p99_ms, max_ms, mean_ms, n}``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .machine import machine_info
+from .passes import PassLog
+from .receiver import Received
+from .runner import BenchResult
+from .stats import check_report, ratio, summarise_ms, windows_ms
+
+#: Stages in the order a frame meets them; the first is off the capture → publish path.
+STAGE_ORDER = ("capture_decode", "handoff_2d", "keypoints2d", "handoff_3d", "window", "lift", "smooth", "world",
+               "publish")  # fmt: skip
+#: What each stage is, for the Markdown report and the summary table.
+STAGE_TITLES = {
+    "capture_decode": "capture / decode (off the path: before the capture time)",
+    "handoff_2d": "hand-off capture → 2D",
+    "keypoints2d": "2D keypoints (MediaPipe)",
+    "handoff_3d": "hand-off 2D → 3D",
+    "window": "window (layout, track, normalise)",
+    "lift": "scale + lift (networks)",
+    "smooth": "bone smoothing + root",
+    "world": "avatar world (floor, contacts)",
+    "publish": "serialise + publish (every sink)",
+    "after_keypoints2d": "everything after MediaPipe",
+}
+#: The issue-14 targets: (report path, limit, description).
+TARGETS = (
+    ("ratio_p50", 1.05, "capture → publish p50 ≤ 1.05 × MediaPipe alone p50"),
+    ("stages.after_keypoints2d.p99_ms", 1.0, "everything after MediaPipe p99 ≤ 1.0 ms"),
+    ("end_to_end.publish_to_receive.p99_ms", 0.5, "publish → receive p99 ≤ 0.5 ms"),
+    ("throughput.paced_30.dropped_capture", 0, "paced 30 fps: no frame dropped at capture"),
+)
+
+
+def _latency(log: PassLog, received: Received) -> tuple[dict, dict, np.ndarray]:
+    """Stages, end to end and the mask of posed frames for one log."""
+    posed = log.people > 0
+    ms = {k: v[posed] / 1e6 for k, v in log.stage_ns.items()}
+    c2p = (log.delivered_ns - log.capture_ns)[posed] / 1e6
+    before = sum(np.nan_to_num(log.stage_ns.get(k, np.zeros(log.frames))) for k in ("handoff_2d", "keypoints2d"))
+    after = (log.delivered_ns - log.capture_ns - before)[posed] / 1e6
+    stages = {k: summarise_ms(ms[k]) for k in STAGE_ORDER if k in ms}
+    stages.update({k: summarise_ms(v) for k, v in ms.items() if k not in stages})
+    stages["after_keypoints2d"] = summarise_ms(after)
+    receive = received.lookup(log.frame_id)[posed]
+    got = receive >= 0
+    publish = _publish_ns(received, log.frame_id[posed])
+    e2e = {
+        "capture_to_publish": summarise_ms(c2p),
+        "capture_to_receive": summarise_ms((receive - log.capture_ns[posed])[got] / 1e6),
+        "publish_to_receive": summarise_ms((receive - publish)[got] / 1e6),
+    }
+    e2e["frames_not_received"] = int((~got).sum())
+    return stages, e2e, posed
+
+
+def _publish_ns(received: Received, frame_ids: np.ndarray) -> np.ndarray:
+    out = np.full(len(frame_ids), -1, np.int64)
+    if len(received.frame_id):
+        pos = np.clip(np.searchsorted(received.frame_id, frame_ids), 0, len(received.frame_id) - 1)
+        hit = received.frame_id[pos] == frame_ids
+        out[hit] = received.publish_ns[pos[hit]]
+    return out
+
+
+def _cpu_percent(log: PassLog) -> float:
+    return round(100.0 * log.cpu_s / log.wall_s, 1) if log.wall_s > 0 else float("nan")
+
+
+def _paced(pace: float, log: PassLog, received: Received) -> dict:
+    stages, e2e, posed = _latency(log, received)
+    return {
+        "target_fps": pace,
+        "frames_offered": log.source_delivered,
+        "frames_processed": log.frames,
+        "achieved_fps": round(log.frames / log.wall_s, 2) if log.wall_s else float("nan"),
+        "dropped_capture": log.dropped_capture,
+        "dropped_handoff": log.dropped_handoff,
+        "max_depth_capture": max((d for _, d in log.capture_depth), default=0),
+        "max_depth_handoff": max((d for _, d in log.handoff_depth), default=0),
+        "capture_to_publish": e2e["capture_to_publish"],
+        "capture_to_receive": e2e["capture_to_receive"],
+        "handoff_2d": stages.get("handoff_2d"),
+        "handoff_3d": stages.get("handoff_3d"),
+        "after_keypoints2d": stages["after_keypoints2d"],
+        "cpu_percent_of_one_core": _cpu_percent(log),
+    }
+
+
+def _soak(result: BenchResult) -> dict | None:
+    log = result.soak
+    if log is None:
+        return None
+    stages, e2e, posed = _latency(log, result.received)
+    t_s = (log.capture_ns - log.capture_ns[0]) / 1e9 if log.frames else np.zeros(0)
+    c2p = (log.delivered_ns - log.capture_ns) / 1e6
+    minutes = windows_ms(t_s[posed], c2p[posed])
+    start, end = result.phases["soak"]
+    rss = [(s.time_s, s.rss_mb) for s in result.sampler.samples if start <= s.time_s <= end]
+    warm = [m for t, m in rss if t >= start + min(60.0, (end - start) / 2)]
+    rss_warm, rss_end = (warm[0], warm[-1]) if warm else (float("nan"), float("nan"))
+    hours = max((end - start) / 3600 - min(60.0, (end - start) / 2) / 3600, 1e-9)
+    first, last = (minutes[0], minutes[-1]) if minutes else ({}, {})
+    return {
+        "minutes": result.options.soak_minutes,
+        "pace_fps": result.options.soak_pace,
+        "frames_offered": log.source_delivered,
+        "frames_processed": log.frames,
+        "dropped_capture": log.dropped_capture,
+        "dropped_handoff": log.dropped_handoff,
+        "frames_not_received": e2e["frames_not_received"],
+        "capture_to_publish": e2e["capture_to_publish"],
+        "after_keypoints2d": stages["after_keypoints2d"],
+        "per_minute": minutes,
+        "first_minute_p99_ms": first.get("p99_ms"),
+        "last_minute_p99_ms": last.get("p99_ms"),
+        "p99_last_over_first": ratio(last.get("p99_ms", math.nan), first.get("p99_ms", math.nan)),
+        "rss_mb_after_warmup": round(rss_warm, 1),
+        "rss_mb_end": round(rss_end, 1),
+        "rss_growth_mb": round(rss_end - rss_warm, 1),
+        "rss_growth_mb_per_hour": round((rss_end - rss_warm) / hours, 1),
+        "hooks": result.hooks,
+    }
+
+
+def build_report(result: BenchResult, command: str = "") -> dict:
+    """The report of ``result`` (see the module docstring); ``check_report`` finds it sound."""
+    o, received = result.options, result.received
+    base = result.baseline
+    base_ms = summarise_ms(base.stage_ns["keypoints2d"][base.people > 0] / 1e6) if base.frames else summarise_ms([])
+    configs = []
+    for config in result.configs:
+        log = result.latency[config.label]
+        stages, e2e, posed = _latency(log, received)
+        stages = {"capture_decode": summarise_ms(result.clip.decode_ns / 1e6), **stages}
+        configs.append({
+            "label": config.label, "model": config.model, "backend": config.backend, "int8": config.int8,
+            "runner": "threaded" if config.threaded else "serial", **result.devices[config.label],
+            "frames": log.frames, "frames_with_pose": int(posed.sum()),
+            "dropped": int(log.dropped_capture + log.dropped_handoff + e2e["frames_not_received"]),
+            "stages": stages, "end_to_end": e2e,
+            "ratio_p50": ratio(e2e["capture_to_publish"]["p50_ms"], base_ms["p50_ms"]),
+            "ratio_p99": ratio(e2e["capture_to_publish"]["p99_ms"], base_ms["p99_ms"]),
+            "fps_unpaced": round(log.frames / log.wall_s, 2) if log.wall_s else float("nan"),
+            "cpu_percent_of_one_core": _cpu_percent(log),
+        })  # fmt: skip
+    first = configs[0]
+    samples = result.sampler.samples
+    rss = [s.rss_mb for s in samples]
+    report = {
+        "schema": "posecast-bench/1",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.started_unix)),
+        "command": command,
+        "source": {"name": result.clip.name, "frames_in_memory": len(result.clip.images), "fps": result.clip.fps,
+                   "image_size": list(result.clip.image_size)},  # fmt: skip
+        "landmarker": {"variant": o.landmarker, "file": result.detector_model, "max_people": o.max_people},
+        "config": {k: first[k] for k in ("label", "model", "backend", "int8", "runner", "device", "model_file",
+                                         "window_frames")},  # fmt: skip
+        "frames": first["frames"],
+        "frames_with_pose": first["frames_with_pose"],
+        "dropped": first["dropped"],
+        "rounds": o.rounds,
+        "stages": first["stages"],
+        "path_stages": [k for k in first["stages"] if k not in ("capture_decode", "after_keypoints2d")],
+        "end_to_end": first["end_to_end"],
+        "baseline": {"mediapipe_alone": base_ms, "frames": base.frames,
+                     "frames_with_pose": int((base.people > 0).sum()),
+                     "fps_unpaced": round(base.frames / base.wall_s, 2) if base.wall_s else float("nan"),
+                     "cpu_percent_of_one_core": _cpu_percent(base)},  # fmt: skip
+        "ratio_p50": first["ratio_p50"],
+        "ratio_p99": first["ratio_p99"],
+        "throughput": {"unpaced": {"posecast_fps": first["fps_unpaced"], "mediapipe_alone_fps":
+                                   round(base.frames / base.wall_s, 2) if base.wall_s else float("nan")},
+                       **{f"paced_{pace:g}": _paced(pace, log, received) for pace, log in result.paced.items()}},
+        "cpu_percent_of_one_core": first["cpu_percent_of_one_core"],
+        "rss_mb": round(max(rss), 1) if rss else None,
+        "memory": {"rss_mb_start": round(rss[0], 1) if rss else None, "rss_mb_end": round(rss[-1], 1) if rss else None},
+        "messages_received": received.messages,
+        "configs": configs,
+        "unavailable": result.unavailable,
+        "soak": _soak(result),
+        "machine": machine_info(),
+        "others_running": result.sampler.others,
+        "phases_s": {k: [round(a, 2), round(b, 2)] for k, (a, b) in result.phases.items()},
+    }  # fmt: skip
+    report["targets"] = targets(report)
+    report["problems"] = check_report(report)
+    return report
+
+
+def lookup(report: dict, path: str) -> object:
+    """The value at a dotted ``path`` of ``report`` (``None`` when absent)."""
+    value: object = report
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def targets(report: dict) -> list[dict]:
+    """Each issue-14 target with the measured value and whether it is met (``None``: not measured)."""
+    out = []
+    for path, limit, text in TARGETS:
+        value = lookup(report, path)
+        ok = None if value is None or (isinstance(value, float) and math.isnan(value)) else bool(value <= limit)
+        out.append({"target": text, "value": value, "limit": limit, "met": ok})
+    return out

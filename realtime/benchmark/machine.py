@@ -1,0 +1,199 @@
+"""The machine a benchmark ran on, and its process's CPU use and resident memory over time.
+
+Linux first (``/proc``), with portable fallbacks (``platform``, ``resource``) elsewhere; nothing
+here needs a package beyond the standard library. What else was running is recorded as the
+load average and the busiest other processes' names (never their command lines).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+
+#: CPU feature flags worth knowing for the networks (SIMD widths, int8 dot products, bf16, AMX).
+_FLAGS_OF_INTEREST = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                      "amx_tile", "amx_int8", "amx_bf16", "neon", "asimd", "asimddp")  # fmt: skip
+_PACKAGES = ("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "mediapipe", "opencv-contrib-python", "pyzmq",
+             "msgpack", "tensorrt", "torch")  # fmt: skip
+
+
+def _cpuinfo() -> dict[str, str]:
+    info: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key in ("model name", "flags", "features", "cache size") and key not in info:
+                    info[key] = value.strip()
+    except OSError:
+        pass
+    return info
+
+
+def _memory_gb() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages a benchmark depends on (absent ones left out)."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def machine_info() -> dict:
+    """CPU model, cores (and those this process may use), flags of interest, memory, OS,
+    versions, load average."""
+    cpu = _cpuinfo()
+    flags = set((cpu.get("flags") or cpu.get("features") or "").split())
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count()
+    return {
+        "cpu_model": cpu.get("model name") or platform.processor() or platform.machine(),
+        "cpu_cores": os.cpu_count(),
+        "cpu_cores_usable": usable,
+        "cpu_flags": [f for f in _FLAGS_OF_INTEREST if f in flags],
+        "cache": cpu.get("cache size"),
+        "memory_gb": _memory_gb(),
+        "os": f"{platform.system()} {platform.release()}",
+        "arch": platform.machine(),
+        "versions": versions(),
+        "load_average": load_average(),
+    }
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages (``None`` where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, MB (peak so far where ``/proc`` is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="utf-8") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 1e6 if platform.system() == "Darwin" else peak / 1e3
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all threads)."""
+    t = os.times()
+    return t.user + t.system
+
+
+def _process_ticks() -> dict[int, tuple[str, int]]:
+    """pid → (name, user + system clock ticks) of every process readable in ``/proc``."""
+    out = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        fields = text[text.rfind(")") + 2 :].split()
+        out[int(entry)] = (name, int(fields[11]) + int(fields[12]))
+    return out
+
+
+@dataclass
+class Sample:
+    """One resource sample: seconds since the sampler started, resident MB, CPU % of one core
+    since the previous sample."""
+
+    time_s: float
+    rss_mb: float
+    cpu_percent: float
+
+
+@dataclass
+class ResourceSampler:
+    """Samples this process's resident memory and CPU use every ``interval_s`` on a thread of
+    its own (a few microseconds a sample), and at :meth:`stop` the busiest other processes over
+    the whole run. ``with`` starts and stops it."""
+
+    interval_s: float = 0.5
+    samples: list[Sample] = field(default_factory=list)
+    others: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = time.monotonic()
+        self._ticks0: dict[int, tuple[str, int]] = {}
+
+    @property
+    def t0_ns(self) -> int:
+        """``time.monotonic_ns()`` at :meth:`start` (time 0 of the samples)."""
+        return int(self._t0 * 1e9)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> ResourceSampler:
+        self._t0 = time.monotonic()
+        self._ticks0 = _process_ticks()
+        self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def now_s(self) -> float:
+        """Seconds since :meth:`start` (the time axis of the samples)."""
+        return time.monotonic() - self._t0
+
+    def _loop(self) -> None:
+        last_t, last_cpu = time.monotonic(), cpu_seconds()
+        while not self._stop.wait(self.interval_s):
+            t, cpu = time.monotonic(), cpu_seconds()
+            self.samples.append(Sample(t - self._t0, rss_mb(), 100.0 * (cpu - last_cpu) / max(t - last_t, 1e-9)))
+            last_t, last_cpu = t, cpu
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        elapsed = max(self.now_s(), 1e-9)
+        ticks1, hz = _process_ticks(), os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        busy = []
+        for pid, (name, ticks) in ticks1.items():
+            if pid == os.getpid() or pid not in self._ticks0:
+                continue
+            percent = 100.0 * (ticks - self._ticks0[pid][1]) / hz / elapsed
+            if percent >= 5.0:
+                busy.append({"name": name, "cpu_percent": round(percent, 1)})
+        self.others = sorted(busy, key=lambda p: -p["cpu_percent"])[:8]
+
+    def __enter__(self) -> ResourceSampler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

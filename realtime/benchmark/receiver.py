@@ -1,0 +1,131 @@
+"""The benchmark's subscriber: a real ZeroMQ SUB socket in another process, as a user's would be.
+
+:class:`Receiver` starts it (``spawn``: a fresh interpreter, no thread or MediaPipe state
+inherited), waits until it receives (the publisher repeats its meta message until the
+subscriber confirms), and at :meth:`Receiver.stop` gets back, per pose message, the frame id,
+its ``capture_ns`` and ``publish_ns`` and the ``time.monotonic_ns()`` at which the message was
+received, stamped before decoding. Both processes read the same host clock
+(``CLOCK_MONOTONIC`` is system-wide), so publish → receive is a plain difference.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import PublishError
+
+_READY, _DONE = "ready", "done"
+
+
+def _subscribe(address: str, conn, stop) -> None:  # noqa: ANN001 - multiprocessing Connection and Event
+    """The subscriber process: receive until ``stop`` is set, then send the records back."""
+    import msgpack
+    import zmq
+
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.RCVHWM, 1000)
+    sub.setsockopt(zmq.SUBSCRIBE, b"pose")
+    sub.setsockopt(zmq.SUBSCRIBE, b"meta")
+    sub.connect(address)
+    records: list[tuple[int, int, int, int]] = []
+    ready = False
+    while not stop.is_set():
+        if not sub.poll(100):
+            continue
+        while True:
+            try:
+                topic, payload = sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            received_ns = time.monotonic_ns()
+            if not ready:
+                conn.send(_READY)
+                ready = True
+            if topic == b"pose":
+                m = msgpack.unpackb(payload)
+                records.append((m["frame_id"], m["capture_ns"], m["publish_ns"], received_ns))
+    sub.close()
+    conn.send((_DONE, np.asarray(records, np.int64).reshape(-1, 4)))
+    conn.close()
+
+
+@dataclass
+class Received:
+    """Per frame id (the last message of the frame): ``frame_id``, ``capture_ns``,
+    ``publish_ns``, ``receive_ns``, all ``(M,)`` int64; ``messages`` received in all."""
+
+    frame_id: np.ndarray
+    capture_ns: np.ndarray
+    publish_ns: np.ndarray
+    receive_ns: np.ndarray
+    messages: int
+
+    @classmethod
+    def from_records(cls, records: np.ndarray) -> Received:
+        if len(records) == 0:
+            empty = np.zeros(0, np.int64)
+            return cls(empty, empty, empty, empty, 0)
+        order = np.lexsort((records[:, 3], records[:, 0]))
+        r = records[order]
+        last = np.r_[r[1:, 0] != r[:-1, 0], True]  # a frame's messages: keep the last one received
+        r = r[last]
+        return cls(r[:, 0], r[:, 1], r[:, 2], r[:, 3], len(records))
+
+    def lookup(self, frame_ids: np.ndarray) -> np.ndarray:
+        """``receive_ns`` for each of ``frame_ids`` (-1 when that frame never arrived)."""
+        frame_ids = np.asarray(frame_ids, np.int64)
+        out = np.full(len(frame_ids), -1, np.int64)
+        if len(self.frame_id):
+            pos = np.clip(np.searchsorted(self.frame_id, frame_ids), 0, len(self.frame_id) - 1)
+            hit = self.frame_id[pos] == frame_ids
+            out[hit] = self.receive_ns[pos[hit]]
+        return out
+
+
+class Receiver:
+    """The subscriber process for a publisher at ``address`` (see the module docstring)."""
+
+    def __init__(self, address: str) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._stop = ctx.Event()
+        self.process = ctx.Process(target=_subscribe, args=(address, child, self._stop), name="bench-subscriber",
+                                   daemon=True)  # fmt: skip
+        self.process.start()
+        child.close()
+
+    def wait_ready(self, send_meta, timeout_s: float = 30.0) -> None:  # noqa: ANN001 - () -> object
+        """Call ``send_meta()`` until the subscriber has received a message (bounded wait)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            send_meta()
+            if self._conn.poll(0.05) and self._conn.recv() == _READY:
+                return
+            if not self.process.is_alive():
+                break
+        self.stop()
+        raise PublishError(f"the benchmark's subscriber received nothing within {timeout_s:g} s")
+
+    def stop(self, timeout_s: float = 10.0) -> Received:
+        """Stop the subscriber and return what it received."""
+        self._stop.set()
+        records = np.zeros((0, 4), np.int64)
+        deadline = time.monotonic() + timeout_s
+        while self._conn.poll(max(0.0, deadline - time.monotonic())):
+            try:
+                message = self._conn.recv()
+            except EOFError:  # the subscriber died without sending its records
+                break
+            if isinstance(message, tuple) and message[0] == _DONE:
+                records = message[1]
+                break
+        self.process.join(timeout=timeout_s)
+        if self.process.is_alive():
+            self.process.kill()
+        self._conn.close()
+        return Received.from_records(records)

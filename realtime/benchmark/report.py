@@ -1,0 +1,158 @@
+"""A benchmark report written out: ``bench.json`` (the report as it stands), ``bench.md`` (the
+tables a README can take) and the one-screen summary the command prints."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from ...engines.fileio import atomic_write
+from .analysis import STAGE_TITLES
+
+_COLUMNS = ("p50_ms", "p90_ms", "p99_ms", "max_ms")
+
+
+def _f(value: object, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _row(title: str, entry: dict | None) -> str:
+    cells = [_f(entry.get(c)) if entry else "–" for c in _COLUMNS]
+    return f"| {title} | " + " | ".join(cells) + " |"
+
+
+def latency_table(report: dict) -> list[str]:
+    """Markdown rows: every stage, everything after MediaPipe, end to end, the baseline."""
+    lines = ["| stage | p50 ms | p90 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|"]
+    for name, entry in report["stages"].items():
+        title = STAGE_TITLES.get(name, name)
+        lines.append(_row(f"**{title}**" if name == "after_keypoints2d" else title, entry))
+    e2e = report["end_to_end"]
+    lines.append(_row("**capture → published**", e2e["capture_to_publish"]))
+    lines.append(_row("capture → received (subscriber process)", e2e["capture_to_receive"]))
+    lines.append(_row("publish → received", e2e["publish_to_receive"]))
+    lines.append(_row("**MediaPipe alone** (baseline, same frames)", report["baseline"]["mediapipe_alone"]))
+    return lines
+
+
+def markdown(report: dict) -> str:
+    """``bench.md``: the run, the latency table, the ratio, throughput, configurations, targets."""
+    m, c = report["machine"], report["config"]
+    others = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in report["others_running"]) or "nothing busy"
+    lines = [
+        f"# posecast bench — {report['source']['name']}, {report['date']}",
+        "",
+        f"- machine: {m['cpu_model']}, {m['cpu_cores']} cores ({m['cpu_cores_usable']} usable), "
+        f"{m['memory_gb']} GB, {m['os']}; flags: {' '.join(m['cpu_flags'])}",
+        f"- also running: {others}; load average at the end {m['load_average']}",
+        f"- posecast: {c['label']} on {c['device']}; MediaPipe {report['landmarker']['variant']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        f"- {report['frames']} frames ({report['frames_with_pose']} with a pose) per configuration in "
+        f"{report['rounds']} rounds, each round MediaPipe alone then posecast on the same frames",
+        "",
+        *latency_table(report),
+        "",
+        f"capture → publish p50 / MediaPipe alone p50 = **{_f(report['ratio_p50'], 3)}** "
+        f"(p99: {_f(report['ratio_p99'], 3)}); CPU {_f(report['cpu_percent_of_one_core'], 0)} % of one core; "
+        f"peak resident memory {_f(report['rss_mb'], 0)} MB.",
+        "",
+        "| throughput | fps | dropped at capture | dropped at 2D → 3D | max queue (capture, 2D → 3D) | "
+        "capture → publish p50 / p99 ms | CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    t = report["throughput"]
+    lines.append(f"| unpaced (posecast) | {_f(t['unpaced']['posecast_fps'], 1)} | 0 | – | – | "
+                 f"{_f(report['end_to_end']['capture_to_publish']['p50_ms'])} / "
+                 f"{_f(report['end_to_end']['capture_to_publish']['p99_ms'])} | "
+                 f"{_f(report['cpu_percent_of_one_core'], 0)} |")  # fmt: skip
+    lines.append(f"| unpaced (MediaPipe alone) | {_f(t['unpaced']['mediapipe_alone_fps'], 1)} | 0 | – | – | "
+                 f"{_f(report['baseline']['mediapipe_alone']['p50_ms'])} / "
+                 f"{_f(report['baseline']['mediapipe_alone']['p99_ms'])} | "
+                 f"{_f(report['baseline']['cpu_percent_of_one_core'], 0)} |")  # fmt: skip
+    for key, p in t.items():
+        if key.startswith("paced_"):
+            lines.append(f"| paced {p['target_fps']:g} fps | {_f(p['achieved_fps'], 1)} | {p['dropped_capture']} | "
+                         f"{p['dropped_handoff']} | {p['max_depth_capture']}, {p['max_depth_handoff']} | "
+                         f"{_f(p['capture_to_publish']['p50_ms'])} / {_f(p['capture_to_publish']['p99_ms'])} | "
+                         f"{_f(p['cpu_percent_of_one_core'], 0)} |")  # fmt: skip
+    if len(report["configs"]) > 1 or report["unavailable"]:
+        lines += [
+            "",
+            "| configuration | device | after MediaPipe p50 / p99 ms | lift p50 / p99 ms | "
+            "capture → publish p50 / p99 ms | ratio p50 | fps |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for cfg in report["configs"]:
+            a, li, e = cfg["stages"]["after_keypoints2d"], cfg["stages"].get("lift", {}), \
+                cfg["end_to_end"]["capture_to_publish"]  # fmt: skip
+            lines.append(f"| {cfg['label']} | {cfg['device']} | {_f(a['p50_ms'])} / {_f(a['p99_ms'])} | "
+                         f"{_f(li.get('p50_ms'))} / {_f(li.get('p99_ms'))} | {_f(e['p50_ms'])} / {_f(e['p99_ms'])} | "
+                         f"{_f(cfg['ratio_p50'], 3)} | {_f(cfg['fps_unpaced'], 1)} |")  # fmt: skip
+        for label, reason in report["unavailable"].items():
+            lines.append(f"| {label} | not measured: {reason} | – | – | – | – | – |")
+    soak = report.get("soak")
+    if soak:
+        lines += ["", f"Soak: {soak['minutes']:g} min at {soak['pace_fps']:g} fps, {soak['frames_processed']} frames, "
+                  f"{soak['dropped_capture']} dropped at capture; capture → publish p99 first minute "
+                  f"{_f(soak['first_minute_p99_ms'])} ms, last minute {_f(soak['last_minute_p99_ms'])} ms; "
+                  f"resident memory {_f(soak['rss_mb_after_warmup'], 0)} → {_f(soak['rss_mb_end'], 0)} MB "
+                  f"({_f(soak['rss_growth_mb'], 1)} MB after warm-up)."]  # fmt: skip
+    lines += ["", "| target | measured | met |", "|---|---:|---|"]
+    for t in report["targets"]:
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        lines.append(f"| {t['target']} | {_f(t['value'], 3)} | {met} |")
+    if report["problems"]:
+        lines += ["", "Inconsistencies found in this report: " + "; ".join(report["problems"])]
+    return "\n".join(lines) + "\n"
+
+
+def summary_text(report: dict) -> str:
+    """The table printed at the end of ``posecast bench``."""
+    lines = [f"{'stage':44s} {'p50':>8s} {'p90':>8s} {'p99':>8s} {'max':>8s}  ms"]
+
+    def row(title: str, entry: dict | None) -> None:
+        cells = "".join(f" {_f(entry.get(c)) if entry else '–':>8s}" for c in _COLUMNS)
+        lines.append(f"{title[:44]:44s}{cells}")
+
+    for name, entry in report["stages"].items():
+        row(STAGE_TITLES.get(name, name), entry)
+    e2e = report["end_to_end"]
+    row("capture → published", e2e["capture_to_publish"])
+    row("capture → received", e2e["capture_to_receive"])
+    row("publish → received", e2e["publish_to_receive"])
+    row("MediaPipe alone (same frames)", report["baseline"]["mediapipe_alone"])
+    lines.append(f"ratio p50 (capture → published / MediaPipe alone): {_f(report['ratio_p50'], 3)}")
+    t = report["throughput"]
+    parts = [f"unpaced {_f(t['unpaced']['posecast_fps'], 1)} fps (MediaPipe alone "
+             f"{_f(t['unpaced']['mediapipe_alone_fps'], 1)})"]  # fmt: skip
+    parts += [f"paced {p['target_fps']:g}: {_f(p['achieved_fps'], 1)} fps, {p['dropped_capture']} dropped"
+              for k, p in t.items() if k.startswith("paced_")]  # fmt: skip
+    lines.append("throughput: " + "; ".join(parts))
+    lines.append(f"CPU {_f(report['cpu_percent_of_one_core'], 0)} % of one core; peak RSS {_f(report['rss_mb'], 0)} MB")
+    for t in report["targets"]:
+        met = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
+        lines.append(f"target: {t['target']}: {_f(t['value'], 3)} ({met})")
+    return "\n".join(lines)
+
+
+def json_ready(value: object) -> object:
+    """``value`` with every NaN or infinity as ``None`` (strict JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def write_reports(report: dict, folder: Path) -> list[Path]:
+    """``bench.json`` (NaN written as null) and ``bench.md`` in ``folder`` (written atomically);
+    returns their paths."""
+    text = json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n"
+    json_path = atomic_write(folder / "bench.json", text.encode())
+    md_path = atomic_write(folder / "bench.md", markdown(report).encode())
+    return [json_path, md_path]

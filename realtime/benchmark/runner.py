@@ -1,0 +1,262 @@
+"""Runs a benchmark: the clip, the baseline and every configuration, interleaved, then the paced
+runs and the soak; returns every pass's log for :mod:`.analysis` to summarise.
+
+Phases (one process, one subscriber process for all of them):
+
+1. warm-up: ``warmup_frames`` through the baseline and each configuration (not recorded);
+2. latency: ``rounds`` rounds; in each, ``frames / rounds`` frames through MediaPipe alone,
+   then the same frames through each configuration, unpaced: the baseline and posecast see the
+   same images in the same minutes, so a busy neighbour slows both alike;
+3. throughput: the first configuration paced at each of ``paces`` (a virtual camera that drops
+   what the pipeline cannot take), ``frames`` frames each;
+4. soak (``soak_minutes > 0``): the first configuration paced at ``soak_pace`` for that long,
+   looping the clip; :class:`SoakHook` s (e.g. stalled or cycling subscribers) run beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ...engines.errors import PosecastError
+from ...engines.runtime import BACKENDS
+from ..detectors.mediapipe import MAX_PEOPLE, MODEL_VARIANTS, MediaPipeDetector, MediaPipeOptions
+from ..errors import OptionsError
+from ..lifting import LifterOptions, LiftingOptions, MetricPoseLifting, TrackerOptions
+from ..pipeline import Pipeline
+from ..sinks.zmq import PublisherOptions, ZmqSink
+from .baseline import MediaPipeAlone
+from .clip import Clip, ClipSource, load_clip
+from .machine import ResourceSampler
+from .passes import PassLog, baseline_pass, posecast_pass
+from .receiver import Received, Receiver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One posecast configuration: ``model`` (a path or shipped name; ``None``: the default),
+    ``backend`` (a runtime backend name or ``auto``), ``int8`` (onnxruntime; ``None``: as the
+    pipeline decides), ``threaded`` (2D on its own thread) or serial."""
+
+    model: str | None = None
+    backend: str = "auto"
+    int8: bool | None = None
+    threaded: bool = True
+
+    @property
+    def label(self) -> str:
+        precision = {None: "", True: " int8", False: " float"}[self.int8]
+        model = Path(self.model).stem if self.model and Path(self.model).suffix else (self.model or "default model")
+        return f"{model}, {self.backend}{precision}, {'threaded' if self.threaded else 'serial'}"
+
+
+class SoakHook(Protocol):
+    """Something that runs beside the soak (a stalled subscriber, one that reconnects...):
+    ``start(address)`` when the soak starts, ``stop() -> dict`` at its end (goes into the
+    report under ``soak.hooks[name]``)."""
+
+    name: str
+
+    def start(self, address: str) -> None: ...
+
+    def stop(self) -> dict: ...
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise OptionsError(f"{name} must be from {low:g} to {high:g}, got {value:g}")
+
+
+@dataclass
+class BenchOptions:
+    """``source``: a video file, image folder or camera index; ``frames`` (10..1,000,000):
+    frames measured per configuration in the latency phase and per paced run; ``rounds``
+    (1..100) baseline/posecast alternations; ``paces``: paced rates in fps (1..240 each; empty:
+    no throughput phase); ``soak_minutes`` (0..1440) at ``soak_pace``; ``landmarker``: the
+    MediaPipe variant; ``max_people`` 1..8; ``publish``: the ZeroMQ address (a free loopback
+    port by default)."""
+
+    source: str
+    configs: list[BenchConfig] = field(default_factory=lambda: [BenchConfig()])
+    frames: int = 360
+    rounds: int = 3
+    warmup_frames: int = 30
+    paces: tuple[float, ...] = (30.0, 60.0)
+    soak_minutes: float = 0.0
+    soak_pace: float = 30.0
+    landmarker: str = "full"
+    model_asset: Path | None = None
+    max_people: int = 1
+    publish: str = "tcp://127.0.0.1:0"
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        _check_range("frames", self.frames, 10, 1_000_000)
+        _check_range("rounds", self.rounds, 1, 100)
+        _check_range("warmup_frames", self.warmup_frames, 0, 10_000)
+        for pace in self.paces:
+            _check_range("pace", pace, 1, 240)
+        _check_range("soak minutes", self.soak_minutes, 0, 1440)
+        _check_range("soak pace", self.soak_pace, 1, 240)
+        _check_range("max_people", self.max_people, 1, MAX_PEOPLE)
+        if self.landmarker not in MODEL_VARIANTS:
+            raise OptionsError(f"landmarker must be one of {', '.join(MODEL_VARIANTS)}, got {self.landmarker!r}")
+        if not self.configs:
+            raise OptionsError("at least one configuration is needed")
+        for config in self.configs:
+            if config.backend not in ("auto", *BACKENDS):
+                raise OptionsError(f"backend must be auto or one of {', '.join(BACKENDS)}, got {config.backend!r}")
+
+
+@dataclass
+class BenchResult:
+    """Everything a run measured: the clip, the logs per phase, the subscriber's records, the
+    resource samples, and the configurations that could not run (label → reason)."""
+
+    options: BenchOptions
+    clip: Clip
+    configs: list[BenchConfig]
+    devices: dict[str, dict]
+    baseline: PassLog
+    latency: dict[str, PassLog]
+    paced: dict[float, PassLog]
+    soak: PassLog | None
+    received: Received
+    sampler: ResourceSampler
+    phases: dict[str, tuple[float, float]]
+    unavailable: dict[str, str]
+    hooks: dict[str, dict]
+    detector_model: str
+    started_unix: float
+
+
+def _build_lifting(config: BenchConfig, max_people: int) -> MetricPoseLifting:
+    lifter = LifterOptions(model_path=config.model, backend=config.backend, int8=config.int8)
+    return MetricPoseLifting(LiftingOptions(lifter=lifter, tracker=TrackerOptions(max_people=max_people)))
+
+
+def run_benchmark(
+    options: BenchOptions,
+    hooks: Sequence[SoakHook] = (),
+    progress: Callable[[str], None] | None = None,
+) -> BenchResult:
+    """Run every phase (see the module docstring) and return the raw measurements."""
+    say = progress or log.info
+    o = options
+    started = time.time()
+    per_round = max(1, -(-o.frames // o.rounds))
+    clip = load_clip(o.source, o.frames)
+    say(f"clip {clip.name}: {len(clip.images)} frames {clip.image_size[0]}x{clip.image_size[1]} at {clip.fps:g} fps")
+    detector = MediaPipeDetector(MediaPipeOptions(model_variant=o.landmarker, model_path=o.model_asset,
+                                                  max_people=o.max_people, verbose=o.verbose))  # fmt: skip
+    stages: list[object] = [detector]
+    pipelines: dict[str, tuple[BenchConfig, Pipeline]] = {}
+    unavailable: dict[str, str] = {}
+    devices: dict[str, dict] = {}
+    receiver: Receiver | None = None
+    sampler = ResourceSampler()
+    try:
+        baseline = MediaPipeAlone(detector.model_path, o.max_people, verbose=o.verbose)
+        stages.append(baseline)
+        sink = ZmqSink(PublisherOptions(address=o.publish))
+        stages.append(sink)
+        for config in o.configs:
+            try:
+                lifting = _build_lifting(config, o.max_people)
+            except PosecastError as exc:
+                unavailable[config.label] = str(exc)
+                say(f"{config.label}: not measured ({exc})")
+                continue
+            stages.append(lifting)
+            pipelines[config.label] = (config, Pipeline(detector, lifting, [sink]))
+            backend = lifting.lifter.backend
+            devices[config.label] = {"backend": backend.name, "device": backend.device,
+                                     "model_file": str(getattr(backend, "model_path", "")),
+                                     "window_frames": lifting.window_frames}  # fmt: skip
+        if not pipelines:
+            raise OptionsError("no configuration could be loaded: " + "; ".join(unavailable.values()))
+        receiver = Receiver(sink.address)
+        receiver.wait_ready(sink.publisher.send_meta)
+        for _, pipeline in pipelines.values():
+            pipeline.open()
+        sampler.start()
+        phases: dict[str, tuple[float, float]] = {}
+        next_id = {"baseline": 0, "posecast": 0}
+
+        def source(kind: str, frames: int, fps: float = 0.0, start: int = 0) -> ClipSource:
+            src = ClipSource(clip, frames, fps, first_id=next_id[kind], start=start)
+            next_id[kind] += frames
+            return src
+
+        t = sampler.now_s()
+        if o.warmup_frames:
+            say(f"warm-up: {o.warmup_frames} frames through MediaPipe alone and each configuration")
+            baseline_pass(baseline, source("baseline", o.warmup_frames))
+            for config, pipeline in pipelines.values():
+                posecast_pass("warmup", pipeline, source("posecast", o.warmup_frames), config.threaded)
+        phases["warmup"] = (t, sampler.now_s())
+
+        t = sampler.now_s()
+        base_logs: list[PassLog] = []
+        logs: dict[str, list[PassLog]] = {label: [] for label in pipelines}
+        for r in range(o.rounds):
+            frames = min(per_round, o.frames - r * per_round)
+            if frames <= 0:
+                break
+            start = (r * per_round) % len(clip.images)
+            base_logs.append(baseline_pass(baseline, source("baseline", frames, start=start)))
+            for label, (config, pipeline) in pipelines.items():
+                logs[label].append(posecast_pass(label, pipeline, source("posecast", frames, start=start),
+                                                 config.threaded))  # fmt: skip
+            say(f"latency round {r + 1}/{o.rounds}: {frames} frames each")
+        phases["latency"] = (t, sampler.now_s())
+
+        first_label, (first_config, first_pipeline) = next(iter(pipelines.items()))
+        paced: dict[float, PassLog] = {}
+        for pace in o.paces:
+            t = sampler.now_s()
+            say(f"paced at {pace:g} fps: {o.frames} frames ({o.frames / pace:.0f} s)")
+            paced[pace] = posecast_pass(first_label, first_pipeline, source("posecast", o.frames, pace),
+                                        first_config.threaded)  # fmt: skip
+            phases[f"paced_{pace:g}"] = (t, sampler.now_s())
+
+        soak = None
+        hook_results: dict[str, dict] = {}
+        if o.soak_minutes > 0:
+            frames = max(1, round(o.soak_minutes * 60 * o.soak_pace))
+            say(f"soak: {o.soak_minutes:g} min at {o.soak_pace:g} fps ({frames} frames)")
+            for hook in hooks:
+                hook.start(sink.address)
+            t = sampler.now_s()
+            try:
+                soak = posecast_pass(first_label, first_pipeline, source("posecast", frames, o.soak_pace),
+                                     first_config.threaded)  # fmt: skip
+            finally:
+                for hook in hooks:
+                    hook_results[hook.name] = hook.stop()
+            phases["soak"] = (t, sampler.now_s())
+        sampler.stop()
+        received = receiver.stop()
+        receiver = None
+    finally:
+        if sampler.running:
+            sampler.stop()
+        if receiver is not None:
+            receiver.stop()
+        for _, pipeline in pipelines.values():
+            pipeline.close()
+        for stage in stages:
+            stage.close()
+    return BenchResult(
+        options=o, clip=clip, configs=[c for c, _ in pipelines.values()], devices=devices,
+        baseline=PassLog.concat("mediapipe_alone", base_logs),
+        latency={label: PassLog.concat(label, parts) for label, parts in logs.items()},
+        paced=paced, soak=soak, received=received, sampler=sampler, phases=phases, unavailable=unavailable,
+        hooks=hook_results, detector_model=str(detector.model_path), started_unix=started,
+    )  # fmt: skip

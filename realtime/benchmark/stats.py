@@ -1,0 +1,109 @@
+"""Latency statistics: percentiles of millisecond series, per-minute windows, and the checks a
+benchmark report must pass (percentiles ordered, stages within end to end, ratio = the p50s').
+
+Pure numpy; every function takes and returns plain numbers so the report is JSON as it stands.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+#: The percentiles every latency entry carries (keys ``p50_ms`` ... ``max_ms``).
+PERCENTILES = (50, 90, 99)
+
+
+def summarise_ms(values_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """``{p50_ms, p90_ms, p99_ms, max_ms, mean_ms, n}`` of a series in milliseconds (NaN
+    values dropped; an empty series gives NaN percentiles and ``n = 0``)."""
+    v = np.asarray(values_ms, np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        nan = float("nan")
+        return {**{f"p{p}_ms": nan for p in PERCENTILES}, "max_ms": nan, "mean_ms": nan, "n": 0}
+    q = np.percentile(v, PERCENTILES)
+    out = {f"p{p}_ms": round(float(x), 4) for p, x in zip(PERCENTILES, q, strict=True)}
+    out.update(max_ms=round(float(v.max()), 4), mean_ms=round(float(v.mean()), 4), n=int(v.size))
+    return out
+
+
+def ns_to_ms(values_ns: Iterable[int] | np.ndarray) -> np.ndarray:
+    """Nanosecond integers → float64 milliseconds."""
+    return np.asarray(list(values_ns) if not isinstance(values_ns, np.ndarray) else values_ns, np.float64) / 1e6
+
+
+def windows_ms(times_s: np.ndarray, values_ms: np.ndarray, window_s: float = 60.0) -> list[dict[str, float]]:
+    """The series cut into consecutive windows of ``window_s`` seconds of ``times_s`` (from the
+    first sample): one :func:`summarise_ms` per window with its ``start_s``; a last window
+    shorter than half a window is merged into the one before."""
+    times_s, values_ms = np.asarray(times_s, np.float64), np.asarray(values_ms, np.float64)
+    if times_s.size == 0:
+        return []
+    index = np.floor((times_s - times_s[0]) / window_s).astype(int)
+    last = int(index.max())
+    if last > 0 and (times_s[-1] - times_s[0]) - last * window_s < window_s / 2:
+        index[index == last] = last - 1
+    return [{"start_s": round(k * window_s, 3), **summarise_ms(values_ms[index == k])}
+            for k in range(int(index.max()) + 1) if (index == k).any()]  # fmt: skip
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator`` rounded to 4 places (NaN when either is not a positive number)."""
+    if not (math.isfinite(numerator) and math.isfinite(denominator)) or denominator <= 0:
+        return float("nan")
+    return round(numerator / denominator, 4)
+
+
+def check_latency_entry(name: str, entry: Mapping[str, float]) -> list[str]:
+    """Problems with one ``{p50_ms, p90_ms, p99_ms, max_ms}`` entry (percentiles out of order,
+    negative times); empty when it is consistent."""
+    keys = [f"p{p}_ms" for p in PERCENTILES] + ["max_ms"]
+    missing = [k for k in keys if k not in entry]
+    if missing:
+        return [f"{name}: missing {', '.join(missing)}"]
+    values = [math.nan if entry[k] is None else entry[k] for k in keys]
+    if entry.get("n", 1) == 0 or not all(math.isfinite(v) for v in values):
+        return []  # nothing measured: nothing to order
+    problems = []
+    if any(b < a for a, b in zip(values, values[1:], strict=False)):
+        problems.append(f"{name}: percentiles not ordered {dict(zip(keys, values, strict=True))}")
+    if values[0] < 0:
+        problems.append(f"{name}: negative latency {values[0]}")
+    return problems
+
+
+def _num(value: object) -> float:
+    return math.nan if value is None else float(value)  # type: ignore[arg-type]
+
+
+def check_report(report: Mapping) -> list[str]:
+    """Problems that make a benchmark report inconsistent (empty when it is sound): every
+    latency entry ordered; the stages on the capture → publish path, summed over their means,
+    within the end-to-end mean (each frame's stages lie inside its own capture → publish
+    interval, so this holds exactly); everything after the 2D within capture → publish;
+    ``ratio_p50`` = capture → publish p50 / MediaPipe-alone p50."""
+    problems: list[str] = []
+    stages = report.get("stages", {})
+    e2e = report.get("end_to_end", {})
+    for name, entry in {**{f"stages.{k}": v for k, v in stages.items()},
+                        **{f"end_to_end.{k}": v for k, v in e2e.items()}}.items():  # fmt: skip
+        if isinstance(entry, Mapping):  # (counts such as frames_not_received sit beside them)
+            problems += check_latency_entry(name, entry)
+    c2p = e2e.get("capture_to_publish", {})
+    path = [stages[k]["mean_ms"] for k in report.get("path_stages", []) if k in stages]
+    if path and c2p.get("n", 0) and sum(path) > c2p["mean_ms"] + 1e-3:
+        problems.append(f"stages on the path sum to {sum(path):.4f} ms, more than capture→publish {c2p['mean_ms']} ms")
+    after = stages.get("after_keypoints2d", {})
+    if after.get("n", 0) and c2p.get("n", 0) and after["mean_ms"] > c2p["mean_ms"] + 1e-3:
+        problems.append("after_keypoints2d is longer than capture→publish")
+    base = report.get("baseline", {}).get("mediapipe_alone", {})
+    if "p50_ms" not in base:
+        problems.append("baseline.mediapipe_alone.p50_ms missing")
+    elif c2p.get("n", 0):
+        expected = ratio(_num(c2p["p50_ms"]), _num(base["p50_ms"]))
+        got = _num(report.get("ratio_p50"))
+        if not (math.isclose(got, expected, abs_tol=2e-4) or (math.isnan(got) and math.isnan(expected))):
+            problems.append(f"ratio_p50 {got} is not capture→publish p50 / baseline p50 = {expected}")
+    return problems

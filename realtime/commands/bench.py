@@ -1,0 +1,108 @@
+"""``posecast bench``: what posecast's 3D costs on top of MediaPipe, measured here, in one command.
+
+Runs the real pipeline (MediaPipe, the lifting networks, smoothing, the ZeroMQ sink) with a
+real subscriber in another process, and MediaPipe alone on the same frames in the same run;
+writes ``bench.json``, ``bench.md`` and PNG plots to ``--output`` and prints the table. See
+:mod:`posecast.realtime.benchmark`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from ...engines.assets import ensure_asset
+from ...engines.runtime import BACKENDS
+from ..benchmark import BenchConfig, BenchOptions, build_report, run_benchmark, write_plots, write_reports
+from ..benchmark.report import summary_text
+from ..detectors.mediapipe import MODEL_VARIANTS
+from ..errors import OptionsError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="latency per stage and end to end, against MediaPipe alone on the same frames",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--source", help="video file, image folder or camera index (default: the demo clip)")
+    parser.add_argument("--frames", type=int, default=360, help="frames measured per configuration and per paced "
+                        "run (default 360)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="MediaPipe-alone / posecast alternations (default 3)")
+    parser.add_argument("--warmup", type=int, default=30, help="frames run first and not measured (default 30)")
+    parser.add_argument("--pace", type=float, action="append", metavar="FPS",
+                        help="paced runs, like a camera at FPS (repeatable; default 30 and 60; 0: none)")  # fmt: skip
+    parser.add_argument("--soak", type=float, default=0.0, metavar="MINUTES",
+                        help="then run paced for MINUTES, looping the clip: latency and memory over time")  # fmt: skip
+    parser.add_argument("--soak-pace", type=float, default=30.0, metavar="FPS", help="the soak's rate (default 30)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "all", *BACKENDS],
+                        help="lifting backend; all: every backend usable here, each measured")  # fmt: skip
+    parser.add_argument("--model", action="append", metavar="PATH|NAME",
+                        help="lifting model (repeatable: each is measured; default: the shipped one)")  # fmt: skip
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                        help="onnxruntime: the INT8 model (default: as the pipeline chooses)")  # fmt: skip
+    parser.add_argument("--runner", default="threaded", choices=["threaded", "serial", "both"],
+                        help="2D on its own thread (default), on the same thread, or both measured")  # fmt: skip
+    parser.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS, help="MediaPipe model variant")
+    parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+    parser.add_argument("--max-people", type=int, default=1, metavar="N", help="people per frame, 1..8 (default 1)")
+    parser.add_argument("--publish", default="tcp://127.0.0.1:0",
+                        help="ZeroMQ address of the benchmark's publisher (default: a free loopback port)")  # fmt: skip
+    parser.add_argument("--output", type=Path, default=Path("bench"), help="folder for the results (default: bench)")
+    parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
+    parser.set_defaults(func=bench)
+
+
+def configs_from_args(args: argparse.Namespace) -> list[BenchConfig]:
+    """The configurations to measure: models × backends × runners (the first is the headline)."""
+    runners = {"threaded": [True], "serial": [False], "both": [True, False]}[args.runner]
+    models = args.model or [None]
+    if args.backend == "all":
+        backends = [("onnxruntime", args.int8 if args.int8 is not None else True)]
+        if args.int8 is None:
+            backends.append(("onnxruntime", False))
+        backends += [(name, False) for name in BACKENDS if name != "onnxruntime"]
+    else:
+        backends = [(args.backend, args.int8 if args.backend in ("auto", "onnxruntime") else False)]
+    return [BenchConfig(model, backend, int8, threaded)
+            for model in models for backend, int8 in backends for threaded in runners]  # fmt: skip
+
+
+def _writable_folder(folder: Path) -> Path:
+    """``folder``, created if needed, checked before the (minutes long) run rather than after it."""
+    if folder.exists() and not folder.is_dir():
+        raise OptionsError(f"--output {folder} is a file, not a folder: pass --output DIR")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OptionsError(f"cannot create the output folder {folder} ({exc.strerror}): pass --output DIR") from exc
+    if not os.access(folder, os.W_OK):
+        raise OptionsError(f"cannot write to the output folder {folder}: pass --output DIR")
+    return folder
+
+
+def bench(args: argparse.Namespace) -> int:
+    paces = tuple(p for p in (args.pace or [30.0, 60.0]) if p > 0)
+    options = BenchOptions(
+        source=args.source or str(ensure_asset("demo_clip")),
+        configs=configs_from_args(args),
+        frames=args.frames, rounds=args.rounds, warmup_frames=args.warmup, paces=paces,
+        soak_minutes=args.soak, soak_pace=args.soak_pace, landmarker=args.landmarker,
+        model_asset=args.model_asset, max_people=args.max_people, publish=args.publish, verbose=args.verbose,
+    )  # fmt: skip
+    folder = _writable_folder(args.output)
+    result = run_benchmark(options)
+    report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))
+    paths = write_reports(report, folder)
+    if not args.no_plots:
+        paths += write_plots(result, folder)
+    print(summary_text(report))
+    for problem in report["problems"]:
+        log.warning("inconsistent measurement: %s", problem)
+    log.info("wrote %s", ", ".join(str(p) for p in paths))
+    return 0

@@ -1,0 +1,150 @@
+"""The live pipeline across threads: the 2D detector on a thread of its own, the 3D after it.
+
+::
+
+    capture (the source's thread) ─▶ 2D keypoints (detector thread) ─▶ window → lift → smooth → publish (caller)
+                   slot of 1 frame                       slot of 1 frame
+
+On a machine with two or more cores the 3D work of frame ``i`` (about a millisecond) runs while
+MediaPipe already works on frame ``i + 1``, so the frame rate is MediaPipe's own; each frame's
+latency is still its 2D plus its 3D. Hand-offs hold one item: a live source (a camera, a
+paced file) that outpaces a stage has its older frame dropped (counted in
+:attr:`ThreadedPipeline.dropped_frames`), never queued, so latency cannot build up; a file
+read as fast as it decodes (media time) waits instead, so no frame of it is lost. The time a
+frame waits at each hand-off goes into ``stage_ns``: ``handoff_2d`` (capture → the detector
+takes it) and ``handoff_3d`` (2D done → the 3D takes it).
+
+The 3D stage, the sinks and the yielded frames stay on the caller's thread (OpenCV's window
+needs the main thread). An exception in the detector thread (a source or detector error) is
+raised on the caller's thread; closing the generator early stops the detector thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+from .pipeline import Pipeline
+from .stages import FrameSource
+from .types import PoseFrame
+
+log = logging.getLogger(__name__)
+
+#: Stages in ``stage_ns`` that come before the 2D detector finished (not "after MediaPipe").
+BEFORE_3D = ("handoff_2d", "keypoints2d")
+
+
+class HandOff:
+    """A hand-off of one item between two threads.
+
+    ``put(item, block)``: with ``block=False`` an item not yet taken is replaced (and counted in
+    :attr:`dropped`); with ``block=True`` the caller waits until the slot is free. ``get()``
+    blocks for the next item and returns it with the nanoseconds it waited in the slot;
+    ``None`` once closed. :attr:`depths` records, per put, ``(time.monotonic_ns(), items waiting)``
+    (0 or 1).
+    """
+
+    def __init__(self) -> None:
+        self._item: object | None = None
+        self._put_ns = 0
+        self._closed = False
+        self._cond = threading.Condition()
+        self.dropped = 0
+        self.depths: list[tuple[int, int]] = []
+
+    def put(self, item: object, block: bool = False) -> None:
+        with self._cond:
+            if block:
+                self._cond.wait_for(lambda: self._item is None or self._closed)
+            if self._closed:
+                return
+            now = time.monotonic_ns()
+            self.depths.append((now, int(self._item is not None)))
+            if self._item is not None:
+                self.dropped += 1
+            self._item, self._put_ns = item, now
+            self._cond.notify_all()
+
+    def get(self) -> tuple[object, int] | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is not None or self._closed)
+            if self._item is None:
+                return None
+            item, self._item = self._item, None
+            self._cond.notify_all()
+            return item, time.monotonic_ns() - self._put_ns
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+_END = object()
+
+
+class ThreadedPipeline:
+    """Runs ``pipeline`` with its detector on a thread of its own (see the module docstring).
+
+    ``run(source, max_frames)`` is :meth:`Pipeline.run`'s drop-in: it yields a
+    :class:`PoseFrame` per frame that reached the 3D stage, until the source ends,
+    ``max_frames`` frames were read or a sink asks to stop; it raises what the detector thread
+    raised, and :class:`~posecast.realtime.errors.SinkError` after a sink failed.
+    """
+
+    def __init__(self, pipeline: Pipeline, join_timeout_s: float = 10.0) -> None:
+        self.pipeline = pipeline
+        self.join_timeout_s = join_timeout_s
+        self.handoff = HandOff()
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames the 3D stage never got because a newer one replaced them at the hand-off."""
+        return self.handoff.dropped
+
+    def _detect_loop(self, source: FrameSource, max_frames: int | None, stop: threading.Event) -> None:
+        handoff, pipeline = self.handoff, self.pipeline
+        count = 0
+        try:
+            while not stop.is_set() and (max_frames is None or count < max_frames):
+                frame = source.read()
+                if frame is None:
+                    break
+                count += 1
+                stage_ns = {"handoff_2d": max(0, time.monotonic_ns() - frame.capture_ns)}
+                detections = pipeline.detect(frame, stage_ns)
+                handoff.put((frame, detections, stage_ns), block=frame.media_time)
+        except BaseException as exc:  # raised again on the caller's thread
+            handoff.put(exc, block=True)
+            return
+        handoff.put(_END, block=True)
+
+    def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
+        pipeline = self.pipeline
+        pipeline.open()
+        self.handoff = handoff = HandOff()
+        stop = threading.Event()
+        worker = threading.Thread(target=self._detect_loop, args=(source, max_frames, stop), name="posecast-2d",
+                                  daemon=True)  # fmt: skip
+        worker.start()
+        try:
+            while (got := handoff.get()) is not None:
+                item, waited_ns = got
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                frame, detections, stage_ns = item
+                stage_ns["handoff_3d"] = waited_ns
+                result = pipeline.finish(frame, detections, stage_ns)
+                yield result
+                if pipeline.should_stop(frame):
+                    return
+        finally:
+            stop.set()
+            handoff.close()
+            worker.join(timeout=self.join_timeout_s)
+            if worker.is_alive():
+                log.warning("the 2D detector thread did not stop within %.0f s", self.join_timeout_s)

@@ -1,0 +1,138 @@
+"""``posecast bench`` end to end on a short clip (real MediaPipe, the shipped networks, a real
+subscriber process): the report's fields and their consistency, never its speed; and its parts
+(the virtual camera, the subscriber process) on their own."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.realtime.benchmark.clip import Clip, ClipSource
+from posecast.realtime.benchmark.receiver import Receiver
+from posecast.realtime.benchmark.stats import check_report
+from posecast.realtime.cli import main
+from posecast.realtime.schema import PoseMessage
+from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
+
+LATENCY_KEYS = {"p50_ms", "p90_ms", "p99_ms", "max_ms"}
+
+
+def _clip(frames: int = 10) -> Clip:
+    images = [np.full((8, 8, 3), i, np.uint8) for i in range(frames)]
+    return Clip("synthetic", images, 30.0, np.zeros(frames, np.int64))
+
+
+def test_the_virtual_camera_drops_what_is_not_taken_and_never_queues() -> None:
+    source = ClipSource(_clip(), frames=30, fps=200.0, first_id=100)
+    taken = []
+    with source:
+        while (frame := source.read()) is not None:
+            taken.append(frame)
+            time.sleep(0.02)  # a consumer four times slower than the camera
+    assert source.dropped_frames > 0 and len(taken) + source.dropped_frames == 30 == source.delivered
+    assert max(d for _, d in source.handoff_depth) == 1
+    ids = [f.frame_id for f in taken]
+    assert ids == sorted(ids) and ids[0] == 100 and not any(f.media_time for f in taken)
+    # unpaced: every frame, in order, looping the clip, media time
+    frames = []
+    with ClipSource(_clip(), frames=25, start=5) as source:
+        while (frame := source.read()) is not None:
+            frames.append(frame)
+    assert [f.frame_id for f in frames] == list(range(25)) and source.dropped_frames == 0
+    assert frames[0].image_bgr[0, 0, 0] == 5 and frames[5].image_bgr[0, 0, 0] == 0 and frames[0].media_time
+
+
+def test_the_subscriber_process_receives_every_pose_with_its_time() -> None:
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"))
+    receiver = Receiver(publisher.address)
+    try:
+        receiver.wait_ready(publisher.send_meta)
+        sent = {}
+        for frame_id in range(20):
+            message = PoseMessage(person_id=0, frame_id=frame_id, capture_ns=time.monotonic_ns(), tracking="lost",
+                                  joints_m=np.zeros((17, 3), np.float32), confidence=np.zeros(17, np.float32),
+                                  root_m=np.zeros(3, np.float32))  # fmt: skip
+            assert publisher.publish(message)
+            sent[frame_id] = message.publish_ns
+            time.sleep(0.002)
+        time.sleep(0.3)
+    finally:
+        received = receiver.stop()
+        publisher.close()
+    assert received.frame_id.tolist() == list(range(20))
+    assert all(received.publish_ns[i] == sent[i] for i in range(20))
+    assert (received.receive_ns > received.publish_ns).all()
+    assert received.lookup(np.array([3, 99])).tolist()[1] == -1
+
+
+def _entries(report: dict) -> dict[str, dict]:
+    out = {f"stages.{k}": v for k, v in report["stages"].items()}
+    out.update({f"end_to_end.{k}": v for k, v in report["end_to_end"].items() if isinstance(v, dict)})
+    out["baseline"] = report["baseline"]["mediapipe_alone"]
+    return out
+
+
+@pytest.mark.slow
+def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
+    out = tmp_path / "results"
+    code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
+                 "--frames", "20", "--rounds", "2", "--warmup", "4", "--pace", "30", "--soak", "0.05",
+                 "--runner", "both", "--output", str(out)])  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "bench.json").read_text())
+    assert check_report(report) == [] and report["problems"] == []
+    # the fields the issue names
+    assert {"keypoints2d", "after_keypoints2d", "window", "lift", "smooth", "publish", "capture_decode",
+            "handoff_2d", "handoff_3d"} <= set(report["stages"])  # fmt: skip
+    for name, entry in _entries(report).items():
+        assert set(entry) >= LATENCY_KEYS, name
+        values = [entry[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
+        assert values == sorted(values) and values[0] > 0, name
+    e2e, base = report["end_to_end"], report["baseline"]["mediapipe_alone"]
+    assert e2e["frames_not_received"] == 0 and report["messages_received"] >= 2 * 20
+    assert report["ratio_p50"] == pytest.approx(e2e["capture_to_publish"]["p50_ms"] / base["p50_ms"], abs=1e-3)
+    path_sum = sum(report["stages"][k]["mean_ms"] for k in report["path_stages"])
+    assert path_sum <= e2e["capture_to_publish"]["mean_ms"] + 1e-3
+    assert report["stages"]["after_keypoints2d"]["mean_ms"] < e2e["capture_to_publish"]["mean_ms"]
+    assert report["frames"] == 20 and report["baseline"]["frames"] == 20 and isinstance(report["dropped"], int)
+    assert report["rss_mb"] > 50 and report["machine"]["cpu_model"] and report["machine"]["versions"]["mediapipe"]
+    assert [c["runner"] for c in report["configs"]] == ["threaded", "serial"]
+    assert "handoff_3d" not in report["configs"][1]["stages"]
+    paced = report["throughput"]["paced_30"]
+    assert paced["frames_offered"] == 20 and paced["max_depth_capture"] <= 1 and paced["max_depth_handoff"] <= 1
+    assert paced["frames_processed"] + paced["dropped_capture"] + paced["dropped_handoff"] == 20
+    soak = report["soak"]
+    assert soak["frames_offered"] == 90 and soak["per_minute"] and soak["rss_mb_end"] > 50
+    assert [t["met"] in (True, False) for t in report["targets"]] == [True] * 4
+    md = (out / "bench.md").read_text()
+    assert "MediaPipe alone" in md and "capture → published" in md
+    pytest.importorskip("matplotlib")
+    for name in ("bench_stages.png", "bench_timeline.png", "bench_resources.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--frames", "5"], "frames must be from 10"),
+        (["--pace", "500"], "pace must be from 1 to 240"),
+        (["--source", "/nonexistent/clip.mp4"], "neither a camera index"),
+    ],
+)
+def test_bad_options_are_one_line(extra: list[str], message: str, tmp_path: Path, media_dir: Path,
+                                  capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    args = ["bench", "--source", str(media_dir / "dance_576.mp4"), "--output", str(tmp_path), *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_output_that_is_a_file_is_refused(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    target = tmp_path / "taken"
+    target.write_text("x")
+    assert main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--output", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file, not a folder" in err[0]
