@@ -5,11 +5,15 @@ is what VSeeFace, VNyan, Warudo, EVMC4U (Unity), VMC4UE (Unreal) and many VTuber
 is a *Performer*: it sends to a *Marionette* (default port 39539). Per frame, for the first tracked
 person (lowest person id):
 
-- ``/VMC/Ext/Root/Pos "root" p.xyz q.xyzw``: the avatar's root, at the world origin, unturned;
+- ``/VMC/Ext/Root/Pos "root" p.xyz q.xyzw``: the avatar's root, unturned, on the floor below the
+  pelvis when the person stands (it goes down as they crouch, up as they jump): the pelvis in
+  the world frame (:mod:`posecast.calibration.floor`) less its standing height;
 - ``/VMC/Ext/Bone/Pos NAME p.xyz q.xyzw`` for the 19 bones of :mod:`posecast.engines.humanoid`
   (Unity ``HumanBodyBones`` names): local position and rotation in Unity's axes (left-handed,
-  y up, metres; :mod:`posecast.engines.frames`), relative to the T-pose rest; the Hips' position
-  is the pelvis in the world frame (on the floor of :mod:`posecast.calibration.floor`);
+  y up, metres; :mod:`posecast.engines.frames`), relative to the T-pose rest; the Hips sit the
+  standing height above the root. Receivers that apply only the root's position and the bones'
+  rotations (EVMC4U with *Bone Position Synchronize* off) keep the avatar's own proportions and
+  still travel, crouch and jump; those that also apply bone positions get the person's;
 - ``/VMC/Ext/OK 1 3 0 tracking``: a model is loaded, calibrated, normal mode, and whether the
   person is tracked (V2.7; 0 while nobody is: the avatar holds its last pose);
 - ``/VMC/Ext/T time``: seconds of the stream's clock since the first frame.
@@ -32,7 +36,8 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from ...engines import frames, humanoid
+from ...calibration import floor
+from ...engines import frames, humanoid, skeleton
 from ..avatar import AvatarFrame, AvatarOptions, AvatarWorld
 from ..commands.avatar_arguments import avatar_options
 from ..errors import OptionsError, PublishError
@@ -67,14 +72,28 @@ def frame_messages(avatar: AvatarFrame, time_s: float) -> list[OscMessage]:
     """The VMC messages of one frame (module docstring), for its first tracked person."""
     messages = []
     person = avatar.people[0] if avatar.people else None
+    root = np.zeros(3)
     if person is not None:
         pose = humanoid.humanoid_pose(person.bones, _UNITY)
-        for name, position, rotation in zip(humanoid.BONE_NAMES, pose.positions[0], pose.rotations[0], strict=True):
+        positions = pose.positions[0].copy()
+        # the root carries the pelvis's travel, the Hips their standing height (see the module docstring)
+        standing = np.array([0.0, standing_hips_height_m(person.bones.bone_lengths_m), 0.0])
+        root, positions[0] = positions[0] - standing, standing
+        for name, position, rotation in zip(humanoid.BONE_NAMES, positions, pose.rotations[0], strict=True):
             messages.append(_message("/VMC/Ext/Bone/Pos", [name, *position, *rotation]))
-    messages.append(_message("/VMC/Ext/Root/Pos", ["root", 0.0, 0.0, 0.0, *_IDENTITY]))
+    messages.append(_message("/VMC/Ext/Root/Pos", ["root", *root, *_IDENTITY]))
     messages.append(_message("/VMC/Ext/OK", [1, 3, 0, int(person is not None)]))
     messages.append(_message("/VMC/Ext/T", [float(time_s)]))
     return messages
+
+
+def standing_hips_height_m(bone_lengths_m: np.ndarray) -> float:
+    """The pelvis's height above the floor when the person stands straight: thigh, shin and the
+    ankle's own height (:data:`posecast.calibration.floor.ANKLE_HEIGHT_FRACTION`)."""
+    lengths = np.asarray(bone_lengths_m, dtype=np.float64).reshape(-1, 16)[0]
+    leg = np.mean([lengths[skeleton.BONE_NAMES.index(f"{s}_hip-{s}_knee")] + lengths[skeleton.BONE_NAMES.index(
+        f"{s}_knee-{s}_ankle")] for s in "lr"])  # fmt: skip
+    return float(leg + floor.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths))
 
 
 def pack_bundles(messages: list[OscMessage], max_bytes: int = MAX_BUNDLE_BYTES) -> list[bytes]:

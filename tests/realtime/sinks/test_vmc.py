@@ -104,6 +104,7 @@ def test_rest_pose_is_identity_and_the_hips_stand_on_the_floor(receiver) -> None
 def test_messages_of_the_rest_pose() -> None:
     lengths = skeleton.bone_lengths_from_height(1.70)
     rest = rotations.rest_pose(lengths)
+    rest = rest - [0.0, rest[J["l_ankle"], 1] - fl.ANKLE_HEIGHT_FRACTION * 1.70, 0.0]  # standing on the floor
     camera = (rest - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]
     sink = vmc.VmcSink(("127.0.0.1", 9), AvatarOptions(floor=fl.floor_from_camera_pose(1.2, 0.0)))
     avatar = sink.world.process(pose_frame(0, camera, lengths))
@@ -115,6 +116,9 @@ def test_messages_of_the_rest_pose() -> None:
         assert np.allclose(np.abs(values[6]), 1.0, atol=1e-6), name
     assert bones["LeftUpperArm"][0] == pytest.approx(-lengths[skeleton.BONE_NAMES.index("thorax-l_shoulder")], abs=1e-6)
     assert [m.address for m in messages[-3:]] == ["/VMC/Ext/Root/Pos", "/VMC/Ext/OK", "/VMC/Ext/T"]
+    # standing: the root on the floor below the pelvis, the Hips their standing height above it
+    assert np.allclose(messages[-3].params[1:4], 0.0, atol=1e-4)  # float32 on the wire
+    assert bones["Hips"][:3] == pytest.approx([0.0, rest[J["pelvis"], 1], 0.0], abs=1e-4)
     bundles = vmc.pack_bundles(messages)
     assert len(bundles) == 2 and all(len(b) <= vmc.MAX_BUNDLE_BYTES for b in bundles)
     assert all(b.startswith(b"#bundle\0") for b in bundles)
