@@ -10,7 +10,8 @@ Per frame (:meth:`MetricPoseLifting.process`):
    height or profile, the optional One Euro filter, and the root placed from the focal length
    and the 2D (:func:`posecast.engines.camera.solve_root_translation`).
 
-Tracking policy: a person not seen in a frame (or whose root cannot be placed) is ``lost``:
+Tracking policy: a person not seen in a frame (or whose root cannot be placed, or whose pose fails
+the plausibility gate of :mod:`.plausibility`: counted in ``implausible_poses``, logged once) is ``lost``:
 their window, bone estimate and filter are reset, and the next pose starts ``warming``
 again. The tracker keeps their id for ``tracker.max_lost_s`` (re-identification). Until the
 window holds T real frames the state is ``warming`` (joints valid, from a partly padded window).
@@ -39,7 +40,8 @@ from ..errors import OptionsError
 from ..stages import PoseLifting
 from ..types import Detections2D, PersonPose
 from .lifter import Lifter3D, LifterOptions
-from .person import PersonState
+from .person import MetricPose, PersonState
+from .plausibility import PlausibilityOptions, implausibility
 from .smoothing import BoneLengthSmootherOptions, OneEuroOptions
 from .tracks import Tracker, TrackerOptions, keypoint_boxes
 
@@ -55,7 +57,8 @@ class LiftingOptions:
     ``fixed_intrinsics``: fx, fy, cx, cy in pixels for any image (``posecast lift``);
     ``height_m`` (0.5..2.8; ``None``: 1.70, flagged as assumed) or ``subject_path``;
     ``min_joint_confidence``: joints below it get no weight when placing the root;
-    ``max_gap_s``: a longer gap between frames restarts a person's window (``None``: never)."""
+    ``max_gap_s``: a longer gap between frames restarts a person's window (``None``: never);
+    ``plausibility``: the limits beyond which a pose is published as ``lost``."""
 
     lifter: LifterOptions = field(default_factory=LifterOptions)
     intrinsics_path: Path | None = None
@@ -67,6 +70,7 @@ class LiftingOptions:
     min_joint_confidence: float = 0.3
     max_gap_s: float | None = 0.5
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
+    plausibility: PlausibilityOptions = field(default_factory=PlausibilityOptions)
 
     def __post_init__(self) -> None:
         if not 10.0 <= self.hfov_deg <= 170.0:
@@ -111,6 +115,9 @@ class MetricPoseLifting(PoseLifting):
         self._undistort = False
         self._image_size: tuple[int, int] | None = None
         self._k = np.asarray(o.fixed_intrinsics, np.float64) if o.fixed_intrinsics is not None else np.zeros(4)
+        #: Poses the plausibility gate turned into ``lost`` (the first is logged with its reason).
+        self.implausible_poses = 0
+        self._reported = False
 
     @property
     def intrinsics(self) -> CameraIntrinsics | None:
@@ -168,7 +175,8 @@ class MetricPoseLifting(PoseLifting):
         # pixels and scores mapped to the 17 joints in one go: (N, 17, 3) → (N, 17, 2) and (N, 17)
         mapped = detections.layout.to_posecast(np.concatenate([detections.keypoints_px,
                                                                detections.scores[..., None]], axis=-1))  # fmt: skip
-        keypoints_px, confidence = mapped[..., :2], mapped[..., 2]
+        # the schema promises [0, 1]; a detector's NaN or 2.0 must not reach the weights or the wire
+        keypoints_px, confidence = mapped[..., :2], np.clip(np.nan_to_num(mapped[..., 2]), 0.0, 1.0)
         if self.tracker.options.max_people > 1:
             boxes = keypoint_boxes(detections.keypoints_px, detections.scores, self.options.tracker.min_score)
         else:  # nobody to tell apart: the tracker does not look at boxes
@@ -191,7 +199,9 @@ class MetricPoseLifting(PoseLifting):
             state = self.states[person_id]
             pose = state.finish(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns,
                                 self.options.min_joint_confidence)  # fmt: skip
-            if pose is None:  # the root cannot be placed: as good as not seen
+            if pose is not None and self._implausible(pose, keypoints_norm[k], confidence[k]):
+                pose = None
+            if pose is None:  # the root cannot be placed, or the pose is absurd: as good as not seen
                 state.reset()
                 people[person_id] = PersonPose.lost(person_id)
                 continue
@@ -208,6 +218,17 @@ class MetricPoseLifting(PoseLifting):
             stage_ns.update(window=t1 - t0, lift=t2 - t1, smooth=time.perf_counter_ns() - t2)
         return [people[pid] for pid in sorted(people)]
 
+    def _implausible(self, pose: MetricPose, keypoints_norm: np.ndarray, confidence: np.ndarray) -> bool:
+        seen = confidence >= self.options.min_joint_confidence
+        reason = implausibility(pose.joints_rel_m + pose.root_m, pose.root_m, keypoints_norm, seen,
+                                pose.bone_lengths_m, self.options.plausibility)  # fmt: skip
+        if reason is None:
+            return False
+        if not self.implausible_poses:
+            log.warning("an implausible pose was published as lost (%s); later ones are counted, not logged", reason)
+        self.implausible_poses += 1
+        return True
+
     def _state(self, person_id: int) -> PersonState:
         if person_id not in self.states:
             o = self.options
@@ -219,4 +240,7 @@ class MetricPoseLifting(PoseLifting):
         self.states.clear()
 
     def close(self) -> None:
+        if self.implausible_poses and not self._reported:
+            log.warning("%d implausible poses were published as lost", self.implausible_poses)
+        self._reported = True
         self.lifter.close()
