@@ -154,6 +154,8 @@ def build_report(result: BenchResult, command: str = "") -> dict:
             "ratio_p99": ratio(e2e["capture_to_publish"]["p99_ms"], base_ms["p99_ms"]),
             "fps_unpaced": round(log.frames / log.wall_s, 2) if log.wall_s else float("nan"),
             "cpu_percent_of_one_core": _cpu_percent(log),
+            # CPU time of the 3D thread per frame: the work itself, without waiting for a core
+            "cpu_time": {"after_keypoints2d": summarise_ms(log.cpu_3d_ns[posed] / 1e6)} if config.threaded else {},
         })  # fmt: skip
     first = configs[0]
     samples = result.sampler.samples
@@ -184,6 +186,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
                                    round(base.frames / base.wall_s, 2) if base.wall_s else float("nan")},
                        **{f"paced_{pace:g}": _paced(pace, log, received) for pace, log in result.paced.items()}},
         "cpu_percent_of_one_core": first["cpu_percent_of_one_core"],
+        "cpu_time": first["cpu_time"],
         "rss_mb": round(max(rss), 1) if rss else None,
         "memory": {"rss_mb_start": round(rss[0], 1) if rss else None, "rss_mb_end": round(rss[-1], 1) if rss else None},
         "messages_received": received.messages,

@@ -31,7 +31,9 @@ class PassLog:
     (stage name → ``(F,)`` float64, NaN where a frame lacks the stage). Per pass: ``wall_s``,
     ``cpu_s`` (this process, all threads), ``source_delivered``, ``dropped_capture`` (frames the
     source replaced before they were taken), ``dropped_handoff`` (frames the 3D never got),
-    ``handoff_depth`` (per put, frames waiting: capture slot and 2D → 3D slot)."""
+    ``capture_depth`` and ``handoff_depth`` (per put, ``(time_ns, frames waiting)`` in the capture
+    slot and the 2D → 3D slot); ``cpu_3d_ns`` per frame, the CPU time of the caller's thread for
+    the frame (threaded runner: the 3D work alone, without the time spent waiting for a core)."""
 
     label: str
     frame_id: list = field(default_factory=list)
@@ -47,8 +49,11 @@ class PassLog:
     dropped_handoff: int = 0
     capture_depth: list = field(default_factory=list)
     handoff_depth: list = field(default_factory=list)
+    cpu_3d_ns: list = field(default_factory=list)
 
-    def add(self, frame_id: int, capture_ns: int, delivered_ns: int, people: int, stage_ns: dict[str, int]) -> None:
+    def add(self, frame_id: int, capture_ns: int, delivered_ns: int, people: int, stage_ns: dict[str, int],
+            cpu_3d_ns: int = 0) -> None:  # fmt: skip
+        self.cpu_3d_ns.append(cpu_3d_ns)
         self.frame_id.append(frame_id)
         self.capture_ns.append(capture_ns)
         self.delivered_ns.append(delivered_ns)
@@ -65,6 +70,7 @@ class PassLog:
         self.capture_ns = np.asarray(self.capture_ns, np.int64)
         self.delivered_ns = np.asarray(self.delivered_ns, np.int64)
         self.people = np.asarray(self.people, np.int64)
+        self.cpu_3d_ns = np.asarray(self.cpu_3d_ns, np.int64)
         self.stages = []
         return self
 
@@ -77,7 +83,7 @@ class PassLog:
         """The passes of one configuration as one log (sums of times and drops)."""
         logs = [log.finish() for log in logs]
         out = PassLog(label)
-        for name in ("frame_id", "capture_ns", "delivered_ns", "people"):
+        for name in ("frame_id", "capture_ns", "delivered_ns", "people", "cpu_3d_ns"):
             setattr(out, name, np.concatenate([getattr(log, name) for log in logs]) if logs else np.zeros(0, np.int64))
         names = list(dict.fromkeys(k for log in logs for k in log.stage_ns))
         out.stage_ns = {k: np.concatenate([log.stage_ns.get(k, np.full(log.frames, np.nan)) for log in logs])
@@ -96,8 +102,12 @@ def posecast_pass(label: str, pipeline: Pipeline, source: ClipSource, threaded: 
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     with source:
         result: PoseFrame
+        cpu = time.thread_time_ns()
         for result in runner.run(source):
-            log.add(result.frame_id, result.capture_ns, result.delivered_ns, len(result.tracked), result.stage_ns)
+            cpu_3d = time.thread_time_ns() - cpu
+            log.add(result.frame_id, result.capture_ns, result.delivered_ns, len(result.tracked), result.stage_ns,
+                    cpu_3d)  # fmt: skip
+            cpu = time.thread_time_ns()
     log.wall_s, log.cpu_s = time.perf_counter() - t0, cpu_seconds() - cpu0
     log.source_delivered, log.dropped_capture = source.delivered, source.dropped_frames
     log.capture_depth = list(source.handoff_depth)

@@ -35,6 +35,9 @@ def latency_table(report: dict) -> list[str]:
     lines.append(_row("capture → received (subscriber process)", e2e["capture_to_receive"]))
     lines.append(_row("publish → received", e2e["publish_to_receive"]))
     lines.append(_row("**MediaPipe alone** (baseline, same frames)", report["baseline"]["mediapipe_alone"]))
+    if report.get("cpu_time"):
+        lines.append(_row("after MediaPipe, CPU time of the 3D thread (no waiting)",
+                          report["cpu_time"]["after_keypoints2d"]))  # fmt: skip
     return lines
 
 
@@ -124,6 +127,8 @@ def summary_text(report: dict) -> str:
     row("capture → received", e2e["capture_to_receive"])
     row("publish → received", e2e["publish_to_receive"])
     row("MediaPipe alone (same frames)", report["baseline"]["mediapipe_alone"])
+    if report.get("cpu_time"):
+        row("after MediaPipe, CPU time of the 3D thread", report["cpu_time"]["after_keypoints2d"])
     lines.append(f"ratio p50 (capture → published / MediaPipe alone): {_f(report['ratio_p50'], 3)}")
     t = report["throughput"]
     parts = [f"unpaced {_f(t['unpaced']['posecast_fps'], 1)} fps (MediaPipe alone "

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from ...engines.errors import PosecastError
 from ...engines.runtime import BACKENDS
+from ..avatar import AvatarOptions, AvatarWorld
 from ..detectors.mediapipe import MAX_PEOPLE, MODEL_VARIANTS, MediaPipeDetector, MediaPipeOptions
 from ..errors import OptionsError
 from ..lifting import LifterOptions, LiftingOptions, MetricPoseLifting, TrackerOptions
@@ -174,7 +175,8 @@ def run_benchmark(
                 say(f"{config.label}: not measured ({exc})")
                 continue
             stages.append(lifting)
-            pipelines[config.label] = (config, Pipeline(detector, lifting, [sink]))
+            # as `posecast run` builds it: the avatar world (floor, contacts) runs for every output
+            pipelines[config.label] = (config, Pipeline(detector, lifting, [sink], AvatarWorld(AvatarOptions())))
             backend = lifting.lifter.backend
             devices[config.label] = {"backend": backend.name, "device": backend.device,
                                      "model_file": str(getattr(backend, "model_path", "")),

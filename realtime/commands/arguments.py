@@ -25,6 +25,7 @@ from ..progress import progress
 from ..sinks import SINKS
 from ..sources import open_source
 from ..stages import FrameSource, Sink
+from ..threaded import ThreadedPipeline
 from .avatar_arguments import add_avatar_arguments, avatar_options
 from .capture import add_capture_arguments, configure_capture
 
@@ -121,7 +122,8 @@ def run_pipeline(
             lifting = detector = None  # the pipeline owns them now
             limit = max_frames(source) if callable(max_frames) else max_frames
             with pipeline:
-                steps = progress(pipeline.run(source, limit), _expected_frames(source, limit), "frames",
+                # the 2D on a thread of its own: the 3D of one frame overlaps the 2D of the next
+                steps = progress(ThreadedPipeline(pipeline).run(source, limit), _expected_frames(source, limit), "frames",
                                  enabled=_progress_wanted(args))  # fmt: skip
                 frames = sum(1 for _ in steps)
             dropped = source.dropped_frames

@@ -100,6 +100,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert report["frames"] == 20 and report["baseline"]["frames"] == 20 and isinstance(report["dropped"], int)
     assert report["rss_mb"] > 50 and report["machine"]["cpu_model"] and report["machine"]["versions"]["mediapipe"]
     assert [c["runner"] for c in report["configs"]] == ["threaded", "serial"]
+    assert report["cpu_time"]["after_keypoints2d"]["n"] == report["frames_with_pose"]
     assert "handoff_3d" not in report["configs"][1]["stages"]
     paced = report["throughput"]["paced_30"]
     assert paced["frames_offered"] == 20 and paced["max_depth_capture"] <= 1 and paced["max_depth_handoff"] <= 1
