@@ -8,11 +8,11 @@ import sys
 from . import assets
 
 #: What ``posecast assets fetch`` gets without names: what posecast needs by default.
-DEFAULT_FETCH = ("pose_landmarker_full", "demo_clip")
+DEFAULT_FETCH = ("pose_landmarker_full",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("assets", help="list or download models and the demo clip")
+    parser = subparsers.add_parser("assets", help="list or download the MediaPipe models")
     sub = parser.add_subparsers(dest="assets_command", required=True, metavar="ACTION")
     listing = sub.add_parser("list", help="the downloadable assets and whether they are cached")
     listing.set_defaults(func=_list)

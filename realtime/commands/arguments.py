@@ -123,8 +123,8 @@ def run_pipeline(
             limit = max_frames(source) if callable(max_frames) else max_frames
             with pipeline:
                 # the 2D on a thread of its own: the 3D of one frame overlaps the 2D of the next
-                steps = progress(ThreadedPipeline(pipeline).run(source, limit), _expected_frames(source, limit), "frames",
-                                 enabled=_progress_wanted(args))  # fmt: skip
+                frames_run = ThreadedPipeline(pipeline).run(source, limit)
+                steps = progress(frames_run, _expected_frames(source, limit), "frames", enabled=_progress_wanted(args))
                 frames = sum(1 for _ in steps)
             dropped = source.dropped_frames
     except BaseException:

@@ -1,30 +1,47 @@
-"""``posecast demo``: the whole pipeline on a sample clip (downloaded once, cached)."""
+"""``posecast demo``: the whole pipeline on the clip shipped with posecast (no download but the
+MediaPipe model)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from importlib import resources
 from pathlib import Path
 
-from ...engines.assets import ensure_asset
 from ...engines.media import display_available
+from ..sinks.video_file import default_video_path
 from .arguments import add_pipeline_arguments, build_sinks
 from .run import run_and_report
 
+log = logging.getLogger(__name__)
+
+#: The demo clip inside the package (``realtime/data/README.md``: source and licence).
+DEMO_CLIP = "data/demo_dance.mp4"
+
+
+def demo_clip() -> Path:
+    """The shipped demo clip: a person dancing, whole body, facing the camera (4 s, 576×576)."""
+    return Path(str(resources.files("posecast.realtime").joinpath(DEMO_CLIP)))
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="the whole pipeline on a sample clip (downloaded once, cached)")
-    parser.add_argument("--source", help="a clip to use instead of the sample")
-    parser.add_argument("--output-video", type=Path, default=Path("posecast_demo.mp4"),
-                        help="annotated video when there is no display (default: posecast_demo.mp4)")  # fmt: skip
+    parser = subparsers.add_parser("demo", help="the whole pipeline on a sample clip shipped with posecast")
+    parser.add_argument("--source", help="a clip to use instead of the sample (default: a 4 s dance, shipped)")
+    parser.add_argument("--output-video", type=Path, metavar="FILE",
+                        help="annotated video when there is no display (default: posecast_demo.mp4 when PyAV "
+                             "is installed, H.264; else posecast_demo.webm, VP8; both play in browsers)")  # fmt: skip
     add_pipeline_arguments(parser)
     parser.set_defaults(func=demo)
 
 
 def demo(args: argparse.Namespace) -> int:
     """With a display: the live view. Without: the annotated video and one line per frame."""
-    source = args.source or str(ensure_asset("demo_clip"))
+    source = args.source or str(demo_clip())
     if not args.headless and display_available():
         args.output_video = None
-    elif getattr(args, "print_mode", None) == "none":
-        args.print_mode = "text"
+    else:
+        if args.output_video is None:
+            args.output_video = default_video_path("posecast_demo")
+        if getattr(args, "print_mode", None) == "none":
+            args.print_mode = "text"
     return run_and_report(args, source, build_sinks(args))

@@ -12,6 +12,7 @@ from ..stages import Sink
 from .console import ConsoleSink
 from .record import RecordSink
 from .stats import StatsSink
+from .video import VideoSink
 from .view import ViewSink
 from .vmc import VmcSink
 from .zmq import ZmqSink
@@ -22,6 +23,7 @@ SINKS: dict[str, type[Sink]] = {
     "vmc": VmcSink,
     "console": ConsoleSink,
     "view": ViewSink,
+    "video": VideoSink,
     "record": RecordSink,
     "stats": StatsSink,
 }

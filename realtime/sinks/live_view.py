@@ -1,12 +1,14 @@
 """The live view's image: the camera frame with its 2D skeletons beside a 3D view of the metric pose.
 
 :class:`LiveView` composes one BGR image per frame: on the left the camera frame with the 2D
-skeleton (left side blue, right side red, axial joints green; joints below
-``min_confidence`` dimmed), the tracking state and the timing figures; on the right a panel
-of the same height with the metric 3D skeleton seen orthographically from a 3/4 view (fixed,
-or turning slowly), standing on a ground grid of 0.5 m squares fixed in the camera frame, with
-the camera's axes drawn in a corner. It can show the image in a window (``show``) and write
-an annotated video (``output_path``, mp4v). Drawing uses OpenCV only.
+skeleton (the person's left side blue, right side red, axial joints green; joints below
+``min_confidence`` dimmed) and nothing else over it; on the right a panel of the same height
+with the metric 3D skeleton seen orthographically from a 3/4 view (fixed, or turning slowly),
+standing on a ground grid of 0.5 m squares fixed in the camera frame, with the camera's axes
+drawn in a corner; below both, a status bar: the tracking state and the timing figures under
+the image, the colour legend under the panel (so no text hides the person). It can show the
+image in a window (``show``) and write an annotated video (``output_path``; the codec follows
+the file name, :mod:`posecast.realtime.sinks.video_file`). Drawing uses OpenCV only.
 
 Stopping: with ``show`` the view polls the keyboard once per frame (``cv2.waitKey(1)``); ``q``,
 Esc or closing the window sets :attr:`LiveView.stop_requested`, which the pipeline checks to
@@ -15,7 +17,6 @@ end the run cleanly.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -28,9 +29,9 @@ import numpy as np
 
 from ...engines import skeleton
 from ...engines.errors import PosecastError
-from ...engines.fileio import atomic_path
 from ...engines.media import display_available
 from ..errors import OptionsError
+from .video_file import VideoFileError, VideoWriter, check_video_path, open_video
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ _JOINT_COLOURS = [
     _LEFT if n.startswith("l_") else _RIGHT if n.startswith("r_") else _CENTRE for n in skeleton.JOINT_NAMES
 ]
 _DIM = 0.35
-_PANEL_BG, _GRID = (32, 32, 32), (85, 85, 85)
+_PANEL_BG, _GRID, _BAR_BG, _TEXT = (32, 32, 32), (85, 85, 85), (16, 16, 16), (235, 235, 235)
+_LEGEND = (("left side", _LEFT), ("right side", _RIGHT), ("centre", _CENTRE))
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _STATE_COLOURS = {"tracking": (80, 220, 80), "warming": (0, 200, 255), "lost": (60, 60, 255)}
 _GRID_STEP_M, _GRID_HALF_M = 0.5, 2.0
@@ -54,7 +56,8 @@ class ViewError(PosecastError):
 class LiveViewOptions:
     """``panel_width_px``: width of the 3D panel (``None``: square, the frame's height).
     ``extent_m``: the height of the world the 3D panel shows. ``rotate_deg_per_s``: 0 keeps
-    the 3/4 view fixed; the rotation advances by frames written, at ``output_fps``."""
+    the 3/4 view fixed; the rotation advances by frames written, at ``output_fps``, which is
+    also the video's frame rate (give the source's)."""
 
     window_title: str = "posecast"
     show: bool = False
@@ -86,15 +89,15 @@ class LiveView:
             )
         path = self.options.output_path
         if path is not None:
+            check_video_path(Path(path))
             folder = Path(path).resolve().parent
             if not folder.is_dir() or not os.access(folder, os.W_OK):
                 raise ViewError(
                     f"cannot write the view video to {path}: folder {folder} does not exist or is not "
                     "writable; create it or choose another output path"
                 )
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: VideoWriter | None = None
         self._writer_size: tuple[int, int] | None = None
-        self._video_file = contextlib.ExitStack()
         self._window_open = False
         self._frames = 0
         self._written = 0
@@ -122,7 +125,8 @@ class LiveView:
         state: str = "",
         others_2d: Sequence[tuple[np.ndarray, np.ndarray]] = (),
     ) -> np.ndarray:
-        """Compose the view of one frame: ``(H, W + panel, 3)`` uint8 BGR (a new array).
+        """Compose the view of one frame: ``(H + bar, W + panel, 3)`` uint8 BGR (a new array;
+        ``bar`` = :meth:`bar_height`).
 
         ``image_bgr`` ``(H, W, 3)``; ``keypoints_px`` ``(17, 2)`` pixels and ``confidence``
         ``(17,)`` (``None``: no person); ``joints_m`` ``(17, 3)`` camera-frame metres (``None``:
@@ -133,16 +137,19 @@ class LiveView:
         """
         height, width = image_bgr.shape[:2]
         panel_width = self.options.panel_width_px or height
-        canvas = np.empty((height, width + panel_width, 3), dtype=np.uint8)
-        canvas[:, :width] = image_bgr
-        canvas[:, width:] = _PANEL_BG
+        canvas = np.empty((height + self.bar_height(height), width + panel_width, 3), dtype=np.uint8)
+        canvas[:height, :width] = image_bgr
+        canvas[:height, width:] = _PANEL_BG
+        canvas[height:] = _BAR_BG
+        image = canvas[:height, :width]
         if keypoints_px is not None:
             conf = np.ones(skeleton.NUM_JOINTS) if confidence is None else confidence
-            self._draw_2d(canvas[:, :width], keypoints_px, conf)
+            self._draw_2d(image, keypoints_px, conf)
         for other_px, other_conf in others_2d:
-            self._draw_2d(canvas[:, :width], other_px, other_conf)
-        self._draw_text(canvas[:, :width], stats, state)
-        self._draw_3d(canvas[:, width:], joints_m)
+            self._draw_2d(image, other_px, other_conf)
+        self._draw_status(canvas[height:, :width], stats, state)
+        root = self._draw_3d(canvas[:height, width:], joints_m)
+        self._draw_legend(canvas[height:, width:], root)
         self._frames += 1
         if self.options.output_path is not None:
             self._write(canvas)
@@ -168,25 +175,31 @@ class LiveView:
             colour = _shade(_JOINT_COLOURS[j], bool(seen[j]))
             cv2.circle(image, tuple(points[j].tolist()), thickness + 1, colour, -1, cv2.LINE_AA)
 
-    def _draw_text(self, image: np.ndarray, stats: dict[str, float], state: str) -> None:
-        scale = max(0.45, image.shape[0] / 1100)
-        line_h = int(30 * scale) + 6
-        lines: list[tuple[str, tuple[int, int, int]]] = []
+    @staticmethod
+    def bar_height(image_height: int) -> int:
+        """Height in pixels of the status bar under an image ``image_height`` pixels high (the
+        view's height comes out even: H.264's yuv420p needs even sizes)."""
+        bar = int(30 * _text_scale(image_height)) + 12
+        return bar + (image_height + bar) % 2
+
+    def _draw_status(self, bar: np.ndarray, stats: dict[str, float], state: str) -> None:
+        """The tracking state (in its colour) and the figures, e.g. ``29.8 fps``, ``lift 0.4 ms``."""
+        items: list[tuple[str, tuple[int, int, int]]] = []
         if state:
-            lines.append((state.upper(), _STATE_COLOURS.get(state, (230, 230, 230))))
+            items.append((state.upper(), _STATE_COLOURS.get(state, _TEXT)))
         for key, value in stats.items():
-            if key.endswith("_ms"):
-                lines.append((f"{key[:-3].replace('_', ' ')}: {value:.1f} ms", (235, 235, 235)))
+            if key == "fps":
+                items.append((f"{value:.1f} fps", _TEXT))
+            elif key.endswith("_ms"):
+                items.append((f"{key[:-3].replace('_', ' ')} {value:.1f} ms", _TEXT))
             else:
-                lines.append((f"{key.replace('_', ' ')}: {value:.1f}", (235, 235, 235)))
-        if not lines:
-            return
-        box_w = max(cv2.getTextSize(text, _FONT, scale, 1)[0][0] for text, _ in lines) + 16
-        box = image[4 : 10 + line_h * len(lines), 4 : 4 + box_w]
-        box[:] = (box * 0.4).astype(np.uint8)
-        for i, (text, colour) in enumerate(lines):
-            org = (12, 4 + line_h * (i + 1) - 4)
-            cv2.putText(image, text, org, _FONT, scale, colour, 1, cv2.LINE_AA)
+                items.append((f"{key.replace('_', ' ')} {value:.1f}", _TEXT))
+        _draw_items(bar, [(text, colour, False) for text, colour in items])
+
+    def _draw_legend(self, bar: np.ndarray, root: str) -> None:
+        """Where the 3D root is, and what the colours mean: the person's own left and right
+        (on the image's right when they face the camera)."""
+        _draw_items(bar, [(root, (200, 200, 200), False), *((name, colour, True) for name, colour in _LEGEND)])
 
     # -- 3D ---------------------------------------------------------------------------------
     def _rotation(self) -> np.ndarray:
@@ -198,9 +211,10 @@ class LiveView:
         tilt = np.array([[1.0, 0.0, 0.0], [0.0, ce, -se], [0.0, se, ce]])  # look down by `elevation`
         return tilt @ turn
 
-    def _draw_3d(self, panel: np.ndarray, joints_m: np.ndarray | None) -> None:
+    def _draw_3d(self, panel: np.ndarray, joints_m: np.ndarray | None) -> str:
+        """Draw the 3D skeleton; returns the root's position as text (for the status bar)."""
         h, w = panel.shape[:2]
-        scale = max(0.4, h / 1100)
+        scale = _text_scale(h)
         rotation = self._rotation()
         px_per_m = h / self.options.extent_m
         origin = np.array([w / 2.0, h * 0.82])
@@ -233,8 +247,8 @@ class LiveView:
             label = "no 3D pose"
         cv2.putText(panel, "3D (metres, camera frame)", (10, int(26 * scale) + 6), _FONT, scale,
                     (200, 200, 200), 1, cv2.LINE_AA)  # fmt: skip
-        cv2.putText(panel, label, (10, int(56 * scale) + 12), _FONT, scale, (200, 200, 200), 1, cv2.LINE_AA)
         self._draw_axes(panel, rotation, scale)
+        return label
 
     def _draw_grid(self, panel: np.ndarray, centre: np.ndarray, to_px) -> None:  # noqa: ANN001
         # Lines at whole multiples of the step in camera x and z, so the grid stays put as the person moves.
@@ -265,18 +279,11 @@ class LiveView:
     def _write(self, canvas: np.ndarray) -> None:
         size = (canvas.shape[1], canvas.shape[0])
         if self._writer is None:
-            path = str(self.options.output_path)
-            # written under a temporary name, renamed when finished (never a half-written file)
-            stack = contextlib.ExitStack()
-            temporary = stack.enter_context(atomic_path(path))
-            writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), self.options.output_fps, size)
-            if not writer.isOpened():
-                stack.__exit__(ViewError, None, None)  # removes the temporary file
-                raise ViewError(
-                    f"cannot write the view video to {path}: OpenCV could not open an mp4v writer there; "
-                    "use a .mp4 path in a writable folder"
-                )
-            self._writer, self._writer_size, self._video_file = writer, size, stack
+            try:  # written under a temporary name, renamed when finished (never a half-written file)
+                self._writer = open_video(Path(self.options.output_path), size, self.options.output_fps)
+            except VideoFileError as exc:
+                raise ViewError(str(exc)) from exc
+            self._writer_size = size
         if size != self._writer_size:  # the source changed size: keep the video's size
             canvas = cv2.resize(canvas, self._writer_size)
         self._writer.write(canvas)
@@ -296,13 +303,47 @@ class LiveView:
     def close(self) -> None:
         """Finish the video file and close the window."""
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-            self._video_file.close()  # renames the finished file into place
-            log.info("wrote %d frames to %s", self._written, self.options.output_path)
+            writer, self._writer = self._writer, None
+            writer.close()  # renames the finished file into place
+            plays = "plays in web browsers" if writer.browser_playable else "does not play in web browsers"
+            log.info("wrote %d frames to %s (%s, %.4g fps; %s)", self._written, self.options.output_path,
+                     writer.codec, self.options.output_fps, plays)  # fmt: skip
         if self._window_open:
             cv2.destroyWindow(self.options.window_title)
             self._window_open = False
+
+
+def _text_scale(image_height: int) -> float:
+    """OpenCV font scale for text beside an image ``image_height`` pixels high."""
+    return max(0.45, image_height / 1100)
+
+
+def _draw_items(bar: np.ndarray, items: Sequence[tuple[str, tuple[int, int, int], bool]]) -> None:
+    """Draw ``(text, colour, with_dot)`` items left to right in ``bar``, one line, vertically
+    centred; the font shrinks until the line fits the bar's width."""
+    h, w = bar.shape[:2]
+    if not items:
+        return
+    scale = max(0.3, (h - 12) / 30)  # the inverse of LiveView.bar_height
+    gap = lambda s: int(24 * s)  # noqa: E731
+    dot = lambda s: int(14 * s)  # noqa: E731
+
+    def width(s: float) -> int:
+        texts = sum(cv2.getTextSize(t, _FONT, s, 1)[0][0] + (dot(s) + 6 if d else 0) for t, _, d in items)
+        return 10 + texts + gap(s) * (len(items) - 1)
+
+    while scale > 0.3 and width(scale) > w:
+        scale *= 0.9
+    x = 10
+    for text, colour, with_dot in items:
+        (tw, th), _ = cv2.getTextSize(text, _FONT, scale, 1)
+        baseline_y = (h + th) // 2
+        if with_dot:
+            radius = max(3, dot(scale) // 2)
+            cv2.circle(bar, (x + radius, baseline_y - th // 2), radius, colour, -1, cv2.LINE_AA)
+            x += 2 * radius + 6
+        cv2.putText(bar, text, (x, baseline_y), _FONT, scale, colour, 1, cv2.LINE_AA)
+        x += tw + gap(scale)
 
 
 def _shade(colour: tuple[int, int, int], bright: bool) -> tuple[int, int, int]:

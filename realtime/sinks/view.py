@@ -1,61 +1,48 @@
-"""The live view as a sink: a window (``q`` or Esc ends the run) and/or an annotated video file."""
+"""The live view as a sink: a window (``q`` or Esc ends the run). The same view as a video file is
+:mod:`posecast.realtime.sinks.video` (``--output-video``)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import time
-from pathlib import Path
 
 from ...engines.media import display_available
 from ..stages import Sink
 from ..types import PoseFrame
+from .hud import RateMeter, view_stats
 from .live_view import LiveView, LiveViewOptions
 
 log = logging.getLogger(__name__)
 
 
 class ViewSink(Sink):
-    """Draws every frame with :class:`LiveView`. With a window it runs inline (OpenCV's GUI
-    belongs to the main thread; drawing takes a few ms); recording only, on its own thread."""
+    """Draws every frame with :class:`LiveView` in a window. Inline: OpenCV's GUI belongs to the
+    main thread (drawing takes a few ms)."""
 
     name = "view"
+    inline = True
 
     def __init__(self, options: LiveViewOptions) -> None:
-        self.view = LiveView(options)  # checks the display and the output folder now
-        self.inline = options.show
-        self._first_ns: int | None = None
-        self._count = 0
+        self.view = LiveView(options)  # checks the display now
+        self._meter = RateMeter()
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--headless", action="store_true", help="no live view window")
-        if not any("--output-video" in action.option_strings for action in parser._actions):
-            parser.add_argument("--output-video", type=Path, help="also write the annotated view to this video")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ViewSink | None:
-        """A window unless ``--headless`` or there is no display (checked here, once); a video
-        with ``--output-video``."""
+        """A window unless ``--headless`` or there is no display (checked here, once)."""
         show = not args.headless and display_available()
         if not args.headless and not show:
             log.info("no display found: running without the live view (use --output-video to record it)")
-        output = getattr(args, "output_video", None)
-        if not show and output is None:
-            return None
-        return cls(LiveViewOptions(show=show, output_path=output))
+        return cls(LiveViewOptions(show=True)) if show else None
 
     def write(self, frame: PoseFrame) -> None:
         if frame.image_bgr is None:
             return
-        now = time.monotonic_ns()
-        if self._first_ns is None:
-            self._first_ns = now
-        self._count += 1
-        elapsed_s = (now - self._first_ns) / 1e9
-        stats = {"fps": (self._count - 1) / elapsed_s if elapsed_s > 0 else 0.0,  # frames over wall time
-                 "capture_to_view_ms": (now - frame.capture_ns) / 1e6,
-                 "lift_ms": frame.stage_ns.get("lift", 0) / 1e6}  # fmt: skip
+        stats = view_stats(frame, self._meter, time.monotonic_ns())
         first = frame.tracked[0] if frame.tracked else None
         others = [(p.keypoints_px, p.confidence) for p in frame.tracked[1:]]
         self.view.process(

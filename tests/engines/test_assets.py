@@ -50,11 +50,11 @@ def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert assets.cache_dir() == tmp_path / "xdg" / "posecast"
     monkeypatch.setenv("POSECAST_CACHE", str(tmp_path / "mine"))
-    assert assets.cached_path("demo_clip") == tmp_path / "mine" / "sports2d_demo.mp4"
+    assert assets.cached_path("pose_landmarker_lite") == tmp_path / "mine" / "pose_landmarker_lite.task"
 
 
 def test_table_is_complete():
-    assert {"pose_landmarker_lite", "pose_landmarker_full", "pose_landmarker_heavy", "demo_clip"} <= set(assets.ASSETS)
+    assert {"pose_landmarker_lite", "pose_landmarker_full", "pose_landmarker_heavy"} <= set(assets.ASSETS)
     for asset in assets.ASSETS.values():
         assert len(asset.sha256) == 64 and asset.sources and asset.license
         for source in asset.sources:

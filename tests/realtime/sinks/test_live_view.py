@@ -53,17 +53,24 @@ def test_layout_and_the_2d_skeleton(frame):
     view = LiveView()
     out = view.process(frame, keypoints, confidence, pose, STATS, state="tracking")
     height, width = frame.shape[:2]
-    assert out.shape == (height, width + height, 3) and out.dtype == np.uint8
+    bar = LiveView.bar_height(height)
+    assert out.shape == (height + bar, width + height, 3) and out.dtype == np.uint8
     assert np.array_equal(frame, original)  # the input is not drawn on
     # a pixel in the middle of the left thigh changed; the bottom-left corner did not
     hip, knee = keypoints[skeleton.JOINT_INDEX["l_hip"]], keypoints[skeleton.JOINT_INDEX["l_knee"]]
     x, y = np.round((hip + knee) / 2).astype(int)
     assert np.abs(out[y, x].astype(int) - frame[y, x]).sum() > 60
-    assert np.array_equal(out[height - 40 :, :40], frame[height - 40 :, :40])
-    # the timing text is drawn top-left
-    assert np.abs(out[:60, :200].astype(int) - frame[:60, :200]).mean() > 10
+    assert np.array_equal(out[height - 40 : height, :40], frame[height - 40 :, :40])
+    # no text over the camera image: away from the skeleton every pixel is the frame's own
+    # (the head and the HUD's old top-left corner included); the figures are in the bar below
+    drawn = np.zeros(frame.shape[:2], bool)
+    for joint in np.round(keypoints).astype(int):
+        drawn[max(joint[1] - 60, 0) : joint[1] + 60, max(joint[0] - 60, 0) : joint[0] + 60] = True
+    assert np.array_equal(out[:height, :width][~drawn], frame[~drawn])
+    assert np.ptp(out[height:, :width]) > 100  # the status bar has text
+    assert np.ptp(out[height:, width:]) > 100  # and the colour legend
     narrow = LiveView(LiveViewOptions(panel_width_px=400)).process(frame, keypoints, confidence, pose, STATS)
-    assert narrow.shape == (height, width + 400, 3)
+    assert narrow.shape == (height + bar, width + 400, 3)
 
 
 def test_low_confidence_joints_are_dimmed(frame):
@@ -104,7 +111,7 @@ def test_writes_a_readable_video(frame, tmp_path):
         ok, image = capture.read()
         if not ok:
             break
-        assert image.shape == (frame.shape[0], 2 * frame.shape[1], 3)
+        assert image.shape == (frame.shape[0] + LiveView.bar_height(frame.shape[0]), 2 * frame.shape[1], 3)
         count += 1
     capture.release()
     assert count == 7

@@ -1,0 +1,206 @@
+"""``--output-video FILE``: the annotated view (camera frame, 2D and 3D skeletons, figures) as a video.
+
+Drawing and encoding run on a thread of this sink's own, behind a queue of
+:data:`VideoSink.queue_frames` frames, so the pipeline does not wait for the encoder, except
+where waiting is the right answer:
+
+- a **file** read as fast as it decodes (frames on media time): every frame is written. When
+  the encoder falls behind, :meth:`VideoSink.write` waits for room in the queue (backpressure:
+  the run slows to the encoder's pace, nothing is skipped), and the run's end waits for the
+  queue to drain. The video has the file's frame rate, so it plays as long as the source.
+- a **live** source (a camera, a stream, a file paced with ``--realtime``): the pipeline never
+  waits; when the queue is full the oldest frame is dropped and counted. The video's rate is the
+  pipeline's, measured over its first second (frames handed to this sink over their capture
+  times), so it plays at the speed it was filmed; frames this sink drops (an encoder slower than
+  the pipeline) make it play faster, and the log says so.
+
+The codec follows the file name (``.mp4``: H.264 with PyAV, ``.webm``: VP8;
+:mod:`posecast.realtime.sinks.video_file`); the log names it when the file is finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from ..stages import Sink
+from ..types import PoseFrame, StreamMeta
+from .hud import RateMeter, view_stats
+from .live_view import LiveView, LiveViewOptions, ViewError
+from .video_file import check_video_path
+
+log = logging.getLogger(__name__)
+
+#: Frames a live source's rate is measured over before the video starts (at most).
+_RATE_FRAMES = 60
+_RATE_WINDOW_NS = 1_000_000_000
+
+
+class VideoSink(Sink):
+    """Writes the annotated view of every frame to ``path`` (module docstring)."""
+
+    name = "video"
+    inline = True  # its own queue and thread: see the module docstring for when write() waits
+    queue_frames = 32
+
+    def __init__(self, path: Path, options: LiveViewOptions | None = None) -> None:
+        self.path = check_video_path(Path(path))
+        folder = self.path.resolve().parent
+        if self.path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise ViewError(f"cannot write the view video to {self.path}: folder {folder} does not exist or is not "
+                            "writable; create it or choose another output path")  # fmt: skip
+        self.options = options or LiveViewOptions()
+        self.fps: float | None = None  # the video's frame rate, once known
+        self.frames_written = 0
+        self._source_fps = 0.0
+        self._live_fps: float | None = None  # a live source's measured rate
+        self._live_times: list[int] = []
+        self._meter = RateMeter()
+        self._queue: collections.deque[tuple[PoseFrame, dict[str, float], bool]] = collections.deque()
+        self._ready = threading.Condition()
+        self._closing = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        if not any("--output-video" in action.option_strings for action in parser._actions):
+            parser.add_argument("--output-video", type=Path, metavar="FILE",
+                                help="also write the annotated view to this video: .mp4 (H.264 with PyAV) or "
+                                     ".webm (VP8), at the source's frame rate")  # fmt: skip
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> VideoSink | None:
+        path = getattr(args, "output_video", None)
+        return None if path is None else cls(Path(path))
+
+    def open(self, meta: StreamMeta) -> None:
+        self._source_fps = meta.source_fps
+        self._thread = threading.Thread(target=self._work, name="sink-video", daemon=True)
+        self._thread.start()
+
+    def update_meta(self, meta: StreamMeta) -> None:
+        with self._ready:
+            self._source_fps = meta.source_fps
+
+    def write(self, frame: PoseFrame) -> None:
+        if frame.image_bgr is None:
+            return
+        stats = view_stats(frame, self._meter, time.monotonic_ns())
+        live = frame.timestamp_ns == frame.capture_ns  # a file read as fast as it decodes runs on media time
+        with self._ready:
+            self._raise_pending()
+            if live and self._live_fps is None:
+                self._measure(frame.capture_ns)
+            if len(self._queue) >= self.queue_frames:
+                if live:
+                    self._queue.popleft()
+                    self.dropped_frames += 1
+                else:  # backpressure: a recorded file keeps every frame
+                    self._ready.wait_for(lambda: len(self._queue) < self.queue_frames or self._error is not None)
+                    self._raise_pending()
+            self._queue.append((frame, stats, live))
+            self._ready.notify_all()
+
+    def _measure(self, capture_ns: int, final: bool = False) -> None:
+        """Count a live frame towards the rate (under the lock); fix the rate after a second."""
+        times = self._live_times
+        if not final:
+            times.append(capture_ns)
+        span_ns = times[-1] - times[0] if times else 0
+        if final or span_ns >= _RATE_WINDOW_NS or len(times) >= _RATE_FRAMES:
+            self._live_fps = (len(times) - 1) * 1e9 / span_ns if span_ns > 0 else 30.0
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _take(self) -> tuple[PoseFrame, dict[str, float], bool] | None:
+        with self._ready:
+            self._ready.wait_for(lambda: self._queue or self._closing)
+            if not self._queue:
+                return None
+            item = self._queue.popleft()
+            self._ready.notify_all()
+            return item
+
+    def _work(self) -> None:
+        view: LiveView | None = None
+        waiting: list[tuple[PoseFrame, dict[str, float], bool]] = []  # a live source's first frames
+        try:
+            while (item := self._take()) is not None:
+                if view is None:
+                    waiting.append(item)
+                    fps = self._frame_rate(live=waiting[0][2])
+                    if fps is None:
+                        continue
+                    view = self._start(fps)
+                    for waited in waiting:
+                        self._draw(view, waited)
+                    waiting = []
+                else:
+                    self._draw(view, item)
+            if view is None and waiting:  # a live run shorter than the measuring window
+                view = self._start(self._frame_rate(live=True, final=True) or 30.0)
+                for waited in waiting:
+                    self._draw(view, waited)
+        except BaseException as exc:  # handed to the pipeline's thread, raised there
+            with self._ready:
+                self._error = exc
+                self._queue.clear()
+                self._ready.notify_all()
+        finally:
+            if view is not None:
+                try:
+                    view.close()
+                except BaseException as exc:  # noqa: BLE001 - reported from close()
+                    with self._ready:
+                        self._error = self._error or exc
+
+    def _frame_rate(self, live: bool, final: bool = False) -> float | None:
+        """The video's rate: the file's, or a live source's measured rate (``None``: still
+        measuring; ``final``: measure with the frames there were)."""
+        with self._ready:
+            if live:
+                if self._live_fps is None and final:
+                    self._measure(0, final=True)
+                return self._live_fps
+            if self._source_fps > 0:
+                return self._source_fps
+        log.info("%s: the source's frame rate is unknown; writing 30 fps", self.path)
+        return 30.0
+
+    def _start(self, fps: float) -> LiveView:
+        self.fps = fps
+        options = self.options
+        return LiveView(LiveViewOptions(**{**vars(options), "show": False, "output_path": self.path,
+                                           "output_fps": fps}))  # fmt: skip
+
+    def _draw(self, view: LiveView, item: tuple[PoseFrame, dict[str, float], bool]) -> None:
+        frame, stats, _ = item
+        first = frame.tracked[0] if frame.tracked else None
+        others = [(p.keypoints_px, p.confidence) for p in frame.tracked[1:]]
+        view.process(frame.image_bgr, None if first is None else first.keypoints_px,
+                     None if first is None else first.confidence, None if first is None else first.joints_m, stats,
+                     state=first.tracking if first is not None else "lost", others_2d=others)  # fmt: skip
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Write what is queued (a file source's frames all; the queue is bounded), finish the file."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self.dropped_frames:
+            log.warning("%s: %d frames not written (the encoder could not keep up with the live source): the "
+                        "video plays faster than it was filmed", self.path, self.dropped_frames)  # fmt: skip
+        with self._ready:
+            self._raise_pending()
