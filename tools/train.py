@@ -133,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and (args.out / "last.pt").exists():
         trainer.load_checkpoint(args.out / "last.pt")
         log.info("resumed at step %d", trainer.step)
+    elif cfg.init:
+        log.info("networks from %s (trained %d steps there)", cfg.init, trainer.init_from(resolve_data(cfg.init)))
     trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress)
     log.info("done: %s", args.out / "last.pt")
     return 0

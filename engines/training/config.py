@@ -75,6 +75,8 @@ class TrainConfig:
     device: str = "cpu"
     #: distill mode: the teacher checkpoint (a trainer ``last.pt``; any architecture)
     teacher: str | None = None
+    #: start from this run's networks (same architecture), e.g. a model trained on less data
+    init: str | None = None
     #: motion sources (BVH folders/archives, CMU archives): absolute, or relative to the
     #: repository, or to the shared data folder beside it
     data: list[str] = field(default_factory=lambda: list(DEFAULT_DATA))

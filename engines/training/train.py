@@ -236,6 +236,17 @@ class Trainer:
             torch.save(self.state_dict(), tmp)
         return path
 
+    def init_from(self, path: str | Path) -> int:
+        """Start from another run's networks (generator and discriminator weights; fresh optimizers,
+        step 0), e.g. to train on further data. Returns the step that run had reached."""
+        state = read_checkpoint(path, self.device)
+        saved = config_from_dict(state["config"]).model
+        if saved != self.cfg.model:
+            raise ValueError(f"checkpoint {path} has model {saved}, config asks for {self.cfg.model}")
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        return int(state["step"])
+
     def load_checkpoint(self, path: str | Path) -> None:
         state = read_checkpoint(path, self.device)
         saved = config_from_dict(state["config"]).model

@@ -151,3 +151,17 @@ def test_batches_mix_sources_in_their_shares() -> None:
     assert 0.2 < share_large < 0.3 and batch.keypoints_norm.shape == (800, 3, 17, 2)
     with pytest.raises(ConfigError, match=r"training also has \['small-source'\]"):
         train_tool.mocap_sampler([small, large], options, config_from_dict({"source_shares": {"big-source": 1.0}}))
+
+
+def test_init_from_another_run_copies_the_networks_only(tmp_path: Path) -> None:
+    cfg = config_from_dict({"model": TINY, "steps": 2, "batch": 4, "bf16": False, "seed": 3})
+    source = Trainer(cfg, tmp_path / "a")
+    source.step = 123
+    path = source.save_checkpoint()
+    target = Trainer(config_from_dict({"model": TINY, "steps": 5, "batch": 4, "bf16": False}), tmp_path / "b")
+    assert target.init_from(path) == 123 and target.step == 0
+    for a, b in zip(source.generator.state_dict().values(), target.generator.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    other = Trainer(config_from_dict({"model": TINY | {"width": 32}, "bf16": False}), tmp_path / "c")
+    with pytest.raises(ValueError, match="has model"):
+        other.init_from(path)
