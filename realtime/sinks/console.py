@@ -12,13 +12,21 @@ import numpy as np
 
 from ...engines import skeleton
 from ..stages import Sink
-from ..types import PersonPose, PoseFrame
+from ..types import PersonPose, PoseFrame, StreamMeta
 
 
 class ConsoleSink(Sink):
-    """Prints each frame: ``text`` (root and head in metres, latency) or ``json`` lines with the
-    joints, 2D keypoints and confidence. A terminal or pipe may block: runs on its own thread
-    with a long queue (a reader that stalls for seconds loses the oldest lines, counted)."""
+    """Prints each frame: ``text`` (root and head in metres, latency) or ``json`` lines.
+
+    JSON lines, like ``posecast listen --json``, carry a ``topic``: ``"pose"`` lines (one per
+    person per frame) hold ``joints_m`` ``(17, 3)``, ``keypoints_px`` ``(17, 2)`` (pixels as
+    detected, distortion not removed), ``confidence`` ``(17,)`` and ``timestamp_ns``; a
+    ``"meta"`` line comes first and whenever the stream changes, with ``source_fps``,
+    ``image_size`` and the camera: ``intrinsics`` ``[fx, fy, cx, cy]`` pixels, ``distortion``
+    and whether they were ``intrinsics_assumed`` (from the first frame on). Pose and meta lines together are what
+    ``posecast lift`` needs (README, Offline lifting). A terminal or pipe may block: runs on its
+    own thread with a long queue (a reader that stalls for seconds loses the oldest lines,
+    counted)."""
 
     name = "console"
     queue_frames = 256
@@ -39,6 +47,23 @@ class ConsoleSink(Sink):
         mode = getattr(args, "print_mode", "none")
         return None if mode == "none" else cls(mode)
 
+    def open(self, meta: StreamMeta) -> None:
+        self.update_meta(meta)
+
+    def update_meta(self, meta: StreamMeta) -> None:
+        k = meta.intrinsics
+        if self.mode != "json" or k is None:  # the camera is known once the first frame was seen
+            return
+        line = {
+            "topic": "meta", "source_fps": round(float(meta.source_fps), 4),
+            "image_size": [k.width, k.height], "intrinsics": _rounded([k.fx, k.fy, k.cx, k.cy], 4),
+            "distortion": list(k.distortion), "intrinsics_assumed": bool(k.assumed),
+            "joint_names": list(meta.joint_names),
+        }  # fmt: skip
+        stream = self.stream or sys.stdout
+        stream.write(json.dumps(line) + "\n")
+        stream.flush()
+
     def write(self, frame: PoseFrame) -> None:
         stream = self.stream or sys.stdout  # looked up now: tests and tools replace sys.stdout
         lines = [self._line(frame, person) for person in frame.people] or [self._line(frame, None)]
@@ -51,7 +76,8 @@ class ConsoleSink(Sink):
         latency_ms = (time.monotonic_ns() - frame.capture_ns) / 1e6
         if self.mode == "json":
             return json.dumps({
-                "frame_id": frame.frame_id, "person_id": None if person is None else person.person_id,
+                "topic": "pose", "frame_id": frame.frame_id,
+                "person_id": None if person is None else person.person_id,
                 "timestamp_ns": frame.timestamp_ns, "tracking": tracking,
                 "joints_m": _rounded(person.joints_m, 4) if posed else None,
                 "keypoints_px": _rounded(person.keypoints_px, 2) if posed else None,
@@ -66,7 +92,7 @@ class ConsoleSink(Sink):
                 f"capture→print {latency_ms:.1f} ms")  # fmt: skip
 
 
-def _rounded(values: np.ndarray, decimals: int) -> list:
+def _rounded(values: np.ndarray | list[float], decimals: int) -> list:
     return np.round(np.asarray(values, np.float64), decimals).tolist()  # float64: 0.9, not 0.8999999762
 
 

@@ -51,6 +51,8 @@ def test_run_prints_json_lines_and_stats(tmp_path: Path, media_dir: Path, pose_m
                  "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["topic"] == "meta" and len(lines[0]["intrinsics"]) == 4  # the camera, for posecast lift
+    lines = [line for line in lines if line["topic"] == "pose"]
     assert [line["frame_id"] for line in lines] == list(range(12))
     assert all(len(line["joints_m"]) == 17 for line in lines if line["tracking"] != "lost")
     summary = json.loads(stats.read_text())["latency_ms"]
