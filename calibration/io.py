@@ -34,6 +34,10 @@ Subject profile (``posecast calibrate subject``)::
     date: '2025-01-31T12:00:00Z'
     source: calibration phase 15 s
     assumed: false                  # true: typical proportions for the height, nothing measured
+    clipped_bones: [thorax-l_shoulder, thorax-r_shoulder]   # not measured: set to the ±20 % bound
+
+Lengths are written to the millimetre. ``clipped_bones`` (optional, default none) lists the bones
+whose lifted length was implausible and that hold the bound instead of a measurement.
 """
 
 from __future__ import annotations
@@ -126,9 +130,19 @@ def load_subject(path: str | Path) -> SubjectProfile:
             source=_text(data, "source"),
             date=_text(data, "date"),
             assumed=_flag(data, "assumed"),
+            clipped_bones=_bone_names("clipped_bones", data.get("clipped_bones")),
         )
         check_bones_plausible(profile.height_m, profile.bone_lengths_m)
     return profile
+
+
+def _bone_names(name: str, value: object) -> tuple[str, ...]:
+    """An optional list of bone names (``clipped_bones``), or :class:`CalibrationError`."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CalibrationError(f"{name} is {value!r}, expected a list of bone names like [pelvis-r_hip]")
+    return tuple(value)
 
 
 def check_bones_plausible(height_m: float, lengths_m: tuple[float, ...]) -> None:

@@ -9,7 +9,9 @@ mean per bone (left/right pairs averaged), scaled so that
 :func:`posecast.engines.skeleton.height_from_bone_lengths` returns the given height. Last, each
 bone is kept within ``max_deviation`` (20 %) of typical adult proportions for that height, the
 same bound the live bone smoother applies: adult proportions vary by about ±10 %, so a bone
-further out is the lifter's error (e.g. a shoulder width never seen edge-on), and it is logged.
+further out is the lifter's error (e.g. a shoulder width never seen edge-on). Such a bone was not
+measured, only bounded: the log says so plainly, and the profile lists it in ``clipped_bones``
+(the file too). Files hold lengths to the millimetre.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ _MIN_HEIGHT_M, _MAX_HEIGHT_M = 0.5, 2.8
 
 @dataclass(frozen=True)
 class SubjectProfile:
-    """One person's size: height and 16 bone lengths in metres (:data:`skeleton.BONE_NAMES` order)."""
+    """One person's size: height and 16 bone lengths in metres (:data:`skeleton.BONE_NAMES` order).
+
+    ``assumed``: nothing was measured (typical proportions for the height). ``clipped_bones``:
+    the bones whose measured length fell outside the plausible range and were set to its bound
+    (their length is the bound, scaled with the others to keep the height: not a measurement)."""
 
     height_m: float
     bone_lengths_m: tuple[float, ...]
@@ -40,6 +46,7 @@ class SubjectProfile:
     source: str = ""
     date: str = ""
     assumed: bool = False
+    clipped_bones: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_height(self.height_m)
@@ -48,8 +55,14 @@ class SubjectProfile:
             raise CalibrationError(
                 f"bone_lengths_m must be {len(skeleton.BONE_NAMES)} positive lengths in metres, got {lengths}"
             )
+        unknown = [name for name in self.clipped_bones if name not in skeleton.BONE_NAMES]
+        if unknown:
+            raise CalibrationError(
+                f"clipped_bones names unknown bones {unknown}; expected names of {skeleton.BONE_NAMES}"
+            )
         object.__setattr__(self, "height_m", float(self.height_m))
         object.__setattr__(self, "bone_lengths_m", lengths)
+        object.__setattr__(self, "clipped_bones", tuple(self.clipped_bones))
 
     @classmethod
     def from_height(cls, height_m: float = DEFAULT_HEIGHT_M, assumed: bool = True) -> SubjectProfile:
@@ -63,14 +76,17 @@ class SubjectProfile:
         return np.asarray(self.bone_lengths_m, dtype=np.float64)
 
     def to_dict(self) -> dict:
+        """The file's fields; lengths in metres to the millimetre (the measurement is far coarser)."""
         return {
-            "height_m": self.height_m,
-            "bone_lengths_m": dict(zip(skeleton.BONE_NAMES, self.bone_lengths_m, strict=True)),
+            "height_m": round(self.height_m, 3),
+            "bone_lengths_m": {name: round(length, 3) for name, length in zip(skeleton.BONE_NAMES,
+                                                                              self.bone_lengths_m, strict=True)},
             "frames_used": self.frames_used,
             "date": self.date,
             "source": self.source,
             "assumed": self.assumed,
-        }
+            "clipped_bones": list(self.clipped_bones),
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,10 +143,12 @@ def estimate_subject(
     if options.symmetric:
         estimate = _symmetrize(estimate)
     lengths_m = estimate * (height_m / skeleton.height_from_bone_lengths(estimate))
+    clipped: tuple[str, ...] = ()
     if options.max_deviation is not None:
-        lengths_m = _within_typical(lengths_m, height_m, options.max_deviation)
+        lengths_m, clipped = _within_typical(lengths_m, height_m, options.max_deviation)
     log.info("subject: %d of %d frames used, height %.2f m", used, len(poses), height_m)
-    return SubjectProfile(float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False)
+    return SubjectProfile(float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False,
+                          clipped)  # fmt: skip
 
 
 def subject_from_lifted(
@@ -185,24 +203,30 @@ def _consistent(proportions: np.ndarray, keep: np.ndarray, options: SubjectOptio
     return deviation <= centre + options.outlier_z * sigma
 
 
-def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float) -> np.ndarray:
+def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float) -> tuple[np.ndarray, tuple[str, ...]]:
     """Clip each bone to ``typical × (1 ± max_deviation)`` and keep the height (a few rounds:
-    rescaling to the height can move a bone back over a bound)."""
+    rescaling to the height can move a bone back over a bound); returns the lengths and the
+    names of the bones that were clipped in any round (they end at or near the bound)."""
     typical = skeleton.bone_lengths_from_height(height_m)
     low, high = typical * (1.0 - max_deviation), typical * (1.0 + max_deviation)
-    out_of_bounds = (lengths_m < low) | (lengths_m > high)
-    if out_of_bounds.any():
-        bones = ", ".join(
-            f"{name} {length / ref - 1:+.0%}"
-            for name, length, ref, out in zip(skeleton.BONE_NAMES, lengths_m, typical, out_of_bounds, strict=True)
-            if out
-        )
-        log.warning("subject: implausible against typical proportions, clipped to ±%.0f%%: %s",
-                    100 * max_deviation, bones)  # fmt: skip
+    measured = lengths_m
+    clipped = np.zeros(len(lengths_m), bool)
     for _ in range(5):
+        clipped |= (lengths_m < low) | (lengths_m > high)
         lengths_m = np.clip(lengths_m, low, high)
         lengths_m = lengths_m * (height_m / skeleton.height_from_bone_lengths(lengths_m))
-    return lengths_m
+    names = tuple(name for name, out in zip(skeleton.BONE_NAMES, clipped, strict=True) if out)
+    if names:
+        bones = ", ".join(f"{name} {m / t - 1:+.0%} → {b / t - 1:+.0%}"
+                          for name, m, b, t, out in zip(skeleton.BONE_NAMES, measured, lengths_m, typical, clipped,
+                                                        strict=True) if out)  # fmt: skip
+        log.warning("subject: %d of %d bones were not measured: the lifter's lengths were implausible, so they were "
+                    "limited to ±%.0f%% of typical proportions for %.2f m (then every bone was scaled to keep the "
+                    "height): %s", len(names), len(clipped), 100 * max_deviation, height_m, bones)  # fmt: skip
+        if 2 * len(names) > len(clipped):
+            log.warning("subject: most bones are at the bound, so this file says little more than the height: "
+                        "prefer --subject-height %.2f alone (README, Calibration)", height_m)  # fmt: skip
+    return lengths_m, names
 
 
 def _trimmed_mean(values: np.ndarray, trim_fraction: float) -> np.ndarray:

@@ -44,5 +44,7 @@ def calibrate_subject(args: argparse.Namespace) -> int:
     poses, confidences = collector.arrays()
     profile = subject_from_lifted(poses, confidences, args.height, source=str(args.source))
     save_subject(profile, args.output)
-    log.info("subject: %d frames used → %s", profile.frames_used, args.output)
+    clipped = len(profile.clipped_bones)
+    at_bound = f"; {clipped} of 16 bones not measured, limited to the bound (clipped_bones)" if clipped else ""
+    log.info("subject: %d frames used → %s%s", profile.frames_used, args.output, at_bound)
     return 0

@@ -36,8 +36,10 @@ def test_assumed_intrinsics_round_trip(tmp_path):
 def test_subject_round_trip(tmp_path, suffix):
     profile = SubjectProfile.from_height(1.83)
     loaded = load_subject(save_subject(profile, tmp_path / f"subject{suffix}"))
-    assert loaded == profile and loaded.assumed
-    np.testing.assert_allclose(loaded.as_array(), skeleton.bone_lengths_from_height(1.83))
+    assert (loaded.height_m, loaded.source, loaded.assumed, loaded.clipped_bones) == (1.83, profile.source, True, ())
+    # written to the millimetre
+    np.testing.assert_allclose(loaded.as_array(), skeleton.bone_lengths_from_height(1.83), atol=0.0005 + 1e-12)
+    assert np.array_equal(loaded.as_array(), np.round(profile.as_array(), 3))
     text = (tmp_path / f"subject{suffix}").read_text()
     assert "thorax-l_shoulder" in text and "height_m" in text
 

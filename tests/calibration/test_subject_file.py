@@ -1,0 +1,96 @@
+"""Subject files say plainly what was measured (issue 16.6): bones set to the plausibility bound are
+listed in ``clipped_bones`` and in the log, lengths are written to the millimetre."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from posecast.calibration.errors import CalibrationError
+from posecast.calibration.io import load_subject, save_subject
+from posecast.calibration.subject import SubjectProfile, estimate_subject
+from posecast.engines import skeleton
+from posecast.engines.training.data.windows import rescale_bones
+from posecast.realtime.cli import main
+
+
+def _with_wide_shoulders(walk_joints: np.ndarray) -> np.ndarray:
+    factors = np.array([1.6 if "shoulder" in name and "thorax" in name else 1.0 for name in skeleton.BONE_NAMES])
+    return rescale_bones(walk_joints.astype(np.float64)[None], factors[None])[0]
+
+
+def test_clipped_bones_are_listed_and_sit_at_the_bound(walk_joints: np.ndarray, tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    height_m = 1.75
+    with caplog.at_level(logging.WARNING, logger="posecast.calibration.subject"):
+        profile = estimate_subject(_with_wide_shoulders(walk_joints), height_m, source="wide shoulders")
+    assert profile.clipped_bones == ("thorax-l_shoulder", "thorax-r_shoulder")
+    typical = skeleton.bone_lengths_from_height(height_m)
+    for name in profile.clipped_bones:
+        i = skeleton.BONE_NAMES.index(name)
+        assert profile.bone_lengths_m[i] / typical[i] == pytest.approx(1.2, abs=0.005)  # at the +20 % bound
+    assert not profile.assumed and profile.source == "wide shoulders"
+    assert "2 of 16 bones were not measured" in caplog.text and "limited to ±20% of typical" in caplog.text
+    assert re.search(r"thorax-l_shoulder \+\d+% → \+20%", caplog.text)
+    # the file says it too, and reads back
+    path = save_subject(profile, tmp_path / "subject.yaml")
+    data = yaml.safe_load(path.read_text())
+    assert data["clipped_bones"] == ["thorax-l_shoulder", "thorax-r_shoulder"] and data["assumed"] is False
+    assert load_subject(path).clipped_bones == profile.clipped_bones
+
+
+def test_no_clipped_bones_for_typical_proportions(walk_joints: np.ndarray, tmp_path: Path) -> None:
+    height_m = skeleton.height_from_bone_lengths(np.median(skeleton.bone_lengths(walk_joints), axis=0))
+    profile = estimate_subject(walk_joints, height_m)
+    assert profile.clipped_bones == ()
+    assert yaml.safe_load(save_subject(profile, tmp_path / "s.yaml").read_text())["clipped_bones"] == []
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_lengths_are_written_to_the_millimetre(walk_joints: np.ndarray, tmp_path: Path, suffix: str) -> None:
+    profile = estimate_subject(walk_joints, 1.6634719)
+    text = save_subject(profile, tmp_path / f"s{suffix}").read_text()
+    numbers = re.findall(r"\d+\.\d+", text.split("date")[0])
+    assert numbers and all(len(n.split(".")[1]) <= 3 for n in numbers), numbers  # no 17-digit floats
+    assert "1.663" in text
+    loaded = load_subject(tmp_path / f"s{suffix}")
+    np.testing.assert_allclose(loaded.as_array(), profile.as_array(), atol=0.0005 + 1e-12)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("[elbow-wrist]", r"clipped_bones names unknown bones \['elbow-wrist'\]"),
+    ("seven", "clipped_bones is 'seven', expected a list of bone names"),
+])  # fmt: skip
+def test_bad_clipped_bones_are_one_line(tmp_path: Path, value: str, message: str) -> None:
+    path = save_subject(SubjectProfile.from_height(1.7), tmp_path / "s.yaml")
+    path.write_text(path.read_text().replace("clipped_bones: []", f"clipped_bones: {value}"))
+    with pytest.raises(CalibrationError, match=message) as info:
+        load_subject(path)
+    assert "\n" not in str(info.value) and str(info.value).startswith(f"subject file {path}: ")
+
+
+@pytest.mark.slow
+def test_calibrate_subject_on_the_dance_clip(media_dir: Path, pose_model_path: Path, tmp_path: Path,
+                                            caplog) -> None:  # noqa: ANN001 # fmt: skip
+    """The issue's run: real MediaPipe and the shipped lifter on the dance clip. The bones the lifter
+    got implausibly long or short are now named in the file and the log, not passed off as measured."""
+    out = tmp_path / "subject.yaml"
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        assert main(["calibrate", "subject", "--source", str(media_dir / "dance_576.mp4"), "--subject-height", "1.7",
+                     "--seconds", "4", "-o", str(out), "--model-asset", str(pose_model_path)]) == 0  # fmt: skip
+    data = yaml.safe_load(out.read_text())
+    clipped = data["clipped_bones"]
+    assert set(clipped) <= set(skeleton.BONE_NAMES) and data["assumed"] is False
+    typical = dict(zip(skeleton.BONE_NAMES, skeleton.bone_lengths_from_height(1.7), strict=True))
+    for name, length in data["bone_lengths_m"].items():
+        assert length == round(length, 3)
+        ratio = length / typical[name]
+        assert abs(ratio - 1) <= 0.2 + 0.0005 / typical[name], (name, ratio)  # inside the bound (to the mm)
+        if name in clipped:
+            assert abs(ratio - 1) > 0.15, (name, ratio)  # limited to the bound (then scaled with the rest)
+    if clipped:
+        assert f"{len(clipped)} of 16 bones were not measured" in caplog.text
+        assert f"{len(clipped)} of 16 bones not measured, limited to the bound (clipped_bones)" in caplog.text
