@@ -19,6 +19,7 @@ from ..engines.fileio import atomic_path
 from .errors import SourceError
 from .layouts import POSECAST_17
 from .lifting import LifterOptions, LiftingOptions, MetricPoseLifting
+from .progress import progress
 from .types import Detections2D
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def lift_sequence(
     valid = np.isfinite(keypoints).all(axis=(1, 2)) & (confidence.max(axis=1) > 0)
     lifting = MetricPoseLifting(options)
     try:
-        for f in range(frames):
+        for f in progress(range(frames), frames, "lifting"):  # a bar on a terminal, nothing in logs
             n = int(valid[f])  # a frame with no person: like a lost track live
             timestamp_ns = int(f * 1e9 / fps)
             detections = Detections2D(f, timestamp_ns, timestamp_ns, (0, 0), POSECAST_17, keypoints[f : f + n],
