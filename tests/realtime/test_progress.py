@@ -1,0 +1,67 @@
+"""Progress bars (issue 16.3): on a terminal for long runs (``lift``, headless ``run``, ``calibrate
+subject``), never in logs or pipes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def lift_input(path: Path, frames: int = 90) -> Path:
+    rng = np.random.default_rng(0)
+    keypoints = 288 + 60 * rng.standard_normal((frames, 17, 2))
+    np.savez(path, keypoints_2d=keypoints, intrinsics=np.array([500.0, 500.0, 288.0, 288.0]), fps=30.0)
+    return path
+
+
+def posecast_on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run ``posecast ARGS`` with stderr on a pseudo-terminal; return its status and what the terminal got."""
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns, like a real one
+    proc = subprocess.Popen([sys.executable, "-m", "posecast.realtime.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=child_fd, stdin=subprocess.DEVNULL)  # fmt: skip
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main_fd)
+    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_lift_shows_a_bar_only_on_a_terminal(tmp_path: Path, terminal: bool) -> None:
+    args = ["lift", "--input", str(lift_input(tmp_path / "in.npz")), "--output", str(tmp_path / "out.npz")]
+    if terminal:
+        code, err = posecast_on_a_terminal(*args)
+    else:
+        proc = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *args], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        code, err = proc.returncode, proc.stderr
+    assert code == 0, err
+    assert ("lifting: " in err and "/90 [" in err) == terminal, err  # tqdm: "lifting:  84%|███▍  | 76/90 [00:00<..."
+    assert "lifted 90 frames" in err  # the log line is there either way, not broken by the bar
+
+
+@pytest.mark.slow
+def test_headless_run_shows_a_bar_on_a_terminal(media_dir: Path, pose_model_path: Path) -> None:
+    clip = str(media_dir / "squats_720x1280.mp4")
+    code, err = posecast_on_a_terminal("run", "--source", clip, "--headless", "--publish", "none", "--frames", "20",
+                                       "--model-asset", str(pose_model_path))  # fmt: skip
+    assert code == 0, err
+    assert "frames: " in err and "/20 [" in err, err  # the run's length is known: --frames 20
+    assert "20 frames in " in err  # the summary line, after the bar
