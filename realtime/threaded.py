@@ -17,11 +17,20 @@ takes it) and ``handoff_3d`` (2D done → the 3D takes it).
 The 3D stage, the sinks and the yielded frames stay on the caller's thread (OpenCV's window
 needs the main thread). An exception in the detector thread (a source or detector error) is
 raised on the caller's thread; closing the generator early stops the detector thread.
+
+When it pays (``posecast bench --runner both`` measures it): with cores to spare the 3D is
+hidden and the frame rate is the 2D's own. On two cores it is not: MediaPipe's inference
+already keeps both busy, so the 3D of frame ``i`` waits for a core while the 2D of frame
+``i + 1`` runs, and each frame's latency grows (measured on a shared 2-core VM: everything
+after MediaPipe p50 2.0 → 3.4 ms, p99 6.7 → 16.5 ms, for 8 % more frames per second).
+:func:`make_runner` therefore picks the threaded runner only with :data:`MIN_CORES_THREADED`
+usable cores or more, the serial :class:`Pipeline` below that.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +43,32 @@ log = logging.getLogger(__name__)
 
 #: Stages in ``stage_ns`` that come before the 2D detector finished (not "after MediaPipe").
 BEFORE_3D = ("handoff_2d", "keypoints2d")
+#: Usable cores from which ``make_runner("auto")`` runs the 2D on a thread of its own.
+MIN_CORES_THREADED = 4
+#: The runner choices of ``posecast run --runner`` and ``posecast bench --runner``.
+RUNNERS = ("auto", "threaded", "serial")
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def threaded_by_default() -> bool:
+    """What ``auto`` chooses here: threaded with :data:`MIN_CORES_THREADED` usable cores or more."""
+    return usable_cores() >= MIN_CORES_THREADED
+
+
+def make_runner(pipeline: Pipeline, runner: str = "auto") -> Pipeline | ThreadedPipeline:
+    """``pipeline`` itself (``serial``), wrapped in a :class:`ThreadedPipeline` (``threaded``),
+    or the one :func:`threaded_by_default` picks (``auto``); both have ``run(source, max_frames)``."""
+    if runner not in RUNNERS:
+        raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got {runner!r}")
+    threaded = runner == "threaded" or (runner == "auto" and threaded_by_default())
+    return ThreadedPipeline(pipeline) if threaded else pipeline
 
 
 class HandOff:

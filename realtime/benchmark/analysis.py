@@ -155,7 +155,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
             "fps_unpaced": round(log.frames / log.wall_s, 2) if log.wall_s else float("nan"),
             "cpu_percent_of_one_core": _cpu_percent(log),
             # CPU time of the 3D thread per frame: the work itself, without waiting for a core
-            "cpu_time": {"after_keypoints2d": summarise_ms(log.cpu_3d_ns[posed] / 1e6)} if config.threaded else {},
+            "cpu_time": {"after_keypoints2d": summarise_ms(log.cpu_3d_ns[posed] / 1e6)},
         })  # fmt: skip
     first = configs[0]
     samples = result.sampler.samples

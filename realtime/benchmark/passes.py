@@ -11,6 +11,7 @@ and the drops at each hand-off.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,7 @@ class PassLog:
     source replaced before they were taken), ``dropped_handoff`` (frames the 3D never got),
     ``capture_depth`` and ``handoff_depth`` (per put, ``(time_ns, frames waiting)`` in the capture
     slot and the 2D → 3D slot); ``cpu_3d_ns`` per frame, the CPU time of the caller's thread for
-    the frame (threaded runner: the 3D work alone, without the time spent waiting for a core)."""
+    everything after the 2D (the 3D work alone, without the time spent waiting for a core)."""
 
     label: str
     frame_id: list = field(default_factory=list)
@@ -95,19 +96,38 @@ class PassLog:
         return out
 
 
+def _serial_run(pipeline: Pipeline, source: ClipSource) -> Iterator[tuple[PoseFrame, int]]:
+    """:meth:`Pipeline.run` step by step (the same calls in the same order), with the thread CPU
+    time of everything after the 2D."""
+    while (frame := source.read()) is not None:
+        stage_ns: dict[str, int] = {}
+        detections = pipeline.detect(frame, stage_ns)
+        cpu = time.thread_time_ns()
+        result = pipeline.finish(frame, detections, stage_ns)
+        yield result, time.thread_time_ns() - cpu
+        if pipeline.should_stop(frame):
+            return
+
+
+def _threaded_run(runner: ThreadedPipeline, source: ClipSource) -> Iterator[tuple[PoseFrame, int]]:
+    """The threaded runner, with the caller thread's CPU time per frame (the 3D work: the wait
+    for the hand-off costs no CPU)."""
+    cpu = time.thread_time_ns()
+    for result in runner.run(source):
+        yield result, time.thread_time_ns() - cpu
+        cpu = time.thread_time_ns()
+
+
 def posecast_pass(label: str, pipeline: Pipeline, source: ClipSource, threaded: bool) -> PassLog:
     """Run ``source`` to its end through ``pipeline`` (on two threads when ``threaded``)."""
     log = PassLog(label)
     runner = ThreadedPipeline(pipeline) if threaded else pipeline
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     with source:
-        result: PoseFrame
-        cpu = time.thread_time_ns()
-        for result in runner.run(source):
-            cpu_3d = time.thread_time_ns() - cpu
+        steps = _threaded_run(runner, source) if threaded else _serial_run(pipeline, source)
+        for result, cpu_3d in steps:
             log.add(result.frame_id, result.capture_ns, result.delivered_ns, len(result.tracked), result.stage_ns,
                     cpu_3d)  # fmt: skip
-            cpu = time.thread_time_ns()
     log.wall_s, log.cpu_s = time.perf_counter() - t0, cpu_seconds() - cpu0
     log.source_delivered, log.dropped_capture = source.delivered, source.dropped_frames
     log.capture_depth = list(source.handoff_depth)

@@ -86,7 +86,7 @@ class BenchOptions:
     source: str
     configs: list[BenchConfig] = field(default_factory=lambda: [BenchConfig()])
     frames: int = 360
-    rounds: int = 3
+    rounds: int = 6
     warmup_frames: int = 30
     paces: tuple[float, ...] = (30.0, 60.0)
     soak_minutes: float = 0.0

@@ -25,7 +25,7 @@ from ..progress import progress
 from ..sinks import SINKS
 from ..sources import open_source
 from ..stages import FrameSource, Sink
-from ..threaded import ThreadedPipeline
+from ..threaded import RUNNERS, make_runner
 from .avatar_arguments import add_avatar_arguments, avatar_options
 from .capture import add_capture_arguments, configure_capture
 
@@ -62,6 +62,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                       help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
     size.add_argument("--subject", type=Path, help="subject file from `posecast calibrate subject`")
     parser.add_argument("--one-euro", action="store_true", help="also filter joints with a One Euro filter")
+    parser.add_argument("--runner", default="auto", choices=RUNNERS,
+                        help="threaded: the 2D on a thread of its own; auto: threaded from 4 cores (on 2 it measured "
+                             "slower; posecast bench compares both)")  # fmt: skip
     add_avatar_arguments(parser)
     for detector in DETECTORS.values():
         detector.add_arguments(parser)
@@ -122,8 +125,8 @@ def run_pipeline(
             lifting = detector = None  # the pipeline owns them now
             limit = max_frames(source) if callable(max_frames) else max_frames
             with pipeline:
-                # the 2D on a thread of its own: the 3D of one frame overlaps the 2D of the next
-                frames_run = ThreadedPipeline(pipeline).run(source, limit)
+                # threaded: the 3D of one frame overlaps the 2D of the next (when cores allow)
+                frames_run = make_runner(pipeline, getattr(args, "runner", "auto")).run(source, limit)
                 steps = progress(frames_run, _expected_frames(source, limit), "frames", enabled=_progress_wanted(args))
                 frames = sum(1 for _ in steps)
             dropped = source.dropped_frames

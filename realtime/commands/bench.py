@@ -21,6 +21,7 @@ from ..benchmark import BenchConfig, BenchOptions, build_report, run_benchmark, 
 from ..benchmark.report import summary_text
 from ..detectors.mediapipe import MODEL_VARIANTS
 from ..errors import OptionsError
+from ..threaded import RUNNERS, threaded_by_default
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--source", help="video file, image folder or camera index (default: the demo clip)")
     parser.add_argument("--frames", type=int, default=360, help="frames measured per configuration and per paced "
                         "run (default 360)")  # fmt: skip
-    parser.add_argument("--rounds", type=int, default=3, help="MediaPipe-alone / posecast alternations (default 3)")
+    parser.add_argument("--rounds", type=int, default=6, help="MediaPipe-alone / posecast alternations (default 6)")
     parser.add_argument("--warmup", type=int, default=30, help="frames run first and not measured (default 30)")
     parser.add_argument("--pace", type=float, action="append", metavar="FPS",
                         help="paced runs, like a camera at FPS (repeatable; default 30 and 60; 0: none)")  # fmt: skip
@@ -46,8 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="lifting model (repeatable: each is measured; default: the shipped one)")  # fmt: skip
     parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                         help="onnxruntime: the INT8 model (default: as the pipeline chooses)")  # fmt: skip
-    parser.add_argument("--runner", default="threaded", choices=["threaded", "serial", "both"],
-                        help="2D on its own thread (default), on the same thread, or both measured")  # fmt: skip
+    parser.add_argument("--runner", default="both", choices=[*RUNNERS, "both"],
+                        help="2D on its own thread or not; both (default): each measured, the one `posecast run` "
+                             "picks here (auto) first")  # fmt: skip
     parser.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS, help="MediaPipe model variant")
     parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
     parser.add_argument("--max-people", type=int, default=1, metavar="N", help="people per frame, 1..8 (default 1)")
@@ -60,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def configs_from_args(args: argparse.Namespace) -> list[BenchConfig]:
     """The configurations to measure: models × backends × runners (the first is the headline)."""
-    runners = {"threaded": [True], "serial": [False], "both": [True, False]}[args.runner]
+    auto = threaded_by_default()
+    runners = {"threaded": [True], "serial": [False], "auto": [auto], "both": [auto, not auto]}[args.runner]
     models = args.model or [None]
     if args.backend == "all":
         backends = [("onnxruntime", args.int8 if args.int8 is not None else True)]

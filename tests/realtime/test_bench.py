@@ -16,6 +16,7 @@ from posecast.realtime.benchmark.stats import check_report
 from posecast.realtime.cli import main
 from posecast.realtime.schema import PoseMessage
 from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
+from posecast.realtime.threaded import threaded_by_default
 
 LATENCY_KEYS = {"p50_ms", "p90_ms", "p99_ms", "max_ms"}
 
@@ -46,7 +47,8 @@ def test_the_virtual_camera_drops_what_is_not_taken_and_never_queues() -> None:
 
 
 def test_the_subscriber_process_receives_every_pose_with_its_time() -> None:
-    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"))
+    # a deep send queue: this tests the receiving side, not the publisher's drop policy
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", send_hwm=1000))
     receiver = Receiver(publisher.address)
     try:
         receiver.wait_ready(publisher.send_meta)
@@ -80,28 +82,34 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     out = tmp_path / "results"
     code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
                  "--frames", "20", "--rounds", "2", "--warmup", "4", "--pace", "30", "--soak", "0.05",
-                 "--runner", "both", "--output", str(out)])  # fmt: skip
+                 "--output", str(out)])  # fmt: skip
     assert code == 0
     report = json.loads((out / "bench.json").read_text())
     assert check_report(report) == [] and report["problems"] == []
     # the fields the issue names
-    assert {"keypoints2d", "after_keypoints2d", "window", "lift", "smooth", "publish", "capture_decode",
-            "handoff_2d", "handoff_3d"} <= set(report["stages"])  # fmt: skip
+    assert {"keypoints2d", "after_keypoints2d", "window", "lift", "smooth", "publish", "capture_decode"} <= \
+        set(report["stages"])  # fmt: skip
+    threaded = next(c for c in report["configs"] if c["runner"] == "threaded")
+    assert {"handoff_2d", "handoff_3d"} <= set(threaded["stages"])
     for name, entry in _entries(report).items():
         assert set(entry) >= LATENCY_KEYS, name
         values = [entry[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
         assert values == sorted(values) and values[0] > 0, name
     e2e, base = report["end_to_end"], report["baseline"]["mediapipe_alone"]
-    assert e2e["frames_not_received"] == 0 and report["messages_received"] >= 2 * 20
+    # the publisher drops for a subscriber that falls behind (a busy machine): counted, not hidden
+    assert e2e["frames_not_received"] == report["frames_with_pose"] - e2e["capture_to_receive"]["n"]
+    assert e2e["capture_to_receive"]["n"] >= 10 and report["messages_received"] >= 20
     assert report["ratio_p50"] == pytest.approx(e2e["capture_to_publish"]["p50_ms"] / base["p50_ms"], abs=1e-3)
     path_sum = sum(report["stages"][k]["mean_ms"] for k in report["path_stages"])
     assert path_sum <= e2e["capture_to_publish"]["mean_ms"] + 1e-3
     assert report["stages"]["after_keypoints2d"]["mean_ms"] < e2e["capture_to_publish"]["mean_ms"]
     assert report["frames"] == 20 and report["baseline"]["frames"] == 20 and isinstance(report["dropped"], int)
     assert report["rss_mb"] > 50 and report["machine"]["cpu_model"] and report["machine"]["versions"]["mediapipe"]
-    assert [c["runner"] for c in report["configs"]] == ["threaded", "serial"]
+    assert {c["runner"] for c in report["configs"]} == {"threaded", "serial"}
+    assert report["config"]["runner"] == ("threaded" if threaded_by_default() else "serial")  # as `run` picks
     assert report["cpu_time"]["after_keypoints2d"]["n"] == report["frames_with_pose"]
-    assert "handoff_3d" not in report["configs"][1]["stages"]
+    serial = next(c for c in report["configs"] if c["runner"] == "serial")
+    assert "handoff_3d" not in serial["stages"] and serial["cpu_time"]["after_keypoints2d"]["n"] > 0
     paced = report["throughput"]["paced_30"]
     assert paced["frames_offered"] == 20 and paced["max_depth_capture"] <= 1 and paced["max_depth_handoff"] <= 1
     assert paced["frames_processed"] + paced["dropped_capture"] + paced["dropped_handoff"] == 20
