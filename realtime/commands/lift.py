@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("lift", help="lift a recorded 2D sequence (.npz) to metric 3D offline")
     parser.add_argument("--input", type=Path, required=True, help="npz: keypoints_2d (F,17,2) px, intrinsics (4,), ...")
     parser.add_argument("--output", type=Path, required=True,
-                        help="npz: joints_3d (F,17,3) m, joints_3d_rel (F,17,3) m")  # fmt: skip
+                        help="npz: joints_3d (F,17,3) m, joints_3d_rel (F,17,3) m; a folder: "
+                             "FOLDER/<input name>_3d.npz")  # fmt: skip
     parser.add_argument("--subject-height", "--height", dest="height", type=float, default=None, metavar="M",
                         help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
     add_model_arguments(parser)

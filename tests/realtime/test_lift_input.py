@@ -1,0 +1,224 @@
+"""``posecast lift`` on whatever a user hands it (issue 15.3-15.5): a valid result or one line and exit 2,
+never a traceback, NaN output or a half-written file; real model, real files, a real full disk
+(``RLIMIT_FSIZE``) in a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from posecast.calibration import CameraIntrinsics
+from posecast.engines import skeleton
+from posecast.realtime.cli import main
+
+INTRINSICS = CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array()
+
+
+@pytest.fixture(scope="module")
+def squats_2d(media_dir: Path) -> np.ndarray:
+    """The squats clip's reference MediaPipe 2D, ``(65, 17, 2)`` pixels."""
+    landmarks = np.array(json.loads((media_dir / "squats_720x1280.mediapipe_full_2d.json").read_text()))
+    return skeleton.from_mediapipe(landmarks)[..., :2]
+
+
+def _lift(input_path: Path, output: Path, *extra: str) -> tuple[int, str]:
+    """``posecast lift`` in this process; returns the exit code and what it printed on stderr
+    (its error line; log lines too when logging writes to this stderr)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["lift", "--input", str(input_path), "--output", str(output), *extra])
+    return code, err.getvalue()
+
+
+def _assert_refused(code: int, err: str, message: str, folder: Path) -> None:
+    assert code == 2, err
+    assert _one_error_line(err), err
+    assert message in err, err
+    assert not list(folder.glob("out*")) and not list(folder.glob(".*tmp*")), list(folder.iterdir())
+
+
+def _one_error_line(err: str) -> bool:
+    """Exactly one error line, the last, and no traceback."""
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("posecast: error: ")]
+    return "Traceback" not in err and len(errors) == 1 and lines[-1] == errors[0]
+
+
+def _corrupt(kind: str, good: Path, folder: Path) -> Path:
+    path = folder / "in.npz"
+    if kind == "empty file":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        data = good.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == ".npy":
+        path = folder / "in.npy"
+        np.save(path, np.load(good)["keypoints_2d"])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"keypoints_2d": np.array([object()] * 3, dtype=object)}, "Object arrays cannot be loaded"),
+        ({"keypoints_2d": np.array(["a", "b"])}, "keypoints_2d must hold numbers, got an array of str32"),
+        ({"intrinsics": np.array(["1", "2", "3", "4"])}, "intrinsics must hold numbers"),
+        ({"keypoints_2d": np.zeros((0, 17, 2))}, "with F >= 1, got shape (0, 17, 2)"),
+        ({"fps": 0.0}, "fps must be one number from 0.1 to 1000, got [0]"),
+        ({"fps": np.nan}, "got [nan]"),
+        ({"fps": np.array([30.0, 25.0])}, "got [30, 25]"),
+        ({"fps": -30.0}, "got [-30]"),
+        ({"fps": np.inf}, "got [inf]"),
+        ({"intrinsics": INTRINSICS * [1, 1, np.nan, 1]}, "intrinsics must be 4 numbers fx, fy, cx, cy, finite"),
+        ({"intrinsics": INTRINSICS * [np.inf, 1, 1, 1]}, "got [inf, 623.538, 360, 640]"),
+        ({"intrinsics": INTRINSICS * [1e-300, 1, 1, 1]}, "fx, fy in 0.001..1e+07"),
+        ({"keypoints_2d": "zeros"}, "no frame of"),
+        ({"keypoints_2d": "x1e20"}, "no frame of"),
+        ({"keypoints_2d": "x1e12"}, "gave a plausible pose"),
+        ({"keypoints_2d": "head at 1e4 px"}, "gave a plausible pose"),
+    ],
+)  # fmt: skip
+def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays, message) -> None:
+    keypoints = {"zeros": np.zeros_like(squats_2d), "x1e20": squats_2d * 1e20, "x1e12": squats_2d * 1e12,
+                 "head at 1e4 px": np.where(np.arange(17)[:, None] == skeleton.HEAD, 1e4, squats_2d)}  # fmt: skip
+    content = {"keypoints_2d": squats_2d, "intrinsics": INTRINSICS, "fps": 5.0, **arrays}
+    if isinstance(content["keypoints_2d"], str):
+        content["keypoints_2d"] = keypoints[content["keypoints_2d"]]
+    np.savez(tmp_path / "in.npz", **content)
+    _assert_refused(*_lift(tmp_path / "in.npz", tmp_path / "out.npz"), message, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("empty file", "(No data left in file)"), ("truncated", "File is not a zip file"), (".npy", "holds one array")],
+)
+def test_unreadable_files_are_one_line(tmp_path, squats_2d, kind, message) -> None:
+    good = tmp_path / "good.npz"
+    np.savez(good, keypoints_2d=squats_2d, intrinsics=INTRINSICS)
+    _assert_refused(*_lift(_corrupt(kind, good, tmp_path), tmp_path / "out.npz"), message, tmp_path)
+
+
+@pytest.mark.parametrize("height", ["nan", "-1.7", "0", "inf"])
+def test_impossible_height_is_one_line(tmp_path, squats_2d, height) -> None:
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS)
+    result = _lift(tmp_path / "in.npz", tmp_path / "out.npz", f"--height={height}")
+    _assert_refused(*result, "height must be in metres between 0.5 and 2.8", tmp_path)
+
+
+def test_output_folder_gets_a_file_inside(tmp_path, squats_2d) -> None:
+    np.savez(tmp_path / "walk_2d.npz", keypoints_2d=squats_2d[:10], intrinsics=INTRINSICS, fps=5.0)
+    (tmp_path / "results").mkdir()
+    code, err = _lift(tmp_path / "walk_2d.npz", tmp_path / "results")
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["walk_2d_3d.npz"]
+    assert not (tmp_path / "results.npz").exists()
+    with np.load(tmp_path / "results" / "walk_2d_3d.npz") as out:
+        assert np.isfinite(out["joints_3d"]).all()
+
+
+def test_full_disk_leaves_nothing_and_says_so(tmp_path, squats_2d) -> None:
+    """The output cannot be written (a file-size limit of 4 kB, as a full disk): exit 2, one line, no
+    file and no temporary file left. The model is read, not written, so only the output hits the limit."""
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS, fps=5.0)
+    out = tmp_path / "out" / "o.npz"
+    out.parent.mkdir()
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    command = [sys.executable, "-m", "posecast.realtime.cli", "lift", "--input", str(tmp_path / "in.npz"),
+               "--output", str(out)]  # fmt: skip
+    run = subprocess.run(command, preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert _one_error_line(run.stderr), run.stderr
+    assert run.stderr.strip().endswith(f"cannot write {out}: File too large; nothing written")
+    assert list(out.parent.iterdir()) == []
+
+
+# --- property: any .npz content -------------------------------------------------------------
+
+_shapes = st.one_of(
+    st.tuples(st.integers(1, 6), st.just(17), st.just(2)),
+    hnp.array_shapes(min_dims=0, max_dims=3, max_side=5),
+)
+_floats = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.floats(min_value=0.0, max_value=1500.0),
+    st.sampled_from([0.0, 1e-300, 1e12, -1e20, 1e38, 5.0, 30.0, 360.0, 640.0, 623.5]),
+)
+_dtypes = st.sampled_from(["float64", "float32", "int64", "uint8", "bool", "complex128", "U3"])
+
+
+@st.composite
+def _array(draw: st.DrawFn, shape: st.SearchStrategy) -> np.ndarray:
+    dtype = draw(_dtypes)
+    shape = draw(shape)
+    if dtype == "U3":
+        return draw(hnp.arrays(dtype, shape, elements=st.text(alphabet="ab01.-", max_size=3)))
+    values = draw(hnp.arrays("float64", shape, elements=_floats))
+    with np.errstate(all="ignore"):
+        return values.astype(dtype)
+
+
+@st.composite
+def _npz_content(draw: st.DrawFn, squats: np.ndarray) -> dict[str, np.ndarray]:
+    """Mostly near-valid inputs (real 2D, a few fields replaced or scaled), some wild ones."""
+    frames = draw(st.integers(1, 6))
+    start = draw(st.integers(0, len(squats) - frames))
+    content = {"keypoints_2d": squats[start : start + frames] * draw(st.sampled_from([1.0, 1.0, 0.5, -1.0, 1e9])),
+               "intrinsics": INTRINSICS.copy(), "fps": np.float64(5.0)}  # fmt: skip
+    for name in draw(st.lists(st.sampled_from(["keypoints_2d", "intrinsics", "fps", "confidence", "extra"]),
+                              max_size=3, unique=True)):  # fmt: skip
+        if draw(st.booleans()):
+            content[name] = draw(_array(_shapes))
+        elif name in content:
+            with np.errstate(all="ignore"):
+                content[name] = content[name] * draw(_floats)  # one field scaled, also by NaN or 1e38
+        else:
+            content[name] = draw(_array(st.just((frames, 17))))
+    for name in draw(st.lists(st.sampled_from(sorted(content)), max_size=1)):
+        del content[name]
+    return content
+
+
+def test_any_npz_content_gives_a_result_or_one_line(squats_2d: np.ndarray) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="posecast-lift-prop-"))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(content=_npz_content(squats_2d))
+    def check(content: dict[str, np.ndarray]) -> None:
+        source, out = folder / "in.npz", folder / "out.npz"
+        out.unlink(missing_ok=True)
+        with np.errstate(all="ignore"):
+            np.savez(source, **content)
+        code, err = _lift(source, out)
+        leftovers = [p.name for p in folder.iterdir() if p.name not in ("in.npz", "out.npz")]
+        assert not leftovers, leftovers
+        if code == 2:
+            event("refused")
+            assert _one_error_line(err), err
+            assert not out.exists()
+            return
+        event("lifted")
+        assert code == 0 and "Traceback" not in err and "error" not in err, (code, err)
+        with np.load(out) as data:
+            joints = data["joints_3d"]
+            assert joints.shape == (len(content["keypoints_2d"]), 17, 3)
+            posed = np.isfinite(joints).all(axis=(1, 2))
+            assert posed.any()
+            assert np.isnan(joints[~posed]).all()  # a frame is a whole pose or no pose, never part
+            assert np.abs(joints[posed]).max() < 60.0  # metres: the gate keeps the root within 50 m
+            assert 0.1 <= float(data["fps"]) <= 1000.0
+
+    check()
