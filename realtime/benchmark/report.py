@@ -95,7 +95,7 @@ def markdown(report: dict) -> str:
                          f"{_f(li.get('p50_ms'))} / {_f(li.get('p99_ms'))} | {_f(e['p50_ms'])} / {_f(e['p99_ms'])} | "
                          f"{_f(cfg['ratio_p50'], 3)} | {_f(cfg['fps_unpaced'], 1)} |")  # fmt: skip
         for label, reason in report["unavailable"].items():
-            lines.append(f"| {label} | not measured: {reason} | – | – | – | – | – |")
+            lines.append(f"| {label} | not measured: {reason.split(';')[0]} | – | – | – | – | – |")
     soak = report.get("soak")
     if soak:
         lines += ["", f"Soak: {soak['minutes']:g} min at {soak['pace_fps']:g} fps, {soak['frames_processed']} frames, "

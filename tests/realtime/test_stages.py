@@ -170,7 +170,7 @@ def test_every_sink_gets_every_frame_and_the_meta() -> None:
     assert frame.image_bgr is IMAGE and frame.detections.count == 2 and len(frame.people) == 2
     assert frame.timestamp_ns == 0 and results[3].timestamp_ns == 100_000_000  # media time at 30 fps
     assert lifting.calls == [f.timestamp_ns for f in results]  # the one clock, from the detections
-    assert set(frame.stage_ns) == {"keypoints2d", "publish"} and frame.delivered_ns >= frame.capture_ns
+    assert set(frame.stage_ns) == {"handoff_2d", "keypoints2d", "publish"} and frame.delivered_ns >= frame.capture_ns
 
 
 def test_a_raising_sink_is_detached_and_the_others_get_the_frame() -> None:
