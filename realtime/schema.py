@@ -46,6 +46,7 @@ they do not know; removing a field or changing its meaning bumps :data:`SCHEMA_V
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,8 +221,32 @@ def decode_meta(payload: bytes) -> MetaMessage:
     missing = [k for k in ("joint_names", "parents", "frame", "units") if k not in m]
     if missing:
         raise SchemaError(f"meta message lacks field {missing[0]!r}")
+    _check_meta_fields(m)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in m.items() if k in known}
     return MetaMessage(**values)
+
+
+def _check_meta_fields(m: dict[str, Any]) -> None:
+    """The types of the meta fields posecast defines (the others are the reader's to ignore)."""
+    for name in ("joint_names", "bone_names"):
+        if name in m and not (isinstance(m[name], list) and all(isinstance(v, str) for v in m[name])):
+            raise SchemaError(f"field {name!r} must be a list of names, got {m[name]!r:.80}")
+    parents = m["parents"]
+    if not (isinstance(parents, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in parents)
+            and len(parents) == len(m["joint_names"])):  # fmt: skip
+        raise SchemaError(f"field 'parents' must be one int per joint name, got {parents!r:.80}")
+    for name in ("units", "frame"):
+        if not isinstance(m[name], str):
+            raise SchemaError(f"field {name!r} must be a string, got {m[name]!r:.80}")
+    if "assumptions" in m and not isinstance(m["assumptions"], dict):
+        raise SchemaError(f"field 'assumptions' must be a map, got {m['assumptions']!r:.80}")
+    for name in ("max_people", "publish_ns", "publish_unix_ns"):
+        if name in m:
+            _check_count(m, name)
+    for name, low in (("source_fps", 0.0), ("meta_interval_s", 1e-9)):
+        value = m.get(name, low)
+        if not (isinstance(value, int | float) and not isinstance(value, bool) and low <= value < math.inf):
+            raise SchemaError(f"field {name!r} must be a finite number >= {low:g}, got {value!r:.80}")
 
 
 def _check_version(m: dict[str, Any]) -> int:
@@ -236,13 +261,22 @@ def _check_version(m: dict[str, Any]) -> int:
     return version
 
 
-def _check_numbers(m: dict[str, Any], name: str, shape: tuple[int, ...]) -> None:
+def _check_numbers(m: dict[str, Any], name: str, shape: tuple[int, ...], low: float = -math.inf,
+                   high: float = math.inf) -> None:  # fmt: skip
+    """``m[name]``: nested lists of ``shape`` numbers (not strings or booleans), finite as float32
+    (how they are read), within ``low..high``."""
     try:
-        array = np.asarray(m[name], dtype=np.float64)
+        array = np.asarray(m[name])
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"field {name!r} must hold numbers of shape {shape}: {exc}") from exc
+    if array.dtype.kind not in "iuf":
+        raise SchemaError(f"field {name!r} must hold numbers, got {array.dtype.name} values")
     if array.shape != shape:
         raise SchemaError(f"field {name!r} must have shape {shape}, got {array.shape}")
+    with np.errstate(over="ignore"):
+        values = array.astype(np.float32)
+    if not (np.isfinite(values).all() and low <= values.min() and values.max() <= high):
+        raise SchemaError(f"field {name!r} must hold finite numbers from {low:g} to {high:g}")
 
 
 def _check_count(message: dict[str, Any], name: str) -> None:
@@ -261,11 +295,12 @@ def validate_pose_message(message: dict[str, Any]) -> None:
         raise SchemaError(f"field 'tracking' must be one of {TRACKING_STATES}, got {message.get('tracking')!r}")
     if message.get("frame") != COORDINATE_FRAME:
         raise SchemaError(f"field 'frame' must be {COORDINATE_FRAME!r}, got {message.get('frame')!r}")
-    for name, shape in (("joints_m", (skeleton.NUM_JOINTS, 3)), ("confidence", (skeleton.NUM_JOINTS,)),
-                        ("root_m", (3,))):  # fmt: skip
+    inf, joints = math.inf, skeleton.NUM_JOINTS
+    for name, shape, low, high in (("joints_m", (joints, 3), -inf, inf), ("confidence", (joints,), 0.0, 1.0),
+                                   ("root_m", (3,), -inf, inf)):  # fmt: skip
         if name not in message:
             raise SchemaError(f"field {name!r} is missing")
-        _check_numbers(message, name, shape)
+        _check_numbers(message, name, shape, low, high)
     latency = message.get("latency_ms")
     if latency is not None and not (
         isinstance(latency, dict) and all(isinstance(k, str) and isinstance(v, int | float) for k, v in latency.items())
