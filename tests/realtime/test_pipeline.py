@@ -121,10 +121,10 @@ def test_no_person_gives_lost_and_resets(media_dir: Path, pose_model_path: Path,
 def test_calibrated_subject_fixes_bone_lengths(
     tmp_path: Path, media_dir: Path, pose_model_path: Path, lifter_model: Path
 ) -> None:
-    from posecast.calibration import SubjectProfile, save_subject
+    from posecast.calibration import SubjectProfile, load_subject, save_subject
 
-    profile = SubjectProfile.from_height(1.60, assumed=False)
-    path = save_subject(profile, tmp_path / "subject.yaml")
+    path = save_subject(SubjectProfile.from_height(1.60, assumed=False), tmp_path / "subject.yaml")
+    profile = load_subject(path)  # the lengths as the file holds them (to the millimetre)
     with (
         _pipeline(pose_model_path, publish=False, subject_path=path) as pipeline,
         open_source(str(media_dir / "squats_720x1280.mp4")) as source,
