@@ -29,6 +29,7 @@ usable cores or more, the serial :class:`Pipeline` below that.
 
 from __future__ import annotations
 
+import array
 import logging
 import os
 import threading
@@ -77,17 +78,25 @@ class HandOff:
     ``put(item, block)``: with ``block=False`` an item not yet taken is replaced (and counted in
     :attr:`dropped`); with ``block=True`` the caller waits until the slot is free. ``get()``
     blocks for the next item and returns it with the nanoseconds it waited in the slot;
-    ``None`` once closed. :attr:`depths` records, per put, ``(time.monotonic_ns(), items waiting)``
-    (0 or 1).
+    ``None`` once closed. :attr:`max_depth`: the most items ever waiting at a put (0 or 1); with
+    ``record`` (benchmarks), :attr:`depths` lists, per put, ``(time.monotonic_ns(), items
+    waiting)`` (16 bytes a put: never on by default, a live run would grow).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, record: bool = False) -> None:
         self._item: object | None = None
         self._put_ns = 0
         self._closed = False
         self._cond = threading.Condition()
         self.dropped = 0
-        self.depths: list[tuple[int, int]] = []
+        self.max_depth = 0
+        self._record = array.array("q") if record else None
+
+    @property
+    def depths(self) -> list[tuple[int, int]]:
+        """``(time_ns, items waiting)`` per put (empty unless recording)."""
+        r = self._record if self._record is not None else array.array("q")
+        return list(zip(r[::2], r[1::2], strict=True))
 
     def put(self, item: object, block: bool = False) -> None:
         with self._cond:
@@ -96,8 +105,11 @@ class HandOff:
             if self._closed:
                 return
             now = time.monotonic_ns()
-            self.depths.append((now, int(self._item is not None)))
-            if self._item is not None:
+            waiting = int(self._item is not None)
+            self.max_depth = max(self.max_depth, waiting)
+            if self._record is not None:
+                self._record.extend((now, waiting))
+            if waiting:
                 self.dropped += 1
             self._item, self._put_ns = item, now
             self._cond.notify_all()
@@ -129,10 +141,11 @@ class ThreadedPipeline:
     raised, and :class:`~posecast.realtime.errors.SinkError` after a sink failed.
     """
 
-    def __init__(self, pipeline: Pipeline, join_timeout_s: float = 10.0) -> None:
+    def __init__(self, pipeline: Pipeline, join_timeout_s: float = 10.0, record_depths: bool = False) -> None:
         self.pipeline = pipeline
         self.join_timeout_s = join_timeout_s
-        self.handoff = HandOff()
+        self.record_depths = record_depths
+        self.handoff = HandOff(record_depths)
 
     @property
     def dropped_frames(self) -> int:
@@ -159,7 +172,7 @@ class ThreadedPipeline:
     def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
         pipeline = self.pipeline
         pipeline.open()
-        self.handoff = handoff = HandOff()
+        self.handoff = handoff = HandOff(self.record_depths)
         stop = threading.Event()
         worker = threading.Thread(target=self._detect_loop, args=(source, max_frames, stop), name="posecast-2d",
                                   daemon=True)  # fmt: skip

@@ -18,6 +18,7 @@ can tell every frame of a run apart and MediaPipe's timestamps only ever grow.
 
 from __future__ import annotations
 
+import array
 import threading
 import time
 from dataclasses import dataclass
@@ -92,13 +93,17 @@ class ClipSource(FrameSource):
         self.source_fps = fps if fps > 0 else clip.fps
         self.dropped_frames = 0
         self.delivered = 0
-        self.handoff_depth: list[tuple[int, int]] = []
+        self._depths = array.array("q")  # time_ns, frames waiting: 16 bytes a frame
         self._next = 0
         self._slot: Frame | None = None
         self._ended = False
         self._ready = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def handoff_depth(self) -> list[tuple[int, int]]:
+        return list(zip(self._depths[::2], self._depths[1::2], strict=True))
 
     def _frame(self, k: int, media_time: bool) -> Frame:
         image = self.clip.images[(self.start + k) % len(self.clip.images)]
@@ -120,7 +125,7 @@ class ClipSource(FrameSource):
                 break
             frame = self._frame(k, media_time=False)
             with self._ready:
-                self.handoff_depth.append((frame.capture_ns, int(self._slot is not None)))
+                self._depths.extend((frame.capture_ns, int(self._slot is not None)))
                 if self._slot is not None:
                     self.dropped_frames += 1
                 self._slot = frame

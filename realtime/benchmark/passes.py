@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,68 +23,75 @@ from .clip import ClipSource
 from .machine import cpu_seconds
 
 
-@dataclass
 class PassLog:
-    """What one pass measured. Per frame (``(F,)`` arrays once :meth:`finish` ed): ``frame_id``,
-    ``capture_ns``, ``delivered_ns`` (every sink had the frame; for the baseline: its arrays
-    were in hand), ``people`` (tracked people, or people found for the baseline) and ``stage_ns``
-    (stage name → ``(F,)`` float64, NaN where a frame lacks the stage). Per pass: ``wall_s``,
-    ``cpu_s`` (this process, all threads), ``source_delivered``, ``dropped_capture`` (frames the
-    source replaced before they were taken), ``dropped_handoff`` (frames the 3D never got),
-    ``capture_depth`` and ``handoff_depth`` (per put, ``(time_ns, frames waiting)`` in the capture
-    slot and the 2D → 3D slot); ``cpu_3d_ns`` per frame, the CPU time of the caller's thread for
-    everything after the 2D (the 3D work alone, without the time spent waiting for a core)."""
+    """What one pass measured. Per frame (``(F,)`` arrays, written into space reserved for
+    ``capacity`` frames up front, so a long soak measures the pipeline's memory, not this
+    log's): ``frame_id``, ``capture_ns``, ``delivered_ns`` (every sink had the frame; for the
+    baseline: its arrays were in hand), ``people`` (tracked people, or people found for the
+    baseline), ``cpu_3d_ns`` (the caller thread's CPU time for everything after the 2D: the 3D
+    work alone, without the time spent waiting for a core) and ``stage_ns`` (stage name →
+    ``(F,)`` float64, NaN where a frame lacks the stage). Per pass: ``wall_s``, ``cpu_s`` (this
+    process, all threads), ``source_delivered``, ``dropped_capture`` (frames the source replaced
+    before they were taken), ``dropped_handoff`` (frames the 3D never got), ``capture_depth``
+    and ``handoff_depth`` (per put, ``(time_ns, frames waiting)`` in the capture slot and the
+    2D → 3D slot)."""
 
-    label: str
-    frame_id: list = field(default_factory=list)
-    capture_ns: list = field(default_factory=list)
-    delivered_ns: list = field(default_factory=list)
-    people: list = field(default_factory=list)
-    stages: list = field(default_factory=list)
-    stage_ns: dict[str, np.ndarray] = field(default_factory=dict)
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
-    source_delivered: int = 0
-    dropped_capture: int = 0
-    dropped_handoff: int = 0
-    capture_depth: list = field(default_factory=list)
-    handoff_depth: list = field(default_factory=list)
-    cpu_3d_ns: list = field(default_factory=list)
+    _COLUMNS = ("frame_id", "capture_ns", "delivered_ns", "people", "cpu_3d_ns")
+
+    def __init__(self, label: str, capacity: int = 0) -> None:
+        self.label = label
+        self._n = 0
+        self._capacity = capacity
+        for name in self._COLUMNS:
+            setattr(self, name, np.zeros(capacity, np.int64))
+        self.stage_ns: dict[str, np.ndarray] = {}
+        self.wall_s = self.cpu_s = 0.0
+        self.source_delivered = self.dropped_capture = self.dropped_handoff = 0
+        self.capture_depth: list[tuple[int, int]] = []
+        self.handoff_depth: list[tuple[int, int]] = []
+
+    def _grow(self) -> None:
+        self._capacity = max(16, 2 * self._capacity)
+        for name in self._COLUMNS:
+            column = getattr(self, name)
+            setattr(self, name, np.concatenate([column, np.zeros(self._capacity - len(column), np.int64)]))
+        for name, column in self.stage_ns.items():
+            self.stage_ns[name] = np.concatenate([column, np.full(self._capacity - len(column), np.nan)])
 
     def add(self, frame_id: int, capture_ns: int, delivered_ns: int, people: int, stage_ns: dict[str, int],
             cpu_3d_ns: int = 0) -> None:  # fmt: skip
-        self.cpu_3d_ns.append(cpu_3d_ns)
-        self.frame_id.append(frame_id)
-        self.capture_ns.append(capture_ns)
-        self.delivered_ns.append(delivered_ns)
-        self.people.append(people)
-        self.stages.append(stage_ns)
+        if self._n >= self._capacity:
+            self._grow()
+        i = self._n
+        self.frame_id[i], self.capture_ns[i], self.delivered_ns[i] = frame_id, capture_ns, delivered_ns
+        self.people[i], self.cpu_3d_ns[i] = people, cpu_3d_ns
+        for name, ns in stage_ns.items():
+            column = self.stage_ns.get(name)
+            if column is None:
+                column = self.stage_ns[name] = np.full(self._capacity, np.nan)
+            column[i] = ns
+        self._n += 1
 
     def finish(self) -> PassLog:
-        """Turn the per-frame lists into arrays (idempotent)."""
-        if isinstance(self.frame_id, np.ndarray):
-            return self
-        names = list(dict.fromkeys(k for s in self.stages for k in s))
-        self.stage_ns = {k: np.array([s.get(k, np.nan) for s in self.stages], np.float64) for k in names}
-        self.frame_id = np.asarray(self.frame_id, np.int64)
-        self.capture_ns = np.asarray(self.capture_ns, np.int64)
-        self.delivered_ns = np.asarray(self.delivered_ns, np.int64)
-        self.people = np.asarray(self.people, np.int64)
-        self.cpu_3d_ns = np.asarray(self.cpu_3d_ns, np.int64)
-        self.stages = []
+        """Trim the reserved space to the frames recorded (idempotent)."""
+        for name in self._COLUMNS:
+            setattr(self, name, getattr(self, name)[: self._n])
+        self.stage_ns = {k: v[: self._n] for k, v in self.stage_ns.items()}
+        self._capacity = self._n
         return self
 
     @property
     def frames(self) -> int:
-        return len(self.frame_id)
+        return self._n
 
     @staticmethod
     def concat(label: str, logs: list[PassLog]) -> PassLog:
         """The passes of one configuration as one log (sums of times and drops)."""
         logs = [log.finish() for log in logs]
         out = PassLog(label)
-        for name in ("frame_id", "capture_ns", "delivered_ns", "people", "cpu_3d_ns"):
+        for name in PassLog._COLUMNS:
             setattr(out, name, np.concatenate([getattr(log, name) for log in logs]) if logs else np.zeros(0, np.int64))
+        out._n = out._capacity = sum(log.frames for log in logs)
         names = list(dict.fromkeys(k for log in logs for k in log.stage_ns))
         out.stage_ns = {k: np.concatenate([log.stage_ns.get(k, np.full(log.frames, np.nan)) for log in logs])
                         for k in names}  # fmt: skip
@@ -120,8 +126,8 @@ def _threaded_run(runner: ThreadedPipeline, source: ClipSource) -> Iterator[tupl
 
 def posecast_pass(label: str, pipeline: Pipeline, source: ClipSource, threaded: bool) -> PassLog:
     """Run ``source`` to its end through ``pipeline`` (on two threads when ``threaded``)."""
-    log = PassLog(label)
-    runner = ThreadedPipeline(pipeline) if threaded else pipeline
+    log = PassLog(label, source.frames)
+    runner = ThreadedPipeline(pipeline, record_depths=True) if threaded else pipeline
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     with source:
         steps = _threaded_run(runner, source) if threaded else _serial_run(pipeline, source)
@@ -139,7 +145,7 @@ def posecast_pass(label: str, pipeline: Pipeline, source: ClipSource, threaded: 
 def baseline_pass(baseline: MediaPipeAlone, source: ClipSource) -> PassLog:
     """Run ``source`` to its end through MediaPipe alone; a frame's latency is from the moment
     it was taken to its landmark arrays in hand (``keypoints2d``)."""
-    log = PassLog("mediapipe_alone")
+    log = PassLog("mediapipe_alone", source.frames)
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     with source:
         while (frame := source.read()) is not None:

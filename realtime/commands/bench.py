@@ -15,13 +15,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from ...engines.assets import ensure_asset
 from ...engines.runtime import BACKENDS
 from ..benchmark import BenchConfig, BenchOptions, build_report, run_benchmark, write_plots, write_reports
 from ..benchmark.report import summary_text
 from ..detectors.mediapipe import MODEL_VARIANTS
 from ..errors import OptionsError
 from ..threaded import RUNNERS, threaded_by_default
+from .demo import demo_clip
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bench", help="latency per stage and end to end, against MediaPipe alone on the same frames",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--source", help="video file, image folder or camera index (default: the demo clip)")
+    parser.add_argument("--source", help="video file, image folder or camera index (default: the demo clip, "
+                        "the dance clip shipped with posecast)")  # fmt: skip
     parser.add_argument("--frames", type=int, default=360, help="frames measured per configuration and per paced "
                         "run (default 360)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=6, help="MediaPipe-alone / posecast alternations (default 6)")
@@ -92,7 +93,7 @@ def _writable_folder(folder: Path) -> Path:
 def bench(args: argparse.Namespace) -> int:
     paces = tuple(p for p in (args.pace or [30.0, 60.0]) if p > 0)
     options = BenchOptions(
-        source=args.source or str(ensure_asset("demo_clip")),
+        source=args.source or str(demo_clip()),
         configs=configs_from_args(args),
         frames=args.frames, rounds=args.rounds, warmup_frames=args.warmup, paces=paces,
         soak_minutes=args.soak, soak_pace=args.soak_pace, landmarker=args.landmarker,
