@@ -72,7 +72,7 @@ def test_print_json_round_trips_through_lift(printed_run, tmp_path: Path) -> Non
     assert both.sum() >= 55
     error_m = np.linalg.norm(lifted[both] - live[both], axis=-1)
     # the same lifting stage on the same 2D (printed to 0.01 px): the same 3D, to the millimetre
-    assert np.median(error_m) < 0.002 and error_m.max() < 0.02, (np.median(error_m), error_m.max())
+    assert np.median(error_m) < 0.003 and error_m.max() < 0.02, (np.median(error_m), error_m.max())  # here 1.6, 8.9 mm
 
 
 @pytest.mark.slow
