@@ -109,23 +109,6 @@ ASSETS: dict[str, Asset] = {
         sources=(AssetSource(_mediapipe_url("heavy")),),
         description="MediaPipe Pose Landmarker, heavy (most accurate, slowest)",
     ),
-    "demo_clip": Asset(
-        name="demo_clip",
-        filename="sports2d_demo.mp4",
-        sha256="220fd6088e4cfa5b5646ac4a09423962d64c0db8813e81a69f24bc24a98e2edb",
-        size_bytes=2_539_508,
-        license="BSD-3-Clause (Sports2D, perfanalytics)",
-        sources=(
-            AssetSource(
-                f"{_PYPI}/4c/19/91b867267e7ea6f7ae1aefa46634cbdd0df7dc97318882d4d62c4ea19ce9/"
-                "sports2d-0.0.1-py3-none-any.whl",
-                member="Sports2D/Demo/demo.mp4",
-                archive_sha256="050f7214f9faade558e5d8054e6f2e9f8a8794d818eb0823a32e63eef8d49f25",
-            ),
-        ),
-        description="sample video for `posecast bench` (54 frames, 1376x910, 30 fps) from the Sports2D 0.0.1 wheel",
-        cli_hint="a video path",
-    ),
 }
 
 

@@ -12,7 +12,7 @@ DEFAULT_FETCH = ("pose_landmarker_full",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("assets", help="list or download the MediaPipe models and the benchmark clip")
+    parser = subparsers.add_parser("assets", help="list or download the MediaPipe models")
     sub = parser.add_subparsers(dest="assets_command", required=True, metavar="ACTION")
     listing = sub.add_parser("list", help="the downloadable assets and whether they are cached")
     listing.set_defaults(func=_list)
