@@ -209,14 +209,16 @@ class MetricPoseLifting(PoseLifting):
                 person_id, pose.state, keypoints_px[k], confidence[k], pose.joints_rel_m + pose.root_m,
                 pose.joints_rel_m, pose.root_m, pose.bone_lengths_m, float(lifted.scale[k]), lifted.joints_rel[k],
             )  # fmt: skip
-        for person_id in self.tracker.lost():
-            self.states[person_id].reset()
-            people[person_id] = PersonPose.lost(person_id)
-        for person_id in [pid for pid in self.states if pid not in self.tracker.tracks]:
-            del self.states[person_id]  # forgotten by the tracker: the id is never used again
+        if len(self.tracker.tracks) > len(ids):  # someone remembered but not seen
+            for person_id in self.tracker.lost():
+                self.states[person_id].reset()
+                people[person_id] = PersonPose.lost(person_id)
+        if len(self.states) > len(self.tracker.tracks):  # someone forgotten: the id is never used again
+            for person_id in [pid for pid in self.states if pid not in self.tracker.tracks]:
+                del self.states[person_id]
         if stage_ns is not None:
             stage_ns.update(window=t1 - t0, lift=t2 - t1, smooth=time.perf_counter_ns() - t2)
-        return [people[pid] for pid in sorted(people)]
+        return [people[pid] for pid in sorted(people)] if len(people) > 1 else list(people.values())
 
     def _implausible(self, pose: MetricPose, keypoints_norm: np.ndarray, confidence: np.ndarray) -> bool:
         seen = confidence >= self.options.min_joint_confidence
