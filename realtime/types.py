@@ -289,17 +289,3 @@ class StreamMeta:
     bone_names: tuple[str, ...] = skeleton.BONE_NAMES
     units: str = "m"
     frame: str = COORDINATE_FRAME
-
-
-@dataclass
-class Keypoints2D:
-    """Legacy: the single-person 2D record of the pre-``Detections2D`` pipeline (removed once the
-    stages have moved to :class:`Detections2D`)."""
-
-    frame_id: int
-    capture_ns: int
-    image_size: tuple[int, int]
-    detected: bool
-    keypoints_px: np.ndarray
-    confidence: np.ndarray
-    landmarks_px: np.ndarray
