@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ...engines.runtime import BACKENDS
 from ..benchmark import BenchConfig, BenchOptions, build_report, run_benchmark, write_plots, write_reports
+from ..benchmark.hooks import SOAK_HOOKS
 from ..benchmark.report import summary_text
 from ..detectors.mediapipe import MODEL_VARIANTS
 from ..errors import OptionsError
@@ -42,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--soak", type=float, default=0.0, metavar="MINUTES",
                         help="then run paced for MINUTES, looping the clip: latency and memory over time")  # fmt: skip
     parser.add_argument("--soak-pace", type=float, default=30.0, metavar="FPS", help="the soak's rate (default 30)")
+    parser.add_argument("--soak-hook", action="append", default=[], choices=list(SOAK_HOOKS), metavar="NAME",
+                        help=f"run beside the soak (repeatable): {', '.join(SOAK_HOOKS)}")  # fmt: skip
     parser.add_argument("--backend", default="auto", choices=["auto", "all", *BACKENDS],
                         help="lifting backend; all: every backend usable here, each measured")  # fmt: skip
     parser.add_argument("--model", action="append", metavar="PATH|NAME",
@@ -100,7 +103,9 @@ def bench(args: argparse.Namespace) -> int:
         model_asset=args.model_asset, max_people=args.max_people, publish=args.publish, verbose=args.verbose,
     )  # fmt: skip
     folder = _writable_folder(args.output)
-    result = run_benchmark(options)
+    if args.soak_hook and not args.soak:
+        raise OptionsError("--soak-hook needs --soak MINUTES")
+    result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
     report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))
     paths = write_reports(report, folder)
     if not args.no_plots:

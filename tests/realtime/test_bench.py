@@ -82,6 +82,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     out = tmp_path / "results"
     code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
                  "--frames", "20", "--rounds", "2", "--warmup", "4", "--pace", "30", "--soak", "0.05",
+                 "--soak-hook", "stalled-subscriber",
                  "--output", str(out)])  # fmt: skip
     assert code == 0
     report = json.loads((out / "bench.json").read_text())
@@ -115,6 +116,8 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert paced["frames_processed"] + paced["dropped_capture"] + paced["dropped_handoff"] == 20
     soak = report["soak"]
     assert soak["frames_offered"] == 90 and soak["per_minute"] and soak["rss_mb_end"] > 50
+    # a subscriber that never reads got only what its small queue holds, the others everything
+    assert 0 < soak["hooks"]["stalled-subscriber"]["messages_left_unread"] < 90
     assert [t["met"] in (True, False) for t in report["targets"]] == [True] * 4
     md = (out / "bench.md").read_text()
     assert "MediaPipe alone" in md and "capture → published" in md
