@@ -4,15 +4,23 @@ Every command is one module registered in :data:`posecast.realtime.commands.COMM
 exposes ``register(subparsers)``); this module only builds the parser, sets up logging and
 turns a :class:`PosecastError` into one line on stderr and exit code 2. Training and evaluation
 are tools in ``tools/`` (they need torch, which the live path never imports).
+
+Ctrl-C (SIGINT) and SIGTERM stop a command the same way, wherever it is (loading models,
+running, writing): the interruption unwinds through every ``with`` and ``finally``, so outputs
+are finished (videos, recordings, statistics) and the exit code is 128 + the signal's number
+(130, 143), without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from ..engines.errors import PosecastError
 from .commands import register_all
@@ -63,7 +71,43 @@ def configure_logging(verbose: bool) -> None:
         levels.setLogLevel(levels.LOG_LEVEL_WARNING if verbose else levels.LOG_LEVEL_SILENT)
 
 
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGTERM), raised like Ctrl-C's KeyboardInterrupt so the same clean-up runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """While inside: SIGTERM raises :class:`Interrupted` in the main thread, as SIGINT raises
+    KeyboardInterrupt (the previous handler comes back after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and receives the signals)
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with stop_signals_interrupt():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as exc:  # also while the commands load (imports, models)
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            log.info("stopped by %s", signal.Signals(signum).name)
+            return 128 + signum
+
+
+def _main(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if not {"-v", "--verbose"} & set(words):
         quiet_native_logs()  # before cv2 is first imported (by the commands' modules)
@@ -77,8 +121,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.exception("posecast failed")
         print(f"posecast: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
 
 
 if __name__ == "__main__":

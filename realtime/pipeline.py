@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 
+from ..engines.errors import PosecastError
 from .avatar import AvatarWorld
 from .errors import SinkError
 from .sinks.background import BackgroundSink
@@ -175,13 +176,19 @@ class Pipeline:
 
     def close(self) -> None:
         """Close the sinks (finishing their files), then the lifting stage and the detector.
-        Raises the first error a sink raised on closing, after closing everything else."""
-        errors = []
+        Raises the first error a sink raised on closing, after closing everything else (one that
+        is not a :class:`PosecastError`, e.g. a full disk's OSError, as a :class:`SinkError`
+        naming the output)."""
+        errors: list[Exception] = []
         for output in self._outputs:
             try:
                 output.close()
-            except Exception as exc:  # noqa: BLE001 - close the rest first, raise after
+            except PosecastError as exc:
                 errors.append(exc)
+            except Exception as exc:  # noqa: BLE001 - close the rest first, raise after
+                error = SinkError(f"output {output.name} could not be finished: {exc}")
+                error.__cause__ = exc
+                errors.append(error)
         opened = {id(o.sink) if isinstance(o, BackgroundSink) else id(o) for o in self._outputs}
         for sink in self.sinks:
             if id(sink) not in opened and sink.name not in self.failed:

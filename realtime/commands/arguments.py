@@ -8,6 +8,7 @@ Options of a detector or a sink are not listed here: each registered class adds 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -133,7 +134,8 @@ def run_pipeline(
     except BaseException:
         for stage in (*sinks, lifting, detector):
             if stage is not None:
-                stage.close()
+                with contextlib.suppress(Exception):  # the error to report is the one being raised
+                    stage.close()
         raise
     if dropped:
         log.info("%d frames dropped at capture (processing was slower than the camera)", dropped)

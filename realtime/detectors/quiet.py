@@ -3,6 +3,9 @@
 MediaPipe's native libraries write INFO and WARNING lines straight to file descriptor 2 when
 the model loads and on the first frames. :func:`quiet_native_stderr` points fd 2 at
 ``/dev/null`` for a block while Python's logging handlers keep writing to the real terminal.
+Blocks may overlap across threads (the detector on the pipeline's thread, a video writer opening
+on its own): fd 2 is redirected by the first and restored by the last, never left pointing at
+``/dev/null`` (which would hide every later error line).
 """
 
 from __future__ import annotations
@@ -12,35 +15,49 @@ import io
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
+
+_lock = threading.Lock()
+_depth = 0  # blocks inside quiet_native_stderr now, in any thread
+_restore: list = []  # what the outermost block restores
 
 
 @contextlib.contextmanager
 def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
     """Point file descriptor 2 at ``/dev/null`` for the block, so native libraries' log lines
     vanish, while Python's logging handlers that wrote to stderr keep writing to the real one."""
+    global _depth
     if not enabled:
         yield
         return
+    with _lock:
+        if _depth == 0:
+            try:
+                sys.stderr.flush()
+                saved_fd = os.dup(2)
+            except (OSError, ValueError):  # no usable fd 2 (e.g. a closed stderr): nothing to hide
+                saved_fd = None
+            if saved_fd is not None:
+                real_stderr = io.TextIOWrapper(io.FileIO(saved_fd, "w", closefd=False), write_through=True)
+                moved = _point_stderr_handlers_at(real_stderr)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+                _restore[:] = [(saved_fd, real_stderr, moved)]
+        _depth += 1
     try:
-        sys.stderr.flush()
-        saved_fd = os.dup(2)
-    except (OSError, ValueError):  # no usable fd 2 (e.g. a closed stderr): nothing to hide
-        yield
-        return
-    real_stderr = io.TextIOWrapper(io.FileIO(saved_fd, "w", closefd=False), write_through=True)
-    moved = _point_stderr_handlers_at(real_stderr)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved_fd, 2)
-        os.close(devnull)
-        for handler, stream in moved:
-            handler.setStream(stream)
-        real_stderr.flush()
-        os.close(saved_fd)
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _restore:
+                saved_fd, real_stderr, moved = _restore.pop()
+                os.dup2(saved_fd, 2)
+                for handler, stream in moved:
+                    handler.setStream(stream)
+                real_stderr.flush()
+                os.close(saved_fd)
 
 
 def _point_stderr_handlers_at(stream: io.TextIOBase) -> list[tuple[logging.StreamHandler, object]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ...engines.fileio import atomic_write
-from ..errors import OptionsError
+from ..errors import OptionsError, SinkError
 from ..stages import Sink
 from ..types import PoseFrame
 
@@ -110,6 +110,9 @@ class StatsSink(Sink):
 
     def close(self) -> None:
         report = self.report()
-        if self.json_path is not None:
-            atomic_write(self.json_path, json.dumps(report, indent=2).encode())
-            self.json_path = None  # written once
+        path, self.json_path = self.json_path, None  # written once, also when the write fails
+        if path is not None:
+            try:
+                atomic_write(path, json.dumps(report, indent=2).encode())
+            except OSError as exc:  # a full disk: nothing half-written stays (atomic_write)
+                raise SinkError(f"cannot write statistics to {path}: {exc.strerror or exc}") from exc

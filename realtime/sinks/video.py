@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 #: Frames a live source's rate is measured over before the video starts (at most).
 _RATE_FRAMES = 60
 _RATE_WINDOW_NS = 1_000_000_000
+#: How long closing waits for a live source's queued frames before dropping the rest (seconds).
+_LIVE_CLOSE_S = 0.5
 
 
 class VideoSink(Sink):
@@ -192,11 +194,17 @@ class VideoSink(Sink):
         self.frames_written += 1
 
     def close(self) -> None:
-        """Write what is queued (a file source's frames all; the queue is bounded), finish the file."""
+        """Write what is queued (a file source's frames all; a live source's for up to
+        :data:`_LIVE_CLOSE_S`, the rest dropped and counted, so a stop is quick), finish the file."""
         with self._ready:
             self._closing = True
             self._ready.notify_all()
         if self._thread is not None:
+            self._thread.join(_LIVE_CLOSE_S)
+            with self._ready:  # still encoding: drop the live frames left (a file's are all written)
+                left = [item for item in self._queue if not item[2]]
+                self.dropped_frames += len(self._queue) - len(left)
+                self._queue = collections.deque(left)
             self._thread.join()
             self._thread = None
         if self.dropped_frames:

@@ -138,7 +138,9 @@ class _OpenCvWriter:
         self.codec = "VP8" if webm else "MPEG-4 part 2 (mp4v)"
         self.browser_playable = webm
         self._file = contextlib.ExitStack()
-        temporary = self._file.enter_context(atomic_path(path))
+        self._path = path
+        self._temporary = temporary = self._file.enter_context(atomic_path(path))
+        self._frames = 0
         # OpenCV prints a line about WebM's codec tag straight to stderr when it opens: hidden
         with quiet_native_stderr():
             self._writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*("VP80" if webm else "mp4v")),
@@ -155,7 +157,28 @@ class _OpenCvWriter:
         if (image_bgr.shape[1], image_bgr.shape[0]) != self._size:
             image_bgr = cv2.resize(image_bgr, self._size)
         self._writer.write(image_bgr)
+        self._frames += 1
 
     def close(self) -> None:
         self._writer.release()
+        # OpenCV's writer says nothing when the disk fills up: read the last frame back first
+        if self._frames and not _last_frame_readable(self._temporary, self._frames):
+            self._file.__exit__(VideoFileError, None, None)  # removes the temporary file
+            raise VideoFileError(f"cannot finish the view video {self._path}: its last frames did not reach the "
+                                 "disk (is it full?); nothing written")  # fmt: skip
         self._file.close()  # renames the finished file into place
+
+
+def _last_frame_readable(path: Path, frames: int) -> bool:
+    """Whether frame ``frames - 1`` of the video at ``path`` decodes (one seek: cheap even for
+    an hour of video)."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            return False
+        capture.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
+        ok, _ = capture.read()
+        # a truncated file seeks "successfully" to its start: check where the read ended
+        return bool(ok) and capture.get(cv2.CAP_PROP_POS_FRAMES) >= frames - 1
+    finally:
+        capture.release()

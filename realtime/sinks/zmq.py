@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -63,6 +64,39 @@ class PublisherOptions:
             raise OptionsError(f"meta_interval_s must be positive, got {self.meta_interval_s}")
 
 
+def _split_tcp(endpoint: str) -> tuple[str, str] | None:
+    """``(host, port)`` of a ``tcp://HOST:PORT`` endpoint (``[::1]`` without brackets), else ``None``."""
+    if not endpoint.startswith("tcp://") or ":" not in endpoint[6:]:
+        return None
+    host, port = endpoint[6:].rsplit(":", 1)
+    return host.strip("[]"), port
+
+
+def _check_port(endpoint: str) -> None:
+    """Refuse a TCP port outside 1..65535 (ZeroMQ would bind some other port instead)."""
+    parts = _split_tcp(endpoint)
+    if parts is not None and parts[1].isdigit() and not 0 <= int(parts[1]) <= 65535:
+        raise PublishError(f"port {parts[1]} of {endpoint} is outside 1..65535: pass e.g. {DEFAULT_ADDRESS}, or port "
+                           "0 for any free one")  # fmt: skip
+
+
+def _exposed(endpoint: str) -> bool:
+    """Whether binding ``endpoint`` accepts subscribers from other machines: every transport but
+    ipc:// and inproc://, unless bound to a loopback address."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return False
+    parts = _split_tcp(endpoint)
+    if parts is None:
+        return True
+    host = parts[0]
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # '*', an interface name or a host name: other machines may reach it
+        return True
+
+
 class Publisher:
     """Sends posecast messages over ZeroMQ without ever blocking.
 
@@ -97,10 +131,14 @@ class Publisher:
         if endpoint.startswith("tcp://") and endpoint.endswith(":0"):
             endpoint = endpoint[:-1] + "*"
         try:
+            _check_port(endpoint)
             if connect:
                 self._socket.connect(endpoint)
                 return f"connect:{endpoint}"
             self._socket.bind(endpoint)
+        except PublishError:
+            self._socket.close(linger=0)
+            raise
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
             if exc.errno == errno.EADDRINUSE:
@@ -111,7 +149,12 @@ class Publisher:
                 f"cannot {'connect to' if connect else 'bind'} {address!r} ({exc}): expected e.g. "
                 f"{DEFAULT_ADDRESS} or connect:tcp://HOST:PORT"
             ) from exc
-        return self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        bound = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        if _exposed(endpoint):
+            log.warning("publishing on %s: the pose stream is open to the network, anyone who can reach this machine "
+                        "on that port can read it (no authentication, no encryption); bind tcp://127.0.0.1:PORT to "
+                        "keep it on this machine", bound)  # fmt: skip
+        return bound
 
     def _send(self, topic: bytes, payload: bytes) -> bool:
         try:
