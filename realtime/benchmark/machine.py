@@ -176,7 +176,8 @@ class ResourceSampler:
             self.samples.append(Sample(t - self._t0, rss_mb(), 100.0 * (cpu - last_cpu) / max(t - last_t, 1e-9)))
             last_t, last_cpu = t, cpu
 
-    def stop(self) -> None:
+    def stop(self, exclude_pids: tuple[int, ...] = ()) -> None:
+        """Stop sampling; record the busiest other processes (not this one nor ``exclude_pids``)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
@@ -185,7 +186,7 @@ class ResourceSampler:
         ticks1, hz = _process_ticks(), os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         busy = []
         for pid, (name, ticks) in ticks1.items():
-            if pid == os.getpid() or pid not in self._ticks0:
+            if pid == os.getpid() or pid in exclude_pids or pid not in self._ticks0:
                 continue
             percent = 100.0 * (ticks - self._ticks0[pid][1]) / hz / elapsed
             if percent >= 5.0:

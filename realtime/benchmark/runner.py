@@ -243,7 +243,7 @@ def run_benchmark(
                 for hook in hooks:
                     hook_results[hook.name] = hook.stop()
             phases["soak"] = (t, sampler.now_s())
-        sampler.stop()
+        sampler.stop(exclude_pids=(receiver.process.pid,))  # "others": not our own subscriber
         received = receiver.stop()
         receiver = None
     finally:

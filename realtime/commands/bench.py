@@ -2,8 +2,9 @@
 
 Runs the real pipeline (MediaPipe, the lifting networks, smoothing, the ZeroMQ sink) with a
 real subscriber in another process, and MediaPipe alone on the same frames in the same run;
-writes ``bench.json``, ``bench.md`` and PNG plots to ``--output`` and prints the table. See
-:mod:`posecast.realtime.benchmark`.
+writes ``bench.json``, ``bench.md`` and PNG plots to ``--output`` and prints the table. The
+clip is decoded once and replayed (a camera's frames are grabbed first, then replayed the same
+way), so every configuration sees the same images. See :mod:`posecast.realtime.benchmark`.
 """
 
 from __future__ import annotations
