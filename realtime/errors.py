@@ -8,6 +8,17 @@ class SourceError(PosecastError):
     """A camera, video file or image folder that cannot be opened or read."""
 
 
+class SourceStalledError(SourceError):
+    """A live source has delivered nothing for a while and is retrying (not the end of the
+    stream): raised by ``read()`` every ``stall_report_s`` while it lasts, so the pipeline can
+    say so (the ``source_stalled_s`` notice); ``stalled_s`` is the time since its last frame.
+    Code that does not handle it sees a :class:`SourceError`."""
+
+    def __init__(self, message: str, stalled_s: float) -> None:
+        super().__init__(message)
+        self.stalled_s = stalled_s
+
+
 class PublishError(PosecastError):
     """A ZeroMQ address that cannot be bound or connected."""
 

@@ -25,10 +25,10 @@ from collections.abc import Iterator, Sequence
 
 from ..engines.errors import PosecastError
 from .avatar import AvatarWorld
-from .errors import SinkError
+from .errors import SinkError, SourceStalledError
 from .sinks.background import BackgroundSink
 from .stages import Detector2D, FrameSource, PoseLifting, Sink
-from .types import Detections2D, Frame, PoseFrame, StreamMeta
+from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ class Pipeline:
         self._outputs: list[Sink] = []
         self._image_size: tuple[int, int] | None = None
         self._source_fps = 0.0
+        self._last: PoseFrame | None = None
+        #: Stall notices handed to the sinks (a live source silent and retrying; see source_stalled).
+        self.stall_notices = 0
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -107,6 +110,7 @@ class Pipeline:
         result = PoseFrame(frame.frame_id, frame.capture_ns, detections.timestamp_ns, detections.image_size, people,
                            stage_ns, frame.image_bgr, detections)  # fmt: skip
         self.frames += 1
+        self._last = result
         if self.world is not None:
             t_world = time.perf_counter_ns()
             result.world = self.world.process(result)
@@ -139,13 +143,32 @@ class Pipeline:
         except Exception as close_exc:  # noqa: BLE001 - already failing; say so and go on
             log.debug("closing the failed output %s: %s", output.name, close_exc)
 
+    def source_stalled(self, stalled_s: float) -> None:
+        """Tell every sink that the live source has delivered nothing for ``stalled_s`` seconds and
+        is retrying: a :class:`PoseFrame` notice with the last frame's ids and every person
+        ``lost`` (``source_stalled_s``), through :meth:`Sink.source_stalled`. Nothing before the
+        first frame (there is no frame to refer to)."""
+        last = self._last
+        if last is None:
+            return
+        people = [PersonPose.lost(person.person_id) for person in last.people]
+        notice = PoseFrame(last.frame_id, last.capture_ns, last.timestamp_ns, last.image_size, people,
+                           source_stalled_s=float(stalled_s))  # fmt: skip
+        self.stall_notices += 1
+        self._deliver("source_stalled", notice)
+
     def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
         """Yield a :class:`PoseFrame` per frame of an opened ``source`` until it ends,
-        ``max_frames`` were processed or a sink asks to stop. Raises :class:`SinkError` after
-        the frame in which a sink failed."""
+        ``max_frames`` were processed or a sink asks to stop; while a live source stalls
+        (:class:`SourceStalledError`) the sinks get :meth:`source_stalled` notices. Raises
+        :class:`SinkError` after the frame in which a sink failed."""
         count = 0
         while max_frames is None or count < max_frames:
-            frame = source.read()
+            try:
+                frame = source.read()
+            except SourceStalledError as stall:
+                self.source_stalled(stall.stalled_s)
+                continue
             if frame is None:
                 return
             count += 1

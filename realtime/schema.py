@@ -23,6 +23,10 @@ Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is 
 ``root_m``                [x, y, z] metres, the pelvis in the camera frame
 ``frame``                 ``"camera_xright_ydown_zforward"`` (OpenCV camera axes)
 ``latency_ms``            optional map stage name → milliseconds (e.g. ``"keypoints2d"``)
+``source_stalled_s``      optional, only while a live source (camera, stream) has delivered
+                          nothing and is being retried: seconds since its last frame. Such a
+                          message is ``lost`` and carries the last frame's ``frame_id`` and
+                          ``capture_ns``; one is sent per person about every 0.5 s
 ========================  ================================================================
 
 Every frame gives at least one pose message: one per person the tracker holds (seen, or
@@ -92,6 +96,7 @@ class PoseMessage:
     schema_version: int = SCHEMA_VERSION
     frame: str = COORDINATE_FRAME
     person_id: int = 0
+    source_stalled_s: float = 0.0
 
 
 @dataclass
@@ -153,6 +158,8 @@ def encode_pose(
     }
     if with_latency:
         payload["latency_ms"] = {str(k): v / 1e6 for k, v in frame.stage_ns.items()}
+    if frame.source_stalled_s > 0:
+        payload["source_stalled_s"] = float(frame.source_stalled_s)
     if extra:
         payload.update(extra)
     return _pack(payload)
@@ -175,6 +182,8 @@ def encode_pose_message(message: PoseMessage) -> bytes:
     }
     if message.latency_ms is not None:
         payload["latency_ms"] = {str(k): float(v) for k, v in message.latency_ms.items()}
+    if message.source_stalled_s > 0:
+        payload["source_stalled_s"] = float(message.source_stalled_s)
     return _pack(payload)
 
 
@@ -195,6 +204,7 @@ def decode_pose(payload: bytes) -> PoseMessage:
         schema_version=m["schema_version"],
         frame=m["frame"],
         person_id=m.get("person_id", 0),
+        source_stalled_s=float(m.get("source_stalled_s", 0.0)),
     )
 
 
@@ -306,3 +316,6 @@ def validate_pose_message(message: dict[str, Any]) -> None:
         isinstance(latency, dict) and all(isinstance(k, str) and isinstance(v, int | float) for k, v in latency.items())
     ):
         raise SchemaError(f"field 'latency_ms' must map stage names to milliseconds, got {latency!r}")
+    stalled = message.get("source_stalled_s", 0.0)
+    if not (isinstance(stalled, int | float) and not isinstance(stalled, bool) and 0.0 <= stalled < math.inf):
+        raise SchemaError(f"field 'source_stalled_s' must be a finite number of seconds >= 0, got {stalled!r:.80}")

@@ -42,8 +42,10 @@ class FrameSource(ABC):
     ``open`` acquires the device or file and raises :class:`~posecast.realtime.errors.SourceError`
     when it cannot be read. ``read`` blocks until the next frame (a camera: until a newer frame
     than the last one returned arrives; a paced file: until its time has come) and returns
-    ``None`` at the end of the stream; it raises ``SourceError`` when a live device stops
-    answering. ``close`` releases everything and may be called twice.
+    ``None`` at the end of the stream; it raises ``SourceError`` when a live device does not
+    answer, and ``SourceStalledError`` (a ``SourceError``) while a live device that delivered
+    before is silent but being retried: the pipeline reports it and reads again. ``close``
+    releases everything and may be called twice.
     """
 
     #: the registry key (``realtime.sources.SOURCES``)
@@ -208,6 +210,11 @@ class Sink(ABC):
 
     def update_meta(self, meta: StreamMeta) -> None:  # noqa: B027 - an optional hook
         """The meta data changed (e.g. the intrinsics once the image size is known); default: ignore."""
+
+    def source_stalled(self, notice: PoseFrame) -> None:  # noqa: B027 - an optional hook
+        """The live source has delivered nothing for ``notice.source_stalled_s`` seconds and is
+        retrying (repeated every half second or so while that lasts; every person ``lost``);
+        default: ignore. The ZeroMQ sink publishes it."""
 
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Finish (flush files, close sockets); safe to call twice."""

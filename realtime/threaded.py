@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from .errors import SourceStalledError
 from .pipeline import Pipeline
 from .stages import FrameSource
 from .types import PoseFrame
@@ -157,7 +158,11 @@ class ThreadedPipeline:
         count = 0
         try:
             while not stop.is_set() and (max_frames is None or count < max_frames):
-                frame = source.read()
+                try:
+                    frame = source.read()
+                except SourceStalledError as stall:  # reported on the caller's thread, then read again
+                    handoff.put(stall, block=True)
+                    continue
                 if frame is None:
                     break
                 count += 1
@@ -182,6 +187,9 @@ class ThreadedPipeline:
                 item, waited_ns = got
                 if item is _END:
                     return
+                if isinstance(item, SourceStalledError):
+                    pipeline.source_stalled(item.stalled_s)
+                    continue
                 if isinstance(item, BaseException):
                     raise item
                 frame, detections, stage_ns = item

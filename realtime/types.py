@@ -249,7 +249,10 @@ class PoseFrame:
     source image, not copied (for drawing sinks; do not modify it); ``detections`` the 2D as
     detected; ``delivered_ns``: ``time.monotonic_ns()`` once every sink had the frame (0 before);
     ``world``: the people on the floor, in the world frame (a
-    :class:`posecast.realtime.avatar.AvatarFrame`), when the pipeline has an avatar world.
+    :class:`posecast.realtime.avatar.AvatarFrame`), when the pipeline has an avatar world;
+    ``source_stalled_s`` > 0: not a new frame but a notice that the live source has delivered
+    nothing for that many seconds (``frame_id``, ``capture_ns`` and ``timestamp_ns`` are the last
+    frame's, every person is ``lost``; sinks get it through ``Sink.source_stalled``, not ``write``).
     """
 
     frame_id: int
@@ -262,6 +265,7 @@ class PoseFrame:
     detections: Detections2D | None = None
     delivered_ns: int = 0
     world: Any = None
+    source_stalled_s: float = 0.0
 
     @property
     def tracked(self) -> list[PersonPose]:

@@ -47,6 +47,9 @@ class BackgroundSink(Sink):
     def write(self, frame: PoseFrame) -> None:
         self._put("frame", frame)
 
+    def source_stalled(self, notice: PoseFrame) -> None:
+        self._put("stalled", notice)
+
     def _put(self, kind: str, item: object) -> None:
         with self._ready:
             self._raise_pending()
@@ -76,6 +79,8 @@ class BackgroundSink(Sink):
             try:
                 if kind == "frame":
                     self.sink.write(item)  # type: ignore[arg-type]
+                elif kind == "stalled":
+                    self.sink.source_stalled(item)  # type: ignore[arg-type]
                 else:
                     self.sink.update_meta(item)  # type: ignore[arg-type]
             except BaseException as exc:  # handed to the pipeline's thread, raised there

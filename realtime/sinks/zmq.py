@@ -262,6 +262,10 @@ class ZmqSink(Sink):
                 self.dropped_frames += 1
         self._last_person_id = people[-1].person_id
 
+    def source_stalled(self, notice: PoseFrame) -> None:
+        """While the source is silent: a ``lost`` message per person with ``source_stalled_s``."""
+        self.write(notice)
+
     @property
     def sent_messages(self) -> int:
         return self.publisher.sent_messages

@@ -2,6 +2,13 @@
 
 A frame the pipeline had no time to take is dropped and counted in ``dropped_frames``, never
 queued, so latency cannot build up. Frames carry their capture time.
+
+A flaky device (a loose USB cable, a stream that drops) is not the end: failed grabs are
+retried at once for ``stall_report_s``; after that (and at least ``max_read_failures`` failures
+in a row) the device is reopened, again and again with a growing pause (0.05 s doubling to
+1 s), until frames come back or ``max_stall_s`` passes without one (then the stream ends). Meanwhile ``read()`` raises
+:class:`~posecast.realtime.errors.SourceStalledError` every ``stall_report_s`` once no frame has
+come for ``stall_report_s``, so the pipeline can tell its subscribers (``source_stalled_s``).
 """
 
 from __future__ import annotations
@@ -13,19 +20,23 @@ import time
 
 import cv2
 
-from ..errors import SourceError
+from ..errors import SourceError, SourceStalledError
 from ..stages import FrameSource
 from ..types import Frame
 
 log = logging.getLogger(__name__)
+
+#: The pause before reopening a device that stopped delivering, doubled each time up to the maximum (s).
+_FIRST_PAUSE_S, _MAX_PAUSE_S = 0.05, 1.0
 
 
 class CameraSource(FrameSource):
     """A live camera read on its own thread that keeps only the newest frame.
 
     ``frame_id`` counts every captured frame, so ids returned by :meth:`read` skip those that
-    were dropped. The stream ends (``read()`` returns ``None``) after ``max_read_failures``
-    consecutive failed grabs, e.g. when the camera is unplugged.
+    were dropped. A device silent for ``stall_report_s`` (and ``max_read_failures`` failed grabs)
+    is reopened with backoff; the stream ends (``read()`` returns ``None``) only when no frame came for
+    ``max_stall_s`` (see the module docstring).
     """
 
     name = "camera"
@@ -38,11 +49,18 @@ class CameraSource(FrameSource):
         fps: float | None = None,
         read_timeout_s: float = 5.0,
         max_read_failures: int = 10,
+        stall_report_s: float = 0.5,
+        max_stall_s: float = 30.0,
     ) -> None:
         self.index = index
         self.width, self.height, self.fps = width, height, fps
         self.read_timeout_s = read_timeout_s
         self.max_read_failures = max_read_failures
+        self.stall_report_s = stall_report_s
+        self.max_stall_s = max_stall_s
+        #: Times the device stopped delivering and came back (reopened or not).
+        self.stalls = 0
+        self._last_frame_s: float | None = None  # time.monotonic() of the newest grabbed frame
         self.dropped_frames = 0
         self._capture: cv2.VideoCapture | None = None
         self._thread: threading.Thread | None = None
@@ -76,14 +94,7 @@ class CameraSource(FrameSource):
         return capture
 
     def open(self) -> None:
-        capture = self._open_capture()
-        for prop, value in (
-            (cv2.CAP_PROP_FRAME_WIDTH, self.width),
-            (cv2.CAP_PROP_FRAME_HEIGHT, self.height),
-            (cv2.CAP_PROP_FPS, self.fps),
-        ):
-            if value:
-                capture.set(prop, value)
+        capture = self._configure(self._open_capture())
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         if self.width or self.height or self.fps:  # the device may pick its nearest mode: say which
             asked = f"{self.width or '?'}x{self.height or '?'} at {self.fps or '?'} fps"
@@ -91,47 +102,97 @@ class CameraSource(FrameSource):
                      int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                      self.source_fps)  # fmt: skip
         self._capture, self._latest, self._ended, self.dropped_frames = capture, None, False, 0
+        self._last_frame_s, self.stalls = None, 0
         self._stop.clear()
         self._thread = threading.Thread(target=self._grab_loop, name=self.label.replace(" ", "-"), daemon=True)
         self._thread.start()
 
+    def _configure(self, capture: cv2.VideoCapture) -> cv2.VideoCapture:
+        """Ask ``capture`` for the size and rate wanted; returns it."""
+        for prop, value in (
+            (cv2.CAP_PROP_FRAME_WIDTH, self.width),
+            (cv2.CAP_PROP_FRAME_HEIGHT, self.height),
+            (cv2.CAP_PROP_FPS, self.fps),
+        ):
+            if value:
+                capture.set(prop, value)
+        return capture
+
     def _grab_loop(self) -> None:
-        frame_id, failures = 0, 0
+        frame_id, failures, pause_s, reopening = 0, 0, _FIRST_PAUSE_S, False
+        opened_s = time.monotonic()
         while not self._stop.is_set():
             ok, image = self._capture.read()
             if not ok or image is None:
                 failures += 1
-                if failures >= self.max_read_failures:
-                    log.warning("%s stopped delivering frames", self.label)
+                silent_s = time.monotonic() - (self._last_frame_s or opened_s)
+                if silent_s >= self.max_stall_s:
+                    log.warning("%s delivered no frame for %.0f s: the stream ends", self.label, silent_s)
                     break
-                self._stop.wait(0.01)
+                if failures < self.max_read_failures or silent_s < self.stall_report_s:
+                    self._stop.wait(0.01)  # a blip: try again at once
+                    continue
+                if not reopening:
+                    reopening = True
+                    log.warning("%s stopped delivering frames: reopening it until it comes back (at most %.0f s)",
+                                self.label, self.max_stall_s)  # fmt: skip
+                self._stop.wait(pause_s)
+                pause_s = min(2 * pause_s, _MAX_PAUSE_S)
+                self._reopen()
                 continue
-            failures = 0
+            if reopening:
+                self.stalls += 1
+                log.warning("%s is back after %.1f s without frames", self.label,
+                            time.monotonic() - (self._last_frame_s or opened_s))  # fmt: skip
+            failures, pause_s, reopening = 0, _FIRST_PAUSE_S, False
             frame = Frame(frame_id, time.monotonic_ns(), image, self.source_fps)
             frame_id += 1
             with self._ready:
                 if self._latest is not None:
                     self.dropped_frames += 1
                 self._latest = frame
+                self._last_frame_s = time.monotonic()
                 self._ready.notify_all()
         with self._ready:
             self._ended = True
             self._ready.notify_all()
 
+    def _reopen(self) -> None:
+        """Release the device and open it again (a replugged USB camera needs it); a device
+        that does not open yet is tried again on the next round."""
+        self._capture.release()
+        try:
+            self._capture = self._configure(self._open_capture())
+        except SourceError as exc:
+            log.debug("%s: reopening failed: %s", self.label, exc)
+
     def read(self) -> Frame | None:
         """Block until a frame newer than the last one returned arrives and return it.
 
-        Returns ``None`` once the camera has stopped delivering; raises :class:`SourceError`
-        when the camera is not open or sends nothing within ``read_timeout_s``.
+        Returns ``None`` once the camera has given up (no frame for ``max_stall_s``); raises
+        :class:`SourceStalledError` when no frame has come for ``stall_report_s`` (again after every
+        ``stall_report_s`` while that lasts; the device is being reopened), and
+        :class:`SourceError` when the camera is not open or sends no first frame within
+        ``read_timeout_s``.
         """
         if self._thread is None:
             raise SourceError(f"{self.label} is not open: call open() or use `with`")
+        called_s = time.monotonic()
         with self._ready:
-            got = self._ready.wait_for(lambda: self._latest is not None or self._ended, self.read_timeout_s)
-            if not got:
-                raise SourceError(
-                    f"{self.label} delivered no frame in {self.read_timeout_s:g} s: is another program using it?"
-                )
+            while self._latest is None and not self._ended:
+                now = time.monotonic()
+                if self._last_frame_s is None:  # no frame yet: the device may just be slow to start
+                    deadline = called_s + self.read_timeout_s
+                    if now >= deadline:
+                        raise SourceError(f"{self.label} delivered no frame in {self.read_timeout_s:g} s: is another "
+                                          "program using it?")  # fmt: skip
+                else:  # frames came before: a stall, reported every stall_report_s
+                    deadline = max(called_s, self._last_frame_s) + self.stall_report_s
+                    if now >= deadline:
+                        stalled_s = now - self._last_frame_s
+                        message = f"{self.label} has delivered no frame for {stalled_s:.1f} s"
+                        raise SourceStalledError(message, stalled_s)
+                self._ready.wait(deadline - now)
             frame, self._latest = self._latest, None
             return frame
 

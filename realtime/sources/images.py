@@ -1,7 +1,13 @@
-"""A folder of images in name order, each one frame at a nominal rate."""
+"""A folder of images in name order, each one frame at a nominal rate.
+
+An image OpenCV cannot decode (empty, corrupt, not really an image) is skipped and counted in
+``skipped_images`` (the first is logged, the count at the end); its frame id is left out, so
+the others keep their place in time. A folder where no image decodes is an error.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -10,6 +16,8 @@ from ...engines.media import IMAGE_SUFFIXES
 from ..errors import SourceError
 from ..types import Frame
 from .files import FileSource, Pacer
+
+log = logging.getLogger(__name__)
 
 
 class ImageFolderSource(FileSource):
@@ -24,6 +32,10 @@ class ImageFolderSource(FileSource):
         self._files: list[Path] | None = None
         self._next_id = 0
         self._pacer: Pacer | None = None
+        #: Images that could not be decoded and were skipped.
+        self.skipped_images = 0
+        self._index = 0
+        self._emitted = 0
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> ImageFolderSource | None:
@@ -39,18 +51,34 @@ class ImageFolderSource(FileSource):
                 f"image folder {self.path} holds no images: expected files ending in {', '.join(IMAGE_SUFFIXES)}"
             )
         self._files, self._next_id, self.frame_count = files, 0, len(files)
+        self._index = self._emitted = self.skipped_images = 0
         self._pacer = Pacer(self.source_fps) if self.realtime else None
 
     def read(self) -> Frame | None:
         if self._files is None:
             raise SourceError(f"image folder {self.path} is not open: call open() or use `with`")
-        if self._next_id >= len(self._files):
-            return None
-        path = self._files[self._next_id]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise SourceError(f"OpenCV could not decode image {path}: remove it or convert it to PNG/JPEG")
-        return self._emit(image)
+        while self._index < len(self._files):
+            path = self._files[self._index]
+            self._index += 1
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                self._skip(path)
+                continue
+            self._next_id = self._index - 1  # the image's place in the folder (a skipped one leaves a gap)
+            self._emitted += 1
+            return self._emit(image)
+        if not self._emitted and self.skipped_images:
+            raise SourceError(f"no image in {self.path} could be decoded ({self.skipped_images} tried): convert them "
+                              "to PNG or JPEG")  # fmt: skip
+        return None
+
+    def _skip(self, path: Path) -> None:
+        if not self.skipped_images:
+            log.warning("skipped %s: OpenCV could not decode it (empty or corrupt?); later ones are counted", path)
+        self.skipped_images += 1
 
     def close(self) -> None:
+        if self._files is not None and self.skipped_images:
+            log.warning("%d of %d images in %s could not be decoded and were skipped", self.skipped_images,
+                        len(self._files), self.path)  # fmt: skip
         self._files = None
