@@ -22,6 +22,11 @@ OUTPUT_NAMES = ("joints_3d", "scale")
 NORMALIZATION = "intrinsics;pelvis-view-rotated;rms-size=1/c"
 #: Longest window a model may declare (frames): 34 s at 30 fps, far beyond any real lifter.
 MAX_WINDOW_FRAMES = 1024
+#: The frame rate a model's window is sampled at when its file does not say (``extra.frame_rate``):
+#: training resamples every clip to 30 fps.
+DEFAULT_FRAME_RATE_HZ = 30.0
+#: Frame rates a model may declare (Hz).
+FRAME_RATE_RANGE_HZ = (1.0, 1000.0)
 
 
 class ModelMetadataError(ModelError):
@@ -42,6 +47,12 @@ class ModelMetadata:
     license: str = ""
     git_commit: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def frame_rate_hz(self) -> float:
+        """The rate of the frames in the model's window (``extra.frame_rate``; 30 for older files):
+        the live window is resampled to it."""
+        return float(self.extra.get("frame_rate", DEFAULT_FRAME_RATE_HZ))
 
     def to_props(self) -> dict[str, str]:
         props = {k: str(v) for k, v in asdict(self).items() if k not in ("joint_names", "extra")}
@@ -90,6 +101,17 @@ class ModelMetadata:
                 f"{source}: window_frames is {self.window_frames}, expected 1..{MAX_WINDOW_FRAMES} frames; "
                 "re-export the model with tools/export.py"
             )
+        if "frame_rate" in self.extra:
+            low, high = FRAME_RATE_RANGE_HZ
+            try:
+                rate = float(self.extra["frame_rate"])
+            except ValueError:
+                rate = float("nan")
+            if not low <= rate <= high:
+                raise ModelMetadataError(
+                    f"{source}: extra.frame_rate is {self.extra['frame_rate']!r}, expected a number from {low:g} "
+                    f"to {high:g} Hz; re-export the model with tools/export.py"
+                )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

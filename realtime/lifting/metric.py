@@ -10,11 +10,15 @@ Per frame (:meth:`MetricPoseLifting.process`):
    height or profile, the optional One Euro filter, and the root placed from the focal length
    and the 2D (:func:`posecast.engines.camera.solve_root_translation`).
 
-Tracking policy: a person not seen in a frame (or whose root cannot be placed, or whose pose fails
-the plausibility gate of :mod:`.plausibility`: counted in ``implausible_poses``, logged once) is ``lost``:
-their window, bone estimate and filter are reset, and the next pose starts ``warming``
-again. The tracker keeps their id for ``tracker.max_lost_s`` (re-identification). Until the
-window holds T real frames the state is ``warming`` (joints valid, from a partly padded window).
+Tracking policy: a person not seen in a frame is ``lost`` in that frame (no pose is made up),
+but their state is held: the tracker keeps their id for ``tracker.max_lost_s``
+(re-identification), a dropout of up to ``max_gap_s`` is bridged by the window (the next pose
+is ``tracking`` again at once), after a longer one the window restarts (``warming``) and the
+bone lengths are kept for the same id. A person whose root cannot be placed, or whose pose
+fails the plausibility gate of :mod:`.plausibility` (counted in ``implausible_poses``, logged
+once), is ``lost`` too, and their window, bone estimate and filter are reset: that frame's 2D is
+not to be trusted. Until the window spans the model's whole window time the state is ``warming``
+(joints valid, from a partly padded window).
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ class LiftingOptions:
     ``fixed_intrinsics``: fx, fy, cx, cy in pixels for any image (``posecast lift``);
     ``height_m`` (0.5..2.8; ``None``: 1.70, flagged as assumed) or ``subject_path``;
     ``min_joint_confidence``: joints below it get no weight when placing the root;
-    ``max_gap_s``: a longer gap between frames restarts a person's window (``None``: never);
+    ``max_gap_s``: a longer gap between a person's frames restarts their window (``None``: never;
+    shorter dropouts are bridged);
     ``plausibility``: the limits beyond which a pose is published as ``lost``."""
 
     lifter: LifterOptions = field(default_factory=LifterOptions)
@@ -108,6 +113,7 @@ class MetricPoseLifting(PoseLifting):
             self.subject = SubjectProfile.from_height(o.height_m or DEFAULT_HEIGHT_M, assumed=o.height_m is None)
             self._smoother = BoneLengthSmootherOptions.from_height(self.subject.height_m)
         self.lifter = Lifter3D(o.lifter)
+        self._model_fps = self.lifter.metadata.frame_rate_hz
         self.tracker = Tracker(o.tracker)
         self.states: dict[int, PersonState] = {}
         self._batch = np.zeros((o.tracker.max_people, self.lifter.window_frames, skeleton.NUM_JOINTS, 2), np.float32)
@@ -201,7 +207,7 @@ class MetricPoseLifting(PoseLifting):
                                 self.options.min_joint_confidence)  # fmt: skip
             if pose is not None and self._implausible(pose, keypoints_norm[k], confidence[k]):
                 pose = None
-            if pose is None:  # the root cannot be placed, or the pose is absurd: as good as not seen
+            if pose is None:  # the root cannot be placed, or the pose is absurd: forget what it fed in
                 state.reset()
                 people[person_id] = PersonPose.lost(person_id)
                 continue
@@ -209,9 +215,8 @@ class MetricPoseLifting(PoseLifting):
                 person_id, pose.state, keypoints_px[k], confidence[k], pose.joints_rel_m + pose.root_m,
                 pose.joints_rel_m, pose.root_m, pose.bone_lengths_m, float(lifted.scale[k]), lifted.joints_rel[k],
             )  # fmt: skip
-        if len(self.tracker.tracks) > len(ids):  # someone remembered but not seen
+        if len(self.tracker.tracks) > len(ids):  # someone remembered but not seen: lost now, state held
             for person_id in self.tracker.lost():
-                self.states[person_id].reset()
                 people[person_id] = PersonPose.lost(person_id)
         if len(self.states) > len(self.tracker.tracks):  # someone forgotten: the id is never used again
             for person_id in [pid for pid in self.states if pid not in self.tracker.tracks]:
@@ -234,7 +239,8 @@ class MetricPoseLifting(PoseLifting):
     def _state(self, person_id: int) -> PersonState:
         if person_id not in self.states:
             o = self.options
-            self.states[person_id] = PersonState(self.lifter.window_frames, self._smoother, o.one_euro, o.max_gap_s)
+            self.states[person_id] = PersonState(self.lifter.window_frames, self._smoother, o.one_euro, o.max_gap_s,
+                                                 self._model_fps)  # fmt: skip
         return self.states[person_id]
 
     def reset(self) -> None:

@@ -3,7 +3,10 @@
 The lifting stage keeps one :class:`PersonState` per person id, so people never share a
 window, a bone-length estimate or a filter. A frame is handled in two halves around the one
 network call that lifts everybody: :meth:`PersonState.push` (window in) and
-:meth:`PersonState.finish` (metric 3D out).
+:meth:`PersonState.finish` (metric 3D out). A frame in which the person is not seen touches
+nothing: the state is held, so a short dropout (up to ``max_gap_s``) is bridged by the window's
+resampling; after a longer one the window restarts, and the bone lengths, which belong to the
+person, are kept.
 """
 
 from __future__ import annotations
@@ -37,18 +40,19 @@ class PersonState:
         smoother: BoneLengthSmootherOptions,
         one_euro: OneEuroOptions | None = None,
         max_gap_s: float | None = 0.5,
+        model_fps: float = 30.0,
     ) -> None:
-        self.window = PoseWindow(PoseWindowOptions(window_frames=window_frames, max_gap_s=max_gap_s))
+        self.window = PoseWindow(PoseWindowOptions(window_frames, model_fps, max_gap_s))
         self.smoother = BoneLengthSmoother(smoother)
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
         self._state = "warming"
 
     def push(self, keypoints_norm: np.ndarray, timestamp_ns: int) -> WindowResult:
         """Add this frame's normalised 2D ``(17, 2)``; returns the window ending with it (a gap
-        longer than ``max_gap_s`` restarts the window, and with it the smoother and filter)."""
+        longer than ``max_gap_s`` restarts the window and the filter; the bone lengths stay)."""
         window = self.window.process(keypoints_norm, timestamp_ns)
-        if window.restarted:
-            self._reset_temporal()
+        if window.restarted and self.one_euro is not None:
+            self.one_euro.reset()
         self._state = window.state
         return window
 
@@ -72,12 +76,10 @@ class PersonState:
             return None
         return MetricPose(self._state, joints_rel_m, root_m, self.smoother.bone_lengths_m)
 
-    def _reset_temporal(self) -> None:
+    def reset(self) -> None:
+        """A new subject or a pose that cannot be trusted: forget the window, the bone estimate
+        and the filter."""
+        self.window.reset()
         self.smoother.reset()
         if self.one_euro is not None:
             self.one_euro.reset()
-
-    def reset(self) -> None:
-        """A lost track or a new subject: forget the window, the bone estimate and the filter."""
-        self.window.reset()
-        self._reset_temporal()

@@ -23,7 +23,12 @@ metres with bone lengths that stay constant over time, the run-time form of the 
    is rescaled so that the standing height it implies
    (:func:`skeleton.height_from_bone_lengths`) stays ``height_m`` (default: the reference's).
    Proportions come from the video, size from the subject's height.
-5. Rebuild the pose along the kinematic tree, root at the origin, keeping each bone's
+5. Published lengths: the first frame publishes the estimate; then the published lengths
+   follow it smoothly, exponentially with the time constant ``follow_s`` and by at most
+   ``max_rate`` of the reference length per second (rescaled to the height again), so a bone
+   never jumps while the estimate settles. Once every bone is past ``convergence_s`` they go to
+   the final estimate at that bounded rate, reach it and lock (with ``memory_s``: keep following).
+6. Rebuild the pose along the kinematic tree, root at the origin, keeping each bone's
    direction: ``child = parent + L_b · unit(child − parent)``.
 
 With ``fixed_lengths`` (a calibrated subject file) steps 1–4 are skipped and the reference
@@ -65,7 +70,7 @@ _HEIGHT_PER_BONE = np.array([skeleton.height_from_bone_lengths(e) for e in np.ey
 #: First-frame fallback direction for a zero-length bone (down the camera's y axis).
 _DEFAULT_UNIT = np.array([0.0, 1.0, 0.0])
 _NOMINAL_DT_S = 1.0 / 30.0
-_MAX_DT_S = 0.5  # longer gaps (a stalled camera) count as this much
+_MAX_DT_S = 0.25  # a frame after a longer gap (a dropout, a stalled camera) counts as this much
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,10 @@ class BoneLengthSmootherOptions:
     warmup_clip: float = 0.3
     #: the estimate stays within this fraction of the reference length per bone (None: free)
     max_deviation: float | None = 0.2
+    #: the published lengths follow the estimate with this time constant (seconds) ...
+    follow_s: float = 0.15
+    #: ... changing by at most this fraction of the reference length per second
+    max_rate: float = 0.2
 
     def __post_init__(self) -> None:
         ref = np.asarray(self.reference_lengths_m, dtype=np.float64)
@@ -93,7 +102,8 @@ class BoneLengthSmootherOptions:
         object.__setattr__(self, "reference_lengths_m", tuple(float(x) for x in ref))
         if self.height_m is not None and not 0.5 < self.height_m < 2.8:
             raise OptionsError(f"height_m must be in metres between 0.5 and 2.8, got {self.height_m}")
-        for name in ("convergence_s", "clip", "warmup_clip") + (("memory_s",) if self.memory_s is not None else ()):
+        names = ("convergence_s", "clip", "warmup_clip", "follow_s", "max_rate")
+        for name in names + (("memory_s",) if self.memory_s is not None else ()):
             if not getattr(self, name) > 0:
                 raise OptionsError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.memory_s is not None and self.memory_s < self.convergence_s:
@@ -120,20 +130,24 @@ class BoneLengthSmoother:
 
     @property
     def bone_lengths_m(self) -> np.ndarray:
-        """Current estimate ``(16,)`` in metres, :data:`skeleton.BONES` order (a copy)."""
-        return self._estimate.copy()
+        """The published lengths ``(16,)`` in metres, :data:`skeleton.BONES` order (a copy)."""
+        return self._published.copy()
 
     @property
     def converged(self) -> bool:
-        """Every bone has ``convergence_s`` of confident observations (or lengths are fixed)."""
-        return self.options.fixed_lengths or self._settled
+        """Every bone has ``convergence_s`` of confident observations and the published lengths
+        have reached the estimate (or lengths are fixed)."""
+        return self.options.fixed_lengths or self._locked
 
     def reset(self) -> None:
-        """Forget the estimate (new subject, lost track): start again from the reference."""
+        """Forget the estimate (new subject, an untrusted pose): start again from the reference."""
         self._estimate = self._reference.copy()
+        self._published = self._reference.copy()
         self._weight_s = np.zeros_like(self._reference)
         self._seen_s = np.zeros_like(self._reference)
         self._settled = False
+        self._locked = False
+        self._fresh = True
         self._last_ns: int | None = None
         self._units = np.tile(_DEFAULT_UNIT, (len(skeleton.BONES), 1))
 
@@ -144,6 +158,8 @@ class BoneLengthSmoother:
             raise ValueError(f"expected a pose of shape (17, 3), got {joints_rel.shape}")
         vectors = joints_rel[_CHILD] - joints_rel[_PARENT]
         lengths = np.sqrt(np.einsum("bc,bc->b", vectors, vectors))
+        if not np.isfinite(lengths).all():  # no pose (the network overflowed): say so, learn nothing
+            return np.full((skeleton.NUM_JOINTS, 3), np.nan)
         if not self.options.fixed_lengths:
             self._update(lengths, timestamp_ns, confidence)
         valid = lengths > 1e-9
@@ -151,7 +167,7 @@ class BoneLengthSmoother:
             self._units = vectors / lengths[:, None]
         else:  # a zero-length bone keeps its last direction
             self._units[valid] = vectors[valid] / lengths[valid, None]
-        return _PATH @ (self._units * self._estimate[:, None])
+        return _PATH @ (self._units * self._published[:, None])
 
     def _update(self, lengths: np.ndarray, timestamp_ns: int, confidence: np.ndarray | None) -> None:
         opts = self.options
@@ -164,8 +180,33 @@ class BoneLengthSmoother:
             bone_conf = np.minimum(confidence[_CHILD], confidence[_PARENT])
             weights = np.where(bone_conf >= opts.min_confidence, bone_conf, 0.0)
         weights = weights * (lengths > 1e-9)
-        if self._settled and opts.memory_s is None:  # locked: the estimate no longer changes
+        if self._locked and opts.memory_s is None:  # locked: the lengths no longer change
             return
+        if not (self._settled and opts.memory_s is None):
+            self._update_estimate(lengths, weights, dt_s)
+        self._follow(dt_s)
+
+    def _follow(self, dt_s: float) -> None:
+        """Move the published lengths towards the estimate (step 5 of the module docstring)."""
+        if self._fresh:  # the first frame: nothing published yet to move away from
+            if self._weight_s.any():
+                self._published, self._fresh = self._estimate.copy(), False
+            return
+        gap = self._estimate - self._published
+        # one factor for every bone, so the step keeps the height (both ends have it): the
+        # exponential follow while settling, never more than max_rate for any bone
+        fraction = 1.0 - math.exp(-dt_s / self.options.follow_s) if not self._settled else 1.0
+        largest = float(np.max(np.abs(gap) / (self.options.max_rate * dt_s * self._reference))) if dt_s > 0 else 0.0
+        if largest > 0.0:
+            fraction = min(fraction, 1.0 / largest)
+        published = self._published + fraction * gap
+        if self._settled and self.options.memory_s is None and fraction == 1.0:
+            published, self._locked = self._estimate.copy(), True
+        self._published = published
+
+    def _update_estimate(self, lengths: np.ndarray, weights: np.ndarray, dt_s: float) -> None:
+        """One sample into the running estimate (steps 2-4 of the module docstring)."""
+        opts = self.options
         if self._settled:  # every bone past convergence_s: the short path of the branch below
             measured = float(weights @ lengths)
             if measured <= 0.0:

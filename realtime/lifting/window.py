@@ -1,30 +1,38 @@
-"""The causal window of recent 2D poses that the lifting network reads.
+"""The causal window of recent 2D poses that the lifting network reads, resampled to the model's rate.
 
-:class:`PoseWindow` keeps the last ``T`` intrinsics-normalised 2D poses ``(17, 2)`` of one
-tracked person in a preallocated ring buffer and hands the lifter a ``(T, 17, 2)`` window,
-oldest frame first, newest (the current frame) last. It never looks ahead, so it adds no
-latency.
+:class:`PoseWindow` keeps the recent intrinsics-normalised 2D poses ``(17, 2)`` of one tracked
+person with their timestamps and hands the lifter a ``(T, 17, 2)`` window sampled at the
+model's frame rate (``model_fps``, 30 for the shipped models: training resamples every clip to
+30 fps), oldest first, newest last. The window covers a fixed time, ``(T − 1) / model_fps``
+(0.87 s for T = 27), whatever the source's rate: a 5 fps clip and a 60 fps camera give the
+network the motion it was trained on.
+
+Resampling: window slot ``i`` is the pose at ``t_now − (T − 1 − i) / model_fps``, linearly
+interpolated between the two frames around that time. It is causal (only frames already seen)
+and adds no latency: the newest slot is the current frame exactly. A slot that falls (to within
+:data:`SNAP_FRACTION` of a frame interval) on a frame is that frame exactly, so a source at the
+model's rate gives bit for bit the frames themselves.
 
 Policy (what the pipeline and the README rely on):
 
-- **Start-up (edge padding).** Until ``T`` frames have been seen since the last reset, the
-  missing older frames are filled by repeating the oldest frame seen, the same padding the
-  lifter is trained with. The state is ``"warming"`` and the pose is still lifted and
-  published; :attr:`WindowResult.filled` says how many frames are real.
-- **Tracking.** From the ``T``-th frame on the window holds ``T`` real frames and the state
-  is ``"tracking"``.
-- **Lost track.** When the 2D detector finds no person the pipeline calls :meth:`reset` and
-  publishes state ``"lost"`` (the window has no such state: it only ever sees frames with a
-  person). The next pose starts a new window (``"warming"`` again).
-- **Gaps.** If more than ``max_gap_s`` passes between two frames (the camera stalled, frames
-  were dropped, the clock jumped), or a timestamp goes backwards, the old frames no longer
-  describe recent motion: the window resets itself before taking the new frame and sets
-  :attr:`WindowResult.restarted`, so the pipeline can reset the later stages too.
+- **Start-up (edge padding).** Slots older than the first frame since the last reset repeat
+  that frame, the same padding the lifter is trained with. The state is ``"warming"`` until the
+  frames seen span the whole window (``(T − 1) / model_fps`` of time), and the pose is still
+  lifted and published; :attr:`WindowResult.filled` says how many slots are not padding.
+- **Tracking.** From then on every slot is real and the state is ``"tracking"``.
+- **Dropouts.** Frames without this person are simply not pushed: the next frame within
+  ``max_gap_s`` is interpolated across the gap, so a short dropout keeps the window (and the
+  state ``"tracking"``).
+- **Gaps.** If more than ``max_gap_s`` passes between two frames (a long dropout, a stalled
+  camera, a clock jump), or a timestamp goes backwards, the old frames no longer describe
+  recent motion: the window resets itself before taking the new frame and sets
+  :attr:`WindowResult.restarted`. A frame with the newest frame's timestamp replaces it.
 
-The window returned by :meth:`PoseWindow.process` is the caller's own array (a copy of one
-contiguous slice of the ring buffer, 3.7 kB for ``T`` = 27), so a later stage may keep it.
-Per frame the stage writes two rows of the buffer and allocates nothing but that copy and
-the result object.
+Cost: per frame the stage writes one row of its history and does a fixed number of small numpy
+operations into buffers allocated once (about 20 µs, measured by ``tools/temporal_metrics.py``);
+the window returned is the caller's own array (3.7 kB for ``T`` = 27), so a later stage may
+keep it. The history holds the frames of the last window span: it grows (rarely, by doubling)
+only for a source faster than its first size allows.
 """
 
 from __future__ import annotations
@@ -39,18 +47,27 @@ from ..errors import OptionsError
 
 WindowState = Literal["warming", "tracking"]
 
+#: A slot this close to a frame (fraction of the frame interval) is that frame exactly: the
+#: interpolation weights are rounded to multiples of it (1/4096 of 33 ms is 8 µs).
+SNAP_FRACTION = 1.0 / 4096
+_FIRST_CAPACITY = 128  # frames of history before the first growth: 4.2 s at 30 fps, 1 s at 120 fps
+
 
 @dataclass(frozen=True)
 class PoseWindowOptions:
-    """``window_frames``: ``T``, the lifter's window length (from the model's metadata).
-    ``max_gap_s``: a longer gap between frames restarts the window; ``None`` never does."""
+    """``window_frames``: ``T``, the lifter's window length; ``model_fps``: the rate its frames
+    are sampled at (both from the model's metadata), 1..1000 Hz. ``max_gap_s``: a longer gap
+    between frames restarts the window; ``None`` never does."""
 
     window_frames: int = 27
+    model_fps: float = 30.0
     max_gap_s: float | None = 0.5
 
     def __post_init__(self) -> None:
         if self.window_frames < 1:
             raise OptionsError(f"window_frames must be >= 1, got {self.window_frames}")
+        if not 1.0 <= self.model_fps <= 1000.0:
+            raise OptionsError(f"model_fps must be from 1 to 1000 Hz, got {self.model_fps}")
         if self.max_gap_s is not None and not self.max_gap_s > 0:
             raise OptionsError(f"max_gap_s must be > 0 seconds or None, got {self.max_gap_s}")
 
@@ -58,7 +75,7 @@ class PoseWindowOptions:
 @dataclass(frozen=True)
 class WindowResult:
     """``window``: ``(T, 17, 2)`` float32, oldest first (the caller's own copy).
-    ``filled``: real frames in it (``1..T``). ``restarted``: this frame began a new window
+    ``filled``: slots not padded (``1..T``). ``restarted``: this frame began a new window
     after a gap (not after an explicit :meth:`PoseWindow.reset`)."""
 
     window: np.ndarray
@@ -68,18 +85,32 @@ class WindowResult:
 
 
 class PoseWindow:
-    """Causal ring buffer of the last ``T`` normalised 2D poses (see the module docstring)."""
+    """Causal window of the last ``(T − 1) / model_fps`` seconds of normalised 2D poses,
+    resampled to the model's rate (see the module docstring)."""
 
     def __init__(self, options: PoseWindowOptions | None = None) -> None:
-        self.options = options or PoseWindowOptions()
-        t = self.options.window_frames
-        # Every frame is written twice (rows i and i + T), so the last T frames are always
-        # one contiguous slice: a single memcpy hands the lifter its window.
-        self._buffer = np.zeros((2 * t, NUM_JOINTS, 2), dtype=np.float32)
-        self._max_gap_ns = None if self.options.max_gap_s is None else int(self.options.max_gap_s * 1e9)
+        self.options = o = options or PoseWindowOptions()
+        t = o.window_frames
+        period_ns = 1e9 / o.model_fps
+        #: slot i is taken at t_now - _offsets_ns[i] (oldest first, the last is 0: the current frame)
+        self._offsets_ns = np.round(np.arange(t - 1, -1, -1) * period_ns).astype(np.int64)
+        self._offsets_ascending = self._offsets_ns[::-1].copy()
+        self._tolerance_ns = int(period_ns * SNAP_FRACTION)
+        self._max_gap_ns = None if o.max_gap_s is None else int(o.max_gap_s * 1e9)
+        self._times = np.zeros(_FIRST_CAPACITY, np.int64)
+        self._poses = np.zeros((_FIRST_CAPACITY, NUM_JOINTS, 2), np.float32)
+        # per-frame scratch, allocated once
+        self._targets = np.zeros(t, np.int64)
+        self._lower = np.zeros(t, np.intp)
+        self._t_lower = np.zeros(t, np.int64)
+        self._span = np.zeros(t, np.int64)
+        self._weight = np.zeros(t, np.float64)
+        self._w_upper = np.zeros((t, 1, 1), np.float32)
+        self._w_lower = np.zeros((t, 1, 1), np.float32)
+        self._a = np.zeros((t, NUM_JOINTS, 2), np.float32)
+        self._b = np.zeros((t, NUM_JOINTS, 2), np.float32)
+        self._lo = self._hi = 0  # the history is rows lo..hi-1 of the buffers, oldest first
         self._seen = 0
-        self._newest = 0
-        self._last_ns: int | None = None
 
     @property
     def window_frames(self) -> int:
@@ -91,35 +122,78 @@ class PoseWindow:
         return self._seen
 
     def process(self, keypoints_norm: np.ndarray, capture_ns: int) -> WindowResult:
-        """Append the current pose ``(17, 2)`` (normalised camera coordinates) captured at
+        """Add the current pose ``(17, 2)`` (normalised camera coordinates) captured at
         ``capture_ns`` (monotonic nanoseconds) and return the window ending with it."""
         if keypoints_norm.shape != (NUM_JOINTS, 2):
             raise ValueError(f"expected normalised keypoints of shape (17, 2), got {keypoints_norm.shape}")
         restarted = False
-        if self._last_ns is not None and (
-            capture_ns < self._last_ns
-            or (self._max_gap_ns is not None and capture_ns - self._last_ns > self._max_gap_ns)
-        ):
-            self.reset()
-            restarted = True
-        self._last_ns = capture_ns
-        t = self.options.window_frames
-        if self._seen == 0:
-            self._buffer[:] = keypoints_norm  # edge padding: every older slot holds the first pose
-            self._newest = 0
-        else:
-            self._newest = (self._newest + 1) % t
-            self._buffer[self._newest] = keypoints_norm
-        self._buffer[self._newest + t] = keypoints_norm
+        if self._hi > self._lo:
+            last_ns = int(self._times[self._hi - 1])
+            if capture_ns < last_ns or (self._max_gap_ns is not None and capture_ns - last_ns > self._max_gap_ns):
+                self.reset()
+                restarted = True
+            elif capture_ns == last_ns:
+                self._hi -= 1  # the same instant again: the newer pose replaces it
+                self._seen -= 1
+        self._append(keypoints_norm, capture_ns)
         self._seen += 1
-        window = self._buffer[self._newest + 1 : self._newest + 1 + t].copy()
-        filled = min(self._seen, t)
+        t = self.options.window_frames
+        window = np.empty((t, NUM_JOINTS, 2), np.float32)
+        if self._hi - self._lo == 1:  # one frame: every slot is it (edge padding)
+            window[:] = keypoints_norm
+            return WindowResult(window, 1, "tracking" if t == 1 else "warming", restarted)
+        filled = self._resample(capture_ns, window)
         return WindowResult(window, filled, "tracking" if filled == t else "warming", restarted)
 
+    def _resample(self, now_ns: int, out: np.ndarray) -> int:
+        """Interpolate the history at the slots' times into ``out`` ``(T, 17, 2)``; returns how
+        many slots are not padding. Forgets the frames no later window needs."""
+        lo, hi = self._lo, self._hi
+        times = self._times[lo:hi]
+        targets, lower, t_lower, span, weight = self._targets, self._lower, self._t_lower, self._span, self._weight
+        np.subtract(now_ns, self._offsets_ns, out=targets)
+        # lower: the last frame at or before each slot, clamped so that the frame after it exists
+        # (indexing the history shifted by one frame gives that "upper" frame without an index array)
+        np.subtract(times.searchsorted(targets, side="right"), 1, out=lower)
+        np.clip(lower, 0, hi - lo - 2, out=lower)
+        times.take(lower, out=t_lower)
+        self._times[lo + 1 : hi].take(lower, out=span)
+        np.subtract(span, t_lower, out=span)
+        np.subtract(targets, t_lower, out=targets)  # now: each slot's time after its lower frame
+        # weight of the upper frame, in [0, 1] rounded to SNAP_FRACTION: 0 and 1 give a frame exactly
+        np.multiply(targets, round(1.0 / SNAP_FRACTION), out=targets)
+        np.divide(targets, span, out=weight)
+        np.rint(weight, out=weight)
+        np.clip(weight, 0.0, 1.0 / SNAP_FRACTION, out=weight)  # below 0: a padded slot, the first frame
+        np.multiply(weight, SNAP_FRACTION, out=self._w_upper[:, 0, 0], casting="same_kind")
+        np.subtract(1.0, self._w_upper, out=self._w_lower)
+        self._poses[lo:hi].take(lower, axis=0, out=self._a)
+        self._poses[lo + 1 : hi].take(lower, axis=0, out=self._b)
+        np.multiply(self._a, self._w_lower, out=self._a)
+        np.multiply(self._b, self._w_upper, out=self._b)
+        np.add(self._a, self._b, out=out)
+        # slots later than the first frame seen (to within the tolerance) are not padding
+        filled = int(self._offsets_ascending.searchsorted(now_ns - int(times[0]) + self._tolerance_ns, side="right"))
+        self._lo = lo + int(lower[0])  # later slots are later in time: older frames are never needed again
+        return filled
+
+    def _append(self, keypoints_norm: np.ndarray, capture_ns: int) -> None:
+        if self._hi == len(self._times):  # full: move the history to the front, doubling if needed
+            count = self._hi - self._lo
+            if count > len(self._times) // 2:
+                self._times = np.concatenate([self._times, np.zeros_like(self._times)])
+                self._poses = np.concatenate([self._poses, np.zeros_like(self._poses)])
+            self._times[:count] = self._times[self._lo : self._hi]
+            self._poses[:count] = self._poses[self._lo : self._hi]
+            self._lo, self._hi = 0, count
+        self._times[self._hi] = capture_ns
+        self._poses[self._hi] = keypoints_norm
+        self._hi += 1
+
     def reset(self) -> None:
-        """Forget every frame (lost track, new subject); the next pose starts a new window."""
+        """Forget every frame (a long gap, a new subject); the next pose starts a new window."""
+        self._lo = self._hi = 0
         self._seen = 0
-        self._last_ns = None
 
     def close(self) -> None:
         """Nothing to release; present for the stage interface."""

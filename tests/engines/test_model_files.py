@@ -15,7 +15,7 @@ from posecast.engines.metadata import MAX_WINDOW_FRAMES, ModelMetadata, ModelMet
 from posecast.engines.runtime.torch_cuda import model_config
 
 GOOD = ModelMetadata(window_frames=27).to_props()
-KEYS = sorted(GOOD) + ["posecast.extra.model_config", "other.key"]
+KEYS = sorted(GOOD) + ["posecast.extra.model_config", "posecast.extra.frame_rate", "other.key"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -45,11 +45,18 @@ GOOD_DISTANCE = float(GOOD["posecast.camera_distance"])
      ("window_frames", "abc", "metadata window_frames is 'abc', expected an integer"),
      ("window_frames", "100000", "expected 1..1024"),
      ("schema_version", "2.0", "schema_version is '2.0', expected an integer"),
-     ("camera_distance", "inf", "camera_distance is inf")],
+     ("camera_distance", "inf", "camera_distance is inf"),
+     ("extra.frame_rate", "0", "extra.frame_rate is '0', expected a number from 1 to 1000 Hz"),
+     ("extra.frame_rate", "fast", "extra.frame_rate is 'fast', expected a number")],
 )  # fmt: skip
 def test_bad_metadata_names_the_field(field: str, value: str, message: str) -> None:
     with pytest.raises(ModelMetadataError, match=message):
         ModelMetadata.from_props({**GOOD, f"posecast.{field}": value}, "m.onnx")
+
+
+def test_frame_rate_from_the_file_or_30() -> None:
+    assert ModelMetadata.from_props(GOOD, "m.onnx").frame_rate_hz == 30.0  # files from before it was written
+    assert ModelMetadata.from_props({**GOOD, "posecast.extra.frame_rate": "25"}, "m.onnx").frame_rate_hz == 25.0
 
 
 @pytest.mark.parametrize("text", ["__import__('os').system('true')", "[1, 2]", "{'a': (1,) * 3", "1" * 5000,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
+from posecast.realtime.lifting.window import SNAP_FRACTION, PoseWindow, PoseWindowOptions
 
 FRAME_NS = 33_333_333
 
@@ -101,3 +101,72 @@ def test_misuse_is_rejected():
         PoseWindowOptions(window_frames=0)
     with pytest.raises(ValueError, match="max_gap_s must be > 0"):
         PoseWindowOptions(max_gap_s=0.0)
+
+
+# -- time-based window: resampled to the model's rate (issue 10.7) -------------------------------
+
+
+def _linear(times_s: np.ndarray) -> np.ndarray:
+    """Poses ``(F, 17, 2)`` that move linearly in time: joint j at ``a_j + b_j · t``."""
+    a = np.arange(34, dtype=np.float64).reshape(17, 2) * 1e-2
+    b = np.linspace(-0.3, 0.5, 34).reshape(17, 2)
+    return (a + b * np.asarray(times_s, np.float64)[:, None, None]).astype(np.float32)
+
+
+def test_a_5_fps_source_tracks_once_the_window_time_is_covered():
+    # T = 27 at 30 fps is 0.87 s: at 5 fps the 6th frame (1.0 s) covers it, not the 27th (5.2 s)
+    window = PoseWindow(PoseWindowOptions(window_frames=27, model_fps=30.0))
+    times = np.arange(8) * 0.2
+    results = [window.process(p, round(t * 1e9)) for p, t in zip(_linear(times), times, strict=True)]
+    assert [r.state for r in results] == ["warming"] * 5 + ["tracking"] * 3
+    assert results[4].filled == 25  # at 0.8 s the two oldest slots (0.867, 0.833 s ago) are padding
+    assert results[-1].filled == 27
+
+
+@pytest.mark.parametrize(("fps", "model_fps"), [(5.0, 30.0), (12.5, 30.0), (24.0, 30.0), (50.0, 30.0), (1000.0, 30.0),
+                                               (30.0, 15.0), (7.0, 60.0)])  # fmt: skip
+def test_the_window_holds_the_pose_at_the_model_frame_times(fps: float, model_fps: float):
+    # motion linear in time: interpolation is exact, so slot i is the pose at now - (26 - i) / model_fps
+    window = PoseWindow(PoseWindowOptions(window_frames=27, model_fps=model_fps))
+    times = np.arange(int(2.0 * fps)) / fps
+    for pose, t in zip(_linear(times), times, strict=True):
+        result = window.process(pose, round(t * 1e9))
+    assert result.state == "tracking"
+    slot_times = times[-1] - np.arange(26, -1, -1) / model_fps
+    # the weights are rounded to SNAP_FRACTION: at most half of it of a frame's motion (speeds <= 0.5/s)
+    np.testing.assert_allclose(result.window, _linear(slot_times), atol=SNAP_FRACTION / 2 * 0.5 / fps + 2e-6)
+    assert np.array_equal(result.window[-1], _linear(times[-1:])[0])  # the current frame exactly
+
+
+def test_at_twice_the_model_rate_the_window_is_every_other_frame_exactly():
+    poses = np.random.default_rng(0).normal(size=(80, 17, 2)).astype(np.float32)
+    window = PoseWindow(PoseWindowOptions(window_frames=27, model_fps=30.0))
+    for i, pose in enumerate(poses):
+        result = window.process(pose, int(i * 1e9 / 60))
+    assert np.array_equal(result.window, poses[-53::2])
+
+
+def test_a_short_dropout_is_bridged():
+    # frames at 30 fps, then 0.4 s without the person: the window goes on, interpolated across
+    window = PoseWindow(PoseWindowOptions(window_frames=27, model_fps=30.0, max_gap_s=0.5))
+    times = np.concatenate([np.arange(40), np.arange(52, 56)]) / 30.0
+    for pose, t in zip(_linear(times), times, strict=True):
+        result = window.process(pose, round(t * 1e9))
+        assert not result.restarted
+    assert result.state == "tracking" and window.seen == 44
+    expected = _linear(times[-1] - np.arange(26, -1, -1) / 30.0)
+    np.testing.assert_allclose(result.window, expected, atol=SNAP_FRACTION / 2 * 0.5 * 0.4 + 2e-6)
+
+
+def test_the_same_timestamp_again_replaces_the_newest_frame():
+    window = PoseWindow(PoseWindowOptions(window_frames=3, model_fps=30.0))
+    poses = _poses(3)
+    window.process(poses[0], 0)
+    window.process(poses[1], FRAME_NS)
+    result = window.process(poses[2], FRAME_NS)
+    assert window.seen == 2 and np.array_equal(result.window, poses[[0, 0, 2]])
+
+
+def test_model_fps_is_checked():
+    with pytest.raises(ValueError, match="model_fps must be from 1 to 1000 Hz, got 0"):
+        PoseWindowOptions(model_fps=0)
