@@ -6,6 +6,7 @@ licence) except the MediaPipe model, which is fetched once, checksummed, like th
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,39 @@ import pytest
 from posecast.engines.errors import AssetError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+#: Test modules that need an optional package (the training extra's PyTorch and ONNX), most of them
+#: at import. ``pip install -e ".[test]"`` alone does not bring them: these modules are then not
+#: collected and the report's header says so; every other test runs
+#: (``tests/test_optional_dependencies.py`` checks that the modules importing them are listed).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "torch": ("engines/test_adapt.py", "engines/test_bench.py", "engines/test_config.py", "engines/test_export.py",
+              "engines/test_losses.py", "engines/test_models.py", "engines/test_normalize.py",
+              "engines/test_quantize.py", "engines/test_runtime.py", "engines/test_train.py",
+              "engines/test_train_2d_only.py"),
+    "onnx": ("engines/test_export.py",),
+}  # fmt: skip
+INSTALL_HINT = 'pip install torch==2.13.0 -e ".[train,test]"'
+
+
+def installed(name: str) -> bool:
+    """Whether ``import name`` can work (``False`` also when a test blocks it in ``sys.modules``)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ValueError:  # sys.modules[name] is None: blocked
+        return False
+
+
+MISSING = [name for name in NEEDS if not installed(name)]
+collect_ignore = sorted({module for name in MISSING for module in NEEDS[name]})
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not collect_ignore:
+        return None
+    return (f"not installed: {', '.join(MISSING)}; {len(collect_ignore)} test modules that need it are not "
+            f"collected ({', '.join(collect_ignore)}): {INSTALL_HINT} runs them")  # fmt: skip
+
 
 #: The walking take behind ``walk_joints``: CMU subject 8, trial 4, a slow walk (4.0 s).
 WALK_TAKE = "08_04"

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import BackendError, ModelError
 from ..fileio import atomic_write, file_sha256
 from ..install import install_hint
-from ..metadata import ModelMetadata, load_error_text
+from ..metadata import ModelMetadata, load_error_text, read_onnx_metadata
 from .plan_cache import engines_dir, read_verified, write_verified
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
+        read_onnx_metadata(src)  # a missing or broken model is the first thing to say (ModelError)
         raise BackendError(f"INT8 quantisation needs the onnx package ({exc}); {install_hint('train')}") from exc
     if not src.is_file():
         raise ModelError(f"cannot quantise {src}: file not found; pass an exported posecast .onnx")
