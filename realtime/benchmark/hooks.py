@@ -13,6 +13,7 @@ from collections.abc import Callable
 import zmq
 
 from ..schema import TOPIC_POSE
+from .subscribers import CyclingSubscriber, StalledSubscriberProcess
 
 
 class StalledSubscriber:
@@ -46,4 +47,6 @@ class StalledSubscriber:
 #: name → factory of every soak companion ``--soak-hook`` offers.
 SOAK_HOOKS: dict[str, Callable[[], object]] = {
     StalledSubscriber.name: StalledSubscriber,
+    StalledSubscriberProcess.name: StalledSubscriberProcess,
+    CyclingSubscriber.name: CyclingSubscriber,
 }

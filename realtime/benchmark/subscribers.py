@@ -1,0 +1,114 @@
+"""Misbehaving subscribers for the soak (issue 15), each in a process of its own, as another
+program on the machine would be: one that connects and never reads, one that connects and
+disconnects in a loop. Registered in :data:`posecast.realtime.benchmark.hooks.SOAK_HOOKS`; their
+reports go into the soak's JSON under ``soak.hooks[name]``.
+
+The benchmark's own subscriber (:mod:`.receiver`) reads everything beside them: the soak shows
+whether it still receives every published frame while these misbehave, and whether the
+publisher's memory stays flat through thousands of connections.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+from ..schema import TOPIC_META, TOPIC_POSE
+
+
+def _stalled(address: str, conn, stop) -> None:  # noqa: ANN001 - multiprocessing Connection and Event
+    import zmq
+
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.RCVHWM, 4)
+    sub.setsockopt(zmq.RCVBUF, 4096)
+    sub.setsockopt(zmq.SUBSCRIBE, TOPIC_POSE)
+    sub.connect(address)
+    stop.wait()  # never reads
+    left = 0
+    while sub.poll(0):  # what piled up: at most its own queues
+        sub.recv_multipart()
+        left += 1
+    sub.close(linger=0)
+    conn.send({"messages_left_unread": left})
+
+
+def _cycling(address: str, conn, stop, stay_s: float) -> None:  # noqa: ANN001 - Connection and Event
+    import zmq
+
+    context = zmq.Context.instance()
+    cycles = heard = messages = 0
+    while not stop.is_set():
+        sub = context.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, TOPIC_POSE)
+        sub.setsockopt(zmq.SUBSCRIBE, TOPIC_META)
+        sub.connect(address)
+        got = 0
+        until = time.monotonic() + stay_s
+        while (left := until - time.monotonic()) > 0 and not stop.is_set():
+            if sub.poll(int(left * 1000) + 1):
+                sub.recv_multipart()
+                got += 1
+        sub.close(linger=0)
+        cycles += 1
+        heard += got > 0
+        messages += got
+    conn.send({"connections": cycles, "connections_that_received": heard, "messages": messages})
+
+
+class _SubscriberProcess:
+    """Runs ``target(address, conn, stop, *args)`` in a fresh process (``spawn``) for the soak;
+    ``stop()`` returns the dict it sends back."""
+
+    name = ""
+    args: tuple = ()
+
+    def __init__(self) -> None:
+        self._process: multiprocessing.process.BaseProcess | None = None
+
+    def _target(self):  # noqa: ANN202 - the process function
+        raise NotImplementedError
+
+    def start(self, address: str) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._stop = ctx.Event()
+        self._process = ctx.Process(target=self._target(), args=(address.removeprefix("connect:"), child, self._stop,
+                                                                  *self.args), name=self.name, daemon=True)  # fmt: skip
+        self._process.start()
+        child.close()
+
+    def stop(self, timeout_s: float = 10.0) -> dict:
+        if self._process is None:
+            return {}
+        self._stop.set()
+        report = self._conn.recv() if self._conn.poll(timeout_s) else {"error": "no report"}
+        self._process.join(timeout_s)
+        if self._process.is_alive():
+            self._process.kill()
+        self._conn.close()
+        self._process = None
+        return report
+
+
+class StalledSubscriberProcess(_SubscriberProcess):
+    """Another process that subscribes and never reads: only it may lose messages."""
+
+    name = "stalled-subscriber-process"
+
+    def _target(self):  # noqa: ANN202
+        return _stalled
+
+
+class CyclingSubscriber(_SubscriberProcess):
+    """Another process that connects, listens for ``stay_s`` (0.5 s), disconnects, again and
+    again: each new subscriber must be served (``connections_that_received``), and the
+    publisher must not keep anything per connection that has gone."""
+
+    name = "cycling-subscriber"
+    args = (0.5,)
+
+    def _target(self):  # noqa: ANN202
+        return _cycling
