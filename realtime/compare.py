@@ -1,0 +1,274 @@
+"""posecast's 3D next to MediaPipe's world landmarks on a real clip: plausibility figures for both.
+
+:func:`collect` runs a clip through the real pipeline (MediaPipe, the lifting stage) and keeps,
+per frame, posecast's published pose and MediaPipe's own metric 3D (its world landmarks,
+:attr:`Detections2D.world_m`, mapped to the 17 joints with the same layout as the 2D), both
+root-relative in metres. :func:`clip_figures` gives the same figures for both; no ground truth
+is needed, so they say how *plausible* each is, not how accurate:
+
+- ``bone_length_cv``: per bone, the standard deviation of its length over the clip divided by
+  its mean, averaged over the 16 bones (a person's bones do not change);
+- ``jitter_m_s2``: mean joint acceleration ``|x(t+1) − 2x(t) + x(t−1)| · fps²``, root-relative,
+  over frames whose neighbours are posed too;
+- ``torso_tilt_deg``: angle between the torso (pelvis → thorax) and the image's up direction
+  (the camera's −y): uprightness for a level camera (a camera pitched by θ tilts an upright
+  person by θ);
+- ``torso_lean_deg`` (uprightness in the body's own terms, whatever the camera): angle between
+  the torso and the line from the ankle to the hip of the standing leg(s) (below);
+- ``shoulder_depth_gap_cm``: ``|z_l − z_r|`` of the shoulders along the camera's optical axis,
+  and ``shoulder_turn_deg``, the shoulder line's angle out of the image plane (the same without
+  the skeleton's shoulder width);
+- ``standing_knee_bend_deg``: the knee bend (0° = straight) of a standing leg, one whose 2D is
+  straight (hip-knee-ankle within :data:`STRAIGHT_2D_DEG` of a line) and not foreshortened (2D
+  length at least :data:`FULL_LENGTH` of that leg's longest in the clip), and confidently seen;
+  ``over_30_deg_pct`` of them bent more than 30°;
+- ``knee_backward_over_10_deg_pct``: frames in which a knee bends backwards (behind the
+  hip–ankle line, against the body's facing direction) by more than 10°, which knees do not;
+- ``torso_turn_speed_deg_s``: how fast the shoulder line turns about the vertical (a person
+  does not spin in a frame);
+- ``p_mpjpe_mm``: per frame, the mean joint distance between posecast's pose and MediaPipe's
+  after the best rotation, scale and translation (Procrustes); also for the *flat* pose (the 2D
+  on the viewing rays at one depth), the baseline a lifter must beat.
+
+Every figure is computed the same way for both skeletons, on the frames where both have a pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..engines import normalize, skeleton
+from .assemble import PipelineOptions, build_pipeline
+from .lifting import LifterOptions, LiftingOptions
+from .sources import open_source
+
+J = skeleton.JOINT_INDEX
+#: (hip, knee, ankle) of the left and the right leg
+LEGS = ((J["l_hip"], J["l_knee"], J["l_ankle"]), (J["r_hip"], J["r_knee"], J["r_ankle"]))
+STRAIGHT_2D_DEG = 10.0
+FULL_LENGTH = 0.9
+MIN_CONFIDENCE = 0.5
+
+
+@dataclass
+class ClipPoses:
+    """One clip's poses, frame by frame (NaN where there is none): ``posecast_m`` and
+    ``mediapipe_m`` ``(F, 17, 3)`` root-relative metres, camera axes (x right, y down, z
+    forward); ``flat`` ``(F, 17, 3)`` the 2D on the viewing rays at depth 1 (root-relative);
+    ``keypoints_px`` ``(F, 17, 2)``, ``confidence`` ``(F, 17)``; ``images`` the frames kept for
+    pictures (``{frame index: BGR image}``)."""
+
+    name: str
+    fps: float
+    posecast_m: np.ndarray
+    mediapipe_m: np.ndarray
+    flat: np.ndarray
+    keypoints_px: np.ndarray
+    confidence: np.ndarray
+    images: dict[int, np.ndarray]
+
+
+def collect(clip: Path, model: str | Path | None = None, max_frames: int | None = None,
+            keep_images: int = 4, image_height: int = 240) -> ClipPoses:  # fmt: skip
+    """Run ``clip`` through MediaPipe and the lifting stage (``model``: a shipped model's name or
+    a file; ``None``: the default) and keep both 3D poses of the first person per frame, and
+    ``keep_images`` frames spread over the clip (scaled to ``image_height``) for pictures."""
+    options = PipelineOptions(lifting=LiftingOptions(lifter=LifterOptions(model_path=model)))
+    nan3, nan2 = np.full((skeleton.NUM_JOINTS, 3), np.nan), np.full((skeleton.NUM_JOINTS, 2), np.nan)
+    rows: list[tuple] = []
+    thumbnails: list[np.ndarray] = []
+    with build_pipeline(options) as pipeline, open_source(str(clip)) as source:
+        for result in pipeline.run(source, max_frames):
+            d, people = result.detections, result.tracked
+            seen = d is not None and d.world_m is not None and d.count > 0
+            mediapipe = d.layout.to_posecast(d.world_m[0].astype(np.float64)) if seen else nan3
+            if people:
+                p = people[0]
+                k = pipeline.lifting.intrinsics.as_array()
+                rays = np.concatenate([normalize.normalize_pixels(p.keypoints_px.astype(np.float64), k),
+                                       np.ones((skeleton.NUM_JOINTS, 1))], axis=1)  # fmt: skip
+                rows.append((p.joints_rel_m, mediapipe, rays - rays[0], p.keypoints_px, p.confidence))
+            else:
+                rows.append((nan3, mediapipe, nan3, nan2, np.zeros(skeleton.NUM_JOINTS)))
+            thumbnails.append(_thumbnail(result.image_bgr, rows[-1][3], image_height))
+        fps = pipeline.meta().source_fps or 30.0
+    if not rows:
+        raise ValueError(f"{clip}: no frames")
+    posecast, mediapipe, flat, keypoints, confidence = (np.asarray(c, np.float64) for c in zip(*rows, strict=True))
+    mediapipe -= mediapipe[:, :1]  # MediaPipe's origin is mid-hips, the pelvis (to float error)
+    posed = np.flatnonzero(both_posed(posecast, mediapipe))
+    count = min(keep_images, len(posed))
+    picks = posed[np.round(np.linspace(0, len(posed) - 1, count)).astype(int)] if count else []
+    return ClipPoses(clip.name, float(fps), posecast, mediapipe, flat, keypoints, confidence,
+                     {int(i): thumbnails[i] for i in picks})  # fmt: skip
+
+
+def _thumbnail(image: np.ndarray, keypoints_px: np.ndarray, height: int) -> np.ndarray:
+    """The person's part of ``image`` (their 2D box, a quarter larger each way, else all of it),
+    scaled to ``height`` pixels."""
+    h, w = image.shape[:2]
+    if np.isfinite(keypoints_px).all():
+        (x0, y0), (x1, y1) = keypoints_px.min(0), keypoints_px.max(0)
+        cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * 0.75
+        left, top = int(np.clip(cx - half, 0, w)), int(np.clip(cy - half, 0, h))
+        right, bottom = int(np.clip(cx + half, 0, w)), int(np.clip(cy + half, 0, h))
+        if right - left > 8 and bottom - top > 8:
+            image = image[top:bottom, left:right]
+    scale = height / image.shape[0]
+    return cv2.resize(image, (max(1, round(image.shape[1] * scale)), height), interpolation=cv2.INTER_AREA)
+
+
+def both_posed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(F,)`` frames in which both ``(F, 17, 3)`` sequences have a whole pose."""
+    return np.isfinite(a).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
+
+
+# -- figures (pure numpy; every array (F, 17, 3) root-relative, camera axes, NaN = no pose) ------
+
+
+def bone_length_cv(joints: np.ndarray) -> float:
+    """Mean over bones of (std / mean) of the bone's length over the posed frames."""
+    lengths = skeleton.bone_lengths(joints[np.isfinite(joints).all(axis=(1, 2))])
+    return float((lengths.std(0) / np.maximum(lengths.mean(0), 1e-12)).mean())
+
+
+def jitter_m_s2(joints: np.ndarray, fps: float) -> float:
+    """Mean joint acceleration (m/s²) over frames whose neighbours are posed too."""
+    accel = joints[2:] - 2 * joints[1:-1] + joints[:-2]
+    valid = np.isfinite(accel).all(axis=(1, 2))
+    return float(np.linalg.norm(accel[valid], axis=-1).mean() * fps**2) if valid.any() else float("nan")
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def torso_tilt_deg(joints: np.ndarray) -> np.ndarray:
+    """``(F,)`` angle between pelvis → thorax and the image's up (−y)."""
+    return _angle_deg(joints[:, J["thorax"]] - joints[:, J["pelvis"]], np.array([0.0, -1.0, 0.0]))
+
+
+def shoulder_turn_deg(joints: np.ndarray) -> np.ndarray:
+    """``(F,)`` angle of the shoulder line out of the image plane: the depth gap without the
+    skeleton's size (two skeletons with different shoulder widths can agree on it)."""
+    line = joints[:, J["l_shoulder"]] - joints[:, J["r_shoulder"]]
+    return np.degrees(np.arctan2(np.abs(line[:, 2]), np.hypot(line[:, 0], line[:, 1])))
+
+
+def torso_lean_deg(joints: np.ndarray, standing: np.ndarray) -> np.ndarray:
+    """``(F,)`` angle between the torso (pelvis → thorax) and the standing legs' line (ankle →
+    hip; both legs: their mean), NaN without a standing leg: uprightness in the body's own terms,
+    whatever the camera's pitch."""
+    lines = np.stack([joints[:, h] - joints[:, a] for h, _, a in LEGS], axis=1)  # (F, 2, 3)
+    lines /= np.maximum(np.linalg.norm(lines, axis=-1, keepdims=True), 1e-12)
+    count = standing.sum(axis=1)
+    leg = (lines * standing[..., None]).sum(axis=1) / np.maximum(count, 1)[:, None]
+    return np.where(count > 0, _angle_deg(joints[:, J["thorax"]] - joints[:, J["pelvis"]], leg), np.nan)
+
+
+def shoulder_depth_gap_m(joints: np.ndarray) -> np.ndarray:
+    """``(F,)`` ``|z_l − z_r|`` of the shoulders, along the camera's optical axis."""
+    return np.abs(joints[:, J["l_shoulder"], 2] - joints[:, J["r_shoulder"], 2])
+
+
+def knee_bend_deg(joints: np.ndarray) -> np.ndarray:
+    """``(F, 2)`` knee bend of the left and the right leg (0° = straight), 2D or 3D."""
+    return np.stack([_angle_deg(joints[:, k] - joints[:, h], joints[:, a] - joints[:, k]) for h, k, a in LEGS],
+                    axis=-1)  # fmt: skip
+
+
+def knee_backward_deg(joints: np.ndarray) -> np.ndarray:
+    """``(F, 2)`` how far each knee bends backwards (degrees; 0 when it bends forwards or not at
+    all): the knee behind the hip–ankle line, against the body's forward direction (the hips'
+    left-to-right line × the torso's up), which a knee cannot do beyond a few degrees."""
+    forward = np.cross(joints[:, J["l_hip"]] - joints[:, J["r_hip"]], joints[:, J["thorax"]] - joints[:, J["pelvis"]])
+    backward = []
+    for h, k, a in LEGS:
+        line = joints[:, a] - joints[:, h]
+        t = ((joints[:, k] - joints[:, h]) * line).sum(-1) / np.maximum((line * line).sum(-1), 1e-12)
+        offset = joints[:, k] - joints[:, h] - t[:, None] * line
+        backward.append((offset * forward).sum(-1) < 0)
+    return np.where(np.stack(backward, axis=-1), knee_bend_deg(joints), 0.0)
+
+
+def standing_legs(keypoints_px: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """``(F, 2)`` legs straight in 3D by the 2D alone: straight in the image, as long as that leg
+    gets in the clip (not foreshortened), confidently seen (module docstring)."""
+    straight = knee_bend_deg(keypoints_px) < STRAIGHT_2D_DEG
+    length = np.stack([np.linalg.norm(keypoints_px[:, k] - keypoints_px[:, h], axis=-1)
+                       + np.linalg.norm(keypoints_px[:, a] - keypoints_px[:, k], axis=-1) for h, k, a in LEGS], -1)
+    full = length >= FULL_LENGTH * np.nanmax(np.where(np.isfinite(length), length, np.nan), axis=0)
+    seen = np.stack([confidence[:, list(leg)].min(axis=-1) >= MIN_CONFIDENCE for leg in LEGS], axis=-1)
+    return straight & full & seen
+
+
+def torso_turn_speed_deg_s(joints: np.ndarray, fps: float) -> np.ndarray:
+    """Turn speed (°/s) of the shoulder line about the image's vertical, between posed frames."""
+    line = joints[:, J["l_shoulder"]] - joints[:, J["r_shoulder"]]
+    yaw = np.unwrap(np.arctan2(line[:, 2], line[:, 0]))
+    speed = np.abs(np.diff(np.degrees(yaw))) * fps
+    return speed[np.isfinite(speed)]
+
+
+def p_mpjpe_m(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``(F,)`` mean joint distance (target units) after aligning each ``pred`` pose to ``target``
+    by rotation (Kabsch, :meth:`Rotation.align_vectors`), scale and translation."""
+    out = np.full(len(pred), np.nan)
+    for f in np.flatnonzero(both_posed(pred, target)):
+        p, t = pred[f] - pred[f].mean(0), target[f] - target[f].mean(0)
+        rotation, _ = Rotation.align_vectors(t, p)
+        p = rotation.apply(p)
+        scale = (p * t).sum() / max((p * p).sum(), 1e-12)
+        out[f] = np.linalg.norm(scale * p - t, axis=-1).mean()
+    return out
+
+
+def _summary(values: np.ndarray, scale: float = 1.0) -> dict[str, float | int]:
+    values = values[np.isfinite(values)] * scale
+    if not len(values):
+        return {"median": None, "p90": None, "frames": 0}
+    return {"median": round(float(np.median(values)), 2), "p90": round(float(np.percentile(values, 90)), 2),
+            "frames": int(len(values))}  # fmt: skip
+
+
+def skeleton_figures(joints: np.ndarray, fps: float, standing: np.ndarray) -> dict:
+    """The plausibility figures of one skeleton (module docstring); ``standing`` ``(F, 2)``."""
+    bend = knee_bend_deg(joints)[standing]
+    posed = np.isfinite(joints).all(axis=(1, 2))
+    backward = knee_backward_deg(joints[posed])
+    return {
+        "bone_length_cv": round(bone_length_cv(joints), 4),
+        "jitter_m_s2": round(jitter_m_s2(joints, fps), 3),
+        "torso_tilt_deg": _summary(torso_tilt_deg(joints)),
+        "torso_lean_deg": _summary(torso_lean_deg(joints, standing)),
+        "shoulder_depth_gap_cm": _summary(shoulder_depth_gap_m(joints), 100.0),
+        "shoulder_turn_deg": _summary(shoulder_turn_deg(joints)),
+        "standing_knee_bend_deg": {**_summary(bend), "over_30_deg_pct": round(float(100 * (bend > 30).mean()), 1)
+                                   if len(bend) else None},  # fmt: skip
+        "knee_backward_over_10_deg_pct": round(float(100 * (backward > 10).any(axis=1).mean()), 1)
+        if len(backward) else None,
+        "torso_turn_speed_deg_s": _summary(torso_turn_speed_deg_s(joints, fps)),
+    }
+
+
+def clip_figures(poses: ClipPoses) -> dict:
+    """Every figure for posecast and MediaPipe on the frames where both have a pose, and the
+    P-MPJPE between them (and between the flat pose and MediaPipe)."""
+    keep = both_posed(poses.posecast_m, poses.mediapipe_m)
+    masked = {name: np.where(keep[:, None, None], joints, np.nan)
+              for name, joints in (("posecast", poses.posecast_m), ("mediapipe", poses.mediapipe_m))}  # fmt: skip
+    standing = standing_legs(poses.keypoints_px, poses.confidence) & keep[:, None]
+    return {
+        "clip": poses.name, "fps": poses.fps, "frames": len(keep), "frames_compared": int(keep.sum()),
+        "standing_leg_frames": int(standing.any(axis=1).sum()),
+        **{name: skeleton_figures(joints, poses.fps, standing) for name, joints in masked.items()},
+        "p_mpjpe_mm": {"posecast": _summary(p_mpjpe_m(masked["posecast"], masked["mediapipe"]), 1000.0),
+                       "flat": _summary(p_mpjpe_m(np.where(keep[:, None, None], poses.flat, np.nan),
+                                                  masked["mediapipe"]), 1000.0)},
+    }  # fmt: skip

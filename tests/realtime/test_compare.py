@@ -1,0 +1,124 @@
+"""posecast next to MediaPipe's world landmarks (issue 10.6): the figures on poses with known
+answers, and the comparison tool on a few frames of a real clip (its JSON fields and picture)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.engines import skeleton
+from posecast.realtime import compare
+from scipy.spatial.transform import Rotation
+
+REPO = Path(__file__).resolve().parents[2]
+J = skeleton.JOINT_INDEX
+
+
+def _standing() -> np.ndarray:
+    """A person standing straight, facing the camera (camera axes: x right, y down, z forward),
+    metres, root at the origin: ``(17, 3)``."""
+    xy = {"pelvis": (0, 0), "r_hip": (-0.1, 0), "r_knee": (-0.1, 0.45), "r_ankle": (-0.1, 0.9), "l_hip": (0.1, 0),
+          "l_knee": (0.1, 0.45), "l_ankle": (0.1, 0.9), "spine": (0, -0.25), "thorax": (0, -0.5), "neck": (0, -0.6),
+          "head": (0, -0.7), "l_shoulder": (0.18, -0.5), "l_elbow": (0.2, -0.2), "l_wrist": (0.2, 0.05),
+          "r_shoulder": (-0.18, -0.5), "r_elbow": (-0.2, -0.2), "r_wrist": (-0.2, 0.05)}  # fmt: skip
+    return np.array([[*xy[name], 0.0] for name in skeleton.JOINT_NAMES])
+
+
+def _bend_left_knee(pose: np.ndarray, degrees: float, towards_camera: bool) -> np.ndarray:
+    """The left knee moved off the hip–ankle line so the leg bends by ``degrees``."""
+    out = pose.copy()
+    half = math.radians(degrees) / 2
+    offset = 0.45 * math.tan(half)  # thigh and shin each turned by half the bend
+    out[J["l_knee"], 2] = -offset if towards_camera else offset
+    return out
+
+
+def test_figures_of_a_standing_person() -> None:
+    pose = _standing()
+    frames = np.repeat(pose[None], 5, axis=0)
+    assert compare.bone_length_cv(frames) == 0.0
+    assert compare.jitter_m_s2(frames + np.arange(5)[:, None, None] * 0.01, 30.0) == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(compare.torso_tilt_deg(frames), 0.0, atol=1e-9)
+    np.testing.assert_allclose(compare.knee_bend_deg(frames), 0.0, atol=1e-6)
+    assert (compare.knee_backward_deg(frames) == 0).all()
+    assert compare.shoulder_depth_gap_m(frames).max() == 0.0
+    standing = np.ones((5, 2), bool)
+    np.testing.assert_allclose(compare.torso_lean_deg(frames, standing), 0.0, atol=1e-6)
+    assert np.isnan(compare.torso_lean_deg(frames, np.zeros((5, 2), bool))).all()
+
+
+def test_turned_tilted_and_bent() -> None:
+    pose = _standing()
+    # turned 30° about the vertical: the shoulders (0.36 m apart) differ in depth by 0.18 m
+    turned = Rotation.from_euler("y", 30, degrees=True).apply(pose)
+    assert compare.shoulder_depth_gap_m(turned[None])[0] == pytest.approx(0.36 * math.sin(math.radians(30)))
+    assert compare.shoulder_turn_deg(np.stack([pose, turned, 2 * turned])) == pytest.approx([0.0, 30.0, 30.0])
+    # leaning 20° towards the camera (about x): tilt 20° to the image's up; the body's own lean 0°
+    leaning = Rotation.from_euler("x", 20, degrees=True).apply(pose)
+    assert compare.torso_tilt_deg(leaning[None])[0] == pytest.approx(20.0)
+    assert compare.torso_lean_deg(leaning[None], np.ones((1, 2), bool))[0] == pytest.approx(0.0, abs=1e-6)
+    # a left knee bent 40° forwards is a bend, not a backward knee; bent backwards it is both
+    forwards, backwards = _bend_left_knee(pose, 40, True), _bend_left_knee(pose, 40, False)
+    assert compare.knee_bend_deg(forwards[None])[0] == pytest.approx([40.0, 0.0], abs=1e-6)
+    assert compare.knee_backward_deg(forwards[None])[0] == pytest.approx([0.0, 0.0])
+    assert compare.knee_backward_deg(backwards[None])[0] == pytest.approx([40.0, 0.0], abs=1e-6)
+    # a turn of 90° in one frame at 30 fps: 2700°/s
+    assert compare.torso_turn_speed_deg_s(np.stack([pose, Rotation.from_euler("y", 90, degrees=True).apply(pose)]),
+                                          30.0) == pytest.approx([2700.0])  # fmt: skip
+
+
+def test_p_mpjpe_ignores_rotation_scale_and_translation() -> None:
+    pose = _standing()
+    moved = 1.7 * Rotation.from_euler("xyz", [20, -50, 10], degrees=True).apply(pose) + [0.3, -0.2, 2.0]
+    bent = _bend_left_knee(pose, 60, True)
+    errors = compare.p_mpjpe_m(np.stack([moved, bent, np.full((17, 3), np.nan)]), np.stack([pose, pose, pose]))
+    assert errors[0] == pytest.approx(0.0, abs=1e-9)
+    # one joint moved by d: the best alignment's squared error is at most d², its mean distance at most d / √17
+    assert 0.0 < errors[1] <= 0.45 * math.tan(math.radians(30)) / math.sqrt(17)
+    assert np.isnan(errors[2])
+
+
+def test_standing_legs_from_the_2d() -> None:
+    pose = _standing()
+    pixels = 500 + 400 * pose[:, :2]  # the straight pose seen from the front
+    bent = pixels.copy()
+    bent[J["r_knee"], 0] += 60  # the right leg visibly bent in the image
+    short = pixels.copy()
+    short[J["r_knee"], 1] -= 40  # ... or much shorter than it gets (foreshortened)
+    short[J["r_ankle"], 1] -= 80
+    confidence = np.ones((4, 17))
+    confidence[3, J["l_ankle"]] = 0.2  # the left ankle barely seen
+    legs = compare.standing_legs(np.stack([pixels, bent, short, pixels]), confidence)
+    assert legs.tolist() == [[True, True], [True, False], [True, False], [False, True]]
+
+
+@pytest.mark.slow
+def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("posecast_tools_compare", REPO / "tools" / "compare_mediapipe.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    images = tmp_path / "images" if importlib.util.find_spec("matplotlib") else None
+    out = tmp_path / "compare.json"
+    args = [str(media_dir / "squats_720x1280.mp4"), "--frames", "12", "--json", str(out)]
+    assert tool.main(args + (["--images", str(images)] if images else [])) == 0
+    result = json.loads(out.read_text())
+    (model,) = result["models"]
+    figures = result["models"][model]["squats_720x1280.mp4"]
+    assert figures["frames"] == 12 and 0 < figures["frames_compared"] <= 12 and figures["fps"] == 5.0
+    keys = {"bone_length_cv", "jitter_m_s2", "torso_tilt_deg", "torso_lean_deg", "shoulder_depth_gap_cm",
+            "shoulder_turn_deg", "standing_knee_bend_deg", "knee_backward_over_10_deg_pct", "torso_turn_speed_deg_s"}
+    for name in ("posecast", "mediapipe"):
+        assert set(figures[name]) == keys
+        for key in ("torso_tilt_deg", "shoulder_depth_gap_cm", "shoulder_turn_deg", "torso_turn_speed_deg_s"):
+            assert set(figures[name][key]) == {"median", "p90", "frames"} and figures[name][key]["frames"] > 0
+        assert "over_30_deg_pct" in figures[name]["standing_knee_bend_deg"]
+    assert set(figures["p_mpjpe_mm"]) == {"posecast", "flat"}
+    assert figures["p_mpjpe_mm"]["posecast"]["frames"] == figures["frames_compared"]
+    if images:
+        png = images / "compare_mediapipe_squats_720x1280.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert tool.main([str(tmp_path / "missing.mp4"), "--json", str(out)]) == 2
