@@ -201,8 +201,14 @@ def standing_legs(keypoints_px: np.ndarray, confidence: np.ndarray) -> np.ndarra
     """``(F, 2)`` legs straight in 3D by the 2D alone: straight in the image, as long as that leg
     gets in the clip (not foreshortened), confidently seen (module docstring)."""
     straight = knee_bend_deg(keypoints_px) < STRAIGHT_2D_DEG
-    length = np.stack([np.linalg.norm(keypoints_px[:, k] - keypoints_px[:, h], axis=-1)
-                       + np.linalg.norm(keypoints_px[:, a] - keypoints_px[:, k], axis=-1) for h, k, a in LEGS], -1)
+    length = np.stack(
+        [
+            np.linalg.norm(keypoints_px[:, k] - keypoints_px[:, h], axis=-1)
+            + np.linalg.norm(keypoints_px[:, a] - keypoints_px[:, k], axis=-1)
+            for h, k, a in LEGS
+        ],
+        -1,
+    )
     full = length >= FULL_LENGTH * np.nanmax(np.where(np.isfinite(length), length, np.nan), axis=0)
     seen = np.stack([confidence[:, list(leg)].min(axis=-1) >= MIN_CONFIDENCE for leg in LEGS], axis=-1)
     return straight & full & seen
@@ -249,10 +255,13 @@ def skeleton_figures(joints: np.ndarray, fps: float, standing: np.ndarray) -> di
         "torso_lean_deg": _summary(torso_lean_deg(joints, standing)),
         "shoulder_depth_gap_cm": _summary(shoulder_depth_gap_m(joints), 100.0),
         "shoulder_turn_deg": _summary(shoulder_turn_deg(joints)),
-        "standing_knee_bend_deg": {**_summary(bend), "over_30_deg_pct": round(float(100 * (bend > 30).mean()), 1)
-                                   if len(bend) else None},  # fmt: skip
+        "standing_knee_bend_deg": {
+            **_summary(bend),
+            "over_30_deg_pct": round(float(100 * (bend > 30).mean()), 1) if len(bend) else None,
+        },  # fmt: skip
         "knee_backward_over_10_deg_pct": round(float(100 * (backward > 10).any(axis=1).mean()), 1)
-        if len(backward) else None,
+        if len(backward)
+        else None,
         "torso_turn_speed_deg_s": _summary(torso_turn_speed_deg_s(joints, fps)),
     }
 

@@ -87,8 +87,11 @@ def picture(poses: ClipPoses, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("clips", nargs="*", type=Path, default=CLIPS)
-    ap.add_argument("--model", action="append",
-                    help=f"a shipped model's name or a file (default {DEFAULT_MODEL_NAME}); repeat to compare several")
+    ap.add_argument(
+        "--model",
+        action="append",
+        help=f"a shipped model's name or a file (default {DEFAULT_MODEL_NAME}); repeat to compare several",
+    )
     ap.add_argument("--json", type=Path, default=ROOT / "eval" / "compare_mediapipe.json")
     ap.add_argument("--images", type=Path, help="write compare_mediapipe_<clip>.png here (e.g. docs/images)")
     ap.add_argument("--frames", type=int, help="only the first N frames of each clip")

@@ -109,8 +109,17 @@ def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_mode
     (model,) = result["models"]
     figures = result["models"][model]["squats_720x1280.mp4"]
     assert figures["frames"] == 12 and 0 < figures["frames_compared"] <= 12 and figures["fps"] == 5.0
-    keys = {"bone_length_cv", "jitter_m_s2", "torso_tilt_deg", "torso_lean_deg", "shoulder_depth_gap_cm",
-            "shoulder_turn_deg", "standing_knee_bend_deg", "knee_backward_over_10_deg_pct", "torso_turn_speed_deg_s"}
+    keys = {
+        "bone_length_cv",
+        "jitter_m_s2",
+        "torso_tilt_deg",
+        "torso_lean_deg",
+        "shoulder_depth_gap_cm",
+        "shoulder_turn_deg",
+        "standing_knee_bend_deg",
+        "knee_backward_over_10_deg_pct",
+        "torso_turn_speed_deg_s",
+    }
     for name in ("posecast", "mediapipe"):
         assert set(figures[name]) == keys
         for key in ("torso_tilt_deg", "shoulder_depth_gap_cm", "shoulder_turn_deg", "torso_turn_speed_deg_s"):
