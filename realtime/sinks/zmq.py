@@ -44,6 +44,8 @@ from ..types import PersonPose, PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
 
+_SEND_MORE = zmq.NOBLOCK | zmq.SNDMORE
+
 
 @dataclass
 class PublisherOptions:
@@ -157,23 +159,29 @@ class Publisher:
         return bound
 
     def _send(self, topic: bytes, payload: bytes) -> bool:
+        # two sends, as send_multipart does, without its per-part checks (this runs every frame);
+        # ZeroMQ queues a multipart message whole or not at all: once the topic went, so does the rest
         try:
-            self._socket.send_multipart([topic, payload], flags=zmq.NOBLOCK)
+            self._socket.send(topic, _SEND_MORE)
         except zmq.Again:
             self.dropped_messages += 1
             return False
+        self._socket.send(payload, zmq.NOBLOCK)
         self.sent_messages += 1
         return True
 
     def _new_subscriptions(self) -> bool:
         """Drain subscription notices; True when someone subscribed since the last call."""
         subscribed = False
-        while True:
+        # ask first: a recv that finds nothing raises zmq.Again, and building that exception on
+        # every frame cost more than the rest of the publishing (~30 us, 2-3x that with cold caches)
+        while self._socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             try:
                 notice = self._socket.recv(flags=zmq.NOBLOCK)
             except zmq.Again:
-                return subscribed
+                break
             subscribed |= notice[:1] == b"\x01"
+        return subscribed
 
     def send_meta(self) -> bool:
         """Send the meta message now; returns False when it had to be dropped."""
