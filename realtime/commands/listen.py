@@ -48,6 +48,8 @@ def to_json(message: PoseMessage | MetaMessage) -> dict[str, Any]:
         out[name] = _rounded(out[name])
     if out["latency_ms"] is None:
         del out["latency_ms"]
+    if not out["source_stalled_s"]:  # only while the source stalls, as on the wire
+        del out["source_stalled_s"]
     return {"topic": "pose", **out}
 
 
@@ -60,6 +62,9 @@ def format_line(message: PoseMessage | MetaMessage) -> str:
             f"frame {message.frame}; assumptions: {assumptions}"
         )
     latency_ms = (message.publish_ns - message.capture_ns) / 1e6
+    if message.source_stalled_s:
+        return (f"frame {message.frame_id:6d}  person {message.person_id:2d}  {message.tracking:8s}  "
+                f"the source has delivered no frame for {message.source_stalled_s:.1f} s (retrying)")  # fmt: skip
 
     def xyz(v: np.ndarray) -> str:
         return "({:+.2f} {:+.2f} {:+.2f})".format(*np.asarray(v, np.float64))

@@ -1,10 +1,10 @@
 """The soak in CI (issue 15): one minute of the real pipeline (MediaPipe, the shipped lifter, the
-ZeroMQ sink) paced at 30 fps on the looping dance clip, with a reading subscriber, one that never
-reads and one that connects and disconnects in a loop, each in its own process
-(``posecast bench --soak 1``). Asserted: the invariants, not the speed: the reading subscriber
-received every frame the pipeline published, every new connection was served, resident memory
-did not grow by more than 20 MB after the warm-up. The 30-minute figures are in the README
-(Reliability)."""
+ZeroMQ sink) paced at 30 fps on the dance clip (all 120 frames, looping), with a reading
+subscriber, one that never reads and one that connects and disconnects in a loop, each in its own
+process (``posecast bench --soak 1``). Asserted: the invariants, not the speed: the reading
+subscriber received every frame the pipeline published, the new connections were served,
+resident memory did not grow by more than 20 MB after the warm-up. The 30-minute figures are in
+the README (Reliability)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from posecast.realtime.cli import main
 def test_one_minute_soak_keeps_every_subscriber_served(tmp_path: Path, media_dir: Path, pose_model_path: Path):
     out = tmp_path / "soak"
     code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
-                 "--frames", "10", "--rounds", "1", "--warmup", "4", "--pace", "0", "--runner", "serial",
+                 "--frames", "120", "--rounds", "1", "--warmup", "4", "--pace", "0", "--runner", "serial",
                  "--soak", "1", "--soak-hook", "stalled-subscriber-process", "--soak-hook", "cycling-subscriber",
                  "--output", str(out)])  # fmt: skip
     assert code == 0

@@ -244,3 +244,18 @@ def test_subscribers_hear_about_the_stall(clip, monkeypatch, runner) -> None:
     assert {m.frame_id for m in notices} == {last_pose.frame_id}  # the last frame's id
     assert next_pose.frame_id > last_pose.frame_id
     assert pipeline.stall_notices == len(notices)
+
+
+def test_listen_shows_the_stall() -> None:
+    from posecast.realtime.commands.listen import format_line, to_json
+    from posecast.realtime.schema import PoseMessage, encode_pose_message
+
+    zeros = np.zeros((17, 3), np.float32)
+    stalled = decode_pose(encode_pose_message(PoseMessage(41, 7, "lost", zeros, np.zeros(17, np.float32),
+                                                          np.zeros(3, np.float32), source_stalled_s=1.5)))  # fmt: skip
+    assert stalled.source_stalled_s == 1.5
+    assert "the source has delivered no frame for 1.5 s" in format_line(stalled)
+    assert to_json(stalled)["source_stalled_s"] == 1.5
+    normal = decode_pose(encode_pose_message(PoseMessage(42, 8, "lost", zeros, np.zeros(17, np.float32),
+                                                         np.zeros(3, np.float32))))  # fmt: skip
+    assert "source_stalled_s" not in to_json(normal) and "frame     42" in format_line(normal)
