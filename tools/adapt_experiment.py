@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--anchor", type=float, default=1.0)
     ap.add_argument("--distill", type=float, default=1.0)
+    ap.add_argument("--weights", default="{}", help='loss weights changed by name, JSON, e.g. \'{"w_adv": 0}\'')
+    ap.add_argument("--label", default="", help="suffix of the result's name (variants of one protocol)")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
@@ -98,15 +100,16 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="posecast-adapt-exp-") as tmp:
             footage = write_footage(source, Path(tmp) / "footage", seed=11)
             options = AdaptOptions(minutes=args.minutes, lr=args.lr, anchor_weight=args.anchor,
-                                   distill_weight=args.distill)  # fmt: skip
+                                   distill_weight=args.distill, weights=json.loads(args.weights))  # fmt: skip
             report = adapt(args.model, footage, Path(tmp) / "adapted.onnx", options, progress=False, evaluate=score)
         frames = sum(len(c.joints_m) for c in source)
-        results[protocol] = {"model": str(args.model), "minutes": args.minutes, "steps": report.steps,
+        name = f"{protocol}{' ' + args.label if args.label else ''}"
+        results[name] = {"model": str(args.model), "minutes": args.minutes, "steps": report.steps,
                              "adapt_clips": len(source), "adapt_frames": frames, "lr": args.lr,
-                             "anchor": args.anchor, "distill": args.distill,
+                             "anchor": args.anchor, "distill": args.distill, "weights": json.loads(args.weights),
                              "before": report.before, "after": report.after}  # fmt: skip
         b, a = report.before, report.after
-        log.info("%s: cross P-MPJPE %.1f -> %.1f mm (gt 2D), %.1f -> %.1f (noisy)", protocol, b["gt2d_p_mpjpe_mm"],
+        log.info("%s: cross P-MPJPE %.1f -> %.1f mm (gt 2D), %.1f -> %.1f (noisy)", name, b["gt2d_p_mpjpe_mm"],
                  a["gt2d_p_mpjpe_mm"], b["noisy2d_p_mpjpe_mm"], a["noisy2d_p_mpjpe_mm"])  # fmt: skip
         atomic_write(args.json, json.dumps(results, indent=2).encode())
     if args.markdown:

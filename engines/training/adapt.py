@@ -56,6 +56,8 @@ class AdaptOptions:
     anchor_weight: float = 1.0  # L2 to the starting weights, per parameter (mean), × 1e4
     distill_weight: float = 1.0  # MSE to the starting model's root-relative 3D (canonical units)
     disc_warmup_steps: int = 30  # the fresh discriminator learns this footage first
+    #: the paper's loss weights, changed by name (LossWeights fields, e.g. {"w_adv": 0.0})
+    weights: dict[str, float] = field(default_factory=dict)
     threads: int = 1
     seed: int = 0
     bf16: str | bool = "auto"
@@ -237,7 +239,7 @@ def adapt(
     cfg = config_from_dict({
         "mode": "unsupervised", "model": start.cfg.to_dict(), "batch": o.batch, "lr_pose": o.lr, "lr_scale": o.lr,
         "lr_disc": 2 * o.lr, "lr_final_fraction": 1.0, "scale_prior": list(footage_prior), "bf16": o.bf16,
-        "threads": o.threads, "seed": o.seed, "steps": o.max_steps or 10**9, "data": [],
+        "threads": o.threads, "seed": o.seed, "steps": o.max_steps or 10**9, "data": [], "weights": o.weights,
     })  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="posecast-adapt-") as tmp:
         adapter = _Adapter(cfg, Path(tmp), start, o)

@@ -44,6 +44,8 @@ class LossWeights:
     w_kl: float = 1.0
     w_bone: float = 1.0
     w_sup: float = 1.0  # supervised 3D term (supervised and semi modes)
+    #: bone-length consistency on the lifter's steps too (the paper: scale steps only); adapt uses it
+    w_bone_pose: float = 0.0
 
 
 @dataclass

@@ -129,6 +129,8 @@ class Trainer:
         loss = w.w_3d * parts["l_3d"] + w.w_2d * parts["l_2d"] + w.w_adv * parts["l_adv"]
         if self.cfg.mode in ("unsupervised", "semi"):
             loss = loss + w.w_tmc * parts["l_tmc"]
+        if w.w_bone_pose:
+            loss = loss + w.w_bone_pose * parts["l_bone"]
         return loss
 
     def supervised_loss(self, joints: torch.Tensor, batch: WindowBatch, keypoints: torch.Tensor) -> torch.Tensor:
