@@ -42,6 +42,9 @@ def normalize_pixels(keypoints_px: Array, intrinsics: Array) -> Array:
     ``intrinsics`` is ``(fx, fy, cx, cy)`` in pixels, shape ``(4,)`` or ``(..., 4)`` matching
     the batch dimensions of ``keypoints_px`` (not the joint one).
     """
+    if isinstance(keypoints_px, np.ndarray) and isinstance(intrinsics, np.ndarray):
+        # the live path, once per frame and person: the same arithmetic, both axes in two calls
+        return (keypoints_px - intrinsics[..., None, 2:4]) / intrinsics[..., None, 0:2]
     fx, fy = intrinsics[..., 0:1], intrinsics[..., 1:2]
     cx, cy = intrinsics[..., 2:3], intrinsics[..., 3:4]
     x = (keypoints_px[..., 0] - cx) / fx

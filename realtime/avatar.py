@@ -172,7 +172,8 @@ def pose_fields(world: AvatarFrame | None, person_id: int, frame: frames.Frame |
     person = None if world is None else next((p for p in world.people if p.person_id == person_id), None)
     if person is None:
         return {}
-    fields: dict = {"root_height_m": person.root_height_m, "foot_contact": [bool(f) for f in person.foot_contact]}
+    contacts = np.asarray(person.foot_contact, bool).tolist()  # plain bools
+    fields: dict = {"root_height_m": person.root_height_m, "foot_contact": contacts}
     if frame is not None:
         if isinstance(frame, str):
             frame = frames.get_frame(frame, None if world.floor is None else world.floor.camera_to_world)

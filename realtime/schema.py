@@ -51,6 +51,7 @@ they do not know; removing a field or changing its meaning bumps :data:`SCHEMA_V
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +119,14 @@ class MetaMessage:
 
 
 def _pack(payload: dict[str, Any]) -> bytes:
-    return msgpack.packb(payload, use_bin_type=True, use_single_float=True)
+    # one Packer per thread, reused: msgpack.packb builds a Packer (and its 256 kB buffer) per call
+    packer = getattr(_PACKERS, "packer", None)
+    if packer is None:
+        packer = _PACKERS.packer = msgpack.Packer(use_bin_type=True, use_single_float=True)
+    return packer.pack(payload)
+
+
+_PACKERS = threading.local()
 
 
 def _unpack(payload: bytes) -> dict[str, Any]:

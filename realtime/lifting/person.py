@@ -72,7 +72,7 @@ class PersonState:
             joints_rel_m = self.one_euro.process(joints_rel_m, timestamp_ns)
         weights = np.where(confidence >= min_joint_confidence, confidence, 0.0)
         root_m = solve_root_translation(joints_rel_m, keypoints_norm, weights)
-        if not (np.all(np.isfinite(root_m)) and np.all(np.isfinite(joints_rel_m))):
+        if not (np.isfinite(root_m).all() and np.isfinite(joints_rel_m).all()):
             return None
         return MetricPose(self._state, joints_rel_m, root_m, self.smoother.bone_lengths_m)
 

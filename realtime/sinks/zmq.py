@@ -192,6 +192,8 @@ class Publisher:
     def meta_if_due(self) -> None:
         """Send the meta message when a subscriber joined or ``meta_interval_s`` has passed."""
         due = time.monotonic_ns() - self._last_meta_ns >= self.options.meta_interval_s * 1e9
+        # (looking for subscriptions also lets libzmq process its pending commands, unthrottled:
+        # the subscriptions and the subscribers' read positions are current before every send)
         if self._new_subscriptions() or due:
             self.send_meta()
 
