@@ -161,23 +161,15 @@ class MediaPipeDetector(Detector2D):
             self._landmarker = None
 
 
-def landmarks_to_array(landmarks, image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """MediaPipe ``NormalizedLandmark`` list → pixels ``(33, 3)`` (x, y, z·width) and
-    visibility ``(33,)``, both float32."""
-    width, height = image_size
-    values = np.array(
-        [(lm.x, lm.y, lm.z, lm.visibility if lm.visibility is not None else 0.0) for lm in landmarks],
-        dtype=np.float64,
-    )
-    pixels = values[:, :3] * np.array([width, height, width], dtype=np.float64)
-    return pixels.astype(np.float32), values[:, 3].astype(np.float32)
-
-
 def to_detections(frame: Frame, poses: list, world_poses: list | None = None) -> Detections2D:
-    """MediaPipe's result lists (image and world landmarks per person) → :class:`Detections2D`."""
+    """MediaPipe's result lists (image and world landmarks per person) → :class:`Detections2D`:
+    pixels ``x·width, y·height`` (computed in float64) and visibility, both float32."""
     if not poses:
         return Detections2D.empty(frame, MEDIAPIPE_33)
-    arrays = [landmarks_to_array(pose, frame.image_size) for pose in poses]
+    width, height = frame.image_size
+    # every person in one array: (N, 33, 3) x, y, visibility (this runs on every frame)
+    values = np.array([[(lm.x, lm.y, lm.visibility if lm.visibility is not None else 0.0) for lm in pose]
+                       for pose in poses], dtype=np.float64)  # fmt: skip
     world = None
     if world_poses and len(world_poses) == len(poses):
         world = np.array([[(lm.x, lm.y, lm.z) for lm in pose] for pose in world_poses], dtype=np.float32)
@@ -185,10 +177,10 @@ def to_detections(frame: Frame, poses: list, world_poses: list | None = None) ->
         frame_id=frame.frame_id,
         capture_ns=frame.capture_ns,
         timestamp_ns=frame.timestamp_ns,
-        image_size=frame.image_size,
+        image_size=(width, height),
         layout=MEDIAPIPE_33,
-        keypoints_px=np.stack([pixels[:, :2] for pixels, _ in arrays]),
-        scores=np.stack([visibility for _, visibility in arrays]),
+        keypoints_px=(values[..., :2] * np.array([width, height], dtype=np.float64)).astype(np.float32),
+        scores=values[..., 2].astype(np.float32),
         track_ids=np.full(len(poses), -1, np.int64),
         world_m=world,
     )
