@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     lifting = MetricPoseLifting(LiftingOptions())
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
-    result: dict = {"commit": commit.strip(), "clips": {}}
+    meta = lifting.lifter.metadata
+    result: dict = {"commit": commit.strip(), "model_kind": meta.model_kind, "model_commit": meta.git_commit,
+                    "clips": {}}  # fmt: skip
     for clip in args.clips:
         detections, fps = detect(clip)
         figures = clip_figures(lifting, detections, fps)
