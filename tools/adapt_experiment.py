@@ -7,10 +7,12 @@ CMU's 2D alone (no 3D), scored on CMU subjects it never saw, before and after.
 
 The 2D to adapt to is CMU motion filmed by random webcams (the evaluation's camera ranges) with
 MediaPipe-like noise, written as lift-format .npz files, exactly what a user's footage gives.
-Two protocols: ``other-people`` adapts to the 2D of the CMU subjects outside the evaluation set
+Protocols: ``other-people`` adapts to the 2D of the CMU subjects outside the evaluation set
 and scores the held-out subjects 09, 13 and 49 (the model meets new people from the same
 source); ``same-footage`` adapts to the held-out subjects' own 2D (a user adapting to the very
-clips they will run it on) and scores those clips.
+clips they will run it on) and scores those clips; ``source-control`` runs the same minutes on
+Bandai-Namco 2D (the source it was trained on, as many frames as other-people) — what the losses
+do without any new footage, so the difference to it is what the target's 2D brought.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from evaluate import CROSS_SUBJECTS  # noqa: E402
 
 log = logging.getLogger("adapt_experiment")
 CMU = ["data/cmu-mocap/cmu-mocap.tar.xz", "data/cmu-mocap/cmu-dance.tar.xz"]
+BANDAI = ["data/bandai-namco/dataset-1.tar.xz", "data/bandai-namco/dataset-2.tar.xz"]
 
 
 def write_footage(clips: list[Clip], folder: Path, seed: int) -> list[Path]:
@@ -92,11 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cmu = [c for src in CMU for c in load_source(resolve_data(src))]
     others, held = split_by_subject(cmu, set(CROSS_SUBJECTS))
+    bandai: list[Clip] = []
+    if "source-control" in args.protocols:
+        from posecast.engines.training.data.dataset import split_clips
+
+        pool = [c for src in BANDAI for c in load_source(resolve_data(src))]
+        pool = split_clips(pool)[0]
+        order = np.random.default_rng(5).permutation(len(pool))
+        budget = sum(len(c.joints_m) for c in others)
+        for i in order:  # as many frames as the other-people footage
+            if budget <= 0:
+                break
+            bandai.append(pool[i])
+            budget -= len(pool[i].joints_m)
     eval_sets = {"gt2d": build_eval_clips(held, noisy=False), "noisy2d": build_eval_clips(held, noisy=True)}
     score = scorer(eval_sets)
     results = json.loads(args.json.read_text()) if args.json.exists() else {}
     for protocol in args.protocols.split(","):
-        source = others if protocol == "other-people" else held
+        source = {"other-people": others, "same-footage": held, "source-control": bandai}[protocol]
         with tempfile.TemporaryDirectory(prefix="posecast-adapt-exp-") as tmp:
             footage = write_footage(source, Path(tmp) / "footage", seed=11)
             options = AdaptOptions(minutes=args.minutes, lr=args.lr, anchor_weight=args.anchor,
