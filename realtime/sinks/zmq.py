@@ -9,8 +9,8 @@ subscriber makes every send fail, silencing all.) Drops are per subscriber, so t
 on the receiving side (``posecast listen`` reports frame-id gaps), not here. Address:
 ``tcp://HOST:PORT`` binds (default ``tcp://127.0.0.1:5555``; port ``*`` or ``0`` picks a free
 one); a ``connect:tcp://HOST:PORT`` prefix connects instead, e.g. to a broker's XSUB socket.
-The meta message is sent on start, whenever a subscriber subscribes, when it changes and every
-``meta_interval_s``.
+The meta message is sent on start, when a subscriber subscribes (noticed within
+:data:`SUBSCRIPTION_CHECK_S`), when it changes and every ``meta_interval_s``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ from ..types import PersonPose, PoseFrame, StreamMeta
 log = logging.getLogger(__name__)
 
 _SEND_MORE = zmq.NOBLOCK | zmq.SNDMORE
+#: How often new subscriptions are looked for while messages go out at camera rates (see meta_if_due).
+SUBSCRIPTION_CHECK_S = 0.1
+_CHECK_NS = int(SUBSCRIPTION_CHECK_S * 1e9)
+#: Sends closer together than this are "rapid": subscriptions are looked for before each one.
+_RAPID_NS = 5_000_000
 
 
 @dataclass
@@ -119,7 +124,7 @@ class Publisher:
         self.meta = MetaMessage(assumptions=dict(assumptions or {}), meta_interval_s=self.options.meta_interval_s)
         self.sent_messages = 0
         self.dropped_messages = 0  # sends refused by the socket itself (not per-subscriber drops)
-        self._last_meta_ns = 0
+        self._last_meta_ns = self._last_check_ns = self._last_send_ns = 0
         self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         s = self._socket
         s.setsockopt(zmq.LINGER, 0)
@@ -171,6 +176,7 @@ class Publisher:
             return False
         self._socket.send(payload, zmq.NOBLOCK)
         self.sent_messages += 1
+        self._last_send_ns = time.monotonic_ns()
         return True
 
     def _new_subscriptions(self) -> bool:
@@ -194,10 +200,18 @@ class Publisher:
 
     def meta_if_due(self) -> None:
         """Send the meta message when a subscriber joined or ``meta_interval_s`` has passed."""
-        due = time.monotonic_ns() - self._last_meta_ns >= self.options.meta_interval_s * 1e9
-        # (looking for subscriptions also lets libzmq process its pending commands, unthrottled:
-        # the subscriptions and the subscribers' read positions are current before every send)
-        if self._new_subscriptions() or due:
+        now_ns = time.monotonic_ns()
+        # Looking for subscriptions makes libzmq process its pending commands (a system call: ~25 us
+        # of CPU, ~70 us right after MediaPipe). Its own send does that too when ~1 ms has passed
+        # since it last did, which keeps the subscriptions and the subscribers' read positions
+        # current at camera rates: look every SUBSCRIPTION_CHECK_S then, and before every send when
+        # they come faster (a replay, a relay): else sends < 1 ms apart find stale read positions
+        # and drop messages a reading subscriber has room for.
+        joined = False
+        if now_ns - self._last_send_ns < _RAPID_NS or now_ns - self._last_check_ns >= _CHECK_NS:
+            self._last_check_ns = now_ns
+            joined = self._new_subscriptions()
+        if joined or now_ns - self._last_meta_ns >= self.options.meta_interval_s * 1e9:
             self.send_meta()
 
     def send_pose(self, payload: bytes) -> bool:
