@@ -44,11 +44,24 @@ def sources(folder: str) -> list[Path]:
     return sorted((REPO / folder).rglob("*.py"))
 
 
+#: The one exception: ``posecast adapt`` trains, and the CLI is the composition root, so this
+#: command module may dispatch to training, inside its handler (never at module level).
+DISPATCHES_TO_TRAINING = REPO / "realtime" / "commands" / "adapt.py"
+
+
 @pytest.mark.parametrize("folder", ["realtime", "engines/runtime", "calibration"])
 def test_live_path_never_imports_training(folder):
     for path in sources(folder):
-        for name, _ in imported_modules(path, package_of(path)):
+        for name, module_level in imported_modules(path, package_of(path)):
+            if path == DISPATCHES_TO_TRAINING and not module_level:
+                continue
             assert not name.startswith("posecast.engines.training"), f"{path.relative_to(REPO)} imports {name}"
+
+
+def test_the_exception_exists_and_imports_training_lazily():
+    found = [(n, top) for n, top in imported_modules(DISPATCHES_TO_TRAINING, package_of(DISPATCHES_TO_TRAINING))
+             if n.startswith("posecast.engines.training")]  # fmt: skip
+    assert found and not any(top for _, top in found), found
 
 
 @pytest.mark.parametrize("folder", ["engines", "calibration"])

@@ -22,6 +22,7 @@ import dataclasses
 import logging
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,20 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     return files
 
 
+def check_start(model: str | Path | None) -> Path:
+    """The start model's file (a shipped name, a path, ``None``: the default) once its adaptation
+    weights are known to be beside it; raises ``ModelError`` otherwise (before any slow work)."""
+    from ..errors import ModelError
+    from ..runtime.base import resolve_model
+
+    path = resolve_model(model)
+    if not adapt_weights_path(path).is_file():
+        raise ModelError(f"{path.name} cannot be adapted: its adaptation weights {adapt_weights_path(path).name} are "
+                         "not beside it (models exported by tools/export.py have them; of the shipped ones all but "
+                         "unsupervised-w512)")  # fmt: skip
+    return path
+
+
 class _Adapter(Trainer):
     """The unsupervised trainer plus the two anchors to the starting model."""
 
@@ -127,7 +142,8 @@ class _Adapter(Trainer):
         with autocast:
             parts = self.unsupervised_losses(keypoints)
         parts = {k: v.float() for k, v in parts.items()}
-        if self.step < o.disc_warmup_steps:  # only the discriminator learns, from the start model's views
+        adversarial = self.cfg.weights.w_adv > 0  # without the term the discriminator is not needed at all
+        if adversarial and self.step < o.disc_warmup_steps:  # the discriminator alone learns, from the start views
             logged = {k: float(v.detach()) for k, v in parts.items()}
             logged["l_disc"] = self._disc_step(autocast)
             logged["loss"] = float("nan")
@@ -143,12 +159,12 @@ class _Adapter(Trainer):
         )
         parts["l_anchor"] = 1e4 * torch.stack(
             [((p - p0) ** 2).mean() for p, p0 in zip(self.generator.parameters(), self.start_params, strict=True)]
-        ).mean()
+        ).mean()  # fmt: skip
         loss = self.generator_objective(parts, scale_phase)
         loss = loss + o.distill_weight * parts["l_distill"] + o.anchor_weight * parts["l_anchor"]
         self._apply(self.opt_scale if scale_phase else self.opt_pose, loss)
         logged = {k: float(v.detach()) for k, v in parts.items()}
-        if self.step % self.cfg.disc_every == 0:
+        if adversarial and self.step % self.cfg.disc_every == 0:
             logged["l_disc"] = self._disc_step(autocast)
         logged["loss"] = float(loss.detach())
         self.step += 1
@@ -252,9 +268,9 @@ def adapt(
     if evaluate is not None:
         after |= evaluate(adapted)
     output = Path(output)
-    _write(adapted, output, model, footage_prior, o, adapter.step, len(files))
+    _write(adapted, output, model, footage_prior, o, adapter.step, files)
     report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output))
-    log.info("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
+    log.debug("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
     return report
 
 
@@ -283,7 +299,19 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
 
 
 def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],
-           o: AdaptOptions, steps: int, files: int) -> None:  # fmt: skip
+           o: AdaptOptions, steps: int, files: list[Path]) -> None:  # fmt: skip
+    """The adapted model, its INT8 copy and its ``.adapt.npz``, made in a temporary folder beside
+    ``output`` and moved into place together: a failure leaves none of them half-written."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".posecast-adapt-", dir=output.parent) as tmp:
+        staged = Path(tmp) / output.name
+        _export(generator, staged, source, prior, o, steps, files)
+        for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
+            path.replace(output.parent / path.name)
+
+
+def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],
+            o: AdaptOptions, steps: int, files: list[Path]) -> None:  # fmt: skip
     from ..networks import fold_batchnorm
     from ..runtime.quantize import quantize_int8
 
@@ -295,12 +323,23 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
                 tensor.copy_(tensor.half().float())
     rebuilt = ("model_config", "batchnorm_folded", "current_frame_head", "int8_source_sha256")
     extra = {k: v for k, v in start_meta.extra.items() if k not in rebuilt}
-    extra |= {"adapted_from": Path(source).name, "adapt_steps": str(steps), "adapt_inputs": str(files)}
+    names = ", ".join(p.name for p in files)
+    extra |= {"adapted_from": Path(source).name, "adapt_steps": str(steps), "adapt_inputs": str(len(files)),
+              "adapted_on": names if len(names) <= 2000 else names[:1997] + "...",
+              "adapt_minutes": f"{o.minutes:g}"}  # fmt: skip
     meta = dataclasses.replace(
         start_meta, model_kind=f"{start_meta.model_kind}+adapted", git_commit=git_commit(), extra=extra,
-        training_data=f"{start_meta.training_data}; adapted (2D only) to {files} user sequence(s)",
+        training_data=f"{start_meta.training_data}; adapted (2D only) to {len(files)} user sequence(s)",
     )  # fmt: skip
-    export_onnx(model, output, meta, fp16_weights=True)
+    root = logging.getLogger()
+    level = root.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the window-length check, constant by design
+        export_onnx(model, output, meta, fp16_weights=True)
     save_generator_npz(generator, adapt_weights_path(output), prior)
     if o.int8:
-        quantize_int8(output, output.parent / f"{output.name.removesuffix('.onnx')}.int8.onnx")
+        root.setLevel(logging.ERROR)  # ONNX Runtime's quantiser advises pre-processing on the root logger
+        try:
+            quantize_int8(output, output.parent / f"{output.name.removesuffix('.onnx')}.int8.onnx")
+        finally:
+            root.setLevel(level)

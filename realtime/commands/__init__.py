@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "posecast.realtime.commands.demo",
     "posecast.realtime.commands.listen",
     "posecast.realtime.commands.lift",
+    "posecast.realtime.commands.adapt",  # the one command that dispatches to training (lazily)
     "posecast.realtime.commands.view",
     "posecast.realtime.commands.replay",
     "posecast.realtime.commands.export",

@@ -259,3 +259,20 @@ def test_recorded_2d_input_errors(tmp_path: Path) -> None:
         load_recorded_2d(tmp_path / "mediapipe.npz")
     with pytest.raises(ValueError, match="no recorded 2D"):
         Recorded2DSampler([], SamplerOptions())
+
+
+def test_recorded_2d_windows_skip_frames_without_a_person(tmp_path: Path) -> None:
+    """A lift-format file marks a frame without the person by NaN keypoints or zero confidence (as
+    MediaPipe footage has them): no window spans one, and a file of nothing but those is refused."""
+    keypoints, intrinsics = write_recorded(tmp_path / "a.npz", 12, 3)
+    confidence = np.full((12, 17), 0.9)
+    keypoints[4] = np.nan  # lost for a frame
+    confidence[8] = 0.0  # and another
+    np.savez(tmp_path / "a.npz", keypoints_2d=keypoints, intrinsics=intrinsics, confidence=confidence)
+    sampler = Recorded2DSampler([tmp_path / "a.npz"], SamplerOptions(window_frames=3, mirror_prob=0.0), seed=0)
+    assert len(sampler) == 4 + 3 + 3  # runs 0-3, 5-7, 9-11
+    assert np.isfinite(sampler.frames).all() and (sampler.confidence.max(axis=1) > 0).all()
+    assert np.isfinite(sampler.sample(16).keypoints_norm).all()
+    np.savez(tmp_path / "nobody.npz", keypoints_2d=keypoints, intrinsics=intrinsics, confidence=np.zeros((12, 17)))
+    with pytest.raises(ValueError, match="no two consecutive frames with a person"):
+        Recorded2DSampler([tmp_path / "nobody.npz"], SamplerOptions(window_frames=3))

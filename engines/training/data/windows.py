@@ -161,13 +161,25 @@ def load_recorded_2d(path: str | Path, fps: float | None = None) -> tuple[np.nda
     return norm, confidence, file_fps
 
 
+def person_runs(keypoints: np.ndarray, confidence: np.ndarray, min_frames: int = 2) -> list[tuple[np.ndarray, ...]]:
+    """The runs of consecutive frames with a person in ``keypoints (F, 17, 2)``, ``confidence
+    (F, 17)`` (every keypoint finite and some confidence, as ``posecast lift`` counts them), at
+    least ``min_frames`` long: a window never spans a frame without the person."""
+    seen = np.isfinite(keypoints).all(axis=(1, 2)) & (np.nan_to_num(confidence).max(axis=1, initial=0.0) > 0)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], seen.astype(np.int8), [0]])))
+    return [(keypoints[a:b], np.nan_to_num(confidence[a:b])) for a, b in zip(edges[::2], edges[1::2], strict=True)
+            if b - a >= min_frames]  # fmt: skip
+
+
 class Recorded2DSampler:
     """Windows of recorded 2D sequences (a user's own footage): no 3D at all."""
 
     def __init__(self, paths: list[Path], options: SamplerOptions, seed: int = 0) -> None:
         if not paths:
             raise ValueError("no recorded 2D sequences given")
-        sequences = [load_recorded_2d(p, TRAINING_FPS) for p in paths]
+        sequences = [run for p in paths for run in person_runs(*load_recorded_2d(p, TRAINING_FPS)[:2])]
+        if not sequences:
+            raise ValueError(f"no two consecutive frames with a person in {len(paths)} recorded 2D sequence(s)")
         self.rng = np.random.default_rng(seed)
         self.frames = np.concatenate([s[0] for s in sequences])
         self.confidence = np.concatenate([s[1] for s in sequences])

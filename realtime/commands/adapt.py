@@ -1,0 +1,131 @@
+"""``posecast adapt``: fine-tune the lifting model on your own footage (its 2D only, no 3D labels).
+
+The one command that reaches into training (``posecast.engines.training``, PyTorch): the CLI is
+the composition root, so it may dispatch there, lazily, inside :func:`adapt_command` (the live
+path never imports it; ``tests/test_layering.py`` names this module as its only exception).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+from ...calibration import load_intrinsics
+from ...engines.fileio import atomic_write
+from ...engines.install import install_hint
+from ..detectors.mediapipe import MediaPipeDetector
+from ..errors import OptionsError
+from ..footage import FootageOptions, footage_to_2d
+from ..lifting import LiftingOptions
+from .arguments import add_camera_arguments
+
+log = logging.getLogger(__name__)
+
+MAX_MINUTES = 24 * 60
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "adapt", help="fine-tune the lifting model on your own footage (2D only; needs the training extra)"
+    )
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="videos, image folders, recordings (.posecast) or 2D .npz files in the `posecast lift` "
+                             "input format (or folders of them)")  # fmt: skip
+    parser.add_argument("--output", type=Path, required=True, metavar="ADAPTED.onnx",
+                        help="the adapted model (its INT8 copy and .adapt.npz are written beside it); "
+                             "run it with `posecast run --model ADAPTED.onnx`")  # fmt: skip
+    parser.add_argument("--minutes", type=float, default=5.0, help=f"CPU time to adapt for, 0..{MAX_MINUTES}")
+    parser.add_argument("--model", default=None, metavar="NAME|PATH",
+                        help="the model to start from: a shipped model's name or an exported .onnx with its "
+                             ".adapt.npz beside it (default: the shipped default)")  # fmt: skip
+    parser.add_argument("--report", type=Path, metavar="JSON", help="also write the before/after figures here")
+    parser.add_argument("--save-2d", type=Path, metavar="FOLDER",
+                        help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
+                             "adapt again from them without MediaPipe)")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for training (default 1)")
+    add_camera_arguments(parser)
+    MediaPipeDetector.add_arguments(parser)
+    parser.set_defaults(func=adapt_command)
+
+
+def training_module() -> ModuleType:
+    """``posecast.engines.training.adapt``, or :class:`OptionsError` naming the extra to install
+    when PyTorch (or onnx, which writes the model) is missing."""
+    try:
+        import onnx  # noqa: F401 - needed to write the adapted model; checked before any work
+        import torch  # noqa: F401
+
+        from ...engines.training import adapt
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing in ("torch", "onnx"):
+            raise OptionsError(f"posecast adapt trains the networks and needs {missing}, which is not installed: "
+                               f"{install_hint('train')}") from exc  # fmt: skip
+        raise
+    return adapt
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    if not 0 < args.minutes <= MAX_MINUTES:
+        raise OptionsError(f"--minutes must be more than 0 and at most {MAX_MINUTES}, got {args.minutes:g}")
+    if not 1 <= args.threads <= (os.cpu_count() or 1) * 4:
+        raise OptionsError(f"--threads must be from 1 to {(os.cpu_count() or 1) * 4}, got {args.threads}")
+    output = args.output
+    if output.suffix.lower() != ".onnx":
+        raise OptionsError(f"--output must name an .onnx file (e.g. adapted.onnx), got {output}")
+    folder = output.resolve().parent
+    if output.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise OptionsError(f"cannot write {output}: folder {folder} does not exist or is not writable")
+    if args.save_2d is not None and not args.save_2d.is_dir():
+        raise OptionsError(f"--save-2d {args.save_2d} is not a folder: create it first")
+
+
+def adapt_command(args: argparse.Namespace) -> int:
+    _check_arguments(args)
+    camera = LiftingOptions(intrinsics_path=args.intrinsics, hfov_deg=args.hfov)  # checked before any work
+    if args.intrinsics is not None:
+        load_intrinsics(args.intrinsics)
+    training = training_module()
+    model = training.check_start(args.model)  # a missing model or adaptation file fails before MediaPipe runs
+    options = training.AdaptOptions(minutes=args.minutes, threads=args.threads)
+    footage_options = FootageOptions(MediaPipeDetector.options_from_args(args), camera)
+    with tempfile.TemporaryDirectory(prefix="posecast-adapt-2d-") as tmp:
+        footage = footage_to_2d(args.inputs, args.save_2d or Path(tmp), footage_options)
+        files = [f.path for f in footage if f.with_person]
+        frames = sum(f.with_person for f in footage)
+        log.info("adapting %s to %d frames with a person (%d sequences) for %g min", model.name, frames, len(files),
+                 args.minutes)  # fmt: skip
+        report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty())
+    print(format_report(report, frames))
+    if args.report is not None:
+        atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames}, indent=2).encode())
+    return 0
+
+
+#: The report's figures: (key, label, unit, what a better value is).
+FIGURES = (
+    ("cycle_2d_error_pct", "2D cycle error (lift, turn 90°, lift, turn back)", "% of body size", "lower"),
+    ("bone_cv_pct", "bone-length variation within a window", "%", "lower"),
+    ("scale_mean", "mean scale", "", ""),
+    ("moved_mm", "3D moved from the start model (1.70 m person)", "mm", ""),
+)
+
+
+def format_report(report: object, frames: int) -> str:
+    """The before/after table printed at the end (figures on the footage; it has no 3D truth)."""
+    lines = [f"adapted {report.steps} steps in {report.seconds / 60:.1f} min on {frames} frames "
+             f"({report.windows} windows) → {report.output}"]  # fmt: skip
+    for key, label, unit, better in FIGURES:
+        before, after = report.before.get(key), report.after.get(key)
+        if before is None and after is None:
+            continue
+        cells = " → ".join("–" if v is None else f"{v:.2f}" for v in (before, after))
+        lines.append(f"  {label}: {cells}{' ' + unit if unit else ''}{f' ({better} is better)' if better else ''}")
+    return "\n".join(lines)

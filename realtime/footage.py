@@ -1,0 +1,127 @@
+"""A user's footage as 2D sequences in the ``posecast lift`` input format, for ``posecast adapt``.
+
+An input is one of:
+
+- a video file or a folder of images: run through the live pipeline (the MediaPipe detector,
+  the lifting stage's intrinsics: assumed from ``hfov_deg`` or a camera file) into a temporary
+  recording, exactly as ``posecast run --record`` would write it;
+- a camera recording (``.posecast``, from ``posecast run --record``);
+- a lift-format ``.npz`` (checked like ``posecast lift`` checks it), or a folder of them.
+
+Recordings become lift input the way ``posecast export --lift-input`` makes it (the person seen
+most, undistorted keypoints, intrinsics, fps), so every path ends in the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..engines.fileio import atomic_path
+from .assemble import PipelineOptions, build_pipeline
+from .detectors.mediapipe import MediaPipeOptions
+from .errors import SourceError
+from .lifting import LiftingOptions
+from .offline import read_lift_input
+from .progress import progress
+from .recording.arrays import lift_input, person_ids
+from .recording.format import read_recording
+from .sinks.record import RecordOptions, RecordSink
+from .sources import open_source
+
+log = logging.getLogger(__name__)
+
+RECORDING_SUFFIX = ".posecast"
+
+
+@dataclass
+class FootageOptions:
+    """How videos and image folders are turned into 2D: the detector's options and the lifting
+    stage's, whose camera (``intrinsics_path``, else ``hfov_deg`` assumed, as ``posecast run``
+    does) gives the intrinsics the 2D is stored with."""
+
+    detector: MediaPipeOptions = field(default_factory=MediaPipeOptions)
+    lifting: LiftingOptions = field(default_factory=LiftingOptions)
+
+
+@dataclass
+class Footage2D:
+    """One input's 2D: ``path`` (a lift-format ``.npz``), the input it came from, its frames and
+    how many of them show a person."""
+
+    path: Path
+    source: Path
+    frames: int
+    with_person: int
+
+
+def input_kind(path: Path) -> str:
+    """``"npz"``, ``"npz-folder"``, ``"recording"``, ``"images"`` or ``"video"``; raises
+    :class:`SourceError` for a path that does not exist."""
+    if path.is_dir():
+        return "npz-folder" if any(path.glob("*.npz")) else "images"
+    if not path.is_file():
+        raise SourceError(f"adapt input {path} does not exist: give videos, image folders, recordings "
+                          "(.posecast) or 2D .npz files in the `posecast lift` input format")  # fmt: skip
+    suffix = path.suffix.lower()
+    return {".npz": "npz", RECORDING_SUFFIX: "recording"}.get(suffix, "video")
+
+
+def footage_to_2d(inputs: list[Path], folder: Path, options: FootageOptions | None = None) -> list[Footage2D]:
+    """Every input as lift-format ``.npz`` files: existing ``.npz`` are checked and used where
+    they are; the rest are written into ``folder``. Raises :class:`SourceError` (one line) for a
+    missing or unreadable input, and when no input shows a person at all."""
+    o = options or FootageOptions()
+    kinds = [(path, input_kind(path)) for path in inputs]  # every path checked before any slow work
+    out: list[Footage2D] = []
+    with tempfile.TemporaryDirectory(prefix="posecast-footage-") as tmp:
+        for index, (path, kind) in enumerate(kinds):
+            if kind == "npz-folder":
+                out += [_checked_npz(p) for p in sorted(path.glob("*.npz"))]
+            elif kind == "npz":
+                out.append(_checked_npz(path))
+            else:
+                target = folder / f"{index:03d}_{path.stem or 'input'}_2d.npz"
+                recording = path if kind == "recording" else _record(path, Path(tmp) / f"{index:03d}.posecast", o)
+                out.append(_recording_to_npz(recording, path, target))
+    if not any(f.with_person for f in out):
+        raise SourceError(f"no person was seen in any frame of {', '.join(str(p) for p in inputs)}: adapt needs "
+                          "footage of a person (MediaPipe found none)")  # fmt: skip
+    return out
+
+
+def _checked_npz(path: Path) -> Footage2D:
+    keypoints, confidence, _, _ = read_lift_input(path)  # one-line SourceError for a bad file
+    return Footage2D(path, path, len(keypoints), int(_with_person(keypoints, confidence).sum()))
+
+
+def _with_person(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """``(F,)`` frames with a person: every keypoint finite and some confidence (as ``lift``)."""
+    return np.isfinite(keypoints).all(axis=(1, 2)) & (confidence.max(axis=1, initial=0.0) > 0)
+
+
+def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
+    """Run ``path`` (video or image folder) through MediaPipe and the lifting stage into ``recording``."""
+    with open_source(str(path)) as source:  # a file that is no video fails before MediaPipe loads
+        sink = RecordSink(RecordOptions(recording))
+        with build_pipeline(PipelineOptions(detector_options=o.detector, lifting=o.lifting), [sink]) as pipeline:
+            total = getattr(source, "frame_count", 0) or None
+            frames = sum(1 for _ in progress(pipeline.run(source), total, f"2D of {path.name}"))
+    log.info("%s: MediaPipe 2D of %d frames", path, frames)
+    return recording
+
+
+def _recording_to_npz(recording: Path, source: Path, target: Path) -> Footage2D:
+    take = read_recording(recording)
+    if not person_ids(take):  # nobody in this input: it adds nothing (the others may)
+        log.warning("%s: no person in any of its %d frames; left out", source, len(take.frames))
+        return Footage2D(target, source, len(take.frames), 0)
+    arrays = lift_input(take)
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    seen = int(_with_person(arrays["keypoints_2d"], arrays["confidence"]).sum())
+    return Footage2D(target, source, len(arrays["keypoints_2d"]), seen)

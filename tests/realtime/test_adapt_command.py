@@ -1,0 +1,120 @@
+"""``posecast adapt`` as a user meets it: a real clip through real MediaPipe, real training steps,
+a model that ``posecast lift`` and ``posecast run --model`` take; one-line errors (exit 2) and
+nothing written for bad input. The end-to-end test needs the training extra (PyTorch, onnx); the
+error paths do not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.engines import metadata
+from posecast.realtime.cli import main
+
+CLIP = "dance_576.mp4"
+
+
+@pytest.mark.slow
+def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    out, report, saved = tmp_path / "adapted.onnx", tmp_path / "report.json", tmp_path / "2d"
+    saved.mkdir()
+    code = main(["adapt", str(media_dir / CLIP), "--output", str(out), "--minutes", "0.1", "--report", str(report),
+                 "--save-2d", str(saved), "--model-asset", str(pose_model_path)])  # fmt: skip
+    assert code == 0
+    figures = json.loads(report.read_text())
+    assert figures["steps"] > 0 and figures["frames"] == 120 and figures["output"] == str(out)
+    for key in ("cycle_2d_error_pct", "bone_cv_pct"):
+        assert np.isfinite(figures["before"][key]) and np.isfinite(figures["after"][key])
+    assert figures["after"]["moved_mm"] > 0  # the steps changed the networks
+    # self-describing: what it was adapted from and on
+    meta = metadata.read_onnx_metadata(out)
+    assert meta.model_kind.endswith("+adapted") and meta.extra["adapted_from"] == "posecast_lifter.onnx"
+    assert CLIP.removesuffix(".mp4") in meta.extra["adapted_on"] and "adapted (2D only)" in meta.training_data
+    assert (tmp_path / "adapted.int8.onnx").is_file() and (tmp_path / "adapted.adapt.npz").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+    (two_d,) = saved.glob("*.npz")  # the MediaPipe 2D, kept in the lift format
+    # the adapted model lifts (posecast lift) and runs live (posecast run --model), float and INT8
+    lifted = tmp_path / "3d.npz"
+    assert main(["lift", "--input", str(two_d), "--output", str(lifted), "--model", str(out)]) == 0
+    with np.load(lifted) as data:
+        assert np.isfinite(data["joints_3d"][30:]).all()
+    stats = tmp_path / "stats.json"
+    code = main(["run", "--source", str(media_dir / CLIP), "--headless", "--publish", "none", "--frames", "12",
+                 "--stats-json", str(stats), "--model", str(out), "--model-asset", str(pose_model_path)])  # fmt: skip
+    assert code == 0 and json.loads(stats.read_text())["frames_with_pose"] == 12
+    # adapting again from the adapted model, from the kept 2D (no MediaPipe)
+    assert main(["adapt", str(saved), "--output", str(tmp_path / "again.onnx"), "--minutes", "0.05",
+                 "--model", str(out)]) == 0  # fmt: skip
+    assert metadata.read_onnx_metadata(tmp_path / "again.onnx").extra["adapted_from"] == "adapted.onnx"
+
+
+def _lift_npz(path: Path, confidence: float = 1.0, frames: int = 40) -> Path:
+    rng = np.random.default_rng(0)
+    keypoints = 320 + rng.normal(0, 60, (frames, 17, 2))
+    np.savez(path, keypoints_2d=keypoints, confidence=np.full((frames, 17), confidence),
+             intrinsics=np.array([500.0, 500.0, 320.0, 240.0]), fps=30.0)  # fmt: skip
+    return path
+
+
+def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
+    assert main(["adapt", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("posecast: error: ") and "\n" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "absent.mp4 does not exist"),
+        ("suffix", "--output must name an .onnx file"),
+        ("folder", "does not exist or is not writable"),
+        ("minutes", "--minutes must be more than 0 and at most 1440, got 0"),
+        ("hfov", "hfov must be between 10 and 170 degrees, got 500"),
+        ("bad-npz", "keypoints_2d must be (F, 17, 2)"),
+        ("no-person", "no person was seen in any frame"),
+        ("not-a-video", "notes.mp4"),
+        ("no-adapt-weights", "cannot be adapted"),
+        ("no-model", "model file not found"),
+    ],
+)
+def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, case: str, message: str) -> None:
+    out = tmp_path / "out.onnx"
+    good = _lift_npz(tmp_path / "good.npz")
+    argv = {
+        "missing": [str(tmp_path / "absent.mp4"), "--output", str(out)],
+        "suffix": [str(good), "--output", str(tmp_path / "out.npz")],
+        "folder": [str(good), "--output", str(tmp_path / "no" / "out.onnx")],
+        "minutes": [str(good), "--output", str(out), "--minutes", "0"],
+        "hfov": [str(good), "--output", str(out), "--hfov", "500"],
+        "bad-npz": [str(tmp_path / "bad.npz"), "--output", str(out)],
+        "no-person": [str(_lift_npz(tmp_path / "empty.npz", confidence=0.0)), "--output", str(out)],
+        "not-a-video": [str(tmp_path / "notes.mp4"), "--output", str(out)],
+        "no-adapt-weights": [str(good), "--output", str(out), "--model", "unsupervised-w512"],
+        "no-model": [str(good), "--output", str(out), "--model", str(tmp_path / "none.onnx")],
+    }[case]
+    np.savez(tmp_path / "bad.npz", keypoints_2d=np.zeros((5, 33, 2)), intrinsics=np.ones(4))
+    (tmp_path / "notes.mp4").write_text("not a video")
+    if case in ("bad-npz", "no-person", "not-a-video", "no-adapt-weights", "no-model"):
+        pytest.importorskip("torch")  # these are found after the training extra is checked
+    assert message in _error(capsys, argv)
+    assert not out.exists() and not list(tmp_path.glob("out*"))
+
+
+def test_adapt_without_the_training_extra_names_it(tmp_path: Path) -> None:
+    """In a process where ``import torch`` fails: one line naming the extra, exit 2, nothing written."""
+    good = _lift_npz(tmp_path / "good.npz")
+    out = tmp_path / "out.onnx"
+    script = ("import sys; sys.modules['torch'] = None; from posecast.realtime.cli import main; "
+              f"sys.exit(main(['adapt', {str(good)!r}, '--output', {str(out)!r}]))")  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    err = run.stderr.strip()
+    assert "\n" not in err and err.startswith("posecast: error: posecast adapt trains the networks and needs torch")
+    assert '".[train]"' in err and not out.exists()
