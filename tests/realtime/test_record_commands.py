@@ -5,6 +5,7 @@ and their one-line errors."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import zmq
 from posecast.engines.training.data.bvh import parse_bvh
 from posecast.realtime import cli
 from posecast.realtime.recording import read_recording
@@ -71,7 +71,7 @@ def test_replay_to_listen(dance_take: Path) -> None:
 
 
 def test_view_serves_the_page_until_stopped() -> None:
-    port = _free_port(tcp=True)
+    port = _free_port()
     view = subprocess.Popen([*POSECAST, "view", "--port", str(port), "--stream", "tcp://127.0.0.1:1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
@@ -103,16 +103,10 @@ def test_errors_are_one_line(argv, message, tmp_path: Path, capsys: pytest.Captu
     assert err.startswith("posecast: error:") and message in err and "\n" not in err
 
 
-def _free_port(tcp: bool = False) -> int:
-    if tcp:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-    sock = zmq.Context.instance().socket(zmq.PUB)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind("tcp://127.0.0.1:*")
-    port = int(sock.getsockopt_string(zmq.LAST_ENDPOINT).rsplit(":", 1)[1])
-    sock.close(linger=0)
-    return port
+def _free_port() -> int:
+    """A free loopback TCP port. Picked with a plain socket, closed synchronously: a ZeroMQ
+    socket releases its port later, on the context's I/O thread, so an immediate bind of the
+    same port by the code under test can fail with "address in use"."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

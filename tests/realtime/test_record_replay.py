@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import zmq
 from posecast.calibration import CameraIntrinsics
 from posecast.calibration import floor as floors
 from posecast.engines import frames as engine_frames
@@ -259,9 +259,9 @@ def test_export_errors_are_one_line(take_file: Path, tmp_path: Path) -> None:
 
 
 def _free_port() -> int:
-    socket = zmq.Context.instance().socket(zmq.PUB)
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.bind("tcp://127.0.0.1:*")
-    port = int(socket.getsockopt_string(zmq.LAST_ENDPOINT).rsplit(":", 1)[1])
-    socket.close(linger=0)
-    return port
+    """A free loopback TCP port. Picked with a plain socket, closed synchronously: a ZeroMQ
+    socket releases its port later, on the context's I/O thread, so an immediate bind of the
+    same port by the code under test can fail with "address in use"."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
