@@ -18,7 +18,7 @@ from ...engines.runtime.quantize import int8_by_default
 
 @dataclass
 class LifterOptions:
-    model_path: Path | None = None  # None: the shipped model
+    model_path: str | Path | None = None  # a shipped model's name or a file; None: the default
     backend: str = "auto"
     threads: int = 1  # onnxruntime intra-op threads (1 measured best on small machines)
     #: onnxruntime: run the INT8 dynamic-quantized copy. None (auto): when a copy made from this

@@ -127,6 +127,21 @@ def test_output_folder_gets_a_file_inside(tmp_path, squats_2d) -> None:
         assert np.isfinite(out["joints_3d"]).all()
 
 
+def test_a_shipped_model_is_chosen_by_name(tmp_path, squats_2d) -> None:
+    """``--model NAME`` takes a shipped model (it was read as a path); an unknown name lists them."""
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d[:40], intrinsics=INTRINSICS, fps=5.0)
+    joints = {}
+    for name in ("supervised-w256", "unsupervised-w512"):
+        code, err = _lift(tmp_path / "in.npz", tmp_path / f"{name}.npz", "--model", name)
+        assert code == 0, err
+        with np.load(tmp_path / f"{name}.npz") as out:
+            joints[name] = out["joints_3d"]
+    assert np.isfinite(joints["supervised-w256"][-1]).all()
+    assert np.abs(joints["supervised-w256"][-1] - joints["unsupervised-w512"][-1]).max() > 0.01
+    _assert_refused(*_lift(tmp_path / "in.npz", tmp_path / "out.npz", "--model", "nonesuch"),
+                    "shipped model's name (supervised-w256", tmp_path)  # fmt: skip
+
+
 def test_full_disk_leaves_nothing_and_says_so(tmp_path, squats_2d) -> None:
     """The output cannot be written (a file-size limit of 4 kB, as a full disk): exit 2, one line, no
     file and no temporary file left. The model is read, not written, so only the output hits the limit."""
