@@ -68,13 +68,26 @@ def test_run_options_are_checked(tmp_path: Path, media_dir: Path, capsys: pytest
     assert code == 2 and "port in 1..65535" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_calibrate_floor_measured_on_a_real_clip(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
-    """The dancer's feet over 2 s: a camera above the floor looking slightly down (the clip's
-    camera is at about chest height), the same floor the live estimate finds."""
-    out = tmp_path / "floor.yaml"
+@pytest.fixture(scope="module")
+def dance_floor(tmp_path_factory: pytest.TempPathFactory, media_dir: Path, pose_model_path: Path):
+    """``posecast calibrate floor`` on the dancer's first 2 s (assumed 60° hfov, 1.70 m)."""
+    out = tmp_path_factory.mktemp("floor") / "floor.yaml"
     code = main(["calibrate", "floor", "--source", str(media_dir / "dance_576.mp4"), "--seconds", "2",
                  "--model-asset", str(pose_model_path), "-o", str(out)])  # fmt: skip
     assert code == 0
-    floor = load_floor(out)
-    assert 1.0 < floor.camera_height_m < 2.5 and 0.0 < floor.tilt_deg < 30.0 and abs(floor.roll_deg) < 5.0
+    return load_floor(out)
+
+
+@pytest.mark.slow
+def test_calibrate_floor_measured_on_a_real_clip(dance_floor) -> None:
+    """A floor below the camera, level sideways (the clip's camera has no roll)."""
+    assert dance_floor.camera_height_m > 0.5 and abs(dance_floor.roll_deg) < 5.0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "the shipped lifter leans this dancer's body (mostly the legs) 23 deg towards the camera, so the "
+    "floor found is 2.59 m below the camera tilted 22.3 deg (the previous model: 1.78 m, 14.9 deg); "
+    "the clip's camera is level at about 1 m (horizon at the image's centre row, through the table top)"))  # fmt: skip
+def test_calibrate_floor_finds_the_clips_true_camera_pose(dance_floor) -> None:
+    assert 0.7 < dance_floor.camera_height_m < 1.4 and abs(dance_floor.tilt_deg) < 8.0

@@ -87,8 +87,14 @@ def test_confidence_is_clipped_to_the_schema_range(squats_2d: np.ndarray) -> Non
     frame = PoseFrame(64, 0, 0, SIZE, [person])
     message = decode_pose(encode_pose(frame, person, 1, 1))
     assert message.confidence.min() >= 0.0 and message.confidence.max() <= 1.0
-    # the ankle whose confidence was NaN gets no weight: the rest of the pose is as before
-    assert np.abs(person.joints_m - reference[-1].joints_m).max() < 0.1
+    # the ankle whose confidence was NaN gets no weight: the rest of the pose keeps its shape
+    # (root-relative, within 5 cm) and its distance (within 10 %: one foot fewer to measure the
+    # person's size from; 6.5 % with the shipped model)
+    joints, expected = person.joints_m, reference[-1].joints_m
+    others = np.arange(len(joints)) != 3
+    shape_error_m = np.abs((joints - joints[0]) - (expected - expected[0]))[others].max()
+    assert shape_error_m < 0.05
+    assert abs(joints[0, 2] / expected[0, 2] - 1.0) < 0.10
 
 
 def _standing(root_m: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
