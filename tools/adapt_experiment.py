@@ -32,7 +32,7 @@ from posecast.engines.networks import PoseModel
 from posecast.engines.training.adapt import AdaptOptions, adapt
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.cameras import sample_cameras
-from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject
+from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.noise import add_detector_noise
 from posecast.engines.training.evaluate import build_eval_clips, evaluate
 
@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distill", type=float, default=1.0)
     ap.add_argument("--weights", default="{}", help='loss weights changed by name, JSON, e.g. \'{"w_adv": 0}\'')
     ap.add_argument("--label", default="", help="suffix of the result's name (variants of one protocol)")
+    ap.add_argument("--in-domain-every", type=int, default=4,
+                    help="also score every Nth held-out Bandai-Namco clip (does adaptation cost in-domain?); 0: not")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
@@ -96,11 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     cmu = [c for src in CMU for c in load_source(resolve_data(src))]
     others, held = split_by_subject(cmu, set(CROSS_SUBJECTS))
     bandai: list[Clip] = []
+    all_bandai = [c for src in BANDAI for c in load_source(resolve_data(src))] if (
+        "source-control" in args.protocols or args.in_domain_every) else []  # fmt: skip
     if "source-control" in args.protocols:
-        from posecast.engines.training.data.dataset import split_clips
-
-        pool = [c for src in BANDAI for c in load_source(resolve_data(src))]
-        pool = split_clips(pool)[0]
+        pool = split_clips(all_bandai)[0]
         order = np.random.default_rng(5).permutation(len(pool))
         budget = sum(len(c.joints_m) for c in others)
         for i in order:  # as many frames as the other-people footage
@@ -109,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             bandai.append(pool[i])
             budget -= len(pool[i].joints_m)
     eval_sets = {"gt2d": build_eval_clips(held, noisy=False), "noisy2d": build_eval_clips(held, noisy=True)}
+    if args.in_domain_every:
+        in_domain = split_clips(all_bandai)[1][:: args.in_domain_every]
+        eval_sets["indomain"] = build_eval_clips(in_domain, noisy=False)
     score = scorer(eval_sets)
     results = json.loads(args.json.read_text()) if args.json.exists() else {}
     for protocol in args.protocols.split(","):
@@ -134,16 +138,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| protocol | 2D | MPJPE before → after | N-MPJPE before → after | P-MPJPE before → after | change |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| protocol | 2D | MPJPE before → after | N-MPJPE before → after | P-MPJPE before → after | change | "
+             "in-domain P-MPJPE |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for protocol, r in results.items():
         for kind in ("gt2d", "noisy2d"):
             b, a = r["before"], r["after"]
             metrics = ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm")
             cells = [f"{b[f'{kind}_{m}']:.1f} → {a[f'{kind}_{m}']:.1f}" for m in metrics]
             change = 100 * (a[f"{kind}_p_mpjpe_mm"] / b[f"{kind}_p_mpjpe_mm"] - 1)
+            key = "indomain_p_mpjpe_mm"
+            in_domain = f"{b[key]:.1f} → {a[key]:.1f}" if kind == "gt2d" and key in b else "–"
             lines.append(f"| {protocol} ({r['adapt_frames']} frames, {r['minutes']:g} min, {r['steps']} steps) | "
-                         f"{kind} | " + " | ".join(cells) + f" | {change:+.1f} % |")  # fmt: skip
+                         f"{kind} | " + " | ".join(cells) + f" | {change:+.1f} % | {in_domain} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -51,6 +51,21 @@ def test_proportions_are_drawn_within_the_adult_ranges(windows: np.ndarray) -> N
     assert cv[:, [B["r_hip-r_knee"], B["l_elbow-l_wrist"]]].max() < 0.01
 
 
+def test_given_bodies_replace_the_drawn_proportions(windows: np.ndarray) -> None:
+    """With ``bodies`` (lengths relative to the leg) every window takes one of them, exactly."""
+    typical = skeleton.bone_lengths_from_height(1.75)
+    bodies = np.stack([typical, typical * np.linspace(0.9, 1.1, 16)]) / augment.leg_length(typical)
+    options = BodyOptions(side_jitter=0.0, height_range=(1.0, 1.0), bodies=bodies)
+    body = augment.rescale_bones(windows, augment.proportion_factors(windows, np.random.default_rng(3), options))
+    lengths = np.median(skeleton.bone_lengths(body), axis=1)
+    ratios = lengths / augment.leg_length(np.median(skeleton.bone_lengths(windows), axis=1))[:, None]
+    nearest = np.abs(ratios[:, None, :] - bodies[None]).max(-1).min(-1)
+    assert nearest.max() < 2e-3  # each window is one of the given bodies
+    assert len({int(np.abs(r - bodies).max(-1).argmin()) for r in ratios}) == 2  # both are used
+    with pytest.raises(ValueError, match=r"bodies must be \(K, 16\)"):
+        BodyOptions(bodies=np.ones((2, 15)))
+
+
 def test_height_range_scales_the_whole_body(windows: np.ndarray) -> None:
     options = BodyOptions(proportions=False, side_jitter=0.0, height_range=(0.85, 1.15))
     factors = augment.proportion_factors(windows, np.random.default_rng(2), options)

@@ -57,8 +57,17 @@ class BodyOptions:
     shift_frac: float = 0.04  # std of the forwards/backwards joint-centre shift, fraction of the leg
     speed_range: tuple[float, float] = (0.5, 2.0)  # time warp, drawn log-uniformly ...
     speed_prob: float = 0.5  # ... for this share of windows (the rest play at 1×)
+    #: ``(K, 16)`` bone lengths relative to the leg: each window takes one of these bodies instead
+    #: of drawing one from :data:`PROPORTION_RANGES` (e.g. the bodies of one group of people)
+    bodies: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.bodies is not None:
+            bodies = np.asarray(self.bodies, dtype=np.float64)
+            shape_ok = bodies.ndim == 2 and bodies.shape[1] == len(skeleton.BONES)
+            if not (shape_ok and np.isfinite(bodies).all() and (bodies > 0).all()):
+                raise ValueError(f"bodies must be (K, 16) finite positive lengths, got shape {bodies.shape}")
+            self.bodies = bodies
         if not 0.0 <= self.side_jitter <= 0.2:
             raise ValueError(f"side_jitter must be in [0, 0.2], got {self.side_jitter}")
         if not 0.0 < self.height_range[0] <= self.height_range[1] <= 2.0:
@@ -89,7 +98,9 @@ def proportion_factors(joints: np.ndarray, rng: np.random.Generator, options: Bo
     b = len(joints)
     leg = leg_length(lengths)
     target = lengths.copy()
-    if options.proportions:
+    if options.bodies is not None:
+        target = options.bodies[rng.integers(0, len(options.bodies), b)] * leg[:, None]
+    elif options.proportions:
         for bones, low, high in PROPORTION_RANGES.values():
             value = rng.uniform(low, high, b) * leg
             for name in bones:
