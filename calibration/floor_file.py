@@ -19,8 +19,8 @@ from pathlib import Path
 
 from .errors import CalibrationError
 from .floor import Floor, floor_from_camera_pose
-from .intrinsics import utc_now_iso
-from .io import _in_file, _read, _real, _text, _write
+from .intrinsics import finite_number, utc_now_iso
+from .io import _in_file, _read, _text, _write
 
 FLOOR_FORMAT = "posecast-floor"
 
@@ -43,8 +43,9 @@ def load_floor(path: str | Path) -> Floor:
     if missing:
         raise CalibrationError(f"{where} lacks {', '.join(missing)}; expected camera_height_m, tilt_deg, roll_deg")
     with _in_file(where):
-        height, tilt = _real("camera_height_m", data["camera_height_m"]), _real("tilt_deg", data["tilt_deg"])
-        roll = _real("roll_deg", data.get("roll_deg", 0.0))
+        height = finite_number("camera_height_m", data["camera_height_m"])
+        tilt = finite_number("tilt_deg", data["tilt_deg"])
+        roll = finite_number("roll_deg", data.get("roll_deg", 0.0))
         floor = floor_from_camera_pose(height, tilt, roll)
     source = _text(data, "source") or str(path)
     return Floor(floor.up_cam, floor.level_m, None, f"calibrated ({source})")

@@ -76,7 +76,7 @@ class CameraIntrinsics:
         height = _whole_px("height", self.height)
         for name, side, axis in (("fx", width, "horizontal"), ("fy", height, "vertical")):
             low, high = _focal_range(side)
-            value = _real(name, getattr(self, name))
+            value = finite_number(name, getattr(self, name))
             if not low <= value <= high:
                 raise CalibrationError(
                     f"{name} is {value:g} px, expected {low:.4g}..{high:.4g} px for a {side} px {axis} image side "
@@ -87,7 +87,7 @@ class CameraIntrinsics:
             raise CalibrationError(f"fy/fx is {fy / fx:.4g} (fx {fx:g}, fy {fy:g}), expected {1 / MAX_PIXEL_ASPECT:g}"
                                    f"..{MAX_PIXEL_ASPECT:g} (the pixel aspect ratio)")  # fmt: skip
         for name, side in (("cx", width), ("cy", height)):
-            value = _real(name, getattr(self, name))
+            value = finite_number(name, getattr(self, name))
             low, high = -PRINCIPAL_POINT_MARGIN * side, (1 + PRINCIPAL_POINT_MARGIN) * side
             if not low <= value <= high:
                 raise CalibrationError(f"principal point {name} is {value:g} px, expected {low:g}..{high:g} px "
@@ -96,12 +96,12 @@ class CameraIntrinsics:
             raise CalibrationError(
                 f"distortion must have 0, 4, 5, 8, 12 or 14 OpenCV coefficients, got {len(self.distortion)}"
             )
-        distortion = tuple(_real(f"distortion[{i}]", d) for i, d in enumerate(self.distortion))
+        distortion = tuple(finite_number(f"distortion[{i}]", d) for i, d in enumerate(self.distortion))
         for i, d in enumerate(distortion):
             if not abs(d) <= MAX_DISTORTION_COEFF:
                 raise CalibrationError(f"distortion[{i}] is {d:g}, expected -{MAX_DISTORTION_COEFF:g}.."
                                        f"{MAX_DISTORTION_COEFF:g} (webcams: |k| < 1)")  # fmt: skip
-        rms = None if self.rms_px is None else _real("rms_px", self.rms_px)
+        rms = None if self.rms_px is None else finite_number("rms_px", self.rms_px)
         if rms is not None and not 0.0 <= rms <= MAX_RMS_PX:
             raise CalibrationError(f"rms_px is {rms:g}, expected 0..{MAX_RMS_PX:g} px")
         object.__setattr__(self, "width", width)
@@ -257,7 +257,7 @@ class CameraIntrinsics:
         return out.reshape(points.shape)
 
 
-def _real(name: str, value: object) -> float:
+def finite_number(name: str, value: object) -> float:
     """``value`` as a finite float, or :class:`CalibrationError` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise CalibrationError(f"{name} is {value!r}, expected a number")
@@ -274,7 +274,7 @@ def _whole_px(name: str, value: object) -> int:
     """An image side: a whole number of pixels in 1..:data:`MAX_IMAGE_SIDE_PX`."""
     expected = f"expected a whole number of pixels in 1..{MAX_IMAGE_SIDE_PX}"
     try:
-        number = _real(name, value)
+        number = finite_number(name, value)
     except CalibrationError:
         raise CalibrationError(f"image {name} is {value!r}, {expected}") from None
     if not (number.is_integer() and 1 <= number <= MAX_IMAGE_SIDE_PX):

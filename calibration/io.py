@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +54,7 @@ import yaml
 from ..engines import skeleton
 from ..engines.fileio import atomic_write
 from .errors import CalibrationError
-from .intrinsics import CameraIntrinsics
+from .intrinsics import CameraIntrinsics, finite_number
 from .subject import SubjectProfile
 
 CAMERA_FORMAT = "posecast-camera"
@@ -118,8 +117,8 @@ def load_subject(path: str | Path) -> SubjectProfile:
     if missing:
         raise CalibrationError(f"{where} lacks bones {missing}; expected {list(skeleton.BONE_NAMES)}")
     with _in_file(where):
-        height_m = _real("height_m", data["height_m"])
-        lengths = tuple(_real(f"bone_lengths_m.{name}", bones[name]) for name in skeleton.BONE_NAMES)
+        height_m = finite_number("height_m", data["height_m"])
+        lengths = tuple(finite_number(f"bone_lengths_m.{name}", bones[name]) for name in skeleton.BONE_NAMES)
         frames_used = data.get("frames_used") or 0
         if isinstance(frames_used, bool) or not isinstance(frames_used, int) or not 0 <= frames_used <= 10**9:
             raise CalibrationError(f"frames_used is {frames_used!r}, expected a whole number of frames in 0..10^9")
@@ -165,19 +164,6 @@ def _in_file(where: str) -> Iterator[None]:
         yield
     except CalibrationError as exc:
         raise CalibrationError(f"{where}: {exc}") from None
-
-
-def _real(name: str, value: object) -> float:
-    """A finite number (int or float, not a bool or a string), or :class:`CalibrationError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CalibrationError(f"{name} is {value!r}, expected a number")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise CalibrationError(f"{name} is {value!r}, expected a finite number")
-    return number
 
 
 def _flag(data: dict[str, Any], name: str) -> bool:
