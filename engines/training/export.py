@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .. import metadata, skeleton
+from ..fileio import atomic_path
 from ..networks import PoseModel, fold_batchnorm
 
 log = logging.getLogger(__name__)
@@ -50,22 +51,21 @@ def export_onnx(model: PoseModel, path: str | Path, meta: metadata.ModelMetadata
     dummy = torch.zeros(1, meta.window_frames, skeleton.NUM_JOINTS, 2)
     dummy[..., 0] = torch.linspace(-0.1, 0.1, skeleton.NUM_JOINTS)
     dummy[..., 1] = torch.linspace(-0.2, 0.2, skeleton.NUM_JOINTS)
-    tmp = path.with_suffix(".tmp.onnx")
-    torch.onnx.export(
-        model, (dummy,), str(tmp), input_names=[metadata.INPUT_NAME],
-        output_names=list(metadata.OUTPUT_NAMES), opset_version=OPSET, dynamo=False,
-        dynamic_axes={metadata.INPUT_NAME: {0: "batch"}, "joints_3d": {0: "batch"}, "scale": {0: "batch"}},
-    )  # fmt: skip
-    proto = onnx.load(str(tmp))
-    if fp16_weights:
-        proto = _store_initializers_fp16(proto)
-    del proto.metadata_props[:]
-    for key, value in meta.to_props().items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(tmp))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.onnx.export(
+            model, (dummy,), str(tmp), input_names=[metadata.INPUT_NAME],
+            output_names=list(metadata.OUTPUT_NAMES), opset_version=OPSET, dynamo=False,
+            dynamic_axes={metadata.INPUT_NAME: {0: "batch"}, "joints_3d": {0: "batch"}, "scale": {0: "batch"}},
+        )  # fmt: skip
+        proto = onnx.load(str(tmp))
+        if fp16_weights:
+            proto = _store_initializers_fp16(proto)
+        del proto.metadata_props[:]
+        for key, value in meta.to_props().items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
     log.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 

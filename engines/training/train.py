@@ -347,5 +347,3 @@ class _Prefetcher:
 
     def close(self) -> None:
         self._stop.set()
-
-

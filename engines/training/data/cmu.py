@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ...fileio import atomic_path
 from . import asf_amc
 from .bvh import CMU_ASF, BVHError, detect_mapping, map_to_joints, parse_bvh
 from .dataset import TRAINING_FPS, Clip, cache_dir, resample
@@ -154,19 +155,17 @@ def _descriptions(folder: Path) -> dict[str, str]:
 
 
 def _write_cache(cache: Path, clips: list[Clip]) -> None:
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        names=np.array([c.name for c in clips]),
-        lengths=np.array([len(c.joints_m) for c in clips]),
-        fps=np.array([c.fps for c in clips]),
-        subjects=np.array([c.subject for c in clips]),
-        labels=np.array([c.label for c in clips]),
-        formats=np.array([c.skeleton_format for c in clips]),
-        joints=np.concatenate([c.joints_m for c in clips]),
-    )
-    tmp.replace(cache)
+    with atomic_path(cache) as tmp:
+        np.savez(
+            tmp,
+            names=np.array([c.name for c in clips]),
+            lengths=np.array([len(c.joints_m) for c in clips]),
+            fps=np.array([c.fps for c in clips]),
+            subjects=np.array([c.subject for c in clips]),
+            labels=np.array([c.label for c in clips]),
+            formats=np.array([c.skeleton_format for c in clips]),
+            joints=np.concatenate([c.joints_m for c in clips]),
+        )
 
 
 def _read_cache(cache: Path) -> list[Clip]:

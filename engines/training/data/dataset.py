@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...fileio import atomic_path
 from .bvh import BVHError, load_bvh_joints
 
 log = logging.getLogger(__name__)
@@ -137,16 +138,14 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
         clips.append(Clip(path.stem, joints, fps, source=_source_name(folder)))
     if not clips:
         raise BVHError(f"none of the {len(files)} .bvh files under {folder} could be read (see the warnings above)")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        names=np.array([c.name for c in clips]),
-        lengths=np.array([len(c.joints_m) for c in clips]),
-        fps=np.array([c.fps for c in clips]),
-        joints=np.concatenate([c.joints_m for c in clips]),
-    )
-    tmp.replace(cache)
+    with atomic_path(cache) as tmp:
+        np.savez(
+            tmp,
+            names=np.array([c.name for c in clips]),
+            lengths=np.array([len(c.joints_m) for c in clips]),
+            fps=np.array([c.fps for c in clips]),
+            joints=np.concatenate([c.joints_m for c in clips]),
+        )
     return [_at_training_rate(c) for c in clips]
 
 
