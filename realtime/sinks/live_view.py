@@ -123,7 +123,7 @@ class LiveView:
         joints_m: np.ndarray | None,
         stats: dict[str, float],
         state: str = "",
-        others_2d: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+        others: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = (),
     ) -> np.ndarray:
         """Compose the view of one frame: ``(H + bar, W + panel, 3)`` uint8 BGR (a new array;
         ``bar`` = :meth:`bar_height`).
@@ -132,8 +132,8 @@ class LiveView:
         ``(17,)`` (``None``: no person); ``joints_m`` ``(17, 3)`` camera-frame metres (``None``:
         no 3D pose); ``stats`` e.g. ``{"fps": 29.8, "capture_to_publish_ms": 14.2}``;
         ``state`` the tracking state ("warming", "tracking", "lost"). Shows and records it
-        when the options say so. ``others_2d``: more people's ``(keypoints_px, confidence)``,
-        drawn in 2D too (the 3D panel shows the first person).
+        when the options say so. ``others``: more people's ``(keypoints_px, confidence,
+        joints_m)``, drawn in 2D and in the 3D panel (around the first person's place).
         """
         height, width = image_bgr.shape[:2]
         panel_width = self.options.panel_width_px or height
@@ -145,10 +145,10 @@ class LiveView:
         if keypoints_px is not None:
             conf = np.ones(skeleton.NUM_JOINTS) if confidence is None else confidence
             self._draw_2d(image, keypoints_px, conf)
-        for other_px, other_conf in others_2d:
+        for other_px, other_conf, _ in others:
             self._draw_2d(image, other_px, other_conf)
         self._draw_status(canvas[height:, :width], stats, state)
-        root = self._draw_3d(canvas[:height, width:], joints_m)
+        root = self._draw_3d(canvas[:height, width:], joints_m, [joints for *_, joints in others])
         self._draw_legend(canvas[height:, width:], root)
         self._frames += 1
         if self.options.output_path is not None:
@@ -211,8 +211,11 @@ class LiveView:
         tilt = np.array([[1.0, 0.0, 0.0], [0.0, ce, -se], [0.0, se, ce]])  # look down by `elevation`
         return tilt @ turn
 
-    def _draw_3d(self, panel: np.ndarray, joints_m: np.ndarray | None) -> str:
-        """Draw the 3D skeleton; returns the root's position as text (for the status bar)."""
+    def _draw_3d(
+        self, panel: np.ndarray, joints_m: np.ndarray | None, others_m: Sequence[np.ndarray | None] = ()
+    ) -> str:
+        """Draw the 3D skeletons (the first person's at the panel's centre); returns the first
+        person's root position as text (for the status bar)."""
         h, w = panel.shape[:2]
         scale = _text_scale(h)
         rotation = self._rotation()
@@ -231,16 +234,19 @@ class LiveView:
             return np.round(origin + rotated[..., :2] * px_per_m).astype(np.int32), rotated[..., 2]
 
         self._draw_grid(panel, centre, to_px)
-        if valid:
-            pixels, depth = to_px(joints_m)
-            thickness = max(2, h // 180)
+        thickness = max(2, h // 180)
+        people = [joints_m] if valid else []
+        people += [p for p in others_m if p is not None and bool(np.all(np.isfinite(p)))]
+        # the farthest person first, so that nearer ones are drawn over them
+        for joints in sorted(people, key=lambda p: -float(to_px(p[:1])[1][0])):
+            pixels, depth = to_px(joints)
             order = sorted(skeleton.BONES, key=lambda bone: -(depth[bone[0]] + depth[bone[1]]))
             for child, parent in order:
                 pt1, pt2 = tuple(pixels[parent].tolist()), tuple(pixels[child].tolist())
                 cv2.line(panel, pt1, pt2, _JOINT_COLOURS[child], thickness, cv2.LINE_AA)
             for j in np.argsort(-depth):
-                centre_px = tuple(pixels[j].tolist())
-                cv2.circle(panel, centre_px, thickness + 1, _JOINT_COLOURS[j], -1, cv2.LINE_AA)
+                cv2.circle(panel, tuple(pixels[j].tolist()), thickness + 1, _JOINT_COLOURS[j], -1, cv2.LINE_AA)
+        if valid:
             root = joints_m[0]
             label = f"root x {root[0]:+.2f}  y {root[1]:+.2f}  z {root[2]:.2f} m"
         else:

@@ -187,10 +187,10 @@ class VideoSink(Sink):
     def _draw(self, view: LiveView, item: tuple[PoseFrame, dict[str, float], bool]) -> None:
         frame, stats, _ = item
         first = frame.tracked[0] if frame.tracked else None
-        others = [(p.keypoints_px, p.confidence) for p in frame.tracked[1:]]
+        others = [(p.keypoints_px, p.confidence, p.joints_m) for p in frame.tracked[1:]]
         view.process(frame.image_bgr, None if first is None else first.keypoints_px,
                      None if first is None else first.confidence, None if first is None else first.joints_m, stats,
-                     state=first.tracking if first is not None else "lost", others_2d=others)  # fmt: skip
+                     state=first.tracking if first is not None else "lost", others=others)  # fmt: skip
         self.frames_written += 1
 
     def close(self) -> None:

@@ -44,7 +44,7 @@ class ViewSink(Sink):
             return
         stats = view_stats(frame, self._meter, time.monotonic_ns())
         first = frame.tracked[0] if frame.tracked else None
-        others = [(p.keypoints_px, p.confidence) for p in frame.tracked[1:]]
+        others = [(p.keypoints_px, p.confidence, p.joints_m) for p in frame.tracked[1:]]
         self.view.process(
             frame.image_bgr,
             None if first is None else first.keypoints_px,
@@ -52,7 +52,7 @@ class ViewSink(Sink):
             None if first is None else first.joints_m,
             stats,
             state=first.tracking if first is not None else "lost",
-            others_2d=others,
+            others=others,
         )
 
     @property

@@ -97,6 +97,23 @@ def test_the_3d_panel_draws_the_skeleton_or_says_there_is_none(frame):
     assert np.abs(with_pose.astype(int) - without).sum() > 0
 
 
+def test_the_3d_panel_draws_everyone(frame):
+    """A second person 1.2 m to the first one's left shows in the 3D panel at that place."""
+    pose = _standing_pose()
+    other = pose + [-1.2, 0.0, 0.0]
+    width = frame.shape[1]
+    one = LiveView().process(frame, _keypoints(pose), np.ones(17), pose, STATS)[:, width:]
+    two = LiveView().process(frame, _keypoints(pose), np.ones(17), pose, STATS,
+                             others=[(_keypoints(other), np.ones(17), other)])[:, width:]  # fmt: skip
+    changed = np.argwhere(np.abs(two.astype(int) - one).sum(axis=2) > 60)
+    assert len(changed) > 1000
+    # the added skeleton is left of the panel's centre (camera x to the left), the first one stays put
+    assert np.median(changed[:, 1]) < one.shape[1] / 2 - 50
+    no_3d = LiveView().process(frame, _keypoints(pose), np.ones(17), pose, STATS,
+                               others=[(_keypoints(other), np.ones(17), None)])[:, width:]  # fmt: skip
+    assert np.array_equal(no_3d, one)
+
+
 def test_writes_a_readable_video(frame, tmp_path):
     pose = _standing_pose()
     path = tmp_path / "view.mp4"
