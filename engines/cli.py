@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from .errors import BackendError
+from .fileio import atomic_write
 from .runtime import BACKENDS, availability, load_backend
 from .runtime.base import resolve_model
 from .runtime.quantize import int8_by_default
@@ -121,8 +122,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         bench.write_json(records, args.json)
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table, encoding="utf-8")
+        atomic_write(args.markdown, table.encode())
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_write
 from .base import RuntimeBackend
 
 
@@ -68,10 +69,7 @@ def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), it
 
 
 def write_json(records: list[BenchRecord], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([asdict(r) for r in records], indent=2) + "\n", encoding="utf-8")
-    return path
+    return atomic_write(path, (json.dumps([asdict(r) for r in records], indent=2) + "\n").encode())
 
 
 def to_markdown(records: list[BenchRecord]) -> str:
