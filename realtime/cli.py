@@ -8,13 +8,16 @@ are tools in ``tools/`` (they need torch, which the live path never imports).
 Ctrl-C (SIGINT) and SIGTERM stop a command the same way, wherever it is (loading models,
 running, writing): the interruption unwinds through every ``with`` and ``finally``, so outputs
 are finished (videos, recordings, statistics) and the exit code is 128 + the signal's number
-(130, 143), without a traceback.
+(130, 143), without a traceback. Only while the parser and the native libraries load do the
+signals wait (for a fraction of a second): an exception raised inside their initialisation is
+swallowed or turned into an ``ImportError`` by them.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -36,6 +39,10 @@ _QUIET_NATIVE_ENV = (
     {"OPENCV_FFMPEG_DEBUG": "1", "OPENCV_FFMPEG_LOGLEVEL": "-8"},  # -8: AV_LOG_QUIET (only read with DEBUG set)
 )
 _USER_SET_OPENCV_LOG = "OPENCV_LOG_LEVEL" in os.environ
+#: Native libraries imported before a command runs, with the stop signals held back, when the
+#: command takes the argument that says it will use them (its lifting backend, its MediaPipe model).
+_NATIVE_MODULES = {"backend": ("onnxruntime",), "model_asset": ("mediapipe", "mediapipe.tasks.python.vision")}
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def quiet_native_logs() -> None:
@@ -97,6 +104,30 @@ def stop_signals_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def stop_signals_deferred() -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM stay pending in the main thread (and in threads started
+    here, which inherit the mask); they are delivered, as usual, when it ends. Measured: a
+    Ctrl-C while onnxruntime's extension initialised became ``ImportError: initialization
+    failed`` (exit 1, a traceback); in another race it was lost and the run went on."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _load_native_modules(args: argparse.Namespace) -> None:
+    for argument, modules in _NATIVE_MODULES.items():
+        if hasattr(args, argument):
+            for module in modules:
+                with contextlib.suppress(ImportError):  # a missing extra is reported by the command itself
+                    importlib.import_module(module)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     with stop_signals_interrupt():
         try:
@@ -111,9 +142,11 @@ def _main(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if not {"-v", "--verbose"} & set(words):
         quiet_native_logs()  # before cv2 is first imported (by the commands' modules)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    configure_logging(args.verbose)
+    with stop_signals_deferred():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        configure_logging(args.verbose)
+        _load_native_modules(args)
     try:
         return int(args.func(args) or 0)
     except PosecastError as exc:
