@@ -27,6 +27,9 @@ def _start(*args: str, limit_bytes: int | None = None) -> subprocess.Popen:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
 
     def limit() -> None:
+        # a test run started in the background (CI: `cmd &`, nohup) ignores SIGINT, and a child
+        # inherits that (Python then installs no Ctrl-C handler): give posecast a terminal's default
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if limit_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
