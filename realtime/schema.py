@@ -144,7 +144,11 @@ def _float32_list(array: np.ndarray) -> list:
 
 
 def encode_pose(
-    frame: PoseFrame, person: PersonPose, publish_ns: int, publish_unix_ns: int, with_latency: bool = True,
+    frame: PoseFrame,
+    person: PersonPose,
+    publish_ns: int,
+    publish_unix_ns: int,
+    with_latency: bool = True,
     extra: dict[str, Any] | None = None,
 ) -> bytes:
     """One person of a :class:`PoseFrame` → msgpack payload (topic :data:`TOPIC_POSE`);

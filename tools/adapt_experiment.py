@@ -86,10 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--anchor", type=float, default=1.0)
     ap.add_argument("--distill", type=float, default=1.0)
-    ap.add_argument("--weights", default="{}", help='loss weights changed by name, JSON, e.g. \'{"w_adv": 0}\'')
+    ap.add_argument("--weights", default="{}", help="loss weights changed by name, JSON, e.g. '{\"w_adv\": 0}'")
     ap.add_argument("--label", default="", help="suffix of the result's name (variants of one protocol)")
-    ap.add_argument("--in-domain-every", type=int, default=4,
-                    help="also score every Nth held-out Bandai-Namco clip (does adaptation cost in-domain?); 0: not")
+    ap.add_argument(
+        "--in-domain-every",
+        type=int,
+        default=4,
+        help="also score every Nth held-out Bandai-Namco clip (does adaptation cost in-domain?); 0: not",
+    )
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)

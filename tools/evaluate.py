@@ -127,9 +127,13 @@ def results_markdown(results: dict[str, dict]) -> str:
     sets = list(dict.fromkeys(k.rsplit(" [", 1)[1].split("/")[0] for k in results))
     out = []
     for kind, title in (("gt2d", "ground-truth 2D"), ("noisy2d", "noisy 2D")):
-        head = "| model (" + title + ") | " + " | ".join(
-            f"{s} MPJPE | {s} N-MPJPE | {s} P-MPJPE | {s} P-MPJPE (15 j.)" for s in sets
-        ) + " |"
+        head = (
+            "| model ("
+            + title
+            + ") | "
+            + " | ".join(f"{s} MPJPE | {s} N-MPJPE | {s} P-MPJPE | {s} P-MPJPE (15 j.)" for s in sets)
+            + " |"
+        )
         out += [head, "|---" * (1 + 4 * len(sets)) + "|"]
         for label in labels:
             cells = []

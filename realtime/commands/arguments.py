@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="NAME|PATH",
-                        help="a shipped lifting model's name or an exported .onnx (default: the default)")
+    parser.add_argument(
+        "--model",
+        metavar="NAME|PATH",
+        help="a shipped lifting model's name or an exported .onnx (default: the default)",
+    )
     parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime"],
                         help="lifting runtime; auto: the fastest that works here, logged once")  # fmt: skip
     parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
