@@ -40,9 +40,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-from ..engines import normalize, skeleton
+from ..engines import metrics, normalize, skeleton
 from .assemble import PipelineOptions, build_pipeline
 from .lifting import LifterOptions, LiftingOptions
 from .sources import open_source
@@ -131,12 +130,6 @@ def both_posed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # -- figures (pure numpy; every array (F, 17, 3) root-relative, camera axes, NaN = no pose) ------
 
 
-def bone_length_cv(joints: np.ndarray) -> float:
-    """Mean over bones of (std / mean) of the bone's length over the posed frames."""
-    lengths = skeleton.bone_lengths(joints[np.isfinite(joints).all(axis=(1, 2))])
-    return float((lengths.std(0) / np.maximum(lengths.mean(0), 1e-12)).mean())
-
-
 def jitter_m_s2(joints: np.ndarray, fps: float) -> float:
     """Mean joint acceleration (m/s²) over frames whose neighbours are posed too."""
     accel = joints[2:] - 2 * joints[1:-1] + joints[:-2]
@@ -223,15 +216,12 @@ def torso_turn_speed_deg_s(joints: np.ndarray, fps: float) -> np.ndarray:
 
 
 def p_mpjpe_m(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``(F,)`` mean joint distance (target units) after aligning each ``pred`` pose to ``target``
-    by rotation (Kabsch, :meth:`Rotation.align_vectors`), scale and translation."""
+    """``(F,)`` mean joint distance (target units) after the best rotation, scale and translation
+    (:func:`posecast.engines.metrics.p_mpjpe`, the evaluation's), NaN where either has no pose."""
     out = np.full(len(pred), np.nan)
-    for f in np.flatnonzero(both_posed(pred, target)):
-        p, t = pred[f] - pred[f].mean(0), target[f] - target[f].mean(0)
-        rotation, _ = Rotation.align_vectors(t, p)
-        p = rotation.apply(p)
-        scale = (p * t).sum() / max((p * p).sum(), 1e-12)
-        out[f] = np.linalg.norm(scale * p - t, axis=-1).mean()
+    posed = both_posed(pred, target)
+    if posed.any():
+        out[posed] = metrics.p_mpjpe(pred[posed], target[posed])
     return out
 
 
@@ -249,7 +239,7 @@ def skeleton_figures(joints: np.ndarray, fps: float, standing: np.ndarray) -> di
     posed = np.isfinite(joints).all(axis=(1, 2))
     backward = knee_backward_deg(joints[posed])
     return {
-        "bone_length_cv": round(bone_length_cv(joints), 4),
+        "bone_length_cv": round(metrics.bone_length_cv(joints[np.isfinite(joints).all(axis=(1, 2))]), 4),
         "jitter_m_s2": round(jitter_m_s2(joints, fps), 3),
         "torso_tilt_deg": _summary(torso_tilt_deg(joints)),
         "torso_lean_deg": _summary(torso_lean_deg(joints, standing)),

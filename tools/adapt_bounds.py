@@ -37,9 +37,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from posecast.engines import camera, skeleton
+from posecast.engines import camera, metrics, skeleton
 from posecast.engines.fileio import atomic_write
-from posecast.engines.training import metrics
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.augment import leg_length
 from posecast.engines.training.data.dataset import load_source, split_by_subject

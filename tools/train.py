@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from posecast.engines import metrics
 from posecast.engines.errors import PosecastError
 from posecast.engines.networks import PoseModel
-from posecast.engines.training import metrics
 from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, load_config, resolve_data
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions, WindowBatch

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import camera, normalize, skeleton
-from . import metrics
+from .. import camera, metrics, normalize, skeleton
 from .data.cameras import CameraOptions, sample_cameras
 from .data.dataset import Clip
 from .data.noise import add_detector_noise

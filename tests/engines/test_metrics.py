@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.engines import skeleton
-from posecast.engines.training import metrics
+from posecast.engines import metrics, skeleton
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:

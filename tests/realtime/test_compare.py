@@ -40,7 +40,7 @@ def _bend_left_knee(pose: np.ndarray, degrees: float, towards_camera: bool) -> n
 def test_figures_of_a_standing_person() -> None:
     pose = _standing()
     frames = np.repeat(pose[None], 5, axis=0)
-    assert compare.bone_length_cv(frames) == 0.0
+    assert compare.skeleton_figures(frames, 30.0, np.ones((5, 2), bool))["bone_length_cv"] == 0.0
     assert compare.jitter_m_s2(frames + np.arange(5)[:, None, None] * 0.01, 30.0) == pytest.approx(0.0, abs=1e-9)
     np.testing.assert_allclose(compare.torso_tilt_deg(frames), 0.0, atol=1e-9)
     np.testing.assert_allclose(compare.knee_bend_deg(frames), 0.0, atol=1e-6)

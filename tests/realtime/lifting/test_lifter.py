@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.engines import normalize, skeleton
-from posecast.engines.training import metrics
+from posecast.engines import metrics, normalize, skeleton
 from posecast.engines.training.data.cameras import sample_cameras
 from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
 from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
