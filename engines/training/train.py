@@ -241,21 +241,11 @@ class Trainer:
     def init_from(self, path: str | Path) -> int:
         """Start from another run's networks (generator and discriminator weights; fresh optimizers,
         step 0), e.g. to train on further data. Returns the step that run had reached."""
-        state = read_checkpoint(path, self.device)
-        saved = config_from_dict(state["config"]).model
-        if saved != self.cfg.model:
-            raise ValueError(f"checkpoint {path} has model {saved}, config asks for {self.cfg.model}")
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        return int(state["step"])
+        return int(self._load_networks(path)["step"])
 
     def load_checkpoint(self, path: str | Path) -> None:
-        state = read_checkpoint(path, self.device)
-        saved = config_from_dict(state["config"]).model
-        if saved != self.cfg.model:
-            raise ValueError(f"checkpoint {path} has model {saved}, config asks for {self.cfg.model}")
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
+        """Resume a run: its networks, optimizers, random states and step."""
+        state = self._load_networks(path)
         self.opt_pose.load_state_dict(state["opt_pose"])
         if self.opt_scale is not None and state["opt_scale"] is not None:
             self.opt_scale.load_state_dict(state["opt_scale"])
@@ -263,6 +253,17 @@ class Trainer:
         self.rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         self.step = int(state["step"])
+
+    def _load_networks(self, path: str | Path) -> dict:
+        """The checkpoint at ``path`` (refused if its architecture is not this config's), its
+        generator and discriminator weights loaded; returns the whole checkpoint."""
+        state = read_checkpoint(path, self.device)
+        saved = config_from_dict(state["config"]).model
+        if saved != self.cfg.model:
+            raise ValueError(f"checkpoint {path} has model {saved}, config asks for {self.cfg.model}")
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        return state
 
     # ---------------------------------------------------------------- loop
     def fit(

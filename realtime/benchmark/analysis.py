@@ -55,7 +55,7 @@ def _latency(log: PassLog, received: Received) -> tuple[dict, dict, np.ndarray]:
     stages["after_keypoints2d"] = summarise_ms(after)
     receive = received.lookup(log.frame_id)[posed]
     got = receive >= 0
-    publish = _publish_ns(received, log.frame_id[posed])
+    publish = received.lookup(log.frame_id[posed], "publish_ns")
     e2e = {
         "capture_to_publish": summarise_ms(c2p),
         "capture_to_receive": summarise_ms((receive - log.capture_ns[posed])[got] / 1e6),
@@ -63,15 +63,6 @@ def _latency(log: PassLog, received: Received) -> tuple[dict, dict, np.ndarray]:
     }
     e2e["frames_not_received"] = int((~got).sum())
     return stages, e2e, posed
-
-
-def _publish_ns(received: Received, frame_ids: np.ndarray) -> np.ndarray:
-    out = np.full(len(frame_ids), -1, np.int64)
-    if len(received.frame_id):
-        pos = np.clip(np.searchsorted(received.frame_id, frame_ids), 0, len(received.frame_id) - 1)
-        hit = received.frame_id[pos] == frame_ids
-        out[hit] = received.publish_ns[pos[hit]]
-    return out
 
 
 def _cpu_percent(log: PassLog) -> float:

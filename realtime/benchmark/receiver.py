@@ -76,14 +76,15 @@ class Received:
         r = r[last]
         return cls(r[:, 0], r[:, 1], r[:, 2], r[:, 3], len(records))
 
-    def lookup(self, frame_ids: np.ndarray) -> np.ndarray:
-        """``receive_ns`` for each of ``frame_ids`` (-1 when that frame never arrived)."""
+    def lookup(self, frame_ids: np.ndarray, field: str = "receive_ns") -> np.ndarray:
+        """``field`` (``receive_ns``, ``publish_ns``, ``capture_ns``) for each of ``frame_ids``
+        (-1 when that frame never arrived)."""
         frame_ids = np.asarray(frame_ids, np.int64)
         out = np.full(len(frame_ids), -1, np.int64)
         if len(self.frame_id):
             pos = np.clip(np.searchsorted(self.frame_id, frame_ids), 0, len(self.frame_id) - 1)
             hit = self.frame_id[pos] == frame_ids
-            out[hit] = self.receive_ns[pos[hit]]
+            out[hit] = getattr(self, field)[pos[hit]]
         return out
 
 
