@@ -7,6 +7,8 @@ licence) except the MediaPipe model, which is fetched once, checksummed, like th
 from __future__ import annotations
 
 import importlib.util
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +107,18 @@ def walk_joints() -> np.ndarray:
     measured = np.median(skeleton.bone_lengths(joints), axis=0)
     typical = skeleton.bone_lengths_from_height(skeleton.height_from_bone_lengths(measured))
     return rescale_bones(joints[None], (typical / measured)[None])[0].astype(np.float32)
+
+
+def _free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A free loopback port (TCP, or UDP with ``socket.SOCK_DGRAM``). Picked with a plain socket,
+    closed synchronously: a ZeroMQ socket releases its port later, on the context's I/O thread,
+    so an immediate bind of the same port by the code under test can fail with "address in use"."""
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> Callable[..., int]:
+    """:func:`_free_port`: call it for each port a test needs."""
+    return _free_port

@@ -5,7 +5,6 @@ and their one-line errors."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -52,8 +51,8 @@ def test_run_record_then_export(dance_take: Path, tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.slow
-def test_replay_to_listen(dance_take: Path) -> None:
-    port = _free_port()
+def test_replay_to_listen(dance_take: Path, free_port) -> None:
+    port = free_port()
     replay = subprocess.Popen([*POSECAST, "replay", str(dance_take), "--speed", "2", "--wait", "1.5",
                                "--publish", f"tcp://127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
@@ -70,8 +69,8 @@ def test_replay_to_listen(dance_take: Path) -> None:
     assert replay.returncode == 0, replay.stderr
 
 
-def test_view_serves_the_page_until_stopped() -> None:
-    port = _free_port()
+def test_view_serves_the_page_until_stopped(free_port) -> None:
+    port = free_port()
     view = subprocess.Popen([*POSECAST, "view", "--port", str(port), "--stream", "tcp://127.0.0.1:1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
@@ -101,12 +100,3 @@ def test_errors_are_one_line(argv, message, tmp_path: Path, capsys: pytest.Captu
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("posecast: error:") and message in err and "\n" not in err
-
-
-def _free_port() -> int:
-    """A free loopback TCP port. Picked with a plain socket, closed synchronously: a ZeroMQ
-    socket releases its port later, on the context's I/O thread, so an immediate bind of the
-    same port by the code under test can fail with "address in use"."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

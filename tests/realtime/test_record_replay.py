@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -146,8 +145,8 @@ def test_recorded_messages_are_what_the_zeromq_output_sends(take: Take, tmp_path
             np.testing.assert_array_equal(getattr(kept, name), getattr(sent, name))
 
 
-def test_replay_republishes_every_frame_at_the_recorded_pace(take: Take, take_file: Path) -> None:
-    port = _free_port()
+def test_replay_republishes_every_frame_at_the_recorded_pace(take: Take, take_file: Path, free_port) -> None:
+    port = free_port()
     args = argparse.Namespace(recording=take_file, speed=3.0, loop=False, wait=1.0, publish=f"tcp://127.0.0.1:{port}")
     received: list[PoseMessage] = []
     with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber:
@@ -256,12 +255,3 @@ def test_export_errors_are_one_line(take_file: Path, tmp_path: Path) -> None:
     with pytest.raises(RecordingError, match=r"has no person 4: it has \[0\]"):
         export_bvh(read_recording(take_file), tmp_path / "x.bvh", person_id=4)
     assert not (tmp_path / "x.bvh").exists()
-
-
-def _free_port() -> int:
-    """A free loopback TCP port. Picked with a plain socket, closed synchronously: a ZeroMQ
-    socket releases its port later, on the context's I/O thread, so an immediate bind of the
-    same port by the code under test can fail with "address in use"."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

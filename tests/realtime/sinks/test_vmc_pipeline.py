@@ -18,14 +18,8 @@ from posecast.realtime.cli import main
 from vmc_osc_receiver import start_receiver
 
 
-def free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_run_with_vmc_matches_the_zeromq_stream(media_dir: Path, pose_model_path: Path) -> None:
+def test_run_with_vmc_matches_the_zeromq_stream(media_dir: Path, pose_model_path: Path, free_port) -> None:
     frames = 90  # 3 s of the dance clip at 30 fps: the floor is fixed after 2 s of poses
     address = f"tcp://127.0.0.1:{free_port(socket.SOCK_STREAM)}"
     poses: list[dict] = []
