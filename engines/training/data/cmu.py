@@ -16,7 +16,6 @@ NSF EIA-0196217.
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -26,7 +25,7 @@ import numpy as np
 from ...fileio import atomic_path
 from . import asf_amc
 from .bvh import CMU_ASF, BVHError, detect_mapping, map_to_joints, parse_bvh
-from .dataset import TRAINING_FPS, Clip, cache_dir, resample
+from .dataset import TRAINING_FPS, Clip, cache_dir, files_stamp, resample
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +113,7 @@ def load_cmu(source: str | Path, fps: float = TRAINING_FPS, progress: bool = Fal
     files = take_files(folder)
     if not files:
         raise BVHError(f"no .bvh or .amc takes under {folder}")
-    stamp = hashlib.sha1(
-        "".join(f"{f.relative_to(folder)}:{f.stat().st_size}:{f.stat().st_mtime_ns};" for f in files).encode()
-    ).hexdigest()[:16]
+    stamp = files_stamp(files, folder)
     cache = cache_dir() / "clips" / f"{folder.name}-cmu-v{CACHE_VERSION}-{fps:g}fps-{stamp}.npz"
     if cache.exists():
         return _read_cache(cache)

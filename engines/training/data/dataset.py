@@ -100,6 +100,12 @@ def extract_archive(archive: str | Path, dest_root: Path | None = None) -> Path:
     return dest
 
 
+def files_stamp(files: list[Path], folder: Path) -> str:
+    """A cache key for ``files`` under ``folder``: their paths, sizes and modification times."""
+    listing = "".join(f"{f.relative_to(folder)}:{f.stat().st_size}:{f.stat().st_mtime_ns};" for f in files)
+    return hashlib.sha1(listing.encode()).hexdigest()[:16]
+
+
 def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
     """All clips under ``source`` (a folder of BVH files or an archive), parsed once and cached.
 
@@ -112,9 +118,7 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
     files = sorted(folder.rglob("*.bvh"))
     if not files:
         raise BVHError(f"no .bvh files under {folder}")
-    stamp = hashlib.sha1(
-        "".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns};" for f in files).encode()
-    ).hexdigest()[:16]
+    stamp = files_stamp(files, folder)
     cache = cache_dir() / "clips" / f"{folder.name}-v{CACHE_VERSION}-{stamp}.npz"
     if cache.exists():
         with np.load(cache, allow_pickle=False) as data:
