@@ -119,16 +119,3 @@ def implausibility(
         angle = math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
         return f"a joint {angle:.0f} degrees from its keypoint's viewing ray (at most {options.max_ray_angle_deg:g})"
     return None
-    rays = np.concatenate([seen_2d, np.ones((len(seen_2d), 1))], axis=1)
-    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
-    joints = joints_m[seen]
-    along = (rays * joints).sum(axis=1)  # each joint's distance along its ray
-    miss = float(np.linalg.norm(joints - np.maximum(along, 0.0)[:, None] * rays, axis=1).max())
-    limit = options.max_ray_miss_factor * chain
-    if miss > limit:
-        return f"a joint {miss:.3g} m from its keypoint's viewing ray (at most {limit:.2f} m)"
-    cosine = float((along / np.maximum(np.linalg.norm(joints, axis=1), 1e-12)).min())
-    if cosine < math.cos(math.radians(options.max_ray_angle_deg)):
-        angle = math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
-        return f"a joint {angle:.0f} degrees from its keypoint's viewing ray (at most {options.max_ray_angle_deg:g})"
-    return None

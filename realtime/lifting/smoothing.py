@@ -174,14 +174,14 @@ class BoneLengthSmoother:
         dt_s = _NOMINAL_DT_S if self._last_ns is None else (timestamp_ns - self._last_ns) * 1e-9
         self._last_ns = timestamp_ns
         dt_s = min(max(dt_s, 0.0), _MAX_DT_S)
+        if self._locked and opts.memory_s is None:  # locked: the lengths no longer change
+            return
         if confidence is None:
             weights = np.ones_like(lengths)
         else:
             bone_conf = np.minimum(confidence[_CHILD], confidence[_PARENT])
             weights = np.where(bone_conf >= opts.min_confidence, bone_conf, 0.0)
         weights = weights * (lengths > 1e-9)
-        if self._locked and opts.memory_s is None:  # locked: the lengths no longer change
-            return
         if not (self._settled and opts.memory_s is None):
             self._update_estimate(lengths, weights, dt_s)
         self._follow(dt_s)

@@ -155,7 +155,8 @@ class PoseWindow:
         # lower: the last frame at or before each slot, clamped so that the frame after it exists
         # (indexing the history shifted by one frame gives that "upper" frame without an index array)
         np.subtract(times.searchsorted(targets, side="right"), 1, out=lower)
-        np.clip(lower, 0, hi - lo - 2, out=lower)
+        # (np.maximum/np.minimum: the same numbers as np.clip without its Python wrapper, every frame)
+        np.minimum(np.maximum(lower, 0, out=lower), hi - lo - 2, out=lower)
         times.take(lower, out=t_lower)
         self._times[lo + 1 : hi].take(lower, out=span)
         np.subtract(span, t_lower, out=span)
@@ -164,7 +165,7 @@ class PoseWindow:
         np.multiply(targets, round(1.0 / SNAP_FRACTION), out=targets)
         np.divide(targets, span, out=weight)
         np.rint(weight, out=weight)
-        np.clip(weight, 0.0, 1.0 / SNAP_FRACTION, out=weight)  # below 0: a padded slot, the first frame
+        np.minimum(np.maximum(weight, 0.0, out=weight), 1.0 / SNAP_FRACTION, out=weight)  # < 0: a padded slot
         np.multiply(weight, SNAP_FRACTION, out=self._w_upper[:, 0, 0], casting="same_kind")
         np.subtract(1.0, self._w_upper, out=self._w_lower)
         self._poses[lo:hi].take(lower, axis=0, out=self._a)
