@@ -10,7 +10,11 @@
    MediaPipe call on the same thread. Variants are interleaved call by call, so a busy
    neighbour slows them alike.
 2. Everything after MediaPipe (``Pipeline.finish``: window, lift, smoothing + root, avatar
-   world, publish), split by part, warm and right after a MediaPipe call.
+   world, publish), split by part: warm, right after a MediaPipe call, and right after other
+   things that take as long as one (what makes it slow: MediaPipe's use of the caches, or the
+   time since the 3D code last ran?): a 20 ms sleep, a 20 ms busy loop of pure Python (a tiny
+   working set) and 64 MB streamed through the cache by the same thread. The conditions run
+   in blocks of the clip, their order rotated every round.
 
 Times are the calling thread's CPU time (``time.thread_time_ns``): the work itself, not the
 time spent waiting for a core, so a shared machine still gives comparable figures (wall-clock
@@ -44,6 +48,15 @@ from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
 
 CLIP = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "media" / "dance_576.mp4"
 SWEEP = np.ones(16_000_000 // 8)  # 16 MB, more than this CPU's L2 and its share of L3
+SWEEP_64MB = np.ones(64_000_000 // 8)
+IDLE_S = 0.020  # about one MediaPipe call
+
+
+def _spin(seconds: float) -> None:
+    """Busy for ``seconds`` in the interpreter alone: the core stays ours, little memory is touched."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def session(path: Path, threads: int = 1, spin: bool = False, arena: bool = True, pattern: bool = True,
@@ -111,6 +124,14 @@ def bench_parts(pipeline: Pipeline, frames: list, detections: list, detector: Me
              "avatar world": ("posecast.realtime.avatar", "AvatarWorld", "process"),
              "encode pose": ("posecast.realtime.sinks.zmq", None, "encode_pose")}  # fmt: skip
     acc: dict[str, list[int]] = collections.defaultdict(list)
+    frame_at = {id(det): frame for frame, det in zip(frames, detections, strict=True)}
+    before = {
+        "warm": lambda det: None,
+        "after_mediapipe": lambda det: detector.detect(frame_at[id(det)]),
+        "after_sleep_20ms": lambda det: time.sleep(IDLE_S),
+        "after_spin_20ms": lambda det: _spin(IDLE_S),
+        "after_sweep_64mb": lambda det: SWEEP_64MB.__iadd__(1.0),
+    }
     originals = []
     for label, (module, owner, name) in parts.items():
         target = importlib.import_module(module)
@@ -125,24 +146,24 @@ def bench_parts(pipeline: Pipeline, frames: list, detections: list, detector: Me
             return r
 
         setattr(target, name, timed)
-    result = {}
+    samples: dict[str, dict[str, list[int]]] = {c: collections.defaultdict(list) for c in before}
     try:
-        for condition in ("warm", "after_mediapipe"):
-            acc.clear()
-            total: list[int] = []
-            for _ in range(rounds):
+        names = list(before)
+        for r in range(rounds):
+            for condition in names[r % len(names) :] + names[: r % len(names)]:
+                acc.clear()
                 pipeline.reset()
                 for frame, det in zip(frames, detections, strict=True):
-                    if condition == "after_mediapipe":
-                        detector.detect(frame)
+                    before[condition](det)
                     t = time.thread_time_ns()
                     pipeline.finish(frame, det, {"keypoints2d": 0})
-                    total.append(time.thread_time_ns() - t)
-            result[condition] = {"everything after MediaPipe": stats(total), **{k: stats(v) for k, v in acc.items()}}
+                    samples[condition]["everything after MediaPipe"].append(time.thread_time_ns() - t)
+                for part, ns in acc.items():
+                    samples[condition][part] += ns
     finally:
         for target, name, fn in originals:
             setattr(target, name, fn)
-    return result
+    return {c: {part: stats(ns) for part, ns in parts.items()} for c, parts in samples.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "model": str(model), "machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "sessions_us": bench_sessions(model, windows, detector, frames, args.iters),
-            "after_mediapipe_us": bench_parts(pipeline, frames, detections, detector, max(1, args.iters // 120)),
+            "after_mediapipe_us": bench_parts(pipeline, frames, detections, detector, max(5, args.iters // 60)),
         }  # fmt: skip
     report["machine_load_after"] = machine_info()["load_average"]
     for name, conds in report["sessions_us"].items():
