@@ -125,6 +125,18 @@ def _soak(result: BenchResult) -> dict | None:
     }
 
 
+def _startup(log: PassLog | None) -> dict | None:
+    """The warm-up pass of a configuration: a stream's first frames, with what runs only then (the
+    floor estimated over the first 2 s, each person's first frames): CPU time of everything
+    after MediaPipe and of the avatar world, per frame with a pose."""
+    if log is None or not log.frames:
+        return None
+    posed = log.people > 0
+    world = log.stage_ns.get("world")
+    return {"frames": log.frames, "cpu_time_after_keypoints2d": summarise_ms(log.cpu_3d_ns[posed] / 1e6),
+            "world": summarise_ms(world[posed] / 1e6) if world is not None else None}  # fmt: skip
+
+
 def build_report(result: BenchResult, command: str = "") -> dict:
     """The report of ``result`` (see the module docstring); ``check_report`` finds it sound."""
     o, received = result.options, result.received
@@ -147,6 +159,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
             "cpu_percent_of_one_core": _cpu_percent(log),
             # CPU time of the 3D thread per frame: the work itself, without waiting for a core
             "cpu_time": {"after_keypoints2d": summarise_ms(log.cpu_3d_ns[posed] / 1e6)},
+            "startup": _startup(result.warmup.get(config.label)),
         })  # fmt: skip
     first = configs[0]
     samples = result.sampler.samples
@@ -178,6 +191,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
                        **{f"paced_{pace:g}": _paced(pace, log, received) for pace, log in result.paced.items()}},
         "cpu_percent_of_one_core": first["cpu_percent_of_one_core"],
         "cpu_time": first["cpu_time"],
+        "startup": first["startup"],
         "rss_mb": round(max(rss), 1) if rss else None,
         "memory": {"rss_mb_start": round(rss[0], 1) if rss else None, "rss_mb_end": round(rss[-1], 1) if rss else None},
         "messages_received": received.messages,

@@ -109,6 +109,10 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert {c["runner"] for c in report["configs"]} == {"threaded", "serial"}
     assert report["config"]["runner"] == ("threaded" if threaded_by_default() else "serial")  # as `run` picks
     assert report["cpu_time"]["after_keypoints2d"]["n"] == report["frames_with_pose"]
+    # the warm-up (a stream's start: the floor's estimation) is reported apart, not in the latency figures
+    startup = report["startup"]
+    assert startup["frames"] == 4 and 0 < startup["cpu_time_after_keypoints2d"]["n"] <= 4
+    assert startup["world"]["max_ms"] > 0 and "Start-up (the 4 warm-up frames" in (out / "bench.md").read_text()
     serial = next(c for c in report["configs"] if c["runner"] == "serial")
     assert "handoff_3d" not in serial["stages"] and serial["cpu_time"]["after_keypoints2d"]["n"] > 0
     paced = report["throughput"]["paced_30"]
