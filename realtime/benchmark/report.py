@@ -34,6 +34,9 @@ def latency_table(report: dict) -> list[str]:
     lines.append(_row("**capture → published**", e2e["capture_to_publish"]))
     lines.append(_row("capture → received (subscriber process)", e2e["capture_to_receive"]))
     lines.append(_row("publish → received", e2e["publish_to_receive"]))
+    zeromq = report["baseline"].get("zeromq_alone")
+    if zeromq and zeromq.get("n"):
+        lines.append(_row("ZeroMQ alone (bare messages, same two processes, 30 a second)", zeromq))
     lines.append(_row("**MediaPipe alone** (baseline, same frames)", report["baseline"]["mediapipe_alone"]))
     if report.get("cpu_time"):
         lines.append(_row("after MediaPipe, CPU time of the 3D thread (no waiting)",

@@ -82,6 +82,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     out = tmp_path / "results"
     code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
                  "--frames", "20", "--rounds", "2", "--warmup", "4", "--pace", "30", "--soak", "0.05",
+                 "--transport-messages", "30",
                  "--soak-hook", "stalled-subscriber",
                  "--output", str(out)])  # fmt: skip
     assert code == 0
@@ -109,6 +110,11 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert {c["runner"] for c in report["configs"]} == {"threaded", "serial"}
     assert report["config"]["runner"] == ("threaded" if threaded_by_default() else "serial")  # as `run` picks
     assert report["cpu_time"]["after_keypoints2d"]["n"] == report["frames_with_pose"]
+    # ZeroMQ alone between the same two processes: every bare message timed, ordered percentiles
+    zeromq = report["baseline"]["zeromq_alone"]
+    assert zeromq["messages_sent"] == 30 and zeromq["n"] == zeromq["messages_received"] >= 25
+    assert 0 < zeromq["p50_ms"] <= zeromq["p99_ms"] <= zeromq["max_ms"] < 1000
+    assert "ZeroMQ alone" in (out / "bench.md").read_text()
     # the warm-up (a stream's start: the floor's estimation) is reported apart, not in the latency figures
     startup = report["startup"]
     assert startup["frames"] == 4 and 0 < startup["cpu_time_after_keypoints2d"]["n"] <= 4
