@@ -184,9 +184,10 @@ def build_report(result: BenchResult, command: str = "") -> dict:
                      "frames_with_pose": int((base.people > 0).sum()),
                      "fps_unpaced": round(base.frames / base.wall_s, 2) if base.wall_s else float("nan"),
                      "cpu_percent_of_one_core": _cpu_percent(base),
-                     # the transport alone: bare ZeroMQ between the same two processes (publish → received's floor)
+                     # the transport alone: bare ZeroMQ between the same two processes, one message per
+                     # MediaPipe-alone frame (the same load as posecast's): publish → received's floor
                      "zeromq_alone": {**summarise_ms((received.raw_receive_ns - received.raw_sent_ns) / 1e6),
-                                      "messages_sent": o.transport_messages,
+                                      "messages_sent": base.frames,
                                       "messages_received": len(received.raw_sent_ns)}},  # fmt: skip
         "ratio_p50": first["ratio_p50"],
         "ratio_p99": first["ratio_p99"],

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
+import zmq
 
 from ..pipeline import Pipeline
 from ..threaded import ThreadedPipeline
@@ -142,9 +143,10 @@ def posecast_pass(label: str, pipeline: Pipeline, source: ClipSource, threaded: 
     return log.finish()
 
 
-def baseline_pass(baseline: MediaPipeAlone, source: ClipSource) -> PassLog:
+def baseline_pass(baseline: MediaPipeAlone, source: ClipSource, bare: zmq.Socket | None = None) -> PassLog:
     """Run ``source`` to its end through MediaPipe alone; a frame's latency is from the moment
-    it was taken to its landmark arrays in hand (``keypoints2d``)."""
+    it was taken to its landmark arrays in hand (``keypoints2d``). With ``bare`` (a PUB socket)
+    each frame then sends a bare message, its send time (8 bytes): ZeroMQ alone, same load."""
     log = PassLog("mediapipe_alone", source.frames)
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     with source:
@@ -152,6 +154,8 @@ def baseline_pass(baseline: MediaPipeAlone, source: ClipSource) -> PassLog:
             people = baseline.process(frame)
             done = time.monotonic_ns()
             log.add(frame.frame_id, frame.capture_ns, done, people, {"keypoints2d": done - frame.capture_ns})
+            if bare is not None:
+                bare.send(time.monotonic_ns().to_bytes(8, "little"), zmq.NOBLOCK)
     log.wall_s, log.cpu_s = time.perf_counter() - t0, cpu_seconds() - cpu0
     log.source_delivered, log.dropped_capture = source.delivered, source.dropped_frames
     return log.finish()

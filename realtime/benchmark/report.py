@@ -36,7 +36,7 @@ def latency_table(report: dict) -> list[str]:
     lines.append(_row("publish → received", e2e["publish_to_receive"]))
     zeromq = report["baseline"].get("zeromq_alone")
     if zeromq and zeromq.get("n"):
-        lines.append(_row("ZeroMQ alone (bare messages, same two processes, 30 a second)", zeromq))
+        lines.append(_row("ZeroMQ alone (a bare message per MediaPipe-alone frame, same two processes)", zeromq))
     lines.append(_row("**MediaPipe alone** (baseline, same frames)", report["baseline"]["mediapipe_alone"]))
     if report.get("cpu_time"):
         lines.append(_row("after MediaPipe, CPU time of the 3D thread (no waiting)",

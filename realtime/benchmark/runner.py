@@ -12,12 +12,12 @@ Phases (one process, one subscriber process for all of them):
    ``round_warmup_frames`` unrecorded frames (the clip's frames just before the round's): the
    pass before it ran the other MediaPipe instance for a second or more, a pause a live
    pipeline never has, and its first frame would measure that;
-3. ZeroMQ alone: ``transport_messages`` bare messages (a send time, nothing else) at 30 a
-   second from a PUB socket of this process to the same subscriber process: the transport's
-   own latency here, the baseline of publish → received;
-4. throughput: the first configuration paced at each of ``paces`` (a virtual camera that drops
+   MediaPipe alone sends a bare message (its send time, 8 bytes) after each frame from a PUB
+   socket of this process to the same subscriber process: ZeroMQ's own latency between the two
+   under the same load, the baseline of publish → received;
+3. throughput: the first configuration paced at each of ``paces`` (a virtual camera that drops
    what the pipeline cannot take), ``frames`` frames each;
-5. soak (``soak_minutes > 0``): the first configuration paced at ``soak_pace`` for that long,
+4. soak (``soak_minutes > 0``): the first configuration paced at ``soak_pace`` for that long,
    looping the clip; :class:`SoakHook` s (e.g. stalled or cycling subscribers) run beside it.
 """
 
@@ -91,7 +91,6 @@ class BenchOptions:
     (1..100) baseline/posecast alternations; ``warmup_frames`` (0..10,000): frames run first,
     not in the latency figures (the default covers the floor's 2 s estimation at up to 60 fps);
     ``round_warmup_frames`` (0..100): unrecorded frames before each pass of a round;
-    ``transport_messages`` (0..100,000): bare ZeroMQ messages for the transport's baseline;
     ``paces``: paced rates in fps (1..240 each; empty:
     no throughput phase); ``soak_minutes`` (0..1440) at ``soak_pace``; ``landmarker``: the
     MediaPipe variant; ``max_people`` 1..8; ``publish``: the ZeroMQ address (a free loopback
@@ -103,7 +102,6 @@ class BenchOptions:
     rounds: int = 6
     warmup_frames: int = 120
     round_warmup_frames: int = 3
-    transport_messages: int = 150
     paces: tuple[float, ...] = (30.0, 60.0)
     soak_minutes: float = 0.0
     soak_pace: float = 30.0
@@ -118,7 +116,6 @@ class BenchOptions:
         _check_range("rounds", self.rounds, 1, 100)
         _check_range("warmup_frames", self.warmup_frames, 0, 10_000)
         _check_range("round_warmup_frames", self.round_warmup_frames, 0, 100)
-        _check_range("transport_messages", self.transport_messages, 0, 100_000)
         for pace in self.paces:
             _check_range("pace", pace, 1, 240)
         _check_range("soak minutes", self.soak_minutes, 0, 1440)
@@ -159,20 +156,6 @@ class BenchResult:
 def _build_lifting(config: BenchConfig, max_people: int) -> MetricPoseLifting:
     lifter = LifterOptions(model_path=config.model, backend=config.backend, int8=config.int8)
     return MetricPoseLifting(LiftingOptions(lifter=lifter, tracker=TrackerOptions(max_people=max_people)))
-
-
-#: The bare messages' rate: a camera's, as the pose messages come in a live run.
-TRANSPORT_RATE_HZ = 30.0
-
-
-def transport_pass(socket: zmq.Socket, messages: int) -> None:
-    """Send ``messages`` bare messages (the send time, 8 bytes) at :data:`TRANSPORT_RATE_HZ`."""
-    period_ns = round(1e9 / TRANSPORT_RATE_HZ)
-    due = time.monotonic_ns()
-    for _ in range(messages):
-        due += period_ns
-        time.sleep(max(0, due - time.monotonic_ns()) / 1e9)
-        socket.send(time.monotonic_ns().to_bytes(8, "little"), zmq.NOBLOCK)
 
 
 def run_benchmark(
@@ -216,11 +199,11 @@ def run_benchmark(
                                      "window_frames": lifting.window_frames}  # fmt: skip
         if not pipelines:
             raise OptionsError("no configuration could be loaded: " + "; ".join(unavailable.values()))
-        raw = zmq.Context.instance().socket(zmq.PUB)
-        stages.append(raw)  # closed with the others (zmq sockets have close())
-        raw.setsockopt(zmq.LINGER, 0)
-        raw.bind("tcp://127.0.0.1:0")
-        receiver = Receiver(sink.address, raw.getsockopt_string(zmq.LAST_ENDPOINT))
+        bare = zmq.Context.instance().socket(zmq.PUB)
+        stages.append(bare)  # closed with the others (zmq sockets have close())
+        bare.setsockopt(zmq.LINGER, 0)
+        bare.bind("tcp://127.0.0.1:0")
+        receiver = Receiver(sink.address, bare.getsockopt_string(zmq.LAST_ENDPOINT))
         receiver.wait_ready(sink.publisher.send_meta)
         for _, pipeline in pipelines.values():
             pipeline.open()
@@ -254,7 +237,7 @@ def run_benchmark(
             before = (start - k) % len(clip.images)  # the motion goes on into the recorded frames
             if k:
                 baseline_pass(baseline, source("baseline", k, start=before))
-            base_logs.append(baseline_pass(baseline, source("baseline", frames, start=start)))
+            base_logs.append(baseline_pass(baseline, source("baseline", frames, start=start), bare))
             for label, (config, pipeline) in pipelines.items():
                 if k:
                     posecast_pass("warmup", pipeline, source("posecast", k, start=before), config.threaded)
@@ -262,12 +245,6 @@ def run_benchmark(
                                                  config.threaded))  # fmt: skip
             say(f"latency round {r + 1}/{o.rounds}: {frames} frames each")
         phases["latency"] = (t, sampler.now_s())
-
-        if o.transport_messages:
-            t = sampler.now_s()
-            say(f"ZeroMQ alone: {o.transport_messages} bare messages at {TRANSPORT_RATE_HZ:g} a second")
-            transport_pass(raw, o.transport_messages)
-            phases["zeromq_alone"] = (t, sampler.now_s())
 
         first_label, (first_config, first_pipeline) = next(iter(pipelines.items()))
         paced: dict[float, PassLog] = {}

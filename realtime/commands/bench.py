@@ -47,9 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--round-warmup", type=int, default=3, help="unrecorded frames before each pass of a round "
                         "(default 3: the pass before ran the other MediaPipe, a pause no live run has)")  # fmt: skip
-    parser.add_argument("--transport-messages", type=int, default=150, metavar="N",
-                        help="bare ZeroMQ messages between the same two processes, the baseline of publish → "
-                        "received (default 150, 5 s; 0: none)")  # fmt: skip
     parser.add_argument("--pace", type=float, action="append", metavar="FPS",
                         help="paced runs, like a camera at FPS (repeatable; default 30 and 60; 0: none)")  # fmt: skip
     parser.add_argument("--soak", type=float, default=0.0, metavar="MINUTES",
@@ -111,7 +108,7 @@ def bench(args: argparse.Namespace) -> int:
         source=args.source or str(demo_clip()),
         configs=configs_from_args(args),
         frames=args.frames, rounds=args.rounds, warmup_frames=args.warmup, round_warmup_frames=args.round_warmup,
-        transport_messages=args.transport_messages, paces=paces,
+        paces=paces,
         soak_minutes=args.soak, soak_pace=args.soak_pace, landmarker=args.landmarker,
         model_asset=args.model_asset, max_people=args.max_people, publish=args.publish, verbose=args.verbose,
     )  # fmt: skip

@@ -82,7 +82,6 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     out = tmp_path / "results"
     code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
                  "--frames", "20", "--rounds", "2", "--warmup", "4", "--pace", "30", "--soak", "0.05",
-                 "--transport-messages", "30",
                  "--soak-hook", "stalled-subscriber",
                  "--output", str(out)])  # fmt: skip
     assert code == 0
@@ -112,7 +111,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert report["cpu_time"]["after_keypoints2d"]["n"] == report["frames_with_pose"]
     # ZeroMQ alone between the same two processes: every bare message timed, ordered percentiles
     zeromq = report["baseline"]["zeromq_alone"]
-    assert zeromq["messages_sent"] == 30 and zeromq["n"] == zeromq["messages_received"] >= 25
+    assert zeromq["messages_sent"] == 20 and zeromq["n"] == zeromq["messages_received"] >= 15
     assert 0 < zeromq["p50_ms"] <= zeromq["p99_ms"] <= zeromq["max_ms"] < 1000
     assert "ZeroMQ alone" in (out / "bench.md").read_text()
     # the warm-up (a stream's start: the floor's estimation) is reported apart, not in the latency figures
