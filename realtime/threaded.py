@@ -20,9 +20,10 @@ raised on the caller's thread; closing the generator early stops the detector th
 
 When it pays (``posecast bench --runner both`` measures it): with cores to spare the 3D is
 hidden and the frame rate is the 2D's own. On two cores it is not: MediaPipe's inference
-already keeps both busy, so the 3D of frame ``i`` waits for a core while the 2D of frame
-``i + 1`` runs, and each frame's latency grows (measured on a shared 2-core VM: everything
-after MediaPipe p50 2.0 → 3.4 ms, p99 6.7 → 16.5 ms, for 8 % more frames per second).
+spills onto the second core in bursts, so the 3D of frame ``i`` waits for a core while the 2D
+of frame ``i + 1`` runs, and each frame's latency grows (measured on a quiet 2-core VM:
+everything after MediaPipe p50 1.48 → 1.63 ms, p99 2.01 → 5.22 ms, for 3 % more frames per
+second; on a busy one p50 2.34 → 5.71 ms).
 :func:`make_runner` therefore picks the threaded runner only with :data:`MIN_CORES_THREADED`
 usable cores or more, the serial :class:`Pipeline` below that.
 """
