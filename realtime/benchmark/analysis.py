@@ -186,9 +186,9 @@ def build_report(result: BenchResult, command: str = "") -> dict:
                      "cpu_percent_of_one_core": _cpu_percent(base),
                      # the transport alone: bare ZeroMQ between the same two processes, one message per
                      # MediaPipe-alone frame (the same load as posecast's): publish → received's floor
-                     "zeromq_alone": {**summarise_ms((received.raw_receive_ns - received.raw_sent_ns) / 1e6),
+                     "zeromq_alone": {**summarise_ms((received.bare_receive_ns - received.bare_sent_ns) / 1e6),
                                       "messages_sent": base.frames,
-                                      "messages_received": len(received.raw_sent_ns)}},  # fmt: skip
+                                      "messages_received": len(received.bare_sent_ns)}},  # fmt: skip
         "ratio_p50": first["ratio_p50"],
         "ratio_p99": first["ratio_p99"],
         "throughput": {"unpaced": {"posecast_fps": first["fps_unpaced"], "mediapipe_alone_fps":

@@ -7,9 +7,9 @@ its ``capture_ns`` and ``publish_ns`` and the ``time.monotonic_ns()`` at which t
 received, stamped before decoding. Both processes read the same host clock
 (``CLOCK_MONOTONIC`` is system-wide), so publish → receive is a plain difference.
 
-With a ``raw_address`` the same process also subscribes to a bare PUB socket whose messages are
+With a ``bare_address`` the same process also subscribes to a bare PUB socket whose messages are
 only the sender's ``time.monotonic_ns()`` (8 bytes): ZeroMQ's own latency between these two
-processes on this machine, with nothing of posecast (``Received.raw_sent_ns`` / ``raw_receive_ns``).
+processes on this machine, with nothing of posecast (``Received.bare_sent_ns`` / ``bare_receive_ns``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..errors import PublishError
 _READY, _DONE = "ready", "done"
 
 
-def _subscribe(address: str, conn, stop, raw_address: str | None = None) -> None:  # noqa: ANN001 - Connection, Event
+def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> None:  # noqa: ANN001 - Connection, Event
     """The subscriber process: receive until ``stop`` is set, then send the records back."""
     import msgpack
     import zmq
@@ -38,25 +38,25 @@ def _subscribe(address: str, conn, stop, raw_address: str | None = None) -> None
     sub.connect(address)
     poller = zmq.Poller()
     poller.register(sub, zmq.POLLIN)
-    raw = None
-    if raw_address is not None:
-        raw = zmq.Context.instance().socket(zmq.SUB)
-        raw.setsockopt(zmq.LINGER, 0)
-        raw.setsockopt(zmq.SUBSCRIBE, b"")
-        raw.connect(raw_address)
-        poller.register(raw, zmq.POLLIN)
+    bare = None
+    if bare_address is not None:
+        bare = zmq.Context.instance().socket(zmq.SUB)
+        bare.setsockopt(zmq.LINGER, 0)
+        bare.setsockopt(zmq.SUBSCRIBE, b"")
+        bare.connect(bare_address)
+        poller.register(bare, zmq.POLLIN)
     records: list[tuple[int, int, int, int]] = []
-    raw_records: list[tuple[int, int]] = []
+    bare_records: list[tuple[int, int]] = []
     ready = False
     while not stop.is_set():
         events = dict(poller.poll(100))
-        if raw is not None and raw in events:
+        if bare is not None and bare in events:
             while True:
                 try:
-                    stamp = raw.recv(zmq.NOBLOCK)
+                    stamp = bare.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                raw_records.append((int.from_bytes(stamp, "little"), time.monotonic_ns()))
+                bare_records.append((int.from_bytes(stamp, "little"), time.monotonic_ns()))
         if sub not in events:
             continue
         while True:
@@ -72,9 +72,9 @@ def _subscribe(address: str, conn, stop, raw_address: str | None = None) -> None
                 m = msgpack.unpackb(payload)
                 records.append((m["frame_id"], m["capture_ns"], m["publish_ns"], received_ns))
     sub.close()
-    if raw is not None:
-        raw.close()
-    conn.send((_DONE, np.asarray(records, np.int64).reshape(-1, 4), np.asarray(raw_records, np.int64).reshape(-1, 2)))
+    if bare is not None:
+        bare.close()
+    conn.send((_DONE, np.asarray(records, np.int64).reshape(-1, 4), np.asarray(bare_records, np.int64).reshape(-1, 2)))
     conn.close()
 
 
@@ -88,21 +88,23 @@ class Received:
     publish_ns: np.ndarray
     receive_ns: np.ndarray
     messages: int
-    #: the bare ZeroMQ messages (``raw_address``): their send and receive times, ``(R,)`` each
-    raw_sent_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    raw_receive_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: the bare ZeroMQ messages (``bare_address``): their send and receive times, ``(R,)`` each
+    bare_sent_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    bare_receive_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
-    def from_records(cls, records: np.ndarray, raw: np.ndarray | None = None) -> Received:
-        raw_fields = {} if raw is None or not len(raw) else {"raw_sent_ns": raw[:, 0], "raw_receive_ns": raw[:, 1]}
+    def from_records(cls, records: np.ndarray, bare: np.ndarray | None = None) -> Received:
+        bare_fields = {}
+        if bare is not None and len(bare):
+            bare_fields = {"bare_sent_ns": bare[:, 0], "bare_receive_ns": bare[:, 1]}
         if len(records) == 0:
             empty = np.zeros(0, np.int64)
-            return cls(empty, empty, empty, empty, 0, **raw_fields)
+            return cls(empty, empty, empty, empty, 0, **bare_fields)
         order = np.lexsort((records[:, 3], records[:, 0]))
         r = records[order]
         last = np.r_[r[1:, 0] != r[:-1, 0], True]  # a frame's messages: keep the last one received
         r = r[last]
-        return cls(r[:, 0], r[:, 1], r[:, 2], r[:, 3], len(records), **raw_fields)
+        return cls(r[:, 0], r[:, 1], r[:, 2], r[:, 3], len(records), **bare_fields)
 
     def lookup(self, frame_ids: np.ndarray, field: str = "receive_ns") -> np.ndarray:
         """``field`` (``receive_ns``, ``publish_ns``, ``capture_ns``) for each of ``frame_ids``
@@ -117,14 +119,14 @@ class Received:
 
 
 class Receiver:
-    """The subscriber process for a publisher at ``address`` and, with ``raw_address``, a bare
+    """The subscriber process for a publisher at ``address`` and, with ``bare_address``, a bare
     PUB socket (see the module docstring)."""
 
-    def __init__(self, address: str, raw_address: str | None = None) -> None:
+    def __init__(self, address: str, bare_address: str | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=False)
         self._stop = ctx.Event()
-        self.process = ctx.Process(target=_subscribe, args=(address, child, self._stop, raw_address),
+        self.process = ctx.Process(target=_subscribe, args=(address, child, self._stop, bare_address),
                                    name="bench-subscriber", daemon=True)  # fmt: skip
         self.process.start()
         child.close()
@@ -144,7 +146,7 @@ class Receiver:
     def stop(self, timeout_s: float = 10.0) -> Received:
         """Stop the subscriber and return what it received."""
         self._stop.set()
-        records, raw = np.zeros((0, 4), np.int64), None
+        records, bare = np.zeros((0, 4), np.int64), None
         deadline = time.monotonic() + timeout_s
         while self._conn.poll(max(0.0, deadline - time.monotonic())):
             try:
@@ -152,10 +154,10 @@ class Receiver:
             except EOFError:  # the subscriber died without sending its records
                 break
             if isinstance(message, tuple) and message[0] == _DONE:
-                records, raw = message[1], message[2]
+                records, bare = message[1], message[2]
                 break
         self.process.join(timeout=timeout_s)
         if self.process.is_alive():
             self.process.kill()
         self._conn.close()
-        return Received.from_records(records, raw)
+        return Received.from_records(records, bare)

@@ -11,10 +11,10 @@ Phases (one process, one subscriber process for all of them):
    same images in the same minutes, so a busy neighbour slows both alike. Each pass starts with
    ``round_warmup_frames`` unrecorded frames (the clip's frames just before the round's): the
    pass before it ran the other MediaPipe instance for a second or more, a pause a live
-   pipeline never has, and its first frame would measure that;
-   MediaPipe alone sends a bare message (its send time, 8 bytes) after each frame from a PUB
-   socket of this process to the same subscriber process: ZeroMQ's own latency between the two
-   under the same load, the baseline of publish → received;
+   pipeline never has, and its first frame would measure that. After each recorded frame
+   MediaPipe alone sends a bare message (its send time, 8 bytes) from a PUB socket of this
+   process to the same subscriber process: ZeroMQ's own latency between the two under the same
+   load, the baseline of publish → received;
 3. throughput: the first configuration paced at each of ``paces`` (a virtual camera that drops
    what the pipeline cannot take), ``frames`` frames each;
 4. soak (``soak_minutes > 0``): the first configuration paced at ``soak_pace`` for that long,
