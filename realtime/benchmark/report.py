@@ -34,9 +34,9 @@ def latency_table(report: dict) -> list[str]:
     lines.append(_row("**capture → published**", e2e["capture_to_publish"]))
     lines.append(_row("capture → received (subscriber process)", e2e["capture_to_receive"]))
     lines.append(_row("publish → received", e2e["publish_to_receive"]))
-    zeromq = report["baseline"].get("zeromq_alone")
-    if zeromq and zeromq.get("n"):
-        lines.append(_row("ZeroMQ alone (a bare message per MediaPipe-alone frame, same two processes)", zeromq))
+    if (report["baseline"].get("zeromq_alone") or {}).get("n"):
+        title = "ZeroMQ alone (a bare message per MediaPipe-alone frame, same two processes)"
+        lines.append(_row(title, report["baseline"]["zeromq_alone"]))
     lines.append(_row("**MediaPipe alone** (baseline, same frames)", report["baseline"]["mediapipe_alone"]))
     if report.get("cpu_time"):
         lines.append(_row("after MediaPipe, CPU time of the 3D thread (no waiting)",
@@ -130,6 +130,8 @@ def summary_text(report: dict) -> str:
     row("capture → published", e2e["capture_to_publish"])
     row("capture → received", e2e["capture_to_receive"])
     row("publish → received", e2e["publish_to_receive"])
+    if (report["baseline"].get("zeromq_alone") or {}).get("n"):
+        row("ZeroMQ alone (same processes, same load)", report["baseline"]["zeromq_alone"])
     row("MediaPipe alone (same frames)", report["baseline"]["mediapipe_alone"])
     if report.get("cpu_time"):
         row("after MediaPipe, CPU time of the 3D thread", report["cpu_time"]["after_keypoints2d"])
