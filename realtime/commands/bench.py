@@ -38,13 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frames", type=int, default=360, help="frames measured per configuration and per paced "
                         "run (default 360)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=6, help="MediaPipe-alone / posecast alternations (default 6)")
-    parser.add_argument(
-        "--warmup",
-        type=int,
-        default=120,
-        help="frames run first, not in the latency figures "
-        "(default 120: the floor's estimation in a stream's first 2 s is start-up; reported apart)",
-    )
+    parser.add_argument("--warmup", type=int, default=120, help="frames run first, not in the latency figures, "
+                        "and more until the floor is fixed (estimated over a stream's first 2 s); reported apart "
+                        "as start-up (default 120; 0: none)")  # fmt: skip
     parser.add_argument("--round-warmup", type=int, default=3, help="unrecorded frames before each pass of a round "
                         "(default 3: the pass before ran the other MediaPipe, a pause no live run has)")  # fmt: skip
     parser.add_argument("--pace", type=float, action="append", metavar="FPS",
