@@ -44,13 +44,17 @@ def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.linalg.norm(aligned - gt, axis=-1).mean(-1)
 
 
+def acceleration(sequence: np.ndarray) -> np.ndarray:
+    """Second difference over frames ``x(t+1) − 2x(t) + x(t−1)``: ``(F, ...)`` → ``(F − 2, ...)``
+    (units per frame²)."""
+    return sequence[2:] - 2 * sequence[1:-1] + sequence[:-2]
+
+
 def acceleration_error(pred: np.ndarray, gt: np.ndarray) -> float:
     """Mean joint acceleration error over a sequence ``(F, 17, 3)`` (units per frame²)."""
     if len(pred) < 3:
         return float("nan")
-    acc_p = pred[2:] - 2 * pred[1:-1] + pred[:-2]
-    acc_g = gt[2:] - 2 * gt[1:-1] + gt[:-2]
-    return float(np.linalg.norm(acc_p - acc_g, axis=-1).mean())
+    return float(np.linalg.norm(acceleration(pred) - acceleration(gt), axis=-1).mean())
 
 
 def bone_length_cv(joints: np.ndarray) -> float:

@@ -132,7 +132,7 @@ def both_posed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def jitter_m_s2(joints: np.ndarray, fps: float) -> float:
     """Mean joint acceleration (m/s²) over frames whose neighbours are posed too."""
-    accel = joints[2:] - 2 * joints[1:-1] + joints[:-2]
+    accel = metrics.acceleration(joints)
     valid = np.isfinite(accel).all(axis=(1, 2))
     return float(np.linalg.norm(accel[valid], axis=-1).mean() * fps**2) if valid.any() else float("nan")
 
@@ -239,7 +239,7 @@ def skeleton_figures(joints: np.ndarray, fps: float, standing: np.ndarray) -> di
     posed = np.isfinite(joints).all(axis=(1, 2))
     backward = knee_backward_deg(joints[posed])
     return {
-        "bone_length_cv": round(metrics.bone_length_cv(joints[np.isfinite(joints).all(axis=(1, 2))]), 4),
+        "bone_length_cv": round(metrics.bone_length_cv(joints[posed]), 4),
         "jitter_m_s2": round(jitter_m_s2(joints, fps), 3),
         "torso_tilt_deg": _summary(torso_tilt_deg(joints)),
         "torso_lean_deg": _summary(torso_lean_deg(joints, standing)),

@@ -22,10 +22,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ...fileio import atomic_path
 from . import asf_amc
 from .bvh import CMU_ASF, BVHError, detect_mapping, map_to_joints, parse_bvh
-from .dataset import TRAINING_FPS, Clip, cache_dir, files_stamp, resample
+from .dataset import TRAINING_FPS, Clip, cache_dir, files_stamp, read_clip_cache, resample, write_clip_cache
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def load_cmu(source: str | Path, fps: float = TRAINING_FPS, progress: bool = Fal
     stamp = files_stamp(files, folder)
     cache = cache_dir() / "clips" / f"{folder.name}-cmu-v{CACHE_VERSION}-{fps:g}fps-{stamp}.npz"
     if cache.exists():
-        return _read_cache(cache)
+        return read_clip_cache(cache, SOURCE)
     labels = _descriptions(folder)
     iterator = files
     if progress:
@@ -136,7 +135,7 @@ def load_cmu(source: str | Path, fps: float = TRAINING_FPS, progress: bool = Fal
                           source=SOURCE, label=label or "unknown", skeleton_format=fmt))  # fmt: skip
     if not clips:
         raise BVHError(f"none of the {len(files)} takes under {folder} could be read (see the warnings above)")
-    _write_cache(cache, clips)
+    write_clip_cache(cache, clips)
     return clips
 
 
@@ -149,28 +148,3 @@ def _descriptions(folder: Path) -> dict[str, str]:
                 if row.get("file") and row.get("cmu_description") and row.get("format") != "asf":
                     out[PurePosixPath(row["file"]).stem] = row["cmu_description"]
     return out
-
-
-def _write_cache(cache: Path, clips: list[Clip]) -> None:
-    with atomic_path(cache) as tmp:
-        np.savez(
-            tmp,
-            names=np.array([c.name for c in clips]),
-            lengths=np.array([len(c.joints_m) for c in clips]),
-            fps=np.array([c.fps for c in clips]),
-            subjects=np.array([c.subject for c in clips]),
-            labels=np.array([c.label for c in clips]),
-            formats=np.array([c.skeleton_format for c in clips]),
-            joints=np.concatenate([c.joints_m for c in clips]),
-        )
-
-
-def _read_cache(cache: Path) -> list[Clip]:
-    with np.load(cache, allow_pickle=False) as data:
-        fields = {k: data[k] for k in data.files}
-    splits = np.cumsum(fields["lengths"])[:-1]
-    return [
-        Clip(str(n), j, float(f), subject=str(s), source=SOURCE, label=str(lab), skeleton_format=str(fmt))
-        for n, j, f, s, lab, fmt in zip(fields["names"], np.split(fields["joints"], splits), fields["fps"],
-                                         fields["subjects"], fields["labels"], fields["formats"], strict=True)
-    ]  # fmt: skip

@@ -106,6 +106,36 @@ def files_stamp(files: list[Path], folder: Path) -> str:
     return hashlib.sha1(listing.encode()).hexdigest()[:16]
 
 
+#: The text fields of a :class:`Clip` stored in a clip cache, with the array name of each.
+_TEXT_FIELDS = {"subject": "subjects", "label": "labels", "skeleton_format": "formats", "source": "sources"}
+
+
+def write_clip_cache(cache: Path, clips: list[Clip]) -> None:
+    """``clips`` into one ``.npz`` (plain arrays, no pickle), atomically."""
+    with atomic_path(cache) as tmp:
+        np.savez(
+            tmp,
+            names=np.array([c.name for c in clips]),
+            lengths=np.array([len(c.joints_m) for c in clips]),
+            fps=np.array([c.fps for c in clips]),
+            joints=np.concatenate([c.joints_m for c in clips]),
+            **{key: np.array([getattr(c, field) for c in clips]) for field, key in _TEXT_FIELDS.items()},
+        )
+
+
+def read_clip_cache(cache: Path, source: str = "") -> list[Clip]:
+    """The clips of a :func:`write_clip_cache` file; a text field the file lacks (an older cache)
+    is empty, the source ``source``."""
+    with np.load(cache, allow_pickle=False) as data:
+        fields = {k: data[k] for k in data.files}
+    count = len(fields["names"])
+    text = {field: fields[key] if key in fields else np.full(count, source if field == "source" else "")
+            for field, key in _TEXT_FIELDS.items()}  # fmt: skip
+    joints = np.split(fields["joints"], np.cumsum(fields["lengths"])[:-1])
+    return [Clip(str(fields["names"][i]), joints[i], float(fields["fps"][i]),
+                 **{field: str(values[i]) for field, values in text.items()}) for i in range(count)]  # fmt: skip
+
+
 def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
     """All clips under ``source`` (a folder of BVH files or an archive), parsed once and cached.
 
@@ -121,12 +151,7 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
     stamp = files_stamp(files, folder)
     cache = cache_dir() / "clips" / f"{folder.name}-v{CACHE_VERSION}-{stamp}.npz"
     if cache.exists():
-        with np.load(cache, allow_pickle=False) as data:
-            names, lengths, fps = data["names"], data["lengths"], data["fps"]
-            joints = data["joints"]
-        splits = np.cumsum(lengths)[:-1]
-        return [_at_training_rate(Clip(str(n), j, float(f), source=_source_name(folder)))
-                for n, j, f in zip(names, np.split(joints, splits), fps, strict=True)]  # fmt: skip
+        return [_at_training_rate(c) for c in read_clip_cache(cache, _source_name(folder))]
     clips = []
     iterator = files
     if progress:
@@ -142,14 +167,7 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
         clips.append(Clip(path.stem, joints, fps, source=_source_name(folder)))
     if not clips:
         raise BVHError(f"none of the {len(files)} .bvh files under {folder} could be read (see the warnings above)")
-    with atomic_path(cache) as tmp:
-        np.savez(
-            tmp,
-            names=np.array([c.name for c in clips]),
-            lengths=np.array([len(c.joints_m) for c in clips]),
-            fps=np.array([c.fps for c in clips]),
-            joints=np.concatenate([c.joints_m for c in clips]),
-        )
+    write_clip_cache(cache, clips)
     return [_at_training_rate(c) for c in clips]
 
 
