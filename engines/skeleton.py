@@ -31,6 +31,24 @@ HEAD = JOINT_INDEX["head"]
 #: (child, parent) pairs: one bone per non-root joint, in joint order.
 BONES: tuple[tuple[int, int], ...] = tuple((j, p) for j, p in enumerate(PARENTS) if p >= 0)
 BONE_NAMES: tuple[str, ...] = tuple(f"{JOINT_NAMES[p]}-{JOINT_NAMES[c]}" for c, p in BONES)
+
+
+def _root_paths() -> np.ndarray:
+    paths = np.zeros((NUM_JOINTS, len(BONES)))
+    bone_of_child = {child: b for b, (child, _) in enumerate(BONES)}
+    for joint in range(NUM_JOINTS):
+        k = joint
+        while PARENTS[k] >= 0:
+            paths[joint, bone_of_child[k]] = 1.0
+            k = PARENTS[k]
+    return paths
+
+
+#: ``ROOT_PATHS[j, b] = 1`` when bone ``b`` lies on the chain from the root to joint ``j``
+#: ``(17, 16)``: joint positions are ``ROOT_PATHS @ bone_vectors``, root-to-joint chain lengths
+#: ``ROOT_PATHS @ bone_lengths``.
+ROOT_PATHS = _root_paths()
+ROOT_PATHS.flags.writeable = False
 #: Left/right joint pairs, for mirroring augmentation.
 LEFT_RIGHT: tuple[tuple[int, int], ...] = ((4, 1), (5, 2), (6, 3), (11, 14), (12, 15), (13, 16))
 

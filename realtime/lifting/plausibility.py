@@ -31,14 +31,6 @@ import numpy as np
 from ...engines import skeleton
 from ..errors import OptionsError
 
-#: ``_CHAINS[j, b] = 1`` when bone ``b`` (child ``b + 1``) lies between the root and joint ``j``.
-_CHAINS = np.zeros((skeleton.NUM_JOINTS, skeleton.NUM_JOINTS - 1))
-for _joint in range(skeleton.NUM_JOINTS):
-    _k = _joint
-    while skeleton.PARENTS[_k] >= 0:
-        _CHAINS[_joint, _k - 1] = 1.0
-        _k = skeleton.PARENTS[_k]
-
 
 @dataclass(frozen=True)
 class PlausibilityOptions:
@@ -70,7 +62,7 @@ class PlausibilityOptions:
 
 def reach_m(bone_lengths_m: np.ndarray, reach_factor: float) -> float:
     """``reach_factor`` × the longest root-to-joint chain of ``bone_lengths_m`` ``(16,)``."""
-    return float(reach_factor * (_CHAINS @ np.asarray(bone_lengths_m, np.float64)).max())
+    return float(reach_factor * (skeleton.ROOT_PATHS @ np.asarray(bone_lengths_m, np.float64)).max())
 
 
 def implausibility(
@@ -95,7 +87,7 @@ def implausibility(
     if math.hypot(x, y) > z * math.tan(math.radians(options.max_off_axis_deg)):
         angle = math.degrees(math.atan2(math.hypot(x, y), z))
         return f"root {angle:.0f} degrees off the camera's axis (at most {options.max_off_axis_deg:g})"
-    chain = float((_CHAINS @ bone_lengths_m).max())
+    chain = float((skeleton.ROOT_PATHS @ bone_lengths_m).max())
     offsets = joints_m - root_m
     furthest = math.sqrt(float(np.einsum("ij,ij->i", offsets, offsets).max()))
     if furthest > options.reach_factor * chain:

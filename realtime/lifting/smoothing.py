@@ -57,14 +57,6 @@ _PARENT = np.asarray([p for _, p in skeleton.BONES])
 _CHILD = slice(1, skeleton.NUM_JOINTS)
 if [c for c, _ in skeleton.BONES] != list(range(1, skeleton.NUM_JOINTS)):
     raise ImportError("posecast.realtime.smoothing expects skeleton.BONES in joint order")
-#: ``_PATH[j, b] = 1`` when bone ``b`` lies on the chain from the root to joint ``j``: joint
-#: positions are ``_PATH @ bone_vectors``.
-_PATH = np.zeros((skeleton.NUM_JOINTS, len(skeleton.BONES)))
-for _j in range(skeleton.NUM_JOINTS):
-    _k = _j
-    while skeleton.PARENTS[_k] >= 0:
-        _PATH[_j, _k - 1] = 1.0  # bone index = child index - 1
-        _k = skeleton.PARENTS[_k]
 #: Standing height is linear in the bone lengths: ``height_from_bone_lengths(L) == _HEIGHT_PER_BONE @ L``.
 _HEIGHT_PER_BONE = np.array([skeleton.height_from_bone_lengths(e) for e in np.eye(len(skeleton.BONES))])
 #: First-frame fallback direction for a zero-length bone (down the camera's y axis).
@@ -167,7 +159,7 @@ class BoneLengthSmoother:
             self._units = vectors / lengths[:, None]
         else:  # a zero-length bone keeps its last direction
             self._units[valid] = vectors[valid] / lengths[valid, None]
-        return _PATH @ (self._units * self._published[:, None])
+        return skeleton.ROOT_PATHS @ (self._units * self._published[:, None])
 
     def _update(self, lengths: np.ndarray, timestamp_ns: int, confidence: np.ndarray | None) -> None:
         opts = self.options
