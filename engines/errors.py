@@ -17,3 +17,7 @@ class AssetError(PosecastError):
 
 class BackendError(PosecastError):
     """A runtime backend that cannot be used here (missing package, no GPU, ...)."""
+
+
+class LiftInputError(PosecastError, ValueError):
+    """A 2D input file in the ``posecast lift`` format that cannot be used (one line: what and how to fix)."""

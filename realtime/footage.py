@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from ..engines.fileio import atomic_path
+from ..engines.lift_input import posed_frames, read_lift_input
 from .assemble import PipelineOptions, build_pipeline
 from .detectors.mediapipe import MediaPipeOptions
 from .errors import SourceError
 from .lifting import LiftingOptions
-from .offline import read_lift_input
 from .progress import progress
 from .recording.arrays import lift_input, person_ids
 from .recording.format import read_recording
@@ -95,13 +95,8 @@ def footage_to_2d(inputs: list[Path], folder: Path, options: FootageOptions | No
 
 
 def _checked_npz(path: Path) -> Footage2D:
-    keypoints, confidence, _, _ = read_lift_input(path)  # one-line SourceError for a bad file
-    return Footage2D(path, path, len(keypoints), int(_with_person(keypoints, confidence).sum()))
-
-
-def _with_person(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """``(F,)`` frames with a person: every keypoint finite and some confidence (as ``lift``)."""
-    return np.isfinite(keypoints).all(axis=(1, 2)) & (confidence.max(axis=1, initial=0.0) > 0)
+    keypoints, confidence, _, _ = read_lift_input(path)  # a one-line LiftInputError for a bad file
+    return Footage2D(path, path, len(keypoints), int(posed_frames(keypoints, confidence).sum()))
 
 
 def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
@@ -123,5 +118,5 @@ def _recording_to_npz(recording: Path, source: Path, target: Path) -> Footage2D:
     arrays = lift_input(take)
     with atomic_path(target) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
-    seen = int(_with_person(arrays["keypoints_2d"], arrays["confidence"]).sum())
+    seen = int(posed_frames(arrays["keypoints_2d"], arrays["confidence"]).sum())
     return Footage2D(target, source, len(arrays["keypoints_2d"]), seen)

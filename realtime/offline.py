@@ -8,9 +8,7 @@ offline and live 3D are made the same way. Formats are in the README ("Offline l
 from __future__ import annotations
 
 import logging
-import math
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import numpy as np
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
 from ..engines.fileio import atomic_path
+from ..engines.lift_input import posed_frames, read_lift_input
 from .errors import SourceError
 from .layouts import POSECAST_17
 from .lifting import LifterOptions, LiftingOptions, MetricPoseLifting
@@ -25,15 +24,6 @@ from .progress import progress
 from .types import Detections2D
 
 log = logging.getLogger(__name__)
-
-
-#: Frame rates accepted from an input file (frames per second).
-_FPS_RANGE = (0.1, 1000.0)
-#: Keypoints further than this from the image origin, in pixels, are not a detection (a frame with
-#: one is a frame without a person); it also keeps every later step far from float overflow.
-_MAX_PIXELS = 1e7
-#: fx, fy accepted, in pixels (1 allows keypoints already in normalised units with fx = fy = 1).
-_FOCAL_RANGE = (1e-3, 1e7)
 
 
 def output_file(input_path: Path, output_path: Path) -> Path:
@@ -89,8 +79,7 @@ def lift_sequence(
     frames = len(keypoints)
     joints = np.full((frames, skeleton.NUM_JOINTS, 3), np.nan)
     joints_rel = np.full_like(joints, np.nan)
-    in_range = np.abs(np.nan_to_num(keypoints, nan=np.inf)) <= _MAX_PIXELS
-    valid = in_range.all(axis=(1, 2)) & (confidence.max(axis=1, initial=0.0) > 0)
+    valid = posed_frames(keypoints, confidence)
     lifting = MetricPoseLifting(options)
     try:
         for f in progress(range(frames), frames, "lifting"):  # a bar on a terminal, nothing in logs
@@ -104,68 +93,3 @@ def lift_sequence(
     finally:
         lifting.close()
     return joints, joints_rel, valid
-
-
-def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """``keypoints_2d`` ``(F, 17, 2)``, ``confidence`` ``(F, 17)`` in [0, 1] (NaN → 0),
-    ``intrinsics`` ``(4,)``, ``fps`` from an .npz; raises :class:`SourceError` naming what is wrong.
-    The file is read without pickle (an object array is refused, never run)."""
-    if not path.is_file():
-        raise SourceError(f"lift input {path} not found: expected an .npz with keypoints_2d and intrinsics")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.ndarray):
-            raise SourceError(f"{path} holds one array (.npy), not named arrays: save the input with "
-                              "numpy.savez(path, keypoints_2d=..., intrinsics=..., fps=...)")  # fmt: skip
-        with data:
-            arrays = {name: data[name] for name in data.files}
-    except SourceError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        # numpy's own words for an empty, truncated or pickled file, on one line
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise SourceError(f"cannot read {path} as .npz ({reason}); save it with numpy.savez") from exc
-    missing = {"keypoints_2d", "intrinsics"} - set(arrays)
-    if missing:
-        raise SourceError(f"{path} lacks arrays {sorted(missing)}: expected keypoints_2d (F,17,2) pixels and "
-                          "intrinsics (fx, fy, cx, cy)")  # fmt: skip
-    keypoints = _numbers(path, "keypoints_2d", arrays["keypoints_2d"])
-    if keypoints.ndim != 3 or keypoints.shape[1:] != (skeleton.NUM_JOINTS, 2) or not len(keypoints):
-        raise SourceError(f"{path}: keypoints_2d must be (F, 17, 2) pixels in posecast joint order with F >= 1, "
-                          f"got shape {keypoints.shape}")  # fmt: skip
-    intrinsics = _numbers(path, "intrinsics", arrays["intrinsics"]).reshape(-1)
-    low, high = _FOCAL_RANGE
-    if intrinsics.shape != (4,) or not (np.isfinite(intrinsics).all() and np.abs(intrinsics[2:]).max() <= _MAX_PIXELS
-                                        and all(low <= f <= high for f in intrinsics[:2])):  # fmt: skip
-        raise SourceError(f"{path}: intrinsics must be 4 numbers fx, fy, cx, cy, finite, in pixels, with fx, fy in "
-                          f"{low:g}..{high:g}, got {_listed(intrinsics)}")  # fmt: skip
-    if "confidence" in arrays:
-        confidence = _numbers(path, "confidence", arrays["confidence"])
-        if confidence.shape != keypoints.shape[:2]:
-            raise SourceError(f"{path}: confidence must be (F, 17) like keypoints_2d, got {confidence.shape}")
-        confidence = np.clip(np.nan_to_num(confidence, nan=0.0), 0.0, 1.0)
-    else:
-        confidence = np.ones(keypoints.shape[:2])
-    fps = 30.0
-    if "fps" in arrays:
-        value = _numbers(path, "fps", arrays["fps"])
-        fps = float(value.reshape(-1)[0]) if value.size == 1 else math.nan
-        if not _FPS_RANGE[0] <= fps <= _FPS_RANGE[1]:
-            raise SourceError(f"{path}: fps must be one number from {_FPS_RANGE[0]:g} to {_FPS_RANGE[1]:g}, got "
-                              f"{_listed(value)}")  # fmt: skip
-    return keypoints, confidence, intrinsics, fps
-
-
-def _numbers(path: Path, name: str, array: np.ndarray) -> np.ndarray:
-    """``array`` as float64, or :class:`SourceError` when it does not hold plain numbers."""
-    if array.dtype.kind not in "iuf":
-        raise SourceError(f"{path}: {name} must hold numbers, got an array of {array.dtype.name}")
-    with np.errstate(over="ignore"):  # float128 beyond float64 becomes inf, refused or unused later
-        return np.asarray(array, dtype=np.float64)
-
-
-def _listed(values: np.ndarray) -> str:
-    """A few numbers for a one-line message: ``[623.5, nan, 360, 640]`` or ``[1, 2, 3, ... 100 numbers]``."""
-    flat = values.reshape(-1)
-    shown = ", ".join(f"{v:g}" for v in flat[:4].tolist())
-    return f"[{shown}]" if flat.size <= 4 else f"[{shown}, ... {flat.size} numbers]"

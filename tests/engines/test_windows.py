@@ -252,10 +252,11 @@ def test_recorded_2d_mirroring_moves_confidence_with_its_joint(tmp_path: Path) -
 
 def test_recorded_2d_input_errors(tmp_path: Path) -> None:
     np.savez(tmp_path / "no_intrinsics.npz", keypoints_2d=np.zeros((3, 17, 2)))
-    with pytest.raises(ValueError, match="expected arrays 'keypoints_2d'"):
+    # read as `posecast lift` reads it: the same one-line errors
+    with pytest.raises(ValueError, match=r"lacks arrays \['intrinsics'\]"):
         load_recorded_2d(tmp_path / "no_intrinsics.npz")
     np.savez(tmp_path / "mediapipe.npz", keypoints_2d=np.zeros((3, 33, 2)), intrinsics=np.ones(4))
-    with pytest.raises(ValueError, match=r"must be \(F, 17, 2\), got \(3, 33, 2\)"):
+    with pytest.raises(ValueError, match=r"must be \(F, 17, 2\) pixels .* got shape \(3, 33, 2\)"):
         load_recorded_2d(tmp_path / "mediapipe.npz")
     with pytest.raises(ValueError, match="no recorded 2D"):
         Recorded2DSampler([], SamplerOptions())

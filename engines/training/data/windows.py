@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import normalize, skeleton
+from ...lift_input import posed_frames, read_lift_input
 from .augment import (
     BodyOptions,
     interpolate_frames,
@@ -134,26 +135,12 @@ class MocapWindowSampler:
 
 
 def load_recorded_2d(path: str | Path, fps: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """A recorded 2D sequence in ``posecast lift`` input format → (normalised ``(F, 17, 2)``,
-    confidence ``(F, 17)``, fps); with ``fps`` given, resampled to that rate. Raises
-    :class:`ValueError` naming the file and the problem."""
-    with np.load(path, allow_pickle=False) as data:
-        if "keypoints_2d" not in data or "intrinsics" not in data:
-            raise ValueError(f"{path}: expected arrays 'keypoints_2d' (F,17,2) and 'intrinsics' (4,)")
-        keypoints = np.asarray(data["keypoints_2d"], dtype=np.float64)
-        intrinsics = np.asarray(data["intrinsics"], dtype=np.float64).reshape(-1)
-        confidence = np.asarray(data["confidence"], dtype=np.float64) if "confidence" in data else None
-        file_fps = float(data["fps"]) if "fps" in data else TRAINING_FPS
-    if keypoints.ndim != 3 or keypoints.shape[1:] != (skeleton.NUM_JOINTS, 2):
-        raise ValueError(f"{path}: keypoints_2d must be (F, 17, 2), got {keypoints.shape}")
-    if intrinsics.shape != (4,) or not np.all(np.isfinite(intrinsics)) or min(intrinsics[:2]) <= 0:
-        raise ValueError(f"{path}: intrinsics must be (fx, fy, cx, cy) with fx, fy > 0, got {intrinsics}")
-    if confidence is None:
-        confidence = np.ones(keypoints.shape[:2])
-    if confidence.shape != keypoints.shape[:2]:
-        raise ValueError(f"{path}: confidence must be (F, 17) like keypoints_2d, got {confidence.shape}")
-    if not file_fps > 0:
-        raise ValueError(f"{path}: fps must be positive, got {file_fps}")
+    """A recorded 2D sequence in ``posecast lift`` input format (read and checked as ``posecast
+    lift`` reads it: :func:`~posecast.engines.lift_input.read_lift_input`) → (normalised
+    ``(F, 17, 2)``, confidence ``(F, 17)``, fps); with ``fps`` given, resampled to that rate.
+    Raises :class:`~posecast.engines.errors.LiftInputError` (a ``ValueError``) naming the file
+    and the problem."""
+    keypoints, confidence, intrinsics, file_fps = read_lift_input(Path(path))
     norm = normalize.normalize_pixels(keypoints, intrinsics)
     if fps is not None:
         norm, confidence = resample(norm, file_fps, fps), resample(confidence, file_fps, fps)
@@ -163,9 +150,9 @@ def load_recorded_2d(path: str | Path, fps: float | None = None) -> tuple[np.nda
 
 def person_runs(keypoints: np.ndarray, confidence: np.ndarray, min_frames: int = 2) -> list[tuple[np.ndarray, ...]]:
     """The runs of consecutive frames with a person in ``keypoints (F, 17, 2)``, ``confidence
-    (F, 17)`` (every keypoint finite and some confidence, as ``posecast lift`` counts them), at
+    (F, 17)`` (:func:`~posecast.engines.lift_input.posed_frames`, as ``posecast lift`` counts them), at
     least ``min_frames`` long: a window never spans a frame without the person."""
-    seen = np.isfinite(keypoints).all(axis=(1, 2)) & (np.nan_to_num(confidence).max(axis=1, initial=0.0) > 0)
+    seen = posed_frames(keypoints, confidence)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], seen.astype(np.int8), [0]])))
     return [(keypoints[a:b], np.nan_to_num(confidence[a:b])) for a, b in zip(edges[::2], edges[1::2], strict=True)
             if b - a >= min_frames]  # fmt: skip

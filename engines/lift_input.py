@@ -1,0 +1,98 @@
+"""The ``posecast lift`` input format, read one way by everything that takes it: ``posecast lift``,
+``posecast adapt``'s footage and the training sampler of recorded 2D.
+
+An ``.npz`` (no pickle) with ``keypoints_2d`` ``(F, 17, 2)`` pixels in posecast joint order,
+``intrinsics`` ``(fx, fy, cx, cy)`` pixels, optional ``confidence`` ``(F, 17)`` in [0, 1] and
+``fps`` (README, "Offline lifting"). :func:`posed_frames` says which frames show a person.
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import skeleton
+from .errors import LiftInputError
+
+#: Frame rates accepted from an input file (frames per second).
+_FPS_RANGE = (0.1, 1000.0)
+#: Keypoints further than this from the image origin, in pixels, are not a detection (a frame with
+#: one is a frame without a person); it also keeps every later step far from float overflow.
+MAX_PIXELS = 1e7
+#: fx, fy accepted, in pixels (1 allows keypoints already in normalised units with fx = fy = 1).
+_FOCAL_RANGE = (1e-3, 1e7)
+
+
+def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """``(F,)`` frames with a person: every keypoint finite and within :data:`MAX_PIXELS`, and
+    some confidence."""
+    in_range = np.abs(np.nan_to_num(keypoints, nan=np.inf)) <= MAX_PIXELS
+    return in_range.all(axis=(1, 2)) & (np.nan_to_num(confidence).max(axis=1, initial=0.0) > 0)
+
+
+def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """``keypoints_2d`` ``(F, 17, 2)``, ``confidence`` ``(F, 17)`` in [0, 1] (NaN → 0),
+    ``intrinsics`` ``(4,)``, ``fps`` from an .npz; raises :class:`LiftInputError` naming what is wrong.
+    The file is read without pickle (an object array is refused, never run)."""
+    if not path.is_file():
+        raise LiftInputError(f"lift input {path} not found: expected an .npz with keypoints_2d and intrinsics")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):
+            raise LiftInputError(f"{path} holds one array (.npy), not named arrays: save the input with "
+                              "numpy.savez(path, keypoints_2d=..., intrinsics=..., fps=...)")  # fmt: skip
+        with data:
+            arrays = {name: data[name] for name in data.files}
+    except LiftInputError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        # numpy's own words for an empty, truncated or pickled file, on one line
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise LiftInputError(f"cannot read {path} as .npz ({reason}); save it with numpy.savez") from exc
+    missing = {"keypoints_2d", "intrinsics"} - set(arrays)
+    if missing:
+        raise LiftInputError(f"{path} lacks arrays {sorted(missing)}: expected keypoints_2d (F,17,2) pixels and "
+                             "intrinsics (fx, fy, cx, cy)")  # fmt: skip
+    keypoints = _numbers(path, "keypoints_2d", arrays["keypoints_2d"])
+    if keypoints.ndim != 3 or keypoints.shape[1:] != (skeleton.NUM_JOINTS, 2) or not len(keypoints):
+        raise LiftInputError(f"{path}: keypoints_2d must be (F, 17, 2) pixels in posecast joint order with F >= 1, "
+                             f"got shape {keypoints.shape}")  # fmt: skip
+    intrinsics = _numbers(path, "intrinsics", arrays["intrinsics"]).reshape(-1)
+    low, high = _FOCAL_RANGE
+    if intrinsics.shape != (4,) or not (np.isfinite(intrinsics).all() and np.abs(intrinsics[2:]).max() <= MAX_PIXELS
+                                        and all(low <= f <= high for f in intrinsics[:2])):  # fmt: skip
+        raise LiftInputError(f"{path}: intrinsics must be 4 numbers fx, fy, cx, cy, finite, in pixels, with fx, fy in "
+                             f"{low:g}..{high:g}, got {_listed(intrinsics)}")  # fmt: skip
+    if "confidence" in arrays:
+        confidence = _numbers(path, "confidence", arrays["confidence"])
+        if confidence.shape != keypoints.shape[:2]:
+            raise LiftInputError(f"{path}: confidence must be (F, 17) like keypoints_2d, got {confidence.shape}")
+        confidence = np.clip(np.nan_to_num(confidence, nan=0.0), 0.0, 1.0)
+    else:
+        confidence = np.ones(keypoints.shape[:2])
+    fps = 30.0
+    if "fps" in arrays:
+        value = _numbers(path, "fps", arrays["fps"])
+        fps = float(value.reshape(-1)[0]) if value.size == 1 else math.nan
+        if not _FPS_RANGE[0] <= fps <= _FPS_RANGE[1]:
+            raise LiftInputError(f"{path}: fps must be one number from {_FPS_RANGE[0]:g} to {_FPS_RANGE[1]:g}, got "
+                              f"{_listed(value)}")  # fmt: skip
+    return keypoints, confidence, intrinsics, fps
+
+
+def _numbers(path: Path, name: str, array: np.ndarray) -> np.ndarray:
+    """``array`` as float64, or :class:`LiftInputError` when it does not hold plain numbers."""
+    if array.dtype.kind not in "iuf":
+        raise LiftInputError(f"{path}: {name} must hold numbers, got an array of {array.dtype.name}")
+    with np.errstate(over="ignore"):  # float128 beyond float64 becomes inf, refused or unused later
+        return np.asarray(array, dtype=np.float64)
+
+
+def _listed(values: np.ndarray) -> str:
+    """A few numbers for a one-line message: ``[623.5, nan, 360, 640]`` or ``[1, 2, 3, ... 100 numbers]``."""
+    flat = values.reshape(-1)
+    shown = ", ".join(f"{v:g}" for v in flat[:4].tolist())
+    return f"[{shown}]" if flat.size <= 4 else f"[{shown}, ... {flat.size} numbers]"
