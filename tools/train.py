@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
 
-    options = SamplerOptions(window_frames=cfg.sample_frames)
+    options = SamplerOptions(window_frames=cfg.sample_frames, body=cfg.body)
     clips = [c for src in sources for c in load_source(src, progress=True)]
     if args.max_clips:
         clips = clips[: args.max_clips]

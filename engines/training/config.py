@@ -1,6 +1,7 @@
 """Training configuration: what a run trains, on what data, with what compute.
 
-A config is a YAML file of :class:`TrainConfig` fields (``model:`` and ``weights:`` nested).
+A config is a YAML file of :class:`TrainConfig` fields (``model:``, ``weights:`` and ``body:``
+nested).
 Unknown keys are refused with the closest known one (a typo must not silently train the
 default), and ``data:`` names the motion sources, relative to the repository or to the shared
 data folder beside it.
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..errors import PosecastError
 from ..networks import ModelConfig
+from .data.augment import BodyOptions
 from .data.windows import DEFAULT_WINDOW_FRAMES
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class TrainConfig:
     mode: str = "unsupervised"
     model: ModelConfig = field(default_factory=lambda: ModelConfig(window_frames=DEFAULT_WINDOW_FRAMES))
     weights: LossWeights = field(default_factory=LossWeights)
+    #: each mocap window's body: proportions, joint-centre shifts, speed, knee extension
+    body: BodyOptions = field(default_factory=BodyOptions)
     steps: int = 6000
     batch: int = 512
     lr_pose: float = 5e-4
@@ -98,6 +102,8 @@ class TrainConfig:
             self.model = _build(ModelConfig, self.model, "model")
         if isinstance(self.weights, dict):
             self.weights = _build(LossWeights, self.weights, "weights")
+        if isinstance(self.body, dict):
+            self.body = _build(BodyOptions, self.body, "body")
         self.scale_prior = tuple(self.scale_prior)
         self.data, self.recorded_2d = list(self.data), list(self.recorded_2d)
         self.held_out_subjects = [str(s) for s in self.held_out_subjects]

@@ -87,6 +87,76 @@ def test_joint_centre_shifts_move_along_the_body_forwards_axis(windows: np.ndarr
                                                                      + shifted[..., J["r_hip"], :]))  # fmt: skip
 
 
+def _knee_flexion_deg(joints: np.ndarray) -> np.ndarray:
+    """``(..., 2)`` the right and the left knee's flexion (0° = straight)."""
+    out = []
+    for hip, knee, ankle in (("r_hip", "r_knee", "r_ankle"), ("l_hip", "l_knee", "l_ankle")):
+        thigh = joints[..., J[knee], :] - joints[..., J[hip], :]
+        shin = joints[..., J[ankle], :] - joints[..., J[knee], :]
+        cos = np.sum(thigh * shin, -1) / (np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shin, axis=-1))
+        out.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    return np.stack(out, -1)
+
+
+def test_knee_extension_scales_each_knee_flexion_in_the_leg_plane(windows: np.ndarray) -> None:
+    before = _knee_flexion_deg(windows)
+    assert np.median(before) > 10.0  # the real takes' knees are bent: there is something to extend
+    for factor in (0.0, 0.4, 1.0):
+        out = augment.extend_knees(windows, np.random.default_rng(4), 1.0, (factor, factor))
+        np.testing.assert_allclose(_knee_flexion_deg(out), factor * before, atol=1e-4)  # arccos near 0
+        np.testing.assert_allclose(skeleton.bone_lengths(out), skeleton.bone_lengths(windows), atol=1e-9)
+        moved = np.abs(out - windows).max(axis=(0, 1, 3))
+        assert set(np.flatnonzero(moved > 1e-9)) <= {J["r_ankle"], J["l_ankle"]}  # only the ankles move
+        # the ankle stays in the plane of hip, knee and the old ankle: the leg turns in its own plane
+        for hip, knee, ankle in (("r_hip", "r_knee", "r_ankle"), ("l_hip", "l_knee", "l_ankle")):
+            normal = np.cross(windows[..., J[knee], :] - windows[..., J[hip], :],
+                              windows[..., J[ankle], :] - windows[..., J[knee], :])  # fmt: skip
+            offset = np.sum((out[..., J[ankle], :] - windows[..., J[knee], :]) * normal, -1)
+            np.testing.assert_allclose(offset, 0.0, atol=1e-9)
+    # drawn per window: one factor for both legs and every frame, the rest untouched
+    out = augment.extend_knees(windows, np.random.default_rng(5), 0.5, (0.0, 1.0))
+    after = _knee_flexion_deg(out)
+    factor = after.sum(axis=(1, 2)) / before.sum(axis=(1, 2))
+    np.testing.assert_allclose(after, factor[:, None, None] * before, atol=1e-3)
+    kept = np.isclose(factor, 1.0)
+    assert 0.25 < kept.mean() < 0.75
+    assert augment.extend_knees(windows, np.random.default_rng(5), 0.0) is windows  # off: no draw, no copy
+    with pytest.raises(ValueError, match="knee_extension_range"):
+        BodyOptions(knee_extension_range=(0.5, 1.2))
+
+
+def test_torso_turns_backwards_about_the_hips_axis(windows: np.ndarray) -> None:
+    out = augment.lean_torso_back(windows, np.random.default_rng(7), 1.0, 10.0)
+    np.testing.assert_allclose(skeleton.bone_lengths(out), skeleton.bone_lengths(windows), atol=1e-9)
+    legs = [J[n] for n in ("pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle")]
+    np.testing.assert_array_equal(out[..., legs, :], windows[..., legs, :])
+    before, after = augment.body_frame(windows), augment.body_frame(out)
+    np.testing.assert_allclose(after[..., 0, :], before[..., 0, :], atol=1e-9)  # the hips' axis is the pivot
+    # the torso's new direction: turned by one angle per window, from up towards backwards
+    turn = np.degrees(np.arctan2(-np.sum(after[..., 1, :] * before[..., 2, :], -1),
+                                 np.sum(after[..., 1, :] * before[..., 1, :], -1)))  # fmt: skip
+    np.testing.assert_allclose(turn, np.broadcast_to(turn[:, :1], turn.shape), atol=1e-6)
+    assert turn.min() >= 0.0 and turn.max() <= 10.0 and turn.max() - turn.min() > 5.0
+    # the whole upper body turns rigidly: shoulder width and arm pose relative to the torso unchanged
+    for a, b in (("l_shoulder", "r_shoulder"), ("head", "l_wrist"), ("spine", "r_elbow")):
+        length = np.linalg.norm(windows[..., J[a], :] - windows[..., J[b], :], axis=-1)
+        np.testing.assert_allclose(np.linalg.norm(out[..., J[a], :] - out[..., J[b], :], axis=-1), length, atol=1e-9)
+    assert augment.lean_torso_back(windows, np.random.default_rng(7), 0.0, 10.0) is windows
+    with pytest.raises(ValueError, match="torso_back_max_deg"):
+        BodyOptions(torso_back_max_deg=60.0)
+
+
+def test_sampler_straightens_the_knees_when_asked(clips: list[Clip]) -> None:
+    """The training sampler applies the body's knee extension: with factor 0 every knee of its
+    3D targets is straight, without it the takes' own bends remain."""
+    options = dict(window_frames=9, noise=False, warmup_prob=0.0)
+    straight = BodyOptions(knee_extension_prob=1.0, knee_extension_range=(0.0, 0.0))
+    for body, check in ((straight, lambda flex: flex.max() < 0.01), (BodyOptions(), lambda flex: np.median(flex) > 10)):
+        sampler = MocapWindowSampler(clips[:1], SamplerOptions(body=body, **options), seed=0)
+        batch = sampler.make_batch(np.arange(len(sampler)), np.random.default_rng(6), augment=True, noise=False)
+        assert check(_knee_flexion_deg(batch.joints_cam_m.astype(np.float64)))
+
+
 def test_time_warp_spans_speed_times_the_window() -> None:
     last, first = np.array([100, 100, 5]), np.array([0, 0, 0])
     pos = augment.warp_times(last, first, 9, np.array([1.0, 2.0, 1.0]))

@@ -29,6 +29,12 @@ def test_unknown_keys_are_refused_with_the_closest_key() -> None:
         config_from_dict({"model": {"widht": 10}})
     with pytest.raises(ConfigError, match=r"unknown weights key 'w_superv'; did you mean 'w_sup'\?"):
         config_from_dict({"weights": {"w_superv": 1.0}})
+    with pytest.raises(ConfigError, match=r"unknown body key 'knee_extension'; did you mean 'knee_extension_prob'\?"):
+        config_from_dict({"body": {"knee_extension": 0.5}})
+    with pytest.raises(ConfigError, match="bad body value: knee_extension_prob must be in"):
+        config_from_dict({"body": {"knee_extension_prob": 2.0}})
+    body = config_from_dict({"body": {"knee_extension_prob": 0.5, "knee_extension_range": [0.2, 1.0]}}).body
+    assert (body.knee_extension_prob, tuple(body.knee_extension_range)) == (0.5, (0.2, 1.0))
     with pytest.raises(ConfigError, match="unknown config key 'zzz'; known keys: mode, model"):
         config_from_dict({"zzz": 1})
     with pytest.raises(ConfigError, match="bf16 must be 'auto', true or false"):

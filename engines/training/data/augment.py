@@ -13,6 +13,19 @@ saw one skeleton lifts another one's 2D badly, so every training window gets its
   small per-side jitter; the whole body scaled to a height within the adult range;
 - :func:`shift_joint_centres`: hips, shoulders and head moved a little forwards or backwards in
   the body's own frame (where a marker set puts a joint centre);
+- :func:`extend_knees`: each knee's flexion scaled down by a per-window factor (the shin turned
+  towards the thigh's line in the leg's own plane). The mocap legs are rarely straight: where
+  a leg stands vertical, the knee is bent a median 20° even in Bandai-Namco's ``normal`` style
+  (1 % of such frames under 10°; 25–40° in most other styles, and CMU's Daz skeleton never gets
+  below 13°), so a lifter trained on them bends every straight-looking leg by about that much
+  towards the camera (measured, issue 10: 23° on the squats clip, where MediaPipe says 13°). A
+  knee's bend in depth is nearly invisible in 2D (25° shortens the leg by 2 %, less than the
+  proportions vary), so only the training prior decides it;
+- :func:`lean_torso_back`: the upper body turned backwards about the hips' axis by a per-window
+  angle. The mocap torso leans forwards over standing legs by a median 10° (pelvis → thorax
+  against ankle → hip, Bandai-Namco and CMU alike; 14–22 % of such frames under 5°), where
+  upright standing puts hip and shoulder joint centres on one vertical line (MediaPipe: 3° on
+  the squats clip); a lifter trained on it leans every upright person forwards (8.6° there);
 - :func:`warp_times`: the window's frames taken at 0.5–2× the clip's speed.
 
 All are constant over a window (one person, one definition). Pure numpy; ``(B, T, 17, 3)``.
@@ -57,6 +70,14 @@ class BodyOptions:
     shift_frac: float = 0.04  # std of the forwards/backwards joint-centre shift, fraction of the leg
     speed_range: tuple[float, float] = (0.5, 2.0)  # time warp, drawn log-uniformly ...
     speed_prob: float = 0.5  # ... for this share of windows (the rest play at 1×)
+    #: share of windows whose knee flexion is scaled by a factor drawn uniformly in
+    #: ``knee_extension_range`` (0 keeps the mocap knees; see :func:`extend_knees`)
+    knee_extension_prob: float = 0.0
+    knee_extension_range: tuple[float, float] = (0.0, 1.0)
+    #: share of windows whose upper body turns backwards by an angle drawn uniformly in
+    #: [0, ``torso_back_max_deg``] (0 keeps the mocap torso; see :func:`lean_torso_back`)
+    torso_back_prob: float = 0.0
+    torso_back_max_deg: float = 10.0
     #: ``(K, 16)`` bone lengths relative to the leg: each window takes one of these bodies instead
     #: of drawing one from :data:`PROPORTION_RANGES` (e.g. the bodies of one group of people)
     bodies: np.ndarray | None = None
@@ -78,6 +99,15 @@ class BodyOptions:
             raise ValueError(f"speed_range must be 0.1 <= low <= high <= 10, got {self.speed_range}")
         if not 0.0 <= self.speed_prob <= 1.0:
             raise ValueError(f"speed_prob must be in [0, 1], got {self.speed_prob}")
+        if not 0.0 <= self.knee_extension_prob <= 1.0:
+            raise ValueError(f"knee_extension_prob must be in [0, 1], got {self.knee_extension_prob}")
+        if not 0.0 <= self.torso_back_prob <= 1.0:
+            raise ValueError(f"torso_back_prob must be in [0, 1], got {self.torso_back_prob}")
+        if not 0.0 <= self.torso_back_max_deg <= 45.0:
+            raise ValueError(f"torso_back_max_deg must be in [0, 45], got {self.torso_back_max_deg}")
+        low, high = self.knee_extension_range
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(f"knee_extension_range must be 0 <= low <= high <= 1, got {self.knee_extension_range}")
 
 
 def _window_lengths(joints: np.ndarray) -> np.ndarray:
@@ -152,6 +182,57 @@ def shift_joint_centres(joints: np.ndarray, rng: np.random.Generator, shift_frac
         for name in group:
             out[..., _J[name], :] += amount[:, None, None] * forwards
     return skeleton.derive_axial(out)
+
+
+def extend_knees(joints: np.ndarray, rng: np.random.Generator, prob: float,
+                 factor_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:  # fmt: skip
+    """Scale each knee's flexion angle by a per-window factor ``s`` (both legs, all frames; drawn
+    uniformly in ``factor_range`` for ``prob`` of the windows, else 1): the shin turns towards the
+    thigh's line by ``(1 − s)`` of the angle between them, about the axis normal to both, so its
+    length and the leg's plane are kept and only the ankle moves. ``(B, T, 17, 3)``."""
+    if prob <= 0:  # before any draw: the random stream of runs without it stays as it was
+        return joints
+    b = len(joints)
+    factor = np.where(rng.random(b) < prob, rng.uniform(*factor_range, b), 1.0)
+    out = joints.copy()
+    for hip, knee, ankle in ((_J["r_hip"], _J["r_knee"], _J["r_ankle"]), (_J["l_hip"], _J["l_knee"], _J["l_ankle"])):
+        thigh = joints[..., knee, :] - joints[..., hip, :]
+        shin = joints[..., ankle, :] - joints[..., knee, :]
+        normal = np.cross(thigh, shin)
+        sin_flex = np.linalg.norm(normal, axis=-1)
+        flexion = np.arctan2(sin_flex, np.sum(thigh * shin, axis=-1))  # (B, T), 0 = straight
+        axis = normal / np.maximum(sin_flex, 1e-12)[..., None]
+        turn = -(1.0 - factor)[:, None] * flexion  # rotate the shin back towards the thigh's line
+        # Rodrigues; the axis is normal to the shin, so its (axis · shin) term is zero
+        turned = shin * np.cos(turn)[..., None] + np.cross(axis, shin) * np.sin(turn)[..., None]
+        out[..., ankle, :] = joints[..., knee, :] + np.where((sin_flex > 1e-9)[..., None], turned, shin)
+    return out
+
+
+#: The joints above the pelvis: :func:`lean_torso_back` turns them with the torso.
+_UPPER_BODY = [j for j, name in enumerate(skeleton.JOINT_NAMES) if name != "pelvis" and "hip" not in name
+               and "knee" not in name and "ankle" not in name]  # fmt: skip
+
+
+def lean_torso_back(joints: np.ndarray, rng: np.random.Generator, prob: float, max_deg: float) -> np.ndarray:
+    """Turn the upper body (spine, thorax, neck, head, arms) backwards about the pelvis, around
+    the hips' left-right axis, by a per-window angle (uniform in [0, ``max_deg``] for ``prob`` of
+    the windows, else 0): a constant change of the torso's lean over the legs, as a different
+    posture or joint-centre definition would give; bone lengths are kept. ``(B, T, 17, 3)``."""
+    if prob <= 0:  # before any draw: the random stream of runs without it stays as it was
+        return joints
+    b = len(joints)
+    angle = np.where(rng.random(b) < prob, np.radians(rng.uniform(0.0, max_deg, b)), 0.0)[:, None, None]
+    axes = body_frame(joints)  # (B, T, 3, 3) rows: left, up, forwards
+    left = axes[..., 0, :][:, :, None, :]  # (B, T, 1, 3)
+    pelvis = joints[..., _J["pelvis"] : _J["pelvis"] + 1, :]
+    arm = joints[..., _UPPER_BODY, :] - pelvis
+    # Rodrigues about ``left``; a positive turn takes up towards backwards (left × up = forwards)
+    turned = (arm * np.cos(-angle)[..., None] + np.cross(left, arm) * np.sin(-angle)[..., None]
+              + left * np.sum(left * arm, -1, keepdims=True) * (1.0 - np.cos(-angle))[..., None])  # fmt: skip
+    out = joints.copy()
+    out[..., _UPPER_BODY, :] = pelvis + turned
+    return out
 
 
 def warp_times(last: np.ndarray, first: np.ndarray, window: int, speed: np.ndarray) -> np.ndarray:

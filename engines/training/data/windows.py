@@ -17,7 +17,9 @@ from ... import normalize, skeleton
 from ...lift_input import posed_frames, read_lift_input
 from .augment import (
     BodyOptions,
+    extend_knees,
     interpolate_frames,
+    lean_torso_back,
     proportion_factors,
     rescale_bones,
     sample_speeds,
@@ -115,6 +117,9 @@ class MocapWindowSampler:
             if body is not None:
                 world = rescale_bones(world, proportion_factors(world, rng, body))
                 world = shift_joint_centres(world, rng, body.shift_frac)
+                # last: the knees' bend is what the targets finally show (hip shifts change it too)
+                world = extend_knees(world, rng, body.knee_extension_prob, body.knee_extension_range)
+                world = lean_torso_back(world, rng, body.torso_back_prob, body.torso_back_max_deg)
         cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng, o.cameras)
         joints_cam = cameras.to_camera(world)
         # a close camera and a person moving fast (time warp) can meet: step such a camera back
