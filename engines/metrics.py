@@ -61,3 +61,20 @@ def bone_length_cv(joints: np.ndarray) -> float:
     """Mean coefficient of variation of each bone's length over a sequence ``(F, 17, 3)``."""
     lengths = skeleton.bone_lengths(joints)
     return float((lengths.std(0) / np.maximum(lengths.mean(0), 1e-12)).mean())
+
+
+#: (hip, knee, ankle) of the left and the right leg
+LEGS = tuple(tuple(skeleton.JOINT_INDEX[f"{side}_{joint}"] for joint in ("hip", "knee", "ankle")) for side in "lr")
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle in degrees between vectors ``a`` and ``b`` ``(..., C)`` → ``(...)``."""
+    cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def knee_bend_deg(joints: np.ndarray) -> np.ndarray:
+    """``(..., 2)`` the left and the right knee's bend (0° = a straight leg) from joints
+    ``(..., 17, C)``, 2D or 3D."""
+    return np.stack([angle_deg(joints[..., k, :] - joints[..., h, :], joints[..., a, :] - joints[..., k, :])
+                     for h, k, a in LEGS], axis=-1)  # fmt: skip

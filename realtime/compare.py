@@ -47,8 +47,7 @@ from .lifting import LifterOptions, LiftingOptions
 from .sources import open_source
 
 J = skeleton.JOINT_INDEX
-#: (hip, knee, ankle) of the left and the right leg
-LEGS = ((J["l_hip"], J["l_knee"], J["l_ankle"]), (J["r_hip"], J["r_knee"], J["r_ankle"]))
+LEGS = metrics.LEGS  # (hip, knee, ankle) of the left and the right leg
 STRAIGHT_2D_DEG = 10.0
 FULL_LENGTH = 0.9
 MIN_CONFIDENCE = 0.5
@@ -137,14 +136,9 @@ def jitter_m_s2(joints: np.ndarray, fps: float) -> float:
     return float(np.linalg.norm(accel[valid], axis=-1).mean() * fps**2) if valid.any() else float("nan")
 
 
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
 def torso_tilt_deg(joints: np.ndarray) -> np.ndarray:
     """``(F,)`` angle between pelvis → thorax and the image's up (−y)."""
-    return _angle_deg(joints[:, J["thorax"]] - joints[:, J["pelvis"]], np.array([0.0, -1.0, 0.0]))
+    return metrics.angle_deg(joints[:, J["thorax"]] - joints[:, J["pelvis"]], np.array([0.0, -1.0, 0.0]))
 
 
 def shoulder_turn_deg(joints: np.ndarray) -> np.ndarray:
@@ -162,7 +156,7 @@ def torso_lean_deg(joints: np.ndarray, standing: np.ndarray) -> np.ndarray:
     lines /= np.maximum(np.linalg.norm(lines, axis=-1, keepdims=True), 1e-12)
     count = standing.sum(axis=1)
     leg = (lines * standing[..., None]).sum(axis=1) / np.maximum(count, 1)[:, None]
-    return np.where(count > 0, _angle_deg(joints[:, J["thorax"]] - joints[:, J["pelvis"]], leg), np.nan)
+    return np.where(count > 0, metrics.angle_deg(joints[:, J["thorax"]] - joints[:, J["pelvis"]], leg), np.nan)
 
 
 def shoulder_depth_gap_m(joints: np.ndarray) -> np.ndarray:
@@ -170,10 +164,7 @@ def shoulder_depth_gap_m(joints: np.ndarray) -> np.ndarray:
     return np.abs(joints[:, J["l_shoulder"], 2] - joints[:, J["r_shoulder"], 2])
 
 
-def knee_bend_deg(joints: np.ndarray) -> np.ndarray:
-    """``(F, 2)`` knee bend of the left and the right leg (0° = straight), 2D or 3D."""
-    return np.stack([_angle_deg(joints[:, k] - joints[:, h], joints[:, a] - joints[:, k]) for h, k, a in LEGS],
-                    axis=-1)  # fmt: skip
+knee_bend_deg = metrics.knee_bend_deg
 
 
 def knee_backward_deg(joints: np.ndarray) -> np.ndarray:

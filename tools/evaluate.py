@@ -109,9 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                 key = f"{label} [{set_name}/{kind}]"
                 results[key] = evaluate(predict, eval_clips, window)
                 r = results[key]
-                log.info("%-48s MPJPE %6.1f  N-MPJPE %6.1f  P-MPJPE %6.1f mm (15 joints %5.1f)  (%.0f s)", key,
-                         r["mpjpe_mm"], r["n_mpjpe_mm"], r["p_mpjpe_mm"], r["p_mpjpe_15_mm"],
-                         time.perf_counter() - start)  # fmt: skip
+                log.info("%-48s MPJPE %6.1f  N-MPJPE %6.1f  P-MPJPE %6.1f mm (15 joints %5.1f)  knee bend error "
+                         "%4.1f°, straight knees bent %4.1f° (%d)  (%.0f s)", key, r["mpjpe_mm"], r["n_mpjpe_mm"],
+                         r["p_mpjpe_mm"], r["p_mpjpe_15_mm"], r["knee_bend_error_deg"], r["straight_knee_bend_deg"],
+                         r["straight_knees"], time.perf_counter() - start)  # fmt: skip
     args.json.parent.mkdir(parents=True, exist_ok=True)
     from posecast.engines.fileio import atomic_write
 

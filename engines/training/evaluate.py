@@ -29,6 +29,8 @@ from .data.noise import add_detector_noise
 Predictor = Callable[[np.ndarray], np.ndarray]
 #: The 15-joint variant: every joint but the two midpoint-only ones (spine, neck).
 JOINTS_15 = np.array([j for j, n in enumerate(skeleton.JOINT_NAMES) if n not in ("spine", "neck")])
+#: A true knee bend under this is a straight leg (``straight_knee_bend_deg``: what the model gives those).
+STRAIGHT_KNEE_DEG = 10.0
 
 
 @dataclass
@@ -73,7 +75,10 @@ def causal_windows(sequence: np.ndarray, window_frames: int) -> np.ndarray:
 
 
 def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batch: int = 2048) -> dict:
-    """Metrics over all frames of ``clips``; returns totals and a per-action breakdown."""
+    """Metrics over all frames of ``clips``; returns totals and a per-action breakdown. Besides the
+    joint errors (mm): ``knee_bend_error_deg``, the mean error of each knee's bend, and
+    ``straight_knee_bend_deg``, the mean bend given to knees that are straight
+    (< :data:`STRAIGHT_KNEE_DEG`; NaN when the set has none)."""
     per_action: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     totals: dict[str, list[float]] = defaultdict(list)
     for clip in clips:
@@ -95,10 +100,15 @@ def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batc
         for key, values in frame_errors.items():
             totals[key].extend(values.tolist())
             per_action[clip.action][key].extend(values.tolist())
+        # the knees' bend, which a leg's 2D barely shows: its error, and the bend given to legs that are straight
+        pred_bend, true_bend = metrics.knee_bend_deg(pred_m), metrics.knee_bend_deg(gt)
+        totals["knee_bend_error_deg"].extend(np.abs(pred_bend - true_bend).ravel().tolist())
+        totals["straight_knee_bend_deg"].extend(pred_bend[true_bend < STRAIGHT_KNEE_DEG].tolist())
         totals["accel_error_mm"].append(metrics.acceleration_error(pred_m, gt) * 1000)
         totals["bone_cv"].append(metrics.bone_length_cv(pred_m))
-    result = {key: float(np.nanmean(values)) for key, values in totals.items()}
+    result = {key: float(np.nanmean(values)) if values else float("nan") for key, values in totals.items()}
     result["frames"] = len(totals["mpjpe_mm"])
+    result["straight_knees"] = len(totals["straight_knee_bend_deg"])
     result["clips"] = len(clips)
     result["per_action"] = {
         action: {k: float(np.mean(v)) for k, v in values.items()} | {"frames": len(values["mpjpe_mm"])}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.engines import normalize, skeleton
+from posecast.engines import metrics, normalize, skeleton
 from posecast.engines.training.data import augment
 from posecast.engines.training.data.augment import BodyOptions
 from posecast.engines.training.data.cameras import CameraOptions, sample_cameras
@@ -87,23 +87,12 @@ def test_joint_centre_shifts_move_along_the_body_forwards_axis(windows: np.ndarr
                                                                      + shifted[..., J["r_hip"], :]))  # fmt: skip
 
 
-def _knee_flexion_deg(joints: np.ndarray) -> np.ndarray:
-    """``(..., 2)`` the right and the left knee's flexion (0° = straight)."""
-    out = []
-    for hip, knee, ankle in (("r_hip", "r_knee", "r_ankle"), ("l_hip", "l_knee", "l_ankle")):
-        thigh = joints[..., J[knee], :] - joints[..., J[hip], :]
-        shin = joints[..., J[ankle], :] - joints[..., J[knee], :]
-        cos = np.sum(thigh * shin, -1) / (np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shin, axis=-1))
-        out.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
-    return np.stack(out, -1)
-
-
 def test_knee_extension_scales_each_knee_flexion_in_the_leg_plane(windows: np.ndarray) -> None:
-    before = _knee_flexion_deg(windows)
+    before = metrics.knee_bend_deg(windows)
     assert np.median(before) > 10.0  # the real takes' knees are bent: there is something to extend
     for factor in (0.0, 0.4, 1.0):
         out = augment.extend_knees(windows, np.random.default_rng(4), 1.0, (factor, factor))
-        np.testing.assert_allclose(_knee_flexion_deg(out), factor * before, atol=1e-4)  # arccos near 0
+        np.testing.assert_allclose(metrics.knee_bend_deg(out), factor * before, atol=1e-4)  # arccos near 0
         np.testing.assert_allclose(skeleton.bone_lengths(out), skeleton.bone_lengths(windows), atol=1e-9)
         moved = np.abs(out - windows).max(axis=(0, 1, 3))
         assert set(np.flatnonzero(moved > 1e-9)) <= {J["r_ankle"], J["l_ankle"]}  # only the ankles move
@@ -115,7 +104,7 @@ def test_knee_extension_scales_each_knee_flexion_in_the_leg_plane(windows: np.nd
             np.testing.assert_allclose(offset, 0.0, atol=1e-9)
     # drawn per window: one factor for both legs and every frame, the rest untouched
     out = augment.extend_knees(windows, np.random.default_rng(5), 0.5, (0.0, 1.0))
-    after = _knee_flexion_deg(out)
+    after = metrics.knee_bend_deg(out)
     factor = after.sum(axis=(1, 2)) / before.sum(axis=(1, 2))
     np.testing.assert_allclose(after, factor[:, None, None] * before, atol=1e-3)
     kept = np.isclose(factor, 1.0)
@@ -154,7 +143,7 @@ def test_sampler_straightens_the_knees_when_asked(clips: list[Clip]) -> None:
     for body, check in ((straight, lambda flex: flex.max() < 0.01), (BodyOptions(), lambda flex: np.median(flex) > 10)):
         sampler = MocapWindowSampler(clips[:1], SamplerOptions(body=body, **options), seed=0)
         batch = sampler.make_batch(np.arange(len(sampler)), np.random.default_rng(6), augment=True, noise=False)
-        assert check(_knee_flexion_deg(batch.joints_cam_m.astype(np.float64)))
+        assert check(metrics.knee_bend_deg(batch.joints_cam_m.astype(np.float64)))
 
 
 def test_time_warp_spans_speed_times_the_window() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.engines import normalize, skeleton
+from posecast.engines import metrics, normalize, skeleton
+from posecast.engines.training.data import augment
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.evaluate import (
     EvalClip,
@@ -80,6 +81,9 @@ def test_perfect_predictor_scores_zero(eval_clips: list[EvalClip]) -> None:
     # joint centres are further from the typical proportions than Bandai-Namco's, which gave < 10)
     assert 0.0 < result["mpjpe_mm"] < 25.0
     assert result["bone_cv"] < 0.02
+    assert result["knee_bend_error_deg"] < 1e-3
+    if result["straight_knees"]:
+        assert result["straight_knee_bend_deg"] < 10.0
     assert set(result["per_action"]) == {c.action for c in eval_clips}
     for row in result["per_action"].values():
         assert row["n_mpjpe_mm"] < 1e-6 and row["frames"] > 0
@@ -95,6 +99,23 @@ def test_a_wrong_predictor_scores_worse(eval_clips: list[EvalClip]) -> None:
     result = evaluate(noisy, eval_clips, window_frames=9)
     assert 40.0 < result["p_mpjpe_mm"] < result["n_mpjpe_mm"] + 1.0 and result["n_mpjpe_mm"] < 150.0
     assert result["accel_error_mm"] > 50.0 and result["bone_cv"] > 0.05
+    assert result["knee_bend_error_deg"] > 5.0
+
+
+def test_the_knee_figures_see_straightened_knees(eval_clips: list[EvalClip]) -> None:
+    """A model that lifts every leg straight: the knee figures show it plainly."""
+    perfect = perfect_predictor(eval_clips)
+
+    def straight(windows: np.ndarray) -> np.ndarray:
+        joints = perfect(windows).astype(np.float64)[:, None]  # (B, 1, 17, 3): one frame per "window"
+        return augment.extend_knees(joints, np.random.default_rng(0), 1.0, (0.0, 0.0))[:, 0]
+
+    truth = np.concatenate([metrics.knee_bend_deg(c.joints_cam_m) for c in eval_clips])
+    result = evaluate(straight, eval_clips, window_frames=9)
+    assert result["knee_bend_error_deg"] == pytest.approx(truth.mean(), rel=1e-3)
+    assert result["straight_knees"] == int((truth < 10.0).sum())
+    if result["straight_knees"]:
+        assert result["straight_knee_bend_deg"] < 1e-3
 
 
 def test_markdown_tables_render(eval_clips: list[EvalClip]) -> None:
