@@ -146,6 +146,38 @@ def test_sampler_straightens_the_knees_when_asked(clips: list[Clip]) -> None:
         assert check(metrics.knee_bend_deg(batch.joints_cam_m.astype(np.float64)))
 
 
+def test_low_rate_slots_blend_camera_frames_like_the_live_window() -> None:
+    older, newer, weight = augment.low_rate_slots(9, np.array([1.0, 3.0]))
+    np.testing.assert_array_equal(newer[0], np.arange(9))  # the model's own rate: every slot a frame
+    np.testing.assert_array_equal(weight[0], 1.0)
+    # 10 fps at 30: camera frames at slots 8, 5, 2 (and before the window: slot 0 stands in)
+    np.testing.assert_array_equal(newer[1], [2, 2, 2, 5, 5, 5, 8, 8, 8])
+    np.testing.assert_array_equal(older[1], [0, 0, 0, 2, 2, 2, 5, 5, 5])
+    np.testing.assert_allclose(weight[1], [0, 0.5, 1, 1 / 3, 2 / 3, 1, 1 / 3, 2 / 3, 1])
+    positions = np.arange(9.0)[None].repeat(2, 0) * 2.0 + 100.0  # a window played at 2x
+    np.testing.assert_allclose(augment.at_slots(positions, np.array([[0.0, 2.5], [7.25, 8.0]])),
+                               [[100.0, 105.0], [114.5, 116.0]])  # fmt: skip
+
+
+def test_sampler_windows_from_a_slow_camera_are_piecewise_linear(clips: list[Clip]) -> None:
+    """With ``low_rate_prob`` 1 and a 5 fps camera, the 3D of a window moves in straight lines
+    between the camera frames (6 slots apart at 30 fps) and turns at them; mocap at its own rate
+    does not move in straight lines."""
+    fixed = dict(proportions=False, side_jitter=0.0, height_range=(1.0, 1.0), shift_frac=0.0, speed_prob=0.0)
+    body = BodyOptions(low_rate_prob=1.0, low_rate_fps=(5.0, 5.0), **fixed)
+    common = dict(window_frames=13, noise=False, mirror_prob=0.0, warmup_prob=0.0)
+    slow = MocapWindowSampler(clips[:1], SamplerOptions(body=body, **common), seed=0)
+    plain = MocapWindowSampler(clips[:1], SamplerOptions(body=BodyOptions(**fixed), **common), seed=0)
+    rows = np.arange(20, len(slow), 11)
+    a = slow.make_batch(rows, np.random.default_rng(9), augment=True, noise=False).joints_cam_m.astype(np.float64)
+    b = plain.make_batch(rows, np.random.default_rng(9), augment=True, noise=False).joints_cam_m.astype(np.float64)
+    second = a[:, 2:] - 2 * a[:, 1:-1] + a[:, :-2]  # zero inside each straight piece (slots 1-5, 7-11)
+    inside = [i - 1 for i in (2, 3, 4, 5, 8, 9, 10, 11)]
+    assert np.abs(second[:, inside]).max() < 1e-5
+    assert np.abs(second[:, 6 - 1]).max() > 1e-3  # a camera frame: the motion turns there
+    assert np.abs(b[:, 2:] - 2 * b[:, 1:-1] + b[:, :-2])[:, inside].max() > 1e-3  # mocap itself is not
+
+
 def test_time_warp_spans_speed_times_the_window() -> None:
     last, first = np.array([100, 100, 5]), np.array([0, 0, 0])
     pos = augment.warp_times(last, first, 9, np.array([1.0, 2.0, 1.0]))

@@ -26,7 +26,12 @@ saw one skeleton lifts another one's 2D badly, so every training window gets its
   against ankle → hip, Bandai-Namco and CMU alike; 14–22 % of such frames under 5°), where
   upright standing puts hip and shoulder joint centres on one vertical line (MediaPipe: 3° on
   the squats clip); a lifter trained on it leans every upright person forwards (8.6° there);
-- :func:`warp_times`: the window's frames taken at 0.5–2× the clip's speed.
+- :func:`warp_times`: the window's frames taken at 0.5–2× the clip's speed;
+- :func:`low_rate_slots`: the window as the live window makes it from a slower camera (5–30 fps):
+  each slot a linear blend of the two camera frames around it, the newest exact. A 5 fps clip
+  gives the lifter piecewise-linear motion that 30 fps mocap never shows (measured on the
+  squats clip, 5 fps: windows of the real frames lean the torso 2–10° more than repeating the
+  current frame in the frames around a squat's turn).
 
 All are constant over a window (one person, one definition). Pure numpy; ``(B, T, 17, 3)``.
 """
@@ -74,6 +79,10 @@ class BodyOptions:
     #: ``knee_extension_range`` (0 keeps the mocap knees; see :func:`extend_knees`)
     knee_extension_prob: float = 0.0
     knee_extension_range: tuple[float, float] = (0.0, 1.0)
+    #: share of windows made as the live window makes them from a camera at a rate drawn
+    #: log-uniformly in ``low_rate_fps`` (see :func:`low_rate_slots`); 0: every slot a mocap frame
+    low_rate_prob: float = 0.0
+    low_rate_fps: tuple[float, float] = (5.0, 30.0)
     #: share of windows whose upper body turns backwards by an angle drawn uniformly in
     #: [0, ``torso_back_max_deg``] (0 keeps the mocap torso; see :func:`lean_torso_back`)
     torso_back_prob: float = 0.0
@@ -101,6 +110,10 @@ class BodyOptions:
             raise ValueError(f"speed_prob must be in [0, 1], got {self.speed_prob}")
         if not 0.0 <= self.knee_extension_prob <= 1.0:
             raise ValueError(f"knee_extension_prob must be in [0, 1], got {self.knee_extension_prob}")
+        if not 0.0 <= self.low_rate_prob <= 1.0:
+            raise ValueError(f"low_rate_prob must be in [0, 1], got {self.low_rate_prob}")
+        if not 1.0 <= self.low_rate_fps[0] <= self.low_rate_fps[1] <= 1000.0:
+            raise ValueError(f"low_rate_fps must be 1 <= low <= high <= 1000, got {self.low_rate_fps}")
         if not 0.0 <= self.torso_back_prob <= 1.0:
             raise ValueError(f"torso_back_prob must be in [0, 1], got {self.torso_back_prob}")
         if not 0.0 <= self.torso_back_max_deg <= 45.0:
@@ -240,6 +253,30 @@ def warp_times(last: np.ndarray, first: np.ndarray, window: int, speed: np.ndarr
     ``speed (B,)`` (× the clip's rate), clamped at each clip's ``first (B,)`` frame."""
     offsets = np.arange(-window + 1, 1, dtype=np.float64)
     return np.maximum(last[:, None] + offsets[None, :] * speed[:, None], first[:, None])
+
+
+def low_rate_slots(window: int, slots_per_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The slots ``0..T-1`` of a window (newest last) filled as the live window does from a camera
+    with one frame every ``slots_per_frame (B,)`` slots (≥ 1; 6 for 5 fps at a 30 fps model): each
+    slot between the camera frames just before and after it, the newest slot a frame exactly.
+    Returns (older, newer, weight) ``(B, T)``: slot positions of the two frames and the newer
+    frame's weight. A camera frame older than slot 0 is taken at slot 0 (the window does not know
+    the motion before it), so the oldest ``slots_per_frame`` slots blend towards slot 0's pose."""
+    behind = (window - 1 - np.arange(window))[None, :] / slots_per_frame[:, None]  # camera frames back
+    frames_back = np.floor(behind + 1e-9)
+    newer = (window - 1) - frames_back * slots_per_frame[:, None]
+    older = np.maximum(newer - slots_per_frame[:, None], 0.0)
+    weight = np.where(newer > older, (np.arange(window)[None, :] - older) / np.maximum(newer - older, 1e-12), 1.0)
+    return older, newer, np.clip(weight, 0.0, 1.0)
+
+
+def at_slots(positions: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """Frame positions ``(B, T)`` read at fractional ``slots (B, T)`` (linear between slots)."""
+    lo = np.floor(slots).astype(np.int64)
+    hi = np.minimum(lo + 1, positions.shape[1] - 1)
+    frac = slots - lo
+    rows = np.arange(len(positions))[:, None]
+    return (1.0 - frac) * positions[rows, lo] + frac * positions[rows, hi]
 
 
 def sample_speeds(rng: np.random.Generator, batch: int, options: BodyOptions) -> np.ndarray:

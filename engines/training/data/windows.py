@@ -17,9 +17,11 @@ from ... import normalize, skeleton
 from ...lift_input import posed_frames, read_lift_input
 from .augment import (
     BodyOptions,
+    at_slots,
     extend_knees,
     interpolate_frames,
     lean_torso_back,
+    low_rate_slots,
     proportion_factors,
     rescale_bones,
     sample_speeds,
@@ -111,6 +113,15 @@ class MocapWindowSampler:
             for r in np.flatnonzero(warm):
                 index[r, : cut[r]] = index[r, cut[r]]
         world = interpolate_frames(self.frames, index)  # (B, T, 17, 3)
+        if augment and body is not None and body.low_rate_prob > 0:
+            slow = np.flatnonzero(rng.random(b) < body.low_rate_prob)
+            if len(slow):
+                low, high = np.log(body.low_rate_fps[0]), np.log(body.low_rate_fps[1])
+                fps = np.exp(rng.uniform(low, high, len(slow)))
+                older, newer, weight = low_rate_slots(o.window_frames, np.maximum(TRAINING_FPS / fps, 1.0))
+                w = weight[..., None, None]
+                world[slow] = ((1.0 - w) * interpolate_frames(self.frames, at_slots(index[slow], older))
+                               + w * interpolate_frames(self.frames, at_slots(index[slow], newer)))  # fmt: skip
         if augment:
             mirror = rng.random(b) < o.mirror_prob
             world[mirror] = skeleton.mirror(world[mirror]) * np.array([-1.0, 1.0, 1.0])
