@@ -204,17 +204,21 @@ def _consistent(proportions: np.ndarray, keep: np.ndarray, options: SubjectOptio
 
 
 def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Clip each bone to ``typical × (1 ± max_deviation)`` and keep the height (a few rounds:
-    rescaling to the height can move a bone back over a bound); returns the lengths and the
+    """Clip each bone to ``typical × (1 ± max_deviation)`` and keep the height (rounds until both
+    hold: rescaling to the height can move a bone back over a bound); returns the lengths and the
     names of the bones that were clipped in any round (they end at or near the bound)."""
     typical = skeleton.bone_lengths_from_height(height_m)
     low, high = typical * (1.0 - max_deviation), typical * (1.0 + max_deviation)
     measured = lengths_m
     clipped = np.zeros(len(lengths_m), bool)
-    for _ in range(5):
-        clipped |= (lengths_m < low) | (lengths_m > high)
+    for _ in range(50):  # converges geometrically; slowly when most bones sit at a bound
+        outside = (lengths_m < low) | (lengths_m > high)
+        if not outside.any():
+            break
+        clipped |= outside
         lengths_m = np.clip(lengths_m, low, high)
         lengths_m = lengths_m * (height_m / skeleton.height_from_bone_lengths(lengths_m))
+    lengths_m = np.clip(lengths_m, low, high)  # the bound wins over the last fraction of a millimetre of height
     names = tuple(name for name, out in zip(skeleton.BONE_NAMES, clipped, strict=True) if out)
     if names:
         bones = ", ".join(f"{name} {m / t - 1:+.0%} → {b / t - 1:+.0%}"

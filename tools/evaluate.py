@@ -144,6 +144,22 @@ def results_markdown(results: dict[str, dict]) -> str:
                 cells += ["–"] * 4 if r is None else [f"{r[k]:.1f}" for k in keys]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         out.append("")
+    knees = [label for label in labels if "knee_bend_error_deg" in results.get(f"{label} [cross/gt2d]", {})]
+    if knees:  # rows evaluated since the knee figures exist
+        out += ["| model (ground-truth 2D): knee bend | " + " | ".join(f"{s} knee bend error ° | {s} straight knees "
+                                                                         "bent ° (count)" for s in sets) + " |",
+                "|---" * (1 + 2 * len(sets)) + "|"]  # fmt: skip
+        for label in knees:
+            cells = []
+            for s in sets:
+                r = results.get(f"{label} [{s}/gt2d]") or {}
+                if "knee_bend_error_deg" in r:
+                    straight = f"{r['straight_knee_bend_deg']:.1f} ({r['straight_knees']})"
+                    cells += [f"{r['knee_bend_error_deg']:.1f}", straight]
+                else:
+                    cells += ["–", "–"]
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        out.append("")
     first = next((k for k in results if k.endswith("[cross/gt2d]")), next(iter(results)))
     out.append(per_action_table(first, results[first]))
     return "\n".join(out)

@@ -25,16 +25,21 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: Shipped models by name (``--model NAME``), each a file in :data:`WEIGHTS_DIR` with its INT8
 #: copy beside it and a model card (``engines/weights/MODEL_CARD.md`` lists them).
 MODELS: dict[str, str] = {
-    # supervised on Bandai-Namco + CMU, width 256 (distilled from supervised-w384): the default
+    # supervised on Bandai-Namco + CMU, width 256 (distilled from supervised-w384): the default before
+    # the upright model (it kept the file name every posecast release had for its default)
     "supervised-w256": "posecast_lifter.onnx",
     "supervised-w384": "posecast_lifter_supervised_w384.onnx",
+    # supervised-w384 trained further with straighter knees, a more upright torso and slow cameras:
+    # the default
+    "supervised-upright-w384": "posecast_lifter_upright_w384.onnx",
     # semi-supervised (3D + the paper's losses), Bandai-Namco only: the three-way comparison's
     "semi-w384": "posecast_lifter_semi_w384.onnx",
     # the paper's unsupervised method (2D only), Bandai-Namco: the default before issue 10
     "unsupervised-w512": "posecast_lifter_unsupervised_w512.onnx",
 }
-#: The name ``--model`` defaults to: the best cross-dataset model that fits the latency budget.
-DEFAULT_MODEL_NAME = "supervised-w256"
+#: The name ``--model`` defaults to: the most accurate cross-dataset that is also plausible on real
+#: video (README, Models).
+DEFAULT_MODEL_NAME = "supervised-upright-w384"
 #: The shipped default lifter; an explicit path or another name always wins over it.
 DEFAULT_MODEL = WEIGHTS_DIR / MODELS[DEFAULT_MODEL_NAME]
 

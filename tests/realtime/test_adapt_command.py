@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import metadata
+from posecast.engines.runtime.base import DEFAULT_MODEL
 from posecast.realtime.cli import main
 
 CLIP = "dance_576.mp4"
@@ -34,7 +35,7 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     assert figures["after"]["moved_mm"] > 0  # the steps changed the networks
     # self-describing: what it was adapted from and on
     meta = metadata.read_onnx_metadata(out)
-    assert meta.model_kind.endswith("+adapted") and meta.extra["adapted_from"] == "posecast_lifter.onnx"
+    assert meta.model_kind.endswith("+adapted") and meta.extra["adapted_from"] == DEFAULT_MODEL.name
     assert CLIP.removesuffix(".mp4") in meta.extra["adapted_on"] and "adapted (2D only)" in meta.training_data
     assert (tmp_path / "adapted.int8.onnx").is_file() and (tmp_path / "adapted.adapt.npz").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left

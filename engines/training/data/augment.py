@@ -92,6 +92,9 @@ class BodyOptions:
     bodies: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        # ranges as tuples whatever the config file gave (YAML and JSON have lists): equal configs compare equal
+        for name in ("height_range", "speed_range", "knee_extension_range", "low_rate_fps"):
+            setattr(self, name, tuple(getattr(self, name)))
         if self.bodies is not None:
             bodies = np.asarray(self.bodies, dtype=np.float64)
             shape_ok = bodies.ndim == 2 and bodies.shape[1] == len(skeleton.BONES)

@@ -15,11 +15,11 @@ from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the shipped default (supervised-w256) misjudges this person's proportions by up to 25.6 % (hip and "
-    "shoulder widths: it also learned from CMU, whose marker-based joint centres put them 51 % and 78 % wider "
-    "than this clip's typical skeleton), 18 % (neck-head), 13 % (shins); thighs 1.9 %, forearms 4.3 % "
-    "(the previous unsupervised default: up to 16 %); the calibration itself recovers lengths within 3 % "
-    "from 3D (tests/calibration/test_subject.py). Strict: a better model makes this "
+    reason="the shipped default (supervised-upright-w384) misjudges this person's proportions by up to 24 % "
+    "(shoulder width; hips too: it also learned from CMU, whose marker-based joint centres put them 51 % and 78 % "
+    "wider than this clip's typical skeleton); the previous default supervised-w256 by 25.6 %, the unsupervised "
+    "one by 16 %; the calibration itself recovers lengths within 3 % from 3D (tests/calibration/test_subject.py). "
+    "Strict: a better model makes this "
     "pass and the marker must then go.",
 )
 def test_subject_bone_lengths_from_lifted_video(walk_joints: np.ndarray) -> None:
