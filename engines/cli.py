@@ -56,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _model_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=None, help="exported .onnx (default: the shipped model)")
+    # a string: a shipped model's name (resolve_model) or a path
+    parser.add_argument("--model", default=None, metavar="NAME|PATH",
+                        help="a shipped model's name or an exported .onnx (default: the shipped default)")  # fmt: skip
 
 
 def _info(args: argparse.Namespace) -> int:

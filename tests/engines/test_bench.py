@@ -71,6 +71,8 @@ def test_cli_info_lists_backends(model_path: Path, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert '"window_frames": 9' in out
     assert "onnxruntime  yes" in out and "tensorrt" in out
+    assert main(["engines", "info", "--model", "supervised-w256"]) == 0  # a shipped model by name
+    assert '"window_frames": 27' in capsys.readouterr().out
 
 
 def test_cli_build_int8_and_bad_batch(model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
