@@ -65,6 +65,14 @@ _SHINS = ("r_knee-r_ankle", "l_knee-l_ankle")
 _LIMBS = _THIGHS + _SHINS + ("r_shoulder-r_elbow", "l_shoulder-l_elbow", "r_elbow-r_wrist", "l_elbow-l_wrist")
 
 
+#: The allowed values of :class:`BodyOptions`' numbers and (low, high) ranges, inclusive.
+_LIMITS = (
+    ("side_jitter", 0.0, 0.2), ("shift_frac", 0.0, 0.2), ("speed_range", 0.1, 10.0), ("speed_prob", 0.0, 1.0),
+    ("knee_extension_prob", 0.0, 1.0), ("knee_extension_range", 0.0, 1.0), ("low_rate_prob", 0.0, 1.0),
+    ("low_rate_fps", 1.0, 1000.0), ("torso_back_prob", 0.0, 1.0), ("torso_back_max_deg", 0.0, 45.0),
+)  # fmt: skip
+
+
 @dataclass
 class BodyOptions:
     """How much each window's body varies (see the module docstring)."""
@@ -101,29 +109,14 @@ class BodyOptions:
             if not (shape_ok and np.isfinite(bodies).all() and (bodies > 0).all()):
                 raise ValueError(f"bodies must be (K, 16) finite positive lengths, got shape {bodies.shape}")
             self.bodies = bodies
-        if not 0.0 <= self.side_jitter <= 0.2:
-            raise ValueError(f"side_jitter must be in [0, 0.2], got {self.side_jitter}")
         if not 0.0 < self.height_range[0] <= self.height_range[1] <= 2.0:
             raise ValueError(f"height_range must be 0 < low <= high <= 2, got {self.height_range}")
-        if not 0.0 <= self.shift_frac <= 0.2:
-            raise ValueError(f"shift_frac must be in [0, 0.2], got {self.shift_frac}")
-        if not 0.1 <= self.speed_range[0] <= self.speed_range[1] <= 10.0:
-            raise ValueError(f"speed_range must be 0.1 <= low <= high <= 10, got {self.speed_range}")
-        if not 0.0 <= self.speed_prob <= 1.0:
-            raise ValueError(f"speed_prob must be in [0, 1], got {self.speed_prob}")
-        if not 0.0 <= self.knee_extension_prob <= 1.0:
-            raise ValueError(f"knee_extension_prob must be in [0, 1], got {self.knee_extension_prob}")
-        if not 0.0 <= self.low_rate_prob <= 1.0:
-            raise ValueError(f"low_rate_prob must be in [0, 1], got {self.low_rate_prob}")
-        if not 1.0 <= self.low_rate_fps[0] <= self.low_rate_fps[1] <= 1000.0:
-            raise ValueError(f"low_rate_fps must be 1 <= low <= high <= 1000, got {self.low_rate_fps}")
-        if not 0.0 <= self.torso_back_prob <= 1.0:
-            raise ValueError(f"torso_back_prob must be in [0, 1], got {self.torso_back_prob}")
-        if not 0.0 <= self.torso_back_max_deg <= 45.0:
-            raise ValueError(f"torso_back_max_deg must be in [0, 45], got {self.torso_back_max_deg}")
-        low, high = self.knee_extension_range
-        if not 0.0 <= low <= high <= 1.0:
-            raise ValueError(f"knee_extension_range must be 0 <= low <= high <= 1, got {self.knee_extension_range}")
+        for name, lowest, highest in _LIMITS:
+            value = getattr(self, name)
+            if isinstance(value, tuple) and not lowest <= value[0] <= value[1] <= highest:
+                raise ValueError(f"{name} must be {lowest:g} <= low <= high <= {highest:g}, got {value}")
+            if not isinstance(value, tuple) and not lowest <= value <= highest:
+                raise ValueError(f"{name} must be in [{lowest:g}, {highest:g}], got {value}")
 
 
 def _window_lengths(joints: np.ndarray) -> np.ndarray:
