@@ -55,7 +55,7 @@ class TrainConfig:
     mode: str = "unsupervised"
     model: ModelConfig = field(default_factory=lambda: ModelConfig(window_frames=DEFAULT_WINDOW_FRAMES))
     weights: LossWeights = field(default_factory=LossWeights)
-    #: each mocap window's body: proportions, joint-centre shifts, speed, knee extension
+    #: each mocap window's body and timing: proportions, joint-centre shifts, speed, knees, torso, camera rate
     body: BodyOptions = field(default_factory=BodyOptions)
     steps: int = 6000
     batch: int = 512
