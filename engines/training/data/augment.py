@@ -16,12 +16,12 @@ saw one skeleton lifts another one's 2D badly, so every training window gets its
 - :func:`extend_knees`: each knee's flexion scaled down by a per-window factor (the shin turned
   towards the thigh's line in the leg's own plane). The mocap legs are rarely straight: where
   a leg stands vertical, the knee is bent a median 20° even in Bandai-Namco's ``normal`` style
-  (1 % of such frames under 10°; 25–40° in most other styles; in CMU's Daz skeleton even the
+  (1 % of such frames under 10°; 20–40° in most other styles; in CMU's Daz skeleton even the
   straightest 2 % of a take's frames are bent at least 12.8°), so a lifter trained on them bends
   every straight-looking leg by about that much towards the camera (measured, issue 10: 23° on
   the squats clip, where MediaPipe says 13°). A knee's bend in depth is nearly invisible in 2D
-  (25° shortens the leg by 2 %, less than the
-  proportions vary), so only the training prior decides it;
+  (25° shortens the leg by 2 %, less than the proportions vary), so only the training prior
+  decides it;
 - :func:`lean_torso_back`: the upper body turned backwards about the hips' axis by a per-window
   angle. The mocap torso leans forwards over standing legs by a median 10° (pelvis → thorax
   against ankle → hip, Bandai-Namco and CMU alike; 14–22 % of such frames under 5°), where
