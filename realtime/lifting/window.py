@@ -7,7 +7,8 @@ model's frame rate (``model_fps``, 30 for the shipped models: training resamples
 (0.87 s for T = 27), whatever the source's rate: a 5 fps clip and a 60 fps camera give the
 network the motion it was trained on.
 
-Resampling: window slot ``i`` is the pose at ``t_now − (T − 1 − i) / model_fps``, linearly
+Resampling (:class:`posecast.engines.window_slots.WindowSlots`, the rule training's slow-camera
+windows use too): window slot ``i`` is the pose at ``t_now − (T − 1 − i) / model_fps``, linearly
 interpolated between the two frames around that time. It is causal (only frames already seen)
 and adds no latency: the newest slot is the current frame exactly. A slot that falls (to within
 :data:`SNAP_FRACTION` of a frame interval) on a frame is that frame exactly, so a source at the
@@ -43,13 +44,10 @@ from typing import Literal
 import numpy as np
 
 from ...engines.skeleton import NUM_JOINTS
+from ...engines.window_slots import SNAP_FRACTION, WindowSlots
 from ..errors import OptionsError
 
 WindowState = Literal["warming", "tracking"]
-
-#: A slot this close to a frame (fraction of the frame interval) is that frame exactly: the
-#: interpolation weights are rounded to multiples of it (1/4096 of 33 ms is 8 µs).
-SNAP_FRACTION = 1.0 / 4096
 _FIRST_CAPACITY = 128  # frames of history before the first growth: 4.2 s at 30 fps, 1 s at 120 fps
 
 
@@ -91,22 +89,14 @@ class PoseWindow:
     def __init__(self, options: PoseWindowOptions | None = None) -> None:
         self.options = o = options or PoseWindowOptions()
         t = o.window_frames
-        period_ns = 1e9 / o.model_fps
-        #: slot i is taken at t_now - _offsets_ns[i] (oldest first, the last is 0: the current frame)
-        self._offsets_ns = np.round(np.arange(t - 1, -1, -1) * period_ns).astype(np.int64)
-        self._offsets_ascending = self._offsets_ns[::-1].copy()
-        self._tolerance_ns = int(period_ns * SNAP_FRACTION)
+        #: where each slot falls between the frames seen (the rule training's slow cameras use too)
+        self._slots = WindowSlots(t, o.model_fps)
+        self._offsets_ascending = self._slots.offsets_ns[::-1].copy()
+        self._tolerance_ns = int(self._slots.period_ns * SNAP_FRACTION)
         self._max_gap_ns = None if o.max_gap_s is None else int(o.max_gap_s * 1e9)
         self._times = np.zeros(_FIRST_CAPACITY, np.int64)
         self._poses = np.zeros((_FIRST_CAPACITY, NUM_JOINTS, 2), np.float32)
         # per-frame scratch, allocated once
-        self._targets = np.zeros(t, np.int64)
-        self._lower = np.zeros(t, np.intp)
-        self._t_lower = np.zeros(t, np.int64)
-        self._span = np.zeros(t, np.int64)
-        self._weight = np.zeros(t, np.float64)
-        self._w_upper = np.zeros((t, 1, 1), np.float32)
-        self._w_lower = np.zeros((t, 1, 1), np.float32)
         self._a = np.zeros((t, NUM_JOINTS, 2), np.float32)
         self._b = np.zeros((t, NUM_JOINTS, 2), np.float32)
         self._lo = self._hi = 0  # the history is rows lo..hi-1 of the buffers, oldest first
@@ -150,28 +140,11 @@ class PoseWindow:
         many slots are not padding. Forgets the frames no later window needs."""
         lo, hi = self._lo, self._hi
         times = self._times[lo:hi]
-        targets, lower, t_lower, span, weight = self._targets, self._lower, self._t_lower, self._span, self._weight
-        np.subtract(now_ns, self._offsets_ns, out=targets)
-        # lower: the last frame at or before each slot, clamped so that the frame after it exists
-        # (indexing the history shifted by one frame gives that "upper" frame without an index array)
-        np.subtract(times.searchsorted(targets, side="right"), 1, out=lower)
-        # (np.maximum/np.minimum: the same numbers as np.clip without its Python wrapper, every frame)
-        np.minimum(np.maximum(lower, 0, out=lower), hi - lo - 2, out=lower)
-        times.take(lower, out=t_lower)
-        self._times[lo + 1 : hi].take(lower, out=span)
-        np.subtract(span, t_lower, out=span)
-        np.subtract(targets, t_lower, out=targets)  # now: each slot's time after its lower frame
-        # weight of the upper frame, in [0, 1] rounded to SNAP_FRACTION: 0 and 1 give a frame exactly
-        np.multiply(targets, round(1.0 / SNAP_FRACTION), out=targets)
-        np.divide(targets, span, out=weight)
-        np.rint(weight, out=weight)
-        np.minimum(np.maximum(weight, 0.0, out=weight), 1.0 / SNAP_FRACTION, out=weight)  # < 0: a padded slot
-        np.multiply(weight, SNAP_FRACTION, out=self._w_upper[:, 0, 0], casting="same_kind")
-        np.subtract(1.0, self._w_upper, out=self._w_lower)
+        lower, w_lower, w_upper = self._slots.weights(times, now_ns)
         self._poses[lo:hi].take(lower, axis=0, out=self._a)
         self._poses[lo + 1 : hi].take(lower, axis=0, out=self._b)
-        np.multiply(self._a, self._w_lower, out=self._a)
-        np.multiply(self._b, self._w_upper, out=self._b)
+        np.multiply(self._a, w_lower, out=self._a)
+        np.multiply(self._b, w_upper, out=self._b)
         np.add(self._a, self._b, out=out)
         # slots later than the first frame seen (to within the tolerance) are not padding
         filled = int(self._offsets_ascending.searchsorted(now_ns - int(times[0]) + self._tolerance_ns, side="right"))

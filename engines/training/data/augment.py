@@ -28,8 +28,9 @@ saw one skeleton lifts another one's 2D badly, so every training window gets its
   upright standing puts hip and shoulder joint centres on one vertical line (MediaPipe: 3° on
   the squats clip); a lifter trained on it leans every upright person forwards (8.6° there);
 - :func:`warp_times`: the window's frames taken at 0.5–2× the clip's speed;
-- :func:`low_rate_slots`: the window as the live window makes it from a slower camera (5–30 fps):
-  each slot a linear blend of the two camera frames around it, the newest exact. A 5 fps clip
+- :func:`slow_camera_windows`: the window as the live window makes it from a slower camera
+  (5–30 fps), with the live window's own rule: each slot a linear blend of the two camera frames
+  around it, the newest exact. A 5 fps clip
   gives the lifter piecewise-linear motion that 30 fps mocap never shows (measured on the
   squats clip, 5 fps: windows of the real frames lean the torso 2–10° more than repeating the
   current frame in the frames around a squat's turn).
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import skeleton
+from ...window_slots import WindowSlots
 
 _J = skeleton.JOINT_INDEX
 _B = {name: i for i, name in enumerate(skeleton.BONE_NAMES)}
@@ -89,7 +91,7 @@ class BodyOptions:
     knee_extension_prob: float = 0.0
     knee_extension_range: tuple[float, float] = (0.0, 1.0)
     #: share of windows made as the live window makes them from a camera at a rate drawn
-    #: log-uniformly in ``low_rate_fps`` (see :func:`low_rate_slots`); 0: every slot a mocap frame
+    #: log-uniformly in ``low_rate_fps`` (see :func:`slow_camera_windows`); 0: every slot a mocap frame
     low_rate_prob: float = 0.0
     low_rate_fps: tuple[float, float] = (5.0, 30.0)
     #: share of windows whose upper body turns backwards by an angle drawn uniformly in
@@ -252,28 +254,28 @@ def warp_times(last: np.ndarray, first: np.ndarray, window: int, speed: np.ndarr
     return np.maximum(last[:, None] + offsets[None, :] * speed[:, None], first[:, None])
 
 
-def low_rate_slots(window: int, slots_per_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The slots ``0..T-1`` of a window (newest last) filled as the live window does from a camera
-    with one frame every ``slots_per_frame (B,)`` slots (≥ 1; 6 for 5 fps at a 30 fps model): each
-    slot between the camera frames just before and after it, the newest slot a frame exactly.
-    Returns (older, newer, weight) ``(B, T)``: slot positions of the two frames and the newer
-    frame's weight. A camera frame older than slot 0 is taken at slot 0 (the window does not know
-    the motion before it), so the oldest ``slots_per_frame`` slots blend towards slot 0's pose."""
-    behind = (window - 1 - np.arange(window))[None, :] / slots_per_frame[:, None]  # camera frames back
-    frames_back = np.floor(behind + 1e-9)
-    newer = (window - 1) - frames_back * slots_per_frame[:, None]
-    older = np.maximum(newer - slots_per_frame[:, None], 0.0)
-    weight = np.where(newer > older, (np.arange(window)[None, :] - older) / np.maximum(newer - older, 1e-12), 1.0)
-    return older, newer, np.clip(weight, 0.0, 1.0)
-
-
-def at_slots(positions: np.ndarray, slots: np.ndarray) -> np.ndarray:
-    """Frame positions ``(B, T)`` read at fractional ``slots (B, T)`` (linear between slots)."""
-    lo = np.floor(slots).astype(np.int64)
-    hi = np.minimum(lo + 1, positions.shape[1] - 1)
-    frac = slots - lo
-    rows = np.arange(len(positions))[:, None]
-    return (1.0 - frac) * positions[rows, lo] + frac * positions[rows, hi]
+def slow_camera_windows(frames: np.ndarray, positions: np.ndarray, camera_fps: np.ndarray,
+                        model_fps: float) -> np.ndarray:  # fmt: skip
+    """Windows as the live window makes them from a camera at ``camera_fps (B,)``: ``frames (N, ...)``
+    at the training rate, ``positions (B, T)`` each window's slots in them (newest last); each
+    camera frame is the clip at its time, each slot the live window's blend of the camera frames
+    around it (:class:`~posecast.engines.window_slots.WindowSlots`, the same rule and code), the
+    newest slot a camera frame exactly. A camera frame older than slot 0 is taken at slot 0 (the
+    window does not hold the motion before it). Returns ``(B, T, ...)``."""
+    b, t = positions.shape
+    slots = WindowSlots(t, model_fps)
+    out = np.empty((b, t, *frames.shape[1:]), np.float64)
+    span_s = (t - 1) / model_fps
+    for r in range(b):
+        period_ns = 1e9 / camera_fps[r]
+        back = np.arange(int(np.ceil(span_s * camera_fps[r])) + 1, -1, -1)  # camera frames, oldest first
+        camera_ns = np.round(-back * period_ns).astype(np.int64)  # the window ends at time 0
+        lower, w_lower, w_upper = slots.weights(camera_ns, 0)
+        camera_slots = np.maximum((t - 1) + camera_ns * (model_fps / 1e9), 0.0)
+        camera_poses = interpolate_frames(frames, np.interp(camera_slots, np.arange(t), positions[r])[None])[0]
+        w = w_lower.reshape(t, *([1] * (frames.ndim - 1)))
+        out[r] = w * camera_poses[lower] + (1.0 - w) * camera_poses[lower + 1]
+    return out
 
 
 def sample_speeds(rng: np.random.Generator, batch: int, options: BodyOptions) -> np.ndarray:

@@ -17,15 +17,14 @@ from ... import normalize, skeleton
 from ...lift_input import posed_frames, read_lift_input
 from .augment import (
     BodyOptions,
-    at_slots,
     extend_knees,
     interpolate_frames,
     lean_torso_back,
-    low_rate_slots,
     proportion_factors,
     rescale_bones,
     sample_speeds,
     shift_joint_centres,
+    slow_camera_windows,
     warp_times,
 )
 from .cameras import CameraOptions, sample_cameras
@@ -117,11 +116,8 @@ class MocapWindowSampler:
             slow = np.flatnonzero(rng.random(b) < body.low_rate_prob)
             if len(slow):
                 low, high = np.log(body.low_rate_fps[0]), np.log(body.low_rate_fps[1])
-                fps = np.exp(rng.uniform(low, high, len(slow)))
-                older, newer, weight = low_rate_slots(o.window_frames, np.maximum(TRAINING_FPS / fps, 1.0))
-                w = weight[..., None, None]
-                world[slow] = ((1.0 - w) * interpolate_frames(self.frames, at_slots(index[slow], older))
-                               + w * interpolate_frames(self.frames, at_slots(index[slow], newer)))  # fmt: skip
+                fps = np.minimum(np.exp(rng.uniform(low, high, len(slow))), TRAINING_FPS)
+                world[slow] = slow_camera_windows(self.frames, index[slow], fps, TRAINING_FPS)
         if augment:
             mirror = rng.random(b) < o.mirror_prob
             world[mirror] = skeleton.mirror(world[mirror]) * np.array([-1.0, 1.0, 1.0])
