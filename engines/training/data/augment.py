@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ... import skeleton
 from ...window_slots import WindowSlots
@@ -213,11 +214,10 @@ def extend_knees(joints: np.ndarray, rng: np.random.Generator, prob: float,
         normal = np.cross(thigh, shin)
         sin_flex = np.linalg.norm(normal, axis=-1)
         flexion = np.arctan2(sin_flex, np.sum(thigh * shin, axis=-1))  # (B, T), 0 = straight
-        axis = normal / np.maximum(sin_flex, 1e-12)[..., None]
+        axis = normal / np.maximum(sin_flex, 1e-12)[..., None]  # a straight leg: no axis, no turn
         turn = -(1.0 - factor)[:, None] * flexion  # rotate the shin back towards the thigh's line
-        # Rodrigues; the axis is normal to the shin, so its (axis · shin) term is zero
-        turned = shin * np.cos(turn)[..., None] + np.cross(axis, shin) * np.sin(turn)[..., None]
-        out[..., ankle, :] = joints[..., knee, :] + np.where((sin_flex > 1e-9)[..., None], turned, shin)
+        turned = Rotation.from_rotvec((axis * turn[..., None]).reshape(-1, 3)).apply(shin.reshape(-1, 3))
+        out[..., ankle, :] = joints[..., knee, :] + turned.reshape(shin.shape)
     return out
 
 
@@ -235,15 +235,12 @@ def lean_torso_back(joints: np.ndarray, rng: np.random.Generator, prob: float, m
         return joints
     b = len(joints)
     angle = np.where(rng.random(b) < prob, np.radians(rng.uniform(0.0, max_deg, b)), 0.0)[:, None, None]
-    axes = body_frame(joints)  # (B, T, 3, 3) rows: left, up, forwards
-    left = axes[..., 0, :][:, :, None, :]  # (B, T, 1, 3)
+    left = body_frame(joints)[..., 0, :]  # (B, T, 3); rows of the body frame: left, up, forwards
+    # about ``left``, a negative angle takes up towards backwards (left × up = forwards)
+    turn = Rotation.from_rotvec((-left * angle).reshape(-1, 3)).as_matrix().reshape(*left.shape[:2], 3, 3)
     pelvis = joints[..., _J["pelvis"] : _J["pelvis"] + 1, :]
-    arm = joints[..., _UPPER_BODY, :] - pelvis
-    # Rodrigues about ``left``; a positive turn takes up towards backwards (left × up = forwards)
-    turned = (arm * np.cos(-angle)[..., None] + np.cross(left, arm) * np.sin(-angle)[..., None]
-              + left * np.sum(left * arm, -1, keepdims=True) * (1.0 - np.cos(-angle))[..., None])  # fmt: skip
     out = joints.copy()
-    out[..., _UPPER_BODY, :] = pelvis + turned
+    out[..., _UPPER_BODY, :] = pelvis + np.einsum("btij,btkj->btki", turn, joints[..., _UPPER_BODY, :] - pelvis)
     return out
 
 
