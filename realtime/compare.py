@@ -35,13 +35,13 @@ Every figure is computed the same way for both skeletons, on the frames where bo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..engines import metrics, normalize, skeleton
+from ..engines import joint_limits, metrics, normalize, skeleton
 from .assemble import PipelineOptions, build_pipeline
 from .lifting import LifterOptions, LiftingOptions
 from .sources import open_source
@@ -71,12 +71,14 @@ class ClipPoses:
     images: dict[int, np.ndarray]
 
 
-def collect(clip: Path, model: str | Path | None = None, max_frames: int | None = None,
-            keep_images: int = 4, image_height: int = 240) -> ClipPoses:  # fmt: skip
+def collect(clip: Path, model: str | Path | None = None, max_frames: int | None = None, keep_images: int = 4,
+            image_height: int = 240, lifting: LiftingOptions | None = None) -> ClipPoses:  # fmt: skip
     """Run ``clip`` through MediaPipe and the lifting stage (``model``: a shipped model's name or
-    a file; ``None``: the default) and keep both 3D poses of the first person per frame, and
-    ``keep_images`` frames spread over the clip (scaled to ``image_height``) for pictures."""
-    options = PipelineOptions(lifting=LiftingOptions(lifter=LifterOptions(model_path=model)))
+    a file; ``None``: the default; ``lifting``: the stage's other options, default ones when
+    ``None``) and keep both 3D poses of the first person per frame, and ``keep_images`` frames
+    spread over the clip (scaled to ``image_height``) for pictures."""
+    lifting = replace(lifting or LiftingOptions(), lifter=LifterOptions(model_path=model))
+    options = PipelineOptions(lifting=lifting)
     nan3, nan2 = np.full((skeleton.NUM_JOINTS, 3), np.nan), np.full((skeleton.NUM_JOINTS, 2), np.nan)
     rows: list[tuple] = []
     thumbnails: list[np.ndarray] = []
@@ -167,18 +169,7 @@ def shoulder_depth_gap_m(joints: np.ndarray) -> np.ndarray:
 knee_bend_deg = metrics.knee_bend_deg
 
 
-def knee_backward_deg(joints: np.ndarray) -> np.ndarray:
-    """``(F, 2)`` how far each knee bends backwards (degrees; 0 when it bends forwards or not at
-    all): the knee behind the hip–ankle line, against the body's forward direction (the hips'
-    left-to-right line × the torso's up), which a knee cannot do beyond a few degrees."""
-    forward = np.cross(joints[:, J["l_hip"]] - joints[:, J["r_hip"]], joints[:, J["thorax"]] - joints[:, J["pelvis"]])
-    backward = []
-    for h, k, a in LEGS:
-        line = joints[:, a] - joints[:, h]
-        t = ((joints[:, k] - joints[:, h]) * line).sum(-1) / np.maximum((line * line).sum(-1), 1e-12)
-        offset = joints[:, k] - joints[:, h] - t[:, None] * line
-        backward.append((offset * forward).sum(-1) < 0)
-    return np.where(np.stack(backward, axis=-1), knee_bend_deg(joints), 0.0)
+knee_backward_deg = joint_limits.knee_backward_deg
 
 
 def standing_legs(keypoints_px: np.ndarray, confidence: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...calibration import DEFAULT_HFOV_DEG
+from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.media import display_available
 from ..avatar import AvatarWorld
 from ..detectors import DETECTORS
@@ -67,6 +68,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                       help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
     size.add_argument("--subject", type=Path, help="subject file from `posecast calibrate subject`")
     parser.add_argument("--one-euro", action="store_true", help="also filter joints with a One Euro filter")
+    parser.add_argument("--no-knee-limit", action="store_true",
+                        help="keep knees the network bends backwards (by default one bent backwards by more than "
+                             f"{MAX_BACKWARD_DEG:g} degrees is mirrored in depth to bend forwards)")  # fmt: skip
     parser.add_argument("--runner", default="auto", choices=RUNNERS,
                         help="threaded: the 2D on a thread of its own; auto: threaded from 4 cores (on 2 it measured "
                              "slower; posecast bench compares both)")  # fmt: skip
@@ -91,6 +95,7 @@ def lifting_options(args: argparse.Namespace) -> LiftingOptions:
         subject_path=getattr(args, "subject", None),
         one_euro=OneEuroOptions(min_cutoff_hz=1.5, beta=0.5) if getattr(args, "one_euro", False) else None,
         tracker=TrackerOptions(max_people=max_people),
+        max_knee_backward_deg=None if getattr(args, "no_knee_limit", False) else MAX_BACKWARD_DEG,
     )
 
 

@@ -7,7 +7,8 @@ Per frame (:meth:`MetricPoseLifting.process`):
    (:func:`posecast.engines.normalize.normalize_pixels`), push into each person's causal window.
 2. ``lift``: one batched call of the exported networks for every person seen.
 3. ``smooth``: per person, bone-length smoothing makes the pose metric from the subject's
-   height or profile, the optional One Euro filter, and the root placed from the focal length
+   height or profile, a knee bent backwards is mirrored to bend forwards
+   (:mod:`posecast.engines.joint_limits`), the optional One Euro filter, and the root placed from the focal length
    and the 2D (:func:`posecast.engines.camera.solve_root_translation`).
 
 Tracking policy: a person not seen in a frame is ``lost`` in that frame (no pose is made up),
@@ -40,6 +41,7 @@ from ...calibration import (
     load_subject,
 )
 from ...engines import normalize, skeleton
+from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ..errors import OptionsError
 from ..stages import PoseLifting
 from ..types import Detections2D, PersonPose
@@ -63,7 +65,9 @@ class LiftingOptions:
     ``min_joint_confidence``: joints below it get no weight when placing the root;
     ``max_gap_s``: a longer gap between a person's frames restarts their window (``None``: never;
     shorter dropouts are bridged);
-    ``plausibility``: the limits beyond which a pose is published as ``lost``."""
+    ``plausibility``: the limits beyond which a pose is published as ``lost``;
+    ``max_knee_backward_deg``: a knee bent backwards by more is mirrored in depth to bend
+    forwards (:mod:`posecast.engines.joint_limits`; ``None``: off)."""
 
     lifter: LifterOptions = field(default_factory=LifterOptions)
     intrinsics_path: Path | None = None
@@ -76,6 +80,7 @@ class LiftingOptions:
     max_gap_s: float | None = 0.5
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     plausibility: PlausibilityOptions = field(default_factory=PlausibilityOptions)
+    max_knee_backward_deg: float | None = MAX_BACKWARD_DEG
 
     def __post_init__(self) -> None:
         if not 10.0 <= self.hfov_deg <= 170.0:
@@ -87,6 +92,9 @@ class LiftingOptions:
             raise OptionsError("give either a height or a subject file, not both")
         if not 0.0 <= self.min_joint_confidence <= 1.0:
             raise OptionsError(f"min_joint_confidence must be between 0 and 1, got {self.min_joint_confidence}")
+        limit = self.max_knee_backward_deg
+        if limit is not None and not 0.0 <= limit < 90.0:
+            raise OptionsError(f"max_knee_backward_deg must be from 0 to 90 degrees, got {limit}")
         k = self.fixed_intrinsics
         if k is not None and not (len(k) == 4 and all(math.isfinite(v) for v in k) and k[0] > 0 and k[1] > 0):
             raise OptionsError(f"intrinsics must be 4 finite numbers fx, fy, cx, cy with fx, fy > 0, got {k}")
@@ -243,7 +251,7 @@ class MetricPoseLifting(PoseLifting):
         if person_id not in self.states:
             o = self.options
             self.states[person_id] = PersonState(self.lifter.window_frames, self._smoother, o.one_euro, o.max_gap_s,
-                                                 self._model_fps)  # fmt: skip
+                                                 self._model_fps, o.max_knee_backward_deg)  # fmt: skip
         return self.states[person_id]
 
     def reset(self) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...engines.camera import solve_root_translation
+from ...engines.joint_limits import mirror_backward_knees
 from .smoothing import BoneLengthSmoother, BoneLengthSmootherOptions, OneEuroFilter, OneEuroOptions
 from .window import PoseWindow, PoseWindowOptions, WindowResult
 
@@ -32,7 +33,7 @@ class MetricPose:
 
 
 class PersonState:
-    """The window, the bone-length smoother and the optional One Euro filter of one person."""
+    """The window, the bone-length smoother, the knee limit and the optional One Euro filter of one person."""
 
     def __init__(
         self,
@@ -41,8 +42,10 @@ class PersonState:
         one_euro: OneEuroOptions | None = None,
         max_gap_s: float | None = 0.5,
         model_fps: float = 30.0,
+        max_knee_backward_deg: float | None = None,
     ) -> None:
         self.window = PoseWindow(PoseWindowOptions(window_frames, model_fps, max_gap_s))
+        self.max_knee_backward_deg = max_knee_backward_deg
         self.smoother = BoneLengthSmoother(smoother)
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
         self._state = "warming"
@@ -64,10 +67,13 @@ class PersonState:
         timestamp_ns: int,
         min_joint_confidence: float,
     ) -> MetricPose | None:
-        """The network's root-relative output ``(17, 3)`` → metric pose (bone smoothing, filter,
-        root placed from the 2D with joints below ``min_joint_confidence`` unweighted). ``None``
-        when the root cannot be placed (degenerate 2D): the caller treats the person as lost."""
+        """The network's root-relative output ``(17, 3)`` → metric pose (bone smoothing, knees
+        bent backwards mirrored, filter, root placed from the 2D with joints below
+        ``min_joint_confidence`` unweighted). ``None`` when the root cannot be placed (degenerate
+        2D): the caller treats the person as lost."""
         joints_rel_m = self.smoother.process(joints_lifted, timestamp_ns, confidence)
+        if self.max_knee_backward_deg is not None:
+            joints_rel_m, _ = mirror_backward_knees(joints_rel_m, self.max_knee_backward_deg)
         if self.one_euro is not None:
             joints_rel_m = self.one_euro.process(joints_rel_m, timestamp_ns)
         weights = np.where(confidence >= min_joint_confidence, confidence, 0.0)

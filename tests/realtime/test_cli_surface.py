@@ -17,9 +17,13 @@ import cv2
 import numpy as np
 import pytest
 from posecast.engines import install
+from posecast.engines.joint_limits import MAX_BACKWARD_DEG
 from posecast.engines.runtime import BACKENDS, availability
 from posecast.realtime.cli import build_parser, main
+from posecast.realtime.commands.arguments import lifting_options
 from posecast.realtime.commands.listen import format_line, tidy
+from posecast.realtime.errors import OptionsError
+from posecast.realtime.lifting import LiftingOptions
 from posecast.realtime.schema import MetaMessage
 from posecast.realtime.sources import CameraSource, StreamSource, open_source
 
@@ -67,6 +71,14 @@ def test_subject_height_and_its_old_name() -> None:
     assert parser.parse_args(["run", "--height", "1.8"]).height == 1.8  # the old spelling still works
     assert parser.parse_args(["lift", "--input", "a", "--output", "b", "--subject-height", "1.6"]).height == 1.6
     assert parser.parse_args(["calibrate", "subject", "--subject-height", "1.6", "-o", "s.yaml"]).height == 1.6
+
+
+def test_knee_limit_is_on_unless_asked_off() -> None:
+    parser = build_parser()
+    assert lifting_options(parser.parse_args(["run"])).max_knee_backward_deg == MAX_BACKWARD_DEG
+    assert lifting_options(parser.parse_args(["run", "--no-knee-limit"])).max_knee_backward_deg is None
+    with pytest.raises(OptionsError, match="max_knee_backward_deg"):
+        LiftingOptions(max_knee_backward_deg=95.0)
 
 
 @pytest.mark.parametrize("command", [["calibrate", "camera", "--hfov", "60", "--size", "640x480"],

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from posecast.engines import skeleton
 from posecast.realtime import compare
+from posecast.realtime.lifting import LiftingOptions
 from scipy.spatial.transform import Rotation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,3 +132,19 @@ def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_mode
         png = images / "compare_mediapipe_squats_720x1280.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert tool.main([str(tmp_path / "missing.mp4"), "--json", str(out)]) == 2
+
+
+@pytest.mark.slow
+def test_the_lifting_stage_mirrors_backward_knees_on_a_real_clip(media_dir: Path, pose_model_path: Path) -> None:
+    """The dance clip's raised right leg (frames 75–76) is nearly straight in 2D and the shipped
+    default lifts it bent backwards; the lifting stage's knee limit (on by default) mirrors it, and
+    changes nothing else."""
+    clip = media_dir / "dance_576.mp4"
+    off = compare.collect(clip, max_frames=80, keep_images=0, lifting=LiftingOptions(max_knee_backward_deg=None))
+    on = compare.collect(clip, max_frames=80, keep_images=0)
+    backward_off, backward_on = compare.knee_backward_deg(off.posecast_m), compare.knee_backward_deg(on.posecast_m)
+    assert backward_off.max() > 10, "the default no longer bends this knee backwards: pick another case"
+    assert backward_on.max() <= 5.0 + 1e-6
+    changed = np.abs(on.posecast_m - off.posecast_m).max(axis=2) > 1e-9
+    assert changed.any() and set(np.flatnonzero(changed.any(axis=0))) <= {J["l_knee"], J["r_knee"]}
+    np.testing.assert_array_equal(on.mediapipe_m, off.mediapipe_m)

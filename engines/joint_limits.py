@@ -1,0 +1,80 @@
+"""Knees bend one way: a lifted knee bent backwards is mirrored in depth to bend forwards.
+
+A nearly straight leg seen from the front looks the same in 2D whether its knee is bent
+towards the camera or away from it; the lifter sometimes picks the wrong one, and a knee
+bent backwards by 15° is a pose nobody can make (healthy knees hyperextend a few degrees).
+:func:`mirror_backward_knees` takes the other answer the 2D allows: the knee's offset from
+the hip–ankle line is split into a part along the viewing direction (depth, which the 2D
+does not see) and a part across it (which the 2D sees), and the depth part changes sign.
+Hip, ankle and both bone lengths are kept exactly; the knee moves in depth only, so the
+pose still explains the 2D (exactly for a leg across the view, the usual case; the viewing
+direction is the camera's z axis, a weak-perspective approximation of the knee's ray).
+
+A knee is mirrored only when it bends backwards by more than ``max_backward_deg`` and the
+mirrored knee bends forwards. In profile the bend is across the view, visible in 2D, and
+mirroring the depth would not make it bend forwards: such a knee is left as the 2D says.
+Backwards is against the body's forward direction, the hips' left-to-right line × the
+torso's up (pelvis → thorax): the definition :mod:`posecast.realtime.compare` scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import metrics, skeleton
+
+J = skeleton.JOINT_INDEX
+#: Healthy adult knees hyperextend up to about 5–10°; more than this is mirrored.
+MAX_BACKWARD_DEG = 5.0
+
+
+def body_forward(joints: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` the body's forward direction (not normalised): the hips' left-to-right line
+    × the torso's up, for joints ``(..., 17, 3)`` in camera axes (x right, y down, z forward)."""
+    hips = joints[..., J["l_hip"], :] - joints[..., J["r_hip"], :]
+    return np.cross(hips, joints[..., J["thorax"], :] - joints[..., J["pelvis"], :])
+
+
+def knee_offsets(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each knee's offset from its hip–ankle line ``(..., 2, 3)`` and that line's point nearest
+    the knee ``(..., 2, 3)``, left leg then right."""
+    offsets, feet = [], []
+    for hip, knee, ankle in metrics.LEGS:
+        line = joints[..., ankle, :] - joints[..., hip, :]
+        along = ((joints[..., knee, :] - joints[..., hip, :]) * line).sum(-1, keepdims=True)
+        foot = joints[..., hip, :] + along / np.maximum((line * line).sum(-1, keepdims=True), 1e-12) * line
+        offsets.append(joints[..., knee, :] - foot)
+        feet.append(foot)
+    return np.stack(offsets, axis=-2), np.stack(feet, axis=-2)
+
+
+def knee_backward_deg(joints: np.ndarray) -> np.ndarray:
+    """``(..., 2)`` how far each knee bends backwards (its bend in degrees when the knee lies
+    behind the hip–ankle line against :func:`body_forward`, else 0)."""
+    offsets, _ = knee_offsets(joints)
+    behind = (offsets * body_forward(joints)[..., None, :]).sum(-1) < 0
+    return np.where(behind, metrics.knee_bend_deg(joints), 0.0)
+
+
+def mirror_backward_knees(
+    joints: np.ndarray, max_backward_deg: float = MAX_BACKWARD_DEG
+) -> tuple[np.ndarray, np.ndarray]:
+    """Joints ``(..., 17, 3)`` (camera axes, any origin) with every knee bent backwards by more
+    than ``max_backward_deg`` mirrored in depth about its hip–ankle line (module docstring),
+    and which knees were ``(..., 2)`` bool. The input is not changed."""
+    offsets, feet = knee_offsets(joints)
+    hips = np.stack([joints[..., h, :] for h, _, _ in metrics.LEGS], axis=-2)
+    ankles = np.stack([joints[..., a, :] for _, _, a in metrics.LEGS], axis=-2)
+    axis = ankles - hips
+    axis /= np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-12)
+    # the viewing direction's part across the leg: the depth the 2D cannot see
+    depth = np.array([0.0, 0.0, 1.0]) - axis[..., 2:3] * axis
+    depth /= np.maximum(np.linalg.norm(depth, axis=-1, keepdims=True), 1e-12)
+    mirrored = offsets - 2.0 * (offsets * depth).sum(-1, keepdims=True) * depth
+    forward = body_forward(joints)[..., None, :]
+    flip = (knee_backward_deg(joints) > max_backward_deg) & ((mirrored * forward).sum(-1) > 0)
+    out = joints.copy()
+    for side, (_, knee, _) in enumerate(metrics.LEGS):
+        out[..., knee, :] = np.where(flip[..., side, None], feet[..., side, :] + mirrored[..., side, :],
+                                     joints[..., knee, :])  # fmt: skip
+    return out, flip
