@@ -135,11 +135,33 @@ def bone_lengths(joints: np.ndarray) -> np.ndarray:
 
 
 def mirror(joints: np.ndarray) -> np.ndarray:
-    """Swap left and right joints (the caller negates x where a mirror image is wanted)."""
+    """Swap left and right joints (:func:`mirror_image` also negates x)."""
     out = joints.copy()
     for left, right in LEFT_RIGHT:
         out[..., left, :], out[..., right, :] = joints[..., right, :], joints[..., left, :]
     return out
+
+
+def mirror_image(points: np.ndarray) -> np.ndarray:
+    """The same person in a mirror image, for points ``(..., 17, C)`` in camera axes (x first:
+    normalised 2D or 3D): left and right swapped and x negated, in the input's dtype. Mirroring
+    twice gives the input back."""
+    flip_x = np.ones(points.shape[-1], dtype=points.dtype)
+    flip_x[0] = -1
+    return mirror(points) * flip_x
+
+
+def with_mirror_images(windows: np.ndarray) -> np.ndarray:
+    """``(B, ..., 17, C)`` → ``(2B, ...)``: the windows, then their mirror images (flip averaging:
+    one network call for both; :func:`average_mirrored` folds the answers)."""
+    return np.concatenate([windows, mirror_image(windows)])
+
+
+def average_mirrored(joints: np.ndarray) -> np.ndarray:
+    """The answers ``(2B, 17, C)`` to :func:`with_mirror_images`' windows → ``(B, 17, C)``: each
+    window's answer averaged with its mirror image's, mirrored back."""
+    count = len(joints) // 2
+    return (joints[:count] + mirror_image(joints[count:])) / 2
 
 
 # Average adult proportions: each bone as a fraction of standing height (measured on the

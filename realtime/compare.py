@@ -43,7 +43,7 @@ import numpy as np
 
 from ..engines import joint_limits, metrics, normalize, skeleton
 from .assemble import PipelineOptions, build_pipeline
-from .lifting import LifterOptions, LiftingOptions
+from .lifting import LiftingOptions
 from .sources import open_source
 
 J = skeleton.JOINT_INDEX
@@ -77,7 +77,9 @@ def collect(clip: Path, model: str | Path | None = None, max_frames: int | None 
     a file; ``None``: the default; ``lifting``: the stage's other options, default ones when
     ``None``) and keep both 3D poses of the first person per frame, and ``keep_images`` frames
     spread over the clip (scaled to ``image_height``) for pictures."""
-    lifting = replace(lifting or LiftingOptions(), lifter=LifterOptions(model_path=model))
+    lifting = lifting or LiftingOptions()
+    if model is not None:
+        lifting = replace(lifting, lifter=replace(lifting.lifter, model_path=model))
     options = PipelineOptions(lifting=lifting)
     nan3, nan2 = np.full((skeleton.NUM_JOINTS, 3), np.nan), np.full((skeleton.NUM_JOINTS, 2), np.nan)
     rows: list[tuple] = []

@@ -12,7 +12,9 @@ people; ``cmu_all``, every CMU take, for models trained on Bandai-Namco only (``
 
 A model is a training checkpoint (.pt, weights rounded to float16 as exported), an ONNX file run
 by ONNX Runtime (``:int8`` for its dynamic-quantized copy), a shipped model's registry name, or
-``flat``: the 2D with every joint at one depth, the floor any lifter must beat.
+``flat``: the 2D with every joint at one depth, the floor any lifter must beat. ``:flip`` (or
+``:int8+flip``) lifts each window with its mirror image and averages, as the live pipeline does
+by default.
 """
 
 from __future__ import annotations
@@ -51,6 +53,17 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     if spec == "flat":
         return flat_predictor, 1
     path, _, variant = spec.partition(":")
+    variants = set(variant.split("+")) - {""}
+    if variants - {"int8", "flip"}:
+        raise SystemExit(f"unknown model variant {variant!r}: use int8, flip or int8+flip")
+    predict, window_frames = _network_predictor(path, "int8" in variants)
+    if "flip" not in variants:
+        return predict, window_frames
+    # flip averaging, as the live lifter does it (posecast.realtime.lifting.lifter)
+    return (lambda windows: skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))), window_frames
+
+
+def _network_predictor(path: str, int8: bool):  # noqa: ANN202 - (predict, window_frames)
     if path.endswith(".pt"):
         import torch
 
@@ -68,7 +81,7 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     from posecast.engines.runtime import load_backend
     from posecast.engines.runtime.base import resolve_model
 
-    backend = load_backend("onnxruntime", resolve_model(path), int8=variant == "int8", threads=1)
+    backend = load_backend("onnxruntime", resolve_model(path), int8=int8, threads=1)
     return (lambda windows: backend.run(windows).joints_3d), backend.metadata.window_frames
 
 
@@ -83,7 +96,9 @@ def eval_sets(clips: list[Clip], names: list[str]) -> dict[str, list[Clip]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", action="append", required=True, help="LABEL=PATH[.pt|.onnx][:int8], NAME, or flat")
+    ap.add_argument("--model", action="append", required=True,
+                    help="LABEL=PATH[.pt|.onnx][:int8|:flip|:int8+flip], NAME, or flat; flip: flip averaging, "
+                         "as the live pipeline lifts")  # fmt: skip
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="in_domain,cross", help="comma-separated: in_domain, cross, cmu_all")
     ap.add_argument("--max-clips", type=int, default=0, help="evaluate on only this many clips per set")

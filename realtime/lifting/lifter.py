@@ -2,6 +2,12 @@
 
 Runs the exported scale + lifting networks through :mod:`posecast.engines.runtime` (ONNX
 Runtime on the CPU, TensorRT or torch-cuda on an NVIDIA GPU).
+
+Flip averaging (on by default, as VideoPose3D evaluates): each window is lifted together with
+its mirror image in the same network call, and the two answers (the second mirrored back) are
+averaged. A person and their mirror image have mirrored poses, so where the network's errors
+differ between the two they partly cancel: held-out P-MPJPE 51.9 → 50.4 mm cross-dataset and
+32.0 → 31.1 mm in-domain for the shipped default, for twice the rows in one call.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...engines import skeleton
 from ...engines.runtime import RuntimeBackend, load_backend
 from ...engines.runtime.base import resolve_model
 from ...engines.runtime.quantize import int8_by_default
@@ -24,6 +31,8 @@ class LifterOptions:
     #: onnxruntime: run the INT8 dynamic-quantized copy. None (auto): when a copy made from this
     #: exact model ships beside it (it ships only when its accuracy loss measured ≤ 1 mm MPJPE).
     int8: bool | None = None
+    #: lift each window with its mirror image too and average the two (module docstring)
+    flip_average: bool = True
 
 
 @dataclass
@@ -57,9 +66,15 @@ class Lifter3D:
         return self.backend.metadata
 
     def process(self, windows: np.ndarray) -> LiftResult:
-        """Lift ``windows`` ``(B, T, 17, 2)`` float32 (C-contiguous; ``B >= 1``); blocks for one call."""
-        out = self.backend.run(windows)
-        return LiftResult(out.joints_3d.astype(np.float64), out.scale[:, 0].astype(np.float64))
+        """Lift ``windows`` ``(B, T, 17, 2)`` float32 (C-contiguous; ``B >= 1``); blocks for one call
+        (of ``2B`` windows with flip averaging)."""
+        if not self.options.flip_average:
+            out = self.backend.run(windows)
+            return LiftResult(out.joints_3d.astype(np.float64), out.scale[:, 0].astype(np.float64))
+        out = self.backend.run(skeleton.with_mirror_images(windows))
+        scale = out.scale[:, 0].astype(np.float64)
+        return LiftResult(skeleton.average_mirrored(out.joints_3d.astype(np.float64)),
+                          (scale[: len(windows)] + scale[len(windows) :]) / 2)  # fmt: skip
 
     def reset(self) -> None:
         """Stateless: nothing to forget between subjects."""

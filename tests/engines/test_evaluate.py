@@ -130,3 +130,27 @@ def test_markdown_tables_render(eval_clips: list[EvalClip]) -> None:
     action = eval_clips[0].action
     frames = sum(len(c.keypoints_norm) for c in eval_clips if c.action == action)
     assert any(line.startswith(f"| {action} | {frames} |") for line in actions)
+
+
+def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip]) -> None:
+    """``tools/evaluate.py --model NAME:flip`` predicts what the live lifter publishes by default
+    (each window averaged with its mirror image), and an unknown variant is refused."""
+    import importlib.util
+    from pathlib import Path
+
+    from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "evaluate.py"
+    spec = importlib.util.spec_from_file_location("posecast_tools_evaluate", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    flip, window_frames = tool.make_predictor("supervised-upright-w384:flip")
+    plain, _ = tool.make_predictor("supervised-upright-w384")
+    windows = causal_windows(build_eval_clips(clips[:1], noisy=False)[0].keypoints_norm, window_frames)[:8]
+    lifter = Lifter3D(LifterOptions(model_path="supervised-upright-w384", int8=False))
+    live = lifter.process(np.ascontiguousarray(windows)).joints_rel
+    lifter.close()
+    np.testing.assert_allclose(flip(windows), live, atol=1e-6)
+    assert np.abs(plain(windows) - live).max() > 1e-4
+    with pytest.raises(SystemExit, match="unknown model variant"):
+        tool.make_predictor("supervised-upright-w384:fp16")

@@ -120,7 +120,7 @@ class MocapWindowSampler:
                 world[slow] = slow_camera_windows(self.frames, index[slow], fps, TRAINING_FPS)
         if augment:
             mirror = rng.random(b) < o.mirror_prob
-            world[mirror] = skeleton.mirror(world[mirror]) * np.array([-1.0, 1.0, 1.0])
+            world[mirror] = skeleton.mirror_image(world[mirror])
             if body is not None:
                 world = rescale_bones(world, proportion_factors(world, rng, body))
                 world = shift_joint_centres(world, rng, body.shift_frac)
@@ -193,6 +193,6 @@ class Recorded2DSampler:
         keypoints = self.frames[self.windows[rows]].copy()
         confidence = self.confidence[self.windows[rows]]
         mirror = self.rng.random(batch) < self.mirror_prob
-        keypoints[mirror] = skeleton.mirror(keypoints[mirror]) * np.array([-1.0, 1.0])
+        keypoints[mirror] = skeleton.mirror_image(keypoints[mirror])
         confidence[mirror] = skeleton.mirror(confidence[mirror][..., None])[..., 0]  # follows its joint
         return WindowBatch(keypoints.astype(np.float32), confidence.astype(np.float32))

@@ -73,3 +73,36 @@ def test_a_batch_of_people_is_lifted_like_each_alone(walk_joints: np.ndarray, in
         assert np.abs(together.joints_rel[k] - single.joints_rel[0]).max() <= tolerance * height
         assert together.scale[k] == pytest.approx(single.scale[0], rel=tolerance)
     assert np.abs(together.joints_rel[0] - together.joints_rel[2]).max() > 0.05 * height  # different poses
+
+
+def test_flip_averaging_treats_a_person_and_their_mirror_image_alike(walk_joints: np.ndarray) -> None:
+    """With flip averaging a window and its mirror image are lifted to mirror-image poses (the
+    same network rows, each averaged with the other), which the network alone does not do; the
+    result is the network's two answers averaged, the scale too. (The float model: INT8 quantizes
+    activations over the whole batch, so its rows also move with the batch's size.)"""
+    assert LifterOptions().flip_average  # on by default
+    flip, raw = Lifter3D(LifterOptions(int8=False)), Lifter3D(LifterOptions(int8=False, flip_average=False))
+    t = flip.window_frames
+    cameras = sample_cameras(walk_joints[:, skeleton.ROOT].mean(0)[None], np.random.default_rng(5))
+    keypoints_norm = normalize.project(cameras.to_camera(walk_joints[None].astype(np.float64)))[0]
+    windows = np.stack([keypoints_norm[i : i + t] for i in (0, 40)]).astype(np.float32)
+    mirrored = np.ascontiguousarray(skeleton.mirror_image(windows))
+    averaged, averaged_mirror = flip.process(windows), flip.process(mirrored)
+    once, once_mirror = raw.process(windows), raw.process(mirrored)
+    flip.close()
+    raw.close()
+    np.testing.assert_allclose(averaged_mirror.joints_rel, skeleton.mirror_image(averaged.joints_rel), atol=1e-6)
+    np.testing.assert_allclose(averaged_mirror.scale, averaged.scale, rtol=1e-6)
+    asymmetry = np.abs(once_mirror.joints_rel - skeleton.mirror_image(once.joints_rel)).max()
+    assert asymmetry > 1e-3  # the network alone answers a mirror image differently
+    expected = (once.joints_rel + skeleton.mirror_image(once_mirror.joints_rel)) / 2
+    np.testing.assert_allclose(averaged.joints_rel, expected, atol=1e-6)
+    np.testing.assert_allclose(averaged.scale, (once.scale + once_mirror.scale) / 2, rtol=1e-6)
+
+
+def test_mirror_image_twice_is_the_input() -> None:
+    points = np.random.default_rng(0).normal(size=(3, 17, 2)).astype(np.float32)
+    once = skeleton.mirror_image(points)
+    assert once.dtype == np.float32
+    assert once[0, skeleton.JOINT_INDEX["l_knee"], 0] == -points[0, skeleton.JOINT_INDEX["r_knee"], 0]
+    np.testing.assert_array_equal(skeleton.mirror_image(once), points)
