@@ -26,6 +26,7 @@ from . import metrics, skeleton
 J = skeleton.JOINT_INDEX
 #: Healthy adult knees hyperextend up to about 5–10°; more than this is mirrored.
 MAX_BACKWARD_DEG = 5.0
+_HIPS, _KNEES, _ANKLES = (np.array(column) for column in zip(*metrics.LEGS, strict=True))  # left leg, right leg
 
 
 def body_forward(joints: np.ndarray) -> np.ndarray:
@@ -35,25 +36,26 @@ def body_forward(joints: np.ndarray) -> np.ndarray:
     return np.cross(hips, joints[..., J["thorax"], :] - joints[..., J["pelvis"], :])
 
 
-def knee_offsets(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each knee's offset from its hip–ankle line ``(..., 2, 3)`` and that line's point nearest
-    the knee ``(..., 2, 3)``, left leg then right."""
-    offsets, feet = [], []
-    for hip, knee, ankle in metrics.LEGS:
-        line = joints[..., ankle, :] - joints[..., hip, :]
-        along = ((joints[..., knee, :] - joints[..., hip, :]) * line).sum(-1, keepdims=True)
-        foot = joints[..., hip, :] + along / np.maximum((line * line).sum(-1, keepdims=True), 1e-12) * line
-        offsets.append(joints[..., knee, :] - foot)
-        feet.append(foot)
-    return np.stack(offsets, axis=-2), np.stack(feet, axis=-2)
+def knee_offsets(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each knee's offset from its hip–ankle line ``(..., 2, 3)``, that line's point nearest the
+    knee ``(..., 2, 3)`` and the line's direction, hip → ankle ``(..., 2, 3)``; left leg, right leg."""
+    hips, knees = joints[..., _HIPS, :], joints[..., _KNEES, :]
+    line = joints[..., _ANKLES, :] - hips
+    along = ((knees - hips) * line).sum(-1, keepdims=True) / np.maximum((line * line).sum(-1, keepdims=True), 1e-12)
+    foot = hips + along * line
+    return knees - foot, foot, line
+
+
+def _behind(offsets: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """``(..., 2)`` knees behind their hip–ankle line against :func:`body_forward`."""
+    return (offsets * body_forward(joints)[..., None, :]).sum(-1) < 0
 
 
 def knee_backward_deg(joints: np.ndarray) -> np.ndarray:
     """``(..., 2)`` how far each knee bends backwards (its bend in degrees when the knee lies
     behind the hip–ankle line against :func:`body_forward`, else 0)."""
-    offsets, _ = knee_offsets(joints)
-    behind = (offsets * body_forward(joints)[..., None, :]).sum(-1) < 0
-    return np.where(behind, metrics.knee_bend_deg(joints), 0.0)
+    offsets, _, _ = knee_offsets(joints)
+    return np.where(_behind(offsets, joints), metrics.knee_bend_deg(joints), 0.0)
 
 
 def mirror_backward_knees(
@@ -62,19 +64,17 @@ def mirror_backward_knees(
     """Joints ``(..., 17, 3)`` (camera axes, any origin) with every knee bent backwards by more
     than ``max_backward_deg`` mirrored in depth about its hip–ankle line (module docstring),
     and which knees were ``(..., 2)`` bool. The input is not changed."""
-    offsets, feet = knee_offsets(joints)
-    hips = np.stack([joints[..., h, :] for h, _, _ in metrics.LEGS], axis=-2)
-    ankles = np.stack([joints[..., a, :] for _, _, a in metrics.LEGS], axis=-2)
-    axis = ankles - hips
-    axis /= np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-12)
+    offsets, foot, line = knee_offsets(joints)
+    forward = body_forward(joints)[..., None, :]
+    behind = (offsets * forward).sum(-1) < 0
+    if not behind.any():  # the usual case, checked first: the live path runs this every frame
+        return joints.copy(), behind
     # the viewing direction's part across the leg: the depth the 2D cannot see
+    axis = line / np.maximum(np.linalg.norm(line, axis=-1, keepdims=True), 1e-12)
     depth = np.array([0.0, 0.0, 1.0]) - axis[..., 2:3] * axis
     depth /= np.maximum(np.linalg.norm(depth, axis=-1, keepdims=True), 1e-12)
     mirrored = offsets - 2.0 * (offsets * depth).sum(-1, keepdims=True) * depth
-    forward = body_forward(joints)[..., None, :]
-    flip = (knee_backward_deg(joints) > max_backward_deg) & ((mirrored * forward).sum(-1) > 0)
+    flip = behind & (metrics.knee_bend_deg(joints) > max_backward_deg) & ((mirrored * forward).sum(-1) > 0)
     out = joints.copy()
-    for side, (_, knee, _) in enumerate(metrics.LEGS):
-        out[..., knee, :] = np.where(flip[..., side, None], feet[..., side, :] + mirrored[..., side, :],
-                                     joints[..., knee, :])  # fmt: skip
+    out[..., _KNEES, :] = np.where(flip[..., None], foot + mirrored, joints[..., _KNEES, :])
     return out, flip

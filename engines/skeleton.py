@@ -134,12 +134,20 @@ def bone_lengths(joints: np.ndarray) -> np.ndarray:
     return np.linalg.norm(joints[..., child, :] - joints[..., parent, :], axis=-1)
 
 
-def mirror(joints: np.ndarray) -> np.ndarray:
-    """Swap left and right joints (:func:`mirror_image` also negates x)."""
-    out = joints.copy()
+def _mirror_order() -> np.ndarray:
+    order = np.arange(NUM_JOINTS)
     for left, right in LEFT_RIGHT:
-        out[..., left, :], out[..., right, :] = joints[..., right, :], joints[..., left, :]
-    return out
+        order[left], order[right] = right, left
+    return order
+
+
+#: ``joints[..., MIRROR_ORDER, :]`` swaps left and right joints (one indexing: the live path's flip averaging)
+MIRROR_ORDER = _mirror_order()
+
+
+def mirror(joints: np.ndarray) -> np.ndarray:
+    """Swap left and right joints (:func:`mirror_image` also negates x); a new array."""
+    return joints[..., MIRROR_ORDER, :]
 
 
 def mirror_image(points: np.ndarray) -> np.ndarray:
@@ -148,7 +156,7 @@ def mirror_image(points: np.ndarray) -> np.ndarray:
     twice gives the input back."""
     flip_x = np.ones(points.shape[-1], dtype=points.dtype)
     flip_x[0] = -1
-    return mirror(points) * flip_x
+    return points[..., MIRROR_ORDER, :] * flip_x
 
 
 def with_mirror_images(windows: np.ndarray) -> np.ndarray:
