@@ -44,6 +44,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lifting runtime; auto: the fastest that works here, logged once")  # fmt: skip
     parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                         help="onnxruntime: the INT8 dynamic-quantized model (default: if shipped with it)")  # fmt: skip
+    parser.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=True,
+                        help="lift each window with its mirror image too and average the two: lower error for "
+                             "about 0.1 ms per person on a CPU")  # fmt: skip
+
+
+def lifter_options(args: argparse.Namespace) -> LifterOptions:
+    """The networks' options from :func:`add_model_arguments`' arguments."""
+    return LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8,
+                         flip_average=getattr(args, "flip_average", True))  # fmt: skip
 
 
 def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +97,7 @@ def lifting_options(args: argparse.Namespace) -> LiftingOptions:
     if not (isinstance(max_people, int) and 1 <= max_people <= MAX_PEOPLE):
         raise OptionsError(f"--max-people must be from 1 to {MAX_PEOPLE}, got {max_people}")
     return LiftingOptions(
-        lifter=LifterOptions(model_path=args.model, backend=args.backend, int8=args.int8),
+        lifter=lifter_options(args),
         intrinsics_path=args.intrinsics,
         hfov_deg=args.hfov,
         height_m=args.height,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..lifting import LifterOptions
 from ..offline import lift_file
-from .arguments import add_model_arguments
+from .arguments import add_model_arguments, lifter_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +22,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def lift(args: argparse.Namespace) -> int:
-    lift_file(args.input, args.output, args.height, LifterOptions(model_path=args.model, backend=args.backend,
-                                                                  int8=args.int8))  # fmt: skip
+    lift_file(args.input, args.output, args.height, lifter_options(args))
     return 0

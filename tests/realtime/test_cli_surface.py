@@ -20,7 +20,7 @@ from posecast.engines import install
 from posecast.engines.joint_limits import MAX_BACKWARD_DEG
 from posecast.engines.runtime import BACKENDS, availability
 from posecast.realtime.cli import build_parser, main
-from posecast.realtime.commands.arguments import lifting_options
+from posecast.realtime.commands.arguments import lifter_options, lifting_options
 from posecast.realtime.commands.listen import format_line, tidy
 from posecast.realtime.errors import OptionsError
 from posecast.realtime.lifting import LiftingOptions
@@ -79,6 +79,15 @@ def test_knee_limit_is_on_unless_asked_off() -> None:
     assert lifting_options(parser.parse_args(["run", "--no-knee-limit"])).max_knee_backward_deg is None
     with pytest.raises(OptionsError, match="max_knee_backward_deg"):
         LiftingOptions(max_knee_backward_deg=95.0)
+
+
+def test_flip_averaging_is_on_unless_asked_off() -> None:
+    parser = build_parser()
+    assert lifting_options(parser.parse_args(["run"])).lifter.flip_average
+    assert not lifting_options(parser.parse_args(["run", "--no-flip-average"])).lifter.flip_average
+    lift = ["lift", "--input", "a.npz", "--output", "b.npz"]
+    assert lifter_options(parser.parse_args(lift)).flip_average
+    assert not lifter_options(parser.parse_args([*lift, "--no-flip-average"])).flip_average
 
 
 @pytest.mark.parametrize("command", [["calibrate", "camera", "--hfov", "60", "--size", "640x480"],
