@@ -66,15 +66,20 @@ class Lifter3D:
         return self.backend.metadata
 
     def process(self, windows: np.ndarray) -> LiftResult:
-        """Lift ``windows`` ``(B, T, 17, 2)`` float32 (C-contiguous; ``B >= 1``); blocks for one call
-        (of ``2B`` windows with flip averaging)."""
+        """Lift ``windows`` ``(B, T, 17, 2)`` float32 (C-contiguous; ``B >= 1``); blocks for one
+        network call (of ``2B`` windows with flip averaging; more only past the backend's max batch)."""
         if not self.options.flip_average:
-            out = self.backend.run(windows)
-            return LiftResult(out.joints_3d.astype(np.float64), out.scale[:, 0].astype(np.float64))
-        out = self.backend.run(skeleton.with_mirror_images(windows))
-        scale = out.scale[:, 0].astype(np.float64)
-        return LiftResult(skeleton.average_mirrored(out.joints_3d.astype(np.float64)),
-                          (scale[: len(windows)] + scale[len(windows) :]) / 2)  # fmt: skip
+            return LiftResult(*self._run(windows))
+        joints, scale = self._run(skeleton.with_mirror_images(windows))
+        return LiftResult(skeleton.average_mirrored(joints), (scale[: len(windows)] + scale[len(windows) :]) / 2)
+
+    def _run(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(joints (B, 17, 3), scale (B,))`` float64, in calls of at most the backend's max batch
+        (TensorRT's is fixed when its plan is built: 16 by default, twice MediaPipe's 8 people)."""
+        limit = getattr(self.backend, "max_batch", None) or len(windows)
+        outs = [self.backend.run(np.ascontiguousarray(windows[i : i + limit])) for i in range(0, len(windows), limit)]
+        return (np.concatenate([o.joints_3d for o in outs]).astype(np.float64),
+                np.concatenate([o.scale[:, 0] for o in outs]).astype(np.float64))  # fmt: skip
 
     def reset(self) -> None:
         """Stateless: nothing to forget between subjects."""

@@ -100,6 +100,31 @@ def test_flip_averaging_treats_a_person_and_their_mirror_image_alike(walk_joints
     np.testing.assert_allclose(averaged.scale, (once.scale + once_mirror.scale) / 2, rtol=1e-6)
 
 
+def test_a_batch_over_the_backends_limit_is_lifted_in_several_calls(walk_joints: np.ndarray) -> None:
+    """A backend with a fixed max batch (TensorRT's plan) gets calls of at most that many rows;
+    the result is the same as in one call (the float model: rows do not depend on the batch)."""
+    lifter = Lifter3D(LifterOptions(int8=False))
+    t = lifter.window_frames
+    cameras = sample_cameras(walk_joints[:, skeleton.ROOT].mean(0)[None], np.random.default_rng(7))
+    keypoints_norm = normalize.project(cameras.to_camera(walk_joints[None].astype(np.float64)))[0]
+    windows = np.stack([keypoints_norm[i : i + t] for i in (0, 20, 40)]).astype(np.float32)  # 6 rows flip-averaged
+    whole = lifter.process(windows)
+    calls: list[int] = []
+    run = lifter.backend.run
+    lifter.backend.max_batch = 4  # as a TensorRT plan built for 4
+
+    def counted(rows: np.ndarray):  # noqa: ANN202 - the backend's LiftOutput
+        calls.append(len(rows))
+        return run(rows)
+
+    lifter.backend.run = counted
+    parts = lifter.process(windows)
+    lifter.close()
+    assert calls == [4, 2]
+    np.testing.assert_allclose(parts.joints_rel, whole.joints_rel, atol=1e-6)
+    np.testing.assert_allclose(parts.scale, whole.scale, rtol=1e-6)
+
+
 def test_mirror_image_twice_is_the_input() -> None:
     points = np.random.default_rng(0).normal(size=(3, 17, 2)).astype(np.float32)
     once = skeleton.mirror_image(points)
