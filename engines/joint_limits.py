@@ -13,8 +13,9 @@ direction is the camera's z axis, a weak-perspective approximation of the knee's
 A knee is mirrored only when it bends backwards by more than ``max_backward_deg`` and the
 mirrored knee bends forwards. In profile the bend is across the view, visible in 2D, and
 mirroring the depth would not make it bend forwards: such a knee is left as the 2D says.
-Backwards is against the body's forward direction, the hips' left-to-right line × the
-torso's up (pelvis → thorax): the definition :mod:`posecast.realtime.compare` scores.
+Backwards is against the body's facing direction (:func:`posecast.engines.skeleton.body_forward`,
+the hips' left-to-right line × the torso's up, as training's augmentations use it): the
+definition :mod:`posecast.realtime.compare` scores.
 """
 
 from __future__ import annotations
@@ -23,17 +24,9 @@ import numpy as np
 
 from . import metrics, skeleton
 
-J = skeleton.JOINT_INDEX
 #: Healthy adult knees hyperextend up to about 5–10°; more than this is mirrored.
 MAX_BACKWARD_DEG = 5.0
 _HIPS, _KNEES, _ANKLES = (np.array(column) for column in zip(*metrics.LEGS, strict=True))  # left leg, right leg
-
-
-def body_forward(joints: np.ndarray) -> np.ndarray:
-    """``(..., 3)`` the body's forward direction (not normalised): the hips' left-to-right line
-    × the torso's up, for joints ``(..., 17, 3)`` in camera axes (x right, y down, z forward)."""
-    hips = joints[..., J["l_hip"], :] - joints[..., J["r_hip"], :]
-    return np.cross(hips, joints[..., J["thorax"], :] - joints[..., J["pelvis"], :])
 
 
 def knee_offsets(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -46,16 +39,17 @@ def knee_offsets(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return knees - foot, foot, line
 
 
-def _behind(offsets: np.ndarray, joints: np.ndarray) -> np.ndarray:
-    """``(..., 2)`` knees behind their hip–ankle line against :func:`body_forward`."""
-    return (offsets * body_forward(joints)[..., None, :]).sum(-1) < 0
+def _forwards(joints: np.ndarray) -> np.ndarray:
+    """``(..., 1, 3)`` the body's facing direction (:func:`posecast.engines.skeleton.body_forward`),
+    one per pose, against which each leg's knee offset is compared."""
+    return skeleton.body_forward(joints)[..., None, :]
 
 
 def knee_backward_deg(joints: np.ndarray) -> np.ndarray:
     """``(..., 2)`` how far each knee bends backwards (its bend in degrees when the knee lies
-    behind the hip–ankle line against :func:`body_forward`, else 0)."""
+    behind the hip–ankle line against the body's facing direction, else 0)."""
     offsets, _, _ = knee_offsets(joints)
-    return np.where(_behind(offsets, joints), metrics.knee_bend_deg(joints), 0.0)
+    return np.where((offsets * _forwards(joints)).sum(-1) < 0, metrics.knee_bend_deg(joints), 0.0)
 
 
 def mirror_backward_knees(
@@ -65,7 +59,7 @@ def mirror_backward_knees(
     than ``max_backward_deg`` mirrored in depth about its hip–ankle line (module docstring),
     and which knees were ``(..., 2)`` bool. The input is not changed."""
     offsets, foot, line = knee_offsets(joints)
-    forward = body_forward(joints)[..., None, :]
+    forward = _forwards(joints)
     behind = (offsets * forward).sum(-1) < 0
     if not behind.any():  # the usual case, checked first: the live path runs this every frame
         return joints.copy(), behind

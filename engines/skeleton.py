@@ -134,6 +134,28 @@ def bone_lengths(joints: np.ndarray) -> np.ndarray:
     return np.linalg.norm(joints[..., child, :] - joints[..., parent, :], axis=-1)
 
 
+def body_forward(joints: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` the body's facing direction, not normalised, from joints ``(..., 17, 3)``: the
+    hips' right → left line × the torso's up (pelvis → thorax). The one definition of where a
+    body faces: training's augmentations (:func:`body_frame`) and the live knee limit use it."""
+    left = joints[..., JOINT_INDEX["l_hip"], :] - joints[..., JOINT_INDEX["r_hip"], :]
+    return np.cross(left, joints[..., JOINT_INDEX["thorax"], :] - joints[..., JOINT_INDEX["pelvis"], :])
+
+
+def body_frame(joints: np.ndarray) -> np.ndarray:
+    """Per-frame body axes ``(..., 3, 3)`` (rows: left, up, forwards; unit vectors) from joints
+    ``(..., 17, 3)``: left along the hips, up the torso made square to it, forwards
+    :func:`body_forward` (= left × up)."""
+    left = joints[..., JOINT_INDEX["l_hip"], :] - joints[..., JOINT_INDEX["r_hip"], :]
+    left = left / np.maximum(np.linalg.norm(left, axis=-1, keepdims=True), 1e-9)
+    up = joints[..., JOINT_INDEX["thorax"], :] - joints[..., JOINT_INDEX["pelvis"], :]
+    up = up - np.sum(up * left, axis=-1, keepdims=True) * left
+    up = up / np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
+    forwards = body_forward(joints)
+    forwards = forwards / np.maximum(np.linalg.norm(forwards, axis=-1, keepdims=True), 1e-18)
+    return np.stack([left, up, forwards], axis=-2)
+
+
 def _mirror_order() -> np.ndarray:
     order = np.arange(NUM_JOINTS)
     for left, right in LEFT_RIGHT:

@@ -76,7 +76,7 @@ def test_height_range_scales_the_whole_body(windows: np.ndarray) -> None:
 
 def test_joint_centre_shifts_move_along_the_body_forwards_axis(windows: np.ndarray) -> None:
     shifted = augment.shift_joint_centres(windows, np.random.default_rng(3), 0.04)
-    forwards = augment.body_frame(windows)[..., 2, :]
+    forwards = skeleton.body_frame(windows)[..., 2, :]
     for name in ("l_hip", "r_shoulder", "head"):
         moved = shifted[..., J[name], :] - windows[..., J[name], :]
         along = np.sum(moved * forwards, axis=-1)
@@ -120,7 +120,7 @@ def test_torso_turns_backwards_about_the_hips_axis(windows: np.ndarray) -> None:
     np.testing.assert_allclose(skeleton.bone_lengths(out), skeleton.bone_lengths(windows), atol=1e-9)
     legs = [J[n] for n in ("pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle")]
     np.testing.assert_array_equal(out[..., legs, :], windows[..., legs, :])
-    before, after = augment.body_frame(windows), augment.body_frame(out)
+    before, after = skeleton.body_frame(windows), skeleton.body_frame(out)
     np.testing.assert_allclose(after[..., 0, :], before[..., 0, :], atol=1e-9)  # the hips' axis is the pivot
     # the torso's new direction: turned by one angle per window, from up towards backwards
     turn = np.degrees(np.arctan2(-np.sum(after[..., 1, :] * before[..., 2, :], -1),

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ... import skeleton
+from ... import metrics, skeleton
 from ...window_slots import WindowSlots
 
 _J = skeleton.JOINT_INDEX
@@ -171,16 +171,6 @@ def rescale_bones(joints: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
-def body_frame(joints: np.ndarray) -> np.ndarray:
-    """Per-frame body axes ``(..., 3, 3)`` (rows: left, up, forwards) from ``(..., 17, 3)``."""
-    left = joints[..., _J["l_hip"], :] - joints[..., _J["r_hip"], :]
-    left /= np.maximum(np.linalg.norm(left, axis=-1, keepdims=True), 1e-9)
-    up = joints[..., _J["thorax"], :] - joints[..., _J["pelvis"], :]
-    up -= np.sum(up * left, axis=-1, keepdims=True) * left
-    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
-    return np.stack([left, up, np.cross(left, up)], axis=-2)
-
-
 def shift_joint_centres(joints: np.ndarray, rng: np.random.Generator, shift_frac: float) -> np.ndarray:
     """Move hips, shoulders and head forwards/backwards in the body frame by a per-window amount
     (``shift_frac`` × leg, the same for left and right), then derive the axial joints again."""
@@ -188,7 +178,7 @@ def shift_joint_centres(joints: np.ndarray, rng: np.random.Generator, shift_frac
         return joints
     b = len(joints)
     leg = leg_length(_window_lengths(joints))  # (B,)
-    forwards = body_frame(joints)[..., 2, :]  # (B, T, 3)
+    forwards = skeleton.body_frame(joints)[..., 2, :]  # (B, T, 3)
     out = joints.copy()
     for group in (("l_hip", "r_hip"), ("l_shoulder", "r_shoulder"), ("head",)):
         amount = rng.normal(0.0, shift_frac, b) * leg
@@ -208,7 +198,7 @@ def extend_knees(joints: np.ndarray, rng: np.random.Generator, prob: float,
     b = len(joints)
     factor = np.where(rng.random(b) < prob, rng.uniform(*factor_range, b), 1.0)
     out = joints.copy()
-    for hip, knee, ankle in ((_J["r_hip"], _J["r_knee"], _J["r_ankle"]), (_J["l_hip"], _J["l_knee"], _J["l_ankle"])):
+    for hip, knee, ankle in metrics.LEGS:
         thigh = joints[..., knee, :] - joints[..., hip, :]
         shin = joints[..., ankle, :] - joints[..., knee, :]
         normal = np.cross(thigh, shin)
@@ -235,7 +225,7 @@ def lean_torso_back(joints: np.ndarray, rng: np.random.Generator, prob: float, m
         return joints
     b = len(joints)
     angle = np.where(rng.random(b) < prob, np.radians(rng.uniform(0.0, max_deg, b)), 0.0)[:, None, None]
-    left = body_frame(joints)[..., 0, :]  # (B, T, 3); rows of the body frame: left, up, forwards
+    left = skeleton.body_frame(joints)[..., 0, :]  # (B, T, 3); rows of the body frame: left, up, forwards
     # about ``left``, a negative angle takes up towards backwards (left × up = forwards)
     turn = Rotation.from_rotvec((-left * angle).reshape(-1, 3)).as_matrix().reshape(*left.shape[:2], 3, 3)
     pelvis = joints[..., _J["pelvis"] : _J["pelvis"] + 1, :]
