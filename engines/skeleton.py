@@ -172,13 +172,15 @@ def mirror(joints: np.ndarray) -> np.ndarray:
     return joints[..., MIRROR_ORDER, :]
 
 
-def mirror_image(points: np.ndarray) -> np.ndarray:
+def mirror_image(points):  # noqa: ANN001, ANN201 - numpy array or torch tensor, same type back
     """The same person in a mirror image, for points ``(..., 17, C)`` in camera axes (x first:
-    normalised 2D or 3D): left and right swapped and x negated, in the input's dtype. Mirroring
-    twice gives the input back."""
-    flip_x = np.ones(points.shape[-1], dtype=points.dtype)
-    flip_x[0] = -1
-    return points[..., MIRROR_ORDER, :] * flip_x
+    normalised 2D or 3D; numpy or torch): left and right swapped and x negated, in the input's
+    dtype. Mirroring twice gives the input back."""
+    swapped = points[..., MIRROR_ORDER, :]
+    flip_x = [-1.0] + [1.0] * (points.shape[-1] - 1)
+    if isinstance(points, np.ndarray):
+        return swapped * np.array(flip_x, dtype=points.dtype)
+    return swapped * swapped.new_tensor(flip_x)
 
 
 def with_mirror_images(windows: np.ndarray) -> np.ndarray:

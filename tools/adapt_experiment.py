@@ -12,7 +12,10 @@ and scores the held-out subjects 09, 13 and 49 (the model meets new people from 
 source); ``same-footage`` adapts to the held-out subjects' own 2D (a user adapting to the very
 clips they will run it on) and scores those clips; ``source-control`` runs the same minutes on
 Bandai-Namco 2D (the source it was trained on, as many frames as other-people) — what the losses
-do without any new footage, so the difference to it is what the target's 2D brought.
+do without any new footage, so the difference to it is what the target's 2D brought;
+``3d-labels`` is not adaptation: the same minutes of 3D-supervised fine-tuning on the other CMU
+people's mocap, the labels adaptation does not have — how far the target source's own 3D moves
+the model, the yardstick for what 2D alone might reach.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 import logging
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +33,15 @@ import torch
 from posecast.engines import skeleton
 from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
-from posecast.engines.training.adapt import AdaptOptions, adapt
-from posecast.engines.training.config import resolve_data
+from posecast.engines.training.adapt import RECIPES, AdaptOptions, adapt
+from posecast.engines.training.config import config_from_dict, resolve_data
 from posecast.engines.training.data.cameras import sample_cameras
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.noise import add_detector_noise
+from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions
 from posecast.engines.training.evaluate import build_eval_clips, evaluate
+from posecast.engines.training.export import adapt_weights_path, load_generator_npz
+from posecast.engines.training.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import CROSS_SUBJECTS  # noqa: E402
@@ -61,6 +68,24 @@ def write_footage(clips: list[Clip], folder: Path, seed: int) -> list[Path]:
     return paths
 
 
+def fine_tune_on_3d(model: Path, clips: list[Clip], minutes: float, lr: float, score) -> tuple[int, dict, dict]:  # noqa: ANN001
+    """``minutes`` of 3D-supervised fine-tuning of ``model`` on ``clips``' mocap (the ``3d-labels``
+    protocol, with adapt's batch and learning rate): steps, figures before and after."""
+    start, _ = load_generator_npz(adapt_weights_path(model))
+    cfg = config_from_dict({"mode": "supervised", "model": start.cfg.to_dict(), "batch": AdaptOptions.batch,
+                            "lr_pose": lr, "lr_final_fraction": 1.0, "steps": 10**9, "data": [],
+                            "threads": 1})  # fmt: skip
+    sampler = MocapWindowSampler(clips, SamplerOptions(window_frames=start.cfg.window_frames), seed=3)
+    before = score(start)
+    with tempfile.TemporaryDirectory(prefix="posecast-3d-labels-") as tmp:
+        trainer = Trainer(cfg, Path(tmp))
+        trainer.generator.load_state_dict(start.state_dict())
+        began = time.perf_counter()
+        while time.perf_counter() - began < minutes * 60:
+            trainer.train_step(sampler.sample(AdaptOptions.batch))
+    return trainer.step, before, score(trainer.generator.eval())
+
+
 def scorer(eval_sets: dict[str, list]):  # noqa: ANN201
     def score(generator) -> dict[str, float]:  # noqa: ANN001
         model = PoseModel(generator).eval()
@@ -69,10 +94,14 @@ def scorer(eval_sets: dict[str, list]):  # noqa: ANN201
             with torch.no_grad():
                 return model(torch.from_numpy(windows))[0].numpy()
 
+        def predict_flip(windows: np.ndarray) -> np.ndarray:  # as posecast run lifts: flip-averaged
+            return skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))
+
         out = {}
         for kind, clips in eval_sets.items():
-            r = evaluate(predict, clips, generator.cfg.window_frames)
-            out |= {f"{kind}_{k}": r[k] for k in ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm", "p_mpjpe_15_mm")}
+            for suffix, predictor in (("", predict), ("_flip", predict_flip)):
+                r = evaluate(predictor, clips, generator.cfg.window_frames)
+                out |= {f"{kind}{suffix}_{k}": r[k] for k in ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm", "p_mpjpe_15_mm")}
         return out
 
     return score
@@ -86,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--anchor", type=float, default=1.0)
     ap.add_argument("--distill", type=float, default=1.0)
-    ap.add_argument("--weights", default="{}", help="loss weights changed by name, JSON, e.g. '{\"w_adv\": 0}'")
+    ap.add_argument("--recipe", default="paper", choices=list(RECIPES), help="engines/training/adapt.py RECIPES")
+    ap.add_argument(
+        "--weights",
+        default=None,
+        help="loss weights changed by name (default: the recipe's), JSON, e.g. '{\"w_adv\": 0}'",
+    )
     ap.add_argument("--label", default="", help="suffix of the result's name (variants of one protocol)")
     ap.add_argument(
         "--in-domain-every",
@@ -119,20 +153,26 @@ def main(argv: list[str] | None = None) -> int:
         eval_sets["indomain"] = build_eval_clips(in_domain, noisy=False)
     score = scorer(eval_sets)
     results = json.loads(args.json.read_text()) if args.json.exists() else {}
+    changed = {} if args.weights is None else {"weights": json.loads(args.weights)}
+    options = AdaptOptions.recipe(args.recipe, minutes=args.minutes, lr=args.lr, anchor_weight=args.anchor,
+                                  distill_weight=args.distill, **changed)  # fmt: skip
     for protocol in args.protocols.split(","):
-        source = {"other-people": others, "same-footage": held, "source-control": bandai}[protocol]
-        with tempfile.TemporaryDirectory(prefix="posecast-adapt-exp-") as tmp:
-            footage = write_footage(source, Path(tmp) / "footage", seed=11)
-            options = AdaptOptions(minutes=args.minutes, lr=args.lr, anchor_weight=args.anchor,
-                                   distill_weight=args.distill, weights=json.loads(args.weights))  # fmt: skip
-            report = adapt(args.model, footage, Path(tmp) / "adapted.onnx", options, progress=False, evaluate=score)
-        frames = sum(len(c.joints_m) for c in source)
+        source = {"other-people": others, "same-footage": held, "source-control": bandai, "3d-labels": others}[protocol]
         name = f"{protocol}{' ' + args.label if args.label else ''}"
-        results[name] = {"model": str(args.model), "minutes": args.minutes, "steps": report.steps,
-                             "adapt_clips": len(source), "adapt_frames": frames, "lr": args.lr,
-                             "anchor": args.anchor, "distill": args.distill, "weights": json.loads(args.weights),
-                             "before": report.before, "after": report.after}  # fmt: skip
-        b, a = report.before, report.after
+        frames = sum(len(c.joints_m) for c in source)
+        entry = {"model": str(args.model), "minutes": args.minutes, "adapt_clips": len(source), "adapt_frames": frames,
+                 "lr": args.lr}  # fmt: skip
+        if protocol == "3d-labels":
+            steps, b, a = fine_tune_on_3d(args.model, source, args.minutes, args.lr, score)
+            entry["recipe"] = "3D-supervised"
+        else:
+            with tempfile.TemporaryDirectory(prefix="posecast-adapt-exp-") as tmp:
+                footage = write_footage(source, Path(tmp) / "footage", seed=11)
+                report = adapt(args.model, footage, Path(tmp) / "adapted.onnx", options, progress=False, evaluate=score)
+            steps, b, a = report.steps, report.before, report.after
+            entry |= {"anchor": args.anchor, "distill": args.distill, "recipe": args.recipe, "teacher": options.teacher,
+                      "weights": options.weights}  # fmt: skip
+        results[name] = entry | {"steps": steps, "before": b, "after": a}
         log.info("%s: cross P-MPJPE %.1f -> %.1f mm (gt 2D), %.1f -> %.1f (noisy)", name, b["gt2d_p_mpjpe_mm"],
                  a["gt2d_p_mpjpe_mm"], b["noisy2d_p_mpjpe_mm"], a["noisy2d_p_mpjpe_mm"])  # fmt: skip
         atomic_write(args.json, json.dumps(results, indent=2).encode())
@@ -145,7 +185,8 @@ def markdown(results: dict) -> str:
     lines = ["| protocol | 2D | MPJPE before → after | N-MPJPE before → after | P-MPJPE before → after | change | "
              "in-domain P-MPJPE |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for protocol, r in results.items():
-        for kind in ("gt2d", "noisy2d"):
+        kinds = ("gt2d", "gt2d_flip", "noisy2d", "noisy2d_flip")  # _flip: as posecast run lifts (older runs lack it)
+        for kind in (k for k in kinds if f"{k}_p_mpjpe_mm" in r["before"]):
             b, a = r["before"], r["after"]
             metrics = ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm")
             cells = [f"{b[f'{kind}_{m}']:.1f} → {a[f'{kind}_{m}']:.1f}" for m in metrics]

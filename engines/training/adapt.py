@@ -9,6 +9,13 @@ degenerate solution: an L2 penalty to the starting weights and distillation to t
 model's 3D on the same windows; batch norm keeps the starting model's statistics. The scale
 prior is the starting model's own scale statistics on this footage (it has no 3D to measure one).
 
+The distillation target can be the starting model as it is (``teacher="start"``) or its
+**test-time ensemble** (``teacher="ensemble"``, :func:`ensemble_lift`): its answers for the same
+windows seen through cameras rolled about their optical axis (−45° to 45°) and in a mirror, each
+turned and mirrored back, averaged. Both are exact symmetries of a pinhole camera, so the
+ensemble needs no 3D; where the footage is far from what the model saw, its answer is better
+than any one view's, and the network learns to give it in one pass (measured, README).
+
 :func:`adapt` runs for a number of minutes on the CPU with a progress bar, reports unsupervised
 figures before and after (2D cycle error, bone-length variation, how far the 3D moved) and
 writes a self-describing ONNX model (+ its INT8 copy and its own ``.adapt.npz``, so it can be
@@ -41,6 +48,26 @@ from .train import Trainer
 
 log = logging.getLogger(__name__)
 
+#: The ensemble teacher's camera rolls (degrees): measured on the Bandai-Namco-only model against
+#: CMU, ±20° buys a third of what ±45° does, ±60° less than ±45° (README, "Adapting to your own footage")
+ENSEMBLE_ROLLS_DEG = (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0)
+#: What adaptation distils towards: (camera rolls in degrees, mirror images too)
+TEACHERS: dict[str, tuple[tuple[float, ...], bool]] = {
+    "start": ((0.0,), False),  # the starting model as it is
+    "ensemble": (ENSEMBLE_ROLLS_DEG, True),  # its test-time ensemble (module docstring)
+}
+#: Every loss of the paper off (LossWeights names)
+PAPER_LOSSES_OFF = {"w_2d": 0.0, "w_3d": 0.0, "w_adv": 0.0, "w_tmc": 0.0, "w_kl": 0.0, "w_bone": 0.0}
+#: Named ways to adapt, as :class:`AdaptOptions` fields (measured with tools/adapt_experiment.py,
+#: README): ``paper``, the paper's losses but the adversarial term, distilled to the start model;
+#: ``ensemble``, distillation to the start model's test-time ensemble alone (with the paper's
+#: losses on as well the same teacher made the Bandai-Namco-only model 4 % worse on CMU instead
+#: of 5 % better)
+RECIPES: dict[str, dict] = {
+    "paper": {},
+    "ensemble": {"teacher": "ensemble", "weights": PAPER_LOSSES_OFF},
+}
+
 
 class AdaptError(PosecastError):
     """Adaptation cannot start: no usable 2D, or a model without adaptation weights."""
@@ -62,10 +89,20 @@ class AdaptOptions:
     #: 27 % worse across datasets in 15 minutes (16 % with 10x the anchors); without it, neutral.
     #: {"w_adv": 1.0} turns it back on.
     weights: dict[str, float] = field(default_factory=lambda: {"w_adv": 0.0})
+    #: the distillation target, a :data:`TEACHERS` name: the start model as it is, or its
+    #: ensemble over camera rolls and mirror images (:func:`ensemble_lift`)
+    teacher: str = "start"
     threads: int = 1
     seed: int = 0
     bf16: str | bool = "auto"
     int8: bool = True
+
+    @classmethod
+    def recipe(cls, name: str, **overrides) -> AdaptOptions:  # noqa: ANN003 - AdaptOptions fields
+        """The options of one of :data:`RECIPES`, with ``overrides`` on top."""
+        if name not in RECIPES:
+            raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {name!r}")
+        return cls(**(RECIPES[name] | overrides))
 
     def __post_init__(self) -> None:
         if not 0 < self.minutes <= 24 * 60:
@@ -75,6 +112,8 @@ class AdaptOptions:
         for name in ("lr", "anchor_weight", "distill_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.teacher not in TEACHERS:
+            raise ValueError(f"teacher must be one of {', '.join(TEACHERS)}, got {self.teacher!r}")
 
 
 @dataclass
@@ -152,11 +191,9 @@ class _Adapter(Trainer):
         scale_phase = self.opt_scale is not None and (
             self.step % (self.cfg.pose_steps_per_scale_step + 1) == self.cfg.pose_steps_per_scale_step
         )
-        with torch.no_grad(), autocast:
-            target, _ = self.start(normalize.canonicalize(keypoints))
-        parts["l_distill"] = losses.mse(
-            skeleton.root_relative(self._joints.float()), skeleton.root_relative(target.float())
-        )
+        with autocast:
+            target = ensemble_lift(self.start, normalize.canonicalize(keypoints), *TEACHERS[o.teacher])
+        parts["l_distill"] = losses.mse(skeleton.root_relative(self._joints.float()), target)
         parts["l_anchor"] = 1e4 * torch.stack(
             [((p - p0) ** 2).mean() for p, p0 in zip(self.generator.parameters(), self.start_params, strict=True)]
         ).mean()  # fmt: skip
@@ -177,6 +214,33 @@ class _Adapter(Trainer):
             )
         self._apply(self.opt_disc, d_loss.float())
         return float(d_loss.detach())
+
+
+@torch.no_grad()
+def ensemble_lift(generator: PoseGenerator, canonical: torch.Tensor, rolls_deg: Sequence[float] = (0.0,),
+                  mirror: bool = False) -> torch.Tensor:  # fmt: skip
+    """Root-relative 3D ``(B, T, 17, 3)`` (float32, root view) of canonical windows ``(B, T, 17, 2)``:
+    the generator's answers for the windows seen by cameras rolled by each of ``rolls_deg`` about
+    the optical axis (which the root view puts through the root) and, with ``mirror``, for their
+    mirror images too, each mirrored and turned back, averaged. ``(0,)`` without mirror: the
+    generator's own answer."""
+    total = canonical.new_zeros((*canonical.shape[:-1], 3))
+    views = [(roll, mirrored) for roll in rolls_deg for mirrored in ((False, True) if mirror else (False,))]
+    for roll, mirrored in views:
+        view = _roll(canonical, roll)
+        joints = skeleton.root_relative(generator(skeleton.mirror_image(view) if mirrored else view)[0].float())
+        if mirrored:
+            joints = skeleton.mirror_image(joints)
+        total = total + _roll(joints, -roll)
+    return total / len(views)
+
+
+def _roll(points: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Points ``(..., 2|3)`` turned by ``degrees`` about the z axis (x right, y down). Element-wise,
+    so autocast leaves it in float32."""
+    cos, sin = float(np.cos(np.radians(degrees))), float(np.sin(np.radians(degrees)))
+    x, y = points[..., 0:1], points[..., 1:2]
+    return torch.cat([x * cos - y * sin, x * sin + y * cos, points[..., 2:]], dim=-1)
 
 
 @torch.no_grad()
@@ -326,7 +390,7 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
     names = ", ".join(p.name for p in files)
     extra |= {"adapted_from": Path(source).name, "adapt_steps": str(steps), "adapt_inputs": str(len(files)),
               "adapted_on": names if len(names) <= 2000 else names[:1997] + "...",
-              "adapt_minutes": f"{o.minutes:g}"}  # fmt: skip
+              "adapt_minutes": f"{o.minutes:g}", "adapt_teacher": o.teacher}  # fmt: skip
     meta = dataclasses.replace(
         start_meta, model_kind=f"{start_meta.model_kind}+adapted", git_commit=git_commit(), extra=extra,
         training_data=f"{start_meta.training_data}; adapted (2D only) to {len(files)} user sequence(s)",

@@ -50,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
                              "adapt again from them without MediaPipe)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training (default 1)")
+    parser.add_argument("--recipe", choices=("paper", "ensemble"), default="paper",
+                        help="paper (default): the paper's losses but the adversarial term, anchored to the start "
+                             "model; ensemble: distil the start model's answers averaged over camera rolls (±45°) "
+                             "and mirror images (better where your footage is far from what the model saw; "
+                             "measured in the README, Adapting to your own footage)")  # fmt: skip
     add_camera_arguments(parser)
     MediaPipeDetector.add_arguments(parser)
     parser.set_defaults(func=adapt_command)
@@ -94,7 +99,7 @@ def adapt_command(args: argparse.Namespace) -> int:
         load_intrinsics(args.intrinsics)
     training = training_module()
     model = training.check_start(args.model)  # a missing model or adaptation file fails before MediaPipe runs
-    options = training.AdaptOptions(minutes=args.minutes, threads=args.threads)
+    options = training.AdaptOptions.recipe(args.recipe, minutes=args.minutes, threads=args.threads)
     footage_options = FootageOptions(MediaPipeDetector.options_from_args(args), camera)
     with tempfile.TemporaryDirectory(prefix="posecast-adapt-2d-") as tmp:
         footage = footage_to_2d(args.inputs, args.save_2d or Path(tmp), footage_options)

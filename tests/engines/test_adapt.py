@@ -9,15 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from posecast.engines import metadata, skeleton
+import torch
+from posecast.engines import metadata, normalize, skeleton
 from posecast.engines.errors import ModelError
 from posecast.engines.runtime import load_backend
-from posecast.engines.training.adapt import AdaptError, AdaptOptions, adapt, collect_inputs
+from posecast.engines.training.adapt import AdaptError, AdaptOptions, adapt, collect_inputs, ensemble_lift
 from posecast.engines.training.config import config_from_dict
 from posecast.engines.training.data.cameras import sample_cameras
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions
-from posecast.engines.training.export import adapt_weights_path
+from posecast.engines.training.export import adapt_weights_path, load_generator_npz
 from posecast.engines.training.train import Trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,3 +106,59 @@ def test_adapt_input_errors(exported: Path, tmp_path: Path) -> None:
         adapt(bare, [tmp_path / "ok.npz"], tmp_path / "out.onnx", AdaptOptions(minutes=0.1), progress=False)
     with pytest.raises(ValueError, match="minutes must be in"):
         AdaptOptions(minutes=0)
+
+
+class _DepthFromRadius(torch.nn.Module):
+    """A lifter that commutes with camera rolls and mirror images: each joint's depth is its 2D
+    distance from the root, so every view of the ensemble, turned back, is the same answer."""
+
+    def forward(self, canonical: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.cat([canonical, canonical.norm(dim=-1, keepdim=True)], -1), canonical.new_ones(canonical.shape[:2])
+
+
+def test_ensemble_turns_and_mirrors_each_view_back() -> None:
+    canonical = torch.from_numpy(np.random.default_rng(2).normal(0, 0.1, (3, 5, 17, 2)).astype(np.float32))
+    canonical = canonical - canonical[..., :1, :]
+    single = _DepthFromRadius()(canonical)[0]
+    for rolls, mirror in (((0.0,), False), ((-45.0, 0.0, 30.0), False), ((0.0,), True), ((-90.0, 15.0), True)):
+        ensemble = ensemble_lift(_DepthFromRadius(), canonical, rolls, mirror)
+        torch.testing.assert_close(ensemble, single, atol=1e-6, rtol=0)
+
+
+def test_ensemble_of_one_view_is_the_model(exported: Path) -> None:
+    generator, _ = load_generator_npz(adapt_weights_path(exported))
+    canonical = torch.from_numpy(np.random.default_rng(3).normal(0, 0.1, (4, 9, 17, 2)).astype(np.float32))
+    with torch.no_grad():
+        own = skeleton.root_relative(generator(canonical)[0])
+        torch.testing.assert_close(ensemble_lift(generator, canonical), own)
+        # a real network is not equivariant: the ensemble is another answer, and it keeps the root
+        ensemble = ensemble_lift(generator, canonical, (-45.0, 0.0, 45.0), True)
+    assert not torch.allclose(ensemble, own, atol=1e-4) and torch.all(ensemble[..., 0, :] == 0)
+
+
+def test_ensemble_recipe_moves_the_model_towards_its_ensemble(exported: Path, footage: Path, tmp_path: Path) -> None:
+    output = tmp_path / "ensemble.onnx"
+    options = AdaptOptions.recipe("ensemble", minutes=2.0, max_steps=60, batch=32, lr=1e-3, anchor_weight=0.0,
+                                  bf16=False, int8=False)  # fmt: skip
+    assert options.teacher == "ensemble" and options.weights["w_2d"] == 0.0
+    adapt(exported, [footage], output, options, progress=False)
+    assert metadata.read_onnx_metadata(output).extra["adapt_teacher"] == "ensemble"
+    start, _ = load_generator_npz(adapt_weights_path(exported))
+    adapted, _ = load_generator_npz(adapt_weights_path(output))
+    take = np.load(sorted(footage.glob("*.npz"))[0])
+    frames = normalize.normalize_pixels(take["keypoints_2d"][:400], take["intrinsics"])
+    windows = frames[np.arange(len(frames) - 8)[:, None] + np.arange(9)]
+    canonical = normalize.canonicalize(torch.from_numpy(windows.astype(np.float32)))
+    with torch.no_grad():
+        target = ensemble_lift(start, canonical, (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0), True)
+        gap_before = (skeleton.root_relative(start(canonical)[0]) - target).norm(dim=-1).mean()
+        gap_after = (skeleton.root_relative(adapted(canonical)[0]) - target).norm(dim=-1).mean()
+    assert gap_after < 0.7 * gap_before, (float(gap_before), float(gap_after))
+
+
+def test_adapt_options_name_their_choices() -> None:
+    with pytest.raises(ValueError, match="teacher must be one of start, ensemble"):
+        AdaptOptions(teacher="mean")
+    with pytest.raises(ValueError, match="recipe must be one of paper, ensemble"):
+        AdaptOptions.recipe("fast")
+    assert AdaptOptions.recipe("paper") == AdaptOptions()

@@ -110,6 +110,19 @@ def test_mirror_swaps_left_and_right_only() -> None:
     assert mirrored is not joints and joints[0, 1, 0] == 3.0  # input untouched
 
 
+@pytest.mark.parametrize("channels", [2, 3])
+def test_mirror_image_is_the_same_for_numpy_and_torch(channels: int) -> None:
+    torch = pytest.importorskip("torch")
+    points = np.random.default_rng(0).normal(size=(4, 5, 17, channels)).astype(np.float32)
+    as_numpy = skeleton.mirror_image(points)
+    as_torch = skeleton.mirror_image(torch.from_numpy(points))
+    assert as_numpy.dtype == np.float32 and as_torch.dtype == torch.float32
+    np.testing.assert_array_equal(as_torch.numpy(), as_numpy)
+    np.testing.assert_array_equal(as_numpy[..., 0], -skeleton.mirror(points)[..., 0])
+    np.testing.assert_array_equal(as_numpy[..., 1:], skeleton.mirror(points)[..., 1:])
+    np.testing.assert_array_equal(skeleton.mirror_image(as_torch).numpy(), points)  # twice: the input back
+
+
 @pytest.mark.parametrize("height_m", [0.9, 1.55, 1.75, 2.1])
 def test_height_bone_lengths_round_trip(height_m: float) -> None:
     lengths = skeleton.bone_lengths_from_height(height_m)

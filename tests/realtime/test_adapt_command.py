@@ -49,10 +49,12 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     code = main(["run", "--source", str(media_dir / CLIP), "--headless", "--publish", "none", "--frames", "12",
                  "--stats-json", str(stats), "--model", str(out), "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0 and json.loads(stats.read_text())["frames_with_pose"] == 12
-    # adapting again from the adapted model, from the kept 2D (no MediaPipe)
+    assert meta.extra["adapt_teacher"] == "start"
+    # adapting again from the adapted model, from the kept 2D (no MediaPipe), to its test-time ensemble
     assert main(["adapt", str(saved), "--output", str(tmp_path / "again.onnx"), "--minutes", "0.05",
-                 "--model", str(out)]) == 0  # fmt: skip
-    assert metadata.read_onnx_metadata(tmp_path / "again.onnx").extra["adapted_from"] == "adapted.onnx"
+                 "--model", str(out), "--recipe", "ensemble"]) == 0  # fmt: skip
+    again = metadata.read_onnx_metadata(tmp_path / "again.onnx").extra
+    assert again["adapted_from"] == "adapted.onnx" and again["adapt_teacher"] == "ensemble"
 
 
 def _lift_npz(path: Path, confidence: float = 1.0, frames: int = 40) -> Path:
@@ -119,3 +121,14 @@ def test_adapt_without_the_training_extra_names_it(tmp_path: Path) -> None:
     err = run.stderr.strip()
     assert "\n" not in err and err.startswith("posecast: error: posecast adapt trains the networks and needs torch")
     assert '".[train]"' in err and not out.exists()
+
+
+def test_adapt_recipes_are_the_training_ones(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["adapt", "x.npz", "--output", "out.onnx", "--recipe", "fast"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'fast' (choose from 'paper', 'ensemble')" in capsys.readouterr().err
+    pytest.importorskip("torch")
+    from posecast.engines.training.adapt import RECIPES
+
+    assert list(RECIPES) == ["paper", "ensemble"]  # the CLI's choices, which it names without importing training
