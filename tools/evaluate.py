@@ -14,7 +14,8 @@ A model is a training checkpoint (.pt, weights rounded to float16 as exported), 
 by ONNX Runtime (``:int8`` for its dynamic-quantized copy), a shipped model's registry name, or
 ``flat``: the 2D with every joint at one depth, the floor any lifter must beat. ``:flip`` (or
 ``:int8+flip``) lifts each window with its mirror image and averages, as the live pipeline does
-by default.
+by default; ``:ensemble`` also averages over cameras rolled about their optical axis (−45° to 45°,
+``posecast adapt --recipe ensemble``'s teacher, here rolled about the real camera's axis).
 """
 
 from __future__ import annotations
@@ -54,13 +55,36 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
         return flat_predictor, 1
     path, _, variant = spec.partition(":")
     variants = set(variant.split("+")) - {""}
-    if variants - {"int8", "flip"}:
-        raise SystemExit(f"unknown model variant {variant!r}: use int8, flip or int8+flip")
+    if variants - {"int8", "flip", "ensemble"}:
+        raise SystemExit(f"unknown model variant {variant!r}: use int8, flip or ensemble, or int8+ one of them")
     predict, window_frames = _network_predictor(path, "int8" in variants)
-    if "flip" not in variants:
+    if not variants & {"flip", "ensemble"}:
         return predict, window_frames
-    # flip averaging, as the live lifter does it (posecast.realtime.lifting.lifter)
-    return (lambda windows: skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))), window_frames
+
+    def flip_averaged(windows: np.ndarray) -> np.ndarray:  # as the live lifter does it (realtime/lifting/lifter.py)
+        return skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))
+
+    if "ensemble" not in variants:
+        return flip_averaged, window_frames
+    from posecast.engines.training.adapt import ENSEMBLE_ROLLS_DEG
+
+    return roll_ensemble(flip_averaged, ENSEMBLE_ROLLS_DEG), window_frames
+
+
+def roll_ensemble(predict, rolls_deg):  # noqa: ANN001, ANN201 - (windows (B, T, 17, 2) → (B, 17, 3)) both
+    """``predict`` averaged over cameras rolled by ``rolls_deg`` about their optical axis: the
+    normalised 2D turned about the principal point, each answer (camera axes) turned back."""
+
+    def ensemble(windows: np.ndarray) -> np.ndarray:
+        total = 0.0
+        for roll in rolls_deg:
+            cos, sin = np.cos(np.radians(roll)), np.sin(np.radians(roll))
+            turn = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
+            rolled = (windows @ turn[:2, :2].T).astype(windows.dtype)
+            total = total + predict(rolled).astype(np.float64) @ turn  # turned back: Rᵀ on each row
+        return total / len(rolls_deg)
+
+    return ensemble
 
 
 def _network_predictor(path: str, int8: bool):  # noqa: ANN202 - (predict, window_frames)
@@ -97,8 +121,8 @@ def eval_sets(clips: list[Clip], names: list[str]) -> dict[str, list[Clip]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True,
-                    help="LABEL=PATH[.pt|.onnx][:int8|:flip|:int8+flip], NAME, or flat; flip: flip averaging, "
-                         "as the live pipeline lifts")  # fmt: skip
+                    help="LABEL=PATH[.pt|.onnx][:int8|:flip|:ensemble|:int8+flip], NAME, or flat; flip: flip "
+                         "averaging, as the live pipeline lifts; ensemble: also over camera rolls of ±45°")  # fmt: skip
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="in_domain,cross", help="comma-separated: in_domain, cross, cmu_all")
     ap.add_argument("--max-clips", type=int, default=0, help="evaluate on only this many clips per set")
