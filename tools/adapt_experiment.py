@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--anchor", type=float, default=1.0)
     ap.add_argument("--distill", type=float, default=1.0)
-    ap.add_argument("--recipe", default="paper", choices=list(RECIPES), help="engines/training/adapt.py RECIPES")
+    ap.add_argument("--recipe", default="ensemble", choices=list(RECIPES), help="engines/training/adapt.py RECIPES")
     ap.add_argument(
         "--weights",
         default=None,

@@ -50,11 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
                              "adapt again from them without MediaPipe)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training (default 1)")
-    parser.add_argument("--recipe", choices=("paper", "ensemble"), default="paper",
-                        help="paper (default): the paper's losses but the adversarial term, anchored to the start "
-                             "model; ensemble: distil the start model's answers averaged over camera rolls (±45°) "
-                             "and mirror images (better where your footage is far from what the model saw; "
-                             "measured in the README, Adapting to your own footage)")  # fmt: skip
+    parser.add_argument("--recipe", choices=("ensemble", "paper"), default="ensemble",
+                        help="ensemble (default): distil the start model's answers averaged over camera rolls "
+                             "(±45°) and mirror images; paper: the paper's losses but the adversarial term, "
+                             "anchored to the start model (README: Adapting to your own footage)")  # fmt: skip
     add_camera_arguments(parser)
     MediaPipeDetector.add_arguments(parser)
     parser.set_defaults(func=adapt_command)

@@ -61,7 +61,7 @@ def footage(clips: list[Clip], tmp_path_factory: pytest.TempPathFactory) -> Path
 
 def test_adapt_writes_a_model_anchored_to_its_start(exported: Path, footage: Path, tmp_path: Path) -> None:
     output = tmp_path / "adapted.onnx"
-    options = AdaptOptions(minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=5, bf16=False)
+    options = AdaptOptions.recipe("paper", minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=5, bf16=False)
     report = adapt(exported, [footage], output, options, progress=False)
     assert report.steps == 40 and report.windows > 100 and report.output == str(output)
     for figures in (report.before, report.after):
@@ -82,10 +82,10 @@ def test_adapt_writes_a_model_anchored_to_its_start(exported: Path, footage: Pat
 
 
 def test_a_strong_anchor_keeps_the_start_model(exported: Path, footage: Path, tmp_path: Path) -> None:
-    loose = adapt(exported, [footage], tmp_path / "loose.onnx", AdaptOptions(
+    loose = adapt(exported, [footage], tmp_path / "loose.onnx", AdaptOptions.recipe("paper",
         minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=0, anchor_weight=0.0, distill_weight=0.0, lr=3e-4,
         bf16=False, int8=False), progress=False)  # fmt: skip
-    tight = adapt(exported, [footage], tmp_path / "tight.onnx", AdaptOptions(
+    tight = adapt(exported, [footage], tmp_path / "tight.onnx", AdaptOptions.recipe("paper",
         minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=0, anchor_weight=1e3, distill_weight=1e3, lr=3e-4,
         bf16=False, int8=False), progress=False)  # fmt: skip
     assert tight.after["moved_mm"] < 0.5 * loose.after["moved_mm"]
@@ -136,10 +136,9 @@ def test_ensemble_of_one_view_is_the_model(exported: Path) -> None:
     assert not torch.allclose(ensemble, own, atol=1e-4) and torch.all(ensemble[..., 0, :] == 0)
 
 
-def test_ensemble_recipe_moves_the_model_towards_its_ensemble(exported: Path, footage: Path, tmp_path: Path) -> None:
+def test_the_default_recipe_moves_the_model_towards_its_ensemble(exported: Path, footage: Path, tmp_path: Path) -> None:
     output = tmp_path / "ensemble.onnx"
-    options = AdaptOptions.recipe("ensemble", minutes=2.0, max_steps=60, batch=32, lr=1e-3, anchor_weight=0.0,
-                                  bf16=False, int8=False)  # fmt: skip
+    options = AdaptOptions(minutes=2.0, max_steps=60, batch=32, lr=1e-3, anchor_weight=0.0, bf16=False, int8=False)
     assert options.teacher == "ensemble" and options.weights["w_2d"] == 0.0
     adapt(exported, [footage], output, options, progress=False)
     assert metadata.read_onnx_metadata(output).extra["adapt_teacher"] == "ensemble"
@@ -159,6 +158,8 @@ def test_ensemble_recipe_moves_the_model_towards_its_ensemble(exported: Path, fo
 def test_adapt_options_name_their_choices() -> None:
     with pytest.raises(ValueError, match="teacher must be one of start, ensemble"):
         AdaptOptions(teacher="mean")
-    with pytest.raises(ValueError, match="recipe must be one of paper, ensemble"):
+    with pytest.raises(ValueError, match="recipe must be one of ensemble, paper"):
         AdaptOptions.recipe("fast")
-    assert AdaptOptions.recipe("paper") == AdaptOptions()
+    assert AdaptOptions.recipe("ensemble") == AdaptOptions()
+    paper = AdaptOptions.recipe("paper", minutes=2.0)
+    assert paper.teacher == "start" and paper.weights == {"w_adv": 0.0} and paper.minutes == 2.0

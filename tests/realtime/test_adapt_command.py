@@ -49,12 +49,12 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     code = main(["run", "--source", str(media_dir / CLIP), "--headless", "--publish", "none", "--frames", "12",
                  "--stats-json", str(stats), "--model", str(out), "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0 and json.loads(stats.read_text())["frames_with_pose"] == 12
-    assert meta.extra["adapt_teacher"] == "start"
-    # adapting again from the adapted model, from the kept 2D (no MediaPipe), to its test-time ensemble
+    assert meta.extra["adapt_teacher"] == "ensemble"
+    # adapting again from the adapted model, from the kept 2D (no MediaPipe), with the paper's recipe
     assert main(["adapt", str(saved), "--output", str(tmp_path / "again.onnx"), "--minutes", "0.05",
-                 "--model", str(out), "--recipe", "ensemble"]) == 0  # fmt: skip
+                 "--model", str(out), "--recipe", "paper"]) == 0  # fmt: skip
     again = metadata.read_onnx_metadata(tmp_path / "again.onnx").extra
-    assert again["adapted_from"] == "adapted.onnx" and again["adapt_teacher"] == "ensemble"
+    assert again["adapted_from"] == "adapted.onnx" and again["adapt_teacher"] == "start"
 
 
 def _lift_npz(path: Path, confidence: float = 1.0, frames: int = 40) -> Path:
@@ -127,8 +127,8 @@ def test_adapt_recipes_are_the_training_ones(capsys: pytest.CaptureFixture) -> N
     with pytest.raises(SystemExit) as stop:
         main(["adapt", "x.npz", "--output", "out.onnx", "--recipe", "fast"])
     assert stop.value.code == 2
-    assert "invalid choice: 'fast' (choose from 'paper', 'ensemble')" in capsys.readouterr().err
+    assert "invalid choice: 'fast' (choose from 'ensemble', 'paper')" in capsys.readouterr().err
     pytest.importorskip("torch")
     from posecast.engines.training.adapt import RECIPES
 
-    assert list(RECIPES) == ["paper", "ensemble"]  # the CLI's choices, which it names without importing training
+    assert list(RECIPES) == ["ensemble", "paper"]  # the CLI's choices, which it names without importing training
