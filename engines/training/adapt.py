@@ -90,7 +90,7 @@ class AdaptOptions:
     batch: int = 256
     lr: float = 1e-4
     anchor_weight: float = 1.0  # L2 to the starting weights, per parameter (mean), × 1e4
-    distill_weight: float = 1.0  # MSE to the starting model's root-relative 3D (canonical units)
+    distill_weight: float = 1.0  # MSE to the teacher's root-relative 3D (canonical units; see teacher)
     disc_warmup_steps: int = 30  # the fresh discriminator learns this footage first
     #: the paper's loss weights, changed by name (LossWeights fields); all off by default (the
     #: ``ensemble`` recipe, :data:`RECIPES`). With the adversarial term the supervised model got
