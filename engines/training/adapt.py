@@ -10,8 +10,9 @@ model's statistics. Two recipes (:data:`RECIPES`):
   (:func:`ensemble_lift`): its answers for the same windows seen through cameras rolled about
   their optical axis (−45° to 45°) and in a mirror, each turned and mirrored back, averaged.
   Both are exact symmetries of a pinhole camera, so the ensemble needs no 3D; where the footage
-  is far from what the model saw, its answer is better than any one view's, and the network
-  learns to give it in one pass;
+  is far from what the model saw, its answer is better than any one view's. The lifter sees each
+  window through one of those views and learns the ensemble's answer turned the same way, so it
+  gives it in one pass from any view;
 - ``paper``: the paper's losses (METHOD.md: 2D/3D cycle through random views, motion
   consistency, scale KL + bone consistency; the adversarial term against *this footage's* 2D is
   off unless turned on in :attr:`AdaptOptions.weights`), distilled to the starting model as it
