@@ -183,6 +183,34 @@ def mirror_image(points):  # noqa: ANN001, ANN201 - numpy array or torch tensor,
     return swapped * swapped.new_tensor(flip_x)
 
 
+def roll_about_z(points, degrees: float):  # noqa: ANN001, ANN201 - numpy array or torch tensor, same type back
+    """Points ``(..., 2|3)`` (x right, y down) turned by ``degrees`` about the z axis: what a
+    camera rolled about its optical axis sees (2D about the principal point, or the root in the
+    root view) and the 3D it sees, in its axes. A new array or tensor in the input's dtype."""
+    cos, sin = float(np.cos(np.radians(degrees))), float(np.sin(np.radians(degrees)))
+    x, y = points[..., 0], points[..., 1]
+    out = points.copy() if isinstance(points, np.ndarray) else points.clone()
+    out[..., 0] = x * cos - y * sin
+    out[..., 1] = x * sin + y * cos
+    return out
+
+
+def view_ensemble(lift, points, rolls_deg=(0.0,), mirror: bool = False):  # noqa: ANN001, ANN201 - numpy or torch
+    """``lift`` (2D ``(..., 17, 2)`` → root-relative 3D ``(..., 17, 3)``, camera axes) averaged over
+    the same 2D seen by cameras rolled by each of ``rolls_deg`` about the optical axis and, with
+    ``mirror``, in a mirror too (:func:`mirror_image`): both exact symmetries of a pinhole camera,
+    so each answer, mirrored and turned back, answers the original view. ``(0,)`` without mirror:
+    ``lift`` itself. Serves adaptation's teacher and ``tools/evaluate.py``'s ``:ensemble``."""
+    views = [(roll, mirrored) for roll in rolls_deg for mirrored in ((False, True) if mirror else (False,))]
+    total = None
+    for roll, mirrored in views:
+        view = roll_about_z(points, roll)
+        answer = lift(mirror_image(view) if mirrored else view)
+        answer = roll_about_z(mirror_image(answer) if mirrored else answer, -roll)
+        total = answer if total is None else total + answer
+    return total / len(views)
+
+
 def with_mirror_images(windows: np.ndarray) -> np.ndarray:
     """``(B, ..., 17, C)`` → ``(2B, ...)``: the windows, then their mirror images (flip averaging:
     one network call for both; :func:`average_mirrored` folds the answers)."""

@@ -58,33 +58,17 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     if variants - {"int8", "flip", "ensemble"}:
         raise SystemExit(f"unknown model variant {variant!r}: use int8, flip or ensemble, or int8+ one of them")
     predict, window_frames = _network_predictor(path, "int8" in variants)
-    if not variants & {"flip", "ensemble"}:
+    if "ensemble" in variants:
+        from posecast.engines.training.adapt import ENSEMBLE_ROLLS_DEG
+
+        def ensemble(windows: np.ndarray) -> np.ndarray:
+            return skeleton.view_ensemble(predict, windows, ENSEMBLE_ROLLS_DEG, mirror=True)
+
+        return ensemble, window_frames
+    if "flip" not in variants:
         return predict, window_frames
-
-    def flip_averaged(windows: np.ndarray) -> np.ndarray:  # as the live lifter does it (realtime/lifting/lifter.py)
-        return skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))
-
-    if "ensemble" not in variants:
-        return flip_averaged, window_frames
-    from posecast.engines.training.adapt import ENSEMBLE_ROLLS_DEG
-
-    return roll_ensemble(flip_averaged, ENSEMBLE_ROLLS_DEG), window_frames
-
-
-def roll_ensemble(predict, rolls_deg):  # noqa: ANN001, ANN201 - (windows (B, T, 17, 2) → (B, 17, 3)) both
-    """``predict`` averaged over cameras rolled by ``rolls_deg`` about their optical axis: the
-    normalised 2D turned about the principal point, each answer (camera axes) turned back."""
-
-    def ensemble(windows: np.ndarray) -> np.ndarray:
-        total = 0.0
-        for roll in rolls_deg:
-            cos, sin = np.cos(np.radians(roll)), np.sin(np.radians(roll))
-            turn = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
-            rolled = (windows @ turn[:2, :2].T).astype(windows.dtype)
-            total = total + predict(rolled).astype(np.float64) @ turn  # turned back: Rᵀ on each row
-        return total / len(rolls_deg)
-
-    return ensemble
+    # flip averaging, as the live lifter does it (posecast.realtime.lifting.lifter): one call for both
+    return (lambda windows: skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))), window_frames
 
 
 def _network_predictor(path: str, int8: bool):  # noqa: ANN202 - (predict, window_frames)

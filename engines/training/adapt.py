@@ -230,7 +230,7 @@ class _Adapter(Trainer):
         with autocast:
             target = ensemble_lift(self.start, canonical, rolls_deg, mirror)
         roll = float(self.view_rng.uniform(min(rolls_deg), max(rolls_deg)))
-        view, target = _roll(canonical, roll), _roll(target, roll)
+        view, target = skeleton.roll_about_z(canonical, roll), skeleton.roll_about_z(target, roll)
         if mirror and self.view_rng.random() < 0.5:
             view, target = skeleton.mirror_image(view), skeleton.mirror_image(target)
         with autocast:
@@ -259,27 +259,10 @@ class _Adapter(Trainer):
 def ensemble_lift(generator: PoseGenerator, canonical: torch.Tensor, rolls_deg: Sequence[float] = (0.0,),
                   mirror: bool = False) -> torch.Tensor:  # fmt: skip
     """Root-relative 3D ``(B, T, 17, 3)`` (float32, root view) of canonical windows ``(B, T, 17, 2)``:
-    the generator's answers for the windows seen by cameras rolled by each of ``rolls_deg`` about
-    the optical axis (which the root view puts through the root) and, with ``mirror``, for their
-    mirror images too, each mirrored and turned back, averaged. ``(0,)`` without mirror: the
-    generator's own answer."""
-    total = canonical.new_zeros((*canonical.shape[:-1], 3))
-    views = [(roll, mirrored) for roll in rolls_deg for mirrored in ((False, True) if mirror else (False,))]
-    for roll, mirrored in views:
-        view = _roll(canonical, roll)
-        joints = skeleton.root_relative(generator(skeleton.mirror_image(view) if mirrored else view)[0].float())
-        if mirrored:
-            joints = skeleton.mirror_image(joints)
-        total = total + _roll(joints, -roll)
-    return total / len(views)
-
-
-def _roll(points: torch.Tensor, degrees: float) -> torch.Tensor:
-    """Points ``(..., 2|3)`` turned by ``degrees`` about the z axis (x right, y down). Element-wise,
-    so autocast leaves it in float32."""
-    cos, sin = float(np.cos(np.radians(degrees))), float(np.sin(np.radians(degrees)))
-    x, y = points[..., 0:1], points[..., 1:2]
-    return torch.cat([x * cos - y * sin, x * sin + y * cos, points[..., 2:]], dim=-1)
+    the generator's answers averaged over camera rolls about the optical axis (which the root
+    view puts through the root) and mirror images (:func:`posecast.engines.skeleton.view_ensemble`)."""
+    return skeleton.view_ensemble(lambda view: skeleton.root_relative(generator(view)[0].float()), canonical,
+                                  rolls_deg, mirror)  # fmt: skip
 
 
 @torch.no_grad()

@@ -156,10 +156,3 @@ def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip])
         tool.make_predictor("supervised-upright-w384:fp16")
     ensemble, _ = tool.make_predictor("supervised-upright-w384:ensemble")
     assert np.abs(ensemble(windows) - live).max() > 1e-4  # another answer than any one view's
-
-    def depth_from_radius(w: np.ndarray) -> np.ndarray:  # commutes with camera rolls: the ensemble changes nothing
-        current = w[:, -1].astype(np.float64)
-        return np.concatenate([current, np.linalg.norm(current, axis=-1, keepdims=True)], axis=-1)
-
-    rolled = tool.roll_ensemble(depth_from_radius, (-45.0, -15.0, 0.0, 30.0))
-    np.testing.assert_allclose(rolled(windows), depth_from_radius(windows), atol=1e-6)

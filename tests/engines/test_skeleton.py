@@ -142,3 +142,26 @@ def test_height_of_a_real_mediapipe_subject_is_adult(mediapipe_world: np.ndarray
 def test_absurd_heights_are_rejected(height_m: float) -> None:
     with pytest.raises(ValueError, match="between 0.5 and 2.8"):
         skeleton.bone_lengths_from_height(height_m)
+
+
+def _depth_from_radius(points: np.ndarray) -> np.ndarray:
+    """A lift that commutes with camera rolls and mirror images: depth = distance from the axis."""
+    return np.concatenate([points, np.linalg.norm(points, axis=-1, keepdims=True)], axis=-1)
+
+
+@pytest.mark.parametrize(("rolls", "mirror"), [((0.0,), False), ((-45.0, 0.0, 30.0), False), ((0.0,), True),
+                                               ((-90.0, 15.0), True)])  # fmt: skip
+def test_view_ensemble_turns_and_mirrors_each_view_back(rolls: tuple[float, ...], mirror: bool) -> None:
+    points = np.random.default_rng(2).normal(0, 0.1, (3, 17, 2))
+    np.testing.assert_allclose(skeleton.view_ensemble(_depth_from_radius, points, rolls, mirror),
+                               _depth_from_radius(points), atol=1e-12)  # fmt: skip
+
+
+def test_roll_about_z_turns_x_towards_y() -> None:
+    torch = pytest.importorskip("torch")
+    points = np.array([[1.0, 0.0, 5.0], [0.0, 2.0, -1.0]])
+    np.testing.assert_allclose(skeleton.roll_about_z(points, 90.0), [[0.0, 1.0, 5.0], [-2.0, 0.0, -1.0]], atol=1e-12)
+    as_torch = skeleton.roll_about_z(torch.from_numpy(points), 90.0)
+    np.testing.assert_allclose(as_torch.numpy(), skeleton.roll_about_z(points, 90.0))
+    np.testing.assert_allclose(skeleton.roll_about_z(skeleton.roll_about_z(points, 33.0), -33.0), points, atol=1e-12)
+    assert points[0, 0] == 1.0  # the input is not changed
