@@ -104,3 +104,23 @@ def _solve_one(u: np.ndarray, v: np.ndarray, bx: np.ndarray, by: np.ndarray, w: 
         return np.full(3, np.nan)
     tz = -(float(wu @ bx + wv @ by) - total * (mu * mbx + mv * mby)) / spread
     return np.array([mbx + tz * mu, mby + tz * mv, tz])
+
+
+def onto_rays(joints_rel: np.ndarray, keypoints_norm: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """The pose that agrees with the observed 2D exactly: ``(..., 17, 3)`` camera frame, the
+    units of ``joints_rel``.
+
+    The root-relative pose ``(..., 17, 3)`` is placed by :func:`solve_root_translation` (with
+    ``weights``), then every joint is moved along nothing but its image-plane position: onto its
+    observed viewing ray ``(x', y', 1)`` at the depth the placed pose gave it. The 2D measures
+    everything that lies across the view; the pose supplies only the depths. A bone seen across
+    the view then has the length the image shows, whatever the lifter believed, and an error in
+    a joint's depth changes a bone's length only through the bone's extent in depth. Rows whose
+    root cannot be placed, or with a joint at or behind the camera, are NaN.
+    """
+    joints_rel = np.asarray(joints_rel, dtype=np.float64)
+    keypoints_norm = np.asarray(keypoints_norm, dtype=np.float64)
+    depth_m = (joints_rel + solve_root_translation(joints_rel, keypoints_norm, weights)[..., None, :])[..., 2]
+    in_front = np.all(depth_m > 0, axis=-1, keepdims=True)  # False for NaN too
+    depth_m = np.where(in_front, depth_m, np.nan)
+    return np.concatenate([keypoints_norm * depth_m[..., None], depth_m[..., None]], axis=-1)

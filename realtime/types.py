@@ -216,7 +216,8 @@ class PersonPose:
     ``joints_rel_m`` the same with the root at the origin; ``root_m`` ``(3,)`` the pelvis;
     ``bone_lengths_m`` ``(16,)`` the lengths in use (:data:`skeleton.BONE_NAMES` order);
     ``scale`` the scale network's output; ``joints_lifted`` ``(17, 3)`` the lifting network's raw
-    root-relative output (canonical units, camera axes).
+    root-relative output (canonical units, camera axes); ``keypoints_norm`` ``(17, 2)`` the 2D it
+    was lifted from, undistorted and intrinsics-normalised (``X/Z, Y/Z``).
     """
 
     person_id: int
@@ -229,6 +230,7 @@ class PersonPose:
     bone_lengths_m: np.ndarray | None = None
     scale: float | None = None
     joints_lifted: np.ndarray | None = None
+    keypoints_norm: np.ndarray | None = None
 
     @classmethod
     def lost(cls, person_id: int) -> PersonPose:

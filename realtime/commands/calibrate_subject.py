@@ -41,8 +41,9 @@ def calibrate_subject(args: argparse.Namespace) -> int:
     check_writable(args.output)
     collector = SubjectCollector()
     run_pipeline(args, args.source, [collector], lambda source: int(args.seconds * (source.source_fps or 30.0)))
-    poses, confidences = collector.arrays()
-    profile = subject_from_lifted(poses, confidences, args.height, source=str(args.source))
+    poses, confidences, keypoints_norm = collector.arrays()
+    profile = subject_from_lifted(poses, confidences, args.height, source=str(args.source),
+                                  keypoints_norm=keypoints_norm)  # fmt: skip
     save_subject(profile, args.output)
     clipped = len(profile.clipped_bones)
     at_bound = f"; {clipped} of 16 bones not measured, limited to the bound (clipped_bones)" if clipped else ""

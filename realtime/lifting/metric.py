@@ -224,6 +224,7 @@ class MetricPoseLifting(PoseLifting):
             people[person_id] = PersonPose(
                 person_id, pose.state, keypoints_px[k], confidence[k], joints_m,
                 pose.joints_rel_m, pose.root_m, pose.bone_lengths_m, float(lifted.scale[k]), lifted.joints_rel[k],
+                keypoints_norm[k],
             )  # fmt: skip
         if len(self.tracker.tracks) > len(ids):  # someone remembered but not seen: lost now, state held
             for person_id in self.tracker.lost():

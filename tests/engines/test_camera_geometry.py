@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from posecast.engines import normalize, skeleton
-from posecast.engines.camera import metric_scale, solve_root_translation
+from posecast.engines.camera import metric_scale, onto_rays, solve_root_translation
 
 
 def _random_pose(rng: np.random.Generator, height_m: float = 1.7) -> np.ndarray:
@@ -104,3 +104,30 @@ def test_metric_scale_weights_ignore_a_bad_bone():
 
 def test_metric_scale_of_a_pose_with_no_extent_is_nan():
     assert np.isnan(metric_scale(np.zeros((17, 3)), skeleton.bone_lengths_from_height(1.7)))
+
+
+def test_onto_rays_keeps_a_true_pose_and_takes_the_2d_across_the_view():
+    rng = np.random.default_rng(4)
+    poses = np.stack([_random_pose(rng) for _ in range(5)])
+    roots = np.column_stack([rng.uniform(-1, 1, 5), rng.uniform(-0.5, 0.5, 5), rng.uniform(2, 5, 5)])
+    keypoints = normalize.project(poses + roots[:, None])
+    np.testing.assert_allclose(onto_rays(poses, keypoints), poses + roots[:, None], atol=1e-9)
+    # a lifter that put the wrists 10 cm too far sideways: on the rays they sit where the 2D saw them
+    wrong = poses.copy()
+    wrong[:, [13, 16], 0] += 0.10
+    fixed = onto_rays(wrong, keypoints)
+    np.testing.assert_allclose(normalize.project(fixed), keypoints, atol=1e-12)
+    before = np.abs(wrong + solve_root_translation(wrong, keypoints)[:, None] - (poses + roots[:, None]))
+    after = np.abs(fixed - (poses + roots[:, None]))
+    assert after[:, [13, 16], 0].max() < 0.4 * before[:, [13, 16], 0].min()  # the root moved a little too
+
+
+def test_onto_rays_gives_nan_where_the_pose_cannot_be_placed():
+    pose = _random_pose(np.random.default_rng(5))
+    flat = np.zeros((17, 2))  # no spread: no depth
+    assert np.isnan(onto_rays(pose, flat)).all()
+    placed = pose + [0.0, 0.0, 0.2]  # so close that a joint is behind the camera
+    placed[16, 2] = -0.3
+    keypoints = placed[:, :2] / placed[:, 2:]  # exact pinhole, no clamping: the root is found
+    np.testing.assert_allclose(solve_root_translation(placed - placed[0], keypoints), placed[0], atol=1e-9)
+    assert np.isnan(onto_rays(placed - placed[0], keypoints)).all()

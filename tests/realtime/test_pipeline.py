@@ -148,3 +148,22 @@ def test_calibrated_subject_fixes_bone_lengths(
     np.testing.assert_allclose(lengths, np.broadcast_to(profile.as_array(), lengths.shape), rtol=1e-6)
     np.testing.assert_allclose(results[-1].bone_lengths_m, profile.as_array())
     assert pipeline.meta().assumptions["height_assumed"] is False
+
+
+def test_subject_collector_keeps_the_2d_each_pose_was_lifted_from(media_dir: Path, pose_model_path: Path) -> None:
+    """``calibrate subject`` gets, per frame, the normalised 2D the lifter saw (the stream's
+    intrinsics applied to the published pixels), so it can put each lifted pose onto its rays."""
+    from posecast.engines.camera import onto_rays
+    from posecast.realtime.sinks.subject import SubjectCollector
+
+    collector = SubjectCollector()
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    with build_pipeline(options, [collector]) as pipeline, open_source(str(media_dir / "squats_720x1280.mp4")) as src:
+        people = [p for r in pipeline.run(src, max_frames=8) for p in r.tracked]
+        k = pipeline.meta().intrinsics
+    poses, confidences, keypoints_norm = collector.arrays()
+    assert len(people) == len(poses) == len(keypoints_norm) == len(confidences) > 0
+    pixels = np.array([p.keypoints_px for p in people], np.float64)
+    np.testing.assert_allclose(keypoints_norm, (pixels - [k.cx, k.cy]) / [k.fx, k.fy], atol=1e-6)
+    on_rays = onto_rays(poses, keypoints_norm, confidences)
+    np.testing.assert_allclose(on_rays[..., :2] / on_rays[..., 2:], keypoints_norm, atol=1e-9)
