@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How well ``posecast calibrate subject`` measures a person through the shipped lifter; writes JSON.
 
-    python tools/subject_accuracy.py --json eval/subject_calibration.json
+    python tools/subject_accuracy.py [--view any|facing] --json eval/subject_calibration.json
 
 Held-out mocap (never trained on: the in-domain Bandai-Namco clips and CMU subjects 09, 13 and
 49, as ``tools/evaluate.py``) is given a person of its own: every bone set to posecast's typical
@@ -13,6 +13,10 @@ alone), the lifted lengths (the calibration before it used the 2D), and the lift
 onto their viewing rays (``estimate_subject(..., keypoints_norm=...)``, what ``calibrate
 subject`` does now). The figure per view is the worst bone's relative error; the widths (hips,
 shoulders: bones the camera may never see across) are also reported apart.
+
+``--view facing`` turns each clip about the vertical so that the person faces each camera
+(their median facing within ±30° of it), as ``calibrate subject`` asks; ``any`` (default) keeps
+the random webcams of the evaluation, from every side.
 """
 
 from __future__ import annotations
@@ -56,6 +60,20 @@ def person_of_its_own(joints_m: np.ndarray, rng: np.random.Generator) -> np.ndar
     return rescale_bones(joints_m[None].astype(np.float64), (target / measured)[None])[0]
 
 
+def turned_to_face(world: np.ndarray, cameras, rng: np.random.Generator, spread_deg: float = 30.0) -> np.ndarray:
+    """``world`` ``(F, 17, 3)`` (Y up) turned about the vertical through its mean pelvis so that its
+    median facing points at the camera (``cameras``: one), within ±``spread_deg``."""
+    centre = world[:, skeleton.ROOT].mean(0)
+    camera_position = -cameras.rotation[0].T @ cameras.translation[0]
+    to_camera = np.arctan2(*(camera_position - centre)[[0, 2]])  # azimuth about Y, from +Z towards +X
+    forward = np.median(skeleton.body_forward(world), axis=0)
+    facing = np.arctan2(forward[0], forward[2])
+    angle = to_camera - facing + np.deg2rad(rng.uniform(-spread_deg, spread_deg))
+    c, s = np.cos(angle), np.sin(angle)
+    about_y = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return (world - centre) @ about_y.T + centre
+
+
 def lift(lifter: Lifter3D, keypoints_norm: np.ndarray) -> np.ndarray:
     """Raw lifted poses ``(F, 17, 3)`` as the live pipeline makes them (30 fps timestamps)."""
     window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=None))
@@ -75,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--clips", type=int, default=10, help="clips per held-out set (at least 5 s long)")
     ap.add_argument("--cameras", type=int, default=12, help="random webcams per clip")
+    ap.add_argument("--view", choices=("any", "facing"), default="any",
+                    help="webcams from every side (default), or the person facing each (calibrate subject's way)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -82,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
     lifter = Lifter3D(LifterOptions(model=args.model) if args.model else None)
     rng = np.random.default_rng(0)
-    results: dict[str, dict] = {}
+    results: dict[str, dict] = {}  # this view's sets; the file keeps the other view's
     for set_name, held in eval_sets(clips, ["in_domain", "cross"]).items():
         stride = {c.name: max(1, round(c.fps / RATE_FPS)) for c in held}
         long_enough = [c for c in held if len(c.joints_m) // stride[c.name] >= SECONDS * RATE_FPS]
@@ -96,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             height_m = skeleton.height_from_bone_lengths(true)
             for _ in range(args.cameras):
                 cameras = sample_cameras(world[None, :, skeleton.ROOT].mean(1), rng)
-                keypoints_norm = normalize.project(cameras.to_camera(world[None]))[0]
+                seen = turned_to_face(world, cameras, rng) if args.view == "facing" else world
+                keypoints_norm = normalize.project(cameras.to_camera(seen[None]))[0]
                 poses = lift(lifter, keypoints_norm)
                 for method, lengths in calibrations(poses, keypoints_norm, height_m).items():
                     errors[method].append(np.abs(lengths / true - 1.0))
@@ -122,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                      100 * r["worst_bone_but_widths_median"], 100 * r["worst_bone_but_widths_max"],
                      100 * r["mean_error_but_widths"], 100 * r["widths_median"])  # fmt: skip
     lifter.close()
-    atomic_write(args.json, json.dumps(results, indent=2).encode())
+    merged = json.loads(args.json.read_text()) if args.json.exists() else {}
+    atomic_write(args.json, json.dumps(merged | {args.view: results}, indent=2).encode())
     return 0
 
 
