@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clips", type=int, default=10, help="clips per held-out set (at least 5 s long)")
     ap.add_argument("--cameras", type=int, default=12, help="random webcams per clip")
     ap.add_argument("--view", choices=("any", "facing"), default="any",
-                    help="webcams from every side (default), or the person facing each (calibrate subject's way)")
+                    help="webcams from every side (default), or the person facing each")  # fmt: skip
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
