@@ -120,7 +120,7 @@ def onto_rays(joints_rel: np.ndarray, keypoints_norm: np.ndarray, weights: np.nd
     """
     joints_rel = np.asarray(joints_rel, dtype=np.float64)
     keypoints_norm = np.asarray(keypoints_norm, dtype=np.float64)
-    depth_m = (joints_rel + solve_root_translation(joints_rel, keypoints_norm, weights)[..., None, :])[..., 2]
-    in_front = np.all(depth_m > 0, axis=-1, keepdims=True)  # False for NaN too
-    depth_m = np.where(in_front, depth_m, np.nan)
-    return np.concatenate([keypoints_norm * depth_m[..., None], depth_m[..., None]], axis=-1)
+    depth = (joints_rel + solve_root_translation(joints_rel, keypoints_norm, weights)[..., None, :])[..., 2]
+    in_front = np.all(depth > 0, axis=-1, keepdims=True)  # False for NaN too
+    depth = np.where(in_front, depth, np.nan)
+    return np.concatenate([keypoints_norm * depth[..., None], depth[..., None]], axis=-1)
