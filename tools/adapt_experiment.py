@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         help="loss weights changed by name (default: the recipe's), JSON, e.g. '{\"w_adv\": 0}'",
     )
     ap.add_argument("--label", default="", help="suffix of the result's name (variants of one protocol)")
+    ap.add_argument("--seed", type=int, default=0, help="adaptation's seed (windows and views drawn)")
     ap.add_argument(
         "--in-domain-every",
         type=int,
@@ -155,13 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(args.json.read_text()) if args.json.exists() else {}
     changed = {} if args.weights is None else {"weights": json.loads(args.weights)}
     options = AdaptOptions.recipe(args.recipe, minutes=args.minutes, lr=args.lr, anchor_weight=args.anchor,
-                                  distill_weight=args.distill, **changed)  # fmt: skip
+                                  distill_weight=args.distill, seed=args.seed, **changed)  # fmt: skip
     for protocol in args.protocols.split(","):
         source = {"other-people": others, "same-footage": held, "source-control": bandai, "3d-labels": others}[protocol]
         name = f"{protocol}{' ' + args.label if args.label else ''}"
         frames = sum(len(c.joints_m) for c in source)
         entry = {"model": str(args.model), "minutes": args.minutes, "adapt_clips": len(source), "adapt_frames": frames,
-                 "lr": args.lr}  # fmt: skip
+                 "lr": args.lr, "seed": args.seed}  # fmt: skip
         if protocol == "3d-labels":
             steps, b, a = fine_tune_on_3d(args.model, source, args.minutes, args.lr, score)
             entry["recipe"] = "3D-supervised"
