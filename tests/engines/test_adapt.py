@@ -13,7 +13,14 @@ import torch
 from posecast.engines import metadata, normalize, skeleton
 from posecast.engines.errors import ModelError
 from posecast.engines.runtime import load_backend
-from posecast.engines.training.adapt import AdaptError, AdaptOptions, adapt, collect_inputs, ensemble_lift
+from posecast.engines.training.adapt import (
+    AdaptError,
+    AdaptOptions,
+    adapt,
+    collect_inputs,
+    ensemble_lift,
+    smooth_over_frames,
+)
 from posecast.engines.training.config import config_from_dict
 from posecast.engines.training.data.cameras import sample_cameras
 from posecast.engines.training.data.dataset import Clip
@@ -139,9 +146,10 @@ def test_ensemble_of_one_view_is_the_model(exported: Path) -> None:
 def test_the_default_recipe_moves_the_model_towards_its_ensemble(exported: Path, footage: Path, tmp_path: Path) -> None:
     output = tmp_path / "ensemble.onnx"
     options = AdaptOptions(minutes=2.0, max_steps=60, batch=32, lr=1e-3, anchor_weight=0.0, bf16=False, int8=False)
-    assert options.teacher == "ensemble" and options.weights["w_2d"] == 0.0
+    assert options.teacher == "ensemble" and options.weights["w_2d"] == 0.0 and options.teacher_smooth_frames == 1.0
     adapt(exported, [footage], output, options, progress=False)
-    assert metadata.read_onnx_metadata(output).extra["adapt_teacher"] == "ensemble"
+    extra = metadata.read_onnx_metadata(output).extra
+    assert extra["adapt_teacher"] == "ensemble" and extra["adapt_teacher_smooth_frames"] == "1"
     start, _ = load_generator_npz(adapt_weights_path(exported))
     adapted, _ = load_generator_npz(adapt_weights_path(output))
     take = np.load(sorted(footage.glob("*.npz"))[0])
@@ -149,7 +157,8 @@ def test_the_default_recipe_moves_the_model_towards_its_ensemble(exported: Path,
     windows = frames[np.arange(len(frames) - 8)[:, None] + np.arange(9)]
     canonical = normalize.canonicalize(torch.from_numpy(windows.astype(np.float32)))
     with torch.no_grad():
-        target = ensemble_lift(start, canonical, (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0), True)
+        ensemble = ensemble_lift(start, canonical, (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0), True)
+        target = smooth_over_frames(ensemble, 1.0)
         gap_before = (skeleton.root_relative(start(canonical)[0]) - target).norm(dim=-1).mean()
         gap_after = (skeleton.root_relative(adapted(canonical)[0]) - target).norm(dim=-1).mean()
     assert gap_after < 0.7 * gap_before, (float(gap_before), float(gap_after))
@@ -166,3 +175,21 @@ def test_adapt_options_name_their_choices() -> None:
     assert AdaptOptions.recipe("ensemble") == AdaptOptions()
     paper = AdaptOptions.recipe("paper", minutes=2.0)
     assert paper.teacher == "start" and paper.weights == {"w_adv": 0.0} and paper.minutes == 2.0
+    assert paper.teacher_smooth_frames == 0.0
+    with pytest.raises(ValueError, match=r"teacher_smooth_frames must be in \[0, 10\], got -1"):
+        AdaptOptions(teacher_smooth_frames=-1.0)
+
+
+def test_smoothing_over_frames_keeps_steady_motion_and_removes_jitter() -> None:
+    rng = np.random.default_rng(4)
+    frames = torch.arange(27, dtype=torch.float64).view(1, 27, 1, 1)
+    steady = frames * torch.from_numpy(rng.normal(size=(2, 1, 17, 3)))  # each joint moving at its own speed
+    smoothed = smooth_over_frames(steady, 1.0)
+    assert smoothed.shape == steady.shape
+    torch.testing.assert_close(smoothed[:, 3:-3], steady[:, 3:-3])  # a symmetric kernel keeps linear motion
+    still = torch.from_numpy(rng.normal(size=(2, 1, 17, 3))).expand(2, 27, 17, 3)
+    torch.testing.assert_close(smooth_over_frames(still, 2.0), still)  # ends repeated: a still pose stays
+    jitter = torch.from_numpy(rng.normal(0.0, 0.01, (2, 27, 17, 3)))
+    assert smooth_over_frames(jitter, 1.0).std() < 0.6 * jitter.std()
+    short = torch.from_numpy(rng.normal(size=(1, 3, 17, 3)))  # a kernel wider than the window still works
+    assert smooth_over_frames(short, 5.0).shape == short.shape
