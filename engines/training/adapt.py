@@ -71,8 +71,8 @@ PAPER_LOSSES_OFF = {"w_2d": 0.0, "w_3d": 0.0, "w_adv": 0.0, "w_tmc": 0.0, "w_kl"
 #: Named ways to adapt, as :class:`AdaptOptions` fields changed from its defaults (measured with
 #: tools/adapt_experiment.py and on real video, README): ``ensemble`` (the defaults),
 #: distillation to the start model's test-time ensemble alone (with the paper's losses on as
-#: well, the same teacher made the Bandai-Namco-only model 8 % worse on CMU instead of 4 %
-#: better); ``paper``, the paper's losses but the adversarial term, distilled to the start model
+#: well, the same teacher, unsmoothed, made the Bandai-Namco-only model 8 % worse on CMU instead
+#: of 4 % better); ``paper``, the paper's losses but the adversarial term, distilled to the start model
 #: as it is (neutral on CMU; on real video it bent the standing knee of a clip it did not adapt to
 #: from 12° to 33°)
 RECIPES: dict[str, dict] = {
