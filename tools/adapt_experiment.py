@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 report = adapt(args.model, footage, Path(tmp) / "adapted.onnx", options, progress=False, evaluate=score)
             steps, b, a = report.steps, report.before, report.after
             entry |= {"anchor": args.anchor, "distill": args.distill, "recipe": args.recipe, "teacher": options.teacher,
-                      "weights": options.weights}  # fmt: skip
+                      "teacher_smooth_frames": options.teacher_smooth_frames, "weights": options.weights}  # fmt: skip
         results[name] = entry | {"steps": steps, "before": b, "after": a}
         log.info("%s: cross P-MPJPE %.1f -> %.1f mm (gt 2D), %.1f -> %.1f (noisy)", name, b["gt2d_p_mpjpe_mm"],
                  a["gt2d_p_mpjpe_mm"], b["noisy2d_p_mpjpe_mm"], a["noisy2d_p_mpjpe_mm"])  # fmt: skip
