@@ -31,6 +31,12 @@ HEAD = JOINT_INDEX["head"]
 #: (child, parent) pairs: one bone per non-root joint, in joint order.
 BONES: tuple[tuple[int, int], ...] = tuple((j, p) for j, p in enumerate(PARENTS) if p >= 0)
 BONE_NAMES: tuple[str, ...] = tuple(f"{JOINT_NAMES[p]}-{JOINT_NAMES[c]}" for c, p in BONES)
+#: The bones across the body (pelvis → hips, thorax → shoulders): their length shows in 2D only
+#: when the body faces the camera, and mocap skeletons and MediaPipe disagree on them most.
+WIDTH_BONES: tuple[int, ...] = tuple(
+    b for b, (c, p) in enumerate(BONES) if JOINT_NAMES[p] in ("pelvis", "thorax") and
+    JOINT_NAMES[c].endswith(("hip", "shoulder"))
+)  # fmt: skip
 
 
 def _root_paths() -> np.ndarray:

@@ -44,7 +44,7 @@ from posecast.engines.training.export import adapt_weights_path, load_generator_
 from posecast.engines.training.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import CROSS_SUBJECTS  # noqa: E402
+from evaluate import CROSS_SUBJECTS, flip_averaged  # noqa: E402
 
 log = logging.getLogger("adapt_experiment")
 CMU = ["data/cmu-mocap/cmu-mocap.tar.xz", "data/cmu-mocap/cmu-dance.tar.xz"]
@@ -94,12 +94,9 @@ def scorer(eval_sets: dict[str, list]):  # noqa: ANN201
             with torch.no_grad():
                 return model(torch.from_numpy(windows))[0].numpy()
 
-        def predict_flip(windows: np.ndarray) -> np.ndarray:  # as posecast run lifts: flip-averaged
-            return skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))
-
         out = {}
         for kind, clips in eval_sets.items():
-            for suffix, predictor in (("", predict), ("_flip", predict_flip)):
+            for suffix, predictor in (("", predict), ("_flip", flip_averaged(predict))):  # _flip: as posecast run
                 r = evaluate(predictor, clips, generator.cfg.window_frames)
                 out |= {f"{kind}{suffix}_{k}": r[k] for k in ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm", "p_mpjpe_15_mm")}
         return out

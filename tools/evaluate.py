@@ -50,6 +50,12 @@ def flat_predictor(windows: np.ndarray) -> np.ndarray:
     return normalize.to_camera_axes(skeleton.root_relative(flat), current[:, skeleton.ROOT])
 
 
+def flip_averaged(predict):  # noqa: ANN001, ANN201 - windows → 3D, the same signature back
+    """``predict`` lifting each window with its mirror image in one call and averaging, as the live
+    lifter does (:mod:`posecast.realtime.lifting.lifter`)."""
+    return lambda windows: skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))
+
+
 def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     if spec == "flat":
         return flat_predictor, 1
@@ -67,8 +73,7 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
         return ensemble, window_frames
     if "flip" not in variants:
         return predict, window_frames
-    # flip averaging, as the live lifter does it (posecast.realtime.lifting.lifter): one call for both
-    return (lambda windows: skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))), window_frames
+    return flip_averaged(predict), window_frames
 
 
 def _network_predictor(path: str, int8: bool):  # noqa: ANN202 - (predict, window_frames)

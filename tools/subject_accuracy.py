@@ -44,8 +44,7 @@ from evaluate import DEFAULT_DATA, eval_sets  # noqa: E402
 log = logging.getLogger("subject_accuracy")
 RATE_FPS = 30.0
 SECONDS = 5.0
-WIDTHS = [i for i, name in enumerate(skeleton.BONE_NAMES) if name.startswith(("pelvis-", "thorax-")) and
-          name.endswith(("hip", "shoulder"))]  # fmt: skip
+WIDTHS = list(skeleton.WIDTH_BONES)
 METHODS = ("typical", "lifted", "rays")
 
 

@@ -257,8 +257,7 @@ class _Adapter(Trainer):
         """The distillation target of canonical windows ``(B, T, 17, 2)``: the teacher's 3D
         ``(B, T, 17, 3)`` (root view), smoothed along the window's frames when the options say so."""
         o = self.options
-        target = ensemble_lift(self.start, canonical, *TEACHERS[o.teacher])
-        return smooth_over_frames(target, o.teacher_smooth_frames) if o.teacher_smooth_frames > 0 else target
+        return smooth_over_frames(ensemble_lift(self.start, canonical, *TEACHERS[o.teacher]), o.teacher_smooth_frames)
 
     def _anchor(self) -> torch.Tensor:
         """L2 of the weights' change from the start model (mean per parameter tensor, × 1e4)."""
@@ -286,7 +285,10 @@ def ensemble_lift(generator: PoseGenerator, canonical: torch.Tensor, rolls_deg: 
 
 def smooth_over_frames(joints: torch.Tensor, sigma_frames: float) -> torch.Tensor:
     """Windows of 3D ``(B, T, J, 3)`` smoothed along ``T`` with a Gaussian of ``sigma_frames``
-    (truncated at 3 sigma; the window's ends repeated, so a still pose stays as it is)."""
+    (truncated at 3 sigma; the window's ends repeated, so a still pose stays as it is); ``0``:
+    ``joints`` as they are."""
+    if sigma_frames <= 0:
+        return joints
     radius = min(int(3.0 * sigma_frames + 0.5), joints.shape[1] - 1)
     offsets = torch.arange(-radius, radius + 1, dtype=joints.dtype, device=joints.device)
     kernel = torch.exp(-0.5 * (offsets / sigma_frames) ** 2)

@@ -193,3 +193,4 @@ def test_smoothing_over_frames_keeps_steady_motion_and_removes_jitter() -> None:
     assert smooth_over_frames(jitter, 1.0).std() < 0.6 * jitter.std()
     short = torch.from_numpy(rng.normal(size=(1, 3, 17, 3)))  # a kernel wider than the window still works
     assert smooth_over_frames(short, 5.0).shape == short.shape
+    assert smooth_over_frames(jitter, 0.0) is jitter  # 0: off

@@ -13,10 +13,6 @@ from posecast.engines.training.data.windows import rescale_bones
 from posecast.realtime.lifting.lifter import Lifter3D
 from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
 
-#: Hip and shoulder widths: the bones a walk filmed from the side never shows across the view.
-WIDTHS = [i for i, name in enumerate(skeleton.BONE_NAMES) if name.startswith(("pelvis-", "thorax-")) and
-          name.endswith(("hip", "shoulder"))]  # fmt: skip
-
 
 def _lifted_walk(walk_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """A person with other proportions than the training skeleton (longer legs, shorter arms)
@@ -54,7 +50,7 @@ def test_the_2d_corrects_the_lifters_proportions(walk_joints: np.ndarray) -> Non
     poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints)
     lifted = _errors(estimate_subject(poses, height_m), true_lengths)
     on_rays = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm), true_lengths)
-    seen = np.setdiff1d(np.arange(len(true_lengths)), WIDTHS)
+    seen = np.setdiff1d(np.arange(len(true_lengths)), skeleton.WIDTH_BONES)
     report = str(dict(zip(skeleton.BONE_NAMES, np.round(on_rays, 3).tolist(), strict=True)))
     assert on_rays[seen].max() <= 0.08, report
     assert lifted[seen].max() > 0.15  # the lifter alone is far off: the rays did the work
