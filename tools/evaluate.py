@@ -9,6 +9,8 @@ Sets (never trained on by any model in eval/results): ``in_domain``, the held-ou
 clips (10 % by clip); ``cross``, CMU subjects 09, 13 and 49 (runs, jumps, a leap, balancing on one
 leg; MotionBuilder BVH, Daz BVH and ASF/AMC), held out of every model's training as whole
 people; ``cmu_all``, every CMU take, for models trained on Bandai-Namco only (``--sets``).
+``--camera-fps 5,10`` also scores each set as a slower camera films it (``SET@5fps``): only that
+camera's frames, each window blended from them as the live window does.
 
 A model is a training checkpoint (.pt, weights rounded to float16 as exported), an ONNX file run
 by ONNX Runtime (``:int8`` for its dynamic-quantized copy), a shipped model's registry name, or
@@ -21,6 +23,7 @@ by default; ``:ensemble`` also averages over cameras rolled about their optical 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from posecast.engines import normalize, skeleton
 from posecast.engines.training.config import resolve_data
-from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
+from posecast.engines.training.data.dataset import TRAINING_FPS, Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.evaluate import build_eval_clips, evaluate, per_action_table
 
 log = logging.getLogger("evaluate")
@@ -115,9 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="in_domain,cross", help="comma-separated: in_domain, cross, cmu_all")
     ap.add_argument("--max-clips", type=int, default=0, help="evaluate on only this many clips per set")
+    ap.add_argument("--camera-fps", default="",
+                    help="comma-separated camera rates (e.g. 5,10): also score each set as a camera at that rate "
+                         "films it, windows made as the live window makes them (sets named SET@5fps)")  # fmt: skip
     ap.add_argument("--json", type=Path, required=True, help="results (merged into an existing file)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
+    try:
+        rates = [None] + [float(r) for r in args.camera_fps.split(",") if r.strip()]
+    except ValueError:
+        ap.error(f"--camera-fps takes comma-separated numbers, got {args.camera_fps!r}")
+    if any(r is not None and not 0 < r <= TRAINING_FPS for r in rates):
+        ap.error(f"--camera-fps: each rate must be in (0, {TRAINING_FPS:g}] (the clips' rate), got {args.camera_fps!r}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
     sets = eval_sets(clips, args.sets.split(","))
@@ -131,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         label, _, path = spec.rpartition("=")  # labels may contain "=" (T=27); paths do not
         label = label or path
         predict, window = make_predictor(path)
-        for set_name, kinds in prepared.items():
+        for (set_name, kinds), rate in itertools.product(prepared.items(), rates):
             for kind, eval_clips in kinds.items():
                 start = time.perf_counter()
-                key = f"{label} [{set_name}/{kind}]"
-                results[key] = evaluate(predict, eval_clips, window)
+                key = f"{label} [{set_name}{'' if rate is None else f'@{rate:g}fps'}/{kind}]"
+                results[key] = evaluate(predict, eval_clips, window, camera_fps=rate)
                 r = results[key]
                 log.info("%-48s MPJPE %6.1f  N-MPJPE %6.1f  P-MPJPE %6.1f mm (15 joints %5.1f)  knee bend error "
                          "%4.1f°, straight knees bent %4.1f° (%d)  (%.0f s)", key, r["mpjpe_mm"], r["n_mpjpe_mm"],

@@ -3,12 +3,14 @@
 Each held-out clip is filmed by one fixed virtual webcam (seeded by the clip name, so every
 model sees the same views; the training cameras' ranges, close and wide-angle webcams
 included) and lifted frame by frame with causal windows, edge-padded at the start exactly like
-the live pipeline. "Noisy" adds the training noise model with a fixed seed. Metric MPJPE
-scales each predicted pose to metres from the subject's height the way the pipeline is told it
-(``--height``): the true height gives reference bone lengths via
-:func:`skeleton.bone_lengths_from_height`, and :func:`camera.metric_scale` fits the pose to
-them. Errors are in millimetres, on the 17 joints; the ``*_15`` figures leave out the two
-joints that are only midpoints of others (spine, neck), as checks with 15-joint skeletons do.
+the live pipeline; or, with ``camera_fps``, as a slower camera films it: the camera's frames
+only, each window blended from them by the live window's rule (:func:`camera_windows`).
+"Noisy" adds the training noise model with a fixed seed. Metric MPJPE scales each predicted
+pose to metres from the subject's height the way the pipeline is told it (``--height``): the
+true height gives reference bone lengths via :func:`skeleton.bone_lengths_from_height`, and
+:func:`camera.metric_scale` fits the pose to them. Errors are in millimetres, on the 17 joints;
+the ``*_15`` figures leave out the two joints that are only midpoints of others (spine, neck),
+as checks with 15-joint skeletons do.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import camera, metrics, normalize, skeleton
+from .data.augment import interpolate_frames, slow_camera_windows
 from .data.cameras import CameraOptions, sample_cameras
-from .data.dataset import Clip
+from .data.dataset import TRAINING_FPS, Clip
 from .data.noise import add_detector_noise
 
 #: windows (N, T, 17, 2) → current-frame root-relative 3D (N, 17, 3), any unit
@@ -74,18 +77,42 @@ def causal_windows(sequence: np.ndarray, window_frames: int) -> np.ndarray:
     return sequence[np.maximum(index, 0)]
 
 
-def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batch: int = 2048) -> dict:
-    """Metrics over all frames of ``clips``; returns totals and a per-action breakdown. Besides the
-    joint errors (mm): ``knee_bend_error_deg``, the mean error of each knee's bend, and
+def camera_windows(
+    clip: EvalClip, window_frames: int, camera_fps: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The windows ``(N, T, 17, 2)`` the live window makes of ``clip`` and the true camera-frame
+    poses of their newest frames ``(N, 17, 3)``. ``camera_fps`` ``None``: every frame of the clip
+    (at :data:`TRAINING_FPS`, the model's rate), :func:`causal_windows`. Otherwise a camera at
+    ``camera_fps`` films the clip from its first frame: its frames are the clip at their times
+    (interpolated between the clip's frames), and each window's slots are blended from the camera
+    frames by the live window's rule (:func:`~.data.augment.slow_camera_windows`), the newest slot
+    a camera frame exactly; older slots than the first camera frame repeat it."""
+    if camera_fps is None:
+        return causal_windows(clip.keypoints_norm, window_frames), clip.joints_cam_m
+    if not camera_fps > 0:
+        raise ValueError(f"camera_fps must be positive, got {camera_fps}")
+    times = np.arange(0.0, len(clip.keypoints_norm) - 1 + 1e-9, TRAINING_FPS / camera_fps)  # clip frames
+    positions = np.maximum(times[:, None] + np.arange(-window_frames + 1, 1)[None, :], 0.0)
+    windows = slow_camera_windows(clip.keypoints_norm.astype(np.float64), positions, np.full(len(times), camera_fps),
+                                  TRAINING_FPS)  # fmt: skip
+    return windows.astype(np.float32), interpolate_frames(clip.joints_cam_m, times[None])[0]
+
+
+def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batch: int = 2048,
+             camera_fps: float | None = None) -> dict:  # fmt: skip
+    """Metrics over all frames of ``clips`` (or those a camera at ``camera_fps`` gives:
+    :func:`camera_windows`); returns totals and a per-action breakdown. Besides the joint errors
+    (mm): ``knee_bend_error_deg``, the mean error of each knee's bend, and
     ``straight_knee_bend_deg``, the mean bend given to knees that are straight
-    (< :data:`STRAIGHT_KNEE_DEG`; NaN when the set has none)."""
+    (< :data:`STRAIGHT_KNEE_DEG`; NaN when the set has none). ``accel_error_mm`` is per frame² of
+    the frames scored (a camera's, with ``camera_fps``)."""
     per_action: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     totals: dict[str, list[float]] = defaultdict(list)
     for clip in clips:
-        windows = causal_windows(clip.keypoints_norm, window_frames)
+        windows, joints_cam_m = camera_windows(clip, window_frames, camera_fps)
         pred = np.concatenate([predict(windows[i : i + batch]) for i in range(0, len(windows), batch)])
         pred = pred.astype(np.float64)
-        gt = skeleton.root_relative(clip.joints_cam_m)
+        gt = skeleton.root_relative(joints_cam_m)
         reference = skeleton.bone_lengths_from_height(clip.height_m)
         pred_m = skeleton.root_relative(pred) * camera.metric_scale(pred, reference)[:, None, None]
         sub_pred, sub_gt = pred_m[:, JOINTS_15], gt[:, JOINTS_15]

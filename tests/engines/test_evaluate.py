@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 from posecast.engines import metrics, normalize, skeleton
@@ -10,6 +13,7 @@ from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.evaluate import (
     EvalClip,
     build_eval_clips,
+    camera_windows,
     causal_windows,
     evaluate,
     markdown_table,
@@ -58,6 +62,35 @@ def test_causal_windows_pad_the_start_and_never_look_ahead() -> None:
     np.testing.assert_array_equal(causal_windows(sequence, 1)[:, 0], sequence)
 
 
+def test_camera_windows_at_the_clip_rate_are_the_causal_windows(eval_clips: list[EvalClip]) -> None:
+    clip = eval_clips[0]
+    windows, truth = camera_windows(clip, 9, camera_fps=30.0)
+    np.testing.assert_allclose(windows, causal_windows(clip.keypoints_norm, 9), atol=1e-6)
+    np.testing.assert_allclose(truth, clip.joints_cam_m, atol=1e-9)
+    same, same_truth = camera_windows(clip, 9)  # no camera rate: the clip's frames themselves
+    np.testing.assert_array_equal(same, causal_windows(clip.keypoints_norm, 9))
+    assert same_truth is clip.joints_cam_m
+
+
+def test_a_slower_camera_gives_its_frames_and_blends_between_them(eval_clips: list[EvalClip]) -> None:
+    clip = eval_clips[0]
+    frames = len(clip.keypoints_norm)
+    windows, truth = camera_windows(clip, 9, camera_fps=10.0)  # every third frame of the 30 fps clip
+    camera_frames = np.arange(0, frames, 3)
+    assert windows.shape == (len(camera_frames), 9, 17, 2) and truth.shape == (len(camera_frames), 17, 3)
+    np.testing.assert_allclose(truth, clip.joints_cam_m[camera_frames], atol=1e-9)
+    np.testing.assert_allclose(windows[:, -1], clip.keypoints_norm[camera_frames], atol=1e-6)  # newest: exact
+    # a slot between two camera frames is their blend, not the clip frame the camera never gave
+    k = 5  # a window ending at camera frame 15: slot 7 is clip frame 14, a third of the way from 12 to 15
+    expected = (clip.keypoints_norm[12] * 1.0 + clip.keypoints_norm[15] * 2.0) / 3.0
+    np.testing.assert_allclose(windows[k, 7], expected, atol=1e-5)
+    assert np.abs(windows[k, 7] - clip.keypoints_norm[14]).max() > 1e-5
+    np.testing.assert_allclose(windows[k, 5], clip.keypoints_norm[12], atol=1e-6)  # on a camera frame: exact
+    np.testing.assert_allclose(windows[1, 0], clip.keypoints_norm[0], atol=1e-6)  # before the first frame: it
+    with pytest.raises(ValueError, match="camera_fps"):
+        camera_windows(clip, 9, camera_fps=0.0)
+
+
 def perfect_predictor(eval_clips: list[EvalClip]):  # noqa: ANN201
     """Returns the true root-relative camera-frame pose of each window's current frame, found by
     the exact 2D of that frame (noise-free 2D is a unique key per frame of these clips)."""
@@ -87,6 +120,12 @@ def test_perfect_predictor_scores_zero(eval_clips: list[EvalClip]) -> None:
     assert set(result["per_action"]) == {c.action for c in eval_clips}
     for row in result["per_action"].values():
         assert row["n_mpjpe_mm"] < 1e-6 and row["frames"] > 0
+
+
+def test_a_slower_camera_scores_its_frames(eval_clips: list[EvalClip]) -> None:
+    result = evaluate(perfect_predictor(eval_clips), eval_clips, window_frames=9, camera_fps=10.0)
+    assert result["frames"] == sum(len(range(0, len(c.keypoints_norm), 3)) for c in eval_clips)
+    assert result["n_mpjpe_mm"] < 1e-6 and result["p_mpjpe_mm"] < 1e-6
 
 
 def test_a_wrong_predictor_scores_worse(eval_clips: list[EvalClip]) -> None:
@@ -132,18 +171,20 @@ def test_markdown_tables_render(eval_clips: list[EvalClip]) -> None:
     assert any(line.startswith(f"| {action} | {frames} |") for line in actions)
 
 
-def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip]) -> None:
-    """``tools/evaluate.py --model NAME:flip`` predicts what the live lifter publishes by default
-    (each window averaged with its mirror image), and an unknown variant is refused."""
-    import importlib.util
-    from pathlib import Path
-
-    from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
-
+def evaluate_tool():  # noqa: ANN201 - the module tools/evaluate.py (tools are scripts, not a package)
     path = Path(__file__).resolve().parents[2] / "tools" / "evaluate.py"
     spec = importlib.util.spec_from_file_location("posecast_tools_evaluate", path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    return tool
+
+
+def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip]) -> None:
+    """``tools/evaluate.py --model NAME:flip`` predicts what the live lifter publishes by default
+    (each window averaged with its mirror image), and an unknown variant is refused."""
+    from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
+
+    tool = evaluate_tool()
     flip, window_frames = tool.make_predictor("supervised-upright-w384:flip")
     plain, _ = tool.make_predictor("supervised-upright-w384")
     windows = causal_windows(build_eval_clips(clips[:1], noisy=False)[0].keypoints_norm, window_frames)[:8]
@@ -156,3 +197,16 @@ def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip])
         tool.make_predictor("supervised-upright-w384:fp16")
     ensemble, _ = tool.make_predictor("supervised-upright-w384:ensemble")
     assert np.abs(ensemble(windows) - live).max() > 1e-4  # another answer than any one view's
+
+
+@pytest.mark.parametrize("rates", ["abc", "0", "60", "5,-1"])
+def test_the_tool_refuses_a_bad_camera_rate(rates: str, tmp_path, capsys) -> None:  # noqa: ANN001
+    """A camera rate that is not a number in (0, 30] is a one-line usage error (exit 2), before any
+    data is read or any file written."""
+    tool = evaluate_tool()
+    out = tmp_path / "results.json"
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main(["--model", "flat", "--camera-fps", rates, "--json", str(out), "--data", "nowhere.tar.xz"])
+    assert exit_info.value.code == 2
+    assert "--camera-fps" in capsys.readouterr().err
+    assert not out.exists()
