@@ -163,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def results_markdown(results: dict[str, dict]) -> str:
-    """Two tables (ground-truth and noisy 2D): one row per model, in-domain and cross-dataset."""
+    """Two tables (ground-truth and noisy 2D): one row per model, in-domain and cross-dataset; the
+    knee figures; models scored at slower camera rates; the first cross-dataset row per action."""
     labels = list(dict.fromkeys(k.rsplit(" [", 1)[0] for k in results))
-    sets = list(dict.fromkeys(k.rsplit(" [", 1)[1].split("/")[0] for k in results))
+    all_sets = list(dict.fromkeys(k.rsplit(" [", 1)[1].split("/")[0] for k in results))
+    sets = [s for s in all_sets if "@" not in s]  # the clip's own rate; slower cameras: their own table
     out = []
     for kind, title in (("gt2d", "ground-truth 2D"), ("noisy2d", "noisy 2D")):
         head = (
@@ -200,9 +202,32 @@ def results_markdown(results: dict[str, dict]) -> str:
                     cells += ["–", "–"]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         out.append("")
+    out += camera_rate_table(results, labels, sets, all_sets)
     first = next((k for k in results if k.endswith("[cross/gt2d]")), next(iter(results)))
     out.append(per_action_table(first, results[first]))
     return "\n".join(out)
+
+
+def camera_rate_table(results: dict[str, dict], labels: list[str], sets: list[str], all_sets: list[str]) -> list[str]:
+    """Markdown lines: MPJPE / N / P per set for each model scored at slower camera rates
+    (``--camera-fps``), next to its figures at the clip's rate; no lines when none was."""
+    rates = sorted({s.split("@")[1] for s in all_sets if "@" in s}, key=lambda r: -float(r.removesuffix("fps")))
+    if not rates:
+        return []
+    columns = [s for s in sets if any(f"{s}@{r}" in all_sets for r in rates)]
+    out = ["| model | 2D | camera | " + " | ".join(f"{s} MPJPE / N / P" for s in columns) + " |",
+           "|---" * (3 + len(columns)) + "|"]  # fmt: skip
+    for label, kind in itertools.product(labels, ("gt2d", "noisy2d")):
+        if not any(f"{label} [{s}@{r}/{kind}]" in results for s in columns for r in rates):
+            continue
+        for rate in ["clip (30 fps)", *rates]:
+            cells = []
+            for s in columns:
+                r = results.get(f"{label} [{s}/{kind}]" if rate.startswith("clip") else f"{label} [{s}@{rate}/{kind}]")
+                cells.append("–" if r is None else " / ".join(f"{r[k]:.1f}" for k in ("mpjpe_mm", "n_mpjpe_mm",
+                                                                                         "p_mpjpe_mm")))  # fmt: skip
+            out.append(f"| {label} | {kind} | {rate} | " + " | ".join(cells) + " |")
+    return [*out, ""]
 
 
 if __name__ == "__main__":

@@ -210,3 +210,18 @@ def test_the_tool_refuses_a_bad_camera_rate(rates: str, tmp_path, capsys) -> Non
     assert exit_info.value.code == 2
     assert "--camera-fps" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_tool_tables_slower_cameras_apart() -> None:
+    """``--camera-fps`` rows get their own table next to the clip-rate figures; the main tables
+    keep the clip-rate sets only, and without such rows there is no rate table."""
+    tool = evaluate_tool()
+    figures = {"mpjpe_mm": 60.0, "n_mpjpe_mm": 55.0, "p_mpjpe_mm": 40.0, "p_mpjpe_15_mm": 42.0, "per_action": {}}
+    results = {f"m [cross{rate}/{kind}]": figures | {"p_mpjpe_mm": 40.0 + i}
+               for i, rate in enumerate(["", "@5fps"]) for kind in ("gt2d", "noisy2d")}  # fmt: skip
+    text = tool.results_markdown(results)
+    assert "| m | gt2d | clip (30 fps) | 60.0 / 55.0 / 40.0 |" in text
+    assert "| m | gt2d | 5fps | 60.0 / 55.0 / 41.0 |" in text
+    assert "cross@5fps MPJPE" not in text  # not a column group of the main tables
+    clip_rate_only = tool.results_markdown({k: v for k, v in results.items() if "@" not in k})
+    assert "| camera |" not in clip_rate_only and "| m | 60.0 | 55.0 | 40.0 | 42.0 |" in clip_rate_only
