@@ -121,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--camera-fps", default="",
                     help="comma-separated camera rates (e.g. 5,10): also score each set as a camera at that rate "
                          "films it, windows made as the live window makes them (sets named SET@5fps)")  # fmt: skip
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=2021,
+        help="draws each clip's webcam and 2D noise (default 2021: the figures in eval/; another "
+        "seed films the same clips from other webcams, to see how much the figures depend on them)",
+    )
     ap.add_argument("--json", type=Path, required=True, help="results (merged into an existing file)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
@@ -137,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, held in sets.items():
         held = held[: args.max_clips] if args.max_clips else held
         log.info("%s: %d clips, %d frames", name, len(held), sum(len(c.joints_m) for c in held))
-        prepared[name] = {"gt2d": build_eval_clips(held, noisy=False), "noisy2d": build_eval_clips(held, noisy=True)}
+        prepared[name] = {"gt2d": build_eval_clips(held, noisy=False, seed=args.seed),
+                          "noisy2d": build_eval_clips(held, noisy=True, seed=args.seed)}  # fmt: skip
     results: dict[str, dict] = json.loads(args.json.read_text()) if args.json.exists() else {}
     for spec in args.model:
         label, _, path = spec.rpartition("=")  # labels may contain "=" (T=27); paths do not

@@ -171,9 +171,9 @@ def test_markdown_tables_render(eval_clips: list[EvalClip]) -> None:
     assert any(line.startswith(f"| {action} | {frames} |") for line in actions)
 
 
-def evaluate_tool():  # noqa: ANN201 - the module tools/evaluate.py (tools are scripts, not a package)
-    path = Path(__file__).resolve().parents[2] / "tools" / "evaluate.py"
-    spec = importlib.util.spec_from_file_location("posecast_tools_evaluate", path)
+def load_tool(name: str):  # noqa: ANN201 - the module tools/NAME.py (tools are scripts, not a package)
+    path = Path(__file__).resolve().parents[2] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"posecast_tools_{name}", path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool
@@ -184,7 +184,7 @@ def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip])
     (each window averaged with its mirror image), and an unknown variant is refused."""
     from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
 
-    tool = evaluate_tool()
+    tool = load_tool("evaluate")
     flip, window_frames = tool.make_predictor("supervised-upright-w384:flip")
     plain, _ = tool.make_predictor("supervised-upright-w384")
     windows = causal_windows(build_eval_clips(clips[:1], noisy=False)[0].keypoints_norm, window_frames)[:8]
@@ -203,7 +203,7 @@ def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip])
 def test_the_tool_refuses_a_bad_camera_rate(rates: str, tmp_path, capsys) -> None:  # noqa: ANN001
     """A camera rate that is not a number in (0, 30] is a one-line usage error (exit 2), before any
     data is read or any file written."""
-    tool = evaluate_tool()
+    tool = load_tool("evaluate")
     out = tmp_path / "results.json"
     with pytest.raises(SystemExit) as exit_info:
         tool.main(["--model", "flat", "--camera-fps", rates, "--json", str(out), "--data", "nowhere.tar.xz"])
@@ -215,7 +215,7 @@ def test_the_tool_refuses_a_bad_camera_rate(rates: str, tmp_path, capsys) -> Non
 def test_the_tool_tables_slower_cameras_apart() -> None:
     """``--camera-fps`` rows get their own table next to the clip-rate figures; the main tables
     keep the clip-rate sets only, and without such rows there is no rate table."""
-    tool = evaluate_tool()
+    tool = load_tool("evaluate")
     figures = {"mpjpe_mm": 60.0, "n_mpjpe_mm": 55.0, "p_mpjpe_mm": 40.0, "p_mpjpe_15_mm": 42.0, "per_action": {}}
     results = {f"m [cross{rate}/{kind}]": figures | {"p_mpjpe_mm": 40.0 + i}
                for i, rate in enumerate(["", "@5fps"]) for kind in ("gt2d", "noisy2d")}  # fmt: skip
@@ -225,3 +225,23 @@ def test_the_tool_tables_slower_cameras_apart() -> None:
     assert "cross@5fps MPJPE" not in text  # not a column group of the main tables
     clip_rate_only = tool.results_markdown({k: v for k, v in results.items() if "@" not in k})
     assert "| camera |" not in clip_rate_only and "| m | 60.0 | 55.0 | 40.0 | 42.0 |" in clip_rate_only
+
+
+def test_seed_spread_summarises_webcam_draws(tmp_path, capsys) -> None:  # noqa: ANN001
+    """tools/seed_spread.py: per model, set and 2D the mean, lowest and highest figure over the
+    seeds, and the paired difference to the reference at the same seed."""
+    tool = load_tool("seed_spread")
+    results = {}
+    for seed, (a, b) in {2021: (50.0, 52.0), 1: (54.0, 55.0), 2: (46.0, 49.0)}.items():
+        results[f"ours seed {seed} [cross/gt2d]"] = {"p_mpjpe_mm": a, "mpjpe_mm": a + 20}
+        results[f"theirs seed {seed} [cross/gt2d]"] = {"p_mpjpe_mm": b, "mpjpe_mm": b + 20}
+    results["unrelated [cross/gt2d]"] = {"p_mpjpe_mm": 1.0, "mpjpe_mm": 1.0}  # not a seed entry: ignored
+    text = tool.spread_markdown(results)
+    assert "| ours | cross / gt2d | 3 | 50.0 (46.0–54.0) | 70.0 (66.0–74.0) | – |" in text
+    assert "| theirs | cross / gt2d | 3 | 52.0 (49.0–55.0) | 72.0 (69.0–75.0) | +2.0 (+1.0 to +3.0) |" in text
+    assert "unrelated" not in text
+    path = tmp_path / "seeds.json"
+    path.write_text("not json")
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(path)])
+    assert exit_info.value.code == 2 and "not tools/evaluate.py's JSON" in capsys.readouterr().err
