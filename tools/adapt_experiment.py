@@ -108,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="exported .onnx with its .adapt.npz (trained without CMU)")
     ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument(
+        "--max-steps",
+        type=int,
+        default=0,
+        help="stop after this many steps (0: minutes only); the same compute on a slower or faster CPU",
+    )
     ap.add_argument("--protocols", default="other-people,same-footage")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--anchor", type=float, default=1.0)
@@ -166,14 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     score = scorer(eval_sets)
     results = json.loads(args.json.read_text()) if args.json.exists() else {}
     changed = {} if args.weights is None else {"weights": json.loads(args.weights)}
-    options = AdaptOptions.recipe(args.recipe, minutes=args.minutes, lr=args.lr, anchor_weight=args.anchor,
-                                  distill_weight=args.distill, seed=args.seed, **changed)  # fmt: skip
+    options = AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.max_steps, lr=args.lr,
+                                  anchor_weight=args.anchor, distill_weight=args.distill, seed=args.seed,
+                                  **changed)  # fmt: skip
     for protocol in args.protocols.split(","):
         source = {"other-people": others, "same-footage": held, "source-control": bandai, "3d-labels": others}[protocol]
         name = f"{protocol}{' ' + args.label if args.label else ''}"
         frames = sum(len(c.joints_m) for c in source)
         entry = {"model": str(args.model), "minutes": args.minutes, "adapt_clips": len(source), "adapt_frames": frames,
-                 "lr": args.lr, "seed": args.seed, "eval_seeds": eval_seeds}  # fmt: skip
+                 "lr": args.lr, "seed": args.seed, "eval_seeds": eval_seeds, "max_steps": args.max_steps}  # fmt: skip
         if protocol == "3d-labels":
             steps, b, a = fine_tune_on_3d(args.model, source, args.minutes, args.lr, score)
             entry["recipe"] = "3D-supervised"
