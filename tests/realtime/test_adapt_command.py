@@ -51,8 +51,10 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     assert code == 0 and json.loads(stats.read_text())["frames_with_pose"] == 12
     assert meta.extra["adapt_teacher"] == "ensemble"
     # adapting again from the adapted model, from the kept 2D (no MediaPipe), with the paper's recipe
-    assert main(["adapt", str(saved), "--output", str(tmp_path / "again.onnx"), "--minutes", "0.05",
-                 "--model", str(out), "--recipe", "paper"]) == 0  # fmt: skip
+    # (--steps: the same work on any CPU, whichever of it and --minutes comes first)
+    assert main(["adapt", str(saved), "--output", str(tmp_path / "again.onnx"), "--minutes", "5", "--steps", "3",
+                 "--model", str(out), "--recipe", "paper", "--report", str(report)]) == 0  # fmt: skip
+    assert json.loads(report.read_text())["steps"] == 3
     again = metadata.read_onnx_metadata(tmp_path / "again.onnx").extra
     assert again["adapted_from"] == "adapted.onnx" and again["adapt_teacher"] == "start"
 
@@ -79,6 +81,7 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("suffix", "--output must name an .onnx file"),
         ("folder", "does not exist or is not writable"),
         ("minutes", "--minutes must be more than 0 and at most 1440, got 0"),
+        ("steps", "--steps must be a number of steps, at least 1 (or 0: --minutes alone), got -5"),
         ("hfov", "hfov must be between 10 and 170 degrees, got 500"),
         ("bad-npz", "keypoints_2d must be (F, 17, 2)"),
         ("no-person", "no person was seen in any frame"),
@@ -95,6 +98,7 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "suffix": [str(good), "--output", str(tmp_path / "out.npz")],
         "folder": [str(good), "--output", str(tmp_path / "no" / "out.onnx")],
         "minutes": [str(good), "--output", str(out), "--minutes", "0"],
+        "steps": [str(good), "--output", str(out), "--steps", "-5"],
         "hfov": [str(good), "--output", str(out), "--hfov", "500"],
         "bad-npz": [str(tmp_path / "bad.npz"), "--output", str(out)],
         "no-person": [str(_lift_npz(tmp_path / "empty.npz", confidence=0.0)), "--output", str(out)],
