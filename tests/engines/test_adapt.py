@@ -19,12 +19,19 @@ from posecast.engines.training.adapt import (
     adapt,
     collect_inputs,
     ensemble_lift,
+    footage_targets,
+    footage_teacher,
     smooth_over_frames,
 )
 from posecast.engines.training.config import config_from_dict
 from posecast.engines.training.data.cameras import sample_cameras
 from posecast.engines.training.data.dataset import Clip
-from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions
+from posecast.engines.training.data.windows import (
+    MocapWindowSampler,
+    Recorded2DSampler,
+    SamplerOptions,
+    WindowBatch,
+)
 from posecast.engines.training.export import adapt_weights_path, load_generator_npz
 from posecast.engines.training.train import Trainer
 
@@ -147,9 +154,11 @@ def test_the_default_recipe_moves_the_model_towards_its_ensemble(exported: Path,
     output = tmp_path / "ensemble.onnx"
     options = AdaptOptions(minutes=2.0, max_steps=60, batch=32, lr=1e-3, anchor_weight=0.0, bf16=False, int8=False)
     assert options.teacher == "ensemble" and options.weights["w_2d"] == 0.0 and options.teacher_smooth_frames == 1.0
+    assert options.teacher_context == "footage"
     adapt(exported, [footage], output, options, progress=False)
     extra = metadata.read_onnx_metadata(output).extra
     assert extra["adapt_teacher"] == "ensemble" and extra["adapt_teacher_smooth_frames"] == "1"
+    assert extra["adapt_teacher_context"] == "footage"
     start, _ = load_generator_npz(adapt_weights_path(exported))
     adapted, _ = load_generator_npz(adapt_weights_path(output))
     take = np.load(sorted(footage.glob("*.npz"))[0])
@@ -175,7 +184,9 @@ def test_adapt_options_name_their_choices() -> None:
     assert AdaptOptions.recipe("ensemble") == AdaptOptions()
     paper = AdaptOptions.recipe("paper", minutes=2.0)
     assert paper.teacher == "start" and paper.weights == {"w_adv": 0.0} and paper.minutes == 2.0
-    assert paper.teacher_smooth_frames == 0.0
+    assert paper.teacher_smooth_frames == 0.0 and paper.teacher_context == "window"
+    with pytest.raises(ValueError, match="teacher_context must be one of footage, window, got 'clip'"):
+        AdaptOptions(teacher_context="clip")
     with pytest.raises(ValueError, match=r"teacher_smooth_frames must be in \[0, 10\], got -1"):
         AdaptOptions(teacher_smooth_frames=-1.0)
 
@@ -194,3 +205,54 @@ def test_smoothing_over_frames_keeps_steady_motion_and_removes_jitter() -> None:
     short = torch.from_numpy(rng.normal(size=(1, 3, 17, 3)))  # a kernel wider than the window still works
     assert smooth_over_frames(short, 5.0).shape == short.shape
     assert smooth_over_frames(jitter, 0.0) is jitter  # 0: off
+
+
+def test_the_footage_teacher_averages_every_window_that_holds_a_frame(exported: Path, footage: Path) -> None:
+    """Each frame's teacher 3D is the mean, in the camera's axes, of what every window holding it
+    answered for it (the later windows saw the frames after it); slots repeating a sequence's
+    first frame do not count. Checked against a frame-by-frame sum, on two sequences."""
+    generator, _ = load_generator_npz(adapt_weights_path(exported))
+    sampler = Recorded2DSampler(sorted(footage.glob("*.npz"))[:2], SamplerOptions(window_frames=9))
+    keep = np.flatnonzero(sampler.windows[:, -1] < 40)  # the first 40 frames of the first take: one sequence
+    frames, windows = sampler.frames[:40], sampler.windows[keep]
+    rolls, mirror = (-30.0, 0.0, 30.0), True
+    teacher = footage_teacher(generator, frames, windows, rolls, mirror, smooth_frames=1.0, batch=7)
+    assert teacher.shape == (40, 17, 3) and teacher.dtype == np.float32
+    total, count = np.zeros((40, 17, 3)), np.zeros(40)
+    for window in windows:
+        keypoints = torch.from_numpy(frames[window][None].astype(np.float32))
+        answer = smooth_over_frames(ensemble_lift(generator, normalize.canonicalize(keypoints), rolls, mirror), 1.0)
+        camera = normalize.to_camera_axes(answer, keypoints[..., skeleton.ROOT, :])[0].numpy()
+        for slot, frame in enumerate(window):
+            if slot < len(window) - 1 and frame == window[slot + 1]:
+                continue  # before the sequence's start
+            total[frame] += camera[slot]
+            count[frame] += 1
+    assert count[0] == 9 and count[39] == 1  # frame 0: in nine windows' own slots; the last: its own window only
+    np.testing.assert_allclose(teacher, total / count[:, None, None], atol=2e-5)
+    # the last frame has no later window: its own window's answer; an earlier one differs from it
+    last_own = normalize.to_camera_axes(
+        smooth_over_frames(ensemble_lift(generator, normalize.canonicalize(torch.from_numpy(
+            frames[windows[-1]][None].astype(np.float32))), rolls, mirror), 1.0),
+        torch.from_numpy(frames[windows[-1]][None, :, skeleton.ROOT].astype(np.float32)))[0, -1].numpy()  # fmt: skip
+    np.testing.assert_allclose(teacher[39], last_own, atol=2e-5)
+
+
+def test_footage_targets_follow_the_window_into_its_mirror_and_root_view(exported: Path, footage: Path) -> None:
+    """The looked-up teacher is in each frame's root view (where the lifter answers) and a mirrored
+    window gets the mirror image of its target."""
+    generator, _ = load_generator_npz(adapt_weights_path(exported))
+    sampler = Recorded2DSampler(sorted(footage.glob("*.npz"))[:1], SamplerOptions(window_frames=9))
+    teacher = torch.from_numpy(footage_teacher(generator, sampler.frames, sampler.windows, (0.0,), True))
+    rows = np.array([50, 100, 101])
+    index = sampler.windows[rows]
+    plain = sampler.frames[index].astype(np.float32)
+    batch = WindowBatch(plain, np.ones(plain.shape[:3], np.float32), frame_index=index, mirrored=np.zeros(3, bool))
+    target = footage_targets(teacher, batch, torch.from_numpy(plain))
+    torch.testing.assert_close(normalize.to_camera_axes(target, torch.from_numpy(plain[..., 0, :])), teacher[index],
+                               atol=1e-5, rtol=0)  # fmt: skip
+    assert float(target[..., 0, :].abs().max()) < 1e-6  # root-relative
+    flipped = skeleton.mirror_image(plain)
+    mirrored = WindowBatch(flipped, batch.confidence, frame_index=index, mirrored=np.ones(3, bool))
+    torch.testing.assert_close(footage_targets(teacher, mirrored, torch.from_numpy(flipped)),
+                               skeleton.mirror_image(target), atol=1e-5, rtol=0)  # fmt: skip

@@ -39,6 +39,9 @@ class WindowBatch:
     keypoints_norm: np.ndarray  # (B, T, 17, 2) float32, intrinsics-normalised
     confidence: np.ndarray  # (B, T, 17) float32
     joints_cam_m: np.ndarray | None = None  # (B, T, 17, 3) float32, camera frame, metres
+    #: recorded 2D: each slot's frame in the sampler's ``frames`` (B, T), and the windows seen in a mirror (B,)
+    frame_index: np.ndarray | None = None
+    mirrored: np.ndarray | None = None
 
 
 #: The window length every model, config and tool uses unless told otherwise (frames at
@@ -195,4 +198,5 @@ class Recorded2DSampler:
         mirror = self.rng.random(batch) < self.mirror_prob
         keypoints[mirror] = skeleton.mirror_image(keypoints[mirror])
         confidence[mirror] = skeleton.mirror(confidence[mirror][..., None])[..., 0]  # follows its joint
-        return WindowBatch(keypoints.astype(np.float32), confidence.astype(np.float32))
+        return WindowBatch(keypoints.astype(np.float32), confidence.astype(np.float32),
+                           frame_index=self.windows[rows], mirrored=mirror)  # fmt: skip
