@@ -33,7 +33,7 @@ import torch
 from posecast.engines import skeleton
 from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
-from posecast.engines.training.adapt import RECIPES, AdaptOptions, adapt
+from posecast.engines.training.adapt import RECIPES, TEACHER_CONTEXTS, AdaptOptions, adapt
 from posecast.engines.training.config import config_from_dict, resolve_data
 from posecast.engines.training.data.cameras import sample_cameras
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="loss weights changed by name (default: the recipe's), JSON, e.g. '{\"w_adv\": 0}'",
     )
+    ap.add_argument("--teacher-context", choices=TEACHER_CONTEXTS, default=None,
+                    help="footage: each frame's teacher over every window holding it; window: per window "
+                         "(default: the recipe's)")  # fmt: skip
     ap.add_argument("--label", default="", help="suffix of the result's name (variants of one protocol)")
     ap.add_argument("--seed", type=int, default=0, help="adaptation's seed (windows and views drawn)")
     ap.add_argument(
@@ -172,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     score = scorer(eval_sets)
     results = json.loads(args.json.read_text()) if args.json.exists() else {}
     changed = {} if args.weights is None else {"weights": json.loads(args.weights)}
+    if args.teacher_context is not None:
+        changed["teacher_context"] = args.teacher_context
     options = AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.max_steps, lr=args.lr,
                                   anchor_weight=args.anchor, distill_weight=args.distill, seed=args.seed,
                                   **changed)  # fmt: skip
@@ -190,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                 report = adapt(args.model, footage, Path(tmp) / "adapted.onnx", options, progress=False, evaluate=score)
             steps, b, a = report.steps, report.before, report.after
             entry |= {"anchor": args.anchor, "distill": args.distill, "recipe": args.recipe, "teacher": options.teacher,
-                      "teacher_smooth_frames": options.teacher_smooth_frames, "weights": options.weights}  # fmt: skip
+                      "teacher_smooth_frames": options.teacher_smooth_frames, "weights": options.weights,
+                      "teacher_context": options.teacher_context}  # fmt: skip
         results[name] = entry | {"steps": steps, "before": b, "after": a}
         log.info("%s: cross P-MPJPE %.1f -> %.1f mm (gt 2D), %.1f -> %.1f (noisy)", name, b["gt2d_p_mpjpe_mm"],
                  a["gt2d_p_mpjpe_mm"], b["noisy2d_p_mpjpe_mm"], a["noisy2d_p_mpjpe_mm"])  # fmt: skip
