@@ -15,7 +15,9 @@ model's statistics. Two recipes (:data:`RECIPES`):
   gives it in one pass from any view. The answer is smoothed along the window's frames first
   (:attr:`AdaptOptions.teacher_smooth_frames`): the network lifts every frame of its window,
   and a teacher that moves smoothly through it is a better one than the footage's jittery 2D
-  gives;
+  gives. Adaptation is offline, so by default the teacher sees the whole footage
+  (:func:`footage_teacher`): each frame's answer is the mean over every window that holds it,
+  computed once, then looked up for each training window;
 - ``paper``: the paper's losses (METHOD.md: 2D/3D cycle through random views, motion
   consistency, scale KL + bone consistency; the adversarial term against *this footage's* 2D is
   off unless turned on in :attr:`AdaptOptions.weights`), distilled to the starting model as it
@@ -23,8 +25,9 @@ model's statistics. Two recipes (:data:`RECIPES`):
   to measure one).
 
 Measured (README, "Adapting to your own footage"): ``ensemble`` lowered the error on CMU of
-Bandai-Namco-only models by 6 % (supervised) and 10–13 % (semi-supervised) and kept real video
-plausible; ``paper`` was neutral on CMU and broke a real clip it was not adapted to.
+Bandai-Namco-only models by 6 % (supervised) and about 10 % (semi-supervised; mean over six
+webcam draws, 11 % flip-averaged with the footage teacher) and kept real video plausible;
+``paper`` was neutral on CMU and broke a real clip it was not adapted to.
 
 :func:`adapt` runs for a number of minutes on the CPU with a progress bar, reports unsupervised
 figures before and after (2D cycle error, bone-length variation, how far the 3D moved) and
@@ -435,16 +438,16 @@ def adapt(
         "lr_disc": 2 * o.lr, "lr_final_fraction": 1.0, "scale_prior": list(footage_prior), "bf16": o.bf16,
         "threads": o.threads, "seed": o.seed, "steps": o.max_steps or 10**9, "data": [], "weights": o.weights,
     })  # fmt: skip
+    began = time.perf_counter()  # --minutes counts the footage teacher's lifting too
     with tempfile.TemporaryDirectory(prefix="posecast-adapt-") as tmp:
         adapter = _Adapter(cfg, Path(tmp), start, o)
         if o.teacher_context == "footage":
-            began = time.perf_counter()
             adapter.frame_teacher = torch.from_numpy(
                 footage_teacher(start, sampler.frames, sampler.windows, *TEACHERS[o.teacher], o.teacher_smooth_frames)
             )
             log.info("teacher: %d frames lifted in every window that holds them (%.0f s)", len(sampler.frames),
                      time.perf_counter() - began)  # fmt: skip
-        seconds = _run(adapter, sampler, o, progress)
+        seconds = _run(adapter, sampler, o, progress, began)
     adapted = adapter.generator.eval()
     after = footage_figures(adapted, probe, reference=start)
     if evaluate is not None:
@@ -456,14 +459,15 @@ def adapt(
     return report
 
 
-def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progress: bool) -> float:
+def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progress: bool, start: float) -> float:
+    """Train until ``o.minutes`` after ``start`` (a ``perf_counter`` time: the teacher's lifting
+    counts) or ``o.max_steps``; returns the seconds since ``start``."""
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=round(o.minutes * 60), desc="adapting", unit="s",
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total} s {postfix}")  # fmt: skip
-    start = time.perf_counter()
+        bar = tqdm(total=round(o.minutes * 60), initial=min(time.perf_counter() - start, o.minutes * 60),
+                   desc="adapting", unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total} s {postfix}")  # fmt: skip
     try:
         while True:
             elapsed = time.perf_counter() - start
