@@ -56,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training (default 1)")
     parser.add_argument("--recipe", choices=("ensemble", "paper"), default="ensemble",
                         help="ensemble (default): distil the start model's answers averaged over camera rolls "
-                             "(±45°) and mirror images, smoothed over each window's frames; paper: the paper's losses "
+                             "(±45°) and mirror images, smoothed over each window's frames, and for each frame over "
+                             "every window of the footage that holds it; paper: the paper's losses "
                              "but the adversarial term, anchored to the start model (README: Adapting to your own "
                              "footage)")  # fmt: skip
     add_camera_arguments(parser)
