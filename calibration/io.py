@@ -249,8 +249,9 @@ def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
     if found != expected_format:
         raise CalibrationError(f"{path} is a {found!r} file, expected {expected_format!r}")
     version = data.get("version", VERSION)
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version > VERSION:
+        # repr: a version that is text may hold a line break, and the error stays one line
         raise CalibrationError(
-            f"{path} has format version {version}, this posecast reads up to {VERSION}; upgrade posecast"
+            f"{path} has format version {version!r}, this posecast reads up to {VERSION}; upgrade posecast"
         )
     return data

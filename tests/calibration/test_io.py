@@ -55,6 +55,11 @@ def test_newer_versions_and_missing_keys_are_refused(tmp_path):
     (tmp_path / "new.json").write_text(json.dumps(data))
     with pytest.raises(CalibrationError, match="format version 2, this posecast reads up to 1; upgrade"):
         load_intrinsics(tmp_path / "new.json")
+    for odd in ("\n", "1\n2", True):  # not a version number: named on one line (found by the property test)
+        (tmp_path / "odd.json").write_text(json.dumps(data | {"version": odd}))
+        with pytest.raises(CalibrationError, match="has format version") as refused:
+            load_intrinsics(tmp_path / "odd.json")
+        assert "\n" not in str(refused.value) and repr(odd) in str(refused.value)
     del data["fy"], data["version"]
     (tmp_path / "old.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(CalibrationError, match="lacks fy"):
