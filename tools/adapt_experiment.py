@@ -21,6 +21,7 @@ the model, the yardstick for what 2D alone might reach.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -221,7 +222,30 @@ def markdown(results: dict) -> str:
             in_domain = f"{b[key]:.1f} → {a[key]:.1f}" if kind == "gt2d" and key in b else "–"
             lines.append(f"| {protocol} ({r['adapt_frames']} frames, {r['minutes']:g} min, {r['steps']} steps) | "
                          f"{kind} | " + " | ".join(cells) + f" | {change:+.1f} % | {in_domain} |")  # fmt: skip
+        lines += draws_mean_rows(protocol, r)
     return "\n".join(lines) + "\n"
+
+
+def draws_mean_rows(protocol: str, r: dict) -> list[str]:
+    """For an entry scored on several webcam draws (``--eval-seeds``): per 2D kind, the figures
+    averaged over the draws, the change of those means, and the range of the single draws' changes
+    (the README quotes these); no rows for an entry with one draw."""
+    b, a = r["before"], r["after"]
+    seeds = r.get("eval_seeds", [])[1:]
+    rows = []
+    for base, suffix in itertools.product(("gt2d", "noisy2d"), ("", "_flip")):
+        kinds = [f"{base}{suffix}"] + [f"{base}@{s}{suffix}" for s in seeds]
+        if not seeds or any(f"{k}_p_mpjpe_mm" not in b for k in kinds):
+            continue
+        mean = {(side, m): float(np.mean([f[f"{k}_{m}"] for k in kinds]))
+                for side, f in (("b", b), ("a", a)) for m in ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm")}  # fmt: skip
+        cells = [f"{mean['b', m]:.1f} → {mean['a', m]:.1f}" for m in ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm")]
+        singles = [100 * (a[f"{k}_p_mpjpe_mm"] / b[f"{k}_p_mpjpe_mm"] - 1) for k in kinds]
+        change = 100 * (mean["a", "p_mpjpe_mm"] / mean["b", "p_mpjpe_mm"] - 1)
+        rows.append(f"| {protocol} ({r['steps']} steps) | **{base}{suffix}, mean of {len(kinds)} webcam draws** "
+                    f"(single draws {min(singles):+.1f} to {max(singles):+.1f} %) | " + " | ".join(cells)
+                    + f" | **{change:+.1f} %** | – |")  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":

@@ -245,3 +245,20 @@ def test_seed_spread_summarises_webcam_draws(tmp_path, capsys) -> None:  # noqa:
     with pytest.raises(SystemExit) as exit_info:
         tool.main([str(path)])
     assert exit_info.value.code == 2 and "not tools/evaluate.py's JSON" in capsys.readouterr().err
+
+
+def test_adapt_experiment_averages_the_webcam_draws() -> None:
+    """tools/adapt_experiment.py's table: an entry scored on several draws gets rows of the means
+    over them (the change of the means, and the single draws' range); one draw gets none."""
+    tool = load_tool("adapt_experiment")
+    figures = ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm")
+    before = {f"{k}_{m}": 100.0 for k in ("gt2d", "gt2d@3", "noisy2d", "noisy2d@3") for m in figures}
+    after = {f"{k}_{m}": v for k, v in (("gt2d", 90.0), ("gt2d@3", 80.0), ("noisy2d", 95.0), ("noisy2d@3", 97.0))
+             for m in figures}  # fmt: skip
+    entry = {"before": before, "after": after, "eval_seeds": [2021, 3], "steps": 10, "adapt_frames": 5, "minutes": 1}
+    rows = tool.draws_mean_rows("p", entry)
+    assert len(rows) == 2  # gt2d and noisy2d; no _flip figures in this entry
+    assert "gt2d, mean of 2 webcam draws** (single draws -20.0 to -10.0 %) | 100.0 → 85.0" in rows[0]
+    assert "**-15.0 %**" in rows[0] and "**-4.0 %**" in rows[1]
+    assert tool.draws_mean_rows("p", entry | {"eval_seeds": [2021]}) == []
+    assert "mean of 2 webcam draws" in tool.markdown({"p": entry})
