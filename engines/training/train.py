@@ -240,7 +240,17 @@ class Trainer:
 
     def init_from(self, path: str | Path) -> int:
         """Start from another run's networks (generator and discriminator weights; fresh optimizers,
-        step 0), e.g. to train on further data. Returns the step that run had reached."""
+        step 0), e.g. to train on further data. Returns the step that run had reached. A shipped
+        model's ``.adapt.npz`` (:func:`~posecast.engines.training.export.save_generator_npz`) gives
+        the generator only (the discriminator starts fresh) and counts as step 0."""
+        if Path(path).suffix == ".npz":
+            from .export import load_generator_npz
+
+            generator, _ = load_generator_npz(path)
+            if generator.cfg != self.cfg.model:
+                raise ValueError(f"{path} has model {generator.cfg}, config asks for {self.cfg.model}")
+            self.generator.load_state_dict(generator.state_dict())
+            return 0
         return int(self._load_networks(path)["step"])
 
     def load_checkpoint(self, path: str | Path) -> None:

@@ -136,6 +136,74 @@ def test_torso_turns_backwards_about_the_hips_axis(windows: np.ndarray) -> None:
         BodyOptions(torso_back_max_deg=60.0)
 
 
+def test_crouch_bends_the_legs_over_planted_feet(windows: np.ndarray) -> None:
+    """A full-depth crouch, held still: every bone keeps its length, the feet stay (to the leg's
+    reach), the knees bend deeply and point forwards, the pelvis goes down and back, the upper
+    body leans forwards, the facing direction stays; depth 0 changes nothing."""
+    rng = np.random.default_rng(11)
+    out = augment.crouch(windows, rng, 1.0, (1.0, 1.0))
+    np.testing.assert_allclose(skeleton.bone_lengths(out), skeleton.bone_lengths(windows), atol=1e-6)
+    for ankle in ("l_ankle", "r_ankle"):
+        assert np.linalg.norm(out[..., J[ankle], :] - windows[..., J[ankle], :], axis=-1).max() < 0.03
+    # the windows held still at full depth: crouch draws its depths first, so the same seed tells
+    depth = augment.crouch_depths(np.random.default_rng(11), len(windows), 1.0, (1.0, 1.0), windows.shape[1], 30.0)
+    held = np.ptp(depth, axis=1) < 1e-12
+    assert held.sum() >= 16
+    bend = metrics.knee_bend_deg(out)  # (B, T, 2)
+    assert np.median(bend[held]) > 70.0 and np.median(metrics.knee_bend_deg(windows)) < 40.0
+    height = lambda x: x[..., J["pelvis"], 1] - x[..., [J["l_ankle"], J["r_ankle"]], 1].mean(-1)  # noqa: E731
+    assert np.median(height(out)[held] / height(windows)[held]) < 0.6
+    frame_in, frame_out = skeleton.body_frame(windows), skeleton.body_frame(out)
+    level = lambda f: f / np.linalg.norm(f, axis=-1, keepdims=True)  # noqa: E731
+    facing_in, facing_out = (level(f[..., 2, [0, 2]]) for f in (frame_in, frame_out))
+    assert np.median(np.degrees(np.arccos(np.clip((facing_in * facing_out).sum(-1), -1, 1)))) < 5.0
+    # knees forwards of the hips, the torso leaning forwards of the vertical
+    ahead = ((out[..., J["l_knee"], :] - out[..., J["l_hip"], :]) * frame_in[..., 2, :]).sum(-1)
+    assert np.median(ahead[held]) > 0.1
+    torso = out[..., J["thorax"], :] - out[..., J["pelvis"], :]
+    lean = np.degrees(np.arctan2((torso * frame_in[..., 2, :]).sum(-1), torso[..., 1]))
+    assert np.median(lean[held]) > np.median(np.degrees(np.arctan2(
+        ((windows[..., J["thorax"], :] - windows[..., J["pelvis"], :]) * frame_in[..., 2, :]).sum(-1),
+        (windows[..., J["thorax"], :] - windows[..., J["pelvis"], :])[..., 1]))[held]) + 10.0  # fmt: skip
+    np.testing.assert_array_equal(augment.crouch(windows, np.random.default_rng(1), 1.0, (0.0, 0.0)), windows)
+    assert augment.crouch(windows, np.random.default_rng(1), 0.0) is windows
+    with pytest.raises(ValueError, match="crouch_depth"):
+        BodyOptions(crouch_depth=(0.5, 1.5))
+
+
+def test_crouch_depths_are_still_or_moving_in_their_range() -> None:
+    depth = augment.crouch_depths(np.random.default_rng(2), 4000, 0.3, (0.2, 1.0), 27, 30.0)
+    crouched = depth.max(axis=1) > 0
+    assert 0.27 < crouched.mean() < 0.33
+    assert depth.min() >= 0.0 and depth.max() <= 1.0
+    still = np.ptp(depth[crouched], axis=1) < 1e-12
+    assert 0.45 < still.mean() < 0.55 and depth[crouched][still, 0].min() >= 0.2
+    # moving: down and up with a period of 1.5-4 s, so a 0.9 s window moves but never jumps
+    moving = depth[crouched][~still]
+    fastest_step = 0.5 * 2 * np.pi / 1.5 / 30.0  # amplitude ≤ 1, period ≥ 1.5 s, frames 1/30 s apart
+    assert np.abs(np.diff(moving, axis=1)).max() < fastest_step + 1e-9 and np.ptp(moving, axis=1).mean() > 0.1
+
+
+def test_two_bone_knees_keep_both_lengths_and_bend_to_the_given_side() -> None:
+    rng = np.random.default_rng(4)
+    hips, ankles = rng.normal(0, 0.3, (500, 3)), rng.normal(0, 0.3, (500, 3))
+    thigh, shin = rng.uniform(0.35, 0.5, 500), rng.uniform(0.35, 0.5, 500)
+    bend = rng.normal(0, 1, (500, 3))
+    knees, reached = augment.two_bone_knees(hips, ankles, thigh, shin, bend)
+    np.testing.assert_allclose(np.linalg.norm(knees - hips, axis=-1), thigh, rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(reached - knees, axis=-1), shin, rtol=1e-5)
+    # an ankle within reach stays; one out of reach moves along its line from the hip
+    dist = np.linalg.norm(ankles - hips, axis=-1)
+    inside = (dist < thigh + shin - 1e-3) & (dist > np.abs(thigh - shin) + 1e-3)
+    np.testing.assert_allclose(reached[inside], ankles[inside], atol=1e-9)
+    line = (ankles - hips) / dist[:, None]
+    np.testing.assert_allclose(((reached - hips) / np.linalg.norm(reached - hips, axis=-1, keepdims=True))[~inside],
+                               line[~inside], atol=1e-6)  # fmt: skip
+    # the knee is off the line on bend's side
+    foot = hips + ((knees - hips) * line).sum(-1, keepdims=True) * line
+    assert (((knees - foot) * bend).sum(-1)[inside] > 0).all()
+
+
 def test_sampler_straightens_the_knees_when_asked(clips: list[Clip]) -> None:
     """The training sampler applies the body's knee extension: with factor 0 every knee of its
     3D targets is straight, without it the takes' own bends remain."""

@@ -190,6 +190,24 @@ def test_resume_refuses_another_architecture(batches: list[WindowBatch], tmp_pat
         other.load_checkpoint(path)
 
 
+def test_init_from_a_shipped_models_generator_file(tmp_path: Path) -> None:
+    """``init:`` may name a shipped model's ``.adapt.npz``: the generator starts from its weights
+    (the discriminator fresh, step 0); another architecture is refused by name."""
+    from posecast.engines.training.export import save_generator_npz
+
+    source = Trainer(tiny_config(seed=5), tmp_path / "a")
+    path = save_generator_npz(source.generator, tmp_path / "model.adapt.npz", (0.9, 0.1))
+    target = Trainer(tiny_config(seed=6), tmp_path / "b")
+    assert not same(parameters(target.generator), parameters(source.generator))
+    assert target.init_from(path) == 0 and target.step == 0
+    loaded, saved = target.generator.state_dict(), source.generator.state_dict()
+    for mine, theirs in zip(loaded.values(), saved.values(), strict=True):
+        torch.testing.assert_close(mine, theirs.to(mine.dtype), atol=2e-3, rtol=1e-3)  # float16 on disk
+    other = Trainer(tiny_config(model=ModelConfig(**(TINY_MODEL | {"width": 32}))), tmp_path / "c")
+    with pytest.raises(ValueError, match=r"model\.adapt\.npz has model .*width=64.*config asks for .*width=32"):
+        other.init_from(path)
+
+
 def test_train_config_validation() -> None:
     with pytest.raises(
         ValueError, match=r"mode must be one of \('unsupervised', 'ablation', 'supervised', 'semi', 'distill'\), got"

@@ -27,6 +27,14 @@ saw one skeleton lifts another one's 2D badly, so every training window gets its
   against ankle → hip, Bandai-Namco and CMU alike; 14–22 % of such frames under 5°), where
   upright standing puts hip and shoulder joint centres on one vertical line (MediaPipe: 3° on
   the squats clip); a lifter trained on it leans every upright person forwards (8.6° there);
+- :func:`crouch`: the legs bent into a squat or crouch of a per-window depth, still or going
+  down and up over the window, the feet kept where they were, the pelvis lowered and moved
+  back, the knees pointing forwards and a little outwards, the upper body leaning forwards. No
+  source has a squat (Bandai-Namco: walks, runs, waves, bows, dances; the CMU subset: walks,
+  runs, jumps, kicks), and a lifter that never saw one turned a person squatting at a constant
+  angle to the camera 20° further out of the image plane at the bottom of every squat
+  (measured, issue 10: the squats clip, the hip line's yaw 23° standing and 43° squatting, its
+  2D width unchanged; with the legs' 2D kept as when standing, 26°);
 - :func:`warp_times`: the window's frames taken at 0.5–2× the clip's speed;
 - :func:`slow_camera_windows`: the window as the live window makes it from a slower camera
   (5–30 fps), with the live window's own rule: each slot a linear blend of the two camera frames
@@ -46,6 +54,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ... import metrics, skeleton
+from ...joint_limits import knee_offsets
 from ...window_slots import WindowSlots
 
 _J = skeleton.JOINT_INDEX
@@ -74,6 +83,7 @@ _LIMITS = (
     ("side_jitter", 0.0, 0.2), ("shift_frac", 0.0, 0.2), ("speed_range", 0.1, 10.0), ("speed_prob", 0.0, 1.0),
     ("knee_extension_prob", 0.0, 1.0), ("knee_extension_range", 0.0, 1.0), ("low_rate_prob", 0.0, 1.0),
     ("low_rate_fps", 1.0, 1000.0), ("torso_back_prob", 0.0, 1.0), ("torso_back_max_deg", 0.0, 45.0),
+    ("crouch_prob", 0.0, 1.0), ("crouch_depth", 0.0, 1.0),
 )  # fmt: skip
 
 
@@ -99,13 +109,17 @@ class BodyOptions:
     #: [0, ``torso_back_max_deg``] (0 keeps the mocap torso; see :func:`lean_torso_back`)
     torso_back_prob: float = 0.0
     torso_back_max_deg: float = 10.0
+    #: share of windows crouched (:func:`crouch`) to a depth drawn uniformly in ``crouch_depth``
+    #: (1: a deep squat, thighs just past horizontal; 0 keeps the mocap legs)
+    crouch_prob: float = 0.0
+    crouch_depth: tuple[float, float] = (0.2, 1.0)
     #: ``(K, 16)`` bone lengths relative to the leg: each window takes one of these bodies instead
     #: of drawing one from :data:`PROPORTION_RANGES` (e.g. the bodies of one group of people)
     bodies: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # ranges as tuples whatever the config file gave (YAML and JSON have lists): equal configs compare equal
-        for name in ("height_range", "speed_range", "knee_extension_range", "low_rate_fps"):
+        for name in ("height_range", "speed_range", "knee_extension_range", "low_rate_fps", "crouch_depth"):
             setattr(self, name, tuple(getattr(self, name)))
         if self.bodies is not None:
             bodies = np.asarray(self.bodies, dtype=np.float64)
@@ -232,6 +246,111 @@ def lean_torso_back(joints: np.ndarray, rng: np.random.Generator, prob: float, m
     out = joints.copy()
     out[..., _UPPER_BODY, :] = pelvis + np.einsum("btij,btkj->btki", turn, joints[..., _UPPER_BODY, :] - pelvis)
     return out
+
+
+#: A full-depth crouch (depth 1), each drawn per window in these ranges (degrees): the shin's
+#: forward tilt from the vertical, the thigh's angle from the vertical (knee → hip; past 90° the
+#: hip sits below the knee), the knees' turn outwards from the facing direction and the upper
+#: body's forward lean. Smaller depths scale the angles down.
+CROUCH_SHIN_DEG = (20.0, 40.0)
+CROUCH_THIGH_DEG = (70.0, 100.0)
+CROUCH_KNEES_OUT_DEG = (0.0, 30.0)
+CROUCH_LEAN_DEG = (15.0, 45.0)
+#: How the depth moves over a window: still for half of the crouched windows, else going down
+#: and up with a period drawn in this range (seconds) and a random phase.
+CROUCH_PERIOD_S = (1.5, 4.0)
+_UP = np.array([0.0, 1.0, 0.0])  # the mocap world's up (Y)
+
+
+def crouch_depths(rng: np.random.Generator, batch: int, prob: float, depth_range: tuple[float, float],
+                  frames: int, fps: float) -> np.ndarray:  # fmt: skip
+    """Crouch depth per frame ``(batch, frames)`` in [0, 1] of windows of ``frames`` at ``fps``: 0
+    for the windows not crouched (``1 − prob`` of them), else a depth drawn uniformly in
+    ``depth_range``, held still or going down and up as :data:`CROUCH_PERIOD_S` says."""
+    chosen = rng.random(batch) < prob
+    amplitude = rng.uniform(*depth_range, batch)
+    still = rng.random(batch) < 0.5
+    period_s = rng.uniform(*CROUCH_PERIOD_S, batch)
+    phase = rng.uniform(0.0, 2.0 * np.pi, batch)
+    times_s = np.arange(frames) / fps
+    moving = 0.5 * (1.0 - np.cos(2.0 * np.pi * times_s[None, :] / period_s[:, None] + phase[:, None]))
+    return np.where(chosen[:, None], amplitude[:, None] * np.where(still[:, None], 1.0, moving), 0.0)
+
+
+def two_bone_knees(hips: np.ndarray, ankles: np.ndarray, thigh_m: np.ndarray, shin_m: np.ndarray,
+                   bend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Knees for hips and ankles ``(..., 3)`` with bones of lengths ``thigh_m``, ``shin_m``
+    ``(...)``, bent towards ``bend`` ``(..., 3)`` (any vector not along the leg): the knee lies in
+    the plane of the hip–ankle line and ``bend``, on ``bend``'s side. An ankle out of reach is
+    pulled in along its line until the straight leg reaches it. Returns (knees, ankles)."""
+    line = ankles - hips
+    dist = np.linalg.norm(line, axis=-1)
+    axis = line / np.maximum(dist, 1e-9)[..., None]
+    reach = np.clip(dist, np.abs(thigh_m - shin_m) + 1e-6, thigh_m + shin_m - 1e-6)
+    ankles = hips + axis * reach[..., None]
+    across = bend - np.sum(bend * axis, axis=-1, keepdims=True) * axis
+    across /= np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-9)
+    cos_hip = (thigh_m**2 + reach**2 - shin_m**2) / (2.0 * thigh_m * reach)
+    hip_angle = np.arccos(np.clip(cos_hip, -1.0, 1.0))[..., None]
+    knees = hips + thigh_m[..., None] * (np.cos(hip_angle) * axis + np.sin(hip_angle) * across)
+    return knees, ankles
+
+
+def crouch(joints: np.ndarray, rng: np.random.Generator, prob: float, depth_range: tuple[float, float] = (0.2, 1.0),
+           fps: float = 30.0) -> np.ndarray:  # fmt: skip
+    """Bend ``prob`` of the windows ``(B, T, 17, 3)`` (world, Y up; frames at ``fps``) into a crouch
+    (module docstring): per frame a depth ``d`` in [0, 1] (:func:`crouch_depths`); the pelvis and
+    the upper body move by how much a leg of these lengths, its shin tilted forwards by ``d``×the
+    window's shin angle and its thigh back by ``d``×its thigh angle, lowers and moves back the hip
+    over a planted foot (the mean of both legs, along the up and facing directions only, so the
+    stance keeps its width); the upper body then leans forwards about the pelvis by ``d``×the
+    window's lean; each knee is put back by two-bone inverse kinematics, bent towards its mocap
+    knee's side turning, with ``d``, to the facing direction turned outwards. Bone lengths are
+    kept; at ``d = 0`` a frame is unchanged."""
+    if prob <= 0:  # before any draw: the random stream of runs without it stays as it was
+        return joints
+    b, t = joints.shape[:2]
+    depth = crouch_depths(rng, b, prob, depth_range, t, fps)  # (B, T)
+    crouched = np.flatnonzero(depth.max(axis=1) > 0)
+    if not len(crouched):
+        return joints
+    n = len(crouched)
+    shin_rad, thigh_rad, out_rad, lean_rad = (np.radians(rng.uniform(*r, n))[:, None] * depth[crouched]
+                                              for r in (CROUCH_SHIN_DEG, CROUCH_THIGH_DEG, CROUCH_KNEES_OUT_DEG,
+                                                        CROUCH_LEAN_DEG))  # fmt: skip
+    win = joints[crouched]
+    lengths = _window_lengths(win)  # (n, 16)
+    frame = skeleton.body_frame(win)
+    forwards = frame[..., 2, :] - np.sum(frame[..., 2, :] * _UP, axis=-1, keepdims=True) * _UP
+    forwards /= np.maximum(np.linalg.norm(forwards, axis=-1, keepdims=True), 1e-9)  # (n, T, 3) horizontal
+    left = np.cross(_UP, forwards)  # Y up, Z forwards → X left
+    # the hip's move over a planted foot: leg with its shin and thigh turned, against the straight leg
+    thigh_m = np.stack([lengths[:, _B[name]] for name in ("l_hip-l_knee", "r_hip-r_knee")], -1)[:, None, :]
+    shin_m = np.stack([lengths[:, _B[name]] for name in ("l_knee-l_ankle", "r_knee-r_ankle")], -1)[:, None, :]
+    drop = (thigh_m + shin_m - shin_m * np.cos(shin_rad)[..., None] - thigh_m * np.cos(thigh_rad)[..., None]).mean(-1)
+    back = (thigh_m * np.sin(thigh_rad)[..., None] - shin_m * np.sin(shin_rad)[..., None]).mean(-1)
+    move = -drop[..., None] * _UP - back[..., None] * forwards  # (n, T, 3)
+    out = win.copy()
+    moved = [j for j in range(skeleton.NUM_JOINTS) if j not in (_J["l_knee"], _J["r_knee"], _J["l_ankle"],
+                                                                  _J["r_ankle"])]  # fmt: skip
+    out[..., moved, :] += move[..., None, :]
+    # the upper body leans forwards about the pelvis, around the horizontal left axis
+    turn = Rotation.from_rotvec((left * lean_rad[..., None]).reshape(-1, 3)).as_matrix().reshape(n, t, 3, 3)
+    pelvis = out[..., _J["pelvis"] : _J["pelvis"] + 1, :]
+    out[..., _UPPER_BODY, :] = pelvis + np.einsum("btij,btkj->btki", turn, out[..., _UPPER_BODY, :] - pelvis)
+    offsets = knee_offsets(win)[0]  # (n, T, 2, 3): left leg, right leg
+    d = depth[crouched][..., None]
+    for leg, (side, (hip, knee, ankle)) in enumerate(zip((1.0, -1.0), metrics.LEGS, strict=True)):
+        outwards = np.cos(out_rad)[..., None] * forwards + side * np.sin(out_rad)[..., None] * left
+        size = np.linalg.norm(offsets[..., leg, :], axis=-1, keepdims=True)
+        # the mocap knee's side; a straight leg (under 1 cm off its line) has none: the crouch's then
+        mocap_side = np.where(size > 0.01, offsets[..., leg, :] / np.maximum(size, 1e-9), outwards)
+        bend = (1.0 - d) * mocap_side + d * outwards
+        knees, ankles = two_bone_knees(out[..., hip, :], win[..., ankle, :], thigh_m[..., leg], shin_m[..., leg], bend)
+        out[..., knee, :], out[..., ankle, :] = knees, ankles
+    result = joints.copy()
+    result[crouched] = out
+    return result
 
 
 def warp_times(last: np.ndarray, first: np.ndarray, window: int, speed: np.ndarray) -> np.ndarray:

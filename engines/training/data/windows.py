@@ -17,6 +17,7 @@ from ... import normalize, skeleton
 from ...lift_input import posed_frames, read_lift_input
 from .augment import (
     BodyOptions,
+    crouch,
     extend_knees,
     interpolate_frames,
     lean_torso_back,
@@ -130,6 +131,7 @@ class MocapWindowSampler:
                 # last: the knees' bend is what the targets finally show (hip shifts change it too)
                 world = extend_knees(world, rng, body.knee_extension_prob, body.knee_extension_range)
                 world = lean_torso_back(world, rng, body.torso_back_prob, body.torso_back_max_deg)
+                world = crouch(world, rng, body.crouch_prob, body.crouch_depth, TRAINING_FPS)
         cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng, o.cameras)
         joints_cam = cameras.to_camera(world)
         # a close camera and a person moving fast (time warp) can meet: step such a camera back
