@@ -184,6 +184,30 @@ def test_crouch_depths_are_still_or_moving_in_their_range() -> None:
     assert np.abs(np.diff(moving, axis=1)).max() < fastest_step + 1e-9 and np.ptp(moving, axis=1).mean() > 0.1
 
 
+def test_reach_forwards_holds_the_arms_out_in_front(windows: np.ndarray) -> None:
+    """Arms held out in front: arm bones keep their length, wrists end up in front of the chest
+    and nearer the midline than the shoulders, the shoulders move forwards and in; legs and torso
+    do not move."""
+    out = augment.reach_forwards(windows, np.random.default_rng(5), 1.0)
+    lengths_in, lengths_out = skeleton.bone_lengths(windows), skeleton.bone_lengths(out)
+    arms = [B[n] for n in ("l_shoulder-l_elbow", "r_shoulder-r_elbow", "l_elbow-l_wrist", "r_elbow-r_wrist")]
+    np.testing.assert_allclose(lengths_out[..., arms], lengths_in[..., arms], atol=1e-6)
+    still = [J[n] for n in ("pelvis", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "spine", "thorax",
+                            "neck", "head")]  # fmt: skip
+    np.testing.assert_array_equal(out[..., still, :], windows[..., still, :])
+    left, _, forwards = np.moveaxis(skeleton.body_frame(windows), -2, 0)
+    thorax = windows[..., J["thorax"], :]
+    for side, arm in ((1.0, "l"), (-1.0, "r")):
+        wrist, shoulder = out[..., J[f"{arm}_wrist"], :] - thorax, out[..., J[f"{arm}_shoulder"], :] - thorax
+        assert (np.sum(wrist * forwards, -1) > 0.1).mean() > 0.95  # in front of the chest
+        inwards = side * np.sum(wrist * left, -1) < side * np.sum(shoulder * left, -1)
+        assert inwards.mean() > 0.95  # nearer the middle than the shoulder
+        moved = out[..., J[f"{arm}_shoulder"], :] - windows[..., J[f"{arm}_shoulder"], :]
+        assert (np.sum(moved * forwards, -1) >= -1e-9).all() and (side * np.sum(moved * left, -1) <= 1e-9).all()
+    assert lengths_out[..., B["thorax-l_shoulder"]].mean() < lengths_in[..., B["thorax-l_shoulder"]].mean()
+    assert augment.reach_forwards(windows, np.random.default_rng(5), 0.0) is windows
+
+
 def test_two_bone_knees_keep_both_lengths_and_bend_to_the_given_side() -> None:
     rng = np.random.default_rng(4)
     hips, ankles = rng.normal(0, 0.3, (500, 3)), rng.normal(0, 0.3, (500, 3))

@@ -35,6 +35,10 @@ saw one skeleton lifts another one's 2D badly, so every training window gets its
   angle to the camera 20° further out of the image plane at the bottom of every squat
   (measured, issue 10: the squats clip, the hip line's yaw 23° standing and 43° squatting, its
   2D width unchanged; with the legs' 2D kept as when standing, 26°);
+- :func:`reach_forwards`: both arms held out in front, hands towards each other, the shoulders
+  drawn forwards and in (as people hold their arms in a squat, measured on the squats clip: the
+  2D shoulder width 15 % narrower at the bottom, where the lifter read a turn: the shoulder
+  line's yaw 46° there, 38° with the arms' 2D kept as when standing);
 - :func:`warp_times`: the window's frames taken at 0.5–2× the clip's speed;
 - :func:`slow_camera_windows`: the window as the live window makes it from a slower camera
   (5–30 fps), with the live window's own rule: each slot a linear blend of the two camera frames
@@ -83,7 +87,7 @@ _LIMITS = (
     ("side_jitter", 0.0, 0.2), ("shift_frac", 0.0, 0.2), ("speed_range", 0.1, 10.0), ("speed_prob", 0.0, 1.0),
     ("knee_extension_prob", 0.0, 1.0), ("knee_extension_range", 0.0, 1.0), ("low_rate_prob", 0.0, 1.0),
     ("low_rate_fps", 1.0, 1000.0), ("torso_back_prob", 0.0, 1.0), ("torso_back_max_deg", 0.0, 45.0),
-    ("crouch_prob", 0.0, 1.0), ("crouch_depth", 0.0, 1.0),
+    ("crouch_prob", 0.0, 1.0), ("crouch_depth", 0.0, 1.0), ("reach_prob", 0.0, 1.0),
 )  # fmt: skip
 
 
@@ -113,6 +117,8 @@ class BodyOptions:
     #: (1: a deep squat, thighs just past horizontal; 0 keeps the mocap legs)
     crouch_prob: float = 0.0
     crouch_depth: tuple[float, float] = (0.2, 1.0)
+    #: share of windows whose arms are held out in front (:func:`reach_forwards`)
+    reach_prob: float = 0.0
     #: ``(K, 16)`` bone lengths relative to the leg: each window takes one of these bodies instead
     #: of drawing one from :data:`PROPORTION_RANGES` (e.g. the bodies of one group of people)
     bodies: np.ndarray | None = None
@@ -350,6 +356,55 @@ def crouch(joints: np.ndarray, rng: np.random.Generator, prob: float, depth_rang
         out[..., knee, :], out[..., ankle, :] = knees, ankles
     result = joints.copy()
     result[crouched] = out
+    return result
+
+
+#: Arms held out in front (:func:`reach_forwards`), drawn per window: the upper arm's angle below
+#: the horizontal and towards the midline, the elbow's bend (the forearm turning towards the
+#: midline), and how far the shoulders are drawn forwards and in (fractions of the leg).
+REACH_DOWN_DEG = (-10.0, 60.0)
+REACH_IN_DEG = (0.0, 30.0)
+REACH_ELBOW_DEG = (10.0, 110.0)
+REACH_SHOULDERS_FORWARDS = (0.0, 0.06)
+REACH_SHOULDERS_IN = (0.0, 0.04)
+
+
+def reach_forwards(joints: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
+    """Hold both arms of ``prob`` of the windows ``(B, T, 17, 3)`` out in front, in the torso's
+    own frame (so they follow its lean): each shoulder moved forwards and towards the midline,
+    the upper arm pointing forwards, down and in, the forearm bent towards the midline, by
+    per-window amounts (:data:`REACH_DOWN_DEG` …). Arm bone lengths are kept; the shoulders'
+    distance from the thorax shrinks by the inward move."""
+    if prob <= 0:  # before any draw: the random stream of runs without it stays as it was
+        return joints
+    b = len(joints)
+    chosen = np.flatnonzero(rng.random(b) < prob)
+    n = len(chosen)
+    down, inwards, elbow = (np.radians(rng.uniform(*r, n))[:, None, None] for r in (REACH_DOWN_DEG, REACH_IN_DEG,
+                                                                                    REACH_ELBOW_DEG))  # fmt: skip
+    forwards_frac, in_frac = rng.uniform(*REACH_SHOULDERS_FORWARDS, n), rng.uniform(*REACH_SHOULDERS_IN, n)
+    if not n:
+        return joints
+    win = joints[chosen]
+    lengths = _window_lengths(win)
+    leg = leg_length(lengths)[:, None, None]
+    frame = skeleton.body_frame(win)  # rows: left, up, forwards
+    left, up, forwards = frame[..., 0, :], frame[..., 1, :], frame[..., 2, :]
+    out = win.copy()
+    for side, arm in ((1.0, "l"), (-1.0, "r")):
+        shoulder, elbow_j, wrist = _J[f"{arm}_shoulder"], _J[f"{arm}_elbow"], _J[f"{arm}_wrist"]
+        midline = -side * left  # from this arm towards the body's middle
+        out[..., shoulder, :] += (forwards_frac[:, None, None] * forwards + in_frac[:, None, None] * midline) * leg
+        upper = np.cos(inwards) * (np.cos(down) * forwards - np.sin(down) * up) + np.sin(inwards) * midline
+        across = midline - np.sum(midline * upper, axis=-1, keepdims=True) * upper
+        across /= np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-9)
+        fore = np.cos(elbow) * upper + np.sin(elbow) * across
+        upper_m = lengths[:, _B[f"{arm}_shoulder-{arm}_elbow"]][:, None, None]
+        fore_m = lengths[:, _B[f"{arm}_elbow-{arm}_wrist"]][:, None, None]
+        out[..., elbow_j, :] = out[..., shoulder, :] + upper_m * upper
+        out[..., wrist, :] = out[..., elbow_j, :] + fore_m * fore
+    result = joints.copy()
+    result[chosen] = out
     return result
 
 

@@ -22,6 +22,7 @@ from .augment import (
     interpolate_frames,
     lean_torso_back,
     proportion_factors,
+    reach_forwards,
     rescale_bones,
     sample_speeds,
     shift_joint_centres,
@@ -132,6 +133,7 @@ class MocapWindowSampler:
                 world = extend_knees(world, rng, body.knee_extension_prob, body.knee_extension_range)
                 world = lean_torso_back(world, rng, body.torso_back_prob, body.torso_back_max_deg)
                 world = crouch(world, rng, body.crouch_prob, body.crouch_depth, TRAINING_FPS)
+                world = reach_forwards(world, rng, body.reach_prob)
         cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng, o.cameras)
         joints_cam = cameras.to_camera(world)
         # a close camera and a person moving fast (time warp) can meet: step such a camera back
