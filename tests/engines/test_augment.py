@@ -171,6 +171,19 @@ def test_crouch_bends_the_legs_over_planted_feet(windows: np.ndarray) -> None:
         BodyOptions(crouch_depth=(0.5, 1.5))
 
 
+def test_crouch_planted_only_leaves_a_raised_foot_alone(windows: np.ndarray) -> None:
+    """With ``planted_only`` a window with a foot off the ground (one ankle raised by a fifth of
+    the leg) is not crouched; the same window with both feet level is."""
+    level, raised = windows[:1].copy(), windows[:1].copy()
+    for w in (level, raised):
+        w[..., [J["l_ankle"], J["r_ankle"]], 1] = w[..., [J["l_ankle"], J["r_ankle"]], 1].min()
+    leg = augment.leg_length(np.median(skeleton.bone_lengths(windows[:1]), axis=1))[0]
+    raised[..., J["l_ankle"], 1] += 0.2 * leg
+    for w, crouched in ((level, True), (raised, False)):
+        out = augment.crouch(w, np.random.default_rng(0), 1.0, (1.0, 1.0), planted_only=True)
+        assert (np.abs(out - w).max() > 0.05) is crouched
+
+
 def test_crouch_depths_are_still_or_moving_in_their_range() -> None:
     depth = augment.crouch_depths(np.random.default_rng(2), 4000, 0.3, (0.2, 1.0), 27, 30.0)
     crouched = depth.max(axis=1) > 0

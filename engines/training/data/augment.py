@@ -117,6 +117,8 @@ class BodyOptions:
     #: (1: a deep squat, thighs just past horizontal; 0 keeps the mocap legs)
     crouch_prob: float = 0.0
     crouch_depth: tuple[float, float] = (0.2, 1.0)
+    #: crouch only windows standing on both feet (see :func:`crouch`)
+    crouch_planted_only: bool = False
     #: share of windows whose arms are held out in front (:func:`reach_forwards`)
     reach_prob: float = 0.0
     #: ``(K, 16)`` bone lengths relative to the leg: each window takes one of these bodies instead
@@ -266,6 +268,8 @@ CROUCH_LEAN_DEG = (15.0, 45.0)
 #: and up with a period drawn in this range (seconds) and a random phase.
 CROUCH_PERIOD_S = (1.5, 4.0)
 _UP = np.array([0.0, 1.0, 0.0])  # the mocap world's up (Y)
+#: Both feet on the ground: the ankles' heights differ by less than this fraction of the leg.
+PLANTED_FRACTION = 0.1
 
 
 def crouch_depths(rng: np.random.Generator, batch: int, prob: float, depth_range: tuple[float, float],
@@ -303,7 +307,7 @@ def two_bone_knees(hips: np.ndarray, ankles: np.ndarray, thigh_m: np.ndarray, sh
 
 
 def crouch(joints: np.ndarray, rng: np.random.Generator, prob: float, depth_range: tuple[float, float] = (0.2, 1.0),
-           fps: float = 30.0) -> np.ndarray:  # fmt: skip
+           fps: float = 30.0, planted_only: bool = False) -> np.ndarray:  # fmt: skip
     """Bend ``prob`` of the windows ``(B, T, 17, 3)`` (world, Y up; frames at ``fps``) into a crouch
     (module docstring): per frame a depth ``d`` in [0, 1] (:func:`crouch_depths`); the pelvis and
     the upper body move by how much a leg of these lengths, its shin tilted forwards by ``d``×the
@@ -312,11 +316,16 @@ def crouch(joints: np.ndarray, rng: np.random.Generator, prob: float, depth_rang
     stance keeps its width); the upper body then leans forwards about the pelvis by ``d``×the
     window's lean; each knee is put back by two-bone inverse kinematics, bent towards its mocap
     knee's side turning, with ``d``, to the facing direction turned outwards. Bone lengths are
-    kept; at ``d = 0`` a frame is unchanged."""
+    kept; at ``d = 0`` a frame is unchanged. ``planted_only``: only windows whose ankles stay
+    level (within :data:`PLANTED_FRACTION` of the leg in height in every frame) are crouched."""
     if prob <= 0:  # before any draw: the random stream of runs without it stays as it was
         return joints
     b, t = joints.shape[:2]
     depth = crouch_depths(rng, b, prob, depth_range, t, fps)  # (B, T)
+    if planted_only:  # a squat stands on both feet: no crouch over a raised or swinging foot
+        ankles_y = joints[..., [_J["l_ankle"], _J["r_ankle"]], 1]
+        apart = np.abs(ankles_y[..., 0] - ankles_y[..., 1]).max(axis=1)
+        depth[apart > PLANTED_FRACTION * leg_length(_window_lengths(joints))] = 0.0
     crouched = np.flatnonzero(depth.max(axis=1) > 0)
     if not len(crouched):
         return joints
