@@ -181,7 +181,7 @@ def test_crouch_planted_only_leaves_a_raised_foot_alone(windows: np.ndarray) -> 
     raised[..., J["l_ankle"], 1] += 0.2 * leg
     for w, crouched in ((level, True), (raised, False)):
         out = augment.crouch(w, np.random.default_rng(0), 1.0, (1.0, 1.0), planted_only=True)
-        assert (np.abs(out - w).max() > 0.05) is crouched
+        assert bool(np.abs(out - w).max() > 0.05) is crouched
 
 
 def test_crouch_depths_are_still_or_moving_in_their_range() -> None:
