@@ -249,7 +249,15 @@ def lean_torso_back(joints: np.ndarray, rng: np.random.Generator, prob: float, m
     angle = np.where(rng.random(b) < prob, np.radians(rng.uniform(0.0, max_deg, b)), 0.0)[:, None, None]
     left = skeleton.body_frame(joints)[..., 0, :]  # (B, T, 3); rows of the body frame: left, up, forwards
     # about ``left``, a negative angle takes up towards backwards (left × up = forwards)
-    turn = Rotation.from_rotvec((-left * angle).reshape(-1, 3)).as_matrix().reshape(*left.shape[:2], 3, 3)
+    return turn_upper_body(joints, left, -np.broadcast_to(angle[..., 0], left.shape[:2]))
+
+
+def turn_upper_body(joints: np.ndarray, axis: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
+    """The upper body (:data:`_UPPER_BODY`) of ``joints (B, T, 17, 3)`` turned rigidly about the
+    pelvis, around unit ``axis (B, T, 3)`` by ``angle_rad (B, T)`` (right-handed: about the body's
+    left axis a positive angle leans it forwards). Returns a new array."""
+    b, t = angle_rad.shape
+    turn = Rotation.from_rotvec((axis * angle_rad[..., None]).reshape(-1, 3)).as_matrix().reshape(b, t, 3, 3)
     pelvis = joints[..., _J["pelvis"] : _J["pelvis"] + 1, :]
     out = joints.copy()
     out[..., _UPPER_BODY, :] = pelvis + np.einsum("btij,btkj->btki", turn, joints[..., _UPPER_BODY, :] - pelvis)
@@ -349,10 +357,7 @@ def crouch(joints: np.ndarray, rng: np.random.Generator, prob: float, depth_rang
     moved = [j for j in range(skeleton.NUM_JOINTS) if j not in (_J["l_knee"], _J["r_knee"], _J["l_ankle"],
                                                                   _J["r_ankle"])]  # fmt: skip
     out[..., moved, :] += move[..., None, :]
-    # the upper body leans forwards about the pelvis, around the horizontal left axis
-    turn = Rotation.from_rotvec((left * lean_rad[..., None]).reshape(-1, 3)).as_matrix().reshape(n, t, 3, 3)
-    pelvis = out[..., _J["pelvis"] : _J["pelvis"] + 1, :]
-    out[..., _UPPER_BODY, :] = pelvis + np.einsum("btij,btkj->btki", turn, out[..., _UPPER_BODY, :] - pelvis)
+    out = turn_upper_body(out, left, lean_rad)  # leaning forwards about the pelvis, around the horizontal left axis
     offsets = knee_offsets(win)[0]  # (n, T, 2, 3): left leg, right leg
     d = depth[crouched][..., None]
     for leg, (side, (hip, knee, ankle)) in enumerate(zip((1.0, -1.0), metrics.LEGS, strict=True)):
