@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         extra["teacher"] = str(cfg.teacher)
     if args.name:
         extra["model_name"] = args.name
+    state = read_checkpoint(args.checkpoint)
+    if "averaged_from" in state:  # tools/average_checkpoints.py: a soup of these runs
+        extra["averaged_from"] = ", ".join(state["averaged_from"])
     meta = metadata.ModelMetadata(
         window_frames=cfg.model.window_frames,
         model_kind=model_kind(cfg),
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     export_onnx(model, args.output, meta, fp16_weights=True)
     # what `posecast adapt` starts from: the full generator (batch norm unfolded, all window rows)
-    save_generator_npz(load_generator(read_checkpoint(args.checkpoint)), adapt_weights_path(args.output),
+    save_generator_npz(load_generator(state), adapt_weights_path(args.output),
                        cfg.scale_prior)  # fmt: skip
     if args.int8:
         quantize_int8(args.output, args.output.parent / f"{args.output.stem}.int8.onnx")

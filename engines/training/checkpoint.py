@@ -49,3 +49,26 @@ def load_generator(checkpoint: str | Path | dict, device: torch.device | str = "
     generator = PoseGenerator(config_from_dict(state["config"]).model).to(device)
     generator.load_state_dict(state["generator"])
     return generator.eval()
+
+
+def average_checkpoints(states: list[dict]) -> dict:
+    """One checkpoint whose generator weights are the mean of ``states``' (a uniform "model soup":
+    runs fine-tuned from the same start average into one network that keeps much of each run's
+    gains, at no cost at run time). Everything else (config, step, discriminator, optimizers) is
+    the first's; integer buffers (BatchNorm's batch count) too. Runs of another architecture are
+    refused: their weights do not line up. ``averaged_steps`` records each input's step."""
+    if len(states) < 2:
+        raise ValueError("average at least two checkpoints")
+    first = config_from_dict(states[0]["config"]).model
+    for i, state in enumerate(states[1:], start=2):
+        model = config_from_dict(state["config"]).model
+        if model != first:
+            raise CheckpointError(f"checkpoint {i} has model {model}, the first has {first}: only runs of one "
+                                  "architecture can be averaged")  # fmt: skip
+    averaged = {}
+    for key, tensor in states[0]["generator"].items():
+        if tensor.is_floating_point():
+            averaged[key] = torch.stack([s["generator"][key].float() for s in states]).mean(0).to(tensor.dtype)
+        else:
+            averaged[key] = tensor
+    return states[0] | {"generator": averaged, "averaged_steps": [int(s["step"]) for s in states]}

@@ -197,6 +197,18 @@ def test_crouch_depths_are_still_or_moving_in_their_range() -> None:
     assert np.abs(np.diff(moving, axis=1)).max() < fastest_step + 1e-9 and np.ptp(moving, axis=1).mean() > 0.1
 
 
+def test_crouch_depths_without_standing_up_stay_deep() -> None:
+    rng_args = (4000, 0.3, (0.5, 1.0), 27, 30.0)
+    standing = augment.crouch_depths(np.random.default_rng(2), *rng_args)
+    deep = augment.crouch_depths(np.random.default_rng(2), *rng_args, stand_up=False)
+    crouched = deep.max(axis=1) > 0
+    np.testing.assert_array_equal(crouched, standing.max(axis=1) > 0)  # the same windows, same draws
+    assert deep[crouched].min() >= 0.5 - 1e-12 and deep.max() <= 1.0
+    assert standing[crouched].min() < 0.1  # standing up passes through shallow depths
+    moving = np.ptp(deep[crouched], axis=1) > 1e-12
+    assert 0.4 < moving.mean() < 0.6  # still moving, between 0.5 and each window's depth
+
+
 def test_reach_forwards_holds_the_arms_out_in_front(windows: np.ndarray) -> None:
     """Arms held out in front: arm bones keep their length, wrists end up in front of the chest
     and nearer the midline than the shoulders, the shoulders move forwards and in; legs and torso

@@ -16,6 +16,7 @@ import torch
 from posecast.engines import metadata, normalize, skeleton
 from posecast.engines.metadata import ModelMetadata, ModelMetadataError, read_onnx_metadata
 from posecast.engines.networks import ModelConfig, PoseGenerator, PoseModel
+from posecast.engines.training.checkpoint import read_checkpoint
 from posecast.engines.training.export import export_onnx
 from posecast.engines.training.train import TrainConfig, Trainer
 
@@ -178,3 +179,45 @@ def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # no
         ref, _ = model(torch.from_numpy(windows))
     assert np.abs(joints - ref.numpy()).max() <= 1e-4
     np.testing.assert_array_equal(scale, 1.0)  # the ablation has no scale network
+
+
+@pytest.fixture(scope="module")
+def average_tool():  # noqa: ANN201
+    spec = importlib.util.spec_from_file_location("posecast_tools_average", REPO / "tools" / "average_checkpoints.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_averaged_checkpoint_exports_the_mean_network(average_tool, export_tool, tmp_path: Path,  # noqa: ANN001
+                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    model = ModelConfig(window_frames=5, width=32, blocks=1, scale_width=16)
+    paths = []
+    for seed in (0, 1):  # two different networks of one architecture
+        trainer = Trainer(
+            TrainConfig(mode="supervised", model=model, batch=4, threads=1, seed=seed), tmp_path / f"run{seed}"
+        )
+        trainer.step = 100 + seed
+        paths.append(trainer.save_checkpoint())
+    soup = tmp_path / "soup" / "last.pt"
+    assert average_tool.main([str(soup), *map(str, paths)]) == 0
+    state = read_checkpoint(soup)
+    assert state["averaged_steps"] == [100, 101] and state["averaged_from"] == [str(p) for p in paths]
+    a, b = (read_checkpoint(p)["generator"] for p in paths)
+    floats = [key for key, tensor in state["generator"].items() if tensor.is_floating_point()]
+    for key in floats:
+        torch.testing.assert_close(state["generator"][key], (a[key] + b[key]) / 2)
+    assert not torch.equal(a["lifter.net.0.weight"], b["lifter.net.0.weight"])  # two different networks
+    output = tmp_path / "soup.onnx"
+    assert export_tool.main([str(soup), str(output), "--training-data", "tiny", "--license", "test"]) == 0
+    assert read_onnx_metadata(output).extra["averaged_from"] == f"{paths[0]}, {paths[1]}"
+    # another architecture: refused in one line, nothing written
+    other = TrainConfig(mode="supervised", model=ModelConfig(window_frames=5, width=48, blocks=1, scale_width=16),
+                        batch=4, threads=1)  # fmt: skip
+    wider = Trainer(other, tmp_path / "wider").save_checkpoint()
+    refused = tmp_path / "refused.pt"
+    assert average_tool.main([str(refused), str(paths[0]), str(wider)]) == 2
+    assert "only runs of one architecture can be averaged" in capsys.readouterr().err and not refused.exists()
+    assert average_tool.main([str(refused), str(paths[0])]) == 2
+    assert "at least two" in capsys.readouterr().err

@@ -119,6 +119,9 @@ class BodyOptions:
     crouch_depth: tuple[float, float] = (0.2, 1.0)
     #: crouch only windows standing on both feet (see :func:`crouch`)
     crouch_planted_only: bool = False
+    #: moving crouches rise to standing (depth 0); False: only to ``crouch_depth``'s lower end, so
+    #: no crouched frame is shallower than it (a shallow crouch barely shows in the 2D)
+    crouch_stand_up: bool = True
     #: share of windows whose arms are held out in front (:func:`reach_forwards`)
     reach_prob: float = 0.0
     #: ``(K, 16)`` bone lengths relative to the leg: each window takes one of these bodies instead
@@ -281,10 +284,11 @@ PLANTED_FRACTION = 0.1
 
 
 def crouch_depths(rng: np.random.Generator, batch: int, prob: float, depth_range: tuple[float, float],
-                  frames: int, fps: float) -> np.ndarray:  # fmt: skip
+                  frames: int, fps: float, stand_up: bool = True) -> np.ndarray:  # fmt: skip
     """Crouch depth per frame ``(batch, frames)`` in [0, 1] of windows of ``frames`` at ``fps``: 0
     for the windows not crouched (``1 − prob`` of them), else a depth drawn uniformly in
-    ``depth_range``, held still or going down and up as :data:`CROUCH_PERIOD_S` says."""
+    ``depth_range``, held still or going down and up as :data:`CROUCH_PERIOD_S` says: up to
+    standing (depth 0), or with ``stand_up`` false only to ``depth_range``'s lower end."""
     chosen = rng.random(batch) < prob
     amplitude = rng.uniform(*depth_range, batch)
     still = rng.random(batch) < 0.5
@@ -292,7 +296,9 @@ def crouch_depths(rng: np.random.Generator, batch: int, prob: float, depth_range
     phase = rng.uniform(0.0, 2.0 * np.pi, batch)
     times_s = np.arange(frames) / fps
     moving = 0.5 * (1.0 - np.cos(2.0 * np.pi * times_s[None, :] / period_s[:, None] + phase[:, None]))
-    return np.where(chosen[:, None], amplitude[:, None] * np.where(still[:, None], 1.0, moving), 0.0)
+    top = 0.0 if stand_up else min(depth_range[0], depth_range[1])
+    moving = top + (amplitude[:, None] - top) * moving
+    return np.where(chosen[:, None], np.where(still[:, None], amplitude[:, None], moving), 0.0)
 
 
 def two_bone_knees(hips: np.ndarray, ankles: np.ndarray, thigh_m: np.ndarray, shin_m: np.ndarray,
@@ -315,7 +321,7 @@ def two_bone_knees(hips: np.ndarray, ankles: np.ndarray, thigh_m: np.ndarray, sh
 
 
 def crouch(joints: np.ndarray, rng: np.random.Generator, prob: float, depth_range: tuple[float, float] = (0.2, 1.0),
-           fps: float = 30.0, planted_only: bool = False) -> np.ndarray:  # fmt: skip
+           fps: float = 30.0, planted_only: bool = False, stand_up: bool = True) -> np.ndarray:  # fmt: skip
     """Bend ``prob`` of the windows ``(B, T, 17, 3)`` (world, Y up; frames at ``fps``) into a crouch
     (module docstring): per frame a depth ``d`` in [0, 1] (:func:`crouch_depths`); the pelvis and
     the upper body move by how much a leg of these lengths, its shin tilted forwards by ``d``×the
@@ -325,11 +331,12 @@ def crouch(joints: np.ndarray, rng: np.random.Generator, prob: float, depth_rang
     window's lean; each knee is put back by two-bone inverse kinematics, bent towards its mocap
     knee's side turning, with ``d``, to the facing direction turned outwards. Bone lengths are
     kept; at ``d = 0`` a frame is unchanged. ``planted_only``: only windows whose ankles stay
-    level (within :data:`PLANTED_FRACTION` of the leg in height in every frame) are crouched."""
+    level (within :data:`PLANTED_FRACTION` of the leg in height in every frame) are crouched;
+    ``stand_up``: as :func:`crouch_depths`."""
     if prob <= 0:  # before any draw: the random stream of runs without it stays as it was
         return joints
     b, t = joints.shape[:2]
-    depth = crouch_depths(rng, b, prob, depth_range, t, fps)  # (B, T)
+    depth = crouch_depths(rng, b, prob, depth_range, t, fps, stand_up)  # (B, T)
     if planted_only:  # a squat stands on both feet: no crouch over a raised or swinging foot
         ankles_y = joints[..., [_J["l_ankle"], _J["r_ankle"]], 1]
         apart = np.abs(ankles_y[..., 0] - ankles_y[..., 1]).max(axis=1)

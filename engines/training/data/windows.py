@@ -132,7 +132,8 @@ class MocapWindowSampler:
                 # last: the knees' bend is what the targets finally show (hip shifts change it too)
                 world = extend_knees(world, rng, body.knee_extension_prob, body.knee_extension_range)
                 world = lean_torso_back(world, rng, body.torso_back_prob, body.torso_back_max_deg)
-                world = crouch(world, rng, body.crouch_prob, body.crouch_depth, TRAINING_FPS, body.crouch_planted_only)
+                world = crouch(world, rng, body.crouch_prob, body.crouch_depth, TRAINING_FPS, body.crouch_planted_only,
+                               body.crouch_stand_up)  # fmt: skip
                 world = reach_forwards(world, rng, body.reach_prob)
         cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng, o.cameras)
         joints_cam = cameras.to_camera(world)
