@@ -30,8 +30,11 @@ MODELS: dict[str, str] = {
     "supervised-w256": "posecast_lifter.onnx",
     "supervised-w384": "posecast_lifter_supervised_w384.onnx",
     # supervised-w384 trained further with straighter knees, a more upright torso and slow cameras:
-    # the default
+    # the default before the crouch model
     "supervised-upright-w384": "posecast_lifter_upright_w384.onnx",
+    # the mean of two fine-tunes of supervised-upright-w384, with and without crouched legs in
+    # training (tools/average_checkpoints.py): the default
+    "supervised-crouch-w384": "posecast_lifter_crouch_w384.onnx",
     # semi-supervised (3D + the paper's losses), Bandai-Namco only: the three-way comparison's
     "semi-w384": "posecast_lifter_semi_w384.onnx",
     # the paper's unsupervised method (2D only), Bandai-Namco: the default before issue 10
@@ -39,7 +42,7 @@ MODELS: dict[str, str] = {
 }
 #: The name ``--model`` defaults to: the most accurate cross-dataset that is also plausible on real
 #: video (README, Models).
-DEFAULT_MODEL_NAME = "supervised-upright-w384"
+DEFAULT_MODEL_NAME = "supervised-crouch-w384"
 #: The shipped default lifter; an explicit path or another name always wins over it.
 DEFAULT_MODEL = WEIGHTS_DIR / MODELS[DEFAULT_MODEL_NAME]
 
