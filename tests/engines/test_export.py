@@ -151,13 +151,17 @@ def test_model_without_metadata(exported: tuple[PoseModel, Path, Path], tmp_path
         read_onnx_metadata(tmp_path / "absent.onnx")
 
 
-@pytest.fixture(scope="module")
-def export_tool():  # noqa: ANN201
-    spec = importlib.util.spec_from_file_location("posecast_tools_export", REPO / "tools" / "export.py")
+def load_tool(name: str):  # noqa: ANN201 - the module of tools/<name>.py
+    spec = importlib.util.spec_from_file_location(f"posecast_tools_{name}", REPO / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def export_tool():  # noqa: ANN201
+    return load_tool("export")
 
 
 def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # noqa: ANN001
@@ -183,11 +187,7 @@ def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # no
 
 @pytest.fixture(scope="module")
 def average_tool():  # noqa: ANN201
-    spec = importlib.util.spec_from_file_location("posecast_tools_average", REPO / "tools" / "average_checkpoints.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("average_checkpoints")
 
 
 def test_averaged_checkpoint_exports_the_mean_network(average_tool, export_tool, tmp_path: Path,  # noqa: ANN001
