@@ -32,8 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        if len(args.checkpoints) < 2:
-            raise ValueError("average at least two checkpoints")
         state = average_checkpoints([read_checkpoint(path) for path in args.checkpoints])
     except (ModelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
