@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from posecast.engines.errors import AssetError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
 #: Test modules that need an optional package (the training extra's PyTorch and ONNX), most of them
 #: at import. ``pip install -e ".[test]"`` alone does not bring them: these modules are then not
@@ -68,6 +70,21 @@ def cmu_take(name: str, fps: float = 30.0) -> np.ndarray:
     if abs(step - round(step)) > 1e-3:
         raise ValueError(f"cannot resample {name} from {file_fps:.3f} to {fps} fps by dropping frames")
     return joints[:: round(step)]
+
+
+@pytest.fixture(scope="session")
+def load_tool() -> Callable[[str], object]:
+    """``load_tool(NAME)``: the module of ``tools/NAME.py`` (tools are scripts, not a package),
+    registered in ``sys.modules`` so that its dataclasses resolve their own module."""
+
+    def load(name: str) -> object:
+        spec = importlib.util.spec_from_file_location(f"posecast_tools_{name}", TOOLS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

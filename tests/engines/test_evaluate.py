@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from posecast.engines import metrics, normalize, skeleton
@@ -171,15 +168,7 @@ def test_markdown_tables_render(eval_clips: list[EvalClip]) -> None:
     assert any(line.startswith(f"| {action} | {frames} |") for line in actions)
 
 
-def load_tool(name: str):  # noqa: ANN201 - the module tools/NAME.py (tools are scripts, not a package)
-    path = Path(__file__).resolve().parents[2] / "tools" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"posecast_tools_{name}", path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
-def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip]) -> None:
+def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip], load_tool) -> None:  # noqa: ANN001
     """``tools/evaluate.py --model NAME:flip`` predicts what the live lifter publishes by default
     (each window averaged with its mirror image), and an unknown variant is refused."""
     from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
@@ -200,7 +189,7 @@ def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip])
 
 
 @pytest.mark.parametrize("rates", ["abc", "0", "60", "5,-1"])
-def test_the_tool_refuses_a_bad_camera_rate(rates: str, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_the_tool_refuses_a_bad_camera_rate(rates: str, tmp_path, capsys, load_tool) -> None:  # noqa: ANN001
     """A camera rate that is not a number in (0, 30] is a one-line usage error (exit 2), before any
     data is read or any file written."""
     tool = load_tool("evaluate")
@@ -212,7 +201,7 @@ def test_the_tool_refuses_a_bad_camera_rate(rates: str, tmp_path, capsys) -> Non
     assert not out.exists()
 
 
-def test_the_tool_tables_slower_cameras_apart() -> None:
+def test_the_tool_tables_slower_cameras_apart(load_tool) -> None:  # noqa: ANN001
     """``--camera-fps`` rows get their own table next to the clip-rate figures; the main tables
     keep the clip-rate sets only, and without such rows there is no rate table."""
     tool = load_tool("evaluate")
@@ -227,7 +216,7 @@ def test_the_tool_tables_slower_cameras_apart() -> None:
     assert "| camera |" not in clip_rate_only and "| m | 60.0 | 55.0 | 40.0 | 42.0 |" in clip_rate_only
 
 
-def test_seed_spread_summarises_webcam_draws(tmp_path, capsys) -> None:  # noqa: ANN001
+def test_seed_spread_summarises_webcam_draws(tmp_path, capsys, load_tool) -> None:  # noqa: ANN001
     """tools/seed_spread.py: per model, set and 2D the mean, lowest and highest figure over the
     seeds, and the paired difference to the reference at the same seed."""
     tool = load_tool("seed_spread")
@@ -247,7 +236,7 @@ def test_seed_spread_summarises_webcam_draws(tmp_path, capsys) -> None:  # noqa:
     assert exit_info.value.code == 2 and "not tools/evaluate.py's JSON" in capsys.readouterr().err
 
 
-def test_adapt_experiment_averages_the_webcam_draws() -> None:
+def test_adapt_experiment_averages_the_webcam_draws(load_tool) -> None:  # noqa: ANN001
     """tools/adapt_experiment.py's table: an entry scored on several draws gets rows of the means
     over them (the change of the means, and the single draws' range); one draw gets none."""
     tool = load_tool("adapt_experiment")

@@ -3,9 +3,7 @@ and ``tools/export.py`` on a training checkpoint."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -151,16 +149,8 @@ def test_model_without_metadata(exported: tuple[PoseModel, Path, Path], tmp_path
         read_onnx_metadata(tmp_path / "absent.onnx")
 
 
-def load_tool(name: str):  # noqa: ANN201 - the module of tools/<name>.py
-    spec = importlib.util.spec_from_file_location(f"posecast_tools_{name}", REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def export_tool():  # noqa: ANN201
+def export_tool(load_tool):  # noqa: ANN001, ANN201
     return load_tool("export")
 
 
@@ -186,7 +176,7 @@ def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # no
 
 
 @pytest.fixture(scope="module")
-def average_tool():  # noqa: ANN201
+def average_tool(load_tool):  # noqa: ANN001, ANN201
     return load_tool("average_checkpoints")
 
 
