@@ -31,6 +31,10 @@ is needed, so they say how *plausible* each is, not how accurate:
   on the viewing rays at one depth), the baseline a lifter must beat.
 
 Every figure is computed the same way for both skeletons, on the frames where both have a pose.
+``posecast_minus_mediapipe`` gives, for each median figure, posecast's median minus MediaPipe's
+with a 90 % interval (:func:`median_difference`: a paired block bootstrap over the clip's
+frames, 1 s blocks). A clip of a few seconds measures a median only roughly; an interval that
+contains 0 says the clip cannot tell the two apart on that figure.
 """
 
 from __future__ import annotations
@@ -193,10 +197,18 @@ def standing_legs(keypoints_px: np.ndarray, confidence: np.ndarray) -> np.ndarra
 
 def torso_turn_speed_deg_s(joints: np.ndarray, fps: float) -> np.ndarray:
     """Turn speed (°/s) of the shoulder line about the image's vertical, between posed frames."""
-    line = joints[:, J["l_shoulder"]] - joints[:, J["r_shoulder"]]
-    yaw = np.unwrap(np.arctan2(line[:, 2], line[:, 0]))
-    speed = np.abs(np.diff(np.degrees(yaw))) * fps
+    speed = turn_speed_per_frame(joints, fps)
     return speed[np.isfinite(speed)]
+
+
+def turn_speed_per_frame(joints: np.ndarray, fps: float) -> np.ndarray:
+    """``(F,)`` turn speed (°/s) of the shoulder line about the image's vertical since the frame
+    before; NaN on the first frame and on a frame after an unposed one."""
+    line = joints[:, J["l_shoulder"]] - joints[:, J["r_shoulder"]]
+    yaw = np.arctan2(line[:, 2], line[:, 0])
+    # each step the shorter way round; np.unwrap would carry a gap's NaN on to every later frame
+    step = (np.diff(yaw) + np.pi) % (2 * np.pi) - np.pi
+    return np.concatenate([[np.nan], np.abs(np.degrees(step)) * fps])
 
 
 def p_mpjpe_m(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -217,27 +229,68 @@ def _summary(values: np.ndarray, scale: float = 1.0) -> dict[str, float | int]:
             "frames": int(len(values))}  # fmt: skip
 
 
+def frame_values(joints: np.ndarray, fps: float, standing: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-frame values behind each median figure of :func:`skeleton_figures`: ``(F,)``, or
+    ``(F, 2)`` per leg for the standing knee; NaN where the frame does not measure it."""
+    return {
+        "torso_tilt_deg": torso_tilt_deg(joints),
+        "torso_lean_deg": torso_lean_deg(joints, standing),
+        "shoulder_depth_gap_cm": 100.0 * shoulder_depth_gap_m(joints),
+        "shoulder_turn_deg": shoulder_turn_deg(joints),
+        "standing_knee_bend_deg": np.where(standing, knee_bend_deg(joints), np.nan),
+        "torso_turn_speed_deg_s": turn_speed_per_frame(joints, fps),
+    }
+
+
 def skeleton_figures(joints: np.ndarray, fps: float, standing: np.ndarray) -> dict:
     """The plausibility figures of one skeleton (module docstring); ``standing`` ``(F, 2)``."""
+    figures = {name: _summary(values) for name, values in frame_values(joints, fps, standing).items()}
     bend = knee_bend_deg(joints)[standing]
+    over_30 = round(float(100 * (bend > 30).mean()), 1) if len(bend) else None
+    figures["standing_knee_bend_deg"]["over_30_deg_pct"] = over_30
     posed = np.isfinite(joints).all(axis=(1, 2))
     backward = knee_backward_deg(joints[posed])
     return {
         "bone_length_cv": round(metrics.bone_length_cv(joints[posed]), 4),
         "jitter_m_s2": round(jitter_m_s2(joints, fps), 3),
-        "torso_tilt_deg": _summary(torso_tilt_deg(joints)),
-        "torso_lean_deg": _summary(torso_lean_deg(joints, standing)),
-        "shoulder_depth_gap_cm": _summary(shoulder_depth_gap_m(joints), 100.0),
-        "shoulder_turn_deg": _summary(shoulder_turn_deg(joints)),
-        "standing_knee_bend_deg": {
-            **_summary(bend),
-            "over_30_deg_pct": round(float(100 * (bend > 30).mean()), 1) if len(bend) else None,
-        },  # fmt: skip
+        **figures,
         "knee_backward_over_10_deg_pct": round(float(100 * (backward > 10).any(axis=1).mean()), 1)
         if len(backward)
         else None,
-        "torso_turn_speed_deg_s": _summary(torso_turn_speed_deg_s(joints, fps)),
     }
+
+
+def median_difference(a: np.ndarray, b: np.ndarray, fps: float, block_s: float = 1.0, rounds: int = 2000,
+                      level: float = 0.9, seed: int = 0) -> dict:  # fmt: skip
+    """``median(a) − median(b)`` of two frame-aligned series ``(F, ...)`` (NaN: not measured)
+    and its ``level`` interval from a circular moving-block bootstrap: frames drawn in blocks of
+    ``block_s`` of video, the same frames for both (paired). Written here rather than with
+    ``scipy.stats.bootstrap``, which draws single frames: neighbouring frames are not independent,
+    so that would understate the spread. ``interval`` is None when too few draws measure both."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    frames = len(a)
+    median_a, median_b = _nanmedian(a.reshape(-1)), _nanmedian(b.reshape(-1))
+    if frames == 0 or median_a is None or median_b is None:
+        return {"difference": None, "interval": None, "level": level, "block_s": block_s}
+    block = min(frames, max(1, round(block_s * fps)))
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, frames, size=(rounds, -(-frames // block)))
+    draws = ((starts[..., None] + np.arange(block)) % frames).reshape(rounds, -1)[:, :frames]
+    differences = []
+    for index in draws:
+        da, db = _nanmedian(a[index].reshape(-1)), _nanmedian(b[index].reshape(-1))
+        if da is not None and db is not None:
+            differences.append(da - db)
+    interval = None
+    if len(differences) >= 0.9 * rounds:  # a figure most draws cannot measure has no interval worth stating
+        tail = 50.0 * (1.0 - level)
+        interval = [round(float(v), 2) for v in np.percentile(differences, [tail, 100.0 - tail])]
+    return {"difference": round(median_a - median_b, 2), "interval": interval, "level": level, "block_s": block_s}
+
+
+def _nanmedian(values: np.ndarray) -> float | None:
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if len(values) else None
 
 
 def clip_figures(poses: ClipPoses) -> dict:
@@ -251,6 +304,10 @@ def clip_figures(poses: ClipPoses) -> dict:
         "clip": poses.name, "fps": poses.fps, "frames": len(keep), "frames_compared": int(keep.sum()),
         "standing_leg_frames": int(standing.any(axis=1).sum()),
         **{name: skeleton_figures(joints, poses.fps, standing) for name, joints in masked.items()},
+        "posecast_minus_mediapipe": {
+            name: median_difference(value, frame_values(masked["mediapipe"], poses.fps, standing)[name], poses.fps)
+            for name, value in frame_values(masked["posecast"], poses.fps, standing).items()
+        },
         "p_mpjpe_mm": {"posecast": _summary(p_mpjpe_m(masked["posecast"], masked["mediapipe"]), 1000.0),
                        "flat": _summary(p_mpjpe_m(np.where(keep[:, None, None], poses.flat, np.nan),
                                                   masked["mediapipe"]), 1000.0)},

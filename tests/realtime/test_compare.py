@@ -72,6 +72,42 @@ def test_turned_tilted_and_bent() -> None:
                                           30.0) == pytest.approx([2700.0])  # fmt: skip
 
 
+def test_turn_speed_on_both_sides_of_a_frame_without_a_pose() -> None:
+    """A steady turn of 10° a frame at 30 fps with one unposed frame: 300 °/s before and after
+    it (the yaw is not unwrapped across the gap, which would lose every later frame)."""
+    pose = _standing()
+    turning = [Rotation.from_euler("y", 10 * k, degrees=True).apply(pose) for k in range(6)]
+    turning[2] = np.full_like(pose, np.nan)
+    speed = compare.turn_speed_per_frame(np.stack(turning), 30.0)
+    assert np.isnan(speed[[0, 2, 3]]).all()
+    assert speed[[1, 4, 5]] == pytest.approx([300.0, 300.0, 300.0])
+    # across ±180° the short way round: 170° to −170° is a 20° step
+    back = [Rotation.from_euler("y", angle, degrees=True).apply(pose) for angle in (170, -170)]
+    assert compare.torso_turn_speed_deg_s(np.stack(back), 30.0) == pytest.approx([600.0])
+
+
+def test_median_difference_with_its_block_bootstrap_interval() -> None:
+    rng = np.random.default_rng(1)
+    b = rng.normal(10.0, 3.0, 300)
+    shifted = compare.median_difference(b + 2.0, b, 30.0)
+    assert shifted["difference"] == pytest.approx(2.0) and shifted["interval"] == pytest.approx([2.0, 2.0])
+    # two draws of one distribution: an interval around 0; one that differs by 4 spreads: above 0
+    same = compare.median_difference(rng.normal(10.0, 3.0, 300), b, 30.0)
+    assert same["interval"][0] < 0.0 < same["interval"][1]
+    apart = compare.median_difference(rng.normal(22.0, 3.0, 300), b, 30.0)
+    assert apart["interval"][0] > 0.0 and apart["difference"] == pytest.approx(12.0, abs=1.5)
+    # per-leg values pool both legs; a figure no frame measures has no difference
+    legs = np.stack([b, b + 4.0], axis=1)
+    pooled = float(np.median(legs) - np.median(b))
+    assert compare.median_difference(legs, b, 30.0)["difference"] == pytest.approx(pooled, abs=0.01)
+    assert compare.median_difference(np.full(300, np.nan), b, 30.0)["difference"] is None
+    # measured in one frame of 300: most draws of 1 s blocks miss it, so no interval is stated
+    once = np.full(300, np.nan)
+    once[150] = 5.0
+    lonely = compare.median_difference(once, b, 30.0)
+    assert lonely["difference"] == pytest.approx(5.0 - np.median(b), abs=0.01) and lonely["interval"] is None
+
+
 def test_p_mpjpe_ignores_rotation_scale_and_translation() -> None:
     pose = _standing()
     moved = 1.7 * Rotation.from_euler("xyz", [20, -50, 10], degrees=True).apply(pose) + [0.3, -0.2, 2.0]
@@ -126,6 +162,15 @@ def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_mode
         for key in ("torso_tilt_deg", "shoulder_depth_gap_cm", "shoulder_turn_deg", "torso_turn_speed_deg_s"):
             assert set(figures[name][key]) == {"median", "p90", "frames"} and figures[name][key]["frames"] > 0
         assert "over_30_deg_pct" in figures[name]["standing_knee_bend_deg"]
+    medians = keys - {"bone_length_cv", "jitter_m_s2", "knee_backward_over_10_deg_pct"}
+    assert set(figures["posecast_minus_mediapipe"]) == medians
+    turn = figures["posecast_minus_mediapipe"]["torso_turn_speed_deg_s"]
+    assert turn["difference"] == pytest.approx(
+        figures["posecast"]["torso_turn_speed_deg_s"]["median"]
+        - figures["mediapipe"]["torso_turn_speed_deg_s"]["median"],
+        abs=0.02,
+    )
+    assert turn["interval"][0] <= turn["interval"][1]
     assert set(figures["p_mpjpe_mm"]) == {"posecast", "flat"}
     assert figures["p_mpjpe_mm"]["posecast"]["frames"] == figures["frames_compared"]
     if images:
