@@ -35,6 +35,11 @@ Every figure is computed the same way for both skeletons, on the frames where bo
 with a 90 % interval (:func:`median_difference`: a paired block bootstrap over the clip's
 frames, 1 s blocks). A clip of a few seconds measures a median only roughly; an interval that
 contains 0 says the clip cannot tell the two apart on that figure.
+
+With the legs out of view (a webcam at a desk), :class:`CroppedSource` cuts each frame at the
+person's hips (:func:`hips_row_px`) and :func:`upper_body_change` says how far each skeleton's
+upper body moves from where it put it with the whole body in view: the person is the same, so
+a steady 3D moves little.
 """
 
 from __future__ import annotations
@@ -44,11 +49,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ..engines import joint_limits, metrics, normalize, skeleton
 from .assemble import PipelineOptions, build_pipeline
 from .lifting import LiftingOptions
 from .sources import open_source
+from .stages import FrameSource
+from .types import Frame
 
 J = skeleton.JOINT_INDEX
 LEGS = metrics.LEGS  # (hip, knee, ankle) of the left and the right leg
@@ -75,12 +83,39 @@ class ClipPoses:
     images: dict[int, np.ndarray]
 
 
+class CroppedSource(FrameSource):
+    """Another source's frames with everything from row ``bottom_px`` down cut off: the same
+    scene framed like a webcam that does not see the legs."""
+
+    name = "cropped"
+
+    def __init__(self, inner: FrameSource, bottom_px: int) -> None:
+        if bottom_px < 1:
+            raise ValueError(f"bottom_px must be at least 1, got {bottom_px}")
+        self.inner, self.bottom_px = inner, int(bottom_px)
+
+    def open(self) -> None:
+        self.inner.open()
+        self.source_fps = self.inner.source_fps
+
+    def read(self) -> Frame | None:
+        frame = self.inner.read()
+        if frame is None:
+            return None
+        return replace(frame, image_bgr=np.ascontiguousarray(frame.image_bgr[: self.bottom_px]))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def collect(clip: Path, model: str | Path | None = None, max_frames: int | None = None, keep_images: int = 4,
-            image_height: int = 240, lifting: LiftingOptions | None = None) -> ClipPoses:  # fmt: skip
+            image_height: int = 240, lifting: LiftingOptions | None = None,
+            crop_bottom_px: int | None = None) -> ClipPoses:  # fmt: skip
     """Run ``clip`` through MediaPipe and the lifting stage (``model``: a shipped model's name or
     a file; ``None``: the default; ``lifting``: the stage's other options, default ones when
     ``None``) and keep both 3D poses of the first person per frame, and ``keep_images`` frames
-    spread over the clip (scaled to ``image_height``) for pictures."""
+    spread over the clip (scaled to ``image_height``) for pictures. ``crop_bottom_px``: the
+    frames cut off from that row down (:class:`CroppedSource`)."""
     lifting = lifting or LiftingOptions()
     if model is not None:
         lifting = replace(lifting, lifter=replace(lifting.lifter, model_path=model))
@@ -88,7 +123,10 @@ def collect(clip: Path, model: str | Path | None = None, max_frames: int | None 
     nan3, nan2 = np.full((skeleton.NUM_JOINTS, 3), np.nan), np.full((skeleton.NUM_JOINTS, 2), np.nan)
     rows: list[tuple] = []
     thumbnails: list[np.ndarray] = []
-    with build_pipeline(options) as pipeline, open_source(str(clip)) as source:
+    source = open_source(str(clip))
+    if crop_bottom_px is not None:
+        source = CroppedSource(source, crop_bottom_px)
+    with build_pipeline(options) as pipeline, source:
         for result in pipeline.run(source, max_frames):
             d, people = result.detections, result.tracked
             seen = d is not None and d.world_m is not None and d.count > 0
@@ -312,3 +350,36 @@ def clip_figures(poses: ClipPoses) -> dict:
                        "flat": _summary(p_mpjpe_m(np.where(keep[:, None, None], poses.flat, np.nan),
                                                   masked["mediapipe"]), 1000.0)},
     }  # fmt: skip
+
+
+#: The upper body: what a webcam at a desk sees (the pelvis and hips may be below the image).
+UPPER_BODY = tuple(J[n] for n in ("spine", "thorax", "neck", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder",
+                                  "r_elbow", "r_wrist"))  # fmt: skip
+
+
+def hips_row_px(poses: ClipPoses) -> int:
+    """The image row of the person's hips, the median over the clip's posed frames (2D)."""
+    hips = poses.keypoints_px[:, [J["l_hip"], J["r_hip"]], 1].mean(axis=1)  # NaN without a person
+    if not np.isfinite(hips).any():
+        raise ValueError(f"{poses.name}: no person in any frame")
+    return int(round(float(np.nanmedian(hips))))
+
+
+def upper_body_change(whole: np.ndarray, cut: np.ndarray) -> dict:
+    """How a skeleton's upper body ``(F, 17, 3)`` (relative to the thorax) moves when the same
+    frames are seen with the legs cut off: median over the frames both have of the rotation
+    between the two (degrees), of the size ratio (cut / whole), of the mean joint distance and
+    of the P-MPJPE (mm; shape alone)."""
+    posed = both_posed(whole, cut)
+    if not posed.any():
+        return {"frames": 0, "rotation_deg": None, "size_ratio": None, "distance_mm": None, "p_mpjpe_mm": None}
+    a = whole[posed][:, UPPER_BODY] - whole[posed][:, [J["thorax"]]]
+    b = cut[posed][:, UPPER_BODY] - cut[posed][:, [J["thorax"]]]
+    rotation = [Rotation.align_vectors(x, y)[0].magnitude() for x, y in zip(a, b, strict=True)]
+    return {
+        "frames": int(posed.sum()),
+        "rotation_deg": round(float(np.degrees(np.median(rotation))), 1),
+        "size_ratio": round(float(np.median(np.linalg.norm(b, axis=(1, 2)) / np.linalg.norm(a, axis=(1, 2)))), 3),
+        "distance_mm": round(float(np.median(np.linalg.norm(b - a, axis=-1).mean(axis=-1)) * 1000), 1),
+        "p_mpjpe_mm": round(float(np.median(metrics.p_mpjpe(b, a)) * 1000), 1),
+    }

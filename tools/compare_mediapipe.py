@@ -2,14 +2,16 @@
 """posecast's 3D next to MediaPipe's world landmarks on real video: figures (JSON) and pictures (PNG).
 
     python tools/compare_mediapipe.py [CLIP ...] [--model NAME|PATH ...] [--json eval/compare_mediapipe.json]
-                                      [--images docs/images] [--frames N]
+                                      [--images docs/images] [--frames N] [--legs-cut]
 
 Each clip (default: ``tests/fixtures/media/*.mp4``) goes through the real pipeline once per model
 (default: the shipped default); the figures are :mod:`posecast.realtime.compare`'s, for posecast
 and for MediaPipe on the same frames. With ``--images`` each clip gets
 ``compare_mediapipe_<clip>.png`` (of the first model): a few frames, each with the video frame
 and both skeletons seen from the front and from the side (matplotlib: ``pip install -e
-".[bench]"``).
+".[bench]"``). With ``--legs-cut`` each clip also runs with its frames cut off at the person's
+hips (a webcam at a desk), and ``legs_cut`` says how far each skeleton's upper body moves from
+where it was with the legs in view.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 from posecast.engines import skeleton
 from posecast.engines.fileio import atomic_write
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
-from posecast.realtime.compare import ClipPoses, clip_figures, collect
+from posecast.realtime.compare import ClipPoses, clip_figures, collect, hips_row_px, upper_body_change
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = sorted((ROOT / "tests" / "fixtures" / "media").glob("*.mp4"))
@@ -95,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "eval" / "compare_mediapipe.json")
     ap.add_argument("--images", type=Path, help="write compare_mediapipe_<clip>.png here (e.g. docs/images)")
     ap.add_argument("--frames", type=int, help="only the first N frames of each clip")
+    ap.add_argument(
+        "--legs-cut",
+        action="store_true",
+        help="also run each clip cut off at the person's hips and say how far each upper body moves",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     for clip in args.clips:
@@ -108,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         for clip in args.clips:
             poses = collect(clip, model, args.frames)
             clips[clip.name] = clip_figures(poses)
+            if args.legs_cut:
+                bottom = hips_row_px(poses)
+                cut = collect(clip, model, args.frames, keep_images=0, crop_bottom_px=bottom)
+                clips[clip.name]["legs_cut"] = {
+                    "bottom_px": bottom,
+                    **{name: upper_body_change(getattr(poses, f"{name}_m"), getattr(cut, f"{name}_m"))
+                       for name in ("posecast", "mediapipe")},
+                }  # fmt: skip
             print(str(model), clip.name, json.dumps(clips[clip.name]), file=sys.stderr)
             if args.images is not None and m == 0:
                 picture(poses, args.images / f"compare_mediapipe_{clip.stem}.png")

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
 
-    options = SamplerOptions(window_frames=cfg.sample_frames, body=cfg.body)
+    options = SamplerOptions(window_frames=cfg.sample_frames, body=cfg.body, framing=cfg.framing)
     clips = [c for src in sources for c in load_source(src, progress=True)]
     if args.max_clips:
         clips = clips[: args.max_clips]
@@ -152,8 +152,7 @@ class _MixedSampler:
     def sample(self, batch: int) -> WindowBatch:
         counts = self.rng.multinomial(batch, list(self.shares.values()))
         parts = [self.samplers[k].sample(int(n)) for k, n in zip(self.shares, counts, strict=True) if n > 0]
-        return WindowBatch(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("keypoints_norm", "confidence",
-                                                                                      "joints_cam_m")))  # fmt: skip
+        return WindowBatch.concatenate(parts)
 
 
 def mocap_sampler(clips: list[Clip], options: SamplerOptions, cfg: TrainConfig):  # noqa: ANN201

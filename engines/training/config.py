@@ -1,7 +1,7 @@
 """Training configuration: what a run trains, on what data, with what compute.
 
-A config is a YAML file of :class:`TrainConfig` fields (``model:``, ``weights:`` and ``body:``
-nested).
+A config is a YAML file of :class:`TrainConfig` fields (``model:``, ``weights:``, ``body:`` and
+``framing:`` nested).
 Unknown keys are refused with the closest known one (a typo must not silently train the
 default), and ``data:`` names the motion sources, relative to the repository or to the shared
 data folder beside it.
@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import PosecastError
 from ..networks import ModelConfig
 from .data.augment import BodyOptions
+from .data.framing import FramingOptions
 from .data.windows import DEFAULT_WINDOW_FRAMES
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class TrainConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     #: each mocap window's body and timing: proportions, joint-centre shifts, speed, knees, torso, camera rate
     body: BodyOptions = field(default_factory=BodyOptions)
+    #: windows framed like a close webcam: legs cut off at the image's bottom, guessed in 2D
+    framing: FramingOptions = field(default_factory=FramingOptions)
     steps: int = 6000
     batch: int = 512
     lr_pose: float = 5e-4
@@ -104,6 +107,8 @@ class TrainConfig:
             self.weights = _build(LossWeights, self.weights, "weights")
         if isinstance(self.body, dict):
             self.body = _build(BodyOptions, self.body, "body")
+        if isinstance(self.framing, dict):
+            self.framing = _build(FramingOptions, self.framing, "framing")
         self.scale_prior = tuple(self.scale_prior)
         self.data, self.recorded_2d = list(self.data), list(self.recorded_2d)
         self.held_out_subjects = [str(s) for s in self.held_out_subjects]

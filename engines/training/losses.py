@@ -16,8 +16,12 @@ _CHILD = torch.tensor([c for c, _ in skeleton.BONES])
 _PARENT = torch.tensor([p for _, p in skeleton.BONES])
 
 
-def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return ((a - b) ** 2).sum(-1).mean()
+def mse(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared distance of ``(..., 3)`` points; ``weight`` ``(...)``: a weighted mean instead."""
+    squared = ((a - b) ** 2).sum(-1)
+    if weight is None:
+        return squared.mean()
+    return (squared * weight).sum() / weight.sum().clamp_min(1e-6)
 
 
 def bone_lengths(joints: torch.Tensor) -> torch.Tensor:

@@ -134,9 +134,11 @@ class Trainer:
         return loss
 
     def supervised_loss(self, joints: torch.Tensor, batch: WindowBatch, keypoints: torch.Tensor) -> torch.Tensor:
-        """MSE of the lifted window ``(B, T, 17, 3)`` against the ground truth in the lifter's frame."""
+        """MSE of the lifted window ``(B, T, 17, 3)`` against the ground truth in the lifter's frame,
+        each joint weighted by ``batch.target_weight`` where the batch has one."""
         target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device), keypoints)
-        return losses.mse(skeleton.root_relative(joints.float()), target)
+        weight = None if batch.target_weight is None else torch.from_numpy(batch.target_weight).to(self.device)
+        return losses.mse(skeleton.root_relative(joints.float()), target, weight)
 
     # ---------------------------------------------------------------- steps
     def train_step(self, batch: WindowBatch) -> dict[str, float]:

@@ -133,6 +133,31 @@ def test_standing_legs_from_the_2d() -> None:
     assert legs.tolist() == [[True, True], [True, False], [True, False], [False, True]]
 
 
+def test_upper_body_change_separates_turning_and_shrinking_from_shape() -> None:
+    whole = np.repeat(_standing()[None], 4, axis=0)
+    turned = 0.8 * Rotation.from_euler("y", 30, degrees=True).apply(whole.reshape(-1, 3)).reshape(whole.shape)
+    change = compare.upper_body_change(whole, turned)
+    assert change["frames"] == 4 and change["rotation_deg"] == pytest.approx(30.0, abs=0.1)
+    assert change["size_ratio"] == pytest.approx(0.8, abs=1e-3) and change["p_mpjpe_mm"] == pytest.approx(0.0, abs=0.1)
+    assert change["distance_mm"] > 50.0
+    # the legs do not count: a pose whose legs alone differ has not changed
+    kicked = whole.copy()
+    kicked[:, J["l_ankle"]] += [0.0, -0.5, -0.4]
+    assert compare.upper_body_change(whole, kicked)["distance_mm"] == 0.0
+    assert compare.upper_body_change(whole, np.full_like(whole, np.nan))["frames"] == 0
+
+
+def test_a_cropped_source_cuts_each_frame_at_a_row(media_dir: Path) -> None:
+    from posecast.realtime.sources import open_source
+
+    with compare.CroppedSource(open_source(str(media_dir / "squats_720x1280.mp4")), 600) as source:
+        first = source.read()
+        assert first.image_bgr.shape == (600, 720, 3) and first.image_bgr.flags["C_CONTIGUOUS"]
+        assert source.source_fps == 5.0
+    with pytest.raises(ValueError, match="at least 1"):
+        compare.CroppedSource(open_source(str(media_dir / "squats_720x1280.mp4")), 0)
+
+
 @pytest.mark.slow
 def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("posecast_tools_compare", REPO / "tools" / "compare_mediapipe.py")
@@ -140,7 +165,7 @@ def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_mode
     spec.loader.exec_module(tool)
     images = tmp_path / "images" if importlib.util.find_spec("matplotlib") else None
     out = tmp_path / "compare.json"
-    args = [str(media_dir / "squats_720x1280.mp4"), "--frames", "12", "--json", str(out)]
+    args = [str(media_dir / "squats_720x1280.mp4"), "--frames", "12", "--json", str(out), "--legs-cut"]
     assert tool.main(args + (["--images", str(images)] if images else [])) == 0
     result = json.loads(out.read_text())
     (model,) = result["models"]
@@ -172,6 +197,11 @@ def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_mode
     )
     assert turn["interval"][0] <= turn["interval"][1]
     assert set(figures["p_mpjpe_mm"]) == {"posecast", "flat"}
+    legs_cut = figures["legs_cut"]
+    assert 400 < legs_cut["bottom_px"] < 1280  # the hips' row, in a 1280-row portrait clip
+    for name in ("posecast", "mediapipe"):
+        assert legs_cut[name]["frames"] > 0 and 0.0 <= legs_cut[name]["rotation_deg"] < 90.0
+        assert 0.5 < legs_cut[name]["size_ratio"] < 2.0
     assert figures["p_mpjpe_mm"]["posecast"]["frames"] == figures["frames_compared"]
     if images:
         png = images / "compare_mediapipe_squats_720x1280.png"

@@ -31,6 +31,7 @@ from .augment import (
 )
 from .cameras import CameraOptions, sample_cameras
 from .dataset import TRAINING_FPS, Clip, resample
+from .framing import FramingOptions, cut_at_bottom
 from .noise import NoiseOptions, add_detector_noise
 
 __all__ = ["MocapWindowSampler", "Recorded2DSampler", "SamplerOptions", "WindowBatch", "rescale_bones"]
@@ -44,6 +45,19 @@ class WindowBatch:
     #: recorded 2D: each slot's frame in the sampler's ``frames`` (B, T), and the windows seen in a mirror (B,)
     frame_index: np.ndarray | None = None
     mirrored: np.ndarray | None = None
+    #: mocap: each joint's weight in the 3D loss (B, T, 17) float32; None: all 1
+    target_weight: np.ndarray | None = None
+
+    @staticmethod
+    def concatenate(parts: list[WindowBatch]) -> WindowBatch:
+        """Mocap batches one after the other (rows of each, in order)."""
+        weights = None
+        if any(p.target_weight is not None for p in parts):
+            weights = np.concatenate([np.ones(p.confidence.shape, np.float32) if p.target_weight is None
+                                      else p.target_weight for p in parts])  # fmt: skip
+        return WindowBatch(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("keypoints_norm", "confidence",
+                                                                                      "joints_cam_m")),
+                           target_weight=weights)  # fmt: skip
 
 
 #: The window length every model, config and tool uses unless told otherwise (frames at
@@ -62,6 +76,8 @@ class SamplerOptions:
     #: per-window body (proportions, joint-centre shifts, speed); None keeps the mocap body as is
     body: BodyOptions | None = field(default_factory=BodyOptions)
     cameras: CameraOptions = field(default_factory=CameraOptions)
+    #: windows cut at the image's bottom edge, legs guessed as MediaPipe guesses them (:mod:`.framing`)
+    framing: FramingOptions | None = None
     warmup_prob: float = 0.05  # windows padded like the live start-up (first frame repeated)
 
     def __post_init__(self) -> None:
@@ -148,10 +164,14 @@ class MocapWindowSampler:
             pixels, confidence = add_detector_noise(pixels, rng, o.noise_options, cameras.image_size)
         else:
             confidence = np.ones(pixels.shape[:-1])
+        weight = None
+        if augment and o.framing is not None and o.framing.prob > 0:
+            pixels, confidence, weight = cut_at_bottom(pixels, confidence, rng, o.framing)
         keypoints_norm = normalize.normalize_pixels(pixels, cameras.intrinsics[:, None, :])
         return WindowBatch(
-            keypoints_norm.astype(np.float32), confidence.astype(np.float32), joints_cam.astype(np.float32)
-        )
+            keypoints_norm.astype(np.float32), confidence.astype(np.float32), joints_cam.astype(np.float32),
+            target_weight=weight,
+        )  # fmt: skip
 
 
 def load_recorded_2d(path: str | Path, fps: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
