@@ -37,6 +37,11 @@ WIDTH_BONES: tuple[int, ...] = tuple(
     b for b, (c, p) in enumerate(BONES) if JOINT_NAMES[p] in ("pelvis", "thorax") and
     JOINT_NAMES[c].endswith(("hip", "shoulder"))
 )  # fmt: skip
+#: The upper body, what a webcam at a desk sees (the pelvis and hips may be below the image).
+UPPER_BODY: tuple[int, ...] = tuple(
+    JOINT_INDEX[n] for n in ("spine", "thorax", "neck", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder",
+                             "r_elbow", "r_wrist")
+)  # fmt: skip
 
 
 def _root_paths() -> np.ndarray:

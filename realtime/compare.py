@@ -39,7 +39,11 @@ contains 0 says the clip cannot tell the two apart on that figure.
 With the legs out of view (a webcam at a desk), :class:`CroppedSource` cuts each frame at the
 person's hips (:func:`hips_row_px`) and :func:`upper_body_change` says how far each skeleton's
 upper body moves from where it put it with the whole body in view: the person is the same, so
-a steady 3D moves little.
+a steady 3D moves little. The cut frames keep the whole frame's intrinsics (the camera did not
+change; its optical centre now lies near the bottom edge): with intrinsics assumed afresh for the
+smaller image, every viewing ray would turn by up to ``atan(rows cut / 2 / f)``, and posecast's
+3D with them (about 10° more on the shared clips), which MediaPipe's world landmarks do not
+depend on.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ class ClipPoses:
     ``mediapipe_m`` ``(F, 17, 3)`` root-relative metres, camera axes (x right, y down, z
     forward); ``flat`` ``(F, 17, 3)`` the 2D on the viewing rays at depth 1 (root-relative);
     ``keypoints_px`` ``(F, 17, 2)``, ``confidence`` ``(F, 17)``; ``images`` the frames kept for
-    pictures (``{frame index: BGR image}``)."""
+    pictures (``{frame index: BGR image}``); ``intrinsics_k`` the ``(fx, fy, cx, cy)`` used."""
 
     name: str
     fps: float
@@ -81,6 +85,7 @@ class ClipPoses:
     keypoints_px: np.ndarray
     confidence: np.ndarray
     images: dict[int, np.ndarray]
+    intrinsics_k: np.ndarray
 
 
 class CroppedSource(FrameSource):
@@ -133,7 +138,7 @@ def collect(clip: Path, model: str | Path | None = None, max_frames: int | None 
             mediapipe = d.layout.to_posecast(d.world_m[0].astype(np.float64)) if seen else nan3
             if people:
                 p = people[0]
-                k = pipeline.lifting.intrinsics.as_array()
+                k = pipeline.lifting.intrinsics_k
                 rays = np.concatenate([normalize.normalize_pixels(p.keypoints_px.astype(np.float64), k),
                                        np.ones((skeleton.NUM_JOINTS, 1))], axis=1)  # fmt: skip
                 rows.append((p.joints_rel_m, mediapipe, rays - rays[0], p.keypoints_px, p.confidence))
@@ -141,6 +146,7 @@ def collect(clip: Path, model: str | Path | None = None, max_frames: int | None 
                 rows.append((nan3, mediapipe, nan3, nan2, np.zeros(skeleton.NUM_JOINTS)))
             thumbnails.append(_thumbnail(result.image_bgr, rows[-1][3], image_height))
         fps = pipeline.meta().source_fps or 30.0
+        intrinsics_k = pipeline.lifting.intrinsics_k
     if not rows:
         raise ValueError(f"{clip}: no frames")
     posecast, mediapipe, flat, keypoints, confidence = (np.asarray(c, np.float64) for c in zip(*rows, strict=True))
@@ -149,7 +155,7 @@ def collect(clip: Path, model: str | Path | None = None, max_frames: int | None 
     count = min(keep_images, len(posed))
     picks = posed[np.round(np.linspace(0, len(posed) - 1, count)).astype(int)] if count else []
     return ClipPoses(clip.name, float(fps), posecast, mediapipe, flat, keypoints, confidence,
-                     {int(i): thumbnails[i] for i in picks})  # fmt: skip
+                     {int(i): thumbnails[i] for i in picks}, intrinsics_k)  # fmt: skip
 
 
 def _thumbnail(image: np.ndarray, keypoints_px: np.ndarray, height: int) -> np.ndarray:
@@ -352,11 +358,6 @@ def clip_figures(poses: ClipPoses) -> dict:
     }  # fmt: skip
 
 
-#: The upper body: what a webcam at a desk sees (the pelvis and hips may be below the image).
-UPPER_BODY = tuple(J[n] for n in ("spine", "thorax", "neck", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder",
-                                  "r_elbow", "r_wrist"))  # fmt: skip
-
-
 def hips_row_px(poses: ClipPoses) -> int:
     """The image row of the person's hips, the median over the clip's posed frames (2D)."""
     hips = poses.keypoints_px[:, [J["l_hip"], J["r_hip"]], 1].mean(axis=1)  # NaN without a person
@@ -373,8 +374,8 @@ def upper_body_change(whole: np.ndarray, cut: np.ndarray) -> dict:
     posed = both_posed(whole, cut)
     if not posed.any():
         return {"frames": 0, "rotation_deg": None, "size_ratio": None, "distance_mm": None, "p_mpjpe_mm": None}
-    a = whole[posed][:, UPPER_BODY] - whole[posed][:, [J["thorax"]]]
-    b = cut[posed][:, UPPER_BODY] - cut[posed][:, [J["thorax"]]]
+    a = whole[posed][:, skeleton.UPPER_BODY] - whole[posed][:, [J["thorax"]]]
+    b = cut[posed][:, skeleton.UPPER_BODY] - cut[posed][:, [J["thorax"]]]
     rotation = [Rotation.align_vectors(x, y)[0].magnitude() for x, y in zip(a, b, strict=True)]
     return {
         "frames": int(posed.sum()),

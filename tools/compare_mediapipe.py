@@ -29,6 +29,7 @@ from posecast.engines import skeleton
 from posecast.engines.fileio import atomic_write
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.realtime.compare import ClipPoses, clip_figures, collect, hips_row_px, upper_body_change
+from posecast.realtime.lifting import LiftingOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = sorted((ROOT / "tests" / "fixtures" / "media").glob("*.mp4"))
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             clips[clip.name] = clip_figures(poses)
             if args.legs_cut:
                 bottom = hips_row_px(poses)
-                cut = collect(clip, model, args.frames, keep_images=0, crop_bottom_px=bottom)
+                same_camera = LiftingOptions(fixed_intrinsics=tuple(float(v) for v in poses.intrinsics_k))
+                cut = collect(clip, model, args.frames, keep_images=0, lifting=same_camera, crop_bottom_px=bottom)
                 clips[clip.name]["legs_cut"] = {
                     "bottom_px": bottom,
                     **{name: upper_body_change(getattr(poses, f"{name}_m"), getattr(cut, f"{name}_m"))

@@ -34,6 +34,7 @@ import numpy as np
 from posecast.engines import normalize, skeleton
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.dataset import TRAINING_FPS, Clip, load_source, split_by_subject, split_clips
+from posecast.engines.training.data.framing import FramingOptions
 from posecast.engines.training.evaluate import build_eval_clips, evaluate, per_action_table
 
 log = logging.getLogger("evaluate")
@@ -41,6 +42,8 @@ DEFAULT_DATA = ["data/bandai-namco/dataset-1.tar.xz", "data/bandai-namco/dataset
                 "data/cmu-mocap/cmu-mocap.tar.xz", "data/cmu-mocap/cmu-dance.tar.xz"]  # fmt: skip
 #: CMU subjects no model of eval/results was trained on.
 CROSS_SUBJECTS = ("09", "13", "49")
+#: ``--legs-cut``: every upright clip cut at the bottom between the chest and the knees (drawn per clip)
+LEGS_CUT = FramingOptions(prob=1.0)
 
 
 def flat_predictor(windows: np.ndarray) -> np.ndarray:
@@ -128,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         help="draws each clip's webcam and 2D noise (default 2021: the figures in eval/; another "
         "seed films the same clips from other webcams, to see how much the figures depend on them)",
     )
+    ap.add_argument(
+        "--legs-cut",
+        action="store_true",
+        help="also score noisy 2D with the legs cut off at the image's bottom and guessed as MediaPipe "
+        "guesses them, as a webcam at a desk sees people (kind legs_cut; score upper_n_mpjpe_mm)",
+    )
     ap.add_argument("--json", type=Path, required=True, help="results (merged into an existing file)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
@@ -146,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s: %d clips, %d frames", name, len(held), sum(len(c.joints_m) for c in held))
         prepared[name] = {"gt2d": build_eval_clips(held, noisy=False, seed=args.seed),
                           "noisy2d": build_eval_clips(held, noisy=True, seed=args.seed)}  # fmt: skip
+        if args.legs_cut:
+            prepared[name]["legs_cut"] = build_eval_clips(held, noisy=True, seed=args.seed, framing=LEGS_CUT)
     results: dict[str, dict] = json.loads(args.json.read_text()) if args.json.exists() else {}
     for spec in args.model:
         label, _, path = spec.rpartition("=")  # labels may contain "=" (T=27); paths do not

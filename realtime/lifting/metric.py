@@ -138,6 +138,12 @@ class MetricPoseLifting(PoseLifting):
         return self._intrinsics
 
     @property
+    def intrinsics_k(self) -> np.ndarray:
+        """``(fx, fy, cx, cy)`` in pixels that the 2D is normalised with (zeros before the first
+        frame, unless fixed)."""
+        return self._k.copy()
+
+    @property
     def window_frames(self) -> int:
         return self.lifter.window_frames
 

@@ -7,6 +7,7 @@ import pytest
 from posecast.engines import metrics, normalize, skeleton
 from posecast.engines.training.data import augment
 from posecast.engines.training.data.dataset import Clip
+from posecast.engines.training.data.framing import FramingOptions
 from posecast.engines.training.evaluate import (
     EvalClip,
     build_eval_clips,
@@ -16,6 +17,7 @@ from posecast.engines.training.evaluate import (
     markdown_table,
     per_action_table,
 )
+from scipy.spatial.transform import Rotation
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +138,40 @@ def test_a_wrong_predictor_scores_worse(eval_clips: list[EvalClip]) -> None:
     assert 40.0 < result["p_mpjpe_mm"] < result["n_mpjpe_mm"] + 1.0 and result["n_mpjpe_mm"] < 150.0
     assert result["accel_error_mm"] > 50.0 and result["bone_cv"] > 0.05
     assert result["knee_bend_error_deg"] > 5.0
+
+
+def test_the_upper_body_score_sees_a_turned_upper_body_and_not_the_legs(eval_clips: list[EvalClip]) -> None:
+    perfect = perfect_predictor(eval_clips)
+    legs = [skeleton.JOINT_INDEX[n] for n in ("l_knee", "l_ankle", "r_knee", "r_ankle")]
+
+    def kicking(windows: np.ndarray) -> np.ndarray:  # every leg off by 30 cm: the upper body is exact
+        joints = perfect(windows).astype(np.float64)
+        joints[:, legs, 2] += 0.3
+        return joints
+
+    def turned(windows: np.ndarray) -> np.ndarray:  # the upper body turned 20° about the thorax
+        joints = perfect(windows).astype(np.float64)
+        thorax = joints[:, [skeleton.JOINT_INDEX["thorax"]]]
+        upper = list(skeleton.UPPER_BODY)
+        joints[:, upper] = Rotation.from_euler("y", 20, degrees=True).apply(
+            (joints[:, upper] - thorax).reshape(-1, 3)).reshape(len(joints), -1, 3) + thorax  # fmt: skip
+        return joints
+
+    assert evaluate(perfect, eval_clips, window_frames=9)["upper_n_mpjpe_mm"] < 1e-6
+    kicked = evaluate(kicking, eval_clips, window_frames=9)
+    assert kicked["upper_n_mpjpe_mm"] < 1e-6 < kicked["n_mpjpe_mm"]
+    assert evaluate(turned, eval_clips, window_frames=9)["upper_n_mpjpe_mm"] > 30.0
+
+
+def test_legs_cut_eval_clips_change_only_the_legs_2d(clips: list[Clip]) -> None:
+    whole = build_eval_clips(clips[:2], noisy=True)
+    cut = build_eval_clips(clips[:2], noisy=True, framing=FramingOptions(prob=1.0))
+    legs = [skeleton.JOINT_INDEX[n] for n in ("l_knee", "l_ankle", "r_knee", "r_ankle")]
+    for a, b in zip(whole, cut, strict=True):
+        np.testing.assert_array_equal(a.joints_cam_m, b.joints_cam_m)
+        upper = [skeleton.JOINT_INDEX[n] for n in ("thorax", "head", "l_wrist", "r_wrist")]
+        np.testing.assert_array_equal(a.keypoints_norm[:, upper], b.keypoints_norm[:, upper])
+        assert np.abs(a.keypoints_norm[:, legs] - b.keypoints_norm[:, legs]).max() > 1e-3
 
 
 def test_the_knee_figures_see_straightened_knees(eval_clips: list[EvalClip]) -> None:
