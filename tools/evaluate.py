@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def results_markdown(results: dict[str, dict]) -> str:
     """Two tables (ground-truth and noisy 2D): one row per model, in-domain and cross-dataset; the
-    knee figures; models scored at slower camera rates; the first cross-dataset row per action."""
+    knee figures; the upper body with the legs cut off; models scored at slower camera rates; the
+    first cross-dataset row per action."""
     labels = list(dict.fromkeys(k.rsplit(" [", 1)[0] for k in results))
     all_sets = list(dict.fromkeys(k.rsplit(" [", 1)[1].split("/")[0] for k in results))
     sets = [s for s in all_sets if "@" not in s]  # the clip's own rate; slower cameras: their own table
@@ -221,10 +222,30 @@ def results_markdown(results: dict[str, dict]) -> str:
                     cells += ["–", "–"]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         out.append("")
+    out += legs_cut_table(results, labels, sets)
     out += camera_rate_table(results, labels, sets, all_sets)
     first = next((k for k in results if k.endswith("[cross/gt2d]")), next(iter(results)))
     out.append(per_action_table(first, results[first]))
     return "\n".join(out)
+
+
+def legs_cut_table(results: dict[str, dict], labels: list[str], sets: list[str]) -> list[str]:
+    """Markdown lines: the upper body's N-MPJPE about the thorax with noisy 2D, whole and with the
+    legs cut off (``--legs-cut``), for the models scored both ways; no lines when none was."""
+    cut = [label for label in labels if any(f"{label} [{s}/legs_cut]" in results for s in sets)]
+    if not cut:
+        return []
+    out = ["| model: upper body about the thorax, N-MPJPE mm | "
+           + " | ".join(f"{s} noisy 2D | {s} legs cut" for s in sets) + " |",
+           "|---" * (1 + 2 * len(sets)) + "|"]  # fmt: skip
+    for label in cut:
+        cells = []
+        for s in sets:
+            for kind in ("noisy2d", "legs_cut"):
+                r = results.get(f"{label} [{s}/{kind}]") or {}
+                cells.append(f"{r['upper_n_mpjpe_mm']:.1f}" if "upper_n_mpjpe_mm" in r else "–")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return [*out, ""]
 
 
 def camera_rate_table(results: dict[str, dict], labels: list[str], sets: list[str], all_sets: list[str]) -> list[str]:

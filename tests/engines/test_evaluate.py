@@ -204,6 +204,19 @@ def test_markdown_tables_render(eval_clips: list[EvalClip]) -> None:
     assert any(line.startswith(f"| {action} | {frames} |") for line in actions)
 
 
+def test_the_tool_tables_the_upper_body_with_the_legs_cut(eval_clips: list[EvalClip], load_tool) -> None:  # noqa: ANN001
+    tool = load_tool("evaluate")
+    result = evaluate(perfect_predictor(eval_clips), eval_clips, window_frames=3)
+    results = {f"both [{s}/{k}]": result for s in ("in_domain", "cross") for k in ("gt2d", "noisy2d", "legs_cut")}
+    results |= {f"whole only [{s}/{k}]": result for s in ("in_domain", "cross") for k in ("gt2d", "noisy2d")}
+    lines = [line for line in tool.results_markdown(results).splitlines() if line.startswith("| ")]
+    head = next(i for i, line in enumerate(lines) if line.startswith("| model: upper body about the thorax"))
+    assert lines[head + 1].startswith("| both | 0.0 | 0.0 | 0.0 | 0.0 |")  # the |---| line is not kept
+    assert not any(line.startswith("| whole only") for line in lines[head : head + 4])
+    no_cut = {k: v for k, v in results.items() if "legs_cut" not in k}
+    assert "upper body about the thorax" not in tool.results_markdown(no_cut)
+
+
 def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip], load_tool) -> None:  # noqa: ANN001
     """``tools/evaluate.py --model NAME:flip`` predicts what the live lifter publishes by default
     (each window averaged with its mirror image), and an unknown variant is refused."""
