@@ -44,6 +44,11 @@ UPPER_BODY: tuple[int, ...] = tuple(
 )  # fmt: skip
 
 
+def upper_body_about_thorax(joints: np.ndarray) -> np.ndarray:
+    """The :data:`UPPER_BODY` joints ``(..., 10, 3)`` of poses ``(..., 17, 3)``, relative to the thorax."""
+    return joints[..., UPPER_BODY, :] - joints[..., [JOINT_INDEX["thorax"]], :]
+
+
 def _root_paths() -> np.ndarray:
     paths = np.zeros((NUM_JOINTS, len(BONES)))
     bone_of_child = {child: b for b, (child, _) in enumerate(BONES)}

@@ -374,8 +374,7 @@ def upper_body_change(whole: np.ndarray, cut: np.ndarray) -> dict:
     posed = both_posed(whole, cut)
     if not posed.any():
         return {"frames": 0, "rotation_deg": None, "size_ratio": None, "distance_mm": None, "p_mpjpe_mm": None}
-    a = whole[posed][:, skeleton.UPPER_BODY] - whole[posed][:, [J["thorax"]]]
-    b = cut[posed][:, skeleton.UPPER_BODY] - cut[posed][:, [J["thorax"]]]
+    a, b = skeleton.upper_body_about_thorax(whole[posed]), skeleton.upper_body_about_thorax(cut[posed])
     rotation = [Rotation.align_vectors(x, y)[0].magnitude() for x, y in zip(a, b, strict=True)]
     return {
         "frames": int(posed.sum()),

@@ -81,11 +81,6 @@ def build_eval_clips(
     return out
 
 
-def _about_thorax(joints: np.ndarray) -> np.ndarray:
-    """The upper body's joints ``(N, 10, 3)`` relative to the thorax."""
-    return joints[:, skeleton.UPPER_BODY] - joints[:, [skeleton.JOINT_INDEX["thorax"]]]
-
-
 def causal_windows(sequence: np.ndarray, window_frames: int) -> np.ndarray:
     """All causal windows ``(F, T, ...)`` of a sequence ``(F, ...)``, edge-padded at the start."""
     index = np.arange(len(sequence))[:, None] + np.arange(-window_frames + 1, 1)[None, :]
@@ -131,6 +126,7 @@ def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batc
         reference = skeleton.bone_lengths_from_height(clip.height_m)
         pred_m = skeleton.root_relative(pred) * camera.metric_scale(pred, reference)[:, None, None]
         sub_pred, sub_gt = pred_m[:, JOINTS_15], gt[:, JOINTS_15]
+        upper_pred, upper_gt = skeleton.upper_body_about_thorax(pred_m), skeleton.upper_body_about_thorax(gt)
         frame_errors = {
             "mpjpe_mm": metrics.mpjpe(pred_m, gt) * 1000,
             "n_mpjpe_mm": metrics.n_mpjpe(pred_m, gt) * 1000,
@@ -139,7 +135,7 @@ def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batc
             "n_mpjpe_15_mm": metrics.n_mpjpe(sub_pred, sub_gt) * 1000,
             "p_mpjpe_15_mm": metrics.p_mpjpe(sub_pred, sub_gt) * 1000,
             # the upper body about the thorax, best scale only: a turn of the whole upper body counts
-            "upper_n_mpjpe_mm": metrics.n_mpjpe(_about_thorax(pred_m), _about_thorax(gt)) * 1000,
+            "upper_n_mpjpe_mm": metrics.n_mpjpe(upper_pred, upper_gt) * 1000,
         }
         for key, values in frame_errors.items():
             totals[key].extend(values.tolist())

@@ -10,9 +10,10 @@ waist (dance), MediaPipe's 2D against its own 2D of the whole frame:
   shin 0.67–0.73 of the 2D torso (pelvis → thorax); visibility: knees 0.1–0.2, ankles under 0.1;
 - hips below the edge are off by a median 0.12–0.32 torso lengths, visibility about 0.5–0.6.
 
-A lifter trained on whole bodies only reads those guessed legs as real. With the legs cut off,
-the shipped default turned the upper body a median 20° from where it put it with the legs in view,
-and made it 9–19 % smaller (MediaPipe's own 3D: 8°, ±3 %).
+A lifter trained on whole bodies only reads those guessed legs as real. With the legs cut off
+(the camera's intrinsics kept), ``supervised-crouch-w384`` turned the upper body a median 10–12°
+from where it put it with the legs in view and changed its shape by 20–41 mm P-MPJPE (MediaPipe's
+own 3D: 7–9°, 22–23 mm; ``tools/compare_mediapipe.py --legs-cut``).
 
 :func:`cut_at_bottom` makes such windows from mocap: for a share of windows, an image edge at a
 constant height between the 2D thorax and knees; in every frame the hips, knees and ankles below
@@ -95,7 +96,7 @@ def cut_at_bottom(
     jitter = 0.005 * window_torso  # (R, 1, 1)
     for hip, knee, ankle in _LEGS:
         angles = np.radians(rng.normal(0.0, options.leg_angle_deg, (r, 2)))
-        angles[:, 1] = angles[:, 0] + 0.5 * (angles[:, 1])
+        angles[:, 1] = angles[:, 0] + 0.5 * angles[:, 1]  # the shin hangs near the thigh's line
         thigh = rng.uniform(*options.thigh, r)[:, None, None] * torso
         shin = rng.uniform(*options.shin, r)[:, None, None] * torso
         down = [np.stack([np.sin(a), np.cos(a)], axis=-1)[:, None, :] for a in angles.T]  # (R, 1, 2) each
