@@ -171,3 +171,13 @@ def test_init_from_another_run_copies_the_networks_only(tmp_path: Path) -> None:
     other = Trainer(config_from_dict({"model": TINY | {"width": 32}, "bf16": False}), tmp_path / "c")
     with pytest.raises(ValueError, match="has model"):
         other.init_from(path)
+
+
+def test_framing_comes_from_the_config_and_reads_back() -> None:
+    from posecast.engines.training.data.framing import FramingOptions
+
+    cfg = config_from_dict({"framing": {"prob": 0.2, "cut": [0.4, 0.9]}})
+    assert cfg.framing == FramingOptions(prob=0.2, cut=(0.4, 0.9))
+    assert config_from_dict(cfg.to_dict()).framing == cfg.framing  # a checkpoint's config reads back
+    with pytest.raises(ConfigError, match="prop"):
+        config_from_dict({"framing": {"prop": 0.2}})

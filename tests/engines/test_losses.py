@@ -105,3 +105,16 @@ def test_mse_sums_coordinates_and_averages_points() -> None:
     b[..., 0] = 3.0
     b[..., 1] = 4.0
     assert float(losses.mse(a, b)) == 25.0
+
+
+def test_the_weighted_loss_ignores_what_weighs_nothing() -> None:
+    target = torch.zeros(2, 3, 17, 3)
+    lifted = target.clone()
+    lifted[..., skeleton.JOINT_INDEX["l_ankle"], :] = 5.0  # wildly off, but weighed 0
+    weight = torch.ones(2, 3, 17)
+    weight[..., skeleton.JOINT_INDEX["l_ankle"]] = 0.0
+    assert float(losses.mse(lifted, target, weight)) == 0.0
+    assert float(losses.mse(lifted, target)) > 0.0
+    lifted[..., skeleton.JOINT_INDEX["head"], :] = 1.0
+    # the mean over the joints that count: 16 of 17 weigh 1, one of them off by √3
+    assert float(losses.mse(lifted, target, weight)) == pytest.approx(3.0 / 16)
