@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 cut = collect(clip, model, args.frames, keep_images=0, lifting=same_camera, crop_bottom_px=bottom)
                 clips[clip.name]["legs_cut"] = {
                     "bottom_px": bottom,
+                    "intrinsics_k": [round(float(v), 2) for v in cut.intrinsics_k],  # the whole frame's
                     **{name: upper_body_change(getattr(poses, f"{name}_m"), getattr(cut, f"{name}_m"))
                        for name in ("posecast", "mediapipe")},
                 }  # fmt: skip

@@ -199,6 +199,8 @@ def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_mode
     assert set(figures["p_mpjpe_mm"]) == {"posecast", "flat"}
     legs_cut = figures["legs_cut"]
     assert 400 < legs_cut["bottom_px"] < 1280  # the hips' row, in a 1280-row portrait clip
+    # the cut frames keep the camera: its optical centre is the whole frame's, not the cut image's
+    assert legs_cut["intrinsics_k"][2:] == [360.0, 640.0]
     for name in ("posecast", "mediapipe"):
         assert legs_cut[name]["frames"] > 0 and 0.0 <= legs_cut[name]["rotation_deg"] < 90.0
         assert 0.5 < legs_cut[name]["size_ratio"] < 2.0
