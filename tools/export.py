@@ -54,10 +54,10 @@ def describe_data(cfg: TrainConfig) -> tuple[str, str]:
     return "; ".join(parts) or "unknown", " ".join(licences) or "see the training data's licence"
 
 
-def load_pose_model(checkpoint: str | Path, fp16_round: bool = True) -> tuple[PoseModel, TrainConfig, int]:
-    """The exportable model from a training checkpoint (eval mode, weights optionally fp16-rounded),
-    its training config and the step it was saved at."""
-    state = read_checkpoint(checkpoint)
+def load_pose_model(checkpoint: str | Path | dict, fp16_round: bool = True) -> tuple[PoseModel, TrainConfig, int]:
+    """The exportable model from a training checkpoint (a path, or its already read dict; eval
+    mode, weights optionally fp16-rounded), its training config and the step it was saved at."""
+    state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
     cfg = config_from_dict(state["config"])
     # folded as exported, so the rounding hits the final weights
     model = fold_batchnorm(PoseModel(load_generator(state)).eval())
@@ -89,14 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--int8", action="store_true", help="also write the INT8 copy beside it (<stem>.int8.onnx)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model, cfg, step = load_pose_model(args.checkpoint)
+    state = read_checkpoint(args.checkpoint)
+    model, cfg, step = load_pose_model(state)
     data, licence = describe_data(cfg)
     extra = {"train_steps": str(step), "frame_rate": f"{TRAINING_FPS:g}"}
     if cfg.teacher:
         extra["teacher"] = str(cfg.teacher)
     if args.name:
         extra["model_name"] = args.name
-    state = read_checkpoint(args.checkpoint)
     if "averaged_from" in state:  # tools/average_checkpoints.py: a soup of these runs
         extra["averaged_from"] = ", ".join(state["averaged_from"])
     meta = metadata.ModelMetadata(

@@ -3,8 +3,6 @@ ONNX Runtime runs and that describes itself; clear errors for bad inputs."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +33,11 @@ from posecast.engines.training.data.windows import (
 from posecast.engines.training.export import adapt_weights_path, load_generator_npz
 from posecast.engines.training.train import Trainer
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = {"window_frames": 9, "width": 64, "blocks": 1, "scale_width": 32}
 
 
 @pytest.fixture(scope="module")
-def exported(clips: list[Clip], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def exported(clips: list[Clip], tmp_path_factory: pytest.TempPathFactory, load_tool) -> Path:  # noqa: ANN001
     """A tiny model trained for a few steps and exported with tools/export.py (ONNX + INT8 + adapt npz)."""
     out = tmp_path_factory.mktemp("model")
     cfg = config_from_dict({"mode": "supervised", "model": TINY, "steps": 30, "batch": 32, "bf16": False})
@@ -49,10 +46,7 @@ def exported(clips: list[Clip], tmp_path_factory: pytest.TempPathFactory) -> Pat
     for _ in range(30):
         trainer.train_step(sampler.sample(32))
     checkpoint = trainer.save_checkpoint()
-    spec = importlib.util.spec_from_file_location("posecast_tools_export_a", REPO / "tools" / "export.py")
-    export = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = export
-    spec.loader.exec_module(export)
+    export = load_tool("export")
     model = out / "tiny.onnx"
     assert export.main([str(checkpoint), str(model), "--int8"]) == 0
     assert adapt_weights_path(model).is_file() and (out / "tiny.int8.onnx").is_file()

@@ -91,7 +91,7 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_a_crafted_pickle_checkpoint_is_refused_without_running(tmp_path: Path) -> None:
+def test_a_crafted_pickle_checkpoint_is_refused_without_running(tmp_path: Path, load_tool) -> None:  # noqa: ANN001
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
     torch.save({"config": {}, "generator": {}, "step": 1, "x": _Payload(marker)}, evil)
@@ -99,13 +99,7 @@ def test_a_crafted_pickle_checkpoint_is_refused_without_running(tmp_path: Path) 
         read_checkpoint(evil)
     with pytest.raises(CheckpointError):
         load_generator(evil)
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location("posecast_tools_export_t", REPO / "tools" / "export.py")
-    export = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = export
-    spec.loader.exec_module(export)
+    export = load_tool("export")
     with pytest.raises(CheckpointError):
         export.load_pose_model(evil)
     assert not marker.exists()
@@ -135,14 +129,8 @@ def test_semi_supervised_uses_3d_only_where_a_batch_has_it(clips: list[Clip], tm
     assert np.mean(history[-8:]) < 0.7 * np.mean(history[:4])  # the 3D term is learned
 
 
-def test_batches_mix_sources_in_their_shares() -> None:
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location("posecast_tools_train_mix", REPO / "tools" / "train.py")
-    train_tool = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = train_tool
-    spec.loader.exec_module(train_tool)
+def test_batches_mix_sources_in_their_shares(load_tool) -> None:  # noqa: ANN001
+    train_tool = load_tool("train")
     pose = np.random.default_rng(0).normal(0.0, 0.25, (17, 3)) + np.array([0.0, 1.0, 0.0])
     small = Clip("a", np.repeat(pose[None], 40, 0).astype(np.float32), 30.0, source="big-source")
     large = Clip("b", np.repeat(2 * pose[None], 40, 0).astype(np.float32), 30.0, source="small-source")

@@ -4,9 +4,7 @@ idle module, it resumes exactly, and ``tools/train.py`` runs end to end."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,6 @@ from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions, WindowBatch
 from posecast.engines.training.train import CANONICAL_BONE_TOTAL, TrainConfig, Trainer, canonical_target
 
-REPO = Path(__file__).resolve().parents[2]
 TINY_MODEL = {"window_frames": 9, "width": 64, "blocks": 1, "scale_width": 32}
 BATCH = 32
 
@@ -226,12 +223,8 @@ def test_train_config_validation() -> None:
 
 # ------------------------------------------------------------------ (e) tools/train.py end to end
 @pytest.fixture(scope="module")
-def train_tool():  # noqa: ANN201
-    spec = importlib.util.spec_from_file_location("posecast_tools_train", REPO / "tools" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def train_tool(load_tool):  # noqa: ANN001, ANN201
+    return load_tool("train")
 
 
 def read_log(path: Path) -> list[dict[str, str]]:

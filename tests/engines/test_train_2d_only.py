@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,17 +10,8 @@ import numpy as np
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
-
-def _tool(name: str):  # noqa: ANN202 - the tool's module
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_train_from_recorded_2d_only(tmp_path: Path, media_dir: Path) -> None:
+def test_train_from_recorded_2d_only(tmp_path: Path, media_dir: Path, load_tool) -> None:  # noqa: ANN001
     landmarks = np.array(json.loads((media_dir / "squats_720x1280.mediapipe_full_2d.json").read_text()))
     recorded = tmp_path / "squats_2d.npz"
     np.savez(recorded, keypoints_2d=skeleton.from_mediapipe(landmarks)[..., :2],
@@ -29,7 +19,7 @@ def test_train_from_recorded_2d_only(tmp_path: Path, media_dir: Path) -> None:
     config = tmp_path / "tiny.yaml"
     config.write_text("model: {window_frames: 9, width: 64, blocks: 1, scale_width: 32}\nbatch: 16\nthreads: 1\n")
     out = tmp_path / "run"
-    code = _tool("train").main(["--config", str(config), "--data", "--recorded-2d", str(recorded),
+    code = load_tool("train").main(["--config", str(config), "--data", "--recorded-2d", str(recorded),
                                 "--out", str(out), "--steps", "12", "--no-progress"])  # fmt: skip
     assert code == 0
     assert (out / "last.pt").is_file() and (out / "losses.png").is_file()

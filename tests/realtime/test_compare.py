@@ -15,7 +15,6 @@ from posecast.realtime import compare
 from posecast.realtime.lifting import LiftingOptions
 from scipy.spatial.transform import Rotation
 
-REPO = Path(__file__).resolve().parents[2]
 J = skeleton.JOINT_INDEX
 
 
@@ -159,10 +158,8 @@ def test_a_cropped_source_cuts_each_frame_at_a_row(media_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("posecast_tools_compare", REPO / "tools" / "compare_mediapipe.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_model_path: Path, load_tool) -> None:  # noqa: ANN001
+    tool = load_tool("compare_mediapipe")
     images = tmp_path / "images" if importlib.util.find_spec("matplotlib") else None
     out = tmp_path / "compare.json"
     args = [str(media_dir / "squats_720x1280.mp4"), "--frames", "12", "--json", str(out), "--legs-cut"]

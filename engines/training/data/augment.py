@@ -296,7 +296,7 @@ def crouch_depths(rng: np.random.Generator, batch: int, prob: float, depth_range
     phase = rng.uniform(0.0, 2.0 * np.pi, batch)
     times_s = np.arange(frames) / fps
     moving = 0.5 * (1.0 - np.cos(2.0 * np.pi * times_s[None, :] / period_s[:, None] + phase[:, None]))
-    top = 0.0 if stand_up else min(depth_range[0], depth_range[1])
+    top = 0.0 if stand_up else depth_range[0]  # BodyOptions checks low <= high
     moving = top + (amplitude[:, None] - top) * moving
     return np.where(chosen[:, None], np.where(still[:, None], amplitude[:, None], moving), 0.0)
 
