@@ -105,6 +105,26 @@ def test_floor_ignores_jumps_and_a_raised_foot() -> None:
     assert floor.tilt_deg == pytest.approx(8.0, abs=1.5)
 
 
+def test_up_from_a_person_standing_on_one_leg() -> None:
+    """The other foot raised behind for the whole window (a dancer's pose): up comes from the
+    standing foot, not the mid-ankles (whose line to the head would lean ~6° with the raised one)."""
+    world = standing()
+    world[:, J["l_knee"]] += [0, 0.10, -0.15]  # the left foot 0.35 m up and 0.3 m behind
+    world[:, J["l_ankle"]] += [0, 0.35, -0.30]
+    rotation, translation = camera(tilt_deg=8.0, roll_deg=0.0, height_m=1.2, target=world[0, 0])
+    cam = to_camera(world, rotation, translation)
+    floor = fl.estimate_floor(cam, 1.70)
+    assert floor.tilt_deg == pytest.approx(8.0, abs=1.0) and floor.camera_height_m == pytest.approx(1.2, abs=0.03)
+    both = fl.estimate_floor(cam, 1.70, fl.FloorOptions(raised_foot_m=1.0))  # never a raised foot: mid-ankles
+    assert abs(both.tilt_deg - 8.0) > 4.0
+
+
+def test_support_points() -> None:
+    ankles = np.array([[[0.0, 0.0, 0.0], [0.2, 0.0, 0.0]], [[0.0, 0.0, 0.0], [0.2, 0.3, 0.0]]])
+    support = fl.support_points(ankles, np.array([0.0, 1.0, 0.0]), raised_foot_m=0.15)
+    assert np.allclose(support, [[0.1, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
 def test_floor_from_camera_height_and_tilt() -> None:
     floor = fl.floor_from_camera_pose(1.25, 15.0, roll_deg=-4.0)
     assert floor.camera_height_m == pytest.approx(1.25)
