@@ -117,7 +117,7 @@ def test_low_confidence_bones_are_ignored(walk):
     out = _run(BoneLengthSmoother(BoneLengthSmootherOptions.from_height(height)), poses, confidence)
     np.testing.assert_allclose(skeleton.bone_lengths(out)[-1], true, rtol=1e-6)
     corrupted = _run(BoneLengthSmoother(BoneLengthSmootherOptions.from_height(height)), poses)
-    assert skeleton.bone_lengths(corrupted)[-1, 12] > 1.2 * true[12]  # without confidence it would not be
+    assert skeleton.bone_lengths(corrupted)[-1, 12] > 1.15 * true[12]  # without confidence: off, to its +20 % bound
 
 
 def test_fixed_lengths_are_used_as_given(walk):
