@@ -300,3 +300,25 @@ def test_adapt_experiment_averages_the_webcam_draws(load_tool) -> None:  # noqa:
     assert "**-15.0 %**" in rows[0] and "**-4.0 %**" in rows[1]
     assert tool.draws_mean_rows("p", entry | {"eval_seeds": [2021]}) == []
     assert "mean of 2 webcam draws" in tool.markdown({"p": entry})
+
+
+def test_knee_lag_figures(load_tool) -> None:  # noqa: ANN001
+    """tools/knee_lag.py: the knee's speed over the last 0.2 s, the signed error per speed bin,
+    and the torso's lean against straight standing legs (the rest pose leaned forwards 10°)."""
+    from posecast.engines import rotations
+
+    knee_lag = load_tool("knee_lag")
+    bend = np.stack([np.arange(10.0) * 10.0, np.zeros(10)], axis=1)  # 10° a frame at 30 fps: 300 °/s
+    speed = knee_lag.knee_speed_deg_s(bend, 30.0)
+    assert np.isnan(speed[:6]).all() and np.allclose(speed[6:], [[300.0, 0.0]] * 4)
+    rows = knee_lag.lag_by_speed(np.array([1.0, 2.0, -3.0]), np.array([200.0, 200.0, 0.0]))
+    assert [r["knees"] for r in rows] == [0, 0, 1, 0, 2] and rows[4]["mean_error_deg"] == pytest.approx(1.5)
+    assert rows[0]["from_deg_s"] is None and rows[0]["mean_error_deg"] is None
+    pose = rotations.rest_pose(skeleton.bone_lengths_from_height(1.7))
+    upper = [j for j in range(skeleton.NUM_JOINTS) if j not in (1, 2, 3, 4, 5, 6)]  # all but hips and legs
+    pose[upper] = Rotation.from_euler("x", 10, degrees=True).apply(pose[upper] - pose[0]) + pose[0]
+    standing = np.repeat(pose[None], 5, axis=0)
+    assert knee_lag.standing_lean_deg(standing) == pytest.approx([10.0] * 5, abs=1e-6)
+    raised = standing.copy()
+    raised[:, skeleton.JOINT_INDEX["l_ankle"], 1] += 0.3  # a foot off the floor: not standing
+    assert len(knee_lag.standing_lean_deg(raised)) == 0
