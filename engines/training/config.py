@@ -47,6 +47,9 @@ class LossWeights:
     w_kl: float = 1.0
     w_bone: float = 1.0
     w_sup: float = 1.0  # supervised 3D term (supervised and semi modes)
+    #: the supervised term's weight of each window's current (last) frame against each earlier
+    #: frame's 1: the frame the live pipeline publishes, and the only one lifted from the past alone
+    w_current: float = 1.0
     #: bone-length consistency on the lifter's steps too (the paper: scale steps only); adapt uses it
     w_bone_pose: float = 0.0
 
@@ -128,6 +131,8 @@ class TrainConfig:
             raise ConfigError(f"bf16 must be 'auto', true or false, got {self.bf16!r}")
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        if not self.weights.w_current > 0:
+            raise ConfigError(f"weights.w_current must be > 0, got {self.weights.w_current}")
 
     @property
     def sample_frames(self) -> int:

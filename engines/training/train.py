@@ -135,9 +135,15 @@ class Trainer:
 
     def supervised_loss(self, joints: torch.Tensor, batch: WindowBatch, keypoints: torch.Tensor) -> torch.Tensor:
         """MSE of the lifted window ``(B, T, 17, 3)`` against the ground truth in the lifter's frame,
-        each joint weighted by ``batch.target_weight`` where the batch has one."""
+        each joint weighted by ``batch.target_weight`` where the batch has one, and the current
+        frame by ``weights.w_current``."""
         target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device), keypoints)
         weight = None if batch.target_weight is None else torch.from_numpy(batch.target_weight).to(self.device)
+        if self.cfg.weights.w_current != 1.0:
+            frames = torch.ones(joints.shape[1], device=self.device)
+            frames[-1] = self.cfg.weights.w_current
+            weight = frames[:, None] if weight is None else weight * frames[:, None]
+            weight = weight.expand(joints.shape[:-1])
         return losses.mse(skeleton.root_relative(joints.float()), target, weight)
 
     # ---------------------------------------------------------------- steps

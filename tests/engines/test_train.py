@@ -95,6 +95,22 @@ def test_supervised_trainer_reads_3d(batches: list[WindowBatch], tmp_path: Path)
     assert logged["loss"] == logged["l_sup"] > 0
 
 
+def test_the_current_frame_weighs_w_current(batches: list[WindowBatch], tmp_path: Path) -> None:
+    """The supervised loss is a weighted mean over the window's frames; ``w_current`` weighs the
+    last one (the frame published live) against each earlier frame's 1."""
+    batch = batches[0]
+    keypoints = torch.from_numpy(batch.keypoints_norm)
+    target = canonical_target(torch.from_numpy(batch.joints_cam_m), keypoints)
+    lifted = target.clone()
+    lifted[:, -1, 1:] += torch.tensor([0.0, 0.0, 0.3])  # only the current frame is wrong, 0.3 deep
+    wrong = 0.09 * 16 / 17  # its mean squared error: 16 of its 17 joints (the root is the origin)
+    for w_current, expected in ((1.0, wrong / 9), (8.0, wrong * 8 / 16)):
+        trainer = Trainer(tiny_config(mode="supervised", weights={"w_current": w_current}), tmp_path / str(w_current))
+        assert float(trainer.supervised_loss(lifted, batch, keypoints)) == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="w_current must be > 0"):
+        tiny_config(weights={"w_current": 0.0})
+
+
 def test_distilled_student_learns_its_teacher_from_2d_alone(batches: list[WindowBatch], tmp_path: Path) -> None:
     teacher = Trainer(tiny_config(), tmp_path / "teacher")
     for batch in batches[:20]:
