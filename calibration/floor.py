@@ -12,8 +12,8 @@ head over the frames where the body is most extended (the top 20 % of that dista
 straight). It stands on the mid-ankles or, for a person standing on one leg, on the lower
 ankle (:func:`support_points`: balance keeps a body on one leg over that foot; a raised foot,
 which the lifter often gets short, tilts the mid-ankles' line towards it: 19.5° on the shared
-dance clip, 5.6° this way, the camera's 4.3° read off the image; unchanged on the mocap below);
-then, when the standing feet (the lower ankle in the lower half of the frames) spread along the
+dance clip, 4.7–6.0° this way, the camera's 4.3° read off the image; unchanged on the mocap
+below); then, when the standing feet (the lower ankle in the lower half of the frames) spread along the
 floor, their plane's normal (spread both ways) or up made perpendicular to their line (a walk
 or a run: this removes the runner's forward lean); finally kept within ``max_tilt_deg`` of the
 camera's guess. Measured on 33 mocap clips (CMU and Bandai-Namco, the first 2 s of each, true up

@@ -37,7 +37,11 @@ MODELS: dict[str, str] = {
     "supervised-crouch-w384": "posecast_lifter_crouch_w384.onnx",
     # supervised-crouch-w384 trained further with a fifth of its windows cut off at the image's
     # bottom like a webcam at a desk, the legs guessed as MediaPipe guesses them: the default
+    # before the current-frame model
     "supervised-framing-w384": "posecast_lifter_framing_w384.onnx",
+    # supervised-framing-w384 trained further on its own recipe with the supervised loss weighing
+    # each window's current frame (the one published) as much as its 26 earlier ones: the default
+    "supervised-current-w384": "posecast_lifter_current_w384.onnx",
     # semi-supervised (3D + the paper's losses), Bandai-Namco only: the three-way comparison's
     "semi-w384": "posecast_lifter_semi_w384.onnx",
     # the paper's unsupervised method (2D only), Bandai-Namco: the default before issue 10
@@ -45,7 +49,7 @@ MODELS: dict[str, str] = {
 }
 #: The name ``--model`` defaults to: the most accurate cross-dataset that is also plausible on real
 #: video (README, Models).
-DEFAULT_MODEL_NAME = "supervised-framing-w384"
+DEFAULT_MODEL_NAME = "supervised-current-w384"
 #: The shipped default lifter; an explicit path or another name always wins over it.
 DEFAULT_MODEL = WEIGHTS_DIR / MODELS[DEFAULT_MODEL_NAME]
 
