@@ -3,7 +3,7 @@
 the truth known: how far the lifter's knees lag a bending or straightening knee, and how far the
 training skeletons' torso leans against a standing leg when they stand still.
 
-    python tools/knee_lag.py --model supervised-framing-w384 --json eval/knee_lag.json
+    python tools/knee_lag.py --json eval/knee_lag.json          # the default model
 
 **Lag**: on the held-out mocap (``in_domain``, ``cross``; ground-truth 2D, seed 2021 webcams, as
 ``tools/evaluate.py``; flip-averaged INT8, as ``posecast run`` lifts), the mean signed error of
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from posecast.engines import metrics, skeleton
 from posecast.engines.fileio import atomic_write
+from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.dataset import load_source
 from posecast.engines.training.evaluate import build_eval_clips, camera_windows
@@ -74,7 +75,7 @@ def standing_lean_deg(joints: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="supervised-framing-w384", help="as tools/evaluate.py (INT8 + flip added)")
+    ap.add_argument("--model", default=DEFAULT_MODEL_NAME, help="as tools/evaluate.py (INT8 + flip added)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     clips = [clip for source in DEFAULT_DATA for clip in load_source(resolve_data(source))]

@@ -3,8 +3,8 @@
 ``tools/evaluate.py`` runs at several ``--seed`` values (labels ``"NAME seed S"``).
 
     for s in 2021 1 2 3 4 5; do python tools/evaluate.py --seed $s --json eval/results_seeds.json \\
-        --model "supervised-framing-w384:flip seed $s=supervised-framing-w384:flip" --model "flat seed $s=flat"; done
-    python tools/seed_spread.py eval/results_seeds.json --reference supervised-framing-w384:flip \\
+        --model "supervised-current-w384:flip seed $s=supervised-current-w384:flip" --model "flat seed $s=flat"; done
+    python tools/seed_spread.py eval/results_seeds.json --reference supervised-current-w384:flip \\
         --markdown eval/results_seeds.md
 
 Each seed films every held-out clip from another random webcam (and draws other 2D noise), so a
