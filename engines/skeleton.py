@@ -258,7 +258,8 @@ _HEIGHT_ALLOWANCE = 0.115
 #: size in the lifted video; with both, 1.14×).
 _VERTICAL_CHAIN = {"r_hip-r_knee": 0.5, "l_hip-l_knee": 0.5, "r_knee-r_ankle": 0.5, "l_knee-l_ankle": 0.5,
                    "pelvis-spine": 1.0, "spine-thorax": 1.0, "thorax-neck": 1.0, "neck-head": 1.0}  # fmt: skip
-_HEIGHT_PER_BONE = np.array([_VERTICAL_CHAIN.get(n, 0.0) for n in BONE_NAMES]) / (1.0 - _HEIGHT_ALLOWANCE)
+#: Standing height is linear in the bone lengths: ``height_from_bone_lengths(L) == HEIGHT_PER_BONE @ L``.
+HEIGHT_PER_BONE = np.array([_VERTICAL_CHAIN.get(n, 0.0) for n in BONE_NAMES]) / (1.0 - _HEIGHT_ALLOWANCE)
 
 
 def bone_lengths_from_height(height_m: float) -> np.ndarray:
@@ -270,4 +271,4 @@ def bone_lengths_from_height(height_m: float) -> np.ndarray:
 
 def height_from_bone_lengths(lengths_m: np.ndarray) -> float:
     """Standing height in metres implied by bone lengths ``(16,)`` (inverse of the above)."""
-    return float(np.asarray(lengths_m, dtype=np.float64) @ _HEIGHT_PER_BONE)
+    return float(np.asarray(lengths_m, dtype=np.float64) @ HEIGHT_PER_BONE)

@@ -31,6 +31,7 @@ from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.dataset import load_source
 from posecast.engines.training.evaluate import build_eval_clips, camera_windows
+from posecast.realtime.compare import torso_lean_deg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import DEFAULT_DATA, eval_sets, make_predictor  # noqa: E402 - a sibling tool
@@ -68,9 +69,7 @@ def standing_lean_deg(joints: np.ndarray) -> np.ndarray:
     standing = ((metrics.knee_bend_deg(joints).max(axis=1) < 10.0) & (np.ptp(ankles_y, axis=1) < 0.05)
                 & (ankles_y.max(axis=1) < floor_y + 0.08))  # fmt: skip
     upright = joints[standing]
-    legs = np.stack([upright[:, hip] - upright[:, ankle] for hip, _, ankle in metrics.LEGS], axis=1)
-    legs /= np.linalg.norm(legs, axis=-1, keepdims=True)
-    return metrics.angle_deg(upright[:, J["thorax"]] - upright[:, J["pelvis"]], legs.mean(axis=1))
+    return torso_lean_deg(upright, np.ones((len(upright), 2), dtype=bool))
 
 
 def main(argv: list[str] | None = None) -> int:

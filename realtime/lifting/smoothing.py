@@ -57,8 +57,6 @@ _PARENT = np.asarray([p for _, p in skeleton.BONES])
 _CHILD = slice(1, skeleton.NUM_JOINTS)
 if [c for c, _ in skeleton.BONES] != list(range(1, skeleton.NUM_JOINTS)):
     raise ImportError("posecast.realtime.smoothing expects skeleton.BONES in joint order")
-#: Standing height is linear in the bone lengths: ``height_from_bone_lengths(L) == _HEIGHT_PER_BONE @ L``.
-_HEIGHT_PER_BONE = np.array([skeleton.height_from_bone_lengths(e) for e in np.eye(len(skeleton.BONES))])
 #: First-frame fallback direction for a zero-length bone (down the camera's y axis).
 _DEFAULT_UNIT = np.array([0.0, 1.0, 0.0])
 _NOMINAL_DT_S = 1.0 / 30.0
@@ -230,7 +228,7 @@ class BoneLengthSmoother:
             self._settled = bool(np.all(self._seen_s >= opts.convergence_s))
         if self._bounds is not None:
             estimate = np.clip(estimate, *self._bounds)
-        self._estimate = estimate * (self._height_m / float(_HEIGHT_PER_BONE @ estimate))
+        self._estimate = estimate * (self._height_m / float(skeleton.HEIGHT_PER_BONE @ estimate))
 
     def close(self) -> None:
         """Nothing to release; present for the stage interface."""
