@@ -34,7 +34,7 @@ import torch
 from posecast.engines import skeleton
 from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
-from posecast.engines.training.adapt import RECIPES, TEACHER_CONTEXTS, AdaptOptions, adapt
+from posecast.engines.training.adapt import RECIPES, TEACHER_CONTEXTS, TEACHERS, AdaptOptions, adapt
 from posecast.engines.training.config import config_from_dict, resolve_data
 from posecast.engines.training.data.cameras import sample_cameras
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="loss weights changed by name (default: the recipe's), JSON, e.g. '{\"w_adv\": 0}'",
     )
+    ap.add_argument(
+        "--teacher", choices=sorted(TEACHERS), default=None, help="the distillation target (default: the recipe's)"
+    )
     ap.add_argument("--teacher-context", choices=TEACHER_CONTEXTS, default=None,
                     help="footage: each frame's teacher over every window holding it; window: per window "
                          "(default: the recipe's)")  # fmt: skip
@@ -178,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     changed = {} if args.weights is None else {"weights": json.loads(args.weights)}
     if args.teacher_context is not None:
         changed["teacher_context"] = args.teacher_context
+    if args.teacher is not None:
+        changed["teacher"] = args.teacher
     options = AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.max_steps, lr=args.lr,
                                   anchor_weight=args.anchor, distill_weight=args.distill, seed=args.seed,
                                   **changed)  # fmt: skip

@@ -68,6 +68,7 @@ ENSEMBLE_ROLLS_DEG = (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0)
 TEACHERS: dict[str, tuple[tuple[float, ...], bool]] = {
     "start": ((0.0,), False),  # the starting model as it is
     "ensemble": (ENSEMBLE_ROLLS_DEG, True),  # its test-time ensemble (module docstring)
+    "mirror": ((0.0,), True),  # the start model flip-averaged, as `posecast run` lifts
 }
 #: Where the teacher's answer for a frame comes from (:attr:`AdaptOptions.teacher_context`)
 TEACHER_CONTEXTS = ("footage", "window")
@@ -82,6 +83,7 @@ PAPER_LOSSES_OFF = {"w_2d": 0.0, "w_3d": 0.0, "w_adv": 0.0, "w_tmc": 0.0, "w_kl"
 #: from 12° to 33°)
 RECIPES: dict[str, dict] = {
     "ensemble": {},
+    "mirror": {"teacher": "mirror"},
     "paper": {"teacher": "start", "teacher_smooth_frames": 0.0, "teacher_context": "window", "weights": {"w_adv": 0.0}},
 }
 

@@ -3,6 +3,7 @@ ONNX Runtime runs and that describes itself; clear errors for bad inputs."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from posecast.engines import metadata, normalize, skeleton
 from posecast.engines.errors import ModelError
 from posecast.engines.runtime import load_backend
 from posecast.engines.training.adapt import (
+    TEACHERS,
     AdaptError,
     AdaptOptions,
     adapt,
@@ -171,11 +173,14 @@ def test_the_default_recipe_moves_the_model_towards_its_ensemble(exported: Path,
 
 
 def test_adapt_options_name_their_choices() -> None:
-    with pytest.raises(ValueError, match="teacher must be one of start, ensemble"):
+    with pytest.raises(ValueError, match="teacher must be one of start, ensemble, mirror"):
         AdaptOptions(teacher="mean")
-    with pytest.raises(ValueError, match="recipe must be one of ensemble, paper"):
+    with pytest.raises(ValueError, match="recipe must be one of ensemble, mirror, paper"):
         AdaptOptions.recipe("fast")
     assert AdaptOptions.recipe("ensemble") == AdaptOptions()
+    # mirror: the ensemble recipe with the flip-averaged start model (as `posecast run` lifts) as teacher
+    assert AdaptOptions.recipe("mirror") == dataclasses.replace(AdaptOptions(), teacher="mirror")
+    assert TEACHERS["mirror"] == ((0.0,), True)
     paper = AdaptOptions.recipe("paper", minutes=2.0)
     assert paper.teacher == "start" and paper.weights == {"w_adv": 0.0} and paper.minutes == 2.0
     assert paper.teacher_smooth_frames == 0.0 and paper.teacher_context == "window"

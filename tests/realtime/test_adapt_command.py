@@ -131,8 +131,9 @@ def test_adapt_recipes_are_the_training_ones(capsys: pytest.CaptureFixture) -> N
     with pytest.raises(SystemExit) as stop:
         main(["adapt", "x.npz", "--output", "out.onnx", "--recipe", "fast"])
     assert stop.value.code == 2
-    assert "invalid choice: 'fast' (choose from 'ensemble', 'paper')" in capsys.readouterr().err
+    assert "invalid choice: 'fast' (choose from 'ensemble', 'mirror', 'paper')" in capsys.readouterr().err
     pytest.importorskip("torch")
     from posecast.engines.training.adapt import RECIPES
 
-    assert list(RECIPES) == ["ensemble", "paper"]  # the CLI's choices, which it names without importing training
+    # the CLI's choices, which it names without importing training
+    assert list(RECIPES) == ["ensemble", "mirror", "paper"]
