@@ -54,12 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
                              "adapt again from them without MediaPipe)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training (default 1)")
-    parser.add_argument("--recipe", choices=("ensemble", "paper"), default="ensemble",
-                        help="ensemble (default): distil the start model's answers averaged over camera rolls "
-                             "(±45°) and mirror images, smoothed over each window's frames, and for each frame over "
-                             "every window of the footage that holds it; paper: the paper's losses "
-                             "but the adversarial term, anchored to the start model (README: Adapting to your own "
-                             "footage)")  # fmt: skip
+    parser.add_argument("--recipe", choices=("mirror", "ensemble", "paper"), default="mirror",
+                        help="mirror (default): distil the start model's answers averaged with their mirror images, "
+                             "smoothed over each window's frames, and for each frame over every window of the "
+                             "footage that holds it; ensemble: the same over camera rolls (±45°) too, better for a "
+                             "model trained on one mocap source only, worse for the shipped default; paper: the "
+                             "paper's losses but the adversarial term, anchored to the start model (README: Adapting "
+                             "to your own footage)")  # fmt: skip
     add_camera_arguments(parser)
     MediaPipeDetector.add_arguments(parser)
     parser.set_defaults(func=adapt_command)

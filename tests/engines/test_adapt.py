@@ -146,14 +146,18 @@ def test_ensemble_of_one_view_is_the_model(exported: Path) -> None:
     assert not torch.allclose(ensemble, own, atol=1e-4) and torch.all(ensemble[..., 0, :] == 0)
 
 
-def test_the_default_recipe_moves_the_model_towards_its_ensemble(exported: Path, footage: Path, tmp_path: Path) -> None:
-    output = tmp_path / "ensemble.onnx"
-    options = AdaptOptions(minutes=2.0, max_steps=60, batch=32, lr=1e-3, anchor_weight=0.0, bf16=False, int8=False)
-    assert options.teacher == "ensemble" and options.weights["w_2d"] == 0.0 and options.teacher_smooth_frames == 1.0
+@pytest.mark.parametrize("recipe", ["mirror", "ensemble"])
+def test_distillation_moves_the_model_towards_its_teacher(recipe: str, exported: Path, footage: Path,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    """The default recipe (mirror: the start model flip-averaged) and ensemble (over camera rolls too)."""
+    output = tmp_path / f"{recipe}.onnx"
+    options = AdaptOptions.recipe(recipe, minutes=2.0, max_steps=60, batch=32, lr=1e-3, anchor_weight=0.0, bf16=False,
+                                  int8=False)  # fmt: skip
+    assert options.teacher == recipe and options.weights["w_2d"] == 0.0 and options.teacher_smooth_frames == 1.0
     assert options.teacher_context == "footage"
     adapt(exported, [footage], output, options, progress=False)
     extra = metadata.read_onnx_metadata(output).extra
-    assert extra["adapt_teacher"] == "ensemble" and extra["adapt_teacher_smooth_frames"] == "1"
+    assert extra["adapt_teacher"] == recipe and extra["adapt_teacher_smooth_frames"] == "1"
     assert extra["adapt_teacher_context"] == "footage"
     start, _ = load_generator_npz(adapt_weights_path(exported))
     adapted, _ = load_generator_npz(adapt_weights_path(output))
@@ -162,8 +166,8 @@ def test_the_default_recipe_moves_the_model_towards_its_ensemble(exported: Path,
     windows = frames[np.arange(len(frames) - 8)[:, None] + np.arange(9)]
     canonical = normalize.canonicalize(torch.from_numpy(windows.astype(np.float32)))
     with torch.no_grad():
-        ensemble = ensemble_lift(start, canonical, (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0), True)
-        target = smooth_over_frames(ensemble, 1.0)
+        rolls_deg = (0.0,) if recipe == "mirror" else (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0)
+        target = smooth_over_frames(ensemble_lift(start, canonical, rolls_deg, True), 1.0)
         gap_before = (skeleton.root_relative(start(canonical)[0]) - target).norm(dim=-1).mean()
         gap_after = (skeleton.root_relative(adapted(canonical)[0]) - target).norm(dim=-1).mean()
     assert gap_after < 0.7 * gap_before, (float(gap_before), float(gap_after))
@@ -175,12 +179,12 @@ def test_the_default_recipe_moves_the_model_towards_its_ensemble(exported: Path,
 def test_adapt_options_name_their_choices() -> None:
     with pytest.raises(ValueError, match="teacher must be one of start, ensemble, mirror"):
         AdaptOptions(teacher="mean")
-    with pytest.raises(ValueError, match="recipe must be one of ensemble, mirror, paper"):
+    with pytest.raises(ValueError, match="recipe must be one of mirror, ensemble, paper"):
         AdaptOptions.recipe("fast")
-    assert AdaptOptions.recipe("ensemble") == AdaptOptions()
-    # mirror: the ensemble recipe with the flip-averaged start model (as `posecast run` lifts) as teacher
-    assert AdaptOptions.recipe("mirror") == dataclasses.replace(AdaptOptions(), teacher="mirror")
+    # the default, mirror: the flip-averaged start model (as `posecast run` lifts) as teacher
+    assert AdaptOptions.recipe("mirror") == AdaptOptions() and AdaptOptions().teacher == "mirror"
     assert TEACHERS["mirror"] == ((0.0,), True)
+    assert AdaptOptions.recipe("ensemble") == dataclasses.replace(AdaptOptions(), teacher="ensemble")
     paper = AdaptOptions.recipe("paper", minutes=2.0)
     assert paper.teacher == "start" and paper.weights == {"w_adv": 0.0} and paper.minutes == 2.0
     assert paper.teacher_smooth_frames == 0.0 and paper.teacher_context == "window"

@@ -49,7 +49,7 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     code = main(["run", "--source", str(media_dir / CLIP), "--headless", "--publish", "none", "--frames", "12",
                  "--stats-json", str(stats), "--model", str(out), "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0 and json.loads(stats.read_text())["frames_with_pose"] == 12
-    assert meta.extra["adapt_teacher"] == "ensemble"
+    assert meta.extra["adapt_teacher"] == "mirror"  # the default recipe
     # adapting again from the adapted model, from the kept 2D (no MediaPipe), with the paper's recipe
     # (--steps: the same work on any CPU, whichever of it and --minutes comes first)
     assert main(["adapt", str(saved), "--output", str(tmp_path / "again.onnx"), "--minutes", "5", "--steps", "3",
@@ -131,9 +131,9 @@ def test_adapt_recipes_are_the_training_ones(capsys: pytest.CaptureFixture) -> N
     with pytest.raises(SystemExit) as stop:
         main(["adapt", "x.npz", "--output", "out.onnx", "--recipe", "fast"])
     assert stop.value.code == 2
-    assert "invalid choice: 'fast' (choose from 'ensemble', 'mirror', 'paper')" in capsys.readouterr().err
+    assert "invalid choice: 'fast' (choose from 'mirror', 'ensemble', 'paper')" in capsys.readouterr().err
     pytest.importorskip("torch")
     from posecast.engines.training.adapt import RECIPES
 
     # the CLI's choices, which it names without importing training
-    assert list(RECIPES) == ["ensemble", "mirror", "paper"]
+    assert list(RECIPES) == ["mirror", "ensemble", "paper"]
