@@ -61,13 +61,13 @@ def test_the_2d_corrects_the_lifters_proportions(walk_joints: np.ndarray) -> Non
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the hip and shoulder widths (22 % and 26 %, at the calibration's 20 % bound) are the lifter's guess: this "
-    "walk passes the camera with the hips 55-65° and the shoulders 54-64° out of the image plane in every frame (the "
-    "lifter's angles are close, medians 63° / 60° against 60° / 60°, its widths are not), and the shipped default "
-    "learned widths from Bandai-Namco (narrow), CMU and MediaPipe (about 1.5× wider), so it guesses wide; this person has "
-    "Bandai-Namco's. Every other bone is within 8 % once the 2D is used (the test above); the calibration itself "
-    "recovers lengths within 3 % from 3D (tests/calibration/test_subject.py). Strict: a better model makes this "
-    "pass and the marker must then go.",
+    reason="the hip and shoulder widths (22 % and 26 %, at the calibration's 20 % bound) are the lifter's guess: "
+    "this walk passes the camera with the hips 55-65° and the shoulders 54-64° out of the image plane in "
+    "every frame (the lifter's angles are close, medians 63° / 60° against 60° / 60°, its widths are not), "
+    "and the shipped default learned widths from Bandai-Namco (narrow), CMU and MediaPipe (about 1.5× wider),"
+    " so it guesses wide; this person has Bandai-Namco's. Every other bone is within 8 % once the 2D is used "
+    "(the test above); the calibration itself recovers lengths within 3 % from 3D "
+    "(tests/calibration/test_subject.py). Strict: a better model makes this pass and the marker must then go.",
 )
 def test_subject_bone_lengths_from_lifted_video(walk_joints: np.ndarray) -> None:
     poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints)
