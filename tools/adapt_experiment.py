@@ -208,8 +208,15 @@ def main(argv: list[str] | None = None) -> int:
                  a["gt2d_p_mpjpe_mm"], b["noisy2d_p_mpjpe_mm"], a["noisy2d_p_mpjpe_mm"])  # fmt: skip
         atomic_write(args.json, json.dumps(results, indent=2).encode())
     if args.markdown:
-        atomic_write(args.markdown, markdown(results).encode())
+        write_markdown(args.markdown, results)
     return 0
+
+
+def write_markdown(path: Path, results: dict) -> None:
+    """The table of :func:`markdown` into ``path``, after the hand-written preamble the file has
+    (what the entries are, how they were run), which stays."""
+    preamble = path.read_text().split("| protocol |")[0] if path.exists() else ""
+    atomic_write(path, (preamble + markdown(results)).encode())
 
 
 def markdown(results: dict) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from posecast.engines import metrics, normalize, skeleton
@@ -300,6 +302,21 @@ def test_adapt_experiment_averages_the_webcam_draws(load_tool) -> None:  # noqa:
     assert "**-15.0 %**" in rows[0] and "**-4.0 %**" in rows[1]
     assert tool.draws_mean_rows("p", entry | {"eval_seeds": [2021]}) == []
     assert "mean of 2 webcam draws" in tool.markdown({"p": entry})
+
+
+def test_adapt_experiment_keeps_the_tables_preamble(load_tool, tmp_path: Path) -> None:  # noqa: ANN001
+    """The Markdown's hand-written preamble survives a new run; the table is made anew."""
+    tool = load_tool("adapt_experiment")
+    figures = {f"gt2d_{m}": 50.0 for m in ("mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm")}
+    entry = {"before": figures, "after": figures, "steps": 3, "adapt_frames": 5, "minutes": 1}
+    path = tmp_path / "adapt.md"
+    tool.write_markdown(path, {"p": entry})  # a new file: the table alone
+    assert path.read_text() == tool.markdown({"p": entry})
+    path.write_text("# What these are\n\nSome words.\n\n| protocol | an old table |\n|---|\n")
+    tool.write_markdown(path, {"p": entry, "q": entry})
+    text = path.read_text()
+    assert text.startswith("# What these are\n\nSome words.\n\n| protocol | 2D |") and "an old table" not in text
+    assert text.count("| p (5 frames") == 1 and text.count("| q (5 frames") == 1
 
 
 def test_knee_lag_figures(load_tool) -> None:  # noqa: ANN001
