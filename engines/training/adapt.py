@@ -526,7 +526,7 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
               "adapted_on": names if len(names) <= 2000 else names[:1997] + "...",
               "adapt_minutes": f"{o.minutes:g}", "adapt_teacher": o.teacher,
               "adapt_teacher_smooth_frames": f"{o.teacher_smooth_frames:g}",
-              "adapt_teacher_context": o.teacher_context}  # fmt: skip
+              "adapt_teacher_context": o.teacher_context, "adapt_seed": str(o.seed)}  # fmt: skip
     meta = dataclasses.replace(
         start_meta, model_kind=f"{start_meta.model_kind}+adapted", git_commit=git_commit(), extra=extra,
         training_data=f"{start_meta.training_data}; adapted (2D only) to {len(files)} user sequence(s)",

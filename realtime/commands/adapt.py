@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
                              "adapt again from them without MediaPipe)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training (default 1)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the windows and views drawn (default 0): another seed, another draw of the "
+                             "same adaptation (written into the model's metadata)")  # fmt: skip
     parser.add_argument("--recipe", choices=("mirror", "ensemble", "paper"), default="mirror",
                         help="mirror (default): distil the start model's answers averaged with their mirror images, "
                              "smoothed over each window's frames, and for each frame over every window of the "
@@ -88,6 +91,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise OptionsError(f"--minutes must be more than 0 and at most {MAX_MINUTES}, got {args.minutes:g}")
     if args.steps < 0:
         raise OptionsError(f"--steps must be a number of steps, at least 1 (or 0: --minutes alone), got {args.steps}")
+    if args.seed < 0:
+        raise OptionsError(f"--seed must be a whole number, 0 or more, got {args.seed}")
     if not 1 <= args.threads <= (os.cpu_count() or 1) * 4:
         raise OptionsError(f"--threads must be from 1 to {(os.cpu_count() or 1) * 4}, got {args.threads}")
     output = args.output
@@ -108,7 +113,7 @@ def adapt_command(args: argparse.Namespace) -> int:
     training = training_module()
     model = training.check_start(args.model)  # a missing model or adaptation file fails before MediaPipe runs
     options = training.AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.steps,
-                                           threads=args.threads)  # fmt: skip
+                                           threads=args.threads, seed=args.seed)  # fmt: skip
     footage_options = FootageOptions(MediaPipeDetector.options_from_args(args), camera)
     with tempfile.TemporaryDirectory(prefix="posecast-adapt-2d-") as tmp:
         footage = footage_to_2d(args.inputs, args.save_2d or Path(tmp), footage_options)

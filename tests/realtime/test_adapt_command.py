@@ -53,10 +53,11 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     # adapting again from the adapted model, from the kept 2D (no MediaPipe), with the paper's recipe
     # (--steps: the same work on any CPU, whichever of it and --minutes comes first)
     assert main(["adapt", str(saved), "--output", str(tmp_path / "again.onnx"), "--minutes", "5", "--steps", "3",
-                 "--model", str(out), "--recipe", "paper", "--report", str(report)]) == 0  # fmt: skip
+                 "--model", str(out), "--recipe", "paper", "--seed", "7", "--report", str(report)]) == 0  # fmt: skip
     assert json.loads(report.read_text())["steps"] == 3
     again = metadata.read_onnx_metadata(tmp_path / "again.onnx").extra
     assert again["adapted_from"] == "adapted.onnx" and again["adapt_teacher"] == "start"
+    assert meta.extra["adapt_seed"] == "0" and again["adapt_seed"] == "7"  # the draw is recorded
 
 
 def _lift_npz(path: Path, confidence: float = 1.0, frames: int = 40) -> Path:
@@ -82,6 +83,7 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("folder", "does not exist or is not writable"),
         ("minutes", "--minutes must be more than 0 and at most 1440, got 0"),
         ("steps", "--steps must be a number of steps, at least 1 (or 0: --minutes alone), got -5"),
+        ("seed", "--seed must be a whole number, 0 or more, got -1"),
         ("hfov", "hfov must be between 10 and 170 degrees, got 500"),
         ("bad-npz", "keypoints_2d must be (F, 17, 2)"),
         ("no-person", "no person was seen in any frame"),
@@ -99,6 +101,7 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "folder": [str(good), "--output", str(tmp_path / "no" / "out.onnx")],
         "minutes": [str(good), "--output", str(out), "--minutes", "0"],
         "steps": [str(good), "--output", str(out), "--steps", "-5"],
+        "seed": [str(good), "--output", str(out), "--seed", "-1"],
         "hfov": [str(good), "--output", str(out), "--hfov", "500"],
         "bad-npz": [str(tmp_path / "bad.npz"), "--output", str(out)],
         "no-person": [str(_lift_npz(tmp_path / "empty.npz", confidence=0.0)), "--output", str(out)],
