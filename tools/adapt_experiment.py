@@ -15,7 +15,8 @@ Bandai-Namco 2D (the source it was trained on, as many frames as other-people) â
 do without any new footage, so the difference to it is what the target's 2D brought;
 ``3d-labels`` is not adaptation: the same minutes of 3D-supervised fine-tuning on the other CMU
 people's mocap, the labels adaptation does not have â€” how far the target source's own 3D moves
-the model, the yardstick for what 2D alone might reach.
+the model, the yardstick for what 2D alone might reach; ``3d-labels-same-footage`` fine-tunes
+on the scored clips' own mocap, a ceiling that no user has (it trains on what it is scored on).
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ def write_footage(clips: list[Clip], folder: Path, seed: int) -> list[Path]:
     return paths
 
 
+#: what each protocol adapts (or, for the 3d-labels ones, fine-tunes) to; the module docstring says why
+PROTOCOLS = ("other-people", "same-footage", "source-control", "3d-labels", "3d-labels-same-footage")
+
+
 def fine_tune_on_3d(model: Path, clips: list[Clip], minutes: float, lr: float, score) -> tuple[int, dict, dict]:  # noqa: ANN001
     """``minutes`` of 3D-supervised fine-tuning of ``model`` on ``clips``' mocap (the ``3d-labels``
     protocol, with adapt's batch and learning rate): steps, figures before and after."""
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="stop after this many steps (0: minutes only); the same compute on a slower or faster CPU",
     )
-    ap.add_argument("--protocols", default="other-people,same-footage")
+    ap.add_argument("--protocols", default="other-people,same-footage", help=f"comma-separated: {', '.join(PROTOCOLS)}")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--anchor", type=float, default=1.0)
     ap.add_argument("--distill", type=float, default=1.0)
@@ -152,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         eval_seeds = [int(s) for s in args.eval_seeds.split(",")]
     except ValueError:
         ap.error(f"--eval-seeds takes comma-separated integers, got {args.eval_seeds!r}")
+    unknown = sorted(set(args.protocols.split(",")) - set(PROTOCOLS))
+    if unknown:
+        ap.error(f"unknown protocol(s) {', '.join(unknown)}: choose from {', '.join(PROTOCOLS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     cmu = [c for src in CMU for c in load_source(resolve_data(src))]
@@ -187,12 +195,12 @@ def main(argv: list[str] | None = None) -> int:
                                   anchor_weight=args.anchor, distill_weight=args.distill, seed=args.seed,
                                   **changed)  # fmt: skip
     for protocol in args.protocols.split(","):
-        source = {"other-people": others, "same-footage": held, "source-control": bandai, "3d-labels": others}[protocol]
+        source = dict(zip(PROTOCOLS, (others, held, bandai, others, held), strict=True))[protocol]
         name = f"{protocol}{' ' + args.label if args.label else ''}"
         frames = sum(len(c.joints_m) for c in source)
         entry = {"model": str(args.model), "minutes": args.minutes, "adapt_clips": len(source), "adapt_frames": frames,
                  "lr": args.lr, "seed": args.seed, "eval_seeds": eval_seeds, "max_steps": args.max_steps}  # fmt: skip
-        if protocol == "3d-labels":
+        if protocol.startswith("3d-labels"):
             steps, b, a = fine_tune_on_3d(args.model, source, args.minutes, args.lr, score)
             entry["recipe"] = "3D-supervised"
         else:

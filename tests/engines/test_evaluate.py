@@ -339,3 +339,13 @@ def test_knee_lag_figures(load_tool) -> None:  # noqa: ANN001
     raised = standing.copy()
     raised[:, skeleton.JOINT_INDEX["l_ankle"], 1] += 0.3  # a foot off the floor: not standing
     assert len(knee_lag.standing_lean_deg(raised)) == 0
+
+
+def test_adapt_experiment_names_an_unknown_protocol(load_tool, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    """A misspelt protocol is one usage error naming the choices, before any data is loaded."""
+    tool = load_tool("adapt_experiment")
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main(["--model", "m.onnx", "--json", str(tmp_path / "a.json"), "--protocols", "other-people,3d-label"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "unknown protocol(s) 3d-label" in err and "3d-labels-same-footage" in err
+    assert not (tmp_path / "a.json").exists()
