@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Two figures behind the squats clip's torso lean (README, Real video against MediaPipe), with
+"""Two figures behind the squats clip's torso lean (docs/accuracy.md, Real video against MediaPipe), with
 the truth known: how far the lifter's knees lag a bending or straightening knee, and how far the
 training skeletons' torso leans against a standing leg when they stand still.
 

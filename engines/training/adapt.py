@@ -28,7 +28,7 @@ model's statistics. Three recipes (:data:`RECIPES`):
   is. The scale prior is the starting model's own scale statistics on this footage (it has no 3D
   to measure one).
 
-Measured (README, "Adapting to your own footage"): ``ensemble`` lowered the error on CMU of
+Measured (docs/accuracy.md, "Adapting to your own footage: the measurements"): ``ensemble`` lowered the error on CMU of
 Bandai-Namco-only models by 6 % (supervised) and about 10 % (semi-supervised; mean over six
 webcam draws, 11 % flip-averaged with the footage teacher) and kept real video plausible, but
 made the shipped default 6–8 % worse there (its ensemble is worse than itself); ``mirror``
@@ -70,7 +70,7 @@ from .train import Trainer
 log = logging.getLogger(__name__)
 
 #: The ensemble teacher's camera rolls (degrees). The Bandai-Namco-only model's ensemble on CMU:
-#: 56.3 mm alone, 54.1 up to ±20°, 52.5 up to ±45°, 53.0 up to ±60° (README, "Adapting to your own footage")
+#: 56.3 mm alone, 54.1 up to ±20°, 52.5 up to ±45°, 53.0 up to ±60° (docs/accuracy.md)
 ENSEMBLE_ROLLS_DEG = (-45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0)
 #: What adaptation distils towards: (camera rolls in degrees, mirror images too)
 TEACHERS: dict[str, tuple[tuple[float, ...], bool]] = {
@@ -83,7 +83,7 @@ TEACHER_CONTEXTS = ("footage", "window")
 #: Every loss of the paper off (LossWeights names)
 PAPER_LOSSES_OFF = {"w_2d": 0.0, "w_3d": 0.0, "w_adv": 0.0, "w_tmc": 0.0, "w_kl": 0.0, "w_bone": 0.0}
 #: Named ways to adapt, as :class:`AdaptOptions` fields changed from its defaults (measured with
-#: tools/adapt_experiment.py and on real video, README): ``mirror`` (the defaults), distillation
+#: tools/adapt_experiment.py and on real video, docs/accuracy.md): ``mirror`` (the defaults), distillation
 #: to the start model flip-averaged; ``ensemble``, to its test-time ensemble (with the paper's losses on as
 #: well, the same teacher, unsmoothed, made the Bandai-Namco-only model 8 % worse on CMU instead
 #: of 4 % better); ``paper``, the paper's losses but the adversarial term, distilled to the start model
@@ -121,14 +121,14 @@ class AdaptOptions:
     #: the teacher's 3D smoothed along each window's frames, a Gaussian of this standard deviation
     #: (frames at the model's rate; 0: not smoothed). The network lifts every frame of its window,
     #: so this asks for a pose that moves smoothly through the window, which the jittery 2D of
-    #: footage does not give. Measured across datasets (README): the Bandai-only semi-supervised
+    #: footage does not give. Measured across datasets (docs/accuracy.md): the Bandai-only semi-supervised
     #: model adapted to CMU 2D, 69.6 mm → 61.7 / 60.8 / 62.7 over three seeds (unsmoothed 64.7 /
     #: 64.1 / 64.1); the supervised one 53.0 (unsmoothed 52.5–54.1)
     teacher_smooth_frames: float = 1.0
     #: ``footage``: each frame's teacher 3D is averaged over every window of the footage that holds
     #: it (:func:`footage_teacher`), so it also saw the frames after it: adaptation runs offline,
     #: and the network's answers for a window's older frames had that later context. Measured on
-    #: CMU (README): the Bandai-only semi-supervised model's teacher scores 58.9 mm per window and
+    #: CMU (docs/accuracy.md): the Bandai-only semi-supervised model's teacher scores 58.9 mm per window and
     #: 56.9 over the footage; adapted, −11.0 % against −10.0 % (flip-averaged, mean over six
     #: webcam draws), and each step is about 3× as fast. ``window``: each training window lifted
     #: on its own (the paper recipe's).
@@ -263,7 +263,7 @@ class _Adapter(Trainer):
         and, where the ensemble has them, a mirror image half the time, and learns the teacher's
         answer turned and mirrored the same way, so it learns the ensemble's answer from every
         view (measured across datasets: 52.5–54.1 mm over four seeds, mean 53.2, against 54.0 when it
-        saw each window as filmed; README)."""
+        saw each window as filmed; docs/accuracy.md)."""
         o = self.options
         rolls_deg, mirror = TEACHERS[o.teacher]
         canonical = normalize.canonicalize(keypoints)

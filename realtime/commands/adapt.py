@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help=f"CPU time to adapt for, 0..{MAX_MINUTES}")
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="also stop after N training steps, whichever comes first (default: --minutes alone); "
-                             "steps are the same work on any CPU: about 1,650 did best in the README's measurements, "
+                             "steps are the same work on any CPU: about 1,650 did best as measured (docs/accuracy.md), "
                              "5 minutes on a fast CPU")  # fmt: skip
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="the model to start from: a shipped model's name or an exported .onnx with its "
