@@ -150,13 +150,18 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated webcam draws of the scored clips (tools/evaluate.py --seed): the first "
         "is scored as gt2d / noisy2d, each other one as gt2d@S / noisy2d@S (default: 2021, eval/'s)",
     )
-    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--json", type=Path, help="results, added to the file's entries (required unless --save-footage)")
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--save-footage", type=Path, metavar="FOLDER",
+                    help="only write each protocol's 2D footage to FOLDER/<protocol> (lift-format .npz, as "
+                         "adaptation sees it; `posecast adapt FOLDER/other-people` uses it), then stop")  # fmt: skip
     args = ap.parse_args(argv)
     try:
         eval_seeds = [int(s) for s in args.eval_seeds.split(",")]
     except ValueError:
         ap.error(f"--eval-seeds takes comma-separated integers, got {args.eval_seeds!r}")
+    if args.json is None and args.save_footage is None:
+        ap.error("--json is required (or --save-footage)")
     unknown = sorted(set(args.protocols.split(",")) - set(PROTOCOLS))
     if unknown:
         ap.error(f"unknown protocol(s) {', '.join(unknown)}: choose from {', '.join(PROTOCOLS)}")
@@ -176,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                 break
             bandai.append(pool[i])
             budget -= len(pool[i].joints_m)
+    sources = dict(zip(PROTOCOLS, (others, held, bandai, others, held), strict=True))
+    if args.save_footage:
+        for protocol in args.protocols.split(","):
+            paths = write_footage(sources[protocol], args.save_footage / protocol, seed=11)
+            log.info("%s: %d files in %s", protocol, len(paths), args.save_footage / protocol)
+        return 0
     eval_sets = {}
     for i, seed in enumerate(eval_seeds):
         tag = "" if i == 0 else f"@{seed}"
@@ -195,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                                   anchor_weight=args.anchor, distill_weight=args.distill, seed=args.seed,
                                   **changed)  # fmt: skip
     for protocol in args.protocols.split(","):
-        source = dict(zip(PROTOCOLS, (others, held, bandai, others, held), strict=True))[protocol]
+        source = sources[protocol]
         name = f"{protocol}{' ' + args.label if args.label else ''}"
         frames = sum(len(c.joints_m) for c in source)
         entry = {"model": str(args.model), "minutes": args.minutes, "adapt_clips": len(source), "adapt_frames": frames,
