@@ -12,13 +12,19 @@ choice). The rows say what each kind of knowledge of the body would be worth:
 - ``true lengths``: the person's own bone lengths (an oracle, from the 3D);
 - ``... x N % noise``: those lengths each off by a random N % (how exact an estimate must be);
 - ``network's own median lengths``: the model's lengths on this clip, held constant;
+- ``true widths ...`` / ``the network's widths ...``: the true lengths for the hip and shoulder
+  widths only, or for every bone but those (how much of it is the joint centres' widths);
 - ``population proportions``: the mean proportions of a group of people (the scored people
   themselves, or the other CMU subjects), scaled to the person's true leg;
 - ``estimated from the 2D``: each person's lengths from their 2D alone: the 90th percentile of
   each bone's projected length at the model's depths, left and right pooled, over all of that
   person's clips (one skeleton format each), root depths from the model's pose and the 2D.
 
-Root positions are the true ones except in the last row (P-MPJPE is free of the overall scale).
+Root positions are the true ones except in the rows that say otherwise (P-MPJPE is free of the
+overall scale). Two rows use nothing but the 2D: the network's own median lengths along its own
+directions (what the live bone smoother publishes), and those put on the rays with the root fitted
+to the 2D (``engines.camera.solve_root_translation``); ``accel_error_mm`` gives their smoothness.
+``--noisy`` scores with MediaPipe-shaped 2D noise instead of exact 2D.
 
 ``--finetune-minutes M`` also measures what training on those bodies would buy, at best: the
 start model fine-tuned (3D-supervised, on Bandai-Namco's training clips, learning rate 1e-4) for
@@ -72,6 +78,16 @@ def resolve_on_rays(joints: np.ndarray, rays: np.ndarray, lengths: np.ndarray) -
     return out
 
 
+def along_directions(pose: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A root-relative pose ``(F, 17, 3)`` rebuilt parents first with bone ``lengths (16,)``,
+    each bone keeping its direction (what the live bone smoother publishes)."""
+    out = np.zeros_like(pose)
+    for b, (child, parent) in enumerate(skeleton.BONES):
+        direction = pose[:, child] - pose[:, parent]
+        out[:, child] = out[:, parent] + lengths[b] * direction / np.linalg.norm(direction, axis=-1, keepdims=True)
+    return out
+
+
 def weak_perspective_depth(pose_m: np.ndarray, rays: np.ndarray) -> np.ndarray:
     """Per-frame root depth ``(F,)`` from a root-relative pose ``(F, 17, 3)`` and its 2D: the
     pose's in-image-plane bone extent over the 2D's."""
@@ -99,13 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="exported .onnx, a shipped name or a training .pt")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--finetune-minutes", type=float, default=0.0, help="also the fine-tuning bound (minutes each)")
+    ap.add_argument("--noisy", action="store_true", help="the 2D with MediaPipe-shaped noise (default: exact)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cmu = [c for src in CMU for c in load_source(resolve_data(src))]
     others, held = split_by_subject(cmu, set(CROSS_SUBJECTS))
     predict, window = make_predictor(args.model)
     clips = []
-    for clip, ev in zip(held, build_eval_clips(held, noisy=False), strict=True):
+    for clip, ev in zip(held, build_eval_clips(held, noisy=args.noisy), strict=True):
         pred = predict(causal_windows(ev.keypoints_norm, window)).astype(np.float64)
         truth = ev.joints_cam_m
         pose = skeleton.root_relative(pred) * camera.metric_scale(pred, skeleton.bone_lengths_from_height(
@@ -127,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(metrics.p_mpjpe(solved, c["truth"] - c["root"]))
         return float(np.concatenate(errors).mean() * 1000)
 
+    def mean_accel(pose_of) -> float:  # noqa: ANN001
+        return float(np.mean([metrics.acceleration_error(pose_of(c), c["truth"] - c["root"]) for c in clips]) * 1000)
+
     rng = np.random.default_rng(0)
     rows = {"network": float(np.concatenate([metrics.p_mpjpe(c["pose"], c["truth"] - c["root"])
                                               for c in clips]).mean() * 1000)}  # fmt: skip
@@ -135,6 +155,31 @@ def main(argv: list[str] | None = None) -> int:
         noisy = score(lambda c, n=noise: c["lengths"] * np.exp(rng.normal(0, n, 16)))
         rows[f"true lengths x {noise:.0%} noise"] = noisy
     rows["network's own median lengths"] = score(lambda c: np.median(skeleton.bone_lengths(c["pose"]), 0))
+    # 2D only (no truth): the clip's own lengths along the network's directions, then also on the rays
+    accel = {"network": mean_accel(lambda c: c["pose"])}
+    kept = lambda c: along_directions(c["pose"], np.median(skeleton.bone_lengths(c["pose"]), 0))  # noqa: E731
+    rows["network's own median lengths, its directions kept (no rays)"] = float(np.concatenate(
+        [metrics.p_mpjpe(kept(c), c["truth"] - c["root"]) for c in clips]).mean() * 1000)  # fmt: skip
+    accel["network's own median lengths, its directions kept (no rays)"] = mean_accel(kept)
+    rows["true lengths, the network's directions kept (no rays)"] = float(np.concatenate(
+        [metrics.p_mpjpe(along_directions(c["pose"], c["lengths"]), c["truth"] - c["root"])
+         for c in clips]).mean() * 1000)  # fmt: skip
+    fitted = lambda c: camera.solve_root_translation(kept(c), c["rays"][..., :2])[:, None, :]  # noqa: E731
+    name = "network's own median lengths, root fitted to the 2D (no truth)"
+    rows[name] = score(lambda c: np.median(skeleton.bone_lengths(c["pose"]), 0), root_of=fitted)
+    accel[name] = mean_accel(
+        lambda c: (
+            resolve_on_rays(c["pose"] + fitted(c), c["rays"], np.median(skeleton.bone_lengths(c["pose"]), 0))
+            - fitted(c)
+        )
+    )
+    widths = np.isin(np.arange(len(skeleton.BONES)), skeleton.WIDTH_BONES)
+    rows["true widths (hips, shoulders), the network's other lengths"] = score(
+        lambda c: np.where(widths, c["lengths"], np.median(skeleton.bone_lengths(c["pose"]), 0))
+    )
+    rows["the network's widths, true other lengths"] = score(
+        lambda c: np.where(widths, np.median(skeleton.bone_lengths(c["pose"]), 0), c["lengths"])
+    )
     for name, group in (("the scored people's", held), ("the other CMU subjects'", others)):
         mean = proportions(group)
         rows[f"population proportions ({name})"] = score(lambda c, m=mean: m * leg_length(c["lengths"]))
@@ -148,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     error = [np.median(np.abs(np.log(estimates[c["person"]] / leg_length(estimates[c["person"]])
                                      / (c["lengths"] / leg_length(c["lengths"]))))) for c in clips]  # fmt: skip
-    result = {"model": args.model, "set": "cross (CMU 09/13/49), ground-truth 2D", "p_mpjpe_mm": rows,
+    result = {"model": args.model, "set": f"cross (CMU 09/13/49), {'noisy' if args.noisy else 'ground-truth'} 2D",
+              "p_mpjpe_mm": rows, "accel_error_mm": accel,
               "estimated_proportions_median_error_pct": float(np.median(error) * 100)}  # fmt: skip
     for name, value in rows.items():
         log.info("%-70s %.1f mm", name, value)

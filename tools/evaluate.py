@@ -18,6 +18,10 @@ by ONNX Runtime (``:int8`` for its dynamic-quantized copy), a shipped model's re
 ``:int8+flip``) lifts each window with its mirror image and averages, as the live pipeline does
 by default; ``:ensemble`` also averages over cameras rolled about their optical axis (−45° to 45°,
 ``posecast adapt --recipe ensemble``'s teacher, here rolled about the real camera's axis).
+``:published`` scores what ``posecast run`` publishes instead of the network's answer: each clip
+through the live lifting stage frame by frame (``posecast lift``'s path: the INT8 copy where one
+ships, flip averaging, the knee limit, the bone lengths settling from the subject's true height,
+the root placed from the 2D, the plausibility gate), the metres as published.
 """
 
 from __future__ import annotations
@@ -82,6 +86,22 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     return flip_averaged(predict), window_frames
 
 
+def published_lifter(path: str):  # noqa: ANN201 - EvalClip → (F, 17, 3) metres, NaN without a pose
+    """Each clip as ``posecast run`` / ``posecast lift`` publish it (module docstring, ``:published``):
+    its normalised 2D given as pixels of a camera with fx = fy = 1 and the centre at 0."""
+    from posecast.realtime.lifting import LifterOptions, LiftingOptions
+    from posecast.realtime.offline import lift_sequence
+
+    def lift(clip) -> np.ndarray:  # noqa: ANN001
+        keypoints = clip.keypoints_norm.astype(np.float64)
+        confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence.astype(np.float64)
+        options = LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
+                                 height_m=clip.height_m, max_gap_s=None)  # fmt: skip
+        return lift_sequence(keypoints, confidence, TRAINING_FPS, options)[1]
+
+    return lift
+
+
 def _network_predictor(path: str, int8: bool):  # noqa: ANN202 - (predict, window_frames)
     if path.endswith(".pt"):
         import torch
@@ -116,8 +136,9 @@ def eval_sets(clips: list[Clip], names: list[str]) -> dict[str, list[Clip]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True,
-                    help="LABEL=PATH[.pt|.onnx][:int8|:flip|:ensemble|:int8+flip], NAME, or flat; flip: flip "
-                         "averaging, as the live pipeline lifts; ensemble: also over camera rolls of ±45°")  # fmt: skip
+                    help="LABEL=PATH[.pt|.onnx][:int8|:flip|:ensemble|:int8+flip|:published], NAME, or flat; flip: "
+                         "flip averaging, as the live pipeline lifts; ensemble: also over camera rolls of ±45°; "
+                         "published: what posecast run publishes (the live lifting stage)")  # fmt: skip
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="in_domain,cross", help="comma-separated: in_domain, cross, cmu_all")
     ap.add_argument("--max-clips", type=int, default=0, help="evaluate on only this many clips per set")
@@ -161,12 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.model:
         label, _, path = spec.rpartition("=")  # labels may contain "=" (T=27); paths do not
         label = label or path
-        predict, window = make_predictor(path)
-        for (set_name, kinds), rate in itertools.product(prepared.items(), rates):
+        published = path.endswith(":published")
+        if published:
+            predict, window, lift_clip = None, 0, published_lifter(path.removesuffix(":published"))
+        else:
+            (predict, window), lift_clip = make_predictor(path), None
+        for (set_name, kinds), rate in itertools.product(prepared.items(), rates[:1] if published else rates):
             for kind, eval_clips in kinds.items():
                 start = time.perf_counter()
                 key = f"{label} [{set_name}{'' if rate is None else f'@{rate:g}fps'}/{kind}]"
-                results[key] = evaluate(predict, eval_clips, window, camera_fps=rate)
+                results[key] = evaluate(predict, eval_clips, window, camera_fps=rate, lift_clip=lift_clip)
                 r = results[key]
                 log.info("%-48s MPJPE %6.1f  N-MPJPE %6.1f  P-MPJPE %6.1f mm (15 joints %5.1f)  knee bend error "
                          "%4.1f°, straight knees bent %4.1f° (%d)  (%.0f s)", key, r["mpjpe_mm"], r["n_mpjpe_mm"],

@@ -46,6 +46,7 @@ class EvalClip:
     keypoints_norm: np.ndarray  # (F, 17, 2)
     joints_cam_m: np.ndarray  # (F, 17, 3)
     height_m: float
+    confidence: np.ndarray | None = None  # (F, 17) in [0, 1], as the 2D detector would give it; None: all seen
 
 
 def build_eval_clips(
@@ -76,7 +77,7 @@ def build_eval_clips(
         true_lengths = np.median(skeleton.bone_lengths(clip.joints_m), axis=0)
         out.append(
             EvalClip(clip.name, clip.action, keypoints.astype(np.float32), joints_cam[0],
-                     skeleton.height_from_bone_lengths(true_lengths))
+                     skeleton.height_from_bone_lengths(true_lengths), confidence[0].astype(np.float32))
         )  # fmt: skip
     return out
 
@@ -108,23 +109,41 @@ def camera_windows(
     return windows.astype(np.float32), interpolate_frames(clip.joints_cam_m, times[None])[0]
 
 
-def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batch: int = 2048,
-             camera_fps: float | None = None) -> dict:  # fmt: skip
+def evaluate(predict: Predictor | None, clips: list[EvalClip], window_frames: int, batch: int = 2048,
+             camera_fps: float | None = None,
+             lift_clip: Callable[[EvalClip], np.ndarray] | None = None) -> dict:  # fmt: skip
     """Metrics over all frames of ``clips`` (or those a camera at ``camera_fps`` gives:
     :func:`camera_windows`); returns totals and a per-action breakdown. Besides the joint errors
     (mm): ``knee_bend_error_deg``, the mean error of each knee's bend, and
     ``straight_knee_bend_deg``, the mean bend given to knees that are straight
     (< :data:`STRAIGHT_KNEE_DEG`; NaN when the set has none). ``accel_error_mm`` is per frame² of
-    the frames scored (a camera's, with ``camera_fps``)."""
+    the frames scored (a camera's, with ``camera_fps``).
+
+    ``lift_clip`` instead of ``predict``: a whole clip → its root-relative 3D ``(F, 17, 3)`` in
+    metres, NaN where it gave no pose (the live lifting stage, ``tools/evaluate.py``'s
+    ``:published``); its metres are scored as they are, the frames without a pose left out and
+    counted (``frames_without_pose``)."""
     per_action: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     totals: dict[str, list[float]] = defaultdict(list)
+    if (predict is None) == (lift_clip is None) or (lift_clip is not None and camera_fps is not None):
+        raise ValueError("evaluate takes predict or lift_clip (the latter at the clip's own rate)")
+    without_pose = 0
+    totals["accel_error_mm"] = []  # NaN when no clip is scored whole (a clip with frames left out is not)
     for clip in clips:
-        windows, joints_cam_m = camera_windows(clip, window_frames, camera_fps)
-        pred = np.concatenate([predict(windows[i : i + batch]) for i in range(0, len(windows), batch)])
-        pred = pred.astype(np.float64)
-        gt = skeleton.root_relative(joints_cam_m)
-        reference = skeleton.bone_lengths_from_height(clip.height_m)
-        pred_m = skeleton.root_relative(pred) * camera.metric_scale(pred, reference)[:, None, None]
+        if lift_clip is not None:
+            pred_m, gt = lift_clip(clip).astype(np.float64), skeleton.root_relative(clip.joints_cam_m)
+            posed = np.isfinite(pred_m).all(axis=(1, 2))
+            without_pose += int((~posed).sum())
+            pred_m, gt = pred_m[posed], gt[posed]
+            if not len(pred_m):
+                continue
+        else:
+            windows, joints_cam_m = camera_windows(clip, window_frames, camera_fps)
+            pred = np.concatenate([predict(windows[i : i + batch]) for i in range(0, len(windows), batch)])
+            pred = pred.astype(np.float64)
+            gt = skeleton.root_relative(joints_cam_m)
+            reference = skeleton.bone_lengths_from_height(clip.height_m)
+            pred_m = skeleton.root_relative(pred) * camera.metric_scale(pred, reference)[:, None, None]
         sub_pred, sub_gt = pred_m[:, JOINTS_15], gt[:, JOINTS_15]
         upper_pred, upper_gt = skeleton.upper_body_about_thorax(pred_m), skeleton.upper_body_about_thorax(gt)
         frame_errors = {
@@ -144,12 +163,15 @@ def evaluate(predict: Predictor, clips: list[EvalClip], window_frames: int, batc
         pred_bend, true_bend = metrics.knee_bend_deg(pred_m), metrics.knee_bend_deg(gt)
         totals["knee_bend_error_deg"].extend(np.abs(pred_bend - true_bend).ravel().tolist())
         totals["straight_knee_bend_deg"].extend(pred_bend[true_bend < STRAIGHT_KNEE_DEG].tolist())
-        totals["accel_error_mm"].append(metrics.acceleration_error(pred_m, gt) * 1000)
+        if len(pred_m) == len(clip.joints_cam_m) or camera_fps is not None:  # no frame left out: a whole motion
+            totals["accel_error_mm"].append(metrics.acceleration_error(pred_m, gt) * 1000)
         totals["bone_cv"].append(metrics.bone_length_cv(pred_m))
     result = {key: float(np.nanmean(values)) if values else float("nan") for key, values in totals.items()}
     result["frames"] = len(totals["mpjpe_mm"])
     result["straight_knees"] = len(totals["straight_knee_bend_deg"])
     result["clips"] = len(clips)
+    if lift_clip is not None:
+        result["frames_without_pose"] = without_pose
     result["per_action"] = {
         action: {k: float(np.mean(v)) for k, v in values.items()} | {"frames": len(values["mpjpe_mm"])}
         for action, values in sorted(per_action.items())

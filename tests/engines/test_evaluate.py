@@ -349,3 +349,45 @@ def test_adapt_experiment_names_an_unknown_protocol(load_tool, capsys, tmp_path:
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "unknown protocol(s) 3d-label" in err and "3d-labels-same-footage" in err
     assert not (tmp_path / "a.json").exists()
+
+
+def test_whole_clips_are_scored_in_their_own_metres(eval_clips: list[EvalClip]) -> None:
+    """``lift_clip`` (``:published``): a clip's metres are scored as they are (the truth scores zero
+    even in MPJPE, which windows scale from the height), frames without a pose are left out and
+    counted, and the two ways cannot be mixed."""
+    truth = {id(c): skeleton.root_relative(c.joints_cam_m) for c in eval_clips}
+    exact = evaluate(None, eval_clips, 0, lift_clip=lambda c: truth[id(c)])
+    assert exact["mpjpe_mm"] < 1e-9 and exact["p_mpjpe_mm"] < 1e-9 and exact["frames_without_pose"] == 0
+
+    def with_gaps(clip: EvalClip) -> np.ndarray:
+        poses = truth[id(clip)] * 1.1  # 10 % too big: MPJPE sees it, P-MPJPE does not
+        poses[::4] = np.nan
+        return poses
+
+    gaps = evaluate(None, eval_clips, 0, lift_clip=with_gaps)
+    frames = sum(len(c.keypoints_norm) for c in eval_clips)
+    left_out = sum(len(range(0, len(c.keypoints_norm), 4)) for c in eval_clips)
+    assert gaps["frames_without_pose"] == left_out and gaps["frames"] == frames - left_out
+    assert gaps["mpjpe_mm"] > 10.0 and gaps["p_mpjpe_mm"] < 1e-6
+    assert np.isnan(gaps["accel_error_mm"])  # no clip is a whole motion any more
+    with pytest.raises(ValueError, match="predict or lift_clip"):
+        evaluate(perfect_predictor(eval_clips), eval_clips, 9, lift_clip=with_gaps)
+    with pytest.raises(ValueError, match="predict or lift_clip"):
+        evaluate(None, eval_clips, 9, camera_fps=10.0, lift_clip=with_gaps)
+
+
+def test_the_tool_scores_what_posecast_run_publishes(clips: list[Clip], load_tool) -> None:  # noqa: ANN001
+    """``:published`` runs each clip through the live lifting stage (``posecast lift``'s path): the
+    same frames, published in metres with constant bone lengths once they settle (2 s)."""
+    tool = load_tool("evaluate")
+    clip = build_eval_clips(clips[:1], noisy=True)[0]
+    assert clip.confidence is not None and clip.confidence.shape == clip.keypoints_norm.shape[:2]
+    published = tool.published_lifter("supervised-current-w384")(clip)
+    assert published.shape == clip.joints_cam_m.shape and np.isfinite(published).all()
+    np.testing.assert_allclose(published[:, skeleton.ROOT], 0.0, atol=1e-9)  # root-relative
+    lengths = skeleton.bone_lengths(published)
+    settled = lengths[int(2.5 * 30) :]
+    assert len(settled) and np.ptp(settled, axis=0).max() < 1e-9  # locked: the same lengths every frame
+    result = evaluate(None, [clip], 0, lift_clip=tool.published_lifter("supervised-current-w384"))
+    flat = evaluate(tool.flat_predictor, [clip], 1)
+    assert result["frames_without_pose"] == 0 and result["p_mpjpe_mm"] < 0.8 * flat["p_mpjpe_mm"]
