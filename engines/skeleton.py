@@ -150,6 +150,22 @@ def bone_lengths(joints: np.ndarray) -> np.ndarray:
     return np.linalg.norm(joints[..., child, :] - joints[..., parent, :], axis=-1)
 
 
+def joints_from_bones(units: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Joints ``(..., 17, 3)``, root at the origin, from bone directions ``units (..., 16, 3)``
+    (unit vectors) and ``lengths (..., 16)`` in :data:`BONES` order: each bone placed on its
+    parent. The one rebuild of the live bone smoother's published pose and the tools scoring it."""
+    return ROOT_PATHS @ (units * lengths[..., None])
+
+
+def with_bone_lengths(joints: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Joints ``(..., 17, 3)`` rebuilt with bone ``lengths`` (``(16,)`` or ``(..., 16)``), each
+    bone keeping its direction (:func:`joints_from_bones`; a zero-length bone gives NaN)."""
+    child = np.asarray([c for c, _ in BONES])
+    parent = np.asarray([p for _, p in BONES])
+    vectors = joints[..., child, :] - joints[..., parent, :]
+    return joints_from_bones(vectors / np.linalg.norm(vectors, axis=-1, keepdims=True), np.asarray(lengths))
+
+
 def body_forward(joints: np.ndarray) -> np.ndarray:
     """``(..., 3)`` the body's facing direction, not normalised, from joints ``(..., 17, 3)``: the
     hips' right → left line × the torso's up (pelvis → thorax). The one definition of where a

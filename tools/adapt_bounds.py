@@ -78,16 +78,6 @@ def resolve_on_rays(joints: np.ndarray, rays: np.ndarray, lengths: np.ndarray) -
     return out
 
 
-def along_directions(pose: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """A root-relative pose ``(F, 17, 3)`` rebuilt parents first with bone ``lengths (16,)``,
-    each bone keeping its direction (what the live bone smoother publishes)."""
-    out = np.zeros_like(pose)
-    for b, (child, parent) in enumerate(skeleton.BONES):
-        direction = pose[:, child] - pose[:, parent]
-        out[:, child] = out[:, parent] + lengths[b] * direction / np.linalg.norm(direction, axis=-1, keepdims=True)
-    return out
-
-
 def weak_perspective_depth(pose_m: np.ndarray, rays: np.ndarray) -> np.ndarray:
     """Per-frame root depth ``(F,)`` from a root-relative pose ``(F, 17, 3)`` and its 2D: the
     pose's in-image-plane bone extent over the 2D's."""
@@ -129,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             ev.height_m))[:, None, None]  # fmt: skip
         rays = np.concatenate([ev.keypoints_norm.astype(np.float64), np.ones((len(truth), 17, 1))], -1)
         true_lengths = np.median(skeleton.bone_lengths(truth), 0)
+        own = np.median(skeleton.bone_lengths(pose), 0)  # the network's own lengths, held constant
+        kept = skeleton.with_bone_lengths(pose, own)  # along its directions: what the live smoother publishes
         clips.append({"person": (clip.subject, clip.skeleton_format), "pose": pose, "truth": truth, "rays": rays,
-                      "lengths": true_lengths, "root": truth[:, :1]})  # fmt: skip
+                      "lengths": true_lengths, "root": truth[:, :1], "own": own, "kept": kept,
+                      "fitted_root": camera.solve_root_translation(kept, ev.keypoints_norm)[:, None, :]})  # fmt: skip
 
     def proportions(group: list) -> np.ndarray:
         lengths = np.array([np.median(skeleton.bone_lengths(c.joints_m), 0) for c in group])
@@ -144,42 +137,35 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(metrics.p_mpjpe(solved, c["truth"] - c["root"]))
         return float(np.concatenate(errors).mean() * 1000)
 
+    def mean_p_mpjpe(pose_of) -> float:  # noqa: ANN001
+        return float(np.concatenate([metrics.p_mpjpe(pose_of(c), c["truth"] - c["root"]) for c in clips]).mean() * 1000)
+
     def mean_accel(pose_of) -> float:  # noqa: ANN001
         return float(np.mean([metrics.acceleration_error(pose_of(c), c["truth"] - c["root"]) for c in clips]) * 1000)
 
     rng = np.random.default_rng(0)
-    rows = {"network": float(np.concatenate([metrics.p_mpjpe(c["pose"], c["truth"] - c["root"])
-                                              for c in clips]).mean() * 1000)}  # fmt: skip
+    rows = {"network": mean_p_mpjpe(lambda c: c["pose"])}
     rows["true lengths"] = score(lambda c: c["lengths"])
     for noise in (0.02, 0.05, 0.10):
         noisy = score(lambda c, n=noise: c["lengths"] * np.exp(rng.normal(0, n, 16)))
         rows[f"true lengths x {noise:.0%} noise"] = noisy
-    rows["network's own median lengths"] = score(lambda c: np.median(skeleton.bone_lengths(c["pose"]), 0))
+    rows["network's own median lengths"] = score(lambda c: c["own"])
     # 2D only (no truth): the clip's own lengths along the network's directions, then also on the rays
     accel = {"network": mean_accel(lambda c: c["pose"])}
-    kept = lambda c: along_directions(c["pose"], np.median(skeleton.bone_lengths(c["pose"]), 0))  # noqa: E731
-    rows["network's own median lengths, its directions kept (no rays)"] = float(np.concatenate(
-        [metrics.p_mpjpe(kept(c), c["truth"] - c["root"]) for c in clips]).mean() * 1000)  # fmt: skip
-    accel["network's own median lengths, its directions kept (no rays)"] = mean_accel(kept)
-    rows["true lengths, the network's directions kept (no rays)"] = float(np.concatenate(
-        [metrics.p_mpjpe(along_directions(c["pose"], c["lengths"]), c["truth"] - c["root"])
-         for c in clips]).mean() * 1000)  # fmt: skip
-    fitted = lambda c: camera.solve_root_translation(kept(c), c["rays"][..., :2])[:, None, :]  # noqa: E731
-    name = "network's own median lengths, root fitted to the 2D (no truth)"
-    rows[name] = score(lambda c: np.median(skeleton.bone_lengths(c["pose"]), 0), root_of=fitted)
-    accel[name] = mean_accel(
-        lambda c: (
-            resolve_on_rays(c["pose"] + fitted(c), c["rays"], np.median(skeleton.bone_lengths(c["pose"]), 0))
-            - fitted(c)
-        )
+    name = "network's own median lengths, its directions kept (no rays)"
+    rows[name], accel[name] = mean_p_mpjpe(lambda c: c["kept"]), mean_accel(lambda c: c["kept"])
+    rows["true lengths, the network's directions kept (no rays)"] = mean_p_mpjpe(
+        lambda c: skeleton.with_bone_lengths(c["pose"], c["lengths"])
     )
+    name = "network's own median lengths, root fitted to the 2D (no truth)"
+    rows[name] = score(lambda c: c["own"], root_of=lambda c: c["fitted_root"])
+    accel[name] = mean_accel(lambda c: resolve_on_rays(c["pose"] + c["fitted_root"], c["rays"], c["own"])
+                             - c["fitted_root"])  # fmt: skip
     widths = np.isin(np.arange(len(skeleton.BONES)), skeleton.WIDTH_BONES)
     rows["true widths (hips, shoulders), the network's other lengths"] = score(
-        lambda c: np.where(widths, c["lengths"], np.median(skeleton.bone_lengths(c["pose"]), 0))
+        lambda c: np.where(widths, c["lengths"], c["own"])
     )
-    rows["the network's widths, true other lengths"] = score(
-        lambda c: np.where(widths, np.median(skeleton.bone_lengths(c["pose"]), 0), c["lengths"])
-    )
+    rows["the network's widths, true other lengths"] = score(lambda c: np.where(widths, c["own"], c["lengths"]))
     for name, group in (("the scored people's", held), ("the other CMU subjects'", others)):
         mean = proportions(group)
         rows[f"population proportions ({name})"] = score(lambda c, m=mean: m * leg_length(c["lengths"]))

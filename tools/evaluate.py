@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         published = path.endswith(":published")
         if published:
             predict, window, lift_clip = None, 0, published_lifter(path.removesuffix(":published"))
+            if len(rates) > 1:
+                log.info("%s: scored at the clips' own rate only (the live stage lifts whole clips)", label)
         else:
             (predict, window), lift_clip = make_predictor(path), None
         for (set_name, kinds), rate in itertools.product(prepared.items(), rates[:1] if published else rates):

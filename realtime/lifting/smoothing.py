@@ -157,7 +157,7 @@ class BoneLengthSmoother:
             self._units = vectors / lengths[:, None]
         else:  # a zero-length bone keeps its last direction
             self._units[valid] = vectors[valid] / lengths[valid, None]
-        return skeleton.ROOT_PATHS @ (self._units * self._published[:, None])
+        return skeleton.joints_from_bones(self._units, self._published)
 
     def _update(self, lengths: np.ndarray, timestamp_ns: int, confidence: np.ndarray | None) -> None:
         opts = self.options

@@ -165,3 +165,18 @@ def test_roll_about_z_turns_x_towards_y() -> None:
     np.testing.assert_allclose(as_torch.numpy(), skeleton.roll_about_z(points, 90.0))
     np.testing.assert_allclose(skeleton.roll_about_z(skeleton.roll_about_z(points, 33.0), -33.0), points, atol=1e-12)
     assert points[0, 0] == 1.0  # the input is not changed
+
+
+def test_with_bone_lengths_keeps_each_direction_and_sets_each_length(walk_joints: np.ndarray) -> None:
+    """The rebuild the live bone smoother publishes and the tools score: directions kept, lengths set."""
+    pose = skeleton.root_relative(walk_joints[:5].astype(np.float64))
+    lengths = np.linspace(0.05, 0.5, 16)
+    rebuilt = skeleton.with_bone_lengths(pose, lengths)
+    assert rebuilt.shape == pose.shape and np.abs(rebuilt[:, skeleton.ROOT]).max() == 0.0
+    np.testing.assert_allclose(skeleton.bone_lengths(rebuilt), np.broadcast_to(lengths, (5, 16)), rtol=1e-12)
+    child, parent = (np.array([b[i] for b in skeleton.BONES]) for i in (0, 1))
+    before, after = pose[:, child] - pose[:, parent], rebuilt[:, child] - rebuilt[:, parent]
+    cosine = (before * after).sum(-1) / np.linalg.norm(before, axis=-1) / np.linalg.norm(after, axis=-1)
+    np.testing.assert_allclose(cosine, 1.0, atol=1e-12)
+    per_frame = skeleton.with_bone_lengths(pose, np.tile(lengths, (5, 1)))  # lengths per frame broadcast too
+    np.testing.assert_array_equal(per_frame, rebuilt)
