@@ -35,9 +35,12 @@ Subject profile (``posecast calibrate subject``)::
     source: calibration phase 15 s
     assumed: false                  # true: typical proportions for the height, nothing measured
     clipped_bones: [thorax-l_shoulder, thorax-r_shoulder]   # not measured: set to the ±20 % bound
+    typical_bones: [pelvis-r_hip, pelvis-l_hip]   # not measured: never seen across, typical for the height
 
 Lengths are written to the millimetre. ``clipped_bones`` (optional, default none) lists the bones
-whose lifted length was implausible and that hold the bound instead of a measurement.
+whose lifted length was implausible and that hold the bound instead of a measurement;
+``typical_bones`` (optional, default none) the widths the camera never saw across, which hold
+typical proportions for the height.
 """
 
 from __future__ import annotations
@@ -130,13 +133,14 @@ def load_subject(path: str | Path) -> SubjectProfile:
             date=_text(data, "date"),
             assumed=_flag(data, "assumed"),
             clipped_bones=_bone_names("clipped_bones", data.get("clipped_bones")),
+            typical_bones=_bone_names("typical_bones", data.get("typical_bones")),
         )
         check_bones_plausible(profile.height_m, profile.bone_lengths_m)
     return profile
 
 
 def _bone_names(name: str, value: object) -> tuple[str, ...]:
-    """An optional list of bone names (``clipped_bones``), or :class:`CalibrationError`."""
+    """An optional list of bone names (``clipped_bones``, ``typical_bones``), or :class:`CalibrationError`."""
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -124,3 +124,17 @@ def onto_rays(joints_rel: np.ndarray, keypoints_norm: np.ndarray, weights: np.nd
     in_front = np.all(depth > 0, axis=-1, keepdims=True)  # False for NaN too
     depth = np.where(in_front, depth, np.nan)
     return np.concatenate([keypoints_norm * depth[..., None], depth[..., None]], axis=-1)
+
+
+def angle_to_image_plane_deg(points_cam: np.ndarray, start: int, end: int) -> np.ndarray:
+    """How far the segment ``start → end`` of camera-frame points ``(..., J, 3)`` turns out of
+    the view, in degrees ``(...)``: 0 when it lies across the view (perpendicular to the viewing
+    ray through its midpoint, so the image shows its whole length), 90 when it points along the
+    ray (the image shows none of it). NaN for a segment of zero length or a midpoint at the camera.
+    """
+    points_cam = np.asarray(points_cam, dtype=np.float64)
+    segment = points_cam[..., end, :] - points_cam[..., start, :]
+    ray = 0.5 * (points_cam[..., end, :] + points_cam[..., start, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = np.abs(np.sum(segment * ray, axis=-1)) / np.linalg.norm(segment, axis=-1) / np.linalg.norm(ray, axis=-1)
+    return np.degrees(np.arcsin(np.clip(along, 0.0, 1.0)))

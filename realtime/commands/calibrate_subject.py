@@ -45,7 +45,8 @@ def calibrate_subject(args: argparse.Namespace) -> int:
     profile = subject_from_lifted(poses, confidences, args.height, source=str(args.source),
                                   keypoints_norm=keypoints_norm)  # fmt: skip
     save_subject(profile, args.output)
-    clipped = len(profile.clipped_bones)
+    clipped, typical = len(profile.clipped_bones), len(profile.typical_bones)
     at_bound = f"; {clipped} of 16 bones not measured, limited to the bound (clipped_bones)" if clipped else ""
-    log.info("subject: %d frames used → %s%s", profile.frames_used, args.output, at_bound)
+    unseen = f"; {typical} widths never seen across, typical for the height (typical_bones)" if typical else ""
+    log.info("subject: %d frames used → %s%s%s", profile.frames_used, args.output, at_bound, unseen)
     return 0

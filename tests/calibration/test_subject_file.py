@@ -60,13 +60,26 @@ def test_lengths_are_written_to_the_millimetre(walk_joints: np.ndarray, tmp_path
     np.testing.assert_allclose(loaded.as_array(), profile.as_array(), atol=0.0005 + 1e-12)
 
 
+def test_typical_widths_are_listed_and_read_back(tmp_path: Path) -> None:
+    widths = tuple(skeleton.BONE_NAMES[b] for b in skeleton.WIDTH_BONES)
+    lengths = skeleton.bone_lengths_from_height(1.8)
+    profile = SubjectProfile(1.8, tuple(lengths), 50, "test", "", False, (), widths)
+    path = save_subject(profile, tmp_path / "s.yaml")
+    assert yaml.safe_load(path.read_text())["typical_bones"] == list(widths)
+    assert load_subject(path).typical_bones == widths
+    path.write_text(path.read_text().replace("typical_bones:", "old_typical_bones:"))  # files from before it
+    assert load_subject(path).typical_bones == ()
+
+
+@pytest.mark.parametrize("field", ["clipped_bones", "typical_bones"])
 @pytest.mark.parametrize(("value", "message"), [
-    ("[elbow-wrist]", r"clipped_bones names unknown bones \['elbow-wrist'\]"),
-    ("seven", "clipped_bones is 'seven', expected a list of bone names"),
+    ("[elbow-wrist]", r"{field} names unknown bones \['elbow-wrist'\]"),
+    ("seven", "{field} is 'seven', expected a list of bone names"),
 ])  # fmt: skip
-def test_bad_clipped_bones_are_one_line(tmp_path: Path, value: str, message: str) -> None:
+def test_bad_bone_lists_are_one_line(tmp_path: Path, field: str, value: str, message: str) -> None:
+    message = message.format(field=field)
     path = save_subject(SubjectProfile.from_height(1.7), tmp_path / "s.yaml")
-    path.write_text(path.read_text().replace("clipped_bones: []", f"clipped_bones: {value}"))
+    path.write_text(path.read_text().replace(f"{field}: []", f"{field}: {value}"))
     with pytest.raises(CalibrationError, match=message) as info:
         load_subject(path)
     assert "\n" not in str(info.value) and str(info.value).startswith(f"subject file {path}: ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from posecast.engines import normalize, skeleton
-from posecast.engines.camera import metric_scale, onto_rays, solve_root_translation
+from posecast.engines.camera import angle_to_image_plane_deg, metric_scale, onto_rays, solve_root_translation
 
 
 def _random_pose(rng: np.random.Generator, height_m: float = 1.7) -> np.ndarray:
@@ -131,3 +131,18 @@ def test_onto_rays_gives_nan_where_the_pose_cannot_be_placed():
     keypoints = placed[:, :2] / placed[:, 2:]  # exact pinhole, no clamping: the root is found
     np.testing.assert_allclose(solve_root_translation(placed - placed[0], keypoints), placed[0], atol=1e-9)
     assert np.isnan(onto_rays(placed - placed[0], keypoints)).all()
+
+
+@pytest.mark.parametrize("turn_deg", [0.0, 20.0, 45.0, 70.0, 90.0])
+def test_angle_to_image_plane_is_the_turn_out_of_the_view(turn_deg: float) -> None:
+    """A segment turned about the vertical out of the view, anywhere in the image: the angle is
+    the turn measured from the viewing ray through its midpoint, not from the optical axis."""
+    centre = np.array([1.5, -0.4, 3.0])  # off-axis: the ray through it is tilted ~27° from z
+    ray = centre / np.linalg.norm(centre)
+    across = np.cross(ray, [0.0, 1.0, 0.0])
+    across /= np.linalg.norm(across)
+    t = np.radians(turn_deg)
+    half = 0.2 * (np.cos(t) * across + np.sin(t) * ray)
+    points = np.stack([centre - half, centre + half, centre + [0.0, 1.0, 0.0]])[None].repeat(2, axis=0)
+    np.testing.assert_allclose(angle_to_image_plane_deg(points, 0, 1), [turn_deg, turn_deg], atol=1e-9)
+    assert np.isnan(angle_to_image_plane_deg(points, 0, 0)).all()  # no segment: no direction

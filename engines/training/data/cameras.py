@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ... import skeleton
+
 FRAME_SIZES = np.array([(640, 480), (1280, 720), (1920, 1080), (720, 1280), (960, 540)], dtype=np.float64)
 
 
@@ -136,3 +138,17 @@ def sample_cameras(
     rotation = pitch @ yaw @ rotation
     translation = -np.einsum("bij,bj->bi", rotation, position)
     return CameraBatch(rotation, translation, np.stack([fx, fy, cx, cy], -1), size)
+
+
+def turned_to_face(joints_world: np.ndarray, cameras: CameraBatch, offset_deg: float = 0.0) -> np.ndarray:
+    """A clip ``(F, 17, 3)`` (world frame, Y up) turned about the vertical through its mean
+    pelvis so that its median facing points at the camera (``cameras``: the first), then
+    ``offset_deg`` further about the vertical."""
+    centre = joints_world[:, skeleton.ROOT].mean(0)
+    camera_position = -cameras.rotation[0].T @ cameras.translation[0]
+    to_camera = np.arctan2(*(camera_position - centre)[[0, 2]])  # azimuth about Y, from +Z towards +X
+    forward = np.median(skeleton.body_forward(joints_world), axis=0)
+    angle = to_camera - np.arctan2(forward[0], forward[2]) + np.deg2rad(offset_deg)
+    c, s = np.cos(angle), np.sin(angle)
+    about_y = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return (joints_world - centre) @ about_y.T + centre
