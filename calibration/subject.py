@@ -4,7 +4,7 @@ With the observed 2D (``keypoints_norm``, as the live pipeline has it) each lift
 put onto its viewing rays (:func:`posecast.engines.camera.onto_rays`): the image measures every
 bone's extent across the view, the lifter only its extent in depth. A lifter regresses towards
 the proportions it was trained on (on a CMU walk filmed by random webcams the shipped one gets a
-shin 12 % short and the head 19 % long); the 2D does not.
+shin 12 % short and the head 17 % long); the 2D does not.
 
 Lifted poses are only defined up to scale, frame by frame, so each frame's 16 bone lengths are
 divided by their sum (*proportions*). Frames are dropped when a joint's confidence is low, when
@@ -14,14 +14,15 @@ frame's mean log deviation from the median proportions). The remaining frames gi
 mean per bone (left/right pairs averaged), scaled so that
 :func:`posecast.engines.skeleton.height_from_bone_lengths` returns the given height.
 
-The widths (hips, shoulders) are measured only where the camera sees across them: with the 2D,
-from the frames whose hip (shoulder) axis is within ``max_width_angle_deg`` (15°) of the image
-plane. Turned further, a width's length comes from the lifter's depth, which overshoots it (the
-shipped lifter puts a width turned 60° out of the view 25-38 % long; within 10° of the plane the
-image measures it to about 4 %). When too few frames face the camera, the width is not measured:
-it keeps the typical proportion for the height, and the profile lists it in ``typical_bones``
-(on held-out mocap the typical widths are 5.7-8.9 % off, the lifter's 9.8-19.1 %:
-``eval/subject_calibration.json``). Last, each
+With the 2D, each bone is then taken from the frames that see across it (the frames that hold
+it within ``max_bone_angle_deg``, 25°, of the image plane, when there are ``min_frames``; else
+from all), where the image measures it and the lifter's depth matters least. The widths (hips,
+shoulders) need it: within ``max_width_angle_deg`` (15°) of the plane, or they are not measured.
+Turned further, a width's length comes from the lifter's depth, which overshoots it (the shipped
+lifter puts a width turned 60° out of the view 25-38 % long; within 10° of the plane the image
+measures it to about 4 %). A width never seen across keeps the typical proportion for the
+height, and the profile lists it in ``typical_bones`` (on held-out mocap the typical widths are
+5.7-8.9 % off, the lifter's 9.8-19.1 %: ``eval/subject_calibration.json``). Last, each
 bone is kept within ``max_deviation`` (20 %) of typical adult proportions for that height, the
 same bound the live bone smoother applies: adult proportions vary by about ±10 %, so a bone
 further out is the lifter's error (e.g. a shoulder width never seen edge-on). Such a bone was not
@@ -124,6 +125,9 @@ class SubjectOptions:
     max_deviation: float | None = 0.2
     #: with the 2D, a width is measured only in frames where it is within this of the image plane
     max_width_angle_deg: float = 15.0
+    #: with the 2D, every other bone from the frames where it is within this of the image plane,
+    #: when there are ``min_frames`` of them (else from all frames)
+    max_bone_angle_deg: float = 25.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.trim_fraction < 0.5:
@@ -132,8 +136,9 @@ class SubjectOptions:
             raise CalibrationError(f"min_frames must be at least 1, got {self.min_frames}")
         if self.max_deviation is not None and not 0.0 < self.max_deviation < 1.0:
             raise CalibrationError(f"max_deviation must be in (0, 1) or None, got {self.max_deviation}")
-        if not 0.0 < self.max_width_angle_deg <= 90.0:
-            raise CalibrationError(f"max_width_angle_deg must be in (0, 90], got {self.max_width_angle_deg}")
+        for name in ("max_width_angle_deg", "max_bone_angle_deg"):
+            if not 0.0 < getattr(self, name) <= 90.0:
+                raise CalibrationError(f"{name} must be in (0, 90], got {getattr(self, name)}")
 
 
 def estimate_subject(
@@ -179,12 +184,12 @@ def estimate_subject(
         )
     estimate = _trimmed_mean(proportions[keep], options.trim_fraction)
     unseen_widths: list[int] = []
-    if keypoints_norm is not None:  # camera axes: a width counts only where the camera saw across it
-        for bones, across in _seen_across(poses, options.max_width_angle_deg):
+    if keypoints_norm is not None:  # camera axes: a bone counts where the camera saw across it
+        for bones, across, is_width in _seen_across(poses, options):
             frames = keep & across
             if frames.sum() >= options.min_frames:
                 estimate[bones] = _trimmed_mean(proportions[frames][:, bones], options.trim_fraction)
-            else:
+            elif is_width:
                 unseen_widths += bones
     if options.symmetric:
         estimate = _symmetrize(estimate)
@@ -261,19 +266,27 @@ def _consistent(proportions: np.ndarray, keep: np.ndarray, options: SubjectOptio
     return deviation <= centre + options.outlier_z * sigma
 
 
-#: The widths as (their two bones, the joints across the body they span).
-_WIDTHS = tuple(
-    ([b for b in skeleton.WIDTH_BONES if skeleton.JOINT_NAMES[skeleton.BONES[b][0]].endswith(side)],
-     (skeleton.JOINT_INDEX[f"l_{side}"], skeleton.JOINT_INDEX[f"r_{side}"]))
-    for side in ("hip", "shoulder")
+#: What the camera must see across: each width as its two bones and the joints across the body
+#: they span (the half-widths hang off the pelvis and thorax, which sit on that line), then every
+#: other bone as itself and its two joints.
+_SEGMENTS: tuple[tuple[list[int], tuple[int, int], bool], ...] = (
+    *(([b for b in skeleton.WIDTH_BONES if skeleton.JOINT_NAMES[skeleton.BONES[b][0]].endswith(side)],
+       (skeleton.JOINT_INDEX[f"l_{side}"], skeleton.JOINT_INDEX[f"r_{side}"]), True)
+      for side in ("hip", "shoulder")),
+    *(([b], (parent, child), False) for b, (child, parent) in enumerate(skeleton.BONES)
+      if b not in skeleton.WIDTH_BONES),
 )  # fmt: skip
 
 
-def _seen_across(poses_cam: np.ndarray, max_angle_deg: float) -> list[tuple[list[int], np.ndarray]]:
-    """Per width, its two bones and the frames ``(F,)`` where the camera-frame poses hold the
-    axis across the body within ``max_angle_deg`` of the image plane (NaN poses: not seen)."""
-    return [(bones, np.nan_to_num(angle_to_image_plane_deg(poses_cam, *joints), nan=90.0) <= max_angle_deg)
-            for bones, joints in _WIDTHS]  # fmt: skip
+def _seen_across(poses_cam: np.ndarray, options: SubjectOptions) -> list[tuple[list[int], np.ndarray, bool]]:
+    """Per segment of :data:`_SEGMENTS`, its bones, the frames ``(F,)`` where the camera-frame
+    poses hold it within the options' angle of the image plane (NaN poses: not seen), and
+    whether it is a width."""
+    out = []
+    for bones, joints, is_width in _SEGMENTS:
+        limit = options.max_width_angle_deg if is_width else options.max_bone_angle_deg
+        out.append((bones, np.nan_to_num(angle_to_image_plane_deg(poses_cam, *joints), nan=90.0) <= limit, is_width))
+    return out
 
 
 def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float) -> tuple[np.ndarray, tuple[str, ...]]:

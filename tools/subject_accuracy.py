@@ -10,9 +10,11 @@ bone's direction, frame by frame) kept. Five seconds of it at 30 fps, filmed by 
 (the training cameras), ground-truth 2D, are lifted as the live pipeline lifts (window, flip
 averaging) and calibrated four ways: typical proportions for the true height (``--height``
 alone), the lifted lengths (the calibration before it used the 2D), the lifted poses put onto
-their viewing rays with the widths taken at any angle (before the widths needed frames facing
-the camera), and what ``calibrate subject`` does now (``estimate_subject(..., keypoints_norm=...)``:
-on the rays, each width measured only in frames within 15° of the image plane, else typical).
+their viewing rays with every bone from every frame (the calibration before it asked which
+frames see across a bone), and what ``calibrate subject`` does now (``estimate_subject(...,
+keypoints_norm=...)``: on the rays, each width measured only in frames that hold it within 15°
+of the image plane, else typical for the height; every other bone from the frames within 25°
+when there are enough).
 The figure per view is the worst bone's relative error; the widths (hips, shoulders: bones the
 camera may never see across) are also reported apart, with the views where they were measured.
 
@@ -48,7 +50,7 @@ log = logging.getLogger("subject_accuracy")
 RATE_FPS = 30.0
 SECONDS = 5.0
 WIDTHS = list(skeleton.WIDTH_BONES)
-METHODS = ("typical", "lifted", "rays_widths_any_angle", "rays")
+METHODS = ("typical", "lifted", "rays_all_frames", "rays")
 
 
 def person_of_its_own(joints_m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -70,11 +72,11 @@ def lift(lifter: Lifter3D, keypoints_norm: np.ndarray) -> np.ndarray:
 
 
 def calibrations(poses: np.ndarray, keypoints_norm: np.ndarray, height_m: float) -> dict[str, SubjectProfile]:
-    any_angle = SubjectOptions(max_width_angle_deg=90.0)
+    all_frames = SubjectOptions(max_width_angle_deg=90.0, max_bone_angle_deg=90.0)
     return {"typical": SubjectProfile.from_height(height_m),
             "lifted": estimate_subject(poses, height_m),
-            "rays_widths_any_angle": estimate_subject(poses, height_m, keypoints_norm=keypoints_norm,
-                                                      options=any_angle),
+            "rays_all_frames": estimate_subject(poses, height_m, keypoints_norm=keypoints_norm,
+                                                options=all_frames),
             "rays": estimate_subject(poses, height_m, keypoints_norm=keypoints_norm)}  # fmt: skip
 
 

@@ -55,26 +55,36 @@ def _errors(profile, true_lengths: np.ndarray) -> np.ndarray:
     return np.abs(profile.as_array() / true_lengths - 1.0)
 
 
+#: Every frame counts for every bone: the calibration before it asked which frames see across a bone.
+EVERY_FRAME = SubjectOptions(max_width_angle_deg=90.0, max_bone_angle_deg=90.0)
+
+
+def _report(errors: np.ndarray) -> str:
+    return str(dict(zip(skeleton.BONE_NAMES, np.round(errors, 3).tolist(), strict=True)))
+
+
 def test_the_2d_corrects_the_lifters_proportions(walk_joints: np.ndarray) -> None:
-    """On the viewing rays (the calibration's way when it has the 2D) every bone but the two
-    widths is within 8 % (the lifter's own lengths: up to 19 %, the head, with the shin 12 %
-    short); the widths are the lifter's guess either way (the strict xfail below)."""
+    """Every bone but the two widths: the lifter's own lengths are up to 17 % off (the head, with
+    the shin 12 % short); on the viewing rays of every frame within 6.3 %; on the rays of the
+    frames that see across each bone (the calibration's way when it has the 2D) within 3.3 %."""
     poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints)
     lifted = _errors(estimate_subject(poses, height_m), true_lengths)
-    on_rays = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm), true_lengths)
+    every_frame = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm, options=EVERY_FRAME),
+                          true_lengths)  # fmt: skip
+    across = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm), true_lengths)
     seen = np.setdiff1d(np.arange(len(true_lengths)), skeleton.WIDTH_BONES)
-    report = str(dict(zip(skeleton.BONE_NAMES, np.round(on_rays, 3).tolist(), strict=True)))
-    assert on_rays[seen].max() <= 0.08, report
     assert lifted[seen].max() > 0.15  # the lifter alone is far off: the rays did the work
-    assert on_rays[seen].mean() < 0.6 * lifted[seen].mean(), report
+    assert every_frame[seen].max() <= 0.08 and every_frame[seen].mean() < 0.6 * lifted[seen].mean(), \
+        _report(every_frame)  # fmt: skip
+    assert across[seen].max() <= 0.05 and across[seen].mean() < 0.6 * every_frame[seen].mean(), _report(across)
     with pytest.raises(CalibrationError, match=r"keypoints_norm must have shape \(121, 17, 2\)"):
         estimate_subject(poses, height_m, keypoints_norm=keypoints_norm[:, :, :1])
 
 
 def test_widths_never_seen_across_keep_typical_proportions(walk_joints: np.ndarray, caplog) -> None:  # noqa: ANN001
     """This walk passes the camera with the hips and shoulders 55-65° out of the image plane in
-    every frame: the lifter's widths would be its guess (22 % and 26 % long, at the 20 % bound),
-    so the profile keeps typical ones for the height, says so, and the other bones are unchanged."""
+    every frame: the lifter's widths would be its guess, so the profile keeps typical ones for the
+    height, says so, and the other bones are unchanged."""
     poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints, hips=0.9, shoulders=1.1)
     with caplog.at_level(logging.WARNING, logger="posecast.calibration.subject"):
         profile = estimate_subject(poses, height_m, keypoints_norm=keypoints_norm)
@@ -94,30 +104,30 @@ def test_widths_never_seen_across_keep_typical_proportions(walk_joints: np.ndarr
     np.testing.assert_allclose(profile.as_array()[seen], anywhere.as_array()[seen], rtol=0.01)
 
 
-def test_widths_are_measured_when_the_person_faces_the_camera(walk_joints: np.ndarray) -> None:
+def test_every_bone_is_measured_when_the_person_faces_the_camera(walk_joints: np.ndarray) -> None:
     """The same walk towards the camera by a person with hips 10 % narrower and shoulders 10 %
     wider than typical (typical proportions miss them by 16 % and 5 %): the frames facing the
-    camera measure both widths within 5 % (4.4 % and 0.2 %)."""
+    camera measure both widths (1.2 % and 2.9 %), and every bone is within 5 % (the shin, 4.3 %;
+    from every frame: 11 %)."""
     poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints, hips=0.9, shoulders=1.1, facing=True)
     profile = estimate_subject(poses, height_m, keypoints_norm=keypoints_norm)
     widths = list(skeleton.WIDTH_BONES)
     assert profile.typical_bones == () and profile.clipped_bones == ()
-    measured = np.abs(profile.as_array()[widths] / true_lengths[widths] - 1.0)
-    typical = np.abs(skeleton.bone_lengths_from_height(height_m)[widths] / true_lengths[widths] - 1.0)
-    report = f"measured {np.round(measured, 3)}, typical {np.round(typical, 3)}"
-    assert measured.max() <= 0.05 and (measured < typical).all(), report
+    error = _errors(profile, true_lengths)
+    typical = np.abs(skeleton.bone_lengths_from_height(height_m) / true_lengths - 1.0)
+    assert error.max() <= 0.05 and (error[widths] < typical[widths]).all(), _report(error)
+    every_frame = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm, options=EVERY_FRAME),
+                          true_lengths)  # fmt: skip
+    assert every_frame.max() > 0.1, _report(every_frame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="this walk passes the camera with the hips 55-65° and the shoulders 54-64° out of the image plane in "
-    "every frame, so the calibration keeps typical widths for the height (4.7 % off for this person, whose widths "
-    "are typical for a shorter one; the lifter's own were 22 % and 26 % long: the test above). The bones the 2D "
-    "measures miss 5 % through the shipped lifter: shin 6.0 %, head 6.3 %, neck 5.6 %, upper arm 5.2 % (every "
-    "one within 8 %: the first test); the calibration itself recovers lengths within 3 % from 3D "
-    "(tests/calibration/test_subject.py). Strict: a better model makes this pass and the marker must then go.",
-)
 def test_subject_bone_lengths_from_lifted_video(walk_joints: np.ndarray) -> None:
+    """The calibration issue's requirement, ≤ 5 % per bone through the lifter, on the walk past
+    the camera (a strict expected failure until 2026-12-03). The widths pass as typical for the
+    height, not measured (this walk never shows them; the profile says so): this person's are
+    typical for a slightly shorter one (4.7 % off). Every other bone is measured (within 3.3 %)."""
     poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints)
-    error = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm), true_lengths)
-    assert error.max() <= 0.05, str(dict(zip(skeleton.BONE_NAMES, np.round(error, 3).tolist(), strict=True)))
+    profile = estimate_subject(poses, height_m, keypoints_norm=keypoints_norm)
+    error = _errors(profile, true_lengths)
+    assert error.max() <= 0.05, _report(error)
+    assert set(profile.typical_bones) == {skeleton.BONE_NAMES[b] for b in skeleton.WIDTH_BONES}
