@@ -18,8 +18,11 @@ when there are enough).
 The figure per view is the worst bone's relative error; the widths (hips, shoulders: bones the
 camera may never see across) are also reported apart, with the views where they were measured.
 
-``--view facing`` turns each clip about the vertical so that the person faces each camera
-(their median facing within ±30° of it), as ``calibrate subject`` asks; ``any`` (default) keeps
+``--noisy`` gives the 2D MediaPipe-shaped detector noise and confidences (the evaluation's
+noisy 2D; results under ``VIEW_noisy2d``; a view whose calibration is refused, a limb below the
+confidence floor throughout, is counted, not scored). ``--view facing`` turns each clip about the
+vertical so that the person faces each camera (their median facing within ±30° of it), as
+``calibrate subject`` asks; ``any`` (default) keeps
 the random webcams of the evaluation, from every side.
 """
 
@@ -33,12 +36,14 @@ from pathlib import Path
 
 import numpy as np
 from posecast.calibration import estimate_subject
+from posecast.calibration.errors import CalibrationError
 from posecast.calibration.subject import SubjectOptions, SubjectProfile
 from posecast.engines import normalize, skeleton
 from posecast.engines.fileio import atomic_write
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.cameras import sample_cameras, turned_to_face
 from posecast.engines.training.data.dataset import load_source
+from posecast.engines.training.data.noise import add_detector_noise
 from posecast.engines.training.data.windows import rescale_bones
 from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
 from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
@@ -71,13 +76,25 @@ def lift(lifter: Lifter3D, keypoints_norm: np.ndarray) -> np.ndarray:
                      for f, kp in enumerate(keypoints_norm)])  # fmt: skip
 
 
-def calibrations(poses: np.ndarray, keypoints_norm: np.ndarray, height_m: float) -> dict[str, SubjectProfile]:
+def calibrations(
+    poses: np.ndarray, keypoints_norm: np.ndarray, height_m: float, confidence: np.ndarray | None = None
+) -> dict[str, SubjectProfile]:
     all_frames = SubjectOptions(max_width_angle_deg=90.0, max_bone_angle_deg=90.0)
     return {"typical": SubjectProfile.from_height(height_m),
-            "lifted": estimate_subject(poses, height_m),
-            "rays_all_frames": estimate_subject(poses, height_m, keypoints_norm=keypoints_norm,
+            "lifted": estimate_subject(poses, height_m, confidence),
+            "rays_all_frames": estimate_subject(poses, height_m, confidence, keypoints_norm=keypoints_norm,
                                                 options=all_frames),
-            "rays": estimate_subject(poses, height_m, keypoints_norm=keypoints_norm)}  # fmt: skip
+            "rays": estimate_subject(poses, height_m, confidence, keypoints_norm=keypoints_norm)}  # fmt: skip
+
+
+def observed_2d(joints_cam: np.ndarray, cameras, noise_rng: np.random.Generator | None):  # noqa: ANN001, ANN201
+    """Normalised 2D ``(F, 17, 2)`` and confidence ``(F, 17)`` (None without noise) of camera-frame
+    joints ``(F, 17, 3)``: exact, or with MediaPipe-shaped detector noise (``noise_rng``)."""
+    if noise_rng is None:
+        return normalize.project(joints_cam), None
+    pixels, confidence = add_detector_noise(cameras.project_px(joints_cam[None]), noise_rng,
+                                            image_size=cameras.image_size)  # fmt: skip
+    return normalize.normalize_pixels(pixels, cameras.intrinsics[:, None, :])[0], confidence[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cameras", type=int, default=12, help="random webcams per clip")
     ap.add_argument("--view", choices=("any", "facing"), default="any",
                     help="webcams from every side (default), or the person facing each")  # fmt: skip
+    ap.add_argument("--noisy", action="store_true",
+                    help="MediaPipe-shaped 2D noise and confidence (the evaluation's), not exact 2D")  # fmt: skip
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -95,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
     lifter = Lifter3D(LifterOptions(model=args.model) if args.model else None)
     rng = np.random.default_rng(0)
+    noise_rng = np.random.default_rng(1) if args.noisy else None  # its own stream: the same webcams either way
     results: dict[str, dict] = {}  # this view's sets; the file keeps the other view's
     for set_name, held in eval_sets(clips, ["in_domain", "cross"]).items():
         stride = {c.name: max(1, round(c.fps / RATE_FPS)) for c in held}
@@ -103,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [long_enough[i] for i in picks]
         errors = {m: [] for m in METHODS}
         widths_measured: dict[str, list[bool]] = {m: [] for m in METHODS}
-        views = []
+        views: list[str] = []
+        refused: list[str] = []
         for clip in chosen:
             world = person_of_its_own(clip.joints_m[:: stride[clip.name]][: int(SECONDS * RATE_FPS)], rng)
             true = np.median(skeleton.bone_lengths(world), axis=0)
@@ -111,14 +132,19 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.cameras):
                 cameras = sample_cameras(world[None, :, skeleton.ROOT].mean(1), rng)
                 seen = turned_to_face(world, cameras, rng.uniform(-30.0, 30.0)) if args.view == "facing" else world
-                keypoints_norm = normalize.project(cameras.to_camera(seen[None]))[0]
+                keypoints_norm, confidence = observed_2d(cameras.to_camera(seen[None])[0], cameras, noise_rng)
                 poses = lift(lifter, keypoints_norm)
-                for method, profile in calibrations(poses, keypoints_norm, height_m).items():
+                try:
+                    profiles = calibrations(poses, keypoints_norm, height_m, confidence)
+                except CalibrationError:  # noisy 2D: a limb below the confidence floor in most frames
+                    refused.append(clip.name)
+                    continue
+                for method, profile in profiles.items():
                     errors[method].append(np.abs(profile.as_array() / true - 1.0))
                     widths_measured[method].append(not (profile.assumed or profile.typical_bones))
                 views.append(clip.name)
         seen = np.setdiff1d(np.arange(len(skeleton.BONES)), WIDTHS)
-        results[set_name] = {"views": len(views), "clips": sorted(set(views))}
+        results[set_name] = {"views": len(views), "clips": sorted(set(views)), "views_refused": len(refused)}
         for method, err in errors.items():
             err = np.array(err)
             worst, worst_seen, widths = err.max(1), err[:, seen].max(1), err[:, WIDTHS].max(1)
@@ -143,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                      r["views_widths_measured"])  # fmt: skip
     lifter.close()
     merged = json.loads(args.json.read_text()) if args.json.exists() else {}
-    atomic_write(args.json, json.dumps(merged | {args.view: results}, indent=2).encode())
+    key = f"{args.view}_noisy2d" if args.noisy else args.view
+    atomic_write(args.json, json.dumps(merged | {key: results}, indent=2).encode())
     return 0
 
 
