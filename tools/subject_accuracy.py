@@ -22,8 +22,8 @@ camera may never see across) are also reported apart, with the views where they 
 noisy 2D; results under ``VIEW_noisy2d``; a view whose calibration is refused, a limb below the
 confidence floor throughout, is counted, not scored). ``--view facing`` turns each clip about the
 vertical so that the person faces each camera (their median facing within ±30° of it), as
-``calibrate subject`` asks; ``any`` (default) keeps
-the random webcams of the evaluation, from every side.
+``calibrate subject`` asks; ``any`` (default) keeps the random webcams of the evaluation, from
+every side.
 """
 
 from __future__ import annotations
