@@ -20,10 +20,11 @@ camera may never see across) are also reported apart, with the views where they 
 
 ``--noisy`` gives the 2D MediaPipe-shaped detector noise and confidences (the evaluation's
 noisy 2D; results under ``VIEW_noisy2d``; a view whose calibration is refused, a limb below the
-confidence floor throughout, is counted, not scored). ``--view facing`` turns each clip about the
-vertical so that the person faces each camera (their median facing within ±30° of it), as
-``calibrate subject`` asks; ``any`` (default) keeps the random webcams of the evaluation, from
-every side.
+confidence floor throughout, is counted, not scored); ``--noise-bias-frac 0`` leaves out its
+constant per-joint offset, to see what that part of the noise costs. ``--view facing`` turns each
+clip about the vertical so that the person faces each camera (their median facing within ±30° of
+it), as ``calibrate subject`` asks; ``any`` (default) keeps the random webcams of the evaluation,
+from every side.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ from posecast.calibration.subject import SubjectOptions, SubjectProfile
 from posecast.engines import normalize, skeleton
 from posecast.engines.fileio import atomic_write
 from posecast.engines.training.config import resolve_data
-from posecast.engines.training.data.cameras import sample_cameras, turned_to_face
+from posecast.engines.training.data.cameras import CameraBatch, sample_cameras, turned_to_face
 from posecast.engines.training.data.dataset import load_source
-from posecast.engines.training.data.noise import add_detector_noise
+from posecast.engines.training.data.noise import NoiseOptions, add_detector_noise
 from posecast.engines.training.data.windows import rescale_bones
 from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
 from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
@@ -87,12 +88,17 @@ def calibrations(
             "rays": estimate_subject(poses, height_m, confidence, keypoints_norm=keypoints_norm)}  # fmt: skip
 
 
-def observed_2d(joints_cam: np.ndarray, cameras, noise_rng: np.random.Generator | None):  # noqa: ANN001, ANN201
+def observed_2d(
+    joints_cam: np.ndarray,
+    cameras: CameraBatch,
+    noise_rng: np.random.Generator | None,
+    noise: NoiseOptions | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Normalised 2D ``(F, 17, 2)`` and confidence ``(F, 17)`` (None without noise) of camera-frame
     joints ``(F, 17, 3)``: exact, or with MediaPipe-shaped detector noise (``noise_rng``)."""
     if noise_rng is None:
         return normalize.project(joints_cam), None
-    pixels, confidence = add_detector_noise(cameras.project_px(joints_cam[None]), noise_rng,
+    pixels, confidence = add_detector_noise(cameras.project_px(joints_cam[None]), noise_rng, noise,
                                             image_size=cameras.image_size)  # fmt: skip
     return normalize.normalize_pixels(pixels, cameras.intrinsics[:, None, :])[0], confidence[0]
 
@@ -107,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="webcams from every side (default), or the person facing each")  # fmt: skip
     ap.add_argument("--noisy", action="store_true",
                     help="MediaPipe-shaped 2D noise and confidence (the evaluation's), not exact 2D")  # fmt: skip
+    ap.add_argument("--noise-bias-frac", type=float, metavar="F",
+                    help="with --noisy: the per-joint constant offset (fraction of body size; the "
+                         "evaluation's: 0.02); results under VIEW_noisy2d_biasF")  # fmt: skip
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -114,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
     lifter = Lifter3D(LifterOptions(model=args.model) if args.model else None)
     rng = np.random.default_rng(0)
+    if args.noise_bias_frac is not None and not (args.noisy and 0.0 <= args.noise_bias_frac <= 1.0):
+        ap.error(f"--noise-bias-frac needs --noisy and a fraction in [0, 1], got {args.noise_bias_frac}")
     noise_rng = np.random.default_rng(1) if args.noisy else None  # its own stream: the same webcams either way
+    noise = None if args.noise_bias_frac is None else NoiseOptions(bias_frac=args.noise_bias_frac)
     results: dict[str, dict] = {}  # this view's sets; the file keeps the other view's
     for set_name, held in eval_sets(clips, ["in_domain", "cross"]).items():
         stride = {c.name: max(1, round(c.fps / RATE_FPS)) for c in held}
@@ -132,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.cameras):
                 cameras = sample_cameras(world[None, :, skeleton.ROOT].mean(1), rng)
                 seen = turned_to_face(world, cameras, rng.uniform(-30.0, 30.0)) if args.view == "facing" else world
-                keypoints_norm, confidence = observed_2d(cameras.to_camera(seen[None])[0], cameras, noise_rng)
+                keypoints_norm, confidence = observed_2d(cameras.to_camera(seen[None])[0], cameras, noise_rng, noise)
                 poses = lift(lifter, keypoints_norm)
                 try:
                     profiles = calibrations(poses, keypoints_norm, height_m, confidence)
@@ -170,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     lifter.close()
     merged = json.loads(args.json.read_text()) if args.json.exists() else {}
     key = f"{args.view}_noisy2d" if args.noisy else args.view
+    key += "" if args.noise_bias_frac is None else f"_bias{args.noise_bias_frac:g}"
     atomic_write(args.json, json.dumps(merged | {key: results}, indent=2).encode())
     return 0
 
