@@ -1,5 +1,6 @@
 """Subject files say plainly what was measured (issue 16.6): bones set to the plausibility bound are
-listed in ``clipped_bones`` and in the log, lengths are written to the millimetre."""
+listed in ``clipped_bones`` and in the log, widths the camera never saw across in ``typical_bones``,
+lengths are written to the millimetre."""
 
 from __future__ import annotations
 
@@ -113,3 +114,27 @@ def test_calibrate_subject_on_the_dance_clip(media_dir: Path, pose_model_path: P
         ratio = data["bone_lengths_m"][name] / typical[name]
         assert abs(int(logged.group(2)) - 100 * (ratio - 1)) <= 0.6, (name, ratio, logged.group(0))
     assert any(abs(int(m)) > 20 for m in re.findall(r" ([+-]\d+)% → ", caplog.text)) or not clipped
+
+
+@pytest.mark.slow
+def test_calibrate_subject_from_the_side_keeps_typical_widths(media_dir: Path, pose_model_path: Path,
+                                                              tmp_path: Path, caplog) -> None:  # noqa: ANN001 # fmt: skip
+    """Real MediaPipe and the shipped lifter on the squats clip, filmed from the side: the camera
+    never sees across the hips or shoulders, so the file keeps typical widths for the height and
+    says so (in ``typical_bones``, the log and the command's summary); the other bones are measured."""
+    out = tmp_path / "subject.yaml"
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        assert main(["calibrate", "subject", "--source", str(media_dir / "squats_720x1280.mp4"),
+                     "--subject-height", "1.7", "--seconds", "4", "-o", str(out),
+                     "--model-asset", str(pose_model_path)]) == 0  # fmt: skip
+    data = yaml.safe_load(out.read_text())
+    widths = [skeleton.BONE_NAMES[b] for b in skeleton.WIDTH_BONES]
+    assert data["typical_bones"] == widths and data["assumed"] is False and data["frames_used"] >= 10
+    typical = dict(zip(skeleton.BONE_NAMES, skeleton.bone_lengths_from_height(1.7), strict=True))
+    for name in widths:
+        assert data["bone_lengths_m"][name] == pytest.approx(typical[name], abs=0.0005 + 1e-9)  # to the mm
+    measured = [n for n in skeleton.BONE_NAMES if n not in widths and n not in data["clipped_bones"]]
+    assert any(abs(data["bone_lengths_m"][n] / typical[n] - 1) > 0.01 for n in measured)  # not typical: measured
+    assert "the camera never saw across pelvis-r_hip, pelvis-l_hip, thorax-l_shoulder, thorax-r_shoulder" in caplog.text
+    assert "4 widths never seen across, typical for the height (typical_bones)" in caplog.text
+    assert load_subject(out).typical_bones == tuple(widths)
