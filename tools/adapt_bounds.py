@@ -129,16 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         lengths = np.array([np.median(skeleton.bone_lengths(c.joints_m), 0) for c in group])
         return (lengths / leg_length(lengths)[:, None]).mean(0)
 
-    def score(lengths_of, root_of=lambda c: c["root"]) -> float:  # noqa: ANN001
-        errors = []
-        for c in clips:
-            root = root_of(c)
-            solved = resolve_on_rays(c["pose"] + root, c["rays"], lengths_of(c)) - root
-            errors.append(metrics.p_mpjpe(solved, c["truth"] - c["root"]))
-        return float(np.concatenate(errors).mean() * 1000)
+    def on_rays(c: dict, lengths: np.ndarray, root: np.ndarray) -> np.ndarray:
+        """The clip's pose with these bone lengths, each joint on its viewing ray, root-relative."""
+        return resolve_on_rays(c["pose"] + root, c["rays"], lengths) - root
 
     def mean_p_mpjpe(pose_of) -> float:  # noqa: ANN001
         return float(np.concatenate([metrics.p_mpjpe(pose_of(c), c["truth"] - c["root"]) for c in clips]).mean() * 1000)
+
+    def score(lengths_of, root_of=lambda c: c["root"]) -> float:  # noqa: ANN001
+        return mean_p_mpjpe(lambda c: on_rays(c, lengths_of(c), root_of(c)))
 
     def mean_accel(pose_of) -> float:  # noqa: ANN001
         return float(np.mean([metrics.acceleration_error(pose_of(c), c["truth"] - c["root"]) for c in clips]) * 1000)
@@ -159,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     name = "network's own median lengths, root fitted to the 2D (no truth)"
     rows[name] = score(lambda c: c["own"], root_of=lambda c: c["fitted_root"])
-    accel[name] = mean_accel(lambda c: resolve_on_rays(c["pose"] + c["fitted_root"], c["rays"], c["own"])
-                             - c["fitted_root"])  # fmt: skip
+    accel[name] = mean_accel(lambda c: on_rays(c, c["own"], c["fitted_root"]))
     widths = np.isin(np.arange(len(skeleton.BONES)), skeleton.WIDTH_BONES)
     rows["true widths (hips, shoulders), the network's other lengths"] = score(
         lambda c: np.where(widths, c["lengths"], c["own"])
