@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ... import skeleton
 
@@ -149,6 +150,7 @@ def turned_to_face(joints_world: np.ndarray, cameras: CameraBatch, offset_deg: f
     to_camera = np.arctan2(*(camera_position - centre)[[0, 2]])  # azimuth about Y, from +Z towards +X
     forward = np.median(skeleton.body_forward(joints_world), axis=0)
     angle = to_camera - np.arctan2(forward[0], forward[2]) + np.deg2rad(offset_deg)
-    c, s = np.cos(angle), np.sin(angle)
-    about_y = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-    return (joints_world - centre) @ about_y.T + centre
+    return (
+        Rotation.from_euler("y", angle).apply((joints_world - centre).reshape(-1, 3)).reshape(joints_world.shape)
+        + centre
+    )
