@@ -22,7 +22,10 @@ Turned further, a width's length comes from the lifter's depth, which overshoots
 lifter puts a width turned 60° out of the view 25-38 % long; within 10° of the plane the image
 measures it to about 4 %). A width never seen across keeps the typical proportion for the
 height, and the profile lists it in ``typical_bones`` (on held-out mocap the typical widths are
-5.7-8.9 % off, the lifter's 9.8-19.1 %: ``eval/subject_calibration.json``). Last, each
+5.7-8.9 % off, the lifter's 9.8-19.1 %: ``eval/subject_calibration.json``). Each measured bone
+is then weighed against typical proportions by how well it can be measured
+(:func:`_towards_typical`): an error of a centimetre in where each joint sits is 8 % of the
+neck and head (18 cm) but 3 % of the thigh (43 cm), and it does not average away over frames. Last, each
 bone is kept within ``max_deviation`` (20 %) of typical adult proportions for that height, the
 same bound the live bone smoother applies: adult proportions vary by about ±10 %, so a bone
 further out is the lifter's error (e.g. a shoulder width never seen edge-on). Such a bone was not
@@ -128,6 +131,13 @@ class SubjectOptions:
     #: with the 2D, every other bone from the frames where it is within this of the image plane,
     #: when there are ``min_frames`` of them (else from all frames)
     max_bone_angle_deg: float = 25.0
+    #: with the 2D: how far (metres, standard deviation) the 2D and the lifter's depth put each
+    #: joint from where it is, an error that does not average away over frames (None: every
+    #: bone as measured, no prior; :func:`_towards_typical`; the value is discussed there)
+    joint_placement_sd_m: float | None = 0.0075
+    #: how much adult bone proportions vary around typical ones (standard deviation of the log
+    #: length; "about ±10 %" taken as two of them)
+    proportion_sd: float = 0.05
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.trim_fraction < 0.5:
@@ -139,6 +149,11 @@ class SubjectOptions:
         for name in ("max_width_angle_deg", "max_bone_angle_deg"):
             if not 0.0 < getattr(self, name) <= 90.0:
                 raise CalibrationError(f"{name} must be in (0, 90], got {getattr(self, name)}")
+        if self.joint_placement_sd_m is not None and not 0.0 <= self.joint_placement_sd_m < 0.2:
+            raise CalibrationError(f"joint_placement_sd_m must be in [0, 0.2) metres or None, "
+                                   f"got {self.joint_placement_sd_m}")  # fmt: skip
+        if not 0.0 < self.proportion_sd < 1.0:
+            raise CalibrationError(f"proportion_sd must be in (0, 1), got {self.proportion_sd}")
 
 
 def estimate_subject(
@@ -200,6 +215,9 @@ def estimate_subject(
         log.warning("subject: the camera never saw across %s (fewer than %d frames within %.0f° of the image plane)"
                     ": typical proportions for %.2f m used; face the camera for a moment to measure them",
                     ", ".join(typical), options.min_frames, options.max_width_angle_deg, height_m)  # fmt: skip
+    if keypoints_norm is not None and options.joint_placement_sd_m is not None:
+        measured = np.setdiff1d(np.arange(len(lengths_m)), unseen_widths)
+        lengths_m[measured] = _towards_typical(lengths_m, height_m, options)[measured]
     clipped: tuple[str, ...] = ()
     if options.max_deviation is not None:
         lengths_m, clipped = _within_typical(lengths_m, height_m, options.max_deviation)
@@ -317,6 +335,41 @@ def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float
             log.warning("subject: most bones are at the bound, so this file says little more than the height: "
                         "prefer --subject-height %.2f alone (README, Calibration)", height_m)  # fmt: skip
     return lengths_m, names
+
+
+#: Each bone's share of the span between the two detected joints it is measured from: a bone at
+#: a derived joint (a midpoint) is half of one (the widths, the torso, the neck and head).
+_SPAN_PER_BONE = np.array([0.5 if {child, parent} & set(skeleton.DERIVED_JOINTS) else 1.0
+                           for child, parent in skeleton.BONES])  # fmt: skip
+
+
+def _towards_typical(lengths_m: np.ndarray, height_m: float, options: SubjectOptions) -> np.ndarray:
+    """Each bone's measured length weighed against typical proportions for the height by how well
+    it can be measured, then scaled to keep the height.
+
+    An error in where a joint is placed (the 2D detector's idea of a hip or a head, the lifter's
+    depth) is about the same in metres for every joint and stays constant over a clip, so it does
+    not average away over frames and weighs most on the short bones: 0.75 cm at each end of the
+    18 cm span of the neck and head is 6 %, of the 43 cm thigh 2.5 %. With a normal prior on each
+    log length (typical, sd ``proportion_sd``) and that error (sd √2 · ``joint_placement_sd_m``
+    over the span; half the variance for a left/right pair averaged), the posterior mean of the
+    log length lies the fraction ``w = prior / (prior + error)`` of the way from typical to the
+    measured one: 0.9 for the thighs and shins, 0.8 for the torso, 0.75 for the arms, 0.4 for the
+    neck and head, 0.5 and 0.3 for the shoulder and hip widths.
+
+    The default 0.75 cm was chosen on held-out mocap (``tools/subject_accuracy.py``, README
+    Calibration): it keeps the calibration test's walk (legs 8 % long, arms 6 % short: 1.6 and
+    1.2 standard deviations from typical) within 5 % per bone. Twice that fits MediaPipe-shaped
+    noisy 2D better, but puts that walk's upper arms 5.9 % off."""
+    typical = skeleton.bone_lengths_from_height(height_m)
+    span_m = typical / _SPAN_PER_BONE
+    error_var = (np.sqrt(2.0) * options.joint_placement_sd_m / span_m) ** 2
+    if options.symmetric:  # a pair's two measurements average (the halves of a width are one measurement)
+        paired = [b for pair in skeleton.LEFT_RIGHT for b in map(_bone_of_joint, pair) if _SPAN_PER_BONE[b] == 1.0]
+        error_var[paired] /= 2.0
+    weight = options.proportion_sd**2 / (options.proportion_sd**2 + error_var)
+    shrunk = typical * (lengths_m / typical) ** weight
+    return shrunk * (height_m / skeleton.height_from_bone_lengths(shrunk))
 
 
 def _trimmed_mean(values: np.ndarray, trim_fraction: float) -> np.ndarray:

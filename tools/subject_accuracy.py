@@ -8,13 +8,14 @@ Held-out mocap (never trained on: the in-domain Bandai-Namco clips and CMU subje
 proportions for the clip's height times a factor drawn in ±8 % (left = right), the motion (each
 bone's direction, frame by frame) kept. Five seconds of it at 30 fps, filmed by random webcams
 (the training cameras), ground-truth 2D, are lifted as the live pipeline lifts (window, flip
-averaging) and calibrated four ways: typical proportions for the true height (``--height``
+averaging) and calibrated five ways: typical proportions for the true height (``--height``
 alone), the lifted lengths (the calibration before it used the 2D), the lifted poses put onto
 their viewing rays with every bone from every frame (the calibration before it asked which
-frames see across a bone), and what ``calibrate subject`` does now (``estimate_subject(...,
-keypoints_norm=...)``: on the rays, each width measured only in frames that hold it within 15°
-of the image plane, else typical for the height; every other bone from the frames within 25°
-when there are enough).
+frames see across a bone), on the rays from the frames that see across each bone (each width
+measured only in frames that hold it within 15° of the image plane, else typical for the
+height; every other bone from the frames within 25° when there are enough), and what
+``calibrate subject`` does now (``estimate_subject(..., keypoints_norm=...)``: the same, each
+measured bone then weighed against typical proportions by how well it can be measured).
 The figure per view is the worst bone's relative error; the widths (hips, shoulders: bones the
 camera may never see across) are also reported apart, with the views where they were measured.
 
@@ -56,7 +57,7 @@ log = logging.getLogger("subject_accuracy")
 RATE_FPS = 30.0
 SECONDS = 5.0
 WIDTHS = list(skeleton.WIDTH_BONES)
-METHODS = ("typical", "lifted", "rays_all_frames", "rays")
+METHODS = ("typical", "lifted", "rays_all_frames", "rays_measured", "rays")
 
 
 def person_of_its_own(joints_m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -80,11 +81,14 @@ def lift(lifter: Lifter3D, keypoints_norm: np.ndarray) -> np.ndarray:
 def calibrations(
     poses: np.ndarray, keypoints_norm: np.ndarray, height_m: float, confidence: np.ndarray | None = None
 ) -> dict[str, SubjectProfile]:
-    all_frames = SubjectOptions(max_width_angle_deg=90.0, max_bone_angle_deg=90.0)
+    all_frames = SubjectOptions(max_width_angle_deg=90.0, max_bone_angle_deg=90.0, joint_placement_sd_m=None)
+    measured = SubjectOptions(joint_placement_sd_m=None)
     return {"typical": SubjectProfile.from_height(height_m),
             "lifted": estimate_subject(poses, height_m, confidence),
             "rays_all_frames": estimate_subject(poses, height_m, confidence, keypoints_norm=keypoints_norm,
                                                 options=all_frames),
+            "rays_measured": estimate_subject(poses, height_m, confidence, keypoints_norm=keypoints_norm,
+                                              options=measured),
             "rays": estimate_subject(poses, height_m, confidence, keypoints_norm=keypoints_norm)}  # fmt: skip
 
 

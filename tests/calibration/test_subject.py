@@ -83,3 +83,36 @@ def test_from_height_is_typical_and_assumed():
     assert len(profile.bone_lengths_m) == len(skeleton.BONE_NAMES)
     with pytest.raises(CalibrationError, match="16 positive lengths"):
         SubjectProfile(1.7, (0.1,) * 15)
+
+
+def test_the_prior_weighs_short_bones_towards_typical_more_than_long_ones():
+    """``_towards_typical``: typical lengths stay; a thigh measured 10 % long keeps most of the
+    excess, the neck (a short bone whose measurement a joint's placement error dominates) gives up
+    most of it; with no placement error every bone stays as measured."""
+    from posecast.calibration.subject import _towards_typical
+
+    height_m = 1.7
+    typical = skeleton.bone_lengths_from_height(height_m)
+    np.testing.assert_allclose(_towards_typical(typical, height_m, SubjectOptions()), typical, rtol=1e-3)
+    kept = {}
+    for name in ("l_hip-l_knee", "thorax-neck"):
+        bone = skeleton.BONE_NAMES.index(name)
+        measured = typical.copy()
+        measured[bone] *= 1.1
+        measured *= height_m / skeleton.height_from_bone_lengths(measured)  # as the calibration measures
+        weighed = _towards_typical(measured, height_m, SubjectOptions())
+        assert skeleton.height_from_bone_lengths(weighed) == pytest.approx(height_m)
+        kept[name] = np.log(weighed[bone] / typical[bone]) / np.log(measured[bone] / typical[bone])
+        exact = _towards_typical(measured, height_m, SubjectOptions(joint_placement_sd_m=0.0))
+        np.testing.assert_allclose(exact, measured)
+    assert kept["l_hip-l_knee"] > 0.7 and 0.0 < kept["thorax-neck"] < 0.5, kept
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("joint_placement_sd_m", -0.01, r"joint_placement_sd_m must be in \[0, 0.2\) metres or None, got -0.01"),
+    ("joint_placement_sd_m", 0.5, r"joint_placement_sd_m must be in \[0, 0.2\) metres or None, got 0.5"),
+    ("proportion_sd", 0.0, r"proportion_sd must be in \(0, 1\), got 0.0"),
+])  # fmt: skip
+def test_prior_options_are_checked(field: str, value: float, message: str) -> None:
+    with pytest.raises(CalibrationError, match=message):
+        SubjectOptions(**{field: value})
