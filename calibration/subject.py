@@ -217,7 +217,13 @@ def estimate_subject(
                     ", ".join(typical), options.min_frames, options.max_width_angle_deg, height_m)  # fmt: skip
     if keypoints_norm is not None and options.joint_placement_sd_m is not None:
         measured = np.setdiff1d(np.arange(len(lengths_m)), unseen_widths)
-        lengths_m[measured] = _towards_typical(lengths_m, height_m, options)[measured]
+        weighed = _towards_typical(lengths_m, height_m, options)
+        typical_m = skeleton.bone_lengths_from_height(height_m)
+        log.info("subject: measured bones weighed against typical proportions for %.2f m by how well each can be "
+                 "measured (README, Calibration): %s", height_m,
+                 ", ".join(f"{skeleton.BONE_NAMES[b]} {lengths_m[b] / typical_m[b] - 1:+.0%} to "
+                           f"{weighed[b] / typical_m[b] - 1:+.0%}" for b in measured))  # fmt: skip
+        lengths_m[measured] = weighed[measured]
     clipped: tuple[str, ...] = ()
     if options.max_deviation is not None:
         lengths_m, clipped = _within_typical(lengths_m, height_m, options.max_deviation)
@@ -328,7 +334,7 @@ def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float
         bones = ", ".join(f"{name} {m / t - 1:+.0%} → {b / t - 1:+.0%}"
                           for name, m, b, t, out in zip(skeleton.BONE_NAMES, measured, lengths_m, typical, clipped,
                                                         strict=True) if out)  # fmt: skip
-        log.warning("subject: %d of %d bones were not measured: the lifter's lengths were implausible, so they were "
+        log.warning("subject: %d of %d bones were not measured: their estimated lengths were implausible, so they were "
                     "limited to ±%.0f%% of typical proportions for %.2f m (then every bone was scaled to keep the "
                     "height): %s", len(names), len(clipped), 100 * max_deviation, height_m, bones)  # fmt: skip
         if 2 * len(names) > len(clipped):
