@@ -366,7 +366,7 @@ def _towards_typical(lengths_m: np.ndarray, height_m: float, options: SubjectOpt
     The default 0.75 cm was chosen on held-out mocap (``tools/subject_accuracy.py``, README
     Calibration): it keeps the calibration test's walk (legs 8 % long, arms 6 % short: 1.6 and
     1.2 standard deviations from typical) within 5 % per bone. Twice that fits MediaPipe-shaped
-    noisy 2D better, but puts that walk's upper arms 5.9 % off."""
+    noisy 2D better, but puts that walk's upper arms 7.2 % off."""
     typical = skeleton.bone_lengths_from_height(height_m)
     span_m = typical / _SPAN_PER_BONE
     error_var = (np.sqrt(2.0) * options.joint_placement_sd_m / span_m) ** 2
