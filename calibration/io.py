@@ -35,11 +35,12 @@ Subject profile (``posecast calibrate subject``)::
     source: calibration phase 15 s
     assumed: false                  # true: typical proportions for the height, nothing measured
     clipped_bones: [thorax-l_shoulder, thorax-r_shoulder]   # not measured: set to the ±20 % bound
-    typical_bones: [pelvis-r_hip, pelvis-l_hip]   # not measured: never seen across, typical for the height
+    typical_bones: [pelvis-r_hip, pelvis-l_hip]   # not measured (never seen across, or out of view): typical
 
 Lengths are written to the millimetre. ``clipped_bones`` (optional, default none) lists the bones
 whose lifted length was implausible and that hold the bound instead of a measurement;
-``typical_bones`` (optional, default none) the widths the camera never saw across, which hold
+``typical_bones`` (optional, default none) the bones not measured (widths the camera never saw
+across, bones it never saw with confidence, e.g. legs below a desk webcam's image), which hold
 typical proportions for the height.
 """
 

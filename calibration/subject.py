@@ -6,12 +6,16 @@ bone's extent across the view, the lifter only its extent in depth. A lifter reg
 the proportions it was trained on (on a CMU walk filmed by random webcams the shipped one gets a
 shin 12 % short and the head 17 % long); the 2D does not.
 
-Lifted poses are only defined up to scale, frame by frame, so each frame's 16 bone lengths are
-divided by their sum (*proportions*). Frames are dropped when a joint's confidence is low, when
-a bone is degenerate, when the proportions are implausible for a human (far from typical
-adult proportions) or when they are outliers against the sequence (robust z-score of the
-frame's mean log deviation from the median proportions). The remaining frames give a trimmed
-mean per bone (left/right pairs averaged), scaled so that
+Lifted poses are only defined up to scale, frame by frame, so each frame's bone lengths are
+divided by their sum (*proportions*; over the bones the frame sees, against their typical
+share). A bone counts in a frame where both its joints have enough confidence and it is not
+degenerate, so a limb out of the image or hidden leaves the other bones measured (a webcam at a
+desk measures the upper body); a bone seen in fewer than ``min_frames`` frames keeps typical
+proportions for the height and the profile lists it in ``typical_bones``. Frames are dropped
+when they see less than 40 % of the body, when the proportions are implausible for a human (far
+from typical adult proportions) or when they are outliers against the sequence (robust z-score
+of the frame's mean log deviation from the median proportions). The remaining frames give a
+trimmed mean per bone (left/right pairs averaged; a side never seen takes the other's), scaled so that
 :func:`posecast.engines.skeleton.height_from_bone_lengths` returns the given height.
 
 With the 2D, each bone is then taken from the frames that see across it (the frames that hold
@@ -36,6 +40,7 @@ measured, only bounded: the log says so plainly, and the profile lists it in ``c
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +64,8 @@ class SubjectProfile:
     ``assumed``: nothing was measured (typical proportions for the height). ``clipped_bones``:
     the bones whose measured length fell outside the plausible range and were set to its bound
     (their length is the bound, scaled with the others to keep the height: not a measurement).
-    ``typical_bones``: the widths the camera never saw across, set to typical proportions for the
-    height (not a measurement either)."""
+    ``typical_bones``: the bones not measured, set to typical proportions for the height (not a
+    measurement either): widths the camera never saw across, bones it never saw with confidence."""
 
     height_m: float
     bone_lengths_m: tuple[float, ...]
@@ -186,7 +191,8 @@ def estimate_subject(
             )
         weights = None if confidence is None else np.clip(np.nan_to_num(np.asarray(confidence, np.float64)), 0, None)
         poses = onto_rays(poses, keypoints_norm, weights)  # a frame that cannot be placed is NaN: dropped below
-    proportions, keep = _frame_proportions(poses, confidence, options)
+    proportions, seen = _frame_proportions(poses, confidence, options)
+    keep = seen.any(axis=-1)
     if keep.sum() >= options.min_frames:
         keep &= _plausible(proportions, options)
     if keep.sum() >= options.min_frames:
@@ -197,26 +203,34 @@ def estimate_subject(
             f"only {used} of {len(poses)} frames give plausible bone lengths, need {options.min_frames}; "
             "stand fully in view, facing the camera, and move slowly during calibration"
         )
-    estimate = _trimmed_mean(proportions[keep], options.trim_fraction)
+    seen &= keep[:, None]
+    estimate = _per_bone(proportions, seen, options)
     unseen_widths: list[int] = []
     if keypoints_norm is not None:  # camera axes: a bone counts where the camera saw across it
         for bones, across, is_width in _seen_across(poses, options):
-            frames = keep & across
+            frames = seen[:, bones].all(axis=-1) & across
             if frames.sum() >= options.min_frames:
                 estimate[bones] = _trimmed_mean(proportions[frames][:, bones], options.trim_fraction)
-            elif is_width:
+            elif is_width and np.isfinite(estimate[bones]).all():
                 unseen_widths += bones
     if options.symmetric:
         estimate = _symmetrize(estimate)
-    lengths_m = estimate * (height_m / skeleton.height_from_bone_lengths(estimate))
-    typical = tuple(skeleton.BONE_NAMES[b] for b in unseen_widths)
-    if unseen_widths:  # the widths are no part of the height: the other bones keep their lengths
-        lengths_m[unseen_widths] = skeleton.bone_lengths_from_height(height_m)[unseen_widths]
+    unconfident = [b for b in np.flatnonzero(~np.isfinite(estimate)) if b not in unseen_widths]
+    not_measured = sorted(unseen_widths + unconfident)
+    estimate[not_measured] = _TYPICAL_PROPORTIONS[not_measured]
+    lengths_m = _with_typical(estimate * (height_m / skeleton.height_from_bone_lengths(estimate)), height_m,
+                              not_measured)  # fmt: skip
+    typical = tuple(skeleton.BONE_NAMES[b] for b in not_measured)
+    if unseen_widths:
         log.warning("subject: the camera never saw across %s (fewer than %d frames within %.0f° of the image plane)"
                     ": typical proportions for %.2f m used; face the camera for a moment to measure them",
-                    ", ".join(typical), options.min_frames, options.max_width_angle_deg, height_m)  # fmt: skip
+                    _names(unseen_widths), options.min_frames, options.max_width_angle_deg, height_m)  # fmt: skip
+    if unconfident:
+        log.warning("subject: fewer than %d frames saw %s with confidence %.2f or more (out of the image or "
+                    "hidden): typical proportions for %.2f m used; stand fully in view for a moment to measure them",
+                    options.min_frames, _names(unconfident), options.min_confidence, height_m)  # fmt: skip
     if keypoints_norm is not None and options.joint_placement_sd_m is not None:
-        measured = np.setdiff1d(np.arange(len(lengths_m)), unseen_widths)
+        measured = np.setdiff1d(np.arange(len(lengths_m)), not_measured)
         weighed = _towards_typical(lengths_m, height_m, options)
         typical_m = skeleton.bone_lengths_from_height(height_m)
         log.info("subject: measured bones weighed against typical proportions for %.2f m by how well each can be "
@@ -260,34 +274,91 @@ def _check_height(height_m: float) -> None:
         )
 
 
-def _frame_proportions(poses: np.ndarray, confidence: np.ndarray | None, options: SubjectOptions):
-    """Per-frame bone proportions ``(F, 16)`` (sum 1) and the frames usable at all ``(F,)``."""
+#: Typical adult proportions (the bone lengths for any height, divided by their sum).
+_TYPICAL_PROPORTIONS = skeleton.bone_lengths_from_height(DEFAULT_HEIGHT_M) / DEFAULT_HEIGHT_M
+_TYPICAL_PROPORTIONS /= _TYPICAL_PROPORTIONS.sum()
+#: A frame sets its own scale from the bones it sees: it needs bones worth this share of the
+#: body's typical total length (the upper body alone, arms, shoulders, torso, neck and head, is
+#: half of it: a webcam at a desk).
+_MIN_SEEN_SHARE = 0.4
+
+
+def _frame_proportions(
+    poses: np.ndarray, confidence: np.ndarray | None, options: SubjectOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame bone proportions ``(F, 16)`` and where each bone was seen ``(F, 16)``.
+
+    A bone is seen where its length is finite and not degenerate and both its joints have at
+    least ``options.min_confidence``. Each frame is divided by its seen bones' total against
+    their typical share (when all are seen, by the sum of its lengths), so a frame that misses a
+    limb keeps the scale of the others; a frame that sees less than :data:`_MIN_SEEN_SHARE` of
+    the body sees nothing. Unseen bones are NaN."""
     lengths = skeleton.bone_lengths(poses)
-    total = lengths.sum(axis=-1, keepdims=True)
-    keep = np.isfinite(lengths).all(axis=-1) & (lengths > 1e-9 * np.maximum(total, 1e-300)).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        seen = np.isfinite(lengths) & (lengths > 1e-9 * np.nanmax(np.where(np.isfinite(lengths), lengths, 0.0),
+                                                                  axis=-1, keepdims=True))  # fmt: skip
     if confidence is not None:
         confidence = np.asarray(confidence, dtype=np.float64)
         if confidence.shape != poses.shape[:2]:
             raise CalibrationError(f"confidence must have shape {poses.shape[:2]}, got {confidence.shape}")
-        keep &= np.nan_to_num(confidence, nan=0.0).min(axis=-1) >= options.min_confidence
+        confident = np.nan_to_num(confidence, nan=0.0) >= options.min_confidence
+        children, parents = np.array(skeleton.BONES).T
+        seen &= confident[:, children] & confident[:, parents]
+    share = (seen * _TYPICAL_PROPORTIONS).sum(axis=-1)
+    seen &= (share >= _MIN_SEEN_SHARE)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        proportions = np.where(keep[:, None], lengths / total, 1.0 / lengths.shape[-1])
-    return proportions, keep
+        scale = np.where(seen, lengths, 0.0).sum(axis=-1) / share
+        proportions = np.where(seen, lengths / scale[:, None], np.nan)
+    return proportions, seen
 
 
 def _plausible(proportions: np.ndarray, options: SubjectOptions) -> np.ndarray:
-    typical = skeleton.bone_lengths_from_height(DEFAULT_HEIGHT_M)
-    typical = typical / typical.sum()
-    deviation = np.abs(np.log(proportions / typical)).mean(axis=-1)
-    return deviation <= options.max_prior_deviation
+    """Frames whose seen proportions are within ``max_prior_deviation`` of typical ones (mean log)."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a frame that sees no bone: NaN, dropped
+        deviation = np.nanmean(np.abs(np.log(proportions / _TYPICAL_PROPORTIONS)), axis=-1)
+    return np.nan_to_num(deviation, nan=np.inf) <= options.max_prior_deviation
 
 
 def _consistent(proportions: np.ndarray, keep: np.ndarray, options: SubjectOptions) -> np.ndarray:
-    median = np.median(proportions[keep], axis=0)
-    deviation = np.abs(np.log(proportions / median)).mean(axis=-1)
+    """Frames within ``outlier_z`` robust sigmas of the kept frames' median proportions."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bone no kept frame saw: its median is NaN
+        median = np.nanmedian(proportions[keep], axis=0)
+        deviation = np.nanmean(np.abs(np.log(proportions / median)), axis=-1)
+    deviation = np.nan_to_num(deviation, nan=np.inf)
     centre = np.median(deviation[keep])
     sigma = 1.4826 * np.median(np.abs(deviation[keep] - centre)) + 1e-6
     return deviation <= centre + options.outlier_z * sigma
+
+
+def _per_bone(proportions: np.ndarray, seen: np.ndarray, options: SubjectOptions) -> np.ndarray:
+    """Each bone's trimmed mean over the frames that saw it ``(16,)``; NaN for a bone seen in fewer
+    than ``options.min_frames``."""
+    estimate = np.full(proportions.shape[-1], np.nan)
+    for bone in range(proportions.shape[-1]):
+        if seen[:, bone].sum() >= options.min_frames:
+            estimate[bone] = _trimmed_mean(proportions[seen[:, bone], bone][:, None], options.trim_fraction)[0]
+    return estimate
+
+
+def _with_typical(lengths_m: np.ndarray, height_m: float, typical_bones: list[int]) -> np.ndarray:
+    """``lengths_m`` with ``typical_bones`` set to typical proportions for the height, and the
+    others scaled so that the lengths still give the height (when any of them counts for it)."""
+    if not typical_bones:
+        return lengths_m
+    lengths_m = lengths_m.copy()
+    lengths_m[typical_bones] = skeleton.bone_lengths_from_height(height_m)[typical_bones]
+    measured = np.setdiff1d(np.arange(len(lengths_m)), typical_bones)
+    measured_height = skeleton.HEIGHT_PER_BONE[measured] @ lengths_m[measured]
+    if measured_height > 0:
+        rest = height_m - skeleton.HEIGHT_PER_BONE[typical_bones] @ lengths_m[typical_bones]
+        lengths_m[measured] *= rest / measured_height
+    return lengths_m
+
+
+def _names(bones: list[int]) -> str:
+    return ", ".join(skeleton.BONE_NAMES[b] for b in bones)
 
 
 #: What the camera must see across: each width as its two bones and the joints across the body
@@ -386,10 +457,13 @@ def _trimmed_mean(values: np.ndarray, trim_fraction: float) -> np.ndarray:
 
 
 def _symmetrize(lengths: np.ndarray) -> np.ndarray:
+    """Left and right bones averaged; a side not measured (NaN) takes the other's length."""
     out = lengths.copy()
     for left, right in skeleton.LEFT_RIGHT:
         il, ir = _bone_of_joint(left), _bone_of_joint(right)
-        out[il] = out[ir] = 0.5 * (lengths[il] + lengths[ir])
+        pair = lengths[[il, ir]]
+        if np.isfinite(pair).any():
+            out[il] = out[ir] = np.nanmean(pair)
     return out
 
 

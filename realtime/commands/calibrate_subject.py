@@ -47,6 +47,6 @@ def calibrate_subject(args: argparse.Namespace) -> int:
     save_subject(profile, args.output)
     clipped, typical = len(profile.clipped_bones), len(profile.typical_bones)
     at_bound = f"; {clipped} of 16 bones not measured, limited to the bound (clipped_bones)" if clipped else ""
-    unseen = f"; {typical} widths never seen across, typical for the height (typical_bones)" if typical else ""
+    unseen = f"; {typical} of 16 bones not measured, typical for the height (typical_bones)" if typical else ""
     log.info("subject: %d frames used → %s%s%s", profile.frames_used, args.output, at_bound, unseen)
     return 0
