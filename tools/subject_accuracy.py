@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                 for method, profile in profiles.items():
                     errors[method].append(np.abs(profile.as_array() / true - 1.0))
                     widths_measured[method].append(
-                        not (profile.assumed or {skeleton.BONE_NAMES[b] for b in WIDTHS} & set(profile.typical_bones)))
+                        not (profile.assumed or {skeleton.BONE_NAMES[b] for b in WIDTHS} & set(profile.typical_bones))
+                    )
                 views.append(clip.name)
         seen = np.setdiff1d(np.arange(len(skeleton.BONES)), WIDTHS)
         results[set_name] = {"views": len(views), "clips": sorted(set(views)), "views_refused": len(refused)}
