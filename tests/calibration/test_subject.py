@@ -50,6 +50,56 @@ def test_too_few_usable_frames(walk_joints):
         estimate_subject(poses, 1.7, confidence)
 
 
+def _person(walk_joints: np.ndarray, **factor_by_name_part: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The walk by a person whose bones whose name contains a key are × its factor: joints, true
+    bone lengths, height."""
+    factors = np.ones(len(skeleton.BONES))
+    for i, name in enumerate(skeleton.BONE_NAMES):
+        for part, factor in factor_by_name_part.items():
+            if part in name:
+                factors[i] = factor
+    joints = rescale_bones(walk_joints.astype(np.float64)[None], factors[None])[0]
+    true = np.median(skeleton.bone_lengths(joints), axis=0)
+    return joints, true, skeleton.height_from_bone_lengths(true)
+
+
+def test_legs_out_of_view_keep_typical_proportions_and_the_upper_body_is_measured(walk_joints, caplog):
+    """A webcam at a desk: knees and ankles below the image in every frame (confidence 0.1). The
+    frames still measure the upper body (arms 8 % short, neck and head 10 % long), the legs
+    keep typical proportions for the height, listed in ``typical_bones`` and named in the log,
+    and the lengths still give the height."""
+    joints, true, height_m = _person(walk_joints, elbow=0.92, wrist=0.92, neck=1.1)
+    confidence = np.ones(joints.shape[:2])
+    confidence[:, [skeleton.JOINT_INDEX[f"{side}_{j}"] for side in "lr" for j in ("knee", "ankle")]] = 0.1
+    with caplog.at_level("WARNING", logger="posecast.calibration.subject"):
+        profile = estimate_subject(joints, height_m, confidence)
+    legs = [i for i, name in enumerate(skeleton.BONE_NAMES) if "knee" in name]
+    assert set(profile.typical_bones) == {skeleton.BONE_NAMES[b] for b in legs}
+    np.testing.assert_allclose(profile.as_array()[legs], skeleton.bone_lengths_from_height(height_m)[legs])
+    upper = [i for i, name in enumerate(skeleton.BONE_NAMES) if i not in legs]
+    np.testing.assert_allclose(profile.as_array()[upper], true[upper], rtol=0.02)
+    assert skeleton.height_from_bone_lengths(profile.as_array()) == pytest.approx(height_m)
+    assert "fewer than 10 frames saw r_hip-r_knee, r_knee-r_ankle, l_hip-l_knee, l_knee-l_ankle" in caplog.text
+    assert profile.frames_used == len(joints)
+    # before, every frame with a joint below the confidence floor was dropped: nothing was left
+    confidence[:, skeleton.JOINT_INDEX["head"]] = 0.1  # and now the head too: less than 40 % of the body seen
+    confidence[:, [skeleton.JOINT_INDEX[f"{side}_wrist"] for side in "lr"]] = 0.1
+    with pytest.raises(CalibrationError, match=f"only 0 of {len(joints)} frames give plausible bone lengths"):
+        estimate_subject(joints, height_m, confidence)
+
+
+def test_a_limb_never_seen_takes_the_other_sides_length(walk_joints):
+    """The left forearm hidden throughout (the far side in profile): it takes the right one's
+    measured length (adults are near symmetric) and is not listed as typical."""
+    joints, true, height_m = _person(walk_joints, wrist=0.9)
+    confidence = np.ones(joints.shape[:2])
+    confidence[:, skeleton.JOINT_INDEX["l_wrist"]] = 0.0
+    profile = estimate_subject(joints, height_m, confidence)
+    left, right = (skeleton.BONE_NAMES.index(f"{side}_elbow-{side}_wrist") for side in "lr")
+    assert profile.typical_bones == ()
+    assert profile.as_array()[left] == profile.as_array()[right] == pytest.approx(true[right], rel=0.01)
+
+
 def test_implausible_bones_are_kept_within_typical_proportions(walk_joints, caplog):
     """Shoulders lifted 60 % too wide (the lifter guessing a width it never saw edge-on) end
     within 20 % of typical, like the live smoother's bound, with a warning naming them."""
