@@ -15,8 +15,8 @@ proportions for the height and the profile lists it in ``typical_bones``. Frames
 when they see less than 40 % of the body, when the proportions are implausible for a human (far
 from typical adult proportions) or when they are outliers against the sequence (robust z-score
 of the frame's mean log deviation from the median proportions). The remaining frames give a
-trimmed mean per bone (left/right pairs averaged; a side never seen takes the other's), scaled so that
-:func:`posecast.engines.skeleton.height_from_bone_lengths` returns the given height.
+trimmed mean per bone (left/right pairs averaged; a side never seen takes the other's), scaled
+so that :func:`posecast.engines.skeleton.height_from_bone_lengths` returns the given height.
 
 With the 2D, each bone is then taken from the frames that see across it (the frames that hold
 it within ``max_bone_angle_deg``, 25°, of the image plane, when there are ``min_frames``; else
@@ -29,12 +29,12 @@ height, and the profile lists it in ``typical_bones`` (on held-out mocap the typ
 5.7-8.9 % off, the lifter's 9.8-19.1 %: ``eval/subject_calibration.json``). Each measured bone
 is then weighed against typical proportions by how well it can be measured
 (:func:`_towards_typical`): an error of a centimetre in where each joint sits is 8 % of the
-neck and head (18 cm) but 3 % of the thigh (43 cm), and it does not average away over frames. Last, each
-bone is kept within ``max_deviation`` (20 %) of typical adult proportions for that height, the
-same bound the live bone smoother applies: adult proportions vary by about ±10 %, so a bone
-further out is the lifter's error (e.g. a shoulder width never seen edge-on). Such a bone was not
-measured, only bounded: the log says so plainly, and the profile lists it in ``clipped_bones``
-(the file too). Files hold lengths to the millimetre.
+neck and head (18 cm) but 3 % of the thigh (43 cm), and it does not average away over frames.
+Last, each bone is kept within ``max_deviation`` (20 %) of typical adult proportions for that
+height, the same bound the live bone smoother applies: adult proportions vary by about ±10 %, so
+a bone further out is the lifter's error (e.g. a shoulder width never seen edge-on). Such a bone
+was not measured, only bounded: the log says so plainly, and the profile lists it in
+``clipped_bones`` (the file too). Files hold lengths to the millimetre.
 """
 
 from __future__ import annotations
