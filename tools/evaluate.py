@@ -22,6 +22,8 @@ by default; ``:ensemble`` also averages over cameras rolled about their optical 
 through the live lifting stage frame by frame (``posecast lift``'s path: the INT8 copy where one
 ships, flip averaging, the knee limit, the bone lengths settling from the subject's true height,
 the root placed from the 2D, the plausibility gate), the metres as published.
+``:published+subject`` publishes the same way with a subject file (``--subject``) that
+``posecast calibrate subject``'s maths made from the clip's first 5 s and the true height.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ DEFAULT_DATA = ["data/bandai-namco/dataset-1.tar.xz", "data/bandai-namco/dataset
 CROSS_SUBJECTS = ("09", "13", "49")
 #: ``--legs-cut``: every upright clip cut at the bottom between the chest and the knees (drawn per clip)
 LEGS_CUT = FramingOptions(prob=1.0)
+#: ``:published+subject``: seconds of each clip that ``calibrate subject`` measures first.
+CALIBRATION_S = 5.0
 
 
 def flat_predictor(windows: np.ndarray) -> np.ndarray:
@@ -86,17 +90,45 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     return flip_averaged(predict), window_frames
 
 
-def published_lifter(path: str):  # noqa: ANN201 - EvalClip → (F, 17, 3) metres, NaN without a pose
+def published_lifter(path: str, calibrated: bool = False):  # noqa: ANN201 - EvalClip → (F, 17, 3) metres, NaN without a pose
     """Each clip as ``posecast run`` / ``posecast lift`` publish it (module docstring, ``:published``):
-    its normalised 2D given as pixels of a camera with fx = fy = 1 and the centre at 0."""
+    its normalised 2D given as pixels of a camera with fx = fy = 1 and the centre at 0.
+    ``calibrated`` (``:published+subject``): with a subject file that ``posecast calibrate subject``
+    made from the clip's first :data:`CALIBRATION_S` seconds and its true height (the height
+    alone where the calibration refuses)."""
+    import tempfile
+
+    from posecast.calibration import subject_from_lifted
+    from posecast.calibration.errors import CalibrationError
+    from posecast.calibration.io import save_subject
     from posecast.realtime.lifting import LifterOptions, LiftingOptions
+    from posecast.realtime.lifting.lifter import Lifter3D
+    from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
     from posecast.realtime.offline import lift_sequence
+
+    folder = Path(tempfile.mkdtemp(prefix="posecast-eval-"))
+    lifter = Lifter3D(LifterOptions(model_path=path)) if calibrated else None
+
+    def subject_file(clip, keypoints: np.ndarray, confidence: np.ndarray) -> Path | None:  # noqa: ANN001
+        frames = int(CALIBRATION_S * TRAINING_FPS)
+        window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=None))
+        poses = np.array([lifter.process(window.process(kp, int(f * 1e9 / TRAINING_FPS)).window[None]).joints_rel[0]
+                          for f, kp in enumerate(keypoints[:frames])])  # fmt: skip
+        try:
+            profile = subject_from_lifted(poses, confidence[:frames], clip.height_m,
+                                          keypoints_norm=keypoints[:frames])  # fmt: skip
+        except CalibrationError as exc:
+            log.info("%s: calibration refused (%s): the height alone", clip.name, exc)
+            return None
+        return save_subject(profile, folder / f"{clip.name}.yaml")
 
     def lift(clip) -> np.ndarray:  # noqa: ANN001
         keypoints = clip.keypoints_norm.astype(np.float64)
         confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence.astype(np.float64)
+        subject = subject_file(clip, keypoints, confidence) if calibrated else None
         options = LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
-                                 height_m=clip.height_m, max_gap_s=None)  # fmt: skip
+                                 height_m=None if subject else clip.height_m, subject_path=subject,
+                                 max_gap_s=None)  # fmt: skip
         return lift_sequence(keypoints, confidence, TRAINING_FPS, options)[1]
 
     return lift
@@ -182,9 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.model:
         label, _, path = spec.rpartition("=")  # labels may contain "=" (T=27); paths do not
         label = label or path
-        published = path.endswith(":published")
+        published = path.endswith((":published", ":published+subject"))
         if published:
-            predict, window, lift_clip = None, 0, published_lifter(path.removesuffix(":published"))
+            base, _, mode = path.rpartition(":")
+            predict, window, lift_clip = None, 0, published_lifter(base, calibrated=mode == "published+subject")
             if len(rates) > 1:
                 log.info("%s: scored at the clips' own rate only (the live stage lifts whole clips)", label)
         else:
