@@ -391,3 +391,19 @@ def test_the_tool_scores_what_posecast_run_publishes(clips: list[Clip], load_too
     result = evaluate(None, [clip], 0, lift_clip=tool.published_lifter("supervised-current-w384"))
     flat = evaluate(tool.flat_predictor, [clip], 1)
     assert result["frames_without_pose"] == 0 and result["p_mpjpe_mm"] < 0.8 * flat["p_mpjpe_mm"]
+
+
+def test_the_tool_scores_the_published_3d_with_a_calibrated_subject(clips: list[Clip], load_tool) -> None:  # noqa: ANN001
+    """``:published+subject``: a subject file that ``calibrate subject``'s maths made from the
+    clip's first 5 s holds the bone lengths from the first frame, for the clip's true height (the
+    height alone lets them settle from typical proportions)."""
+    tool = load_tool("evaluate")
+    clip = build_eval_clips(clips[:1], noisy=False)[0]
+    calibrated = tool.published_lifter("supervised-current-w384", calibrated=True)(clip)
+    assert calibrated.shape == clip.joints_cam_m.shape and np.isfinite(calibrated).all()
+    lengths = skeleton.bone_lengths(calibrated)
+    assert np.ptp(lengths, axis=0).max() < 1e-9  # the file's lengths in every frame
+    assert skeleton.height_from_bone_lengths(lengths[0]) == pytest.approx(clip.height_m, rel=0.01)
+    alone = skeleton.bone_lengths(tool.published_lifter("supervised-current-w384")(clip))
+    assert np.ptp(alone[:30], axis=0).max() > 1e-3  # settling
+    assert np.abs(alone[-1] - lengths[0]).max() > 1e-3  # and to other lengths than the calibration's
