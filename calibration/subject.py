@@ -238,6 +238,7 @@ def estimate_subject(
                  ", ".join(f"{skeleton.BONE_NAMES[b]} {lengths_m[b] / typical_m[b] - 1:+.0%} to "
                            f"{weighed[b] / typical_m[b] - 1:+.0%}" for b in measured))  # fmt: skip
         lengths_m[measured] = weighed[measured]
+        lengths_m = _with_typical(lengths_m, height_m, not_measured)  # the height again, typical bones as they were
     clipped: tuple[str, ...] = ()
     if options.max_deviation is not None:
         lengths_m, clipped = _within_typical(lengths_m, height_m, options.max_deviation)
