@@ -134,6 +134,17 @@ def published_lifter(path: str, calibrated: bool = False):  # noqa: ANN201 - Eva
     return lift
 
 
+def from_seconds(lift_clip, start_s: float):  # noqa: ANN001, ANN201 - the same, NaN before start_s
+    """``lift_clip`` with the frames before ``start_s`` left out (NaN: counted as without a pose)."""
+
+    def lift(clip) -> np.ndarray:  # noqa: ANN001
+        poses = lift_clip(clip).astype(np.float64)
+        poses[: int(round(start_s * TRAINING_FPS))] = np.nan
+        return poses
+
+    return lift
+
+
 def _network_predictor(path: str, int8: bool):  # noqa: ANN202 - (predict, window_frames)
     if path.endswith(".pt"):
         import torch
@@ -190,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         help="also score noisy 2D with the legs cut off at the image's bottom and guessed as MediaPipe "
         "guesses them, as a webcam at a desk sees people (kind legs_cut; score upper_n_mpjpe_mm)",
     )
+    ap.add_argument("--score-from-s", type=float, default=0.0, metavar="S",
+                    help="published models: score each clip's frames from S seconds on (e.g. once the bone "
+                         "lengths have settled); the frames before count as without a pose")  # fmt: skip
     ap.add_argument("--json", type=Path, required=True, help="results (merged into an existing file)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
@@ -199,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--camera-fps takes comma-separated numbers, got {args.camera_fps!r}")
     if any(r is not None and not 0 < r <= TRAINING_FPS for r in rates):
         ap.error(f"--camera-fps: each rate must be in (0, {TRAINING_FPS:g}] (the clips' rate), got {args.camera_fps!r}")
+    if args.score_from_s < 0 or (args.score_from_s > 0 and not all(
+            m.endswith((":published", ":published+subject")) for m in args.model)):  # fmt: skip
+        ap.error(f"--score-from-s takes seconds >= 0 and :published models only, got {args.score_from_s}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
     sets = eval_sets(clips, args.sets.split(","))
@@ -218,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         if published:
             base, _, mode = path.rpartition(":")
             predict, window, lift_clip = None, 0, published_lifter(base, calibrated=mode == "published+subject")
+            if args.score_from_s > 0:
+                lift_clip = from_seconds(lift_clip, args.score_from_s)
             if len(rates) > 1:
                 log.info("%s: scored at the clips' own rate only (the live stage lifts whole clips)", label)
         else:

@@ -407,3 +407,14 @@ def test_the_tool_scores_the_published_3d_with_a_calibrated_subject(clips: list[
     alone = skeleton.bone_lengths(tool.published_lifter("supervised-current-w384")(clip))
     assert np.ptp(alone[:30], axis=0).max() > 1e-3  # settling
     assert np.abs(alone[-1] - lengths[0]).max() > 1e-3  # and to other lengths than the calibration's
+
+
+def test_score_from_seconds_leaves_the_first_frames_out(clips: list[Clip], load_tool) -> None:  # noqa: ANN001
+    """``--score-from-s``: the frames before it count as without a pose; the rest score as before."""
+    tool = load_tool("evaluate")
+    clip = build_eval_clips(clips[:1], noisy=False)[0]
+    truth = lambda c: skeleton.root_relative(c.joints_cam_m)  # noqa: E731
+    later = tool.from_seconds(truth, 1.0)(clip)
+    assert np.isnan(later[:30]).all() and np.isfinite(later[30:]).all()
+    result = evaluate(None, [clip], 0, lift_clip=tool.from_seconds(truth, 1.0))
+    assert result["frames_without_pose"] == 30 and result["p_mpjpe_mm"] < 1e-6
