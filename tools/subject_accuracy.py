@@ -20,8 +20,8 @@ The figure per view is the worst bone's relative error; the widths (hips, should
 camera may never see across) are also reported apart, with the views where they were measured.
 
 ``--noisy`` gives the 2D MediaPipe-shaped detector noise and confidences (the evaluation's
-noisy 2D; results under ``VIEW_noisy2d``; a view whose calibration is refused, a limb below the
-confidence floor throughout, is counted, not scored); ``--noise-bias-frac 0`` leaves out its
+noisy 2D; results under ``VIEW_noisy2d``; a view whose calibration is refused, too little of the
+body above the confidence floor, is counted, not scored); ``--noise-bias-frac 0`` leaves out its
 constant per-joint offset, to see what that part of the noise costs. ``--view facing`` turns each
 clip about the vertical so that the person faces each camera (their median facing within ±30° of
 it), as ``calibrate subject`` asks; ``any`` (default) keeps the random webcams of the evaluation,
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 poses = lift(lifter, keypoints_norm)
                 try:
                     profiles = calibrations(poses, keypoints_norm, height_m, confidence)
-                except CalibrationError:  # noisy 2D: a limb below the confidence floor in most frames
+                except CalibrationError:  # noisy 2D: too little of the body above the confidence floor
                     refused.append(clip.name)
                     continue
                 for method, profile in profiles.items():
