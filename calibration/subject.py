@@ -296,8 +296,7 @@ def _frame_proportions(
     the body sees nothing. Unseen bones are NaN."""
     lengths = skeleton.bone_lengths(poses)
     with np.errstate(invalid="ignore"):
-        seen = np.isfinite(lengths) & (lengths > 1e-9 * np.nanmax(np.where(np.isfinite(lengths), lengths, 0.0),
-                                                                  axis=-1, keepdims=True))  # fmt: skip
+        seen = lengths > 1e-9 * np.nan_to_num(lengths).max(axis=-1, keepdims=True)  # False for NaN too
     if confidence is not None:
         confidence = np.asarray(confidence, dtype=np.float64)
         if confidence.shape != poses.shape[:2]:

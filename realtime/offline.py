@@ -46,7 +46,7 @@ def lift_file(input_path: Path, output_path: Path, height_m: float | None, lifte
     output_path = output_file(input_path, output_path)
     options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in intrinsics), height_m=height_m,
                              max_gap_s=None)  # fmt: skip
-    joints, joints_rel, valid = lift_sequence(keypoints, confidence, fps, options)
+    joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options)
     posed = np.isfinite(joints).all(axis=(1, 2))
     if not posed.any():
         raise SourceError(
@@ -72,13 +72,16 @@ def lift_file(input_path: Path, output_path: Path, height_m: float | None, lifte
 
 def lift_sequence(
     keypoints: np.ndarray, confidence: np.ndarray, fps: float, options: LiftingOptions
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``keypoints`` ``(F, 17, 2)`` pixels, ``confidence`` ``(F, 17)`` → joints ``(F, 17, 3)`` metres in
-    the camera frame, root-relative joints ``(F, 17, 3)`` (NaN without a pose) and the frames
-    with a person ``(F,)`` (finite keypoints within range, some confidence)."""
+    the camera frame, root-relative joints ``(F, 17, 3)`` (NaN without a pose), the frames
+    with a person ``(F,)`` (finite keypoints within range, some confidence) and the lifting
+    network's raw output ``(F, 17, 3)`` (before bone smoothing: what subject calibration takes;
+    NaN without a pose)."""
     frames = len(keypoints)
     joints = np.full((frames, skeleton.NUM_JOINTS, 3), np.nan)
     joints_rel = np.full_like(joints, np.nan)
+    joints_lifted = np.full_like(joints, np.nan)
     valid = posed_frames(keypoints, confidence)
     lifting = MetricPoseLifting(options)
     try:
@@ -90,6 +93,7 @@ def lift_sequence(
             for person in lifting.process(detections, timestamp_ns):
                 if person.joints_m is not None:
                     joints[f], joints_rel[f] = person.joints_m, person.joints_rel_m
+                    joints_lifted[f] = person.joints_lifted
     finally:
         lifting.close()
-    return joints, joints_rel, valid
+    return joints, joints_rel, valid, joints_lifted

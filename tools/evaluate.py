@@ -102,21 +102,24 @@ def published_lifter(path: str, calibrated: bool = False):  # noqa: ANN201 - Eva
     from posecast.calibration.errors import CalibrationError
     from posecast.calibration.io import save_subject
     from posecast.realtime.lifting import LifterOptions, LiftingOptions
-    from posecast.realtime.lifting.lifter import Lifter3D
-    from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
     from posecast.realtime.offline import lift_sequence
 
     folder = Path(tempfile.mkdtemp(prefix="posecast-eval-"))
-    lifter = Lifter3D(LifterOptions(model_path=path)) if calibrated else None
+
+    def options(clip, subject: Path | None = None) -> LiftingOptions:  # noqa: ANN001
+        return LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
+                              height_m=None if subject else clip.height_m, subject_path=subject,
+                              max_gap_s=None)  # fmt: skip
 
     def subject_file(clip, keypoints: np.ndarray, confidence: np.ndarray) -> Path | None:  # noqa: ANN001
+        """As ``calibrate subject``: the live stage's raw lifted poses of the first seconds, their 2D."""
         frames = int(CALIBRATION_S * TRAINING_FPS)
-        window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=None))
-        poses = np.array([lifter.process(window.process(kp, int(f * 1e9 / TRAINING_FPS)).window[None]).joints_rel[0]
-                          for f, kp in enumerate(keypoints[:frames])])  # fmt: skip
+        keypoints, confidence = keypoints[:frames], confidence[:frames]
+        poses = lift_sequence(keypoints, confidence, TRAINING_FPS, options(clip))[3]
+        posed = np.isfinite(poses).all(axis=(1, 2))
         try:
-            profile = subject_from_lifted(poses, confidence[:frames], clip.height_m,
-                                          keypoints_norm=keypoints[:frames])  # fmt: skip
+            profile = subject_from_lifted(poses[posed], confidence[posed], clip.height_m,
+                                          keypoints_norm=keypoints[posed])  # fmt: skip
         except CalibrationError as exc:
             log.info("%s: calibration refused (%s): the height alone", clip.name, exc)
             return None
@@ -126,10 +129,7 @@ def published_lifter(path: str, calibrated: bool = False):  # noqa: ANN201 - Eva
         keypoints = clip.keypoints_norm.astype(np.float64)
         confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence.astype(np.float64)
         subject = subject_file(clip, keypoints, confidence) if calibrated else None
-        options = LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
-                                 height_m=None if subject else clip.height_m, subject_path=subject,
-                                 max_gap_s=None)  # fmt: skip
-        return lift_sequence(keypoints, confidence, TRAINING_FPS, options)[1]
+        return lift_sequence(keypoints, confidence, TRAINING_FPS, options(clip, subject))[1]
 
     return lift
 

@@ -47,8 +47,8 @@ from posecast.engines.training.data.cameras import CameraBatch, sample_cameras, 
 from posecast.engines.training.data.dataset import load_source
 from posecast.engines.training.data.noise import NoiseOptions, add_detector_noise
 from posecast.engines.training.data.windows import rescale_bones
-from posecast.realtime.lifting.lifter import Lifter3D, LifterOptions
-from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
+from posecast.realtime.lifting import LifterOptions, LiftingOptions
+from posecast.realtime.offline import lift_sequence
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import DEFAULT_DATA, eval_sets  # noqa: E402
@@ -71,11 +71,13 @@ def person_of_its_own(joints_m: np.ndarray, rng: np.random.Generator) -> np.ndar
     return rescale_bones(joints_m[None].astype(np.float64), (target / measured)[None])[0]
 
 
-def lift(lifter: Lifter3D, keypoints_norm: np.ndarray) -> np.ndarray:
-    """Raw lifted poses ``(F, 17, 3)`` as the live pipeline makes them (30 fps timestamps)."""
-    window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=None))
-    return np.array([lifter.process(window.process(kp, int(f * 1e9 / RATE_FPS)).window[None]).joints_rel[0]
-                     for f, kp in enumerate(keypoints_norm)])  # fmt: skip
+def lift(keypoints_norm: np.ndarray, confidence: np.ndarray | None, model: str | None) -> np.ndarray:
+    """Raw lifted poses ``(F, 17, 3)`` as ``calibrate subject`` takes them: the live lifting
+    stage's network output at 30 fps (NaN where it gave no pose)."""
+    options = LiftingOptions(lifter=LifterOptions(model_path=model), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
+                             max_gap_s=None)  # fmt: skip
+    confidence = np.ones(keypoints_norm.shape[:2]) if confidence is None else confidence
+    return lift_sequence(keypoints_norm, confidence, RATE_FPS, options)[3]
 
 
 def calibrations(
@@ -125,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("posecast.calibration.subject").setLevel(logging.ERROR)  # the bound's warning, per view
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
-    lifter = Lifter3D(LifterOptions(model=args.model) if args.model else None)
     rng = np.random.default_rng(0)
     if args.noise_bias_frac is not None and not (args.noisy and 0.0 <= args.noise_bias_frac <= 1.0):
         ap.error(f"--noise-bias-frac needs --noisy and a fraction in [0, 1], got {args.noise_bias_frac}")
@@ -149,9 +150,11 @@ def main(argv: list[str] | None = None) -> int:
                 cameras = sample_cameras(world[None, :, skeleton.ROOT].mean(1), rng)
                 seen = turned_to_face(world, cameras, rng.uniform(-30.0, 30.0)) if args.view == "facing" else world
                 keypoints_norm, confidence = observed_2d(cameras.to_camera(seen[None])[0], cameras, noise_rng, noise)
-                poses = lift(lifter, keypoints_norm)
+                poses = lift(keypoints_norm, confidence, args.model)
+                posed = np.isfinite(poses).all(axis=(1, 2))  # as calibrate subject: the frames with a pose
                 try:
-                    profiles = calibrations(poses, keypoints_norm, height_m, confidence)
+                    profiles = calibrations(poses[posed], keypoints_norm[posed], height_m,
+                                            None if confidence is None else confidence[posed])  # fmt: skip
                 except CalibrationError:  # noisy 2D: too little of the body above the confidence floor
                     refused.append(clip.name)
                     continue
@@ -185,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
                      100 * r["worst_bone_but_widths_median"], 100 * r["worst_bone_but_widths_max"],
                      100 * r["mean_error_but_widths"], 100 * r["widths_median"],
                      r["views_widths_measured"])  # fmt: skip
-    lifter.close()
     merged = json.loads(args.json.read_text()) if args.json.exists() else {}
     key = f"{args.view}_noisy2d" if args.noisy else args.view
     key += "" if args.noise_bias_frac is None else f"_bias{args.noise_bias_frac:g}"

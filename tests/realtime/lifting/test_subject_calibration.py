@@ -13,8 +13,8 @@ from posecast.calibration.subject import SubjectOptions
 from posecast.engines import normalize, skeleton
 from posecast.engines.training.data.cameras import sample_cameras, turned_to_face
 from posecast.engines.training.data.windows import rescale_bones
-from posecast.realtime.lifting.lifter import Lifter3D
-from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
+from posecast.realtime.lifting import LiftingOptions
+from posecast.realtime.offline import lift_sequence
 
 
 def _lifted_walk(
@@ -50,13 +50,10 @@ def _lifted_walk(
     keypoints_norm = normalize.project(seen)[0]
     true_lengths = np.median(skeleton.bone_lengths(world[0]), axis=0)
 
-    lifter = Lifter3D()
-    window = PoseWindow(PoseWindowOptions(window_frames=lifter.window_frames, max_gap_s=None))
-    poses = np.array([
-        lifter.process(window.process(kp, int(f * 1e9 / 30)).window[None]).joints_rel[0]
-        for f, kp in enumerate(keypoints_norm)
-    ])  # fmt: skip
-    lifter.close()
+    options = LiftingOptions(fixed_intrinsics=(1.0, 1.0, 0.0, 0.0), max_gap_s=None)  # the 2D is normalised
+    poses = lift_sequence(keypoints_norm, np.ones(keypoints_norm.shape[:2]), 30.0, options)[3]  # raw, as calibrated
+    posed = np.isfinite(poses).all(axis=(1, 2))  # as calibrate subject: the frames the live stage gave a pose
+    poses, keypoints_norm = poses[posed], keypoints_norm[posed]
     return poses, keypoints_norm, true_lengths, skeleton.height_from_bone_lengths(true_lengths)
 
 
