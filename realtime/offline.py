@@ -38,14 +38,17 @@ def output_file(input_path: Path, output_path: Path) -> Path:
     return output_path
 
 
-def lift_file(input_path: Path, output_path: Path, height_m: float | None, lifter: LifterOptions) -> int:
+def lift_file(
+    input_path: Path, output_path: Path, height_m: float | None, lifter: LifterOptions, live_subject: bool = True
+) -> int:
     """Lift ``input_path`` into ``output_path`` (a file, or a folder to write ``<input>_3d.npz``
-    into; written whole or not at all); returns the frames. Raises :class:`SourceError` for a
+    into; written whole or not at all); returns the frames. ``live_subject``: measure the bone
+    lengths from the first 2 s (:mod:`posecast.realtime.lifting.live_subject`). Raises :class:`SourceError` for a
     bad input, an unwritable output, or an input in which no frame gives a plausible pose."""
     keypoints, confidence, intrinsics, fps = read_lift_input(input_path)
     output_path = output_file(input_path, output_path)
     options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in intrinsics), height_m=height_m,
-                             max_gap_s=None)  # fmt: skip
+                             max_gap_s=None, **({} if live_subject else {"live_subject": None}))  # fmt: skip
     joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options)
     posed = np.isfinite(joints).all(axis=(1, 2))
     if not posed.any():

@@ -20,8 +20,10 @@ by default; ``:ensemble`` also averages over cameras rolled about their optical 
 ``posecast adapt --recipe ensemble``'s teacher, here rolled about the real camera's axis).
 ``:published`` scores what ``posecast run`` publishes instead of the network's answer: each clip
 through the live lifting stage frame by frame (``posecast lift``'s path: the INT8 copy where one
-ships, flip averaging, the knee limit, the bone lengths settling from the subject's true height,
-the root placed from the 2D, the plausibility gate), the metres as published.
+ships, flip averaging, the knee limit, the bone lengths settling from the subject's true height
+and measured live from the first 2 s, the root placed from the 2D, the plausibility gate), the
+metres as published. ``:published+height`` publishes the same way without the live measurement
+(the bone smoother's own lengths: ``posecast run`` before 2026-12-03 evening).
 ``:published+subject`` publishes the same way with a subject file (``--subject``) that
 ``posecast calibrate subject``'s maths made from the clip's first 5 s and the true height.
 """
@@ -52,6 +54,8 @@ CROSS_SUBJECTS = ("09", "13", "49")
 LEGS_CUT = FramingOptions(prob=1.0)
 #: ``:published+subject``: seconds of each clip that ``calibrate subject`` measures first.
 CALIBRATION_S = 5.0
+#: the variants that score what the live lifting stage publishes (module docstring)
+PUBLISHED_MODES = ("published", "published+height", "published+subject")
 
 
 def flat_predictor(windows: np.ndarray) -> np.ndarray:
@@ -90,12 +94,12 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     return flip_averaged(predict), window_frames
 
 
-def published_lifter(path: str, calibrated: bool = False):  # noqa: ANN201 - EvalClip → (F, 17, 3) metres, NaN without a pose
+def published_lifter(path: str, mode: str = "published", calibration_s: float = CALIBRATION_S):  # noqa: ANN201 - EvalClip → (F, 17, 3) metres, NaN without a pose
     """Each clip as ``posecast run`` / ``posecast lift`` publish it (module docstring, ``:published``):
     its normalised 2D given as pixels of a camera with fx = fy = 1 and the centre at 0.
-    ``calibrated`` (``:published+subject``): with a subject file that ``posecast calibrate subject``
-    made from the clip's first :data:`CALIBRATION_S` seconds and its true height (the height
-    alone where the calibration refuses)."""
+    ``mode`` ``published+height``: without the live subject calibration; ``published+subject``:
+    with a subject file that ``posecast calibrate subject`` made from the clip's first
+    ``calibration_s`` seconds and its true height (the height alone where the calibration refuses)."""
     import tempfile
 
     from posecast.calibration import subject_from_lifted
@@ -106,14 +110,18 @@ def published_lifter(path: str, calibrated: bool = False):  # noqa: ANN201 - Eva
 
     folder = Path(tempfile.mkdtemp(prefix="posecast-eval-"))
 
+    if mode not in PUBLISHED_MODES:
+        raise SystemExit(f"unknown published variant {mode!r}: use one of {', '.join(PUBLISHED_MODES)}")
+    live = {"live_subject": None} if mode == "published+height" else {}
+
     def options(clip, subject: Path | None = None) -> LiftingOptions:  # noqa: ANN001
         return LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
                               height_m=None if subject else clip.height_m, subject_path=subject,
-                              max_gap_s=None)  # fmt: skip
+                              max_gap_s=None, **live)  # fmt: skip
 
     def subject_file(clip, keypoints: np.ndarray, confidence: np.ndarray) -> Path | None:  # noqa: ANN001
         """As ``calibrate subject``: the live stage's raw lifted poses of the first seconds, their 2D."""
-        frames = int(CALIBRATION_S * TRAINING_FPS)
+        frames = int(calibration_s * TRAINING_FPS)
         keypoints, confidence = keypoints[:frames], confidence[:frames]
         poses = lift_sequence(keypoints, confidence, TRAINING_FPS, options(clip))[3]
         posed = np.isfinite(poses).all(axis=(1, 2))
@@ -128,7 +136,7 @@ def published_lifter(path: str, calibrated: bool = False):  # noqa: ANN201 - Eva
     def lift(clip) -> np.ndarray:  # noqa: ANN001
         keypoints = clip.keypoints_norm.astype(np.float64)
         confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence.astype(np.float64)
-        subject = subject_file(clip, keypoints, confidence) if calibrated else None
+        subject = subject_file(clip, keypoints, confidence) if mode == "published+subject" else None
         return lift_sequence(keypoints, confidence, TRAINING_FPS, options(clip, subject))[1]
 
     return lift
@@ -179,9 +187,11 @@ def eval_sets(clips: list[Clip], names: list[str]) -> dict[str, list[Clip]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True,
-                    help="LABEL=PATH[.pt|.onnx][:int8|:flip|:ensemble|:int8+flip|:published], NAME, or flat; flip: "
-                         "flip averaging, as the live pipeline lifts; ensemble: also over camera rolls of ±45°; "
-                         "published: what posecast run publishes (the live lifting stage)")  # fmt: skip
+                    help="LABEL=PATH[.pt|.onnx][:int8|:flip|:ensemble|:int8+flip|:published|:published+height|"
+                         ":published+subject], NAME, or flat; flip: flip averaging, as the live pipeline lifts; "
+                         "ensemble: also over camera rolls of ±45°; published: what posecast run publishes (the live "
+                         "lifting stage; +height: without the live subject calibration; +subject: with a subject "
+                         "file from the clip's first seconds)")  # fmt: skip
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="in_domain,cross", help="comma-separated: in_domain, cross, cmu_all")
     ap.add_argument("--max-clips", type=int, default=0, help="evaluate on only this many clips per set")
@@ -204,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-from-s", type=float, default=0.0, metavar="S",
                     help="published models: score each clip's frames from S seconds on (e.g. once the bone "
                          "lengths have settled); the frames before count as without a pose")  # fmt: skip
+    ap.add_argument("--calibration-s", type=float, default=CALIBRATION_S, metavar="S",
+                    help=f":published+subject: seconds of each clip that calibrate subject measures (default "
+                         f"{CALIBRATION_S:g}; with --score-from-s S too, no frame scored was seen by it)")  # fmt: skip
     ap.add_argument("--json", type=Path, required=True, help="results (merged into an existing file)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
@@ -214,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(r is not None and not 0 < r <= TRAINING_FPS for r in rates):
         ap.error(f"--camera-fps: each rate must be in (0, {TRAINING_FPS:g}] (the clips' rate), got {args.camera_fps!r}")
     if args.score_from_s < 0 or (args.score_from_s > 0 and not all(
-            m.endswith((":published", ":published+subject")) for m in args.model)):  # fmt: skip
+            m.rpartition(":")[2] in PUBLISHED_MODES for m in args.model)):  # fmt: skip
         ap.error(f"--score-from-s takes seconds >= 0 and :published models only, got {args.score_from_s}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
@@ -231,10 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.model:
         label, _, path = spec.rpartition("=")  # labels may contain "=" (T=27); paths do not
         label = label or path
-        published = path.endswith((":published", ":published+subject"))
+        published = path.rpartition(":")[2] in PUBLISHED_MODES
         if published:
             base, _, mode = path.rpartition(":")
-            predict, window, lift_clip = None, 0, published_lifter(base, calibrated=mode == "published+subject")
+            predict, window, lift_clip = None, 0, published_lifter(base, mode, args.calibration_s)
             if args.score_from_s > 0:
                 lift_clip = from_seconds(lift_clip, args.score_from_s)
             if len(rates) > 1:

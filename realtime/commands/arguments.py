@@ -21,7 +21,7 @@ from ..avatar import AvatarWorld
 from ..detectors import DETECTORS
 from ..detectors.mediapipe import MAX_PEOPLE
 from ..errors import OptionsError
-from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, OneEuroOptions, TrackerOptions
+from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOptions, OneEuroOptions, TrackerOptions
 from ..pipeline import Pipeline
 from ..progress import progress
 from ..sinks import SINKS
@@ -61,6 +61,11 @@ def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hfov", type=float, default=DEFAULT_HFOV_DEG, help=hfov_help)
 
 
+NO_LIVE_SUBJECT_HELP = ("without --subject, keep the bone lengths the smoother learns from the network instead of "
+                        "measuring each person's from their first 2 s as `calibrate subject` does (README, How the "
+                        "3D becomes metric)")  # fmt: skip
+
+
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Everything ``run`` and ``demo`` take besides ``--source``: the pipeline, every registered
     detector's and sink's options."""
@@ -76,6 +81,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--subject-height", "--height", dest="height", type=float, metavar="M",
                       help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
     size.add_argument("--subject", type=Path, help="subject file from `posecast calibrate subject`")
+    parser.add_argument("--no-live-subject", action="store_true", help=NO_LIVE_SUBJECT_HELP)
     parser.add_argument("--one-euro", action="store_true", help="also filter joints with a One Euro filter")
     parser.add_argument("--no-knee-limit", action="store_true",
                         help="keep knees the network bends backwards (by default one bent backwards by more than "
@@ -105,6 +111,7 @@ def lifting_options(args: argparse.Namespace) -> LiftingOptions:
         one_euro=OneEuroOptions(min_cutoff_hz=1.5, beta=0.5) if getattr(args, "one_euro", False) else None,
         tracker=TrackerOptions(max_people=max_people),
         max_knee_backward_deg=None if getattr(args, "no_knee_limit", False) else MAX_BACKWARD_DEG,
+        live_subject=None if getattr(args, "no_live_subject", False) else LiveSubjectOptions(),
     )
 
 

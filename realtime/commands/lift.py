@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..offline import lift_file
-from .arguments import add_model_arguments, lifter_options
+from .arguments import NO_LIVE_SUBJECT_HELP, add_model_arguments, lifter_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,10 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "FOLDER/<input name>_3d.npz")  # fmt: skip
     parser.add_argument("--subject-height", "--height", dest="height", type=float, default=None, metavar="M",
                         help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
+    parser.add_argument("--no-live-subject", action="store_true", help=NO_LIVE_SUBJECT_HELP)
     add_model_arguments(parser)
     parser.set_defaults(func=lift)
 
 
 def lift(args: argparse.Namespace) -> int:
-    lift_file(args.input, args.output, args.height, lifter_options(args))
+    lift_file(args.input, args.output, args.height, lifter_options(args), live_subject=not args.no_live_subject)
     return 0

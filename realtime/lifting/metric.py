@@ -7,7 +7,8 @@ Per frame (:meth:`MetricPoseLifting.process`):
    (:func:`posecast.engines.normalize.normalize_pixels`), push into each person's causal window.
 2. ``lift``: one batched call of the exported networks for every person seen.
 3. ``smooth``: per person, bone-length smoothing makes the pose metric from the subject's
-   height or profile, a knee bent backwards is mirrored to bend forwards
+   height or profile (without a profile, the lengths that live subject calibration,
+   :mod:`.live_subject`, measures from the person's first seconds), a knee bent backwards is mirrored to bend forwards
    (:mod:`posecast.engines.joint_limits`), the optional One Euro filter, and the root placed
    from the focal length and the 2D (:func:`posecast.engines.camera.solve_root_translation`).
 
@@ -46,6 +47,7 @@ from ..errors import OptionsError
 from ..stages import PoseLifting
 from ..types import Detections2D, PersonPose
 from .lifter import Lifter3D, LifterOptions
+from .live_subject import LiveSubjectOptions
 from .person import MetricPose, PersonState
 from .plausibility import PlausibilityOptions, implausibility
 from .smoothing import BoneLengthSmootherOptions, OneEuroOptions
@@ -67,7 +69,9 @@ class LiftingOptions:
     shorter dropouts are bridged);
     ``plausibility``: the limits beyond which a pose is published as ``lost``;
     ``max_knee_backward_deg``: a knee bent backwards by more is mirrored in depth to bend
-    forwards (:mod:`posecast.engines.joint_limits`; ``None``: off)."""
+    forwards (:mod:`posecast.engines.joint_limits`; ``None``: off);
+    ``live_subject``: without a subject file, measure each person's bone lengths from their first
+    seconds as ``calibrate subject`` does (:mod:`.live_subject`; ``None``: the smoother's own)."""
 
     lifter: LifterOptions = field(default_factory=LifterOptions)
     intrinsics_path: Path | None = None
@@ -81,6 +85,7 @@ class LiftingOptions:
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     plausibility: PlausibilityOptions = field(default_factory=PlausibilityOptions)
     max_knee_backward_deg: float | None = MAX_BACKWARD_DEG
+    live_subject: LiveSubjectOptions | None = field(default_factory=LiveSubjectOptions)
 
     def __post_init__(self) -> None:
         if not 10.0 <= self.hfov_deg <= 170.0:
@@ -120,6 +125,7 @@ class MetricPoseLifting(PoseLifting):
         else:
             self.subject = SubjectProfile.from_height(o.height_m or DEFAULT_HEIGHT_M, assumed=o.height_m is None)
             self._smoother = BoneLengthSmootherOptions.from_height(self.subject.height_m)
+        self._live_subject = None if o.subject_path is not None else o.live_subject
         self.lifter = Lifter3D(o.lifter)
         self._model_fps = self.lifter.metadata.frame_rate_hz
         self.tracker = Tracker(o.tracker)
@@ -171,6 +177,7 @@ class MetricPoseLifting(PoseLifting):
             "height_m": self.subject.height_m,
             "height_assumed": self.subject.assumed,
             "subject_source": self.subject.source or ("default" if self.subject.assumed else "height"),
+            "live_subject_calibration_s": None if self._live_subject is None else self._live_subject.after_s,
             "model_kind": meta.model_kind,
             "window_frames": meta.window_frames,
             "model_commit": meta.git_commit,
@@ -227,6 +234,7 @@ class MetricPoseLifting(PoseLifting):
                 state.reset()
                 people[person_id] = PersonPose.lost(person_id)
                 continue
+            state.accept(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns)
             people[person_id] = PersonPose(
                 person_id, pose.state, keypoints_px[k], confidence[k], joints_m,
                 pose.joints_rel_m, pose.root_m, pose.bone_lengths_m, float(lifted.scale[k]), lifted.joints_rel[k],
@@ -258,7 +266,8 @@ class MetricPoseLifting(PoseLifting):
         if person_id not in self.states:
             o = self.options
             self.states[person_id] = PersonState(self.lifter.window_frames, self._smoother, o.one_euro, o.max_gap_s,
-                                                 self._model_fps, o.max_knee_backward_deg)  # fmt: skip
+                                                 self._model_fps, o.max_knee_backward_deg,
+                                                 self._live_subject)  # fmt: skip
         return self.states[person_id]
 
     def reset(self) -> None:

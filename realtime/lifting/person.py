@@ -6,7 +6,8 @@ network call that lifts everybody: :meth:`PersonState.push` (window in) and
 :meth:`PersonState.finish` (metric 3D out). A frame in which the person is not seen touches
 nothing: the state is held, so a short dropout (up to ``max_gap_s``) is bridged by the window's
 resampling; after a longer one the window restarts, and the bone lengths, which belong to the
-person, are kept.
+person, are kept. With live subject calibration (:mod:`.live_subject`) the person's first seconds
+are measured as ``calibrate subject`` measures them and the smoother takes those lengths.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from ...engines.camera import solve_root_translation
 from ...engines.joint_limits import mirror_backward_knees
+from .live_subject import LiveSubjectCalibration, LiveSubjectOptions
 from .smoothing import BoneLengthSmoother, BoneLengthSmootherOptions, OneEuroFilter, OneEuroOptions
 from .window import PoseWindow, PoseWindowOptions, WindowResult
 
@@ -33,7 +35,8 @@ class MetricPose:
 
 
 class PersonState:
-    """The window, the bone-length smoother, the knee limit and the optional One Euro filter of one person."""
+    """The window, the bone-length smoother (with the optional live subject calibration), the knee
+    limit and the optional One Euro filter of one person."""
 
     def __init__(
         self,
@@ -43,10 +46,14 @@ class PersonState:
         max_gap_s: float | None = 0.5,
         model_fps: float = 30.0,
         max_knee_backward_deg: float | None = None,
+        live_subject: LiveSubjectOptions | None = None,
     ) -> None:
         self.window = PoseWindow(PoseWindowOptions(window_frames, model_fps, max_gap_s))
         self.max_knee_backward_deg = max_knee_backward_deg
         self.smoother = BoneLengthSmoother(smoother)
+        self.live_subject = None
+        if live_subject is not None and not smoother.fixed_lengths:
+            self.live_subject = LiveSubjectCalibration(self.smoother.height_m, live_subject)
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
         self._state = "warming"
 
@@ -82,10 +89,24 @@ class PersonState:
             return None
         return MetricPose(self._state, joints_rel_m, root_m, self.smoother.bone_lengths_m)
 
+    def accept(
+        self, joints_lifted: np.ndarray, keypoints_norm: np.ndarray, confidence: np.ndarray, timestamp_ns: int
+    ) -> None:
+        """This frame's pose was published (placed and plausible): its raw lifted pose, 2D and
+        confidences go to the live subject calibration; the frame that measures the person hands
+        the lengths to the smoother (used from the next frame on)."""
+        if self.live_subject is not None and not self.live_subject.done:
+            measured = self.live_subject.observe(joints_lifted, keypoints_norm, confidence, timestamp_ns)
+            if measured is not None:
+                self.smoother.adopt(measured)
+
     def reset(self) -> None:
-        """A new subject or a pose that cannot be trusted: forget the window, the bone estimate
-        and the filter."""
+        """A pose that cannot be trusted: forget the window, the bone estimate and the filter.
+        What the live subject calibration measured (or the published frames it holds so far)
+        belongs to the person and stays: a measured person keeps their lengths."""
         self.window.reset()
         self.smoother.reset()
+        if self.live_subject is not None and self.live_subject.bone_lengths_m is not None:
+            self.smoother.adopt(self.live_subject.bone_lengths_m)
         if self.one_euro is not None:
             self.one_euro.reset()

@@ -31,7 +31,9 @@ metres with bone lengths that stay constant over time, the run-time form of the 
 6. Rebuild the pose along the kinematic tree, root at the origin, keeping each bone's
    direction: ``child = parent + L_b · unit(child − parent)``.
 
-With ``fixed_lengths`` (a calibrated subject file) steps 1–4 are skipped and the reference
+:meth:`BoneLengthSmoother.adopt` replaces the estimate with a measurement (live subject
+calibration, :mod:`.live_subject`): the bones count as settled and step 5 takes the published
+lengths there. With ``fixed_lengths`` (a calibrated subject file) steps 1–4 are skipped and the reference
 lengths are used as they are. Measured at 30 fps on a walking mocap clip whose proportions
 differ by up to 10 % from the typical adult, corrupted with ±15 % per-frame global scale and
 5 % per-bone noise (tests/realtime/test_smoothing.py): every bone within 2.5 % of the truth
@@ -119,6 +121,11 @@ class BoneLengthSmoother:
         self.reset()
 
     @property
+    def height_m(self) -> float:
+        """The standing height the lengths keep (metres)."""
+        return self._height_m
+
+    @property
     def bone_lengths_m(self) -> np.ndarray:
         """The published lengths ``(16,)`` in metres, :data:`skeleton.BONES` order (a copy)."""
         return self._published.copy()
@@ -140,6 +147,24 @@ class BoneLengthSmoother:
         self._fresh = True
         self._last_ns: int | None = None
         self._units = np.tile(_DEFAULT_UNIT, (len(skeleton.BONES), 1))
+
+    def adopt(self, lengths_m: np.ndarray) -> None:
+        """Take ``lengths_m`` ``(16,)`` (a measurement, e.g. :mod:`.live_subject`'s) as the settled
+        estimate: the published lengths move there at ``max_rate`` and lock (with ``memory_s``:
+        keep following from there). Bounded and scaled to the height as any estimate."""
+        if self.options.fixed_lengths:
+            return
+        estimate = np.asarray(lengths_m, dtype=np.float64)
+        if estimate.shape != self._reference.shape or not np.all(estimate > 0):
+            raise ValueError(f"expected 16 positive bone lengths in metres, got {lengths_m}")
+        if self._bounds is not None:
+            estimate = np.clip(estimate, *self._bounds)
+        self._estimate = estimate * (self._height_m / float(skeleton.HEIGHT_PER_BONE @ estimate))
+        self._seen_s = np.maximum(self._seen_s, self.options.convergence_s)
+        self._weight_s = np.maximum(self._weight_s, 1e-12)
+        self._settled, self._locked = True, False
+        if self._fresh:  # nothing published yet: publish the measurement from the first frame
+            self._published, self._fresh = self._estimate.copy(), False
 
     def process(self, joints_rel: np.ndarray, timestamp_ns: int, confidence: np.ndarray | None = None) -> np.ndarray:
         """Pose ``(17, 3)`` in arbitrary units (root-relative, camera axes) and per-joint 2D

@@ -81,6 +81,13 @@ def test_knee_limit_is_on_unless_asked_off() -> None:
         LiftingOptions(max_knee_backward_deg=95.0)
 
 
+def test_live_subject_calibration_is_on_unless_asked_off() -> None:
+    parser = build_parser()
+    assert lifting_options(parser.parse_args(["run"])).live_subject is not None
+    assert lifting_options(parser.parse_args(["demo", "--no-live-subject"])).live_subject is None
+    assert parser.parse_args(["lift", "--input", "a.npz", "--output", "b.npz", "--no-live-subject"]).no_live_subject
+
+
 def test_flip_averaging_is_on_unless_asked_off() -> None:
     parser = build_parser()
     assert lifting_options(parser.parse_args(["run"])).lifter.flip_average

@@ -32,7 +32,8 @@ def test_lift_round_trip(tmp_path: Path, media_dir: Path) -> None:
     assert np.isfinite(joints).all()
     np.testing.assert_allclose(rel[:, skeleton.ROOT], 0.0, atol=1e-6)
     assert (joints[:, skeleton.ROOT, 2] > 0.5).all()  # in front of the camera
-    lengths = skeleton.bone_lengths(rel[15:])  # after the 2 s (10 frames at 5 fps) of convergence
+    # measured live after 2 s (10 frames at 5 fps), then reached at 20 % of a bone per second at most
+    lengths = skeleton.bone_lengths(rel[20:])
     assert ((lengths.max(0) - lengths.min(0)) / lengths.mean(0)).max() <= 0.01
     assert skeleton.height_from_bone_lengths(lengths[-1]) == pytest.approx(1.65, rel=0.01)
 

@@ -4,57 +4,30 @@ filmed by a known virtual camera, lifted frame by frame, gives back its bone len
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from posecast.calibration import estimate_subject
 from posecast.calibration.errors import CalibrationError
 from posecast.calibration.subject import SubjectOptions
-from posecast.engines import normalize, skeleton
-from posecast.engines.training.data.cameras import sample_cameras, turned_to_face
-from posecast.engines.training.data.windows import rescale_bones
+from posecast.engines import skeleton
 from posecast.realtime.lifting import LiftingOptions
 from posecast.realtime.offline import lift_sequence
 
+#: conftest's ``filmed_walk``
+Walk = Callable[..., tuple[np.ndarray, np.ndarray, float]]
 
-def _lifted_walk(
-    walk_joints: np.ndarray,
-    hips: float = 1.0,
-    shoulders: float = 1.0,
-    facing: bool = False,
-    joint_offset_m: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """A person with other proportions than the training skeleton (longer legs, shorter arms;
-    the hip and shoulder widths × ``hips``, ``shoulders``) walking past a random webcam (or,
-    ``facing``, turned to walk towards it), lifted as the live pipeline lifts: ``(raw lifted
-    poses (F, 17, 3), their normalised 2D (F, 17, 2), true bone lengths (16,), height in metres)``.
-    ``joint_offset_m`` ``(17, 3)``: where the 2D puts each joint, off the true one by this
-    constant offset in the camera's axes (a detector's idea of a hip or a head)."""
-    factors = np.ones(len(skeleton.BONES))
-    for i, name in enumerate(skeleton.BONE_NAMES):
-        if "knee" in name:
-            factors[i] = 1.08
-        elif "elbow" in name or "wrist" in name:
-            factors[i] = 0.94
-        elif name.endswith("hip") and i in skeleton.WIDTH_BONES:
-            factors[i] = hips
-        elif name.endswith("shoulder") and i in skeleton.WIDTH_BONES:
-            factors[i] = shoulders
-    world = rescale_bones(walk_joints.astype(np.float64)[None], factors[None])  # (1, F, 17, 3)
-    cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), np.random.default_rng(5))
-    if facing:
-        world = turned_to_face(world[0], cameras)[None]
-    seen = cameras.to_camera(world)
-    if joint_offset_m is not None:
-        seen = seen + skeleton.derive_axial(joint_offset_m.copy())  # the derived joints: the detector's midpoints
-    keypoints_norm = normalize.project(seen)[0]
-    true_lengths = np.median(skeleton.bone_lengths(world[0]), axis=0)
 
+def _lifted_walk(filmed_walk: Walk, **person: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The ``filmed_walk`` (conftest) of a ``person`` lifted as the live pipeline lifts: ``(raw
+    lifted poses (F, 17, 3), their normalised 2D (F, 17, 2), true bone lengths (16,), height in
+    metres)``."""
+    keypoints_norm, true_lengths, height_m = filmed_walk(**person)
     options = LiftingOptions(fixed_intrinsics=(1.0, 1.0, 0.0, 0.0), max_gap_s=None)  # the 2D is normalised
     poses = lift_sequence(keypoints_norm, np.ones(keypoints_norm.shape[:2]), 30.0, options)[3]  # raw, as calibrated
     posed = np.isfinite(poses).all(axis=(1, 2))  # as calibrate subject: the frames the live stage gave a pose
-    poses, keypoints_norm = poses[posed], keypoints_norm[posed]
-    return poses, keypoints_norm, true_lengths, skeleton.height_from_bone_lengths(true_lengths)
+    return poses[posed], keypoints_norm[posed], true_lengths, height_m
 
 
 def _errors(profile, true_lengths: np.ndarray) -> np.ndarray:
@@ -71,12 +44,12 @@ def _report(errors: np.ndarray) -> str:
     return str(dict(zip(skeleton.BONE_NAMES, np.round(errors, 3).tolist(), strict=True)))
 
 
-def test_the_2d_corrects_the_lifters_proportions(walk_joints: np.ndarray) -> None:
+def test_the_2d_corrects_the_lifters_proportions(filmed_walk: Walk) -> None:
     """Every bone but the two widths: the lifter's own lengths are up to 17 % off (the head, with
     the shin 12 % short); on the viewing rays of every frame within 6.3 %; on the rays of the
     frames that see across each bone (the calibration's way when it has the 2D) within 3.3 %
     (measured: the prior of typical proportions left out)."""
-    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints)
+    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(filmed_walk)
     lifted = _errors(estimate_subject(poses, height_m), true_lengths)
     every_frame = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm, options=EVERY_FRAME),
                           true_lengths)  # fmt: skip
@@ -90,11 +63,11 @@ def test_the_2d_corrects_the_lifters_proportions(walk_joints: np.ndarray) -> Non
         estimate_subject(poses, height_m, keypoints_norm=keypoints_norm[:, :, :1])
 
 
-def test_widths_never_seen_across_keep_typical_proportions(walk_joints: np.ndarray, caplog) -> None:  # noqa: ANN001
+def test_widths_never_seen_across_keep_typical_proportions(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
     """This walk passes the camera with the hips and shoulders 55-65° out of the image plane in
     every frame: the lifter's widths would be its guess, so the profile keeps typical ones for the
     height, says so, and the other bones are unchanged."""
-    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints, hips=0.9, shoulders=1.1)
+    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(filmed_walk, hips=0.9, shoulders=1.1)
     with caplog.at_level(logging.WARNING, logger="posecast.calibration.subject"):
         profile = estimate_subject(poses, height_m, keypoints_norm=keypoints_norm)
     widths = list(skeleton.WIDTH_BONES)
@@ -114,13 +87,13 @@ def test_widths_never_seen_across_keep_typical_proportions(walk_joints: np.ndarr
     np.testing.assert_allclose(measured.as_array()[seen], anywhere.as_array()[seen], rtol=0.01)
 
 
-def test_every_bone_is_measured_when_the_person_faces_the_camera(walk_joints: np.ndarray) -> None:
+def test_every_bone_is_measured_when_the_person_faces_the_camera(filmed_walk: Walk) -> None:
     """The same walk towards the camera by a person with hips 10 % narrower and shoulders 10 %
     wider than typical (typical proportions miss them by 16 % and 5 %): the frames facing the
     camera measure both widths (1.2 % and 2.9 %), and every bone is within 5 % (the shin, 4.3 %;
     from every frame: 11 %). With the prior of typical proportions (the default) the hips, two
     standard deviations narrow and the least well measured bone, end between the two (11.5 %)."""
-    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints, hips=0.9, shoulders=1.1, facing=True)
+    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(filmed_walk, hips=0.9, shoulders=1.1, facing=True)
     measured = estimate_subject(poses, height_m, keypoints_norm=keypoints_norm, options=MEASURED)
     widths = list(skeleton.WIDTH_BONES)
     assert measured.typical_bones == () and measured.clipped_bones == ()
@@ -136,21 +109,21 @@ def test_every_bone_is_measured_when_the_person_faces_the_camera(walk_joints: np
     assert (error[widths] < between[widths]).all() and (between[widths] < typical[widths]).all(), _report(between)
 
 
-def test_subject_bone_lengths_from_lifted_video(walk_joints: np.ndarray) -> None:
+def test_subject_bone_lengths_from_lifted_video(filmed_walk: Walk) -> None:
     """The calibration issue's requirement, ≤ 5 % per bone through the lifter, on the walk past
     the camera (a strict expected failure until 2026-12-03), as ``calibrate subject`` does it
     (the defaults: the prior of typical proportions included). The widths pass as typical for the
     height, not measured (this walk never shows them; the profile says so): this person's are
     typical for a slightly shorter one (4.7 % off). Every other bone is measured (within 3.3 %
     alone, 4.3 % with the prior: the upper arms, 6 % short, are pulled 2 points towards typical)."""
-    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints)
+    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(filmed_walk)
     profile = estimate_subject(poses, height_m, keypoints_norm=keypoints_norm)
     error = _errors(profile, true_lengths)
     assert error.max() <= 0.05, _report(error)
     assert set(profile.typical_bones) == {skeleton.BONE_NAMES[b] for b in skeleton.WIDTH_BONES}
 
 
-def test_the_prior_of_typical_proportions_absorbs_a_constant_joint_offset(walk_joints: np.ndarray) -> None:
+def test_the_prior_of_typical_proportions_absorbs_a_constant_joint_offset(filmed_walk: Walk) -> None:
     """A detector puts each joint a little off where the body's joint is (1 cm per axis here, about
     the evaluation's MediaPipe-shaped bias), the same in every frame: it does not average away, and
     on the short bones it is several per cent. Six such detectors on the walk towards the camera:
@@ -161,7 +134,7 @@ def test_the_prior_of_typical_proportions_absorbs_a_constant_joint_offset(walk_j
     worst_measured, worst_with_prior = [], []
     for seed in range(6):
         offset = np.random.default_rng(seed).normal(0.0, 0.01, (skeleton.NUM_JOINTS, 3))
-        poses, keypoints_norm, true_lengths, height_m = _lifted_walk(walk_joints, facing=True, joint_offset_m=offset)
+        poses, keypoints_norm, true_lengths, height_m = _lifted_walk(filmed_walk, facing=True, joint_offset_m=offset)
         measured = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm, options=MEASURED),
                            true_lengths)  # fmt: skip
         with_prior = _errors(estimate_subject(poses, height_m, keypoints_norm=keypoints_norm), true_lengths)

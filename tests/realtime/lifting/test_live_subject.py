@@ -1,0 +1,142 @@
+"""Live subject calibration through the real lifting network: the walk of a person with other
+proportions than typical, lifted as ``posecast run`` lifts it, with and without the measurement
+from the first seconds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from posecast.calibration import estimate_subject
+from posecast.engines import skeleton
+from posecast.realtime.errors import OptionsError
+from posecast.realtime.lifting import LiftingOptions, LiveSubjectOptions
+from posecast.realtime.lifting.live_subject import LiveSubjectCalibration
+from posecast.realtime.lifting.smoothing import BoneLengthSmoother, BoneLengthSmootherOptions
+from posecast.realtime.offline import lift_sequence
+
+#: conftest's ``filmed_walk``
+Walk = Callable[..., tuple[np.ndarray, np.ndarray, float]]
+FPS = 30.0
+
+
+def _published(keypoints_norm: np.ndarray, height_m: float, live: LiveSubjectOptions | None):
+    """Published root-relative joints ``(F, 17, 3)`` and raw lifted poses, as ``posecast run`` gives them."""
+    options = LiftingOptions(fixed_intrinsics=(1.0, 1.0, 0.0, 0.0), max_gap_s=None, height_m=height_m,
+                             live_subject=live)  # fmt: skip
+    _, joints_rel, _, lifted = lift_sequence(keypoints_norm, np.ones(keypoints_norm.shape[:2]), FPS, options)
+    return joints_rel, lifted
+
+
+def test_the_first_two_seconds_measure_the_person_as_calibrate_subject_does(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
+    """The walk towards the camera by a person with legs 8 % long and arms 6 % short. Until 2 s the
+    published lengths are the smoother's, exactly as without the live measurement (nothing is
+    looked at ahead of time); at 2 s the frames so far are measured as ``calibrate subject``
+    measures them, and the published lengths move there at the smoother's bounded rate (never
+    more than 0.7 % of a bone in a frame at 30 fps) and stay. They end closer to the person's
+    than the smoother's own (mean error 2.2 % against 6.6 %), and keep them when an untrusted
+    pose resets the smoother (alone it restarts from one frame's lengths, 22 % off)."""
+    keypoints_norm, true_lengths, height_m = filmed_walk(facing=True)
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        live, lifted = _published(keypoints_norm, height_m, LiveSubjectOptions())
+    alone, _ = _published(keypoints_norm, height_m, None)
+    live_lengths, alone_lengths = skeleton.bone_lengths(live), skeleton.bone_lengths(alone)
+    differs = np.flatnonzero(np.any(live_lengths != alone_lengths, axis=-1))
+    first = differs[0]  # the frame after the one whose time reached 2 s (the first frame counts 1/30 s)
+    assert first in (int(2.0 * FPS), int(2.0 * FPS) + 1), first
+    assert "live subject calibration: bone lengths measured from" in caplog.text
+
+    # what calibrate subject makes of the frames published so far: the lengths published from there on
+    posed = np.isfinite(lifted[:first]).all(axis=(1, 2))
+    expected = estimate_subject(lifted[:first][posed], height_m, np.ones((int(posed.sum()), skeleton.NUM_JOINTS)),
+                                keypoints_norm=keypoints_norm[:first][posed]).as_array()  # fmt: skip
+    published = np.isfinite(live_lengths).all(axis=-1)
+    np.testing.assert_allclose(live_lengths[published][-1], expected, atol=1e-6)
+    settled = np.flatnonzero(published & (np.abs(live_lengths - expected).max(axis=-1) < 1e-6))
+    assert settled[0] < first + FPS  # moved there within a second ...
+    assert np.ptp(live_lengths[settled[0] :][published[settled[0] :]], axis=0).max() < 1e-6  # ... and kept
+    step = np.abs(np.diff(live_lengths[published], axis=0)) / skeleton.bone_lengths_from_height(height_m)
+    assert step.max() <= 0.2 / FPS + 1e-9
+
+    # the smoother alone learns the lifter's proportions; an untrusted pose near the end (the person
+    # close to the camera) resets it to a single frame's, while a measured person keeps their lengths
+    live_error = np.abs(live_lengths / true_lengths - 1).mean(axis=-1)
+    alone_error = np.abs(alone_lengths / true_lengths - 1).mean(axis=-1)
+    both = np.flatnonzero(published & np.isfinite(alone_error))
+    both = both[both >= settled[0]]
+    reset = both[np.abs(alone_error[both] - alone_error[both[0]]) > 0.02]
+    assert len(reset) and np.allclose(live_error[reset], live_error[settled[0]], atol=1e-9), (alone_error, live_error)
+    before_reset = both[both < reset[0]]
+    assert np.median(live_error[before_reset]) < 0.03 < 0.06 < np.median(alone_error[before_reset])
+
+
+def test_a_subject_file_turns_it_off(tmp_path) -> None:  # noqa: ANN001
+    """A subject file's lengths are used as they are: no person state measures anything."""
+    from posecast.calibration import SubjectProfile
+    from posecast.calibration.io import save_subject
+    from posecast.realtime.lifting import MetricPoseLifting
+
+    path = save_subject(SubjectProfile.from_height(1.8, assumed=False), tmp_path / "me.yaml")
+    lifting = MetricPoseLifting(LiftingOptions(subject_path=path))
+    try:
+        assert lifting.assumptions()["live_subject_calibration_s"] is None
+        assert lifting._state(0).live_subject is None
+    finally:
+        lifting.close()
+    lifting = MetricPoseLifting(LiftingOptions(height_m=1.8))
+    try:
+        assert lifting.assumptions()["live_subject_calibration_s"] == 2.0
+        assert lifting._state(0).live_subject is not None
+    finally:
+        lifting.close()
+
+
+def _frames(count: int, poses: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray):
+    for f in range(count):
+        yield poses[f % len(poses)], keypoints[f % len(keypoints)], confidence, int(f * 1e9 / FPS)
+
+
+def test_a_refused_measurement_is_tried_again_then_given_up(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
+    """A person never seen with enough confidence (every joint at 0.2): refused at 2 s, tried again
+    each second, given up at 5 s with one warning; nothing is measured and no more frames are kept."""
+    keypoints_norm, _, height_m = filmed_walk()
+    poses = np.concatenate([keypoints_norm, np.full((*keypoints_norm.shape[:2], 1), 3.0)], axis=-1)
+    calibration = LiveSubjectCalibration(height_m, LiveSubjectOptions(after_s=2.0, retry_s=1.0, max_s=5.0))
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        results = [calibration.observe(*frame) for frame in _frames(6 * int(FPS), poses, keypoints_norm,
+                                                                    np.full(skeleton.NUM_JOINTS, 0.2))]  # fmt: skip
+    assert all(r is None for r in results) and calibration.bone_lengths_m is None and calibration.done
+    assert caplog.text.count("refused") == 3 and caplog.text.count("gave up after") == 1
+    assert calibration._poses == []
+    calibration.reset()
+    assert not calibration.done
+
+
+def test_the_smoother_adopts_a_measurement_within_its_bounds() -> None:
+    """``adopt``: bounded to ±20 % of typical, scaled to the height, published at once on a fresh
+    smoother, locked once reached; a subject file's fixed lengths ignore it."""
+    smoother = BoneLengthSmoother(BoneLengthSmootherOptions.from_height(1.7))
+    typical = skeleton.bone_lengths_from_height(1.7)
+    measured = typical.copy()
+    measured[0] *= 1.5  # far out: held at the bound
+    smoother.adopt(measured)
+    published = smoother.bone_lengths_m
+    assert published[0] / published[1:].mean() == pytest.approx(1.2 * typical[0] / typical[1:].mean(), rel=1e-3)
+    assert skeleton.height_from_bone_lengths(published) == pytest.approx(1.7)
+    pose = skeleton.joints_from_bones(np.tile([0.0, 1.0, 0.0], (16, 1)), typical)
+    smoother.process(pose, 0)
+    assert smoother.converged
+    np.testing.assert_allclose(smoother.process(pose * 3, int(1e9)), smoother.process(pose, int(2e9)))
+    fixed = BoneLengthSmoother(BoneLengthSmootherOptions(tuple(typical), fixed_lengths=True))
+    fixed.adopt(measured)
+    np.testing.assert_array_equal(fixed.bone_lengths_m, typical)
+    with pytest.raises(ValueError, match="16 positive bone lengths"):
+        smoother.adopt(np.ones(3))
+
+
+@pytest.mark.parametrize("field, value", [("after_s", 0.0), ("retry_s", -1.0), ("max_s", 1.0)])
+def test_options_are_checked(field: str, value: float) -> None:
+    with pytest.raises(OptionsError, match="live subject calibration needs"):
+        LiveSubjectOptions(**{field: value})
