@@ -10,16 +10,22 @@ first ``after_s`` seconds with a pose, and hands the lengths to the smoother, wh
 published lengths there at its bounded rate and locks them. Nothing is looked at ahead of time:
 every frame published before the measurement has the smoother's own lengths.
 
-On held-out mocap (``tools/evaluate.py``, the frames from 2 s on; README, Accuracy) a subject
-measured from the first 2 s does as well as one measured from 5 s (in-domain P-MPJPE 25.8 mm
-with the smoother alone, 22.0 measured live, 21.9 from a 5 s file).
+What the measurement does not measure keeps the smoother's estimate: a bone not seen with
+confidence in enough frames and, above all, a hip or shoulder width the camera never saw across
+(within 15° of the image plane), which ``calibrate subject`` would set to typical proportions.
+In the first 2 s of a held-out mocap clip that is most clips' widths, and typical widths there
+trade one skeleton for another: in-domain (Bandai-Namco, whose widths are the typical ones)
+P-MPJPE 24.4 mm against 25.6 with the smoother's, but across datasets (CMU, whose hips and
+shoulders sit 1.3× and 1.6× wider, as MediaPipe's do) worse than without the measurement, by
+0.6 mm over six webcam draws, against 0.4 mm better with the smoother's widths
+(docs/accuracy.md, Live subject calibration).
 
 A refused measurement (too few usable frames: the person half out of view, an implausible
 skeleton) is tried again every ``retry_s`` seconds over all the frames so far, the last time at
 ``max_s``; then the smoother's own lengths stay. Only frames whose pose was published (placed
 and plausible) are measured. A measured person keeps the lengths when the smoother is reset by
-an untrusted pose. A height given with ``--subject-height`` is kept (the
-measurement is of proportions); without one the assumed 1.70 m is.
+an untrusted pose. A height given with ``--subject-height`` is kept (the measurement is of
+proportions); without one the assumed 1.70 m is.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...calibration.errors import CalibrationError
-from ...calibration.subject import SubjectOptions, estimate_subject
+from ...calibration.subject import SubjectOptions, SubjectProfile, estimate_subject
 from ...engines import skeleton
 from ..errors import OptionsError
 
@@ -64,18 +70,18 @@ class LiveSubjectCalibration:
     def __init__(self, height_m: float, options: LiveSubjectOptions | None = None) -> None:
         self.height_m = height_m
         self.options = options or LiveSubjectOptions()
-        #: the measured lengths ``(16,)`` in metres once measured, else ``None``
-        self.bone_lengths_m: np.ndarray | None = None
+        #: the measurement once made, else ``None``
+        self.profile: SubjectProfile | None = None
         self.reset()
 
     @property
     def done(self) -> bool:
         """Measured, or given up: no more frames are kept."""
-        return self.bone_lengths_m is not None or self._gave_up
+        return self.profile is not None or self._gave_up
 
     def reset(self) -> None:
         """A new subject, or a pose that cannot be trusted: forget the frames and the measurement."""
-        self.bone_lengths_m = None
+        self.profile = None
         self._gave_up = False
         self._poses: list[np.ndarray] = []
         self._keypoints: list[np.ndarray] = []
@@ -86,10 +92,10 @@ class LiveSubjectCalibration:
 
     def observe(
         self, joints_lifted: np.ndarray, keypoints_norm: np.ndarray, confidence: np.ndarray, timestamp_ns: int
-    ) -> np.ndarray | None:
+    ) -> SubjectProfile | None:
         """One frame with a pose: the raw lifted pose ``(17, 3)``, its normalised 2D ``(17, 2)`` and
-        confidences ``(17,)``. Returns the bone lengths ``(16,)`` in metres on the frame that measures
-        them (once), else ``None``."""
+        confidences ``(17,)``. Returns the measurement on the frame that makes it (once), else
+        ``None``; the bones it names in ``typical_bones`` were not measured."""
         if self.done:
             return None
         dt_s = 1.0 / 30.0 if self._last_ns is None else (timestamp_ns - self._last_ns) * 1e-9
@@ -102,7 +108,7 @@ class LiveSubjectCalibration:
             return None
         return self._measure()
 
-    def _measure(self) -> np.ndarray | None:
+    def _measure(self) -> SubjectProfile | None:
         start = time.perf_counter()
         o = self.options
         try:
@@ -120,14 +126,16 @@ class LiveSubjectCalibration:
                          self._seen_s, exc, o.retry_s)  # fmt: skip
                 self._next_s = min(self._seen_s + o.retry_s, o.max_s)
             return None
-        self.bone_lengths_m = profile.as_array()
+        self.profile = profile
         self._poses, self._keypoints, self._confidence = [], [], []
         typical = skeleton.bone_lengths_from_height(self.height_m)
-        not_measured = f"; typical (not measured): {', '.join(profile.typical_bones)}" if profile.typical_bones else ""
-        log.info("live subject calibration: bone lengths measured from %d frames (%.1f s) in %.0f ms, height "
-                 "%.2f m, against typical proportions: %s%s", profile.frames_used, self._seen_s,
+        measured = [(name, length) for name, length in zip(skeleton.BONE_NAMES, profile.bone_lengths_m, strict=True)
+                    if name not in profile.typical_bones]  # fmt: skip
+        log.info("live subject calibration: %d bones measured from %d frames (%.1f s) in %.0f ms, height %.2f m, "
+                 "against typical proportions: %s%s", len(measured), profile.frames_used, self._seen_s,
                  (time.perf_counter() - start) * 1e3, self.height_m,
-                 ", ".join(f"{name} {length / t - 1:+.0%}" for name, length, t in
-                           zip(skeleton.BONE_NAMES, self.bone_lengths_m, typical, strict=True)),
-                 not_measured)  # fmt: skip
-        return self.bone_lengths_m.copy()
+                 ", ".join(f"{name} {length / typical[skeleton.BONE_NAMES.index(name)] - 1:+.0%}"
+                           for name, length in measured),
+                 f"; not measured, kept as tracked: {', '.join(profile.typical_bones)}" if profile.typical_bones
+                 else "")  # fmt: skip
+        return profile

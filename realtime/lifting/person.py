@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...engines import skeleton
 from ...engines.camera import solve_root_translation
 from ...engines.joint_limits import mirror_backward_knees
 from .live_subject import LiveSubjectCalibration, LiveSubjectOptions
@@ -52,6 +53,7 @@ class PersonState:
         self.max_knee_backward_deg = max_knee_backward_deg
         self.smoother = BoneLengthSmoother(smoother)
         self.live_subject = None
+        self._adopted_m: np.ndarray | None = None  # the lengths taken from the live measurement
         if live_subject is not None and not smoother.fixed_lengths:
             self.live_subject = LiveSubjectCalibration(self.smoother.height_m, live_subject)
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
@@ -96,9 +98,11 @@ class PersonState:
         confidences go to the live subject calibration; the frame that measures the person hands
         the lengths to the smoother (used from the next frame on)."""
         if self.live_subject is not None and not self.live_subject.done:
-            measured = self.live_subject.observe(joints_lifted, keypoints_norm, confidence, timestamp_ns)
-            if measured is not None:
-                self.smoother.adopt(measured)
+            profile = self.live_subject.observe(joints_lifted, keypoints_norm, confidence, timestamp_ns)
+            if profile is not None:  # what it did not measure (the widths) the smoother keeps
+                measured = [b for b, name in enumerate(skeleton.BONE_NAMES) if name not in profile.typical_bones]
+                self.smoother.adopt(profile.as_array(), measured)
+                self._adopted_m = self.smoother.estimate_m
 
     def reset(self) -> None:
         """A pose that cannot be trusted: forget the window, the bone estimate and the filter.
@@ -106,7 +110,7 @@ class PersonState:
         belongs to the person and stays: a measured person keeps their lengths."""
         self.window.reset()
         self.smoother.reset()
-        if self.live_subject is not None and self.live_subject.bone_lengths_m is not None:
-            self.smoother.adopt(self.live_subject.bone_lengths_m)
+        if self._adopted_m is not None:
+            self.smoother.adopt(self._adopted_m)
         if self.one_euro is not None:
             self.one_euro.reset()

@@ -31,14 +31,16 @@ metres with bone lengths that stay constant over time, the run-time form of the 
 6. Rebuild the pose along the kinematic tree, root at the origin, keeping each bone's
    direction: ``child = parent + L_b · unit(child − parent)``.
 
-:meth:`BoneLengthSmoother.adopt` replaces the estimate with a measurement (live subject
-calibration, :mod:`.live_subject`): the bones count as settled and step 5 takes the published
-lengths there. With ``fixed_lengths`` (a calibrated subject file) steps 1–4 are skipped and the reference
-lengths are used as they are. Measured at 30 fps on a walking mocap clip whose proportions
-differ by up to 10 % from the typical adult, corrupted with ±15 % per-frame global scale and
-5 % per-bone noise (tests/realtime/test_smoothing.py): every bone within 2.5 % of the truth
-after 10 frames and within 1.8 % from 2 s on; from 2 s on each output bone length stays within
-0.6 % (max − min) and changes by < 0.05 % from one frame to the next.
+:meth:`BoneLengthSmoother.adopt` replaces the estimate (all bones or some) with a
+measurement (live subject calibration, :mod:`.live_subject`): the bones count as settled and
+step 5 takes the published lengths there. With ``fixed_lengths`` (a calibrated subject file)
+steps 1–4 are skipped and the reference lengths are used as they are.
+
+Measured at 30 fps on a walking mocap clip whose proportions differ by up to 10 % from the
+typical adult, corrupted with ±15 % per-frame global scale and 5 % per-bone noise
+(tests/realtime/test_smoothing.py): every bone within 2.5 % of the truth after 10 frames and
+within 1.8 % from 2 s on; from 2 s on each output bone length stays within 0.6 % (max − min)
+and changes by < 0.05 % from one frame to the next.
 
 :class:`OneEuroFilter` (Casiez, Roussel, Vogel, CHI 2012) is an optional low-latency jitter
 filter over an array of any shape. Both stages are causal and add no frame of delay.
@@ -148,15 +150,24 @@ class BoneLengthSmoother:
         self._last_ns: int | None = None
         self._units = np.tile(_DEFAULT_UNIT, (len(skeleton.BONES), 1))
 
-    def adopt(self, lengths_m: np.ndarray) -> None:
-        """Take ``lengths_m`` ``(16,)`` (a measurement, e.g. :mod:`.live_subject`'s) as the settled
+    @property
+    def estimate_m(self) -> np.ndarray:
+        """The running estimate ``(16,)`` in metres that the published lengths follow (a copy)."""
+        return self._estimate.copy()
+
+    def adopt(self, lengths_m: np.ndarray, bones: np.ndarray | None = None) -> None:
+        """Take ``lengths_m`` ``(16,)`` (a measurement, e.g. :mod:`.live_subject`'s) for the bones
+        ``bones`` (indices; default all; the others keep the running estimate) as the settled
         estimate: the published lengths move there at ``max_rate`` and lock (with ``memory_s``:
         keep following from there). Bounded and scaled to the height as any estimate."""
         if self.options.fixed_lengths:
             return
-        estimate = np.asarray(lengths_m, dtype=np.float64)
-        if estimate.shape != self._reference.shape or not np.all(estimate > 0):
+        lengths_m = np.asarray(lengths_m, dtype=np.float64)
+        if lengths_m.shape != self._reference.shape or not np.all(lengths_m > 0):
             raise ValueError(f"expected 16 positive bone lengths in metres, got {lengths_m}")
+        estimate = self._estimate.copy()
+        taken = slice(None) if bones is None else np.asarray(bones, dtype=np.intp)
+        estimate[taken] = lengths_m[taken]
         if self._bounds is not None:
             estimate = np.clip(estimate, *self._bounds)
         self._estimate = estimate * (self._height_m / float(skeleton.HEIGHT_PER_BONE @ estimate))

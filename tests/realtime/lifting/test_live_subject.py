@@ -46,12 +46,14 @@ def test_the_first_two_seconds_measure_the_person_as_calibrate_subject_does(film
     differs = np.flatnonzero(np.any(live_lengths != alone_lengths, axis=-1))
     first = differs[0]  # the frame after the one whose time reached 2 s (the first frame counts 1/30 s)
     assert first in (int(2.0 * FPS), int(2.0 * FPS) + 1), first
-    assert "live subject calibration: bone lengths measured from" in caplog.text
 
     # what calibrate subject makes of the frames published so far: the lengths published from there on
     posed = np.isfinite(lifted[:first]).all(axis=(1, 2))
-    expected = estimate_subject(lifted[:first][posed], height_m, np.ones((int(posed.sum()), skeleton.NUM_JOINTS)),
-                                keypoints_norm=keypoints_norm[:first][posed]).as_array()  # fmt: skip
+    profile = estimate_subject(lifted[:first][posed], height_m, np.ones((int(posed.sum()), skeleton.NUM_JOINTS)),
+                               keypoints_norm=keypoints_norm[:first][posed])  # fmt: skip
+    assert profile.typical_bones == ()  # walking towards the camera, every bone is seen across
+    assert f"live subject calibration: {len(skeleton.BONES)} bones measured from" in caplog.text
+    expected = profile.as_array()
     published = np.isfinite(live_lengths).all(axis=-1)
     np.testing.assert_allclose(live_lengths[published][-1], expected, atol=1e-6)
     settled = np.flatnonzero(published & (np.abs(live_lengths - expected).max(axis=-1) < 1e-6))
@@ -70,6 +72,28 @@ def test_the_first_two_seconds_measure_the_person_as_calibrate_subject_does(film
     assert len(reset) and np.allclose(live_error[reset], live_error[settled[0]], atol=1e-9), (alone_error, live_error)
     before_reset = both[both < reset[0]]
     assert np.median(live_error[before_reset]) < 0.03 < 0.06 < np.median(alone_error[before_reset])
+
+
+def test_widths_never_seen_across_keep_the_smoothers_lengths(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
+    """The walk past the camera never shows the hips and shoulders across (55-65° out of the
+    image plane), so the measurement leaves them out (``calibrate subject`` would set them to
+    typical proportions): they keep the smoother's own estimate, the other 12 bones are measured."""
+    keypoints_norm, _, height_m = filmed_walk()
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        live, _ = _published(keypoints_norm, height_m, LiveSubjectOptions())
+    alone, _ = _published(keypoints_norm, height_m, None)
+    assert "live subject calibration: 12 bones measured from" in caplog.text
+    assert "not measured, kept as tracked: pelvis-r_hip, pelvis-l_hip, thorax-l_shoulder, thorax-r_shoulder" \
+        in caplog.text  # fmt: skip
+    widths = list(skeleton.WIDTH_BONES)
+    live_lengths, alone_lengths = skeleton.bone_lengths(live), skeleton.bone_lengths(alone)
+    both = np.flatnonzero(np.isfinite(live_lengths).all(axis=-1) & np.isfinite(alone_lengths).all(axis=-1))
+    last = both[both < len(live) - 1][-1]
+    np.testing.assert_allclose(live_lengths[last, widths], alone_lengths[last, widths], rtol=0.01)
+    typical = skeleton.bone_lengths_from_height(height_m)[widths]
+    assert np.abs(alone_lengths[last, widths] / typical - 1).max() > 0.05  # not typical: the smoother's own
+    others = np.setdiff1d(np.arange(len(skeleton.BONES)), widths)
+    assert np.abs(live_lengths[last, others] / alone_lengths[last, others] - 1).max() > 0.03  # measured
 
 
 def test_a_subject_file_turns_it_off(tmp_path) -> None:  # noqa: ANN001
@@ -107,7 +131,7 @@ def test_a_refused_measurement_is_tried_again_then_given_up(filmed_walk: Walk, c
     with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
         results = [calibration.observe(*frame) for frame in _frames(6 * int(FPS), poses, keypoints_norm,
                                                                     np.full(skeleton.NUM_JOINTS, 0.2))]  # fmt: skip
-    assert all(r is None for r in results) and calibration.bone_lengths_m is None and calibration.done
+    assert all(r is None for r in results) and calibration.profile is None and calibration.done
     assert caplog.text.count("refused") == 3 and caplog.text.count("gave up after") == 1
     assert calibration._poses == []
     calibration.reset()
@@ -116,7 +140,8 @@ def test_a_refused_measurement_is_tried_again_then_given_up(filmed_walk: Walk, c
 
 def test_the_smoother_adopts_a_measurement_within_its_bounds() -> None:
     """``adopt``: bounded to ±20 % of typical, scaled to the height, published at once on a fresh
-    smoother, locked once reached; a subject file's fixed lengths ignore it."""
+    smoother, locked once reached; only the bones asked for; a subject file's fixed lengths
+    ignore it."""
     smoother = BoneLengthSmoother(BoneLengthSmootherOptions.from_height(1.7))
     typical = skeleton.bone_lengths_from_height(1.7)
     measured = typical.copy()
@@ -129,6 +154,11 @@ def test_the_smoother_adopts_a_measurement_within_its_bounds() -> None:
     smoother.process(pose, 0)
     assert smoother.converged
     np.testing.assert_allclose(smoother.process(pose * 3, int(1e9)), smoother.process(pose, int(2e9)))
+    some = BoneLengthSmoother(BoneLengthSmootherOptions.from_height(1.7))
+    some.adopt(typical * 1.1, bones=[1, 4])  # the thighs only: the other bones keep the estimate
+    ratio = some.bone_lengths_m / typical
+    assert ratio[[1, 4]] == pytest.approx(ratio[[1, 4]].mean()) and ratio[1] / ratio[0] == pytest.approx(1.1)
+    assert np.delete(ratio, [1, 4]) == pytest.approx(ratio[0])
     fixed = BoneLengthSmoother(BoneLengthSmootherOptions(tuple(typical), fixed_lengths=True))
     fixed.adopt(measured)
     np.testing.assert_array_equal(fixed.bone_lengths_m, typical)

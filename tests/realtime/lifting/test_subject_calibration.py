@@ -142,3 +142,19 @@ def test_the_prior_of_typical_proportions_absorbs_a_constant_joint_offset(filmed
         worst_measured.append(measured.max())
         worst_with_prior.append(with_prior.max())
     assert np.median(worst_with_prior) < np.median(worst_measured), (worst_measured, worst_with_prior)
+
+
+def test_widths_can_be_left_typical(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
+    """``measure_widths=False``: the walk towards the camera, whose widths are measured otherwise,
+    keeps typical widths for the height, lists them in ``typical_bones`` without the warning meant
+    for a camera that never saw across, and still measures the other bones."""
+    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(filmed_walk, hips=0.9, shoulders=1.1, facing=True)
+    widths = list(skeleton.WIDTH_BONES)
+    options = SubjectOptions(measure_widths=False, joint_placement_sd_m=None)
+    with caplog.at_level(logging.WARNING, logger="posecast.calibration.subject"):
+        profile = estimate_subject(poses, height_m, keypoints_norm=keypoints_norm, options=options)
+    assert "never saw across" not in caplog.text
+    assert profile.typical_bones == tuple(skeleton.BONE_NAMES[b] for b in sorted(widths))
+    np.testing.assert_allclose(profile.as_array()[widths], skeleton.bone_lengths_from_height(height_m)[widths])
+    seen = np.setdiff1d(np.arange(len(true_lengths)), widths)
+    assert _errors(profile, true_lengths)[seen].max() <= 0.05, _report(_errors(profile, true_lengths))
