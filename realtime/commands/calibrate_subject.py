@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def calibrate_subject(args: argparse.Namespace) -> int:
     check_writable(args.output)
     collector = SubjectCollector()
+    args.no_live_subject = True  # the command measures the whole take itself
     run_pipeline(args, args.source, [collector], lambda source: int(args.seconds * (source.source_fps or 30.0)))
     poses, confidences, keypoints_norm = collector.arrays()
     profile = subject_from_lifted(poses, confidences, args.height, source=str(args.source),

@@ -68,9 +68,9 @@ def test_two_people_side_by_side_keep_their_ids(side_by_side: Path, pose_model_p
     assert 0.5 < dancer.root_m[2] < 15 and 0.5 < squatter.root_m[2] < 15
     assert dancer.tracking == squatter.tracking == "tracking"
     for pid in side:
-        track = np.array([p.joints_rel_m for f in frames[75:] for p in f.tracked if p.person_id == pid])
+        track = np.array([p.joints_rel_m for f in frames[100:] for p in f.tracked if p.person_id == pid])
         lengths = skeleton.bone_lengths(track)
-        assert ((lengths.max(0) - lengths.min(0)) / lengths.mean(0)).max() <= 0.01  # locked after 2 s
+        assert ((lengths.max(0) - lengths.min(0)) / lengths.mean(0)).max() <= 0.01  # measured at 2 s, then locked
     assert not np.allclose(dancer.bone_lengths_m, squatter.bone_lengths_m)  # each has their own estimate
 
 
