@@ -172,6 +172,7 @@ def estimate_subject(
     options: SubjectOptions | None = None,
     source: str = "",
     keypoints_norm: np.ndarray | None = None,
+    verbose: bool = True,
 ) -> SubjectProfile:
     """Bone lengths in metres from lifted poses ``(F, 17, 3)`` (any units, any per-frame scale;
     camera axes when ``keypoints_norm`` is given).
@@ -180,8 +181,11 @@ def estimate_subject(
     ``(F, 17, 2)``, the intrinsics-normalised 2D the poses were lifted from, puts each pose onto
     its viewing rays first (module docstring; the root placement weighs joints by
     ``confidence``). Raises :class:`CalibrationError` when fewer than ``options.min_frames``
-    frames survive.
+    frames survive. ``verbose=False`` logs the steps at debug level (the caller says what it
+    did with the result: live subject calibration keeps the smoother's lengths for what was not
+    measured, not typical ones).
     """
+    info, warning = (logging.INFO, logging.WARNING) if verbose else (logging.DEBUG, logging.DEBUG)
     options = options or SubjectOptions()
     _check_height(height_m)
     poses = np.asarray(poses, dtype=np.float64)
@@ -229,18 +233,18 @@ def estimate_subject(
                               not_measured)  # fmt: skip
     typical = tuple(skeleton.BONE_NAMES[b] for b in not_measured)
     if unseen_widths:
-        log.warning("subject: the camera never saw across %s (fewer than %d frames within %.0f° of the image plane)"
-                    ": typical proportions for %.2f m used; face the camera for a moment to measure them",
+        log.log(warning, "subject: the camera never saw across %s (fewer than %d frames within %.0f° of the image "
+                    "plane): typical proportions for %.2f m used; face the camera for a moment to measure them",
                     _names(unseen_widths), options.min_frames, options.max_width_angle_deg, height_m)  # fmt: skip
     if unconfident:
-        log.warning("subject: fewer than %d frames saw %s with confidence %.2f or more (out of the image or "
+        log.log(warning, "subject: fewer than %d frames saw %s with confidence %.2f or more (out of the image or "
                     "hidden): typical proportions for %.2f m used; stand fully in view for a moment to measure them",
                     options.min_frames, _names(unconfident), options.min_confidence, height_m)  # fmt: skip
     if keypoints_norm is not None and options.joint_placement_sd_m is not None:
         measured = np.setdiff1d(np.arange(len(lengths_m)), not_measured)
         weighed = _towards_typical(lengths_m, height_m, options)
         typical_m = skeleton.bone_lengths_from_height(height_m)
-        log.info("subject: measured bones weighed against typical proportions for %.2f m by how well each can be "
+        log.log(info, "subject: measured bones weighed against typical proportions for %.2f m by how well each can be "
                  "measured (README, Calibration): %s", height_m,
                  ", ".join(f"{skeleton.BONE_NAMES[b]} {lengths_m[b] / typical_m[b] - 1:+.0%} to "
                            f"{weighed[b] / typical_m[b] - 1:+.0%}" for b in measured))  # fmt: skip
@@ -248,8 +252,8 @@ def estimate_subject(
         lengths_m = _with_typical(lengths_m, height_m, not_measured)  # the height again, typical bones as they were
     clipped: tuple[str, ...] = ()
     if options.max_deviation is not None:
-        lengths_m, clipped = _within_typical(lengths_m, height_m, options.max_deviation)
-    log.info("subject: %d of %d frames used, height %.2f m", used, len(poses), height_m)
+        lengths_m, clipped = _within_typical(lengths_m, height_m, options.max_deviation, warning)
+    log.log(info, "subject: %d of %d frames used, height %.2f m", used, len(poses), height_m)
     return SubjectProfile(float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False,
                           clipped, typical)  # fmt: skip
 
@@ -391,7 +395,9 @@ def _seen_across(poses_cam: np.ndarray, options: SubjectOptions) -> list[tuple[l
     return out
 
 
-def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float) -> tuple[np.ndarray, tuple[str, ...]]:
+def _within_typical(
+    lengths_m: np.ndarray, height_m: float, max_deviation: float, log_level: int = logging.WARNING
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """Clip each bone to ``typical × (1 ± max_deviation)`` and keep the height (rounds until both
     hold: rescaling to the height can move a bone back over a bound); returns the lengths and the
     names of the bones that were clipped in any round (they end at or near the bound)."""
@@ -412,11 +418,11 @@ def _within_typical(lengths_m: np.ndarray, height_m: float, max_deviation: float
         bones = ", ".join(f"{name} {m / t - 1:+.0%} → {b / t - 1:+.0%}"
                           for name, m, b, t, out in zip(skeleton.BONE_NAMES, measured, lengths_m, typical, clipped,
                                                         strict=True) if out)  # fmt: skip
-        log.warning("subject: %d of %d bones were not measured: their estimated lengths were implausible, so they were "
-                    "limited to ±%.0f%% of typical proportions for %.2f m (then every bone was scaled to keep the "
-                    "height): %s", len(names), len(clipped), 100 * max_deviation, height_m, bones)  # fmt: skip
+        log.log(log_level, "subject: %d of %d bones were not measured: their estimated lengths were implausible, so "
+                    "they were limited to ±%.0f%% of typical proportions for %.2f m (then every bone was scaled to "
+                    "keep the height): %s", len(names), len(clipped), 100 * max_deviation, height_m, bones)  # fmt: skip
         if 2 * len(names) > len(clipped):
-            log.warning("subject: most bones are at the bound, so this file says little more than the height: "
+            log.log(log_level, "subject: most bones are at the bound, so this file says little more than the height: "
                         "prefer --subject-height %.2f alone (README, Calibration)", height_m)  # fmt: skip
     return lengths_m, names
 

@@ -113,7 +113,7 @@ class LiveSubjectCalibration:
         o = self.options
         try:
             profile = estimate_subject(np.stack(self._poses), self.height_m, np.stack(self._confidence), o.subject,
-                                       keypoints_norm=np.stack(self._keypoints))  # fmt: skip
+                                       keypoints_norm=np.stack(self._keypoints), verbose=False)  # fmt: skip
         except CalibrationError as exc:
             if self._seen_s >= o.max_s:
                 log.warning("live subject calibration gave up after %.1f s (%s): the bone lengths learnt "

@@ -85,6 +85,7 @@ def test_widths_never_seen_across_keep_the_smoothers_lengths(filmed_walk: Walk, 
     assert "live subject calibration: 12 bones measured from" in caplog.text
     assert "not measured, kept as tracked: pelvis-r_hip, pelvis-l_hip, thorax-l_shoulder, thorax-r_shoulder" \
         in caplog.text  # fmt: skip
+    assert "never saw across" not in caplog.text  # calibrate subject's advice: its widths would be typical
     widths = list(skeleton.WIDTH_BONES)
     live_lengths, alone_lengths = skeleton.bone_lengths(live), skeleton.bone_lengths(alone)
     both = np.flatnonzero(np.isfinite(live_lengths).all(axis=-1) & np.isfinite(alone_lengths).all(axis=-1))
