@@ -234,20 +234,20 @@ def estimate_subject(
     typical = tuple(skeleton.BONE_NAMES[b] for b in not_measured)
     if unseen_widths:
         log.log(warning, "subject: the camera never saw across %s (fewer than %d frames within %.0f° of the image "
-                    "plane): typical proportions for %.2f m used; face the camera for a moment to measure them",
-                    _names(unseen_widths), options.min_frames, options.max_width_angle_deg, height_m)  # fmt: skip
+                "plane): typical proportions for %.2f m used; face the camera for a moment to measure them",
+                _names(unseen_widths), options.min_frames, options.max_width_angle_deg, height_m)  # fmt: skip
     if unconfident:
         log.log(warning, "subject: fewer than %d frames saw %s with confidence %.2f or more (out of the image or "
-                    "hidden): typical proportions for %.2f m used; stand fully in view for a moment to measure them",
-                    options.min_frames, _names(unconfident), options.min_confidence, height_m)  # fmt: skip
+                "hidden): typical proportions for %.2f m used; stand fully in view for a moment to measure them",
+                options.min_frames, _names(unconfident), options.min_confidence, height_m)  # fmt: skip
     if keypoints_norm is not None and options.joint_placement_sd_m is not None:
         measured = np.setdiff1d(np.arange(len(lengths_m)), not_measured)
         weighed = _towards_typical(lengths_m, height_m, options)
         typical_m = skeleton.bone_lengths_from_height(height_m)
-        log.log(info, "subject: measured bones weighed against typical proportions for %.2f m by how well each can be "
-                 "measured (README, Calibration): %s", height_m,
-                 ", ".join(f"{skeleton.BONE_NAMES[b]} {lengths_m[b] / typical_m[b] - 1:+.0%} to "
-                           f"{weighed[b] / typical_m[b] - 1:+.0%}" for b in measured))  # fmt: skip
+        log.log(info, "subject: measured bones weighed against typical proportions for %.2f m by how well each can "
+                "be measured (README, Calibration): %s", height_m,
+                ", ".join(f"{skeleton.BONE_NAMES[b]} {lengths_m[b] / typical_m[b] - 1:+.0%} to "
+                          f"{weighed[b] / typical_m[b] - 1:+.0%}" for b in measured))  # fmt: skip
         lengths_m[measured] = weighed[measured]
         lengths_m = _with_typical(lengths_m, height_m, not_measured)  # the height again, typical bones as they were
     clipped: tuple[str, ...] = ()
@@ -419,11 +419,11 @@ def _within_typical(
                           for name, m, b, t, out in zip(skeleton.BONE_NAMES, measured, lengths_m, typical, clipped,
                                                         strict=True) if out)  # fmt: skip
         log.log(log_level, "subject: %d of %d bones were not measured: their estimated lengths were implausible, so "
-                    "they were limited to ±%.0f%% of typical proportions for %.2f m (then every bone was scaled to "
-                    "keep the height): %s", len(names), len(clipped), 100 * max_deviation, height_m, bones)  # fmt: skip
+                "they were limited to ±%.0f%% of typical proportions for %.2f m (then every bone was scaled to keep "
+                "the height): %s", len(names), len(clipped), 100 * max_deviation, height_m, bones)  # fmt: skip
         if 2 * len(names) > len(clipped):
-            log.log(log_level, "subject: most bones are at the bound, so this file says little more than the height: "
-                        "prefer --subject-height %.2f alone (README, Calibration)", height_m)  # fmt: skip
+            log.log(log_level, "subject: most bones are at the bound, so this file says little more than the "
+                    "height: prefer --subject-height %.2f alone (README, Calibration)", height_m)  # fmt: skip
     return lengths_m, names
 
 

@@ -7,10 +7,11 @@ Per frame (:meth:`MetricPoseLifting.process`):
    (:func:`posecast.engines.normalize.normalize_pixels`), push into each person's causal window.
 2. ``lift``: one batched call of the exported networks for every person seen.
 3. ``smooth``: per person, bone-length smoothing makes the pose metric from the subject's
-   height or profile (without a profile, the lengths that live subject calibration,
-   :mod:`.live_subject`, measures from the person's first seconds), a knee bent backwards is mirrored to bend forwards
-   (:mod:`posecast.engines.joint_limits`), the optional One Euro filter, and the root placed
-   from the focal length and the 2D (:func:`posecast.engines.camera.solve_root_translation`).
+   height or profile (without a profile, with the lengths that live subject calibration,
+   :mod:`.live_subject`, measures from the person's first seconds), a knee bent backwards is
+   mirrored to bend forwards (:mod:`posecast.engines.joint_limits`), the optional One Euro
+   filter, and the root placed from the focal length and the 2D
+   (:func:`posecast.engines.camera.solve_root_translation`).
 
 Tracking policy: a person not seen in a frame is ``lost`` in that frame (no pose is made up),
 but their state is held: the tracker keeps their id for ``tracker.max_lost_s``
