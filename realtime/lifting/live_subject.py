@@ -40,11 +40,9 @@ from ...calibration.errors import CalibrationError
 from ...calibration.subject import SubjectOptions, SubjectProfile, estimate_subject
 from ...engines import skeleton
 from ..errors import OptionsError
+from .smoothing import frame_seconds
 
 log = logging.getLogger(__name__)
-
-#: A frame after a longer gap counts as this much (the bone smoother's rule).
-_MAX_DT_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -98,9 +96,8 @@ class LiveSubjectCalibration:
         ``None``; the bones it names in ``typical_bones`` were not measured."""
         if self.done:
             return None
-        dt_s = 1.0 / 30.0 if self._last_ns is None else (timestamp_ns - self._last_ns) * 1e-9
+        self._seen_s += frame_seconds(timestamp_ns, self._last_ns)
         self._last_ns = timestamp_ns
-        self._seen_s += min(max(dt_s, 0.0), _MAX_DT_S)
         self._poses.append(np.array(joints_lifted, dtype=np.float64))
         self._keypoints.append(np.array(keypoints_norm, dtype=np.float64))
         self._confidence.append(np.array(confidence, dtype=np.float64))

@@ -67,6 +67,13 @@ _NOMINAL_DT_S = 1.0 / 30.0
 _MAX_DT_S = 0.25  # a frame after a longer gap (a dropout, a stalled camera) counts as this much
 
 
+def frame_seconds(timestamp_ns: int, last_ns: int | None) -> float:
+    """How long the frame at ``timestamp_ns`` counts for (the previous one at ``last_ns``): the
+    gap in seconds, 1/30 for the first frame, at most 0.25 (a dropout, a stalled camera)."""
+    dt_s = _NOMINAL_DT_S if last_ns is None else (timestamp_ns - last_ns) * 1e-9
+    return min(max(dt_s, 0.0), _MAX_DT_S)
+
+
 @dataclass(frozen=True)
 class BoneLengthSmootherOptions:
     """``reference_lengths_m`` ``(16,)`` in :data:`skeleton.BONES` order: a subject profile's
@@ -197,9 +204,8 @@ class BoneLengthSmoother:
 
     def _update(self, lengths: np.ndarray, timestamp_ns: int, confidence: np.ndarray | None) -> None:
         opts = self.options
-        dt_s = _NOMINAL_DT_S if self._last_ns is None else (timestamp_ns - self._last_ns) * 1e-9
+        dt_s = frame_seconds(timestamp_ns, self._last_ns)
         self._last_ns = timestamp_ns
-        dt_s = min(max(dt_s, 0.0), _MAX_DT_S)
         if self._locked and opts.memory_s is None:  # locked: the lengths no longer change
             return
         if confidence is None:
