@@ -133,6 +133,8 @@ class LiveSubjectCalibration:
                  (time.perf_counter() - start) * 1e3, self.height_m,
                  ", ".join(f"{name} {length / typical[skeleton.BONE_NAMES.index(name)] - 1:+.0%}"
                            for name, length in measured),
-                 f"; not measured, kept as tracked: {', '.join(profile.typical_bones)}" if profile.typical_bones
-                 else "")  # fmt: skip
+                 (f"; limited to ±{o.subject.max_deviation:.0%} of typical (not a measurement): "
+                  f"{', '.join(profile.clipped_bones)}" if profile.clipped_bones else "")
+                 + (f"; not measured, kept as tracked: {', '.join(profile.typical_bones)}" if profile.typical_bones
+                    else ""))  # fmt: skip
         return profile

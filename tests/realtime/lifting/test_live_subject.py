@@ -86,6 +86,7 @@ def test_widths_never_seen_across_keep_the_smoothers_lengths(filmed_walk: Walk, 
     assert "not measured, kept as tracked: pelvis-r_hip, pelvis-l_hip, thorax-l_shoulder, thorax-r_shoulder" \
         in caplog.text  # fmt: skip
     assert "never saw across" not in caplog.text  # calibrate subject's advice: its widths would be typical
+    assert "limited to" not in caplog.text  # no bone of this person at the bound
     widths = list(skeleton.WIDTH_BONES)
     live_lengths, alone_lengths = skeleton.bone_lengths(live), skeleton.bone_lengths(alone)
     both = np.flatnonzero(np.isfinite(live_lengths).all(axis=-1) & np.isfinite(alone_lengths).all(axis=-1))
@@ -171,3 +172,18 @@ def test_the_smoother_adopts_a_measurement_within_its_bounds() -> None:
 def test_options_are_checked(field: str, value: float) -> None:
     with pytest.raises(OptionsError, match="live subject calibration needs"):
         LiveSubjectOptions(**{field: value})
+
+
+def test_bones_at_the_bound_are_named(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
+    """A person walking towards the camera with hips far wider than any adult's (×2.5, as a
+    detector that puts the hips on the outside of the thighs would see them): the measured hips
+    are limited to 20 % over typical, and the log line says they are not a measurement."""
+    keypoints_norm, _, height_m = filmed_walk(hips=2.5, facing=True)
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        live, _ = _published(keypoints_norm, height_m, LiveSubjectOptions())
+    assert "limited to ±20% of typical (not a measurement): pelvis-r_hip, pelvis-l_hip" in caplog.text
+    lengths = skeleton.bone_lengths(live)
+    last = lengths[np.isfinite(lengths).all(axis=-1)][-1]
+    hips = [skeleton.BONE_NAMES.index(name) for name in ("pelvis-r_hip", "pelvis-l_hip")]
+    typical = skeleton.bone_lengths_from_height(height_m)[hips]
+    np.testing.assert_allclose(last[hips] / typical, 1.2, atol=0.01)
