@@ -143,10 +143,6 @@ class SubjectOptions:
     #: how much adult bone proportions vary around typical ones (standard deviation of the log
     #: length; "about ±10 %" taken as two of them)
     proportion_sd: float = 0.05
-    #: measure the hip and shoulder widths (False: typical for the height, listed in
-    #: ``typical_bones``; where a 2D detector puts the hips and shoulders differs most from the
-    #: skeleton's: live subject calibration's choice)
-    measure_widths: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.trim_fraction < 0.5:
@@ -214,11 +210,8 @@ def estimate_subject(
     seen &= keep[:, None]
     estimate = _per_bone(proportions, seen, options)
     unseen_widths: list[int] = []
-    skipped_widths = [] if options.measure_widths else list(skeleton.WIDTH_BONES)
     if keypoints_norm is not None:  # camera axes: a bone counts where the camera saw across it
         for bones, across, is_width in _seen_across(poses, options):
-            if is_width and skipped_widths:
-                continue
             frames = seen[:, bones].all(axis=-1) & across
             if frames.sum() >= options.min_frames:
                 estimate[bones] = _trimmed_mean(proportions[frames][:, bones], options.trim_fraction)
@@ -226,8 +219,8 @@ def estimate_subject(
                 unseen_widths += bones
     if options.symmetric:
         estimate = _symmetrize(estimate)
-    unconfident = [b for b in np.flatnonzero(~np.isfinite(estimate)) if b not in unseen_widths + skipped_widths]
-    not_measured = sorted(unseen_widths + unconfident + skipped_widths)
+    unconfident = [b for b in np.flatnonzero(~np.isfinite(estimate)) if b not in unseen_widths]
+    not_measured = sorted(unseen_widths + unconfident)
     estimate[not_measured] = _TYPICAL_PROPORTIONS[not_measured]
     lengths_m = _with_typical(estimate * (height_m / skeleton.height_from_bone_lengths(estimate)), height_m,
                               not_measured)  # fmt: skip

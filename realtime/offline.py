@@ -19,7 +19,7 @@ from ..engines.fileio import atomic_path
 from ..engines.lift_input import posed_frames, read_lift_input
 from .errors import SourceError
 from .layouts import POSECAST_17
-from .lifting import LifterOptions, LiftingOptions, MetricPoseLifting
+from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
 from .progress import progress
 from .types import Detections2D
 
@@ -43,12 +43,13 @@ def lift_file(
 ) -> int:
     """Lift ``input_path`` into ``output_path`` (a file, or a folder to write ``<input>_3d.npz``
     into; written whole or not at all); returns the frames. ``live_subject``: measure the bone
-    lengths from the first 2 s (:mod:`posecast.realtime.lifting.live_subject`). Raises :class:`SourceError` for a
-    bad input, an unwritable output, or an input in which no frame gives a plausible pose."""
+    lengths from the first 2 s (:mod:`posecast.realtime.lifting.live_subject`). Raises
+    :class:`SourceError` for a bad input, an unwritable output, or an input in which no frame
+    gives a plausible pose."""
     keypoints, confidence, intrinsics, fps = read_lift_input(input_path)
     output_path = output_file(input_path, output_path)
     options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in intrinsics), height_m=height_m,
-                             max_gap_s=None, **({} if live_subject else {"live_subject": None}))  # fmt: skip
+                             max_gap_s=None, live_subject=LiveSubjectOptions() if live_subject else None)  # fmt: skip
     joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options)
     posed = np.isfinite(joints).all(axis=(1, 2))
     if not posed.any():
@@ -100,3 +101,20 @@ def lift_sequence(
     finally:
         lifting.close()
     return joints, joints_rel, valid, joints_lifted
+
+
+def lift_for_calibration(
+    keypoints_norm: np.ndarray,
+    confidence: np.ndarray,
+    fps: float,
+    lifter: LifterOptions | None = None,
+    height_m: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What ``posecast calibrate subject`` measures, from normalised 2D ``(F, 17, 2)`` and
+    confidences ``(F, 17)``: the live lifting stage's raw network output ``(F, 17, 3)`` (no live
+    subject calibration: the command measures the whole take itself) and the frames it gave a
+    pose in ``(F,)``, the ones the command keeps."""
+    options = LiftingOptions(lifter=lifter or LifterOptions(), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
+                             height_m=height_m, max_gap_s=None, live_subject=None)  # fmt: skip
+    poses = lift_sequence(keypoints_norm, confidence, fps, options)[3]
+    return poses, np.isfinite(poses).all(axis=(1, 2))

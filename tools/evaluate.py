@@ -105,26 +105,26 @@ def published_lifter(path: str, mode: str = "published", calibration_s: float = 
     from posecast.calibration import subject_from_lifted
     from posecast.calibration.errors import CalibrationError
     from posecast.calibration.io import save_subject
-    from posecast.realtime.lifting import LifterOptions, LiftingOptions
-    from posecast.realtime.offline import lift_sequence
+    from posecast.realtime.lifting import LifterOptions, LiftingOptions, LiveSubjectOptions
+    from posecast.realtime.offline import lift_for_calibration, lift_sequence
 
     folder = Path(tempfile.mkdtemp(prefix="posecast-eval-"))
 
     if mode not in PUBLISHED_MODES:
         raise SystemExit(f"unknown published variant {mode!r}: use one of {', '.join(PUBLISHED_MODES)}")
-    live = {"live_subject": None} if mode == "published+height" else {}
+    live = None if mode == "published+height" else LiveSubjectOptions()
 
     def options(clip, subject: Path | None = None) -> LiftingOptions:  # noqa: ANN001
         return LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
                               height_m=None if subject else clip.height_m, subject_path=subject,
-                              max_gap_s=None, **live)  # fmt: skip
+                              max_gap_s=None, live_subject=live)  # fmt: skip
 
     def subject_file(clip, keypoints: np.ndarray, confidence: np.ndarray) -> Path | None:  # noqa: ANN001
         """As ``calibrate subject``: the live stage's raw lifted poses of the first seconds, their 2D."""
         frames = int(calibration_s * TRAINING_FPS)
         keypoints, confidence = keypoints[:frames], confidence[:frames]
-        poses = lift_sequence(keypoints, confidence, TRAINING_FPS, options(clip))[3]
-        posed = np.isfinite(poses).all(axis=(1, 2))
+        poses, posed = lift_for_calibration(keypoints, confidence, TRAINING_FPS, LifterOptions(model_path=path),
+                                            clip.height_m)  # fmt: skip
         try:
             profile = subject_from_lifted(poses[posed], confidence[posed], clip.height_m,
                                           keypoints_norm=keypoints[posed])  # fmt: skip

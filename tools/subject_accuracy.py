@@ -47,8 +47,8 @@ from posecast.engines.training.data.cameras import CameraBatch, sample_cameras, 
 from posecast.engines.training.data.dataset import load_source
 from posecast.engines.training.data.noise import NoiseOptions, add_detector_noise
 from posecast.engines.training.data.windows import rescale_bones
-from posecast.realtime.lifting import LifterOptions, LiftingOptions
-from posecast.realtime.offline import lift_sequence
+from posecast.realtime.lifting import LifterOptions
+from posecast.realtime.offline import lift_for_calibration
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import DEFAULT_DATA, eval_sets  # noqa: E402
@@ -69,15 +69,6 @@ def person_of_its_own(joints_m: np.ndarray, rng: np.random.Generator) -> np.ndar
         factors[ir] = factors[il]
     target = skeleton.bone_lengths_from_height(skeleton.height_from_bone_lengths(measured)) * factors
     return rescale_bones(joints_m[None].astype(np.float64), (target / measured)[None])[0]
-
-
-def lift(keypoints_norm: np.ndarray, confidence: np.ndarray | None, model: str | None) -> np.ndarray:
-    """Raw lifted poses ``(F, 17, 3)`` as ``calibrate subject`` takes them: the live lifting
-    stage's network output at 30 fps (NaN where it gave no pose)."""
-    options = LiftingOptions(lifter=LifterOptions(model_path=model), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
-                             max_gap_s=None)  # fmt: skip
-    confidence = np.ones(keypoints_norm.shape[:2]) if confidence is None else confidence
-    return lift_sequence(keypoints_norm, confidence, RATE_FPS, options)[3]
 
 
 def calibrations(
@@ -150,8 +141,12 @@ def main(argv: list[str] | None = None) -> int:
                 cameras = sample_cameras(world[None, :, skeleton.ROOT].mean(1), rng)
                 seen = turned_to_face(world, cameras, rng.uniform(-30.0, 30.0)) if args.view == "facing" else world
                 keypoints_norm, confidence = observed_2d(cameras.to_camera(seen[None])[0], cameras, noise_rng, noise)
-                poses = lift(keypoints_norm, confidence, args.model)
-                posed = np.isfinite(poses).all(axis=(1, 2))  # as calibrate subject: the frames with a pose
+                poses, posed = lift_for_calibration(  # as calibrate subject: the frames with a pose
+                    keypoints_norm,
+                    np.ones(keypoints_norm.shape[:2]) if confidence is None else confidence,
+                    RATE_FPS,
+                    LifterOptions(model_path=args.model),
+                )
                 try:
                     profiles = calibrations(poses[posed], keypoints_norm[posed], height_m,
                                             None if confidence is None else confidence[posed])  # fmt: skip

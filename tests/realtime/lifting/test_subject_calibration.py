@@ -12,8 +12,7 @@ from posecast.calibration import estimate_subject
 from posecast.calibration.errors import CalibrationError
 from posecast.calibration.subject import SubjectOptions
 from posecast.engines import skeleton
-from posecast.realtime.lifting import LiftingOptions
-from posecast.realtime.offline import lift_sequence
+from posecast.realtime.offline import lift_for_calibration
 
 #: conftest's ``filmed_walk``
 Walk = Callable[..., tuple[np.ndarray, np.ndarray, float]]
@@ -24,9 +23,7 @@ def _lifted_walk(filmed_walk: Walk, **person: object) -> tuple[np.ndarray, np.nd
     lifted poses (F, 17, 3), their normalised 2D (F, 17, 2), true bone lengths (16,), height in
     metres)``."""
     keypoints_norm, true_lengths, height_m = filmed_walk(**person)
-    options = LiftingOptions(fixed_intrinsics=(1.0, 1.0, 0.0, 0.0), max_gap_s=None)  # the 2D is normalised
-    poses = lift_sequence(keypoints_norm, np.ones(keypoints_norm.shape[:2]), 30.0, options)[3]  # raw, as calibrated
-    posed = np.isfinite(poses).all(axis=(1, 2))  # as calibrate subject: the frames the live stage gave a pose
+    poses, posed = lift_for_calibration(keypoints_norm, np.ones(keypoints_norm.shape[:2]), 30.0)
     return poses[posed], keypoints_norm[posed], true_lengths, height_m
 
 
@@ -142,19 +139,3 @@ def test_the_prior_of_typical_proportions_absorbs_a_constant_joint_offset(filmed
         worst_measured.append(measured.max())
         worst_with_prior.append(with_prior.max())
     assert np.median(worst_with_prior) < np.median(worst_measured), (worst_measured, worst_with_prior)
-
-
-def test_widths_can_be_left_typical(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
-    """``measure_widths=False``: the walk towards the camera, whose widths are measured otherwise,
-    keeps typical widths for the height, lists them in ``typical_bones`` without the warning meant
-    for a camera that never saw across, and still measures the other bones."""
-    poses, keypoints_norm, true_lengths, height_m = _lifted_walk(filmed_walk, hips=0.9, shoulders=1.1, facing=True)
-    widths = list(skeleton.WIDTH_BONES)
-    options = SubjectOptions(measure_widths=False, joint_placement_sd_m=None)
-    with caplog.at_level(logging.WARNING, logger="posecast.calibration.subject"):
-        profile = estimate_subject(poses, height_m, keypoints_norm=keypoints_norm, options=options)
-    assert "never saw across" not in caplog.text
-    assert profile.typical_bones == tuple(skeleton.BONE_NAMES[b] for b in sorted(widths))
-    np.testing.assert_allclose(profile.as_array()[widths], skeleton.bone_lengths_from_height(height_m)[widths])
-    seen = np.setdiff1d(np.arange(len(true_lengths)), widths)
-    assert _errors(profile, true_lengths)[seen].max() <= 0.05, _report(_errors(profile, true_lengths))
