@@ -139,3 +139,34 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
 def free_port() -> Callable[..., int]:
     """:func:`_free_port`: call it for each port a test needs."""
     return _free_port
+
+
+def _assert_lengths_locked(
+    joints: np.ndarray, fps: float, first_s: float = 2.0, reach_s: float = 1.3, tolerance: float = 0.01
+) -> None:
+    """A person's published poses ``(F, 17, 3)``, one every ``1 / fps`` s of being seen: the bone
+    lengths stay within ``tolerance`` (relative spread) from ``reach_s`` after each live subject
+    measurement (``first_s``, then ``LiveSubjectOptions().again_at_s``) until the next, where a new
+    one may move them at the smoother's 20 % a second; those stretches hold most frames from
+    ``first_s + reach_s`` on. ``first_s`` 3: a first measurement that may be refused at 2 s (10
+    frames at 5 fps, as few as it takes) and made at the retry a second later."""
+    from posecast.engines import skeleton
+    from posecast.realtime.lifting import LiveSubjectOptions
+
+    times = (first_s, *LiveSubjectOptions().again_at_s)
+    seconds = np.arange(len(joints)) / fps
+    lengths = skeleton.bone_lengths(joints)
+    checked = 0
+    for start, end in zip(times, (*times[1:], np.inf), strict=True):
+        stretch = lengths[(seconds >= start + reach_s) & (seconds < end)]
+        if len(stretch) >= 2:
+            spread = (stretch.max(0) - stretch.min(0)) / stretch.mean(0)
+            assert spread.max() <= tolerance, f"bone length spread {spread.max():.4f} from {start + reach_s:.1f} s"
+            checked += len(stretch)
+    assert checked >= 0.6 * np.count_nonzero(seconds >= first_s + reach_s) > 0, checked
+
+
+@pytest.fixture(scope="session")
+def assert_lengths_locked() -> Callable[..., None]:
+    """:func:`_assert_lengths_locked`."""
+    return _assert_lengths_locked

@@ -20,12 +20,22 @@ shoulders sit 1.3× and 1.6× wider, as MediaPipe's do) worse than without the m
 0.6 mm over six webcam draws, against 0.4 mm better with the smoother's widths
 (docs/accuracy.md, Live subject calibration).
 
-A refused measurement (too few usable frames: the person half out of view, an implausible
+The measurement is made again over all the frames so far at each of ``again_at_s`` (4, 8, 16
+and 32 s: each doubling of what has been seen), so that what the first seconds could not measure
+is measured once it has been seen: the legs of someone who sat at a desk and stood up, the
+hips and shoulders of someone who walked past the camera and then turned to it. A later
+measurement rests on more frames, so where it measures a bone it replaces the earlier length,
+but only when the two differ by more than ``min_change`` (2 %): the published lengths of a
+person already measured do not creep. At most ``max_frames`` frames, evenly spread, are
+measured (a few milliseconds once in a while, whatever the camera's rate).
+
+A refused first measurement (too few usable frames: the person half out of view, an implausible
 skeleton) is tried again every ``retry_s`` seconds over all the frames so far, the last time at
-``max_s``; then the smoother's own lengths stay. Only frames whose pose was published (placed
-and plausible) are measured. A measured person keeps the lengths when the smoother is reset by
-an untrusted pose. A height given with ``--subject-height`` is kept (the measurement is of
-proportions); without one the assumed 1.70 m is.
+``max_s``; then the smoother's own lengths stay until a later measurement succeeds. Only frames
+whose pose was published (placed and plausible) are measured. A measured person keeps the
+lengths when the smoother is reset by an untrusted pose. A height given with
+``--subject-height`` is kept (the measurement is of proportions); without one the assumed 1.70 m
+is.
 """
 
 from __future__ import annotations
@@ -47,53 +57,78 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LiveSubjectOptions:
-    """``after_s``: seconds of frames with a pose before measuring; ``retry_s``: a refused
-    measurement is tried again after this many more; ``max_s``: then given up (the smoother's
-    own lengths stay). ``subject``: the measurement's options (``calibrate subject``'s)."""
+    """``after_s``: seconds of frames with a pose before measuring; ``retry_s``: a refused first
+    measurement is tried again after this many more; ``max_s``: then given up until the next of
+    ``again_at_s``, the times (seconds seen) of the later measurements over all the frames so
+    far. ``min_change``: a later measurement replaces a bone's length only where it differs by
+    more than this fraction. ``max_frames``: frames measured at most (evenly spread).
+    ``subject``: the measurement's options (``calibrate subject``'s)."""
 
     after_s: float = 2.0
     retry_s: float = 1.0
     max_s: float = 10.0
+    again_at_s: tuple[float, ...] = (4.0, 8.0, 16.0, 32.0)
+    min_change: float = 0.02
+    max_frames: int = 300
     subject: SubjectOptions = field(default_factory=SubjectOptions)
 
     def __post_init__(self) -> None:
         if not (0 < self.after_s <= self.max_s and self.retry_s > 0):
             raise OptionsError(f"live subject calibration needs 0 < after_s <= max_s and retry_s > 0, got "
                                f"after_s={self.after_s}, retry_s={self.retry_s}, max_s={self.max_s}")  # fmt: skip
+        again = tuple(self.again_at_s)
+        if any(t <= self.after_s for t in again) or list(again) != sorted(set(again)):
+            raise OptionsError(f"live subject calibration needs again_at_s increasing and after after_s="
+                               f"{self.after_s}, got {again}")  # fmt: skip
+        if not (0 <= self.min_change < 1 and self.max_frames >= self.subject.min_frames):
+            raise OptionsError(f"live subject calibration needs 0 <= min_change < 1 and max_frames >= "
+                               f"{self.subject.min_frames}, got min_change={self.min_change}, "
+                               f"max_frames={self.max_frames}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LiveMeasurement:
+    """A measurement made live: ``profile`` as ``calibrate subject`` makes it (its
+    ``typical_bones`` were not measured) and ``bones``, the indices whose length to take: every
+    bone measured the first time; later, those that moved by more than ``min_change``."""
+
+    profile: SubjectProfile
+    bones: tuple[int, ...]
 
 
 class LiveSubjectCalibration:
-    """One person's frames until their bone lengths are measured (module docstring)."""
+    """One person's published frames, measured at the times the options give (module docstring)."""
 
     def __init__(self, height_m: float, options: LiveSubjectOptions | None = None) -> None:
         self.height_m = height_m
         self.options = options or LiveSubjectOptions()
-        #: the measurement once made, else ``None``
+        #: the latest measurement, else ``None``
         self.profile: SubjectProfile | None = None
         self.reset()
 
     @property
     def done(self) -> bool:
-        """Measured, or given up: no more frames are kept."""
-        return self.profile is not None or self._gave_up
+        """No measurement left to make: no more frames are kept."""
+        return self._next_s is None
 
     def reset(self) -> None:
         """A new subject, or a pose that cannot be trusted: forget the frames and the measurement."""
         self.profile = None
-        self._gave_up = False
+        self._lengths_m: np.ndarray | None = None  # what was taken of each bone so far (NaN: not measured)
         self._poses: list[np.ndarray] = []
         self._keypoints: list[np.ndarray] = []
         self._confidence: list[np.ndarray] = []
         self._seen_s = 0.0
-        self._next_s = self.options.after_s
+        self._next_s: float | None = self.options.after_s
         self._last_ns: int | None = None
+        self._warned = False
 
     def observe(
         self, joints_lifted: np.ndarray, keypoints_norm: np.ndarray, confidence: np.ndarray, timestamp_ns: int
-    ) -> SubjectProfile | None:
+    ) -> LiveMeasurement | None:
         """One frame with a pose: the raw lifted pose ``(17, 3)``, its normalised 2D ``(17, 2)`` and
-        confidences ``(17,)``. Returns the measurement on the frame that makes it (once), else
-        ``None``; the bones it names in ``typical_bones`` were not measured."""
+        confidences ``(17,)``. Returns a measurement on a frame that makes one with a length to
+        take, else ``None``."""
         if self.done:
             return None
         self._seen_s += frame_seconds(timestamp_ns, self._last_ns)
@@ -103,38 +138,62 @@ class LiveSubjectCalibration:
         self._confidence.append(np.array(confidence, dtype=np.float64))
         if self._seen_s < self._next_s:
             return None
-        return self._measure()
+        measurement = self._measure()
+        if self._next_s is None:
+            self._poses, self._keypoints, self._confidence = [], [], []
+        return measurement
 
-    def _measure(self) -> SubjectProfile | None:
+    def _schedule_after(self, seen_s: float, retry: bool) -> None:
+        o = self.options
+        later = [t for t in o.again_at_s if t > seen_s]
+        if retry and seen_s < o.max_s:
+            later.append(min(seen_s + o.retry_s, o.max_s))
+        self._next_s = min(later) if later else None
+
+    def _measure(self) -> LiveMeasurement | None:
         start = time.perf_counter()
         o = self.options
+        first = self.profile is None
+        take = np.unique(np.linspace(0, len(self._poses) - 1, min(len(self._poses), o.max_frames)).round().astype(int))
+        poses, keypoints, confidence = (np.stack(frames)[take] for frames in (self._poses, self._keypoints,
+                                                                              self._confidence))  # fmt: skip
         try:
-            profile = estimate_subject(np.stack(self._poses), self.height_m, np.stack(self._confidence), o.subject,
-                                       keypoints_norm=np.stack(self._keypoints), verbose=False)  # fmt: skip
+            profile = estimate_subject(poses, self.height_m, confidence, o.subject, keypoints_norm=keypoints,
+                                       verbose=False)  # fmt: skip
         except CalibrationError as exc:
-            if self._seen_s >= o.max_s:
-                log.warning("live subject calibration gave up after %.1f s (%s): the bone lengths learnt "
-                            "while tracking stay; posecast calibrate subject makes a subject file",
-                            self._seen_s, exc)  # fmt: skip
-                self._gave_up = True
-                self._poses, self._keypoints, self._confidence = [], [], []
+            self._schedule_after(self._seen_s, retry=first)
+            if first and self._seen_s >= o.max_s and not self._warned:
+                self._warned = True
+                log.warning("live subject calibration gave up after %.1f s (%s): the bone lengths learnt while "
+                            "tracking stay%s; posecast calibrate subject makes a subject file", self._seen_s, exc,
+                            "" if self._next_s is None else f" (tried again at {self._next_s:.0f} s)")  # fmt: skip
             else:
-                log.info("live subject calibration after %.1f s refused (%s): trying again in %.1f s",
-                         self._seen_s, exc, o.retry_s)  # fmt: skip
-                self._next_s = min(self._seen_s + o.retry_s, o.max_s)
+                log.info("live subject calibration after %.1f s refused (%s)%s", self._seen_s, exc,
+                         "" if self._next_s is None else f": trying again at {self._next_s:.1f} s")  # fmt: skip
             return None
+        self._schedule_after(self._seen_s, retry=False)
+        measured = np.array([name not in profile.typical_bones for name in skeleton.BONE_NAMES])
+        lengths = profile.as_array()
+        if self._lengths_m is None:
+            self._lengths_m = np.full(len(skeleton.BONES), np.nan)
+            changed = measured
+        else:  # a later measurement: what it measures anew, or moves by more than min_change
+            with np.errstate(invalid="ignore"):
+                moved = np.abs(lengths / self._lengths_m - 1) > o.min_change
+            changed = measured & (np.isnan(self._lengths_m) | moved)
         self.profile = profile
-        self._poses, self._keypoints, self._confidence = [], [], []
-        typical = skeleton.bone_lengths_from_height(self.height_m)
-        measured = [(name, length) for name, length in zip(skeleton.BONE_NAMES, profile.bone_lengths_m, strict=True)
-                    if name not in profile.typical_bones]  # fmt: skip
-        log.info("live subject calibration: %d bones measured from %d frames (%.1f s) in %.0f ms, height %.2f m, "
-                 "against typical proportions: %s%s", len(measured), profile.frames_used, self._seen_s,
-                 (time.perf_counter() - start) * 1e3, self.height_m,
-                 ", ".join(f"{name} {length / typical[skeleton.BONE_NAMES.index(name)] - 1:+.0%}"
-                           for name, length in measured),
-                 (f"; limited to ±{o.subject.max_deviation:.0%} of typical (not a measurement): "
-                  f"{', '.join(profile.clipped_bones)}" if profile.clipped_bones else "")
-                 + (f"; not measured, kept as tracked: {', '.join(profile.typical_bones)}" if profile.typical_bones
-                    else ""))  # fmt: skip
-        return profile
+        self._lengths_m[changed] = lengths[changed]
+        against_typical = lengths / skeleton.bone_lengths_from_height(self.height_m) - 1
+        log.log(logging.INFO if changed.any() else logging.DEBUG,  # a later measurement that takes nothing: quiet
+                "live subject calibration%s: %d bones measured from %d frames (%.1f s) in %.0f ms, height %.2f m, "
+                "%s: %s%s", "" if first else " again", int(measured.sum()), profile.frames_used, self._seen_s,
+                (time.perf_counter() - start) * 1e3, self.height_m,
+                "against typical proportions" if first else f"taken (moved more than {o.min_change:.0%})",
+                ", ".join(f"{skeleton.BONE_NAMES[b]} {against_typical[b]:+.0%}" for b in np.flatnonzero(changed))
+                or "none",
+                (f"; limited to ±{o.subject.max_deviation:.0%} of typical (not a measurement): "
+                 f"{', '.join(profile.clipped_bones)}" if profile.clipped_bones else "")
+                + (f"; not measured, kept as tracked: {', '.join(profile.typical_bones)}" if profile.typical_bones
+                   else ""))  # fmt: skip
+        bones = tuple(int(b) for b in np.flatnonzero(changed))
+        return LiveMeasurement(profile, bones) if bones else None

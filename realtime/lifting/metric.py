@@ -179,6 +179,7 @@ class MetricPoseLifting(PoseLifting):
             "height_assumed": self.subject.assumed,
             "subject_source": self.subject.source or ("default" if self.subject.assumed else "height"),
             "live_subject_calibration_s": None if self._live_subject is None else self._live_subject.after_s,
+            "live_subject_again_at_s": None if self._live_subject is None else list(self._live_subject.again_at_s),
             "model_kind": meta.model_kind,
             "window_frames": meta.window_frames,
             "model_commit": meta.git_commit,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...engines import skeleton
 from ...engines.camera import solve_root_translation
 from ...engines.joint_limits import mirror_backward_knees
 from .live_subject import LiveSubjectCalibration, LiveSubjectOptions
@@ -98,10 +97,9 @@ class PersonState:
         confidences go to the live subject calibration; the frame that measures the person hands
         the lengths to the smoother (used from the next frame on)."""
         if self.live_subject is not None and not self.live_subject.done:
-            profile = self.live_subject.observe(joints_lifted, keypoints_norm, confidence, timestamp_ns)
-            if profile is not None:  # what it did not measure (the widths) the smoother keeps
-                measured = [b for b, name in enumerate(skeleton.BONE_NAMES) if name not in profile.typical_bones]
-                self.smoother.adopt(profile.as_array(), measured)
+            measurement = self.live_subject.observe(joints_lifted, keypoints_norm, confidence, timestamp_ns)
+            if measurement is not None:  # what it did not measure (the widths) the smoother keeps
+                self.smoother.adopt(measurement.profile.as_array(), measurement.bones)
                 self._adopted_m = self.smoother.estimate_m
 
     def reset(self) -> None:

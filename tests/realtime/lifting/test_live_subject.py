@@ -22,11 +22,14 @@ Walk = Callable[..., tuple[np.ndarray, np.ndarray, float]]
 FPS = 30.0
 
 
-def _published(keypoints_norm: np.ndarray, height_m: float, live: LiveSubjectOptions | None):
-    """Published root-relative joints ``(F, 17, 3)`` and raw lifted poses, as ``posecast run`` gives them."""
+def _published(keypoints_norm: np.ndarray, height_m: float, live: LiveSubjectOptions | None,
+               confidence: np.ndarray | None = None):  # fmt: skip
+    """Published root-relative joints ``(F, 17, 3)`` and raw lifted poses, as ``posecast run`` gives
+    them (every joint at confidence 1 unless ``confidence`` ``(F, 17)``)."""
     options = LiftingOptions(fixed_intrinsics=(1.0, 1.0, 0.0, 0.0), max_gap_s=None, height_m=height_m,
                              live_subject=live)  # fmt: skip
-    _, joints_rel, _, lifted = lift_sequence(keypoints_norm, np.ones(keypoints_norm.shape[:2]), FPS, options)
+    confidence = np.ones(keypoints_norm.shape[:2]) if confidence is None else confidence
+    _, joints_rel, _, lifted = lift_sequence(keypoints_norm, confidence, FPS, options)
     return joints_rel, lifted
 
 
@@ -108,12 +111,14 @@ def test_a_subject_file_turns_it_off(tmp_path) -> None:  # noqa: ANN001
     lifting = MetricPoseLifting(LiftingOptions(subject_path=path))
     try:
         assert lifting.assumptions()["live_subject_calibration_s"] is None
+        assert lifting.assumptions()["live_subject_again_at_s"] is None
         assert lifting._state(0).live_subject is None
     finally:
         lifting.close()
     lifting = MetricPoseLifting(LiftingOptions(height_m=1.8))
     try:
         assert lifting.assumptions()["live_subject_calibration_s"] == 2.0
+        assert lifting.assumptions()["live_subject_again_at_s"] == [4.0, 8.0, 16.0, 32.0]
         assert lifting._state(0).live_subject is not None
     finally:
         lifting.close()
@@ -126,18 +131,84 @@ def _frames(count: int, poses: np.ndarray, keypoints: np.ndarray, confidence: np
 
 def test_a_refused_measurement_is_tried_again_then_given_up(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
     """A person never seen with enough confidence (every joint at 0.2): refused at 2 s, tried again
-    each second, given up at 5 s with one warning; nothing is measured and no more frames are kept."""
+    each second, given up at 5 s with one warning; without later measurements nothing more is
+    measured and no more frames are kept."""
     keypoints_norm, _, height_m = filmed_walk()
     poses = np.concatenate([keypoints_norm, np.full((*keypoints_norm.shape[:2], 1), 3.0)], axis=-1)
-    calibration = LiveSubjectCalibration(height_m, LiveSubjectOptions(after_s=2.0, retry_s=1.0, max_s=5.0))
+    options = LiveSubjectOptions(after_s=2.0, retry_s=1.0, max_s=5.0, again_at_s=())
+    calibration = LiveSubjectCalibration(height_m, options)
     with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
         results = [calibration.observe(*frame) for frame in _frames(6 * int(FPS), poses, keypoints_norm,
                                                                     np.full(skeleton.NUM_JOINTS, 0.2))]  # fmt: skip
     assert all(r is None for r in results) and calibration.profile is None and calibration.done
     assert caplog.text.count("refused") == 3 and caplog.text.count("gave up after") == 1
+    assert "tried again" not in caplog.text
     assert calibration._poses == []
     calibration.reset()
     assert not calibration.done
+
+
+def test_a_person_who_comes_into_view_later_is_measured_then(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
+    """Refused while never seen with confidence (0.2) and given up at 2 s, the person is measured
+    at the next later measurement (3 s) once seen well from 2.2 s on (24 frames), over at most
+    ``max_frames`` (60) frames spread over the 3 s, 16 of them seen well."""
+    keypoints_norm, _, height_m = filmed_walk(facing=True)
+    _, lifted = _published(keypoints_norm, height_m, None)
+    options = LiveSubjectOptions(after_s=1.0, retry_s=0.5, max_s=2.0, again_at_s=(3.0,), max_frames=60)
+    calibration = LiveSubjectCalibration(height_m, options)
+    measured_at = []
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        for f in range(int(3.5 * FPS)):
+            confidence = np.full(skeleton.NUM_JOINTS, 0.2 if f < 2.2 * FPS else 1.0)
+            if calibration.observe(lifted[f], keypoints_norm[f], confidence, int(f * 1e9 / FPS)) is not None:
+                measured_at.append(f)
+    assert "gave up after 2.0 s" in caplog.text and "(tried again at 3 s)" in caplog.text
+    assert measured_at == [int(3.0 * FPS)] and calibration.done and calibration._poses == []
+    assert calibration.profile is not None and 10 <= calibration.profile.frames_used <= 17
+
+
+def test_what_the_first_seconds_miss_is_measured_later(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
+    """A person whose legs are out of view at first (their 2D at confidence 0.2, as MediaPipe
+    guesses legs under a desk), in view from 1 s on: the measurement at 1 s leaves the legs to the
+    smoother; the one at 2.5 s measures them over every frame published so far, as ``calibrate
+    subject`` would, and takes them. The bones measured at 1 s that it measures within 2 % of
+    then (the arms) are not taken again: they stay as they were published."""
+    keypoints_norm, _, height_m = filmed_walk(facing=True)
+    confidence = np.ones(keypoints_norm.shape[:2])
+    knees_ankles = [skeleton.JOINT_NAMES.index(name) for name in ("r_knee", "r_ankle", "l_knee", "l_ankle")]
+    confidence[: int(FPS), knees_ankles] = 0.2
+    bone = {name: skeleton.BONE_NAMES.index(name) for name in skeleton.BONE_NAMES}
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        once, _ = _published(keypoints_norm, height_m, LiveSubjectOptions(after_s=1.0, again_at_s=()), confidence)
+        again, lifted = _published(keypoints_norm, height_m, LiveSubjectOptions(after_s=1.0, again_at_s=(2.5,)),
+                                   confidence)  # fmt: skip
+    lines = [line for line in caplog.text.splitlines() if "live subject calibration" in line]
+    assert len(lines) == 3 and lines[0].split(" in ")[0] == lines[1].split(" in ")[0], lines  # each run's first
+    assert "kept as tracked: r_hip-r_knee, r_knee-r_ankle, l_hip-l_knee, l_knee-l_ankle" in lines[1]
+    assert "calibration again: 16 bones measured" in lines[2], lines
+    taken = lines[2].split("taken (moved more than 2%): ")[1].split(";")[0]
+    assert [name.split(" ")[0] for name in taken.split(", ")] == [
+        "r_hip-r_knee", "r_knee-r_ankle", "l_hip-l_knee", "l_knee-l_ankle"]  # fmt: skip
+
+    once_lengths, again_lengths = skeleton.bone_lengths(once), skeleton.bone_lengths(again)
+    differs = np.flatnonzero(np.any(once_lengths != again_lengths, axis=-1))
+    first = differs[0]
+    assert first in (int(2.5 * FPS), int(2.5 * FPS) + 1), first
+    posed = np.isfinite(lifted[:first]).all(axis=(1, 2))
+    profile = estimate_subject(lifted[:first][posed], height_m, confidence[:first][posed],
+                               keypoints_norm=keypoints_norm[:first][posed])  # fmt: skip
+    expected = profile.as_array()
+    last = np.flatnonzero(np.isfinite(again_lengths).all(axis=-1))[-1]
+
+    def ratio(lengths: np.ndarray, upper: str, lower: str) -> float:
+        return float(lengths[bone[upper]] / lengths[bone[lower]])
+
+    for side in "rl":  # the legs as measured at 2.5 s (lengths scaled together to the height)
+        legs = (f"{side}_hip-{side}_knee", f"{side}_knee-{side}_ankle")
+        assert ratio(again_lengths[last], *legs) == pytest.approx(ratio(expected, *legs), rel=1e-6)
+        assert ratio(again_lengths[last], *legs) != pytest.approx(ratio(once_lengths[last], *legs), rel=1e-3)
+        arm = (f"{side}_shoulder-{side}_elbow", f"{side}_elbow-{side}_wrist")  # measured at 1 s, kept
+        assert ratio(again_lengths[last], *arm) == pytest.approx(ratio(once_lengths[last], *arm), rel=1e-9)
 
 
 def test_the_smoother_adopts_a_measurement_within_its_bounds() -> None:
@@ -168,7 +239,18 @@ def test_the_smoother_adopts_a_measurement_within_its_bounds() -> None:
         smoother.adopt(np.ones(3))
 
 
-@pytest.mark.parametrize("field, value", [("after_s", 0.0), ("retry_s", -1.0), ("max_s", 1.0)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("after_s", 0.0),
+        ("retry_s", -1.0),
+        ("max_s", 1.0),
+        ("again_at_s", (2.0,)),
+        ("again_at_s", (8.0, 4.0)),
+        ("min_change", 1.0),
+        ("max_frames", 3),
+    ],
+)
 def test_options_are_checked(field: str, value: float) -> None:
     with pytest.raises(OptionsError, match="live subject calibration needs"):
         LiveSubjectOptions(**{field: value})
