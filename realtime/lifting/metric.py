@@ -8,7 +8,7 @@ Per frame (:meth:`MetricPoseLifting.process`):
 2. ``lift``: one batched call of the exported networks for every person seen.
 3. ``smooth``: per person, bone-length smoothing makes the pose metric from the subject's
    height or profile (without a profile, with the lengths that live subject calibration,
-   :mod:`.live_subject`, measures from the person's first seconds), a knee bent backwards is
+   :mod:`.live_subject`, measures from the person's first seconds and again later), a knee bent backwards is
    mirrored to bend forwards (:mod:`posecast.engines.joint_limits`), the optional One Euro
    filter, and the root placed from the focal length and the 2D
    (:func:`posecast.engines.camera.solve_root_translation`).
@@ -72,7 +72,8 @@ class LiftingOptions:
     ``max_knee_backward_deg``: a knee bent backwards by more is mirrored in depth to bend
     forwards (:mod:`posecast.engines.joint_limits`; ``None``: off);
     ``live_subject``: without a subject file, measure each person's bone lengths from their first
-    seconds as ``calibrate subject`` does (:mod:`.live_subject`; ``None``: the smoother's own)."""
+    seconds as ``calibrate subject`` does, and again later (:mod:`.live_subject`; ``None``: the
+    smoother's own)."""
 
     lifter: LifterOptions = field(default_factory=LifterOptions)
     intrinsics_path: Path | None = None

@@ -7,7 +7,8 @@ network call that lifts everybody: :meth:`PersonState.push` (window in) and
 nothing: the state is held, so a short dropout (up to ``max_gap_s``) is bridged by the window's
 resampling; after a longer one the window restarts, and the bone lengths, which belong to the
 person, are kept. With live subject calibration (:mod:`.live_subject`) the person's first seconds
-are measured as ``calibrate subject`` measures them and the smoother takes those lengths.
+are measured as ``calibrate subject`` measures them, and again later over more of them, and the
+smoother takes those lengths.
 """
 
 from __future__ import annotations
