@@ -35,8 +35,9 @@ class BVHExport:
     """What :func:`export_bvh` wrote: ``frames`` (``held`` of them without a pose, holding the
     last one), ``fps``, the bone lengths used and ``max_deviation_m``, the largest distance
     between a joint of the BVH and the recording (frames with a pose), and ``frames_within_1mm``
-    (a frame deviates more only while the live pipeline's bone lengths were still settling,
-    its first seconds of tracking: BVH has one set of bone lengths)."""
+    (a frame deviates more only where the live pipeline's bone lengths were not yet its last:
+    its first seconds of tracking, and before a later live measurement moved them; BVH has one
+    set of bone lengths)."""
 
     path: Path
     person_id: int
@@ -71,11 +72,12 @@ def published_camera_to_world(recording: Recording) -> np.ndarray | None:
 
 
 def subject_bone_lengths(track: PersonTrack) -> np.ndarray:
-    """The subject's bone lengths ``(16,)``: the median of those the pipeline used (after its
-    first seconds they are locked), or of the joints' own when the take has none."""
+    """The subject's bone lengths ``(16,)``: the last the pipeline used (its latest live
+    measurement, locked; earlier ones rest on fewer frames), or the median of the joints' own
+    when the take has none."""
     recorded = track.bone_lengths_m[np.isfinite(track.bone_lengths_m).all(axis=1)]
     if len(recorded):
-        return np.median(recorded, axis=0).astype(np.float64)
+        return recorded[-1].astype(np.float64)
     return np.median(skeleton.bone_lengths(track.joints_m[track.posed].astype(np.float64)), axis=0)
 
 

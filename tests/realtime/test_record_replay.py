@@ -6,6 +6,7 @@ real Blender) and to the ``posecast lift`` input (lifted again by the real lifte
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import subprocess
@@ -62,6 +63,7 @@ class Take:
         uv = self.camera[..., :2] / self.camera[..., 2:]
         self.pixels = (uv * [K.fx, K.fy] + [K.cx, K.cy]).astype(np.float32)
         self.fps = 30.0
+        self.frame_lengths = np.tile(self.lengths, (len(self.camera), 1))  # the bone lengths each frame published
 
     def frames(self) -> list[PoseFrame]:
         out, t0 = [], time.monotonic_ns()
@@ -73,7 +75,7 @@ class Take:
                 j = self.camera[i].astype(np.float32)
                 person = PersonPose(0, "warming" if i < 5 else "tracking", self.pixels[i], np.full(17, 0.9, np.float32),
                                     joints_m=j, joints_rel_m=j - j[0], root_m=j[0].copy(),
-                                    bone_lengths_m=self.lengths.astype(np.float32))  # fmt: skip
+                                    bone_lengths_m=self.frame_lengths[i].astype(np.float32))  # fmt: skip
             out.append(PoseFrame(i, capture, capture, (K.width, K.height), [person],
                                  stage_ns={"keypoints2d": 17_000_000, "lift": 800_000}))  # fmt: skip
         return out
@@ -193,6 +195,30 @@ def test_bvh_export_is_within_a_millimetre_of_the_recording(take: Take, take_fil
         held = positions[LOST.start : LOST.stop, k]  # lost frames hold the last pose
         np.testing.assert_allclose(held, positions[[LOST.start - 1] * len(LOST), k], atol=1e-9)
     assert worst < 1e-3, f"{worst * 1000:.3f} mm"
+
+
+def test_bvh_offsets_are_the_last_bone_lengths_the_pipeline_used(take: Take, tmp_path: Path) -> None:
+    """Until frame 25 the person was published with a first live measurement's lengths (thighs 6 %
+    long), then with a later measurement's (the take's own): the BVH, which has one set of
+    lengths, takes the last ones, so every frame from 25 on is exact and the earlier ones are off
+    by the thighs' difference (at the median of the lengths used, none would be exact)."""
+    first = take.lengths.copy()
+    thighs = [skeleton.BONE_NAMES.index(name) for name in ("r_hip-r_knee", "l_hip-l_knee")]
+    first[thighs] *= 1.06
+    changed = 25
+    remeasured = copy.copy(take)
+    world = take.world.copy()
+    world[:changed] = rot.joints_to_rotations(take.world[:changed], first).joints()
+    r, t = CAMERA_TO_WORLD[:3, :3], CAMERA_TO_WORLD[:3, 3]
+    remeasured.camera = (world - t) @ r
+    remeasured.frame_lengths = take.frame_lengths.copy()
+    remeasured.frame_lengths[:changed] = first
+    assert changed < len(take.camera) < 2 * changed  # most frames have the first lengths
+    record(remeasured, tmp_path / "remeasured.posecast")
+    done = export_bvh(read_recording(tmp_path / "remeasured.posecast"), tmp_path / "run.bvh")
+    np.testing.assert_allclose(done.bone_lengths_m, take.lengths, atol=1e-6)
+    assert done.frames_within_1mm == len(take.camera) - changed  # LOST lies before the change
+    assert 0.01 < done.max_deviation_m < 0.05
 
 
 def test_without_a_published_floor_the_feet_are_put_on_the_floor(take: Take, tmp_path: Path) -> None:
