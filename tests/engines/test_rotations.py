@@ -92,8 +92,9 @@ def test_round_trip_on_a_real_clip_lifted_by_posecast(tmp_path: Path) -> None:
     assert np.degrees(np.arccos(-cos)).max() > 1.0
     pose = rot.joints_to_rotations(joints)
     assert np.linalg.norm(pose.joints() - joints, axis=-1).max() < 1e-3
-    # once the bone lengths are measured (2 s = 10 frames at 5 fps) and reached (at 20 % a second)
-    late = joints[20:]
+    # once the bone lengths are measured (2 s = 10 frames at 5 fps, again at 4 and 8 s) and reached
+    # (at 20 % a second): the last 3 s of the 13 s clip
+    late = joints[-15:]
     lengths = skeleton.bone_lengths(late).mean(axis=0)
     assert np.ptp(skeleton.bone_lengths(late), axis=0).max() < 1e-3
     pose = rot.joints_to_rotations(late, lengths)
