@@ -40,7 +40,7 @@ def export(args: argparse.Namespace) -> int:
         print(f"wrote {done.path}: person {done.person_id}, {done.frames} frames at {done.fps:g} fps "
               f"({done.held} without a pose hold the last one), frame {args.frame}; floor {done.floor_source}; "
               f"joints within 1 mm of the recording in {done.frames_within_1mm} of {done.frames - done.held} frames "
-              f"(the others: bone lengths not yet the last measured; largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
+              f"(the others: before the last bone lengths; largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
     if args.lift_input is not None:
         path = write_lift_input(recording, args.lift_input, args.person)
         print(f"wrote {path}: the 2D of {len(recording.frames)} frames, for `posecast lift --input {path}`")

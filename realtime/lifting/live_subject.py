@@ -181,16 +181,22 @@ class LiveSubjectCalibration:
             with np.errstate(invalid="ignore"):
                 moved = np.abs(lengths / self._lengths_m - 1) > o.min_change
             changed = measured & (np.isnan(self._lengths_m) | moved)
+        typical = skeleton.bone_lengths_from_height(self.height_m)
+        before = self._lengths_m / typical - 1  # NaN where nothing was taken yet
         self.profile = profile
         self._lengths_m[changed] = lengths[changed]
-        against_typical = lengths / skeleton.bone_lengths_from_height(self.height_m) - 1
+        against_typical = lengths / typical - 1
+
+        def taken(b: int) -> str:  # a later measurement also says what the bone was
+            was = "" if first or np.isnan(before[b]) else f"{before[b]:+.0%} → "
+            return f"{skeleton.BONE_NAMES[b]} {was}{against_typical[b]:+.0%}"
+
         log.log(logging.INFO if changed.any() else logging.DEBUG,  # a later measurement that takes nothing: quiet
                 "live subject calibration%s: %d bones measured from %d frames (%.1f s) in %.0f ms, height %.2f m, "
                 "%s: %s%s", "" if first else " again", int(measured.sum()), profile.frames_used, self._seen_s,
                 (time.perf_counter() - start) * 1e3, self.height_m,
-                "against typical proportions" if first else f"taken (moved more than {o.min_change:.0%})",
-                ", ".join(f"{skeleton.BONE_NAMES[b]} {against_typical[b]:+.0%}" for b in np.flatnonzero(changed))
-                or "none",
+                "against typical proportions" if first else f"taken (new, or moved more than {o.min_change:.0%}; "
+                "against typical)", ", ".join(taken(b) for b in np.flatnonzero(changed)) or "none",
                 (f"; limited to ±{o.subject.max_deviation:.0%} of typical (not a measurement): "
                  f"{', '.join(profile.clipped_bones)}" if profile.clipped_bones else "")
                 + (f"; not measured, kept as tracked: {', '.join(profile.typical_bones)}" if profile.typical_bones

@@ -186,9 +186,10 @@ def test_what_the_first_seconds_miss_is_measured_later(filmed_walk: Walk, caplog
     assert len(lines) == 3 and lines[0].split(" in ")[0] == lines[1].split(" in ")[0], lines  # each run's first
     assert "kept as tracked: r_hip-r_knee, r_knee-r_ankle, l_hip-l_knee, l_knee-l_ankle" in lines[1]
     assert "calibration again: 16 bones measured" in lines[2], lines
-    taken = lines[2].split("taken (moved more than 2%): ")[1].split(";")[0]
+    taken = lines[2].split("taken (new, or moved more than 2%; against typical): ")[1].split(";")[0]
     assert [name.split(" ")[0] for name in taken.split(", ")] == [
         "r_hip-r_knee", "r_knee-r_ankle", "l_hip-l_knee", "l_knee-l_ankle"]  # fmt: skip
+    assert "→" not in taken  # measured for the first time: nothing to say what they were
 
     once_lengths, again_lengths = skeleton.bone_lengths(once), skeleton.bone_lengths(again)
     differs = np.flatnonzero(np.any(once_lengths != again_lengths, axis=-1))
