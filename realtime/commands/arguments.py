@@ -62,8 +62,8 @@ def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 NO_LIVE_SUBJECT_HELP = ("without --subject, keep the bone lengths the smoother learns from the network instead of "
-                        "measuring each person's from their first 2 s as `calibrate subject` does (README, How the "
-                        "3D becomes metric)")  # fmt: skip
+                        "measuring each person's from their first 2 s as `calibrate subject` does, and again at 4, "
+                        "8, 16 and 32 s (README, How the 3D becomes metric)")  # fmt: skip
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
