@@ -43,7 +43,7 @@ def lift_file(
 ) -> int:
     """Lift ``input_path`` into ``output_path`` (a file, or a folder to write ``<input>_3d.npz``
     into; written whole or not at all); returns the frames. ``live_subject``: measure the bone
-    lengths from the first 2 s (:mod:`posecast.realtime.lifting.live_subject`). Raises
+    lengths from the first 2 s and again later (:mod:`posecast.realtime.lifting.live_subject`). Raises
     :class:`SourceError` for a bad input, an unwritable output, or an input in which no frame
     gives a plausible pose."""
     keypoints, confidence, intrinsics, fps = read_lift_input(input_path)
