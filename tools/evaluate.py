@@ -21,7 +21,7 @@ by default; ``:ensemble`` also averages over cameras rolled about their optical 
 ``:published`` scores what ``posecast run`` publishes instead of the network's answer: each clip
 through the live lifting stage frame by frame (``posecast lift``'s path: the INT8 copy where one
 ships, flip averaging, the knee limit, the bone lengths settling from the subject's true height
-and measured live from the first 2 s, the root placed from the 2D, the plausibility gate), the
+and measured live from the first 2 s and again later, the root placed from the 2D, the plausibility gate), the
 metres as published. ``:published+height`` publishes the same way without the live measurement
 (the bone smoother's own lengths: ``posecast run`` before 2026-12-03 evening).
 ``:published+subject`` publishes the same way with a subject file (``--subject``) that

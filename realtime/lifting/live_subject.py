@@ -104,16 +104,6 @@ class LiveSubjectCalibration:
         self.options = options or LiveSubjectOptions()
         #: the latest measurement, else ``None``
         self.profile: SubjectProfile | None = None
-        self.reset()
-
-    @property
-    def done(self) -> bool:
-        """No measurement left to make: no more frames are kept."""
-        return self._next_s is None
-
-    def reset(self) -> None:
-        """A new subject, or a pose that cannot be trusted: forget the frames and the measurement."""
-        self.profile = None
         self._lengths_m: np.ndarray | None = None  # what was taken of each bone so far (NaN: not measured)
         self._poses: list[np.ndarray] = []
         self._keypoints: list[np.ndarray] = []
@@ -122,6 +112,11 @@ class LiveSubjectCalibration:
         self._next_s: float | None = self.options.after_s
         self._last_ns: int | None = None
         self._warned = False
+
+    @property
+    def done(self) -> bool:
+        """No measurement left to make: no more frames are kept."""
+        return self._next_s is None
 
     def observe(
         self, joints_lifted: np.ndarray, keypoints_norm: np.ndarray, confidence: np.ndarray, timestamp_ns: int
@@ -155,8 +150,8 @@ class LiveSubjectCalibration:
         o = self.options
         first = self.profile is None
         take = np.unique(np.linspace(0, len(self._poses) - 1, min(len(self._poses), o.max_frames)).round().astype(int))
-        poses, keypoints, confidence = (np.stack(frames)[take] for frames in (self._poses, self._keypoints,
-                                                                              self._confidence))  # fmt: skip
+        poses, keypoints, confidence = (np.stack([frames[i] for i in take]) for frames in (self._poses,
+                                        self._keypoints, self._confidence))  # fmt: skip
         try:
             profile = estimate_subject(poses, self.height_m, confidence, o.subject, keypoints_norm=keypoints,
                                        verbose=False)  # fmt: skip

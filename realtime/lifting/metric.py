@@ -127,7 +127,7 @@ class MetricPoseLifting(PoseLifting):
         else:
             self.subject = SubjectProfile.from_height(o.height_m or DEFAULT_HEIGHT_M, assumed=o.height_m is None)
             self._smoother = BoneLengthSmootherOptions.from_height(self.subject.height_m)
-        self._live_subject = None if o.subject_path is not None else o.live_subject
+        self._live_subject = None if self._smoother.fixed_lengths else o.live_subject  # a subject file's are kept
         self.lifter = Lifter3D(o.lifter)
         self._model_fps = self.lifter.metadata.frame_rate_hz
         self.tracker = Tracker(o.tracker)

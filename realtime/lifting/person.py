@@ -52,10 +52,9 @@ class PersonState:
         self.window = PoseWindow(PoseWindowOptions(window_frames, model_fps, max_gap_s))
         self.max_knee_backward_deg = max_knee_backward_deg
         self.smoother = BoneLengthSmoother(smoother)
-        self.live_subject = None
+        height_m = self.smoother.height_m  # live_subject: None with a subject file's fixed lengths (metric decides)
+        self.live_subject = None if live_subject is None else LiveSubjectCalibration(height_m, live_subject)
         self._adopted_m: np.ndarray | None = None  # the lengths taken from the live measurement
-        if live_subject is not None and not smoother.fixed_lengths:
-            self.live_subject = LiveSubjectCalibration(self.smoother.height_m, live_subject)
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
         self._state = "warming"
 
