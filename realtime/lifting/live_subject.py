@@ -150,8 +150,8 @@ class LiveSubjectCalibration:
         o = self.options
         first = self.profile is None
         take = np.unique(np.linspace(0, len(self._poses) - 1, min(len(self._poses), o.max_frames)).round().astype(int))
-        poses, keypoints, confidence = (np.stack([frames[i] for i in take]) for frames in (self._poses,
-                                        self._keypoints, self._confidence))  # fmt: skip
+        kept = (self._poses, self._keypoints, self._confidence)
+        poses, keypoints, confidence = (np.stack([frames[i] for i in take]) for frames in kept)
         try:
             profile = estimate_subject(poses, self.height_m, confidence, o.subject, keypoints_norm=keypoints,
                                        verbose=False)  # fmt: skip
