@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ from typing import Any
 import yaml
 
 from ..engines import skeleton
-from ..engines.fileio import atomic_write
+from ..engines.fileio import atomic_write, output_file_problem
 from .errors import CalibrationError
 from .intrinsics import CameraIntrinsics, finite_number
 from .subject import SubjectProfile
@@ -207,13 +206,9 @@ def check_writable(path: str | Path) -> Path:
     """Fail early (before a long calibration) when ``path`` cannot be written."""
     path = Path(path)
     _suffix(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise CalibrationError(
-            f"cannot write {path}: folder {parent} does not exist; create it or choose another --output"
-        )
-    if path.is_dir() or not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise CalibrationError(f"cannot write {path}: not a writable file; choose another --output")
+    problem = output_file_problem(path)
+    if problem is not None:
+        raise CalibrationError(f"cannot write {path}: {problem}; create the folder or choose another --output")
     return path
 
 

@@ -12,8 +12,14 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from .errors import PosecastError
+
+
+class OutputPathError(PosecastError, ValueError):
+    """An output path that cannot be written, or that would overwrite an input or another output."""
 
 
 def file_sha256(path: str | Path) -> str:
@@ -23,6 +29,53 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def output_file_problem(path: str | Path) -> str | None:
+    """Why no file can be written at ``path``, or ``None`` when one can: for a check before slow
+    work (a run, a training) rather than after it. Nothing is left behind: the probe is a nameless
+    temporary file in the folder (as root, permission bits alone say nothing about ``/proc``)."""
+    path = Path(path)
+    if path.is_dir():
+        return "it is a folder"
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        return f"folder {folder} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"folder {folder} takes no new files ({exc.strerror})"
+    return None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name the same file, existing or not (links and ``..`` resolved)."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str, str | Path | None] = {}) -> None:  # noqa: B006 - read only
+    """Raise :class:`OutputPathError` (one line) when an output cannot be written, names an
+    input, or names the same file as another output; keys are what the user passed (an option
+    such as ``--record``, or a description), ``None`` values are skipped."""
+    named = [(what, Path(path)) for what, path in outputs.items() if path is not None]
+    for i, (what, path) in enumerate(named):
+        problem = output_file_problem(path)
+        if problem is not None:
+            raise OutputPathError(f"cannot write {what} {path}: {problem}; pass a file in a writable folder")
+        for source, source_path in inputs.items():
+            if source_path is not None and same_file(path, source_path):
+                raise OutputPathError(f"{what} {path} is {source}: writing it would destroy it; "
+                                      f"pass another file name")  # fmt: skip
+        for other, other_path in named[:i]:
+            if same_file(path, other_path):
+                raise OutputPathError(f"{other} and {what} are both {path}: one would overwrite the other; "
+                                      "pass two file names")  # fmt: skip
 
 
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path:

@@ -8,14 +8,13 @@ offline and live 3D are made the same way. Formats are in the README ("Offline l
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
-from ..engines.fileio import atomic_path
+from ..engines.fileio import atomic_path, output_file_problem, same_file
 from ..engines.lift_input import posed_frames, read_lift_input
 from .errors import SourceError
 from .layouts import POSECAST_17
@@ -31,10 +30,11 @@ def output_file(input_path: Path, output_path: Path) -> Path:
     it is an existing folder. Raises :class:`SourceError` when its folder cannot be written."""
     if output_path.is_dir():
         output_path = output_path / f"{input_path.stem}_3d.npz"
-    folder = output_path.resolve().parent
-    if output_path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
-        problem = "is a folder" if output_path.is_dir() else f"folder {folder} does not exist or is not writable"
+    problem = output_file_problem(output_path)
+    if problem is not None:
         raise SourceError(f"cannot write {output_path}: {problem}; pass --output FILE.npz in a writable folder")
+    if same_file(output_path, input_path):
+        raise SourceError(f"--output {output_path} is the input: writing it would destroy it; pass another file name")
     return output_path
 
 

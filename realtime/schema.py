@@ -98,6 +98,16 @@ class PoseMessage:
     frame: str = COORDINATE_FRAME
     person_id: int = 0
     source_stalled_s: float = 0.0
+    #: the fields this schema does not define, as sent (e.g. the avatar world's ``root_height_m``,
+    #: ``foot_contact`` and ``frame_pose``): kept, so that a relay or ``posecast listen`` loses nothing
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: The pose message's fields this schema defines (:class:`PoseMessage`, less ``extra``)
+POSE_FIELDS = frozenset(
+    ("schema_version", "person_id", "frame_id", "capture_ns", "publish_ns", "publish_unix_ns", "tracking",
+     "joints_m", "confidence", "root_m", "frame", "latency_ms", "source_stalled_s")
+)  # fmt: skip
 
 
 @dataclass
@@ -196,6 +206,7 @@ def encode_pose_message(message: PoseMessage) -> bytes:
         payload["latency_ms"] = {str(k): float(v) for k, v in message.latency_ms.items()}
     if message.source_stalled_s > 0:
         payload["source_stalled_s"] = float(message.source_stalled_s)
+    payload.update(message.extra)
     return _pack(payload)
 
 
@@ -217,6 +228,7 @@ def decode_pose(payload: bytes) -> PoseMessage:
         frame=m["frame"],
         person_id=m.get("person_id", 0),
         source_stalled_s=float(m.get("source_stalled_s", 0.0)),
+        extra={k: v for k, v in m.items() if k not in POSE_FIELDS},
     )
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar
 
 from ..calibration import CameraIntrinsics
@@ -200,6 +201,11 @@ class Sink(ABC):
     def from_args(cls, args: argparse.Namespace) -> Sink | None:
         """This sink as the parsed arguments ask for it, or ``None`` when they do not (default)."""
         return None
+
+    def output_files(self) -> dict[str, Path]:
+        """The files this sink will write, keyed by the option that names each (e.g.
+        ``--record``): checked before the run (:func:`posecast.engines.fileio.check_outputs`)."""
+        return {}
 
     def open(self, meta: StreamMeta) -> None:  # noqa: B027 - an optional hook
         """Start: the stream's meta data is known (intrinsics may still be ``None``)."""

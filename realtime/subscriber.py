@@ -16,6 +16,7 @@ from .schema import (
     decode_meta,
     decode_pose,
 )
+from .sinks.zmq import check_port
 
 
 class Subscriber:
@@ -37,10 +38,14 @@ class Subscriber:
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
         endpoint = address.removeprefix("bind:")
         try:
+            check_port(endpoint, binding=address.startswith("bind:"))
             if address.startswith("bind:"):
                 self._socket.bind(endpoint)
             else:
                 self._socket.connect(endpoint)
+        except PosecastError:
+            self._socket.close(linger=0)
+            raise
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
             raise PosecastError(f"cannot listen on {address!r} ({exc}): expected e.g. {DEFAULT_ADDRESS}") from exc

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ...calibration import load_intrinsics
-from ...engines.fileio import atomic_write
+from ...engines.fileio import atomic_write, check_outputs
 from ...engines.install import install_hint
 from ..detectors.mediapipe import MediaPipeDetector
 from ..errors import OptionsError
@@ -98,9 +98,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     output = args.output
     if output.suffix.lower() != ".onnx":
         raise OptionsError(f"--output must name an .onnx file (e.g. adapted.onnx), got {output}")
-    folder = output.resolve().parent
-    if output.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise OptionsError(f"cannot write {output}: folder {folder} does not exist or is not writable")
+    check_outputs({"--output": output, "--report": args.report})
     if args.save_2d is not None and not args.save_2d.is_dir():
         raise OptionsError(f"--save-2d {args.save_2d} is not a folder: create it first")
 

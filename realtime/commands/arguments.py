@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...calibration import DEFAULT_HFOV_DEG
+from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.media import display_available
 from ..avatar import AvatarWorld
@@ -141,6 +142,10 @@ def run_pipeline(
     returns the frames processed. The sinks are closed whatever happens."""
     lifting = detector = None
     try:
+        if isinstance(max_frames, int) and max_frames < 1:
+            raise OptionsError(f"--frames must be 1 or more, got {max_frames}")
+        source_file = Path(source_spec) if Path(source_spec).is_file() else None
+        check_outputs({k: v for sink in sinks for k, v in sink.output_files().items()}, {"the source": source_file})
         options = lifting_options(args)
         world = AvatarWorld(avatar_options(args))
         source = configure_capture(open_source(source_spec, realtime=getattr(args, "realtime", False)), args)

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ...engines.fileio import check_outputs
 from ...engines.frames import ENGINE_FRAMES
 from ..recording.arrays import write_lift_input
 from ..recording.export import export_bvh
@@ -34,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def export(args: argparse.Namespace) -> int:
     if args.bvh is None and args.lift_input is None:
         raise RecordingError("nothing to export: pass --bvh FILE and/or --lift-input FILE")
+    check_outputs({"--bvh": args.bvh, "--lift-input": args.lift_input}, {"the recording": args.recording})
     recording = read_recording(args.recording)
     if args.bvh is not None:
         done = export_bvh(recording, args.bvh, args.frame, args.person)

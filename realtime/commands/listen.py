@@ -12,7 +12,7 @@ import numpy as np
 
 from ...engines import skeleton
 from ...engines.errors import PosecastError
-from ..errors import SchemaError
+from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
 from ..subscriber import Subscriber
 
@@ -44,6 +44,7 @@ def to_json(message: PoseMessage | MetaMessage) -> dict[str, Any]:
     if isinstance(message, MetaMessage):
         return {"topic": "meta", **tidy(dict(vars(message)))}
     out = dict(vars(message))
+    out.update(tidy(out.pop("extra")))  # the fields this schema does not define, as sent
     for name in ("joints_m", "confidence", "root_m"):
         out[name] = _rounded(out[name])
     if out["latency_ms"] is None:
@@ -99,6 +100,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def listen(args: argparse.Namespace) -> int:
     """Handler of ``posecast listen``: prints messages until ``--count`` poses arrived."""
+    if args.count is not None and args.count < 1:
+        raise OptionsError(f"--count must be 1 or more, got {args.count}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise OptionsError(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
     poses = 0
     with Subscriber(args.address) as subscriber:
         log.info("listening on %s", args.address)

@@ -304,7 +304,9 @@ class RecordingReader:
         try:
             self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
-            raise RecordingError(f"cannot read the recording {self.path} ({exc.strerror})") from exc
+            part = self.path.with_name(self.path.name + PART_SUFFIX)
+            hint = f"; {part} is one a run did not finish, readable as it is" if part.is_file() else ""
+            raise RecordingError(f"cannot read the recording {self.path} ({exc.strerror}){hint}") from exc
         self._unpacker = msgpack.Unpacker(self._file, raw=False, max_buffer_size=256 * 1024 * 1024)
         try:
             header = next(self._unpacker)
@@ -332,7 +334,8 @@ class RecordingReader:
             except StopIteration:
                 return
             except (ValueError, msgpack.UnpackException) as exc:
-                raise RecordingError(f"{self.path} is corrupt after byte {self._unpacker.tell()} ({exc})") from exc
+                why = str(exc) or type(exc).__name__
+                raise RecordingError(f"{self.path} is corrupt after byte {self._unpacker.tell()} ({why})") from exc
             kind = record.get("type") if isinstance(record, dict) else None
             try:
                 if kind == "frame":

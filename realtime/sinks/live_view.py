@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 
 from ...engines import skeleton
 from ...engines.errors import PosecastError
+from ...engines.fileio import output_file_problem
 from ...engines.media import display_available
 from ..errors import OptionsError
 from .video_file import VideoFileError, VideoWriter, check_video_path, open_video
@@ -90,12 +90,10 @@ class LiveView:
         path = self.options.output_path
         if path is not None:
             check_video_path(Path(path))
-            folder = Path(path).resolve().parent
-            if not folder.is_dir() or not os.access(folder, os.W_OK):
-                raise ViewError(
-                    f"cannot write the view video to {path}: folder {folder} does not exist or is not "
-                    "writable; create it or choose another output path"
-                )
+            problem = output_file_problem(path)
+            if problem is not None:
+                raise ViewError(f"cannot write the view video to {path}: {problem}; create the folder or choose "
+                                "another output path")  # fmt: skip
         self._writer: VideoWriter | None = None
         self._writer_size: tuple[int, int] | None = None
         self._window_open = False

@@ -55,6 +55,9 @@ class RecordSink(Sink):
         path = getattr(args, "record", None)
         return None if path is None else cls(RecordOptions(Path(path)))
 
+    def output_files(self) -> dict[str, Path]:
+        return {"--record": self.options.path}
+
     def open(self, meta: StreamMeta) -> None:
         source = str(meta.assumptions.get("source", ""))
         self._writer = RecordingWriter(self.options.path, source=source, schema_version=SCHEMA_VERSION,

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from array import array
 from pathlib import Path
 
 import numpy as np
 
-from ...engines.fileio import atomic_write
+from ...engines.fileio import atomic_write, output_file_problem
 from ..errors import OptionsError, SinkError
 from ..stages import Sink
-from ..types import PoseFrame
+from ..types import PoseFrame, StreamMeta
 
 
 def summarise(series: dict[str, list[float] | array]) -> dict[str, dict[str, float]]:
@@ -37,10 +36,10 @@ def _ms(value: float) -> float | None:
 
 
 def _writable(path: Path) -> Path:
-    """``path`` when its folder exists and is writable (checked before the run, not after it)."""
-    folder = path.resolve().parent
-    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise OptionsError(f"cannot write statistics to {path}: folder {folder} does not exist or is not writable")
+    """``path`` when a file can be written there (checked before the run, not after it)."""
+    problem = output_file_problem(path)
+    if problem is not None:
+        raise OptionsError(f"cannot write statistics to {path}: {problem}; pass a file in a writable folder")
     return path
 
 
@@ -69,6 +68,7 @@ class StatsSink(Sink):
         # frame, 0.2 GB over 8 hours live); percentiles only when asked
         self._series: dict[str, array] = {}
         self._pending: PoseFrame | None = None
+        self._started = False  # a run that never started writes no statistics
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -78,7 +78,14 @@ class StatsSink(Sink):
     def from_args(cls, args: argparse.Namespace) -> StatsSink:
         return cls(getattr(args, "stats_json", None))  # always on: the run's summary line needs it
 
+    def output_files(self) -> dict[str, Path]:
+        return {} if self.json_path is None else {"--stats-json": self.json_path}
+
+    def open(self, meta: StreamMeta) -> None:
+        self._started = True
+
     def write(self, frame: PoseFrame) -> None:
+        self._started = True
         if self._pending is not None:
             self._record(self._pending)
         self._pending = frame
@@ -124,7 +131,7 @@ class StatsSink(Sink):
     def close(self) -> None:
         report = self.report()
         path, self.json_path = self.json_path, None  # written once, also when the write fails
-        if path is not None:
+        if path is not None and self._started:
             try:
                 atomic_write(path, json.dumps(report, indent=2).encode())
             except OSError as exc:  # a full disk: nothing half-written stays (atomic_write)

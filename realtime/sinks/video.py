@@ -81,6 +81,9 @@ class VideoSink(Sink):
         path = getattr(args, "output_video", None)
         return None if path is None else cls(Path(path))
 
+    def output_files(self) -> dict[str, Path]:
+        return {"--output-video": self.path}
+
     def open(self, meta: StreamMeta) -> None:
         self._source_fps = meta.source_fps
         self._thread = threading.Thread(target=self._work, name="sink-video", daemon=True)
@@ -207,8 +210,8 @@ class VideoSink(Sink):
                 self._queue = collections.deque(left)
             self._thread.join()
             self._thread = None
-        if self.dropped_frames:
-            log.warning("%s: %d frames not written (the encoder could not keep up with the live source): the "
-                        "video plays faster than it was filmed", self.path, self.dropped_frames)  # fmt: skip
+            if self.dropped_frames:  # said once, by the close that finished the file
+                log.warning("%s: %d frames not written (the encoder could not keep up with the live source): the "
+                            "video plays faster than it was filmed", self.path, self.dropped_frames)  # fmt: skip
         with self._ready:
             self._raise_pending()

@@ -91,16 +91,20 @@ class _PyAvH264:
     """H.264 in an MP4 (or MOV/MKV) through PyAV: yuv420p (what browsers decode), moov atom first."""
 
     codec = "H.264"
-    browser_playable = True
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
         import av
+
+        mp4 = path.suffix.lower() == ".mp4"
+        self.browser_playable = mp4  # browsers play H.264 in MP4; MOV and MKV only in some
 
         self._av = av
         self._file = contextlib.ExitStack()
         temporary = self._file.enter_context(atomic_path(path))
         try:
-            self._container = av.open(str(temporary), mode="w", options={"movflags": "+faststart"})
+            # the index first, so playback can start before the whole file is read (MP4 and MOV only)
+            options = {"movflags": "+faststart"} if path.suffix.lower() in (".mp4", ".mov") else {}
+            self._container = av.open(str(temporary), mode="w", options=options)
             rate = Fraction(fps).limit_denominator(1001)
             self._stream = self._container.add_stream("libx264", rate=rate)
             width, height = size

@@ -82,12 +82,16 @@ def _split_tcp(endpoint: str) -> tuple[str, str] | None:
     return host.strip("[]"), port
 
 
-def _check_port(endpoint: str) -> None:
-    """Refuse a TCP port outside 1..65535 (ZeroMQ would bind some other port instead)."""
+def check_port(endpoint: str, binding: bool = True) -> None:
+    """Refuse a TCP port outside 1..65535 (ZeroMQ would bind some other port instead, or wait
+    forever to connect); ``binding``: port 0 (any free one) is allowed."""
     parts = _split_tcp(endpoint)
-    if parts is not None and parts[1].isdigit() and not 0 <= int(parts[1]) <= 65535:
-        raise PublishError(f"port {parts[1]} of {endpoint} is outside 1..65535: pass e.g. {DEFAULT_ADDRESS}, or port "
-                           "0 for any free one")  # fmt: skip
+    if parts is None or not parts[1].lstrip("+-").isdigit():
+        return
+    port = int(parts[1])
+    if not 1 <= port <= 65535 and not (binding and port == 0):
+        any_free = ", or port 0 for any free one" if binding else ""
+        raise PublishError(f"port {parts[1]} of {endpoint} is outside 1..65535: pass e.g. {DEFAULT_ADDRESS}{any_free}")
 
 
 def _exposed(endpoint: str) -> bool:
@@ -141,7 +145,7 @@ class Publisher:
         if endpoint.startswith("tcp://") and endpoint.endswith(":0"):
             endpoint = endpoint[:-1] + "*"
         try:
-            _check_port(endpoint)
+            check_port(endpoint)
             if connect:
                 self._socket.connect(endpoint)
                 return f"connect:{endpoint}"

@@ -77,8 +77,10 @@ def test_unwritable_paths_and_unknown_suffixes(tmp_path):
     with pytest.raises(CalibrationError, match=r"end in .yaml, .yml or .json, got 'camera.txt'"):
         save_intrinsics(CAMERA, tmp_path / "camera.txt")
     (tmp_path / "dir.yaml").mkdir()
-    with pytest.raises(CalibrationError, match="not a writable file"):
+    with pytest.raises(CalibrationError, match="dir.yaml: it is a folder"):
         save_intrinsics(CAMERA, tmp_path / "dir.yaml")
+    with pytest.raises(CalibrationError, match="folder /proc takes no new files"):  # even as root
+        save_intrinsics(CAMERA, "/proc/camera.yaml")
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)

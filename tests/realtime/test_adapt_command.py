@@ -80,7 +80,8 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     [
         ("missing", "absent.mp4 does not exist"),
         ("suffix", "--output must name an .onnx file"),
-        ("folder", "does not exist or is not writable"),
+        ("folder", "no does not exist; pass a file in a writable folder"),
+        ("report", "cannot write --report /proc/r.json: folder /proc takes no new files"),
         ("minutes", "--minutes must be more than 0 and at most 1440, got 0"),
         ("steps", "--steps must be a number of steps, at least 1 (or 0: --minutes alone), got -5"),
         ("seed", "--seed must be a whole number, 0 or more, got -1"),
@@ -99,6 +100,7 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "missing": [str(tmp_path / "absent.mp4"), "--output", str(out)],
         "suffix": [str(good), "--output", str(tmp_path / "out.npz")],
         "folder": [str(good), "--output", str(tmp_path / "no" / "out.onnx")],
+        "report": [str(good), "--output", str(out), "--report", "/proc/r.json"],
         "minutes": [str(good), "--output", str(out), "--minutes", "0"],
         "steps": [str(good), "--output", str(out), "--steps", "-5"],
         "seed": [str(good), "--output", str(out), "--seed", "-1"],

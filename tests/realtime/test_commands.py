@@ -108,6 +108,47 @@ def test_run_unwritable_output_video(media_dir: Path, pose_model_path: Path, cap
     assert "/nonexistent/dir" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--output-video", "{source}"], "--output-video .*clip.mp4 is the source: writing it would destroy it"),
+        (["--output-video", "{tmp}/a.webm", "--record", "{tmp}/a.webm"], "--output-video and --record are both"),
+        (["--stats-json", "{tmp}/b", "--record", "{tmp}/b"], "--record and --stats-json are both"),
+        (["--record", "{tmp}"], "cannot write --record .*: it is a folder"),
+        (["--output-video", "/proc/x.webm"], "folder /proc takes no new files"),  # even as root
+        (["--frames", "0"], "--frames must be 1 or more, got 0"),
+        (["--publish", "tcp://127.0.0.1:-1"], "port -1 of tcp://127.0.0.1:-1 is outside 1..65535"),
+    ],
+)
+def test_run_refuses_bad_outputs_before_it_starts(options: list[str], message: str, tmp_path: Path, media_dir: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """An output that would destroy the source or another output, or that cannot be written, is
+    one line before anything runs: the source is intact and nothing is left behind."""
+    source = tmp_path / "clip.mp4"
+    source.write_bytes((media_dir / "dance_576.mp4").read_bytes())
+    argv = [a.format(source=source, tmp=tmp_path) for a in options]
+    assert main(["run", "--source", str(source), "--headless", "--publish", "none", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("posecast: error:") and "\n" not in err and pytest.importorskip("re").search(message, err)
+    assert source.read_bytes() == (media_dir / "dance_576.mp4").read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--count", "0"], "--count must be 1 or more, got 0"),
+        (["--timeout", "-1"], "--timeout must be more than 0 seconds, got -1"),
+        (["--address", "tcp://127.0.0.1:99999"], "port 99999 of tcp://127.0.0.1:99999 is outside 1..65535: pass e.g. "
+                                                 "tcp://127.0.0.1:5555$"),
+    ],
+)
+def test_listen_refuses_bad_options_at_once(options: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["listen", "--timeout", "30", *options]) == 2  # at once, not after the 30 s
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and pytest.importorskip("re").search(message, err)
+
+
 def test_corrupt_lifting_model(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"\x08\x01garbage")

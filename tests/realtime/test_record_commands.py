@@ -84,6 +84,27 @@ def test_view_serves_the_page_until_stopped(free_port) -> None:
 
 
 @pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        (["--bvh", "{take}"], "is the recording: writing it would destroy it"),
+        (["--bvh", "{tmp}/same", "--lift-input", "{tmp}/same"], "--bvh and --lift-input are both"),
+        (["--bvh", "{tmp}"], "it is a folder"),
+        (["--bvh", "{tmp}/ok.bvh", "--lift-input", "/proc/x.npz"], "folder /proc takes no new files"),
+        (["--bvh", "{tmp}/no/x.bvh"], "folder .*no does not exist"),
+    ],
+)
+def test_export_refuses_outputs_before_writing_any(outputs, message, dance_take: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    before = dance_take.read_bytes()
+    argv = ["export", str(dance_take)] + [a.format(take=dance_take, tmp=tmp_path) for a in outputs]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("posecast: error:") and "\n" not in err and pytest.importorskip("re").search(message, err)
+    assert dance_take.read_bytes() == before
+    assert list(tmp_path.iterdir()) == []  # not even the one output that could be written
+
+
+@pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["export", "{missing}", "--bvh", "x.bvh"], "cannot read the recording"),

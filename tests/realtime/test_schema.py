@@ -18,6 +18,7 @@ from posecast.realtime.schema import (
     decode_meta,
     decode_pose,
     encode_pose,
+    encode_pose_message,
     validate_pose_message,
 )
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
@@ -48,6 +49,20 @@ def test_a_lost_person_is_published_with_zeros() -> None:
     message = decode_pose(encode_pose(frame(4, []), PersonPose.lost(2), 5_000, 6_000))
     assert message.tracking == "lost" and message.person_id == 2
     assert not message.joints_m.any() and not message.confidence.any() and not message.root_m.any()
+
+
+def test_fields_the_schema_does_not_define_are_kept_and_relayed() -> None:
+    """The avatar world's fields reach `posecast listen` and survive a relay (decode, encode)."""
+    from posecast.realtime.commands.listen import to_json
+
+    extra = {"root_height_m": 0.91, "foot_contact": [True, False], "frame_pose": {"frame": "unity", "units": "m"}}
+    message = decode_pose(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000, extra=extra))
+    assert message.extra["foot_contact"] == [True, False] and message.extra["frame_pose"]["frame"] == "unity"
+    assert message.extra["root_height_m"] == pytest.approx(0.91)  # float32 on the wire
+    assert decode_pose(encode_pose_message(message)).extra == message.extra
+    shown = to_json(message)
+    assert shown["root_height_m"] == 0.91 and shown["foot_contact"] == [True, False] and "extra" not in shown
+    assert decode_pose(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000)).extra == {}
 
 
 def test_schema_1_messages_are_still_read() -> None:
