@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from importlib import metadata
+from typing import NoReturn
 
 __all__ = ["DefaultsHelpFormatter", "PosecastParser", "package_version"]
 
@@ -36,6 +37,11 @@ class PosecastParser(argparse.ArgumentParser):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        """One line on stderr and exit code 2, as every other bad input (argparse prints the usage
+        block first, which can run to twenty lines and bury the problem); ``--help`` has the usage."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def package_version() -> str:

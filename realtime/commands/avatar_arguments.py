@@ -44,7 +44,7 @@ def avatar_options(args: argparse.Namespace) -> AvatarOptions:
     floor = None
     if getattr(args, "floor", None) is not None:
         floor = load_floor(args.floor)
-    elif getattr(args, "floor_camera", None):
+    elif getattr(args, "floor_camera", None) is not None:
         floor = parse_floor_camera(args.floor_camera)
     return AvatarOptions(mirror=bool(getattr(args, "mirror", False)), floor=floor)
 

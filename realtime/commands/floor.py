@@ -34,10 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     given = parser.add_argument_group("from numbers (no video)")
     given.add_argument("--camera-height", type=float, metavar="M", help="the camera's height above the floor, metres")
-    given.add_argument("--tilt", type=float, default=0.0, metavar="DEG", help="how far the camera looks down, degrees")
-    given.add_argument("--roll", type=float, default=0.0, metavar="DEG", help="the camera's roll, degrees")
+    given.add_argument("--tilt", type=float, metavar="DEG", help="how far the camera looks down, degrees (default 0)")
+    given.add_argument("--roll", type=float, metavar="DEG", help="the camera's roll, degrees (default 0)")
     measured = parser.add_argument_group("measured from the feet (someone stands and steps around, feet in view)")
-    measured.add_argument("--source", default="0", help="camera index, video file or image folder (default 0)")
+    measured.add_argument("--source", help="camera index, video file or image folder (default 0)")
     measured.add_argument("--seconds", type=float, default=3.0, help="how long to observe (default 3 s)")
     measured.add_argument("--height", type=float, help="the subject's height in metres (default 1.70, assumed)")
     add_camera_arguments(parser)
@@ -49,10 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def calibrate_floor(args: argparse.Namespace) -> int:
     check_writable(args.output)
+    if args.camera_height is None and (args.tilt is not None or args.roll is not None):
+        raise CalibrationError("--tilt and --roll describe the camera with --camera-height: pass it too (or neither, "
+                               "to measure the floor from the feet)")  # fmt: skip
+    if args.camera_height is not None and args.source is not None:
+        raise CalibrationError("pass either --camera-height (and --tilt, --roll) or --source to measure from the "
+                               "feet, not both")  # fmt: skip
     if args.camera_height is not None:
-        floor = fl.floor_from_camera_pose(args.camera_height, args.tilt, args.roll)
-        source = f"given: camera {args.camera_height:g} m above the floor, tilt {args.tilt:g}, roll {args.roll:g} deg"
+        tilt, roll = args.tilt or 0.0, args.roll or 0.0
+        floor = fl.floor_from_camera_pose(args.camera_height, tilt, roll)
+        source = f"given: camera {args.camera_height:g} m above the floor, tilt {tilt:g}, roll {roll:g} deg"
     else:
+        args.source = "0" if args.source is None else args.source
         if not 0.5 <= args.seconds <= 600:
             raise CalibrationError(f"--seconds must be from 0.5 to 600, got {args.seconds}")
         feet = FeetCollector()
@@ -64,8 +72,15 @@ def calibrate_floor(args: argparse.Namespace) -> int:
     return 0
 
 
+#: An ankle below this confidence was not seen (MediaPipe guesses legs out of view at 0.01–0.2):
+#: a pose without both ankles seen says nothing about the floor
+MIN_ANKLE_CONFIDENCE = 0.5
+_ANKLES = [skeleton.JOINT_INDEX["l_ankle"], skeleton.JOINT_INDEX["r_ankle"]]
+
+
 class FeetCollector(Sink):
-    """Keeps the first tracked person's published joints (camera frame) and bone lengths."""
+    """Keeps the first tracked person's published joints (camera frame) and bone lengths, from
+    the frames in which both of their ankles were seen."""
 
     name = "feet"
     inline = True
@@ -76,6 +91,8 @@ class FeetCollector(Sink):
 
     def write(self, frame: PoseFrame) -> None:
         for person in frame.tracked[:1]:
+            if np.min(np.asarray(person.confidence)[_ANKLES]) < MIN_ANKLE_CONFIDENCE:
+                continue
             self.poses.append(np.asarray(person.joints_m, dtype=np.float64))
             if person.bone_lengths_m is not None:
                 self.lengths.append(np.asarray(person.bone_lengths_m, dtype=np.float64))
@@ -84,7 +101,8 @@ class FeetCollector(Sink):
         """The floor under the collected feet (raises when too few poses were seen)."""
         if len(self.poses) < 10:
             raise CalibrationError(
-                f"saw a person in only {len(self.poses)} frames of {source}: stand fully in view, feet included, "
+                f"saw a person with both feet in view in only {len(self.poses)} frames of {source}: stand fully in "
+                "view, feet included, "
                 "and step around for a few seconds (or pass --camera-height and --tilt)"
             )
         lengths = np.median(self.lengths, axis=0) if self.lengths else skeleton.bone_lengths(self.poses[-1])

@@ -38,9 +38,10 @@ def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink]
     if stats is not None:
         summary = stats.summary()["capture_to_publish_ms"]
         posed = stats.frames_with_pose
-        log.info("%d frames in %.1f s, pose in %d (%.0f %%), %s; capture→publish p50 %.1f ms p99 %.1f ms",
-                 frames, elapsed, posed, 100 * posed / max(frames, 1), published, summary["p50"],
-                 summary["p99"])  # fmt: skip
+        latency = (f"capture→publish p50 {summary['p50']:.1f} ms p99 {summary['p99']:.1f} ms" if posed
+                   else "no latency: nobody was posed")  # fmt: skip
+        log.info("%d frames in %.1f s, pose in %d (%.0f %%), %s; %s", frames, elapsed, posed,
+                 100 * posed / max(frames, 1), published, latency)  # fmt: skip
     dropped = {s.name: s.dropped_frames for s in sinks if s.dropped_frames}
     if dropped:
         log.warning("outputs that could not keep up dropped frames: %s", dropped)

@@ -27,7 +27,6 @@ take is dropped and counted (:attr:`VmcSink.dropped_datagrams`).
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import socket
 
@@ -144,6 +143,9 @@ class VmcSink(Sink):
             raise PublishError(f"cannot resolve the VMC host {address[0]!r} ({exc}): pass --vmc HOST:PORT") from exc
         self._socket = socket.socket(family, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
+        if family == socket.AF_INET:  # a broadcast address (every VMC receiver on the LAN) is refused without it
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        self._warned_errors: set[int | None] = set()  # each kind of send error is logged once, then counted
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -174,8 +176,10 @@ class VmcSink(Sink):
             self.dropped_datagrams += 1
             return
         except OSError as exc:  # e.g. no route, or a refused port reported by the previous send
-            if self.dropped_datagrams == 0 or exc.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
-                log.warning("VMC datagram to %s:%d not sent: %s", *self.address, exc)
+            if exc.errno not in self._warned_errors:
+                self._warned_errors.add(exc.errno)
+                log.warning("VMC datagram to %s:%d not sent: %s (the same error again is only counted)",
+                            *self.address, exc)  # fmt: skip
             self.dropped_datagrams += 1
             return
         self.sent_datagrams += 1
@@ -183,3 +187,6 @@ class VmcSink(Sink):
     def close(self) -> None:
         if self._socket.fileno() >= 0:
             self._socket.close()
+            if self.dropped_datagrams:
+                log.warning("VMC: %d of %d datagrams to %s:%d were not sent", self.dropped_datagrams,
+                            self.dropped_datagrams + self.sent_datagrams, *self.address)  # fmt: skip

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import json
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -33,6 +35,7 @@ from websockets.http11 import Request, Response
 from ...engines.errors import PosecastError
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, TOPIC_META, TOPIC_POSE, validate_pose_message
+from ..sinks.zmq import check_port
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,12 @@ class ViewerOptions:
             raise OptionsError("host must be an interface name or address, e.g. 127.0.0.1, got ''")
         if not self.stream.startswith(("tcp://", "ipc://", "inproc://")):
             raise OptionsError(f"stream must be tcp://HOST:PORT, got {self.stream!r}")
+        check_port(self.stream, binding=False)
+        try:
+            socket.getaddrinfo(self.host, None)
+        except OSError as exc:
+            raise OptionsError(f"cannot serve the viewer on host {self.host!r} ({exc.strerror}): pass --host an "
+                               "address of this machine, e.g. 127.0.0.1") from exc  # fmt: skip
 
 
 def is_loopback(host: str) -> bool:
@@ -140,8 +149,6 @@ class ViewerServer:
 
     def start(self, timeout_s: float = 10.0) -> str:
         """Start serving on a background thread; returns the URL. Raises :class:`ViewerError`."""
-        if not is_loopback(self.options.host):
-            log.warning("viewer bound to %s: anyone who can reach this machine can watch the stream", self.options.host)
         self._thread = threading.Thread(target=self._run_thread, name="posecast-viewer", daemon=True)
         self._thread.start()
         if not self._started.wait(timeout_s) or self._error is not None:
@@ -149,6 +156,8 @@ class ViewerServer:
             if isinstance(self._error, ViewerError):
                 raise self._error
             raise ViewerError(f"viewer did not start within {timeout_s:g} s: {self._error}")
+        if not is_loopback(self.options.host):
+            log.warning("viewer bound to %s: anyone who can reach this machine can watch the stream", self.options.host)
         return self.url
 
     def stop(self) -> None:
@@ -187,9 +196,10 @@ class ViewerServer:
             try:
                 server = await serve(self._handle, self.options.host, self.options.port, process_request=self._http)
             except OSError as exc:
+                in_use = exc.errno == errno.EADDRINUSE
+                fix = "pass --port N (0 picks a free one)" if in_use else "check --host and --port"
                 raise ViewerError(
-                    f"cannot serve the viewer on {self.options.host}:{self.options.port} ({exc.strerror}): "
-                    "pass --port N (0 picks a free one)"
+                    f"cannot serve the viewer on {self.options.host}:{self.options.port} ({exc.strerror}): {fix}"
                 ) from exc
             except zmq.ZMQError as exc:
                 raise ViewerError(f"cannot watch {self.options.stream!r} ({exc}): expected tcp://HOST:PORT") from exc

@@ -68,6 +68,41 @@ def test_run_options_are_checked(tmp_path: Path, media_dir: Path, capsys: pytest
     assert code == 2 and "port in 1..65535" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["calibrate", "floor", "--tilt", "10"], "--tilt and --roll describe the camera with --camera-height"),
+        (["calibrate", "floor", "--camera-height", "1.2", "--source", "x.mp4"], "either --camera-height"),
+        (["run", "--source", "x.mp4", "--floor-camera", ""], "--floor-camera needs HEIGHT,TILT"),  # not ignored
+    ],
+)
+def test_options_that_do_not_fit_together_are_one_line(argv: list[str], message: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    out = ["-o", str(tmp_path / "floor.yaml")] if argv[0] == "calibrate" else ["--headless", "--publish", "none"]
+    assert main([*argv, *out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err and not list(tmp_path.iterdir())
+
+
+def test_feet_out_of_view_give_no_floor(tmp_path: Path, media_dir: Path, pose_model_path: Path,
+                                        capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """The squats clip cut to its upper half: MediaPipe still guesses the legs (at confidence
+    0.01–0.2), but a floor from guessed feet would be a made-up one."""
+    import cv2
+
+    clip = cv2.VideoCapture(str(media_dir / "squats_720x1280.mp4"))
+    fps = clip.get(cv2.CAP_PROP_FPS)
+    upper = tmp_path / "upper.mp4"
+    writer = cv2.VideoWriter(str(upper), cv2.VideoWriter_fourcc(*"mp4v"), fps, (720, 640))
+    while (image := clip.read()[1]) is not None:
+        writer.write(image[:640])
+    writer.release()
+    out = tmp_path / "floor.yaml"
+    assert main(["calibrate", "floor", "--source", str(upper), "--seconds", "3", "--model-asset",
+                 str(pose_model_path), "-o", str(out)]) == 2  # fmt: skip
+    assert "with both feet in view in only 0 frames" in capsys.readouterr().err and not out.exists()
+
+
 @pytest.fixture(scope="module")
 def dance_floor(tmp_path_factory: pytest.TempPathFactory, media_dir: Path, pose_model_path: Path):
     """``posecast calibrate floor`` on the dancer's first 2 s (assumed 60° hfov, 1.70 m)."""

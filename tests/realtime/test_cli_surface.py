@@ -319,3 +319,21 @@ def test_listen_rounds_floats() -> None:
     line = format_line(meta)
     assert "height_m=1.7," in line and "1.7000000476837158" not in line and "498.83" in line
     assert tidy({"a": [np.float32(0.1).item(), 3], "b": "x"}) == {"a": [0.1, 3], "b": "x"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--frame", "Unity"], "posecast run: error: argument --frame: invalid choice: 'Unity'"),
+        (["view", "--port", "abc"], "posecast view: error: argument --port: invalid int value: 'abc'"),
+        ([], "posecast: error: the following arguments are required: COMMAND (see `posecast --help`)"),
+        (["view", "--stream", "tcp://127.0.0.1:99999"], "port 99999 of tcp://127.0.0.1:99999 is outside 1..65535"),
+        (["view", "--host", "no.such.host.invalid"], "pass --host an address of this machine"),
+    ],
+)
+def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
+    """argparse's own errors too: one line naming the problem and where the usage is, exit 2."""
+    result = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *argv], capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr

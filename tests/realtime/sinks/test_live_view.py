@@ -136,7 +136,7 @@ def test_writes_a_readable_video(frame, tmp_path):
 
 def test_an_unwritable_output_path_is_a_clear_error(tmp_path):
     missing = tmp_path / "no such folder" / "view.mp4"
-    with pytest.raises(ViewError, match="cannot write the view video to .*no such folder does not exist; create the folder"):
+    with pytest.raises(ViewError, match="view video to .*no such folder does not exist; create the folder"):
         LiveView(LiveViewOptions(output_path=missing))
 
 

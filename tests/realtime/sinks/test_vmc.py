@@ -146,6 +146,38 @@ def test_sending_never_blocks() -> None:
     assert sink.dropped_datagrams == 2 and sink.sent_datagrams == 0
 
 
+def test_a_failing_send_is_logged_once_then_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """A send error (here the EACCES a broadcast address gives without SO_BROADCAST) is one log
+    line, not one per datagram (60 lines a second live), and the count comes at close."""
+    import errno
+    import socket
+
+    sink = vmc.VmcSink(("255.255.255.255", vmc.DEFAULT_PORT))
+    assert sink._socket.getsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST) == 1  # broadcast is allowed
+
+    class Refusing:
+        def sendto(self, *_: object) -> None:
+            raise PermissionError(errno.EACCES, "Permission denied")
+
+        def fileno(self) -> int:
+            return 3
+
+        def close(self) -> None:
+            pass
+
+    sink._socket.close()
+    sink._socket = Refusing()
+    joints, lengths = walk_in_camera()
+    with caplog.at_level("WARNING", logger="posecast"):
+        for i in range(10):
+            sink.write(pose_frame(i, joints[i], lengths))
+        sink.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert sink.dropped_datagrams == 20 and sink.sent_datagrams == 0
+    assert sum("not sent: [Errno 13] Permission denied" in line for line in lines) == 1
+    assert lines[-1] == "VMC: 20 of 20 datagrams to 255.255.255.255:39539 were not sent"
+
+
 def test_address_parsing() -> None:
     assert vmc.parse_address("127.0.0.1:39539") == ("127.0.0.1", 39539)
     assert vmc.parse_address("192.168.1.20") == ("192.168.1.20", vmc.DEFAULT_PORT)
