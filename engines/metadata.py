@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import normalize, skeleton
 from .errors import ModelError
@@ -147,7 +148,28 @@ def read_onnx_metadata(path: str | Path) -> ModelMetadata:
             f"model file {path} cannot be loaded ({load_error_text(exc)}); "
             "it is corrupt or not an exported posecast .onnx: re-export or re-download it"
         ) from None
-    return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
+    meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
+    check_graph(session, meta, str(path))
+    return meta
+
+
+def check_graph(session: Any, meta: ModelMetadata, source: str) -> None:
+    """Raise :class:`ModelMetadataError` when an ONNX Runtime session's input and outputs are
+    not what ``meta`` says (a graph and metadata from different exports fail at the first lift
+    otherwise, with ONNX Runtime's rank error); ``batch`` may be any size or name."""
+    joints = len(meta.joint_names)
+    expected = {INPUT_NAME: [meta.window_frames, joints, 2], OUTPUT_NAMES[0]: [joints, 3], OUTPUT_NAMES[1]: [1]}
+    found = {node.name: list(node.shape) for node in (*session.get_inputs(), *session.get_outputs())}
+    for name, shape in expected.items():
+        got = found.get(name)
+        # a dimension an exporter left symbolic (a name, or None) is not checked: ONNX Runtime checks it
+        if got is None or len(got) != len(shape) + 1 or any(
+            isinstance(g, int) and g != e for g, e in zip(got[1:], shape, strict=True)
+        ):
+            has = "no such tensor" if got is None else f"shape {got}"
+            said = f"(batch, {', '.join(map(str, shape))})"
+            raise ModelMetadataError(f"{source}: its metadata says {name} is {said}, its graph has {has}; re-export "
+                                     "the model with tools/export.py")  # fmt: skip
 
 
 def load_error_text(exc: BaseException, limit: int = 200) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError, ModelError
-from ..metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata, load_error_text
+from ..metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata, check_graph, load_error_text
 from .base import LiftOutput, RuntimeBackend, check_window, cpu_name, resolve_model
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class OnnxRuntimeBackend(RuntimeBackend):
                              "or not an exported posecast .onnx: re-export or re-download it") from None  # fmt: skip
         props = self._session.get_modelmeta().custom_metadata_map
         self.metadata: ModelMetadata = ModelMetadata.from_props(props, str(source))
+        check_graph(self._session, self.metadata, str(source))
         self._ort = ort
         self._io_binding = io_binding
         self._bindings: dict[int, tuple[object, np.ndarray, np.ndarray, object]] = {}

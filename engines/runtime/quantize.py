@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import BackendError, ModelError
 from ..fileio import atomic_write, file_sha256
 from ..install import install_hint
-from ..metadata import ModelMetadata, load_error_text, read_onnx_metadata
+from ..metadata import load_error_text, read_onnx_metadata
 from .plan_cache import engines_dir, read_verified, write_verified
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
     except Exception as exc:  # protobuf's DecodeError and friends: the file is not ONNX
         raise ModelError(f"{src} is not a readable ONNX model ({type(exc).__name__}: {load_error_text(exc)}); "
                          "re-export it with tools/export.py or pass another --model") from None  # fmt: skip
-    ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, str(src))  # a posecast model?
+    read_onnx_metadata(src)  # a posecast model, its graph as its metadata says?
     with tempfile.TemporaryDirectory() as tmp:
         out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"
         onnx.save(_float32_initializers(proto), str(float_src))

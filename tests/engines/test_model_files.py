@@ -5,6 +5,7 @@ architecture text is parsed as data only. No torch needed."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -70,3 +71,30 @@ def test_architecture_text_is_data_only(text: str) -> None:
 def test_architecture_text_as_json_or_python_literal() -> None:
     for text in ('{"width": 64}', "{'width': 64}"):
         assert model_config(ModelMetadata(window_frames=9, extra={"model_config": text})) == {"width": 64}
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"window_frames": "81"}, "its metadata says keypoints_norm is (batch, 81, 17, 2), its graph has shape "
+                                  "['batch', 27, 17, 2]"),
+        ({"window_frames": "9"}, "keypoints_norm is (batch, 9, 17, 2)"),
+    ],
+)
+def test_a_graph_unlike_its_metadata_is_refused_when_loaded(props: dict[str, str], message: str, tmp_path) -> None:
+    """A graph and metadata from different exports: one line at load (every backend, `engines
+    info` and `build`), not ONNX Runtime's rank error at the first lift."""
+    onnx = pytest.importorskip("onnx")
+    from posecast.engines.runtime.base import resolve_model
+    from posecast.engines.runtime.onnxruntime_backend import OnnxRuntimeBackend
+    from posecast.engines.runtime.quantize import quantize_int8
+
+    model = onnx.load(str(resolve_model(None)))
+    for prop in model.metadata_props:
+        prop.value = props.get(prop.key.removeprefix("posecast."), prop.value)
+    path = tmp_path / "mismatch.onnx"
+    onnx.save(model, str(path))
+    for load in (metadata.read_onnx_metadata, OnnxRuntimeBackend, lambda p: quantize_int8(p, tmp_path / "q.onnx")):
+        with pytest.raises(ModelMetadataError, match=re.escape(message)):
+            load(path)
+    assert not (tmp_path / "q.onnx").exists()
