@@ -7,10 +7,14 @@ import logging
 from pathlib import Path
 
 from .errors import BackendError
-from .fileio import atomic_write
+from .fileio import atomic_write, check_outputs
 from .runtime import BACKENDS, availability, load_backend
 from .runtime.base import resolve_model
 from .runtime.quantize import int8_by_default
+
+#: The largest batch `engines bench` takes: the live pipeline lifts at most 16 windows at once (8
+#: people, each with its mirror image); 100,000 ran for minutes and told nothing more
+MAX_BENCH_BATCH = 1024
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    if not 1 <= args.max_batch <= MAX_BENCH_BATCH:
+        raise BackendError(f"--max-batch must be from 1 to {MAX_BENCH_BATCH}, got {args.max_batch}")
     path = resolve_model(args.model)
     if args.backend == "onnxruntime":
         if not args.int8:
@@ -96,6 +102,11 @@ def _bench(args: argparse.Namespace) -> int:
     from .runtime import bench
 
     batches = _parse_batches(args.batch)
+    if args.iters < 1 or args.warmup < 0:
+        raise BackendError(f"--iters must be 1 or more and --warmup 0 or more, got {args.iters} and {args.warmup}")
+    if args.max_batch is not None and args.max_batch < max(batches):
+        raise BackendError(f"--max-batch must be at least the largest --batch ({max(batches)}), got {args.max_batch}")
+    check_outputs({"--json": args.json, "--markdown": args.markdown})
     int8 = int8_by_default(resolve_model(args.model)) if args.int8 is None else args.int8
     options = {
         "onnxruntime": {"threads": args.threads, "int8": int8},
@@ -130,9 +141,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _parse_batches(text: str) -> tuple[int, ...]:
     try:
-        batches = tuple(int(b) for b in text.split(",") if b.strip())
+        batches = tuple(int(b) for b in text.split(","))
     except ValueError:
         batches = ()
-    if not batches or min(batches) < 1:
-        raise BackendError(f"--batch must be comma-separated positive integers like 1,4,16, got {text!r}")
+    if not batches or min(batches) < 1 or max(batches) > MAX_BENCH_BATCH:
+        raise BackendError(f"--batch must be comma-separated integers from 1 to {MAX_BENCH_BATCH} like 1,4,16, "
+                           f"got {text!r}")  # fmt: skip
     return batches

@@ -39,8 +39,12 @@ def output_file_problem(path: str | Path) -> str | None:
     if path.is_dir():
         return "it is a folder"
     folder = path.resolve().parent
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file, not a folder"
     if not folder.is_dir():
         return f"folder {folder} does not exist"
+    if path.exists() and not path.is_file():  # a device or a pipe would be replaced by a file
+        return "it is not a regular file"
     if path.exists() and not os.access(path, os.W_OK):
         return "the file is read-only"
     try:

@@ -27,10 +27,12 @@ _FOCAL_RANGE = (1e-3, 1e7)
 
 
 def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """``(F,)`` frames with a person: every keypoint finite and within :data:`MAX_PIXELS`, and
-    some confidence."""
+    """``(F,)`` frames with a person: every keypoint finite and within :data:`MAX_PIXELS`, some
+    confidence, and the keypoints not all on one point (zeros written for a frame without anyone)."""
     in_range = np.abs(np.nan_to_num(keypoints, nan=np.inf)) <= MAX_PIXELS
-    return in_range.all(axis=(1, 2)) & (np.nan_to_num(confidence).max(axis=1, initial=0.0) > 0)
+    finite = np.where(in_range, keypoints, 0.0)
+    spread = np.ptp(finite, axis=1).max(axis=-1) > 0 if finite.shape[1] else np.zeros(len(finite), bool)
+    return in_range.all(axis=(1, 2)) & (np.nan_to_num(confidence).max(axis=1, initial=0.0) > 0) & spread
 
 
 def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -38,7 +40,8 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
     ``intrinsics`` ``(4,)``, ``fps`` from an .npz; raises :class:`LiftInputError` naming what is wrong.
     The file is read without pickle (an object array is refused, never run)."""
     if not path.is_file():
-        raise LiftInputError(f"lift input {path} not found: expected an .npz with keypoints_2d and intrinsics")
+        problem = "not found" if not path.exists() else "is not a file"
+        raise LiftInputError(f"lift input {path} {problem}: expected an .npz with keypoints_2d and intrinsics")
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):
@@ -70,7 +73,11 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
         confidence = _numbers(path, "confidence", arrays["confidence"])
         if confidence.shape != keypoints.shape[:2]:
             raise LiftInputError(f"{path}: confidence must be (F, 17) like keypoints_2d, got {confidence.shape}")
-        confidence = np.clip(np.nan_to_num(confidence, nan=0.0), 0.0, 1.0)
+        confidence = np.nan_to_num(confidence, nan=0.0, posinf=np.inf, neginf=-np.inf)
+        if confidence.size and not (confidence.min() >= 0.0 and confidence.max() <= 1.0):
+            low, high = confidence.min(), confidence.max()
+            raise LiftInputError(f"{path}: confidence must be in [0, 1] (NaN: not seen), got values from {low:g} "
+                                 f"to {high:g}; divide percentages by 100")  # fmt: skip
     else:
         confidence = np.ones(keypoints.shape[:2])
     fps = 30.0

@@ -90,7 +90,8 @@ def footage_to_2d(inputs: list[Path], folder: Path, options: FootageOptions | No
                 out.append(_recording_to_npz(recording, path, target))
     if not any(f.with_person for f in out):
         raise SourceError(f"no person was seen in any frame of {', '.join(str(p) for p in inputs)}: adapt needs "
-                          "footage of a person (MediaPipe found none)")  # fmt: skip
+                          "footage of a person (no frame of the videos or recordings had one, no frame of the .npz "
+                          "files a 2D pose)")  # fmt: skip
     return out
 
 

@@ -501,11 +501,15 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
     """The adapted model, its INT8 copy and its ``.adapt.npz``, made in a temporary folder beside
     ``output`` and moved into place together: a failure leaves none of them half-written."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".posecast-adapt-", dir=output.parent) as tmp:
-        staged = Path(tmp) / output.name
-        _export(generator, staged, source, prior, o, steps, files)
-        for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
-            path.replace(output.parent / path.name)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".posecast-adapt-", dir=output.parent) as tmp:
+            staged = Path(tmp) / output.name
+            _export(generator, staged, source, prior, o, steps, files)
+            for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
+                path.replace(output.parent / path.name)
+    except OSError as exc:  # a full disk, a file size limit: the staging folder is gone, nothing half-written
+        raise AdaptError(f"cannot write the adapted model {output} ({exc.strerror or exc}): free some space or "
+                         "pass --output on another disk") from exc  # fmt: skip
 
 
 def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],

@@ -87,6 +87,9 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         ({"keypoints_2d": "x1e20"}, "no frame of"),
         ({"keypoints_2d": "x1e12"}, "gave a plausible pose"),
         ({"keypoints_2d": "head at 1e4 px"}, "gave a plausible pose"),
+        ({"confidence": np.full((65, 17), 90.0)}, "confidence must be in [0, 1] (NaN: not seen), got values from 90 "
+                                                  "to 90; divide percentages by 100"),
+        ({"confidence": np.full((65, 17), -0.5)}, "got values from -0.5 to -0.5"),
     ],
 )  # fmt: skip
 def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays, message) -> None:
@@ -114,6 +117,16 @@ def test_impossible_height_is_one_line(tmp_path, squats_2d, height) -> None:
     np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS)
     result = _lift(tmp_path / "in.npz", tmp_path / "out.npz", f"--height={height}")
     _assert_refused(*result, "height must be in metres between 0.5 and 2.8", tmp_path)
+
+
+@pytest.mark.parametrize("output", ["in.npz", "/dev/null"])
+def test_an_output_that_is_the_input_or_a_device_is_refused(tmp_path, squats_2d, output) -> None:
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS)
+    before = (tmp_path / "in.npz").read_bytes()
+    code, err = _lift(tmp_path / "in.npz", tmp_path / output)
+    assert code == 2 and err.count("\n") <= 1
+    assert ("is the input: writing it would destroy it" if output == "in.npz" else "it is not a regular file") in err
+    assert (tmp_path / "in.npz").read_bytes() == before and Path("/dev/null").is_char_device()
 
 
 def test_output_folder_gets_a_file_inside(tmp_path, squats_2d) -> None:
