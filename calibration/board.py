@@ -44,6 +44,9 @@ class BoardSpec:
             raise CalibrationError(f"board must have at least {minimum}x{minimum} {what}, got {self.size_text}")
         if not self.square_m > 0:
             raise CalibrationError(f"square size must be a positive length in metres, got {self.square_m}")
+        if self.marker_m is not None and not 0 < self.marker_m < self.square_m:
+            raise CalibrationError(f"ChArUco marker side must be more than 0 and smaller than the square "
+                                   f"({self.square_m:g} m), got {self.marker_m:g}")  # fmt: skip
         if self.charuco and not hasattr(cv2.aruco, self.dictionary):
             raise CalibrationError(f"unknown ArUco dictionary {self.dictionary!r}; use e.g. DICT_5X5_100, DICT_6X6_250")
 

@@ -10,6 +10,7 @@ board in the rest and calibrates. Live capture is in :mod:`posecast.calibration.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class CalibrationOptions:
             raise CalibrationError(f"min_views must be at least 3, got {self.min_views}")
         if self.outlier_factor <= 1.0:
             raise CalibrationError(f"outlier_factor must be above 1, got {self.outlier_factor}")
+        if not 0.0 <= self.min_sharpness < math.inf:
+            raise CalibrationError(f"min_sharpness must be 0 or more (0: keep blurry views), got {self.min_sharpness}")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
     if not path.is_file():
         problem = "not found" if not path.exists() else "is not a file"
         raise LiftInputError(f"lift input {path} {problem}: expected an .npz with keypoints_2d and intrinsics")
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic and not magic.startswith((b"\x93NUMPY", b"PK")):  # neither .npy nor a zip (maybe cut short)
+        # numpy would call it "pickled data" and suggest loading it unsafely: it is only not an .npz
+        raise LiftInputError(f"{path} is not an .npz (numpy's zip of named arrays); save the input with "
+                             "numpy.savez(path, keypoints_2d=..., intrinsics=..., fps=...)")  # fmt: skip
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):

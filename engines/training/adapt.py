@@ -535,15 +535,9 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
         start_meta, model_kind=f"{start_meta.model_kind}+adapted", git_commit=git_commit(), extra=extra,
         training_data=f"{start_meta.training_data}; adapted (2D only) to {len(files)} user sequence(s)",
     )  # fmt: skip
-    root = logging.getLogger()
-    level = root.level
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the window-length check, constant by design
         export_onnx(model, output, meta, fp16_weights=True)
     save_generator_npz(generator, adapt_weights_path(output), prior)
     if o.int8:
-        root.setLevel(logging.ERROR)  # ONNX Runtime's quantiser advises pre-processing on the root logger
-        try:
-            quantize_int8(output, output.parent / f"{output.name.removesuffix('.onnx')}.int8.onnx")
-        finally:
-            root.setLevel(level)
+        quantize_int8(output, output.parent / f"{output.name.removesuffix('.onnx')}.int8.onnx")

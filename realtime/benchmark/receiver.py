@@ -27,8 +27,14 @@ _READY, _DONE = "ready", "done"
 
 def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> None:  # noqa: ANN001 - Connection, Event
     """The subscriber process: receive until ``stop`` is set, then send the records back."""
+    import signal
+
     import msgpack
     import zmq
+
+    # Ctrl-C reaches the whole process group: it is the parent's to handle (this process is a
+    # daemon, stopped with it); here it would only print a second traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)

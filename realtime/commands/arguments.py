@@ -131,6 +131,18 @@ def build_sinks(args: argparse.Namespace) -> list[Sink]:
     return sinks
 
 
+#: How long `calibrate floor` and `calibrate subject` may observe, seconds
+OBSERVE_SECONDS = (0.5, 600.0)
+
+
+def check_observe_seconds(seconds: float) -> float:
+    """``--seconds`` of the calibrate commands, or :class:`OptionsError` (NaN and inf included)."""
+    low, high = OBSERVE_SECONDS
+    if not low <= seconds <= high:
+        raise OptionsError(f"--seconds must be from {low:g} to {high:g}, got {seconds:g}")
+    return seconds
+
+
 def run_pipeline(
     args: argparse.Namespace,
     source_spec: str,

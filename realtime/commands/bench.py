@@ -99,6 +99,9 @@ def _writable_folder(folder: Path) -> Path:
 
 
 def bench(args: argparse.Namespace) -> int:
+    bad_paces = [p for p in args.pace or () if not 0 <= p <= 1000]
+    if bad_paces:
+        raise OptionsError(f"--pace must be from 0 (none) to 1000 frames per second, got {bad_paces[0]:g}")
     paces = tuple(p for p in (args.pace or [30.0, 60.0]) if p > 0)
     options = BenchOptions(
         source=args.source or str(demo_clip()),

@@ -14,7 +14,7 @@ from ...calibration import save_subject, subject_from_lifted
 from ...calibration.io import check_writable
 from ..sinks.subject import SubjectCollector
 from . import subcommands
-from .arguments import add_camera_arguments, add_model_arguments, run_pipeline
+from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, run_pipeline
 from .capture import add_capture_arguments
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def calibrate_subject(args: argparse.Namespace) -> int:
     check_writable(args.output)
+    check_observe_seconds(args.seconds)
     collector = SubjectCollector()
     args.no_live_subject = True  # the command measures the whole take itself
     run_pipeline(args, args.source, [collector], lambda source: int(args.seconds * (source.source_fps or 30.0)))

@@ -23,7 +23,7 @@ from ...engines import skeleton
 from ..stages import Sink
 from ..types import PoseFrame
 from . import subcommands
-from .arguments import add_camera_arguments, add_model_arguments, run_pipeline
+from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ def calibrate_floor(args: argparse.Namespace) -> int:
         source = f"given: camera {args.camera_height:g} m above the floor, tilt {tilt:g}, roll {roll:g} deg"
     else:
         args.source = "0" if args.source is None else args.source
-        if not 0.5 <= args.seconds <= 600:
-            raise CalibrationError(f"--seconds must be from 0.5 to 600, got {args.seconds}")
+        check_observe_seconds(args.seconds)
         feet = FeetCollector()
         run_pipeline(args, args.source, [feet], lambda src: int(args.seconds * (src.source_fps or 30.0)))
         floor, source = feet.floor(str(args.source))

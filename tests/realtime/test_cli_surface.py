@@ -337,3 +337,28 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
                             timeout=60)  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["calibrate", "subject", "--source", "x.mp4", "--height", "1.7", "--seconds", "nan", "-o", "{tmp}/s.yaml"],
+         "--seconds must be from 0.5 to 600, got nan"),
+        (["calibrate", "floor", "--source", "x.mp4", "--seconds", "inf", "-o", "{tmp}/f.yaml"],
+         "--seconds must be from 0.5 to 600, got inf"),
+        (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--charuco", "--marker",
+          "0.05", "-o", "{tmp}/c.yaml"], "marker side must be more than 0 and smaller than the square (0.025 m)"),
+        (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--min-sharpness", "-5",
+          "-o", "{tmp}/c.yaml"], "min_sharpness must be 0 or more"),
+        (["engines", "bench", "--iters", "0"], "--iters must be 1 or more and --warmup 0 or more, got 0 and 20"),
+        (["engines", "bench", "--batch", "1,,4"], "--batch must be comma-separated integers from 1 to 1024"),
+        (["engines", "bench", "--json", "{tmp}"], "cannot write --json"),
+        (["engines", "build", "--max-batch", "-1"], "--max-batch must be from 1 to 1024, got -1"),
+        (["bench", "--pace", "-30"], "--pace must be from 0 (none) to 1000 frames per second, got -30"),
+    ],
+)  # fmt: skip
+def test_option_values_are_checked_before_any_work(argv: list[str], message: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err and list(tmp_path.iterdir()) == []

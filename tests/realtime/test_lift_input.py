@@ -62,6 +62,8 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
     elif kind == "truncated":
         data = good.read_bytes()
         path.write_bytes(data[: len(data) // 2])
+    elif kind == "text":  # numpy would say "pickled data" and suggest allow_pickle
+        path.write_text("keypoints_2d,intrinsics\n1,2\n")
     elif kind == ".npy":
         path = folder / "in.npy"
         np.save(path, np.load(good)["keypoints_2d"])
@@ -104,7 +106,8 @@ def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays
 
 @pytest.mark.parametrize(
     ("kind", "message"),
-    [("empty file", "(No data left in file)"), ("truncated", "File is not a zip file"), (".npy", "holds one array")],
+    [("empty file", "(No data left in file)"), ("truncated", "File is not a zip file"), (".npy", "holds one array"),
+     ("text", "is not an .npz (numpy's zip of named arrays)")],
 )
 def test_unreadable_files_are_one_line(tmp_path, squats_2d, kind, message) -> None:
     good = tmp_path / "good.npz"
