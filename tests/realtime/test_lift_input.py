@@ -253,3 +253,14 @@ def test_any_npz_content_gives_a_result_or_one_line(squats_2d: np.ndarray) -> No
             assert 0.1 <= float(data["fps"]) <= 1000.0
 
     check()
+
+
+def test_keypoints_all_on_one_point_are_no_person(squats_2d) -> None:
+    """Zeros written for a frame without anyone (as a user's exporter might) are not a pose, so
+    `adapt` does not train on them; normalised units (fx = 1, a person 0.3 wide) still are."""
+    from posecast.engines.lift_input import posed_frames
+
+    seen = np.ones(squats_2d.shape[:2])
+    assert not posed_frames(np.zeros_like(squats_2d), seen).any()
+    assert not posed_frames(np.full_like(squats_2d, 412.0), seen).any()
+    assert posed_frames(squats_2d, seen).all() and posed_frames(squats_2d / 2000.0, seen).all()
