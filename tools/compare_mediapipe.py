@@ -26,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import skeleton
-from posecast.engines.fileio import atomic_write
+from posecast.engines.errors import run_reporting
+from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.realtime.compare import ClipPoses, clip_figures, collect, hips_row_px, upper_body_change
+from posecast.realtime.errors import SourceError
 from posecast.realtime.lifting import LiftingOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,10 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    return run_reporting(lambda: run(args), "compare_mediapipe")
+
+
+def run(args: argparse.Namespace) -> int:
     for clip in args.clips:
         if not clip.is_file():
-            print(f"compare_mediapipe: no such clip {clip}", file=sys.stderr)
-            return 2
+            raise SourceError(f"no such clip {clip}")
+    if args.frames is not None and args.frames < 1:
+        raise SourceError(f"--frames must be 1 or more, got {args.frames}")
+    check_outputs({"--json": args.json})
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     result: dict = {"commit": commit.strip(), "models": {}}
     for m, model in enumerate(args.model or [DEFAULT_MODEL_NAME]):

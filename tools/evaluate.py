@@ -40,7 +40,9 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import normalize, skeleton
-from posecast.engines.training.config import resolve_data
+from posecast.engines.errors import run_reporting
+from posecast.engines.fileio import check_outputs
+from posecast.engines.training.config import ConfigError, resolve_data
 from posecast.engines.training.data.dataset import TRAINING_FPS, Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.framing import FramingOptions
 from posecast.engines.training.evaluate import build_eval_clips, evaluate, per_action_table
@@ -181,7 +183,14 @@ def eval_sets(clips: list[Clip], names: list[str]) -> dict[str, list[Clip]]:
     cmu = [c for c in clips if c.source == "cmu"]
     sets = {"in_domain": split_clips(bandai)[1], "cross": split_by_subject(cmu, set(CROSS_SUBJECTS))[1],
             "cmu_all": cmu}  # fmt: skip
-    return {name: sets[name] for name in names if sets[name]}
+    unknown = [name for name in names if name not in sets]
+    if unknown:
+        raise ConfigError(f"--sets: unknown set {unknown[0]!r}; the sets are {', '.join(sets)}")
+    empty = [name for name in names if not sets[name]]
+    if empty:
+        raise ConfigError(f"set {empty[0]!r} has no clips in the given data (CMU data is read from folders or "
+                          "archives named cmu*; in_domain needs Bandai-Namco's held-out clips)")  # fmt: skip
+    return {name: sets[name] for name in names}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,17 +239,17 @@ def main(argv: list[str] | None = None) -> int:
             m.rpartition(":")[2] in PUBLISHED_MODES for m in args.model)):  # fmt: skip
         ap.error(f"--score-from-s takes seconds >= 0 and :published models only, got {args.score_from_s}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    clips = [c for src in args.data for c in load_source(resolve_data(src))]
-    sets = eval_sets(clips, args.sets.split(","))
-    prepared = {}
-    for name, held in sets.items():
-        held = held[: args.max_clips] if args.max_clips else held
-        log.info("%s: %d clips, %d frames", name, len(held), sum(len(c.joints_m) for c in held))
-        prepared[name] = {"gt2d": build_eval_clips(held, noisy=False, seed=args.seed),
-                          "noisy2d": build_eval_clips(held, noisy=True, seed=args.seed)}  # fmt: skip
-        if args.legs_cut:
-            prepared[name]["legs_cut"] = build_eval_clips(held, noisy=True, seed=args.seed, framing=LEGS_CUT)
-    results: dict[str, dict] = json.loads(args.json.read_text()) if args.json.exists() else {}
+    return run_reporting(lambda: run(args, rates), "evaluate")
+
+
+def run(args: argparse.Namespace, rates: list[float | None]) -> int:
+    check_outputs({"--json": args.json, "--markdown": args.markdown})
+    try:
+        results: dict[str, dict] = json.loads(args.json.read_text()) if args.json.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--json {args.json} exists but is not readable JSON ({exc}): results are merged into "
+                          "it; pass another file") from exc  # fmt: skip
+    models = []  # every model loaded before any data: a bad one is said at once, not minutes later
     for spec in args.model:
         label, _, path = spec.rpartition("=")  # labels may contain "=" (T=27); paths do not
         label = label or path
@@ -254,6 +263,18 @@ def main(argv: list[str] | None = None) -> int:
                 log.info("%s: scored at the clips' own rate only (the live stage lifts whole clips)", label)
         else:
             (predict, window), lift_clip = make_predictor(path), None
+        models.append((label, published, predict, window, lift_clip))
+    clips = [c for src in args.data for c in load_source(resolve_data(src))]
+    sets = eval_sets(clips, args.sets.split(","))
+    prepared = {}
+    for name, held in sets.items():
+        held = held[: args.max_clips] if args.max_clips else held
+        log.info("%s: %d clips, %d frames", name, len(held), sum(len(c.joints_m) for c in held))
+        prepared[name] = {"gt2d": build_eval_clips(held, noisy=False, seed=args.seed),
+                          "noisy2d": build_eval_clips(held, noisy=True, seed=args.seed)}  # fmt: skip
+        if args.legs_cut:
+            prepared[name]["legs_cut"] = build_eval_clips(held, noisy=True, seed=args.seed, framing=LEGS_CUT)
+    for label, published, predict, window, lift_clip in models:
         for (set_name, kinds), rate in itertools.product(prepared.items(), rates[:1] if published else rates):
             for kind, eval_clips in kinds.items():
                 start = time.perf_counter()

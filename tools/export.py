@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from posecast.engines import metadata, skeleton
 from posecast.engines.camera import metric_scale
+from posecast.engines.errors import run_reporting
+from posecast.engines.fileio import OutputPathError, check_outputs
 from posecast.engines.networks import PoseModel, fold_batchnorm
 from posecast.engines.runtime.quantize import quantize_int8
 from posecast.engines.training.checkpoint import load_generator, read_checkpoint
@@ -89,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--int8", action="store_true", help="also write the INT8 copy beside it (<stem>.int8.onnx)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return run_reporting(lambda: run(args), "export")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.output.suffix.lower() != ".onnx":
+        raise OutputPathError(f"the output must name an .onnx file (e.g. model.onnx), got {args.output}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    check_outputs({"the output": args.output})
     state = read_checkpoint(args.checkpoint)
     model, cfg, step = load_pose_model(state)
     data, licence = describe_data(cfg)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Measure the two dataset statistics the trainer's config carries (it never reads 3D itself).
 
-    python tools/scale_prior.py [--config tools/configs/semi.yaml] [--samples 20000]
+    python tools/scale_prior.py [--config tools/configs/final_semi.yaml] [--samples 20000]
 
 - ``scale_prior`` (μ, σ): the Gaussian the scale network's outputs are pulled to by L_kl. In
   posecast's normalisation the right scale of a pose is ``rms(P_xy) · K / L`` (``P`` the
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import skeleton
+from posecast.engines.errors import run_reporting
 from posecast.engines.training.config import TrainConfig, load_config, resolve_data
 from posecast.engines.training.data.dataset import load_source
 from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, help="training config whose data and held-out sets are used")
     ap.add_argument("--samples", type=int, default=20000)
     args = ap.parse_args(argv)
+    return run_reporting(lambda: run(args), "scale_prior")
+
+
+def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config) if args.config else TrainConfig()
     clips = [c for entry in cfg.data for c in load_source(resolve_data(entry))]
     train, _ = split_data(clips, cfg)

@@ -2,7 +2,7 @@
 """Train posecast's scale + lifting networks with progress bars, resumable checkpoints, a CSV log
 (with steps per second) and a PNG of the loss curves.
 
-    python tools/train.py --config tools/configs/semi.yaml --out runs/semi
+    python tools/train.py --config tools/configs/final_semi.yaml --out runs/semi
     python tools/train.py --out runs/semi --resume                     # continue after a stop
     python tools/train.py --config ... --out runs/x --steps 9000 --resume   # train on further
     python tools/train.py --data my_bvh/ --recorded-2d clips/*.npz --out runs/mine
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import metrics
-from posecast.engines.errors import PosecastError
+from posecast.engines.errors import run_reporting
 from posecast.engines.networks import PoseModel
 from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, load_config, resolve_data
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
@@ -64,17 +64,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    try:
-        return run(args)
-    except (PosecastError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    resume = f"continue from the last checkpoint with: python tools/train.py --out {args.out} --resume"
+    return run_reporting(lambda: run(args), "train", interrupted=resume)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """What can be refused before any data loads (one line each, exit 2)."""
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file: pass a run folder")
+    if args.resume and not (args.out / "last.pt").is_file():
+        raise ConfigError(f"nothing to resume in {args.out} (no last.pt): check --out, or start without --resume")
+    if args.window is not None and args.window < 1:
+        raise ConfigError(f"--window must be 1 or more frames, got {args.window}")
+    if args.device is not None:
+        import torch
+
+        try:
+            device = torch.device(args.device)
+        except RuntimeError as exc:
+            raise ConfigError(f"--device must be cpu or cuda, got {args.device!r}") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device cuda: this PyTorch sees no CUDA GPU; train with --device cpu")
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_arguments(args)
     saved = args.out / "config.json"
-    if args.resume and saved.exists():
-        raw = json.loads(saved.read_text())
+    if args.resume:
+        try:
+            raw = json.loads(saved.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {saved} to resume ({exc}): the run folder is damaged") from exc
     elif args.config:
         raw = load_config(args.config).to_dict()
     else:
@@ -82,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     for key in ("steps", "mode", "device", "teacher"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
-    if args.window:
+    if args.window is not None:
         raw.setdefault("model", {})["window_frames"] = args.window
     if args.data is not None:
         raw["data"] = args.data
@@ -91,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_dict(raw)
     sources = [resolve_data(entry) for entry in cfg.data]  # fail before any work when data is missing
     recorded = [resolve_data(entry) for entry in cfg.recorded_2d]
+    if not sources and not recorded:
+        raise ConfigError("no training data: name motion data with --data or data: in the config")
+    if recorded and cfg.mode == "supervised":
+        raise ConfigError("recorded 2D has no 3D: it cannot train the supervised reference (use mode semi)")
+    for name, checkpoint in (("teacher", cfg.teacher), ("init", cfg.init)):
+        if checkpoint is not None:
+            resolve_data(checkpoint, f"{name} checkpoint")  # before any data loads
     args.out.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
 
@@ -107,9 +134,6 @@ def run(args: argparse.Namespace) -> int:
     if train_clips:
         samplers.append(mocap_sampler(train_clips, options, cfg))
     if recorded:
-        if cfg.mode == "supervised":
-            log.error("recorded 2D has no 3D: it cannot train the supervised reference")
-            return 2
         samplers.append(Recorded2DSampler(recorded, options, seed=cfg.seed))
     if not samplers:
         log.error("nothing to train on: every clip is held out and no recorded 2D was given")
@@ -132,9 +156,13 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, args.out)
     if args.resume and (args.out / "last.pt").exists():
         trainer.load_checkpoint(args.out / "last.pt")
+        if trainer.step >= cfg.steps:
+            raise ConfigError(f"the run in {args.out} is at step {trainer.step} already: pass --steps above it to "
+                              "train further")  # fmt: skip
         log.info("resumed at step %d", trainer.step)
     elif cfg.init:
-        log.info("networks from %s (trained %d steps there)", cfg.init, trainer.init_from(resolve_data(cfg.init)))
+        steps_there = trainer.init_from(resolve_data(cfg.init, "init checkpoint"))
+        log.info("networks from %s (trained %d steps there)", cfg.init, steps_there)
     trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress)
     log.info("done: %s", args.out / "last.pt")
     return 0

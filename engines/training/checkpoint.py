@@ -35,7 +35,7 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
             f"{path} holds more than tensors and plain data (it asks to call {found.group(1)}); refusing "
             "to load it: only checkpoints written by posecast's trainer are read"
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError) as exc:  # IndexError: random bytes
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(state, dict) or "config" not in state or "generator" not in state:
         raise CheckpointError(f"{path} is not a posecast training checkpoint (no config/generator inside)")

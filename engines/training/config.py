@@ -9,8 +9,12 @@ data folder beside it.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import difflib
 import logging
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -131,6 +135,9 @@ class TrainConfig:
             raise ConfigError(f"bf16 must be 'auto', true or false, got {self.bf16!r}")
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        if self.checkpoint_every < 1 or self.log_every < 1:
+            raise ConfigError(f"checkpoint_every and log_every must be >= 1 step, got {self.checkpoint_every}, "
+                              f"{self.log_every}")  # fmt: skip
         if not self.weights.w_current > 0:
             raise ConfigError(f"weights.w_current must be > 0, got {self.weights.w_current}")
 
@@ -153,12 +160,75 @@ def _build(cls: type, raw: dict[str, Any], where: str) -> Any:  # noqa: ANN401 -
         close = difflib.get_close_matches(key, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
         raise ConfigError(f"unknown {where} key {key!r}{hint}")
+    hints = typing.get_type_hints(cls)
+    values = {k: _typed(v, hints[k], k if where == "config" else f"{where}.{k}") for k, v in raw.items()}
     try:
-        return cls(**raw)
+        return cls(**values)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, PosecastError):
             raise
         raise ConfigError(f"bad {where} value: {exc}") from exc
+
+
+def _typed(value: Any, hint: Any, name: str) -> Any:  # noqa: ANN401, C901 - a config value, its annotation
+    """``value`` as the field's annotation asks (a YAML ``1e-3`` is a string: taken as a number),
+    or :class:`ConfigError` naming the field: a wrong type must not crash mid-run or train wrong."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        for option in args:
+            try:
+                return _typed(value, option, name)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{name} must be {' or '.join(_kind(a) for a in args)}, got {value!r}")
+    if hint is type(None):
+        if value is None:
+            return value
+    elif dataclasses.is_dataclass(hint):
+        if isinstance(value, (dict, hint)):
+            return value
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        with contextlib.suppress(TypeError, ValueError):
+            if isinstance(value, str):
+                return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif origin in (list, tuple):
+        if isinstance(value, (list, tuple)) and (origin is list or len(value) == len(args)):
+            items = args[:1] * len(value) if origin is list else args
+            if items and items[0] is str:  # names and subject numbers alike: 9 and "09" name subject 09
+                return [str(v) if not isinstance(v, str) else v for v in value]
+            return origin(_typed(v, a, name) for v, a in zip(value, items, strict=True))
+    elif origin is dict:
+        if isinstance(value, dict):
+            return {str(k): _typed(v, args[1], f"{name}.{k}") for k, v in value.items()}
+    else:
+        return value  # anything else (an array of bodies) is the dataclass's to check
+    raise ConfigError(f"{name} must be {_kind(hint)}, got {value!r}")
+
+
+def _kind(hint: Any) -> str:  # noqa: ANN401 - an annotation
+    """An annotation in words, for a message."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list:
+        return "a list (e.g. [a, b]; one item too: [a])"
+    if origin is tuple:
+        return f"a list of {len(args)} {_kind(args[0])}s"
+    if origin is dict:
+        return "a mapping"
+    if dataclasses.is_dataclass(hint):
+        return "a mapping of its fields"
+    return {int: "a whole number", float: "a number", str: "text", bool: "true or false",
+            type(None): "null"}.get(hint, str(hint))  # fmt: skip
 
 
 def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
@@ -177,6 +247,8 @@ def load_config(path: str | Path) -> TrainConfig:
         raw = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not text (UTF-8): expected a YAML file of TrainConfig fields") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
     try:
@@ -193,15 +265,18 @@ def shared_dir() -> Path:
     return Path(env) if env else REPO.parent / SHARED_NAME
 
 
-def resolve_data(entry: str | Path) -> Path:
-    """A data entry → an existing path: as given, else relative to the repository, else to the
-    shared folder. Raises :class:`ConfigError` listing where it looked."""
+def resolve_data(entry: str | Path, what: str = "training data") -> Path:
+    """A data entry (or a checkpoint, ``what`` says which) → an existing path: as given, else
+    relative to the repository, else to the shared folder. Raises :class:`ConfigError` listing
+    where it looked."""
     path = Path(entry).expanduser()
     candidates = [path] if path.is_absolute() else [Path.cwd() / path, REPO / path, shared_dir() / path]
     for candidate in candidates:
         if candidate.exists():
             return candidate
     looked = ", ".join(str(c) for c in candidates)
+    if what != "training data":
+        raise ConfigError(f"{what} {entry!r} not found (looked in {looked})")
     raise ConfigError(
         f"training data {entry!r} not found (looked in {looked}); put the data there, set "
         "POSECAST_SHARED to the shared folder, or name other data with data: in the config or --data"

@@ -9,6 +9,29 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_path
+
+
+def _rewrite(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
+    """``path`` written anew, whole or not at all (an interrupt never leaves half a log)."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def truncate_csv(path: Path, last_step: int) -> None:
+    """Drop the rows after ``last_step``: on resuming from a checkpoint the steps logged after it
+    are trained (and logged) again."""
+    if not path.exists():
+        return
+    with path.open() as f:
+        reader = csv.DictReader(f)
+        rows, fields = list(reader), list(reader.fieldnames or [])
+    kept = [r for r in rows if float(r.get("step") or 0) <= last_step]
+    if len(kept) != len(rows):
+        _rewrite(path, fields, kept)
+
 
 def append_csv(path: Path, row: dict[str, float]) -> None:
     new = not path.exists()
@@ -20,10 +43,7 @@ def append_csv(path: Path, row: dict[str, float]) -> None:
         if fields != header:  # new columns (an evaluation): rewrite with the wider header
             with path.open() as f:
                 rows = list(csv.DictReader(f))
-            with path.open("w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=fields)
-                writer.writeheader()
-                writer.writerows(rows)
+            _rewrite(path, fields, rows)
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         if new:
@@ -61,5 +81,6 @@ def plot_history(csv_path: Path, png_path: Path) -> None:
         axes[0, 1].set_ylabel("mm")
         axes[0, 1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(png_path, dpi=80)
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)

@@ -30,11 +30,11 @@ from .. import normalize, skeleton
 from ..fileio import atomic_path
 from ..networks import PoseGenerator, lift_to_3d
 from . import losses
-from .checkpoint import load_generator, read_checkpoint
+from .checkpoint import CheckpointError, load_generator, read_checkpoint
 from .config import MODES, LossWeights, TrainConfig, config_from_dict, resolve_bf16
 from .data.windows import WindowBatch
 from .discriminator import Discriminator
-from .history import append_csv, plot_history
+from .history import append_csv, plot_history, truncate_csv
 
 __all__ = ["MODES", "CANONICAL_BONE_TOTAL", "LossWeights", "TrainConfig", "Trainer", "canonical_target",
            "load_generator"]  # fmt: skip
@@ -256,7 +256,8 @@ class Trainer:
 
             generator, _ = load_generator_npz(path)
             if generator.cfg != self.cfg.model:
-                raise ValueError(f"{path} has model {generator.cfg}, config asks for {self.cfg.model}")
+                raise CheckpointError(f"{path} has model {generator.cfg}, the config asks for {self.cfg.model}: "
+                                      "init: needs a run of the same architecture")  # fmt: skip
             self.generator.load_state_dict(generator.state_dict())
             return 0
         return int(self._load_networks(path)["step"])
@@ -278,7 +279,8 @@ class Trainer:
         state = read_checkpoint(path, self.device)
         saved = config_from_dict(state["config"]).model
         if saved != self.cfg.model:
-            raise ValueError(f"checkpoint {path} has model {saved}, config asks for {self.cfg.model}")
+            raise CheckpointError(f"checkpoint {path} has model {saved}, the config asks for {self.cfg.model}: "
+                                  "the same model: and --window as that run's are needed")  # fmt: skip
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         return state
@@ -295,6 +297,7 @@ class Trainer:
         cfg = self.cfg
         history: list[dict[str, float]] = []
         csv_path = self.out / "log.csv"
+        truncate_csv(csv_path, self.step)  # resumed: the steps logged after the checkpoint come again
         prefetch = _Prefetcher(sample, cfg.batch)
         bar = None
         if progress:

@@ -81,7 +81,7 @@ def test_cli_build_int8_and_bad_batch(model_path: Path, tmp_path: Path, monkeypa
     assert main(["engines", "build", "--backend", "onnxruntime", "--int8", "--model", str(model_path)]) == 0
     assert len(list((tmp_path / "engines").glob("*.int8.onnx"))) == 1
     assert main(["engines", "bench", "--model", str(model_path), "--batch", "1,x"]) == 2
-    assert "--batch must be comma-separated positive integers" in capsys.readouterr().err
+    assert "--batch must be comma-separated integers from 1 to 1024" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(cuda_device_available()[0], reason="checks the GPU-less error")

@@ -157,7 +157,7 @@ def test_init_from_another_run_copies_the_networks_only(tmp_path: Path) -> None:
     for a, b in zip(source.generator.state_dict().values(), target.generator.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     other = Trainer(config_from_dict({"model": TINY | {"width": 32}, "bf16": False}), tmp_path / "c")
-    with pytest.raises(ValueError, match="has model"):
+    with pytest.raises(CheckpointError, match="has model"):
         other.init_from(path)
 
 

@@ -15,6 +15,7 @@ import yaml
 from posecast.engines import normalize, skeleton
 from posecast.engines.networks import ModelConfig
 from posecast.engines.training import losses
+from posecast.engines.training.checkpoint import CheckpointError
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions, WindowBatch
 from posecast.engines.training.train import CANONICAL_BONE_TOTAL, TrainConfig, Trainer, canonical_target
@@ -199,7 +200,7 @@ def test_resume_restores_everything_and_continues_identically(batches: list[Wind
 def test_resume_refuses_another_architecture(batches: list[WindowBatch], tmp_path: Path) -> None:
     path = Trainer(tiny_config(), tmp_path / "a").save_checkpoint()
     other = Trainer(tiny_config(model=ModelConfig(**(TINY_MODEL | {"width": 32}))), tmp_path / "b")
-    with pytest.raises(ValueError, match=r"checkpoint .*last\.pt has model .*width=64.*config asks for .*width=32"):
+    with pytest.raises(CheckpointError, match=r"last\.pt has model .*width=64.*config asks for .*width=32"):
         other.load_checkpoint(path)
 
 
@@ -217,7 +218,7 @@ def test_init_from_a_shipped_models_generator_file(tmp_path: Path) -> None:
     for mine, theirs in zip(loaded.values(), saved.values(), strict=True):
         torch.testing.assert_close(mine, theirs.to(mine.dtype), atol=2e-3, rtol=1e-3)  # float16 on disk
     other = Trainer(tiny_config(model=ModelConfig(**(TINY_MODEL | {"width": 32}))), tmp_path / "c")
-    with pytest.raises(ValueError, match=r"model\.adapt\.npz has model .*width=64.*config asks for .*width=32"):
+    with pytest.raises(CheckpointError, match=r"model\.adapt\.npz has model .*width=64.*config asks for .*width=32"):
         other.init_from(path)
 
 
@@ -271,3 +272,64 @@ def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_ca
     assert state["step"] == 30 and state["config"]["steps"] == 30
     assert state["config"]["model"] == ModelConfig(**TINY_MODEL).to_dict()
     assert [int(r["step"]) for r in read_log(out / "log.csv")] == [5, 10, 15, 20, 25, 30]
+
+
+def test_an_interrupted_run_resumes_without_logging_steps_twice(train_tool, bvh_dir: Path, posecast_cache: Path,
+                                                                 tmp_path: Path) -> None:  # noqa: ANN001
+    """Steps logged after the last checkpoint are trained again on resume: their first rows go."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "log_every": 5,
+                                      "checkpoint_every": 10}))  # fmt: skip
+    out = tmp_path / "run"
+    common = ["--config", str(config), "--data", str(bvh_dir), "--max-clips", "2", "--out", str(out), "--no-progress"]
+    assert train_tool.main([*common, "--steps", "20"]) == 0
+    with (out / "log.csv").open("a") as f:  # as if stopped at step 25, after the checkpoint at 20
+        f.write("25," + ",".join(["1"] * (len(read_log(out / "log.csv")[0]) - 1)) + "\n")
+    assert train_tool.main([*common, "--steps", "30", "--resume"]) == 0
+    assert [int(r["step"]) for r in read_log(out / "log.csv")] == [5, 10, 15, 20, 25, 30]
+    assert read_log(out / "log.csv")[4]["time_s"] != "1"  # the row of the second run, not the first
+
+
+@pytest.mark.parametrize(
+    ("config", "extra", "message"),
+    [
+        ({"lr_pose": "fast"}, [], "lr_pose must be a number, got 'fast'"),
+        ({"batch": 2.5}, [], "batch must be a whole number, got 2.5"),
+        ({"model": 5}, [], "model must be a mapping of its fields, got 5"),
+        ({"held_out_subjects": "09"}, [], "held_out_subjects must be a list (e.g. [a, b]; one item too: [a])"),
+        ({"log_every": 0}, [], "checkpoint_every and log_every must be >= 1 step"),
+        ({}, ["--resume"], "nothing to resume in"),
+        ({}, ["--device", "banana"], "--device must be cpu or cuda, got 'banana'"),
+        ({}, ["--window", "0"], "--window must be 1 or more frames, got 0"),
+        ({}, ["--data"], "no training data: name motion data with --data"),
+        ({"init": "absent.pt"}, [], "init checkpoint 'absent.pt' not found"),
+    ],
+)
+def test_train_tool_refuses_bad_input_in_one_line(config: dict, extra: list[str], message: str, train_tool,  # noqa: ANN001
+                                                  bvh_dir: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"model": TINY_MODEL, "mode": "supervised", **config}))
+    argv = ["--config", str(path), "--data", str(bvh_dir), "--out", str(tmp_path / "run"), "--no-progress", *extra]
+    assert train_tool.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("train: error:") and "\n" not in err and message in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_a_lone_bvh_file_and_a_replaced_archive_are_read_as_given(bvh_dir: Path, posecast_cache: Path,
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    """One .bvh is a source of its own (it was opened as an archive); an archive replaced by
+    another of the same name is unpacked afresh (the first one's clips were taken for it)."""
+    import tarfile
+
+    from posecast.engines.training.data.dataset import load_clips
+
+    files = sorted(bvh_dir.glob("*.bvh"))
+    assert [c.name for c in load_clips(files[0])] == [files[0].stem]
+    archive = tmp_path / "mine.tar.gz"
+    for count in (1, 2):
+        with tarfile.open(archive, "w:gz") as tar:
+            for f in files[:count]:
+                tar.add(f, arcname=f.name)
+        assert len(load_clips(archive)) == count

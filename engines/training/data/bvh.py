@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import skeleton
+from ...errors import PosecastError
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,8 @@ CMU_102 = SkeletonMapping(
 MAPPINGS: dict[str, SkeletonMapping] = {m.name: m for m in (BANDAI_NAMCO, CMU_31, CMU_DAZ, CMU_ASF, CMU_102)}
 
 
-class BVHError(ValueError):
-    """A BVH file that cannot be read or mapped."""
+class BVHError(PosecastError, ValueError):
+    """A BVH file that cannot be read or mapped (one line for the user, as every PosecastError)."""
 
 
 @dataclass

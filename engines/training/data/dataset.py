@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,16 +88,26 @@ def extract_archive(archive: str | Path, dest_root: Path | None = None) -> Path:
     archive = Path(archive)
     dest = (dest_root or cache_dir() / "data") / archive.name.split(".tar")[0]
     marker = dest / ".complete"
-    if marker.exists():
+    # the folder keeps the archive's name (it names the source); the marker says which archive
+    # filled it, so another archive of the same name is unpacked afresh, not taken for it
+    stamp = f"{archive.stat().st_size}:{archive.stat().st_mtime_ns}"
+    if marker.exists() and marker.read_text().split()[-1:] == [stamp]:
         return dest
     log.info("unpacking %s into %s", archive, dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".bvh")]
-        for member in members:
-            member.name = Path(member.name).name  # flatten; refuse any path tricks
-            tar.extract(member, dest, filter="data")
-    marker.write_text(str(len(members)))
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    try:
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".bvh")]
+            for member in members:
+                member.name = Path(member.name).name  # flatten; refuse any path tricks
+                tar.extract(member, dest, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        why = " ".join(str(exc).split()) or type(exc).__name__  # tarfile's reasons span lines
+        raise BVHError(f"cannot unpack {archive} ({why}): motion data is a folder of .bvh files or a .tar.xz / "
+                       ".tar.gz of them") from exc  # fmt: skip
+    marker.write_text(f"{len(members)} {stamp}")
     return dest
 
 
@@ -144,8 +155,11 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"motion data not found: {source}")
-    folder = extract_archive(source) if source.is_file() else source
-    files = sorted(folder.rglob("*.bvh"))
+    if source.is_file() and source.suffix.lower() == ".bvh":  # one clip: a source of its own
+        folder, files = source.parent, [source]
+    else:
+        folder = extract_archive(source) if source.is_file() else source
+        files = sorted(folder.rglob("*.bvh"))
     if not files:
         raise BVHError(f"no .bvh files under {folder}")
     stamp = files_stamp(files, folder)
