@@ -207,7 +207,10 @@ def encode_pose_message(message: PoseMessage) -> bytes:
     if message.source_stalled_s > 0:
         payload["source_stalled_s"] = float(message.source_stalled_s)
     payload.update(message.extra)
-    return _pack(payload)
+    try:
+        return _pack(payload)
+    except OverflowError:  # another publisher's field beyond float32: relayed as float64, unchanged
+        return msgpack.packb(payload, use_bin_type=True)
 
 
 def decode_pose(payload: bytes) -> PoseMessage:

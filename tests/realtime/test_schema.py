@@ -63,6 +63,9 @@ def test_fields_the_schema_does_not_define_are_kept_and_relayed() -> None:
     shown = to_json(message)
     assert shown["root_height_m"] == 0.91 and shown["foot_contact"] == [True, False] and "extra" not in shown
     assert decode_pose(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000)).extra == {}
+    raw = msgpack.unpackb(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000))
+    beyond = decode_pose(msgpack.packb({**raw, "another_publishers_field": 1e300}))  # beyond float32
+    assert decode_pose(encode_pose_message(beyond)).extra == {"another_publishers_field": 1e300}
 
 
 def test_schema_1_messages_are_still_read() -> None:
