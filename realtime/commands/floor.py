@@ -101,8 +101,7 @@ class FeetCollector(Sink):
         if len(self.poses) < 10:
             raise CalibrationError(
                 f"saw a person with both feet in view in only {len(self.poses)} frames of {source}: stand fully in "
-                "view, feet included, "
-                "and step around for a few seconds (or pass --camera-height and --tilt)"
+                "view, feet included, and step around for a few seconds (or pass --camera-height and --tilt)"
             )
         lengths = np.median(self.lengths, axis=0) if self.lengths else skeleton.bone_lengths(self.poses[-1])
         floor = fl.estimate_floor(np.stack(self.poses), skeleton.height_from_bone_lengths(lengths))

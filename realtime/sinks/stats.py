@@ -85,7 +85,6 @@ class StatsSink(Sink):
         self._started = True
 
     def write(self, frame: PoseFrame) -> None:
-        self._started = True
         if self._pending is not None:
             self._record(self._pending)
         self._pending = frame
