@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import difflib
 import logging
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -194,11 +195,14 @@ def _typed(value: Any, hint: Any, name: str) -> Any:  # noqa: ANN401, C901 - a c
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif hint is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        with contextlib.suppress(TypeError, ValueError):
-            if isinstance(value, str):
-                return float(value)
+            number = float(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is not None and math.isfinite(number):  # a NaN rate trains nothing, silently
+            return number
     elif hint is str:
         if isinstance(value, str):
             return value
@@ -227,7 +231,7 @@ def _kind(hint: Any) -> str:  # noqa: ANN401 - an annotation
         return "a mapping"
     if dataclasses.is_dataclass(hint):
         return "a mapping of its fields"
-    return {int: "a whole number", float: "a number", str: "text", bool: "true or false",
+    return {int: "a whole number", float: "a finite number", str: "text", bool: "true or false",
             type(None): "null"}.get(hint, str(hint))  # fmt: skip
 
 

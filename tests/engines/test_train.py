@@ -293,7 +293,7 @@ def test_an_interrupted_run_resumes_without_logging_steps_twice(train_tool, bvh_
 @pytest.mark.parametrize(
     ("config", "extra", "message"),
     [
-        ({"lr_pose": "fast"}, [], "lr_pose must be a number, got 'fast'"),
+        ({"lr_pose": "fast"}, [], "lr_pose must be a finite number, got 'fast'"),
         ({"batch": 2.5}, [], "batch must be a whole number, got 2.5"),
         ({"model": 5}, [], "model must be a mapping of its fields, got 5"),
         ({"held_out_subjects": "09"}, [], "held_out_subjects must be a list (e.g. [a, b]; one item too: [a])"),
