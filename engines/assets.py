@@ -31,7 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import AssetError
-from .fileio import file_sha256
+from .fileio import file_sha256, output_file_problem
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,8 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
     if explicit_path is not None:
         path = Path(explicit_path).expanduser()
         if not path.is_file():
-            raise AssetError(f"{asset.name} file {path} does not exist: pass an existing {asset.filename}")
+            problem = "is a folder" if path.is_dir() else "does not exist"
+            raise AssetError(f"{asset.name} file {path} {problem}: pass an existing {asset.filename}")
         if verify and asset.sha256 and (found := file_sha256(path)) != asset.sha256:
             raise AssetError(
                 f"{path} is not {asset.filename}: its sha256 is {found[:12]}..., expected "
@@ -159,12 +160,25 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
     return path
 
 
+def known_asset_file(path: str | Path) -> bool:
+    """Whether ``path`` holds exactly one of the pinned assets (any of them)."""
+    found = file_sha256(path)
+    return any(asset.sha256 == found for asset in ASSETS.values())
+
+
 def _host(url: str) -> str:
     return url.split("/")[2] if "//" in url and url.split("/")[2] else url
 
 
 def _download(asset: Asset, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    fix = f"set POSECAST_CACHE to a writable folder, or pass {asset.cli_hint} to a copy of {asset.filename}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AssetError(f"cannot make the cache folder {path.parent} ({exc.strerror}): {fix}") from exc
+    problem = output_file_problem(path)
+    if problem is not None:
+        raise AssetError(f"cannot write {path} in the cache ({problem}): {fix}")
     failures = []
     for i, source in enumerate(asset.sources):
         try:

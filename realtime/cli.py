@@ -88,20 +88,29 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def stop_signals_interrupt() -> Iterator[None]:
-    """While inside: SIGTERM raises :class:`Interrupted` in the main thread, as SIGINT raises
-    KeyboardInterrupt (the previous handler comes back after)."""
+    """While inside: SIGINT and SIGTERM raise :class:`Interrupted` in the main thread, once; a
+    second stop signal while the outputs are being finished is only logged (``timeout`` sends
+    SIGTERM to the process and its group, a user presses Ctrl-C twice: an interrupted clean-up
+    left a temporary video and aborted in MediaPipe's teardown). The previous handlers come back after."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (and receives the signals)
         return
 
+    def stopping(signum: int, _frame: object) -> None:
+        log.warning("%s: already stopping, finishing the outputs (SIGKILL or Ctrl-\\ ends it at once)",
+                    signal.Signals(signum).name)  # fmt: skip
+
     def interrupt(signum: int, _frame: object) -> None:
+        for stop in _STOP_SIGNALS:
+            signal.signal(stop, stopping)
         raise Interrupted(signum)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {stop: signal.signal(stop, interrupt) for stop in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
 
 
 @contextlib.contextmanager

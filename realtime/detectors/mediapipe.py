@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...engines.assets import ensure_asset
+from ...engines.assets import ensure_asset, known_asset_file
 from ...engines.errors import ModelError
 from ..errors import OptionsError
 from ..layouts import MEDIAPIPE_33
@@ -84,6 +84,9 @@ class MediaPipeDetector(Detector2D):
         # releases are welcome); MediaPipe itself rejects a file that is not a model.
         # The cached copy is checked (a corrupt download is fetched again).
         self.model_path = ensure_asset(name, self.options.model_path, verify=self.options.model_path is None)
+        if self.options.model_path is not None and not known_asset_file(self.model_path):
+            log.warning("%s is none of the MediaPipe pose models posecast pins (lite, full, heavy): used as given; "
+                        "if it finds nobody, the file may be damaged", self.model_path)  # fmt: skip
         self._landmarker = None
         self._calls_since_create = 0
         self._last_timestamp_ms = -1
@@ -122,9 +125,9 @@ class MediaPipeDetector(Detector2D):
                 log.debug("MediaPipe PoseLandmarker loaded from %s", self.model_path)
         except (RuntimeError, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            fix = "pass another model file" if o.model_path is not None else "delete it to download it again"
             raise ModelError(
-                f"MediaPipe could not load {self.model_path} ({reason}): expected a pose_landmarker .task "
-                "file; delete it to download it again, or pass another model file"
+                f"MediaPipe could not load {self.model_path} ({reason}): expected a pose_landmarker .task file; {fix}"
             ) from exc
         self._calls_since_create = 0
 
