@@ -158,6 +158,9 @@ def _main(argv: Sequence[str] | None) -> int:
         _load_native_modules(args)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `posecast listen | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail too
+        return 128 + signal.SIGPIPE
     except PosecastError as exc:
         if args.verbose:
             log.exception("posecast failed")

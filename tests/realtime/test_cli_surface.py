@@ -362,3 +362,12 @@ def test_option_values_are_checked_before_any_work(argv: list[str], message: str
     assert main([a.format(tmp=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err and list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly() -> None:
+    """`posecast listen | head -2`, `posecast assets list | head -1`: exit 141 (SIGPIPE's), no traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "posecast.realtime.cli", "assets", "list"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process.stdout.close()  # before the command has printed anything (it is still importing)
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode == 141 and "Traceback" not in err and "Error" not in err, err
