@@ -66,6 +66,20 @@ def test_parsed_back_within_a_millimetre(run_joints, tmp_path: Path, frame: str)
     assert offsets[motion.names.index("RightLeg")] == pytest.approx(lengths[skeleton.BONE_NAMES.index("r_hip-r_knee")])
 
 
+def test_training_reads_an_export_back_as_posecast_joints(run_joints, tmp_path: Path) -> None:
+    """`posecast export --bvh` output in a training folder: read at metre scale, every frame, the
+    limbs and head where they were (before, its Mixamo names passed for CMU's conversion: 18x too
+    small, a frame dropped); the axial joints are derived from hips and shoulders, as for all mocap."""
+    joints, lengths = run_joints
+    path = tmp_path / "run.bvh"
+    path.write_text(joints_to_bvh(joints, 120.0, "world", lengths)[0])
+    read, fps = load_bvh_joints(path)
+    assert fps == pytest.approx(120.0, rel=1e-6) and read.shape == joints.shape
+    limbs = [j for j in range(skeleton.NUM_JOINTS) if j not in skeleton.DERIVED_JOINTS]
+    assert np.abs(read[:, limbs] - joints[:, limbs]).max() < 1e-4
+    np.testing.assert_allclose(read, skeleton.derive_axial(joints.copy()), atol=1e-4)
+
+
 def test_frames_without_a_pose_hold_the_last_pose() -> None:
     joints = np.arange(5 * 17 * 3, dtype=np.float64).reshape(5, 17, 3)
     joints[[0, 2, 3]] = np.nan

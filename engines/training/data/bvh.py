@@ -36,6 +36,9 @@ class SkeletonMapping:
     #: frames the conversion put before the take (cgspeed's: a T-pose, and in the Daz flavour
     #: 7 more frames easing out of it): dropped on loading
     lead_in_frames: int = 0
+    #: more joint names the file must have to be this skeleton (two skeletons may share the
+    #: mapped names: posecast's own export uses Mixamo's names, as cgspeed's CMU conversion does)
+    signature: tuple[str, ...] = ()
 
 
 BANDAI_NAMCO = SkeletonMapping(
@@ -107,7 +110,25 @@ CMU_102 = SkeletonMapping(
     lead_in_frames=1,
 )  # fmt: skip
 
-MAPPINGS: dict[str, SkeletonMapping] = {m.name: m for m in (BANDAI_NAMCO, CMU_31, CMU_DAZ, CMU_ASF, CMU_102)}
+# posecast's own BVH export (`posecast export --bvh`, world frame: metres, y up): the joints
+# are posecast's, the head leaf at the head joint itself; named like Mixamo (and so like
+# cgspeed's CMU conversion, told apart by its hip joints), no lead-in frame.
+POSECAST_EXPORT = SkeletonMapping(
+    name="posecast-export",
+    joints={
+        "l_hip": "LeftUpLeg", "r_hip": "RightUpLeg", "l_knee": "LeftLeg", "r_knee": "RightLeg",
+        "l_ankle": "LeftFoot", "r_ankle": "RightFoot", "l_shoulder": "LeftArm", "r_shoulder": "RightArm",
+        "l_elbow": "LeftForeArm", "r_elbow": "RightForeArm", "l_wrist": "LeftHand", "r_wrist": "RightHand",
+        "head": "Head", "neck": "Neck1",
+    },
+    metres_per_unit=1.0,
+    head_extension=0.0,
+    signature=("LeftHip", "RightHip"),
+)  # fmt: skip
+
+MAPPINGS: dict[str, SkeletonMapping] = {
+    m.name: m for m in (BANDAI_NAMCO, POSECAST_EXPORT, CMU_31, CMU_DAZ, CMU_ASF, CMU_102)
+}
 
 
 class BVHError(PosecastError, ValueError):
@@ -236,7 +257,7 @@ def detect_mapping(names: list[str]) -> SkeletonMapping:
     """The mapping whose joints all exist in ``names``."""
     have = set(names)
     for mapping in MAPPINGS.values():
-        if set(mapping.joints.values()) <= have:
+        if {*mapping.joints.values(), *mapping.signature} <= have:
             return mapping
     raise BVHError(
         f"unknown BVH skeleton (joints {names[:8]}...); known skeletons: {sorted(MAPPINGS)}. "
