@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from . import assets
+from .fileio import file_sha256
 
 #: What ``posecast assets fetch`` gets without names: what posecast needs by default.
 DEFAULT_FETCH = ("pose_landmarker_full",)
@@ -26,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def _list(args: argparse.Namespace) -> int:
     sys.stdout.write(f"cache: {assets.cache_dir()}\n")
     for asset in assets.ASSETS.values():
-        state = "cached" if assets.cached_path(asset.name).is_file() else "missing"
+        path = assets.cached_path(asset.name)
+        if not path.is_file():
+            state = "missing"
+        else:  # a damaged copy is fetched again by the next run or `assets fetch`
+            state = "cached" if asset.sha256 is None or file_sha256(path) == asset.sha256 else "corrupt"
         size_mb = asset.size_bytes / 1e6
         sys.stdout.write(f"{asset.name:24s} {state:8s} {size_mb:6.1f} MB  {asset.license}  {asset.description}\n")
     return 0

@@ -185,3 +185,27 @@ def test_download_progress_bar_only_on_a_terminal(cache, monkeypatch, tmp_path, 
         assert "pose_landmarker_full" in shown and "1.95k" in shown and shown.endswith("\r")
     else:
         assert shown == ""
+
+
+def test_a_cache_that_cannot_hold_the_model_is_one_line(tmp_path, monkeypatch):
+    """The cache folder is a file, or a folder that takes no files: named, with the fix."""
+    use_entry(monkeypatch, AssetSource(closed_port_url()))
+    (tmp_path / "cachefile").write_text("x")
+    for folder, words in ((tmp_path / "cachefile", "cannot make the cache folder"), ("/proc/posecast", "cannot")):
+        monkeypatch.setenv("POSECAST_CACHE", str(folder))
+        with pytest.raises(AssetError, match=f"{words}.*set POSECAST_CACHE to a writable folder") as info:
+            ensure_asset("pose_landmarker_full")
+        assert "\n" not in str(info.value)
+
+
+def test_assets_list_says_which_cached_copy_is_corrupt(cache, monkeypatch, capsys):
+    from posecast.realtime.cli import main
+
+    use_entry(monkeypatch, AssetSource(closed_port_url()))
+    cache.mkdir()
+    (cache / "pose_landmarker_full.task").write_bytes(GOOD)
+    assert main(["assets", "list"]) == 0
+    assert "pose_landmarker_full     cached" in capsys.readouterr().out
+    (cache / "pose_landmarker_full.task").write_bytes(GOOD[:-1] + b"!")
+    assert main(["assets", "list"]) == 0
+    assert "pose_landmarker_full     corrupt" in capsys.readouterr().out
