@@ -89,7 +89,7 @@ class Replay:
     def __iter__(self) -> Iterator[tuple[StreamMeta | None, PoseFrame]]:
         meta: StreamMeta | None = None
         base_ns: int | None = None  # when the current pass's first frame is due
-        last_due_ns, id_offset, next_id = 0, 0, 0
+        last_due_ns, id_offset, next_id, last_capture_ns = 0, 0, 0, 0
         while True:
             pass_first_ts: int | None = None
             with RecordingReader(self.path) as reader:
@@ -114,7 +114,10 @@ class Replay:
                         time.sleep(wait_s)
                     now = time.monotonic_ns()
                     frame_id = record.frame_id + id_offset
-                    yield meta, pose_frame(record, now - _recorded_latency_ns(record), now, frame_id)
+                    # the capture time the recorded latency implies, never before the last one's (a
+                    # loop's first frame carried the model's warm-up: its capture went 11 ms back)
+                    last_capture_ns = max(now - _recorded_latency_ns(record), last_capture_ns + 1)
+                    yield meta, pose_frame(record, last_capture_ns, now, frame_id)
                     next_id = frame_id + 1
                     self.frames_sent += 1
             if pass_first_ts is None:

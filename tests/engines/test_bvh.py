@@ -278,7 +278,7 @@ def test_header_without_frame_count(tmp_path: Path) -> None:
 
 def test_unknown_skeleton(tmp_path: Path) -> None:
     path = write_bvh(tmp_path / "chain.bvh", chain_hierarchy("ZXY"), [[0.0] * 15])
-    with pytest.raises(BVHError, match=r"unknown BVH skeleton .*known skeletons: \[.bandai-namco., .*.posecast-export.\]"):
+    with pytest.raises(BVHError, match=r"unknown BVH skeleton .*known skeletons: \[.bandai-namco., .*.posecast-export.\]"):  # noqa: E501
         load_bvh_joints(path)
 
 

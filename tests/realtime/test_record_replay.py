@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import itertools
 import json
 import shutil
 import subprocess
@@ -28,7 +30,7 @@ from posecast.realtime.commands import replay as replay_command
 from posecast.realtime.recording import RecordingError, read_recording
 from posecast.realtime.recording.arrays import write_lift_input
 from posecast.realtime.recording.export import export_bvh
-from posecast.realtime.schema import PoseMessage, decode_pose
+from posecast.realtime.schema import PoseMessage, decode_pose, encode_pose_message
 from posecast.realtime.sinks.background import BackgroundSink
 from posecast.realtime.sinks.record import RecordOptions, RecordSink
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
@@ -177,6 +179,27 @@ def test_replay_republishes_every_frame_at_the_recorded_pace(take: Take, take_fi
             np.testing.assert_array_equal(m.joints_m, take.camera[m.frame_id].astype(np.float32))
             assert m.latency_ms == pytest.approx({"keypoints2d": 17.0, "lift": 0.8})
             assert 0 <= m.publish_ns - m.capture_ns < 50e6  # the recorded latency, on this machine's clock
+
+
+def test_a_looped_replay_keeps_time_going_forwards(take: Take, tmp_path: Path) -> None:
+    """frame_id and capture_ns never go back across a loop, though the take's first frame was
+    slower to publish than its last (a model warming up: its capture went 11 ms back)."""
+    from posecast.realtime.recording.format import RecordingWriter
+    from posecast.realtime.recording.replay import Replay, ReplayOptions
+
+    record(take, tmp_path / "run.posecast")
+    frames = read_recording(tmp_path / "run.posecast").frames
+    slow_first = tmp_path / "slow_first.posecast"
+    writer = RecordingWriter(slow_first)
+    for i, frame in enumerate(frames[:10]):
+        capture_ns = frame.capture_ns - (30_000_000 if i == 0 else 0)  # 30 ms more latency
+        poses = [encode_pose_message(dataclasses.replace(decode_pose(p), capture_ns=capture_ns)) for p in frame.poses]
+        writer.write_frame(dataclasses.replace(frame, capture_ns=capture_ns, poses=poses))
+    writer.close()
+    replay = Replay(slow_first, ReplayOptions(speed=100.0, loop=True))
+    sent = [frame for _, frame in itertools.islice(replay, 35)]
+    assert [f.frame_id for f in sent] == sorted(f.frame_id for f in sent) and len({f.frame_id for f in sent}) == 35
+    assert all(b.capture_ns > a.capture_ns for a, b in itertools.pairwise(sent))
 
 
 def test_bvh_export_is_within_a_millimetre_of_the_recording(take: Take, take_file: Path, tmp_path: Path) -> None:
