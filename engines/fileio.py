@@ -36,17 +36,20 @@ def output_file_problem(path: str | Path) -> str | None:
     work (a run, a training) rather than after it. Nothing is left behind: the probe is a nameless
     temporary file in the folder (as root, permission bits alone say nothing about ``/proc``)."""
     path = Path(path)
-    if path.is_dir():
-        return "it is a folder"
-    folder = path.resolve().parent
-    if folder.exists() and not folder.is_dir():
-        return f"{folder} is a file, not a folder"
-    if not folder.is_dir():
-        return f"folder {folder} does not exist"
-    if path.exists() and not path.is_file():  # a device or a pipe would be replaced by a file
-        return "it is not a regular file"
-    if path.exists() and not os.access(path, os.W_OK):
-        return "the file is read-only"
+    folder = Path(os.path.abspath(path)).parent  # where the writers put their temporary file
+    try:
+        if path.is_dir():
+            return "it is a folder"
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is a file, not a folder"
+        if not folder.is_dir():
+            return f"folder {folder} does not exist"
+        if path.exists() and not path.is_file():  # a device or a pipe would be replaced by a file
+            return "it is not a regular file"
+        if path.exists() and not os.access(path, os.W_OK):
+            return "the file is read-only"
+    except OSError as exc:  # a folder on the way that this user may not enter
+        return f"cannot reach it ({exc.strerror})"
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -58,9 +61,12 @@ def output_file_problem(path: str | Path) -> str | None:
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether two paths name the same file, existing or not (links and ``..`` resolved)."""
     a, b = Path(a), Path(b)
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:  # unreachable: output_file_problem says so
+        return False
 
 
 def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str, str | Path | None] = {}) -> None:  # noqa: B006 - read only

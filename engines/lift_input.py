@@ -80,10 +80,11 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
         if confidence.shape != keypoints.shape[:2]:
             raise LiftInputError(f"{path}: confidence must be (F, 17) like keypoints_2d, got {confidence.shape}")
         confidence = np.nan_to_num(confidence, nan=0.0, posinf=np.inf, neginf=-np.inf)
-        if confidence.size and not (confidence.min() >= 0.0 and confidence.max() <= 1.0):
+        if confidence.size and not (confidence.min() >= -0.01 and confidence.max() <= 1.01):
             low, high = confidence.min(), confidence.max()
             raise LiftInputError(f"{path}: confidence must be in [0, 1] (NaN: not seen), got values from {low:g} "
                                  f"to {high:g}; divide percentages by 100")  # fmt: skip
+        confidence = np.clip(confidence, 0.0, 1.0)  # rounding noise of a score that is a probability
     else:
         confidence = np.ones(keypoints.shape[:2])
     fps = 30.0

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
-from ..engines.fileio import atomic_path, output_file_problem, same_file
+from ..engines.fileio import atomic_path, check_outputs
 from ..engines.lift_input import posed_frames, read_lift_input
 from .errors import SourceError
 from .layouts import POSECAST_17
@@ -30,11 +30,7 @@ def output_file(input_path: Path, output_path: Path) -> Path:
     it is an existing folder. Raises :class:`SourceError` when its folder cannot be written."""
     if output_path.is_dir():
         output_path = output_path / f"{input_path.stem}_3d.npz"
-    problem = output_file_problem(output_path)
-    if problem is not None:
-        raise SourceError(f"cannot write {output_path}: {problem}; pass --output FILE.npz in a writable folder")
-    if same_file(output_path, input_path):
-        raise SourceError(f"--output {output_path} is the input: writing it would destroy it; pass another file name")
+    check_outputs({"--output": output_path}, {"the input": input_path})
     return output_path
 
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import msgpack
@@ -104,10 +104,7 @@ class PoseMessage:
 
 
 #: The pose message's fields this schema defines (:class:`PoseMessage`, less ``extra``)
-POSE_FIELDS = frozenset(
-    ("schema_version", "person_id", "frame_id", "capture_ns", "publish_ns", "publish_unix_ns", "tracking",
-     "joints_m", "confidence", "root_m", "frame", "latency_ms", "source_stalled_s")
-)  # fmt: skip
+POSE_FIELDS = frozenset(f.name for f in fields(PoseMessage)) - {"extra"}
 
 
 @dataclass

@@ -177,20 +177,29 @@ def _network_predictor(path: str, int8: bool):  # noqa: ANN202 - (predict, windo
     return (lambda windows: backend.run(windows).joints_3d), backend.metadata.window_frames
 
 
+SET_NAMES = ("in_domain", "cross", "cmu_all")
+
+
 def eval_sets(clips: list[Clip], names: list[str]) -> dict[str, list[Clip]]:
     """The named held-out sets of ``clips``."""
     bandai = [c for c in clips if c.source != "cmu"]
     cmu = [c for c in clips if c.source == "cmu"]
     sets = {"in_domain": split_clips(bandai)[1], "cross": split_by_subject(cmu, set(CROSS_SUBJECTS))[1],
             "cmu_all": cmu}  # fmt: skip
-    unknown = [name for name in names if name not in sets]
+    check_set_names(names)
+    if not any(sets[name] for name in names):
+        raise ConfigError(f"the sets {', '.join(names)} have no clips in the given data (CMU data is read from "
+                          "folders or archives named cmu*; in_domain needs Bandai-Namco's held-out clips)")  # fmt: skip
+    for name in names:
+        if not sets[name]:
+            log.warning("set %s has no clips in the given data: not scored", name)
+    return {name: sets[name] for name in names if sets[name]}
+
+
+def check_set_names(names: list[str]) -> None:
+    unknown = [name for name in names if name not in SET_NAMES]
     if unknown:
-        raise ConfigError(f"--sets: unknown set {unknown[0]!r}; the sets are {', '.join(sets)}")
-    empty = [name for name in names if not sets[name]]
-    if empty:
-        raise ConfigError(f"set {empty[0]!r} has no clips in the given data (CMU data is read from folders or "
-                          "archives named cmu*; in_domain needs Bandai-Namco's held-out clips)")  # fmt: skip
-    return {name: sets[name] for name in names}
+        raise ConfigError(f"--sets: unknown set {unknown[0]!r}; the sets are {', '.join(SET_NAMES)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, rates: list[float | None]) -> int:
     check_outputs({"--json": args.json, "--markdown": args.markdown})
+    check_set_names(args.sets.split(","))
     try:
         results: dict[str, dict] = json.loads(args.json.read_text()) if args.json.exists() else {}
     except (OSError, ValueError) as exc:

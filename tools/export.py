@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".onnx":
         raise OutputPathError(f"the output must name an .onnx file (e.g. model.onnx), got {args.output}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    check_outputs({"the output": args.output})
+    int8 = args.output.parent / f"{args.output.stem}.int8.onnx"
+    check_outputs({"the output": args.output, "its INT8 copy": int8 if args.int8 else None})
     state = read_checkpoint(args.checkpoint)
     model, cfg, step = load_pose_model(state)
     data, licence = describe_data(cfg)
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     save_generator_npz(load_generator(state), adapt_weights_path(args.output),
                        cfg.scale_prior)  # fmt: skip
     if args.int8:
-        quantize_int8(args.output, args.output.parent / f"{args.output.stem}.int8.onnx")
+        quantize_int8(args.output, int8)
     # parity: ONNX Runtime against PyTorch on random plausible windows, in canonical units
     import onnxruntime as ort
 

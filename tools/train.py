@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    resume = f"continue from the last checkpoint with: python tools/train.py --out {args.out} --resume"
+    resume = (f"continue with: python tools/train.py --out {args.out} --resume (from the last checkpoint; before the "
+              "first, from the start with the same config)")  # fmt: skip
     return run_reporting(lambda: run(args), "train", interrupted=resume)
 
 
@@ -72,8 +73,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     """What can be refused before any data loads (one line each, exit 2)."""
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} is a file: pass a run folder")
-    if args.resume and not (args.out / "last.pt").is_file():
-        raise ConfigError(f"nothing to resume in {args.out} (no last.pt): check --out, or start without --resume")
+    if args.resume and not (args.out / "config.json").is_file():
+        raise ConfigError(f"nothing to resume in {args.out} (no config.json): check --out, or start without --resume")
     if args.window is not None and args.window < 1:
         raise ConfigError(f"--window must be 1 or more frames, got {args.window}")
     if args.device is not None:
@@ -115,9 +116,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no training data: name motion data with --data or data: in the config")
     if recorded and cfg.mode == "supervised":
         raise ConfigError("recorded 2D has no 3D: it cannot train the supervised reference (use mode semi)")
-    for name, checkpoint in (("teacher", cfg.teacher), ("init", cfg.init)):
-        if checkpoint is not None:
-            resolve_data(checkpoint, f"{name} checkpoint")  # before any data loads
+    resuming = args.resume and (args.out / "last.pt").is_file()
+    if cfg.teacher is not None:  # before any data loads, and as the trainer will open it
+        cfg.teacher = str(resolve_data(cfg.teacher, "teacher checkpoint"))
+    if cfg.init is not None and not resuming:  # a resumed run has its networks already
+        resolve_data(cfg.init, "init checkpoint")
     args.out.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
 
@@ -154,13 +157,15 @@ def run(args: argparse.Namespace) -> int:
         return row
 
     trainer = Trainer(cfg, args.out)
-    if args.resume and (args.out / "last.pt").exists():
+    if resuming:
         trainer.load_checkpoint(args.out / "last.pt")
         if trainer.step >= cfg.steps:
             raise ConfigError(f"the run in {args.out} is at step {trainer.step} already: pass --steps above it to "
                               "train further")  # fmt: skip
         log.info("resumed at step %d", trainer.step)
-    elif cfg.init:
+    elif args.resume:
+        log.info("no checkpoint in %s yet: training again from step 0 with its config", args.out)
+    if not resuming and cfg.init:
         steps_there = trainer.init_from(resolve_data(cfg.init, "init checkpoint"))
         log.info("networks from %s (trained %d steps there)", cfg.init, steps_there)
     trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress)

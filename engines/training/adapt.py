@@ -508,8 +508,8 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
             for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
                 path.replace(output.parent / path.name)
     except OSError as exc:  # a full disk, a file size limit: the staging folder is gone, nothing half-written
-        raise AdaptError(f"cannot write the adapted model {output} ({exc.strerror or exc}): free some space or "
-                         "pass --output on another disk") from exc  # fmt: skip
+        raise AdaptError(f"cannot write the adapted model {output} ({exc.strerror or exc}): check the folder's "
+                         "free space and permissions, or pass --output elsewhere") from exc  # fmt: skip
 
 
 def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],

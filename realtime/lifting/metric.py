@@ -181,6 +181,10 @@ class MetricPoseLifting(PoseLifting):
             "subject_source": self.subject.source or ("default" if self.subject.assumed else "height"),
             "live_subject_calibration_s": None if self._live_subject is None else self._live_subject.after_s,
             "live_subject_again_at_s": None if self._live_subject is None else list(self._live_subject.again_at_s),
+            "subject_file": None if self.options.subject_path is None else str(self.options.subject_path),
+            "flip_average": self.options.lifter.flip_average,
+            "max_knee_backward_deg": self.options.max_knee_backward_deg,
+            "one_euro": self.options.one_euro is not None,
             "model_kind": meta.model_kind,
             "window_frames": meta.window_frames,
             "model_commit": meta.git_commit,
@@ -191,8 +195,8 @@ class MetricPoseLifting(PoseLifting):
                 intrinsics_assumed=k.assumed, intrinsics_source=k.source, fx=k.fx, fy=k.fy, cx=k.cx, cy=k.cy,
                 image_width=k.width, image_height=k.height,
             )  # fmt: skip
-            if k.assumed:
-                out["hfov_deg"] = self.options.hfov_deg
+            if k.assumed:  # the field of view these intrinsics assume (a camera file may assume another)
+                out["hfov_deg"] = round(k.hfov_deg, 6)
         return out
 
     def process(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...engines import skeleton
 from ...engines.camera import solve_root_translation
 from ...engines.joint_limits import mirror_backward_knees
 from .live_subject import LiveSubjectCalibration, LiveSubjectOptions
@@ -82,8 +83,9 @@ class PersonState:
         joints_rel_m = self.smoother.process(joints_lifted, timestamp_ns, confidence)
         if self.max_knee_backward_deg is not None:
             joints_rel_m, _ = mirror_backward_knees(joints_rel_m, self.max_knee_backward_deg)
-        if self.one_euro is not None:
-            joints_rel_m = self.one_euro.process(joints_rel_m, timestamp_ns)
+        if self.one_euro is not None:  # it moves each joint on its own: the locked lengths are put back
+            filtered = self.one_euro.process(joints_rel_m, timestamp_ns)
+            joints_rel_m = skeleton.with_bone_lengths(filtered, self.smoother.bone_lengths_m)
         weights = np.where(confidence >= min_joint_confidence, confidence, 0.0)
         root_m = solve_root_translation(joints_rel_m, keypoints_norm, weights)
         if not (np.isfinite(root_m).all() and np.isfinite(joints_rel_m).all()):

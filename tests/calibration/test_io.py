@@ -79,7 +79,7 @@ def test_unwritable_paths_and_unknown_suffixes(tmp_path):
     (tmp_path / "dir.yaml").mkdir()
     with pytest.raises(CalibrationError, match="dir.yaml: it is a folder"):
         save_intrinsics(CAMERA, tmp_path / "dir.yaml")
-    with pytest.raises(CalibrationError, match="folder /proc takes no new files"):  # even as root
+    with pytest.raises(CalibrationError, match="folder /proc (takes no new files|does not exist)"):  # even as root
         save_intrinsics(CAMERA, "/proc/camera.yaml")
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"

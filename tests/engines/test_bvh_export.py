@@ -80,6 +80,18 @@ def test_training_reads_an_export_back_as_posecast_joints(run_joints, tmp_path: 
     np.testing.assert_allclose(read, skeleton.derive_axial(joints.copy()), atol=1e-4)
 
 
+@pytest.mark.parametrize("frame", ["unreal", "blender"])
+def test_training_refuses_an_export_in_another_engines_axes(run_joints, tmp_path: Path, frame: str) -> None:
+    """Centimetres or z up would train on a person 100x too tall or lying down: refused, with the fix."""
+    from posecast.engines.training.data.bvh import BVHError
+
+    joints, lengths = run_joints
+    path = tmp_path / f"{frame}.bvh"
+    path.write_text(joints_to_bvh(joints, 120.0, frame, lengths)[0])
+    with pytest.raises(BVHError, match="another engine's axes or units .*export it with --frame world"):
+        load_bvh_joints(path)
+
+
 def test_frames_without_a_pose_hold_the_last_pose() -> None:
     joints = np.arange(5 * 17 * 3, dtype=np.float64).reshape(5, 17, 3)
     joints[[0, 2, 3]] = np.nan

@@ -160,6 +160,7 @@ def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # no
     trainer.step = 42
     checkpoint = trainer.save_checkpoint()
     output = tmp_path / "out" / "model.onnx"
+    output.parent.mkdir()
     assert export_tool.main([str(checkpoint), str(output), "--training-data", "tiny", "--license", "test"]) == 0
     meta = read_onnx_metadata(output)
     assert meta.window_frames == 5 and meta.model_kind == "ablation"

