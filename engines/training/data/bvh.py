@@ -115,12 +115,7 @@ CMU_102 = SkeletonMapping(
 # cgspeed's CMU conversion, told apart by its hip joints), no lead-in frame.
 POSECAST_EXPORT = SkeletonMapping(
     name="posecast-export",
-    joints={
-        "l_hip": "LeftUpLeg", "r_hip": "RightUpLeg", "l_knee": "LeftLeg", "r_knee": "RightLeg",
-        "l_ankle": "LeftFoot", "r_ankle": "RightFoot", "l_shoulder": "LeftArm", "r_shoulder": "RightArm",
-        "l_elbow": "LeftForeArm", "r_elbow": "RightForeArm", "l_wrist": "LeftHand", "r_wrist": "RightHand",
-        "head": "Head", "neck": "Neck1",
-    },
+    joints=dict(CMU_31.joints),  # the same names, placed at posecast's own joints
     metres_per_unit=1.0,
     head_extension=0.0,
     signature=("LeftHip", "RightHip"),
