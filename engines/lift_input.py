@@ -31,7 +31,7 @@ def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     confidence, and the keypoints not all on one point (zeros written for a frame without anyone)."""
     in_range = np.abs(np.nan_to_num(keypoints, nan=np.inf)) <= MAX_PIXELS
     finite = np.where(in_range, keypoints, 0.0)
-    spread = np.ptp(finite, axis=1).max(axis=-1) > 0 if finite.shape[1] else np.zeros(len(finite), bool)
+    spread = np.ptp(finite, axis=1).max(axis=-1) > 0
     return in_range.all(axis=(1, 2)) & (np.nan_to_num(confidence).max(axis=1, initial=0.0) > 0) & spread
 
 

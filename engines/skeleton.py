@@ -143,11 +143,15 @@ def root_relative(joints):  # noqa: ANN001, ANN201 - numpy array or torch tensor
     return joints - joints[..., ROOT : ROOT + 1, :]
 
 
+#: Each bone's child and parent joint (:data:`BONES` order), as index arrays: built once, not per
+#: call (the live One Euro path rebuilds a pose with them every frame)
+_BONE_CHILD = np.array([child for child, _ in BONES], np.intp)
+_BONE_PARENT = np.array([parent for _, parent in BONES], np.intp)
+
+
 def bone_lengths(joints: np.ndarray) -> np.ndarray:
     """Bone lengths ``(..., 16)`` of joints ``(..., 17, 3)``, in :data:`BONES` order."""
-    child = np.asarray([c for c, _ in BONES])
-    parent = np.asarray([p for _, p in BONES])
-    return np.linalg.norm(joints[..., child, :] - joints[..., parent, :], axis=-1)
+    return np.linalg.norm(joints[..., _BONE_CHILD, :] - joints[..., _BONE_PARENT, :], axis=-1)
 
 
 def joints_from_bones(units: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -160,9 +164,7 @@ def joints_from_bones(units: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 def with_bone_lengths(joints: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Joints ``(..., 17, 3)`` rebuilt with bone ``lengths`` (``(16,)`` or ``(..., 16)``), each
     bone keeping its direction (:func:`joints_from_bones`; a zero-length bone gives NaN)."""
-    child = np.asarray([c for c, _ in BONES])
-    parent = np.asarray([p for _, p in BONES])
-    vectors = joints[..., child, :] - joints[..., parent, :]
+    vectors = joints[..., _BONE_CHILD, :] - joints[..., _BONE_PARENT, :]
     return joints_from_bones(vectors / np.linalg.norm(vectors, axis=-1, keepdims=True), np.asarray(lengths))
 
 

@@ -119,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     resuming = args.resume and (args.out / "last.pt").is_file()
     if cfg.teacher is not None:  # before any data loads, and as the trainer will open it
         cfg.teacher = str(resolve_data(cfg.teacher, "teacher checkpoint"))
-    if cfg.init is not None and not resuming:  # a resumed run has its networks already
-        resolve_data(cfg.init, "init checkpoint")
+    # a resumed run has its networks already; found before any data loads
+    init = resolve_data(cfg.init, "init checkpoint") if cfg.init is not None and not resuming else None
     args.out.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
 
@@ -165,9 +165,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("resumed at step %d", trainer.step)
     elif args.resume:
         log.info("no checkpoint in %s yet: training again from step 0 with its config", args.out)
-    if not resuming and cfg.init:
-        steps_there = trainer.init_from(resolve_data(cfg.init, "init checkpoint"))
-        log.info("networks from %s (trained %d steps there)", cfg.init, steps_there)
+    if init is not None:
+        log.info("networks from %s (trained %d steps there)", cfg.init, trainer.init_from(init))
     trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress)
     log.info("done: %s", args.out / "last.pt")
     return 0
