@@ -162,10 +162,14 @@ def joints_from_bones(units: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def with_bone_lengths(joints: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Joints ``(..., 17, 3)`` rebuilt with bone ``lengths`` (``(16,)`` or ``(..., 16)``), each
-    bone keeping its direction (:func:`joints_from_bones`; a zero-length bone gives NaN)."""
+    """Joints ``(..., 17, 3)`` rebuilt with bone ``lengths`` (``(16,)`` or ``(..., 16)``), the root
+    where it was and each bone keeping its direction (:func:`joints_from_bones`); a bone of no
+    length puts its child on its parent. What the live bone smoother, the avatar's One Euro
+    path and the tools scoring them publish."""
     vectors = joints[..., _BONE_CHILD, :] - joints[..., _BONE_PARENT, :]
-    return joints_from_bones(vectors / np.linalg.norm(vectors, axis=-1, keepdims=True), np.asarray(lengths))
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    units = np.divide(vectors, norms, out=np.zeros_like(vectors, dtype=np.float64), where=norms > 0)
+    return joints_from_bones(units, np.asarray(lengths)) + joints[..., ROOT : ROOT + 1, :]
 
 
 def body_forward(joints: np.ndarray) -> np.ndarray:

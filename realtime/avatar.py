@@ -120,7 +120,7 @@ class AvatarWorld:
             if one_euro is None:
                 one_euro = self._filters[person.person_id] = OneEuroFilter(self.options.one_euro)
             # the person's own bone lengths again: a filter shortens bones a little in fast moves
-            joints = with_lengths(one_euro.process(joints, timestamp_ns), lengths)
+            joints = skeleton.with_bone_lengths(one_euro.process(joints, timestamp_ns), lengths)
         if self.options.mirror:
             joints = frames.mirror_joints(joints)
         contacts = self._contacts.get(person.person_id)
@@ -131,27 +131,6 @@ class AvatarWorld:
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags)
 
 
-def with_lengths(joints: np.ndarray, lengths_m: np.ndarray) -> np.ndarray:
-    """Joints ``(17, 3)`` rebuilt down the tree with bone lengths ``(16,)`` float64, every bone's
-    direction kept (as the bone smoother does); a bone of no length puts the child on its parent."""
-    # the bones in two numpy calls, the walk down the tree in plain floats: the same arithmetic
-    # as numpy bone by bone (vecdot is `bone @ bone`'s dot product), a third of the time
-    bones = joints[_BONE_CHILD] - joints[_BONE_PARENT]
-    norms = np.sqrt(np.vecdot(bones, bones))
-    out = joints.tolist()
-    for (child, parent), length, norm, (bx, by, bz) in zip(skeleton.BONES, lengths_m.tolist(), norms.tolist(),
-                                                           bones.tolist(), strict=True):  # fmt: skip
-        px, py, pz = out[parent]
-        if norm > 0:
-            f = length / norm
-            out[child] = [px + f * bx, py + f * by, pz + f * bz]
-        else:
-            out[child] = [px, py, pz]
-    return np.array(out)
-
-
-_BONE_CHILD = np.array([child for child, _ in skeleton.BONES], np.intp)
-_BONE_PARENT = np.array([parent for _, parent in skeleton.BONES], np.intp)
 _ANKLES = list(fl.ANKLES)
 
 

@@ -28,16 +28,6 @@ def cmu(name: str, step: int = 4) -> np.ndarray:
     return joints[1::step]
 
 
-def with_lengths(joints: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Rebuild joints along the tree with fixed bone lengths, keeping every bone's direction
-    (what the live bone smoother publishes)."""
-    out = joints.copy()
-    for (child, parent), length in zip(skeleton.BONES, lengths, strict=True):
-        v = joints[:, child] - joints[:, parent]
-        out[:, child] = out[:, parent] + length * v / np.linalg.norm(v, axis=-1, keepdims=True)
-    return out
-
-
 def angle_deg(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
     return np.degrees((Rotation.from_quat(q_a).inv() * Rotation.from_quat(q_b)).magnitude())
 
@@ -63,7 +53,7 @@ def test_round_trip_on_mocap(take: str) -> None:
     assert np.abs(pose.joints() - joints).max() < 1e-9
     # the subject's fixed lengths, as the pipeline publishes them: within 1 mm (in fact exact)
     lengths = np.median(skeleton.bone_lengths(joints), axis=0)
-    fixed = with_lengths(joints, lengths)
+    fixed = skeleton.with_bone_lengths(joints, lengths)
     pose = rot.joints_to_rotations(fixed, lengths)
     assert pose.bone_lengths_m.shape == (16,)
     assert np.linalg.norm(rot.forward_kinematics(pose.root_m, pose.rotations, lengths) - fixed, axis=-1).max() < 1e-6

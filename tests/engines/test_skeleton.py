@@ -180,3 +180,19 @@ def test_with_bone_lengths_keeps_each_direction_and_sets_each_length(walk_joints
     np.testing.assert_allclose(cosine, 1.0, atol=1e-12)
     per_frame = skeleton.with_bone_lengths(pose, np.tile(lengths, (5, 1)))  # lengths per frame broadcast too
     np.testing.assert_array_equal(per_frame, rebuilt)
+
+
+def test_with_bone_lengths_keeps_the_root_where_it_is_and_a_bone_of_no_length_on_its_parent(
+    walk_joints: np.ndarray,
+) -> None:
+    """The avatar's One Euro path rebuilds world-placed joints, and a filter can put a child on its parent."""
+    pose = walk_joints[0].astype(np.float64) + [0.4, 0.9, -2.5]
+    lengths = np.full(16, 0.2)
+    rebuilt = skeleton.with_bone_lengths(pose, lengths)
+    np.testing.assert_array_equal(rebuilt[skeleton.ROOT], pose[skeleton.ROOT])
+    np.testing.assert_allclose(skeleton.bone_lengths(rebuilt), lengths, rtol=1e-12)
+    wrist, elbow = skeleton.JOINT_INDEX["l_wrist"], skeleton.JOINT_INDEX["l_elbow"]
+    pose[wrist] = pose[elbow]  # the forearm has no direction: the wrist stays on the elbow
+    rebuilt = skeleton.with_bone_lengths(pose, lengths)
+    assert np.isfinite(rebuilt).all()
+    np.testing.assert_allclose(rebuilt[wrist], rebuilt[elbow], atol=1e-12)
