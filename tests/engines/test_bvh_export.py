@@ -92,6 +92,20 @@ def test_training_refuses_an_export_in_another_engines_axes(run_joints, tmp_path
         load_bvh_joints(path)
 
 
+def test_training_refuses_an_export_in_a_left_handed_engines_axes(run_joints, tmp_path: Path) -> None:
+    """Unity's axes are y up and metres like the world's, but mirrored: trained on, its left would
+    be the person's right. Told apart by its knees, which bend backwards; the world export is read."""
+    from posecast.engines.training.data.bvh import BVHError
+
+    joints, lengths = run_joints
+    for frame in ("world", "unity"):
+        (tmp_path / f"{frame}.bvh").write_text(joints_to_bvh(joints, 120.0, frame, lengths)[0])
+    assert load_bvh_joints(tmp_path / "world.bvh")[0].shape == joints.shape
+    with pytest.raises(BVHError, match=r"left-handed engine's axes \(mirrored: \d+% of its bent knees bend backwards\)"
+                                       ".*export it with --frame world"):
+        load_bvh_joints(tmp_path / "unity.bvh")
+
+
 def test_frames_without_a_pose_hold_the_last_pose() -> None:
     joints = np.arange(5 * 17 * 3, dtype=np.float64).reshape(5, 17, 3)
     joints[[0, 2, 3]] = np.nan

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import skeleton
+from ... import joint_limits, metrics, skeleton
 from ...errors import PosecastError
 
 log = logging.getLogger(__name__)
@@ -300,3 +300,18 @@ def _check_world_frame(joints: np.ndarray, path: str | Path) -> None:
     if not 0.5 <= head_up <= 2.5:
         raise BVHError(f"{path} is a posecast export in another engine's axes or units (the head {head_up:.2f} "
                        "above the ankles along y, in file units): export it with --frame world to train on it")
+    # a left-handed engine's axes (`--frame unity`) mirror the person: its left joints on the right, so
+    # every bent knee bends backwards against the body's facing direction
+    bent = metrics.knee_bend_deg(joints) > _BENT_KNEE_DEG
+    backwards = joint_limits.knee_backward_deg(joints) > _BENT_KNEE_DEG
+    if bent.sum() >= _MIN_BENT_KNEES and backwards.sum() > _MIRRORED_SHARE * bent.sum():
+        raise BVHError(f"{path} is a posecast export in a left-handed engine's axes (mirrored: "
+                       f"{backwards.sum() / bent.sum():.0%} of its bent knees bend backwards): "
+                       "export it with --frame world to train on it")
+
+
+#: A mirrored export: most knees bent by more than this bend backwards (a person's bend forwards;
+#: the live knee limit leaves at most a few degrees backwards).
+_BENT_KNEE_DEG = 20.0
+_MIN_BENT_KNEES = 10
+_MIRRORED_SHARE = 0.75
