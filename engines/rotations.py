@@ -30,8 +30,12 @@ three degrees of freedom; the twist about it comes from the neighbouring joints 
   takes the mean of the hip and shoulder lines (the torso's twist shared between both halves).
 
 A limb nearly straight (less than :data:`STRAIGHT_LIMB_DEG` of bend) has no bend plane: its
-twist eases towards the parent's (no twist), and the hinge axis is taken on the side of the
-parent's (a hyperextended knee does not flip the leg). Neck and head have no visible twist
+twist eases towards the parent's (no twist). Which way a hinge bends (:data:`ONE_WAY_HINGES`):
+an elbow only bends forward, so its hinge axis keeps its anatomical sign and the upper arm
+twists as far as the shoulder does (the bend plane can face any way: choosing the sign by the
+parent's frame instead flipped the upper arm by half a turn, elbow bent backwards, in 1 frame
+of 90 of real CMU motion); the hip turns the thigh much less, so a knee's hinge axis is taken
+on the side of the hips' frame (a hyperextended knee does not turn the leg round). Neck and head have no visible twist
 (the 17 joints carry no face direction): they only swing from the chest's frame. Hands, feet,
 fingers, eyes and the wrist's twist are not observed and are not represented (identity).
 
@@ -88,6 +92,8 @@ _HINGES = {
     "knee_r": ("r_hip", "r_knee", "r_ankle"), "knee_l": ("l_hip", "l_knee", "l_ankle"),
     "elbow_r": ("r_shoulder", "r_elbow", "r_wrist"), "elbow_l": ("l_shoulder", "l_elbow", "l_wrist"),
 }  # fmt: skip
+#: Hinges that bend one way only: their axis keeps its sign (the others follow the parent's side).
+ONE_WAY_HINGES = frozenset({"elbow_r", "elbow_l"})
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,7 @@ def _world_frames(joints: np.ndarray) -> np.ndarray:
     zero = np.zeros((len(joints), 3))
     rule_vectors = np.stack([lines.get(rule, zero) for rule in _RULES], axis=1)  # (F, 17, 3)
     is_hinge = np.array([rule in _HINGES for rule in _RULES])
+    is_one_way = np.array([rule in ONE_WAY_HINGES for rule in _RULES])
     is_parent = np.array([rule == "parent" for rule in _RULES])
     world = np.empty((len(joints), skeleton.NUM_JOINTS, 3, 3))
     # root: x along the hip line (exact), y towards the spine within the hips plane
@@ -222,8 +229,8 @@ def _world_frames(joints: np.ndarray) -> np.ndarray:
         hinge = is_hinge[level]
         if hinge.any():
             h, ref = reference[:, hinge], parent_ref[:, hinge]
-            # keep the hinge on the parent's side; ease to the parent's frame as the limb straightens
-            side = np.where(np.einsum("fnc,fnc->fn", h, ref) < 0, -1.0, 1.0)
+            # a two-way hinge stays on the parent's side; ease to the parent's frame as the limb straightens
+            side = np.where((np.einsum("fnc,fnc->fn", h, ref) < 0) & ~is_one_way[level][hinge], -1.0, 1.0)
             weak = np.maximum(_STRAIGHT_SIN - np.linalg.norm(h, axis=-1), 0.0) / _STRAIGHT_SIN
             reference[:, hinge] = side[..., None] * h + weak[..., None] * ref
         reference[:, is_parent[level]] = parent_ref[:, is_parent[level]]

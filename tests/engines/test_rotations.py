@@ -147,6 +147,26 @@ def test_a_nearly_straight_arm_does_not_flip() -> None:
     assert np.degrees(np.abs(twist)).max() < 5
 
 
+def test_a_bent_elbow_bends_forward_whichever_way_its_bend_plane_faces() -> None:
+    """An elbow bent 30 degrees whose bend plane turns a full circle about the upper arm (the
+    shoulder rotating it): the forearm always bends forward about the documented axis and the upper
+    arm turns with it smoothly. Taking the hinge's side from the clavicle's frame flipped the upper
+    arm by half a turn, the elbow bent backwards, where the plane crossed the clavicle's."""
+    steps = 360
+    phi = np.radians(np.arange(steps) * 360 / steps)
+    joints = np.repeat(rot.rest_pose(LENGTHS)[None], steps, axis=0)
+    bend = np.radians(30)
+    forearm = np.stack([np.full(steps, np.cos(bend)), np.sin(bend) * np.sin(phi), np.sin(bend) * np.cos(phi)], -1)
+    joints[:, J["l_wrist"]] = joints[:, J["l_elbow"]] + LENGTHS[J["l_wrist"] - 1] * forearm
+    pose = rot.joints_to_rotations(joints)
+    assert np.abs(pose.joints() - joints).max() < 1e-9
+    v = Rotation.from_quat(pose.rotations[:, J["l_wrist"]]).as_rotvec()
+    assert np.allclose(np.degrees(-v[:, 1]), 30, atol=1e-6) and np.abs(v[:, [0, 2]]).max() < 1e-9  # about -y
+    upper = pose.rotations[:, J["l_elbow"]]
+    step_deg = angle_deg(upper, np.roll(upper, -1, axis=0))
+    assert step_deg.max() < 1.5  # 1 degree of turn per frame, never a jump
+
+
 def test_frames_without_a_pose_give_nan() -> None:
     joints = cmu("09_01", step=10)
     joints[2] = np.nan
