@@ -48,6 +48,17 @@ class AvatarOptions:
     floor_options: fl.FloorOptions = field(default_factory=fl.FloorOptions)
     one_euro: OneEuroOptions | None = AVATAR_ONE_EURO
 
+    @classmethod
+    def from_assumptions(cls, assumptions: dict) -> AvatarOptions:
+        """The options a stream's meta ``assumptions`` state (:meth:`AvatarWorld.assumptions`):
+        its ``mirror`` and, when its floor was calibrated, that floor (an estimated floor is
+        estimated again: from the same poses at the same times it comes out the same)."""
+        floor = assumptions.get("floor")
+        calibrated = None
+        if isinstance(floor, dict) and floor.get("state") == "calibrated" and "camera_to_world" in floor:
+            calibrated = fl.floor_from_transform(np.asarray(floor["camera_to_world"]), str(floor.get("source", "")))
+        return cls(mirror=bool(assumptions.get("mirror", False)), floor=calibrated)
+
 
 @dataclass
 class AvatarPerson:
@@ -85,6 +96,8 @@ class AvatarWorld:
     def __init__(self, options: AvatarOptions | None = None) -> None:
         self.options = options or AvatarOptions()
         self._floor: FloorEstimator | None = None
+        if self.options.floor is not None:  # stated from the start (the height only serves an estimate)
+            self._floor = FloorEstimator(0.0, self.options.floor_options, self.options.floor)
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
 
@@ -96,6 +109,14 @@ class AvatarWorld:
     def reset(self) -> None:
         self._contacts.clear()
         self._filters.clear()
+
+    def assumptions(self) -> dict[str, object]:
+        """What a stream's meta states about the world: ``mirror`` and, once a person was seen,
+        the ``floor`` (:meth:`~posecast.calibration.ground.FloorState.describe`)."""
+        stated: dict[str, object] = {"mirror": self.options.mirror}
+        if self.floor is not None:
+            stated["floor"] = self.floor.describe()
+        return stated
 
     def process(self, frame: PoseFrame) -> AvatarFrame:
         tracked = [p for p in frame.tracked if np.isfinite(p.joints_m).all()]

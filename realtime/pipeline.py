@@ -61,8 +61,8 @@ class Pipeline:
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
         assumptions = self.lifting.assumptions()
-        if self.world is not None and self.world.floor is not None:
-            assumptions = {**assumptions, "floor": self.world.floor.describe()}
+        if self.world is not None:
+            assumptions = {**assumptions, **self.world.assumptions()}
         return StreamMeta(
             assumptions=assumptions,
             intrinsics=self.lifting.intrinsics,

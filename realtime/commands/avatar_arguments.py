@@ -18,14 +18,18 @@ from ...calibration.floor_file import load_floor
 from ..avatar import AvatarOptions
 
 
-def add_avatar_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--floor``, ``--floor-camera`` and ``--mirror`` (module docstring)."""
+def add_avatar_arguments(parser: argparse.ArgumentParser, recorded_default: bool = False) -> None:
+    """``--floor``, ``--floor-camera`` and ``--mirror`` (module docstring); ``recorded_default``
+    (``posecast replay``): the defaults are the recording's, and ``--no-mirror`` undoes its mirror."""
+    recorded = " (default: as recorded)" if recorded_default else ""
     floor = parser.add_mutually_exclusive_group()
     floor.add_argument(
         "--floor",
         type=Path,
         metavar="FILE",
-        help="floor file from `posecast calibrate floor` (default: estimated from the feet)",
+        help="floor file from `posecast calibrate floor` "
+        + ("(default: as recorded: a calibrated floor kept, else estimated from the feet again)"
+           if recorded_default else "(default: estimated from the feet)"),
     )
     floor.add_argument(
         "--floor-camera",
@@ -34,8 +38,10 @@ def add_avatar_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mirror",
-        action="store_true",
-        help="selfie mirror for avatar outputs and engine frames (your right hand moves the avatar's left)",
+        action=argparse.BooleanOptionalAction if recorded_default else "store_true",
+        default=None if recorded_default else False,
+        help="selfie mirror for avatar outputs and engine frames (your right hand moves the avatar's left)"
+        + recorded,
     )
 
 

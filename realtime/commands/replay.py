@@ -7,11 +7,13 @@ import logging
 import time
 from pathlib import Path
 
+from ..avatar import AvatarOptions, AvatarWorld
 from ..recording.format import RecordingError
 from ..recording.replay import Replay, ReplayOptions
 from ..sinks import SINKS
 from ..stages import Sink
 from ..types import StreamMeta
+from .avatar_arguments import add_avatar_arguments, avatar_options
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +33,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--wait", type=float, default=1.0, metavar="S",
                         help="seconds from opening the outputs to the first frame, for subscribers to connect "
                              "(ZeroMQ delivers nothing to a subscriber before it has joined; default 1)")  # fmt: skip
+    add_avatar_arguments(parser, recorded_default=True)
     for sink in _sink_classes():
         sink.add_arguments(parser)
     parser.set_defaults(func=replay)
+
+
+def replay_avatar_options(args: argparse.Namespace, recorded: StreamMeta | None) -> AvatarOptions:
+    """The live run's avatar options (as its meta states them), overridden by ``--floor``,
+    ``--floor-camera`` and ``--mirror`` / ``--no-mirror``."""
+    live = AvatarOptions.from_assumptions({} if recorded is None else recorded.assumptions)
+    given = avatar_options(args)
+    mirror = live.mirror if getattr(args, "mirror", None) is None else given.mirror
+    return AvatarOptions(mirror=mirror, floor=given.floor if given.floor is not None else live.floor)
 
 
 def replay(args: argparse.Namespace) -> int:
     """Open the outputs the arguments ask for and hand them the recorded frames."""
     if not 0 <= args.wait <= 60:
         raise RecordingError(f"--wait must be in 0..60 seconds, got {args.wait}")
-    frames = Replay(args.recording, ReplayOptions(speed=args.speed, loop=args.loop))
+    options = ReplayOptions(speed=args.speed, loop=args.loop)
+    recorded = Replay(args.recording, options).first_meta
+    world = AvatarWorld(replay_avatar_options(args, recorded))
+    frames = Replay(args.recording, options, world)
     sinks = [s for s in (cls.from_args(args) for cls in _sink_classes()) if s is not None]
     opened = frames.first_meta or StreamMeta()
     try:

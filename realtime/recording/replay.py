@@ -7,16 +7,26 @@ for a camera, media time for a file). Clocks: ``capture_ns`` and ``timestamp_ns`
 the replaying machine's monotonic clock, keeping each frame's recorded latency (its pose
 messages' ``publish_ns − capture_ns``), so ``latency_ms`` and ``publish_ns − capture_ns`` read as
 they did live. With ``loop`` the take repeats and ``frame_id`` keeps increasing.
+
+Avatar fields: with an :class:`~posecast.realtime.avatar.AvatarWorld` the frames are stood on
+the floor again, as the live pipeline did (``root_height_m``, ``foot_contact``, ``frame_pose``,
+the VMC output's floor), on the *recorded* clock: the avatar filter, the floor estimate and the
+foot contacts see the times they saw live whatever the ``speed`` (and a loop's next pass
+continues that clock, one frame period on, with the people's filters started again). With the
+live run's options (:meth:`~posecast.realtime.avatar.AvatarOptions.from_assumptions`) that
+gives the live fields again; the meta handed on states the world's floor and mirror.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...engines.errors import PosecastError
+from ..avatar import AvatarWorld
 from ..schema import decode_meta, decode_pose
 from ..types import PersonPose, PoseFrame, StreamMeta
 from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader
@@ -77,19 +87,32 @@ class Replay:
     """Iterate ``(meta, frame)`` pairs of a recording at its pace (module docstring); ``meta``
     is the newest :class:`StreamMeta`, ``None`` before the take's first meta record."""
 
-    def __init__(self, path: str | Path, options: ReplayOptions | None = None) -> None:
+    def __init__(
+        self, path: str | Path, options: ReplayOptions | None = None, world: AvatarWorld | None = None
+    ) -> None:
         self.path = Path(path)
         self.options = options or ReplayOptions()
+        #: stands the people on the floor (``PoseFrame.world``) on the recorded clock (module docstring)
+        self.world = world
         with RecordingReader(self.path) as reader:  # fails now, with one line, on a file that is not a recording
             first = next((r for r in reader if isinstance(r, MetaRecord | FrameRecord)), None)
         #: The take's first meta (``None`` when a frame comes first): open the outputs with it.
         self.first_meta = stream_meta(first, self.path.name) if isinstance(first, MetaRecord) else None
+        if self.first_meta is not None:
+            self.first_meta = self._with_world(self.first_meta)
         self.frames_sent = 0
+
+    def _with_world(self, meta: StreamMeta) -> StreamMeta:
+        """``meta`` with the replay's own world stated (its floor as it stands, its mirror)."""
+        if self.world is None:
+            return meta
+        return dataclasses.replace(meta, assumptions={**meta.assumptions, **self.world.assumptions()})
 
     def __iter__(self) -> Iterator[tuple[StreamMeta | None, PoseFrame]]:
         meta: StreamMeta | None = None
         base_ns: int | None = None  # when the current pass's first frame is due
         last_due_ns, id_offset, next_id, last_capture_ns = 0, 0, 0, 0
+        pass_media_ns, media_ns = 0, 0  # the recorded clock, continued across loops, for the world
         while True:
             pass_first_ts: int | None = None
             with RecordingReader(self.path) as reader:
@@ -103,6 +126,9 @@ class Replay:
                         pass_first_ts = record.timestamp_ns
                         id_offset = next_id - record.frame_id if base_ns is not None else 0
                         period_ns = 1e9 / (meta.source_fps if meta is not None and meta.source_fps > 0 else 30.0)
+                        if base_ns is not None and self.world is not None:  # a loop: the take starts again
+                            self.world.reset()
+                            pass_media_ns = media_ns + int(period_ns)
                         base_ns = (
                             time.monotonic_ns()
                             if base_ns is None
@@ -117,7 +143,12 @@ class Replay:
                     # the capture time the recorded latency implies, never before the last one's (a
                     # loop's first frame carried the model's warm-up: its capture went 11 ms back)
                     last_capture_ns = max(now - _recorded_latency_ns(record), last_capture_ns + 1)
-                    yield meta, pose_frame(record, last_capture_ns, now, frame_id)
+                    frame = pose_frame(record, last_capture_ns, now, frame_id)
+                    if self.world is not None:
+                        media_ns = pass_media_ns + record.timestamp_ns - pass_first_ts
+                        frame.world = self.world.process(dataclasses.replace(frame, timestamp_ns=media_ns))
+                        meta = None if meta is None else self._with_world(meta)
+                    yield meta, frame
                     next_id = frame_id + 1
                     self.frames_sent += 1
             if pass_first_ts is None:

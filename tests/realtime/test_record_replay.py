@@ -25,12 +25,14 @@ from posecast.engines import rotations as rot
 from posecast.engines import skeleton
 from posecast.engines.bvh_export import hierarchy
 from posecast.engines.training.data.bvh import load_bvh_joints, parse_bvh
+from posecast.realtime.avatar import AvatarFrame, AvatarOptions, AvatarWorld, pose_fields
 from posecast.realtime.commands import export as export_command
 from posecast.realtime.commands import replay as replay_command
 from posecast.realtime.recording import RecordingError, read_recording
 from posecast.realtime.recording.arrays import write_lift_input
 from posecast.realtime.recording.export import export_bvh
-from posecast.realtime.schema import PoseMessage, decode_pose, encode_pose_message
+from posecast.realtime.recording.replay import Replay, ReplayOptions
+from posecast.realtime.schema import MetaMessage, PoseMessage, decode_pose, encode_pose_message
 from posecast.realtime.sinks.background import BackgroundSink
 from posecast.realtime.sinks.record import RecordOptions, RecordSink
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
@@ -200,6 +202,123 @@ def test_a_looped_replay_keeps_time_going_forwards(take: Take, tmp_path: Path) -
     sent = [frame for _, frame in itertools.islice(replay, 35)]
     assert [f.frame_id for f in sent] == sorted(f.frame_id for f in sent) and len({f.frame_id for f in sent}) == 35
     assert all(b.capture_ns > a.capture_ns for a, b in itertools.pairwise(sent))
+
+
+def record_live(take: Take, path: Path, options: AvatarOptions) -> list[AvatarFrame]:
+    """The pipeline's last stages on the take: its avatar world (floor, filter, foot contacts),
+    the meta stating the world as the pipeline does, and the recording sink on its thread."""
+    world = AvatarWorld(options)
+    base = take.meta(with_floor=False)
+    sink = BackgroundSink(RecordSink(RecordOptions(path)))
+    sink.open(dataclasses.replace(base, assumptions={**base.assumptions, **world.assumptions()}))
+    stated, live = world.floor, []
+    for frame in take.frames():
+        frame.world = world.process(frame)
+        live.append(frame.world)
+        if world.floor is not stated:
+            stated = world.floor
+            sink.update_meta(dataclasses.replace(base, assumptions={**base.assumptions, **world.assumptions()}))
+        sink.write(frame)
+    sink.close()
+    return live
+
+
+def replayed_world(path: Path, speed: float, **arguments: object) -> tuple[list[AvatarFrame], StreamMeta | None]:
+    """Replay ``path`` with ``posecast replay``'s avatar options (``floor``, ``floor_camera``,
+    ``mirror`` as its parser gives them): every frame's world and the last meta."""
+    args = argparse.Namespace(**{"floor": None, "floor_camera": None, "mirror": None, **arguments})
+    options = replay_command.replay_avatar_options(args, Replay(path).first_meta)
+    replay = Replay(path, ReplayOptions(speed=speed), AvatarWorld(options))
+    out, last_meta = [], None
+    for meta, frame in replay:
+        out.append(frame.world)
+        last_meta = meta
+    return out, last_meta
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_replay_stands_the_people_on_the_floor_as_the_live_run_did(take: Take, tmp_path: Path, mirror: bool) -> None:
+    """Root height, foot contacts and the engine frame's pose of a replay are the live run's,
+    whatever the replay's speed (the avatar filter, floor and contacts run on the recorded clock);
+    the live run's mirror comes back with the recording, ``--no-mirror`` undoes it."""
+    live = record_live(take, tmp_path / "live.posecast", AvatarOptions(mirror=mirror))
+    fast, meta = replayed_world(tmp_path / "live.posecast", speed=100.0)
+    slow, _ = replayed_world(tmp_path / "live.posecast", speed=20.0)
+    assert meta is not None and meta.assumptions["mirror"] is mirror
+    assert meta.assumptions["floor"]["state"] == live[-1].floor.state == "estimating"  # a 1.5 s take
+    np.testing.assert_allclose(meta.assumptions["floor"]["camera_to_world"], live[-1].floor.camera_to_world, atol=1e-6)
+    contacts = []
+    for frame_id, (was, fast_frame, slow_frame) in enumerate(zip(live, fast, slow, strict=True)):
+        assert len(fast_frame.people) == len(was.people) == (0 if frame_id in LOST else 1)
+        for again in (fast_frame, slow_frame):
+            for person, replayed in zip(was.people, again.people, strict=True):
+                np.testing.assert_allclose(replayed.joints_world_m, person.joints_world_m, atol=1e-5)
+                assert replayed.root_height_m == pytest.approx(person.root_height_m, abs=1e-5)
+                assert list(replayed.foot_contact) == list(person.foot_contact)
+        if was.people:
+            contacts.append(list(was.people[0].foot_contact))
+            unity_live, unity_again = pose_fields(was, 0, "unity"), pose_fields(fast_frame, 0, "unity")
+            np.testing.assert_allclose(unity_again["frame_pose"]["rotations"], unity_live["frame_pose"]["rotations"],
+                                       atol=1e-4)  # fmt: skip
+    assert [True, True] in contacts or [True, False] in contacts or [False, True] in contacts  # a run touches down
+    # the recorded mirror undone: the left foot is where the right one was
+    unmirrored, meta = replayed_world(tmp_path / "live.posecast", speed=100.0, mirror=False)
+    assert meta.assumptions["mirror"] is False
+    left, right = skeleton.JOINT_INDEX["l_ankle"], skeleton.JOINT_INDEX["r_ankle"]
+    frame = len(take.camera) - 1
+    if mirror:
+        np.testing.assert_allclose(unmirrored[frame].people[0].joints_world_m[left] * [-1, 1, 1],
+                                   live[frame].people[0].joints_world_m[right], atol=1e-5)  # fmt: skip
+    else:
+        np.testing.assert_allclose(unmirrored[frame].people[0].joints_world_m, live[frame].people[0].joints_world_m,
+                                   atol=1e-5)  # fmt: skip
+
+
+def test_replay_keeps_a_calibrated_floor_and_takes_a_new_one(take: Take, tmp_path: Path) -> None:
+    """A live run on a calibrated floor replays on that floor; ``--floor-camera`` replaces it."""
+    floor = floors.floor_from_camera_pose(1.6, 12.0)
+    live = record_live(take, tmp_path / "calibrated.posecast", AvatarOptions(floor=floor))
+    again, meta = replayed_world(tmp_path / "calibrated.posecast", speed=100.0)
+    assert meta.assumptions["floor"]["state"] == "calibrated"
+    for was, replayed in zip(live, again, strict=True):
+        if was.people:
+            assert replayed.people[0].root_height_m == pytest.approx(was.people[0].root_height_m, abs=1e-5)
+    lower, meta = replayed_world(tmp_path / "calibrated.posecast", speed=100.0, floor_camera="1.3,12")
+    assert meta.assumptions["floor"]["camera_height_m"] == pytest.approx(1.3)
+    pairs = zip(live, lower, strict=True)
+    dropped = [f.people[0].root_height_m - g.people[0].root_height_m for f, g in pairs if f.people]
+    assert np.allclose(dropped, 0.3, atol=1e-3)  # the camera 30 cm lower: the floor 30 cm higher
+
+
+def test_replay_publishes_the_avatar_fields(take: Take, tmp_path: Path, free_port) -> None:
+    """``posecast replay --frame unity`` over real ZeroMQ: the engine frame's pose, root height
+    and contacts in every tracked person's message, the floor and mirror in the meta."""
+    record_live(take, tmp_path / "live.posecast", AvatarOptions())
+    port = free_port()
+    args = argparse.Namespace(recording=tmp_path / "live.posecast", speed=5.0, loop=False, wait=1.0,
+                              publish=f"tcp://127.0.0.1:{port}", frame="unity", floor=None, floor_camera=None,
+                              mirror=None)  # fmt: skip
+    poses: list[PoseMessage] = []
+    metas: list[MetaMessage] = []
+    with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber:
+        thread = threading.Thread(target=replay_command.replay, args=(args,))
+        thread.start()
+        quiet = 0
+        while thread.is_alive() or quiet < 3:  # then until 0.3 s pass without a message
+            message = subscriber.recv(timeout_s=0.1)
+            quiet = 0 if message is not None else quiet + 1
+            if isinstance(message, PoseMessage):
+                poses.append(message)
+            elif isinstance(message, MetaMessage):
+                metas.append(message)
+        thread.join()
+    tracked = [m for m in poses if m.tracking != "lost"]
+    assert len(tracked) >= 0.9 * (len(take.camera) - len(LOST))
+    for m in tracked:
+        assert m.extra["frame_pose"]["frame"] == "unity" and np.isfinite(m.extra["frame_pose"]["rotations"]).all()
+        assert 0.5 < m.extra["root_height_m"] < 1.5 and len(m.extra["foot_contact"]) == 2
+    assert metas[-1].assumptions["floor"]["state"] == "estimating" and metas[-1].assumptions["mirror"] is False
+    assert metas[-1].assumptions["output_frame"]["name"] == "unity"
 
 
 def test_bvh_export_is_within_a_millimetre_of_the_recording(take: Take, take_file: Path, tmp_path: Path) -> None:
