@@ -217,6 +217,15 @@ def camera_to_world(floor: Floor, origin_cam: np.ndarray, camera_right: np.ndarr
     return transform
 
 
+def floor_from_transform(transform: np.ndarray, source: str = "calibrated") -> Floor:
+    """The floor a :func:`camera_to_world` matrix ``(4, 4)`` stands on (its world y is the floor's
+    up and the origin lies on the floor): the inverse of building the transform, exact."""
+    transform = np.asarray(transform, dtype=np.float64)
+    if transform.shape != (4, 4) or not np.isfinite(transform).all():
+        raise CalibrationError(f"camera_to_world must be a finite 4 x 4 matrix, got shape {transform.shape}")
+    return Floor(transform[1, :3], -float(transform[1, 3]), None, source)
+
+
 def to_world(points_cam: np.ndarray, transform: np.ndarray) -> np.ndarray:
     """Camera-frame points ``(..., 3)`` → world ``(..., 3)`` with a :func:`camera_to_world` matrix."""
     return np.asarray(points_cam, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]

@@ -202,3 +202,13 @@ def test_options_are_checked() -> None:
         fl.estimate_up(np.zeros((4, 3)))
     with pytest.raises(CalibrationError, match="feet must be in view"):
         fl.estimate_floor(np.full((3, 17, 3), np.nan), 1.7)
+
+
+def test_the_floor_of_a_transform_is_the_floor_it_was_built_on() -> None:
+    floor = fl.floor_from_camera_pose(1.45, 17.0, -4.0)
+    transform = fl.camera_to_world(floor, np.array([0.3, 0.2, 3.1]))
+    again = fl.floor_from_transform(transform, "replayed")
+    np.testing.assert_allclose(again.up_cam, floor.up_cam, atol=1e-12)
+    assert again.level_m == pytest.approx(floor.level_m, abs=1e-12) and again.source == "replayed"
+    with pytest.raises(CalibrationError, match="finite 4 x 4"):
+        fl.floor_from_transform(np.eye(3))
