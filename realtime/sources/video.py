@@ -1,4 +1,11 @@
-"""A video file, frame by frame (nothing is ever dropped)."""
+"""A video file, frame by frame (nothing is ever dropped).
+
+A damaged file is read as far as it goes: a frame the decoder cannot read, where the header
+counts more frames, is skipped with a warning, and its number and media time stay used (the
+temporal stages see the gap as it was); a file that ends before the header's count (cut short)
+ends with a warning naming the frame it reached. Both were silent before: a run stopped at the
+first damaged frame with exit 0.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,11 @@ from .files import FileSource, Pacer
 log = logging.getLogger(__name__)
 
 
+#: A file may end this many frames short of its header's count without a warning (a container's
+#: count can be approximate).
+FRAME_COUNT_SLACK = 2
+
+
 class VideoFileSource(FileSource):
     """Frames of a video file, in order. ``read()`` blocks only while decoding (and, with
     ``realtime=True``, until the frame's time at the file's native fps has come)."""
@@ -28,6 +40,8 @@ class VideoFileSource(FileSource):
         self._next_id = 0
         self._pending: np.ndarray | None = None
         self._pacer: Pacer | None = None
+        #: frames the decoder could not read, skipped (module docstring)
+        self.damaged_frames = 0
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> VideoFileSource | None:
@@ -59,10 +73,33 @@ class VideoFileSource(FileSource):
         if self._pending is not None:
             image, self._pending = self._pending, None
         else:
-            ok, image = self._capture.read()
-            if not ok or image is None:
+            image = self._next_readable()
+            if image is None:
                 return None
         return self._emit(image)
+
+    def _next_readable(self) -> np.ndarray | None:
+        """The next frame the decoder can read, damaged ones skipped while the header counts more;
+        ``None`` at the end (module docstring)."""
+        assert self._capture is not None
+        failed = 0
+        while True:
+            ok, image = self._capture.read()
+            if ok and image is not None:
+                break
+            failed += 1
+            if self._next_id + failed >= self.frame_count:  # also: a count of 0 (unknown)
+                if self._next_id + FRAME_COUNT_SLACK < self.frame_count:
+                    log.warning("video %s ended at frame %d of the %d its header counts: the file is cut short or "
+                                "damaged (re-encode or re-copy it for the rest)", self.path, self._next_id,
+                                self.frame_count)  # fmt: skip
+                return None
+        if failed:
+            log.warning("video %s: %d damaged frame(s) skipped at frame %d (the decoder could not read them)",
+                        self.path, failed, self._next_id)  # fmt: skip
+            self.damaged_frames += failed
+            self._next_id += failed  # the media time of the frames after them stays theirs
+        return image
 
     def close(self) -> None:
         if self._capture is not None:

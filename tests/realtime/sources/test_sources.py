@@ -44,6 +44,47 @@ def test_video_file_reads_every_frame(media_dir, name, count, fps, size):
         assert first.image_size == size
 
 
+def test_a_damaged_video_is_read_past_its_damage_with_warnings(media_dir, tmp_path, caplog):
+    """The dance clip with 20 kB zeroed in its middle: H.264 cannot decode 25 frames there. They are
+    skipped with a warning and the frames after them keep their media time; the clip's last frames,
+    lost with the damaged ones they referred to, end it short of the header's 120 with a warning.
+    A run used to stop at the first damaged frame (27 of 120), silently."""
+    data = bytearray((media_dir / "dance_576.mp4").read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 20_000] = bytes(20_000)
+    (tmp_path / "damaged.mp4").write_bytes(data)
+    with caplog.at_level("WARNING"):
+        source = VideoFileSource(tmp_path / "damaged.mp4")
+        frames = read_all(source)
+    ids = [f.frame_id for f in frames]
+    assert 60 <= len(frames) < 120 and ids[-1] > 100 and source.damaged_frames > 0
+    gap = next(i for i, (a, b) in enumerate(zip(ids, ids[1:], strict=False)) if b != a + 1)
+    assert ids[gap + 1] - ids[gap] - 1 == source.damaged_frames  # the damaged frames' numbers stay used
+    assert all(f.timestamp_ns == int(f.frame_id * 1e9 / 30.0) for f in frames)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(f"{source.damaged_frames} damaged frame(s) skipped at frame {ids[gap] + 1}" in w for w in warnings)
+    assert any(f"ended at frame {ids[-1] + 1} of the 120 its header counts" in w for w in warnings)
+
+
+def test_a_video_cut_short_says_where_it_ended(tmp_path, caplog):
+    """A Motion-JPEG AVI cut in half: its header still counts 60 frames."""
+    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
+    for i in range(60):
+        writer.write(np.full((120, 160, 3), i * 4, np.uint8))
+    writer.release()
+    data = (tmp_path / "whole.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
+    assert len(read_all(VideoFileSource(tmp_path / "whole.avi"))) == 60
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    with caplog.at_level("WARNING"):
+        frames = read_all(VideoFileSource(tmp_path / "cut.avi"))
+    assert 10 < len(frames) < 50
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"video {tmp_path / 'cut.avi'} ended at frame {len(frames)} of the 60 its header counts: the file is cut "
+        "short or damaged (re-encode or re-copy it for the rest)"
+    ]
+
+
 def test_realtime_file_is_paced_at_native_fps(media_dir):
     with VideoFileSource(media_dir / "squats_720x1280.mp4", realtime=True) as source:
         first, _, third = source.read(), source.read(), source.read()
