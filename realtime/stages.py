@@ -175,7 +175,9 @@ class Sink(ABC):
     :attr:`dropped_frames`, so a slow or blocked ``write`` (a disk, a terminal, a network)
     costs only that sink its frames. A sink whose ``write`` is quick and must run on the
     pipeline's thread (a non-blocking socket, OpenCV's window) sets ``inline = True`` and must
-    itself drop rather than block.
+    itself drop rather than block. A data output (``--print``, ``--record``) sets
+    ``keeps_file_frames``: for a file read as fast as it decodes (no live deadline,
+    :attr:`PoseFrame.on_media_time`) the pipeline then waits for room in its queue instead.
 
     ``open`` may raise a :class:`~posecast.engines.errors.PosecastError` (the run does not start);
     an exception from ``write`` detaches the sink (logged once, the other sinks go on) and the
@@ -190,6 +192,8 @@ class Sink(ABC):
     inline: bool = False
     #: Frames queued for a threaded sink before the oldest is dropped.
     queue_frames: int = 8
+    #: True: a file's frames (on media time) wait for room in the queue; none is dropped.
+    keeps_file_frames: bool = False
     #: Frames this sink lost (counted by the pipeline for threaded sinks, by the sink when inline).
     dropped_frames: int = 0
 

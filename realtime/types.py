@@ -270,6 +270,12 @@ class PoseFrame:
     source_stalled_s: float = 0.0
 
     @property
+    def on_media_time(self) -> bool:
+        """From a file read as fast as it decodes (its clock is the media's, not the capture's):
+        no live deadline, so an output may keep every frame by making the run wait."""
+        return self.timestamp_ns != self.capture_ns
+
+    @property
     def tracked(self) -> list[PersonPose]:
         """The people with a 3D pose in this frame (state ``tracking`` or ``warming``)."""
         return [p for p in self.people if p.joints_m is not None]

@@ -2,10 +2,14 @@
 
 The pipeline wraps every sink with ``inline = False`` in a :class:`BackgroundSink`: ``write``
 puts the frame in a queue of ``sink.queue_frames`` and returns at once; when the queue is full
-the oldest frame is dropped and counted in the sink's ``dropped_frames``. An exception in the
-sink's ``write`` is kept and raised from the next ``write`` or ``close`` (the pipeline then
-detaches the sink). ``close`` waits up to ``close_timeout_s`` for the queue to drain, then closes
-the sink.
+the oldest frame is dropped and counted in the sink's ``dropped_frames`` — except a file's frame
+(:attr:`~posecast.realtime.types.PoseFrame.on_media_time`) for a sink with
+``keeps_file_frames``, which waits for room (a file has no live deadline: ``--print json | slow
+reader`` used to lose the lines the reader had not taken, exit 0). An exception in the sink's
+``write`` is kept and raised from the next ``write`` or ``close`` (the pipeline then detaches the
+sink). ``close`` lets the queue drain while the sink makes progress, gives up once it has
+written nothing for ``close_timeout_s`` (the lost frames counted and logged; a file's frames for
+a sink that keeps them: never, like any Unix pipe, Ctrl-C stops it), then closes the sink.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 
 from ..stages import Sink
 from ..types import PoseFrame, StreamMeta
@@ -35,6 +40,8 @@ class BackgroundSink(Sink):
         self._closing = False
         self._busy = False
         self._error: BaseException | None = None
+        self._handled = 0  # queue items the worker has finished: close() waits while this moves
+        self._file_frames = False  # a file's frames for a sink that keeps them: close() waits for all
         self._thread = threading.Thread(target=self._work, name=f"sink-{sink.name}", daemon=True)
         self._thread.start()
 
@@ -53,8 +60,12 @@ class BackgroundSink(Sink):
     def _put(self, kind: str, item: object) -> None:
         with self._ready:
             self._raise_pending()
-            frames = sum(k == "frame" for k, _ in self._queue)
-            if kind == "frame" and frames >= self._limit:
+            if kind == "frame" and self.sink.keeps_file_frames and item.on_media_time:  # type: ignore[attr-defined]
+                self._file_frames = True
+                while self._frames_queued() >= self._limit and self._error is None:
+                    self._ready.wait(0.5)  # (a timeout: Ctrl-C is taken between waits)
+                self._raise_pending()
+            if kind == "frame" and self._frames_queued() >= self._limit:
                 for i, (k, _) in enumerate(self._queue):  # drop the oldest frame, keep meta updates
                     if k == "frame":
                         del self._queue[i]
@@ -62,6 +73,9 @@ class BackgroundSink(Sink):
                 self.sink.dropped_frames += 1
             self._queue.append((kind, item))
             self._ready.notify()
+
+    def _frames_queued(self) -> int:
+        return sum(k == "frame" for k, _ in self._queue)
 
     def _raise_pending(self) -> None:
         if self._error is not None:
@@ -90,6 +104,7 @@ class BackgroundSink(Sink):
             finally:
                 with self._ready:
                     self._busy = False
+                    self._handled += 1
                     self._ready.notify_all()
 
     @property
@@ -101,18 +116,24 @@ class BackgroundSink(Sink):
         return self.sink.stop_requested
 
     def close(self) -> None:
-        """Drain the queue (up to ``close_timeout_s``), stop the thread, close the sink; raises
-        the sink's pending error, if any."""
+        """Drain the queue while the sink makes progress (module docstring), stop the thread,
+        close the sink; raises the sink's pending error, if any."""
         with self._ready:
             self._closing = True
             self._ready.notify_all()
-            drained = self._ready.wait_for(lambda: not self._queue and not self._busy, self.close_timeout_s)
+            deadline = time.monotonic() + self.close_timeout_s
+            while (self._queue or self._busy) and (self._file_frames or time.monotonic() < deadline):
+                handled = self._handled
+                self._ready.wait(max(0.5 if self._file_frames else 0.0, deadline - time.monotonic()))
+                if self._handled != handled:  # progress: the sink gets another close_timeout_s
+                    deadline = time.monotonic() + self.close_timeout_s
+            drained = not self._queue and not self._busy
         if not drained:  # the sink is stuck in write: give up on what is queued, close it anyway
             with self._ready:
-                left = sum(k == "frame" for k, _ in self._queue)
+                left = self._frames_queued()
                 self.sink.dropped_frames += left
                 self._queue.clear()
-            log.warning("output %s did not finish within %.1f s: %d queued frames not written; closing it anyway",
+            log.warning("output %s wrote nothing for %.1f s: %d queued frames not written; closing it anyway",
                         self.name, self.close_timeout_s, left)  # fmt: skip
         else:
             self._thread.join(timeout=self.close_timeout_s)

@@ -25,11 +25,13 @@ class ConsoleSink(Sink):
     ``image_size`` and the camera: ``intrinsics`` ``[fx, fy, cx, cy]`` pixels, ``distortion``
     and whether they were ``intrinsics_assumed`` (from the first frame on). Pose and meta lines together are what
     ``posecast lift`` needs (README, Offline lifting). A terminal or pipe may block: runs on its
-    own thread with a long queue (a reader that stalls for seconds loses the oldest lines,
+    own thread with a long queue; a file read as fast as it decodes waits for the reader (no line
+    lost), a live source does not (a reader that stalls for seconds loses the oldest lines,
     counted)."""
 
     name = "console"
     queue_frames = 256
+    keeps_file_frames = True
 
     def __init__(self, mode: str = "text", stream: TextIO | None = None) -> None:
         if mode not in ("text", "json"):

@@ -3,10 +3,10 @@ as the ZeroMQ output encodes them, and every person's 2D keypoints, in a ``.pose
 (:mod:`posecast.realtime.recording.format`).
 
 It runs on a thread of its own (the pipeline's drop-oldest queue, :data:`RecordSink.queue_frames`
-deep: ten seconds at 30 fps before a stalled disk costs a frame; any loss is counted in the
-file's footer). The pose messages are encoded here with the recorder's own ``publish_ns`` (the
-ZeroMQ output stamps its own, a fraction of a millisecond apart); every other byte is what the
-ZeroMQ output sends.
+deep: ten seconds at 30 fps before a stalled disk costs a live frame; any loss is counted in the
+file's footer; a file read as fast as it decodes waits for the disk instead). The pose
+messages are encoded here with the recorder's own ``publish_ns`` (the ZeroMQ output stamps its
+own, a fraction of a millisecond apart); every other byte is what the ZeroMQ output sends.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class RecordSink(Sink):
 
     name = "record"
     queue_frames = 300
+    keeps_file_frames = True
 
     def __init__(self, options: RecordOptions) -> None:
         self.options = options

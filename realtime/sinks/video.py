@@ -97,7 +97,7 @@ class VideoSink(Sink):
         if frame.image_bgr is None:
             return
         stats = view_stats(frame, self._meter, time.monotonic_ns())
-        live = frame.timestamp_ns == frame.capture_ns  # a file read as fast as it decodes runs on media time
+        live = not frame.on_media_time
         with self._ready:
             self._raise_pending()
             if live and self._live_fps is None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +60,19 @@ def test_run_prints_json_lines_and_stats(tmp_path: Path, media_dir: Path, pose_m
     assert all(len(line["joints_m"]) == 17 for line in lines if line["tracking"] != "lost")
     summary = json.loads(stats.read_text())["latency_ms"]
     assert {"keypoints2d", "window", "lift", "smooth", "publish", "after_keypoints2d"} <= set(summary)
+
+
+def test_a_reader_that_stalls_loses_no_line_of_a_file(media_dir: Path, pose_model_path: Path) -> None:
+    """``posecast run --print json | reader`` whose reader takes nothing for 10 s (longer than the
+    run and the outputs' 2 s close timeout): a file has no live deadline, so the run waits for
+    it and every line arrives (the last ~20 of 60 used to be lost, exit 0)."""
+    command = [sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(media_dir / "dance_576.mp4"),
+               "--headless", "--publish", "none", "--frames", "60", "--print", "json",
+               "--model-asset", str(pose_model_path)]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        time.sleep(10)
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err[-2000:]
+    poses = [json.loads(line) for line in out.splitlines() if '"topic": "pose"' in line]
+    assert [p["frame_id"] for p in poses] == list(range(60))
+    assert "not written" not in err
