@@ -53,7 +53,8 @@ class Subscriber:
     def recv(self, timeout_s: float | None = None) -> PoseMessage | MetaMessage | None:
         """Block up to ``timeout_s`` (forever when None) for the next message; None on timeout.
         Raises :class:`SchemaError` for a message that does not follow the schema."""
-        timeout_ms = None if timeout_s is None else max(0, int(timeout_s * 1000))
+        # zmq's poll takes a C int of milliseconds (24.8 days): a longer wait is a wait forever
+        timeout_ms = None if timeout_s is None or timeout_s * 1000 >= 2**31 else max(0, int(timeout_s * 1000))
         if not self._socket.poll(timeout_ms, zmq.POLLIN):
             return None
         parts = self._socket.recv_multipart()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -17,6 +18,10 @@ from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
 from ..subscriber import Subscriber
 
 log = logging.getLogger(__name__)
+
+
+#: The longest --timeout, seconds (a week; ZeroMQ's poll takes a C int of milliseconds, 24.8 days).
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 class ListenTimeoutError(PosecastError):
@@ -102,8 +107,11 @@ def listen(args: argparse.Namespace) -> int:
     """Handler of ``posecast listen``: prints messages until ``--count`` poses arrived."""
     if args.count is not None and args.count < 1:
         raise OptionsError(f"--count must be 1 or more, got {args.count}")
-    if args.timeout is not None and not args.timeout > 0:
-        raise OptionsError(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
+    if args.timeout is not None and not 0 < args.timeout <= MAX_TIMEOUT_S:
+        raise OptionsError(
+            f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds (a week), got {args.timeout:g}: "
+            "leave it out to wait forever"
+        )
     poses = 0
     with Subscriber(args.address) as subscriber:
         log.info("listening on %s", args.address)
@@ -121,6 +129,19 @@ def listen(args: argparse.Namespace) -> int:
             if isinstance(message, PoseMessage):
                 poses += 1
             line = json.dumps(to_json(message)) if args.json else format_line(message)
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            write_stdout(line + "\n")
     return 0
+
+
+def write_stdout(text: str) -> None:
+    """Write and flush ``text`` to stdout; a full disk or a failing device is one line (exit 2;
+    a closed pipe stays the CLI's ``BrokenPipeError``)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # Python's own flush at exit would fail again with a traceback-like message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise PosecastError(f"cannot write to standard output ({exc.strerror}): send it to a disk with space") from exc

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,8 @@ import zmq
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
 from posecast.realtime.cli import main
+from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+from posecast.realtime.types import PersonPose, PoseFrame, StreamMeta
 
 
 def _lift_input(media_dir: Path, path: Path) -> Path:
@@ -153,7 +158,9 @@ def test_run_refuses_bad_outputs_before_it_starts(options: list[str], message: s
     ("options", "message"),
     [
         (["--count", "0"], "--count must be 1 or more, got 0"),
-        (["--timeout", "-1"], "--timeout must be more than 0 seconds, got -1"),
+        (["--timeout", "-1"], "--timeout must be more than 0 and at most 604800 seconds .a week., got -1"),
+        (["--timeout", "inf"], "--timeout must be .* got inf: leave it out to wait forever"),
+        (["--timeout", "1e10"], "--timeout must be .* got 1e[+]10"),
         (["--address", "tcp://127.0.0.1:99999"], "port 99999 of tcp://127.0.0.1:99999 is outside 1..65535: pass e.g. "
                                                  "tcp://127.0.0.1:5555$"),
     ],
@@ -162,6 +169,30 @@ def test_listen_refuses_bad_options_at_once(options: list[str], message: str, ca
     assert main(["listen", "--timeout", "30", *options]) == 2  # at once, not after the 30 s
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and pytest.importorskip("re").search(message, err)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_listen_to_a_full_disk_is_one_line(free_port) -> None:  # noqa: ANN001
+    """``posecast listen --json > /dev/full`` on a real stream: one line, exit 2, no traceback."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    sink = ZmqSink(PublisherOptions(address=address))
+    sink.open(StreamMeta())
+    command = [sys.executable, "-m", "posecast.realtime.cli", "listen", "--address", address, "--json",
+               "--timeout", "20"]  # fmt: skip
+    full = open("/dev/full", "w")  # noqa: SIM115 - closed below, after the listener
+    with full, subprocess.Popen(command, stdout=full, stderr=subprocess.PIPE, text=True) as run:
+        frame_id = 0
+        while run.poll() is None and frame_id < 2000:  # until it has read one and failed
+            sink.write(PoseFrame(frame_id, 0, 0, (640, 480), [PersonPose.lost(0)]))
+            frame_id += 1
+            time.sleep(0.01)
+        err = run.communicate(timeout=20)[1]
+    sink.close()
+    assert run.returncode == 2
+    assert err.strip().splitlines()[-1] == (
+        "posecast: error: cannot write to standard output (No space left on device): send it to a disk with space"
+    )
+    assert "Traceback" not in err
 
 
 def test_corrupt_lifting_model(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
