@@ -38,6 +38,10 @@ def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
     like a camera), a folder an image folder, an existing file a video. ``realtime`` paces files at
     their native fps (a camera is live anyway). Raises :class:`SourceError` for anything else."""
     text = str(spec).strip()
+    if not text:  # "" would be the current folder (Path("") is "."), read as images
+        raise SourceError(
+            "--source is empty: pass a camera index (e.g. 0), a stream URL, a video file or an image folder"
+        )
     for cls in SOURCES.values():
         source = cls.from_spec(text, realtime=realtime)
         if source is not None:

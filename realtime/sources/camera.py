@@ -26,6 +26,10 @@ from ..types import Frame
 
 log = logging.getLogger(__name__)
 
+#: The largest camera index: OpenCV's backends number devices far below it (V4L2 has 0..63 by
+#: default), and OpenCV's own limit is a C int.
+MAX_CAMERA_INDEX = 9999
+
 #: The pause before reopening a device that stopped delivering, doubled each time up to the maximum (s).
 _FIRST_PAUSE_S, _MAX_PAUSE_S = 0.05, 1.0
 
@@ -73,9 +77,13 @@ class CameraSource(FrameSource):
     def from_spec(cls, spec: str, realtime: bool = False) -> CameraSource | None:
         """A camera index (``0``) or a Linux video device (``/dev/video2``, i.e. index 2)."""
         device = re.fullmatch(r"/dev/video(\d+)", spec)
-        if device is not None:
-            return cls(int(device.group(1)))
-        return cls(int(spec)) if spec.isdigit() else None
+        index = device.group(1) if device is not None else spec if spec.isdigit() else None
+        if index is None:
+            return None
+        if int(index) > MAX_CAMERA_INDEX:  # OpenCV takes a C int and fails with its own assertion
+            raise SourceError(f"camera index {int(index)} is out of range: cameras are numbered 0..{MAX_CAMERA_INDEX} "
+                              "(`posecast run --source 0` is the first; on Linux see ls /dev/video*)")  # fmt: skip
+        return cls(int(index))
 
     @property
     def label(self) -> str:
