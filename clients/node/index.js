@@ -8,11 +8,14 @@
 
 import * as zmq from "zeromq";
 
+import { AddressError, DEFAULT_ADDRESS, parseAddress } from "./address.js";
 import { SchemaError, TOPIC_META, TOPIC_POSE, decodeMessage } from "./schema.js";
 
+export * from "./address.js";
 export * from "./schema.js";
 
-export const DEFAULT_ADDRESS = "tcp://127.0.0.1:5555";
+/** The longest receive timeout ZeroMQ takes (a 32-bit count of milliseconds, about 24.8 days). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** No message arrived within `timeoutMs`. */
 export class TimeoutError extends Error {
@@ -25,23 +28,43 @@ export class TimeoutError extends Error {
 /**
  * A ZeroMQ SUB socket on a posecast stream.
  *
- * `address`: `tcp://HOST:PORT` to connect to (the publisher binds), or `bind:tcp://HOST:PORT`
- * when the publisher connects. Options: `topics` (default pose and meta), `timeoutMs` (reject
- * `next()` with TimeoutError after that long without a message; default: wait forever),
+ * `address`: `tcp://HOST:PORT` or `ipc://PATH` to connect to (the publisher binds), or
+ * `bind:tcp://HOST:PORT` / `bind:ipc://PATH` when the publisher connects (see `parseAddress`).
+ * Options: `topics` (default pose and meta), `timeoutMs` (reject `next()` with TimeoutError
+ * after that long without a message, 0..MAX_TIMEOUT_MS; default -1: wait forever),
  * `receiveHighWaterMark` (messages queued before ZeroMQ drops; default 16).
+ *
+ * The constructor throws AddressError for an address that is not one of those forms or that
+ * ZeroMQ refuses, RangeError for a bad option; a bind that fails (address in use, not an address
+ * of this machine) rejects the first `next()` with AddressError.
  *
  * Iterating yields `{topic, message, newerSchema}`; a message that breaks the schema rejects
  * with SchemaError (catch it and go on to skip it: `next()` again reads the following one).
  */
 export class PosecastSubscriber {
   constructor(address = DEFAULT_ADDRESS, { topics = [TOPIC_POSE, TOPIC_META], timeoutMs = -1, receiveHighWaterMark = 16 } = {}) {
+    const { bind, endpoint } = parseAddress(address);
+    if (!(timeoutMs === -1 || (Number.isInteger(timeoutMs) && timeoutMs >= 0 && timeoutMs <= MAX_TIMEOUT_MS))) {
+      throw new RangeError(`timeoutMs must be -1 (wait forever) or an integer from 0 to ${MAX_TIMEOUT_MS}, got ${timeoutMs}`);
+    }
+    if (!(Number.isInteger(receiveHighWaterMark) && receiveHighWaterMark >= 0 && receiveHighWaterMark <= MAX_TIMEOUT_MS)) {
+      throw new RangeError(`receiveHighWaterMark must be an integer from 0 (no limit) to ${MAX_TIMEOUT_MS}, got ${receiveHighWaterMark}`);
+    }
     this.address = address;
     this.socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark, receiveTimeout: timeoutMs });
     for (const topic of topics) this.socket.subscribe(topic);
-    if (address.startsWith("bind:")) {
-      this.ready = this.socket.bind(address.slice("bind:".length));
+    if (bind) {
+      this.ready = this.socket.bind(endpoint).catch((err) => {
+        throw new AddressError(bindProblem(address, endpoint, err), address);
+      });
+      this.ready.catch(() => {}); // handled: the first next() rethrows it, however late it comes
     } else {
-      this.socket.connect(address);
+      try {
+        this.socket.connect(endpoint);
+      } catch (err) {
+        this.socket.close();
+        throw new AddressError(`cannot connect to ${address} (${err.message}): pass e.g. ${DEFAULT_ADDRESS}`, address);
+      }
       this.ready = Promise.resolve();
     }
   }
@@ -69,4 +92,12 @@ export class PosecastSubscriber {
   close() {
     if (!this.socket.closed) this.socket.close();
   }
+}
+
+/** What went wrong binding `endpoint` (of `address`), and the fix, in one line. */
+function bindProblem(address, endpoint, err) {
+  if (err.code === "EADDRINUSE") return `${endpoint} is in use: another program listens there? pass another port, or bind:tcp://127.0.0.1:0 for any free one`;
+  if (err.code === "EADDRNOTAVAIL") return `cannot bind ${endpoint} (${err.message}): bind an address of this machine, e.g. bind:tcp://127.0.0.1:5555`;
+  if (err.code === "ENOENT") return `cannot bind ${endpoint} (${err.message}): the folder of the ipc:// path must exist`;
+  return `cannot bind ${endpoint} (${err.message}): pass e.g. bind:tcp://127.0.0.1:5555 (given: ${address})`;
 }

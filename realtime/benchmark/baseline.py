@@ -4,7 +4,7 @@ Same model file, options and running mode as the pipeline's detector (VIDEO mode
 ``num_poses``, the confidences), but none of posecast's code: BGR → RGB, ``mp.Image``,
 ``detect_for_video``, then the 2D landmarks (pixels, visibility) and the world landmarks
 (metres) copied into numpy arrays, the form any consumer needs them in. Its latency, frame
-taken → arrays in hand, is what posecast's capture → publish is compared with.
+taken → arrays in hand, is what posecast's capture → delivered is compared with.
 """
 
 from __future__ import annotations

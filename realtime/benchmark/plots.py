@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...engines.fileio import atomic_path
-from .analysis import STAGE_ORDER, STAGE_TITLES
+from .analysis import STAGE_ORDER, STAGE_TITLES, message_times_ns
 from .runner import BenchResult
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,10 @@ def _stage_series(result: BenchResult) -> list[tuple[str, np.ndarray]]:
     series += [(STAGE_TITLES.get(k, k), log_.stage_ns[k][posed] / 1e6) for k in STAGE_ORDER[1:] if k in log_.stage_ns]
     before = sum(np.nan_to_num(log_.stage_ns.get(k, np.zeros(log_.frames))) for k in ("handoff_2d", "keypoints2d"))
     series.append(("everything after MediaPipe", (log_.delivered_ns - log_.capture_ns - before)[posed] / 1e6))
-    series.append(("capture → published", (log_.delivered_ns - log_.capture_ns)[posed] / 1e6))
-    receive = result.received.lookup(log_.frame_id[posed])
-    got = receive >= 0
-    series.append(("capture → received", (receive - log_.capture_ns[posed])[got] / 1e6))
+    series.append(("capture → delivered", (log_.delivered_ns - log_.capture_ns)[posed] / 1e6))
+    t = message_times_ns(log_, result.received, posed)  # the same messages: published ≤ received
+    series.append(("capture → published", (t["publish"] - t["capture"]) / 1e6))
+    series.append(("capture → received", (t["receive"] - t["capture"]) / 1e6))
     base = result.baseline
     series.append(("MediaPipe alone (baseline)", base.stage_ns["keypoints2d"][base.people > 0] / 1e6))
     return [(name, v[np.isfinite(v) & (v > 0)]) for name, v in series if len(v)]
@@ -98,7 +98,7 @@ def plot_timeline(plt, result: BenchResult, path: Path) -> Path:  # noqa: ANN001
         before = sum(np.nan_to_num(pl.stage_ns.get(k, np.zeros(pl.frames))) for k in ("handoff_2d", "keypoints2d"))
         top.plot(t, (pl.delivered_ns - pl.capture_ns) / 1e6, ".", ms=1.5, label=name)
         bottom.plot(t, (pl.delivered_ns - pl.capture_ns - before) / 1e6, ".", ms=1.5, label=name)
-    top.set_ylabel("capture → published, ms")
+    top.set_ylabel("capture → delivered, ms")
     bottom.set_ylabel("after MediaPipe, ms")
     bottom.set_xlabel("seconds since the start")
     top.legend(fontsize=7, markerscale=5, loc="upper right")

@@ -208,7 +208,8 @@ def run_benchmark(
                                      "model_file": str(getattr(backend, "model_path", "")),
                                      "window_frames": lifting.window_frames}  # fmt: skip
         if not pipelines:
-            raise OptionsError("no configuration could be loaded: " + "; ".join(unavailable.values()))
+            reasons = dict.fromkeys(unavailable.values())  # the runners of one model fail alike: once each
+            raise OptionsError("no configuration could be loaded: " + "; ".join(reasons))
         bare = zmq.Context.instance().socket(zmq.PUB)
         stages.append(bare)  # closed with the others (zmq sockets have close())
         bare.setsockopt(zmq.LINGER, 0)

@@ -1,5 +1,6 @@
 """Latency statistics: percentiles of millisecond series, per-minute windows, and the checks a
-benchmark report must pass (percentiles ordered, stages within end to end, ratio = the p50s').
+benchmark report must pass (percentiles ordered, published before received, stages within end
+to end, ratio = the p50s').
 
 Pure numpy; every function takes and returns plain numbers so the report is JSON as it stands.
 """
@@ -78,12 +79,28 @@ def _num(value: object) -> float:
     return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
+def check_published_before_received(name: str, e2e: Mapping) -> list[str]:
+    """Problems with the order of ``e2e``'s capture → published and capture → received: the two
+    are read off the same messages (same frames, same ``n``), each published before it was
+    received, so every percentile, the max and the mean of the first are at most the second's."""
+    published, received = e2e.get("capture_to_publish"), e2e.get("capture_to_receive")
+    if not isinstance(published, Mapping) or not isinstance(received, Mapping):
+        return []
+    if published.get("n") != received.get("n"):
+        return [f"{name}: capture→published over {published.get('n')} frames, capture→received over "
+                f"{received.get('n')}: expected the same frames"]  # fmt: skip
+    keys = [f"p{p}_ms" for p in PERCENTILES] + ["max_ms", "mean_ms"]
+    late = [k for k in keys if _num(published.get(k)) > _num(received.get(k))]
+    return [f"{name}: capture→published {k} {published[k]} > capture→received {received[k]}" for k in late]
+
+
 def check_report(report: Mapping) -> list[str]:
     """Problems that make a benchmark report inconsistent (empty when it is sound): every
-    latency entry ordered; the stages on the capture → publish path, summed over their means,
-    within the end-to-end mean (each frame's stages lie inside its own capture → publish
-    interval, so this holds exactly); everything after the 2D within capture → publish;
-    ``ratio_p50`` = capture → publish p50 / MediaPipe-alone p50."""
+    latency entry ordered; capture → published never after capture → received (top level, each
+    configuration, each paced run, the soak); the stages on the capture → delivered path, summed
+    over their means, within the end-to-end mean (each frame's stages lie inside its own capture
+    → delivered interval, so this holds exactly); everything after the 2D within capture →
+    delivered; ``ratio_p50`` = capture → delivered p50 / MediaPipe-alone p50."""
     problems: list[str] = []
     stages = report.get("stages", {})
     e2e = report.get("end_to_end", {})
@@ -91,19 +108,27 @@ def check_report(report: Mapping) -> list[str]:
                         **{f"end_to_end.{k}": v for k, v in e2e.items()}}.items():  # fmt: skip
         if isinstance(entry, Mapping):  # (counts such as frames_not_received sit beside them)
             problems += check_latency_entry(name, entry)
-    c2p = e2e.get("capture_to_publish", {})
+    problems += check_published_before_received("end_to_end", e2e)
+    for config in report.get("configs") or ():
+        problems += check_published_before_received(f"configs[{config.get('label')}]", config.get("end_to_end", {}))
+    for key, entry in (report.get("throughput") or {}).items():
+        problems += check_published_before_received(f"throughput.{key}", entry)
+    problems += check_published_before_received("soak", report.get("soak") or {})
+    c2d = e2e.get("capture_to_delivered", {})
     path = [stages[k]["mean_ms"] for k in report.get("path_stages", []) if k in stages]
-    if path and c2p.get("n", 0) and sum(path) > c2p["mean_ms"] + 1e-3:
-        problems.append(f"stages on the path sum to {sum(path):.4f} ms, more than capture→publish {c2p['mean_ms']} ms")
+    if path and c2d.get("n", 0) and sum(path) > c2d["mean_ms"] + 1e-3:
+        problems.append(
+            f"stages on the path sum to {sum(path):.4f} ms, more than capture→delivered {c2d['mean_ms']} ms"
+        )
     after = stages.get("after_keypoints2d", {})
-    if after.get("n", 0) and c2p.get("n", 0) and after["mean_ms"] > c2p["mean_ms"] + 1e-3:
-        problems.append("after_keypoints2d is longer than capture→publish")
+    if after.get("n", 0) and c2d.get("n", 0) and after["mean_ms"] > c2d["mean_ms"] + 1e-3:
+        problems.append("after_keypoints2d is longer than capture→delivered")
     base = report.get("baseline", {}).get("mediapipe_alone", {})
     if "p50_ms" not in base:
         problems.append("baseline.mediapipe_alone.p50_ms missing")
-    elif c2p.get("n", 0):
-        expected = ratio(_num(c2p["p50_ms"]), _num(base["p50_ms"]))
+    elif c2d.get("n", 0):
+        expected = ratio(_num(c2d["p50_ms"]), _num(base["p50_ms"]))
         got = _num(report.get("ratio_p50"))
         if not (math.isclose(got, expected, abs_tol=2e-4) or (math.isnan(got) and math.isnan(expected))):
-            problems.append(f"ratio_p50 {got} is not capture→publish p50 / baseline p50 = {expected}")
+            problems.append(f"ratio_p50 {got} is not capture→delivered p50 / baseline p50 = {expected}")
     return problems

@@ -5,6 +5,12 @@ real subscriber in another process, and MediaPipe alone on the same frames in th
 writes ``bench.json``, ``bench.md`` and PNG plots to ``--output`` and prints the table. The
 clip is decoded once and replayed (a camera's frames are grabbed first, then replayed the same
 way), so every configuration sees the same images. See :mod:`posecast.realtime.benchmark`.
+
+End to end, on the host's monotonic clock: capture → delivered (every output's write returned:
+the stages sum within it, and the ratio to MediaPipe alone is taken of it); capture → published
+(the publish_ns stamped into the pose message just before sending) and capture → received (the
+subscriber process's clock at receipt), both read off the same messages, so published ≤
+received, frame by frame and in every percentile.
 """
 
 from __future__ import annotations
@@ -17,7 +23,15 @@ import sys
 from pathlib import Path
 
 from ...engines.runtime import BACKENDS
-from ..benchmark import BenchConfig, BenchOptions, build_report, run_benchmark, write_plots, write_reports
+from ..benchmark import (
+    BenchConfig,
+    BenchOptions,
+    BenchResult,
+    build_report,
+    run_benchmark,
+    write_plots,
+    write_reports,
+)
 from ..benchmark.hooks import SOAK_HOOKS
 from ..benchmark.report import summary_text
 from ..detectors.mediapipe import MODEL_VARIANTS
@@ -85,17 +99,48 @@ def configs_from_args(args: argparse.Namespace) -> list[BenchConfig]:
             for model in models for backend, int8 in backends for threaded in runners]  # fmt: skip
 
 
-def _writable_folder(folder: Path) -> Path:
-    """``folder``, created if needed, checked before the (minutes long) run rather than after it."""
+def _check_output(folder: Path) -> None:
+    """Refuse an ``--output`` that cannot be written, before the (minutes long) run rather than
+    after it. Creates nothing: the folder is made once there are results to write, so a run
+    that fails leaves no empty folder behind."""
     if folder.exists() and not folder.is_dir():
         raise OptionsError(f"--output {folder} is a file, not a folder: pass --output DIR")
+    existing = folder
+    while not existing.exists():  # the nearest folder that exists: the new ones would go in it
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OptionsError(f"--output {folder}: {existing} is a file, not a folder: pass --output DIR")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OptionsError(f"cannot write to {existing} (for --output {folder}): pass --output DIR")
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would create, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
+def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool) -> list[Path]:
+    """``bench.json``, ``bench.md`` and the plots in ``folder``, created now; a folder this made
+    is removed again when nothing could be written in it."""
+    created = _missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OptionsError(f"cannot create the output folder {folder} ({exc.strerror}): pass --output DIR") from exc
-    if not os.access(folder, os.W_OK):
-        raise OptionsError(f"cannot write to the output folder {folder}: pass --output DIR")
-    return folder
+    try:
+        paths = write_reports(report, folder)
+        return paths + (write_plots(result, folder) if plots else [])
+    except BaseException:
+        for made in reversed(created):
+            try:
+                made.rmdir()  # only when empty: what was written whole stays
+            except OSError:
+                break
+        raise
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -111,14 +156,12 @@ def bench(args: argparse.Namespace) -> int:
         soak_minutes=args.soak, soak_pace=args.soak_pace, landmarker=args.landmarker,
         model_asset=args.model_asset, max_people=args.max_people, publish=args.publish, verbose=args.verbose,
     )  # fmt: skip
-    folder = _writable_folder(args.output)
     if args.soak_hook and not args.soak:
         raise OptionsError("--soak-hook needs --soak MINUTES")
+    _check_output(args.output)
     result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
     report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))
-    paths = write_reports(report, folder)
-    if not args.no_plots:
-        paths += write_plots(result, folder)
+    paths = _write_results(report, result, args.output, plots=not args.no_plots)
     print(summary_text(report))
     for problem in report["problems"]:
         log.warning("inconsistent measurement: %s", problem)

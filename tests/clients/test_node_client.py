@@ -5,7 +5,11 @@ with the Python client (:class:`posecast.realtime.listen.Subscriber`) on the sam
 from __future__ import annotations
 
 import json
+import os
+import re
+import select
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -13,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import zmq
+from posecast.realtime.cli import main
 from posecast.realtime.schema import MetaMessage, PoseMessage
 from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
 from posecast.realtime.subscriber import Subscriber
@@ -128,3 +134,152 @@ def test_node_client_decodes_the_same_frames_as_python(node_client: Path, tmp_pa
         assert m["tracking"] == truth.tracking
     # 64-bit wall-clock nanoseconds survive exactly (beyond 2**53, where a JS Number would round)
     assert all(m["publish_unix_ns"] > 2**53 for m in common)
+
+
+def run_listen(*args: str, timeout_s: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([NODE, str(LISTEN_JS), *args], capture_output=True, text=True, timeout=timeout_s)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, problem: str, code: int = 2) -> None:
+    """Exit ``code``, nothing on stdout, one line on stderr naming ``problem`` (a regex), no stack trace."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == code, result.stderr
+    assert result.stdout == "" and len(lines) == 1, result.stderr
+    assert lines[0].startswith("posecast-listen: error: ") and re.search(problem, lines[0]), lines[0]
+
+
+@pytest.mark.parametrize(
+    "address, problem",
+    [
+        ("foo", r'--address: address "foo" is not tcp://HOST:PORT or ipc://PATH .*e\.g\. tcp://127\.0\.0\.1:5555'),
+        ("tcp://127.0.0.1:99999", r"port 99999 of tcp://127\.0\.0\.1:99999 is outside 1\.\.65535: pass e\.g\."),
+        ("tcp://127.0.0.1:0", r"port 0 .* is outside 1\.\.65535"),
+        ("bind:tcp://127.0.0.1:65536", r"outside 1\.\.65535: .*port 0 for any free one"),
+        ("tcp://127.0.0.1", r"has no port: expected tcp://HOST:PORT"),
+        ("tcp://127.0.0.1:http", r'port "http" .* not a number'),
+        ("tcp://*:5555", r"can only be bound: .* bind:tcp://\*:5555"),
+        ("ipc://", r"has no path: expected ipc://PATH"),
+        ("inproc://posecast", r"inside one process"),
+        ("", r"the address is empty"),
+        # refused only when tried: 192.0.2.1 is a documentation address, never this machine's
+        ("bind:tcp://192.0.2.1:5555", r"cannot bind tcp://192\.0\.2\.1:5555 .*: bind an address of this machine"),
+    ],
+)
+def test_a_bad_address_is_one_line_and_exit_2(node_client: Path, address: str, problem: str) -> None:
+    assert_one_line_error(run_listen("--address", address, "--timeout", "5"), problem)
+
+
+def test_binding_an_address_in_use_or_a_missing_folder_is_one_line(node_client: Path, tmp_path: Path) -> None:
+    taken = zmq.Context.instance().socket(zmq.PUB)
+    taken.setsockopt(zmq.LINGER, 0)
+    try:
+        taken.bind("tcp://127.0.0.1:0")
+        endpoint = taken.getsockopt_string(zmq.LAST_ENDPOINT)
+        assert_one_line_error(run_listen("--address", f"bind:{endpoint}", "--timeout", "5"), f"{endpoint} is in use")
+    finally:
+        taken.close()
+    missing = tmp_path / "missing" / "posecast"
+    result = run_listen("--address", f"bind:ipc://{missing}", "--timeout", "5")
+    assert_one_line_error(result, "the folder of the ipc:// path must exist")
+
+
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["--count", "0"], r'--count must be a whole number of poses, 1 or more .*got "0"'),
+        (["--count", "1e3"], r'--count .*got "1e3"'),
+        (["--count", "0x10"], r'--count .*got "0x10"'),
+        (["--count", "2.5"], r'--count .*got "2\.5"'),
+        (["--count=-3"], r'--count .*got "-3"'),
+        (["--timeout", "0"], r'--timeout must be a number of seconds from more than 0 to 2147483 .*got "0"'),
+        (["--timeout", "Infinity"], r'--timeout .*got "Infinity"'),  # was: no wait at all
+        (["--timeout", "1e10"], r'--timeout .*got "1e10"'),  # was: ZeroMQ's 32-bit milliseconds wrapped
+        (["--timeout", "abc"], r'--timeout .*got "abc"'),
+        (["--timeout", "-1"], r"argument is ambiguous\. .*'--timeout=-XYZ': see --help"),  # node's three lines, as one
+        (["--frobnicate"], r"Unknown option '--frobnicate': see --help"),
+        (["tcp://127.0.0.1:5555"], r"Unexpected argument .*: see --help"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(node_client: Path, args: list[str], problem: str) -> None:
+    assert_one_line_error(run_listen(*args), problem)
+
+
+def _accepts(stderr: str) -> bool:
+    """Whether a listener took the address: it listened and found nobody there (the timeout)."""
+    return "no message from" in stderr
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["foo", "tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "tcp://127.0.0.1", "tcp://*:5555", "ipc://",
+     "udp://127.0.0.1:5555", "tcp://127.0.0.1:5", "tcp://localhost:5", "tcp://[::1]:5", "ipc://{tmp}/x",
+     "bind:tcp://127.0.0.1:0", "bind:tcp://127.0.0.1:*", "bind:ipc://{tmp}/y"],
+)  # fmt: skip
+def test_the_node_client_takes_the_addresses_posecast_listen_takes(
+    node_client: Path, address: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    address = address.format(tmp=tmp_path)
+    python_code = main(["listen", "--address", address, "--timeout", "0.2", "--count", "1"])
+    python_accepts = _accepts(capsys.readouterr().err)
+    node = run_listen("--address", address, "--timeout", "0.2")
+    assert python_code == 2 and _accepts(node.stderr) == python_accepts, (python_accepts, node.stderr)
+    assert node.returncode == (1 if python_accepts else 2), node.stderr  # 1: the documented timeout
+
+
+def test_ipc_and_bind_addresses_receive_poses(node_client: Path, tmp_path: Path) -> None:
+    """The other accepted forms, each end to end: node connects to ipc://, node binds and the publisher connects."""
+    with socket.socket() as probe:  # a free port for node to bind
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for node_address, publisher_address in (
+        (f"ipc://{tmp_path}/stream", f"ipc://{tmp_path}/stream"),
+        (f"bind:tcp://127.0.0.1:{port}", f"connect:tcp://127.0.0.1:{port}"),
+    ):
+        args = ["--address", node_address, "--count", "3", "--timeout", "30", "--poses-only"]
+        node = subprocess.Popen(
+            [NODE, str(LISTEN_JS), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        publisher = Publisher(PublisherOptions(address=publisher_address))
+        try:
+            frame_id = 0
+            while node.poll() is None and frame_id < 6000:
+                publisher.publish(make_pose(frame_id))
+                frame_id += 1
+                time.sleep(0.005)
+            out, err = node.communicate(timeout=30)
+        finally:
+            if node.poll() is None:
+                node.kill()
+            publisher.close()
+        assert node.returncode == 0, err
+        assert [json.loads(line)["topic"] for line in out.splitlines()] == ["pose"] * 3, node_address
+
+
+def test_a_reader_that_goes_away_ends_the_listening_quietly(node_client: Path) -> None:
+    """`posecast-listen | head -1`: the closed pipe ends it with exit 0, not an EPIPE stack trace."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"))
+    read_end, write_end = os.pipe()
+    node = subprocess.Popen([NODE, str(LISTEN_JS), "--address", publisher.address, "--timeout", "30"],
+                            stdout=write_end, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as reader:
+            frame_id = 0
+            while not select.select([reader], [], [], 0)[0] and frame_id < 6000:
+                publisher.publish(make_pose(frame_id))
+                frame_id += 1
+                time.sleep(0.005)
+            assert reader.readline().startswith(b'{"topic":')
+        # the reader is gone: the next line node writes meets a closed pipe
+        for _ in range(400):
+            if node.poll() is not None:
+                break
+            publisher.publish(make_pose(frame_id))
+            frame_id += 1
+            time.sleep(0.005)
+        _, err = node.communicate(timeout=30)
+    finally:
+        if node.poll() is None:
+            node.kill()
+        publisher.close()
+    assert node.returncode == 0 and err == "", err

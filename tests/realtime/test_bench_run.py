@@ -5,6 +5,7 @@ subscriber process): the report's fields and their consistency, never its speed;
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -101,10 +102,11 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     # the publisher drops for a subscriber that falls behind (a busy machine): counted, not hidden
     assert e2e["frames_not_received"] == report["frames_with_pose"] - e2e["capture_to_receive"]["n"]
     assert e2e["capture_to_receive"]["n"] >= 10 and report["messages_received"] >= 20
-    assert report["ratio_p50"] == pytest.approx(e2e["capture_to_publish"]["p50_ms"] / base["p50_ms"], abs=1e-3)
+    assert report["ratio_p50"] == pytest.approx(e2e["capture_to_delivered"]["p50_ms"] / base["p50_ms"], abs=1e-3)
     path_sum = sum(report["stages"][k]["mean_ms"] for k in report["path_stages"])
-    assert path_sum <= e2e["capture_to_publish"]["mean_ms"] + 1e-3
-    assert report["stages"]["after_keypoints2d"]["mean_ms"] < e2e["capture_to_publish"]["mean_ms"]
+    assert path_sum <= e2e["capture_to_delivered"]["mean_ms"] + 1e-3
+    assert report["stages"]["after_keypoints2d"]["mean_ms"] < e2e["capture_to_delivered"]["mean_ms"]
+    assert e2e["capture_to_delivered"]["n"] == report["frames_with_pose"]
     assert report["frames"] == 20 and report["baseline"]["frames"] == 20 and isinstance(report["dropped"], int)
     assert report["rss_mb"] > 50 and report["machine"]["cpu_model"] and report["machine"]["versions"]["mediapipe"]
     assert {c["runner"] for c in report["configs"]} == {"threaded", "serial"}
@@ -135,7 +137,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert 0 < soak["hooks"]["stalled-subscriber"]["messages_left_unread"] < 180
     assert [t["met"] in (True, False) for t in report["targets"]] == [True] * 4
     md = (out / "bench.md").read_text()
-    assert "MediaPipe alone" in md and "capture → published" in md
+    assert "MediaPipe alone" in md and "capture → delivered" in md and "capture → published" in md
     pytest.importorskip("matplotlib")
     for name in ("bench_stages.png", "bench_timeline.png", "bench_resources.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -163,3 +165,99 @@ def test_output_that_is_a_file_is_refused(tmp_path: Path, media_dir: Path, capsy
     assert main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--output", str(target)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is a file, not a folder" in err[0]
+
+
+@pytest.mark.parametrize("kind", ["missing clip", "undecodable clip", "no model loads", "soak hook without soak"])
+def test_a_failed_bench_leaves_no_output_folder(kind: str, tmp_path: Path, media_dir: Path, pose_model_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    out = tmp_path / "new" / "results"  # neither folder exists yet
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video\n" * 100)
+    clip = str(media_dir / "dance_576.mp4")
+    extra = {
+        "missing clip": ["--source", str(tmp_path / "nowhere.mp4")],
+        "undecodable clip": ["--source", str(garbage)],
+        # fails late, after the clip and MediaPipe loaded: the run had begun
+        "no model loads": ["--source", clip, "--model", str(tmp_path / "missing.onnx")],
+        "soak hook without soak": ["--source", clip, "--soak-hook", "stalled-subscriber"],
+    }[kind]
+    args = ["bench", *extra, "--model-asset", str(pose_model_path), "--frames", "10", "--output", str(out)]
+    assert main(args) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("posecast: error:")]
+    assert len(errors) == 1, errors
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.mp4"]  # no "new", no "new/results"
+
+
+def test_a_failed_bench_keeps_an_output_folder_that_was_there(tmp_path: Path, media_dir: Path) -> None:
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "bench.json").write_text("{}")  # an earlier run's
+    assert main(["bench", "--source", str(tmp_path / "nowhere.mp4"), "--output", str(out)]) == 2
+    assert [p.name for p in out.iterdir()] == ["bench.json"] and (out / "bench.json").read_text() == "{}"
+
+
+def test_an_output_under_a_file_or_a_read_only_folder_is_refused_before_the_run(
+    tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    clip = str(media_dir / "dance_576.mp4")
+    assert main(["bench", "--source", clip, "--output", str(taken / "results")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{taken} is a file, not a folder: pass --output DIR" in err[0], err
+    if os.geteuid() == 0:
+        return  # root writes anywhere: no read-only folder to refuse
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert main(["bench", "--source", clip, "--output", str(locked / "results")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot write to {locked}" in err[0], err
+    assert list(locked.iterdir()) == []
+
+
+E2E_KEYS = ("p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")
+
+
+@pytest.mark.slow
+def test_published_never_comes_after_received(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
+    """capture → published (the message's stamp) ≤ capture → received (the subscriber's clock) in
+    every percentile, the max and the mean, everywhere the report has both: they are read off the
+    same messages. Before, "published" was the pipeline's return from its sinks, which a subscriber
+    often beat, and capture → received came out the smaller."""
+    out = tmp_path / "results"
+    code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
+                 "--frames", "20", "--rounds", "1", "--warmup", "0", "--pace", "30", "--runner", "serial",
+                 "--no-plots", "--output", str(out)])  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "bench.json").read_text())
+    assert report["schema"] == "posecast-bench/2" and report["problems"] == []
+    entries = {"end_to_end": report["end_to_end"], "paced_30": report["throughput"]["paced_30"],
+               **{c["label"]: c["end_to_end"] for c in report["configs"]}}  # fmt: skip
+    for name, e2e in entries.items():
+        published, received = e2e["capture_to_publish"], e2e["capture_to_receive"]
+        assert published["n"] == received["n"] >= 10, name
+        for key in E2E_KEYS:
+            assert 0 < published[key] <= received[key], (name, key, published, received)
+    e2e = report["end_to_end"]
+    assert 0 <= e2e["publish_to_receive"]["p50_ms"] <= e2e["publish_to_receive"]["max_ms"]
+    # published - capture + received - published = received - capture, frame by frame: so in the means
+    assert e2e["capture_to_publish"]["mean_ms"] + e2e["publish_to_receive"]["mean_ms"] == pytest.approx(
+        e2e["capture_to_receive"]["mean_ms"], abs=1e-3
+    )
+    # the definitions travel with the report
+    assert set(report["definitions"]) == {"capture_to_delivered", "capture_to_publish", "capture_to_receive",
+                                          "publish_to_receive"}  # fmt: skip
+    md = (out / "bench.md").read_text()
+    assert "capture → published: from the frame taken to the publish_ns stamped into its pose message" in md
+    assert "never less than capture → published" in md
+
+
+def test_results_that_cannot_be_written_leave_no_folder_behind(tmp_path: Path) -> None:
+    """The folder is made only to write the results in; when not even bench.json can be written
+    (here: a report JSON cannot hold), the folders made for it go again, and only those."""
+    from posecast.realtime.commands.bench import _write_results
+
+    out = tmp_path / "new" / "results"
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        _write_results({"clock": object()}, None, out, plots=False)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

@@ -47,10 +47,19 @@ def _report() -> dict:
         },  # fmt: skip
         "path_stages": ["keypoints2d", "lift", "publish"],
         "end_to_end": {
-            "capture_to_publish": entry(21.0),
+            "capture_to_delivered": entry(21.0),
+            "capture_to_publish": entry(20.9),
             "capture_to_receive": entry(21.2),
             "frames_not_received": 0,
         },  # fmt: skip
+        "configs": [
+            {"label": "default", "end_to_end": {"capture_to_publish": entry(20.9), "capture_to_receive": entry(21.2)}}
+        ],
+        "throughput": {
+            "unpaced": {"posecast_fps": 50.0},
+            "paced_30": {"capture_to_publish": entry(20.9), "capture_to_receive": entry(21.2)},
+        },
+        "soak": {"capture_to_publish": entry(20.9), "capture_to_receive": entry(21.2)},  # fmt: skip
         "baseline": {"mediapipe_alone": entry(20.0)},
         "ratio_p50": 1.05,
     }
@@ -69,6 +78,13 @@ def test_a_sound_report_has_no_problems() -> None:
         (lambda r: r.update(ratio_p50=1.2), "ratio_p50"),
         (lambda r: r["baseline"].pop("mediapipe_alone"), "baseline"),
         (lambda r: r["end_to_end"]["capture_to_receive"].pop("p99_ms"), "missing p99_ms"),
+        # received before published: the two are no longer of the same messages
+        (lambda r: r["end_to_end"]["capture_to_receive"].update(p50_ms=20.8), "capture→published p50_ms 20.9 >"),
+        (lambda r: r["end_to_end"]["capture_to_publish"].update(max_ms=30.0), "capture→published max_ms 30.0 >"),
+        (lambda r: r["end_to_end"]["capture_to_publish"].update(n=99), "expected the same frames"),
+        (lambda r: r["configs"][0]["end_to_end"]["capture_to_publish"].update(mean_ms=25.0), "configs[default]"),
+        (lambda r: r["throughput"]["paced_30"]["capture_to_receive"].update(p90_ms=21.0), "throughput.paced_30"),
+        (lambda r: r["soak"]["capture_to_publish"].update(p99_ms=24.0), "soak: capture→published p99_ms"),
     ],
 )
 def test_an_inconsistent_report_is_caught(spoil, problem: str) -> None:  # noqa: ANN001

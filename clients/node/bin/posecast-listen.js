@@ -3,12 +3,25 @@
 //
 //   posecast-listen [--address tcp://127.0.0.1:5555] [--count N] [--timeout S] [--text] [--poses-only]
 //
-// Exit codes: 0 done, 1 timeout, 2 bad arguments. Messages that break the schema are reported
-// on stderr and skipped.
+// --address: tcp://HOST:PORT or ipc://PATH to connect to; bind:tcp://HOST:PORT or bind:ipc://PATH
+// to bind (the forms `posecast listen` takes). Exit codes: 0 done, 1 timeout, 2 bad arguments
+// (one line on stderr: the problem and the fix). Messages that break the schema are reported on
+// stderr and skipped.
 
 import { parseArgs } from "node:util";
 
-import { DEFAULT_ADDRESS, PosecastSubscriber, SchemaError, TimeoutError, toJSON } from "../index.js";
+import {
+  AddressError,
+  DEFAULT_ADDRESS,
+  MAX_TIMEOUT_MS,
+  PosecastSubscriber,
+  SchemaError,
+  TimeoutError,
+  parseAddress,
+  toJSON,
+} from "../index.js";
+
+const USAGE = "usage: posecast-listen [--address ADDR] [--count N] [--timeout S] [--text] [--poses-only]";
 
 function usage(message) {
   process.stderr.write(`posecast-listen: error: ${message}\n`);
@@ -28,16 +41,36 @@ try {
     },
   }));
 } catch (err) {
-  usage(`${err.message}: see --help`);
+  // one line: some of node's messages span three
+  usage(`${err.message.replace(/\s*\n\s*/g, " ").replace(/\.$/, "")}: see --help`);
 }
 if (values.help) {
-  process.stdout.write("usage: posecast-listen [--address ADDR] [--count N] [--timeout S] [--text] [--poses-only]\n");
+  process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
-const count = values.count === undefined ? Infinity : Number(values.count);
-if (!(count > 0) || (values.count !== undefined && !Number.isInteger(count))) usage(`--count must be a positive integer, got ${values.count}`);
-const timeoutS = values.timeout === undefined ? -1 : Number(values.timeout);
-if (values.timeout !== undefined && !(timeoutS > 0)) usage(`--timeout must be a positive number of seconds, got ${values.timeout}`);
+try {
+  parseAddress(values.address);
+} catch (err) {
+  if (!(err instanceof AddressError)) throw err;
+  usage(`--address: ${err.message}`);
+}
+// plain decimal digits only: Number() would also take "0x10", "1e3", " 5" and "Infinity"
+const count = values.count === undefined ? Infinity : /^[0-9]+$/.test(values.count) ? Number(values.count) : NaN;
+if (!(count >= 1)) usage(`--count must be a whole number of poses, 1 or more (e.g. --count 100), got "${values.count}"`);
+const MAX_TIMEOUT_S = Math.floor(MAX_TIMEOUT_MS / 1000);
+const decimal = /^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+const timeoutS = values.timeout === undefined ? -1 : decimal.test(values.timeout) ? Number(values.timeout) : NaN;
+if (values.timeout !== undefined && !(timeoutS > 0 && timeoutS <= MAX_TIMEOUT_S)) {
+  usage(`--timeout must be a number of seconds from more than 0 to ${MAX_TIMEOUT_S} (e.g. --timeout 5), got "${values.timeout}"`);
+}
+// at least a millisecond: ZeroMQ's timeout 0 would not wait at all
+const timeoutMs = timeoutS > 0 ? Math.max(1, Math.round(timeoutS * 1000)) : -1;
+
+// a reader that goes away (`posecast-listen | head`) ends the listening, not with a stack trace
+process.stdout.on("error", (err) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(0);
+});
 
 function textLine(topic, m) {
   if (topic === "meta") return `meta: schema ${m.schema_version}, ${m.joint_names.length} joints in ${m.units}, frame ${m.frame}`;
@@ -47,7 +80,13 @@ function textLine(topic, m) {
   return `frame ${m.frame_id}${person}  ${m.tracking}  latency ${latencyMs.toFixed(1)} ms  root (${root}) m`;
 }
 
-const subscriber = new PosecastSubscriber(values.address, { timeoutMs: timeoutS > 0 ? Math.round(timeoutS * 1000) : -1 });
+let subscriber;
+try {
+  subscriber = new PosecastSubscriber(values.address, { timeoutMs });
+} catch (err) {
+  if (!(err instanceof AddressError)) throw err;
+  usage(`--address: ${err.message}`);
+}
 let poses = 0;
 let warnedNewer = false;
 try {
@@ -76,6 +115,10 @@ try {
   if (err instanceof TimeoutError) {
     process.stderr.write(`posecast-listen: error: ${err.message} (after ${poses} poses)\n`);
     process.exitCode = 1;
+  } else if (err instanceof AddressError) {
+    // a bind that failed (address in use, not this machine's): known only once it was tried
+    process.stderr.write(`posecast-listen: error: --address: ${err.message}\n`);
+    process.exitCode = 2;
   } else {
     throw err;
   }
