@@ -16,11 +16,15 @@ The meta message is sent on start, when a subscriber subscribes (noticed within
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import ipaddress
 import logging
+import socket
+import stat
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -94,6 +98,28 @@ def check_port(endpoint: str, binding: bool = True) -> None:
         raise PublishError(f"port {parts[1]} of {endpoint} is outside 1..65535: pass e.g. {DEFAULT_ADDRESS}{any_free}")
 
 
+def check_ipc_free(endpoint: str) -> None:
+    """Refuse to bind an ``ipc://PATH`` another process is bound to, or that is not a socket:
+    ZeroMQ removes whatever is at the path and binds anew (a second posecast silently took the
+    first one's subscribers; a file of that name would be deleted). A socket file nobody accepts
+    on (left by a process that was killed) is fine to replace."""
+    if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):  # @: Linux's abstract namespace
+        return
+    path = Path(endpoint[6:])
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # nothing there (or nothing we may look at: ZeroMQ's own error follows)
+    if not stat.S_ISSOCK(mode):
+        raise PublishError(f"{path} exists and is not a socket: pass another ipc:// path (binding would delete it)")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return  # a stale socket file
+    raise PublishError(f"address {endpoint} is in use: another posecast publishes there; pass another ipc:// path")
+
+
 def _exposed(endpoint: str) -> bool:
     """Whether binding ``endpoint`` accepts subscribers from other machines: every transport but
     ipc:// and inproc://, unless bound to a loopback address."""
@@ -145,7 +171,9 @@ class Publisher:
         if endpoint.startswith("tcp://") and endpoint.endswith(":0"):
             endpoint = endpoint[:-1] + "*"
         try:
-            check_port(endpoint)
+            check_port(endpoint, binding=not connect)
+            if not connect:
+                check_ipc_free(endpoint)
             if connect:
                 self._socket.connect(endpoint)
                 return f"connect:{endpoint}"
@@ -236,6 +264,10 @@ class Publisher:
     def close(self) -> None:
         if not self._socket.closed:
             self._socket.close(linger=0)
+            # ZeroMQ leaves a bound ipc:// socket file behind: nobody accepts on it any more
+            if self.address.startswith("ipc://") and not self.address.startswith("ipc://@"):
+                with contextlib.suppress(OSError):
+                    Path(self.address[6:]).unlink()
 
     def __enter__(self) -> Publisher:
         return self

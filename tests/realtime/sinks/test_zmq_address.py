@@ -5,10 +5,13 @@ network. Real sockets, random ports."""
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 from posecast.realtime.errors import PublishError
+from posecast.realtime.schema import MetaMessage
 from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
+from posecast.realtime.subscriber import Subscriber
 
 EXPOSED = "the pose stream is open to the network"
 
@@ -40,3 +43,37 @@ def test_binding_beyond_loopback_warns(address: str, exposed: bool, caplog, tmp_
     if exposed:
         assert publisher.address.split(":")[-1] in warnings[0]  # names the port it bound
         assert "bind tcp://127.0.0.1:PORT" in warnings[0]
+
+
+def test_connecting_to_a_bad_port_does_not_offer_port_0() -> None:
+    with pytest.raises(PublishError) as refused:
+        Publisher(PublisherOptions(address="connect:tcp://127.0.0.1:99999"))
+    assert "port 0" not in str(refused.value)
+
+
+def test_an_ipc_path_in_use_is_refused_and_a_stale_one_replaced(tmp_path) -> None:
+    """A second publisher on the same ipc:// path used to take the first one's subscribers
+    silently (ZeroMQ removes the socket file and binds anew); a file that is not a socket would
+    have been deleted. A socket file nobody accepts on (its process killed) is replaced, and a
+    publisher removes its own file when it closes."""
+    path = tmp_path / "pose.sock"
+    first = Publisher(PublisherOptions(address=f"ipc://{path}"))
+    with pytest.raises(PublishError, match=rf"address ipc://{path} is in use: another posecast publishes there"):
+        Publisher(PublisherOptions(address=f"ipc://{path}"))
+    with Subscriber(f"ipc://{path}") as subscriber:  # the first publisher still serves its subscribers
+        for _ in range(50):  # the meta comes once the publisher has seen the subscription
+            first.meta_if_due()
+            if isinstance(message := subscriber.recv(timeout_s=0.1), MetaMessage):
+                break
+        assert isinstance(message, MetaMessage)
+    first.close()
+    assert not path.exists()
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))  # bound, never listening: what a killed process leaves
+    Publisher(PublisherOptions(address=f"ipc://{path}")).close()
+    stale.close()
+    other = tmp_path / "notes.txt"
+    other.write_text("mine")
+    with pytest.raises(PublishError, match="exists and is not a socket: pass another ipc:// path"):
+        Publisher(PublisherOptions(address=f"ipc://{other}"))
+    assert other.read_text() == "mine"
