@@ -9,6 +9,7 @@ the Laplacian is below ``min_sharpness`` is *blurry*; both are skipped by the ca
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -42,7 +43,7 @@ class BoardSpec:
         if self.cols < minimum or self.rows < minimum:
             what = "squares" if self.charuco else "inner corners"
             raise CalibrationError(f"board must have at least {minimum}x{minimum} {what}, got {self.size_text}")
-        if not self.square_m > 0:
+        if not 0 < self.square_m < math.inf:
             raise CalibrationError(f"square size must be a positive length in metres, got {self.square_m}")
         if self.marker_m is not None and not 0 < self.marker_m < self.square_m:
             raise CalibrationError(f"ChArUco marker side must be more than 0 and smaller than the square "

@@ -3,8 +3,11 @@
 :func:`calibrate_views` runs OpenCV's calibration on board detections and drops views whose own
 RMS reprojection error is an outlier (above ``outlier_factor`` × the median and above
 ``min_reject_px``), recalibrating until no view is dropped. :func:`calibrate_image_dir` screens a
-folder of images (unreadable, empty, blurry, other size → skipped with a count), detects the
-board in the rest and calibrates. Live capture is in :mod:`posecast.calibration.live`.
+folder of images (unreadable, empty, blurry → skipped with a count), detects the board in the
+rest and calibrates at the size of most of the images with a board (the images of other sizes
+are skipped, with a warning naming them). When the free k3 folds the fitted distortion over the
+image, :func:`calibrate_views` fits again with k3 fixed at 0. Live capture is in
+:mod:`posecast.calibration.live`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -29,7 +32,7 @@ from .board import (
     image_quality,
     to_gray,
 )
-from .errors import CalibrationError
+from .errors import CalibrationError, DistortionFoldError
 from .intrinsics import CameraIntrinsics, utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ class CalibrationResult:
     kept: tuple[int, ...]
     rejected: tuple[int, ...]
     skipped: dict[str, int] = field(default_factory=dict)
+    k3_fixed: bool = False  # k3 held at 0: asked for (``fix_k3``), or because the free k3 folded the image
 
 
 def calibrate_views(
@@ -76,13 +80,72 @@ def calibrate_views(
     options: CalibrationOptions | None = None,
     source: str = "",
 ) -> CalibrationResult:
-    """Calibrate from board detections in images of ``image_size`` ``(width, height)``."""
+    """Calibrate from board detections in images of ``image_size`` ``(width, height)``.
+
+    When the free k3 folds the distortion model over the image (it is fitted only where the board
+    was, and the r⁶ term can turn the curve back before the corners), the views are calibrated
+    again with k3 fixed at 0 (as ``fix_k3`` does) and a warning says so; only if that fit folds
+    too is the calibration refused.
+    """
     options = options or CalibrationOptions()
     if len(views) < options.min_views:
         raise CalibrationError(
             f"too few good views: found {len(views)}, need at least {options.min_views}; "
             "add images showing the whole board at different positions and tilts"
         )
+    width, height = image_size
+    fit = _fit_rejecting_outliers(views, image_size, options)
+    try:
+        intrinsics = _intrinsics(fit, views, image_size, options, source)
+    except DistortionFoldError as fold:
+        if options.fix_k3:
+            raise _folded(fold) from None
+        log.warning(
+            "the fitted distortion (k3 = %.3g) %s: a free k3 can fold it near the image corners, where no board "
+            "was seen; calibrating again with k3 fixed at 0, as --fix-k3 does",
+            fit.dist[4],
+            fold.problem,
+        )
+        options = replace(options, fix_k3=True)
+        fit = _fit_rejecting_outliers(views, image_size, options)
+        try:
+            intrinsics = _intrinsics(fit, views, image_size, options, source)
+        except DistortionFoldError as again:
+            raise _folded(again) from None
+    log.info(
+        "calibrated %dx%d: fx %.1f fy %.1f cx %.1f cy %.1f, RMS %.3f px over %d views (%d rejected%s)",
+        width,
+        height,
+        intrinsics.fx,
+        intrinsics.fy,
+        intrinsics.cx,
+        intrinsics.cy,
+        fit.rms_px,
+        len(fit.kept),
+        len(fit.rejected),
+        ", k3 fixed at 0" if options.fix_k3 else "",
+    )
+    return CalibrationResult(
+        intrinsics, fit.per_view_rms_px, tuple(fit.kept), tuple(sorted(fit.rejected)), k3_fixed=options.fix_k3
+    )
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """One calibration of the kept views: RMS, ``k`` (3, 3), ``dist`` (5,), per-view RMS (V,)."""
+
+    rms_px: float
+    k: np.ndarray
+    dist: np.ndarray
+    per_view_rms_px: np.ndarray
+    kept: list[int]
+    rejected: list[int]
+
+
+def _fit_rejecting_outliers(
+    views: Sequence[Detection], image_size: tuple[int, int], options: CalibrationOptions
+) -> _Fit:
+    """Calibrate, drop outlier views and calibrate again until none is dropped (see module docstring)."""
     kept = list(range(len(views)))
     rejected: list[int] = []
     for _ in range(options.max_rounds):
@@ -102,31 +165,36 @@ def calibrate_views(
         kept = [i for i in kept if i not in bad]
     else:  # still rejecting after max_rounds: use the last consistent fit
         rms, k, dist, errors = _calibrate([views[i] for i in kept], image_size, options)
+    return _Fit(rms, k, dist, np.asarray(errors, np.float64), kept, rejected)
+
+
+def _intrinsics(
+    fit: _Fit, views: Sequence[Detection], image_size: tuple[int, int], options: CalibrationOptions, source: str
+) -> CameraIntrinsics:
+    """The fit as :class:`CameraIntrinsics` (raises :class:`DistortionFoldError` when its distortion folds)."""
     width, height = image_size
     text = f"{source}, " if source else ""
-    intrinsics = CameraIntrinsics.from_matrix(
-        k,
-        dist,
+    k3 = ", k3 fixed at 0" if options.fix_k3 else ""
+    return CameraIntrinsics.from_matrix(
+        fit.k,
+        fit.dist,
         width,
         height,
-        rms_px=float(rms),
+        rms_px=fit.rms_px,
         assumed=False,
-        source=f"{text}{len(kept)}/{len(views)} views",
+        source=f"{text}{len(fit.kept)}/{len(views)} views{k3}",
         date=utc_now_iso(),
     )
-    log.info(
-        "calibrated %dx%d: fx %.1f fy %.1f cx %.1f cy %.1f, RMS %.3f px over %d views (%d rejected)",
-        width,
-        height,
-        intrinsics.fx,
-        intrinsics.fy,
-        intrinsics.cx,
-        intrinsics.cy,
-        rms,
-        len(kept),
-        len(rejected),
+
+
+def _folded(fold: DistortionFoldError) -> CalibrationError:
+    """The refusal when even the fit with k3 fixed folds: the views do not pin the lens down."""
+    return CalibrationError(
+        f"the calibrated distortion [{', '.join(f'{d:.4g}' for d in fold.distortion)}] {fold.problem}, even with "
+        "k3 fixed at 0 (--fix-k3): "
+        "the views do not show the lens near the image corners; add photos with the board close to each corner "
+        "and edge of the image, where the lens bends most, and calibrate again"
     )
-    return CalibrationResult(intrinsics, np.asarray(errors, np.float64), tuple(kept), tuple(sorted(rejected)))
 
 
 def _calibrate(views: Sequence[Detection], image_size: tuple[int, int], options: CalibrationOptions):
@@ -169,34 +237,30 @@ def calibrate_image_dir(
     paths = list_images(directory)
     detector = BoardDetector(board)
     skipped: Counter[str] = Counter()
-    views: list[Detection] = []
-    image_size: tuple[int, int] | None = None
-    screened = 0
+    looked: list[tuple[Path, tuple[int, int], Detection | str]] = []  # (image, (width, height), detection or why not)
     for path in paths:
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if image is None:
             skipped["unreadable"] += 1
             log.warning("skipping %s: not a readable image", path.name)
             continue
-        size = (image.shape[1], image.shape[0])
-        image_size = image_size or size
+        looked.append((path, (image.shape[1], image.shape[0]), _look(image, detector, options)))
+    image_size = _common_size(looked, len(paths))
+    views: list[Detection] = []
+    screened = 0
+    for path, size, outcome in looked:
         if size != image_size:
             skipped["other size"] += 1
-            log.warning("skipping %s: %dx%d, the first image is %dx%d", path.name, *size, *image_size)
-            continue
-        gray = to_gray(image)
-        quality = image_quality(gray, options.min_sharpness)
-        if quality is not ImageQuality.OK:
-            skipped[quality.value] += 1
-            log.warning("skipping %s: %s", path.name, quality.value)
-            continue
-        screened += 1
-        detection = detector.detect(gray)
-        if detection is None:
-            skipped["no board"] += 1
+        elif isinstance(outcome, Detection):
+            screened += 1
+            views.append(outcome)
+        elif outcome == NO_BOARD:
+            screened += 1
+            skipped[NO_BOARD] += 1
             log.info("no %s found in %s", board.describe(), path.name)
-            continue
-        views.append(detection)
+        else:
+            skipped[outcome] += 1
+            log.warning("skipping %s: %s", path.name, outcome)
     if screened == 0:
         counts = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
         raise CalibrationError(
@@ -221,4 +285,46 @@ def calibrate_image_dir(
             "different positions and tilts"
         )
     result = calibrate_views(views, image_size or (0, 0), options, source=board.describe())
-    return CalibrationResult(result.intrinsics, result.per_view_rms_px, result.kept, result.rejected, dict(skipped))
+    return replace(result, skipped=dict(skipped))
+
+
+#: Why an image holds no view, besides the :class:`ImageQuality` values
+NO_BOARD = "no board"
+
+
+def _look(image: np.ndarray, detector: BoardDetector, options: CalibrationOptions) -> Detection | str:
+    """The board's detection in ``image`` ``(H, W[, C])``, or why there is none: ``empty``,
+    ``blurry`` (:class:`ImageQuality`) or ``no board``."""
+    gray = to_gray(image)
+    quality = image_quality(gray, options.min_sharpness)
+    if quality is not ImageQuality.OK:
+        return quality.value
+    detection = detector.detect(gray)
+    return NO_BOARD if detection is None else detection
+
+
+def _common_size(looked: Sequence[tuple[Path, tuple[int, int], object]], total: int) -> tuple[int, int] | None:
+    """The ``(width, height)`` of most of the images in which the board was found (of most readable
+    images when it was found in none; on a tie, the earlier image's); a warning names how many
+    images have another size and which, and they are skipped."""
+    boards: Counter[tuple[int, int]] = Counter()
+    images: Counter[tuple[int, int]] = Counter()
+    for _, size, outcome in looked:
+        images[size] += 1
+        boards[size] += isinstance(outcome, Detection)
+    if not images:
+        return None
+    width, height = max(images, key=lambda size: (boards[size], images[size]))  # the first of equals
+    others = [f"{path.name} ({size[0]}x{size[1]})" for path, size, _ in looked if size != (width, height)]
+    if others:
+        listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        log.warning(
+            "skipping %d of the %d images: not %dx%d like the %d others (%s)",
+            len(others),
+            total,
+            width,
+            height,
+            images[(width, height)],
+            listed,
+        )
+    return width, height

@@ -11,6 +11,7 @@ import argparse
 import logging
 import re
 
+from ..engines.cli_args import positive_float
 from .board import DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from .camera import CalibrationOptions, calibrate_image_dir
 from .errors import CalibrationError
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     source.add_argument(
         "--hfov",
         metavar="DEG",
-        type=float,
+        type=positive_float("degrees", "70"),
         help=f"no board: assume this field of view (the pipeline assumes {DEFAULT_HFOV_DEG:g}); needs --size",
     )
     camera.add_argument(
@@ -44,9 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
         metavar="COLSxROWS",
         help="chessboard inner corners (9x6 for 10x7 squares); with --charuco the number of squares",
     )
-    camera.add_argument("--square", metavar="METRES", type=float, help="side of one square in metres")
+    camera.add_argument("--square", metavar="METRES", type=positive_float("metres", "0.025"),
+                        help="side of one square in metres")  # fmt: skip
     camera.add_argument("--charuco", action="store_true", help="a ChArUco board instead of a chessboard")
-    camera.add_argument("--marker", metavar="METRES", type=float, help="ChArUco marker side (default 0.75 square)")
+    camera.add_argument("--marker", metavar="METRES", type=positive_float("metres", "0.019"),
+                        help="ChArUco marker side (default 0.75 square)")  # fmt: skip
     camera.add_argument("--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (DICT_5X5_100)")
     camera.add_argument("--legacy-charuco", action="store_true", help="ChArUco board made before OpenCV 4.6")
     camera.add_argument("--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera")
@@ -54,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     camera.add_argument("--views", type=int, default=20, help="live: views to collect (20)")
     camera.add_argument(
         "--min-sharpness",
-        type=float,
+        type=float,  # CalibrationOptions refuses NaN, inf and negatives
         default=DEFAULT_MIN_SHARPNESS,
         help=f"skip images with a Laplacian variance below this ({DEFAULT_MIN_SHARPNESS:g})",
     )

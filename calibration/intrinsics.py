@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import cv2
 import numpy as np
 
-from .errors import CalibrationError
+from .errors import CalibrationError, DistortionFoldError
 
 #: Horizontal field of view assumed by the pipeline when the camera is not calibrated.
 DEFAULT_HFOV_DEG = 60.0
@@ -119,7 +119,8 @@ class CameraIntrinsics:
         reaching the corners, each point's distance from the principal point changes by at most
         :data:`MAX_DISTORTION_SCALE` and distorting it back returns it within
         :data:`MAX_DISTORTION_ROUND_TRIP` of the diagonal. (Huge coefficients would otherwise
-        squash or fold the image, and every frame would be lost without a word.)"""
+        squash or fold the image, and every frame would be lost without a word.) Raises
+        :class:`DistortionFoldError`."""
         xs = np.linspace(0.0, self.width - 1.0, 9)
         ys = np.linspace(0.0, self.height - 1.0, 9)
         grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
@@ -138,16 +139,16 @@ class CameraIntrinsics:
         diagonal = math.hypot(self.width, self.height)
         worst_scale = float(np.max(np.maximum(scale, 1.0 / np.maximum(scale, 1e-300)), initial=1.0))
         if not (np.isfinite(ideal).all() and np.isfinite(error).all() and worst_scale <= MAX_DISTORTION_SCALE):
-            raise CalibrationError(
-                f"distortion {list(self.distortion)} moves image points by up to {worst_scale:.3g}x their distance "
-                f"from the principal point, expected at most {MAX_DISTORTION_SCALE:g}x (a real lens: < 1.5x); "
-                "recalibrate the camera (posecast calibrate camera)"
+            raise DistortionFoldError(
+                self.distortion,
+                f"moves image points by up to {worst_scale:.3g}x their distance from the principal point, "
+                f"expected at most {MAX_DISTORTION_SCALE:g}x (a real lens: < 1.5x)",
             )
         if float(error.max()) > MAX_DISTORTION_ROUND_TRIP * diagonal:
-            raise CalibrationError(
-                f"distortion {list(self.distortion)} cannot be inverted over the {self.width}x{self.height} "
-                f"image (a point comes back {float(error.max()):.3g} px off, expected < "
-                f"{MAX_DISTORTION_ROUND_TRIP * diagonal:.3g} px); recalibrate the camera (posecast calibrate camera)"
+            raise DistortionFoldError(
+                self.distortion,
+                f"cannot be inverted over the {self.width}x{self.height} image (a point comes back "
+                f"{float(error.max()):.3g} px off, expected < {MAX_DISTORTION_ROUND_TRIP * diagonal:.3g} px)",
             )
 
     # --- construction -------------------------------------------------------------------------

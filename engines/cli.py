@@ -107,20 +107,21 @@ def _bench(args: argparse.Namespace) -> int:
     if args.max_batch is not None and args.max_batch < max(batches):
         raise BackendError(f"--max-batch must be at least the largest --batch ({max(batches)}), got {args.max_batch}")
     check_outputs({"--json": args.json, "--markdown": args.markdown})
-    int8 = int8_by_default(resolve_model(args.model)) if args.int8 is None else args.int8
+    model_path = resolve_model(args.model)
+    int8 = int8_by_default(model_path) if args.int8 is None else args.int8
     options = {
         "onnxruntime": {"threads": args.threads, "int8": int8},
         "tensorrt": {"max_batch": args.max_batch or max(batches)},
     }
-    skipped: dict[str, str] = {}
-    if args.backend == "all":
-        usable = availability()
-        names = [name for name, (ok, _) in usable.items() if ok]
-        skipped = {name: why for name, (ok, why) in usable.items() if not ok}
+    if args.backend == "all":  # every backend, in the registry's order: measured, or skipped with the reason
+        plan = {name: None if ok else why for name, (ok, why) in availability().items()}
     else:
-        names = [args.backend]
+        plan = {args.backend: None}
     records = []
-    for name in names:
+    for name, skip_reason in plan.items():
+        if skip_reason is not None:
+            records.append(bench.skipped(name, skip_reason, model_path))
+            continue
         # "auto" hands every backend's options on; load_backend gives each only the ones it takes
         chosen = (
             {k: v for opts in options.values() for k, v in opts.items()} if name == "auto" else options.get(name, {})
@@ -130,8 +131,9 @@ def _bench(args: argparse.Namespace) -> int:
             records += bench.benchmark(backend, batches, iters=args.iters, warmup=args.warmup)
     table = bench.to_markdown(records)
     print(table, end="")
-    for name, why in skipped.items():
-        print(f"skipped {name}: {why}")
+    for record in records:
+        if record.status == bench.SKIPPED:
+            print(f"skipped {record.backend}: {record.reason}")
     if args.json:
         bench.write_json(records, args.json)
     if args.markdown:

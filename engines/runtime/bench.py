@@ -2,7 +2,9 @@
 
 Each record is one (backend, batch size): warm-up calls first, then ``iters`` timed calls of
 :meth:`RuntimeBackend.run` (which returns host arrays, so GPU copies and synchronisation are
-inside the timing). Results go to JSON (a list of records) and a Markdown table.
+inside the timing). A backend that cannot run here is one record with ``status`` ``skipped``,
+the ``reason`` and no timings (:func:`skipped`). Results go to JSON (a list of records) and a
+Markdown table.
 """
 
 from __future__ import annotations
@@ -19,24 +21,31 @@ import numpy as np
 from ..fileio import atomic_write
 from .base import RuntimeBackend
 
+#: ``BenchRecord.status`` of a measured record and of a backend that could not run here
+MEASURED, SKIPPED = "measured", "skipped"
+
 
 @dataclass
 class BenchRecord:
-    """One backend at one batch size (times in milliseconds per call unless named per frame)."""
+    """One backend at one batch size (times in milliseconds per call unless named per frame), or
+    a backend not measured: ``status`` :data:`SKIPPED`, the ``reason``, ``None`` for the batch,
+    the timings and the device."""
 
     backend: str
-    batch: int
+    batch: int | None
     iters: int
-    p50_ms: float
-    p99_ms: float
-    mean_ms: float
-    p50_ms_per_frame: float
-    p99_ms_per_frame: float
-    device: str
+    p50_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    p50_ms_per_frame: float | None
+    p99_ms_per_frame: float | None
+    device: str | None
     host: str
     date: str
     model: str
-    window_frames: int
+    window_frames: int | None
+    status: str = MEASURED
+    reason: str = ""
 
 
 def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), iters: int = 200,
@@ -62,10 +71,23 @@ def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), it
             backend=backend.name, batch=batch, iters=iters, p50_ms=round(p50, 4), p99_ms=round(p99, 4),
             mean_ms=round(float(ms.mean()), 4), p50_ms_per_frame=round(p50 / batch, 4),
             p99_ms_per_frame=round(p99 / batch, 4), device=backend.device, host=platform.node(),
-            date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            date=_now_iso(),
             model=backend.model_path.name, window_frames=frames,
         ))  # fmt: skip
     return records
+
+
+def skipped(backend: str, reason: str, model: str | Path) -> BenchRecord:
+    """The record of ``backend``, not measured because of ``reason`` (``no NVIDIA GPU ...``)."""
+    return BenchRecord(
+        backend=backend, batch=None, iters=0, p50_ms=None, p99_ms=None, mean_ms=None, p50_ms_per_frame=None,
+        p99_ms_per_frame=None, device=None, host=platform.node(), date=_now_iso(), model=Path(model).name,
+        window_frames=None, status=SKIPPED, reason=reason,
+    )  # fmt: skip
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_json(records: list[BenchRecord], path: str | Path) -> Path:
@@ -73,16 +95,21 @@ def write_json(records: list[BenchRecord], path: str | Path) -> Path:
 
 
 def to_markdown(records: list[BenchRecord]) -> str:
-    """A Markdown table, one row per record."""
+    """A Markdown table, one row per record (a skipped backend: dashes, and the reason as its device)."""
     lines = [
         "| backend | batch | p50 ms | p99 ms | p50 ms/frame | p99 ms/frame | device |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in records:
-        cells = (r.backend, r.batch, f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", f"{r.p50_ms_per_frame:.3f}",
-                 f"{r.p99_ms_per_frame:.3f}", r.device)  # fmt: skip
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    if records:
-        lines.append(f"\nModel {records[0].model} (T = {records[0].window_frames}), host {records[0].host}, "
-                     f"{records[0].date}, {records[0].iters} timed calls each after warm-up.")  # fmt: skip
+        if r.status == SKIPPED:
+            cells = (r.backend, "–", "–", "–", "–", "–", f"skipped: {' '.join(r.reason.split())}")
+        else:
+            cells = (r.backend, r.batch, f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", f"{r.p50_ms_per_frame:.3f}",
+                     f"{r.p99_ms_per_frame:.3f}", r.device)  # fmt: skip
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    measured = [r for r in records if r.status != SKIPPED]
+    if measured:
+        first = measured[0]
+        lines.append(f"\nModel {first.model} (T = {first.window_frames}), host {first.host}, "
+                     f"{first.date}, {first.iters} timed calls each after warm-up.")  # fmt: skip
     return "\n".join(lines) + "\n"

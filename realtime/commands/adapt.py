@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -41,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", type=Path, required=True, metavar="ADAPTED.onnx",
                         help="the adapted model (its INT8 copy and .adapt.npz are written beside it); "
                              "run it with `posecast run --model ADAPTED.onnx`")  # fmt: skip
-    parser.add_argument("--minutes", type=float, default=5.0, help=f"CPU time to adapt for, 0..{MAX_MINUTES}")
+    parser.add_argument("--minutes", type=float, default=5.0,
+                        help=f"CPU time to adapt for: more than 0 and at most {MAX_MINUTES} minutes")  # fmt: skip
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="also stop after N training steps, whichever comes first (default: --minutes alone); "
                              "steps are the same work on any CPU: about 1,650 did best as measured (docs/accuracy.md), "
@@ -103,6 +105,23 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise OptionsError(f"--save-2d {args.save_2d} is not a folder: create it first")
 
 
+def check_start_kept(output: Path, report: Path | None, model: Path,
+                     adapt_weights_path: Callable[[Path], Path]) -> None:  # fmt: skip
+    """Raise :class:`~posecast.engines.fileio.OutputPathError` (as ``posecast lift`` does for its
+    input) when a file adapt writes (``--output``, its INT8 copy and adaptation weights, ``--report``)
+    is one of the start model's files: the model adapted from would be destroyed."""
+    written = {"--output": output, "its adaptation weights": adapt_weights_path(output),
+               "its INT8 copy": _int8_copy(output), "--report": report}  # fmt: skip
+    start = {"the start model (--model)": model, "the start model's adaptation weights": adapt_weights_path(model),
+             "the start model's INT8 copy": _int8_copy(model)}  # fmt: skip
+    check_outputs(written, start)
+
+
+def _int8_copy(model: Path) -> Path:
+    """``model.onnx`` → ``model.int8.onnx`` beside it (as the adapted model's is written)."""
+    return model.with_name(f"{model.name.removesuffix('.onnx')}.int8.onnx")
+
+
 def adapt_command(args: argparse.Namespace) -> int:
     _check_arguments(args)
     camera = LiftingOptions(intrinsics_path=args.intrinsics, hfov_deg=args.hfov)  # checked before any work
@@ -110,6 +129,7 @@ def adapt_command(args: argparse.Namespace) -> int:
         load_intrinsics(args.intrinsics)
     training = training_module()
     model = training.check_start(args.model)  # a missing model or adaptation file fails before MediaPipe runs
+    check_start_kept(args.output, args.report, model, training.adapt_weights_path)
     options = training.AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.steps,
                                            threads=args.threads, seed=args.seed)  # fmt: skip
     footage_options = FootageOptions(MediaPipeDetector.options_from_args(args), camera)

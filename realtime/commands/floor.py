@@ -20,6 +20,8 @@ from ...calibration.errors import CalibrationError
 from ...calibration.floor_file import save_floor
 from ...calibration.io import check_writable
 from ...engines import skeleton
+from ...engines.cli_args import finite_float, positive_float
+from ...engines.fileio import OutputPathError
 from ..stages import Sink
 from ..types import PoseFrame
 from . import subcommands
@@ -27,27 +29,38 @@ from .arguments import add_camera_arguments, add_model_arguments, check_observe_
 
 log = logging.getLogger(__name__)
 
+#: Where the floor file goes without -o (never over an existing one)
+DEFAULT_OUTPUT = Path("floor.yaml")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subcommands(subparsers, "calibrate").add_parser(
         "floor", help="the floor under the subject: from the camera's height and tilt, or measured from the feet"
     )
     given = parser.add_argument_group("from numbers (no video)")
-    given.add_argument("--camera-height", type=float, metavar="M", help="the camera's height above the floor, metres")
-    given.add_argument("--tilt", type=float, metavar="DEG", help="how far the camera looks down, degrees (default 0)")
-    given.add_argument("--roll", type=float, metavar="DEG", help="the camera's roll, degrees (default 0)")
+    given.add_argument("--camera-height", type=positive_float("metres", "1.2"), metavar="M",
+                       help="the camera's height above the floor, metres")  # fmt: skip
+    given.add_argument("--tilt", type=finite_float("degrees", "10"), metavar="DEG",
+                       help="how far the camera looks down, degrees (default 0)")  # fmt: skip
+    given.add_argument("--roll", type=finite_float("degrees", "0"), metavar="DEG",
+                       help="the camera's roll, degrees (default 0)")  # fmt: skip
     measured = parser.add_argument_group("measured from the feet (someone stands and steps around, feet in view)")
     measured.add_argument("--source", help="camera index, video file or image folder (default 0)")
-    measured.add_argument("--seconds", type=float, default=3.0, help="how long to observe (default 3 s)")
-    measured.add_argument("--height", type=float, help="the subject's height in metres (default 1.70, assumed)")
+    measured.add_argument("--seconds", type=float, default=3.0,  # check_observe_seconds: its range, NaN, inf
+                          help="how long to observe (default 3 s)")  # fmt: skip
+    measured.add_argument("--height", type=positive_float("metres", "1.70"),
+                          help="the subject's height in metres (default 1.70, assumed)")  # fmt: skip
     add_camera_arguments(parser)
     parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
     add_model_arguments(parser)
-    parser.add_argument("-o", "--output", type=Path, default=Path("floor.yaml"), help="floor file to write")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                        help=f"floor file to write (default: {DEFAULT_OUTPUT} in the current folder, which is never "
+                             "replaced: to replace it, name it with -o)")  # fmt: skip
     parser.set_defaults(func=calibrate_floor)
 
 
 def calibrate_floor(args: argparse.Namespace) -> int:
+    args.output = default_output(args.output)
     check_writable(args.output)
     if args.camera_height is None and (args.tilt is not None or args.roll is not None):
         raise CalibrationError("--tilt and --roll describe the camera with --camera-height: pass it too (or neither, "
@@ -69,6 +82,17 @@ def calibrate_floor(args: argparse.Namespace) -> int:
     log.info("floor: camera %.2f m above it, tilt %.1f deg, roll %.1f deg (%s) → %s",
              floor.camera_height_m, floor.tilt_deg, floor.roll_deg, source, args.output)  # fmt: skip
     return 0
+
+
+def default_output(output: Path | None) -> Path:
+    """``-o`` as given, or :data:`DEFAULT_OUTPUT` when it does not exist yet: a floor file written
+    unasked into the current folder must not replace one that is there (``-o`` names it to)."""
+    if output is not None:
+        return output
+    if DEFAULT_OUTPUT.exists() or DEFAULT_OUTPUT.is_symlink():
+        raise OutputPathError(f"{DEFAULT_OUTPUT} already exists in {Path.cwd()} and -o was not given: pass "
+                              f"-o {DEFAULT_OUTPUT} to replace it, or -o OTHER.yaml to keep it")  # fmt: skip
+    return DEFAULT_OUTPUT
 
 
 #: An ankle below this confidence was not seen (MediaPipe guesses legs out of view at 0.01–0.2):

@@ -8,7 +8,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from calib_synthetic import Camera, random_poses, render, true_camera
+from calib_synthetic import (
+    BARREL_DIST,
+    BARREL_K,
+    FOLDING_DIST,
+    HEIGHT,
+    WIDTH,
+    Camera,
+    random_poses,
+    render,
+    true_camera,
+)
 
 NUM_VIEWS = 15
 
@@ -31,3 +41,22 @@ def image_dir(tmp_path_factory: pytest.TempPathFactory, board_views) -> Path:
     for i, (image, _, _) in enumerate(board_views):
         cv2.imwrite(str(folder / f"view_{i:02d}.png"), image)
     return folder
+
+
+def _render_folder(folder: Path, k: np.ndarray, dist: np.ndarray) -> Path:
+    camera = Camera(k, dist, WIDTH, HEIGHT)
+    for i, (rvec, tvec) in enumerate(random_poses(camera, NUM_VIEWS)):
+        cv2.imwrite(str(folder / f"view_{i:02d}.png"), render(camera, rvec, tvec, seed=i))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def barrel_image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``NUM_VIEWS`` PNG views of the 9x6 chessboard through :data:`BARREL_DIST`."""
+    return _render_folder(tmp_path_factory.mktemp("barrel_images"), BARREL_K, BARREL_DIST)
+
+
+@pytest.fixture(scope="session")
+def folding_image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``NUM_VIEWS`` PNG views of the 9x6 chessboard through :data:`FOLDING_DIST`."""
+    return _render_folder(tmp_path_factory.mktemp("folding_images"), BARREL_K, FOLDING_DIST)

@@ -1,9 +1,10 @@
+import logging
 import shutil
 
 import cv2
 import numpy as np
 import pytest
-from calib_synthetic import BOARD, SQUARE_M, TRUE_DIST, TRUE_K
+from calib_synthetic import BARREL_DIST, BARREL_K, BOARD, SQUARE_M, TRUE_DIST, TRUE_K
 from posecast.calibration.board import BoardDetector, BoardSpec, Detection, parse_board_size
 from posecast.calibration.camera import CalibrationOptions, calibrate_image_dir, calibrate_views
 from posecast.calibration.errors import CalibrationError
@@ -137,3 +138,56 @@ def test_charuco_corners_are_found_where_they_are():
     homogeneous = np.column_stack([detection.object_points[:, :2], np.ones(24)]) @ (warp @ to_flat).T
     expected = homogeneous[:, :2] / homogeneous[:, 2:]
     assert np.abs(expected - detection.image_points).max() < 0.5
+
+
+def test_a_free_k3_that_folds_the_corners_is_refitted_with_k3_fixed(barrel_image_dir, caplog):
+    """A barrel lens: the free k3 bends the model back before the image corners (no board there);
+    the calibration fits again with k3 fixed at 0, says so, and the result is usable."""
+    with caplog.at_level(logging.WARNING, logger="posecast.calibration.camera"):
+        result = calibrate_image_dir(barrel_image_dir, CHESSBOARD)
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "cannot be inverted over the 640x480 image" in warning  # the free fit did fold
+    assert "calibrating again with k3 fixed at 0, as --fix-k3 does" in warning
+    k = result.intrinsics
+    assert result.k3_fixed and k.distortion[4] == 0.0 and k.source.endswith("15/15 views, k3 fixed at 0")
+    assert k.fx == pytest.approx(BARREL_K[0, 0], rel=0.01) and k.fy == pytest.approx(BARREL_K[1, 1], rel=0.01)
+    assert k.cx == pytest.approx(BARREL_K[0, 2], rel=0.01) and k.cy == pytest.approx(BARREL_K[1, 2], rel=0.01)
+    assert k.rms_px < 0.5
+    # it undistorts like the true lens where the boards were (the middle of the image)
+    grid = np.stack(np.meshgrid(np.linspace(170, 470, 5), np.linspace(120, 360, 5)), -1).reshape(-1, 1, 2)
+    truth = cv2.undistortPoints(grid, BARREL_K, BARREL_DIST, P=BARREL_K).reshape(-1, 2)
+    assert np.abs(k.undistort_pixels(grid.reshape(-1, 2)) - truth).max() < 1.0
+
+
+def test_a_lens_that_folds_even_with_k3_fixed_is_refused(folding_image_dir, caplog):
+    message = r"cannot be inverted over the 640x480 image .*even with k3 fixed at 0 \(--fix-k3\).*close to each corner"
+    with (
+        caplog.at_level(logging.WARNING, logger="posecast.calibration.camera"),
+        pytest.raises(CalibrationError, match=message) as refused,
+    ):
+        calibrate_image_dir(folding_image_dir, CHESSBOARD)
+    assert "recalibrate the camera" not in str(refused.value)  # the advice is not to do the same again
+    assert sum("calibrating again with k3 fixed" in r.getMessage() for r in caplog.records) == 1
+    caplog.clear()
+    with pytest.raises(CalibrationError, match=message):  # asked for k3 fixed: no second fit
+        calibrate_image_dir(folding_image_dir, CHESSBOARD, CalibrationOptions(fix_k3=True))
+    assert not any("calibrating again" in r.getMessage() for r in caplog.records)
+
+
+def test_the_image_size_is_that_of_most_images_not_the_first(board_views, image_dir, tmp_path, caplog):
+    for path in sorted(image_dir.glob("*.png")):
+        shutil.copy(path, tmp_path)
+    image = board_views[0][0]
+    cv2.imwrite(str(tmp_path / "000_first.png"), cv2.resize(image, (800, 600)))  # sorted first: the odd one
+    cv2.imwrite(str(tmp_path / "001_second.png"), cv2.resize(image, (800, 600)))
+    for i in range(20):  # more blank frames of a third size than board photos: the photos with a board decide
+        cv2.imwrite(str(tmp_path / f"blank_{i:02d}.png"), np.full((240, 320), 128, np.uint8))
+    with caplog.at_level(logging.WARNING, logger="posecast.calibration.camera"):
+        result = calibrate_image_dir(tmp_path, CHESSBOARD)
+    assert (result.intrinsics.width, result.intrinsics.height) == (640, 480)
+    assert result.skipped == {"other size": 22} and len(result.kept) == 15
+    assert_true_intrinsics(result.intrinsics)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # one line for all of them, naming how many and which sizes
+    assert warnings[0].startswith("skipping 22 of the 37 images: not 640x480 like the 15 others")
+    assert "000_first.png (800x600)" in warnings[0] and "blank_00.png (320x240)" in warnings[0]

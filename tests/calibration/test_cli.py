@@ -1,6 +1,11 @@
+import re
+import subprocess
+import sys
+
 import pytest
 import yaml
-from calib_synthetic import TRUE_K
+from calib_synthetic import BARREL_K, TRUE_K
+from posecast.calibration.floor_file import load_floor
 from posecast.calibration.io import load_intrinsics
 from posecast.realtime.cli import main
 
@@ -45,4 +50,97 @@ def test_errors_are_one_line(tmp_path, capsys, args, message):
     assert main(["calibrate", "camera", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("posecast: error: ") and "\n" not in err
-    assert __import__("re").search(message, err)
+    assert re.search(message, err)
+
+
+def _posecast(*argv: str, cwd=None) -> subprocess.CompletedProcess:
+    """The real command in its own process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *argv], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)  # fmt: skip
+
+
+def test_a_barrel_lens_is_calibrated_with_k3_fixed_when_the_free_k3_folds(barrel_image_dir, tmp_path):
+    """The free k3 folds the model at the corners: the command fits again with k3 fixed, says so,
+    and writes a camera file that loads (it used to refuse its own result and advise a rerun)."""
+    output = tmp_path / "camera.yaml"
+    run = _posecast("calibrate", "camera", "--images", str(barrel_image_dir), "--board", "9x6", "--square", "0.03",
+                    "-o", str(output))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "calibrating again with k3 fixed at 0, as --fix-k3 does" in run.stderr and "Traceback" not in run.stderr
+    data = yaml.safe_load(output.read_text())
+    assert data["distortion"][4] == 0.0 and data["source"].endswith("k3 fixed at 0")
+    intrinsics = load_intrinsics(output)
+    assert intrinsics.fx == pytest.approx(BARREL_K[0, 0], rel=0.01) and intrinsics.distortion[0] < -0.25
+
+
+def test_a_lens_folding_even_with_k3_fixed_is_refused_in_one_line(folding_image_dir, tmp_path, capsys):
+    output = tmp_path / "camera.yaml"
+    for fix_k3 in ([], ["--fix-k3"]):
+        code = main(["calibrate", "camera", "--images", str(folding_image_dir), "--board", "9x6", "--square", "0.03",
+                     *fix_k3, "-o", str(output)])  # fmt: skip
+        assert code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("posecast: error: the calibrated distortion") and "\n" not in err
+        assert "even with k3 fixed at 0 (--fix-k3)" in err and "add photos with the board close to each corner" in err
+        assert not list(tmp_path.iterdir())  # nothing written, not even a temporary file
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["camera", "--images", "{images}", "--board", "9x6", "--square", "inf"],
+         "argument --square: expected a finite number of metres, got 'inf' (e.g. 0.025)"),
+        (["camera", "--images", "{images}", "--board", "9x6", "--square", "nan"],
+         "argument --square: expected a finite number of metres, got 'nan'"),
+        (["camera", "--images", "{images}", "--board", "9x6", "--square", "0"],
+         "argument --square: expected a number of metres above 0, got '0'"),
+        (["camera", "--images", "{images}", "--board", "9x6", "--square=-0.03"],
+         "argument --square: expected a number of metres above 0, got '-0.03'"),
+        (["camera", "--images", "{images}", "--board", "7x5", "--square", "0.04", "--charuco", "--marker", "inf"],
+         "argument --marker: expected a finite number of metres, got 'inf'"),
+        (["camera", "--hfov", "nan", "--size", "640x480"], "argument --hfov: expected a finite number of degrees"),
+        (["camera", "--hfov", "0", "--size", "640x480"], "argument --hfov: expected a number of degrees above 0"),
+        (["floor", "--camera-height", "inf"], "argument --camera-height: expected a finite number of metres"),
+        (["floor", "--camera-height", "0"], "argument --camera-height: expected a number of metres above 0"),
+        (["floor", "--camera-height", "1.2", "--tilt", "nan"], "argument --tilt: expected a finite number of degrees"),
+        (["floor", "--camera-height", "1.2", "--roll=-inf"], "argument --roll: expected a finite number"),
+        (["floor", "--source", "x.mp4", "--height=-1.7"], "argument --height: expected a number of metres above 0"),
+    ],
+)  # fmt: skip
+def test_numbers_that_are_not_finite_or_not_positive_are_refused_by_the_parser(argv, message, image_dir, tmp_path,
+                                                                               capsys):  # fmt: skip
+    output = tmp_path / ("camera.yaml" if argv[0] == "camera" else "floor.yaml")
+    argv = [a.replace("{images}", str(image_dir)) for a in argv]
+    with pytest.raises(SystemExit) as stop:  # argparse: before any image is read or file opened
+        main(["calibrate", *argv, "-o", str(output)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err and f"(see `posecast calibrate {argv[0]} --help`)" in err
+    assert not output.exists()
+
+
+def test_square_inf_in_a_real_process_is_one_line(image_dir, tmp_path):
+    """It used to reach an OpenCV assertion (a traceback) after reading every image."""
+    run = _posecast("calibrate", "camera", "--images", str(image_dir), "--board", "9x6", "--square", "inf",
+                    "-o", str(tmp_path / "camera.yaml"))  # fmt: skip
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "argument --square: expected a finite number of metres" in run.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_calibrate_floor_never_replaces_a_floor_file_it_was_not_told_to(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "10"]) == 0  # the default: ./floor.yaml
+    first = (tmp_path / "floor.yaml").read_bytes()
+    assert load_floor(tmp_path / "floor.yaml").camera_height_m == pytest.approx(1.2)
+    capsys.readouterr()
+    assert main(["calibrate", "floor", "--camera-height", "1.5"]) == 2  # would silently replace it
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("posecast: error: floor.yaml already exists in ") and "\n" not in err
+    assert "pass -o floor.yaml to replace it" in err
+    assert (tmp_path / "floor.yaml").read_bytes() == first and [p.name for p in tmp_path.iterdir()] == ["floor.yaml"]
+    assert main(["calibrate", "floor", "--camera-height", "1.5", "-o", "floor.yaml"]) == 0  # named: replaced
+    assert load_floor(tmp_path / "floor.yaml").camera_height_m == pytest.approx(1.5)
+    run = _posecast("calibrate", "floor", "--camera-height", "1.7", cwd=tmp_path)  # the same in a real process
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "already exists" in run.stderr
+    assert load_floor(tmp_path / "floor.yaml").camera_height_m == pytest.approx(1.5)

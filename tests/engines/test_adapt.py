@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from posecast.engines import metadata, normalize, skeleton
-from posecast.engines.errors import ModelError
+from posecast.engines.errors import ModelError, PosecastError
 from posecast.engines.runtime import load_backend
 from posecast.engines.training.adapt import (
     TEACHERS,
@@ -34,6 +34,8 @@ from posecast.engines.training.data.windows import (
 )
 from posecast.engines.training.export import adapt_weights_path, load_generator_npz
 from posecast.engines.training.train import Trainer
+from posecast.realtime.cli import main
+from posecast.realtime.commands.adapt import MAX_MINUTES
 
 TINY = {"window_frames": 9, "width": 64, "blocks": 1, "scale_width": 32}
 
@@ -259,3 +261,48 @@ def test_footage_targets_follow_the_window_into_its_mirror_and_root_view(exporte
     mirrored = WindowBatch(flipped, batch.confidence, frame_index=index, mirrored=np.ones(3, bool))
     torch.testing.assert_close(footage_targets(teacher, mirrored, torch.from_numpy(flipped)),
                                skeleton.mirror_image(target), atol=1e-5, rtol=0)  # fmt: skip
+
+
+def _start_files(model: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in model.parent.iterdir()}
+
+
+@pytest.mark.parametrize("output", ["itself", "through ..", "a link", "its INT8 copy"])
+def test_adapt_refuses_to_write_over_its_start_model(output: str, exported: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """``--output`` naming the start model (however spelled) or one of its files: one line, exit 2,
+    as ``posecast lift`` refuses its input as output; the start model is left as it was."""
+    before = _start_files(exported)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.onnx").symlink_to(exported)
+    target = {
+        "itself": exported,
+        "through ..": tmp_path / "sub" / ".." / "link.onnx",
+        "a link": tmp_path / "link.onnx",
+        "its INT8 copy": exported.with_name("tiny.int8.onnx"),
+    }[output]
+    np.savez(tmp_path / "ok.npz", keypoints_2d=np.full((12, 17, 2), 300.0), intrinsics=np.array([500.0, 500, 320, 240]))
+    assert main(["adapt", str(tmp_path / "ok.npz"), "--output", str(target), "--model", str(exported),
+                 "--minutes", "0.05"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"posecast: error: --output {target} is the start model") and "\n" not in err
+    assert "writing it would destroy it; pass another file name" in err
+    assert _start_files(exported) == before  # nothing replaced, nothing added beside it
+
+
+def test_adapt_to_another_file_beside_the_start_model_is_allowed(exported: Path, tmp_path: Path) -> None:
+    from posecast.realtime.commands.adapt import check_start_kept
+
+    check_start_kept(exported.with_name("tiny-adapted.onnx"), tmp_path / "r.json", exported, adapt_weights_path)
+    with pytest.raises(PosecastError, match=r"--report .*tiny.onnx is the start model \(--model\)"):
+        check_start_kept(tmp_path / "a.onnx", exported, exported, adapt_weights_path)
+
+
+def test_adapt_minutes_help_says_what_is_accepted(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["adapt", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"more than 0 and at most {MAX_MINUTES} minutes" in help_text and "0..1440" not in help_text
+    for minutes in ("0", "-1", "nan", str(MAX_MINUTES + 1)):  # what the help excludes is refused, in its words
+        assert main(["adapt", "x.npz", "--output", "out.onnx", "--minutes", minutes]) == 2
+        assert f"--minutes must be more than 0 and at most {MAX_MINUTES}" in capsys.readouterr().err

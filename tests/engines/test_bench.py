@@ -9,7 +9,7 @@ import pytest
 import torch
 from posecast.engines import metadata
 from posecast.engines.networks import ModelConfig, PoseGenerator, PoseModel
-from posecast.engines.runtime import OnnxRuntimeBackend, bench, cuda_device_available
+from posecast.engines.runtime import OnnxRuntimeBackend, availability, bench, cuda_device_available
 from posecast.engines.training import export
 from posecast.realtime.cli import main
 
@@ -62,8 +62,44 @@ def test_cli_bench_writes_json_and_markdown(model_path: Path, tmp_path: Path) ->
     )
     assert rc == 0
     rows = json.loads(out_json.read_text())
-    assert {r["batch"] for r in rows} == {1, 2} and all(r.keys() >= REQUIRED for r in rows)
+    assert all(r.keys() >= REQUIRED | {"status", "reason"} for r in rows)
+    measured = [r for r in rows if r["status"] == "measured"]
+    assert {r["batch"] for r in measured} == {1, 2} and {r["backend"] for r in measured} == {"onnxruntime"}
     assert "| onnxruntime | 2 |" in out_md.read_text()
+
+
+def test_cli_bench_all_lists_the_backends_it_skips(model_path: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """README: ``--backend all`` lists the backends that cannot run here as skipped, with the reason,
+    in the JSON and the Markdown it writes (not only on the console)."""
+    out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
+    rc = main(["engines", "bench", "--model", str(model_path), "--backend", "all", "--batch", "1", "--iters", "2",
+               "--warmup", "0", "--json", str(out_json), "--markdown", str(out_md)])  # fmt: skip
+    assert rc == 0
+    usable = availability()
+    expected_skipped = {name: why for name, (ok, why) in usable.items() if not ok}
+    rows = json.loads(out_json.read_text())
+    assert [r["backend"] for r in rows if r["status"] == "measured"] == [n for n, (ok, _) in usable.items() if ok]
+    skipped = {r["backend"]: r for r in rows if r["status"] == "skipped"}
+    assert {name: r["reason"] for name, r in skipped.items()} == expected_skipped
+    for row in skipped.values():
+        assert row["reason"] and row["p50_ms"] is None and row["batch"] is None and row["model"] == "small.onnx"
+    assert {r["backend"] for r in rows} == set(usable)  # every backend has a row
+    table = out_md.read_text()
+    assert capsys.readouterr().out.startswith(table)  # the file holds the table that was printed
+    for name, why in expected_skipped.items():
+        assert f"| {name} | – | – | – | – | – | skipped: {' '.join(why.split())} |" in table
+
+
+def test_skipped_records_in_json_and_markdown(tmp_path: Path) -> None:
+    """Without a GPU here, the skipped record itself: its JSON and a table row that escapes ``|``."""
+    record = bench.skipped("tensorrt", "no CUDA GPU | driver missing", tmp_path / "m.onnx")
+    (row,) = json.loads(bench.write_json([record], tmp_path / "s.json").read_text())
+    assert row["status"] == "skipped" and row["reason"] == "no CUDA GPU | driver missing"
+    assert row["p50_ms"] is None and row["device"] is None and row["model"] == "m.onnx"
+    table = bench.to_markdown([record])
+    assert "| tensorrt | – | – | – | – | – | skipped: no CUDA GPU \\| driver missing |" in table
+    assert table.count("\n") == 3  # header, rule, the row: no footer about timings that were not taken
 
 
 def test_cli_info_lists_backends(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
