@@ -197,15 +197,16 @@ class Pipeline:
         if self.world is not None:
             self.world.reset()
 
-    def close(self) -> None:
-        """Close the sinks (finishing their files), then the lifting stage and the detector.
+    def close(self, discard: bool = False) -> None:
+        """Close the sinks (finishing their files; ``discard``: removing them, for a run that
+        failed before any frame), then the lifting stage and the detector.
         Raises the first error a sink raised on closing, after closing everything else (one that
         is not a :class:`PosecastError`, e.g. a full disk's OSError, as a :class:`SinkError`
         naming the output)."""
         errors: list[Exception] = []
         for output in self._outputs:
             try:
-                output.close()
+                output.discard() if discard else output.close()
             except PosecastError as exc:
                 errors.append(exc)
             except Exception as exc:  # noqa: BLE001 - close the rest first, raise after
@@ -225,5 +226,6 @@ class Pipeline:
     def __enter__(self) -> Pipeline:
         return self.open()
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # failed before any frame reached the outputs: leave no empty recording or statistics
+        self.close(discard=exc_type is not None and self.frames == 0)

@@ -229,6 +229,12 @@ class Sink(ABC):
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Finish (flush files, close sockets); safe to call twice."""
 
+    def discard(self) -> None:
+        """Close without leaving a file behind: the run failed before any frame reached the
+        outputs (an empty recording or statistics of nothing would pass for a result). Default:
+        :meth:`close` (a sink that writes no file)."""
+        self.close()
+
     @property
     def stop_requested(self) -> bool:
         """True when the user asked this sink to end the run (the live view's ``q`` key)."""

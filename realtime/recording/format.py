@@ -215,6 +215,12 @@ class RecordingWriter:
         os.fsync(self._file.fileno())
         self._last_flush = time.monotonic()
 
+    def discard(self) -> None:
+        """Close and remove the unfinished file (a run that recorded nothing)."""
+        if not self._file.closed:
+            self._file.close()
+        self.part_path.unlink(missing_ok=True)
+
     def close(self) -> Path:
         """Write the footer and move the finished file into place; returns its path."""
         if self._file.closed:

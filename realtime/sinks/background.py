@@ -115,6 +115,15 @@ class BackgroundSink(Sink):
     def stop_requested(self) -> bool:
         return self.sink.stop_requested
 
+    def discard(self) -> None:
+        """Stop the thread (nothing was queued: no frame reached the outputs), discard the sink."""
+        with self._ready:
+            self._closing = True
+            self._queue.clear()
+            self._ready.notify_all()
+        self._thread.join(timeout=self.close_timeout_s)
+        self.sink.discard()
+
     def close(self) -> None:
         """Drain the queue while the sink makes progress (module docstring), stop the thread,
         close the sink; raises the sink's pending error, if any."""

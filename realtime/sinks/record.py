@@ -84,6 +84,12 @@ class RecordSink(Sink):
             if self._writer is not None:
                 self._writer.write_frame(record)
 
+    def discard(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.discard()
+                self._writer = None
+
     def close(self) -> None:
         with self._lock:
             if self._writer is not None:

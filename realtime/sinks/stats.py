@@ -127,6 +127,9 @@ class StatsSink(Sink):
             latency[name] = {**{k: _ms(values[k]) for k in ("p50", "p99", "mean")}, "count": int(values["n"])}
         return {"frames": self.frames, "frames_with_pose": self.frames_with_pose, "latency_ms": latency}
 
+    def discard(self) -> None:
+        self.json_path = None
+
     def close(self) -> None:
         report = self.report()
         path, self.json_path = self.json_path, None  # written once, also when the write fails

@@ -121,3 +121,18 @@ def test_errors_are_one_line(argv, message, tmp_path: Path, capsys: pytest.Captu
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("posecast: error:") and message in err and "\n" not in err
+
+
+def test_a_run_that_fails_before_any_frame_leaves_no_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A folder of files that are no images: exit 2, and neither an empty recording nor statistics
+    of nothing are left to pass for a result (they were, beside the error)."""
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (folder / name).write_text("not an image")
+    outputs = [tmp_path / "take.posecast", tmp_path / "stats.json", tmp_path / "view.mp4"]
+    code = cli.main(["run", "--source", str(folder), "--headless", "--publish", "none", "--record", str(outputs[0]),
+                     "--stats-json", str(outputs[1]), "--output-video", str(outputs[2])])  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("posecast: error: no image in")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shots"]
