@@ -20,6 +20,7 @@ gives the live fields again; the meta handed on states the world's floor and mir
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from ..avatar import AvatarWorld
 from ..schema import decode_meta, decode_pose
 from ..types import PersonPose, PoseFrame, StreamMeta
 from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,10 +116,15 @@ class Replay:
         base_ns: int | None = None  # when the current pass's first frame is due
         last_due_ns, id_offset, next_id, last_capture_ns = 0, 0, 0, 0
         pass_media_ns, media_ns = 0, 0  # the recorded clock, continued across loops, for the world
+        warned_unfinished = False
         while True:
             pass_first_ts: int | None = None
+            footer = False
             with RecordingReader(self.path) as reader:
                 for record in reader:
+                    if isinstance(record, dict):  # the footer: the recorder finished the file
+                        footer = True
+                        continue
                     if isinstance(record, MetaRecord):
                         meta = stream_meta(record, self.path.name)
                         continue
@@ -153,5 +161,9 @@ class Replay:
                     self.frames_sent += 1
             if pass_first_ts is None:
                 raise RecordingError(f"{self.path} has no frames to replay")
+            if not footer and not warned_unfinished:  # as read_recording says it, once
+                log.warning("%s has no footer (the recorder did not finish, e.g. a crash): replayed its %d whole "
+                            "frames", self.path, self.frames_sent)  # fmt: skip
+                warned_unfinished = True
             if not self.options.loop:
                 return

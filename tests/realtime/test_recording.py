@@ -157,6 +157,26 @@ def test_a_file_cut_at_any_byte_reads_its_whole_records(tmp_path: Path) -> None:
     assert previous >= 7
 
 
+def test_replaying_a_file_without_its_footer_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A take cut short (a crash) replays its whole frames with one warning, as export reads it; a
+    finished one replays without."""
+    from posecast.realtime.recording.replay import Replay, ReplayOptions
+
+    path = tmp_path / "take.posecast"
+    write_take(path, frames=8)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.posecast.part"
+    cut.write_bytes(data[: len(data) * 3 // 4])
+    with caplog.at_level("WARNING"):
+        whole = list(Replay(path, ReplayOptions(speed=100.0)))
+        assert not caplog.records
+        replayed = list(Replay(cut, ReplayOptions(speed=100.0)))
+    assert len(whole) == 8 and 0 < len(replayed) < 8
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{cut} has no footer (the recorder did not finish, e.g. a crash): replayed its {len(replayed)} whole frames"
+    ]
+
+
 def test_a_killed_recorder_loses_at_most_the_last_second(tmp_path: Path) -> None:
     """A recorder process writing 100 frames a second is killed (SIGKILL, no close): its
     ``.part`` file holds every frame written more than ``flush_interval_s`` (1 s) before the last
