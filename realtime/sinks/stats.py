@@ -46,7 +46,8 @@ def _writable(path: Path) -> Path:
 class StatsSink(Sink):
     """Per-stage latency (ms) of the frames with a pose: each stage of ``stage_ns``, everything
     after the 2D detector (``after_mediapipe``) and capture → every sink had it
-    (``capture_to_publish_ms``). A frame's times are complete once every sink has it, so each is
+    (``capture_to_publish_ms``: what ``posecast bench`` calls capture → delivered; the key keeps
+    its first name for the files already written). A frame's times are complete once every sink has it, so each is
     recorded when the next arrives (or at close). Writes :meth:`report` to ``json_path`` at close.
 
     The file (``--stats-json``), one key style, snake_case, the unit in the name of the group::
