@@ -143,19 +143,20 @@ class Replay:
                             else last_due_ns + int(period_ns / self.options.speed)
                         )
                     last_due_ns = base_ns + int((record.timestamp_ns - pass_first_ts) / self.options.speed)
-                    wait_s = (last_due_ns - time.monotonic_ns()) / 1e9
-                    if wait_s > 0:
-                        time.sleep(wait_s)
-                    now = time.monotonic_ns()
                     frame_id = record.frame_id + id_offset
-                    # the capture time the recorded latency implies, never before the last one's (a
-                    # loop's first frame carried the model's warm-up: its capture went 11 ms back)
-                    last_capture_ns = max(now - _recorded_latency_ns(record), last_capture_ns + 1)
-                    frame = pose_frame(record, last_capture_ns, now, frame_id)
+                    frame = pose_frame(record, 0, 0, frame_id)  # made before it is due, stamped when due
                     if self.world is not None:
                         media_ns = pass_media_ns + record.timestamp_ns - pass_first_ts
                         frame.world = self.world.process(dataclasses.replace(frame, timestamp_ns=media_ns))
                         meta = None if meta is None else self._with_world(meta)
+                    wait_s = (last_due_ns - time.monotonic_ns()) / 1e9
+                    if wait_s > 0:
+                        time.sleep(wait_s)
+                    now = time.monotonic_ns()
+                    # the capture time the recorded latency implies, never before the last one's (a
+                    # loop's first frame carried the model's warm-up: its capture went 11 ms back)
+                    last_capture_ns = max(now - _recorded_latency_ns(record), last_capture_ns + 1)
+                    frame.capture_ns, frame.timestamp_ns = last_capture_ns, now
                     yield meta, frame
                     next_id = frame_id + 1
                     self.frames_sent += 1
