@@ -28,20 +28,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="the whole pipeline on a sample clip shipped with posecast")
     parser.add_argument("--source", help="a clip to use instead of the sample (default: a 4 s dance, shipped)")
     parser.add_argument("--output-video", type=Path, metavar="FILE",
-                        help="annotated video when there is no display (default: posecast_demo.mp4 when PyAV "
-                             "is installed, H.264; else posecast_demo.webm, VP8; both play in browsers)")  # fmt: skip
+                        help="annotated video, recorded with --headless or without a display (default: "
+                             "posecast_demo.mp4 when PyAV is installed, H.264; else posecast_demo.webm, VP8; both "
+                             "play in browsers)")  # fmt: skip
     add_pipeline_arguments(parser)
     parser.set_defaults(func=demo)
 
 
 def demo(args: argparse.Namespace) -> int:
-    """With a display: the live view. Without: the annotated video and one line per frame."""
+    """With a display: the live view. Without (or ``--headless``): the annotated video and one
+    line per frame."""
     source = args.source or str(demo_clip())
     if not args.headless and display_available():
         args.output_video = None
     else:
         if args.output_video is None:
             args.output_video = default_video_path("posecast_demo")
+        if not args.headless:  # the view's own notice would say to pass --output-video: this records one
+            log.info("no display found: recording the annotated view to %s instead of a window", args.output_video)
+            args.headless = True
         if getattr(args, "print_mode", None) == "none":
             args.print_mode = "text"
     return run_and_report(args, source, build_sinks(args))

@@ -136,6 +136,7 @@ class MetricPoseLifting(PoseLifting):
         self._intrinsics: CameraIntrinsics | None = None
         self._undistort = False
         self._image_size: tuple[int, int] | None = None
+        self._logged_sizes: set[tuple[int, int]] = set()  # the intrinsics are logged once per image size
         self._k = np.asarray(o.fixed_intrinsics, np.float64) if o.fixed_intrinsics is not None else np.zeros(4)
         #: Poses the plausibility gate turned into ``lost`` (the first is logged with its reason).
         self.implausible_poses = 0
@@ -167,7 +168,11 @@ class MetricPoseLifting(PoseLifting):
         self._k = self._intrinsics.as_array()
         self._undistort = self._intrinsics.has_distortion
         k = self._intrinsics
-        log.info(
+        # an image folder of mixed sizes changes size at every frame: a line per size, not per frame
+        first_time = (width, height) not in self._logged_sizes
+        self._logged_sizes.add((width, height))
+        log.log(
+            logging.INFO if first_time else logging.DEBUG,
             "intrinsics: %dx%d fx=%.1f fy=%.1f (%s); subject height %.2f m%s",
             width, height, k.fx, k.fy, "assumed: " + k.source if k.assumed else k.source,
             self.subject.height_m, " (assumed)" if self.subject.assumed else "",

@@ -21,13 +21,16 @@ class ConsoleSink(Sink):
     JSON lines, like ``posecast listen --json``, carry a ``topic``: ``"pose"`` lines (one per
     person per frame) hold ``joints_m`` ``(17, 3)``, ``keypoints_px`` ``(17, 2)`` (pixels as
     detected, distortion not removed), ``confidence`` ``(17,)`` and ``timestamp_ns``; a
-    ``"meta"`` line comes first and whenever the stream changes, with ``source_fps``,
+    ``"meta"`` line comes first and again whenever its content changes, with ``source_fps``,
     ``image_size`` and the camera: ``intrinsics`` ``[fx, fy, cx, cy]`` pixels, ``distortion``
-    and whether they were ``intrinsics_assumed`` (from the first frame on). Pose and meta lines together are what
-    ``posecast lift`` needs (README, Offline lifting). A terminal or pipe may block: runs on its
-    own thread with a long queue; a file read as fast as it decodes waits for the reader (no line
-    lost), a live source does not (a reader that stalls for seconds loses the oldest lines,
-    counted)."""
+    and whether they were ``intrinsics_assumed`` (from the first frame on). A frame with nobody
+    tracked gives one ``"lost"`` line with the ``person_id`` of the last person seen (0 before
+    anyone was), as the ZeroMQ stream's ``lost`` message (:class:`~.zmq.ZmqSink`); a ``lost``
+    line's ``joints_m``, ``keypoints_px`` and ``confidence`` are ``null`` (the text mode says
+    ``nobody``). Pose and meta lines together are what ``posecast lift`` needs (README, Offline
+    lifting). A terminal or pipe may block: runs on its own thread with a long queue; a file read
+    as fast as it decodes waits for the reader (no line lost), a live source does not (a reader
+    that stalls for seconds loses the oldest lines, counted)."""
 
     name = "console"
     queue_frames = 256
@@ -38,6 +41,8 @@ class ConsoleSink(Sink):
             raise ValueError(f"print mode must be text or json, got {mode!r}")
         self.mode = mode
         self.stream = stream
+        self._last_meta: dict | None = None  # the last meta line printed: an unchanged one is not repeated
+        self._last_person_id = 0  # the id a frame with nobody is printed with, as ZmqSink sends it
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -50,6 +55,7 @@ class ConsoleSink(Sink):
         return None if mode == "none" else cls(mode)
 
     def open(self, meta: StreamMeta) -> None:
+        self._last_meta = None
         self.update_meta(meta)
 
     def update_meta(self, meta: StreamMeta) -> None:
@@ -62,6 +68,9 @@ class ConsoleSink(Sink):
             "distortion": list(k.distortion), "intrinsics_assumed": bool(k.assumed),
             "joint_names": list(meta.joint_names),
         }  # fmt: skip
+        if line == self._last_meta:  # the pipeline also calls this when what it does not print changed
+            return
+        self._last_meta = line
         stream = self.stream or sys.stdout
         stream.write(json.dumps(line) + "\n")
         stream.flush()
@@ -71,6 +80,8 @@ class ConsoleSink(Sink):
         lines = [self._line(frame, person) for person in frame.people] or [self._line(frame, None)]
         stream.write("\n".join(lines) + "\n")
         stream.flush()
+        if frame.people:
+            self._last_person_id = frame.people[-1].person_id
 
     def _line(self, frame: PoseFrame, person: PersonPose | None) -> str:
         tracking = person.tracking if person is not None else "lost"
@@ -79,7 +90,7 @@ class ConsoleSink(Sink):
         if self.mode == "json":
             return json.dumps({
                 "topic": "pose", "frame_id": frame.frame_id,
-                "person_id": None if person is None else person.person_id,
+                "person_id": self._last_person_id if person is None else person.person_id,
                 "timestamp_ns": frame.timestamp_ns, "tracking": tracking,
                 "joints_m": _rounded(person.joints_m, 4) if posed else None,
                 "keypoints_px": _rounded(person.keypoints_px, 2) if posed else None,

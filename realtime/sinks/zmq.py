@@ -5,8 +5,9 @@ subscriber never starves another: the socket is an XPUB with a send high-water m
 messages *per subscriber* and ZeroMQ's default drop policy, so when one subscriber's queue is
 full only that subscriber loses messages (it sees a gap in ``frame_id``); every other
 subscriber keeps receiving. (``XPUB_NODROP`` is deliberately not set: with it one stalled
-subscriber makes every send fail, silencing all.) Drops are per subscriber, so they are counted
-on the receiving side (``posecast listen`` reports frame-id gaps), not here. Address:
+subscriber makes every send fail, silencing all.) Drops are per subscriber, so they are not
+counted here: a subscriber sees them as gaps in ``frame_id`` and must count them itself
+(``posecast listen`` prints each ``frame_id`` but does not report gaps). Address:
 ``tcp://HOST:PORT`` binds (default ``tcp://127.0.0.1:5555``; port ``*`` or ``0`` picks a free
 one); a ``connect:tcp://HOST:PORT`` prefix connects instead, e.g. to a broker's XSUB socket.
 The meta message is sent on start, when a subscriber subscribes (noticed within
@@ -87,8 +88,14 @@ def _split_tcp(endpoint: str) -> tuple[str, str] | None:
 
 
 def check_port(endpoint: str, binding: bool = True) -> None:
-    """Refuse a TCP port outside 1..65535 (ZeroMQ would bind some other port instead, or wait
-    forever to connect); ``binding``: port 0 (any free one) is allowed."""
+    """Refuse a TCP address without a port (ZeroMQ says only "Invalid argument") or with one
+    outside 1..65535 (ZeroMQ would bind some other port instead, or wait forever to connect);
+    ``binding``: port 0 (any free one) is allowed."""
+    if endpoint.startswith("tcp://"):
+        rest = endpoint[6:]
+        colon = rest.rfind(":")
+        if colon < 0 or colon < rest.rfind("]") or colon == len(rest) - 1:  # an IPv6 address's colons are in []
+            raise PublishError(f"{endpoint} has no port: expected tcp://HOST:PORT, e.g. {DEFAULT_ADDRESS}")
     parts = _split_tcp(endpoint)
     if parts is None or not parts[1].lstrip("+-").isdigit():
         return

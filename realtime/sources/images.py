@@ -2,7 +2,10 @@
 
 An image OpenCV cannot decode (empty, corrupt, not really an image) is skipped and counted in
 ``skipped_images`` (the first is logged, the count at the end); its frame id is left out, so
-the others keep their place in time. A folder where no image decodes is an error.
+the others keep their place in time. A folder where no image decodes is an error. Only regular
+files are images (a folder named ``x.jpg`` is not one). Images of different sizes are read as
+they are: the first that differs from the first image's size is logged as a warning, once (the
+lifting sets the intrinsics for each size it meets and logs them once per size).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from ...engines.media import IMAGE_SUFFIXES
 from ..errors import SourceError
@@ -36,6 +40,8 @@ class ImageFolderSource(FileSource):
         self.skipped_images = 0
         self._index = 0
         self._emitted = 0
+        self._first: tuple[Path, tuple[int, int]] | None = None  # the first decoded image and its size
+        self._sizes_differ = False
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> ImageFolderSource | None:
@@ -45,13 +51,14 @@ class ImageFolderSource(FileSource):
     def open(self) -> None:
         if not self.path.is_dir():
             raise SourceError(f"image folder {self.path} does not exist")
-        files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:
             raise SourceError(
                 f"image folder {self.path} holds no images: expected files ending in {', '.join(IMAGE_SUFFIXES)}"
             )
         self._files, self._next_id, self.frame_count = files, 0, len(files)
         self._index = self._emitted = self.skipped_images = 0
+        self._first, self._sizes_differ = None, False
         self._pacer = Pacer(self.source_fps) if self.realtime else None
 
     def read(self) -> Frame | None:
@@ -64,6 +71,7 @@ class ImageFolderSource(FileSource):
             if image is None:
                 self._skip(path)
                 continue
+            self._check_size(path, image)
             self._next_id = self._index - 1  # the image's place in the folder (a skipped one leaves a gap)
             self._emitted += 1
             return self._emit(image)
@@ -71,6 +79,17 @@ class ImageFolderSource(FileSource):
             raise SourceError(f"no image in {self.path} could be decoded ({self.skipped_images} tried): convert them "
                               "to PNG or JPEG")  # fmt: skip
         return None
+
+    def _check_size(self, path: Path, image: np.ndarray) -> None:
+        size = (image.shape[1], image.shape[0])
+        if self._first is None:
+            self._first = (path, size)
+        elif size != self._first[1] and not self._sizes_differ:
+            self._sizes_differ = True
+            first, (w, h) = self._first
+            log.warning("images in %s differ in size: %s is %dx%d, %s was %dx%d; each is lifted with the "
+                        "intrinsics of its own size (warned once, not for every image)", self.path, path.name,
+                        *size, first.name, w, h)  # fmt: skip
 
     def _skip(self, path: Path) -> None:
         if not self.skipped_images:

@@ -35,7 +35,7 @@ from websockets.http11 import Request, Response
 from ...engines.errors import PosecastError
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, TOPIC_META, TOPIC_POSE, validate_pose_message
-from ..sinks.zmq import check_port
+from ..subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,22 @@ class ViewerOptions:
             raise OptionsError("host must be an interface name or address, e.g. 127.0.0.1, got ''")
         if not self.stream.startswith(("tcp://", "ipc://", "inproc://")):
             raise OptionsError(f"stream must be tcp://HOST:PORT, got {self.stream!r}")
-        check_port(self.stream, binding=False)
+        check_endpoint(self.stream)
         try:
             socket.getaddrinfo(self.host, None)
         except OSError as exc:
             raise OptionsError(f"cannot serve the viewer on host {self.host!r} ({exc.strerror}): pass --host an "
                                "address of this machine, e.g. 127.0.0.1") from exc  # fmt: skip
+
+
+def check_endpoint(stream: str) -> None:
+    """Refuse a ZeroMQ address ``posecast listen`` would refuse, checked as it checks it (the
+    :class:`~posecast.realtime.subscriber.Subscriber` it opens: a missing port or one out of
+    range, then what ZeroMQ itself refuses). Raises :class:`OptionsError`."""
+    try:
+        Subscriber(stream, topics=()).close()
+    except PosecastError as exc:
+        raise OptionsError(str(exc)) from exc
 
 
 def is_loopback(host: str) -> bool:
@@ -192,8 +202,8 @@ class ViewerServer:
         for topic in (TOPIC_POSE, TOPIC_META):
             socket.setsockopt(zmq.SUBSCRIBE, topic)
         try:
-            socket.connect(self.options.stream)
             try:
+                socket.connect(self.options.stream)
                 server = await serve(self._handle, self.options.host, self.options.port, process_request=self._http)
             except OSError as exc:
                 in_use = exc.errno == errno.EADDRINUSE

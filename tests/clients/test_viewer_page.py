@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import urllib.error
@@ -106,6 +107,24 @@ def test_options_are_checked() -> None:
         ViewerOptions(port=70000)
     with pytest.raises(OptionsError, match="stream must be tcp://HOST:PORT"):
         ViewerOptions(stream="localhost:5555")
+    for stream in ("tcp://127.0.0.1", "tcp://[::1]", "tcp://localhost:"):
+        with pytest.raises(OptionsError, match=rf"{re.escape(stream)} has no port: expected tcp://HOST:PORT, "
+                                               r"e\.g\. tcp://127\.0\.0\.1:5555$"):  # fmt: skip
+            ViewerOptions(stream=stream)
+    with pytest.raises(OptionsError, match=r"cannot listen on 'tcp://127\.0\.0\.1:abc' .*expected e\.g\. tcp://"):
+        ViewerOptions(stream="tcp://127.0.0.1:abc")  # what ZeroMQ refuses, refused as `posecast listen` refuses it
+    ViewerOptions(stream="tcp://[::1]:5555")  # an IPv6 address's own colons are not its port's
+
+
+def test_a_stream_zeromq_refuses_is_one_error_at_once() -> None:
+    """Past the options' check (set afterwards): ZeroMQ's refusal to connect is the viewer's own
+    error at once; it used to escape as "viewer did not start within 10 s: Invalid argument"."""
+    options = ViewerOptions(port=0)
+    options.stream = "tcp://127.0.0.1:abc"
+    started = time.monotonic()
+    with pytest.raises(ViewerError, match=r"^cannot watch 'tcp://127\.0\.0\.1:abc' \(.*\): expected tcp://HOST:PORT$"):
+        ViewerServer(options).start()
+    assert time.monotonic() - started < 5
 
 
 def test_port_in_use_is_one_clear_error(viewer: ViewerServer) -> None:

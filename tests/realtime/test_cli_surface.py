@@ -329,8 +329,14 @@ def test_listen_rounds_floats() -> None:
         ([], "posecast: error: the following arguments are required: COMMAND (see `posecast --help`)"),
         (["view", "--stream", "tcp://127.0.0.1:99999"], "port 99999 of tcp://127.0.0.1:99999 is outside 1..65535"),
         (["view", "--host", "no.such.host.invalid"], "pass --host an address of this machine"),
+        (["view", "--stream", "tcp://127.0.0.1"],
+         "posecast: error: tcp://127.0.0.1 has no port: expected tcp://HOST:PORT, e.g. tcp://127.0.0.1:5555"),
+        (["view", "--stream", "tcp://[::1]"], "tcp://[::1] has no port: expected tcp://HOST:PORT"),
+        (["view", "--stream", "tcp://127.0.0.1:"], "tcp://127.0.0.1: has no port"),
+        (["listen", "--address", "tcp://127.0.0.1"], "tcp://127.0.0.1 has no port: expected tcp://HOST:PORT"),
+        (["run", "--publish", "tcp://localhost", "--source", "x.mp4"], "tcp://localhost has no port"),
     ],
-)
+)  # fmt: skip
 def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
     """argparse's own errors too: one line naming the problem and where the usage is, exit 2."""
     result = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *argv], capture_output=True, text=True,
@@ -371,3 +377,50 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly() -> None:
     process.stdout.close()  # before the command has printed anything (it is still importing)
     err = process.communicate(timeout=60)[1]
     assert process.returncode == 141 and "Traceback" not in err and "Error" not in err, err
+
+
+def _error(*argv: str) -> str:
+    """The stderr of ``posecast ARGV``, which must fail at once: exit 2, one line, nothing on stdout."""
+    result = posecast_process(*argv, timeout=60)
+    assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:abc", "tcp://127.0.0.1:0"])
+def test_view_refuses_a_stream_as_listen_refuses_it(address: str) -> None:
+    """The same check, the same words (ZeroMQ's refusal used to reach `view` as "viewer did not
+    start within 10 s: Invalid argument")."""
+    listen = _error("listen", "--address", address, "--timeout", "30")
+    assert _error("view", "--stream", address, "--port", "0") == listen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("extra", "display", "notice"), [
+    ([], None, "no display found: recording the annotated view to {video} instead of a window"),
+    (["--headless"], ":99", None),
+])  # fmt: skip
+def test_demo_without_a_window_says_what_it_records(extra: list[str], display: str | None, notice: str | None,
+                                                    pose_model_path: Path, tmp_path: Path) -> None:  # fmt: skip
+    """With no display (or ``--headless``) the demo records its video: it used to advise
+    "use --output-video to record it" while doing so."""
+    hidden = ("DISPLAY", "WAYLAND_DISPLAY")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_") and k not in hidden}
+    if display is not None:
+        env["DISPLAY"] = display  # a display is there: only --headless keeps the window away
+    proc = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "demo", "--frames", "3", "--publish",
+                           "none", "--model-asset", str(pose_model_path), *extra], capture_output=True, text=True,
+                          timeout=180, env=env, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    videos = list(tmp_path.glob("posecast_demo.*"))
+    assert len(videos) == 1, proc.stderr
+    video = videos[0].name
+    assert "--output-video" not in proc.stderr and "no display found: running without" not in proc.stderr
+    if notice is not None:
+        assert notice.format(video=video) in proc.stderr.splitlines()
+    else:
+        assert "no display" not in proc.stderr
+    assert f"wrote 3 frames to {video}" in proc.stderr
+    assert len([line for line in proc.stdout.splitlines() if line.startswith("frame ")]) == 3
+    capture = cv2.VideoCapture(str(videos[0]))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    capture.release()

@@ -9,10 +9,16 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
+import pytest
+from posecast.calibration import CameraIntrinsics
 from posecast.realtime.cli import main
+from posecast.realtime.schema import MetaMessage, PoseMessage
 from posecast.realtime.sinks.console import ConsoleSink
-from posecast.realtime.types import PersonPose, PoseFrame
+from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+from posecast.realtime.subscriber import Subscriber
+from posecast.realtime.types import PersonPose, PoseFrame, StreamMeta
 
 
 def _frame(frame_id: int, people: list[PersonPose]) -> PoseFrame:
@@ -76,3 +82,103 @@ def test_a_reader_that_stalls_loses_no_line_of_a_file(media_dir: Path, pose_mode
     poses = [json.loads(line) for line in out.splitlines() if '"topic": "pose"' in line]
     assert [p["frame_id"] for p in poses] == list(range(60))
     assert "not written" not in err
+
+
+def _meta(fps: float = 30.0, width: int = 640) -> StreamMeta:
+    return StreamMeta(intrinsics=CameraIntrinsics.from_hfov(60.0, width, 480), source_fps=fps)
+
+
+def test_a_meta_line_only_when_it_changed() -> None:
+    """The pipeline also calls ``update_meta`` when what the console does not print changes (the
+    floor): an unchanged meta line used to be printed again."""
+    out = io.StringIO()
+    sink = ConsoleSink("json", stream=out)
+    sink.open(_meta())
+    sink.update_meta(_meta())
+    sink.write(_frame(0, [_person(0)]))
+    sink.update_meta(_meta())
+    sink.update_meta(_meta(width=320))
+    sink.update_meta(_meta(width=320))
+    sink.update_meta(_meta(fps=25.0, width=320))
+    metas = [line for line in map(json.loads, out.getvalue().splitlines()) if line["topic"] == "meta"]
+    assert [(m["image_size"][0], m["source_fps"]) for m in metas] == [(640, 30.0), (320, 30.0), (320, 25.0)]
+
+
+def test_run_prints_one_meta_line_for_an_unchanging_stream(media_dir: Path, pose_model_path: Path, capsys) -> None:  # noqa: ANN001
+    """The dance clip: the floor is found around frame 60, which updates the published meta; the
+    console's meta (camera, fps) is the same and is not printed again."""
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--frames", "90", "--print", "json", "--model-asset", str(pose_model_path)])  # fmt: skip
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["topic"] for line in lines].count("meta") == 1 and lines[0]["topic"] == "meta"
+    assert [line["frame_id"] for line in lines if line["topic"] == "pose"] == list(range(90))
+
+
+def test_a_frame_with_nobody_has_the_person_id_the_wire_sends(free_port) -> None:  # noqa: ANN001
+    """The same frames into the console (JSON) and the ZeroMQ sink, read back from a real socket:
+    a frame with nobody is the last person's id on both (the console printed ``null``)."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    zmq_sink = ZmqSink(PublisherOptions(address=address))
+    out = io.StringIO()
+    console = ConsoleSink("json", stream=out)
+    frames = [_frame(0, []), _frame(1, [_person(2)]), _frame(2, [PersonPose.lost(2)]), _frame(3, []),
+              _frame(4, []), _frame(5, [_person(1), _person(5)]), _frame(6, [])]  # fmt: skip
+    with Subscriber(address) as subscriber:
+        deadline = time.monotonic() + 10  # until the subscription has reached the publisher
+        while not isinstance(subscriber.recv(0.05), MetaMessage) and time.monotonic() < deadline:
+            zmq_sink.publisher.meta_if_due()
+        for frame in frames:
+            zmq_sink.write(frame)
+            console.write(frame)
+        wire = []
+        while len(wire) < 8 and (message := subscriber.recv(5.0)) is not None:
+            if isinstance(message, PoseMessage):
+                wire.append((message.frame_id, message.person_id, message.tracking))
+    zmq_sink.close()
+    printed = [(line["frame_id"], line["person_id"], line["tracking"])
+               for line in map(json.loads, out.getvalue().splitlines())]  # fmt: skip
+    assert printed == [(0, 0, "lost"), (1, 2, "tracking"), (2, 2, "lost"), (3, 2, "lost"), (4, 2, "lost"),
+                       (5, 1, "tracking"), (5, 5, "tracking"), (6, 5, "lost")]  # fmt: skip
+    assert wire == printed
+
+
+@pytest.mark.slow
+def test_run_prints_the_person_ids_it_publishes(
+    media_dir: Path, pose_model_path: Path, tmp_path: Path, free_port
+) -> None:  # noqa: ANN001
+    """``posecast run --print json --publish ADDR`` on the dance clip's frames with blank ones
+    between: the dancer, 1.2 s of nobody (forgotten after 1 s), the dancer again (a new id), 1.7 s
+    of nobody. Every (frame, person, tracking) printed is what a subscriber received."""
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    dance = [clip.read()[1] for _ in range(40)]
+    clip.release()
+    blank = np.full_like(dance[0], 128)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, image in enumerate([*dance[:20], *[blank] * 36, *dance[20:], *[blank] * 50]):
+        cv2.imwrite(str(folder / f"{i:04d}.jpg"), image)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(folder), "--headless",
+               "--publish", address, "--print", "json", "--model-asset", str(pose_model_path)]  # fmt: skip
+    wire = []
+    with Subscriber(address) as subscriber, open(tmp_path / "out.jsonl", "w") as out:
+        run = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            message = subscriber.recv(0.5)
+            if message is None and run.poll() is not None:
+                break
+            if isinstance(message, PoseMessage):
+                wire.append((message.frame_id, message.person_id, message.tracking))
+        err = run.communicate(timeout=30)[1]
+    assert run.returncode == 0, err
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    printed = [(line["frame_id"], line["person_id"], line["tracking"]) for line in lines if line["topic"] == "pose"]
+    assert [p[0] for p in printed] == list(range(126))
+    # the publisher closes without lingering: the last few messages may not have left it
+    assert len(wire) >= 116 and wire == printed[: len(wire)]
+    assert all(person_id is not None for _, person_id, _ in printed)
+    seen = sorted({person_id for _, person_id, tracking in printed if tracking != "lost"})
+    assert seen == [0, 1]  # the dancer came back after being forgotten: a new id
+    assert printed[-1] == (125, 1, "lost")  # nobody tracked: the last person's id, as on the wire

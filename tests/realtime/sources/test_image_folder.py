@@ -1,0 +1,114 @@
+"""Image folders as users make them: a folder named like an image inside, images of mixed sizes.
+Frames of the real dance clip, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from posecast.calibration import CameraIntrinsics
+from posecast.realtime.errors import SourceError
+from posecast.realtime.sources import ImageFolderSource, open_source
+
+LOGGER = "posecast.realtime.sources.images"
+
+
+@pytest.fixture(scope="module")
+def dance(media_dir: Path) -> list[np.ndarray]:
+    """The dance clip's first 8 frames (576x576, BGR)."""
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    frames = [clip.read()[1] for _ in range(8)]
+    clip.release()
+    return frames
+
+
+def read_all(source: ImageFolderSource) -> list:
+    with source:
+        frames = []
+        while (frame := source.read()) is not None:
+            frames.append(frame)
+    return frames
+
+
+def test_a_folder_named_like_an_image_is_not_an_image(dance, tmp_path, caplog) -> None:
+    """``x.jpg/`` and ``zz.png/`` inside the folder used to be counted as undecodable images
+    (a warning, "1 of 4 images ... could not be decoded")."""
+    for i, image in enumerate(dance[:3]):
+        cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), image)
+    (tmp_path / "x.jpg").mkdir()
+    (tmp_path / "zz.png").mkdir()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        source = open_source(str(tmp_path))
+        frames = read_all(source)
+    assert [f.frame_id for f in frames] == [0, 1, 2]
+    assert source.frame_count == 3 and source.skipped_images == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_a_folder_holding_only_folders_named_like_images_has_no_images(tmp_path) -> None:
+    (tmp_path / "a.jpg").mkdir()
+    (tmp_path / "b.png").mkdir()
+    with pytest.raises(SourceError, match="holds no images: expected files ending in"):
+        ImageFolderSource(tmp_path).open()
+
+
+def _mixed_folder(dance: list[np.ndarray], folder: Path) -> list[tuple[int, int]]:
+    """The dance frames, every other one halved (576 and 288 square); their sizes, in order."""
+    folder.mkdir()
+    sizes = []
+    for i, image in enumerate(dance):
+        if i % 2:
+            image = cv2.resize(image, (288, 288), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(folder / f"frame_{i:03d}.png"), image)
+        sizes.append((image.shape[1], image.shape[0]))
+    return sizes
+
+
+def test_mixed_sizes_are_read_as_they_are_and_warned_about_once(dance, tmp_path, caplog) -> None:
+    sizes = _mixed_folder(dance, tmp_path / "mixed")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        frames = read_all(ImageFolderSource(tmp_path / "mixed"))
+    assert [f.image_size for f in frames] == sizes
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "differ in size: frame_001.png is 288x288, frame_000.png was 576x576" in warnings[0]
+
+
+@pytest.mark.slow
+def test_run_on_mixed_sizes_logs_the_intrinsics_once_per_size(dance, tmp_path, pose_model_path) -> None:
+    """``posecast run`` on a folder whose images alternate between two sizes (and that holds a
+    folder named ``zz.jpg``): the intrinsics line once per size (it was once per frame), one
+    warning that the sizes differ, no image counted as undecodable; each frame is still lifted with
+    its own size's intrinsics (the meta line before each pose line is that size's)."""
+    folder = tmp_path / "mixed"
+    sizes = _mixed_folder(dance, folder)
+    (folder / "zz.jpg").mkdir()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    proc = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(folder),
+                           "--headless", "--publish", "none", "--print", "json", "--model-asset",
+                           str(pose_model_path)], capture_output=True, text=True, timeout=180, env=clean)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stderr = proc.stderr.splitlines()
+    intrinsics_lines = [line for line in stderr if line.startswith("intrinsics: ")]
+    assert [line.split()[1] for line in intrinsics_lines] == ["576x576", "288x288"], proc.stderr
+    assert sum("differ in size" in line for line in stderr) == 1, proc.stderr
+    assert "could not be decoded" not in proc.stderr and "could not decode" not in proc.stderr
+    meta, seen = None, []
+    for line in map(json.loads, proc.stdout.splitlines()):
+        if line["topic"] == "meta":
+            meta = line
+            continue
+        width, height = sizes[line["frame_id"]]
+        expected = CameraIntrinsics.from_hfov(60.0, width, height)
+        assert meta["image_size"] == [width, height]
+        np.testing.assert_allclose(meta["intrinsics"], [expected.fx, expected.fy, expected.cx, expected.cy],
+                                   atol=1e-4)  # fmt: skip
+        seen.append(line["frame_id"])
+    assert seen == list(range(len(sizes)))
