@@ -203,10 +203,15 @@ class Pipeline:
         Raises the first error a sink raised on closing, after closing everything else (one that
         is not a :class:`PosecastError`, e.g. a full disk's OSError, as a :class:`SinkError`
         naming the output)."""
-        errors: list[Exception] = []
+        errors: list[BaseException] = []
         for output in self._outputs:
             try:
                 output.discard() if discard else output.close()
+            except KeyboardInterrupt as exc:  # stopped while an output finished: finish the others first
+                for other in self._outputs:
+                    if isinstance(other, BackgroundSink):
+                        other.hurry()
+                errors.insert(0, exc)
             except PosecastError as exc:
                 errors.append(exc)
             except Exception as exc:  # noqa: BLE001 - close the rest first, raise after
@@ -227,5 +232,9 @@ class Pipeline:
         return self.open()
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):  # stopped: no waiting on a stalled reader
+            for output in self._outputs:
+                if isinstance(output, BackgroundSink):
+                    output.hurry()
         # failed before any frame reached the outputs: leave no empty recording or statistics
         self.close(discard=exc_type is not None and self.frames == 0)

@@ -124,16 +124,28 @@ class BackgroundSink(Sink):
         self._thread.join(timeout=self.close_timeout_s)
         self.sink.discard()
 
+    def hurry(self) -> None:
+        """The run was stopped (Ctrl-C, SIGTERM): :meth:`close` waits at most ``close_timeout_s``
+        for a stalled sink, a file's frames too."""
+        with self._ready:
+            self._file_frames = False
+
     def close(self) -> None:
         """Drain the queue while the sink makes progress (module docstring), stop the thread,
-        close the sink; raises the sink's pending error, if any."""
+        close the sink; raises the sink's pending error, if any. A stop signal while it waits for
+        a stalled sink ends the wait: the sink is closed, then the signal's exception raised."""
+        stopped: KeyboardInterrupt | None = None
         with self._ready:
             self._closing = True
             self._ready.notify_all()
             deadline = time.monotonic() + self.close_timeout_s
             while (self._queue or self._busy) and (self._file_frames or time.monotonic() < deadline):
                 handled = self._handled
-                self._ready.wait(max(0.5 if self._file_frames else 0.0, deadline - time.monotonic()))
+                try:
+                    self._ready.wait(max(0.5 if self._file_frames else 0.0, deadline - time.monotonic()))
+                except KeyboardInterrupt as stop:  # (the lock is held again: wait re-acquires it)
+                    stopped = stop
+                    break
                 if self._handled != handled:  # progress: the sink gets another close_timeout_s
                     deadline = time.monotonic() + self.close_timeout_s
             drained = not self._queue and not self._busy
@@ -142,11 +154,13 @@ class BackgroundSink(Sink):
                 left = self._frames_queued()
                 self.sink.dropped_frames += left
                 self._queue.clear()
-            log.warning("output %s wrote nothing for %.1f s: %d queued frames not written; closing it anyway",
-                        self.name, self.close_timeout_s, left)  # fmt: skip
+            why = f"wrote nothing for {self.close_timeout_s} s" if stopped is None else "was stopped while it waited"
+            log.warning("output %s %s: %d queued frames not written; closing it anyway", self.name, why, left)
         else:
             self._thread.join(timeout=self.close_timeout_s)
         try:
             self._raise_pending()
         finally:
             self.sink.close()
+        if stopped is not None:
+            raise stopped

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import sys
 import time
 from typing import TextIO
@@ -13,6 +16,8 @@ import numpy as np
 from ...engines import skeleton
 from ..stages import Sink
 from ..types import PersonPose, PoseFrame, StreamMeta
+
+log = logging.getLogger(__name__)
 
 
 class ConsoleSink(Sink):
@@ -43,6 +48,7 @@ class ConsoleSink(Sink):
         self.stream = stream
         self._last_meta: dict | None = None  # the last meta line printed: an unchanged one is not repeated
         self._last_person_id = 0  # the id a frame with nobody is printed with, as ZmqSink sends it
+        self._reader_gone = False
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -71,17 +77,32 @@ class ConsoleSink(Sink):
         if line == self._last_meta:  # the pipeline also calls this when what it does not print changed
             return
         self._last_meta = line
-        stream = self.stream or sys.stdout
-        stream.write(json.dumps(line) + "\n")
-        stream.flush()
+        self._emit(json.dumps(line) + "\n")
 
     def write(self, frame: PoseFrame) -> None:
-        stream = self.stream or sys.stdout  # looked up now: tests and tools replace sys.stdout
         lines = [self._line(frame, person) for person in frame.people] or [self._line(frame, None)]
-        stream.write("\n".join(lines) + "\n")
-        stream.flush()
+        self._emit("\n".join(lines) + "\n")
         if frame.people:
             self._last_person_id = frame.people[-1].person_id
+
+    def _emit(self, text: str) -> None:
+        """Write and flush ``text``; a reader that closed the pipe (``| head``) has all it wanted:
+        the run stops, exit 0, as ``posecast listen | head`` does (it was an output failure, exit 2)."""
+        if self._reader_gone:
+            return
+        stream = self.stream or sys.stdout  # looked up now: tests and tools replace sys.stdout
+        try:
+            stream.write(text)
+            stream.flush()
+        except BrokenPipeError:
+            self._reader_gone = True
+            with contextlib.suppress(OSError, ValueError):  # Python's own flush at exit would fail too
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            log.info("the reader of --print closed its end: stopping")
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._reader_gone
 
     def _line(self, frame: PoseFrame, person: PersonPose | None) -> str:
         tracking = person.tracking if person is not None else "lost"

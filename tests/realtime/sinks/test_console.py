@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -182,3 +184,46 @@ def test_run_prints_the_person_ids_it_publishes(
     seen = sorted({person_id for _, person_id, tracking in printed if tracking != "lost"})
     assert seen == [0, 1]  # the dancer came back after being forgotten: a new id
     assert printed[-1] == (125, 1, "lost")  # nobody tracked: the last person's id, as on the wire
+
+
+def test_a_stop_signal_ends_a_run_whose_reader_stalls(media_dir: Path, pose_model_path: Path, tmp_path: Path) -> None:
+    """``posecast run --print json --record take | reader`` whose reader never reads: SIGINT
+    still ends it within seconds (exit 130), the recording finished; the run does not wait for
+    the reader as it would at its natural end."""
+    take = tmp_path / "take.posecast"
+    command = [sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(media_dir / "dance_576.mp4"),
+               "--headless", "--publish", "none", "--print", "json", "--record", str(take),
+               "--model-asset", str(pose_model_path)]  # fmt: skip
+    read_end, write_end = os.pipe()
+    try:
+        with subprocess.Popen(command, stdout=write_end, stderr=subprocess.PIPE, text=True) as run:
+            os.close(write_end)
+            deadline = time.monotonic() + 60
+            while not take.with_name("take.posecast.part").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(3)  # the pipe is full by now: the run waits for the reader
+            assert run.poll() is None
+            run.send_signal(signal.SIGINT)
+            stopped = time.monotonic()
+            _, err = run.communicate(timeout=30)
+            took_s = time.monotonic() - stopped
+    finally:
+        os.close(read_end)
+    assert run.returncode == 130, err[-2000:]
+    assert took_s < 6, took_s
+    assert take.exists() and "Fatal Python error" not in err
+
+
+def test_a_reader_that_has_enough_ends_the_run_quietly(media_dir: Path, pose_model_path: Path) -> None:
+    """``posecast run --print json | head -2``: the closed pipe stops the run, exit 0 (it was an
+    output failure: exit 2 and "Broken pipe")."""
+    command = [sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(media_dir / "dance_576.mp4"),
+               "--headless", "--publish", "none", "--print", "json", "--model-asset", str(pose_model_path)]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        first = [run.stdout.readline(), run.stdout.readline()]
+        run.stdout.close()
+        err = run.stderr.read()
+        run.wait(timeout=60)
+    assert [json.loads(line)["topic"] for line in first] == ["meta", "pose"]
+    assert run.returncode == 0, err[-2000:]
+    assert "Broken pipe" not in err and "the reader of --print closed its end: stopping" in err
