@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..recording.format import FrameRecord, MetaRecord, PersonRecord, RecordingWriter
+from ..errors import OptionsError
+from ..recording.format import PART_SUFFIX, FrameRecord, MetaRecord, PersonRecord, RecordingWriter
 from ..schema import SCHEMA_VERSION, encode_meta, encode_pose, meta_message
 from ..stages import Sink
 from ..types import PersonPose, PoseFrame, StreamMeta
@@ -53,8 +54,19 @@ class RecordSink(Sink):
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecordSink | None:
+        """``--record``: never over an earlier take, finished or not (a take cannot be filmed again)."""
         path = getattr(args, "record", None)
-        return None if path is None else cls(RecordOptions(Path(path)))
+        if path is None:
+            return None
+        path = Path(path)
+        if path.is_file():
+            raise OptionsError(f"--record {path} already exists: a take is never replaced; pass another path "
+                               "(or delete it first)")  # fmt: skip
+        part = path.with_name(path.name + PART_SUFFIX)
+        if part.is_file():
+            raise OptionsError(f"--record: {part} is a take a run did not finish (replay and export read it): move "
+                               "it away or pass another path")  # fmt: skip
+        return cls(RecordOptions(path))
 
     def output_files(self) -> dict[str, Path]:
         return {"--record": self.options.path}

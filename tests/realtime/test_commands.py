@@ -154,6 +154,21 @@ def test_run_refuses_bad_outputs_before_it_starts(options: list[str], message: s
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
+@pytest.mark.parametrize("existing", ["take.posecast", "take.posecast.part"])
+def test_record_never_replaces_a_take(existing: str, tmp_path: Path, media_dir: Path,
+                                      capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """A finished take or one a crash left (``.part``, readable as it is) is not overwritten (it
+    was, silently, and the ``.part`` deleted): one line, exit 2, the file intact."""
+    (tmp_path / existing).write_bytes(b"an earlier take")
+    argv = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--frames", "3",
+            "--record", str(tmp_path / "take.posecast")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and ("already exists: a take is never replaced" in err or "a run did not finish" in err)
+    assert [p.name for p in tmp_path.iterdir()] == [existing]
+    assert (tmp_path / existing).read_bytes() == b"an earlier take"
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
