@@ -2,9 +2,12 @@
 
 A damaged file is read as far as it goes: a frame the decoder cannot read, where the header
 counts more frames, is skipped with a warning, and its number and media time stay used (the
-temporal stages see the gap as it was); a file that ends before the header's count (cut short)
-ends with a warning naming the frame it reached. Both were silent before: a run stopped at the
-first damaged frame with exit 0.
+temporal stages see a gap). The numbers after damage are counted from the failed reads, which
+is only as good as the decoder's account: an H.264 decoder that loses reference frames drops a
+few more without failing a read (the dance clip with 20 kB zeroed: the frames after it are
+numbered up to 5 too low), and a Motion-JPEG one may skip damaged frames silently. A file that
+ends before the header's count ends with a warning naming the frame it reached. Both were silent
+before: a run stopped at the first damaged frame with exit 0.
 """
 
 from __future__ import annotations
@@ -90,9 +93,11 @@ class VideoFileSource(FileSource):
             failed += 1
             if self._next_id + failed >= self.frame_count:  # also: a count of 0 (unknown)
                 if self._next_id + FRAME_COUNT_SLACK < self.frame_count:
-                    log.warning("video %s ended at frame %d of the %d its header counts: the file is cut short or "
+                    after = (" after damaged frames (the frame numbers after the damage may be a few too low)"
+                             if self.damaged_frames else "")  # fmt: skip
+                    log.warning("video %s ended at frame %d of the %d its header counts%s: the file is cut short or "
                                 "damaged (re-encode or re-copy it for the rest)", self.path, self._next_id,
-                                self.frame_count)  # fmt: skip
+                                self.frame_count, after)  # fmt: skip
                 return None
         if failed:
             log.warning("video %s: %d damaged frame(s) skipped at frame %d (the decoder could not read them)",
