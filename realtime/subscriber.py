@@ -3,6 +3,8 @@ tests and Python consumers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import zmq
 
 from ..engines.errors import PosecastError
@@ -16,7 +18,7 @@ from .schema import (
     decode_meta,
     decode_pose,
 )
-from .sinks.zmq import check_port
+from .sinks.zmq import bound_ipc_file, check_ipc_free, check_port, remove_own_ipc_file
 
 
 class Subscriber:
@@ -37,10 +39,13 @@ class Subscriber:
         for topic in topics:
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
         endpoint = address.removeprefix("bind:")
+        self._ipc_file: tuple[Path, int] | None = None  # the socket file bound here, removed on close
         try:
             check_port(endpoint, binding=address.startswith("bind:"))
             if address.startswith("bind:"):
+                check_ipc_free(endpoint)
                 self._socket.bind(endpoint)
+                self._ipc_file = bound_ipc_file(endpoint)
             else:
                 self._socket.connect(endpoint)
         except PosecastError:
@@ -70,6 +75,7 @@ class Subscriber:
     def close(self) -> None:
         if not self._socket.closed:
             self._socket.close(linger=0)
+            remove_own_ipc_file(self._ipc_file)
 
     def __enter__(self) -> Subscriber:
         return self

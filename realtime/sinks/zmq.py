@@ -124,7 +124,30 @@ def check_ipc_free(endpoint: str) -> None:
             probe.connect(str(path))
         except OSError:
             return  # a stale socket file
-    raise PublishError(f"address {endpoint} is in use: another posecast publishes there; pass another ipc:// path")
+    raise PublishError(f"address {endpoint} is in use (another posecast is bound there): pass another ipc:// path")
+
+
+def bound_ipc_file(endpoint: str) -> tuple[Path, int] | None:
+    """The socket file a bind to ``endpoint`` just made and its inode (``None``: not an
+    ``ipc://`` path on disk), for :func:`remove_own_ipc_file`."""
+    if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):
+        return None
+    path = Path(endpoint[6:])
+    try:
+        return path, path.stat().st_ino
+    except OSError:
+        return None
+
+
+def remove_own_ipc_file(owned: tuple[Path, int] | None) -> None:
+    """Remove the socket file ZeroMQ leaves behind after a bound socket is closed, only if it is
+    still the one this process bound (another process may have bound the path since)."""
+    if owned is None:
+        return
+    path, inode = owned
+    with contextlib.suppress(OSError):
+        if path.stat().st_ino == inode:
+            path.unlink()
 
 
 def _exposed(endpoint: str) -> bool:
@@ -168,6 +191,7 @@ class Publisher:
         s.setsockopt(zmq.SNDHWM, self.options.send_hwm)
         s.setsockopt(zmq.SNDBUF, self.options.send_buffer_bytes)
         s.setsockopt(zmq.XPUB_VERBOSE, 1)
+        self._ipc_file: tuple[Path, int] | None = None  # the socket file this publisher bound
         self.address = self._attach(self.options.address)
         log.info("publishing poses on %s", self.address)
         self.send_meta()
@@ -199,6 +223,7 @@ class Publisher:
                 f"{DEFAULT_ADDRESS} or connect:tcp://HOST:PORT"
             ) from exc
         bound = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._ipc_file = bound_ipc_file(bound)
         if _exposed(endpoint):
             log.warning("publishing on %s: the pose stream is open to the network, anyone who can reach this machine "
                         "on that port can read it (no authentication, no encryption); bind tcp://127.0.0.1:PORT to "
@@ -271,10 +296,7 @@ class Publisher:
     def close(self) -> None:
         if not self._socket.closed:
             self._socket.close(linger=0)
-            # ZeroMQ leaves a bound ipc:// socket file behind: nobody accepts on it any more
-            if self.address.startswith("ipc://") and not self.address.startswith("ipc://@"):
-                with contextlib.suppress(OSError):
-                    Path(self.address[6:]).unlink()
+            remove_own_ipc_file(self._ipc_file)
 
     def __enter__(self) -> Publisher:
         return self

@@ -58,7 +58,7 @@ def test_an_ipc_path_in_use_is_refused_and_a_stale_one_replaced(tmp_path) -> Non
     publisher removes its own file when it closes."""
     path = tmp_path / "pose.sock"
     first = Publisher(PublisherOptions(address=f"ipc://{path}"))
-    with pytest.raises(PublishError, match=rf"address ipc://{path} is in use: another posecast publishes there"):
+    with pytest.raises(PublishError, match=rf"address ipc://{path} is in use \(another posecast is bound there\)"):
         Publisher(PublisherOptions(address=f"ipc://{path}"))
     with Subscriber(f"ipc://{path}") as subscriber:  # the first publisher still serves its subscribers
         for _ in range(50):  # the meta comes once the publisher has seen the subscription
@@ -77,3 +77,27 @@ def test_an_ipc_path_in_use_is_refused_and_a_stale_one_replaced(tmp_path) -> Non
     with pytest.raises(PublishError, match="exists and is not a socket: pass another ipc:// path"):
         Publisher(PublisherOptions(address=f"ipc://{other}"))
     assert other.read_text() == "mine"
+
+
+def test_a_publisher_removes_only_its_own_socket_file(tmp_path) -> None:
+    """Run A's socket file deleted by someone and the path bound by run B: A's exit used to
+    delete B's file, leaving B unreachable."""
+    path = tmp_path / "pose.sock"
+    first = Publisher(PublisherOptions(address=f"ipc://{path}"))
+    path.unlink()
+    second = Publisher(PublisherOptions(address=f"ipc://{path}"))
+    first.close()
+    assert path.exists()
+    second.close()
+    assert not path.exists()
+
+
+def test_a_bound_listener_is_refused_like_a_publisher_and_removes_its_file(tmp_path) -> None:
+    """``posecast listen --address bind:ipc://PATH`` twice: the second is refused (ZeroMQ took the
+    first one's place silently); the file goes when the listener closes."""
+    path = tmp_path / "listen.sock"
+    with Subscriber(f"bind:ipc://{path}"):
+        with pytest.raises(PublishError, match="is in use"):
+            Subscriber(f"bind:ipc://{path}")
+        assert path.exists()
+    assert not path.exists()
