@@ -35,6 +35,7 @@ missing at most the last second; :func:`read_recording` reads it and says so.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -204,11 +205,16 @@ class RecordingWriter:
         data = _pack(record)
         try:
             self._file.write(data)
+            self._offset += len(data)
+            if time.monotonic() - self._last_flush >= self.flush_interval_s:
+                self._sync()
         except OSError as exc:
-            raise RecordingError(f"cannot write the recording {self.part_path} ({exc.strerror})") from exc
-        self._offset += len(data)
-        if time.monotonic() - self._last_flush >= self.flush_interval_s:
-            self._sync()
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: OSError) -> RecordingError:
+        """A write that failed (a full disk): what was written before stays, readable."""
+        return RecordingError(f"cannot write the recording {self.part_path} ({exc.strerror or exc}): the frames "
+                              "written before stay in it, readable by replay and export; free space for the next")
 
     def _sync(self) -> None:
         self._file.flush()
@@ -234,7 +240,12 @@ class RecordingWriter:
                 "index": self._index,
             }
         )
-        self._sync()
+        try:
+            self._sync()
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            raise self._failed(exc) from exc
         self._file.close()
         os.replace(self.part_path, self.path)
         log.info("recorded %d frames to %s", self.frames, self.path)

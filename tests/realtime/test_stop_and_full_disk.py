@@ -156,6 +156,23 @@ def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, media_dir, pose_mode
     assert list(out.iterdir()) == []
 
 
+def test_a_full_disk_while_recording_keeps_what_was_recorded(tmp_path, media_dir, pose_model_path) -> None:
+    """The recording is the one output whose partial file is the point (a crash leaves the same
+    ``.part``): one line naming it and saying the frames before stay readable, exit 2."""
+    from posecast.realtime.recording import read_recording
+
+    take = tmp_path / "take.posecast"
+    process = _start("run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                     "--frames", "60", "--model-asset", str(pose_model_path), "--record", str(take),
+                     limit_bytes=30_000)  # fmt: skip
+    err = process.communicate(timeout=300)[1]
+    assert process.returncode == 2, err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("posecast: error: ")
+    assert f"cannot write the recording {take}.part" in last and "the frames written before stay in it" in last
+    assert not take.exists() and 0 < len(read_recording(f"{take}.part").frames) < 60
+
+
 class _FailingClose(Sink):
     name = "failing"
     inline = True
