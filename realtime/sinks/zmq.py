@@ -112,6 +112,8 @@ def check_ipc_free(endpoint: str) -> None:
     on (left by a process that was killed) is fine to replace."""
     if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):  # @: Linux's abstract namespace
         return
+    if not endpoint[6:].strip():
+        raise PublishError(f"{endpoint!r} has no path: expected ipc://PATH, e.g. ipc:///tmp/posecast.sock")
     path = Path(endpoint[6:])
     try:
         mode = path.stat().st_mode

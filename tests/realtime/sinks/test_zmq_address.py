@@ -77,6 +77,8 @@ def test_an_ipc_path_in_use_is_refused_and_a_stale_one_replaced(tmp_path) -> Non
     with pytest.raises(PublishError, match="exists and is not a socket: pass another ipc:// path"):
         Publisher(PublisherOptions(address=f"ipc://{other}"))
     assert other.read_text() == "mine"
+    with pytest.raises(PublishError, match="'ipc://' has no path: expected ipc://PATH"):
+        Publisher(PublisherOptions(address="ipc://"))
 
 
 def test_a_publisher_removes_only_its_own_socket_file(tmp_path) -> None:
