@@ -112,7 +112,9 @@ class Replay:
         return dataclasses.replace(meta, assumptions={**meta.assumptions, **self.world.assumptions()})
 
     def __iter__(self) -> Iterator[tuple[StreamMeta | None, PoseFrame]]:
-        meta: StreamMeta | None = None
+        meta: StreamMeta | None = None  # what is handed on: the recorded meta with the world stated
+        recorded: StreamMeta | None = None
+        floor_state: str | None = None  # the world's floor is stated again when this changes, as live
         base_ns: int | None = None  # when the current pass's first frame is due
         last_due_ns, id_offset, next_id, last_capture_ns = 0, 0, 0, 0
         pass_media_ns, media_ns = 0, 0  # the recorded clock, continued across loops, for the world
@@ -126,7 +128,8 @@ class Replay:
                         footer = True
                         continue
                     if isinstance(record, MetaRecord):
-                        meta = stream_meta(record, self.path.name)
+                        recorded = stream_meta(record, self.path.name)
+                        meta = self._with_world(recorded)
                         continue
                     if not isinstance(record, FrameRecord):
                         continue
@@ -148,7 +151,9 @@ class Replay:
                     if self.world is not None:
                         media_ns = pass_media_ns + record.timestamp_ns - pass_first_ts
                         frame.world = self.world.process(dataclasses.replace(frame, timestamp_ns=media_ns))
-                        meta = None if meta is None else self._with_world(meta)
+                        state = None if self.world.floor is None else self.world.floor.state
+                        if state != floor_state and recorded is not None:  # not every re-estimate: as live
+                            floor_state, meta = state, self._with_world(recorded)
                     wait_s = (last_due_ns - time.monotonic_ns()) / 1e9
                     if wait_s > 0:
                         time.sleep(wait_s)
