@@ -171,20 +171,29 @@ def _fit_rejecting_outliers(
 def _intrinsics(
     fit: _Fit, views: Sequence[Detection], image_size: tuple[int, int], options: CalibrationOptions, source: str
 ) -> CameraIntrinsics:
-    """The fit as :class:`CameraIntrinsics` (raises :class:`DistortionFoldError` when its distortion folds)."""
+    """The fit as :class:`CameraIntrinsics` (raises :class:`DistortionFoldError` when its distortion
+    folds; any other value out of a real lens's range is the views' fault, said so)."""
     width, height = image_size
     text = f"{source}, " if source else ""
     k3 = ", k3 fixed at 0" if options.fix_k3 else ""
-    return CameraIntrinsics.from_matrix(
-        fit.k,
-        fit.dist,
-        width,
-        height,
-        rms_px=fit.rms_px,
-        assumed=False,
-        source=f"{text}{len(fit.kept)}/{len(views)} views{k3}",
-        date=utc_now_iso(),
-    )
+    try:
+        return CameraIntrinsics.from_matrix(
+            fit.k,
+            fit.dist,
+            width,
+            height,
+            rms_px=fit.rms_px,
+            assumed=False,
+            source=f"{text}{len(fit.kept)}/{len(views)} views{k3}",
+            date=utc_now_iso(),
+        )
+    except DistortionFoldError:
+        raise
+    except CalibrationError as exc:  # e.g. a k2 of thousands from views nearly face-on
+        raise CalibrationError(
+            f"the calibration is not a plausible lens ({exc}): the views do not pin it down; photograph the board "
+            "tilted 30-45 degrees in several directions and near each corner of the image, and calibrate again"
+        ) from None
 
 
 def _folded(fold: DistortionFoldError) -> CalibrationError:
@@ -222,7 +231,8 @@ def list_images(directory: str | Path) -> list[Path]:
     """Image files in ``directory`` (sorted); raises if it is missing or holds none."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise CalibrationError(f"image directory {directory} does not exist; pass a folder of board photos")
+        why = "is a file, not a folder" if Path(directory).exists() else "does not exist"
+        raise CalibrationError(f"image directory {directory} {why}; pass a folder of board photos")
     paths = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise CalibrationError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {directory}; put photos of the board there")

@@ -208,7 +208,8 @@ def check_writable(path: str | Path) -> Path:
     _suffix(path)
     problem = output_file_problem(path)
     if problem is not None:
-        raise CalibrationError(f"cannot write {path}: {problem}; create the folder or choose another --output")
+        fix = "create the folder or choose" if problem.startswith("folder ") else "choose"
+        raise CalibrationError(f"cannot write {path}: {problem}; {fix} another --output")
     return path
 
 

@@ -98,8 +98,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if not 1 <= args.threads <= (os.cpu_count() or 1) * 4:
         raise OptionsError(f"--threads must be from 1 to {(os.cpu_count() or 1) * 4}, got {args.threads}")
     output = args.output
-    if output.suffix.lower() != ".onnx":
-        raise OptionsError(f"--output must name an .onnx file (e.g. adapted.onnx), got {output}")
+    if output.suffix != ".onnx":  # lower case: the INT8 copy the runtime looks for is <stem>.int8.onnx
+        raise OptionsError(f"--output must name a file ending in .onnx, lower case (e.g. adapted.onnx), got {output}")
     check_outputs({"--output": output, "--report": args.report})
     if args.save_2d is not None and not args.save_2d.is_dir():
         raise OptionsError(f"--save-2d {args.save_2d} is not a folder: create it first")

@@ -191,3 +191,35 @@ def test_the_image_size_is_that_of_most_images_not_the_first(board_views, image_
     assert len(warnings) == 1  # one line for all of them, naming how many and which sizes
     assert warnings[0].startswith("skipping 22 of the 37 images: not 640x480 like the 15 others")
     assert "000_first.png (800x600)" in warnings[0] and "blank_00.png (320x240)" in warnings[0]
+
+
+def _flat_views(folder, count: int = 14, seed: int = 0):
+    """A printed 9x6 board photographed nearly face-on, 640x480: a homography of the flat board,
+    its corners moved by at most 3 % of the width (almost no tilt, no depth)."""
+    cells = (np.indices((7 * 60, 10 * 60)) // 60).sum(axis=0) % 2  # 7 x 10 squares of 60 px: 9 x 6 inner corners
+    board = np.pad(np.where(cells == 0, 0, 255).astype(np.uint8), 60, constant_values=255)
+    rng = np.random.default_rng(seed)
+    height, width = board.shape
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    folder.mkdir()
+    for i in range(count):
+        scale = rng.uniform(0.45, 0.75) * 640 / width
+        cx, cy = 320 + rng.uniform(-0.15, 0.15) * 640, 240 + rng.uniform(-0.15, 0.15) * 480
+        half_w, half_h = width * scale / 2, height * scale / 2
+        placed = np.float32([[cx - half_w, cy - half_h], [cx + half_w, cy - half_h], [cx + half_w, cy + half_h],
+                             [cx - half_w, cy + half_h]])  # fmt: skip
+        placed += rng.uniform(-0.06, 0.06, (4, 2)).astype(np.float32) * 320
+        image = cv2.warpPerspective(board, cv2.getPerspectiveTransform(corners, placed), (640, 480), borderValue=200)
+        cv2.imwrite(str(folder / f"v{i:02d}.png"), cv2.GaussianBlur(image, (3, 3), 0))
+    return folder
+
+
+def test_views_that_do_not_pin_the_lens_down_are_said_so(tmp_path):
+    """Nearly face-on views fit a k2 in the thousands: the refusal names the views' fault and what
+    to photograph (it was the camera file's own range check: 'distortion[1] is 6906.67')."""
+    folder = _flat_views(tmp_path / "flat")
+    refusal = r"not a plausible lens \(distortion\[\d\] is .*photograph the board tilted"
+    with pytest.raises(CalibrationError, match=refusal):
+        calibrate_image_dir(folder, BoardSpec(9, 6, 0.025))
+    with pytest.raises(CalibrationError, match="image directory .*v00.png is a file, not a folder"):
+        calibrate_image_dir(folder / "v00.png", BoardSpec(9, 6, 0.025))
