@@ -21,6 +21,13 @@ from .io import check_writable, save_intrinsics
 log = logging.getLogger(__name__)
 
 
+def _min_views(text: str) -> int:
+    """``--min-views``: a whole number, 3 or more (OpenCV's calibration needs at least 3 views)."""
+    if not text.strip().isdigit() or int(text) < 3:
+        raise argparse.ArgumentTypeError(f"expected a whole number of views, 3 or more, got {text!r} (e.g. 10)")
+    return int(text)
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """Add ``calibrate`` (with ``camera``) to ``subparsers``; return the group's subparsers."""
     calibrate = subparsers.add_parser("calibrate", help="calibrate the camera or the subject's size")
@@ -53,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     camera.add_argument("--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (DICT_5X5_100)")
     camera.add_argument("--legacy-charuco", action="store_true", help="ChArUco board made before OpenCV 4.6")
     camera.add_argument("--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera")
-    camera.add_argument("--min-views", type=int, default=10, help="good views needed (10)")
+    camera.add_argument("--min-views", type=_min_views, default=10, help="good views needed, 3 or more (10)")
     camera.add_argument("--views", type=int, default=20, help="live: views to collect (20)")
     camera.add_argument(
         "--min-sharpness",

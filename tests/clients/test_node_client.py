@@ -195,7 +195,8 @@ def test_binding_an_address_in_use_or_a_missing_folder_is_one_line(node_client: 
         (["--timeout", "Infinity"], r'--timeout .*got "Infinity"'),  # was: no wait at all
         (["--timeout", "1e10"], r'--timeout .*got "1e10"'),  # was: ZeroMQ's 32-bit milliseconds wrapped
         (["--timeout", "abc"], r'--timeout .*got "abc"'),
-        (["--timeout", "-1"], r"argument is ambiguous\. .*'--timeout=-XYZ': see --help"),  # node's three lines, as one
+        (["--timeout", "-1"], r'--timeout must be a number of seconds .*got "-1"'),  # was node's "ambiguous"
+        (["--count", "-2"], r'--count must be a whole number of poses, 1 or more .*got "-2"'),
         (["--frobnicate"], r"Unknown option '--frobnicate': see --help"),
         (["tcp://127.0.0.1:5555"], r"Unexpected argument .*: see --help"),
     ],
@@ -283,3 +284,11 @@ def test_a_reader_that_goes_away_ends_the_listening_quietly(node_client: Path) -
             node.kill()
         publisher.close()
     assert node.returncode == 0 and err == "", err
+
+
+def test_help_lists_every_option(node_client: Path) -> None:
+    """Every error ends "see --help": the help names each option (it was the usage line alone)."""
+    run = subprocess.run([NODE, str(LISTEN_JS), "--help"], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0 and run.stderr == ""
+    for option in ("--address ADDR", "--count N", "--timeout S", "--text", "--poses-only", "exit codes"):
+        assert option in run.stdout

@@ -22,15 +22,40 @@ import {
 } from "../index.js";
 
 const USAGE = "usage: posecast-listen [--address ADDR] [--count N] [--timeout S] [--text] [--poses-only]";
+const HELP = `${USAGE}
+
+Print a posecast stream as JSON lines (one per message).
+
+options:
+  --address ADDR  tcp://HOST:PORT or ipc://PATH to connect to; bind:tcp://HOST:PORT or
+                  bind:ipc://PATH to bind (default ${DEFAULT_ADDRESS})
+  --count N       exit after N pose messages
+  --timeout S     exit 1 after S seconds without a message (at most ${Math.floor(MAX_TIMEOUT_MS / 1000)})
+  --text          short text lines instead of JSON
+  --poses-only    leave out the meta messages
+  -h, --help      this text
+
+exit codes: 0 done, 1 timeout, 2 bad arguments (one line on stderr: the problem and the fix)
+`;
 
 function usage(message) {
   process.stderr.write(`posecast-listen: error: ${message}\n`);
   process.exit(2);
 }
 
+// "--timeout -1": node's parser takes the "-1" for an option ("ambiguous"); read it as the value,
+// so that the option's own range check answers
+const args = process.argv.slice(2);
+for (let i = args.length - 2; i >= 0; i--) {
+  if ((args[i] === "--count" || args[i] === "--timeout") && /^-[0-9.]/.test(args[i + 1])) {
+    args.splice(i, 2, `${args[i]}=${args[i + 1]}`);
+  }
+}
+
 let values;
 try {
   ({ values } = parseArgs({
+    args,
     options: {
       address: { type: "string", default: DEFAULT_ADDRESS },
       count: { type: "string" },
@@ -45,7 +70,7 @@ try {
   usage(`${err.message.replace(/\s*\n\s*/g, " ").replace(/\.$/, "")}: see --help`);
 }
 if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
+  process.stdout.write(HELP);
   process.exit(0);
 }
 try {
