@@ -109,11 +109,18 @@ def int8_path_for(src: str | Path, directory: str | Path | None = None) -> Path:
     return folder / f"{src.stem}-{file_sha256(src)[:16]}.int8.onnx"
 
 
+def int8_sibling(src: str | Path) -> Path:
+    """Where ``src``'s INT8 copy lies beside it, ``<stem>.int8.onnx``: the one name that
+    ``posecast adapt`` writes and the runtime looks for."""
+    src = Path(src)
+    return src.with_name(f"{src.stem}.int8.onnx")
+
+
 def shipped_int8(src: str | Path) -> Path | None:
-    """``<stem>.int8.onnx`` beside ``src`` when it was quantised from exactly this ``src``
+    """:func:`int8_sibling` of ``src`` when it was quantised from exactly this ``src``
     (an unreadable one is logged and ignored: the cached copy is used instead)."""
     src = Path(src)
-    sibling = src.parent / f"{src.stem}.int8.onnx"
+    sibling = int8_sibling(src)
     if not sibling.is_file():
         return None
     import onnxruntime as ort

@@ -515,7 +515,7 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
 def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],
             o: AdaptOptions, steps: int, files: list[Path]) -> None:  # fmt: skip
     from ..networks import fold_batchnorm
-    from ..runtime.quantize import quantize_int8
+    from ..runtime.quantize import int8_sibling, quantize_int8
 
     start_meta = metadata.read_onnx_metadata(source)
     model = fold_batchnorm(PoseModel(copy.deepcopy(generator)).eval())
@@ -540,4 +540,4 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
         export_onnx(model, output, meta, fp16_weights=True)
     save_generator_npz(generator, adapt_weights_path(output), prior)
     if o.int8:
-        quantize_int8(output, output.parent / f"{output.name.removesuffix('.onnx')}.int8.onnx")
+        quantize_int8(output, int8_sibling(output))

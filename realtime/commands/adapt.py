@@ -21,6 +21,7 @@ from types import ModuleType
 from ...calibration import load_intrinsics
 from ...engines.fileio import atomic_write, check_outputs
 from ...engines.install import install_hint
+from ...engines.runtime.quantize import int8_sibling
 from ..detectors.mediapipe import MediaPipeDetector
 from ..errors import OptionsError
 from ..footage import FootageOptions, footage_to_2d
@@ -98,8 +99,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if not 1 <= args.threads <= (os.cpu_count() or 1) * 4:
         raise OptionsError(f"--threads must be from 1 to {(os.cpu_count() or 1) * 4}, got {args.threads}")
     output = args.output
-    if output.suffix != ".onnx":  # lower case: the INT8 copy the runtime looks for is <stem>.int8.onnx
-        raise OptionsError(f"--output must name a file ending in .onnx, lower case (e.g. adapted.onnx), got {output}")
+    if output.suffix.lower() != ".onnx":
+        raise OptionsError(f"--output must name an .onnx file (e.g. adapted.onnx), got {output}")
     check_outputs({"--output": output, "--report": args.report})
     if args.save_2d is not None and not args.save_2d.is_dir():
         raise OptionsError(f"--save-2d {args.save_2d} is not a folder: create it first")
@@ -111,15 +112,10 @@ def check_start_kept(output: Path, report: Path | None, model: Path,
     input) when a file adapt writes (``--output``, its INT8 copy and adaptation weights, ``--report``)
     is one of the start model's files: the model adapted from would be destroyed."""
     written = {"--output": output, "its adaptation weights": adapt_weights_path(output),
-               "its INT8 copy": _int8_copy(output), "--report": report}  # fmt: skip
+               "its INT8 copy": int8_sibling(output), "--report": report}  # fmt: skip
     start = {"the start model (--model)": model, "the start model's adaptation weights": adapt_weights_path(model),
-             "the start model's INT8 copy": _int8_copy(model)}  # fmt: skip
+             "the start model's INT8 copy": int8_sibling(model)}  # fmt: skip
     check_outputs(written, start)
-
-
-def _int8_copy(model: Path) -> Path:
-    """``model.onnx`` → ``model.int8.onnx`` beside it (as the adapted model's is written)."""
-    return model.with_name(f"{model.name.removesuffix('.onnx')}.int8.onnx")
 
 
 def adapt_command(args: argparse.Namespace) -> int:

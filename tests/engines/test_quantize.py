@@ -10,7 +10,7 @@ import torch
 from posecast.engines import metadata
 from posecast.engines.networks import ModelConfig, PoseGenerator, PoseModel
 from posecast.engines.runtime import load_backend
-from posecast.engines.runtime.quantize import cached_int8, quantize_int8, shipped_int8
+from posecast.engines.runtime.quantize import cached_int8, int8_sibling, quantize_int8, shipped_int8
 from posecast.engines.training.export import export_onnx
 
 
@@ -45,3 +45,10 @@ def test_shipped_copy_is_used_only_for_its_source(tmp_path: Path) -> None:
     shutil.copy(tmp_path / "posecast_lifter.int8.onnx", other / "posecast_lifter.int8.onnx")
     _export(other / "posecast_lifter.onnx", fp16=False)
     assert shipped_int8(other / "posecast_lifter.onnx") is None
+
+
+def test_the_int8_copy_has_one_name_whatever_the_case_of_the_suffix() -> None:
+    """``posecast adapt`` writes its INT8 copy where the runtime looks (``adapt --output A.ONNX``
+    wrote ``A.ONNX.int8.onnx``, which nothing ever loaded)."""
+    assert int8_sibling(Path("w/adapted.onnx")) == Path("w/adapted.int8.onnx")
+    assert int8_sibling(Path("w/A.ONNX")) == Path("w/A.int8.onnx")

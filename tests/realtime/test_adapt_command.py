@@ -79,8 +79,7 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     ("case", "message"),
     [
         ("missing", "absent.mp4 does not exist"),
-        ("suffix", "--output must name a file ending in .onnx, lower case"),
-        ("upper-case", "--output must name a file ending in .onnx, lower case (e.g. adapted.onnx), got"),
+        ("suffix", "--output must name an .onnx file"),
         ("folder", "no does not exist; pass a file in a writable folder"),
         ("report", "cannot write --report /proc/r.json: folder /proc "),
         ("minutes", "--minutes must be more than 0 and at most 1440, got 0"),
@@ -100,8 +99,6 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     argv = {
         "missing": [str(tmp_path / "absent.mp4"), "--output", str(out)],
         "suffix": [str(good), "--output", str(tmp_path / "out.npz")],
-        # its INT8 copy would be OUT.ONNX.int8.onnx, which the runtime never looks for
-        "upper-case": [str(good), "--output", str(tmp_path / "OUT.ONNX")],
         "folder": [str(good), "--output", str(tmp_path / "no" / "out.onnx")],
         "report": [str(good), "--output", str(out), "--report", "/proc/r.json"],
         "minutes": [str(good), "--output", str(out), "--minutes", "0"],
