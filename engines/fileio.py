@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from .errors import PosecastError
 
@@ -29,6 +30,17 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def point_at_devnull(stream: IO) -> None:
+    """Point ``stream``'s file descriptor at the null device, once its reader is gone (a closed
+    pipe) or its disk is full: Python's own flush at exit would fail on it again, with a traceback."""
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a stream without a descriptor
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
 
 
 def output_file_problem(path: str | Path) -> str | None:

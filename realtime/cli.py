@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..engines.errors import PosecastError
+from ..engines.fileio import point_at_devnull
 from .commands import register_all
 from .help import PosecastParser, package_version
 
@@ -159,7 +160,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `posecast listen | head`: the reader has all it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail too
+        point_at_devnull(sys.stdout)
         return 128 + signal.SIGPIPE
     except PosecastError as exc:
         if args.verbose:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from typing import Any
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from ...engines import skeleton
 from ...engines.errors import PosecastError
+from ...engines.fileio import point_at_devnull
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
 from ..subscriber import Subscriber
@@ -142,6 +142,5 @@ def write_stdout(text: str) -> None:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        # Python's own flush at exit would fail again with a traceback-like message
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        point_at_devnull(sys.stdout)
         raise PosecastError(f"cannot write to standard output ({exc.strerror}): send it to a disk with space") from exc

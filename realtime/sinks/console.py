@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import sys
 import time
 from typing import TextIO
@@ -14,6 +12,7 @@ from typing import TextIO
 import numpy as np
 
 from ...engines import skeleton
+from ...engines.fileio import point_at_devnull
 from ..stages import Sink
 from ..types import PersonPose, PoseFrame, StreamMeta
 
@@ -96,8 +95,7 @@ class ConsoleSink(Sink):
             stream.flush()
         except BrokenPipeError:
             self._reader_gone = True
-            with contextlib.suppress(OSError, ValueError):  # Python's own flush at exit would fail too
-                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            point_at_devnull(stream)
             log.info("the reader of --print closed its end: stopping")
 
     @property
