@@ -208,9 +208,7 @@ class Pipeline:
             try:
                 output.discard() if discard else output.close()
             except KeyboardInterrupt as exc:  # stopped while an output finished: finish the others first
-                for other in self._outputs:
-                    if isinstance(other, BackgroundSink):
-                        other.hurry()
+                self._hurry_outputs()
                 errors.insert(0, exc)
             except PosecastError as exc:
                 errors.append(exc)
@@ -231,10 +229,14 @@ class Pipeline:
     def __enter__(self) -> Pipeline:
         return self.open()
 
+    def _hurry_outputs(self) -> None:
+        """The run was stopped: no output waits long for a stalled reader (:meth:`BackgroundSink.hurry`)."""
+        for output in self._outputs:
+            if isinstance(output, BackgroundSink):
+                output.hurry()
+
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):  # stopped: no waiting on a stalled reader
-            for output in self._outputs:
-                if isinstance(output, BackgroundSink):
-                    output.hurry()
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self._hurry_outputs()
         # failed before any frame reached the outputs: leave no empty recording or statistics
         self.close(discard=exc_type is not None and self.frames == 0)

@@ -52,10 +52,8 @@ def replay(args: argparse.Namespace) -> int:
     """Open the outputs the arguments ask for and hand them the recorded frames."""
     if not 0 <= args.wait <= 60:
         raise RecordingError(f"--wait must be in 0..60 seconds, got {args.wait}")
-    options = ReplayOptions(speed=args.speed, loop=args.loop)
-    recorded = Replay(args.recording, options).first_meta
-    world = AvatarWorld(replay_avatar_options(args, recorded))
-    frames = Replay(args.recording, options, world)
+    frames = Replay(args.recording, ReplayOptions(speed=args.speed, loop=args.loop))
+    frames.world = AvatarWorld(replay_avatar_options(args, frames.recorded_meta))
     sinks = [s for s in (cls.from_args(args) for cls in _sink_classes()) if s is not None]
     opened = frames.first_meta or StreamMeta()
     try:

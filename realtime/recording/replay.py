@@ -99,11 +99,14 @@ class Replay:
         self.world = world
         with RecordingReader(self.path) as reader:  # fails now, with one line, on a file that is not a recording
             first = next((r for r in reader if isinstance(r, MetaRecord | FrameRecord)), None)
-        #: The take's first meta (``None`` when a frame comes first): open the outputs with it.
-        self.first_meta = stream_meta(first, self.path.name) if isinstance(first, MetaRecord) else None
-        if self.first_meta is not None:
-            self.first_meta = self._with_world(self.first_meta)
+        #: The take's first meta as recorded (``None`` when a frame comes first): the live run's options.
+        self.recorded_meta = stream_meta(first, self.path.name) if isinstance(first, MetaRecord) else None
         self.frames_sent = 0
+
+    @property
+    def first_meta(self) -> StreamMeta | None:
+        """The meta to open the outputs with: the take's first, with the world stated."""
+        return None if self.recorded_meta is None else self._with_world(self.recorded_meta)
 
     def _with_world(self, meta: StreamMeta) -> StreamMeta:
         """``meta`` with the replay's own world stated (its floor as it stands, its mirror)."""

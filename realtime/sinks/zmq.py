@@ -105,16 +105,24 @@ def check_port(endpoint: str, binding: bool = True) -> None:
         raise PublishError(f"port {parts[1]} of {endpoint} is outside 1..65535: pass e.g. {DEFAULT_ADDRESS}{any_free}")
 
 
+def _ipc_path(endpoint: str) -> Path | None:
+    """The socket file of an ``ipc://PATH`` endpoint (``None``: another transport, or Linux's
+    abstract namespace ``ipc://@name``, which has no file)."""
+    if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):
+        return None
+    if not endpoint[6:].strip():
+        raise PublishError(f"{endpoint!r} has no path: expected ipc://PATH, e.g. ipc:///tmp/posecast.sock")
+    return Path(endpoint[6:])
+
+
 def check_ipc_free(endpoint: str) -> None:
     """Refuse to bind an ``ipc://PATH`` another process is bound to, or that is not a socket:
     ZeroMQ removes whatever is at the path and binds anew (a second posecast silently took the
     first one's subscribers; a file of that name would be deleted). A socket file nobody accepts
     on (left by a process that was killed) is fine to replace."""
-    if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):  # @: Linux's abstract namespace
+    path = _ipc_path(endpoint)
+    if path is None:
         return
-    if not endpoint[6:].strip():
-        raise PublishError(f"{endpoint!r} has no path: expected ipc://PATH, e.g. ipc:///tmp/posecast.sock")
-    path = Path(endpoint[6:])
     try:
         mode = path.stat().st_mode
     except OSError:
@@ -132,11 +140,9 @@ def check_ipc_free(endpoint: str) -> None:
 def bound_ipc_file(endpoint: str) -> tuple[Path, int] | None:
     """The socket file a bind to ``endpoint`` just made and its inode (``None``: not an
     ``ipc://`` path on disk), for :func:`remove_own_ipc_file`."""
-    if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):
-        return None
-    path = Path(endpoint[6:])
+    path = _ipc_path(endpoint)
     try:
-        return path, path.stat().st_ino
+        return None if path is None else (path, path.stat().st_ino)
     except OSError:
         return None
 
@@ -205,11 +211,10 @@ class Publisher:
             endpoint = endpoint[:-1] + "*"
         try:
             check_port(endpoint, binding=not connect)
-            if not connect:
-                check_ipc_free(endpoint)
             if connect:
                 self._socket.connect(endpoint)
                 return f"connect:{endpoint}"
+            check_ipc_free(endpoint)
             self._socket.bind(endpoint)
         except PublishError:
             self._socket.close(linger=0)

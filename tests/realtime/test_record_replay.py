@@ -227,8 +227,8 @@ def replayed_world(path: Path, speed: float, **arguments: object) -> tuple[list[
     """Replay ``path`` with ``posecast replay``'s avatar options (``floor``, ``floor_camera``,
     ``mirror`` as its parser gives them): every frame's world and the last meta."""
     args = argparse.Namespace(**{"floor": None, "floor_camera": None, "mirror": None, **arguments})
-    options = replay_command.replay_avatar_options(args, Replay(path).first_meta)
-    replay = Replay(path, ReplayOptions(speed=speed), AvatarWorld(options))
+    replay = Replay(path, ReplayOptions(speed=speed))
+    replay.world = AvatarWorld(replay_command.replay_avatar_options(args, replay.recorded_meta))
     out, last_meta = [], None
     for meta, frame in replay:
         out.append(frame.world)
