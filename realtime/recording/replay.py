@@ -90,13 +90,12 @@ class Replay:
     """Iterate ``(meta, frame)`` pairs of a recording at its pace (module docstring); ``meta``
     is the newest :class:`StreamMeta`, ``None`` before the take's first meta record."""
 
-    def __init__(
-        self, path: str | Path, options: ReplayOptions | None = None, world: AvatarWorld | None = None
-    ) -> None:
+    def __init__(self, path: str | Path, options: ReplayOptions | None = None) -> None:
         self.path = Path(path)
         self.options = options or ReplayOptions()
-        #: stands the people on the floor (``PoseFrame.world``) on the recorded clock (module docstring)
-        self.world = world
+        #: set it to stand the people on the floor (``PoseFrame.world``) on the recorded clock, with
+        #: the live options :attr:`recorded_meta` states (module docstring)
+        self.world: AvatarWorld | None = None
         with RecordingReader(self.path) as reader:  # fails now, with one line, on a file that is not a recording
             first = next((r for r in reader if isinstance(r, MetaRecord | FrameRecord)), None)
         #: The take's first meta as recorded (``None`` when a frame comes first): the live run's options.
