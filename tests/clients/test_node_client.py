@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +228,16 @@ def test_the_node_client_takes_the_addresses_posecast_listen_takes(
     assert node.returncode == (1 if python_accepts else 2), node.stderr  # 1: the documented timeout
 
 
+def publish_until(publisher: Publisher, done: Callable[[], bool], first_id: int = 0, most: int = 6000) -> int:
+    """Publish a pose every 5 ms until ``done()`` (at most ``most`` poses); returns the next frame id."""
+    frame_id = first_id
+    while not done() and frame_id < first_id + most:
+        publisher.publish(make_pose(frame_id))
+        frame_id += 1
+        time.sleep(0.005)
+    return frame_id
+
+
 def test_ipc_and_bind_addresses_receive_poses(node_client: Path, tmp_path: Path) -> None:
     """The other accepted forms, each end to end: node connects to ipc://, node binds and the publisher connects."""
     with socket.socket() as probe:  # a free port for node to bind
@@ -242,11 +253,7 @@ def test_ipc_and_bind_addresses_receive_poses(node_client: Path, tmp_path: Path)
         )
         publisher = Publisher(PublisherOptions(address=publisher_address))
         try:
-            frame_id = 0
-            while node.poll() is None and frame_id < 6000:
-                publisher.publish(make_pose(frame_id))
-                frame_id += 1
-                time.sleep(0.005)
+            publish_until(publisher, lambda: node.poll() is not None)  # noqa: B023 - called before the loop moves on
             out, err = node.communicate(timeout=30)
         finally:
             if node.poll() is None:
@@ -265,19 +272,10 @@ def test_a_reader_that_goes_away_ends_the_listening_quietly(node_client: Path) -
     os.close(write_end)
     try:
         with os.fdopen(read_end, "rb") as reader:
-            frame_id = 0
-            while not select.select([reader], [], [], 0)[0] and frame_id < 6000:
-                publisher.publish(make_pose(frame_id))
-                frame_id += 1
-                time.sleep(0.005)
+            frame_id = publish_until(publisher, lambda: bool(select.select([reader], [], [], 0)[0]))
             assert reader.readline().startswith(b'{"topic":')
         # the reader is gone: the next line node writes meets a closed pipe
-        for _ in range(400):
-            if node.poll() is not None:
-                break
-            publisher.publish(make_pose(frame_id))
-            frame_id += 1
-            time.sleep(0.005)
+        publish_until(publisher, lambda: node.poll() is not None, first_id=frame_id, most=400)
         _, err = node.communicate(timeout=30)
     finally:
         if node.poll() is None:

@@ -16,25 +16,15 @@ import pytest
 from posecast.calibration import CameraIntrinsics
 from posecast.realtime.errors import SourceError
 from posecast.realtime.sources import ImageFolderSource, open_source
+from source_reading import read_all
 
 LOGGER = "posecast.realtime.sources.images"
 
 
 @pytest.fixture(scope="module")
-def dance(media_dir: Path) -> list[np.ndarray]:
+def dance(dance_frames: list[np.ndarray]) -> list[np.ndarray]:
     """The dance clip's first 8 frames (576x576, BGR)."""
-    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
-    frames = [clip.read()[1] for _ in range(8)]
-    clip.release()
-    return frames
-
-
-def read_all(source: ImageFolderSource) -> list:
-    with source:
-        frames = []
-        while (frame := source.read()) is not None:
-            frames.append(frame)
-    return frames
+    return dance_frames[:8]
 
 
 def test_a_folder_named_like_an_image_is_not_an_image(dance, tmp_path, caplog) -> None:

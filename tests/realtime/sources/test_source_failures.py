@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,11 +26,8 @@ from posecast.realtime.types import Detections2D, Frame, PersonPose
 
 
 @pytest.fixture(scope="module")
-def clip(media_dir: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
-    frames = [capture.read()[1] for _ in range(12)]
-    capture.release()
-    return frames
+def clip(dance_frames: list[np.ndarray]) -> list[np.ndarray]:
+    return dance_frames
 
 
 class FlakyDevice:

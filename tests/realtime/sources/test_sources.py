@@ -11,19 +11,11 @@ from posecast.realtime.errors import SourceError
 from posecast.realtime.sources import (
     SOURCES,
     CameraSource,
-    FrameSource,
     ImageFolderSource,
     VideoFileSource,
     open_source,
 )
-
-
-def read_all(source: FrameSource) -> list:
-    with source:
-        frames = []
-        while (frame := source.read()) is not None:
-            frames.append(frame)
-    return frames
+from source_reading import read_all
 
 
 @pytest.mark.parametrize(("name", "count", "fps", "size"), [
