@@ -324,17 +324,23 @@ def _common_size(looked: Sequence[tuple[Path, tuple[int, int], object]], total: 
         boards[size] += isinstance(outcome, Detection)
     if not images:
         return None
-    width, height = max(images, key=lambda size: (boards[size], images[size]))  # the first of equals
+    def rank(size: tuple[int, int]) -> tuple[int, int]:
+        return boards[size], images[size]
+
+    width, height = max(images, key=rank)  # the first of equals
+    tied = sum(rank(size) == rank((width, height)) for size in images) > 1
     others = [f"{path.name} ({size[0]}x{size[1]})" for path, size, _ in looked if size != (width, height)]
     if others:
         listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         log.warning(
-            "skipping %d of the %d images: not %dx%d like the %d others (%s)",
+            "skipping %d of the %d images: not %dx%d like the %d others (%s)%s",
             len(others),
             total,
             width,
             height,
             images[(width, height)],
             listed,
+            "; another size has as many, so the first image's size was taken: keep one camera's photos "
+            "in the folder" if tied else "",
         )
     return width, height

@@ -191,6 +191,19 @@ def test_the_image_size_is_that_of_most_images_not_the_first(board_views, image_
     assert len(warnings) == 1  # one line for all of them, naming how many and which sizes
     assert warnings[0].startswith("skipping 22 of the 37 images: not 640x480 like the 15 others")
     assert "000_first.png (800x600)" in warnings[0] and "blank_00.png (320x240)" in warnings[0]
+    assert "another size has as many" not in warnings[0]
+
+
+def test_a_tie_of_image_sizes_says_so(image_dir, tmp_path, caplog):
+    for path in sorted(image_dir.glob("*.png")):  # the same photos at two sizes: as many boards in each
+        shutil.copy(path, tmp_path / f"b_{path.name}")
+        cv2.imwrite(str(tmp_path / f"a_{path.name}"), cv2.resize(cv2.imread(str(path)), (800, 600)))
+    with caplog.at_level(logging.WARNING, logger="posecast.calibration.camera"):
+        result = calibrate_image_dir(tmp_path, CHESSBOARD)
+    assert (result.intrinsics.width, result.intrinsics.height) == (800, 600)  # the first image's size
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "another size has as many" in warnings[0]
+    assert "keep one camera's photos in the folder" in warnings[0]
 
 
 def _flat_views(folder, count: int = 14, seed: int = 0):
