@@ -9,6 +9,7 @@ half-written file under the final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -21,6 +22,25 @@ from .errors import PosecastError
 
 class OutputPathError(PosecastError, ValueError):
     """An output path that cannot be written, or that would overwrite an input or another output."""
+
+
+class OutputWriteError(PosecastError, OSError):
+    """A write that failed part way (a full disk, a quota, a file size limit): one line naming the
+    file, and nothing half-written left. Still an :class:`OSError` (``errno`` and ``strerror`` the
+    system's) for callers that say more about what was being written."""
+
+    @classmethod
+    def of(cls, path: Path, exc: OSError) -> OutputWriteError:
+        error = cls(f"cannot write {path}: {exc.strerror or exc}; free space on its disk or pass a file elsewhere")
+        error.errno, error.strerror = exc.errno, exc.strerror
+        return error
+
+    def __str__(self) -> str:  # the one line, not OSError's "[Errno N] ..."
+        return str(self.args[0])
+
+
+#: What a write that has begun fails with when its disk, quota or size limit is reached
+_OUT_OF_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 def file_sha256(path: str | Path) -> str:
@@ -120,8 +140,10 @@ def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, PosecastError):
+            raise OutputWriteError.of(path, exc) from exc
         raise
     return path
 
@@ -149,6 +171,8 @@ def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _OUT_OF_ROOM and not isinstance(exc, PosecastError):
+            raise OutputWriteError.of(path, exc) from exc  # the writer's other errors are its own to name
         raise

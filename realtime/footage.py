@@ -6,7 +6,8 @@ An input is one of:
   the lifting stage's intrinsics: assumed from ``hfov_deg`` or a camera file) into a temporary
   recording, exactly as ``posecast run --record`` would write it;
 - a camera recording (``.posecast``, from ``posecast run --record``);
-- a lift-format ``.npz`` (checked like ``posecast lift`` checks it), or a folder of them.
+- a lift-format ``.npz`` (checked like ``posecast lift`` checks it);
+- a folder of videos, recordings and ``.npz`` files (a folder with images is an image folder).
 
 Recordings become lift input the way ``posecast export --lift-input`` makes it (the person seen
 most, undistorted keypoints, intrinsics, fps), so every path ends in the same files.
@@ -23,6 +24,7 @@ import numpy as np
 
 from ..engines.fileio import atomic_path
 from ..engines.lift_input import posed_frames, read_lift_input
+from ..engines.media import IMAGE_SUFFIXES
 from .assemble import PipelineOptions, build_pipeline
 from .detectors.mediapipe import MediaPipeOptions
 from .errors import SourceError
@@ -59,11 +61,16 @@ class Footage2D:
     with_person: int
 
 
+#: What a folder given to adapt is searched for, besides images (which make it an image folder)
+#: and ``.npz`` / ``.posecast`` files: the video files OpenCV and PyAV read
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts")
+
+
 def input_kind(path: Path) -> str:
-    """``"npz"``, ``"npz-folder"``, ``"recording"``, ``"images"`` or ``"video"``; raises
+    """``"npz"``, ``"recording"``, ``"images"`` (a folder) or ``"video"``; raises
     :class:`SourceError` for a path that does not exist."""
     if path.is_dir():
-        return "npz-folder" if any(path.glob("*.npz")) else "images"
+        return "images"
     if not path.is_file():
         raise SourceError(f"adapt input {path} does not exist: give videos, image folders, recordings "
                           "(.posecast) or 2D .npz files in the `posecast lift` input format")  # fmt: skip
@@ -71,18 +78,39 @@ def input_kind(path: Path) -> str:
     return {".npz": "npz", RECORDING_SUFFIX: "recording"}.get(suffix, "video")
 
 
+def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str]]:
+    """Each input with its kind (:func:`input_kind`), a folder opened: a folder of images is one
+    input; any other folder stands for the videos, recordings and ``.npz`` files in it, in name
+    order. Raises :class:`SourceError` (one line) for a folder that holds neither, or both images
+    and such files (which of them was meant cannot be told)."""
+    out: list[tuple[Path, str]] = []
+    for path in inputs:
+        if not path.is_dir():
+            out.append((path, input_kind(path)))
+            continue
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        others = [p for p in files if p.suffix.lower() in (".npz", RECORDING_SUFFIX, *VIDEO_SUFFIXES)]
+        if images and others:
+            raise SourceError(f"adapt input folder {path} holds both images ({images[0].name}, ...) and "
+                              f"{others[0].name}: give the image folder and the other files separately")  # fmt: skip
+        if not images and not others:
+            raise SourceError(f"adapt input folder {path} holds no images, videos ({', '.join(VIDEO_SUFFIXES)}), "
+                              "recordings (.posecast) or 2D .npz files: give a folder of one of these")  # fmt: skip
+        out += [(path, "images")] if images else [(p, input_kind(p)) for p in others]
+    return out
+
+
 def footage_to_2d(inputs: list[Path], folder: Path, options: FootageOptions | None = None) -> list[Footage2D]:
     """Every input as lift-format ``.npz`` files: existing ``.npz`` are checked and used where
     they are; the rest are written into ``folder``. Raises :class:`SourceError` (one line) for a
     missing or unreadable input, and when no input shows a person at all."""
     o = options or FootageOptions()
-    kinds = [(path, input_kind(path)) for path in inputs]  # every path checked before any slow work
+    kinds = expand_inputs(inputs)  # every path checked before any slow work
     out: list[Footage2D] = []
     with tempfile.TemporaryDirectory(prefix="posecast-footage-") as tmp:
         for index, (path, kind) in enumerate(kinds):
-            if kind == "npz-folder":
-                out += [_checked_npz(p) for p in sorted(path.glob("*.npz"))]
-            elif kind == "npz":
+            if kind == "npz":
                 out.append(_checked_npz(path))
             else:
                 target = folder / f"{index:03d}_{path.stem or 'input'}_2d.npz"

@@ -40,3 +40,46 @@ def test_outputs_against_inputs_and_each_other(tmp_path: Path) -> None:
     with pytest.raises(OutputPathError, match="--a and --b are both"):
         check_outputs({"--a": tmp_path / "x.json", "--b": tmp_path / "sub" / ".." / "x.json", "--c": None})
     check_outputs({"--a": tmp_path / "x.json", "--b": tmp_path / "y.json"}, {"the source": source})
+
+
+@pytest.mark.parametrize("helper", ["atomic_write", "atomic_path"])
+def test_a_write_past_the_disk_is_one_line_and_leaves_nothing(tmp_path: Path, helper: str) -> None:
+    """A real failed write (a file size limit, as a full disk) in a process of its own: an
+    OutputWriteError (a PosecastError the CLI prints as one line, and still an OSError) naming
+    the file, and neither the file nor a temporary file left."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "out.npz"
+    write = {
+        "atomic_write": "fileio.atomic_write(target, bytes(100_000))",
+        "atomic_path": "with fileio.atomic_path(target) as tmp, open(tmp, 'wb') as fh:\n"
+                       "        np.savez(fh, a=np.zeros(100_000))",
+    }[helper]  # fmt: skip
+    code = (
+        "import resource, sys\nimport numpy as np\nfrom pathlib import Path\n"
+        "from posecast.engines import fileio\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        f"target = Path({str(target)!r})\n"
+        "try:\n"
+        f"    {write}\n"
+        "except fileio.OutputWriteError as exc:\n"
+        "    assert isinstance(exc, OSError) and exc.errno == 27, exc.errno\n"
+        "    print(exc)\n"
+        "    sys.exit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.strip() == f"cannot write {target}: File too large; free space on its disk or pass a file " \
+                                  "elsewhere"  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_s_own_errors_stay_its_own(tmp_path: Path) -> None:
+    """Inside atomic_path only running out of room is a write error: a missing input the writer
+    reads is reported as it is (not as 'cannot write')."""
+    from posecast.engines.fileio import OutputWriteError, atomic_path
+
+    with pytest.raises(FileNotFoundError) as raised, atomic_path(tmp_path / "out.txt"):
+        open(tmp_path / "absent.txt").close()  # noqa: SIM115
+    assert not isinstance(raised.value, OutputWriteError) and list(tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ error paths do not."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,9 +24,11 @@ CLIP = "dance_576.mp4"
 def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    out, report, saved = tmp_path / "adapted.onnx", tmp_path / "report.json", tmp_path / "2d"
+    out, report, saved, videos = tmp_path / "adapted.onnx", tmp_path / "report.json", tmp_path / "2d", tmp_path / "v"
     saved.mkdir()
-    code = main(["adapt", str(media_dir / CLIP), "--output", str(out), "--minutes", "0.1", "--report", str(report),
+    videos.mkdir()  # a folder of videos, as the README's `posecast adapt my_videos/`
+    shutil.copy(media_dir / CLIP, videos)
+    code = main(["adapt", str(videos), "--output", str(out), "--minutes", "0.1", "--report", str(report),
                  "--save-2d", str(saved), "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0
     figures = json.loads(report.read_text())

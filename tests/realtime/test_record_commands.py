@@ -136,3 +136,23 @@ def test_a_run_that_fails_before_any_frame_leaves_no_output(tmp_path: Path, caps
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("posecast: error: no image in")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shots"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("output", ["--bvh", "--lift-input"])
+def test_export_on_a_full_disk_is_one_line_and_leaves_nothing(output: str, dance_take: Path, tmp_path: Path) -> None:
+    """A file size limit (as a full disk) while writing: one line naming the file, exit 2, no file
+    and no temporary file (it was a traceback and exit 1)."""
+    import resource
+
+    target = tmp_path / ("out.bvh" if output == "--bvh" else "out.npz")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    done = subprocess.run([*POSECAST, "export", str(dance_take), output, str(target)], capture_output=True, text=True,
+                          timeout=120, preexec_fn=limit)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == f"posecast: error: cannot write {target}: File too large; free space on its disk " \
+                                  "or pass a file elsewhere"  # fmt: skip
+    assert list(tmp_path.iterdir()) == []

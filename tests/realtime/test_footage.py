@@ -1,0 +1,51 @@
+"""Which inputs ``posecast adapt`` makes of the paths it is given (``realtime.footage.expand_inputs``):
+a folder of videos, recordings and 2D files stands for its files; a folder of images is one input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from posecast.realtime.errors import SourceError
+from posecast.realtime.footage import expand_inputs
+
+
+def _touch(folder: Path, *names: str) -> Path:
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_bytes(b"x")
+    return folder
+
+
+def test_a_folder_of_videos_recordings_and_2d_stands_for_its_files(tmp_path: Path) -> None:
+    folder = _touch(tmp_path / "mine", "b.MP4", "a.npz", "c.posecast", "d.mkv", "notes.txt", ".hidden.mp4")
+    single = tmp_path / "one.mov"
+    single.write_bytes(b"x")
+    expanded = expand_inputs([folder, single])
+    assert [(p.name, kind) for p, kind in expanded] == [
+        ("a.npz", "npz"), ("b.MP4", "video"), ("c.posecast", "recording"), ("d.mkv", "video"), ("one.mov", "video"),
+    ]  # fmt: skip
+
+
+def test_a_folder_of_images_is_one_input(tmp_path: Path) -> None:
+    folder = _touch(tmp_path / "frames", "000.png", "001.jpg", "list.txt")
+    assert expand_inputs([folder]) == [(folder, "images")]
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (("000.png", "clip.mp4"), "holds both images (000.png, ...) and clip.mp4: give the image folder and the other"),
+        (("notes.txt",), "holds no images, videos (.mp4"),
+        ((), "holds no images, videos"),
+    ],
+)
+def test_a_folder_that_says_nothing_clear_is_refused(tmp_path: Path, names: tuple[str, ...], message: str) -> None:
+    with pytest.raises(SourceError, match=re.escape(message)):
+        expand_inputs([_touch(tmp_path / "f", *names)])
+
+
+def test_a_missing_input_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="absent.mp4 does not exist"):
+        expand_inputs([tmp_path / "absent.mp4"])
