@@ -11,7 +11,7 @@ import argparse
 import logging
 import re
 
-from ..engines.cli_args import positive_float
+from ..engines.cli_args import output_file, positive_float
 from .board import DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from .camera import CalibrationOptions, calibrate_image_dir
 from .errors import CalibrationError
@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     )
     camera.add_argument("--fix-k3", action="store_true", help="estimate k1 k2 p1 p2 only (few views, narrow lens)")
     camera.add_argument("--no-window", action="store_true", help="live: log progress instead of showing it")
-    camera.add_argument("-o", "--output", required=True, metavar="FILE",
+    camera.add_argument("-o", "--output", type=output_file, required=True, metavar="FILE",
                         help="camera file to write, .yaml or .json (for run --intrinsics)")  # fmt: skip
     camera.set_defaults(func=calibrate_camera)
     return group

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
+from .cli_args import output_file
 from .errors import BackendError
 from .fileio import atomic_write, check_outputs
 from .runtime import BACKENDS, availability, load_backend
@@ -53,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="onnxruntime: the INT8 quantised copy (default: as `posecast run`, i.e. when the "
                             "model ships with one)")  # fmt: skip
     bench.add_argument("--max-batch", type=int, default=None, help="tensorrt: largest batch (default: largest --batch)")
-    bench.add_argument("--json", type=Path, help="write the records as JSON here")
-    bench.add_argument("--markdown", type=Path, help="write a Markdown table here")
+    bench.add_argument("--json", type=output_file, help="write the records as JSON here")
+    bench.add_argument("--markdown", type=output_file, help="write a Markdown table here")
     bench.set_defaults(func=_bench)
     return engines
 

@@ -2,14 +2,18 @@
 
 ``type=positive_float("metres", "0.025")`` makes argparse refuse ``inf``, ``nan``, ``0`` and
 negative values with one line naming the option, the value and an example (exit code 2, as
-every bad input), before any work starts or any file is opened.
+every bad input), before any work starts or any file is opened. ``type=output_file`` does the
+same for a file to write given as a folder (``out/``), which ``Path`` would silently turn into
+a file named after the folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 
 def _number(text: str, what: str, example: str) -> float:
@@ -43,3 +47,29 @@ def finite_float(unit: str, example: str) -> Callable[[str], float]:
 
     parse.__name__ = f"number of {unit}"
     return parse
+
+
+def _names_folder(text: str) -> bool:
+    return text.endswith(("/", os.sep)) or os.path.basename(text) in ("", ".", "..")
+
+
+def output_file(text: str) -> Path:
+    """An argparse ``type``: a file to write; a path that names a folder (``out/``, ``.``) is refused."""
+    if _names_folder(text):
+        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}, a folder: add a file name "
+                                         f"(e.g. {os.path.join(text, 'out')}...)")  # fmt: skip
+    return Path(text)
+
+
+output_file.__name__ = "file name"
+
+
+def output_file_or_folder(text: str) -> Path:
+    """An argparse ``type``: a file to write, or an existing folder to write into; a path that
+    names a folder (``out/``) must exist (a missing one would become a file of that name)."""
+    if _names_folder(text) and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"folder {text!r} does not exist: create it first, or give a file name")
+    return Path(text)
+
+
+output_file_or_folder.__name__ = "file or folder"

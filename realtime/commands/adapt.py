@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ...calibration import load_intrinsics
+from ...engines.cli_args import output_file
 from ...engines.fileio import atomic_write, check_outputs
 from ...engines.install import install_hint
 from ...engines.runtime.quantize import int8_sibling
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                         help="videos, image folders, recordings (.posecast) or 2D .npz files in the `posecast lift` "
                              "input format (or folders of them)")  # fmt: skip
-    parser.add_argument("--output", type=Path, required=True, metavar="ADAPTED.onnx",
+    parser.add_argument("--output", type=output_file, required=True, metavar="ADAPTED.onnx",
                         help="the adapted model (its INT8 copy and .adapt.npz are written beside it); "
                              "run it with `posecast run --model ADAPTED.onnx`")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=5.0,
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="the model to start from: a shipped model's name or an exported .onnx with its "
                              ".adapt.npz beside it (default: the shipped default)")  # fmt: skip
-    parser.add_argument("--report", type=Path, metavar="JSON", help="also write the before/after figures here")
+    parser.add_argument("--report", type=output_file, metavar="JSON", help="also write the before/after figures here")
     parser.add_argument("--save-2d", type=Path, metavar="FOLDER",
                         help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
                              "adapt again from them without MediaPipe)")  # fmt: skip

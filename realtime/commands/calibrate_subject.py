@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...calibration import save_subject, subject_from_lifted
 from ...calibration.io import check_writable
+from ...engines.cli_args import output_file
 from ..sinks.subject import SubjectCollector
 from . import subcommands
 from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, run_pipeline
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--subject-height", "--height", dest="height", type=float, required=True, metavar="M",
                         help="the subject's height in metres (alias --height)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to observe (default 5 s)")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+    parser.add_argument("-o", "--output", type=output_file, required=True, metavar="FILE",
                         help="subject file to write, .yaml or .json (for run --subject)")  # fmt: skip
     add_camera_arguments(parser)
     add_capture_arguments(parser)

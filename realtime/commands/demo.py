@@ -8,6 +8,7 @@ import logging
 from importlib import resources
 from pathlib import Path
 
+from ...engines.cli_args import output_file
 from ...engines.media import display_available
 from ..sinks.video_file import default_video_path
 from .arguments import add_pipeline_arguments, build_sinks
@@ -27,7 +28,7 @@ def demo_clip() -> Path:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="the whole pipeline on a sample clip shipped with posecast")
     parser.add_argument("--source", help="a clip to use instead of the sample (default: a 4 s dance, shipped)")
-    parser.add_argument("--output-video", type=Path, metavar="FILE",
+    parser.add_argument("--output-video", type=output_file, metavar="FILE",
                         help="annotated video, recorded with --headless or without a display (default: "
                              "posecast_demo.mp4 when PyAV is installed, H.264; else posecast_demo.webm, VP8; both "
                              "play in browsers)")  # fmt: skip

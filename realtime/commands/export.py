@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ...engines.cli_args import output_file
 from ...engines.fileio import check_outputs
 from ...engines.frames import ENGINE_FRAMES
 from ..recording.arrays import write_lift_input
@@ -18,14 +19,14 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export a recording (.posecast) as BVH or as 2D for `posecast lift`")
     parser.add_argument("recording", type=Path, help="a file written by `posecast run --record`")
-    parser.add_argument("--bvh", type=Path, help="write the person's motion as BVH here")
+    parser.add_argument("--bvh", type=output_file, help="write the person's motion as BVH here")
     parser.add_argument(
         "--frame",
         choices=tuple(ENGINE_FRAMES),
         default="world",
         help="axes of the BVH (default world: y up, metres, as Blender's importer expects)",
     )
-    parser.add_argument("--lift-input", type=Path, metavar="NPZ",
+    parser.add_argument("--lift-input", type=output_file, metavar="NPZ",
                         help="write the person's 2D as `posecast lift --input` reads it")  # fmt: skip
     parser.add_argument("--person", type=int, default=None, metavar="ID",
                         help="person_id to export (default: the one seen in most frames)")  # fmt: skip

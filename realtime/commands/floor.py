@@ -20,7 +20,7 @@ from ...calibration.errors import CalibrationError
 from ...calibration.floor_file import save_floor
 from ...calibration.io import check_writable
 from ...engines import skeleton
-from ...engines.cli_args import finite_float, positive_float
+from ...engines.cli_args import finite_float, output_file, positive_float
 from ...engines.fileio import OutputPathError
 from ..stages import Sink
 from ..types import PoseFrame
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_camera_arguments(parser)
     parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
     add_model_arguments(parser)
-    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+    parser.add_argument("-o", "--output", type=output_file, default=None, metavar="FILE",
                         help=f"floor file to write (default: {DEFAULT_OUTPUT} in the current folder, which is never "
                              "replaced: to replace it, name it with -o)")  # fmt: skip
     parser.set_defaults(func=calibrate_floor)

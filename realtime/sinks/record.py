@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...engines.cli_args import output_file
 from ..errors import OptionsError
 from ..recording.format import PART_SUFFIX, FrameRecord, MetaRecord, PersonRecord, RecordingWriter
 from ..schema import SCHEMA_VERSION, encode_meta, encode_pose, meta_message
@@ -48,7 +49,7 @@ class RecordSink(Sink):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--record", type=Path, metavar="TAKE.posecast",
+        parser.add_argument("--record", type=output_file, metavar="TAKE.posecast",
                             help="record every published pose and the 2D keypoints to this file "
                                  "(replay with `posecast replay`, export with `posecast export`)")  # fmt: skip
 

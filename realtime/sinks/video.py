@@ -28,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+from ...engines.cli_args import output_file
 from ..stages import Sink
 from ..types import PoseFrame, StreamMeta
 from .hud import RateMeter, view_stats
@@ -72,7 +73,7 @@ class VideoSink(Sink):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         if not any("--output-video" in action.option_strings for action in parser._actions):
-            parser.add_argument("--output-video", type=Path, metavar="FILE",
+            parser.add_argument("--output-video", type=output_file, metavar="FILE",
                                 help="also write the annotated view to this video: .mp4 (H.264 with PyAV) or "
                                      ".webm (VP8), at the source's frame rate")  # fmt: skip
 

@@ -424,3 +424,42 @@ def test_demo_without_a_window_says_what_it_records(extra: list[str], display: s
     capture = cv2.VideoCapture(str(videos[0]))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     capture.release()
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["lift", "--input", "in.npz", "--output", "{tmp}/new/"], "--output"),
+        (["run", "--source", "x.mp4", "--record", "{tmp}/take/"], "--record"),
+        (["run", "--source", "x.mp4", "--output-video", "{tmp}/v.webm/"], "--output-video"),
+        (["run", "--source", "x.mp4", "--stats-json", "{tmp}/."], "--stats-json"),
+        (["export", "take.posecast", "--bvh", "{tmp}/bvh/"], "--bvh"),
+        (["export", "take.posecast", "--lift-input", "{tmp}/li/"], "--lift-input"),
+        (["calibrate", "floor", "--source", "x.mp4", "-o", "{tmp}/f.yaml/"], "-o/--output"),
+        (["calibrate", "subject", "--source", "x.mp4", "-o", "{tmp}/s/"], "-o/--output"),
+        (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "-o", "{tmp}/c/"],
+         "-o/--output"),
+        (["adapt", "in.npz", "--output", "{tmp}/a/"], "--output"),
+        (["adapt", "in.npz", "--output", "{tmp}/a.onnx", "--report", "{tmp}/r/"], "--report"),
+        (["engines", "bench", "--markdown", "{tmp}/m/"], "--markdown"),
+        (["demo", "--output-video", "{tmp}/d/"], "--output-video"),
+    ],
+)  # fmt: skip
+def test_a_file_output_given_as_a_folder_is_refused(argv: list[str], option: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """``--bvh out/``: a folder where a file is written (argparse's Path drops the slash, and a
+    file named after the folder was written, exit 0); lift's --output takes a folder that exists."""
+    with pytest.raises(SystemExit) as exited:
+        main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exited.value.code == 2 and f"argument {option}: " in err, err
+    assert "a folder: add a file name" in err or "does not exist: create it first, or give a file name" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lift_writes_into_an_existing_folder_given_with_a_slash(tmp_path: Path) -> None:
+    from posecast.engines.cli_args import output_file_or_folder
+
+    (tmp_path / "out").mkdir()
+    assert output_file_or_folder(f"{tmp_path}/out/") == tmp_path / "out"
+    assert output_file_or_folder(f"{tmp_path}/x.npz") == tmp_path / "x.npz"
