@@ -48,14 +48,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..engines import skeleton
-from ..engines.fileio import atomic_write, output_file_problem
+from ..engines.fileio import atomic_write, output_file_problem, same_file
 from .errors import CalibrationError
 from .intrinsics import CameraIntrinsics, finite_number
 from .subject import SubjectProfile
@@ -202,14 +202,18 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def check_writable(path: str | Path) -> Path:
-    """Fail early (before a long calibration) when ``path`` cannot be written."""
+def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] = {}) -> Path:  # noqa: B006 - read only
+    """Fail early (before a long calibration) when ``path`` cannot be written, or names one of
+    the ``inputs`` (option → file the command reads), which writing it would destroy."""
     path = Path(path)
     _suffix(path)
     problem = output_file_problem(path)
     if problem is not None:
         fix = "create the folder or choose" if problem.startswith("folder ") else "choose"
         raise CalibrationError(f"cannot write {path}: {problem}; {fix} another --output")
+    for option, source in inputs.items():
+        if source is not None and same_file(path, source):
+            raise CalibrationError(f"--output {path} is {option}: writing it would destroy it; choose another --output")
     return path
 
 

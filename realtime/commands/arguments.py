@@ -143,6 +143,22 @@ def check_observe_seconds(seconds: float) -> float:
     return seconds
 
 
+def input_files(args: argparse.Namespace, source_spec: str | None = None) -> dict[str, Path | None]:
+    """The files a pipeline command reads, by the option that names them (for
+    :func:`~posecast.engines.fileio.check_outputs`: an output must not overwrite one of them)."""
+
+    def existing(value: object) -> Path | None:
+        return Path(value) if value is not None and Path(str(value)).is_file() else None
+
+    return {
+        "the source": existing(source_spec),
+        "--intrinsics": existing(getattr(args, "intrinsics", None)),
+        "--subject": existing(getattr(args, "subject", None)),
+        "--model": existing(getattr(args, "model", None)),
+        "--model-asset": existing(getattr(args, "model_asset", None)),
+    }
+
+
 def run_pipeline(
     args: argparse.Namespace,
     source_spec: str,
@@ -156,8 +172,7 @@ def run_pipeline(
     try:
         if isinstance(max_frames, int) and max_frames < 1:
             raise OptionsError(f"--frames must be 1 or more, got {max_frames}")
-        source_file = Path(source_spec) if Path(source_spec).is_file() else None
-        check_outputs({k: v for sink in sinks for k, v in sink.output_files().items()}, {"the source": source_file})
+        check_outputs({k: v for sink in sinks for k, v in sink.output_files().items()}, input_files(args, source_spec))
         options = lifting_options(args)
         world = AvatarWorld(avatar_options(args))
         source = configure_capture(open_source(source_spec, realtime=getattr(args, "realtime", False)), args)

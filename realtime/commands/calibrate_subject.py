@@ -15,7 +15,7 @@ from ...calibration.io import check_writable
 from ...engines.cli_args import output_file
 from ..sinks.subject import SubjectCollector
 from . import subcommands
-from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, run_pipeline
+from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, run_pipeline
 from .capture import add_capture_arguments
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def calibrate_subject(args: argparse.Namespace) -> int:
-    check_writable(args.output)
+    check_writable(args.output, input_files(args, args.source))
     check_observe_seconds(args.seconds)
     collector = SubjectCollector()
     args.no_live_subject = True  # the command measures the whole take itself

@@ -25,7 +25,7 @@ from ...engines.fileio import OutputPathError
 from ..stages import Sink
 from ..types import PoseFrame
 from . import subcommands
-from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, run_pipeline
+from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def calibrate_floor(args: argparse.Namespace) -> int:
     args.output = default_output(args.output)
-    check_writable(args.output)
+    check_writable(args.output, input_files(args, args.source))
     if args.camera_height is None and (args.tilt is not None or args.roll is not None):
         raise CalibrationError("--tilt and --roll describe the camera with --camera-height: pass it too (or neither, "
                                "to measure the floor from the feet)")  # fmt: skip

@@ -463,3 +463,31 @@ def test_lift_writes_into_an_existing_folder_given_with_a_slash(tmp_path: Path) 
     (tmp_path / "out").mkdir()
     assert output_file_or_folder(f"{tmp_path}/out/") == tmp_path / "out"
     assert output_file_or_folder(f"{tmp_path}/x.npz") == tmp_path / "x.npz"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["calibrate", "subject", "--source", "{clip}", "--subject-height", "1.7", "--intrinsics", "{cam}",
+          "-o", "{cam}"],
+         "--output {cam} is --intrinsics: writing it would destroy it; choose another --output"),
+        (["calibrate", "floor", "--source", "{clip}", "--intrinsics", "{cam}", "-o", "{cam}"],
+         "--output {cam} is --intrinsics: writing it would destroy it"),
+        (["run", "--source", "{clip}", "--headless", "--intrinsics", "{camjson}", "--stats-json", "{camjson}"],
+         "--stats-json {camjson} is --intrinsics: writing it would destroy it"),
+    ],
+)  # fmt: skip
+def test_an_output_that_is_an_input_file_is_refused(argv: list[str], message: str, tmp_path: Path, media_dir: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """calibrate subject/floor -o CAMERA.yaml replaced the camera file they read (exit 0)."""
+    from posecast.calibration import CameraIntrinsics, save_intrinsics
+
+    names = {"clip": str(media_dir / "dance_576.mp4"), "cam": str(tmp_path / "k.yaml"),
+             "camjson": str(tmp_path / "k.json")}  # fmt: skip
+    for name in ("cam", "camjson"):
+        save_intrinsics(CameraIntrinsics.from_hfov(60.0, 576, 576), names[name])
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main([a.format(**names) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message.format(**names) in err, err
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
