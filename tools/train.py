@@ -26,6 +26,7 @@ import numpy as np
 from posecast.engines import metrics
 from posecast.engines.errors import run_reporting
 from posecast.engines.networks import PoseModel
+from posecast.engines.training.checkpoint import read_checkpoint
 from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, load_config, resolve_data
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions, WindowBatch
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recorded-2d", nargs="*", help="2D sequences (.npz, lift input format), adding to the config's")
     ap.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, log.csv, losses.png")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with OUT/config.json")
-    ap.add_argument("--steps", type=int, help="train to this step (with --resume: further)")
+    ap.add_argument("--steps", type=int, help="train to this step (with --resume: past the checkpoint's step)")
     ap.add_argument("--mode", choices=["unsupervised", "ablation", "supervised", "semi", "distill"])
     ap.add_argument("--teacher", help="distill mode: the teacher's checkpoint (e.g. runs/unsupervised/last.pt)")
     ap.add_argument("--window", type=int, help="window frames T")
@@ -117,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
     if recorded and cfg.mode == "supervised":
         raise ConfigError("recorded 2D has no 3D: it cannot train the supervised reference (use mode semi)")
     resuming = args.resume and (args.out / "last.pt").is_file()
+    if resuming:  # refused before the saved config changes or any data loads
+        reached = int(read_checkpoint(args.out / "last.pt")["step"])
+        if reached >= cfg.steps:
+            raise ConfigError(f"the run in {args.out} is at step {reached} already: pass --steps above it to "
+                              "train further")  # fmt: skip
     if cfg.teacher is not None:  # before any data loads, and as the trainer will open it
         cfg.teacher = str(resolve_data(cfg.teacher, "teacher checkpoint"))
     # a resumed run has its networks already; found before any data loads
@@ -159,9 +165,6 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, args.out)
     if resuming:
         trainer.load_checkpoint(args.out / "last.pt")
-        if trainer.step >= cfg.steps:
-            raise ConfigError(f"the run in {args.out} is at step {trainer.step} already: pass --steps above it to "
-                              "train further")  # fmt: skip
         log.info("resumed at step %d", trainer.step)
     elif args.resume:
         log.info("no checkpoint in %s yet: training again from step 0 with its config", args.out)

@@ -273,6 +273,12 @@ def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_ca
     assert state["config"]["model"] == ModelConfig(**TINY_MODEL).to_dict()
     assert [int(r["step"]) for r in read_log(out / "log.csv")] == [5, 10, 15, 20, 25, 30]
 
+    # a step the run has reached already: refused, and the run's config left as it was (it was
+    # rewritten to the refused steps, so that a plain --resume was refused afterwards too)
+    saved = (out / "config.json").read_text()
+    assert train_tool.main(["--out", str(out), "--resume", "--steps", "25", "--no-progress"]) == 2
+    assert (out / "config.json").read_text() == saved
+
 
 def test_an_interrupted_run_resumes_without_logging_steps_twice(train_tool, bvh_dir: Path, posecast_cache: Path,
                                                                  tmp_path: Path) -> None:  # noqa: ANN001
