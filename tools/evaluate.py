@@ -110,11 +110,11 @@ def published_lifter(path: str, mode: str = "published", calibration_s: float = 
     from posecast.realtime.lifting import LifterOptions, LiftingOptions, LiveSubjectOptions
     from posecast.realtime.offline import lift_for_calibration, lift_sequence
 
-    folder = Path(tempfile.mkdtemp(prefix="posecast-eval-"))
-
     if mode not in PUBLISHED_MODES:
         raise SystemExit(f"unknown published variant {mode!r}: use one of {', '.join(PUBLISHED_MODES)}")
     live = None if mode == "published+height" else LiveSubjectOptions()
+    # the subject files: removed with the lifter (the closures hold the folder)
+    scratch = tempfile.TemporaryDirectory(prefix="posecast-eval-") if mode == "published+subject" else None
 
     def options(clip, subject: Path | None = None) -> LiftingOptions:  # noqa: ANN001
         return LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
@@ -133,7 +133,8 @@ def published_lifter(path: str, mode: str = "published", calibration_s: float = 
         except CalibrationError as exc:
             log.info("%s: calibration refused (%s): the height alone", clip.name, exc)
             return None
-        return save_subject(profile, folder / f"{clip.name}.yaml")
+        assert scratch is not None
+        return save_subject(profile, Path(scratch.name) / f"{clip.name}.yaml")
 
     def lift(clip) -> np.ndarray:  # noqa: ANN001
         keypoints = clip.keypoints_norm.astype(np.float64)

@@ -41,9 +41,12 @@ wild = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=15
 nearby = st.floats(min_value=-0.9, max_value=3.0)
 
 
+#: one folder for every example (each replaces the file), removed when the tests end
+_FOLDER = tempfile.TemporaryDirectory(prefix="posecast-prop-")
+
+
 def _write(data: object, suffix: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="posecast-prop-"))
-    path = folder / f"calib{suffix}"
+    path = Path(_FOLDER.name) / f"calib{suffix}"
     if suffix == ".json":
         path.write_text(json.dumps(data))  # NaN/Infinity as Python's json writes them
     else:
@@ -96,7 +99,7 @@ def _check_subject(path: Path) -> None:
 @SETTINGS
 @given(text=st.text(max_size=400), suffix=st.sampled_from([".yaml", ".json"]))
 def test_any_text_is_a_camera_or_one_line_error(text: str, suffix: str) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="posecast-prop-"))
+    folder = Path(_FOLDER.name)
     (folder / f"c{suffix}").write_text(text)
     _check_camera(folder / f"c{suffix}")
     _check_subject(folder / f"c{suffix}")

@@ -10,7 +10,6 @@ import json
 import resource
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -223,8 +222,8 @@ def _npz_content(draw: st.DrawFn, squats: np.ndarray) -> dict[str, np.ndarray]:
     return content
 
 
-def test_any_npz_content_gives_a_result_or_one_line(squats_2d: np.ndarray) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="posecast-lift-prop-"))
+def test_any_npz_content_gives_a_result_or_one_line(squats_2d: np.ndarray, tmp_path: Path) -> None:
+    folder = tmp_path
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(content=_npz_content(squats_2d))
