@@ -30,7 +30,7 @@ def _min_views(text: str) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """Add ``calibrate`` (with ``camera``) to ``subparsers``; return the group's subparsers."""
-    calibrate = subparsers.add_parser("calibrate", help="calibrate the camera or the subject's size")
+    calibrate = subparsers.add_parser("calibrate", help="calibrate the camera, the subject's size or the floor")
     group = calibrate.add_subparsers(dest="calibrate_command", required=True, metavar="WHAT")
     camera = group.add_parser(
         "camera",

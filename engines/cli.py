@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="build and cache an engine (TensorRT plan or INT8 model)")
     _model_arg(build)
-    build.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default="tensorrt")
+    build.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default="tensorrt",
+                       help="tensorrt: a GPU engine plan; onnxruntime: the INT8 copy, with --int8 (default: tensorrt)")
     build.add_argument("--int8", action="store_true", help="onnxruntime: make the INT8 quantised copy")
     build.add_argument("--max-batch", type=int, default=16, help="tensorrt: largest batch (default 16)")
     build.add_argument("--precision", choices=("fp16", "fp32"), default="fp16", help="tensorrt precision")

@@ -56,11 +56,26 @@ def quiet_native_logs() -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = PosecastParser(prog="posecast", description="Real-time 3D human pose from a webcam.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="debug logs, other libraries' log lines and native library output")  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_all(sub)
+    _verbose_anywhere(parser)
     return parser
+
+
+VERBOSE_HELP = "debug logs, other libraries' log lines and native library output"
+
+
+def _verbose_anywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after the command too (``posecast run ... -v``), as users type it: every
+    subcommand takes it; unless given there, the top level's value stands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in {id(p): p for p in action.choices.values()}.values():
+                if "--verbose" not in command._option_string_actions:
+                    command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                         help=VERBOSE_HELP)  # fmt: skip
+                _verbose_anywhere(command)
 
 
 def configure_logging(verbose: bool) -> None:

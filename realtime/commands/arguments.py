@@ -18,6 +18,7 @@ from ...calibration import DEFAULT_HFOV_DEG
 from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.media import display_available
+from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS
 from ..avatar import AvatarWorld
 from ..detectors import DETECTORS
 from ..detectors.mediapipe import MAX_PEOPLE
@@ -39,7 +40,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         metavar="NAME|PATH",
-        help="a shipped lifting model's name or an exported .onnx (default: the default)",
+        help=f"a shipped lifting model's name ({', '.join(MODELS)}) or an exported .onnx "
+        f"(default: {DEFAULT_MODEL_NAME})",
     )
     parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime"],
                         help="lifting runtime; auto: the fastest that works here, logged once")  # fmt: skip

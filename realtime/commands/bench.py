@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--source", help="video file, image folder or camera index (default: the demo clip, "
                         "the dance clip shipped with posecast)")  # fmt: skip
     parser.add_argument("--frames", type=int, default=360, help="frames measured per configuration and per paced "
-                        "run (default 360)")  # fmt: skip
+                        "run, 10 or more (default 360)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=6, help="MediaPipe-alone / posecast alternations (default 6)")
     parser.add_argument("--warmup", type=int, default=120, help="frames run first, not in the latency figures, "
                         "and more until the floor is fixed (estimated over a stream's first 2 s); reported apart "

@@ -48,8 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     measured.add_argument("--source", help="camera index, video file or image folder (default 0)")
     measured.add_argument("--seconds", type=float, default=3.0,  # check_observe_seconds: its range, NaN, inf
                           help="how long to observe (default 3 s)")  # fmt: skip
-    measured.add_argument("--height", type=positive_float("metres", "1.70"),
-                          help="the subject's height in metres (default 1.70, assumed)")  # fmt: skip
+    measured.add_argument("--subject-height", "--height", dest="height", type=positive_float("metres", "1.70"),
+                          metavar="M", help="the subject's height in metres (default 1.70, assumed); "
+                          "alias --height")  # fmt: skip
     add_camera_arguments(parser)
     parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
     add_model_arguments(parser)

@@ -491,3 +491,18 @@ def test_an_output_that_is_an_input_file_is_refused(argv: list[str], message: st
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message.format(**names) in err, err
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [
+        (["run", "--source", "x.mp4"], False),
+        (["-v", "run", "--source", "x.mp4"], True),
+        (["run", "--source", "x.mp4", "--verbose"], True),
+        (["calibrate", "camera", "--images", "d", "--board", "9x6", "--square", "0.025", "-o", "c.yaml", "-v"], True),
+        (["engines", "bench", "-v"], True),
+    ],
+)
+def test_verbose_is_taken_before_or_after_the_command(argv: list[str], verbose: bool) -> None:
+    """``posecast run ... --verbose`` was refused ("unrecognized arguments")."""
+    assert build_parser().parse_args(argv).verbose is verbose
