@@ -37,6 +37,9 @@ def export(args: argparse.Namespace) -> int:
     if args.bvh is None and args.lift_input is None:
         raise RecordingError("nothing to export: pass --bvh FILE and/or --lift-input FILE")
     check_outputs({"--bvh": args.bvh, "--lift-input": args.lift_input}, {"the recording": args.recording})
+    if args.lift_input is not None and args.lift_input.suffix.lower() != ".npz":
+        raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
+                             f"got {args.lift_input.name}")  # fmt: skip
     recording = read_recording(args.recording)
     if args.bvh is not None:
         done = export_bvh(recording, args.bvh, args.frame, args.person)

@@ -173,8 +173,8 @@ class MetricPoseLifting(PoseLifting):
         self._logged_sizes.add((width, height))
         log.log(
             logging.INFO if first_time else logging.DEBUG,
-            "intrinsics: %dx%d fx=%.1f fy=%.1f (%s); subject height %.2f m%s",
-            width, height, k.fx, k.fy, "assumed: " + k.source if k.assumed else k.source,
+            "intrinsics: %dx%d fx=%.1f fy=%.1f%s; subject height %.2f m%s",
+            width, height, k.fx, k.fy, f" (assumed: {k.source})" if k.assumed else f" ({k.source})" if k.source else "",
             self.subject.height_m, " (assumed)" if self.subject.assumed else "",
         )  # fmt: skip
 

@@ -214,7 +214,8 @@ class RecordingWriter:
     def _failed(self, exc: OSError) -> RecordingError:
         """A write that failed (a full disk): what was written before stays, readable."""
         return RecordingError(f"cannot write the recording {self.part_path} ({exc.strerror or exc}): the frames "
-                              "written before stay in it, readable by replay and export; free space for the next")
+                              "written before stay in it, readable by replay and export; free space before "
+                              "recording again")  # fmt: skip
 
     def _sync(self) -> None:
         self._file.flush()

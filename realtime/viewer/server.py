@@ -109,7 +109,7 @@ def decode_for_page(topic: bytes, payload: bytes) -> str:
     try:
         message = msgpack.unpackb(payload, raw=False)
     except (ValueError, msgpack.UnpackException) as exc:
-        raise SchemaError(f"payload is not msgpack ({exc})") from exc
+        raise SchemaError(f"payload is not msgpack ({exc or type(exc).__name__})") from exc
     if not isinstance(message, dict):
         raise SchemaError("payload is not a msgpack map")
     if topic == TOPIC_POSE:
@@ -154,8 +154,8 @@ class ViewerServer:
 
     @property
     def url(self) -> str:
-        host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
-        return f"http://{host}:{self.port}/"
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.options.host, self.options.host)  # all interfaces
+        return f"http://{host if ':' not in host else f'[{host}]'}:{self.port}/"
 
     def start(self, timeout_s: float = 10.0) -> str:
         """Start serving on a background thread; returns the URL. Raises :class:`ViewerError`."""

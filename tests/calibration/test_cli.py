@@ -104,7 +104,8 @@ def test_a_lens_folding_even_with_k3_fixed_is_refused_in_one_line(folding_image_
         (["floor", "--camera-height", "0"], "argument --camera-height: expected a number of metres above 0"),
         (["floor", "--camera-height", "1.2", "--tilt", "nan"], "argument --tilt: expected a finite number of degrees"),
         (["floor", "--camera-height", "1.2", "--roll=-inf"], "argument --roll: expected a finite number"),
-        (["floor", "--source", "x.mp4", "--height=-1.7"], "argument --subject-height/--height: expected a number of metres above 0"),
+        (["floor", "--source", "x.mp4", "--height=-1.7"],
+         "argument --subject-height/--height: expected a number of metres above 0"),
         (["camera", "--images", "{images}", "--board", "9x6", "--square", "0.025", "--min-views", "0"],
          "argument --min-views: expected a whole number of views, 3 or more, got '0'"),  # it said min_views
     ],

@@ -248,3 +248,15 @@ def test_two_people_on_a_published_floor(tmp_path) -> None:
             x, y = np.round(pixels[pid][J[name]]).astype(int)
             kind = {"l": "left", "r": "right"}.get(name[:2].rstrip("_"), "centre")
             assert has_colour(shot, x, y, kind), f"person {pid}: {name} not drawn at ({x}, {y})"
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [("127.0.0.1", "http://127.0.0.1:8092/"), ("0.0.0.0", "http://127.0.0.1:8092/"), ("::", "http://[::1]:8092/"),
+     ("::1", "http://[::1]:8092/")],
+)  # fmt: skip
+def test_the_url_to_open_is_one_a_browser_can_reach(host: str, url: str) -> None:
+    """Served on every interface (0.0.0.0), the page was announced at http://0.0.0.0:8092/."""
+    server = ViewerServer(ViewerOptions(host=host, port=8092))
+    server.port = 8092
+    assert server.url == url

@@ -91,6 +91,7 @@ def test_view_serves_the_page_until_stopped(free_port) -> None:
         (["--bvh", "{tmp}"], "it is a folder"),
         (["--bvh", "{tmp}/ok.bvh", "--lift-input", "/proc/x.npz"], "folder /proc (takes no new files|does not exist)"),
         (["--bvh", "{tmp}/no/x.bvh"], "folder .*no does not exist"),
+        (["--bvh", "{tmp}/ok.bvh", "--lift-input", "{tmp}/x.npy"], "--lift-input must name an .npz file"),
     ],
 )
 def test_export_refuses_outputs_before_writing_any(outputs, message, dance_take: Path, tmp_path: Path,
