@@ -26,6 +26,10 @@ DEFAULT_MIN_SHARPNESS = 15.0
 _SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-4)
 
 
+#: The ArUco dictionary of a ChArUco board unless told
+DEFAULT_DICTIONARY = "DICT_5X5_100"
+
+
 @dataclass(frozen=True)
 class BoardSpec:
     """A calibration board: ``cols × rows`` inner corners (chessboard) or squares (ChArUco)."""
@@ -35,7 +39,7 @@ class BoardSpec:
     square_m: float
     charuco: bool = False
     marker_m: float | None = None  # ChArUco marker side; default 0.75 × square
-    dictionary: str = "DICT_5X5_100"
+    dictionary: str = DEFAULT_DICTIONARY
     legacy: bool = False  # ChArUco boards made before OpenCV 4.6 with an even number of rows
 
     def __post_init__(self) -> None:

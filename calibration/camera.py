@@ -272,9 +272,8 @@ def calibrate_image_dir(
             skipped[outcome] += 1
             log.warning("skipping %s: %s", path.name, outcome)
     if screened == 0:
-        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
         raise CalibrationError(
-            f"none of the {len(paths)} images in {directory} is usable ({counts}); "
+            f"none of the {len(paths)} images in {directory} is usable ({_counted(skipped)}); "
             "take sharp, well-lit photos of the board (hold still, or raise the light)"
         )
     if not views:
@@ -287,7 +286,7 @@ def calibrate_image_dir(
             f"no {board.describe()} found in any of {screened} usable images in {directory}; "
             f"check --board {board.size_text}: {hint}"
         )
-    log.info("board found in %d of %d images (%s skipped)", len(views), len(paths), dict(skipped) or "none")
+    log.info("board found in %d of %d images (skipped: %s)", len(views), len(paths), _counted(skipped) or "none")
     if len(views) < options.min_views:
         raise CalibrationError(
             f"too few good views: found {len(views)}, need at least {options.min_views} (board found in "
@@ -296,6 +295,11 @@ def calibrate_image_dir(
         )
     result = calibrate_views(views, image_size or (0, 0), options, source=board.describe())
     return replace(result, skipped=dict(skipped))
+
+
+def _counted(skipped: Counter[str]) -> str:
+    """``"1 blurry, 3 no board"``: how many images were skipped for each reason."""
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
 
 
 #: Why an image holds no view, besides the :class:`ImageQuality` values

@@ -12,7 +12,7 @@ import logging
 import re
 
 from ..engines.cli_args import output_file, positive_float
-from .board import DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
+from .board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from .camera import CalibrationOptions, calibrate_image_dir
 from .errors import CalibrationError
 from .intrinsics import DEFAULT_HFOV_DEG, CameraIntrinsics
@@ -57,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     camera.add_argument("--charuco", action="store_true", help="a ChArUco board instead of a chessboard")
     camera.add_argument("--marker", metavar="METRES", type=positive_float("metres", "0.019"),
                         help="ChArUco marker side (default 0.75 square)")  # fmt: skip
-    camera.add_argument("--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (DICT_5X5_100)")
+    camera.add_argument("--dictionary", default=DEFAULT_DICTIONARY,
+                        help=f"ChArUco ArUco dictionary ({DEFAULT_DICTIONARY})")  # fmt: skip
     camera.add_argument("--legacy-charuco", action="store_true", help="ChArUco board made before OpenCV 4.6")
     camera.add_argument("--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera")
     camera.add_argument("--min-views", type=_min_views, default=10, help="good views needed, 3 or more (10)")
@@ -117,6 +118,11 @@ def _board(args: argparse.Namespace) -> BoardSpec:
     if not args.board or args.square is None:
         raise CalibrationError("calibrating from a board needs --board COLSxROWS and --square METRES (e.g. 9x6 0.025)")
     cols, rows = parse_board_size(args.board)
+    charuco_only = [o for o, given in (("--marker", args.marker is not None), ("--legacy-charuco", args.legacy_charuco),
+                                       ("--dictionary", args.dictionary != DEFAULT_DICTIONARY)) if given]  # fmt: skip
+    if charuco_only and not args.charuco:
+        raise CalibrationError(f"{charuco_only[0]} describes a ChArUco board: add --charuco (or leave it out for a "
+                               "chessboard)")  # fmt: skip
     return BoardSpec(cols, rows, args.square, args.charuco, args.marker, args.dictionary, args.legacy_charuco)
 
 

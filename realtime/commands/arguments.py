@@ -59,9 +59,10 @@ def lifter_options(args: argparse.Namespace) -> LifterOptions:
 
 
 def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--intrinsics", type=Path, help="camera file from `posecast calibrate camera`")
+    camera = parser.add_mutually_exclusive_group()  # a camera file's own field of view would silently win
+    camera.add_argument("--intrinsics", type=Path, help="camera file from `posecast calibrate camera`")
     hfov_help = f"assumed horizontal field of view in degrees, 10..170 (default {DEFAULT_HFOV_DEG:g})"
-    parser.add_argument("--hfov", type=float, default=DEFAULT_HFOV_DEG, help=hfov_help)
+    camera.add_argument("--hfov", type=float, default=DEFAULT_HFOV_DEG, help=hfov_help)
 
 
 NO_LIVE_SUBJECT_HELP = ("without --subject, keep the bone lengths the smoother learns from the network instead of "

@@ -354,6 +354,10 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
          "--seconds must be from 0.5 to 600, got inf"),
         (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--charuco", "--marker",
           "0.05", "-o", "{tmp}/c.yaml"], "marker side must be more than 0 and smaller than the square (0.025 m)"),
+        (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--marker", "0.02",
+          "-o", "{tmp}/c.yaml"], "--marker describes a ChArUco board: add --charuco"),  # it was ignored
+        (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--dictionary",
+          "DICT_6X6_250", "-o", "{tmp}/c.yaml"], "--dictionary describes a ChArUco board: add --charuco"),
         (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--min-sharpness", "-5",
           "-o", "{tmp}/c.yaml"], "min_sharpness must be 0 or more"),
         (["engines", "bench", "--iters", "0"], "--iters must be 1 or more and --warmup 0 or more, got 0 and 20"),
@@ -506,3 +510,11 @@ def test_an_output_that_is_an_input_file_is_refused(argv: list[str], message: st
 def test_verbose_is_taken_before_or_after_the_command(argv: list[str], verbose: bool) -> None:
     """``posecast run ... --verbose`` was refused ("unrecognized arguments")."""
     assert build_parser().parse_args(argv).verbose is verbose
+
+
+def test_a_camera_file_and_an_assumed_field_of_view_are_not_both_taken(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--intrinsics camera.yaml --hfov 90``: the file's field of view was used and --hfov ignored, silently."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["run", "--source", "x.mp4", "--intrinsics", "k.yaml", "--hfov", "90"])
+    assert exited.value.code == 2
+    assert "argument --hfov: not allowed with argument --intrinsics" in capsys.readouterr().err
