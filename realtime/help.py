@@ -43,6 +43,24 @@ class PosecastParser(argparse.ArgumentParser):
         block first, which can run to twenty lines and bury the problem); ``--help`` has the usage."""
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
+    def parse_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's signature
+        """As argparse's, but an unknown option is reported by the command it was given to
+        (``posecast run: error: unrecognized arguments: --bogus (see `posecast run --help`)``)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._command_parser(parsed).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+    def _command_parser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The innermost sub-command's parser that ``parsed`` went through."""
+        parser: argparse.ArgumentParser = self
+        while True:
+            commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            chosen = getattr(parsed, commands[0].dest, None) if commands else None
+            if chosen not in (commands[0].choices if commands else {}):
+                return parser
+            parser = commands[0].choices[chosen]
+
 
 def package_version() -> str:
     """The installed posecast's version (``"unknown"`` when run from a tree that was never installed)."""

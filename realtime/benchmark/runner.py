@@ -112,15 +112,16 @@ class BenchOptions:
     verbose: bool = False
 
     def __post_init__(self) -> None:
-        _check_range("frames", self.frames, 10, 1_000_000)
-        _check_range("rounds", self.rounds, 1, 100)
-        _check_range("warmup_frames", self.warmup_frames, 0, 10_000)
-        _check_range("round_warmup_frames", self.round_warmup_frames, 0, 100)
+        # named by the command's options (the fields' names where they differ)
+        _check_range("--frames", self.frames, 10, 1_000_000)
+        _check_range("--rounds", self.rounds, 1, 100)
+        _check_range("--warmup (warmup_frames)", self.warmup_frames, 0, 10_000)
+        _check_range("--round-warmup (round_warmup_frames)", self.round_warmup_frames, 0, 100)
         for pace in self.paces:
-            _check_range("pace", pace, 1, 240)
-        _check_range("soak minutes", self.soak_minutes, 0, 1440)
-        _check_range("soak pace", self.soak_pace, 1, 240)
-        _check_range("max_people", self.max_people, 1, MAX_PEOPLE)
+            _check_range("--pace (each of paces)", pace, 1, 240)
+        _check_range("--soak (soak_minutes)", self.soak_minutes, 0, 1440)
+        _check_range("--soak-pace", self.soak_pace, 1, 240)
+        _check_range("--max-people", self.max_people, 1, MAX_PEOPLE)
         if self.landmarker not in MODEL_VARIANTS:
             raise OptionsError(f"landmarker must be one of {', '.join(MODEL_VARIANTS)}, got {self.landmarker!r}")
         if not self.configs:

@@ -325,6 +325,8 @@ def test_listen_rounds_floats() -> None:
     ("argv", "message"),
     [
         (["run", "--frame", "Unity"], "posecast run: error: argument --frame: invalid choice: 'Unity'"),
+        (["run", "--source", "x.mp4", "--bogus"],
+         "posecast run: error: unrecognized arguments: --bogus (see `posecast run --help`)"),  # was `posecast --help`
         (["view", "--port", "abc"], "posecast view: error: argument --port: invalid int value: 'abc'"),
         ([], "posecast: error: the following arguments are required: COMMAND (see `posecast --help`)"),
         (["view", "--stream", "tcp://127.0.0.1:99999"], "port 99999 of tcp://127.0.0.1:99999 is outside 1..65535"),
@@ -364,7 +366,7 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
         (["engines", "bench", "--batch", "1,,4"], "--batch must be comma-separated integers from 1 to 1024"),
         (["engines", "bench", "--json", "{tmp}"], "cannot write --json"),
         (["engines", "build", "--max-batch", "-1"], "--max-batch must be 1 or more, got -1"),
-        (["bench", "--pace", "-30"], "--pace must be from 0 (none) to 1000 frames per second, got -30"),
+        (["bench", "--pace", "-30"], "--pace must be 0 (none) or from 1 to 240 frames per second, got -30"),
     ],
 )  # fmt: skip
 def test_option_values_are_checked_before_any_work(argv: list[str], message: str, tmp_path: Path,
