@@ -361,7 +361,7 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
         (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--dictionary",
           "DICT_6X6_250", "-o", "{tmp}/c.yaml"], "--dictionary describes a ChArUco board: add --charuco"),
         (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--min-sharpness", "-5",
-          "-o", "{tmp}/c.yaml"], "min_sharpness must be 0 or more"),
+          "-o", "{tmp}/c.yaml"], "--min-sharpness must be 0 or more"),
         (["engines", "bench", "--iters", "0"], "--iters must be 1 or more and --warmup 0 or more, got 0 and 20"),
         (["engines", "bench", "--batch", "1,,4"], "--batch must be comma-separated integers from 1 to 1024"),
         (["engines", "bench", "--json", "{tmp}"], "cannot write --json"),
