@@ -69,9 +69,10 @@ def default_video_path(stem: str) -> Path:
 def check_video_path(path: Path) -> Path:
     """``path`` when its suffix names a video format posecast writes (checked before the run)."""
     if path.suffix.lower() not in VIDEO_SUFFIXES:
+        h264 = "H.264" if h264_available() else f"H.264 with PyAV: {install_hint('video')}"
         raise VideoFileError(
-            f"cannot write the view video to {path}: use a name ending in .mp4 (H.264 with PyAV, "
-            f"`{install_hint('video')}`) or .webm (VP8, no extra install); both play in web browsers"
+            f"cannot write the view video to {path}: use a name ending in .mp4 ({h264}), .mov or .mkv, or .webm "
+            "(VP8, no extra install); .mp4 and .webm play in web browsers"
         )
     return path
 
