@@ -408,9 +408,11 @@ def _within_typical(
     lengths_m = np.clip(lengths_m, low, high)  # the bound wins over the last fraction of a millimetre of height
     names = tuple(name for name, out in zip(skeleton.BONE_NAMES, clipped, strict=True) if out)
     if names:
-        bones = ", ".join(f"{name} {m / t - 1:+.0%} → {b / t - 1:+.0%}"
-                          for name, m, b, t, out in zip(skeleton.BONE_NAMES, measured, lengths_m, typical, clipped,
-                                                        strict=True) if out)  # fmt: skip
+        # a bone inside the bound as measured went over it when the others were scaled to the height
+        bones = ", ".join(f"{name} {m / t - 1:+.0%}{' (over it at the height)' if lo <= m <= hi else ''} → "
+                          f"{b / t - 1:+.0%}"
+                          for name, m, b, t, lo, hi, out in zip(skeleton.BONE_NAMES, measured, lengths_m, typical, low,
+                                                                high, clipped, strict=True) if out)  # fmt: skip
         log.log(log_level, "subject: %d of %d bones were not measured: their estimated lengths were implausible, so "
                 "they were limited to ±%.0f%% of typical proportions for %.2f m (then every bone was scaled to keep "
                 "the height): %s", len(names), len(clipped), 100 * max_deviation, height_m, bones)  # fmt: skip
