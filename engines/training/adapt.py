@@ -526,7 +526,8 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
     rebuilt = ("model_config", "batchnorm_folded", "current_frame_head", "int8_source_sha256")
     extra = {k: v for k, v in start_meta.extra.items() if k not in rebuilt}
     names = ", ".join(p.name for p in files)
-    extra |= {"adapted_from": Path(source).name, "adapt_steps": str(steps), "adapt_inputs": str(len(files)),
+    extra |= {"model_name": output.stem,  # not the start model's: that is adapted_from
+              "adapted_from": Path(source).name, "adapt_steps": str(steps), "adapt_inputs": str(len(files)),
               "adapted_on": names if len(names) <= 2000 else names[:1997] + "...",
               "adapt_minutes": f"{o.minutes:g}", "adapt_teacher": o.teacher,
               "adapt_teacher_smooth_frames": f"{o.teacher_smooth_frames:g}",

@@ -39,6 +39,7 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     # self-describing: what it was adapted from and on
     meta = metadata.read_onnx_metadata(out)
     assert meta.model_kind.endswith("+adapted") and meta.extra["adapted_from"] == DEFAULT_MODEL.name
+    assert meta.extra["model_name"] == "adapted"  # it kept the start model's name
     assert CLIP.removesuffix(".mp4") in meta.extra["adapted_on"] and "adapted (2D only)" in meta.training_data
     assert (tmp_path / "adapted.int8.onnx").is_file() and (tmp_path / "adapted.adapt.npz").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
