@@ -24,6 +24,8 @@ _FPS_RANGE = (0.1, 1000.0)
 MAX_PIXELS = 1e7
 #: fx, fy accepted, in pixels (1 allows keypoints already in normalised units with fx = fy = 1).
 _FOCAL_RANGE = (1e-3, 1e7)
+#: The most an input's arrays may hold, unpacked: ten hours at 60 fps in float64 is 0.6 GB.
+MAX_UNPACKED_BYTES = 2 << 30
 
 
 def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
@@ -48,6 +50,7 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
         # numpy would call it "pickled data" and suggest loading it unsafely: it is only not an .npz
         raise LiftInputError(f"{path} is not an .npz (numpy's zip of named arrays); save the input with "
                              "numpy.savez(path, keypoints_2d=..., intrinsics=..., fps=...)")  # fmt: skip
+    _check_unpacked_size(path)
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):
@@ -57,6 +60,9 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
             arrays = {name: data[name] for name in data.files}
     except LiftInputError:
         raise
+    except MemoryError as exc:  # a header that declares more than the file holds
+        raise LiftInputError(f"cannot read {path} as .npz: an array's header declares more than fits in memory; "
+                             "the file is damaged: save it again with numpy.savez") from exc  # fmt: skip
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         # numpy's own words for an empty, truncated or pickled file, on one line
         reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -97,8 +103,25 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
     return keypoints, confidence, intrinsics, fps
 
 
-def _numbers(path: Path, name: str, array: np.ndarray) -> np.ndarray:
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse a zip whose members unpack to more than :data:`MAX_UNPACKED_BYTES` (a compressed
+    file of zeros can declare terabytes) before numpy allocates them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # not a readable zip: np.load says why, below
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise LiftInputError(f"{path} unpacks to {unpacked / 2**20:,.0f} MiB, more than the "
+                             f"{MAX_UNPACKED_BYTES / 2**20:,.0f} MiB a 2D input may hold: split the sequence into "
+                             "several files")  # fmt: skip
+
+
+def _numbers(path: Path, name: str, array: object) -> np.ndarray:
     """``array`` as float64, or :class:`LiftInputError` when it does not hold plain numbers."""
+    if not isinstance(array, np.ndarray):  # a zip member that is no .npy: numpy hands back its bytes
+        raise LiftInputError(f"{path}: {name} is not a numpy array (a file in the zip numpy did not write); save "
+                             "the input with numpy.savez")  # fmt: skip
     if array.dtype.kind not in "iuf":
         raise LiftInputError(f"{path}: {name} must hold numbers, got an array of {array.dtype.name}")
     with np.errstate(over="ignore"):  # float128 beyond float64 becomes inf, refused or unused later

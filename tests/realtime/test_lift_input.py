@@ -10,6 +10,7 @@ import json
 import resource
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,17 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
     elif kind == ".npy":
         path = folder / "in.npy"
         np.save(path, np.load(good)["keypoints_2d"])
+    elif kind == "member not .npy":  # numpy hands back the member's bytes
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("keypoints_2d.npy", b"garbage")
+            archive.writestr("intrinsics.npy", b"garbage")
+    elif kind == "header too large":  # declares 10^12 frames, holds a few bytes
+        header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 17, 2), }"
+        data = b"\x93NUMPY\x01\x00" + len(header.ljust(118) + "\n").to_bytes(2, "little") + \
+            (header.ljust(118) + "\n").encode() + bytes(64)  # fmt: skip
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("keypoints_2d.npy", data)
+            archive.writestr("intrinsics.npy", data)
     return path
 
 
@@ -106,12 +118,24 @@ def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays
 @pytest.mark.parametrize(
     ("kind", "message"),
     [("empty file", "(No data left in file)"), ("truncated", "File is not a zip file"), (".npy", "holds one array"),
-     ("text", "is not an .npz (numpy's zip of named arrays)")],
+     ("text", "is not an .npz (numpy's zip of named arrays)"),
+     ("member not .npy", "keypoints_2d is not a numpy array"),  # AttributeError, exit 1
+     ("header too large", "an array's header declares more than fits in memory")],  # MemoryError, exit 1
 )
 def test_unreadable_files_are_one_line(tmp_path, squats_2d, kind, message) -> None:
     good = tmp_path / "good.npz"
     np.savez(good, keypoints_2d=squats_2d, intrinsics=INTRINSICS)
     _assert_refused(*_lift(_corrupt(kind, good, tmp_path), tmp_path / "out.npz"), message, tmp_path)
+
+
+def test_an_input_that_unpacks_to_too_much_is_refused_before_loading(tmp_path, monkeypatch) -> None:
+    """A compressed file of zeros can declare terabytes: refused from the zip's directory."""
+    from posecast.engines import lift_input
+
+    np.savez_compressed(tmp_path / "in.npz", keypoints_2d=np.zeros((20_000, 17, 2)), intrinsics=INTRINSICS)
+    monkeypatch.setattr(lift_input, "MAX_UNPACKED_BYTES", 1 << 20)  # 5.4 MB unpacked, 1 MB allowed
+    message = "unpacks to 5 MiB, more than the 1 MiB a 2D input may hold"
+    _assert_refused(*_lift(tmp_path / "in.npz", tmp_path / "out.npz"), message, tmp_path)
 
 
 @pytest.mark.parametrize("height", ["nan", "-1.7", "0", "inf"])
