@@ -20,8 +20,9 @@ from types import ModuleType
 
 from ...calibration import load_intrinsics
 from ...engines.cli_args import output_file
-from ...engines.fileio import atomic_write, check_outputs
+from ...engines.fileio import atomic_write, check_outputs, output_file_problem
 from ...engines.install import install_hint
+from ...engines.runtime.base import WEIGHTS_DIR
 from ...engines.runtime.quantize import int8_sibling
 from ..detectors.mediapipe import MediaPipeDetector
 from ..errors import OptionsError
@@ -95,16 +96,28 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise OptionsError(f"--minutes must be more than 0 and at most {MAX_MINUTES}, got {args.minutes:g}")
     if args.steps < 0:
         raise OptionsError(f"--steps must be a number of steps, at least 1 (or 0: --minutes alone), got {args.steps}")
-    if args.seed < 0:
-        raise OptionsError(f"--seed must be a whole number, 0 or more, got {args.seed}")
+    if not 0 <= args.seed < 2**32:  # numpy's and torch's seeds
+        raise OptionsError(f"--seed must be a whole number from 0 to {2**32 - 1}, got {args.seed}")
     if not 1 <= args.threads <= (os.cpu_count() or 1) * 4:
         raise OptionsError(f"--threads must be from 1 to {(os.cpu_count() or 1) * 4}, got {args.threads}")
     output = args.output
     if output.suffix.lower() != ".onnx":
         raise OptionsError(f"--output must name an .onnx file (e.g. adapted.onnx), got {output}")
+    if _inside(output, WEIGHTS_DIR):  # the shipped models: another model's files would be replaced
+        raise OptionsError(f"--output {output} is in posecast's own weights folder {WEIGHTS_DIR}: write the adapted "
+                           "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip
     check_outputs({"--output": output, "--report": args.report})
-    if args.save_2d is not None and not args.save_2d.is_dir():
-        raise OptionsError(f"--save-2d {args.save_2d} is not a folder: create it first")
+    if args.save_2d is not None:
+        if not args.save_2d.is_dir():
+            raise OptionsError(f"--save-2d {args.save_2d} is not a folder: create it first")
+        problem = output_file_problem(args.save_2d / "probe_2d.npz")
+        if problem is not None:
+            raise OptionsError(f"cannot write the 2D into --save-2d {args.save_2d}: {problem}; pass a writable folder")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (existing or not) lies in ``folder`` (links resolved)."""
+    return folder.resolve() in path.resolve().parents
 
 
 def check_start_kept(output: Path, report: Path | None, model: Path,

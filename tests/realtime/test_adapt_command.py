@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import metadata
-from posecast.engines.runtime.base import DEFAULT_MODEL
+from posecast.engines.runtime.base import DEFAULT_MODEL, WEIGHTS_DIR
 from posecast.realtime.cli import main
 
 CLIP = "dance_576.mp4"
@@ -88,7 +88,10 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("report", "cannot write --report /proc/r.json: folder /proc "),
         ("minutes", "--minutes must be more than 0 and at most 1440, got 0"),
         ("steps", "--steps must be a number of steps, at least 1 (or 0: --minutes alone), got -5"),
-        ("seed", "--seed must be a whole number, 0 or more, got -1"),
+        ("seed", "--seed must be a whole number from 0 to 4294967295, got -1"),
+        ("huge-seed", "--seed must be a whole number from 0 to 4294967295, got 99999999999999999999"),  # a traceback
+        ("shipped", "is in posecast's own weights folder"),  # it replaced a shipped model's three files, exit 0
+        ("save-2d-read-only", "cannot write the 2D into --save-2d /proc: folder /proc "),
         ("hfov", "hfov must be between 10 and 170 degrees, got 500"),
         ("bad-npz", "keypoints_2d must be (F, 17, 2)"),
         ("no-person", "no person was seen in any frame"),
@@ -108,6 +111,9 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "minutes": [str(good), "--output", str(out), "--minutes", "0"],
         "steps": [str(good), "--output", str(out), "--steps", "-5"],
         "seed": [str(good), "--output", str(out), "--seed", "-1"],
+        "huge-seed": [str(good), "--output", str(out), "--seed", "99999999999999999999"],
+        "shipped": [str(good), "--output", str(WEIGHTS_DIR / "posecast_lifter.onnx")],
+        "save-2d-read-only": [str(good), "--output", str(out), "--save-2d", "/proc"],
         "hfov": [str(good), "--output", str(out), "--hfov", "500"],
         "bad-npz": [str(tmp_path / "bad.npz"), "--output", str(out)],
         "no-person": [str(_lift_npz(tmp_path / "empty.npz", confidence=0.0)), "--output", str(out)],
