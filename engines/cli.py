@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     bench.add_argument("--batch", default="1,4,16", help="comma-separated batch sizes (default 1,4,16)")
     bench.add_argument("--iters", type=int, default=200, help="timed calls per batch size")
     bench.add_argument("--warmup", type=int, default=20, help="untimed calls first")
-    bench.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    bench.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads, 1 to 4 per core")
     bench.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                        help="onnxruntime: the INT8 quantised copy (default: as `posecast run`, i.e. when the "
                             "model ships with one)")  # fmt: skip

@@ -364,6 +364,8 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
           "-o", "{tmp}/c.yaml"], "--min-sharpness must be 0 or more"),
         (["engines", "bench", "--iters", "0"], "--iters must be 1 or more and --warmup 0 or more, got 0 and 20"),
         (["engines", "bench", "--batch", "1,,4"], "--batch must be comma-separated integers from 1 to 1024"),
+        (["engines", "bench", "--threads", "100000"], "--threads (onnxruntime's threads) must be from 1 to"),  # 17 GB
+        (["engines", "bench", "--threads", "0"], "--threads (onnxruntime's threads) must be from 1 to"),
         (["engines", "bench", "--json", "{tmp}"], "cannot write --json"),
         (["engines", "build", "--max-batch", "-1"], "--max-batch must be 1 or more, got -1"),
         (["bench", "--pace", "-30"], "--pace must be 0 (none) or from 1 to 240 frames per second, got -30"),
