@@ -20,8 +20,10 @@ import logging
 import os
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
+from ...engines.fileio import output_file_problem
 from ...engines.runtime import BACKENDS
 from ..benchmark import (
     BenchConfig,
@@ -111,8 +113,17 @@ def _check_output(folder: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise OptionsError(f"--output {folder}: {existing} is a file, not a folder: pass --output DIR")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OptionsError(f"cannot write to {existing} (for --output {folder}): pass --output DIR")
+    # tried, not judged from permission bits (as root they say nothing about /sys or /proc)
+    try:
+        if existing == folder:
+            problem = output_file_problem(folder / "bench.json")
+        else:
+            os.rmdir(tempfile.mkdtemp(dir=existing))  # the folders to come can be made here
+            problem = None
+    except OSError as exc:
+        problem = f"{existing} takes no new folder ({exc.strerror})"
+    if problem is not None:
+        raise OptionsError(f"cannot write to {existing} (for --output {folder}): {problem}; pass --output DIR")
 
 
 def _missing_folders(folder: Path) -> list[Path]:
