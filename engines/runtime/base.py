@@ -142,7 +142,6 @@ def resolve_model(model: str | Path | None) -> Path:
     path = Path(model)
     if not path.is_file():
         names = ", ".join(MODELS)
-        raise ModelError(
-            f"model file not found: {path}; pass an exported posecast .onnx or a shipped model's name ({names})"
-        )
+        problem = "model file not found" if not path.exists() else "model is not a regular file (a folder or a device)"
+        raise ModelError(f"{problem}: {path}; pass an exported posecast .onnx or a shipped model's name ({names})")
     return path

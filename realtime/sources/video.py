@@ -53,8 +53,9 @@ class VideoFileSource(FileSource):
 
     def open(self) -> None:
         if not self.path.is_file():
+            problem = "does not exist" if not self.path.exists() else "is not a regular file (a device or a pipe)"
             raise SourceError(
-                f"video file {self.path} does not exist: pass an existing video, a folder of images or a camera index"
+                f"video file {self.path} {problem}: pass an existing video, a folder of images or a camera index"
             )
         capture = cv2.VideoCapture(str(self.path))
         ok, image = capture.read() if capture.isOpened() else (False, None)
