@@ -49,10 +49,12 @@ def lift_file(
     joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options)
     posed = np.isfinite(joints).all(axis=(1, 2))
     if not posed.any():
+        people = int(valid.sum())
+        model = f", or the model {lifter.model_path} gives no usable 3D" if lifter.model_path and people else ""
         raise SourceError(
-            f"no frame of {input_path} gave a plausible pose ({len(keypoints)} frames, {int((~valid).sum())} without "
-            "a person): expected keypoints_2d in pixels, in posecast joint order, seen by a camera with these "
-            "intrinsics; nothing written"
+            f"no frame of {input_path} gave a plausible pose ({len(keypoints)} frames, {len(keypoints) - people} "
+            "without a person): expected keypoints_2d in pixels, in posecast joint order, seen by a camera with these "
+            f"intrinsics{model}; nothing written"
         )
     arrays = {
         "joints_3d": joints.astype(np.float32),

@@ -287,3 +287,21 @@ def test_keypoints_all_on_one_point_are_no_person(squats_2d) -> None:
     assert not posed_frames(np.zeros_like(squats_2d), seen).any()
     assert not posed_frames(np.full_like(squats_2d, 412.0), seen).any()
     assert posed_frames(squats_2d, seen).all() and posed_frames(squats_2d / 2000.0, seen).all()
+
+
+def test_a_model_that_gives_no_usable_3d_is_named(tmp_path, squats_2d) -> None:
+    """A model whose weights are NaN: the error blamed the input alone ("expected keypoints_2d in pixels")."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+    from posecast.engines.runtime.base import DEFAULT_MODEL
+
+    proto = onnx.load(str(DEFAULT_MODEL))
+    for tensor in proto.graph.initializer:
+        values = numpy_helper.to_array(tensor)
+        if values.dtype.kind == "f":
+            tensor.CopyFrom(numpy_helper.from_array(np.full_like(values, np.nan), tensor.name))
+    model = tmp_path / "broken.onnx"
+    model.write_bytes(proto.SerializeToString())
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d[:30], intrinsics=INTRINSICS, fps=5.0)
+    code, err = _lift(tmp_path / "in.npz", tmp_path / "out.npz", "--model", str(model), "--no-int8")
+    _assert_refused(code, err, f"or the model {model} gives no usable 3D", tmp_path)
