@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from ..engines.errors import PosecastError
 from ..engines.fileio import point_at_devnull
 from .commands import register_all
-from .help import PosecastParser, package_version
+from .help import PosecastParser, package_version, subcommands
 
 log = logging.getLogger("posecast")
 
@@ -69,13 +69,11 @@ VERBOSE_HELP = "debug logs, other libraries' log lines and native library output
 def _verbose_anywhere(parser: argparse.ArgumentParser) -> None:
     """``-v`` after the command too (``posecast run ... -v``), as users type it: every
     subcommand takes it; unless given there, the top level's value stands."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for command in {id(p): p for p in action.choices.values()}.values():
-                if "--verbose" not in command._option_string_actions:
-                    command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                                         help=VERBOSE_HELP)  # fmt: skip
-                _verbose_anywhere(command)
+    commands = subcommands(parser)
+    for command in {id(p): p for p in commands.choices.values()}.values() if commands else ():  # aliases once
+        if "--verbose" not in command._option_string_actions:
+            command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+        _verbose_anywhere(command)
 
 
 def configure_logging(verbose: bool) -> None:

@@ -54,12 +54,18 @@ class PosecastParser(argparse.ArgumentParser):
     def _command_parser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
         """The innermost sub-command's parser that ``parsed`` went through."""
         parser: argparse.ArgumentParser = self
-        while True:
-            commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-            chosen = getattr(parsed, commands[0].dest, None) if commands else None
-            if chosen not in (commands[0].choices if commands else {}):
-                return parser
-            parser = commands[0].choices[chosen]
+        while (commands := subcommands(parser)) is not None:
+            chosen = getattr(parsed, commands.dest, None)
+            if chosen not in commands.choices:
+                break
+            parser = commands.choices[chosen]
+        return parser
+
+
+def subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+    """``parser``'s sub-commands (``choices``: name → parser, aliases included; ``dest``: where the
+    chosen name goes), or ``None`` for a command without any. argparse has no public accessor."""
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
 
 
 def package_version() -> str:
