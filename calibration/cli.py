@@ -20,6 +20,9 @@ from .io import check_writable, save_intrinsics
 
 log = logging.getLogger(__name__)
 
+#: ``--min-views`` and ``--views`` when not given
+MIN_VIEWS, LIVE_VIEWS = 10, 20
+
 
 def _min_views(text: str) -> int:
     """``--min-views``: a whole number, 3 or more (OpenCV's calibration needs at least 3 views)."""
@@ -61,13 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
                         help=f"ChArUco ArUco dictionary ({DEFAULT_DICTIONARY})")  # fmt: skip
     camera.add_argument("--legacy-charuco", action="store_true", help="ChArUco board made before OpenCV 4.6")
     camera.add_argument("--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera")
-    camera.add_argument("--min-views", type=_min_views, default=10, help="good views needed, 3 or more (10)")
-    camera.add_argument("--views", type=int, default=20, help="live: views to collect (20)")
+    # defaults None (the value in the help): --hfov refuses them only when given
+    camera.add_argument("--min-views", type=_min_views, help=f"good views needed, 3 or more (default: {MIN_VIEWS})")
+    camera.add_argument("--views", type=int, help=f"live: views to collect (default: {LIVE_VIEWS})")
     camera.add_argument(
         "--min-sharpness",
         type=float,  # CalibrationOptions refuses NaN, inf and negatives
-        default=DEFAULT_MIN_SHARPNESS,
-        help=f"skip images with a Laplacian variance below this ({DEFAULT_MIN_SHARPNESS:g})",
+        help=f"skip images with a Laplacian variance below this (default: {DEFAULT_MIN_SHARPNESS:g})",
     )
     camera.add_argument("--fix-k3", action="store_true", help="estimate k1 k2 p1 p2 only (few views, narrow lens)")
     camera.add_argument("--no-window", action="store_true", help="live: log progress instead of showing it")
@@ -79,19 +82,23 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
 
 def calibrate_camera(args: argparse.Namespace) -> int:
     output = check_writable(args.output)
+    _check_unused_options(args)
+    min_views = MIN_VIEWS if args.min_views is None else args.min_views
+    min_sharpness = DEFAULT_MIN_SHARPNESS if args.min_sharpness is None else args.min_sharpness
     if args.hfov is not None:
         if not args.size:
             raise CalibrationError("--hfov needs the frame size: add --size WxH (e.g. --size 1280x720)")
         intrinsics = CameraIntrinsics.from_hfov(args.hfov, *_parse_size(args.size))
     else:
         board = _board(args)
-        options = CalibrationOptions(min_views=args.min_views, fix_k3=args.fix_k3, min_sharpness=args.min_sharpness)
+        options = CalibrationOptions(min_views=min_views, fix_k3=args.fix_k3, min_sharpness=min_sharpness)
         if args.images is not None:
             result = calibrate_image_dir(args.images, board, options)
         else:
             from .live import LiveOptions, calibrate_live
 
-            live = LiveOptions(target_views=max(args.views, args.min_views), min_sharpness=args.min_sharpness)
+            views = LIVE_VIEWS if args.views is None else args.views
+            live = LiveOptions(target_views=max(views, min_views), min_sharpness=min_sharpness)
             size = _parse_size(args.size) if args.size else None
             result = calibrate_live(args.camera, board, live, options, size, False if args.no_window else None)
         intrinsics = result.intrinsics
@@ -112,6 +119,34 @@ def calibrate_camera(args: argparse.Namespace) -> int:
         intrinsics.source,
     )
     return 0
+
+
+def _check_unused_options(args: argparse.Namespace) -> None:
+    """Refuse an option the chosen source would silently ignore: the board's and the measurement's
+    with --hfov (no board, nothing measured), the live camera's with --images."""
+    board = [o for o, given in (("--board", args.board is not None), ("--square", args.square is not None),
+                                ("--charuco", args.charuco), ("--marker", args.marker is not None),
+                                ("--legacy-charuco", args.legacy_charuco),
+                                ("--dictionary", args.dictionary != DEFAULT_DICTIONARY)) if given]  # fmt: skip
+    measuring = [o for o, given in (("--min-views", args.min_views is not None), ("--views", args.views is not None),
+                                    ("--min-sharpness", args.min_sharpness is not None), ("--fix-k3", args.fix_k3),
+                                    ("--no-window", args.no_window)) if given]  # fmt: skip
+    if args.hfov is not None and board:
+        raise CalibrationError(f"--hfov assumes no board, so {_listed(board)} would be ignored: pass either --hfov "
+                               "and --size, or --images/--camera with --board and --square")  # fmt: skip
+    if args.hfov is not None and measuring:
+        them = "it" if len(measuring) == 1 else "them"
+        raise CalibrationError(f"--hfov measures nothing, so {_listed(measuring)} would be ignored: leave {them} "
+                               "out, or calibrate with --images/--camera")  # fmt: skip
+    live_only = [o for o, given in (("--views", args.views is not None), ("--no-window", args.no_window),
+                                    ("--size", args.size is not None)) if given]  # fmt: skip
+    if args.images is not None and live_only:
+        raise CalibrationError(f"{_listed(live_only)} would be ignored with --images (for a live camera, --camera): "
+                               f"leave {'it' if len(live_only) == 1 else 'them'} out")  # fmt: skip
+
+
+def _listed(options: list[str]) -> str:
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} and {options[-1]}"
 
 
 def _board(args: argparse.Namespace) -> BoardSpec:

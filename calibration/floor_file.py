@@ -47,5 +47,5 @@ def load_floor(path: str | Path) -> Floor:
         tilt = finite_number("tilt_deg", data["tilt_deg"])
         roll = finite_number("roll_deg", data.get("roll_deg", 0.0))
         floor = floor_from_camera_pose(height, tilt, roll)
-    source = _text(data, "source") or str(path)
+        source = _text(data, "source") or str(path)
     return Floor(floor.up_cam, floor.level_m, None, f"calibrated ({source})")

@@ -10,6 +10,8 @@ no calibration exists, is derived from an assumed horizontal field of view.
 from __future__ import annotations
 
 import math
+import re
+import reprlib
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -258,16 +260,67 @@ class CameraIntrinsics:
         return out.reshape(points.shape)
 
 
+#: How a value read from a file is shown in a message: short (a file's value may be a megabyte of
+#: text, a 4000-digit number or, through YAML aliases, a list of billions of items), on one line
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxlong, _SHOWN.maxother = 2, 40, 40, 40
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 4
+#: the longest :func:`shown` text
+MAX_SHOWN_CHARS = 120
+
+
+def shown(value: object) -> str:
+    """``value`` for a one-line message: its ``repr``, shortened (``'abc...xyz'``, ``[1, 2, 3, 4, ...]``),
+    at most :data:`MAX_SHOWN_CHARS` characters whatever its size or nesting. Use it for every value
+    a file holds that goes into a message (never ``{value!r}``: that formats all of it)."""
+    try:
+        text = _SHOWN.repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is named by its type
+        text = f"a {type(value).__name__}"
+    text = " ".join(text.split())  # repr escapes line breaks in text; an odd object's repr may not
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 3] + "..."
+
+
+#: YAML 1.1 (PyYAML) reads a number with an exponent as one only with a dot and a signed exponent
+_EXPONENT_WITHOUT_DOT = re.compile(r"[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+")
+
+
+def number_text_hint(value: object) -> str:
+    """For text that reads as a finite number (``'500'``, ``'5e2'``): ``"; ..."`` saying how to write
+    it as a number; otherwise ``""``. (PyYAML reads ``5e2`` and ``1e300`` as text: YAML 1.1 numbers
+    need a dot, ``5.0e+2``.)"""
+    if not isinstance(value, str) or len(value) > 64:
+        return ""
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if re.fullmatch(r"[-+]?[0-9]+", text):
+        written = str(int(text))
+    else:
+        written = repr(number)
+        if "e" in written and "." not in written:  # 1e+300 is text to YAML too: 1.0e+300
+            mantissa, exponent = written.split("e")
+            written = f"{mantissa}.0e{exponent}"
+    if _EXPONENT_WITHOUT_DOT.fullmatch(text):
+        return f"; YAML reads {text} (an exponent without a dot) as text: write {written}"
+    return f"; it is text: write {written}, without quotes"
+
+
 def finite_number(name: str, value: object) -> float:
-    """``value`` as a finite float, or :class:`CalibrationError` naming ``name``."""
+    """``value`` as a finite float, or :class:`CalibrationError` naming ``name`` (and, for text that
+    reads as a number, how to write it as one)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise CalibrationError(f"{name} is {value!r}, expected a number")
+        raise CalibrationError(f"{name} is {shown(value)}, expected a number{number_text_hint(value)}")
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise CalibrationError(f"{name} is {value!r}, expected a finite number")
+        raise CalibrationError(f"{name} is {shown(value)}, expected a finite number")
     return number
 
 
@@ -277,9 +330,9 @@ def _whole_px(name: str, value: object) -> int:
     try:
         number = finite_number(name, value)
     except CalibrationError:
-        raise CalibrationError(f"image {name} is {value!r}, {expected}") from None
+        raise CalibrationError(f"image {name} is {shown(value)}, {expected}{number_text_hint(value)}") from None
     if not (number.is_integer() and 1 <= number <= MAX_IMAGE_SIDE_PX):
-        raise CalibrationError(f"image {name} is {value!r}, {expected}")
+        raise CalibrationError(f"image {name} is {shown(value)}, {expected}")
     return int(number)
 
 

@@ -2,6 +2,10 @@
 
 Both files start with ``format`` (what the file is) and ``version`` (of that format); a loader
 refuses another format or a newer version. Unknown keys are ignored. Dates are ISO 8601 UTC.
+Only a regular file of at most :data:`MAX_FILE_BYTES` is read (not a folder, a named pipe or a
+device); YAML aliases (``*name``), keys given twice and nesting deeper than :data:`MAX_DEPTH` are
+refused, and so is a YAML file of more than :data:`MAX_VALUES` values (posecast never writes any of
+these; aliases can expand a few hundred bytes into billions of values).
 
 Camera intrinsics (``posecast calibrate camera --output camera.yaml``)::
 
@@ -48,6 +52,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -57,7 +63,7 @@ import yaml
 from ..engines import skeleton
 from ..engines.fileio import atomic_write, output_file_problem, same_file
 from .errors import CalibrationError
-from .intrinsics import CameraIntrinsics, finite_number
+from .intrinsics import CameraIntrinsics, finite_number, number_text_hint, shown
 from .subject import SubjectProfile
 
 CAMERA_FORMAT = "posecast-camera"
@@ -68,6 +74,11 @@ _CAMERA_FIELDS = ("width", "height", "fx", "fy", "cx", "cy")
 MAX_BONE_DEVIATION = 0.5
 #: larger files are refused before parsing (a calibration file is a few hundred bytes)
 MAX_FILE_BYTES = 1 << 20
+#: deepest nesting of lists and mappings read (a subject file nests 2 deep)
+MAX_DEPTH = 16
+#: most values (keys included) a YAML file may hold (a subject file holds about 60): PyYAML reads
+#: about 30 000 a second, a megabyte of them would take half a minute
+MAX_VALUES = 2000
 
 
 def save_intrinsics(intrinsics: CameraIntrinsics, path: str | Path) -> Path:
@@ -88,7 +99,9 @@ def load_intrinsics(path: str | Path) -> CameraIntrinsics:
         raise CalibrationError(f"{where} lacks {', '.join(missing)}; expected keys {list(_CAMERA_FIELDS)}")
     distortion = [] if data.get("distortion") is None else data["distortion"]
     if not isinstance(distortion, list):
-        raise CalibrationError(f"{where}: distortion is {distortion!r}, expected a list like [k1, k2, p1, p2] or []")
+        raise CalibrationError(
+            f"{where}: distortion is {shown(distortion)}, expected a list like [k1, k2, p1, p2] or []"
+        )
     with _in_file(where):
         return CameraIntrinsics(
             **{k: data[k] for k in _CAMERA_FIELDS},
@@ -124,7 +137,7 @@ def load_subject(path: str | Path) -> SubjectProfile:
         lengths = tuple(finite_number(f"bone_lengths_m.{name}", bones[name]) for name in skeleton.BONE_NAMES)
         frames_used = data.get("frames_used") or 0
         if isinstance(frames_used, bool) or not isinstance(frames_used, int) or not 0 <= frames_used <= 10**9:
-            raise CalibrationError(f"frames_used is {frames_used!r}, expected a whole number of frames in 0..10^9")
+            raise CalibrationError(f"frames_used is {shown(frames_used)}, expected a whole number of frames in 0..10^9")
         profile = SubjectProfile(
             height_m=height_m,
             bone_lengths_m=lengths,
@@ -144,7 +157,11 @@ def _bone_names(name: str, value: object) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CalibrationError(f"{name} is {value!r}, expected a list of bone names like [pelvis-r_hip]")
+        raise CalibrationError(f"{name} is {shown(value)}, expected a list of bone names like [pelvis-r_hip]")
+    unknown = [v for v in value if v not in skeleton.BONE_NAMES]
+    if unknown:  # named here, shortened (SubjectProfile would list them all)
+        raise CalibrationError(f"{name} names unknown bones {shown(unknown)}; expected names of the bones in "
+                               f"bone_lengths_m (e.g. {skeleton.BONE_NAMES[0]})")  # fmt: skip
     return tuple(value)
 
 
@@ -175,7 +192,7 @@ def _flag(data: dict[str, Any], name: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise CalibrationError(f"{name} is {value!r}, expected true or false")
+        raise CalibrationError(f"{name} is {shown(value)}, expected true or false")
     return value
 
 
@@ -231,11 +248,97 @@ def _write(path: str | Path, data: dict[str, Any]) -> Path:
     return path
 
 
+class _Refused(yaml.YAMLError):
+    """Valid YAML that a calibration file has no use for (an alias, a key given twice, deep nesting)."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (``*name``: a few nested ones expand a few hundred bytes
+    into billions of values, the "billion laughs"), keys given twice (the last would silently win),
+    nesting deeper than :data:`MAX_DEPTH` (Python's recursion limit otherwise, after seconds) or more
+    than :data:`MAX_VALUES` values (seconds to read each 100 KB otherwise)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = self._values = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(f"uses the YAML alias *{shown(event.anchor)[1:-1]} ({_line(event.start_mark)}); calibration "
+                           "files hold plain values: write the value itself there")  # fmt: skip
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise _Refused(f"holds more than {MAX_VALUES} values ({_line(self.peek_event().start_mark)}); a "
+                           "calibration file holds under 100")  # fmt: skip
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(f"nests lists or mappings more than {MAX_DEPTH} deep ({_line(self.peek_event().start_mark)})"
+                           "; a calibration file nests at most 2")  # fmt: skip
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            with contextlib.suppress(TypeError):  # an unhashable key: SafeLoader's own error follows
+                if key in seen:
+                    raise _Refused(f"gives the key {shown(key)} twice ({_line(key_node.start_mark)}); keep one")
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _line(mark: yaml.Mark | None) -> str:
+    return "" if mark is None else f"line {mark.line + 1}"
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (the last would silently win)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"the key {shown(key)} is given twice; keep one")
+        data[key] = value
+    return data
+
+
+#: what a path that is not a regular file is, for the message
+_NOT_A_FILE = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))  # fmt: skip
+
+
+def _not_a_file(path: Path, mode: int, expected_format: str) -> CalibrationError | None:
+    """The error for a path that is not a regular file (reading a named pipe would wait forever)."""
+    if stat.S_ISREG(mode):
+        return None
+    what = next((name for test, name in _NOT_A_FILE if test(mode)), "not a regular file")
+    kind = expected_format.removeprefix("posecast-")
+    return CalibrationError(f"calibration file {path} is {what}, not a file; pass a {kind} file (.yaml, .yml or "
+                            f".json) written by posecast calibrate {kind} --output FILE")  # fmt: skip
+
+
 def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
     path = Path(path)
-    suffix = _suffix(path)
     try:
-        with open(path, "rb") as handle:
+        mode = path.stat().st_mode
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) else "the path holds a NUL character"
+        raise CalibrationError(f"cannot read calibration file {path}: {reason}") from None
+    problem = _not_a_file(path, mode, expected_format)
+    if problem is not None:
+        raise problem
+    suffix = _suffix(path)
+    try:  # without blocking: a named pipe put there since the check above would wait forever
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as handle:
+            problem = _not_a_file(path, os.fstat(handle.fileno()).st_mode, expected_format)
+            if problem is not None:
+                raise problem
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise CalibrationError(f"cannot read calibration file {path}: {exc.strerror}") from None
@@ -244,19 +347,30 @@ def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
                                "a camera or subject file is a few hundred bytes")  # fmt: skip
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        if suffix == ".json":
+            data = json.loads(text, object_pairs_hook=_json_object)
+        else:
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except _Refused as exc:
+        raise CalibrationError(f"calibration file {path} {exc}") from None
     except (ValueError, yaml.YAMLError, RecursionError) as exc:  # also bad UTF-8, dates, huge numbers
         where = " ".join(str(exc).split())[:200]
         raise CalibrationError(f"calibration file {path} is not valid {suffix[1:].upper()}: {where}") from None
     if not isinstance(data, dict):
         raise CalibrationError(f"calibration file {path} should hold a mapping of keys, found {type(data).__name__}")
     found = data.get("format", expected_format)
+    if not isinstance(found, str):
+        raise CalibrationError(f"{path}: format is {shown(found)}, expected {expected_format!r}")
     if found != expected_format:
-        raise CalibrationError(f"{path} is a {found!r} file, expected {expected_format!r}")
+        raise CalibrationError(f"{path} is a {shown(found)} file, expected {expected_format!r}")
     version = data.get("version", VERSION)
-    if isinstance(version, bool) or not isinstance(version, int) or version > VERSION:
-        # repr: a version that is text may hold a line break, and the error stays one line
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        # shown: a version that is text may hold a line break (or be a megabyte long), the error stays one line
+        expected = "1" if VERSION == 1 else f"a whole number 1..{VERSION}"
+        raise CalibrationError(f"{path} has format version {shown(version)}, expected {expected}"
+                               f"{number_text_hint(version)}")  # fmt: skip
+    if version > VERSION:
         raise CalibrationError(
-            f"{path} has format version {version!r}, this posecast reads up to {VERSION}; upgrade posecast"
+            f"{path} has format version {shown(version)}, this posecast reads up to {VERSION}; upgrade posecast"
         )
     return data

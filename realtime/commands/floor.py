@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...calibration import DEFAULT_HFOV_DEG
 from ...calibration import floor as fl
 from ...calibration.errors import CalibrationError
 from ...calibration.floor_file import save_floor
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Where the floor file goes without -o (never over an existing one)
 DEFAULT_OUTPUT = Path("floor.yaml")
+#: How long the floor is measured without --seconds
+DEFAULT_SECONDS = 3.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,8 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="the camera's roll, degrees (default 0)")  # fmt: skip
     measured = parser.add_argument_group("measured from the feet (someone stands and steps around, feet in view)")
     measured.add_argument("--source", help="camera index, video file or image folder (default 0)")
-    measured.add_argument("--seconds", type=float, default=3.0,  # check_observe_seconds: its range, NaN, inf
-                          help="how long to observe (default 3 s)")  # fmt: skip
+    # default None (DEFAULT_SECONDS): --camera-height refuses it only when given
+    measured.add_argument("--seconds", type=float,  # check_observe_seconds: its range, NaN, inf
+                          help=f"how long to observe (default {DEFAULT_SECONDS:g} s)")  # fmt: skip
     measured.add_argument("--subject-height", "--height", dest="height", type=positive_float("metres", "1.70"),
                           metavar="M", help="the subject's height in metres (default 1.70, assumed); "
                           "alias --height")  # fmt: skip
@@ -69,12 +73,20 @@ def calibrate_floor(args: argparse.Namespace) -> int:
     if args.camera_height is not None and args.source is not None:
         raise CalibrationError("pass either --camera-height (and --tilt, --roll) or --source to measure from the "
                                "feet, not both")  # fmt: skip
+    measuring = measuring_options(args)
+    if args.camera_height is not None and measuring:
+        listed = measuring[0] if len(measuring) == 1 else f"{', '.join(measuring[:-1])} and {measuring[-1]}"
+        them = "it" if len(measuring) == 1 else "them"
+        raise CalibrationError(f"--camera-height gives the floor, so {listed} (for measuring it from the feet) would "
+                               f"be ignored: pass either --camera-height (and --tilt, --roll) or --source with {them}, "
+                               "not both")  # fmt: skip
     if args.camera_height is not None:
         tilt, roll = args.tilt or 0.0, args.roll or 0.0
         floor = fl.floor_from_camera_pose(args.camera_height, tilt, roll)
         source = f"given: camera {args.camera_height:g} m above the floor, tilt {tilt:g}, roll {roll:g} deg"
     else:
         args.source = "0" if args.source is None else args.source
+        args.seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
         check_observe_seconds(args.seconds)
         feet = FeetCollector()
         run_pipeline(args, args.source, [feet], lambda src: int(args.seconds * (src.source_fps or 30.0)))
@@ -83,6 +95,22 @@ def calibrate_floor(args: argparse.Namespace) -> int:
     log.info("floor: camera %.2f m above it, tilt %.1f deg, roll %.1f deg (%s) → %s",
              floor.camera_height_m, floor.tilt_deg, floor.roll_deg, source, args.output)  # fmt: skip
     return 0
+
+
+def measuring_options(args: argparse.Namespace) -> list[str]:
+    """The options given (not left at their default) that only measuring from the feet uses."""
+    given = (
+        ("--seconds", args.seconds is not None),
+        ("--subject-height/--height", args.height is not None),
+        ("--intrinsics", getattr(args, "intrinsics", None) is not None),
+        ("--hfov", getattr(args, "hfov", DEFAULT_HFOV_DEG) != DEFAULT_HFOV_DEG),
+        ("--model-asset", getattr(args, "model_asset", None) is not None),
+        ("--model", getattr(args, "model", None) is not None),
+        ("--backend", getattr(args, "backend", "auto") != "auto"),
+        ("--int8/--no-int8", getattr(args, "int8", None) is not None),
+        ("--no-flip-average", getattr(args, "flip_average", True) is not True),
+    )
+    return [option for option, is_given in given if is_given]
 
 
 def default_output(output: Path | None) -> Path:
