@@ -7,10 +7,10 @@ import logging
 from pathlib import Path
 
 from ...engines.cli_args import output_file
-from ...engines.fileio import check_outputs
+from ...engines.fileio import atomic_write, check_outputs
 from ...engines.frames import ENGINE_FRAMES
-from ..recording.arrays import write_lift_input
-from ..recording.export import export_bvh
+from ..recording.arrays import lift_input, save_lift_input
+from ..recording.export import bvh_text
 from ..recording.format import RecordingError, read_recording
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,27 @@ def export(args: argparse.Namespace) -> int:
         raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
                              f"got {args.lift_input.name}")  # fmt: skip
     recording = read_recording(args.recording)
-    if args.bvh is not None:
-        done = export_bvh(recording, args.bvh, args.frame, args.person)
+    # every output is made before any is written: one that cannot be made (no camera intrinsics for
+    # --lift-input, no pose for --bvh) leaves no other behind
+    arrays = None if args.lift_input is None else lift_input(recording, args.person)
+    bvh = None if args.bvh is None else bvh_text(recording, args.bvh, args.frame, args.person)
+    written: list[Path] = []
+    try:
+        if bvh is not None:
+            written.append(atomic_write(args.bvh, bvh[0].encode()))
+        if arrays is not None:
+            written.append(save_lift_input(arrays, args.lift_input))
+    except BaseException:  # a full disk on the second output: not the first alone either
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    if bvh is not None:
+        done = bvh[1]
         print(f"wrote {done.path}: person {done.person_id}, {done.frames} frames at {done.fps:g} fps "
               f"({done.held} without a pose hold the last one), frame {args.frame}; floor {done.floor_source}; "
               f"joints within 1 mm of the recording in {done.frames_within_1mm} of {done.frames - done.held} frames "
               f"(the others: before the last bone lengths; largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
-    if args.lift_input is not None:
-        path = write_lift_input(recording, args.lift_input, args.person)
-        print(f"wrote {path}: the 2D of {len(recording.frames)} frames, for `posecast lift --input {path}`")
+    if arrays is not None:
+        print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames, "
+              f"for `posecast lift --input {args.lift_input}`")  # fmt: skip
     return 0

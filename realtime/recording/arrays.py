@@ -108,8 +108,13 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     }
 
 
+def save_lift_input(arrays: dict[str, np.ndarray], path: str | Path) -> Path:
+    """Write :func:`lift_input`'s ``arrays`` as an ``.npz`` (atomically)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    return Path(path)
+
+
 def write_lift_input(recording: Recording, path: str | Path, person_id: int | None = None) -> Path:
     """Write :func:`lift_input` as an ``.npz`` (atomically)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **lift_input(recording, person_id))
-    return Path(path)
+    return save_lift_input(lift_input(recording, person_id), path)

@@ -98,9 +98,11 @@ def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray
     return floors.to_world(joints, transform), source
 
 
-def export_bvh(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None) -> BVHExport:
-    """Write one person of ``recording`` as BVH in ``frame`` (``engines.frames`` names);
-    raises :class:`RecordingError` when there is nothing to export."""
+def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
+             person_id: int | None = None) -> tuple[str, BVHExport]:  # fmt: skip
+    """The BVH :func:`export_bvh` writes to ``path``, and what it holds, without writing anything
+    (``posecast export`` makes every output before it writes any); raises
+    :class:`RecordingError` when there is nothing to export."""
     track = person_track(recording, person_id)
     if not track.posed.any():
         raise RecordingError(f"{recording.path}: person {track.person_id} has no frame with a pose")
@@ -110,8 +112,15 @@ def export_bvh(recording: Recording, path: str | Path, frame: str = "world", per
     lengths = subject_bone_lengths(track)
     joints, floor_source = world_joints(recording, track, lengths)
     text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths)
-    atomic_write(path, text.encode())
     rebuilt = rot.joints_to_rotations(joints[track.posed], lengths).joints()
     deviation = np.linalg.norm(rebuilt - joints[track.posed], axis=-1).max(axis=-1)
-    return BVHExport(Path(path), track.person_id, len(joints), held, fps, lengths, float(deviation.max()),
-                     int((deviation < 1e-3).sum()), floor_source)  # fmt: skip
+    return text, BVHExport(Path(path), track.person_id, len(joints), held, fps, lengths, float(deviation.max()),
+                           int((deviation < 1e-3).sum()), floor_source)  # fmt: skip
+
+
+def export_bvh(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None) -> BVHExport:
+    """Write one person of ``recording`` as BVH in ``frame`` (``engines.frames`` names), atomically;
+    raises :class:`RecordingError` when there is nothing to export."""
+    text, done = bvh_text(recording, path, frame, person_id)
+    atomic_write(path, text.encode())
+    return done

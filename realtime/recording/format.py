@@ -31,6 +31,18 @@ Crash safety: the recorder writes ``NAME.part`` beside the target, flushes it to
 system at least every second (``fsync`` too), and on a normal end writes the footer and renames
 it to ``NAME`` in one step. After a crash ``NAME.part`` is a valid recording without its footer,
 missing at most the last second; :func:`read_recording` reads it and says so.
+
+Damage: a file cut short (a crash, a copy stopped half way) reads up to its last whole record, as
+above. Anything else wrong is damage, and reading stops there with one :class:`RecordingError`
+naming the file, the byte where the bad record starts, what is wrong and the fix (re-record, or
+cut the file at that byte with ``head -c``: the frames before it then read as a take cut short):
+bytes that are not msgpack, and records whose fields are not what this docstring says, checked
+as they are read (:class:`RecordingReader`): types, shapes (17 keypoints, joints and
+confidences, 16 bone lengths), finite numbers in sane ranges (:data:`MAX_JOINT_DISTANCE_M`,
+:data:`MAX_KEYPOINT_PX`, :data:`MAX_BONE_LENGTH_M`, confidences 0..1), clocks and ``frame_id``
+ints ``0 <= v < 2**63`` (``frame_id`` below :data:`MAX_FRAME_ID`), ``person_id`` below
+:data:`MAX_PERSON_ID`, and every pose payload a valid pose message (``docs/protocol.md``).
+A meta ``payload`` must be the bytes of a msgpack map (its fields are the reader's to check).
 """
 
 from __future__ import annotations
@@ -38,6 +50,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,13 +63,30 @@ import msgpack
 import numpy as np
 
 from ...calibration import CameraIntrinsics
+from ...engines import skeleton
 from ...engines.errors import PosecastError
+from ..schema import decode_pose
+from ..types import TRACKING_STATES
 
 log = logging.getLogger(__name__)
 
 FORMAT = "posecast-recording"
 VERSION = 1
 PART_SUFFIX = ".part"
+
+#: The most a recorded joint (or root) may be from the camera, per axis, in metres: further is damage.
+MAX_JOINT_DISTANCE_M = 1000.0
+#: The most a recorded 2D keypoint may be from the image origin, per axis, in pixels.
+MAX_KEYPOINT_PX = 1e6
+#: The longest recorded bone, in metres.
+MAX_BONE_LENGTH_M = 10.0
+#: ``frame_id`` below this (2**53: exact in every JSON reader), ``person_id`` below :data:`MAX_PERSON_ID`.
+MAX_FRAME_ID = 2**53
+MAX_PERSON_ID = 2**31
+#: Clocks (``t_ns``, ``capture_ns``, ``timestamp_ns``) are int64 nanoseconds, never negative.
+MAX_CLOCK_NS = 2**63
+#: ``source_fps``: 0 (unknown) or within this range.
+SOURCE_FPS_RANGE = (0.01, 10_000.0)
 
 
 class RecordingError(PosecastError):
@@ -284,47 +315,220 @@ class Recording:
         return float(1e9 / np.median(steps)) if len(steps) and np.median(steps) > 0 else 0.0
 
 
-def _intrinsics(m: dict[str, Any] | None) -> CameraIntrinsics | None:
+class _MalformedError(ValueError):
+    """A record field that is not what the format says (the reader adds the file, byte and fix)."""
+
+
+def _field(record: dict[str, Any], name: str) -> Any:
+    if name not in record:
+        raise _MalformedError(f"field {name!r} is missing")
+    return record[name]
+
+
+def _int(record: dict[str, Any], name: str, high: int, low: int = 0) -> int:
+    """``record[name]``: an int (not a bool, a float or a string) in ``low..high - 1``."""
+    value = _field(record, name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _MalformedError(f"field {name!r} must be an int, got {value!r:.40}")
+    if not low <= value < high:
+        raise _MalformedError(f"field {name!r} is {value}, expected {low}..{high - 1}")
+    return value
+
+
+def _numbers(value: Any, name: str, shape: tuple[int, ...], low: float, high: float,
+             unseen_nan: bool = False) -> np.ndarray:  # fmt: skip
+    """``value``: nested lists of numbers of ``shape``, within the finite range ``low..high``, as float32;
+    ``unseen_nan``: NaN is allowed too (a 2D detector's "not seen"), infinities never."""
+    if not isinstance(value, list):
+        raise _MalformedError(f"field {name!r} must be a list of numbers of shape {shape}, got {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise _MalformedError(f"field {name!r} must hold numbers of shape {shape} ({exc})") from exc
+    if array.dtype.kind not in "iuf":
+        raise _MalformedError(f"field {name!r} must hold numbers, got {array.dtype.name} values")
+    if array.shape != shape:
+        raise _MalformedError(f"field {name!r} must have shape {shape}, got {array.shape}")
+    checked = array[~np.isnan(array)] if unseen_nan and array.dtype.kind == "f" else array
+    if not checked.size:
+        return array.astype(np.float32)
+    smallest, largest = checked.min(), checked.max()  # NaN if any is; the ranges are finite, within float32's
+    if not (low <= smallest and largest <= high):
+        if not np.isfinite(checked).all():
+            raise _MalformedError(f"field {name!r} holds a value that is not a finite number")
+        raise _MalformedError(f"field {name!r} holds {smallest:g}..{largest:g}, expected {low:g}..{high:g}")
+    return array.astype(np.float32)
+
+
+def _intrinsics(m: Any) -> CameraIntrinsics | None:
     if m is None:
         return None
-    return CameraIntrinsics(
-        width=m["width"],
-        height=m["height"],
-        fx=m["fx"],
-        fy=m["fy"],
-        cx=m["cx"],
-        cy=m["cy"],
-        distortion=tuple(m.get("distortion", ())),
-        assumed=bool(m.get("assumed", False)),
-        source="recording",
+    if not isinstance(m, dict):
+        raise _MalformedError(f"field 'intrinsics' must be a map or nil, got {type(m).__name__}")
+    distortion = m.get("distortion", ())
+    if not isinstance(distortion, list | tuple):
+        raise _MalformedError(f"field 'intrinsics.distortion' must be a list, got {type(distortion).__name__}")
+    try:
+        return CameraIntrinsics(
+            width=_field(m, "width"),
+            height=_field(m, "height"),
+            fx=_field(m, "fx"),
+            fy=_field(m, "fy"),
+            cx=_field(m, "cx"),
+            cy=_field(m, "cy"),
+            distortion=tuple(distortion),
+            assumed=bool(m.get("assumed", False)),
+            source="recording",
+        )
+    except (PosecastError, TypeError, ValueError) as exc:  # a missing field, or what CameraIntrinsics refuses
+        raise _MalformedError(f"intrinsics: {exc}") from exc
+
+
+def _person(m: Any, index: int) -> PersonRecord:
+    if not isinstance(m, dict):
+        raise _MalformedError(f"people[{index}] must be a map, got {type(m).__name__}")
+    try:
+        tracking = _field(m, "tracking")
+        if tracking not in TRACKING_STATES:
+            raise _MalformedError(f"field 'tracking' must be one of {TRACKING_STATES}, got {tracking!r:.40}")
+        joints, lengths = skeleton.NUM_JOINTS, m.get("bone_lengths_m")
+        px = _numbers(_field(m, "keypoints_px"), "keypoints_px", (joints, 2), -MAX_KEYPOINT_PX, MAX_KEYPOINT_PX,
+                      unseen_nan=True)  # fmt: skip
+        confidence = _numbers(_field(m, "confidence"), "confidence", (joints,), 0.0, 1.0, unseen_nan=True)
+        if lengths is not None:
+            lengths = _numbers(lengths, "bone_lengths_m", (len(skeleton.BONES),), 0.0, MAX_BONE_LENGTH_M)
+        return PersonRecord(_int(m, "person_id", MAX_PERSON_ID), tracking, px, confidence, lengths)
+    except _MalformedError as exc:
+        raise _MalformedError(f"people[{index}]: {exc}") from exc
+
+
+def _check_pose(payload: Any, index: int) -> None:
+    """A recorded pose payload: a valid pose message with joints within :data:`MAX_JOINT_DISTANCE_M`."""
+    if not isinstance(payload, bytes):
+        raise _MalformedError(f"poses[{index}] must be the bytes of a pose message, got {type(payload).__name__}")
+    try:
+        message = decode_pose(payload)
+    except PosecastError as exc:
+        raise _MalformedError(f"poses[{index}] is not a valid pose message ({exc})") from exc
+    for name in ("joints_m", "root_m"):
+        farthest = float(np.abs(getattr(message, name)).max())
+        if farthest > MAX_JOINT_DISTANCE_M:
+            raise _MalformedError(f"poses[{index}] has {name} {farthest:.3g} m from the camera, more than "
+                             f"{MAX_JOINT_DISTANCE_M:g} m")  # fmt: skip
+
+
+def _list(record: dict[str, Any], name: str) -> list:
+    value = _field(record, name)
+    if not isinstance(value, list):
+        raise _MalformedError(f"field {name!r} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _frame(record: dict[str, Any]) -> FrameRecord:
+    size = _field(record, "image_size")
+    if not (isinstance(size, list) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1 << 20 for v in size)):  # fmt: skip
+        raise _MalformedError(f"field 'image_size' must be [width, height] in pixels, got {size!r:.40}")
+    poses = _list(record, "poses")
+    for i, payload in enumerate(poses):
+        _check_pose(payload, i)
+    people = record.get("people", [])
+    if not isinstance(people, list):
+        raise _MalformedError(f"field 'people' must be a list, got {type(people).__name__}")
+    return FrameRecord(
+        t_ns=_int(record, "t_ns", MAX_CLOCK_NS),
+        frame_id=_int(record, "frame_id", MAX_FRAME_ID),
+        capture_ns=_int(record, "capture_ns", MAX_CLOCK_NS),
+        timestamp_ns=_int(record, "timestamp_ns", MAX_CLOCK_NS),
+        image_size=(size[0], size[1]),
+        poses=list(poses),
+        people=[_person(p, i) for i, p in enumerate(people)],
     )
 
 
-def _person(m: dict[str, Any]) -> PersonRecord:
-    lengths = m.get("bone_lengths_m")
-    return PersonRecord(
-        person_id=m["person_id"],
-        tracking=m["tracking"],
-        keypoints_px=np.asarray(m["keypoints_px"], np.float32).reshape(-1, 2),
-        confidence=np.asarray(m["confidence"], np.float32),
-        bone_lengths_m=None if lengths is None else np.asarray(lengths, np.float32),
+def _meta(record: dict[str, Any]) -> MetaRecord:
+    payload = _field(record, "payload")
+    if not isinstance(payload, bytes):
+        raise _MalformedError(f"field 'payload' must be the bytes of a meta message, got {type(payload).__name__}")
+    try:
+        message = msgpack.unpackb(payload, raw=False)
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise _MalformedError(f"field 'payload' is not msgpack ({str(exc) or type(exc).__name__})") from exc
+    if not isinstance(message, dict):
+        raise _MalformedError(f"field 'payload' must be a msgpack map, got {type(message).__name__}")
+    fps = record.get("source_fps", 0.0)
+    low, high = SOURCE_FPS_RANGE
+    if not (isinstance(fps, int | float) and not isinstance(fps, bool) and (fps == 0 or low <= fps <= high)):
+        raise _MalformedError(f"field 'source_fps' must be 0 (unknown) or {low:g}..{high:g} frames a second, "
+                         f"got {fps!r:.40}")  # fmt: skip
+    return MetaRecord(
+        t_ns=_int(record, "t_ns", MAX_CLOCK_NS),
+        payload=payload,
+        intrinsics=_intrinsics(record.get("intrinsics")),
+        source_fps=float(fps),
     )
+
+
+def _footer(record: dict[str, Any]) -> dict[str, Any]:
+    _int(record, "frames", MAX_FRAME_ID)
+    if "dropped_frames" in record:
+        _int(record, "dropped_frames", MAX_FRAME_ID)
+    index = record.get("index", [])
+    if not (isinstance(index, list) and all(isinstance(row, list) and len(row) == 3 for row in index)):
+        raise _MalformedError(f"field 'index' must be a list of [frame_id, timestamp_ns, byte offset], "
+                              f"got {index!r:.40}")  # fmt: skip
+    return record
+
+
+_READERS = {"frame": _frame, "meta": _meta, "end": _footer}
+
+
+def _describe(path: Path) -> str | None:
+    """Why ``path`` cannot be a recording (not a regular file), or ``None``."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # open() says why
+    if stat.S_ISDIR(mode):
+        return "it is a folder"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"it is {kind}, not a file (a recording is read from a file, more than once)"
 
 
 class RecordingReader:
     """Stream a recording: ``header`` is read on opening; iterating yields each
     :class:`MetaRecord`, :class:`FrameRecord` and the footer map in file order. A file cut
     short (a crash) ends the iteration after its last whole record; anything that is not a
-    posecast recording raises :class:`RecordingError`. Use as a context manager."""
+    posecast recording raises :class:`RecordingError` on opening, and a damaged record (bytes
+    that are not msgpack, a field that is not what the format says: the module docstring) raises
+    it when reached, naming the file, the byte it starts at, what is wrong and the fix. The
+    records before it were yielded. Use as a context manager."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        #: the frames yielded so far
+        self.frames_read = 0
+        problem = _describe(self.path)
+        if problem is not None:
+            raise RecordingError(f"cannot read the recording {self.path}: {problem}; pass a .posecast file "
+                                 "written by `posecast run --record`")  # fmt: skip
         try:
-            self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            # O_NONBLOCK: a FIFO put there since the check above does not block the open (reads block, on a
+            # regular file it changes nothing)
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:
-            part = self.path.with_name(self.path.name + PART_SUFFIX)
-            hint = f"; {part} is one a run did not finish, readable as it is" if part.is_file() else ""
+            name = self.path.name
+            part = self.path.with_name(name + PART_SUFFIX) if name else None
+            hint = f"; {part} is one a run did not finish, readable as it is" if part and part.is_file() else ""
             raise RecordingError(f"cannot read the recording {self.path} ({exc.strerror}){hint}") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RecordingError(f"cannot read the recording {self.path}: it is not a regular file; pass a .posecast "
+                                 "file written by `posecast run --record`")  # fmt: skip
+        os.set_blocking(fd, True)
+        self._file: BinaryIO = os.fdopen(fd, "rb")
         self._unpacker = msgpack.Unpacker(self._file, raw=False, max_buffer_size=256 * 1024 * 1024)
         try:
             header = next(self._unpacker)
@@ -337,48 +541,49 @@ class RecordingReader:
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             self.close()
             raise RecordingError(f"{self.path} is not a posecast recording (no {FORMAT!r} header)")
-        if not isinstance(header.get("version"), int) or header["version"] > VERSION:
+        version = header.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
             self.close()
-            raise RecordingError(
-                f"{self.path} is recording format version {header.get('version')}, this posecast "
-                f"reads up to {VERSION}: update posecast"
-            )
+            if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+                raise RecordingError(f"{self.path} is recording format version {version}, this posecast "
+                                     f"reads up to {VERSION}: update posecast")  # fmt: skip
+            raise RecordingError(f"{self.path} is not a posecast recording (its header's version is {version!r:.40}, "
+                                 f"expected an int 1..{VERSION})")  # fmt: skip
         self.header: dict[str, Any] = header
+
+    def damaged(self, start: int, what: str) -> RecordingError:
+        """The error for damage at byte ``start``: what is wrong and the fix."""
+        if self.frames_read:
+            cut = self.path.with_name(f"{self.path.stem}-cut{self.path.suffix or '.posecast'}")
+            keep = (f"or keep the {self.frames_read} whole frames before it: `head -c {start} "
+                    f"{shlex.quote(str(self.path))} > {shlex.quote(str(cut))}` reads as a take cut short")  # fmt: skip
+        else:
+            keep = "no whole frame comes before it"
+        return RecordingError(f"{self.path} is damaged at byte {start}: {what}; re-record the take, {keep}")
 
     def __iter__(self) -> Iterator[MetaRecord | FrameRecord | dict[str, Any]]:
         while True:
+            start = self._unpacker.tell()
             try:
                 record = next(self._unpacker)
             except StopIteration:
                 return
             except (ValueError, msgpack.UnpackException) as exc:
                 why = str(exc) or type(exc).__name__
-                raise RecordingError(f"{self.path} is corrupt after byte {self._unpacker.tell()} ({why})") from exc
+                raise self.damaged(start, f"the bytes there are not a msgpack record ({why})") from exc
             kind = record.get("type") if isinstance(record, dict) else None
+            read = _READERS.get(kind) if isinstance(kind, str) else None
+            if read is None:  # an unknown record type (or not a map): skipped, as the format says
+                continue
             try:
-                if kind == "frame":
-                    yield FrameRecord(
-                        t_ns=record["t_ns"],
-                        frame_id=record["frame_id"],
-                        capture_ns=record["capture_ns"],
-                        timestamp_ns=record["timestamp_ns"],
-                        image_size=tuple(record["image_size"]),
-                        poses=list(record["poses"]),
-                        people=[_person(p) for p in record.get("people", [])],
-                    )
-                elif kind == "meta":
-                    yield MetaRecord(
-                        t_ns=record["t_ns"],
-                        payload=record["payload"],
-                        intrinsics=_intrinsics(record.get("intrinsics")),
-                        source_fps=float(record.get("source_fps", 0.0)),
-                    )
-                elif kind == "end":
-                    yield record
-            except (KeyError, TypeError, ValueError, PosecastError) as exc:
-                raise RecordingError(
-                    f"{self.path}: a {kind} record before byte {self._unpacker.tell()} is malformed ({exc})"
-                ) from exc
+                item = read(record)
+            except _MalformedError as exc:
+                frame_id = record.get("frame_id")
+                which = f" (frame_id {frame_id})" if type(frame_id) is int and 0 <= frame_id < MAX_FRAME_ID else ""
+                raise self.damaged(start, f"its {kind} record{which} is malformed: {exc}") from exc
+            yield item
+            if kind == "frame":
+                self.frames_read += 1
 
     def close(self) -> None:
         self._file.close()

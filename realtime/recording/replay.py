@@ -3,10 +3,19 @@ recorded pace, for the pipeline's sinks (the ZeroMQ output, VMC, …) as if a ca
 
 Pace: a frame is handed over when ``(timestamp_ns − first timestamp_ns) / speed`` has passed
 since the first (``timestamp_ns`` is the recorded clock of the temporal stages: capture time
-for a camera, media time for a file). Clocks: ``capture_ns`` and ``timestamp_ns`` are moved to
-the replaying machine's monotonic clock, keeping each frame's recorded latency (its pose
-messages' ``publish_ns − capture_ns``), so ``latency_ms`` and ``publish_ns − capture_ns`` read as
-they did live. With ``loop`` the take repeats and ``frame_id`` keeps increasing.
+for a camera, media time for a file).
+
+Gaps: the wait between two frames is capped. A step longer than :data:`MAX_GAP_S` (the recorder
+paused, a clock that jumped: a damaged timestamp of 10^18 ns was a wait of 30 years) is
+replayed as a pause of :data:`GAP_PAUSE_S`, and a step back in time (a source whose media time
+started again) as one frame period; one warning names the first such gap. Every frame is still
+sent, in order, with its ``frame_id``; only the pace changes there (the avatar world below keeps
+the recorded clock).
+
+Clocks: ``capture_ns`` and ``timestamp_ns`` are moved to the replaying machine's monotonic
+clock, keeping each frame's recorded latency (its pose messages' ``publish_ns − capture_ns``),
+so ``latency_ms`` and ``publish_ns − capture_ns`` read as they did live. With ``loop`` the
+take repeats and ``frame_id`` keeps increasing.
 
 Avatar fields: with an :class:`~posecast.realtime.avatar.AvatarWorld` the frames are stood on
 the floor again, as the live pipeline did (``root_height_m``, ``foot_contact``, ``frame_pose``,
@@ -34,6 +43,11 @@ from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader
 
 log = logging.getLogger(__name__)
 
+#: A step between two recorded frames longer than this (seconds of the recorded clock) is not waited for...
+MAX_GAP_S = 5.0
+#: ...but replayed as a pause this long (recorded seconds, divided by the speed as the rest).
+GAP_PAUSE_S = 1.0
+
 
 @dataclass
 class ReplayOptions:
@@ -47,9 +61,15 @@ class ReplayOptions:
             raise PosecastError(f"replay speed must be in 0.01..100, got {self.speed}")
 
 
-def stream_meta(record: MetaRecord, source: str) -> StreamMeta:
-    """The :class:`StreamMeta` of a recorded meta record (``replay_of`` added to the assumptions)."""
-    meta = decode_meta(record.payload)
+def stream_meta(record: MetaRecord, source: str, path: str | Path | None = None) -> StreamMeta:
+    """The :class:`StreamMeta` of a recorded meta record (``replay_of`` added to the assumptions);
+    raises :class:`RecordingError` naming the recording (``path``, else ``source``) when its
+    payload is not a meta message."""
+    try:
+        meta = decode_meta(record.payload)
+    except PosecastError as exc:
+        raise RecordingError(f"{path or source} is damaged: a meta record's payload is not a meta message ({exc}); "
+                             "re-record the take") from exc  # fmt: skip
     return StreamMeta(assumptions={**meta.assumptions, "replay_of": source}, intrinsics=record.intrinsics,
                       source_fps=record.source_fps or meta.source_fps, max_people=meta.max_people,
                       joint_names=tuple(meta.joint_names), parents=tuple(meta.parents),
@@ -96,10 +116,18 @@ class Replay:
         #: set it to stand the people on the floor (``PoseFrame.world``) on the recorded clock, with
         #: the live options :attr:`recorded_meta` states (module docstring)
         self.world: AvatarWorld | None = None
-        with RecordingReader(self.path) as reader:  # fails now, with one line, on a file that is not a recording
-            first = next((r for r in reader if isinstance(r, MetaRecord | FrameRecord)), None)
+        # The whole take is read once now (about 0.1 ms a frame): a file that is not a recording, a damaged
+        # record or a take without frames fails here, with one line, before any output opens or any frame is sent.
+        first: MetaRecord | FrameRecord | None = None
+        with RecordingReader(self.path) as reader:
+            for record in reader:
+                if first is None and isinstance(record, MetaRecord | FrameRecord):
+                    first = record
+            frames = reader.frames_read
+        if not frames:
+            raise RecordingError(f"{self.path} has no frames to replay")
         #: The take's first meta as recorded (``None`` when a frame comes first): the live run's options.
-        self.recorded_meta = stream_meta(first, self.path.name) if isinstance(first, MetaRecord) else None
+        self.recorded_meta = stream_meta(first, self.path.name, self.path) if isinstance(first, MetaRecord) else None
         self.frames_sent = 0
 
     @property
@@ -120,9 +148,10 @@ class Replay:
         base_ns: int | None = None  # when the current pass's first frame is due
         last_due_ns, id_offset, next_id, last_capture_ns = 0, 0, 0, 0
         pass_media_ns, media_ns = 0, 0  # the recorded clock, continued across loops, for the world
-        warned_unfinished = False
+        warned_unfinished = warned_gap = False
         while True:
             pass_first_ts: int | None = None
+            paced_ns, last_ts = 0, 0  # the pass's recorded clock with its gaps shortened (module docstring)
             footer = False
             with RecordingReader(self.path) as reader:
                 for record in reader:
@@ -130,7 +159,7 @@ class Replay:
                         footer = True
                         continue
                     if isinstance(record, MetaRecord):
-                        recorded = stream_meta(record, self.path.name)
+                        recorded = stream_meta(record, self.path.name, self.path)
                         meta = self._with_world(recorded)
                         continue
                     if not isinstance(record, FrameRecord):
@@ -147,7 +176,19 @@ class Replay:
                             if base_ns is None
                             else last_due_ns + int(period_ns / self.options.speed)
                         )
-                    last_due_ns = base_ns + int((record.timestamp_ns - pass_first_ts) / self.options.speed)
+                    else:
+                        step_ns = record.timestamp_ns - last_ts
+                        if not 0 <= step_ns <= MAX_GAP_S * 1e9:
+                            paced = int(GAP_PAUSE_S * 1e9) if step_ns > 0 else int(period_ns)
+                            (log.debug if warned_gap else log.warning)(
+                                "%s: the recorded clock %s %.3g s before frame_id %d: replayed as a %.3g s pause "
+                                "(a replay waits at most %g s between two frames)", self.path,
+                                "jumps" if step_ns > 0 else "goes back", abs(step_ns) / 1e9, record.frame_id,
+                                paced / 1e9 / self.options.speed, MAX_GAP_S)  # fmt: skip
+                            warned_gap, step_ns = True, paced
+                        paced_ns += step_ns
+                    last_ts = record.timestamp_ns
+                    last_due_ns = base_ns + int(paced_ns / self.options.speed)
                     frame_id = record.frame_id + id_offset
                     frame = pose_frame(record, 0, 0, frame_id)  # made before it is due, stamped when due
                     if self.world is not None:
