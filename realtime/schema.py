@@ -295,12 +295,14 @@ def _check_version(m: dict[str, Any]) -> int:
     return version
 
 
-def _check_numbers(m: dict[str, Any], name: str, shape: tuple[int, ...], low: float = -math.inf,
-                   high: float = math.inf) -> None:  # fmt: skip
-    """``m[name]``: nested lists of ``shape`` numbers (not strings or booleans), finite as float32
-    (how they are read), within ``low..high``."""
+def checked_numbers(value: Any, name: str, shape: tuple[int, ...], low: float = -math.inf, high: float = math.inf,
+                    unseen_nan: bool = False) -> np.ndarray:  # fmt: skip
+    """``value`` (field ``name``) as float32 ``shape``: nested lists of numbers (not strings or
+    booleans), finite as float32 (how they are read), within ``low..high``; ``unseen_nan``: NaN is
+    allowed too (a 2D detector's "not seen"), infinities never. Raises :class:`SchemaError`. The
+    messages' and the recordings' one check."""
     try:
-        array = np.asarray(m[name])
+        array = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"field {name!r} must hold numbers of shape {shape}: {exc}") from exc
     if array.dtype.kind not in "iuf":
@@ -309,8 +311,10 @@ def _check_numbers(m: dict[str, Any], name: str, shape: tuple[int, ...], low: fl
         raise SchemaError(f"field {name!r} must have shape {shape}, got {array.shape}")
     with np.errstate(over="ignore"):
         values = array.astype(np.float32)
-    if not (np.isfinite(values).all() and low <= values.min() and values.max() <= high):
+    checked = values[~np.isnan(values)] if unseen_nan else values
+    if checked.size and not (np.isfinite(checked).all() and low <= checked.min() and checked.max() <= high):
         raise SchemaError(f"field {name!r} must hold finite numbers from {low:g} to {high:g}")
+    return values
 
 
 def _check_count(message: dict[str, Any], name: str) -> None:
@@ -334,7 +338,7 @@ def validate_pose_message(message: dict[str, Any]) -> None:
                                    ("root_m", (3,), -inf, inf)):  # fmt: skip
         if name not in message:
             raise SchemaError(f"field {name!r} is missing")
-        _check_numbers(message, name, shape, low, high)
+        checked_numbers(message[name], name, shape, low, high)
     latency = message.get("latency_ms")
     if latency is not None and not (
         isinstance(latency, dict) and all(isinstance(k, str) and isinstance(v, int | float) for k, v in latency.items())

@@ -65,7 +65,7 @@ import numpy as np
 from ...calibration import CameraIntrinsics
 from ...engines import skeleton
 from ...engines.errors import PosecastError
-from ..schema import decode_pose
+from ..schema import checked_numbers, decode_pose
 from ..types import TRACKING_STATES
 
 log = logging.getLogger(__name__)
@@ -337,27 +337,11 @@ def _int(record: dict[str, Any], name: str, high: int, low: int = 0) -> int:
 
 def _numbers(value: Any, name: str, shape: tuple[int, ...], low: float, high: float,
              unseen_nan: bool = False) -> np.ndarray:  # fmt: skip
-    """``value``: nested lists of numbers of ``shape``, within the finite range ``low..high``, as float32;
-    ``unseen_nan``: NaN is allowed too (a 2D detector's "not seen"), infinities never."""
-    if not isinstance(value, list):
-        raise _MalformedError(f"field {name!r} must be a list of numbers of shape {shape}, got {type(value).__name__}")
+    """:func:`~posecast.realtime.schema.checked_numbers`, as a malformed record."""
     try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise _MalformedError(f"field {name!r} must hold numbers of shape {shape} ({exc})") from exc
-    if array.dtype.kind not in "iuf":
-        raise _MalformedError(f"field {name!r} must hold numbers, got {array.dtype.name} values")
-    if array.shape != shape:
-        raise _MalformedError(f"field {name!r} must have shape {shape}, got {array.shape}")
-    checked = array[~np.isnan(array)] if unseen_nan and array.dtype.kind == "f" else array
-    if not checked.size:
-        return array.astype(np.float32)
-    smallest, largest = checked.min(), checked.max()  # NaN if any is; the ranges are finite, within float32's
-    if not (low <= smallest and largest <= high):
-        if not np.isfinite(checked).all():
-            raise _MalformedError(f"field {name!r} holds a value that is not a finite number")
-        raise _MalformedError(f"field {name!r} holds {smallest:g}..{largest:g}, expected {low:g}..{high:g}")
-    return array.astype(np.float32)
+        return checked_numbers(value, name, shape, low, high, unseen_nan)
+    except PosecastError as exc:  # SchemaError
+        raise _MalformedError(str(exc)) from exc
 
 
 def _intrinsics(m: Any) -> CameraIntrinsics | None:
