@@ -8,6 +8,7 @@ without every command repeating it by hand.
 from __future__ import annotations
 
 import argparse
+import re
 from importlib import metadata
 from typing import NoReturn
 
@@ -37,6 +38,9 @@ class PosecastParser(argparse.ArgumentParser):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # a value such as -1,10 (--floor-camera) or -1e-3 is a negative number, not an unknown option
+        # (argparse's own pattern knows only -1 and -.5, and said "expected one argument")
+        self._negative_number_matcher = re.compile(r"^-\.?\d[\d.,eE+-]*$")
 
     def error(self, message: str) -> NoReturn:
         """One line on stderr and exit code 2, as every other bad input (argparse prints the usage

@@ -366,6 +366,8 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
         (["engines", "bench", "--batch", "1,,4"], "--batch must be comma-separated integers from 1 to 1024"),
         (["engines", "bench", "--threads", "100000"], "--threads (onnxruntime's threads) must be from 1 to"),  # 17 GB
         (["engines", "bench", "--threads", "0"], "--threads (onnxruntime's threads) must be from 1 to"),
+        (["run", "--source", "x.mp4", "--floor-camera", "-1,10"],
+         "camera height must be in metres between 0 and 20, got -1.0"),  # argparse: "expected one argument"
         (["engines", "info", "--model", "{tmp}"], "model is not a regular file (a folder or a device)"),  # "not found"
         (["run", "--source", "/dev/null", "--headless"], "/dev/null is not a regular file"),  # said "does not exist"
         (["engines", "bench", "--json", "{tmp}"], "cannot write --json"),
