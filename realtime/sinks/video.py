@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import collections
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 
 from ...engines.cli_args import output_file
+from ...engines.fileio import output_file_problem
 from ..stages import Sink
 from ..types import PoseFrame, StreamMeta
 from .hud import RateMeter, view_stats
@@ -53,10 +53,10 @@ class VideoSink(Sink):
 
     def __init__(self, path: Path, options: LiveViewOptions | None = None) -> None:
         self.path = check_video_path(Path(path))
-        folder = self.path.resolve().parent
-        if self.path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise ViewError(f"cannot write the view video to {self.path}: folder {folder} does not exist or is not "
-                            "writable; create it or choose another output path")  # fmt: skip
+        problem = output_file_problem(self.path)  # tried, not judged from permission bits
+        if problem is not None:
+            raise ViewError(f"cannot write the view video to {self.path}: {problem}; pass --output-video FILE in a "
+                            "writable folder")  # fmt: skip
         self.options = options or LiveViewOptions()
         self.fps: float | None = None  # the video's frame rate, once known
         self.frames_written = 0

@@ -368,6 +368,8 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
         (["engines", "bench", "--threads", "0"], "--threads (onnxruntime's threads) must be from 1 to"),
         (["run", "--source", "x.mp4", "--floor-camera", "-1,10"],
          "camera height must be in metres between 0 and 20, got -1.0"),  # argparse: "expected one argument"
+        (["run", "--source", "x.mp4", "--headless", "--output-video", "/proc/v.webm"],
+         "/proc/v.webm: folder /proc "),  # os.access let root through /proc
         (["engines", "info", "--model", "{tmp}"], "model is not a regular file (a folder or a device)"),  # "not found"
         (["run", "--source", "/dev/null", "--headless"], "/dev/null is not a regular file"),  # said "does not exist"
         (["engines", "bench", "--json", "{tmp}"], "cannot write --json"),
