@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher", help="distill mode: the teacher's checkpoint (e.g. runs/unsupervised/last.pt)")
     ap.add_argument("--window", type=int, help="window frames T")
     ap.add_argument("--device", default=None, help="cpu or cuda")
-    ap.add_argument("--max-clips", type=int, default=0, help="use only this many clips (tiny runs, CI)")
+    ap.add_argument("--max-clips", type=int, help="use only this many clips (tiny runs, CI; kept for --resume)")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raw = load_config(args.config).to_dict()
     else:
         raw = {}
-    for key in ("steps", "mode", "device", "teacher"):
+    for key in ("steps", "mode", "device", "teacher", "max_clips"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
     if args.window is not None:
@@ -132,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = SamplerOptions(window_frames=cfg.sample_frames, body=cfg.body, framing=cfg.framing)
     clips = [c for src in sources for c in load_source(src, progress=True)]
-    if args.max_clips:
-        clips = clips[: args.max_clips]
+    if cfg.max_clips:
+        clips = clips[: cfg.max_clips]
     train_clips, held_out = split_data(clips, cfg)
     if not held_out["in_domain"] and not held_out["cross"]:  # tiny subsets: evaluate on something unseen
         train_clips, held_out["in_domain"] = train_clips[:-1], train_clips[-1:]

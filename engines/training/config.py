@@ -97,6 +97,9 @@ class TrainConfig:
     #: motion sources (BVH folders/archives, CMU archives): absolute, or relative to the
     #: repository, or to the shared data folder beside it
     data: list[str] = field(default_factory=lambda: list(DEFAULT_DATA))
+    #: use only the first this many clips of the data (tiny runs, CI; 0: all); kept with the run
+    #: so that a resumed run trains on the same clips
+    max_clips: int = 0
     #: recorded 2D sequences (lift-format .npz) for the 2D-only losses (unsupervised, semi)
     recorded_2d: list[str] = field(default_factory=list)
     recorded_2d_share: float = 0.2  # of batches, when recorded 2D is given beside mocap
@@ -126,6 +129,8 @@ class TrainConfig:
             raise ConfigError(f"source_shares must be non-negative with a positive sum, got {self.source_shares}")
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.max_clips < 0:
+            raise ConfigError(f"max_clips must be 0 (every clip) or more, got {self.max_clips}")
         if self.mode == "ablation":
             self.model.use_scale_net = False
         if (self.mode == "distill") != (self.teacher is not None):

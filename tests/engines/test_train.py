@@ -259,6 +259,7 @@ def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_ca
     assert train_tool.main([*common, "--steps", "20"]) == 0
     assert {"last.pt", "log.csv", "losses.png", "config.json"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "config.json").read_text())["steps"] == 20
+    assert json.loads((out / "config.json").read_text())["max_clips"] == 2  # a resumed run trains on the same clips
     assert (out / "losses.png").read_bytes()[:4] == b"\x89PNG"
     rows = read_log(out / "log.csv")
     assert [int(r["step"]) for r in rows] == [5, 10, 15, 20]
