@@ -34,6 +34,7 @@ class Subscriber:
     ) -> None:
         self.address = address
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
+        self._socket.setsockopt(zmq.IPV6, int("[" in address))  # tcp://[::1]:PORT, as the publisher
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.RCVHWM, receive_hwm)
         for topic in topics:

@@ -37,6 +37,7 @@ def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> Non
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.IPV6, int("[" in address))  # tcp://[::1]:PORT, as the publisher
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.RCVHWM, 1000)
     sub.setsockopt(zmq.SUBSCRIBE, b"pose")

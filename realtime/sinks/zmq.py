@@ -195,6 +195,8 @@ class Publisher:
         self._last_meta_ns = self._last_check_ns = self._last_send_ns = 0
         self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         s = self._socket
+        # tcp://[::1]:5555 needs ZeroMQ's IPv6 (off by default); only then, as it names IPv4 endpoints [::ffff:…]
+        s.setsockopt(zmq.IPV6, int("[" in self.options.address))
         s.setsockopt(zmq.LINGER, 0)
         s.setsockopt(zmq.SNDHWM, self.options.send_hwm)
         s.setsockopt(zmq.SNDBUF, self.options.send_buffer_bytes)

@@ -197,6 +197,7 @@ class ViewerServer:
         self._stop = asyncio.Event()
         context = zmq.asyncio.Context()
         socket = context.socket(zmq.SUB)
+        socket.setsockopt(zmq.IPV6, int("[" in self.options.stream))  # tcp://[::1]:PORT, as the publisher
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.RCVHWM, 16)
         for topic in (TOPIC_POSE, TOPIC_META):

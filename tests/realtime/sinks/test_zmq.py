@@ -4,6 +4,7 @@ publishing, the sink on pipeline frames, and ``posecast listen`` end to end."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 
 import msgpack
@@ -126,6 +127,19 @@ def test_publish_and_subscribe_on_loopback():
     for got, want in zip(received, sent, strict=True):
         np.testing.assert_array_equal(got.joints_m, want.joints_m)
         assert got.publish_ns >= got.capture_ns and got.publish_unix_ns > 0
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 in this Python")
+def test_publish_and_subscribe_over_ipv6_loopback():
+    """tcp://[::1]:PORT: ZeroMQ's IPv6 is off by default, so the bind failed ("No such device") and a
+    subscriber connected to it heard nothing, for ever."""
+    try:
+        publisher = Publisher(PublisherOptions(address="tcp://[::1]:0"))
+    except PublishError as exc:  # a machine without an IPv6 loopback
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    with publisher, Subscriber(publisher.address) as subscriber:
+        assert publisher.address.startswith("tcp://[::1]:")
+        assert isinstance(receive_until_meta(publisher, subscriber), MetaMessage)
 
 
 def _stalled_subscriber(context: zmq.Context, address: str) -> zmq.Socket:
