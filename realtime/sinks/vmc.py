@@ -53,7 +53,12 @@ _IDENTITY = (0.0, 0.0, 0.0, 1.0)
 
 
 def parse_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (or ``HOST``, or ``:PORT``) → ``(host, port)``; default host 127.0.0.1."""
+    """``HOST:PORT`` (or ``HOST``, ``:PORT`` or a bare ``PORT``) → ``(host, port)``; default host
+    127.0.0.1 (a bare number is a port: as a host it would be the IPv4 address 0.0.x.y)."""
+    if not text.strip():
+        raise OptionsError(f"--vmc is empty: pass HOST:PORT (e.g. 127.0.0.1:{DEFAULT_PORT}), or --vmc alone for that")
+    if text.strip().isdigit():
+        text = f":{text.strip()}"
     host, _, port_text = text.strip().rpartition(":") if ":" in text else (text.strip(), ":", "")
     host = host.strip("[]") or "127.0.0.1"
     try:
@@ -139,8 +144,9 @@ class VmcSink(Sink):
         self._first_ns: int | None = None
         try:
             family = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)[0][0]
-        except socket.gaierror as exc:
-            raise PublishError(f"cannot resolve the VMC host {address[0]!r} ({exc}): pass --vmc HOST:PORT") from exc
+        except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold
+            host = address[0][:80]
+            raise PublishError(f"cannot resolve the VMC host {host!r} ({exc}): pass --vmc HOST:PORT") from exc
         self._socket = socket.socket(family, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
         if family == socket.AF_INET:  # a broadcast address (every VMC receiver on the LAN) is refused without it
@@ -156,7 +162,7 @@ class VmcSink(Sink):
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> VmcSink | None:
         text = getattr(args, "vmc", None)
-        if not text:
+        if text is None:
             return None
         return cls(parse_address(text), avatar_options(args))
 

@@ -13,7 +13,7 @@ import pytest
 from posecast.calibration import floor as fl
 from posecast.engines import rotations, skeleton
 from posecast.realtime.avatar import AvatarOptions
-from posecast.realtime.errors import OptionsError
+from posecast.realtime.errors import OptionsError, PublishError
 from posecast.realtime.sinks import vmc
 from posecast.realtime.types import PersonPose, PoseFrame
 from vmc_osc_receiver import UNITY, start_receiver
@@ -183,6 +183,14 @@ def test_address_parsing() -> None:
     assert vmc.parse_address("192.168.1.20") == ("192.168.1.20", vmc.DEFAULT_PORT)
     assert vmc.parse_address(":39540") == ("127.0.0.1", 39540)
     assert vmc.parse_address("[::1]:39539") == ("::1", 39539)
+    assert vmc.parse_address("39540") == ("127.0.0.1", 39540)  # a port: as a host it sent to 0.0.154.116
     for bad in ("host:0", "host:port", "host:70000"):
         with pytest.raises(OptionsError, match="port in 1..65535"):
             vmc.parse_address(bad)
+    with pytest.raises(OptionsError, match="--vmc is empty"):  # it switched the output off, exit 0
+        vmc.parse_address("")
+
+
+def test_a_host_no_dns_label_can_hold_is_one_error() -> None:
+    with pytest.raises(PublishError, match="cannot resolve the VMC host"):  # a UnicodeError traceback
+        vmc.VmcSink(("a" * 300, 39539))
