@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ...engines.cli_args import output_file
 from ...engines.media import display_available
+from ..errors import OptionsError
 from ..sinks.video_file import default_video_path
 from .arguments import add_pipeline_arguments, build_sinks
 from .run import run_and_report
@@ -33,12 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "posecast_demo.mp4 when PyAV is installed, H.264; else posecast_demo.webm, VP8; both "
                              "play in browsers)")  # fmt: skip
     add_pipeline_arguments(parser)
-    parser.set_defaults(func=demo)
+    for action in parser._actions:  # demo's own default: text lines where it records a video
+        if action.dest == "print_mode":
+            action.help = "per-frame results on stdout (default: text without a display, else none)"
+    parser.set_defaults(func=demo, print_mode=None)
 
 
 def demo(args: argparse.Namespace) -> int:
     """With a display: the live view. Without (or ``--headless``): the annotated video and one
     line per frame."""
+    if args.source is not None and not args.source.strip():
+        raise OptionsError("--source is empty: pass a video file, an image folder or a camera index, or leave it "
+                           "out for the sample clip")  # fmt: skip
     source = args.source or str(demo_clip())
     if not args.headless and display_available():
         args.output_video = None
@@ -48,6 +55,8 @@ def demo(args: argparse.Namespace) -> int:
         if not args.headless:  # the view's own notice would say to pass --output-video: this records one
             log.info("no display found: recording the annotated view to %s instead of a window", args.output_video)
             args.headless = True
-        if getattr(args, "print_mode", None) == "none":
+        if args.print_mode is None:
             args.print_mode = "text"
+    if args.print_mode is None:
+        args.print_mode = "none"
     return run_and_report(args, source, build_sinks(args))

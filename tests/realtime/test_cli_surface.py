@@ -370,6 +370,7 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
          "camera height must be in metres between 0 and 20, got -1.0"),  # argparse: "expected one argument"
         (["run", "--source", "x.mp4", "--headless", "--output-video", "/proc/v.webm"],
          "/proc/v.webm: folder /proc "),  # os.access let root through /proc
+        (["demo", "--source", ""], "--source is empty"),  # it ran the sample clip
         (["engines", "info", "--model", "{tmp}"], "model is not a regular file (a folder or a device)"),  # "not found"
         (["run", "--source", "/dev/null", "--headless"], "/dev/null is not a regular file"),  # said "does not exist"
         (["engines", "bench", "--json", "{tmp}"], "cannot write --json"),
@@ -528,3 +529,15 @@ def test_a_camera_file_and_an_assumed_field_of_view_are_not_both_taken(capsys: p
         build_parser().parse_args(["run", "--source", "x.mp4", "--intrinsics", "k.yaml", "--hfov", "90"])
     assert exited.value.code == 2
     assert "argument --hfov: not allowed with argument --intrinsics" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("extra", "lines"), [([], 3), (["--print", "none"], 0), (["--print", "json"], 4)])
+def test_demo_prints_lines_unless_told_not_to(extra: list[str], lines: int, tmp_path: Path, pose_model_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """``posecast demo --headless --print none`` printed a line per frame (none was read as "not given")."""
+    argv = ["demo", "--headless", "--frames", "3", "--publish", "none", "--model-asset", str(pose_model_path),
+            "--output-video", str(tmp_path / "d.webm"), *extra]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == lines and all(line.startswith("{" if extra[-1:] == ["json"] else "frame") for line in out)
