@@ -157,6 +157,7 @@ def input_files(args: argparse.Namespace, source_spec: str | None = None) -> dic
         "the source": existing(source_spec),
         "--intrinsics": existing(getattr(args, "intrinsics", None)),
         "--subject": existing(getattr(args, "subject", None)),
+        "--floor": existing(getattr(args, "floor", None)),
         "--model": existing(getattr(args, "model", None)),
         "--model-asset": existing(getattr(args, "model_asset", None)),
     }

@@ -490,6 +490,8 @@ def test_lift_writes_into_an_existing_folder_given_with_a_slash(tmp_path: Path) 
          "--output {cam} is --intrinsics: writing it would destroy it"),
         (["run", "--source", "{clip}", "--headless", "--intrinsics", "{camjson}", "--stats-json", "{camjson}"],
          "--stats-json {camjson} is --intrinsics: writing it would destroy it"),
+        (["run", "--source", "{clip}", "--headless", "--floor", "{cam}", "--stats-json", "{cam}"],
+         "--stats-json {cam} is --floor: writing it would destroy it"),  # the floor file was replaced, exit 0
     ],
 )  # fmt: skip
 def test_an_output_that_is_an_input_file_is_refused(argv: list[str], message: str, tmp_path: Path, media_dir: Path,
