@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from . import assets
+from .errors import AssetError
 from .fileio import file_sha256
 
 #: What ``posecast assets fetch`` gets without names: what posecast needs by default.
@@ -38,6 +39,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    if args.all and args.names:  # --all took every asset and the names were never looked at
+        raise AssetError(f"pass asset names or --all, not both (got --all and {' '.join(args.names)})")
     names = list(assets.ASSETS) if args.all else (args.names or list(DEFAULT_FETCH))
     for name in names:
         assets.get_asset(name)  # unknown names fail before anything is downloaded

@@ -170,6 +170,9 @@ def bench(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.soak_hook and not args.soak:
         raise OptionsError("--soak-hook needs --soak MINUTES")
+    if not args.publish.startswith(("tcp://", "ipc://")):  # its subscribers are other processes, they connect
+        raise OptionsError(f"--publish must be an address to bind that another process can reach, tcp://HOST:PORT "
+                           f"or ipc://PATH, got {args.publish!r}")  # fmt: skip
     _check_output(args.output)
     result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
     report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))

@@ -148,6 +148,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     [
         (["--frames", "5"], "--frames must be from 10"),
         (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),  # it said max_people
+        (["--publish", "inproc://x"], "--publish must be an address to bind that another process can reach"),
         (["--pace", "500"], "--pace must be 0 (none) or from 1 to 240 frames per second, got 500"),
         (["--source", "/nonexistent/clip.mp4"], "neither a camera index"),
         (["--output", "/sys/posecast_bench"], "cannot write to /sys (for --output /sys/posecast_bench): /sys takes no "
