@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import logging
 import os
@@ -175,6 +176,15 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # `posecast listen | head`: the reader has all it wanted
         point_at_devnull(sys.stdout)
         return 128 + signal.SIGPIPE
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        # the system's limit on a name, met wherever a path given is first used
+        name = str(exc.filename or "")
+        shown = name if len(name) <= 60 else f"{name[:30]}...{name[-20:]} ({len(name)} characters)"
+        print(f"posecast: error: a file name is too long for this system: {shown}; pass a shorter one",
+              file=sys.stderr)  # fmt: skip
+        return 2
     except PosecastError as exc:
         if args.verbose:
             log.exception("posecast failed")

@@ -79,8 +79,9 @@ class ViewerOptions:
         check_endpoint(self.stream)
         try:
             socket.getaddrinfo(self.host, None)
-        except OSError as exc:
-            raise OptionsError(f"cannot serve the viewer on host {self.host!r} ({exc.strerror}): pass --host an "
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold
+            reason = exc.strerror if isinstance(exc, OSError) else "not a host name"
+            raise OptionsError(f"cannot serve the viewer on host {self.host[:80]!r} ({reason}): pass --host an "
                                "address of this machine, e.g. 127.0.0.1") from exc  # fmt: skip
 
 

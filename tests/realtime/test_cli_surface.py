@@ -371,6 +371,10 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
         (["run", "--source", "x.mp4", "--headless", "--output-video", "/proc/v.webm"],
          "/proc/v.webm: folder /proc "),  # os.access let root through /proc
         (["demo", "--source", ""], "--source is empty"),  # it ran the sample clip
+        (["run", "--source", "a" * 300, "--headless"], "a file name is too long for this system"),  # OSError 36
+        (["run", "--source", "x.mp4", "--headless", "--record", "{tmp}/" + "a" * 300 + ".posecast"],
+         "a file name is too long for this system"),  # OSError 36
+        (["view", "--port", "0", "--host", "a" * 300], "(not a host name): pass --host"),  # UnicodeError (idna)
         (["assets", "fetch", "--all", "nosuch"], "pass asset names or --all, not both"),  # it fetched every asset
         (["engines", "info", "--model", "{tmp}"], "model is not a regular file (a folder or a device)"),  # "not found"
         (["run", "--source", "/dev/null", "--headless"], "/dev/null is not a regular file"),  # said "does not exist"
