@@ -176,6 +176,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # `posecast listen | head`: the reader has all it wanted
         point_at_devnull(sys.stdout)
         return 128 + signal.SIGPIPE
+    except PosecastError as exc:  # before OSError: OutputWriteError is both
+        if args.verbose:
+            log.exception("posecast failed")
+        print(f"posecast: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise
@@ -184,11 +189,6 @@ def _main(argv: Sequence[str] | None) -> int:
         shown = name if len(name) <= 60 else f"{name[:30]}...{name[-20:]} ({len(name)} characters)"
         print(f"posecast: error: a file name is too long for this system: {shown}; pass a shorter one",
               file=sys.stderr)  # fmt: skip
-        return 2
-    except PosecastError as exc:
-        if args.verbose:
-            log.exception("posecast failed")
-        print(f"posecast: error: {exc}", file=sys.stderr)
         return 2
 
 
