@@ -136,7 +136,8 @@ def _pack(payload: dict[str, Any]) -> bytes:
 _PACKERS = threading.local()
 
 
-def _unpack(payload: bytes) -> dict[str, Any]:
+def unpack_map(payload: bytes) -> dict[str, Any]:
+    """A message's msgpack map, or :class:`SchemaError` (the messages' and the recordings' one reader)."""
     try:
         message = msgpack.unpackb(payload, raw=False)
     except (ValueError, msgpack.UnpackException) as exc:
@@ -212,7 +213,7 @@ def encode_pose_message(message: PoseMessage) -> bytes:
 
 def decode_pose(payload: bytes) -> PoseMessage:
     """msgpack payload → :class:`PoseMessage`; raises :class:`SchemaError` on a bad message."""
-    m = _unpack(payload)
+    m = unpack_map(payload)
     validate_pose_message(m)
     return PoseMessage(
         frame_id=m["frame_id"],
@@ -249,7 +250,7 @@ def encode_meta(message: MetaMessage) -> bytes:
 
 def decode_meta(payload: bytes) -> MetaMessage:
     """msgpack payload → :class:`MetaMessage`; raises :class:`SchemaError` on a bad message."""
-    m = _unpack(payload)
+    m = unpack_map(payload)
     _check_version(m)
     known = MetaMessage.__dataclass_fields__
     missing = [k for k in ("joint_names", "parents", "frame", "units") if k not in m]

@@ -65,7 +65,7 @@ import numpy as np
 from ...calibration import CameraIntrinsics
 from ...engines import skeleton
 from ...engines.errors import PosecastError
-from ..schema import checked_numbers, decode_pose
+from ..schema import checked_numbers, decode_pose, unpack_map
 from ..types import TRACKING_STATES
 
 log = logging.getLogger(__name__)
@@ -435,11 +435,9 @@ def _meta(record: dict[str, Any]) -> MetaRecord:
     if not isinstance(payload, bytes):
         raise _MalformedError(f"field 'payload' must be the bytes of a meta message, got {type(payload).__name__}")
     try:
-        message = msgpack.unpackb(payload, raw=False)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise _MalformedError(f"field 'payload' is not msgpack ({str(exc) or type(exc).__name__})") from exc
-    if not isinstance(message, dict):
-        raise _MalformedError(f"field 'payload' must be a msgpack map, got {type(message).__name__}")
+        unpack_map(payload)
+    except PosecastError as exc:  # SchemaError
+        raise _MalformedError(f"field 'payload': {exc}") from exc
     fps = record.get("source_fps", 0.0)
     low, high = SOURCE_FPS_RANGE
     if not (isinstance(fps, int | float) and not isinstance(fps, bool) and (fps == 0 or low <= fps <= high)):

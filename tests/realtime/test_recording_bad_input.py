@@ -156,7 +156,7 @@ DAMAGE = [
     ("people_str", set_frame("people", "x"), "'people' must be a list, got str", 1),
     ("person_str", set_frame("people", ["x"]), r"people\[0\] must be a map, got str", 1),
     ("frame_empty", lambda items: items.insert(2, {"type": "frame"}), "field 'image_size' is missing", 0),
-    ("meta_payload", set_meta("payload", b"junk"), "field 'payload' is not msgpack", 0),
+    ("meta_payload", set_meta("payload", b"junk"), "field 'payload': payload is not msgpack", 0),
     ("meta_payload_str", set_meta("payload", "junk"), "field 'payload' must be the bytes of a meta message", 0),
     ("meta_fps_nan", set_meta("source_fps", float("nan")), "'source_fps' must be 0 \\(unknown\\) or 0.01..10000", 0),
     ("meta_fps_tiny", set_meta("source_fps", 1e-300), "'source_fps' must be 0 \\(unknown\\) or 0.01..10000", 0),
