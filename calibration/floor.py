@@ -190,10 +190,11 @@ def floor_from_camera_pose(camera_height_m: float, tilt_deg: float, roll_deg: fl
     """The floor seen by a camera ``camera_height_m`` above it, looking ``tilt_deg`` down
     (negative: up) and rolled by ``roll_deg`` (see :attr:`Floor.roll_deg`)."""
     if not 0.0 < camera_height_m < 20.0:
-        raise CalibrationError(f"camera height must be in metres between 0 and 20, got {camera_height_m}")
+        raise CalibrationError(f"camera height must be in metres above 0 and under 20, got {camera_height_m}")
     if not -90.0 < tilt_deg < 90.0 or not -90.0 < roll_deg < 90.0:
         raise CalibrationError(
-            f"camera tilt and roll must be in degrees between -90 and 90, got {tilt_deg}, {roll_deg}"
+            f"camera tilt and roll must be in degrees strictly between -90 and 90 (level: 0), got {tilt_deg}, "
+            f"{roll_deg}"
         )
     tilt, roll = np.radians(tilt_deg), np.radians(roll_deg)
     up = np.array([np.sin(roll) * np.cos(tilt), -np.cos(roll) * np.cos(tilt), -np.sin(tilt)])

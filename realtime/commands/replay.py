@@ -28,11 +28,13 @@ def _sink_classes() -> list[type[Sink]]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("replay", help="publish a recording (.posecast) again at its recorded pace")
     parser.add_argument("recording", type=Path, help="a file written by `posecast run --record`")
-    parser.add_argument("--speed", type=float, default=1.0, help="1 = the recorded pace (default), 2 = twice as fast")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="1 = the recorded pace (default), 2 = twice as fast; 0.01..100")  # fmt: skip
     parser.add_argument("--loop", action="store_true", help="start again at the end, until Ctrl-C")
     parser.add_argument("--wait", type=float, default=1.0, metavar="S",
-                        help="seconds from opening the outputs to the first frame, for subscribers to connect "
-                             "(ZeroMQ delivers nothing to a subscriber before it has joined; default 1)")  # fmt: skip
+                        help="seconds from opening the outputs to the first frame, 0..60, for subscribers to "
+                             "connect (ZeroMQ delivers nothing to a subscriber before it has joined; "
+                             "default 1)")  # fmt: skip
     add_avatar_arguments(parser, recorded_default=True)
     for sink in _sink_classes():
         sink.add_arguments(parser)

@@ -367,7 +367,7 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
         (["engines", "bench", "--threads", "100000"], "--threads (onnxruntime's threads) must be from 1 to"),  # 17 GB
         (["engines", "bench", "--threads", "0"], "--threads (onnxruntime's threads) must be from 1 to"),
         (["run", "--source", "x.mp4", "--floor-camera", "-1,10"],
-         "camera height must be in metres between 0 and 20, got -1.0"),  # argparse: "expected one argument"
+         "camera height must be in metres above 0 and under 20, got -1.0"),  # argparse: "expected one argument"
         (["run", "--source", "x.mp4", "--headless", "--output-video", "/proc/v.webm"],
          "/proc/v.webm: folder /proc "),  # os.access let root through /proc
         (["demo", "--source", ""], "--source is empty"),  # it ran the sample clip
