@@ -11,7 +11,7 @@ import argparse
 import logging
 import re
 
-from ..engines.cli_args import output_file, positive_float
+from ..engines.cli_args import listed_options, output_file, positive_float
 from .board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from .camera import CalibrationOptions, calibrate_image_dir
 from .errors import CalibrationError
@@ -125,36 +125,35 @@ def _check_unused_options(args: argparse.Namespace) -> None:
     """Refuse an option the chosen source would silently ignore: the board's and the measurement's
     with --hfov (no board, nothing measured), the live camera's with --images."""
     board = [o for o, given in (("--board", args.board is not None), ("--square", args.square is not None),
-                                ("--charuco", args.charuco), ("--marker", args.marker is not None),
-                                ("--legacy-charuco", args.legacy_charuco),
-                                ("--dictionary", args.dictionary != DEFAULT_DICTIONARY)) if given]  # fmt: skip
+                                ("--charuco", args.charuco)) if given] + _charuco_options(args)  # fmt: skip
     measuring = [o for o, given in (("--min-views", args.min_views is not None), ("--views", args.views is not None),
                                     ("--min-sharpness", args.min_sharpness is not None), ("--fix-k3", args.fix_k3),
                                     ("--no-window", args.no_window)) if given]  # fmt: skip
     if args.hfov is not None and board:
-        raise CalibrationError(f"--hfov assumes no board, so {_listed(board)} would be ignored: pass either --hfov "
-                               "and --size, or --images/--camera with --board and --square")  # fmt: skip
+        raise CalibrationError(f"--hfov assumes no board, so {listed_options(board)} would be ignored: pass either "
+                               "--hfov and --size, or --images/--camera with --board and --square")  # fmt: skip
     if args.hfov is not None and measuring:
         them = "it" if len(measuring) == 1 else "them"
-        raise CalibrationError(f"--hfov measures nothing, so {_listed(measuring)} would be ignored: leave {them} "
-                               "out, or calibrate with --images/--camera")  # fmt: skip
+        raise CalibrationError(f"--hfov measures nothing, so {listed_options(measuring)} would be ignored: leave "
+                               f"{them} out, or calibrate with --images/--camera")  # fmt: skip
     live_only = [o for o, given in (("--views", args.views is not None), ("--no-window", args.no_window),
                                     ("--size", args.size is not None)) if given]  # fmt: skip
     if args.images is not None and live_only:
-        raise CalibrationError(f"{_listed(live_only)} would be ignored with --images (for a live camera, --camera): "
-                               f"leave {'it' if len(live_only) == 1 else 'them'} out")  # fmt: skip
+        raise CalibrationError(f"{listed_options(live_only)} would be ignored with --images (for a live camera, "
+                               f"--camera): leave {'it' if len(live_only) == 1 else 'them'} out")  # fmt: skip
 
 
-def _listed(options: list[str]) -> str:
-    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} and {options[-1]}"
+def _charuco_options(args: argparse.Namespace) -> list[str]:
+    """The options given that describe a ChArUco board only."""
+    return [o for o, given in (("--marker", args.marker is not None), ("--legacy-charuco", args.legacy_charuco),
+                               ("--dictionary", args.dictionary != DEFAULT_DICTIONARY)) if given]  # fmt: skip
 
 
 def _board(args: argparse.Namespace) -> BoardSpec:
     if not args.board or args.square is None:
         raise CalibrationError("calibrating from a board needs --board COLSxROWS and --square METRES (e.g. 9x6 0.025)")
     cols, rows = parse_board_size(args.board)
-    charuco_only = [o for o, given in (("--marker", args.marker is not None), ("--legacy-charuco", args.legacy_charuco),
-                                       ("--dictionary", args.dictionary != DEFAULT_DICTIONARY)) if given]  # fmt: skip
+    charuco_only = _charuco_options(args)
     if charuco_only and not args.charuco:
         raise CalibrationError(f"{charuco_only[0]} describes a ChArUco board: add --charuco (or leave it out for a "
                                "chessboard)")  # fmt: skip

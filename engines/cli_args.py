@@ -49,6 +49,11 @@ def finite_float(unit: str, example: str) -> Callable[[str], float]:
     return parse
 
 
+def listed_options(options: list[str]) -> str:
+    """``--a``, ``--a and --b``, ``--a, --b and --c``: options named in a message."""
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} and {options[-1]}"
+
+
 def _names_folder(text: str) -> bool:
     return text.endswith(("/", os.sep)) or os.path.basename(text) in ("", ".", "..")
 

@@ -18,7 +18,7 @@ from .schema import (
     decode_meta,
     decode_pose,
 )
-from .sinks.zmq import bound_ipc_file, check_ipc_free, check_port, remove_own_ipc_file
+from .sinks.zmq import bound_ipc_file, check_ipc_free, check_port, ipv6_option, remove_own_ipc_file
 
 
 class Subscriber:
@@ -34,7 +34,7 @@ class Subscriber:
     ) -> None:
         self.address = address
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
-        self._socket.setsockopt(zmq.IPV6, int("[" in address))  # tcp://[::1]:PORT, as the publisher
+        self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.RCVHWM, receive_hwm)
         for topic in topics:

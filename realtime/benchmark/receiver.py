@@ -32,12 +32,14 @@ def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> Non
     import msgpack
     import zmq
 
+    from ..sinks.zmq import ipv6_option
+
     # Ctrl-C reaches the whole process group: it is the parent's to handle (this process is a
     # daemon, stopped with it); here it would only print a second traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.IPV6, int("[" in address))  # tcp://[::1]:PORT, as the publisher
+    sub.setsockopt(zmq.IPV6, ipv6_option(address))
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.RCVHWM, 1000)
     sub.setsockopt(zmq.SUBSCRIBE, b"pose")

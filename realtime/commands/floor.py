@@ -21,7 +21,7 @@ from ...calibration.errors import CalibrationError
 from ...calibration.floor_file import save_floor
 from ...calibration.io import check_writable
 from ...engines import skeleton
-from ...engines.cli_args import finite_float, output_file, positive_float
+from ...engines.cli_args import finite_float, listed_options, output_file, positive_float
 from ...engines.fileio import OutputPathError
 from ..stages import Sink
 from ..types import PoseFrame
@@ -75,11 +75,10 @@ def calibrate_floor(args: argparse.Namespace) -> int:
                                "feet, not both")  # fmt: skip
     measuring = measuring_options(args)
     if args.camera_height is not None and measuring:
-        listed = measuring[0] if len(measuring) == 1 else f"{', '.join(measuring[:-1])} and {measuring[-1]}"
         them = "it" if len(measuring) == 1 else "them"
-        raise CalibrationError(f"--camera-height gives the floor, so {listed} (for measuring it from the feet) would "
-                               f"be ignored: pass either --camera-height (and --tilt, --roll) or --source with {them}, "
-                               "not both")  # fmt: skip
+        raise CalibrationError(f"--camera-height gives the floor, so {listed_options(measuring)} (for measuring it "
+                               "from the feet) would be ignored: pass either --camera-height (and --tilt, --roll) or "
+                               f"--source with {them}, not both")  # fmt: skip
     if args.camera_height is not None:
         tilt, roll = args.tilt or 0.0, args.roll or 0.0
         floor = fl.floor_from_camera_pose(args.camera_height, tilt, roll)

@@ -87,6 +87,13 @@ def _split_tcp(endpoint: str) -> tuple[str, str] | None:
     return host.strip("[]"), port
 
 
+def ipv6_option(address: str) -> int:
+    """ZeroMQ's ``IPV6`` socket option for ``address``: on for an IPv6 one (``tcp://[::1]:5555``;
+    off by default in ZeroMQ, so such a bind failed and a subscriber heard nothing), off otherwise
+    (with it on, ZeroMQ names IPv4 endpoints ``[::ffff:127.0.0.1]``)."""
+    return int("[" in address)
+
+
 def check_port(endpoint: str, binding: bool = True) -> None:
     """Refuse a TCP address without a port (ZeroMQ says only "Invalid argument") or with one
     outside 1..65535 (ZeroMQ would bind some other port instead, or wait forever to connect);
@@ -195,8 +202,7 @@ class Publisher:
         self._last_meta_ns = self._last_check_ns = self._last_send_ns = 0
         self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         s = self._socket
-        # tcp://[::1]:5555 needs ZeroMQ's IPv6 (off by default); only then, as it names IPv4 endpoints [::ffff:…]
-        s.setsockopt(zmq.IPV6, int("[" in self.options.address))
+        s.setsockopt(zmq.IPV6, ipv6_option(self.options.address))
         s.setsockopt(zmq.LINGER, 0)
         s.setsockopt(zmq.SNDHWM, self.options.send_hwm)
         s.setsockopt(zmq.SNDBUF, self.options.send_buffer_bytes)

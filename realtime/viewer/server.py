@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import msgpack
 import zmq
 import zmq.asyncio
 from websockets.asyncio.server import ServerConnection, serve
@@ -34,7 +33,8 @@ from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
 from ..errors import OptionsError, SchemaError
-from ..schema import DEFAULT_ADDRESS, TOPIC_META, TOPIC_POSE, validate_pose_message
+from ..schema import DEFAULT_ADDRESS, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
+from ..sinks.zmq import ipv6_option
 from ..subscriber import Subscriber
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,7 @@ def is_loopback(host: str) -> bool:
 def decode_for_page(topic: bytes, payload: bytes) -> str:
     """One ZeroMQ message → the JSON text the page reads (``topic`` added; unknown keys kept,
     so newer schema fields reach the page). Raises :class:`SchemaError` for a bad message."""
-    try:
-        message = msgpack.unpackb(payload, raw=False)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise SchemaError(f"payload is not msgpack ({exc or type(exc).__name__})") from exc
-    if not isinstance(message, dict):
-        raise SchemaError("payload is not a msgpack map")
+    message = unpack_map(payload)
     if topic == TOPIC_POSE:
         validate_pose_message(message)
     elif topic != TOPIC_META:
@@ -198,7 +193,7 @@ class ViewerServer:
         self._stop = asyncio.Event()
         context = zmq.asyncio.Context()
         socket = context.socket(zmq.SUB)
-        socket.setsockopt(zmq.IPV6, int("[" in self.options.stream))  # tcp://[::1]:PORT, as the publisher
+        socket.setsockopt(zmq.IPV6, ipv6_option(self.options.stream))
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.RCVHWM, 16)
         for topic in (TOPIC_POSE, TOPIC_META):
