@@ -63,6 +63,7 @@ import msgpack
 import numpy as np
 
 from ...calibration import CameraIntrinsics
+from ...calibration.intrinsics import shown
 from ...engines import skeleton
 from ...engines.errors import PosecastError
 from ..schema import checked_numbers, decode_pose, unpack_map
@@ -329,7 +330,7 @@ def _int(record: dict[str, Any], name: str, high: int, low: int = 0) -> int:
     """``record[name]``: an int (not a bool, a float or a string) in ``low..high - 1``."""
     value = _field(record, name)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _MalformedError(f"field {name!r} must be an int, got {value!r:.40}")
+        raise _MalformedError(f"field {name!r} must be an int, got {shown(value)}")
     if not low <= value < high:
         raise _MalformedError(f"field {name!r} is {value}, expected {low}..{high - 1}")
     return value
@@ -374,7 +375,7 @@ def _person(m: Any, index: int) -> PersonRecord:
     try:
         tracking = _field(m, "tracking")
         if tracking not in TRACKING_STATES:
-            raise _MalformedError(f"field 'tracking' must be one of {TRACKING_STATES}, got {tracking!r:.40}")
+            raise _MalformedError(f"field 'tracking' must be one of {TRACKING_STATES}, got {shown(tracking)}")
         joints, lengths = skeleton.NUM_JOINTS, m.get("bone_lengths_m")
         px = _numbers(_field(m, "keypoints_px"), "keypoints_px", (joints, 2), -MAX_KEYPOINT_PX, MAX_KEYPOINT_PX,
                       unseen_nan=True)  # fmt: skip
@@ -412,7 +413,7 @@ def _frame(record: dict[str, Any]) -> FrameRecord:
     size = _field(record, "image_size")
     if not (isinstance(size, list) and len(size) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1 << 20 for v in size)):  # fmt: skip
-        raise _MalformedError(f"field 'image_size' must be [width, height] in pixels, got {size!r:.40}")
+        raise _MalformedError(f"field 'image_size' must be [width, height] in pixels, got {shown(size)}")
     poses = _list(record, "poses")
     for i, payload in enumerate(poses):
         _check_pose(payload, i)
@@ -442,7 +443,7 @@ def _meta(record: dict[str, Any]) -> MetaRecord:
     low, high = SOURCE_FPS_RANGE
     if not (isinstance(fps, int | float) and not isinstance(fps, bool) and (fps == 0 or low <= fps <= high)):
         raise _MalformedError(f"field 'source_fps' must be 0 (unknown) or {low:g}..{high:g} frames a second, "
-                         f"got {fps!r:.40}")  # fmt: skip
+                         f"got {shown(fps)}")  # fmt: skip
     return MetaRecord(
         t_ns=_int(record, "t_ns", MAX_CLOCK_NS),
         payload=payload,
@@ -458,7 +459,7 @@ def _footer(record: dict[str, Any]) -> dict[str, Any]:
     index = record.get("index", [])
     if not (isinstance(index, list) and all(isinstance(row, list) and len(row) == 3 for row in index)):
         raise _MalformedError(f"field 'index' must be a list of [frame_id, timestamp_ns, byte offset], "
-                              f"got {index!r:.40}")  # fmt: skip
+                              f"got {shown(index)}")  # fmt: skip
     return record
 
 
@@ -529,7 +530,7 @@ class RecordingReader:
             if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
                 raise RecordingError(f"{self.path} is recording format version {version}, this posecast "
                                      f"reads up to {VERSION}: update posecast")  # fmt: skip
-            raise RecordingError(f"{self.path} is not a posecast recording (its header's version is {version!r:.40}, "
+            raise RecordingError(f"{self.path} is not a posecast recording (its header's version is {shown(version)}, "
                                  f"expected an int 1..{VERSION})")  # fmt: skip
         self.header: dict[str, Any] = header
 
