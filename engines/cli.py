@@ -36,9 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     build.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default="tensorrt",
                        help="tensorrt: a GPU engine plan; onnxruntime: the INT8 copy, with --int8 (default: tensorrt)")
     build.add_argument("--int8", action="store_true", help="onnxruntime: make the INT8 quantised copy")
-    build.add_argument("--max-batch", type=int, default=16, help="tensorrt: largest batch (default 16)")
-    build.add_argument("--precision", choices=("fp16", "fp32"), default="fp16", help="tensorrt precision")
-    build.add_argument("--workspace-mib", type=int, default=512, help="tensorrt builder workspace")
+    # tensorrt's options default to None so that one given with --backend onnxruntime is refused
+    build.add_argument("--max-batch", type=int, help="tensorrt: largest batch (default 16)")
+    build.add_argument("--precision", choices=("fp16", "fp32"), help="tensorrt precision (default fp16)")
+    build.add_argument("--workspace-mib", type=int, help="tensorrt builder workspace (default 512)")
     build.set_defaults(func=_build)
 
     bench = sub.add_parser("bench", help="p50/p99 latency per backend and batch size")
@@ -80,8 +81,15 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    if args.max_batch < 1:  # its upper bound is TensorRT's (the backend says it)
-        raise BackendError(f"--max-batch must be 1 or more, got {args.max_batch}")
+    tensorrt_only = {"--max-batch": args.max_batch, "--precision": args.precision,
+                     "--workspace-mib": args.workspace_mib}  # fmt: skip
+    given = [name for name, value in tensorrt_only.items() if value is not None]
+    if args.backend == "onnxruntime" and given:
+        raise BackendError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --backend tensorrt: "
+                           f"drop {'it' if len(given) == 1 else 'them'} with --backend onnxruntime")  # fmt: skip
+    max_batch = 16 if args.max_batch is None else args.max_batch
+    if max_batch < 1:  # its upper bound is TensorRT's (the backend says it)
+        raise BackendError(f"--max-batch must be 1 or more, got {max_batch}")
     path = resolve_model(args.model)
     if args.backend == "onnxruntime":
         if not args.int8:
@@ -93,8 +101,8 @@ def _build(args: argparse.Namespace) -> int:
         return 0
     if args.int8:
         raise BackendError("--int8 is for --backend onnxruntime; TensorRT INT8 needs a Q/DQ graph, not supported")
-    with load_backend("tensorrt", path, precision=args.precision, max_batch=args.max_batch,
-                      workspace_mib=args.workspace_mib) as backend:  # fmt: skip
+    with load_backend("tensorrt", path, precision=args.precision or "fp16", max_batch=max_batch,
+                      workspace_mib=512 if args.workspace_mib is None else args.workspace_mib) as backend:  # fmt: skip
         print(f"TensorRT engine ready on {backend.device}")
     return 0
 

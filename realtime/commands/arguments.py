@@ -120,7 +120,10 @@ def lifting_options(args: argparse.Namespace) -> LiftingOptions:
 
 
 def build_sinks(args: argparse.Namespace) -> list[Sink]:
-    """Every registered sink the arguments ask for, in registry order (closed again if one fails)."""
+    """Every registered sink the arguments ask for, in registry order (closed again if one fails).
+    The lifting options are checked first: a bad value is one line before a sink binds a port.
+    (Files are read later, after :func:`run_pipeline` has checked that no output overwrites one.)"""
+    lifting_options(args)
     sinks: list[Sink] = []
     try:
         for cls in SINKS.values():

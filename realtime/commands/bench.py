@@ -43,6 +43,9 @@ from .demo import demo_clip
 
 log = logging.getLogger(__name__)
 
+#: ``--soak-pace``'s default, frames per second
+SOAK_PACE_FPS = 30.0
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -64,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "none)")  # fmt: skip
     parser.add_argument("--soak", type=float, default=0.0, metavar="MINUTES",
                         help="then run paced for MINUTES, looping the clip: latency and memory over time")  # fmt: skip
-    parser.add_argument("--soak-pace", type=float, default=30.0, metavar="FPS", help="the soak's rate (default 30)")
+    parser.add_argument("--soak-pace", type=float, metavar="FPS",
+                        help=f"the soak's rate (default {SOAK_PACE_FPS:g})")  # fmt: skip
     parser.add_argument("--soak-hook", action="append", default=[], choices=list(SOAK_HOOKS), metavar="NAME",
                         help=f"run beside the soak (repeatable): {', '.join(SOAK_HOOKS)}")  # fmt: skip
     parser.add_argument("--backend", default="auto", choices=["auto", "all", *BACKENDS],
@@ -76,8 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runner", default="both", choices=[*RUNNERS, "both"],
                         help="2D on its own thread or not; both (default): each measured, the one `posecast run` "
                              "picks here (auto) first")  # fmt: skip
-    parser.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS, help="MediaPipe model variant")
-    parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+    mediapipe_model = parser.add_mutually_exclusive_group()  # both name the model file: one would be ignored
+    mediapipe_model.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS, help="MediaPipe model variant")
+    mediapipe_model.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
     parser.add_argument("--max-people", type=int, default=1, metavar="N", help="people per frame, 1..8 (default 1)")
     parser.add_argument("--publish", default="tcp://127.0.0.1:0",
                         help="ZeroMQ address of the benchmark's publisher (default: a free loopback port)")  # fmt: skip
@@ -165,11 +170,14 @@ def bench(args: argparse.Namespace) -> int:
         configs=configs_from_args(args),
         frames=args.frames, rounds=args.rounds, warmup_frames=args.warmup, round_warmup_frames=args.round_warmup,
         paces=paces,
-        soak_minutes=args.soak, soak_pace=args.soak_pace, landmarker=args.landmarker,
+        soak_minutes=args.soak, soak_pace=SOAK_PACE_FPS if args.soak_pace is None else args.soak_pace,
+        landmarker=args.landmarker,
         model_asset=args.model_asset, max_people=args.max_people, publish=args.publish, verbose=args.verbose,
     )  # fmt: skip
     if args.soak_hook and not args.soak:
         raise OptionsError("--soak-hook needs --soak MINUTES")
+    if args.soak_pace is not None and not args.soak:
+        raise OptionsError("--soak-pace is the soak's rate: it needs --soak MINUTES")
     if not args.publish.startswith(("tcp://", "ipc://")):  # its subscribers are other processes, they connect
         raise OptionsError(f"--publish must be an address to bind that another process can reach, tcp://HOST:PORT "
                            f"or ipc://PATH, got {args.publish!r}")  # fmt: skip

@@ -94,9 +94,10 @@ class MediaPipeDetector(Detector2D):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
-        parser.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS,
-                            help="MediaPipe model variant (default: full)")  # fmt: skip
+        model = parser.add_mutually_exclusive_group()  # both name the model file: one would be ignored
+        model.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+        model.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS,
+                           help="MediaPipe model variant (default: full)")  # fmt: skip
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MediaPipeDetector:

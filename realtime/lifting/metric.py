@@ -91,9 +91,9 @@ class LiftingOptions:
 
     def __post_init__(self) -> None:
         if not 10.0 <= self.hfov_deg <= 170.0:
-            raise OptionsError(f"hfov must be between 10 and 170 degrees, got {self.hfov_deg}")
+            raise OptionsError(f"--hfov must be between 10 and 170 degrees, got {self.hfov_deg}")
         if self.height_m is not None and not _MIN_HEIGHT_M < self.height_m < _MAX_HEIGHT_M:
-            raise OptionsError(f"height must be in metres between {_MIN_HEIGHT_M} and {_MAX_HEIGHT_M}, "
+            raise OptionsError(f"--subject-height must be in metres between {_MIN_HEIGHT_M} and {_MAX_HEIGHT_M}, "
                                f"got {self.height_m}")  # fmt: skip
         if self.height_m is not None and self.subject_path is not None:
             raise OptionsError("give either a height or a subject file, not both")

@@ -346,9 +346,13 @@ class ZmqSink(Sink):
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ZmqSink | None:
         address = getattr(args, "publish", "none")
+        frame = getattr(args, "frame", None)
         if address is None or address.lower() == "none":
+            if frame is not None:
+                raise OptionsError(f"--frame {frame} adds engine-frame poses to the published messages, and "
+                                   f"--publish none publishes none: drop one of them")  # fmt: skip
             return None
-        return cls(PublisherOptions(address=address), getattr(args, "frame", None))
+        return cls(PublisherOptions(address=address), frame)
 
     def open(self, meta: StreamMeta) -> None:
         self.update_meta(meta)
