@@ -18,7 +18,14 @@ from .schema import (
     decode_meta,
     decode_pose,
 )
-from .sinks.zmq import bound_ipc_file, check_ipc_free, check_port, ipv6_option, remove_own_ipc_file
+from .sinks.zmq import (
+    bound_ipc_file,
+    check_host,
+    check_ipc_free,
+    check_port,
+    ipv6_option,
+    remove_own_ipc_file,
+)
 
 
 class Subscriber:
@@ -48,6 +55,7 @@ class Subscriber:
                 self._socket.bind(endpoint)
                 self._ipc_file = bound_ipc_file(endpoint)
             else:
+                check_host(endpoint)
                 self._socket.connect(endpoint)
         except PosecastError:
             self._socket.close(linger=0)

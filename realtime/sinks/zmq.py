@@ -87,6 +87,24 @@ def _split_tcp(endpoint: str) -> tuple[str, str] | None:
     return host.strip("[]"), port
 
 
+def check_host(endpoint: str) -> None:
+    """Refuse a ``tcp://HOST:PORT`` to connect to whose host name does not resolve: ZeroMQ would
+    retry it in the background for ever, and a subscriber would wait without a word."""
+    parts = _split_tcp(endpoint)
+    if parts is None or parts[0] in ("", "*"):
+        return
+    host = parts[0].rsplit(";", 1)[-1].strip("[]")  # ZeroMQ's tcp://SOURCE;HOST:PORT names the host last
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return  # an address: nothing to resolve
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a valid host name"
+        raise PublishError(f"cannot resolve the host {host!r} of {endpoint} ({reason}): check the name, "
+                           f"or pass an IP address, e.g. {DEFAULT_ADDRESS}") from exc  # fmt: skip
+
+
 def ipv6_option(address: str) -> int:
     """ZeroMQ's ``IPV6`` socket option for ``address``: on for an IPv6 one (``tcp://[::1]:5555``;
     off by default in ZeroMQ, so such a bind failed and a subscriber heard nothing), off otherwise
@@ -220,6 +238,7 @@ class Publisher:
         try:
             check_port(endpoint, binding=not connect)
             if connect:
+                check_host(endpoint)
                 self._socket.connect(endpoint)
                 return f"connect:{endpoint}"
             check_ipc_free(endpoint)
