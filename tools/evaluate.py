@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Evaluate models in-domain and cross-dataset (ground-truth and noisy 2D); write JSON and Markdown.
 
-    python tools/evaluate.py --model semi=runs/semi/last.pt --model shipped=engines/weights/posecast_lifter.onnx \\
-        --model shipped-int8=engines/weights/posecast_lifter.onnx:int8 --model flat \\
+    python tools/evaluate.py --model semi=runs/semi/last.pt --model supervised-current-w384 \\
+        --model supervised-current-w384:int8 --model flat \\
         --json eval/results.json --markdown eval/results.md
 
 Sets (never trained on by any model in eval/results): ``in_domain``, the held-out Bandai-Namco

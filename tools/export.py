@@ -1,7 +1,10 @@
 #!/usr/bin/env python
 """Export a training checkpoint to the self-describing ONNX file posecast runs.
 
-    python tools/export.py runs/unsupervised/last.pt engines/weights/posecast_lifter.onnx
+    python tools/export.py runs/unsupervised/last.pt runs/unsupervised/model.onnx
+
+(Writing into ``engines/weights/`` replaces a shipped model: ``posecast_lifter.onnx`` there is
+``supervised-w256``.)
 
 The weights are rounded to float16 first and stored as float16 (half the file size); the
 graph computes in float32, and the rounded model is the one evaluated and shipped, so ONNX

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "FOLDER/<input name>_3d.npz")  # fmt: skip
     parser.add_argument("--subject-height", "--height", dest="height", type=float, default=None, metavar="M",
                         help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
-    parser.add_argument("--no-live-subject", action="store_true", help=NO_LIVE_SUBJECT_HELP)
+    parser.add_argument("--no-live-subject", action="store_true",
+                        help=NO_LIVE_SUBJECT_HELP.removeprefix("without --subject, "))  # lift has no --subject
     add_model_arguments(parser)
     parser.set_defaults(func=lift)
 
