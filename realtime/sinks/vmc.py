@@ -15,7 +15,8 @@ person (lowest person id):
   rotations (EVMC4U with *Bone Position Synchronize* off) keep the avatar's own proportions and
   still travel, crouch and jump; those that also apply bone positions get the person's;
 - ``/VMC/Ext/OK 1 3 0 tracking``: a model is loaded, calibrated, normal mode, and whether the
-  person is tracked (V2.7; 0 while nobody is: the avatar holds its last pose);
+  person is tracked (V2.7; 0 while nobody is: no bone goes out, the root is the last one again,
+  and the avatar holds its last pose where it stood);
 - ``/VMC/Ext/T time``: seconds of the stream's clock since the first frame.
 
 The messages of a frame go out as OSC bundles of at most 1500 bytes, as the protocol asks (a
@@ -50,6 +51,7 @@ DEFAULT_PORT = 39539
 MAX_BUNDLE_BYTES = 1500
 _UNITY = frames.get_frame("unity")
 _IDENTITY = (0.0, 0.0, 0.0, 1.0)
+ROOT_ADDRESS = "/VMC/Ext/Root/Pos"
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -72,11 +74,13 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, port
 
 
-def frame_messages(avatar: AvatarFrame, time_s: float) -> list[OscMessage]:
-    """The VMC messages of one frame (module docstring), for its first tracked person."""
+def frame_messages(avatar: AvatarFrame, time_s: float, held_root_m: np.ndarray | None = None) -> list[OscMessage]:
+    """The VMC messages of one frame (module docstring), for its first tracked person. With nobody
+    tracked no bone goes out and the root is ``held_root_m``, the last one sent (none before anyone
+    was seen): a receiver that synchronises the root would otherwise move the avatar to the origin."""
     messages = []
     person = avatar.people[0] if avatar.people else None
-    root = np.zeros(3)
+    root = held_root_m
     if person is not None:
         pose = humanoid.humanoid_pose(person.bones, _UNITY)
         positions = pose.positions[0].copy()
@@ -85,7 +89,8 @@ def frame_messages(avatar: AvatarFrame, time_s: float) -> list[OscMessage]:
         root, positions[0] = positions[0] - standing, standing
         for name, position, rotation in zip(humanoid.BONE_NAMES, positions, pose.rotations[0], strict=True):
             messages.append(_message("/VMC/Ext/Bone/Pos", [name, *position, *rotation]))
-    messages.append(_message("/VMC/Ext/Root/Pos", ["root", *root, *_IDENTITY]))
+    if root is not None:
+        messages.append(_message(ROOT_ADDRESS, ["root", *root, *_IDENTITY]))
     messages.append(_message("/VMC/Ext/OK", [1, 3, 0, int(person is not None)]))
     messages.append(_message("/VMC/Ext/T", [float(time_s)]))
     return messages
@@ -142,6 +147,7 @@ class VmcSink(Sink):
         self.sent_datagrams = 0
         self.dropped_datagrams = 0
         self._first_ns: int | None = None
+        self._root_m: np.ndarray | None = None  # the last root sent: held while nobody is tracked
         try:
             family = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)[0][0]
         except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold
@@ -172,7 +178,11 @@ class VmcSink(Sink):
         if self._first_ns is None:
             self._first_ns = frame.timestamp_ns
         time_s = (frame.timestamp_ns - self._first_ns) * 1e-9
-        for datagram in pack_bundles(frame_messages(avatar, time_s)):
+        messages = frame_messages(avatar, time_s, self._root_m)
+        root = next((m for m in messages if m.address == ROOT_ADDRESS), None)
+        if root is not None:
+            self._root_m = np.array(root.params[1:4], dtype=np.float64)
+        for datagram in pack_bundles(messages):
             self._send(datagram)
 
     def _send(self, datagram: bytes) -> None:

@@ -83,6 +83,31 @@ def test_a_real_receiver_rebuilds_every_frame_within_a_millimetre(receiver) -> N
         assert np.abs(camera - joints[i]).max() < 1e-3
 
 
+def test_nobody_tracked_holds_the_root_where_it_was(receiver) -> None:
+    """While nobody is tracked the root is sent again as it was (it went to the origin, and a
+    receiver synchronising the root moved the avatar there for the whole dropout)."""
+    joints, lengths = walk_in_camera()
+    port, collect = receiver(len(joints))
+    gap = range(40, 60)
+    sink = vmc.VmcSink(("127.0.0.1", port), AvatarOptions(one_euro=None))
+    with sink:
+        for i, pose in enumerate(joints):
+            frame = pose_frame(i, pose, lengths)
+            if i in gap:
+                frame.people = []
+            sink.write(frame)
+            time.sleep(0.002)
+    got = collect()
+    assert got["errors"] == [] and len(got["frames"]) == len(joints)
+    frames = [frame for _, frame in sorted(got["frames"].items())]
+    before = frames[gap.start - 1]["root"]
+    assert np.linalg.norm(before[:3]) > 0.05  # the walk has taken the root away from the origin
+    for i in gap:
+        assert frames[i]["ok"] == (1, 3, 0, 0) and frames[i]["bones"] == 0
+        assert frames[i]["root"] == pytest.approx(before)
+    assert frames[gap.stop]["ok"] == (1, 3, 0, 1) and frames[gap.stop]["bones"] == len(UNITY)
+
+
 def test_rest_pose_is_identity_and_the_hips_stand_on_the_floor(receiver) -> None:
     lengths = skeleton.bone_lengths_from_height(1.70)
     rest = rotations.rest_pose(lengths)
@@ -123,9 +148,13 @@ def test_messages_of_the_rest_pose() -> None:
     assert len(bundles) == 2 and all(len(b) <= vmc.MAX_BUNDLE_BYTES for b in bundles)
     assert all(b.startswith(b"#bundle\0") for b in bundles)
     # nobody tracked: OK says so (tracking 0) and no bone is sent
-    empty = vmc.frame_messages(sink.world.process(PoseFrame(1, 0, 0, (1280, 720), [])), 0.6)
-    assert [m.address for m in empty] == ["/VMC/Ext/Root/Pos", "/VMC/Ext/OK", "/VMC/Ext/T"]
-    assert empty[1].params == [1, 3, 0, 0]
+    nobody = sink.world.process(PoseFrame(1, 0, 0, (1280, 720), []))
+    empty = vmc.frame_messages(nobody, 0.6)  # before anyone was seen: no root either
+    assert [m.address for m in empty] == ["/VMC/Ext/OK", "/VMC/Ext/T"]
+    assert empty[0].params == [1, 3, 0, 0]
+    held = vmc.frame_messages(nobody, 0.6, held_root_m=np.array([1.0, 0.0, -2.0]))  # the last root again
+    assert [m.address for m in held] == ["/VMC/Ext/Root/Pos", "/VMC/Ext/OK", "/VMC/Ext/T"]
+    assert held[0].params[1:4] == pytest.approx([1.0, 0.0, -2.0])
 
 
 def test_sending_never_blocks() -> None:

@@ -63,8 +63,9 @@ def receive(port_queue: multiprocessing.Queue, out_queue: multiprocessing.Queue,
         elif address == "/VMC/Ext/OK":
             ok = args
         elif address == "/VMC/Ext/T":
-            result[float(args[0])] = {"joints": _rebuild(root, bones) if bones else None, "ok": ok, "bones": len(bones)}
-            bones = {}
+            result[float(args[0])] = {"joints": _rebuild(root, bones) if bones else None, "ok": ok, "bones": len(bones),
+                                      "root": root}  # fmt: skip
+            bones, root = {}, None
         else:
             errors.append(f"unexpected address {address}")
     out_queue.put({"frames": result, "errors": errors, "messages": len(received)})
@@ -87,7 +88,8 @@ def _rebuild(root: np.ndarray, bones: dict[str, np.ndarray]) -> np.ndarray:
 @contextlib.contextmanager
 def start_receiver() -> Iterator[Callable[..., tuple[int, Callable[[], dict]]]]:
     """Yields ``start(frames, timeout_s=30) -> (port, collect)``; ``collect()`` waits for the
-    receiver's result ``{"frames": {time_s: {"joints", "ok", "bones"}}, "errors", "messages"}``."""
+    receiver's result ``{"frames": {time_s: {"joints", "ok", "bones", "root"}}, "errors", "messages"}``
+    (``root``: the frame's root message's 7 numbers, ``None`` when the frame sent none)."""
     ctx = multiprocessing.get_context("fork")
     processes = []
 
