@@ -2,8 +2,9 @@
 vendored) and a WebSocket that forwards the ZeroMQ stream to the page as JSON.
 
 Flow: ZeroMQ SUB (pose + meta) → schema check → JSON text → every open page. A page that
-cannot keep up gets the newest pose, never a growing queue: each page has one pose slot that
-newer poses overwrite (meta messages are always delivered). Nothing the page sends is acted on.
+cannot keep up gets the newest pose of each person, never a growing queue: each page has one
+pose slot per person that newer poses of that person overwrite (meta messages are always
+delivered). Nothing the page sends is acted on.
 
 Security: the server binds the loopback interface by default and logs a warning when told to
 bind anything else (anyone who can reach the port can watch the stream). WebSocket upgrades
@@ -107,23 +108,31 @@ def is_loopback(host: str) -> bool:
 def decode_for_page(topic: bytes, payload: bytes) -> str:
     """One ZeroMQ message → the JSON text the page reads (``topic`` added; unknown keys kept,
     so newer schema fields reach the page). Raises :class:`SchemaError` for a bad message."""
+    return _decode(topic, payload)[0]
+
+
+def _decode(topic: bytes, payload: bytes) -> tuple[str, int]:
+    """:func:`decode_for_page`'s text and the pose's ``person_id`` (0 for a meta message)."""
     message = unpack_map(payload)
     if topic == TOPIC_POSE:
         validate_pose_message(message)
     elif topic != TOPIC_META:
         raise SchemaError(f"unknown topic {topic!r}")
     try:
-        return json.dumps({"topic": topic.decode(), **message}, separators=(",", ":"), allow_nan=False)
+        text = json.dumps({"topic": topic.decode(), **message}, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:  # NaN, bytes: not representable in the page's JSON
         raise SchemaError(f"message cannot be sent as JSON ({exc})") from exc
+    return text, int(message.get("person_id", 0)) if topic == TOPIC_POSE else 0
 
 
 class _Page:
-    """One connected page: the newest pose not yet sent, meta messages in order."""
+    """One connected page: each person's newest pose not yet sent, meta messages in order."""
 
     def __init__(self, connection: ServerConnection) -> None:
         self.connection = connection
-        self.pose: str | None = None
+        #: person_id → the newest pose not yet sent (one slot per person: with one slot for all,
+        #: the second person's pose of a frame overwrote the first's before the page had it)
+        self.poses: dict[int, str] = {}
         self.metas: list[str] = []
         self.wake = asyncio.Event()
         self.closed = False
@@ -227,7 +236,7 @@ class ViewerServer:
             try:
                 if len(parts) != 2:
                     raise SchemaError(f"expected [topic, payload], got {len(parts)} parts")
-                text = decode_for_page(parts[0], parts[1])
+                text, person_id = _decode(parts[0], parts[1])
             except SchemaError as exc:
                 self.rejected += 1
                 if self.rejected in (1, 10, 100) or self.rejected % 1000 == 0:
@@ -241,7 +250,7 @@ class ViewerServer:
                 if is_meta:
                     page.metas.append(text)
                 else:
-                    page.pose = text  # overwrite: a slow page skips to the newest pose
+                    page.poses[person_id] = text  # overwrite: a slow page skips to each person's newest pose
                 page.wake.set()
 
     async def _handle(self, connection: ServerConnection) -> None:
@@ -255,8 +264,8 @@ class ViewerServer:
                 await page.wake.wait()
                 page.wake.clear()
                 metas, page.metas = page.metas, []
-                pose, page.pose = page.pose, None
-                for text in [*metas, *([pose] if pose else [])]:
+                poses, page.poses = page.poses, {}
+                for text in [*metas, *poses.values()]:
                     await connection.send(text)
         except Exception as exc:  # the page went away: the connection's own errors end it
             log.debug("viewer page disconnected: %s", exc)
