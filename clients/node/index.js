@@ -6,6 +6,9 @@
 //     if (topic === "pose" && message.tracking === "tracking") console.log(message.joints_m[10]);
 //   }
 
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+
 import * as zmq from "zeromq";
 
 import { AddressError, DEFAULT_ADDRESS, parseAddress } from "./address.js";
@@ -59,13 +62,27 @@ export class PosecastSubscriber {
       });
       this.ready.catch(() => {}); // handled: the first next() rethrows it, however late it comes
     } else {
-      try {
-        this.socket.connect(endpoint);
-      } catch (err) {
-        this.socket.close();
-        throw new AddressError(`cannot connect to ${address} (${err.message}): pass e.g. ${DEFAULT_ADDRESS}`, address);
+      const connect = () => {
+        try {
+          this.socket.connect(endpoint);
+        } catch (err) {
+          this.socket.close();
+          throw new AddressError(`cannot connect to ${address} (${err.message}): pass e.g. ${DEFAULT_ADDRESS}`, address);
+        }
+      };
+      const host = hostToResolve(endpoint);
+      if (host === null) {
+        connect();
+        this.ready = Promise.resolve();
+      } else {
+        // a name that does not resolve: ZeroMQ would retry it for ever and the subscriber wait
+        // without a word, so it is looked up first (the first next() rethrows the failure)
+        this.ready = lookup(host).then(connect, (err) => {
+          this.socket.close();
+          throw new AddressError(`cannot resolve the host ${JSON.stringify(host)} of ${endpoint} (${err.code}): check the name, or pass an IP address, e.g. ${DEFAULT_ADDRESS}`, address);
+        });
+        this.ready.catch(() => {});
       }
-      this.ready = Promise.resolve();
     }
   }
 
@@ -95,6 +112,15 @@ export class PosecastSubscriber {
 }
 
 /** What went wrong binding `endpoint` (of `address`), and the fix, in one line. */
+/** The host name of a `tcp://HOST:PORT` endpoint to look up, or null (an IP address, an ipc:// path). */
+function hostToResolve(endpoint) {
+  if (!endpoint.startsWith("tcp://")) return null;
+  const rest = endpoint.slice("tcp://".length);
+  // ZeroMQ's tcp://SOURCE;HOST:PORT names the host last; an IPv6 host is in brackets
+  const host = rest.slice(0, rest.lastIndexOf(":")).split(";").pop().replace(/^\[|\]$/g, "");
+  return isIP(host) ? null : host;
+}
+
 function bindProblem(address, endpoint, err) {
   if (err.code === "EADDRINUSE") return `${endpoint} is in use: another program listens there? pass another port, or bind:tcp://127.0.0.1:0 for any free one`;
   if (err.code === "EADDRNOTAVAIL") return `cannot bind ${endpoint} (${err.message}): bind an address of this machine, e.g. bind:tcp://127.0.0.1:5555`;

@@ -164,6 +164,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess, problem: str, cod
         ("", r"the address is empty"),
         # refused only when tried: 192.0.2.1 is a documentation address, never this machine's
         ("bind:tcp://192.0.2.1:5555", r"cannot bind tcp://192\.0\.2\.1:5555 .*: bind an address of this machine"),
+        # looked up before connecting: ZeroMQ would retry a name that does not resolve for ever
+        ("tcp://no-such-host.invalid:5555", r'cannot resolve the host "no-such-host\.invalid" .*pass an IP address'),
     ],
 )
 def test_a_bad_address_is_one_line_and_exit_2(node_client: Path, address: str, problem: str) -> None:
