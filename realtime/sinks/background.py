@@ -15,6 +15,7 @@ a sink that keeps them: never, like any Unix pipe, Ctrl-C stops it), then closes
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 import time
@@ -52,7 +53,10 @@ class BackgroundSink(Sink):
         self._put("meta", meta)
 
     def write(self, frame: PoseFrame) -> None:
-        self._put("frame", frame)
+        # the frame as handed over: the pipeline goes on to add its "publish" stage to stage_ns and
+        # to stamp delivered_ns, which the worker, writing later, must not take for this frame's;
+        # delivered_ns here is when this sink had the frame (the inline ZeroMQ output publishes then)
+        self._put("frame", dataclasses.replace(frame, stage_ns=dict(frame.stage_ns), delivered_ns=time.monotonic_ns()))
 
     def source_stalled(self, notice: PoseFrame) -> None:
         self._put("stalled", notice)

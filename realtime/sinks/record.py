@@ -5,8 +5,9 @@ as the ZeroMQ output encodes them, and every person's 2D keypoints, in a ``.pose
 It runs on a thread of its own (the pipeline's drop-oldest queue, :data:`RecordSink.queue_frames`
 deep: ten seconds at 30 fps before a stalled disk costs a live frame; any loss is counted in the
 file's footer; a file read as fast as it decodes waits for the disk instead). The pose
-messages are encoded here with the recorder's own ``publish_ns`` (the ZeroMQ output stamps its
-own, a fraction of a millisecond apart); every other byte is what the ZeroMQ output sends.
+messages are encoded here, stamped with the time the pipeline handed the frame over (the ZeroMQ
+output stamps its own then, a fraction of a millisecond apart), not the later time this thread
+writes it; every other byte is what the ZeroMQ output sends.
 """
 
 from __future__ import annotations
@@ -87,8 +88,11 @@ class RecordSink(Sink):
     def write(self, frame: PoseFrame) -> None:
         people = frame.people or [PersonPose.lost(self._last_person_id)]  # as the ZeroMQ output sends
         self._last_person_id = people[-1].person_id
+        # stamped when the pipeline handed the frame over (BackgroundSink), as the ZeroMQ output
+        # publishes it then, not when this thread got to it: a replay keeps this latency
         now_ns = time.monotonic_ns()
-        poses = [encode_pose(frame, person, now_ns, time.time_ns()) for person in people]
+        handed_ns = frame.delivered_ns or now_ns
+        poses = [encode_pose(frame, person, handed_ns, time.time_ns() - (now_ns - handed_ns)) for person in people]
         records = [PersonRecord(p.person_id, p.tracking, p.keypoints_px, p.confidence, p.bone_lengths_m)
                    for p in frame.people]  # fmt: skip
         record = FrameRecord(now_ns, frame.frame_id, frame.capture_ns, frame.timestamp_ns, frame.image_size, poses,

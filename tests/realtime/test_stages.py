@@ -160,7 +160,14 @@ def test_every_sink_gets_every_frame_and_the_meta() -> None:
     with Pipeline(FakeDetector(two_people(5)), lifting, [inline, threaded]) as pipeline, ListSource(5) as source:
         results = list(pipeline.run(source))
     assert [f.frame_id for f in results] == list(range(5))
-    assert inline.frames == results and threaded.frames == results  # the very same records, in order
+    assert inline.frames == results  # the very same records, in order
+    # a sink on its own thread gets each record as it was handed over: the same people, the stages
+    # so far (not the "publish" the pipeline adds once every sink had it), stamped when handed over
+    assert [f.frame_id for f in threaded.frames] == list(range(5))
+    for got, result in zip(threaded.frames, results, strict=True):
+        assert got.people is result.people and got.image_bgr is result.image_bgr
+        assert got.stage_ns == {k: v for k, v in result.stage_ns.items() if k != "publish"}
+        assert result.capture_ns <= got.delivered_ns <= result.delivered_ns
     assert threaded.thread is not threading.main_thread()
     assert inline.closed == threaded.closed == 1
     # open with the meta known before a frame, then the image size and rate once known
