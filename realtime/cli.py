@@ -5,12 +5,13 @@ exposes ``register(subparsers)``); this module only builds the parser, sets up l
 turns a :class:`PosecastError` into one line on stderr and exit code 2. Training and evaluation
 are tools in ``tools/`` (they need torch, which the live path never imports).
 
-Ctrl-C (SIGINT) and SIGTERM stop a command the same way, wherever it is (loading models,
-running, writing): the interruption unwinds through every ``with`` and ``finally``, so outputs
-are finished (videos, recordings, statistics) and the exit code is 128 + the signal's number
-(130, 143), without a traceback. Only while the parser and the native libraries load do the
-signals wait (for a fraction of a second): an exception raised inside their initialisation is
-swallowed or turned into an ``ImportError`` by them.
+Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal or SSH session closing) stop a command the same
+way, wherever it is (loading models, running, writing): the interruption unwinds through every
+``with`` and ``finally``, so outputs are finished (videos, recordings, statistics) and the exit
+code is 128 + the signal's number (130, 143, 129), without a traceback. A signal the command was
+started ignoring stays ignored (``nohup``, a background job of a script). Only while the parser
+and the native libraries load do the signals wait (for a fraction of a second): an exception
+raised inside their initialisation is swallowed or turned into an ``ImportError`` by them.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ _USER_SET_OPENCV_LOG = "OPENCV_LOG_LEVEL" in os.environ
 #: Native libraries imported before a command runs, with the stop signals held back, when the
 #: command takes the argument that says it will use them (its lifting backend, its MediaPipe model).
 _NATIVE_MODULES = {"backend": ("onnxruntime",), "model_asset": ("mediapipe", "mediapipe.tasks.python.vision")}
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+#: Ctrl-C, ``kill``, and the terminal or SSH session closing (SIGHUP: a run left half-written files)
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 
 
 def quiet_native_logs() -> None:
@@ -103,7 +105,7 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def stop_signals_interrupt() -> Iterator[None]:
-    """While inside: SIGINT and SIGTERM raise :class:`Interrupted` in the main thread, once; a
+    """While inside: the stop signals raise :class:`Interrupted` in the main thread, once; a
     second stop signal while the outputs are being finished is only logged (``timeout`` sends
     SIGTERM to the process and its group, a user presses Ctrl-C twice: an interrupted clean-up
     left a temporary video and aborted in MediaPipe's teardown). The previous handlers come back after."""
@@ -115,12 +117,15 @@ def stop_signals_interrupt() -> Iterator[None]:
         log.warning("%s: already stopping, finishing the outputs (SIGKILL or Ctrl-\\ ends it at once)",
                     signal.Signals(signum).name)  # fmt: skip
 
+    # one started ignored stays so: nohup ignores SIGHUP, a script's background job SIGINT
+    handled = [stop for stop in _STOP_SIGNALS if signal.getsignal(stop) is not signal.SIG_IGN]
+
     def interrupt(signum: int, _frame: object) -> None:
-        for stop in _STOP_SIGNALS:
+        for stop in handled:
             signal.signal(stop, stopping)
         raise Interrupted(signum)
 
-    previous = {stop: signal.signal(stop, interrupt) for stop in _STOP_SIGNALS}
+    previous = {stop: signal.signal(stop, interrupt) for stop in handled}
     try:
         yield
     finally:
@@ -130,7 +135,7 @@ def stop_signals_interrupt() -> Iterator[None]:
 
 @contextlib.contextmanager
 def stop_signals_deferred() -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM stay pending in the main thread (and in threads started
+    """While inside, the stop signals stay pending in the main thread (and in threads started
     here, which inherit the mask); they are delivered, as usual, when it ends. Measured: a
     Ctrl-C while onnxruntime's extension initialised became ``ImportError: initialization
     failed`` (exit 1, a traceback); in another race it was lost and the run went on."""

@@ -22,7 +22,7 @@ from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS
 from ..avatar import AvatarWorld
 from ..detectors import DETECTORS
 from ..detectors.mediapipe import MAX_PEOPLE
-from ..errors import OptionsError
+from ..errors import OptionsError, SourceError
 from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOptions, OneEuroOptions, TrackerOptions
 from ..pipeline import Pipeline
 from ..progress import progress
@@ -176,6 +176,7 @@ def run_pipeline(
     ``max_frames``, a number or a function of the opened source, or a sink's stop request);
     returns the frames processed. The sinks are closed whatever happens."""
     lifting = detector = None
+    dropped = 0
     try:
         if isinstance(max_frames, int) and max_frames < 1:
             raise OptionsError(f"--frames must be 1 or more, got {max_frames}")
@@ -189,20 +190,29 @@ def run_pipeline(
             pipeline = Pipeline(detector, lifting, sinks, world)
             lifting = detector = None  # the pipeline owns them now
             limit = max_frames(source) if callable(max_frames) else max_frames
-            with pipeline:
-                # threaded: the 3D of one frame overlaps the 2D of the next (when cores allow)
-                frames_run = make_runner(pipeline, getattr(args, "runner", "auto")).run(source, limit)
-                steps = progress(frames_run, _expected_frames(source, limit), "frames", enabled=_progress_wanted(args))
-                frames = sum(1 for _ in steps)
-            dropped = source.dropped_frames
+            try:
+                with pipeline:
+                    # threaded: the 3D of one frame overlaps the 2D of the next (when cores allow)
+                    frames_run = make_runner(pipeline, getattr(args, "runner", "auto")).run(source, limit)
+                    steps = progress(frames_run, _expected_frames(source, limit), "frames",
+                                     enabled=_progress_wanted(args))  # fmt: skip
+                    frames = sum(1 for _ in steps)
+            finally:  # also when stopped (Ctrl-C is how a camera run ends): the drops are said
+                dropped = source.dropped_frames
+            lost_after_s = getattr(source, "lost_after_s", 0.0)
     except BaseException:
         for stage in (*sinks, lifting, detector):
             if stage is not None:
                 with contextlib.suppress(Exception):  # the error to report is the one being raised
                     stage.close()
         raise
-    if dropped:
-        log.info("%d frames dropped at capture (processing was slower than the camera)", dropped)
+    finally:
+        if dropped:
+            log.info("%d frames dropped at capture (processing was slower than the camera)", dropped)
+    if lost_after_s:  # the outputs are finished; a supervisor must still tell this from an ending file
+        raise SourceError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped after "
+                          f"{frames} frames (its outputs are finished): check the camera or stream, "
+                          f"and run again")  # fmt: skip
     return frames
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: The longest --timeout, seconds (a week; ZeroMQ's poll takes a C int of milliseconds, 24.8 days).
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
+#: Seconds without any message after which ``listen`` says so, once, and goes on listening
+QUIET_NOTICE_S = 5.0
 
 
 class ListenTimeoutError(PosecastError):
@@ -115,17 +118,36 @@ def listen(args: argparse.Namespace) -> int:
     poses = 0
     with Subscriber(args.address) as subscriber:
         log.info("listening on %s", args.address)
+        heard_s, quiet_told, heard_any = time.monotonic(), False, False
         while args.count is None or poses < args.count:
+            waited_s = time.monotonic() - heard_s
+            wait_s = None if args.timeout is None else max(0.0, args.timeout - waited_s)
+            if not quiet_told:  # wake up to say the stream went quiet (it never did before: silence for ever)
+                wait_s = max(0.0, min(wait_s if wait_s is not None else QUIET_NOTICE_S, QUIET_NOTICE_S - waited_s))
             try:
-                message = subscriber.recv(args.timeout)
+                message = subscriber.recv(wait_s)
             except SchemaError as exc:
                 log.warning("skipping a message: %s", exc)
+                heard_s = time.monotonic()
                 continue
             if message is None:
-                raise ListenTimeoutError(
-                    f"no message from {args.address} in {args.timeout:g} s (after {poses} poses): "
-                    "is `posecast run` publishing there? check --address"
-                )
+                waited_s = time.monotonic() - heard_s
+                if args.timeout is not None and waited_s >= args.timeout:
+                    raise ListenTimeoutError(
+                        f"no message from {args.address} in {args.timeout:g} s (after {poses} poses): "
+                        "is `posecast run` publishing there? check --address"
+                    )
+                if not quiet_told and waited_s >= QUIET_NOTICE_S:
+                    quiet_told = True
+                    log.warning("%s from %s for %.0f s (a publisher repeats its meta every second): %s; still "
+                                "listening (Ctrl-C stops, --timeout S exits)",
+                                "nothing more" if heard_any else "no message", args.address, waited_s,
+                                "is `posecast run` publishing there? check --address" if not heard_any
+                                else "the publisher stopped?")  # fmt: skip
+                continue
+            if quiet_told:
+                log.info("%s is publishing again", args.address)
+            heard_s, quiet_told, heard_any = time.monotonic(), False, True
             if isinstance(message, PoseMessage):
                 poses += 1
             line = json.dumps(to_json(message)) if args.json else format_line(message)

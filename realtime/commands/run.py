@@ -29,21 +29,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink]) -> int:
-    """Run the pipeline into ``sinks`` and log one summary line (from the stats sink)."""
+    """Run the pipeline into ``sinks`` and log one summary line (from the stats sink), also when
+    the run is stopped (Ctrl-C is how a camera run ends) or its live source is lost."""
     started = time.perf_counter()
-    frames = run_pipeline(args, source_spec, sinks, args.frames)
-    elapsed = time.perf_counter() - started
-    stats = next((s for s in sinks if isinstance(s, StatsSink)), None)
+    frames = None
+    try:
+        frames = run_pipeline(args, source_spec, sinks, args.frames)
+    finally:
+        stats = next((s for s in sinks if isinstance(s, StatsSink)), None)
+        if stats is not None and stats.frames:  # the sinks are closed: every frame counted
+            _log_summary(sinks, stats, stats.frames if frames is None else frames, time.perf_counter() - started)
+    return 0
+
+
+def _log_summary(sinks: list[Sink], stats: StatsSink, frames: int, elapsed_s: float) -> None:
     published = next((f"published on {s.address}" for s in sinks if isinstance(s, ZmqSink)), "not published")
-    if stats is not None:
-        summary = stats.summary()["capture_to_publish_ms"]
-        posed = stats.frames_with_pose
-        # every output had the frame (the bench's capture → delivered; the stats file's capture_to_publish)
-        latency = (f"capture→delivered p50 {summary['p50']:.1f} ms p99 {summary['p99']:.1f} ms" if posed
-                   else "no latency: nobody was posed")  # fmt: skip
-        log.info("%d frames in %.1f s, pose in %d (%.0f %%), %s; %s", frames, elapsed, posed,
-                 100 * posed / max(frames, 1), published, latency)  # fmt: skip
+    summary = stats.summary()["capture_to_publish_ms"]
+    posed = stats.frames_with_pose
+    # every output had the frame (the bench's capture → delivered; the stats file's capture_to_publish)
+    latency = (f"capture→delivered p50 {summary['p50']:.1f} ms p99 {summary['p99']:.1f} ms" if posed
+               else "no latency: nobody was posed")  # fmt: skip
+    log.info("%d frames in %.1f s, pose in %d (%.0f %%), %s; %s", frames, elapsed_s, posed,
+             100 * posed / max(frames, 1), published, latency)  # fmt: skip
     dropped = {s.name: s.dropped_frames for s in sinks if s.dropped_frames}
     if dropped:
         log.warning("outputs that could not keep up dropped frames: %s", dropped)
-    return 0

@@ -66,6 +66,9 @@ class CameraSource(FrameSource):
         self.stalls = 0
         self._last_frame_s: float | None = None  # time.monotonic() of the newest grabbed frame
         self.dropped_frames = 0
+        #: Seconds without a frame after which the source gave up (0: it did not): the run then
+        #: ends as a failure, not as a file that ended
+        self.lost_after_s = 0.0
         self._capture: cv2.VideoCapture | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -110,6 +113,7 @@ class CameraSource(FrameSource):
                      int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                      self.source_fps)  # fmt: skip
         self._capture, self._latest, self._ended, self.dropped_frames = capture, None, False, 0
+        self.lost_after_s = 0.0
         self._last_frame_s, self.stalls = None, 0
         self._stop.clear()
         self._thread = threading.Thread(target=self._grab_loop, name=self.label.replace(" ", "-"), daemon=True)
@@ -136,6 +140,7 @@ class CameraSource(FrameSource):
                 silent_s = time.monotonic() - (self._last_frame_s or opened_s)
                 if silent_s >= self.max_stall_s:
                     log.warning("%s delivered no frame for %.0f s: the stream ends", self.label, silent_s)
+                    self.lost_after_s = silent_s
                     break
                 if failures < self.max_read_failures or silent_s < self.stall_report_s:
                     self._stop.wait(0.01)  # a blip: try again at once

@@ -1,0 +1,68 @@
+"""How a camera run ends: Ctrl-C still says how many frames ran and how many the camera dropped
+(before, only a run that ended by itself said so); a camera lost for good ends the run as a
+failure (exit 2) after finishing its outputs, not with exit 0 as if a file had ended. The camera
+is a fake ``cv2.VideoCapture`` playing real frames of the dance clip, MediaPipe and the lifter
+are real."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from posecast.realtime.cli import main
+from posecast.realtime.sources import CameraSource
+from test_source_failures import FlakyDevice
+
+
+@pytest.fixture
+def camera(dance_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """``camera(gone_after_s)``: camera 0 is a device playing the dance clip at 100 fps (faster
+    than the pipeline: frames are dropped), gone for good after ``gone_after_s``; the source
+    gives up after 1.2 s without a frame (30 s as shipped)."""
+
+    def make(gone_after_s: float = 1e9) -> None:
+        monkeypatch.setattr(cv2, "VideoCapture", FlakyDevice(dance_frames, fps=100.0, gone_after_s=gone_after_s))
+        monkeypatch.setattr(CameraSource, "from_spec", classmethod(
+            lambda cls, spec, realtime=False: cls(int(spec), max_stall_s=1.2) if spec.isdigit() else None))  # fmt: skip
+
+    return make
+
+
+def test_ctrl_c_on_a_camera_says_what_ran_and_what_was_dropped(
+    camera, pose_model_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    camera()
+    stop = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGINT))  # Ctrl-C after some frames
+    stop.start()
+    with caplog.at_level(logging.INFO):
+        code = main(["run", "--source", "0", "--headless", "--publish", "none", "--model-asset", str(pose_model_path),
+                     "--stats-json", str(tmp_path / "stats.json")])  # fmt: skip
+    stop.join()
+    assert code == 130
+    said = caplog.text
+    assert "frames dropped at capture" in said, said  # before, only a normal end said it
+    frames = json.loads((tmp_path / "stats.json").read_text())["frames"]
+    assert frames > 0 and f"{frames} frames in " in said, said  # the summary line, before: none
+
+
+def test_a_camera_lost_for_good_fails_after_finishing_its_outputs(
+    camera, pose_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before, the run ended with exit 0, as if a file had ended: a supervisor could not tell."""
+    camera(gone_after_s=1.5)
+    take = tmp_path / "take.posecast"
+    code = main(["run", "--source", "0", "--headless", "--publish", "none", "--model-asset", str(pose_model_path),
+                 "--stats-json", str(tmp_path / "stats.json"), "--record", str(take)])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("posecast: error: camera 0 delivered no frame for 1 s, so the run stopped after"), err
+    assert "its outputs are finished" in err
+    assert json.loads((tmp_path / "stats.json").read_text())["frames"] > 0
+    assert take.exists() and not Path(f"{take}.part").exists()

@@ -1,0 +1,64 @@
+"""``posecast listen`` says when a stream goes quiet (once, then again when it is back) instead of
+waiting without a word for ever; ``--timeout`` still ends it. Real ZeroMQ sockets."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+from posecast.realtime.cli import main
+from posecast.realtime.commands import listen
+from posecast.realtime.schema import PoseMessage
+from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
+
+
+def _pose(frame_id: int) -> PoseMessage:
+    return PoseMessage(frame_id=frame_id, capture_ns=time.monotonic_ns(), tracking="tracking",
+                       joints_m=np.zeros((17, 3), np.float32), confidence=np.ones(17, np.float32),
+                       root_m=np.zeros(3, np.float32))  # fmt: skip
+
+
+def test_nothing_at_all_is_said_then_the_timeout_ends_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture, free_port
+) -> None:  # noqa: ANN001
+    monkeypatch.setattr(listen, "QUIET_NOTICE_S", 0.3)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with caplog.at_level(logging.INFO):
+        assert main(["listen", "--address", address, "--timeout", "1"]) == 2
+    quiet = [r.getMessage() for r in caplog.records if "still listening" in r.getMessage()]
+    assert len(quiet) == 1 and quiet[0].startswith(f"no message from {address}"), caplog.text
+    assert "is `posecast run` publishing there?" in quiet[0]
+    assert "no message from" in capsys.readouterr().err
+
+
+def test_a_stream_that_goes_quiet_and_comes_back(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+                                                 capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    monkeypatch.setattr(listen, "QUIET_NOTICE_S", 0.4)
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=60.0))
+    stop = threading.Event()
+
+    def publish() -> None:  # 0.6 s of poses, 1.2 s of nothing, poses again
+        started, frame_id = time.monotonic(), 0
+        while not stop.wait(0.03):
+            if not 0.6 <= time.monotonic() - started < 1.8:
+                publisher.publish(_pose(frame_id))
+                frame_id += 1
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO):
+            assert main(["listen", "--address", publisher.address, "--count", "40", "--timeout", "10"]) == 0
+    finally:
+        stop.set()
+        thread.join()
+        publisher.close()
+    said = [r.getMessage() for r in caplog.records]
+    quiet = [m for m in said if "still listening" in m]
+    assert len(quiet) == 1 and quiet[0].startswith(f"nothing more from {publisher.address}"), said
+    assert "the publisher stopped?" in quiet[0]
+    assert said.index(quiet[0]) < said.index(f"{publisher.address} is publishing again")
+    assert capsys.readouterr().out.count("\n") == 40 + 1  # the meta on subscribing, then the poses

@@ -1,0 +1,71 @@
+"""SIGHUP (the terminal or SSH session closing) finishes a run's outputs like Ctrl-C, unless the
+run was started ignoring it (``nohup``); in real ``posecast`` processes on the real clip."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+
+
+def _start(*args: str, hangup: object = signal.SIG_DFL) -> subprocess.Popen:
+    def signals() -> None:
+        # a test run started with nohup or in the background ignores these, and a child inherits that
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, hangup)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    return subprocess.Popen([sys.executable, "-m", "posecast.realtime.cli", *args], stderr=subprocess.PIPE, text=True,
+                            env=env, preexec_fn=signals)  # fmt: skip
+
+
+def _wait_for_first_frame(process: subprocess.Popen) -> list[str]:
+    lines = []
+    for line in process.stderr:  # the intrinsics line comes with the first frame
+        lines.append(line)
+        if line.startswith("intrinsics:"):
+            return lines
+    pytest.fail("".join(lines))
+
+
+def _paced_run(tmp_path: Path, media_dir: Path, pose_model_path: Path, hangup: object) -> subprocess.Popen:
+    return _start("run", "--source", str(media_dir / "squats_720x1280.mp4"), "--realtime", "--headless", "--publish",
+                  "none", "--stats-json", str(tmp_path / "stats.json"), "--record", str(tmp_path / "take.posecast"),
+                  "--model-asset", str(pose_model_path), hangup=hangup)  # fmt: skip
+
+
+@needs_proc
+def test_sighup_finishes_every_output(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
+    """Before, SIGHUP killed the run at once: a hidden temporary video, a ``.part`` take that the
+    next ``--record`` refused, no statistics."""
+    process = _paced_run(tmp_path, media_dir, pose_model_path, signal.SIG_DFL)
+    lines = _wait_for_first_frame(process)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGHUP)
+    err = "".join(lines) + process.communicate(timeout=120)[1]
+    assert process.returncode == 128 + signal.SIGHUP, err
+    assert "Traceback" not in err and "stopped by SIGHUP" in err, err
+    assert json.loads((tmp_path / "stats.json").read_text())["frames"] > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.json", "take.posecast"]  # no .part, no temporary
+
+
+@needs_proc
+def test_an_ignored_sighup_stays_ignored(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
+    """``nohup posecast run ...``: the hang-up is ignored, as nohup asks; SIGTERM still stops it."""
+    process = _paced_run(tmp_path, media_dir, pose_model_path, signal.SIG_IGN)
+    lines = _wait_for_first_frame(process)
+    process.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    assert process.poll() is None, "".join(lines)
+    process.send_signal(signal.SIGTERM)
+    err = "".join(lines) + process.communicate(timeout=120)[1]
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM" in err and "SIGHUP" not in err
