@@ -211,9 +211,15 @@ class CameraSource(FrameSource):
 
     def close(self) -> None:
         self._stop.set()
+        stuck = False
         if self._thread is not None:
             self._thread.join(timeout=2.0)
+            stuck = self._thread.is_alive()  # blocked inside the capture's read (a hung stream)
             self._thread = None
         if self._capture is not None:
-            self._capture.release()
+            if stuck:  # releasing a capture another thread is reading is not safe: the process's end frees it
+                log.warning("%s: its reading thread is still blocked in the device; left to the process's end",
+                            self.label)  # fmt: skip
+            else:
+                self._capture.release()
             self._capture = None

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -66,3 +67,44 @@ def test_a_camera_lost_for_good_fails_after_finishing_its_outputs(
     assert "its outputs are finished" in err
     assert json.loads((tmp_path / "stats.json").read_text())["frames"] > 0
     assert take.exists() and not Path(f"{take}.part").exists()
+
+
+class HangingDevice(FlakyDevice):
+    """Delivers a few frames, then a read that blocks until ``unblock`` (a stream whose connection
+    hangs); records a ``release`` made while a read is in progress."""
+
+    def __init__(self, frames) -> None:  # noqa: ANN001
+        super().__init__(frames)
+        self.unblock = threading.Event()
+        self.reading = False
+        self.released_while_reading = False
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        self.reading = True
+        try:
+            if self.delivered >= 5:
+                self.unblock.wait()
+                return False, None
+            return super().read()
+        finally:
+            self.reading = False
+
+    def release(self) -> None:
+        self.released_while_reading |= self.reading
+
+
+def test_closing_a_hung_camera_does_not_release_it_under_its_reader(
+    dance_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = HangingDevice(dance_frames)
+    monkeypatch.setattr(cv2, "VideoCapture", device)
+    camera = CameraSource(0)
+    camera.open()
+    assert camera.read() is not None
+    while device.delivered < 5 or not device.reading:  # the reader is now blocked in the device
+        time.sleep(0.01)
+    started = time.monotonic()
+    camera.close()
+    assert time.monotonic() - started < 3.0
+    assert not device.released_while_reading  # released under its reader before: not safe
+    device.unblock.set()
