@@ -55,8 +55,11 @@ class CameraSource(FrameSource):
         max_read_failures: int = 10,
         stall_report_s: float = 0.5,
         max_stall_s: float = 30.0,
+        device_path: str | None = None,
     ) -> None:
         self.index = index
+        #: ``/dev/videoN`` when the camera was named so: messages name it as the user did
+        self.device_path = device_path
         self.width, self.height, self.fps = width, height, fps
         self.read_timeout_s = read_timeout_s
         self.max_read_failures = max_read_failures
@@ -86,7 +89,7 @@ class CameraSource(FrameSource):
         if int(index) > MAX_CAMERA_INDEX:  # OpenCV takes a C int and fails with its own assertion
             raise SourceError(f"camera index {int(index)} is out of range: cameras are numbered 0..{MAX_CAMERA_INDEX} "
                               "(`posecast run --source 0` is the first; on Linux see ls /dev/video*)")  # fmt: skip
-        return cls(int(index))
+        return cls(int(index), device_path=spec if device is not None else None)
 
     @property
     def label(self) -> str:
@@ -98,8 +101,11 @@ class CameraSource(FrameSource):
         capture = cv2.VideoCapture(self.index)
         if not capture.isOpened():
             capture.release()
+            named = f"camera index {self.index}"
+            if self.device_path:
+                named = f"{self.device_path} ({named})"
             raise SourceError(
-                f"camera index {self.index} did not open: list the cameras with "
+                f"{named} did not open: list the cameras with "
                 "`ls /dev/video*` (or `v4l2-ctl --list-devices`) and pass one of their indices"
             )
         return capture

@@ -139,6 +139,9 @@ def test_camera_that_does_not_open(monkeypatch):
     monkeypatch.setattr(cv2, "VideoCapture", ClosedCamera)
     with pytest.raises(SourceError, match=r"camera index 7 did not open.*/dev/video\*"):
         open_source("7").open()
+    # named as the user named it (it said "camera index 9" for /dev/video9)
+    with pytest.raises(SourceError, match=r"^/dev/video9 \(camera index 9\) did not open"):
+        open_source("/dev/video9").open()
 
 
 class GatedClip:
