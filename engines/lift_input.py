@@ -2,14 +2,18 @@
 ``posecast adapt``'s footage and the training sampler of recorded 2D.
 
 An ``.npz`` (no pickle) with ``keypoints_2d`` ``(F, 17, 2)`` pixels in posecast joint order,
-``intrinsics`` ``(fx, fy, cx, cy)`` pixels, optional ``confidence`` ``(F, 17)`` in [0, 1] and
-``fps`` (README, "Offline lifting"). :func:`posed_frames` says which frames show a person.
+``intrinsics`` ``(fx, fy, cx, cy)`` pixels, optional ``confidence`` ``(F, 17)`` in [0, 1],
+``fps`` and ``timestamps_s`` ``(F,)``, each frame's time in seconds (strictly increasing: a live
+take's clock, whose frames are not ``1 / fps`` apart; README, "Offline lifting").
+:func:`load_lift_input` reads it all, :func:`read_lift_input` what every reader needs;
+:func:`posed_frames` says which frames show a person.
 """
 
 from __future__ import annotations
 
 import math
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,22 @@ MAX_PIXELS = 1e7
 _FOCAL_RANGE = (1e-3, 1e7)
 #: The most an input's arrays may hold, unpacked: ten hours at 60 fps in float64 is 0.6 GB.
 MAX_UNPACKED_BYTES = 2 << 30
+#: The longest ``timestamps_s`` may span, in seconds (31 years): longer is nanoseconds or
+#: microseconds written as seconds, and the nanosecond clock stays far within int64.
+MAX_TIMESTAMP_SPAN_S = 1e9
+
+
+@dataclass(frozen=True)
+class LiftInput:
+    """A checked lift input: ``keypoints`` ``(F, 17, 2)`` pixels, ``confidence`` ``(F, 17)`` in
+    [0, 1], ``intrinsics`` ``(4,)`` fx, fy, cx, cy, ``fps`` and ``timestamps_s`` ``(F,)`` float64
+    seconds, strictly increasing at least 1 ns apart, or ``None`` (frames ``1 / fps`` apart)."""
+
+    keypoints: np.ndarray
+    confidence: np.ndarray
+    intrinsics: np.ndarray
+    fps: float
+    timestamps_s: np.ndarray | None = None
 
 
 def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
@@ -39,8 +59,15 @@ def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
 
 def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """``keypoints_2d`` ``(F, 17, 2)``, ``confidence`` ``(F, 17)`` in [0, 1] (NaN → 0),
-    ``intrinsics`` ``(4,)``, ``fps`` from an .npz; raises :class:`LiftInputError` naming what is wrong.
-    The file is read without pickle (an object array is refused, never run)."""
+    ``intrinsics`` ``(4,)``, ``fps`` from an .npz (:func:`load_lift_input`, checked whole: a bad
+    ``timestamps_s`` is refused here too); raises :class:`LiftInputError` naming what is wrong."""
+    data = load_lift_input(path)
+    return data.keypoints, data.confidence, data.intrinsics, data.fps
+
+
+def load_lift_input(path: Path) -> LiftInput:
+    """The lift input in ``path``, every field checked; raises :class:`LiftInputError` naming
+    what is wrong. The file is read without pickle (an object array is refused, never run)."""
     if not path.is_file():
         problem = "not found" if not path.exists() else "is not a file"
         raise LiftInputError(f"lift input {path} {problem}: expected an .npz with keypoints_2d and intrinsics")
@@ -100,7 +127,35 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
         if not _FPS_RANGE[0] <= fps <= _FPS_RANGE[1]:
             raise LiftInputError(f"{path}: fps must be one number from {_FPS_RANGE[0]:g} to {_FPS_RANGE[1]:g}, got "
                               f"{_listed(value)}")  # fmt: skip
-    return keypoints, confidence, intrinsics, fps
+    stamps = None
+    if "timestamps_s" in arrays:
+        stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
+    return LiftInput(keypoints, confidence, intrinsics, fps, stamps)
+
+
+def _timestamps(path: Path, stamps_s: np.ndarray, frames: int) -> np.ndarray:
+    """``timestamps_s`` checked: ``(F,)`` finite seconds, at least 1 ns apart (``lift`` runs the
+    pipeline on a nanosecond clock), spanning at most :data:`MAX_TIMESTAMP_SPAN_S`."""
+    if stamps_s.shape != (frames,):
+        raise LiftInputError(f"{path}: timestamps_s must be (F,) seconds, one per frame of keypoints_2d "
+                             f"(F = {frames}), got shape {stamps_s.shape}; or leave it out to count frames at "
+                             "fps")  # fmt: skip
+    bad = np.flatnonzero(~np.isfinite(stamps_s))
+    if len(bad):
+        raise LiftInputError(f"{path}: timestamps_s must be finite seconds, got {stamps_s[bad[0]]:g} at frame "
+                             f"{bad[0]}")  # fmt: skip
+    span_s = float(stamps_s[-1] - stamps_s[0])
+    if span_s > MAX_TIMESTAMP_SPAN_S:
+        raise LiftInputError(f"{path}: timestamps_s spans {span_s:g} s, more than {MAX_TIMESTAMP_SPAN_S:g}: write "
+                             "seconds (divide nanoseconds by 1e9)")  # fmt: skip
+    with np.errstate(over="ignore", invalid="ignore"):  # a wild value overflows to inf: refused just below
+        steps_ns = np.diff(np.rint((stamps_s - stamps_s[0]) * 1e9))
+    if len(steps_ns) and not steps_ns.min() >= 1:
+        i = int(np.argmin(steps_ns)) + 1
+        raise LiftInputError(f"{path}: timestamps_s must increase strictly (at least 1 ns apart), but frame {i} is "
+                             f"at {stamps_s[i]:.9g} s after frame {i - 1} at {stamps_s[i - 1]:.9g} s; "
+                             "sort the frames or leave timestamps_s out to count frames at fps")  # fmt: skip
+    return stamps_s
 
 
 def _check_unpacked_size(path: Path) -> None:

@@ -1,8 +1,10 @@
 """``posecast lift``'s work: a recorded 2D sequence (.npz) → metric 3D, through the live lifting stage.
 
 The frames go through the same :class:`~posecast.realtime.lifting.MetricPoseLifting` as the
-live pipeline (one person, the posecast-17 layout, fixed intrinsics, no gap restarts), so
-offline and live 3D are made the same way. Formats are in the README ("Offline lifting").
+live pipeline (one person, the posecast-17 layout, fixed intrinsics), so offline and live 3D are
+made the same way. Its clock (the window is time-based) is the input's ``timestamps_s`` when it
+has them, as live, with the live gap restarts; else frame / fps, with none. Formats are in the
+README ("Offline lifting").
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
 from ..engines.fileio import atomic_path, check_outputs
-from ..engines.lift_input import posed_frames, read_lift_input
+from ..engines.lift_input import load_lift_input, posed_frames
 from .errors import SourceError
 from .layouts import POSECAST_17
 from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
@@ -42,11 +44,15 @@ def lift_file(
     lengths from the first 2 s and again later (:mod:`posecast.realtime.lifting.live_subject`). Raises
     :class:`SourceError` for a bad input, an unwritable output, or an input in which no frame
     gives a plausible pose."""
-    keypoints, confidence, intrinsics, fps = read_lift_input(input_path)
+    data = load_lift_input(input_path)
+    keypoints, confidence, fps, timestamps_s = data.keypoints, data.confidence, data.fps, data.timestamps_s
     output_path = output_file(input_path, output_path)
-    options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in intrinsics), height_m=height_m,
-                             max_gap_s=None, live_subject=LiveSubjectOptions() if live_subject else None)  # fmt: skip
-    joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options)
+    # on a recorded clock a long gap is one, and restarts the window as it did live; counted frames have no gaps
+    max_gap_s = None if timestamps_s is None else LiftingOptions.max_gap_s
+    options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in data.intrinsics),
+                             height_m=height_m, max_gap_s=max_gap_s,
+                             live_subject=LiveSubjectOptions() if live_subject else None)  # fmt: skip
+    joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options, timestamps_s)
     posed = np.isfinite(joints).all(axis=(1, 2))
     if not posed.any():
         people = int(valid.sum())
@@ -63,6 +69,8 @@ def lift_file(
         "fps": fps,
         "height_m": height_m or DEFAULT_HEIGHT_M,
     }
+    if timestamps_s is not None:
+        arrays["timestamps_s"] = timestamps_s
     try:
         with atomic_path(output_path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -72,15 +80,29 @@ def lift_file(
     return len(keypoints)
 
 
+def frame_clock_ns(frames: int, fps: float, timestamps_s: np.ndarray | None = None) -> np.ndarray:
+    """``(frames,)`` int64: the pipeline's clock for each frame, in nanoseconds: ``timestamps_s``
+    from the first (a live take's own clock, exact to the nanosecond) or frame / ``fps``."""
+    if timestamps_s is None:
+        return np.array([int(f * 1e9 / fps) for f in range(frames)], np.int64)
+    return np.rint((np.asarray(timestamps_s, np.float64) - timestamps_s[0]) * 1e9).astype(np.int64)
+
+
 def lift_sequence(
-    keypoints: np.ndarray, confidence: np.ndarray, fps: float, options: LiftingOptions
+    keypoints: np.ndarray,
+    confidence: np.ndarray,
+    fps: float,
+    options: LiftingOptions,
+    timestamps_s: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``keypoints`` ``(F, 17, 2)`` pixels, ``confidence`` ``(F, 17)`` → joints ``(F, 17, 3)`` metres in
     the camera frame, root-relative joints ``(F, 17, 3)`` (NaN without a pose), the frames
     with a person ``(F,)`` (finite keypoints within range, some confidence) and the lifting
     network's raw output ``(F, 17, 3)`` (before bone smoothing: what subject calibration takes;
-    NaN without a pose)."""
+    NaN without a pose). The frames are ``timestamps_s`` ``(F,)`` seconds apart (strictly
+    increasing) when given, else ``1 / fps``: :func:`frame_clock_ns`."""
     frames = len(keypoints)
+    clock_ns = frame_clock_ns(frames, fps, timestamps_s)
     joints = np.full((frames, skeleton.NUM_JOINTS, 3), np.nan)
     joints_rel = np.full_like(joints, np.nan)
     joints_lifted = np.full_like(joints, np.nan)
@@ -89,7 +111,7 @@ def lift_sequence(
     try:
         for f in progress(range(frames), frames, "lifting"):  # a bar on a terminal, nothing in logs
             n = int(valid[f])  # a frame with no person: like a lost track live
-            timestamp_ns = int(f * 1e9 / fps)
+            timestamp_ns = int(clock_ns[f])
             detections = Detections2D(f, timestamp_ns, timestamp_ns, (0, 0), POSECAST_17, keypoints[f : f + n],
                                       confidence[f : f + n], np.full(n, -1, np.int64))  # fmt: skip
             for person in lifting.process(detections, timestamp_ns):

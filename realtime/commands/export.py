@@ -10,7 +10,7 @@ from ...engines.cli_args import output_file
 from ...engines.fileio import atomic_write, check_outputs
 from ...engines.frames import ENGINE_FRAMES
 from ..recording.arrays import lift_input, save_lift_input
-from ..recording.export import bvh_text
+from ..recording.export import MAX_INTERPOLATED_GAP_S, bvh_text
 from ..recording.format import RecordingError, read_recording
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,13 @@ def export(args: argparse.Namespace) -> int:
         raise
     if bvh is not None:
         done = bvh[1]
-        print(f"wrote {done.path}: person {done.person_id}, {done.frames} frames at {done.fps:g} fps "
-              f"({done.held} without a pose hold the last one), frame {args.frame}; floor {done.floor_source}; "
-              f"joints within 1 mm of the recording in {done.frames_within_1mm} of {done.frames - done.held} frames "
-              f"(the others: before the last bone lengths; largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
+        gaps = f" or in a gap over {MAX_INTERPOLATED_GAP_S:g} s" if done.resampled else ""
+        print(f"wrote {done.path}: person {done.person_id}, {done.summary()} ({done.held} without a pose{gaps} "
+              f"hold the last one), frame {args.frame}; floor {done.floor_source}; joints within 1 mm of the "
+              f"recording in {done.frames_within_1mm} of {done.posed} recorded frames with a pose (the others: "
+              f"before the last bone lengths; largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
     if arrays is not None:
-        print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames, "
+        clock = " and their timestamps" if "timestamps_s" in arrays else ""
+        print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}, "
               f"for `posecast lift --input {args.lift_input}`")  # fmt: skip
     return 0

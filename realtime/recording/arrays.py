@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from ...engines import skeleton
 from ...engines.fileio import atomic_path
 from ..schema import decode_pose
 from .format import Recording, RecordingError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,11 +86,25 @@ def person_track(recording: Recording, person_id: int | None = None) -> PersonTr
     return PersonTrack(person_id, joints, tracking.astype(str), stamps, frame_ids, keypoints, confidence, lengths)
 
 
+def timestamps_s(recording: Recording) -> np.ndarray | None:
+    """``(F,)`` float64 seconds of each frame from the first, on the clock the live pipeline ran
+    on (a camera's capture time, a file's media time), or ``None`` when they do not increase
+    strictly (the lift input refuses such; ``lift`` then counts frames at ``fps``)."""
+    stamps_ns = recording.timestamps_ns
+    if len(stamps_ns) and not (np.diff(stamps_ns) > 0).all():
+        log.warning("%s: its frames' timestamps do not increase strictly; the lift input gets fps alone",
+                    recording.path)  # fmt: skip
+        return None
+    return (stamps_ns - stamps_ns[:1]) / 1e9  # from the first: exact in float64, whatever the clock's origin
+
+
 def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, np.ndarray]:
     """The ``posecast lift`` input of one person: ``keypoints_2d`` ``(F, 17, 2)`` pixels
     (undistorted when the recording's camera has distortion, as ``lift`` expects),
     ``confidence`` ``(F, 17)`` (0 where the person is absent), ``intrinsics`` ``(4,)`` fx, fy,
-    cx, cy and ``fps``."""
+    cx, cy, ``fps`` (the take's rate, :attr:`Recording.fps`) and ``timestamps_s`` ``(F,)``
+    (:func:`timestamps_s`: a live take's frames are not ``1 / fps`` apart, and ``lift`` lifts on
+    this clock as the live pipeline did)."""
     intrinsics = recording.intrinsics
     if intrinsics is None:
         raise RecordingError(f"{recording.path} has no camera intrinsics (no frame was processed)")
@@ -100,12 +117,16 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
         if len(flat):
             undistorted = cv2.undistortPoints(flat, k, np.asarray(intrinsics.distortion, np.float64), P=k)
             keypoints[seen] = undistorted.reshape(-1, skeleton.NUM_JOINTS, 2)
-    return {
+    arrays = {
         "keypoints_2d": keypoints.astype(np.float32),
         "confidence": track.confidence,
         "intrinsics": np.asarray([intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy], np.float64),
         "fps": np.float64(recording.fps or 30.0),
     }
+    clock_s = timestamps_s(recording)
+    if clock_s is not None:
+        arrays["timestamps_s"] = clock_s
+    return arrays
 
 
 def save_lift_input(arrays: dict[str, np.ndarray], path: str | Path) -> Path:

@@ -10,8 +10,10 @@ library's streaming unpacker):
 
    - ``"meta"``: ``t_ns`` (``time.monotonic_ns()`` when recorded), ``payload`` (bytes: the meta
      message exactly as published), ``intrinsics`` (``{"width", "height", "fx", "fy", "cx",
-     "cy", "distortion": [...], "assumed"}`` in pixels, or nil before the first frame) and
-     ``source_fps`` (0.0 when unknown). Written at the start and whenever the meta changes.
+     "cy", "distortion": [...], "assumed"}`` in pixels, float64 since 2026-12-04 (float32
+     before), or nil before the first frame) and
+     ``source_fps`` (the rate the source claims, 0.0 when unknown; a take's rate comes from its
+     frames' ``timestamp_ns``: :func:`take_fps`). Written at the start and whenever the meta changes.
    - ``"frame"``: one per processed frame: ``t_ns`` (when recorded), ``frame_id``, ``capture_ns``
      (monotonic), ``timestamp_ns`` (the clock of the temporal stages: media time for a file
      read as fast as it decodes, else the capture time; replay paces by it), ``image_size``
@@ -88,10 +90,38 @@ MAX_PERSON_ID = 2**31
 MAX_CLOCK_NS = 2**63
 #: ``source_fps``: 0 (unknown) or within this range.
 SOURCE_FPS_RANGE = (0.01, 10_000.0)
+#: A take runs at its source's nominal rate when the median step of its timestamps is within this
+#: fraction of the nominal period: a file's media time is (to the nanosecond), a paced file's capture
+#: time is (its steps scatter around the period); a stream whose rate OpenCV only guesses (25) is not.
+#: (A BVH's frame count comes from the take's span, so its duration is right either way.)
+NOMINAL_RATE_TOLERANCE = 0.01
 
 
 class RecordingError(PosecastError):
     """A recording that cannot be written or read."""
+
+
+def median_step_ns(timestamps_ns: np.ndarray) -> float:
+    """The median of the positive steps between consecutive timestamps ``(F,)`` in nanoseconds
+    (0.0 without one): a live source's typical frame interval, whatever its drops and stalls."""
+    steps = np.diff(np.asarray(timestamps_ns, np.int64))
+    steps = steps[steps > 0]  # a repeated or backwards stamp says nothing about the rate
+    return float(np.median(steps)) if len(steps) else 0.0
+
+
+def take_fps(timestamps_ns: np.ndarray, source_fps: float = 0.0) -> float:
+    """The frame rate of a take whose frames were stamped ``timestamps_ns`` ``(F,)``: one over the
+    median step, or the source's nominal ``source_fps`` when that step is its period (within
+    :data:`NOMINAL_RATE_TOLERANCE`: a file gives exactly its fps) or when there are fewer than two
+    frames; 0.0 when neither tells. A camera's or stream's nominal rate is only what the driver
+    claims (OpenCV says 25 for an MJPEG stream of any rate), so the stamps win over it."""
+    step_ns = median_step_ns(timestamps_ns)
+    nominal = source_fps if source_fps > 0 else 0.0
+    if step_ns <= 0:
+        return nominal
+    if nominal and abs(step_ns * nominal / 1e9 - 1.0) <= NOMINAL_RATE_TOLERANCE:
+        return nominal
+    return 1e9 / step_ns
 
 
 @dataclass
@@ -133,8 +163,8 @@ def _f32(array: np.ndarray) -> list:
     return np.asarray(array, np.float32).tolist()
 
 
-def _pack(record: dict[str, Any]) -> bytes:
-    return msgpack.packb(record, use_bin_type=True, use_single_float=True)
+def _pack(record: dict[str, Any], single_float: bool = True) -> bytes:
+    return msgpack.packb(record, use_bin_type=True, use_single_float=single_float)
 
 
 def _intrinsics_map(k: CameraIntrinsics | None) -> dict[str, Any] | None:
@@ -195,6 +225,9 @@ class RecordingWriter:
         self._sync()
 
     def write_meta(self, record: MetaRecord) -> None:
+        # in float64, unlike the frames: the live pipeline normalised the 2D by these intrinsics, and
+        # lifting a take again (its lift input) gives the published 3D only from the same numbers
+        # (the INT8 lifter turns a float32 rounding of fx into millimetres in some frames)
         self._append(
             {
                 "type": "meta",
@@ -202,7 +235,8 @@ class RecordingWriter:
                 "payload": bytes(record.payload),
                 "intrinsics": _intrinsics_map(record.intrinsics),
                 "source_fps": float(record.source_fps),
-            }
+            },
+            single_float=False,
         )
 
     def write_frame(self, record: FrameRecord) -> None:
@@ -233,8 +267,8 @@ class RecordingWriter:
         )
         self.frames += 1
 
-    def _append(self, record: dict[str, Any]) -> None:
-        data = _pack(record)
+    def _append(self, record: dict[str, Any], single_float: bool = True) -> None:
+        data = _pack(record, single_float)
         try:
             self._file.write(data)
             self._offset += len(data)
@@ -306,14 +340,31 @@ class Recording:
         return next((m.intrinsics for m in reversed(self.metas) if m.intrinsics is not None), None)
 
     @property
+    def source_fps(self) -> float:
+        """The source's nominal frame rate as the meta recorded it (0.0 if unknown): a file's own,
+        a camera's or stream's as its driver claims it."""
+        return next((m.source_fps for m in reversed(self.metas) if m.source_fps > 0), 0.0)
+
+    @property
+    def timestamps_ns(self) -> np.ndarray:
+        """``(F,)`` int64: each frame's ``timestamp_ns``, the clock the live pipeline ran on."""
+        return np.asarray([f.timestamp_ns for f in self.frames], np.int64)
+
+    @property
     def fps(self) -> float:
-        """The source's frame rate: as recorded, or from the frames' timestamps (0.0 if unknown)."""
-        rate = next((m.source_fps for m in reversed(self.metas) if m.source_fps > 0), 0.0)
-        if rate > 0:
-            return rate
-        stamps = np.asarray([f.timestamp_ns for f in self.frames], np.float64)
-        steps = np.diff(stamps)
-        return float(1e9 / np.median(steps)) if len(steps) and np.median(steps) > 0 else 0.0
+        """The take's frame rate (:func:`take_fps`): from the frames' timestamps, the source's
+        nominal rate when they agree with it (a file: exactly its fps) or with fewer than two
+        frames; 0.0 if unknown."""
+        return take_fps(self.timestamps_ns, self.source_fps)
+
+    @property
+    def duration_s(self) -> float:
+        """How long the take lasted: from its first frame's timestamp to its last, plus one frame
+        at :attr:`fps` (so a file's F frames last F / fps); 0.0 without frames or a rate."""
+        fps = self.fps
+        if not self.frames or not fps > 0:
+            return 0.0
+        return (self.frames[-1].timestamp_ns - self.frames[0].timestamp_ns) / 1e9 + 1.0 / fps
 
 
 class _MalformedError(ValueError):

@@ -1,0 +1,354 @@
+"""A live take keeps its clock through ``posecast export`` and ``posecast lift`` (QA: a 60 fps
+MJPEG stream recorded with OpenCV's placeholder 25 fps gave a BVH at 25 fps, 1.49× too long, and a
+lift input whose re-lift differed from the published 3D by up to 693 mm).
+
+A live take is made by the real pipeline (real MediaPipe, the shipped lifter, the recording sink
+on its own thread) fed the dance clip as a 60 fps camera that the pipeline keeps up with only
+every one or two frames, with jitter and a 0.6 s stall, stamped with capture times and a
+nominal 25 fps, as the stream was; a file take by ``posecast run --record`` on the clip; the
+BVH's motion is checked against mocap truth (a CMU run and leap published at irregular times).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.calibration import CameraIntrinsics
+from posecast.calibration import floor as floors
+from posecast.engines import bvh_export, skeleton
+from posecast.engines import rotations as rot
+from posecast.engines.training.data.bvh import load_bvh_joints, parse_bvh
+from posecast.realtime import cli
+from posecast.realtime.assemble import PipelineOptions, build_pipeline
+from posecast.realtime.detectors.mediapipe import MediaPipeOptions
+from posecast.realtime.lifting import LifterOptions
+from posecast.realtime.offline import lift_file
+from posecast.realtime.recording import read_recording
+from posecast.realtime.recording.arrays import person_track, write_lift_input
+from posecast.realtime.recording.export import MAX_INTERPOLATED_GAP_S, export_bvh, world_joints
+from posecast.realtime.recording.format import take_fps
+from posecast.realtime.sinks.background import BackgroundSink
+from posecast.realtime.sinks.record import RecordOptions, RecordSink
+from posecast.realtime.sources import open_source
+from posecast.realtime.types import Frame, PersonPose, PoseFrame, StreamMeta
+
+CMU = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
+#: What OpenCV reports for an MJPEG stream whatever its rate (the QA take's meta said 25).
+PLACEHOLDER_FPS = 25.0
+#: The live camera's rate and the stall in the live take (QA's: 0.56 s).
+CAMERA_FPS, STALL_S = 60.0, 0.6
+
+
+def _camera_frames(count: int, seed: int = 0) -> list[tuple[int, int]]:
+    """``(camera frame index, capture offset ns)`` of the frames a pipeline got from a 60 fps
+    camera it keeps up with every one or two frames (±1.5 ms of jitter), with one 0.6 s stall
+    after 1.6 s."""
+    rng = np.random.default_rng(seed)
+    out, index, stalled = [], 0, False
+    while index < count:
+        jitter_ns = int(rng.uniform(-1.5e6, 1.5e6)) if index else 0
+        out.append((index, int(index * 1e9 / CAMERA_FPS) + jitter_ns))
+        index += int(rng.choice([1, 2], p=[0.4, 0.6]))
+        if not stalled and index >= 1.6 * CAMERA_FPS:
+            index, stalled = index + int(STALL_S * CAMERA_FPS), True
+    return out
+
+
+@pytest.fixture(scope="module")
+def live_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dance clip (30 fps) shown by a 60 fps camera, through the real pipeline with
+    ``posecast run``'s defaults and the recording sink: a take stamped like QA's stream."""
+    with open_source(str(media_dir / "dance_576.mp4")) as source:
+        images = [frame.image_bgr for frame in iter(source.read, None)]
+    path = tmp_path_factory.mktemp("live") / "stream.posecast"
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    start_ns = time.monotonic_ns()
+    with build_pipeline(options, [RecordSink(RecordOptions(path))]) as pipeline:
+        for index, offset_ns in _camera_frames(2 * len(images)):
+            image = images[int(index * 30.0 / CAMERA_FPS)]
+            pipeline.process(Frame(index, start_ns + offset_ns, image, PLACEHOLDER_FPS))  # capture time: live
+    return path
+
+
+@pytest.fixture(scope="module")
+def file_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("file") / "dance.posecast"
+    code = cli.main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                     "--model-asset", str(pose_model_path), "--frames", "60", "--record", str(path)])  # fmt: skip
+    assert code == 0
+    return path
+
+
+def _published_error_mm(take: Path, lifted: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the largest distance between a lifted joint and the published one, in mm:
+    camera frame and root-relative (frames posed in both)."""
+    track = person_track(read_recording(take))
+    with np.load(lifted) as out:
+        joints, joints_rel = out["joints_3d"], out["joints_3d_rel"]
+    both = track.posed & np.isfinite(joints).all(axis=(1, 2))
+    assert both.sum() == track.posed.sum(), "a frame posed live was not posed again"
+    published = track.joints_m[both].astype(np.float64)
+    camera = np.linalg.norm(joints[both] - published, axis=-1).max(axis=-1) * 1e3
+    relative = np.linalg.norm(joints_rel[both] - (published - published[:, :1]), axis=-1).max(axis=-1) * 1e3
+    return camera, relative
+
+
+# --- the take's frame rate ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_live_take_s_rate_comes_from_its_timestamps(live_take: Path) -> None:
+    take = read_recording(live_take)
+    stamps_ns = take.timestamps_ns
+    steps_ns = np.diff(stamps_ns)
+    assert take.source_fps == PLACEHOLDER_FPS and steps_ns.max() > 0.5e9  # the placeholder, the stall
+    assert take.fps == pytest.approx(1e9 / np.median(steps_ns), rel=1e-12)
+    assert 30.0 < take.fps <= CAMERA_FPS + 1  # the camera's rate or a step of two: never the placeholder
+    assert take.duration_s == pytest.approx((stamps_ns[-1] - stamps_ns[0]) / 1e9 + 1 / take.fps)
+
+
+@pytest.mark.slow
+def test_a_file_take_keeps_exactly_its_fps(file_take: Path) -> None:
+    take = read_recording(file_take)
+    assert take.fps == 30.0 and take.source_fps == 30.0  # exactly, as before
+    assert take.duration_s == pytest.approx(60 / 30.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("fps", [30.0, 29.97002997, 25.0, 59.94, 5.0])
+def test_stamps_on_the_nominal_rate_give_it_exactly(fps: float) -> None:
+    media_ns = np.array([int(i * 1e9 / fps) for i in range(100)])  # a file's media time
+    assert take_fps(media_ns, fps) == fps
+    rng = np.random.default_rng(1)
+    paced_ns = 7_000_000_000 + media_ns + rng.integers(-200_000, 200_000, len(media_ns))  # a paced file
+    assert take_fps(paced_ns, fps) == fps
+    assert take_fps(media_ns, PLACEHOLDER_FPS if fps != PLACEHOLDER_FPS else 60.0) == pytest.approx(fps, rel=1e-7)
+    assert take_fps(media_ns[:1], fps) == fps and take_fps(media_ns[:1]) == 0.0  # one frame: the nominal rate
+
+
+# --- BVH ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_bvh_of_a_live_take_lasts_as_long_as_the_take(live_take: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    take = read_recording(live_take)
+    bvh = tmp_path / "stream.bvh"
+    assert cli.main(["export", str(live_take), "--bvh", str(bvh)]) == 0
+    out = capsys.readouterr().out
+    motion = parse_bvh(bvh)
+    frames = motion.motion.shape[0]
+    assert motion.fps == pytest.approx(take.fps, rel=1e-6)
+    # the QA take: 240 frames × 0.04 s = 9.6 s for a 6.43 s take; now its duration within half a frame
+    assert abs(frames / motion.fps - take.duration_s) <= 0.5 / take.fps, (frames, motion.fps, take.duration_s)
+    assert f"resampled: {len(take.frames)} recorded frames → {frames} at {take.fps:.3g} fps, " \
+           f"the take's {take.duration_s:.2f} s" in out, out  # fmt: skip
+    # the stall (0.6 s, longer than MAX_INTERPOLATED_GAP_S) holds the last pose; nothing else is held
+    held = int(re.search(r"\((\d+) without a pose or in a gap", out).group(1))
+    stall_s = np.diff(take.timestamps_ns).max() / 1e9
+    assert stall_s > MAX_INTERPOLATED_GAP_S
+    assert abs(held - (stall_s * take.fps - 0.5)) <= 1.0, (held, stall_s * take.fps)
+
+
+def _turned_run() -> tuple[np.ndarray, float]:
+    """A CMU run and leap (120 fps) across the view of :data:`CAMERA_TO_WORLD`: world joints
+    ``(F, 17, 3)`` with constant bone lengths (as the pipeline publishes) and its frame rate."""
+    joints, fps = load_bvh_joints(CMU / "49_04.bvh")
+    joints = joints - joints[0, skeleton.ROOT] * np.array([1.0, 0.0, 1.0])
+    run = joints[-1, skeleton.ROOT] - joints[0, skeleton.ROOT]
+    angle = np.arctan2(run[2], run[0])  # about y, so that the run goes across the view (+x)
+    turn = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    joints = joints @ turn.T
+    lengths = np.median(skeleton.bone_lengths(joints), axis=0)
+    return rot.joints_to_rotations(joints, lengths).joints(), fps
+
+
+K = CameraIntrinsics(width=1280, height=720, fx=900.0, fy=900.0, cx=640.0, cy=360.0)
+CAMERA_TO_WORLD = floors.camera_to_world(floors.floor_from_camera_pose(1.6, 12.0), np.array([-2.6, 0.6, 6.0]))
+
+
+def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: set[int], path: Path) -> None:
+    """Publish ``world`` at mocap frames ``ticks`` (a live pace) through the recording sink, the
+    person lost at the indices in ``lost``, with the floor published as a live run does."""
+    r, t = CAMERA_TO_WORLD[:3, :3], CAMERA_TO_WORLD[:3, 3]
+    camera = (world - t) @ r
+    assert camera[..., 2].min() > 1.0, "the run must stay in front of the camera"
+    pixels = (camera[..., :2] / camera[..., 2:] * [K.fx, K.fy] + [K.cx, K.cy]).astype(np.float32)
+    lengths = skeleton.bone_lengths(world[:1])[0].astype(np.float32)
+    assumptions = {"height_m": float(skeleton.height_from_bone_lengths(lengths)), "height_assumed": False,
+                   "floor": {"state": "estimated", "camera_to_world": CAMERA_TO_WORLD.tolist()}}  # fmt: skip
+    sink = BackgroundSink(RecordSink(RecordOptions(path)))  # on its own thread, as in `posecast run --record`
+    sink.open(StreamMeta(assumptions=assumptions, intrinsics=K, source_fps=PLACEHOLDER_FPS))
+    start_ns = 3_000_000_000
+    for i, tick in enumerate(ticks):
+        capture_ns = start_ns + int(tick * 1e9 / tick_fps)
+        j = camera[tick].astype(np.float32)
+        person = PersonPose.lost(0) if i in lost else PersonPose(
+            0, "tracking", pixels[tick], np.full(17, 0.9, np.float32), joints_m=j, joints_rel_m=j - j[0],
+            root_m=j[0].copy(), bone_lengths_m=lengths)  # fmt: skip
+        sink.write(PoseFrame(int(tick), capture_ns, capture_ns, (K.width, K.height), [person]))
+    sink.close()
+
+
+def test_the_resampled_bvh_follows_the_motion_and_holds_across_a_stall(tmp_path: Path) -> None:
+    """The run published every 2 or 4 mocap frames (60 and 30 fps), lost for 3 frames, with a
+    0.55 s stall: the BVH at 60 fps (the median step) lasts as long as the take; at each of its
+    frame times it lies on the mocap: exactly at a recorded frame, between two 33 ms apart within
+    20 mm (measured: median 5.6, worst 14.4 mm, where holding the last pose would be 78 and 158
+    mm), across the 67 ms dropout within 35 mm (24.5 measured); across the stall it holds the
+    last pose."""
+    world, tick_fps = _turned_run()
+    rng = np.random.default_rng(3)
+    steps = rng.choice([2, 4], size=len(world), p=[0.6, 0.4])
+    steps[30] = int(0.55 * tick_fps)  # the stall, after 0.6 s or more
+    ticks = np.cumsum(np.r_[0, steps])
+    ticks = ticks[ticks < len(world)]
+    lost = {10, 11, 12}
+    path = tmp_path / "run.posecast"
+    _record_mocap(world, ticks, tick_fps, lost, path)
+    take = read_recording(path)
+    assert take.fps == pytest.approx(tick_fps / 2, rel=1e-6)  # the median step: 2 mocap frames
+    done = export_bvh(take, tmp_path / "run.bvh")
+    assert done.resampled and done.recorded_frames == len(ticks) and done.posed == len(ticks) - len(lost)
+    motion = parse_bvh(tmp_path / "run.bvh")
+    frames = motion.motion.shape[0]
+    assert frames == done.frames and motion.fps == pytest.approx(take.fps, rel=1e-6)
+    assert frames / motion.fps == pytest.approx(take.duration_s, abs=0.5 / take.fps)
+
+    positions = motion.world_positions()
+    heads = [joint.head_joint for joint in bvh_export.hierarchy()]
+    grid_ticks = ticks[0] + np.rint(np.arange(frames) / take.fps * tick_fps).astype(int)  # the mocap frame of each
+    truth = world[np.minimum(grid_ticks, len(world) - 1)][:, heads]
+    error_mm = np.linalg.norm(positions - truth, axis=-1).max(axis=-1) * 1e3
+    stall = (grid_ticks > ticks[30]) & (grid_ticks < ticks[31])
+    dropout = (grid_ticks > ticks[min(lost) - 1]) & (grid_ticks < ticks[max(lost) + 1])
+    recorded = np.isin(grid_ticks, ticks[[i for i in range(len(ticks)) if i not in lost]])
+    assert error_mm[recorded].max() < 0.01, error_mm[recorded].max()  # a recorded pose, exactly (float32 joints)
+    between = ~(stall | dropout | recorded)
+    assert between.sum() > 20 and error_mm[between].max() < 20.0, f"{error_mm[between].max():.1f} mm"
+    assert dropout.sum() == 3 and error_mm[dropout].max() < 35.0, f"{error_mm[dropout].max():.1f} mm"
+    held = positions[stall]  # the last pose before the stall, every frame of it
+    np.testing.assert_allclose(held, np.broadcast_to(positions[np.flatnonzero(stall)[0] - 1], held.shape), atol=1e-6)
+    assert done.held == stall.sum()  # the lost frames (a 67 ms gap) are interpolated, not held
+
+
+@pytest.mark.slow
+def test_a_file_take_s_bvh_is_one_frame_per_recorded_frame_as_before(file_take: Path, tmp_path: Path) -> None:
+    take = read_recording(file_take)
+    done = export_bvh(take, tmp_path / "dance.bvh")
+    assert not done.resampled and (done.frames, done.fps) == (60, 30.0)
+    track = person_track(take)
+    lengths = done.bone_lengths_m
+    joints, _ = world_joints(take, track, lengths)
+    before, _ = bvh_export.joints_to_bvh(joints, 30.0, "world", lengths)  # what export wrote before this change
+    assert (tmp_path / "dance.bvh").read_text() == before
+
+
+# --- the lift input and `posecast lift` ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_lifting_a_live_take_again_gives_the_published_3d(live_take: Path, tmp_path: Path) -> None:
+    """Measured: within 0.5 µm (the recording's float32 joints); without the timestamps (frame /
+    fps) the same input is off by tens of millimetres, as QA found."""
+    take = read_recording(live_take)
+    npz = write_lift_input(take, tmp_path / "stream_2d.npz")
+    with np.load(npz) as data:
+        stamps_s = data["timestamps_s"]
+        assert float(data["fps"]) == pytest.approx(take.fps)
+    np.testing.assert_array_equal(stamps_s, (take.timestamps_ns - take.timestamps_ns[0]) / 1e9)
+    assert lift_file(npz, tmp_path / "stream_3d.npz", None, LifterOptions()) == len(take.frames)
+    camera, relative = _published_error_mm(live_take, tmp_path / "stream_3d.npz")
+    assert camera.max() < 0.01 and relative.max() < 0.01, (camera.max(), relative.max())  # mm
+    with np.load(tmp_path / "stream_3d.npz") as out:
+        np.testing.assert_array_equal(out["timestamps_s"], stamps_s)
+
+    with np.load(npz) as data:  # the same 2D counted at fps, as the lift input was before
+        np.savez(tmp_path / "counted_2d.npz", **{k: data[k] for k in data.files if k != "timestamps_s"})
+    lift_file(tmp_path / "counted_2d.npz", tmp_path / "counted_3d.npz", None, LifterOptions())
+    _, counted = _published_error_mm(live_take, tmp_path / "counted_3d.npz")
+    assert counted.max() > 20.0, counted.max()  # mm: the test tells the clocks apart
+
+
+@pytest.mark.slow
+def test_lifting_a_file_take_again_is_exact_as_before(file_take: Path, tmp_path: Path) -> None:
+    npz = tmp_path / "dance_2d.npz"
+    assert cli.main(["export", str(file_take), "--lift-input", str(npz)]) == 0
+    with np.load(npz) as data:
+        assert float(data["fps"]) == 30.0
+        np.testing.assert_allclose(data["timestamps_s"], np.arange(60) / 30.0, atol=1e-9)  # media time
+    assert cli.main(["lift", "--input", str(npz), "--output", str(tmp_path / "dance_3d.npz")]) == 0
+    camera, relative = _published_error_mm(file_take, tmp_path / "dance_3d.npz")
+    assert camera.max() < 0.01 and relative.max() < 0.01, (camera.max(), relative.max())  # mm (0.5 µm measured)
+
+
+@pytest.fixture(scope="module")
+def squats_2d(media_dir: Path) -> np.ndarray:
+    """The squats clip's reference MediaPipe 2D, ``(65, 17, 2)`` pixels (a 5 fps clip)."""
+    import json
+
+    landmarks = np.array(json.loads((media_dir / "squats_720x1280.mediapipe_full_2d.json").read_text()))
+    return skeleton.from_mediapipe(landmarks)[..., :2]
+
+
+def _lift(folder: Path, **arrays: np.ndarray) -> tuple[int, str]:
+    """``posecast lift`` on an input with ``arrays``: the exit code and its stderr."""
+    np.savez(folder / "in.npz", **arrays)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli.main(["lift", "--input", str(folder / "in.npz"), "--output", str(folder / "out.npz")])
+    return code, err.getvalue()
+
+
+GOOD_S = np.arange(65) / 5.0
+
+
+@pytest.mark.parametrize(
+    ("stamps", "message"),
+    [
+        (GOOD_S[:-1], "timestamps_s must be (F,) seconds, one per frame of keypoints_2d (F = 65), got shape (64,)"),
+        (GOOD_S[:, None], "got shape (65, 1); or leave it out to count frames at fps"),
+        (np.float64(0.0), "got shape ()"),
+        (np.where(np.arange(65) == 7, np.nan, GOOD_S), "timestamps_s must be finite seconds, got nan at frame 7"),
+        (np.where(np.arange(65) == 64, np.inf, GOOD_S), "got inf at frame 64"),
+        (np.where(np.arange(65) == 9, GOOD_S[8], GOOD_S), "must increase strictly (at least 1 ns apart), but frame 9 "
+                                                          "is at 1.6 s after frame 8 at 1.6 s"),
+        (GOOD_S[::-1], "but frame 1 is at 12.6 s after frame 0 at 12.8 s; sort the frames or leave timestamps_s out"),
+        (1.7e9 + np.arange(65) * 1e-12, "at least 1 ns apart"),  # picosecond steps on a Unix clock: all alike
+        (GOOD_S * 1e9, "timestamps_s spans 1.28e+10 s, more than 1e+09: write seconds (divide nanoseconds by 1e9)"),
+        (np.array(["0.0"] * 65), "timestamps_s must hold numbers, got an array of str"),
+    ],
+)  # fmt: skip
+def test_bad_timestamps_are_refused_in_one_line(stamps, message, squats_2d: np.ndarray, tmp_path: Path) -> None:
+    intrinsics = CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array()
+    code, err = _lift(tmp_path, keypoints_2d=squats_2d, intrinsics=intrinsics, fps=5.0, timestamps_s=stamps)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and len(lines) >= 1 and lines[-1].startswith("posecast: error: "), err
+    assert sum(line.startswith("posecast: error: ") for line in lines) == 1, err
+    assert message in lines[-1], err
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_timestamps_are_the_clock_of_posecast_lift(squats_2d: np.ndarray, tmp_path: Path) -> None:
+    """The 5 fps squats given as timestamps at 5 fps (on a clock starting at 100 s, with
+    sub-nanosecond noise) lift exactly as counted at fps=5, whatever the fps field says; the same
+    frames stamped 0.1 s apart (as if at 10 fps) lift differently: the window reads the stamps."""
+    intrinsics = CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array()
+    outputs = {}
+    noisy_s = 100.0 + GOOD_S + np.random.default_rng(0).uniform(-1e-10, 1e-10, len(GOOD_S))
+    for name, arrays in {"counted": {"fps": 5.0}, "stamped": {"fps": 30.0, "timestamps_s": noisy_s},
+                         "faster": {"fps": 5.0, "timestamps_s": GOOD_S / 2}}.items():  # fmt: skip
+        folder = tmp_path / name
+        folder.mkdir()
+        code, err = _lift(folder, keypoints_2d=squats_2d, intrinsics=intrinsics, **arrays)
+        assert code == 0, err
+        with np.load(folder / "out.npz") as out:
+            outputs[name] = out["joints_3d"]
+    np.testing.assert_array_equal(outputs["stamped"], outputs["counted"])
+    assert np.nanmax(np.abs(outputs["faster"] - outputs["counted"])) > 0.01  # metres
