@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import pytest
 from posecast.calibration import CameraIntrinsics
 from posecast.calibration import floor as floors
 from posecast.engines import bvh_export, skeleton
+from posecast.engines import frames as engine_frames
 from posecast.engines import rotations as rot
 from posecast.engines.training.data.bvh import load_bvh_joints, parse_bvh
 from posecast.realtime import cli
@@ -29,7 +33,7 @@ from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.detectors.mediapipe import MediaPipeOptions
 from posecast.realtime.lifting import LifterOptions
 from posecast.realtime.offline import lift_file
-from posecast.realtime.recording import read_recording
+from posecast.realtime.recording import Recording, read_recording
 from posecast.realtime.recording.arrays import person_track, write_lift_input
 from posecast.realtime.recording.export import MAX_INTERPOLATED_GAP_S, export_bvh, world_joints
 from posecast.realtime.recording.format import take_fps
@@ -39,6 +43,8 @@ from posecast.realtime.sources import open_source
 from posecast.realtime.types import Frame, PersonPose, PoseFrame, StreamMeta
 
 CMU = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
+BLENDER = shutil.which("blender")
+BLENDER_SCRIPT = Path(__file__).resolve().parents[1] / "engines" / "blender_read_bvh.py"
 #: What OpenCV reports for an MJPEG stream whatever its rate (the QA take's meta said 25).
 PLACEHOLDER_FPS = 25.0
 #: The live camera's rate and the stall in the live take (QA's: 0.56 s).
@@ -195,13 +201,9 @@ def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: s
     sink.close()
 
 
-def test_the_resampled_bvh_follows_the_motion_and_holds_across_a_stall(tmp_path: Path) -> None:
-    """The run published every 2 or 4 mocap frames (60 and 30 fps), lost for 3 frames, with a
-    0.55 s stall: the BVH at 60 fps (the median step) lasts as long as the take; at each of its
-    frame times it lies on the mocap: exactly at a recorded frame, between two 33 ms apart within
-    20 mm (measured: median 5.6, worst 14.4 mm, where holding the last pose would be 78 and 158
-    mm), across the 67 ms dropout within 35 mm (24.5 measured); across the stall it holds the
-    last pose."""
+def _stalled_take(tmp_path: Path) -> tuple[np.ndarray, float, np.ndarray, set[int], Recording]:
+    """The turned run published every 2 or 4 mocap frames, lost for 3 frames, with a 0.55 s stall:
+    (world joints, mocap fps, the mocap frame of each recorded frame, the lost ones, the take)."""
     world, tick_fps = _turned_run()
     rng = np.random.default_rng(3)
     steps = rng.choice([2, 4], size=len(world), p=[0.6, 0.4])
@@ -211,7 +213,38 @@ def test_the_resampled_bvh_follows_the_motion_and_holds_across_a_stall(tmp_path:
     lost = {10, 11, 12}
     path = tmp_path / "run.posecast"
     _record_mocap(world, ticks, tick_fps, lost, path)
-    take = read_recording(path)
+    return world, tick_fps, ticks, lost, read_recording(path)
+
+
+@pytest.mark.skipif(BLENDER is None, reason="blender not installed (Debian: apt-get install -y blender)")
+def test_real_blender_reads_the_resampled_bvh(tmp_path: Path) -> None:
+    """Blender's own importer takes the resampled BVH: every frame at its rate, each bone where
+    posecast's own reading of the file puts it (within 1 mm, Blender's axes)."""
+    take = _stalled_take(tmp_path)[-1]
+    done = export_bvh(take, tmp_path / "run.bvh")
+    assert done.resampled
+    out = tmp_path / "blender.json"
+    command = [BLENDER, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(BLENDER_SCRIPT), "--",
+               str(tmp_path / "run.bvh"), str(out), "-Z", "Y"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    read = json.loads(out.read_text())
+    assert len(read["frames"]) == done.frames and read["fps"] == pytest.approx(done.fps, rel=1e-3)
+    motion = parse_bvh(tmp_path / "run.bvh")
+    ours = engine_frames.positions_to_frame(motion.world_positions(), engine_frames.get_frame("blender"))
+    for index, joint in enumerate(bvh_export.hierarchy()):
+        blender = np.array([frame[joint.name] for frame in read["frames"]])
+        assert np.abs(blender - ours[:, index]).max() < 1e-3, joint.name
+
+
+def test_the_resampled_bvh_follows_the_motion_and_holds_across_a_stall(tmp_path: Path) -> None:
+    """The run published every 2 or 4 mocap frames (60 and 30 fps), lost for 3 frames, with a
+    0.55 s stall: the BVH at 60 fps (the median step) lasts as long as the take; at each of its
+    frame times it lies on the mocap: exactly at a recorded frame, between two 33 ms apart within
+    20 mm (measured: median 5.6, worst 14.4 mm, where holding the last pose would be 78 and 158
+    mm), across the 67 ms dropout within 35 mm (24.5 measured); across the stall it holds the
+    last pose."""
+    world, tick_fps, ticks, lost, take = _stalled_take(tmp_path)
     assert take.fps == pytest.approx(tick_fps / 2, rel=1e-6)  # the median step: 2 mocap frames
     done = export_bvh(take, tmp_path / "run.bvh")
     assert done.resampled and done.recorded_frames == len(ticks) and done.posed == len(ticks) - len(lost)
