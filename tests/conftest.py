@@ -106,6 +106,19 @@ def pose_model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def dance_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recording (``posecast run --record``) of the dance clip's first 60 frames, made once:
+    read it, never change it."""
+    from posecast.realtime import cli
+
+    path = tmp_path_factory.mktemp("take") / "dance.posecast"
+    code = cli.main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                     "--model-asset", str(pose_model_path), "--frames", "60", "--record", str(path)])  # fmt: skip
+    assert code == 0
+    return path
+
+
+@pytest.fixture(scope="session")
 def walk_joints() -> np.ndarray:
     """A real walk (CMU take 08_04, 4.0 s at 30 fps) as posecast joints ``(F, 17, 3)``, metres,
     mocap world frame (Y up), with each bone set to posecast's typical proportions for the

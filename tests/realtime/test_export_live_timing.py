@@ -82,15 +82,6 @@ def live_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.T
     return path
 
 
-@pytest.fixture(scope="module")
-def file_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("file") / "dance.posecast"
-    code = cli.main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
-                     "--model-asset", str(pose_model_path), "--frames", "60", "--record", str(path)])  # fmt: skip
-    assert code == 0
-    return path
-
-
 def _published_error_mm(take: Path, lifted: Path) -> tuple[np.ndarray, np.ndarray]:
     """Per frame, the largest distance between a lifted joint and the published one, in mm:
     camera frame and root-relative (frames posed in both)."""
@@ -120,8 +111,8 @@ def test_a_live_take_s_rate_comes_from_its_timestamps(live_take: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_file_take_keeps_exactly_its_fps(file_take: Path) -> None:
-    take = read_recording(file_take)
+def test_a_dance_take_keeps_exactly_its_fps(dance_take: Path) -> None:
+    take = read_recording(dance_take)
     assert take.fps == 30.0 and take.source_fps == 30.0  # exactly, as before
     assert take.duration_s == pytest.approx(60 / 30.0, abs=1e-8)
 
@@ -271,8 +262,8 @@ def test_the_resampled_bvh_follows_the_motion_and_holds_across_a_stall(tmp_path:
 
 
 @pytest.mark.slow
-def test_a_file_take_s_bvh_is_one_frame_per_recorded_frame_as_before(file_take: Path, tmp_path: Path) -> None:
-    take = read_recording(file_take)
+def test_a_dance_take_s_bvh_is_one_frame_per_recorded_frame_as_before(dance_take: Path, tmp_path: Path) -> None:
+    take = read_recording(dance_take)
     done = export_bvh(take, tmp_path / "dance.bvh")
     assert not done.resampled and (done.frames, done.fps) == (60, 30.0)
     track = person_track(take)
@@ -309,14 +300,14 @@ def test_lifting_a_live_take_again_gives_the_published_3d(live_take: Path, tmp_p
 
 
 @pytest.mark.slow
-def test_lifting_a_file_take_again_is_exact_as_before(file_take: Path, tmp_path: Path) -> None:
+def test_lifting_a_dance_take_again_is_exact_as_before(dance_take: Path, tmp_path: Path) -> None:
     npz = tmp_path / "dance_2d.npz"
-    assert cli.main(["export", str(file_take), "--lift-input", str(npz)]) == 0
+    assert cli.main(["export", str(dance_take), "--lift-input", str(npz)]) == 0
     with np.load(npz) as data:
         assert float(data["fps"]) == 30.0
         np.testing.assert_allclose(data["timestamps_s"], np.arange(60) / 30.0, atol=1e-9)  # media time
     assert cli.main(["lift", "--input", str(npz), "--output", str(tmp_path / "dance_3d.npz")]) == 0
-    camera, relative = _published_error_mm(file_take, tmp_path / "dance_3d.npz")
+    camera, relative = _published_error_mm(dance_take, tmp_path / "dance_3d.npz")
     assert camera.max() < 0.01 and relative.max() < 0.01, (camera.max(), relative.max())  # mm (0.5 µm measured)
 
 

@@ -21,15 +21,6 @@ from posecast.realtime.schema import decode_pose
 POSECAST = [sys.executable, "-m", "posecast.realtime.cli"]
 
 
-@pytest.fixture(scope="module")
-def dance_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("run") / "dance.posecast"
-    code = cli.main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
-                     "--model-asset", str(pose_model_path), "--frames", "60", "--record", str(path)])  # fmt: skip
-    assert code == 0
-    return path
-
-
 @pytest.mark.slow
 def test_run_record_then_export(dance_take: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     take = read_recording(dance_take)

@@ -38,6 +38,7 @@ from posecast.realtime.sinks.record import RecordOptions, RecordSink
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
 from posecast.realtime.subscriber import Subscriber
 from posecast.realtime.types import PersonPose, PoseFrame, StreamMeta
+from stream_reader import poses_received
 
 CMU = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
 BLENDER = shutil.which("blender")
@@ -120,24 +121,12 @@ def take_file(take: Take, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_recorded_messages_are_what_the_zeromq_output_sends(take: Take, tmp_path: Path) -> None:
     sink = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
-    received: dict[int, PoseMessage] = {}
     with Subscriber(sink.address) as subscriber:
         while subscriber.recv(timeout_s=0.2) is None:  # until connected: meta comes on subscribing
             sink.publisher.meta_if_due()
-        done = threading.Event()
-
-        def read() -> None:
-            while not done.is_set():
-                message = subscriber.recv(timeout_s=0.1)
-                if isinstance(message, PoseMessage):
-                    received[message.frame_id] = message
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        record(take, tmp_path / "both.posecast", zmq_sink=sink)
-        time.sleep(0.3)
-        done.set()
-        reader.join()
+        with poses_received(subscriber) as received:
+            record(take, tmp_path / "both.posecast", zmq_sink=sink)
+            time.sleep(0.3)
     recorded = {
         m.frame_id: m for f in read_recording(tmp_path / "both.posecast").frames for m in map(decode_pose, f.poses)
     }

@@ -5,38 +5,23 @@ some milliseconds after the stream's, so a replay read slower than the live run)
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 from posecast.realtime.cli import main
 from posecast.realtime.recording import read_recording
-from posecast.realtime.schema import PoseMessage, decode_pose
+from posecast.realtime.schema import decode_pose
 from posecast.realtime.subscriber import Subscriber
+from stream_reader import poses_received
 
 
 def test_recorded_messages_match_the_live_stream(media_dir: Path, tmp_path: Path, free_port) -> None:  # noqa: ANN001
     port = free_port()
     take = tmp_path / "take.posecast"
-    live: dict[int, PoseMessage] = {}
-    done = threading.Event()
-    with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber:
-
-        def read() -> None:
-            while not done.is_set():
-                message = subscriber.recv(timeout_s=0.1)
-                if isinstance(message, PoseMessage):
-                    live[message.frame_id] = message
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        try:
-            # --realtime: paced, so the subscriber is connected long before the frames that count
-            code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--realtime",
-                         "--frames", "45", "--publish", f"tcp://127.0.0.1:{port}", "--record", str(take)])  # fmt: skip
-        finally:
-            done.set()
-            reader.join()
+    with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber, poses_received(subscriber) as live:
+        # --realtime: paced, so the subscriber is connected long before the frames that count
+        code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--realtime",
+                     "--frames", "45", "--publish", f"tcp://127.0.0.1:{port}", "--record", str(take)])  # fmt: skip
     assert code == 0
     recorded = {m.frame_id: m for f in read_recording(take).frames for m in map(decode_pose, f.poses)}
     shared = sorted(set(live) & set(recorded))
