@@ -52,7 +52,7 @@ from .live_subject import LiveSubjectOptions
 from .person import MetricPose, PersonState
 from .plausibility import PlausibilityOptions, implausibility
 from .smoothing import BoneLengthSmootherOptions, OneEuroOptions
-from .tracks import Tracker, TrackerOptions, keypoint_boxes
+from .tracks import Tracker, TrackerOptions, duplicate_detections, keypoint_boxes
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +217,18 @@ class MetricPoseLifting(PoseLifting):
         # the schema promises [0, 1]; a detector's NaN or 2.0 must not reach the weights or the wire
         # (fmax puts NaN at 0: clip(nan_to_num(c), 0, 1) in two ufunc calls, ~100 us less after MediaPipe)
         keypoints_px, confidence = mapped[..., :2], np.minimum(np.fmax(mapped[..., 2], 0.0), 1.0)
+        track_ids = detections.track_ids
         if self.tracker.options.max_people > 1:
             boxes = keypoint_boxes(detections.keypoints_px, detections.scores, self.options.tracker.min_score)
+            duplicate = duplicate_detections(boxes, detections.keypoints_px, detections.scores)
+            if duplicate.any():  # one person found twice: the better one stays
+                keep = ~duplicate
+                boxes, keypoints_px, confidence = boxes[keep], keypoints_px[keep], confidence[keep]
+                track_ids = None if track_ids is None else track_ids[keep]
+                n = len(boxes)
         else:  # nobody to tell apart: the tracker does not look at boxes
             boxes = _NO_BOXES[:n]
-        ids = self.tracker.update(boxes, timestamp_ns, detections.track_ids)
+        ids = self.tracker.update(boxes, timestamp_ns, track_ids)
         if n > len(self._batch):
             self._batch = np.zeros((n, *self._batch.shape[1:]), np.float32)
         keypoints_norm = []

@@ -78,6 +78,37 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
+#: Two detections are one person found twice when their boxes overlap this much (IoU) ...
+DUPLICATE_MIN_IOU = 0.5
+#: ... and their keypoints lie this close, median over the joints, in diagonals of the larger box
+#: (two people crossing overlap as much, but their joints are apart)
+DUPLICATE_MAX_KEYPOINT_SHIFT = 0.1
+
+
+def duplicate_detections(boxes: np.ndarray, keypoints_px: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``(N,)`` True for each detection that repeats a better one (a higher mean keypoint score):
+    boxes ``(N, 4)`` overlapping by :data:`DUPLICATE_MIN_IOU` or more and keypoints ``(N, K, 2)``
+    within :data:`DUPLICATE_MAX_KEYPOINT_SHIFT`. MediaPipe asked for several poses sometimes
+    returns one person twice, nearly alike: both were published, as two people whose ids then
+    traded places."""
+    n = len(boxes)
+    duplicate = np.zeros(n, bool)
+    if n < 2:
+        return duplicate
+    iou = box_iou(boxes, boxes)
+    diagonal = np.linalg.norm(boxes[:, 2:] - boxes[:, :2], axis=-1)
+    for k in np.argsort(-scores.mean(axis=1), kind="stable"):  # the best first: it stays
+        if duplicate[k]:
+            continue
+        for j in range(n):
+            if j == k or duplicate[j] or iou[k, j] < DUPLICATE_MIN_IOU:
+                continue
+            shift = np.median(np.linalg.norm(keypoints_px[k] - keypoints_px[j], axis=-1))
+            if shift <= DUPLICATE_MAX_KEYPOINT_SHIFT * max(diagonal[k], diagonal[j]):
+                duplicate[j] = True
+    return duplicate
+
+
 class Tracker:
     """``update(boxes, timestamp_ns) -> person ids``; :attr:`tracks` holds everyone remembered."""
 

@@ -2,8 +2,9 @@
 
 VMC (Virtual Motion Capture protocol, https://protocol.vmc.info, sh-akira/VirtualMotionCaptureProtocol)
 is what VSeeFace, VNyan, Warudo, EVMC4U (Unity), VMC4UE (Unreal) and many VTuber tools receive. posecast
-is a *Performer*: it sends to a *Marionette* (default port 39539). Per frame, for the first tracked
-person (lowest person id):
+is a *Performer*: it sends to a *Marionette* (default port 39539). Per frame, for one person: the
+first tracked (lowest person id), followed while their id is held (missed for up to a second, the
+avatar holds), then the next first tracked:
 
 - ``/VMC/Ext/Root/Pos "root" p.xyz q.xyzw``: the avatar's root, unturned, on the floor below the
   pelvis when the person stands (it goes down as they crouch, up as they jump): the pelvis in
@@ -74,12 +75,17 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, port
 
 
-def frame_messages(avatar: AvatarFrame, time_s: float, held_root_m: np.ndarray | None = None) -> list[OscMessage]:
-    """The VMC messages of one frame (module docstring), for its first tracked person. With nobody
-    tracked no bone goes out and the root is ``held_root_m``, the last one sent (none before anyone
-    was seen): a receiver that synchronises the root would otherwise move the avatar to the origin."""
+def frame_messages(avatar: AvatarFrame, time_s: float, held_root_m: np.ndarray | None = None,
+                   person_id: int | None = None) -> list[OscMessage]:  # fmt: skip
+    """The VMC messages of one frame (module docstring), for person ``person_id`` (``None``: the
+    first tracked person). With that person not tracked in this frame no bone goes out and the
+    root is ``held_root_m``, the last one sent (none before anyone was seen): a receiver that
+    synchronises the root would otherwise move the avatar to the origin."""
     messages = []
-    person = avatar.people[0] if avatar.people else None
+    if person_id is None:
+        person = avatar.people[0] if avatar.people else None
+    else:
+        person = next((p for p in avatar.people if p.person_id == person_id), None)
     root = held_root_m
     if person is not None:
         pose = humanoid.humanoid_pose(person.bones, _UNITY)
@@ -147,7 +153,8 @@ class VmcSink(Sink):
         self.sent_datagrams = 0
         self.dropped_datagrams = 0
         self._first_ns: int | None = None
-        self._root_m: np.ndarray | None = None  # the last root sent: held while nobody is tracked
+        self._root_m: np.ndarray | None = None  # the last root sent: held while its person is not tracked
+        self._person_id: int | None = None  # the person the avatar follows
         try:
             family = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)[0][0]
         except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold
@@ -178,7 +185,13 @@ class VmcSink(Sink):
         if self._first_ns is None:
             self._first_ns = frame.timestamp_ns
         time_s = (frame.timestamp_ns - self._first_ns) * 1e-9
-        messages = frame_messages(avatar, time_s, self._root_m)
+        # the avatar follows one person while their id is held (lost for up to a second): it jumped
+        # to whoever else was tracked when its person was missed for a few frames
+        if self._person_id is not None and all(p.person_id != self._person_id for p in frame.people):
+            self._person_id = None  # forgotten by the tracker: the next tracked person takes over
+        if self._person_id is None and avatar.people:
+            self._person_id = avatar.people[0].person_id
+        messages = frame_messages(avatar, time_s, self._root_m, self._person_id)
         root = next((m for m in messages if m.address == ROOT_ADDRESS), None)
         if root is not None:
             self._root_m = np.array(root.params[1:4], dtype=np.float64)

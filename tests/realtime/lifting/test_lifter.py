@@ -52,13 +52,13 @@ def test_subject_at_the_edge_of_the_view_is_lifted_like_one_in_the_middle(walk_j
     assert errors["edge"] < 0.8 * errors["edge, shifted"], errors
 
 
-@pytest.mark.parametrize(("int8", "tolerance"), [(False, 1e-5), (True, 0.01)])
+@pytest.mark.parametrize(("int8", "tolerance"), [(False, 1e-5), (True, 0.0)])
 def test_a_batch_of_people_is_lifted_like_each_alone(walk_joints: np.ndarray, int8: bool, tolerance: float) -> None:
-    """Several people in one network call give each person's own result (the pipeline lifts
-    everybody of a frame in one batch). The float model: the same numbers. The INT8 model
-    quantizes its activations over the whole batch, so a person's output moves a little with
-    the others in the batch (measured on this walk from 5 cameras, 4 people: at most 0.41 % of
-    the standing height, 7 mm for 1.70 m; float: 3e-7). Tolerance: a fraction of the height."""
+    """Several people of a frame give each person's own result. The float model lifts them in
+    one network call: the same numbers (3e-7). The INT8 model quantizes its activations over the
+    whole batch, so each person is lifted in a call of their own: exactly as alone (in one call a
+    person's 3D moved with the others: 0.41 % of the height on this walk, 1.5 % on QA's dancers).
+    Tolerance: a fraction of the height."""
     lifter = Lifter3D(LifterOptions(int8=int8))
     t = lifter.window_frames
     cameras = sample_cameras(walk_joints[:, skeleton.ROOT].mean(0)[None], np.random.default_rng(3))

@@ -108,6 +108,35 @@ def test_nobody_tracked_holds_the_root_where_it_was(receiver) -> None:
     assert frames[gap.stop]["ok"] == (1, 3, 0, 1) and frames[gap.stop]["bones"] == len(UNITY)
 
 
+def test_the_avatar_follows_its_person_while_their_id_is_held(receiver) -> None:
+    """Two people; the first (id 0) is missed for 10 frames (lost, id held): the avatar holds
+    where it was instead of jumping 2 m to the other person (it did, and back), and follows
+    person 0 again when they are back."""
+    joints, lengths = walk_in_camera()
+    port, collect = receiver(len(joints))
+    gap = range(40, 50)
+    other = joints + np.array([2.0, 0.0, 0.0])  # a second person 2 m to the side
+    sink = vmc.VmcSink(("127.0.0.1", port), AvatarOptions(one_euro=None))
+    with sink:
+        for i, pose in enumerate(joints):
+            frame = pose_frame(i, pose, lengths)
+            second = pose_frame(i, other[i], lengths).people[0]
+            second.person_id = 1
+            frame.people = [PersonPose.lost(0) if i in gap else frame.people[0], second]
+            sink.write(frame)
+            time.sleep(0.002)
+    got = collect()
+    assert got["errors"] == [] and len(got["frames"]) == len(joints)
+    frames = [frame for _, frame in sorted(got["frames"].items())]
+    before = frames[gap.start - 1]["root"]
+    for i in gap:
+        assert frames[i]["bones"] == 0 and frames[i]["ok"] == (1, 3, 0, 0)
+        assert frames[i]["root"] == pytest.approx(before)  # held, not the other person's 2 m away
+    after = frames[gap.stop]["root"]
+    # person 0 again (they walked 0.4 m meanwhile; the other stands 2 m to the side)
+    assert np.linalg.norm(after[:3] - before[:3]) < 1.0 and frames[gap.stop]["bones"] == len(UNITY)
+
+
 def test_rest_pose_is_identity_and_the_hips_stand_on_the_floor(receiver) -> None:
     lengths = skeleton.bone_lengths_from_height(1.70)
     rest = rotations.rest_pose(lengths)
