@@ -16,6 +16,7 @@ most, undistorted keypoints, intrinsics, fps), so every path ends in the same fi
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,18 @@ def input_kind(path: Path) -> str:
     return {".npz": "npz", RECORDING_SUFFIX: "recording"}.get(suffix, "video")
 
 
+def _made_by_adapt(path: Path, folder_files: list[Path]) -> bool:
+    """Whether ``path`` is something ``posecast adapt`` wrote, not footage: a model's adaptation
+    weights (``NAME.adapt.npz``), or the 2D ``--save-2d`` wrote for a video or recording beside it
+    (``NNN_STEM_2d.npz``; the footage is that file, read again). Taken as footage, they failed the
+    next run or counted the footage twice."""
+    name = path.name.lower()
+    if name.endswith(".adapt.npz"):
+        return True
+    match = re.fullmatch(r"\d{3}_(.+)_2d\.npz", path.name)
+    return match is not None and any(f.stem == match.group(1) and f.suffix.lower() != ".npz" for f in folder_files)
+
+
 def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str]]:
     """Each input with its kind (:func:`input_kind`), a folder opened: a folder of images is one
     input; any other folder stands for the videos, recordings and ``.npz`` files in it, in name
@@ -90,7 +103,8 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str]]:
             continue
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-        others = [p for p in files if p.suffix.lower() in (".npz", RECORDING_SUFFIX, *VIDEO_SUFFIXES)]
+        others = [p for p in files if p.suffix.lower() in (".npz", RECORDING_SUFFIX, *VIDEO_SUFFIXES)
+                  and not _made_by_adapt(p, files)]  # fmt: skip
         if images and others:
             raise SourceError(f"adapt input folder {path} holds both images ({images[0].name}, ...) and "
                               f"{others[0].name}: give the image folder and the other files separately")  # fmt: skip

@@ -137,13 +137,15 @@ class AdaptOptions:
     seed: int = 0
     bf16: str | bool = "auto"
     int8: bool = True
+    #: the :data:`RECIPES` entry these options came from ("" when made by hand): in the model's metadata
+    recipe_name: str = ""
 
     @classmethod
     def recipe(cls, name: str, **overrides) -> AdaptOptions:  # noqa: ANN003 - AdaptOptions fields
         """The options of one of :data:`RECIPES`, with ``overrides`` on top."""
         if name not in RECIPES:
             raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {name!r}")
-        return cls(**(RECIPES[name] | overrides))
+        return cls(**(RECIPES[name] | {"recipe_name": name} | overrides))
 
     def __post_init__(self) -> None:
         if not 0 < self.minutes <= 24 * 60:
@@ -418,13 +420,17 @@ def adapt(
     options: AdaptOptions | None = None,
     progress: bool = True,
     evaluate: Callable[[PoseGenerator], dict[str, float]] | None = None,
+    sources: Sequence[str | Path] | None = None,
 ) -> AdaptReport:
     """Adapt the exported ``model`` (an ``.onnx`` with its ``.adapt.npz`` beside it) to the 2D in
     ``inputs`` (lift-format ``.npz`` files or folders of them) for ``options.minutes``, and write
     the adapted model to ``output`` (``.onnx``; with ``options.int8`` its INT8 copy beside it).
 
     ``evaluate`` (optional, e.g. a 3D check where ground truth exists) is called on the generator
-    before and after; its figures join the report. Raises :class:`AdaptError` / ``ModelError``."""
+    before and after; its figures join the report. ``sources``: what the user gave (their videos,
+    recordings), named in the model's metadata instead of the 2D files made from them. Raises
+    :class:`AdaptError` (also when no training step fits in ``options.minutes``: nothing is
+    written) / ``ModelError``."""
     from ..runtime.base import resolve_model
 
     o = options or AdaptOptions()
@@ -459,13 +465,22 @@ def adapt(
             )
             log.info("teacher: %d frames lifted in every window that holds them (%.0f s)", len(sampler.frames),
                      time.perf_counter() - began)  # fmt: skip
-        seconds = _run(adapter, sampler, o, progress, began)
+        try:
+            seconds = _run(adapter, sampler, o, progress, began)
+        except KeyboardInterrupt:
+            log.warning("stopped after %d adaptation steps: nothing was written (the adapted model is kept only "
+                        "once --minutes or --steps are done)", adapter.step)  # fmt: skip
+            raise
+    if adapter.step == 0:
+        raise AdaptError(f"no adaptation step fitted in --minutes {o.minutes:g} (lifting the footage for the teacher "
+                         f"took {seconds:.0f} s of it): nothing was written; pass more --minutes, "
+                         f"or less footage")  # fmt: skip
     adapted = adapter.generator.eval()
     after = footage_figures(adapted, probe, reference=start)
     if evaluate is not None:
         after |= evaluate(adapted)
     output = Path(output)
-    _write(adapted, output, model, footage_prior, o, adapter.step, files)
+    _write(adapted, output, model, footage_prior, o, adapter.step, [Path(p) for p in (sources or files)])
     report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output))
     log.debug("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
     return report
@@ -531,7 +546,8 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
               "adapted_on": names if len(names) <= 2000 else names[:1997] + "...",
               "adapt_minutes": f"{o.minutes:g}", "adapt_teacher": o.teacher,
               "adapt_teacher_smooth_frames": f"{o.teacher_smooth_frames:g}",
-              "adapt_teacher_context": o.teacher_context, "adapt_seed": str(o.seed)}  # fmt: skip
+              "adapt_teacher_context": o.teacher_context, "adapt_seed": str(o.seed),
+              "adapt_recipe": o.recipe_name or "custom"}  # fmt: skip
     meta = dataclasses.replace(
         start_meta, model_kind=f"{start_meta.model_kind}+adapted", git_commit=git_commit(), extra=extra,
         training_data=f"{start_meta.training_data}; adapted (2D only) to {len(files)} user sequence(s)",

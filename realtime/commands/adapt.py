@@ -149,30 +149,35 @@ def adapt_command(args: argparse.Namespace) -> int:
         frames = sum(f.with_person for f in footage)
         log.info("adapting %s to %d frames with a person (%d sequences) for %g min", model.name, frames, len(files),
                  args.minutes)  # fmt: skip
-        report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty())
+        sources = [f.source for f in footage if f.with_person]
+        report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources)
     print(format_report(report, frames))
     if args.report is not None:
         atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames}, indent=2).encode())
     return 0
 
 
-#: The report's figures: (key, label, unit, what a better value is).
+#: The report's figures: (key, label, unit).
 FIGURES = (
-    ("cycle_2d_error_pct", "2D cycle error (lift, turn 90°, lift, turn back)", "% of body size", "lower"),
-    ("bone_cv_pct", "bone-length variation within a window", "%", "lower"),
-    ("scale_mean", "mean scale", "", ""),
-    ("moved_mm", "3D moved from the start model (1.70 m person)", "mm", ""),
+    ("cycle_2d_error_pct", "2D cycle error (lift, turn 90°, lift, turn back)", "% of body size"),
+    ("bone_cv_pct", "bone-length variation within a window", "%"),
+    ("scale_mean", "mean scale", ""),
+    ("moved_mm", "3D moved from the start model (1.70 m person)", "mm"),
 )
 
 
 def format_report(report: object, frames: int) -> str:
-    """The before/after table printed at the end (figures on the footage; it has no 3D truth)."""
+    """The before/after table printed at the end. The footage has no 3D truth: the figures say how
+    the model changed on it, not whether its 3D got better (a recipe may train on the very figure:
+    the paper's lowers its own cycle error while its 3D gets worse), so none is called better."""
     lines = [f"adapted {report.steps} steps in {report.seconds / 60:.1f} min on {frames} frames "
-             f"({report.windows} windows) → {report.output}"]  # fmt: skip
-    for key, label, unit, better in FIGURES:
+             f"({report.windows} windows) → {report.output}",
+             "  how the model changed on these windows of the footage (the network alone, no flip averaging; no "
+             "3D truth, so not accuracy: README, Adapting to your own footage, says what adapting buys):"]  # fmt: skip
+    for key, label, unit in FIGURES:
         before, after = report.before.get(key), report.after.get(key)
         if before is None and after is None:
             continue
         cells = " → ".join("–" if v is None else f"{v:.2f}" for v in (before, after))
-        lines.append(f"  {label}: {cells}{' ' + unit if unit else ''}{f' ({better} is better)' if better else ''}")
+        lines.append(f"  {label}: {cells}{' ' + unit if unit else ''}")
     return "\n".join(lines)

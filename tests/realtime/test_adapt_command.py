@@ -40,7 +40,8 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     meta = metadata.read_onnx_metadata(out)
     assert meta.model_kind.endswith("+adapted") and meta.extra["adapted_from"] == DEFAULT_MODEL.name
     assert meta.extra["model_name"] == "adapted"  # it kept the start model's name
-    assert CLIP.removesuffix(".mp4") in meta.extra["adapted_on"] and "adapted (2D only)" in meta.training_data
+    assert meta.extra["adapted_on"] == CLIP and "adapted (2D only)" in meta.training_data  # the user's video
+    assert meta.extra["adapt_recipe"] == "mirror"
     assert (tmp_path / "adapted.int8.onnx").is_file() and (tmp_path / "adapted.adapt.npz").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
     (two_d,) = saved.glob("*.npz")  # the MediaPipe 2D, kept in the lift format
@@ -61,6 +62,7 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     assert json.loads(report.read_text())["steps"] == 3
     again = metadata.read_onnx_metadata(tmp_path / "again.onnx").extra
     assert again["adapted_from"] == "adapted.onnx" and again["adapt_teacher"] == "start"
+    assert again["adapt_recipe"] == "paper"
     assert meta.extra["adapt_seed"] == "0" and again["adapt_seed"] == "7"  # the draw is recorded
 
 
