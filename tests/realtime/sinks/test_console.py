@@ -196,7 +196,10 @@ def test_a_stop_signal_ends_a_run_whose_reader_stalls(media_dir: Path, pose_mode
                "--model-asset", str(pose_model_path)]  # fmt: skip
     read_end, write_end = os.pipe()
     try:
-        with subprocess.Popen(command, stdout=write_end, stderr=subprocess.PIPE, text=True) as run:
+        # a test run started in the background (CI: `cmd &`, nohup) ignores SIGINT, and a child inherits
+        # that (and posecast keeps a stop signal it was started ignoring): a terminal's default here
+        with subprocess.Popen(command, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) as run:  # fmt: skip
             os.close(write_end)
             deadline = time.monotonic() + 60
             while not take.with_name("take.posecast.part").exists() and time.monotonic() < deadline:

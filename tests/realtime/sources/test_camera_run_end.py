@@ -40,12 +40,18 @@ def test_ctrl_c_on_a_camera_says_what_ran_and_what_was_dropped(
     camera, pose_model_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     camera()
+    # a test run started in the background (CI: `cmd &`, nohup) ignores SIGINT, and posecast keeps a
+    # stop signal it was started ignoring: Ctrl-C's own handler while this runs
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGINT))  # Ctrl-C after some frames
     stop.start()
-    with caplog.at_level(logging.INFO):
-        code = main(["run", "--source", "0", "--headless", "--publish", "none", "--model-asset", str(pose_model_path),
-                     "--stats-json", str(tmp_path / "stats.json")])  # fmt: skip
-    stop.join()
+    try:
+        with caplog.at_level(logging.INFO):
+            code = main(["run", "--source", "0", "--headless", "--publish", "none", "--model-asset",
+                         str(pose_model_path), "--stats-json", str(tmp_path / "stats.json")])  # fmt: skip
+    finally:
+        stop.join()
+        signal.signal(signal.SIGINT, previous)
     assert code == 130
     said = caplog.text
     assert "frames dropped at capture" in said, said  # before, only a normal end said it
