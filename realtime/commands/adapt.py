@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the adapted model (its INT8 copy and .adapt.npz are written beside it); "
                              "run it with `posecast run --model ADAPTED.onnx`")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=5.0,
-                        help=f"CPU time to adapt for: more than 0 and at most {MAX_MINUTES} minutes")  # fmt: skip
+                        help=f"wall-clock minutes of the teacher's lifting and the training (MediaPipe on videos "
+                             f"before, writing after: on top), more than 0 and at most {MAX_MINUTES}")  # fmt: skip
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="also stop after N training steps, whichever comes first (default: --minutes alone); "
                              "steps are the same work on any CPU: about 1,650 did best as measured (docs/accuracy.md), "
