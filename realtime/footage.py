@@ -25,6 +25,7 @@ import numpy as np
 
 from ..engines.fileio import atomic_path
 from ..engines.lift_input import posed_frames, read_lift_input
+from ..engines.logs import info_muted
 from ..engines.media import IMAGE_SUFFIXES
 from .assemble import PipelineOptions, build_pipeline
 from .detectors.mediapipe import MediaPipeOptions
@@ -146,7 +147,10 @@ def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
     """Run ``path`` (video or image folder) through MediaPipe and the lifting stage into ``recording``."""
     with open_source(str(path)) as source:  # a file that is no video fails before MediaPipe loads
         sink = RecordSink(RecordOptions(recording))
-        with build_pipeline(PipelineOptions(detector_options=o.detector, lifting=o.lifting), [sink]) as pipeline:
+        # the recording is temporary (its "recorded N frames to /tmp/..." line would name a file soon gone), and
+        # the live bone measurement of a run is no news while adapting
+        with (info_muted("posecast.realtime.recording.format", "posecast.realtime.lifting.live_subject"),
+              build_pipeline(PipelineOptions(detector_options=o.detector, lifting=o.lifting), [sink]) as pipeline):
             total = getattr(source, "frame_count", 0) or None
             frames = sum(1 for _ in progress(pipeline.run(source), total, f"2D of {path.name}"))
     log.info("%s: MediaPipe 2D of %d frames", path, frames)

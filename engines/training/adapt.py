@@ -60,6 +60,7 @@ import torch
 
 from .. import metadata, normalize, skeleton
 from ..errors import PosecastError
+from ..logs import info_muted
 from ..networks import PoseGenerator, PoseModel
 from . import losses
 from .config import SINGLE_FRAME_SAMPLE_FRAMES, config_from_dict
@@ -519,9 +520,12 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
     try:
         with tempfile.TemporaryDirectory(prefix=".posecast-adapt-", dir=output.parent) as tmp:
             staged = Path(tmp) / output.name
-            _export(generator, staged, source, prior, o, steps, files)
+            with info_muted("posecast.engines.training.export", "posecast.engines.runtime.quantize"):
+                _export(generator, staged, source, prior, o, steps, files)  # their lines would name the staging folder
             for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
                 path.replace(output.parent / path.name)
+        int8_copy = f", {output.stem}.int8.onnx" if o.int8 else ""
+        log.info("wrote %s%s and %s", output, int8_copy, adapt_weights_path(output).name)
     except OSError as exc:  # a full disk, a file size limit: the staging folder is gone, nothing half-written
         raise AdaptError(f"cannot write the adapted model {output} ({exc.strerror or exc}): check the folder's "
                          "free space and permissions, or pass --output elsewhere") from exc  # fmt: skip
