@@ -184,9 +184,11 @@ def test_adapt_options_name_their_choices() -> None:
     with pytest.raises(ValueError, match="recipe must be one of mirror, ensemble, paper"):
         AdaptOptions.recipe("fast")
     # the default, mirror: the flip-averaged start model (as `posecast run` lifts) as teacher
-    assert AdaptOptions.recipe("mirror") == AdaptOptions() and AdaptOptions().teacher == "mirror"
+    assert AdaptOptions.recipe("mirror") == dataclasses.replace(AdaptOptions(), recipe_name="mirror")
+    assert AdaptOptions().teacher == "mirror" and AdaptOptions().recipe_name == ""  # made by hand: no recipe named
     assert TEACHERS["mirror"] == ((0.0,), True)
-    assert AdaptOptions.recipe("ensemble") == dataclasses.replace(AdaptOptions(), teacher="ensemble")
+    assert AdaptOptions.recipe("ensemble") == dataclasses.replace(AdaptOptions(), teacher="ensemble",
+                                                                  recipe_name="ensemble")  # fmt: skip
     paper = AdaptOptions.recipe("paper", minutes=2.0)
     assert paper.teacher == "start" and paper.weights == {"w_adv": 0.0} and paper.minutes == 2.0
     assert paper.teacher_smooth_frames == 0.0 and paper.teacher_context == "window"
@@ -302,7 +304,7 @@ def test_adapt_minutes_help_says_what_is_accepted(capsys: pytest.CaptureFixture)
     with pytest.raises(SystemExit):
         main(["adapt", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert f"more than 0 and at most {MAX_MINUTES} minutes" in help_text and "0..1440" not in help_text
+    assert f"more than 0 and at most {MAX_MINUTES}" in help_text and "0..1440" not in help_text
     for minutes in ("0", "-1", "nan", str(MAX_MINUTES + 1)):  # what the help excludes is refused, in its words
         assert main(["adapt", "x.npz", "--output", "out.onnx", "--minutes", minutes]) == 2
         assert f"--minutes must be more than 0 and at most {MAX_MINUTES}" in capsys.readouterr().err

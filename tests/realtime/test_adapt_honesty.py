@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
-from posecast.engines.training.adapt import AdaptReport
 from posecast.realtime.cli import main
 from posecast.realtime.commands.adapt import format_report
 from posecast.realtime.footage import expand_inputs
@@ -47,6 +46,9 @@ def test_no_step_in_the_minutes_is_an_error_and_writes_nothing(
 
 
 def test_the_report_calls_no_figure_better() -> None:
+    pytest.importorskip("torch")  # the training extra
+    from posecast.engines.training.adapt import AdaptReport
+
     report = AdaptReport(12, 30.0, 400, {"cycle_2d_error_pct": 21.7, "bone_cv_pct": 3.0},
                          {"cycle_2d_error_pct": 8.0, "bone_cv_pct": 2.0, "moved_mm": 40.0}, "a.onnx")  # fmt: skip
     text = format_report(report, 120)

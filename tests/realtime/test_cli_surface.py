@@ -237,7 +237,8 @@ def test_camera_that_does_not_open_leaves_one_line_on_stderr() -> None:
     proc = posecast_process("run", "--source", "/dev/video9", "--headless", "--publish", "none")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("posecast: error: camera index 9 did not open"), proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("posecast: error: /dev/video9 (camera index 9) did not open"), proc.stderr
 
 
 @pytest.mark.slow
