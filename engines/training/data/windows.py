@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import normalize, skeleton
-from ...lift_input import posed_frames, read_lift_input
+from ...lift_input import load_lift_input, posed_frames
 from .augment import (
     BodyOptions,
     crouch,
@@ -176,16 +176,45 @@ class MocapWindowSampler:
 
 def load_recorded_2d(path: str | Path, fps: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """A recorded 2D sequence in ``posecast lift`` input format (read and checked as ``posecast
-    lift`` reads it: :func:`~posecast.engines.lift_input.read_lift_input`) → (normalised
-    ``(F, 17, 2)``, confidence ``(F, 17)``, fps); with ``fps`` given, resampled to that rate.
-    Raises :class:`~posecast.engines.errors.LiftInputError` (a ``ValueError``) naming the file
-    and the problem."""
-    keypoints, confidence, intrinsics, file_fps = read_lift_input(Path(path))
-    norm = normalize.normalize_pixels(keypoints, intrinsics)
-    if fps is not None:
-        norm, confidence = resample(norm, file_fps, fps), resample(confidence, file_fps, fps)
-        file_fps = fps
-    return norm, confidence, file_fps
+    lift`` reads it: :func:`~posecast.engines.lift_input.load_lift_input`) → (normalised
+    ``(F, 17, 2)``, confidence ``(F, 17)``, fps); with ``fps`` given, resampled to that rate: on
+    the file's ``timestamps_s`` when it has them (a live take's frames are not ``1 / fps`` apart:
+    :func:`resample_on_times`), else from its ``fps``. Raises
+    :class:`~posecast.engines.errors.LiftInputError` (a ``ValueError``) naming the file and the problem."""
+    data = load_lift_input(Path(path))
+    norm, confidence = normalize.normalize_pixels(data.keypoints, data.intrinsics), data.confidence
+    if fps is None:
+        return norm, confidence, data.fps
+    if data.timestamps_s is not None:
+        return resample_on_times(norm, confidence, data.timestamps_s, fps) + (fps,)
+    return resample(norm, data.fps, fps), resample(confidence, data.fps, fps), fps
+
+
+#: The longest time between two recorded frames that :func:`resample_on_times` interpolates
+#: across, seconds (the live window bridges as long a gap); a longer one ends a run of the person
+MAX_INTERPOLATED_GAP_S = 0.5
+
+
+def resample_on_times(keypoints: np.ndarray, confidence: np.ndarray, times_s: np.ndarray,
+                      fps: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``keypoints`` ``(F, 17, 2)`` and ``confidence`` ``(F, 17)`` stamped ``times_s`` ``(F,)``
+    (strictly increasing) → the same on a uniform grid at ``fps`` from the first time to the last:
+    linear between the two frames around each grid time; a grid time inside a gap longer than
+    :data:`MAX_INTERPOLATED_GAP_S`, or next to a frame without the person, has no person (NaN
+    keypoints, confidence 0), so that no window spans it."""
+    times_s = np.asarray(times_s, np.float64)
+    grid = times_s[0] + np.arange(int(np.floor((times_s[-1] - times_s[0]) * fps + 1e-9)) + 1) / fps
+    before = np.clip(np.searchsorted(times_s, grid, side="right") - 1, 0, len(times_s) - 1)
+    after = np.minimum(before + 1, len(times_s) - 1)
+    span = times_s[after] - times_s[before]
+    frac = np.where(span > 0, (grid - times_s[before]) / np.where(span > 0, span, 1.0), 0.0)
+    out_kp = (1 - frac)[:, None, None] * keypoints[before] + frac[:, None, None] * keypoints[after]
+    out_conf = (1 - frac)[:, None] * confidence[before] + frac[:, None] * confidence[after]
+    seen = posed_frames(keypoints, confidence)
+    between = frac > 0  # a grid time on a recorded frame is that frame, whatever follows it
+    gone = ~seen[before] | (between & ((span > MAX_INTERPOLATED_GAP_S) | ~seen[after]))
+    out_kp[gone], out_conf[gone] = np.nan, 0.0
+    return out_kp, out_conf
 
 
 def person_runs(keypoints: np.ndarray, confidence: np.ndarray, min_frames: int = 2) -> list[tuple[np.ndarray, ...]]:
