@@ -6,6 +6,7 @@ is all identity; sending never blocks."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -83,23 +84,32 @@ def test_a_real_receiver_rebuilds_every_frame_within_a_millimetre(receiver) -> N
         assert np.abs(camera - joints[i]).max() < 1e-3
 
 
-def test_nobody_tracked_holds_the_root_where_it_was(receiver) -> None:
-    """While nobody is tracked the root is sent again as it was (it went to the origin, and a
-    receiver synchronising the root moved the avatar there for the whole dropout)."""
+def _walk_received(receiver, edit: Callable[[int, PoseFrame], None]) -> list[dict]:  # noqa: ANN001
+    """The walk sent to a real receiver, each frame first changed by ``edit(index, frame)``: what
+    the receiver got, frame by frame."""
     joints, lengths = walk_in_camera()
     port, collect = receiver(len(joints))
-    gap = range(40, 60)
-    sink = vmc.VmcSink(("127.0.0.1", port), AvatarOptions(one_euro=None))
-    with sink:
+    with vmc.VmcSink(("127.0.0.1", port), AvatarOptions(one_euro=None)) as sink:
         for i, pose in enumerate(joints):
             frame = pose_frame(i, pose, lengths)
-            if i in gap:
-                frame.people = []
+            edit(i, frame)
             sink.write(frame)
             time.sleep(0.002)
     got = collect()
     assert got["errors"] == [] and len(got["frames"]) == len(joints)
-    frames = [frame for _, frame in sorted(got["frames"].items())]
+    return [frame for _, frame in sorted(got["frames"].items())]
+
+
+def test_nobody_tracked_holds_the_root_where_it_was(receiver) -> None:
+    """While nobody is tracked the root is sent again as it was (it went to the origin, and a
+    receiver synchronising the root moved the avatar there for the whole dropout)."""
+    gap = range(40, 60)
+
+    def nobody_in_the_gap(i: int, frame: PoseFrame) -> None:
+        if i in gap:
+            frame.people = []
+
+    frames = _walk_received(receiver, nobody_in_the_gap)
     before = frames[gap.start - 1]["root"]
     assert np.linalg.norm(before[:3]) > 0.05  # the walk has taken the root away from the origin
     for i in gap:
@@ -112,22 +122,15 @@ def test_the_avatar_follows_its_person_while_their_id_is_held(receiver) -> None:
     """Two people; the first (id 0) is missed for 10 frames (lost, id held): the avatar holds
     where it was instead of jumping 2 m to the other person (it did, and back), and follows
     person 0 again when they are back."""
-    joints, lengths = walk_in_camera()
-    port, collect = receiver(len(joints))
     gap = range(40, 50)
-    other = joints + np.array([2.0, 0.0, 0.0])  # a second person 2 m to the side
-    sink = vmc.VmcSink(("127.0.0.1", port), AvatarOptions(one_euro=None))
-    with sink:
-        for i, pose in enumerate(joints):
-            frame = pose_frame(i, pose, lengths)
-            second = pose_frame(i, other[i], lengths).people[0]
-            second.person_id = 1
-            frame.people = [PersonPose.lost(0) if i in gap else frame.people[0], second]
-            sink.write(frame)
-            time.sleep(0.002)
-    got = collect()
-    assert got["errors"] == [] and len(got["frames"]) == len(joints)
-    frames = [frame for _, frame in sorted(got["frames"].items())]
+
+    def a_second_person(i: int, frame: PoseFrame) -> None:
+        first = frame.people[0]
+        second = pose_frame(i, first.joints_m + np.array([2.0, 0.0, 0.0]), first.bone_lengths_m).people[0]
+        second.person_id = 1  # 2 m to the side
+        frame.people = [PersonPose.lost(0) if i in gap else first, second]
+
+    frames = _walk_received(receiver, a_second_person)
     before = frames[gap.start - 1]["root"]
     for i in gap:
         assert frames[i]["bones"] == 0 and frames[i]["ok"] == (1, 3, 0, 0)
