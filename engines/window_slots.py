@@ -1,6 +1,9 @@
 """Where the slots of a causal window fall between the frames a camera gave: one rule for the live
 window (:mod:`posecast.realtime.lifting.window`) and for the training windows that imitate a
-slower camera (:func:`posecast.engines.training.data.augment.slow_camera_windows`).
+slower camera (:func:`posecast.engines.training.data.augment.slow_camera_windows`). The same rule
+puts a live take's frames on a uniform time grid (:func:`frames_around`, :func:`uniform_grid`):
+its BVH (:mod:`posecast.realtime.recording.export`) and the recorded 2D that training and
+``posecast adapt`` read (:func:`posecast.engines.training.data.windows.load_recorded_2d`).
 
 Slot ``i`` of a window of ``T`` is the pose at ``t_now − (T − 1 − i) / model_fps``, linearly
 interpolated between the frames just before and after that time; the newest slot is the current
@@ -18,6 +21,29 @@ import numpy as np
 #: A slot this close to a frame (fraction of the frame interval) is that frame exactly: the
 #: interpolation weights are rounded to multiples of it (1/4096 of 33 ms is 8 µs).
 SNAP_FRACTION = 1.0 / 4096
+#: The longest gap between a person's frames bridged, seconds: the live window restarts after a
+#: longer one (``max_gap_s``), and nothing is interpolated across it
+MAX_BRIDGED_GAP_S = 0.5
+
+
+def frames_around(times: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For frames at ascending ``times`` (at least two) and ``targets`` (the same unit): ``lower``
+    ``(N,)``, the index of the last frame at or before each target (clamped so that the frame after
+    it exists), and ``w_upper`` ``(N,)`` float64, the next frame's weight in [0, 1] rounded to
+    :data:`SNAP_FRACTION`: target = ``(1 - w) · frame[lower] + w · frame[lower + 1]``; a target
+    before the first frame or after the last is that frame. :meth:`WindowSlots.weights` is the
+    same rule in buffers allocated once (it runs every frame)."""
+    times = np.asarray(times)
+    lower = np.clip(np.searchsorted(times, targets, side="right") - 1, 0, len(times) - 2)
+    weight = np.rint((np.asarray(targets) - times[lower]) / (times[lower + 1] - times[lower]) / SNAP_FRACTION)
+    return lower, np.clip(weight, 0.0, 1.0 / SNAP_FRACTION) * SNAP_FRACTION
+
+
+def uniform_grid(times_s: np.ndarray, fps: float) -> np.ndarray:
+    """Seconds ``1 / fps`` apart from the first of ascending ``times_s`` to the grid time nearest
+    the last: the grid's frames × frame time is the span of ``times_s`` plus one frame."""
+    count = int(round((times_s[-1] - times_s[0]) * fps)) + 1
+    return times_s[0] + np.arange(count) / fps
 
 
 class WindowSlots:

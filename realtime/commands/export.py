@@ -9,8 +9,9 @@ from pathlib import Path
 from ...engines.cli_args import output_file
 from ...engines.fileio import atomic_write, check_outputs
 from ...engines.frames import ENGINE_FRAMES
+from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..recording.arrays import lift_input, save_lift_input
-from ..recording.export import MAX_INTERPOLATED_GAP_S, bvh_text
+from ..recording.export import bvh_text
 from ..recording.format import RecordingError, read_recording
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def export(args: argparse.Namespace) -> int:
         raise
     if bvh is not None:
         done = bvh[1]
-        gaps = f" or in a gap over {MAX_INTERPOLATED_GAP_S:g} s" if done.resampled else ""
+        gaps = f" or in a gap over {MAX_BRIDGED_GAP_S:g} s" if done.resampled else ""
         print(f"wrote {done.path}: person {done.person_id}, {done.summary()} ({done.held} without a pose{gaps} "
               f"hold the last one), frame {args.frame}; floor {done.floor_source}; joints within 1 mm of the "
               f"recording in {done.frames_within_1mm} of {done.posed} recorded frames with a pose (the others: "

@@ -44,6 +44,7 @@ from ...calibration import (
 )
 from ...engines import normalize, skeleton
 from ...engines.joint_limits import MAX_BACKWARD_DEG
+from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..errors import OptionsError
 from ..stages import PoseLifting
 from ..types import Detections2D, PersonPose
@@ -83,7 +84,7 @@ class LiftingOptions:
     subject_path: Path | None = None
     one_euro: OneEuroOptions | None = None
     min_joint_confidence: float = 0.3
-    max_gap_s: float | None = 0.5
+    max_gap_s: float | None = MAX_BRIDGED_GAP_S
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     plausibility: PlausibilityOptions = field(default_factory=PlausibilityOptions)
     max_knee_backward_deg: float | None = MAX_BACKWARD_DEG

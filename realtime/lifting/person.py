@@ -20,6 +20,7 @@ import numpy as np
 from ...engines import skeleton
 from ...engines.camera import solve_root_translation
 from ...engines.joint_limits import mirror_backward_knees
+from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from .live_subject import LiveSubjectCalibration, LiveSubjectOptions
 from .smoothing import BoneLengthSmoother, BoneLengthSmootherOptions, OneEuroFilter, OneEuroOptions
 from .window import PoseWindow, PoseWindowOptions, WindowResult
@@ -45,7 +46,7 @@ class PersonState:
         window_frames: int,
         smoother: BoneLengthSmootherOptions,
         one_euro: OneEuroOptions | None = None,
-        max_gap_s: float | None = 0.5,
+        max_gap_s: float | None = MAX_BRIDGED_GAP_S,
         model_fps: float = 30.0,
         max_knee_backward_deg: float | None = None,
         live_subject: LiveSubjectOptions | None = None,

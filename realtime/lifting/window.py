@@ -44,7 +44,7 @@ from typing import Literal
 import numpy as np
 
 from ...engines.skeleton import NUM_JOINTS
-from ...engines.window_slots import SNAP_FRACTION, WindowSlots
+from ...engines.window_slots import MAX_BRIDGED_GAP_S, SNAP_FRACTION, WindowSlots
 from ..errors import OptionsError
 
 WindowState = Literal["warming", "tracking"]
@@ -59,7 +59,7 @@ class PoseWindowOptions:
 
     window_frames: int = 27
     model_fps: float = 30.0
-    max_gap_s: float | None = 0.5
+    max_gap_s: float | None = MAX_BRIDGED_GAP_S
 
     def __post_init__(self) -> None:
         if self.window_frames < 1:

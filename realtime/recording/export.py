@@ -11,9 +11,10 @@ BVH has one frame time, a live take has none: its frames were stamped as a camer
 delivered them and the pipeline kept up (steps of one or two source frames, stalls). Such a take
 is resampled onto a uniform grid at its rate (:attr:`Recording.fps`: the median step) from its
 first frame to its last, so that the BVH lasts as long as the take: each bone's rotation
-interpolated by Slerp, the root linearly, between the two recorded poses around each grid time,
-and the last pose held across a gap longer than :data:`MAX_INTERPOLATED_GAP_S`. A take already
-on such a grid (a file: media time) keeps its frames as they are.
+interpolated by slerp, the root linearly, between the two recorded poses around each grid time
+(the live window's rule, :func:`~posecast.engines.window_slots.frames_around`), and the last pose
+held across a gap longer than :data:`~posecast.engines.window_slots.MAX_BRIDGED_GAP_S`. A take
+already on such a grid (a file: media time) keeps its frames as they are.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pathlib import Path
 
 import msgpack
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
+from scipy.spatial.transform import Rotation
 
 from ...calibration import floor as floors
 from ...engines import bvh_export, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
 from ...engines.fileio import atomic_write
+from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, uniform_grid
 from .arrays import PersonTrack, person_track
 from .format import Recording, RecordingError
 
@@ -38,10 +40,6 @@ log = logging.getLogger(__name__)
 
 #: The meta ``assumptions`` key of a published camera→world transform (4 × 4, metres).
 CAMERA_TO_WORLD_KEY = "camera_to_world"
-#: The longest time between two recorded poses that a resampled BVH interpolates across, in
-#: seconds; across a longer gap (a stall, a long dropout) it holds the last pose, making up no
-#: motion that was not seen. The live window bridges as long a gap (``LiftingOptions.max_gap_s``).
-MAX_INTERPOLATED_GAP_S = 0.5
 #: A recorded frame this close to its grid time, in frames, is on the grid (a file's media time
 #: is within a nanosecond).
 ON_GRID_FRAMES = 0.01
@@ -138,13 +136,6 @@ def increasing(times_s: np.ndarray) -> np.ndarray:
     return times_s < later_min[1:]
 
 
-def uniform_grid_s(times_s: np.ndarray, fps: float) -> np.ndarray:
-    """A uniform grid at ``fps`` from the first of ``times_s`` (ascending, seconds) to (the
-    nearest grid time to) the last: its frame count × frame time is the take's duration."""
-    count = int(round((times_s[-1] - times_s[0]) * fps)) + 1
-    return times_s[0] + np.arange(count) / fps
-
-
 def on_grid(times_s: np.ndarray, grid_s: np.ndarray, fps: float) -> bool:
     """Whether every recorded time is its grid time (within :data:`ON_GRID_FRAMES`): the take
     needs no resampling."""
@@ -152,27 +143,32 @@ def on_grid(times_s: np.ndarray, grid_s: np.ndarray, fps: float) -> bool:
 
 
 def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
-                  max_gap_s: float = MAX_INTERPOLATED_GAP_S) -> tuple[rot.BonePose, np.ndarray]:  # fmt: skip
+                  max_gap_s: float = MAX_BRIDGED_GAP_S) -> tuple[rot.BonePose, np.ndarray]:  # fmt: skip
     """``pose`` (``P`` frames with a pose at strictly increasing ``times_s``, one set of bone
-    lengths) at the times ``grid_s`` ``(N,)``: rotations by Slerp, the root linearly, between
-    the two poses around each time when they are at most ``max_gap_s`` apart; elsewhere (before
-    the first pose, after the last, inside a longer gap) the last pose before it, or the first.
-    Returns the pose and ``(N,)`` how far, in seconds, each grid time is from the pose it holds
-    (0 where interpolated)."""
-    before = np.searchsorted(times_s, grid_s, side="right") - 1  # the last pose at or before each grid time
-    last = np.clip(before, 0, len(times_s) - 1)
-    after = np.minimum(last + 1, len(times_s) - 1)
-    span_s = times_s[after] - times_s[last]
-    between = (before >= 0) & (after > last) & (span_s <= max_gap_s)
-    # an interpolated grid time reads the poses at its own time, a held one the pose it holds at that pose's time
-    read_s = np.where(between, grid_s, times_s[last])
-    held_s = np.where(between, 0.0, np.abs(grid_s - times_s[last]))
-    root = np.stack([np.interp(read_s, times_s, pose.root_m[:, axis]) for axis in range(3)], axis=1)
+    lengths) at the times ``grid_s`` ``(N,)``, between the two poses around each time as the live
+    window takes them (:func:`~posecast.engines.window_slots.frames_around`): rotations by slerp,
+    the root linearly, when the two are at most ``max_gap_s`` apart; elsewhere (inside a longer
+    gap, before the first pose, after the last) the pose before it, or the first. Returns the
+    pose and ``(N,)`` how far, in seconds, each grid time is from the pose it holds (0 where
+    interpolated)."""
     if len(times_s) == 1:
-        rotations = np.repeat(pose.rotations, len(grid_s), axis=0)
-    else:
-        rotations = np.stack([Slerp(times_s, Rotation.from_quat(pose.rotations[:, joint]))(read_s).as_quat()
-                              for joint in range(skeleton.NUM_JOINTS)], axis=1)  # fmt: skip
+        held_s = np.abs(grid_s - times_s[0])
+        return rot.BonePose(root_m=np.repeat(pose.root_m, len(grid_s), axis=0),
+                            rotations=np.repeat(pose.rotations, len(grid_s), axis=0),
+                            bone_lengths_m=pose.bone_lengths_m), held_s  # fmt: skip
+    lower, weight = frames_around(times_s, grid_s)
+    upper = lower + 1
+    bridged = times_s[upper] - times_s[lower] <= max_gap_s
+    # across a longer gap: the pose before the time (the one after only once the time is on it)
+    weight = np.where(bridged, weight, (weight >= 1.0).astype(np.float64))
+    between = (weight > 0.0) & (weight < 1.0)
+    held_s = np.where(between, 0.0, np.abs(grid_s - np.where(weight < 0.5, times_s[lower], times_s[upper])))
+    root = (1.0 - weight)[:, None] * pose.root_m[lower] + weight[:, None] * pose.root_m[upper]
+    # slerp of each joint's rotation: from the lower pose, the given fraction of the turn to the upper
+    turn_from = Rotation.from_quat(pose.rotations[lower].reshape(-1, 4))
+    turn = (turn_from.inv() * Rotation.from_quat(pose.rotations[upper].reshape(-1, 4))).as_rotvec()
+    step = Rotation.from_rotvec(turn * np.repeat(weight, skeleton.NUM_JOINTS)[:, None])
+    rotations = (turn_from * step).as_quat().reshape(len(grid_s), skeleton.NUM_JOINTS, 4)
     return rot.BonePose(root_m=root, rotations=rotations, bone_lengths_m=pose.bone_lengths_m), held_s
 
 
@@ -185,7 +181,7 @@ def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, fra
     keep = increasing(times_s)
     joints, times_s = joints_world[keep], times_s[keep]
     posed = np.isfinite(joints).all(axis=(1, 2))
-    grid_s = uniform_grid_s(times_s, fps)
+    grid_s = uniform_grid(times_s, fps)
     pose, held_s = resample_pose(rot.joints_to_rotations(joints[posed], lengths_m), times_s[posed], grid_s)
     target = engine_frames.get_frame(frame)
     text = bvh_export.bvh_text(engine_frames.bone_pose_to_frame(pose, target), fps, target)
@@ -208,7 +204,7 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     lengths = subject_bone_lengths(track)
     joints, floor_source = world_joints(recording, track, lengths)
     times_s = (track.timestamp_ns - track.timestamp_ns[0]) / 1e9
-    resampled = not on_grid(times_s, uniform_grid_s(times_s, fps), fps)
+    resampled = not on_grid(times_s, uniform_grid(times_s, fps), fps)
     if resampled:
         text, frames, held = resampled_bvh(joints, times_s, fps, frame, lengths)
     else:  # one BVH frame per recorded frame, as recorded

@@ -28,6 +28,7 @@ from posecast.engines import bvh_export, skeleton
 from posecast.engines import frames as engine_frames
 from posecast.engines import rotations as rot
 from posecast.engines.training.data.bvh import load_bvh_joints, parse_bvh
+from posecast.engines.window_slots import MAX_BRIDGED_GAP_S
 from posecast.realtime import cli
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.detectors.mediapipe import MediaPipeOptions
@@ -35,7 +36,7 @@ from posecast.realtime.lifting import LifterOptions
 from posecast.realtime.offline import lift_file
 from posecast.realtime.recording import Recording, read_recording
 from posecast.realtime.recording.arrays import person_track, write_lift_input
-from posecast.realtime.recording.export import MAX_INTERPOLATED_GAP_S, export_bvh, world_joints
+from posecast.realtime.recording.export import export_bvh, world_joints
 from posecast.realtime.recording.format import take_fps
 from posecast.realtime.sinks.background import BackgroundSink
 from posecast.realtime.sinks.record import RecordOptions, RecordSink
@@ -145,10 +146,10 @@ def test_the_bvh_of_a_live_take_lasts_as_long_as_the_take(live_take: Path, tmp_p
     assert abs(frames / motion.fps - take.duration_s) <= 0.5 / take.fps, (frames, motion.fps, take.duration_s)
     assert f"resampled: {len(take.frames)} recorded frames → {frames} at {take.fps:.3g} fps, " \
            f"the take's {take.duration_s:.2f} s" in out, out  # fmt: skip
-    # the stall (0.6 s, longer than MAX_INTERPOLATED_GAP_S) holds the last pose; nothing else is held
+    # the stall (0.6 s, longer than MAX_BRIDGED_GAP_S) holds the last pose; nothing else is held
     held = int(re.search(r"\((\d+) without a pose or in a gap", out).group(1))
     stall_s = np.diff(take.timestamps_ns).max() / 1e9
-    assert stall_s > MAX_INTERPOLATED_GAP_S
+    assert stall_s > MAX_BRIDGED_GAP_S
     assert abs(held - (stall_s * take.fps - 0.5)) <= 1.0, (held, stall_s * take.fps)
 
 

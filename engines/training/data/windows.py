@@ -15,6 +15,7 @@ import numpy as np
 
 from ... import normalize, skeleton
 from ...lift_input import load_lift_input, posed_frames
+from ...window_slots import MAX_BRIDGED_GAP_S, frames_around, uniform_grid
 from .augment import (
     BodyOptions,
     crouch,
@@ -190,29 +191,24 @@ def load_recorded_2d(path: str | Path, fps: float | None = None) -> tuple[np.nda
     return resample(norm, data.fps, fps), resample(confidence, data.fps, fps), fps
 
 
-#: The longest time between two recorded frames that :func:`resample_on_times` interpolates
-#: across, seconds (the live window bridges as long a gap); a longer one ends a run of the person
-MAX_INTERPOLATED_GAP_S = 0.5
-
-
 def resample_on_times(keypoints: np.ndarray, confidence: np.ndarray, times_s: np.ndarray,
                       fps: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``keypoints`` ``(F, 17, 2)`` and ``confidence`` ``(F, 17)`` stamped ``times_s`` ``(F,)``
-    (strictly increasing) → the same on a uniform grid at ``fps`` from the first time to the last:
-    linear between the two frames around each grid time; a grid time inside a gap longer than
-    :data:`MAX_INTERPOLATED_GAP_S`, or next to a frame without the person, has no person (NaN
-    keypoints, confidence 0), so that no window spans it."""
-    times_s = np.asarray(times_s, np.float64)
-    grid = times_s[0] + np.arange(int(np.floor((times_s[-1] - times_s[0]) * fps + 1e-9)) + 1) / fps
-    before = np.clip(np.searchsorted(times_s, grid, side="right") - 1, 0, len(times_s) - 1)
-    after = np.minimum(before + 1, len(times_s) - 1)
-    span = times_s[after] - times_s[before]
-    frac = np.where(span > 0, (grid - times_s[before]) / np.where(span > 0, span, 1.0), 0.0)
-    out_kp = (1 - frac)[:, None, None] * keypoints[before] + frac[:, None, None] * keypoints[after]
-    out_conf = (1 - frac)[:, None] * confidence[before] + frac[:, None] * confidence[after]
+    (strictly increasing) → the same on a uniform grid at ``fps`` (:func:`uniform_grid`), each
+    grid time between the two frames around it as the live window takes them
+    (:func:`frames_around`). A grid time inside a gap longer than :data:`MAX_BRIDGED_GAP_S`, or
+    drawing on a frame without the person, has no person (NaN keypoints, confidence 0): no window
+    spans it, nothing is made up."""
+    if len(times_s) < 2:
+        return keypoints, confidence
+    lower, weight = frames_around(times_s, uniform_grid(times_s, fps))
+    upper = lower + 1
+    out_kp = (1 - weight)[:, None, None] * keypoints[lower] + weight[:, None, None] * keypoints[upper]
+    out_conf = (1 - weight)[:, None] * confidence[lower] + weight[:, None] * confidence[upper]
     seen = posed_frames(keypoints, confidence)
-    between = frac > 0  # a grid time on a recorded frame is that frame, whatever follows it
-    gone = ~seen[before] | (between & ((span > MAX_INTERPOLATED_GAP_S) | ~seen[after]))
+    between = (weight > 0) & (weight < 1)
+    gone = ((weight < 1) & ~seen[lower]) | ((weight > 0) & ~seen[upper])
+    gone |= between & (times_s[upper] - times_s[lower] > MAX_BRIDGED_GAP_S)
     out_kp[gone], out_conf[gone] = np.nan, 0.0
     return out_kp, out_conf
 
