@@ -8,15 +8,16 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def info_muted(*logger_names: str) -> Iterator[None]:
-    """While inside, the named loggers log warnings and up only: for steps whose INFO lines would
-    name files the user never sees (a staging folder, a temporary recording)."""
-    loggers = [logging.getLogger(name) for name in logger_names]
+def quieter(level: int, *logger_names: str) -> Iterator[None]:
+    """While inside, the named loggers (``""``: the root) log ``level`` and up only: for steps whose
+    lines would name files the user never sees (a staging folder, a temporary recording) or give
+    advice that does not apply (ONNX Runtime's quantiser)."""
+    loggers = [logging.getLogger(name or None) for name in logger_names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+        logger.setLevel(max(logger.getEffectiveLevel(), level))
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+        for logger, previous in zip(loggers, levels, strict=True):
+            logger.setLevel(previous)

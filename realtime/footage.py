@@ -25,7 +25,7 @@ import numpy as np
 
 from ..engines.fileio import atomic_path
 from ..engines.lift_input import posed_frames, read_lift_input
-from ..engines.logs import info_muted
+from ..engines.logs import quieter
 from ..engines.media import IMAGE_SUFFIXES
 from .assemble import PipelineOptions, build_pipeline
 from .detectors.mediapipe import MediaPipeOptions
@@ -149,7 +149,7 @@ def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
         sink = RecordSink(RecordOptions(recording))
         # the recording is temporary (its "recorded N frames to /tmp/..." line would name a file soon gone), and
         # the live bone measurement of a run is no news while adapting
-        with (info_muted("posecast.realtime.recording.format", "posecast.realtime.lifting.live_subject"),
+        with (quieter(logging.WARNING, "posecast.realtime.recording.format", "posecast.realtime.lifting.live_subject"),
               build_pipeline(PipelineOptions(detector_options=o.detector, lifting=o.lifting), [sink]) as pipeline):
             total = getattr(source, "frame_count", 0) or None
             frames = sum(1 for _ in progress(pipeline.run(source), total, f"2D of {path.name}"))

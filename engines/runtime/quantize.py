@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import BackendError, ModelError
 from ..fileio import atomic_write, file_sha256
 from ..install import install_hint
+from ..logs import quieter
 from ..metadata import load_error_text, read_onnx_metadata
 from .plan_cache import engines_dir, read_verified, write_verified
 
@@ -57,16 +58,12 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
     with tempfile.TemporaryDirectory() as tmp:
         out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"
         onnx.save(_float32_initializers(proto), str(float_src))
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # the quantiser advises pre-processing on the root logger, every time
-        try:
-            quantize_dynamic(float_src, out, weight_type=QuantType.QInt8, per_channel=per_channel)
+        try:  # the quantiser advises pre-processing on the root logger, every time
+            with quieter(logging.ERROR, ""):
+                quantize_dynamic(float_src, out, weight_type=QuantType.QInt8, per_channel=per_channel)
         except Exception as exc:  # ONNX Runtime's quantiser raises untyped errors on graphs it cannot handle
             raise ModelError(f"cannot quantise {src} to INT8 ({type(exc).__name__}: {load_error_text(exc)}); "
                              "run it without --int8") from None  # fmt: skip
-        finally:
-            root.setLevel(level)
         proto = onnx.load(str(out))
     entry = proto.metadata_props.add()  # which float model this copy was made from
     entry.key, entry.value = SOURCE_KEY, hashlib.sha256(data).hexdigest()

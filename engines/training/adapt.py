@@ -60,7 +60,7 @@ import torch
 
 from .. import metadata, normalize, skeleton
 from ..errors import PosecastError
-from ..logs import info_muted
+from ..logs import quieter
 from ..networks import PoseGenerator, PoseModel
 from . import losses
 from .config import SINGLE_FRAME_SAMPLE_FRAMES, config_from_dict
@@ -520,7 +520,7 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
     try:
         with tempfile.TemporaryDirectory(prefix=".posecast-adapt-", dir=output.parent) as tmp:
             staged = Path(tmp) / output.name
-            with info_muted("posecast.engines.training.export", "posecast.engines.runtime.quantize"):
+            with quieter(logging.WARNING, "posecast.engines.training.export", "posecast.engines.runtime.quantize"):
                 _export(generator, staged, source, prior, o, steps, files)  # their lines would name the staging folder
             for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
                 path.replace(output.parent / path.name)
