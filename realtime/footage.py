@@ -9,8 +9,10 @@ An input is one of:
 - a lift-format ``.npz`` (checked like ``posecast lift`` checks it);
 - a folder of videos, recordings and ``.npz`` files (a folder with images is an image folder).
 
-Recordings become lift input the way ``posecast export --lift-input`` makes it (the person seen
-most, undistorted keypoints, intrinsics, fps), so every path ends in the same files.
+Recordings become lift input the way ``posecast export --lift-input`` makes it (undistorted
+keypoints, intrinsics, fps, timestamps), one file per person in them (``--max-people`` takes: every
+person is footage of the camera; the person seen most keeps the plain name), so every path ends
+in the same files.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _made_by_adapt(path: Path, folder_files: list[Path]) -> bool:
     name = path.name.lower()
     if name.endswith(".adapt.npz"):
         return True
-    match = re.fullmatch(r"\d{3}_(.+)_2d\.npz", path.name)
+    match = re.fullmatch(r"\d{3}_(.+?)(?:_person\d+)?_2d\.npz", path.name)
     return match is not None and any(f.stem == match.group(1) and f.suffix.lower() != ".npz" for f in folder_files)
 
 
@@ -130,7 +132,7 @@ def footage_to_2d(inputs: list[Path], folder: Path, options: FootageOptions | No
             else:
                 target = folder / f"{index:03d}_{path.stem or 'input'}_2d.npz"
                 recording = path if kind == "recording" else _record(path, Path(tmp) / f"{index:03d}.posecast", o)
-                out.append(_recording_to_npz(recording, path, target))
+                out += _recording_to_npz(recording, path, target)
     if not any(f.with_person for f in out):
         raise SourceError(f"no person was seen in any frame of {', '.join(str(p) for p in inputs)}: adapt needs "
                           "footage of a person (no frame of the videos or recordings had one, no frame of the .npz "
@@ -157,13 +159,23 @@ def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
     return recording
 
 
-def _recording_to_npz(recording: Path, source: Path, target: Path) -> Footage2D:
+def _recording_to_npz(recording: Path, source: Path, target: Path) -> list[Footage2D]:
+    """Each person of ``recording`` as a lift-format ``.npz``: ``target`` for the person seen most,
+    ``..._personN_2d.npz`` beside it for the others (a take of several people is footage of each;
+    adapt's windows never span two of them)."""
     take = read_recording(recording)
-    if not person_ids(take):  # nobody in this input: it adds nothing (the others may)
+    ids = person_ids(take)
+    if not ids:  # nobody in this input: it adds nothing (the others may)
         log.warning("%s: no person in any of its %d frames; left out", source, len(take.frames))
-        return Footage2D(target, source, len(take.frames), 0)
-    arrays = lift_input(take)
-    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    seen = int(posed_frames(arrays["keypoints_2d"], arrays["confidence"]).sum())
-    return Footage2D(target, source, len(arrays["keypoints_2d"]), seen)
+        return [Footage2D(target, source, len(take.frames), 0)]
+    if len(ids) > 1:
+        log.info("%s: %d people, each adapted to as footage of its own", source, len(ids))
+    out = []
+    for rank, person_id in enumerate(ids):
+        path = target if rank == 0 else target.with_name(target.name.replace("_2d.npz", f"_person{person_id}_2d.npz"))
+        arrays = lift_input(take, person_id)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        seen = int(posed_frames(arrays["keypoints_2d"], arrays["confidence"]).sum())
+        out.append(Footage2D(path, source, len(arrays["keypoints_2d"]), seen))
+    return out

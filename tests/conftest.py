@@ -119,6 +119,33 @@ def dance_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.
 
 
 @pytest.fixture(scope="session")
+def side_by_side(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two people in one video, made once: dance_576.mp4 (120 frames, 30 fps) with
+    squats_720x1280.mp4 (5 fps, each frame held for six) scaled to the same height on its right:
+    900 x 576, 30 fps, 4 s; the dancer is left of x = 576."""
+    import cv2
+
+    def frames(path: Path) -> list[np.ndarray]:
+        capture, out = cv2.VideoCapture(str(path)), []
+        while (image := capture.read()[1]) is not None:
+            out.append(image)
+        capture.release()
+        return out
+
+    dance, squats = frames(media_dir / "dance_576.mp4"), frames(media_dir / "squats_720x1280.mp4")
+    height = dance[0].shape[0]
+    squats = [cv2.resize(s, (round(s.shape[1] * height / s.shape[0]), height), interpolation=cv2.INTER_AREA)
+              for s in squats]  # fmt: skip
+    path = tmp_path_factory.mktemp("two") / "side_by_side.mp4"
+    size = (dance[0].shape[1] + squats[0].shape[1], height)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
+    for i, image in enumerate(dance):
+        writer.write(np.hstack([image, squats[i // 6]]))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
 def walk_joints() -> np.ndarray:
     """A real walk (CMU take 08_04, 4.0 s at 30 fps) as posecast joints ``(F, 17, 3)``, metres,
     mocap world frame (Y up), with each bone set to posecast's typical proportions for the

@@ -64,6 +64,7 @@ from ..logs import quieter
 from ..networks import PoseGenerator, PoseModel
 from . import losses
 from .config import SINGLE_FRAME_SAMPLE_FRAMES, config_from_dict
+from .data.dataset import TRAINING_FPS
 from .data.windows import Recorded2DSampler, SamplerOptions, WindowBatch
 from .export import adapt_weights_path, export_onnx, git_commit, load_generator_npz, save_generator_npz
 from .train import Trainer
@@ -175,6 +176,11 @@ class AdaptReport:
     before: dict[str, float] = field(default_factory=dict)
     after: dict[str, float] = field(default_factory=dict)
     output: str = ""
+    #: what was adapted, how: the start model's file name, the recipe (``"custom"`` for options
+    #: made by hand) and the seed, as the adapted model's metadata names them
+    start_model: str = ""
+    recipe: str = ""
+    seed: int = 0
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:
@@ -444,6 +450,10 @@ def adapt(
         sampler = Recorded2DSampler(files, SamplerOptions(window_frames=frames), seed=o.seed)
     except ValueError as exc:
         raise AdaptError(str(exc)) from exc
+    if len(sampler) < frames:  # works (windows start clamped, as a stream's do), but there is little to learn
+        log.warning("the footage holds only %d frames with a person (%.1f s at the model's rate): adapting to "
+                    "that little is unlikely to help; the measurements used 4–13 s clips (README, Adapting to "
+                    "your own footage)", len(sampler), len(sampler) / TRAINING_FPS)  # fmt: skip
     probe = sampler.frames[sampler.windows[np.linspace(0, len(sampler) - 1, min(len(sampler), 1024)).astype(int)]]
     probe = probe.astype(np.float32)
     with torch.no_grad():  # the footage's own scale statistics, as the start model sees them
@@ -482,7 +492,8 @@ def adapt(
         after |= evaluate(adapted)
     output = Path(output)
     _write(adapted, output, model, footage_prior, o, adapter.step, [Path(p) for p in (sources or files)])
-    report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output))
+    report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output), model.name,
+                         o.recipe_name or "custom", o.seed)  # fmt: skip
     log.debug("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
     return report
 

@@ -150,7 +150,7 @@ def adapt_command(args: argparse.Namespace) -> int:
         frames = sum(f.with_person for f in footage)
         log.info("adapting %s to %d frames with a person (%d sequences) for %g min", model.name, frames, len(files),
                  args.minutes)  # fmt: skip
-        sources = [f.source for f in footage if f.with_person]
+        sources = list(dict.fromkeys(f.source for f in footage if f.with_person))  # a take of two people: once
         report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources)
     print(format_report(report, frames))
     if args.report is not None:

@@ -33,6 +33,7 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     assert code == 0
     figures = json.loads(report.read_text())
     assert figures["steps"] > 0 and figures["frames"] == 120 and figures["output"] == str(out)
+    assert (figures["start_model"], figures["recipe"], figures["seed"]) == (DEFAULT_MODEL.name, "mirror", 0)
     for key in ("cycle_2d_error_pct", "bone_cv_pct"):
         assert np.isfinite(figures["before"][key]) and np.isfinite(figures["after"][key])
     assert figures["after"]["moved_mm"] > 0  # the steps changed the networks

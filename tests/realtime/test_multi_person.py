@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from posecast.engines import skeleton
@@ -15,31 +14,6 @@ from posecast.realtime.detectors.mediapipe import MediaPipeOptions
 from posecast.realtime.sources import open_source
 
 pytestmark = pytest.mark.slow
-
-
-def _frames(path: Path) -> list[np.ndarray]:
-    capture, frames = cv2.VideoCapture(str(path)), []
-    while (image := capture.read()[1]) is not None:
-        frames.append(image)
-    capture.release()
-    return frames
-
-
-@pytest.fixture(scope="module")
-def side_by_side(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dance_576.mp4 (120 frames, 30 fps) with squats_720x1280.mp4 (5 fps, each frame held for
-    six) scaled to the same height on its right: 900 x 576, 30 fps, 4 s."""
-    dance, squats = _frames(media_dir / "dance_576.mp4"), _frames(media_dir / "squats_720x1280.mp4")
-    height = dance[0].shape[0]
-    squats = [cv2.resize(s, (round(s.shape[1] * height / s.shape[0]), height), interpolation=cv2.INTER_AREA)
-              for s in squats]  # fmt: skip
-    path = tmp_path_factory.mktemp("two") / "side_by_side.mp4"
-    size = (dance[0].shape[1] + squats[0].shape[1], height)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
-    for i, image in enumerate(dance):
-        writer.write(np.hstack([image, squats[i // 6]]))
-    writer.release()
-    return path
 
 
 def _run(clip: Path, pose_model_path: Path, max_people: int) -> list:
