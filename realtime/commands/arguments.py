@@ -74,7 +74,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Everything ``run`` and ``demo`` take besides ``--source``: the pipeline, every registered
     detector's and sink's options."""
     parser.add_argument("--frames", type=int, help="stop after this many frames")
-    parser.add_argument("--realtime", action="store_true", help="files: pace frames at their native fps")
+    parser.add_argument("--realtime", action="store_true",
+                        help="files: pace frames at their native fps, dropping those the pipeline is too late "
+                             "for, as a camera does")  # fmt: skip
     parser.add_argument("--max-people", type=int, default=1, metavar="N",
                         help=f"track up to N people, 1..{MAX_PEOPLE} (default 1)")  # fmt: skip
     parser.add_argument("--detector", default=next(iter(DETECTORS)), choices=list(DETECTORS),

@@ -11,7 +11,8 @@ from ..types import Frame
 
 
 class Pacer:
-    """Sleeps so that frame ``i`` is returned no earlier than ``i / fps`` after the first."""
+    """Sleeps so that frame ``i`` is returned no earlier than ``i / fps`` after the first, and
+    tells when frame ``i`` is already overtaken: the next one is due."""
 
     def __init__(self, fps: float) -> None:
         self.period_ns = int(1e9 / fps) if fps > 0 else 0
@@ -25,6 +26,12 @@ class Pacer:
         if delay_ns > 0:
             time.sleep(delay_ns / 1e9)
 
+    def overtaken(self, index: int) -> bool:
+        """Whether frame ``index + 1`` is due already: a camera would hand out that newer frame."""
+        if self.start_ns is None or not self.period_ns:
+            return False
+        return time.monotonic_ns() >= self.start_ns + (index + 1) * self.period_ns
+
 
 class FileSource(FrameSource):
     """Base of file-like sources. Read as fast as they decode, frames carry media time
@@ -32,10 +39,23 @@ class FileSource(FrameSource):
     they are paced at the native fps, as a camera would deliver them, and carry capture time."""
 
     realtime: bool = False
+    #: With ``realtime``: frames whose successor was due before they were read, dropped as a
+    #: camera drops the frames a slow pipeline does not take (the run keeps the file's pace).
+    dropped_frames: int = 0
     #: Frames in the file (0 when unknown; a container's count can be approximate).
     frame_count: int = 0
     _next_id: int = 0
     _pacer: Pacer | None = None
+
+    def _overtaken(self) -> bool:
+        """With ``realtime``: whether the frame about to be emitted is dropped (counted, its number
+        left as a gap) because the next is due already; a file read as fast as it decodes never
+        drops one."""
+        if self._pacer is None or not self._pacer.overtaken(self._next_id):
+            return False
+        self.dropped_frames += 1
+        self._next_id += 1
+        return True
 
     def _emit(self, image: np.ndarray) -> Frame:
         if self._pacer is not None:

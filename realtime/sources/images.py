@@ -57,7 +57,7 @@ class ImageFolderSource(FileSource):
                 f"image folder {self.path} holds no images: expected files ending in {', '.join(IMAGE_SUFFIXES)}"
             )
         self._files, self._next_id, self.frame_count = files, 0, len(files)
-        self._index = self._emitted = self.skipped_images = 0
+        self._index = self._emitted = self.skipped_images = self.dropped_frames = 0
         self._first, self._sizes_differ = None, False
         self._pacer = Pacer(self.source_fps) if self.realtime else None
 
@@ -73,6 +73,8 @@ class ImageFolderSource(FileSource):
                 continue
             self._check_size(path, image)
             self._next_id = self._index - 1  # the image's place in the folder (a skipped one leaves a gap)
+            if self._overtaken():
+                continue
             self._emitted += 1
             return self._emit(image)
         if not self._emitted and self.skipped_images:

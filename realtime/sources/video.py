@@ -1,4 +1,5 @@
-"""A video file, frame by frame (nothing is ever dropped).
+"""A video file, frame by frame (nothing is dropped, but with ``realtime`` the frames a slow
+pipeline is too late for, as a camera drops them).
 
 A damaged file is read as far as it goes: a frame the decoder cannot read, where the header
 counts more frames, is skipped with a warning, and its number and media time stay used (the
@@ -65,7 +66,7 @@ class VideoFileSource(FileSource):
                 f"OpenCV could not decode video {self.path}: expected a readable video "
                 "(mp4/avi/mkv...); re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
-        self._capture, self._pending, self._next_id = capture, image, 0
+        self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.frame_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         self._pacer = Pacer(self.source_fps) if self.realtime else None
@@ -74,13 +75,15 @@ class VideoFileSource(FileSource):
     def read(self) -> Frame | None:
         if self._capture is None:
             raise SourceError(f"video {self.path} is not open: call open() or use `with`")
-        if self._pending is not None:
-            image, self._pending = self._pending, None
-        else:
-            image = self._next_readable()
-            if image is None:
-                return None
-        return self._emit(image)
+        while True:
+            if self._pending is not None:
+                image, self._pending = self._pending, None
+            else:
+                image = self._next_readable()
+                if image is None:
+                    return None
+            if not self._overtaken():
+                return self._emit(image)
 
     def _next_readable(self) -> np.ndarray | None:
         """The next frame the decoder can read, damaged ones skipped while the header counts more;

@@ -1,0 +1,62 @@
+"""A file paced with ``--realtime`` behaves like a camera when the pipeline is slower than the file's
+rate: the frames it is too late for are dropped and counted, so the run keeps the file's pace
+instead of falling further behind it; read as fast as it decodes, a file never drops a frame."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+from posecast.realtime.sources.images import ImageFolderSource
+from posecast.realtime.sources.video import VideoFileSource
+
+PERIOD_S = 1 / 30  # dance_576.mp4 and an image folder's default rate
+
+
+def _slow_reads(source: VideoFileSource | ImageFolderSource, reads: int, busy_s: float) -> list[int]:
+    """Frame numbers of ``reads`` reads, each followed by ``busy_s`` of "processing"."""
+    ids = []
+    with source:
+        for _ in range(reads):
+            frame = source.read()
+            assert frame is not None
+            ids.append(frame.frame_id)
+            time.sleep(busy_s)
+    return ids
+
+
+@pytest.fixture
+def image_folder(media_dir: Path, tmp_path: Path) -> Path:
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    for i in range(40):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.jpg"), clip.read()[1])
+    clip.release()
+    return tmp_path
+
+
+@pytest.mark.parametrize("kind", ["video", "images"])
+def test_a_paced_file_drops_what_a_slow_pipeline_is_too_late_for(kind: str, media_dir: Path,
+                                                                  image_folder: Path) -> None:  # fmt: skip
+    def make(realtime: bool) -> VideoFileSource | ImageFolderSource:
+        if kind == "video":
+            return VideoFileSource(media_dir / "dance_576.mp4", realtime=realtime)
+        return ImageFolderSource(image_folder, realtime=realtime)
+
+    paced = make(True)
+    began = time.monotonic()
+    ids = _slow_reads(paced, 8, busy_s=3.2 * PERIOD_S)  # a pipeline at a third of the file's rate
+    elapsed_s = time.monotonic() - began
+    # each frame handed out is the one due when it was asked for: about 3 file frames per read
+    steps = [b - a for a, b in zip(ids, ids[1:], strict=False)]
+    assert min(steps) >= 2 and ids[-1] >= 0.85 * elapsed_s / PERIOD_S - 2, (ids, elapsed_s)
+    assert paced.dropped_frames == ids[-1] - (len(ids) - 1)  # every gap counted
+    # read as fast as it decodes, however slow the reader: every frame, nothing dropped
+    unpaced = make(False)
+    assert _slow_reads(unpaced, 5, busy_s=3.2 * PERIOD_S) == [0, 1, 2, 3, 4] and unpaced.dropped_frames == 0
+
+
+def test_a_paced_file_read_in_time_drops_nothing(media_dir: Path) -> None:
+    source = VideoFileSource(media_dir / "dance_576.mp4", realtime=True)
+    assert _slow_reads(source, 10, busy_s=0.0) == list(range(10)) and source.dropped_frames == 0
