@@ -7,11 +7,12 @@ built is closed again when a later part fails.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .detectors import DETECTORS
-from .detectors.mediapipe import MediaPipeOptions
 from .errors import OptionsError
 from .lifting import LIFTINGS, LiftingOptions
 from .pipeline import Pipeline
@@ -20,21 +21,25 @@ from .stages import Sink
 
 @dataclass
 class PipelineOptions:
-    """``detector``: a :data:`DETECTORS` name with its ``detector_options``; ``lifting``: the
-    lifting stage's options; ``max_people`` (1..8): people per frame, for the detector and the
-    tracker alike."""
+    """``detector``: a :data:`DETECTORS` name with its ``detector_options`` (whatever its
+    constructor takes; ``None``: its ``options_class()`` when it declares one, e.g.
+    ``MediaPipeOptions``, else it is built with no argument);
+    ``lifting``: the lifting stage's options; ``max_people`` (1..8): people per frame, for the
+    tracker, and for the detector when its options have a ``max_people`` field."""
 
     detector: str = "mediapipe"
-    detector_options: MediaPipeOptions = field(default_factory=MediaPipeOptions)
+    detector_options: Any = None
     lifting: LiftingOptions = field(default_factory=LiftingOptions)
     max_people: int = 1
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise OptionsError(f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
-        if self.detector_options.max_people != self.max_people:
-            self.detector_options = type(self.detector_options)(**{**vars(self.detector_options),
-                                                                    "max_people": self.max_people})  # fmt: skip
+        o = self.detector_options
+        if o is None and DETECTORS[self.detector].options_class is not None:
+            o = self.detector_options = DETECTORS[self.detector].options_class()
+        if dataclasses.is_dataclass(o) and getattr(o, "max_people", self.max_people) != self.max_people:
+            self.detector_options = dataclasses.replace(o, max_people=self.max_people)
         if self.lifting.tracker.max_people != self.max_people:
             tracker = type(self.lifting.tracker)(**{**vars(self.lifting.tracker), "max_people": self.max_people})
             self.lifting = type(self.lifting)(**{**vars(self.lifting), "tracker": tracker})
@@ -46,7 +51,8 @@ def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink]
     lifting = detector = None
     try:
         lifting = LIFTINGS["metric"](options.lifting)
-        detector = DETECTORS[options.detector](options.detector_options)
+        cls, detector_options = DETECTORS[options.detector], options.detector_options
+        detector = cls() if detector_options is None else cls(detector_options)
     except BaseException:
         for stage in (*sinks, lifting):
             if stage is not None:

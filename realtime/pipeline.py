@@ -50,6 +50,7 @@ class Pipeline:
         self.world = world
         self._floor_state: str | None = None
         self.failed: dict[str, BaseException] = {}
+        self._failed_at: dict[str, int | None] = {}  # a threaded output's failing frame (it is noticed later)
         self.frames = 0
         self._outputs: list[Sink] = []
         self._image_size: tuple[int, int] | None = None
@@ -60,7 +61,9 @@ class Pipeline:
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
-        assumptions = self.lifting.assumptions()
+        # which 2D the 3D was lifted from: a subscriber can tell MediaPipe's from another detector's
+        assumptions = {"detector": self.detector.name, "keypoint_layout": self.detector.layout.name,
+                       **self.lifting.assumptions()}  # fmt: skip
         if self.world is not None:
             assumptions = {**assumptions, **self.world.assumptions()}
         return StreamMeta(
@@ -80,7 +83,12 @@ class Pipeline:
             for sink in self.sinks:
                 output = sink if sink.inline else BackgroundSink(sink)
                 self._outputs.append(output)
-                output.open(meta)
+                try:
+                    output.open(meta)
+                except PosecastError:
+                    raise
+                except Exception as exc:  # e.g. an OSError of a file it opens: one line naming the output
+                    raise SinkError(f"output {sink.name} could not start: {exc}") from exc
         except BaseException:
             self.close()
             raise
@@ -137,6 +145,7 @@ class Pipeline:
     def _detach(self, output: Sink, exc: BaseException) -> None:
         self._outputs.remove(output)
         self.failed[output.name] = exc
+        self._failed_at[output.name] = getattr(output, "failed_frame_id", None)
         log.error("output %s failed and was stopped: %s", output.name, exc)
         try:
             output.close()
@@ -182,7 +191,9 @@ class Pipeline:
         :class:`SinkError` when a sink failed."""
         if self.failed:
             name, exc = next(iter(self.failed.items()))
-            raise SinkError(f"output {name} failed at frame {frame.frame_id}: {exc}") from exc
+            frame_id = self._failed_at.get(name)
+            raise SinkError(f"output {name} failed at frame {frame.frame_id if frame_id is None else frame_id}: "
+                            f"{exc}") from exc
         return any(output.stop_requested for output in self._outputs)
 
     @property

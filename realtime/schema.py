@@ -141,7 +141,8 @@ def unpack_map(payload: bytes) -> dict[str, Any]:
     try:
         message = msgpack.unpackb(payload, raw=False)
     except (ValueError, msgpack.UnpackException) as exc:
-        raise SchemaError(f"payload is not msgpack ({exc or type(exc).__name__}): expected a posecast message") from exc
+        problem = str(exc) or type(exc).__name__
+        raise SchemaError(f"payload is not msgpack ({problem}): expected a posecast message") from exc
     if not isinstance(message, dict):
         raise SchemaError(f"payload is a msgpack {type(message).__name__}: expected a map")
     return message

@@ -95,6 +95,9 @@ class Detector2D(ABC):
     name: ClassVar[str] = ""
     layout: KeypointLayout
     max_people: int = 1
+    #: the dataclass of options the constructor takes, if any (``assemble.PipelineOptions`` makes
+    #: its defaults and sets its ``max_people`` field when it has one)
+    options_class: ClassVar[type | None] = None
 
     @classmethod  # noqa: B027 - an optional hook
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -103,8 +106,9 @@ class Detector2D(ABC):
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Detector2D:
         """Build from ``posecast run``'s parsed arguments (``args.max_people``, ``args.verbose``
-        and the options of :meth:`add_arguments`)."""
-        raise NotImplementedError(f"detector {cls.name!r} cannot be built from the command line")
+        and the options of :meth:`add_arguments`). Default: the constructor with no argument (a
+        detector with options or several people overrides this)."""
+        return cls()
 
     @abstractmethod
     def detect(self, frame: Frame) -> Detections2D:

@@ -3,6 +3,7 @@ tests and Python consumers."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import zmq
@@ -28,6 +29,18 @@ from .sinks.zmq import (
 )
 
 
+def _check_arguments(address: object, topics: object, receive_hwm: object) -> None:
+    """Plain ``TypeError``/``ValueError`` for arguments of the wrong kind, before ZeroMQ's own
+    (``expected bytes, got: 112`` for ``topics=b"pose"``)."""
+    if not isinstance(address, str):
+        raise TypeError(f"address must be a string such as {DEFAULT_ADDRESS!r}, got {address!r}")
+    if not isinstance(topics, (tuple, list)) or not all(isinstance(t, bytes) for t in topics):
+        raise TypeError(f"topics must be a tuple of bytes such as ({TOPIC_POSE!r},), got {topics!r}")
+    if isinstance(receive_hwm, bool) or not isinstance(receive_hwm, int) or receive_hwm < 0:
+        raise ValueError(f"receive_hwm must be a whole number of messages, 0 or more (0: no limit), got "
+                         f"{receive_hwm!r}")  # fmt: skip
+
+
 class Subscriber:
     """A SUB socket on a posecast stream. ``address`` is ``tcp://HOST:PORT`` to connect to
     (the publisher binds) or ``bind:tcp://HOST:PORT`` when the publisher connects."""
@@ -39,7 +52,9 @@ class Subscriber:
         receive_hwm: int = 16,
         context: zmq.Context | None = None,
     ) -> None:
+        _check_arguments(address, topics, receive_hwm)
         self.address = address
+        self.topics = tuple(topics)
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -62,24 +77,37 @@ class Subscriber:
             raise
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
+            if exc.errno == zmq.EADDRINUSE:
+                raise PosecastError(f"cannot listen on {address!r}: another program uses that address (is a "
+                                    "subscriber already bound there?); pass another port") from exc  # fmt: skip
             raise PosecastError(f"cannot listen on {address!r} ({exc}): expected e.g. {DEFAULT_ADDRESS}") from exc
 
     def recv(self, timeout_s: float | None = None) -> PoseMessage | MetaMessage | None:
-        """Block up to ``timeout_s`` (forever when None) for the next message; None on timeout.
-        Raises :class:`SchemaError` for a message that does not follow the schema."""
-        # zmq's poll takes a C int of milliseconds (24.8 days): a longer wait is a wait forever
-        timeout_ms = None if timeout_s is None or timeout_s * 1000 >= 2**31 else max(0, int(timeout_s * 1000))
-        if not self._socket.poll(timeout_ms, zmq.POLLIN):
-            return None
-        parts = self._socket.recv_multipart()
-        if len(parts) != 2:
-            raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
-        topic, payload = parts
-        if topic == TOPIC_POSE:
-            return decode_pose(payload)
-        if topic == TOPIC_META:
-            return decode_meta(payload)
-        raise SchemaError(f"unknown topic {topic!r}: expected {TOPIC_POSE!r} or {TOPIC_META!r}")
+        """Block up to ``timeout_s`` seconds (forever when None) for the next message of the
+        subscribed topics; None on timeout. A message of another topic is skipped (ZeroMQ matches
+        topics by prefix: a later topic ``pose2`` would arrive too). Raises :class:`SchemaError`
+        for a message that does not follow the schema, :class:`PosecastError` once closed."""
+        if self._socket.closed:
+            raise PosecastError(f"this Subscriber of {self.address} is closed: make a new one to receive again")
+        if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and timeout_s == timeout_s):
+            raise TypeError(f"timeout_s must be a number of seconds or None, got {timeout_s!r}")
+        deadline = None if timeout_s is None else time.monotonic() + max(0.0, timeout_s)
+        while True:
+            left_s = None if deadline is None else max(0.0, deadline - time.monotonic())
+            # zmq's poll takes a C int of milliseconds (24.8 days): a longer wait is a wait forever
+            timeout_ms = None if left_s is None or left_s * 1000 >= 2**31 else int(left_s * 1000)
+            if not self._socket.poll(timeout_ms, zmq.POLLIN):
+                return None
+            parts = self._socket.recv_multipart()
+            if len(parts) != 2:
+                raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
+            topic, payload = parts
+            if topic in self.topics and topic == TOPIC_POSE:
+                return decode_pose(payload)
+            if topic in self.topics and topic == TOPIC_META:
+                return decode_meta(payload)
+            if topic in self.topics:  # subscribed to, but not a topic this schema knows
+                raise SchemaError(f"unknown topic {topic!r}: expected {TOPIC_POSE!r} or {TOPIC_META!r}")
 
     def close(self) -> None:
         if not self._socket.closed:

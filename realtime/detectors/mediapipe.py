@@ -74,6 +74,7 @@ class MediaPipeDetector(Detector2D):
     """
 
     name = "mediapipe"
+    options_class = MediaPipeOptions
     layout = MEDIAPIPE_33
 
     def __init__(self, options: MediaPipeOptions | None = None) -> None:

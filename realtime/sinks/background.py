@@ -41,6 +41,8 @@ class BackgroundSink(Sink):
         self._closing = False
         self._busy = False
         self._error: BaseException | None = None
+        #: the frame whose ``write`` raised (``None``: none did, or it was a meta update)
+        self.failed_frame_id: int | None = None
         self._handled = 0  # queue items the worker has finished: close() waits while this moves
         self._file_frames = False  # a file's frames for a sink that keeps them: close() waits for all
         self._thread = threading.Thread(target=self._work, name=f"sink-{sink.name}", daemon=True)
@@ -104,6 +106,8 @@ class BackgroundSink(Sink):
             except BaseException as exc:  # handed to the pipeline's thread, raised there
                 with self._ready:
                     self._error = exc
+                    if kind == "frame":  # the pipeline notices later, at a newer frame: name this one
+                        self.failed_frame_id = item.frame_id  # type: ignore[attr-defined]
                     self._queue.clear()
             finally:
                 with self._ready:

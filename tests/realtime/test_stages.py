@@ -172,7 +172,8 @@ def test_every_sink_gets_every_frame_and_the_meta() -> None:
     assert inline.closed == threaded.closed == 1
     # open with the meta known before a frame, then the image size and rate once known
     assert inline.meta[0].source_fps == 0.0 and inline.meta[-1].source_fps == 30.0
-    assert inline.meta[-1].max_people == 2 and inline.meta[-1].assumptions == {"fake": True}
+    assert inline.meta[-1].max_people == 2
+    assert inline.meta[-1].assumptions == {"detector": "fake", "keypoint_layout": "coco-17", "fake": True}
     frame = results[0]
     assert frame.image_bgr is IMAGE and frame.detections.count == 2 and len(frame.people) == 2
     assert frame.timestamp_ns == 0 and results[3].timestamp_ns == 100_000_000  # media time at 30 fps

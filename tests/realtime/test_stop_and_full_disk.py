@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import pytest
 from posecast.realtime.errors import SinkError
+from posecast.realtime.layouts import COCO_17
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.stages import Sink
 from posecast.realtime.types import PoseFrame
@@ -185,6 +186,10 @@ class _FailingClose(Sink):
 
 
 class _Stage:
+    """Both the detector and the lifting stage, as little as the pipeline's meta asks of them."""
+
+    name = "fake"
+    layout = COCO_17
     max_people = 1
 
     def assumptions(self) -> dict:

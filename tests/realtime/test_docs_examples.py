@@ -1,0 +1,43 @@
+"""The Python reader in docs/protocol.md, run as a user would copy it, against a real stream
+(``posecast replay`` of a recorded take, in another process): it prints a pose per message and
+ends once the stream has gone quiet."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+DOCS_ADDRESS = "tcp://127.0.0.1:5555"
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_the_subscriber_example_reads_a_replayed_take(dance_take: Path, free_port, tmp_path: Path) -> None:  # noqa: ANN001
+    (example,) = [b for b in _python_blocks(PROTOCOL.read_text()) if "Subscriber(" in b]
+    assert DOCS_ADDRESS in example
+    address = f"tcp://127.0.0.1:{free_port()}"
+    script = tmp_path / "reader.py"
+    script.write_text(example.replace("timeout_s=5.0", "timeout_s=3.0").replace(DOCS_ADDRESS, address))
+    reader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    try:
+        command = ["replay", str(dance_take), "--publish", address, "--speed", "4", "--wait", "2"]
+        replay = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True,
+                                text=True, timeout=120)  # fmt: skip
+        assert replay.returncode == 0, replay.stderr
+        out, err = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+    assert reader.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines) >= 40, out  # the take has 60 frames with the dancer in most
+    # person id, the head (numpy, metres, camera frame: above the pelvis, in front), the foot contacts
+    number = r"(-?\d+(?:\.\d*)?(?:e[-+]\d+)?)"
+    match = re.fullmatch(rf"0 \[\s*{number}\s+{number}\s+{number}\s*\] \[(True|False), (True|False)\]", lines[-1])
+    assert match is not None, lines[-1]
+    assert float(match[2]) < 0 and 1.0 < float(match[3]) < 10.0, lines[-1]

@@ -1,0 +1,93 @@
+"""What a developer adding a stage meets, following the README's recipes: a detector without
+options needs no ``from_args`` and builds through ``assemble`` too; a sink whose ``open`` fails
+with a plain exception ends the run with one line naming it; a threaded sink's failure names the
+frame that failed, not the one at which it was noticed; the meta says which detector made the 2D."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pytest
+from posecast.realtime import assemble
+from posecast.realtime.detectors import DETECTORS
+from posecast.realtime.errors import SinkError
+from posecast.realtime.layouts import COCO_17
+from posecast.realtime.pipeline import Pipeline
+from posecast.realtime.stages import Detector2D, Sink
+from posecast.realtime.types import Detections2D, Frame, PoseFrame, StreamMeta
+from test_stages import FakeDetector, FakeLifting, ListSource, RecordingSink, two_people
+
+
+class NobodyDetector(Detector2D):
+    """The README's table and nothing more: a name, a layout, ``detect``."""
+
+    name = "nobody"
+    layout = COCO_17
+
+    def detect(self, frame: Frame) -> Detections2D:
+        return Detections2D.empty(frame, COCO_17)
+
+
+def test_a_detector_without_options_builds_from_the_command_line_and_from_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert isinstance(NobodyDetector.from_args(argparse.Namespace(max_people=1, verbose=False)), NobodyDetector)
+    monkeypatch.setitem(DETECTORS, "nobody", NobodyDetector)
+    options = assemble.PipelineOptions(detector="nobody", max_people=2)  # no MediaPipe options forced on it
+    assert options.detector_options is None
+    with assemble.build_pipeline(options) as pipeline, ListSource(3) as source:
+        frames = list(pipeline.run(source))
+        meta = pipeline.meta()
+    assert [f.people for f in frames] == [[], [], []]
+    assert (meta.assumptions["detector"], meta.assumptions["keypoint_layout"]) == ("nobody", "coco-17")
+
+
+def test_mediapipe_options_are_made_for_it_with_the_people_asked_for() -> None:
+    options = assemble.PipelineOptions(max_people=3)
+    assert type(options.detector_options).__name__ == "MediaPipeOptions"
+    assert options.detector_options.max_people == 3
+
+
+class OpensAFile(Sink):
+    name = "csvfile"
+
+    def open(self, meta: StreamMeta) -> None:
+        open("/nonexistent-folder/out.csv", "w")  # noqa: SIM115 - fails, as an unwritable path does
+
+    def write(self, frame: PoseFrame) -> None:
+        pass
+
+
+def test_a_sink_that_cannot_open_ends_the_run_with_one_line_naming_it() -> None:
+    other = RecordingSink()
+    with pytest.raises(SinkError, match=r"^output csvfile could not start: \[Errno 2\] No such file") as caught:
+        Pipeline(FakeDetector(two_people(2)), FakeLifting(), [other, OpensAFile()]).open()
+    assert "\n" not in str(caught.value)
+    assert other.closed == 1  # what had opened is closed again
+
+
+class SlowFailing(RecordingSink):
+    """A threaded sink whose write of frame 2 fails after the pipeline has moved on."""
+
+    name = "slowfailing"
+    inline = False
+
+    def write(self, frame: PoseFrame) -> None:
+        time.sleep(0.01)
+        if frame.frame_id == 2:
+            raise OSError("disk full")
+
+
+def test_a_threaded_sink_failure_names_the_frame_that_failed() -> None:
+    pipeline = Pipeline(FakeDetector(two_people(60)), FakeLifting(), [SlowFailing()])
+    failed = pytest.raises(SinkError, match=r"output slowfailing failed at frame 2: disk full")
+    with failed, pipeline, ListSource(60) as source:
+        for _ in pipeline.run(source):
+            time.sleep(0.005)  # the pipeline is several frames ahead when the failure is seen
+
+
+def test_the_meta_names_the_detector() -> None:
+    with Pipeline(FakeDetector(two_people(1)), FakeLifting(), []) as pipeline:
+        assumptions = pipeline.meta().assumptions
+    assert assumptions["detector"] == "fake" and assumptions["keypoint_layout"] == "coco-17"

@@ -1,0 +1,80 @@
+"""The Python ``Subscriber`` as a developer embedding posecast meets it: arguments of the wrong
+kind are named plainly, a closed subscriber says so, a topic that merely starts like ``pose`` is
+skipped (ZeroMQ subscriptions match prefixes), a taken ``bind:`` address says what to do, and a
+payload that is not msgpack gets a readable reason. Real PUB/SUB sockets on loopback."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import zmq
+from posecast.engines.errors import PosecastError
+from posecast.realtime.errors import SchemaError
+from posecast.realtime.schema import PoseMessage, decode_pose, encode_pose_message
+from posecast.realtime.subscriber import Subscriber
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"address": 5555}, TypeError, "address must be a string such as 'tcp://"),
+        ({"address": b"tcp://127.0.0.1:5555"}, TypeError, "address must be a string"),
+        ({"topics": b"pose"}, TypeError, r"topics must be a tuple of bytes such as \(b'pose',\), got b'pose'"),
+        ({"topics": ("pose",)}, TypeError, "topics must be a tuple of bytes"),
+        ({"receive_hwm": "16"}, ValueError, "receive_hwm must be a whole number"),
+        ({"receive_hwm": -1}, ValueError, "receive_hwm must be a whole number of messages, 0 or more"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_named(kwargs: dict, error: type, match: str, free_port) -> None:  # noqa: ANN001
+    kwargs.setdefault("address", f"tcp://127.0.0.1:{free_port()}")
+    with pytest.raises(error, match=match):
+        Subscriber(**kwargs)
+
+
+def test_a_closed_subscriber_says_so_and_a_bad_timeout_is_named(free_port) -> None:  # noqa: ANN001
+    subscriber = Subscriber(f"tcp://127.0.0.1:{free_port()}")
+    with pytest.raises(TypeError, match="timeout_s must be a number of seconds or None, got nan"):
+        subscriber.recv(float("nan"))
+    with pytest.raises(TypeError, match="got '1'"):
+        subscriber.recv("1")  # type: ignore[arg-type]
+    subscriber.close()
+    subscriber.close()  # twice is fine
+    with pytest.raises(PosecastError, match=r"this Subscriber of tcp://127\.0\.0\.1:\d+ is closed: make a new one"):
+        subscriber.recv(0.1)
+
+
+def test_a_topic_that_only_starts_like_pose_is_skipped(free_port) -> None:  # noqa: ANN001
+    address = f"tcp://127.0.0.1:{free_port()}"
+    publisher = zmq.Context.instance().socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    publisher.bind(address)
+    try:
+        with Subscriber(address) as subscriber:
+            joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
+            payload = encode_pose_message(PoseMessage(frame_id=3, capture_ns=1, tracking="tracking", joints_m=joints,
+                                                      confidence=np.ones(17, np.float32), root_m=joints[0].copy(),
+                                                      publish_ns=2, publish_unix_ns=3))  # fmt: skip
+            got = None
+            deadline = time.monotonic() + 10
+            while got is None and time.monotonic() < deadline:  # until the subscription has reached the PUB
+                publisher.send_multipart([b"pose2", b"not a posecast payload"])
+                publisher.send_multipart([b"pose", payload])
+                got = subscriber.recv(0.2)
+            assert isinstance(got, PoseMessage) and got.frame_id == 3
+    finally:
+        publisher.close()
+
+
+def test_a_taken_bind_address_says_to_pass_another_port(free_port) -> None:  # noqa: ANN001
+    address = f"bind:tcp://127.0.0.1:{free_port()}"
+    taken = pytest.raises(PosecastError, match="another program uses that address.*pass another port")
+    with Subscriber(address), taken:
+        Subscriber(address)
+
+
+@pytest.mark.parametrize("payload", [b"", b"\xc1"])
+def test_a_payload_that_is_not_msgpack_gets_a_reason(payload: bytes) -> None:
+    with pytest.raises(SchemaError, match=r"payload is not msgpack \(\w[^)]*\): expected a posecast message"):
+        decode_pose(payload)
