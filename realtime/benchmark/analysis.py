@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from .machine import machine_info
+from .machine import file_sha256, machine_info, posecast_version
 from .passes import PassLog
 from .receiver import Received
 from .runner import BenchResult
@@ -63,6 +63,16 @@ TARGETS = (
     ("end_to_end.publish_to_receive.p99_ms", 0.5, "publish → receive p99 ≤ 0.5 ms"),
     ("throughput.paced_30.dropped_capture", 0, "paced 30 fps: no frame dropped at capture"),
 )
+
+
+#: Soak minutes after its warm-up below which no memory growth per hour is extrapolated
+MIN_GROWTH_MINUTES = 5.0
+#: When MediaPipe inside the pipeline and MediaPipe alone, on the same frames in the same run,
+#: differ by more than this (as a fraction, at p50 / at p99), the two were not slowed alike and
+#: the ratio to MediaPipe alone measures the neighbours, not posecast
+NOISE_2D_P50, NOISE_2D_P99 = 0.10, 0.30
+#: Fewer samples than this: a p99 is one of the few slowest frames, nearly the maximum
+MIN_P99_SAMPLES = 100
 
 
 def message_times_ns(log: PassLog, received: Received, posed: np.ndarray) -> dict[str, np.ndarray]:
@@ -148,13 +158,15 @@ def _soak(result: BenchResult) -> dict | None:
         "capture_to_receive": e2e["capture_to_receive"],
         "after_keypoints2d": stages["after_keypoints2d"],
         "per_minute": minutes,
+        # drift needs two minutes to compare, and a growth rate minutes to extrapolate from: null when shorter
         "first_minute_p99_ms": first.get("p99_ms"),
-        "last_minute_p99_ms": last.get("p99_ms"),
-        "p99_last_over_first": ratio(last.get("p99_ms", math.nan), first.get("p99_ms", math.nan)),
+        "last_minute_p99_ms": last.get("p99_ms") if len(minutes) >= 2 else None,
+        "p99_last_over_first": (ratio(last.get("p99_ms", math.nan), first.get("p99_ms", math.nan))
+                                if len(minutes) >= 2 else None),  # fmt: skip
         "rss_mb_after_warmup": round(rss_warm, 1),
         "rss_mb_end": round(rss_end, 1),
         "rss_growth_mb": round(rss_end - rss_warm, 1),
-        "rss_growth_mb_per_hour": round((rss_end - rss_warm) / hours, 1),
+        "rss_growth_mb_per_hour": round((rss_end - rss_warm) / hours, 1) if hours * 60 >= MIN_GROWTH_MINUTES else None,
         "hooks": result.hooks,
     }
 
@@ -184,6 +196,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         configs.append({
             "label": config.label, "model": config.model, "backend": config.backend, "int8": config.int8,
             "runner": "threaded" if config.threaded else "serial", **result.devices[config.label],
+            "model_sha256": file_sha256(result.devices[config.label].get("model_file", "")),
             "frames": log.frames, "frames_with_pose": int(posed.sum()),
             "dropped": int(log.dropped_capture + log.dropped_handoff + e2e["frames_not_received"]),
             "stages": stages, "end_to_end": e2e,
@@ -206,13 +219,16 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "command": command,
         "source": {"name": result.clip.name, "frames_in_memory": len(result.clip.images), "fps": result.clip.fps,
                    "image_size": list(result.clip.image_size)},  # fmt: skip
-        "landmarker": {"variant": o.landmarker, "file": result.detector_model, "max_people": o.max_people},
+        "landmarker": {"variant": "own file (--model-asset)" if o.model_asset else o.landmarker,
+                       "file": result.detector_model, "sha256": file_sha256(result.detector_model),
+                       "max_people": o.max_people},  # fmt: skip
+        "posecast": posecast_version(),
         "config": {k: first[k] for k in ("label", "model", "backend", "int8", "runner", "device", "model_file",
-                                         "window_frames")},  # fmt: skip
+                                         "model_sha256", "window_frames")},  # fmt: skip
         "frames": first["frames"],
         "frames_with_pose": first["frames_with_pose"],
         "dropped": first["dropped"],
-        "rounds": o.rounds,
+        "rounds": rounds_run(o.frames, o.rounds),
         "stages": first["stages"],
         "path_stages": [k for k in first["stages"] if k not in ("capture_decode", "after_keypoints2d")],
         "end_to_end": first["end_to_end"],
@@ -243,9 +259,40 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "others_running": result.sampler.others,
         "phases_s": {k: [round(a, 2), round(b, 2)] for k, (a, b) in result.phases.items()},
     }  # fmt: skip
+    report["reliability"] = reliability(report, result.load_average_start)
     report["targets"] = targets(report)
     report["problems"] = check_report(report)
     return report
+
+
+def rounds_run(frames: int, rounds: int) -> int:
+    """The rounds that measure something: ``frames`` in rounds of ``ceil(frames / rounds)``
+    (13 frames in 6 rounds: 5 rounds of up to 3)."""
+    per_round = max(1, -(-frames // rounds))
+    return -(-frames // per_round)
+
+
+def reliability(report: dict, load_start: list[float] | None) -> dict:
+    """Whether this run can say how posecast compares with MediaPipe here: ``noisy`` and the
+    ``reasons`` (the machine busier than its usable cores at the start or end; MediaPipe slowed
+    differently inside the pipeline and alone, on the same frames in the same run; too few
+    frames for a p99). The figures are kept either way; a noisy run's targets are not judged."""
+    reasons = []
+    machine = report["machine"]
+    cores = machine.get("cpu_cores_usable") or machine.get("cpu_cores") or 1
+    for when, load in (("start", load_start), ("end", machine.get("load_average"))):
+        if load and load[0] > cores:
+            reasons.append(f"load average {load[0]:g} at the {when}, above the {cores} usable cores")
+    inside, alone = report["stages"].get("keypoints2d", {}), report["baseline"]["mediapipe_alone"]
+    for key, limit in (("p50_ms", NOISE_2D_P50), ("p99_ms", NOISE_2D_P99)):
+        a, b = inside.get(key, math.nan), alone.get(key, math.nan)
+        if math.isfinite(a) and math.isfinite(b) and b > 0 and abs(a / b - 1) > limit:
+            reasons.append(f"MediaPipe took {a:.2f} ms {key[:3]} inside posecast and {b:.2f} ms alone on the same "
+                           f"frames (more than {limit:.0%} apart: the two were not slowed alike)")  # fmt: skip
+    n = report["stages"].get("after_keypoints2d", {}).get("n", 0)
+    if n < MIN_P99_SAMPLES:
+        reasons.append(f"{n} frames with a pose: a p99 over fewer than {MIN_P99_SAMPLES} is nearly the maximum")
+    return {"noisy": bool(reasons), "reasons": reasons}
 
 
 def lookup(report: dict, path: str) -> object:
@@ -259,10 +306,12 @@ def lookup(report: dict, path: str) -> object:
 
 
 def targets(report: dict) -> list[dict]:
-    """Each issue-14 target with the measured value and whether it is met (``None``: not measured)."""
+    """Each issue-14 target with the measured value and whether it is met (``None``: not measured,
+    or the run too noisy to judge it: ``reliability``)."""
+    noisy = report.get("reliability", {}).get("noisy", False)
     out = []
     for path, limit, text in TARGETS:
         value = lookup(report, path)
         ok = None if value is None or (isinstance(value, float) and math.isnan(value)) else bool(value <= limit)
-        out.append({"target": text, "value": value, "limit": limit, "met": ok})
+        out.append({"target": text, "value": value, "limit": limit, "met": None if noisy else ok})
     return out

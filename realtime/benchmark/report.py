@@ -55,7 +55,8 @@ def markdown(report: dict) -> str:
         f"- machine: {m['cpu_model']}, {m['cpu_cores']} cores ({m['cpu_cores_usable']} usable), "
         f"{m['memory_gb']} GB, {m['os']}; flags: {' '.join(m['cpu_flags'])}",
         f"- also running: {others}; load average at the end {m['load_average']}",
-        f"- posecast: {c['label']} on {c['device']}; MediaPipe {report['landmarker']['variant']}",
+        f"- posecast {report['posecast']['version']} (commit {report['posecast']['git_commit'] or 'unknown'}): "
+        f"{c['label']} on {c['device']}; MediaPipe {report['landmarker']['variant']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         f"- {report['frames']} frames ({report['frames_with_pose']} with a pose) per configuration in "
         f"{report['rounds']} rounds, each round MediaPipe alone then posecast on the same frames",
@@ -111,9 +112,13 @@ def markdown(report: dict) -> str:
                   f"resident memory {_f(soak['rss_mb_after_warmup'], 0)} → {_f(soak['rss_mb_end'], 0)} MB "
                   f"({_f(soak['rss_growth_mb'], 1)} MB after warm-up)."]  # fmt: skip
     lines += ["", "| target | measured | met |", "|---|---:|---|"]
+    unjudged = _unjudged(report)
     for t in report["targets"]:
-        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        met = {True: "yes", False: "**no**", None: unjudged if t["value"] is not None else "not measured"}[t["met"]]
         lines.append(f"| {t['target']} | {_f(t['value'], 3)} | {met} |")
+    if report.get("reliability", {}).get("noisy"):
+        lines += ["", "**This run was noisy, so its targets are not judged:** " +
+                  "; ".join(report["reliability"]["reasons"]) + "."]
     if report["problems"]:
         lines += ["", "Inconsistencies found in this report: " + "; ".join(report["problems"])]
     return "\n".join(lines) + "\n"
@@ -147,10 +152,16 @@ def summary_text(report: dict) -> str:
               for k, p in t.items() if k.startswith("paced_")]  # fmt: skip
     lines.append("throughput: " + "; ".join(parts))
     lines.append(f"CPU {_f(report['cpu_percent_of_one_core'], 0)} % of one core; peak RSS {_f(report['rss_mb'], 0)} MB")
+    unjudged = _unjudged(report)
     for t in report["targets"]:
-        met = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
+        met = {True: "met", False: "MISSED", None: unjudged if t["value"] is not None else "not measured"}[t["met"]]
         lines.append(f"target: {t['target']}: {_f(t['value'], 3)} ({met})")
     return "\n".join(lines)
+
+
+def _unjudged(report: dict) -> str:
+    """What a target measured but not judged says: the run was noisy (``reliability``)."""
+    return "not judged: noisy run" if report.get("reliability", {}).get("noisy") else "not measured"
 
 
 def json_ready(value: object) -> object:

@@ -36,13 +36,13 @@ from ...engines.errors import PosecastError
 from ...engines.runtime import BACKENDS
 from ..avatar import AvatarOptions, AvatarWorld
 from ..detectors.mediapipe import MAX_PEOPLE, MODEL_VARIANTS, MediaPipeDetector, MediaPipeOptions
-from ..errors import OptionsError
+from ..errors import OptionsError, SourceError
 from ..lifting import LifterOptions, LiftingOptions, MetricPoseLifting, TrackerOptions
 from ..pipeline import Pipeline
 from ..sinks.zmq import PublisherOptions, ZmqSink
 from .baseline import MediaPipeAlone
 from .clip import Clip, ClipSource, load_clip
-from .machine import ResourceSampler
+from .machine import ResourceSampler, load_average
 from .passes import PassLog, baseline_pass, posecast_pass
 from .receiver import Received, Receiver
 
@@ -62,7 +62,8 @@ class BenchConfig:
 
     @property
     def label(self) -> str:
-        precision = {None: "", True: " int8", False: " float"}[self.int8]
+        fixed = {"tensorrt": " fp16", "torch-cuda": " float"}  # their precision; int8 is onnxruntime's
+        precision = fixed.get(self.backend) or {None: "", True: " int8", False: " float"}[self.int8]
         model = Path(self.model).stem if self.model and Path(self.model).suffix else (self.model or "default model")
         return f"{model}, {self.backend}{precision}, {'threaded' if self.threaded else 'serial'}"
 
@@ -152,6 +153,8 @@ class BenchResult:
     hooks: dict[str, dict]
     detector_model: str
     started_unix: float
+    #: 1, 5 and 15 minute load averages when the run started (the report's machine block has the end's)
+    load_average_start: list[float] | None = None
 
 
 #: At most this many warm-up passes (the first, then 30 frames each) while the floor is estimated.
@@ -177,7 +180,7 @@ def run_benchmark(
     """Run every phase (see the module docstring) and return the raw measurements."""
     say = progress or log.info
     o = options
-    started = time.time()
+    started, load_start = time.time(), load_average()
     per_round = max(1, -(-o.frames // o.rounds))
     clip = load_clip(o.source, o.frames)
     say(f"clip {clip.name}: {len(clip.images)} frames {clip.image_size[0]}x{clip.image_size[1]} at {clip.fps:g} fps")
@@ -237,9 +240,13 @@ def run_benchmark(
                 passes = [posecast_pass("warmup", pipeline, source("posecast", o.warmup_frames), config.threaded)]
                 # on a fast machine warmup_frames may not span the floor's estimation (its first 2 s of
                 # poses): go on until the floor is fixed, so that it stays out of the latency figures
-                while _floor_estimating(pipeline) and len(passes) < _MAX_FLOOR_WARMUPS:
+                while (_floor_estimating(pipeline) and len(passes) < _MAX_FLOOR_WARMUPS
+                       and any((p.people > 0).any() for p in passes)):  # (no floor without a person)
                     passes.append(posecast_pass("warmup", pipeline, source("posecast", 30), config.threaded))
                 warmup[label] = PassLog.concat("warmup", passes)
+                if not (warmup[label].people > 0).any():  # minutes of measuring nothing: say so now
+                    raise SourceError(f"no person was found in the {warmup[label].frames} warm-up frames of "
+                                      f"{clip.name}: nothing to measure; use a clip with a person in view")  # fmt: skip
         phases["warmup"] = (t, sampler.now_s())
         k = o.round_warmup_frames
 
@@ -305,4 +312,5 @@ def run_benchmark(
         latency={label: PassLog.concat(label, parts) for label, parts in logs.items()}, warmup=warmup,
         paced=paced, soak=soak, received=received, sampler=sampler, phases=phases, unavailable=unavailable,
         hooks=hook_results, detector_model=str(detector.model_path), started_unix=started,
+        load_average_start=load_start,
     )  # fmt: skip

@@ -21,10 +21,12 @@ import os
 import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ...engines.fileio import output_file_problem
-from ...engines.runtime import BACKENDS
+from ...engines.runtime import BACKENDS, availability
+from ...engines.runtime.base import resolve_model
 from ..benchmark import (
     BenchConfig,
     BenchOptions,
@@ -86,7 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-people", type=int, default=1, metavar="N", help="people per frame, 1..8 (default 1)")
     parser.add_argument("--publish", default="tcp://127.0.0.1:0",
                         help="ZeroMQ address of the benchmark's publisher (default: a free loopback port)")  # fmt: skip
-    parser.add_argument("--output", type=Path, default=Path("bench"), help="folder for the results (default: bench)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="folder for the results (default: a new bench-YYYYMMDD-HHMMSS in the current folder: "
+                             "an earlier run's results are never replaced)")  # fmt: skip
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.set_defaults(func=bench)
 
@@ -96,11 +100,17 @@ def configs_from_args(args: argparse.Namespace) -> list[BenchConfig]:
     auto = threaded_by_default()
     runners = {"threaded": [True], "serial": [False], "auto": [auto], "both": [auto, not auto]}[args.runner]
     models = args.model or [None]
-    if args.backend == "all":
-        backends = [("onnxruntime", args.int8 if args.int8 is not None else True)]
-        if args.int8 is None:
-            backends.append(("onnxruntime", False))
-        backends += [(name, False) for name in BACKENDS if name != "onnxruntime"]
+    if args.backend == "all":  # in the order auto tries them, the usable first: the headline is what run uses
+        backends: list[tuple[str, bool | None]] = []
+        for name in BACKENDS:
+            if name != "onnxruntime":
+                backends.append((name, None))
+            else:
+                backends.append(("onnxruntime", args.int8 if args.int8 is not None else True))
+                if args.int8 is None:
+                    backends.append(("onnxruntime", False))
+        usable = {name for name, (ok, _) in availability().items() if ok}
+        backends.sort(key=lambda b: b[0] not in usable)
     else:
         backends = [(args.backend, args.int8 if args.backend in ("auto", "onnxruntime") else False)]
     return [BenchConfig(model, backend, int8, threaded)
@@ -181,12 +191,18 @@ def bench(args: argparse.Namespace) -> int:
     if not args.publish.startswith(("tcp://", "ipc://")):  # its subscribers are other processes, they connect
         raise OptionsError(f"--publish must be an address to bind that another process can reach, tcp://HOST:PORT "
                            f"or ipc://PATH, got {args.publish!r}")  # fmt: skip
+    if args.output is None:
+        args.output = Path(time.strftime("bench-%Y%m%d-%H%M%S"))
     _check_output(args.output)
+    for model in args.model or ():
+        resolve_model(model)  # a mistyped name or path: one line, exit 2, before minutes of measuring
     result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
     report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))
     paths = _write_results(report, result, args.output, plots=not args.no_plots)
     print(summary_text(report))
     for problem in report["problems"]:
         log.warning("inconsistent measurement: %s", problem)
+    for reason in report["reliability"]["reasons"]:
+        log.warning("noisy run, targets not judged: %s", reason)
     log.info("wrote %s", ", ".join(str(p) for p in paths))
     return 0

@@ -1,0 +1,96 @@
+"""What ``posecast bench`` concludes, as someone measuring latency relies on it: a disturbed run
+says so and judges no target; the rounds reported are those that ran; ``--backend all`` puts
+first what ``posecast run`` would use; a mistyped model and a clip without a person are one-line
+errors before minutes of measuring."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from posecast.realtime.benchmark.analysis import reliability, rounds_run, targets
+from posecast.realtime.cli import main
+from posecast.realtime.commands import bench as bench_command
+
+
+def _report(inside_p50: float, inside_p99: float, alone_p50: float = 20.0, alone_p99: float = 24.0,
+            load: float = 0.5, n: int = 360) -> dict:  # fmt: skip
+    return {
+        "machine": {"cpu_cores": 2, "cpu_cores_usable": 2, "load_average": [load, 0.5, 0.5]},
+        "stages": {"keypoints2d": {"p50_ms": inside_p50, "p99_ms": inside_p99},
+                   "after_keypoints2d": {"p99_ms": 0.9, "n": n}},  # fmt: skip
+        "baseline": {"mediapipe_alone": {"p50_ms": alone_p50, "p99_ms": alone_p99}},
+        "ratio_p50": 1.04,
+        "end_to_end": {"publish_to_receive": {"p99_ms": 0.4}},
+        "throughput": {"paced_30": {"dropped_capture": 0}},
+    }
+
+
+def test_a_quiet_run_is_judged() -> None:
+    report = _report(20.5, 25.0)
+    report["reliability"] = reliability(report, [0.4, 0.4, 0.4])
+    assert report["reliability"] == {"noisy": False, "reasons": []}
+    assert [t["met"] for t in targets(report)] == [True, True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("report", "load_start", "reason"),
+    [
+        # the QA run: MediaPipe alone slowed at p99 by a neighbour, posecast's not: ratio p99 0.49
+        (_report(17.8, 22.9, alone_p50=19.0, alone_p99=50.5), None, "22.90 ms p99 inside posecast and 50.50 ms alone"),
+        (_report(22.5, 25.0), None, "22.50 ms p50 inside posecast and 20.00 ms alone"),
+        (_report(20.0, 24.0, load=3.4), None, "load average 3.4 at the end, above the 2 usable cores"),
+        (_report(20.0, 24.0), [2.5, 1.0, 1.0], "load average 2.5 at the start"),
+        (_report(20.0, 24.0, n=20), None, "20 frames with a pose: a p99 over fewer than 100 is nearly the maximum"),
+    ],
+)
+def test_a_disturbed_run_says_why_and_judges_no_target(report: dict, load_start: list | None, reason: str) -> None:
+    report["reliability"] = reliability(report, load_start)
+    assert report["reliability"]["noisy"] and any(reason in r for r in report["reliability"]["reasons"]), report
+    assert [t["met"] for t in targets(report)] == [None] * 4
+
+
+def test_the_rounds_reported_are_the_rounds_run() -> None:
+    assert rounds_run(360, 6) == 6 and rounds_run(10, 100) == 10 and rounds_run(13, 6) == 5
+
+
+def _args(**kw: object) -> argparse.Namespace:
+    return argparse.Namespace(**{"runner": "serial", "model": None, "backend": "all", "int8": None, **kw})
+
+
+def test_backend_all_measures_first_what_run_would_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_gpu = {"tensorrt": (False, "no CUDA GPU"), "torch-cuda": (False, "no CUDA GPU"), "onnxruntime": (True, "")}
+    monkeypatch.setattr(bench_command, "availability", lambda: no_gpu)
+    labels = [c.label for c in bench_command.configs_from_args(_args())]
+    assert labels == ["default model, onnxruntime int8, serial", "default model, onnxruntime float, serial",
+                      "default model, tensorrt fp16, serial", "default model, torch-cuda float, serial"]  # fmt: skip
+    gpu = {**no_gpu, "tensorrt": (True, "H200"), "torch-cuda": (True, "H200")}
+    monkeypatch.setattr(bench_command, "availability", lambda: gpu)
+    first = bench_command.configs_from_args(_args())[0]
+    assert (first.backend, first.label) == ("tensorrt", "default model, tensorrt fp16, serial")
+
+
+def test_a_mistyped_model_is_refused_before_the_run(tmp_path: Path, media_dir: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model", "supervised-w256", "--model",
+                 "typo-model", "--output", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2 and not (tmp_path / "out").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model file not found: typo-model" in err[0], err  # nothing ran: no other line
+
+
+@pytest.mark.slow
+def test_a_clip_without_a_person_is_an_error_not_a_report(tmp_path: Path, pose_model_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    frames = tmp_path / "empty_room"
+    frames.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((240, 320, 3), 128, np.uint8))
+    code = main(["bench", "--source", str(frames), "--model-asset", str(pose_model_path), "--frames", "10",
+                 "--warmup", "4", "--runner", "serial", "--output", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2 and not (tmp_path / "out").exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "no person was found in the 4 warm-up frames" in errors[0], errors
