@@ -215,7 +215,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         # 2: capture_to_publish is the message's own stamp; the pipeline's end is capture_to_delivered
         "schema": "posecast-bench/2",
         "definitions": dict(END_TO_END),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.started_unix)),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(result.started_unix)),  # with its UTC offset
         "command": command,
         "source": {"name": result.clip.name, "frames_in_memory": len(result.clip.images), "fps": result.clip.fps,
                    "image_size": list(result.clip.image_size)},  # fmt: skip

@@ -82,7 +82,12 @@ class SoakHook(Protocol):
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
-        raise OptionsError(f"{name} must be from {low:g} to {high:g}, got {value:g}")
+        raise OptionsError(f"{name} must be from {_number(low)} to {_number(high)}, got {_number(value)}")
+
+
+def _number(value: float) -> str:
+    """1000000 as ``1,000,000``, not ``1e+06``; fractions as they are."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 @dataclass

@@ -194,6 +194,9 @@ def bench(args: argparse.Namespace) -> int:
     if args.output is None:
         args.output = Path(time.strftime("bench-%Y%m%d-%H%M%S"))
     _check_output(args.output)
+    if args.model_asset is not None and not args.model_asset.is_file():
+        raise OptionsError(f"--model-asset {args.model_asset} is not a file: pass a MediaPipe pose_landmarker .task "
+                           "file, or leave it out for the shipped model")  # fmt: skip
     for model in args.model or ():
         resolve_model(model)  # a mistyped name or path: one line, exit 2, before minutes of measuring
     result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])

@@ -161,6 +161,8 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     "extra, message",
     [
         (["--frames", "5"], "--frames must be from 10"),
+        (["--frames", "2000000"], "--frames must be from 10 to 1,000,000, got 2,000,000"),  # it said 1e+06
+        (["--model-asset", "/nonexistent/pose.task"], "--model-asset /nonexistent/pose.task is not a file"),
         (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),  # it said max_people
         (["--publish", "inproc://x"], "--publish must be an address to bind that another process can reach"),
         (["--pace", "500"], "--pace must be 0 (none) or from 1 to 240 frames per second, got 500"),
