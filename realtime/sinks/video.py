@@ -69,6 +69,7 @@ class VideoSink(Sink):
         self._closing = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._done = threading.Event()
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -87,6 +88,7 @@ class VideoSink(Sink):
 
     def open(self, meta: StreamMeta) -> None:
         self._source_fps = meta.source_fps
+        self._done = threading.Event()  # set once the thread has finished the file
         self._thread = threading.Thread(target=self._work, name="sink-video", daemon=True)
         self._thread.start()
 
@@ -162,12 +164,14 @@ class VideoSink(Sink):
                 self._queue.clear()
                 self._ready.notify_all()
         finally:
-            if view is not None:
-                try:
+            try:
+                if view is not None:
                     view.close()
-                except BaseException as exc:  # noqa: BLE001 - reported from close()
-                    with self._ready:
-                        self._error = self._error or exc
+            except BaseException as exc:  # noqa: BLE001 - reported from close()
+                with self._ready:
+                    self._error = self._error or exc
+            finally:
+                self._done.set()
 
     def _frame_rate(self, live: bool, final: bool = False) -> float | None:
         """The video's rate: the file's, or a live source's measured rate (``None``: still
@@ -199,20 +203,48 @@ class VideoSink(Sink):
 
     def close(self) -> None:
         """Write what is queued (a file source's frames all; a live source's for up to
-        :data:`_LIVE_CLOSE_S`, the rest dropped and counted, so a stop is quick), finish the file."""
+        :data:`_LIVE_CLOSE_S`, the rest dropped and counted, so a stop is quick), finish the file.
+        A stop signal (``KeyboardInterrupt``) while it waits drops the frames still queued, and
+        the file is finished with those written before the signal is raised again: cut short
+        there, the encoder thread went on alone, the video was lost, its temporary file left, and
+        the process could abort in the encoder's teardown."""
         with self._ready:
             self._closing = True
             self._ready.notify_all()
+        stopped: KeyboardInterrupt | None = None
         if self._thread is not None:
-            self._thread.join(_LIVE_CLOSE_S)
-            with self._ready:  # still encoding: drop the live frames left (a file's are all written)
-                left = [item for item in self._queue if not item[2]]
-                self.dropped_frames += len(self._queue) - len(left)
-                self._queue = collections.deque(left)
-            self._thread.join()
+            stopped = self._join(_LIVE_CLOSE_S)
+            self._drop_queued(everything=stopped is not None)  # a live source's left, or all once stopped
+            if stopped is None and (stopped := self._join()) is not None:  # stopped while a file's frames went in
+                self._drop_queued(everything=True)
+            while not self._done.is_set():  # the last frame and the file's end (a further signal: again)
+                stopped = self._join() or stopped
+            self._thread.join()  # (done: the thread is returning)
             self._thread = None
             if self.dropped_frames:  # said once, by the close that finished the file
-                log.warning("%s: %d frames not written (the encoder could not keep up with the live source): the "
-                            "video plays faster than it was filmed", self.path, self.dropped_frames)  # fmt: skip
+                why = ("the run was stopped" if stopped is not None
+                       else "the encoder could not keep up with the live source")  # fmt: skip
+                log.warning("%s: %d frames not written (%s): the video plays faster than it was filmed", self.path,
+                            self.dropped_frames, why)  # fmt: skip
         with self._ready:
             self._raise_pending()
+        if stopped is not None:
+            raise stopped
+
+    def _join(self, timeout_s: float | None = None) -> KeyboardInterrupt | None:
+        """Wait for the encoder thread to finish the file; the stop signal that cut the wait
+        short, if one did. (Not ``Thread.join``: interrupted, Python 3.11's marks the thread
+        stopped while it still runs, and the file would be renamed after close returned.)"""
+        try:
+            self._done.wait(timeout_s)
+        except KeyboardInterrupt as stop:
+            return stop
+        return None
+
+    def _drop_queued(self, everything: bool) -> None:
+        """Drop the queued frames not yet encoded: a live source's (a file's are all written),
+        or ``everything``; counted in :attr:`dropped_frames`."""
+        with self._ready:
+            left = collections.deque() if everything else collections.deque(i for i in self._queue if not i[2])
+            self.dropped_frames += len(self._queue) - len(left)
+            self._queue = left
