@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..engines.media import IMAGE_SUFFIXES
+from ..engines.media import IMAGE_SUFFIXES, read_image
 from .board import (
     DEFAULT_MIN_SHARPNESS,
     BoardDetector,
@@ -249,7 +249,7 @@ def calibrate_image_dir(
     skipped: Counter[str] = Counter()
     looked: list[tuple[Path, tuple[int, int], Detection | str]] = []  # (image, (width, height), detection or why not)
     for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        image = read_image(path, cv2.IMREAD_GRAYSCALE)
         if image is None:
             skipped["unreadable"] += 1
             log.warning("skipping %s: not a readable image", path.name)

@@ -33,6 +33,7 @@ import numpy as np
 from ...engines.errors import PosecastError
 from ...engines.fileio import atomic_path
 from ...engines.install import install_hint
+from ...engines.media import opencv_path_problem
 from ..detectors.quiet import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,17 @@ def default_video_path(stem: str) -> Path:
 
 
 def check_video_path(path: Path) -> Path:
-    """``path`` when its suffix names a video format posecast writes (checked before the run)."""
+    """``path`` when its suffix names a video format posecast writes, and OpenCV can take its
+    name where OpenCV writes it (checked before the run)."""
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         h264 = "H.264" if h264_available() else f"H.264 with PyAV: {install_hint('video')}"
         raise VideoFileError(
             f"cannot write the view video to {path}: use a name ending in .mp4 ({h264}), .mov or .mkv, or .webm "
             "(VP8, no extra install); .mp4 and .webm play in web browsers"
         )
+    problem = opencv_path_problem(path) if path.suffix.lower() == ".webm" or not h264_available() else None
+    if problem is not None:
+        raise VideoFileError(f"cannot write the view video to {problem}")
     return path
 
 

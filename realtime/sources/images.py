@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ...engines.media import IMAGE_SUFFIXES
+from ...engines.media import IMAGE_SUFFIXES, read_image
 from ..errors import SourceError
 from ..types import Frame
 from .files import FileSource, Pacer
@@ -67,7 +66,7 @@ class ImageFolderSource(FileSource):
         while self._index < len(self._files):
             path = self._files[self._index]
             self._index += 1
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_image(path)
             if image is None:
                 self._skip(path)
                 continue

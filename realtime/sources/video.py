@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...engines.media import opencv_path_problem
 from ..errors import SourceError
 from ..types import Frame
 from .files import FileSource, Pacer
@@ -58,6 +59,9 @@ class VideoFileSource(FileSource):
             raise SourceError(
                 f"video file {self.path} {problem}: pass an existing video, a folder of images or a camera index"
             )
+        problem = opencv_path_problem(self.path)
+        if problem is not None:
+            raise SourceError(f"cannot read video {problem}")
         capture = cv2.VideoCapture(str(self.path))
         ok, image = capture.read() if capture.isOpened() else (False, None)
         if not ok or image is None:

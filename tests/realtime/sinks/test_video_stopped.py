@@ -17,8 +17,7 @@ import pytest
 from posecast.realtime.sinks.live_view import LiveView
 from posecast.realtime.sinks.video import VideoSink
 from posecast.realtime.types import PoseFrame, StreamMeta
-
-from test_video import read_video  # noqa: I001 - this folder's own module
+from test_video import read_video
 
 
 class SlowEncoder(LiveView):

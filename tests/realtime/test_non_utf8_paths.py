@@ -1,0 +1,68 @@
+"""File names whose bytes are not UTF-8 (Latin-1 names from an old camera, a Windows share):
+OpenCV's video reader and writer crashed on them with a segmentation fault and no message. Images
+are now read through Python (any name works); a video OpenCV would open by name is one line,
+exit 2, saying to rename it. Run as real commands in a child process (a crash must not take the
+test run with it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from posecast.engines.media import read_image
+
+LATIN1 = b"lat\xe9"  # "laté" in Latin-1: not UTF-8
+
+
+def _name(folder: Path, suffix: str) -> Path:
+    return folder / os.fsdecode(LATIN1 + suffix.encode())
+
+
+def _posecast(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *map(str, args)], capture_output=True,
+                          text=True, errors="replace", timeout=300)  # fmt: skip
+
+
+def test_a_video_with_such_a_name_is_one_line(media_dir: Path, tmp_path: Path) -> None:
+    clip = _name(tmp_path, ".mp4")
+    shutil.copy(media_dir / "dance_576.mp4", clip)
+    done = _posecast("run", "--source", clip, "--headless", "--publish", "none", "--frames", "2")
+    assert done.returncode == 2, (done.returncode, done.stderr[-500:])
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not valid UTF-8, which OpenCV needs for videos: rename the file" in lines[0]
+
+
+def test_a_webm_output_with_such_a_name_is_refused_before_the_run(media_dir: Path, tmp_path: Path) -> None:
+    done = _posecast("run", "--source", media_dir / "dance_576.mp4", "--headless", "--publish", "none", "--frames",
+                     "2", "--output-video", _name(tmp_path, ".webm"))  # fmt: skip
+    assert done.returncode == 2, (done.returncode, done.stderr[-500:])
+    assert "rename the file" in done.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_images_with_such_names_are_read(media_dir: Path, pose_model_path: Path, tmp_path: Path) -> None:
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    image = clip.read()[1]
+    clip.release()
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imencode(".png", image)[1].tofile(os.fsencode(_name(folder, f"_{i}.png")))
+    np.testing.assert_array_equal(read_image(_name(folder, "_0.png")), image)
+    assert read_image(_name(folder, "_missing.png")) is None
+    done = _posecast("run", "--source", folder, "--headless", "--publish", "none", "--model-asset", pose_model_path,
+                     "--print", "json")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-500:]
+    assert len([line for line in done.stdout.splitlines() if '"topic": "pose"' in line]) == 3
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image"])
+def test_an_unreadable_image_is_none(content: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "x.png"
+    path.write_bytes(content)
+    assert read_image(path) is None
