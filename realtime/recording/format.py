@@ -588,7 +588,8 @@ class RecordingReader:
     def damaged(self, start: int, what: str) -> RecordingError:
         """The error for damage at byte ``start``: what is wrong and the fix."""
         if self.frames_read:
-            cut = self.path.with_name(f"{self.path.stem}-cut{self.path.suffix or '.posecast'}")
+            stem = self.path.name.removesuffix(PART_SUFFIX).removesuffix(".posecast")
+            cut = self.path.with_name(f"{stem}-cut.posecast{PART_SUFFIX}")  # a .part: read as a take cut short
             keep = (f"or keep the {self.frames_read} whole frames before it: `head -c {start} "
                     f"{shlex.quote(str(self.path))} > {shlex.quote(str(cut))}` reads as a take cut short")  # fmt: skip
         else:
@@ -643,6 +644,17 @@ def read_recording(path: str | Path) -> Recording:
             else:
                 footer = record
         recording = Recording(Path(path), reader.header, metas, frames, footer)
+    path = Path(path)
+    if footer is not None and footer["frames"] != len(frames):  # e.g. a frame record's "type" damaged: skipped
+        raise RecordingError(f"{path} is damaged: its footer counts {footer['frames']} frames and {len(frames)} could "
+                             "be read; re-record the take")  # fmt: skip
+    if not recording.complete and not path.name.endswith(PART_SUFFIX):
+        # the recorder renames the file only once it has written the footer: a finished name without one
+        # is a file damaged within (a byte read as the length of a long string swallows the rest)
+        part = path.with_name(path.name + PART_SUFFIX)
+        raise RecordingError(f"{path} is damaged: it has no footer, which every finished take has, and {len(frames)} "
+                             f"frames could be read; re-record the take, or, to read those frames as a take a run "
+                             f"did not finish, rename it to {part.name}")  # fmt: skip
     if not recording.complete:
         log.warning("%s has no footer (the recorder did not finish, e.g. a crash): read %d frames", path, len(frames))
     return recording

@@ -200,7 +200,7 @@ def test_the_fix_given_keeps_the_frames_before_the_damage(tmp_path: Path) -> Non
     with pytest.raises(RecordingError) as caught:
         read_recording(path)
     offset = int(re.search(r"head -c (\d+) ", str(caught.value)).group(1))
-    cut = tmp_path / "bad-cut.posecast"
+    cut = tmp_path / "bad-cut.posecast.part"
     assert f"> {cut}`" in str(caught.value)
     cut.write_bytes(path.read_bytes()[:offset])
     take = read_recording(cut)
