@@ -289,8 +289,9 @@ def test_keypoints_all_on_one_point_are_no_person(squats_2d) -> None:
     assert posed_frames(squats_2d, seen).all() and posed_frames(squats_2d / 2000.0, seen).all()
 
 
-def test_a_model_that_gives_no_usable_3d_is_named(tmp_path, squats_2d) -> None:
-    """A model whose weights are NaN: the error blamed the input alone ("expected keypoints_2d in pixels")."""
+def test_a_model_that_gives_no_usable_3d_is_named(tmp_path, squats_2d, media_dir) -> None:
+    """A model whose weights are NaN: the error blamed the input alone ("expected keypoints_2d in pixels"),
+    and ``posecast run`` published nobody, exit 0. Now the model is refused when it loads, by every command."""
     onnx = pytest.importorskip("onnx")
     from onnx import numpy_helper
     from posecast.engines.runtime.base import DEFAULT_MODEL
@@ -304,4 +305,9 @@ def test_a_model_that_gives_no_usable_3d_is_named(tmp_path, squats_2d) -> None:
     model.write_bytes(proto.SerializeToString())
     np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d[:30], intrinsics=INTRINSICS, fps=5.0)
     code, err = _lift(tmp_path / "in.npz", tmp_path / "out.npz", "--model", str(model), "--no-int8")
-    _assert_refused(code, err, f"or the model {model} gives no usable 3D", tmp_path)
+    _assert_refused(code, err, f"the model {model} gives no finite 3D (its weights hold NaN or infinity?)", tmp_path)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                     "--frames", "3", "--model", str(model), "--no-int8", "--stats-json", str(tmp_path / "out.json")])
+    _assert_refused(code, err.getvalue(), "gives no finite 3D", tmp_path)
