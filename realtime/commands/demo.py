@@ -52,6 +52,9 @@ def demo(args: argparse.Namespace) -> int:
     else:
         if args.output_video is None:
             args.output_video = default_video_path("posecast_demo")
+            if args.output_video.exists():  # a name the user did not give: say so before replacing it
+                log.warning("replacing %s (an earlier demo's video?); pass --output-video FILE to keep it",
+                            args.output_video)  # fmt: skip
         if not args.headless:  # the view's own notice would say to pass --output-video: this records one
             log.info("no display found: recording the annotated view to %s instead of a window", args.output_video)
             args.headless = True

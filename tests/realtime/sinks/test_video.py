@@ -173,7 +173,8 @@ def test_the_demo_clip_ships_with_posecast(media_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_writes_a_browser_video_offline(pose_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+                                             capsys: pytest.CaptureFixture[str],
+                                             caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     """``posecast demo`` without a display: no download (the clip ships), a video browsers play."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("POSECAST_CACHE", str(tmp_path / "empty-cache"))  # nothing cached, nothing fetched
@@ -184,3 +185,9 @@ def test_demo_writes_a_browser_video_offline(pose_model_path: Path, tmp_path: Pa
     assert (tmp_path / written).is_file() and not (tmp_path / "empty-cache").exists()
     assert read_video(tmp_path / written)[:2] == (30.0, 8)
     assert len(capsys.readouterr().out.splitlines()) == 8  # one line per frame
+    # run again: the video it did not ask for by name is replaced, and the log says so
+    with caplog.at_level(logging.WARNING):
+        assert main(["demo", "--publish", "none", "--frames", "4", "--model-asset", str(pose_model_path)]) == 0
+    assert read_video(tmp_path / written)[:2] == (30.0, 4)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"replacing {written} (an earlier demo's video?); pass --output-video FILE to keep it"]
