@@ -139,4 +139,5 @@ class StatsSink(Sink):
             try:
                 atomic_write(path, json.dumps(report, indent=2).encode())
             except OSError as exc:  # a full disk: nothing half-written stays (atomic_write)
-                raise SinkError(f"cannot write statistics to {path}: {exc.strerror or exc}") from exc
+                raise SinkError(f"cannot write statistics to {path}: {exc.strerror or exc}; free space on its disk or "
+                                "pass --stats-json elsewhere") from exc  # fmt: skip

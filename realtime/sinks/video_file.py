@@ -105,6 +105,7 @@ class _PyAvH264:
         self.browser_playable = mp4  # browsers play H.264 in MP4; MOV and MKV only in some
 
         self._av = av
+        self._path = path
         self._file = contextlib.ExitStack()
         temporary = self._file.enter_context(atomic_path(path))
         try:
@@ -126,8 +127,11 @@ class _PyAvH264:
     def write(self, image_bgr: np.ndarray) -> None:
         width, height = self._size
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr[:height, :width]), format="bgr24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except OSError as exc:  # e.g. a full disk: its raw line named the hidden temporary file
+            raise self._cannot_write(exc) from exc
 
     def close(self) -> None:
         try:
@@ -135,9 +139,15 @@ class _PyAvH264:
                 self._container.mux(packet)
             self._container.close()
         except BaseException as exc:
-            self._file.__exit__(type(exc), exc, None)
+            self._file.__exit__(type(exc), exc, None)  # removes the temporary file
+            if isinstance(exc, OSError):
+                raise self._cannot_write(exc) from exc
             raise
         self._file.close()  # renames the finished file into place
+
+    def _cannot_write(self, exc: OSError) -> VideoFileError:
+        return VideoFileError(f"cannot write the view video {self._path} ({exc.strerror or exc}): check the "
+                              "folder's free space, or pass --output-video elsewhere; nothing written")  # fmt: skip
 
 
 class _OpenCvWriter:
@@ -175,7 +185,8 @@ class _OpenCvWriter:
         if self._frames and not _last_frame_readable(self._temporary, self._frames):
             self._file.__exit__(VideoFileError, None, None)  # removes the temporary file
             raise VideoFileError(f"cannot finish the view video {self._path}: its last frames did not reach the "
-                                 "disk (is it full?); nothing written")  # fmt: skip
+                                 "disk (is it full?): free space on it, or pass --output-video elsewhere; nothing "
+                                 "written")  # fmt: skip
         self._file.close()  # renames the finished file into place
 
 
