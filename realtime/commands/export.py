@@ -38,6 +38,8 @@ def export(args: argparse.Namespace) -> int:
     if args.bvh is None and args.lift_input is None:
         raise RecordingError("nothing to export: pass --bvh FILE and/or --lift-input FILE")
     check_outputs({"--bvh": args.bvh, "--lift-input": args.lift_input}, {"the recording": args.recording})
+    if args.bvh is not None and args.bvh.suffix.lower() != ".bvh":
+        raise RecordingError(f"--bvh must name a .bvh file (e.g. take.bvh), got {args.bvh.name}")
     if args.lift_input is not None and args.lift_input.suffix.lower() != ".npz":
         raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
                              f"got {args.lift_input.name}")  # fmt: skip

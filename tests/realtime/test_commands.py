@@ -132,8 +132,12 @@ def test_run_unwritable_output_video(media_dir: Path, pose_model_path: Path, cap
     ("options", "message"),
     [
         (["--output-video", "{source}"], "--output-video .*clip.mp4 is the source: writing it would destroy it"),
-        (["--output-video", "{tmp}/a.webm", "--record", "{tmp}/a.webm"], "--output-video and --record are both"),
-        (["--stats-json", "{tmp}/b", "--record", "{tmp}/b"], "--record and --stats-json are both"),
+        (["--output-video", "{tmp}/a.webm", "--stats-json", "{tmp}/a.webm"],
+         "--output-video and --stats-json are both"),
+        (["--stats-json", "{tmp}/b.posecast", "--record", "{tmp}/b.posecast"], "--record and --stats-json are both"),
+        (["--record", "{tmp}/take.posecast.part"], r"--record must name a .posecast file \(e.g. take.posecast\), got "
+         "take.posecast.part"),
+        (["--record", "{tmp}/take.txt"], "--record must name a .posecast file"),
         (["--record", "{tmp}"], "cannot write --record .*: it is a folder"),
         (["--output-video", "/proc/x.webm"], "folder /proc (takes no new files|does not exist)"),  # even as root
         (["--frames", "0"], "--frames must be 1 or more, got 0"),

@@ -148,3 +148,12 @@ def test_export_on_a_full_disk_is_one_line_and_leaves_nothing(output: str, dance
     assert done.stderr.strip() == f"posecast: error: cannot write {target}: File too large; free space on its disk " \
                                   "or pass a file elsewhere"  # fmt: skip
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_names_its_outputs_by_what_they_hold(dance_take: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """``--bvh x.npz`` wrote BVH text into an .npz (``--lift-input x.bvh`` was refused already)."""
+    assert cli.main(["export", str(dance_take), "--bvh", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["posecast: error: --bvh must name a .bvh file (e.g. take.bvh), got x.npz"]
+    assert list(tmp_path.iterdir()) == []
