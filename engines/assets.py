@@ -143,7 +143,8 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
     if explicit_path is not None:
         path = Path(explicit_path).expanduser()
         if not path.is_file():
-            problem = "is a folder" if path.is_dir() else "does not exist"
+            problem = ("is a folder" if path.is_dir() else "is not a regular file (a device or a pipe)" if path.exists()
+                       else "does not exist")  # fmt: skip
             raise AssetError(f"{asset.name} file {path} {problem}: pass an existing {asset.filename}")
         if verify and asset.sha256 and (found := file_sha256(path)) != asset.sha256:
             raise AssetError(

@@ -76,7 +76,8 @@ def input_kind(path: Path) -> str:
     if path.is_dir():
         return "images"
     if not path.is_file():
-        raise SourceError(f"adapt input {path} does not exist: give videos, image folders, recordings "
+        problem = "is not a regular file (a device or a pipe)" if path.exists() else "does not exist"
+        raise SourceError(f"adapt input {path} {problem}: give videos, image folders, recordings "
                           "(.posecast) or 2D .npz files in the `posecast lift` input format")  # fmt: skip
     suffix = path.suffix.lower()
     return {".npz": "npz", RECORDING_SUFFIX: "recording"}.get(suffix, "video")

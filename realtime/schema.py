@@ -315,7 +315,8 @@ def checked_numbers(value: Any, name: str, shape: tuple[int, ...], low: float = 
         values = array.astype(np.float32)
     checked = values[~np.isnan(values)] if unseen_nan else values
     if checked.size and not (np.isfinite(checked).all() and low <= checked.min() and checked.max() <= high):
-        raise SchemaError(f"field {name!r} must hold finite numbers from {low:g} to {high:g}")
+        bounds = f" from {low:g} to {high:g}" if np.isfinite(low) or np.isfinite(high) else ""
+        raise SchemaError(f"field {name!r} must hold finite numbers{bounds}")
     return values
 
 

@@ -118,32 +118,39 @@ def listen(args: argparse.Namespace) -> int:
     poses = 0
     with Subscriber(args.address) as subscriber:
         log.info("listening on %s", args.address)
-        heard_s, quiet_told, heard_any = time.monotonic(), False, False
+        heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, False, 0
         while args.count is None or poses < args.count:
+            # silence is counted from the last posecast message: other messages (skipped) do not
+            # break it, and a stream of them must not keep --timeout from ever ending the wait
             waited_s = time.monotonic() - heard_s
+            if args.timeout is not None and waited_s >= args.timeout:
+                if skipped:  # messages came, none a posecast one: not a silent address
+                    raise ListenTimeoutError(
+                        f"no posecast message from {args.address} in {args.timeout:g} s (after {poses} poses; "
+                        f"{skipped} others skipped, warned above): is a posecast publisher of this version there?"
+                    )
+                raise ListenTimeoutError(
+                    f"no message from {args.address} in {args.timeout:g} s (after {poses} poses): "
+                    "is `posecast run` publishing there? check --address"
+                )
+            if not quiet_told and waited_s >= QUIET_NOTICE_S:
+                quiet_told = True
+                log.warning("%s from %s for %.0f s (a publisher repeats its meta every second): %s; still "
+                            "listening (Ctrl-C stops, --timeout S exits)",
+                            "nothing more" if heard_any else "no message", args.address, waited_s,
+                            "is `posecast run` publishing there? check --address" if not heard_any
+                            else "the publisher stopped?")  # fmt: skip
             wait_s = None if args.timeout is None else max(0.0, args.timeout - waited_s)
             if not quiet_told:  # wake up to say the stream went quiet (it never did before: silence for ever)
                 wait_s = max(0.0, min(wait_s if wait_s is not None else QUIET_NOTICE_S, QUIET_NOTICE_S - waited_s))
             try:
                 message = subscriber.recv(wait_s)
             except SchemaError as exc:
-                log.warning("skipping a message: %s", exc)
-                heard_s = time.monotonic()
+                skipped += 1
+                if skipped == 1:  # once: a stream of them would flood the log
+                    log.warning("skipping a message: %s (further ones are skipped silently)", exc)
                 continue
             if message is None:
-                waited_s = time.monotonic() - heard_s
-                if args.timeout is not None and waited_s >= args.timeout:
-                    raise ListenTimeoutError(
-                        f"no message from {args.address} in {args.timeout:g} s (after {poses} poses): "
-                        "is `posecast run` publishing there? check --address"
-                    )
-                if not quiet_told and waited_s >= QUIET_NOTICE_S:
-                    quiet_told = True
-                    log.warning("%s from %s for %.0f s (a publisher repeats its meta every second): %s; still "
-                                "listening (Ctrl-C stops, --timeout S exits)",
-                                "nothing more" if heard_any else "no message", args.address, waited_s,
-                                "is `posecast run` publishing there? check --address" if not heard_any
-                                else "the publisher stopped?")  # fmt: skip
                 continue
             if quiet_told:
                 log.info("%s is publishing again", args.address)

@@ -85,13 +85,13 @@ class MediaPipeDetector(Detector2D):
         # releases are welcome); MediaPipe itself rejects a file that is not a model.
         # The cached copy is checked (a corrupt download is fetched again).
         self.model_path = ensure_asset(name, self.options.model_path, verify=self.options.model_path is None)
-        if self.options.model_path is not None and not known_asset_file(self.model_path):
-            log.warning("%s is none of the MediaPipe pose models posecast pins (lite, full, heavy): used as given; "
-                        "if it finds nobody, the file may be damaged", self.model_path)  # fmt: skip
         self._landmarker = None
         self._calls_since_create = 0
         self._last_timestamp_ms = -1
-        self._create()
+        self._create()  # a file that is no model fails here, with its one line and no warning before it
+        if self.options.model_path is not None and not known_asset_file(self.model_path):
+            log.warning("%s is none of the MediaPipe pose models posecast pins (lite, full, heavy): used as given; "
+                        "if it finds nobody, the file may be damaged", self.model_path)  # fmt: skip
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,79 @@
+"""One-line errors that said something untrue about the input (QA, issue 10's stop): a device
+called missing, a warning line before the error for a file that is no model, a publisher of
+other messages taken for a silent address, a NaN bounded by "-inf to inf"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zmq
+from posecast.realtime.cli import main
+from posecast.realtime.errors import SchemaError, SourceError
+from posecast.realtime.footage import input_kind
+from posecast.realtime.schema import PoseMessage, decode_pose, encode_pose_message
+
+
+def test_a_device_is_not_called_missing(media_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--frames", "2", "--model-asset", "/dev/zero"])  # fmt: skip
+    assert code == 2
+    assert "file /dev/zero is not a regular file (a device or a pipe)" in capsys.readouterr().err
+    with pytest.raises(SourceError, match="adapt input /dev/zero is not a regular file"):
+        input_kind(Path("/dev/zero"))
+
+
+def test_a_file_that_is_no_model_is_one_line_without_a_warning_first(
+    media_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "bad.task"
+    bad.write_bytes(np.random.default_rng(0).bytes(5000))
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--frames", "2", "--model-asset", str(bad)])  # fmt: skip
+    assert code == 2 and "MediaPipe could not load" in capsys.readouterr().err
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.records
+
+
+def test_a_nan_joint_is_named_without_infinite_bounds() -> None:
+    joints = np.zeros((17, 3), np.float32)
+    joints[3, 1] = np.nan
+    payload = encode_pose_message(PoseMessage(frame_id=1, capture_ns=1, tracking="tracking", joints_m=joints,
+                                              confidence=np.ones(17, np.float32), root_m=np.zeros(3, np.float32),
+                                              publish_ns=2, publish_unix_ns=3))  # fmt: skip
+    with pytest.raises(SchemaError) as caught:
+        decode_pose(payload)
+    assert "must hold finite numbers" in str(caught.value) and "inf" not in str(caught.value)
+
+
+def test_listen_to_a_publisher_of_other_messages_says_so(free_port) -> None:  # noqa: ANN001
+    """A stream of messages that are not posecast's kept ``--timeout`` from ever ending the wait (each
+    reset it) and logged a warning for each; run in a child process, so that a wait for ever fails."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    publisher = zmq.Context.instance().socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    publisher.bind(address)
+    stop = threading.Event()
+
+    def send() -> None:
+        while not stop.wait(0.05):
+            publisher.send_multipart([b"pose", b"\xc1 not msgpack"])
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        began = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "listen", "--address", address,
+                               "--timeout", "1"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    finally:
+        stop.set()
+        sender.join()
+        publisher.close()
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and time.monotonic() - began < 30, done.stderr
+    assert sum("skipping a message" in line for line in err) == 1  # said once, not 20 times a second
+    assert "others skipped, warned above): is a posecast publisher of this version there?" in err[-1], err[-1]
