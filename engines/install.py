@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from importlib import metadata
 from pathlib import Path
 
 #: The source checkout posecast runs from, when it runs from one (an editable install,
@@ -22,3 +24,38 @@ def install_hint(extra: str) -> str:
     if checkout is not None:
         return f'pip install -e ".[{extra}]" (in {checkout})'
     return f'pip install "posecast[{extra}]"'
+
+
+def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Python's version and each package of ``names`` that is installed (absent ones left out):
+    what a benchmark's times depend on."""
+    import platform
+
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def code_version() -> dict[str, str | None]:
+    """posecast's version and, when it runs from a git checkout, the commit (``+`` when the
+    checkout has changes): which code a measurement measured, to compare two of them."""
+    try:
+        version = metadata.version("posecast")
+    except metadata.PackageNotFoundError:
+        version = None
+    checkout, commit = source_checkout(), None
+    if checkout is not None:
+        git = ["git", "-C", str(checkout)]
+        try:
+            head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+            if head.returncode == 0:
+                dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                       text=True, timeout=5).stdout.strip()  # fmt: skip
+                commit = head.stdout.strip() + ("+" if dirty else "")
+        except (OSError, subprocess.SubprocessError):  # no git here: the version alone
+            pass
+    return {"version": version, "git_commit": commit}

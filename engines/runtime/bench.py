@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write
+from ..fileio import atomic_write, file_sha256
+from ..install import installed_versions
 from .base import RuntimeBackend
 
 #: ``BenchRecord.status`` of a measured record and of a backend that could not run here
@@ -46,6 +47,10 @@ class BenchRecord:
     window_frames: int | None
     status: str = MEASURED
     reason: str = ""
+    #: the model file's sha256 (two records measured the same model when these match, whatever its
+    #: name) and the versions the times depend on: to compare records of two runs
+    model_sha256: str | None = None
+    versions: dict[str, str] | None = None
 
 
 def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), iters: int = 200,
@@ -72,7 +77,8 @@ def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), it
             mean_ms=round(float(ms.mean()), 4), p50_ms_per_frame=round(p50 / batch, 4),
             p99_ms_per_frame=round(p99 / batch, 4), device=backend.device, host=platform.node(),
             date=_now_iso(),
-            model=backend.model_path.name, window_frames=frames,
+            model=backend.model_path.name, window_frames=frames, model_sha256=file_sha256(backend.model_path),
+            versions=installed_versions(("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "tensorrt", "torch")),
         ))  # fmt: skip
     return records
 

@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 
-from .machine import file_sha256, machine_info, posecast_version
+from ...engines.install import code_version
+from .machine import machine_info, model_sha256
 from .passes import PassLog
 from .receiver import Received
 from .runner import BenchResult
@@ -196,7 +197,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         configs.append({
             "label": config.label, "model": config.model, "backend": config.backend, "int8": config.int8,
             "runner": "threaded" if config.threaded else "serial", **result.devices[config.label],
-            "model_sha256": file_sha256(result.devices[config.label].get("model_file", "")),
+            "model_sha256": model_sha256(result.devices[config.label].get("model_file", "")),
             "frames": log.frames, "frames_with_pose": int(posed.sum()),
             "dropped": int(log.dropped_capture + log.dropped_handoff + e2e["frames_not_received"]),
             "stages": stages, "end_to_end": e2e,
@@ -220,9 +221,9 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "source": {"name": result.clip.name, "frames_in_memory": len(result.clip.images), "fps": result.clip.fps,
                    "image_size": list(result.clip.image_size)},  # fmt: skip
         "landmarker": {"variant": "own file (--model-asset)" if o.model_asset else o.landmarker,
-                       "file": result.detector_model, "sha256": file_sha256(result.detector_model),
+                       "file": result.detector_model, "sha256": model_sha256(result.detector_model),
                        "max_people": o.max_people},  # fmt: skip
-        "posecast": posecast_version(),
+        "posecast": code_version(),
         "config": {k: first[k] for k in ("label", "model", "backend", "int8", "runner", "device", "model_file",
                                          "model_sha256", "window_frames")},  # fmt: skip
         "frames": first["frames"],

@@ -7,15 +7,15 @@ load average and the busiest other processes' names (never their command lines).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
+
+from ...engines.fileio import file_sha256
+from ...engines.install import installed_versions
 
 #: CPU feature flags worth knowing for the networks (SIMD widths, int8 dot products, bf16, AMX).
 _FLAGS_OF_INTEREST = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
@@ -51,13 +51,7 @@ def _memory_gb() -> float | None:
 
 def versions() -> dict[str, str]:
     """Installed versions of the packages a benchmark depends on (absent ones left out)."""
-    out = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return installed_versions(_PACKAGES)
 
 
 def machine_info() -> dict:
@@ -83,36 +77,10 @@ def machine_info() -> dict:
     }
 
 
-def posecast_version() -> dict[str, str | None]:
-    """posecast's version and, when it runs from a git checkout, the commit (``+`` when the
-    checkout has changes): which code a report measured, for comparing two reports."""
-    try:
-        version = metadata.version("posecast")
-    except metadata.PackageNotFoundError:
-        version = None
-    root = Path(__file__).resolve().parents[2]
-    commit = None
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if head.returncode == 0:
-            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=5).stdout.strip()  # fmt: skip
-            commit = head.stdout.strip() + ("+" if dirty else "")
-    except (OSError, subprocess.SubprocessError):  # no git here: the version alone
-        pass
-    return {"version": version, "git_commit": commit}
-
-
-def file_sha256(path: str | Path) -> str | None:
+def model_sha256(path: str | Path) -> str | None:
     """The sha256 of a model file (``None`` when there is none): two reports measured the same
     model when these match, whatever the file was called."""
-    if not path or not Path(path).is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path) if path and Path(path).is_file() else None
 
 
 def load_average() -> list[float] | None:

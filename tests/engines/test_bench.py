@@ -65,6 +65,9 @@ def test_cli_bench_writes_json_and_markdown(model_path: Path, tmp_path: Path) ->
     assert all(r.keys() >= REQUIRED | {"status", "reason"} for r in rows)
     measured = [r for r in rows if r["status"] == "measured"]
     assert {r["batch"] for r in measured} == {1, 2} and {r["backend"] for r in measured} == {"onnxruntime"}
+    # to compare records of two runs: the model file's sha256 and the versions the times depend on
+    assert all(len(r["model_sha256"]) == 64 and {"python", "numpy", "onnxruntime"} <= set(r["versions"])
+               for r in measured)  # fmt: skip
     assert "| onnxruntime | 2 |" in out_md.read_text()
 
 
