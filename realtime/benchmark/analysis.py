@@ -122,6 +122,9 @@ def _paced(pace: float, log: PassLog, received: Received) -> dict:
         "dropped_handoff": log.dropped_handoff,
         "max_depth_capture": max((d for _, d in log.capture_depth), default=0),
         "max_depth_handoff": max((d for _, d in log.handoff_depth), default=0),
+        # the virtual camera's own lateness (its thread waking after the frame's time): before the
+        # capture stamp, so in no latency figure; a real camera's driver has such jitter too
+        "capture_lateness": summarise_ms(log.capture_lateness_ns / 1e6),
         "capture_to_delivered": e2e["capture_to_delivered"],
         "capture_to_publish": e2e["capture_to_publish"],
         "capture_to_receive": e2e["capture_to_receive"],

@@ -94,6 +94,9 @@ class ClipSource(FrameSource):
         self.dropped_frames = 0
         self.delivered = 0
         self._depths = array.array("q")  # time_ns, frames waiting: 16 bytes a frame
+        #: paced: per frame, how late its capture stamp came after its scheduled time (ns): the
+        #: virtual camera's own lateness, before capture and so outside every latency figure
+        self.lateness_ns = array.array("q")
         self._next = 0
         self._slot: Frame | None = None
         self._ended = False
@@ -111,6 +114,7 @@ class ClipSource(FrameSource):
 
     def open(self) -> None:
         self._next, self._ended, self.dropped_frames, self.delivered = 0, False, 0, 0
+        self.lateness_ns = array.array("q")
         self._stop.clear()
         if self.fps > 0:
             self._thread = threading.Thread(target=self._deliver, name="bench-camera", daemon=True)
@@ -124,6 +128,7 @@ class ClipSource(FrameSource):
             if delay_ns > 0 and self._stop.wait(delay_ns / 1e9):
                 break
             frame = self._frame(k, media_time=False)
+            self.lateness_ns.append(frame.capture_ns - (t0 + k * period_ns))
             with self._ready:
                 self._depths.extend((frame.capture_ns, int(self._slot is not None)))
                 if self._slot is not None:

@@ -50,6 +50,8 @@ class PassLog:
         self.source_delivered = self.dropped_capture = self.dropped_handoff = 0
         self.capture_depth: list[tuple[int, int]] = []
         self.handoff_depth: list[tuple[int, int]] = []
+        #: paced: how late each frame's capture stamp came after its scheduled time (ns)
+        self.capture_lateness_ns = np.zeros(0, np.int64)
 
     def _grow(self) -> None:
         self._capacity = max(16, 2 * self._capacity)
@@ -100,6 +102,7 @@ class PassLog:
             setattr(out, name, sum(getattr(log, name) for log in logs))
         out.capture_depth = [d for log in logs for d in log.capture_depth]
         out.handoff_depth = [d for log in logs for d in log.handoff_depth]
+        out.capture_lateness_ns = np.concatenate([log.capture_lateness_ns for log in logs] or [np.zeros(0, np.int64)])
         return out
 
 
@@ -138,6 +141,7 @@ def posecast_pass(label: str, pipeline: Pipeline, source: ClipSource, threaded: 
     log.wall_s, log.cpu_s = time.perf_counter() - t0, cpu_seconds() - cpu0
     log.source_delivered, log.dropped_capture = source.delivered, source.dropped_frames
     log.capture_depth = list(source.handoff_depth)
+    log.capture_lateness_ns = np.asarray(source.lateness_ns, np.int64)
     if threaded:
         log.dropped_handoff, log.handoff_depth = runner.dropped_frames, list(runner.handoff.depths)
     return log.finish()

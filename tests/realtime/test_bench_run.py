@@ -135,6 +135,8 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     paced = report["throughput"]["paced_30"]
     assert paced["frames_offered"] == 20 and paced["max_depth_capture"] <= 1 and paced["max_depth_handoff"] <= 1
     assert paced["frames_processed"] + paced["dropped_capture"] + paced["dropped_handoff"] == 20
+    # the virtual camera's own lateness, frame by frame: reported, never negative (never early)
+    assert paced["capture_lateness"]["n"] == 20 and 0 <= paced["capture_lateness"]["p50_ms"] < 1000
     soak = report["soak"]
     assert soak["frames_offered"] == 180 and soak["per_minute"] and soak["rss_mb_end"] > 50
     # a subscriber that never reads got only what its queues hold, the others everything. Its
