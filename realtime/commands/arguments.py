@@ -210,7 +210,7 @@ def run_pipeline(
         raise
     finally:
         if dropped:
-            log.info("%d frames dropped at capture (processing was slower than the camera)", dropped)
+            log.info("%d frames dropped at capture (processing was slower than the source)", dropped)
     if lost_after_s:  # the outputs are finished; a supervisor must still tell this from an ending file
         raise SourceError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped after "
                           f"{frames} frames (its outputs are finished): check the camera or stream, "

@@ -12,7 +12,7 @@ from ..types import Frame
 
 class Pacer:
     """Sleeps so that frame ``i`` is returned no earlier than ``i / fps`` after the first, and
-    tells when frame ``i`` is already overtaken: the next one is due."""
+    tells which frame is due now."""
 
     def __init__(self, fps: float) -> None:
         self.period_ns = int(1e9 / fps) if fps > 0 else 0
@@ -26,11 +26,11 @@ class Pacer:
         if delay_ns > 0:
             time.sleep(delay_ns / 1e9)
 
-    def overtaken(self, index: int) -> bool:
-        """Whether frame ``index + 1`` is due already: a camera would hand out that newer frame."""
+    def due(self) -> int:
+        """The newest frame whose time has come (0 before the first frame, or unpaced)."""
         if self.start_ns is None or not self.period_ns:
-            return False
-        return time.monotonic_ns() >= self.start_ns + (index + 1) * self.period_ns
+            return 0
+        return (time.monotonic_ns() - self.start_ns) // self.period_ns
 
 
 class FileSource(FrameSource):
@@ -39,23 +39,21 @@ class FileSource(FrameSource):
     they are paced at the native fps, as a camera would deliver them, and carry capture time."""
 
     realtime: bool = False
-    #: With ``realtime``: frames whose successor was due before they were read, dropped as a
-    #: camera drops the frames a slow pipeline does not take (the run keeps the file's pace).
+    #: With ``realtime``: frames whose time had passed when the pipeline asked for the next one,
+    #: skipped as a camera drops the frames a slow pipeline does not take (the run keeps the
+    #: file's pace); their numbers are left as gaps.
     dropped_frames: int = 0
     #: Frames in the file (0 when unknown; a container's count can be approximate).
     frame_count: int = 0
     _next_id: int = 0
     _pacer: Pacer | None = None
 
-    def _overtaken(self) -> bool:
-        """With ``realtime``: whether the frame about to be emitted is dropped (counted, its number
-        left as a gap) because the next is due already; a file read as fast as it decodes never
-        drops one."""
-        if self._pacer is None or not self._pacer.overtaken(self._next_id):
-            return False
-        self.dropped_frames += 1
-        self._next_id += 1
-        return True
+    def _behind(self, next_index: int) -> int:
+        """With ``realtime``: how many frames to skip before frame ``next_index``, decided once per
+        read from the time it is asked (as a camera hands out its newest frame), so that the frame
+        read next is the one due: however long a frame takes to decode, every read returns a
+        frame. 0 unpaced."""
+        return 0 if self._pacer is None else max(0, self._pacer.due() - next_index)
 
     def _emit(self, image: np.ndarray) -> Frame:
         if self._pacer is not None:

@@ -63,6 +63,9 @@ class ImageFolderSource(FileSource):
     def read(self) -> Frame | None:
         if self._files is None:
             raise SourceError(f"image folder {self.path} is not open: call open() or use `with`")
+        skip = min(self._behind(self._index), len(self._files) - self._index)  # --realtime, behind: skip, not decode
+        self._index += skip
+        self.dropped_frames += skip
         while self._index < len(self._files):
             path = self._files[self._index]
             self._index += 1
@@ -72,8 +75,6 @@ class ImageFolderSource(FileSource):
                 continue
             self._check_size(path, image)
             self._next_id = self._index - 1  # the image's place in the folder (a skipped one leaves a gap)
-            if self._overtaken():
-                continue
             self._emitted += 1
             return self._emit(image)
         if not self._emitted and self.skipped_images:

@@ -79,15 +79,18 @@ class VideoFileSource(FileSource):
     def read(self) -> Frame | None:
         if self._capture is None:
             raise SourceError(f"video {self.path} is not open: call open() or use `with`")
-        while True:
-            if self._pending is not None:
-                image, self._pending = self._pending, None
-            else:
-                image = self._next_readable()
-                if image is None:
-                    return None
-            if not self._overtaken():
-                return self._emit(image)
+        for _ in range(self._behind(self._next_id)):  # --realtime, behind the file's clock: skip without decoding
+            if not self._capture.grab():
+                break  # the end (or damage): the read below says which
+            self._next_id += 1
+            self.dropped_frames += 1
+        if self._pending is not None:
+            image, self._pending = self._pending, None
+        else:
+            image = self._next_readable()
+            if image is None:
+                return None
+        return self._emit(image)
 
     def _next_readable(self) -> np.ndarray | None:
         """The next frame the decoder can read, damaged ones skipped while the header counts more;
