@@ -207,6 +207,7 @@ class RecordingWriter:
                 f"cannot write the recording {self.part_path} ({exc.strerror}): pass a path in a writable folder"
             ) from exc
         self._offset = 0
+        self._broken = False  # a write failed (close then leaves the .part as it is)
         self._last_flush = time.monotonic()
         try:
             version = metadata.version("posecast")
@@ -275,6 +276,7 @@ class RecordingWriter:
             if time.monotonic() - self._last_flush >= self.flush_interval_s:
                 self._sync()
         except OSError as exc:
+            self._broken = True  # a record may be cut short: no footer goes behind it (close)
             raise self._failed(exc) from exc
 
     def _failed(self, exc: OSError) -> RecordingError:
@@ -295,9 +297,16 @@ class RecordingWriter:
         self.part_path.unlink(missing_ok=True)
 
     def close(self) -> Path:
-        """Write the footer and move the finished file into place; returns its path."""
+        """Write the footer and move the finished file into place; returns its path. After a
+        write that failed, the file stays the ``.part`` it is, without a footer (returned): the
+        record being written may be cut short there, and a footer behind it would make a damaged
+        file pass for a finished one (the frames before it stay readable, as the error said)."""
         if self._file.closed:
-            return self.path
+            return self.path if self.path.exists() else self.part_path
+        if self._broken:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            return self.part_path
         self._append(
             {
                 "type": "end",
@@ -630,6 +639,22 @@ class RecordingReader:
         self.close()
 
 
+def check_whole(path: Path, footer: dict[str, Any] | None, frames_read: int) -> None:
+    """Raise :class:`RecordingError` when a take read to its end is not what the recorder wrote:
+    a footer counting another number of frames (e.g. a frame record whose ``type`` was damaged,
+    skipped as an unknown record), or no footer on a finished name (the recorder renames the file
+    only once its footer is written: a byte read as the length of a long string swallowed the
+    rest). A ``.part`` (a run that did not finish) is read as far as it goes."""
+    if footer is not None and footer["frames"] != frames_read:
+        raise RecordingError(f"{path} is damaged: its footer counts {footer['frames']} frames and {frames_read} could "
+                             "be read; re-record the take")  # fmt: skip
+    if footer is None and not path.name.endswith(PART_SUFFIX):
+        part = path.with_name(path.name + PART_SUFFIX)
+        raise RecordingError(f"{path} is damaged: it has no footer, which every finished take has, and {frames_read} "
+                             f"frames could be read; re-record the take, or, to read those frames as a take a run "
+                             f"did not finish, rename it to {part.name}")  # fmt: skip
+
+
 def read_recording(path: str | Path) -> Recording:
     """Read a whole recording (a finished ``NAME`` or a crashed ``NAME.part``)."""
     metas: list[MetaRecord] = []
@@ -645,16 +670,7 @@ def read_recording(path: str | Path) -> Recording:
                 footer = record
         recording = Recording(Path(path), reader.header, metas, frames, footer)
     path = Path(path)
-    if footer is not None and footer["frames"] != len(frames):  # e.g. a frame record's "type" damaged: skipped
-        raise RecordingError(f"{path} is damaged: its footer counts {footer['frames']} frames and {len(frames)} could "
-                             "be read; re-record the take")  # fmt: skip
-    if not recording.complete and not path.name.endswith(PART_SUFFIX):
-        # the recorder renames the file only once it has written the footer: a finished name without one
-        # is a file damaged within (a byte read as the length of a long string swallows the rest)
-        part = path.with_name(path.name + PART_SUFFIX)
-        raise RecordingError(f"{path} is damaged: it has no footer, which every finished take has, and {len(frames)} "
-                             f"frames could be read; re-record the take, or, to read those frames as a take a run "
-                             f"did not finish, rename it to {part.name}")  # fmt: skip
+    check_whole(path, footer, len(frames))
     if not recording.complete:
         log.warning("%s has no footer (the recorder did not finish, e.g. a crash): read %d frames", path, len(frames))
     return recording

@@ -39,7 +39,7 @@ from ...engines.errors import PosecastError
 from ..avatar import AvatarWorld
 from ..schema import decode_meta, decode_pose
 from ..types import PersonPose, PoseFrame, StreamMeta
-from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader
+from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader, check_whole
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +119,15 @@ class Replay:
         # The whole take is read once now (about 0.1 ms a frame): a file that is not a recording, a damaged
         # record or a take without frames fails here, with one line, before any output opens or any frame is sent.
         first: MetaRecord | FrameRecord | None = None
+        footer = None
         with RecordingReader(self.path) as reader:
             for record in reader:
                 if first is None and isinstance(record, MetaRecord | FrameRecord):
                     first = record
+                elif isinstance(record, dict):
+                    footer = record
             frames = reader.frames_read
+        check_whole(self.path, footer, frames)  # as export reads it: whole or refused
         if not frames:
             raise RecordingError(f"{self.path} has no frames to replay")
         #: The take's first meta as recorded (``None`` when a frame comes first): the live run's options.

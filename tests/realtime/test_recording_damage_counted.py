@@ -27,6 +27,40 @@ def test_a_frame_lost_to_damage_is_caught_by_the_footer_count(dance_take: Path, 
         read_recording(damaged)
     assert main(["export", str(damaged), "--bvh", str(tmp_path / "a.bvh")]) == 2
     assert "footer counts 60 frames" in capsys.readouterr().err and not (tmp_path / "a.bvh").exists()
+    assert main(["replay", str(damaged), "--publish", "none", "--wait", "0", "--speed", "100"]) == 2  # replay too
+    assert "footer counts 60 frames" in capsys.readouterr().err
+
+
+def test_a_write_that_failed_leaves_the_part_without_a_footer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transient write error (EIO on a stalled disk) left the frame's bytes in the file uncounted;
+    the footer written behind them then counted one frame less than there were (review)."""
+    import errno
+    import os
+
+    from posecast.realtime.recording.format import FrameRecord, RecordingWriter
+
+    writer = RecordingWriter(tmp_path / "take.posecast", flush_interval_s=1e-9)
+    real_fsync, failed = os.fsync, []
+
+    def fsync_once_failing(fd: int) -> None:
+        if writer.frames == 2 and not failed:
+            failed.append(fd)
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_once_failing)
+    for i in range(4):
+        record = FrameRecord(t_ns=i, frame_id=i, capture_ns=i, timestamp_ns=i, image_size=(64, 48), poses=[],
+                             people=[])  # fmt: skip
+        if i == 2:
+            with pytest.raises(RecordingError, match="the frames written before stay in it"):
+                writer.write_frame(record)
+            break
+        writer.write_frame(record)
+    assert writer.close() == tmp_path / "take.posecast.part"  # left as it is: no footer behind a failed write
+    assert not (tmp_path / "take.posecast").exists()
+    take = read_recording(tmp_path / "take.posecast.part")
+    assert not take.complete and len(take.frames) == 3  # the frame whose sync failed was written whole
 
 
 def test_a_finished_take_without_its_footer_is_damage_and_a_part_is_read(dance_take: Path, tmp_path: Path) -> None:
