@@ -56,15 +56,15 @@ def load_backend(name: str = "auto", model_path: str | Path | None = None, **opt
         log.info("backend: onnxruntime (CPU): no CUDA GPU found (%s)", gpu_reason)
         return _checked(backend)
     for candidate, cls in BACKENDS.items():
-        try:
-            backend = cls(model_path, **_accepted(cls, options))
+        try:  # a GPU backend that gives no finite numbers (e.g. an FP16 overflow) falls back like one missing
+            backend = _checked(cls(model_path, **_accepted(cls, options)))
         except PosecastError as exc:  # e.g. no TensorRT, or a model torch-cuda cannot rebuild
             if cls is OnnxRuntimeBackend:
                 raise
             log.warning("backend %s unavailable: %s; trying the next", candidate, exc)
             continue
         log.info("backend: %s on %s", candidate, backend.device)
-        return _checked(backend)
+        return backend
     raise AssertionError("unreachable: onnxruntime either loads or raises")
 
 
@@ -74,12 +74,17 @@ def _checked(backend: RuntimeBackend) -> RuntimeBackend:
     nobody (exit 0) and calibration blamed the footage. Any healthy model gives finite numbers
     for any spread-out input; this one is fixed (seeded), a few body sizes across the image."""
     window = np.random.default_rng(0).normal(0.0, 0.2, (1, backend.metadata.window_frames, 17, 2))
-    out = backend.run(window.astype(np.float32))
-    if not (np.isfinite(out.joints_3d).all() and np.isfinite(out.scale).all()):
+    try:
+        out = backend.run(window.astype(np.float32))
+        finite = bool(np.isfinite(out.joints_3d).all() and np.isfinite(out.scale).all())
+    except BaseException:
+        backend.close()
+        raise
+    if not finite:
         path = getattr(backend, "model_path", "the model")
         backend.close()
-        raise ModelError(f"the model {path} gives no finite 3D (its weights hold NaN or infinity?): re-export it, or "
-                         "run a shipped model (--model NAME: README, Models)")  # fmt: skip
+        raise ModelError(f"the model {path} gives no finite 3D on {backend.name} (its weights hold NaN or infinity?): "
+                         "re-export it, or run a shipped model (--model NAME: README, Models)")  # fmt: skip
     return backend
 
 

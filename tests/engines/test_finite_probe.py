@@ -1,0 +1,50 @@
+"""The load-time probe (``engines.runtime.load_backend``): a backend that gives no finite numbers
+for a window is refused, closed, and, in ``auto``, passed over for the next one (a GPU backend's
+FP16 overflow must not end the run while ONNX Runtime would lift)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from posecast.engines import runtime
+from posecast.engines.errors import ModelError
+from posecast.engines.runtime.base import LiftOutput
+from posecast.engines.runtime.onnxruntime_backend import OnnxRuntimeBackend
+
+
+class NanBackend:
+    """A backend that loads and runs, and gives NaN (as a model with NaN weights, or FP16 overflow)."""
+
+    name = "nan-gpu"
+    closed = 0
+
+    def __init__(self, model_path: object = None) -> None:
+        self.metadata = SimpleNamespace(window_frames=27)
+        self.device = "fake GPU"
+
+    def run(self, windows: np.ndarray) -> LiftOutput:
+        return LiftOutput(np.full((len(windows), 17, 3), np.nan, np.float32), np.ones((len(windows), 1), np.float32))
+
+    def close(self) -> None:
+        NanBackend.closed += 1
+
+
+def test_auto_passes_over_a_backend_that_gives_no_finite_3d(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "cuda_device_available", lambda: (True, "fake GPU"))
+    monkeypatch.setattr(runtime, "BACKENDS", {"nan-gpu": NanBackend, "onnxruntime": OnnxRuntimeBackend})
+    NanBackend.closed = 0
+    backend = runtime.load_backend("auto")
+    try:
+        assert isinstance(backend, OnnxRuntimeBackend) and NanBackend.closed == 1
+    finally:
+        backend.close()
+
+
+def test_a_backend_named_that_gives_no_finite_3d_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "BACKENDS", {"nan-gpu": NanBackend, "onnxruntime": OnnxRuntimeBackend})
+    NanBackend.closed = 0
+    with pytest.raises(ModelError, match="gives no finite 3D on nan-gpu"):
+        runtime.load_backend("nan-gpu")
+    assert NanBackend.closed == 1
