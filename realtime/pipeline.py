@@ -62,8 +62,9 @@ class Pipeline:
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
         # which 2D the 3D was lifted from: a subscriber can tell MediaPipe's from another detector's
-        assumptions = {"detector": self.detector.name, "keypoint_layout": self.detector.layout.name,
-                       **self.lifting.assumptions()}  # fmt: skip
+        layout = getattr(self.detector, "layout", None)  # (a detector may give it only on its detections)
+        assumptions = {"detector": getattr(self.detector, "name", "") or type(self.detector).__name__,
+                       "keypoint_layout": getattr(layout, "name", None), **self.lifting.assumptions()}  # fmt: skip
         if self.world is not None:
             assumptions = {**assumptions, **self.world.assumptions()}
         return StreamMeta(

@@ -54,7 +54,6 @@ class Subscriber:
     ) -> None:
         _check_arguments(address, topics, receive_hwm)
         self.address = address
-        self.topics = tuple(topics)
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -84,8 +83,9 @@ class Subscriber:
 
     def recv(self, timeout_s: float | None = None) -> PoseMessage | MetaMessage | None:
         """Block up to ``timeout_s`` seconds (forever when None) for the next message of the
-        subscribed topics; None on timeout. A message of another topic is skipped (ZeroMQ matches
-        topics by prefix: a later topic ``pose2`` would arrive too). Raises :class:`SchemaError`
+        subscribed topics (prefixes, as ZeroMQ's: ``(b"",)`` is every topic); None on timeout. A
+        topic other than ``pose`` and ``meta`` is skipped (a later ``pose2`` matches ``b"pose"``
+        too). Raises :class:`SchemaError`
         for a message that does not follow the schema, :class:`PosecastError` once closed."""
         if self._socket.closed:
             raise PosecastError(f"this Subscriber of {self.address} is closed: make a new one to receive again")
@@ -102,12 +102,11 @@ class Subscriber:
             if len(parts) != 2:
                 raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
             topic, payload = parts
-            if topic in self.topics and topic == TOPIC_POSE:
+            if topic == TOPIC_POSE:
                 return decode_pose(payload)
-            if topic in self.topics and topic == TOPIC_META:
+            if topic == TOPIC_META:
                 return decode_meta(payload)
-            if topic in self.topics:  # subscribed to, but not a topic this schema knows
-                raise SchemaError(f"unknown topic {topic!r}: expected {TOPIC_POSE!r} or {TOPIC_META!r}")
+            # another topic (a subscription matches by prefix: b"" or b"pose" take b"pose2" too): not ours
 
     def close(self) -> None:
         if not self._socket.closed:

@@ -18,7 +18,6 @@ from pathlib import Path
 import cv2
 import pytest
 from posecast.realtime.errors import SinkError
-from posecast.realtime.layouts import COCO_17
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.stages import Sink
 from posecast.realtime.types import PoseFrame
@@ -191,10 +190,8 @@ class _FailingClose(Sink):
 
 
 class _Stage:
-    """Both the detector and the lifting stage, as little as the pipeline's meta asks of them."""
+    """Both the detector and the lifting stage, as little as the pipeline asks of them (no name, no layout)."""
 
-    name = "fake"
-    layout = COCO_17
     max_people = 1
 
     def assumptions(self) -> dict:

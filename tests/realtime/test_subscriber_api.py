@@ -45,13 +45,15 @@ def test_a_closed_subscriber_says_so_and_a_bad_timeout_is_named(free_port) -> No
         subscriber.recv(0.1)
 
 
-def test_a_topic_that_only_starts_like_pose_is_skipped(free_port) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("topics", [(b"pose", b"meta"), (b"",), (b"po",)])
+def test_a_topic_that_only_starts_like_pose_is_skipped(topics: tuple[bytes, ...], free_port) -> None:  # noqa: ANN001
+    """Subscriptions are prefixes: (b"",), every topic, as ZeroMQ's usual subscription, still gets poses."""
     address = f"tcp://127.0.0.1:{free_port()}"
     publisher = zmq.Context.instance().socket(zmq.PUB)
     publisher.setsockopt(zmq.LINGER, 0)
     publisher.bind(address)
     try:
-        with Subscriber(address) as subscriber:
+        with Subscriber(address, topics=topics) as subscriber:
             joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
             payload = encode_pose_message(PoseMessage(frame_id=3, capture_ns=1, tracking="tracking", joints_m=joints,
                                                       confidence=np.ones(17, np.float32), root_m=joints[0].copy(),
