@@ -217,15 +217,20 @@ class VideoSink(Sink):
             self._drop_queued(everything=stopped is not None)  # a live source's left, or all once stopped
             if stopped is None and (stopped := self._join()) is not None:  # stopped while a file's frames went in
                 self._drop_queued(everything=True)
-            while not self._done.is_set():  # the last frame and the file's end (a further signal: again)
-                stopped = self._join() or stopped
+            while not self._done.is_set():  # the last frame and the file's end
+                again = self._join()
+                if again is not None and stopped is not None:  # stopped twice (the CLI only logs a second
+                    # signal; code calling close may mean it): give up on the file, its encoder may hang
+                    log.warning("%s: stopped again while it was being finished: left unfinished", self.path)
+                    raise again
+                stopped = again or stopped
             self._thread.join()  # (done: the thread is returning)
             self._thread = None
             if self.dropped_frames:  # said once, by the close that finished the file
-                why = ("the run was stopped" if stopped is not None
-                       else "the encoder could not keep up with the live source")  # fmt: skip
-                log.warning("%s: %d frames not written (%s): the video plays faster than it was filmed", self.path,
-                            self.dropped_frames, why)  # fmt: skip
+                why = ("the run was stopped while it was being finished: the video ends early" if stopped is not None
+                       else "the encoder could not keep up with the live source: the video plays faster than it was "
+                       "filmed")  # fmt: skip
+                log.warning("%s: %d frames not written (%s)", self.path, self.dropped_frames, why)
         with self._ready:
             self._raise_pending()
         if stopped is not None:

@@ -22,7 +22,7 @@ def test_the_subscriber_example_reads_a_replayed_take(dance_take: Path, free_por
     assert DOCS_ADDRESS in example
     address = f"tcp://127.0.0.1:{free_port()}"
     script = tmp_path / "reader.py"
-    script.write_text(example.replace("timeout_s=5.0", "timeout_s=3.0").replace(DOCS_ADDRESS, address))
+    script.write_text(example.replace("timeout_s=5.0", "timeout_s=8.0").replace(DOCS_ADDRESS, address))
     reader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)  # fmt: skip
     try:

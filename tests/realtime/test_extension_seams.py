@@ -72,6 +72,7 @@ class SlowFailing(RecordingSink):
 
     name = "slowfailing"
     inline = False
+    keeps_file_frames = True  # frame 2 must reach it: never dropped from its queue, however busy the machine
 
     def write(self, frame: PoseFrame) -> None:
         time.sleep(0.01)

@@ -53,3 +53,33 @@ def test_a_stop_while_the_video_is_finished_keeps_the_video(name: str, tmp_path:
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # finished, in place; no temporary file
     fps, frames, _ = read_video(tmp_path / name)
     assert fps == 25.0 and frames == sink.frames_written
+
+
+class VerySlowEncoder(LiveView):
+    def process(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        time.sleep(1.5)
+        return super().process(*args, **kwargs)
+
+
+def test_stopped_twice_it_gives_up_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Called from code (no CLI handler logging the second signal), a second stop is meant: close
+    gives up waiting for an encoder that may hang, and says so."""
+    monkeypatch.setattr("posecast.realtime.sinks.video.LiveView", VerySlowEncoder)
+    sink = VideoSink(tmp_path / "v.webm")
+    sink.open(StreamMeta(source_fps=25.0))
+    for i in range(10):
+        sink.write(_file_frame(i))
+    timers = [threading.Timer(t, os.kill, (os.getpid(), signal.SIGINT)) for t in (0.2, 0.3)]
+    for timer in timers:
+        timer.start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sink.close()
+    finally:
+        for timer in timers:
+            timer.cancel()
+    assert time.monotonic() - began < 1.4  # did not wait for the frame being encoded (1.5 s a frame)
+    assert "stopped again while it was being finished: left unfinished" in caplog.text
+    assert sink._done.wait(10)  # (the encoder thread ends on its own: nothing left running after the test)
