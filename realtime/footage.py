@@ -91,8 +91,11 @@ def _made_by_adapt(path: Path, folder_files: list[Path]) -> bool:
     name = path.name.lower()
     if name.endswith(".adapt.npz"):
         return True
-    match = re.fullmatch(r"\d{3}_(.+?)(?:_person\d+)?_2d\.npz", path.name)
-    return match is not None and any(f.stem == match.group(1) and f.suffix.lower() != ".npz" for f in folder_files)
+    match = re.fullmatch(r"\d{3}_(.+)_2d\.npz", path.name)
+    if match is None:
+        return False
+    stems = {match.group(1), re.sub(r"_person\d+$", "", match.group(1))}  # a take's other people: _personN
+    return any(f.stem in stems and f.suffix.lower() != ".npz" for f in folder_files)
 
 
 def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str]]:
@@ -173,7 +176,8 @@ def _recording_to_npz(recording: Path, source: Path, target: Path) -> list[Foota
         log.info("%s: %d people, each adapted to as footage of its own", source, len(ids))
     out = []
     for rank, person_id in enumerate(ids):
-        path = target if rank == 0 else target.with_name(target.name.replace("_2d.npz", f"_person{person_id}_2d.npz"))
+        stem = target.name.removesuffix("_2d.npz")
+        path = target if rank == 0 else target.with_name(f"{stem}_person{person_id}_2d.npz")
         arrays = lift_input(take, person_id)
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)

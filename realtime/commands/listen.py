@@ -154,7 +154,7 @@ def listen(args: argparse.Namespace) -> int:
                 continue
             if quiet_told:
                 log.info("%s is publishing again", args.address)
-            heard_s, quiet_told, heard_any = time.monotonic(), False, True
+            heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, True, 0  # skips: since the last
             if isinstance(message, PoseMessage):
                 poses += 1
             line = json.dumps(to_json(message)) if args.json else format_line(message)

@@ -28,6 +28,16 @@ def test_a_folder_of_footage_skips_what_adapt_wrote_there(tmp_path: Path, media_
     assert found == [("dance_576.mp4", "video"), ("street_2d.npz", "npz")]
 
 
+
+def test_the_2d_of_a_video_named_like_a_person_is_recognised(tmp_path: Path) -> None:
+    """A video whose own name ends in _personN: its --save-2d file was taken for another person's
+    2D of a video called ``clip`` and read again as footage (review)."""
+    for name in ("clip_person2.mp4", "000_clip_person2_2d.npz", "take.posecast", "001_take_person3_2d.npz"):
+        (tmp_path / name).write_bytes(b"")
+    assert [(p.name, kind) for p, kind in expand_inputs([tmp_path])] == [("clip_person2.mp4", "video"),
+                                                                          ("take.posecast", "recording")]  # fmt: skip
+
+
 def test_no_step_in_the_minutes_is_an_error_and_writes_nothing(
     tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:
