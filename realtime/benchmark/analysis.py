@@ -72,6 +72,8 @@ MIN_GROWTH_MINUTES = 5.0
 #: differ by more than this (as a fraction, at p50 / at p99), the two were not slowed alike and
 #: the ratio to MediaPipe alone measures the neighbours, not posecast
 NOISE_2D_P50, NOISE_2D_P99 = 0.10, 0.30
+#: Other processes using this much of one core over the run (percent) share the cores with it
+NOISE_OTHERS_PERCENT = 50.0
 #: Fewer samples than this: a p99 is one of the few slowest frames, nearly the maximum
 MIN_P99_SAMPLES = 100
 
@@ -278,15 +280,20 @@ def rounds_run(frames: int, rounds: int) -> int:
 
 def reliability(report: dict, load_start: list[float] | None) -> dict:
     """Whether this run can say how posecast compares with MediaPipe here: ``noisy`` and the
-    ``reasons`` (the machine busier than its usable cores at the start or end; MediaPipe slowed
+    ``reasons`` (the machine busier than its usable cores when it started, other processes using
+    half a core or more while it ran; MediaPipe slowed
     differently inside the pipeline and alone, on the same frames in the same run; too few
     frames for a p99). The figures are kept either way; a noisy run's targets are not judged."""
     reasons = []
     machine = report["machine"]
     cores = machine.get("cpu_cores_usable") or machine.get("cpu_cores") or 1
-    for when, load in (("start", load_start), ("end", machine.get("load_average"))):
-        if load and load[0] > cores:
-            reasons.append(f"load average {load[0]:g} at the {when}, above the {cores} usable cores")
+    if load_start and load_start[0] > cores:  # before the run: the load is the others' (at its end, ours too)
+        reasons.append(f"load average {load_start[0]:g} when it started, above the {cores} usable cores")
+    others = report.get("others_running") or []
+    others_percent = sum(p["cpu_percent"] for p in others)
+    if others_percent >= NOISE_OTHERS_PERCENT:
+        names = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in others[:3])
+        reasons.append(f"other processes used {others_percent:.0f} % of a core during the run ({names})")
     inside, alone = report["stages"].get("keypoints2d", {}), report["baseline"]["mediapipe_alone"]
     for key, limit in (("p50_ms", NOISE_2D_P50), ("p99_ms", NOISE_2D_P99)):
         a, b = inside.get(key, math.nan), alone.get(key, math.nan)

@@ -251,7 +251,8 @@ def run_benchmark(
                 warmup[label] = PassLog.concat("warmup", passes)
                 if not (warmup[label].people > 0).any():  # minutes of measuring nothing: say so now
                     raise SourceError(f"no person was found in the {warmup[label].frames} warm-up frames of "
-                                      f"{clip.name}: nothing to measure; use a clip with a person in view")  # fmt: skip
+                                      f"{clip.name}: nothing to measure; use a clip with a person in view within its "
+                                      "first --warmup frames")  # fmt: skip
         phases["warmup"] = (t, sampler.now_s())
         k = o.round_warmup_frames
 

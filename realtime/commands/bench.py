@@ -191,8 +191,10 @@ def bench(args: argparse.Namespace) -> int:
     if not args.publish.startswith(("tcp://", "ipc://")):  # its subscribers are other processes, they connect
         raise OptionsError(f"--publish must be an address to bind that another process can reach, tcp://HOST:PORT "
                            f"or ipc://PATH, got {args.publish!r}")  # fmt: skip
-    if args.output is None:
-        args.output = Path(time.strftime("bench-%Y%m%d-%H%M%S"))
+    if args.output is None:  # a new folder: two runs started in the same second get one each
+        stamp = time.strftime("bench-%Y%m%d-%H%M%S")
+        args.output = next(Path(f"{stamp}{f'-{n}' if n else ''}") for n in range(1000)
+                           if not Path(f"{stamp}{f'-{n}' if n else ''}").exists())  # fmt: skip
     _check_output(args.output)
     if args.model_asset is not None and not args.model_asset.is_file():
         raise OptionsError(f"--model-asset {args.model_asset} is not a file: pass a MediaPipe pose_landmarker .task "
