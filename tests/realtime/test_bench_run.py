@@ -165,6 +165,8 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
         (["--frames", "5"], "--frames must be from 10"),
         (["--frames", "2000000"], "--frames must be from 10 to 1,000,000, got 2,000,000"),  # it said 1e+06
         (["--model-asset", "/nonexistent/pose.task"], "--model-asset /nonexistent/pose.task is not a file"),
+        (["--output", "{tmp}/results.json"], "--output names the folder the results go in (bench.json, bench.md, "
+         "plots), got"),
         (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),  # it said max_people
         (["--publish", "inproc://x"], "--publish must be an address to bind that another process can reach"),
         (["--pace", "500"], "--pace must be 0 (none) or from 1 to 240 frames per second, got 500"),
@@ -175,7 +177,8 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
 )
 def test_bad_options_are_one_line(extra: list[str], message: str, tmp_path: Path, media_dir: Path,
                                   capsys: pytest.CaptureFixture) -> None:  # fmt: skip
-    args = ["bench", "--source", str(media_dir / "dance_576.mp4"), "--output", str(tmp_path), *extra]
+    args = ["bench", "--source", str(media_dir / "dance_576.mp4"), "--output", str(tmp_path),
+            *(a.format(tmp=tmp_path) for a in extra)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
