@@ -33,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="build and cache an engine (TensorRT plan or INT8 model)")
     _model_arg(build)
-    build.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default="tensorrt",
-                       help="tensorrt: a GPU engine plan; onnxruntime: the INT8 copy, with --int8 (default: tensorrt)")
+    build.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default=None,
+                       help="tensorrt: a GPU engine plan; onnxruntime: the INT8 copy, with --int8 (default: "
+                            "onnxruntime with --int8, else tensorrt)")  # fmt: skip
     build.add_argument("--int8", action="store_true", help="onnxruntime: make the INT8 quantised copy")
     # tensorrt's options default to None so that one given with --backend onnxruntime is refused
     build.add_argument("--max-batch", type=int, help="tensorrt: largest batch (default 16)")
@@ -84,6 +85,8 @@ def _build(args: argparse.Namespace) -> int:
     tensorrt_only = {"--max-batch": args.max_batch, "--precision": args.precision,
                      "--workspace-mib": args.workspace_mib}  # fmt: skip
     given = [name for name, value in tensorrt_only.items() if value is not None]
+    if args.backend is None:  # --int8 has one meaning: the onnxruntime copy
+        args.backend = "onnxruntime" if args.int8 else "tensorrt"
     if args.backend == "onnxruntime" and given:
         raise BackendError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --backend tensorrt: "
                            f"drop {'it' if len(given) == 1 else 'them'} with --backend onnxruntime")  # fmt: skip

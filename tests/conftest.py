@@ -24,8 +24,8 @@ TOOLS = Path(__file__).resolve().parents[1] / "tools"
 #: collected and the report's header says so; every other test runs
 #: (``tests/test_optional_dependencies.py`` checks that the modules importing them are listed).
 NEEDS: dict[str, tuple[str, ...]] = {
-    "torch": ("engines/test_adapt.py", "engines/test_bench.py", "engines/test_config.py", "engines/test_export.py",
-              "engines/test_losses.py", "engines/test_models.py", "engines/test_normalize.py",
+    "torch": ("engines/test_adapt.py", "engines/test_bench.py", "engines/test_config.py", "engines/test_evaluate.py",
+              "engines/test_export.py", "engines/test_losses.py", "engines/test_models.py", "engines/test_normalize.py",
               "engines/test_quantize.py", "engines/test_runtime.py", "engines/test_train.py",
               "engines/test_train_2d_only.py"),
     "onnx": ("engines/test_export.py",),

@@ -43,7 +43,8 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
         read_onnx_metadata(src)  # a missing or broken model is the first thing to say (ModelError)
-        raise BackendError(f"INT8 quantisation needs the onnx package ({exc}); {install_hint('train')}") from exc
+        raise BackendError(f"INT8 quantisation needs the onnx package ({exc}): pip install onnx (or the training "
+                           f"extra, which brings PyTorch too: {install_hint('train')})") from exc  # fmt: skip
     if not src.is_file():
         raise ModelError(f"cannot quantise {src}: file not found; pass an exported posecast .onnx")
     import onnx

@@ -26,7 +26,7 @@ from ...engines.runtime.base import WEIGHTS_DIR
 from ...engines.runtime.quantize import int8_sibling
 from ..detectors.mediapipe import MediaPipeDetector
 from ..errors import OptionsError
-from ..footage import FootageOptions, footage_to_2d
+from ..footage import FootageOptions, expand_inputs, footage_to_2d
 from ..lifting import LiftingOptions
 from .arguments import add_camera_arguments
 
@@ -78,21 +78,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def training_module() -> ModuleType:
     """``posecast.engines.training.adapt``, or :class:`OptionsError` naming the extra to install
     when PyTorch (or onnx, which writes the model) is missing."""
-    try:
-        import onnx  # noqa: F401 - needed to write the adapted model; checked before any work
-        import torch  # noqa: F401
+    import importlib.util
 
-        from ...engines.training import adapt
-    except ModuleNotFoundError as exc:
-        missing = (exc.name or "").split(".")[0]
-        if missing in ("torch", "onnx"):
-            raise OptionsError(f"posecast adapt trains the networks and needs {missing}, which is not installed: "
-                               f"{install_hint('train')}") from exc  # fmt: skip
-        raise
+    # both named at once (torch first: the big one), so that one install brings what is missing
+    missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
+    if missing:
+        cpu = (" (a CPU-only PyTorch is enough and much smaller: pip install torch --index-url "
+               "https://download.pytorch.org/whl/cpu, first)" if "torch" in missing else "")  # fmt: skip
+        raise OptionsError(f"posecast adapt trains the networks and needs {' and '.join(missing)}, not installed: "
+                           f"{install_hint('train')}{cpu}")  # fmt: skip
+    from ...engines.training import adapt
+
     return adapt
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
+    expand_inputs(args.inputs)  # a mistyped input is named first, whatever else is missing
     if not 0 < args.minutes <= MAX_MINUTES:
         raise OptionsError(f"--minutes must be more than 0 and at most {MAX_MINUTES}, got {args.minutes:g}")
     if args.steps < 0:

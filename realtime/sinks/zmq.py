@@ -227,7 +227,7 @@ class Publisher:
         s.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._ipc_file: tuple[Path, int] | None = None  # the socket file this publisher bound
         self.address = self._attach(self.options.address)
-        log.info("publishing poses on %s", self.address)
+        log.debug("bound (or connected) to %s", self.address)
         self.send_meta()
 
     def _attach(self, address: str) -> str:
@@ -374,6 +374,9 @@ class ZmqSink(Sink):
         return cls(PublisherOptions(address=address), frame)
 
     def open(self, meta: StreamMeta) -> None:
+        # said once the run starts (the source open, the models loaded), not when the port is taken
+        # before them: a camera that does not open must not follow "publishing"
+        log.info("publishing poses on %s", self.publisher.address)
         self.update_meta(meta)
 
     def update_meta(self, meta: StreamMeta) -> None:
