@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from ...engines.fileio import output_file_problem
+from ...engines.logs import quieter
 from ...engines.runtime import BACKENDS, availability
 from ...engines.runtime.base import resolve_model
 from ..benchmark import (
@@ -204,7 +205,9 @@ def bench(args: argparse.Namespace) -> int:
                            "file, or leave it out for the shipped model")  # fmt: skip
     for model in args.model or ():
         resolve_model(model)  # a mistyped name or path: one line, exit 2, before minutes of measuring
-    result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
+    # every round starts a new track, whose bones are measured after 2 s: a line each time, no news here
+    with quieter(logging.WARNING, "posecast.realtime.lifting.live_subject"):
+        result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
     report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))
     paths = _write_results(report, result, args.output, plots=not args.no_plots)
     print(summary_text(report))
