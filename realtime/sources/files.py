@@ -25,6 +25,11 @@ class Pacer:
         delay_ns = self.start_ns + index * self.period_ns - now
         if delay_ns > 0:
             time.sleep(delay_ns / 1e9)
+        elif -delay_ns > self.period_ns:
+            # more than a frame late even after skipping to the due one: reading frames is slower than
+            # the file's rate (skipping decodes too, in a video), so the file's clock slips here rather
+            # than skip ever more frames each read
+            self.start_ns = now - index * self.period_ns
 
     def due(self) -> int:
         """The newest frame whose time has come (0 before the first frame, or unpaced)."""

@@ -79,11 +79,16 @@ class VideoFileSource(FileSource):
     def read(self) -> Frame | None:
         if self._capture is None:
             raise SourceError(f"video {self.path} is not open: call open() or use `with`")
-        for _ in range(self._behind(self._next_id)):  # --realtime, behind the file's clock: skip without decoding
-            if not self._capture.grab():
-                break  # the end (or damage): the read below says which
+        for _ in range(self._behind(self._next_id)):  # --realtime, behind the file's clock: skip (no colour
+            if self._capture.grab():                   # conversion; grab decodes, the pacer lets its clock slip)
+                self.dropped_frames += 1
+            elif self._next_id + 1 >= self.frame_count:
+                break  # the end: the read below says so
+            else:  # a frame the decoder cannot read, skipped here: counted and numbered as _next_readable does
+                self.damaged_frames += 1
+                log.warning("video %s: a damaged frame skipped at frame %d (the decoder could not read it)",
+                            self.path, self._next_id)  # fmt: skip
             self._next_id += 1
-            self.dropped_frames += 1
         if self._pending is not None:
             image, self._pending = self._pending, None
         else:

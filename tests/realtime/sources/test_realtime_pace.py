@@ -52,7 +52,7 @@ def test_a_paced_file_drops_what_a_slow_pipeline_is_too_late_for(kind: str, medi
     ids, elapsed_s = _slow_reads(paced, 8, busy_s=3.2 * PERIOD_S)  # a pipeline at a third of the file's rate
     # each frame handed out is the one due when it was asked for: about 3 file frames per read
     steps = [b - a for a, b in zip(ids, ids[1:], strict=False)]
-    assert min(steps) >= 2 and abs(ids[-1] - elapsed_s / PERIOD_S) <= 2, (ids, elapsed_s)
+    assert min(steps) >= 2 and abs(ids[-1] - elapsed_s / PERIOD_S) <= 3, (ids, elapsed_s)
     assert paced.dropped_frames == ids[-1] - (len(ids) - 1)  # every gap counted
     # read as fast as it decodes, however slow the reader: every frame, nothing dropped
     unpaced = make(False)
@@ -71,12 +71,38 @@ def test_a_frame_slower_to_decode_than_its_period_is_still_handed_out(
     """4K images, a 240 fps clip: decoding one frame took longer than a period, every frame was
     overtaken by the time it was decoded and dropped in turn, and the run ended after frame 0."""
     if kind == "video":
-        decode = VideoFileSource._next_readable
-        monkeypatch.setattr(VideoFileSource, "_next_readable", lambda self: (time.sleep(0.1), decode(self))[1])
-        source: VideoFileSource | ImageFolderSource = VideoFileSource(media_dir / "dance_576.mp4", realtime=True)
+        source: VideoFileSource | ImageFolderSource = SlowDecoder(media_dir / "dance_576.mp4", realtime=True)
     else:
         decode = images.read_image
-        monkeypatch.setattr(images, "read_image", lambda path: (time.sleep(0.1), decode(path))[1])
+        monkeypatch.setattr(images, "read_image", lambda path: (time.sleep(0.05), decode(path))[1])
         source = ImageFolderSource(image_folder, realtime=True)
-    ids, _ = _slow_reads(source, 5, busy_s=0.0)  # three periods to decode each frame
-    assert len(ids) == 5 and ids == sorted(set(ids)) and 2 <= ids[-1] - ids[-2] <= 5, ids
+    ids, _ = _slow_reads(source, 12, busy_s=0.0)  # 50 ms to decode a frame of a 30 fps file
+    # every read hands out a frame, a few file frames on: the file's clock slips rather than the gaps
+    # growing read by read (a video's skipping decodes too: 0,1,2,3,4,6,9,13,19,28,42,63,95 before)
+    steps = [b - a for a, b in zip(ids, ids[1:], strict=False)]
+    assert len(ids) == 12 and min(steps) >= 1 and max(steps[4:]) <= 6, ids
+
+
+class SlowCapture:
+    """An OpenCV capture whose every grab and read takes 50 ms (a decoder slower than the file's
+    30 fps): skipping a video's frames decodes them too."""
+
+    def __init__(self, capture: object) -> None:
+        self.capture = capture
+
+    def grab(self) -> bool:
+        time.sleep(0.05)
+        return self.capture.grab()
+
+    def read(self) -> tuple:
+        time.sleep(0.05)
+        return self.capture.read()
+
+    def release(self) -> None:
+        self.capture.release()
+
+
+class SlowDecoder(VideoFileSource):
+    def open(self) -> None:
+        super().open()
+        self._capture = SlowCapture(self._capture)
