@@ -118,7 +118,7 @@ def listen(args: argparse.Namespace) -> int:
     poses = 0
     with Subscriber(args.address) as subscriber:
         log.info("listening on %s", args.address)
-        heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, False, 0
+        heard_s, quiet_told, heard_any, skipped, warned = time.monotonic(), False, False, 0, False
         while args.count is None or poses < args.count:
             # silence is counted from the last posecast message: other messages (skipped) do not
             # break it, and a stream of them must not keep --timeout from ever ending the wait
@@ -147,7 +147,8 @@ def listen(args: argparse.Namespace) -> int:
                 message = subscriber.recv(wait_s)
             except SchemaError as exc:
                 skipped += 1
-                if skipped == 1:  # once: a stream of them would flood the log
+                if not warned:  # once: a stream of them would flood the log
+                    warned = True
                     log.warning("skipping a message: %s (further ones are skipped silently)", exc)
                 continue
             if message is None:

@@ -77,3 +77,35 @@ def test_listen_to_a_publisher_of_other_messages_says_so(free_port) -> None:  # 
     assert done.returncode == 2 and time.monotonic() - began < 30, done.stderr
     assert sum("skipping a message" in line for line in err) == 1  # said once, not 20 times a second
     assert "others skipped, warned above): is a posecast publisher of this version there?" in err[-1], err[-1]
+
+
+def test_listen_warns_once_however_the_bad_messages_come(free_port) -> None:  # noqa: ANN001
+    """Bad and good messages in turn: the warning said "further ones are skipped silently" and came
+    again after every good one (review)."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    publisher = zmq.Context.instance().socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    publisher.bind(address)
+    joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
+    good = encode_pose_message(PoseMessage(frame_id=1, capture_ns=1, tracking="tracking", joints_m=joints,
+                                           confidence=np.ones(17, np.float32), root_m=joints[0].copy(),
+                                           publish_ns=2, publish_unix_ns=3))  # fmt: skip
+    stop = threading.Event()
+
+    def send() -> None:
+        while not stop.wait(0.05):
+            publisher.send_multipart([b"pose", b"\xc1 not msgpack"])
+            publisher.send_multipart([b"pose", good])
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        command = ["listen", "--address", address, "--count", "6", "--timeout", "20"]
+        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+    finally:
+        stop.set()
+        sender.join()
+        publisher.close()
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 6 and done.stderr.count("skipping a message") == 1, done.stderr
