@@ -16,6 +16,7 @@ received, frame by frame and in every percentile.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shlex
@@ -174,6 +175,23 @@ def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool)
         raise
 
 
+def _new_results_folder() -> Path:
+    """The default ``--output``: a new ``bench-YYYYMMDD-HHMMSS`` folder in the current one, made
+    now (``-1``, ``-2``... when taken), so that a run started in the same second gets its own."""
+    stamp = time.strftime("bench-%Y%m%d-%H%M%S")
+    for n in range(1000):
+        folder = Path(f"{stamp}-{n}" if n else stamp)
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OptionsError(f"cannot make the results folder {folder} here ({exc.strerror}): pass --output DIR") \
+                from exc  # fmt: skip
+    raise OptionsError(f"{stamp}: a thousand results folders of this second exist already: pass --output DIR")
+
+
 def bench(args: argparse.Namespace) -> int:
     bad_paces = [p for p in args.pace or () if not (p == 0 or 1 <= p <= 240)]
     if bad_paces:
@@ -195,21 +213,25 @@ def bench(args: argparse.Namespace) -> int:
     if not args.publish.startswith(("tcp://", "ipc://")):  # its subscribers are other processes, they connect
         raise OptionsError(f"--publish must be an address to bind that another process can reach, tcp://HOST:PORT "
                            f"or ipc://PATH, got {args.publish!r}")  # fmt: skip
-    if args.output is None:  # a new folder: two runs started in the same second get one each
-        stamp = time.strftime("bench-%Y%m%d-%H%M%S")
-        args.output = next(Path(f"{stamp}{f'-{n}' if n else ''}") for n in range(1000)
-                           if not Path(f"{stamp}{f'-{n}' if n else ''}").exists())  # fmt: skip
-    _check_output(args.output)
     if args.model_asset is not None and not args.model_asset.is_file():
         raise OptionsError(f"--model-asset {args.model_asset} is not a file: pass a MediaPipe pose_landmarker .task "
                            "file, or leave it out for the shipped model")  # fmt: skip
     for model in args.model or ():
         resolve_model(model)  # a mistyped name or path: one line, exit 2, before minutes of measuring
-    # every round starts a new track, whose bones are measured after 2 s: a line each time, no news here
-    with quieter(logging.WARNING, "posecast.realtime.lifting.live_subject"):
-        result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
-    report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))
-    paths = _write_results(report, result, args.output, plots=not args.no_plots)
+    made = _new_results_folder() if args.output is None else None
+    args.output = made or args.output
+    try:
+        _check_output(args.output)
+        # every round starts a new track, whose bones are measured after 2 s: a line each time, no news here
+        with quieter(logging.WARNING, "posecast.realtime.lifting.live_subject"):
+            result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
+        report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))
+        paths = _write_results(report, result, args.output, plots=not args.no_plots)
+    except BaseException:
+        if made is not None:
+            with contextlib.suppress(OSError):
+                made.rmdir()  # only when empty: nothing measured, nothing left
+        raise
     print(summary_text(report))
     for problem in report["problems"]:
         log.warning("inconsistent measurement: %s", problem)

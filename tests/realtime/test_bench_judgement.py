@@ -96,3 +96,13 @@ def test_a_clip_without_a_person_is_an_error_not_a_report(tmp_path: Path, pose_m
     assert code == 2 and not (tmp_path / "out").exists()
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and "no person was found in the 4 warm-up frames" in errors[0], errors
+
+
+def test_two_runs_in_one_second_get_a_folder_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default folder is made when the run starts (review 2: named then, made minutes later, two
+    runs of one second shared it and the later replaced the other's results)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench_command.time, "strftime", lambda fmt: "bench-20261204-170000")
+    first, second = bench_command._new_results_folder(), bench_command._new_results_folder()
+    assert (first.name, second.name) == ("bench-20261204-170000", "bench-20261204-170000-1")
+    assert first.is_dir() and second.is_dir()
