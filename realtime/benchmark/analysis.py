@@ -263,6 +263,8 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "soak": _soak(result),
         "machine": machine_info(),
         "others_running": result.sampler.others,
+        "others_cpu_percent": result.sampler.others_cpu_percent,
+        "load_average_start": result.load_average_start,
         "phases_s": {k: [round(a, 2), round(b, 2)] for k, (a, b) in result.phases.items()},
     }  # fmt: skip
     report["reliability"] = reliability(report, result.load_average_start)
@@ -290,10 +292,12 @@ def reliability(report: dict, load_start: list[float] | None) -> dict:
     if load_start and load_start[0] > cores:  # before the run: the load is the others' (at its end, ours too)
         reasons.append(f"load average {load_start[0]:g} when it started, above the {cores} usable cores")
     others = report.get("others_running") or []
-    others_percent = sum(p["cpu_percent"] for p in others)
+    others_percent = report.get("others_cpu_percent")
+    if others_percent is None:  # no /proc/stat: the busiest ones alone
+        others_percent = sum(p["cpu_percent"] for p in others)
     if others_percent >= NOISE_OTHERS_PERCENT:
-        names = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in others[:3])
-        reasons.append(f"other processes used {others_percent:.0f} % of a core during the run ({names})")
+        names = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in others[:3]) or "many small ones"
+        reasons.append(f"other processes used {others_percent:.0f} % of a core during the run (the busiest: {names})")
     inside, alone = report["stages"].get("keypoints2d", {}), report["baseline"]["mediapipe_alone"]
     for key, limit in (("p50_ms", NOISE_2D_P50), ("p99_ms", NOISE_2D_P99)):
         a, b = inside.get(key, math.nan), alone.get(key, math.nan)

@@ -126,6 +126,17 @@ def _process_ticks() -> dict[int, tuple[str, int]]:
     return out
 
 
+def _system_busy_ticks() -> int | None:
+    """Clock ticks every CPU spent busy since boot (``/proc/stat``; ``None`` where there is none)."""
+    try:
+        with open("/proc/stat", encoding="utf-8") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return user + nice + system + irq + softirq + steal
+
+
 @dataclass
 class Sample:
     """One resource sample: seconds since the sampler started, resident MB, CPU % of one core
@@ -145,12 +156,17 @@ class ResourceSampler:
     interval_s: float = 0.5
     samples: list[Sample] = field(default_factory=list)
     others: list[dict] = field(default_factory=list)
+    #: CPU every other process used over the run, in % of one core (the machine's busy time less
+    #: this process's and ``exclude_pids``'): also the processes started or ended meanwhile, and the
+    #: many small ones that :attr:`others` (the busiest, 5 % and more, alive throughout) leaves out
+    others_cpu_percent: float | None = None
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
         self._ticks0: dict[int, tuple[str, int]] = {}
+        self._system0: int | None = None
 
     @property
     def t0_ns(self) -> int:
@@ -164,6 +180,7 @@ class ResourceSampler:
     def start(self) -> ResourceSampler:
         self._t0 = time.monotonic()
         self._ticks0 = _process_ticks()
+        self._system0 = _system_busy_ticks()
         self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
         self._thread.start()
         return self
@@ -195,6 +212,11 @@ class ResourceSampler:
             if percent >= 5.0:
                 busy.append({"name": name, "cpu_percent": round(percent, 1)})
         self.others = sorted(busy, key=lambda p: -p["cpu_percent"])[:8]
+        system1 = _system_busy_ticks()
+        if system1 is not None and self._system0 is not None:
+            own = sum(ticks1.get(pid, ("", 0))[1] - self._ticks0.get(pid, ("", 0))[1]
+                      for pid in (os.getpid(), *exclude_pids))  # fmt: skip
+            self.others_cpu_percent = round(max(0.0, 100.0 * (system1 - self._system0 - own) / hz / elapsed), 1)
 
     def __enter__(self) -> ResourceSampler:
         return self.start()

@@ -152,6 +152,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     # what was measured, to compare two reports: the code, the model files
     assert report["posecast"]["version"] and len(report["config"]["model_sha256"]) == 64
     assert len(report["landmarker"]["sha256"]) == 64 and report["rounds"] == 2
+    assert report["others_cpu_percent"] >= 0 and len(report["load_average_start"]) == 3
     md = (out / "bench.md").read_text()
     assert "MediaPipe alone" in md and "capture → delivered" in md and "capture → published" in md
     pytest.importorskip("matplotlib")
