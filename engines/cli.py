@@ -89,7 +89,7 @@ def _build(args: argparse.Namespace) -> int:
         args.backend = "onnxruntime" if args.int8 else "tensorrt"
     if args.backend == "onnxruntime" and given:
         raise BackendError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --backend tensorrt: "
-                           f"drop {'it' if len(given) == 1 else 'them'} with --backend onnxruntime")  # fmt: skip
+                           f"drop {'it' if len(given) == 1 else 'them'} for the onnxruntime INT8 copy")  # fmt: skip
     max_batch = 16 if args.max_batch is None else args.max_batch
     if max_batch < 1:  # its upper bound is TensorRT's (the backend says it)
         raise BackendError(f"--max-batch must be 1 or more, got {max_batch}")

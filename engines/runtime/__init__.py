@@ -7,6 +7,7 @@ imports neither torch nor TensorRT.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -78,11 +79,13 @@ def _checked(backend: RuntimeBackend) -> RuntimeBackend:
         out = backend.run(window.astype(np.float32))
         finite = bool(np.isfinite(out.joints_3d).all() and np.isfinite(out.scale).all())
     except BaseException:
-        backend.close()
+        with contextlib.suppress(Exception):  # the error to report is the probe's
+            backend.close()
         raise
     if not finite:
         path = getattr(backend, "model_path", "the model")
-        backend.close()
+        with contextlib.suppress(Exception):
+            backend.close()
         raise ModelError(f"the model {path} gives no finite 3D on {backend.name} (its weights hold NaN or infinity?): "
                          "re-export it, or run a shipped model (--model NAME: README, Models)")  # fmt: skip
     return backend

@@ -277,6 +277,12 @@ class RecordingWriter:
                 self._sync()
         except OSError as exc:
             self._broken = True  # a record may be cut short: no footer goes behind it (close)
+            if not self.frames:  # no frame to keep: nothing stays behind (a .part would block the next --record)
+                with contextlib.suppress(OSError):
+                    self._file.close()
+                self.part_path.unlink(missing_ok=True)
+                raise RecordingError(f"cannot write the recording {self.part_path} ({exc.strerror or exc}): nothing "
+                                     "was recorded; free space, or pass --record elsewhere") from exc  # fmt: skip
             raise self._failed(exc) from exc
 
     def _failed(self, exc: OSError) -> RecordingError:

@@ -221,7 +221,9 @@ class VideoSink(Sink):
                 again = self._join()
                 if again is not None and stopped is not None:  # stopped twice (the CLI only logs a second
                     # signal; code calling close may mean it): give up on the file, its encoder may hang
-                    log.warning("%s: stopped again while it was being finished: left unfinished", self.path)
+                    log.warning("%s: stopped again while it was being finished: not waited for (it may be left "
+                                "unfinished)", self.path)  # fmt: skip
+                    self._thread = None  # a later close does not wait for it again
                     raise again
                 stopped = again or stopped
             self._thread.join()  # (done: the thread is returning)

@@ -77,3 +77,24 @@ def test_a_finished_take_without_its_footer_is_damage_and_a_part_is_read(dance_t
     take = read_recording(unfinished)
     assert not take.complete and len(take.frames) == frames
     assert read_recording(dance_take).complete and len(read_recording(dance_take).frames) == 60  # intact: as ever
+
+
+def test_a_write_that_failed_before_any_frame_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No frame to keep: the error said the frames before "stay readable" while replay and export
+    refused the empty .part, and the .part blocked the next --record to that path (review 2)."""
+    import errno
+    import os
+
+    from posecast.realtime.recording.format import FrameRecord, RecordingWriter
+
+    writer = RecordingWriter(tmp_path / "take.posecast", flush_interval_s=1e-9)
+
+    def fsync_failing(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync_failing)
+    record = FrameRecord(t_ns=0, frame_id=0, capture_ns=0, timestamp_ns=0, image_size=(64, 48), poses=[], people=[])
+    with pytest.raises(RecordingError, match="No space left on device\\): nothing was recorded; free space"):
+        writer.write_frame(record)
+    writer.close()
+    assert list(tmp_path.iterdir()) == []
