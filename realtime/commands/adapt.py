@@ -93,7 +93,6 @@ def training_module() -> ModuleType:
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
-    expand_inputs(args.inputs)  # a mistyped input is named first, whatever else is missing
     if not 0 < args.minutes <= MAX_MINUTES:
         raise OptionsError(f"--minutes must be more than 0 and at most {MAX_MINUTES}, got {args.minutes:g}")
     if args.steps < 0:
@@ -115,6 +114,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
         problem = output_file_problem(args.save_2d / "probe_2d.npz")
         if problem is not None:
             raise OptionsError(f"cannot write the 2D into --save-2d {args.save_2d}: {problem}; pass a writable folder")
+    expand_inputs(args.inputs)  # a mistyped input is named before a missing extra (the options first)
 
 
 def _inside(path: Path, folder: Path) -> bool:

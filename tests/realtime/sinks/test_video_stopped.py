@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,17 @@ from posecast.realtime.sinks.live_view import LiveView
 from posecast.realtime.sinks.video import VideoSink
 from posecast.realtime.types import PoseFrame, StreamMeta
 from test_video import read_video
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here, as in a terminal: a run started in the background
+    (CI's ``nohup``, ``cmd &``) ignores it, and this process would never see the stop."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class SlowEncoder(LiveView):
