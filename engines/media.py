@@ -33,10 +33,42 @@ def opencv_path_problem(path: str | Path) -> str | None:
 
 
 def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
-    """The image at ``path`` as OpenCV decodes it (``None``: not a readable image). Read through
-    Python, so a name that is not UTF-8 works as any other (``cv2.imread`` crashed on one)."""
+    """The image at ``path`` as OpenCV decodes it (``None``: not a readable image, a JPEG cut short
+    included). Read through Python, so a name that is not UTF-8 works as any other
+    (``cv2.imread`` crashed on one)."""
     try:
         data = np.fromfile(os.fsencode(path), np.uint8)
     except OSError:
         return None
-    return cv2.imdecode(data, flags) if data.size else None
+    if not data.size or jpeg_cut_short(data.tobytes()):
+        return None  # libjpeg would print its own line and hand back the image grey below the cut
+    return cv2.imdecode(data, flags)
+
+
+def jpeg_cut_short(data: bytes) -> bool:
+    """Whether ``data``, a JPEG (it starts with SOI), ends before its end-of-image marker: a copy
+    cut short. Walks the segments by their lengths (an EXIF thumbnail's own markers sit inside its
+    APP1 segment) and each scan's entropy-coded data to the next marker; bytes after the EOI (a
+    phone's motion photo) do not matter. Not a JPEG: ``False``."""
+    if not data.startswith(b"\xff\xd8"):
+        return False
+    i, n = 2, len(data)
+    while i + 2 <= n:
+        if data[i] != 0xFF:
+            return False  # not a marker where one belongs: damaged otherwise, which the decoder judges
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # EOI
+            return False
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            i += 2
+            continue
+        if i + 4 > n:
+            return True  # a segment's length cut off
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xDA:  # SOS: the entropy-coded data runs to the next marker that is not FF00 or a restart
+            while i + 1 < n and not (data[i] == 0xFF and data[i + 1] not in (0x00, *range(0xD0, 0xD8))):
+                i += 1
+    return True
