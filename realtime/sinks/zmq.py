@@ -351,6 +351,7 @@ class ZmqSink(Sink):
         self.publisher = Publisher(options)
         self.address = self.publisher.address
         self._last_person_id = 0
+        self._announced = False  # "publishing poses on ..." said (open)
         #: ``--frame``: each pose also in this engine frame (:func:`posecast.realtime.avatar.pose_fields`)
         self.output_frame = output_frame
 
@@ -375,8 +376,11 @@ class ZmqSink(Sink):
 
     def open(self, meta: StreamMeta) -> None:
         # said once the run starts (the source open, the models loaded), not when the port is taken
-        # before them: a camera that does not open must not follow "publishing"
-        log.info("publishing poses on %s", self.publisher.address)
+        # before them: a camera that does not open must not follow "publishing"; once per sink (the
+        # benchmark opens it with every configuration it measures)
+        if not self._announced:
+            self._announced = True
+            log.info("publishing poses on %s", self.publisher.address)
         self.update_meta(meta)
 
     def update_meta(self, meta: StreamMeta) -> None:

@@ -285,3 +285,21 @@ def test_listen_command_text_and_timeout(capsys):
     rc = cli.main(["listen", "--address", "tcp://127.0.0.1:1", "--timeout", "0.2"])
     assert rc == 2
     assert "no message from tcp://127.0.0.1:1 in 0.2 s" in capsys.readouterr().err
+
+
+def test_the_sink_says_where_it_publishes_once_it_opens(caplog):
+    """Not when it binds (before the source opens: a camera that did not open followed
+    "publishing poses on"), and once however often it is opened (the benchmark opens it per
+    configuration)."""
+    from posecast.realtime.sinks.zmq import ZmqSink
+    from posecast.realtime.types import StreamMeta
+
+    with caplog.at_level("INFO", logger="posecast.realtime.sinks.zmq"):
+        sink = ZmqSink(PublisherOptions(address=ANY_PORT))
+        try:
+            assert "publishing poses on" not in caplog.text
+            sink.open(StreamMeta())
+            sink.open(StreamMeta())
+        finally:
+            sink.close()
+    assert caplog.text.count(f"publishing poses on {sink.address}") == 1
