@@ -31,7 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import AssetError
-from .fileio import file_sha256, output_file_problem
+from .fileio import file_sha256, input_file_problem, output_file_problem
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +142,7 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
     asset = get_asset(name)
     if explicit_path is not None:
         path = Path(explicit_path).expanduser()
-        if not path.is_file():
-            problem = ("is a folder" if path.is_dir() else "is not a regular file (a device or a pipe)" if path.exists()
-                       else "does not exist")  # fmt: skip
+        if (problem := input_file_problem(path)) is not None:
             raise AssetError(f"{asset.name} file {path} {problem}: pass an existing {asset.filename}")
         if verify and asset.sha256 and (found := file_sha256(path)) != asset.sha256:
             raise AssetError(

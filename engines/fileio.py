@@ -63,6 +63,18 @@ def point_at_devnull(stream: IO) -> None:
             os.close(null)
 
 
+def input_file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as an input file, worded to follow its name ("does not exist",
+    "is a folder", "is not a regular file (a device or a pipe)"), or ``None`` when it is a regular
+    file: a device such as ``/dev/zero`` exists, and was called missing."""
+    path = Path(path)
+    if path.is_file():
+        return None
+    if path.is_dir():
+        return "is a folder"
+    return "is not a regular file (a device or a pipe)" if path.exists() else "does not exist"
+
+
 def output_file_problem(path: str | Path) -> str | None:
     """Why no file can be written at ``path``, or ``None`` when one can: for a check before slow
     work (a run, a training) rather than after it. Nothing is left behind: the probe is a nameless

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines.fileio import atomic_path
+from ..engines.fileio import atomic_path, input_file_problem
 from ..engines.lift_input import posed_frames, read_lift_input
 from ..engines.logs import quieter
 from ..engines.media import IMAGE_SUFFIXES
@@ -75,8 +75,7 @@ def input_kind(path: Path) -> str:
     :class:`SourceError` for a path that does not exist."""
     if path.is_dir():
         return "images"
-    if not path.is_file():
-        problem = "is not a regular file (a device or a pipe)" if path.exists() else "does not exist"
+    if (problem := input_file_problem(path)) is not None:
         raise SourceError(f"adapt input {path} {problem}: give videos, image folders, recordings "
                           "(.posecast) or 2D .npz files in the `posecast lift` input format")  # fmt: skip
     suffix = path.suffix.lower()

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...engines.fileio import input_file_problem
 from ...engines.media import opencv_path_problem
 from ..errors import SourceError
 from ..types import Frame
@@ -54,8 +55,7 @@ class VideoFileSource(FileSource):
         return cls(path, realtime=realtime) if path.exists() and not path.is_dir() else None
 
     def open(self) -> None:
-        if not self.path.is_file():
-            problem = "does not exist" if not self.path.exists() else "is not a regular file (a device or a pipe)"
+        if (problem := input_file_problem(self.path)) is not None:
             raise SourceError(
                 f"video file {self.path} {problem}: pass an existing video, a folder of images or a camera index"
             )
