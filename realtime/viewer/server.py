@@ -9,7 +9,11 @@ delivered). Nothing the page sends is acted on.
 Security: the server binds the loopback interface by default and logs a warning when told to
 bind anything else (anyone who can reach the port can watch the stream). WebSocket upgrades
 whose ``Origin`` is not this server's own page are refused, so another web site open in the
-same browser cannot read the stream from localhost.
+same browser cannot read the stream from localhost; and every request must name this server in
+its ``Host`` header (an IP address, ``localhost``, the ``--host`` given or, when served beyond
+loopback, this machine's name; on the served port),
+so a site whose name was made to resolve to 127.0.0.1 (DNS rebinding, where the page's own
+origin is that name) cannot either.
 """
 
 from __future__ import annotations
@@ -284,6 +288,9 @@ class ViewerServer:
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        if not self._names_this_server(request.headers.get("Host")):
+            return _response(403, "Forbidden", b"the Host header does not name this viewer: open the URL posecast "
+                             b"view printed\n", "text/plain")  # fmt: skip
         if path == WEBSOCKET_PATH:
             origin, host = request.headers.get("Origin"), request.headers.get("Host")
             if origin is not None and origin != f"http://{host}":
@@ -294,6 +301,31 @@ class ViewerServer:
         name, content_type = STATIC_FILES[path]
         body = resources.files(__package__).joinpath("static", *name.split("/")).read_bytes()
         return _response(200, "OK", body, content_type)
+
+
+    def _names_this_server(self, host_header: str | None) -> bool:
+        """Whether a request's ``Host`` is this server: an IP address (no DNS lookup can rebind
+        it), ``localhost`` or the ``--host`` name, with the served port (80 when none is named)."""
+        if not host_header:
+            return False
+        if host_header.startswith("["):  # [IPv6]:port
+            name, _, rest = host_header[1:].partition("]")
+            port = rest.removeprefix(":") if rest.startswith(":") else ("80" if not rest else "")
+        else:
+            name, colon, port = host_header.partition(":")
+            port = port if colon else "80"
+        if not port.isdigit() or int(port) != self.port:
+            return False
+        names = {"localhost", self.options.host.lower()}
+        if not is_loopback(self.options.host):  # served to other machines: they may use this one's name
+            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        if name.lower() in names:
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
 
 
 def _response(status: int, reason: str, body: bytes, content_type: str) -> Response:

@@ -4,6 +4,7 @@ disappears when tracking is lost."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -166,6 +167,38 @@ def test_static_files_and_refusals(viewer: ViewerServer) -> None:
     with connect(ws_url, origin=f"http://127.0.0.1:{viewer.port}") as ws:  # the page's own origin
         seen = [json.loads(ws.recv(timeout=10))["topic"] for _ in range(4)]
     assert seen[0] == "hello" and "pose" in seen
+
+
+def _status_for_host(viewer: ViewerServer, path: str, host: str, origin: str | None = None) -> int:
+    """The HTTP status of a request to the viewer that names ``host`` in its Host header (a
+    WebSocket upgrade for ``/ws``), sent raw so the header is exactly what a browser would send."""
+    connection = http.client.HTTPConnection("127.0.0.1", viewer.port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        connection.putheader("Host", host)
+        if origin is not None:
+            connection.putheader("Origin", origin)
+        if path == "/ws":
+            for name, value in (("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13"),
+                                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")):  # fmt: skip
+                connection.putheader(name, value)
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_a_site_rebound_to_localhost_cannot_read_the_stream(viewer: ViewerServer) -> None:
+    """DNS rebinding: evil.example made to resolve to 127.0.0.1 sends its own name as both Host
+    and Origin, which agree; only the Host check tells it from the viewer's own page."""
+    port = viewer.port
+    rebound = f"evil.example:{port}"
+    assert _status_for_host(viewer, "/ws", rebound, origin=f"http://{rebound}") == 403
+    assert _status_for_host(viewer, "/", rebound) == 403
+    assert _status_for_host(viewer, "/ws", f"127.0.0.1:{port + 1}", origin=f"http://127.0.0.1:{port + 1}") == 403
+    for own in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
+        assert _status_for_host(viewer, "/ws", own, origin=f"http://{own}") == 101, own
+        assert _status_for_host(viewer, "/", own) == 200, own
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
