@@ -132,6 +132,28 @@ def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str,
                                       "pass two file names")  # fmt: skip
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it. ``os.umask`` can only be read by setting it:
+    setting it to 0 for a moment gave files that another thread (a sink's writer) created in that
+    moment mode 0666. Linux states it in /proc; elsewhere the value read once at import."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK_AT_IMPORT
+
+
+def _read_umask_by_setting_it() -> int:
+    umask = os.umask(0o077)  # briefly the strictest usual mask, should another thread create a file now
+    os.umask(umask)
+    return umask
+
+
+_UMASK_AT_IMPORT = _read_umask_by_setting_it()
+
+
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
@@ -142,9 +164,7 @@ def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     if mode is None:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask  # mkstemp makes 0600: give the mode a plain open() would
+        mode = 0o666 & ~current_umask()  # mkstemp makes 0600: give the mode a plain open() would
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -176,9 +196,7 @@ def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
     try:
         yield tmp
         if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
+            mode = 0o666 & ~current_umask()
         os.chmod(tmp, mode)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())

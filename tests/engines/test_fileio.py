@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
+from posecast.engines import fileio
 from posecast.engines.fileio import OutputPathError, check_outputs, output_file_problem, same_file
 
 
@@ -83,3 +85,22 @@ def test_a_writer_s_own_errors_stay_its_own(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as raised, atomic_path(tmp_path / "out.txt"):
         open(tmp_path / "absent.txt").close()  # noqa: SIM115
     assert not isinstance(raised.value, OutputWriteError) and list(tmp_path.iterdir()) == []
+
+
+def test_files_get_the_umask_s_mode_without_the_umask_being_changed(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the umask by setting it to 0 gave files another thread created meanwhile (a sink's
+    writer) mode 0666: the writers read it without setting it."""
+    old = os.umask(0o027)
+    try:
+        assert fileio.current_umask() == 0o027
+        calls: list[int] = []
+        real_umask = os.umask
+        monkeypatch.setattr(os, "umask", lambda mask: calls.append(mask) or real_umask(mask))
+        written = fileio.atomic_write(tmp_path / "a.bin", b"x")
+        with fileio.atomic_path(tmp_path / "b.npz") as tmp:
+            tmp.write_bytes(b"y")
+        assert calls == []
+        assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE((tmp_path / "b.npz").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
