@@ -24,13 +24,14 @@ from posecast.engines import metadata, skeleton
 from posecast.engines.camera import metric_scale
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import OutputPathError, check_outputs
+from posecast.engines.install import code_version
 from posecast.engines.networks import PoseModel, fold_batchnorm
 from posecast.engines.runtime.quantize import quantize_int8
 from posecast.engines.training.checkpoint import load_generator, read_checkpoint
 from posecast.engines.training.config import TrainConfig, config_from_dict
 from posecast.engines.training.data.cmu import CREDIT as CMU_CREDIT
 from posecast.engines.training.data.dataset import TRAINING_FPS
-from posecast.engines.training.export import adapt_weights_path, export_onnx, git_commit, save_generator_npz
+from posecast.engines.training.export import adapt_weights_path, export_onnx, save_generator_npz
 
 log = logging.getLogger("export")
 BANDAI = "Bandai-Namco Research Motion Dataset 1 + 2 (BVH, 30 fps; held-out clips excluded)"
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         model_kind=model_kind(cfg),
         training_data=args.training_data or data,
         license=args.license or licence,
-        git_commit=git_commit(),
+        git_commit=code_version()["git_commit"] or "",
         extra=extra,
     )
     export_onnx(model, args.output, meta, fp16_weights=True)

@@ -60,13 +60,14 @@ import torch
 
 from .. import metadata, normalize, skeleton
 from ..errors import PosecastError
+from ..install import code_version
 from ..logs import quieter
 from ..networks import PoseGenerator, PoseModel
 from . import losses
 from .config import SINGLE_FRAME_SAMPLE_FRAMES, config_from_dict
 from .data.dataset import TRAINING_FPS
 from .data.windows import Recorded2DSampler, SamplerOptions, WindowBatch
-from .export import adapt_weights_path, export_onnx, git_commit, load_generator_npz, save_generator_npz
+from .export import adapt_weights_path, export_onnx, load_generator_npz, save_generator_npz
 from .train import Trainer
 
 log = logging.getLogger(__name__)
@@ -564,7 +565,8 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
               "adapt_teacher_context": o.teacher_context, "adapt_seed": str(o.seed),
               "adapt_recipe": o.recipe_name or "custom"}  # fmt: skip
     meta = dataclasses.replace(
-        start_meta, model_kind=f"{start_meta.model_kind}+adapted", git_commit=git_commit(), extra=extra,
+        start_meta, model_kind=f"{start_meta.model_kind}+adapted", extra=extra,
+        git_commit=code_version()["git_commit"] or "",  # posecast's own checkout only, never the user's repository
         training_data=f"{start_meta.training_data}; adapted (2D only) to {len(files)} user sequence(s)",
     )  # fmt: skip
     with warnings.catch_warnings():

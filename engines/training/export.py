@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import json
 import logging
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +18,6 @@ from ..networks import PoseModel, fold_batchnorm
 log = logging.getLogger(__name__)
 
 OPSET = 17
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=5, check=False)  # fmt: skip
-        return out.stdout.strip()
-    except OSError:
-        return ""
 
 
 def export_onnx(model: PoseModel, path: str | Path, meta: metadata.ModelMetadata, fp16_weights: bool = False) -> Path:
