@@ -1,10 +1,10 @@
 """A light multi-person tracker: stable person ids from the 2D boxes, re-identification after short gaps.
 
 Each detection's box is the bounding box of its confident keypoints. Per frame, detections
-are matched greedily to the tracks held (seen in the last frame or lost for at most
-``max_lost_s``), best match first: by box overlap (IoU at least ``min_iou``), else by a centre
-within ``max_shift`` box diagonals of the box last seen and a similar size (re-identification
-after a gap, or a fast move).
+are matched to the tracks held (seen in the last frame or lost for at most ``max_lost_s``) by
+the assignment of least total cost (scipy's ``linear_sum_assignment``): by box overlap (IoU at
+least ``min_iou``), else by a centre within ``max_shift`` box diagonals of the box last seen and
+a similar size (re-identification after a gap, or a fast move).
 Unmatched detections start new tracks with new ids (never reused); tracks lost for longer
 than ``max_lost_s`` are forgotten.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from ..errors import OptionsError
 
@@ -77,6 +78,9 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
+
+#: what an impossible pair costs in the assignment: more than all real pairs together (each < 2.5)
+_NO_MATCH_COST = 1e6
 
 #: Two detections are one person found twice when their boxes overlap this much (IoU) ...
 DUPLICATE_MIN_IOU = 0.5
@@ -176,11 +180,13 @@ class Tracker:
         ids: list[int | None] = [None] * len(boxes)
         if tracks and len(boxes):
             cost = self._costs(boxes, np.array([t.box for t in tracks]))
-            while np.isfinite(cost).any():
-                d, t = np.unravel_index(np.argmin(cost), cost.shape)
-                ids[d] = tracks[t].person_id
-                cost[d, :] = np.inf
-                cost[:, t] = np.inf
+            # the assignment of least total cost, as many pairs as can be made first (a pair that
+            # cannot be costs more than any set of real ones): best-match-first traded the ids of
+            # two people side by side when one's new box overlapped the other's old one more
+            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, _NO_MATCH_COST))
+            for d, t in zip(rows, cols, strict=True):
+                if np.isfinite(cost[d, t]):
+                    ids[d] = tracks[t].person_id
         return [self._new_id() if pid is None else pid for pid in ids]
 
     def _costs(self, boxes: np.ndarray, track_boxes: np.ndarray) -> np.ndarray:

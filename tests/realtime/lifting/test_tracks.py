@@ -73,3 +73,12 @@ def test_bad_options() -> None:
         TrackerOptions(max_people=0)
     with pytest.raises(OptionsError, match="min_iou must be in"):
         TrackerOptions(min_iou=0.0)
+
+
+def test_two_people_side_by_side_keep_their_ids_when_one_overlaps_the_other_s_old_box() -> None:
+    """Both step right; A's new box overlaps B's old one more than A's own. Best match first gave
+    that pair first and left A's id to B (the ids traded places); the least total cost does not."""
+    tracker = Tracker(TrackerOptions(max_people=2))
+    assert tracker.update(np.array([box(100), box(150)]), 0) == [0, 1]
+    assert tracker.update(np.array([box(135), box(200)]), 33 * MS) == [0, 1]
+    assert tracker.update(np.array([box(200), box(135)]), 66 * MS) == [1, 0]
