@@ -34,6 +34,7 @@ import zmq
 import zmq.asyncio
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
@@ -271,8 +272,10 @@ class ViewerServer:
                 poses, page.poses = page.poses, {}
                 for text in [*metas, *poses.values()]:
                     await connection.send(text)
-        except Exception as exc:  # the page went away: the connection's own errors end it
+        except (ConnectionClosed, OSError) as exc:  # the page went away
             log.debug("viewer page disconnected: %s", exc)
+        except Exception:  # a fault of ours: that page stops updating, so say why (the others go on)
+            log.exception("viewer stopped sending to a page")
         finally:
             self._pages.discard(page)
             reader.cancel()

@@ -293,3 +293,30 @@ def test_the_url_to_open_is_one_a_browser_can_reach(host: str, url: str) -> None
     server = ViewerServer(ViewerOptions(host=host, port=8092))
     server.port = 8092
     assert server.url == url
+
+
+def test_a_fault_in_sending_to_a_page_is_logged_not_taken_for_a_closed_page(
+    camera: FakeCamera, viewer: ViewerServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every error of the send loop was logged at debug level as "page disconnected": a fault of
+    the viewer's own left the page frozen with nothing said."""
+    from websockets.asyncio.server import ServerConnection
+
+    ws_url = f"ws://127.0.0.1:{viewer.port}/ws"
+    with caplog.at_level(logging.DEBUG, logger="posecast"):
+        with connect(ws_url, origin=f"http://127.0.0.1:{viewer.port}") as ws:  # closed by the page: not a fault
+            ws.recv(timeout=10)
+        time.sleep(0.3)
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+        async def broken_send(self, message) -> None:  # noqa: ANN001
+            raise TypeError("a fault of the viewer's own")
+
+        monkeypatch.setattr(ServerConnection, "send", broken_send)
+        with connect(ws_url, origin=f"http://127.0.0.1:{viewer.port}"):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(r.levelno >= logging.ERROR for r in caplog.records):
+                time.sleep(0.05)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors and "viewer stopped sending to a page" in errors[0].getMessage()
+    assert "a fault of the viewer's own" in (errors[0].exc_text or "")
