@@ -32,10 +32,6 @@ from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
 
-#: The stages timed in every frame's ``stage_ns``.
-STAGES = ("keypoints2d", "window", "lift", "smooth", "world", "publish")
-
-
 class Pipeline:
     """``open()`` the sinks, ``process(frame)`` one frame or ``run(source)`` a whole source,
     ``close()`` everything (or use ``with``, which opens and closes)."""

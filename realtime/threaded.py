@@ -44,8 +44,6 @@ from .types import PoseFrame
 
 log = logging.getLogger(__name__)
 
-#: Stages in ``stage_ns`` that come before the 2D detector finished (not "after MediaPipe").
-BEFORE_3D = ("handoff_2d", "keypoints2d")
 #: Usable cores from which ``make_runner("auto")`` runs the 2D on a thread of its own.
 MIN_CORES_THREADED = 4
 #: The runner choices of ``posecast run --runner`` and ``posecast bench --runner``.

@@ -221,7 +221,7 @@ class PersonPose:
     """
 
     person_id: int
-    tracking: str
+    tracking: TrackingState
     keypoints_px: np.ndarray
     confidence: np.ndarray
     joints_m: np.ndarray | None = None

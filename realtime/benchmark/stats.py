@@ -8,7 +8,7 @@ Pure numpy; every function takes and returns plain numbers so the report is JSON
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -28,11 +28,6 @@ def summarise_ms(values_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
     out = {f"p{p}_ms": round(float(x), 4) for p, x in zip(PERCENTILES, q, strict=True)}
     out.update(max_ms=round(float(v.max()), 4), mean_ms=round(float(v.mean()), 4), n=int(v.size))
     return out
-
-
-def ns_to_ms(values_ns: Iterable[int] | np.ndarray) -> np.ndarray:
-    """Nanosecond integers → float64 milliseconds."""
-    return np.asarray(list(values_ns) if not isinstance(values_ns, np.ndarray) else values_ns, np.float64) / 1e6
 
 
 def windows_ms(times_s: np.ndarray, values_ms: np.ndarray, window_s: float = 60.0) -> list[dict[str, float]]:

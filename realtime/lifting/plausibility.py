@@ -60,11 +60,6 @@ class PlausibilityOptions:
             raise OptionsError(f"max_ray_angle_deg must be between 0 and 90, got {self.max_ray_angle_deg}")
 
 
-def reach_m(bone_lengths_m: np.ndarray, reach_factor: float) -> float:
-    """``reach_factor`` × the longest root-to-joint chain of ``bone_lengths_m`` ``(16,)``."""
-    return float(reach_factor * (skeleton.ROOT_PATHS @ np.asarray(bone_lengths_m, np.float64)).max())
-
-
 def implausibility(
     joints_m: np.ndarray,
     root_m: np.ndarray,
