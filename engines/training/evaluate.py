@@ -9,8 +9,8 @@ only, each window blended from them by the live window's rule (:func:`camera_win
 pose to metres from the subject's height the way the pipeline is told it (``--height``): the
 true height gives reference bone lengths via :func:`skeleton.bone_lengths_from_height`, and
 :func:`camera.metric_scale` fits the pose to them. Errors are in millimetres, on the 17 joints;
-the ``*_15`` figures leave out the two joints that are only midpoints of others (spine, neck),
-as checks with 15-joint skeletons do. ``upper_n_mpjpe_mm`` scores the upper body alone, about the
+the ``*_15`` figures leave out spine and neck, as checks with 15-joint skeletons do (pelvis and
+thorax are midpoints of other joints too, but 15-joint skeletons have a pelvis and a neck base). ``upper_n_mpjpe_mm`` scores the upper body alone, about the
 thorax and at its best scale (a turn of the whole upper body counts): what a webcam at a desk
 shows, and with ``framing`` (the legs cut off and guessed) what is left to score.
 """

@@ -423,3 +423,21 @@ def test_score_from_seconds_leaves_the_first_frames_out(clips: list[Clip], load_
     assert np.isnan(later[:30]).all() and np.isfinite(later[30:]).all()
     result = evaluate(None, [clip], 0, lift_clip=tool.from_seconds(truth, 1.0))
     assert result["frames_without_pose"] == 30 and result["p_mpjpe_mm"] < 1e-6
+
+
+def test_the_untouched_set_is_a_person_every_cmu_trained_model_held_out(load_tool, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """``--sets untouched`` (CMU subject 08) is apart from the cross set that chose between models,
+    and every shipped model that saw CMU says in its metadata that it held 08 out."""
+    from posecast.engines import metadata
+    from posecast.engines.runtime.base import MODELS, resolve_model
+    from posecast.engines.training.data.dataset import load_source
+
+    tool = load_tool("evaluate")
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path))  # the parsed takes are cached
+    sets = tool.eval_sets(load_source(Path(__file__).resolve().parents[1] / "fixtures" / "cmu"), ["cross", "untouched"])
+    assert {c.subject for c in sets["untouched"]} == {"08"}
+    assert {c.subject for c in sets["cross"]} == {"09", "13", "49"}
+    for name in MODELS:
+        data = metadata.read_onnx_metadata(resolve_model(name)).training_data
+        if "CMU" in data:
+            assert "CMU subjects 09, 13, 49, 08 held out" in data, name
