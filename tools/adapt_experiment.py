@@ -37,7 +37,7 @@ from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
 from posecast.engines.training.adapt import RECIPES, TEACHER_CONTEXTS, TEACHERS, AdaptOptions, adapt
 from posecast.engines.training.config import config_from_dict, resolve_data
-from posecast.engines.training.data.cameras import sample_cameras
+from posecast.engines.training.data.cameras import film, sample_cameras
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.noise import add_detector_noise
 from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions
@@ -61,8 +61,7 @@ def write_footage(clips: list[Clip], folder: Path, seed: int) -> list[Path]:
     for clip in clips:
         world = clip.joints_m.astype(np.float64)[None]
         cams = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng)
-        cam = cams.to_camera(world)
-        cam[..., 2] += max(0.5 - float(cam[..., 2].min()), 0.0)
+        cam = film(cams, world)
         pixels, confidence = add_detector_noise(cams.project_px(cam), rng, image_size=cams.image_size)
         path = folder / f"{clip.name}.npz"
         np.savez(path, keypoints_2d=pixels[0], confidence=confidence[0], intrinsics=cams.intrinsics[0], fps=clip.fps)

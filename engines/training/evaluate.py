@@ -10,9 +10,10 @@ pose to metres from the subject's height the way the pipeline is told it (``--he
 true height gives reference bone lengths via :func:`skeleton.bone_lengths_from_height`, and
 :func:`camera.metric_scale` fits the pose to them. Errors are in millimetres, on the 17 joints;
 the ``*_15`` figures leave out spine and neck, as checks with 15-joint skeletons do (pelvis and
-thorax are midpoints of other joints too, but 15-joint skeletons have a pelvis and a neck base). ``upper_n_mpjpe_mm`` scores the upper body alone, about the
-thorax and at its best scale (a turn of the whole upper body counts): what a webcam at a desk
-shows, and with ``framing`` (the legs cut off and guessed) what is left to score.
+thorax are midpoints of other joints too, but 15-joint skeletons have a pelvis and a neck
+base). ``upper_n_mpjpe_mm`` scores the upper body alone, about the thorax and at its best scale
+(a turn of the whole upper body counts): what a webcam at a desk shows, and with ``framing`` (the
+legs cut off and guessed) what is left to score.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from .. import camera, metrics, normalize, skeleton
 from .data.augment import interpolate_frames, slow_camera_windows
-from .data.cameras import CameraOptions, sample_cameras
+from .data.cameras import CameraOptions, film, sample_cameras
 from .data.dataset import TRAINING_FPS, Clip
 from .data.framing import FramingOptions, cut_at_bottom
 from .data.noise import add_detector_noise
@@ -62,10 +63,7 @@ def build_eval_clips(
         rng = np.random.default_rng(clip_seed)
         world = clip.joints_m.astype(np.float64)[None]  # (1, F, 17, 3)
         cams = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng, cameras)
-        joints_cam = cams.to_camera(world)
-        # as in training: a person walking into a close camera steps it back (every joint ≥ 0.5 m away)
-        step_back = max(0.5 - float(joints_cam[..., 2].min()), 0.0)
-        joints_cam[..., 2] += step_back
+        joints_cam = film(cams, world)  # as in training: a close camera steps back
         pixels = cams.project_px(joints_cam)
         confidence = np.ones(pixels.shape[:-1])
         if noisy:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import normalize, skeleton
-from posecast.engines.training.data.cameras import LEGACY_CAMERAS, look_at_rotation, sample_cameras
+from posecast.engines.training.data.cameras import LEGACY_CAMERAS, MIN_DEPTH_M, film, look_at_rotation, sample_cameras
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.noise import NoiseOptions, add_detector_noise
 from posecast.engines.training.data.windows import (
@@ -64,6 +64,23 @@ def test_camera_frame_keeps_the_body_and_projects_like_normalize(clips: list[Cli
 
 
 # ------------------------------------------------------------------ noise
+def test_film_steps_a_camera_back_that_a_joint_came_too_close_to() -> None:
+    """Each sequence's camera is stepped back along its axis until no joint is closer than
+    MIN_DEPTH_M, and the camera itself moves with it (evaluation's copy moved only the joints)."""
+    rng = np.random.default_rng(3)
+    world = rng.normal(0.0, 0.3, (2, 5, 17, 3)) + np.array([0.0, 1.0, 0.0])
+    cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng)
+    depth = cameras.to_camera(world)[..., 2].min(axis=(1, 2))
+    cameras.translation[0, 2] -= depth[0] - 0.1  # the first camera 0.1 m from its nearest joint
+    cameras.translation[1, 2] += 2.0  # the second far enough already
+    before = cameras.translation.copy()
+    joints_cam = film(cameras, world)
+    assert joints_cam[0, ..., 2].min() == pytest.approx(MIN_DEPTH_M)
+    assert cameras.translation[0, 2] == pytest.approx(before[0, 2] + MIN_DEPTH_M - 0.1)
+    np.testing.assert_array_equal(cameras.translation[1], before[1])
+    np.testing.assert_allclose(cameras.to_camera(world), joints_cam, atol=1e-12)
+
+
 def test_noise_scales_with_body_size() -> None:
     rng = np.random.default_rng(2)
     pixels = np.array([640.0, 360.0]) + rng.normal(0.0, 60.0, (32, 9, 17, 2))

@@ -102,6 +102,25 @@ def _mixture(rng: np.random.Generator, b: int, usual: tuple[float, float], other
     return np.where(rng.random(b) < prob, rng.uniform(*other, b), rng.uniform(*usual, b))
 
 
+#: No joint comes closer to its camera than this (training windows, evaluation clips, footage).
+MIN_DEPTH_M = 0.5
+
+
+def film(
+    cameras: CameraBatch, world: np.ndarray, min_depth_m: float = MIN_DEPTH_M
+) -> np.ndarray:
+    """``world`` ``(B, F, 17, 3)`` metres in each camera's frame, each camera first stepped back
+    along its optical axis (``cameras.translation`` moved) until every joint of its sequence is at
+    least ``min_depth_m`` in front of it: a close webcam and a person walking towards it (or a
+    time-warped fast move) can meet."""
+    joints_cam = cameras.to_camera(world)
+    step_back = np.maximum(min_depth_m - joints_cam[..., 2].min(axis=(1, 2)), 0.0)
+    if step_back.any():
+        cameras.translation[:, 2] += step_back
+        joints_cam[..., 2] += step_back[:, None, None]
+    return joints_cam
+
+
 def sample_cameras(
     targets_world: np.ndarray, rng: np.random.Generator, options: CameraOptions | None = None
 ) -> CameraBatch:

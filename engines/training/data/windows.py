@@ -30,7 +30,7 @@ from .augment import (
     slow_camera_windows,
     warp_times,
 )
-from .cameras import CameraOptions, sample_cameras
+from .cameras import CameraOptions, film, sample_cameras
 from .dataset import TRAINING_FPS, Clip, resample
 from .framing import FramingOptions, cut_at_bottom
 from .noise import NoiseOptions, add_detector_noise
@@ -64,8 +64,6 @@ class WindowBatch:
 #: The window length every model, config and tool uses unless told otherwise (frames at
 #: :data:`~.dataset.TRAINING_FPS`: 0.9 s).
 DEFAULT_WINDOW_FRAMES = 27
-#: No joint of a training window comes closer to its camera than this.
-MIN_DEPTH_M = 0.5
 
 
 @dataclass
@@ -153,13 +151,7 @@ class MocapWindowSampler:
                                body.crouch_stand_up)  # fmt: skip
                 world = reach_forwards(world, rng, body.reach_prob)
         cameras = sample_cameras(world[:, :, skeleton.ROOT].mean(1), rng, o.cameras)
-        joints_cam = cameras.to_camera(world)
-        # a close camera and a person moving fast (time warp) can meet: step such a camera back
-        # along its optical axis until every joint of the window is MIN_DEPTH_M in front of it
-        step_back = np.maximum(MIN_DEPTH_M - joints_cam[..., 2].min(axis=(1, 2)), 0.0)
-        if step_back.any():
-            cameras.translation[:, 2] += step_back
-            joints_cam[..., 2] += step_back[:, None, None]
+        joints_cam = film(cameras, world)
         pixels = cameras.project_px(joints_cam)
         if noise:
             pixels, confidence = add_detector_noise(pixels, rng, o.noise_options, cameras.image_size)
