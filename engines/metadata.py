@@ -134,20 +134,10 @@ def read_onnx_metadata(path: str | Path) -> ModelMetadata:
 
     Raises :class:`ModelError` for a missing file or one ONNX Runtime cannot load (corrupt,
     truncated, not ONNX), :class:`ModelMetadataError` for missing or mismatching metadata."""
-    import onnxruntime as ort
-
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}; pass an exported .onnx (see README, Models)")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
-        raise ModelError(
-            f"model file {path} cannot be loaded ({load_error_text(exc)}); "
-            "it is corrupt or not an exported posecast .onnx: re-export or re-download it"
-        ) from None
+    session = onnx_cpu_session(path)
     meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
     check_graph(session, meta, str(path))
     return meta
@@ -170,6 +160,22 @@ def check_graph(session: Any, meta: ModelMetadata, source: str) -> None:
             said = f"(batch, {', '.join(map(str, shape))})"
             raise ModelMetadataError(f"{source}: its metadata says {name} is {said}, its graph has {has}; re-export "
                                      "the model with tools/export.py")  # fmt: skip
+
+
+def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
+    """An ONNX Runtime CPU session of the model at ``path`` (``options``: an
+    ``onnxruntime.SessionOptions``; its log level is set to errors only). Raises
+    :class:`ModelError` when the file cannot be loaded (corrupt, truncated, not ONNX)."""
+    import onnxruntime as ort
+
+    if options is None:
+        options = ort.SessionOptions()
+    options.log_severity_level = 3  # ONNX Runtime's own warnings repeat what the error says
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
+        raise ModelError(f"model file {path} cannot be loaded ({load_error_text(exc)}); it is corrupt or not an "
+                         "exported posecast .onnx: re-export or re-download it") from None  # fmt: skip
 
 
 def load_error_text(exc: BaseException, limit: int = 200) -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendError, ModelError
-from ..metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata, check_graph, load_error_text
+from ..errors import BackendError
+from ..metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata, check_graph, onnx_cpu_session
 from .base import LiftOutput, RuntimeBackend, check_window, cpu_name, resolve_model
 
 log = logging.getLogger(__name__)
@@ -65,12 +65,7 @@ class OnnxRuntimeBackend(RuntimeBackend):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
-            raise ModelError(f"model file {source} cannot be loaded ({load_error_text(exc)}); it is corrupt "
-                             "or not an exported posecast .onnx: re-export or re-download it") from None  # fmt: skip
+        self._session = onnx_cpu_session(source, options)
         props = self._session.get_modelmeta().custom_metadata_map
         self.metadata: ModelMetadata = ModelMetadata.from_props(props, str(source))
         check_graph(self._session, self.metadata, str(source))

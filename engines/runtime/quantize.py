@@ -17,7 +17,7 @@ from ..errors import BackendError, ModelError
 from ..fileio import atomic_write, file_sha256
 from ..install import install_hint
 from ..logs import quieter
-from ..metadata import load_error_text, read_onnx_metadata
+from ..metadata import load_error_text, onnx_cpu_session, read_onnx_metadata
 from .plan_cache import engines_dir, read_verified, write_verified
 
 log = logging.getLogger(__name__)
@@ -121,14 +121,10 @@ def shipped_int8(src: str | Path) -> Path | None:
     sibling = int8_sibling(src)
     if not sibling.is_file():
         return None
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(str(sibling), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime's untyped errors for a corrupt file
-        log.warning("INT8 copy %s cannot be read (%s): ignoring it", sibling, load_error_text(exc))
+        session = onnx_cpu_session(sibling)
+    except ModelError as exc:
+        log.warning("the INT8 copy beside the model cannot be read, so it is ignored: %s", exc)
         return None
     made_from = session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
     return sibling if made_from == file_sha256(src) else None
