@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 from .errors import PosecastError
 
 
@@ -206,3 +208,11 @@ def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
         if isinstance(exc, OSError) and exc.errno in _OUT_OF_ROOM and not isinstance(exc, PosecastError):
             raise OutputWriteError.of(path, exc) from exc  # the writer's other errors are its own to name
         raise
+
+
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` as an uncompressed ``.npz`` at ``path``, atomically (nothing half-written
+    stays). Numeric and string arrays only: what ``np.load(allow_pickle=False)`` reads back."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    return Path(path)

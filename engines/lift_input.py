@@ -20,6 +20,7 @@ import numpy as np
 
 from . import skeleton
 from .errors import LiftInputError
+from .fileio import save_npz
 
 #: Frame rates accepted from an input file (frames per second).
 _FPS_RANGE = (0.1, 1000.0)
@@ -55,6 +56,12 @@ def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     finite = np.where(in_range, keypoints, 0.0)
     spread = np.ptp(finite, axis=1).max(axis=-1) > 0
     return in_range.all(axis=(1, 2)) & (np.nan_to_num(confidence).max(axis=1, initial=0.0) > 0) & spread
+
+
+def save_lift_input(arrays: dict[str, np.ndarray], path: str | Path) -> Path:
+    """Write a 2D sequence's ``arrays`` (``keypoints_2d``, ``confidence``, ``intrinsics``, ``fps``,
+    optionally ``timestamps_s``: what :func:`load_lift_input` reads) as an ``.npz``, atomically."""
+    return save_npz(path, arrays)
 
 
 def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -23,10 +23,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from ..engines.fileio import atomic_path, input_file_problem
-from ..engines.lift_input import posed_frames, read_lift_input
+from ..engines.fileio import input_file_problem
+from ..engines.lift_input import posed_frames, read_lift_input, save_lift_input
 from ..engines.logs import quieter
 from ..engines.media import IMAGE_SUFFIXES
 from .assemble import PipelineOptions, build_pipeline
@@ -178,8 +176,7 @@ def _recording_to_npz(recording: Path, source: Path, target: Path) -> list[Foota
         stem = target.name.removesuffix("_2d.npz")
         path = target if rank == 0 else target.with_name(f"{stem}_person{person_id}_2d.npz")
         arrays = lift_input(take, person_id)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        save_lift_input(arrays, path)
         seen = int(posed_frames(arrays["keypoints_2d"], arrays["confidence"]).sum())
         out.append(Footage2D(path, source, len(arrays["keypoints_2d"]), seen))
     return out

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
-from ..engines.fileio import atomic_path, check_outputs
+from ..engines.fileio import check_outputs, save_npz
 from ..engines.lift_input import load_lift_input, posed_frames
 from .errors import SourceError
 from .layouts import POSECAST_17
@@ -72,8 +72,7 @@ def lift_file(
     if timestamps_s is not None:
         arrays["timestamps_s"] = timestamps_s
     try:
-        with atomic_path(output_path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        save_npz(output_path, arrays)
     except OSError as exc:  # a full disk, a quota: the temporary file is gone, nothing half-written stays
         raise SourceError(f"cannot write {output_path}: {exc.strerror or exc}; nothing written") from exc
     log.info("lifted %d frames (%d without a pose) → %s", len(keypoints), int((~posed).sum()), output_path)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .. import metadata, skeleton
-from ..fileio import atomic_path
+from ..fileio import atomic_path, save_npz
 from ..networks import PoseModel, fold_batchnorm
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,6 @@ def save_generator_npz(generator, path: str | Path, scale_prior: tuple[float, fl
     """Write a :class:`~posecast.engines.networks.PoseGenerator` as an ``.npz`` of float16/float32
     arrays plus its architecture and scale prior as JSON text (no pickle: read back with
     ``allow_pickle=False``), atomically."""
-    from ..fileio import atomic_path
 
     arrays = {}
     for name, tensor in generator.state_dict().items():
@@ -106,9 +105,7 @@ def save_generator_npz(generator, path: str | Path, scale_prior: tuple[float, fl
         arrays[name] = value.astype(np.float16) if value.dtype == np.float32 and value.size >= 1024 else value
     meta = {"model_config": generator.cfg.to_dict(), "scale_prior": list(scale_prior)}
     arrays["__meta__"] = np.array(json.dumps(meta))
-    with atomic_path(path) as tmp:
-        np.savez(tmp, **arrays)
-    return Path(path)
+    return save_npz(path, arrays)
 
 
 def load_generator_npz(path: str | Path):  # noqa: ANN201 - (PoseGenerator in eval mode, scale prior)

@@ -9,8 +9,9 @@ from pathlib import Path
 from ...engines.cli_args import output_file
 from ...engines.fileio import atomic_write, check_outputs
 from ...engines.frames import ENGINE_FRAMES
+from ...engines.lift_input import save_lift_input
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
-from ..recording.arrays import lift_input, save_lift_input
+from ..recording.arrays import lift_input
 from ..recording.export import bvh_text
 from ..recording.format import RecordingError, read_recording
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ...engines import skeleton
-from ...engines.fileio import atomic_path
+from ...engines.lift_input import save_lift_input
 from ..schema import decode_pose
 from .format import Recording, RecordingError
 
@@ -127,13 +127,6 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     if clock_s is not None:
         arrays["timestamps_s"] = clock_s
     return arrays
-
-
-def save_lift_input(arrays: dict[str, np.ndarray], path: str | Path) -> Path:
-    """Write :func:`lift_input`'s ``arrays`` as an ``.npz`` (atomically)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    return Path(path)
 
 
 def write_lift_input(recording: Recording, path: str | Path, person_id: int | None = None) -> Path:
