@@ -9,6 +9,14 @@ from pathlib import Path
 import zmq
 
 from ..engines.errors import PosecastError
+from .endpoints import (
+    bound_ipc_file,
+    check_host,
+    check_ipc_free,
+    check_port,
+    ipv6_option,
+    remove_own_ipc_file,
+)
 from .errors import SchemaError
 from .schema import (
     DEFAULT_ADDRESS,
@@ -18,14 +26,6 @@ from .schema import (
     PoseMessage,
     decode_meta,
     decode_pose,
-)
-from .sinks.zmq import (
-    bound_ipc_file,
-    check_host,
-    check_ipc_free,
-    check_port,
-    ipv6_option,
-    remove_own_ipc_file,
 )
 
 

@@ -32,7 +32,8 @@ def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> Non
     import msgpack
     import zmq
 
-    from ..sinks.zmq import ipv6_option
+    from ..endpoints import ipv6_option
+    from ..schema import TOPIC_META, TOPIC_POSE
 
     # Ctrl-C reaches the whole process group: it is the parent's to handle (this process is a
     # daemon, stopped with it); here it would only print a second traceback
@@ -42,8 +43,8 @@ def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> Non
     sub.setsockopt(zmq.IPV6, ipv6_option(address))
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.RCVHWM, 1000)
-    sub.setsockopt(zmq.SUBSCRIBE, b"pose")
-    sub.setsockopt(zmq.SUBSCRIBE, b"meta")
+    sub.setsockopt(zmq.SUBSCRIBE, TOPIC_POSE)
+    sub.setsockopt(zmq.SUBSCRIBE, TOPIC_META)
     sub.connect(address)
     poller = zmq.Poller()
     poller.register(sub, zmq.POLLIN)
@@ -77,7 +78,7 @@ def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> Non
             if not ready:
                 conn.send(_READY)
                 ready = True
-            if topic == b"pose":
+            if topic == TOPIC_POSE:  # read raw, not through the schema's decoder: this measures the wire
                 m = msgpack.unpackb(payload)
                 records.append((m["frame_id"], m["capture_ns"], m["publish_ns"], received_ns))
     sub.close()

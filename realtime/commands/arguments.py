@@ -20,6 +20,7 @@ from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.media import display_available
 from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS
 from ..avatar import AvatarWorld
+from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..detectors import DETECTORS
 from ..detectors.mediapipe import MAX_PEOPLE
 from ..errors import OptionsError, SourceError
@@ -30,7 +31,6 @@ from ..sinks import SINKS
 from ..sources import open_source
 from ..stages import FrameSource, Sink
 from ..threaded import RUNNERS, make_runner
-from .avatar_arguments import add_avatar_arguments, avatar_options
 from .capture import add_capture_arguments, configure_capture
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """``posecast calibrate floor`` (the options of ``posecast run`` that use its file are in
-:mod:`posecast.realtime.commands.avatar_arguments`).
+:mod:`posecast.realtime.avatar_arguments`).
 
 ``posecast calibrate floor`` writes a floor file from those numbers (``--camera-height``,
 ``--tilt``, ``--roll``) or measures it: someone stands and steps around, feet in view, for

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 from ..avatar import AvatarOptions, AvatarWorld
+from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..recording.format import RecordingError
 from ..recording.replay import Replay, ReplayOptions
 from ..sinks import SINKS
 from ..stages import Sink
 from ..types import StreamMeta
-from .avatar_arguments import add_avatar_arguments, avatar_options
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from ...calibration import floor
 from ...engines import frames, humanoid, skeleton
 from ..avatar import AvatarFrame, AvatarOptions, AvatarWorld
-from ..commands.avatar_arguments import avatar_options
+from ..avatar_arguments import avatar_options
 from ..errors import OptionsError, PublishError
 from ..stages import Sink
 from ..types import PoseFrame

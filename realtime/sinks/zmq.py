@@ -17,12 +17,8 @@ The meta message is sent on start, when a subscriber subscribes (noticed within
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
-import ipaddress
 import logging
-import socket
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +28,15 @@ import zmq
 
 from ...engines.frames import FRAME_NAMES, describe_frame
 from ..avatar import pose_fields
+from ..endpoints import (
+    bound_ipc_file,
+    check_host,
+    check_ipc_free,
+    check_port,
+    exposed,
+    ipv6_option,
+    remove_own_ipc_file,
+)
 from ..errors import OptionsError, PublishError
 from ..schema import (
     DEFAULT_ADDRESS,
@@ -77,127 +82,6 @@ class PublisherOptions:
             raise OptionsError(f"send_hwm must be at least 1, got {self.send_hwm}")
         if self.meta_interval_s <= 0:
             raise OptionsError(f"meta_interval_s must be positive, got {self.meta_interval_s}")
-
-
-def _split_tcp(endpoint: str) -> tuple[str, str] | None:
-    """``(host, port)`` of a ``tcp://HOST:PORT`` endpoint (``[::1]`` without brackets), else ``None``."""
-    if not endpoint.startswith("tcp://") or ":" not in endpoint[6:]:
-        return None
-    host, port = endpoint[6:].rsplit(":", 1)
-    return host.strip("[]"), port
-
-
-def check_host(endpoint: str) -> None:
-    """Refuse a ``tcp://HOST:PORT`` to connect to whose host name does not resolve: ZeroMQ would
-    retry it in the background for ever, and a subscriber would wait without a word."""
-    parts = _split_tcp(endpoint)
-    if parts is None or parts[0] in ("", "*"):
-        return
-    host = parts[0].rsplit(";", 1)[-1].strip("[]")  # ZeroMQ's tcp://SOURCE;HOST:PORT names the host last
-    with contextlib.suppress(ValueError):
-        ipaddress.ip_address(host)
-        return  # an address: nothing to resolve
-    try:
-        socket.getaddrinfo(host, None)
-    except (socket.gaierror, UnicodeError) as exc:
-        reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a valid host name"
-        raise PublishError(f"cannot resolve the host {host!r} of {endpoint} ({reason}): check the name, "
-                           f"or pass an IP address, e.g. {DEFAULT_ADDRESS}") from exc  # fmt: skip
-
-
-def ipv6_option(address: str) -> int:
-    """ZeroMQ's ``IPV6`` socket option for ``address``: on for an IPv6 one (``tcp://[::1]:5555``;
-    off by default in ZeroMQ, so such a bind failed and a subscriber heard nothing), off otherwise
-    (with it on, ZeroMQ names IPv4 endpoints ``[::ffff:127.0.0.1]``)."""
-    return int("[" in address)
-
-
-def check_port(endpoint: str, binding: bool = True) -> None:
-    """Refuse a TCP address without a port (ZeroMQ says only "Invalid argument") or with one
-    outside 1..65535 (ZeroMQ would bind some other port instead, or wait forever to connect);
-    ``binding``: port 0 (any free one) is allowed."""
-    if endpoint.startswith("tcp://"):
-        rest = endpoint[6:]
-        colon = rest.rfind(":")
-        if colon < 0 or colon < rest.rfind("]") or colon == len(rest) - 1:  # an IPv6 address's colons are in []
-            raise PublishError(f"{endpoint} has no port: expected tcp://HOST:PORT, e.g. {DEFAULT_ADDRESS}")
-    parts = _split_tcp(endpoint)
-    if parts is None or not parts[1].lstrip("+-").isdigit():
-        return
-    port = int(parts[1])
-    if not 1 <= port <= 65535 and not (binding and port == 0):
-        any_free = ", or port 0 for any free one" if binding else ""
-        raise PublishError(f"port {parts[1]} of {endpoint} is outside 1..65535: pass e.g. {DEFAULT_ADDRESS}{any_free}")
-
-
-def _ipc_path(endpoint: str) -> Path | None:
-    """The socket file of an ``ipc://PATH`` endpoint (``None``: another transport, or Linux's
-    abstract namespace ``ipc://@name``, which has no file)."""
-    if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):
-        return None
-    if not endpoint[6:].strip():
-        raise PublishError(f"{endpoint!r} has no path: expected ipc://PATH, e.g. ipc:///tmp/posecast.sock")
-    return Path(endpoint[6:])
-
-
-def check_ipc_free(endpoint: str) -> None:
-    """Refuse to bind an ``ipc://PATH`` another process is bound to, or that is not a socket:
-    ZeroMQ removes whatever is at the path and binds anew (a second posecast silently took the
-    first one's subscribers; a file of that name would be deleted). A socket file nobody accepts
-    on (left by a process that was killed) is fine to replace."""
-    path = _ipc_path(endpoint)
-    if path is None:
-        return
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return  # nothing there (or nothing we may look at: ZeroMQ's own error follows)
-    if not stat.S_ISSOCK(mode):
-        raise PublishError(f"{path} exists and is not a socket: pass another ipc:// path (binding would delete it)")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return  # a stale socket file
-    raise PublishError(f"address {endpoint} is in use (another posecast is bound there): pass another ipc:// path")
-
-
-def bound_ipc_file(endpoint: str) -> tuple[Path, int] | None:
-    """The socket file a bind to ``endpoint`` just made and its inode (``None``: not an
-    ``ipc://`` path on disk), for :func:`remove_own_ipc_file`."""
-    path = _ipc_path(endpoint)
-    try:
-        return None if path is None else (path, path.stat().st_ino)
-    except OSError:
-        return None
-
-
-def remove_own_ipc_file(owned: tuple[Path, int] | None) -> None:
-    """Remove the socket file ZeroMQ leaves behind after a bound socket is closed, only if it is
-    still the one this process bound (another process may have bound the path since)."""
-    if owned is None:
-        return
-    path, inode = owned
-    with contextlib.suppress(OSError):
-        if path.stat().st_ino == inode:
-            path.unlink()
-
-
-def _exposed(endpoint: str) -> bool:
-    """Whether binding ``endpoint`` accepts subscribers from other machines: every transport but
-    ipc:// and inproc://, unless bound to a loopback address."""
-    if endpoint.startswith(("ipc://", "inproc://")):
-        return False
-    parts = _split_tcp(endpoint)
-    if parts is None:
-        return True
-    host = parts[0]
-    if host == "localhost":
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:  # '*', an interface name or a host name: other machines may reach it
-        return True
 
 
 class Publisher:
@@ -258,7 +142,7 @@ class Publisher:
             ) from exc
         bound = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._ipc_file = bound_ipc_file(bound)
-        if _exposed(endpoint):
+        if exposed(endpoint):
             log.warning("publishing on %s: the pose stream is open to the network, anyone who can reach this machine "
                         "on that port can read it (no authentication, no encryption); bind tcp://127.0.0.1:PORT to "
                         "keep it on this machine", bound)  # fmt: skip

@@ -38,9 +38,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
+from ..endpoints import ipv6_option
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
-from ..sinks.zmq import ipv6_option
 from ..subscriber import Subscriber
 
 log = logging.getLogger(__name__)

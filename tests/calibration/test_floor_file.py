@@ -11,8 +11,8 @@ import yaml
 from posecast.calibration import floor as fl
 from posecast.calibration.errors import CalibrationError
 from posecast.calibration.floor_file import load_floor, save_floor
+from posecast.realtime.avatar_arguments import parse_floor_camera
 from posecast.realtime.cli import main
-from posecast.realtime.commands.avatar_arguments import parse_floor_camera
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])

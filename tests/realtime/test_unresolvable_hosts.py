@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from posecast.engines.errors import PosecastError
 from posecast.realtime.cli import main
-from posecast.realtime.sinks.zmq import check_host
+from posecast.realtime.endpoints import check_host
 from posecast.realtime.subscriber import Subscriber
 
 BAD = "tcp://no-such-host.invalid:5555"  # .invalid never resolves (RFC 2606)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...calibration import floor as fl
-from ...calibration.errors import CalibrationError
-from ...calibration.floor_file import load_floor
-from ..avatar import AvatarOptions
+from ..calibration import floor as fl
+from ..calibration.errors import CalibrationError
+from ..calibration.floor_file import load_floor
+from .avatar import AvatarOptions
 
 
 def add_avatar_arguments(parser: argparse.ArgumentParser, recorded_default: bool = False) -> None:
