@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import array
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
 
+from ..engines.host import usable_cores
 from .errors import SourceStalledError
 from .pipeline import Pipeline
 from .stages import FrameSource
@@ -48,14 +48,6 @@ log = logging.getLogger(__name__)
 MIN_CORES_THREADED = 4
 #: The runner choices of ``posecast run --runner`` and ``posecast bench --runner``.
 RUNNERS = ("auto", "threaded", "serial")
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def threaded_by_default() -> bool:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError, ModelError, PosecastError
-from .base import DEFAULT_MODEL, LiftOutput, RuntimeBackend, check_window, cpu_name
+from ..host import cpu_name
+from .base import DEFAULT_MODEL, LiftOutput, RuntimeBackend, check_window
 from .gpu import cuda_device_available
 from .onnxruntime_backend import OnnxRuntimeBackend
 from .tensorrt_backend import TensorRTBackend

@@ -8,10 +8,8 @@ metadata; the batch is dynamic.
 
 from __future__ import annotations
 
-import platform
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -114,19 +112,6 @@ def check_window(keypoints_norm: np.ndarray, window_frames: int, max_batch: int 
             "split the batch or rebuild with a larger --max-batch"
         )
     return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-@lru_cache(maxsize=1)
-def cpu_name() -> str:
-    """The CPU model (``/proc/cpuinfo`` "model name" on Linux), else :func:`platform.processor`."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def resolve_model(model: str | Path | None) -> Path:

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
+from ..host import cpu_name
 from ..metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata, check_graph, onnx_cpu_session
-from .base import LiftOutput, RuntimeBackend, check_window, cpu_name, resolve_model
+from .base import LiftOutput, RuntimeBackend, check_window, resolve_model
 
 log = logging.getLogger(__name__)
 

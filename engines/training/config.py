@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PosecastError
+from ..host import cpu_flags
 from ..networks import ModelConfig
 from .data.augment import BodyOptions
 from .data.framing import FramingOptions
@@ -314,12 +315,5 @@ def resolve_bf16(setting: str | bool, device: str) -> bool:
 
 
 def _cpu_flags() -> set[str] | None:
-    """The CPU's feature flags from ``/proc/cpuinfo`` (Linux), else ``None``."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return None
+    """The CPU's feature flags (a seam the tests replace)."""
+    return cpu_flags()

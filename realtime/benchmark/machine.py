@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...engines.fileio import file_sha256
+from ...engines.host import cpu_flags, cpu_name, cpuinfo, memory_gb, usable_cores
 from ...engines.install import installed_versions
 
 #: CPU feature flags worth knowing for the networks (SIMD widths, int8 dot products, bf16, AMX).
@@ -22,31 +23,6 @@ _FLAGS_OF_INTEREST = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", 
                       "amx_tile", "amx_int8", "amx_bf16", "neon", "asimd", "asimddp")  # fmt: skip
 _PACKAGES = ("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "mediapipe", "opencv-contrib-python", "pyzmq",
              "msgpack", "tensorrt", "torch")  # fmt: skip
-
-
-def _cpuinfo() -> dict[str, str]:
-    info: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                if key in ("model name", "flags", "features", "cache size") and key not in info:
-                    info[key] = value.strip()
-    except OSError:
-        pass
-    return info
-
-
-def _memory_gb() -> float | None:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 1024**2, 1)
-    except OSError:
-        pass
-    return None
 
 
 def versions() -> dict[str, str]:
@@ -57,19 +33,14 @@ def versions() -> dict[str, str]:
 def machine_info() -> dict:
     """CPU model, cores (and those this process may use), flags of interest, memory, OS,
     versions, load average."""
-    cpu = _cpuinfo()
-    flags = set((cpu.get("flags") or cpu.get("features") or "").split())
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count()
+    flags = cpu_flags() or set()
     return {
-        "cpu_model": cpu.get("model name") or platform.processor() or platform.machine(),
+        "cpu_model": cpu_name(),
         "cpu_cores": os.cpu_count(),
-        "cpu_cores_usable": usable,
+        "cpu_cores_usable": usable_cores(),
         "cpu_flags": [f for f in _FLAGS_OF_INTEREST if f in flags],
-        "cache": cpu.get("cache size"),
-        "memory_gb": _memory_gb(),
+        "cache": cpuinfo().get("cache size"),
+        "memory_gb": memory_gb(),
         "os": f"{platform.system()} {platform.release()}",
         "arch": platform.machine(),
         "versions": versions(),
