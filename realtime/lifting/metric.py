@@ -256,9 +256,9 @@ class MetricPoseLifting(PoseLifting):
                 continue
             state.accept(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns)
             people[person_id] = PersonPose(
-                person_id, pose.state, keypoints_px[k], confidence[k], joints_m,
-                pose.joints_rel_m, pose.root_m, pose.bone_lengths_m, float(lifted.scale[k]), lifted.joints_rel[k],
-                keypoints_norm[k],
+                person_id, pose.state, keypoints_px[k], confidence[k], joints_m=joints_m,
+                joints_rel_m=pose.joints_rel_m, root_m=pose.root_m, bone_lengths_m=pose.bone_lengths_m,
+                scale=float(lifted.scale[k]), joints_lifted=lifted.joints_rel[k], keypoints_norm=keypoints_norm[k],
             )  # fmt: skip
         if len(self.tracker.tracks) > len(ids):  # someone remembered but not seen: lost now, state held
             for person_id in self.tracker.lost():
