@@ -108,6 +108,21 @@ class Subscriber:
                 return decode_meta(payload)
             # another topic (a subscription matches by prefix: b"" or b"pose" take b"pose2" too): not ours
 
+    def recv_all(self, timeout_s: float | None = 0.0) -> list[PoseMessage | MetaMessage]:
+        """Every message waiting now, oldest first, after waiting up to ``timeout_s`` seconds for
+        the first (0: not at all; None: forever); ``[]`` when none came. A reader that draws once
+        per frame of its own should take them all and use each person's newest: taking one
+        message per drawn frame reads ever older poses once the stream is faster than the
+        drawing, since ZeroMQ's queue and the kernel's receive buffer (hundreds of KiB) hold them
+        in order. Raises as :meth:`recv`."""
+        first = self.recv(timeout_s)
+        if first is None:
+            return []
+        messages = [first]
+        while (message := self.recv(0.0)) is not None:
+            messages.append(message)
+        return messages
+
     def close(self) -> None:
         if not self._socket.closed:
             self._socket.close(linger=0)

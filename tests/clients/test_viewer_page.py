@@ -70,6 +70,7 @@ class FakeCamera:
         assumptions = {"hfov_deg": 60.0} if assumptions is None else assumptions
         self.publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"), assumptions=assumptions)
         self.tracking = "tracking"
+        self.paused = False  # True: publishes nothing, as a stopped run
         self.roots = roots
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(1.0 / fps,), daemon=True)
@@ -78,7 +79,7 @@ class FakeCamera:
     def _run(self, period_s: float) -> None:
         frame_id = 0
         while not self._stop.wait(period_s):
-            for person_id, root in enumerate(self.roots):
+            for person_id, root in enumerate(() if self.paused else self.roots):
                 self.publisher.publish(message(frame_id, self.tracking, person_id, root))
             frame_id += 1
 
@@ -231,6 +232,25 @@ def test_page_draws_the_skeleton_in_headless_chromium(camera: FakeCamera, viewer
         x, y = np.round(joints_px[i]).astype(int)
         assert has_colour(tracked, x, y, kind), f"{skeleton.JOINT_NAMES[i]} not drawn at ({x}, {y})"
         assert not has_colour(lost, x, y, kind), f"{skeleton.JOINT_NAMES[i]} still drawn at ({x}, {y}) when lost"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
+def test_the_page_says_when_the_stream_goes_quiet(camera: FakeCamera, viewer: ViewerServer) -> None:
+    """A stopped run left the page showing "tracking" and the last frame rate for good."""
+    state = "document.getElementById('state').textContent"
+    with Chromium(width=640, height=400) as browser:
+        browser.navigate(viewer.url)
+        browser.wait_for("window.posecast && window.posecast.poses >= 10")
+        camera.paused = True
+        browser.wait_for(f"{state}.startsWith('no poses for')", timeout_s=10)
+        assert camera.publisher.address in browser.evaluate(state)
+        assert browser.evaluate("document.getElementById('rates').textContent") == "0 frames/s"
+        camera.paused = False
+        browser.wait_for(f"{state} === 'tracking'", timeout_s=10)
+        rate = browser.wait_for("(() => { const t = document.getElementById('rates').textContent;"
+                                " return t.includes('(capture') && parseFloat(t); })()", timeout_s=10)  # fmt: skip
+    assert 20 < rate < 40  # counted again from the resumed poses, not across the pause
+    assert not any("exception" in line for line in browser.console), browser.console
 
 
 def has_colour(image: np.ndarray, x: int, y: int, kind: str, radius: int = 3) -> bool:

@@ -80,3 +80,35 @@ def test_a_taken_bind_address_says_to_pass_another_port(free_port) -> None:  # n
 def test_a_payload_that_is_not_msgpack_gets_a_reason(payload: bytes) -> None:
     with pytest.raises(SchemaError, match=r"payload is not msgpack \(\w[^)]*\): expected a posecast message"):
         decode_pose(payload)
+
+
+def test_recv_all_takes_everything_waiting_so_a_slow_reader_can_keep_the_newest(free_port) -> None:  # noqa: ANN001
+    """One message per drawn frame reads ever older poses once the stream is faster than the
+    drawing (a QA reader fell 161 s behind); ``recv_all`` hands over what waits, in order."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    publisher = zmq.Context.instance().socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    publisher.bind(address)
+    joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
+
+    def pose(frame_id: int) -> list[bytes]:
+        return [b"pose", encode_pose_message(PoseMessage(
+            frame_id=frame_id, capture_ns=1, tracking="tracking", joints_m=joints, confidence=np.ones(17, np.float32),
+            root_m=joints[0].copy(), publish_ns=2, publish_unix_ns=3))]  # fmt: skip
+
+    try:
+        with Subscriber(address) as subscriber:
+            assert subscriber.recv_all() == []  # nothing waits, and it does not wait
+            deadline = time.monotonic() + 10
+            while not subscriber.recv_all(0.2) and time.monotonic() < deadline:  # the subscription is through
+                publisher.send_multipart(pose(0))
+            for frame_id in range(1, 11):
+                publisher.send_multipart(pose(frame_id))
+            time.sleep(0.5)
+            got = subscriber.recv_all(5.0)
+            assert [m.frame_id for m in got] == list(range(1, 11))
+            assert subscriber.recv_all() == []
+            start = time.monotonic()
+            assert subscriber.recv_all(0.3) == [] and time.monotonic() - start >= 0.29  # waited for a first one
+    finally:
+        publisher.close()

@@ -124,8 +124,11 @@ function placePerson(person, points) {
 const hud = (id) => document.getElementById(id);
 const state = {
   messages: 0, poses: 0, meta: null, lastPose: null, stream: "", frameArrivalsMs: [], frameCapturesNs: [],
-  lastFrameId: null, feet: [], warnedFrame: null, centred: false, people,
+  lastFrameId: null, feet: [], warnedFrame: null, centred: false, people, lastPoseMs: null, quiet: false,
 };
+// No pose for this long: the stream is said to be quiet (posecast listen says so after 5 s; a
+// page that kept "tracking" and the last frame rate showed a stopped run as a live one)
+const QUIET_MS = 2000;
 window.posecast = state; // read by tests and handy in the console
 
 function setState(text, cls) {
@@ -172,6 +175,8 @@ function onPose(m) {
   state.poses += 1;
   state.lastPose = m;
   const arrival = nowUnixMs();
+  state.lastPoseMs = arrival;
+  state.quiet = false;
   if (m.frame_id !== state.lastFrameId) { // rates count frames, not the messages of each person
     state.lastFrameId = m.frame_id;
     state.frameArrivalsMs.push(arrival);
@@ -270,6 +275,17 @@ function connect() {
   };
 }
 connect();
+
+setInterval(() => { // a stream that stopped: say so, and count the rate again from the next pose
+  if (state.lastPoseMs === null) return;
+  const quietMs = nowUnixMs() - state.lastPoseMs;
+  if (quietMs < QUIET_MS) return;
+  state.quiet = true;
+  setState(`no poses for ${Math.floor(quietMs / 1000)} s: is the stream ${state.stream} still running?`, "waiting");
+  hud("rates").textContent = "0 frames/s";
+  state.frameArrivalsMs = [];
+  state.frameCapturesNs = [];
+}, 500);
 
 function resize() {
   const w = canvas.clientWidth, h = canvas.clientHeight, ratio = window.devicePixelRatio;
