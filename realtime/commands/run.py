@@ -35,6 +35,10 @@ def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink]
     frames = None
     try:
         frames = run_pipeline(args, source_spec, sinks, args.frames)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP
+        if not any(s.frames for s in sinks if isinstance(s, StatsSink)):  # outputs are made at the first frame
+            log.info("stopped before the first frame: no output was written")
+        raise
     finally:
         stats = next((s for s in sinks if isinstance(s, StatsSink)), None)
         if stats is not None and stats.frames:  # the sinks are closed: every frame counted
