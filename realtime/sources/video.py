@@ -2,8 +2,9 @@
 pipeline is too late for, as a camera drops them).
 
 A damaged file is read as far as it goes: a frame the decoder cannot read, where the header
-counts more frames, is skipped with a warning, and its number and media time stay used (the
-temporal stages see a gap). The numbers after damage are counted from the failed reads, which
+counts more frames, is skipped, and its number and media time stay used (the temporal stages
+see a gap); the first damaged place is logged, the others counted in one total at the end, as an
+image folder's unreadable images are. The numbers after damage are counted from the failed reads, which
 is only as good as the decoder's account: an H.264 decoder that loses reference frames drops a
 few more without failing a read (the dance clip with 20 kB zeroed: the frames after it are
 numbered up to 5 too low), and a Motion-JPEG one may skip damaged frames silently. A file that
@@ -48,6 +49,7 @@ class VideoFileSource(FileSource):
         self._pacer: Pacer | None = None
         #: frames the decoder could not read, skipped (module docstring)
         self.damaged_frames = 0
+        self._damaged_places = 0  # runs of damaged frames: the first is logged, the total at close
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> VideoFileSource | None:
@@ -71,6 +73,7 @@ class VideoFileSource(FileSource):
                 "(mp4/avi/mkv...); re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
+        self.damaged_frames = self._damaged_places = 0
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.frame_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         self._pacer = Pacer(self.source_fps) if self.realtime else None
@@ -85,9 +88,7 @@ class VideoFileSource(FileSource):
             elif self._next_id + 1 >= self.frame_count:
                 break  # the end: the read below says so
             else:  # a frame the decoder cannot read, skipped here: counted and numbered as _next_readable does
-                self.damaged_frames += 1
-                log.warning("video %s: a damaged frame skipped at frame %d (the decoder could not read it)",
-                            self.path, self._next_id)  # fmt: skip
+                self._skip_damaged(1)
             self._next_id += 1
         if self._pending is not None:
             image, self._pending = self._pending, None
@@ -116,13 +117,26 @@ class VideoFileSource(FileSource):
                                 self.frame_count, after)  # fmt: skip
                 return None
         if failed:
-            log.warning("video %s: %d damaged frame(s) skipped at frame %d (the decoder could not read them)",
-                        self.path, failed, self._next_id)  # fmt: skip
-            self.damaged_frames += failed
+            self._skip_damaged(failed)
             self._next_id += failed  # the media time of the frames after them stays theirs
         return image
+
+    def _skip_damaged(self, count: int) -> None:
+        """Count ``count`` damaged frames from frame ``_next_id``: the first place is logged, the
+        others at debug level and in the total :meth:`close` logs (a file overwritten while it was
+        read gave 188 warning lines in 50 s)."""
+        text = "video %s: %d damaged frame(s) skipped at frame %d (the decoder could not read them)"
+        if self._damaged_places == 0:
+            log.warning(text + "; later ones are counted", self.path, count, self._next_id)
+        else:
+            log.debug(text, self.path, count, self._next_id)
+        self.damaged_frames += count
+        self._damaged_places += 1
 
     def close(self) -> None:
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+            if self._damaged_places > 1:
+                log.warning("video %s: %d damaged frames skipped in all, in %d places", self.path,
+                            self.damaged_frames, self._damaged_places)  # fmt: skip

@@ -213,3 +213,22 @@ def test_camera_thread_keeps_only_newest_frame(media_dir, monkeypatch):
         fake.permits.release(100)
         assert camera.read() is None
         assert camera.dropped_frames == 4 + 23
+
+
+def test_damage_in_several_places_is_logged_once_and_totalled(media_dir, tmp_path, caplog):
+    """A file overwritten while it was read gave a warning per damaged place (188 lines in 50 s):
+    the first place is logged, the others counted in one total when the source closes."""
+    data = bytearray((media_dir / "dance_576.mp4").read_bytes())
+    for start in (len(data) // 2, len(data) * 3 // 4):
+        data[start : start + 8_000] = bytes(8_000)
+    (tmp_path / "damaged.mp4").write_bytes(data)
+    with caplog.at_level("DEBUG", logger="posecast"):
+        source = VideoFileSource(tmp_path / "damaged.mp4")
+        read_all(source)
+    places = [r for r in caplog.records if "damaged frame(s) skipped at frame" in r.getMessage()]
+    assert len(places) >= 2, [r.getMessage() for r in caplog.records]
+    assert [r.levelname for r in places] == ["WARNING"] + ["DEBUG"] * (len(places) - 1)
+    assert places[0].getMessage().endswith("; later ones are counted")
+    total = [r.getMessage() for r in caplog.records if "skipped in all" in r.getMessage()]
+    assert total == [f"video {tmp_path / 'damaged.mp4'}: {source.damaged_frames} damaged frames skipped in all, "
+                     f"in {len(places)} places"]  # fmt: skip
