@@ -1,6 +1,7 @@
 """A folder of images in name order, each one frame at a nominal rate.
 
-An image OpenCV cannot decode (empty, corrupt, not really an image) is skipped and counted in
+The folder is listed once, when the source opens: images added later are not read. An image
+OpenCV cannot decode (empty, corrupt, not really an image, removed since) is skipped and counted in
 ``skipped_images`` (the first is logged, the count at the end); its frame id is left out, so
 the others keep their place in time. A folder where no image decodes is an error. Only regular
 files are images (a folder named ``x.jpg`` is not one). Images of different sizes are read as
@@ -94,12 +95,15 @@ class ImageFolderSource(FileSource):
                         *size, first.name, w, h)  # fmt: skip
 
     def _skip(self, path: Path) -> None:
+        gone = not path.exists()  # removed since the folder was listed
         if not self.skipped_images:
-            log.warning("skipped %s: OpenCV could not decode it (empty or corrupt?); later ones are counted", path)
+            why = "it no longer exists (removed while the run read the folder)" if gone else \
+                "OpenCV could not decode it (empty or corrupt?)"
+            log.warning("skipped %s: %s; later ones are counted", path, why)
         self.skipped_images += 1
 
     def close(self) -> None:
         if self._files is not None and self.skipped_images:
-            log.warning("%d of %d images in %s could not be decoded and were skipped", self.skipped_images,
-                        len(self._files), self.path)  # fmt: skip
+            log.warning("%d of %d images in %s could not be read (removed, empty or corrupt) and were skipped",
+                        self.skipped_images, len(self._files), self.path)  # fmt: skip
         self._files = None

@@ -89,7 +89,7 @@ def test_run_on_mixed_sizes_logs_the_intrinsics_once_per_size(dance, tmp_path, p
     intrinsics_lines = [line for line in stderr if line.startswith("intrinsics: ")]
     assert [line.split()[1] for line in intrinsics_lines] == ["576x576", "288x288"], proc.stderr
     assert sum("differ in size" in line for line in stderr) == 1, proc.stderr
-    assert "could not be decoded" not in proc.stderr and "could not decode" not in proc.stderr
+    assert "could not be read" not in proc.stderr and "could not decode" not in proc.stderr
     meta, seen = None, []
     for line in map(json.loads, proc.stdout.splitlines()):
         if line["topic"] == "meta":
@@ -102,3 +102,21 @@ def test_run_on_mixed_sizes_logs_the_intrinsics_once_per_size(dance, tmp_path, p
                                    atol=1e-4)  # fmt: skip
         seen.append(line["frame_id"])
     assert seen == list(range(len(sizes)))
+
+
+def test_an_image_removed_while_the_folder_is_read_is_said_to_be_gone(dance, tmp_path, caplog) -> None:
+    """The folder is listed when it opens; an image removed afterwards was reported as "empty or
+    corrupt"."""
+    for i, image in enumerate(dance[:4]):
+        cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), image)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        source = open_source(str(tmp_path))
+        with source:
+            first = source.read()
+            (tmp_path / "frame_002.png").unlink()
+            (tmp_path / "frame_009.png").write_bytes((tmp_path / "frame_000.png").read_bytes())  # added: not read
+            frames = [first, *iter(source.read, None)]
+    assert [f.frame_id for f in frames] == [0, 1, 3] and source.skipped_images == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("frame_002.png: it no longer exists (removed while the run read the folder)" in m for m in messages)
+    assert any("1 of 4 images" in m and "could not be read (removed, empty or corrupt)" in m for m in messages)
