@@ -177,6 +177,105 @@ def _build_lifting(config: BenchConfig, max_people: int) -> MetricPoseLifting:
     return MetricPoseLifting(LiftingOptions(lifter=lifter, tracker=TrackerOptions(max_people=max_people)))
 
 
+class _Run:
+    """What every phase uses: the options, the clip, MediaPipe alone, the configurations'
+    pipelines and the frame ids each kind of pass has used so far (ids keep increasing across
+    passes, as a live stream's do)."""
+
+    def __init__(self, options: BenchOptions, clip: Clip, baseline: MediaPipeAlone,
+                 pipelines: dict[str, tuple[BenchConfig, Pipeline]], say: Callable[[str], None]) -> None:  # fmt: skip
+        self.options, self.clip, self.baseline, self.pipelines, self.say = options, clip, baseline, pipelines, say
+        self._next_id = {"baseline": 0, "posecast": 0}
+
+    def source(self, kind: str, frames: int, fps: float = 0.0, start: int = 0) -> ClipSource:
+        src = ClipSource(self.clip, frames, fps, first_id=self._next_id[kind], start=start)
+        self._next_id[kind] += frames
+        return src
+
+    def first(self) -> tuple[str, BenchConfig, Pipeline]:
+        """The configuration the paced runs and the soak measure."""
+        label, (config, pipeline) = next(iter(self.pipelines.items()))
+        return label, config, pipeline
+
+
+def _warm_up(run: _Run) -> dict[str, PassLog]:
+    """Phase 1 (module docstring): the configurations' warm-up passes, by label."""
+    o, warmup = run.options, {}
+    if not o.warmup_frames:
+        return warmup
+    run.say(f"warm-up: {o.warmup_frames} frames through MediaPipe alone and each configuration")
+    baseline_pass(run.baseline, run.source("baseline", o.warmup_frames))
+    for label, (config, pipeline) in run.pipelines.items():
+        passes = [posecast_pass("warmup", pipeline, run.source("posecast", o.warmup_frames), config.threaded)]
+        # on a fast machine warmup_frames may not span the floor's estimation (its first 2 s of
+        # poses): go on until the floor is fixed, so that it stays out of the latency figures
+        while (_floor_estimating(pipeline) and len(passes) < _MAX_FLOOR_WARMUPS
+               and any((p.people > 0).any() for p in passes)):  # (no floor without a person)
+            passes.append(posecast_pass("warmup", pipeline, run.source("posecast", 30), config.threaded))
+        warmup[label] = PassLog.concat("warmup", passes)
+        if not (warmup[label].people > 0).any():  # minutes of measuring nothing: say so now
+            raise SourceError(f"no person was found in the {warmup[label].frames} warm-up frames of "
+                              f"{run.clip.name}: nothing to measure; use a clip with a person in view within its "
+                              "first --warmup frames")  # fmt: skip
+    return warmup
+
+
+def _latency_rounds(run: _Run, bare: zmq.Socket) -> tuple[list[PassLog], dict[str, list[PassLog]]]:
+    """Phase 2 (module docstring): MediaPipe alone's passes and each configuration's, by label."""
+    o, k, images = run.options, run.options.round_warmup_frames, len(run.clip.images)
+    per_round = max(1, -(-o.frames // o.rounds))
+    base_logs: list[PassLog] = []
+    logs: dict[str, list[PassLog]] = {label: [] for label in run.pipelines}
+    for r in range(o.rounds):
+        frames = min(per_round, o.frames - r * per_round)
+        if frames <= 0:
+            break
+        start = (r * per_round) % images
+        before = (start - k) % images  # the motion goes on into the recorded frames
+        if k:
+            baseline_pass(run.baseline, run.source("baseline", k, start=before))
+        base_logs.append(baseline_pass(run.baseline, run.source("baseline", frames, start=start), bare))
+        for label, (config, pipeline) in run.pipelines.items():
+            if k:
+                posecast_pass("warmup", pipeline, run.source("posecast", k, start=before), config.threaded)
+            logs[label].append(posecast_pass(label, pipeline, run.source("posecast", frames, start=start),
+                                             config.threaded))  # fmt: skip
+        run.say(f"latency round {r + 1}/{o.rounds}: {frames} frames each")
+    return base_logs, logs
+
+
+def _paced(run: _Run, sampler: ResourceSampler, phases: dict[str, tuple[float, float]]) -> dict[float, PassLog]:
+    """Phase 3 (module docstring): the first configuration at each pace, by pace."""
+    label, config, pipeline = run.first()
+    paced: dict[float, PassLog] = {}
+    for pace in run.options.paces:
+        t = sampler.now_s()
+        run.say(f"paced at {pace:g} fps: {run.options.frames} frames ({run.options.frames / pace:.0f} s)")
+        paced[pace] = posecast_pass(label, pipeline, run.source("posecast", run.options.frames, pace), config.threaded)
+        phases[f"paced_{pace:g}"] = (t, sampler.now_s())
+    return paced
+
+
+def _soak(run: _Run, hooks: Sequence[SoakHook], address: str, sampler: ResourceSampler,
+          phases: dict[str, tuple[float, float]]) -> tuple[PassLog, dict[str, dict]]:  # fmt: skip
+    """Phase 4 (module docstring): the first configuration's soak pass and each hook's result."""
+    o = run.options
+    label, config, pipeline = run.first()
+    frames = max(1, round(o.soak_minutes * 60 * o.soak_pace))
+    run.say(f"soak: {o.soak_minutes:g} min at {o.soak_pace:g} fps ({frames} frames)")
+    for hook in hooks:
+        hook.start(address)
+    results: dict[str, dict] = {}
+    t = sampler.now_s()
+    try:
+        soak = posecast_pass(label, pipeline, run.source("posecast", frames, o.soak_pace), config.threaded)
+    finally:
+        for hook in hooks:
+            results[hook.name] = hook.stop()
+    phases["soak"] = (t, sampler.now_s())
+    return soak, results
+
+
 def run_benchmark(
     options: BenchOptions,
     hooks: Sequence[SoakHook] = (),
@@ -186,7 +285,6 @@ def run_benchmark(
     say = progress or log.info
     o = options
     started, load_start = time.time(), load_average()
-    per_round = max(1, -(-o.frames // o.rounds))
     clip = load_clip(o.source, o.frames)
     say(f"clip {clip.name}: {len(clip.images)} frames {clip.image_size[0]}x{clip.image_size[1]} at {clip.fps:g} fps")
     detector = MediaPipeDetector(MediaPipeOptions(model_variant=o.landmarker, model_path=o.model_asset,
@@ -228,78 +326,18 @@ def run_benchmark(
         for _, pipeline in pipelines.values():
             pipeline.open()
         sampler.start()
+        run = _Run(o, clip, baseline, pipelines, say)
         phases: dict[str, tuple[float, float]] = {}
-        next_id = {"baseline": 0, "posecast": 0}
-
-        def source(kind: str, frames: int, fps: float = 0.0, start: int = 0) -> ClipSource:
-            src = ClipSource(clip, frames, fps, first_id=next_id[kind], start=start)
-            next_id[kind] += frames
-            return src
-
         t = sampler.now_s()
-        warmup: dict[str, PassLog] = {}
-        if o.warmup_frames:
-            say(f"warm-up: {o.warmup_frames} frames through MediaPipe alone and each configuration")
-            baseline_pass(baseline, source("baseline", o.warmup_frames))
-            for label, (config, pipeline) in pipelines.items():
-                passes = [posecast_pass("warmup", pipeline, source("posecast", o.warmup_frames), config.threaded)]
-                # on a fast machine warmup_frames may not span the floor's estimation (its first 2 s of
-                # poses): go on until the floor is fixed, so that it stays out of the latency figures
-                while (_floor_estimating(pipeline) and len(passes) < _MAX_FLOOR_WARMUPS
-                       and any((p.people > 0).any() for p in passes)):  # (no floor without a person)
-                    passes.append(posecast_pass("warmup", pipeline, source("posecast", 30), config.threaded))
-                warmup[label] = PassLog.concat("warmup", passes)
-                if not (warmup[label].people > 0).any():  # minutes of measuring nothing: say so now
-                    raise SourceError(f"no person was found in the {warmup[label].frames} warm-up frames of "
-                                      f"{clip.name}: nothing to measure; use a clip with a person in view within its "
-                                      "first --warmup frames")  # fmt: skip
+        warmup = _warm_up(run)
         phases["warmup"] = (t, sampler.now_s())
-        k = o.round_warmup_frames
-
         t = sampler.now_s()
-        base_logs: list[PassLog] = []
-        logs: dict[str, list[PassLog]] = {label: [] for label in pipelines}
-        for r in range(o.rounds):
-            frames = min(per_round, o.frames - r * per_round)
-            if frames <= 0:
-                break
-            start = (r * per_round) % len(clip.images)
-            before = (start - k) % len(clip.images)  # the motion goes on into the recorded frames
-            if k:
-                baseline_pass(baseline, source("baseline", k, start=before))
-            base_logs.append(baseline_pass(baseline, source("baseline", frames, start=start), bare))
-            for label, (config, pipeline) in pipelines.items():
-                if k:
-                    posecast_pass("warmup", pipeline, source("posecast", k, start=before), config.threaded)
-                logs[label].append(posecast_pass(label, pipeline, source("posecast", frames, start=start),
-                                                 config.threaded))  # fmt: skip
-            say(f"latency round {r + 1}/{o.rounds}: {frames} frames each")
+        base_logs, logs = _latency_rounds(run, bare)
         phases["latency"] = (t, sampler.now_s())
-
-        first_label, (first_config, first_pipeline) = next(iter(pipelines.items()))
-        paced: dict[float, PassLog] = {}
-        for pace in o.paces:
-            t = sampler.now_s()
-            say(f"paced at {pace:g} fps: {o.frames} frames ({o.frames / pace:.0f} s)")
-            paced[pace] = posecast_pass(first_label, first_pipeline, source("posecast", o.frames, pace),
-                                        first_config.threaded)  # fmt: skip
-            phases[f"paced_{pace:g}"] = (t, sampler.now_s())
-
-        soak = None
-        hook_results: dict[str, dict] = {}
+        paced = _paced(run, sampler, phases)
+        soak, hook_results = None, {}
         if o.soak_minutes > 0:
-            frames = max(1, round(o.soak_minutes * 60 * o.soak_pace))
-            say(f"soak: {o.soak_minutes:g} min at {o.soak_pace:g} fps ({frames} frames)")
-            for hook in hooks:
-                hook.start(sink.address)
-            t = sampler.now_s()
-            try:
-                soak = posecast_pass(first_label, first_pipeline, source("posecast", frames, o.soak_pace),
-                                     first_config.threaded)  # fmt: skip
-            finally:
-                for hook in hooks:
-                    hook_results[hook.name] = hook.stop()
-            phases["soak"] = (t, sampler.now_s())
+            soak, hook_results = _soak(run, hooks, sink.address, sampler, phases)
         sampler.stop(exclude_pids=(receiver.process.pid,))  # "others": not our own subscriber
         received = receiver.stop()
         receiver = None
