@@ -2,9 +2,10 @@
 
 Each detection's box is the bounding box of its confident keypoints. Per frame, detections
 are matched to the tracks held (seen in the last frame or lost for at most ``max_lost_s``) by
-the assignment of least total cost (scipy's ``linear_sum_assignment``): by box overlap (IoU at
-least ``min_iou``), else by a centre within ``max_shift`` box diagonals of the box last seen and
-a similar size (re-identification after a gap, or a fast move).
+the assignment of least total cost (scipy's ``linear_sum_assignment``), first by box overlap
+(IoU at least ``min_iou``), then, among the detections and tracks left, by a centre within
+``max_shift`` box diagonals of the box last seen and a similar size (re-identification after a
+gap, or a fast move).
 Unmatched detections start new tracks with new ids (never reused); tracks lost for longer
 than ``max_lost_s`` are forgotten.
 
@@ -79,8 +80,21 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-#: what an impossible pair costs in the assignment: more than all real pairs together (each < 2.5)
-_NO_MATCH_COST = 1e6
+#: What leaving one detection or one track unmatched costs, against a pair's cost (``1 - IoU`` by
+#: overlap, ``1 + shift`` by position): by overlap, 0.6 each, so that two pairs of middling overlap
+#: (two people side by side, stepping together) beat one good pair and two left over, and one
+#: pair of high overlap beats two weak ones; by position, more than any pair costs (``1 +
+#: max_shift``), so as many lost people as can be are found again.
+_UNMATCHED_OVERLAP_COST = 0.6
+
+
+def _assign(cost: np.ndarray, unmatched_cost: float) -> list[tuple[int, int]]:
+    """The pairs ``(row, col)`` of least total cost when every row and column left unpaired costs
+    ``unmatched_cost`` (``inf``: the pair cannot be): a pair is made only where it costs less than
+    leaving both (ByteTrack's assignment with a cost limit, by scipy's ``linear_sum_assignment``)."""
+    gain = np.minimum(np.where(np.isfinite(cost), cost - 2.0 * unmatched_cost, 0.0), 0.0)
+    rows, cols = linear_sum_assignment(gain)
+    return [(r, c) for r, c in zip(rows, cols, strict=True) if gain[r, c] < 0.0]
 
 #: Two detections are one person found twice when their boxes overlap this much (IoU) ...
 DUPLICATE_MIN_IOU = 0.5
@@ -180,13 +194,17 @@ class Tracker:
         ids: list[int | None] = [None] * len(boxes)
         if tracks and len(boxes):
             cost = self._costs(boxes, np.array([t.box for t in tracks]))
-            # the assignment of least total cost, as many pairs as can be made first (a pair that
-            # cannot be costs more than any set of real ones): best-match-first traded the ids of
-            # two people side by side when one's new box overlapped the other's old one more
-            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, _NO_MATCH_COST))
-            for d, t in zip(rows, cols, strict=True):
-                if np.isfinite(cost[d, t]):
-                    ids[d] = tracks[t].person_id
+            # by overlap first, then by position among what is left: a position match never takes
+            # a track from a detection that overlaps it (a person standing still kept their id)
+            by_overlap = cost < 1.0
+            stages = ((by_overlap, _UNMATCHED_OVERLAP_COST), (~by_overlap, 1.0 + self.options.max_shift))
+            for stage, unmatched_cost in stages:
+                free_d = [d for d in range(len(boxes)) if ids[d] is None]
+                taken = {pid for pid in ids if pid is not None}
+                free_t = [t for t in range(len(tracks)) if tracks[t].person_id not in taken]
+                if free_d and free_t:
+                    for d, t in _assign(np.where(stage, cost, np.inf)[np.ix_(free_d, free_t)], unmatched_cost):
+                        ids[free_d[d]] = tracks[free_t[t]].person_id
         return [self._new_id() if pid is None else pid for pid in ids]
 
     def _costs(self, boxes: np.ndarray, track_boxes: np.ndarray) -> np.ndarray:

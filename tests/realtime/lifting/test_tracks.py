@@ -82,3 +82,21 @@ def test_two_people_side_by_side_keep_their_ids_when_one_overlaps_the_other_s_ol
     assert tracker.update(np.array([box(100), box(150)]), 0) == [0, 1]
     assert tracker.update(np.array([box(135), box(200)]), 33 * MS) == [0, 1]
     assert tracker.update(np.array([box(200), box(135)]), 66 * MS) == [1, 0]
+
+
+def test_a_person_standing_still_keeps_their_id_when_a_lost_neighbour_and_a_newcomer_are_near() -> None:
+    """Matching for the most pairs first gave the still person (IoU 1 with their track) the lost
+    neighbour's id and the newcomer theirs: a match by position never takes a track from a
+    detection that overlaps it (review)."""
+    tracker = Tracker(TrackerOptions(max_people=3))
+    assert tracker.update(np.array([box(100), box(180)]), 0) == [0, 1]
+    assert tracker.update(np.array([box(100)]), 33 * MS) == [0]  # the neighbour steps out of view
+    assert tracker.update(np.array([box(100), box(20)]), 66 * MS) == [0, 2]  # someone new on the other side
+
+
+def test_a_strong_overlap_is_not_traded_for_two_weak_ones() -> None:
+    """One detection overlaps A's box at IoU 0.9 and B's at 0.27, another overlaps only A's at
+    0.23: the first stays A (two weak pairs would have moved A's id to the second)."""
+    tracker = Tracker(TrackerOptions(max_people=3))
+    assert tracker.update(np.array([box(100), box(150)]), 0) == [0, 1]
+    assert tracker.update(np.array([box(104), box(50)]), 33 * MS)[0] == 0
