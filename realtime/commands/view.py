@@ -19,12 +19,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="interface to serve the page on (default 127.0.0.1: this machine only)")  # fmt: skip
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"port of the page (default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="another name the page may be opened by (repeatable; IP addresses, localhost and "
+                             "this machine's names need none): requests naming others are refused, so that no "
+                             "other web site can read the stream")  # fmt: skip
     parser.set_defaults(func=view)
 
 
 def view(args: argparse.Namespace) -> int:
     """Serve the viewer until Ctrl-C."""
-    server = ViewerServer(ViewerOptions(stream=args.stream, host=args.host, port=args.port))
+    server = ViewerServer(ViewerOptions(stream=args.stream, host=args.host, port=args.port,
+                                            allowed_hosts=tuple(args.allow_host)))
     url = server.start()
     print(f"posecast view: open {url} in a browser (Ctrl-C stops)", flush=True)
     server.wait()

@@ -10,8 +10,8 @@ Security: the server binds the loopback interface by default and logs a warning 
 bind anything else (anyone who can reach the port can watch the stream). WebSocket upgrades
 whose ``Origin`` is not this server's own page are refused, so another web site open in the
 same browser cannot read the stream from localhost; and every request must name this server in
-its ``Host`` header (an IP address, ``localhost``, the ``--host`` given or, when served beyond
-loopback, this machine's name; on the served port),
+its ``Host`` header (an IP address, ``localhost``, the ``--host`` given, a name given with
+``--allow-host`` or, when served beyond loopback, this machine's names; any port),
 so a site whose name was made to resolve to 127.0.0.1 (DNS rebinding, where the page's own
 origin is that name) cannot either.
 """
@@ -74,6 +74,10 @@ class ViewerOptions:
     stream: str = DEFAULT_ADDRESS
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    #: more names the page may be opened by (``--allow-host``): a DNS name of this machine, a
+    #: reverse proxy's name (IP addresses, ``localhost``, ``host`` and this machine's own names
+    #: are allowed without it)
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -156,6 +160,7 @@ class ViewerServer:
         self._pages: set[_Page] = set()
         self._hello = json.dumps({"topic": "hello", "stream": self.options.stream})
         self._last_meta: str | None = None
+        self._names = self._allowed_names()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -291,9 +296,10 @@ class ViewerServer:
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
-        if not self._names_this_server(request.headers.get("Host")):
-            return _response(403, "Forbidden", b"the Host header does not name this viewer: open the URL posecast "
-                             b"view printed\n", "text/plain")  # fmt: skip
+        if not self._names_this_server(request.headers.get_all("Host")):
+            return _response(403, "Forbidden", b"the Host header does not name this viewer: open it by an IP "
+                             b"address or localhost, or start posecast view with --allow-host NAME\n",
+                             "text/plain")  # fmt: skip
         if path == WEBSOCKET_PATH:
             origin, host = request.headers.get("Origin"), request.headers.get("Host")
             if origin is not None and origin != f"http://{host}":
@@ -306,26 +312,36 @@ class ViewerServer:
         return _response(200, "OK", body, content_type)
 
 
-    def _names_this_server(self, host_header: str | None) -> bool:
-        """Whether a request's ``Host`` is this server: an IP address (no DNS lookup can rebind
-        it), ``localhost`` or the ``--host`` name, with the served port (80 when none is named)."""
-        if not host_header:
+    def _allowed_names(self) -> set[str]:
+        """The names a request's ``Host`` may give besides an IP address (looked up once: a
+        reverse DNS lookup per request would hold up the event loop)."""
+        names = {"localhost", self.options.host, *self.options.allowed_hosts}
+        if not is_loopback(self.options.host):  # served to other machines: they may use this one's names
+            with contextlib.suppress(OSError):
+                machine = socket.gethostname()
+                names |= {machine, f"{machine}.local", socket.getfqdn()}
+        return {name.lower().rstrip(".") for name in names if name}
+
+    def _names_this_server(self, host_values: list[str]) -> bool:
+        """Whether a request's ``Host`` header (all its values) names this server: exactly one
+        value, an IP address (no DNS lookup can rebind it) or one of :meth:`_allowed_names`, with
+        any port (a tunnel, a container or a proxy may forward another port to this one; the
+        name is what tells the viewer from a rebound site)."""
+        if len(host_values) != 1:
             return False
-        if host_header.startswith("["):  # [IPv6]:port
-            name, _, rest = host_header[1:].partition("]")
-            port = rest.removeprefix(":") if rest.startswith(":") else ("80" if not rest else "")
+        host = host_values[0].strip()
+        if host.startswith("["):  # [IPv6]:port
+            name, _, port = host[1:].partition("]")
+            port = port.removeprefix(":")
         else:
-            name, colon, port = host_header.partition(":")
-            port = port if colon else "80"
-        if not port.isdigit() or int(port) != self.port:
+            name, _, port = host.partition(":")
+        if port and not (port.isascii() and port.isdigit()):
             return False
-        names = {"localhost", self.options.host.lower()}
-        if not is_loopback(self.options.host):  # served to other machines: they may use this one's name
-            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
-        if name.lower() in names:
+        name = name.lower().rstrip(".")
+        if name in self._names:
             return True
         try:
-            ipaddress.ip_address(name)
+            ipaddress.ip_address(name.split("%", 1)[0])  # an IPv6 zone id (fe80::1%eth0) is not part of it
         except ValueError:
             return False
         return True

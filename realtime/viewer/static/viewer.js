@@ -125,6 +125,7 @@ const hud = (id) => document.getElementById(id);
 const state = {
   messages: 0, poses: 0, meta: null, lastPose: null, stream: "", frameArrivalsMs: [], frameCapturesNs: [],
   lastFrameId: null, feet: [], warnedFrame: null, centred: false, people, lastPoseMs: null, quiet: false,
+  connected: false,
 };
 // No pose for this long: the stream is said to be quiet (posecast listen says so after 5 s; a
 // page that kept "tracking" and the last frame rate showed a stopped run as a live one)
@@ -262,6 +263,7 @@ state.projectJoints = (id) => {
 // --- the WebSocket, reconnected every second when the server goes away ------------------------
 function connect() {
   const socket = new WebSocket(`ws://${location.host}/ws`);
+  socket.onopen = () => { state.connected = true; };
   socket.onmessage = (event) => {
     const m = JSON.parse(event.data);
     state.messages += 1;
@@ -270,6 +272,7 @@ function connect() {
     else if (m.topic === "pose") onPose(m);
   };
   socket.onclose = () => {
+    state.connected = false; // the viewer went away, not (as far as the page knows) the stream
     setState("disconnected from posecast view: retrying", "disconnected");
     setTimeout(connect, 1000);
   };
@@ -277,7 +280,7 @@ function connect() {
 connect();
 
 setInterval(() => { // a stream that stopped: say so, and count the rate again from the next pose
-  if (state.lastPoseMs === null) return;
+  if (state.lastPoseMs === null || !state.connected) return;
   const quietMs = nowUnixMs() - state.lastPoseMs;
   if (quietMs < QUIET_MS) return;
   state.quiet = true;
