@@ -135,25 +135,19 @@ def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str,
 
 
 def current_umask() -> int:
-    """The process's umask, read without changing it. ``os.umask`` can only be read by setting it:
-    setting it to 0 for a moment gave files that another thread (a sink's writer) created in that
-    moment mode 0666. Linux states it in /proc; elsewhere the value read once at import."""
+    """The process's umask. ``os.umask`` can only be read by setting it: setting it to 0 for a
+    moment gave files that another thread (a sink's writer) created in that moment mode 0666.
+    Linux states it in /proc, read without changing it; elsewhere (macOS) it is set for a moment
+    to the strictest usual mask, 0o077, so such a file is private rather than open to all."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    return _UMASK_AT_IMPORT
-
-
-def _read_umask_by_setting_it() -> int:
-    umask = os.umask(0o077)  # briefly the strictest usual mask, should another thread create a file now
+    umask = os.umask(0o077)
     os.umask(umask)
     return umask
-
-
-_UMASK_AT_IMPORT = _read_umask_by_setting_it()
 
 
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path:

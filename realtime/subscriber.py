@@ -54,6 +54,7 @@ class Subscriber:
     ) -> None:
         _check_arguments(address, topics, receive_hwm)
         self.address = address
+        self._pending_error: SchemaError | None = None  # a bad message that ended a recv_all batch
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -108,18 +109,30 @@ class Subscriber:
                 return decode_meta(payload)
             # another topic (a subscription matches by prefix: b"" or b"pose" take b"pose2" too): not ours
 
-    def recv_all(self, timeout_s: float | None = 0.0) -> list[PoseMessage | MetaMessage]:
-        """Every message waiting now, oldest first, after waiting up to ``timeout_s`` seconds for
-        the first (0: not at all; None: forever); ``[]`` when none came. A reader that draws once
-        per frame of its own should take them all and use each person's newest: taking one
-        message per drawn frame reads ever older poses once the stream is faster than the
-        drawing, since ZeroMQ's queue and the kernel's receive buffer (hundreds of KiB) hold them
-        in order. Raises as :meth:`recv`."""
+    def recv_all(self, timeout_s: float | None = 0.0, max_messages: int = 1000) -> list[PoseMessage | MetaMessage]:
+        """The messages waiting now (at most ``max_messages``, so a stream faster than decoding
+        still returns), oldest first, after waiting up to ``timeout_s`` seconds for the first (0:
+        not at all; None: forever); ``[]`` when none came. A reader that draws once per frame of
+        its own should take them all and use each person's newest: taking one message per drawn
+        frame reads ever older poses once the stream is faster than the drawing, since ZeroMQ's
+        queue and the kernel's receive buffer (hundreds of KiB) hold them in order. Raises as
+        :meth:`recv`; a message off the schema after good ones ends the batch, which is returned,
+        and is raised by the next call."""
+        if self._pending_error is not None:
+            error, self._pending_error = self._pending_error, None
+            raise error
         first = self.recv(timeout_s)
         if first is None:
             return []
         messages = [first]
-        while (message := self.recv(0.0)) is not None:
+        while len(messages) < max_messages:
+            try:
+                message = self.recv(0.0)
+            except SchemaError as exc:
+                self._pending_error = exc
+                break
+            if message is None:
+                break
             messages.append(message)
         return messages
 

@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def view(args: argparse.Namespace) -> int:
     """Serve the viewer until Ctrl-C."""
-    server = ViewerServer(ViewerOptions(stream=args.stream, host=args.host, port=args.port,
-                                            allowed_hosts=tuple(args.allow_host)))
+    server = ViewerServer(
+        ViewerOptions(stream=args.stream, host=args.host, port=args.port, allowed_hosts=tuple(args.allow_host))
+    )
     url = server.start()
     print(f"posecast view: open {url} in a browser (Ctrl-C stops)", flush=True)
     server.wait()

@@ -96,6 +96,7 @@ def _assign(cost: np.ndarray, unmatched_cost: float) -> list[tuple[int, int]]:
     rows, cols = linear_sum_assignment(gain)
     return [(r, c) for r, c in zip(rows, cols, strict=True) if gain[r, c] < 0.0]
 
+
 #: Two detections are one person found twice when their boxes overlap this much (IoU) ...
 DUPLICATE_MIN_IOU = 0.5
 #: ... and their keypoints lie this close, median over the joints, in diagonals of the larger box

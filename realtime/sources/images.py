@@ -97,8 +97,11 @@ class ImageFolderSource(FileSource):
     def _skip(self, path: Path) -> None:
         gone = not path.exists()  # removed since the folder was listed
         if not self.skipped_images:
-            why = "it no longer exists (removed while the run read the folder)" if gone else \
-                "OpenCV could not decode it (empty or corrupt?)"
+            why = (
+                "it no longer exists (removed while the run read the folder)"
+                if gone
+                else "OpenCV could not decode it (empty or corrupt?)"
+            )
             log.warning("skipped %s: %s; later ones are counted", path, why)
         self.skipped_images += 1
 

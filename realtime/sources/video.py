@@ -50,6 +50,7 @@ class VideoFileSource(FileSource):
         #: frames the decoder could not read, skipped (module docstring)
         self.damaged_frames = 0
         self._damaged_places = 0  # runs of damaged frames: the first is logged, the total at close
+        self._damaged_until = -1  # the frame after the last damaged one (a run goes on from there)
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> VideoFileSource | None:
@@ -74,6 +75,7 @@ class VideoFileSource(FileSource):
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
         self.damaged_frames = self._damaged_places = 0
+        self._damaged_until = -1
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.frame_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         self._pacer = Pacer(self.source_fps) if self.realtime else None
@@ -131,7 +133,9 @@ class VideoFileSource(FileSource):
         else:
             log.debug(text, self.path, count, self._next_id)
         self.damaged_frames += count
-        self._damaged_places += 1
+        if self._next_id != self._damaged_until:  # not the same run going on (--realtime skips one at a time)
+            self._damaged_places += 1
+        self._damaged_until = self._next_id + count
 
     def close(self) -> None:
         if self._capture is not None:

@@ -311,7 +311,6 @@ class ViewerServer:
         body = resources.files(__package__).joinpath("static", *name.split("/")).read_bytes()
         return _response(200, "OK", body, content_type)
 
-
     def _allowed_names(self) -> set[str]:
         """The names a request's ``Host`` may give besides an IP address (looked up once: a
         reverse DNS lookup per request would hold up the event loop)."""

@@ -232,3 +232,35 @@ def test_a_source_larger_than_the_pinned_file_is_stopped_before_it_fills_the_dis
     with pytest.raises(AssetError, match=f"more than the {len(GOOD)} bytes the pinned file has"):
         ensure_asset("pose_landmarker_full")
     assert list(cache.iterdir()) == []
+
+
+def test_a_download_with_no_length_stops_past_the_pinned_size(cache, monkeypatch):
+    """A server that sends no Content-Length (the body ends when the connection closes) is cut off
+    while it streams, once it has sent more than the pinned file has."""
+    import http.server
+    import threading
+
+    body = GOOD * 50
+
+    class NoLength(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # the body runs to the connection's close
+
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoLength)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/model.task"
+        entry = use_entry(monkeypatch, AssetSource(url))
+        monkeypatch.setitem(assets.ASSETS, "pose_landmarker_full", dataclasses.replace(entry, size_bytes=len(GOOD)))
+        with pytest.raises(AssetError, match=f"more than the {len(GOOD)} bytes the pinned file has"):
+            ensure_asset("pose_landmarker_full")
+        assert list(cache.iterdir()) == []
+    finally:
+        server.shutdown()

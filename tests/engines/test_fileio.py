@@ -100,7 +100,8 @@ def test_files_get_the_umask_s_mode_without_the_umask_being_changed(tmp_path: Pa
         written = fileio.atomic_write(tmp_path / "a.bin", b"x")
         with fileio.atomic_path(tmp_path / "b.npz") as tmp:
             tmp.write_bytes(b"y")
-        assert calls == []
+        if Path("/proc/self/status").is_file():  # elsewhere it can only be read by setting it
+            assert calls == []
         assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE((tmp_path / "b.npz").stat().st_mode) == 0o640
     finally:
         os.umask(old)

@@ -72,8 +72,9 @@ def test_an_ignored_sighup_stays_ignored(tmp_path: Path, media_dir: Path, pose_m
 
 
 @needs_proc
-def test_a_run_stopped_while_loading_says_no_output_was_written(tmp_path: Path, media_dir: Path,
-                                                                 pose_model_path: Path) -> None:
+def test_a_run_stopped_while_loading_says_no_output_was_written(
+    tmp_path: Path, media_dir: Path, pose_model_path: Path
+) -> None:
     """Outputs are made at the first frame: stopped before it, nothing is written (nothing
     half-written either), and the log says so instead of leaving a wrapper to look for files."""
     process = _paced_run(tmp_path, media_dir, pose_model_path, signal.SIG_DFL)

@@ -110,5 +110,15 @@ def test_recv_all_takes_everything_waiting_so_a_slow_reader_can_keep_the_newest(
             assert subscriber.recv_all() == []
             start = time.monotonic()
             assert subscriber.recv_all(0.3) == [] and time.monotonic() - start >= 0.29  # waited for a first one
+            for frame_id in (11, 12):
+                publisher.send_multipart(pose(frame_id))
+            publisher.send_multipart([b"pose", b"\xc1"])  # off the schema, after two good ones
+            publisher.send_multipart(pose(13))
+            time.sleep(0.5)
+            assert [m.frame_id for m in subscriber.recv_all(5.0, max_messages=1)] == [11]  # capped
+            assert [m.frame_id for m in subscriber.recv_all(5.0)] == [12]  # the good one is not lost ...
+            with pytest.raises(SchemaError):
+                subscriber.recv_all()  # ... and the bad one is said next
+            assert [m.frame_id for m in subscriber.recv_all(5.0)] == [13]
     finally:
         publisher.close()

@@ -106,9 +106,7 @@ def _mixture(rng: np.random.Generator, b: int, usual: tuple[float, float], other
 MIN_DEPTH_M = 0.5
 
 
-def film(
-    cameras: CameraBatch, world: np.ndarray, min_depth_m: float = MIN_DEPTH_M
-) -> np.ndarray:
+def film(cameras: CameraBatch, world: np.ndarray, min_depth_m: float = MIN_DEPTH_M) -> np.ndarray:
     """``world`` ``(B, F, 17, 3)`` metres in each camera's frame, each camera first stepped back
     along its optical axis (``cameras.translation`` moved) until every joint of its sequence is at
     least ``min_depth_m`` in front of it: a close webcam and a person walking towards it (or a

@@ -232,3 +232,13 @@ def test_damage_in_several_places_is_logged_once_and_totalled(media_dir, tmp_pat
     total = [r.getMessage() for r in caplog.records if "skipped in all" in r.getMessage()]
     assert total == [f"video {tmp_path / 'damaged.mp4'}: {source.damaged_frames} damaged frames skipped in all, "
                      f"in {len(places)} places"]  # fmt: skip
+
+
+def test_damaged_frames_skipped_one_at_a_time_are_one_place(tmp_path):
+    """``--realtime`` skips a frame at a time when behind: a run of damaged frames skipped that way
+    is one place in the closing total, not one per frame (review)."""
+    source = VideoFileSource(tmp_path / "any.mp4")
+    for frame_id in (10, 11, 12, 40):  # frames 10-12 one at a time, then frame 40
+        source._next_id = frame_id
+        source._skip_damaged(1)
+    assert source.damaged_frames == 4 and source._damaged_places == 2
