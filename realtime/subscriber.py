@@ -90,6 +90,9 @@ class Subscriber:
         for a message that does not follow the schema, :class:`PosecastError` once closed."""
         if self._socket.closed:
             raise PosecastError(f"this Subscriber of {self.address} is closed: make a new one to receive again")
+        if self._pending_error is not None:  # the bad message that ended recv_all's batch, said now
+            error, self._pending_error = self._pending_error, None
+            raise error
         if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and timeout_s == timeout_s):
             raise TypeError(f"timeout_s must be a number of seconds or None, got {timeout_s!r}")
         deadline = None if timeout_s is None else time.monotonic() + max(0.0, timeout_s)
@@ -117,10 +120,7 @@ class Subscriber:
         frame reads ever older poses once the stream is faster than the drawing, since ZeroMQ's
         queue and the kernel's receive buffer (hundreds of KiB) hold them in order. Raises as
         :meth:`recv`; a message off the schema after good ones ends the batch, which is returned,
-        and is raised by the next call."""
-        if self._pending_error is not None:
-            error, self._pending_error = self._pending_error, None
-            raise error
+        and is raised by the next :meth:`recv` or :meth:`recv_all`."""
         first = self.recv(timeout_s)
         if first is None:
             return []
