@@ -30,7 +30,7 @@ height, and the profile lists it in ``typical_bones`` (on held-out mocap the typ
 is then weighed against typical proportions by how well it can be measured
 (:func:`_towards_typical`): an error of a centimetre in where each joint sits is 8 % of the
 neck and head (18 cm) but 3 % of the thigh (43 cm), and it does not average away over frames.
-Last, each bone is kept within ``max_deviation`` (20 %) of typical adult proportions for that
+Last, each bone is kept within ``max_deviation_frac`` (20 %) of typical adult proportions for that
 height, the same bound the live bone smoother applies: adult proportions vary by about ±10 %, so
 a bone further out is the lifter's error (e.g. a shoulder width never seen edge-on). Such a bone
 was not measured, only bounded: the log says so plainly, and the profile lists it in
@@ -130,7 +130,7 @@ class SubjectOptions:
     symmetric: bool = True  # average left and right bones
     min_frames: int = 10
     #: each bone within this fraction of typical proportions for the height (None: unbounded)
-    max_deviation: float | None = 0.2
+    max_deviation_frac: float | None = 0.2
     #: with the 2D, a width is measured only in frames where it is within this of the image plane
     max_width_angle_deg: float = 15.0
     #: with the 2D, every other bone from the frames where it is within this of the image plane,
@@ -149,8 +149,8 @@ class SubjectOptions:
             raise CalibrationError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}")
         if self.min_frames < 1:
             raise CalibrationError(f"min_frames must be at least 1, got {self.min_frames}")
-        if self.max_deviation is not None and not 0.0 < self.max_deviation < 1.0:
-            raise CalibrationError(f"max_deviation must be in (0, 1) or None, got {self.max_deviation}")
+        if self.max_deviation_frac is not None and not 0.0 < self.max_deviation_frac < 1.0:
+            raise CalibrationError(f"max_deviation_frac must be in (0, 1) or None, got {self.max_deviation_frac}")
         for name in ("max_width_angle_deg", "max_bone_angle_deg"):
             if not 0.0 < getattr(self, name) <= 90.0:
                 raise CalibrationError(f"{name} must be in (0, 90], got {getattr(self, name)}")
@@ -244,8 +244,8 @@ def estimate_subject(
         lengths_m[measured] = weighed[measured]
         lengths_m = _with_typical(lengths_m, height_m, not_measured)  # the height again, typical bones as they were
     clipped: tuple[str, ...] = ()
-    if options.max_deviation is not None:
-        lengths_m, clipped = _within_typical(lengths_m, height_m, options.max_deviation, warning)
+    if options.max_deviation_frac is not None:
+        lengths_m, clipped = _within_typical(lengths_m, height_m, options.max_deviation_frac, warning)
     log.log(info, "subject: %d of %d frames used, height %.2f m", used, len(poses), height_m)
     return SubjectProfile(float(height_m), tuple(lengths_m), used, source or f"{used} frames", utc_now_iso(), False,
                           clipped, typical)  # fmt: skip
@@ -389,13 +389,13 @@ def _seen_across(poses_cam: np.ndarray, options: SubjectOptions) -> list[tuple[l
 
 
 def _within_typical(
-    lengths_m: np.ndarray, height_m: float, max_deviation: float, log_level: int = logging.WARNING
+    lengths_m: np.ndarray, height_m: float, max_deviation_frac: float, log_level: int = logging.WARNING
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Clip each bone to ``typical × (1 ± max_deviation)`` and keep the height (rounds until both
+    """Clip each bone to ``typical × (1 ± max_deviation_frac)`` and keep the height (rounds until both
     hold: rescaling to the height can move a bone back over a bound); returns the lengths and the
     names of the bones that were clipped in any round (they end at or near the bound)."""
     typical = skeleton.bone_lengths_from_height(height_m)
-    low, high = typical * (1.0 - max_deviation), typical * (1.0 + max_deviation)
+    low, high = typical * (1.0 - max_deviation_frac), typical * (1.0 + max_deviation_frac)
     measured = lengths_m
     clipped = np.zeros(len(lengths_m), bool)
     for _ in range(50):  # converges geometrically; slowly when most bones sit at a bound
@@ -415,7 +415,7 @@ def _within_typical(
                                                                 high, clipped, strict=True) if out)  # fmt: skip
         log.log(log_level, "subject: %d of %d bones were not measured: their estimated lengths were implausible, so "
                 "they were limited to ±%.0f%% of typical proportions for %.2f m (then every bone was scaled to keep "
-                "the height): %s", len(names), len(clipped), 100 * max_deviation, height_m, bones)  # fmt: skip
+                "the height): %s", len(names), len(clipped), 100 * max_deviation_frac, height_m, bones)  # fmt: skip
         if 2 * len(names) > len(clipped):
             log.log(log_level, "subject: most bones are at the bound, so this file says little more than the "
                     "height: prefer --subject-height %.2f alone (README, Calibration)", height_m)  # fmt: skip

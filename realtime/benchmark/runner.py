@@ -15,7 +15,7 @@ Phases (one process, one subscriber process for all of them):
    MediaPipe alone sends a bare message (its send time, 8 bytes) from a PUB socket of this
    process to the same subscriber process: ZeroMQ's own latency between the two under the same
    load, the baseline of publish → received;
-3. throughput: the first configuration paced at each of ``paces`` (a virtual camera that drops
+3. throughput: the first configuration paced at each of ``paces_fps`` (a virtual camera that drops
    what the pipeline cannot take), ``frames`` frames each;
 4. soak (``soak_minutes > 0``): the first configuration paced at ``soak_pace`` for that long,
    looping the clip; :class:`SoakHook` s (e.g. stalled or cycling subscribers) run beside it.
@@ -97,7 +97,7 @@ class BenchOptions:
     (1..100) baseline/posecast alternations; ``warmup_frames`` (0..10,000): frames run first,
     not in the latency figures (then more until the floor is fixed; 0: no warm-up at all);
     ``round_warmup_frames`` (0..100): unrecorded frames before each pass of a round;
-    ``paces``: paced rates in fps (1..240 each; empty:
+    ``paces_fps``: paced rates in fps (1..240 each; empty:
     no throughput phase); ``soak_minutes`` (0..1440) at ``soak_pace``; ``landmarker``: the
     MediaPipe variant; ``max_people`` 1..8; ``publish``: the ZeroMQ address (a free loopback
     port by default)."""
@@ -108,7 +108,7 @@ class BenchOptions:
     rounds: int = 6
     warmup_frames: int = 120
     round_warmup_frames: int = 3
-    paces: tuple[float, ...] = (30.0, 60.0)
+    paces_fps: tuple[float, ...] = (30.0, 60.0)
     soak_minutes: float = 0.0
     soak_pace: float = 30.0
     landmarker: str = "full"
@@ -123,8 +123,8 @@ class BenchOptions:
         _check_range("--rounds", self.rounds, 1, 100)
         _check_range("--warmup (warmup_frames)", self.warmup_frames, 0, 10_000)
         _check_range("--round-warmup (round_warmup_frames)", self.round_warmup_frames, 0, 100)
-        for pace in self.paces:
-            _check_range("--pace (each of paces)", pace, 1, 240)
+        for pace in self.paces_fps:
+            _check_range("--pace", pace, 1, 240)
         _check_range("--soak (soak_minutes)", self.soak_minutes, 0, 1440)
         _check_range("--soak-pace", self.soak_pace, 1, 240)
         _check_range("--max-people", self.max_people, 1, MAX_PEOPLE)
@@ -248,7 +248,7 @@ def _paced(run: _Run, sampler: ResourceSampler, phases: dict[str, tuple[float, f
     """Phase 3 (module docstring): the first configuration at each pace, by pace."""
     label, config, pipeline = run.first()
     paced: dict[float, PassLog] = {}
-    for pace in run.options.paces:
+    for pace in run.options.paces_fps:
         t = sampler.now_s()
         run.say(f"paced at {pace:g} fps: {run.options.frames} frames ({run.options.frames / pace:.0f} s)")
         paced[pace] = posecast_pass(label, pipeline, run.source("posecast", run.options.frames, pace), config.threaded)

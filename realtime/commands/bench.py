@@ -201,7 +201,7 @@ def bench(args: argparse.Namespace) -> int:
         source=args.source or str(demo_clip()),
         configs=configs_from_args(args),
         frames=args.frames, rounds=args.rounds, warmup_frames=args.warmup, round_warmup_frames=args.round_warmup,
-        paces=paces,
+        paces_fps=paces,
         soak_minutes=args.soak, soak_pace=SOAK_PACE_FPS if args.soak_pace is None else args.soak_pace,
         landmarker=args.landmarker,
         model_asset=args.model_asset, max_people=args.max_people, publish=args.publish, verbose=args.verbose,

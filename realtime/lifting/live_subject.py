@@ -192,7 +192,7 @@ class LiveSubjectCalibration:
                 (time.perf_counter() - start) * 1e3, self.height_m,
                 "against typical proportions" if first else f"taken (new, or moved more than {o.min_change:.0%}; "
                 "against typical)", ", ".join(taken(b) for b in np.flatnonzero(changed)) or "none",
-                (f"; limited to ±{o.subject.max_deviation:.0%} of typical (not a measurement): "
+                (f"; limited to ±{o.subject.max_deviation_frac:.0%} of typical (not a measurement): "
                  f"{', '.join(profile.clipped_bones)}" if profile.clipped_bones else "")
                 + (f"; not measured, kept as tracked: {', '.join(profile.typical_bones)}" if profile.typical_bones
                    else ""))  # fmt: skip

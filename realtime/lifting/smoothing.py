@@ -14,18 +14,18 @@ metres with bone lengths that stay constant over time, the run-time form of the 
    bone has been seen for ``convergence_s`` of video it is the weighted mean over every frame
    since the reset (``a = w·dt / W``, ``W`` the accumulated weight·seconds: the first sample
    is taken as it is)
-   with the wide clip ``warmup_clip``. Afterwards the bone is locked (default, so lengths
+   with the wide clip ``warmup_clip_frac``. Afterwards the bone is locked (default, so lengths
    are constant until the next reset: a new subject or a lost track), or, with ``memory_s``
    set, follows an exponential mean with that time constant (``a = w·dt / memory_s``) and
-   the narrow ``clip``, so proportions keep adapting slowly.
-4. Plausibility and size: each bone stays within ``max_deviation`` (20 %) of the reference
+   the narrow ``clip_frac``, so proportions keep adapting slowly.
+4. Plausibility and size: each bone stays within ``max_deviation_frac`` (20 %) of the reference
    (real adult proportions vary by about ±10 %; more is the lifter's error), then the estimate
    is rescaled so that the standing height it implies
    (:func:`skeleton.height_from_bone_lengths`) stays ``height_m`` (default: the reference's).
    Proportions come from the video, size from the subject's height.
 5. Published lengths: the first frame publishes the estimate; then the published lengths
    follow it smoothly, exponentially with the time constant ``follow_s`` and by at most
-   ``max_rate`` of the reference length per second (rescaled to the height again), so a bone
+   ``max_rate_frac_per_s`` of the reference length per second (rescaled to the height again), so a bone
    never jumps while the estimate settles. Once every bone is past ``convergence_s`` they go to
    the final estimate at that bounded rate, reach it and lock (with ``memory_s``: keep following).
 6. Rebuild the pose along the kinematic tree, root at the origin, keeping each bone's
@@ -87,14 +87,14 @@ class BoneLengthSmootherOptions:
     convergence_s: float = 2.0
     memory_s: float | None = None  # None: lock each bone once converged
     min_confidence: float = 0.3
-    clip: float = 0.1
-    warmup_clip: float = 0.3
+    clip_frac: float = 0.1
+    warmup_clip_frac: float = 0.3
     #: the estimate stays within this fraction of the reference length per bone (None: free)
-    max_deviation: float | None = 0.2
+    max_deviation_frac: float | None = 0.2
     #: the published lengths follow the estimate with this time constant (seconds) ...
     follow_s: float = 0.15
     #: ... changing by at most this fraction of the reference length per second
-    max_rate: float = 0.2
+    max_rate_frac_per_s: float = 0.2
 
     def __post_init__(self) -> None:
         ref = np.asarray(self.reference_lengths_m, dtype=np.float64)
@@ -103,7 +103,7 @@ class BoneLengthSmootherOptions:
         object.__setattr__(self, "reference_lengths_m", tuple(float(x) for x in ref))
         if self.height_m is not None and not 0.5 < self.height_m < 2.8:
             raise OptionsError(f"height_m must be in metres between 0.5 and 2.8, got {self.height_m}")
-        names = ("convergence_s", "clip", "warmup_clip", "follow_s", "max_rate")
+        names = ("convergence_s", "clip_frac", "warmup_clip_frac", "follow_s", "max_rate_frac_per_s")
         for name in names + (("memory_s",) if self.memory_s is not None else ()):
             if not getattr(self, name) > 0:
                 raise OptionsError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -124,8 +124,8 @@ class BoneLengthSmoother:
         self.options = options
         self._reference = np.asarray(options.reference_lengths_m, dtype=np.float64)
         self._height_m = options.height_m or skeleton.height_from_bone_lengths(self._reference)
-        # adult proportions vary by ~±10 %: beyond max_deviation is the lifter's error
-        d = options.max_deviation
+        # adult proportions vary by ~±10 %: beyond max_deviation_frac is the lifter's error
+        d = options.max_deviation_frac
         self._bounds = None if d is None else (self._reference * (1 - d), self._reference * (1 + d))
         self.reset()
 
@@ -165,7 +165,7 @@ class BoneLengthSmoother:
     def adopt(self, lengths_m: np.ndarray, bones: np.ndarray | None = None) -> None:
         """Take ``lengths_m`` ``(16,)`` (a measurement, e.g. :mod:`.live_subject`'s) for the bones
         ``bones`` (indices; default all; the others keep the running estimate) as the settled
-        estimate: the published lengths move there at ``max_rate`` and lock (with ``memory_s``:
+        estimate: the published lengths move there at ``max_rate_frac_per_s`` and lock (with ``memory_s``:
         keep following from there). Bounded and scaled to the height as any estimate."""
         if self.options.fixed_lengths:
             return
@@ -226,9 +226,10 @@ class BoneLengthSmoother:
             return
         gap = self._estimate - self._published
         # one factor for every bone, so the step keeps the height (both ends have it): the
-        # exponential follow while settling, never more than max_rate for any bone
+        # exponential follow while settling, never more than max_rate_frac_per_s for any bone
         fraction = 1.0 - math.exp(-dt_s / self.options.follow_s) if not self._settled else 1.0
-        largest = float(np.max(np.abs(gap) / (self.options.max_rate * dt_s * self._reference))) if dt_s > 0 else 0.0
+        step_limit = self.options.max_rate_frac_per_s * dt_s * self._reference
+        largest = float(np.max(np.abs(gap) / step_limit)) if dt_s > 0 else 0.0
         if largest > 0.0:
             fraction = min(fraction, 1.0 / largest)
         published = self._published + fraction * gap
@@ -244,7 +245,7 @@ class BoneLengthSmoother:
             if measured <= 0.0:
                 return
             sample = lengths * (float(weights @ self._estimate) / measured)
-            clip = opts.clip * self._estimate
+            clip = opts.clip_frac * self._estimate
             step = np.minimum(np.maximum(sample - self._estimate, -clip), clip)
             estimate = self._estimate + weights * (dt_s / opts.memory_s) * step
         else:
@@ -265,7 +266,7 @@ class BoneLengthSmoother:
             # warming: the weighted mean over every frame so far; then an exponential mean (memory_s)
             settled_rate = 0.0 if opts.memory_s is None else gain / opts.memory_s
             rate = np.where(warming, gain / np.maximum(self._weight_s, 1e-12), settled_rate)
-            clip = np.where(warming, opts.warmup_clip, opts.clip) * self._estimate
+            clip = np.where(warming, opts.warmup_clip_frac, opts.clip_frac) * self._estimate
             estimate = self._estimate + rate * np.clip(sample - self._estimate, -clip, clip)
             self._settled = bool(np.all(self._seen_s >= opts.convergence_s))
         if self._bounds is not None:

@@ -4,7 +4,7 @@ Each detection's box is the bounding box of its confident keypoints. Per frame, 
 are matched to the tracks held (seen in the last frame or lost for at most ``max_lost_s``) by
 the assignment of least total cost (scipy's ``linear_sum_assignment``), first by box overlap
 (IoU at least ``min_iou``), then, among the detections and tracks left, by a centre within
-``max_shift`` box diagonals of the box last seen and a similar size (re-identification after a
+``max_shift_diagonals`` box diagonals of the box last seen and a similar size (re-identification after a
 gap, or a fast move).
 Unmatched detections start new tracks with new ids (never reused); tracks lost for longer
 than ``max_lost_s`` are forgotten.
@@ -29,13 +29,13 @@ from ..errors import OptionsError
 class TrackerOptions:
     """``max_people``: detections per frame at most (1: no matching needed); ``max_lost_s``:
     how long a lost person keeps their id; ``min_iou``: box overlap that continues a track;
-    ``max_shift``: re-identification radius in box diagonals; ``min_score``: keypoints
+    ``max_shift_diagonals``: re-identification radius in box diagonals; ``min_score``: keypoints
     counted in a box."""
 
     max_people: int = 1
     max_lost_s: float = 1.0
     min_iou: float = 0.2
-    max_shift: float = 0.5
+    max_shift_diagonals: float = 0.5
     min_score: float = 0.3
 
     def __post_init__(self) -> None:
@@ -45,8 +45,8 @@ class TrackerOptions:
             raise OptionsError(f"max_lost_s must be >= 0 seconds, got {self.max_lost_s}")
         if not 0 < self.min_iou <= 1:
             raise OptionsError(f"min_iou must be in (0, 1], got {self.min_iou}")
-        if not self.max_shift > 0:
-            raise OptionsError(f"max_shift must be > 0 box diagonals, got {self.max_shift}")
+        if not self.max_shift_diagonals > 0:
+            raise OptionsError(f"max_shift_diagonals must be > 0 box diagonals, got {self.max_shift_diagonals}")
 
 
 @dataclass
@@ -84,7 +84,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 #: overlap, ``1 + shift`` by position): by overlap, 0.6 each, so that two pairs of middling overlap
 #: (two people side by side, stepping together) beat one good pair and two left over, and one
 #: pair of high overlap beats two weak ones; by position, more than any pair costs (``1 +
-#: max_shift``), so as many lost people as can be are found again.
+#: max_shift_diagonals``), so as many lost people as can be are found again.
 _UNMATCHED_OVERLAP_COST = 0.6
 
 
@@ -198,7 +198,7 @@ class Tracker:
             # by overlap first, then by position among what is left: a position match never takes
             # a track from a detection that overlaps it (a person standing still kept their id)
             by_overlap = cost < 1.0
-            stages = ((by_overlap, _UNMATCHED_OVERLAP_COST), (~by_overlap, 1.0 + self.options.max_shift))
+            stages = ((by_overlap, _UNMATCHED_OVERLAP_COST), (~by_overlap, 1.0 + self.options.max_shift_diagonals))
             for stage, unmatched_cost in stages:
                 free_d = [d for d in range(len(boxes)) if ids[d] is None]
                 taken = {pid for pid in ids if pid is not None}
@@ -218,5 +218,5 @@ class Tracker:
         diagonal = np.linalg.norm(track_boxes[:, 2:] - track_boxes[:, :2], axis=-1)[None, :]
         shift = np.linalg.norm(centre, axis=-1) / np.maximum(diagonal, 1e-6)
         size = np.linalg.norm(boxes[:, 2:] - boxes[:, :2], axis=-1)[:, None] / np.maximum(diagonal, 1e-6)
-        similar = (shift <= o.max_shift) & (size > 0.5) & (size < 2.0)
+        similar = (shift <= o.max_shift_diagonals) & (size > 0.5) & (size < 2.0)
         return np.where(iou >= o.min_iou, 1.0 - iou, np.where(similar, 1.0 + shift, np.inf))

@@ -108,15 +108,15 @@ def test_implausible_bones_are_kept_within_typical_proportions(walk_joints, capl
     height_m = 1.75
     typical = skeleton.bone_lengths_from_height(height_m)
     shoulder = skeleton.BONE_NAMES.index("thorax-l_shoulder")
-    free = estimate_subject(poses, height_m, options=SubjectOptions(max_deviation=None)).as_array()
+    free = estimate_subject(poses, height_m, options=SubjectOptions(max_deviation_frac=None)).as_array()
     assert free[shoulder] > 1.3 * typical[shoulder]
     with caplog.at_level("WARNING", logger="posecast.calibration.subject"):
         bounded = estimate_subject(poses, height_m).as_array()
     assert np.all(np.abs(bounded / typical - 1) <= 0.2 + 1e-9)
     assert skeleton.height_from_bone_lengths(bounded) == pytest.approx(height_m)
     assert "thorax-l_shoulder" in caplog.text and "thorax-r_shoulder" in caplog.text and "±20%" in caplog.text
-    with pytest.raises(CalibrationError, match="max_deviation must be in"):
-        SubjectOptions(max_deviation=1.5)
+    with pytest.raises(CalibrationError, match="max_deviation_frac must be in"):
+        SubjectOptions(max_deviation_frac=1.5)
 
 
 def test_input_checks():

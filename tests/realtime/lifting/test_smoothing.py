@@ -147,7 +147,7 @@ def test_reset_starts_over_for_a_new_subject(walk):
 
 @pytest.mark.parametrize("fps", [30, 5])
 def test_lengths_settle_without_jumps_then_lock(walk, fps):
-    # issue 10.7: a published bone changes by at most max_rate of its reference length per second,
+    # issue 10.7: a published bone changes by at most max_rate_frac_per_s of its reference length per second,
     # the height stays the subject's, and the lengths lock within about 2 s, constant from then on
     true, height, poses, _ = _subject(walk, seed=7, noise=0.08)
     poses, frame_ns = poses[:: 30 // fps], 10**9 // fps
@@ -160,7 +160,7 @@ def test_lengths_settle_without_jumps_then_lock(walk, fps):
         published.append(smoother.bone_lengths_m)
     lengths = skeleton.bone_lengths(np.array(out))
     steps = np.abs(np.diff(lengths, axis=0))
-    limit = options.max_rate / fps * np.asarray(options.reference_lengths_m)
+    limit = options.max_rate_frac_per_s / fps * np.asarray(options.reference_lengths_m)
     assert (steps <= (1 + 1e-6) * limit).all(), f"largest step {(steps / limit).max():.2f} x the limit"
     heights = [skeleton.height_from_bone_lengths(p) for p in published]
     np.testing.assert_allclose(heights, height, rtol=1e-9)
@@ -187,8 +187,8 @@ def test_a_pose_the_network_could_not_make_is_no_pose_and_teaches_nothing(walk):
 def test_smoother_misuse_is_rejected():
     with pytest.raises(ValueError, match="16 positive lengths"):
         BoneLengthSmootherOptions((0.3,) * 15)
-    with pytest.raises(ValueError, match="max_rate must be > 0, got 0"):
-        BoneLengthSmootherOptions.from_height(1.7, max_rate=0.0)
+    with pytest.raises(ValueError, match="max_rate_frac_per_s must be > 0, got 0"):
+        BoneLengthSmootherOptions.from_height(1.7, max_rate_frac_per_s=0.0)
     with pytest.raises(ValueError, match="memory_s .* must be >= convergence_s"):
         BoneLengthSmootherOptions.from_height(1.7, convergence_s=5.0, memory_s=2.0)
     with pytest.raises(ValueError, match=r"shape \(17, 3\), got \(17, 2\)"):
