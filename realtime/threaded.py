@@ -159,7 +159,7 @@ class ThreadedPipeline:
                 count += 1
                 stage_ns = {"handoff_2d": max(0, time.monotonic_ns() - frame.capture_ns)}
                 detections = pipeline.detect(frame, stage_ns)
-                handoff.put((frame, detections, stage_ns), block=frame.media_time)
+                handoff.put((frame, detections, stage_ns), block=frame.on_media_time)
         except BaseException as exc:  # raised again on the caller's thread
             handoff.put(exc, block=True)
             return

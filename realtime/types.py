@@ -45,7 +45,7 @@ class Frame:
     ``frame_id`` counts from 0 in capture order (a live camera skips the ids of frames it
     dropped, so gaps show drops); ``capture_ns`` is ``time.monotonic_ns()`` when the frame was
     grabbed; ``image_bgr`` is ``(H, W, 3)`` uint8 in OpenCV's BGR order; ``source_fps`` is the
-    source's nominal rate (0.0 when unknown); ``media_time``: the frame comes from a file read
+    source's nominal rate (0.0 when unknown); ``on_media_time``: the frame comes from a file read
     as fast as it decodes, so its time is its place in the file, not when it was read.
     """
 
@@ -53,7 +53,7 @@ class Frame:
     capture_ns: int
     image_bgr: np.ndarray
     source_fps: float
-    media_time: bool = False
+    on_media_time: bool = False
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -66,7 +66,7 @@ class Frame:
         """The clock of every temporal stage (the detector's tracking, the window, the smoothers),
         defined here once: media time ``frame_id / source_fps`` for a file read as fast as it
         decodes (results independent of the machine's speed), the capture time otherwise."""
-        if self.media_time and self.source_fps > 0:
+        if self.on_media_time and self.source_fps > 0:
             return int(self.frame_id * 1e9 / self.source_fps)
         return self.capture_ns
 

@@ -108,9 +108,9 @@ class ClipSource(FrameSource):
     def handoff_depth(self) -> list[tuple[int, int]]:
         return list(zip(self._depths[::2], self._depths[1::2], strict=True))
 
-    def _frame(self, k: int, media_time: bool) -> Frame:
+    def _frame(self, k: int, on_media_time: bool) -> Frame:
         image = self.clip.images[(self.start + k) % len(self.clip.images)]
-        return Frame(self.first_id + k, time.monotonic_ns(), image, self.source_fps, media_time=media_time)
+        return Frame(self.first_id + k, time.monotonic_ns(), image, self.source_fps, on_media_time=on_media_time)
 
     def open(self) -> None:
         self._next, self._ended, self.dropped_frames, self.delivered = 0, False, 0, 0
@@ -127,7 +127,7 @@ class ClipSource(FrameSource):
             delay_ns = t0 + k * period_ns - time.monotonic_ns()
             if delay_ns > 0 and self._stop.wait(delay_ns / 1e9):
                 break
-            frame = self._frame(k, media_time=False)
+            frame = self._frame(k, on_media_time=False)
             self.lateness_ns.append(frame.capture_ns - (t0 + k * period_ns))
             with self._ready:
                 self._depths.extend((frame.capture_ns, int(self._slot is not None)))
@@ -146,7 +146,7 @@ class ClipSource(FrameSource):
                 return None
             self._next += 1
             self.delivered += 1
-            return self._frame(self._next - 1, media_time=True)
+            return self._frame(self._next - 1, on_media_time=True)
         if self._thread is None:
             raise SourceError("clip source is not open: call open() or use `with`")
         with self._ready:

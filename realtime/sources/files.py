@@ -63,6 +63,6 @@ class FileSource(FrameSource):
     def _emit(self, image: np.ndarray) -> Frame:
         if self._pacer is not None:
             self._pacer.wait(self._next_id)
-        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps, media_time=not self.realtime)
+        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps, on_media_time=not self.realtime)
         self._next_id += 1
         return frame

@@ -38,14 +38,14 @@ def test_the_virtual_camera_drops_what_is_not_taken_and_never_queues() -> None:
     assert source.dropped_frames > 0 and len(taken) + source.dropped_frames == 30 == source.delivered
     assert max(d for _, d in source.handoff_depth) == 1
     ids = [f.frame_id for f in taken]
-    assert ids == sorted(ids) and ids[0] == 100 and not any(f.media_time for f in taken)
+    assert ids == sorted(ids) and ids[0] == 100 and not any(f.on_media_time for f in taken)
     # unpaced: every frame, in order, looping the clip, media time
     frames = []
     with ClipSource(_clip(), frames=25, start=5) as source:
         while (frame := source.read()) is not None:
             frames.append(frame)
     assert [f.frame_id for f in frames] == list(range(25)) and source.dropped_frames == 0
-    assert frames[0].image_bgr[0, 0, 0] == 5 and frames[5].image_bgr[0, 0, 0] == 0 and frames[0].media_time
+    assert frames[0].image_bgr[0, 0, 0] == 5 and frames[5].image_bgr[0, 0, 0] == 0 and frames[0].on_media_time
 
 
 def test_the_subscriber_process_receives_every_pose_with_its_time() -> None:

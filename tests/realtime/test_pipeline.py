@@ -114,7 +114,7 @@ def test_a_dropout_is_lost_and_the_person_is_held(media_dir: Path, pose_model_pa
         image = frames[-1].image_bgr
 
         def at(frame_id: int, image_bgr: np.ndarray = image):  # noqa: ANN202 - the one person of that frame
-            (p,) = pipeline.process(Frame(frame_id, time.monotonic_ns(), image_bgr, 30.0, media_time=True)).people
+            (p,) = pipeline.process(Frame(frame_id, time.monotonic_ns(), image_bgr, 30.0, on_media_time=True)).people
             return p
 
         lost = at(100, np.zeros_like(image))

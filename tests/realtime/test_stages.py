@@ -144,7 +144,7 @@ class ListSource(FrameSource):
         if self.next >= self.count:
             return None
         self.next += 1
-        return Frame(self.next - 1, time.monotonic_ns(), IMAGE, self.source_fps, media_time=True)
+        return Frame(self.next - 1, time.monotonic_ns(), IMAGE, self.source_fps, on_media_time=True)
 
     def close(self) -> None:
         pass

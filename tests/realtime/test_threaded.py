@@ -39,7 +39,7 @@ class Source(FrameSource):
         if self.period_s:
             time.sleep(self.period_s)
         self.reads += 1
-        return Frame(self.reads - 1, time.monotonic_ns(), IMAGE, 30.0, media_time=not self.live)
+        return Frame(self.reads - 1, time.monotonic_ns(), IMAGE, 30.0, on_media_time=not self.live)
 
     def close(self) -> None:
         pass

@@ -55,9 +55,9 @@ def test_frame_clock_media_time_for_files_capture_time_live() -> None:
     image = np.zeros((4, 6, 3), np.uint8)
     live = Frame(10, 123_456_789, image, 30.0)
     assert live.timestamp_ns == 123_456_789 and live.image_size == (6, 4)
-    file = Frame(10, 123_456_789, image, 25.0, media_time=True)
+    file = Frame(10, 123_456_789, image, 25.0, on_media_time=True)
     assert file.timestamp_ns == 400_000_000
-    unknown_rate = Frame(10, 5, image, 0.0, media_time=True)
+    unknown_rate = Frame(10, 5, image, 0.0, on_media_time=True)
     assert unknown_rate.timestamp_ns == 5
 
 

@@ -29,7 +29,7 @@ def test_video_file_reads_every_frame(media_dir, name, count, fps, size):
     assert all(b.capture_ns >= a.capture_ns for a, b in zip(frames, frames[1:], strict=False))
     first = frames[0]
     # read as fast as they decode, file frames carry media time (independent of the machine's speed)
-    assert all(f.media_time and f.timestamp_ns == int(f.frame_id * 1e9 / f.source_fps) for f in frames)
+    assert all(f.on_media_time and f.timestamp_ns == int(f.frame_id * 1e9 / f.source_fps) for f in frames)
     assert first.image_bgr.dtype == np.uint8 and first.image_bgr.ndim == 3 and first.image_bgr.shape[2] == 3
     assert first.source_fps == pytest.approx(fps, rel=1e-3)
     if size:
@@ -81,7 +81,7 @@ def test_realtime_file_is_paced_at_native_fps(media_dir):
     with VideoFileSource(media_dir / "squats_720x1280.mp4", realtime=True) as source:
         first, _, third = source.read(), source.read(), source.read()
     assert third.capture_ns - first.capture_ns >= 2 * 200_000_000 - 1_000_000  # 5 fps
-    assert not third.media_time and third.timestamp_ns == third.capture_ns  # paced like a camera: capture time
+    assert not third.on_media_time and third.timestamp_ns == third.capture_ns  # paced like a camera: capture time
 
 
 def test_image_folder_in_name_order(media_dir, tmp_path):
