@@ -14,6 +14,13 @@ where waiting is the right answer:
   times), so it plays at the speed it was filmed; frames this sink drops (an encoder slower than
   the pipeline) make it play faster, and the log says so.
 
+Why not a :class:`~posecast.realtime.sinks.background.BackgroundSink` (the pipeline's queue and
+thread for other outputs): a live video cannot start before its rate is measured, so its first
+frames wait here, not in the encoder; and the file is finished on the encoder's own thread, so a
+stop signal while the run ends cannot cut the encoder's flush short (the pipeline's wrapper
+closes a sink on the pipeline's thread, where the signal lands) and a live stop drops what is
+queued after :data:`_LIVE_CLOSE_S` instead of waiting while the encoder makes progress.
+
 The codec follows the file name (``.mp4``: H.264 with PyAV, ``.webm``: VP8;
 :mod:`posecast.realtime.sinks.video_file`); the log names it when the file is finished.
 """
