@@ -107,6 +107,7 @@ class _PyAvH264:
         self._av = av
         self._path = path
         self._file = contextlib.ExitStack()
+        self._failed = False  # a write raised: close() must not touch the encoder again
         temporary = self._file.enter_context(atomic_path(path))
         try:
             # the index first, so playback can start before the whole file is read (MP4 and MOV only)
@@ -131,19 +132,30 @@ class _PyAvH264:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
         except OSError as exc:  # e.g. a full disk: its raw line named the hidden temporary file
+            self._failed = True
             raise self._cannot_write(exc) from exc
 
     def close(self) -> None:
+        if self._failed:  # the error was raised from write; flushing x264 after a failed mux crashes PyAV 18
+            self._discard(None)
+            return
         try:
             for packet in self._stream.encode():  # flush
                 self._container.mux(packet)
             self._container.close()
         except BaseException as exc:
-            self._file.__exit__(type(exc), exc, None)  # removes the temporary file
+            self._discard(exc)
             if isinstance(exc, OSError):
                 raise self._cannot_write(exc) from exc
             raise
         self._file.close()  # renames the finished file into place
+
+    def _discard(self, exc: BaseException | None) -> None:
+        """Close the container without flushing the encoder (the only close PyAV survives after a
+        failed write) and remove the temporary file."""
+        with contextlib.suppress(Exception):
+            self._container.close()
+        self._file.__exit__(type(exc) if exc else VideoFileError, exc, None)  # removes the temporary file
 
     def _cannot_write(self, exc: OSError) -> VideoFileError:
         return VideoFileError(f"cannot write the view video {self._path} ({exc.strerror or exc}): check the "

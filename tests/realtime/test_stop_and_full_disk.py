@@ -161,6 +161,33 @@ def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, media_dir, pose_mode
     assert list(out.iterdir()) == []
 
 
+def test_a_disk_with_no_space_left_is_one_line_for_h264(tmp_path, media_dir, pose_model_path) -> None:
+    """ENOSPC (not RLIMIT_FSIZE's EFBIG): PyAV crashed (SIGSEGV) flushing x264 after a failed write,
+    leaving its temporary file. A full 64 KiB tmpfs, in a mount namespace of the test's own."""
+    pytest.importorskip("av")
+    unshare = ["unshare", "--user", "--map-root-user", "--mount"]
+    try:
+        usable = subprocess.run([*unshare, "true"], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        usable = False
+    if not usable:
+        pytest.skip("needs a user and mount namespace (util-linux unshare) for a full tmpfs")
+    out = tmp_path / "out"
+    out.mkdir()
+    # the tmpfs goes with the namespace: what is left in it is listed there, after posecast exits
+    script = ('mount -t tmpfs -o size=64k tmpfs "$0" && head -c 1000000 /dev/zero > "$0/fill" 2>/dev/null; '
+              '"$@"; status=$?; ls -A "$0"; exit $status')  # fmt: skip
+    process = subprocess.run([*unshare, "sh", "-c", script, str(out), sys.executable, "-m", "posecast.realtime.cli",
+                              "run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                              "--frames", "40", "--model-asset", str(pose_model_path), "--output-video",
+                              str(out / "view.mp4")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    err = process.stderr
+    assert process.returncode == 2, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("posecast: error: "), err
+    assert "No space left" in err and "free space" in err, err
+    assert process.stdout.split() == ["fill"], process.stdout  # no view.mp4, no hidden temporary file
+
+
 def test_a_full_disk_while_recording_keeps_what_was_recorded(tmp_path, media_dir, pose_model_path) -> None:
     """The recording is the one output whose partial file is the point (a crash leaves the same
     ``.part``): one line naming it and saying the frames before stay readable, exit 2."""
