@@ -39,11 +39,15 @@ def frames_around(times: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, n
     return lower, np.clip(weight, 0.0, 1.0 / SNAP_FRACTION) * SNAP_FRACTION
 
 
+def grid_frames(times_s: np.ndarray, fps: float) -> int:
+    """How many times :func:`uniform_grid` gives for ascending ``times_s`` at ``fps``."""
+    return int(round((times_s[-1] - times_s[0]) * fps)) + 1
+
+
 def uniform_grid(times_s: np.ndarray, fps: float) -> np.ndarray:
     """Seconds ``1 / fps`` apart from the first of ascending ``times_s`` to the grid time nearest
     the last: the grid's frames × frame time is the span of ``times_s`` plus one frame."""
-    count = int(round((times_s[-1] - times_s[0]) * fps)) + 1
-    return times_s[0] + np.arange(count) / fps
+    return times_s[0] + np.arange(grid_frames(times_s, fps)) / fps
 
 
 class WindowSlots:

@@ -13,8 +13,12 @@ is resampled onto a uniform grid at its rate (:attr:`Recording.fps`: the median 
 first frame to its last, so that the BVH lasts as long as the take: each bone's rotation
 interpolated by slerp, the root linearly, between the two recorded poses around each grid time
 (the live window's rule, :func:`~posecast.engines.window_slots.frames_around`), and the last pose
-held across a gap longer than :data:`~posecast.engines.window_slots.MAX_BRIDGED_GAP_S`. A take
-already on such a grid (a file: media time) keeps its frames as they are.
+held across a gap longer than :data:`~posecast.engines.window_slots.MAX_BRIDGED_GAP_S`. A gap
+longer than :data:`MAX_HELD_S` (a stalled or suspended source, a clock that jumped) is held for
+that long only: the BVH is shorter than the take by the rest, and the summary says so (held in
+full, a take stamped 11 days apart made 30 million frames and 18 GB). A take already on such a
+grid (a file: media time) keeps its frames as they are. Timestamps that do not increase for most
+frames, or that give a rate no camera has, are refused: the take's timing is damaged.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from ...engines import bvh_export, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
 from ...engines.fileio import atomic_write
-from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, uniform_grid
+from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, grid_frames, uniform_grid
 from .arrays import PersonTrack, person_track
 from .format import Recording, RecordingError
 
@@ -43,6 +47,10 @@ CAMERA_TO_WORLD_KEY = "camera_to_world"
 #: A recorded frame this close to its grid time, in frames, is on the grid (a file's media time
 #: is within a nanosecond).
 ON_GRID_FRAMES = 0.01
+#: The longest a BVH holds one pose across a gap in the take (seconds; module docstring).
+MAX_HELD_S = 5.0
+#: The frame rates a take's timestamps may give (fps), as the lift input allows.
+TAKE_FPS_RANGE = (0.1, 1000.0)
 
 
 @dataclass
@@ -69,6 +77,9 @@ class BVHExport:
     posed: int = 0
     duration_s: float = 0.0
     resampled: bool = False
+    #: gaps longer than :data:`MAX_HELD_S` held for that long only, and the seconds left out
+    gaps_shortened: int = 0
+    shortened_s: float = 0.0
 
     def summary(self) -> str:
         """What the frames are, for ``posecast export``'s line: ``"332 frames at 51.5 fps
@@ -77,6 +88,9 @@ class BVHExport:
         if self.resampled:
             text += (f" (resampled: {self.recorded_frames} recorded frames → {self.frames} at {self.fps:.3g} fps, "
                      f"the take's {self.duration_s:.2f} s)")  # fmt: skip
+        if self.gaps_shortened:
+            text += (f"; {self.gaps_shortened} gap(s) longer than {MAX_HELD_S:g} s held for {MAX_HELD_S:g} s: "
+                     f"{self.shortened_s:.3g} s of the take left out")  # fmt: skip
         return text
 
 
@@ -136,10 +150,21 @@ def increasing(times_s: np.ndarray) -> np.ndarray:
     return times_s < later_min[1:]
 
 
-def on_grid(times_s: np.ndarray, grid_s: np.ndarray, fps: float) -> bool:
-    """Whether every recorded time is its grid time (within :data:`ON_GRID_FRAMES`): the take
-    needs no resampling."""
-    return len(times_s) == len(grid_s) and bool(np.abs(times_s - grid_s).max() <= ON_GRID_FRAMES / fps)
+def on_grid(times_s: np.ndarray, fps: float) -> bool:
+    """Whether every recorded time is its time on the take's uniform grid (within
+    :data:`ON_GRID_FRAMES`): the take needs no resampling. (The grid is made only when it has
+    as many frames as the take.)"""
+    if len(times_s) != grid_frames(times_s, fps):
+        return False
+    return bool(np.abs(times_s - uniform_grid(times_s, fps)).max() <= ON_GRID_FRAMES / fps)
+
+
+def shorten_gaps(times_s: np.ndarray, max_held_s: float = MAX_HELD_S) -> tuple[np.ndarray, int, float]:
+    """Ascending ``times_s`` with every step longer than ``max_held_s`` cut to it (the later
+    frames moved earlier), how many were cut and the seconds taken out."""
+    excess_s = np.clip(np.diff(times_s) - max_held_s, 0.0, None)
+    shifted = times_s - np.concatenate(([0.0], np.cumsum(excess_s)))
+    return shifted, int((excess_s > 0).sum()), float(excess_s.sum())
 
 
 def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
@@ -173,19 +198,38 @@ def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
 
 
 def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
-                  lengths_m: np.ndarray) -> tuple[str, int, int]:  # fmt: skip
+                  lengths_m: np.ndarray) -> tuple[str, int, int, int, float]:  # fmt: skip
     """World joints ``(F, 17, 3)`` (NaN without a pose) stamped ``times_s`` ``(F,)`` → (BVH text
     in ``frame`` at ``fps`` on the take's uniform grid, its frame count, how many hold a pose:
-    more than half a frame from the pose they show; the grid's last time may be that close past the
-    take's last frame)."""
+    more than half a frame from the pose they show, the gaps held for :data:`MAX_HELD_S` only and
+    the seconds that left out; the grid's last time may be that close past the take's last frame)."""
     keep = increasing(times_s)
     joints, times_s = joints_world[keep], times_s[keep]
     posed = np.isfinite(joints).all(axis=(1, 2))
+    times_s, shortened, shortened_s = shorten_gaps(times_s)
     grid_s = uniform_grid(times_s, fps)
     pose, held_s = resample_pose(rot.joints_to_rotations(joints[posed], lengths_m), times_s[posed], grid_s)
     target = engine_frames.get_frame(frame)
     text = bvh_export.bvh_text(engine_frames.bone_pose_to_frame(pose, target), fps, target)
-    return text, len(grid_s), int((held_s > 0.5 / fps).sum())
+    return text, len(grid_s), int((held_s > 0.5 / fps).sum()), shortened, shortened_s
+
+
+def check_take_timing(recording: Recording, times_s: np.ndarray, posed: np.ndarray, fps: float) -> None:
+    """Raise :class:`RecordingError` when the take's timestamps cannot time a BVH: a rate outside
+    :data:`TAKE_FPS_RANGE`, or most frames with a pose stamped at or before an earlier frame; log
+    the frames left out when a few are."""
+    low, high = TAKE_FPS_RANGE
+    if not low <= fps <= high:
+        raise RecordingError(f"{recording.path}: its timestamps give {fps:.3g} frames per second, outside "
+                             f"{low:g}..{high:g}: they are damaged; record the take again")  # fmt: skip
+    out_of_order = int((~increasing(times_s) & posed).sum())
+    if out_of_order * 2 > int(posed.sum()):
+        raise RecordingError(f"{recording.path}: {out_of_order} of its {int(posed.sum())} frames with a pose are "
+                             "stamped at or before an earlier frame: its timestamps are damaged; record the take "
+                             "again")  # fmt: skip
+    if out_of_order:
+        log.warning("%s: %d frames with a pose are stamped at or before an earlier frame: left out of the BVH",
+                    recording.path, out_of_order)  # fmt: skip
 
 
 def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
@@ -204,9 +248,11 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     lengths = subject_bone_lengths(track)
     joints, floor_source = world_joints(recording, track, lengths)
     times_s = (track.timestamp_ns - track.timestamp_ns[0]) / 1e9
-    resampled = not on_grid(times_s, uniform_grid(times_s, fps), fps)
+    check_take_timing(recording, times_s, track.posed, fps)
+    resampled = not on_grid(times_s, fps)
+    shortened, shortened_s = 0, 0.0
     if resampled:
-        text, frames, held = resampled_bvh(joints, times_s, fps, frame, lengths)
+        text, frames, held, shortened, shortened_s = resampled_bvh(joints, times_s, fps, frame, lengths)
     else:  # one BVH frame per recorded frame, as recorded
         text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths)
         frames = len(joints)
@@ -214,7 +260,7 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     deviation = np.linalg.norm(rebuilt - joints[track.posed], axis=-1).max(axis=-1)
     return text, BVHExport(Path(path), track.person_id, frames, held, fps, lengths, float(deviation.max()),
                            int((deviation < 1e-3).sum()), floor_source, len(joints), int(track.posed.sum()),
-                           recording.duration_s, resampled)  # fmt: skip
+                           recording.duration_s, resampled, shortened, shortened_s)  # fmt: skip
 
 
 def export_bvh(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None) -> BVHExport:

@@ -36,8 +36,8 @@ from posecast.realtime.lifting import LifterOptions
 from posecast.realtime.offline import lift_file
 from posecast.realtime.recording import Recording, read_recording
 from posecast.realtime.recording.arrays import person_track, write_lift_input
-from posecast.realtime.recording.export import export_bvh, world_joints
-from posecast.realtime.recording.format import take_fps
+from posecast.realtime.recording.export import MAX_HELD_S, export_bvh, world_joints
+from posecast.realtime.recording.format import RecordingError, take_fps
 from posecast.realtime.sinks.background import BackgroundSink
 from posecast.realtime.sinks.record import RecordOptions, RecordSink
 from posecast.realtime.sources import open_source
@@ -170,9 +170,11 @@ K = CameraIntrinsics(width=1280, height=720, fx=900.0, fy=900.0, cx=640.0, cy=36
 CAMERA_TO_WORLD = floors.camera_to_world(floors.floor_from_camera_pose(1.6, 12.0), np.array([-2.6, 0.6, 6.0]))
 
 
-def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: set[int], path: Path) -> None:
+def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: set[int], path: Path,
+                  stamps_ns: np.ndarray | None = None) -> None:  # fmt: skip
     """Publish ``world`` at mocap frames ``ticks`` (a live pace) through the recording sink, the
-    person lost at the indices in ``lost``, with the floor published as a live run does."""
+    person lost at the indices in ``lost``, with the floor published as a live run does; each
+    frame stamped with its tick's time, or with ``stamps_ns`` (one per tick)."""
     r, t = CAMERA_TO_WORLD[:3, :3], CAMERA_TO_WORLD[:3, 3]
     camera = (world - t) @ r
     assert camera[..., 2].min() > 1.0, "the run must stay in front of the camera"
@@ -184,7 +186,7 @@ def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: s
     sink.open(StreamMeta(assumptions=assumptions, intrinsics=K, source_fps=PLACEHOLDER_FPS))
     start_ns = 3_000_000_000
     for i, tick in enumerate(ticks):
-        capture_ns = start_ns + int(tick * 1e9 / tick_fps)
+        capture_ns = start_ns + int(tick * 1e9 / tick_fps) if stamps_ns is None else int(stamps_ns[i])
         j = camera[tick].astype(np.float32)
         person = PersonPose.lost(0) if i in lost else PersonPose(
             0, "tracking", pixels[tick], np.full(17, 0.9, np.float32), joints_m=j, joints_rel_m=j - j[0],
@@ -260,6 +262,39 @@ def test_the_resampled_bvh_follows_the_motion_and_holds_across_a_stall(tmp_path:
     held = positions[stall]  # the last pose before the stall, every frame of it
     np.testing.assert_allclose(held, np.broadcast_to(positions[np.flatnonzero(stall)[0] - 1], held.shape), atol=1e-6)
     assert done.held == stall.sum()  # the lost frames (a 67 ms gap) are interpolated, not held
+
+
+def test_a_gap_of_days_is_held_for_seconds_not_resampled_in_full(tmp_path: Path) -> None:
+    """A clock that jumped 11.6 days (or a source suspended that long) between two frames: held
+    in full, the BVH was 30 million frames (18 GB, Ctrl-C ignored); the gap is held for
+    MAX_HELD_S, and the summary says how much of the take was left out."""
+    world, tick_fps = _turned_run()
+    ticks = np.arange(0, min(len(world), 120), 4)  # 30 fps
+    stamps_ns = 3_000_000_000 + (ticks * 1e9 / tick_fps).astype(np.int64)
+    stamps_ns[10:] += 10**15
+    _record_mocap(world, ticks, tick_fps, set(), tmp_path / "gap.posecast", stamps_ns)
+    take = read_recording(tmp_path / "gap.posecast")
+    done = export_bvh(take, tmp_path / "gap.bvh")
+    expected = len(ticks) - 1 + MAX_HELD_S * take.fps  # the frames' own steps, and the gap cut to MAX_HELD_S
+    assert done.resampled and abs(done.frames - expected) <= 2, (done.frames, expected)
+    assert done.gaps_shortened == 1 and done.shortened_s == pytest.approx(1e6 - MAX_HELD_S + 4 / tick_fps, rel=1e-6)
+    assert "1 gap(s) longer than 5 s held for 5 s" in done.summary()
+    assert parse_bvh(tmp_path / "gap.bvh").motion.shape[0] == done.frames
+
+
+@pytest.mark.parametrize(("name", "stamp"), [
+    ("one nanosecond apart", lambda i: 3_000_000_000 + i),  # 1e9 fps: "Frame Time: 0.00000000"
+    ("all alike", lambda i: 3_000_000_000),  # a one-frame BVH, exit 0
+    ("going backwards", lambda i: 9_000_000_000 - i * 33_333_333),
+])  # fmt: skip
+def test_damaged_timestamps_are_refused_not_exported(tmp_path: Path, name: str, stamp) -> None:  # noqa: ANN001
+    world, tick_fps = _turned_run()
+    ticks = np.arange(0, min(len(world), 120), 4)
+    _record_mocap(world, ticks, tick_fps, set(), tmp_path / "bad.posecast", np.array([stamp(i) for i in
+                                                                                     range(len(ticks))]))  # fmt: skip
+    with pytest.raises(RecordingError, match="timestamps") as raised:
+        export_bvh(read_recording(tmp_path / "bad.posecast"), tmp_path / "bad.bvh")
+    assert "record the take again" in str(raised.value) and not (tmp_path / "bad.bvh").exists(), name
 
 
 @pytest.mark.slow
