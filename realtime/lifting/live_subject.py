@@ -25,7 +25,8 @@ and 32 s: each doubling of what has been seen), so that what the first seconds c
 is measured once it has been seen: the legs of someone who sat at a desk and stood up, the
 hips and shoulders of someone who walked past the camera and then turned to it. A later
 measurement rests on more frames, so where it measures a bone it replaces the earlier length,
-but only when the two differ by more than ``min_change`` (2 %): the published lengths of a
+but only when the two differ by more than ``min_change`` (2 %), and never with a length it
+limited to typical proportions' bound (not a measurement): the published lengths of a
 person already measured do not creep. At most ``max_frames`` frames, evenly spread, are
 measured (a few milliseconds once in a while, whatever the camera's rate).
 
@@ -172,10 +173,13 @@ class LiveSubjectCalibration:
         if self._lengths_m is None:
             self._lengths_m = np.full(len(skeleton.BONES), np.nan)
             changed = measured
-        else:  # a later measurement: what it measures anew, or moves by more than min_change
+        else:  # a later measurement: what it measures anew, or moves by more than min_change; a bone it
+            # limited to the bound is not a measurement, so it replaces nothing (it took 12 bones measured
+            # inside the bound at 2 s to the bound at 4 s)
             with np.errstate(invalid="ignore"):
                 moved = np.abs(lengths / self._lengths_m - 1) > o.min_change
-            changed = measured & (np.isnan(self._lengths_m) | moved)
+            limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)
+            changed = measured & ~limited & (np.isnan(self._lengths_m) | moved)
         typical = skeleton.bone_lengths_from_height(self.height_m)
         before = self._lengths_m / typical - 1  # NaN where nothing was taken yet
         self.profile = profile

@@ -268,3 +268,26 @@ def test_bones_at_the_bound_are_named(filmed_walk: Walk, caplog) -> None:  # noq
     hips = [skeleton.BONE_NAMES.index(name) for name in ("pelvis-r_hip", "pelvis-l_hip")]
     typical = skeleton.bone_lengths_from_height(height_m)[hips]
     np.testing.assert_allclose(last[hips] / typical, 1.2, atol=0.01)
+
+
+def test_a_later_measurement_never_takes_a_bone_it_limited(filmed_walk: Walk, caplog) -> None:  # noqa: ANN001
+    """A bone the measurement held at the ±20 % bound is not a measurement (the log says so):
+    measured inside the bound at 1 s, the hips stay as they were when the measurement at 3 s,
+    over frames of hips 2.5× as wide, limits them (it took them to the bound: QA)."""
+    typical_hips, height_m = filmed_walk(facing=True)[0], filmed_walk(facing=True)[2]
+    wide_hips = filmed_walk(hips=2.5, facing=True)[0]
+    first = int(FPS)
+    keypoints_norm = np.concatenate([typical_hips[:first], wide_hips[first:]])
+    hips = [skeleton.BONE_NAMES.index(name) for name in ("pelvis-r_hip", "pelvis-l_hip")]
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        live, _ = _published(keypoints_norm, height_m, LiveSubjectOptions(after_s=1.0, again_at_s=(3.0,)))
+    lines = [line for line in caplog.text.splitlines() if "live subject calibration" in line]
+    assert len(lines) == 2 and "limited" not in lines[0] and "pelvis-r_hip" in lines[0], lines
+    assert "limited to ±20% of typical (not a measurement): pelvis-r_hip, pelvis-l_hip" in lines[1], lines[1]
+    taken = lines[1].split("against typical): ")[1].split(";")[0]
+    assert "pelvis-r_hip" not in taken and "pelvis-l_hip" not in taken, taken
+    lengths = skeleton.bone_lengths(live)
+    posed = np.isfinite(lengths).all(axis=-1)
+    at_2s, last = lengths[posed & (np.arange(len(lengths)) < 2 * FPS)][-1], lengths[posed][-1]
+    # as the first measurement left them (within the height's rescaling after the bones it did take), not +20 %
+    np.testing.assert_allclose(last[hips] / at_2s[hips], 1.0, atol=0.01)
