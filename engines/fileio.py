@@ -67,14 +67,45 @@ def point_at_devnull(stream: IO) -> None:
 
 def input_file_problem(path: str | Path) -> str | None:
     """Why ``path`` cannot be read as an input file, worded to follow its name ("does not exist",
-    "is a folder", "is not a regular file (a device or a pipe)"), or ``None`` when it is a regular
-    file: a device such as ``/dev/zero`` exists, and was called missing."""
+    "is a folder", "is not a regular file (a device or a pipe)", "cannot be read (permission
+    denied; ...)"), or ``None`` when it is a regular file this process can open: a device such as
+    ``/dev/zero`` exists, and was called missing; an unreadable file was called corrupt by the
+    library that then failed on it."""
     path = Path(path)
-    if path.is_file():
-        return None
-    if path.is_dir():
-        return "is a folder"
-    return "is not a regular file (a device or a pipe)" if path.exists() else "does not exist"
+    try:
+        if path.is_dir():
+            return "is a folder"
+        if not path.exists():
+            return "does not exist"
+        if not path.is_file():
+            return "is not a regular file (a device or a pipe)"
+        with open(path, "rb"):
+            return None
+    except OSError as exc:  # a folder on the way without search permission raises here too
+        return unreadable(exc)
+
+
+def input_folder_problem(path: str | Path) -> str | None:
+    """Why the folder ``path`` cannot be listed ("does not exist", "is not a folder", "cannot be
+    read (permission denied; ...)"), or ``None``."""
+    path = Path(path)
+    try:
+        if not path.exists():
+            return "does not exist"
+        if not path.is_dir():
+            return "is not a folder"
+        with os.scandir(path):
+            return None
+    except OSError as exc:
+        return unreadable(exc, folder=True)
+
+
+def unreadable(exc: OSError, folder: bool = False) -> str:
+    """``exc`` (raised opening or listing an input) worded to follow the input's name."""
+    if isinstance(exc, PermissionError):
+        access = "chmod u+rx" if folder else "chmod u+r"
+        return f"cannot be read (permission denied: give yourself read access, e.g. {access}, or copy it)"
+    return f"cannot be read ({exc.strerror or exc})"
 
 
 def output_file_problem(path: str | Path) -> str | None:

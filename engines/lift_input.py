@@ -20,7 +20,7 @@ import numpy as np
 
 from . import skeleton
 from .errors import LiftInputError
-from .fileio import save_npz
+from .fileio import input_file_problem, save_npz
 
 #: Frame rates accepted from an input file (frames per second).
 _FPS_RANGE = (0.1, 1000.0)
@@ -75,8 +75,7 @@ def read_lift_input(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
 def load_lift_input(path: Path) -> LiftInput:
     """The lift input in ``path``, every field checked; raises :class:`LiftInputError` naming
     what is wrong. The file is read without pickle (an object array is refused, never run)."""
-    if not path.is_file():
-        problem = "not found" if not path.exists() else "is not a file"
+    if (problem := input_file_problem(path)) is not None:
         raise LiftInputError(f"lift input {path} {problem}: expected an .npz with keypoints_2d and intrinsics")
     with open(path, "rb") as fh:
         magic = fh.read(6)

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import normalize, skeleton
 from .errors import ModelError
+from .fileio import input_file_problem
 
 #: Bumped whenever the graph's inputs, outputs or normalisation change meaning.
 #: 2: 2D centred by turning the view onto the pelvis, ``joints_3d`` turned back into the camera's
@@ -135,8 +136,9 @@ def read_onnx_metadata(path: str | Path) -> ModelMetadata:
     Raises :class:`ModelError` for a missing file or one ONNX Runtime cannot load (corrupt,
     truncated, not ONNX), :class:`ModelMetadataError` for missing or mismatching metadata."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file not found: {path}; pass an exported .onnx (see README, Models)")
+    if (problem := input_file_problem(path)) is not None:
+        said = f"not found: {path};" if problem == "does not exist" else f"{path} {problem}:"
+        raise ModelError(f"model file {said} pass an exported .onnx (see README, Models)")
     session = onnx_cpu_session(path)
     meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
     check_graph(session, meta, str(path))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...engines.fileio import input_file_problem, input_folder_problem
 from ...engines.media import IMAGE_SUFFIXES, read_image
 from ..errors import SourceError
 from ..types import Frame
@@ -49,8 +50,8 @@ class ImageFolderSource(FileSource):
         return cls(path, realtime=realtime) if path.is_dir() else None
 
     def open(self) -> None:
-        if not self.path.is_dir():
-            raise SourceError(f"image folder {self.path} does not exist")
+        if (problem := input_folder_problem(self.path)) is not None:
+            raise SourceError(f"image folder {self.path} {problem}")
         files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:
             raise SourceError(
@@ -95,18 +96,19 @@ class ImageFolderSource(FileSource):
                         *size, first.name, w, h)  # fmt: skip
 
     def _skip(self, path: Path) -> None:
-        gone = not path.exists()  # removed since the folder was listed
         if not self.skipped_images:
-            why = (
-                "it no longer exists (removed while the run read the folder)"
-                if gone
-                else "OpenCV could not decode it (empty or corrupt?)"
-            )
+            problem = input_file_problem(path)
+            if problem == "does not exist":  # removed since the folder was listed
+                why = "it no longer exists (removed while the run read the folder)"
+            elif problem is not None:  # unreadable: not the image's fault
+                why = f"it {problem}"
+            else:
+                why = "OpenCV could not decode it (empty or corrupt?)"
             log.warning("skipped %s: %s; later ones are counted", path, why)
         self.skipped_images += 1
 
     def close(self) -> None:
         if self._files is not None and self.skipped_images:
-            log.warning("%d of %d images in %s could not be read (removed, empty or corrupt) and were skipped",
-                        self.skipped_images, len(self._files), self.path)  # fmt: skip
+            log.warning("%d of %d images in %s could not be read (removed, unreadable, empty or corrupt) and were "
+                        "skipped", self.skipped_images, len(self._files), self.path)  # fmt: skip
         self._files = None
