@@ -123,9 +123,11 @@ def cache_dir() -> Path:
 
 
 def get_asset(name: str) -> Asset:
-    """The table entry for ``name``; raises :class:`AssetError` naming the known assets."""
+    """The table entry for ``name`` (a pose landmarker also by ``--landmarker``'s name: ``lite``,
+    ``full``, ``heavy``); raises :class:`AssetError` naming the known assets."""
+    name = name if name in ASSETS else f"pose_landmarker_{name}" if f"pose_landmarker_{name}" in ASSETS else name
     if name not in ASSETS:
-        raise AssetError(f"unknown asset {name!r}: expected one of {', '.join(ASSETS)}")
+        raise AssetError(f"unknown asset {name!r}: expected one of {', '.join(ASSETS)} (or lite, full, heavy)")
     return ASSETS[name]
 
 

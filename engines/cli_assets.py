@@ -42,8 +42,7 @@ def _fetch(args: argparse.Namespace) -> int:
     if args.all and args.names:  # --all took every asset and the names were never looked at
         raise AssetError(f"pass asset names or --all, not both (got --all and {' '.join(args.names)})")
     names = list(assets.ASSETS) if args.all else (args.names or list(DEFAULT_FETCH))
-    for name in names:
-        assets.get_asset(name)  # unknown names fail before anything is downloaded
+    names = [assets.get_asset(name).name for name in names]  # unknown names fail before anything is downloaded
     for name in names:
         sys.stdout.write(f"{name}: {assets.ensure_asset(name)}\n")
     return 0

@@ -104,13 +104,8 @@ def markdown(report: dict) -> str:
                          f"{_f(cfg['ratio_p50'], 3)} | {_f(cfg['fps_unpaced'], 1)} |")  # fmt: skip
         for label, reason in report["unavailable"].items():
             lines.append(f"| {label} | not measured: {reason.split(';')[0]} | – | – | – | – | – |")
-    soak = report.get("soak")
-    if soak:
-        lines += ["", f"Soak: {soak['minutes']:g} min at {soak['pace_fps']:g} fps, {soak['frames_processed']} frames, "
-                  f"{soak['dropped_capture']} dropped at capture; capture → delivered p99 first minute "
-                  f"{_f(soak['first_minute_p99_ms'])} ms, last minute {_f(soak['last_minute_p99_ms'])} ms; "
-                  f"resident memory {_f(soak['rss_mb_after_warmup'], 0)} → {_f(soak['rss_mb_end'], 0)} MB "
-                  f"({_f(soak['rss_growth_mb'], 1)} MB after warm-up)."]  # fmt: skip
+    if report.get("soak"):
+        lines += ["", soak_text(report["soak"])]
     lines += ["", "| target | measured | met |", "|---|---:|---|"]
     unjudged = _unjudged(report)
     for t in report["targets"]:
@@ -122,6 +117,18 @@ def markdown(report: dict) -> str:
     if report["problems"]:
         lines += ["", "Inconsistencies found in this report: " + "; ".join(report["problems"])]
     return "\n".join(lines) + "\n"
+
+
+def soak_text(soak: dict) -> str:
+    """The soak's figures in one line, and what each hook beside it saw."""
+    text = (f"Soak: {soak['minutes']:g} min at {soak['pace_fps']:g} fps, {soak['frames_processed']} frames, "
+            f"{soak['dropped_capture']} dropped at capture; capture → delivered p99 first minute "
+            f"{_f(soak['first_minute_p99_ms'])} ms, last minute {_f(soak['last_minute_p99_ms'])} ms; "
+            f"resident memory {_f(soak['rss_mb_after_warmup'], 0)} → {_f(soak['rss_mb_end'], 0)} MB "
+            f"({_f(soak['rss_growth_mb'], 1)} MB after warm-up).")  # fmt: skip
+    for name, seen in (soak.get("hooks") or {}).items():
+        text += f" {name}: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in seen.items()) + "."
+    return text
 
 
 def summary_text(report: dict) -> str:
@@ -152,6 +159,8 @@ def summary_text(report: dict) -> str:
               for k, p in t.items() if k.startswith("paced_")]  # fmt: skip
     lines.append("throughput: " + "; ".join(parts))
     lines.append(f"CPU {_f(report['cpu_percent_of_one_core'], 0)} % of one core; peak RSS {_f(report['rss_mb'], 0)} MB")
+    if report.get("soak"):
+        lines.append(soak_text(report["soak"]))
     unjudged = _unjudged(report)
     for t in report["targets"]:
         met = {True: "met", False: "MISSED", None: unjudged if t["value"] is not None else "not measured"}[t["met"]]

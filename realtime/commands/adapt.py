@@ -30,6 +30,8 @@ from ..footage import FootageOptions, expand_inputs, footage_to_2d
 from ..lifting import LiftingOptions
 from .arguments import add_camera_arguments
 
+#: the PyTorch the tests and the shipped figures use (the README's test command)
+TESTED_TORCH = "2.13.0"
 log = logging.getLogger(__name__)
 
 MAX_MINUTES = 24 * 60
@@ -83,7 +85,7 @@ def training_module() -> ModuleType:
     # both named at once (torch first: the big one), so that one install brings what is missing
     missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
-        cpu = (" (a CPU-only PyTorch is enough and much smaller: pip install torch --index-url "
+        cpu = (f" (a CPU-only PyTorch is enough and much smaller: pip install torch=={TESTED_TORCH} --index-url "
                "https://download.pytorch.org/whl/cpu, first)" if "torch" in missing else "")  # fmt: skip
         raise OptionsError(f"posecast adapt trains the networks and needs {' and '.join(missing)}, not installed: "
                            f"{install_hint('train')}{cpu}")  # fmt: skip
@@ -109,8 +111,13 @@ def _check_arguments(args: argparse.Namespace) -> None:
                            "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip
     check_outputs({"--output": output, "--report": args.report})
     if args.save_2d is not None:
-        if not args.save_2d.is_dir():
-            raise OptionsError(f"--save-2d {args.save_2d} is not a folder: create it first")
+        if args.save_2d.exists() and not args.save_2d.is_dir():
+            raise OptionsError(f"--save-2d {args.save_2d} is a file, not a folder: pass a folder (made if missing)")
+        try:
+            args.save_2d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OptionsError(f"cannot make the --save-2d folder {args.save_2d} ({exc.strerror or exc}); pass a "
+                               "writable folder") from None  # fmt: skip
         problem = output_file_problem(args.save_2d / "probe_2d.npz")
         if problem is not None:
             raise OptionsError(f"cannot write the 2D into --save-2d {args.save_2d}: {problem}; pass a writable folder")

@@ -132,6 +132,16 @@ def test_unknown_asset():
         ensure_asset("pose_landmarker_huge")
 
 
+def test_a_landmarker_is_also_named_as_run_names_it() -> None:
+    """``posecast assets fetch heavy``, as ``run --landmarker heavy`` says it (README QA)."""
+    from posecast.engines.assets import get_asset
+
+    assert [get_asset(n).name for n in ("lite", "full", "heavy", "pose_landmarker_full")] == [
+        "pose_landmarker_lite", "pose_landmarker_full", "pose_landmarker_heavy", "pose_landmarker_full"]  # fmt: skip
+    with pytest.raises(AssetError, match=r"\(or lite, full, heavy\)"):
+        get_asset("huge")
+
+
 def pypi_reachable() -> bool:
     try:
         socket.create_connection(("files.pythonhosted.org", 443), timeout=3).close()

@@ -143,6 +143,9 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     # queues are the publisher's 64 messages, its own 4 and the kernel's buffers: up to about 100
     # poses (96 measured), so a 90-frame soak could fit whole in them (it did once); 180 cannot
     assert 0 < soak["hooks"]["stalled-subscriber"]["messages_left_unread"] < 180
+    # the terminal shows the soak too, hooks included (it was only in the files: README QA)
+    unread = soak["hooks"]["stalled-subscriber"]["messages_left_unread"]
+    assert "Soak: 0.1 min at 30 fps" in printed and f"stalled-subscriber: messages left unread {unread}." in printed
     # 20 frames cannot give a p99: the run says it is too noisy to judge, and judges nothing
     assert report["reliability"]["noisy"] and any("fewer than 100" in r for r in report["reliability"]["reasons"])
     assert [t["met"] for t in report["targets"]] == [None] * 4
