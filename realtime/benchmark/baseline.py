@@ -38,8 +38,10 @@ class MediaPipeAlone:
         try:
             with quiet_native_stderr(not verbose):
                 self._landmarker = vision.PoseLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"MediaPipe could not load {model_path} for the baseline ({exc})") from exc
+        except (RuntimeError, ValueError, OSError) as exc:  # OSError: a zip that is not a landmarker bundle
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"MediaPipe could not load {model_path} for the baseline ({reason}): expected a "
+                             "pose_landmarker .task file; pass another --model-asset") from exc  # fmt: skip
         self._last_ms = -1
         self._calls = 0
         self.last_result: tuple[np.ndarray, np.ndarray] | None = None

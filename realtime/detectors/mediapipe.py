@@ -125,7 +125,7 @@ class MediaPipeDetector(Detector2D):
             with quiet_native_stderr(not o.verbose):
                 self._landmarker = vision.PoseLandmarker.create_from_options(options)
                 log.debug("MediaPipe PoseLandmarker loaded from %s", self.model_path)
-        except (RuntimeError, ValueError) as exc:
+        except (RuntimeError, ValueError, OSError) as exc:  # OSError: MediaPipe's "No file with name" for a zip
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             fix = "pass another model file" if o.model_path is not None else "delete it to download it again"
             raise ModelError(

@@ -109,3 +109,16 @@ def test_listen_warns_once_however_the_bad_messages_come(free_port) -> None:  # 
         publisher.close()
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 6 and done.stderr.count("skipping a message") == 1, done.stderr
+
+
+def test_a_zip_that_is_no_landmarker_bundle_is_one_line(media_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """MediaPipe raises FileNotFoundError ("No file with name: pose_detector.tflite") for any zip
+    that is not a landmarker bundle, e.g. an .npz: it was a 49-line traceback (error-contract QA)."""
+    bundle = tmp_path / "not_a_landmarker.task"
+    np.savez(tmp_path / "arrays.npz", a=np.zeros(3))
+    (tmp_path / "arrays.npz").rename(bundle)
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--frames", "2", "--model-asset", str(bundle)])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("posecast: error: MediaPipe could not load"), err
+    assert "pose_landmarker .task" in err[-1] and not any("Traceback" in line for line in err)
