@@ -2,7 +2,8 @@
 
 Every command is one module registered in :data:`posecast.realtime.commands.COMMANDS` (each
 exposes ``register(subparsers)``); this module only builds the parser, sets up logging and
-turns a :class:`PosecastError` into one line on stderr and exit code 2. Training and evaluation
+turns a :class:`PosecastError` into one line on stderr and exit code 2 (stdout is checked the same
+way: a print to a full disk is one line, not a traceback). Training and evaluation
 are tools in ``tools/`` (they need torch, which the live path never imports).
 
 Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal or SSH session closing) stop a command the same
@@ -171,18 +172,30 @@ def _main(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if not {"-v", "--verbose"} & set(words):
         quiet_native_logs()  # before cv2 is first imported (by the commands' modules)
-    with stop_signals_deferred():
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        configure_logging(args.verbose)
-        _load_native_modules(args)
+    stdout = sys.stdout
+    sys.stdout = _CheckedStdout(stdout)
     try:
-        return int(args.func(args) or 0)
+        return _run(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    args = None
+    try:
+        with stop_signals_deferred():
+            parser = build_parser()
+            args = parser.parse_args(argv)  # --help, --version print here, then SystemExit
+            configure_logging(args.verbose)
+            _load_native_modules(args)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # what it printed reached stdout: a full disk is said now, not at exit
+        return code
     except BrokenPipeError:  # `posecast listen | head`: the reader has all it wanted
         point_at_devnull(sys.stdout)
         return 128 + signal.SIGPIPE
     except PosecastError as exc:  # before OSError: OutputWriteError is both
-        if args.verbose:
+        if args is not None and args.verbose:
             log.exception("posecast failed")
         print(f"posecast: error: {exc}", file=sys.stderr)
         return 2
@@ -195,6 +208,37 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"posecast: error: a file name is too long for this system: {shown}; pass a shorter one",
               file=sys.stderr)  # fmt: skip
         return 2
+
+
+class _CheckedStdout:
+    """``sys.stdout`` whose write and flush failures (a full disk, ``> /dev/full``, a failing
+    device) are one :class:`PosecastError` naming stdout, wherever a command prints: a bare
+    ``print`` raised an ``OSError`` naming no file, shown as a traceback. A closed pipe stays
+    ``BrokenPipeError`` (``posecast listen | head``)."""
+
+    def __init__(self, stream) -> None:  # noqa: ANN001 - a text stream
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._checked(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._checked(self._stream.flush)
+
+    def _checked(self, call, *args):  # noqa: ANN001, ANN002, ANN202
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            with contextlib.suppress(OSError, ValueError):
+                self._stream.flush()  # what is left would fail again at exit; then it goes nowhere
+            point_at_devnull(self._stream)
+            raise PosecastError(f"cannot write to standard output ({exc.strerror or exc}): send it to a disk with "
+                                "space") from exc  # fmt: skip
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - fileno, isatty, encoding, buffer: the stream's
+        return getattr(self._stream, name)
 
 
 if __name__ == "__main__":

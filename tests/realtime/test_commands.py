@@ -214,6 +214,19 @@ def test_listen_to_a_full_disk_is_one_line(free_port) -> None:  # noqa: ANN001
     assert "Traceback" not in err
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [["assets", "list"], ["engines", "info"], ["--version"], ["listen", "--help"]])
+def test_any_command_printing_to_a_full_disk_is_one_line(args: list[str]) -> None:
+    """A bare print to a full stdout was a traceback (exit 1) in export, assets, engines and bench,
+    and --help / --version exited 0 with nothing written (error-contract QA)."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *args], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "posecast: error: cannot write to standard output (No space left on device): send it to a disk with space"]
+
+
 def test_corrupt_lifting_model(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"\x08\x01garbage")
