@@ -121,7 +121,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
         problem = output_file_problem(args.save_2d / "probe_2d.npz")
         if problem is not None:
             raise OptionsError(f"cannot write the 2D into --save-2d {args.save_2d}: {problem}; pass a writable folder")
-    expand_inputs(args.inputs)  # a mistyped input is named before a missing extra (the options first)
+    footage = [path for path, _ in expand_inputs(args.inputs)]  # a mistyped input is named before a missing extra
+    # nothing written over what it is made from (a --report on the footage's .npz replaced the user's 2D)
+    inputs = {f"the input {path}": path for path in footage} | {"--intrinsics": args.intrinsics}
+    check_outputs({"--output": output, "its INT8 copy": int8_sibling(output), "--report": args.report}, inputs)
 
 
 def _inside(path: Path, folder: Path) -> bool:

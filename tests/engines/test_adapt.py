@@ -300,6 +300,24 @@ def test_adapt_to_another_file_beside_the_start_model_is_allowed(exported: Path,
         check_start_kept(tmp_path / "a.onnx", exported, exported, adapt_weights_path)
 
 
+def test_adapt_never_writes_over_its_footage_or_intrinsics(exported: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """``--report`` naming the footage's .npz replaced the user's 2D with the report, exit 0, and
+    naming ``--intrinsics`` the camera's calibration (error-contract QA)."""
+    footage = tmp_path / "take_2d.npz"
+    np.savez(footage, keypoints_2d=np.zeros((40, 17, 2), np.float32), intrinsics=np.array([500.0, 500, 320, 240]),
+             fps=30.0)  # fmt: skip
+    camera = tmp_path / "camera.yaml"
+    camera.write_text("not read: refused first\n")
+    before = footage.read_bytes()
+    for report, named in ((footage, f"the input {footage}"), (camera, "--intrinsics")):
+        code = main(["adapt", str(footage), "--output", str(tmp_path / "a.onnx"), "--model", str(exported),
+                     "--steps", "1", "--report", str(report), "--intrinsics", str(camera)])  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and f"--report {report} is {named}: writing it would destroy it" in err, err
+    assert footage.read_bytes() == before and not (tmp_path / "a.onnx").exists()
+
+
 def test_adapt_minutes_help_says_what_is_accepted(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["adapt", "--help"])
