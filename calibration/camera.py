@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..engines.fileio import input_folder_problem
 from ..engines.media import IMAGE_SUFFIXES, read_image
 from .board import (
     DEFAULT_MIN_SHARPNESS,
@@ -230,8 +231,8 @@ def _calibrate(views: Sequence[Detection], image_size: tuple[int, int], options:
 def list_images(directory: str | Path) -> list[Path]:
     """Image files in ``directory`` (sorted); raises if it is missing or holds none."""
     directory = Path(directory)
-    if not directory.is_dir():
-        why = "is a file, not a folder" if Path(directory).exists() else "does not exist"
+    if (problem := input_folder_problem(directory)) is not None:
+        why = "is a file, not a folder" if problem == "is not a folder" else problem
         raise CalibrationError(f"image directory {directory} {why}; pass a folder of board photos")
     paths = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:

@@ -11,7 +11,7 @@ import argparse
 import logging
 import re
 
-from ..engines.cli_args import listed_options, output_file, positive_float
+from ..engines.cli_args import camera_index, listed_options, output_file, positive_float
 from .board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from .camera import CalibrationOptions, calibrate_image_dir
 from .errors import CalibrationError
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     )
     source = camera.add_mutually_exclusive_group(required=True)
     source.add_argument("--images", metavar="DIR", help="folder of board photos (png, jpg, ...)")
-    source.add_argument("--camera", metavar="INDEX", type=int, help="live capture from this camera")
+    source.add_argument("--camera", metavar="INDEX", type=camera_index, help="live capture from this camera")
     source.add_argument(
         "--hfov",
         metavar="DEG",

@@ -49,6 +49,23 @@ def finite_float(unit: str, example: str) -> Callable[[str], float]:
     return parse
 
 
+#: The highest camera index taken: OpenCV's backends number devices far below it (V4L2 has 0..63
+#: by default), its own limit is a C int, and a negative index crashed it.
+MAX_CAMERA_INDEX = 9999
+
+
+def camera_index(text: str) -> int:
+    """An argparse ``type``: a camera's index, 0..:data:`MAX_CAMERA_INDEX` (``-1`` made OpenCV
+    crash: SIGSEGV)."""
+    if not text.strip().isdigit() or int(text) > MAX_CAMERA_INDEX:
+        raise argparse.ArgumentTypeError(f"expected a camera index from 0 to {MAX_CAMERA_INDEX} (0 is the first; "
+                                         f"on Linux see ls /dev/video*), got {text!r}")  # fmt: skip
+    return int(text)
+
+
+camera_index.__name__ = "camera index"
+
+
 def listed_options(options: list[str]) -> str:
     """``--a``, ``--a and --b``, ``--a, --b and --c``: options named in a message."""
     return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} and {options[-1]}"

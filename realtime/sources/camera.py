@@ -20,15 +20,12 @@ import time
 
 import cv2
 
+from ...engines.cli_args import MAX_CAMERA_INDEX
 from ..errors import SourceError, SourceStalledError
 from ..stages import FrameSource
 from ..types import Frame
 
 log = logging.getLogger(__name__)
-
-#: The largest camera index: OpenCV's backends number devices far below it (V4L2 has 0..63 by
-#: default), and OpenCV's own limit is a C int.
-MAX_CAMERA_INDEX = 9999
 
 #: The pause before reopening a device that stopped delivering, doubled each time up to the maximum (s).
 _FIRST_PAUSE_S, _MAX_PAUSE_S = 0.05, 1.0

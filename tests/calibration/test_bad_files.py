@@ -337,6 +337,24 @@ def test_calibrate_camera_refuses_options_it_would_ignore(tmp_path: Path, capsys
     assert not output.exists()
 
 
+@pytest.mark.parametrize("index", ["-1", "-5", "2147483648", "10000", "3x"])
+def test_calibrate_camera_refuses_a_camera_index_out_of_range(tmp_path: Path, index: str) -> None:
+    """``--camera -1`` crashed OpenCV (SIGSEGV, no output) and 2147483648 gave its overload
+    traceback; ``run --source`` already said the range (error-contract QA). A process of its own:
+    the old crash would take the test run with it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "calibrate", "camera", f"--camera={index}",
+                           "--board", "9x6", "--square", "0.025", "--no-window", "-o", str(tmp_path / "c.yaml")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    expected = (f"posecast calibrate camera: error: argument --camera: expected a camera index from 0 to 9999 "
+                f"(0 is the first; on Linux see ls /dev/video*), got '{index}'")  # fmt: skip
+    assert lines[0].startswith(expected), lines
+
+
 def test_calibrate_camera_defaults_are_unchanged(tmp_path: Path) -> None:
     args = build_parser().parse_args(["calibrate", "camera", "--hfov", "60", "--size", "64x48", "-o", "c.yaml"])
     assert (args.min_views, args.views, args.min_sharpness) == (None, None, None)  # given or not: told apart

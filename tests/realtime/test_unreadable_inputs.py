@@ -64,6 +64,8 @@ RUN = ("run", "--headless", "--publish", "none", "--frames", "3")
     ((*RUN, "--source", "{d}/clip.mp4", "--model-asset", "{model}"), "video file {d}/clip.mp4"),
     ((*RUN, "--source", "{d}/images", "--model-asset", "{d}/landmarker.task"), "file {d}/landmarker.task"),
     (("engines", "info", "--model", "{d}/model.onnx"), "model file {d}/model.onnx"),
+    (("calibrate", "camera", "--images", "{d}/closed", "--board", "9x6", "--square", "0.025", "-o", "{d}/out.yaml"),
+     "image directory {d}/closed"),
 ])  # fmt: skip
 def test_an_unreadable_input_is_one_line(inputs: Path, pose_model_path: Path, args: tuple, named: str) -> None:
     done = _posecast(*(a.format(d=inputs, model=pose_model_path) for a in args))
@@ -71,7 +73,7 @@ def test_an_unreadable_input_is_one_line(inputs: Path, pose_model_path: Path, ar
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert lines[-1].startswith("posecast: error: "), done.stderr
     assert f"{named.format(d=inputs)} cannot be read (permission denied" in lines[-1] and "chmod" in lines[-1], lines
-    assert not (inputs / "out.npz").exists()
+    assert not (inputs / "out.npz").exists() and not (inputs / "out.yaml").exists()
 
 
 def test_an_unreadable_image_is_skipped_as_unreadable_not_corrupt(inputs: Path, pose_model_path: Path) -> None:
