@@ -161,6 +161,12 @@ class CameraIntrinsics:
             raise CalibrationError(f"horizontal field of view must be in degrees within ({MIN_FOV_DEG:g}, "
                                    f"{MAX_FOV_DEG:g}), got {hfov_deg}")  # fmt: skip
         f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
+        vfov_deg = math.degrees(2.0 * math.atan(0.5 * height / f)) if width > 0 and height > 0 else 0.0
+        if width > 0 and height > 0 and not MIN_FOV_DEG <= vfov_deg <= MAX_FOV_DEG:  # (sizes: checked below)
+            raise CalibrationError(f"a {width}x{height} px image seen with a horizontal field of view of {hfov_deg:g} "
+                                   f"degrees would see {vfov_deg:.4g} degrees vertically, outside {MIN_FOV_DEG:g}.."
+                                   f"{MAX_FOV_DEG:g}: no camera has that shape; crop or scale the frames to a camera's "
+                                   "shape, or pass --intrinsics from posecast calibrate camera")  # fmt: skip
         return cls(
             width=width,
             height=height,

@@ -114,3 +114,15 @@ def test_real_lens_distortions_are_accepted(distortion):
 def test_hfov_out_of_range_is_refused():
     with pytest.raises(CalibrationError, match="horizontal field of view must be in degrees"):
         CameraIntrinsics.from_hfov(0.5, 640, 480)
+
+
+@pytest.mark.parametrize(("width", "height", "vertical"), [(4000, 16, "0.2646"), (16, 4000, "179.2")])
+def test_a_frame_no_camera_has_names_its_shape_and_the_fix(width: int, height: int, vertical: str) -> None:
+    """A valid 4000×16 video assumed at 60° said "fy is 3464.1 px, expected 0.06981..916.7 px",
+    naming neither the video's shape nor a way out (error-contract QA)."""
+    with pytest.raises(CalibrationError) as refused:
+        CameraIntrinsics.from_hfov(60.0, width, height)
+    message = str(refused.value)
+    assert message.startswith(f"a {width}x{height} px image seen with a horizontal field of view of 60 degrees "
+                              f"would see {vertical} degrees vertically, outside 1..179")  # fmt: skip
+    assert "crop or scale the frames" in message and "--intrinsics" in message
