@@ -44,6 +44,15 @@ def grid_frames(times_s: np.ndarray, fps: float) -> int:
     return int(round((times_s[-1] - times_s[0]) * fps)) + 1
 
 
+def shorten_gaps(times_s: np.ndarray, max_step_s: float) -> tuple[np.ndarray, int, float]:
+    """Ascending ``times_s`` with every step longer than ``max_step_s`` cut to it (the later
+    frames moved earlier), how many were cut and the seconds taken out: a take with a gap of
+    days (a suspended source, a clock that jumped) on a uniform grid was millions of frames."""
+    excess_s = np.clip(np.diff(times_s) - max_step_s, 0.0, None)
+    shifted = times_s - np.concatenate(([0.0], np.cumsum(excess_s)))
+    return shifted, int((excess_s > 0).sum()), float(excess_s.sum())
+
+
 def uniform_grid(times_s: np.ndarray, fps: float) -> np.ndarray:
     """Seconds ``1 / fps`` apart from the first of ascending ``times_s`` to the grid time nearest
     the last: the grid's frames × frame time is the span of ``times_s`` plus one frame."""

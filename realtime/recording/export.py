@@ -36,7 +36,7 @@ from ...engines import bvh_export, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
 from ...engines.fileio import atomic_write
-from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, grid_frames, uniform_grid
+from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, grid_frames, shorten_gaps, uniform_grid
 from .arrays import PersonTrack, person_track
 from .format import Recording, RecordingError
 
@@ -159,14 +159,6 @@ def on_grid(times_s: np.ndarray, fps: float) -> bool:
     return bool(np.abs(times_s - uniform_grid(times_s, fps)).max() <= ON_GRID_FRAMES / fps)
 
 
-def shorten_gaps(times_s: np.ndarray, max_held_s: float = MAX_HELD_S) -> tuple[np.ndarray, int, float]:
-    """Ascending ``times_s`` with every step longer than ``max_held_s`` cut to it (the later
-    frames moved earlier), how many were cut and the seconds taken out."""
-    excess_s = np.clip(np.diff(times_s) - max_held_s, 0.0, None)
-    shifted = times_s - np.concatenate(([0.0], np.cumsum(excess_s)))
-    return shifted, int((excess_s > 0).sum()), float(excess_s.sum())
-
-
 def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
                   max_gap_s: float = MAX_BRIDGED_GAP_S) -> tuple[rot.BonePose, np.ndarray]:  # fmt: skip
     """``pose`` (``P`` frames with a pose at strictly increasing ``times_s``, one set of bone
@@ -206,7 +198,7 @@ def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, fra
     keep = increasing(times_s)
     joints, times_s = joints_world[keep], times_s[keep]
     posed = np.isfinite(joints).all(axis=(1, 2))
-    times_s, shortened, shortened_s = shorten_gaps(times_s)
+    times_s, shortened, shortened_s = shorten_gaps(times_s, MAX_HELD_S)
     grid_s = uniform_grid(times_s, fps)
     pose, held_s = resample_pose(rot.joints_to_rotations(joints[posed], lengths_m), times_s[posed], grid_s)
     target = engine_frames.get_frame(frame)

@@ -52,3 +52,16 @@ def test_a_long_gap_ends_a_run(walk_joints: np.ndarray, tmp_path: Path) -> None:
     runs = person_runs(norm, confidence)
     assert [len(run[0]) for run in runs] == [40, len(pixels) - 64]
     assert np.isnan(norm[40:64]).all() and not confidence[40:64].any()
+
+
+def test_a_gap_of_days_is_one_gap_not_millions_of_empty_frames(walk_joints: np.ndarray, tmp_path: Path) -> None:
+    """A take stamped 11.6 days apart in the middle (a suspended laptop, a clock that jumped): the
+    grid over its span made `posecast adapt` take 6 GB in 6 s (error-contract QA). The gap stays
+    one (no window spans it, the runs on each side are whole) at twice the longest bridged gap."""
+    pixels = _filmed(walk_joints)
+    times_s = np.arange(len(pixels)) / 30.0
+    times_s[40:] += 1e6
+    np.savez(tmp_path / "take.npz", keypoints_2d=pixels, intrinsics=INTRINSICS, fps=30.0, timestamps_s=times_s)
+    norm, confidence, _ = load_recorded_2d(tmp_path / "take.npz", 30.0)
+    assert len(norm) == len(pixels) + 29  # the gap held for 1 s: 30 grid steps where there was one
+    assert [len(run[0]) for run in person_runs(norm, confidence)] == [40, len(pixels) - 40]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import normalize, skeleton
 from ...lift_input import load_lift_input, posed_frames
-from ...window_slots import MAX_BRIDGED_GAP_S, frames_around, uniform_grid
+from ...window_slots import MAX_BRIDGED_GAP_S, frames_around, shorten_gaps, uniform_grid
 from .augment import (
     BodyOptions,
     crouch,
@@ -190,9 +190,12 @@ def resample_on_times(keypoints: np.ndarray, confidence: np.ndarray, times_s: np
     grid time between the two frames around it as the live window takes them
     (:func:`frames_around`). A grid time inside a gap longer than :data:`MAX_BRIDGED_GAP_S`, or
     drawing on a frame without the person, has no person (NaN keypoints, confidence 0): no window
-    spans it, nothing is made up."""
+    spans it, nothing is made up. Such a gap is kept no longer than twice that."""
     if len(times_s) < 2:
         return keypoints, confidence
+    # a gap no window bridges stays one (no person across it) but no longer than that: one of days
+    # made a grid of millions of empty frames (6 GB in 6 s)
+    times_s = shorten_gaps(times_s, 2 * MAX_BRIDGED_GAP_S)[0]
     lower, weight = frames_around(times_s, uniform_grid(times_s, fps))
     upper = lower + 1
     out_kp = (1 - weight)[:, None, None] * keypoints[lower] + weight[:, None, None] * keypoints[upper]
