@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ..engines.fileio import input_folder_problem
-from ..engines.media import IMAGE_SUFFIXES, read_image
+from ..engines.media import IMAGE_SUFFIXES, ImageTooLargeError, read_image
 from .board import (
     DEFAULT_MIN_SHARPNESS,
     BoardDetector,
@@ -250,7 +250,12 @@ def calibrate_image_dir(
     skipped: Counter[str] = Counter()
     looked: list[tuple[Path, tuple[int, int], Detection | str]] = []  # (image, (width, height), detection or why not)
     for path in paths:
-        image = read_image(path, cv2.IMREAD_GRAYSCALE)
+        try:
+            image = read_image(path, cv2.IMREAD_GRAYSCALE)
+        except ImageTooLargeError as exc:
+            skipped["unreadable"] += 1
+            log.warning("skipping %s: %s", path.name, exc)
+            continue
         if image is None:
             skipped["unreadable"] += 1
             log.warning("skipping %s: not a readable image", path.name)

@@ -1,0 +1,8 @@
+"""posecast's engines: the networks, their backends and training, and the maths and files they share."""
+
+import os
+
+# OpenCV reads its limit on an image's pixels once, when it loads; every posecast package imports
+# this one first, so the limit is set before cv2 is (engines.media.MAX_IMAGE_PIXELS; a value the
+# user set wins). OpenCV's own is a gigapixel: a 1 MB PNG of 30000 x 30000 took 3.8 GB to decode.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 27))

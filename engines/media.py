@@ -9,8 +9,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .errors import PosecastError
+
+#: The most pixels an image may have (134 megapixels, e.g. 16384 × 8192, unless the user set
+#: ``OPENCV_IO_MAX_IMAGE_PIXELS``): set for OpenCV in this package's ``__init__``, before cv2 loads.
+try:
+    MAX_IMAGE_PIXELS = int(os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"])
+except (KeyError, ValueError):
+    MAX_IMAGE_PIXELS = 1 << 27
+
 #: File name endings read as images (image-folder sources, calibration photos).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class ImageTooLargeError(PosecastError):
+    """An image with more pixels than :data:`MAX_IMAGE_PIXELS` (not decoded)."""
 
 
 def display_available() -> bool:
@@ -34,15 +47,21 @@ def opencv_path_problem(path: str | Path) -> str | None:
 
 def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
     """The image at ``path`` as OpenCV decodes it (``None``: not a readable image, a JPEG cut short
-    included). Read through Python, so a name that is not UTF-8 works as any other
-    (``cv2.imread`` crashed on one)."""
+    included); raises :class:`ImageTooLargeError` past :data:`MAX_IMAGE_PIXELS`. Read through
+    Python, so a name that is not UTF-8 works as any other (``cv2.imread`` crashed on one)."""
     try:
         data = np.fromfile(os.fsencode(path), np.uint8)
     except OSError:
         return None
     if not data.size or jpeg_cut_short(data.tobytes()):
         return None  # libjpeg would print its own line and hand back the image grey below the cut
-    return cv2.imdecode(data, flags)
+    try:
+        return cv2.imdecode(data, flags)
+    except cv2.error as exc:
+        if "MAX_IMAGE_PIXELS" not in str(exc):
+            return None
+        raise ImageTooLargeError(f"it has more than {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (not decoded: a "
+                                 "decompression bomb, or a panorama: scale it down)") from None  # fmt: skip
 
 
 def jpeg_cut_short(data: bytes) -> bool:

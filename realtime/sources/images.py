@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...engines.fileio import input_file_problem, input_folder_problem
-from ...engines.media import IMAGE_SUFFIXES, read_image
+from ...engines.media import IMAGE_SUFFIXES, ImageTooLargeError, read_image
 from ..errors import SourceError
 from ..types import Frame
 from .files import FileSource, Pacer
@@ -71,7 +71,11 @@ class ImageFolderSource(FileSource):
         while self._index < len(self._files):
             path = self._files[self._index]
             self._index += 1
-            image = read_image(path)
+            try:
+                image = read_image(path)
+            except ImageTooLargeError as exc:
+                self._skip(path, str(exc))
+                continue
             if image is None:
                 self._skip(path)
                 continue
@@ -95,20 +99,20 @@ class ImageFolderSource(FileSource):
                         "intrinsics of its own size (warned once, not for every image)", self.path, path.name,
                         *size, first.name, w, h)  # fmt: skip
 
-    def _skip(self, path: Path) -> None:
+    def _skip(self, path: Path, why: str | None = None) -> None:
         if not self.skipped_images:
-            problem = input_file_problem(path)
+            problem = input_file_problem(path) if why is None else None
             if problem == "does not exist":  # removed since the folder was listed
                 why = "it no longer exists (removed while the run read the folder)"
             elif problem is not None:  # unreadable: not the image's fault
                 why = f"it {problem}"
-            else:
+            elif why is None:
                 why = "OpenCV could not decode it (empty or corrupt?)"
             log.warning("skipped %s: %s; later ones are counted", path, why)
         self.skipped_images += 1
 
     def close(self) -> None:
         if self._files is not None and self.skipped_images:
-            log.warning("%d of %d images in %s could not be read (removed, unreadable, empty or corrupt) and were "
-                        "skipped", self.skipped_images, len(self._files), self.path)  # fmt: skip
+            log.warning("%d of %d images in %s could not be read (removed, unreadable, empty, corrupt or too large) "
+                        "and were skipped", self.skipped_images, len(self._files), self.path)  # fmt: skip
         self._files = None

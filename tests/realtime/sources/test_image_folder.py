@@ -119,5 +119,21 @@ def test_an_image_removed_while_the_folder_is_read_is_said_to_be_gone(dance, tmp
     assert [f.frame_id for f in frames] == [0, 1, 3] and source.skipped_images == 1
     messages = [r.getMessage() for r in caplog.records]
     assert any("frame_002.png: it no longer exists (removed while the run read the folder)" in m for m in messages)
-    skipped = "could not be read (removed, unreadable, empty or corrupt)"
+    skipped = "could not be read (removed, unreadable, empty, corrupt or too large)"
     assert any("1 of 4 images" in m and skipped in m for m in messages)
+
+
+def test_an_image_of_too_many_pixels_is_skipped_not_decoded(dance, tmp_path: Path, pose_model_path: Path) -> None:
+    """A 160 kB PNG of 12000 × 12000 (a decompression bomb; a 1 MB one of 30000 × 30000 took 3.8 GB)
+    is skipped, saying why, under OpenCV's limit that posecast sets before cv2 loads (in a process
+    of its own: the limit is read once, when cv2 loads)."""
+    ok, png = cv2.imencode(".png", np.zeros((12000, 12000), np.uint8))
+    (tmp_path / "001.png").write_bytes(png.tobytes())
+    cv2.imwrite(str(tmp_path / "000.png"), dance[0])
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"}
+    done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(tmp_path),
+                           "--headless", "--publish", "none", "--model-asset", str(pose_model_path)],
+                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"skipped {tmp_path / '001.png'}: it has more than 134 megapixels (not decoded" in done.stderr, done.stderr
+    assert "1 of 2 images" in done.stderr and "12000x12000" not in done.stderr  # never decoded, never sized
