@@ -22,6 +22,7 @@ Cache directory: ``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -107,15 +108,17 @@ def write_verified(path: str | Path, data: bytes, made_from: dict[str, str]) -> 
     """Cache ``data`` at ``path`` (0600, atomically) with a record of its sha256 and ``made_from``
     (e.g. ``{"source_sha256": ...}``); the data first, so a crash between leaves no valid record."""
     path = Path(path)
-    private_dir(path.parent)
     record = {"format": RECORD_FORMAT, "version": 1, "sha256": hashlib.sha256(data).hexdigest(),
               "size": len(data), "made_from": dict(made_from)}  # fmt: skip
     try:
+        private_dir(path.parent)
         atomic_write(path, data, mode=FILE_MODE)
         atomic_write(record_path(path), json.dumps(record, indent=2, sort_keys=True).encode(), mode=FILE_MODE)
     except OSError as exc:
-        raise BackendError(f"cannot write the engine cache file {path} ({exc.strerror}); "
-                           "free some space or set POSECAST_CACHE to another folder") from None  # fmt: skip
+        fix = ("free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+               else f"check that {path.parent} is a folder you can write")  # fmt: skip
+        raise BackendError(f"cannot write the engine cache file {path} ({exc.strerror}); {fix}, or set "
+                           "POSECAST_CACHE to another folder") from None  # fmt: skip
     return path
 
 
@@ -123,8 +126,12 @@ def read_verified(path: str | Path, made_from: dict[str, str]) -> bytes | None:
     """The bytes cached at ``path`` if they match their record and the record says they were made
     from ``made_from``; else ``None`` (a file that fails is logged once and deleted with its record)."""
     path = Path(path)
-    if not path.is_file():
-        return None
+    try:
+        if not path.is_file():
+            return None
+    except OSError as exc:  # the cache folder cannot be searched (its permissions)
+        raise BackendError(f"cannot read the engine cache {path.parent} ({exc.strerror}): give yourself access to it "
+                           "(chmod u+rwx), or set POSECAST_CACHE to another folder") from None  # fmt: skip
     reason = ""
     try:
         data = path.read_bytes()

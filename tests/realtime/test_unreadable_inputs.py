@@ -18,14 +18,14 @@ import pytest
 pytestmark = pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX file modes")
 
 
-def _posecast(*args: str) -> subprocess.CompletedProcess:
+def _posecast(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "posecast.realtime.cli", *args]
     if os.geteuid() == 0:  # root reads any file: drop what lets it
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root without util-linux setpriv to drop CAP_DAC_OVERRIDE")
         command = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", *command]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture
@@ -81,3 +81,29 @@ def test_an_unreadable_image_is_skipped_as_unreadable_not_corrupt(inputs: Path, 
     assert done.returncode == 0, done.stderr
     assert f"skipped {inputs / 'images' / '001.jpg'}: it cannot be read (permission denied" in done.stderr, done.stderr
     assert "corrupt?" not in done.stderr
+
+
+def test_an_unreadable_engine_cache_is_one_line(inputs: Path, tmp_path: Path) -> None:
+    """``$POSECAST_CACHE/engines`` without permissions: a model's INT8 copy looked up there gave a
+    43-line traceback (error-contract QA)."""
+    (inputs / "model.onnx").chmod(0o600)
+    cache = tmp_path / "cache"
+    (cache / "engines").mkdir(parents=True)
+    (cache / "engines").chmod(0)
+    env = {**os.environ, "POSECAST_CACHE": str(cache)}
+    try:
+        done = _posecast("lift", "--input", str(_readable_lift_input(tmp_path)), "--output", str(tmp_path / "o.npz"),
+                         "--model", str(inputs / "model.onnx"), "--int8", env=env)  # fmt: skip
+    finally:
+        (cache / "engines").chmod(0o700)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    said = done.stderr.strip().splitlines()[-1]
+    assert said == (f"posecast: error: cannot read the engine cache {cache / 'engines'} (Permission denied): give "
+                    "yourself access to it (chmod u+rwx), or set POSECAST_CACHE to another folder")  # fmt: skip
+
+
+def _readable_lift_input(folder: Path) -> Path:
+    path = folder / "readable.npz"
+    keypoints = np.random.default_rng(0).uniform(100, 400, (40, 17, 2)).astype(np.float32)
+    np.savez(path, keypoints_2d=keypoints, intrinsics=np.array([500.0, 500.0, 320.0, 240.0]), fps=30.0)
+    return path
