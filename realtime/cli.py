@@ -173,9 +173,37 @@ def _main(argv: Sequence[str] | None) -> int:
     if not {"-v", "--verbose"} & set(words):
         quiet_native_logs()  # before cv2 is first imported (by the commands' modules)
     stdout = sys.stdout
+    if stdout is None:  # no stdout at all (closed with >&-, pythonw, a service): what is printed goes nowhere,
+        # as print() does then (a command writing to sys.stdout itself raised AttributeError)
+        with open(os.devnull, "w") as nowhere:
+            sys.stdout = nowhere
+            try:
+                return _run(argv)
+            finally:
+                sys.stdout = stdout
     sys.stdout = _CheckedStdout(stdout)
     try:
-        return _run(argv)
+        code = _run(argv)
+        # what was printed reached stdout, whatever the way out (--help's SystemExit included): a full
+        # disk is said here, not as Python's "Exception ignored" at exit with status 120
+        try:
+            sys.stdout.flush()
+        except PosecastError as exc:
+            print(f"posecast: error: {exc}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:
+            point_at_devnull(stdout)
+            return 128 + signal.SIGPIPE
+        return code
+    except SystemExit as done:  # --help, --version (0) and argparse's errors (2)
+        try:
+            sys.stdout.flush()
+        except PosecastError as exc:
+            print(f"posecast: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except BrokenPipeError:
+            point_at_devnull(stdout)
+        raise done
     finally:
         sys.stdout = stdout
 
@@ -188,9 +216,7 @@ def _run(argv: Sequence[str] | None) -> int:
             args = parser.parse_args(argv)  # --help, --version print here, then SystemExit
             configure_logging(args.verbose)
             _load_native_modules(args)
-        code = int(args.func(args) or 0)
-        sys.stdout.flush()  # what it printed reached stdout: a full disk is said now, not at exit
-        return code
+        return int(args.func(args) or 0)
     except BrokenPipeError:  # `posecast listen | head`: the reader has all it wanted
         point_at_devnull(sys.stdout)
         return 128 + signal.SIGPIPE
@@ -231,11 +257,14 @@ class _CheckedStdout:
         except BrokenPipeError:
             raise
         except OSError as exc:
+            if sys.platform == "win32" and exc.errno == errno.EINVAL:  # Windows' word for a closed pipe
+                raise BrokenPipeError(*exc.args) from exc
             with contextlib.suppress(OSError, ValueError):
                 self._stream.flush()  # what is left would fail again at exit; then it goes nowhere
             point_at_devnull(self._stream)
-            raise PosecastError(f"cannot write to standard output ({exc.strerror or exc}): send it to a disk with "
-                                "space") from exc  # fmt: skip
+            fix = ("send it to a disk with space" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+                   else "send it to a file or a program that reads it")  # fmt: skip
+            raise PosecastError(f"cannot write to standard output ({exc.strerror or exc}): {fix}") from exc
 
     def __getattr__(self, name: str):  # noqa: ANN204 - fileno, isatty, encoding, buffer: the stream's
         return getattr(self._stream, name)

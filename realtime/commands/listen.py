@@ -13,7 +13,6 @@ import numpy as np
 
 from ...engines import skeleton
 from ...engines.errors import PosecastError
-from ...engines.fileio import point_at_devnull
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
 from ..subscriber import Subscriber
@@ -164,13 +163,7 @@ def listen(args: argparse.Namespace) -> int:
 
 
 def write_stdout(text: str) -> None:
-    """Write and flush ``text`` to stdout; a full disk or a failing device is one line (exit 2;
-    a closed pipe stays the CLI's ``BrokenPipeError``)."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        point_at_devnull(sys.stdout)
-        raise PosecastError(f"cannot write to standard output ({exc.strerror}): send it to a disk with space") from exc
+    """Write and flush ``text`` to stdout, line by line for a reader that waits on each (the CLI's
+    stdout turns a full disk or a failing device into one line: ``realtime.cli``)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()

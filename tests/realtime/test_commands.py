@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -219,12 +220,23 @@ def test_listen_to_a_full_disk_is_one_line(free_port) -> None:  # noqa: ANN001
 def test_any_command_printing_to_a_full_disk_is_one_line(args: list[str]) -> None:
     """A bare print to a full stdout was a traceback (exit 1) in export, assets, engines and bench,
     and --help / --version exited 0 with nothing written (error-contract QA)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered, as usual
     with open("/dev/full", "w") as full:
         done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *args], stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=120)  # fmt: skip
+                              stderr=subprocess.PIPE, text=True, timeout=120, env=env)  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         "posecast: error: cannot write to standard output (No space left on device): send it to a disk with space"]
+
+
+@pytest.mark.parametrize("args", [["assets", "list"], ["--version"]])
+def test_a_command_without_stdout_writes_nowhere(args: list[str]) -> None:
+    """stdout closed (``>&-``, pythonw, a service): Python's sys.stdout is None, and a command
+    writing to it raised AttributeError (review)."""
+    done = subprocess.run([sys.executable, "-c", "import sys; from posecast.realtime.cli import main; "
+                           f"sys.stdout = None; sys.exit(main({args!r}))"], stderr=subprocess.PIPE, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
 
 
 def test_corrupt_lifting_model(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
