@@ -94,8 +94,11 @@ def input_folder_problem(path: str | Path) -> str | None:
             return "does not exist"
         if not path.is_dir():
             return "is not a folder"
-        with os.scandir(path):
-            return None
+        with os.scandir(path) as entries:
+            for entry in entries:  # listing needs read permission, looking at what is listed search (x)
+                entry.stat()
+                break
+        return None
     except OSError as exc:
         return unreadable(exc, folder=True)
 

@@ -31,7 +31,8 @@ def _posecast(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 @pytest.fixture
 def inputs(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> Path:
     """Readable copies made unreadable: a lift input, a video, a lifting model, a MediaPipe
-    model, a folder of images, and a folder with one unreadable image."""
+    model, a folder of images, one that can be listed but not entered, and a folder with one
+    unreadable image."""
     from posecast.engines.runtime.base import resolve_model
 
     np.savez(tmp_path / "in.npz", keypoints_2d=np.zeros((5, 17, 2), np.float32),
@@ -42,17 +43,20 @@ def inputs(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> Path:
     import cv2
 
     capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
-    for folder in ("closed", "images"):
+    for folder in ("closed", "images", "listed"):
         (tmp_path / folder).mkdir()
     for i in range(4):
         image = capture.read()[1]
         cv2.imwrite(str(tmp_path / "images" / f"{i:03d}.jpg"), image)
         cv2.imwrite(str(tmp_path / "closed" / f"{i:03d}.jpg"), image)
+        cv2.imwrite(str(tmp_path / "listed" / f"{i:03d}.jpg"), image)
     capture.release()
     for name in ("in.npz", "clip.mp4", "model.onnx", "landmarker.task", "closed", "images/001.jpg"):
         (tmp_path / name).chmod(0)
+    (tmp_path / "listed").chmod(0o600)  # read (its names can be listed) but no search (x): nothing in it opens
     yield tmp_path
-    (tmp_path / "closed").chmod(0o700)  # so that pytest can remove it
+    for folder in ("closed", "listed"):
+        (tmp_path / folder).chmod(0o700)  # so that pytest can remove it
 
 
 RUN = ("run", "--headless", "--publish", "none", "--frames", "3")
@@ -61,6 +65,7 @@ RUN = ("run", "--headless", "--publish", "none", "--frames", "3")
 @pytest.mark.parametrize(("args", "named"), [
     (("lift", "--input", "{d}/in.npz", "--output", "{d}/out.npz"), "lift input {d}/in.npz"),
     ((*RUN, "--source", "{d}/closed", "--model-asset", "{model}"), "image folder {d}/closed"),
+    ((*RUN, "--source", "{d}/listed", "--model-asset", "{model}"), "image folder {d}/listed"),
     ((*RUN, "--source", "{d}/clip.mp4", "--model-asset", "{model}"), "video file {d}/clip.mp4"),
     ((*RUN, "--source", "{d}/images", "--model-asset", "{d}/landmarker.task"), "file {d}/landmarker.task"),
     (("engines", "info", "--model", "{d}/model.onnx"), "model file {d}/model.onnx"),
