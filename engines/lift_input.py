@@ -23,7 +23,8 @@ from .errors import LiftInputError
 from .fileio import input_file_problem, save_npz
 
 #: Frame rates accepted from an input file (frames per second).
-_FPS_RANGE = (0.1, 1000.0)
+#: The frame rates a 2D sequence (or a recorded take) may have, fps.
+FPS_RANGE = (0.1, 1000.0)
 #: Keypoints further than this from the image origin, in pixels, are not a detection (a frame with
 #: one is a frame without a person); it also keeps every later step far from float overflow.
 MAX_PIXELS = 1e7
@@ -130,8 +131,8 @@ def load_lift_input(path: Path) -> LiftInput:
     if "fps" in arrays:
         value = _numbers(path, "fps", arrays["fps"])
         fps = float(value.reshape(-1)[0]) if value.size == 1 else math.nan
-        if not _FPS_RANGE[0] <= fps <= _FPS_RANGE[1]:
-            raise LiftInputError(f"{path}: fps must be one number from {_FPS_RANGE[0]:g} to {_FPS_RANGE[1]:g}, got "
+        if not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+            raise LiftInputError(f"{path}: fps must be one number from {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}, got "
                               f"{_listed(value)}")  # fmt: skip
     stamps = None
     if "timestamps_s" in arrays:

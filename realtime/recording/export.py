@@ -36,6 +36,7 @@ from ...engines import bvh_export, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
 from ...engines.fileio import atomic_write
+from ...engines.lift_input import FPS_RANGE
 from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, grid_frames, shorten_gaps, uniform_grid
 from .arrays import PersonTrack, person_track
 from .format import Recording, RecordingError
@@ -49,8 +50,9 @@ CAMERA_TO_WORLD_KEY = "camera_to_world"
 ON_GRID_FRAMES = 0.01
 #: The longest a BVH holds one pose across a gap in the take (seconds; module docstring).
 MAX_HELD_S = 5.0
-#: The frame rates a take's timestamps may give (fps), as the lift input allows.
-TAKE_FPS_RANGE = (0.1, 1000.0)
+#: A BVH holds at most this many times a take's recorded frames (or them and 10 minutes more):
+#: beyond, the rate from the median step is not the take's (frames stamped in bursts).
+MAX_FRAMES_PER_RECORDED = 10
 
 
 @dataclass
@@ -208,9 +210,9 @@ def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, fra
 
 def check_take_timing(recording: Recording, times_s: np.ndarray, posed: np.ndarray, fps: float) -> None:
     """Raise :class:`RecordingError` when the take's timestamps cannot time a BVH: a rate outside
-    :data:`TAKE_FPS_RANGE`, or most frames with a pose stamped at or before an earlier frame; log
+    the lift input's ``FPS_RANGE``, or most frames with a pose stamped at or before an earlier frame; log
     the frames left out when a few are."""
-    low, high = TAKE_FPS_RANGE
+    low, high = FPS_RANGE
     if not low <= fps <= high:
         raise RecordingError(f"{recording.path}: its timestamps give {fps:.3g} frames per second, outside "
                              f"{low:g}..{high:g}: they are damaged; record the take again")  # fmt: skip
@@ -222,6 +224,20 @@ def check_take_timing(recording: Recording, times_s: np.ndarray, posed: np.ndarr
     if out_of_order:
         log.warning("%s: %d frames with a pose are stamped at or before an earlier frame: left out of the BVH",
                     recording.path, out_of_order)  # fmt: skip
+
+
+def bounded_rate(recording: Recording, times_s: np.ndarray, fps: float) -> float:
+    """``fps`` (the take's median step), or the take's mean rate when a BVH at ``fps`` would hold
+    more than :data:`MAX_FRAMES_PER_RECORDED` times the recorded frames (and 10 minutes more):
+    frames stamped in bursts gave 1000 fps and a 3.6 million frame BVH of a 1-hour take."""
+    kept = times_s[increasing(times_s)]
+    frames = grid_frames(shorten_gaps(kept, MAX_HELD_S)[0], fps)
+    if frames <= max(MAX_FRAMES_PER_RECORDED * len(kept), len(kept) + 600 * fps) or len(kept) < 2:
+        return fps
+    mean_fps = (len(kept) - 1) / (kept[-1] - kept[0])
+    log.warning("%s: its frames come in bursts (%.3g fps between frames of a burst, %.3g fps on average): the BVH "
+                "is at the average rate", recording.path, fps, mean_fps)  # fmt: skip
+    return float(mean_fps)
 
 
 def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
@@ -241,6 +257,7 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     joints, floor_source = world_joints(recording, track, lengths)
     times_s = (track.timestamp_ns - track.timestamp_ns[0]) / 1e9
     check_take_timing(recording, times_s, track.posed, fps)
+    fps = bounded_rate(recording, times_s, fps)
     resampled = not on_grid(times_s, fps)
     shortened, shortened_s = 0, 0.0
     if resampled:

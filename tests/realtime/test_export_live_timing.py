@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -280,6 +281,23 @@ def test_a_gap_of_days_is_held_for_seconds_not_resampled_in_full(tmp_path: Path)
     assert done.gaps_shortened == 1 and done.shortened_s == pytest.approx(1e6 - MAX_HELD_S + 4 / tick_fps, rel=1e-6)
     assert "1 gap(s) longer than 5 s held for 5 s" in done.summary()
     assert parse_bvh(tmp_path / "gap.bvh").motion.shape[0] == done.frames
+
+
+def test_frames_stamped_in_bursts_give_the_average_rate_not_a_million_frames(tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    """Frames stamped in bursts (5 a millisecond apart, a burst every 10 s, for 33 min): the median
+    step gives 1000 fps, and the BVH was 2 million frames for 1,000 recorded (review)."""
+    world, tick_fps = _turned_run()
+    ticks = np.arange(1000) % len(world)
+    stamps_ns = 3_000_000_000 + (np.arange(1000) // 5) * 10_000_000_000 + (np.arange(1000) % 5) * 1_000_000
+    _record_mocap(world, ticks, tick_fps, set(), tmp_path / "bursts.posecast", stamps_ns)
+    take = read_recording(tmp_path / "bursts.posecast")
+    assert take.fps == pytest.approx(1000.0)
+    with caplog.at_level(logging.WARNING):
+        done = export_bvh(take, tmp_path / "bursts.bvh")
+    stamped = np.array([f.timestamp_ns for f in take.frames])  # (the sink's queue may drop some: live stamps)
+    average = (len(stamped) - 1) / ((stamped[-1] - stamped[0]) / 1e9)
+    assert done.fps == pytest.approx(average) and done.frames <= len(stamped), (done.fps, done.frames)
+    assert "frames come in bursts" in caplog.text
 
 
 @pytest.mark.parametrize(("name", "stamp"), [
