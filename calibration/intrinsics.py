@@ -166,7 +166,8 @@ class CameraIntrinsics:
             raise CalibrationError(f"a {width}x{height} px image seen with a horizontal field of view of {hfov_deg:g} "
                                    f"degrees would see {vfov_deg:.4g} degrees vertically, outside {MIN_FOV_DEG:g}.."
                                    f"{MAX_FOV_DEG:g}: no camera has that shape; crop or scale the frames to a camera's "
-                                   "shape, or pass --intrinsics from posecast calibrate camera")  # fmt: skip
+                                   "shape, or calibrate the camera (posecast calibrate camera) and use its "
+                                   "file")  # fmt: skip
         return cls(
             width=width,
             height=height,

@@ -35,13 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaluate  # noqa: E402
 
 log = logging.getLogger("int8_kernels")
-#: ONNX Runtime's batch per call when re-running the windows (memory, not speed)
-_BATCH = 4096
 
 
-def record_or_replay(calls: list, replay: list[np.ndarray] | None):  # noqa: ANN201 - evaluate's predictor factory
+def record_or_replay(calls: list, replay: list[tuple[np.ndarray, np.ndarray]] | None):  # noqa: ANN201
     """A stand-in for ``evaluate._network_predictor``: the real predictor, its windows and answers
-    appended to ``calls``; or, with ``replay``, the stored answers in call order."""
+    appended to ``calls``; or, with ``replay`` (``(windows, answers)`` per call), the stored answers
+    in call order, each call checked to ask for exactly the windows recorded."""
     network_predictor = evaluate._network_predictor
 
     def factory(path: str, int8: bool):  # noqa: ANN202
@@ -51,8 +50,8 @@ def record_or_replay(calls: list, replay: list[np.ndarray] | None):  # noqa: ANN
             if replay is None:
                 calls.append((windows.copy(), predict(windows)))
                 return calls[-1][1]
-            answer = replay[len(calls)]
-            if len(answer) != len(windows):
+            recorded, answer = replay[len(calls)]
+            if not np.array_equal(recorded, windows):
                 raise SystemExit("the replayed evaluation asked for other windows than the recorded one")
             calls.append(None)
             return answer
@@ -62,7 +61,8 @@ def record_or_replay(calls: list, replay: list[np.ndarray] | None):  # noqa: ANN
     return factory
 
 
-def scored(model: str, sets: str, calls: list, replay: list[np.ndarray] | None, json_path: Path) -> dict:
+def scored(model: str, sets: str, calls: list, replay: list[tuple[np.ndarray, np.ndarray]] | None,
+           json_path: Path) -> dict:  # fmt: skip
     """``tools/evaluate.py``'s figures for ``model:int8`` and ``model:int8+flip`` (recording or replaying)."""
     evaluate._network_predictor = record_or_replay(calls, replay)
     argv = ["--sets", sets, "--json", str(json_path)]
@@ -74,7 +74,9 @@ def scored(model: str, sets: str, calls: list, replay: list[np.ndarray] | None, 
 
 
 def rerun(model_path: Path, windows_npz: Path, answers_npz: Path) -> None:
-    """Run the INT8 model on every recorded batch (in whatever CPU this process sees), one thread."""
+    """Run the INT8 model on every recorded batch whole (dynamic quantisation scales each call's
+    activations by their own range: a batch split would change the answers), in whatever CPU this
+    process sees, one thread."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -84,9 +86,7 @@ def rerun(model_path: Path, windows_npz: Path, answers_npz: Path) -> None:
     answers = {}
     for i in range(int(recorded["calls"])):
         windows = recorded[f"windows{i}"]
-        parts = [session.run(["joints_3d"], {"keypoints_norm": windows[j : j + _BATCH]})[0]
-                 for j in range(0, len(windows), _BATCH)]  # fmt: skip
-        answers[f"answers{i}"] = np.concatenate(parts) if parts else np.zeros((0, 17, 3), np.float32)
+        answers[f"answers{i}"] = session.run(["joints_3d"], {"keypoints_norm": windows})[0]
     np.savez(answers_npz, **answers)
 
 
@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         emulated = [answers[f"answers{i}"] for i in range(len(calls))]
         pairs = zip(emulated, calls, strict=True)
         gaps = np.concatenate([np.linalg.norm(e - a, axis=-1).ravel() for e, (_, a) in pairs])
-        there = scored(args.model, args.sets, [], emulated, tmp / "there.json")
+        there = scored(args.model, args.sets, [], [(w, e) for (w, _), e in zip(calls, emulated, strict=True)],
+                       tmp / "there.json")  # fmt: skip
     report = {
         "model": args.model, "int8_file": int8_path.name, "sets": args.sets,
         "this_cpu_features": cpu_features(), "emulated_cpu": args.cpu, "emulated_cpu_features": emulated_features,

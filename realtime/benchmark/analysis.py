@@ -153,7 +153,7 @@ def _soak(result: BenchResult) -> dict | None:
     first, last = (minutes[0], minutes[-1]) if minutes else ({}, {})
     return {
         "minutes": result.options.soak_minutes,
-        "pace_fps": result.options.soak_pace,
+        "pace_fps": result.options.soak_pace_fps,
         "frames_offered": log.source_delivered,
         "frames_processed": log.frames,
         "dropped_capture": log.dropped_capture,

@@ -80,7 +80,7 @@ def _phase_logs(result: BenchResult) -> list[tuple[str, object]]:
     logs = [(f"latency ({result.configs[0].label})", result.latency[result.configs[0].label])]
     logs += [(f"paced {pace:g} fps", pl) for pace, pl in result.paced.items()]
     if result.soak is not None:
-        logs.append((f"soak {result.options.soak_pace:g} fps", result.soak))
+        logs.append((f"soak {result.options.soak_pace_fps:g} fps", result.soak))
     return logs
 
 

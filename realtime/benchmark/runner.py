@@ -17,7 +17,7 @@ Phases (one process, one subscriber process for all of them):
    load, the baseline of publish → received;
 3. throughput: the first configuration paced at each of ``paces_fps`` (a virtual camera that drops
    what the pipeline cannot take), ``frames`` frames each;
-4. soak (``soak_minutes > 0``): the first configuration paced at ``soak_pace`` for that long,
+4. soak (``soak_minutes > 0``): the first configuration paced at ``soak_pace_fps`` for that long,
    looping the clip; :class:`SoakHook` s (e.g. stalled or cycling subscribers) run beside it.
 """
 
@@ -98,7 +98,7 @@ class BenchOptions:
     not in the latency figures (then more until the floor is fixed; 0: no warm-up at all);
     ``round_warmup_frames`` (0..100): unrecorded frames before each pass of a round;
     ``paces_fps``: paced rates in fps (1..240 each; empty:
-    no throughput phase); ``soak_minutes`` (0..1440) at ``soak_pace``; ``landmarker``: the
+    no throughput phase); ``soak_minutes`` (0..1440) at ``soak_pace_fps``; ``landmarker``: the
     MediaPipe variant; ``max_people`` 1..8; ``publish``: the ZeroMQ address (a free loopback
     port by default)."""
 
@@ -110,7 +110,7 @@ class BenchOptions:
     round_warmup_frames: int = 3
     paces_fps: tuple[float, ...] = (30.0, 60.0)
     soak_minutes: float = 0.0
-    soak_pace: float = 30.0
+    soak_pace_fps: float = 30.0
     landmarker: str = "full"
     model_asset: Path | None = None
     max_people: int = 1
@@ -126,7 +126,7 @@ class BenchOptions:
         for pace in self.paces_fps:
             _check_range("--pace", pace, 1, 240)
         _check_range("--soak (soak_minutes)", self.soak_minutes, 0, 1440)
-        _check_range("--soak-pace", self.soak_pace, 1, 240)
+        _check_range("--soak-pace", self.soak_pace_fps, 1, 240)
         _check_range("--max-people", self.max_people, 1, MAX_PEOPLE)
         if self.landmarker not in MODEL_VARIANTS:
             raise OptionsError(f"landmarker must be one of {', '.join(MODEL_VARIANTS)}, got {self.landmarker!r}")
@@ -261,14 +261,14 @@ def _soak(run: _Run, hooks: Sequence[SoakHook], address: str, sampler: ResourceS
     """Phase 4 (module docstring): the first configuration's soak pass and each hook's result."""
     o = run.options
     label, config, pipeline = run.first()
-    frames = max(1, round(o.soak_minutes * 60 * o.soak_pace))
-    run.say(f"soak: {o.soak_minutes:g} min at {o.soak_pace:g} fps ({frames} frames)")
+    frames = max(1, round(o.soak_minutes * 60 * o.soak_pace_fps))
+    run.say(f"soak: {o.soak_minutes:g} min at {o.soak_pace_fps:g} fps ({frames} frames)")
     for hook in hooks:
         hook.start(address)
     results: dict[str, dict] = {}
     t = sampler.now_s()
     try:
-        soak = posecast_pass(label, pipeline, run.source("posecast", frames, o.soak_pace), config.threaded)
+        soak = posecast_pass(label, pipeline, run.source("posecast", frames, o.soak_pace_fps), config.threaded)
     finally:
         for hook in hooks:
             results[hook.name] = hook.stop()

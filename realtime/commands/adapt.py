@@ -109,8 +109,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if _inside(output, WEIGHTS_DIR):  # the shipped models: another model's files would be replaced
         raise OptionsError(f"--output {output} is in posecast's own weights folder {WEIGHTS_DIR}: write the adapted "
                            "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip
-    check_outputs({"--output": output, "--report": args.report})
-    if args.save_2d is not None:
+    footage = [path for path, _ in expand_inputs(args.inputs)]  # a mistyped input is named before a missing extra
+    # nothing written over what it is made from (a --report on the footage's .npz replaced the user's 2D)
+    inputs = {f"the input {path}": path for path in footage} | {"--intrinsics": args.intrinsics}
+    check_outputs({"--output": output, "its INT8 copy": int8_sibling(output), "--report": args.report}, inputs)
+    if args.save_2d is not None:  # made last: a command refused above leaves no folder behind
         if args.save_2d.exists() and not args.save_2d.is_dir():
             raise OptionsError(f"--save-2d {args.save_2d} is a file, not a folder: pass a folder (made if missing)")
         try:
@@ -121,10 +124,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
         problem = output_file_problem(args.save_2d / "probe_2d.npz")
         if problem is not None:
             raise OptionsError(f"cannot write the 2D into --save-2d {args.save_2d}: {problem}; pass a writable folder")
-    footage = [path for path, _ in expand_inputs(args.inputs)]  # a mistyped input is named before a missing extra
-    # nothing written over what it is made from (a --report on the footage's .npz replaced the user's 2D)
-    inputs = {f"the input {path}": path for path in footage} | {"--intrinsics": args.intrinsics}
-    check_outputs({"--output": output, "its INT8 copy": int8_sibling(output), "--report": args.report}, inputs)
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -1,16 +1,7 @@
 """``posecast bench``: what posecast's 3D costs on top of MediaPipe, measured here, in one command.
 
-Runs the real pipeline (MediaPipe, the lifting networks, smoothing, the ZeroMQ sink) with a
-real subscriber in another process, and MediaPipe alone on the same frames in the same run;
-writes ``bench.json``, ``bench.md`` and PNG plots to ``--output`` and prints the table. The
-clip is decoded once and replayed (a camera's frames are grabbed first, then replayed the same
-way), so every configuration sees the same images. See :mod:`posecast.realtime.benchmark`.
-
-End to end, on the host's monotonic clock: capture → delivered (every output's write returned:
-the stages sum within it, and the ratio to MediaPipe alone is taken of it); capture → published
-(the publish_ns stamped into the pose message just before sending) and capture → received (the
-subscriber process's clock at receipt), both read off the same messages, so published ≤
-received, frame by frame and in every percentile.
+What it runs and the end-to-end clocks are said once, in :data:`DESCRIPTION` (its ``--help``);
+the work is :mod:`posecast.realtime.benchmark`'s.
 """
 
 from __future__ import annotations
@@ -215,7 +206,7 @@ def bench(args: argparse.Namespace) -> int:
         configs=configs_from_args(args),
         frames=args.frames, rounds=args.rounds, warmup_frames=args.warmup, round_warmup_frames=args.round_warmup,
         paces_fps=paces,
-        soak_minutes=args.soak, soak_pace=SOAK_PACE_FPS if args.soak_pace is None else args.soak_pace,
+        soak_minutes=args.soak, soak_pace_fps=SOAK_PACE_FPS if args.soak_pace is None else args.soak_pace,
         landmarker=args.landmarker,
         model_asset=args.model_asset, max_people=args.max_people, publish=args.publish, verbose=args.verbose,
     )  # fmt: skip

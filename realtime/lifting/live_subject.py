@@ -25,7 +25,7 @@ and 32 s: each doubling of what has been seen), so that what the first seconds c
 is measured once it has been seen: the legs of someone who sat at a desk and stood up, the
 hips and shoulders of someone who walked past the camera and then turned to it. A later
 measurement rests on more frames, so where it measures a bone it replaces the earlier length,
-but only when the two differ by more than ``min_change`` (2 %), and never with a length it
+but only when the two differ by more than ``min_change_frac`` (2 %), and never with a length it
 limited to typical proportions' bound (not a measurement): the published lengths of a
 person already measured do not creep. At most ``max_frames`` frames, evenly spread, are
 measured (a few milliseconds once in a while, whatever the camera's rate).
@@ -61,7 +61,7 @@ class LiveSubjectOptions:
     """``after_s``: seconds of frames with a pose before measuring; ``retry_s``: a refused first
     measurement is tried again after this many more; ``max_s``: then given up until the next of
     ``again_at_s``, the times (seconds seen) of the later measurements over all the frames so
-    far. ``min_change``: a later measurement replaces a bone's length only where it differs by
+    far. ``min_change_frac``: a later measurement replaces a bone's length only where it differs by
     more than this fraction. ``max_frames``: frames measured at most (evenly spread).
     ``subject``: the measurement's options (``calibrate subject``'s)."""
 
@@ -69,7 +69,7 @@ class LiveSubjectOptions:
     retry_s: float = 1.0
     max_s: float = 10.0
     again_at_s: tuple[float, ...] = (4.0, 8.0, 16.0, 32.0)
-    min_change: float = 0.02
+    min_change_frac: float = 0.02
     max_frames: int = 300
     subject: SubjectOptions = field(default_factory=SubjectOptions)
 
@@ -81,9 +81,9 @@ class LiveSubjectOptions:
         if any(t <= self.after_s for t in again) or list(again) != sorted(set(again)):
             raise OptionsError(f"live subject calibration needs again_at_s increasing and after after_s="
                                f"{self.after_s}, got {again}")  # fmt: skip
-        if not (0 <= self.min_change < 1 and self.max_frames >= self.subject.min_frames):
-            raise OptionsError(f"live subject calibration needs 0 <= min_change < 1 and max_frames >= "
-                               f"{self.subject.min_frames}, got min_change={self.min_change}, "
+        if not (0 <= self.min_change_frac < 1 and self.max_frames >= self.subject.min_frames):
+            raise OptionsError(f"live subject calibration needs 0 <= min_change_frac < 1 and max_frames >= "
+                               f"{self.subject.min_frames}, got min_change_frac={self.min_change_frac}, "
                                f"max_frames={self.max_frames}")  # fmt: skip
 
 
@@ -91,7 +91,7 @@ class LiveSubjectOptions:
 class LiveMeasurement:
     """A measurement made live: ``profile`` as ``calibrate subject`` makes it (its
     ``typical_bones`` were not measured) and ``bones``, the indices whose length to take: every
-    bone measured the first time; later, those that moved by more than ``min_change``."""
+    bone measured the first time; later, those that moved by more than ``min_change_frac``."""
 
     profile: SubjectProfile
     bones: tuple[int, ...]
@@ -173,11 +173,11 @@ class LiveSubjectCalibration:
         if self._lengths_m is None:
             self._lengths_m = np.full(len(skeleton.BONES), np.nan)
             changed = measured
-        else:  # a later measurement: what it measures anew, or moves by more than min_change; a bone it
+        else:  # a later measurement: what it measures anew, or moves by more than min_change_frac; a bone it
             # limited to the bound is not a measurement, so it replaces nothing (it took 12 bones measured
             # inside the bound at 2 s to the bound at 4 s)
             with np.errstate(invalid="ignore"):
-                moved = np.abs(lengths / self._lengths_m - 1) > o.min_change
+                moved = np.abs(lengths / self._lengths_m - 1) > o.min_change_frac
             limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)
             changed = measured & ~limited & (np.isnan(self._lengths_m) | moved)
         typical = skeleton.bone_lengths_from_height(self.height_m)
@@ -194,7 +194,7 @@ class LiveSubjectCalibration:
                 "live subject calibration%s: %d bones measured from %d frames (%.1f s) in %.0f ms, height %.2f m, "
                 "%s: %s%s", "" if first else " again", int(measured.sum()), profile.frames_used, self._seen_s,
                 (time.perf_counter() - start) * 1e3, self.height_m,
-                "against typical proportions" if first else f"taken (new, or moved more than {o.min_change:.0%}; "
+                "against typical proportions" if first else f"taken (new, or moved more than {o.min_change_frac:.0%}; "
                 "against typical)", ", ".join(taken(b) for b in np.flatnonzero(changed)) or "none",
                 (f"; limited to ±{o.subject.max_deviation_frac:.0%} of typical (not a measurement): "
                  f"{', '.join(profile.clipped_bones)}" if profile.clipped_bones else "")

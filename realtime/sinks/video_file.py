@@ -131,9 +131,11 @@ class _PyAvH264:
         try:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
-        except OSError as exc:  # e.g. a full disk: its raw line named the hidden temporary file
+        except BaseException as exc:  # any failure: close() must not flush the encoder after it
             self._failed = True
-            raise self._cannot_write(exc) from exc
+            if isinstance(exc, OSError):  # e.g. a full disk: its raw line named the hidden temporary file
+                raise self._cannot_write(exc) from exc
+            raise
 
     def close(self) -> None:
         if self._failed:  # the error was raised from write; flushing x264 after a failed mux crashes PyAV 18

@@ -125,4 +125,4 @@ def test_a_frame_no_camera_has_names_its_shape_and_the_fix(width: int, height: i
     message = str(refused.value)
     assert message.startswith(f"a {width}x{height} px image seen with a horizontal field of view of 60 degrees "
                               f"would see {vertical} degrees vertically, outside 1..179")  # fmt: skip
-    assert "crop or scale the frames" in message and "--intrinsics" in message
+    assert "crop or scale the frames" in message and "posecast calibrate camera" in message

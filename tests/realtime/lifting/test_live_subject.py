@@ -246,7 +246,7 @@ def test_the_smoother_adopts_a_measurement_within_its_bounds() -> None:
         ("max_s", 1.0),
         ("again_at_s", (2.0,)),
         ("again_at_s", (8.0, 4.0)),
-        ("min_change", 1.0),
+        ("min_change_frac", 1.0),
         ("max_frames", 3),
     ],
 )
