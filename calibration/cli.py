@@ -11,7 +11,7 @@ import argparse
 import logging
 import re
 
-from ..engines.cli_args import camera_index, listed_options, output_file, positive_float
+from ..engines.cli_args import camera_index, listed_options, nonempty_text, output_file, positive_float
 from .board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from .camera import CalibrationOptions, calibrate_image_dir
 from .errors import CalibrationError
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
         "without a board, an assumed horizontal field of view (--hfov, marked assumed).",
     )
     source = camera.add_mutually_exclusive_group(required=True)
-    source.add_argument("--images", metavar="DIR", help="folder of board photos (png, jpg, ...)")
+    source.add_argument("--images", metavar="DIR", type=nonempty_text, help="folder of board photos (png, jpg, ...)")
     source.add_argument("--camera", metavar="INDEX", type=camera_index, help="live capture from this camera")
     source.add_argument(
         "--hfov",

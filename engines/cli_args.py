@@ -75,8 +75,29 @@ def _names_folder(text: str) -> bool:
     return text.endswith(("/", os.sep)) or os.path.basename(text) in ("", ".", "..")
 
 
+def nonempty_text(text: str) -> str:
+    """An argparse ``type``: any text but an empty one (an unset shell variable: ``--source "$IN"``),
+    which a default or ``Path("")``, the current folder, would silently stand in for."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a value, got {text!r} (an empty argument: an unset shell "
+                                         "variable?)")  # fmt: skip
+    return text
+
+
+nonempty_text.__name__ = "value"
+
+
+def given_path(text: str) -> Path:
+    """An argparse ``type``: a path to read, not an empty one (:func:`nonempty_text`)."""
+    return Path(nonempty_text(text))
+
+
+given_path.__name__ = "path"
+
+
 def output_file(text: str) -> Path:
     """An argparse ``type``: a file to write; a path that names a folder (``out/``, ``.``) is refused."""
+    given_path(text)
     if _names_folder(text):
         raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}, a folder: add a file name "
                                          f"(e.g. {os.path.join(text, 'out')}...)")  # fmt: skip
@@ -89,6 +110,7 @@ output_file.__name__ = "file name"
 def output_file_or_folder(text: str) -> Path:
     """An argparse ``type``: a file to write, or an existing folder to write into; a path that
     names a folder (``out/``) must exist (a missing one would become a file of that name)."""
+    given_path(text)
     if _names_folder(text) and not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"folder {text!r} does not exist: create it first, or give a file name")
     return Path(text)

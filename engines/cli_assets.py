@@ -42,7 +42,8 @@ def _fetch(args: argparse.Namespace) -> int:
     if args.all and args.names:  # --all took every asset and the names were never looked at
         raise AssetError(f"pass asset names or --all, not both (got --all and {' '.join(args.names)})")
     names = list(assets.ASSETS) if args.all else (args.names or list(DEFAULT_FETCH))
-    names = [assets.get_asset(name).name for name in names]  # unknown names fail before anything is downloaded
+    # unknown names (an empty one too: it was skipped, exit 0) fail before anything is downloaded
+    names = [assets.get_asset(name).name for name in names]
     for name in names:
         sys.stdout.write(f"{name}: {assets.ensure_asset(name)}\n")
     return 0

@@ -10,11 +10,11 @@ avatar's left, on the same side of the screen).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..calibration import floor as fl
 from ..calibration.errors import CalibrationError
 from ..calibration.floor_file import load_floor
+from ..engines.cli_args import given_path
 from .avatar import AvatarOptions
 
 
@@ -25,7 +25,7 @@ def add_avatar_arguments(parser: argparse.ArgumentParser, recorded_default: bool
     floor = parser.add_mutually_exclusive_group()
     floor.add_argument(
         "--floor",
-        type=Path,
+        type=given_path,
         metavar="FILE",
         help="floor file from `posecast calibrate floor` "
         + ("(default: as recorded: a calibrated floor kept, else estimated from the feet again)"

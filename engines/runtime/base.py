@@ -119,6 +119,9 @@ def resolve_model(model: str | Path | None) -> Path:
     :data:`MODELS`) → its file, anything else → a path. Raises :class:`ModelError` if missing."""
     if model is None:
         model = DEFAULT_MODEL_NAME
+    if isinstance(model, str) and not model.strip():  # Path("") is the current folder
+        raise ModelError(f"--model is empty (an unset shell variable?): pass an exported posecast .onnx or a shipped "
+                         f"model's name ({', '.join(MODELS)})")  # fmt: skip
     if isinstance(model, str) and model in MODELS:
         path = WEIGHTS_DIR / MODELS[model]
         if not path.is_file():

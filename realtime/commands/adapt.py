@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ...calibration import load_intrinsics
-from ...engines.cli_args import output_file
+from ...engines.cli_args import given_path, output_file
 from ...engines.fileio import atomic_write, check_outputs, output_file_problem
 from ...engines.install import install_hint
 from ...engines.runtime.base import WEIGHTS_DIR
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "adapt", help="fine-tune the lifting model on your own footage (2D only; needs the training extra)"
     )
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+    parser.add_argument("inputs", nargs="+", type=given_path, metavar="INPUT",
                         help="videos, image folders, recordings (.posecast) or 2D .npz files in the `posecast lift` "
                              "input format (or folders of them)")  # fmt: skip
     parser.add_argument("--output", type=output_file, required=True, metavar="ADAPTED.onnx",
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the model to start from: a shipped model's name or an exported .onnx with its "
                              ".adapt.npz beside it (default: the shipped default)")  # fmt: skip
     parser.add_argument("--report", type=output_file, metavar="JSON", help="also write the before/after figures here")
-    parser.add_argument("--save-2d", type=Path, metavar="FOLDER",
+    parser.add_argument("--save-2d", type=given_path, metavar="FOLDER",
                         help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
                              "adapt again from them without MediaPipe)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training (default 1)")

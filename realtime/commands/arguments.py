@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...calibration import DEFAULT_HFOV_DEG
+from ...engines.cli_args import given_path
 from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.media import display_available
@@ -60,7 +61,7 @@ def lifter_options(args: argparse.Namespace) -> LifterOptions:
 
 def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
     camera = parser.add_mutually_exclusive_group()  # a camera file's own field of view would silently win
-    camera.add_argument("--intrinsics", type=Path, help="camera file from `posecast calibrate camera`")
+    camera.add_argument("--intrinsics", type=given_path, help="camera file from `posecast calibrate camera`")
     hfov_help = f"assumed horizontal field of view in degrees, 10..170 (default {DEFAULT_HFOV_DEG:g})"
     camera.add_argument("--hfov", type=float, default=DEFAULT_HFOV_DEG, help=hfov_help)
 
@@ -86,7 +87,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--subject-height", "--height", dest="height", type=float, metavar="M",
                       help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
-    size.add_argument("--subject", type=Path, help="subject file from `posecast calibrate subject`")
+    size.add_argument("--subject", type=given_path, help="subject file from `posecast calibrate subject`")
     parser.add_argument("--no-live-subject", action="store_true", help=NO_LIVE_SUBJECT_HELP)
     parser.add_argument("--one-euro", action="store_true", help="also filter joints with a One Euro filter")
     parser.add_argument("--no-knee-limit", action="store_true",

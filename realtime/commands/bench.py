@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ...engines.cli_args import given_path, nonempty_text
 from ...engines.fileio import output_file_problem
 from ...engines.logs import quieter
 from ...engines.runtime import BACKENDS, availability
@@ -60,8 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bench", help="latency per stage and end to end, against MediaPipe alone on the same frames",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--source", help="video file, image folder or camera index (default: the demo clip, "
-                        "the dance clip shipped with posecast)")  # fmt: skip
+    parser.add_argument("--source", type=nonempty_text, help="video file, image folder or camera index (default: "
+                        "the demo clip, the dance clip shipped with posecast)")  # fmt: skip
     parser.add_argument("--frames", type=int, default=360, help="frames measured per configuration and per paced "
                         "run, 10 or more (default 360)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=6, help="MediaPipe-alone / posecast alternations (default 6)")
@@ -90,11 +91,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "picks here (auto) first")  # fmt: skip
     mediapipe_model = parser.add_mutually_exclusive_group()  # both name the model file: one would be ignored
     mediapipe_model.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS, help="MediaPipe model variant")
-    mediapipe_model.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+    mediapipe_model.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
     parser.add_argument("--max-people", type=int, default=1, metavar="N", help="people per frame, 1..8 (default 1)")
     parser.add_argument("--publish", default="tcp://127.0.0.1:0",
                         help="ZeroMQ address of the benchmark's publisher (default: a free loopback port)")  # fmt: skip
-    parser.add_argument("--output", type=Path, default=None,
+    parser.add_argument("--output", type=given_path, default=None,
                         help="folder for the results (default: a new bench-YYYYMMDD-HHMMSS in the current folder: "
                              "an earlier run's results are never replaced)")  # fmt: skip
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from ...calibration import save_subject, subject_from_lifted
 from ...calibration.io import check_writable
-from ...engines.cli_args import output_file
+from ...engines.cli_args import given_path, output_file
 from ..sinks.subject import SubjectCollector
 from . import subcommands
 from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, run_pipeline
@@ -33,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="subject file to write, .yaml or .json (for run --subject)")  # fmt: skip
     add_camera_arguments(parser)
     add_capture_arguments(parser)
-    parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+    parser.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
     add_model_arguments(parser)
     parser.set_defaults(func=calibrate_subject)
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ...engines.cli_args import output_file
+from ...engines.cli_args import given_path, output_file
 from ...engines.fileio import atomic_write, check_outputs
 from ...engines.frames import ENGINE_FRAMES
 from ...engines.lift_input import save_lift_input
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export a recording (.posecast) as BVH or as 2D for `posecast lift`")
-    parser.add_argument("recording", type=Path, help="a file written by `posecast run --record`")
+    parser.add_argument("recording", type=given_path, help="a file written by `posecast run --record`")
     parser.add_argument("--bvh", type=output_file, help="write the person's motion as BVH here")
     parser.add_argument(
         "--frame",

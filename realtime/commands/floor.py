@@ -21,7 +21,7 @@ from ...calibration.errors import CalibrationError
 from ...calibration.floor_file import save_floor
 from ...calibration.io import check_writable
 from ...engines import skeleton
-from ...engines.cli_args import finite_float, listed_options, output_file, positive_float
+from ...engines.cli_args import finite_float, given_path, listed_options, nonempty_text, output_file, positive_float
 from ...engines.fileio import OutputPathError
 from ..stages import Sink
 from ..types import PoseFrame
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     given.add_argument("--roll", type=finite_float("degrees", "0"), metavar="DEG",
                        help="the camera's roll, degrees (default 0)")  # fmt: skip
     measured = parser.add_argument_group("measured from the feet (someone stands and steps around, feet in view)")
-    measured.add_argument("--source", help="camera index, video file or image folder (default 0)")
+    measured.add_argument("--source", type=nonempty_text, help="camera index, video file or image folder (default 0)")
     # default None (DEFAULT_SECONDS): --camera-height refuses it only when given
     measured.add_argument("--seconds", type=float,  # check_observe_seconds: its range, NaN, inf
                           help=f"how long to observe (default {DEFAULT_SECONDS:g} s)")  # fmt: skip
@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           metavar="M", help="the subject's height in metres (default 1.70, assumed); "
                           "alias --height")  # fmt: skip
     add_camera_arguments(parser)
-    parser.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+    parser.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
     add_model_arguments(parser)
     parser.add_argument("-o", "--output", type=output_file, default=None, metavar="FILE",
                         help=f"floor file to write (default: {DEFAULT_OUTPUT} in the current folder, which is never "

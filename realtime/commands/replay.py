@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 
+from ...engines.cli_args import given_path
 from ..avatar import AvatarOptions, AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..recording.format import RecordingError
@@ -27,7 +27,7 @@ def _sink_classes() -> list[type[Sink]]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("replay", help="publish a recording (.posecast) again at its recorded pace")
-    parser.add_argument("recording", type=Path, help="a file written by `posecast run --record`")
+    parser.add_argument("recording", type=given_path, help="a file written by `posecast run --record`")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="1 = the recorded pace (default), 2 = twice as fast; 0.01..100")  # fmt: skip
     parser.add_argument("--loop", action="store_true", help="start again at the end, until Ctrl-C")

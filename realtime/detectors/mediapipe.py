@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ...engines.assets import ensure_asset, known_asset_file
+from ...engines.cli_args import given_path
 from ...engines.errors import ModelError
 from ..errors import OptionsError
 from ..layouts import MEDIAPIPE_33
@@ -96,7 +97,7 @@ class MediaPipeDetector(Detector2D):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         model = parser.add_mutually_exclusive_group()  # both name the model file: one would be ignored
-        model.add_argument("--model-asset", type=Path, help="MediaPipe pose_landmarker .task file")
+        model.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
         model.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS,
                            help="MediaPipe model variant (default: full)")  # fmt: skip
 

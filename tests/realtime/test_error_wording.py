@@ -122,3 +122,32 @@ def test_a_zip_that_is_no_landmarker_bundle_is_one_line(media_dir: Path, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("posecast: error: MediaPipe could not load"), err
     assert "pose_landmarker .task" in err[-1] and not any("Traceback" in line for line in err)
+
+
+@pytest.mark.parametrize("argv", [
+    ["lift", "--input", "", "--output", "o.npz"],
+    ["lift", "--input", "in.npz", "--output", ""],  # wrote ./in_3d.npz into the current folder, exit 0
+    ["adapt", "", "--output", "a.onnx"],  # adapted on whatever the current folder held
+    ["run", "--intrinsics", ""],
+    ["replay", ""],
+    ["bench", "--source", ""],  # ran the whole bench on the demo clip
+    ["calibrate", "camera", "--images", "", "--board", "9x6", "--square", "0.02", "-o", "c.yaml"],
+])  # fmt: skip
+def test_an_empty_argument_is_refused_not_taken_for_the_current_folder(argv: list[str], tmp_path: Path,
+                                                                       capsys, monkeypatch) -> None:  # noqa: ANN001
+    """``Path("")`` is ``.``: an unset shell variable (``--output "$OUT"``) wrote into, or read, the
+    current folder (error-contract QA)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert refused.value.code == 2 and len(err) == 1 and "(an empty argument: an unset shell variable?)" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_model_name_is_refused() -> None:
+    from posecast.engines.errors import ModelError
+    from posecast.engines.runtime.base import resolve_model
+
+    with pytest.raises(ModelError, match="--model is empty"):
+        resolve_model("")
