@@ -8,9 +8,9 @@ for a camera, media time for a file).
 Gaps: the wait between two frames is capped. A step longer than :data:`MAX_GAP_S` (the recorder
 paused, a clock that jumped: a damaged timestamp of 10^18 ns was a wait of 30 years) is
 replayed as a pause of :data:`GAP_PAUSE_S`, and a step back in time (a source whose media time
-started again) as one frame period; one warning names the first such gap. Every frame is still
-sent, in order, with its ``frame_id``; only the pace changes there (the avatar world below keeps
-the recorded clock).
+started again) or none (two frames stamped alike) as one frame period; one warning names the
+first such gap. Every frame is still sent, in order, with its ``frame_id``; only the pace changes
+there (the avatar world below keeps the recorded clock).
 
 Clocks: ``capture_ns`` and ``timestamp_ns`` are moved to the replaying machine's monotonic
 clock, keeping each frame's recorded latency (its pose messages' ``publish_ns − capture_ns``),
@@ -182,13 +182,16 @@ class Replay:
                         )
                     else:
                         step_ns = record.timestamp_ns - last_ts
-                        if not 0 <= step_ns <= MAX_GAP_S * 1e9:
+                        # a clock standing still is paced as one going back: two frames stamped alike
+                        # were sent at once, a take of them looped at 780 frames a second
+                        if not 0 < step_ns <= MAX_GAP_S * 1e9:
                             paced = int(GAP_PAUSE_S * 1e9) if step_ns > 0 else int(period_ns)
+                            how = "jumps" if step_ns > 0 else "goes back" if step_ns < 0 else "stands still"
                             (log.debug if warned_gap else log.warning)(
                                 "%s: the recorded clock %s %.3g s before frame_id %d: replayed as a %.3g s pause "
-                                "(a replay waits at most %g s between two frames)", self.path,
-                                "jumps" if step_ns > 0 else "goes back", abs(step_ns) / 1e9, record.frame_id,
-                                paced / 1e9 / self.options.speed, MAX_GAP_S)  # fmt: skip
+                                "(a replay waits at most %g s between two frames)", self.path, how,
+                                abs(step_ns) / 1e9, record.frame_id, paced / 1e9 / self.options.speed,
+                                MAX_GAP_S)  # fmt: skip
                             warned_gap, step_ns = True, paced
                         paced_ns += step_ns
                     last_ts = record.timestamp_ns

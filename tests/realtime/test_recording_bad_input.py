@@ -372,3 +372,20 @@ def test_export_writes_no_lift_input_when_the_bvh_cannot_be_made(tmp_path: Path,
     assert code == 2
     assert one_line_error(capsys)
     assert list(out.iterdir()) == []
+
+
+def test_timestamps_standing_still_are_paced_one_frame_apart(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every frame stamped alike: they were sent at once, and with --loop a 60-frame take went out
+    at 780 frames a second, forever (error-contract QA)."""
+
+    def same(items: list[dict[str, Any]]) -> None:
+        for i in range(FRAMES):
+            frame(items, i)["timestamp_ns"] = 5_000_000_000
+
+    path = damaged(tmp_path, same)
+    with deadline(30), caplog.at_level("WARNING"):
+        stamps = [f.timestamp_ns for _, f in Replay(path, ReplayOptions(speed=1.0))]
+    steps = np.diff(stamps) / 1e9
+    assert len(stamps) == FRAMES and (steps > 0.02).all() and (steps < 0.1).all(), steps
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "the recorded clock stands still" in warnings[0], warnings
