@@ -67,6 +67,9 @@ class VideoFileSource(FileSource):
             raise SourceError(f"cannot read video {problem}")
         capture = cv2.VideoCapture(str(self.path))
         ok, image = capture.read() if capture.isOpened() else (False, None)
+        if (not ok or image is None) and capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) == 0:
+            capture.release()  # it decodes: it holds no frame ("re-encode it" was no help)
+            raise SourceError(f"video file {self.path} has no frames: pass a video with at least one")
         if not ok or image is None:
             capture.release()
             raise SourceError(

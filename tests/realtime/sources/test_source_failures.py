@@ -176,6 +176,15 @@ def test_image_folder_where_nothing_decodes_is_an_error(tmp_path) -> None:
         source.read()
 
 
+def test_a_video_of_no_frames_is_said_to_have_none(tmp_path) -> None:  # noqa: ANN001
+    """A valid video without a frame was "OpenCV could not decode video ...: re-encode it"
+    (error-contract QA)."""
+    writer = cv2.VideoWriter(str(tmp_path / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    writer.release()
+    with pytest.raises(SourceError, match=r"empty\.avi has no frames: pass a video with at least one$"):
+        VideoFileSource(tmp_path / "empty.avi").open()
+
+
 class _OnePerson(Detector2D):
     name = "one"
     layout = COCO_17
