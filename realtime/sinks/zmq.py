@@ -256,6 +256,9 @@ class ZmqSink(Sink):
                 raise OptionsError(f"--frame {frame} adds engine-frame poses to the published messages, and "
                                    f"--publish none publishes none: drop one of them")  # fmt: skip
             return None
+        if address.removeprefix("bind:").startswith("inproc://"):  # as bench refuses it
+            raise OptionsError(f"--publish {address}: inproc:// is reachable only inside this process, so nothing "
+                               "could receive the poses: pass tcp://HOST:PORT or ipc://PATH")  # fmt: skip
         return cls(PublisherOptions(address=address), frame)
 
     def open(self, meta: StreamMeta) -> None:

@@ -151,3 +151,12 @@ def test_an_empty_model_name_is_refused() -> None:
 
     with pytest.raises(ModelError, match="--model is empty"):
         resolve_model("")
+
+
+def test_publishing_where_no_other_process_can_listen_is_refused(media_dir: Path, capsys) -> None:  # noqa: ANN001
+    """``--publish inproc://x``: "publishing poses on inproc://x", exit 0, and nobody can receive
+    them; bench refused it already (error-contract QA)."""
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--frames", "2",
+                 "--publish", "inproc://x"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("posecast: error: --publish inproc://x: inproc:// is reachable only"), err
