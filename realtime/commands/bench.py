@@ -138,6 +138,9 @@ def _check_output(folder: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise OptionsError(f"--output {folder}: {existing} is a file, not a folder: pass --output DIR")
+    if existing not in (folder, folder.parent):  # a typo made a tree of folders (as other --output refuse)
+        raise OptionsError(f"--output {folder}: the folder {folder.parent} does not exist: create it first, or pass "
+                           "--output DIR in a folder that does")  # fmt: skip
     # tried, not judged from permission bits (as root they say nothing about /sys or /proc)
     try:
         if existing == folder:

@@ -169,6 +169,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
         (["--frames", "5"], "--frames must be from 10"),
         (["--frames", "2000000"], "--frames must be from 10 to 1,000,000, got 2,000,000"),  # it said 1e+06
         (["--model-asset", "/nonexistent/pose.task"], "--model-asset /nonexistent/pose.task is not a file"),
+        (["--output", "{tmp}/no/such/results"], "the folder {tmp}/no/such does not exist: create it first"),
         (["--output", "{tmp}/results.json"], "--output names the folder the results go in (bench.json, bench.md, "
          "plots), got"),
         (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),  # it said max_people
@@ -185,7 +186,7 @@ def test_bad_options_are_one_line(extra: list[str], message: str, tmp_path: Path
             *(a.format(tmp=tmp_path) for a in extra)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0], err
+    assert len(err) == 1 and message.format(tmp=tmp_path) in err[0], err
 
 
 def test_output_that_is_a_file_is_refused(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
