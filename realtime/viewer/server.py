@@ -24,6 +24,7 @@ import errno
 import ipaddress
 import json
 import logging
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -87,6 +88,11 @@ class ViewerOptions:
         if not self.stream.startswith(("tcp://", "ipc://", "inproc://")):
             raise OptionsError(f"stream must be tcp://HOST:PORT, got {self.stream!r}")
         check_endpoint(self.stream)
+        for name in self.allowed_hosts:  # a name no Host header can carry would never match: a mistake
+            if not re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", name or ""):
+                raise OptionsError(f"--allow-host {name!r} is not a host name (letters, digits, '.', '-'; an IPv6 "
+                                   "address in [ ]): pass the name the page is opened by, e.g. "
+                                   "mybox.local")  # fmt: skip
         try:
             socket.getaddrinfo(self.host, None)
         except (OSError, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold

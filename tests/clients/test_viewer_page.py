@@ -117,6 +117,10 @@ def test_options_are_checked() -> None:
     with pytest.raises(OptionsError, match=r"cannot listen on 'tcp://127\.0\.0\.1:abc' .*expected e\.g\. tcp://"):
         ViewerOptions(stream="tcp://127.0.0.1:abc")  # what ZeroMQ refuses, refused as `posecast listen` refuses it
     ViewerOptions(stream="tcp://[::1]:5555")  # an IPv6 address's own colons are not its port's
+    for name in ("", "a b", "evil.example/x"):  # no Host header can name these: accepted, they never matched
+        with pytest.raises(OptionsError, match=rf"--allow-host {re.escape(repr(name))} is not a host name"):
+            ViewerOptions(allowed_hosts=(name,))
+    ViewerOptions(allowed_hosts=("mybox.local", "10.0.0.7", "[fe80::1]"))
 
 
 def test_a_stream_zeromq_refuses_is_one_error_at_once() -> None:
