@@ -266,8 +266,9 @@ def subject_from_lifted(
     options = options or SubjectOptions()
     if len(poses) < options.min_frames:
         raise CalibrationError(
-            f"saw a person in only {len(poses)} frames of {source or 'the source'}: stand fully in view and move "
-            "naturally for a few seconds, or pass --seconds with a longer time"
+            f"saw a person in only {len(poses)} frames of {source or 'the source'}, and it takes "
+            f"{options.min_frames}: stand fully in view and move naturally for a few seconds, or pass --seconds with "
+            "a longer time (a clip or an image folder shorter than that: pass a longer one)"
         )
     return estimate_subject(poses, height_m, confidence, options, source=source, keypoints_norm=keypoints_norm)
 
