@@ -166,3 +166,12 @@ def test_the_prior_weighs_short_bones_towards_typical_more_than_long_ones():
 def test_prior_options_are_checked(field: str, value: float, message: str) -> None:
     with pytest.raises(CalibrationError, match=message):
         SubjectOptions(**{field: value})
+
+
+def test_too_few_frames_say_how_many_it_takes() -> None:
+    """A 1-frame clip was told to pass --seconds with a longer time (error-contract QA)."""
+    from posecast.calibration.subject import subject_from_lifted
+
+    poses = np.zeros((1, 17, 3))
+    with pytest.raises(CalibrationError, match=r"only 1 frames of one\.mp4, and it takes \d+: .*pass a longer one"):
+        subject_from_lifted(poses, np.ones((1, 17)), 1.7, source="one.mp4")
