@@ -96,6 +96,13 @@ def configure_logging(verbose: bool) -> None:
         levels.setLogLevel(levels.LOG_LEVEL_WARNING if verbose else levels.LOG_LEVEL_SILENT)
 
 
+#: Stop signals that came while their delivery was deferred (:func:`stop_signals_deferred`),
+#: ``None`` outside: a thread that does not block them (numpy's OpenBLAS threads, started when
+#: numpy is imported, before the block) takes one, and Python runs the handler in the main
+#: thread all the same: a Ctrl-C broke onnxruntime's import under load (CI, 1 of 1,590 tests).
+_deferred_signals: list[int] | None = None
+
+
 class Interrupted(KeyboardInterrupt):
     """A stop signal (SIGTERM), raised like Ctrl-C's KeyboardInterrupt so the same clean-up runs."""
 
@@ -122,6 +129,9 @@ def stop_signals_interrupt() -> Iterator[None]:
     handled = [stop for stop in _STOP_SIGNALS if signal.getsignal(stop) is not signal.SIG_IGN]
 
     def interrupt(signum: int, _frame: object) -> None:
+        if _deferred_signals is not None:  # delivered again once the deferred section ends
+            _deferred_signals.append(signum)
+            return
         for stop in handled:
             signal.signal(stop, stopping)
         raise Interrupted(signum)
@@ -139,15 +149,25 @@ def stop_signals_deferred() -> Iterator[None]:
     """While inside, the stop signals stay pending in the main thread (and in threads started
     here, which inherit the mask); they are delivered, as usual, when it ends. Measured: a
     Ctrl-C while onnxruntime's extension initialised became ``ImportError: initialization
-    failed`` (exit 1, a traceback); in another race it was lost and the run went on."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    failed`` (exit 1, a traceback); in another race it was lost and the run went on. One that
+    another thread takes meanwhile is kept by :func:`stop_signals_interrupt`'s handler and sent
+    again at the end."""
+    global _deferred_signals
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    outer = _deferred_signals
+    _deferred_signals = [] if outer is None else outer
+    masked = hasattr(signal, "pthread_sigmask")
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS) if masked else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        pending, _deferred_signals = _deferred_signals, outer
+        if masked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a blocked one is delivered now, as usual
+        if outer is None and pending:
+            os.kill(os.getpid(), pending[0])  # the one another thread took, handled as usual now
 
 
 def _load_native_modules(args: argparse.Namespace) -> None:

@@ -172,10 +172,11 @@ CAMERA_TO_WORLD = floors.camera_to_world(floors.floor_from_camera_pose(1.6, 12.0
 
 
 def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: set[int], path: Path,
-                  stamps_ns: np.ndarray | None = None) -> None:  # fmt: skip
+                  stamps_ns: np.ndarray | None = None, keep_all: bool = False) -> None:  # fmt: skip
     """Publish ``world`` at mocap frames ``ticks`` (a live pace) through the recording sink, the
     person lost at the indices in ``lost``, with the floor published as a live run does; each
-    frame stamped with its tick's time, or with ``stamps_ns`` (one per tick)."""
+    frame stamped with its tick's time, or with ``stamps_ns`` (one per tick). Stamped as live
+    frames, the sink's queue drops some when the test outruns it; ``keep_all``: as a file's, kept."""
     r, t = CAMERA_TO_WORLD[:3, :3], CAMERA_TO_WORLD[:3, 3]
     camera = (world - t) @ r
     assert camera[..., 2].min() > 1.0, "the run must stay in front of the camera"
@@ -192,7 +193,7 @@ def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: s
         person = PersonPose.lost(0) if i in lost else PersonPose(
             0, "tracking", pixels[tick], np.full(17, 0.9, np.float32), joints_m=j, joints_rel_m=j - j[0],
             root_m=j[0].copy(), bone_lengths_m=lengths)  # fmt: skip
-        sink.write(PoseFrame(int(tick), capture_ns, capture_ns, (K.width, K.height), [person]))
+        sink.write(PoseFrame(int(tick), capture_ns + int(keep_all), capture_ns, (K.width, K.height), [person]))
     sink.close()
 
 
@@ -289,12 +290,13 @@ def test_frames_stamped_in_bursts_give_the_average_rate_not_a_million_frames(tmp
     world, tick_fps = _turned_run()
     ticks = np.arange(1000) % len(world)
     stamps_ns = 3_000_000_000 + (np.arange(1000) // 5) * 10_000_000_000 + (np.arange(1000) % 5) * 1_000_000
-    _record_mocap(world, ticks, tick_fps, set(), tmp_path / "bursts.posecast", stamps_ns)
+    _record_mocap(world, ticks, tick_fps, set(), tmp_path / "bursts.posecast", stamps_ns, keep_all=True)
     take = read_recording(tmp_path / "bursts.posecast")
     assert take.fps == pytest.approx(1000.0)
     with caplog.at_level(logging.WARNING):
         done = export_bvh(take, tmp_path / "bursts.bvh")
-    stamped = np.array([f.timestamp_ns for f in take.frames])  # (the sink's queue may drop some: live stamps)
+    stamped = np.array([f.timestamp_ns for f in take.frames])
+    assert len(stamped) == 1000
     average = (len(stamped) - 1) / ((stamped[-1] - stamped[0]) / 1e9)
     assert done.fps == pytest.approx(average) and done.frames <= len(stamped), (done.fps, done.frames)
     assert "frames come in bursts" in caplog.text

@@ -235,3 +235,29 @@ def test_a_sink_failing_to_finish_is_named() -> None:
     pipeline.open()
     with pytest.raises(SinkError, match="output failing could not be finished: .*No space left on device"):
         pipeline.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_a_stop_signal_another_thread_takes_still_waits_for_the_loading() -> None:
+    """The deferred section blocked the stop signals in the main thread only; a thread started
+    before it (numpy's OpenBLAS threads are, at import) took the signal, and Python raised it in
+    the main thread all the same, inside onnxruntime's import (CI: exit 1, a traceback)."""
+    script = """if True:
+        import os, signal, threading, time
+        from posecast.realtime.cli import stop_signals_deferred, stop_signals_interrupt
+        threading.Thread(target=lambda: time.sleep(5), daemon=True).start()  # signals not blocked in it
+        with stop_signals_interrupt():
+            try:
+                with stop_signals_deferred():
+                    os.kill(os.getpid(), signal.SIGINT)  # the main thread blocks it: the kernel gives it to the other
+                    for _ in range(2_000_000):
+                        pass  # bytecodes: the handler ran here
+                    print("loaded", flush=True)
+                for _ in range(1000):
+                    pass
+                print("not stopped", flush=True)
+            except KeyboardInterrupt as exc:
+                print("stopped", type(exc).__name__, flush=True)
+    """
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n")[:2] == ["loaded", "stopped Interrupted"], done.stdout + done.stderr
