@@ -204,28 +204,28 @@ def _main(argv: Sequence[str] | None) -> int:
     sys.stdout = _CheckedStdout(stdout)
     try:
         code = _run(argv)
-        # what was printed reached stdout, whatever the way out (--help's SystemExit included): a full
-        # disk is said here, not as Python's "Exception ignored" at exit with status 120
-        try:
-            sys.stdout.flush()
-        except PosecastError as exc:
-            print(f"posecast: error: {exc}", file=sys.stderr)
-            return 2
-        except BrokenPipeError:
-            point_at_devnull(stdout)
-            return 128 + signal.SIGPIPE
-        return code
-    except SystemExit as done:  # --help, --version (0) and argparse's errors (2)
-        try:
-            sys.stdout.flush()
-        except PosecastError as exc:
-            print(f"posecast: error: {exc}", file=sys.stderr)
+    except SystemExit as done:  # --help and --version (0), argparse's errors (2): their text too
+        if _final_flush(stdout) == 2:
             raise SystemExit(2) from None
-        except BrokenPipeError:
-            point_at_devnull(stdout)
         raise done
+    else:
+        return _final_flush(stdout) or code
     finally:
         sys.stdout = stdout
+
+
+def _final_flush(stdout) -> int | None:  # noqa: ANN001 - the real stdout
+    """Flush what was printed, whatever the way out: a full disk is said here (exit status 2), not
+    as Python's "Exception ignored" at exit with status 120; ``None`` when it went out."""
+    try:
+        sys.stdout.flush()
+    except PosecastError as exc:
+        print(f"posecast: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        point_at_devnull(stdout)
+        return 128 + signal.SIGPIPE
+    return None
 
 
 def _run(argv: Sequence[str] | None) -> int:
