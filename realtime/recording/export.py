@@ -230,8 +230,8 @@ def bounded_rate(recording: Recording, times_s: np.ndarray, fps: float) -> float
     """``fps`` (the take's median step), or the take's mean rate when a BVH at ``fps`` would hold
     more than :data:`MAX_FRAMES_PER_RECORDED` times the recorded frames (and 10 minutes more):
     frames stamped in bursts gave 1000 fps and a 3.6 million frame BVH of a 1-hour take."""
-    kept = times_s[increasing(times_s)]
-    frames = grid_frames(shorten_gaps(kept, MAX_HELD_S)[0], fps)
+    kept = shorten_gaps(times_s[increasing(times_s)], MAX_HELD_S)[0]  # the times the BVH is made on
+    frames = grid_frames(kept, fps)
     if frames <= max(MAX_FRAMES_PER_RECORDED * len(kept), len(kept) + 600 * fps) or len(kept) < 2:
         return fps
     mean_fps = (len(kept) - 1) / (kept[-1] - kept[0])
