@@ -166,8 +166,8 @@ def stop_signals_deferred() -> Iterator[None]:
         pending, _deferred_signals = _deferred_signals, outer
         if masked:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a blocked one is delivered now, as usual
-        if outer is None and pending:
-            os.kill(os.getpid(), pending[0])  # the one another thread took, handled as usual now
+        if outer is None and pending:  # the one another thread took: to this thread, handled at once
+            signal.raise_signal(pending[0])
 
 
 def _load_native_modules(args: argparse.Namespace) -> None:

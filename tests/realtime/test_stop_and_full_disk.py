@@ -250,7 +250,9 @@ def test_a_stop_signal_another_thread_takes_still_waits_for_the_loading() -> Non
             try:
                 with stop_signals_deferred():
                     os.kill(os.getpid(), signal.SIGINT)  # the main thread blocks it: the kernel gives it to the other
-                    for _ in range(2_000_000):
+                    while signal.SIGINT in signal.sigpending():
+                        time.sleep(0.001)  # until the other thread has taken it
+                    for _ in range(200_000):
                         pass  # bytecodes: the handler ran here
                     print("loaded", flush=True)
                 for _ in range(1000):
