@@ -245,6 +245,7 @@ def test_a_stop_signal_another_thread_takes_still_waits_for_the_loading() -> Non
     script = """if True:
         import os, signal, threading, time
         from posecast.realtime.cli import stop_signals_deferred, stop_signals_interrupt
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a run in the background (CI) starts with it ignored
         threading.Thread(target=lambda: time.sleep(5), daemon=True).start()  # signals not blocked in it
         with stop_signals_interrupt():
             try:
