@@ -136,6 +136,8 @@ class Publisher:
                 raise PublishError(
                     f"address {endpoint} is in use: another posecast? pass --publish tcp://127.0.0.1:PORT"
                 ) from exc
+            if exc.errno == errno.ENODEV and not connect:  # ZeroMQ's "No such device": a name it could not bind
+                check_host(endpoint)  # an unresolvable one is said as connect: says it
             raise PublishError(
                 f"cannot {'connect to' if connect else 'bind'} {address!r} ({exc}): expected e.g. "
                 f"{DEFAULT_ADDRESS} or connect:tcp://HOST:PORT"

@@ -39,3 +39,11 @@ def test_a_publisher_connecting_to_an_unresolvable_host_is_refused(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "cannot resolve the host 'no-such-host.invalid'" in err and "\n" not in err
+
+
+def test_binding_to_an_unresolvable_host_says_so(media_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """Bound, the same name said ZeroMQ's "No such device" (error-contract QA)."""
+    argv = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--frames", "2", "--publish", BAD]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot resolve the host 'no-such-host.invalid'" in err and "\n" not in err, err
