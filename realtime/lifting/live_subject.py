@@ -169,6 +169,7 @@ class LiveSubjectCalibration:
             return None
         self._schedule_after(self._seen_s, retry=False)
         measured = np.array([name not in profile.typical_bones for name in skeleton.BONE_NAMES])
+        limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)  # at the bound: not a measurement
         lengths = profile.as_array()
         if self._lengths_m is None:
             self._lengths_m = np.full(len(skeleton.BONES), np.nan)
@@ -178,7 +179,6 @@ class LiveSubjectCalibration:
             # inside the bound at 2 s to the bound at 4 s)
             with np.errstate(invalid="ignore"):
                 moved = np.abs(lengths / self._lengths_m - 1) > o.min_change_frac
-            limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)
             changed = measured & ~limited & (np.isnan(self._lengths_m) | moved)
         typical = skeleton.bone_lengths_from_height(self.height_m)
         before = self._lengths_m / typical - 1  # NaN where nothing was taken yet
@@ -192,8 +192,8 @@ class LiveSubjectCalibration:
 
         log.log(logging.INFO if changed.any() else logging.DEBUG,  # a later measurement that takes nothing: quiet
                 "live subject calibration%s: %d bones measured from %d frames (%.1f s) in %.0f ms, height %.2f m, "
-                "%s: %s%s", "" if first else " again", int(measured.sum()), profile.frames_used, self._seen_s,
-                (time.perf_counter() - start) * 1e3, self.height_m,
+                "%s: %s%s", "" if first else " again", int((measured & ~limited).sum()), profile.frames_used,
+                self._seen_s, (time.perf_counter() - start) * 1e3, self.height_m,
                 "against typical proportions" if first else f"taken (new, or moved more than {o.min_change_frac:.0%}; "
                 "against typical)", ", ".join(taken(b) for b in np.flatnonzero(changed)) or "none",
                 (f"; limited to ±{o.subject.max_deviation_frac:.0%} of typical (not a measurement): "

@@ -263,6 +263,7 @@ def test_bones_at_the_bound_are_named(filmed_walk: Walk, caplog) -> None:  # noq
     with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
         live, _ = _published(keypoints_norm, height_m, LiveSubjectOptions())
     assert "limited to ±20% of typical (not a measurement): pelvis-r_hip, pelvis-l_hip" in caplog.text
+    assert "calibration: 14 bones measured" in caplog.text  # the two limited are not counted (review)
     lengths = skeleton.bone_lengths(live)
     last = lengths[np.isfinite(lengths).all(axis=-1)][-1]
     hips = [skeleton.BONE_NAMES.index(name) for name in ("pelvis-r_hip", "pelvis-l_hip")]
