@@ -9,14 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import DEFAULT_MAX_IMAGE_PIXELS
 from .errors import PosecastError
 
-#: The most pixels an image may have (134 megapixels, e.g. 16384 × 8192, unless the user set
-#: ``OPENCV_IO_MAX_IMAGE_PIXELS``): set for OpenCV in this package's ``__init__``, before cv2 loads.
+#: The most pixels an image may have: set for OpenCV in this package's ``__init__``, before cv2
+#: loads (:data:`~posecast.engines.DEFAULT_MAX_IMAGE_PIXELS` unless the user set it).
 try:
     MAX_IMAGE_PIXELS = int(os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"])
 except (KeyError, ValueError):
-    MAX_IMAGE_PIXELS = 1 << 27
+    MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 
 #: File name endings read as images (image-folder sources, calibration photos).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
