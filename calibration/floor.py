@@ -47,6 +47,14 @@ from .errors import CalibrationError
 
 _J = skeleton.JOINT_INDEX
 ANKLES = (_J["l_ankle"], _J["r_ankle"])  # feet order of every (F, 2) array here: left, right
+#: An ankle below this confidence was not seen (MediaPipe guesses legs out of view at 0.01–0.2,
+#: standing straight below the hips): a pose without both ankles seen says nothing about the floor.
+MIN_ANKLE_CONFIDENCE = 0.5
+
+
+def feet_seen(confidence: np.ndarray) -> bool:
+    """Whether a pose's two ankles were seen (``confidence`` ``(17,)``, the 2D detector's)."""
+    return bool(np.min(np.asarray(confidence)[list(ANKLES)]) >= MIN_ANKLE_CONFIDENCE)
 
 #: The ankle joint of a standing person is this fraction of their height above the floor
 #: (the Bandai-Namco skeleton the lifter learned its joints from: 0.117 m for an actor whose
@@ -198,7 +206,10 @@ def floor_from_camera_pose(camera_height_m: float, tilt_deg: float, roll_deg: fl
         )
     tilt, roll = np.radians(tilt_deg), np.radians(roll_deg)
     up = np.array([np.sin(roll) * np.cos(tilt), -np.cos(roll) * np.cos(tilt), -np.sin(tilt)])
-    return Floor(up, -camera_height_m, None, f"camera {camera_height_m:g} m above the floor, tilt {tilt_deg:g} deg")
+    source = f"camera {camera_height_m:g} m above the floor, tilt {tilt_deg:g} deg"
+    if roll_deg:
+        source += f", roll {roll_deg:g} deg"
+    return Floor(up, -camera_height_m, None, source)
 
 
 def camera_to_world(floor: Floor, origin_cam: np.ndarray, camera_right: np.ndarray = (1.0, 0.0, 0.0)) -> np.ndarray:

@@ -29,8 +29,14 @@ three degrees of freedom; the twist about it comes from the neighbouring joints 
 - shoulders plane (shoulder line, spine→thorax): the chest and the clavicles; the lower spine
   takes the mean of the hip and shoulder lines (the torso's twist shared between both halves).
 
-A limb nearly straight (less than :data:`STRAIGHT_LIMB_DEG` of bend) has no bend plane: its
-twist eases towards the parent's (no twist). Which way a hinge bends (:data:`ONE_WAY_HINGES`):
+A limb nearly straight has no reliable bend plane, so a hinge's twist **follows** its bend plane
+from frame to frame (:class:`HingeTwists`): the frames of one call are taken in time order, and
+each moves the twist (the angle about the bone from the parent's frame, carried without a twist
+of its own) the shortest way towards its bend plane's, all the way at :data:`STRAIGHT_LIMB_DEG`
+of bend or more, not at all at :data:`HOLD_LIMB_DEG` or less (the twist is held), in proportion
+between. Blending the two directions instead (the bend plane's and the parent's, weighed by the
+bend) turned a dancer's nearly straight upper arm by 105 deg in two frames and back, wherever
+the two lay far apart. A limb never yet bent keeps its parent's twist. Which way a hinge bends (:data:`ONE_WAY_HINGES`):
 an elbow only bends forward, so its hinge axis keeps its anatomical sign and the upper arm
 twists as far as the shoulder does (the bend plane can face any way: choosing the sign by the
 parent's frame instead flipped the upper arm by half a turn, elbow bent backwards, in 1 frame
@@ -84,16 +90,31 @@ TWIST: dict[str, tuple[str, np.ndarray]] = {
     "l_elbow": ("elbow_l", -_Y), "l_wrist": ("parent", -_Y), "r_elbow": ("elbow_r", _Y), "r_wrist": ("parent", _Y),
 }  # fmt: skip
 
-#: Below this bend (degrees) a knee or elbow has no reliable bend plane: the twist eases
-#: towards the parent bone's.
-STRAIGHT_LIMB_DEG = 15.0
+#: From this bend (degrees) on, a knee's or elbow's twist is its bend plane's (a pure hinge).
+STRAIGHT_LIMB_DEG = 30.0
+#: Up to this bend (degrees) a knee's or elbow's bend plane says nothing: its twist is held.
+HOLD_LIMB_DEG = 5.0
 _STRAIGHT_SIN = float(np.sin(np.radians(STRAIGHT_LIMB_DEG)))
+_HOLD_SIN = float(np.sin(np.radians(HOLD_LIMB_DEG)))
 _HINGES = {
     "knee_r": ("r_hip", "r_knee", "r_ankle"), "knee_l": ("l_hip", "l_knee", "l_ankle"),
     "elbow_r": ("r_shoulder", "r_elbow", "r_wrist"), "elbow_l": ("l_shoulder", "l_elbow", "l_wrist"),
 }  # fmt: skip
 #: Hinges that bend one way only: their axis keeps its sign (the others follow the parent's side).
 ONE_WAY_HINGES = frozenset({"elbow_r", "elbow_l"})
+
+
+@dataclass(frozen=True)
+class HingeTwists:
+    """Each hinge's twist at the last frame, carried to the next call (module docstring):
+    ``radians`` ``(4,)`` in :data:`HINGE_NAMES` order, the angle about the bone from its parent's
+    untwisted frame; ``NaN``: the limb has not been seen bent yet (its parent's twist)."""
+
+    radians: np.ndarray
+
+    @classmethod
+    def none(cls) -> HingeTwists:
+        return cls(np.full(len(HINGE_NAMES), np.nan))
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,8 @@ class BonePose:
     root_m: np.ndarray
     rotations: np.ndarray
     bone_lengths_m: np.ndarray
+    #: the hinges' twists after the last frame (:func:`joints_to_rotations`; ``None`` elsewhere)
+    hinge_twists: HingeTwists | None = None
 
     @property
     def num_frames(self) -> int:
@@ -121,6 +144,35 @@ class BonePose:
     def joints(self, rest_directions: np.ndarray = REST_DIRECTIONS) -> np.ndarray:
         """Forward kinematics: joints ``(F, 17, 3)`` in the pose's units."""
         return forward_kinematics(self.root_m, self.rotations, self.bone_lengths_m, rest_directions)
+
+
+class SignContinuity:
+    """Sends each stream's quaternions ``(..., 4)`` in the same hemisphere as its last ones: ``q``
+    and ``-q`` are one rotation, but scipy picks either from frame to frame, and a receiver that
+    interpolates or filters the components (lerp, a low-pass filter) turns the long way round
+    between them. One per output; ``key`` names the stream (a person)."""
+
+    def __init__(self) -> None:
+        self._last: dict[object, np.ndarray] = {}
+
+    def __call__(self, key: object, quats: np.ndarray) -> np.ndarray:
+        quats = np.array(quats, dtype=np.float64)
+        last = self._last.get(key)
+        if last is not None and last.shape == quats.shape:
+            with np.errstate(invalid="ignore"):  # a NaN rotation keeps its sign and the last one stays
+                flip = np.sum(quats * last, axis=-1) < 0.0
+            quats[flip] = -quats[flip]
+            finite = np.isfinite(quats).all(axis=-1)
+            last = np.where(finite[..., None], quats, last)
+        else:
+            last = quats
+        self._last[key] = last
+        return quats
+
+    def keep_only(self, keys: set) -> None:
+        """Forget the streams not in ``keys`` (people no longer tracked)."""
+        for gone in set(self._last) - keys:
+            del self._last[gone]
 
 
 def rest_pose(bone_lengths_m: np.ndarray) -> np.ndarray:
@@ -170,25 +222,30 @@ def forward_kinematics(
     return joints
 
 
-def joints_to_rotations(joints: np.ndarray, bone_lengths_m: np.ndarray | None = None) -> BonePose:
-    """Joints ``(F, 17, 3)`` (metres, a right-handed y-up frame such as the world of
-    :mod:`posecast.calibration.floor`) → :class:`BonePose`.
+def joints_to_rotations(
+    joints: np.ndarray, bone_lengths_m: np.ndarray | None = None, hinge_twists: HingeTwists | None = None
+) -> BonePose:
+    """Joints ``(F, 17, 3)`` of one person, in time order (metres, a right-handed y-up frame such
+    as the world of :mod:`posecast.calibration.floor`) → :class:`BonePose`.
 
     ``bone_lengths_m`` ``(16,)``: the lengths forward kinematics will use (the subject's; the
     pipeline's joints have exactly these); ``None`` keeps each frame's own lengths ``(F, 16)``.
-    Forward kinematics of the result reproduces the joints exactly when the lengths are theirs.
+    ``hinge_twists``: the result's :attr:`BonePose.hinge_twists` of the frames before (a stream
+    lifted a frame at a time); ``None``: the first frames. Forward kinematics of the result
+    reproduces the joints exactly when the lengths are theirs.
     """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.NUM_JOINTS, 3):
         raise ValueError(f"expected joints of shape (F, 17, 3), got {joints.shape}")
     valid = np.isfinite(joints).all(axis=(1, 2))
     world = np.full((len(joints), skeleton.NUM_JOINTS, 3, 3), np.nan)
+    twists = (hinge_twists or HingeTwists.none()).radians
     if valid.any():
-        world[valid] = _world_frames(joints[valid])
+        world[valid], twists = _world_frames(joints[valid], twists)
     rotations = _to_quat(_local_matrices(world))
     lengths = skeleton.bone_lengths(joints) if bone_lengths_m is None else np.asarray(bone_lengths_m, np.float64)
     root_m = np.where(valid[:, None], joints[:, skeleton.ROOT], np.nan)
-    return BonePose(root_m=root_m, rotations=rotations, bone_lengths_m=lengths)
+    return BonePose(root_m=root_m, rotations=rotations, bone_lengths_m=lengths, hinge_twists=HingeTwists(twists))
 
 
 _PARENTS = np.array(skeleton.PARENTS)
@@ -198,11 +255,16 @@ for _j in range(1, skeleton.NUM_JOINTS):
 #: The joints level by level down the tree (parents always in an earlier level).
 _LEVELS = [np.array([j for j, d in enumerate(_depth) if d == level]) for level in range(max(_depth) + 1)]
 _RULES = [TWIST[name][0] for name in skeleton.JOINT_NAMES]
+#: The hinges in :class:`HingeTwists` order.
+HINGE_NAMES: tuple[str, ...] = tuple(_HINGES)
+_HINGE_SLOT = {name: slot for slot, name in enumerate(HINGE_NAMES)}
 _REST_REFERENCES = np.array([TWIST[name][1] for name in skeleton.JOINT_NAMES])
 
 
-def _world_frames(joints: np.ndarray) -> np.ndarray:
-    """World rotation matrix of every bone ``(F, 17, 3, 3)`` for finite joints ``(F, 17, 3)``."""
+def _world_frames(joints: np.ndarray, twists_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World rotation matrix of every bone ``(F, 17, 3, 3)`` for finite joints ``(F, 17, 3)`` in
+    time order, and the hinges' twists ``(4,)`` after them (``twists_rad``: before them)."""
+    twists_rad = np.array(twists_rad, dtype=np.float64)
     p = {name: joints[:, i] for name, i in _J.items()}
     lines = {
         "hips": p["spine"] - p["pelvis"],
@@ -229,13 +291,40 @@ def _world_frames(joints: np.ndarray) -> np.ndarray:
         hinge = is_hinge[level]
         if hinge.any():
             h, ref = reference[:, hinge], parent_ref[:, hinge]
-            # a two-way hinge stays on the parent's side; ease to the parent's frame as the limb straightens
+            # a two-way hinge stays on the parent's side
             side = np.where((np.einsum("fnc,fnc->fn", h, ref) < 0) & ~is_one_way[level][hinge], -1.0, 1.0)
-            weak = np.maximum(_STRAIGHT_SIN - np.linalg.norm(h, axis=-1), 0.0) / _STRAIGHT_SIN
-            reference[:, hinge] = side[..., None] * h + weak[..., None] * ref
+            slots = [_HINGE_SLOT[rule] for rule in np.array(_RULES)[level][hinge]]
+            reference[:, hinge], twists_rad[slots] = _followed_twist(
+                _unit(bone[:, hinge]), ref, side[..., None] * h, twists_rad[slots]
+            )
         reference[:, is_parent[level]] = parent_ref[:, is_parent[level]]
         world[:, level] = _frame(bone, reference, REST_DIRECTIONS[level], _REST_REFERENCES[level], parent_ref)
-    return world
+    return world, twists_rad
+
+
+def _followed_twist(
+    bone: np.ndarray, parent_ref: np.ndarray, hinge_axis: np.ndarray, twist_rad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The twist references ``(F, n, 3)`` of ``n`` hinges over ``F`` frames in time order, and their
+    twists ``(n,)`` after the last: each frame moves the twist (about the unit ``bone``, from
+    ``parent_ref``, both ``(F, n, 3)``) towards the ``hinge_axis``'s ``(F, n, 3)`` by the share that
+    the bend (the axis's length, a sine) warrants (module docstring); ``twist_rad`` ``(n,)`` before
+    them, NaN: none yet (the parent's until a bend is seen)."""
+    u = _unit(parent_ref - np.sum(parent_ref * bone, axis=-1, keepdims=True) * bone)
+    v = _cross(bone, u)
+    measured = np.arctan2(np.sum(hinge_axis * v, axis=-1), np.sum(hinge_axis * u, axis=-1))  # (F, n)
+    share = np.clip((np.linalg.norm(hinge_axis, axis=-1) - _HOLD_SIN) / (_STRAIGHT_SIN - _HOLD_SIN), 0.0, 1.0)
+    followed = np.empty_like(measured)
+    twist = np.array(twist_rad, dtype=np.float64)
+    for f in range(len(measured)):  # sequential: each frame starts from the last (cheap: n <= 2 angles)
+        seen = share[f] > 0.0
+        start = np.where(np.isnan(twist), 0.0, twist)
+        step = (measured[f] - start + np.pi) % (2.0 * np.pi) - np.pi  # the shortest way round
+        twist = np.where(seen, start + share[f] * step, twist)
+        followed[f] = np.where(np.isnan(twist), 0.0, twist)
+    twist = np.where(np.isnan(twist), twist, (twist + np.pi) % (2.0 * np.pi) - np.pi)
+    reference = np.cos(followed)[..., None] * u + np.sin(followed)[..., None] * v
+    return reference, twist
 
 
 def _swung_reference(

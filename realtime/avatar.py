@@ -2,12 +2,15 @@
 PoseFrame` stood on the floor, in the world frame, and as bone rotations.
 
 :class:`AvatarWorld` (one per stream) keeps the floor (:class:`~posecast.calibration.ground.
-FloorEstimator`: estimated from the feet over the first seconds, or calibrated) and each
+FloorEstimator`: estimated from the feet over the first seconds in which both ankles are seen,
+never from the standing legs MediaPipe guesses out of view; or calibrated) and each
 person's filter and foot contacts, and turns every tracked person into an
 :class:`AvatarPerson`: world joints (right-handed, y up, metres, origin on the floor below the
 first root position; see :mod:`posecast.calibration.floor`), the root's height above the floor,
-per-foot contact flags and, computed when first asked for, the bone rotations of
-:mod:`posecast.engines.rotations`. The world pose is the published one through the avatar One
+per-foot contact flags and the bone rotations of :mod:`posecast.engines.rotations` (computed
+from the first frame an output asks for them on: each person's knees and elbows carry their
+twist from frame to frame, so every frame's rotations are made in order, on the pipeline's
+thread, whichever output thread reads them). The world pose is the published one through the avatar One
 Euro filter (:data:`AVATAR_ONE_EURO`) with the person's own bone lengths kept; ``mirror``
 (selfie views) reflects the world through its yz plane and swaps left and right
 (:func:`posecast.engines.frames.mirror_joints`). Pure computation, no I/O; without the
@@ -18,8 +21,8 @@ output (the floor in the meta, root height and contacts in the poses) and the av
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 
@@ -66,18 +69,21 @@ class AvatarPerson:
     """One tracked person in the world frame: ``joints_world_m`` ``(17, 3)``; ``root_height_m``
     above the floor; ``foot_contact`` ``(2,)`` bool (left, right); :attr:`bones` the one-frame
     :class:`~posecast.engines.rotations.BonePose` (world axes) whose forward kinematics gives
-    ``joints_world_m``, computed on first use (about a millisecond)."""
+    ``joints_world_m`` (about a millisecond; made by the :class:`AvatarWorld` it came from)."""
 
     person_id: int
     tracking: str
     joints_world_m: np.ndarray
     root_height_m: float
     foot_contact: np.ndarray
+    _bones: rotations.BonePose | None = field(default=None, repr=False)
+    _world: AvatarWorld | None = field(default=None, repr=False)
 
-    @cached_property
+    @property
     def bones(self) -> rotations.BonePose:
-        joints = self.joints_world_m[None]
-        return rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0])
+        if self._bones is None:
+            self._bones = self._world.first_bones(self) if self._world is not None else _bones(self.joints_world_m)
+        return self._bones
 
 
 @dataclass
@@ -101,6 +107,9 @@ class AvatarWorld:
             self._floor = FloorEstimator(0.0, self.options.floor_options, self.options.floor)
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
+        self._twists: dict[int, rotations.HingeTwists] = {}  # each person's knees and elbows
+        self._rotations_wanted = False  # set by the first output that reads a person's bones
+        self._rotations_lock = threading.Lock()  # that first read may come from an output's thread
 
     @property
     def floor(self) -> FloorState | None:
@@ -110,6 +119,18 @@ class AvatarWorld:
     def reset(self) -> None:
         self._contacts.clear()
         self._filters.clear()
+        with self._rotations_lock:
+            self._twists.clear()
+
+    def first_bones(self, person: AvatarPerson) -> rotations.BonePose:
+        """The bones of a person made before any output read bones (:attr:`AvatarPerson.bones`):
+        the first such read (from the next frame on every person's are made as the frame is
+        processed, in order), or one of a person this world no longer tracks."""
+        with self._rotations_lock:
+            self._rotations_wanted = True
+            bones = _bones(person.joints_world_m, self._twists.get(person.person_id))
+            self._twists[person.person_id] = bones.hinge_twists  # (read as it came, as outputs do)
+            return bones
 
     def assumptions(self) -> dict[str, object]:
         """What a stream's meta states about the world: ``mirror`` and, once a person was seen,
@@ -125,12 +146,20 @@ class AvatarWorld:
             height = skeleton.height_from_bone_lengths(_lengths(tracked[0]))
             self._floor = FloorEstimator(height, self.options.floor_options, self.options.floor)
         for person in tracked:
-            self._floor.add(person.joints_m, frame.timestamp_ns)
+            if fl.feet_seen(person.confidence):  # legs out of view are MediaPipe's guess: no floor under them
+                self._floor.add(person.joints_m, frame.timestamp_ns)
         state = self.floor
         people = [self._person(p, state, frame.timestamp_ns) for p in tracked]
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
             self._filters.pop(gone, None)
+        with self._rotations_lock:
+            for gone in set(self._twists) - {p.person_id for p in tracked}:
+                self._twists.pop(gone)
+            if self._rotations_wanted:
+                for person in people:
+                    person._bones = _bones(person.joints_world_m, self._twists.get(person.person_id))
+                    self._twists[person.person_id] = person._bones.hinge_twists
         return AvatarFrame(frame.frame_id, frame.timestamp_ns, state, people)
 
     def _person(self, person: PersonPose, state: FloorState, timestamp_ns: int) -> AvatarPerson:
@@ -150,10 +179,18 @@ class AvatarWorld:
             ankle_height = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
             contacts = self._contacts[person.person_id] = FootContacts(ankle_height, self.options.floor_options)
         flags = contacts.update(joints[_ANKLES], timestamp_ns)
-        return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags)
+        return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
+                            _world=self)  # fmt: skip
 
 
 _ANKLES = list(fl.ANKLES)
+
+
+def _bones(joints_world_m: np.ndarray, twists: rotations.HingeTwists | None = None) -> rotations.BonePose:
+    """One frame's bones ``(17, 3)`` → :class:`~posecast.engines.rotations.BonePose`, the hinges'
+    twists carried on from ``twists`` (the person's previous frame)."""
+    joints = joints_world_m[None]
+    return rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0], twists)
 
 
 def _lengths(person: PersonPose) -> np.ndarray:
@@ -163,13 +200,15 @@ def _lengths(person: PersonPose) -> np.ndarray:
     return skeleton.bone_lengths(np.asarray(person.joints_m, dtype=np.float64))
 
 
-def pose_fields(world: AvatarFrame | None, person_id: int, frame: frames.Frame | str | None = None) -> dict:
+def pose_fields(world: AvatarFrame | None, person_id: int, frame: frames.Frame | str | None = None,
+                signs: rotations.SignContinuity | None = None) -> dict:  # fmt: skip
     """The avatar world's fields of one person's pose message (empty when the person is not in
     ``world``): ``root_height_m``, ``foot_contact`` ``[left, right]`` and, with an output
     ``frame`` (a :class:`~posecast.engines.frames.Frame` or a name of
     :data:`~posecast.engines.frames.FRAME_NAMES`), ``frame_pose``: the world pose in that frame's
     axes and units, ``joints`` ``17 × 3`` and ``rotations`` ``17 × [x, y, z, w]`` (the root's in
-    the frame, every other bone's relative to its parent bone; :mod:`posecast.engines.rotations`)."""
+    the frame, every other bone's relative to its parent bone; :mod:`posecast.engines.rotations`),
+    each in the hemisphere of the person's last ones when the output keeps its ``signs``."""
     person = None if world is None else next((p for p in world.people if p.person_id == person_id), None)
     if person is None:
         return {}
@@ -178,11 +217,13 @@ def pose_fields(world: AvatarFrame | None, person_id: int, frame: frames.Frame |
     if frame is not None:
         if isinstance(frame, str):
             frame = frames.get_frame(frame, None if world.floor is None else world.floor.camera_to_world)
-        bones = frames.bone_pose_to_frame(person.bones, frame)
+        quats = frames.bone_pose_to_frame(person.bones, frame).rotations[0]
+        if signs is not None:
+            quats = signs(person_id, quats)
         fields["frame_pose"] = {
             "frame": frame.name,
             "units": frame.units,
             "joints": np.asarray(frames.positions_to_frame(person.joints_world_m, frame), np.float32).tolist(),
-            "rotations": np.asarray(bones.rotations[0], np.float32).tolist(),
+            "rotations": np.asarray(quats, np.float32).tolist(),
         }
     return fields

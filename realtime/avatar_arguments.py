@@ -65,4 +65,7 @@ def parse_floor_camera(text: str) -> fl.Floor:
         raise CalibrationError(
             f"--floor-camera needs HEIGHT,TILT[,ROLL] in metres and degrees (e.g. 1.2,10), got {text!r}"
         )
-    return fl.floor_from_camera_pose(*values)
+    try:
+        return fl.floor_from_camera_pose(*values)
+    except CalibrationError as exc:  # name the option the numbers came from
+        raise CalibrationError(f"--floor-camera {text}: {exc}") from None

@@ -1,5 +1,6 @@
 """Measure what an avatar driven by posecast shows: the floor, foot sliding and floor
-penetration, still-pose jitter, the avatar filter's added latency, the rotations' round trip.
+penetration, still-pose jitter, the avatar filter's added latency, the rotations' round trip,
+how far the limbs turn about themselves from frame to frame (``limb_twist``).
 
     python tools/avatar_metrics.py --json bench/avatar.json [--shared ../shared]
 
@@ -154,16 +155,43 @@ def stance_metrics(world: np.ndarray, fps: float, stance: np.ndarray, ankle_leve
     }
 
 
+#: A still pose's jitter is measured after this many frames (2 s): the floor and filter settled.
+SETTLED = 60
+
+
 def jitter(world: np.ndarray) -> dict[str, float]:
-    """A still pose's jitter: joint displacement per frame (mm) and bone rotation change (deg)."""
+    """A still pose's jitter from frame :data:`SETTLED` on: joint displacement per frame (mm) and
+    bone rotation change (deg). The rotations are made from the first frame, as the live outputs
+    make them (the knees' and elbows' twists carry from frame to frame)."""
     world = world[np.isfinite(world).all(axis=(1, 2))]
-    q = rotations.joints_to_rotations(world).world_rotations()
+    q = rotations.joints_to_rotations(world).world_rotations()[SETTLED:]
+    world = world[SETTLED:]
     turn = (Rotation.from_quat(q[1:]).inv() * Rotation.from_quat(q[:-1])).magnitude()
     return {
         "joint_mm_per_frame": float(1000 * np.linalg.norm(np.diff(world, axis=0), axis=-1).mean()),
         "rotation_deg_per_frame": float(np.degrees(turn).mean()),
         "root_mm_per_frame": float(1000 * np.linalg.norm(np.diff(world[:, 0], axis=0), axis=-1).mean()),
     }
+
+
+#: The bones whose twist comes from a knee's or elbow's bend plane, and the bones they carry.
+LIMBS = ("l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_knee", "r_knee", "l_ankle", "r_ankle")
+
+
+def limb_twist(world: np.ndarray) -> dict[str, float]:
+    """How far each limb bone turns about itself between consecutive frames of an avatar's poses
+    ``(F, 17, 3)`` (degrees): its maximum, 99th percentile and the steps over 30 degrees (a still
+    or steadily moving limb turns a few degrees a frame; a bend plane of noise, half a turn)."""
+    world = world[np.isfinite(world).all(axis=(1, 2))]
+    q = rotations.joints_to_rotations(world).world_rotations()
+    steps = []
+    for name in LIMBS:
+        j = J(name)
+        step = (Rotation.from_quat(q[:-1, j]).inv() * Rotation.from_quat(q[1:, j])).as_quat()
+        steps.append(np.degrees(np.abs(2 * np.arctan2(step[:, :3] @ rotations.REST_DIRECTIONS[j], np.abs(step[:, 3])))))
+    steps = np.concatenate(steps)
+    return {"max_deg": float(steps.max()), "p99_deg": float(np.percentile(steps, 99)),
+            "steps_over_30_deg": int((steps > 30).sum()), "steps": int(steps.size)}  # fmt: skip
 
 
 def lag_ms(filtered: np.ndarray, raw: np.ndarray, fps: float) -> float:
@@ -234,6 +262,7 @@ def measure_mocap(clips: dict[str, np.ndarray], work: Path, rng: np.random.Gener
             "before": stance_metrics(before, FPS, stance, ankle_level),
             "after": stance_metrics(after, FPS, stance, ankle_level),
             "round_trip_mm": float(1000 * np.abs(pose.joints() - lifted).max()),
+            "limb_twist": {"truth": limb_twist(truth_world), "after": limb_twist(after)},
             "lag_ms": {
                 "pose": lag_ms(after - after[:, :1], before - before[:, :1], FPS),
                 "root": lag_ms(after[:, 0], before[:, 0], FPS),
@@ -268,13 +297,13 @@ def measure_still(clips: dict[str, np.ndarray], work: Path, rng: np.random.Gener
         _, px, conf, _ = film(world_true, rng)
         lifted = lift(f"still_{name.replace('/', '_')}", px, conf, height, work)
         results[f"mocap {name} frame 0"] = {
-            k: jitter(avatar(lifted, FPS, f)[0][60:]) for k, f in (("before", False), ("after", True))
+            k: jitter(avatar(lifted, FPS, f)[0]) for k, f in (("before", False), ("after", True))
         }
     for clip in ("dance_576.mp4", "squats_720x1280.mp4"):
         published = run_video(still_video(REPO / "tests" / "fixtures" / "media" / clip, work))
         STILL[clip] = published
         results[f"real {clip} frame 0 held"] = {
-            k: jitter(avatar(published, FPS, f)[0][60:]) for k, f in (("before", False), ("after", True))
+            k: jitter(avatar(published, FPS, f)[0]) for k, f in (("before", False), ("after", True))
         }
     return results
 
@@ -291,6 +320,7 @@ def measure_real() -> dict:
             height = skeleton.height_from_bone_lengths(np.median(skeleton.bone_lengths(published), axis=0))
             entry[key] = fl.foot_metrics(world, fps, fl.ANKLE_HEIGHT_FRACTION * height)
             entry[key]["ankle_speed_all_frames_mm_s"] = float(1000 * fl.ankle_motion(world, fps)[1].mean())
+            entry[key]["limb_twist"] = limb_twist(world)
         entry["floor"] = {
             "camera_height_m": floor.floor.camera_height_m,
             "tilt_deg": floor.floor.tilt_deg,
@@ -319,7 +349,7 @@ def measure_filter_grid() -> dict:
         for poses, fps in MOVING.values():
             after, before = avatar(poses, fps, options)[0], avatar(poses, fps, False)[0]
             lags.append(lag_ms(after - after[:, :1], before - before[:, :1], fps))
-        still = {clip: jitter(avatar(poses, FPS, options)[0][60:]) for clip, poses in STILL.items()}
+        still = {clip: jitter(avatar(poses, FPS, options)[0]) for clip, poses in STILL.items()}
         results[f"min_cutoff {options.min_cutoff_hz:g} Hz, beta {options.beta:g}"] = {
             "pose_lag_ms_median": float(np.nanmedian(lags)),
             "still_real": still,

@@ -81,7 +81,11 @@ def calibrate_floor(args: argparse.Namespace) -> int:
                                f"--source with {them}, not both")  # fmt: skip
     if args.camera_height is not None:
         tilt, roll = args.tilt or 0.0, args.roll or 0.0
-        floor = fl.floor_from_camera_pose(args.camera_height, tilt, roll)
+        try:
+            floor = fl.floor_from_camera_pose(args.camera_height, tilt, roll)
+        except CalibrationError as exc:  # name the options the numbers came from
+            given = f"--camera-height {args.camera_height:g} --tilt {tilt:g} --roll {roll:g}"
+            raise CalibrationError(f"{given}: {exc}") from None
         source = f"given: camera {args.camera_height:g} m above the floor, tilt {tilt:g}, roll {roll:g} deg"
     else:
         args.source = "0" if args.source is None else args.source
@@ -123,11 +127,6 @@ def default_output(output: Path | None) -> Path:
     return DEFAULT_OUTPUT
 
 
-#: An ankle below this confidence was not seen (MediaPipe guesses legs out of view at 0.01–0.2):
-#: a pose without both ankles seen says nothing about the floor
-MIN_ANKLE_CONFIDENCE = 0.5
-_ANKLES = [skeleton.JOINT_INDEX["l_ankle"], skeleton.JOINT_INDEX["r_ankle"]]
-
 
 class FeetCollector(Sink):
     """Keeps the first tracked person's published joints (camera frame) and bone lengths, from
@@ -142,7 +141,7 @@ class FeetCollector(Sink):
 
     def write(self, frame: PoseFrame) -> None:
         for person in frame.tracked[:1]:
-            if np.min(np.asarray(person.confidence)[_ANKLES]) < MIN_ANKLE_CONFIDENCE:
+            if not fl.feet_seen(person.confidence):
                 continue
             self.poses.append(np.asarray(person.joints_m, dtype=np.float64))
             if person.bone_lengths_m is not None:

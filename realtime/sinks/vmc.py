@@ -14,7 +14,9 @@ avatar holds), then the next first tracked:
   y up, metres; :mod:`posecast.engines.frames`), relative to the T-pose rest; the Hips sit the
   standing height above the root. Receivers that apply only the root's position and the bones'
   rotations (EVMC4U with *Bone Position Synchronize* off) keep the avatar's own proportions and
-  still travel, crouch and jump; those that also apply bone positions get the person's;
+  still travel, crouch and jump; those that also apply bone positions get the person's. Each
+  bone's quaternion is sent in the hemisphere of the last one sent for it (receivers that
+  interpolate the components do not turn the long way round);
 - ``/VMC/Ext/OK 1 3 0 tracking``: a model is loaded, calibrated, normal mode, and whether the
   person is tracked (V2.7; 0 while nobody is: no bone goes out, the root is the last one again,
   and the avatar holds its last pose where it stood);
@@ -39,6 +41,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from ...calibration import floor
 from ...engines import frames, humanoid, skeleton
+from ...engines.rotations import SignContinuity
 from ..avatar import AvatarFrame, AvatarOptions, AvatarWorld
 from ..avatar_arguments import avatar_options
 from ..errors import OptionsError, PublishError
@@ -58,11 +61,14 @@ ROOT_ADDRESS = "/VMC/Ext/Root/Pos"
 def parse_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (or ``HOST``, ``:PORT`` or a bare ``PORT``) → ``(host, port)``; default host
     127.0.0.1 (a bare number is a port: as a host it would be the IPv4 address 0.0.x.y)."""
-    if not text.strip():
+    given = text.strip()
+    if not given:
         raise OptionsError(f"--vmc is empty: pass HOST:PORT (e.g. 127.0.0.1:{DEFAULT_PORT}), or --vmc alone for that")
-    if text.strip().isdigit():
-        text = f":{text.strip()}"
-    host, _, port_text = text.strip().rpartition(":") if ":" in text else (text.strip(), ":", "")
+    if given.count(":") > 1 and not given.startswith("["):  # an IPv6 address: which colon starts the port?
+        raise OptionsError(f"--vmc {given}: an IPv6 address goes in brackets, [ADDRESS]:PORT (e.g. "
+                           f"[::1]:{DEFAULT_PORT})")  # fmt: skip
+    spec = f":{given}" if given.isdigit() else given
+    host, _, port_text = spec.rpartition(":") if ":" in spec and not spec.endswith("]") else (spec, ":", "")
     host = host.strip("[]") or "127.0.0.1"
     try:
         port = int(port_text) if port_text else DEFAULT_PORT
@@ -70,17 +76,18 @@ def parse_address(text: str) -> tuple[str, int]:
         port = -1
     if not 0 < port < 65536:
         raise OptionsError(
-            f"--vmc needs HOST:PORT with a port in 1..65535, got {text!r} (e.g. 127.0.0.1:{DEFAULT_PORT})"
+            f"--vmc needs HOST:PORT with a port in 1..65535, got {given!r} (e.g. 127.0.0.1:{DEFAULT_PORT})"
         )
     return host, port
 
 
 def frame_messages(avatar: AvatarFrame, time_s: float, held_root_m: np.ndarray | None = None,
-                   person_id: int | None = None) -> list[OscMessage]:  # fmt: skip
+                   person_id: int | None = None, signs: SignContinuity | None = None) -> list[OscMessage]:  # fmt: skip
     """The VMC messages of one frame (module docstring), for person ``person_id`` (``None``: the
     first tracked person). With that person not tracked in this frame no bone goes out and the
     root is ``held_root_m``, the last one sent (none before anyone was seen): a receiver that
-    synchronises the root would otherwise move the avatar to the origin."""
+    synchronises the root would otherwise move the avatar to the origin. ``signs``: the output's
+    own, keeping each bone's quaternion in the hemisphere of the last one sent."""
     messages = []
     if person_id is None:
         person = avatar.people[0] if avatar.people else None
@@ -93,7 +100,8 @@ def frame_messages(avatar: AvatarFrame, time_s: float, held_root_m: np.ndarray |
         # the root carries the pelvis's travel, the Hips their standing height (see the module docstring)
         standing = np.array([0.0, standing_hips_height_m(person.bones.bone_lengths_m), 0.0])
         root, positions[0] = positions[0] - standing, standing
-        for name, position, rotation in zip(humanoid.BONE_NAMES, positions, pose.rotations[0], strict=True):
+        quats = pose.rotations[0] if signs is None else signs("avatar", pose.rotations[0])
+        for name, position, rotation in zip(humanoid.BONE_NAMES, positions, quats, strict=True):
             messages.append(_message("/VMC/Ext/Bone/Pos", [name, *position, *rotation]))
     if root is not None:
         messages.append(_message(ROOT_ADDRESS, ["root", *root, *_IDENTITY]))
@@ -155,6 +163,7 @@ class VmcSink(Sink):
         self._first_ns: int | None = None
         self._root_m: np.ndarray | None = None  # the last root sent: held while its person is not tracked
         self._person_id: int | None = None  # the person the avatar follows
+        self._signs = SignContinuity()  # one avatar: its bones' quaternions in one hemisphere
         try:
             family = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)[0][0]
         except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold
@@ -191,7 +200,7 @@ class VmcSink(Sink):
             self._person_id = None  # forgotten by the tracker: the next tracked person takes over
         if self._person_id is None and avatar.people:
             self._person_id = avatar.people[0].person_id
-        messages = frame_messages(avatar, time_s, self._root_m, self._person_id)
+        messages = frame_messages(avatar, time_s, self._root_m, self._person_id, self._signs)
         root = next((m for m in messages if m.address == ROOT_ADDRESS), None)
         if root is not None:
             self._root_m = np.array(root.params[1:4], dtype=np.float64)

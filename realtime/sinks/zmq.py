@@ -27,6 +27,7 @@ from typing import Any
 import zmq
 
 from ...engines.frames import FRAME_NAMES, describe_frame
+from ...engines.rotations import SignContinuity
 from ..avatar import pose_fields
 from ..endpoints import (
     bound_ipc_file,
@@ -240,6 +241,7 @@ class ZmqSink(Sink):
         self._announced = False  # "publishing poses on ..." said (open)
         #: ``--frame``: each pose also in this engine frame (:func:`posecast.realtime.avatar.pose_fields`)
         self.output_frame = output_frame
+        self._signs = SignContinuity()  # each person's frame_pose rotations in one hemisphere
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -282,11 +284,12 @@ class ZmqSink(Sink):
         self.publisher.meta_if_due()
         people = frame.people or [PersonPose.lost(self._last_person_id)]
         for person in people:
-            extra = pose_fields(frame.world, person.person_id, self.output_frame)
+            extra = pose_fields(frame.world, person.person_id, self.output_frame, self._signs)
             payload = encode_pose(frame, person, time.monotonic_ns(), time.time_ns(), extra=extra)
             if not self.publisher.send_pose(payload):
                 self.dropped_frames += 1
         self._last_person_id = people[-1].person_id
+        self._signs.keep_only({p.person_id for p in frame.people})
 
     def source_stalled(self, notice: PoseFrame) -> None:
         """While the source is silent: a ``lost`` message per person with ``source_stalled_s``."""

@@ -135,6 +135,8 @@ def test_floor_from_camera_height_and_tilt() -> None:
     # the same camera built as a world→camera rotation: up agrees
     rotation, _ = camera(tilt_deg=15.0, roll_deg=-4.0, height_m=1.25, target=np.zeros(3))
     assert np.allclose(floor.up_cam, rotation @ [0, 1, 0], atol=1e-9)
+    assert floor.source == "camera 1.25 m above the floor, tilt 15 deg, roll -4 deg"  # the roll was left out
+    assert fl.floor_from_camera_pose(1.25, 15.0).source == "camera 1.25 m above the floor, tilt 15 deg"
     with pytest.raises(CalibrationError, match="camera height"):
         fl.floor_from_camera_pose(0.0, 10.0)
     with pytest.raises(CalibrationError, match="tilt"):

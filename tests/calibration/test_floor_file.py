@@ -74,6 +74,8 @@ def test_run_options_are_checked(tmp_path: Path, media_dir: Path, capsys: pytest
         (["calibrate", "floor", "--tilt", "10"], "--tilt and --roll describe the camera with --camera-height"),
         (["calibrate", "floor", "--camera-height", "1.2", "--source", "x.mp4"], "either --camera-height"),
         (["run", "--source", "x.mp4", "--floor-camera", ""], "--floor-camera needs HEIGHT,TILT"),  # not ignored
+        (["calibrate", "floor", "--camera-height", "25"], "--camera-height 25 --tilt 0 --roll 0: camera height"),
+        (["calibrate", "floor", "--camera-height", "1.2", "--roll", "200"], "--roll 200: camera tilt and roll must"),
     ],
 )
 def test_options_that_do_not_fit_together_are_one_line(argv: list[str], message: str, tmp_path: Path,

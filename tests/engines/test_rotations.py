@@ -102,7 +102,7 @@ def test_rotations_are_relative_to_the_body() -> None:
 
 
 def test_knee_and_elbow_are_hinges_about_the_documented_axes() -> None:
-    """Bent more than STRAIGHT_LIMB_DEG (straighter limbs ease their twist to the parent's)."""
+    """Bent more than STRAIGHT_LIMB_DEG (straighter limbs follow their bend plane gradually)."""
     pose = rot.joints_to_rotations(cmu("08_04"))
     for shin in ("r_ankle", "l_ankle"):  # about +x, bending the shin backwards (positive angle)
         v = Rotation.from_quat(pose.rotations[:, J[shin]]).as_rotvec()
@@ -138,8 +138,8 @@ def test_a_known_pose() -> None:
 
 
 def test_a_nearly_straight_arm_does_not_flip() -> None:
-    """Below 15 degrees of bend the upper arm's twist eases to the clavicle's: noise on a straight
-    arm gives small twists, never the half turns a bend plane of noise would give."""
+    """A straight arm has no bend plane: noise on it gives small twists, never the half turns a
+    bend plane of noise would give."""
     rng = np.random.default_rng(0)
     joints = np.repeat(rot.rest_pose(LENGTHS)[None], 200, axis=0)
     joints[:, J["l_wrist"]] += rng.normal(scale=0.003, size=(200, 3))  # 3 mm on a 25 cm forearm
@@ -165,6 +165,81 @@ def test_a_bent_elbow_bends_forward_whichever_way_its_bend_plane_faces() -> None
     upper = pose.rotations[:, J["l_elbow"]]
     step_deg = angle_deg(upper, np.roll(upper, -1, axis=0))
     assert step_deg.max() < 1.5  # 1 degree of turn per frame, never a jump
+
+
+def bent_left_arm(bends_deg: np.ndarray, planes_deg: np.ndarray) -> np.ndarray:
+    """Rest poses ``(F, 17, 3)`` with the left forearm bent ``bends_deg`` forwards-ish, its bend
+    plane turned ``planes_deg`` about the upper arm (0: straight forwards, as the T-pose's hinge)."""
+    bend, phi = np.radians(bends_deg), np.radians(planes_deg)
+    joints = np.repeat(rot.rest_pose(LENGTHS)[None], len(bend), axis=0)
+    forearm = np.stack([np.cos(bend), np.sin(bend) * np.sin(phi), np.sin(bend) * np.cos(phi)], -1)
+    joints[:, J["l_wrist"]] = joints[:, J["l_elbow"]] + LENGTHS[J["l_wrist"] - 1] * forearm
+    return joints
+
+
+def upper_arm_twist_deg(pose: rot.BonePose) -> np.ndarray:
+    """The left upper arm's twist about itself (its rest axis +x) relative to the clavicle, degrees
+    (a bend plane turned by ``phi`` about it twists it by ``-phi``)."""
+    return np.degrees(Rotation.from_quat(pose.rotations[:, J["l_elbow"]]).as_euler("XYZ")[:, 0])
+
+
+def test_a_nearly_straight_arm_turns_gradually_to_a_far_bend_plane() -> None:
+    """The dance clip's case: an arm bent 9-17 degrees whose bend plane jumps 110 degrees about it.
+    Blending the bend plane's direction with the clavicle's by the bend turned the upper arm by
+    105 degrees in two frames and back; now it moves part of the way each frame, all the way once
+    the arm is clearly bent, and each frame's joints are still reproduced exactly."""
+    bends = np.array([9, 9, 9, 12, 15, 16, 17, 16, 15, 16, 17, 16, 10, 9, 40, 40, 40], float)
+    planes = np.array([-20, -20, -20, -130, -130, -130, -130, -130, -130, -130, -130, -130, -60, -60, -90, -90, -90],
+                      float)  # fmt: skip
+    joints = bent_left_arm(bends, planes)
+    pose = rot.joints_to_rotations(joints)
+    assert np.abs(pose.joints() - joints).max() < 1e-9
+    twist = upper_arm_twist_deg(pose)
+    steps = np.abs(np.diff(twist))
+    assert steps.max() < 45, steps.round(1)
+    assert abs(twist[11]) > 80  # it did get there while the arm stayed bent that way
+    # bent 40 degrees (past STRAIGHT_LIMB_DEG): a pure hinge again, the forearm about the hinge axis
+    np.testing.assert_allclose(twist[-1], -planes[-1], atol=1e-6)  # the plane turned one way, the arm the other
+    v = Rotation.from_quat(pose.rotations[-1:, J["l_wrist"]]).as_rotvec()
+    assert np.abs(v[:, [0, 2]]).max() < 1e-9
+
+
+def test_a_limb_straightened_holds_its_twist() -> None:
+    """Bent with its plane turned 50 degrees, then straight (under HOLD_LIMB_DEG): the upper arm
+    keeps its twist (the bend plane says nothing about it), not a sudden return to the clavicle's."""
+    joints = bent_left_arm(np.array([60, 60, 3, 1, 0.5, 2]), np.array([50, 50, 170, -120, 10, 90]))
+    twist = upper_arm_twist_deg(rot.joints_to_rotations(joints))
+    np.testing.assert_allclose(twist, -50, atol=1e-6)
+
+
+def test_a_stream_a_frame_at_a_time_gives_the_rotations_of_the_whole() -> None:
+    """The live outputs make one frame at a time, carrying the hinges' twists: the same rotations
+    as the whole take at once (the BVH export's way)."""
+    joints = cmu("08_04", step=8)
+    whole = rot.joints_to_rotations(joints)
+    twists, frames = None, []
+    for frame in joints:
+        pose = rot.joints_to_rotations(frame[None], hinge_twists=twists)
+        frames.append(pose.rotations[0])
+        twists = pose.hinge_twists
+    assert angle_deg(np.array(frames), whole.rotations).max() < 1e-6
+    assert np.allclose(twists.radians, whole.hinge_twists.radians)
+
+
+def test_sign_continuity_keeps_one_hemisphere_and_the_rotations() -> None:
+    """Two turns about y in 1-degree steps: scipy's quaternions flip sign on the way (the same
+    rotation); sent through SignContinuity each lies in the last one's hemisphere."""
+    raw = Rotation.from_euler("y", np.arange(720.0)[:, None], degrees=True).as_quat()
+    raw[::7] *= -1  # as scipy may return either
+    signs = rot.SignContinuity()
+    sent = np.array([signs("person 3", q[None])[0] for q in raw])
+    assert (np.sum(raw[1:] * raw[:-1], axis=-1) < 0).any()
+    assert (np.sum(sent[1:] * sent[:-1], axis=-1) > 0).all()
+    assert angle_deg(sent, raw).max() < 1e-6
+    other = signs("person 4", -raw[:1])  # another stream starts afresh
+    np.testing.assert_array_equal(other, -raw[:1])
+    signs.keep_only({"person 4"})
+    np.testing.assert_array_equal(signs("person 3", -sent[-1:]), -sent[-1:])  # forgotten: as given
 
 
 def test_frames_without_a_pose_give_nan() -> None:

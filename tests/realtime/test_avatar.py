@@ -100,3 +100,43 @@ def test_people_come_and_go_and_the_floor_stays() -> None:
     assert world.process(frame(71, {})).people == []
     # the estimated floor is where the ankles stand: the standing person's root height comes out right
     assert out.people[0].root_height_m == pytest.approx(standing_world()[0, 1], abs=0.02)
+
+
+def test_the_rotations_carry_each_persons_limb_twists_from_frame_to_frame() -> None:
+    """Read by an output from any thread, each frame's bones are those of the person's whole take
+    at once (the hinges' twists carried in order), and two people do not share their twists."""
+    rng = np.random.default_rng(1)
+    takes = {}
+    for pid, turn in ((0, 20.0), (5, -70.0)):  # each person's left arm bent 12-40 deg, its plane turning
+        bends = np.radians(np.linspace(12, 40, 30) + rng.normal(0, 2, 30))
+        planes = np.radians(turn + np.linspace(0, 90, 30))
+        world = np.repeat(standing_world()[None], 30, axis=0)
+        forearm = np.stack([np.sin(bends) * np.sin(planes), -np.cos(bends), np.sin(bends) * np.cos(planes)], -1)
+        world[:, J["l_wrist"]] = world[:, J["l_elbow"]] + LENGTHS[J["l_wrist"] - 1] * forearm
+        takes[pid] = world
+    avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None))
+    got: dict[int, list] = {0: [], 5: []}
+    world_joints: dict[int, list] = {0: [], 5: []}
+    for i in range(30):
+        out = avatar.process(frame(i, {pid: to_camera(take[i]) for pid, take in takes.items()}))
+        for person in out.people:
+            got[person.person_id].append(person.bones.rotations[0])
+            world_joints[person.person_id].append(person.joints_world_m)
+    for pid in takes:
+        whole = rotations.joints_to_rotations(np.array(world_joints[pid]), LENGTHS)
+        np.testing.assert_allclose(np.array(got[pid]), whole.rotations, atol=1e-9)
+
+
+def test_legs_out_of_view_estimate_no_floor() -> None:
+    """A webcam at a desk: MediaPipe guesses the legs below the image (ankle confidence 0.01-0.2).
+    The live floor is not made from them (it was: 2.04 m up on a cut dance clip against 1.44 m);
+    it stays assumed until both feet are seen, then is estimated from those poses."""
+    world = AvatarWorld(AvatarOptions())
+    cam = to_camera(standing_world())
+    for i in range(90):  # 3 s, longer than the estimate's window
+        f = frame(i, {0: cam})
+        f.people[0].confidence[[J["l_ankle"], J["r_ankle"]]] = [0.1, 0.15]
+        out = world.process(f)
+    assert out.floor.state == "assumed" and out.people  # the person is still stood in the world
+    out = world.process(frame(90, {0: cam}))
+    assert out.floor.state == "estimating"

@@ -367,8 +367,9 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
         (["engines", "bench", "--batch", "1,,4"], "--batch must be comma-separated integers from 1 to 1024"),
         (["engines", "bench", "--threads", "100000"], "--threads (onnxruntime's threads) must be from 1 to"),  # 17 GB
         (["engines", "bench", "--threads", "0"], "--threads (onnxruntime's threads) must be from 1 to"),
-        (["run", "--source", "x.mp4", "--floor-camera", "-1,10"],
-         "camera height must be in metres above 0 and under 20, got -1.0"),  # argparse: "expected one argument"
+        (["run", "--source", "x.mp4", "--floor-camera", "-1,10"],  # argparse: "expected one argument"
+         "--floor-camera -1,10: camera height must be in metres above 0 and under 20, got -1.0"),
+        (["run", "--source", "x.mp4", "--floor-camera", "1.2,nan"], "--floor-camera 1.2,nan: camera tilt and roll"),
         (["run", "--source", "x.mp4", "--headless", "--output-video", "/proc/v.webm"],
          "/proc/v.webm: folder /proc "),  # os.access let root through /proc
         (["demo", "--source", ""], "--source is empty"),  # it ran the sample clip

@@ -250,6 +250,11 @@ def test_address_parsing() -> None:
             vmc.parse_address(bad)
     with pytest.raises(OptionsError, match="--vmc is empty"):  # it switched the output off, exit 0
         vmc.parse_address("")
+    assert vmc.parse_address("[::1]") == ("::1", vmc.DEFAULT_PORT)
+    with pytest.raises(OptionsError, match=r"IPv6 address goes in brackets, \[ADDRESS\]:PORT"):
+        vmc.parse_address("::1")  # it said: cannot resolve the VMC host ':'
+    with pytest.raises(OptionsError, match="got '70000'"):  # as typed, not ':70000'
+        vmc.parse_address("70000")
 
 
 def test_a_host_no_dns_label_can_hold_is_one_error() -> None:

@@ -64,7 +64,7 @@ def receive(port_queue: multiprocessing.Queue, out_queue: multiprocessing.Queue,
             ok = args
         elif address == "/VMC/Ext/T":
             result[float(args[0])] = {"joints": _rebuild(root, bones) if bones else None, "ok": ok, "bones": len(bones),
-                                      "root": root}  # fmt: skip
+                                      "root": root, "rotations": {n: b[3:] for n, b in bones.items()}}  # fmt: skip
             bones, root = {}, None
         else:
             errors.append(f"unexpected address {address}")
@@ -88,8 +88,9 @@ def _rebuild(root: np.ndarray, bones: dict[str, np.ndarray]) -> np.ndarray:
 @contextlib.contextmanager
 def start_receiver() -> Iterator[Callable[..., tuple[int, Callable[[], dict]]]]:
     """Yields ``start(frames, timeout_s=30) -> (port, collect)``; ``collect()`` waits for the
-    receiver's result ``{"frames": {time_s: {"joints", "ok", "bones", "root"}}, "errors", "messages"}``
-    (``root``: the frame's root message's 7 numbers, ``None`` when the frame sent none)."""
+    receiver's result ``{"frames": {time_s: {"joints", "ok", "bones", "root", "rotations"}}, "errors",
+    "messages"}`` (``root``: the frame's root message's 7 numbers, ``None`` when the frame sent none;
+    ``rotations``: each bone's quaternion as sent)."""
     ctx = multiprocessing.get_context("fork")
     processes = []
 
