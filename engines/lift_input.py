@@ -158,7 +158,7 @@ def _timestamps(path: Path, stamps_s: np.ndarray, frames: int) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):  # a wild value overflows to inf: refused just below
         steps_ns = np.diff(np.rint((stamps_s - stamps_s[0]) * 1e9))
     if len(steps_ns) and not steps_ns.min() >= 1:
-        i = int(np.argmin(steps_ns)) + 1
+        i = int(np.argmax(~(steps_ns >= 1))) + 1  # the first frame out of order (NaN steps count too)
         raise LiftInputError(f"{path}: timestamps_s must increase strictly (at least 1 ns apart), but frame {i} is "
                              f"at {stamps_s[i]:.9g} s after frame {i - 1} at {stamps_s[i - 1]:.9g} s; "
                              "sort the frames or leave timestamps_s out to count frames at fps")  # fmt: skip

@@ -33,6 +33,9 @@ def output_file(input_path: Path, output_path: Path) -> Path:
     if output_path.is_dir():
         output_path = output_path / f"{input_path.stem}_3d.npz"
     check_outputs({"--output": output_path}, {"the input": input_path})
+    if output_path.suffix.lower() != ".npz":  # a .json or .csv asked for would get an npz under its name
+        raise SourceError(f"--output must name an .npz file (e.g. {input_path.stem}_3d.npz) or an existing folder, "
+                          f"got {output_path.name}")  # fmt: skip
     return output_path
 
 

@@ -230,6 +230,11 @@ class Sink(ABC):
         retrying (repeated every half second or so while that lasts; every person ``lost``);
         default: ignore. The ZeroMQ sink publishes it."""
 
+    def idle(self) -> None:  # noqa: B027 - an optional hook
+        """Called every tenth of a second or so while no frame is on its way yet (a replay
+        waiting ``--wait`` seconds for subscribers); default: nothing. The ZeroMQ sink answers a
+        subscriber who joins with the meta and repeats it every second, as while it publishes."""
+
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Finish (flush files, close sockets); safe to call twice."""
 

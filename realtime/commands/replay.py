@@ -50,6 +50,10 @@ def replay_avatar_options(args: argparse.Namespace, recorded: StreamMeta | None)
     return AvatarOptions(mirror=mirror, floor=given.floor if given.floor is not None else live.floor)
 
 
+#: How often the outputs are looked after while the replay waits for subscribers (``--wait``).
+_IDLE_S = 0.05
+
+
 def replay(args: argparse.Namespace) -> int:
     """Open the outputs the arguments ask for and hand them the recorded frames."""
     if not 0 <= args.wait <= 60:
@@ -61,7 +65,11 @@ def replay(args: argparse.Namespace) -> int:
     try:
         for sink in sinks:
             sink.open(opened)
-        time.sleep(args.wait)
+        waited_until = time.monotonic() + args.wait  # subscribers join now: they get the meta at once
+        while (left_s := waited_until - time.monotonic()) > 0:
+            for sink in sinks:
+                sink.idle()
+            time.sleep(min(left_s, _IDLE_S))
         for meta, frame in frames:
             if meta is not None and meta != opened:
                 for sink in sinks:

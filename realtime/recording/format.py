@@ -5,7 +5,8 @@ library's streaming unpacker):
 
 1. **header**: ``{"format": "posecast-recording", "version": 1, "created_unix_ns": int,
    "posecast_version": str, "schema_version": int, "source": str}``; ``schema_version`` is the
-   wire schema of the pose and meta payloads inside (``docs/protocol.md``).
+   wire schema of the pose and meta payloads inside (``docs/protocol.md``); ``source`` what was
+   filmed, ``--source`` as given (a stream's password starred; empty before 2026-12-04).
 2. **records**, each with a ``"type"``:
 
    - ``"meta"``: ``t_ns`` (``time.monotonic_ns()`` when recorded), ``payload`` (bytes: the meta
@@ -14,13 +15,15 @@ library's streaming unpacker):
      before), or nil before the first frame) and
      ``source_fps`` (the rate the source claims, 0.0 when unknown; a take's rate comes from its
      frames' ``timestamp_ns``: :func:`take_fps`). Written at the start and whenever the meta changes.
-   - ``"frame"``: one per processed frame: ``t_ns`` (when recorded), ``frame_id``, ``capture_ns``
+   - ``"frame"``: one per processed frame: ``t_ns`` (when recorded), ``frame_id`` (increasing
+     from record to record, and the frame_id of every pose in it), ``capture_ns``
      (monotonic), ``timestamp_ns`` (the clock of the temporal stages: media time for a file
      read as fast as it decodes, else the capture time; replay paces by it), ``image_size``
-     ``[width, height]``, ``poses``: the pose messages of this frame, each the exact bytes
-     published (one per person; the wire's ``publish_ns`` is when the recorder encoded it),
-     and ``people``: per person ``{"person_id", "tracking", "keypoints_px": 17 × [x, y]
-     (float32 pixels as detected, posecast joint order, before undistortion), "confidence":
+     ``[width, height]``, ``poses``: the pose messages of this frame, each the bytes published
+     less the avatar fields (``root_height_m``, ``foot_contact``, ``frame_pose``: replay makes
+     them again) (one per person; the wire's ``publish_ns`` is when the recorder encoded it),
+     and ``people`` (each with a pose among ``poses``): per person ``{"person_id", "tracking",
+     "keypoints_px": 17 × [x, y] (float32 pixels as detected, posecast joint order, before undistortion), "confidence":
      17 floats, "bone_lengths_m": 16 floats or nil}``.
    - ``"end"`` (the footer, last): ``t_ns``, ``frames`` (count), ``dropped_frames`` (frames the
      recorder could not keep up with, normally 0) and ``index``: ``[frame_id, timestamp_ns,
@@ -453,19 +456,23 @@ def _person(m: Any, index: int) -> PersonRecord:
         raise _MalformedError(f"people[{index}]: {exc}") from exc
 
 
-def _check_pose(payload: Any, index: int) -> None:
-    """A recorded pose payload: a valid pose message with joints within :data:`MAX_JOINT_DISTANCE_M`."""
+def _check_pose(payload: Any, index: int, frame_id: int) -> int:
+    """A recorded pose payload: a valid pose message of frame ``frame_id`` with joints within
+    :data:`MAX_JOINT_DISTANCE_M`; returns its ``person_id``."""
     if not isinstance(payload, bytes):
         raise _MalformedError(f"poses[{index}] must be the bytes of a pose message, got {type(payload).__name__}")
     try:
         message = decode_pose(payload)
     except PosecastError as exc:
         raise _MalformedError(f"poses[{index}] is not a valid pose message ({exc})") from exc
+    if message.frame_id != frame_id:  # replay would publish the record's, export use the payload's
+        raise _MalformedError(f"poses[{index}] is a pose of frame_id {message.frame_id}, not of this frame")
     for name in ("joints_m", "root_m"):
         farthest = float(np.abs(getattr(message, name)).max())
         if farthest > MAX_JOINT_DISTANCE_M:
             raise _MalformedError(f"poses[{index}] has {name} {farthest:.3g} m from the camera, more than "
                              f"{MAX_JOINT_DISTANCE_M:g} m")  # fmt: skip
+    return message.person_id
 
 
 def _list(record: dict[str, Any], name: str) -> list:
@@ -480,20 +487,24 @@ def _frame(record: dict[str, Any]) -> FrameRecord:
     if not (isinstance(size, list) and len(size) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1 << 20 for v in size)):  # fmt: skip
         raise _MalformedError(f"field 'image_size' must be [width, height] in pixels, got {shown(size)}")
+    frame_id = _int(record, "frame_id", MAX_FRAME_ID)
     poses = _list(record, "poses")
-    for i, payload in enumerate(poses):
-        _check_pose(payload, i)
+    posed_ids = {_check_pose(payload, i, frame_id) for i, payload in enumerate(poses)}
     people = record.get("people", [])
     if not isinstance(people, list):
         raise _MalformedError(f"field 'people' must be a list, got {type(people).__name__}")
+    people = [_person(p, i) for i, p in enumerate(people)]
+    for person in people:  # the recorder publishes a pose for everyone whose 2D it keeps
+        if person.person_id not in posed_ids:
+            raise _MalformedError(f"person_id {person.person_id} has 2D keypoints but no pose in this frame")
     return FrameRecord(
         t_ns=_int(record, "t_ns", MAX_CLOCK_NS),
-        frame_id=_int(record, "frame_id", MAX_FRAME_ID),
+        frame_id=frame_id,
         capture_ns=_int(record, "capture_ns", MAX_CLOCK_NS),
         timestamp_ns=_int(record, "timestamp_ns", MAX_CLOCK_NS),
         image_size=(size[0], size[1]),
         poses=list(poses),
-        people=[_person(p, i) for i, p in enumerate(people)],
+        people=people,
     )
 
 
@@ -559,6 +570,7 @@ class RecordingReader:
         self.path = Path(path)
         #: the frames yielded so far
         self.frames_read = 0
+        self._last_frame_id: int | None = None
         problem = _describe(self.path)
         if problem is not None:
             raise RecordingError(f"cannot read the recording {self.path}: {problem}; pass a .posecast file "
@@ -631,6 +643,11 @@ class RecordingReader:
                 frame_id = record.get("frame_id")
                 which = f" (frame_id {frame_id})" if type(frame_id) is int and 0 <= frame_id < MAX_FRAME_ID else ""
                 raise self.damaged(start, f"its {kind} record{which} is malformed: {exc}") from exc
+            if isinstance(item, FrameRecord):  # frame ids increase (the protocol's promise, kept by replay)
+                if self._last_frame_id is not None and item.frame_id <= self._last_frame_id:
+                    raise self.damaged(start, f"its frame record has frame_id {item.frame_id}, after frame_id "
+                                              f"{self._last_frame_id}: frame ids must increase")  # fmt: skip
+                self._last_frame_id = item.frame_id
             yield item
             if kind == "frame":
                 self.frames_read += 1

@@ -22,6 +22,7 @@ from ...engines.cli_args import output_file
 from ..errors import OptionsError
 from ..recording.format import PART_SUFFIX, FrameRecord, MetaRecord, PersonRecord, RecordingWriter
 from ..schema import SCHEMA_VERSION, encode_meta, encode_pose, meta_message
+from ..sources.stream import without_password
 from ..stages import Sink
 from ..types import PersonPose, PoseFrame, StreamMeta
 
@@ -29,10 +30,12 @@ from ..types import PersonPose, PoseFrame, StreamMeta
 @dataclass
 class RecordOptions:
     """``path``: the recording to write (``PATH.part`` until it is finished);
-    ``flush_interval_s``: the most a crash can lose."""
+    ``flush_interval_s``: the most a crash can lose; ``source``: what was filmed, for the header
+    (``--source`` as given: a camera index, a file, a stream URL)."""
 
     path: Path
     flush_interval_s: float = 1.0
+    source: str = ""
 
 
 class RecordSink(Sink):
@@ -71,14 +74,13 @@ class RecordSink(Sink):
         if part.is_file():
             raise OptionsError(f"--record: {part} is a take a run did not finish (replay and export read it): move "
                                "it away or pass another path")  # fmt: skip
-        return cls(RecordOptions(path))
+        return cls(RecordOptions(path, source=without_password(str(getattr(args, "source", None) or ""))))
 
     def output_files(self) -> dict[str, Path]:
         return {"--record": self.options.path}
 
     def open(self, meta: StreamMeta) -> None:
-        source = str(meta.assumptions.get("source", ""))
-        self._writer = RecordingWriter(self.options.path, source=source, schema_version=SCHEMA_VERSION,
+        self._writer = RecordingWriter(self.options.path, source=self.options.source, schema_version=SCHEMA_VERSION,
                                        flush_interval_s=self.options.flush_interval_s)  # fmt: skip
         self.update_meta(meta)
 
@@ -116,3 +118,4 @@ class RecordSink(Sink):
                 self._writer.dropped_frames = self.dropped_frames
                 self._writer.close()
                 self._writer = None
+

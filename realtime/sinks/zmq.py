@@ -295,6 +295,10 @@ class ZmqSink(Sink):
         """While the source is silent: a ``lost`` message per person with ``source_stalled_s``."""
         self.write(notice)
 
+    def idle(self) -> None:
+        """Before the first frame: the meta for whoever subscribes, and every second."""
+        self.publisher.meta_if_due()
+
     @property
     def sent_messages(self) -> int:
         return self.publisher.sent_messages

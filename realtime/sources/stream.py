@@ -8,6 +8,7 @@ with timeouts, so an address that does not answer is one error line, not a hang.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 
@@ -19,6 +20,16 @@ STREAM_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "ht
 _STREAM_URL = re.compile(rf"(?:{'|'.join(STREAM_SCHEMES)})://\S+", re.IGNORECASE)
 #: How long OpenCV may take to open the stream and to read one frame.
 OPEN_TIMEOUT_S = 10.0
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``: what logs,
+    messages and a take's header say (a recording or a log may be shared; the camera's is not)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
 
 
 class StreamSource(CameraSource):
@@ -37,7 +48,7 @@ class StreamSource(CameraSource):
 
     @property
     def label(self) -> str:
-        return f"stream {self.url}"
+        return f"stream {without_password(self.url)}"
 
     def _open_capture(self) -> cv2.VideoCapture:
         timeout_ms = int(OPEN_TIMEOUT_S * 1000)
@@ -46,7 +57,7 @@ class StreamSource(CameraSource):
         if not capture.isOpened():
             capture.release()
             raise SourceError(
-                f"stream {self.url} did not open (refused, no answer within {OPEN_TIMEOUT_S:g} s, or not a video "
+                f"{self.label} did not open (refused, no answer within {OPEN_TIMEOUT_S:g} s, or not a video "
                 "stream OpenCV's FFmpeg reads): check the address and that the server is up (try it in ffplay or VLC)"
             )
         return capture

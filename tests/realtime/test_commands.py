@@ -174,6 +174,25 @@ def test_record_never_replaces_a_take(existing: str, tmp_path: Path, media_dir: 
     assert (tmp_path / existing).read_bytes() == b"an earlier take"
 
 
+def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -> None:
+    """The header's ``source`` was always empty: nothing in a take said which clip or camera it
+    came from. A stream's password stays out of it, as out of the log."""
+    import argparse
+
+    from posecast.realtime.recording.format import read_recording
+    from posecast.realtime.sinks.record import RecordSink
+    from posecast.realtime.sources.stream import StreamSource
+
+    url = "rtsp://admin:hunter2@192.168.1.20:554/stream1"
+    for source, said in (("clips/dance.mp4", "clips/dance.mp4"), (url, "rtsp://admin:***@192.168.1.20:554/stream1")):
+        path = tmp_path / f"take{len(said)}.posecast"
+        sink = RecordSink.from_args(argparse.Namespace(record=str(path), source=source))
+        sink.open(StreamMeta())
+        sink.close()
+        assert read_recording(path).header["source"] == said
+    assert StreamSource(url).label == "stream rtsp://admin:***@192.168.1.20:554/stream1"
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -193,7 +193,7 @@ def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: s
         person = PersonPose.lost(0) if i in lost else PersonPose(
             0, "tracking", pixels[tick], np.full(17, 0.9, np.float32), joints_m=j, joints_rel_m=j - j[0],
             root_m=j[0].copy(), bone_lengths_m=lengths)  # fmt: skip
-        sink.write(PoseFrame(int(tick), capture_ns + int(keep_all), capture_ns, (K.width, K.height), [person]))
+        sink.write(PoseFrame(i, capture_ns + int(keep_all), capture_ns, (K.width, K.height), [person]))
     sink.close()
 
 
@@ -400,6 +400,8 @@ GOOD_S = np.arange(65) / 5.0
         (np.where(np.arange(65) == 9, GOOD_S[8], GOOD_S), "must increase strictly (at least 1 ns apart), but frame 9 "
                                                           "is at 1.6 s after frame 8 at 1.6 s"),
         (GOOD_S[::-1], "but frame 1 is at 12.6 s after frame 0 at 12.8 s; sort the frames or leave timestamps_s out"),
+        (GOOD_S - np.where(np.arange(65) >= 3, 0.3, 0.0) - np.where(np.arange(65) >= 10, 2.0, 0.0),
+         "but frame 3 is at 0.3 s after frame 2 at 0.4 s"),  # the first step back, not the largest (frame 10)
         (1.7e9 + np.arange(65) * 1e-12, "at least 1 ns apart"),  # picosecond steps on a Unix clock: all alike
         (GOOD_S * 1e9, "timestamps_s spans 1.28e+10 s, more than 1e+09: write seconds (divide nanoseconds by 1e9)"),
         (np.array(["0.0"] * 65), "timestamps_s must hold numbers, got an array of str"),

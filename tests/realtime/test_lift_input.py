@@ -155,6 +155,13 @@ def test_an_output_that_is_the_input_or_a_device_is_refused(tmp_path, squats_2d,
     assert (tmp_path / "in.npz").read_bytes() == before and Path("/dev/null").is_char_device()
 
 
+@pytest.mark.parametrize("output", ["out.json", "out.csv", "out"])
+def test_an_output_that_is_not_an_npz_is_refused(tmp_path, squats_2d, output) -> None:
+    """A .json asked for got an npz under that name, exit 0 (``export`` refuses its wrong names)."""
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS)
+    _assert_refused(*_lift(tmp_path / "in.npz", tmp_path / output), "--output must name an .npz file", tmp_path)
+
+
 def test_output_folder_gets_a_file_inside(tmp_path, squats_2d) -> None:
     np.savez(tmp_path / "walk_2d.npz", keypoints_2d=squats_2d[:10], intrinsics=INTRINSICS, fps=5.0)
     (tmp_path / "results").mkdir()

@@ -172,6 +172,29 @@ def test_replay_republishes_every_frame_at_the_recorded_pace(take: Take, take_fi
             assert 0 <= m.publish_ns - m.capture_ns < 50e6  # the recorded latency, on this machine's clock
 
 
+def test_a_subscriber_who_joins_while_replay_waits_gets_the_meta_at_once(take_file: Path, free_port) -> None:
+    """`--wait` is there for subscribers to join: one who joins then gets the meta when it
+    subscribes and every second, as from `posecast run` (nothing came until the first frame, and
+    `listen` said nobody was publishing)."""
+    port = free_port()
+    args = argparse.Namespace(recording=take_file, speed=3.0, loop=False, wait=2.5, publish=f"tcp://127.0.0.1:{port}")
+    thread = threading.Thread(target=replay_command.replay, args=(args,))
+    thread.start()
+    try:
+        time.sleep(0.3)  # replay is waiting now
+        metas = []
+        with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber:
+            deadline = time.monotonic() + 2.0  # the wait ends 2.5 s after it began
+            while time.monotonic() < deadline:
+                message = subscriber.recv(timeout_s=0.1)
+                assert not isinstance(message, PoseMessage)  # no pose before the wait is over
+                if message is not None:
+                    metas.append(time.monotonic())
+    finally:
+        thread.join()
+    assert len(metas) >= 2 and metas[0] < deadline - 1.5  # at once on joining, then every second
+
+
 def test_a_looped_replay_keeps_time_going_forwards(take: Take, tmp_path: Path) -> None:
     """frame_id and capture_ns never go back across a loop, though the take's first frame was
     slower to publish than its last (a model warming up: its capture went 11 ms back)."""

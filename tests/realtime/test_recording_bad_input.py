@@ -125,6 +125,15 @@ def set_pose(field: str, value: Any) -> Callable[[list[dict[str, Any]]], None]:
     return change
 
 
+def set_frame_id(value: int) -> Callable[[list[dict[str, Any]]], None]:
+    """The frame's id, in its record and its pose alike."""
+    def change(items: list[dict[str, Any]]) -> None:
+        set_frame("frame_id", value)(items)
+        set_pose("frame_id", value)(items)
+
+    return change
+
+
 def set_meta(field: str, value: Any) -> Callable[[list[dict[str, Any]]], None]:
     return lambda items: next(r for r in items if r.get("type") == "meta").__setitem__(field, value)
 
@@ -141,6 +150,11 @@ DAMAGE = [
     ("tracking", set_person("tracking", 7), "'tracking' must be one of", 1),
     ("fid_str", set_frame("frame_id", "x"), "'frame_id' must be an int, got 'x'", 1),
     ("fid_big", set_frame("frame_id", 2**63), r"'frame_id' is 9223372036854775808, expected 0\.\.", 1),
+    # a replay published frame_id 19, 5, 21 (the protocol says it increases); export --person 7 wrote NaN
+    ("fid_back", set_frame_id(2), "its frame record has frame_id 2, after frame_id 4: frame ids must increase", 1),
+    ("fid_same", set_frame_id(4), "frame_id 4, after frame_id 4: frame ids must increase", 1),
+    ("pose_other_frame", set_pose("frame_id", 9), r"poses\[0\] is a pose of frame_id 9, not of this frame", 1),
+    ("pid_no_pose", set_person("person_id", 7), "person_id 7 has 2D keypoints but no pose in this frame", 1),
     ("ts_str", set_frame("timestamp_ns", "abc"), "'timestamp_ns' must be an int, got 'abc'", 1),
     ("ts_none", set_frame("timestamp_ns", None), "'timestamp_ns' must be an int, got None", 1),
     ("ts_nan", set_frame("timestamp_ns", float("nan")), "'timestamp_ns' must be an int, got nan", 1),
