@@ -11,6 +11,7 @@ keep one world.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass
 
@@ -27,6 +28,11 @@ _DEFAULT_ORIGIN = np.array([0.0, 0.0, 3.0])
 _EVERY = 5
 #: The horizontal axes of the world frame (y is up).
 _XZ = [0, 2]
+#: A given floor whose standing feet are further than this from it (metres, over the first
+#: ``window_s`` of poses) is said to be wrong: a camera height or tilt off (10° at 3 m is 0.5 m).
+GIVEN_FLOOR_TOLERANCE_M = 0.15
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class FloorEstimator:
         self._first_ns: int | None = None
         self._origin: np.ndarray | None = None
         self._fixed = floor is not None
+        self._given_heights: list[float] | None = [] if floor is not None else None  # checked once, then None
         floor = floor or _DEFAULT_FLOOR
         name = "calibrated" if self._fixed else "assumed"
         self._state = FloorState(name, floor, fl.camera_to_world(floor, _DEFAULT_ORIGIN))
@@ -81,6 +88,8 @@ class FloorEstimator:
             if first:
                 floor = self._state.floor
                 self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
+            if self._given_heights is not None:
+                self._check_given(joints, timestamp_ns)
             return self._state
         if self._first_ns is None:
             self._first_ns = timestamp_ns
@@ -93,6 +102,26 @@ class FloorEstimator:
         if done:
             self._fixed, self._poses = True, []
         return self._state
+
+
+    def _check_given(self, joints: np.ndarray, timestamp_ns: int) -> None:
+        """Over the first ``window_s`` of poses on a given floor: warn once when the standing
+        ankles (the lower one's ``contact_quantile``, as an estimate takes it) are far from where
+        the floor puts them (the user's numbers are kept: they may know better than the lifter)."""
+        if self._first_ns is None:
+            self._first_ns = timestamp_ns
+        floor = self._state.floor
+        self._given_heights.append(float(floor.heights_m(joints[list(fl.ANKLES)]).min()))
+        if (timestamp_ns - self._first_ns) * 1e-9 < self.options.window_s:
+            return
+        standing_m = float(np.quantile(self._given_heights, self.options.contact_quantile))
+        expected_m = fl.ANKLE_HEIGHT_FRACTION * self.height_m
+        self._given_heights = None
+        off_m = standing_m - expected_m
+        if abs(off_m) > GIVEN_FLOOR_TOLERANCE_M:
+            log.warning("the given floor (%s) puts the standing feet %.2f m %s it: check the camera's height and "
+                        "tilt (--floor-camera, or the --floor file), or leave them out to estimate the floor",
+                        floor.source, abs(off_m), "below" if off_m < 0 else "above")  # fmt: skip
 
 
 class FootContacts:

@@ -103,7 +103,7 @@ class AvatarWorld:
     def __init__(self, options: AvatarOptions | None = None) -> None:
         self.options = options or AvatarOptions()
         self._floor: FloorEstimator | None = None
-        if self.options.floor is not None:  # stated from the start (the height only serves an estimate)
+        if self.options.floor is not None:  # stated from the start (the height comes with the first person)
             self._floor = FloorEstimator(0.0, self.options.floor_options, self.options.floor)
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
@@ -142,9 +142,11 @@ class AvatarWorld:
 
     def process(self, frame: PoseFrame) -> AvatarFrame:
         tracked = [p for p in frame.tracked if np.isfinite(p.joints_m).all()]
-        if self._floor is None and tracked:
+        if tracked and (self._floor is None or not self._floor.height_m):
             height = skeleton.height_from_bone_lengths(_lengths(tracked[0]))
-            self._floor = FloorEstimator(height, self.options.floor_options, self.options.floor)
+            if self._floor is None:
+                self._floor = FloorEstimator(height, self.options.floor_options, self.options.floor)
+            self._floor.height_m = height  # a given floor is checked against the first person's feet
         for person in tracked:
             if fl.feet_seen(person.confidence):  # legs out of view are MediaPipe's guess: no floor under them
                 self._floor.add(person.joints_m, frame.timestamp_ns)
