@@ -36,14 +36,16 @@ of its own) the shortest way towards its bend plane's, all the way at :data:`STR
 of bend or more, not at all at :data:`HOLD_LIMB_DEG` or less (the twist is held), in proportion
 between. Blending the two directions instead (the bend plane's and the parent's, weighed by the
 bend) turned a dancer's nearly straight upper arm by 105 deg in two frames and back, wherever
-the two lay far apart. A limb never yet bent keeps its parent's twist. Which way a hinge bends (:data:`ONE_WAY_HINGES`):
-an elbow only bends forward, so its hinge axis keeps its anatomical sign and the upper arm
-twists as far as the shoulder does (the bend plane can face any way: choosing the sign by the
-parent's frame instead flipped the upper arm by half a turn, elbow bent backwards, in 1 frame
-of 90 of real CMU motion); the hip turns the thigh much less, so a knee's hinge axis is taken
-on the side of the hips' frame (a hyperextended knee does not turn the leg round). Neck and head have no visible twist
-(the 17 joints carry no face direction): they only swing from the chest's frame. Hands, feet,
-fingers, eyes and the wrist's twist are not observed and are not represented (identity).
+the two lay far apart. A limb never yet bent keeps its parent's twist.
+
+Which way a hinge bends (:data:`ONE_WAY_HINGES`): an elbow only bends forward, so its hinge
+axis keeps its anatomical sign and the upper arm twists as far as the shoulder does (the bend
+plane can face any way: choosing the sign by the parent's frame instead flipped the upper arm
+by half a turn, elbow bent backwards, in 1 frame of 90 of real CMU motion); the hip turns the
+thigh much less, so a knee's hinge axis is taken on the side of the hips' frame (a
+hyperextended knee does not turn the leg round). Neck and head have no visible twist (the 17
+joints carry no face direction): they only swing from the chest's frame. Hands, feet, fingers,
+eyes and the wrist's twist are not observed and are not represented (identity).
 
 Pure numpy + :class:`scipy.spatial.transform.Rotation` (frames built as orthonormal bases,
 converted and composed by scipy), vectorised over frames and over the tree's levels (a single

@@ -7,11 +7,12 @@ never from the standing legs MediaPipe guesses out of view; or calibrated) and e
 person's filter and foot contacts, and turns every tracked person into an
 :class:`AvatarPerson`: world joints (right-handed, y up, metres, origin on the floor below the
 first root position; see :mod:`posecast.calibration.floor`), the root's height above the floor,
-per-foot contact flags and the bone rotations of :mod:`posecast.engines.rotations` (computed
-from the first frame an output asks for them on: each person's knees and elbows carry their
-twist from frame to frame, so every frame's rotations are made in order, on the pipeline's
-thread, whichever output thread reads them). The world pose is the published one through the avatar One
-Euro filter (:data:`AVATAR_ONE_EURO`) with the person's own bone lengths kept; ``mirror``
+per-foot contact flags and the bone rotations of :mod:`posecast.engines.rotations`, made when
+an output first reads them, on its thread. A knee's or elbow's twist carries from frame to
+frame, so each person's frames are chained: reading a frame's rotations makes those of the
+frames before it that nobody read first (at most :data:`MAX_UNREAD_FRAMES`), the same rotations
+whichever output reads which frame when. The world pose is the published one through the
+avatar One Euro filter (:data:`AVATAR_ONE_EURO`) with the person's own bone lengths kept; ``mirror``
 (selfie views) reflects the world through its yz plane and swaps left and right
 (:func:`posecast.engines.frames.mirror_joints`). Pure computation, no I/O; without the
 rotations it costs about a tenth of a millisecond a person, so the pipeline runs it for every
@@ -39,6 +40,10 @@ from .types import PersonPose, PoseFrame
 #: for a median 24 ms of added pose latency; the pipeline's ``--one-euro`` (1.5 Hz, 0.5): 0.17
 #: deg/frame, 50 ms.
 AVATAR_ONE_EURO = OneEuroOptions(min_cutoff_hz=0.5, beta=4.0, d_cutoff_hz=1.0)
+#: A person's frames whose rotations nobody read, kept chained for the next read (about 2 s at
+#: 30 fps: an output's thread that lags further starts the limbs' twists afresh). Beyond it, or
+#: with no avatar output, frames are not chained and nothing grows.
+MAX_UNREAD_FRAMES = 64
 
 
 @dataclass(frozen=True)
@@ -69,20 +74,34 @@ class AvatarPerson:
     """One tracked person in the world frame: ``joints_world_m`` ``(17, 3)``; ``root_height_m``
     above the floor; ``foot_contact`` ``(2,)`` bool (left, right); :attr:`bones` the one-frame
     :class:`~posecast.engines.rotations.BonePose` (world axes) whose forward kinematics gives
-    ``joints_world_m`` (about a millisecond; made by the :class:`AvatarWorld` it came from)."""
+    ``joints_world_m``, made when first read (about a millisecond; module docstring)."""
 
     person_id: int
     tracking: str
     joints_world_m: np.ndarray
     root_height_m: float
     foot_contact: np.ndarray
+    #: the same person's previous frame while this one's rotations are not made (it carries the
+    #: twists), and the lock of the world that chains them
+    _previous: AvatarPerson | None = field(default=None, repr=False)
+    _unread: int = field(default=0, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bones: rotations.BonePose | None = field(default=None, repr=False)
-    _world: AvatarWorld | None = field(default=None, repr=False)
 
     @property
     def bones(self) -> rotations.BonePose:
         if self._bones is None:
-            self._bones = self._world.first_bones(self) if self._world is not None else _bones(self.joints_world_m)
+            with self._lock:
+                self._made_bones()
+        return self._bones
+
+    def _made_bones(self) -> rotations.BonePose:
+        """(Under the world's lock.) This frame's rotations, the unread frames before it first."""
+        if self._bones is None:
+            twists = None if self._previous is None else self._previous._made_bones().hinge_twists
+            joints = self.joints_world_m[None]
+            self._bones = rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0], twists)
+            self._previous = None  # made: the chain before it is no longer needed
         return self._bones
 
 
@@ -107,9 +126,8 @@ class AvatarWorld:
             self._floor = FloorEstimator(0.0, self.options.floor_options, self.options.floor)
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
-        self._twists: dict[int, rotations.HingeTwists] = {}  # each person's knees and elbows
-        self._rotations_wanted = False  # set by the first output that reads a person's bones
-        self._rotations_lock = threading.Lock()  # that first read may come from an output's thread
+        self._last: dict[int, AvatarPerson] = {}  # each person's last frame: the next one's previous
+        self._rotations_lock = threading.Lock()  # outputs read rotations on their own threads
 
     @property
     def floor(self) -> FloorState | None:
@@ -119,18 +137,7 @@ class AvatarWorld:
     def reset(self) -> None:
         self._contacts.clear()
         self._filters.clear()
-        with self._rotations_lock:
-            self._twists.clear()
-
-    def first_bones(self, person: AvatarPerson) -> rotations.BonePose:
-        """The bones of a person made before any output read bones (:attr:`AvatarPerson.bones`):
-        the first such read (from the next frame on every person's are made as the frame is
-        processed, in order), or one of a person this world no longer tracks."""
-        with self._rotations_lock:
-            self._rotations_wanted = True
-            bones = _bones(person.joints_world_m, self._twists.get(person.person_id))
-            self._twists[person.person_id] = bones.hinge_twists  # (read as it came, as outputs do)
-            return bones
+        self._last.clear()
 
     def assumptions(self) -> dict[str, object]:
         """What a stream's meta states about the world: ``mirror`` and, once a person was seen,
@@ -155,13 +162,15 @@ class AvatarWorld:
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
             self._filters.pop(gone, None)
-        with self._rotations_lock:
-            for gone in set(self._twists) - {p.person_id for p in tracked}:
-                self._twists.pop(gone)
-            if self._rotations_wanted:
-                for person in people:
-                    person._bones = _bones(person.joints_world_m, self._twists.get(person.person_id))
-                    self._twists[person.person_id] = person._bones.hinge_twists
+        with self._rotations_lock:  # chain each person's frames (module docstring)
+            for person in people:
+                previous = self._last.get(person.person_id)
+                unread = 0 if previous is None or previous._bones is not None else previous._unread + 1
+                if previous is not None and unread <= MAX_UNREAD_FRAMES:
+                    person._previous, person._unread = previous, unread
+                self._last[person.person_id] = person
+            for gone in set(self._last) - {p.person_id for p in people}:
+                del self._last[gone]
         return AvatarFrame(frame.frame_id, frame.timestamp_ns, state, people)
 
     def _person(self, person: PersonPose, state: FloorState, timestamp_ns: int) -> AvatarPerson:
@@ -182,17 +191,10 @@ class AvatarWorld:
             contacts = self._contacts[person.person_id] = FootContacts(ankle_height, self.options.floor_options)
         flags = contacts.update(joints[_ANKLES], timestamp_ns)
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
-                            _world=self)  # fmt: skip
+                            _lock=self._rotations_lock)  # fmt: skip
 
 
 _ANKLES = list(fl.ANKLES)
-
-
-def _bones(joints_world_m: np.ndarray, twists: rotations.HingeTwists | None = None) -> rotations.BonePose:
-    """One frame's bones ``(17, 3)`` → :class:`~posecast.engines.rotations.BonePose`, the hinges'
-    twists carried on from ``twists`` (the person's previous frame)."""
-    joints = joints_world_m[None]
-    return rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0], twists)
 
 
 def _lengths(person: PersonPose) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from posecast.calibration import floor as fl
 from posecast.engines import rotations, skeleton
-from posecast.realtime.avatar import AvatarOptions, AvatarWorld
+from posecast.realtime.avatar import MAX_UNREAD_FRAMES, AvatarOptions, AvatarWorld
 from posecast.realtime.types import PersonPose, PoseFrame
 from scipy.spatial.transform import Rotation
 
@@ -125,6 +125,21 @@ def test_the_rotations_carry_each_persons_limb_twists_from_frame_to_frame() -> N
     for pid in takes:
         whole = rotations.joints_to_rotations(np.array(world_joints[pid]), LENGTHS)
         np.testing.assert_allclose(np.array(got[pid]), whole.rotations, atol=1e-9)
+    # an output's thread that lags reads later frames first, and some never: the same rotations
+    avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None))
+    frames = [avatar.process(frame(i, {pid: to_camera(take[i]) for pid, take in takes.items()})) for i in range(30)]
+    order = np.random.default_rng(2).permutation(30)[:20]
+    for i in order:
+        for person in frames[i].people:
+            np.testing.assert_allclose(person.bones.rotations[0], np.array(got[person.person_id])[i], atol=1e-9)
+    # nobody reading: the chain of unread frames stays bounded
+    avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None))
+    for i in range(MAX_UNREAD_FRAMES + 10):
+        person = avatar.process(frame(i, {0: to_camera(takes[0][i % 30])})).people[0]
+    chain = 0
+    while person._previous is not None:
+        person, chain = person._previous, chain + 1
+    assert chain <= MAX_UNREAD_FRAMES
 
 
 def test_legs_out_of_view_estimate_no_floor() -> None:
