@@ -25,10 +25,12 @@ class Pacer:
         delay_ns = self.start_ns + index * self.period_ns - now
         if delay_ns > 0:
             time.sleep(delay_ns / 1e9)
-        elif -delay_ns > self.period_ns:
-            # more than a frame late even after skipping to the due one: reading frames is slower than
-            # the file's rate (skipping decodes too, in a video), so the file's clock slips here rather
-            # than skip ever more frames each read
+        elif -delay_ns > 2 * self.period_ns:
+            # Frame ``index`` was the one due when the read began, so it is late by the time already
+            # spent in its period (up to one) plus the read. More than two periods: reading a frame
+            # takes longer than the file's frame period (skipping decodes too, in a video), and the
+            # file's clock slips here rather than skip ever more frames each read. (At one period a
+            # read of a millisecond slipped it a whole frame, 1 read in 30 at 30 fps: 2 % slow.)
             self.start_ns = now - index * self.period_ns
 
     def due(self) -> int:

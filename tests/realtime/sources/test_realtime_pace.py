@@ -106,3 +106,30 @@ class SlowDecoder(VideoFileSource):
     def open(self) -> None:
         super().open()
         self._capture = SlowCapture(self._capture)
+
+
+def test_a_quick_read_never_slips_the_files_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline slower than the file (50 ms a frame of a 30 fps file) whose reads take 5 ms:
+    the frame due is handed out and the file keeps its pace. The clock slipped a whole period
+    whenever the read ended more than a period after its frame's time, which includes the part of
+    the period already gone when the read began: 1 read in 6 here (QA: 2 % slow at 1 ms reads)."""
+    from posecast.realtime.sources import files
+
+    clock = {"ns": 1_000_000_000}
+
+    def sleep(seconds: float) -> None:
+        clock["ns"] += int(seconds * 1e9)
+
+    monkeypatch.setattr(files.time, "monotonic_ns", lambda: clock["ns"])
+    monkeypatch.setattr(files.time, "sleep", sleep)
+    pacer = files.Pacer(30.0)
+    handed: list[tuple[int, int]] = []
+    for read in range(300):
+        index = pacer.due() if read else 0  # the frame due when the read begins
+        sleep(0.005)  # decoding it
+        pacer.wait(index)
+        handed.append((index, clock["ns"]))
+        sleep(0.050)  # the pipeline's work on it
+    (first, first_ns), (last, last_ns) = handed[0], handed[-1]
+    slip_s = (last_ns - first_ns) / 1e9 - (last - first) / 30.0
+    assert abs(slip_s) < 1 / 30, slip_s  # never more than the last frame's own lateness
