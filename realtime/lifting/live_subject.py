@@ -25,10 +25,11 @@ and 32 s: each doubling of what has been seen), so that what the first seconds c
 is measured once it has been seen: the legs of someone who sat at a desk and stood up, the
 hips and shoulders of someone who walked past the camera and then turned to it. A later
 measurement rests on more frames, so where it measures a bone it replaces the earlier length,
-but only when the two differ by more than ``min_change_frac`` (2 %), and never with a length it
-limited to typical proportions' bound (not a measurement): the published lengths of a
-person already measured do not creep. At most ``max_frames`` frames, evenly spread, are
-measured (a few milliseconds once in a while, whatever the camera's rate).
+but only when the two differ by more than ``min_change_frac`` (2 %): the published lengths of a
+person already measured do not creep. No measurement, first or later, takes a length it limited
+to typical proportions' bound: that is not a measurement, and the bone keeps what it had. At
+most ``max_frames`` frames, evenly spread, are measured (a few milliseconds once in a while,
+whatever the camera's rate).
 
 A refused first measurement (too few usable frames: the person half out of view, an implausible
 skeleton) is tried again every ``retry_s`` seconds over all the frames so far, the last time at
@@ -171,12 +172,13 @@ class LiveSubjectCalibration:
         measured = np.array([name not in profile.typical_bones for name in skeleton.BONE_NAMES])
         limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)  # at the bound: not a measurement
         lengths = profile.as_array()
+        # a bone limited to the bound is not a measurement, so it replaces nothing: later it took 12 bones
+        # measured inside the bound at 2 s to the bound at 4 s; first, every bone of a clip that measured
+        # none to the bound, from where the smoother had them (an upper arm from -1 % to +20 %)
         if self._lengths_m is None:
             self._lengths_m = np.full(len(skeleton.BONES), np.nan)
-            changed = measured
-        else:  # a later measurement: what it measures anew, or moves by more than min_change_frac; a bone it
-            # limited to the bound is not a measurement, so it replaces nothing (it took 12 bones measured
-            # inside the bound at 2 s to the bound at 4 s)
+            changed = measured & ~limited
+        else:  # a later measurement: what it measures anew, or moves by more than min_change_frac
             with np.errstate(invalid="ignore"):
                 moved = np.abs(lengths / self._lengths_m - 1) > o.min_change_frac
             changed = measured & ~limited & (np.isnan(self._lengths_m) | moved)

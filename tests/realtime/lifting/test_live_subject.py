@@ -292,3 +292,23 @@ def test_a_later_measurement_never_takes_a_bone_it_limited(filmed_walk: Walk, ca
     at_2s, last = lengths[posed & (np.arange(len(lengths)) < 2 * FPS)][-1], lengths[posed][-1]
     # as the first measurement left them (within the height's rescaling after the bones it did take), not +20 %
     np.testing.assert_allclose(last[hips] / at_2s[hips], 1.0, atol=0.01)
+
+
+def test_the_first_measurement_takes_no_bone_it_limited(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first measurement that held every bone at the ±20 % bound measured nothing (its log says
+    so): the bones keep the smoother's lengths. They went to the bound from wherever the smoother
+    had them (QA: the reversed dance clip, an upper arm from -1 % to +20 %)."""
+    from posecast.calibration.subject import SubjectProfile
+    from posecast.realtime.lifting import live_subject
+
+    typical = skeleton.bone_lengths_from_height(1.70)
+    clipped = ("l_shoulder-l_elbow", "neck-head")
+    lengths = typical * np.where(np.isin(skeleton.BONE_NAMES, clipped), 1.2, 1.05)
+    profile = SubjectProfile(1.70, tuple(lengths), 60, clipped_bones=clipped, typical_bones=("pelvis-r_hip",))
+    monkeypatch.setattr(live_subject, "estimate_subject", lambda *args, **kwargs: profile)
+    live = live_subject.LiveSubjectCalibration(1.70, LiveSubjectOptions())
+    measurement = None
+    for i in range(int(2 * FPS) + 1):
+        measurement = live.observe(np.zeros((17, 3)), np.zeros((17, 2)), np.ones(17), int(i * 1e9 / FPS)) or measurement
+    taken = {skeleton.BONE_NAMES[b] for b in measurement.bones}
+    assert taken == set(skeleton.BONE_NAMES) - set(clipped) - {"pelvis-r_hip"}
