@@ -60,6 +60,7 @@ class OnnxRuntimeBackend(RuntimeBackend):
 
             source = cached_int8(source)
         self.model_path = source
+        self.int8 = int8  # what runs (a bench reports it, not what was asked for)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

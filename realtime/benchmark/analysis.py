@@ -54,8 +54,8 @@ END_TO_END = {
     "just before serialising and sending (frames the subscriber received)",
     "capture_to_receive": "capture → received: from the frame taken to the subscriber process's clock when the "
     "message arrived (the same frames: never less than capture → published)",
-    "publish_to_receive": "publish → received: received minus published, ZeroMQ and the subscriber's wake-up "
-    "(the same frames; never negative)",
+    "publish_to_receive": "publish → received: received minus published: encoding the message (its stamp is "
+    "taken first), ZeroMQ and the subscriber's wake-up (the same frames; never negative)",
 }
 #: The issue-14 targets: (report path, limit, description).
 TARGETS = (
@@ -130,6 +130,7 @@ def _paced(pace: float, log: PassLog, received: Received) -> dict:
         "capture_to_delivered": e2e["capture_to_delivered"],
         "capture_to_publish": e2e["capture_to_publish"],
         "capture_to_receive": e2e["capture_to_receive"],
+        "publish_to_receive": e2e["publish_to_receive"],
         "handoff_2d": stages.get("handoff_2d"),
         "handoff_3d": stages.get("handoff_3d"),
         "after_keypoints2d": stages["after_keypoints2d"],
@@ -162,6 +163,7 @@ def _soak(result: BenchResult) -> dict | None:
         "capture_to_delivered": e2e["capture_to_delivered"],
         "capture_to_publish": e2e["capture_to_publish"],
         "capture_to_receive": e2e["capture_to_receive"],
+        "publish_to_receive": e2e["publish_to_receive"],
         "after_keypoints2d": stages["after_keypoints2d"],
         "per_minute": minutes,
         # drift needs two minutes to compare, and a growth rate minutes to extrapolate from: null when shorter
@@ -265,9 +267,10 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "others_running": result.sampler.others,
         "others_cpu_percent": result.sampler.others_cpu_percent,
         "load_average_start": result.load_average_start,
+        "others_cpu_percent_start": result.others_cpu_percent_start,
         "phases_s": {k: [round(a, 2), round(b, 2)] for k, (a, b) in result.phases.items()},
     }  # fmt: skip
-    report["reliability"] = reliability(report, result.load_average_start)
+    report["reliability"] = reliability(report)
     report["targets"] = targets(report)
     report["problems"] = check_report(report)
     return report
@@ -280,17 +283,17 @@ def rounds_run(frames: int, rounds: int) -> int:
     return -(-frames // per_round)
 
 
-def reliability(report: dict, load_start: list[float] | None) -> dict:
+def reliability(report: dict) -> dict:
     """Whether this run can say how posecast compares with MediaPipe here: ``noisy`` and the
-    ``reasons`` (the machine busier than its usable cores when it started, other processes using
-    half a core or more while it ran; MediaPipe slowed
-    differently inside the pipeline and alone, on the same frames in the same run; too few
-    frames for a p99). The figures are kept either way; a noisy run's targets are not judged."""
+    ``reasons`` (other processes using half a core or more in the half second before it started
+    or while it ran; MediaPipe slowed differently inside the pipeline and alone, on the same
+    frames in the same run; too few frames for a p99). The figures are kept either way; a noisy
+    run's targets are not judged. (The load average, which judged it until 2026-12-04, still
+    counts work that ended a minute before: a quiet run after another was called noisy.)"""
     reasons = []
-    machine = report["machine"]
-    cores = machine.get("cpu_cores_usable") or machine.get("cpu_cores") or 1
-    if load_start and load_start[0] > cores:  # before the run: the load is the others' (at its end, ours too)
-        reasons.append(f"load average {load_start[0]:g} when it started, above the {cores} usable cores")
+    before = report.get("others_cpu_percent_start")
+    if before is not None and before >= NOISE_OTHERS_PERCENT:
+        reasons.append(f"other processes used {before:.0f} % of a core in the half second before it started")
     others = report.get("others_running") or []
     others_percent = report.get("others_cpu_percent")
     if others_percent is None:  # no /proc/stat: the busiest ones alone

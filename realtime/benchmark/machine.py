@@ -80,6 +80,19 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+def others_busy_percent(seconds: float = 0.5) -> float | None:
+    """CPU the other processes use now, in % of one core: the machine's busy time over the next
+    ``seconds`` less this process's (``None`` without ``/proc/stat``). What the load average
+    cannot say: it still counts, for a minute and more, work that has ended."""
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    system0, own0, t0 = _system_busy_ticks(), cpu_seconds(), time.monotonic()
+    if system0 is None:
+        return None
+    time.sleep(seconds)
+    system1, own1, elapsed = _system_busy_ticks(), cpu_seconds(), max(time.monotonic() - t0, 1e-9)
+    return round(max(0.0, 100.0 * ((system1 - system0) / hz - (own1 - own0)) / elapsed), 1)
+
+
 def _process_ticks() -> dict[int, tuple[str, int]]:
     """pid → (name, user + system clock ticks) of every process readable in ``/proc``."""
     out = {}
@@ -128,8 +141,8 @@ class ResourceSampler:
     samples: list[Sample] = field(default_factory=list)
     others: list[dict] = field(default_factory=list)
     #: CPU every other process used over the run, in % of one core (the machine's busy time less
-    #: this process's and ``exclude_pids``'): also the processes started or ended meanwhile, and the
-    #: many small ones that :attr:`others` (the busiest, 5 % and more, alive throughout) leaves out
+    #: this process's and ``exclude_pids``'): also the processes ended meanwhile, and the many
+    #: small ones that :attr:`others` (the busiest, 5 % and more, alive at the end) leaves out
     others_cpu_percent: float | None = None
 
     def __post_init__(self) -> None:
@@ -177,9 +190,10 @@ class ResourceSampler:
         ticks1, hz = _process_ticks(), os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         busy = []
         for pid, (name, ticks) in ticks1.items():
-            if pid == os.getpid() or pid in exclude_pids or pid not in self._ticks0:
+            if pid == os.getpid() or pid in exclude_pids:
                 continue
-            percent = 100.0 * (ticks - self._ticks0[pid][1]) / hz / elapsed
+            # a process started during the run used all its CPU time in it (it was left unnamed: QA)
+            percent = 100.0 * (ticks - self._ticks0.get(pid, ("", 0))[1]) / hz / elapsed
             if percent >= 5.0:
                 busy.append({"name": name, "cpu_percent": round(percent, 1)})
         self.others = sorted(busy, key=lambda p: -p["cpu_percent"])[:8]

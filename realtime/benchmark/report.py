@@ -48,13 +48,16 @@ def latency_table(report: dict) -> list[str]:
 def markdown(report: dict) -> str:
     """``bench.md``: the run, the latency table, the ratio, throughput, configurations, targets."""
     m, c = report["machine"], report["config"]
-    others = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in report["others_running"]) or "nothing busy"
+    named = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in report["others_running"])
+    used = report.get("others_cpu_percent")
+    others = (f"{used:.0f} % of a core in all" if used is not None else "") + (f" ({named})" if named else "")
     lines = [
         f"# posecast bench — {report['source']['name']}, {report['date']}",
         "",
         f"- machine: {m['cpu_model']}, {m['cpu_cores']} cores ({m['cpu_cores_usable']} usable), "
         f"{m['memory_gb']} GB, {m['os']}; flags: {' '.join(m['cpu_flags'])}",
-        f"- also running: {others}; load average at the end {m['load_average']}",
+        f"- other processes: {others or 'unknown'}; load average at the start "
+        f"{report.get('load_average_start')}, at the end {m['load_average']}",
         f"- posecast {report['posecast']['version']} (commit {report['posecast']['git_commit'] or 'unknown'}): "
         f"{c['label']} on {c['device']}; MediaPipe {report['landmarker']['variant']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),

@@ -42,7 +42,7 @@ from ..pipeline import Pipeline
 from ..sinks.zmq import PublisherOptions, ZmqSink
 from .baseline import MediaPipeAlone
 from .clip import Clip, ClipSource, load_clip
-from .machine import ResourceSampler, load_average
+from .machine import ResourceSampler, load_average, others_busy_percent
 from .passes import PassLog, baseline_pass, posecast_pass
 from .receiver import Received, Receiver
 
@@ -160,6 +160,8 @@ class BenchResult:
     started_unix: float
     #: 1, 5 and 15 minute load averages when the run started (the report's machine block has the end's)
     load_average_start: list[float] | None = None
+    #: CPU the other processes used in the half second before the run, in % of one core
+    others_cpu_percent_start: float | None = None
 
 
 #: At most this many warm-up passes (the first, then 30 frames each) while the floor is estimated.
@@ -284,7 +286,7 @@ def run_benchmark(
     """Run every phase (see the module docstring) and return the raw measurements."""
     say = progress or log.info
     o = options
-    started, load_start = time.time(), load_average()
+    started, load_start, busy_start = time.time(), load_average(), others_busy_percent()
     clip = load_clip(o.source, o.frames)
     say(f"clip {clip.name}: {len(clip.images)} frames {clip.image_size[0]}x{clip.image_size[1]} at {clip.fps:g} fps")
     detector = MediaPipeDetector(MediaPipeOptions(model_variant=o.landmarker, model_path=o.model_asset,
@@ -312,6 +314,7 @@ def run_benchmark(
             pipelines[config.label] = (config, Pipeline(detector, lifting, [sink], AvatarWorld(AvatarOptions())))
             backend = lifting.lifter.backend
             devices[config.label] = {"backend": backend.name, "device": backend.device,
+                                     "int8": bool(getattr(backend, "int8", False)),  # as run: null was "auto"
                                      "model_file": str(getattr(backend, "model_path", "")),
                                      "window_frames": lifting.window_frames}  # fmt: skip
         if not pipelines:
@@ -357,4 +360,5 @@ def run_benchmark(
         paced=paced, soak=soak, received=received, sampler=sampler, phases=phases, unavailable=unavailable,
         hooks=hook_results, detector_model=str(detector.model_path), started_unix=started,
         load_average_start=load_start,
+        others_cpu_percent_start=busy_start,
     )  # fmt: skip

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -163,24 +164,42 @@ def _missing_folders(folder: Path) -> list[Path]:
     return missing[::-1]
 
 
+#: The files of a results folder: a run leaves all of its own and none of an earlier run's.
+RESULT_FILES = ("bench.json", "bench.md", "bench_stages.png", "bench_timeline.png", "bench_resources.png")
+
+
 def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool) -> list[Path]:
-    """``bench.json``, ``bench.md`` and the plots in ``folder``, created now; a folder this made
-    is removed again when nothing could be written in it."""
+    """``bench.json``, ``bench.md`` and the plots in ``folder``, created now: written in a
+    staging folder inside it, then moved in together, a stop signal held meanwhile, and an
+    earlier run's :data:`RESULT_FILES` that this run does not write removed (a stop between
+    two files left a new ``bench.json`` beside an earlier run's ``bench.md`` and plots: QA).
+    A folder this made is removed again when nothing could be written in it."""
+    from ..cli import stop_signals_deferred  # (the CLI imports the commands)
+
     created = _missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".bench-", dir=folder))
     except OSError as exc:
         raise OptionsError(f"cannot create the output folder {folder} ({exc.strerror}): pass --output DIR") from exc
     try:
-        paths = write_reports(report, folder)
-        return paths + (write_plots(result, folder) if plots else [])
+        try:
+            staged = write_reports(report, staging) + (write_plots(result, staging) if plots else [])
+            with stop_signals_deferred():
+                for name in set(RESULT_FILES) - {path.name for path in staged}:
+                    (folder / name).unlink(missing_ok=True)
+                for path in staged:
+                    os.replace(path, folder / path.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
         for made in reversed(created):
             try:
-                made.rmdir()  # only when empty: what was written whole stays
+                made.rmdir()  # only when empty
             except OSError:
                 break
         raise
+    return [folder / path.name for path in staged]
 
 
 def _new_results_folder() -> Path:

@@ -291,3 +291,35 @@ def test_results_that_cannot_be_written_leave_no_folder_behind(tmp_path: Path) -
     with pytest.raises(TypeError, match="not JSON serializable"):
         _write_results({"clock": object()}, None, out, plots=False)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stop_while_results_are_written_leaves_the_earlier_run_whole(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Ctrl-C after bench.json was written, before the plots: the folder keeps the earlier run's
+    files, all of them (a new bench.json stood beside the earlier bench.md and plots: QA). A run
+    that writes fewer files (no plots) leaves none of an earlier run's beside its own."""
+    from posecast.engines.fileio import atomic_write
+    from posecast.realtime.benchmark import plots
+    from posecast.realtime.commands import bench as bench_command
+
+    out = tmp_path / "results"
+    out.mkdir()
+    earlier = {name: f"earlier {name}".encode() for name in bench_command.RESULT_FILES}
+    for name, data in earlier.items():
+        (out / name).write_bytes(data)
+
+    def stopped(*_: object) -> list[Path]:
+        raise KeyboardInterrupt
+
+    def reports(report: dict, folder: Path) -> list[Path]:  # the real ones want a whole run's report
+        return [atomic_write(folder / "bench.json", json.dumps(report).encode()),
+                atomic_write(folder / "bench.md", b"# bench")]  # fmt: skip
+
+    monkeypatch.setattr(bench_command, "write_reports", reports)
+    monkeypatch.setattr(bench_command, "write_plots", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        bench_command._write_results({"schema": "x"}, None, out, plots=True)  # type: ignore[arg-type]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # nothing new, nothing staged left
+    monkeypatch.setattr(bench_command, "write_plots", plots.write_plots)
+    written = bench_command._write_results({"schema": "x"}, None, out, plots=False)  # type: ignore[arg-type]
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written) == ["bench.json", "bench.md"]
+    assert json.loads((out / "bench.json").read_text()) == {"schema": "x"}
