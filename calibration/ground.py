@@ -103,7 +103,6 @@ class FloorEstimator:
             self._fixed, self._poses = True, []
         return self._state
 
-
     def _check_given(self, joints: np.ndarray, timestamp_ns: int) -> None:
         """Over the first ``window_s`` of poses on a given floor: warn once when the standing
         ankles (the lower one's ``contact_quantile``, as an estimate takes it) are far from where
