@@ -23,8 +23,8 @@ library's streaming unpacker):
      less the avatar fields (``root_height_m``, ``foot_contact``, ``frame_pose``: replay makes
      them again) (one per person; the wire's ``publish_ns`` is when the recorder encoded it),
      and ``people`` (each with a pose among ``poses``): per person ``{"person_id", "tracking",
-     "keypoints_px": 17 × [x, y] (float32 pixels as detected, posecast joint order, before undistortion), "confidence":
-     17 floats, "bone_lengths_m": 16 floats or nil}``.
+     "keypoints_px": 17 × [x, y] (float32 pixels as detected, posecast joint order, before
+     undistortion), "confidence": 17 floats, "bone_lengths_m": 16 floats or nil}``.
    - ``"end"`` (the footer, last): ``t_ns``, ``frames`` (count), ``dropped_frames`` (frames the
      recorder could not keep up with, normally 0) and ``index``: ``[frame_id, timestamp_ns,
      byte offset]`` of about one frame per second, for seeking.
