@@ -52,9 +52,11 @@ ANKLES = (_J["l_ankle"], _J["r_ankle"])  # feet order of every (F, 2) array here
 MIN_ANKLE_CONFIDENCE = 0.5
 
 
-def feet_seen(confidence: np.ndarray) -> bool:
-    """Whether a pose's two ankles were seen (``confidence`` ``(17,)``, the 2D detector's)."""
-    return bool(np.min(np.asarray(confidence)[list(ANKLES)]) >= MIN_ANKLE_CONFIDENCE)
+def feet_seen(confidence: np.ndarray) -> np.ndarray:
+    """Whether each pose's two ankles were seen: ``(...)`` bool for the 2D detector's
+    confidences ``(..., 17)`` (NaN: not seen)."""
+    with np.errstate(invalid="ignore"):
+        return np.min(np.asarray(confidence, dtype=np.float64)[..., list(ANKLES)], axis=-1) >= MIN_ANKLE_CONFIDENCE
 
 #: The ankle joint of a standing person is this fraction of their height above the floor
 #: (the Bandai-Namco skeleton the lifter learned its joints from: 0.117 m for an actor whose

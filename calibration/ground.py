@@ -20,8 +20,9 @@ import numpy as np
 from ..engines import skeleton
 from . import floor as fl
 
-#: Before any pose: a level camera 1.5 m above the floor, origin 3 m in front of it.
-_DEFAULT_FLOOR = fl.floor_from_camera_pose(1.5, 0.0)
+#: Before any pose with both feet seen: a level camera 1.5 m above the floor (the origin 3 m in
+#: front of it until a person is seen).
+ASSUMED_FLOOR = fl.floor_from_camera_pose(1.5, 0.0)
 _DEFAULT_ORIGIN = np.array([0.0, 0.0, 3.0])
 #: While estimating, the provisional floor is re-estimated every this many poses (it changes
 #: slowly; each estimate costs a few tenths of a millisecond).
@@ -39,11 +40,14 @@ log = logging.getLogger(__name__)
 class FloorState:
     """The floor as it stands: ``state`` (``assumed`` before any pose, ``estimating``,
     ``estimated``, ``calibrated``), the :class:`~posecast.calibration.floor.Floor` and the
-    ``camera_to_world`` ``(4, 4)`` transform."""
+    ``camera_to_world`` ``(4, 4)`` transform; ``origin_placed``: the world's origin is below the
+    first person's root (before, a point 3 m in front of the camera): a stream's meta is sent
+    again when either this or ``state`` changes."""
 
     state: str
     floor: fl.Floor
     camera_to_world: np.ndarray
+    origin_placed: bool = True
 
     def describe(self) -> dict[str, object]:
         """Plain data for a ``meta`` message."""
@@ -68,26 +72,29 @@ class FloorEstimator:
         self._origin: np.ndarray | None = None
         self._fixed = floor is not None
         self._given_heights: list[float] | None = [] if floor is not None else None  # checked once, then None
-        floor = floor or _DEFAULT_FLOOR
+        floor = floor or ASSUMED_FLOOR
         name = "calibrated" if self._fixed else "assumed"
-        self._state = FloorState(name, floor, fl.camera_to_world(floor, _DEFAULT_ORIGIN))
+        self._state = FloorState(name, floor, fl.camera_to_world(floor, _DEFAULT_ORIGIN), origin_placed=False)
 
     @property
     def state(self) -> FloorState:
         return self._state
 
-    def add(self, joints_cam: np.ndarray, timestamp_ns: int) -> FloorState:
-        """Take one person's pose ``(17, 3)`` (camera frame, metres); returns the floor state."""
+    def add(self, joints_cam: np.ndarray, timestamp_ns: int, feet_seen: bool = True) -> FloorState:
+        """Take one person's pose ``(17, 3)`` (camera frame, metres); returns the floor state.
+        ``feet_seen``: both ankles were seen (:func:`~posecast.calibration.floor.feet_seen`); a
+        pose without places the world's origin, if it is the first, and says nothing of the floor
+        (legs out of view are MediaPipe's guess)."""
         joints = np.asarray(joints_cam, dtype=np.float64)
         if not np.isfinite(joints).all():
             return self._state
-        first = self._origin is None
-        if first:  # the world's origin: on the floor below the first root seen
+        if self._origin is None:  # the world's origin: on the floor below the first root seen
             self._origin = joints[skeleton.ROOT].copy()
+            floor = self._state.floor
+            self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
+        if not feet_seen:
+            return self._state
         if self._fixed:
-            if first:
-                floor = self._state.floor
-                self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
             if self._given_heights is not None:
                 self._check_given(joints, timestamp_ns)
             return self._state

@@ -32,9 +32,10 @@ three degrees of freedom; the twist about it comes from the neighbouring joints 
 A limb nearly straight has no reliable bend plane, so a hinge's twist **follows** its bend plane
 from frame to frame (:class:`HingeTwists`): the frames of one call are taken in time order, and
 each moves the twist (the angle about the bone from the parent's frame, carried without a twist
-of its own) the shortest way towards its bend plane's, all the way at :data:`STRAIGHT_LIMB_DEG`
-of bend or more, not at all at :data:`HOLD_LIMB_DEG` or less (the twist is held), in proportion
-between. Blending the two directions instead (the bend plane's and the parent's, weighed by the
+of its own) the shortest way towards its bend plane's, all the way where the sine of the bend is
+that of :data:`STRAIGHT_LIMB_DEG` or more (bent 30° to 150°), not at all where it is that of
+:data:`HOLD_LIMB_DEG` or less (nearly straight, or folded flat: the twist is held), in
+proportion between. Blending the two directions instead (the bend plane's and the parent's, weighed by the
 bend) turned a dancer's nearly straight upper arm by 105 deg in two frames and back, wherever
 the two lay far apart. A limb never yet bent keeps its parent's twist.
 

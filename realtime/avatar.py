@@ -41,8 +41,9 @@ from .types import PersonPose, PoseFrame
 #: deg/frame, 50 ms.
 AVATAR_ONE_EURO = OneEuroOptions(min_cutoff_hz=0.5, beta=4.0, d_cutoff_hz=1.0)
 #: A person's frames whose rotations nobody read, kept chained for the next read (about 2 s at
-#: 30 fps: an output's thread that lags further starts the limbs' twists afresh). Beyond it, or
-#: with no avatar output, frames are not chained and nothing grows.
+#: 30 fps: an output's thread that lags further starts the limbs' twists afresh; making them all
+#: takes that thread about 85 ms). Without an output that reads rotations the chain restarts every
+#: so many frames: nothing grows.
 MAX_UNREAD_FRAMES = 64
 
 
@@ -82,7 +83,8 @@ class AvatarPerson:
     root_height_m: float
     foot_contact: np.ndarray
     #: the same person's previous frame while this one's rotations are not made (it carries the
-    #: twists), and the lock of the world that chains them
+    #: twists), and the lock of that person's chain (one per person: an output making a long
+    #: chain holds up neither the pipeline nor the other people)
     _previous: AvatarPerson | None = field(default=None, repr=False)
     _unread: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -96,7 +98,7 @@ class AvatarPerson:
         return self._bones
 
     def _made_bones(self) -> rotations.BonePose:
-        """(Under the world's lock.) This frame's rotations, the unread frames before it first."""
+        """(Under the chain's lock.) This frame's rotations, the unread frames before it first."""
         if self._bones is None:
             twists = None if self._previous is None else self._previous._made_bones().hinge_twists
             joints = self.joints_world_m[None]
@@ -127,7 +129,7 @@ class AvatarWorld:
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
         self._last: dict[int, AvatarPerson] = {}  # each person's last frame: the next one's previous
-        self._rotations_lock = threading.Lock()  # outputs read rotations on their own threads
+        self._chain_locks: dict[int, threading.Lock] = {}  # outputs read rotations on their own threads
 
     @property
     def floor(self) -> FloorState | None:
@@ -138,6 +140,7 @@ class AvatarWorld:
         self._contacts.clear()
         self._filters.clear()
         self._last.clear()
+        self._chain_locks.clear()
 
     def assumptions(self) -> dict[str, object]:
         """What a stream's meta states about the world: ``mirror`` and, once a person was seen,
@@ -154,23 +157,25 @@ class AvatarWorld:
             if self._floor is None:
                 self._floor = FloorEstimator(height, self.options.floor_options, self.options.floor)
             self._floor.height_m = height  # a given floor is checked against the first person's feet
-        for person in tracked:
-            if fl.feet_seen(person.confidence):  # legs out of view are MediaPipe's guess: no floor under them
-                self._floor.add(person.joints_m, frame.timestamp_ns)
+        for person in tracked:  # legs out of view are MediaPipe's guess: no floor under them
+            self._floor.add(person.joints_m, frame.timestamp_ns, feet_seen=bool(fl.feet_seen(person.confidence)))
         state = self.floor
         people = [self._person(p, state, frame.timestamp_ns) for p in tracked]
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
             self._filters.pop(gone, None)
-        with self._rotations_lock:  # chain each person's frames (module docstring)
-            for person in people:
-                previous = self._last.get(person.person_id)
-                unread = 0 if previous is None or previous._bones is not None else previous._unread + 1
-                if previous is not None and unread <= MAX_UNREAD_FRAMES:
-                    person._previous, person._unread = previous, unread
-                self._last[person.person_id] = person
-            for gone in set(self._last) - {p.person_id for p in people}:
-                del self._last[gone]
+        # chain each person's frames (module docstring), on this thread alone, before any output has
+        # them: reading _bones unlocked can only count a frame being made as unread (a shorter chain)
+        for person in people:
+            previous = self._last.get(person.person_id)
+            unread = 0 if previous is None or previous._bones is not None else previous._unread + 1
+            if previous is not None and unread <= MAX_UNREAD_FRAMES:
+                person._previous, person._unread = previous, unread
+            self._last[person.person_id] = person
+        held = {p.person_id for p in frame.people}  # a frame missed (lost, id held) keeps the twists
+        for gone in set(self._last) - held:
+            del self._last[gone]
+            self._chain_locks.pop(gone, None)
         return AvatarFrame(frame.frame_id, frame.timestamp_ns, state, people)
 
     def _person(self, person: PersonPose, state: FloorState, timestamp_ns: int) -> AvatarPerson:
@@ -190,8 +195,9 @@ class AvatarWorld:
             ankle_height = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
             contacts = self._contacts[person.person_id] = FootContacts(ankle_height, self.options.floor_options)
         flags = contacts.update(joints[_ANKLES], timestamp_ns)
+        lock = self._chain_locks.setdefault(person.person_id, threading.Lock())
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
-                            _lock=self._rotations_lock)  # fmt: skip
+                            _lock=lock)  # fmt: skip
 
 
 _ANKLES = list(fl.ANKLES)

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 def output_file(input_path: Path, output_path: Path) -> Path:
     """The file ``posecast lift`` writes: ``output_path``, or ``DIR/<input name>_3d.npz`` when
-    it is an existing folder. Raises :class:`SourceError` when its folder cannot be written."""
+    it is an existing folder. Raises :class:`SourceError` when its folder cannot be written or
+    it is not an ``.npz`` (an npz written under another name would pass for that format)."""
     if output_path.is_dir():
         output_path = output_path / f"{input_path.stem}_3d.npz"
     check_outputs({"--output": output_path}, {"the input": input_path})

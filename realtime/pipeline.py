@@ -44,7 +44,7 @@ class Pipeline:
         self.sinks: list[Sink] = list(sinks)
         #: the people on the floor (``PoseFrame.world``; the floor in the meta's assumptions)
         self.world = world
-        self._floor_state: str | None = None
+        self._floor_state: tuple[str, bool] | None = None
         self.failed: dict[str, BaseException] = {}
         self._failed_at: dict[str, int | None] = {}  # a threaded output's failing frame (it is noticed later)
         self.frames = 0
@@ -120,7 +120,8 @@ class Pipeline:
             t_world = time.perf_counter_ns()
             result.world = self.world.process(result)
             stage_ns["world"] = time.perf_counter_ns() - t_world
-        floor_state = None if result.world is None or result.world.floor is None else result.world.floor.state
+        floor = None if result.world is None else result.world.floor
+        floor_state = None if floor is None else (floor.state, floor.origin_placed)  # either changes the meta
         changed = detections.image_size != self._image_size or frame.source_fps != self._source_fps
         if changed or floor_state != self._floor_state:
             self._image_size, self._source_fps = detections.image_size, frame.source_fps

@@ -231,7 +231,7 @@ class Sink(ABC):
         default: ignore. The ZeroMQ sink publishes it."""
 
     def idle(self) -> None:  # noqa: B027 - an optional hook
-        """Called every tenth of a second or so while no frame is on its way yet (a replay
+        """Called every 50 ms or so while no frame is on its way yet (a replay
         waiting ``--wait`` seconds for subscribers); default: nothing. The ZeroMQ sink answers a
         subscriber who joins with the meta and repeats it every second, as while it publishes."""
 

@@ -50,7 +50,8 @@ def markdown(report: dict) -> str:
     m, c = report["machine"], report["config"]
     named = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in report["others_running"])
     used = report.get("others_cpu_percent")
-    others = (f"{used:.0f} % of a core in all" if used is not None else "") + (f" ({named})" if named else "")
+    others = " ".join(part for part in (f"{used:.0f} % of a core in all" if used is not None else "",
+                                         f"({named})" if named else "") if part)  # fmt: skip
     lines = [
         f"# posecast bench — {report['source']['name']}, {report['date']}",
         "",

@@ -168,9 +168,16 @@ class LiveSubjectCalibration:
                 log.info("live subject calibration after %.1f s refused (%s)%s", self._seen_s, exc,
                          "" if self._next_s is None else f": trying again at {self._next_s:.1f} s")  # fmt: skip
             return None
-        self._schedule_after(self._seen_s, retry=False)
         measured = np.array([name not in profile.typical_bones for name in skeleton.BONE_NAMES])
         limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)  # at the bound: not a measurement
+        if first and not (measured & ~limited).any():  # nothing measured: refused, tried again (it was taken)
+            self._schedule_after(self._seen_s, retry=True)
+            log.info("live subject calibration after %.1f s measured no bone (limited to ±%.0f%% of typical, not a "
+                     "measurement: %s)%s", self._seen_s, 100 * o.subject.max_deviation_frac,
+                     ", ".join(profile.clipped_bones) or "none",
+                     "" if self._next_s is None else f": trying again at {self._next_s:.1f} s")  # fmt: skip
+            return None
+        self._schedule_after(self._seen_s, retry=False)
         lengths = profile.as_array()
         # a bone limited to the bound is not a measurement, so it replaces nothing: later it took 12 bones
         # measured inside the bound at 2 s to the bound at 4 s; first, every bone of a clip that measured

@@ -32,6 +32,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ...calibration import floor as floors
+from ...calibration.ground import ASSUMED_FLOOR
 from ...engines import bvh_export, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
@@ -135,12 +136,16 @@ def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray
     source = "published by the stream"
     if transform is None:
         height = skeleton.height_from_bone_lengths(lengths_m)
-        floor = floors.estimate_floor(joints[track.posed], height)
         first_root = joints[track.posed][0, skeleton.ROOT]
+        standing = track.posed & floors.feet_seen(track.confidence)  # not on the legs MediaPipe guessed out of view
+        if standing.any():
+            floor = floors.estimate_floor(joints[standing], height)
+            source = (f"estimated from the recorded feet (camera {floor.camera_height_m:.2f} m up, tilt "
+                      f"{floor.tilt_deg:.1f} deg)")  # fmt: skip
+        else:
+            floor = ASSUMED_FLOOR
+            source = "assumed (no recorded frame saw both feet): a level camera 1.5 m up"
         transform = floors.camera_to_world(floor, first_root)
-        source = (
-            f"estimated from the recorded feet (camera {floor.camera_height_m:.2f} m up, tilt {floor.tilt_deg:.1f} deg)"
-        )
     return floors.to_world(joints, transform), source
 
 

@@ -22,14 +22,26 @@ _STREAM_URL = re.compile(rf"(?:{'|'.join(STREAM_SCHEMES)})://\S+", re.IGNORECASE
 OPEN_TIMEOUT_S = 10.0
 
 
+#: Query parameters that carry a credential in IP cameras' URLs (``?user=admin&pwd=…``).
+_SECRET_QUERY = re.compile(r"(?i)^(?:password|passwd|pass|pwd|token|key|auth|secret|apikey|api_key|sig)$")
+
+
 def without_password(url: str) -> str:
-    """``url`` with the password of its ``user:password@`` part replaced by ``***``: what logs,
-    messages and a take's header say (a recording or a log may be shared; the camera's is not)."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """``url`` with its credentials replaced by ``***``: the password of its ``user:password@``
+    part and the values of query parameters named like one (``pwd``, ``password``, ``token``,
+    …). What logs, messages and a take's header say (a recording or a log may be shared; the
+    camera's is not)."""
+    if not _STREAM_URL.fullmatch(url):  # a file, a folder, a camera: as given
         return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
+    if parts.query:
+        pairs = [pair.partition("=") for pair in parts.query.split("&")]
+        query = "&".join(f"{k}{eq}***" if eq and _SECRET_QUERY.match(k) else f"{k}{eq}{v}" for k, eq, v in pairs)
+        parts = parts._replace(query=query)
+    return urlunsplit(parts)
 
 
 class StreamSource(CameraSource):

@@ -181,7 +181,7 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
 
     from posecast.realtime.recording.format import read_recording
     from posecast.realtime.sinks.record import RecordSink
-    from posecast.realtime.sources.stream import StreamSource
+    from posecast.realtime.sources.stream import StreamSource, without_password
 
     url = "rtsp://admin:hunter2@192.168.1.20:554/stream1"
     for source, said in (("clips/dance.mp4", "clips/dance.mp4"), (url, "rtsp://admin:***@192.168.1.20:554/stream1")):
@@ -191,6 +191,11 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
         sink.close()
         assert read_recording(path).header["source"] == said
     assert StreamSource(url).label == "stream rtsp://admin:***@192.168.1.20:554/stream1"
+    # credentials in the query, as many IP cameras take them (review); files and cameras as given
+    assert (StreamSource("http://192.168.1.5/videostream.cgi?user=admin&pwd=hunter2&rate=0").label
+            == "stream http://192.168.1.5/videostream.cgi?user=admin&pwd=***&rate=0")  # fmt: skip
+    for as_given in ("C:/clips/take:1.mp4", "0", "frames/"):
+        assert without_password(as_given) == as_given
 
 
 @pytest.mark.parametrize(

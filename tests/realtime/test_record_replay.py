@@ -52,7 +52,8 @@ CAMERA_TO_WORLD = floors.camera_to_world(floors.floor_from_camera_pose(1.6, 12.0
 class Take:
     """The run in world and camera frames, its frames as the pipeline would make them."""
 
-    def __init__(self) -> None:
+    def __init__(self, ankle_confidence: float = 0.9) -> None:
+        self.ankle_confidence = ankle_confidence
         joints, _ = load_bvh_joints(CMU / "09_01.bvh")
         joints = joints[::4]  # 120 -> 30 fps
         joints = joints - joints[0, skeleton.ROOT] * np.array([1.0, 0.0, 1.0])  # start above the world origin
@@ -78,7 +79,9 @@ class Take:
                 person = PersonPose.lost(0)
             else:
                 j = self.camera[i].astype(np.float32)
-                person = PersonPose(0, "warming" if i < 5 else "tracking", self.pixels[i], np.full(17, 0.9, np.float32),
+                confidence = np.full(17, 0.9, np.float32)
+                confidence[[skeleton.JOINT_INDEX["l_ankle"], skeleton.JOINT_INDEX["r_ankle"]]] = self.ankle_confidence
+                person = PersonPose(0, "warming" if i < 5 else "tracking", self.pixels[i], confidence,
                                     joints_m=j, joints_rel_m=j - j[0], root_m=j[0].copy(),
                                     bone_lengths_m=self.frame_lengths[i].astype(np.float32))  # fmt: skip
             out.append(PoseFrame(i, capture, capture, (K.width, K.height), [person],
@@ -377,6 +380,17 @@ def test_bvh_offsets_are_the_last_bone_lengths_the_pipeline_used(take: Take, tmp
     np.testing.assert_allclose(done.bone_lengths_m, take.lengths, atol=1e-6)
     assert done.frames_within_1mm == len(take.camera) - changed  # LOST lies before the change
     assert 0.01 < done.max_deviation_m < 0.05
+
+
+def test_without_a_published_floor_legs_never_seen_give_no_floor(tmp_path: Path) -> None:
+    """A take from a webcam at a desk: the ankles are MediaPipe's guess (confidence 0.1) in every
+    frame. The export stands nobody on a floor made from them (it did; live never does): the floor
+    is the assumed one, and it says so."""
+    record(Take(ankle_confidence=0.1), tmp_path / "desk.posecast", with_floor=False)
+    done = export_bvh(read_recording(tmp_path / "desk.posecast"), tmp_path / "run.bvh")
+    assert done.floor_source == "assumed (no recorded frame saw both feet): a level camera 1.5 m up"
+    positions = parse_bvh(tmp_path / "run.bvh").world_positions()
+    np.testing.assert_allclose(positions[0, 0, [0, 2]], 0.0, atol=1e-6)  # origin below the first root all the same
 
 
 def test_without_a_published_floor_the_feet_are_put_on_the_floor(take: Take, tmp_path: Path) -> None:

@@ -254,3 +254,29 @@ def test_a_coco_detector_fits_the_real_lifting_stage(coco_lifting: MetricPoseLif
     np.testing.assert_allclose(left.keypoints_px[skeleton.ROOT], (coco_person(200)[11] + coco_person(200)[12]) / 2)
     assert left.bone_lengths_m.shape == (16,) and left.joints_lifted.shape == (17, 3)
     assert sink.meta[-1].intrinsics.width == 640
+
+
+def test_the_meta_is_sent_again_when_the_worlds_origin_is_placed() -> None:
+    """A calibrated floor keeps its state name from the first frame; the world's origin is placed
+    below the first person's root when one appears. The meta says so then: subscribers kept the
+    transform of the origin assumed before anyone was seen (review)."""
+    from posecast.calibration import floor as fl
+    from posecast.realtime.avatar import AvatarOptions, AvatarWorld
+
+    class Aside(FakeLifting):  # the person 2 m ahead, off the axis (the origin assumed is 3 m ahead on it)
+        def process(self, detections, timestamp_ns, stage_ns=None):  # noqa: ANN001, ANN201
+            people = super().process(detections, timestamp_ns, stage_ns)
+            for p in people:
+                p.joints_m = p.joints_m + [0.5, 0.0, -1.0]
+            return people
+
+    sink = RecordingSink()
+    person = {f: [coco_person(320)] for f in range(3, 6)}  # nobody in frames 0-2
+    world = AvatarWorld(AvatarOptions(floor=fl.floor_from_camera_pose(1.2, 0.0)))
+    with Pipeline(FakeDetector(person), Aside(), [sink], world) as pipeline, ListSource(6) as source:
+        list(pipeline.run(source))
+    transforms = [np.asarray(m.assumptions["floor"]["camera_to_world"]) for m in sink.meta if "floor" in m.assumptions]
+    assert [m.assumptions["floor"]["state"] for m in sink.meta if "floor" in m.assumptions][-1] == "calibrated"
+    assert len(transforms) >= 2 and not np.allclose(transforms[0], transforms[-1])
+    # the last one is the world the poses are in: the first root at its origin
+    np.testing.assert_allclose((transforms[-1] @ [0.5, 0.0, 2.0, 1.0])[[0, 2]], 0.0, atol=1e-9)

@@ -312,3 +312,24 @@ def test_the_first_measurement_takes_no_bone_it_limited(monkeypatch: pytest.Monk
         measurement = live.observe(np.zeros((17, 3)), np.zeros((17, 2)), np.ones(17), int(i * 1e9 / FPS)) or measurement
     taken = {skeleton.BONE_NAMES[b] for b in measurement.bones}
     assert taken == set(skeleton.BONE_NAMES) - set(clipped) - {"pelvis-r_hip"}
+
+
+def test_a_first_measurement_that_measures_nothing_is_refused_and_tried_again(monkeypatch: pytest.MonkeyPatch,
+                                                                               caplog) -> None:  # noqa: ANN001
+    """Every bone it saw held at the bound, the rest not seen: nothing measured. It said nothing at
+    the default log level and counted as the first measurement (the next one came at 4 s as a
+    later one; review). Now it is refused, says why, and is tried again a second later."""
+    from posecast.calibration.subject import SubjectProfile
+    from posecast.realtime.lifting import live_subject
+
+    typical = skeleton.bone_lengths_from_height(1.70)
+    names = skeleton.BONE_NAMES
+    profile = SubjectProfile(1.70, tuple(typical), 60, clipped_bones=names[:8], typical_bones=names[8:])
+    calls = []
+    monkeypatch.setattr(live_subject, "estimate_subject", lambda *a, **k: calls.append(len(a[0])) or profile)
+    live = live_subject.LiveSubjectCalibration(1.70, LiveSubjectOptions())
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        for i in range(int(3.5 * FPS)):
+            assert live.observe(np.zeros((17, 3)), np.zeros((17, 2)), np.ones(17), int(i * 1e9 / FPS)) is None
+    assert "live subject calibration after 2.0 s measured no bone" in caplog.text
+    assert "trying again at 3.0 s" in caplog.text and len(calls) == 2 and live.profile is None
