@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FloorState:
-    """The floor as it stands: ``state`` (``assumed`` before any pose, ``estimating``,
+    """The floor as it stands: ``state`` (``assumed`` before any pose with both feet seen, ``estimating``,
     ``estimated``, ``calibrated``), the :class:`~posecast.calibration.floor.Floor` and the
     ``camera_to_world`` ``(4, 4)`` transform; ``origin_placed``: the world's origin is below the
     first person's root (before, a point 3 m in front of the camera): a stream's meta is sent

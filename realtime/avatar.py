@@ -36,9 +36,9 @@ from .types import PersonPose, PoseFrame
 #: The avatar outputs' One Euro filter on the world pose (root included), tuned for stillness
 #: against added latency (README "Drive an avatar", ``tools/avatar_metrics.py``): at rest 0.5 Hz,
 #: rising 4 Hz per m/s of joint speed. Measured (default model of 2026-12-04): a still person's
-#: bone rotations jitter 0.13 deg/frame instead of 0.47 (real MediaPipe on a still webcam image)
-#: for a median 24 ms of added pose latency; the pipeline's ``--one-euro`` (1.5 Hz, 0.5): 0.17
-#: deg/frame, 50 ms.
+#: bone rotations jitter 0.13 deg/frame instead of 0.43 (real MediaPipe on a still webcam image)
+#: for a median 24 ms of added pose latency; the pipeline's ``--one-euro`` (1.5 Hz, 0.5): 0.16
+#: deg/frame, 49.5 ms.
 AVATAR_ONE_EURO = OneEuroOptions(min_cutoff_hz=0.5, beta=4.0, d_cutoff_hz=1.0)
 #: A person's frames whose rotations nobody read, kept chained for the next read (about 2 s at
 #: 30 fps: an output's thread that lags further starts the limbs' twists afresh; making them all
