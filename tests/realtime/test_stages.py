@@ -280,3 +280,34 @@ def test_the_meta_is_sent_again_when_the_worlds_origin_is_placed() -> None:
     assert len(transforms) >= 2 and not np.allclose(transforms[0], transforms[-1])
     # the last one is the world the poses are in: the first root at its origin
     np.testing.assert_allclose((transforms[-1] @ [0.5, 0.0, 2.0, 1.0])[[0, 2]], 0.0, atol=1e-9)
+
+
+def test_the_meta_follows_a_provisional_floor_once_a_second() -> None:
+    """While the floor is estimated its transform moves every few poses; the meta sent every
+    second kept the first one for the whole 2 s (joints read through it 0.19 m off; QA). It now
+    carries the floor of the moment, at most once a second."""
+    from posecast.engines import rotations
+    from posecast.realtime.avatar import AvatarWorld
+
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    standing = rotations.rest_pose(lengths)
+    ankle_y = standing[skeleton.JOINT_INDEX["l_ankle"], 1]
+    standing = (standing - [0.0, ankle_y - 0.13, 0.0] - [0, 1.2, 3.0]) * [1, -1, -1]  # world -> a level camera
+
+    class Standing(FakeLifting):  # a person 3 m ahead, swaying, whose lifted depth creeps (as a lifter's does)
+        def process(self, detections, timestamp_ns, stage_ns=None):  # noqa: ANN001, ANN201
+            t_s = timestamp_ns / 1e9
+            sway = 0.03 * np.sin(t_s * 3.0)
+            return [PersonPose(0, "tracking", np.zeros((17, 2), np.float32), np.ones(17, np.float32),
+                               standing + [sway, -0.1 * t_s, 2 * sway + 0.2 * t_s], bone_lengths_m=lengths)
+                    for _ in range(detections.count)]  # fmt: skip
+
+    sink = RecordingSink()
+    person = {f: [coco_person(320)] for f in range(90)}  # 3 s at 30 fps, media time
+    with Pipeline(FakeDetector(person), Standing(), [sink], AvatarWorld()) as pipeline, ListSource(90) as source:
+        list(pipeline.run(source))
+    floors = [m.assumptions["floor"] for m in sink.meta if "floor" in m.assumptions]
+    estimating = [f["camera_to_world"] for f in floors if f["state"] == "estimating"]
+    assert floors[-1]["state"] == "estimated"
+    assert 2 <= len(estimating) <= 3, len(estimating)  # its first, then once a second of the 2 s
+    assert not np.allclose(estimating[0], estimating[-1])
