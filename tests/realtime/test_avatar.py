@@ -105,8 +105,9 @@ def test_people_come_and_go_and_the_floor_stays() -> None:
 
 
 def test_the_rotations_carry_each_persons_limb_twists_from_frame_to_frame() -> None:
-    """Read by an output from any thread, each frame's bones are those of the person's whole take
-    at once (the hinges' twists carried in order), and two people do not share their twists."""
+    """Read frame by frame, or later and in any order (an output's thread that lags), each frame's
+    bones are those of the person's whole take at once (the hinges' twists carried in order), and
+    two people do not share their twists. (The threads themselves: the next test.)"""
     rng = np.random.default_rng(1)
     takes = {}
     for pid, turn in ((0, 20.0), (5, -70.0)):  # each person's left arm bent 12-40 deg, its plane turning
