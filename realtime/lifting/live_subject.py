@@ -172,10 +172,16 @@ class LiveSubjectCalibration:
         limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)  # at the bound: not a measurement
         if first and not (measured & ~limited).any():  # nothing measured: refused, tried again (it was taken)
             self._schedule_after(self._seen_s, retry=True)
-            log.info("live subject calibration after %.1f s measured no bone (limited to ±%.0f%% of typical, not a "
-                     "measurement: %s)%s", self._seen_s, 100 * o.subject.max_deviation_frac,
-                     ", ".join(profile.clipped_bones) or "none",
-                     "" if self._next_s is None else f": trying again at {self._next_s:.1f} s")  # fmt: skip
+            giving_up = self._seen_s >= o.max_s and not self._warned  # as a refused one gives up (QA)
+            self._warned |= giving_up
+            then = f": trying again at {self._next_s:.1f} s" if self._next_s is not None else ""
+            if giving_up:
+                then = ": gave up, the bone lengths learnt while tracking stay; posecast calibrate subject makes a file"
+                then += f" (tried again at {self._next_s:.0f} s)" if self._next_s is not None else ""
+            log.log(logging.WARNING if giving_up else logging.INFO,
+                    "live subject calibration after %.1f s measured no bone (limited to ±%.0f%% of typical, not a "
+                    "measurement: %s)%s", self._seen_s, 100 * o.subject.max_deviation_frac,
+                    ", ".join(profile.clipped_bones) or "none", then)  # fmt: skip
             return None
         self._schedule_after(self._seen_s, retry=False)
         lengths = profile.as_array()
