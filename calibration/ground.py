@@ -61,9 +61,11 @@ class FloorState:
 class FloorEstimator:
     """The stream's floor: ``add(joints_cam, timestamp_ns)`` per tracked person and frame,
     ``state`` for the current floor. ``height_m``: the subject's height (the ankle's height
-    above the floor is a fraction of it); ``floor``: a calibrated floor (nothing estimated)."""
+    above the floor is a fraction of it; ``None`` until known, only with a given floor, which is
+    then checked against the feet once it is); ``floor``: a calibrated floor (nothing estimated)."""
 
-    def __init__(self, height_m: float, options: fl.FloorOptions | None = None, floor: fl.Floor | None = None) -> None:
+    def __init__(self, height_m: float | None, options: fl.FloorOptions | None = None,
+                 floor: fl.Floor | None = None) -> None:  # fmt: skip
         self.options = options or fl.FloorOptions()
         self.height_m = height_m
         self._calibrated = floor
@@ -95,7 +97,7 @@ class FloorEstimator:
         if not feet_seen:
             return self._state
         if self._fixed:
-            if self._given_heights is not None:
+            if self._given_heights is not None and self.height_m is not None:
                 self._check_given(joints, timestamp_ns)
             return self._state
         if self._first_ns is None:

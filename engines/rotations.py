@@ -260,7 +260,8 @@ _LEVELS = [np.array([j for j, d in enumerate(_depth) if d == level]) for level i
 _RULES = [TWIST[name][0] for name in skeleton.JOINT_NAMES]
 #: The hinges in :class:`HingeTwists` order.
 HINGE_NAMES: tuple[str, ...] = tuple(_HINGES)
-_HINGE_SLOT = {name: slot for slot, name in enumerate(HINGE_NAMES)}
+#: Each joint's place in :class:`HingeTwists` (-1: its bone is no hinge's).
+_HINGE_SLOTS = np.array([HINGE_NAMES.index(rule) if rule in _HINGES else -1 for rule in _RULES])
 _REST_REFERENCES = np.array([TWIST[name][1] for name in skeleton.JOINT_NAMES])
 
 
@@ -296,7 +297,7 @@ def _world_frames(joints: np.ndarray, twists_rad: np.ndarray) -> tuple[np.ndarra
             h, ref = reference[:, hinge], parent_ref[:, hinge]
             # a two-way hinge stays on the parent's side
             side = np.where((np.einsum("fnc,fnc->fn", h, ref) < 0) & ~is_one_way[level][hinge], -1.0, 1.0)
-            slots = [_HINGE_SLOT[rule] for rule in np.array(_RULES)[level][hinge]]
+            slots = _HINGE_SLOTS[level][hinge]
             reference[:, hinge], twists_rad[slots] = _followed_twist(
                 _unit(bone[:, hinge]), ref, side[..., None] * h, twists_rad[slots]
             )

@@ -125,7 +125,7 @@ class AvatarWorld:
         self.options = options or AvatarOptions()
         self._floor: FloorEstimator | None = None
         if self.options.floor is not None:  # stated from the start (the height comes with the first person)
-            self._floor = FloorEstimator(0.0, self.options.floor_options, self.options.floor)
+            self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor)
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
         self._last: dict[int, AvatarPerson] = {}  # each person's last frame: the next one's previous
@@ -152,7 +152,7 @@ class AvatarWorld:
 
     def process(self, frame: PoseFrame) -> AvatarFrame:
         tracked = [p for p in frame.tracked if np.isfinite(p.joints_m).all()]
-        if tracked and (self._floor is None or not self._floor.height_m):
+        if tracked and (self._floor is None or self._floor.height_m is None):
             height = skeleton.height_from_bone_lengths(_lengths(tracked[0]))
             if self._floor is None:
                 self._floor = FloorEstimator(height, self.options.floor_options, self.options.floor)
@@ -195,7 +195,9 @@ class AvatarWorld:
             ankle_height = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
             contacts = self._contacts[person.person_id] = FootContacts(ankle_height, self.options.floor_options)
         flags = contacts.update(joints[_ANKLES], timestamp_ns)
-        lock = self._chain_locks.setdefault(person.person_id, threading.Lock())
+        lock = self._chain_locks.get(person.person_id)
+        if lock is None:  # (not setdefault: that would make a lock every frame)
+            lock = self._chain_locks[person.person_id] = threading.Lock()
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
                             _lock=lock)  # fmt: skip
 

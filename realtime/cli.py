@@ -25,13 +25,13 @@ import logging
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from ..engines.errors import PosecastError
 from ..engines.fileio import point_at_devnull
 from .commands import register_all
 from .help import PosecastParser, package_version, subcommands
+from .stop_signals import Interrupted, stop_signals_deferred, stop_signals_interrupt
 
 log = logging.getLogger("posecast")
 
@@ -47,7 +47,6 @@ _USER_SET_OPENCV_LOG = "OPENCV_LOG_LEVEL" in os.environ
 #: command takes the argument that says it will use them (its lifting backend, its MediaPipe model).
 _NATIVE_MODULES = {"backend": ("onnxruntime",), "model_asset": ("mediapipe", "mediapipe.tasks.python.vision")}
 #: Ctrl-C, ``kill``, and the terminal or SSH session closing (SIGHUP: a run left half-written files)
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 
 
 def quiet_native_logs() -> None:
@@ -94,80 +93,6 @@ def configure_logging(verbose: bool) -> None:
 
         levels = cv2.utils.logging
         levels.setLogLevel(levels.LOG_LEVEL_WARNING if verbose else levels.LOG_LEVEL_SILENT)
-
-
-#: Stop signals that came while their delivery was deferred (:func:`stop_signals_deferred`),
-#: ``None`` outside: a thread that does not block them (numpy's OpenBLAS threads, started when
-#: numpy is imported, before the block) takes one, and Python runs the handler in the main
-#: thread all the same: a Ctrl-C broke onnxruntime's import under load (CI, 1 of 1,590 tests).
-_deferred_signals: list[int] | None = None
-
-
-class Interrupted(KeyboardInterrupt):
-    """A stop signal (SIGTERM), raised like Ctrl-C's KeyboardInterrupt so the same clean-up runs."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """While inside: the stop signals raise :class:`Interrupted` in the main thread, once; a
-    second stop signal while the outputs are being finished is only logged (``timeout`` sends
-    SIGTERM to the process and its group, a user presses Ctrl-C twice: an interrupted clean-up
-    left a temporary video and aborted in MediaPipe's teardown). The previous handlers come back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (and receives the signals)
-        return
-
-    def stopping(signum: int, _frame: object) -> None:
-        log.warning("%s: already stopping, finishing the outputs (SIGKILL or Ctrl-\\ ends it at once)",
-                    signal.Signals(signum).name)  # fmt: skip
-
-    # one started ignored stays so: nohup ignores SIGHUP, a script's background job SIGINT
-    handled = [stop for stop in _STOP_SIGNALS if signal.getsignal(stop) is not signal.SIG_IGN]
-
-    def interrupt(signum: int, _frame: object) -> None:
-        if _deferred_signals is not None:  # delivered again once the deferred section ends
-            _deferred_signals.append(signum)
-            return
-        for stop in handled:
-            signal.signal(stop, stopping)
-        raise Interrupted(signum)
-
-    previous = {stop: signal.signal(stop, interrupt) for stop in handled}
-    try:
-        yield
-    finally:
-        for stop, handler in previous.items():
-            signal.signal(stop, handler)
-
-
-@contextlib.contextmanager
-def stop_signals_deferred() -> Iterator[None]:
-    """While inside, the stop signals stay pending in the main thread (and in threads started
-    here, which inherit the mask); they are delivered, as usual, when it ends. Measured: a
-    Ctrl-C while onnxruntime's extension initialised became ``ImportError: initialization
-    failed`` (exit 1, a traceback); in another race it was lost and the run went on. One that
-    another thread takes meanwhile is kept by :func:`stop_signals_interrupt`'s handler and sent
-    again at the end."""
-    global _deferred_signals
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    outer = _deferred_signals
-    _deferred_signals = [] if outer is None else outer
-    masked = hasattr(signal, "pthread_sigmask")
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS) if masked else None
-    try:
-        yield
-    finally:
-        pending, _deferred_signals = _deferred_signals, outer
-        if masked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a blocked one is delivered now, as usual
-        if outer is None and pending:  # the one another thread took: to this thread, handled at once
-            signal.raise_signal(pending[0])
 
 
 def _load_native_modules(args: argparse.Namespace) -> None:

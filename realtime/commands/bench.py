@@ -35,6 +35,7 @@ from ..benchmark.hooks import SOAK_HOOKS
 from ..benchmark.report import summary_text
 from ..detectors.mediapipe import MODEL_VARIANTS
 from ..errors import OptionsError
+from ..stop_signals import stop_signals_deferred
 from ..threaded import RUNNERS, threaded_by_default
 from .demo import demo_clip
 
@@ -174,8 +175,6 @@ def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool)
     earlier run's :data:`RESULT_FILES` that this run does not write removed (a stop between
     two files left a new ``bench.json`` beside an earlier run's ``bench.md`` and plots: QA).
     A folder this made is removed again when nothing could be written in it."""
-    from ..cli import stop_signals_deferred  # (the CLI imports the commands)
-
     created = _missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)

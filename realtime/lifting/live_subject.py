@@ -157,6 +157,11 @@ class LiveSubjectCalibration:
         try:
             profile = estimate_subject(poses, self.height_m, confidence, o.subject, keypoints_norm=keypoints,
                                        verbose=False)  # fmt: skip
+            measured = np.array([name not in profile.typical_bones for name in skeleton.BONE_NAMES])
+            limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)  # at the bound: not a measurement
+            if first and not (measured & ~limited).any():  # a first one that measured nothing is refused (QA)
+                raise CalibrationError(f"it measured no bone: limited to ±{o.subject.max_deviation_frac:.0%} of "
+                                       f"typical, not a measurement: {', '.join(profile.clipped_bones) or 'none'}")
         except CalibrationError as exc:
             self._schedule_after(self._seen_s, retry=first)
             if first and self._seen_s >= o.max_s and not self._warned:
@@ -167,21 +172,6 @@ class LiveSubjectCalibration:
             else:
                 log.info("live subject calibration after %.1f s refused (%s)%s", self._seen_s, exc,
                          "" if self._next_s is None else f": trying again at {self._next_s:.1f} s")  # fmt: skip
-            return None
-        measured = np.array([name not in profile.typical_bones for name in skeleton.BONE_NAMES])
-        limited = np.isin(skeleton.BONE_NAMES, profile.clipped_bones)  # at the bound: not a measurement
-        if first and not (measured & ~limited).any():  # nothing measured: refused, tried again (it was taken)
-            self._schedule_after(self._seen_s, retry=True)
-            giving_up = self._seen_s >= o.max_s and not self._warned  # as a refused one gives up (QA)
-            self._warned |= giving_up
-            then = f": trying again at {self._next_s:.1f} s" if self._next_s is not None else ""
-            if giving_up:
-                then = ": gave up, the bone lengths learnt while tracking stay; posecast calibrate subject makes a file"
-                then += f" (tried again at {self._next_s:.0f} s)" if self._next_s is not None else ""
-            log.log(logging.WARNING if giving_up else logging.INFO,
-                    "live subject calibration after %.1f s measured no bone (limited to ±%.0f%% of typical, not a "
-                    "measurement: %s)%s", self._seen_s, 100 * o.subject.max_deviation_frac,
-                    ", ".join(profile.clipped_bones) or "none", then)  # fmt: skip
             return None
         self._schedule_after(self._seen_s, retry=False)
         lengths = profile.as_array()
