@@ -2,7 +2,7 @@
 penetration, still-pose jitter, the avatar filter's added latency, the rotations' round trip,
 how far the limbs turn about themselves from frame to frame (``limb_twist``).
 
-    python tools/avatar_metrics.py --json bench/avatar.json [--shared ../shared]
+    python tools/avatar_metrics.py [--json FILE] [--shared ../shared]
 
 Data (every pose through the real lifter, ``posecast lift`` / ``posecast run``):
 
@@ -360,7 +360,7 @@ def measure_filter_grid() -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", type=Path, default=REPO / "bench" / "avatar.json")
+    parser.add_argument("--json", type=Path, default=Path("avatar.json"), help="default: ./avatar.json")
     default_shared = Path(os.environ.get("POSECAST_SHARED", REPO.parent / "shared"))
     parser.add_argument("--shared", type=Path, default=default_shared if default_shared.is_dir() else None)
     parser.add_argument("--cli-path", type=Path, help="run the posecast CLI from this folder (PYTHONPATH)")

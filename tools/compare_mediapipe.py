@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """posecast's 3D next to MediaPipe's world landmarks on real video: figures (JSON) and pictures (PNG).
 
-    python tools/compare_mediapipe.py [CLIP ...] [--model NAME|PATH ...] [--json eval/compare_mediapipe.json]
-                                      [--images docs/images] [--frames N] [--legs-cut]
+    python tools/compare_mediapipe.py [CLIP ...] [--model NAME|PATH ...] [--json FILE]
+                                      [--images FOLDER] [--frames N] [--legs-cut]
 
 Each clip (default: ``tests/fixtures/media/*.mp4``) goes through the real pipeline once per model
 (default: the shipped default); the figures are :mod:`posecast.realtime.compare`'s, for posecast
@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import logging
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 from posecast.engines import skeleton
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
+from posecast.engines.install import code_version
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.realtime.compare import ClipPoses, clip_figures, collect, hips_row_px, upper_body_change
 from posecast.realtime.errors import SourceError
@@ -97,7 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help=f"a shipped model's name or a file (default {DEFAULT_MODEL_NAME}); repeat to compare several",
     )
-    ap.add_argument("--json", type=Path, default=ROOT / "eval" / "compare_mediapipe.json")
+    ap.add_argument(
+        "--json",
+        type=Path,
+        default=Path("compare_mediapipe.json"),
+        help="where the figures go (default: ./compare_mediapipe.json; the committed eval/compare_mediapipe.json "
+        "holds every shipped model: name it only to re-make that file)",
+    )
     ap.add_argument("--images", type=Path, help="write compare_mediapipe_<clip>.png here (e.g. docs/images)")
     ap.add_argument("--frames", type=int, help="only the first N frames of each clip")
     ap.add_argument(
@@ -117,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise SourceError(f"--frames must be 1 or more, got {args.frames}")
     check_outputs({"--json": args.json})
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    commit = code_version()["git_commit"] or ""  # "+" when the checkout has changes
     result: dict = {"commit": commit.strip(), "models": {}}
     for m, model in enumerate(args.model or [DEFAULT_MODEL_NAME]):
         clips = result["models"][str(model)] = {}

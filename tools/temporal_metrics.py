@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How the lifting stage behaves over time on real clips: warm-up, bone-length settling, dropouts.
 
-    python tools/temporal_metrics.py [--json eval/temporal.json] [CLIP ...]
+    python tools/temporal_metrics.py [--json FILE] [CLIP ...]
 
 Each clip (default: the test clips, ``tests/fixtures/media/*.mp4``) goes through real MediaPipe
 once; its detections are then replayed through the lifting stage (the shipped model, default
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import numpy as np
 from posecast.engines import normalize, skeleton
 from posecast.engines.assets import ensure_asset
 from posecast.engines.fileio import atomic_write
+from posecast.engines.install import code_version
 from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
 from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
@@ -136,11 +136,11 @@ def normalised(lifting: MetricPoseLifting, detections: list[Detections2D]) -> np
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("clips", nargs="*", type=Path, default=CLIPS)
-    ap.add_argument("--json", type=Path, default=ROOT / "eval" / "temporal.json")
+    ap.add_argument("--json", type=Path, default=Path("temporal.json"), help="default: ./temporal.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     lifting = MetricPoseLifting(LiftingOptions())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    commit = code_version()["git_commit"] or ""  # "+" when the checkout has changes
     meta = lifting.lifter.metadata
     result: dict = {"commit": commit.strip(), "model_kind": meta.model_kind, "model_commit": meta.git_commit,
                     "clips": {}}  # fmt: skip

@@ -209,6 +209,22 @@ def test_the_tool_writes_every_figure(tmp_path: Path, media_dir: Path, pose_mode
 
 
 @pytest.mark.slow
+def test_the_tool_writes_into_the_current_folder_unless_told(
+    tmp_path: Path, media_dir: Path, pose_model_path: Path, load_tool, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    """Its default output is ./compare_mediapipe.json: the README's command once replaced the
+    committed eval/compare_mediapipe.json (every shipped model) with one model's figures."""
+    tool = load_tool("compare_mediapipe")
+    committed = Path(tool.__file__).resolve().parents[1] / "eval" / "compare_mediapipe.json"
+    before = committed.read_bytes() if committed.is_file() else None
+    monkeypatch.chdir(tmp_path)
+    assert tool.main([str(media_dir / "squats_720x1280.mp4"), "--frames", "2"]) == 0
+    written = json.loads((tmp_path / "compare_mediapipe.json").read_text())
+    assert list(written["models"]) == [tool.DEFAULT_MODEL_NAME]
+    assert (committed.read_bytes() if committed.is_file() else None) == before
+
+
+@pytest.mark.slow
 def test_the_lifting_stage_mirrors_backward_knees_on_a_real_clip(media_dir: Path, pose_model_path: Path) -> None:
     """The dance clip's raised right leg (frames 75–76) is nearly straight in 2D and
     ``supervised-upright-w384`` lifts it bent backwards (the crouch default only 7°); the lifting
