@@ -44,7 +44,7 @@ def _colour(joint: int) -> tuple[float, float, float]:
     return COLOURS[name[0] if name[:2] in ("l_", "r_") else "c"]
 
 
-def _draw(ax, joints: np.ndarray, horizontal: int, title: str, xlabel: str) -> None:  # noqa: ANN001 - an Axes
+def _draw(ax, joints: np.ndarray, horizontal: int, title: str) -> None:  # noqa: ANN001 - an Axes
     """One skeleton ``(17, 3)`` (root-relative metres, camera axes), axis ``horizontal`` across and
     up (−y) up, 1.2 m either side of the pelvis."""
     for child, parent in skeleton.BONES:
@@ -54,8 +54,7 @@ def _draw(ax, joints: np.ndarray, horizontal: int, title: str, xlabel: str) -> N
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title, fontsize=8)
-    ax.set_xlabel(xlabel, fontsize=7)
+    ax.set_title(title, fontsize=8)  # the axis named in the title: an x label read as the next row's
 
 
 def picture(poses: ClipPoses, path: Path) -> None:
@@ -72,8 +71,8 @@ def picture(poses: ClipPoses, path: Path) -> None:
         row[0].set_axis_off()
         row[0].set_title(f"frame {frame} ({frame / poses.fps:.1f} s)", fontsize=8)
         for k, (name, joints) in enumerate((("posecast", poses.posecast_m), ("MediaPipe", poses.mediapipe_m))):
-            _draw(row[1 + 2 * k], joints[frame], 0, f"{name}, front", "x (right)")
-            _draw(row[2 + 2 * k], joints[frame], 2, f"{name}, side", "z (camera on the left)")
+            _draw(row[1 + 2 * k], joints[frame], 0, f"{name}\nfront (x: right)")
+            _draw(row[2 + 2 * k], joints[frame], 2, f"{name}\nside (camera on the left)")
     fig.suptitle(f"{poses.name}: the person's left blue, right red, centre green; panels 2 m across, pelvis at 0",
                  fontsize=8)  # fmt: skip
     fig.tight_layout()
