@@ -1,12 +1,16 @@
 """The floor in a live stream: :class:`FloorEstimator` (one per camera) and :class:`FootContacts`
 (one per person), built on the pure functions of :mod:`posecast.calibration.floor`.
 
-The floor belongs to the camera, not to a person: the estimator pools every tracked person's
-poses over the first ``window_s`` seconds of poses, re-estimating the floor every 5th pose
-(state ``estimating``, a provisional floor), then fixes it (``estimated``) until the stream
-ends. A floor given by calibration is fixed from the start (``calibrated``). The world origin is
-on the floor below the first root position it saw, and stays there: people who come and go
-keep one world.
+The floor belongs to the camera, not to a person, but it is estimated from one person's poses
+at a time: each person's depth comes from their own assumed or measured height, so two people's
+feet need not lie on one plane, and pooling them made a provisional floor that jumped by 0.8 m
+every few poses (QA, two people filmed apart). The estimator keeps each person's poses with
+both feet seen; the floor comes from the person with the most of them, re-estimated every 5th
+pose (state ``estimating``, a provisional floor), and is fixed (``estimated``) once one
+person's poses span ``window_s`` seconds, until the stream ends. A floor given by calibration is
+fixed from the start (``calibrated``; its check against the standing feet takes the first
+person's). The world origin is on the floor below the first root position it saw, and stays
+there: people who come and go keep one world.
 """
 
 from __future__ import annotations
@@ -69,8 +73,10 @@ class FloorEstimator:
         self.options = options or fl.FloorOptions()
         self.height_m = height_m
         self._calibrated = floor
-        self._poses: list[np.ndarray] = []
-        self._first_ns: int | None = None
+        self._poses: dict[int, list[np.ndarray]] = {}  # person id → poses with both feet seen
+        self._first_ns: dict[int, int] = {}  # person id → the first of them
+        self._given_person: int | None = None  # whose feet check a given floor (the first seen)
+        self._given_first_ns: int | None = None
         self._origin: np.ndarray | None = None
         self._fixed = floor is not None
         self._given_heights: list[float] | None = [] if floor is not None else None  # checked once, then None
@@ -82,11 +88,11 @@ class FloorEstimator:
     def state(self) -> FloorState:
         return self._state
 
-    def add(self, joints_cam: np.ndarray, timestamp_ns: int, feet_seen: bool = True) -> FloorState:
+    def add(self, joints_cam: np.ndarray, timestamp_ns: int, feet_seen: bool = True, person_id: int = 0) -> FloorState:
         """Take one person's pose ``(17, 3)`` (camera frame, metres); returns the floor state.
         ``feet_seen``: both ankles were seen (:func:`~posecast.calibration.floor.feet_seen`); a
         pose without places the world's origin, if it is the first, and says nothing of the floor
-        (legs out of view are MediaPipe's guess)."""
+        (legs out of view are MediaPipe's guess). ``person_id``: whose pose (module docstring)."""
         joints = np.asarray(joints_cam, dtype=np.float64)
         if not np.isfinite(joints).all():
             return self._state
@@ -98,29 +104,34 @@ class FloorEstimator:
             return self._state
         if self._fixed:
             if self._given_heights is not None and self.height_m is not None:
-                self._check_given(joints, timestamp_ns)
+                self._given_person = person_id if self._given_person is None else self._given_person
+                if person_id == self._given_person:
+                    self._check_given(joints, timestamp_ns)
             return self._state
-        if self._first_ns is None:
-            self._first_ns = timestamp_ns
-        self._poses.append(joints)
-        done = (timestamp_ns - self._first_ns) * 1e-9 >= self.options.window_s
-        if not done and len(self._poses) % _EVERY != 1:  # the provisional floor: every few poses
+        poses = self._poses.setdefault(person_id, [])
+        poses.append(joints)
+        first_ns = self._first_ns.setdefault(person_id, timestamp_ns)
+        done = (timestamp_ns - first_ns) * 1e-9 >= self.options.window_s
+        most = max(self._poses.values(), key=len)  # the provisional floor: the best-seen person's
+        if not done and (poses is not most or len(poses) % _EVERY != 1):  # and every few poses
             return self._state
-        floor = fl.estimate_floor(np.stack(self._poses), self.height_m, self.options)
+        floor = fl.estimate_floor(np.stack(poses), self.height_m, self.options)
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
         if done:
-            self._fixed, self._poses = True, []
+            self._fixed = True
+            self._poses.clear()
+            self._first_ns.clear()
         return self._state
 
     def _check_given(self, joints: np.ndarray, timestamp_ns: int) -> None:
         """Over the first ``window_s`` of poses on a given floor: warn once when the standing
         ankles (the lower one's ``contact_quantile``, as an estimate takes it) are far from where
         the floor puts them (the user's numbers are kept: they may know better than the lifter)."""
-        if self._first_ns is None:
-            self._first_ns = timestamp_ns
+        if self._given_first_ns is None:
+            self._given_first_ns = timestamp_ns
         floor = self._state.floor
         self._given_heights.append(float(floor.heights_m(joints[list(fl.ANKLES)]).min()))
-        if (timestamp_ns - self._first_ns) * 1e-9 < self.options.window_s:
+        if (timestamp_ns - self._given_first_ns) * 1e-9 < self.options.window_s:
             return
         standing_m = float(np.quantile(self._given_heights, self.options.contact_quantile))
         expected_m = fl.ANKLE_HEIGHT_FRACTION * self.height_m

@@ -158,7 +158,8 @@ class AvatarWorld:
                 self._floor = FloorEstimator(height, self.options.floor_options, self.options.floor)
             self._floor.height_m = height  # a given floor is checked against the first person's feet
         for person in tracked:  # legs out of view are MediaPipe's guess: no floor under them
-            self._floor.add(person.joints_m, frame.timestamp_ns, feet_seen=bool(fl.feet_seen(person.confidence)))
+            feet_seen = bool(fl.feet_seen(person.confidence))
+            self._floor.add(person.joints_m, frame.timestamp_ns, feet_seen, person.person_id)
         state = self.floor
         people = [self._person(p, state, frame.timestamp_ns) for p in tracked]
         for gone in set(self._contacts) - {p.person_id for p in tracked}:

@@ -185,6 +185,34 @@ def test_live_estimator_states_and_world_origin() -> None:
     assert np.allclose(fl.to_world(cam[0, 0], state.camera_to_world)[[0, 2]], 0.0)
 
 
+def test_live_floor_comes_from_one_person_not_everyone_pooled() -> None:
+    """Two people whose lifted depths do not share one floor (each placed from their own height):
+    the floor is person 0's alone, provisional and fixed, where pooling them made it jump by
+    0.8 m every few poses (QA, two clips side by side)."""
+    world = cmu("08_04")[:90]
+    rotation, translation = camera(tilt_deg=10.0, roll_deg=0.0, height_m=1.3, target=world[0, 0])
+    first = to_camera(world, rotation, translation)
+    second = first * 0.7 + np.array([1.0, 0.0, 0.0])  # nearer and smaller: the feet higher in the camera
+    estimator = FloorEstimator(1.56, fl.FloorOptions(window_s=2.0))
+    heights = []
+    for i in range(61):
+        t_ns = int(i * 1e9 / 30)
+        estimator.add(first[i], t_ns, person_id=0)
+        heights.append(estimator.add(second[i], t_ns, person_id=1).floor.camera_height_m)
+    alone = [fl.estimate_floor(first[: i + 1], 1.56).camera_height_m for i in range(0, 61, 5)]
+    assert max(heights) - min(heights) < max(alone) - min(alone) + 0.02  # it never jumps between the two
+    assert estimator.state.state == "estimated"
+    assert np.allclose(estimator.state.floor.up_cam, fl.estimate_floor(first[:61], 1.56).up_cam)
+    # the person with the most poses makes the provisional floor: person 1, once person 0 is gone
+    late = FloorEstimator(1.56, fl.FloorOptions(window_s=2.0))
+    for i in range(10):
+        late.add(first[i], int(i * 1e9 / 30), person_id=0)
+    for i in range(10, 40):
+        state = late.add(second[i], int(i * 1e9 / 30), person_id=1)
+    assert state.state == "estimating"
+    assert np.isclose(state.floor.camera_height_m, fl.estimate_floor(second[10:36], 1.56).camera_height_m)
+
+
 def test_live_contacts_take_the_speed_over_a_tenth_of_a_second() -> None:
     contacts = FootContacts(ankle_height_m=0.12)
     rng = np.random.default_rng(1)
