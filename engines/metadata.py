@@ -151,7 +151,12 @@ def check_graph(session: Any, meta: ModelMetadata, source: str) -> None:
     otherwise, with ONNX Runtime's rank error); ``batch`` may be any size or name."""
     joints = len(meta.joint_names)
     expected = {INPUT_NAME: [meta.window_frames, joints, 2], OUTPUT_NAMES[0]: [joints, 3], OUTPUT_NAMES[1]: [1]}
-    found = {node.name: list(node.shape) for node in (*session.get_inputs(), *session.get_outputs())}
+    nodes = (*session.get_inputs(), *session.get_outputs())
+    found = {node.name: list(node.shape) for node in nodes}
+    for node in nodes:  # posecast feeds and reads float32: a float16 input failed at the first lift
+        if node.name in expected and node.type != "tensor(float)":
+            raise ModelMetadataError(f"{source}: {node.name} is {node.type}, posecast feeds and reads float32 "
+                                     "(tensor(float)); re-export the model with tools/export.py")  # fmt: skip
     for name, shape in expected.items():
         got = found.get(name)
         # a dimension an exporter left symbolic (a name, or None) is not checked: ONNX Runtime checks it
@@ -172,7 +177,7 @@ def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
 
     if options is None:
         options = ort.SessionOptions()
-    options.log_severity_level = 3  # ONNX Runtime's own warnings repeat what the error says
+    options.log_severity_level = 4  # fatal only: its errors come back as exceptions, which posecast reports in one line
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import BackendError, ModelError, PosecastError
 from ..host import cpu_name
+from ..metadata import load_error_text
 from .base import DEFAULT_MODEL, LiftOutput, RuntimeBackend, check_window
 from .gpu import cuda_device_available
 from .onnxruntime_backend import OnnxRuntimeBackend
@@ -76,15 +77,22 @@ def _checked(backend: RuntimeBackend) -> RuntimeBackend:
     nobody (exit 0) and calibration blamed the footage. Any healthy model gives finite numbers
     for any spread-out input; this one is fixed (seeded), a few body sizes across the image."""
     window = np.random.default_rng(0).normal(0.0, 0.2, (1, backend.metadata.window_frames, 17, 2))
+    path = getattr(backend, "model_path", "the model")
     try:
         out = backend.run(window.astype(np.float32))
         finite = bool(np.isfinite(out.joints_3d).all() and np.isfinite(out.scale).all())
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(Exception):  # the error to report is the probe's
             backend.close()
+        if isinstance(exc, Exception) and not isinstance(exc, PosecastError):
+            # a graph its metadata does not describe (an output's real shape, an op this runtime
+            # lacks) loads and fails only when run: the runtime's own error, in one line
+            raise ModelError(
+                f"the model {path} fails on a test window on {backend.name} ({load_error_text(exc)}): "
+                "re-export it with tools/export.py, or run a shipped model (--model NAME)"
+            ) from None
         raise
     if not finite:
-        path = getattr(backend, "model_path", "the model")
         with contextlib.suppress(Exception):
             backend.close()
         raise ModelError(f"the model {path} gives no finite 3D on {backend.name} (its weights hold NaN or infinity?): "

@@ -296,6 +296,37 @@ def test_keypoints_all_on_one_point_are_no_person(squats_2d) -> None:
     assert posed_frames(squats_2d, seen).all() and posed_frames(squats_2d / 2000.0, seen).all()
 
 
+def test_a_model_that_loads_but_does_not_fit_posecast_is_one_line(tmp_path, squats_2d) -> None:
+    """A float16 input (as some converters export) and a graph that fails only when run (an output
+    computed in another shape than declared) gave ONNX Runtime's traceback, exit 1."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+    from posecast.engines.runtime.base import DEFAULT_MODEL
+
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d[:30], intrinsics=INTRINSICS, fps=5.0)
+    half = onnx.load(str(DEFAULT_MODEL))
+    name = half.graph.input[0].name
+    half.graph.input[0].type.tensor_type.elem_type = TensorProto.FLOAT16
+    for node in half.graph.node:
+        node.input[:] = ["as_float" if x == name else x for x in node.input]
+    half.graph.node.insert(0, helper.make_node("Cast", [name], ["as_float"], to=TensorProto.FLOAT))
+    failing = onnx.load(str(DEFAULT_MODEL))
+    out = failing.graph.output[0].name
+    for node in failing.graph.node:
+        node.output[:] = ["full" if x == out else x for x in node.output]
+    failing.graph.initializer.append(helper.make_tensor("shape", TensorProto.INT64, [3], [-1, 17, 5]))
+    failing.graph.node.append(helper.make_node("Reshape", ["full", "shape"], ["reshaped"]))
+    for tensor, value in (("start", 0), ("end", 3), ("axis", 2)):  # back to 3 wide: shape inference is satisfied
+        failing.graph.initializer.append(helper.make_tensor(tensor, TensorProto.INT64, [1], [value]))
+    failing.graph.node.append(helper.make_node("Slice", ["reshaped", "start", "end", "axis"], [out]))
+    refusals = ((half, "is tensor(float16), posecast feeds and reads float32"), (failing, "fails on a test window"))
+    for proto, said in refusals:
+        model = tmp_path / "model.onnx"
+        model.write_bytes(proto.SerializeToString())
+        code, err = _lift(tmp_path / "in.npz", tmp_path / "out.npz", "--model", str(model), "--no-int8")
+        _assert_refused(code, err, said, tmp_path)
+
+
 def test_a_model_that_gives_no_usable_3d_is_named(tmp_path, squats_2d, media_dir) -> None:
     """A model whose weights are NaN: the error blamed the input alone ("expected keypoints_2d in pixels"),
     and ``posecast run`` published nobody, exit 0. Now the model is refused when it loads, by every command."""
