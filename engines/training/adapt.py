@@ -67,7 +67,7 @@ from . import losses
 from .config import SINGLE_FRAME_SAMPLE_FRAMES, config_from_dict
 from .data.dataset import TRAINING_FPS
 from .data.windows import Recorded2DSampler, SamplerOptions, WindowBatch
-from .export import adapt_weights_path, export_onnx, load_generator_npz, save_generator_npz
+from .export import adapt_weights_path, check_adapt_weights, export_onnx, load_generator_npz, save_generator_npz
 from .train import Trainer
 
 log = logging.getLogger(__name__)
@@ -445,6 +445,7 @@ def adapt(
     files = collect_inputs(inputs)
     model = resolve_model(model)
     start, scale_prior = load_generator_npz(adapt_weights_path(model))
+    check_adapt_weights(start, model)
     window = start.cfg.window_frames
     frames = window if window > 1 else SINGLE_FRAME_SAMPLE_FRAMES
     try:

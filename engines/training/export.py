@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,9 @@ def load_generator_npz(path: str | Path):  # noqa: ANN201 - (PoseGenerator in ev
     if not path.is_file():
         raise ModelError(f"adaptation weights {path} not found: adapt needs a model exported by "
                          "tools/export.py (it writes <model>.adapt.npz beside the .onnx)")  # fmt: skip
+    if not zipfile.is_zipfile(path):  # (np.load calls any other file pickled data, which it need not be)
+        raise ModelError(f"{path} is not a posecast adaptation file (not an .npz: truncated, or another file); "
+                         "re-export the model with tools/export.py, which writes it beside the .onnx")  # fmt: skip
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -126,6 +130,37 @@ def load_generator_npz(path: str | Path):  # noqa: ANN201 - (PoseGenerator in ev
         state = {k: torch.from_numpy(np.asarray(v, dtype=np.float32 if v.dtype == np.float16 else v.dtype))
                  for k, v in arrays.items()}  # fmt: skip
         generator.load_state_dict(state)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise ModelError(f"{path} is not a posecast adaptation file ({type(exc).__name__}: {exc})") from exc
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        said = " ".join(str(exc).split())  # torch's missing-weights message spans lines
+        raise ModelError(f"{path} is not a posecast adaptation file ({type(exc).__name__}: {said[:300]})") from None
     return generator.eval(), tuple(meta["scale_prior"])
+
+
+#: Largest difference (the lifter's units: RMS joint distance 1) between a model's ONNX graph and
+#: the network in its ``.adapt.npz`` on the same windows: the graph's float16 weights and folded
+#: batch norm differ from the network by about 1e-3; another network differs by about 0.1.
+ADAPT_WEIGHTS_TOLERANCE = 0.02
+
+
+def check_adapt_weights(generator, model_path: str | Path) -> None:  # noqa: ANN001 - a PoseGenerator
+    """Raise :class:`~posecast.engines.errors.ModelError` unless ``generator`` (read from the
+    ``.adapt.npz`` beside ``model_path``) lifts as the ``.onnx`` does: a weights file left from
+    another export was trained, and the result labelled with this model's name and data."""
+    from ..errors import ModelError
+    from ..networks import PoseModel
+
+    windows = np.random.default_rng(0).normal(0.0, 0.2, (8, generator.cfg.window_frames, skeleton.NUM_JOINTS, 2))
+    windows = windows.astype(np.float32)
+    with torch.no_grad():
+        joints = PoseModel(generator).eval()(torch.from_numpy(windows))[0].numpy()
+    try:
+        graph = metadata.onnx_cpu_session(model_path).run(["joints_3d"], {metadata.INPUT_NAME: windows})[0]
+        off = float(np.abs(graph - joints).max())
+    except Exception as exc:  # noqa: BLE001 - ONNX Runtime's untyped errors: another window length, say
+        off, reason = np.inf, metadata.load_error_text(exc)
+    else:
+        reason = f"they lift a test window {off:.2f} apart"
+    if not off <= ADAPT_WEIGHTS_TOLERANCE:
+        raise ModelError(f"{adapt_weights_path(model_path)} does not hold the network of {model_path} ({reason}): "
+                         "it was left from another model; re-export the model with tools/export.py, which writes "
+                         "both")  # fmt: skip

@@ -116,6 +116,20 @@ def test_adapt_input_errors(exported: Path, tmp_path: Path) -> None:
     np.savez(tmp_path / "ok.npz", keypoints_2d=np.full((12, 17, 2), 300.0), intrinsics=np.array([500.0, 500, 320, 240]))
     with pytest.raises(ModelError, match="adaptation weights .* not found"):
         adapt(bare, [tmp_path / "ok.npz"], tmp_path / "out.onnx", AdaptOptions(minutes=0.1), progress=False)
+    # weights of another network beside it were trained and labelled with this model's name and data
+    from posecast.engines.runtime.base import resolve_model
+
+    with_other = tmp_path / "other.onnx"
+    with_other.write_bytes(exported.read_bytes())
+    adapt_weights_path(with_other).write_bytes(adapt_weights_path(resolve_model("supervised-w256")).read_bytes())
+    with pytest.raises(ModelError, match="does not hold the network of .*other.onnx .*left from another model"):
+        adapt(with_other, [tmp_path / "ok.npz"], tmp_path / "out.onnx", AdaptOptions(minutes=0.1), progress=False)
+    # a truncated or foreign weights file: one line, not numpy's zip error or its "pickled data"
+    for damaged in (adapt_weights_path(exported).read_bytes()[:5000], b"not an npz at all\n"):
+        adapt_weights_path(with_other).write_bytes(damaged)
+        with pytest.raises(ModelError, match="not a posecast adaptation file \\(not an .npz"):
+            adapt(with_other, [tmp_path / "ok.npz"], tmp_path / "out.onnx", AdaptOptions(minutes=0.1), progress=False)
+    assert not (tmp_path / "out.onnx").exists()
     with pytest.raises(ValueError, match="minutes must be in"):
         AdaptOptions(minutes=0)
 
