@@ -60,6 +60,7 @@ import torch
 
 from .. import metadata, normalize, skeleton
 from ..errors import PosecastError
+from ..fileio import file_sha256
 from ..install import code_version
 from ..logs import quieter
 from ..networks import PoseGenerator, PoseModel
@@ -493,7 +494,7 @@ def adapt(
     if evaluate is not None:
         after |= evaluate(adapted)
     output = Path(output)
-    _write(adapted, output, model, footage_prior, o, adapter.step, [Path(p) for p in (sources or files)])
+    _write(adapted, output, model, footage_prior, o, (adapter.step, seconds), [Path(p) for p in (sources or files)])
     report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output), model.name,
                          o.recipe_name or "custom", o.seed)  # fmt: skip
     log.debug("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
@@ -526,26 +527,37 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
 
 
 def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],
-           o: AdaptOptions, steps: int, files: list[Path]) -> None:  # fmt: skip
+           o: AdaptOptions, done: tuple[int, float], files: list[Path]) -> None:  # fmt: skip
     """The adapted model, its INT8 copy and its ``.adapt.npz``, made in a temporary folder beside
-    ``output`` and moved into place together: a failure leaves none of them half-written."""
+    ``output`` and moved into place together: a failure leaves none of them half-written.
+    ``done``: the steps made and the seconds they took."""
+    from ..runtime.quantize import int8_sibling
+
     output.parent.mkdir(parents=True, exist_ok=True)
+    earlier = [p.name for p in (output, int8_sibling(output), adapt_weights_path(output)) if p.exists()]
     try:
         with tempfile.TemporaryDirectory(prefix=".posecast-adapt-", dir=output.parent) as tmp:
             staged = Path(tmp) / output.name
             with quieter(logging.WARNING, "posecast.engines.training.export", "posecast.engines.runtime.quantize"):
-                _export(generator, staged, source, prior, o, steps, files)  # their lines would name the staging folder
+                _export(generator, staged, source, prior, o, done, files)  # their lines would name the staging folder
             for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
                 path.replace(output.parent / path.name)
         int8_copy = f", {output.stem}.int8.onnx" if o.int8 else ""
         log.info("wrote %s%s and %s", output, int8_copy, adapt_weights_path(output).name)
+        if earlier:  # a run of up to a day's minutes: say what it replaced
+            log.warning("replaced the earlier %s in %s", ", ".join(earlier), output.parent)
     except OSError as exc:  # a full disk, a file size limit: the staging folder is gone, nothing half-written
         raise AdaptError(f"cannot write the adapted model {output} ({exc.strerror or exc}): check the folder's "
                          "free space and permissions, or pass --output elsewhere") from exc  # fmt: skip
 
 
+def _clipped(text: str, limit: int = 2000) -> str:
+    """A metadata value kept under ``limit`` characters (file names of a long footage list)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],
-            o: AdaptOptions, steps: int, files: list[Path]) -> None:  # fmt: skip
+            o: AdaptOptions, done: tuple[int, float], files: list[Path]) -> None:  # fmt: skip
     from ..networks import fold_batchnorm
     from ..runtime.quantize import int8_sibling, quantize_int8
 
@@ -559,12 +571,15 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
     extra = {k: v for k, v in start_meta.extra.items() if k not in rebuilt}
     names = ", ".join(p.name for p in files)
     extra |= {"model_name": output.stem,  # not the start model's: that is adapted_from
-              "adapted_from": Path(source).name, "adapt_steps": str(steps), "adapt_inputs": str(len(files)),
-              "adapted_on": names if len(names) <= 2000 else names[:1997] + "...",
-              "adapt_minutes": f"{o.minutes:g}", "adapt_teacher": o.teacher,
+              "adapted_from": Path(source).name, "adapted_from_sha256": file_sha256(source),
+              "adapt_steps": str(done[0]), "adapt_seconds": f"{done[1]:.0f}", "adapt_inputs": str(len(files)),
+              "adapted_on": _clipped(names), "adapt_minutes": f"{o.minutes:g}", "adapt_teacher": o.teacher,
               "adapt_teacher_smooth_frames": f"{o.teacher_smooth_frames:g}",
               "adapt_teacher_context": o.teacher_context, "adapt_seed": str(o.seed),
               "adapt_recipe": o.recipe_name or "custom"}  # fmt: skip
+    if "adapted_on" in start_meta.extra:  # adapted again: what the start model was adapted to stays named
+        before = start_meta.extra.get("adapted_earlier_on")
+        extra["adapted_earlier_on"] = _clipped("; ".join(filter(None, (before, start_meta.extra["adapted_on"]))))
     meta = dataclasses.replace(
         start_meta, model_kind=f"{start_meta.model_kind}+adapted", extra=extra,
         git_commit=code_version()["git_commit"] or "",  # posecast's own checkout only, never the user's repository

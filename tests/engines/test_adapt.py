@@ -4,6 +4,7 @@ ONNX Runtime runs and that describes itself; clear errors for bad inputs."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import torch
 from posecast.engines import metadata, normalize, skeleton
 from posecast.engines.errors import ModelError, PosecastError
+from posecast.engines.fileio import file_sha256
 from posecast.engines.runtime import load_backend
 from posecast.engines.training.adapt import (
     TEACHERS,
@@ -91,6 +93,10 @@ def test_adapt_writes_a_model_anchored_to_its_start(exported: Path, footage: Pat
     again = adapt(output, [footage], tmp_path / "again.onnx", AdaptOptions(minutes=1.0, max_steps=2, batch=8,
                   disc_warmup_steps=1, bf16=False), progress=False)  # fmt: skip
     assert again.steps == 2
+    twice = metadata.read_onnx_metadata(tmp_path / "again.onnx").extra
+    # the start model named by its bytes, the time taken, and the first footage kept
+    assert twice["adapted_from"] == "adapted.onnx" and twice["adapted_from_sha256"] == file_sha256(output)
+    assert twice["adapted_earlier_on"] == meta.extra["adapted_on"] and 0 <= float(twice["adapt_seconds"]) < 60
 
 
 def test_a_strong_anchor_keeps_the_start_model(exported: Path, footage: Path, tmp_path: Path) -> None:
@@ -312,6 +318,16 @@ def test_adapt_to_another_file_beside_the_start_model_is_allowed(exported: Path,
     check_start_kept(exported.with_name("tiny-adapted.onnx"), tmp_path / "r.json", exported, adapt_weights_path)
     with pytest.raises(PosecastError, match=r"--report .*tiny.onnx is the start model \(--model\)"):
         check_start_kept(tmp_path / "a.onnx", exported, exported, adapt_weights_path)
+
+
+def test_adapt_says_which_earlier_files_it_replaced(exported: Path, footage: Path, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    options = AdaptOptions(minutes=1.0, max_steps=1, batch=8, disc_warmup_steps=0, bf16=False, int8=False)
+    with caplog.at_level(logging.WARNING, "posecast"):
+        adapt(exported, [footage], tmp_path / "mine.onnx", options, progress=False)
+        assert "replaced" not in caplog.text
+        adapt(exported, [footage], tmp_path / "mine.onnx", options, progress=False)
+    assert "replaced the earlier mine.onnx, mine.adapt.npz in" in caplog.text
 
 
 def test_adapt_never_writes_over_its_footage_or_intrinsics(exported: Path, tmp_path: Path,
