@@ -114,6 +114,16 @@ def check_window(keypoints_norm: np.ndarray, window_frames: int, max_batch: int 
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+def model_label(model: str | Path | None) -> str:
+    """The model ``--model`` named (``None``: the default), for a stream's meta and statistics:
+    a shipped model's name, else the file's full path (as ``--model`` takes either)."""
+    path = resolve_model(model).resolve()
+    for name, file in MODELS.items():
+        if path == (WEIGHTS_DIR / file).resolve():
+            return name
+    return str(path)
+
+
 def resolve_model(model: str | Path | None) -> Path:
     """The model file for ``--model``: ``None`` → the default, a shipped model's name (see
     :data:`MODELS`) → its file, anything else → a path. Raises :class:`ModelError` if missing."""

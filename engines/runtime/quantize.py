@@ -127,7 +127,12 @@ def shipped_int8(src: str | Path) -> Path | None:
         log.warning("the INT8 copy beside the model cannot be read, so it is ignored: %s", exc)
         return None
     made_from = session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
-    return sibling if made_from == file_sha256(src) else None
+    if made_from != file_sha256(src):
+        log.warning("the INT8 copy %s was not made from %s (another model, or one changed since), so it is "
+                    "ignored (the float model runs; --int8 makes a copy of this one in the cache)",
+                    sibling.name, src.name)  # fmt: skip
+        return None
+    return sibling
 
 
 def int8_by_default(src: str | Path) -> bool:

@@ -44,6 +44,7 @@ from ...calibration import (
 )
 from ...engines import normalize, skeleton
 from ...engines.joint_limits import MAX_BACKWARD_DEG
+from ...engines.runtime.base import model_label
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..errors import OptionsError
 from ..stages import PoseLifting
@@ -191,6 +192,8 @@ class MetricPoseLifting(PoseLifting):
             "flip_average": self.options.lifter.flip_average,
             "max_knee_backward_deg": self.options.max_knee_backward_deg,
             "one_euro": self.options.one_euro is not None,
+            "model": model_label(self.options.lifter.model_path),  # a shipped model's name, else the file
+            "int8": bool(getattr(self.lifter.backend, "int8", False)),  # its INT8 copy ran
             "model_kind": meta.model_kind,
             "window_frames": meta.window_frames,
             "model_commit": meta.git_commit,

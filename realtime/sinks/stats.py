@@ -53,7 +53,8 @@ class StatsSink(Sink):
 
     The file (``--stats-json``), one key style, snake_case, the unit in the name of the group::
 
-        {"frames": 120, "frames_with_pose": 118,
+        {"frames": 120, "frames_with_pose": 118, "model": "supervised-current-w384", "int8": true,
+         "backend": "onnxruntime",
          "latency_ms": {"keypoints2d": {"p50": 17.8, "p99": 22.3, "mean": 18.1, "count": 118},
                         "window": {...}, "lift": {...}, "smooth": {...}, "publish": {...},
                         "after_keypoints2d": {...}, "capture_to_publish": {...}}}
@@ -71,6 +72,7 @@ class StatsSink(Sink):
         self._series: dict[str, array] = {}
         self._pending: PoseFrame | None = None
         self._started = False  # a run that never started writes no statistics
+        self._ran: dict[str, object] = {}  # which model, INT8 or not, on which backend (the stream's meta)
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -85,6 +87,7 @@ class StatsSink(Sink):
 
     def open(self, meta: StreamMeta) -> None:
         self._started = True
+        self._ran = {key: meta.assumptions[key] for key in ("model", "int8", "backend") if key in meta.assumptions}
 
     def write(self, frame: PoseFrame) -> None:
         if self._pending is not None:
@@ -127,7 +130,7 @@ class StatsSink(Sink):
         for key, values in self.summary().items():
             name = {"after_mediapipe": "after_keypoints2d"}.get(key, key.removesuffix("_ms"))
             latency[name] = {**{k: _ms(values[k]) for k in ("p50", "p99", "mean")}, "count": int(values["n"])}
-        return {"frames": self.frames, "frames_with_pose": self.frames_with_pose, "latency_ms": latency}
+        return {"frames": self.frames, "frames_with_pose": self.frames_with_pose, **self._ran, "latency_ms": latency}
 
     def discard(self) -> None:
         self.json_path = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from posecast.engines import metadata
 from posecast.engines.networks import ModelConfig, PoseGenerator, PoseModel
@@ -33,7 +35,7 @@ def test_float16_stored_model_is_really_quantised(tmp_path: Path) -> None:
     assert np.abs(a - b).max() < 0.05 * np.abs(a).max()
 
 
-def test_shipped_copy_is_used_only_for_its_source(tmp_path: Path) -> None:
+def test_shipped_copy_is_used_only_for_its_source(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     src = tmp_path / "posecast_lifter.onnx"
     _export(src, fp16=True)
     quantize_int8(src, tmp_path / "posecast_lifter.int8.onnx")
@@ -44,7 +46,9 @@ def test_shipped_copy_is_used_only_for_its_source(tmp_path: Path) -> None:
     other.mkdir()
     shutil.copy(tmp_path / "posecast_lifter.int8.onnx", other / "posecast_lifter.int8.onnx")
     _export(other / "posecast_lifter.onnx", fp16=False)
-    assert shipped_int8(other / "posecast_lifter.onnx") is None
+    with caplog.at_level(logging.WARNING, "posecast"):
+        assert shipped_int8(other / "posecast_lifter.onnx") is None
+    assert "the INT8 copy posecast_lifter.int8.onnx was not made from posecast_lifter.onnx" in caplog.text
 
 
 def test_the_int8_copy_has_one_name_whatever_the_case_of_the_suffix() -> None:

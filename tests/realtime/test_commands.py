@@ -279,6 +279,8 @@ def test_run_writes_stats(tmp_path: Path, media_dir: Path, pose_model_path: Path
     assert code == 0
     report = json.loads(stats.read_text())
     assert report["frames"] == 12 and report["frames_with_pose"] == 12
+    # which model ran, as --model takes it, and whether its INT8 copy did (the shipped default has one)
+    assert (report["model"], report["int8"], report["backend"]) == ("supervised-current-w384", True, "onnxruntime")
     summary = report["latency_ms"]
     stages = {"keypoints2d", "window", "lift", "smooth", "publish", "after_keypoints2d", "capture_to_publish"}
     assert stages <= set(summary)
