@@ -98,9 +98,12 @@ def _build(args: argparse.Namespace) -> int:
         if not args.int8:
             print("onnxruntime needs no build step (only --int8 makes a quantised copy)")
             return 0
-        from .runtime.quantize import cached_int8
+        from .runtime.quantize import cached_int8, shipped_int8
 
-        print(f"INT8 model: {cached_int8(path, rebuild=True)}")
+        built = cached_int8(path, rebuild=True)
+        shipped = shipped_int8(path)  # what run, lift and bench use before any cached copy
+        used = "" if shipped is None else f" (run, lift and bench use the copy shipped beside the model, {shipped})"
+        print(f"INT8 model: {built}{used}")
         return 0
     if args.int8:
         raise BackendError("--int8 is for --backend onnxruntime; TensorRT INT8 needs a Q/DQ graph, not supported")

@@ -122,6 +122,9 @@ def test_cli_build_int8_and_bad_batch(model_path: Path, tmp_path: Path, monkeypa
     # --int8 alone means the onnxruntime copy (it was refused: "--int8 is for --backend onnxruntime")
     assert main(["engines", "build", "--int8", "--model", str(model_path)]) == 0
     assert "INT8 model: " in capsys.readouterr().out
+    # a shipped model's build says that its shipped copy is the one that runs, not the cache's
+    assert main(["engines", "build", "--int8"]) == 0
+    assert "run, lift and bench use the copy shipped beside the model" in capsys.readouterr().out
     assert main(["engines", "bench", "--model", str(model_path), "--batch", "1,x"]) == 2
     assert "--batch must be comma-separated integers from 1 to 1024" in capsys.readouterr().err
 
