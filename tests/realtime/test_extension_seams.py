@@ -92,3 +92,23 @@ def test_the_meta_names_the_detector() -> None:
     with Pipeline(FakeDetector(two_people(1)), FakeLifting(), []) as pipeline:
         assumptions = pipeline.meta().assumptions
     assert assumptions["detector"] == "fake" and assumptions["keypoint_layout"] == "coco-17"
+
+
+def test_the_readmes_in_process_example_runs_as_written(
+    media_dir, pose_model_path, capsys: pytest.CaptureFixture[str]  # noqa: ANN001
+) -> None:
+    """README, From Python, in the same process: its code block, the clip path swapped for a test
+    clip and fewer frames, prints each frame's people with a 3D head."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### From Python, in the same process", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert '"clip.mp4"' in code and "max_frames=300" in code
+    code = code.replace('"clip.mp4"', repr(str(media_dir / "dance_576.mp4"))).replace("max_frames=300", "max_frames=8")
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 8  # one person in each of the 8 frames
+    frame_id, person_id, tracking, head = lines[-1].split(" ", 3)
+    assert (frame_id, person_id, tracking) == ("7", "0", "warming") and head.startswith("[")
