@@ -153,7 +153,7 @@ def listen(args: argparse.Namespace) -> int:
             if message is None:
                 continue
             if quiet_told:
-                log.info("%s is publishing again", args.address)
+                log.info("%s is publishing %s", args.address, "again" if heard_any else "now")
             heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, True, 0  # skips: since the last
             if isinstance(message, PoseMessage):
                 poses += 1

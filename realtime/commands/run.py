@@ -7,6 +7,7 @@ import logging
 import time
 
 from ..sinks.stats import StatsSink
+from ..sinks.vmc import VmcSink
 from ..sinks.zmq import ZmqSink
 from ..stages import Sink
 from .arguments import add_pipeline_arguments, build_sinks, run_pipeline
@@ -48,6 +49,7 @@ def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink]
 
 def _log_summary(sinks: list[Sink], stats: StatsSink, frames: int, elapsed_s: float) -> None:
     published = next((f"published on {s.address}" for s in sinks if isinstance(s, ZmqSink)), "not published")
+    published += "".join(f", VMC to {s.destination}" for s in sinks if isinstance(s, VmcSink))
     summary = stats.summary()["capture_to_publish_ms"]
     posed = stats.frames_with_pose
     # every output had the frame (the bench's capture → delivered; the stats file's capture_to_publish)

@@ -46,7 +46,7 @@ from ..avatar import AvatarFrame, AvatarOptions, AvatarWorld
 from ..avatar_arguments import avatar_options
 from ..errors import OptionsError, PublishError
 from ..stages import Sink
-from ..types import PoseFrame
+from ..types import PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,15 @@ class VmcSink(Sink):
         if text is None:
             return None
         return cls(parse_address(text), avatar_options(args))
+
+    def open(self, meta: StreamMeta) -> None:
+        log.info("driving an avatar over VMC to %s (UDP: nothing says whether anyone receives)", self.destination)
+
+    @property
+    def destination(self) -> str:
+        """``HOST:PORT`` as ``--vmc`` takes it (an IPv6 address in brackets)."""
+        host, port = self.address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def write(self, frame: PoseFrame) -> None:
         # the pipeline's avatar world when it has one (shared with the other outputs), else our own

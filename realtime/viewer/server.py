@@ -1,10 +1,12 @@
 """``posecast view``'s server: one local port serves the viewer page (static files, three.js
 vendored) and a WebSocket that forwards the ZeroMQ stream to the page as JSON.
 
-Flow: ZeroMQ SUB (pose + meta) → schema check → JSON text → every open page. A page that
-cannot keep up gets the newest pose of each person, never a growing queue: each page has one
-pose slot per person that newer poses of that person overwrite (meta messages are always
-delivered). Nothing the page sends is acted on.
+Flow: ZeroMQ SUB (pose + meta) → schema check → JSON text → every open page. While a page's
+connection takes no more, it gets the newest pose of each person: each page has one pose slot
+per person that newer poses of that person overwrite (meta messages are always delivered). What
+the connection has taken (the kernel's buffers: megabytes, minutes of poses for a reader that
+sleeps) arrives in order, so the page itself takes every message and draws each person's newest
+(docs/protocol.md). Nothing the page sends is acted on.
 
 Security: the server binds the loopback interface by default and logs a warning when told to
 bind anything else (anyone who can reach the port can watch the stream). WebSocket upgrades

@@ -62,3 +62,34 @@ def test_a_stream_that_goes_quiet_and_comes_back(monkeypatch: pytest.MonkeyPatch
     assert "the publisher stopped?" in quiet[0]
     assert said.index(quiet[0]) < said.index(f"{publisher.address} is publishing again")
     assert capsys.readouterr().out.count("\n") == 40 + 1  # the meta on subscribing, then the poses
+
+
+def test_a_publisher_that_starts_late_is_publishing_now_not_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, free_port  # noqa: ANN001
+) -> None:
+    monkeypatch.setattr(listen, "QUIET_NOTICE_S", 0.3)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    stop = threading.Event()
+
+    def publish_late() -> None:  # nothing for 0.6 s, then poses
+        if stop.wait(0.6):
+            return
+        publisher = Publisher(PublisherOptions(address=address, meta_interval_s=60.0))
+        try:
+            frame_id = 0
+            while not stop.wait(0.03):
+                publisher.publish(_pose(frame_id))
+                frame_id += 1
+        finally:
+            publisher.close()
+
+    thread = threading.Thread(target=publish_late)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO):
+            assert main(["listen", "--address", address, "--count", "5", "--timeout", "10"]) == 0
+    finally:
+        stop.set()
+        thread.join()
+    said = [r.getMessage() for r in caplog.records]
+    assert f"{address} is publishing now" in said and f"{address} is publishing again" not in said, said

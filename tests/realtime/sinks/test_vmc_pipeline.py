@@ -8,6 +8,7 @@ hemisphere, and the dancer's nearly straight arm does not spin about itself (its
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from pathlib import Path
@@ -38,7 +39,8 @@ def twist_steps_deg(local: np.ndarray, joint: str) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_run_with_vmc_matches_the_zeromq_stream(media_dir: Path, pose_model_path: Path, free_port) -> None:
+def test_run_with_vmc_matches_the_zeromq_stream(media_dir: Path, pose_model_path: Path, free_port,
+                                                caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     frames = 90  # 3 s of the dance clip at 30 fps: the floor is fixed after 2 s of poses
     address = f"tcp://127.0.0.1:{free_port(socket.SOCK_STREAM)}"
     poses: list[dict] = []
@@ -60,13 +62,17 @@ def test_run_with_vmc_matches_the_zeromq_stream(media_dir: Path, pose_model_path
         port, collect = start(frames, timeout_s=120)
         thread = threading.Thread(target=subscribe, daemon=True)
         thread.start()
-        code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--frames", str(frames),
-                     "--model-asset", str(pose_model_path), "--publish", address, "--frame", "unity",
-                     "--vmc", f"127.0.0.1:{port}"])  # fmt: skip
+        with caplog.at_level(logging.INFO, "posecast"):
+            code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--frames", str(frames),
+                         "--model-asset", str(pose_model_path), "--publish", address, "--frame", "unity",
+                         "--vmc", f"127.0.0.1:{port}"])  # fmt: skip
         done.set()
         thread.join(timeout=10)
         got = collect()
     assert code == 0 and got["errors"] == []
+    # the log says where the avatar goes (UDP tells nothing back), and so does the run's summary
+    assert f"driving an avatar over VMC to 127.0.0.1:{port}" in caplog.text
+    assert f"VMC to 127.0.0.1:{port};" in caplog.text
     vmc = {round(t * 30): f for t, f in got["frames"].items()}  # T is the stream's clock: frame / 30 fps
     assert len(vmc) == frames
     tracked = [p for p in poses if p["tracking"] != "lost" and "frame_pose" in p]
