@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -444,3 +445,32 @@ def test_the_untouched_set_is_a_person_every_cmu_trained_model_held_out(load_too
         data = metadata.read_onnx_metadata(resolve_model(name)).training_data
         if "CMU" in data:
             assert "CMU subjects 09, 13, 49, 08 held out" in data, name
+
+
+def test_body_swap_gives_a_motion_another_body_at_its_own_height(load_tool, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """tools/body_swap.py: each bone keeps its direction and takes the other body's proportions,
+    scaled to the mover's height; the tool scores every motion with every body."""
+    from posecast.engines import skeleton
+    from posecast.engines.training.data.dataset import load_source
+
+    tool = load_tool("body_swap")
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path))  # the parsed takes are cached
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
+    clips = {c.subject: c for c in load_source(fixtures)}
+    mover, body = clips["49"], clips["13"]
+    own, other = tool.subject_lengths([mover]), tool.subject_lengths([body])
+    swapped = tool.with_body(mover, own, other)
+    lengths = tool.subject_lengths([swapped])
+    assert np.isclose(skeleton.height_from_bone_lengths(lengths), skeleton.height_from_bone_lengths(own), rtol=1e-3)
+    np.testing.assert_allclose(lengths / lengths.sum(), other / other.sum(), atol=1e-4)  # the other's proportions
+    child, parent = (np.array(side) for side in zip(*skeleton.BONES, strict=True))
+
+    def directions(joints: np.ndarray) -> np.ndarray:
+        vectors = joints[:, child].astype(np.float64) - joints[:, parent]
+        return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+    assert np.sum(directions(mover.joints_m) * directions(swapped.joints_m), -1).min() > 0.9999  # directions kept
+    out = tmp_path / "swap.json"
+    assert tool.main(["--data", str(fixtures), "--seeds", "2021", "--model", "flat", "--json", str(out)]) == 0
+    scores = json.loads(out.read_text())["p_mpjpe_mm"]
+    assert len(scores) == 9 and all(np.isfinite(v["mean"]) for v in scores.values())
