@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .avatar import AvatarOptions, AvatarWorld
 from .detectors import DETECTORS
 from .errors import OptionsError
 from .lifting import LIFTINGS, LiftingOptions
@@ -25,12 +26,15 @@ class PipelineOptions:
     constructor takes; ``None``: its ``options_class()`` when it declares one, e.g.
     ``MediaPipeOptions``, else it is built with no argument);
     ``lifting``: the lifting stage's options; ``max_people`` (1..8): people per frame, for the
-    tracker, and for the detector when its options have a ``max_people`` field."""
+    tracker, and for the detector when its options have a ``max_people`` field; ``avatar``: the
+    avatar stage's (the floor, ``PoseFrame.world``, what ``--frame`` and ``--vmc`` send, as
+    ``posecast run`` always has it; ``None``: none)."""
 
     detector: str = "mediapipe"
     detector_options: Any = None
     lifting: LiftingOptions = field(default_factory=LiftingOptions)
     max_people: int = 1
+    avatar: AvatarOptions | None = field(default_factory=AvatarOptions)
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
@@ -58,4 +62,5 @@ def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink]
             if stage is not None:
                 stage.close()
         raise
-    return Pipeline(detector, lifting, sinks)
+    world = AvatarWorld(options.avatar) if options.avatar is not None else None
+    return Pipeline(detector, lifting, sinks, world)

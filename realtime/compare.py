@@ -124,7 +124,7 @@ def collect(clip: Path, model: str | Path | None = None, max_frames: int | None 
     lifting = lifting or LiftingOptions()
     if model is not None:
         lifting = replace(lifting, lifter=replace(lifting.lifter, model_path=model))
-    options = PipelineOptions(lifting=lifting)
+    options = PipelineOptions(lifting=lifting, avatar=None)  # the figures take the published joints_m
     nan3, nan2 = np.full((skeleton.NUM_JOINTS, 3), np.nan), np.full((skeleton.NUM_JOINTS, 2), np.nan)
     rows: list[tuple] = []
     thumbnails: list[np.ndarray] = []

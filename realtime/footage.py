@@ -153,7 +153,8 @@ def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
         # the recording is temporary (its "recorded N frames to /tmp/..." line would name a file soon gone), and
         # the live bone measurement of a run is no news while adapting
         with (quieter(logging.WARNING, "posecast.realtime.recording.format", "posecast.realtime.lifting.live_subject"),
-              build_pipeline(PipelineOptions(detector_options=o.detector, lifting=o.lifting), [sink]) as pipeline):
+              build_pipeline(PipelineOptions(detector_options=o.detector, lifting=o.lifting, avatar=None), [sink])
+              as pipeline):  # (no avatar: the 2D and the lifted joints are what adapt takes)
             total = getattr(source, "frame_count", 0) or None
             frames = sum(1 for _ in progress(pipeline.run(source), total, f"2D of {path.name}"))
     log.info("%s: MediaPipe 2D of %d frames", path, frames)

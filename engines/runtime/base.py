@@ -116,12 +116,13 @@ def check_window(keypoints_norm: np.ndarray, window_frames: int, max_batch: int 
 
 def model_label(model: str | Path | None) -> str:
     """The model ``--model`` named (``None``: the default), for a stream's meta and statistics:
-    a shipped model's name, else the file's full path (as ``--model`` takes either)."""
+    a shipped model's name, else the file's name (not its folder: the meta goes to every
+    subscriber, and a path can say whose machine it is)."""
     path = resolve_model(model).resolve()
     for name, file in MODELS.items():
         if path == (WEIGHTS_DIR / file).resolve():
             return name
-    return str(path)
+    return path.name
 
 
 def resolve_model(model: str | Path | None) -> Path:

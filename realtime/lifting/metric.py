@@ -131,6 +131,7 @@ class MetricPoseLifting(PoseLifting):
             self._smoother = BoneLengthSmootherOptions.from_height(self.subject.height_m)
         self._live_subject = None if self._smoother.fixed_lengths else o.live_subject  # a subject file's are kept
         self.lifter = Lifter3D(o.lifter)
+        self._model_label = model_label(o.lifter.model_path)  # once: the file may move while it runs
         self._model_fps = self.lifter.metadata.frame_rate_hz
         self.tracker = Tracker(o.tracker)
         self.states: dict[int, PersonState] = {}
@@ -192,7 +193,7 @@ class MetricPoseLifting(PoseLifting):
             "flip_average": self.options.lifter.flip_average,
             "max_knee_backward_deg": self.options.max_knee_backward_deg,
             "one_euro": self.options.one_euro is not None,
-            "model": model_label(self.options.lifter.model_path),  # a shipped model's name, else the file
+            "model": self._model_label,  # a shipped model's name, else the file's name
             "int8": bool(getattr(self.lifter.backend, "int8", False)),  # its INT8 copy ran
             "model_kind": meta.model_kind,
             "window_frames": meta.window_frames,

@@ -56,7 +56,7 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
                  "--stats-json", str(stats), "--model", str(out), "--model-asset", str(pose_model_path)])  # fmt: skip
     ran = json.loads(stats.read_text())
     assert code == 0 and ran["frames_with_pose"] == 12
-    assert ran["model"] == str(out.resolve()) and ran["int8"] is True  # a user's model: its file
+    assert ran["model"] == out.name and ran["int8"] is True  # a user's model: its file's name
     assert meta.extra["adapt_teacher"] == "mirror"  # the default recipe
     # adapting again from the adapted model, from the kept 2D (no MediaPipe), with the paper's recipe
     # (--steps: the same work on any CPU, whichever of it and --minutes comes first)

@@ -112,3 +112,19 @@ def test_the_readmes_in_process_example_runs_as_written(
     assert len(lines) == 8  # one person in each of the 8 frames
     frame_id, person_id, tracking, head = lines[-1].split(" ", 3)
     assert (frame_id, person_id, tracking) == ("7", "0", "warming") and head.startswith("[")
+
+
+def test_built_pipelines_have_the_avatar_stage_posecast_run_has(media_dir, pose_model_path) -> None:  # noqa: ANN001
+    """build_pipeline made no avatar stage: its meta had no floor, a ZeroMQ sink given --frame's
+    output frame sent no frame_pose, and PoseFrame.world was None (review of the README example)."""
+    from posecast.realtime.sources import open_source
+
+    with assemble.build_pipeline() as pipeline, open_source(str(media_dir / "dance_576.mp4")) as source:
+        frames = list(pipeline.run(source, max_frames=3))
+        assumptions = pipeline.meta().assumptions
+    assert frames[-1].world is not None and len(frames[-1].world.people) == 1
+    assert assumptions["floor"]["state"] == "estimating" and assumptions["mirror"] is False  # her feet are seen
+    with assemble.build_pipeline(assemble.PipelineOptions(avatar=None)) as pipeline, open_source(
+        str(media_dir / "dance_576.mp4")
+    ) as source:
+        assert next(iter(pipeline.run(source, max_frames=1))).world is None

@@ -147,3 +147,21 @@ def test_the_meta_names_the_field_of_view_the_intrinsics_assume(tmp_path, file_h
         assumptions = lifting.assumptions()
     assert assumptions["intrinsics_assumed"] and assumptions["hfov_deg"] == pytest.approx(file_hfov)
     assert assumptions["fx"] == pytest.approx(288 / np.tan(np.radians(file_hfov / 2)))
+
+
+def test_the_meta_names_the_model_by_its_file_even_once_the_file_is_gone(tmp_path) -> None:  # noqa: ANN001
+    """A user's model is named by its file's name (the meta goes to every subscriber: no folder),
+    worked out once when it loads: a file moved while the run goes on stopped it at the next meta."""
+    import shutil
+
+    from posecast.engines.runtime.base import DEFAULT_MODEL
+    from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
+
+    model = tmp_path / "mine.onnx"
+    shutil.copy(DEFAULT_MODEL, model)
+    with MetricPoseLifting(LiftingOptions(lifter=LifterOptions(model_path=model, int8=False))) as lifting:
+        model.unlink()
+        assumptions = lifting.assumptions()
+    assert (assumptions["model"], assumptions["int8"]) == ("mine.onnx", False)
+    with MetricPoseLifting(LiftingOptions()) as lifting:
+        assert (lifting.assumptions()["model"], lifting.assumptions()["int8"]) == ("supervised-current-w384", True)
