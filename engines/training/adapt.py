@@ -203,7 +203,8 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:
 
 def check_start(model: str | Path | None) -> Path:
     """The start model's file (a shipped name, a path, ``None``: the default) once its adaptation
-    weights are known to be beside it; raises ``ModelError`` otherwise (before any slow work)."""
+    weights are known to be beside it and to hold its network (:func:`check_adapt_weights`);
+    raises ``ModelError`` otherwise (before any slow work: the footage's MediaPipe pass)."""
     from ..errors import ModelError
     from ..runtime.base import resolve_model
 
@@ -212,6 +213,7 @@ def check_start(model: str | Path | None) -> Path:
         raise ModelError(f"{path.name} cannot be adapted: its adaptation weights {adapt_weights_path(path).name} are "
                          "not beside it (models exported by tools/export.py have them; of the shipped ones all but "
                          "unsupervised-w512)")  # fmt: skip
+    check_adapt_weights(load_generator_npz(adapt_weights_path(path))[0], path)
     return path
 
 
