@@ -6,8 +6,9 @@ at a time: each person's depth comes from their own assumed or measured height, 
 feet need not lie on one plane, and pooling them made a provisional floor that jumped by 0.8 m
 every few poses (QA, two people filmed apart). The estimator keeps each person's poses with
 both feet seen; the floor comes from the person with the most of them, re-estimated every 5th
-pose (state ``estimating``, a provisional floor), and is fixed (``estimated``) once one
-person's poses span ``window_s`` seconds, until the stream ends. A floor given by calibration is
+pose (state ``estimating``, a provisional floor), and is fixed (``estimated``) once that
+person's poses span ``window_s`` seconds (a passer-by's few poses never fix it), until the
+stream ends. A floor given by calibration is
 fixed from the start (``calibrated``; its check against the standing feet takes the first
 person's). The world origin is on the floor below the first root position it saw, and stays
 there: people who come and go keep one world.
@@ -111,9 +112,10 @@ class FloorEstimator:
         poses = self._poses.setdefault(person_id, [])
         poses.append(joints)
         first_ns = self._first_ns.setdefault(person_id, timestamp_ns)
+        if poses is not max(self._poses.values(), key=len):  # the floor is the best-seen person's
+            return self._state
         done = (timestamp_ns - first_ns) * 1e-9 >= self.options.window_s
-        most = max(self._poses.values(), key=len)  # the provisional floor: the best-seen person's
-        if not done and (poses is not most or len(poses) % _EVERY != 1):  # and every few poses
+        if not done and len(poses) % _EVERY != 1:  # the provisional floor: every few poses
             return self._state
         floor = fl.estimate_floor(np.stack(poses), self.height_m, self.options)
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))

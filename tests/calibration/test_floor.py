@@ -211,6 +211,13 @@ def test_live_floor_comes_from_one_person_not_everyone_pooled() -> None:
         state = late.add(second[i], int(i * 1e9 / 30), person_id=1)
     assert state.state == "estimating"
     assert np.isclose(state.floor.camera_height_m, fl.estimate_floor(second[10:36], 1.56).camera_height_m)
+    # a passer-by seen twice, 2 s apart, does not fix the floor: the best-seen person's does
+    passing = FloorEstimator(1.56, fl.FloorOptions(window_s=2.0))
+    passing.add(second[0], 0, person_id=1)
+    for i in range(30):
+        passing.add(first[i], int(i * 1e9 / 30), person_id=0)
+    assert passing.add(second[1], int(2.1e9), person_id=1).state == "estimating"
+    assert np.isclose(passing.state.floor.camera_height_m, fl.estimate_floor(first[:26], 1.56).camera_height_m)
 
 
 def test_live_contacts_take_the_speed_over_a_tenth_of_a_second() -> None:

@@ -224,3 +224,19 @@ def test_a_frame_missed_keeps_the_limbs_twists() -> None:
     posed = sorted(live)
     whole = rotations.joints_to_rotations(np.array([joints[i] for i in posed]), LENGTHS)
     np.testing.assert_allclose(np.array([live[i] for i in posed]), whole.rotations, atol=1e-9)
+
+
+def test_two_people_whose_feet_disagree_get_one_persons_floor() -> None:
+    """Each person's depth comes from their own height: a second person lifted 30 % farther than
+    the first one's floor would put them has feet below it. The floor is the first person's alone
+    (everyone's pooled took the lower feet, and jumped every few frames as they moved)."""
+    standing = to_camera(standing_world())
+    far = standing * 1.3  # the same pose, farther and larger: the feet lower in the camera
+    alone, both = AvatarWorld(), AvatarWorld()
+    heights = []
+    for i in range(75):
+        alone.process(frame(i, {0: standing}))
+        heights.append(both.process(frame(i, {0: standing, 1: far})).floor.floor.camera_height_m)
+    assert both.floor.state == alone.floor.state == "estimated"
+    assert both.floor.floor.camera_height_m == pytest.approx(alone.floor.floor.camera_height_m, abs=1e-9)
+    assert max(heights) - min(heights) < 1e-6  # a still person: a floor that never moves
