@@ -24,7 +24,7 @@ import numpy as np
 from posecast.engines import skeleton
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
-from posecast.engines.training.config import resolve_data
+from posecast.engines.training.config import ConfigError, resolve_data
 from posecast.engines.training.data.dataset import Clip, load_source
 from posecast.engines.training.evaluate import build_eval_clips, evaluate
 
@@ -59,10 +59,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_outputs({"--json": args.json})
-    seeds = [int(s) for s in args.seeds.split(",")]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise ConfigError(f"--seeds takes comma-separated whole numbers, got {args.seeds!r}") from None
     predict, window = make_predictor(args.model)
     clips = [c for c in load_source(resolve_data(args.data)) if c.subject in CROSS_SUBJECTS]
     people = {s: [c for c in clips if c.subject == s] for s in CROSS_SUBJECTS}
+    missing = [s for s, takes in people.items() if not takes]
+    if missing:
+        raise ConfigError(f"--data {args.data} has no takes of CMU subject(s) {', '.join(missing)}: pass the CMU "
+                          "archive (data/cmu-mocap/cmu-mocap.tar.xz)")  # fmt: skip
     lengths = {s: subject_lengths(takes) for s, takes in people.items()}
     result: dict = {"model": args.model, "seeds": seeds, "bone_lengths_mm": {s: np.round(1000 * v, 1).tolist()
                     for s, v in lengths.items()}, "p_mpjpe_mm": {}}  # fmt: skip

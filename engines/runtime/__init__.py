@@ -87,9 +87,11 @@ def _checked(backend: RuntimeBackend) -> RuntimeBackend:
         if isinstance(exc, Exception) and not isinstance(exc, PosecastError):
             # a graph its metadata does not describe (an output's real shape, an op this runtime
             # lacks) loads and fails only when run: the runtime's own error, in one line
+            gpu = backend.name != "onnxruntime"
+            device = "; a fault of the device (memory, driver): --backend onnxruntime" if gpu else ""
             raise ModelError(
-                f"the model {path} fails on a test window on {backend.name} ({load_error_text(exc)}): "
-                "re-export it with tools/export.py, or run a shipped model (--model NAME)"
+                f"the model {path} fails on a test window on {backend.name} ({load_error_text(exc)}): re-export it "
+                f"with tools/export.py, or run a shipped model (--model NAME){device}"
             ) from None
         raise
     if not finite:

@@ -129,7 +129,7 @@ def shipped_int8(src: str | Path) -> Path | None:
     made_from = session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
     if made_from != file_sha256(src):
         log.warning("the INT8 copy %s was not made from %s (another model, or one changed since), so it is "
-                    "ignored (the float model runs; --int8 makes a copy of this one in the cache)",
+                    "ignored (the float model runs, or with --int8 a copy of this one made in the cache)",
                     sibling.name, src.name)  # fmt: skip
         return None
     return sibling

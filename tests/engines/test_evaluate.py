@@ -474,3 +474,9 @@ def test_body_swap_gives_a_motion_another_body_at_its_own_height(load_tool, tmp_
     assert tool.main(["--data", str(fixtures), "--seeds", "2021", "--model", "flat", "--json", str(out)]) == 0
     scores = json.loads(out.read_text())["p_mpjpe_mm"]
     assert len(scores) == 9 and all(np.isfinite(v["mean"]) for v in scores.values())
+    # one line, exit 2: a bad seed, data without the cross people (a traceback each)
+    assert tool.main(["--data", str(fixtures), "--seeds", "1,x", "--json", str(out)]) == 2
+    only_08 = tmp_path / "only08"
+    only_08.mkdir()
+    (only_08 / "08_04.bvh").write_bytes((fixtures / "08_04.bvh").read_bytes())
+    assert tool.main(["--data", str(only_08), "--seeds", "1", "--model", "flat", "--json", str(out)]) == 2
