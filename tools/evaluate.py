@@ -96,7 +96,10 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     path, _, variant = spec.partition(":")
     variants = set(variant.split("+")) - {""}
     if variants - {"int8", "flip", "ensemble"}:
-        raise SystemExit(f"unknown model variant {variant!r}: use int8, flip or ensemble, or int8+ one of them")
+        raise ConfigError(f"unknown model variant {variant!r}: use int8, flip or ensemble, or int8+ one of them")
+    if "int8" in variants and path.endswith(".pt"):  # it scored the float network
+        raise ConfigError(f"{spec}: :int8 needs an ONNX model (a training checkpoint has no INT8 copy): export it "
+                          "with tools/export.py --int8 and name the .onnx")  # fmt: skip
     predict, window_frames = _network_predictor(path, "int8" in variants)
     if "ensemble" in variants:
         from posecast.engines.training.adapt import ENSEMBLE_ROLLS_DEG
@@ -125,7 +128,7 @@ def published_lifter(path: str, mode: str = "published", calibration_s: float = 
     from posecast.realtime.offline import lift_for_calibration, lift_sequence
 
     if mode not in PUBLISHED_MODES:
-        raise SystemExit(f"unknown published variant {mode!r}: use one of {', '.join(PUBLISHED_MODES)}")
+        raise ConfigError(f"unknown published variant {mode!r}: use one of {', '.join(PUBLISHED_MODES)}")
     live = None if mode == "published+height" else LiveSubjectOptions()
     # the subject files: removed with the lifter (the closures hold the folder)
     scratch = tempfile.TemporaryDirectory(prefix="posecast-eval-") if mode == "published+subject" else None

@@ -4,7 +4,7 @@
 
     python tools/train.py --config tools/configs/final_semi.yaml --out runs/semi
     python tools/train.py --out runs/semi --resume                     # continue after a stop
-    python tools/train.py --config ... --out runs/x --steps 9000 --resume   # train on further
+    python tools/train.py --out runs/x --steps 9000 --resume          # train on further
     python tools/train.py --data my_bvh/ --recorded-2d clips/*.npz --out runs/mine
 
 Data (``data:`` in the config, or ``--data``): BVH folders or .tar.xz archives (Bandai-Namco,
@@ -31,6 +31,7 @@ from posecast.engines.training.config import ConfigError, TrainConfig, config_fr
 from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions, WindowBatch
 from posecast.engines.training.train import Trainer
+from posecast.realtime.stop_signals import stop_signals_interrupt
 
 log = logging.getLogger("train")
 
@@ -39,6 +40,14 @@ def split_data(clips: list[Clip], cfg: TrainConfig) -> tuple[list[Clip], dict[st
     """(training clips, held-out sets by name): ``in_domain`` (held-out Bandai-Namco clips) and
     ``cross`` (held-out CMU subjects and held-out sources)."""
     held_sources = set(cfg.held_out_sources)
+    unmatched = sorted(held_sources - {c.source for c in clips})
+    if unmatched:  # a misspelt source held out nothing (and the model says it was held out)
+        log.warning("held_out_sources %s match no loaded clip (the data's sources: %s): nothing of them is held "
+                    "out", unmatched, sorted({c.source for c in clips}))  # fmt: skip
+    subjects = {c.subject for c in clips if c.subject}
+    unheld = sorted(set(cfg.held_out_subjects) - subjects)
+    if unheld and subjects:
+        log.warning("held_out_subjects %s match no loaded take (the data's subjects: %s)", unheld, sorted(subjects))
     cross = [c for c in clips if c.source in held_sources]
     rest = [c for c in clips if c.source not in held_sources]
     by_subject = [c for c in rest if c.subject]
@@ -67,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     resume = (f"continue with: python tools/train.py --out {args.out} --resume (from the last checkpoint; before the "
               "first, from the start with the same config)")  # fmt: skip
-    return run_reporting(lambda: run(args), "train", interrupted=resume)
+    with stop_signals_interrupt():  # SIGTERM (a job scheduler) and SIGHUP end it as Ctrl-C does, saying how to go on
+        return run_reporting(lambda: run(args), "train", interrupted=resume)
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
@@ -76,6 +86,14 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"--out {args.out} is a file: pass a run folder")
     if args.resume and not (args.out / "config.json").is_file():
         raise ConfigError(f"nothing to resume in {args.out} (no config.json): check --out, or start without --resume")
+    if args.resume and args.config is not None:  # the run's own config.json is what it continues with
+        raise ConfigError("--config does not apply with --resume (the run continues with its own config.json): "
+                          "drop --config, or start a new run in another --out")  # fmt: skip
+    if not args.resume and ((args.out / "last.pt").is_file() or (args.out / "log.csv").is_file()):
+        raise ConfigError(f"{args.out} holds a run already: pass --resume to continue it, or another --out (starting "
+                          "again there would replace its checkpoint and log)")  # fmt: skip
+    if args.eval_every < 1:
+        raise ConfigError(f"--eval-every must be 1 step or more, got {args.eval_every}")
     if args.window is not None and args.window < 1:
         raise ConfigError(f"--window must be 1 or more frames, got {args.window}")
     if args.device is not None:
@@ -118,8 +136,12 @@ def run(args: argparse.Namespace) -> int:
     if recorded and cfg.mode == "supervised":
         raise ConfigError("recorded 2D has no 3D: it cannot train the supervised reference (use mode semi)")
     resuming = args.resume and (args.out / "last.pt").is_file()
+    data_seed = cfg.seed
     if resuming:  # refused before the saved config changes or any data loads
         reached = int(read_checkpoint(args.out / "last.pt")["step"])
+        # the windows drawn from here on: seeded by the step too (with the run's own seed they
+        # were those of step 1 on again), though not the ones the uninterrupted run would have drawn
+        data_seed = int(np.random.SeedSequence([cfg.seed, reached]).generate_state(1)[0])
         if reached >= cfg.steps:
             raise ConfigError(f"the run in {args.out} is at step {reached} already: pass --steps above it to "
                               "train further")  # fmt: skip
@@ -141,13 +163,13 @@ def run(args: argparse.Namespace) -> int:
              sum(len(c.joints_m) for c in train_clips), len(held_out["in_domain"]), len(held_out["cross"]))  # fmt: skip
     samplers = []
     if train_clips:
-        samplers.append(mocap_sampler(train_clips, options, cfg))
+        samplers.append(mocap_sampler(train_clips, options, cfg, data_seed))
     if recorded:
-        samplers.append(Recorded2DSampler(recorded, options, seed=cfg.seed))
+        samplers.append(Recorded2DSampler(recorded, options, seed=data_seed))
     if not samplers:
         log.error("nothing to train on: every clip is held out and no recorded 2D was given")
         return 2
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(data_seed)
 
     def sample(batch: int):  # noqa: ANN202 - recorded 2D batches in their share, mocap otherwise
         if len(samplers) == 1:
@@ -190,10 +212,10 @@ class _MixedSampler:
         return WindowBatch.concatenate(parts)
 
 
-def mocap_sampler(clips: list[Clip], options: SamplerOptions, cfg: TrainConfig):  # noqa: ANN201
+def mocap_sampler(clips: list[Clip], options: SamplerOptions, cfg: TrainConfig, seed: int):  # noqa: ANN201
     """One sampler over all clips, or with ``cfg.source_shares`` one per source, mixed per batch."""
     if not cfg.source_shares:
-        return MocapWindowSampler(clips, options, seed=cfg.seed)
+        return MocapWindowSampler(clips, options, seed=seed)
     by_source: dict[str, list[Clip]] = {}
     for clip in clips:
         by_source.setdefault(clip.source, []).append(clip)
@@ -202,10 +224,10 @@ def mocap_sampler(clips: list[Clip], options: SamplerOptions, cfg: TrainConfig):
         raise ConfigError(f"source_shares names {sorted(cfg.source_shares)} but training also has {missing}; "
                           "give every training source a share")  # fmt: skip
     samplers = {
-        k: MocapWindowSampler(v, options, seed=cfg.seed + i) for i, (k, v) in enumerate(sorted(by_source.items()))
+        k: MocapWindowSampler(v, options, seed=seed + i) for i, (k, v) in enumerate(sorted(by_source.items()))
     }
     log.info("batch shares: %s", {k: cfg.source_shares[k] for k in samplers})
-    return _MixedSampler(samplers, {k: cfg.source_shares[k] for k in samplers}, cfg.seed)
+    return _MixedSampler(samplers, {k: cfg.source_shares[k] for k in samplers}, seed)
 
 
 def make_quick_eval(held_out: list[Clip], options: SamplerOptions, windows: int = 2048):  # noqa: ANN201

@@ -123,8 +123,8 @@ class TrainConfig:
             self.framing = _build(FramingOptions, self.framing, "framing")
         self.scale_prior = tuple(self.scale_prior)
         self.data, self.recorded_2d = list(self.data), list(self.recorded_2d)
-        self.held_out_subjects = [str(s) for s in self.held_out_subjects]
-        self.held_out_sources = list(self.held_out_sources)
+        self.held_out_subjects = [subject_id(s) for s in self.held_out_subjects]
+        self.held_out_sources = [str(s).lower() for s in self.held_out_sources]  # the loaders' names are lower case
         self.source_shares = {str(k): float(v) for k, v in dict(self.source_shares).items()}
         if self.source_shares and (min(self.source_shares.values()) < 0 or sum(self.source_shares.values()) <= 0):
             raise ConfigError(f"source_shares must be non-negative with a positive sum, got {self.source_shares}")
@@ -147,6 +147,35 @@ class TrainConfig:
                               f"{self.log_every}")  # fmt: skip
         if not self.weights.w_current > 0:
             raise ConfigError(f"weights.w_current must be > 0, got {self.weights.w_current}")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Values the optimiser or a loss would crash on mid-run, or that would silently train
+        nothing (a final rate of 0, a motion gap the window cannot hold)."""
+        for name in ("lr_pose", "lr_scale", "lr_disc"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not 0 < self.lr_final_fraction <= 1:
+            raise ConfigError(f"lr_final_fraction must be more than 0 and at most 1 (the rate's last fraction; 0 "
+                              f"trains nothing after the first step), got {self.lr_final_fraction}")  # fmt: skip
+        if not 0 <= self.model.dropout < 1:
+            raise ConfigError(f"model.dropout must be from 0 to below 1, got {self.model.dropout}")
+        if self.disc_every < 1 or self.pose_steps_per_scale_step < 0:
+            raise ConfigError(f"disc_every must be 1 or more and pose_steps_per_scale_step 0 or more, got "
+                              f"{self.disc_every}, {self.pose_steps_per_scale_step}")  # fmt: skip
+        if self.motion_gap < 1 or self.bone_gap < 1:
+            raise ConfigError(f"motion_gap and bone_gap must be 1 frame or more, got {self.motion_gap}, "
+                              f"{self.bone_gap}")  # fmt: skip
+        if self.mode in ("unsupervised", "ablation", "semi") and self.motion_gap >= self.sample_frames:
+            # the motion loss compares frames this far apart in one window: none are, and it was 0
+            raise ConfigError(f"motion_gap must be below the training window's {self.sample_frames} frames, got "
+                              f"{self.motion_gap}")  # fmt: skip
+        mean, sigma = self.scale_prior
+        if len(self.scale_prior) != 2 or not (mean > 0 and sigma > 0):
+            raise ConfigError(f"scale_prior must be [mean, sigma], both above 0, got {list(self.scale_prior)}")
+        if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")
+                and self.device[5:].isdigit()):  # fmt: skip
+            raise ConfigError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
 
     @property
     def sample_frames(self) -> int:
@@ -157,6 +186,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def subject_id(value: object) -> str:
+    """A held-out subject as the loaders name it: CMU's two digits at least (YAML reads ``09`` and
+    ``07`` as the numbers 9 and 7, which matched no take: subject 09 was trained on)."""
+    text = str(value).strip()
+    return text.zfill(2) if text.isdigit() else text
 
 
 def _build(cls: type, raw: dict[str, Any], where: str) -> Any:  # noqa: ANN401 - a config dataclass
@@ -294,21 +330,28 @@ def resolve_data(entry: str | Path, what: str = "training data") -> Path:
 
 
 def resolve_bf16(setting: str | bool, device: str) -> bool:
-    """Whether to autocast to bfloat16: ``"auto"`` decides from the hardware and logs why."""
-    if setting in (True, False):
-        return bool(setting)
+    """Whether to autocast to bfloat16: ``"auto"`` decides from the hardware and logs why; a
+    forced ``true`` on a CPU without native bf16 is kept, with a warning."""
     if device.startswith("cuda"):
-        log.info("bf16: on (CUDA)")
-        return True
+        if setting == "auto":
+            log.info("bf16: on (CUDA)")
+        return setting in ("auto", True)
+    if setting is False:
+        return False
     import torch
 
     capability = torch.backends.cpu.get_cpu_capability()
     flags = _cpu_flags()
-    native = (capability.startswith("AVX512") or "AMX" in capability) and (
-        flags is None or bool(flags & {"avx512_bf16", "amx_bf16"})
-    )
-    bf16_flags = "" if flags is None else f", bf16 flags {sorted(flags & {'avx512_bf16', 'amx_bf16'})}"
-    detail = f"CPU capability {capability}{bf16_flags}"
+    if flags is None:  # no /proc/cpuinfo (not Linux): PyTorch's own check of the instructions
+        probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+        flags = {"avx512_bf16"} if probe is not None and probe() else set()
+    native = (capability.startswith("AVX512") or "AMX" in capability) and bool(flags & {"avx512_bf16", "amx_bf16"})
+    detail = f"CPU capability {capability}, bf16 flags {sorted(flags & {'avx512_bf16', 'amx_bf16'})}"
+    if setting is True:
+        if not native:
+            log.warning("bf16: on as the config says, but this CPU has no native bf16 (%s): it is emulated and runs "
+                        "many times slower (12-14x measured); bf16: auto decides from the CPU", detail)  # fmt: skip
+        return True
     log.info("bf16: %s (%s%s)", "on" if native else "off", detail,
              "" if native else ": no native bf16, it would be emulated and run many times slower")  # fmt: skip
     return native

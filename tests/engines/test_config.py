@@ -78,7 +78,17 @@ def test_bf16_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch, caplog: pyte
     assert config_module.resolve_bf16("auto", "cpu") is True
     monkeypatch.setattr(config_module, "_cpu_flags", lambda: {"avx512f"})  # AVX512 without bf16
     assert config_module.resolve_bf16("auto", "cpu") is False
-    assert config_module.resolve_bf16(True, "cpu") is True and config_module.resolve_bf16(False, "cuda") is False
+    assert config_module.resolve_bf16(False, "cuda") is False
+    caplog.clear()
+    with caplog.at_level(logging.INFO):  # forced on where it is emulated: kept, and said (it was silent)
+        assert config_module.resolve_bf16(True, "cpu") is True
+    assert "bf16: on as the config says, but this CPU has no native bf16" in caplog.text
+    # no /proc/cpuinfo (macOS, Windows): PyTorch's own check, not any AVX512 CPU
+    monkeypatch.setattr(config_module, "_cpu_flags", lambda: None)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert config_module.resolve_bf16("auto", "cpu") is False
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert config_module.resolve_bf16("auto", "cpu") is True
 
 
 class _Payload:
@@ -136,7 +146,7 @@ def test_batches_mix_sources_in_their_shares(load_tool) -> None:  # noqa: ANN001
     large = Clip("b", np.repeat(2 * pose[None], 40, 0).astype(np.float32), 30.0, source="small-source")
     options = SamplerOptions(window_frames=3, noise=False, body=None)
     cfg = config_from_dict({"source_shares": {"big-source": 0.75, "small-source": 0.25}})
-    sampler = train_tool.mocap_sampler([small, large], options, cfg)
+    sampler = train_tool.mocap_sampler([small, large], options, cfg, cfg.seed)
     batch = sampler.sample(800)
     from posecast.engines import skeleton
 
@@ -144,7 +154,7 @@ def test_batches_mix_sources_in_their_shares(load_tool) -> None:  # noqa: ANN001
     share_large = np.mean(total > 1.5 * total.min())
     assert 0.2 < share_large < 0.3 and batch.keypoints_norm.shape == (800, 3, 17, 2)
     with pytest.raises(ConfigError, match=r"training also has \['small-source'\]"):
-        train_tool.mocap_sampler([small, large], options, config_from_dict({"source_shares": {"big-source": 1.0}}))
+        train_tool.mocap_sampler([small, large], options, config_from_dict({"source_shares": {"big-source": 1.0}}), 0)
 
 
 def test_init_from_another_run_copies_the_networks_only(tmp_path: Path) -> None:

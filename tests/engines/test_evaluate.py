@@ -480,3 +480,15 @@ def test_body_swap_gives_a_motion_another_body_at_its_own_height(load_tool, tmp_
     only_08.mkdir()
     (only_08 / "08_04.bvh").write_bytes((fixtures / "08_04.bvh").read_bytes())
     assert tool.main(["--data", str(only_08), "--seeds", "1", "--model", "flat", "--json", str(out)]) == 2
+
+
+def test_model_variants_that_cannot_be_scored_are_refused_in_one_line(load_tool) -> None:  # noqa: ANN001
+    """``:int8`` on a training checkpoint scored the float network under the INT8 label; an
+    unknown variant ended with SystemExit's exit 1."""
+    from posecast.engines.training.config import ConfigError
+
+    tool = load_tool("evaluate")
+    with pytest.raises(ConfigError, match=r"run/last.pt:int8: :int8 needs an ONNX model"):
+        tool.make_predictor("run/last.pt:int8")
+    with pytest.raises(ConfigError, match="unknown model variant 'int9'"):
+        tool.make_predictor("supervised-w384:int9")

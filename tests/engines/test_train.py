@@ -16,6 +16,7 @@ from posecast.engines import normalize, skeleton
 from posecast.engines.networks import ModelConfig
 from posecast.engines.training import losses
 from posecast.engines.training.checkpoint import CheckpointError
+from posecast.engines.training.config import config_from_dict
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOptions, WindowBatch
 from posecast.engines.training.train import CANONICAL_BONE_TOTAL, TrainConfig, Trainer, canonical_target
@@ -233,7 +234,19 @@ def test_train_config_validation() -> None:
         tiny_config(teacher="runs/x/last.pt")
     with pytest.raises(ValueError, match="batch >= 2, got 60, 1"):
         tiny_config(batch=1)
-    assert TrainConfig(mode="ablation", model={"window_frames": 3}).model.use_scale_net is False
+    assert TrainConfig(mode="ablation", model={"window_frames": 3}, motion_gap=2).model.use_scale_net is False
+    # values that crashed mid-run (Adam, dropout, a modulo by 0) or trained nothing, said at once
+    for bad, said in (({"lr_pose": -1.0}, "lr_pose must be 0 or more"), ({"lr_final_fraction": 0.0}, "trains nothing"),
+                      ({"model": {"dropout": 2.0}}, "model.dropout"), ({"disc_every": 0}, "disc_every must be 1"),
+                      ({"scale_prior": [0.9, -0.1]}, "scale_prior must be"), ({"device": "gpu"}, "device must be"),
+                      ({"motion_gap": 27}, "motion_gap must be below the training window's 27")):  # fmt: skip
+        with pytest.raises(ValueError, match=said):
+            TrainConfig(**bad)
+    # held-out subjects written as numbers (YAML reads 09 as 9, 07 as 7) name CMU's takes "09", "07"
+    held = TrainConfig(held_out_subjects=[9, "07", 102], held_out_sources=["CMU"])
+    assert held.held_out_subjects == ["09", "07", "102"] and held.held_out_sources == ["cmu"]
+    parsed = config_from_dict(yaml.safe_load("held_out_subjects: [09, 07, 13]"))  # as a YAML file gives them
+    assert parsed.held_out_subjects == ["09", "07", "13"]
     round_trip = TrainConfig(**json.loads(json.dumps(tiny_config().to_dict())))
     assert round_trip == tiny_config()
 
@@ -249,14 +262,25 @@ def read_log(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_cache: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_cache: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "log_every": 5,
                                       "checkpoint_every": 10}))  # fmt: skip
     out = tmp_path / "run"
-    common = ["--config", str(config), "--data", str(bvh_dir), "--max-clips", "2", "--out", str(out),
-              "--eval-every", "10", "--no-progress"]  # fmt: skip
-    assert train_tool.main([*common, "--steps", "20"]) == 0
+    common = ["--data", str(bvh_dir), "--max-clips", "2", "--out", str(out), "--eval-every", "10", "--no-progress"]
+    first_batches: list[bytes] = []  # each run's first window, to tell a resumed run's stream from the start's
+    sample = train_tool.MocapWindowSampler.sample
+
+    def recorded(self, batch: int) -> WindowBatch:  # noqa: ANN001
+        drawn = sample(self, batch)
+        if len(first_batches) < runs:
+            first_batches.append(drawn.keypoints_norm.tobytes())
+        return drawn
+
+    monkeypatch.setattr(train_tool.MocapWindowSampler, "sample", recorded)
+    runs = 1
+    assert train_tool.main(["--config", str(config), *common, "--steps", "20"]) == 0
     assert {"last.pt", "log.csv", "losses.png", "config.json"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "config.json").read_text())["steps"] == 20
     assert json.loads((out / "config.json").read_text())["max_clips"] == 2  # a resumed run trains on the same clips
@@ -268,7 +292,13 @@ def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_ca
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 20
     assert list((posecast_cache / "clips").glob("*.npz"))  # parsed clips went to the test's cache
 
+    # started again there without --resume: refused, the run kept (it replaced the checkpoint and log)
+    assert train_tool.main(["--config", str(config), *common, "--steps", "5"]) == 2
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 20 and len(read_log(out / "log.csv")) == 4
+    assert train_tool.main(["--config", str(config), *common, "--steps", "30", "--resume"]) == 2  # its own config
+    runs = 2
     assert train_tool.main([*common, "--steps", "30", "--resume"]) == 0
+    assert len(first_batches) == 2 and first_batches[1] != first_batches[0]  # not step 1's windows again
     state = torch.load(out / "last.pt", weights_only=True)
     assert state["step"] == 30 and state["config"]["steps"] == 30
     assert state["config"]["model"] == ModelConfig(**TINY_MODEL).to_dict()
@@ -288,8 +318,8 @@ def test_an_interrupted_run_resumes_without_logging_steps_twice(train_tool, bvh_
     config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "log_every": 5,
                                       "checkpoint_every": 10}))  # fmt: skip
     out = tmp_path / "run"
-    common = ["--config", str(config), "--data", str(bvh_dir), "--max-clips", "2", "--out", str(out), "--no-progress"]
-    assert train_tool.main([*common, "--steps", "20"]) == 0
+    common = ["--data", str(bvh_dir), "--max-clips", "2", "--out", str(out), "--no-progress"]
+    assert train_tool.main(["--config", str(config), *common, "--steps", "20"]) == 0
     with (out / "log.csv").open("a") as f:  # as if stopped at step 25, after the checkpoint at 20
         f.write("25," + ",".join(["1"] * (len(read_log(out / "log.csv")[0]) - 1)) + "\n")
     assert train_tool.main([*common, "--steps", "30", "--resume"]) == 0
