@@ -234,7 +234,7 @@ def test_the_tool_scores_flip_averaging_as_the_lifter_runs_it(clips: list[Clip],
     lifter.close()
     np.testing.assert_allclose(flip(windows), live, atol=1e-6)
     assert np.abs(plain(windows) - live).max() > 1e-4
-    with pytest.raises(SystemExit, match="unknown model variant"):
+    with pytest.raises(ValueError, match="unknown model variant"):  # a ConfigError: one line, exit 2
         tool.make_predictor("supervised-upright-w384:fp16")
     ensemble, _ = tool.make_predictor("supervised-upright-w384:ensemble")
     assert np.abs(ensemble(windows) - live).max() > 1e-4  # another answer than any one view's
