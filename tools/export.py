@@ -40,8 +40,11 @@ CMU = "CMU Graphics Lab Motion Capture Database subset (cmu-mocap + cmu-dance, r
 CMU_LICENSE = f"CMU data: free for all uses. {CMU_CREDIT}"
 
 
-def describe_data(cfg: TrainConfig) -> tuple[str, str]:
-    """(training data, licence) of a checkpoint's config, for the model's metadata."""
+def describe_data(cfg: TrainConfig, trained_on: dict | None = None) -> tuple[str, str]:
+    """(training data, licence) for the model's metadata: from what the run loaded
+    (``trained_on``, in checkpoints since 2026-12-05), else guessed from the config's paths."""
+    if trained_on:
+        return _describe_loaded(cfg, trained_on)
     names = " ".join(cfg.data).lower()
     parts, licences = [], []
     if "bandai" in names or "dataset-" in names:
@@ -57,6 +60,32 @@ def describe_data(cfg: TrainConfig) -> tuple[str, str]:
         parts.append(f"recorded 2D: {', '.join(Path(p).name for p in cfg.recorded_2d)}")
     other = [d for d in cfg.data if not any(k in d.lower() for k in ("bandai", "dataset-", "cmu"))]
     parts += other
+    return "; ".join(parts) or "unknown", " ".join(licences) or "see the training data's licence"
+
+
+def _describe_loaded(cfg: TrainConfig, trained_on: dict) -> tuple[str, str]:
+    clips: dict[str, int] = trained_on.get("clips", {})
+    parts, licences = [], []
+    for source, count in sorted(clips.items()):
+        if source == "bandai-namco":
+            datasets = " + ".join(d.removeprefix("dataset-") for d in trained_on.get("bandai_datasets", [])) or "?"
+            parts.append(f"Bandai-Namco Research Motion Dataset {datasets} (BVH, 30 fps; {count} clips, held-out "
+                         "clips excluded)")  # fmt: skip
+            licences.append(BANDAI_LICENSE)
+        elif source == "cmu":
+            held = f"; CMU subjects {', '.join(cfg.held_out_subjects)} held out" if cfg.held_out_subjects else ""
+            parts.append(f"CMU Graphics Lab Motion Capture Database subset ({count} takes, resampled to 30 fps){held}")
+            licences.append(CMU_LICENSE)
+        else:
+            parts.append(f"{source} ({count} clips)")
+    if trained_on.get("recorded_2d"):
+        parts.append(f"recorded 2D: {', '.join(trained_on['recorded_2d'])}")
+    if cfg.init is not None:  # the weights it started from: their data and licence carry over
+        parts.append(f"started from the networks of {Path(cfg.init).name}")
+        licences.append("and that of the data the weights it started from saw")
+    if cfg.teacher is not None:
+        parts.append(f"distilled from {Path(cfg.teacher).name}")
+        licences.append("and that of the data its teacher saw")
     return "; ".join(parts) or "unknown", " ".join(licences) or "see the training data's licence"
 
 
@@ -105,10 +134,10 @@ def run(args: argparse.Namespace) -> int:
     check_outputs({"the output": args.output, "its INT8 copy": int8 if args.int8 else None})
     state = read_checkpoint(args.checkpoint)
     model, cfg, step = load_pose_model(state)
-    data, licence = describe_data(cfg)
+    data, licence = describe_data(cfg, state.get("trained_on"))
     extra = {"train_steps": str(step), "frame_rate": f"{TRAINING_FPS:g}"}
     if cfg.teacher:
-        extra["teacher"] = str(cfg.teacher)
+        extra["teacher"] = Path(cfg.teacher).name  # its name: a path says whose machine it was
     if args.name:
         extra["model_name"] = args.name
     if "averaged_from" in state:  # tools/average_checkpoints.py: a soup of these runs

@@ -185,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         return row
 
     trainer = Trainer(cfg, args.out)
+    trainer.trained_on = trained_on(train_clips, recorded)
     if resuming:
         trainer.load_checkpoint(args.out / "last.pt")
         log.info("resumed at step %d", trainer.step)
@@ -195,6 +196,16 @@ def run(args: argparse.Namespace) -> int:
     trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress)
     log.info("done: %s", args.out / "last.pt")
     return 0
+
+
+def trained_on(clips: list[Clip], recorded: list[Path]) -> dict:
+    """What the checkpoint says the run trained on (``Trainer.trained_on``): the clips by
+    source, Bandai-Namco's datasets by their clips' names, the recorded 2D files."""
+    sources: dict[str, int] = {}
+    for clip in clips:
+        sources[clip.source] = sources.get(clip.source, 0) + 1
+    bandai = sorted({c.name.split("_", 1)[0] for c in clips if c.source == "bandai-namco"})
+    return {"clips": sources, "bandai_datasets": bandai, "recorded_2d": [p.name for p in recorded]}
 
 
 class _MixedSampler:

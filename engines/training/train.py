@@ -61,6 +61,9 @@ class Trainer:
     def __init__(self, config: TrainConfig, out_dir: str | Path) -> None:
         self.cfg = config
         self.out = Path(out_dir)
+        #: what the run trained on, as loaded (saved with each checkpoint: what export describes;
+        #: plain data: source → training clips, the Bandai-Namco datasets, recorded 2D files)
+        self.trained_on: dict = {}
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
@@ -238,6 +241,7 @@ class Trainer:
             "opt_disc": self.opt_disc.state_dict(),
             "rng": self.rng.get_state(),
             "torch_rng": torch.get_rng_state(),
+            "trained_on": self.trained_on,
         }
 
     def save_checkpoint(self, name: str = "last.pt") -> Path:

@@ -212,3 +212,19 @@ def test_averaged_checkpoint_exports_the_mean_network(average_tool, export_tool,
     assert "only runs of one architecture can be averaged" in capsys.readouterr().err and not refused.exists()
     assert average_tool.main([str(refused), str(paths[0])]) == 2
     assert "at least two" in capsys.readouterr().err
+
+
+def test_export_describes_what_the_run_loaded_not_its_paths(export_tool) -> None:  # noqa: ANN001
+    """The data and licence came from substrings of the data paths: a user's folder named
+    studio-dataset-1 was called Bandai-Namco (CC BY-NC), dataset-1 alone "1 + 2"."""
+    cfg = TrainConfig(mode="supervised", data=["my/studio-dataset-1"])
+    data, licence = export_tool.describe_data(cfg, {"clips": {"studio-dataset-1": 3}, "bandai_datasets": []})
+    assert data == "studio-dataset-1 (3 clips)" and "Bandai" not in data and "CC BY-NC" not in licence
+    cfg = TrainConfig(mode="supervised", held_out_subjects=["09"], init="runs/base/last.pt")
+    data, licence = export_tool.describe_data(
+        cfg, {"clips": {"bandai-namco": 40, "cmu": 5}, "bandai_datasets": ["dataset-1"], "recorded_2d": ["a.npz"]}
+    )
+    assert "Dataset 1 (BVH, 30 fps; 40 clips" in data and "1 + 2" not in data
+    assert "CMU Graphics Lab Motion Capture Database subset (5 takes" in data and "subjects 09 held out" in data
+    assert data.endswith("recorded 2D: a.npz; started from the networks of last.pt")
+    assert "CC BY-NC 4.0" in licence and "CMU data" in licence and "the weights it started from" in licence

@@ -290,6 +290,8 @@ def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_ca
     assert rows[1]["eval_in_domain_n_mpjpe_mm"] and not rows[0]["eval_in_domain_n_mpjpe_mm"]  # evaluated every 10 steps
     assert 0 < float(rows[-1]["eval_in_domain_p_mpjpe_mm"]) < 1000
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 20
+    # what it loaded and trained on, for export's description (the folder's clips, one held out)
+    assert torch.load(out / "last.pt", weights_only=True)["trained_on"]["clips"] == {bvh_dir.name: 1}
     assert list((posecast_cache / "clips").glob("*.npz"))  # parsed clips went to the test's cache
 
     # started again there without --resume: refused, the run kept (it replaced the checkpoint and log)
