@@ -3,13 +3,15 @@ handed in by anyone can hold tensors, numbers, strings and containers but never 
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
-from ..errors import ModelError
+from ..errors import ModelError, PosecastError
 from ..networks import PoseGenerator
 from .config import config_from_dict
 
@@ -39,15 +41,33 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(state, dict) or "config" not in state or "generator" not in state:
         raise CheckpointError(f"{path} is not a posecast training checkpoint (no config/generator inside)")
+    with damaged_checkpoint(path):
+        int(state.get("step", 0))
     return state
+
+
+@contextlib.contextmanager
+def damaged_checkpoint(path: object) -> Iterator[None]:
+    """Inside: a checkpoint that reads but lacks a part or holds a wrong one (a weight missing,
+    no optimizer state, a step that is no number) raises :class:`CheckpointError` in one line
+    (torch's and Python's errors were tracebacks, in train, export and evaluate)."""
+    try:
+        yield
+    except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
+        if isinstance(exc, PosecastError):
+            raise
+        said = " ".join(str(exc).split())[:200]
+        raise CheckpointError(f"{path} is a damaged or incomplete training checkpoint ({type(exc).__name__}: "
+                              f"{said}); pass a last.pt the trainer wrote, or train again") from None  # fmt: skip
 
 
 def load_generator(checkpoint: str | Path | dict, device: torch.device | str = "cpu") -> PoseGenerator:
     """The generator of a trainer checkpoint (a path, or its already loaded dict), in eval mode
     (BatchNorm running statistics)."""
     state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint, device)
-    generator = PoseGenerator(config_from_dict(state["config"]).model).to(device)
-    generator.load_state_dict(state["generator"])
+    with damaged_checkpoint(checkpoint if not isinstance(checkpoint, dict) else "the checkpoint"):
+        generator = PoseGenerator(config_from_dict(state["config"]).model).to(device)
+        generator.load_state_dict(state["generator"])
     return generator.eval()
 
 

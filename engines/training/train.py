@@ -30,7 +30,7 @@ from .. import normalize, skeleton
 from ..fileio import atomic_path
 from ..networks import PoseGenerator, lift_to_3d
 from . import losses
-from .checkpoint import CheckpointError, load_generator, read_checkpoint
+from .checkpoint import CheckpointError, damaged_checkpoint, load_generator, read_checkpoint
 from .config import MODES, LossWeights, TrainConfig, config_from_dict, resolve_bf16
 from .data.windows import WindowBatch
 from .discriminator import Discriminator
@@ -269,13 +269,14 @@ class Trainer:
     def load_checkpoint(self, path: str | Path) -> None:
         """Resume a run: its networks, optimizers, random states and step."""
         state = self._load_networks(path)
-        self.opt_pose.load_state_dict(state["opt_pose"])
-        if self.opt_scale is not None and state["opt_scale"] is not None:
-            self.opt_scale.load_state_dict(state["opt_scale"])
-        self.opt_disc.load_state_dict(state["opt_disc"])
-        self.rng.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        self.step = int(state["step"])
+        with damaged_checkpoint(path):
+            self.opt_pose.load_state_dict(state["opt_pose"])
+            if self.opt_scale is not None and state["opt_scale"] is not None:
+                self.opt_scale.load_state_dict(state["opt_scale"])
+            self.opt_disc.load_state_dict(state["opt_disc"])
+            self.rng.set_state(state["rng"])
+            torch.set_rng_state(state["torch_rng"])
+            self.step = int(state["step"])
 
     def _load_networks(self, path: str | Path) -> dict:
         """The checkpoint at ``path`` (refused if its architecture is not this config's), its
@@ -285,8 +286,9 @@ class Trainer:
         if saved != self.cfg.model:
             raise CheckpointError(f"checkpoint {path} has model {saved}, the config asks for {self.cfg.model}: "
                                   "the same model: and --window as that run's are needed")  # fmt: skip
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
+        with damaged_checkpoint(path):
+            self.generator.load_state_dict(state["generator"])
+            self.discriminator.load_state_dict(state["discriminator"])
         return state
 
     # ---------------------------------------------------------------- loop

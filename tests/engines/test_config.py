@@ -124,6 +124,22 @@ def test_trainer_checkpoints_load_with_weights_only(tmp_path: Path) -> None:
     state = torch.load(path, weights_only=True)
     assert state["step"] == 0 and config_from_dict(state["config"]) == cfg
     assert isinstance(load_generator(path).cfg, ModelConfig)
+    # one that reads but is incomplete: one line naming it (torch's and Python's tracebacks before)
+    from posecast.engines.training.checkpoint import CheckpointError, read_checkpoint
+
+    damaged = {"no weight": lambda s: s["generator"].pop(next(iter(s["generator"]))),
+               "no optimizer": lambda s: s.pop("opt_pose"),
+               "no step number": lambda s: s.update(step="abc")}  # fmt: skip
+    for case, damage in damaged.items():
+        broken = dict(torch.load(path, weights_only=True))
+        broken["generator"] = dict(broken["generator"])
+        damage(broken)
+        bad = tmp_path / f"{case}.pt"
+        torch.save(broken, bad)
+        with pytest.raises(CheckpointError, match=f"{bad} is a damaged or incomplete training checkpoint"):
+            read_checkpoint(bad)
+            load_generator(bad)
+            Trainer(cfg, tmp_path / "again").load_checkpoint(bad)
 
 
 def test_semi_supervised_uses_3d_only_where_a_batch_has_it(clips: list[Clip], tmp_path: Path) -> None:
