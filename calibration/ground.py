@@ -7,8 +7,8 @@ feet need not lie on one plane, and pooling them made a provisional floor that j
 every few poses (QA, two people filmed apart). The estimator keeps each person's poses with
 both feet seen; the floor comes from the person with the most of them, re-estimated every 5th
 pose (state ``estimating``, a provisional floor), and is fixed (``estimated``) once that
-person's poses span ``window_s`` seconds (a passer-by's few poses never fix it), until the
-stream ends. A floor given by calibration is
+person's poses span ``window_s`` seconds (a passer-by seen in fewer frames does not fix it),
+until the stream ends. A floor given by calibration is
 fixed from the start (``calibrated``; its check against the standing feet takes the first
 person's). The world origin is on the floor below the first root position it saw, and stays
 there: people who come and go keep one world.

@@ -31,12 +31,13 @@ class LiftInputError(PosecastError, ValueError):
 def run_reporting(work: Callable[[], int | None], tool: str, interrupted: str = "") -> int:
     """Run a command-line tool's ``work`` as the ``posecast`` CLI runs a command: a
     :class:`PosecastError` is one line on stderr and exit code 2, Ctrl-C one line (``tool:
-    interrupted``, then ``interrupted``: e.g. how to continue) and exit code 130, never a traceback."""
+    interrupted``, then ``interrupted``: e.g. how to continue) and exit code 130 (128 + the
+    signal's number for another stop signal raised as one, as the shell reports it), never a traceback."""
     try:
         return int(work() or 0)
     except PosecastError as exc:
         print(f"{tool}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"{tool}: interrupted{'; ' + interrupted if interrupted else ''}", file=sys.stderr)
-        return 130
+        return 128 + int(getattr(exc, "signum", 2))

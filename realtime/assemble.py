@@ -8,6 +8,7 @@ built is closed again when a later part fails.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from .errors import OptionsError
 from .lifting import LIFTINGS, LiftingOptions
 from .pipeline import Pipeline
 from .stages import Sink
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,4 +66,11 @@ def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink]
                 stage.close()
         raise
     world = AvatarWorld(options.avatar) if options.avatar is not None else None
+    for sink in sinks:  # an output with avatar options of its own takes the pipeline's world, as under run
+        own = getattr(getattr(sink, "world", None), "options", None)
+        if world is None or own is None:
+            continue
+        if own.mirror != world.options.mirror or own.floor is not world.options.floor:  # (a floor holds an array)
+            log.warning("the %s output's avatar options (mirror, floor) give way to the pipeline's: pass them as "
+                        "PipelineOptions(avatar=...)", getattr(sink, "name", type(sink).__name__))  # fmt: skip
     return Pipeline(detector, lifting, sinks, world)

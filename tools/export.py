@@ -44,7 +44,10 @@ def describe_data(cfg: TrainConfig, trained_on: dict | None = None) -> tuple[str
     """(training data, licence) for the model's metadata: from what the run loaded
     (``trained_on``, in checkpoints since 2026-12-05), else guessed from the config's paths."""
     if trained_on:
-        return _describe_loaded(cfg, trained_on)
+        try:
+            return _describe_loaded(cfg, trained_on)
+        except (AttributeError, TypeError, ValueError):  # a damaged record: the config's paths, as before it
+            log.warning("the checkpoint's record of its training data is damaged: described from the config")
     names = " ".join(cfg.data).lower()
     parts, licences = [], []
     if "bandai" in names or "dataset-" in names:
@@ -134,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     check_outputs({"the output": args.output, "its INT8 copy": int8 if args.int8 else None})
     state = read_checkpoint(args.checkpoint)
     model, cfg, step = load_pose_model(state)
+    if not state.get("trained_on"):  # before 2026-12-05: the subjects as that run compared them ([9] held out none)
+        cfg.held_out_subjects = [str(s) for s in state["config"].get("held_out_subjects", [])]
     data, licence = describe_data(cfg, state.get("trained_on"))
     extra = {"train_steps": str(step), "frame_rate": f"{TRAINING_FPS:g}"}
     if cfg.teacher:

@@ -39,8 +39,8 @@ log = logging.getLogger("train")
 def split_data(clips: list[Clip], cfg: TrainConfig) -> tuple[list[Clip], dict[str, list[Clip]]]:
     """(training clips, held-out sets by name): ``in_domain`` (held-out Bandai-Namco clips) and
     ``cross`` (held-out CMU subjects and held-out sources)."""
-    held_sources = set(cfg.held_out_sources)
-    unmatched = sorted(held_sources - {c.source for c in clips})
+    held_sources = set(cfg.held_out_sources)  # lower case, as compared: a folder's name keeps its own
+    unmatched = sorted(held_sources - {c.source.lower() for c in clips})
     if unmatched:  # a misspelt source held out nothing (and the model says it was held out)
         log.warning("held_out_sources %s match no loaded clip (the data's sources: %s): nothing of them is held "
                     "out", unmatched, sorted({c.source for c in clips}))  # fmt: skip
@@ -48,8 +48,8 @@ def split_data(clips: list[Clip], cfg: TrainConfig) -> tuple[list[Clip], dict[st
     unheld = sorted(set(cfg.held_out_subjects) - subjects)
     if unheld and subjects:
         log.warning("held_out_subjects %s match no loaded take (the data's subjects: %s)", unheld, sorted(subjects))
-    cross = [c for c in clips if c.source in held_sources]
-    rest = [c for c in clips if c.source not in held_sources]
+    cross = [c for c in clips if c.source.lower() in held_sources]
+    rest = [c for c in clips if c.source.lower() not in held_sources]
     by_subject = [c for c in rest if c.subject]
     no_subject = [c for c in rest if not c.subject]
     train_subj, held_subj = split_by_subject(by_subject, set(cfg.held_out_subjects))

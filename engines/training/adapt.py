@@ -65,7 +65,7 @@ from ..install import code_version
 from ..logs import quieter
 from ..networks import PoseGenerator, PoseModel
 from . import losses
-from .config import SINGLE_FRAME_SAMPLE_FRAMES, config_from_dict
+from .config import SINGLE_FRAME_SAMPLE_FRAMES, TrainConfig, config_from_dict
 from .data.dataset import TRAINING_FPS
 from .data.windows import Recorded2DSampler, SamplerOptions, WindowBatch
 from .export import adapt_weights_path, check_adapt_weights, export_onnx, load_generator_npz, save_generator_npz
@@ -471,6 +471,7 @@ def adapt(
         "mode": "unsupervised", "model": start.cfg.to_dict(), "batch": o.batch, "lr_pose": o.lr, "lr_scale": o.lr,
         "lr_disc": 2 * o.lr, "lr_final_fraction": 1.0, "scale_prior": list(footage_prior), "bf16": o.bf16,
         "threads": o.threads, "seed": o.seed, "steps": o.max_steps or 10**9, "data": [], "weights": o.weights,
+        "motion_gap": min(TrainConfig.motion_gap, frames - 1),  # a 2- or 3-frame model's window holds less
     })  # fmt: skip
     began = time.perf_counter()  # --minutes counts the footage teacher's lifting too
     with tempfile.TemporaryDirectory(prefix="posecast-adapt-") as tmp:

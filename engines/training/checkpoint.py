@@ -42,7 +42,7 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     if not isinstance(state, dict) or "config" not in state or "generator" not in state:
         raise CheckpointError(f"{path} is not a posecast training checkpoint (no config/generator inside)")
     with damaged_checkpoint(path):
-        int(state.get("step", 0))
+        int(state["step"])
     return state
 
 

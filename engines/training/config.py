@@ -140,6 +140,8 @@ class TrainConfig:
             raise ConfigError(f"steps must be >= 1 and batch >= 2, got {self.steps}, {self.batch}")
         if self.bf16 not in ("auto", True, False):
             raise ConfigError(f"bf16 must be 'auto', true or false, got {self.bf16!r}")
+        if not 0 <= self.seed < 2**32:  # numpy's and torch's seeds
+            raise ConfigError(f"seed must be a whole number from 0 to {2**32 - 1}, got {self.seed}")
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.checkpoint_every < 1 or self.log_every < 1:

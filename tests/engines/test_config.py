@@ -129,7 +129,7 @@ def test_trainer_checkpoints_load_with_weights_only(tmp_path: Path) -> None:
 
     damaged = {"no weight": lambda s: s["generator"].pop(next(iter(s["generator"]))),
                "no optimizer": lambda s: s.pop("opt_pose"),
-               "no step number": lambda s: s.update(step="abc")}  # fmt: skip
+               "no step number": lambda s: s.update(step="abc"), "no step": lambda s: s.pop("step")}  # fmt: skip
     for case, damage in damaged.items():
         broken = dict(torch.load(path, weights_only=True))
         broken["generator"] = dict(broken["generator"])

@@ -48,3 +48,20 @@ def test_a_backend_named_that_gives_no_finite_3d_is_refused(monkeypatch: pytest.
     with pytest.raises(ModelError, match="gives no finite 3D on nan-gpu"):
         runtime.load_backend("nan-gpu")
     assert NanBackend.closed == 1
+
+
+def test_tools_report_a_stop_signal_by_its_number() -> None:
+    """A tool stopped by SIGTERM (a job scheduler: raised as Ctrl-C is) exits 143 as the shell
+    says it, not Ctrl-C's 130 (tools/train.py did)."""
+    import signal
+
+    from posecast.engines.errors import run_reporting
+    from posecast.realtime.stop_signals import Interrupted
+
+    def stopped(error: BaseException) -> int:
+        def work() -> int:
+            raise error
+
+        return run_reporting(work, "tool")
+
+    assert stopped(Interrupted(signal.SIGTERM)) == 143 and stopped(KeyboardInterrupt()) == 130

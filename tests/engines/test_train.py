@@ -223,7 +223,7 @@ def test_init_from_a_shipped_models_generator_file(tmp_path: Path) -> None:
         other.init_from(path)
 
 
-def test_train_config_validation() -> None:
+def test_train_config_validation(load_tool) -> None:  # noqa: ANN001
     with pytest.raises(
         ValueError, match=r"mode must be one of \('unsupervised', 'ablation', 'supervised', 'semi', 'distill'\), got"
     ):
@@ -239,10 +239,14 @@ def test_train_config_validation() -> None:
     for bad, said in (({"lr_pose": -1.0}, "lr_pose must be 0 or more"), ({"lr_final_fraction": 0.0}, "trains nothing"),
                       ({"model": {"dropout": 2.0}}, "model.dropout"), ({"disc_every": 0}, "disc_every must be 1"),
                       ({"scale_prior": [0.9, -0.1]}, "scale_prior must be"), ({"device": "gpu"}, "device must be"),
-                      ({"motion_gap": 27}, "motion_gap must be below the training window's 27")):  # fmt: skip
+                      ({"motion_gap": 27}, "motion_gap must be below the training window's 27"),
+                      ({"seed": -1}, "seed must be a whole number from 0")):  # fmt: skip
         with pytest.raises(ValueError, match=said):
             TrainConfig(**bad)
     # held-out subjects written as numbers (YAML reads 09 as 9, 07 as 7) name CMU's takes "09", "07"
+    studio = [Clip(f"take{i}", np.zeros((40, 17, 3), np.float32), 30.0, source="MyStudio") for i in range(3)]
+    train, held_out = load_tool("train").split_data(studio, TrainConfig(held_out_sources=["MyStudio"]))
+    assert not train and len(held_out["cross"]) == 3  # a folder's name keeps its case: compared in lower case
     held = TrainConfig(held_out_subjects=[9, "07", 102], held_out_sources=["CMU"])
     assert held.held_out_subjects == ["09", "07", "102"] and held.held_out_sources == ["cmu"]
     parsed = config_from_dict(yaml.safe_load("held_out_subjects: [09, 07, 13]"))  # as a YAML file gives them

@@ -128,3 +128,24 @@ def test_built_pipelines_have_the_avatar_stage_posecast_run_has(media_dir, pose_
         str(media_dir / "dance_576.mp4")
     ) as source:
         assert next(iter(pipeline.run(source, max_frames=1))).world is None
+
+
+def test_an_outputs_own_avatar_options_giving_way_to_the_pipelines_are_said(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A VMC output built mirrored, in a pipeline whose avatar stage is not: the pipeline's world
+    drives every output (as under posecast run), so its mirror would be dropped without a word."""
+    import logging
+
+    from posecast.realtime.avatar import AvatarOptions
+    from posecast.realtime.sinks.vmc import VmcSink
+
+    monkeypatch.setitem(DETECTORS, "nobody", NobodyDetector)
+    mirrored = VmcSink(("127.0.0.1", 39539), AvatarOptions(mirror=True))
+    with caplog.at_level(logging.WARNING, "posecast"):
+        assemble.build_pipeline(assemble.PipelineOptions(detector="nobody"), [mirrored]).close()
+        assert "the vmc output's avatar options (mirror, floor) give way to the pipeline's" in caplog.text
+        caplog.clear()
+        same = assemble.PipelineOptions(detector="nobody", avatar=AvatarOptions(mirror=True))
+        assemble.build_pipeline(same, [VmcSink(("127.0.0.1", 39539), AvatarOptions(mirror=True))]).close()
+    assert "give way" not in caplog.text
