@@ -73,6 +73,10 @@ class CalibrationResult:
     rejected: tuple[int, ...]
     skipped: dict[str, int] = field(default_factory=dict)
     k3_fixed: bool = False  # k3 held at 0: asked for (``fix_k3``), or because the free k3 folded the image
+    #: how well the views pin the camera down: fx's standard deviation (OpenCV's estimate), % of fx
+    fx_uncertainty_pct: float = 0.0
+    #: the share of the image the board's corners covered over the kept views (their convex hull), %
+    coverage_pct: float = 100.0
 
 
 def calibrate_views(
@@ -126,14 +130,32 @@ def calibrate_views(
         len(fit.rejected),
         ", k3 fixed at 0" if options.fix_k3 else "",
     )
-    return CalibrationResult(
-        intrinsics, fit.per_view_rms_px, tuple(fit.kept), tuple(sorted(fit.rejected)), k3_fixed=options.fix_k3
-    )
+    fx_pct = 100.0 * fit.fx_sd / intrinsics.fx
+    points = np.concatenate([views[i].image_points.reshape(-1, 2) for i in fit.kept]).astype(np.float32)
+    coverage = 100.0 * cv2.contourArea(cv2.convexHull(points)) / (width * height)
+    if fx_pct > MAX_FX_UNCERTAINTY_PCT or coverage < MIN_COVERAGE_PCT:
+        # a low RMS says the corners fit, not that the lens is known where no board was (QA: the
+        # board in the centre alone, RMS 0.07 px, was 83-156 px wrong in the corners)
+        log.warning("these views pin the camera down poorly: fx +/- %.2f %% (good sets: under %.1f %%), the board "
+                    "covered %.0f %% of the image: the fit holds where the board was; add views with the board "
+                    "near each corner and edge of the image, tilted, and calibrate again", fx_pct,
+                    MAX_FX_UNCERTAINTY_PCT, coverage)  # fmt: skip
+    return CalibrationResult(intrinsics, fit.per_view_rms_px, tuple(fit.kept), tuple(sorted(fit.rejected)),
+                             k3_fixed=options.fix_k3, fx_uncertainty_pct=fx_pct, coverage_pct=coverage)  # fmt: skip
+
+
+#: Above this standard deviation of fx (% of fx, OpenCV's estimate) a calibration is said to pin
+#: the camera down poorly: good sets of 15-20 tilted views give under 0.1 %; far or few boards ~1 %.
+MAX_FX_UNCERTAINTY_PCT = 0.3
+#: Below this share of the image covered by the board's corners (over all views) likewise: the
+#: lens is extrapolated outside it.
+MIN_COVERAGE_PCT = 20.0
 
 
 @dataclass(frozen=True)
 class _Fit:
-    """One calibration of the kept views: RMS, ``k`` (3, 3), ``dist`` (5,), per-view RMS (V,)."""
+    """One calibration of the kept views: RMS, ``k`` (3, 3), ``dist`` (5,), per-view RMS (V,), fx's
+    standard deviation (pixels)."""
 
     rms_px: float
     k: np.ndarray
@@ -141,6 +163,7 @@ class _Fit:
     per_view_rms_px: np.ndarray
     kept: list[int]
     rejected: list[int]
+    fx_sd: float = 0.0
 
 
 def _fit_rejecting_outliers(
@@ -150,7 +173,7 @@ def _fit_rejecting_outliers(
     kept = list(range(len(views)))
     rejected: list[int] = []
     for _ in range(options.max_rounds):
-        rms, k, dist, errors = _calibrate([views[i] for i in kept], image_size, options)
+        rms, k, dist, errors, fx_sd = _calibrate([views[i] for i in kept], image_size, options)
         threshold = max(options.outlier_factor * float(np.median(errors)), options.min_reject_px)
         bad = [i for i, e in zip(kept, errors, strict=True) if e > threshold]
         if not bad:
@@ -165,8 +188,8 @@ def _fit_rejecting_outliers(
         rejected += bad
         kept = [i for i in kept if i not in bad]
     else:  # still rejecting after max_rounds: use the last consistent fit
-        rms, k, dist, errors = _calibrate([views[i] for i in kept], image_size, options)
-    return _Fit(rms, k, dist, np.asarray(errors, np.float64), kept, rejected)
+        rms, k, dist, errors, fx_sd = _calibrate([views[i] for i in kept], image_size, options)
+    return _Fit(rms, k, dist, np.asarray(errors, np.float64), kept, rejected, fx_sd)
 
 
 def _intrinsics(
@@ -211,7 +234,7 @@ def _calibrate(views: Sequence[Detection], image_size: tuple[int, int], options:
     flags = cv2.CALIB_FIX_K3 if options.fix_k3 else 0
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
     try:
-        rms, k, dist, _, _, _, _, errors = cv2.calibrateCameraExtended(
+        rms, k, dist, _, _, sd_intrinsics, _, errors = cv2.calibrateCameraExtended(
             [v.object_points for v in views],
             [v.image_points for v in views],
             tuple(image_size),
@@ -225,7 +248,8 @@ def _calibrate(views: Sequence[Detection], image_size: tuple[int, int], options:
             f"OpenCV could not calibrate from {len(views)} views ({str(exc).strip().splitlines()[-1]}); "
             "use views with the board tilted in different directions"
         ) from None
-    return float(rms), k, dist.ravel(), np.asarray(errors, np.float64).ravel()
+    fx_sd = float(np.ravel(sd_intrinsics)[0]) if sd_intrinsics is not None and np.size(sd_intrinsics) else 0.0
+    return float(rms), k, dist.ravel(), np.asarray(errors, np.float64).ravel(), fx_sd
 
 
 def list_images(directory: str | Path) -> list[Path]:

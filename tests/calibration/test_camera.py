@@ -145,8 +145,10 @@ def test_a_free_k3_that_folds_the_corners_is_refitted_with_k3_fixed(barrel_image
     the calibration fits again with k3 fixed at 0, says so, and the result is usable."""
     with caplog.at_level(logging.WARNING, logger="posecast.calibration.camera"):
         result = calibrate_image_dir(barrel_image_dir, CHESSBOARD)
-    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    (warning,) = [w for w in warnings if "k3" in w]
     assert "cannot be inverted over the 640x480 image" in warning  # the free fit did fold
+    assert any("pin the camera down poorly" in w for w in warnings)  # the boards were in the middle only
     assert "calibrating again with k3 fixed at 0, as --fix-k3 does" in warning
     k = result.intrinsics
     assert result.k3_fixed and k.distortion[4] == 0.0 and k.source.endswith("15/15 views, k3 fixed at 0")
@@ -236,3 +238,24 @@ def test_views_that_do_not_pin_the_lens_down_are_said_so(tmp_path):
         calibrate_image_dir(folder, BoardSpec(9, 6, 0.025))
     with pytest.raises(CalibrationError, match="image directory .*v00.png is a file, not a folder"):
         calibrate_image_dir(folder / "v00.png", BoardSpec(9, 6, 0.025))
+
+
+def test_views_that_cover_little_of_the_image_are_said_to_pin_it_down_poorly(detections, caplog):
+    """A board always in the middle of the image, far away: the corners fit (a low RMS), the lens
+    outside them is a guess (QA: 83-156 px wrong in the corners, exit 0, no word)."""
+    with caplog.at_level(logging.WARNING, "posecast"):
+        good = calibrate_views(detections, (640, 480))
+    assert "pin the camera down poorly" not in caplog.text
+    assert good.fx_uncertainty_pct < 0.3 and good.coverage_pct > 20
+    rng = np.random.default_rng(5)
+    board = detections[0].object_points.astype(np.float64)
+    board = board - board.mean(axis=0)
+    centred = []
+    for _ in range(15):
+        rvec = rng.uniform(-0.5, 0.5, 3) * [1, 1, 0.3]
+        image, _ = cv2.projectPoints(board, rvec, np.array([0.0, 0.0, 1.6]), TRUE_K, TRUE_DIST)
+        noisy = image.reshape(-1, 2) + rng.normal(0, 0.1, (len(board), 2))
+        centred.append(Detection(board.astype(np.float32), noisy.astype(np.float32)))
+    with caplog.at_level(logging.WARNING, "posecast"):  # (a free k3 there is no plausible lens: refused)
+        poor = calibrate_views(centred, (640, 480), CalibrationOptions(fix_k3=True))
+    assert "these views pin the camera down poorly" in caplog.text and poor.coverage_pct < 20
