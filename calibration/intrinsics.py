@@ -30,6 +30,9 @@ ASPECT_TOLERANCE = 0.01
 MAX_IMAGE_SIDE_PX = 32768
 #: fields of view a pinhole model can describe, degrees (fx, fy follow from them and the image size)
 MIN_FOV_DEG, MAX_FOV_DEG = 1.0, 179.0
+#: The horizontal fields of view intrinsics may be assumed from (``--hfov`` of ``run`` and of
+#: ``calibrate camera``): a webcam's or a phone's; a measured camera file may hold any above.
+ASSUMED_HFOV_DEG = (10.0, 170.0)
 #: largest pixel aspect ratio fy/fx (or fx/fy); anamorphic lenses reach 2
 MAX_PIXEL_ASPECT = 4.0
 #: the principal point lies within this many image sizes of the image (normally near its centre)
@@ -157,9 +160,9 @@ class CameraIntrinsics:
     @classmethod
     def from_hfov(cls, hfov_deg: float, width: int, height: int) -> CameraIntrinsics:
         """Assumed intrinsics: square pixels, centred principal point, no distortion."""
-        if not MIN_FOV_DEG < hfov_deg < MAX_FOV_DEG:
-            raise CalibrationError(f"horizontal field of view must be in degrees within ({MIN_FOV_DEG:g}, "
-                                   f"{MAX_FOV_DEG:g}), got {hfov_deg}")  # fmt: skip
+        low, high = ASSUMED_HFOV_DEG
+        if not low <= hfov_deg <= high:  # (one range for run's --hfov and calibrate's: 175 was written, then refused)
+            raise CalibrationError(f"--hfov must be between {low:g} and {high:g} degrees, got {hfov_deg}")
         f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
         vfov_deg = math.degrees(2.0 * math.atan(0.5 * height / f)) if width > 0 and height > 0 else 0.0
         if width > 0 and height > 0 and not MIN_FOV_DEG <= vfov_deg <= MAX_FOV_DEG:  # (sizes: checked below)

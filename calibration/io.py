@@ -51,7 +51,9 @@ typical proportions for the height.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
+import logging
 import os
 import stat
 from collections.abc import Iterator, Mapping
@@ -65,6 +67,8 @@ from ..engines.fileio import atomic_write, output_file_problem, same_file
 from .errors import CalibrationError
 from .intrinsics import CameraIntrinsics, finite_number, number_text_hint, shown
 from .subject import SubjectProfile
+
+log = logging.getLogger(__name__)
 
 CAMERA_FORMAT = "posecast-camera"
 SUBJECT_FORMAT = "posecast-subject"
@@ -94,6 +98,16 @@ def load_intrinsics(path: str | Path) -> CameraIntrinsics:
     distortion that cannot be inverted over the image."""
     data = _read(path, CAMERA_FORMAT)
     where = f"camera file {path}"
+    known = ("format", "version", *_CAMERA_FIELDS, "distortion", "rms_px", "assumed", "source", "date")
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+        if close:  # a misspelt distortion made the lens undistorted, without a word
+            raise CalibrationError(
+                f"{where}: unknown key {key!r}; did you mean {close[0]!r}? (keys: {', '.join(known)})"
+            )
+        log.warning("%s: key %r is not a camera file's: ignored", where, key)
     missing = [k for k in _CAMERA_FIELDS if data.get(k) is None]
     if missing:
         raise CalibrationError(f"{where} lacks {', '.join(missing)}; expected keys {list(_CAMERA_FIELDS)}")

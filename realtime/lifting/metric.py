@@ -42,6 +42,7 @@ from ...calibration import (
     load_intrinsics,
     load_subject,
 )
+from ...calibration.intrinsics import ASSUMED_HFOV_DEG
 from ...engines import normalize, skeleton
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.runtime.base import model_label
@@ -92,8 +93,9 @@ class LiftingOptions:
     live_subject: LiveSubjectOptions | None = field(default_factory=LiveSubjectOptions)
 
     def __post_init__(self) -> None:
-        if not 10.0 <= self.hfov_deg <= 170.0:
-            raise OptionsError(f"--hfov must be between 10 and 170 degrees, got {self.hfov_deg}")
+        low, high = ASSUMED_HFOV_DEG
+        if not low <= self.hfov_deg <= high:
+            raise OptionsError(f"--hfov must be between {low:g} and {high:g} degrees, got {self.hfov_deg}")
         if self.height_m is not None and not _MIN_HEIGHT_M < self.height_m < _MAX_HEIGHT_M:
             raise OptionsError(f"--subject-height must be in metres between {_MIN_HEIGHT_M} and {_MAX_HEIGHT_M}, "
                                f"got {self.height_m}")  # fmt: skip

@@ -211,3 +211,23 @@ def test_write_on_a_full_disk_leaves_no_file(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "cannot write" in proc.stdout, proc.stdout + proc.stderr
     assert list(target.parent.iterdir()) == []
+
+
+def test_a_misspelt_camera_file_key_is_refused_and_a_foreign_one_said(tmp_path, caplog) -> None:  # noqa: ANN001
+    """A misspelt ``distortion`` was ignored: the lens taken as undistorted, without a word."""
+    import logging
+
+    from posecast.calibration import CameraIntrinsics
+    from posecast.calibration.errors import CalibrationError
+    from posecast.calibration.io import load_intrinsics, save_intrinsics
+
+    path = save_intrinsics(CameraIntrinsics(640, 480, 500.0, 500.0, 320.0, 240.0, (0.1, -0.05, 0.0, 0.0)),
+                           tmp_path / "camera.yaml")  # fmt: skip
+    text = path.read_text()
+    path.write_text(text.replace("distortion:", "distorsion:"))
+    with pytest.raises(CalibrationError, match="unknown key 'distorsion'; did you mean 'distortion'"):
+        load_intrinsics(path)
+    path.write_text(text + "lens_model: my notes\n")
+    with caplog.at_level(logging.WARNING, "posecast"):
+        assert load_intrinsics(path).distortion[:2] == (0.1, -0.05)
+    assert "key 'lens_model' is not a camera file's: ignored" in caplog.text
