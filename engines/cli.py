@@ -96,6 +96,9 @@ def _build(args: argparse.Namespace) -> int:
     path = resolve_model(args.model)
     if args.backend == "onnxruntime":
         if not args.int8:
+            from .metadata import read_onnx_metadata
+
+            read_onnx_metadata(path)  # a corrupt or foreign model is said here too (README, Errors)
             print("onnxruntime needs no build step (only --int8 makes a quantised copy)")
             return 0
         from .runtime.quantize import cached_int8, shipped_int8

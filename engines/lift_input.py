@@ -132,8 +132,9 @@ def load_lift_input(path: Path) -> LiftInput:
         value = _numbers(path, "fps", arrays["fps"])
         fps = float(value.reshape(-1)[0]) if value.size == 1 else math.nan
         if not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+            got = f"{fps:g}" if value.size == 1 else _listed(value)  # (a number, not "[0]")
             raise LiftInputError(f"{path}: fps must be one number from {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}, got "
-                              f"{_listed(value)}")  # fmt: skip
+                                 f"{got}")  # fmt: skip
     stamps = None
     if "timestamps_s" in arrays:
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
