@@ -172,8 +172,7 @@ class TrainConfig:
             # the motion loss compares frames this far apart in one window: none are, and it was 0
             raise ConfigError(f"motion_gap must be below the training window's {self.sample_frames} frames, got "
                               f"{self.motion_gap}")  # fmt: skip
-        mean, sigma = self.scale_prior
-        if len(self.scale_prior) != 2 or not (mean > 0 and sigma > 0):
+        if len(self.scale_prior) != 2 or not (self.scale_prior[0] > 0 and self.scale_prior[1] > 0):
             raise ConfigError(f"scale_prior must be [mean, sigma], both above 0, got {list(self.scale_prior)}")
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")
                 and self.device[5:].isdigit()):  # fmt: skip
