@@ -310,7 +310,8 @@ class ViewerServer:
                              "text/plain")  # fmt: skip
         if path == WEBSOCKET_PATH:
             origin, host = request.headers.get("Origin"), request.headers.get("Host")
-            if origin is not None and origin != f"http://{host}":
+            # this server's own page, served directly (http) or by an https reverse proxy that keeps the Host
+            if origin is not None and origin not in (f"http://{host}", f"https://{host}"):
                 return _response(403, "Forbidden", b"cross-origin viewer connections are refused\n", "text/plain")
             return None  # go on with the WebSocket handshake
         if path not in STATIC_FILES:

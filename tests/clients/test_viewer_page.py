@@ -173,6 +173,11 @@ def test_static_files_and_refusals(viewer: ViewerServer) -> None:
     with connect(ws_url, origin=f"http://127.0.0.1:{viewer.port}") as ws:  # the page's own origin
         seen = [json.loads(ws.recv(timeout=10))["topic"] for _ in range(4)]
     assert seen[0] == "hello" and "pose" in seen
+    # the page served by an https reverse proxy that keeps the Host: its origin is https (403 before)
+    with connect(ws_url, origin=f"https://127.0.0.1:{viewer.port}") as ws:
+        assert json.loads(ws.recv(timeout=10))["topic"] == "hello"
+    with pytest.raises(InvalidStatus, match="403"), connect(ws_url, origin="https://evil.example"):
+        pass
 
 
 def _status_for_host(viewer: ViewerServer, path: str, host: str | list[str], origin: str | None = None) -> int:

@@ -262,7 +262,8 @@ state.projectJoints = (id) => {
 
 // --- the WebSocket, reconnected every second when the server goes away ------------------------
 function connect() {
-  const socket = new WebSocket(`ws://${location.host}/ws`);
+  // wss behind an https proxy: a page served over https may not open a ws:// socket
+  const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   socket.onopen = () => { state.connected = true; };
   socket.onmessage = (event) => {
     const m = JSON.parse(event.data);
@@ -274,6 +275,8 @@ function connect() {
   socket.onclose = () => {
     state.connected = false; // the viewer went away, not (as far as the page knows) the stream
     setState("disconnected from posecast view: retrying", "disconnected");
+    hud("rates").textContent = ""; // nothing measured while disconnected
+    hud("latency").textContent = "";
     setTimeout(connect, 1000);
   };
 }
@@ -286,6 +289,7 @@ setInterval(() => { // a stream that stopped: say so, and count the rate again f
   state.quiet = true;
   setState(`no poses for ${Math.floor(quietMs / 1000)} s: is the stream ${state.stream} still running?`, "waiting");
   hud("rates").textContent = "0 frames/s";
+  hud("latency").textContent = ""; // the last frame's latency is no live value now
   state.frameArrivalsMs = [];
   state.frameCapturesNs = [];
 }, 500);
