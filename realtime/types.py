@@ -46,7 +46,9 @@ class Frame:
     dropped, so gaps show drops); ``capture_ns`` is ``time.monotonic_ns()`` when the frame was
     grabbed; ``image_bgr`` is ``(H, W, 3)`` uint8 in OpenCV's BGR order; ``source_fps`` is the
     source's nominal rate (0.0 when unknown); ``on_media_time``: the frame comes from a file read
-    as fast as it decodes, so its time is its place in the file, not when it was read.
+    as fast as it decodes, so its time is its place in the file, not when it was read;
+    ``media_ns``: that place when the file says it (a variable-rate video's presentation time),
+    else ``frame_id / source_fps`` is.
     """
 
     frame_id: int
@@ -54,6 +56,7 @@ class Frame:
     image_bgr: np.ndarray
     source_fps: float
     on_media_time: bool = False
+    media_ns: int | None = None
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -64,8 +67,11 @@ class Frame:
     @property
     def timestamp_ns(self) -> int:
         """The clock of every temporal stage (the detector's tracking, the window, the smoothers),
-        defined here once: media time ``frame_id / source_fps`` for a file read as fast as it
-        decodes (results independent of the machine's speed), the capture time otherwise."""
+        defined here once: media time for a file read as fast as it decodes (``media_ns``, else
+        ``frame_id / source_fps``: results independent of the machine's speed), the capture time
+        otherwise."""
+        if self.on_media_time and self.media_ns is not None:
+            return self.media_ns
         if self.on_media_time and self.source_fps > 0:
             return int(self.frame_id * 1e9 / self.source_fps)
         return self.capture_ns

@@ -62,9 +62,10 @@ class FileSource(FrameSource):
         frame. 0 unpaced."""
         return 0 if self._pacer is None else max(0, self._pacer.due() - next_index)
 
-    def _emit(self, image: np.ndarray) -> Frame:
+    def _emit(self, image: np.ndarray, media_ns: int | None = None) -> Frame:
         if self._pacer is not None:
             self._pacer.wait(self._next_id)
-        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps, on_media_time=not self.realtime)
+        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps, on_media_time=not self.realtime,
+                      media_ns=None if self.realtime else media_ns)  # fmt: skip
         self._next_id += 1
         return frame

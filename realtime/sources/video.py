@@ -51,6 +51,9 @@ class VideoFileSource(FileSource):
         self.damaged_frames = 0
         self._damaged_places = 0  # runs of damaged frames: the first is logged, the total at close
         self._damaged_until = -1  # the frame after the last damaged one (a run goes on from there)
+        self._first_ms = 0.0  # the first frame's presentation time (ms)
+        self._variable_rate = False  # frames carry their presentation times (_media_ns)
+        self._last_media_ns: int | None = None
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> VideoFileSource | None:
@@ -77,6 +80,8 @@ class VideoFileSource(FileSource):
                 "(mp4/avi/mkv...); re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
+        self._first_ms = self._position_ms()  # a stream's first presentation time need not be 0
+        self._variable_rate, self._last_media_ns = False, None
         self.damaged_frames = self._damaged_places = 0
         self._damaged_until = -1
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -101,7 +106,37 @@ class VideoFileSource(FileSource):
             image = self._next_readable()
             if image is None:
                 return None
-        return self._emit(image)
+        return self._emit(image, self._media_ns())
+
+    def _position_ms(self) -> float:
+        assert self._capture is not None
+        return float(self._capture.get(cv2.CAP_PROP_POS_MSEC))
+
+    def _media_ns(self) -> int | None:
+        """The frame just read's time in the file: ``None`` (``frame_id / fps``, exact for a
+        constant rate) until a frame's presentation time is more than half a frame from that,
+        then the presentation times (a variable-rate video: a phone's, a screen recording; its
+        frames after a 1.5 s freeze were stamped 0.75 s early, and the window never restarted)."""
+        if self.realtime or self.source_fps <= 0:
+            return None
+        period_ns = 1e9 / self.source_fps
+        pts_ns = (self._position_ms() - self._first_ms) * 1e6
+        if not np.isfinite(pts_ns):
+            return self._last_media_ns if self._variable_rate else None
+        if not self._variable_rate and abs(pts_ns - self._next_id * period_ns) > 0.5 * period_ns:
+            self._variable_rate = True
+            log.info("video %s has a variable frame rate (frame %d is at %.3f s, not %.3f s): frames carry their "
+                     "presentation times", self.path, self._next_id, pts_ns * 1e-9,
+                     self._next_id * period_ns * 1e-9)  # fmt: skip
+        if not self._variable_rate:
+            return None
+        media_ns = int(round(pts_ns))
+        if self._last_media_ns is not None and media_ns <= self._last_media_ns:
+            # a clock must go forwards (a decoder after damage gave one time twice): half a frame on,
+            # so that the next frame's own time is ahead again
+            media_ns = self._last_media_ns + int(0.5 * period_ns)
+        self._last_media_ns = media_ns
+        return media_ns
 
     def _next_readable(self) -> np.ndarray | None:
         """The next frame the decoder can read, damaged ones skipped while the header counts more;

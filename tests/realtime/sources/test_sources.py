@@ -52,7 +52,10 @@ def test_a_damaged_video_is_read_past_its_damage_with_warnings(media_dir, tmp_pa
     assert 60 <= len(frames) < 120 and ids[-1] > 100 and source.damaged_frames > 0
     gap = next(i for i, (a, b) in enumerate(zip(ids, ids[1:], strict=False)) if b != a + 1)
     assert ids[gap + 1] - ids[gap] - 1 == source.damaged_frames  # the damaged frames' numbers stay used
-    assert all(f.timestamp_ns == int(f.frame_id * 1e9 / 30.0) for f in frames)
+    # their media time is the file's: its presentation times (the frames after the damage are
+    # later than their numbers, a few too low, say; a time the decoder gives twice: half a frame on)
+    stamps = np.array([f.timestamp_ns for f in frames]) * 30e-9
+    assert np.all(np.diff(stamps) > 0.49) and stamps[-1] == pytest.approx(119, abs=0.01)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(f"{source.damaged_frames} damaged frame(s) skipped at frame {ids[gap] + 1}" in w for w in warnings)
     assert any(f"ended at frame {ids[-1] + 1} of the 120 its header counts after damaged frames" in w for w in warnings)
@@ -242,3 +245,37 @@ def test_damaged_frames_skipped_one_at_a_time_are_one_place(tmp_path):
         source._next_id = frame_id
         source._skip_damaged(1)
     assert source.damaged_frames == 4 and source._damaged_places == 2
+
+
+def test_a_variable_rate_video_carries_its_presentation_times(tmp_path) -> None:  # noqa: ANN001
+    """Frames were stamped frame_id / average fps: after a 1.5 s freeze a phone-style video's
+    frames came 0.75 s early and the window never restarted (QA). A constant-rate file keeps its
+    exact frame_id / fps."""
+    from fractions import Fraction
+
+    av = pytest.importorskip("av")
+    from posecast.realtime.sources.video import VideoFileSource
+
+    def write(path, times_s) -> None:  # noqa: ANN001
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+            stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+            for k, t in enumerate(times_s):
+                frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 8 * k % 256, np.uint8), format="rgb24")
+                frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+
+    frozen = [k / 30 for k in range(20)] + [20 / 30 + 1.5 + k / 30 for k in range(20)]
+    write(tmp_path / "vfr.mp4", frozen)
+    write(tmp_path / "cfr.mp4", [k / 30 for k in range(40)])
+    with VideoFileSource(tmp_path / "vfr.mp4") as source:
+        stamps = [frame.timestamp_ns * 1e-9 for frame in iter(source.read, None)]
+    assert len(stamps) == 40 and stamps[20] - stamps[19] == pytest.approx(1.5 + 1 / 30, abs=0.002)
+    np.testing.assert_allclose(stamps, frozen, atol=0.002)
+    with VideoFileSource(tmp_path / "cfr.mp4") as source:
+        frames = list(iter(source.read, None))
+    assert [f.timestamp_ns for f in frames] == [int(f.frame_id * 1e9 / f.source_fps) for f in frames]
