@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 MODEL_VARIANTS = ("lite", "full", "heavy")
 #: The most people one landmarker is asked for (each costs a landmark model run per frame).
 MAX_PEOPLE = 8
-#: Calls to ``detect`` after (re)creating the landmarker during which native output is muted.
+#: Calls to ``detect`` that found a person after (re)creating the landmarker, until which native
+#: output is muted: the landmark model's first run logs a line too, late whenever someone walks
+#: into view (45 empty frames, then a person: it leaked when the first 5 calls were counted).
 _QUIET_CALLS = 5
 
 
@@ -151,7 +153,8 @@ class MediaPipeDetector(Detector2D):
         quiet = not self.options.verbose and self._calls_since_create < _QUIET_CALLS
         with quiet_native_stderr(quiet):
             result = self._landmarker.detect_for_video(image, timestamp_ms)
-        self._calls_since_create += 1
+        if result.pose_landmarks:  # (the calls that ran the landmark model: _QUIET_CALLS)
+            self._calls_since_create += 1
         return to_detections(frame, result.pose_landmarks, result.pose_world_landmarks)
 
     def reset(self) -> None:

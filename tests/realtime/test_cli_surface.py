@@ -550,3 +550,22 @@ def test_demo_prints_lines_unless_told_not_to(extra: list[str], lines: int, tmp_
     assert main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == lines and all(line.startswith("{" if extra[-1:] == ["json"] else "frame") for line in out)
+
+
+def test_mediapipes_log_stays_hidden_when_the_person_walks_in_late(media_dir: Path, pose_model_path: Path,
+                                                                   tmp_path: Path) -> None:  # fmt: skip
+    """Native output was muted for the first 5 frames only; the landmark model's first run logs a
+    line too (landmark_projection_calculator), which leaked when nobody was in view at first."""
+    source = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    writer = cv2.VideoWriter(str(tmp_path / "late.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (576, 576))
+    for _ in range(20):
+        writer.write(np.zeros((576, 576, 3), np.uint8))
+    for _ in range(15):
+        writer.write(source.read()[1])
+    writer.release()
+    done = posecast_process("run", "--source", str(tmp_path / "late.avi"), "--headless", "--publish", "none",
+                            "--model-asset", str(pose_model_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "pose in 1" in done.stderr  # the person was found
+    foreign = [line for line in done.stderr.splitlines() if FOREIGN_LINE.search(line)]
+    assert not foreign, foreign
