@@ -21,6 +21,8 @@ except (KeyError, ValueError):
 
 #: File name endings read as images (image-folder sources, calibration photos).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: Photo formats a user may hand in that OpenCV does not read (an iPhone's HEIC, GIF): said, not read.
+OTHER_PHOTO_SUFFIXES: tuple[str, ...] = (".heic", ".heif", ".gif", ".avif")
 
 
 class ImageTooLargeError(PosecastError):

@@ -137,3 +137,18 @@ def test_an_image_of_too_many_pixels_is_skipped_not_decoded(dance, tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert f"skipped {tmp_path / '001.png'}: it has more than 134 megapixels (not decoded" in done.stderr, done.stderr
     assert "1 of 2 images" in done.stderr and "12000x12000" not in done.stderr  # never decoded, never sized
+
+
+def test_phone_photos_opencv_cannot_read_are_said_and_macos_forks_left_out(dance, tmp_path, caplog) -> None:
+    """An iPhone's .heic photos were left out without a word; macOS's ``._frame.jpg`` resource
+    forks were counted as corrupt images."""
+    for i, image in enumerate(dance[:3]):
+        cv2.imwrite(str(tmp_path / f"frame_{i:03d}.jpg"), image)
+    (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (tmp_path / "._frame_000.jpg").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        source = open_source(str(tmp_path))
+        frames = read_all(source)
+    assert len(frames) == 3 and source.skipped_images == 0
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and "1 file(s) in formats OpenCV does not read are left out (e.g. IMG_0001.HEIC)" in said[0]
