@@ -34,61 +34,60 @@ from posecast.engines.training.data.dataset import TRAINING_FPS
 from posecast.engines.training.export import adapt_weights_path, export_onnx, save_generator_npz
 
 log = logging.getLogger("export")
-BANDAI = "Bandai-Namco Research Motion Dataset 1 + 2 (BVH, 30 fps; held-out clips excluded)"
 BANDAI_LICENSE = "CC BY-NC 4.0 (weights trained on the Bandai-Namco Research Motion Dataset inherit its licence)"
-CMU = "CMU Graphics Lab Motion Capture Database subset (cmu-mocap + cmu-dance, resampled to 30 fps)"
 CMU_LICENSE = f"CMU data: free for all uses. {CMU_CREDIT}"
 
 
 def describe_data(cfg: TrainConfig, trained_on: dict | None = None) -> tuple[str, str]:
     """(training data, licence) for the model's metadata: from what the run loaded
-    (``trained_on``, in checkpoints since 2026-12-05), else guessed from the config's paths."""
+    (``trained_on``, in checkpoints since 2026-12-05), else from what the config's paths name."""
     if trained_on:
         try:
-            return _describe_loaded(cfg, trained_on)
+            return _described(cfg, trained_on)
         except (AttributeError, TypeError, ValueError):  # a damaged record: the config's paths, as before it
             log.warning("the checkpoint's record of its training data is damaged: described from the config")
+    return _described(cfg, _named_by_paths(cfg))
+
+
+def _named_by_paths(cfg: TrainConfig) -> dict:
+    """A ``trained_on`` record (no counts) for a checkpoint that has none: guessed from its
+    config's data paths, as export did before runs recorded what they loaded."""
+    known = ("bandai", "dataset-", "cmu")
     names = " ".join(cfg.data).lower()
-    parts, licences = [], []
+    clips: dict[str, int | None] = {}
     if "bandai" in names or "dataset-" in names:
-        parts.append(BANDAI)
-        licences.append(BANDAI_LICENSE)
-    if "cmu" in names:
-        held = [s for s in ("cmu",) if s in cfg.held_out_sources]
-        subjects = f"; CMU subjects {', '.join(cfg.held_out_subjects)} held out" if cfg.held_out_subjects else ""
-        if not held:
-            parts.append(CMU + subjects)
-            licences.append(CMU_LICENSE)
-    if cfg.recorded_2d:
-        parts.append(f"recorded 2D: {', '.join(Path(p).name for p in cfg.recorded_2d)}")
-    other = [d for d in cfg.data if not any(k in d.lower() for k in ("bandai", "dataset-", "cmu"))]
-    parts += other
-    return "; ".join(parts) or "unknown", " ".join(licences) or "see the training data's licence"
+        clips["bandai-namco"] = None
+    if "cmu" in names and "cmu" not in cfg.held_out_sources:
+        clips["cmu"] = None
+    clips |= {d: None for d in cfg.data if not any(k in d.lower() for k in known)}
+    return {"clips": clips, "bandai_datasets": ["dataset-1", "dataset-2"],
+            "recorded_2d": [Path(p).name for p in cfg.recorded_2d]}  # fmt: skip
 
 
-def _describe_loaded(cfg: TrainConfig, trained_on: dict) -> tuple[str, str]:
-    clips: dict[str, int] = trained_on.get("clips", {})
+def _described(cfg: TrainConfig, trained_on: dict) -> tuple[str, str]:
     parts, licences = [], []
-    for source, count in sorted(clips.items()):
+    for source, count in trained_on.get("clips", {}).items():
         if source == "bandai-namco":
             datasets = " + ".join(d.removeprefix("dataset-") for d in trained_on.get("bandai_datasets", [])) or "?"
-            parts.append(f"Bandai-Namco Research Motion Dataset {datasets} (BVH, 30 fps; {count} clips, held-out "
-                         "clips excluded)")  # fmt: skip
+            size = f"{count} clips, " if count else ""
+            parts.append(f"Bandai-Namco Research Motion Dataset {datasets} (BVH, 30 fps; {size}held-out clips "
+                         "excluded)")  # fmt: skip
             licences.append(BANDAI_LICENSE)
         elif source == "cmu":
+            size = f"{count} takes" if count else "cmu-mocap + cmu-dance"
             held = f"; CMU subjects {', '.join(cfg.held_out_subjects)} held out" if cfg.held_out_subjects else ""
-            parts.append(f"CMU Graphics Lab Motion Capture Database subset ({count} takes, resampled to 30 fps){held}")
+            parts.append(f"CMU Graphics Lab Motion Capture Database subset ({size}, resampled to 30 fps){held}")
             licences.append(CMU_LICENSE)
         else:
-            parts.append(f"{source} ({count} clips)")
+            parts.append(source if count is None else f"{source} ({count} clips)")
     if trained_on.get("recorded_2d"):
         parts.append(f"recorded 2D: {', '.join(trained_on['recorded_2d'])}")
     if cfg.init is not None:  # the weights it started from: their data and licence carry over
         parts.append(f"started from the networks of {Path(cfg.init).name}")
-        licences.append("and that of the data the weights it started from saw")
+        licences.append("The licence of the data the weights it started from saw applies too.")
     if cfg.teacher is not None:
         parts.append(f"distilled from {Path(cfg.teacher).name}")
-        licences.append("and that of the data its teacher saw")
+        licences.append("The licence of the data its teacher saw applies too.")
     return "; ".join(parts) or "unknown", " ".join(licences) or "see the training data's licence"
 
 
