@@ -51,6 +51,7 @@ typical proportions for the height.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import json
 import logging
@@ -98,7 +99,7 @@ def load_intrinsics(path: str | Path) -> CameraIntrinsics:
     distortion that cannot be inverted over the image."""
     data = _read(path, CAMERA_FORMAT)
     where = f"camera file {path}"
-    known = ("format", "version", *_CAMERA_FIELDS, "distortion", "rms_px", "assumed", "source", "date")
+    known = ("format", "version", *(f.name for f in dataclasses.fields(CameraIntrinsics)))  # what save writes
     for key in data:
         if key in known:
             continue

@@ -38,7 +38,7 @@ MAX_PEOPLE = 8
 #: Calls to ``detect`` that found a person after (re)creating the landmarker, until which native
 #: output is muted: the landmark model's first run logs a line too, late whenever someone walks
 #: into view (45 empty frames, then a person: it leaked when the first 5 calls were counted).
-_QUIET_CALLS = 5
+_QUIET_POSED_CALLS = 5
 
 
 @dataclass
@@ -89,7 +89,7 @@ class MediaPipeDetector(Detector2D):
         # The cached copy is checked (a corrupt download is fetched again).
         self.model_path = ensure_asset(name, self.options.model_path, verify=self.options.model_path is None)
         self._landmarker = None
-        self._calls_since_create = 0
+        self._posed_calls = 0
         self._last_timestamp_ms = -1
         self._create()  # a file that is no model fails here, with its one line and no warning before it
         if self.options.model_path is not None and not known_asset_file(self.model_path):
@@ -134,7 +134,7 @@ class MediaPipeDetector(Detector2D):
             raise ModelError(
                 f"MediaPipe could not load {self.model_path} ({reason}): expected a pose_landmarker .task file; {fix}"
             ) from exc
-        self._calls_since_create = 0
+        self._posed_calls = 0
 
     def _timestamp_ms(self, timestamp_ns: int) -> int:
         timestamp_ms = max(round(timestamp_ns / 1e6), self._last_timestamp_ms + 1)
@@ -150,11 +150,11 @@ class MediaPipeDetector(Detector2D):
         rgb = cv2.cvtColor(frame.image_bgr, cv2.COLOR_BGR2RGB)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         timestamp_ms = self._timestamp_ms(frame.timestamp_ns)
-        quiet = not self.options.verbose and self._calls_since_create < _QUIET_CALLS
+        quiet = not self.options.verbose and self._posed_calls < _QUIET_POSED_CALLS
         with quiet_native_stderr(quiet):
             result = self._landmarker.detect_for_video(image, timestamp_ms)
-        if result.pose_landmarks:  # (the calls that ran the landmark model: _QUIET_CALLS)
-            self._calls_since_create += 1
+        if result.pose_landmarks:  # the landmark model ran (_QUIET_POSED_CALLS)
+            self._posed_calls += 1
         return to_detections(frame, result.pose_landmarks, result.pose_world_landmarks)
 
     def reset(self) -> None:
