@@ -306,21 +306,28 @@ def calibrate_image_dir(
             f"none of the {len(paths)} images in {directory} is usable ({_counted(skipped)}); "
             "take sharp, well-lit photos of the board (hold still, or raise the light)"
         )
+    size_hint = (
+        "COLSxROWS counts the board's squares for --charuco"
+        if board.charuco
+        else "COLSxROWS counts the inner corners (a board of 10x7 squares is 9x6)"
+    )
     if not views:
-        hint = (
-            "COLSxROWS counts the board's squares for --charuco"
-            if board.charuco
-            else "COLSxROWS counts the inner corners (a board of 10x7 squares is 9x6)"
-        )
         raise CalibrationError(
             f"no {board.describe()} found in any of {screened} usable images in {directory}; "
-            f"check --board {board.size_text}: {hint}"
+            f"check --board {board.size_text}: {size_hint}"
         )
     log.info("board found in %d of %d images (skipped: %s)", len(views), len(paths), _counted(skipped) or "none")
     if len(views) < options.min_views:
+        # A wrong size still matches a part of the board in a few views: when most sharp images
+        # show no board of this size, the size is the likelier fault than the photos.
+        fix = (
+            f"if the board is in most of them, check --board {board.size_text} ({size_hint}); else add photos"
+            if skipped[NO_BOARD] > len(views)
+            else "add photos"
+        )
         raise CalibrationError(
             f"too few good views: found {len(views)}, need at least {options.min_views} (board found in "
-            f"{len(views)} of {len(paths)} images in {directory}); add photos of the whole board at "
+            f"{len(views)} of {len(paths)} images in {directory}); {fix} of the whole board at "
             "different positions and tilts"
         )
     result = calibrate_views(views, image_size or (0, 0), options, source=board.describe())

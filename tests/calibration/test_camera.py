@@ -82,8 +82,16 @@ def test_wrong_board_size_names_the_size_tried(image_dir, tmp_path):
 def test_too_few_views_in_a_folder(image_dir, tmp_path):
     for path in sorted(image_dir.glob("*.png"))[:4]:
         shutil.copy(path, tmp_path)
-    with pytest.raises(CalibrationError, match="too few good views: found 4, need at least 10"):
+    with pytest.raises(CalibrationError, match="too few good views: found 4, need at least 10") as refused:
         calibrate_image_dir(tmp_path, CHESSBOARD)
+    assert "--board" not in str(refused.value)  # the board was in every image: more photos are the fix
+
+
+def test_a_wrong_board_size_found_in_a_few_views_is_named(image_dir):
+    # A 6x4 corner grid matches part of the 9x6 board in a couple of the 15 views: the fault is
+    # the size, which the refusal names, not the number of photos.
+    with pytest.raises(CalibrationError, match=r"too few good views: found [1-9],.* check --board 6x4 \(COLSxROWS"):
+        calibrate_image_dir(image_dir, BoardSpec(6, 4, SQUARE_M))
 
 
 def test_blurry_and_empty_images_are_skipped_then_refused(board_views, image_dir, tmp_path):
