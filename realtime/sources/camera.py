@@ -29,6 +29,24 @@ log = logging.getLogger(__name__)
 
 #: The pause before reopening a device that stopped delivering, doubled each time up to the maximum (s).
 _FIRST_PAUSE_S, _MAX_PAUSE_S = 0.05, 1.0
+#: The delivered rate is measured over this long after the first frames (s), once; it replaces the
+#: rate the device claims when the two differ by more than :data:`RATE_TOLERANCE`. FFmpeg says 25
+#: fps for every HTTP MJPEG stream, and a webcam auto-exposing in dim light delivers half its mode.
+RATE_MEASURE_S, RATE_TOLERANCE = 2.0, 0.15
+#: Frames left out of the measurement: a stream may deliver its first ones in a burst.
+_RATE_SKIP_FRAMES = 3
+
+
+def delivered_fps(claimed_fps: float, counted_frames: int, counted_s: float) -> float:
+    """The rate to report: ``claimed_fps`` when ``counted_frames`` intervals over ``counted_s``
+    agree with it within :data:`RATE_TOLERANCE` (or the count is too short to say), else the
+    measured rate rounded to 0.01 fps."""
+    if counted_frames < 2 or counted_s <= 0:
+        return claimed_fps
+    measured = counted_frames / counted_s
+    if claimed_fps > 0 and abs(measured - claimed_fps) <= RATE_TOLERANCE * claimed_fps:
+        return claimed_fps
+    return round(measured, 2)
 
 
 class CameraSource(FrameSource):
@@ -136,6 +154,10 @@ class CameraSource(FrameSource):
     def _grab_loop(self) -> None:
         frame_id, failures, pause_s, reopening = 0, 0, _FIRST_PAUSE_S, False
         opened_s = time.monotonic()
+        # The delivered rate's count: from frame rate_from_id at rate_from_s (None: not counting);
+        # a stall restarts it, and it is taken once
+        rate_from_s: float | None = None
+        rate_from_id, rate_measured = _RATE_SKIP_FRAMES, False
         while not self._stop.is_set():
             ok, image = self._capture.read()
             if not ok or image is None:
@@ -158,10 +180,17 @@ class CameraSource(FrameSource):
                 continue
             if reopening:
                 self.stalls += 1
+                rate_from_s, rate_from_id = None, frame_id + _RATE_SKIP_FRAMES
                 log.warning("%s is back after %.1f s without frames", self.label,
                             time.monotonic() - (self._last_frame_s or opened_s))  # fmt: skip
             failures, pause_s, reopening = 0, _FIRST_PAUSE_S, False
-            frame = Frame(frame_id, time.monotonic_ns(), image, self.source_fps)
+            captured_ns = time.monotonic_ns()
+            if not rate_measured and frame_id == rate_from_id:
+                rate_from_s = captured_ns / 1e9
+            elif rate_from_s is not None and captured_ns / 1e9 - rate_from_s >= RATE_MEASURE_S:
+                self._measured_rate(frame_id - rate_from_id, captured_ns / 1e9 - rate_from_s)
+                rate_from_s, rate_measured = None, True
+            frame = Frame(frame_id, captured_ns, image, self.source_fps)
             frame_id += 1
             with self._ready:
                 if self._latest is not None:
@@ -172,6 +201,15 @@ class CameraSource(FrameSource):
         with self._ready:
             self._ended = True
             self._ready.notify_all()
+
+    def _measured_rate(self, frames: int, seconds: float) -> None:
+        """Report the delivered rate instead of the claimed one when they differ (see
+        :data:`RATE_MEASURE_S`); the stream's meta then carries it."""
+        fps = delivered_fps(self.source_fps, frames, seconds)
+        if fps != self.source_fps:
+            claimed = f"claims {self.source_fps:.4g} fps" if self.source_fps > 0 else "claims no rate"
+            log.info("%s %s and delivers %.4g fps: reporting %.4g", self.label, claimed, fps, fps)
+            self.source_fps = fps
 
     def _reopen(self) -> None:
         """Release the device and open it again (a replugged USB camera needs it); a device

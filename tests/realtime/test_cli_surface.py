@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -26,6 +27,7 @@ from posecast.realtime.errors import OptionsError
 from posecast.realtime.lifting import LiftingOptions
 from posecast.realtime.schema import MetaMessage
 from posecast.realtime.sources import CameraSource, StreamSource, open_source
+from posecast.realtime.sources.camera import RATE_MEASURE_S, delivered_fps
 
 #: stderr lines other programs write when their logs leak: OpenCV ([ WARN:0@0.7] ...), FFmpeg
 #: ([tcp @ 0x...] ...), glog/absl (W0000 00:00:...), matplotlib's font cache, Python warnings.
@@ -178,9 +180,10 @@ def test_stream_urls_are_live_sources(spec: str) -> None:
 
 
 class MjpegCamera(http.server.BaseHTTPRequestHandler):
-    """An IP camera's HTTP MJPEG stream (multipart/x-mixed-replace) of real frames, at 30 fps."""
+    """An IP camera's HTTP MJPEG stream (multipart/x-mixed-replace) of real frames, at ``fps``."""
 
     frames: list[bytes] = []
+    fps = 30.0
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self.send_response(200)
@@ -190,7 +193,7 @@ class MjpegCamera(http.server.BaseHTTPRequestHandler):
             for jpeg in self.frames * 4:
                 self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg))
                 self.wfile.write(jpeg + b"\r\n")
-                threading.Event().wait(1 / 30)
+                threading.Event().wait(1 / self.fps)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -211,6 +214,33 @@ def mjpeg_url(media_dir: Path):  # noqa: ANN201
     yield f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
     server.shutdown()
     server.server_close()
+
+
+def test_a_stream_reports_the_rate_it_delivers(mjpeg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FFmpeg claims 25 fps for any HTTP MJPEG stream; after 2 s the frames carry the measured rate."""
+    monkeypatch.setattr(MjpegCamera, "fps", 12.0)
+    rates = []
+    with StreamSource(mjpeg_url) as source:
+        claimed = source.source_fps
+        deadline = time.monotonic() + RATE_MEASURE_S + 3.0
+        while time.monotonic() < deadline and (frame := source.read()) is not None:
+            rates.append(frame.source_fps)
+            if frame.source_fps != claimed:
+                break
+    assert claimed == 25.0  # what FFmpeg says for MJPEG over HTTP (if it ever stops, the test still holds below)
+    assert 10.0 <= rates[-1] <= 12.5, rates[-5:]
+    assert rates[0] == claimed and source.source_fps == rates[-1]
+
+
+@pytest.mark.parametrize(("claimed", "frames", "seconds", "reported"), [
+    (25.0, 24, 2.0, 12.0),  # an MJPEG stream at 12 fps: measured
+    (30.0, 58, 2.0, 30.0),  # within 15 %: the device's own figure stays (no meta churn from jitter)
+    (30.0, 30, 2.0, 15.0),  # a webcam halving its rate in dim light
+    (0.0, 41, 2.0, 20.5),  # no claimed rate
+    (30.0, 1, 2.0, 30.0),  # too few frames to say
+])  # fmt: skip
+def test_delivered_fps(claimed: float, frames: int, seconds: float, reported: float) -> None:
+    assert delivered_fps(claimed, frames, seconds) == reported
 
 
 @pytest.mark.slow
