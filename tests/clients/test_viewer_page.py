@@ -347,6 +347,26 @@ def test_two_people_on_a_published_floor(tmp_path) -> None:
             assert has_colour(shot, x, y, kind), f"person {pid}: {name} not drawn at ({x}, {y})"
 
 
+@pytest.mark.parametrize(("assumptions", "said"), [
+    ({}, "hfov not known yet"),  # the first meta, before the first image: no field of view stated
+    ({"hfov_deg": 60.0, "intrinsics_assumed": True}, "hfov 60° (assumed)"),
+    ({"fx": 500.0, "image_width": 640, "image_height": 480, "intrinsics_assumed": False}, "hfov 65°"),
+])  # fmt: skip
+def test_the_page_states_the_field_of_view_only_when_known(assumptions: dict, said: str) -> None:
+    camera = FakeCamera(assumptions=assumptions)
+    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, port=0))
+    server.start()
+    try:
+        with Chromium(width=640, height=400) as browser:
+            browser.navigate(server.url)
+            browser.wait_for("window.posecast && window.posecast.frames >= 3")
+            text = browser.evaluate("document.getElementById('assumptions').textContent")
+    finally:
+        server.stop()
+        camera.close()
+    assert said in text.split(" · "), text
+
+
 @pytest.mark.parametrize(
     ("host", "url"),
     [("127.0.0.1", "http://127.0.0.1:8092/"), ("0.0.0.0", "http://127.0.0.1:8092/"), ("::", "http://[::1]:8092/"),

@@ -162,12 +162,15 @@ function onMeta(meta) {
     if (world) floor.position.set(0, 0, 0);
   }
   const s = meta.assumptions || {};
-  const hfov = s.hfov_deg ?? (s.fx && s.image_width ? (360 / Math.PI) * Math.atan(s.image_width / 2 / s.fx) : 60);
-  buildCameraModel(hfov, s.image_width && s.image_height ? s.image_width / s.image_height : 4 / 3);
+  // The first meta comes before the first image, without intrinsics: the camera is drawn at 60°
+  // then, but the page does not state a field of view nobody measured or assumed yet.
+  const knownHfov = s.hfov_deg ?? (s.fx && s.image_width ? (360 / Math.PI) * Math.atan(s.image_width / 2 / s.fx) : null);
+  buildCameraModel(knownHfov ?? 60, s.image_width && s.image_height ? s.image_width / s.image_height : 4 / 3);
   placeCameraModel();
   const parts = [];
   if (s.height_m !== undefined) parts.push(`height ${Number(s.height_m).toFixed(2)} m${s.height_assumed ? " (assumed)" : ""}`);
-  parts.push(`hfov ${Number(hfov).toFixed(0)}°${s.intrinsics_assumed ? " (assumed)" : ""}`);
+  parts.push(knownHfov === null ? "hfov not known yet"
+    : `hfov ${Number(knownHfov).toFixed(0)}°${s.intrinsics_assumed ? " (assumed)" : ""}`);
   parts.push(world ? "floor: published" : "floor: under the feet, level camera assumed");
   hud("assumptions").textContent = parts.join(" · ");
 }
