@@ -9,8 +9,9 @@ both feet seen; the floor comes from the person with the most of them, re-estima
 pose (state ``estimating``, a provisional floor), and is fixed (``estimated``) once that
 person's poses span ``window_s`` seconds (a passer-by seen in fewer frames does not fix it),
 until the stream ends. A floor given by calibration is
-fixed from the start (``calibrated``; its check against the standing feet takes the first
-person's). The world origin is on the floor below the first root position it saw, and stays
+fixed from the start (``calibrated``); it is checked once against the standing feet of the
+first person whose poses span ``window_s``. Each person's feet are placed by their own height.
+The world origin is on the floor below the first root position it saw, and stays
 there: people who come and go keep one world.
 """
 
@@ -65,9 +66,9 @@ class FloorState:
 
 class FloorEstimator:
     """The stream's floor: ``add(joints_cam, timestamp_ns)`` per tracked person and frame,
-    ``state`` for the current floor. ``height_m``: the subject's height (the ankle's height
-    above the floor is a fraction of it; ``None`` until known, only with a given floor, which is
-    then checked against the feet once it is); ``floor``: a calibrated floor (nothing estimated)."""
+    ``state`` for the current floor. ``height_m``: the height of a person ``add`` is given none
+    for (the ankle's height above the floor is a fraction of it; ``None``: every ``add`` gives
+    one, else a given floor is not checked); ``floor``: a calibrated floor (nothing estimated)."""
 
     def __init__(self, height_m: float | None, options: fl.FloorOptions | None = None,
                  floor: fl.Floor | None = None) -> None:  # fmt: skip
@@ -76,11 +77,11 @@ class FloorEstimator:
         self._calibrated = floor
         self._poses: dict[int, list[np.ndarray]] = {}  # person id → poses with both feet seen
         self._first_ns: dict[int, int] = {}  # person id → the first of them
-        self._given_person: int | None = None  # whose feet check a given floor (the first seen)
-        self._given_first_ns: int | None = None
+        self._heights_m: dict[int, float] = {}  # person id → their height, as last given
         self._origin: np.ndarray | None = None
         self._fixed = floor is not None
-        self._given_heights: list[float] | None = [] if floor is not None else None  # checked once, then None
+        # a given floor's check: person id → their ankles' heights above it; None once checked
+        self._given_heights: dict[int, list[float]] | None = {} if floor is not None else None
         floor = floor or ASSUMED_FLOOR
         name = "calibrated" if self._fixed else "assumed"
         self._state = FloorState(name, floor, fl.camera_to_world(floor, _DEFAULT_ORIGIN), origin_placed=False)
@@ -89,11 +90,13 @@ class FloorEstimator:
     def state(self) -> FloorState:
         return self._state
 
-    def add(self, joints_cam: np.ndarray, timestamp_ns: int, feet_seen: bool = True, person_id: int = 0) -> FloorState:
+    def add(self, joints_cam: np.ndarray, timestamp_ns: int, feet_seen: bool = True, person_id: int = 0,
+            height_m: float | None = None) -> FloorState:  # fmt: skip
         """Take one person's pose ``(17, 3)`` (camera frame, metres); returns the floor state.
         ``feet_seen``: both ankles were seen (:func:`~posecast.calibration.floor.feet_seen`); a
         pose without places the world's origin, if it is the first, and says nothing of the floor
-        (legs out of view are MediaPipe's guess). ``person_id``: whose pose (module docstring)."""
+        (legs out of view are MediaPipe's guess). ``person_id``: whose pose (module docstring);
+        ``height_m``: theirs (else the estimator's ``height_m``)."""
         joints = np.asarray(joints_cam, dtype=np.float64)
         if not np.isfinite(joints).all():
             return self._state
@@ -101,23 +104,23 @@ class FloorEstimator:
             self._origin = joints[skeleton.ROOT].copy()
             floor = self._state.floor
             self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
-        if not feet_seen:
+        height_m = self.height_m if height_m is None else height_m
+        if not feet_seen or height_m is None:
             return self._state
+        self._heights_m[person_id] = height_m
+        first_ns = self._first_ns.setdefault(person_id, timestamp_ns)
         if self._fixed:
-            if self._given_heights is not None and self.height_m is not None:
-                self._given_person = person_id if self._given_person is None else self._given_person
-                if person_id == self._given_person:
-                    self._check_given(joints, timestamp_ns)
+            if self._given_heights is not None:
+                self._check_given(joints, timestamp_ns, person_id)
             return self._state
         poses = self._poses.setdefault(person_id, [])
         poses.append(joints)
-        first_ns = self._first_ns.setdefault(person_id, timestamp_ns)
         if poses is not max(self._poses.values(), key=len):  # the floor is the best-seen person's
             return self._state
         done = (timestamp_ns - first_ns) * 1e-9 >= self.options.window_s
         if not done and len(poses) % _EVERY != 1:  # the provisional floor: every few poses
             return self._state
-        floor = fl.estimate_floor(np.stack(poses), self.height_m, self.options)
+        floor = fl.estimate_floor(np.stack(poses), height_m, self.options)
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
         if done:
             self._fixed = True
@@ -125,18 +128,19 @@ class FloorEstimator:
             self._first_ns.clear()
         return self._state
 
-    def _check_given(self, joints: np.ndarray, timestamp_ns: int) -> None:
-        """Over the first ``window_s`` of poses on a given floor: warn once when the standing
-        ankles (the lower one's ``contact_quantile``, as an estimate takes it) are far from where
-        the floor puts them (the user's numbers are kept: they may know better than the lifter)."""
-        if self._given_first_ns is None:
-            self._given_first_ns = timestamp_ns
+    def _check_given(self, joints: np.ndarray, timestamp_ns: int, person_id: int) -> None:
+        """Over the first ``window_s`` of one person's poses on a given floor (the first person
+        to span it: one who leaves sooner does not hold the check up): warn once when the
+        standing ankles (the lower one's ``contact_quantile``, as an estimate takes it) are far
+        from where the floor puts them (the user's numbers are kept: they may know better than
+        the lifter)."""
         floor = self._state.floor
-        self._given_heights.append(float(floor.heights_m(joints[list(fl.ANKLES)]).min()))
-        if (timestamp_ns - self._given_first_ns) * 1e-9 < self.options.window_s:
+        heights = self._given_heights.setdefault(person_id, [])
+        heights.append(float(floor.heights_m(joints[list(fl.ANKLES)]).min()))
+        if (timestamp_ns - self._first_ns[person_id]) * 1e-9 < self.options.window_s:
             return
-        standing_m = float(np.quantile(self._given_heights, self.options.contact_quantile))
-        expected_m = fl.ANKLE_HEIGHT_FRACTION * self.height_m
+        standing_m = float(np.quantile(heights, self.options.contact_quantile))
+        expected_m = fl.ANKLE_HEIGHT_FRACTION * self._heights_m[person_id]
         self._given_heights = None
         off_m = standing_m - expected_m
         if abs(off_m) > GIVEN_FLOOR_TOLERANCE_M:

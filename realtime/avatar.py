@@ -124,7 +124,7 @@ class AvatarWorld:
     def __init__(self, options: AvatarOptions | None = None) -> None:
         self.options = options or AvatarOptions()
         self._floor: FloorEstimator | None = None
-        if self.options.floor is not None:  # stated from the start (the height comes with the first person)
+        if self.options.floor is not None:  # stated from the start
             self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor)
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
@@ -152,14 +152,12 @@ class AvatarWorld:
 
     def process(self, frame: PoseFrame) -> AvatarFrame:
         tracked = [p for p in frame.tracked if np.isfinite(p.joints_m).all()]
-        if tracked and (self._floor is None or self._floor.height_m is None):
-            height = skeleton.height_from_bone_lengths(_lengths(tracked[0]))
-            if self._floor is None:
-                self._floor = FloorEstimator(height, self.options.floor_options, self.options.floor)
-            self._floor.height_m = height  # a given floor is checked against the first person's feet
+        if tracked and self._floor is None:
+            self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor)
         for person in tracked:  # legs out of view are MediaPipe's guess: no floor under them
             feet_seen = bool(fl.feet_seen(person.confidence))
-            self._floor.add(person.joints_m, frame.timestamp_ns, feet_seen, person.person_id)
+            height_m = skeleton.height_from_bone_lengths(_lengths(person))  # each person's feet by their own size
+            self._floor.add(person.joints_m, frame.timestamp_ns, feet_seen, person.person_id, height_m)
         state = self.floor
         people = [self._person(p, state, frame.timestamp_ns) for p in tracked]
         for gone in set(self._contacts) - {p.person_id for p in tracked}:

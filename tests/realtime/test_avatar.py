@@ -34,12 +34,15 @@ def to_camera(world: np.ndarray) -> np.ndarray:
     return (world - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]
 
 
-def frame(i: int, people: dict[int, np.ndarray]) -> PoseFrame:
+def frame(i: int, people: dict[int, np.ndarray], lengths: dict[int, np.ndarray] | None = None) -> PoseFrame:
+    """Frame ``i`` at 30 fps with each person's camera-frame joints (bone lengths ``LENGTHS``
+    unless ``lengths`` gives a person's own)."""
     t = int(i * 1e9 / 30)
     poses = []
     for pid, cam in people.items():
         person = PersonPose(pid, "tracking", np.zeros((17, 2), np.float32), np.ones(17, np.float32))
-        person.joints_m, person.root_m, person.bone_lengths_m = cam, cam[0], LENGTHS
+        person.joints_m, person.root_m = cam, cam[0]
+        person.bone_lengths_m = (lengths or {}).get(pid, LENGTHS)
         poses.append(person)
     return PoseFrame(i, t, t, (1280, 720), poses)
 
@@ -182,6 +185,37 @@ def test_a_given_floor_far_from_the_feet_is_said_to_be_wrong(caplog: pytest.LogC
         assert said == (["the given floor (camera 1.6 m above the floor, tilt 0 deg) puts the standing feet 0.40 m "
                          "above it: check the camera's height and tilt (--floor-camera, or the --floor file), or "
                          "leave them out to estimate the floor"] if warned else [])  # fmt: skip
+
+
+def test_a_given_floor_is_checked_on_whoever_stays_2_s(caplog: pytest.LogCaptureFixture) -> None:
+    """The check took the first person seen: one who left within 2 s left a wrong floor unchecked
+    for the rest of the stream (QA). Whoever's poses span 2 s first are checked now."""
+    cam = to_camera(standing_world())
+    world = AvatarWorld(AvatarOptions(floor=fl.floor_from_camera_pose(1.6, 0.0)))
+    with caplog.at_level("WARNING"):
+        for i in range(30):  # a passer-by, 1 s
+            world.process(frame(i, {0: cam}))
+        for i in range(30, 150):  # then someone who stays, 4 s
+            world.process(frame(i, {1: cam + [0.8, 0.0, 0.0]}))
+    said = [r.getMessage() for r in caplog.records if "given floor" in r.getMessage()]
+    assert len(said) == 1 and "puts the standing feet 0.40 m above it" in said[0], said
+
+
+def test_each_person_s_feet_are_placed_by_their_own_height() -> None:
+    """The floor comes from the best-seen person's feet, with that person's height (the ankle
+    stands a fixed fraction of it above the floor): it took the first person's height (QA: 3 cm
+    off for a child after an adult)."""
+    child_m = 1.20
+    child_lengths = skeleton.bone_lengths_from_height(child_m)
+    child = standing_world() * (child_m / 1.70)  # every joint scaled about the floor point below the root
+    adult = to_camera(standing_world())
+    world = AvatarWorld()
+    for i in range(5):  # an adult walks past
+        world.process(frame(i, {0: adult}))
+    for i in range(5, 80):  # the child stays: the floor is theirs
+        out = world.process(frame(i, {1: to_camera(child) + [0.5, 0.0, 0.0]}, {1: child_lengths}))
+    assert out.floor.state == "estimated"
+    assert out.people[0].root_height_m == pytest.approx(child[0, 1], abs=0.005)
 
 
 def test_a_read_in_progress_never_holds_up_the_pipeline() -> None:
