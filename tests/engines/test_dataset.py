@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
+import multiprocessing.queues
+import multiprocessing.synchronize
 import shutil
 import tarfile
 from pathlib import Path
@@ -86,7 +89,7 @@ def test_load_clips_errors(tmp_path: Path, posecast_cache: Path) -> None:
 
 
 def make_archive(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:xz") as tar:
+    with tarfile.open(path, "w:gz" if path.name.endswith(".gz") else "w:xz") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -110,6 +113,36 @@ def test_extract_archive_flattens_once(
     assert (dest / "dataset-9_run_a_001.bvh").read_bytes() == b"edited"
     clips = load_clips(archive)  # an archive is a source too
     assert [c.name for c in clips] == ["dataset-9_run_b_001"]  # the edited file no longer parses
+
+
+def _extract_after(barrier: multiprocessing.synchronize.Barrier, archive: Path,
+                   results: multiprocessing.queues.Queue) -> None:  # fmt: skip
+    barrier.wait()
+    try:
+        results.put(str(extract_archive(archive)))
+    except Exception as exc:  # noqa: BLE001 - what the parent reports
+        results.put(f"failed: {exc!r}")
+
+
+def test_runs_started_at_once_unpack_an_archive_once_between_them(
+    bvh_dir: Path, clip_names: tuple[str, ...], tmp_path: Path, posecast_cache: Path
+) -> None:
+    """Two training runs started together each unpacked into the same folder: the second's mkdir
+    failed (FileExistsError traceback) or deleted what the first was unpacking."""
+    bvh = (bvh_dir / f"{clip_names[0]}.bvh").read_bytes()
+    archive = make_archive(tmp_path / "set-8.tar.gz", {f"dataset-8_run_{i:03d}_001.bvh": bvh for i in range(40)})
+    context = multiprocessing.get_context("fork")
+    barrier, queue = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_extract_after, args=(barrier, archive, queue)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=10)
+    dest = posecast_cache / "data" / "set-8"
+    assert results == [str(dest)] * 4
+    assert len(list(dest.glob("*.bvh"))) == 40 and (dest / ".complete").exists()
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["set-8"]  # no unpacking folder left behind
 
 
 def test_held_out_split_is_by_whole_clip_and_fixed() -> None:

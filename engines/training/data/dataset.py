@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,23 +92,39 @@ def extract_archive(archive: str | Path, dest_root: Path | None = None) -> Path:
     # the folder keeps the archive's name (it names the source); the marker says which archive
     # filled it, so another archive of the same name is unpacked afresh, not taken for it
     stamp = f"{archive.stat().st_size}:{archive.stat().st_mtime_ns}"
-    if marker.exists() and marker.read_text().split()[-1:] == [stamp]:
+
+    def unpacked() -> bool:
+        return marker.exists() and marker.read_text().split()[-1:] == [stamp]
+
+    if unpacked():
         return dest
     log.info("unpacking %s into %s", archive, dest)
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
+    # into a folder of this process's own, then renamed into place whole: two runs started at
+    # once unpacked into one folder, and the second's mkdir failed with a traceback
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    unpacking = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         with tarfile.open(archive) as tar:
             members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".bvh")]
             for member in members:
                 member.name = Path(member.name).name  # flatten; refuse any path tricks
-                tar.extract(member, dest, filter="data")
+                tar.extract(member, unpacking, filter="data")
+        (unpacking / marker.name).write_text(f"{len(members)} {stamp}")
     except (tarfile.TarError, EOFError, OSError) as exc:
-        shutil.rmtree(dest, ignore_errors=True)
+        shutil.rmtree(unpacking, ignore_errors=True)
         why = " ".join(str(exc).split()) or type(exc).__name__  # tarfile's reasons span lines
         raise BVHError(f"cannot unpack {archive} ({why}): motion data is a folder of .bvh files or a .tar.xz / "
                        ".tar.gz of them") from exc  # fmt: skip
-    marker.write_text(f"{len(members)} {stamp}")
+    if not unpacked():  # (another run's copy, put there meanwhile, is kept: it may be reading it)
+        shutil.rmtree(dest, ignore_errors=True)  # a damaged copy, or another archive's of the same name
+        try:
+            unpacking.rename(dest)
+            return dest
+        except OSError:  # another run renamed its copy into place first
+            pass
+    shutil.rmtree(unpacking, ignore_errors=True)
+    if not unpacked():
+        raise BVHError(f"cannot unpack {archive} into {dest}: the folder is in use; try again")
     return dest
 
 
