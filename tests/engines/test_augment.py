@@ -233,6 +233,37 @@ def test_reach_forwards_holds_the_arms_out_in_front(windows: np.ndarray) -> None
     assert augment.reach_forwards(windows, np.random.default_rng(5), 0.0) is windows
 
 
+def test_mix_limbs_gives_a_window_another_window_s_limbs_in_its_own_frame(windows: np.ndarray) -> None:
+    """Every window mixed: bone lengths and the torso kept; a mixed limb's bones point, in the
+    window's own girdle axes, as the partner's do in theirs; a window turned about the vertical
+    as a whole mixed with its unturned self changes nothing."""
+    out = augment.mix_limbs(windows, np.random.default_rng(3), 1.0)
+    np.testing.assert_allclose(skeleton.bone_lengths(out), skeleton.bone_lengths(windows), atol=1e-9)
+    torso = [J[n] for n in ("pelvis", "l_hip", "r_hip", "spine", "thorax", "neck", "head", "l_shoulder", "r_shoulder")]
+    np.testing.assert_array_equal(out[..., torso, :], windows[..., torso, :])
+    changed = np.abs(out - windows).max(axis=(1, 3))  # (B, 17)
+    limbs = [J[n] for n in ("l_elbow", "l_wrist", "r_elbow", "r_wrist", "l_knee", "l_ankle", "r_knee", "r_ankle")]
+    assert 0.3 < (changed[:, limbs] > 1e-6).mean() < 0.7  # each limb with even odds
+    # the left forearm of a window whose left arm was mixed: its direction in the shoulder
+    # girdle's axes is one of the other windows' (the partner's), to rounding
+    axes = augment._girdle_frame(windows, "r_shoulder", "l_shoulder")
+    out_axes = augment._girdle_frame(out, "r_shoulder", "l_shoulder")
+
+    def local_forearm(joints: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        bone = joints[..., J["l_wrist"], :] - joints[..., J["l_elbow"], :]
+        return np.einsum("btij,btj->bti", frame, bone / np.linalg.norm(bone, axis=-1, keepdims=True))
+
+    mixed = np.flatnonzero(changed[:, J["l_wrist"]] > 1e-6)
+    theirs, mine = local_forearm(windows, axes), local_forearm(out, out_axes)
+    for row in mixed[:8]:
+        assert np.abs(theirs - mine[row]).max(axis=(1, 2)).min() < 1e-9
+    # turned as a whole: the same pose, nothing to change
+    turn = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # 90° about y
+    pair = np.stack([windows[0], windows[0] @ turn.T])
+    np.testing.assert_allclose(augment.mix_limbs(pair, np.random.default_rng(0), 1.0), pair, atol=1e-9)
+    assert augment.mix_limbs(windows, np.random.default_rng(3), 0.0) is windows
+
+
 def test_two_bone_knees_keep_both_lengths_and_bend_to_the_given_side() -> None:
     rng = np.random.default_rng(4)
     hips, ankles = rng.normal(0, 0.3, (500, 3)), rng.normal(0, 0.3, (500, 3))

@@ -39,6 +39,8 @@ saw one skeleton lifts another one's 2D badly, so every training window gets its
   drawn forwards and in (as people hold their arms in a squat, measured on the squats clip: the
   2D shoulder width 15 % narrower at the bottom, where the lifter read a turn: the shoulder
   line's yaw 46° there, 38° with the arms' 2D kept as when standing);
+- :func:`mix_limbs`: arms and legs taken from another window, relative to their girdle (new
+  combinations of arm and leg poses from the same motion);
 - :func:`warp_times`: the window's frames taken at 0.5–2× the clip's speed;
 - :func:`slow_camera_windows`: the window as the live window makes it from a slower camera
   (5–30 fps), with the live window's own rule: each slot a linear blend of the two camera frames
@@ -87,7 +89,7 @@ _LIMITS = (
     ("side_jitter", 0.0, 0.2), ("shift_frac", 0.0, 0.2), ("speed_range", 0.1, 10.0), ("speed_prob", 0.0, 1.0),
     ("knee_extension_prob", 0.0, 1.0), ("knee_extension_range", 0.0, 1.0), ("low_rate_prob", 0.0, 1.0),
     ("low_rate_fps", 1.0, 1000.0), ("torso_back_prob", 0.0, 1.0), ("torso_back_max_deg", 0.0, 45.0),
-    ("crouch_prob", 0.0, 1.0), ("crouch_depth", 0.0, 1.0), ("reach_prob", 0.0, 1.0),
+    ("crouch_prob", 0.0, 1.0), ("crouch_depth", 0.0, 1.0), ("reach_prob", 0.0, 1.0), ("limb_mix_prob", 0.0, 1.0),
 )  # fmt: skip
 
 
@@ -124,6 +126,8 @@ class BodyOptions:
     crouch_stand_up: bool = True
     #: share of windows whose arms are held out in front (:func:`reach_forwards`)
     reach_prob: float = 0.0
+    #: share of windows whose arms and legs are another window's (:func:`mix_limbs`)
+    limb_mix_prob: float = 0.0
     #: ``(K, 16)`` bone lengths relative to the leg: each window takes one of these bodies instead
     #: of drawing one from :data:`PROPORTION_RANGES` (e.g. the bodies of one group of people)
     bodies: np.ndarray | None = None
@@ -427,6 +431,57 @@ def reach_forwards(joints: np.ndarray, rng: np.random.Generator, prob: float) ->
     result = joints.copy()
     result[chosen] = out
     return result
+
+
+#: The limbs :func:`mix_limbs` exchanges: (the girdle's right joint, its left joint) whose line
+#: is the frame's left axis, and the limb's chain from its root joint.
+_MIXED_LIMBS = (
+    (("r_shoulder", "l_shoulder"), ("l_shoulder", "l_elbow", "l_wrist")),
+    (("r_shoulder", "l_shoulder"), ("r_shoulder", "r_elbow", "r_wrist")),
+    (("r_hip", "l_hip"), ("l_hip", "l_knee", "l_ankle")),
+    (("r_hip", "l_hip"), ("r_hip", "r_knee", "r_ankle")),
+)
+
+
+def _girdle_frame(joints: np.ndarray, right: str, left: str) -> np.ndarray:
+    """Axes ``(..., 3, 3)`` (rows: left, up, forwards) of the hips' or shoulders' girdle: left
+    along it, up the torso (pelvis → thorax) made square to it."""
+    x = joints[..., _J[left], :] - joints[..., _J[right], :]
+    x = x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
+    y = joints[..., _J["thorax"], :] - joints[..., _J["pelvis"], :]
+    y = y - np.sum(y * x, axis=-1, keepdims=True) * x
+    y = y / np.maximum(np.linalg.norm(y, axis=-1, keepdims=True), 1e-9)
+    return np.stack([x, y, np.cross(x, y)], axis=-2)
+
+
+def mix_limbs(joints: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
+    """Give ``prob`` of the windows ``(B, T, 17, 3)`` the limbs of another window of the batch:
+    each arm and leg, with even odds, takes the other window's bone directions frame by frame,
+    relative to its own girdle (shoulders or hips, with the torso's up), so an arm pose of a wave
+    lands on a run's torso as it was held there; the window's own bone lengths are kept. The
+    sources hold few combinations of arm and leg poses (a one-legged balance with the arms held
+    out, CMU subject 49, is none of Bandai-Namco's): this makes new ones from the same motion."""
+    if prob <= 0:  # before any draw: the random stream of runs without it stays as it was
+        return joints
+    b = len(joints)
+    chosen = np.flatnonzero(rng.random(b) < prob)
+    partner = rng.integers(0, b, len(chosen))
+    swapped = rng.random((len(chosen), len(_MIXED_LIMBS))) < 0.5
+    out = joints.copy()
+    for k, ((right, left), chain) in enumerate(_MIXED_LIMBS):
+        rows, sources = chosen[swapped[:, k]], partner[swapped[:, k]]
+        if not len(rows):
+            continue
+        own, theirs = joints[rows], joints[sources]
+        own_axes, their_axes = _girdle_frame(own, right, left), _girdle_frame(theirs, right, left)
+        for parent, child in zip(chain[:-1], chain[1:], strict=True):
+            length = np.linalg.norm(own[..., _J[child], :] - own[..., _J[parent], :], axis=-1, keepdims=True)
+            their_bone = theirs[..., _J[child], :] - theirs[..., _J[parent], :]
+            direction = their_bone / np.maximum(np.linalg.norm(their_bone, axis=-1, keepdims=True), 1e-9)
+            local = np.einsum("btij,btj->bti", their_axes, direction)  # in their girdle's axes
+            mine = np.einsum("btji,btj->bti", own_axes, local)  # the same in this window's
+            out[rows, :, _J[child], :] = out[rows, :, _J[parent], :] + length * mine
+    return out
 
 
 def warp_times(last: np.ndarray, first: np.ndarray, window: int, speed: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from .augment import (
     extend_knees,
     interpolate_frames,
     lean_torso_back,
+    mix_limbs,
     proportion_factors,
     reach_forwards,
     rescale_bones,
@@ -138,6 +139,8 @@ class MocapWindowSampler:
                 low, high = np.log(body.low_rate_fps[0]), np.log(body.low_rate_fps[1])
                 fps = np.minimum(np.exp(rng.uniform(low, high, len(slow))), TRAINING_FPS)
                 world[slow] = slow_camera_windows(self.frames, index[slow], fps, TRAINING_FPS)
+        if augment and body is not None:
+            world = mix_limbs(world, rng, body.limb_mix_prob)
         if augment:
             mirror = rng.random(b) < o.mirror_prob
             world[mirror] = skeleton.mirror_image(world[mirror])
