@@ -169,6 +169,12 @@ def input_files(args: argparse.Namespace, source_spec: str | None = None) -> dic
     }
 
 
+def check_frames(max_frames: object) -> None:
+    """``--frames``, or :class:`OptionsError` (a function of the source is checked by its caller)."""
+    if isinstance(max_frames, int) and max_frames < 1:
+        raise OptionsError(f"--frames must be 1 or more, got {max_frames}")
+
+
 def run_pipeline(
     args: argparse.Namespace,
     source_spec: str,
@@ -181,8 +187,7 @@ def run_pipeline(
     lifting = detector = None
     dropped = 0
     try:
-        if isinstance(max_frames, int) and max_frames < 1:
-            raise OptionsError(f"--frames must be 1 or more, got {max_frames}")
+        check_frames(max_frames)
         check_outputs({k: v for sink in sinks for k, v in sink.output_files().items()}, input_files(args, source_spec))
         options = lifting_options(args)
         world = AvatarWorld(avatar_options(args))

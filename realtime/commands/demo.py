@@ -10,9 +10,11 @@ from pathlib import Path
 
 from ...engines.cli_args import output_file
 from ...engines.media import display_available
+from ..avatar_arguments import avatar_options
 from ..errors import OptionsError
 from ..sinks.video_file import default_video_path
-from .arguments import add_pipeline_arguments, build_sinks
+from ..sources import open_source
+from .arguments import add_pipeline_arguments, build_sinks, check_frames
 from .run import run_and_report
 
 log = logging.getLogger(__name__)
@@ -47,19 +49,27 @@ def demo(args: argparse.Namespace) -> int:
         raise OptionsError("--source is empty: pass a video file, an image folder or a camera index, or leave it "
                            "out for the sample clip")  # fmt: skip
     source = args.source or str(demo_clip())
+    notices: list[tuple[int, str]] = []  # said once the arguments hold: a refused one is the only line
     if not args.headless and display_available():
         args.output_video = None
     else:
         if args.output_video is None:
             args.output_video = default_video_path("posecast_demo")
             if args.output_video.exists():  # a name the user did not give: say so before replacing it
-                log.warning("replacing %s (an earlier demo's video?); pass --output-video FILE to keep it",
-                            args.output_video)  # fmt: skip
+                notices.append((logging.WARNING, f"replacing {args.output_video} (an earlier demo's video?); pass "
+                                                 "--output-video FILE to keep it"))  # fmt: skip
         if not args.headless:  # the view's own notice would say to pass --output-video: this records one
-            log.info("no display found: recording the annotated view to %s instead of a window", args.output_video)
+            notices.append((logging.INFO, f"no display found: recording the annotated view to {args.output_video} "
+                                          "instead of a window"))  # fmt: skip
             args.headless = True
         if args.print_mode is None:
             args.print_mode = "text"
     if args.print_mode is None:
         args.print_mode = "none"
-    return run_and_report(args, source, build_sinks(args))
+    check_frames(args.frames)
+    avatar_options(args)
+    open_source(source)  # a source that is not one: refused here (it opens in the run)
+    sinks = build_sinks(args)
+    for level, notice in notices:
+        log.log(level, "%s", notice)
+    return run_and_report(args, source, sinks)

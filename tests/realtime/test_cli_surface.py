@@ -446,6 +446,21 @@ def test_view_refuses_a_stream_as_listen_refuses_it(address: str) -> None:
     assert _error("view", "--stream", address, "--port", "0") == listen
 
 
+@pytest.mark.parametrize("bad", [["--frames", "0"], ["--max-people", "9"], ["--source", "nosuch.mp4"],
+                                 ["--publish", "bogus"], ["--hfov", "200"], ["--floor-camera", "abc"]])  # fmt: skip
+def test_demo_refuses_a_bad_argument_in_one_line(bad: list[str], tmp_path: Path) -> None:
+    """It said it was replacing an earlier demo's video and recording to it, then refused the
+    argument (QA): nothing was replaced, and the error was not one line."""
+    (tmp_path / "posecast_demo.mp4").write_bytes(b"an earlier demo")
+    (tmp_path / "posecast_demo.webm").write_bytes(b"an earlier demo")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "demo", *bad], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("posecast: error: "), proc.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("extra", "display", "notice"), [
     ([], None, "no display found: recording the annotated view to {video} instead of a window"),
