@@ -35,6 +35,9 @@ MAX_UNPACKED_BYTES = 2 << 30
 #: The longest ``timestamps_s`` may span, in seconds (31 years): longer is nanoseconds or
 #: microseconds written as seconds, and the nanosecond clock stays far within int64.
 MAX_TIMESTAMP_SPAN_S = 1e9
+#: The longest median step between frames ``timestamps_s`` may have, in seconds: longer is
+#: milliseconds written as seconds (33 "s" at 30 fps), and frames even 0.5 s apart make no window.
+MAX_MEDIAN_STEP_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,8 @@ def load_lift_input(path: Path) -> LiftInput:
 
 def _timestamps(path: Path, stamps_s: np.ndarray, frames: int) -> np.ndarray:
     """``timestamps_s`` checked: ``(F,)`` finite seconds, at least 1 ns apart (``lift`` runs the
-    pipeline on a nanosecond clock), spanning at most :data:`MAX_TIMESTAMP_SPAN_S`."""
+    pipeline on a nanosecond clock), spanning at most :data:`MAX_TIMESTAMP_SPAN_S`, a median
+    :data:`MAX_MEDIAN_STEP_S` apart at most."""
     if stamps_s.shape != (frames,):
         raise LiftInputError(f"{path}: timestamps_s must be (F,) seconds, one per frame of keypoints_2d "
                              f"(F = {frames}), got shape {stamps_s.shape}; or leave it out to count frames at "
@@ -163,6 +167,9 @@ def _timestamps(path: Path, stamps_s: np.ndarray, frames: int) -> np.ndarray:
         raise LiftInputError(f"{path}: timestamps_s must increase strictly (at least 1 ns apart), but frame {i} is "
                              f"at {stamps_s[i]:.9g} s after frame {i - 1} at {stamps_s[i - 1]:.9g} s; "
                              "sort the frames or leave timestamps_s out to count frames at fps")  # fmt: skip
+    if len(steps_ns) and (median_s := float(np.median(steps_ns)) * 1e-9) > MAX_MEDIAN_STEP_S:
+        raise LiftInputError(f"{path}: timestamps_s are a median {median_s:.4g} s apart, more than "
+                             f"{MAX_MEDIAN_STEP_S:g}: write seconds (divide milliseconds by 1000)")  # fmt: skip
     return stamps_s
 
 

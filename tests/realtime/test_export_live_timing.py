@@ -404,6 +404,8 @@ GOOD_S = np.arange(65) / 5.0
          "but frame 3 is at 0.3 s after frame 2 at 0.4 s"),  # the first step back, not the largest (frame 10)
         (1.7e9 + np.arange(65) * 1e-12, "at least 1 ns apart"),  # picosecond steps on a Unix clock: all alike
         (GOOD_S * 1e9, "timestamps_s spans 1.28e+10 s, more than 1e+09: write seconds (divide nanoseconds by 1e9)"),
+        (GOOD_S * 1e3, "timestamps_s are a median 200 s apart, more than 5: write seconds (divide milliseconds by "
+                       "1000)"),  # it lifted every frame alone (each step a gap), exit 0 (QA)
         (np.array(["0.0"] * 65), "timestamps_s must hold numbers, got an array of str"),
     ],
 )  # fmt: skip
