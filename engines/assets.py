@@ -164,9 +164,20 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
 
 
 def known_asset_file(path: str | Path) -> bool:
-    """Whether ``path`` holds exactly one of the pinned assets (any of them)."""
+    """Whether ``path`` holds exactly one of the pinned assets (any of them). Raises
+    :class:`AssetError` when it has a pinned asset's exact size but not its checksum: a damaged
+    copy (another release of a model differs in size too), which MediaPipe loads and runs, finding
+    people in a fraction of the frames."""
     found = file_sha256(path)
-    return any(asset.sha256 == found for asset in ASSETS.values())
+    if any(asset.sha256 == found for asset in ASSETS.values()):
+        return True
+    size = Path(path).stat().st_size
+    damaged = next((asset for asset in ASSETS.values() if asset.size_bytes == size and asset.sha256), None)
+    if damaged is not None:
+        variant = damaged.name.removeprefix("pose_landmarker_")
+        raise AssetError(f"{path} has the size of {damaged.filename} but not its checksum: a damaged copy; get it "
+                         f"again with `posecast assets fetch {variant}` (or leave {damaged.cli_hint} out)")  # fmt: skip
+    return False
 
 
 def _host(url: str) -> str:

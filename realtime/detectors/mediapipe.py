@@ -91,8 +91,10 @@ class MediaPipeDetector(Detector2D):
         self._landmarker = None
         self._posed_calls = 0
         self._last_timestamp_ms = -1
+        # a damaged copy of a pinned model is refused before MediaPipe runs it (it loads)
+        pinned = self.options.model_path is None or known_asset_file(self.model_path)
         self._create()  # a file that is no model fails here, with its one line and no warning before it
-        if self.options.model_path is not None and not known_asset_file(self.model_path):
+        if not pinned:
             log.warning("%s is none of the MediaPipe pose models posecast pins (lite, full, heavy): used as given; "
                         "if it finds nobody, the file may be damaged", self.model_path)  # fmt: skip
 

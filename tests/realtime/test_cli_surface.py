@@ -255,6 +255,23 @@ def test_run_on_an_http_stream(mjpeg_url: str, pose_model_path: Path, tmp_path: 
     assert not [line for line in proc.stderr.splitlines() if FOREIGN_LINE.search(line)], proc.stderr
 
 
+def test_a_damaged_copy_of_a_pinned_model_is_refused(media_dir: Path, pose_model_path: Path, tmp_path: Path) -> None:
+    """Four bytes changed in the full model: MediaPipe loaded it and found the dancer in 1 of 5
+    frames, exit 0 with a warning (QA). A file with a pinned model's size but not its checksum
+    is refused now, naming the fix; another file is still used as given."""
+    damaged = tmp_path / pose_model_path.name
+    data = bytearray(pose_model_path.read_bytes())
+    data[100_000:100_004] = b"\xff\x00\xff\x00"
+    damaged.write_bytes(bytes(data))
+    proc = posecast_process("run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                            "--frames", "2", "--model-asset", str(damaged))  # fmt: skip
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("posecast: error: ")]
+    assert "Traceback" not in proc.stderr and len(errors) == 1, proc.stderr
+    assert "has the size of pose_landmarker_full.task but not its checksum: a damaged copy; get it again with " \
+        "`posecast assets fetch full`" in errors[0], proc.stderr
+
+
 def test_stream_that_does_not_answer_is_one_line() -> None:
     proc = posecast_process("run", "--source", "rtsp://127.0.0.1:9/none", "--headless", "--publish", "none")
     assert proc.returncode == 2
