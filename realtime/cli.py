@@ -31,7 +31,7 @@ from ..engines.errors import PosecastError
 from ..engines.fileio import point_at_devnull
 from .commands import register_all
 from .help import PosecastParser, package_version, subcommands
-from .stop_signals import Interrupted, stop_signals_deferred, stop_signals_interrupt
+from .stop_signals import Interrupted, stop_handled, stop_signals_deferred, stop_signals_interrupt
 
 log = logging.getLogger("posecast")
 
@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _main(argv)
         except KeyboardInterrupt as exc:  # also while the commands load (imports, models)
+            stop_handled()
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             log.info("stopped by %s", signal.Signals(signum).name)
             return 128 + signum

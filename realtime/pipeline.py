@@ -28,6 +28,7 @@ from .avatar import AvatarWorld
 from .errors import SinkError, SourceStalledError
 from .sinks.background import BackgroundSink
 from .stages import Detector2D, FrameSource, PoseLifting, Sink
+from .stop_signals import raise_dropped_stop
 from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,9 @@ class Pipeline:
 
     def should_stop(self, frame: Frame) -> bool:
         """After ``frame`` was delivered: True when a sink asks to stop; raises
-        :class:`SinkError` when a sink failed."""
+        :class:`SinkError` when a sink failed, and a stop signal Python dropped
+        (:func:`~posecast.realtime.stop_signals.raise_dropped_stop`)."""
+        raise_dropped_stop()
         if self.failed:
             name, exc = next(iter(self.failed.items()))
             frame_id = self._failed_at.get(name)
