@@ -32,7 +32,7 @@ from typing import Protocol
 
 import zmq
 
-from ...engines.errors import PosecastError
+from ...engines.errors import ModelError, PosecastError
 from ...engines.runtime import BACKENDS
 from ..avatar import AvatarOptions, AvatarWorld
 from ..detectors.mediapipe import MAX_PEOPLE, MODEL_VARIANTS, MediaPipeDetector, MediaPipeOptions
@@ -243,6 +243,11 @@ def _latency_rounds(run: _Run, bare: zmq.Socket) -> tuple[list[PassLog], dict[st
             logs[label].append(posecast_pass(label, pipeline, run.source("posecast", frames, start=start),
                                              config.threaded))  # fmt: skip
         run.say(f"latency round {r + 1}/{o.rounds}: {frames} frames each")
+    for label, passes in logs.items():  # (with --warmup 0 nothing checked this before: an empty report, exit 0)
+        if not any((p.people > 0).any() for p in passes):
+            measured = sum(p.frames for p in passes)
+            raise SourceError(f"no person was found in the {measured} measured frames of {run.clip.name} "
+                              f"({label}): nothing to measure; use a clip with a person in view")  # fmt: skip
     return base_logs, logs
 
 
@@ -305,7 +310,9 @@ def run_benchmark(
         for config in o.configs:
             try:
                 lifting = _build_lifting(config, o.max_people)
-            except PosecastError as exc:
+            except ModelError:  # a model asked for that does not load is the user's to fix: exit 2
+                raise
+            except PosecastError as exc:  # a backend this machine lacks: that row says why
                 unavailable[config.label] = str(exc)
                 say(f"{config.label}: not measured ({exc})")
                 continue

@@ -94,6 +94,19 @@ def test_a_mistyped_model_is_refused_before_the_run(tmp_path: Path, media_dir: P
     assert len(err) == 1 and "model file not found: typo-model" in err[0], err  # nothing ran: no other line
 
 
+def test_a_damaged_model_beside_another_is_an_error_not_a_row(tmp_path: Path, media_dir: Path, pose_model_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """It was measured as "not measured (cannot be loaded)", exit 0 (QA); alone, or missing, exit 2."""
+    damaged = tmp_path / "mine.onnx"
+    damaged.write_bytes(b"not a model")
+    code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model", "supervised-w256", "--model",
+                 str(damaged), "--model-asset", str(pose_model_path), "--frames", "10", "--warmup", "0", "--pace", "0",
+                 "--output", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2 and not (tmp_path / "out").exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and f"model file {damaged} cannot be loaded" in errors[0], errors
+
+
 @pytest.mark.slow
 def test_a_clip_without_a_person_is_an_error_not_a_report(tmp_path: Path, pose_model_path: Path,
                                                           capsys: pytest.CaptureFixture) -> None:  # fmt: skip
@@ -106,6 +119,12 @@ def test_a_clip_without_a_person_is_an_error_not_a_report(tmp_path: Path, pose_m
     assert code == 2 and not (tmp_path / "out").exists()
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and "no person was found in the 4 warm-up frames" in errors[0], errors
+    # without a warm-up, after the measuring (it wrote a report of dashes, exit 0; QA)
+    code = main(["bench", "--source", str(frames), "--model-asset", str(pose_model_path), "--frames", "10",
+                 "--warmup", "0", "--pace", "0", "--runner", "serial", "--output", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2 and not (tmp_path / "out").exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "no person was found in the 10 measured frames of empty_room" in errors[0], errors
 
 
 def test_two_runs_in_one_second_get_a_folder_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
