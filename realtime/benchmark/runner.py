@@ -121,10 +121,16 @@ class BenchOptions:
         # named by the command's options (the fields' names where they differ)
         _check_range("--frames", self.frames, 10, 1_000_000)
         _check_range("--rounds", self.rounds, 1, 100)
+        if self.rounds > self.frames:  # (it ran as many one-frame rounds as frames and said rounds=frames)
+            raise OptionsError(f"--rounds ({self.rounds}) must not exceed --frames ({self.frames}): each round "
+                               "measures at least one frame")  # fmt: skip
         _check_range("--warmup (warmup_frames)", self.warmup_frames, 0, 10_000)
         _check_range("--round-warmup (round_warmup_frames)", self.round_warmup_frames, 0, 100)
         for pace in self.paces_fps:
             _check_range("--pace", pace, 1, 240)
+        if len(set(self.paces_fps)) < len(self.paces_fps):  # (it ran twice and kept one)
+            raise OptionsError(f"--pace lists a rate twice ({', '.join(f'{p:g}' for p in self.paces_fps)}): give "
+                               "each once")  # fmt: skip
         _check_range("--soak (soak_minutes)", self.soak_minutes, 0, 1440)
         _check_range("--soak-pace", self.soak_pace_fps, 1, 240)
         _check_range("--max-people", self.max_people, 1, MAX_PEOPLE)

@@ -222,6 +222,8 @@ def bench(args: argparse.Namespace) -> int:
     bad_paces = [p for p in args.pace or () if not (p == 0 or 1 <= p <= 240)]
     if bad_paces:
         raise OptionsError(f"--pace must be 0 (none) or from 1 to 240 frames per second, got {bad_paces[0]:g}")
+    if args.pace and 0 in args.pace and len(args.pace) > 1:
+        raise OptionsError("--pace 0 (no paced runs) cannot go with other --pace rates: give one or the other")
     paces = tuple(p for p in (args.pace or [30.0, 60.0]) if p > 0)
     options = BenchOptions(
         source=args.source or str(demo_clip()),

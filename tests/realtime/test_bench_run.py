@@ -175,6 +175,11 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
         (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),  # it said max_people
         (["--publish", "inproc://x"], "--publish must be an address to bind that another process can reach"),
         (["--pace", "500"], "--pace must be 0 (none) or from 1 to 240 frames per second, got 500"),
+        # each ran and said something else (QA): 10 one-frame rounds reported as rounds 10; two paced runs at 30
+        # fps, one kept; the 0 ignored
+        (["--frames", "10", "--rounds", "20"], "--rounds (20) must not exceed --frames (10): each round measures"),
+        (["--pace", "30", "--pace", "30"], "--pace lists a rate twice (30, 30): give each once"),
+        (["--pace", "30", "--pace", "0"], "--pace 0 (no paced runs) cannot go with other --pace rates"),
         (["--source", "/nonexistent/clip.mp4"], "neither a camera index"),
         (["--output", "/sys/posecast_bench"], "cannot write to /sys (for --output /sys/posecast_bench): /sys takes no "
          "new folder"),  # judged writable by its permission bits as root: failed after a minute of measuring
