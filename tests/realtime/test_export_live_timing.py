@@ -368,6 +368,25 @@ def test_lifting_a_dance_take_again_is_exact_as_before(dance_take: Path, tmp_pat
     assert camera.max() < 0.01 and relative.max() < 0.01, (camera.max(), relative.max())  # mm (0.5 µm measured)
 
 
+@pytest.mark.slow
+def test_lifting_a_take_with_lens_distortion_again_gives_the_published_3d(media_dir: Path, pose_model_path: Path,
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    """A camera file with distortion: the exported 2D were undistorted with OpenCV's default
+    criteria and rounded to float32, and the re-lift was up to 4.3 mm off (QA)."""
+    camera = tmp_path / "cam.yaml"
+    camera.write_text("format: posecast-camera\nwidth: 576\nheight: 576\nfx: 520.0\nfy: 518.0\ncx: 290.0\n"
+                      "cy: 285.0\ndistortion: [-0.12, 0.03, 0.0005, -0.0004, 0.0]\n")  # fmt: skip
+    take = tmp_path / "dist.posecast"
+    assert cli.main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                     "--model-asset", str(pose_model_path), "--frames", "60", "--intrinsics", str(camera),
+                     "--record", str(take)]) == 0  # fmt: skip
+    npz = tmp_path / "dist_2d.npz"
+    assert cli.main(["export", str(take), "--lift-input", str(npz)]) == 0
+    assert cli.main(["lift", "--input", str(npz), "--output", str(tmp_path / "dist_3d.npz")]) == 0
+    camera_mm, relative_mm = _published_error_mm(take, tmp_path / "dist_3d.npz")
+    assert camera_mm.max() < 0.01 and relative_mm.max() < 0.01, (camera_mm.max(), relative_mm.max())
+
+
 @pytest.fixture(scope="module")
 def squats_2d(media_dir: Path) -> np.ndarray:
     """The squats clip's reference MediaPipe 2D, ``(65, 17, 2)`` pixels (a 5 fps clip)."""
