@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-from pathlib import Path
+
+import numpy as np
 
 from ...engines.cli_args import given_path, output_file
-from ...engines.fileio import atomic_write, check_outputs
+from ...engines.fileio import atomic_path, check_outputs
 from ...engines.frames import ENGINE_FRAMES
-from ...engines.lift_input import save_lift_input
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..recording.arrays import lift_input
 from ..recording.export import bvh_text
@@ -49,16 +50,14 @@ def export(args: argparse.Namespace) -> int:
     # --lift-input, no pose for --bvh) leaves no other behind
     arrays = None if args.lift_input is None else lift_input(recording, args.person)
     bvh = None if args.bvh is None else bvh_text(recording, args.bvh, args.frame, args.person)
-    written: list[Path] = []
-    try:
+    # both are written beside their names first and moved in together: a full disk or a stop on the
+    # second left neither, and took the file the first had just replaced with it (QA)
+    with contextlib.ExitStack() as outputs:
         if bvh is not None:
-            written.append(atomic_write(args.bvh, bvh[0].encode()))
+            outputs.enter_context(atomic_path(args.bvh)).write_bytes(bvh[0].encode())
         if arrays is not None:
-            written.append(save_lift_input(arrays, args.lift_input))
-    except BaseException:  # a full disk on the second output: not the first alone either
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+            with open(outputs.enter_context(atomic_path(args.lift_input)), "wb") as fh:
+                np.savez(fh, **arrays)
     if bvh is not None:
         done = bvh[1]
         gaps = f" or in a gap over {MAX_BRIDGED_GAP_S:g} s" if done.resampled else ""

@@ -130,6 +130,30 @@ def test_a_run_that_fails_before_any_frame_leaves_no_output(tmp_path: Path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shots"]
 
 
+def test_export_failing_on_its_second_output_keeps_the_files_it_would_replace(
+    dance_take: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The disk filled while the lift input was written, after the BVH had replaced an older
+    take.bvh: the new BVH was removed and the old one was gone with it (QA). Both are moved in
+    together now, or neither."""
+    import errno
+
+    bvh, npz = tmp_path / "take.bvh", tmp_path / "take_2d.npz"
+    bvh.write_text("PRECIOUS")
+    npz.write_bytes(b"OLDER")
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    code = cli.main(["export", str(dance_take), "--bvh", str(bvh), "--lift-input", str(npz)])
+    assert code == 2
+    assert capsys.readouterr().err.strip().endswith(f"cannot write {npz}: No space left on device; free space on its "
+                                                   "disk or pass a file elsewhere")  # fmt: skip
+    assert bvh.read_text() == "PRECIOUS" and npz.read_bytes() == b"OLDER"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.bvh", "take_2d.npz"]  # no temporary file left
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("output", ["--bvh", "--lift-input"])
 def test_export_on_a_full_disk_is_one_line_and_leaves_nothing(output: str, dance_take: Path, tmp_path: Path) -> None:
