@@ -42,8 +42,9 @@ def _check_arguments(address: object, topics: object, receive_hwm: object) -> No
 
 
 class Subscriber:
-    """A SUB socket on a posecast stream. ``address`` is ``tcp://HOST:PORT`` to connect to
-    (the publisher binds) or ``bind:tcp://HOST:PORT`` when the publisher connects."""
+    """A SUB socket on a posecast stream. ``address`` is ``tcp://HOST:PORT`` (or
+    ``connect:tcp://HOST:PORT``) to connect to (the publisher binds) or ``bind:tcp://HOST:PORT``
+    when the publisher connects."""
 
     def __init__(
         self,
@@ -61,7 +62,8 @@ class Subscriber:
         self._socket.setsockopt(zmq.RCVHWM, receive_hwm)
         for topic in topics:
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
-        endpoint = address.removeprefix("bind:")
+        # (``connect:`` as `posecast run --publish` takes it: connecting is the default here)
+        endpoint = address.removeprefix("bind:").removeprefix("connect:")
         self._ipc_file: tuple[Path, int] | None = None  # the socket file bound here, removed on close
         try:
             check_port(endpoint, binding=address.startswith("bind:"))

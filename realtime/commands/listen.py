@@ -134,11 +134,16 @@ def listen(args: argparse.Namespace) -> int:
                 )
             if not quiet_told and waited_s >= QUIET_NOTICE_S:
                 quiet_told = True
+                if skipped:  # messages come, none a posecast one: not silence (QA: it blamed silence)
+                    heard = f"no posecast message ({skipped} others skipped, warned above)"
+                    why = "is a posecast publisher of this version there?"
+                elif heard_any:
+                    heard, why = "nothing more", "the publisher stopped?"
+                else:
+                    heard, why = "no message", "is `posecast run` publishing there? check --address"
                 log.warning("%s from %s for %.0f s (a publisher repeats its meta every second): %s; still "
-                            "listening (Ctrl-C stops, --timeout S exits)",
-                            "nothing more" if heard_any else "no message", args.address, waited_s,
-                            "is `posecast run` publishing there? check --address" if not heard_any
-                            else "the publisher stopped?")  # fmt: skip
+                            "listening (Ctrl-C stops, --timeout S exits)", heard, args.address, waited_s,
+                            why)  # fmt: skip
             wait_s = None if args.timeout is None else max(0.0, args.timeout - waited_s)
             if not quiet_told:  # wake up to say the stream went quiet (it never did before: silence for ever)
                 wait_s = max(0.0, min(wait_s if wait_s is not None else QUIET_NOTICE_S, QUIET_NOTICE_S - waited_s))

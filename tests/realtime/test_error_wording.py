@@ -79,6 +79,41 @@ def test_listen_to_a_publisher_of_other_messages_says_so(free_port) -> None:  # 
     assert "others skipped, warned above): is a posecast publisher of this version there?" in err[-1], err[-1]
 
 
+def test_listen_s_quiet_notice_does_not_blame_silence_when_other_messages_come(
+    free_port, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture  # noqa: ANN001
+) -> None:
+    """Without --timeout, after 5 s of other messages, it said "no message … is posecast run
+    publishing there?" (QA); and `connect:` is taken as `--publish` takes it (refused as a
+    protocol ZeroMQ lacks)."""
+    from posecast.realtime import cli
+    from posecast.realtime.commands import listen
+
+    monkeypatch.setattr(listen, "QUIET_NOTICE_S", 0.5)
+    port = free_port()
+    publisher = zmq.Context.instance().socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    publisher.bind(f"tcp://127.0.0.1:{port}")
+    stop = threading.Event()
+
+    def send() -> None:
+        while not stop.wait(0.05):
+            publisher.send_multipart([b"pose", b"\xc1 not msgpack"])
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        with caplog.at_level("WARNING"):
+            code = cli.main(["listen", "--address", f"connect:tcp://127.0.0.1:{port}", "--timeout", "1.5"])
+    finally:
+        stop.set()
+        sender.join()
+        publisher.close()
+    assert code == 2
+    quiet = [r.getMessage() for r in caplog.records if "for 0 s" in r.getMessage() or "for 1 s" in r.getMessage()]
+    assert len(quiet) == 1 and quiet[0].startswith("no posecast message (") and "others skipped, warned above) " \
+        f"from connect:tcp://127.0.0.1:{port}" in quiet[0] and "publisher of this version there?" in quiet[0], quiet
+
+
 def test_listen_warns_once_however_the_bad_messages_come(free_port) -> None:  # noqa: ANN001
     """Bad and good messages in turn: the warning said "further ones are skipped silently" and came
     again after every good one (review)."""
