@@ -25,6 +25,22 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".ti
 OTHER_PHOTO_SUFFIXES: tuple[str, ...] = (".heic", ".heif", ".gif", ".avif")
 
 
+def image_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The images in ``folder`` OpenCV reads (sorted; macOS's ``._`` resource forks are not
+    images) and the photos in formats it does not (:data:`OTHER_PHOTO_SUFFIXES`: to be said, not
+    left out silently)."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                   and not p.name.startswith("._"))  # fmt: skip
+    others = sorted(p for p in folder.iterdir() if p.suffix.lower() in OTHER_PHOTO_SUFFIXES and p.is_file())
+    return files, others
+
+
+def unread_photos_notice(folder: Path, others: list[Path]) -> str:
+    """What to say of the photos :func:`image_files` found in formats OpenCV does not read."""
+    return (f"{len(others)} file(s) in formats OpenCV does not read are left out of {folder} (e.g. "
+            f"{others[0].name}): convert them to .jpg or .png")
+
+
 class ImageTooLargeError(PosecastError):
     """An image with more pixels than :data:`MAX_IMAGE_PIXELS` (not decoded)."""
 

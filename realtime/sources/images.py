@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...engines.fileio import input_file_problem, input_folder_problem
-from ...engines.media import IMAGE_SUFFIXES, OTHER_PHOTO_SUFFIXES, ImageTooLargeError, read_image
+from ...engines.media import IMAGE_SUFFIXES, ImageTooLargeError, image_files, read_image, unread_photos_notice
 from ..errors import SourceError
 from ..types import Frame
 from .files import FileSource, Pacer
@@ -52,12 +52,9 @@ class ImageFolderSource(FileSource):
     def open(self) -> None:
         if (problem := input_folder_problem(self.path)) is not None:
             raise SourceError(f"image folder {self.path} {problem}")
-        files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                       and not p.name.startswith("._"))  # (macOS's resource forks: not images)  # fmt: skip
-        photos = [p for p in self.path.iterdir() if p.suffix.lower() in OTHER_PHOTO_SUFFIXES]
+        files, photos = image_files(self.path)
         if photos:  # left out: said, not silently (an iPhone's photos are .heic)
-            log.warning("image folder %s: %d file(s) in formats OpenCV does not read are left out (e.g. %s): convert "
-                        "them to .jpg or .png", self.path, len(photos), photos[0].name)  # fmt: skip
+            log.warning("%s", unread_photos_notice(self.path, photos))
         if not files:
             raise SourceError(
                 f"image folder {self.path} holds no images: expected files ending in {', '.join(IMAGE_SUFFIXES)}"

@@ -87,6 +87,24 @@ def test_too_few_views_in_a_folder(image_dir, tmp_path):
     assert "--board" not in str(refused.value)  # the board was in every image: more photos are the fix
 
 
+def test_photos_opencv_does_not_read_are_named_not_dropped(image_dir, tmp_path, caplog):
+    """.heic and .gif board photos were left out without a word (QA; an image-folder source said so)."""
+    only = tmp_path / "heic_only"
+    only.mkdir()
+    for i in range(4):
+        (only / f"IMG_{i}.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    said = r"no images .* in .*heic_only; 4 file\(s\) in formats OpenCV does not read are left out of .*heic_only \(e"
+    with pytest.raises(CalibrationError, match=said + r"\.g\. IMG_0\.HEIC\): convert them"):
+        calibrate_image_dir(only, CHESSBOARD)
+    mixed = tmp_path / "mixed"
+    shutil.copytree(image_dir, mixed)
+    (mixed / "board.gif").write_bytes(b"GIF89a")
+    with caplog.at_level("WARNING"):
+        calibrate_image_dir(mixed, CHESSBOARD)
+    assert any("1 file(s) in formats OpenCV does not read are left out of" in r.getMessage() and "board.gif" in
+               r.getMessage() for r in caplog.records)  # fmt: skip
+
+
 def test_a_wrong_board_size_found_in_a_few_views_is_named(image_dir):
     # A 6x4 corner grid matches part of the 9x6 board in a couple of the 15 views: the fault is
     # the size, which the refusal names, not the number of photos.

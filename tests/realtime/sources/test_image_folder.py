@@ -151,4 +151,5 @@ def test_phone_photos_opencv_cannot_read_are_said_and_macos_forks_left_out(dance
         frames = read_all(source)
     assert len(frames) == 3 and source.skipped_images == 0
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(said) == 1 and "1 file(s) in formats OpenCV does not read are left out (e.g. IMG_0001.HEIC)" in said[0]
+    assert len(said) == 1 and f"1 file(s) in formats OpenCV does not read are left out of {tmp_path} (e.g. " \
+        "IMG_0001.HEIC)" in said[0]
