@@ -84,8 +84,11 @@ PART_SUFFIX = ".part"
 MAX_JOINT_DISTANCE_M = 1000.0
 #: The most a recorded 2D keypoint may be from the image origin, per axis, in pixels.
 MAX_KEYPOINT_PX = 1e6
-#: The longest recorded bone, in metres.
-MAX_BONE_LENGTH_M = 10.0
+#: The shortest and the longest recorded bone, in metres (a bone of 0 or of metres is damage:
+#: the live stage bounds each person's bones to a human's; QA exported zero bones, exit 0).
+MIN_BONE_LENGTH_M, MAX_BONE_LENGTH_M = 0.005, 2.0
+#: The most a recorded joint may be from its pose's root (pelvis), in metres: no body spans more.
+MAX_BODY_SPAN_M = 3.0
 #: ``frame_id`` below this (2**53: exact in every JSON reader), ``person_id`` below :data:`MAX_PERSON_ID`.
 MAX_FRAME_ID = 2**53
 MAX_PERSON_ID = 2**31
@@ -450,7 +453,8 @@ def _person(m: Any, index: int) -> PersonRecord:
                       unseen_nan=True)  # fmt: skip
         confidence = _numbers(_field(m, "confidence"), "confidence", (joints,), 0.0, 1.0, unseen_nan=True)
         if lengths is not None:
-            lengths = _numbers(lengths, "bone_lengths_m", (len(skeleton.BONES),), 0.0, MAX_BONE_LENGTH_M)
+            lengths = _numbers(lengths, "bone_lengths_m", (len(skeleton.BONES),), MIN_BONE_LENGTH_M,
+                               MAX_BONE_LENGTH_M)  # fmt: skip
         return PersonRecord(_int(m, "person_id", MAX_PERSON_ID), tracking, px, confidence, lengths)
     except _MalformedError as exc:
         raise _MalformedError(f"people[{index}]: {exc}") from exc
@@ -472,6 +476,11 @@ def _check_pose(payload: Any, index: int, frame_id: int) -> int:
         if farthest > MAX_JOINT_DISTANCE_M:
             raise _MalformedError(f"poses[{index}] has {name} {farthest:.3g} m from the camera, more than "
                              f"{MAX_JOINT_DISTANCE_M:g} m")  # fmt: skip
+    joints = np.asarray(message.joints_m, np.float64)
+    span = float(np.linalg.norm(joints - joints[skeleton.ROOT], axis=-1).max())
+    if span > MAX_BODY_SPAN_M:  # (a flipped bit moved one joint 3.5 m: exported, exit 0; QA)
+        raise _MalformedError(f"poses[{index}] has a joint {span:.3g} m from its pelvis, more than a body spans "
+                              f"({MAX_BODY_SPAN_M:g} m)")  # fmt: skip
     return message.person_id
 
 

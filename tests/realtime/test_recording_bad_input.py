@@ -167,6 +167,11 @@ DAMAGE = [
     ("pose_5joints", set_pose("joints_m", [[1.0] * 3] * 5), r"'joints_m' must have shape \(17, 3\), got \(5, 3\)", 1),
     ("pose_nan", set_pose("joints_m", [[float("nan")] * 3] * 17), "'joints_m' must hold finite numbers", 1),
     ("pose_huge", set_pose("joints_m", [[1e30] * 3] * 17), "joints_m 1e\\+30 m from the camera, more than 1000 m", 1),
+    # physically impossible (QA: exported with exit 0, zero-length BVH bones and a joint metres off)
+    ("bones_zero", set_person("bone_lengths_m", [0.0] * 16), "'bone_lengths_m' must hold finite numbers from 0.005 "
+     "to 2", 1),
+    ("joint_far", set_pose("joints_m", [[0.0, 0.0, 3.0]] * 16 + [[3.5, 0.0, 3.0]]),
+     r"poses\[0\] has a joint 3.5 m from its pelvis, more than a body spans \(3 m\)", 1),
     ("people_str", set_frame("people", "x"), "'people' must be a list, got str", 1),
     ("person_str", set_frame("people", ["x"]), r"people\[0\] must be a map, got str", 1),
     ("frame_empty", lambda items: items.insert(2, {"type": "frame"}), "field 'image_size' is missing", 0),
