@@ -57,7 +57,8 @@ def person_track(recording: Recording, person_id: int | None = None) -> PersonTr
     :class:`RecordingError` when the recording has no frames or not that person."""
     ids = person_ids(recording)
     if not ids:
-        raise RecordingError(f"{recording.path} has no frames with a person: nothing to export")
+        raise RecordingError(f"{recording.path} has no frames with a person: nothing to export; record again with "
+                             "someone in view")  # fmt: skip
     if person_id is None:
         person_id = ids[0]
     elif person_id not in ids:

@@ -77,6 +77,8 @@ from ..types import TRACKING_STATES
 log = logging.getLogger(__name__)
 
 FORMAT = "posecast-recording"
+#: The fix a file that is no recording is refused with.
+_A_TAKE = ": pass a take written by `posecast run --record TAKE.posecast`"
 VERSION = 1
 PART_SUFFIX = ".part"
 
@@ -607,10 +609,10 @@ class RecordingReader:
             raise RecordingError(f"{self.path} is empty or cut short: expected a posecast recording") from None
         except (ValueError, msgpack.UnpackException) as exc:
             self.close()
-            raise RecordingError(f"{self.path} is not a posecast recording ({exc})") from exc
+            raise RecordingError(f"{self.path} is not a posecast recording ({exc}){_A_TAKE}") from exc
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             self.close()
-            raise RecordingError(f"{self.path} is not a posecast recording (no {FORMAT!r} header)")
+            raise RecordingError(f"{self.path} is not a posecast recording (no {FORMAT!r} header){_A_TAKE}")
         version = header.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
             self.close()
@@ -618,7 +620,7 @@ class RecordingReader:
                 raise RecordingError(f"{self.path} is recording format version {version}, this posecast "
                                      f"reads up to {VERSION}: update posecast")  # fmt: skip
             raise RecordingError(f"{self.path} is not a posecast recording (its header's version is {shown(version)}, "
-                                 f"expected an int 1..{VERSION})")  # fmt: skip
+                                 f"expected an int 1..{VERSION}){_A_TAKE}")  # fmt: skip
         self.header: dict[str, Any] = header
 
     def damaged(self, start: int, what: str) -> RecordingError:

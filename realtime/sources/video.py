@@ -75,6 +75,9 @@ class VideoFileSource(FileSource):
             raise SourceError(f"video file {self.path} has no frames: pass a video with at least one")
         if not ok or image is None:
             capture.release()
+            if self.path.name.endswith((".posecast", ".posecast.part")):  # ("re-encode it" was the advice)
+                raise SourceError(f"{self.path} is a posecast recording, not a video: publish it again with "
+                                  f"`posecast replay {self.path}`")  # fmt: skip
             raise SourceError(
                 f"OpenCV could not decode video {self.path}: expected a readable video "
                 "(mp4/avi/mkv...); re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
