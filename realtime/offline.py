@@ -60,6 +60,10 @@ def lift_file(
     posed = np.isfinite(joints).all(axis=(1, 2))
     if not posed.any():
         people = int(valid.sum())
+        if not (confidence > 0).any():  # (NaN is read as 0) the keypoints were blamed for the scores (QA)
+            raise SourceError(f"no frame of {input_path} has a person seen: its confidence is at most 0 (1 = seen); "
+                              "give each keypoint's score in [0, 1], or leave confidence out if there is none; nothing "
+                              "written")  # fmt: skip
         model = f", or the model {lifter.model_path} gives no usable 3D" if lifter.model_path and people else ""
         raise SourceError(
             f"no frame of {input_path} gave a plausible pose ({len(keypoints)} frames, {len(keypoints) - people} "

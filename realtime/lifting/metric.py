@@ -284,7 +284,7 @@ class MetricPoseLifting(PoseLifting):
         if reason is None:
             return False
         if not self.implausible_poses:
-            log.warning("an implausible pose was published as lost (%s); later ones are counted, not logged", reason)
+            log.warning("an implausible pose was given as lost (%s); later ones are counted, not logged", reason)
         self.implausible_poses += 1
         return True
 
@@ -302,6 +302,6 @@ class MetricPoseLifting(PoseLifting):
 
     def close(self) -> None:
         if self.implausible_poses and not self._reported:
-            log.warning("%d implausible poses were published as lost", self.implausible_poses)
+            log.warning("%d implausible poses were given as lost", self.implausible_poses)
         self._reported = True
         self.lifter.close()

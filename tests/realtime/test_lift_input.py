@@ -103,6 +103,10 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         ({"confidence": np.full((65, 17), 90.0)}, "confidence must be in [0, 1] (NaN: not seen), got values from 90 "
                                                   "to 90; divide percentages by 100"),
         ({"confidence": np.full((65, 17), -0.5)}, "got values from -0.5 to -0.5"),
+        # the keypoints are fine, the scores are not: the message named the keypoints (QA)
+        ({"confidence": np.zeros((65, 17))}, "has a person seen: its confidence is at most 0 (1 = seen); give each "
+                                             "keypoint's score in [0, 1], or leave confidence out"),
+        ({"confidence": np.full((65, 17), np.nan)}, "its confidence is at most 0 (1 = seen)"),
     ],
 )  # fmt: skip
 def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays, message) -> None:
