@@ -79,6 +79,8 @@ def lift_file(
     }
     if timestamps_s is not None:
         arrays["timestamps_s"] = timestamps_s
+    if output_path.exists():  # said, as `export` and `demo` say it
+        log.info("replacing %s", output_path)
     try:
         save_npz(output_path, arrays)
     except OSError as exc:  # a full disk, a quota: the temporary file is gone, nothing half-written stays

@@ -50,6 +50,9 @@ def export(args: argparse.Namespace) -> int:
     # --lift-input, no pose for --bvh) leaves no other behind
     arrays = None if args.lift_input is None else lift_input(recording, args.person)
     bvh = None if args.bvh is None else bvh_text(recording, args.bvh, args.frame, args.person)
+    for path in (args.bvh, args.lift_input):
+        if path is not None and path.exists():  # said, as `demo` says it (`--record` never replaces a take)
+            log.info("replacing %s", path)
     # both are written beside their names first and moved in together: a full disk or a stop on the
     # second left neither, and took the file the first had just replaced with it (QA)
     with contextlib.ExitStack() as outputs:

@@ -138,6 +138,19 @@ def test_a_run_that_fails_before_any_frame_leaves_no_output(tmp_path: Path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shots"]
 
 
+def test_export_says_which_files_it_replaces(dance_take: Path, tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """It replaced an existing BVH and lift input without a word (QA); `lift` likewise."""
+    bvh, npz, lifted = tmp_path / "take.bvh", tmp_path / "take_2d.npz", tmp_path / "take_3d.npz"
+    bvh.write_text("older")
+    lifted.write_text("older")
+    with caplog.at_level("INFO"):
+        assert cli.main(["export", str(dance_take), "--bvh", str(bvh), "--lift-input", str(npz)]) == 0
+        assert cli.main(["lift", "--input", str(npz), "--output", str(lifted)]) == 0
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("replacing ")]
+    assert said == [f"replacing {bvh}", f"replacing {lifted}"]  # the new lift input replaced nothing
+
+
 def test_export_failing_on_its_second_output_keeps_the_files_it_would_replace(
     dance_take: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
