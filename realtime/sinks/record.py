@@ -66,7 +66,7 @@ class RecordSink(Sink):
         path = Path(path)
         if path.suffix.lower() != ".posecast" and not path.is_dir():  # (a folder: that error, later) .part is what
             # an unfinished take is called, and another name hides what the file is
-            raise OptionsError(f"--record must name a .posecast file (e.g. take.posecast), got {path.name}")
+            raise OptionsError(f"--record must name a .posecast file (e.g. take.posecast), got {path}")
         if path.is_file():
             raise OptionsError(f"--record {path} already exists: a take is never replaced; pass another path "
                                "(or delete it first)")  # fmt: skip

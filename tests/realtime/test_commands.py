@@ -137,8 +137,9 @@ def test_run_unwritable_output_video(media_dir: Path, pose_model_path: Path, cap
          "--output-video and --stats-json are both"),
         (["--stats-json", "{tmp}/b.posecast", "--record", "{tmp}/b.posecast"], "--record and --stats-json are both"),
         (["--record", "{tmp}/take.posecast.part"], r"--record must name a .posecast file \(e.g. take.posecast\), got "
-         "take.posecast.part"),
+         ".*/take.posecast.part"),
         (["--record", "{tmp}/take.txt"], "--record must name a .posecast file"),
+        (["--record", "/dev/full"], "--record must name a .posecast file .*, got /dev/full$"),  # it said "got full"
         (["--record", "{tmp}"], "cannot write --record .*: it is a folder"),
         (["--output-video", "/proc/x.webm"], "folder /proc (takes no new files|does not exist)"),  # even as root
         (["--frames", "0"], "--frames must be 1 or more, got 0"),
