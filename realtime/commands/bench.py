@@ -184,6 +184,9 @@ def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool)
     try:
         try:
             staged = write_reports(report, staging) + (write_plots(result, staging) if plots else [])
+            earlier = sorted(name for name in RESULT_FILES if (folder / name).exists())
+            if earlier:  # said (QA: silently, even the plots a --no-plots run does not write again)
+                log.info("replacing an earlier run's results in %s: %s", folder, ", ".join(earlier))
             with stop_signals_deferred():
                 for name in set(RESULT_FILES) - {path.name for path in staged}:
                     (folder / name).unlink(missing_ok=True)

@@ -298,7 +298,8 @@ def test_results_that_cannot_be_written_leave_no_folder_behind(tmp_path: Path) -
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_stop_while_results_are_written_leaves_the_earlier_run_whole(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_stop_while_results_are_written_leaves_the_earlier_run_whole(tmp_path: Path, monkeypatch,  # noqa: ANN001
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
     """Ctrl-C after bench.json was written, before the plots: the folder keeps the earlier run's
     files, all of them (a new bench.json stood beside the earlier bench.md and plots: QA). A run
     that writes fewer files (no plots) leaves none of an earlier run's beside its own."""
@@ -325,6 +326,9 @@ def test_a_stop_while_results_are_written_leaves_the_earlier_run_whole(tmp_path:
         bench_command._write_results({"schema": "x"}, None, out, plots=True)  # type: ignore[arg-type]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # nothing new, nothing staged left
     monkeypatch.setattr(bench_command, "write_plots", plots.write_plots)
-    written = bench_command._write_results({"schema": "x"}, None, out, plots=False)  # type: ignore[arg-type]
+    with caplog.at_level("INFO"):
+        written = bench_command._write_results({"schema": "x"}, None, out, plots=False)  # type: ignore[arg-type]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written) == ["bench.json", "bench.md"]
     assert json.loads((out / "bench.json").read_text()) == {"schema": "x"}
+    # said: they were replaced and removed silently (QA)
+    assert f"replacing an earlier run's results in {out}: " + ", ".join(sorted(earlier)) in caplog.messages
