@@ -42,6 +42,10 @@ def availability() -> dict[str, tuple[bool, str]]:
     return {name: cls.availability() for name, cls in BACKENDS.items()}
 
 
+#: Whether the CPU fallback was said already (it is the same for every model of a process).
+_told_no_gpu = False
+
+
 def load_backend(name: str = "auto", model_path: str | Path | None = None, **options: object) -> RuntimeBackend:
     """Load ``model_path`` (default: the shipped model) on backend ``name`` or the best one ("auto").
 
@@ -53,10 +57,14 @@ def load_backend(name: str = "auto", model_path: str | Path | None = None, **opt
         if name not in BACKENDS:
             raise BackendError(f"unknown backend {name!r}; choose one of auto, {', '.join(BACKENDS)}")
         return _checked(BACKENDS[name](model_path, **options))
+    global _told_no_gpu
     gpu_ok, gpu_reason = cuda_device_available()
     if not gpu_ok:
         backend = OnnxRuntimeBackend(model_path, **_accepted(OnnxRuntimeBackend, options))
-        log.info("backend: onnxruntime (CPU): no CUDA GPU found (%s)", gpu_reason)
+        # once a process: `bench` loads a lifter per configuration and said it for each (QA)
+        log.log(logging.DEBUG if _told_no_gpu else logging.INFO, "backend: onnxruntime (CPU): no CUDA GPU found (%s)",
+                gpu_reason)  # fmt: skip
+        _told_no_gpu = True
         return _checked(backend)
     for candidate, cls in BACKENDS.items():
         try:  # a GPU backend that gives no finite numbers (e.g. an FP16 overflow) falls back like one missing
