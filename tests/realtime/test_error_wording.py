@@ -4,10 +4,12 @@ other messages taken for a silent address, a NaN bounded by "-inf to inf"."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +52,10 @@ def test_a_nan_joint_is_named_without_infinite_bounds() -> None:
     assert "must hold finite numbers" in str(caught.value) and "inf" not in str(caught.value)
 
 
-def test_listen_to_a_publisher_of_other_messages_says_so(free_port) -> None:  # noqa: ANN001
-    """A stream of messages that are not posecast's kept ``--timeout`` from ever ending the wait (each
-    reset it) and logged a warning for each; run in a child process, so that a wait for ever fails."""
-    address = f"tcp://127.0.0.1:{free_port()}"
+@contextlib.contextmanager
+def other_messages(address: str) -> Iterator[None]:
+    """While inside, a ZeroMQ publisher bound at ``address`` sends messages that are not
+    posecast's (a ``pose`` topic, a payload that is not msgpack) 20 times a second."""
     publisher = zmq.Context.instance().socket(zmq.PUB)
     publisher.setsockopt(zmq.LINGER, 0)
     publisher.bind(address)
@@ -66,13 +68,21 @@ def test_listen_to_a_publisher_of_other_messages_says_so(free_port) -> None:  # 
     sender = threading.Thread(target=send)
     sender.start()
     try:
-        began = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "listen", "--address", address,
-                               "--timeout", "1"], capture_output=True, text=True, timeout=60)  # fmt: skip
+        yield
     finally:
         stop.set()
         sender.join()
         publisher.close()
+
+
+def test_listen_to_a_publisher_of_other_messages_says_so(free_port) -> None:  # noqa: ANN001
+    """A stream of messages that are not posecast's kept ``--timeout`` from ever ending the wait (each
+    reset it) and logged a warning for each; run in a child process, so that a wait for ever fails."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with other_messages(address):
+        began = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "listen", "--address", address,
+                               "--timeout", "1"], capture_output=True, text=True, timeout=60)  # fmt: skip
     err = done.stderr.strip().splitlines()
     assert done.returncode == 2 and time.monotonic() - began < 30, done.stderr
     assert sum("skipping a message" in line for line in err) == 1  # said once, not 20 times a second
@@ -90,24 +100,8 @@ def test_listen_s_quiet_notice_does_not_blame_silence_when_other_messages_come(
 
     monkeypatch.setattr(listen, "QUIET_NOTICE_S", 0.5)
     port = free_port()
-    publisher = zmq.Context.instance().socket(zmq.PUB)
-    publisher.setsockopt(zmq.LINGER, 0)
-    publisher.bind(f"tcp://127.0.0.1:{port}")
-    stop = threading.Event()
-
-    def send() -> None:
-        while not stop.wait(0.05):
-            publisher.send_multipart([b"pose", b"\xc1 not msgpack"])
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    try:
-        with caplog.at_level("WARNING"):
-            code = cli.main(["listen", "--address", f"connect:tcp://127.0.0.1:{port}", "--timeout", "1.5"])
-    finally:
-        stop.set()
-        sender.join()
-        publisher.close()
+    with other_messages(f"tcp://127.0.0.1:{port}"), caplog.at_level("WARNING"):
+        code = cli.main(["listen", "--address", f"connect:tcp://127.0.0.1:{port}", "--timeout", "1.5"])
     assert code == 2
     quiet = [r.getMessage() for r in caplog.records if "for 0 s" in r.getMessage() or "for 1 s" in r.getMessage()]
     assert len(quiet) == 1 and quiet[0].startswith("no posecast message (") and "others skipped, warned above) " \
