@@ -147,6 +147,47 @@ def load_lift_input(path: Path) -> LiftInput:
     return LiftInput(keypoints, confidence, intrinsics, fps, stamps)
 
 
+#: The spine joint lies between the pelvis and the thorax in every skeleton posecast reads (the
+#: midpoint where it is derived): keypoints whose "spine" is further than this fraction of the
+#: torso from that midpoint, in most frames, are in another joint order.
+MAX_SPINE_OFF_TORSO = 0.5
+_PELVIS, _SPINE, _THORAX = (skeleton.JOINT_INDEX[n] for n in ("pelvis", "spine", "thorax"))
+
+
+def joint_order_problem(keypoints: np.ndarray, confidence: np.ndarray) -> str | None:
+    """Why ``keypoints`` ``(F, 17, 2)`` are not in posecast's joint order, or ``None`` (too few
+    frames to tell: ``None``). COCO-17 (YOLO, RTMPose) has the same shape, and lifted a person
+    1.1 m from the camera with the head level with the pelvis, exit 0 (QA)."""
+    torso_joints = [_PELVIS, _SPINE, _THORAX]
+    seen = np.isfinite(keypoints[:, torso_joints]).all(axis=(1, 2)) & (confidence[:, torso_joints] > 0).all(axis=1)
+    if seen.sum() < 5:
+        return None
+    pelvis, spine, thorax = (keypoints[seen, j].astype(np.float64) for j in torso_joints)
+    torso = np.linalg.norm(thorax - pelvis, axis=-1)
+    off = np.linalg.norm(spine - 0.5 * (pelvis + thorax), axis=-1) / np.maximum(torso, 1e-9)
+    median = float(np.median(off))
+    if median <= MAX_SPINE_OFF_TORSO:
+        return None
+    return (f"keypoints_2d are not in posecast's joint order: its spine (joint 7) lies between the pelvis (0) and "
+            f"the thorax (8), here a median {median:.2g} torso lengths off their midpoint; reorder them "
+            "(README, Offline lifting: COCO-17 and MediaPipe-33 keypoints map as realtime/layouts.py says)")
+
+
+_HEAD, _ANKLES = skeleton.JOINT_INDEX["head"], [skeleton.JOINT_INDEX["l_ankle"], skeleton.JOINT_INDEX["r_ankle"]]
+
+
+def upside_down_share(keypoints: np.ndarray, confidence: np.ndarray) -> float:
+    """The share of frames (with head and ankles seen) whose head is below both ankles in the
+    image: near 1 for keypoints whose y grows upwards (a y-up input lifted an upside-down person
+    without a word; QA), or a handstand."""
+    joints = [_HEAD, *_ANKLES]
+    seen = np.isfinite(keypoints[:, joints]).all(axis=(1, 2)) & (confidence[:, joints] > 0).all(axis=1)
+    if not seen.any():
+        return 0.0
+    head_y, ankles_y = keypoints[seen, _HEAD, 1], keypoints[seen][:, _ANKLES, 1]
+    return float(np.mean(head_y > ankles_y.max(axis=1)))
+
+
 def _timestamps(path: Path, stamps_s: np.ndarray, frames: int) -> np.ndarray:
     """``timestamps_s`` checked: ``(F,)`` finite seconds, at least 1 ns apart (``lift`` runs the
     pipeline on a nanosecond clock), spanning at most :data:`MAX_TIMESTAMP_SPAN_S`, a median

@@ -17,8 +17,12 @@ import pytest
 
 
 def lift_input(path: Path, frames: int = 90) -> Path:
-    rng = np.random.default_rng(0)
-    keypoints = 288 + 60 * rng.standard_normal((frames, 17, 2))
+    """A person standing 3 m in front of the camera, the 2D jittered by 3 px (posecast's joint order)."""
+    from posecast.engines import rotations, skeleton
+
+    standing = rotations.rest_pose(skeleton.bone_lengths_from_height(1.7))  # metres, y up
+    keypoints = 288 + 500 * standing[:, :2] * [1.0, -1.0] / 3.0 + 3 * np.random.default_rng(0).standard_normal(
+        (frames, 17, 2))  # fmt: skip
     np.savez(path, keypoints_2d=keypoints, intrinsics=np.array([500.0, 500.0, 288.0, 288.0]), fps=30.0)
     return path
 

@@ -109,6 +109,10 @@ def test_an_unreadable_engine_cache_is_one_line(inputs: Path, tmp_path: Path) ->
 
 def _readable_lift_input(folder: Path) -> Path:
     path = folder / "readable.npz"
-    keypoints = np.random.default_rng(0).uniform(100, 400, (40, 17, 2)).astype(np.float32)
+    from posecast.engines import rotations, skeleton
+
+    standing = rotations.rest_pose(skeleton.bone_lengths_from_height(1.7))  # metres, y up, 3 m away
+    keypoints = (np.array([320.0, 240.0]) + 500 * standing[:, :2] * [1.0, -1.0] / 3.0
+                 + np.random.default_rng(0).normal(0, 3, (40, 17, 2))).astype(np.float32)  # fmt: skip
     np.savez(path, keypoints_2d=keypoints, intrinsics=np.array([500.0, 500.0, 320.0, 240.0]), fps=30.0)
     return path
