@@ -40,6 +40,10 @@ MODELS: dict[str, str] = {
     # supervised-framing-w384 trained further on its own recipe with the supervised loss weighing
     # each window's current frame (the one published) as much as its 26 earlier ones: the default
     "supervised-current-w384": "posecast_lifter_current_w384.onnx",
+    # supervised-current-w384 trained further on its own recipe with limb mixing (a window's arms
+    # and legs moving as another window's): a little more accurate across datasets, not the
+    # default (its upper arms miss the 5 % subject calibration; README, Models)
+    "supervised-mix-w384": "posecast_lifter_mix_w384.onnx",
     # semi-supervised (3D + the paper's losses), Bandai-Namco only: the three-way comparison's
     "semi-w384": "posecast_lifter_semi_w384.onnx",
     # the paper's unsupervised method (2D only), Bandai-Namco: the default before issue 10
