@@ -330,6 +330,24 @@ def test_engines_bench_all_lists_skipped_backends(capsys: pytest.CaptureFixture[
             assert f"skipped {name}: {why}" in out
 
 
+def test_engines_bench_says_when_its_tail_is_other_processes(caplog: pytest.LogCaptureFixture) -> None:
+    """A real measurement's records, one given a tail 33 times its median (measured so while two
+    training runs shared the cores; QA: the JSON and table said nothing)."""
+    import dataclasses
+
+    from posecast.engines.cli import warn_noisy_tails
+    from posecast.engines.runtime import bench, load_backend
+
+    with load_backend("onnxruntime") as backend:
+        quiet = bench.benchmark(backend, (1,), iters=20, warmup=2)[0]
+    busy = dataclasses.replace(quiet, p99_ms=33 * quiet.p50_ms)
+    with caplog.at_level("WARNING"):
+        warn_noisy_tails([dataclasses.replace(quiet, p99_ms=2 * quiet.p50_ms), busy,
+                          bench.skipped("tensorrt", "no GPU", quiet.model)])  # fmt: skip
+    assert len(caplog.messages) == 1 and "onnxruntime batch 1: p99" in caplog.messages[0]
+    assert "is 33x its p50" in caplog.messages[0] and "run it again on a quiet machine" in caplog.messages[0]
+
+
 def test_engines_bench_measures_what_run_uses(capsys: pytest.CaptureFixture[str]) -> None:
     """The shipped model ships its INT8 copy, so `run` uses INT8 on the CPU; so does bench by default."""
     from posecast.engines.runtime.base import DEFAULT_MODEL
