@@ -156,7 +156,9 @@ class Pipeline:
         self._outputs.remove(output)
         self.failed[output.name] = exc
         self._failed_at[output.name] = getattr(output, "failed_frame_id", None)
-        log.error("output %s failed and was stopped: %s", output.name, exc)
+        # the reason is said once, by the SinkError this frame ends with (:meth:`should_stop`): a full
+        # disk while recording was printed twice (QA)
+        log.warning("output %s failed and was stopped; the run ends after this frame, with the reason", output.name)
         try:
             output.close()
         except Exception as close_exc:  # noqa: BLE001 - already failing; say so and go on
