@@ -250,8 +250,9 @@ def _typed(value: Any, hint: Any, name: str) -> Any:  # noqa: ANN401, C901 - a c
         if isinstance(value, str):
             return value
     elif origin in (list, tuple):
-        if isinstance(value, (list, tuple)) and (origin is list or len(value) == len(args)):
-            items = args[:1] * len(value) if origin is list else args
+        variadic = origin is tuple and len(args) == 2 and args[1] is Ellipsis  # tuple[str, ...]: any length
+        if isinstance(value, (list, tuple)) and (origin is list or variadic or len(value) == len(args)):
+            items = args[:1] * len(value) if origin is list or variadic else args
             if items and items[0] is str:  # names and subject numbers alike: 9 and "09" name subject 09
                 return [str(v) if not isinstance(v, str) else v for v in value]
             return origin(_typed(v, a, name) for v, a in zip(value, items, strict=True))
@@ -268,6 +269,8 @@ def _kind(hint: Any) -> str:  # noqa: ANN401 - an annotation
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is list:
         return "a list (e.g. [a, b]; one item too: [a])"
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return f"a list of {_kind(args[0])}s"
     if origin is tuple:
         return f"a list of {len(args)} {_kind(args[0])}s"
     if origin is dict:

@@ -262,6 +262,13 @@ def test_mix_limbs_gives_a_window_another_window_s_limbs_in_its_own_frame(window
     pair = np.stack([windows[0], windows[0] @ turn.T])
     np.testing.assert_allclose(augment.mix_limbs(pair, np.random.default_rng(0), 1.0), pair, atol=1e-9)
     assert augment.mix_limbs(windows, np.random.default_rng(3), 0.0) is windows
+    # the legs alone (limb_mix_limbs: [legs]): the arms stay the window's own
+    legs_only = augment.mix_limbs(windows, np.random.default_rng(3), 1.0, ("legs",))
+    arms = [J[n] for n in ("l_elbow", "l_wrist", "r_elbow", "r_wrist")]
+    np.testing.assert_array_equal(legs_only[..., arms, :], windows[..., arms, :])
+    assert (np.abs(legs_only - windows).max(axis=(1, 3))[:, [J["l_ankle"], J["r_ankle"]]] > 1e-6).any()
+    with pytest.raises(ValueError, match="limb_mix_limbs must name arms and/or legs, got"):
+        BodyOptions(limb_mix_limbs=("tails",))
 
 
 def test_two_bone_knees_keep_both_lengths_and_bend_to_the_given_side() -> None:

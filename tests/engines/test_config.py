@@ -51,6 +51,14 @@ def test_shipped_configs_load(tmp_path: Path) -> None:
         load_config(bad)
 
 
+def test_a_list_of_any_length_reads_as_one() -> None:
+    """``tuple[str, ...]`` (``body.limb_mix_limbs``) was read as a pair: [legs] was refused."""
+    assert config_from_dict({"body": {"limb_mix_limbs": ["legs"]}}).body.limb_mix_limbs == ("legs",)
+    assert config_from_dict({"body": {"limb_mix_limbs": ["arms", "legs"]}}).body.limb_mix_limbs == ("arms", "legs")
+    with pytest.raises(ConfigError, match="body.limb_mix_limbs must be a list of texts, got 'legs'"):
+        config_from_dict({"body": {"limb_mix_limbs": "legs"}})
+
+
 def test_one_window_default_and_single_frame_sampling() -> None:
     assert TrainConfig().model.window_frames == TrainConfig().sample_frames == 27
     single = config_from_dict({"model": {"window_frames": 1}})

@@ -128,14 +128,19 @@ class BodyOptions:
     reach_prob: float = 0.0
     #: share of windows whose arms and legs are another window's (:func:`mix_limbs`)
     limb_mix_prob: float = 0.0
+    #: which limbs :func:`mix_limbs` exchanges: ``arms``, ``legs`` or both
+    limb_mix_limbs: tuple[str, ...] = ("arms", "legs")
     #: ``(K, 16)`` bone lengths relative to the leg: each window takes one of these bodies instead
     #: of drawing one from :data:`PROPORTION_RANGES` (e.g. the bodies of one group of people)
     bodies: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # ranges as tuples whatever the config file gave (YAML and JSON have lists): equal configs compare equal
-        for name in ("height_range", "speed_range", "knee_extension_range", "low_rate_fps", "crouch_depth"):
+        for name in ("height_range", "speed_range", "knee_extension_range", "low_rate_fps", "crouch_depth",
+                     "limb_mix_limbs"):
             setattr(self, name, tuple(getattr(self, name)))
+        if not self.limb_mix_limbs or not set(self.limb_mix_limbs) <= {"arms", "legs"}:
+            raise ValueError(f"limb_mix_limbs must name arms and/or legs, got {list(self.limb_mix_limbs)}")
         if self.bodies is not None:
             bodies = np.asarray(self.bodies, dtype=np.float64)
             shape_ok = bodies.ndim == 2 and bodies.shape[1] == len(skeleton.BONES)
@@ -433,14 +438,14 @@ def reach_forwards(joints: np.ndarray, rng: np.random.Generator, prob: float) ->
     return result
 
 
-#: The limbs :func:`mix_limbs` exchanges: (the girdle's right joint, its left joint) whose line
-#: is the frame's left axis, and the limb's chain from its root joint.
-_MIXED_LIMBS = (
-    (("r_shoulder", "l_shoulder"), ("l_shoulder", "l_elbow", "l_wrist")),
-    (("r_shoulder", "l_shoulder"), ("r_shoulder", "r_elbow", "r_wrist")),
-    (("r_hip", "l_hip"), ("l_hip", "l_knee", "l_ankle")),
-    (("r_hip", "l_hip"), ("r_hip", "r_knee", "r_ankle")),
-)
+#: The limbs :func:`mix_limbs` exchanges, by kind: (the girdle's right joint, its left joint)
+#: whose line is the frame's left axis, and the limb's chain from its root joint.
+_MIXED_LIMBS = {
+    "arms": ((("r_shoulder", "l_shoulder"), ("l_shoulder", "l_elbow", "l_wrist")),
+             (("r_shoulder", "l_shoulder"), ("r_shoulder", "r_elbow", "r_wrist"))),
+    "legs": ((("r_hip", "l_hip"), ("l_hip", "l_knee", "l_ankle")),
+             (("r_hip", "l_hip"), ("r_hip", "r_knee", "r_ankle"))),
+}  # fmt: skip
 
 
 def _girdle_frame(joints: np.ndarray, right: str, left: str) -> np.ndarray:
@@ -454,9 +459,11 @@ def _girdle_frame(joints: np.ndarray, right: str, left: str) -> np.ndarray:
     return np.stack([x, y, np.cross(x, y)], axis=-2)
 
 
-def mix_limbs(joints: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
+def mix_limbs(joints: np.ndarray, rng: np.random.Generator, prob: float,
+              limbs: tuple[str, ...] = ("arms", "legs")) -> np.ndarray:  # fmt: skip
     """Give ``prob`` of the windows ``(B, T, 17, 3)`` the limbs of another window of the batch:
-    each arm and leg, with even odds, takes the other window's bone directions frame by frame,
+    each arm and leg (of the kinds in ``limbs``), with even odds, takes the other window's bone
+    directions frame by frame,
     relative to its own girdle (shoulders or hips, with the torso's up), so an arm pose of a wave
     lands on a run's torso as it was held there; the window's own bone lengths are kept. The
     sources hold few combinations of arm and leg poses (a one-legged balance with the arms held
@@ -464,11 +471,12 @@ def mix_limbs(joints: np.ndarray, rng: np.random.Generator, prob: float) -> np.n
     if prob <= 0:  # before any draw: the random stream of runs without it stays as it was
         return joints
     b = len(joints)
+    mixed = [limb for kind in limbs for limb in _MIXED_LIMBS[kind]]
     chosen = np.flatnonzero(rng.random(b) < prob)
     partner = rng.integers(0, b, len(chosen))
-    swapped = rng.random((len(chosen), len(_MIXED_LIMBS))) < 0.5
+    swapped = rng.random((len(chosen), len(mixed))) < 0.5
     out = joints.copy()
-    for k, ((right, left), chain) in enumerate(_MIXED_LIMBS):
+    for k, ((right, left), chain) in enumerate(mixed):
         rows, sources = chosen[swapped[:, k]], partner[swapped[:, k]]
         if not len(rows):
             continue

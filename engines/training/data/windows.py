@@ -140,7 +140,7 @@ class MocapWindowSampler:
                 fps = np.minimum(np.exp(rng.uniform(low, high, len(slow))), TRAINING_FPS)
                 world[slow] = slow_camera_windows(self.frames, index[slow], fps, TRAINING_FPS)
         if augment and body is not None:
-            world = mix_limbs(world, rng, body.limb_mix_prob)
+            world = mix_limbs(world, rng, body.limb_mix_prob, body.limb_mix_limbs)
         if augment:
             mirror = rng.random(b) < o.mirror_prob
             world[mirror] = skeleton.mirror_image(world[mirror])
