@@ -22,9 +22,11 @@ avatar holds), then the next first tracked:
   and the avatar holds its last pose where it stood);
 - ``/VMC/Ext/T time``: seconds of the stream's clock since the first frame.
 
-The messages of a frame go out as OSC bundles of at most 1500 bytes, as the protocol asks (a
-whole frame is about 1.7 kB, so two bundles: the bones first, then the root, OK and T closing
-the frame). Sending never blocks: the socket is non-blocking and a datagram the kernel cannot
+The messages of a frame go out as OSC bundles that fit one Ethernet frame of 1500 bytes, as the
+protocol asks, with the IP and UDP headers: 1472 bytes of bundle over IPv4, 1452 over IPv6 (a
+bundle of 1480 bytes was split into IP fragments, and a lost fragment lost every bone of the
+frame; QA). A whole frame is about 1.7 kB, so two bundles: the bones first, then the root, OK
+and T closing the frame. Sending never blocks: the socket is non-blocking and a datagram the kernel cannot
 take is dropped and counted (:attr:`VmcSink.dropped_datagrams`).
 """
 
@@ -51,8 +53,10 @@ from ..types import PoseFrame, StreamMeta
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 39539
-#: The protocol's bundle size limit (one Ethernet frame).
-MAX_BUNDLE_BYTES = 1500
+#: The protocol's limit, one Ethernet frame (1500 bytes), less the IPv4 and UDP headers (20 + 8):
+#: the most an OSC bundle may hold; over IPv6, :data:`MAX_BUNDLE_BYTES_IPV6` (a 40-byte header).
+MAX_BUNDLE_BYTES = 1500 - 20 - 8
+MAX_BUNDLE_BYTES_IPV6 = 1500 - 40 - 8
 _UNITY = frames.get_frame("unity")
 _IDENTITY = (0.0, 0.0, 0.0, 1.0)
 ROOT_ADDRESS = "/VMC/Ext/Root/Pos"
@@ -165,10 +169,14 @@ class VmcSink(Sink):
         self._person_id: int | None = None  # the person the avatar follows
         self._signs = SignContinuity()  # one avatar: its bones' quaternions in one hemisphere
         try:
-            family = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)[0][0]
+            family, *_, sockaddr = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)[0]
         except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold
             host = address[0][:80]
             raise PublishError(f"cannot resolve the VMC host {host!r} ({exc}): pass --vmc HOST:PORT") from exc
+        # sent to the address resolved here: a host name was looked up again for every datagram,
+        # two blocking lookups a frame on the sink's thread (QA)
+        self._sockaddr = sockaddr
+        self._max_bundle_bytes = MAX_BUNDLE_BYTES if family == socket.AF_INET else MAX_BUNDLE_BYTES_IPV6
         self._socket = socket.socket(family, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
         if family == socket.AF_INET:  # a broadcast address (every VMC receiver on the LAN) is refused without it
@@ -213,12 +221,12 @@ class VmcSink(Sink):
         root = next((m for m in messages if m.address == ROOT_ADDRESS), None)
         if root is not None:
             self._root_m = np.array(root.params[1:4], dtype=np.float64)
-        for datagram in pack_bundles(messages):
+        for datagram in pack_bundles(messages, self._max_bundle_bytes):
             self._send(datagram)
 
     def _send(self, datagram: bytes) -> None:
         try:
-            self._socket.sendto(datagram, self.address)
+            self._socket.sendto(datagram, self._sockaddr)
         except (BlockingIOError, InterruptedError):  # the kernel's buffer is full: drop, never wait
             self.dropped_datagrams += 1
             return

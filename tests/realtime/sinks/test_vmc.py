@@ -1,10 +1,11 @@
 """The VMC output (realtime/sinks/vmc.py): a real OSC receiver (python-osc) in another process
 parses every message, rebuilds the pose by forward kinematics along Unity's humanoid hierarchy
-and must find the published joints within 1 mm; bundles fit the protocol's 1500 bytes; the T-pose
+and must find the published joints within 1 mm; bundles fit one 1500-byte Ethernet frame; the T-pose
 is all identity; sending never blocks."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -187,6 +188,30 @@ def test_messages_of_the_rest_pose() -> None:
     held = vmc.frame_messages(nobody, 0.6, held_root_m=np.array([1.0, 0.0, -2.0]))  # the last root again
     assert [m.address for m in held] == ["/VMC/Ext/Root/Pos", "/VMC/Ext/OK", "/VMC/Ext/T"]
     assert held[0].params[1:4] == pytest.approx([1.0, 0.0, -2.0])
+
+
+@pytest.mark.parametrize(("family", "host", "limit"), [(socket.AF_INET, "127.0.0.1", 1472),
+                                                      (socket.AF_INET6, "::1", 1452)])  # fmt: skip
+def test_datagrams_fit_an_ethernet_frame_and_go_to_the_address_resolved_once(family, host, limit) -> None:
+    """The bone bundle was 1480 bytes, 1508 on the wire with the IPv4 and UDP headers: split into
+    fragments on a LAN, a lost one losing every bone; and a host name was looked up again for
+    every datagram (QA). A real UDP receiver gets each frame in datagrams within the limit, sent
+    to the address looked up when the sink was made."""
+    if family == socket.AF_INET6 and not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    joints, lengths = walk_in_camera()
+    with socket.socket(family, socket.SOCK_DGRAM) as listener:
+        listener.bind((host, 0))
+        listener.settimeout(5.0)
+        port = listener.getsockname()[1]
+        sink = vmc.VmcSink((host, port), AvatarOptions(one_euro=None))
+        with sink:
+            for i in range(3):
+                sink.write(pose_frame(i, joints[i], lengths))
+        sizes = [len(listener.recv(65536)) for _ in range(6)]
+    assert len(sizes) == 6 and max(sizes) <= limit, sizes
+    with vmc.VmcSink(("localhost", port)) as named:
+        assert named._sockaddr[0] in ("127.0.0.1", "::1")  # looked up once: sent to the number
 
 
 def test_sending_never_blocks() -> None:
