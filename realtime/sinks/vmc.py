@@ -68,6 +68,14 @@ def parse_address(text: str) -> tuple[str, int]:
     given = text.strip()
     if not given:
         raise OptionsError(f"--vmc is empty: pass HOST:PORT (e.g. 127.0.0.1:{DEFAULT_PORT}), or --vmc alone for that")
+    if "://" in given:  # (it was taken for an IPv6 address; QA)
+        raise OptionsError(f"--vmc {given}: VMC goes over UDP to HOST:PORT, without a scheme (e.g. "
+                           f"127.0.0.1:{DEFAULT_PORT})")  # fmt: skip
+    if given.startswith("[") and "]" not in given or given.startswith("-"):
+        raise OptionsError(f"--vmc needs HOST:PORT with a port in 1..65535, got {given!r} (e.g. 127.0.0.1:"
+                           f"{DEFAULT_PORT}, or [::1]:{DEFAULT_PORT})")  # fmt: skip
+    if given.count(":") > 1 and "." in given and given.replace(".", "").replace(":", "").isdigit():
+        raise OptionsError(f"--vmc {given}: one port after the host, HOST:PORT (e.g. 127.0.0.1:{DEFAULT_PORT})")
     if given.count(":") > 1 and not given.startswith("["):  # an IPv6 address: which colon starts the port?
         raise OptionsError(f"--vmc {given}: an IPv6 address goes in brackets, [ADDRESS]:PORT (e.g. "
                            f"[::1]:{DEFAULT_PORT})")  # fmt: skip

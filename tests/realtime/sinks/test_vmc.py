@@ -280,6 +280,14 @@ def test_address_parsing() -> None:
         vmc.parse_address("::1")  # it said: cannot resolve the VMC host ':'
     with pytest.raises(OptionsError, match="got '70000'"):  # as typed, not ':70000'
         vmc.parse_address("70000")
+    # common typos were each taken for an IPv6 address without brackets, or a host to resolve (QA)
+    for typo, said in (("udp://127.0.0.1:39539", "VMC goes over UDP to HOST:PORT, without a scheme"),
+                       ("http://host:39539", "without a scheme"),
+                       ("127.0.0.1:39539:1", "one port after the host, HOST:PORT"),
+                       ("[::1", r"needs HOST:PORT with a port in 1\.\.65535, got '\[::1'"),
+                       ("-5", "needs HOST:PORT with a port in 1..65535, got '-5'")):  # fmt: skip
+        with pytest.raises(OptionsError, match=said):
+            vmc.parse_address(typo)
 
 
 def test_a_host_no_dns_label_can_hold_is_one_error() -> None:
