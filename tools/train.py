@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from posecast.engines import metrics
 from posecast.engines.errors import run_reporting
+from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
 from posecast.engines.training.checkpoint import read_checkpoint
 from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, load_config, resolve_data
@@ -149,8 +150,11 @@ def run(args: argparse.Namespace) -> int:
         cfg.teacher = str(resolve_data(cfg.teacher, "teacher checkpoint"))
     # a resumed run has its networks already; found before any data loads
     init = resolve_data(cfg.init, "init checkpoint") if cfg.init is not None and not resuming else None
-    args.out.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(cfg.to_dict(), indent=2))
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # /proc/run, a file on the way: a traceback before
+        raise ConfigError(f"cannot make the run folder {args.out} ({exc.strerror}): pass --out a folder you can "
+                          "write") from exc  # fmt: skip
 
     options = SamplerOptions(window_frames=cfg.sample_frames, body=cfg.body, framing=cfg.framing)
     clips = [c for src in sources for c in load_source(src, progress=True)]
@@ -167,8 +171,8 @@ def run(args: argparse.Namespace) -> int:
     if recorded:
         samplers.append(Recorded2DSampler(recorded, options, seed=data_seed))
     if not samplers:
-        log.error("nothing to train on: every clip is held out and no recorded 2D was given")
-        return 2
+        raise ConfigError("nothing to train on: every clip is held out (a run of one clip keeps it to evaluate on) "
+                          "and no recorded 2D was given: give more clips")  # fmt: skip
     rng = np.random.default_rng(data_seed)
 
     def sample(batch: int):  # noqa: ANN202 - recorded 2D batches in their share, mocap otherwise
@@ -193,6 +197,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("no checkpoint in %s yet: training again from step 0 with its config", args.out)
     if init is not None:
         log.info("networks from %s (trained %d steps there)", cfg.init, trainer.init_from(init))
+    # the config goes in only now: a command refused above (a --window or --data the checkpoint or
+    # the data refuses) left it in config.json, and no later --resume could continue (QA)
+    atomic_write(saved, json.dumps(cfg.to_dict(), indent=2).encode())
     trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress)
     log.info("done: %s", args.out / "last.pt")
     return 0

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from .. import normalize, skeleton
-from ..fileio import atomic_path
+from ..fileio import OutputWriteError, atomic_path
 from ..networks import PoseGenerator, lift_to_3d
 from . import losses
 from .checkpoint import CheckpointError, damaged_checkpoint, load_generator, read_checkpoint
@@ -247,7 +247,12 @@ class Trainer:
     def save_checkpoint(self, name: str = "last.pt") -> Path:
         path = self.out / name
         with atomic_path(path) as tmp:
-            torch.save(self.state_dict(), tmp)
+            try:
+                torch.save(self.state_dict(), tmp)
+            except RuntimeError as exc:  # a full disk: torch's "[enforce fail at inline_container.cc:672] ..." (QA)
+                raise OutputWriteError(f"cannot write the checkpoint {path} (the disk full, or a file size limit: "
+                                       f"{' '.join(str(exc).split())[:120]}); free space on its disk, then continue "
+                                       "with --resume") from exc  # fmt: skip
         return path
 
     def init_from(self, path: str | Path) -> int:
@@ -285,7 +290,8 @@ class Trainer:
         saved = config_from_dict(state["config"]).model
         if saved != self.cfg.model:
             raise CheckpointError(f"checkpoint {path} has model {saved}, the config asks for {self.cfg.model}: "
-                                  "the same model: and --window as that run's are needed")  # fmt: skip
+                                  "its networks load only into the same model (drop --window, or the config's "
+                                  "model: must be that run's)")  # fmt: skip
         with damaged_checkpoint(path):
             self.generator.load_state_dict(state["generator"])
             self.discriminator.load_state_dict(state["discriminator"])

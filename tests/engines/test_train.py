@@ -315,6 +315,13 @@ def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_ca
     saved = (out / "config.json").read_text()
     assert train_tool.main(["--out", str(out), "--resume", "--steps", "25", "--no-progress"]) == 2
     assert (out / "config.json").read_text() == saved
+    # another window, or data that does not load, refused on resuming: the run's config left as it
+    # was too (it took them in, and every later --resume was refused; QA)
+    assert train_tool.main(["--out", str(out), "--resume", "--steps", "40", "--window", "5", "--no-progress"]) == 2
+    assert train_tool.main(["--out", str(out), "--resume", "--steps", "40", "--data", str(tmp_path / "absent"),
+                            "--no-progress"]) == 2  # fmt: skip
+    assert (out / "config.json").read_text() == saved
+    assert train_tool.main([*common, "--steps", "35", "--resume"]) == 0
 
 
 def test_an_interrupted_run_resumes_without_logging_steps_twice(train_tool, bvh_dir: Path, posecast_cache: Path,
@@ -346,6 +353,7 @@ def test_an_interrupted_run_resumes_without_logging_steps_twice(train_tool, bvh_
         ({}, ["--window", "0"], "--window must be 1 or more frames, got 0"),
         ({}, ["--data"], "no training data: name motion data with --data"),
         ({"init": "absent.pt"}, [], "init checkpoint 'absent.pt' not found"),
+        ({}, ["--out", "/proc/posecast_run"], "cannot make the run folder /proc/posecast_run"),  # a traceback (QA)
     ],
 )
 def test_train_tool_refuses_bad_input_in_one_line(config: dict, extra: list[str], message: str, train_tool,  # noqa: ANN001
@@ -353,7 +361,9 @@ def test_train_tool_refuses_bad_input_in_one_line(config: dict, extra: list[str]
                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"model": TINY_MODEL, "mode": "supervised", **config}))
-    argv = ["--config", str(path), "--data", str(bvh_dir), "--out", str(tmp_path / "run"), "--no-progress", *extra]
+    out = next((extra[i + 1] for i, a in enumerate(extra) if a == "--out"), str(tmp_path / "run"))
+    extra = [a for i, a in enumerate(extra) if a != "--out" and (i == 0 or extra[i - 1] != "--out")]
+    argv = ["--config", str(path), "--data", str(bvh_dir), "--out", out, "--no-progress", *extra]
     assert train_tool.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("train: error:") and "\n" not in err and message in err
