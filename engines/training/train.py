@@ -250,7 +250,7 @@ class Trainer:
             try:
                 torch.save(self.state_dict(), tmp)
             except RuntimeError as exc:  # a full disk: torch's "[enforce fail at inline_container.cc:672] ..." (QA)
-                raise OutputWriteError(f"cannot write the checkpoint {path} (the disk full, or a file size limit: "
+                raise OutputWriteError(f"cannot write the checkpoint {path} (the disk is full, or a file size limit: "
                                        f"{' '.join(str(exc).split())[:120]}); free space on its disk, then continue "
                                        "with --resume") from exc  # fmt: skip
         return path
