@@ -28,7 +28,7 @@ from posecast.engines.install import code_version
 from posecast.engines.networks import PoseModel, fold_batchnorm
 from posecast.engines.runtime.quantize import quantize_int8
 from posecast.engines.training.checkpoint import load_generator, read_checkpoint
-from posecast.engines.training.config import TrainConfig, config_from_dict
+from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, resolve_data
 from posecast.engines.training.data.cmu import CREDIT as CMU_CREDIT
 from posecast.engines.training.data.dataset import TRAINING_FPS
 from posecast.engines.training.export import adapt_weights_path, export_onnx, save_generator_npz
@@ -64,6 +64,24 @@ def _named_by_paths(cfg: TrainConfig) -> dict:
             "recorded_2d": [Path(p).name for p in cfg.recorded_2d]}  # fmt: skip
 
 
+def _start_model_license(init: str) -> str | None:
+    """The licence a start model's ``.onnx`` states, for ``init`` its ``.adapt.npz`` (the
+    ``.onnx`` beside it), else ``None``. A fine-tune of a shipped model on the user's own BVH
+    said only "the licence of the data the weights it started from saw applies too": no CC BY-NC,
+    no CMU credit (QA)."""
+    try:
+        path = resolve_data(init, "init checkpoint")
+    except ConfigError:
+        return None
+    onnx = path.with_name(path.name.removesuffix(".adapt.npz") + ".onnx") if path.name.endswith(".adapt.npz") else None
+    if onnx is None or not onnx.is_file():
+        return None
+    try:
+        return metadata.read_onnx_metadata(onnx).license or None
+    except Exception:  # noqa: BLE001 - a start model without readable metadata: the general sentence
+        return None
+
+
 def _described(cfg: TrainConfig, trained_on: dict) -> tuple[str, str]:
     parts, licences = [], []
     for source, count in trained_on.get("clips", {}).items():
@@ -84,7 +102,9 @@ def _described(cfg: TrainConfig, trained_on: dict) -> tuple[str, str]:
         parts.append(f"recorded 2D: {', '.join(trained_on['recorded_2d'])}")
     if cfg.init is not None:  # the weights it started from: their data and licence carry over
         parts.append(f"started from the networks of {Path(cfg.init).name}")
-        licences.append("The licence of the data the weights it started from saw applies too.")
+        inherited = _start_model_license(cfg.init)
+        licences.append(f"It started from {Path(cfg.init).name}, whose licence applies too: {inherited}" if inherited
+                        else "The licence of the data the weights it started from saw applies too.")  # fmt: skip
     if cfg.teacher is not None:
         parts.append(f"distilled from {Path(cfg.teacher).name}")
         licences.append("The licence of the data its teacher saw applies too.")

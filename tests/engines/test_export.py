@@ -229,3 +229,14 @@ def test_export_describes_what_the_run_loaded_not_its_paths(export_tool) -> None
     assert data.endswith("recorded 2D: a.npz; started from the networks of last.pt")
     assert "CC BY-NC 4.0" in licence and "CMU data" in licence
     assert "the weights it started from saw applies too" in licence
+
+
+def test_a_fine_tune_of_a_shipped_model_on_other_data_keeps_its_licence(export_tool) -> None:  # noqa: ANN001
+    """Trained from the default's .adapt.npz on one's own BVH: the licence said only "the licence
+    of the data the weights it started from saw applies too", no CC BY-NC and no CMU credit (QA).
+    The start model's own licence is quoted now."""
+    cfg = TrainConfig(mode="supervised", data=["my_bvh"], init="engines/weights/posecast_lifter_current_w384.adapt.npz")
+    data, licence = export_tool.describe_data(cfg, {"clips": {"my_bvh": 2}})
+    assert data == "my_bvh (2 clips); started from the networks of posecast_lifter_current_w384.adapt.npz"
+    assert licence.startswith("It started from posecast_lifter_current_w384.adapt.npz, whose licence applies too: ")
+    assert "CC BY-NC 4.0" in licence and "mocap.cs.cmu.edu" in licence
