@@ -152,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".onnx":
         raise OutputPathError(f"the output must name an .onnx file (e.g. model.onnx), got {args.output}")
+    if args.output.name.lower().endswith(".int8.onnx"):  # x.int8.int8.onnx beside it, and another model's names
+        model = args.output.name[: -len(".int8.onnx")] + ".onnx"
+        raise OutputPathError(f"the output {args.output} names an INT8 copy: name the model itself (e.g. {model}); "
+                              "--int8 writes its copy beside it")  # fmt: skip
     int8 = args.output.parent / f"{args.output.stem}.int8.onnx"
     check_outputs({"the output": args.output, "its INT8 copy": int8 if args.int8 else None})
     state = read_checkpoint(args.checkpoint)

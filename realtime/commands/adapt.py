@@ -106,6 +106,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
     output = args.output
     if output.suffix.lower() != ".onnx":
         raise OptionsError(f"--output must name an .onnx file (e.g. adapted.onnx), got {output}")
+    if output.name.lower().endswith(".int8.onnx"):  # its INT8 copy and weights took another model's names (QA)
+        model = output.name[: -len(".int8.onnx")] + ".onnx"
+        raise OptionsError(f"--output {output} names an INT8 copy: name the model itself (e.g. {model}); its INT8 "
+                           "copy is written beside it")  # fmt: skip
     if _inside(output, WEIGHTS_DIR):  # the shipped models: another model's files would be replaced
         raise OptionsError(f"--output {output} is in posecast's own weights folder {WEIGHTS_DIR}: write the adapted "
                            "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip

@@ -174,6 +174,10 @@ def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # no
         ref, _ = model(torch.from_numpy(windows))
     assert np.abs(joints - ref.numpy()).max() <= 1e-4
     np.testing.assert_array_equal(scale, 1.0)  # the ablation has no scale network
+    # an output named as an INT8 copy: refused (it wrote x.int8.int8.onnx and took another model's names; QA)
+    named = tmp_path / "out" / "x.int8.onnx"
+    assert export_tool.main([str(checkpoint), str(named), "--int8", "--training-data", "tiny", "--license", "t"]) == 2
+    assert not named.exists() and not (tmp_path / "out" / "x.int8.int8.onnx").exists()
 
 
 @pytest.fixture(scope="module")

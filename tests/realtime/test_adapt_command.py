@@ -90,6 +90,8 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     [
         ("missing", "absent.mp4 does not exist"),
         ("suffix", "--output must name an .onnx file"),
+        # it wrote out.int8.onnx, out.int8.int8.onnx and replaced out.adapt.npz (QA)
+        ("int8-name", "names an INT8 copy: name the model itself (e.g. out.onnx); its INT8 copy is written beside it"),
         ("folder", "no does not exist; pass a file in a writable folder"),
         ("report", "cannot write --report /proc/r.json: folder /proc "),
         ("minutes", "--minutes must be more than 0 and at most 1440, got 0"),
@@ -112,6 +114,7 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     argv = {
         "missing": [str(tmp_path / "absent.mp4"), "--output", str(out)],
         "suffix": [str(good), "--output", str(tmp_path / "out.npz")],
+        "int8-name": [str(good), "--output", str(tmp_path / "out.int8.onnx")],
         "folder": [str(good), "--output", str(tmp_path / "no" / "out.onnx")],
         "report": [str(good), "--output", str(out), "--report", "/proc/r.json"],
         "minutes": [str(good), "--output", str(out), "--minutes", "0"],
