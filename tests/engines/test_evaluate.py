@@ -253,6 +253,15 @@ def test_the_tool_refuses_a_bad_camera_rate(rates: str, tmp_path, capsys, load_t
     assert not out.exists()
 
 
+def test_the_tool_refuses_a_negative_max_clips(tmp_path, capsys, load_tool) -> None:  # noqa: ANN001
+    """-1 scored all but the last clip of each set, exit 0 (QA)."""
+    tool = load_tool("evaluate")
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main(["--model", "flat", "--max-clips", "-1", "--json", str(tmp_path / "r.json")])
+    assert exit_info.value.code == 2
+    assert "--max-clips must be 0 (every clip) or more, got -1" in capsys.readouterr().err
+
+
 def test_the_tool_tables_slower_cameras_apart(load_tool) -> None:  # noqa: ANN001
     """``--camera-fps`` rows get their own table next to the clip-rate figures; the main tables
     keep the clip-rate sets only, and without such rows there is no rate table."""
