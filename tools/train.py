@@ -11,7 +11,8 @@ Data (``data:`` in the config, or ``--data``): BVH folders or .tar.xz archives (
 CMU's formats; CMU archives and folders are read by the CMU loader), relative to the repository
 or to the shared folder beside it (``$POSECAST_SHARED``). Held out, never trained on: 10 % of
 Bandai-Namco clips (by clip), the CMU subjects in ``held_out_subjects:``, and every clip of a
-source in ``held_out_sources:`` (e.g. ``[cmu]`` to train on Bandai-Namco only).
+source in ``held_out_sources:`` (e.g. ``[cmu]`` to train on Bandai-Namco only); when none of
+these holds anything out (your own clips alone), the last clip, to evaluate on.
 """
 
 from __future__ import annotations
