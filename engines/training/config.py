@@ -299,8 +299,11 @@ def load_config(path: str | Path) -> TrainConfig:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config {path} is not text (UTF-8): expected a YAML file of TrainConfig fields") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+    except yaml.YAMLError as exc:  # PyYAML's message spans lines, with a caret drawing: where, on one line
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())[:160]
+        raise ConfigError(f"config {path} is not valid YAML{where}: {problem}") from exc
     try:
         return config_from_dict(raw)
     except ConfigError as exc:

@@ -51,6 +51,16 @@ def test_shipped_configs_load(tmp_path: Path) -> None:
         load_config(bad)
 
 
+def test_a_config_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
+    """PyYAML's own message took six lines, with a caret drawing (QA)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mode: [unclosed\nsteps: 5\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(bad)
+    assert "\n" not in str(refused.value)
+    assert str(refused.value) == f"config {bad} is not valid YAML at line 2, column 6: expected ',' or ']', but got ':'"
+
+
 def test_a_list_of_any_length_reads_as_one() -> None:
     """``tuple[str, ...]`` (``body.limb_mix_limbs``) was read as a pair: [legs] was refused."""
     assert config_from_dict({"body": {"limb_mix_limbs": ["legs"]}}).body.limb_mix_limbs == ("legs",)
