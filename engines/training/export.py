@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import logging
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -42,7 +43,11 @@ def export_onnx(model: PoseModel, path: str | Path, meta: metadata.ModelMetadata
     dummy = torch.zeros(1, meta.window_frames, skeleton.NUM_JOINTS, 2)
     dummy[..., 0] = torch.linspace(-0.1, 0.1, skeleton.NUM_JOINTS)
     dummy[..., 1] = torch.linspace(-0.2, 0.2, skeleton.NUM_JOINTS)
-    with atomic_path(path) as tmp:
+    # the window-length check in the network is constant for one export: torch's TracerWarning
+    # about it (and the legacy exporter's deprecation notes) printed on every export (QA)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             model, (dummy,), str(tmp), input_names=[metadata.INPUT_NAME],
             output_names=list(metadata.OUTPUT_NAMES), opset_version=OPSET, dynamo=False,

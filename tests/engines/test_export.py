@@ -4,6 +4,7 @@ and ``tools/export.py`` on a training checkpoint."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,12 @@ def test_export_tool_on_a_checkpoint(export_tool, tmp_path: Path) -> None:  # no
         ref, _ = model(torch.from_numpy(windows))
     assert np.abs(joints - ref.numpy()).max() <= 1e-4
     np.testing.assert_array_equal(scale, 1.0)  # the ablation has no scale network
+    # no warning of torch's on the way (a TracerWarning about the window check printed on every export; QA)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert export_tool.main([str(checkpoint), str(tmp_path / "out" / "quiet.onnx"), "--training-data", "tiny",
+                                 "--license", "test"]) == 0  # fmt: skip
+    assert not [w for w in caught if issubclass(w.category, (torch.jit.TracerWarning, DeprecationWarning))], caught
     # an output named as an INT8 copy: refused (it wrote x.int8.int8.onnx and took another model's names; QA)
     named = tmp_path / "out" / "x.int8.onnx"
     assert export_tool.main([str(checkpoint), str(named), "--int8", "--training-data", "tiny", "--license", "t"]) == 2
