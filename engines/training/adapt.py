@@ -508,11 +508,17 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
     """Train until ``o.minutes`` after ``start`` (a ``perf_counter`` time: the teacher's lifting
     counts) or ``o.max_steps``; returns the seconds since ``start``."""
     bar = None
+    # with --steps the bar counts steps (it counted seconds against --minutes and ended at 3 %; QA)
+    by_steps = o.max_steps > 0
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=round(o.minutes * 60), initial=min(time.perf_counter() - start, o.minutes * 60),
-                   desc="adapting", unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total} s {postfix}")  # fmt: skip
+        if by_steps:
+            bar = tqdm(total=o.max_steps, desc="adapting", unit="step",
+                       bar_format="{l_bar}{bar}| {n:.0f}/{total} steps {postfix}")  # fmt: skip
+        else:
+            bar = tqdm(total=round(o.minutes * 60), initial=min(time.perf_counter() - start, o.minutes * 60),
+                       desc="adapting", unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total} s {postfix}")  # fmt: skip
     try:
         while True:
             elapsed = time.perf_counter() - start
@@ -520,7 +526,7 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
                 break
             logged = adapter.train_step(sampler.sample(o.batch))
             if bar is not None:
-                bar.n = min(time.perf_counter() - start, o.minutes * 60)
+                bar.n = adapter.step if by_steps else min(time.perf_counter() - start, o.minutes * 60)
                 bar.set_postfix(step=adapter.step, loss=f"{logged['loss']:.4f}", refresh=False)
                 bar.refresh()
     finally:

@@ -69,3 +69,12 @@ def test_headless_run_shows_a_bar_on_a_terminal(media_dir: Path, pose_model_path
     assert code == 0, err
     assert "frames: " in err and "/20 [" in err, err  # the run's length is known: --frames 20
     assert "20 frames in " in err  # the summary line, after the bar
+
+
+def test_adapt_with_steps_counts_steps_on_its_bar(tmp_path: Path) -> None:
+    """With --steps the bar measured seconds against --minutes and ended at 3 % (QA): it counts steps."""
+    pytest.importorskip("torch")
+    code, err = posecast_on_a_terminal("adapt", str(lift_input(tmp_path / "in.npz")), "--output",
+                                       str(tmp_path / "adapted.onnx"), "--steps", "4", "--minutes", "5")  # fmt: skip
+    assert code == 0, err
+    assert "4/4 steps" in err and "/300 s" not in err, err
