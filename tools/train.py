@@ -197,7 +197,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.resume:
         log.info("no checkpoint in %s yet: training again from step 0 with its config", args.out)
     if init is not None:
-        log.info("networks from %s (trained %d steps there)", cfg.init, trainer.init_from(init))
+        steps_there = trainer.init_from(init)
+        if str(init).endswith(".adapt.npz"):  # an exported model's weights: its file keeps no step count
+            log.info("networks from %s (an exported model's weights)", cfg.init)
+        else:
+            log.info("networks from %s (trained %d steps there)", cfg.init, steps_there)
     # the config goes in only now: a command refused above (a --window or --data the checkpoint or
     # the data refuses) left it in config.json, and no later --resume could continue (QA)
     atomic_write(saved, json.dumps(cfg.to_dict(), indent=2).encode())
