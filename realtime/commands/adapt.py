@@ -149,6 +149,11 @@ def check_start_kept(output: Path, report: Path | None, model: Path,
 
 def adapt_command(args: argparse.Namespace) -> int:
     _check_arguments(args)
+    if args.hfov is not None or args.intrinsics is not None:  # (ignored without a word; QA)
+        own = [path.name for path, kind in expand_inputs(args.inputs) if kind in ("npz", "recording")]
+        if own:
+            log.warning("--hfov and --intrinsics apply to videos and image folders, not to the %d .npz or .posecast "
+                        "input(s), which carry their own camera (e.g. %s)", len(own), own[0])  # fmt: skip
     camera = LiftingOptions(intrinsics_path=args.intrinsics, hfov_deg=args.hfov)  # checked before any work
     if args.intrinsics is not None:
         load_intrinsics(args.intrinsics)

@@ -138,6 +138,17 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert not out.exists() and not list(tmp_path.glob("out*"))
 
 
+def test_a_camera_given_for_2d_files_is_said_not_to_apply(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """--hfov with .npz inputs was ignored without a word (QA): they carry their own intrinsics."""
+    pytest.importorskip("torch")
+    good = _lift_npz(tmp_path / "good.npz")
+    with caplog.at_level("WARNING"):
+        assert main(["adapt", str(good), "--output", str(tmp_path / "a.onnx"), "--steps", "2", "--hfov", "70"]) == 0
+    said = [m for m in caplog.messages if m.startswith("--hfov and --intrinsics apply")]
+    assert said == ["--hfov and --intrinsics apply to videos and image folders, not to the 1 .npz or .posecast "
+                    "input(s), which carry their own camera (e.g. good.npz)"]  # fmt: skip
+
+
 def test_adapt_without_the_training_extra_names_it(tmp_path: Path) -> None:
     """In a process where ``import torch`` fails: one line naming the extra, exit 2, nothing written."""
     good = _lift_npz(tmp_path / "good.npz")
