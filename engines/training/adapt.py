@@ -209,6 +209,9 @@ def check_start(model: str | Path | None) -> Path:
     from ..runtime.base import resolve_model
 
     path = resolve_model(model)
+    if path.suffix.lower() != ".onnx":  # (a text file was told its .adapt.npz was missing; QA)
+        raise ModelError(f"--model {path} is not an .onnx model: pass an exported posecast .onnx or a shipped model's "
+                         "name")  # fmt: skip
     if not adapt_weights_path(path).is_file():
         raise ModelError(f"{path.name} cannot be adapted: its adaptation weights {adapt_weights_path(path).name} are "
                          "not beside it (models exported by tools/export.py have them; of the shipped ones all but "

@@ -106,6 +106,7 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("not-a-video", "notes.mp4"),
         ("no-adapt-weights", "cannot be adapted"),
         ("no-model", "model file not found"),
+        ("not-onnx", "is not an .onnx model: pass an exported posecast .onnx or a shipped model's name"),
     ],
 )
 def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, case: str, message: str) -> None:
@@ -129,10 +130,11 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "not-a-video": [str(tmp_path / "notes.mp4"), "--output", str(out)],
         "no-adapt-weights": [str(good), "--output", str(out), "--model", "unsupervised-w512"],
         "no-model": [str(good), "--output", str(out), "--model", str(tmp_path / "none.onnx")],
+        "not-onnx": [str(good), "--output", str(out), "--model", str(tmp_path / "notes.mp4")],
     }[case]
     np.savez(tmp_path / "bad.npz", keypoints_2d=np.zeros((5, 33, 2)), intrinsics=np.ones(4))
     (tmp_path / "notes.mp4").write_text("not a video")
-    if case in ("bad-npz", "no-person", "not-a-video", "no-adapt-weights", "no-model"):
+    if case in ("bad-npz", "no-person", "not-a-video", "no-adapt-weights", "no-model", "not-onnx"):
         pytest.importorskip("torch")  # these are found after the training extra is checked
     assert message in _error(capsys, argv)
     assert not out.exists() and not list(tmp_path.glob("out*"))
