@@ -4,6 +4,7 @@ disappears when tracking is lost."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -88,6 +89,18 @@ class FakeCamera:
         self._stop.set()
         self._thread.join(timeout=5)
         self.publisher.close()
+
+
+@contextlib.contextmanager
+def serving(camera: FakeCamera) -> Iterator[ViewerServer]:
+    """A viewer watching ``camera``'s stream while inside; ``camera`` is closed at the end too."""
+    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, port=0))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        camera.close()
 
 
 @pytest.fixture
@@ -321,23 +334,17 @@ def test_two_people_on_a_published_floor(tmp_path) -> None:
     to_world = floors.camera_to_world(floors.floor_from_camera_pose(1.4, 10.0), np.array(roots[0]))
     floor = {"state": "estimated", "camera_to_world": to_world.tolist()}
     camera = FakeCamera(roots=roots, assumptions={"hfov_deg": 60.0, "floor": floor})
-    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, port=0))
-    server.start()
-    try:
-        with Chromium(width=960, height=600) as browser:
-            browser.navigate(server.url)
-            browser.wait_for("window.posecast && window.posecast.people.size === 2 && window.posecast.frames >= 15")
-            assert browser.evaluate("document.getElementById('state').textContent") == "tracking 2 people"
-            assert "floor: published" in browser.evaluate("document.getElementById('assumptions').textContent")
-            time.sleep(0.3)
-            where = "window.posecast.people.get({}).joints.map((j) => j.position.toArray())"
-            scene = {pid: np.asarray(browser.evaluate(where.format(pid))) for pid in (0, 1)}
-            pixels = {pid: np.asarray(browser.evaluate(f"window.posecast.projectJoints({pid})")) for pid in (0, 1)}
-            shot = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
-            (tmp_path / "two.png").write_bytes(cv2.imencode(".png", shot[..., ::-1])[1].tobytes())
-    finally:
-        server.stop()
-        camera.close()
+    with serving(camera) as server, Chromium(width=960, height=600) as browser:
+        browser.navigate(server.url)
+        browser.wait_for("window.posecast && window.posecast.people.size === 2 && window.posecast.frames >= 15")
+        assert browser.evaluate("document.getElementById('state').textContent") == "tracking 2 people"
+        assert "floor: published" in browser.evaluate("document.getElementById('assumptions').textContent")
+        time.sleep(0.3)
+        where = "window.posecast.people.get({}).joints.map((j) => j.position.toArray())"
+        scene = {pid: np.asarray(browser.evaluate(where.format(pid))) for pid in (0, 1)}
+        pixels = {pid: np.asarray(browser.evaluate(f"window.posecast.projectJoints({pid})")) for pid in (0, 1)}
+        shot = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+        (tmp_path / "two.png").write_bytes(cv2.imencode(".png", shot[..., ::-1])[1].tobytes())
     for pid, root in enumerate(roots):
         expected = floors.to_world(standing_pose(root).astype(np.float64), to_world)
         np.testing.assert_allclose(scene[pid], expected, atol=1e-5)
@@ -354,16 +361,10 @@ def test_two_people_on_a_published_floor(tmp_path) -> None:
 ])  # fmt: skip
 def test_the_page_states_the_field_of_view_only_when_known(assumptions: dict, said: str) -> None:
     camera = FakeCamera(assumptions=assumptions)
-    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, port=0))
-    server.start()
-    try:
-        with Chromium(width=640, height=400) as browser:
-            browser.navigate(server.url)
-            browser.wait_for("window.posecast && window.posecast.frames >= 3")
-            text = browser.evaluate("document.getElementById('assumptions').textContent")
-    finally:
-        server.stop()
-        camera.close()
+    with serving(camera) as server, Chromium(width=640, height=400) as browser:
+        browser.navigate(server.url)
+        browser.wait_for("window.posecast && window.posecast.frames >= 3")
+        text = browser.evaluate("document.getElementById('assumptions').textContent")
     assert said in text.split(" · "), text
 
 
