@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from ...calibration import load_intrinsics
+from ...calibration import DEFAULT_HFOV_DEG, load_intrinsics
 from ...engines.cli_args import given_path, output_file
 from ...engines.fileio import atomic_write, check_outputs, output_file_problem
 from ...engines.install import install_hint
@@ -149,7 +149,7 @@ def check_start_kept(output: Path, report: Path | None, model: Path,
 
 def adapt_command(args: argparse.Namespace) -> int:
     _check_arguments(args)
-    if args.hfov is not None or args.intrinsics is not None:  # (ignored without a word; QA)
+    if args.hfov != DEFAULT_HFOV_DEG or args.intrinsics is not None:  # (ignored without a word; QA)
         own = [path.name for path, kind in expand_inputs(args.inputs) if kind in ("npz", "recording")]
         if own:
             log.warning("--hfov and --intrinsics apply to videos and image folders, not to the %d .npz or .posecast "

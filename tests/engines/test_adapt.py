@@ -307,8 +307,12 @@ def test_adapt_refuses_to_write_over_its_start_model(output: str, exported: Path
     assert main(["adapt", str(tmp_path / "ok.npz"), "--output", str(target), "--model", str(exported),
                  "--minutes", "0.05"]) == 2  # fmt: skip
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"posecast: error: --output {target} is the start model") and "\n" not in err
-    assert "writing it would destroy it; pass another file name" in err
+    assert "\n" not in err
+    if output == "its INT8 copy":  # refused by its name before it is compared with the start model
+        assert err.startswith(f"posecast: error: --output {target} names an INT8 copy: name the model itself")
+    else:
+        assert err.startswith(f"posecast: error: --output {target} is the start model")
+        assert "writing it would destroy it; pass another file name" in err
     assert _start_files(exported) == before  # nothing replaced, nothing added beside it
 
 
