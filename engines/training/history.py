@@ -20,17 +20,22 @@ def _rewrite(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-def truncate_csv(path: Path, last_step: int) -> None:
+def truncate_csv(path: Path, last_step: int) -> float:
     """Drop the rows after ``last_step``: on resuming from a checkpoint the steps logged after it
-    are trained (and logged) again."""
+    are trained (and logged) again. Returns the training time logged at the last row kept (0 for
+    none), where a resumed run's ``time_s`` goes on from."""
     if not path.exists():
-        return
+        return 0.0
     with path.open() as f:
         reader = csv.DictReader(f)
         rows, fields = list(reader), list(reader.fieldnames or [])
     kept = [r for r in rows if float(r.get("step") or 0) <= last_step]
     if len(kept) != len(rows):
         _rewrite(path, fields, kept)
+    try:
+        return float(kept[-1]["time_s"]) if kept else 0.0
+    except (KeyError, TypeError, ValueError):  # a log without the column: the clock starts again
+        return 0.0
 
 
 def append_csv(path: Path, row: dict[str, float]) -> None:

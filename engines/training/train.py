@@ -309,7 +309,8 @@ class Trainer:
         cfg = self.cfg
         history: list[dict[str, float]] = []
         csv_path = self.out / "log.csv"
-        truncate_csv(csv_path, self.step)  # resumed: the steps logged after the checkpoint come again
+        # resumed: the steps logged after the checkpoint come again, and time_s goes on from its row
+        trained_s = truncate_csv(csv_path, self.step)
         prefetch = _Prefetcher(sample, cfg.batch)
         bar = None
         if progress:
@@ -318,6 +319,7 @@ class Trainer:
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.mode}", unit="step")
         start, running = time.perf_counter(), {}
         last_step, last_time = self.step, start
+        start -= trained_s
         log.info("training %s from step %d to %d (bf16 %s, %d threads)", cfg.mode, self.step, cfg.steps,
                  "on" if self.bf16 else "off", cfg.threads)  # fmt: skip
         try:

@@ -337,7 +337,10 @@ def test_an_interrupted_run_resumes_without_logging_steps_twice(train_tool, bvh_
         f.write("25," + ",".join(["1"] * (len(read_log(out / "log.csv")[0]) - 1)) + "\n")
     assert train_tool.main([*common, "--steps", "30", "--resume"]) == 0
     assert [int(r["step"]) for r in read_log(out / "log.csv")] == [5, 10, 15, 20, 25, 30]
-    assert read_log(out / "log.csv")[4]["time_s"] != "1"  # the row of the second run, not the first
+    rows = read_log(out / "log.csv")
+    assert rows[4]["time_s"] != "1"  # the row of the second run, not the first
+    # the training time goes on from the checkpoint's row (it started again from 0 on resuming)
+    assert float(rows[3]["time_s"]) < float(rows[4]["time_s"]) < float(rows[5]["time_s"])
 
 
 @pytest.mark.parametrize(
