@@ -193,16 +193,19 @@ class VmcSink(Sink):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--vmc", metavar="HOST:PORT", nargs="?", const=f"127.0.0.1:{DEFAULT_PORT}",
+        parser.add_argument("--vmc", metavar="HOST:PORT", nargs="?", const=f"127.0.0.1:{DEFAULT_PORT}", action="append",
                             help=f"drive an avatar over the VMC protocol (OSC/UDP) to HOST:PORT "
                                  f"(default 127.0.0.1:{DEFAULT_PORT}, e.g. VSeeFace, Warudo, EVMC4U)")  # fmt: skip
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> VmcSink | None:
-        text = getattr(args, "vmc", None)
-        if text is None:
+        given = getattr(args, "vmc", None)
+        if not given:
             return None
-        return cls(parse_address(text), avatar_options(args))
+        if len(given) > 1:  # argparse kept the last one without a word (QA)
+            raise OptionsError(f"--vmc given {len(given)} times ({', '.join(given)}): posecast drives one VMC "
+                               "receiver a run; keep one --vmc")  # fmt: skip
+        return cls(parse_address(given[0]), avatar_options(args))
 
     def open(self, meta: StreamMeta) -> None:
         log.info("driving an avatar over VMC to %s (UDP: nothing says whether anyone receives)", self.destination)

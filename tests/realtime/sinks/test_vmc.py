@@ -293,3 +293,15 @@ def test_address_parsing() -> None:
 def test_a_host_no_dns_label_can_hold_is_one_error() -> None:
     with pytest.raises(PublishError, match="cannot resolve the VMC host"):  # a UnicodeError traceback
         vmc.VmcSink(("a" * 300, 39539))
+
+
+def test_vmc_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two ``--vmc`` destinations: one line naming both, exit 2 (argparse kept the last one without
+    a word, and the avatar app at the first never moved; QA). Checked before the source opens."""
+    from posecast.realtime.cli import main
+
+    code = main(["run", "--source", str(tmp_path / "absent.mp4"), "--headless", "--vmc", "--vmc", "127.0.0.1:40000"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err == ("posecast: error: --vmc given 2 times (127.0.0.1:39539, 127.0.0.1:40000): posecast drives one VMC "
+                   "receiver a run; keep one --vmc")  # fmt: skip
