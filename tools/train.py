@@ -30,7 +30,13 @@ from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
 from posecast.engines.training.checkpoint import read_checkpoint
 from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, load_config, resolve_data
-from posecast.engines.training.data.dataset import Clip, load_source, split_by_subject, split_clips
+from posecast.engines.training.data.dataset import (
+    Clip,
+    first_clips_of_each_source,
+    load_source,
+    split_by_subject,
+    split_clips,
+)
 from posecast.engines.training.data.windows import MocapWindowSampler, Recorded2DSampler, SamplerOptions, WindowBatch
 from posecast.engines.training.train import Trainer
 from posecast.realtime.stop_signals import stop_signals_interrupt
@@ -71,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher", help="distill mode: the teacher's checkpoint (e.g. runs/unsupervised/last.pt)")
     ap.add_argument("--window", type=int, help="window frames T")
     ap.add_argument("--device", default=None, help="cpu or cuda")
-    ap.add_argument("--max-clips", type=int, help="use only this many clips (tiny runs, CI; kept for --resume)")
+    ap.add_argument("--max-clips", type=int,
+                    help="use only this many clips, taken in turn from each source (tiny runs, CI; kept for --resume)")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
@@ -160,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     options = SamplerOptions(window_frames=cfg.sample_frames, body=cfg.body, framing=cfg.framing)
     clips = [c for src in sources for c in load_source(src, progress=True)]
     if cfg.max_clips:
-        clips = clips[: cfg.max_clips]
+        clips = first_clips_of_each_source(clips, cfg.max_clips)
     train_clips, held_out = split_data(clips, cfg)
     if not held_out["in_domain"] and not held_out["cross"]:  # tiny subsets: evaluate on something unseen
         train_clips, held_out["in_domain"] = train_clips[:-1], train_clips[-1:]
@@ -249,6 +256,10 @@ def mocap_sampler(clips: list[Clip], options: SamplerOptions, cfg: TrainConfig, 
     samplers = {
         k: MocapWindowSampler(v, options, seed=seed + i) for i, (k, v) in enumerate(sorted(by_source.items()))
     }
+    unused = sorted(set(cfg.source_shares) - set(by_source))
+    if unused:  # their share went to the others without a word
+        log.warning("source_shares gives %s a share, but no clip of %s is left to train on: its batches go to %s",
+                    ", ".join(unused), " or ".join(unused), ", ".join(sorted(by_source)))  # fmt: skip
     log.info("batch shares: %s", {k: cfg.source_shares[k] for k in samplers})
     return _MixedSampler(samplers, {k: cfg.source_shares[k] for k in samplers}, seed)
 

@@ -173,7 +173,7 @@ def test_semi_supervised_uses_3d_only_where_a_batch_has_it(clips: list[Clip], tm
     assert np.mean(history[-8:]) < 0.7 * np.mean(history[:4])  # the 3D term is learned
 
 
-def test_batches_mix_sources_in_their_shares(load_tool) -> None:  # noqa: ANN001
+def test_batches_mix_sources_in_their_shares(load_tool, caplog) -> None:  # noqa: ANN001
     train_tool = load_tool("train")
     pose = np.random.default_rng(0).normal(0.0, 0.25, (17, 3)) + np.array([0.0, 1.0, 0.0])
     small = Clip("a", np.repeat(pose[None], 40, 0).astype(np.float32), 30.0, source="big-source")
@@ -189,6 +189,12 @@ def test_batches_mix_sources_in_their_shares(load_tool) -> None:  # noqa: ANN001
     assert 0.2 < share_large < 0.3 and batch.keypoints_norm.shape == (800, 3, 17, 2)
     with pytest.raises(ConfigError, match=r"training also has \['small-source'\]"):
         train_tool.mocap_sampler([small, large], options, config_from_dict({"source_shares": {"big-source": 1.0}}), 0)
+    # a share whose source has no training clip (a --max-clips run): said, the batches go to the rest
+    with caplog.at_level(logging.WARNING):
+        alone = train_tool.mocap_sampler([small], options, cfg, cfg.seed).sample(8)
+    assert alone.keypoints_norm.shape == (8, 3, 17, 2)
+    assert ("source_shares gives small-source a share, but no clip of small-source is left to train on: its "
+            "batches go to big-source") in caplog.text  # fmt: skip
 
 
 def test_init_from_another_run_copies_the_networks_only(tmp_path: Path) -> None:

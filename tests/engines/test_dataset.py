@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 from posecast.engines.training.data import dataset
 from posecast.engines.training.data.bvh import BVHError
-from posecast.engines.training.data.dataset import Clip, extract_archive, is_held_out, load_clips, split_clips
+from posecast.engines.training.data.dataset import (
+    Clip,
+    extract_archive,
+    first_clips_of_each_source,
+    is_held_out,
+    load_clips,
+    split_clips,
+)
 
 
 def test_cache_dir_follows_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -161,3 +168,19 @@ def test_held_out_split_is_by_whole_clip_and_fixed() -> None:
 def test_clip_action_label() -> None:
     assert Clip("dataset-1_walk-back_sad_001", np.zeros((1, 17, 3)), 30.0).action == "walk-back"
     assert Clip("take7", np.zeros((1, 17, 3)), 30.0).action == "unknown"
+
+
+def test_a_few_clips_are_taken_in_turn_from_each_source() -> None:
+    """``--max-clips``: the first clips of every source, in turn, the loaded order kept (the first
+    N alone were one source's, and the other source's share went unused)."""
+    sources = ["bandai-namco"] * 5 + ["cmu"] * 3 + ["mine"]
+    clips = [Clip(f"{s}{i}", np.zeros((3, 17, 3), np.float32), 30.0, source=s) for i, s in enumerate(sources)]
+
+    def names(count: int) -> list[str]:
+        return [c.name for c in first_clips_of_each_source(clips, count)]
+
+    assert names(3) == ["bandai-namco0", "cmu5", "mine8"]
+    assert names(5) == ["bandai-namco0", "bandai-namco1", "cmu5", "cmu6", "mine8"]
+    assert names(8) == ["bandai-namco0", "bandai-namco1", "bandai-namco2", "bandai-namco3", "cmu5", "cmu6", "cmu7",
+                        "mine8"]  # fmt: skip
+    assert names(20) == [c.name for c in clips] and names(1) == ["bandai-namco0"]

@@ -231,3 +231,19 @@ def split_by_subject(clips: list[Clip], held_out_subjects: set[str] | list[str])
     """(train, held-out) by whole subject: every clip of a held-out person is held out."""
     held = set(held_out_subjects)
     return [c for c in clips if c.subject not in held], [c for c in clips if c.subject in held]
+
+
+def first_clips_of_each_source(clips: list[Clip], count: int) -> list[Clip]:
+    """``count`` clips taken in turn from each source (its first ones, in the order loaded), the
+    order kept: a tiny run (``--max-clips``) still has every source its ``source_shares`` name
+    (the first ``count`` alone were all Bandai-Namco's, and CMU's share went unused)."""
+    by_source: dict[str, list[int]] = {}
+    for i, clip in enumerate(clips):
+        by_source.setdefault(clip.source, []).append(i)
+    queues = [list(reversed(indices)) for indices in by_source.values()]
+    taken: list[int] = []
+    while len(taken) < count and any(queues):
+        for queue in queues:
+            if queue and len(taken) < count:
+                taken.append(queue.pop())
+    return [clips[i] for i in sorted(taken)]
