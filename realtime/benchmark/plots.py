@@ -77,7 +77,9 @@ def plot_stages(plt, result: BenchResult, path: Path) -> Path:  # noqa: ANN001 -
 
 
 def _phase_logs(result: BenchResult) -> list[tuple[str, object]]:
-    logs = [(f"latency ({result.configs[0].label})", result.latency[result.configs[0].label])]
+    """Every measured phase's frame log: each configuration's latency run (the first alone was
+    plotted: a --backend all run showed one backend over time), the paced runs, the soak."""
+    logs = [(f"latency ({c.label})", result.latency[c.label]) for c in result.configs if c.label in result.latency]
     logs += [(f"paced {pace:g} fps", pl) for pace, pl in result.paced.items()]
     if result.soak is not None:
         logs.append((f"soak {result.options.soak_pace_fps:g} fps", result.soak))

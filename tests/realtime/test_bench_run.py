@@ -85,6 +85,16 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     monkeypatch.chdir(tmp_path)  # no --output: a new dated folder here, never an earlier run's replaced
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "bench.json").write_text("{}")  # e.g. the checkout's reference results
+    from posecast.realtime.benchmark import plots
+    from posecast.realtime.commands import bench as bench_command
+
+    measured = []  # the run's result, as the plots get it
+
+    def write_plots(result, folder: Path) -> list[Path]:  # noqa: ANN001
+        measured.append(result)
+        return plots.write_plots(result, folder)
+
+    monkeypatch.setattr(bench_command, "write_plots", write_plots)
     code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
                  "--frames", "20", "--rounds", "2", "--warmup", "4", "--pace", "30", "--soak", "0.1",
                  "--soak-hook", "stalled-subscriber"])  # fmt: skip
@@ -161,6 +171,10 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     pytest.importorskip("matplotlib")
     for name in ("bench_stages.png", "bench_timeline.png", "bench_resources.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # over time: every configuration's latency run (the first alone was plotted), the paced run, the soak
+    (result,) = measured
+    assert [name for name, _ in plots._phase_logs(result)] == [
+        *(f"latency ({c['label']})" for c in report["configs"]), "paced 30 fps", "soak 30 fps"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
