@@ -143,6 +143,7 @@ def load_lift_input(path: Path) -> LiftInput:
                                  f"{got}")  # fmt: skip
     stamps = None
     if "timestamps_s" in arrays:
+        _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
     return LiftInput(keypoints, confidence, intrinsics, fps, stamps)
 
@@ -186,6 +187,21 @@ def upside_down_share(keypoints: np.ndarray, confidence: np.ndarray) -> float:
         return 0.0
     head_y, ankles_y = keypoints[seen, _HEAD, 1], keypoints[seen][:, _ANKLES, 1]
     return float(np.mean(head_y > ankles_y.max(axis=1)))
+
+
+def _check_timestamp_precision(path: Path, stamps: np.ndarray) -> None:
+    """Refuse timestamps stored in a float too short for their size: float32 keeps 128 s steps at
+    a Unix time (1.7e9 s), so the frames' times collapsed and were refused as out of order, with
+    nothing said about why."""
+    if stamps.dtype.kind != "f" or stamps.dtype.itemsize >= 8 or not stamps.size:
+        return
+    with np.errstate(invalid="ignore"):
+        largest = float(np.nanmax(np.abs(stamps))) if np.isfinite(stamps).any() else 0.0
+    step_s = float(np.spacing(stamps.dtype.type(largest)))
+    if step_s > 1e-3:
+        raise LiftInputError(f"{path}: timestamps_s are {stamps.dtype} and reach {largest:.4g} s, where that type "
+                             f"keeps only {step_s:g} s steps: save them as float64, or as seconds from the first "
+                             "frame")  # fmt: skip
 
 
 def _timestamps(path: Path, stamps_s: np.ndarray, frames: int) -> np.ndarray:

@@ -426,6 +426,10 @@ GOOD_S = np.arange(65) / 5.0
         (GOOD_S * 1e3, "timestamps_s are a median 200 s apart, more than 5: write seconds (divide milliseconds by "
                        "1000)"),  # it lifted every frame alone (each step a gap), exit 0 (QA)
         (np.array(["0.0"] * 65), "timestamps_s must hold numbers, got an array of str"),
+        # a Unix clock in float32 keeps 128 s steps: the frames collapsed, refused as out of order
+        ((1.7e9 + GOOD_S).astype(np.float32), "timestamps_s are float32 and reach 1.7e+09 s, where that type keeps "
+                                              "only 128 s steps: save them as float64, or as seconds from the first "
+                                              "frame"),
     ],
 )  # fmt: skip
 def test_bad_timestamps_are_refused_in_one_line(stamps, message, squats_2d: np.ndarray, tmp_path: Path) -> None:
@@ -447,6 +451,7 @@ def test_timestamps_are_the_clock_of_posecast_lift(squats_2d: np.ndarray, tmp_pa
     outputs = {}
     noisy_s = 100.0 + GOOD_S + np.random.default_rng(0).uniform(-1e-10, 1e-10, len(GOOD_S))
     for name, arrays in {"counted": {"fps": 5.0}, "stamped": {"fps": 30.0, "timestamps_s": noisy_s},
+                         "float32": {"fps": 30.0, "timestamps_s": GOOD_S.astype(np.float32)},  # fine at this size
                          "faster": {"fps": 5.0, "timestamps_s": GOOD_S / 2}}.items():  # fmt: skip
         folder = tmp_path / name
         folder.mkdir()
@@ -455,4 +460,5 @@ def test_timestamps_are_the_clock_of_posecast_lift(squats_2d: np.ndarray, tmp_pa
         with np.load(folder / "out.npz") as out:
             outputs[name] = out["joints_3d"]
     np.testing.assert_array_equal(outputs["stamped"], outputs["counted"])
+    np.testing.assert_allclose(outputs["float32"], outputs["counted"], atol=1e-5)  # metres
     assert np.nanmax(np.abs(outputs["faster"] - outputs["counted"])) > 0.01  # metres
