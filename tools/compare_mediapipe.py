@@ -32,6 +32,7 @@ from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.realtime.compare import ClipPoses, clip_figures, collect, hips_row_px, upper_body_change
 from posecast.realtime.errors import SourceError
 from posecast.realtime.lifting import LiftingOptions
+from posecast.realtime.lifting.smoothing import OneEuroOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = sorted((ROOT / "tests" / "fixtures" / "media").glob("*.mp4"))
@@ -110,9 +111,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run each clip cut off at the person's hips and say how far each upper body moves",
     )
+    ap.add_argument("--one-euro", metavar="HZ,BETA",
+                    help="filter the published joints as `posecast run --one-euro` does, with this min cutoff "
+                         "and beta (e.g. 1.5,0.5, --one-euro's; 0.5,4, the avatar outputs'); each model's entry is "
+                         "named with it")  # fmt: skip
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     return run_reporting(lambda: run(args), "compare_mediapipe")
+
+
+def one_euro_options(text: str | None) -> OneEuroOptions | None:
+    """``--one-euro HZ,BETA`` → the filter's options (``None``: not given)."""
+    if text is None:
+        return None
+    try:
+        min_cutoff_hz, beta = (float(v) for v in text.split(","))
+    except ValueError:
+        raise SourceError(f"--one-euro takes HZ,BETA (e.g. 1.5,0.5), got {text!r}") from None
+    return OneEuroOptions(min_cutoff_hz, beta)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,14 +140,17 @@ def run(args: argparse.Namespace) -> int:
     check_outputs({"--json": args.json})
     commit = code_version()["git_commit"] or ""  # "+" when the checkout has changes
     result: dict = {"commit": commit.strip(), "models": {}}
+    one_euro = one_euro_options(args.one_euro)
     for m, model in enumerate(args.model or [DEFAULT_MODEL_NAME]):
-        clips = result["models"][str(model)] = {}
+        name = str(model) if one_euro is None else f"{model} + one-euro {args.one_euro}"
+        clips = result["models"][name] = {}
         for clip in args.clips:
-            poses = collect(clip, model, args.frames)
+            poses = collect(clip, model, args.frames, lifting=LiftingOptions(one_euro=one_euro))
             clips[clip.name] = clip_figures(poses)
             if args.legs_cut:
                 bottom = hips_row_px(poses)
-                same_camera = LiftingOptions(fixed_intrinsics=tuple(float(v) for v in poses.intrinsics_k))
+                same_camera = LiftingOptions(fixed_intrinsics=tuple(float(v) for v in poses.intrinsics_k),
+                                             one_euro=one_euro)  # fmt: skip
                 cut = collect(clip, model, args.frames, keep_images=0, lifting=same_camera, crop_bottom_px=bottom)
                 clips[clip.name]["legs_cut"] = {
                     "bottom_px": bottom,

@@ -225,6 +225,28 @@ def test_the_tool_writes_into_the_current_folder_unless_told(
 
 
 @pytest.mark.slow
+def test_the_tool_filters_with_one_euro_when_asked(tmp_path: Path, media_dir: Path, pose_model_path: Path,
+                                                   load_tool, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+    """``--one-euro HZ,BETA``: the published joints filtered as ``posecast run --one-euro`` does
+    (steadier: less jitter on the same frames), the entry named with it; a malformed one is one line."""
+    tool = load_tool("compare_mediapipe")
+    clip = str(media_dir / "dance_576.mp4")
+    assert tool.main([clip, "--frames", "30", "--json", str(tmp_path / "raw.json")]) == 0
+    assert tool.main([clip, "--frames", "30", "--one-euro", "0.5,4", "--json", str(tmp_path / "filtered.json")]) == 0
+    (raw,) = json.loads((tmp_path / "raw.json").read_text())["models"].values()
+    filtered = json.loads((tmp_path / "filtered.json").read_text())["models"]
+    assert list(filtered) == [f"{tool.DEFAULT_MODEL_NAME} + one-euro 0.5,4"]
+    jitter = [entry["dance_576.mp4"]["posecast"]["jitter_m_s2"] for entry in (raw, *filtered.values())]
+    assert jitter[1] < 0.8 * jitter[0]
+    capsys.readouterr()  # each clip's figures, printed as they come
+    for bad in ("1.5", "a,b", "0,1"):
+        assert tool.main([clip, "--one-euro", bad, "--json", str(tmp_path / "bad.json")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("compare_mediapipe: error: ") and "\n" not in err, err
+    assert not (tmp_path / "bad.json").exists()
+
+
+@pytest.mark.slow
 def test_the_lifting_stage_mirrors_backward_knees_on_a_real_clip(media_dir: Path, pose_model_path: Path) -> None:
     """The dance clip's raised right leg (frames 75–76) is nearly straight in 2D and
     ``supervised-upright-w384`` lifts it bent backwards (the crouch default only 7°); the lifting

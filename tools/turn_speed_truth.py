@@ -1,0 +1,122 @@
+#!/usr/bin/env python
+"""How fast the published torso turns against how fast the person's really does, on held-out
+mocap, at a camera's full and slow rates, with and without the pipeline's One Euro filters.
+
+    python tools/turn_speed_truth.py --sets cross,in_domain --json eval/turn_speed_truth.json
+
+The real clips' torso turn speed (``tools/compare_mediapipe.py``) has no truth to compare with:
+MediaPipe's own world landmarks are smoothed by MediaPipe. Here each held-out clip is filmed as
+``tools/evaluate.py`` films it (one webcam draw, ``--seed``; exact and MediaPipe-shaped noisy 2D),
+every ``30 / fps``-th frame kept, and lifted as ``posecast run`` publishes it
+(:func:`~posecast.realtime.offline.lift_sequence`, live subject calibration on). For each
+filter: the median turn speed of the published shoulder line and of the true one
+(:func:`~posecast.realtime.compare.turn_speed_per_frame`), the median of their per-frame
+difference, and the root-relative MPJPE, which a filter's lag raises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from posecast.engines import skeleton
+from posecast.engines.errors import run_reporting
+from posecast.engines.fileio import atomic_write, check_outputs
+from posecast.engines.training.config import ConfigError, resolve_data
+from posecast.engines.training.data.dataset import TRAINING_FPS, load_source
+from posecast.engines.training.evaluate import EvalClip, build_eval_clips
+from posecast.realtime.compare import turn_speed_per_frame
+from posecast.realtime.lifting import LifterOptions, LiftingOptions, LiveSubjectOptions
+from posecast.realtime.lifting.smoothing import OneEuroOptions
+from posecast.realtime.offline import lift_sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evaluate import DEFAULT_DATA, eval_sets  # noqa: E402
+
+log = logging.getLogger("turn_speed_truth")
+
+#: The filters compared: none (the published joints), ``posecast run --one-euro``'s and the
+#: avatar outputs' (README, Drive an avatar).
+FILTERS: dict[str, OneEuroOptions | None] = {
+    "none": None,
+    "--one-euro (1.5 Hz, beta 0.5)": OneEuroOptions(1.5, 0.5),
+    "avatar filter (0.5 Hz, beta 4)": OneEuroOptions(0.5, 4.0),
+}
+
+
+def published_rel(clip: EvalClip, step: int, model: str, one_euro: OneEuroOptions | None) -> np.ndarray:
+    """``clip``'s every ``step``-th frame lifted as published: root-relative joints ``(F, 17, 3)``."""
+    keypoints = clip.keypoints_norm[::step].astype(np.float64)
+    confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence[::step]
+    options = LiftingOptions(lifter=LifterOptions(model_path=model), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
+                             height_m=clip.height_m, max_gap_s=None, live_subject=LiveSubjectOptions(),
+                             one_euro=one_euro)  # fmt: skip
+    return lift_sequence(keypoints, confidence.astype(np.float64), TRAINING_FPS / step, options)[1]
+
+
+def scores(clips: list[EvalClip], step: int, model: str, one_euro: OneEuroOptions | None) -> dict[str, float]:
+    fps = TRAINING_FPS / step
+    published, truth, errors = [], [], []
+    for clip in clips:
+        true_joints = clip.joints_cam_m[::step].astype(np.float64)
+        if len(true_joints) < 8:
+            continue
+        rel = published_rel(clip, step, model, one_euro)
+        speed, true_speed = turn_speed_per_frame(rel, fps), turn_speed_per_frame(true_joints, fps)
+        both = np.isfinite(speed) & np.isfinite(true_speed)
+        published.append(speed[both])
+        truth.append(true_speed[both])
+        posed = np.isfinite(rel).all(axis=(1, 2))
+        true_rel = true_joints - true_joints[:, skeleton.ROOT : skeleton.ROOT + 1]
+        errors.append(np.linalg.norm(rel[posed] - true_rel[posed], axis=-1).mean(axis=-1))
+    speed, true_speed = np.concatenate(published), np.concatenate(truth)
+    return {"turn_speed_deg_s": round(float(np.median(speed)), 2),
+            "true_turn_speed_deg_s": round(float(np.median(true_speed)), 2),
+            "turn_speed_error_deg_s": round(float(np.median(np.abs(speed - true_speed))), 2),
+            "mpjpe_root_relative_mm": round(1000 * float(np.concatenate(errors).mean()), 1),
+            "frames": int(len(speed))}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="supervised-current-w384", help="a shipped model's name or an .onnx file")
+    ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
+    ap.add_argument("--sets", default="cross,in_domain", help="as tools/evaluate.py")
+    ap.add_argument("--fps", default="30,5", help="camera rates, comma-separated, each dividing 30")
+    ap.add_argument("--seed", type=int, default=2021, help="the webcam draw")
+    ap.add_argument("--json", type=Path, required=True)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("posecast").setLevel(logging.WARNING)  # each clip's live calibration: hundreds of lines
+    return run_reporting(lambda: run(args), "turn_speed_truth")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_outputs({"--json": args.json})
+    try:
+        steps = [round(TRAINING_FPS / float(rate)) for rate in args.fps.split(",")]
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(f"--fps takes comma-separated rates dividing {TRAINING_FPS:g}, got {args.fps!r}") from None
+    if any(step < 1 or abs(TRAINING_FPS / step - float(rate)) > 1e-6 for step, rate in zip(steps, args.fps.split(","),
+                                                                                          strict=True)):  # fmt: skip
+        raise ConfigError(f"--fps takes rates dividing {TRAINING_FPS:g} (30, 15, 10, 6, 5, ...), got {args.fps!r}")
+    clips = [c for src in args.data for c in load_source(resolve_data(src))]
+    result: dict = {"model": args.model, "seed": args.seed, "results": {}}
+    for set_name, held in eval_sets(clips, args.sets.split(",")).items():
+        for kind, noisy in (("gt2d", False), ("noisy2d", True)):
+            eval_clips = build_eval_clips(held, noisy=noisy, seed=args.seed)
+            for step in steps:
+                key = f"{set_name}/{kind}/{TRAINING_FPS / step:g}fps"
+                result["results"][key] = {name: scores(eval_clips, step, args.model, one_euro)
+                                          for name, one_euro in FILTERS.items()}  # fmt: skip
+                log.info("%s: %s", key, json.dumps(result["results"][key]))
+    atomic_write(args.json, (json.dumps(result, indent=1) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
