@@ -11,6 +11,7 @@ take's clock, whose frames are not ``1 / fps`` apart; README, "Offline lifting")
 
 from __future__ import annotations
 
+import logging
 import math
 import zipfile
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from . import skeleton
 from .errors import LiftInputError
 from .fileio import input_file_problem, save_npz
 
-#: Frame rates accepted from an input file (frames per second).
+log = logging.getLogger(__name__)
+
 #: The frame rates a 2D sequence (or a recorded take) may have, fps.
 FPS_RANGE = (0.1, 1000.0)
 #: Keypoints further than this from the image origin, in pixels, are not a detection (a frame with
@@ -145,6 +147,13 @@ def load_lift_input(path: Path) -> LiftInput:
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
+    # what the keypoints mean, for every reader (lift, adapt, training): only `lift` asked before,
+    # and adapt and train took COCO-ordered or y-up keypoints as they came
+    if (problem := _joint_order_problem(keypoints, confidence)) is not None:
+        raise LiftInputError(f"{path}: {problem}")
+    if (share := _upside_down_share(keypoints, confidence)) > MAX_UPSIDE_DOWN_SHARE:
+        log.warning("%s: the head is below the ankles in %.0f %% of the frames: keypoints_2d must be image pixels, "
+                    "y growing downwards (flip y as height - y if yours grows upwards)", path, 100 * share)  # fmt: skip
     return LiftInput(keypoints, confidence, intrinsics, fps, stamps)
 
 
@@ -155,7 +164,7 @@ MAX_SPINE_OFF_TORSO = 0.5
 _PELVIS, _SPINE, _THORAX = (skeleton.JOINT_INDEX[n] for n in ("pelvis", "spine", "thorax"))
 
 
-def joint_order_problem(keypoints: np.ndarray, confidence: np.ndarray) -> str | None:
+def _joint_order_problem(keypoints: np.ndarray, confidence: np.ndarray) -> str | None:
     """Why ``keypoints`` ``(F, 17, 2)`` are not in posecast's joint order, or ``None`` (too few
     frames to tell: ``None``). COCO-17 (YOLO, RTMPose) has the same shape, and lifted a person
     1.1 m from the camera with the head level with the pelvis, exit 0 (QA)."""
@@ -174,10 +183,13 @@ def joint_order_problem(keypoints: np.ndarray, confidence: np.ndarray) -> str | 
             "(README, Offline lifting: COCO-17 and MediaPipe-33 keypoints map as realtime/layouts.py says)")
 
 
+#: More than this share of frames upside down (:func:`_upside_down_share`) is warned about, not
+#: refused: a handstand is upside down too.
+MAX_UPSIDE_DOWN_SHARE = 0.9
 _HEAD, _ANKLES = skeleton.JOINT_INDEX["head"], [skeleton.JOINT_INDEX["l_ankle"], skeleton.JOINT_INDEX["r_ankle"]]
 
 
-def upside_down_share(keypoints: np.ndarray, confidence: np.ndarray) -> float:
+def _upside_down_share(keypoints: np.ndarray, confidence: np.ndarray) -> float:
     """The share of frames (with head and ankles seen) whose head is below both ankles in the
     image: near 1 for keypoints whose y grows upwards (a y-up input lifted an upside-down person
     without a word; QA), or a handstand."""

@@ -29,9 +29,14 @@ def image_files(folder: Path) -> tuple[list[Path], list[Path]]:
     """The images in ``folder`` OpenCV reads (sorted; macOS's ``._`` resource forks are not
     images) and the photos in formats it does not (:data:`OTHER_PHOTO_SUFFIXES`: to be said, not
     left out silently)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                   and not p.name.startswith("._"))  # fmt: skip
-    others = sorted(p for p in folder.iterdir() if p.suffix.lower() in OTHER_PHOTO_SUFFIXES and p.is_file())
+    files: list[Path] = []
+    others: list[Path] = []
+    for p in sorted(folder.iterdir()):
+        suffix = p.suffix.lower()
+        if suffix in IMAGE_SUFFIXES and not p.name.startswith("._") and p.is_file():
+            files.append(p)
+        elif suffix in OTHER_PHOTO_SUFFIXES and p.is_file():
+            others.append(p)
     return files, others
 
 

@@ -16,9 +16,8 @@ import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
-from ..engines.errors import LiftInputError
 from ..engines.fileio import check_outputs, save_npz
-from ..engines.lift_input import joint_order_problem, load_lift_input, posed_frames, upside_down_share
+from ..engines.lift_input import load_lift_input, posed_frames
 from .errors import SourceError
 from .layouts import POSECAST_17
 from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
@@ -51,12 +50,6 @@ def lift_file(
     gives a plausible pose."""
     data = load_lift_input(input_path)
     keypoints, confidence, fps, timestamps_s = data.keypoints, data.confidence, data.fps, data.timestamps_s
-    if (problem := joint_order_problem(keypoints, confidence)) is not None:
-        raise LiftInputError(f"{input_path}: {problem}")
-    if (share := upside_down_share(keypoints, confidence)) > 0.9:  # a warning: a handstand is upside down too
-        log.warning("%s: the head is below the ankles in %.0f %% of the frames: keypoints_2d must be image pixels, "
-                    "y growing downwards (flip y as height - y if yours grows upwards)", input_path,
-                    100 * share)  # fmt: skip
     output_path = output_file(input_path, output_path)
     # on a recorded clock a long gap is one, and restarts the window as it did live; counted frames have no gaps
     max_gap_s = None if timestamps_s is None else LiftingOptions.max_gap_s

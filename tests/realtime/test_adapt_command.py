@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from posecast.engines import metadata
+from posecast.engines import metadata, rotations, skeleton
 from posecast.engines.runtime.base import DEFAULT_MODEL, WEIGHTS_DIR
 from posecast.realtime.cli import main
 
@@ -71,8 +71,11 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
 
 
 def _lift_npz(path: Path, confidence: float = 1.0, frames: int = 40) -> Path:
-    rng = np.random.default_rng(0)
-    keypoints = 320 + rng.normal(0, 60, (frames, 17, 2))
+    """A person standing 3 m from the camera, the 2D jittered by 3 px (random points are refused:
+    their spine is not between the pelvis and the thorax, as another joint order's)."""
+    standing = rotations.rest_pose(skeleton.bone_lengths_from_height(1.7))  # metres, y up
+    jitter = 3 * np.random.default_rng(0).standard_normal((frames, 17, 2))
+    keypoints = np.array([320.0, 240.0]) + 500 * standing[:, :2] * [1.0, -1.0] / 3.0 + jitter
     np.savez(path, keypoints_2d=keypoints, confidence=np.full((frames, 17), confidence),
              intrinsics=np.array([500.0, 500.0, 320.0, 240.0]), fps=30.0)  # fmt: skip
     return path
