@@ -105,13 +105,12 @@ class FloorEstimator:
             floor = self._state.floor
             self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
         height_m = self.height_m if height_m is None else height_m
-        if not feet_seen or height_m is None:
-            return self._state
+        if not feet_seen or height_m is None or (self._fixed and self._given_heights is None):
+            return self._state  # (fixed, and checked if given: nothing more to learn from the feet)
         self._heights_m[person_id] = height_m
         first_ns = self._first_ns.setdefault(person_id, timestamp_ns)
         if self._fixed:
-            if self._given_heights is not None:
-                self._check_given(joints, timestamp_ns, person_id)
+            self._check_given(joints, timestamp_ns, person_id)
             return self._state
         poses = self._poses.setdefault(person_id, [])
         poses.append(joints)
@@ -126,6 +125,7 @@ class FloorEstimator:
             self._fixed = True
             self._poses.clear()
             self._first_ns.clear()
+            self._heights_m.clear()
         return self._state
 
     def _check_given(self, joints: np.ndarray, timestamp_ns: int, person_id: int) -> None:
@@ -141,7 +141,9 @@ class FloorEstimator:
             return
         standing_m = float(np.quantile(heights, self.options.contact_quantile))
         expected_m = fl.ANKLE_HEIGHT_FRACTION * self._heights_m[person_id]
-        self._given_heights = None
+        self._given_heights = None  # checked: nothing more is kept (add returns at once from now on)
+        self._first_ns.clear()
+        self._heights_m.clear()
         off_m = standing_m - expected_m
         if abs(off_m) > GIVEN_FLOOR_TOLERANCE_M:
             log.warning("the given floor (%s) puts the standing feet %.2f m %s it: check the camera's height and "

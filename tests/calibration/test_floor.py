@@ -174,6 +174,10 @@ def test_live_estimator_states_and_world_origin() -> None:
     assert states[0] == "estimating" and states[59] == "estimating" and set(states[60:]) == {"estimated"}
     fixed = estimator.state
     assert np.allclose(fixed.camera_to_world, estimator.add(cam[0] + 1.0, int(4e9)).camera_to_world)
+    # once fixed it keeps nothing of the people who come and go (a long stream, many ids)
+    for person_id in range(1, 200):
+        estimator.add(cam[0], int(5e9), person_id=person_id)
+    assert estimator._first_ns == {} and estimator._heights_m == {} and estimator._poses == {}
     batch = fl.camera_to_world(fl.estimate_floor(cam[:61], 1.56), cam[0, 0])
     assert np.allclose(fixed.camera_to_world, batch)
     assert fixed.describe()["state"] == "estimated"
