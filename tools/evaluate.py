@@ -113,6 +113,16 @@ def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     return flip_averaged(predict), window_frames
 
 
+def published_options(path: str, height_m: float | None, live, **other: object):  # noqa: ANN001, ANN201
+    """The lifting stage's options as ``posecast run`` publishes a held-out clip: its normalised 2D
+    as pixels of a camera with fx = fy = 1 and the centre at 0, no gap restarting the window,
+    ``live`` the live subject calibration (``None``: off); ``other``: further LiftingOptions fields."""
+    from posecast.realtime.lifting import LifterOptions, LiftingOptions
+
+    return LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
+                          height_m=height_m, max_gap_s=None, live_subject=live, **other)  # fmt: skip
+
+
 def published_lifter(path: str, mode: str = "published", calibration_s: float = CALIBRATION_S):  # noqa: ANN201 - EvalClip → (F, 17, 3) metres, NaN without a pose
     """Each clip as ``posecast run`` / ``posecast lift`` publish it (module docstring, ``:published``):
     its normalised 2D given as pixels of a camera with fx = fy = 1 and the centre at 0.
@@ -134,9 +144,7 @@ def published_lifter(path: str, mode: str = "published", calibration_s: float = 
     scratch = tempfile.TemporaryDirectory(prefix="posecast-eval-") if mode == "published+subject" else None
 
     def options(clip, subject: Path | None = None) -> LiftingOptions:  # noqa: ANN001
-        return LiftingOptions(lifter=LifterOptions(model_path=path), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
-                              height_m=None if subject else clip.height_m, subject_path=subject,
-                              max_gap_s=None, live_subject=live)  # fmt: skip
+        return published_options(path, None if subject else clip.height_m, live, subject_path=subject)
 
     def subject_file(clip, keypoints: np.ndarray, confidence: np.ndarray) -> Path | None:  # noqa: ANN001
         """As ``calibrate subject``: the live stage's raw lifted poses of the first seconds, their 2D."""

@@ -30,12 +30,12 @@ from posecast.engines.training.config import ConfigError, resolve_data
 from posecast.engines.training.data.dataset import TRAINING_FPS, load_source
 from posecast.engines.training.evaluate import EvalClip, build_eval_clips
 from posecast.realtime.compare import turn_speed_per_frame
-from posecast.realtime.lifting import LifterOptions, LiftingOptions, LiveSubjectOptions
+from posecast.realtime.lifting import LiveSubjectOptions
 from posecast.realtime.lifting.smoothing import OneEuroOptions
 from posecast.realtime.offline import lift_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate import DEFAULT_DATA, eval_sets  # noqa: E402
+from evaluate import DEFAULT_DATA, eval_sets, published_options  # noqa: E402
 
 log = logging.getLogger("turn_speed_truth")
 
@@ -52,9 +52,7 @@ def published_rel(clip: EvalClip, step: int, model: str, one_euro: OneEuroOption
     """``clip``'s every ``step``-th frame lifted as published: root-relative joints ``(F, 17, 3)``."""
     keypoints = clip.keypoints_norm[::step].astype(np.float64)
     confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence[::step]
-    options = LiftingOptions(lifter=LifterOptions(model_path=model), fixed_intrinsics=(1.0, 1.0, 0.0, 0.0),
-                             height_m=clip.height_m, max_gap_s=None, live_subject=LiveSubjectOptions(),
-                             one_euro=one_euro)  # fmt: skip
+    options = published_options(model, clip.height_m, LiveSubjectOptions(), one_euro=one_euro)
     return lift_sequence(keypoints, confidence.astype(np.float64), TRAINING_FPS / step, options)[1]
 
 
