@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from posecast.engines import normalize, skeleton
+from posecast.engines import normalize, rotations, skeleton
 from posecast.engines.training.data.cameras import LEGACY_CAMERAS, MIN_DEPTH_M, film, look_at_rotation, sample_cameras
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.noise import NoiseOptions, add_detector_noise
@@ -226,8 +226,12 @@ def test_sampler_rejects_no_clips() -> None:
 
 # ------------------------------------------------------------------ recorded 2D
 def write_recorded(path: Path, frames: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A person standing 3 m from the camera, each joint jittered by 15 px a frame (random points
+    are refused as another joint order's)."""
     rng = np.random.default_rng(seed)
-    keypoints = np.array([640.0, 360.0]) + rng.normal(0.0, 60.0, (frames, 17, 2))
+    standing = rotations.rest_pose(skeleton.bone_lengths_from_height(1.7))  # metres, y up
+    keypoints = np.array([640.0, 360.0]) + 900 * standing[:, :2] * [1.0, -1.0] / 3.0 + \
+        rng.normal(0.0, 15.0, (frames, 17, 2))  # fmt: skip
     intrinsics = np.array([900.0, 900.0, 640.0, 360.0])
     np.savez(path, keypoints_2d=keypoints, intrinsics=intrinsics, confidence=rng.uniform(0, 1, (frames, 17)), fps=30.0)
     return keypoints, intrinsics
