@@ -180,16 +180,22 @@ def body_forward(joints: np.ndarray) -> np.ndarray:
     return np.cross(left, joints[..., JOINT_INDEX["thorax"], :] - joints[..., JOINT_INDEX["pelvis"], :])
 
 
-def body_frame(joints: np.ndarray) -> np.ndarray:
+#: The girdles :func:`body_frame` can take its left axis from: (right joint, left joint).
+GIRDLES = {"hips": ("r_hip", "l_hip"), "shoulders": ("r_shoulder", "l_shoulder")}
+
+
+def body_frame(joints: np.ndarray, girdle: str = "hips") -> np.ndarray:
     """Per-frame body axes ``(..., 3, 3)`` (rows: left, up, forwards; unit vectors) from joints
-    ``(..., 17, 3)``: left along the hips, up the torso made square to it, forwards
-    :func:`body_forward` (= left × up)."""
-    left = joints[..., JOINT_INDEX["l_hip"], :] - joints[..., JOINT_INDEX["r_hip"], :]
-    left = left / np.maximum(np.linalg.norm(left, axis=-1, keepdims=True), 1e-9)
-    up = joints[..., JOINT_INDEX["thorax"], :] - joints[..., JOINT_INDEX["pelvis"], :]
-    up = up - np.sum(up * left, axis=-1, keepdims=True) * left
+    ``(..., 17, 3)``: left along the ``girdle`` (:data:`GIRDLES`: the hips, or the shoulders),
+    up the torso (pelvis → thorax) made square to it, forwards = left × up (for the hips,
+    :func:`body_forward`)."""
+    right, left_joint = GIRDLES[girdle]
+    along = joints[..., JOINT_INDEX[left_joint], :] - joints[..., JOINT_INDEX[right], :]
+    torso = joints[..., JOINT_INDEX["thorax"], :] - joints[..., JOINT_INDEX["pelvis"], :]
+    left = along / np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
+    up = torso - np.sum(torso * left, axis=-1, keepdims=True) * left
     up = up / np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
-    forwards = body_forward(joints)
+    forwards = np.cross(along, torso)  # body_forward's, with this girdle
     forwards = forwards / np.maximum(np.linalg.norm(forwards, axis=-1, keepdims=True), 1e-18)
     return np.stack([left, up, forwards], axis=-2)
 

@@ -246,8 +246,8 @@ def test_mix_limbs_gives_a_window_another_window_s_limbs_in_its_own_frame(window
     assert 0.3 < (changed[:, limbs] > 1e-6).mean() < 0.7  # each limb with even odds
     # the left forearm of a window whose left arm was mixed: its direction in the shoulder
     # girdle's axes is one of the other windows' (the partner's), to rounding
-    axes = augment._girdle_frame(windows, "r_shoulder", "l_shoulder")
-    out_axes = augment._girdle_frame(out, "r_shoulder", "l_shoulder")
+    axes = skeleton.body_frame(windows, "shoulders")
+    out_axes = skeleton.body_frame(out, "shoulders")
 
     def local_forearm(joints: np.ndarray, frame: np.ndarray) -> np.ndarray:
         bone = joints[..., J["l_wrist"], :] - joints[..., J["l_elbow"], :]

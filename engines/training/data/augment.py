@@ -438,25 +438,12 @@ def reach_forwards(joints: np.ndarray, rng: np.random.Generator, prob: float) ->
     return result
 
 
-#: The limbs :func:`mix_limbs` exchanges, by kind: (the girdle's right joint, its left joint)
-#: whose line is the frame's left axis, and the limb's chain from its root joint.
+#: The limbs :func:`mix_limbs` exchanges, by kind: the girdle whose frame they move in
+#: (:func:`~posecast.engines.skeleton.body_frame`) and the limb's chain from its root joint.
 _MIXED_LIMBS = {
-    "arms": ((("r_shoulder", "l_shoulder"), ("l_shoulder", "l_elbow", "l_wrist")),
-             (("r_shoulder", "l_shoulder"), ("r_shoulder", "r_elbow", "r_wrist"))),
-    "legs": ((("r_hip", "l_hip"), ("l_hip", "l_knee", "l_ankle")),
-             (("r_hip", "l_hip"), ("r_hip", "r_knee", "r_ankle"))),
-}  # fmt: skip
-
-
-def _girdle_frame(joints: np.ndarray, right: str, left: str) -> np.ndarray:
-    """Axes ``(..., 3, 3)`` (rows: left, up, forwards) of the hips' or shoulders' girdle: left
-    along it, up the torso (pelvis → thorax) made square to it."""
-    x = joints[..., _J[left], :] - joints[..., _J[right], :]
-    x = x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
-    y = joints[..., _J["thorax"], :] - joints[..., _J["pelvis"], :]
-    y = y - np.sum(y * x, axis=-1, keepdims=True) * x
-    y = y / np.maximum(np.linalg.norm(y, axis=-1, keepdims=True), 1e-9)
-    return np.stack([x, y, np.cross(x, y)], axis=-2)
+    "arms": (("shoulders", ("l_shoulder", "l_elbow", "l_wrist")), ("shoulders", ("r_shoulder", "r_elbow", "r_wrist"))),
+    "legs": (("hips", ("l_hip", "l_knee", "l_ankle")), ("hips", ("r_hip", "r_knee", "r_ankle"))),
+}
 
 
 def mix_limbs(joints: np.ndarray, rng: np.random.Generator, prob: float,
@@ -476,12 +463,12 @@ def mix_limbs(joints: np.ndarray, rng: np.random.Generator, prob: float,
     partner = rng.integers(0, b, len(chosen))
     swapped = rng.random((len(chosen), len(mixed))) < 0.5
     out = joints.copy()
-    for k, ((right, left), chain) in enumerate(mixed):
+    for k, (girdle, chain) in enumerate(mixed):
         rows, sources = chosen[swapped[:, k]], partner[swapped[:, k]]
         if not len(rows):
             continue
         own, theirs = joints[rows], joints[sources]
-        own_axes, their_axes = _girdle_frame(own, right, left), _girdle_frame(theirs, right, left)
+        own_axes, their_axes = skeleton.body_frame(own, girdle), skeleton.body_frame(theirs, girdle)
         for parent, child in zip(chain[:-1], chain[1:], strict=True):
             length = np.linalg.norm(own[..., _J[child], :] - own[..., _J[parent], :], axis=-1, keepdims=True)
             their_bone = theirs[..., _J[child], :] - theirs[..., _J[parent], :]
