@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from posecast.engines import skeleton
+from posecast.engines import metrics
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.training.config import ConfigError, resolve_data
@@ -69,8 +69,7 @@ def scores(clips: list[EvalClip], step: int, model: str, one_euro: OneEuroOption
         published.append(speed[both])
         truth.append(true_speed[both])
         posed = np.isfinite(rel).all(axis=(1, 2))
-        true_rel = true_joints - true_joints[:, skeleton.ROOT : skeleton.ROOT + 1]
-        errors.append(np.linalg.norm(rel[posed] - true_rel[posed], axis=-1).mean(axis=-1))
+        errors.append(metrics.mpjpe(rel[posed], true_joints[posed]))  # both taken root-relative
     speed, true_speed = np.concatenate(published), np.concatenate(truth)
     return {"turn_speed_deg_s": round(float(np.median(speed)), 2),
             "true_turn_speed_deg_s": round(float(np.median(true_speed)), 2),
