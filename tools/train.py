@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
             return samplers[0].sample(batch)
         return samplers[int(rng.random() < cfg.recorded_2d_share)].sample(batch)
 
-    evaluators = {name: make_quick_eval(held, options) for name, held in held_out.items() if held}
+    evaluators = {name: make_quick_eval(held, cfg.lifted_frames) for name, held in held_out.items() if held}
 
     def evaluate(generator) -> dict[str, float]:  # noqa: ANN001
         row = {}
@@ -264,11 +264,11 @@ def mocap_sampler(clips: list[Clip], options: SamplerOptions, cfg: TrainConfig, 
     return _MixedSampler(samplers, {k: cfg.source_shares[k] for k in samplers}, seed)
 
 
-def make_quick_eval(held_out: list[Clip], options: SamplerOptions, windows: int = 2048):  # noqa: ANN201
+def make_quick_eval(held_out: list[Clip], window_frames: int, windows: int = 2048):  # noqa: ANN201
     """A fixed held-out batch (ground-truth 2D): N-MPJPE and P-MPJPE in mm, for the log only."""
     import torch
 
-    eval_options = SamplerOptions(window_frames=options.window_frames, noise=False, body=None)
+    eval_options = SamplerOptions(window_frames=window_frames, noise=False, body=None)
     sampler = MocapWindowSampler(held_out, eval_options, seed=123)
     rows = np.random.default_rng(7).integers(0, len(sampler), windows)
     batch = sampler.make_batch(rows, np.random.default_rng(8), augment=False, noise=False)

@@ -58,6 +58,10 @@ class LossWeights:
     w_current: float = 1.0
     #: bone-length consistency on the lifter's steps too (the paper: scale steps only); adapt uses it
     w_bone_pose: float = 0.0
+    #: supervised: the current frame's motion between two windows one frame apart (what a live run
+    #: publishes frame after frame) against the truth's, on the same noisy 2D: against the torso
+    #: turning with the detector's jitter (docs/accuracy.md "The torso's turn speed against the truth")
+    w_velocity: float = 0.0
 
 
 @dataclass
@@ -149,6 +153,11 @@ class TrainConfig:
                               f"{self.log_every}")  # fmt: skip
         if not self.weights.w_current > 0:
             raise ConfigError(f"weights.w_current must be > 0, got {self.weights.w_current}")
+        if self.weights.w_velocity < 0 or (self.weights.w_velocity and (self.mode != "supervised"
+                                                                        or self.model.window_frames < 2)):
+            raise ConfigError(f"weights.w_velocity must be 0, or above 0 in supervised mode with a window of 2 frames "
+                              f"or more, got {self.weights.w_velocity} ({self.mode}, window "
+                              f"{self.model.window_frames})")  # fmt: skip
         self._check_ranges()
 
     def _check_ranges(self) -> None:
@@ -183,7 +192,18 @@ class TrainConfig:
         """Frames per training window: the model's window, or for a single-frame model
         :data:`SINGLE_FRAME_SAMPLE_FRAMES` (it is applied frame by frame; the motion and bone
         losses compare frames of the window)."""
+        return self.lifted_frames + self.window_shift_frames
+
+    @property
+    def lifted_frames(self) -> int:
+        """Frames of each window the networks see at once."""
         return self.model.window_frames if self.model.window_frames > 1 else SINGLE_FRAME_SAMPLE_FRAMES
+
+    @property
+    def window_shift_frames(self) -> int:
+        """Extra frames drawn per training window: with ``weights.w_velocity`` two windows, one frame
+        apart, are lifted from one draw (the same noise on the frames they share)."""
+        return 1 if self.weights.w_velocity else 0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -17,6 +17,7 @@ discriminator updates every ``disc_every`` generator steps.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -156,12 +157,7 @@ class Trainer:
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
         keypoints = torch.from_numpy(batch.keypoints_norm).to(self.device)
         if self.cfg.mode == "supervised":
-            with autocast:
-                joints, _ = self.generator(normalize.canonicalize(keypoints))
-            loss = self.supervised_loss(joints, batch, keypoints)
-            self._apply(self.opt_pose, loss)
-            self.step += 1
-            return {"loss": float(loss.detach()), "l_sup": float(loss.detach())}
+            return self.supervised_step(batch, keypoints, autocast)
         if self.teacher is not None:
             return self.distill_step(keypoints, autocast)
         scale_phase = self.opt_scale is not None and (
@@ -186,6 +182,38 @@ class Trainer:
         logged["loss"] = float(loss.detach())
         self.step += 1
         return logged
+
+    def supervised_step(self, batch: WindowBatch, keypoints: torch.Tensor,
+                        autocast: torch.autocast) -> dict[str, float]:  # fmt: skip
+        """3D supervision; with ``weights.w_velocity`` the batch's windows are one frame longer than
+        the model's: the later window is supervised, and the current frame's motion from the earlier
+        one (lifted from the same 2D, noise and all) is held to the truth's motion."""
+        shift = self.cfg.window_shift_frames
+        if not shift:
+            with autocast:
+                joints, _ = self.generator(normalize.canonicalize(keypoints))
+            loss = self.supervised_loss(joints, batch, keypoints)
+            self._apply(self.opt_pose, loss)
+            self.step += 1
+            return {"loss": float(loss.detach()), "l_sup": float(loss.detach())}
+        later, earlier = keypoints[:, shift:], keypoints[:, :-shift]
+        with autocast:  # one pass over both windows
+            joints, _ = self.generator(normalize.canonicalize(torch.cat([later, earlier])))
+        joints_later, joints_earlier = joints.float().split(len(keypoints))
+        weight = batch.target_weight
+        l_sup = self.supervised_loss(joints_later, dataclasses.replace(
+            batch, joints_cam_m=batch.joints_cam_m[:, shift:], target_weight=None if weight is None
+            else weight[:, shift:]), later)  # fmt: skip
+        truth_cam_m = torch.from_numpy(batch.joints_cam_m[:, [-1 - shift, -1]]).to(self.device)
+        truth = canonical_target(truth_cam_m, torch.stack([earlier[:, -1], later[:, -1]], 1))
+        motion = skeleton.root_relative(joints_later[:, -1]) - skeleton.root_relative(joints_earlier[:, -1])
+        both = None if weight is None else weight[:, -1] * weight[:, -1 - shift]  # seen in both frames
+        joint_weight = None if both is None else torch.from_numpy(both).to(self.device)
+        l_velocity = losses.mse(motion, truth[:, 1] - truth[:, 0], joint_weight)
+        loss = l_sup + self.cfg.weights.w_velocity * l_velocity
+        self._apply(self.opt_pose, loss)
+        self.step += 1
+        return {"loss": float(loss.detach()), "l_sup": float(l_sup.detach()), "l_velocity": float(l_velocity.detach())}
 
     def distill_step(self, keypoints: torch.Tensor, autocast: torch.autocast) -> dict[str, float]:
         """Student ← teacher on one batch of 2D windows: root-relative 3D of every window frame

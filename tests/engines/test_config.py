@@ -75,6 +75,16 @@ def test_one_window_default_and_single_frame_sampling() -> None:
     assert single.sample_frames == config_module.SINGLE_FRAME_SAMPLE_FRAMES > 1
 
 
+def test_the_velocity_term_draws_one_frame_more_and_only_where_it_applies() -> None:
+    shifted = config_from_dict({"mode": "supervised", "weights": {"w_velocity": 1.0}})
+    assert (shifted.sample_frames, shifted.lifted_frames, shifted.window_shift_frames) == (28, 27, 1)
+    for raw in ({"mode": "unsupervised"}, {"mode": "semi"}, {"mode": "supervised", "model": {"window_frames": 1}}):
+        with pytest.raises(ConfigError, match="w_velocity must be 0, or above 0 in supervised mode with a window of 2"):
+            config_from_dict(raw | {"weights": {"w_velocity": 1.0}})
+    with pytest.raises(ConfigError, match="w_velocity must be 0"):
+        config_from_dict({"mode": "supervised", "weights": {"w_velocity": -1.0}})
+
+
 def test_data_is_found_beside_the_repository_or_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shared = tmp_path / "shared"
     (shared / "data").mkdir(parents=True)

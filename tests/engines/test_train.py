@@ -113,6 +113,56 @@ def test_the_current_frame_weighs_w_current(batches: list[WindowBatch], tmp_path
         tiny_config(weights={"w_current": 0.0})
 
 
+def test_the_velocity_term_lifts_two_windows_one_frame_apart(clips: list[Clip], tmp_path: Path) -> None:
+    """With ``w_velocity`` a batch is one frame longer than the model's window: the later window is
+    supervised as without it, and the current frame's motion between the two is held to the truth's."""
+    sampler = MocapWindowSampler(clips[:2], SamplerOptions(window_frames=10), seed=0)
+    batch = sampler.sample(BATCH)
+    trainer = Trainer(tiny_config(mode="supervised", bf16=False, weights={"w_current": 4.0, "w_velocity": 2.0},
+                                  model=ModelConfig(**TINY_MODEL, dropout=0.0)), tmp_path)  # fmt: skip
+    assert trainer.cfg.sample_frames == 10 and trainer.cfg.lifted_frames == 9
+    keypoints = torch.from_numpy(batch.keypoints_norm)
+    with torch.no_grad():  # what the step sees before it moves the weights: both windows in one batch (its norms)
+        trainer.generator.train()
+        both, _ = trainer.generator(normalize.canonicalize(torch.cat([keypoints[:, 1:], keypoints[:, :-1]])))
+        later, earlier = both.split(BATCH)
+        later_batch = WindowBatch(batch.keypoints_norm[:, 1:], batch.confidence[:, 1:], batch.joints_cam_m[:, 1:])
+        l_sup = float(trainer.supervised_loss(later, later_batch, keypoints[:, 1:]))
+        truth_now = canonical_target(torch.from_numpy(batch.joints_cam_m[:, -1]), keypoints[:, -1])
+        truth_before = canonical_target(torch.from_numpy(batch.joints_cam_m[:, -2]), keypoints[:, -2])
+        motion = skeleton.root_relative(later[:, -1]) - skeleton.root_relative(earlier[:, -1])
+        l_velocity = float(losses.mse(motion, truth_now - truth_before))
+    logged = trainer.train_step(batch)
+    assert logged["l_sup"] == pytest.approx(l_sup, rel=1e-4)
+    assert logged["l_velocity"] == pytest.approx(l_velocity, rel=1e-4) and l_velocity > 0
+    assert logged["loss"] == pytest.approx(l_sup + 2.0 * l_velocity, rel=1e-4)
+
+
+def test_the_velocity_term_steadies_the_published_frame_on_noisy_2d(clips: list[Clip], tmp_path: Path) -> None:
+    """Trained on the same noisy windows, a lifter with the velocity term moves its current frame
+    from one window to the next more as the person moves, and less with the 2D's jitter."""
+    sampler = MocapWindowSampler(clips[:2], SamplerOptions(window_frames=10), seed=0)
+    train = [sampler.sample(BATCH) for _ in range(80)]
+    held = MocapWindowSampler(clips[2:], SamplerOptions(window_frames=10), seed=1).sample(256)
+    keypoints = torch.from_numpy(held.keypoints_norm)
+    truth_now = canonical_target(torch.from_numpy(held.joints_cam_m[:, -1]), keypoints[:, -1])
+    truth_before = canonical_target(torch.from_numpy(held.joints_cam_m[:, -2]), keypoints[:, -2])
+    motion_error = {}
+    for w_velocity in (0.0, 100.0):
+        trainer = Trainer(tiny_config(mode="supervised", bf16=False, lr_pose=2e-3,
+                                      weights={"w_velocity": w_velocity}), tmp_path / str(w_velocity))  # fmt: skip
+        for batch in train:
+            trainer.train_step(batch if w_velocity else WindowBatch(batch.keypoints_norm[:, 1:],
+                                                                    batch.confidence[:, 1:], batch.joints_cam_m[:, 1:]))
+        trainer.generator.eval()
+        with torch.no_grad():
+            now, _ = trainer.generator(normalize.canonicalize(keypoints[:, 1:]))
+            before, _ = trainer.generator(normalize.canonicalize(keypoints[:, :-1]))
+        motion = skeleton.root_relative(now[:, -1]) - skeleton.root_relative(before[:, -1])
+        motion_error[w_velocity] = float(losses.mse(motion, truth_now - truth_before))
+    assert motion_error[100.0] < 0.85 * motion_error[0.0], motion_error  # 0.76 here
+
+
 def test_distilled_student_learns_its_teacher_from_2d_alone(batches: list[WindowBatch], tmp_path: Path) -> None:
     teacher = Trainer(tiny_config(), tmp_path / "teacher")
     for batch in batches[:20]:
