@@ -60,7 +60,8 @@ class LossWeights:
     w_bone_pose: float = 0.0
     #: supervised: the current frame's motion between two windows one frame apart (what a live run
     #: publishes frame after frame) against the truth's, on the same noisy 2D: against the torso
-    #: turning with the detector's jitter (docs/accuracy.md "The torso's turn speed against the truth")
+    #: turning with the detector's jitter (docs/accuracy.md "A velocity term in training": at 3 a
+    #: tenth slower, a millimetre less accurate; no shipped model uses it)
     w_velocity: float = 0.0
 
 
