@@ -190,14 +190,14 @@ class TrainConfig:
 
     @property
     def sample_frames(self) -> int:
-        """Frames per training window: the model's window, or for a single-frame model
-        :data:`SINGLE_FRAME_SAMPLE_FRAMES` (it is applied frame by frame; the motion and bone
-        losses compare frames of the window)."""
+        """Frames drawn per training window: :attr:`lifted_frames` and :attr:`window_shift_frames`."""
         return self.lifted_frames + self.window_shift_frames
 
     @property
     def lifted_frames(self) -> int:
-        """Frames of each window the networks see at once."""
+        """Frames of each window the networks see at once: the model's window, or for a single-frame
+        model :data:`SINGLE_FRAME_SAMPLE_FRAMES` (it is applied frame by frame; the motion and bone
+        losses compare frames of the window)."""
         return self.model.window_frames if self.model.window_frames > 1 else SINGLE_FRAME_SAMPLE_FRAMES
 
     @property
