@@ -363,7 +363,9 @@ def test_the_page_states_the_field_of_view_only_when_known(assumptions: dict, sa
     camera = FakeCamera(assumptions=assumptions)
     with serving(camera) as server, Chromium(width=640, height=400) as browser:
         browser.navigate(server.url)
-        browser.wait_for("window.posecast && window.posecast.frames >= 3")
+        # the stream's meta comes once a second, and the viewer may join after one: poses can come first
+        browser.wait_for("window.posecast && window.posecast.frames >= 3 && "
+                         "document.getElementById('assumptions').textContent !== ''")  # fmt: skip
         text = browser.evaluate("document.getElementById('assumptions').textContent")
     assert said in text.split(" · "), text
 
