@@ -14,6 +14,7 @@ import pytest
 import zmq
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
+from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.realtime.cli import main
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
 from posecast.realtime.types import PersonPose, PoseFrame, StreamMeta
@@ -281,7 +282,7 @@ def test_run_writes_stats(tmp_path: Path, media_dir: Path, pose_model_path: Path
     report = json.loads(stats.read_text())
     assert report["frames"] == 12 and report["frames_with_pose"] == 12
     # which model ran, as --model takes it, and whether its INT8 copy did (the shipped default has one)
-    assert (report["model"], report["int8"], report["backend"]) == ("supervised-current-w384", True, "onnxruntime")
+    assert (report["model"], report["int8"], report["backend"]) == (DEFAULT_MODEL_NAME, True, "onnxruntime")
     summary = report["latency_ms"]
     stages = {"keypoints2d", "window", "lift", "smooth", "publish", "after_keypoints2d", "capture_to_publish"}
     assert stages <= set(summary)

@@ -154,7 +154,7 @@ def test_the_meta_names_the_model_by_its_file_even_once_the_file_is_gone(tmp_pat
     worked out once when it loads: a file moved while the run goes on stopped it at the next meta."""
     import shutil
 
-    from posecast.engines.runtime.base import DEFAULT_MODEL
+    from posecast.engines.runtime.base import DEFAULT_MODEL, DEFAULT_MODEL_NAME
     from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
 
     model = tmp_path / "mine.onnx"
@@ -164,4 +164,4 @@ def test_the_meta_names_the_model_by_its_file_even_once_the_file_is_gone(tmp_pat
         assumptions = lifting.assumptions()
     assert (assumptions["model"], assumptions["int8"]) == ("mine.onnx", False)
     with MetricPoseLifting(LiftingOptions()) as lifting:
-        assert (lifting.assumptions()["model"], lifting.assumptions()["int8"]) == ("supervised-current-w384", True)
+        assert (lifting.assumptions()["model"], lifting.assumptions()["int8"]) == (DEFAULT_MODEL_NAME, True)
