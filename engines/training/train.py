@@ -17,7 +17,6 @@ discriminator updates every ``disc_every`` generator steps.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import threading
@@ -25,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import normalize, skeleton
@@ -142,7 +142,11 @@ class Trainer:
         each joint weighted by ``batch.target_weight`` where the batch has one, and the current
         frame by ``weights.w_current``."""
         target = canonical_target(torch.from_numpy(batch.joints_cam_m).to(self.device), keypoints)
-        weight = None if batch.target_weight is None else torch.from_numpy(batch.target_weight).to(self.device)
+        return self._window_mse(joints, target, batch.target_weight)
+
+    def _window_mse(self, joints: torch.Tensor, target: torch.Tensor, target_weight: np.ndarray | None) -> torch.Tensor:
+        """:meth:`supervised_loss` against its ``target`` (:func:`canonical_target`)."""
+        weight = None if target_weight is None else torch.from_numpy(target_weight).to(self.device)
         if self.cfg.weights.w_current != 1.0:
             frames = torch.ones(joints.shape[1], device=self.device)
             frames[-1] = self.cfg.weights.w_current
@@ -200,16 +204,15 @@ class Trainer:
         with autocast:  # one pass over both windows
             joints, _ = self.generator(normalize.canonicalize(torch.cat([later, earlier])))
         joints_later, joints_earlier = joints.float().split(len(keypoints))
-        weight = batch.target_weight
-        l_sup = self.supervised_loss(joints_later, dataclasses.replace(
-            batch, joints_cam_m=batch.joints_cam_m[:, shift:], target_weight=None if weight is None
-            else weight[:, shift:]), later)  # fmt: skip
-        truth_cam_m = torch.from_numpy(batch.joints_cam_m[:, [-1 - shift, -1]]).to(self.device)
-        truth = canonical_target(truth_cam_m, torch.stack([earlier[:, -1], later[:, -1]], 1))
+        # each frame's target depends on that frame alone: the earlier window's current frame is the
+        # later window's second to last, so one target serves both terms
+        target = canonical_target(torch.from_numpy(batch.joints_cam_m[:, shift:]).to(self.device), later)
+        weight = None if batch.target_weight is None else batch.target_weight[:, shift:]
+        l_sup = self._window_mse(joints_later, target, weight)
         motion = skeleton.root_relative(joints_later[:, -1]) - skeleton.root_relative(joints_earlier[:, -1])
         both = None if weight is None else weight[:, -1] * weight[:, -1 - shift]  # seen in both frames
         joint_weight = None if both is None else torch.from_numpy(both).to(self.device)
-        l_velocity = losses.mse(motion, truth[:, 1] - truth[:, 0], joint_weight)
+        l_velocity = losses.mse(motion, target[:, -1] - target[:, -1 - shift], joint_weight)
         loss = l_sup + self.cfg.weights.w_velocity * l_velocity
         self._apply(self.opt_pose, loss)
         self.step += 1
