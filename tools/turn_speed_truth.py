@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +80,19 @@ def scores(clips: list[EvalClip], step: int, model: str, one_euro: OneEuroOption
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="supervised-current-w384", help="a shipped model's name or an .onnx file")
+    args = parse_args(__doc__, "supervised-current-w384", argv)
+
+    def filters(clips: list[EvalClip], step: int) -> dict[str, dict]:
+        return {name: scores(clips, step, args.model, one_euro) for name, one_euro in FILTERS.items()}
+
+    return run_reporting(lambda: run_sets(args, filters), "turn_speed_truth")
+
+
+def parse_args(doc: str, default_model: str, argv: list[str] | None) -> argparse.Namespace:
+    """The options of the tools that score published mocap against its truth (this one and
+    ``clip_figures_truth.py``); sets up their logging."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--model", default=default_model, help="a shipped model's name or an .onnx file")
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="cross,in_domain", help="as tools/evaluate.py")
     ap.add_argument("--fps", default="30,5", help="camera rates, comma-separated, each dividing 30")
@@ -89,18 +101,26 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("posecast").setLevel(logging.WARNING)  # each clip's live calibration: hundreds of lines
-    return run_reporting(lambda: run(args), "turn_speed_truth")
+    return args
 
 
-def run(args: argparse.Namespace) -> int:
-    check_outputs({"--json": args.json})
+def parse_rates(text: str) -> list[int]:
+    """``--fps``' camera rates as frame steps of the 30 fps clips (``"30,5"`` → ``[1, 6]``)."""
     try:
-        steps = [round(TRAINING_FPS / float(rate)) for rate in args.fps.split(",")]
+        steps = [round(TRAINING_FPS / float(rate)) for rate in text.split(",")]
     except (ValueError, ZeroDivisionError):
-        raise ConfigError(f"--fps takes comma-separated rates dividing {TRAINING_FPS:g}, got {args.fps!r}") from None
-    if any(step < 1 or abs(TRAINING_FPS / step - float(rate)) > 1e-6 for step, rate in zip(steps, args.fps.split(","),
+        raise ConfigError(f"--fps takes comma-separated rates dividing {TRAINING_FPS:g}, got {text!r}") from None
+    if any(step < 1 or abs(TRAINING_FPS / step - float(rate)) > 1e-6 for step, rate in zip(steps, text.split(","),
                                                                                           strict=True)):  # fmt: skip
-        raise ConfigError(f"--fps takes rates dividing {TRAINING_FPS:g} (30, 15, 10, 6, 5, ...), got {args.fps!r}")
+        raise ConfigError(f"--fps takes rates dividing {TRAINING_FPS:g} (30, 15, 10, 6, 5, ...), got {text!r}")
+    return steps
+
+
+def run_sets(args: argparse.Namespace, score: Callable[[list[EvalClip], int], dict]) -> int:
+    """``score(clips, step)`` of every set, exact and noisy 2D, and camera rate in ``args``, into
+    ``--json`` under ``"SET/KIND/RATEfps"``."""
+    check_outputs({"--json": args.json})
+    steps = parse_rates(args.fps)
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
     result: dict = {"model": args.model, "seed": args.seed, "results": {}}
     for set_name, held in eval_sets(clips, args.sets.split(",")).items():
@@ -108,8 +128,7 @@ def run(args: argparse.Namespace) -> int:
             eval_clips = build_eval_clips(held, noisy=noisy, seed=args.seed)
             for step in steps:
                 key = f"{set_name}/{kind}/{TRAINING_FPS / step:g}fps"
-                result["results"][key] = {name: scores(eval_clips, step, args.model, one_euro)
-                                          for name, one_euro in FILTERS.items()}  # fmt: skip
+                result["results"][key] = score(eval_clips, step)
                 log.info("%s: %s", key, json.dumps(result["results"][key]))
     atomic_write(args.json, (json.dumps(result, indent=1) + "\n").encode())
     return 0
