@@ -2,7 +2,7 @@
 """The real clips' plausibility figures measured where the truth is known: held-out mocap,
 published as ``posecast run`` publishes it, figure by figure against the person's own.
 
-    python tools/clip_figures_truth.py --sets cross,in_domain --json eval/clip_figures_truth.json
+    python tools/clip_figures_truth.py --sets cross,in_domain,untouched --json eval/clip_figures_truth_long.json
 
 ``tools/compare_mediapipe.py`` judges posecast against MediaPipe's world landmarks on real clips,
 where neither has a truth: a median on MediaPipe's side says the two differ, not which one is
@@ -12,7 +12,8 @@ published (``tools/turn_speed_truth.py``'s ``published_rel``: live subject calib
 standing legs are chosen from the 2D as on the clips (:func:`~posecast.realtime.compare.standing_legs`),
 and every figure of :func:`~posecast.realtime.compare.frame_values` is taken of the published
 skeleton and of the true one on the same frames and legs: per figure the two medians, the
-median of the per-frame difference (published − truth: a bias) and of its size.
+median of the per-frame difference (published − truth: a bias) and of its size. ``--model``: the
+shipped default unless named.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines.errors import run_reporting
+from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.engines.training.data.dataset import TRAINING_FPS
 from posecast.engines.training.evaluate import EvalClip
 from posecast.realtime.compare import frame_values, standing_legs
@@ -37,9 +39,9 @@ def clip_values(clip: EvalClip, step: int, model: str) -> tuple[dict, dict]:
     confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence[::step]
     standing = standing_legs(keypoints, confidence)
     fps = TRAINING_FPS / step
-    published = published_rel(clip, step, model, None)
-    return frame_values(published, fps, standing), frame_values(clip.joints_cam_m[::step].astype(np.float64), fps,
-                                                                standing)  # fmt: skip
+    published = frame_values(published_rel(clip, step, model, None), fps, standing)
+    truth = frame_values(clip.joints_cam_m[::step].astype(np.float64), fps, standing)
+    return published, truth
 
 
 def scores(clips: list[EvalClip], step: int, model: str) -> dict[str, dict]:
@@ -67,7 +69,7 @@ def scores(clips: list[EvalClip], step: int, model: str) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(__doc__, "supervised-long-w384", argv)
+    args = parse_args(__doc__, DEFAULT_MODEL_NAME, argv)
     return run_reporting(lambda: run_sets(args, lambda clips, step: scores(clips, step, args.model)),
                          "clip_figures_truth")  # fmt: skip
 
