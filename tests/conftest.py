@@ -7,9 +7,10 @@ licence) except the MediaPipe model, which is fetched once, checksummed, like th
 from __future__ import annotations
 
 import importlib.util
+import logging
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,21 @@ def cmu_take(name: str, fps: float = 30.0) -> np.ndarray:
     if abs(step - round(step)) > 1e-3:
         raise ValueError(f"cannot resample {name} from {file_fps:.3f} to {fps} fps by dropping frames")
     return joints[:: round(step)]
+
+
+@pytest.fixture(autouse=True)
+def _posecast_log_levels() -> Iterator[None]:
+    """A tool's ``main()`` quiets posecast's loggers for its run (``turn_speed_truth``: each clip's
+    live calibration); put their levels back after every test, or a later test's ``caplog`` misses
+    their INFO records."""
+    def levels() -> dict[str, int]:
+        return {name: logging.getLogger(name).level for name in list(logging.root.manager.loggerDict)
+                if name == "posecast" or name.startswith("posecast.")}  # fmt: skip
+
+    before = levels()
+    yield
+    for name in levels():
+        logging.getLogger(name).setLevel(before.get(name, logging.NOTSET))
 
 
 @pytest.fixture(scope="session")
