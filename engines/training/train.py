@@ -191,32 +191,30 @@ class Trainer:
                         autocast: torch.autocast) -> dict[str, float]:  # fmt: skip
         """3D supervision; with ``weights.w_velocity`` the batch's windows are one frame longer than
         the model's: the later window is supervised, and the current frame's motion from the earlier
-        one (lifted from the same 2D, noise and all) is held to the truth's motion."""
+        one (lifted from the same 2D, noise and all, in the same pass) is held to the truth's motion."""
         shift = self.cfg.window_shift_frames
-        if not shift:
-            with autocast:
-                joints, _ = self.generator(normalize.canonicalize(keypoints))
-            loss = self.supervised_loss(joints, batch, keypoints)
-            self._apply(self.opt_pose, loss)
-            self.step += 1
-            return {"loss": float(loss.detach()), "l_sup": float(loss.detach())}
-        later, earlier = keypoints[:, shift:], keypoints[:, :-shift]
-        with autocast:  # one pass over both windows
-            joints, _ = self.generator(normalize.canonicalize(torch.cat([later, earlier])))
-        joints_later, joints_earlier = joints.float().split(len(keypoints))
-        # each frame's target depends on that frame alone: the earlier window's current frame is the
-        # later window's second to last, so one target serves both terms
+        later = keypoints[:, shift:]
+        with autocast:
+            lifted = torch.cat([later, keypoints[:, :-shift]]) if shift else later
+            joints, _ = self.generator(normalize.canonicalize(lifted))
+        joints_later = joints[: len(keypoints)]
         target = canonical_target(torch.from_numpy(batch.joints_cam_m[:, shift:]).to(self.device), later)
         weight = None if batch.target_weight is None else batch.target_weight[:, shift:]
         l_sup = self._window_mse(joints_later, target, weight)
-        motion = skeleton.root_relative(joints_later[:, -1]) - skeleton.root_relative(joints_earlier[:, -1])
-        both = None if weight is None else weight[:, -1] * weight[:, -1 - shift]  # seen in both frames
-        joint_weight = None if both is None else torch.from_numpy(both).to(self.device)
-        l_velocity = losses.mse(motion, target[:, -1] - target[:, -1 - shift], joint_weight)
-        loss = l_sup + self.cfg.weights.w_velocity * l_velocity
+        logged = {"l_sup": l_sup}
+        loss = l_sup
+        if shift:
+            # each frame's target depends on that frame alone: the earlier window's current frame is the
+            # later window's second to last, so one target serves both terms
+            now, before = joints_later[:, -1].float(), joints[len(keypoints):, -1].float()
+            motion = skeleton.root_relative(now) - skeleton.root_relative(before)
+            both = None if weight is None else weight[:, -1] * weight[:, -1 - shift]  # seen in both frames
+            joint_weight = None if both is None else torch.from_numpy(both).to(self.device)
+            logged["l_velocity"] = losses.mse(motion, target[:, -1] - target[:, -1 - shift], joint_weight)
+            loss = loss + self.cfg.weights.w_velocity * logged["l_velocity"]
         self._apply(self.opt_pose, loss)
         self.step += 1
-        return {"loss": float(loss.detach()), "l_sup": float(l_sup.detach()), "l_velocity": float(l_velocity.detach())}
+        return {"loss": float(loss.detach())} | {name: float(value.detach()) for name, value in logged.items()}
 
     def distill_step(self, keypoints: torch.Tensor, autocast: torch.autocast) -> dict[str, float]:
         """Student ← teacher on one batch of 2D windows: root-relative 3D of every window frame
