@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines.errors import run_reporting
-from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.engines.training.data.dataset import TRAINING_FPS
 from posecast.engines.training.evaluate import EvalClip
 from posecast.realtime.compare import frame_values, standing_legs
@@ -69,7 +68,7 @@ def scores(clips: list[EvalClip], step: int, model: str) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(__doc__, DEFAULT_MODEL_NAME, argv)
+    args = parse_args(__doc__, argv)
     return run_reporting(lambda: run_sets(args, lambda clips, step: scores(clips, step, args.model)),
                          "clip_figures_truth")  # fmt: skip
 

@@ -27,6 +27,7 @@ import numpy as np
 from posecast.engines import metrics
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
+from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.engines.training.config import ConfigError, resolve_data
 from posecast.engines.training.data.dataset import TRAINING_FPS, load_source
 from posecast.engines.training.evaluate import EvalClip, build_eval_clips
@@ -80,7 +81,7 @@ def scores(clips: list[EvalClip], step: int, model: str, one_euro: OneEuroOption
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(__doc__, "supervised-current-w384", argv)
+    args = parse_args(__doc__, argv)
 
     def filters(clips: list[EvalClip], step: int) -> dict[str, dict]:
         return {name: scores(clips, step, args.model, one_euro) for name, one_euro in FILTERS.items()}
@@ -88,11 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     return run_reporting(lambda: run_sets(args, filters), "turn_speed_truth")
 
 
-def parse_args(doc: str, default_model: str, argv: list[str] | None) -> argparse.Namespace:
+def parse_args(doc: str, argv: list[str] | None) -> argparse.Namespace:
     """The options of the tools that score published mocap against its truth (this one and
     ``clip_figures_truth.py``); sets up their logging."""
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    ap.add_argument("--model", default=default_model, help="a shipped model's name or an .onnx file")
+    ap.add_argument("--model", default=DEFAULT_MODEL_NAME, help="a shipped model's name or an .onnx file "
+                    "(default: the shipped default)")
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="cross,in_domain", help="as tools/evaluate.py")
     ap.add_argument("--fps", default="30,5", help="camera rates, comma-separated, each dividing 30")

@@ -4,10 +4,7 @@ lifter (the default model)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.evaluate import build_eval_clips
@@ -48,11 +45,3 @@ def test_detector_noise_turns_the_published_torso_faster_than_the_person(load_to
     slow = tool.scores(_walk(walk_joints, noisy=False), 6, DEFAULT_MODEL_NAME)  # 5 fps: a sixth of the frames
     assert exact["values"] // 7 < slow["torso_turn_speed_deg_s"]["values"] < exact["values"] // 5
 
-
-@pytest.mark.parametrize("rates", ["7", "abc"])
-def test_a_rate_that_does_not_divide_the_clips_is_one_line(load_tool, rates: str, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
-    tool = load_tool("clip_figures_truth")
-    assert tool.main(["--fps", rates, "--json", str(tmp_path / "out.json")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "--fps takes" in err and "\n" not in err and not (tmp_path / "out.json").exists()
