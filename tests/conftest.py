@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -86,6 +87,22 @@ def _posecast_log_levels() -> Iterator[None]:
     yield
     for name in levels():
         logging.getLogger(name).setLevel(before.get(name, logging.NOTSET))
+
+
+#: The proxy variables as the test run started: ``posecast``'s ``main()``, run in this process by
+#: many tests and session fixtures, points them at a dead port (``engines/offline.py``).
+_PROXY_ENVIRONMENT = {name: os.environ.get(name) for name in ("https_proxy", "HTTPS_PROXY")}
+
+
+@pytest.fixture(autouse=True)
+def _proxy_environment() -> Iterator[None]:
+    """Put the proxy variables back as the run found them after every test."""
+    yield
+    for name, value in _PROXY_ENVIRONMENT.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

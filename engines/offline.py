@@ -1,0 +1,60 @@
+"""Keep native libraries' usage uploads off the network (posecast's rule: no network at run time
+but the explicit, checksummed asset download).
+
+The mediapipe wheel (1.2.x) links Google's usage-metrics uploader into its native library: a
+minute after a landmarker starts and when it closes it posts to ``https://play.googleapis.com/log``
+with the libcurl built in beside it (a DNS query for that name is the first thing that leaves;
+measured with ``strace`` on 2026-12-05). No API,
+option or environment variable of MediaPipe turns it off. Its libcurl takes its proxy from
+``https_proxy``, so :func:`block_native_uploads` points that at a loopback port this process holds
+bound and never listens on: the connection is refused on this machine and nothing is resolved or
+sent. Written this way rather than by patching MediaPipe's binary or its calls, which posecast does
+not own; the test suite checks the premise (MediaPipe's upload goes through ``https_proxy``) on the
+installed wheel.
+
+The change is process-wide: every HTTPS client that honours ``https_proxy`` in this process is sent
+to the dead port. posecast's CLI calls it first thing; a program embedding posecast calls it itself
+if it wants the same. posecast's own download (:mod:`.assets`) uses the proxies the user had
+before (:func:`user_proxies`), so a corporate proxy still works for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import urllib.request
+
+log = logging.getLogger(__name__)
+
+#: The host MediaPipe's uploader posts to (kept for the no_proxy check and the tests).
+UPLOAD_HOST = "play.googleapis.com"
+_PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY")
+
+_held_port: socket.socket | None = None  # bound, never listening: a connection to it is refused
+_user_proxies: dict[str, str] | None = None
+
+
+def block_native_uploads() -> str:
+    """Send this process's HTTPS through a proxy that refuses every connection; returns its URL.
+
+    Idempotent. The user's own proxy settings are kept for :func:`user_proxies`."""
+    global _held_port, _user_proxies
+    if _held_port is None:
+        _held_port = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        _held_port.bind(("127.0.0.1", 0))
+    dead_url = f"http://127.0.0.1:{_held_port.getsockname()[1]}"
+    if os.environ.get("https_proxy") != dead_url:  # the first call, or the environment changed since
+        _user_proxies = urllib.request.getproxies()
+        if urllib.request.proxy_bypass_environment(UPLOAD_HOST, _user_proxies):
+            log.warning("no_proxy exempts %s, so MediaPipe's usage metrics may still be sent; remove it from "
+                        "no_proxy to keep them on this machine", UPLOAD_HOST)  # fmt: skip
+    for name in _PROXY_VARIABLES:
+        os.environ[name] = dead_url
+    return dead_url
+
+
+def user_proxies() -> dict[str, str]:
+    """The proxies (``urllib.request.getproxies()`` form) as the user set them, before
+    :func:`block_native_uploads` if it ran."""
+    return dict(_user_proxies) if _user_proxies is not None else urllib.request.getproxies()
