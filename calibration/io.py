@@ -147,6 +147,10 @@ def load_subject(path: str | Path) -> SubjectProfile:
     missing = [name for name in skeleton.BONE_NAMES if name not in bones]
     if missing:
         raise CalibrationError(f"{where} lacks bones {missing}; expected {list(skeleton.BONE_NAMES)}")
+    extra = [name for name in bones if name not in skeleton.BONE_NAMES]
+    if extra:  # as the camera file's unknown keys: said, not silently dropped
+        log.warning("%s: bone_lengths_m names %s, which posecast's skeleton does not have: ignored", where,
+                    shown(extra))  # fmt: skip
     with _in_file(where):
         height_m = finite_number("height_m", data["height_m"])
         lengths = tuple(finite_number(f"bone_lengths_m.{name}", bones[name]) for name in skeleton.BONE_NAMES)

@@ -117,7 +117,10 @@ def load_lift_input(path: Path) -> LiftInput:
     if keypoints.ndim != 3 or keypoints.shape[1:] != (skeleton.NUM_JOINTS, 2) or not len(keypoints):
         raise LiftInputError(f"{path}: keypoints_2d must be (F, 17, 2) pixels in posecast joint order with F >= 1, "
                              f"got shape {keypoints.shape}")  # fmt: skip
-    intrinsics = _numbers(path, "intrinsics", arrays["intrinsics"]).reshape(-1)
+    intrinsics = _numbers(path, "intrinsics", arrays["intrinsics"])
+    if intrinsics.shape != (4,):  # a (2, 2) or (1, 4) array would pass flattened, in an order nobody checked
+        raise LiftInputError(f"{path}: intrinsics must be 4 numbers fx, fy, cx, cy of shape (4,), "
+                             f"got shape {intrinsics.shape}")  # fmt: skip
     low, high = _FOCAL_RANGE
     if intrinsics.shape != (4,) or not (np.isfinite(intrinsics).all() and np.abs(intrinsics[2:]).max() <= MAX_PIXELS
                                         and all(low <= f <= high for f in intrinsics[:2])):  # fmt: skip

@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 
 import numpy as np
@@ -175,6 +176,15 @@ def test_subject_bones_within_half_of_typical_are_accepted(tmp_path):
     loaded = load_subject(_subject_yaml(tmp_path, {"r_hip-r_knee": float(typical["r_hip-r_knee"] * 1.45)}))
     assert loaded.bone_lengths_m[skeleton.BONE_NAMES.index("r_hip-r_knee")] == pytest.approx(
         typical["r_hip-r_knee"] * 1.45)  # fmt: skip
+
+
+def test_a_bone_the_skeleton_lacks_is_named_and_ignored(tmp_path, caplog):
+    path = _subject_yaml(tmp_path, {"tail": 0.3})
+    with caplog.at_level(logging.WARNING, logger="posecast.calibration.io"):
+        loaded = load_subject(path)
+    assert loaded == load_subject(_subject_yaml(tmp_path))
+    assert f"subject file {path}: bone_lengths_m names ['tail'], which posecast's skeleton does not have: ignored" in (
+        caplog.text)
 
 
 def test_oversized_and_binary_files_are_refused(tmp_path):

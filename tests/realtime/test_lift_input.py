@@ -96,6 +96,9 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         ({"intrinsics": INTRINSICS * [1, 1, np.nan, 1]}, "intrinsics must be 4 numbers fx, fy, cx, cy, finite"),
         ({"intrinsics": INTRINSICS * [np.inf, 1, 1, 1]}, "got [inf, 623.538, 360, 640]"),
         ({"intrinsics": INTRINSICS * [1e-300, 1, 1, 1]}, "fx, fy in 0.001..1e+07"),
+        # the same four numbers in another shape: which is fx is a guess (QA: a (2, 2) array was lifted)
+        ({"intrinsics": INTRINSICS.reshape(2, 2)}, "intrinsics must be 4 numbers fx, fy, cx, cy of shape (4,), got "
+                                                   "shape (2, 2)"),
         ({"keypoints_2d": "zeros"}, "no frame of"),
         ({"keypoints_2d": "x1e20"}, "no frame of"),
         ({"keypoints_2d": "x1e12"}, "gave a plausible pose"),
