@@ -122,8 +122,8 @@ def load_lift_input(path: Path) -> LiftInput:
         raise LiftInputError(f"{path}: intrinsics must be 4 numbers fx, fy, cx, cy of shape (4,), "
                              f"got shape {intrinsics.shape}")  # fmt: skip
     low, high = _FOCAL_RANGE
-    if intrinsics.shape != (4,) or not (np.isfinite(intrinsics).all() and np.abs(intrinsics[2:]).max() <= MAX_PIXELS
-                                        and all(low <= f <= high for f in intrinsics[:2])):  # fmt: skip
+    if not (np.isfinite(intrinsics).all() and np.abs(intrinsics[2:]).max() <= MAX_PIXELS
+            and all(low <= f <= high for f in intrinsics[:2])):  # fmt: skip
         raise LiftInputError(f"{path}: intrinsics must be 4 numbers fx, fy, cx, cy, finite, in pixels, with fx, fy in "
                              f"{low:g}..{high:g}, got {_listed(intrinsics)}")  # fmt: skip
     if "confidence" in arrays:

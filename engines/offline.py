@@ -4,13 +4,12 @@ but the explicit, checksummed asset download).
 The mediapipe wheel (1.2.x) links Google's usage-metrics uploader into its native library: a
 minute after a landmarker starts and when it closes it posts to ``https://play.googleapis.com/log``
 with the libcurl built in beside it (a DNS query for that name is the first thing that leaves;
-measured with ``strace`` on 2026-12-05). No API,
-option or environment variable of MediaPipe turns it off. Its libcurl takes its proxy from
-``https_proxy``, so :func:`block_native_uploads` points that at a loopback port this process holds
-bound and never listens on: the connection is refused on this machine and nothing is resolved or
-sent. Written this way rather than by patching MediaPipe's binary or its calls, which posecast does
-not own; the test suite checks the premise (MediaPipe's upload goes through ``https_proxy``) on the
-installed wheel.
+measured with ``strace`` on 2026-12-05). No API, option or environment variable of MediaPipe turns
+it off. Its libcurl takes its proxy from ``https_proxy``, so :func:`block_native_uploads` points
+that at a loopback port this process holds bound and never listens on: the connection is refused
+on this machine and nothing is resolved or sent. Done this way because posecast does not own
+MediaPipe's binary or its calls; the test suite checks the premise (MediaPipe's upload goes through
+``https_proxy``) on the installed wheel.
 
 The change is process-wide: every HTTPS client that honours ``https_proxy`` in this process is sent
 to the dead port. posecast's CLI calls it first thing; a program embedding posecast calls it itself
