@@ -3,10 +3,14 @@
 A frame the pipeline had no time to take is dropped and counted in ``dropped_frames``, never
 queued, so latency cannot build up. Frames carry their capture time.
 
-A flaky device (a loose USB cable, a stream that drops) is not the end: failed grabs are
-retried at once for ``stall_report_s``; after that (and at least ``max_read_failures`` failures
-in a row) the device is reopened, again and again with a growing pause (0.05 s doubling to
-1 s), until frames come back or ``max_stall_s`` passes without one (then the stream ends). Meanwhile ``read()`` raises
+A flaky device (a loose USB cable, a stream that drops) is not the end. The log says when it
+stops (no frame for ``stall_report_s``, or three frame intervals of a slower source) and when it
+comes back, also when the device's read hangs instead of failing (a stream that keeps its
+connection open and sends nothing: OpenCV's read then returns only after its own timeout,
+``CAP_PROP_READ_TIMEOUT_MSEC``). Failed grabs are retried at once for ``stall_report_s``; after
+that (and at least ``max_read_failures`` failures in a row) the device is reopened, again and
+again with a growing pause (0.05 s doubling to 1 s), until frames come back or ``max_stall_s``
+passes without one (then the stream ends). Meanwhile ``read()`` raises
 :class:`~posecast.realtime.errors.SourceStalledError` every ``stall_report_s`` once no frame has
 come for ``stall_report_s``, so the pipeline can tell its subscribers (``source_stalled_s``).
 """
@@ -93,6 +97,7 @@ class CameraSource(FrameSource):
         self._ready = threading.Condition()
         self._latest: Frame | None = None
         self._ended = False
+        self._stall_said = False  # the log said this stall began (read() or the reopening): say its end
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> CameraSource | None:
@@ -172,13 +177,17 @@ class CameraSource(FrameSource):
                     continue
                 if not reopening:
                     reopening = True
+                    with self._ready:
+                        self._stall_said = True
                     log.warning("%s stopped delivering frames: reopening it until it comes back (at most %.0f s)",
                                 self.label, self.max_stall_s)  # fmt: skip
                 self._stop.wait(pause_s)
                 pause_s = min(2 * pause_s, _MAX_PAUSE_S)
                 self._reopen()
                 continue
-            if reopening:
+            with self._ready:
+                said, self._stall_said = self._stall_said, False
+            if reopening or said:
                 self.stalls += 1
                 rate_from_s, rate_from_id = None, frame_id + _RATE_SKIP_FRAMES
                 log.warning("%s is back after %.1f s without frames", self.label,
@@ -210,6 +219,11 @@ class CameraSource(FrameSource):
             claimed = f"claims {self.source_fps:.4g} fps" if self.source_fps > 0 else "claims no rate"
             log.info("%s %s and delivers %.4g fps: reporting %.4g", self.label, claimed, fps, fps)
             self.source_fps = fps
+
+    def _stall_log_s(self) -> float:
+        """How long without a frame the log calls a stall: ``stall_report_s``, or three frame
+        intervals of a source slower than that (a 1 fps stream is not stalled between frames)."""
+        return max(self.stall_report_s, 3.0 / self.source_fps) if self.source_fps > 0 else self.stall_report_s
 
     def _reopen(self) -> None:
         """Release the device and open it again (a replugged USB camera needs it); a device
@@ -245,6 +259,10 @@ class CameraSource(FrameSource):
                     if now >= deadline:
                         stalled_s = now - self._last_frame_s
                         message = f"{self.label} has delivered no frame for {stalled_s:.1f} s"
+                        # said here too: a hung read never reaches the grab loop's reopening
+                        if not self._stall_said and stalled_s >= self._stall_log_s():
+                            self._stall_said = True
+                            log.warning("%s; waiting for it (at most %.0f s)", message, self.max_stall_s)
                         raise SourceStalledError(message, stalled_s)
                 self._ready.wait(deadline - now)
             frame, self._latest = self._latest, None

@@ -35,10 +35,12 @@ class FlakyDevice:
     read fails during ``[dropout_start_s, dropout_start_s + dropout_s)`` after the first read,
     and from ``gone_after_s`` on (a camera unplugged for good). Counts opens and reads."""
 
-    def __init__(self, frames, fps=100.0, dropout_start_s=0.3, dropout_s=0.0, gone_after_s=1e9, fail_reads=0):
+    def __init__(self, frames, fps=100.0, dropout_start_s=0.3, dropout_s=0.0, gone_after_s=1e9, fail_reads=0,
+                 hang_s=0.0):  # fmt: skip
         self.frames, self.period_s = frames, 1.0 / fps
         self.dropout = (dropout_start_s, dropout_start_s + dropout_s)
         self.gone_after_s, self.fail_reads = gone_after_s, fail_reads
+        self.hang_s = hang_s  # one read at dropout_start_s blocks this long, then succeeds (a hung stream)
         self.opens = self.reads = self.delivered = 0
         self.start: float | None = None
 
@@ -61,6 +63,9 @@ class FlakyDevice:
         now = time.monotonic()
         self.start = self.start or now
         elapsed = now - self.start
+        if self.hang_s and elapsed >= self.dropout[0]:
+            time.sleep(self.hang_s)
+            self.hang_s = 0.0
         if self.dropout[0] <= elapsed < self.dropout[1] or elapsed >= self.gone_after_s:
             return False, None
         if self.delivered == 10 and self.fail_reads:  # a blip: this many failed reads in a row
@@ -108,6 +113,36 @@ def test_camera_dropout_is_retried_reported_and_resumed(clip, monkeypatch, caplo
     messages = [r.getMessage() for r in caplog.records]
     assert any("stopped delivering frames: reopening it" in m for m in messages), messages
     assert any("is back after" in m for m in messages), messages
+
+
+def test_a_read_that_hangs_is_logged_when_it_starts_and_ends(clip, monkeypatch, caplog) -> None:
+    """A stream that keeps its connection and sends nothing: the device's read blocks (until its
+    own timeout, 10 s for a stream) instead of failing, so the grab loop never reopens it. The log
+    says so at the first stall report, not when the read returns (QA: nothing for 10 s, and
+    nothing at all for a stall under 10 s)."""
+    device = FlakyDevice(clip, dropout_start_s=0.3, hang_s=2.0)
+    monkeypatch.setattr(cv2, "VideoCapture", device)
+    said_at_s: list[float] = []
+
+    class Timed(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said_at_s.append(time.monotonic())
+
+    handler = Timed(logging.WARNING)
+    logging.getLogger("posecast.realtime.sources.camera").addHandler(handler)
+    try:
+        with caplog.at_level(logging.WARNING), CameraSource(0) as camera:
+            frames, stalls, ended = _read_for(camera, 3.5)
+            assert camera.stalls == 1
+    finally:
+        logging.getLogger("posecast.realtime.sources.camera").removeHandler(handler)
+    assert not ended and len(stalls) >= 3 and device.opens == 1  # reported, never reopened
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert "has delivered no frame for 0.5 s; waiting for it (at most 30 s)" in messages[0]
+    assert "is back after 2." in messages[1]
+    gap_start_s = frames[int(np.argmax(np.diff([f.capture_ns for f in frames])))].capture_ns / 1e9
+    assert said_at_s[0] - gap_start_s < 1.0  # said while the read still hung
 
 
 def test_a_short_blip_is_not_the_end(clip, monkeypatch) -> None:
