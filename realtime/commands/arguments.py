@@ -216,7 +216,8 @@ def run_pipeline(
         raise
     finally:
         if dropped:
-            log.info("%d frames dropped at capture (processing was slower than the source)", dropped)
+            log.info("%d frame%s dropped at capture (processing was slower than the source)", dropped,
+                     "" if dropped == 1 else "s")  # fmt: skip
     if lost_after_s:  # the outputs are finished; a supervisor must still tell this from an ending file
         raise SourceError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped after "
                           f"{frames} frames (its outputs are finished): check the camera or stream, "
