@@ -118,6 +118,7 @@ def listen(args: argparse.Namespace) -> int:
     with Subscriber(args.address) as subscriber:
         log.info("listening on %s", args.address)
         heard_s, quiet_told, heard_any, skipped, warned = time.monotonic(), False, False, 0, False
+        last_meta_line: str | None = None  # text lines print a meta when it changes (JSON: every one)
         while args.count is None or poses < args.count:
             # silence is counted from the last posecast message: other messages (skipped) do not
             # break it, and a stream of them must not keep --timeout from ever ending the wait
@@ -163,6 +164,10 @@ def listen(args: argparse.Namespace) -> int:
             if isinstance(message, PoseMessage):
                 poses += 1
             line = json.dumps(to_json(message)) if args.json else format_line(message)
+            if not args.json and isinstance(message, MetaMessage):
+                if line == last_meta_line:  # the publisher repeats it every second: a reader sees poses
+                    continue
+                last_meta_line = line
             write_stdout(line + "\n")
     return 0
 

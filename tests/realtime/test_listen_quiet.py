@@ -93,3 +93,33 @@ def test_a_publisher_that_starts_late_is_publishing_now_not_again(
         thread.join()
     said = [r.getMessage() for r in caplog.records]
     assert f"{address} is publishing now" in said and f"{address} is publishing again" not in said, said
+
+
+@pytest.mark.parametrize(("json_lines", "metas_expected"), [(False, "one"), (True, "several")])
+def test_text_lines_print_a_repeated_meta_once(capsys: pytest.CaptureFixture, json_lines: bool,
+                                               metas_expected: str) -> None:  # fmt: skip
+    """The publisher repeats its meta (every 0.1 s here, every second by default): the text lines
+    print it when it changes, not among the poses every time (QA: 1.5 kB every second); JSON
+    lines keep every message."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=0.1))
+    stop = threading.Event()
+
+    def publish() -> None:
+        frame_id = 0
+        while not stop.wait(0.03):
+            publisher.publish(_pose(frame_id))
+            frame_id += 1
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    try:
+        command = ["listen", "--address", publisher.address, "--count", "40", "--timeout", "10"]
+        assert main(command + (["--json"] if json_lines else [])) == 0
+    finally:
+        stop.set()
+        thread.join()
+        publisher.close()
+    lines = capsys.readouterr().out.splitlines()
+    metas = [line for line in lines if line.startswith("meta:") or line.startswith('{"topic": "meta"')]
+    assert len(lines) - len(metas) == 40
+    assert len(metas) == 1 if metas_expected == "one" else len(metas) >= 5, metas
