@@ -60,3 +60,37 @@ def test_left_arm_raised_forward_in_unity() -> None:
     others = [b for b in humanoid.BONE_NAMES if b not in ("LeftUpperArm", "Hips")]
     for bone in others:
         assert np.allclose(np.abs(pose.rotations[0, humanoid.BONE_NAMES.index(bone), 3]), 1.0), bone
+
+
+def _segment_angles_deg(a: np.ndarray, b: np.ndarray, segments: list[tuple[int, int]]) -> np.ndarray:
+    """Angle between each ``(parent, child)`` segment of joints ``a`` and ``b`` ``(F, 17, 3)``: ``(F, S)``."""
+    u = np.stack([a[:, c] - a[:, p] for p, c in segments], axis=1)
+    v = np.stack([b[:, c] - b[:, p] for p, c in segments], axis=1)
+    cos = (u * v).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+@pytest.mark.parametrize("name", ["unity", "world"])
+def test_rotations_alone_on_the_t_pose_point_every_segment_but_the_lower_spine(name: str) -> None:
+    """A receiver that keeps its avatar's own offsets (EVMC4U with bone positions off) and applies the
+    rotations only: each segment points as published, the lower spine within the hips plane's
+    freedom. Before, each torso bone turned with the segment below it: the neck leant 11° off."""
+    joints = walk()
+    frame = frames.get_frame(name)
+    lengths = np.median(skeleton.bone_lengths(joints), axis=0)
+    pose = humanoid.humanoid_pose(rotations.joints_to_rotations(joints), frame)
+    rest = frames.positions_to_frame(rotations.rest_pose(lengths)[None], frame)[0]  # the avatar's T-pose
+    at = [skeleton.JOINT_INDEX[b[2]] for b in humanoid.HUMANOID_BONES]
+    offsets = np.array([rest[at[b]] - rest[at[p]] if p >= 0 else np.zeros(3)
+                        for b, p in enumerate(humanoid.BONE_PARENTS)])  # fmt: skip
+    positions = np.broadcast_to(offsets, pose.positions.shape).copy()
+    positions[:, 0] = pose.positions[:, 0]  # the Hips' place is the root's
+    bone_positions, _ = humanoid.humanoid_forward_kinematics(positions, pose.rotations)
+    avatar = frames.positions_from_frame(humanoid.humanoid_joints(bone_positions), frame)
+    segments = [(p, c) for c, p in skeleton.BONES]
+    angles = _segment_angles_deg(avatar, joints, segments)
+    lower_spine = segments.index((J["pelvis"], J["spine"]))
+    others = np.delete(angles, lower_spine, axis=1)
+    assert others.max() < 0.1, dict(zip([f"{p}-{c}" for p, c in np.delete(segments, lower_spine, 0)],
+                                          others.max(axis=0).round(3), strict=True))  # fmt: skip
+    assert np.median(angles[:, lower_spine]) < 10.0
