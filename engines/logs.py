@@ -21,3 +21,8 @@ def quieter(level: int, *logger_names: str) -> Iterator[None]:
     finally:
         for logger, previous in zip(loggers, levels, strict=True):
             logger.setLevel(previous)
+
+
+def counted(number: int, noun: str) -> str:
+    """``"1 frame"``, ``"3 frames"``: a count and its noun (regular plurals only) for log lines."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

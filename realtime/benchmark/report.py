@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from ...engines.fileio import atomic_write
+from ...engines.logs import counted
 from .analysis import END_TO_END, STAGE_TITLES
 
 _COLUMNS = ("p50_ms", "p90_ms", "p99_ms", "max_ms")
@@ -63,7 +64,7 @@ def markdown(report: dict) -> str:
         f"{c['label']} on {c['device']}; MediaPipe {report['landmarker']['variant']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         f"- {report['frames']} frames ({report['frames_with_pose']} with a pose) per configuration in "
-        f"{report['rounds']} rounds, each round MediaPipe alone then posecast on the same frames",
+        f"{counted(report['rounds'], 'round')}, each round MediaPipe alone then posecast on the same frames",
         "",
         *latency_table(report),
         "",
@@ -137,11 +138,12 @@ def soak_text(soak: dict) -> str:
 
 def summary_text(report: dict) -> str:
     """The table printed at the end of ``posecast bench``."""
-    lines = [f"{'stage':44s} {'p50':>8s} {'p90':>8s} {'p99':>8s} {'max':>8s}  ms"]
+    width = max(44, *(len(t) for t in STAGE_TITLES.values()))  # whole titles (QA: one was cut mid-word)
+    lines = [f"{'stage':{width}s} {'p50':>8s} {'p90':>8s} {'p99':>8s} {'max':>8s}  ms"]
 
     def row(title: str, entry: dict | None) -> None:
         cells = "".join(f" {_f(entry.get(c)) if entry else '–':>8s}" for c in _COLUMNS)
-        lines.append(f"{title[:44]:44s}{cells}")
+        lines.append(f"{title:{width}s}{cells}")
 
     for name, entry in report["stages"].items():
         row(STAGE_TITLES.get(name, name), entry)

@@ -22,6 +22,7 @@ from ...calibration import DEFAULT_HFOV_DEG, load_intrinsics
 from ...engines.cli_args import given_path, output_file
 from ...engines.fileio import atomic_write, check_outputs, output_file_problem
 from ...engines.install import install_hint
+from ...engines.logs import counted
 from ...engines.runtime.base import WEIGHTS_DIR
 from ...engines.runtime.quantize import int8_sibling
 from ..detectors.mediapipe import MediaPipeDetector
@@ -167,8 +168,11 @@ def adapt_command(args: argparse.Namespace) -> int:
         footage = footage_to_2d(args.inputs, args.save_2d or Path(tmp), footage_options)
         files = [f.path for f in footage if f.with_person]
         frames = sum(f.with_person for f in footage)
-        log.info("adapting %s to %d frames with a person (%d sequences) for %g min", model.name, frames, len(files),
-                 args.minutes)  # fmt: skip
+        limit = f"{args.minutes:g} min"
+        if args.steps:  # the sooner ends it (QA: "for 5 min" was said of a one-step run)
+            limit += f" or {counted(args.steps, 'step')}, whichever comes first"
+        log.info("adapting %s to %s with a person (%s) for %s", model.name, counted(frames, "frame"),
+                 counted(len(files), "sequence"), limit)  # fmt: skip
         sources = list(dict.fromkeys(f.source for f in footage if f.with_person))  # a take of two people: once
         report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources)
     print(format_report(report, frames))
@@ -190,7 +194,7 @@ def format_report(report: object, frames: int) -> str:
     """The before/after table printed at the end. The footage has no 3D truth: the figures say how
     the model changed on it, not whether its 3D got better (a recipe may train on the very figure:
     the paper's lowers its own cycle error while its 3D gets worse), so none is called better."""
-    lines = [f"adapted {report.steps} steps in {report.seconds / 60:.1f} min on {frames} frames "
+    lines = [f"adapted {counted(report.steps, 'step')} in {report.seconds / 60:.1f} min on {frames} frames "
              f"({report.windows} windows) → {report.output}",
              "  how the model changed on these windows of the footage (the network alone, no flip averaging; no "
              "3D truth, so not accuracy: README, Adapting to your own footage, says what adapting buys):"]  # fmt: skip

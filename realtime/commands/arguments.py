@@ -18,6 +18,7 @@ from ...calibration import DEFAULT_HFOV_DEG
 from ...engines.cli_args import given_path
 from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
+from ...engines.logs import counted
 from ...engines.media import display_available
 from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS
 from ..avatar import AvatarWorld
@@ -216,8 +217,7 @@ def run_pipeline(
         raise
     finally:
         if dropped:
-            log.info("%d frame%s dropped at capture (processing was slower than the source)", dropped,
-                     "" if dropped == 1 else "s")  # fmt: skip
+            log.info("%s dropped at capture (processing was slower than the source)", counted(dropped, "frame"))
     if lost_after_s:  # the outputs are finished; a supervisor must still tell this from an ending file
         raise SourceError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped after "
                           f"{frames} frames (its outputs are finished): check the camera or stream, "
