@@ -319,8 +319,11 @@ def run_benchmark(
             except ModelError:  # a model asked for that does not load is the user's to fix: exit 2
                 raise
             except PosecastError as exc:  # a backend this machine lacks: that row says why
-                unavailable[config.label] = str(exc)
-                say(f"{config.label}: not measured ({exc})")
+                reason = str(exc)
+                if any(c.backend == "onnxruntime" for c in o.configs):  # measured beside it: no advice to take it
+                    reason = reason.removesuffix("; use --backend onnxruntime")
+                unavailable[config.label] = reason
+                say(f"{config.label}: not measured ({reason})")
                 continue
             stages.append(lifting)
             # as `posecast run` builds it: the avatar world (floor, contacts) runs for every output

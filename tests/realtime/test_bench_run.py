@@ -346,3 +346,19 @@ def test_a_stop_while_results_are_written_leaves_the_earlier_run_whole(tmp_path:
     assert json.loads((out / "bench.json").read_text()) == {"schema": "x"}
     # said: they were replaced and removed silently (QA)
     assert f"replacing an earlier run's results in {out}: " + ", ".join(sorted(earlier)) in caplog.messages
+
+
+def test_backend_all_says_why_a_backend_was_not_measured_without_advising_the_one_that_was(
+    tmp_path: Path, media_dir: Path, pose_model_path: Path
+) -> None:
+    """QA: every unloadable backend's row said "use --backend onnxruntime" in a run that measured it."""
+    code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
+                 "--frames", "10", "--rounds", "1", "--warmup", "0", "--pace", "0", "--runner", "serial",
+                 "--backend", "all", "--output", str(tmp_path / "b")])  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "b" / "bench.json").read_text())
+    assert any("onnxruntime" in json.dumps(c) for c in report["configs"])  # it was measured
+    if not report["unavailable"]:
+        pytest.skip("every backend loaded here (a GPU machine)")
+    assert all("use --backend onnxruntime" not in reason for reason in report["unavailable"].values()), (
+        report["unavailable"])
