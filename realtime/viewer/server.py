@@ -308,6 +308,10 @@ class ViewerServer:
             return _response(403, "Forbidden", b"the Host header does not name this viewer: open it by an IP "
                              b"address or localhost, or start posecast view with --allow-host NAME\n",
                              "text/plain")  # fmt: skip
+        if getattr(request, "method", "GET") != "GET":  # websockets parses a bodiless POST too (QA: it got the page)
+            response = _response(405, "Method Not Allowed", b"the viewer serves GET only\n", "text/plain")
+            response.headers["Allow"] = "GET"
+            return response
         if path == WEBSOCKET_PATH:
             origin, host = request.headers.get("Origin"), request.headers.get("Host")
             # this server's own page, served directly (http) or by an https reverse proxy that keeps the Host

@@ -180,6 +180,9 @@ def test_static_files_and_refusals(viewer: ViewerServer) -> None:
         assert b"WebGLRenderer" in response.read()
     with pytest.raises(urllib.error.HTTPError, match="404"):
         urllib.request.urlopen(viewer.url + "../pyproject.toml", timeout=10)
+    with pytest.raises(urllib.error.HTTPError, match="405") as refused:  # QA: a POST got the page
+        urllib.request.urlopen(urllib.request.Request(viewer.url, method="POST"), timeout=10)
+    assert refused.value.headers["Allow"] == "GET"
     ws_url = f"ws://127.0.0.1:{viewer.port}/ws"
     with pytest.raises(InvalidStatus, match="403"), connect(ws_url, origin="http://evil.example"):
         pass
