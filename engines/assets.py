@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import offline
+from . import uploads
 from .errors import AssetError
 from .fileio import file_sha256, input_file_problem, output_file_problem
 
@@ -247,7 +247,7 @@ def _fetch(asset: Asset, source: AssetSource, path: Path) -> None:
 
 def _download_to_temp(url: str, folder: Path, temps: list[Path], label: str, max_bytes: int | None) -> Path:
     # the user's proxies, not the dead one block_native_uploads() gives the rest of the process
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler(offline.user_proxies()))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler(uploads.user_proxies()))
     with opener.open(url, timeout=DOWNLOAD_TIMEOUT_S) as response:  # pinned URLs
         size = response.headers.get("Content-Length")
         total = int(size) if size and size.isdigit() else None

@@ -27,7 +27,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ..engines import offline
+from ..engines import uploads
 from ..engines.errors import PosecastError
 from ..engines.fileio import point_at_devnull
 from .commands import register_all
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
-    offline.block_native_uploads()  # before MediaPipe can close a landmarker (engines/offline.py)
+    uploads.block_native_uploads()  # before MediaPipe can close a landmarker (engines/uploads.py)
     if not {"-v", "--verbose"} & set(words):
         quiet_native_logs()  # before cv2 is first imported (by the commands' modules)
     stdout = sys.stdout

@@ -90,7 +90,7 @@ def _posecast_log_levels() -> Iterator[None]:
 
 
 #: The proxy variables as the test run started: ``posecast``'s ``main()``, run in this process by
-#: many tests and session fixtures, points them at a dead port (``engines/offline.py``).
+#: many tests and session fixtures, points them at a dead port (``engines/uploads.py``).
 _PROXY_ENVIRONMENT = {name: os.environ.get(name) for name in ("https_proxy", "HTTPS_PROXY")}
 
 

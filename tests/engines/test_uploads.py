@@ -1,5 +1,5 @@
 """No network at run time: MediaPipe's usage uploads go nowhere, posecast's own download still
-goes through the user's proxy (``engines/offline.py``).
+goes through the user's proxy (``engines/uploads.py``).
 
 A loopback listener stands in for a proxy and records what arrives (an HTTPS client through a
 proxy starts with ``CONNECT host:443``); nothing here leaves the machine.
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from posecast.engines import assets, offline
+from posecast.engines import assets, uploads
 
 
 class Listener:
@@ -79,11 +79,11 @@ landmarker.close()
 
 def test_the_premise_mediapipe_uploads_through_https_proxy(listener, pose_model_path: Path) -> None:
     """The installed MediaPipe, left alone, posts to Google's log endpoint when a landmarker closes,
-    and takes ``https_proxy``. If this fails after a MediaPipe upgrade, re-check engines/offline.py."""
+    and takes ``https_proxy``. If this fails after a MediaPipe upgrade, re-check engines/uploads.py."""
     done = subprocess.run([sys.executable, "-c", _LANDMARKER_CLOSES, str(pose_model_path)], capture_output=True,
                           text=True, timeout=120, env=_env_with_proxy(listener.url))  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert any(r.startswith(f"CONNECT {offline.UPLOAD_HOST}:443".encode()) for r in listener.received), (
+    assert any(r.startswith(f"CONNECT {uploads.UPLOAD_HOST}:443".encode()) for r in listener.received), (
         f"MediaPipe sent no upload through https_proxy (received {listener.received!r})")
 
 
@@ -100,10 +100,10 @@ def test_block_points_https_at_a_port_that_refuses(monkeypatch) -> None:
     monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    dead = offline.block_native_uploads()
+    dead = uploads.block_native_uploads()
     assert os.environ["https_proxy"] == os.environ["HTTPS_PROXY"] == dead
-    assert offline.block_native_uploads() == dead  # idempotent
-    assert offline.user_proxies()["https"] == "http://proxy.example:3128"
+    assert uploads.block_native_uploads() == dead  # idempotent
+    assert uploads.user_proxies()["https"] == "http://proxy.example:3128"
     host, port = dead.removeprefix("http://").split(":")
     with pytest.raises(ConnectionRefusedError), socket.create_connection((host, int(port)), timeout=5):
         pass
@@ -113,7 +113,7 @@ def test_the_asset_download_still_uses_the_users_proxy(listener, monkeypatch, tm
     monkeypatch.setenv("https_proxy", listener.url)
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    offline.block_native_uploads()
+    uploads.block_native_uploads()
     with pytest.raises(OSError):  # the stand-in proxy hangs up
         assets._download_to_temp("https://assets.example/model.task", tmp_path, [], "model", None)
     assert len(listener.received) == 1 and listener.received[0].startswith(b"CONNECT assets.example:443 ")
@@ -122,6 +122,15 @@ def test_the_asset_download_still_uses_the_users_proxy(listener, monkeypatch, tm
 def test_a_no_proxy_that_exempts_the_upload_host_is_named(monkeypatch, caplog) -> None:
     monkeypatch.setenv("no_proxy", "localhost,.googleapis.com")
     monkeypatch.setenv("https_proxy", "http://proxy.example:3128")  # not the dead one: the check runs again
-    with caplog.at_level(logging.WARNING, logger="posecast.engines.offline"):
-        offline.block_native_uploads()
+    with caplog.at_level(logging.WARNING, logger="posecast.engines.uploads"):
+        uploads.block_native_uploads()
     assert "no_proxy exempts play.googleapis.com" in caplog.text
+
+
+def test_once_the_environment_is_changed_back_its_proxies_are_the_users(monkeypatch) -> None:
+    """A program that sets its own proxy after blocking gets its own for posecast's download too
+    (a stale copy from the block sent a later download to a proxy that no longer existed)."""
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    uploads.block_native_uploads()
+    monkeypatch.setenv("https_proxy", "http://other.example:8080")
+    assert uploads.user_proxies()["https"] == "http://other.example:8080"

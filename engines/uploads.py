@@ -31,29 +31,39 @@ UPLOAD_HOST = "play.googleapis.com"
 _PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY")
 
 _held_port: socket.socket | None = None  # bound, never listening: a connection to it is refused
-_user_proxies: dict[str, str] | None = None
+_user_proxies: dict[str, str] = {}  # the proxies the environment held before it named the held port
+
+
+def _dead_url() -> str:
+    global _held_port
+    if _held_port is None:
+        _held_port = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        _held_port.bind(("127.0.0.1", 0))
+    return f"http://127.0.0.1:{_held_port.getsockname()[1]}"
+
+
+def _blocking() -> bool:
+    """Whether the environment still sends HTTPS to the held port (a caller may have put it back)."""
+    return _held_port is not None and os.environ.get("https_proxy") == _dead_url()
 
 
 def block_native_uploads() -> str:
     """Send this process's HTTPS through a proxy that refuses every connection; returns its URL.
 
     Idempotent. The user's own proxy settings are kept for :func:`user_proxies`."""
-    global _held_port, _user_proxies
-    if _held_port is None:
-        _held_port = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        _held_port.bind(("127.0.0.1", 0))
-    dead_url = f"http://127.0.0.1:{_held_port.getsockname()[1]}"
-    if os.environ.get("https_proxy") != dead_url:  # the first call, or the environment changed since
+    global _user_proxies
+    if not _blocking():  # the first call, or the environment was changed since
         _user_proxies = urllib.request.getproxies()
         if urllib.request.proxy_bypass_environment(UPLOAD_HOST, _user_proxies):
             log.warning("no_proxy exempts %s, so MediaPipe's usage metrics may still be sent; remove it from "
                         "no_proxy to keep them on this machine", UPLOAD_HOST)  # fmt: skip
+    dead_url = _dead_url()
     for name in _PROXY_VARIABLES:
         os.environ[name] = dead_url
     return dead_url
 
 
 def user_proxies() -> dict[str, str]:
-    """The proxies (``urllib.request.getproxies()`` form) as the user set them, before
-    :func:`block_native_uploads` if it ran."""
-    return dict(_user_proxies) if _user_proxies is not None else urllib.request.getproxies()
+    """The proxies (``urllib.request.getproxies()`` form) as the user set them: while
+    :func:`block_native_uploads` is in force, those from before it; otherwise the environment's."""
+    return dict(_user_proxies) if _blocking() else urllib.request.getproxies()
