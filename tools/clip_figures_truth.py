@@ -28,15 +28,13 @@ from posecast.engines.training.evaluate import EvalClip
 from posecast.realtime.compare import frame_values, standing_legs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from turn_speed_truth import parse_args, published_rel, run_sets  # noqa: E402
+from turn_speed_truth import parse_args, published_rel, run_sets, sampled_2d  # noqa: E402
 
 
 def clip_values(clip: EvalClip, step: int, model: str) -> tuple[dict, dict]:
     """``(published, truth)``: each figure's per-frame values (:func:`frame_values`) of the clip's
     every ``step``-th frame, on the legs its 2D shows standing."""
-    keypoints = clip.keypoints_norm[::step].astype(np.float64)
-    confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence[::step]
-    standing = standing_legs(keypoints, confidence)
+    standing = standing_legs(*sampled_2d(clip, step))
     fps = TRAINING_FPS / step
     published = frame_values(published_rel(clip, step, model, None), fps, standing)
     truth = frame_values(clip.joints_cam_m[::step].astype(np.float64), fps, standing)

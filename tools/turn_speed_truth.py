@@ -50,12 +50,19 @@ FILTERS: dict[str, OneEuroOptions | None] = {
 }
 
 
-def published_rel(clip: EvalClip, step: int, model: str, one_euro: OneEuroOptions | None) -> np.ndarray:
-    """``clip``'s every ``step``-th frame lifted as published: root-relative joints ``(F, 17, 3)``."""
+def sampled_2d(clip: EvalClip, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """``clip``'s every ``step``-th frame as the camera gives it: normalised 2D ``(F, 17, 2)`` and
+    confidence ``(F, 17)`` (1 where the clip has none), float64."""
     keypoints = clip.keypoints_norm[::step].astype(np.float64)
     confidence = np.ones(keypoints.shape[:2]) if clip.confidence is None else clip.confidence[::step]
+    return keypoints, confidence.astype(np.float64)
+
+
+def published_rel(clip: EvalClip, step: int, model: str, one_euro: OneEuroOptions | None) -> np.ndarray:
+    """``clip``'s every ``step``-th frame lifted as published: root-relative joints ``(F, 17, 3)``."""
+    keypoints, confidence = sampled_2d(clip, step)
     options = published_options(model, clip.height_m, LiveSubjectOptions(), one_euro=one_euro)
-    return lift_sequence(keypoints, confidence.astype(np.float64), TRAINING_FPS / step, options)[1]
+    return lift_sequence(keypoints, confidence, TRAINING_FPS / step, options)[1]
 
 
 def scores(clips: list[EvalClip], step: int, model: str, one_euro: OneEuroOptions | None) -> dict[str, float]:

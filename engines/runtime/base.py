@@ -56,6 +56,9 @@ MODELS: dict[str, str] = {
 #: The name ``--model`` defaults to: the most accurate cross-dataset that is also plausible on real
 #: video (README, Models).
 DEFAULT_MODEL_NAME = "supervised-long-w384"
+#: The advice a GPU backend's "not here" error ends with (``posecast bench --backend all``, which
+#: measures onnxruntime beside it, leaves it out).
+USE_ONNXRUNTIME = "; use --backend onnxruntime"
 #: The shipped default lifter; an explicit path or another name always wins over it.
 DEFAULT_MODEL = WEIGHTS_DIR / MODELS[DEFAULT_MODEL_NAME]
 

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import BackendError
 from ..install import install_hint
 from ..metadata import INPUT_NAME, read_onnx_metadata
-from .base import LiftOutput, RuntimeBackend, check_window, resolve_model
+from .base import USE_ONNXRUNTIME, LiftOutput, RuntimeBackend, check_window, resolve_model
 from .gpu import cuda_device_available, cuda_devices
 from .plan_cache import PlanCache, PlanKey, read_verified, write_verified
 
@@ -145,8 +145,8 @@ class TensorRTBackend(RuntimeBackend):
     ) -> None:
         ok, reason = cuda_device_available()  # before any TensorRT object exists
         if not ok:
-            raise BackendError(f"the tensorrt backend needs an NVIDIA GPU, none usable here ({reason}); "
-                               "use --backend onnxruntime")  # fmt: skip
+            raise BackendError(f"the tensorrt backend needs an NVIDIA GPU, none usable here ({reason})"
+                               + USE_ONNXRUNTIME)  # fmt: skip
         trt, cudart = _import_tensorrt(), _import_cudart()
         self._trt, self._cudart = trt, cudart
         self._buffers: list[int] = []

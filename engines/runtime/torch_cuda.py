@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import BackendError, ModelError
 from ..install import install_hint
 from ..metadata import ModelMetadata, read_onnx_metadata
-from .base import LiftOutput, RuntimeBackend, check_window, resolve_model
+from .base import USE_ONNXRUNTIME, LiftOutput, RuntimeBackend, check_window, resolve_model
 from .gpu import cuda_device_available
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,8 @@ class TorchCudaBackend(RuntimeBackend):
                  verify: bool = True) -> None:  # fmt: skip
         ok, reason = cuda_device_available()  # cheap; spares a torch import without a GPU
         if not ok:
-            raise BackendError(f"the torch-cuda backend needs an NVIDIA GPU, none usable here ({reason}); "
-                               "use --backend onnxruntime")  # fmt: skip
+            raise BackendError(f"the torch-cuda backend needs an NVIDIA GPU, none usable here ({reason})"
+                               + USE_ONNXRUNTIME)  # fmt: skip
         torch = _import_torch()
         if not torch.cuda.is_available():
             raise BackendError(f"torch {torch.__version__} cannot use the GPU (its CUDA build: "

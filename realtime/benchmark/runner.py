@@ -34,6 +34,7 @@ import zmq
 
 from ...engines.errors import ModelError, PosecastError
 from ...engines.runtime import BACKENDS
+from ...engines.runtime.base import USE_ONNXRUNTIME
 from ..avatar import AvatarOptions, AvatarWorld
 from ..detectors.mediapipe import MAX_PEOPLE, MODEL_VARIANTS, MediaPipeDetector, MediaPipeOptions
 from ..errors import OptionsError, SourceError
@@ -321,7 +322,7 @@ def run_benchmark(
             except PosecastError as exc:  # a backend this machine lacks: that row says why
                 reason = str(exc)
                 if any(c.backend == "onnxruntime" for c in o.configs):  # measured beside it: no advice to take it
-                    reason = reason.removesuffix("; use --backend onnxruntime")
+                    reason = reason.removesuffix(USE_ONNXRUNTIME)
                 unavailable[config.label] = reason
                 say(f"{config.label}: not measured ({reason})")
                 continue
