@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from ..errors import OptionsError
 from ..layouts import MEDIAPIPE_33
 from ..stages import Detector2D
 from ..types import Detections2D, Frame
+from .people_slots import HANDOVER_MAX_NS, PeopleSlots, hand_over
 from .quiet import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -39,18 +41,24 @@ MAX_PEOPLE = 8
 #: output is muted: the landmark model's first run logs a line too, late whenever someone walks
 #: into view (45 empty frames, then a person: it leaked when the first 5 calls were counted).
 _QUIET_POSED_CALLS = 5
+#: Seconds of media time between looks for people not yet tracked (``max_people`` above 1): a
+#: person who walks in is tracked within about this long.
+DEFAULT_SEARCH_INTERVAL_S = 0.5
 
 
 @dataclass
 class MediaPipeOptions:
     """``model_variant`` picks the cached ``pose_landmarker_<variant>`` asset unless
     ``model_path`` names a ``.task`` file; ``max_people``: MediaPipe's ``num_poses``
-    (1..:data:`MAX_PEOPLE`); the confidences are MediaPipe's thresholds in [0, 1]; ``verbose``
-    lets MediaPipe's native log lines through."""
+    (1..:data:`MAX_PEOPLE`); ``search_interval_s``: with ``max_people`` above 1, seconds of media
+    time between looks for people not yet tracked (0: MediaPipe looks on every frame, slower and
+    jumpier while fewer than ``max_people`` are in view; :mod:`.people_slots`); the confidences
+    are MediaPipe's thresholds in [0, 1]; ``verbose`` lets MediaPipe's native log lines through."""
 
     model_variant: str = "full"
     model_path: str | Path | None = None
     max_people: int = 1
+    search_interval_s: float = DEFAULT_SEARCH_INTERVAL_S
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -61,6 +69,7 @@ class MediaPipeOptions:
             raise OptionsError(f"model_variant must be one of {', '.join(MODEL_VARIANTS)}, got {self.model_variant!r}")
         if not (isinstance(self.max_people, int) and 1 <= self.max_people <= MAX_PEOPLE):
             raise OptionsError(f"max_people must be an integer from 1 to {MAX_PEOPLE}, got {self.max_people!r}")
+        PeopleSlots(self.max_people, self.search_interval_s)  # its checks, with their messages
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -74,6 +83,12 @@ class MediaPipeDetector(Detector2D):
     :class:`~posecast.engines.errors.AssetError` when it cannot be obtained and
     :class:`~posecast.engines.errors.ModelError` when the file is not a usable model.
     ``detect`` blocks for one inference (tens of ms on a CPU core, more per extra person).
+
+    With ``max_people`` above 1 the tracking landmarker is asked for the people it tracks now,
+    and another looks for more every ``search_interval_s`` (:mod:`.people_slots`). There is one
+    tracking landmarker per number of people, made up front; the search and a tracker taking
+    over run on their own threads beside the one following, and the frame waits for all of
+    them, so a file gives the same result at any speed.
     """
 
     name = "mediapipe"
@@ -88,9 +103,11 @@ class MediaPipeDetector(Detector2D):
         # releases are welcome); MediaPipe itself rejects a file that is not a model.
         # The cached copy is checked (a corrupt download is fetched again).
         self.model_path = ensure_asset(name, self.options.model_path, verify=self.options.model_path is None)
-        self._landmarker = None
-        self._posed_calls = 0
-        self._last_timestamp_ms = -1
+        self._trackers: dict[int, _Landmarker] = {}  # by the people each is asked for
+        self._following: _Landmarker | None = None  # the tracker whose people are returned
+        self._incoming: _Landmarker | None = None  # one taking over from it (other slots)
+        self._search: _Landmarker | None = None
+        self._workers: ThreadPoolExecutor | None = None
         # a damaged copy of a pinned model is refused before MediaPipe runs it (it loads)
         pinned = self.options.model_path is None or known_asset_file(self.model_path)
         self._create()  # a file that is no model fails here, with its one line and no warning before it
@@ -114,62 +131,149 @@ class MediaPipeDetector(Detector2D):
         return MediaPipeOptions(model_variant=getattr(args, "landmarker", "full"), model_path=args.model_asset,
                                 max_people=getattr(args, "max_people", 1), verbose=args.verbose)  # fmt: skip
 
+    @property
+    def slots(self) -> int:
+        """How many people the tracking landmarker is asked for now."""
+        return self._slots.slots
+
     def _create(self) -> None:
+        o = self.options
+        self._slots = PeopleSlots(o.max_people, o.search_interval_s)
+        self._following = self._incoming = None
+        self._incoming_since_ns = 0
+        with quiet_native_stderr(not o.verbose):
+            # one tracker per number of people it may be asked for: switching costs no model load
+            for people in range(self._slots.slots, o.max_people + 1):
+                self._trackers[people] = _Landmarker(self.model_path, o, people, video=True)
+            if self._slots.slots < o.max_people:
+                self._search = _Landmarker(self.model_path, o, o.max_people, video=False)
+                # the search and a tracker taking over run beside the tracker that follows
+                self._workers = ThreadPoolExecutor(2, thread_name_prefix="posecast-people")
+        log.debug("MediaPipe PoseLandmarker loaded from %s", self.model_path)
+
+    def _choose_trackers(self, timestamp_ns: int) -> None:
+        """The tracker for the slots wanted now: following already, or taking over from the one that is."""
+        wanted = self._trackers[self._slots.slots]
+        if self._following is None:
+            self._following = wanted
+        elif wanted is self._following:
+            self._incoming = None  # back to the slots of the one following before it was handed over
+        elif wanted is not self._incoming:
+            log.debug("asking for %d of up to %d people from this frame", self._slots.slots, self.max_people)
+            wanted.start_over()
+            self._incoming, self._incoming_since_ns = wanted, timestamp_ns
+
+    def detect(self, frame: Frame) -> Detections2D:
+        """The people in ``frame`` (``image_bgr`` ``(H, W, 3)`` uint8)."""
+        import mediapipe as mp
+
+        if not self._trackers:
+            self._create()
+        rgb = cv2.cvtColor(frame.image_bgr, cv2.COLOR_BGR2RGB)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        timestamp_ns = frame.timestamp_ns
+        self._choose_trackers(timestamp_ns)
+        following, incoming = self._following, self._incoming
+        search = self._search if self._slots.search_due(timestamp_ns) else None
+        muted = (landmarker.new for landmarker in (following, incoming, search) if landmarker is not None)
+        with quiet_native_stderr(not self.options.verbose and any(muted)):
+            taking_over = self._workers.submit(incoming.detect, image, timestamp_ns) if incoming else None
+            searching = self._workers.submit(search.detect, image) if search else None
+            try:
+                result = following.detect(image, timestamp_ns)
+            finally:
+                incoming_result = taking_over.result() if taking_over else None
+                found = searching.result() if searching else None
+        detections = to_detections(frame, result.pose_landmarks, result.pose_world_landmarks)
+        if incoming_result is not None:
+            offered = to_detections(frame, incoming_result.pose_landmarks, incoming_result.pose_world_landmarks)
+            detections, complete = hand_over(detections, offered, self.max_people)
+            if complete or timestamp_ns - self._incoming_since_ns >= HANDOVER_MAX_NS:
+                self._following, self._incoming = incoming, None
+        self._slots.tracked(timestamp_ns, detections.count)
+        if found is not None:
+            self._slots.searched(timestamp_ns, len(found.pose_landmarks))
+        return detections
+
+    def reset(self) -> None:
+        """Forget the tracked people (e.g. between clips): the landmarkers are created anew."""
+        self.close()
+        self._create()
+
+    def close(self) -> None:
+        if self._workers is not None:
+            self._workers.shutdown()
+            self._workers = None
+        with quiet_native_stderr(not self.options.verbose):
+            for landmarker in (*self._trackers.values(), self._search):
+                if landmarker is not None:
+                    landmarker.close()
+        self._trackers, self._search, self._following, self._incoming = {}, None, None, None
+
+
+class _Landmarker:
+    """One MediaPipe PoseLandmarker asked for ``people``: VIDEO mode (tracking, with strictly
+    increasing millisecond timestamps) or IMAGE mode (each frame on its own, for the search)."""
+
+    def __init__(self, model_path: Path, options: MediaPipeOptions, people: int, *, video: bool) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
-        o = self.options
-        options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(self.model_path), delegate=BaseOptions.Delegate.CPU),
-            running_mode=vision.RunningMode.VIDEO,
-            num_poses=o.max_people,
-            min_pose_detection_confidence=o.min_detection_confidence,
-            min_pose_presence_confidence=o.min_presence_confidence,
-            min_tracking_confidence=o.min_tracking_confidence,
+        settings = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path), delegate=BaseOptions.Delegate.CPU),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_poses=people,
+            min_pose_detection_confidence=options.min_detection_confidence,
+            min_pose_presence_confidence=options.min_presence_confidence,
+            min_tracking_confidence=options.min_tracking_confidence,
         )
         try:
-            with quiet_native_stderr(not o.verbose):
-                self._landmarker = vision.PoseLandmarker.create_from_options(options)
-                log.debug("MediaPipe PoseLandmarker loaded from %s", self.model_path)
+            self._landmarker = vision.PoseLandmarker.create_from_options(settings)
         except (RuntimeError, ValueError, OSError) as exc:  # OSError: MediaPipe's "No file with name" for a zip
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fix = "pass another model file" if o.model_path is not None else "delete it to download it again"
+            fix = "pass another model file" if options.model_path is not None else "delete it to download it again"
             raise ModelError(
-                f"MediaPipe could not load {self.model_path} ({reason}): expected a pose_landmarker .task file; {fix}"
+                f"MediaPipe could not load {model_path} ({reason}): expected a pose_landmarker .task file; {fix}"
             ) from exc
         self._posed_calls = 0
+        self._last_timestamp_ms = -1
+        self._start_over = False
+
+    @property
+    def new(self) -> bool:
+        """Whether its native output is still muted (:data:`_QUIET_POSED_CALLS`)."""
+        return self._posed_calls < _QUIET_POSED_CALLS
 
     def _timestamp_ms(self, timestamp_ns: int) -> int:
         timestamp_ms = max(round(timestamp_ns / 1e6), self._last_timestamp_ms + 1)
         self._last_timestamp_ms = timestamp_ms
         return timestamp_ms
 
-    def detect(self, frame: Frame) -> Detections2D:
-        """The people in ``frame`` (``image_bgr`` ``(H, W, 3)`` uint8)."""
-        import mediapipe as mp
+    def start_over(self) -> None:
+        """Drop the people a VIDEO-mode landmarker follows, before its next frame."""
+        self._start_over = self._last_timestamp_ms >= 0  # never used: nothing to drop
 
-        if self._landmarker is None:
-            self._create()
-        rgb = cv2.cvtColor(frame.image_bgr, cv2.COLOR_BGR2RGB)
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        timestamp_ms = self._timestamp_ms(frame.timestamp_ns)
-        quiet = not self.options.verbose and self._posed_calls < _QUIET_POSED_CALLS
-        with quiet_native_stderr(quiet):
-            result = self._landmarker.detect_for_video(image, timestamp_ms)
+    def detect(self, image: object, timestamp_ns: int | None = None) -> object:
+        """MediaPipe's result for ``image`` (an ``mp.Image``); ``timestamp_ns`` for a VIDEO-mode
+        landmarker."""
+        if timestamp_ns is None:
+            result = self._landmarker.detect(image)
+        else:
+            if self._start_over:
+                # a black frame 1 ms before (measured: the frames after it then match a new
+                # landmarker's exactly, at 18 ms instead of the 100 ms of loading one)
+                import mediapipe as mp
+
+                black = np.zeros((image.height, image.width, 3), np.uint8)
+                black_ms = self._timestamp_ms(timestamp_ns - 1_000_000)
+                self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=black), black_ms)
+                self._start_over = False
+            result = self._landmarker.detect_for_video(image, self._timestamp_ms(timestamp_ns))
         if result.pose_landmarks:  # the landmark model ran (_QUIET_POSED_CALLS)
             self._posed_calls += 1
-        return to_detections(frame, result.pose_landmarks, result.pose_world_landmarks)
-
-    def reset(self) -> None:
-        """Forget the tracked people (e.g. between clips): the landmarker is created anew."""
-        self.close()
-        self._last_timestamp_ms = -1
-        self._create()
+        return result
 
     def close(self) -> None:
-        if self._landmarker is not None:
-            with quiet_native_stderr(not self.options.verbose):
-                self._landmarker.close()
-            self._landmarker = None
+        self._landmarker.close()
 
 
 def to_detections(frame: Frame, poses: list, world_poses: list | None = None) -> Detections2D:

@@ -65,6 +65,16 @@ def test_a_disturbed_run_says_why_and_judges_no_target(report: dict, reason: str
     assert [t["met"] for t in targets(report)] == [None] * 4
 
 
+def test_with_room_for_several_people_mediapipe_alone_does_other_work() -> None:
+    """--max-people 2, one dancer (measured): posecast's MediaPipe asks for the one person in
+    view, MediaPipe alone for two, looking for the second on every frame. Not a disturbance."""
+    report = _report(16.24, 30.0, alone_p50=27.72, alone_p99=31.0)
+    report["landmarker"] = {"max_people": 2}
+    assert reliability(report) == {"noisy": False, "reasons": []}
+    report["landmarker"] = {"max_people": 1}
+    assert reliability(report)["noisy"]
+
+
 def test_the_rounds_reported_are_the_rounds_run() -> None:
     assert rounds_run(360, 6) == 6 and rounds_run(10, 100) == 10 and rounds_run(13, 6) == 5
 

@@ -1,0 +1,122 @@
+"""How many people to ask a tracking landmarker for, when up to ``max_people`` may be in view.
+
+MediaPipe's PoseLandmarker (VIDEO mode) runs its person detector on every frame in which it
+tracks fewer people than its ``num_poses``, and then takes each person's region from that
+frame's detection instead of from the previous frame's landmarks. Asked for two with one person
+in view, it cost 28.7 against 18.3 ms per frame on the dance clip, with 1.85 times the 2D
+keypoints' frame-to-frame acceleration (measured; ``docs/detectors.md``). So posecast asks the
+tracking landmarker for the people it tracks now (its *slots*), and looks for more only now and
+then, with a separate landmarker asked for ``max_people``:
+
+* every ``search_interval_s`` of media time while fewer than ``max_people`` slots are open, a
+  search; finding more people than there are slots opens a slot for each (from the next frame);
+* a tracker that finds fewer people than its slots for ``hold_s`` (someone left, or hides) is
+  narrowed to the most it found in that time, at least one. Until then MediaPipe's detector
+  keeps looking on every frame, which brings back a person hidden for a moment at once.
+
+A landmarker's ``num_poses`` is fixed, so other slots mean another landmarker, which starts
+from its detector alone and can miss, for a while, a person the one before was following (on a
+clip where someone walked in, the new one found the newcomer at once and the dancer only 1.5 s
+later). So the two run side by side until the new one has everyone the old one had
+(:func:`hand_over`), for :data:`HANDOVER_MAX_NS` at most.
+
+:class:`PeopleSlots` and :func:`hand_over` are that bookkeeping alone (no MediaPipe), in integer
+nanoseconds of the frames' timestamps, so a file gives the same decisions at any decoding speed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import OptionsError
+from ..lifting.tracks import DUPLICATE_MIN_IOU, box_iou, keypoint_boxes
+from ..types import Detections2D
+
+#: Keypoints scored this or more outline a person's box when two landmarkers' people are matched.
+_BOX_MIN_SCORE = 0.3
+
+#: The longest two trackers run side by side while one takes over from the other (5 s).
+HANDOVER_MAX_NS = 5_000_000_000
+
+#: A person the search found is tracked from the next frame; one who left is dropped from the
+#: slots after this long without them (seconds of media time).
+DEFAULT_HOLD_S = 1.0
+
+
+@dataclass
+class PeopleSlots:
+    """``max_people``: the most slots; ``search_interval_s``: media time between searches
+    (0: every slot is always open, MediaPipe's own behaviour); ``hold_s``: how long a tracker
+    finds fewer people than its slots before it is narrowed. ``slots`` is the number to ask the
+    tracking landmarker for now."""
+
+    max_people: int
+    search_interval_s: float
+    hold_s: float = DEFAULT_HOLD_S
+    slots: int = field(init=False)
+    _next_search_ns: int | None = field(default=None, init=False)
+    _short_since_ns: int | None = field(default=None, init=False)
+    _most_found_while_short: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("search_interval_s", "hold_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise OptionsError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        self.slots = 1 if self.search_interval_s > 0 else self.max_people
+
+    def search_due(self, timestamp_ns: int) -> bool:
+        """Whether to look for more people in the frame at ``timestamp_ns`` (always on the first)."""
+        if self.slots >= self.max_people:
+            return False
+        return self._next_search_ns is None or timestamp_ns >= self._next_search_ns
+
+    def tracked(self, timestamp_ns: int, people: int) -> None:
+        """The tracker found ``people`` in the frame at ``timestamp_ns``."""
+        if people >= self.slots or self.search_interval_s == 0:
+            self._short_since_ns = None
+            return
+        if self._short_since_ns is None:
+            self._short_since_ns, self._most_found_while_short = timestamp_ns, people
+            return
+        self._most_found_while_short = max(self._most_found_while_short, people)
+        if timestamp_ns - self._short_since_ns >= round(self.hold_s * 1e9):
+            self.slots = max(1, self._most_found_while_short)
+            self._short_since_ns = None
+
+    def searched(self, timestamp_ns: int, people: int) -> None:
+        """The search of the frame at ``timestamp_ns`` found ``people``."""
+        self._next_search_ns = timestamp_ns + round(self.search_interval_s * 1e9)
+        if people > self.slots:
+            self.slots = min(people, self.max_people)
+            self._short_since_ns = None
+
+
+def hand_over(following: Detections2D, incoming: Detections2D, max_people: int) -> tuple[Detections2D, bool]:
+    """The people of one frame while an ``incoming`` landmarker takes over from the one
+    ``following`` them: everyone ``following`` has (their 2D stays continuous), then the people
+    only ``incoming`` has (a box overlapping none of the others by :data:`DUPLICATE_MIN_IOU`),
+    at most ``max_people``; and whether ``incoming`` has everyone ``following`` has, so that it
+    can carry on alone."""
+    if following.count == 0:
+        return incoming, True
+    if incoming.count == 0:
+        return following, False
+    overlap = box_iou(keypoint_boxes(following.keypoints_px, following.scores, _BOX_MIN_SCORE),
+                      keypoint_boxes(incoming.keypoints_px, incoming.scores, _BOX_MIN_SCORE))  # fmt: skip
+    matched = overlap >= DUPLICATE_MIN_IOU
+    if matched.any(axis=1).all():
+        return incoming, True
+    new = np.flatnonzero(~matched.any(axis=0))[: max(0, max_people - following.count)]
+    if len(new) == 0:
+        return following, False
+    world = None
+    if following.world_m is not None and incoming.world_m is not None:
+        world = np.concatenate([following.world_m, incoming.world_m[new]])
+    merged = replace(following, keypoints_px=np.concatenate([following.keypoints_px, incoming.keypoints_px[new]]),
+                     scores=np.concatenate([following.scores, incoming.scores[new]]), world_m=world,
+                     track_ids=np.concatenate([following.track_ids, incoming.track_ids[new]]))  # fmt: skip
+    return merged, False
