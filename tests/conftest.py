@@ -151,54 +151,22 @@ def dance_take(media_dir: Path, pose_model_path: Path, tmp_path_factory: pytest.
     return path
 
 
-def _two_people_video(media_dir: Path, path: Path, squatter_in_view: Callable[[int], float], frames: int = 120) -> Path:
-    """dance_576.mp4 (120 frames, 30 fps, looped) with squats_720x1280.mp4 (5 fps, each frame
-    held for six, looped) scaled to the same height on its right: 900 x 576, 30 fps, ``frames``
-    long; the dancer is left of x = 576. Of the right part, frame ``i`` shows the fraction
-    ``squatter_in_view(i)`` (0 to 1) of the squats video's width, sliding in from the right
-    edge, on plain grey."""
-    import cv2
-
-    def read_frames(path: Path) -> list[np.ndarray]:
-        capture, out = cv2.VideoCapture(str(path)), []
-        while (image := capture.read()[1]) is not None:
-            out.append(image)
-        capture.release()
-        return out
-
-    dance, squats = read_frames(media_dir / "dance_576.mp4"), read_frames(media_dir / "squats_720x1280.mp4")
-    height = dance[0].shape[0]
-    squats = [cv2.resize(s, (round(s.shape[1] * height / s.shape[0]), height), interpolation=cv2.INTER_AREA)
-              for s in squats]  # fmt: skip
-    size = (dance[0].shape[1] + squats[0].shape[1], height)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
-    for i in range(frames):
-        right, shown = np.full_like(squats[0], 90), round(squatter_in_view(i) * squats[0].shape[1])
-        if shown:
-            right[:, -shown:] = squats[i // 6 % len(squats)][:, :shown]
-        writer.write(np.hstack([dance[i % len(dance)], right]))
-    writer.release()
-    return path
+@pytest.fixture(scope="session")
+def side_by_side(media_dir: Path, tmp_path_factory: pytest.TempPathFactory, load_tool: Callable) -> Path:
+    """Two people in one video the whole time, 4 s (``tools/people_search.py``,
+    ``two_people_video``: the dancer left of x = 576, the squatting person on the right)."""
+    path = tmp_path_factory.mktemp("two") / "side_by_side.mp4"
+    return load_tool("people_search").two_people_video(media_dir, path, lambda i: 1.0)
 
 
 @pytest.fixture(scope="session")
-def side_by_side(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two people in one video the whole time (:func:`_two_people_video`)."""
-    return _two_people_video(media_dir, tmp_path_factory.mktemp("two") / "side_by_side.mp4", lambda i: 1.0)
-
-
-def walk_in_and_out_shown(frame: int) -> float:
-    """How much of the squatting person :func:`walk_in_and_out` shows in ``frame`` (0 to 1)."""
-    return min(max((frame - 30) / 60, 0.0), 1.0) if frame < 130 else 0.0
-
-
-@pytest.fixture(scope="session")
-def walk_in_and_out(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def walk_in_and_out(media_dir: Path, tmp_path_factory: pytest.TempPathFactory, load_tool: Callable) -> Path:
     """The dancer alone for 1 s; the squatting person walks in from the right edge over the
     next two seconds (frames 30 to 90) and stays until frame 129; the dancer alone again from
-    frame 130 to 179 (:func:`_two_people_video`, 6 s)."""
+    frame 130 to 179 (``tools/people_search.py``, ``walk_in_and_out_shown``)."""
+    tool = load_tool("people_search")
     path = tmp_path_factory.mktemp("walk_in") / "walk_in_and_out.mp4"
-    return _two_people_video(media_dir, path, walk_in_and_out_shown, 180)
+    return tool.two_people_video(media_dir, path, tool.walk_in_and_out_shown, 180)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ from posecast.engines.training.data.windows import MocapWindowSampler, SamplerOp
 from posecast.engines.training.evaluate import build_eval_clips, evaluate
 from posecast.engines.training.export import adapt_weights_path, load_generator_npz
 from posecast.engines.training.train import Trainer
+from posecast.engines.uploads import block_native_uploads
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import CROSS_SUBJECTS, flip_averaged  # noqa: E402
@@ -110,6 +111,7 @@ def scorer(eval_sets: dict[str, list]):  # noqa: ANN201
 
 
 def main(argv: list[str] | None = None) -> int:
+    block_native_uploads()  # MediaPipe's usage-metrics upload stays on this machine (engines/uploads.py)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="exported .onnx with its .adapt.npz (trained without CMU)")
     ap.add_argument("--minutes", type=float, default=20.0)

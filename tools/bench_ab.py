@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines.fileio import atomic_write
+from posecast.engines.uploads import block_native_uploads
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "tests" / "fixtures" / "media" / "dance_576.mp4"
@@ -144,6 +145,7 @@ def cpu_times(pipes: dict, frames: list, detections: list, detector, rounds: int
 
 
 def main(argv: list[str] | None = None) -> int:
+    block_native_uploads()  # MediaPipe's usage-metrics upload stays on this machine (engines/uploads.py)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", required=True, help="git revision to compare against")
     ap.add_argument("--new", default="WORKTREE", help="git revision, or WORKTREE (default)")

@@ -38,6 +38,7 @@ import onnxruntime as ort
 from posecast.engines.fileio import atomic_write
 from posecast.engines.runtime.base import resolve_model
 from posecast.engines.runtime.quantize import cached_int8
+from posecast.engines.uploads import block_native_uploads
 from posecast.realtime.avatar import AvatarOptions, AvatarWorld
 from posecast.realtime.benchmark.clip import ClipSource, load_clip
 from posecast.realtime.benchmark.machine import machine_info
@@ -167,6 +168,7 @@ def bench_parts(pipeline: Pipeline, frames: list, detections: list, detector: Me
 
 
 def main(argv: list[str] | None = None) -> int:
+    block_native_uploads()  # MediaPipe's usage-metrics upload stays on this machine (engines/uploads.py)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", default=str(CLIP))
     ap.add_argument("--model", help="lifting model .onnx or shipped name (default: the shipped one)")

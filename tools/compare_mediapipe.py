@@ -29,6 +29,7 @@ from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.install import code_version
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
+from posecast.engines.uploads import block_native_uploads
 from posecast.realtime.compare import ClipPoses, clip_figures, collect, hips_row_px, upper_body_change
 from posecast.realtime.errors import SourceError
 from posecast.realtime.lifting import LiftingOptions
@@ -90,6 +91,7 @@ def picture(poses: ClipPoses, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    block_native_uploads()  # MediaPipe's usage-metrics upload stays on this machine (engines/uploads.py)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("clips", nargs="*", type=Path, default=CLIPS)
     ap.add_argument(

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 from posecast.engines import normalize, skeleton
 from posecast.engines.assets import ensure_asset
+from posecast.engines.uploads import block_native_uploads
 from scipy.signal import savgol_filter
 
 log = logging.getLogger("measure_2d_noise")
@@ -99,6 +100,7 @@ def proportions(world: np.ndarray) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    block_native_uploads()  # MediaPipe's usage-metrics upload stays on this machine (engines/uploads.py)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clips", nargs="*", type=Path,
                     default=[SHARED / "media/dance_576.mp4", SHARED / "media/squats_720x1280.mp4"])  # fmt: skip

@@ -37,6 +37,7 @@ from posecast.engines import normalize, skeleton
 from posecast.engines.assets import ensure_asset
 from posecast.engines.fileio import atomic_write
 from posecast.engines.install import code_version
+from posecast.engines.uploads import block_native_uploads
 from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
 from posecast.realtime.lifting.window import PoseWindow, PoseWindowOptions
@@ -134,6 +135,7 @@ def normalised(lifting: MetricPoseLifting, detections: list[Detections2D]) -> np
 
 
 def main(argv: list[str] | None = None) -> int:
+    block_native_uploads()  # MediaPipe's usage-metrics upload stays on this machine (engines/uploads.py)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("clips", nargs="*", type=Path, default=CLIPS)
     ap.add_argument("--json", type=Path, default=Path("temporal.json"), help="default: ./temporal.json")

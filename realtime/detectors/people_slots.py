@@ -1,12 +1,11 @@
 """How many people to ask a tracking landmarker for, when up to ``max_people`` may be in view.
 
 MediaPipe's PoseLandmarker (VIDEO mode) runs its person detector on every frame in which it
-tracks fewer people than its ``num_poses``, and then takes each person's region from that
-frame's detection instead of from the previous frame's landmarks. Asked for two with one person
-in view, it cost 28.7 against 18.3 ms per frame on the dance clip, with 1.85 times the 2D
-keypoints' frame-to-frame acceleration (measured; ``docs/detectors.md``). So posecast asks the
-tracking landmarker for the people it tracks now (its *slots*), and looks for more only now and
-then, with a separate landmarker asked for ``max_people``:
+tracks fewer people than its ``num_poses``, and the 2D of the people it does track moves more:
+asked for two with one person in view, it cost 29.1 against 16.8 ms per frame on the dance
+clip, with 2.0 times the 2D keypoints' frame-to-frame acceleration (``tools/people_search.py``).
+So posecast asks the tracking landmarker for the people it tracks now (its *slots*), and looks
+for more only now and then, with a separate landmarker asked for ``max_people``:
 
 * every ``search_interval_s`` of media time while fewer than ``max_people`` slots are open, a
   search; finding more people than there are slots opens a slot for each (from the next frame);
