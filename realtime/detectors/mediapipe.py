@@ -29,7 +29,7 @@ from ..errors import OptionsError
 from ..layouts import MEDIAPIPE_33
 from ..stages import Detector2D
 from ..types import Detections2D, Frame
-from .people_slots import HANDOVER_MAX_NS, PeopleSlots, hand_over
+from .people_slots import HANDOVER_MAX_NS, PeopleSlots, hand_over, people_in
 from .quiet import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -190,9 +190,9 @@ class MediaPipeDetector(Detector2D):
             detections, complete = hand_over(detections, offered, self.max_people)
             if complete or timestamp_ns - self._incoming_since_ns >= HANDOVER_MAX_NS:
                 self._following, self._incoming = incoming, None
-        self._slots.tracked(timestamp_ns, detections.count)
+        self._slots.tracked(timestamp_ns, people_in(detections))
         if found is not None:
-            self._slots.searched(timestamp_ns, len(found.pose_landmarks))
+            self._slots.searched(timestamp_ns, people_in(to_detections(frame, found.pose_landmarks)))
         return detections
 
     def reset(self) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import OptionsError
-from ..lifting.tracks import DUPLICATE_MIN_IOU, box_iou, keypoint_boxes
+from ..lifting.tracks import DUPLICATE_MIN_IOU, box_iou, duplicate_detections, keypoint_boxes
 from ..types import Detections2D
 
 #: Keypoints scored this or more outline a person's box when two landmarkers' people are matched.
@@ -119,3 +119,11 @@ def hand_over(following: Detections2D, incoming: Detections2D, max_people: int) 
                      scores=np.concatenate([following.scores, incoming.scores[new]]), world_m=world,
                      track_ids=np.concatenate([following.track_ids, incoming.track_ids[new]]))  # fmt: skip
     return merged, False
+
+
+def people_in(detections: Detections2D) -> int:
+    """The people in ``detections``, one found twice counted once (MediaPipe asked for several
+    poses returns one person twice now and then: counted twice, a search would open a slot for
+    nobody, and the tracker then asked for two would look for the second on every frame)."""
+    boxes = keypoint_boxes(detections.keypoints_px, detections.scores, _BOX_MIN_SCORE)
+    return detections.count - int(duplicate_detections(boxes, detections.keypoints_px, detections.scores).sum())
