@@ -215,3 +215,30 @@ def test_a_person_who_walks_in_is_tracked_and_one_who_leaves_is_let_go(walk_in_a
 def test_search_interval_must_be_seconds():
     with pytest.raises(OptionsError, match="search_interval_s must be a number of seconds >= 0, got -1"):
         MediaPipeOptions(max_people=2, search_interval_s=-1)
+
+
+@pytest.mark.slow
+def test_a_tracker_that_starts_over_sees_what_a_new_one_sees(media_dir, pose_model_path):
+    """Switching back to a tracker used before (its people long gone) starts it over with a
+    black frame rather than loading a new one: from then on it gives exactly a new one's 2D."""
+    import mediapipe as mp
+    from posecast.realtime.detectors.mediapipe import _Landmarker
+
+    with open_source(str(media_dir / "dance_576.mp4")) as source:
+        frames = []
+        while (frame := source.read()) is not None:
+            frames.append(frame)
+    images = [mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(f.image_bgr[..., ::-1]))
+              for f in frames]  # fmt: skip
+    options = MediaPipeOptions(model_path=pose_model_path)
+    used, new = (_Landmarker(pose_model_path, options, 1, video=True) for _ in range(2))
+    try:
+        for frame, image in zip(frames[:40], images[:40], strict=True):
+            used.detect(image, frame.timestamp_ns)
+        used.start_over()
+        for frame, image in zip(frames[80:], images[80:], strict=True):
+            a, b = used.detect(image, frame.timestamp_ns), new.detect(image, frame.timestamp_ns)
+            assert [(p.x, p.y) for p in a.pose_landmarks[0]] == [(p.x, p.y) for p in b.pose_landmarks[0]]
+    finally:
+        used.close()
+        new.close()
