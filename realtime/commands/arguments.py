@@ -24,7 +24,7 @@ from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS
 from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..detectors import DETECTORS
-from ..detectors.mediapipe import MAX_PEOPLE
+from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MAX_PEOPLE
 from ..errors import OptionsError, SourceError
 from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOptions, OneEuroOptions, TrackerOptions
 from ..pipeline import Pipeline
@@ -80,7 +80,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="files: pace frames at their native fps, dropping those the pipeline is too late "
                              "for, as a camera does")  # fmt: skip
     parser.add_argument("--max-people", type=int, default=1, metavar="N",
-                        help=f"track up to N people, 1..{MAX_PEOPLE} (default 1)")  # fmt: skip
+                        help=f"track up to N people, 1..{MAX_PEOPLE} (default 1; MediaPipe looks for people "
+                             f"not yet tracked every {DEFAULT_SEARCH_INTERVAL_S:g} s)")  # fmt: skip
     parser.add_argument("--detector", default=next(iter(DETECTORS)), choices=list(DETECTORS),
                         help="2D keypoint detector")  # fmt: skip
     add_camera_arguments(parser)
