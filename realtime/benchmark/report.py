@@ -112,9 +112,8 @@ def markdown(report: dict) -> str:
     if report.get("soak"):
         lines += ["", soak_text(report["soak"])]
     lines += ["", "| target | measured | met |", "|---|---:|---|"]
-    unjudged = _unjudged(report)
     for t in report["targets"]:
-        met = {True: "yes", False: "**no**", None: unjudged if t["value"] is not None else "not measured"}[t["met"]]
+        met = {True: "yes", False: "**no**", None: _not_met(t)}[t["met"]]
         lines.append(f"| {t['target']} | {_f(t['value'], 3)} | {met} |")
     if report.get("reliability", {}).get("noisy"):
         lines += ["", "**This run was noisy, so its targets are not judged:** " +
@@ -167,16 +166,15 @@ def summary_text(report: dict) -> str:
     lines.append(f"CPU {_f(report['cpu_percent_of_one_core'], 0)} % of one core; peak RSS {_f(report['rss_mb'], 0)} MB")
     if report.get("soak"):
         lines.append(soak_text(report["soak"]))
-    unjudged = _unjudged(report)
     for t in report["targets"]:
-        met = {True: "met", False: "MISSED", None: unjudged if t["value"] is not None else "not measured"}[t["met"]]
+        met = {True: "met", False: "MISSED", None: _not_met(t)}[t["met"]]
         lines.append(f"target: {t['target']}: {_f(t['value'], 3)} ({met})")
     return "\n".join(lines)
 
 
-def _unjudged(report: dict) -> str:
-    """What a target measured but not judged says: the run was noisy (``reliability``)."""
-    return "not judged: noisy run" if report.get("reliability", {}).get("noisy") else "not measured"
+def _not_met(target: dict) -> str:
+    """What a target neither met nor missed says: why it was not judged, or not measured."""
+    return f"not judged: {target['not_judged']}" if target.get("not_judged") else "not measured"
 
 
 def json_ready(value: object) -> object:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from ..errors import OptionsError
 from ..layouts import MEDIAPIPE_33
 from ..stages import Detector2D
 from ..types import Detections2D, Frame
-from .people_slots import HANDOVER_MAX_NS, PeopleSlots, hand_over, people_in
+from .people_slots import HANDOVER_MAX_NS, PeopleSlots, hand_over, people_in, with_newcomers
 from .quiet import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,9 @@ class MediaPipeDetector(Detector2D):
 
     With ``max_people`` above 1 the tracking landmarker is asked for the people it tracks now,
     and another looks for more every ``search_interval_s`` (:mod:`.people_slots`). There is one
-    tracking landmarker per number of people, made up front; the search and a tracker taking
-    over run on their own threads beside the one following, and the frame waits for all of
-    them, so a file gives the same result at any speed.
+    tracking landmarker per number of people (for more than two, loaded when first needed); the
+    search and a tracker taking over run on their own threads beside the one following, and the
+    frame waits for all of them, so a file gives the same result at any speed.
     """
 
     name = "mediapipe"
@@ -121,6 +122,10 @@ class MediaPipeDetector(Detector2D):
         model.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
         model.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS,
                            help="MediaPipe model variant (default: full)")  # fmt: skip
+        parser.add_argument("--people-search", type=float, default=DEFAULT_SEARCH_INTERVAL_S, metavar="SECONDS",
+                            help="with --max-people above 1: look for people not yet tracked every SECONDS (default "
+                                 f"{DEFAULT_SEARCH_INTERVAL_S:g}; 0: on every frame, MediaPipe's own way, slower and "
+                                 "jumpier while fewer are in view; for a folder of unrelated photos)")  # fmt: skip
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MediaPipeDetector:
@@ -128,8 +133,12 @@ class MediaPipeDetector(Detector2D):
 
     @staticmethod
     def options_from_args(args: argparse.Namespace) -> MediaPipeOptions:
+        search_s = getattr(args, "people_search", DEFAULT_SEARCH_INTERVAL_S)
+        if not (math.isfinite(search_s) and search_s >= 0):
+            raise OptionsError(f"--people-search must be a number of seconds >= 0, got {search_s:g}")
         return MediaPipeOptions(model_variant=getattr(args, "landmarker", "full"), model_path=args.model_asset,
-                                max_people=getattr(args, "max_people", 1), verbose=args.verbose)  # fmt: skip
+                                max_people=getattr(args, "max_people", 1), verbose=args.verbose,
+                                search_interval_s=search_s)  # fmt: skip
 
     @property
     def slots(self) -> int:
@@ -142,22 +151,32 @@ class MediaPipeDetector(Detector2D):
         self._following = self._incoming = None
         self._incoming_since_ns = 0
         with quiet_native_stderr(not o.verbose):
-            # one tracker per number of people it may be asked for: switching costs no model load
-            for people in range(self._slots.slots, o.max_people + 1):
-                self._trackers[people] = _Landmarker(self.model_path, o, people, video=True)
+            # the trackers for one and two people up front (a second person is the usual newcomer:
+            # loading one then held that frame 0.1 s), any more when first needed
+            for people in range(self._slots.slots, max(self._slots.slots, min(2, o.max_people)) + 1):
+                self._tracker(people)
             if self._slots.slots < o.max_people:
                 self._search = _Landmarker(self.model_path, o, o.max_people, video=False)
                 # the search and a tracker taking over run beside the tracker that follows
                 self._workers = ThreadPoolExecutor(2, thread_name_prefix="posecast-people")
         log.debug("MediaPipe PoseLandmarker loaded from %s", self.model_path)
 
+    def _tracker(self, people: int) -> _Landmarker:
+        """The tracking landmarker asked for ``people``, loaded the first time it is needed (about
+        0.1 s and 45 MB each: only the numbers of people that come up are paid for)."""
+        if people not in self._trackers:
+            self._trackers[people] = _Landmarker(self.model_path, self.options, people, video=True)
+        return self._trackers[people]
+
     def _choose_trackers(self, timestamp_ns: int) -> None:
         """The tracker for the slots wanted now: following already, or taking over from the one that is."""
-        wanted = self._trackers[self._slots.slots]
+        if self._following is not None and self._trackers.get(self._slots.slots) is self._following:
+            self._incoming = None  # back to the slots of the one following before it was handed over
+            return
+        with quiet_native_stderr(not self.options.verbose):
+            wanted = self._tracker(self._slots.slots)
         if self._following is None:
             self._following = wanted
-        elif wanted is self._following:
-            self._incoming = None  # back to the slots of the one following before it was handed over
         elif wanted is not self._incoming:
             log.debug("asking for %d of up to %d people from this frame", self._slots.slots, self.max_people)
             wanted.start_over()
@@ -192,7 +211,11 @@ class MediaPipeDetector(Detector2D):
                 self._following, self._incoming = incoming, None
         self._slots.tracked(timestamp_ns, people_in(detections))
         if found is not None:
-            self._slots.searched(timestamp_ns, people_in(to_detections(frame, found.pose_landmarks)))
+            # the search may miss someone the tracker follows: its people not tracked are the
+            # newcomers, shown from this frame (the first frame, a photo) and tracked from the next
+            found_detections = to_detections(frame, found.pose_landmarks, found.pose_world_landmarks)
+            detections = with_newcomers(detections, found_detections, self.max_people)
+            self._slots.searched(timestamp_ns, people_in(detections))
         return detections
 
     def reset(self) -> None:

@@ -94,31 +94,36 @@ class PeopleSlots:
             self._short_since_ns = None
 
 
+def with_newcomers(tracked: Detections2D, found: Detections2D, max_people: int) -> Detections2D:
+    """``tracked``'s people (their 2D stays continuous), then those of ``found`` whose box
+    overlaps none of theirs by :data:`DUPLICATE_MIN_IOU`, at most ``max_people`` in all."""
+    if tracked.count == 0 or found.count == 0:
+        return found if tracked.count == 0 else tracked
+    new = np.flatnonzero(~_matches(tracked, found).any(axis=0))[: max(0, max_people - tracked.count)]
+    if len(new) == 0:
+        return tracked
+    world = None
+    if tracked.world_m is not None and found.world_m is not None:
+        world = np.concatenate([tracked.world_m, found.world_m[new]])
+    return replace(tracked, keypoints_px=np.concatenate([tracked.keypoints_px, found.keypoints_px[new]]),
+                   scores=np.concatenate([tracked.scores, found.scores[new]]), world_m=world,
+                   track_ids=np.concatenate([tracked.track_ids, found.track_ids[new]]))  # fmt: skip
+
+
 def hand_over(following: Detections2D, incoming: Detections2D, max_people: int) -> tuple[Detections2D, bool]:
     """The people of one frame while an ``incoming`` landmarker takes over from the one
-    ``following`` them: everyone ``following`` has (their 2D stays continuous), then the people
-    only ``incoming`` has (a box overlapping none of the others by :data:`DUPLICATE_MIN_IOU`),
-    at most ``max_people``; and whether ``incoming`` has everyone ``following`` has, so that it
-    can carry on alone."""
-    if following.count == 0:
+    ``following`` them (:func:`with_newcomers`), and whether ``incoming`` has everyone
+    ``following`` has, so that it can carry on alone (then its people are the frame's)."""
+    if following.count == 0 or (incoming.count and _matches(following, incoming).any(axis=1).all()):
         return incoming, True
-    if incoming.count == 0:
-        return following, False
-    overlap = box_iou(keypoint_boxes(following.keypoints_px, following.scores, _BOX_MIN_SCORE),
-                      keypoint_boxes(incoming.keypoints_px, incoming.scores, _BOX_MIN_SCORE))  # fmt: skip
-    matched = overlap >= DUPLICATE_MIN_IOU
-    if matched.any(axis=1).all():
-        return incoming, True
-    new = np.flatnonzero(~matched.any(axis=0))[: max(0, max_people - following.count)]
-    if len(new) == 0:
-        return following, False
-    world = None
-    if following.world_m is not None and incoming.world_m is not None:
-        world = np.concatenate([following.world_m, incoming.world_m[new]])
-    merged = replace(following, keypoints_px=np.concatenate([following.keypoints_px, incoming.keypoints_px[new]]),
-                     scores=np.concatenate([following.scores, incoming.scores[new]]), world_m=world,
-                     track_ids=np.concatenate([following.track_ids, incoming.track_ids[new]]))  # fmt: skip
-    return merged, False
+    return with_newcomers(following, incoming, max_people), False
+
+
+def _matches(a: Detections2D, b: Detections2D) -> np.ndarray:
+    """``(A, B)`` True where a person of ``a`` and one of ``b`` are one person (boxes overlapping
+    by :data:`DUPLICATE_MIN_IOU` or more)."""
+    return box_iou(keypoint_boxes(a.keypoints_px, a.scores, _BOX_MIN_SCORE),
+                   keypoint_boxes(b.keypoints_px, b.scores, _BOX_MIN_SCORE)) >= DUPLICATE_MIN_IOU  # fmt: skip
 
 
 def people_in(detections: Detections2D) -> int:

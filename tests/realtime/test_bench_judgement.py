@@ -70,7 +70,12 @@ def test_with_room_for_several_people_mediapipe_alone_does_other_work() -> None:
     view, MediaPipe alone for two, looking for the second on every frame. Not a disturbance."""
     report = _report(16.24, 30.0, alone_p50=27.72, alone_p99=31.0)
     report["landmarker"] = {"max_people": 2}
-    assert reliability(report) == {"noisy": False, "reasons": []}
+    report["reliability"] = reliability(report)
+    assert report["reliability"] == {"noisy": False, "reasons": []}
+    # nor is the ratio to it an overhead (0.65 measured, QA: "met" by 11 ms of headroom)
+    judged = targets(report)
+    assert [t["met"] for t in judged] == [None, True, True, True]
+    assert judged[0]["not_judged"] == "MediaPipe alone does other work with --max-people above 1"
     report["landmarker"] = {"max_people": 1}
     assert reliability(report)["noisy"]
 

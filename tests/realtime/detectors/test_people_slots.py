@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.realtime.detectors.people_slots import PeopleSlots, hand_over, people_in
+from posecast.realtime.detectors.people_slots import PeopleSlots, hand_over, people_in, with_newcomers
 from posecast.realtime.errors import OptionsError
 from posecast.realtime.layouts import MEDIAPIPE_33
 from posecast.realtime.types import Detections2D
@@ -109,3 +109,17 @@ def test_one_person_found_twice_is_one_person() -> None:
     assert people_in(_people()) == 0
     assert people_in(_people((300, 300), (750, 300))) == 2
     assert people_in(_people((300, 300), (302, 301))) == 1
+
+
+def test_newcomers_are_told_by_place_not_by_number() -> None:
+    """The search of a frame may see only the newcomer (QA: it missed the dancer the tracker
+    follows): one person found, one tracked, and yet someone new."""
+    dancer, squatter = (300, 300), (750, 300)
+    tracked = _people(dancer)
+    people = with_newcomers(tracked, _people(squatter), max_people=2)
+    assert people.count == 2 and people_in(people) == 2
+    np.testing.assert_array_equal(people.keypoints_px[0], tracked.keypoints_px[0])  # the tracker's 2D kept
+    assert with_newcomers(tracked, _people(dancer, offset_px=4.0), max_people=2) is tracked  # nobody new
+    assert with_newcomers(tracked, _people(squatter), max_people=1) is tracked  # no room
+    found = _people(dancer, squatter)
+    assert with_newcomers(_people(), found, max_people=2) is found  # nobody tracked yet: the search's people
