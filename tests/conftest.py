@@ -170,6 +170,14 @@ def walk_in_and_out(media_dir: Path, tmp_path_factory: pytest.TempPathFactory, l
 
 
 @pytest.fixture(scope="session")
+def dancer_in_the_dark(media_dir: Path, tmp_path_factory: pytest.TempPathFactory, load_tool: Callable) -> Path:
+    """The dancer, lit at a third from frame 30; the squatting person beside her from frame 60,
+    8 s in all (``tools/people_search.py``, ``two_people_video``; QA's clip, shortened)."""
+    tool, path = load_tool("people_search"), tmp_path_factory.mktemp("dark") / "dancer_in_the_dark.mp4"
+    return tool.two_people_video(media_dir, path, lambda i: float(i >= 60), 240, tool.dancer_in_the_dark_light)
+
+
+@pytest.fixture(scope="session")
 def walk_joints() -> np.ndarray:
     """A real walk (CMU take 08_04, 4.0 s at 30 fps) as posecast joints ``(F, 17, 3)``, metres,
     mocap world frame (Y up), with each bone set to posecast's typical proportions for the

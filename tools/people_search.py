@@ -4,9 +4,11 @@ asking it for ``--max-people`` throughout (``realtime/detectors/people_slots.py`
 
     python tools/people_search.py --json eval/people_search.json
 
-Two clips, both from the shared test clips (``tests/fixtures/media``): the dance alone, and
+Three clips, all from the shared test clips (``tests/fixtures/media``): the dance alone, and
 :func:`two_people_video` with the squatting person walking in beside the dancer and leaving
-(:func:`walk_in_and_out_shown`, the test suite's ``walk_in_and_out``). Each runs through
+(:func:`walk_in_and_out_shown`, the test suite's ``walk_in_and_out``) and coming beside her
+once she is in the dark (:func:`dancer_in_the_dark_light`, the test suite's
+``dancer_in_the_dark``). Each runs through
 :class:`~posecast.realtime.detectors.mediapipe.MediaPipeDetector` with one person at most, with
 two asked of MediaPipe throughout (``search_interval_s=0``) and with two and the search, in one
 process one after another. Per run: the detector's milliseconds per frame (p50, p99, max), the
@@ -46,12 +48,13 @@ BODY_LANDMARKS = slice(0, 25)
 RUNS = (("one person at most", 1, 0.5), ("two, MediaPipe's own way", 2, 0.0), ("two, with the search", 2, 0.5))
 
 
-def two_people_video(media_dir: Path, path: Path, squatter_in_view: Callable[[int], float], frames: int = 120) -> Path:
+def two_people_video(media_dir: Path, path: Path, squatter_in_view: Callable[[int], float], frames: int = 120,
+                     dancer_light: Callable[[int], float] = lambda i: 1.0) -> Path:
     """dance_576.mp4 (120 frames, 30 fps, looped) with squats_720x1280.mp4 (5 fps, each frame
     held for six, looped) scaled to the same height on its right: 900 x 576, 30 fps, ``frames``
     long; the dancer is left of x = 576. Of the right part, frame ``i`` shows the fraction
     ``squatter_in_view(i)`` (0 to 1) of the squats video's width, sliding in from the right
-    edge, on plain grey."""
+    edge, on plain grey; the dancer's part is lit ``dancer_light(i)`` times as brightly."""
 
     def read_frames(video: Path) -> list[np.ndarray]:
         capture, out = cv2.VideoCapture(str(video)), []
@@ -70,7 +73,10 @@ def two_people_video(media_dir: Path, path: Path, squatter_in_view: Callable[[in
         right, shown = np.full_like(squats[0], 90), round(squatter_in_view(i) * squats[0].shape[1])
         if shown:
             right[:, -shown:] = squats[i // 6 % len(squats)][:, :shown]
-        writer.write(np.hstack([dance[i % len(dance)], right]))
+        left = dance[i % len(dance)]
+        if dancer_light(i) != 1.0:
+            left = (left * dancer_light(i)).astype(np.uint8)
+        writer.write(np.hstack([left, right]))
     writer.release()
     return path
 
@@ -80,6 +86,12 @@ def walk_in_and_out_shown(frame: int) -> float:
     next two seconds (frames 30 to 90) and stays until frame 129; the dancer alone again from
     frame 130 (180 frames, 6 s)."""
     return min(max((frame - 30) / 60, 0.0), 1.0) if frame < 130 else 0.0
+
+
+def dancer_in_the_dark_light(frame: int) -> float:
+    """The dancer lit at a third from frame 30 (followed, no longer detected); with the
+    squatting person beside her from frame 60 (240 frames, 8 s)."""
+    return 0.35 if frame >= 30 else 1.0
 
 
 def acceleration_px(keypoints: list[np.ndarray | None]) -> float | None:
@@ -135,7 +147,9 @@ def main() -> None:
     check_outputs({"--json": args.json})
     with tempfile.TemporaryDirectory() as folder:
         walk_in = two_people_video(args.media, Path(folder) / "walk_in.mp4", walk_in_and_out_shown, 180)
-        clips = {"dance": args.media / "dance_576.mp4", "walk_in_and_out": walk_in}
+        dark = two_people_video(args.media, Path(folder) / "dark.mp4", lambda i: float(i >= 60), 240,
+                                dancer_in_the_dark_light)  # fmt: skip
+        clips = {"dance": args.media / "dance_576.mp4", "walk_in_and_out": walk_in, "dancer_in_the_dark": dark}
         report = {}
         for clip_name, clip in clips.items():
             for label, max_people, interval in RUNS:

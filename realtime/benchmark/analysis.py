@@ -229,7 +229,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
                    "image_size": list(result.clip.image_size)},  # fmt: skip
         "landmarker": {"variant": "own file (--model-asset)" if o.model_asset else o.landmarker,
                        "file": result.detector_model, "sha256": model_sha256(result.detector_model),
-                       "max_people": o.max_people},  # fmt: skip
+                       "max_people": o.max_people, "people_search_s": o.people_search_s},  # fmt: skip
         "posecast": code_version(),
         "config": {k: first[k] for k in ("label", "model", "backend", "int8", "runner", "device", "model_file",
                                          "model_sha256", "window_frames")},  # fmt: skip
@@ -303,10 +303,7 @@ def reliability(report: dict) -> dict:
         names = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in others[:3]) or "many small ones"
         reasons.append(f"other processes used {others_percent:.0f} % of a core during the run (the busiest: {names})")
     inside, alone = report["stages"].get("keypoints2d", {}), report["baseline"]["mediapipe_alone"]
-    # with room for several people, posecast asks MediaPipe for the people in view and MediaPipe
-    # alone is asked for them all (it looks for the rest on every frame): other work by design
-    same_work = (report.get("landmarker") or {}).get("max_people", 1) == 1
-    for key, limit in (("p50_ms", NOISE_2D_P50), ("p99_ms", NOISE_2D_P99)) if same_work else ():
+    for key, limit in (("p50_ms", NOISE_2D_P50), ("p99_ms", NOISE_2D_P99)) if _same_work(report) else ():
         a, b = inside.get(key, math.nan), alone.get(key, math.nan)
         if math.isfinite(a) and math.isfinite(b) and b > 0 and abs(a / b - 1) > limit:
             reasons.append(f"MediaPipe took {a:.2f} ms {key[:3]} inside posecast and {b:.2f} ms alone on the same "
@@ -315,6 +312,18 @@ def reliability(report: dict) -> dict:
     if n < MIN_P99_SAMPLES:
         reasons.append(f"{n} frames with a pose: a p99 over fewer than {MIN_P99_SAMPLES} is nearly the maximum")
     return {"noisy": bool(reasons), "reasons": reasons}
+
+
+#: Why the ratio to MediaPipe alone is not judged with room for several people (:func:`_same_work`)
+OTHER_WORK = "MediaPipe alone does other work with --max-people above 1 (unless --people-search 0)"
+
+
+def _same_work(report: dict) -> bool:
+    """Whether posecast's MediaPipe and MediaPipe alone do the same work: with room for several
+    people posecast asks MediaPipe for the people in view and looks for more now and then, while
+    MediaPipe alone is asked for them all and looks on every frame (unless ``--people-search 0``)."""
+    landmarker = report.get("landmarker") or {}
+    return landmarker.get("max_people", 1) == 1 or landmarker.get("people_search_s") == 0
 
 
 def lookup(report: dict, path: str) -> object:
@@ -333,13 +342,12 @@ def targets(report: dict) -> list[dict]:
     the ratio to MediaPipe alone, room for several people, where MediaPipe alone is asked for
     them all and posecast's MediaPipe for those in view, so the ratio is no overhead)."""
     noisy = report.get("reliability", {}).get("noisy", False)
-    several = (report.get("landmarker") or {}).get("max_people", 1) > 1
+    other_work = not _same_work(report)
     out = []
     for path, limit, text in TARGETS:
         value = lookup(report, path)
         ok = None if value is None or (isinstance(value, float) and math.isnan(value)) else bool(value <= limit)
-        why = "noisy run" if noisy else "MediaPipe alone does other work with --max-people above 1" \
-            if several and path == "ratio_p50" else None  # fmt: skip
+        why = "noisy run" if noisy else OTHER_WORK if other_work and path == "ratio_p50" else None
         target = {"target": text, "value": value, "limit": limit, "met": None if why else ok}
         out.append({**target, "not_judged": why} if why and value is not None else target)
     return out

@@ -36,7 +36,13 @@ from ...engines.errors import ModelError, PosecastError
 from ...engines.runtime import BACKENDS
 from ...engines.runtime.base import USE_ONNXRUNTIME
 from ..avatar import AvatarOptions, AvatarWorld
-from ..detectors.mediapipe import MAX_PEOPLE, MODEL_VARIANTS, MediaPipeDetector, MediaPipeOptions
+from ..detectors.mediapipe import (
+    DEFAULT_SEARCH_INTERVAL_S,
+    MAX_PEOPLE,
+    MODEL_VARIANTS,
+    MediaPipeDetector,
+    MediaPipeOptions,
+)
 from ..errors import OptionsError, SourceError
 from ..lifting import LifterOptions, LiftingOptions, MetricPoseLifting, TrackerOptions
 from ..pipeline import Pipeline
@@ -100,8 +106,9 @@ class BenchOptions:
     ``round_warmup_frames`` (0..100): unrecorded frames before each pass of a round;
     ``paces_fps``: paced rates in fps (1..240 each; empty:
     no throughput phase); ``soak_minutes`` (0..1440) at ``soak_pace_fps``; ``landmarker``: the
-    MediaPipe variant; ``max_people`` 1..8; ``publish``: the ZeroMQ address (a free loopback
-    port by default)."""
+    MediaPipe variant; ``max_people`` 1..8; ``people_search_s`` (0..3600): with ``max_people``
+    above 1, seconds between looks for people not yet tracked (0: MediaPipe's own way, as
+    MediaPipe alone runs); ``publish``: the ZeroMQ address (a free loopback port by default)."""
 
     source: str
     configs: list[BenchConfig] = field(default_factory=lambda: [BenchConfig()])
@@ -115,6 +122,7 @@ class BenchOptions:
     landmarker: str = "full"
     model_asset: Path | None = None
     max_people: int = 1
+    people_search_s: float = DEFAULT_SEARCH_INTERVAL_S
     publish: str = "tcp://127.0.0.1:0"
     verbose: bool = False
 
@@ -135,6 +143,7 @@ class BenchOptions:
         _check_range("--soak (soak_minutes)", self.soak_minutes, 0, 1440)
         _check_range("--soak-pace", self.soak_pace_fps, 1, 240)
         _check_range("--max-people", self.max_people, 1, MAX_PEOPLE)
+        _check_range("--people-search", self.people_search_s, 0, 3600)
         if self.landmarker not in MODEL_VARIANTS:
             raise OptionsError(f"landmarker must be one of {', '.join(MODEL_VARIANTS)}, got {self.landmarker!r}")
         if not self.configs:
@@ -302,7 +311,8 @@ def run_benchmark(
     clip = load_clip(o.source, o.frames)
     say(f"clip {clip.name}: {len(clip.images)} frames {clip.image_size[0]}x{clip.image_size[1]} at {clip.fps:g} fps")
     detector = MediaPipeDetector(MediaPipeOptions(model_variant=o.landmarker, model_path=o.model_asset,
-                                                  max_people=o.max_people, verbose=o.verbose))  # fmt: skip
+                                                  max_people=o.max_people, verbose=o.verbose,
+                                                  search_interval_s=o.people_search_s))  # fmt: skip
     stages: list[object] = [detector]
     pipelines: dict[str, tuple[BenchConfig, Pipeline]] = {}
     unavailable: dict[str, str] = {}

@@ -80,8 +80,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="files: pace frames at their native fps, dropping those the pipeline is too late "
                              "for, as a camera does")  # fmt: skip
     parser.add_argument("--max-people", type=int, default=1, metavar="N",
-                        help=f"track up to N people, 1..{MAX_PEOPLE} (default 1; MediaPipe looks for people "
-                             f"not yet tracked every {DEFAULT_SEARCH_INTERVAL_S:g} s)")  # fmt: skip
+                        help=f"track up to N people, 1..{MAX_PEOPLE} (default 1)")  # fmt: skip
+    parser.add_argument("--people-search", type=float, default=DEFAULT_SEARCH_INTERVAL_S, metavar="SECONDS",
+                        help="with --max-people above 1, MediaPipe looks for people not yet tracked every SECONDS "
+                             f"(default {DEFAULT_SEARCH_INTERVAL_S:g}; 0: on every frame, MediaPipe's own way, slower "
+                             "and jumpier while fewer are in view; for a folder of unrelated photos)")  # fmt: skip
     parser.add_argument("--detector", default=next(iter(DETECTORS)), choices=list(DETECTORS),
                         help="2D keypoint detector")  # fmt: skip
     add_camera_arguments(parser)

@@ -33,7 +33,7 @@ from ..benchmark import (
 )
 from ..benchmark.hooks import SOAK_HOOKS
 from ..benchmark.report import summary_text
-from ..detectors.mediapipe import MODEL_VARIANTS
+from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MODEL_VARIANTS
 from ..errors import OptionsError
 from ..stop_signals import stop_signals_deferred
 from ..threaded import RUNNERS, threaded_by_default
@@ -95,6 +95,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mediapipe_model.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS, help="MediaPipe model variant")
     mediapipe_model.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
     parser.add_argument("--max-people", type=int, default=1, metavar="N", help="people per frame, 1..8 (default 1)")
+    parser.add_argument("--people-search", type=float, default=DEFAULT_SEARCH_INTERVAL_S, metavar="SECONDS",
+                        help="with --max-people above 1: look for people not yet tracked every SECONDS (default "
+                             f"{DEFAULT_SEARCH_INTERVAL_S:g}; 0: MediaPipe's own way, as MediaPipe alone)")  # fmt: skip
     parser.add_argument("--publish", default="tcp://127.0.0.1:0",
                         help="ZeroMQ address of the benchmark's publisher (default: a free loopback port)")  # fmt: skip
     parser.add_argument("--output", type=given_path, default=None,
@@ -235,7 +238,8 @@ def bench(args: argparse.Namespace) -> int:
         paces_fps=paces,
         soak_minutes=args.soak, soak_pace_fps=SOAK_PACE_FPS if args.soak_pace is None else args.soak_pace,
         landmarker=args.landmarker,
-        model_asset=args.model_asset, max_people=args.max_people, publish=args.publish, verbose=args.verbose,
+        model_asset=args.model_asset, max_people=args.max_people, people_search_s=args.people_search,
+        publish=args.publish, verbose=args.verbose,
     )  # fmt: skip
     if args.soak_hook and not args.soak:
         raise OptionsError("--soak-hook needs --soak MINUTES")

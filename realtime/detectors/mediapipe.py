@@ -30,7 +30,7 @@ from ..errors import OptionsError
 from ..layouts import MEDIAPIPE_33
 from ..stages import Detector2D
 from ..types import Detections2D, Frame
-from .people_slots import HANDOVER_MAX_NS, PeopleSlots, hand_over, people_in, with_newcomers
+from .people_slots import PeopleSlots, hand_over, people_in, with_newcomers
 from .quiet import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -122,10 +122,6 @@ class MediaPipeDetector(Detector2D):
         model.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
         model.add_argument("--landmarker", default="full", choices=MODEL_VARIANTS,
                            help="MediaPipe model variant (default: full)")  # fmt: skip
-        parser.add_argument("--people-search", type=float, default=DEFAULT_SEARCH_INTERVAL_S, metavar="SECONDS",
-                            help="with --max-people above 1: look for people not yet tracked every SECONDS (default "
-                                 f"{DEFAULT_SEARCH_INTERVAL_S:g}; 0: on every frame, MediaPipe's own way, slower and "
-                                 "jumpier while fewer are in view; for a folder of unrelated photos)")  # fmt: skip
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MediaPipeDetector:
@@ -133,6 +129,8 @@ class MediaPipeDetector(Detector2D):
 
     @staticmethod
     def options_from_args(args: argparse.Namespace) -> MediaPipeOptions:
+        """The options a command's arguments give (``--people-search`` where the command has
+        ``--max-people``: ``posecast run``)."""
         search_s = getattr(args, "people_search", DEFAULT_SEARCH_INTERVAL_S)
         if not (math.isfinite(search_s) and search_s >= 0):
             raise OptionsError(f"--people-search must be a number of seconds >= 0, got {search_s:g}")
@@ -149,7 +147,6 @@ class MediaPipeDetector(Detector2D):
         o = self.options
         self._slots = PeopleSlots(o.max_people, o.search_interval_s)
         self._following = self._incoming = None
-        self._incoming_since_ns = 0
         with quiet_native_stderr(not o.verbose):
             # the trackers for one and two people up front (a second person is the usual newcomer:
             # loading one then held that frame 0.1 s), any more when first needed
@@ -168,7 +165,7 @@ class MediaPipeDetector(Detector2D):
             self._trackers[people] = _Landmarker(self.model_path, self.options, people, video=True)
         return self._trackers[people]
 
-    def _choose_trackers(self, timestamp_ns: int) -> None:
+    def _choose_trackers(self) -> None:
         """The tracker for the slots wanted now: following already, or taking over from the one that is."""
         if self._following is not None and self._trackers.get(self._slots.slots) is self._following:
             self._incoming = None  # back to the slots of the one following before it was handed over
@@ -180,7 +177,7 @@ class MediaPipeDetector(Detector2D):
         elif wanted is not self._incoming:
             log.debug("asking for %d of up to %d people from this frame", self._slots.slots, self.max_people)
             wanted.start_over()
-            self._incoming, self._incoming_since_ns = wanted, timestamp_ns
+            self._incoming = wanted
 
     def detect(self, frame: Frame) -> Detections2D:
         """The people in ``frame`` (``image_bgr`` ``(H, W, 3)`` uint8)."""
@@ -191,7 +188,7 @@ class MediaPipeDetector(Detector2D):
         rgb = cv2.cvtColor(frame.image_bgr, cv2.COLOR_BGR2RGB)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         timestamp_ns = frame.timestamp_ns
-        self._choose_trackers(timestamp_ns)
+        self._choose_trackers()
         following, incoming = self._following, self._incoming
         search = self._search if self._slots.search_due(timestamp_ns) else None
         muted = (landmarker.new for landmarker in (following, incoming, search) if landmarker is not None)
@@ -207,7 +204,7 @@ class MediaPipeDetector(Detector2D):
         if incoming_result is not None:
             offered = to_detections(frame, incoming_result.pose_landmarks, incoming_result.pose_world_landmarks)
             detections, complete = hand_over(detections, offered, self.max_people)
-            if complete or timestamp_ns - self._incoming_since_ns >= HANDOVER_MAX_NS:
+            if complete:
                 self._following, self._incoming = incoming, None
         self._slots.tracked(timestamp_ns, people_in(detections))
         if found is not None:

@@ -187,6 +187,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
         (["--output", "{tmp}/results.json"], "--output names the folder the results go in (bench.json, bench.md, "
          "plots), got"),
         (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),  # it said max_people
+        (["--people-search", "nan"], "--people-search must be from 0 to 3,600, got nan"),
         (["--publish", "inproc://x"], "--publish must be an address to bind that another process can reach"),
         (["--pace", "500"], "--pace must be 0 (none) or from 1 to 240 frames per second, got 500"),
         # each ran and said something else (QA): 10 one-frame rounds reported as rounds 10; two paced runs at 30

@@ -3,6 +3,8 @@ and what a frame shows while one tracker takes over from another."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from posecast.realtime.detectors.people_slots import PeopleSlots, hand_over, people_in, with_newcomers
@@ -123,3 +125,15 @@ def test_newcomers_are_told_by_place_not_by_number() -> None:
     assert with_newcomers(tracked, _people(squatter), max_people=1) is tracked  # no room
     found = _people(dancer, squatter)
     assert with_newcomers(_people(), found, max_people=2) is found  # nobody tracked yet: the search's people
+
+
+def test_a_person_partly_hidden_is_no_newcomer() -> None:
+    """One landmarker fits a partly hidden person whole (legs guessed), the search by what
+    shows: the upper body's box lies inside the whole one's with an IoU of a third (QA: taken
+    for a newcomer, published as a second person with an id of their own)."""
+    whole = _people((300, 300))
+    upper = replace(whole, keypoints_px=whole.keypoints_px.copy())
+    upper.keypoints_px[..., 1] = 200 + (upper.keypoints_px[..., 1] - 200) / 3  # the top third
+    assert with_newcomers(whole, upper, max_people=2) is whole
+    people, complete = hand_over(whole, upper, max_people=2)
+    assert complete and people is upper
