@@ -2,13 +2,14 @@
 
 MediaPipe's PoseLandmarker (VIDEO mode) runs its person detector on every frame in which it
 tracks fewer people than its ``num_poses``, and the 2D of the people it does track moves more:
-asked for two with one person in view, it cost 29.1 against 16.8 ms per frame on the dance
+asked for two with one person in view, it cost 28–30 against 16–17 ms per frame on the dance
 clip, with 2.0 times the 2D keypoints' frame-to-frame acceleration (``tools/people_search.py``).
 So posecast asks the tracking landmarker for the people it tracks now (its *slots*), and looks
 for more only now and then, with a separate landmarker asked for ``max_people``:
 
 * every ``search_interval_s`` of media time while fewer than ``max_people`` slots are open, a
-  search; finding more people than there are slots opens a slot for each (from the next frame);
+  search; its people who are none of those tracked (:func:`with_newcomers`) are shown in that
+  frame, and a slot opens for each from the next;
 * a tracker that finds fewer people than its slots for ``hold_s`` (someone left, or hides) is
   narrowed to the most it found in that time, at least one. Until then MediaPipe's detector
   keeps looking on every frame, which brings back a person hidden for a moment at once.
