@@ -6,7 +6,6 @@ is all identity; sending never blocks."""
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,13 +61,13 @@ def receiver():
 
 def test_a_real_receiver_rebuilds_every_frame_within_a_millimetre(receiver) -> None:
     joints, lengths = walk_in_camera()
-    port, collect = receiver(len(joints))
-    sink = vmc.VmcSink(("127.0.0.1", port), AvatarOptions(one_euro=None))  # the joints as given
+    receiving = receiver(len(joints))
+    sink = vmc.VmcSink(("127.0.0.1", receiving.port), AvatarOptions(one_euro=None))  # the joints as given
     with sink:
         for i, pose in enumerate(joints):
             sink.write(pose_frame(i, pose, lengths))
-            time.sleep(0.002)  # a real stream's pace (a few ms) keeps the receiver's buffer small
-    got = collect()
+            receiving.caught_up(i + 1)  # a real stream's pace keeps the receiver's buffer small
+    got = receiving.collect()
     assert got["errors"] == [] and sink.dropped_datagrams == 0
     assert len(got["frames"]) == len(joints)
     assert got["messages"] == len(joints) * (len(UNITY) + 3)
@@ -89,14 +88,14 @@ def _walk_received(receiver, edit: Callable[[int, PoseFrame], None]) -> list[dic
     """The walk sent to a real receiver, each frame first changed by ``edit(index, frame)``: what
     the receiver got, frame by frame."""
     joints, lengths = walk_in_camera()
-    port, collect = receiver(len(joints))
-    with vmc.VmcSink(("127.0.0.1", port), AvatarOptions(one_euro=None)) as sink:
+    receiving = receiver(len(joints))
+    with vmc.VmcSink(("127.0.0.1", receiving.port), AvatarOptions(one_euro=None)) as sink:
         for i, pose in enumerate(joints):
             frame = pose_frame(i, pose, lengths)
             edit(i, frame)
             sink.write(frame)
-            time.sleep(0.002)
-    got = collect()
+            receiving.caught_up(i + 1)
+    got = receiving.collect()
     assert got["errors"] == [] and len(got["frames"]) == len(joints)
     return [frame for _, frame in sorted(got["frames"].items())]
 

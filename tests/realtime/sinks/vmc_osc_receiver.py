@@ -9,6 +9,8 @@ import contextlib
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
 
 import numpy as np
 from posecast.engines import skeleton
@@ -31,16 +33,24 @@ UNITY = {
 }  # fmt: skip
 
 
-def receive(port_queue: multiprocessing.Queue, out_queue: multiprocessing.Queue, frames: int, timeout_s: float) -> None:
+def receive(port_queue: multiprocessing.Queue, out_queue: multiprocessing.Queue, frames: int, timeout_s: float,
+            frames_seen: Synchronized) -> None:  # fmt: skip
     """The receiver process: a python-osc UDP server that checks every message's arguments,
-    groups them into frames (``/VMC/Ext/T`` closes a frame), rebuilds each frame by forward
-    kinematics and sends ``{time_s: {"joints": (17, 3) Unity world, "ok": args, ...}}`` back."""
+    groups them into frames (``/VMC/Ext/T`` closes a frame, counted in ``frames_seen``), rebuilds
+    each frame by forward kinematics and sends ``{time_s: {"joints": (17, 3) Unity world, "ok":
+    args, ...}}`` back."""
     from pythonosc.dispatcher import Dispatcher
     from pythonosc.osc_server import BlockingOSCUDPServer
 
     received: list[tuple[str, tuple]] = []
+
+    def on_message(address: str, *args: object) -> None:
+        received.append((address, args))
+        if address == "/VMC/Ext/T":
+            frames_seen.value += 1
+
     dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
+    dispatcher.set_default_handler(on_message)
     server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
     server.timeout = 0.1
     port_queue.put(server.server_address[1])
@@ -85,21 +95,47 @@ def _rebuild(root: np.ndarray, bones: dict[str, np.ndarray]) -> np.ndarray:
     return joints
 
 
+@dataclass
+class Receiving:
+    """A started receiver: ``port``, ``collect()`` (its result), and :meth:`caught_up`; unpacks
+    as ``port, collect``."""
+
+    port: int
+    _out: multiprocessing.Queue
+    _frames_seen: Synchronized
+    _timeout_s: float
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.port, self.collect))
+
+    def collect(self) -> dict:
+        return self._out.get(timeout=self._timeout_s + 10)
+
+    def caught_up(self, frames: int, timeout_s: float = 2.0) -> None:
+        """Wait (at most ``timeout_s``) until the receiver has seen ``frames`` frames: a sender
+        that runs ahead of a receiver the machine has not scheduled (a loaded CI: 117 of 121
+        frames arrived) overflows its socket buffer, and UDP drops what does not fit."""
+        deadline = time.monotonic() + timeout_s
+        while self._frames_seen.value < frames and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+
 @contextlib.contextmanager
-def start_receiver() -> Iterator[Callable[..., tuple[int, Callable[[], dict]]]]:
-    """Yields ``start(frames, timeout_s=30) -> (port, collect)``; ``collect()`` waits for the
-    receiver's result ``{"frames": {time_s: {"joints", "ok", "bones", "root", "rotations"}}, "errors",
-    "messages"}`` (``root``: the frame's root message's 7 numbers, ``None`` when the frame sent none;
-    ``rotations``: each bone's quaternion as sent)."""
+def start_receiver() -> Iterator[Callable[..., Receiving]]:
+    """Yields ``start(frames, timeout_s=30) -> Receiving`` (``port, collect = start(n)``);
+    ``collect()`` waits for the receiver's result ``{"frames": {time_s: {"joints", "ok", "bones",
+    "root", "rotations"}}, "errors", "messages"}`` (``root``: the frame's root message's 7
+    numbers, ``None`` when the frame sent none; ``rotations``: each bone's quaternion as sent)."""
     ctx = multiprocessing.get_context("fork")
     processes = []
 
-    def start(frames: int, timeout_s: float = 30.0) -> tuple[int, Callable[[], dict]]:
-        port_queue, out_queue = ctx.Queue(), ctx.Queue()
-        process = ctx.Process(target=receive, args=(port_queue, out_queue, frames, timeout_s), daemon=True)
+    def start(frames: int, timeout_s: float = 30.0) -> Receiving:
+        port_queue, out_queue, frames_seen = ctx.Queue(), ctx.Queue(), ctx.Value("i", 0)
+        process = ctx.Process(target=receive, args=(port_queue, out_queue, frames, timeout_s, frames_seen),
+                              daemon=True)  # fmt: skip
         process.start()
         processes.append(process)
-        return port_queue.get(timeout=10), lambda: out_queue.get(timeout=timeout_s + 10)
+        return Receiving(port_queue.get(timeout=10), out_queue, frames_seen, timeout_s)
 
     try:
         yield start
