@@ -34,6 +34,7 @@ from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.uploads import block_native_uploads
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
+from posecast.realtime.compare import jitter_m_s2
 from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
 from posecast.realtime.sources import open_source
 
@@ -43,7 +44,7 @@ MEDIA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "media"
 #: The dancer's part of :func:`two_people_video`'s frames: x below this (px).
 DANCER_MAX_X_PX = 576
 #: MediaPipe's body landmarks (the face's and hands' small ones left out of the acceleration).
-BODY_LANDMARKS = slice(0, 25)
+BODY_LANDMARKS = np.arange(25)
 #: (label, max_people, search_interval_s) of each run
 RUNS = (("one person at most", 1, 0.5), ("two, MediaPipe's own way", 2, 0.0), ("two, with the search", 2, 0.5))
 
@@ -96,11 +97,12 @@ def dancer_in_the_dark_light(frame: int) -> float:
 
 def acceleration_px(keypoints: list[np.ndarray | None]) -> float | None:
     """Mean second difference of one person's body landmarks ``(33, 2)`` per frame (``None``:
-    not found), px per frame², over frames found three times running (``None`` when none are)."""
-    values = [np.linalg.norm(b[BODY_LANDMARKS] - 2 * a[BODY_LANDMARKS] + c[BODY_LANDMARKS], axis=-1).mean()
-              for c, a, b in zip(keypoints, keypoints[1:], keypoints[2:], strict=False)
-              if c is not None and a is not None and b is not None]  # fmt: skip
-    return round(float(np.mean(values)), 3) if values else None
+    not found), px per frame², over frames found three times running (``None`` when none are):
+    :func:`~posecast.realtime.compare.jitter_m_s2` at one frame per unit of time."""
+    missing = np.full((len(BODY_LANDMARKS), 2), np.nan)
+    track = np.array([missing if k is None else k[BODY_LANDMARKS] for k in keypoints])
+    value = jitter_m_s2(track, 1.0)
+    return round(value, 3) if np.isfinite(value) else None
 
 
 def detector_run(clip: Path, max_people: int, search_interval_s: float) -> dict:
@@ -135,7 +137,7 @@ def pipeline_accel_mm(clip: Path, max_people: int, search_interval_s: float) -> 
                               max_people=max_people)  # fmt: skip
     with build_pipeline(options) as pipeline, open_source(str(clip)) as source:
         joints = [p.joints_rel_m for f in pipeline.run(source) for p in f.tracked[:1]]
-    return round(float(np.linalg.norm(np.diff(np.array(joints[30:]), 2, axis=0), axis=-1).mean() * 1e3), 3)
+    return round(jitter_m_s2(np.array(joints[30:]), 1.0) * 1e3, 3)
 
 
 def main() -> None:

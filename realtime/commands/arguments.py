@@ -24,7 +24,7 @@ from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS
 from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..detectors import DETECTORS
-from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MAX_PEOPLE
+from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MAX_PEOPLE, PEOPLE_SEARCH_HELP
 from ..errors import OptionsError, SourceError
 from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOptions, OneEuroOptions, TrackerOptions
 from ..pipeline import Pipeline
@@ -82,9 +82,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-people", type=int, default=1, metavar="N",
                         help=f"track up to N people, 1..{MAX_PEOPLE} (default 1)")  # fmt: skip
     parser.add_argument("--people-search", type=float, default=DEFAULT_SEARCH_INTERVAL_S, metavar="SECONDS",
-                        help="with --max-people above 1, MediaPipe looks for people not yet tracked every SECONDS "
-                             f"(default {DEFAULT_SEARCH_INTERVAL_S:g}; 0: on every frame, MediaPipe's own way, slower "
-                             "and jumpier while fewer are in view; for a folder of unrelated photos)")  # fmt: skip
+                        help=PEOPLE_SEARCH_HELP)
     parser.add_argument("--detector", default=next(iter(DETECTORS)), choices=list(DETECTORS),
                         help="2D keypoint detector")  # fmt: skip
     add_camera_arguments(parser)

@@ -33,7 +33,7 @@ from ..benchmark import (
 )
 from ..benchmark.hooks import SOAK_HOOKS
 from ..benchmark.report import summary_text
-from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MODEL_VARIANTS
+from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MODEL_VARIANTS, PEOPLE_SEARCH_HELP
 from ..errors import OptionsError
 from ..stop_signals import stop_signals_deferred
 from ..threaded import RUNNERS, threaded_by_default
@@ -96,8 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mediapipe_model.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
     parser.add_argument("--max-people", type=int, default=1, metavar="N", help="people per frame, 1..8 (default 1)")
     parser.add_argument("--people-search", type=float, default=DEFAULT_SEARCH_INTERVAL_S, metavar="SECONDS",
-                        help="with --max-people above 1: look for people not yet tracked every SECONDS (default "
-                             f"{DEFAULT_SEARCH_INTERVAL_S:g}; 0: MediaPipe's own way, as MediaPipe alone)")  # fmt: skip
+                        help=PEOPLE_SEARCH_HELP)
     parser.add_argument("--publish", default="tcp://127.0.0.1:0",
                         help="ZeroMQ address of the benchmark's publisher (default: a free loopback port)")  # fmt: skip
     parser.add_argument("--output", type=given_path, default=None,

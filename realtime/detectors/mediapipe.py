@@ -45,6 +45,10 @@ _QUIET_POSED_CALLS = 5
 #: Seconds of media time between looks for people not yet tracked (``max_people`` above 1): a
 #: person who walks in is tracked within about this long.
 DEFAULT_SEARCH_INTERVAL_S = 0.5
+#: ``--people-search``'s help, for every command that has it beside ``--max-people``
+PEOPLE_SEARCH_HELP = (f"with --max-people above 1, MediaPipe looks for people not yet tracked every SECONDS (default "
+                      f"{DEFAULT_SEARCH_INTERVAL_S:g}; 0: on every frame, MediaPipe's own way, slower and jumpier "
+                      "while fewer are in view; for a folder of unrelated photos)")
 
 
 @dataclass
@@ -206,7 +210,8 @@ class MediaPipeDetector(Detector2D):
             detections, complete = hand_over(detections, offered, self.max_people)
             if complete:
                 self._following, self._incoming = incoming, None
-        self._slots.tracked(timestamp_ns, people_in(detections))
+        if self._search is not None:  # slots that can change (else nothing to count, on every frame)
+            self._slots.tracked(timestamp_ns, people_in(detections))
         if found is not None:
             # the search may miss someone the tracker follows: its people not tracked are the
             # newcomers, shown from this frame (the first frame, a photo) and tracked from the next
