@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 _MIN_HEIGHT_M, _MAX_HEIGHT_M = 0.5, 2.8
 _NO_BOXES = np.zeros((1, 4))
+#: The intrinsics lines logged at INFO so far in this process (the same line again goes to DEBUG).
+_LOGGED_INTRINSICS: set[str] = set()
 
 
 @dataclass
@@ -141,7 +143,6 @@ class MetricPoseLifting(PoseLifting):
         self._intrinsics: CameraIntrinsics | None = None
         self._undistort = False
         self._image_size: tuple[int, int] | None = None
-        self._logged_sizes: set[tuple[int, int]] = set()  # the intrinsics are logged once per image size
         self._k = np.asarray(o.fixed_intrinsics, np.float64) if o.fixed_intrinsics is not None else np.zeros(4)
         #: Poses the plausibility gate turned into ``lost`` (the first is logged with its reason).
         self.implausible_poses = 0
@@ -173,15 +174,13 @@ class MetricPoseLifting(PoseLifting):
         self._k = self._intrinsics.as_array()
         self._undistort = self._intrinsics.has_distortion
         k = self._intrinsics
-        # an image folder of mixed sizes changes size at every frame: a line per size, not per frame
-        first_time = (width, height) not in self._logged_sizes
-        self._logged_sizes.add((width, height))
-        log.log(
-            logging.INFO if first_time else logging.DEBUG,
-            "intrinsics: %dx%d fx=%.1f fy=%.1f%s; subject height %.2f m%s",
-            width, height, k.fx, k.fy, f" (assumed: {k.source})" if k.assumed else f" ({k.source})" if k.source else "",
-            self.subject.height_m, " (assumed)" if self.subject.assumed else "",
-        )  # fmt: skip
+        source = f" (assumed: {k.source})" if k.assumed else f" ({k.source})" if k.source else ""
+        line = (f"intrinsics: {width}x{height} fx={k.fx:.1f} fy={k.fy:.1f}{source}; subject height "
+                f"{self.subject.height_m:.2f} m{' (assumed)' if self.subject.assumed else ''}")  # fmt: skip
+        # once per process and line: an image folder of mixed sizes changes size at every frame,
+        # and `posecast bench` builds a lifting stage per configuration on the same frames
+        log.log(logging.DEBUG if line in _LOGGED_INTRINSICS else logging.INFO, "%s", line)
+        _LOGGED_INTRINSICS.add(line)
 
     def assumptions(self) -> dict:
         k, meta = self._intrinsics, self.lifter.metadata

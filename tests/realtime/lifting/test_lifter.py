@@ -165,3 +165,21 @@ def test_the_meta_names_the_model_by_its_file_even_once_the_file_is_gone(tmp_pat
     assert (assumptions["model"], assumptions["int8"]) == ("mine.onnx", False)
     with MetricPoseLifting(LiftingOptions()) as lifting:
         assert (lifting.assumptions()["model"], lifting.assumptions()["int8"]) == (DEFAULT_MODEL_NAME, True)
+
+
+def test_the_intrinsics_line_is_logged_once_per_process(caplog) -> None:  # noqa: ANN001
+    """`posecast bench` builds a lifting stage per configuration on the same frames: the
+    intrinsics line came once per stage (8 times for 2 models × 4 backends). The same line now
+    comes once at INFO, then at DEBUG; another image size is another line."""
+    import logging
+
+    from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
+
+    width, height = 613, 407  # a size no other test logs in this process
+    with caplog.at_level(logging.DEBUG, logger="posecast.realtime.lifting.metric"):
+        for size in ((width, height), (width, height), (height, width)):
+            with MetricPoseLifting(LiftingOptions()) as lifting:
+                lifting._set_image_size(*size)
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    lines = [(level, text.split()[1]) for level, text in messages if text.startswith("intrinsics: ")]
+    assert lines == [(logging.INFO, "613x407"), (logging.DEBUG, "613x407"), (logging.INFO, "407x613")]
