@@ -9,7 +9,7 @@ from .cli_args import output_file
 from .errors import BackendError
 from .fileio import atomic_write, check_outputs
 from .runtime import BACKENDS, availability, load_backend
-from .runtime.base import resolve_model
+from .runtime.base import model_files, resolve_model
 from .runtime.quantize import int8_by_default
 
 #: The largest batch `engines bench` takes: the live pipeline lifts at most 16 windows at once (8
@@ -129,8 +129,8 @@ def _bench(args: argparse.Namespace) -> int:
         raise BackendError(f"--iters must be 1 or more and --warmup 0 or more, got {args.iters} and {args.warmup}")
     if args.max_batch is not None and args.max_batch < max(batches):
         raise BackendError(f"--max-batch must be at least the largest --batch ({max(batches)}), got {args.max_batch}")
-    check_outputs({"--json": args.json, "--markdown": args.markdown})
     model_path = resolve_model(args.model)
+    check_outputs({"--json": args.json, "--markdown": args.markdown}, model_files(model_path))
     int8 = int8_by_default(model_path) if args.int8 is None else args.int8
     options = {
         "onnxruntime": {"threads": args.threads, "int8": int8},

@@ -149,15 +149,25 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
-def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str, str | Path | None] = {}) -> None:  # noqa: B006 - read only
+def check_outputs(
+    outputs: Mapping[str, str | Path | None],
+    inputs: Mapping[str, str | Path | None] = {},  # noqa: B006 - read only
+    shipped_weights: bool = False,
+) -> None:
     """Raise :class:`OutputPathError` (one line) when an output cannot be written, names an
-    input, or names the same file as another output; keys are what the user passed (an option
-    such as ``--record``, or a description), ``None`` values are skipped."""
+    input, names the same file as another output, or lies in posecast's own weights folder
+    (``shipped_weights``: allowed, for the export that ships a model); keys are what the user
+    passed (an option such as ``--record``, or a description), ``None`` values are skipped."""
+    from .runtime.base import WEIGHTS_DIR  # (the runtime reads files through this module)
+
     named = [(what, Path(path)) for what, path in outputs.items() if path is not None]
     for i, (what, path) in enumerate(named):
         problem = output_file_problem(path)
         if problem is not None:
             raise OutputPathError(f"cannot write {what} {path}: {problem}; pass a file in a writable folder")
+        if not shipped_weights and WEIGHTS_DIR.resolve() in path.resolve().parents:  # (QA: a report over a model)
+            raise OutputPathError(f"{what} {path} is in posecast's own weights folder {WEIGHTS_DIR}, where it could "
+                                  "replace a shipped model: pass a file elsewhere")  # fmt: skip
         for source, source_path in inputs.items():
             if source_path is not None and same_file(path, source_path):
                 raise OutputPathError(f"{what} {path} is {source}: writing it would destroy it; "

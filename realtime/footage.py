@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engines.fileio import input_file_problem
+from ..engines.fileio import input_file_problem, same_file
 from ..engines.lift_input import posed_frames, read_lift_input, save_lift_input
 from ..engines.logs import quieter
 from ..engines.media import IMAGE_SUFFIXES
@@ -125,20 +125,33 @@ def footage_to_2d(inputs: list[Path], folder: Path, options: FootageOptions | No
     missing or unreadable input, and when no input shows a person at all."""
     o = options or FootageOptions()
     kinds = expand_inputs(inputs)  # every path checked before any slow work
+    given_2d = [path for path, kind in kinds if kind == "npz"]
+    targets = {index: folder / f"{index:03d}_{path.stem or 'input'}_2d.npz" for index, (path, kind) in enumerate(kinds)}
+    for index, (path, kind) in enumerate(kinds):  # (QA: the user's 2D was replaced, then adapted to as the video's)
+        if kind != "npz":
+            _check_not_given(targets[index], path, given_2d)
     out: list[Footage2D] = []
     with tempfile.TemporaryDirectory(prefix="posecast-footage-") as tmp:
         for index, (path, kind) in enumerate(kinds):
             if kind == "npz":
                 out.append(_checked_npz(path))
             else:
-                target = folder / f"{index:03d}_{path.stem or 'input'}_2d.npz"
                 recording = path if kind == "recording" else _record(path, Path(tmp) / f"{index:03d}.posecast", o)
-                out += _recording_to_npz(recording, path, target)
+                out += _recording_to_npz(recording, path, targets[index], given_2d)
     if not any(f.with_person for f in out):
         raise SourceError(f"no person was seen in any frame of {', '.join(str(p) for p in inputs)}: adapt needs "
                           "footage of a person (no frame of the videos or recordings had one, no frame of the .npz "
                           "files a 2D pose)")  # fmt: skip
     return out
+
+
+def _check_not_given(target: Path, source: Path, given_2d: list[Path]) -> None:
+    """Raise :class:`SourceError` when the 2D of ``source`` would be written over one of the
+    ``.npz`` files given as footage (read later: the user's 2D would be lost and replaced)."""
+    for given in given_2d:
+        if same_file(target, given):
+            raise SourceError(f"the 2D of {source} would be written to {target}, which is one of the inputs: save the "
+                              "2D into another folder (--save-2d) or rename that input")  # fmt: skip
 
 
 def _checked_npz(path: Path) -> Footage2D:
@@ -161,7 +174,7 @@ def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
     return recording
 
 
-def _recording_to_npz(recording: Path, source: Path, target: Path) -> list[Footage2D]:
+def _recording_to_npz(recording: Path, source: Path, target: Path, given_2d: list[Path]) -> list[Footage2D]:
     """Each person of ``recording`` as a lift-format ``.npz``: ``target`` for the person seen most,
     ``..._personN_2d.npz`` beside it for the others (a take of several people is footage of each;
     adapt's windows never span two of them)."""
@@ -176,6 +189,7 @@ def _recording_to_npz(recording: Path, source: Path, target: Path) -> list[Foota
     for rank, person_id in enumerate(ids):
         stem = target.name.removesuffix("_2d.npz")
         path = target if rank == 0 else target.with_name(f"{stem}_person{person_id}_2d.npz")
+        _check_not_given(path, source, given_2d)
         arrays = lift_input(take, person_id)
         save_lift_input(arrays, path)
         seen = int(posed_frames(arrays["keypoints_2d"], arrays["confidence"]).sum())

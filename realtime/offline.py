@@ -18,6 +18,7 @@ from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
 from ..engines.fileio import check_outputs, save_npz
 from ..engines.lift_input import load_lift_input, posed_frames
+from ..engines.runtime.base import model_files, resolve_model
 from .errors import SourceError
 from .layouts import POSECAST_17
 from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
@@ -27,13 +28,14 @@ from .types import Detections2D
 log = logging.getLogger(__name__)
 
 
-def output_file(input_path: Path, output_path: Path) -> Path:
+def output_file(input_path: Path, output_path: Path, model: str | Path | None = None) -> Path:
     """The file ``posecast lift`` writes: ``output_path``, or ``DIR/<input name>_3d.npz`` when
-    it is an existing folder. Raises :class:`SourceError` when its folder cannot be written or
-    it is not an ``.npz`` (an npz written under another name would pass for that format)."""
+    it is an existing folder. Raises :class:`SourceError` when its folder cannot be written, it
+    is one of the input's or ``model``'s files (``--model``: a name or a file) or it is not an
+    ``.npz`` (an npz written under another name would pass for that format)."""
     if output_path.is_dir():
         output_path = output_path / f"{input_path.stem}_3d.npz"
-    check_outputs({"--output": output_path}, {"the input": input_path})
+    check_outputs({"--output": output_path}, {"the input": input_path} | model_files(resolve_model(model)))
     if output_path.suffix.lower() != ".npz":  # a .json or .csv asked for would get an npz under its name
         raise SourceError(f"--output must name an .npz file (e.g. {input_path.stem}_3d.npz) or an existing folder, "
                           f"got {output_path.name}")  # fmt: skip
@@ -50,7 +52,7 @@ def lift_file(
     gives a plausible pose."""
     data = load_lift_input(input_path)
     keypoints, confidence, fps, timestamps_s = data.keypoints, data.confidence, data.fps, data.timestamps_s
-    output_path = output_file(input_path, output_path)
+    output_path = output_file(input_path, output_path, lifter.model_path)
     # on a recorded clock a long gap is one, and restarts the window as it did live; counted frames have no gaps
     max_gap_s = None if timestamps_s is None else LiftingOptions.max_gap_s
     options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in data.intrinsics),

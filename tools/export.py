@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputPathError(f"the output {args.output} names an INT8 copy: name the model itself (e.g. {model}); "
                               "--int8 writes its copy beside it")  # fmt: skip
     int8 = args.output.parent / f"{args.output.stem}.int8.onnx"
-    check_outputs({"the output": args.output, "its INT8 copy": int8 if args.int8 else None})
+    check_outputs({"the output": args.output, "its INT8 copy": int8 if args.int8 else None}, shipped_weights=True)
     state = read_checkpoint(args.checkpoint)
     model, cfg, step = load_pose_model(state)
     if not state.get("trained_on"):  # before 2026-12-05: the subjects as that run compared them ([9] held out none)

@@ -17,6 +17,7 @@ import numpy as np
 from .. import skeleton
 from ..errors import BackendError, ModelError
 from ..metadata import ModelMetadata
+from .quantize import int8_sibling
 
 #: Where the shipped models live.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -134,6 +135,26 @@ def model_label(model: str | Path | None) -> str:
         if path == (WEIGHTS_DIR / file).resolve():
             return name
     return path.name
+
+
+#: Suffix of the file beside an exported model that holds what adaptation needs: the full
+#: generator (batch norm unfolded, every window frame's output rows) and its architecture.
+ADAPT_SUFFIX = ".adapt.npz"
+
+
+def adapt_weights_path(model_path: str | Path) -> Path:
+    """``model.onnx`` → ``model.adapt.npz`` beside it."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name.removesuffix(".onnx").removesuffix(".int8") + ADAPT_SUFFIX)
+
+
+def model_files(model_path: str | Path, option: str = "--model") -> dict[str, Path]:
+    """A model's files by what they are, for :func:`~posecast.engines.fileio.check_outputs`'
+    inputs: the model, its INT8 copy (the file a run reads) and its adaptation weights (what
+    ``posecast adapt`` needs). An output over any of them broke the model (QA)."""
+    model_path = Path(model_path)
+    return {option: model_path, f"{option}'s INT8 copy": int8_sibling(model_path),
+            f"{option}'s adaptation weights": adapt_weights_path(model_path)}  # fmt: skip
 
 
 def resolve_model(model: str | Path | None) -> Path:

@@ -16,6 +16,7 @@ import torch
 from .. import metadata, skeleton
 from ..fileio import atomic_path, save_npz
 from ..networks import PoseModel, fold_batchnorm
+from ..runtime.base import adapt_weights_path  # noqa: F401 - re-exported: adapt's and the tools' import
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +88,6 @@ def _store_initializers_fp16(proto):  # noqa: ANN001, ANN202 - onnx types are im
     del graph.node[:]
     graph.node.extend(casts + nodes)
     return proto
-
-
-#: Suffix of the file beside an exported model that holds what adaptation needs: the full
-#: generator (batch norm unfolded, every window frame's output rows) and its architecture.
-ADAPT_SUFFIX = ".adapt.npz"
-
-
-def adapt_weights_path(model_path: str | Path) -> Path:
-    """``model.onnx`` → ``model.adapt.npz`` beside it."""
-    model_path = Path(model_path)
-    return model_path.with_name(model_path.name.removesuffix(".onnx").removesuffix(".int8") + ADAPT_SUFFIX)
 
 
 def save_generator_npz(generator, path: str | Path, scale_prior: tuple[float, float]) -> Path:  # noqa: ANN001

@@ -20,7 +20,7 @@ from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.logs import counted
 from ...engines.media import display_available
-from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS
+from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, model_files
 from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..detectors import DETECTORS
@@ -162,12 +162,13 @@ def input_files(args: argparse.Namespace, source_spec: str | None = None) -> dic
     def existing(value: object) -> Path | None:
         return Path(value) if value is not None and Path(str(value)).is_file() else None
 
+    model = existing(getattr(args, "model", None))  # a shipped model's name: its folder is refused as a whole
     return {
         "the source": existing(source_spec),
         "--intrinsics": existing(getattr(args, "intrinsics", None)),
         "--subject": existing(getattr(args, "subject", None)),
         "--floor": existing(getattr(args, "floor", None)),
-        "--model": existing(getattr(args, "model", None)),
+        **(model_files(model) if model is not None else {}),
         "--model-asset": existing(getattr(args, "model_asset", None)),
     }
 

@@ -44,6 +44,23 @@ def test_outputs_against_inputs_and_each_other(tmp_path: Path) -> None:
     check_outputs({"--a": tmp_path / "x.json", "--b": tmp_path / "y.json"}, {"the source": source})
 
 
+def test_nothing_is_written_into_the_shipped_weights_folder(tmp_path: Path) -> None:
+    """QA: ``posecast engines bench --json <weights>/posecast_lifter_long_w384.onnx`` replaced the
+    default model. An output in posecast's own weights folder is refused, unless asked for (the
+    export that ships a model)."""
+    from posecast.engines.runtime.base import WEIGHTS_DIR
+
+    report = WEIGHTS_DIR / "never-written.json"  # only checked here, never written
+    with pytest.raises(OutputPathError, match=r"--json .*never-written.json is in posecast's own weights folder"):
+        check_outputs({"--json": report})
+    os.symlink(WEIGHTS_DIR, tmp_path / "link")
+    with pytest.raises(OutputPathError, match="own weights folder"):
+        check_outputs({"--json": tmp_path / "link" / "x.json"})
+    check_outputs({"the output": report}, shipped_weights=True)
+    check_outputs({"--json": tmp_path / "x.json"})
+    assert not report.exists()
+
+
 @pytest.mark.parametrize("helper", ["atomic_write", "atomic_path"])
 def test_a_write_past_the_disk_is_one_line_and_leaves_nothing(tmp_path: Path, helper: str) -> None:
     """A real failed write (a file size limit, as a full disk) in a process of its own: an

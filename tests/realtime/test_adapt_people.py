@@ -82,3 +82,18 @@ def test_too_little_footage_is_adapted_to_with_a_warning(two_people_take: Path, 
     assert report.steps == 1
     warned = [r.getMessage() for r in caplog.records if "unlikely to help" in r.getMessage()]
     assert len(warned) == 1 and "only 12 frames with a person" in warned[0], warned
+
+
+@pytest.mark.parametrize("person", ["first", "second"])
+def test_the_2d_made_is_never_written_over_a_2d_file_given(two_people_take: Path, tmp_path: Path, person: str) -> None:
+    """QA: ``adapt take.mp4 s/000_take_2d.npz --save-2d s`` wrote the video's 2D over the user's
+    file of that name, then adapted to it twice (exit 0). The name of the person seen most is
+    refused before any work, another person's when that person is found."""
+    from posecast.realtime.errors import SourceError
+
+    first = footage_to_2d([two_people_take], tmp_path / "made")
+    given = tmp_path / (first[0] if person == "first" else first[1]).path.name
+    given.write_bytes(b"the user's own 2D")  # refused before it is read
+    with pytest.raises(SourceError, match=f"would be written to {given}, which is one of the inputs: save the 2D"):
+        footage_to_2d([two_people_take, given], tmp_path)
+    assert given.read_bytes() == b"the user's own 2D"

@@ -568,6 +568,48 @@ def test_lift_writes_into_an_existing_folder_given_with_a_slash(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["engines", "bench", "--model", "{model}", "--iters", "1", "--batch", "1", "--json", "{int8}"],
+         "--json {int8} is --model's INT8 copy"),
+        (["engines", "bench", "--model", "{model}", "--iters", "1", "--batch", "1", "--markdown", "{weights}"],
+         "--markdown {weights} is --model's adaptation weights"),
+        (["lift", "--input", "{npz}", "--model", "{model}", "--output", "{weights}"],
+         "--output {weights} is --model's adaptation weights"),
+        (["run", "--source", "{clip}", "--headless", "--model", "{model}", "--stats-json", "{int8}"],
+         "--stats-json {int8} is --model's INT8 copy"),
+    ],
+)  # fmt: skip
+def test_an_output_over_one_of_the_model_s_files_is_refused(
+    argv: list[str], what: str, tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: ``engines bench --json`` replaced the model it measured (exit 0), ``run --stats-json``
+    its INT8 copy (the file a run reads) and ``lift --output`` its adaptation weights (then it
+    could not be adapted). Every file of the model is an input now."""
+    import shutil
+
+    from posecast.engines.runtime.base import MODELS, WEIGHTS_DIR, adapt_weights_path
+    from posecast.engines.runtime.quantize import int8_sibling
+
+    shipped = WEIGHTS_DIR / MODELS["semi-w384"]
+    names = {"model": str(tmp_path / "m.onnx"), "int8": str(tmp_path / "m.int8.onnx"),
+             "weights": str(tmp_path / "m.adapt.npz"), "npz": str(tmp_path / "in.npz"),
+             "clip": str(media_dir / "dance_576.mp4")}  # fmt: skip
+    from posecast.engines import rotations, skeleton
+
+    standing = rotations.rest_pose(skeleton.bone_lengths_from_height(1.7))  # metres, y up; 3 m away
+    keypoints = np.repeat((288 + 500 * standing[:, :2] * [1.0, -1.0] / 3.0)[None], 40, axis=0)
+    np.savez(names["npz"], keypoints_2d=keypoints, intrinsics=np.array([500.0, 500.0, 288.0, 288.0]), fps=30.0)
+    for source, copy in ((shipped, "model"), (int8_sibling(shipped), "int8"), (adapt_weights_path(shipped), "weights")):
+        shutil.copy(source, names[copy])
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main([a.format(**names) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{what.format(**names)}: writing it would destroy it" in err, err
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["calibrate", "subject", "--source", "{clip}", "--subject-height", "1.7", "--intrinsics", "{cam}",
