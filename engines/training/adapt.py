@@ -45,6 +45,7 @@ adapted again) that ``posecast run --model`` takes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -52,6 +53,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,6 +214,9 @@ def check_start(model: str | Path | None) -> Path:
     if path.suffix.lower() != ".onnx":  # (a text file was told its .adapt.npz was missing; QA)
         raise ModelError(f"--model {path} is not an .onnx model: pass an exported posecast .onnx or a shipped model's "
                          "name")  # fmt: skip
+    # the model itself first: a truncated file was blamed on its adaptation weights, and a model without
+    # posecast's metadata (or another graph's) was refused only when writing, after all of --minutes (QA)
+    metadata.read_onnx_metadata(path)
     if not adapt_weights_path(path).is_file():
         raise ModelError(f"{path.name} cannot be adapted: its adaptation weights {adapt_weights_path(path).name} are "
                          "not beside it (models exported by tools/export.py have them; of the shipped ones all but "
@@ -435,6 +440,7 @@ def adapt(
     progress: bool = True,
     evaluate: Callable[[PoseGenerator], dict[str, float]] | None = None,
     sources: Sequence[str | Path] | None = None,
+    moving_files: Callable[[], AbstractContextManager] = contextlib.nullcontext,
 ) -> AdaptReport:
     """Adapt the exported ``model`` (an ``.onnx`` with its ``.adapt.npz`` beside it) to the 2D in
     ``inputs`` (lift-format ``.npz`` files or folders of them) for ``options.minutes``, and write
@@ -442,16 +448,15 @@ def adapt(
 
     ``evaluate`` (optional, e.g. a 3D check where ground truth exists) is called on the generator
     before and after; its figures join the report. ``sources``: what the user gave (their videos,
-    recordings), named in the model's metadata instead of the 2D files made from them. Raises
+    recordings), named in the model's metadata instead of the 2D files made from them.
+    ``moving_files``: a context held while the written files are moved into place together (the
+    CLI holds its stop signals there: a Ctrl-C between two moves left a mixed set). Raises
     :class:`AdaptError` (also when no training step fits in ``options.minutes``: nothing is
     written) / ``ModelError``."""
-    from ..runtime.base import resolve_model
-
     o = options or AdaptOptions()
     files = collect_inputs(inputs)
-    model = resolve_model(model)
+    model = check_start(model)
     start, scale_prior = load_generator_npz(adapt_weights_path(model))
-    check_adapt_weights(start, model)
     window = start.cfg.window_frames
     frames = window if window > 1 else SINGLE_FRAME_SAMPLE_FRAMES
     try:
@@ -500,7 +505,8 @@ def adapt(
     if evaluate is not None:
         after |= evaluate(adapted)
     output = Path(output)
-    _write(adapted, output, model, footage_prior, o, (adapter.step, seconds), [Path(p) for p in (sources or files)])
+    _write(adapted, output, model, footage_prior, o, (adapter.step, seconds), [Path(p) for p in (sources or files)],
+           moving_files)
     report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output), model.name,
                          o.recipe_name or "custom", o.seed)  # fmt: skip
     log.debug("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
@@ -539,7 +545,8 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
 
 
 def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tuple[float, float],
-           o: AdaptOptions, done: tuple[int, float], files: list[Path]) -> None:  # fmt: skip
+           o: AdaptOptions, done: tuple[int, float], files: list[Path],
+           moving_files: Callable[[], AbstractContextManager] = contextlib.nullcontext) -> None:  # fmt: skip
     """The adapted model, its INT8 copy and its ``.adapt.npz``, made in a temporary folder beside
     ``output`` and moved into place together: a failure leaves none of them half-written.
     ``done``: the steps made and the seconds they took."""
@@ -552,8 +559,9 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
             staged = Path(tmp) / output.name
             with quieter(logging.WARNING, "posecast.engines.training.export", "posecast.engines.runtime.quantize"):
                 _export(generator, staged, source, prior, o, done, files)  # their lines would name the staging folder
-            for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
-                path.replace(output.parent / path.name)
+            with moving_files():
+                for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
+                    path.replace(output.parent / path.name)
         int8_copy = f", {output.stem}.int8.onnx" if o.int8 else ""
         log.info("wrote %s%s and %s", output, int8_copy, adapt_weights_path(output).name)
         if earlier:  # a run of up to a day's minutes: say what it replaced

@@ -29,6 +29,7 @@ from ..detectors.mediapipe import MediaPipeDetector
 from ..errors import OptionsError
 from ..footage import FootageOptions, expand_inputs, footage_to_2d
 from ..lifting import LiftingOptions
+from ..stop_signals import stop_signals_deferred
 from .arguments import add_camera_arguments
 
 #: the PyTorch the tests and the shipped figures use (the README's test command)
@@ -174,7 +175,8 @@ def adapt_command(args: argparse.Namespace) -> int:
         log.info("adapting %s to %s with a person (%s) for %s", model.name, counted(frames, "frame"),
                  counted(len(files), "sequence"), limit)  # fmt: skip
         sources = list(dict.fromkeys(f.source for f in footage if f.with_person))  # a take of two people: once
-        report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources)
+        report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources,
+                                moving_files=stop_signals_deferred)
     print(format_report(report, frames))
     if args.report is not None:
         atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames}, indent=2).encode())

@@ -120,7 +120,7 @@ def test_adapt_input_errors(exported: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare.onnx"
     bare.write_bytes(exported.read_bytes())  # a model without its .adapt.npz beside it
     np.savez(tmp_path / "ok.npz", keypoints_2d=np.full((12, 17, 2), 300.0), intrinsics=np.array([500.0, 500, 320, 240]))
-    with pytest.raises(ModelError, match="adaptation weights .* not found"):
+    with pytest.raises(ModelError, match="its adaptation weights bare.adapt.npz are not beside it"):
         adapt(bare, [tmp_path / "ok.npz"], tmp_path / "out.onnx", AdaptOptions(minutes=0.1), progress=False)
     # weights of another network beside it were trained and labelled with this model's name and data
     from posecast.engines.runtime.base import resolve_model
@@ -322,6 +322,47 @@ def test_adapt_to_another_file_beside_the_start_model_is_allowed(exported: Path,
     check_start_kept(exported.with_name("tiny-adapted.onnx"), tmp_path / "r.json", exported, adapt_weights_path)
     with pytest.raises(PosecastError, match=r"--report .*tiny.onnx is the start model \(--model\)"):
         check_start_kept(tmp_path / "a.onnx", exported, exported, adapt_weights_path)
+
+
+def test_the_start_model_itself_is_checked_before_any_work(exported: Path, tmp_path: Path) -> None:
+    """QA: a start model without posecast's metadata (its adaptation weights intact) was refused
+    only when writing, after all of --minutes; a truncated one was blamed on its weights."""
+    import onnx
+    from posecast.engines.metadata import ModelMetadataError
+    from posecast.engines.training.adapt import check_start
+
+    proto = onnx.load(str(exported))
+    del proto.metadata_props[:]
+    bare, cut = tmp_path / "bare.onnx", tmp_path / "cut.onnx"
+    onnx.save(proto, str(bare))
+    cut.write_bytes(exported.read_bytes()[:4000])
+    for model in (bare, cut):
+        adapt_weights_path(model).write_bytes(adapt_weights_path(exported).read_bytes())
+    with pytest.raises(ModelMetadataError, match="bare.onnx"):
+        check_start(bare)
+    with pytest.raises(ModelError, match=r"model file .*cut.onnx cannot be loaded \("):
+        check_start(cut)
+    assert check_start(exported) == exported
+
+
+def test_adapt_moves_its_files_into_place_inside_moving_files(exported: Path, footage: Path, tmp_path: Path) -> None:
+    """QA: a Ctrl-C between two of the moves left the new INT8 copy and weights beside the old
+    model. The CLI holds its stop signals in ``moving_files``: every move happens inside it."""
+    import contextlib
+
+    output = tmp_path / "mine.onnx"
+    written = [output, output.with_name("mine.int8.onnx"), adapt_weights_path(output)]
+    seen = []
+
+    @contextlib.contextmanager
+    def moving_files():  # noqa: ANN202
+        seen.append([p.exists() for p in written])
+        yield
+        seen.append([p.exists() for p in written])
+
+    options = AdaptOptions(minutes=1.0, max_steps=1, batch=8, disc_warmup_steps=0, bf16=False)
+    adapt(exported, [footage], output, options, progress=False, moving_files=moving_files)
+    assert seen == [[False] * 3, [True] * 3]
 
 
 def test_adapt_says_which_earlier_files_it_replaced(exported: Path, footage: Path, tmp_path: Path,
