@@ -105,8 +105,9 @@ def load_lift_input(path: Path) -> LiftInput:
     except MemoryError as exc:  # a header that declares more than the file holds
         raise LiftInputError(f"cannot read {path} as .npz: an array's header declares more than fits in memory; "
                              "the file is damaged: save it again with numpy.savez") from exc  # fmt: skip
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        # numpy's own words for an empty, truncated or pickled file, on one line
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+        # numpy's own words for an empty, truncated or pickled file, zipfile's for an encrypted one or one
+        # packed by a method it lacks (Deflate64), on one line
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise LiftInputError(f"cannot read {path} as .npz ({reason}); save it with numpy.savez") from exc
     missing = {"keypoints_2d", "intrinsics"} - set(arrays)

@@ -125,7 +125,8 @@ def load_generator_npz(path: str | Path):  # noqa: ANN201 - (PoseGenerator in ev
         state = {k: torch.from_numpy(np.asarray(v, dtype=np.float32 if v.dtype == np.float16 else v.dtype))
                  for k, v in arrays.items()}  # fmt: skip
         generator.load_state_dict(state)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, NotImplementedError, EOFError,
+            zipfile.BadZipFile) as exc:  # fmt: skip
         said = " ".join(str(exc).split())  # torch's missing-weights message spans lines
         raise ModelError(f"{path} is not a posecast adaptation file ({type(exc).__name__}: {said[:300]})") from None
     return generator.eval(), tuple(meta["scale_prior"])

@@ -78,6 +78,17 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("keypoints_2d.npy", data)
             archive.writestr("intrinsics.npy", data)
+    elif kind in ("encrypted", "Deflate64"):  # a password-protected zip, Windows' Deflate64, named .npz
+        data = bytearray(good.read_bytes())
+        for signature, flags_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):  # local, central
+            start = 0
+            while (start := data.find(signature, start)) != -1:
+                if kind == "encrypted":
+                    data[start + flags_at] |= 1
+                else:
+                    data[start + method_at : start + method_at + 2] = (9).to_bytes(2, "little")
+                start += 4
+        path.write_bytes(bytes(data))
     return path
 
 
@@ -127,7 +138,9 @@ def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays
     [("empty file", "(No data left in file)"), ("truncated", "File is not a zip file"), (".npy", "holds one array"),
      ("text", "is not an .npz (numpy's zip of named arrays)"),
      ("member not .npy", "keypoints_2d is not a numpy array"),  # AttributeError, exit 1
-     ("header too large", "an array's header declares more than fits in memory")],  # MemoryError, exit 1
+     ("header too large", "an array's header declares more than fits in memory"),  # MemoryError, exit 1
+     ("encrypted", "is encrypted, password required"),  # RuntimeError, exit 1 (QA)
+     ("Deflate64", "compression method is not supported")],  # NotImplementedError, exit 1 (QA)
 )
 def test_unreadable_files_are_one_line(tmp_path, squats_2d, kind, message) -> None:
     good = tmp_path / "good.npz"
