@@ -49,17 +49,22 @@ def ipv6_option(address: str) -> int:
 
 
 def check_port(endpoint: str, binding: bool = True) -> None:
-    """Refuse a TCP address without a port (ZeroMQ says only "Invalid argument") or with one
-    outside 1..65535 (ZeroMQ would bind some other port instead, or wait forever to connect);
-    ``binding``: port 0 (any free one) is allowed."""
+    """Refuse a TCP address without a port (ZeroMQ says only "Invalid argument"), with one that is
+    not a number (ZeroMQ reads its leading digits: ``:5822abc`` bound 5822, ``:1e3`` port 1) or
+    with one outside 1..65535 (ZeroMQ would bind some other port instead, or wait forever to
+    connect); ``binding``: port 0 or ``*`` (any free one) is allowed."""
     if endpoint.startswith("tcp://"):
         rest = endpoint[6:]
         colon = rest.rfind(":")
         if colon < 0 or colon < rest.rfind("]") or colon == len(rest) - 1:  # an IPv6 address's colons are in []
             raise PublishError(f"{endpoint} has no port: expected tcp://HOST:PORT, e.g. {DEFAULT_ADDRESS}")
     parts = _split_tcp(endpoint)
-    if parts is None or not parts[1].lstrip("+-").isdigit():
+    if parts is None or (binding and parts[1] == "*"):
         return
+    if not parts[1].isascii() or not parts[1].lstrip("+-").isdigit():
+        any_free = " (or * for any free one)" if binding else ""
+        raise PublishError(f"port {parts[1]!r} of {endpoint} is not a number: pass one from 1 to 65535{any_free}, "
+                           f"e.g. {DEFAULT_ADDRESS}")  # fmt: skip
     port = int(parts[1])
     if not 1 <= port <= 65535 and not (binding and port == 0):
         any_free = ", or port 0 for any free one" if binding else ""

@@ -84,6 +84,14 @@ class Subscriber:
                                     "subscriber already bound there?); pass another port") from exc  # fmt: skip
             raise PosecastError(f"cannot listen on {address!r} ({exc}): expected e.g. {DEFAULT_ADDRESS}") from exc
 
+    @property
+    def bound_address(self) -> str | None:
+        """``bind:ENDPOINT`` as bound (port 0 or ``*`` replaced by the port ZeroMQ chose); ``None``
+        when this subscriber connects."""
+        if not self.address.startswith("bind:"):
+            return None
+        return "bind:" + self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
     def recv(self, timeout_s: float | None = None) -> PoseMessage | MetaMessage | None:
         """Block up to ``timeout_s`` seconds (forever when None) for the next message of the
         subscribed topics (prefixes, as ZeroMQ's: ``(b"",)`` is every topic); None on timeout. A

@@ -114,9 +114,14 @@ def listen(args: argparse.Namespace) -> int:
             f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds (a week), got {args.timeout:g}: "
             "leave it out to wait forever"
         )
+    if args.address.removeprefix("bind:").removeprefix("connect:").startswith("inproc://"):  # (as run's --publish)
+        raise OptionsError(f"--address {args.address}: inproc:// is reachable only inside one process, so no "
+                           "posecast run could publish to it: pass tcp://HOST:PORT or ipc://PATH")  # fmt: skip
     poses = 0
     with Subscriber(args.address) as subscriber:
-        log.info("listening on %s", args.address)
+        # the port bound, where bind:tcp://HOST:0 asked for any free one (the publisher must be told it)
+        address = subscriber.bound_address or args.address
+        log.info("listening on %s", address)
         heard_s, quiet_told, heard_any, skipped, warned = time.monotonic(), False, False, 0, False
         last_meta_line: str | None = None  # text lines print a meta when it changes (JSON: every one)
         while args.count is None or poses < args.count:
@@ -126,11 +131,11 @@ def listen(args: argparse.Namespace) -> int:
             if args.timeout is not None and waited_s >= args.timeout:
                 if skipped:  # messages came, none a posecast one: not a silent address
                     raise ListenTimeoutError(
-                        f"no posecast message from {args.address} in {args.timeout:g} s (after {poses} poses; "
+                        f"no posecast message from {address} in {args.timeout:g} s (after {poses} poses; "
                         f"{skipped} others skipped, warned above): is a posecast publisher of this version there?"
                     )
                 raise ListenTimeoutError(
-                    f"no message from {args.address} in {args.timeout:g} s (after {poses} poses): "
+                    f"no message from {address} in {args.timeout:g} s (after {poses} poses): "
                     "is `posecast run` publishing there? check --address"
                 )
             if not quiet_told and waited_s >= QUIET_NOTICE_S:
@@ -143,7 +148,7 @@ def listen(args: argparse.Namespace) -> int:
                 else:
                     heard, why = "no message", "is `posecast run` publishing there? check --address"
                 log.warning("%s from %s for %.0f s (a publisher repeats its meta every second): %s; still "
-                            "listening (Ctrl-C stops, --timeout S exits)", heard, args.address, waited_s,
+                            "listening (Ctrl-C stops, --timeout S exits)", heard, address, waited_s,
                             why)  # fmt: skip
             wait_s = None if args.timeout is None else max(0.0, args.timeout - waited_s)
             if not quiet_told:  # wake up to say the stream went quiet (it never did before: silence for ever)
@@ -159,7 +164,7 @@ def listen(args: argparse.Namespace) -> int:
             if message is None:
                 continue
             if quiet_told:
-                log.info("%s is publishing %s", args.address, "again" if heard_any else "now")
+                log.info("%s is publishing %s", address, "again" if heard_any else "now")
             heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, True, 0  # skips: since the last
             if isinstance(message, PoseMessage):
                 poses += 1

@@ -87,8 +87,8 @@ class ViewerOptions:
             raise OptionsError(f"port must be in 0..65535, got {self.port}")
         if not self.host:
             raise OptionsError("host must be an interface name or address, e.g. 127.0.0.1, got ''")
-        if not self.stream.startswith(("tcp://", "ipc://", "inproc://")):
-            raise OptionsError(f"stream must be tcp://HOST:PORT, got {self.stream!r}")
+        if not self.stream.startswith(("tcp://", "ipc://")):  # (inproc://: no posecast run could publish to it)
+            raise OptionsError(f"stream must be tcp://HOST:PORT or ipc://PATH, got {self.stream!r}")
         check_endpoint(self.stream)
         for name in self.allowed_hosts:  # a name no Host header can carry would never match: a mistake
             if not re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", name or ""):

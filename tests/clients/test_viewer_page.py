@@ -127,8 +127,8 @@ def test_options_are_checked() -> None:
         with pytest.raises(OptionsError, match=rf"{re.escape(stream)} has no port: expected tcp://HOST:PORT, "
                                                r"e\.g\. tcp://127\.0\.0\.1:5555$"):  # fmt: skip
             ViewerOptions(stream=stream)
-    with pytest.raises(OptionsError, match=r"cannot listen on 'tcp://127\.0\.0\.1:abc' .*expected e\.g\. tcp://"):
-        ViewerOptions(stream="tcp://127.0.0.1:abc")  # what ZeroMQ refuses, refused as `posecast listen` refuses it
+    with pytest.raises(OptionsError, match=r"port 'abc' of tcp://127\.0\.0\.1:abc is not a number: pass one from"):
+        ViewerOptions(stream="tcp://127.0.0.1:abc")  # refused as `posecast listen` refuses it
     ViewerOptions(stream="tcp://[::1]:5555")  # an IPv6 address's own colons are not its port's
     for name in ("", "a b", "evil.example/x"):  # no Host header can name these: accepted, they never matched
         with pytest.raises(OptionsError, match=rf"--allow-host {re.escape(repr(name))} is not a host name"):

@@ -403,6 +403,16 @@ def test_listen_rounds_floats() -> None:
         (["view", "--stream", "tcp://127.0.0.1:"], "tcp://127.0.0.1: has no port"),
         (["listen", "--address", "tcp://127.0.0.1"], "tcp://127.0.0.1 has no port: expected tcp://HOST:PORT"),
         (["run", "--publish", "tcp://localhost", "--source", "x.mp4"], "tcp://localhost has no port"),
+        # ZeroMQ reads a port's leading digits: these bound 5822, 58 and 1, exit 0 (QA)
+        (["run", "--publish", "tcp://127.0.0.1:5822abc", "--source", "x.mp4"],
+         "port '5822abc' of tcp://127.0.0.1:5822abc is not a number: pass one from 1 to 65535 (or * for any free one)"),
+        (["run", "--publish", "tcp://127.0.0.1:58 21", "--source", "x.mp4"], "port '58 21' of"),
+        (["listen", "--address", "tcp://127.0.0.1:1e3"], "port '1e3' of tcp://127.0.0.1:1e3 is not a number: pass one "
+         "from 1 to 65535, e.g."),
+        (["view", "--stream", "tcp://127.0.0.1:5731x"], "port '5731x' of tcp://127.0.0.1:5731x is not a number"),
+        (["listen", "--address", "tcp://127.0.0.1:*"], "port '*' of tcp://127.0.0.1:* is not a number"),  # connecting
+        (["listen", "--address", "inproc://x"], "--address inproc://x: inproc:// is reachable only inside one process"),
+        (["view", "--stream", "inproc://x"], "stream must be tcp://HOST:PORT or ipc://PATH, got 'inproc://x'"),
     ],
 )  # fmt: skip
 def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
@@ -691,3 +701,15 @@ def test_mediapipes_log_stays_hidden_when_the_person_walks_in_late(media_dir: Pa
     assert "pose in 1" in done.stderr  # the person was found
     foreign = [line for line in done.stderr.splitlines() if FOREIGN_LINE.search(line)]
     assert not foreign, foreign
+
+
+@pytest.mark.parametrize("port", ["0", "*"])
+def test_listen_bound_to_any_free_port_says_which(port: str) -> None:
+    """QA: ``listen --address bind:tcp://127.0.0.1:0`` said "listening on bind:tcp://127.0.0.1:0":
+    no publisher could be pointed at it. It names the port ZeroMQ chose, in the timeout line too."""
+    result = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "listen", "--address",
+                             f"bind:tcp://127.0.0.1:{port}", "--timeout", "0.3"], capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    bound = re.search(r"listening on (bind:tcp://127\.0\.0\.1:(\d+))$", result.stderr, re.MULTILINE)
+    assert bound is not None and int(bound[2]) > 0, result.stderr
+    assert result.returncode == 2 and f"no message from {bound[1]} in 0.3 s" in result.stderr
