@@ -86,6 +86,14 @@ export class PosecastSubscriber {
     }
   }
 
+  /**
+   * `bind:ENDPOINT` as bound, the port ZeroMQ chose in place of 0 or `*` (known once `ready`
+   * has resolved); `null` for a subscriber that connects.
+   */
+  get boundAddress() {
+    return this.address.startsWith("bind:") && this.socket.lastEndpoint ? `bind:${this.socket.lastEndpoint}` : null;
+  }
+
   /** The next decoded message: `{topic, message, newerSchema}`. */
   async next() {
     await this.ready;
@@ -94,7 +102,7 @@ export class PosecastSubscriber {
       parts = await this.socket.receive();
     } catch (err) {
       if (err.code === "EAGAIN") {
-        throw new TimeoutError(`no message from ${this.address} in ${this.socket.receiveTimeout} ms: is posecast publishing there?`);
+        throw new TimeoutError(`no message from ${this.boundAddress ?? this.address} in ${this.socket.receiveTimeout} ms: is posecast publishing there?`);
       }
       throw err;
     }

@@ -292,3 +292,13 @@ def test_help_lists_every_option(node_client: Path) -> None:
     assert run.returncode == 0 and run.stderr == ""
     for option in ("--address ADDR", "--count N", "--timeout S", "--text", "--poses-only", "exit codes"):
         assert option in run.stdout
+
+
+@pytest.mark.parametrize("port", ["0", "*"])
+def test_the_node_client_bound_to_any_free_port_says_which(node_client: Path, port: str) -> None:
+    """QA: bound to port 0 or *, posecast-listen said nothing of the port ZeroMQ chose, and no
+    publisher could be pointed at it. It names it, as ``posecast listen`` does, and in its timeout."""
+    result = run_listen("--address", f"bind:tcp://127.0.0.1:{port}", "--timeout", "0.3")
+    bound = re.search(r"^posecast-listen: listening on (bind:tcp://127\.0\.0\.1:(\d+))$", result.stderr, re.MULTILINE)
+    assert bound is not None and int(bound[2]) > 0, result.stderr
+    assert result.returncode == 1 and f"no message from {bound[1]} in 300 ms" in result.stderr, result.stderr

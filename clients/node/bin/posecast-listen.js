@@ -115,6 +115,11 @@ try {
 let poses = 0;
 let warnedNewer = false;
 try {
+  await subscriber.ready;
+  if (subscriber.boundAddress) {
+    // the port bound, where bind:tcp://HOST:0 asked for any free one (the publisher must be told it)
+    process.stderr.write(`posecast-listen: listening on ${subscriber.boundAddress}\n`);
+  }
   while (poses < count) {
     let item;
     try {
