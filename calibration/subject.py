@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 
 #: Height assumed when the user gives none (metres).
 DEFAULT_HEIGHT_M = 1.70
-_MIN_HEIGHT_M, _MAX_HEIGHT_M = 0.5, 2.8
 
 
 @dataclass(frozen=True)
@@ -274,9 +273,10 @@ def subject_from_lifted(
 
 
 def _check_height(height_m: float) -> None:
-    if not _MIN_HEIGHT_M < float(height_m) < _MAX_HEIGHT_M:
+    if not skeleton.height_in_range(float(height_m)):
         raise CalibrationError(
-            f"subject height must be in metres between {_MIN_HEIGHT_M} and {_MAX_HEIGHT_M}, got {height_m}"
+            f"subject height must be in metres from {skeleton.HEIGHT_RANGE_M[0]} to {skeleton.HEIGHT_RANGE_M[1]}, "
+            f"got {height_m}"
         )
 
 

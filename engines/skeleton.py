@@ -290,10 +290,21 @@ _VERTICAL_CHAIN = {"r_hip-r_knee": 0.5, "l_hip-l_knee": 0.5, "r_knee-r_ankle": 0
 HEIGHT_PER_BONE = np.array([_VERTICAL_CHAIN.get(n, 0.0) for n in BONE_NAMES]) / (1.0 - _HEIGHT_ALLOWANCE)
 
 
+#: The subject heights posecast takes, metres, both ends included (QA: 2.8 was refused with
+#: "must be between 0.5 and 2.8, got 2.8").
+HEIGHT_RANGE_M = (0.5, 2.8)
+
+
+def height_in_range(height_m: float) -> bool:
+    """Whether ``height_m`` lies in :data:`HEIGHT_RANGE_M` (NaN does not)."""
+    return HEIGHT_RANGE_M[0] <= height_m <= HEIGHT_RANGE_M[1]
+
+
 def bone_lengths_from_height(height_m: float) -> np.ndarray:
     """Typical bone lengths in metres ``(16,)`` for a person ``height_m`` tall."""
-    if not 0.5 < height_m < 2.8:
-        raise ValueError(f"subject height must be in metres between 0.5 and 2.8, got {height_m}")
+    if not height_in_range(height_m):
+        raise ValueError(f"subject height must be in metres from {HEIGHT_RANGE_M[0]} to {HEIGHT_RANGE_M[1]}, "
+                         f"got {height_m}")  # fmt: skip
     return height_m * np.asarray([_BONE_FRACTION_OF_HEIGHT[n] for n in BONE_NAMES])
 
 

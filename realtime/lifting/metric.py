@@ -59,7 +59,6 @@ from .tracks import Tracker, TrackerOptions, duplicate_detections, keypoint_boxe
 
 log = logging.getLogger(__name__)
 
-_MIN_HEIGHT_M, _MAX_HEIGHT_M = 0.5, 2.8
 _NO_BOXES = np.zeros((1, 4))
 #: The intrinsics lines logged at INFO so far in this process (the same line again goes to DEBUG).
 _LOGGED_INTRINSICS: set[str] = set()
@@ -98,8 +97,9 @@ class LiftingOptions:
         low, high = ASSUMED_HFOV_DEG
         if not low <= self.hfov_deg <= high:
             raise OptionsError(f"--hfov must be between {low:g} and {high:g} degrees, got {self.hfov_deg}")
-        if self.height_m is not None and not _MIN_HEIGHT_M < self.height_m < _MAX_HEIGHT_M:
-            raise OptionsError(f"--subject-height must be in metres between {_MIN_HEIGHT_M} and {_MAX_HEIGHT_M}, "
+        if self.height_m is not None and not skeleton.height_in_range(self.height_m):
+            low, high = skeleton.HEIGHT_RANGE_M
+            raise OptionsError(f"--subject-height must be in metres from {low} to {high}, "
                                f"got {self.height_m}")  # fmt: skip
         if self.height_m is not None and self.subject_path is not None:
             raise OptionsError("give either a height or a subject file, not both")

@@ -101,8 +101,9 @@ class BoneLengthSmootherOptions:
         if ref.shape != (len(skeleton.BONES),) or not np.all(ref > 0):
             raise OptionsError(f"reference_lengths_m must be 16 positive lengths in metres, got {ref}")
         object.__setattr__(self, "reference_lengths_m", tuple(float(x) for x in ref))
-        if self.height_m is not None and not 0.5 < self.height_m < 2.8:
-            raise OptionsError(f"height_m must be in metres between 0.5 and 2.8, got {self.height_m}")
+        if self.height_m is not None and not skeleton.height_in_range(self.height_m):
+            low, high = skeleton.HEIGHT_RANGE_M
+            raise OptionsError(f"height_m must be in metres from {low} to {high}, got {self.height_m}")
         names = ("convergence_s", "clip_frac", "warmup_clip_frac", "follow_s", "max_rate_frac_per_s")
         for name in names + (("memory_s",) if self.memory_s is not None else ()):
             if not getattr(self, name) > 0:

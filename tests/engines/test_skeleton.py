@@ -140,7 +140,7 @@ def test_height_of_a_real_mediapipe_subject_is_adult(mediapipe_world: np.ndarray
 
 @pytest.mark.parametrize("height_m", [0.0, 0.3, 3.0, 175.0])
 def test_absurd_heights_are_rejected(height_m: float) -> None:
-    with pytest.raises(ValueError, match="between 0.5 and 2.8"):
+    with pytest.raises(ValueError, match="from 0.5 to 2.8"):
         skeleton.bone_lengths_from_height(height_m)
 
 
@@ -196,3 +196,18 @@ def test_with_bone_lengths_keeps_the_root_where_it_is_and_a_bone_of_no_length_on
     rebuilt = skeleton.with_bone_lengths(pose, lengths)
     assert np.isfinite(rebuilt).all()
     np.testing.assert_allclose(rebuilt[wrist], rebuilt[elbow], atol=1e-12)
+
+
+@pytest.mark.parametrize("height_m", [0.5, 2.8])
+def test_the_ends_of_the_height_range_are_taken_everywhere(height_m: float) -> None:
+    """QA: ``--subject-height 2.8`` was refused with "must be between 0.5 and 2.8, got 2.8" (by
+    run, lift and calibrate subject alike): both ends are in the range, NaN is not."""
+    from posecast.calibration.subject import _check_height
+    from posecast.realtime.lifting import LiftingOptions
+    from posecast.realtime.lifting.smoothing import BoneLengthSmootherOptions
+
+    assert skeleton.bone_lengths_from_height(height_m).shape == (len(skeleton.BONE_NAMES),)
+    assert LiftingOptions(height_m=height_m).height_m == height_m
+    _check_height(height_m)
+    assert BoneLengthSmootherOptions.from_height(height_m).height_m == height_m
+    assert not skeleton.height_in_range(float("nan"))

@@ -296,7 +296,7 @@ def test_run_writes_stats(tmp_path: Path, media_dir: Path, pose_model_path: Path
     [
         (["--hfov", "200"], "hfov must be between 10 and 170 degrees, got 200.0"),
         (["--hfov", "nan"], "hfov must be between 10 and 170 degrees, got nan"),
-        (["--height", "0"], "height must be in metres between 0.5 and 2.8, got 0.0"),
+        (["--height", "0"], "height must be in metres from 0.5 to 2.8, got 0.0"),
         (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),
         (["--max-people", "2", "--people-search", "-1"], "--people-search must be a number of seconds >= 0, got -1"),
         (["--people-search", "nan"], "--people-search must be a number of seconds >= 0, got nan"),

@@ -162,7 +162,7 @@ def test_an_input_that_unpacks_to_too_much_is_refused_before_loading(tmp_path, m
 def test_impossible_height_is_one_line(tmp_path, squats_2d, height) -> None:
     np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS)
     result = _lift(tmp_path / "in.npz", tmp_path / "out.npz", f"--height={height}")
-    _assert_refused(*result, "height must be in metres between 0.5 and 2.8", tmp_path)
+    _assert_refused(*result, "height must be in metres from 0.5 to 2.8", tmp_path)
 
 
 @pytest.mark.parametrize("output", ["in.npz", "/dev/null"])
