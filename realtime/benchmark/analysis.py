@@ -113,13 +113,22 @@ def _cpu_percent(log: PassLog) -> float:
     return round(100.0 * log.cpu_s / log.wall_s, 1) if log.wall_s > 0 else float("nan")
 
 
+def processed_fps(capture_ns: np.ndarray) -> float:
+    """Frames processed per second of a paced pass, from the capture stamps of the frames it
+    processed: ``N - 1`` intervals between the first and the last (QA: ``N / wall_s`` made a pass
+    paced at 30 fps 31.4 fps on 10 frames, N frames spanning ``(N - 1) / fps``); NaN below two."""
+    if len(capture_ns) < 2 or capture_ns[-1] <= capture_ns[0]:
+        return float("nan")
+    return (len(capture_ns) - 1) / ((capture_ns[-1] - capture_ns[0]) / 1e9)
+
+
 def _paced(pace: float, log: PassLog, received: Received) -> dict:
     stages, e2e, posed = _latency(log, received)
     return {
         "target_fps": pace,
         "frames_offered": log.source_delivered,
         "frames_processed": log.frames,
-        "achieved_fps": round(log.frames / log.wall_s, 2) if log.wall_s else float("nan"),
+        "achieved_fps": round(processed_fps(log.capture_ns), 2),
         "dropped_capture": log.dropped_capture,
         "dropped_handoff": log.dropped_handoff,
         "max_depth_capture": max((d for _, d in log.capture_depth), default=0),

@@ -91,3 +91,15 @@ def test_an_inconsistent_report_is_caught(spoil, problem: str) -> None:  # noqa:
     report = copy.deepcopy(_report())
     spoil(report)
     assert any(problem in p for p in check_report(report)), check_report(report)
+
+
+def test_a_paced_pass_is_never_faster_than_its_pace() -> None:
+    """QA: ``bench --frames 10 --pace 30`` said "paced 30: 31.4 fps": N frames over the pass's
+    wall time, while N frames paced at 30 fps span (N - 1) / 30 s. The rate is taken between the
+    first and the last processed frame's capture."""
+    from posecast.realtime.benchmark.analysis import processed_fps
+
+    paced_30 = np.arange(10, dtype=np.int64) * round(1e9 / 30)
+    assert processed_fps(paced_30) == pytest.approx(30.0, rel=1e-6)
+    assert processed_fps(paced_30[::2]) == pytest.approx(15.0, rel=1e-6)  # every other frame dropped
+    assert np.isnan(processed_fps(paced_30[:1])) and np.isnan(processed_fps(np.zeros(3, np.int64)))
