@@ -26,7 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _list(args: argparse.Namespace) -> int:
-    sys.stdout.write(f"cache: {assets.cache_dir()}\n")
+    cache = assets.cache_dir()
+    if cache.exists() and not cache.is_dir():  # (QA: every asset was listed as missing, exit 0; a run failed)
+        raise AssetError(f"the cache folder {cache} is a file, not a folder: set POSECAST_CACHE to a folder")
+    sys.stdout.write(f"cache: {cache}\n")
     for asset in assets.ASSETS.values():
         path = assets.cached_path(asset.name)
         if not path.is_file():

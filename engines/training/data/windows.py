@@ -229,7 +229,8 @@ class Recorded2DSampler:
             raise ValueError("no recorded 2D sequences given")
         sequences = [run for p in paths for run in person_runs(*load_recorded_2d(p, TRAINING_FPS)[:2])]
         if not sequences:
-            raise ValueError(f"no two consecutive frames with a person in {len(paths)} recorded 2D sequence(s)")
+            raise ValueError(f"no two consecutive frames with a person in {len(paths)} recorded 2D sequence(s): "
+                             "training on 2D needs a person in at least two frames in a row; give longer footage")
         self.rng = np.random.default_rng(seed)
         self.frames = np.concatenate([s[0] for s in sequences])
         self.confidence = np.concatenate([s[1] for s in sequences])
