@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +87,9 @@ def load_lift_input(path: Path) -> LiftInput:
     with open(path, "rb") as fh:
         magic = fh.read(6)
     if magic and not magic.startswith((b"\x93NUMPY", b"PK")) and path.name.endswith((".posecast", ".posecast.part")):
+        lift_input = shlex.quote(f"{path.name.split('.')[0]}_2d.npz")  # (pasted into a shell: quoted)
         raise LiftInputError(f"{path} is a posecast recording, not a lift input: make one with `posecast export "
-                             f"{path} --lift-input {path.name.split('.')[0]}_2d.npz`")  # fmt: skip
+                             f"{shlex.quote(str(path))} --lift-input {lift_input}`")  # fmt: skip
     if magic and not magic.startswith((b"\x93NUMPY", b"PK")):  # neither .npy nor a zip (maybe cut short)
         # numpy would call it "pickled data" and suggest loading it unsafely: it is only not an .npz
         raise LiftInputError(f"{path} is not an .npz (numpy's zip of named arrays); save the input with "

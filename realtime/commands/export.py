@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import shlex
 
 import numpy as np
 
@@ -71,5 +72,5 @@ def export(args: argparse.Namespace) -> int:
     if arrays is not None:
         clock = " and their timestamps" if "timestamps_s" in arrays else ""
         print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}, "
-              f"for `posecast lift --input {args.lift_input}`")  # fmt: skip
+              f"for `posecast lift --input {shlex.quote(str(args.lift_input))}`")  # fmt: skip
     return 0

@@ -202,3 +202,16 @@ def test_export_names_its_outputs_by_what_they_hold(dance_take: Path, tmp_path: 
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["posecast: error: --bvh must name a .bvh file (e.g. take.bvh), got x.npz"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_commands_suggested_for_paths_with_spaces_are_shell_quoted(dance_take: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """QA: the command a message suggests is pasted into a shell; a path with a space broke it."""
+    take = tmp_path / "my take.posecast"
+    take.write_bytes(dance_take.read_bytes())
+    assert cli.main(["lift", "--input", str(take), "--output", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert f"`posecast export '{take}' --lift-input 'my take_2d.npz'`" in err, err
+    lift_input = tmp_path / "my 2d.npz"
+    assert cli.main(["export", str(take), "--lift-input", str(lift_input)]) == 0
+    assert f"for `posecast lift --input '{lift_input}'`" in capsys.readouterr().out
