@@ -30,7 +30,8 @@ library's streaming unpacker):
      byte offset]`` of about one frame per second, for seeking.
 
 Unknown record types and unknown keys are skipped by readers; a new field does not change
-``version``, a removed or redefined one does.
+``version``, a removed or redefined one does. A value that is not a map, or any record after the
+footer, is damage (below).
 
 Crash safety: the recorder writes ``NAME.part`` beside the target, flushes it to the operating
 system at least every second (``fsync`` too), and on a normal end writes the footer and renames
@@ -582,6 +583,7 @@ class RecordingReader:
         #: the frames yielded so far
         self.frames_read = 0
         self._last_frame_id: int | None = None
+        self._ended = False  # the footer was read: nothing may follow it
         problem = _describe(self.path)
         if problem is not None:
             raise RecordingError(f"cannot read the recording {self.path}: {problem}; pass a .posecast file "
@@ -644,9 +646,15 @@ class RecordingReader:
             except (ValueError, msgpack.UnpackException) as exc:
                 why = str(exc) or type(exc).__name__
                 raise self.damaged(start, f"the bytes there are not a msgpack record ({why})") from exc
-            kind = record.get("type") if isinstance(record, dict) else None
+            # every record is a map and the footer the last (QA: junk between two frames, or behind the
+            # footer, was skipped as unknown records and the take passed for whole)
+            if not isinstance(record, dict):
+                raise self.damaged(start, f"the value there is a msgpack {type(record).__name__}, not a record (a map)")
+            if self._ended:
+                raise self.damaged(start, "a record follows the footer, which ends every take")
+            kind = record.get("type")
             read = _READERS.get(kind) if isinstance(kind, str) else None
-            if read is None:  # an unknown record type (or not a map): skipped, as the format says
+            if read is None:  # an unknown record type: skipped, as the format says
                 continue
             try:
                 item = read(record)
@@ -659,6 +667,7 @@ class RecordingReader:
                     raise self.damaged(start, f"its frame record has frame_id {item.frame_id}, after frame_id "
                                               f"{self._last_frame_id}: frame ids must increase")  # fmt: skip
                 self._last_frame_id = item.frame_id
+            self._ended = kind == "end"
             yield item
             if kind == "frame":
                 self.frames_read += 1
