@@ -53,10 +53,10 @@ def lift_file(
     data = load_lift_input(input_path)
     keypoints, confidence, fps, timestamps_s = data.keypoints, data.confidence, data.fps, data.timestamps_s
     output_path = output_file(input_path, output_path, lifter.model_path)
-    # on a recorded clock a long gap is one, and restarts the window as it did live; counted frames have no gaps
-    max_gap_s = None if timestamps_s is None else LiftingOptions.max_gap_s
+    # a gap between frames with a person restarts the window as it did live, on either clock (QA: counted
+    # frames were bridged across any gap, and a video's 2D lifted up to 260 mm away from its live run)
     options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in data.intrinsics),
-                             height_m=height_m, max_gap_s=max_gap_s,
+                             height_m=height_m,
                              live_subject=LiveSubjectOptions() if live_subject else None)  # fmt: skip
     joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options, timestamps_s)
     posed = np.isfinite(joints).all(axis=(1, 2))

@@ -67,11 +67,11 @@ _NOMINAL_DT_S = 1.0 / 30.0
 _MAX_DT_S = 0.25  # a frame after a longer gap (a dropout, a stalled camera) counts as this much
 
 
-def frame_seconds(timestamp_ns: int, last_ns: int | None) -> float:
+def frame_seconds(timestamp_ns: int, last_ns: int | None, most_s: float = _MAX_DT_S) -> float:
     """How long the frame at ``timestamp_ns`` counts for (the previous one at ``last_ns``): the
-    gap in seconds, 1/30 for the first frame, at most 0.25 (a dropout, a stalled camera)."""
+    gap in seconds, 1/30 for the first frame, at most ``most_s`` (a dropout, a stalled camera)."""
     dt_s = _NOMINAL_DT_S if last_ns is None else (timestamp_ns - last_ns) * 1e-9
-    return min(max(dt_s, 0.0), _MAX_DT_S)
+    return min(max(dt_s, 0.0), most_s)
 
 
 @dataclass(frozen=True)

@@ -462,3 +462,23 @@ def test_timestamps_are_the_clock_of_posecast_lift(squats_2d: np.ndarray, tmp_pa
     np.testing.assert_array_equal(outputs["stamped"], outputs["counted"])
     np.testing.assert_allclose(outputs["float32"], outputs["counted"], atol=1e-5)  # metres
     assert np.nanmax(np.abs(outputs["faster"] - outputs["counted"])) > 0.01  # metres
+
+
+def test_a_gap_restarts_the_window_on_either_clock(squats_2d: np.ndarray, tmp_path: Path) -> None:
+    """QA: without ``timestamps_s`` (frame / fps, the clock a video runs on live) a gap between
+    frames with a person was bridged however long it was, so a video's 2D lifted up to 260 mm away
+    from its live run, which restarts the window after 0.5 s. The squats with 0.8 s of frames
+    without a person (4 at 5 fps) lift the same counted and stamped."""
+    intrinsics = CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array()
+    keypoints = squats_2d.copy()
+    keypoints[20:24] = np.nan  # frames 19 and 24 are 1.0 s apart
+    outputs = {}
+    for name, arrays in {"counted": {"fps": 5.0}, "stamped": {"fps": 5.0, "timestamps_s": GOOD_S}}.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        code, err = _lift(folder, keypoints_2d=keypoints, intrinsics=intrinsics, **arrays)
+        assert code == 0, err
+        with np.load(folder / "out.npz") as out:
+            outputs[name] = out["joints_3d"]
+    np.testing.assert_array_equal(outputs["counted"], outputs["stamped"])
+    assert np.isnan(outputs["counted"][20:24]).all() and np.isfinite(outputs["counted"][24:]).all()
