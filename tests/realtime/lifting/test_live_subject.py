@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from posecast.calibration import estimate_subject
+from posecast.calibration.subject import SubjectOptions
 from posecast.engines import skeleton
 from posecast.realtime.errors import OptionsError
 from posecast.realtime.lifting import LiftingOptions, LiveSubjectOptions
@@ -357,3 +358,20 @@ def test_a_first_measurement_that_measures_nothing_is_refused_and_tried_again(mo
             live.observe(np.zeros((17, 3)), np.zeros((17, 2)), np.ones(17), int(i * 1e9 / FPS))
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and "gave up after 10.0 s (it measured no bone" in warned[0]
+
+
+@pytest.mark.parametrize(("fps", "first_at_s"), [(2.0, 2.0), (3.0, 2.0), (30.0, 59 / 30)])
+def test_the_first_measurement_comes_after_two_seconds_of_video_at_any_rate(filmed_walk: Walk, fps: float,
+                                                                            first_at_s: float) -> None:  # fmt: skip
+    """QA: a frame counted at most 0.25 s, so at 2 fps "the first 2 s" were 4 s of video (3 fps:
+    2.7 s) and a 32 s measurement never came in a 36 s clip; at 30 fps 60 frames of 1/30 s summed
+    to a hair under 2 s and the measurement came a frame late. Each frame counts its step up to
+    the 0.5 s the window bridges (the first 1/30 s)."""
+    keypoints_norm, _, height_m = filmed_walk(facing=True)
+    _, lifted = _published(keypoints_norm, height_m, None)
+    few = SubjectOptions(min_frames=3)  # 2 s at 2 fps are 5 frames (a measurement takes 10 by default)
+    calibration = LiveSubjectCalibration(height_m, LiveSubjectOptions(again_at_s=(), subject=few))
+    step = round(FPS / fps)
+    measured_at_s = [f / FPS for f in range(0, len(lifted), step) if calibration.observe(
+        lifted[f], keypoints_norm[f], np.ones(skeleton.NUM_JOINTS), round(f * 1e9 / FPS)) is not None]  # fmt: skip
+    assert measured_at_s == [pytest.approx(first_at_s)], measured_at_s
