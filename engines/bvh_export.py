@@ -29,7 +29,10 @@ rotation is ``Rz · Rx · Ry``, the usual BVH order), positions in the frame's u
 **Axes.** The file is written in one of :mod:`posecast.engines.frames`' frames: ``world``
 (right-handed, y up, metres: the BVH convention, and what Blender's importer assumes by default:
 Forward −Z, Up Y) or an engine's (``blender``: import with Forward Y, Up Z; ``unity``,
-``unreal`` (centimetres), ``godot``). Either way Blender shows the same pose.
+``unreal`` (centimetres), ``godot``). The right-handed ones (world, blender, godot) show the
+same pose in Blender. BVH readers take a file's axes as right-handed, so one written in a
+left-handed frame (``unity``, ``unreal``) imports as the take's mirror image: ``posecast export``
+refuses those; they serve tests of what training refuses.
 
 Frames without a pose (NaN joints) hold the last pose (the first pose before it); the count is
 returned so that callers can say so.

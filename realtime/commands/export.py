@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--frame",
         choices=tuple(ENGINE_FRAMES),
         default="world",
-        help="axes of the BVH (default world: y up, metres, as Blender's importer expects)",
+        help="axes of the BVH (default world: y up, metres, as Blender's importer expects); BVH is right-handed, "
+             "so unity and unreal are refused",
     )
     parser.add_argument("--lift-input", type=output_file, metavar="NPZ",
                         help="write the person's 2D as `posecast lift --input` reads it")  # fmt: skip
@@ -43,6 +44,10 @@ def export(args: argparse.Namespace) -> int:
     check_outputs({"--bvh": args.bvh, "--lift-input": args.lift_input}, {"the recording": args.recording})
     if args.bvh is not None and args.bvh.suffix.lower() != ".bvh":
         raise RecordingError(f"--bvh must name a .bvh file (e.g. take.bvh), got {args.bvh.name}")
+    if args.bvh is not None and ENGINE_FRAMES[args.frame].handedness == "left":  # (QA: Blender showed a mirror image)
+        raise RecordingError(f"--frame {args.frame} is left-handed and BVH files are read as right-handed, so the take "
+                             "would import as its mirror image: export --frame world (or blender, godot) and let the "
+                             "importer turn the axes")  # fmt: skip
     if args.lift_input is not None and args.lift_input.suffix.lower() != ".npz":
         raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
                              f"got {args.lift_input.name}")  # fmt: skip

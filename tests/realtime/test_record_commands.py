@@ -215,3 +215,14 @@ def test_commands_suggested_for_paths_with_spaces_are_shell_quoted(dance_take: P
     lift_input = tmp_path / "my 2d.npz"
     assert cli.main(["export", str(take), "--lift-input", str(lift_input)]) == 0
     assert f"for `posecast lift --input '{lift_input}'`" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("frame", ["unity", "unreal"])
+def test_a_bvh_in_left_handed_axes_is_refused(frame: str, dance_take: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """QA: Blender imported ``--frame unity`` and ``unreal`` BVHs as the take's mirror image (BVH
+    readers take the axes as right-handed; no import setting undoes a reflection)."""
+    assert cli.main(["export", str(dance_take), "--bvh", str(tmp_path / "a.bvh"), "--frame", frame]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"--frame {frame} is left-handed and BVH files are read as right-handed" in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
