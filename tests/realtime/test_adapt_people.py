@@ -97,3 +97,17 @@ def test_the_2d_made_is_never_written_over_a_2d_file_given(two_people_take: Path
     with pytest.raises(SourceError, match=f"would be written to {given}, which is one of the inputs: save the 2D"):
         footage_to_2d([two_people_take, given], tmp_path)
     assert given.read_bytes() == b"the user's own 2D"
+
+
+def test_exporting_one_person_of_several_names_the_others(two_people_take: Path, caplog: pytest.LogCaptureFixture,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    """QA: ``export --lift-input`` (and ``--bvh``) took the person posed in most frames and left
+    the others out without a word (one person back after more than 1 s is a new id)."""
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.recording"):
+        assert main(["export", str(two_people_take), "--lift-input", str(tmp_path / "one.npz")]) == 0
+    said = [r.getMessage() for r in caplog.records if "posed in most frames" in r.getMessage()]
+    assert len(said) == 1 and "the take also has person(s) " in said[0] and "--person ID exports another" in said[0]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.recording"):
+        assert main(["export", str(two_people_take), "--lift-input", str(tmp_path / "two.npz"), "--person", "1"]) == 0
+    assert "posed in most frames" not in caplog.text
