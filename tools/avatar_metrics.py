@@ -214,7 +214,11 @@ def mocap_clips(shared: Path | None) -> dict[str, np.ndarray]:
         joints, fps = load_bvh_joints(REPO / "tests" / "fixtures" / "cmu" / f"{name}.bvh")
         clips[f"cmu/{name}"] = joints[1 :: round(fps / FPS)]
     archive = None if shared is None else shared / "data" / "bandai-namco" / "dataset-1.tar.xz"
-    if archive is not None and archive.is_file():
+    if archive is not None and not archive.is_file():  # (QA: it measured the CMU clips alone, without a word)
+        print(f"avatar_metrics: error: --shared {shared} has no data/bandai-namco/dataset-1.tar.xz: pass the shared "
+              "folder that holds it, or leave --shared out to measure the CMU clips alone", file=sys.stderr)
+        raise SystemExit(2)
+    if archive is not None:
         import tarfile
 
         wanted = {f"dataset-1_{n}_normal_001.bvh": n for n in BANDAI}
@@ -371,6 +375,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         clips = mocap_clips(args.shared)
+        if args.shared is None:
+            print("avatar_metrics: no shared folder: the mocap rows measure the 3 CMU clips alone, not the "
+                  "Bandai-Namco ones the README's table has", file=sys.stderr)
         report = {
             "mocap": measure_mocap(clips, work, rng),
             "still": measure_still(clips, work, rng),

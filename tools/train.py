@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
                           "write") from exc  # fmt: skip
 
     options = SamplerOptions(window_frames=cfg.sample_frames, body=cfg.body, framing=cfg.framing)
-    clips = [c for src in sources for c in load_source(src, progress=True)]
+    clips = [c for src in sources for c in load_source(src, progress=not args.no_progress and sys.stderr.isatty())]
     if cfg.max_clips:
         clips = first_clips_of_each_source(clips, cfg.max_clips)
     train_clips, held_out = split_data(clips, cfg)

@@ -348,12 +348,13 @@ def resolve_data(entry: str | Path, what: str = "training data") -> Path:
     for candidate in candidates:
         if candidate.exists():
             return candidate
-    looked = ", ".join(str(c) for c in candidates)
+    looked = ", ".join(dict.fromkeys(str(c) for c in candidates))  # run from the repository: one place twice
     if what != "training data":
         raise ConfigError(f"{what} {entry!r} not found (looked in {looked})")
     raise ConfigError(
-        f"training data {entry!r} not found (looked in {looked}); put the data there, set "
-        "POSECAST_SHARED to the shared folder, or name other data with data: in the config or --data"
+        f"training data {entry!r} not found (looked in {looked}); put the data there (README, Training your own: "
+        "where it comes from), set POSECAST_SHARED to the shared folder, or name other data with data: in the "
+        "config or --data"
     )
 
 

@@ -317,7 +317,7 @@ def read_log(path: Path) -> list[dict[str, str]]:
 
 
 def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_cache: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+                                          monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "log_every": 5,
                                       "checkpoint_every": 10}))  # fmt: skip
@@ -335,6 +335,7 @@ def test_train_tool_end_to_end_and_resume(train_tool, bvh_dir: Path, posecast_ca
     monkeypatch.setattr(train_tool.MocapWindowSampler, "sample", recorded)
     runs = 1
     assert train_tool.main(["--config", str(config), *common, "--steps", "20"]) == 0
+    assert "parsing" not in capsys.readouterr().err  # --no-progress: no bar while the clips are read (QA)
     assert {"last.pt", "log.csv", "losses.png", "config.json"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "config.json").read_text())["steps"] == 20
     assert json.loads((out / "config.json").read_text())["max_clips"] == 2  # a resumed run trains on the same clips
