@@ -443,22 +443,29 @@ def test_bad_timestamps_are_refused_in_one_line(stamps, message, squats_2d: np.n
     assert not (tmp_path / "out.npz").exists()
 
 
+def _lifted_on_clocks(tmp_path: Path, keypoints: np.ndarray, clocks: dict[str, dict]) -> dict[str, np.ndarray]:
+    """``posecast lift`` of ``keypoints`` (the squats' camera) with each clock's arrays: its ``joints_3d``."""
+    intrinsics = CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array()
+    outputs = {}
+    for name, arrays in clocks.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        code, err = _lift(folder, keypoints_2d=keypoints, intrinsics=intrinsics, **arrays)
+        assert code == 0, err
+        with np.load(folder / "out.npz") as out:
+            outputs[name] = out["joints_3d"]
+    return outputs
+
+
 def test_timestamps_are_the_clock_of_posecast_lift(squats_2d: np.ndarray, tmp_path: Path) -> None:
     """The 5 fps squats given as timestamps at 5 fps (on a clock starting at 100 s, with
     sub-nanosecond noise) lift exactly as counted at fps=5, whatever the fps field says; the same
     frames stamped 0.1 s apart (as if at 10 fps) lift differently: the window reads the stamps."""
-    intrinsics = CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array()
-    outputs = {}
     noisy_s = 100.0 + GOOD_S + np.random.default_rng(0).uniform(-1e-10, 1e-10, len(GOOD_S))
-    for name, arrays in {"counted": {"fps": 5.0}, "stamped": {"fps": 30.0, "timestamps_s": noisy_s},
-                         "float32": {"fps": 30.0, "timestamps_s": GOOD_S.astype(np.float32)},  # fine at this size
-                         "faster": {"fps": 5.0, "timestamps_s": GOOD_S / 2}}.items():  # fmt: skip
-        folder = tmp_path / name
-        folder.mkdir()
-        code, err = _lift(folder, keypoints_2d=squats_2d, intrinsics=intrinsics, **arrays)
-        assert code == 0, err
-        with np.load(folder / "out.npz") as out:
-            outputs[name] = out["joints_3d"]
+    outputs = _lifted_on_clocks(tmp_path, squats_2d, {
+        "counted": {"fps": 5.0}, "stamped": {"fps": 30.0, "timestamps_s": noisy_s},
+        "float32": {"fps": 30.0, "timestamps_s": GOOD_S.astype(np.float32)},  # fine at this size
+        "faster": {"fps": 5.0, "timestamps_s": GOOD_S / 2}})  # fmt: skip
     np.testing.assert_array_equal(outputs["stamped"], outputs["counted"])
     np.testing.assert_allclose(outputs["float32"], outputs["counted"], atol=1e-5)  # metres
     assert np.nanmax(np.abs(outputs["faster"] - outputs["counted"])) > 0.01  # metres
@@ -469,16 +476,9 @@ def test_a_gap_restarts_the_window_on_either_clock(squats_2d: np.ndarray, tmp_pa
     frames with a person was bridged however long it was, so a video's 2D lifted up to 260 mm away
     from its live run, which restarts the window after 0.5 s. The squats with 0.8 s of frames
     without a person (4 at 5 fps) lift the same counted and stamped."""
-    intrinsics = CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array()
     keypoints = squats_2d.copy()
     keypoints[20:24] = np.nan  # frames 19 and 24 are 1.0 s apart
-    outputs = {}
-    for name, arrays in {"counted": {"fps": 5.0}, "stamped": {"fps": 5.0, "timestamps_s": GOOD_S}}.items():
-        folder = tmp_path / name
-        folder.mkdir()
-        code, err = _lift(folder, keypoints_2d=keypoints, intrinsics=intrinsics, **arrays)
-        assert code == 0, err
-        with np.load(folder / "out.npz") as out:
-            outputs[name] = out["joints_3d"]
+    outputs = _lifted_on_clocks(tmp_path, keypoints, {"counted": {"fps": 5.0},
+                                                      "stamped": {"fps": 5.0, "timestamps_s": GOOD_S}})  # fmt: skip
     np.testing.assert_array_equal(outputs["counted"], outputs["stamped"])
     assert np.isnan(outputs["counted"][20:24]).all() and np.isfinite(outputs["counted"][24:]).all()
