@@ -267,6 +267,9 @@ def _check_meta_fields(m: dict[str, Any]) -> None:
     for name in ("joint_names", "bone_names"):
         if name in m and not (isinstance(m[name], list) and all(isinstance(v, str) for v in m[name])):
             raise SchemaError(f"field {name!r} must be a list of names, got {m[name]!r:.80}")
+    if len(m["joint_names"]) != skeleton.NUM_JOINTS:  # (QA: 3 names passed, and listen said "3 joints")
+        raise SchemaError(f"field 'joint_names' must name the {skeleton.NUM_JOINTS} joints, got "
+                          f"{len(m['joint_names'])}")  # fmt: skip
     parents = m["parents"]
     if not (isinstance(parents, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in parents)
             and len(parents) == len(m["joint_names"])):  # fmt: skip
@@ -281,7 +284,7 @@ def _check_meta_fields(m: dict[str, Any]) -> None:
             _check_count(m, name)
     for name, low in (("source_fps", 0.0), ("meta_interval_s", 1e-9)):
         value = m.get(name, low)
-        if not (isinstance(value, int | float) and not isinstance(value, bool) and low <= value < math.inf):
+        if not (_finite(value) and low <= value):
             raise SchemaError(f"field {name!r} must be a finite number >= {low:g}, got {value!r:.80}")
 
 
@@ -344,9 +347,17 @@ def validate_pose_message(message: dict[str, Any]) -> None:
         checked_numbers(message[name], name, shape, low, high)
     latency = message.get("latency_ms")
     if latency is not None and not (
-        isinstance(latency, dict) and all(isinstance(k, str) and isinstance(v, int | float) for k, v in latency.items())
-    ):
-        raise SchemaError(f"field 'latency_ms' must map stage names to milliseconds, got {latency!r}")
+        isinstance(latency, dict) and all(isinstance(k, str) and _finite(v) for k, v in latency.items())
+    ):  # (QA: NaN, infinity and true were taken, and `listen --json` printed lines no JSON parser reads)
+        raise SchemaError(f"field 'latency_ms' must map stage names to finite milliseconds, got {latency!r:.80}")
     stalled = message.get("source_stalled_s", 0.0)
-    if not (isinstance(stalled, int | float) and not isinstance(stalled, bool) and 0.0 <= stalled < math.inf):
+    if not (_finite(stalled) and stalled >= 0.0):
         raise SchemaError(f"field 'source_stalled_s' must be a finite number of seconds >= 0, got {stalled!r:.80}")
+    height = message.get("root_height_m", 0.0)  # the avatar world's, when there
+    if not _finite(height):
+        raise SchemaError(f"field 'root_height_m' must be a finite number of metres, got {height!r:.80}")
+
+
+def _finite(value: Any) -> bool:
+    """Whether ``value`` is a finite int or float (a boolean is not a number here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

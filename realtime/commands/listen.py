@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from typing import Any
@@ -35,15 +36,24 @@ def _rounded(array: np.ndarray, decimals: int = 5) -> list:
 
 
 def tidy(value: Any) -> Any:
-    """``value`` with every float shortened to 6 significant digits, inside lists and dicts too
-    (float32 fields print as ``1.7``, not ``1.7000000476837158``)."""
+    """``value`` as JSON holds it: every float shortened to 6 significant digits, inside lists
+    and dicts too (float32 fields print as ``1.7``, not ``1.7000000476837158``). What JSON has
+    no word for, in the fields this schema does not define (a publisher may send anything
+    there), is written as it can be: a non-finite number as null, bytes as hex, a msgpack
+    extension as [code, hex data], a timestamp as its text, a key as a string (QA: ``--json`` stopped with a
+    traceback, or printed ``NaN``, which no JSON parser reads)."""
     if isinstance(value, float):
-        return float(f"{value:.6g}")
+        return float(f"{value:.6g}") if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: tidy(v) for k, v in value.items()}
+        return {k if isinstance(k, (str, int, float, bool)) or k is None else str(tidy(k)): tidy(v)
+                for k, v in value.items()}  # fmt: skip
     if isinstance(value, (list, tuple)):
         return [tidy(v) for v in value]
-    return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
 
 
 def to_json(message: PoseMessage | MetaMessage) -> dict[str, Any]:
@@ -168,7 +178,7 @@ def listen(args: argparse.Namespace) -> int:
             heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, True, 0  # skips: since the last
             if isinstance(message, PoseMessage):
                 poses += 1
-            line = json.dumps(to_json(message)) if args.json else format_line(message)
+            line = json.dumps(to_json(message), allow_nan=False) if args.json else format_line(message)
             if not args.json and isinstance(message, MetaMessage):
                 if line == last_meta_line:  # the publisher repeats it every second: a reader sees poses
                     continue

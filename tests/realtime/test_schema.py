@@ -118,3 +118,41 @@ def test_zmq_sink_publishes_every_person_and_a_heartbeat_when_nobody_is_tracked(
     finally:
         sub.close()
         sink.close()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"latency_ms": {"lift": float("nan")}}, "field 'latency_ms' must map stage names to finite milliseconds"),
+    ({"latency_ms": {"lift": float("inf")}}, "field 'latency_ms' must map stage names to finite milliseconds"),
+    ({"latency_ms": {"lift": True}}, "field 'latency_ms' must map stage names to finite milliseconds"),
+    ({"root_height_m": float("nan")}, "field 'root_height_m' must be a finite number of metres"),
+])  # fmt: skip
+def test_documented_numbers_are_finite_numbers(change: dict, message: str) -> None:
+    """QA: NaN, infinity and a boolean were taken in ``latency_ms`` and the avatar's
+    ``root_height_m``, and ``listen --json`` printed ``NaN``, which no JSON parser reads."""
+    raw = msgpack.unpackb(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000))
+    with pytest.raises(SchemaError, match=message):
+        decode_pose(msgpack.packb({**raw, **change}))
+
+
+def test_a_meta_names_the_17_joints() -> None:
+    """QA: a meta of 3 joint names and parents passed, and ``listen`` said "3 joints"."""
+    meta = {"schema_version": 2, "joint_names": ["a", "b", "c"], "parents": [-1, 0, 1], "frame": "camera",
+            "units": "m"}  # fmt: skip
+    with pytest.raises(SchemaError, match="field 'joint_names' must name the 17 joints, got 3"):
+        decode_meta(msgpack.packb(meta))
+
+
+def test_listen_json_writes_what_json_cannot_hold_as_it_can() -> None:
+    """QA: a publisher's field of bytes, a msgpack extension or timestamp (or a bytes key) ended
+    ``listen --json`` with a traceback; a NaN came out as ``NaN``. Every line is strict JSON now."""
+    import json
+
+    from posecast.realtime.commands.listen import to_json
+
+    raw = msgpack.unpackb(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000))
+    extra = {"blob": b"\x01\xff", "ext": msgpack.ExtType(5, b"ab"), "when": msgpack.Timestamp(1, 2),
+             "nan": float("nan"), "nested": {b"key": [float("inf"), 1.5]}}  # fmt: skip
+    line = json.dumps(to_json(decode_pose(msgpack.packb({**raw, **extra}, use_bin_type=True))), allow_nan=False)
+    shown = json.loads(line)
+    assert shown["blob"] == "01ff" and shown["nan"] is None and shown["nested"] == {"6b6579": [None, 1.5]}
+    assert shown["ext"] == [5, "6162"] and isinstance(shown["when"], str)  # an extension: (code, data)

@@ -76,7 +76,7 @@ def raw(message: PoseMessage) -> dict:
     ("frame_id", -1, "field 'frame_id' must be a non-negative int, got -1"),
     ("schema_version", 99, "field 'schema_version' is 99, this posecast reads 1"),
     ("frame", "world_yup", "field 'frame' must be 'camera_xright_ydown_zforward'"),
-    ("latency_ms", {"lifter": "fast"}, "field 'latency_ms' must map stage names to milliseconds"),
+    ("latency_ms", {"lifter": "fast"}, "field 'latency_ms' must map stage names to finite milliseconds"),
 ])  # fmt: skip
 def test_validation_names_the_bad_field(field, value, match):
     message = raw(make_pose())
