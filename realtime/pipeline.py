@@ -60,6 +60,7 @@ class Pipeline:
         self._last: PoseFrame | None = None
         #: Stall notices handed to the sinks (a live source silent and retrying; see source_stalled).
         self.stall_notices = 0
+        self.closed = False  # the detector and the lifting stage are closed: build another pipeline
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -79,6 +80,7 @@ class Pipeline:
     def open(self) -> Pipeline:
         """Open every sink with the current meta data; threaded sinks get their thread. A sink
         that cannot open raises (after the ones opened are closed again)."""
+        self._check_open()
         if self._outputs:
             return self
         meta = self.meta()
@@ -97,8 +99,15 @@ class Pipeline:
             raise
         return self
 
+    def _check_open(self) -> None:
+        """Raise :class:`PosecastError` once closed (QA: ONNX Runtime's AttributeError came instead)."""
+        if self.closed:
+            raise PosecastError("this Pipeline is closed (its models are released): build a new one with "
+                                "build_pipeline to run again")  # fmt: skip
+
     def process(self, frame: Frame) -> PoseFrame:
         """Detect, lift and hand one frame to every sink; returns the :class:`PoseFrame`."""
+        self._check_open()
         stage_ns: dict[str, int] = {}
         return self.finish(frame, self.detect(frame, stage_ns), stage_ns)
 
@@ -183,6 +192,7 @@ class Pipeline:
         ``max_frames`` were processed or a sink asks to stop; while a live source stalls
         (:class:`SourceStalledError`) the sinks get :meth:`source_stalled` notices. Raises
         :class:`SinkError` after the frame in which a sink failed."""
+        self._check_open()
         count = 0
         while max_frames is None or count < max_frames:
             try:
@@ -246,6 +256,7 @@ class Pipeline:
             if id(sink) not in opened and sink.name not in self.failed:
                 sink.close()  # built but never opened
         self._outputs = []
+        self.closed = True
         self.lifting.close()
         self.detector.close()
         if errors:

@@ -44,7 +44,11 @@ def _check_arguments(address: object, topics: object, receive_hwm: object) -> No
 class Subscriber:
     """A SUB socket on a posecast stream. ``address`` is ``tcp://HOST:PORT`` (or
     ``connect:tcp://HOST:PORT``) to connect to (the publisher binds) or ``bind:tcp://HOST:PORT``
-    when the publisher connects."""
+    when the publisher connects.
+
+    Like the ZeroMQ socket it wraps, a Subscriber belongs to one thread at a time: receive and
+    close it from the same thread (to stop a thread blocked in :meth:`recv`, give it a timeout
+    and a flag to check). Two threads receiving on one socket read each other's message parts."""
 
     def __init__(
         self,

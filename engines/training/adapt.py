@@ -187,9 +187,12 @@ class AdaptReport:
     seed: int = 0
 
 
-def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:
-    """``.npz`` files and folders of them → the files, sorted; raises :class:`AdaptError` if none."""
+def collect_inputs(inputs: Sequence[str | Path] | str | Path) -> list[Path]:
+    """``.npz`` files and folders of them (or one) → the files, sorted; raises :class:`AdaptError`
+    if none."""
     files: list[Path] = []
+    if isinstance(inputs, str | Path):  # one path (QA: a string was taken as a list of one-letter inputs)
+        inputs = [inputs]
     for item in inputs:
         path = Path(item)
         if path.is_dir():
@@ -434,7 +437,7 @@ def footage_figures(generator: PoseGenerator, windows: np.ndarray, reference: Po
 
 def adapt(
     model: str | Path,
-    inputs: Sequence[str | Path],
+    inputs: Sequence[str | Path] | str | Path,
     output: str | Path,
     options: AdaptOptions | None = None,
     progress: bool = True,

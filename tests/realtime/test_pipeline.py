@@ -166,3 +166,20 @@ def test_subject_collector_keeps_the_2d_each_pose_was_lifted_from(media_dir: Pat
     np.testing.assert_allclose(keypoints_norm, (pixels - [k.cx, k.cy]) / [k.fx, k.fy], atol=1e-6)
     on_rays = onto_rays(poses, keypoints_norm, confidences)
     np.testing.assert_allclose(on_rays[..., :2] / on_rays[..., 2:], keypoints_norm, atol=1e-9)
+
+
+def test_a_closed_pipeline_says_so(media_dir: Path, pose_model_path: Path) -> None:
+    """QA: run() after the ``with`` block, or entering it again, raised ONNX Runtime's
+    ``AttributeError: 'NoneType' object has no attribute 'io_binding'``; now one clear error."""
+    from posecast.engines.errors import PosecastError
+
+    pipeline = _pipeline(pose_model_path, publish=False)
+    with pipeline, open_source(str(media_dir / "dance_576.mp4")) as source:
+        assert len(list(pipeline.run(source, max_frames=2))) == 2
+    with open_source(str(media_dir / "dance_576.mp4")) as source:
+        with pytest.raises(PosecastError, match="this Pipeline is closed .*build a new one"):
+            next(pipeline.run(source))
+        with pytest.raises(PosecastError, match="this Pipeline is closed"):
+            pipeline.process(source.read())
+    with pytest.raises(PosecastError, match="this Pipeline is closed"), pipeline:
+        pass
