@@ -11,6 +11,10 @@ export const NUM_JOINTS = 17;
 export const TRACKING_STATES = ["tracking", "warming", "lost"];
 export const TOPIC_POSE = "pose";
 export const TOPIC_META = "meta";
+/** The one coordinate frame of `joints_m` and `root_m` (engine frames go in `frame_pose`). */
+export const COORDINATE_FRAME = "camera_xright_ydown_zforward";
+/** The largest float32: a number beyond it is no float32 (the Python decoder reads them as such). */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** A message that does not follow posecast's schema; `field` names the first bad field. */
 export class SchemaError extends Error {
@@ -27,22 +31,33 @@ function isInt(value) {
   return typeof value === "bigint" || Number.isInteger(value);
 }
 
+/** A value as the message has it, for an error: a string in quotes ("2" is not 2). */
+function shown(value) {
+  return typeof value === "string" ? JSON.stringify(value).slice(0, 80) : String(value).slice(0, 80);
+}
+
 function checkVersion(m) {
   const v = m.schema_version;
-  if (!Number.isInteger(v) || v < 1) {
-    throw new SchemaError(`field 'schema_version' must be a positive int, got ${String(v)}`, "schema_version");
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new SchemaError(`field 'schema_version' must be a positive int, got ${shown(v)}`, "schema_version");
   }
   return v;
+}
+
+/** A finite number (not a boolean, not a string), within [low, high]. */
+function isFiniteNumber(value, low = -Infinity, high = Infinity) {
+  return typeof value === "number" && Number.isFinite(value) && value >= low && value <= high;
 }
 
 function checkNonNegativeInt(m, name) {
   const value = m[name];
   if (!isInt(value) || value < 0) {
-    throw new SchemaError(`field '${name}' must be a non-negative int, got ${String(value)}`, name);
+    throw new SchemaError(`field '${name}' must be a non-negative int, got ${shown(value)}`, name);
   }
 }
 
-function checkNumbers(m, name, shape) {
+/** Numbers of `shape`, finite as float32 and within [low, high], as the Python decoder checks them. */
+function checkNumbers(m, name, shape, low = -FLOAT32_MAX, high = FLOAT32_MAX) {
   const value = m[name];
   if (value === undefined || value === null) throw new SchemaError(`field '${name}' is missing`, name);
   const rows = shape.length === 2 ? value : [value];
@@ -52,7 +67,13 @@ function checkNumbers(m, name, shape) {
   if (!Array.isArray(rows) || rows.length !== wantRows) throw bad();
   for (const row of rows) {
     if (!Array.isArray(row) || row.length !== wantCols) throw bad();
-    for (const x of row) if (typeof x !== "number") throw bad();
+    for (const x of row) {
+      if (typeof x !== "number") throw bad();
+      if (!isFiniteNumber(x, low, high)) {
+        const range = low === -FLOAT32_MAX ? "" : ` from ${low} to ${high}`;
+        throw new SchemaError(`field '${name}' must hold finite numbers${range}, got ${x}`, name);
+      }
+    }
   }
 }
 
@@ -78,15 +99,25 @@ export function validatePose(m) {
     throw new SchemaError(`field 'tracking' must be one of ${TRACKING_STATES.join(", ")}, got ${String(m.tracking)}`,
       "tracking");
   }
-  if (typeof m.frame !== "string") throw new SchemaError(`field 'frame' must be a string, got ${String(m.frame)}`, "frame");
+  if (m.frame !== COORDINATE_FRAME) {
+    throw new SchemaError(`field 'frame' must be '${COORDINATE_FRAME}', got ${shown(m.frame)}`, "frame");
+  }
   checkNumbers(m, "joints_m", [NUM_JOINTS, 3]);
-  checkNumbers(m, "confidence", [NUM_JOINTS]);
+  checkNumbers(m, "confidence", [NUM_JOINTS], 0, 1);
   checkNumbers(m, "root_m", [3]);
   const latency = m.latency_ms;
   if (latency !== undefined && latency !== null) {
     const ok = typeof latency === "object" && !Array.isArray(latency) &&
-      Object.values(latency).every((x) => typeof x === "number");
-    if (!ok) throw new SchemaError("field 'latency_ms' must map stage names to milliseconds", "latency_ms");
+      Object.values(latency).every((x) => isFiniteNumber(x));
+    if (!ok) throw new SchemaError("field 'latency_ms' must map stage names to finite milliseconds", "latency_ms");
+  }
+  if (m.source_stalled_s !== undefined && !isFiniteNumber(m.source_stalled_s, 0)) {
+    throw new SchemaError(`field 'source_stalled_s' must be a finite number of seconds >= 0, got ${shown(m.source_stalled_s)}`,
+      "source_stalled_s");
+  }
+  if (m.root_height_m !== undefined && !isFiniteNumber(m.root_height_m)) {
+    throw new SchemaError(`field 'root_height_m' must be a finite number of metres, got ${shown(m.root_height_m)}`,
+      "root_height_m");
   }
   return timestampsToBigInt(m);
 }
@@ -103,8 +134,24 @@ export function validateMeta(m) {
   if (!Array.isArray(m.joint_names) || !m.joint_names.every((s) => typeof s === "string")) {
     throw new SchemaError("field 'joint_names' must be a list of strings", "joint_names");
   }
+  if (m.joint_names.length !== NUM_JOINTS) {
+    throw new SchemaError(`field 'joint_names' must name the ${NUM_JOINTS} joints, got ${m.joint_names.length}`, "joint_names");
+  }
   if (!Array.isArray(m.parents) || m.parents.length !== m.joint_names.length || !m.parents.every(Number.isInteger)) {
     throw new SchemaError("field 'parents' must be one int per joint", "parents");
+  }
+  for (const name of ["units", "frame"]) {
+    if (typeof m[name] !== "string") throw new SchemaError(`field '${name}' must be a string, got ${shown(m[name])}`, name);
+  }
+  if (m.assumptions !== undefined && (m.assumptions === null || typeof m.assumptions !== "object" || Array.isArray(m.assumptions))) {
+    throw new SchemaError(`field 'assumptions' must be a map, got ${shown(m.assumptions)}`, "assumptions");
+  }
+  for (const name of ["max_people", "publish_ns", "publish_unix_ns"]) if (m[name] !== undefined) checkNonNegativeInt(m, name);
+  for (const [name, low, open] of [["source_fps", 0, false], ["meta_interval_s", 0, true]]) {
+    const value = m[name];
+    if (value !== undefined && !(isFiniteNumber(value, low) && (!open || value > low))) {
+      throw new SchemaError(`field '${name}' must be a finite number ${open ? ">" : ">="} ${low}, got ${shown(value)}`, name);
+    }
   }
   return timestampsToBigInt(m);
 }
@@ -126,8 +173,11 @@ export function decodeMessage(topic, payload) {
   if (m === null || typeof m !== "object" || Array.isArray(m)) {
     throw new SchemaError("payload is not a msgpack map: expected a posecast message");
   }
-  // msgpack ints below 2**32 arrive as Number even with useBigInt64; the version must be one.
-  if (typeof m.schema_version === "bigint") m.schema_version = Number(m.schema_version);
+  // msgpack ints below 2**32 arrive as Number even with useBigInt64; the version must be one (a
+  // version beyond 2**53 is refused, not rounded)
+  if (typeof m.schema_version === "bigint" && m.schema_version <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    m.schema_version = Number(m.schema_version);
+  }
   if (name === TOPIC_POSE) validatePose(m);
   else if (name === TOPIC_META) validateMeta(m);
   else throw new SchemaError(`unknown topic '${name}': expected '${TOPIC_POSE}' or '${TOPIC_META}'`);

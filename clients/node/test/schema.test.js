@@ -75,11 +75,46 @@ test("a missing field is named", () => {
   assert.throws(() => decodeMessage("pose", packed(m)), /field 'root_m' is missing/);
 });
 
-test("meta needs joint names and parents of the same length", () => {
-  const meta = { schema_version: 1, joint_names: ["a", "b"], parents: [-1, 0], frame: "f", units: "m", publish_ns: 5 };
-  assert.equal(decodeMessage("meta", packed(meta)).message.publish_ns, 5n);
-  assert.throws(() => decodeMessage("meta", packed({ ...meta, parents: [-1] })), /parents/);
-  assert.throws(() => decodeMessage("meta", packed({ ...meta, units: undefined })), /units/);
+const meta = () => ({
+  schema_version: 1, joint_names: Array.from({ length: 17 }, (_, i) => `j${i}`),
+  parents: Array.from({ length: 17 }, (_, i) => i - 1), frame: "f", units: "m", publish_ns: 5,
+});
+
+test("meta needs the 17 joint names and parents of the same length", () => {
+  assert.equal(decodeMessage("meta", packed(meta())).message.publish_ns, 5n);
+  assert.throws(() => decodeMessage("meta", packed({ ...meta(), parents: [-1] })), /parents/);
+  assert.throws(() => decodeMessage("meta", packed({ ...meta(), units: undefined })), /units/);
+  assert.throws(() => decodeMessage("meta", packed({ ...meta(), joint_names: ["a", "b", "c"], parents: [-1, 0, 1] })),
+    /must name the 17 joints, got 3/);
+});
+
+// QA: the Python decoder refused these and this client took them (NaN joints came out as null)
+for (const [field, value] of [
+  ["joints_m", Array.from({ length: 17 }, () => [NaN, 0, 1])],
+  ["joints_m", Array.from({ length: 17 }, () => [1e300, 0, 1])],
+  ["confidence", Array(17).fill(2.0)],
+  ["root_m", [0, Infinity, 3]],
+  ["source_stalled_s", -1],
+  ["source_stalled_s", NaN],
+  ["frame", "world"],
+  ["latency_ms", { lift: NaN }],
+  ["latency_ms", { lift: true }],
+  ["root_height_m", NaN],
+]) {
+  test(`a pose's ${field} of ${JSON.stringify(value).slice(0, 30)} is refused`, () => {
+    assert.throws(() => decodeMessage("pose", packed(pose({ [field]: value }))), (e) => e instanceof SchemaError && e.field === field);
+  });
+}
+
+for (const [field, value] of [["assumptions", [1, 2]], ["max_people", -1], ["source_fps", "30"], ["meta_interval_s", 0]]) {
+  test(`a meta's ${field} of ${JSON.stringify(value)} is refused`, () => {
+    assert.throws(() => decodeMessage("meta", packed({ ...meta(), [field]: value })), (e) => e instanceof SchemaError && e.field === field);
+  });
+}
+
+test("a schema version beyond 2**53 or sent as a string is refused, the string in quotes", () => {
+  assert.throws(() => decodeMessage("pose", packed(pose({ schema_version: 2n ** 64n - 1n }))), /schema_version/);
+  assert.throws(() => decodeMessage("pose", packed(pose({ schema_version: "2" }))), /got "2"/);
 });
 
 test("not msgpack, not a map, unknown topic", () => {
