@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 #: A file may end this many frames short of its header's count without a warning (a container's
 #: count can be approximate).
 FRAME_COUNT_SLACK = 2
+#: This many frames in a row that cannot be read end the video, whatever its header counts (QA: a
+#: header claiming 2·10⁹ frames kept a 10-frame file reading nothing at 100 % CPU for half an hour).
+MAX_UNREADABLE_RUN = 1000
 
 
 class VideoFileSource(FileSource):
@@ -151,7 +154,8 @@ class VideoFileSource(FileSource):
             if ok and image is not None:
                 break
             failed += 1
-            if self._next_id + failed >= self.frame_count:  # also: a count of 0 (unknown)
+            # also: a count of 0 (unknown)
+            if self._next_id + failed >= self.frame_count or failed >= MAX_UNREADABLE_RUN:
                 if self._next_id + FRAME_COUNT_SLACK < self.frame_count:
                     after = (" after damaged frames (the frame numbers after the damage may be a few too low)"
                              if self.damaged_frames else "")  # fmt: skip
