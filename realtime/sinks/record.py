@@ -71,7 +71,9 @@ class RecordSink(Sink):
             raise OptionsError(f"--record {path} already exists: a take is never replaced; pass another path "
                                "(or delete it first)")  # fmt: skip
         part = path.with_name(path.name + PART_SUFFIX)
-        if part.is_file():
+        if part.is_symlink():  # (even one to nowhere: the take would be written where it points; QA)
+            raise OptionsError(f"--record: {part} is a link: move it away or pass another path")
+        if part.exists():
             raise OptionsError(f"--record: {part} is a take a run did not finish (replay and export read it): move "
                                "it away or pass another path")  # fmt: skip
         return cls(RecordOptions(path, source=without_password(str(getattr(args, "source", None) or ""))))

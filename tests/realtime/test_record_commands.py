@@ -226,3 +226,23 @@ def test_a_bvh_in_left_handed_axes_is_refused(frame: str, dance_take: Path, tmp_
     err = capsys.readouterr().err.strip()
     assert f"--frame {frame} is left-handed and BVH files are read as right-handed" in err and "\n" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_take_is_never_written_through_a_link(tmp_path: Path, media_dir: Path,
+                                                capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """QA: a link at ``take.posecast.part`` (even to nowhere) passed the check and the take was
+    written where it pointed; one put there after the check made the recorder overwrite the file
+    it pointed to. The command refuses a link, and the recorder only ever makes a new file."""
+    from posecast.realtime.recording.format import RecordingError, RecordingWriter
+
+    victim, part = tmp_path / "victim.txt", tmp_path / "take.posecast.part"
+    part.symlink_to(tmp_path / "made_by_posecast.bin")
+    assert cli.main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                     "--frames", "2", "--record", str(tmp_path / "take.posecast")]) == 2  # fmt: skip
+    assert f"--record: {part} is a link: move it away" in capsys.readouterr().err
+    victim.write_text("keep me")
+    part.unlink()
+    part.symlink_to(victim)  # as if put there after the command's check
+    with pytest.raises(RecordingError, match="take.posecast.part is there already .*or a link"):
+        RecordingWriter(tmp_path / "take.posecast")
+    assert victim.read_text() == "keep me" and not (tmp_path / "made_by_posecast.bin").exists()
