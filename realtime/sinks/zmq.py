@@ -125,6 +125,9 @@ class Publisher:
             if connect:
                 check_host(endpoint)
                 self._socket.connect(endpoint)
+                if exposed(endpoint):  # (QA: said of binding only, as the README says of any address)
+                    log.warning("publishing to %s: the pose stream leaves this machine (no authentication, no "
+                                "encryption); connect to a 127.0.0.1 address to keep it here", endpoint)  # fmt: skip
                 return f"connect:{endpoint}"
             check_ipc_free(endpoint)
             self._socket.bind(endpoint)
@@ -145,7 +148,7 @@ class Publisher:
             ) from exc
         bound = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._ipc_file = bound_ipc_file(bound)
-        if exposed(endpoint):
+        if exposed(bound):  # the address bound (QA: tcp://lo:PORT, which binds 127.0.0.1, was said to be open)
             log.warning("publishing on %s: the pose stream is open to the network, anyone who can reach this machine "
                         "on that port can read it (no authentication, no encryption); bind tcp://127.0.0.1:PORT to "
                         "keep it on this machine", bound)  # fmt: skip

@@ -30,6 +30,7 @@ def test_port_out_of_range_is_refused(address: str) -> None:
         ("tcp://127.0.0.1:0", False),
         ("tcp://localhost:0", False),
         ("tcp://127.0.0.2:0", False),  # all of 127/8 is loopback
+        ("tcp://lo:0", False),  # the loopback interface by name binds 127.0.0.1 (QA: it was said to be open)
         ("ipc:///tmp/posecast-test-{port}.sock", False),
     ],
 )
@@ -43,6 +44,17 @@ def test_binding_beyond_loopback_warns(address: str, exposed: bool, caplog, tmp_
     if exposed:
         assert publisher.address.split(":")[-1] in warnings[0]  # names the port it bound
         assert "bind tcp://127.0.0.1:PORT" in warnings[0]
+
+
+@pytest.mark.parametrize(("address", "warned"), [("connect:tcp://192.0.2.99:5999", True),
+                                                ("connect:tcp://127.0.0.1:5999", False)])  # fmt: skip
+def test_connecting_beyond_loopback_warns(address: str, warned: bool, caplog) -> None:
+    """QA: ``connect:`` to another machine said nothing, where the README says any address but
+    loopback warns: the stream leaves the machine unencrypted."""
+    with caplog.at_level(logging.WARNING, logger="posecast.realtime.sinks.zmq"):
+        Publisher(PublisherOptions(address=address)).close()
+    leaves = [r.getMessage() for r in caplog.records if "the pose stream leaves this machine" in r.getMessage()]
+    assert len(leaves) == (1 if warned else 0), leaves
 
 
 def test_connecting_to_a_bad_port_does_not_offer_port_0() -> None:
