@@ -67,6 +67,10 @@ SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 TOPIC_POSE = b"pose"
 TOPIC_META = b"meta"
+#: posecast's readers (``listen``, ``view``, :class:`~posecast.realtime.subscriber.Subscriber`) drop a
+#: peer that sends a larger message: a pose is a few kB, a meta a few tens (QA: three 1.5 GB junk
+#: messages took a viewer to 6 GB before they were refused as not msgpack).
+MAX_MESSAGE_BYTES = 1 << 20
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5555"
 
 __all__ = [

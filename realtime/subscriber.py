@@ -20,6 +20,7 @@ from .endpoints import (
 from .errors import SchemaError
 from .schema import (
     DEFAULT_ADDRESS,
+    MAX_MESSAGE_BYTES,
     TOPIC_META,
     TOPIC_POSE,
     MetaMessage,
@@ -64,6 +65,7 @@ class Subscriber:
         self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.RCVHWM, receive_hwm)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)  # a larger one drops its sender
         for topic in topics:
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
         # (``connect:`` as `posecast run --publish` takes it: connecting is the default here)

@@ -43,7 +43,7 @@ from websockets.http11 import Request, Response
 from ...engines.errors import PosecastError
 from ..endpoints import ipv6_option
 from ..errors import OptionsError, SchemaError
-from ..schema import DEFAULT_ADDRESS, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
+from ..schema import DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
 from ..subscriber import Subscriber
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,7 @@ class ViewerServer:
         socket.setsockopt(zmq.IPV6, ipv6_option(self.options.stream))
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.RCVHWM, 16)
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         for topic in (TOPIC_POSE, TOPIC_META):
             socket.setsockopt(zmq.SUBSCRIBE, topic)
         try:

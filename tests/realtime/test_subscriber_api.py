@@ -122,3 +122,28 @@ def test_recv_all_takes_everything_waiting_so_a_slow_reader_can_keep_the_newest(
             assert [m.frame_id for m in subscriber.recv_all(5.0)] == [13]
     finally:
         publisher.close()
+
+
+def test_a_peer_sending_a_message_over_the_limit_is_dropped() -> None:
+    """QA: no reader set a size limit, so three 1.5 GB junk messages took a viewer to 6 GB before
+    they were refused as not msgpack. A message over MAX_MESSAGE_BYTES never arrives: ZeroMQ drops
+    its sender (without the limit it arrived whole, and was refused as not msgpack)."""
+    from posecast.realtime.schema import MAX_MESSAGE_BYTES, TOPIC_META, MetaMessage
+    from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
+
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"))
+
+    def heard_meta(subscriber: Subscriber) -> bool:
+        for _ in range(100):
+            publisher.meta_if_due()
+            if isinstance(subscriber.recv(timeout_s=0.1), MetaMessage):
+                return True
+        return False
+
+    try:
+        with Subscriber(publisher.address) as subscriber:
+            assert heard_meta(subscriber)
+            publisher._socket.send_multipart([TOPIC_META, b"\x00" * (MAX_MESSAGE_BYTES + 1)])
+            assert subscriber.recv(timeout_s=0.5) is None
+    finally:
+        publisher.close()
