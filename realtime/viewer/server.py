@@ -314,9 +314,10 @@ class ViewerServer:
             response.headers["Allow"] = "GET"
             return response
         if path == WEBSOCKET_PATH:
-            origin, host = request.headers.get("Origin"), request.headers.get("Host")
-            # this server's own page, served directly (http) or by an https reverse proxy that keeps the Host
-            if origin is not None and origin not in (f"http://{host}", f"https://{host}"):
+            origins, host = request.headers.get_all("Origin"), request.headers.get("Host")  # (one Host: checked)
+            # this server's own page, served directly (http) or by an https reverse proxy that keeps the Host;
+            # at most one Origin (QA: two raised in the header lookup, a 500 and a traceback in the log each time)
+            if len(origins) > 1 or (origins and origins[0] not in (f"http://{host}", f"https://{host}")):
                 return _response(403, "Forbidden", b"cross-origin viewer connections are refused\n", "text/plain")
             return None  # go on with the WebSocket handshake
         if path not in STATIC_FILES:

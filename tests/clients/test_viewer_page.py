@@ -196,17 +196,18 @@ def test_static_files_and_refusals(viewer: ViewerServer) -> None:
         pass
 
 
-def _status_for_host(viewer: ViewerServer, path: str, host: str | list[str], origin: str | None = None) -> int:
+def _status_for_host(viewer: ViewerServer, path: str, host: str | list[str],
+                     origin: str | list[str] | None = None) -> int:  # fmt: skip
     """The HTTP status of a request to the viewer that names ``host`` in its Host header (a
     WebSocket upgrade for ``/ws``), sent raw so the header is exactly what a browser would send
-    (a list: that many Host headers)."""
+    (a list: that many Host or Origin headers)."""
     connection = http.client.HTTPConnection("127.0.0.1", viewer.port, timeout=10)
     try:
         connection.putrequest("GET", path, skip_host=True)
         for value in [host] if isinstance(host, str) else host:
             connection.putheader("Host", value.encode("latin-1"))
-        if origin is not None:
-            connection.putheader("Origin", origin)
+        for value in [] if origin is None else [origin] if isinstance(origin, str) else origin:
+            connection.putheader("Origin", value)
         if path == "/ws":
             for name, value in (("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13"),
                                 ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")):  # fmt: skip
@@ -227,6 +228,8 @@ def test_a_site_rebound_to_localhost_cannot_read_the_stream(viewer: ViewerServer
     # a malformed Host is refused in one line (it raised in the check: a traceback and a 500)
     assert _status_for_host(viewer, "/", [f"127.0.0.1:{port}", rebound]) == 403  # two Host headers
     assert _status_for_host(viewer, "/", "127.0.0.1:\u00b2") == 403  # a digit to str.isdigit, not to int()
+    own_page = f"http://127.0.0.1:{port}"  # two Origin headers: refused (QA: a 500 and a traceback in the log)
+    assert _status_for_host(viewer, "/ws", f"127.0.0.1:{port}", origin=[own_page, "http://evil.example"]) == 403
     # any port: an SSH tunnel (ssh -L 9000:localhost:PORT), a container's -p or a proxy forwards another
     for own in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}", f"localhost.:{port}",
                 "localhost:9000", "127.0.0.1"):  # fmt: skip
