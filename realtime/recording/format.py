@@ -500,6 +500,11 @@ def _list(record: dict[str, Any], name: str) -> list:
     return value
 
 
+#: People a frame record may hold (``--max-people`` takes at most 8; people lost a moment ago are
+#: published too): more is damage, not a take.
+MAX_PEOPLE_PER_FRAME = 64
+
+
 def _frame(record: dict[str, Any]) -> FrameRecord:
     size = _field(record, "image_size")
     if not (isinstance(size, list) and len(size) == 2
@@ -507,11 +512,19 @@ def _frame(record: dict[str, Any]) -> FrameRecord:
         raise _MalformedError(f"field 'image_size' must be [width, height] in pixels, got {shown(size)}")
     frame_id = _int(record, "frame_id", MAX_FRAME_ID)
     poses = _list(record, "poses")
-    posed_ids = {_check_pose(payload, i, frame_id) for i, payload in enumerate(poses)}
     people = record.get("people", [])
     if not isinstance(people, list):
         raise _MalformedError(f"field 'people' must be a list, got {type(people).__name__}")
+    if max(len(poses), len(people)) > MAX_PEOPLE_PER_FRAME:  # (QA: 500,000 of one person read as a frame)
+        raise _MalformedError(f"it holds {max(len(poses), len(people))} people, more than the "
+                              f"{MAX_PEOPLE_PER_FRAME} a frame can")  # fmt: skip
+    posed = [_check_pose(payload, i, frame_id) for i, payload in enumerate(poses)]
     people = [_person(p, i) for i, p in enumerate(people)]
+    for what, ids in (("poses", posed), ("people", [person.person_id for person in people])):
+        if len(set(ids)) != len(ids):  # one message and one 2D per person and frame
+            twice = next(i for i in ids if ids.count(i) > 1)
+            raise _MalformedError(f"its {what} name person_id {twice} twice")
+    posed_ids = set(posed)
     for person in people:  # the recorder publishes a pose for everyone whose 2D it keeps
         if person.person_id not in posed_ids:
             raise _MalformedError(f"person_id {person.person_id} has 2D keypoints but no pose in this frame")

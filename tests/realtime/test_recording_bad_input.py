@@ -182,6 +182,13 @@ DAMAGE = [
     ("meta_K_str", set_meta("intrinsics", "x"), "'intrinsics' must be a map or nil, got str", 0),
     ("meta_K_missing", set_meta("intrinsics", {"width": 640}), "intrinsics: field 'height' is missing", 0),
     ("footer", lambda items: items[-1].__setitem__("frames", "x"), "its end record is malformed: field 'frames'", 0),
+    # QA: one person repeated 500,000 times read as a frame (2.7 GB for a 214 MB file)
+    ("people_twice", lambda items: frame(items)["people"].append(frame(items)["people"][0]),
+     "its people name person_id 0 twice", 1),
+    ("poses_twice", lambda items: frame(items)["poses"].append(frame(items)["poses"][0]),
+     "its poses name person_id 0 twice", 1),
+    ("people_65", lambda items: frame(items).__setitem__("people", frame(items)["people"] * 65),
+     "it holds 65 people, more than the 64 a frame can", 1),
     # QA: skipped as unknown records, and the take passed for whole (exit 0)
     ("not_a_map", lambda items: items.insert(2 + BAD, 7), "the value there is a msgpack int, not a record", 1),
     ("after_footer", lambda items: items.append({"type": "note"}), "a record follows the footer, which ends", 0),
