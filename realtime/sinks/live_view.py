@@ -99,6 +99,7 @@ class LiveView:
         self._window_open = False
         self._frames = 0
         self._written = 0
+        self._last_written: np.ndarray | None = None  # what write_last_again repeats
         self._floor_y: float | None = None
         self.stop_requested = False
 
@@ -292,6 +293,16 @@ class LiveView:
             canvas = cv2.resize(canvas, self._writer_size)
         self._writer.write(canvas)
         self._written += 1
+        self._last_written = canvas
+
+    def write_last_again(self, times: int) -> None:
+        """Write the last frame written ``times`` more times (a constant-rate video held over a
+        gap in a live source); nothing before the first."""
+        if self._writer is None or self._last_written is None:
+            return
+        for _ in range(times):
+            self._writer.write(self._last_written)
+            self._written += 1
 
     def _show(self, canvas: np.ndarray) -> None:
         title = self.options.window_title

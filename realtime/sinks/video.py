@@ -11,8 +11,11 @@ where waiting is the right answer:
 - a **live** source (a camera, a stream, a file paced with ``--realtime``): the pipeline never
   waits; when the queue is full the oldest frame is dropped and counted. The video's rate is the
   pipeline's, measured over its first second (frames handed to this sink over their capture
-  times), so it plays at the speed it was filmed; frames this sink drops (an encoder slower than
-  the pipeline) make it play faster, and the log says so.
+  times), and each frame goes where its capture time falls on that rate's grid: a gap (frames
+  the pipeline or this sink dropped, a slower stretch, a stall) holds the frame before it, and
+  a frame that falls where the video has one already is left out, so the video lasts as long as
+  the run whatever its pace did after the first second (QA: a slow start made a 22 s run a
+  73 s video; a run that slowed down later, a video 7-38 % short). The log counts both.
 
 Why not a :class:`~posecast.realtime.sinks.background.BackgroundSink` (the pipeline's queue and
 thread for other outputs): a live video cannot start before its rate is measured, so its first
@@ -67,6 +70,12 @@ class VideoSink(Sink):
         self.options = options or LiveViewOptions()
         self.fps: float | None = None  # the video's frame rate, once known
         self.frames_written = 0
+        #: a live source's video: frames written again over a gap, and frames left out between
+        #: the video's (module docstring)
+        self.held_frames = 0
+        self.skipped_frames = 0
+        self._first_capture_ns: int | None = None
+        self._slots = 0  # the video frames on a live source's grid so far
         self._source_fps = 0.0
         self._live_fps: float | None = None  # a live source's measured rate
         self._live_times: list[int] = []
@@ -200,7 +209,18 @@ class VideoSink(Sink):
                                            "output_fps": fps}))  # fmt: skip
 
     def _draw(self, view: LiveView, item: tuple[PoseFrame, dict[str, float], bool]) -> None:
-        frame, stats, _ = item
+        frame, stats, live = item
+        if live:  # on the video's grid of capture times (module docstring)
+            if self._first_capture_ns is None:
+                self._first_capture_ns = frame.capture_ns
+            slot = round((frame.capture_ns - self._first_capture_ns) * (self.fps or 30.0) / 1e9)
+            if slot < self._slots:
+                self.skipped_frames += 1
+                return
+            if slot > self._slots and self._slots:
+                view.write_last_again(slot - self._slots)
+                self.held_frames += slot - self._slots
+            self._slots = slot + 1
         first = frame.tracked[0] if frame.tracked else None
         others = [(p.keypoints_px, p.confidence, p.joints_m) for p in frame.tracked[1:]]
         view.process(frame.image_bgr, None if first is None else first.keypoints_px,
@@ -237,9 +257,13 @@ class VideoSink(Sink):
             self._thread = None
             if self.dropped_frames:  # said once, by the close that finished the file
                 why = ("the run was stopped while it was being finished: the video ends early" if stopped is not None
-                       else "the encoder could not keep up with the live source: the video plays faster than it was "
-                       "filmed")  # fmt: skip
+                       else "the encoder could not keep up with the live source: the frame before each is held, so "
+                       "the video keeps the run's time")  # fmt: skip
                 log.warning("%s: %d frames not written (%s)", self.path, self.dropped_frames, why)
+            if self.held_frames or self.skipped_frames:
+                log.info("%s: on a %.3g fps grid of the run's time, %d frame(s) held over gaps and %d left out "
+                         "between the video's frames", self.path, self.fps, self.held_frames,
+                         self.skipped_frames)  # fmt: skip
         with self._ready:
             self._raise_pending()
         if stopped is not None:

@@ -146,7 +146,29 @@ def test_a_live_source_is_never_waited_for(tmp_path: Path, monkeypatch: pytest.M
     assert sink.dropped_frames > 0 and sink.frames_written + sink.dropped_frames == 100
     assert sink.fps == pytest.approx(15.0)  # the measured rate, so the video plays at the filmed speed
     fps, frames, _ = read_video(tmp_path / "v.webm")
-    assert fps == pytest.approx(15.0) and frames == sink.frames_written
+    # the frames dropped are held by the one before each, so the video keeps the run's time
+    assert fps == pytest.approx(15.0) and frames == sink.frames_written + sink.held_frames
+
+
+@pytest.mark.parametrize(("first_fps", "then_fps"), [(10, 30), (30, 10)])
+def test_a_live_video_lasts_as_long_as_the_run_when_its_pace_changes(tmp_path: Path, first_fps: int,
+                                                                     then_fps: int) -> None:  # fmt: skip
+    """QA: the rate measured over the first second held for the whole video, so a slow start made
+    a 22 s run a 73 s video, and a run that slowed down later a video 7-38 % short. Frames go on
+    the measured rate's grid of capture times: 1 s at one pace and 2 s at another make 3 s."""
+    sink = VideoSink(tmp_path / "v.webm")
+    sink.queue_frames = 1000  # room for every frame: none is dropped, whatever the encoder's pace
+    sink.open(StreamMeta(source_fps=30.0))
+    times_ns = [i * 10**9 // first_fps for i in range(first_fps)]
+    times_ns += [10**9 + i * 10**9 // then_fps for i in range(2 * then_fps)]
+    for i, t_ns in enumerate(times_ns):
+        frame = PoseFrame(i, 10**12 + t_ns, 10**12 + t_ns, (64, 48), [], image_bgr=np.full((48, 64, 3), i, np.uint8))
+        sink.write(frame)
+    sink.close()
+    fps, frames, _ = read_video(tmp_path / "v.webm")
+    assert sink.dropped_frames == 0 and fps == pytest.approx(first_fps, rel=0.05)
+    assert frames / fps == pytest.approx(3.0, abs=0.15), (frames, fps)  # (the last frame: one video frame long)
+    assert (sink.held_frames > 0) == (then_fps < first_fps) and (sink.skipped_frames > 0) == (then_fps > first_fps)
 
 
 def test_the_video_sink_is_registered_with_its_option() -> None:
