@@ -75,7 +75,8 @@ NO_LIVE_SUBJECT_HELP = ("without --subject, keep the bone lengths the smoother l
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Everything ``run`` and ``demo`` take besides ``--source``: the pipeline, every registered
     detector's and sink's options."""
-    parser.add_argument("--frames", type=int, help="stop after this many frames")
+    parser.add_argument("--frames", type=int, help="stop after this many frames processed (with --realtime, the "
+                        "frames dropped to keep the pace do not count)")  # fmt: skip
     parser.add_argument("--realtime", action="store_true",
                         help="files: pace frames at their native fps, dropping those the pipeline is too late "
                              "for, as a camera does")  # fmt: skip
