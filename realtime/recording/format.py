@@ -212,11 +212,13 @@ class RecordingWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # a new file, never through a link or over a file there (QA: a link put at NAME.part after
             # the command's check had the take written over the file it pointed to)
-            fd = os.open(self.part_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            try:
+                fd = os.open(self.part_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                             0o666)  # fmt: skip
+            except FileExistsError as exc:
+                raise RecordingError(f"cannot write the recording: {self.part_path} is there already (a take a run "
+                                     "did not finish, or a link): move it away or pass another path") from exc
             self._file: BinaryIO = os.fdopen(fd, "wb")
-        except FileExistsError as exc:
-            raise RecordingError(f"cannot write the recording: {self.part_path} is there already (a take a run did "
-                                 "not finish, or a link): move it away or pass another path") from exc
         except OSError as exc:
             raise RecordingError(
                 f"cannot write the recording {self.part_path} ({exc.strerror}): pass a path in a writable folder"
