@@ -40,6 +40,11 @@ class PipelineOptions:
     avatar: AvatarOptions | None = field(default_factory=AvatarOptions)
 
     def __post_init__(self) -> None:
+        # (QA: a string or a boolean went on to fail, or pass, somewhere else)
+        if not isinstance(self.lifting, LiftingOptions):
+            raise OptionsError(f"lifting must be LiftingOptions, got {type(self.lifting).__name__}")
+        if not (isinstance(self.max_people, int) and not isinstance(self.max_people, bool)):
+            raise OptionsError(f"max_people must be a whole number of people, got {self.max_people!r}")
         if self.detector not in DETECTORS:
             raise OptionsError(f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
         o = self.detector_options
@@ -54,6 +59,10 @@ class PipelineOptions:
 
 def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink] = ()) -> Pipeline:
     """The pipeline for ``options`` writing to ``sinks`` (unopened: use ``with``)."""
+    if options is not None and not isinstance(options, PipelineOptions):  # (QA: an AttributeError further on)
+        raise TypeError(f"options must be PipelineOptions, got {type(options).__name__}")
+    if not all(isinstance(sink, Sink) for sink in sinks):  # (QA: [None] was taken)
+        raise TypeError(f"sinks must be Sink objects, got {[type(sink).__name__ for sink in sinks]}")
     options = options or PipelineOptions()
     lifting = detector = None
     try:

@@ -193,6 +193,11 @@ class Pipeline:
         (:class:`SourceStalledError`) the sinks get :meth:`source_stalled` notices. Raises
         :class:`SinkError` after the frame in which a sink failed."""
         self._check_open()
+        if max_frames is not None and not (isinstance(max_frames, int) and not isinstance(max_frames, bool)
+                                           and max_frames >= 0):  # (QA: "3" failed on a comparison, 2.5 ran 3)
+            raise TypeError(f"max_frames must be a whole number of frames (or None: to the end), got {max_frames!r}")
+        if not callable(getattr(source, "read", None)):  # (QA: a path gave "'str' object has no attribute 'read'")
+            raise TypeError(f"source must be an opened frame source (open_source(...)), got {type(source).__name__}")
         count = 0
         while max_frames is None or count < max_frames:
             try:

@@ -109,7 +109,8 @@ class Subscriber:
         if self._pending_error is not None:  # the bad message that ended recv_all's batch, said now
             error, self._pending_error = self._pending_error, None
             raise error
-        if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and timeout_s == timeout_s):
+        if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and not isinstance(timeout_s, bool)
+                                          and timeout_s == timeout_s):  # fmt: skip
             raise TypeError(f"timeout_s must be a number of seconds or None, got {timeout_s!r}")
         deadline = None if timeout_s is None else time.monotonic() + max(0.0, timeout_s)
         while True:
@@ -137,6 +138,8 @@ class Subscriber:
         queue and the kernel's receive buffer (hundreds of KiB) hold them in order. Raises as
         :meth:`recv`; a message off the schema after good ones ends the batch, which is returned,
         and is raised by the next :meth:`recv` or :meth:`recv_all`."""
+        if not (isinstance(max_messages, int) and not isinstance(max_messages, bool) and max_messages >= 1):
+            raise TypeError(f"max_messages must be a whole number, 1 or more, got {max_messages!r}")  # (QA: 0 gave 1)
         first = self.recv(timeout_s)
         if first is None:
             return []

@@ -183,3 +183,26 @@ def test_a_closed_pipeline_says_so(media_dir: Path, pose_model_path: Path) -> No
             pipeline.process(source.read())
     with pytest.raises(PosecastError, match="this Pipeline is closed"), pipeline:
         pass
+
+
+def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: Path) -> None:
+    """QA: ``build_pipeline("x")`` and ``PipelineOptions(lifting="x")`` raised AttributeErrors,
+    ``sinks=[None]`` and ``max_people=True`` were taken, ``run("clip.mp4")`` said "'str' object
+    has no attribute 'read'", ``run(max_frames="3")`` failed on a comparison and 2.5 ran 3."""
+    from posecast.realtime.errors import OptionsError
+
+    with pytest.raises(TypeError, match="options must be PipelineOptions, got str"):
+        build_pipeline("x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="sinks must be Sink objects"):
+        build_pipeline(None, [None])  # type: ignore[list-item]
+    with pytest.raises(OptionsError, match="lifting must be LiftingOptions, got str"):
+        PipelineOptions(lifting="x")  # type: ignore[arg-type]
+    with pytest.raises(OptionsError, match="max_people must be a whole number of people, got True"):
+        PipelineOptions(max_people=True)
+    with _pipeline(pose_model_path, publish=False) as pipeline:
+        with pytest.raises(TypeError, match="source must be an opened frame source"):
+            next(pipeline.run(str(media_dir / "dance_576.mp4")))  # type: ignore[arg-type]
+        with open_source(str(media_dir / "dance_576.mp4")) as source:
+            for bad in ("3", 2.5, -1, True):
+                with pytest.raises(TypeError, match="max_frames must be a whole number of frames"):
+                    next(pipeline.run(source, max_frames=bad))  # type: ignore[arg-type]

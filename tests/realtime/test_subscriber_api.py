@@ -147,3 +147,14 @@ def test_a_peer_sending_a_message_over_the_limit_is_dropped() -> None:
             assert subscriber.recv(timeout_s=0.5) is None
     finally:
         publisher.close()
+
+
+def test_recv_arguments_are_checked() -> None:
+    """QA: ``recv(timeout_s=True)`` was taken as one second; ``recv_all(max_messages=0)`` returned
+    a message and ``"3"`` failed on a comparison."""
+    with Subscriber("tcp://127.0.0.1:5999") as subscriber:
+        with pytest.raises(TypeError, match="timeout_s must be a number of seconds or None, got True"):
+            subscriber.recv(timeout_s=True)
+        for bad in (0, -5, "3", True):
+            with pytest.raises(TypeError, match="max_messages must be a whole number, 1 or more"):
+                subscriber.recv_all(max_messages=bad)
