@@ -160,7 +160,8 @@ class CameraSource(FrameSource):
         frame_id, failures, pause_s, reopening = 0, 0, _FIRST_PAUSE_S, False
         opened_s = time.monotonic()
         # The delivered rate's count: from frame rate_from_id at rate_from_s (None: not counting);
-        # a stall restarts it, and it is taken once
+        # taken once, and again after each stall (a restarted camera or server may deliver another
+        # rate; QA: a stream back at 5 fps was still said to be at 29.97)
         rate_from_s: float | None = None
         rate_from_id, rate_measured = _RATE_SKIP_FRAMES, False
         while not self._stop.is_set():
@@ -189,7 +190,7 @@ class CameraSource(FrameSource):
                 said, self._stall_said = self._stall_said, False
             if reopening or said:
                 self.stalls += 1
-                rate_from_s, rate_from_id = None, frame_id + _RATE_SKIP_FRAMES
+                rate_from_s, rate_from_id, rate_measured = None, frame_id + _RATE_SKIP_FRAMES, False
                 log.warning("%s is back after %.1f s without frames", self.label,
                             time.monotonic() - (self._last_frame_s or opened_s))  # fmt: skip
             failures, pause_s, reopening = 0, _FIRST_PAUSE_S, False

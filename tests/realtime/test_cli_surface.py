@@ -232,6 +232,56 @@ def test_a_stream_reports_the_rate_it_delivers(mjpeg_url: str, monkeypatch: pyte
     assert rates[0] == claimed and source.source_fps == rates[-1]
 
 
+class RestartingMjpegCamera(MjpegCamera):
+    """The first connection: 30 fps for 3 s, then the server drops it (a restart); later ones: 10 fps."""
+
+    connections = 0
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        type(self).connections += 1
+        first = self.connections == 1
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        try:
+            for jpeg in (self.frames[:90] if first else self.frames * 4):
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg))
+                self.wfile.write(jpeg + b"\r\n")
+                threading.Event().wait(1 / (30.0 if first else 10.0))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def test_a_stream_back_from_a_stall_reports_its_new_rate(mjpeg_url: str) -> None:
+    """QA: the delivered rate was measured once: a stream whose server came back at 5 fps after a
+    restart was still said to be at 29.97 fps (and its video played 6 times too fast). The rate
+    is measured again after each stall."""
+    from posecast.realtime.errors import SourceStalledError
+
+    RestartingMjpegCamera.connections = 0  # (its frames: the mjpeg_url fixture's)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RestartingMjpegCamera)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rates = []
+    try:
+        with StreamSource(f"http://127.0.0.1:{server.server_address[1]}/video.mjpg") as source:
+            deadline = time.monotonic() + 20.0
+            while time.monotonic() < deadline:
+                try:
+                    frame = source.read()
+                except SourceStalledError:  # (the pipeline tells its outputs; here: wait on)
+                    continue
+                if frame is None:
+                    break
+                rates.append(frame.source_fps)
+                if RestartingMjpegCamera.connections > 1 and frame.source_fps < 15.0:
+                    break
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert RestartingMjpegCamera.connections > 1 and 8.0 <= rates[-1] <= 12.0, rates[-5:]
+    assert any(rate > 25.0 for rate in rates)  # measured at 30 fps first
+
+
 @pytest.mark.parametrize(("claimed", "frames", "seconds", "reported"), [
     (25.0, 24, 2.0, 12.0),  # an MJPEG stream at 12 fps: measured
     (30.0, 58, 2.0, 30.0),  # within 15 %: the device's own figure stays (no meta churn from jitter)
