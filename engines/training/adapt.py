@@ -210,6 +210,11 @@ def check_start(model: str | Path | None) -> Path:
     """The start model's file (a shipped name, a path, ``None``: the default) once its adaptation
     weights are known to be beside it and to hold its network (:func:`check_adapt_weights`);
     raises ``ModelError`` otherwise (before any slow work: the footage's MediaPipe pass)."""
+    return _checked_start(model)[0]
+
+
+def _checked_start(model: str | Path | None) -> tuple[Path, PoseGenerator, tuple[float, float]]:
+    """:func:`check_start`, with the start generator and scale prior it read (read once)."""
     from ..errors import ModelError
     from ..runtime.base import resolve_model
 
@@ -224,8 +229,9 @@ def check_start(model: str | Path | None) -> Path:
         raise ModelError(f"{path.name} cannot be adapted: its adaptation weights {adapt_weights_path(path).name} are "
                          "not beside it (models exported by tools/export.py have them; of the shipped ones all but "
                          "unsupervised-w512)")  # fmt: skip
-    check_adapt_weights(load_generator_npz(adapt_weights_path(path))[0], path)
-    return path
+    start, scale_prior = load_generator_npz(adapt_weights_path(path))
+    check_adapt_weights(start, path)
+    return path, start, scale_prior
 
 
 class _Adapter(Trainer):
@@ -458,8 +464,7 @@ def adapt(
     written) / ``ModelError``."""
     o = options or AdaptOptions()
     files = collect_inputs(inputs)
-    model = check_start(model)
-    start, scale_prior = load_generator_npz(adapt_weights_path(model))
+    model, start, scale_prior = _checked_start(model)
     window = start.cfg.window_frames
     frames = window if window > 1 else SINGLE_FRAME_SAMPLE_FRAMES
     try:

@@ -16,7 +16,7 @@ import torch
 from .. import metadata, skeleton
 from ..fileio import atomic_path, save_npz
 from ..networks import PoseModel, fold_batchnorm
-from ..runtime.base import adapt_weights_path  # noqa: F401 - re-exported: adapt's and the tools' import
+from ..runtime.base import adapt_weights_path  # (defined with the runtime, which reads no torch)
 
 log = logging.getLogger(__name__)
 
