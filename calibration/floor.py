@@ -25,7 +25,8 @@ clips, median 3.2°, 90 % 5.6°, worst 11.4°; 14 clips through the lifter, medi
 
 **Floor** (:func:`estimate_floor`): along up, the height of the lower ankle in each frame; the
 ``contact_quantile`` (0.2) of those heights over the first seconds is where a standing ankle
-is (a jump or a raised foot lifts the lower ankle in a minority of frames only); the floor is
+is (a jump or a raised foot lifts the lower ankle in a minority of frames only; a person who
+stays in place is taken where the lower leg is straight, :func:`standing_frames`); the floor is
 :data:`ANKLE_HEIGHT_FRACTION` of the subject's height below it.
 
 **Contacts** (:func:`foot_contacts`): a foot is on the floor while its ankle is within
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engines import skeleton
+from ..engines.metrics import knee_bend_deg
 from .errors import CalibrationError
 
 _J = skeleton.JOINT_INDEX
@@ -76,7 +78,9 @@ class FloorOptions:
     deviation along its main direction) from which its travel is taken as horizontal;
     ``contact_height_m`` / ``contact_speed_m_s``: a foot is in contact below both;
     ``raised_foot_m``: an ankle this much higher than the other is raised; one raised in at least
-    half the frames makes a person standing on one leg (up then comes from the other foot).
+    half the frames makes a person standing on one leg (up then comes from the other foot);
+    ``straight_knee_deg``: a person in place stands where their lower leg is this straight
+    (:func:`standing_frames`).
     """
 
     window_s: float = 2.0
@@ -86,6 +90,7 @@ class FloorOptions:
     contact_height_m: float = 0.05
     contact_speed_m_s: float = 0.5
     raised_foot_m: float = 0.15
+    straight_knee_deg: float = 30.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -94,6 +99,7 @@ class FloorOptions:
             "contact_height_m": (self.contact_height_m, 0.0, 1.0),
             "contact_speed_m_s": (self.contact_speed_m_s, 0.0, 10.0),
             "raised_foot_m": (self.raised_foot_m, 0.0, 1.0),
+            "straight_knee_deg": (self.straight_knee_deg, 0.0, 180.0),
         }  # fmt: skip
         for name, (value, low, high) in checks.items():
             if not low <= value <= high:
@@ -191,9 +197,30 @@ def estimate_floor(
     if len(joints) == 0:
         raise CalibrationError("no pose to find the floor from: the subject's feet must be in view")
     up = estimate_up(joints, opts) if up_cam is None else _unit(np.asarray(up_cam, dtype=np.float64))
-    lower_ankle = (joints[:, ANKLES] @ up).min(axis=-1)
-    ankle_level = float(np.quantile(lower_ankle, opts.contact_quantile))
+    heights = joints[:, ANKLES] @ up
+    lower = np.argmin(heights, axis=-1)
+    lower_ankle = heights[np.arange(len(joints)), lower]
+    standing = standing_frames(joints, up, lower, opts)
+    ankle_level = float(np.quantile(lower_ankle[standing], opts.contact_quantile))
     return Floor(up, ankle_level - ANKLE_HEIGHT_FRACTION * height_m, ankle_level)
+
+
+def standing_frames(joints: np.ndarray, up: np.ndarray, lower: np.ndarray, options: FloorOptions) -> np.ndarray:
+    """The frames ``(F,)`` bool whose lower ankle (``lower`` ``(F,)``: 0 left, 1 right) tells
+    where a standing ankle is. For a person who stays in place (the pelvis spreads less than
+    ``min_travel_m`` along the floor): those whose lower leg is straight within
+    ``straight_knee_deg``, when a quarter of the frames (3 at least) are. The lifter puts a
+    crouching person's ankles lower than a standing one's (4–5 cm in the shared squats clip's
+    squats, her feet still), so a level taken over squats left her standing feet out of contact.
+    Otherwise every frame: a walker's or runner's standing knee is bent, and a straight leg pushes
+    off with the heel up (on the mocap dash, straight legs alone put the floor 6 cm off)."""
+    every = np.ones(len(joints), dtype=bool)
+    pelvis = joints[:, skeleton.ROOT]
+    along_floor = pelvis - np.outer(pelvis @ up, up)
+    if len(joints) < 3 or np.linalg.eigvalsh(np.cov(along_floor.T)).max() > options.min_travel_m**2:
+        return every
+    straight = knee_bend_deg(joints)[np.arange(len(joints)), lower] <= options.straight_knee_deg
+    return straight if straight.sum() >= max(3, 0.25 * len(joints)) else every
 
 
 def floor_from_camera_pose(camera_height_m: float, tilt_deg: float, roll_deg: float = 0.0) -> Floor:

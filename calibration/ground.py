@@ -17,6 +17,7 @@ there: people who come and go keep one world.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -119,7 +120,9 @@ class FloorEstimator:
         done = (timestamp_ns - first_ns) * 1e-9 >= self.options.window_s
         if not done and len(poses) % _EVERY != 1:  # the provisional floor: every few poses
             return self._state
-        floor = fl.estimate_floor(np.stack(poses), height_m, self.options)
+        # a provisional floor takes every pose: a walker's first steps cannot yet be told from a person in place
+        options = self.options if done else dataclasses.replace(self.options, straight_knee_deg=180.0)
+        floor = fl.estimate_floor(np.stack(poses), height_m, options)
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
         if done:
             self._fixed = True

@@ -12,6 +12,7 @@ from posecast.calibration import floor as fl
 from posecast.calibration.errors import CalibrationError
 from posecast.calibration.ground import FloorEstimator, FootContacts
 from posecast.engines import rotations, skeleton
+from posecast.engines.metrics import knee_bend_deg
 from scipy.spatial.transform import Rotation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -103,6 +104,42 @@ def test_floor_ignores_jumps_and_a_raised_foot() -> None:
     assert abs(floor.level_m - clean.level_m) < 0.01
     assert floor.camera_height_m == pytest.approx(1.2, abs=0.03)
     assert floor.tilt_deg == pytest.approx(8.0, abs=1.5)
+
+
+def crouching(frames: int = 60, crouched: slice = slice(15, 45), ankles_lower_m: float = 0.05) -> np.ndarray:
+    """:func:`standing`, squatting in ``crouched`` frames (the body 0.35 m down, the knees 0.3 m
+    forwards) with the ankles ``ankles_lower_m`` lower there, as the lifter places a crouching
+    person's still feet (the shared squats clip: 4-5 cm)."""
+    world = standing(frames)
+    legs = (J["l_knee"], J["r_knee"], J["l_ankle"], J["r_ankle"])
+    above_knees = [j for j in range(skeleton.NUM_JOINTS) if j not in legs]
+    world[crouched, above_knees] -= [0, 0.35, 0]
+    world[crouched, [J["l_knee"], J["r_knee"]]] += [0, -0.15, 0.30]
+    world[crouched, [J["l_ankle"], J["r_ankle"]]] -= [0, ankles_lower_m, 0]
+    return world
+
+
+def test_a_person_in_place_stands_where_the_legs_are_straight() -> None:
+    """Half the frames in a squat whose ankles the lifter puts 5 cm lower: the standing level
+    comes from the straight-legged frames, so the standing feet are on the floor (10 of 27
+    standing frames of the squats clip were out of contact, 0 now); a person travelling
+    (the pelvis spreading over 0.25 m) is taken over every frame, as before."""
+    world = crouching()
+    assert (knee_bend_deg(world[15:45]) > 40).all() and (knee_bend_deg(world[:15]) < 5).all()
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=0.0, height_m=0.95, target=world[0, 0])
+    floor = fl.estimate_floor(to_camera(world, rotation, translation), 1.70)
+    assert floor.camera_height_m == pytest.approx(0.95, abs=0.01)
+    standing_ankles = to_camera(world[:15, list(fl.ANKLES)], rotation, translation)
+    assert np.abs(floor.heights_m(standing_ankles) - fl.ANKLE_HEIGHT_FRACTION * 1.70).max() < 0.01
+    # the straight frames alone, since only a quarter or more of them counts
+    squatting = crouching(crouched=slice(10, 60))
+    few = fl.estimate_floor(to_camera(squatting, rotation, translation), 1.70)
+    # 10 of 60 straight: every frame (the floor 5 cm low)
+    assert few.camera_height_m == pytest.approx(0.95 + 0.05, abs=0.015)
+    # travelling the same way (1 m sideways over the 2 s): every frame, the lower level
+    moving = world + np.linspace(0.0, 1.0, len(world))[:, None, None] * [1.0, 0.0, 0.0]
+    travelled = fl.estimate_floor(to_camera(moving, rotation, translation), 1.70)
+    assert travelled.camera_height_m == pytest.approx(0.95 + 0.05, abs=0.015)
 
 
 def test_up_from_a_person_standing_on_one_leg() -> None:
@@ -203,7 +240,8 @@ def test_live_floor_comes_from_one_person_not_everyone_pooled() -> None:
         t_ns = int(i * 1e9 / 30)
         estimator.add(first[i], t_ns, person_id=0)
         heights.append(estimator.add(second[i], t_ns, person_id=1).floor.camera_height_m)
-    alone = [fl.estimate_floor(first[: i + 1], 1.56).camera_height_m for i in range(0, 61, 5)]
+    provisional = fl.FloorOptions(straight_knee_deg=180.0)  # every pose counts until the floor is fixed
+    alone = [fl.estimate_floor(first[: i + 1], 1.56, provisional).camera_height_m for i in range(0, 61, 5)]
     assert max(heights) - min(heights) < max(alone) - min(alone) + 0.02  # it never jumps between the two
     assert estimator.state.state == "estimated"
     assert np.allclose(estimator.state.floor.up_cam, fl.estimate_floor(first[:61], 1.56).up_cam)
@@ -214,14 +252,15 @@ def test_live_floor_comes_from_one_person_not_everyone_pooled() -> None:
     for i in range(10, 40):
         state = late.add(second[i], int(i * 1e9 / 30), person_id=1)
     assert state.state == "estimating"
-    assert np.isclose(state.floor.camera_height_m, fl.estimate_floor(second[10:36], 1.56).camera_height_m)
+    assert np.isclose(state.floor.camera_height_m, fl.estimate_floor(second[10:36], 1.56, provisional).camera_height_m)
     # a passer-by seen twice, 2 s apart, does not fix the floor: the best-seen person's does
     passing = FloorEstimator(1.56, fl.FloorOptions(window_s=2.0))
     passing.add(second[0], 0, person_id=1)
     for i in range(30):
         passing.add(first[i], int(i * 1e9 / 30), person_id=0)
     assert passing.add(second[1], int(2.1e9), person_id=1).state == "estimating"
-    assert np.isclose(passing.state.floor.camera_height_m, fl.estimate_floor(first[:26], 1.56).camera_height_m)
+    alone_26 = fl.estimate_floor(first[:26], 1.56, provisional)
+    assert np.isclose(passing.state.floor.camera_height_m, alone_26.camera_height_m)
 
 
 def test_live_contacts_take_the_speed_over_a_tenth_of_a_second() -> None:
