@@ -29,6 +29,7 @@ from ...engines.errors import ModelError
 from ..errors import OptionsError
 from ..layouts import MEDIAPIPE_33
 from ..stages import Detector2D
+from ..stop_signals import stop_signals_deferred
 from ..types import Detections2D, Frame
 from .people_slots import PeopleSlots, hand_over, people_in, with_newcomers
 from .quiet import quiet_native_stderr
@@ -229,11 +230,13 @@ class MediaPipeDetector(Detector2D):
         if self._workers is not None:
             self._workers.shutdown()
             self._workers = None
-        with quiet_native_stderr(not self.options.verbose):
-            for landmarker in (*self._trackers.values(), self._search):
-                if landmarker is not None:
-                    landmarker.close()
-        self._trackers, self._search, self._following, self._incoming = {}, None, None, None
+        # the stop signals held: a Ctrl-C that cut a landmarker's close short left it to the garbage
+        # collector's second close, which crashed in MediaPipe's native code (SIGSEGV; QA)
+        with stop_signals_deferred(), quiet_native_stderr(not self.options.verbose):
+            landmarkers = [lm for lm in (*self._trackers.values(), self._search) if lm is not None]
+            self._trackers, self._search, self._following, self._incoming = {}, None, None, None
+            for landmarker in landmarkers:
+                landmarker.close()
 
 
 class _Landmarker:

@@ -73,6 +73,7 @@ from ...calibration.intrinsics import shown
 from ...engines import skeleton
 from ...engines.errors import PosecastError
 from ..schema import checked_numbers, decode_pose, unpack_map
+from ..stop_signals import stop_signals_deferred
 from ..types import TRACKING_STATES
 
 log = logging.getLogger(__name__)
@@ -330,23 +331,26 @@ class RecordingWriter:
             with contextlib.suppress(OSError):
                 self._file.close()
             return self.part_path
-        self._append(
-            {
-                "type": "end",
-                "t_ns": time.monotonic_ns(),
-                "frames": self.frames,
-                "dropped_frames": int(self.dropped_frames),
-                "index": self._index,
-            }
-        )
-        try:
-            self._sync()
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                self._file.close()
-            raise self._failed(exc) from exc
-        self._file.close()
-        os.replace(self.part_path, self.path)
+        # one step, the stop signals held: a Ctrl-C between the footer and the rename left the file
+        # open, and the clean-up's second close wrote a second footer (a finished take refused; QA)
+        with stop_signals_deferred():
+            self._append(
+                {
+                    "type": "end",
+                    "t_ns": time.monotonic_ns(),
+                    "frames": self.frames,
+                    "dropped_frames": int(self.dropped_frames),
+                    "index": self._index,
+                }
+            )
+            try:
+                self._sync()
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    self._file.close()
+                raise self._failed(exc) from exc
+            self._file.close()
+            os.replace(self.part_path, self.path)
         log.info("recorded %d frames to %s", self.frames, self.path)
         return self.path
 

@@ -13,6 +13,7 @@ from ...engines.cli_args import output_file
 from ...engines.fileio import atomic_write, output_file_problem
 from ..errors import OptionsError, SinkError
 from ..stages import Sink
+from ..stop_signals import stop_signals_deferred
 from ..types import PoseFrame, StreamMeta
 
 
@@ -140,7 +141,8 @@ class StatsSink(Sink):
         path, self.json_path = self.json_path, None  # written once, also when the write fails
         if path is not None and self._started:
             try:
-                atomic_write(path, json.dumps(report, indent=2).encode())
+                with stop_signals_deferred():  # a Ctrl-C here lost the file, unsaid (QA): written, then raised
+                    atomic_write(path, json.dumps(report, indent=2).encode())
             except OSError as exc:  # a full disk: nothing half-written stays (atomic_write)
                 raise SinkError(f"cannot write statistics to {path}: {exc.strerror or exc}; free space on its disk or "
                                 "pass --stats-json elsewhere") from exc  # fmt: skip
