@@ -20,6 +20,7 @@ from arguments, tests from fakes) and handed in; the pipeline owns them and clos
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -61,6 +62,9 @@ class Pipeline:
         #: Stall notices handed to the sinks (a live source silent and retrying; see source_stalled).
         self.stall_notices = 0
         self.closed = False  # the detector and the lifting stage are closed: build another pipeline
+        #: held by a frame being processed and by close(): a close from another thread (a game
+        #: loop's) waits for that frame, then run() ends (QA: ONNX Runtime's AttributeError came instead)
+        self._frame_lock = threading.RLock()
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -107,9 +111,10 @@ class Pipeline:
 
     def process(self, frame: Frame) -> PoseFrame:
         """Detect, lift and hand one frame to every sink; returns the :class:`PoseFrame`."""
-        self._check_open()
-        stage_ns: dict[str, int] = {}
-        return self.finish(frame, self.detect(frame, stage_ns), stage_ns)
+        with self._frame_lock:
+            self._check_open()
+            stage_ns: dict[str, int] = {}
+            return self.finish(frame, self.detect(frame, stage_ns), stage_ns)
 
     def detect(self, frame: Frame, stage_ns: dict[str, int]) -> Detections2D:
         """The 2D stage alone (timed in ``stage_ns["keypoints2d"]``, and the frame's wait since
@@ -208,7 +213,10 @@ class Pipeline:
             if frame is None:
                 return
             count += 1
-            result = self.process(frame)
+            with self._frame_lock:
+                if self.closed:  # closed from another thread: the run ends there
+                    return
+                result = self.process(frame)
             yield result
             if self.should_stop(frame):
                 return
@@ -242,7 +250,12 @@ class Pipeline:
         failed before any frame), then the lifting stage and the detector.
         Raises the first error a sink raised on closing, after closing everything else (one that
         is not a :class:`PosecastError`, e.g. a full disk's OSError, as a :class:`SinkError`
-        naming the output)."""
+        naming the output). From another thread it waits for the frame being processed, and
+        :meth:`run` ends before the next one."""
+        with self._frame_lock:
+            self._close(discard)
+
+    def _close(self, discard: bool) -> None:
         errors: list[BaseException] = []
         for output in self._outputs:
             try:

@@ -185,6 +185,41 @@ def test_a_closed_pipeline_says_so(media_dir: Path, pose_model_path: Path) -> No
         pass
 
 
+def test_closing_the_pipeline_from_another_thread_ends_the_run(media_dir: Path, pose_model_path: Path) -> None:
+    """A game loop runs the pipeline on a thread of its own and closes it from another (QA: the
+    loop died with ONNX Runtime's ``AttributeError: 'NoneType' object has no attribute
+    'io_binding'``). The close waits for the frame being processed; ``run`` then ends, no error."""
+    import threading
+
+    from posecast.realtime.stages import Sink
+
+    closing = threading.Event()
+    closed_after_s: list[float] = []
+
+    class CloseMidFrame(Sink):
+        name = "close-mid-frame"
+        inline = True
+
+        def write(self, frame) -> None:  # noqa: ANN001
+            if frame.frame_id == 3:  # another thread closes while this frame is still being handed out
+                def close() -> None:
+                    started = time.monotonic()
+                    closing.set()
+                    pipeline.close()
+                    closed_after_s.append(time.monotonic() - started)
+
+                threading.Thread(target=close).start()
+                closing.wait(5)
+                time.sleep(0.3)
+
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    pipeline = build_pipeline(options, [CloseMidFrame()])
+    with pipeline, open_source(str(media_dir / "dance_576.mp4")) as source:
+        frames = [frame.frame_id for frame in pipeline.run(source, max_frames=20)]
+    assert frames == [0, 1, 2, 3] and pipeline.closed
+    assert closed_after_s and closed_after_s[0] >= 0.2  # it waited for frame 3 to be done
+
+
 def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: Path) -> None:
     """QA: ``build_pipeline("x")`` and ``PipelineOptions(lifting="x")`` raised AttributeErrors,
     ``sinks=[None]`` and ``max_people=True`` were taken, ``run("clip.mp4")`` said "'str' object
