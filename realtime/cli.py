@@ -80,6 +80,10 @@ def _verbose_anywhere(parser: argparse.ArgumentParser) -> None:
         _verbose_anywhere(command)
 
 
+#: OpenCV 4's ``cv::utils::logging::LogLevel`` values (``cv2.setLogLevel`` takes the number).
+_OPENCV4_LOG_LEVEL_SILENT, _OPENCV4_LOG_LEVEL_WARNING = 0, 3
+
+
 def configure_logging(verbose: bool) -> None:
     """posecast's own loggers at INFO (DEBUG with ``--verbose``), every other library's at
     WARNING (its INFO lines, e.g. matplotlib's font cache, stay hidden) and OpenCV's native log
@@ -92,8 +96,11 @@ def configure_logging(verbose: bool) -> None:
     if not _USER_SET_OPENCV_LOG:
         import cv2
 
-        levels = cv2.utils.logging
-        levels.setLogLevel(levels.LOG_LEVEL_WARNING if verbose else levels.LOG_LEVEL_SILENT)
+        levels = getattr(cv2.utils, "logging", None)
+        if levels is not None:  # OpenCV 5
+            levels.setLogLevel(levels.LOG_LEVEL_WARNING if verbose else levels.LOG_LEVEL_SILENT)
+        elif hasattr(cv2, "setLogLevel"):  # OpenCV 4 (pip takes it where numpy < 2: QA), whose levels are numbers
+            cv2.setLogLevel(_OPENCV4_LOG_LEVEL_WARNING if verbose else _OPENCV4_LOG_LEVEL_SILENT)
 
 
 def _load_native_modules(args: argparse.Namespace) -> None:
