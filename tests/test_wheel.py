@@ -1,0 +1,48 @@
+"""The wheel a user installs (``pip install .``, not the editable install the tests run from):
+built offline from this checkout, it holds every shipped model with its sidecars, the viewer's
+files, the demo clip and the weights' licence (CC BY-NC 4.0 with its attribution: QA found the
+wheel shipped 53 MB of weights under the Apache LICENSE alone), and no top-level package of its
+own beyond ``posecast``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from posecast.engines.runtime.base import MODELS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    if int(metadata.version("setuptools").split(".")[0]) < 77:
+        pytest.fail('setuptools >= 77 builds posecast (pyproject.toml): pip install -e ".[test]" installs it')
+    out = tmp_path_factory.mktemp("wheel")
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
+               str(REPO)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (built,) = out.glob("posecast-*.whl")
+    with zipfile.ZipFile(built) as archive:
+        yield archive
+
+
+def test_the_wheel_ships_every_model_and_its_licence(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    for file in MODELS.values():
+        assert f"posecast/engines/weights/{file}" in names, file
+        assert f"posecast/engines/weights/{file.removesuffix('.onnx')}.int8.onnx" in names, file  # run's CPU copy
+    assert any(n.startswith("posecast/realtime/viewer/static/") and n.endswith(".html") for n in names)
+    assert any(n.startswith("posecast/realtime/data/") and n.endswith(".mp4") for n in names)
+    notice = wheel.read("posecast/engines/weights/WEIGHTS_LICENSE.md").decode()
+    assert "Attribution-NonCommercial 4.0 International" in notice and "Bandai Namco Research Inc." in notice
+    (info,) = {n.split("/")[0] for n in names if ".dist-info/" in n}
+    meta = wheel.read(f"{info}/METADATA").decode()
+    assert "License-Expression: Apache-2.0 AND CC-BY-NC-4.0" in meta
+    assert f"{info}/licenses/LICENSE" in names and f"{info}/licenses/engines/weights/WEIGHTS_LICENSE.md" in names
+    assert {n.split("/")[0] for n in names} == {"posecast", info}  # no tests/ or tools/ installed
