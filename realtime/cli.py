@@ -11,8 +11,9 @@ way, wherever it is (loading models, running, writing): the interruption unwinds
 ``with`` and ``finally``, so outputs are finished (videos, recordings, statistics) and the exit
 code is 128 + the signal's number (130, 143, 129), without a traceback. A signal the command was
 started ignoring stays ignored (``nohup``, a background job of a script). Only while the parser
-and the native libraries load do the signals wait (for a fraction of a second): an exception
-raised inside their initialisation is swallowed or turned into an ``ImportError`` by them.
+and the native libraries load do the signals wait (1.5-3 s on a busy 2-core VM): an exception
+raised inside their initialisation is swallowed or turned into an ``ImportError`` by them. Before
+this module has loaded, the console script's entry (:mod:`.launch`) exits quietly on them.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ own beyond ``posecast``."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,8 +24,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     if int(metadata.version("setuptools").split(".")[0]) < 77:
         pytest.fail('setuptools >= 77 builds posecast (pyproject.toml): pip install -e ".[test]" installs it')
     out = tmp_path_factory.mktemp("wheel")
+    # from a copy: setuptools builds in the source tree, and its posecast.egg-info there, found first
+    # on the path of anything run from the checkout, would shadow the installed package's metadata
+    source = out / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "node_modules", ".*_cache", "runs"))
     command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-               str(REPO)]
+               str(source)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=out)
     assert done.returncode == 0, done.stderr[-3000:]
     (built,) = out.glob("posecast-*.whl")

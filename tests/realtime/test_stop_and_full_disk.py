@@ -360,3 +360,28 @@ def test_a_stop_signal_while_mediapipe_closes_lets_it_finish_once(pose_model_pat
     # closed once, whole, before the signal is raised (not again by the clean-up)
     expected = ["landmarker closed", "stopped Interrupted", "closed"]
     assert done.stdout.split("\n")[:3] == expected, done.stdout + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_while_python_loads_the_command_line_is_quiet(signum: int) -> None:
+    """A Ctrl-C while Python imported the command line (numpy, OpenCV: 0.2-0.5 s, before the
+    commands handle the signals) printed Python's KeyboardInterrupt traceback (QA). The console
+    script's entry (``launch.py``) exits quietly with 128 + the signal's number instead."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "posecast"]
+    assert script.value == "posecast.realtime.launch:main"
+    code = f"""if True:
+        import signal, sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # (CI may start it ignored)
+        class StopDuringImport:  # the signal lands while the command line's module loads
+            def find_spec(self, name, path=None, target=None):
+                if name == "posecast.realtime.cli":
+                    signal.raise_signal({int(signum)})
+                return None
+        sys.meta_path.insert(0, StopDuringImport())
+        from posecast.realtime.launch import main
+        sys.exit(main())
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 128 + signum and "Traceback" not in done.stderr, done.stderr

@@ -1,0 +1,47 @@
+"""The ``posecast`` console script: a stop signal while Python loads the command line (numpy,
+OpenCV and the commands' modules: 0.2-0.5 s, before :func:`posecast.realtime.cli.main` handles the
+signals) exits quietly with 128 + its number, as the commands do, instead of printing Python's
+``KeyboardInterrupt`` traceback (QA). This module imports nothing heavy itself."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+_STOPS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+
+
+class _StoppedWhileLoading(BaseException):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: The stop signals that came while loading (a native module may turn the exception into an ImportError).
+_received: list[int] = []
+
+
+def _stopped(signum: int, _frame: object) -> None:
+    _received.append(signum)
+    raise _StoppedWhileLoading(signum)
+
+
+def main() -> int:
+    # one started ignored stays so (nohup, a script's background job), as cli.main keeps it
+    previous = {s: signal.signal(s, _stopped) for s in _STOPS if signal.getsignal(s) is not signal.SIG_IGN}
+    try:
+        from .cli import main as command_line
+    except _StoppedWhileLoading as stop:
+        return 128 + stop.signum
+    except ImportError:  # a native module's initialisation cut short by the signal
+        if _received:
+            return 128 + _received[0]
+        raise
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+    return command_line()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
