@@ -75,6 +75,7 @@ class VideoSink(Sink):
         self.held_frames = 0
         self.skipped_frames = 0
         self._first_capture_ns: int | None = None
+        self._run_capture_ns: tuple[int, int] | None = None  # a live source's first and last frame handed in
         self._slots = 0  # the video frames on a live source's grid so far
         self._source_fps = 0.0
         self._live_fps: float | None = None  # a live source's measured rate
@@ -119,8 +120,11 @@ class VideoSink(Sink):
         live = not frame.on_media_time
         with self._ready:
             self._raise_pending()
-            if live and self._live_fps is None:
-                self._measure(frame.capture_ns)
+            if live:
+                first_ns = frame.capture_ns if self._run_capture_ns is None else self._run_capture_ns[0]
+                self._run_capture_ns = (first_ns, frame.capture_ns)
+                if self._live_fps is None:
+                    self._measure(frame.capture_ns)
             if len(self._queue) >= self.queue_frames:
                 if live:
                     self._queue.popleft()
@@ -256,9 +260,15 @@ class VideoSink(Sink):
             self._thread.join()  # (done: the thread is returning)
             self._thread = None
             if self.dropped_frames:  # said once, by the close that finished the file
-                why = ("the run was stopped while it was being finished: the video ends early" if stopped is not None
-                       else "the encoder could not keep up with the live source: the frame before each is held, so "
-                       "the video keeps the run's time")  # fmt: skip
+                short_s = self.short_of_run_s
+                if stopped is not None:
+                    why = "the run was stopped while it was being finished: the video ends early"
+                elif short_s >= 1 / self.fps:  # (QA: a 5 s pause, 150 held frames: the encoder never caught up)
+                    why = (f"the encoder could not keep up with the live source: the video is {short_s:.1f} s shorter "
+                           "than the run (frames held over a gap cost the encoder as much as new ones)")  # fmt: skip
+                else:
+                    why = ("the encoder could not keep up with the live source: the frame before each is held, so "
+                           "the video keeps the run's time")  # fmt: skip
                 log.warning("%s: %d frames not written (%s)", self.path, self.dropped_frames, why)
             if self.held_frames or self.skipped_frames:
                 log.info("%s: on a %.3g fps grid of the run's time, %d frame(s) held over gaps and %d left out "
@@ -268,6 +278,15 @@ class VideoSink(Sink):
             self._raise_pending()
         if stopped is not None:
             raise stopped
+
+    @property
+    def short_of_run_s(self) -> float:
+        """How much shorter than the run a live source's video is (seconds; 0 for a file): the
+        frames dropped at its start or still queued at its end (their grid slots never written)."""
+        if self._run_capture_ns is None or not self.fps:
+            return 0.0
+        first_ns, last_ns = self._run_capture_ns
+        return max(0.0, (last_ns - first_ns) / 1e9 + 1 / self.fps - self._slots / self.fps)
 
     def _join(self, timeout_s: float | None = None) -> KeyboardInterrupt | None:
         """Wait for the encoder thread to finish the file; the stop signal that cut the wait

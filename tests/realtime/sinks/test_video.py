@@ -150,6 +150,32 @@ def test_a_live_source_is_never_waited_for(tmp_path: Path, monkeypatch: pytest.M
     assert fps == pytest.approx(15.0) and frames == sink.frames_written + sink.held_frames
 
 
+def test_a_live_video_that_ends_early_says_by_how_much(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """QA: after a 5 s pause the encoder held 150 frames, never caught up, and the frames still
+    queued at the end were dropped: an 18.7 s run made a 10.4 s video, and the log said the video
+    kept the run's time. It now says how much shorter the video is."""
+    import logging
+
+    monkeypatch.setattr("posecast.realtime.sinks.video.LiveView", SlowView)
+    SlowView.gate.clear()
+    sink = VideoSink(tmp_path / "v.webm")
+    sink.queue_frames = 3
+    sink.open(StreamMeta(source_fps=15.0))
+    period_ns = 1_000_000_000 // 15
+    for i in range(100):  # 6.6 s of a live source, the encoder stuck
+        sink.write(_frame(i, live=True, period_ns=period_ns))
+    threading.Timer(1.0, SlowView.gate.set).start()  # it moves again only after close gave up waiting
+    with caplog.at_level(logging.WARNING, logger="posecast.realtime.sinks.video"):
+        sink.close()
+    fps, frames, _ = read_video(tmp_path / "v.webm")
+    run_s = 100 / 15
+    assert sink.short_of_run_s > 1.0 and frames / fps + sink.short_of_run_s == pytest.approx(run_s, abs=0.1)
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert f"the video is {sink.short_of_run_s:.1f} s shorter than the run" in message
+    assert "keeps the run's time" not in message
+
+
 @pytest.mark.parametrize(("first_fps", "then_fps"), [(10, 30), (30, 10)])
 def test_a_live_video_lasts_as_long_as_the_run_when_its_pace_changes(tmp_path: Path, first_fps: int,
                                                                      then_fps: int) -> None:  # fmt: skip
