@@ -45,7 +45,7 @@ class BoardSpec:
     legacy: bool = False  # ChArUco boards made before OpenCV 4.6 with an even number of rows
 
     def __post_init__(self) -> None:
-        minimum = 3 if self.charuco else 2
+        minimum = 3  # OpenCV finds no chessboard with 2 inner corners on a side (it raised cv2.error; QA)
         if self.cols < minimum or self.rows < minimum:
             what = "squares" if self.charuco else "inner corners"
             raise CalibrationError(f"board must have at least {minimum}x{minimum} {what}, got {self.size_text}")
@@ -54,8 +54,22 @@ class BoardSpec:
         if self.marker_m is not None and not 0 < self.marker_m < self.square_m:
             raise CalibrationError(f"ChArUco marker side must be more than 0 and smaller than the square "
                                    f"({self.square_m:g} m), got {self.marker_m:g}")  # fmt: skip
-        if self.charuco and not hasattr(cv2.aruco, self.dictionary):
+        if self.charuco:
+            self._check_markers()
+
+    def _check_markers(self) -> None:
+        """A predefined dictionary (``DICT_...``: any other ``cv2.aruco`` name raised a TypeError) with a
+        marker for each of the board's white squares: OpenCV builds the board before it looks,
+        and 99999x99999 squares took 24 GB before the kernel killed it (QA)."""
+        dictionary_id = getattr(cv2.aruco, self.dictionary, None) if self.dictionary.startswith("DICT_") else None
+        if not isinstance(dictionary_id, int):
             raise CalibrationError(f"unknown ArUco dictionary {self.dictionary!r}; use e.g. DICT_5X5_100, DICT_6X6_250")
+        markers = self.cols * self.rows // 2  # a ChArUco board has a marker in every other square
+        available = len(cv2.aruco.getPredefinedDictionary(dictionary_id).bytesList)
+        if markers > available:
+            raise CalibrationError(f"a {self.size_text} ChArUco board has {markers} markers but {self.dictionary} has "
+                                   f"{available}: check --board (squares, e.g. 7x5) or pass a larger --dictionary "
+                                   "(e.g. DICT_5X5_1000)")  # fmt: skip
 
     @property
     def size_text(self) -> str:

@@ -137,12 +137,20 @@ def test_board_spec_and_size_parsing():
     assert parse_board_size("9x6") == (9, 6) and parse_board_size(" 7 X 5 ") == (7, 5)
     with pytest.raises(PosecastError, match="COLSxROWS"):
         parse_board_size("9by6")
-    with pytest.raises(CalibrationError, match="at least 2x2 inner corners, got 1x6"):
+    with pytest.raises(CalibrationError, match="at least 3x3 inner corners, got 1x6"):
         BoardSpec(1, 6, 0.02)
+    with pytest.raises(CalibrationError, match="at least 3x3 inner corners, got 2x5"):  # (cv2.error: QA)
+        BoardSpec(2, 5, 0.02)
     with pytest.raises(CalibrationError, match="square size must be a positive length"):
         BoardSpec(9, 6, 0.0)
     with pytest.raises(CalibrationError, match="unknown ArUco dictionary"):
         BoardSpec(7, 5, 0.04, charuco=True, dictionary="DICT_NOPE")
+    with pytest.raises(CalibrationError, match="unknown ArUco dictionary 'getPredefinedDictionary'"):  # (TypeError: QA)
+        BoardSpec(7, 5, 0.04, charuco=True, dictionary="getPredefinedDictionary")
+    # a board with more markers than the dictionary: refused at once (99999x99999 took 24 GB: QA)
+    with pytest.raises(CalibrationError, match="a 250x250 ChArUco board has 31250 markers but DICT_5X5_100 has 100"):
+        BoardSpec(250, 250, 0.02, charuco=True)
+    assert BoardSpec(20, 20, 0.02, charuco=True, dictionary="DICT_5X5_1000").corner_grid == (19, 19)
     assert CalibrationOptions().min_views == 10
 
 
