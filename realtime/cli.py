@@ -124,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    _open_closed_standard_streams()
     words = sys.argv[1:] if argv is None else list(argv)
     uploads.block_native_uploads()  # before MediaPipe can close a landmarker (engines/uploads.py)
     if not {"-v", "--verbose"} & set(words):
@@ -148,6 +149,23 @@ def _main(argv: Sequence[str] | None) -> int:
         return _final_flush(stdout) or code
     finally:
         sys.stdout = stdout
+
+
+def _open_closed_standard_streams() -> None:
+    """Point a closed stdin, stdout or stderr (``2>&-``) at ``/dev/null``: with stderr closed
+    Python's ``sys.stderr`` is ``None`` (a run died on it before its first frame, exit 1 and no
+    word: QA), and the next file opened would take the free descriptor, so native libraries' log
+    lines would be written into it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
 
 
 def _final_flush(stdout) -> int | None:  # noqa: ANN001 - the real stdout

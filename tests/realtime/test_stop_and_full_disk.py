@@ -385,3 +385,15 @@ def test_a_stop_signal_while_python_loads_the_command_line_is_quiet(signum: int)
     """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 128 + signum and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_run_with_stderr_closed_writes_its_outputs(tmp_path: Path, media_dir: Path, pose_model_path: Path) -> None:
+    """``posecast run ... 2>&-``: Python's sys.stderr is None, and the run died on it before its
+    first frame, exit 1 and no word (QA). The closed descriptors are pointed at /dev/null."""
+    stats = tmp_path / "stats.json"
+    command = [sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(media_dir / "dance_576.mp4"),
+               "--frames", "3", "--headless", "--publish", "none", "--model-asset", str(pose_model_path),
+               "--stats-json", str(stats)]  # fmt: skip
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(2), timeout=300,
+                          cwd=tmp_path)  # noqa: PLW1509 - the child's stderr closed, as 2>&- does
+    assert done.returncode == 0 and json.loads(stats.read_text())["frames"] == 3
