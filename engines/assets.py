@@ -117,10 +117,14 @@ ASSETS: dict[str, Asset] = {
 
 def cache_dir() -> Path:
     """``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else ``~/.cache/posecast``."""
-    if os.environ.get("POSECAST_CACHE"):
-        return Path(os.environ["POSECAST_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "posecast"
+    try:
+        if os.environ.get("POSECAST_CACHE"):
+            return Path(os.environ["POSECAST_CACHE"]).expanduser()
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "posecast"
+    except RuntimeError as exc:  # "~someone" of no such user, or no home at all (QA: a traceback)
+        raise AssetError(f"cannot name posecast's cache folder: {exc} (a '~user' of no such user, or no home "
+                         "folder): set POSECAST_CACHE to a folder's path") from None  # fmt: skip
 
 
 def get_asset(name: str) -> Asset:

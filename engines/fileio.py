@@ -145,7 +145,7 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         if a.exists() and b.exists():
             return os.path.samefile(a, b)
         return a.resolve() == b.resolve()
-    except OSError:  # unreachable: output_file_problem says so
+    except (OSError, RuntimeError):  # unreachable, or a link loop (RuntimeError on Python < 3.13): said where opened
         return False
 
 
@@ -161,7 +161,13 @@ def check_outputs(
     from .runtime.base import WEIGHTS_DIR  # (the runtime reads files through this module)
 
     named = [(what, Path(path)) for what, path in outputs.items() if path is not None]
+    inputs = {**inputs, **_cached_assets()}
     for i, (what, path) in enumerate(named):
+        try:
+            path.resolve()
+        except (OSError, RuntimeError):  # (QA: a RuntimeError traceback from every command that writes)
+            raise OutputPathError(f"cannot write {what} {path}: it is a symbolic link loop; "
+                                  "pass another file") from None
         problem = output_file_problem(path)
         if problem is not None:
             raise OutputPathError(f"cannot write {what} {path}: {problem}; pass a file in a writable folder")
@@ -176,6 +182,19 @@ def check_outputs(
             if same_file(path, other_path):
                 raise OutputPathError(f"{other} and {what} are both {path}: one would overwrite the other; "
                                       "pass two file names")  # fmt: skip
+
+
+def _cached_assets() -> dict[str, Path]:
+    """The downloaded assets in posecast's cache (the MediaPipe models), as inputs no output may
+    replace: ``--stats-json`` over the cached model replaced it with JSON, exit 0, and offline
+    posecast could not run again (QA). Nothing when the cache cannot be named (said where it is used)."""
+    from .assets import ASSETS, cache_dir  # (assets reads and writes files through this module)
+
+    try:
+        folder = cache_dir()
+    except Exception:  # noqa: BLE001 - an unusable POSECAST_CACHE is reported by what uses the cache
+        return {}
+    return {f"posecast's cached {name} model": folder / asset.filename for name, asset in ASSETS.items()}
 
 
 def current_umask() -> int:

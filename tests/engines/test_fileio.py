@@ -61,6 +61,36 @@ def test_nothing_is_written_into_the_shipped_weights_folder(tmp_path: Path) -> N
     assert not report.exists()
 
 
+def test_the_cached_models_and_link_loops_are_no_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: ``--stats-json <cache>/pose_landmarker_full.task`` replaced the downloaded MediaPipe
+    model with JSON, exit 0 (offline, posecast could not run again); an output that is a link
+    to itself gave a RuntimeError traceback from every command that writes."""
+    from posecast.engines.assets import cached_path
+
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    cached = cached_path("pose_landmarker_full")
+    cached.write_bytes(b"model")
+    with pytest.raises(OutputPathError, match="--stats-json .* is posecast's cached pose_landmarker_full model"):
+        check_outputs({"--stats-json": cached})
+    assert cached.read_bytes() == b"model"
+    os.symlink("loop.json", tmp_path / "loop.json")
+    with pytest.raises(OutputPathError, match="cannot write --json .*loop.json: it is a symbolic link loop"):
+        check_outputs({"--json": tmp_path / "loop.json"})
+    assert not same_file(tmp_path / "loop.json", tmp_path / "x.json")  # an input loop: said where it is opened
+    check_outputs({"--json": tmp_path / "cache" / "report.json"})  # the cache folder itself is not refused
+
+
+def test_a_cache_named_by_an_unknown_users_home_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from posecast.engines.assets import cache_dir
+    from posecast.engines.errors import AssetError
+
+    monkeypatch.setenv("POSECAST_CACHE", "~nosuchuser-posecast/x")
+    with pytest.raises(AssetError, match="cannot name posecast's cache folder: .*set POSECAST_CACHE to a folder"):
+        cache_dir()
+    check_outputs({"--json": Path("never-written.json")})  # the output check goes on without the cache
+
+
 @pytest.mark.parametrize("helper", ["atomic_write", "atomic_path"])
 def test_a_write_past_the_disk_is_one_line_and_leaves_nothing(tmp_path: Path, helper: str) -> None:
     """A real failed write (a file size limit, as a full disk) in a process of its own: an
