@@ -7,7 +7,7 @@ import sys
 
 from . import assets
 from .errors import AssetError
-from .fileio import file_sha256
+from .fileio import file_sha256, input_file_problem, input_folder_problem
 
 #: What ``posecast assets fetch`` gets without names: what posecast needs by default.
 DEFAULT_FETCH = ("pose_landmarker_full",)
@@ -29,15 +29,19 @@ def _list(args: argparse.Namespace) -> int:
     cache = assets.cache_dir()
     if cache.exists() and not cache.is_dir():  # (QA: every asset was listed as missing, exit 0; a run failed)
         raise AssetError(f"the cache folder {cache} is a file, not a folder: set POSECAST_CACHE to a folder")
+    if cache.exists() and (problem := input_folder_problem(cache)) is not None:  # (QA: a PermissionError traceback)
+        raise AssetError(f"the cache folder {cache} {problem}; or set POSECAST_CACHE to a folder of your own")
     sys.stdout.write(f"cache: {cache}\n")
     for asset in assets.ASSETS.values():
         path = assets.cached_path(asset.name)
         if not path.is_file():
             state = "missing"
+        elif input_file_problem(path) is not None:  # (a cache another user filled with umask 077)
+            state = "unreadable"
         else:  # a damaged copy is fetched again by the next run or `assets fetch`
             state = "cached" if asset.sha256 is None or file_sha256(path) == asset.sha256 else "corrupt"
         size_mb = asset.size_bytes / 1e6
-        sys.stdout.write(f"{asset.name:24s} {state:8s} {size_mb:6.1f} MB  {asset.license}  {asset.description}\n")
+        sys.stdout.write(f"{asset.name:24s} {state:10s} {size_mb:6.1f} MB  {asset.license}  {asset.description}\n")
     return 0
 
 

@@ -45,12 +45,23 @@ class OutputWriteError(PosecastError, OSError):
 _OUT_OF_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
+class InputReadError(PosecastError, OSError):
+    """A file posecast must read (a model, a cached asset) that cannot be: one line naming it."""
+
+    def __str__(self) -> str:  # the one line, not OSError's "[Errno N] ..."
+        return str(self.args[0])
+
+
 def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
+    """Hex sha256 of a file's bytes; :class:`InputReadError` (one line) when it cannot be read
+    (QA: an unreadable ``--model`` or cached MediaPipe model gave a PermissionError traceback)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except PermissionError as exc:
+        raise InputReadError(f"{path} {unreadable(exc)}") from exc
     return digest.hexdigest()
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import re
 import socket
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 from posecast.engines import assets
@@ -286,3 +288,26 @@ def test_a_download_with_no_length_stops_past_the_pinned_size(cache, monkeypatch
         assert list(cache.iterdir()) == []
     finally:
         server.shutdown()
+
+
+def test_assets_list_names_an_unreadable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """QA (a cache another user filled with umask 077): `assets list` gave a PermissionError
+    traceback for an unreadable cached model and for an unreadable cache folder."""
+    from posecast.engines import cli_assets
+    from posecast.realtime.cli import main
+
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path))
+    (tmp_path / "pose_landmarker_full.task").write_bytes(b"someone else's")
+    denied = "cannot be read (permission denied: give yourself read access, e.g. chmod u+r, or copy it)"
+    monkeypatch.setattr(cli_assets, "input_file_problem",
+                        lambda path: denied if path.name.endswith("full.task") else None)  # fmt: skip
+    assert main(["assets", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert re.search(r"pose_landmarker_full\s+unreadable", listed)
+    assert re.search(r"pose_landmarker_lite\s+missing", listed)
+    monkeypatch.setattr(cli_assets, "input_folder_problem", lambda path: denied)
+    assert main(["assets", "list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"posecast: error: the cache folder {tmp_path} {denied}; "
+                   "or set POSECAST_CACHE to a folder of your own")

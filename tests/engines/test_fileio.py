@@ -152,3 +152,32 @@ def test_files_get_the_umask_s_mode_without_the_umask_being_changed(tmp_path: Pa
         assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE((tmp_path / "b.npz").stat().st_mode) == 0o640
     finally:
         os.umask(old)
+
+
+def test_an_unreadable_model_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """QA (as a user without read access, root's DAC override dropped): ``--model m.onnx`` gave a
+    PermissionError traceback in run, lift and engines bench, from the model's checksum."""
+    import shutil
+
+    from posecast.engines.fileio import InputReadError
+    from posecast.engines.runtime.base import DEFAULT_MODEL
+    from posecast.realtime.cli import main
+
+    model = tmp_path / "m.onnx"
+    shutil.copy(DEFAULT_MODEL, model)
+    real_open = open
+
+    def as_another_user(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - open's signature
+        if Path(path) == model:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(fileio, "open", as_another_user, raising=False)  # what file_sha256 opens with
+    with pytest.raises(InputReadError, match=r"m.onnx cannot be read \(permission denied: .*chmod u\+r"):
+        fileio.file_sha256(model)
+    capsys.readouterr()
+    assert main(["engines", "bench", "--model", str(model), "--iters", "3", "--batch", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("posecast: error: ") and "m.onnx cannot be read (permission denied" in err
+    assert "\n" not in err and "Traceback" not in err
