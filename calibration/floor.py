@@ -156,6 +156,9 @@ def estimate_up(
         return guess
     body = joints[:, _J["head"]] - support_points(joints[:, ANKLES], guess, opts.raised_foot_m)
     extent = np.linalg.norm(body, axis=-1)
+    if not (extent > 1e-6).any():  # (QA: a take whose joints all sat at one point: NaN up, a LinAlgError)
+        raise CalibrationError("no pose to find the floor from has its head apart from its feet (every joint at "
+                               "one point): the poses are damaged")  # fmt: skip
     extended = extent >= np.quantile(extent, 0.8)
     up = _unit(_unit(body[extended]).mean(axis=0))
     # the standing feet lie on the floor: where they spread out, they tell up better than the body

@@ -282,6 +282,9 @@ def test_options_are_checked() -> None:
         fl.estimate_up(np.zeros((4, 3)))
     with pytest.raises(CalibrationError, match="feet must be in view"):
         fl.estimate_floor(np.full((3, 17, 3), np.nan), 1.7)
+    # a damaged take's poses, every joint at one point (QA: NaN up, then a LinAlgError traceback)
+    with pytest.raises(CalibrationError, match="every joint at one point"):
+        fl.estimate_floor(np.tile([0.0, 0.0, 3.0], (10, 17, 1)), 1.7)
 
 
 def test_the_floor_of_a_transform_is_the_floor_it_was_built_on() -> None:
