@@ -488,7 +488,9 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
           "DICT_6X6_250", "-o", "{tmp}/c.yaml"], "--dictionary describes a ChArUco board: add --charuco"),
         (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--min-sharpness", "-5",
           "-o", "{tmp}/c.yaml"], "--min-sharpness must be 0 or more"),
-        (["engines", "bench", "--iters", "0"], "--iters must be 1 or more and --warmup 0 or more, got 0 and 20"),
+        (["engines", "bench", "--iters", "0"], "--iters must be 1..100,000 and --warmup 0..100,000, got 0 and 20"),
+        (["engines", "bench", "--iters", "10000000000"], "--iters must be 1..100,000"),  # 74.5 GiB asked for (QA)
+        (["engines", "bench", "--warmup", "99999999999999999999"], "--warmup 0..100,000"),  # ran forever (QA)
         (["engines", "bench", "--batch", "1,,4"], "--batch must be comma-separated integers from 1 to 1024"),
         (["engines", "bench", "--threads", "100000"], "--threads (onnxruntime's threads) must be from 1 to"),  # 17 GB
         (["engines", "bench", "--threads", "0"], "--threads (onnxruntime's threads) must be from 1 to"),
