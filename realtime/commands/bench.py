@@ -134,6 +134,8 @@ def _check_output(folder: Path) -> None:
     that fails leaves no empty folder behind."""
     if folder.exists() and not folder.is_dir():
         raise OptionsError(f"--output {folder} is a file, not a folder: pass --output DIR")
+    if folder.is_symlink() and not folder.exists():  # (QA: found only after the run, as "File exists")
+        raise OptionsError(f"--output {folder} is a broken symbolic link (or a link loop): pass --output DIR")
     if not folder.exists() and folder.suffix.lower() in (".json", ".md", ".png"):  # (engines bench --json takes a file)
         raise OptionsError(f"--output names the folder the results go in (bench.json, bench.md, plots), got {folder}: "
                            f"pass e.g. --output {folder.with_suffix('')}")  # fmt: skip

@@ -255,6 +255,11 @@ def test_an_output_under_a_file_or_a_read_only_folder_is_refused_before_the_run(
     assert main(["bench", "--source", clip, "--output", str(taken / "results")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{taken} is a file, not a folder: pass --output DIR" in err[0], err
+    broken = tmp_path / "broken"
+    broken.symlink_to(tmp_path / "nowhere" / "zz")  # found only after the run, as "(File exists)" (QA)
+    assert main(["bench", "--source", clip, "--output", str(broken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--output {broken} is a broken symbolic link" in err[0], err
     if os.geteuid() == 0:
         return  # root writes anywhere: no read-only folder to refuse
     locked = tmp_path / "locked"
