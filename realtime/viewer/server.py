@@ -95,6 +95,11 @@ class ViewerOptions:
                 raise OptionsError(f"--allow-host {name!r} is not a host name (letters, digits, '.', '-'; an IPv6 "
                                    "address in [ ]): pass the name the page is opened by, e.g. "
                                    "mybox.local")  # fmt: skip
+            bare = name.split("]:")[0] + "]" if name.startswith("[") else name.rsplit(":", 1)[0]
+            if (name.startswith("[") and "]:" in name) or (not name.startswith("[") and name.count(":") == 1):
+                # the Host header's port is not compared, so NAME:PORT never matched (QA: a 403 saying "pass NAME")
+                raise OptionsError(f"--allow-host {name!r} names a port: pass the name alone, {bare} (any port "
+                                   "is allowed)")  # fmt: skip
         try:
             socket.getaddrinfo(self.host, None)
         except (OSError, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold

@@ -133,7 +133,12 @@ def test_options_are_checked() -> None:
     for name in ("", "a b", "evil.example/x"):  # no Host header can name these: accepted, they never matched
         with pytest.raises(OptionsError, match=rf"--allow-host {re.escape(repr(name))} is not a host name"):
             ViewerOptions(allowed_hosts=(name,))
-    ViewerOptions(allowed_hosts=("mybox.local", "10.0.0.7", "[fe80::1]"))
+    ViewerOptions(allowed_hosts=("mybox.local", "10.0.0.7", "[fe80::1]", "fe80::1"))
+    # a name with its port never matched the Host header's name (QA: a 403 telling to pass --allow-host NAME)
+    for name, bare in (("mybox.local:18093", "mybox.local"), ("[fe80::1]:80", "[fe80::1]")):
+        with pytest.raises(OptionsError, match=rf"--allow-host {re.escape(repr(name))} names a port: pass the name "
+                                               rf"alone, {re.escape(bare)} \(any port is allowed\)"):  # fmt: skip
+            ViewerOptions(allowed_hosts=(name,))
 
 
 def test_a_stream_zeromq_refuses_is_one_error_at_once() -> None:
