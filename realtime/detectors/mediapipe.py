@@ -46,6 +46,8 @@ _QUIET_POSED_CALLS = 5
 #: Seconds of media time between looks for people not yet tracked (``max_people`` above 1): a
 #: person who walks in is tracked within about this long.
 DEFAULT_SEARCH_INTERVAL_S = 0.5
+#: The longest --people-search interval (an hour; `posecast bench` takes the same)
+MAX_SEARCH_INTERVAL_S = 3600.0
 #: ``--people-search``'s help, for every command that has it beside ``--max-people``
 PEOPLE_SEARCH_HELP = (f"with --max-people above 1, MediaPipe looks for people not yet tracked every SECONDS (default "
                       f"{DEFAULT_SEARCH_INTERVAL_S:g}; 0: on every frame, MediaPipe's own way, slower and jumpier "
@@ -137,8 +139,8 @@ class MediaPipeDetector(Detector2D):
         """The options a command's arguments give (``--people-search`` where the command has
         ``--max-people``: ``posecast run``)."""
         search_s = getattr(args, "people_search", DEFAULT_SEARCH_INTERVAL_S)
-        if not (math.isfinite(search_s) and search_s >= 0):
-            raise OptionsError(f"--people-search must be a number of seconds >= 0, got {search_s:g}")
+        if not (math.isfinite(search_s) and 0 <= search_s <= MAX_SEARCH_INTERVAL_S):  # (as bench bounds it; QA)
+            raise OptionsError(f"--people-search must be from 0 to {MAX_SEARCH_INTERVAL_S:g} seconds, got {search_s:g}")
         return MediaPipeOptions(model_variant=getattr(args, "landmarker", "full"), model_path=args.model_asset,
                                 max_people=getattr(args, "max_people", 1), verbose=args.verbose,
                                 search_interval_s=search_s)  # fmt: skip

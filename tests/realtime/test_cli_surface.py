@@ -488,6 +488,8 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
           "DICT_6X6_250", "-o", "{tmp}/c.yaml"], "--dictionary describes a ChArUco board: add --charuco"),
         (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--min-sharpness", "-5",
           "-o", "{tmp}/c.yaml"], "--min-sharpness must be 0 or more"),
+        (["calibrate", "camera", "--hfov", "60", "--size", "1x1", "-o", "{tmp}/c.yaml"],
+         "frame size must look like WxH in pixels, each at least 16"),  # a 1x1 camera file was written (QA)
         (["engines", "bench", "--iters", "0"], "--iters must be 1..100,000 and --warmup 0..100,000, got 0 and 20"),
         (["engines", "bench", "--iters", "10000000000"], "--iters must be 1..100,000"),  # 74.5 GiB asked for (QA)
         (["engines", "bench", "--warmup", "99999999999999999999"], "--warmup 0..100,000"),  # ran forever (QA)
