@@ -12,6 +12,7 @@ import resource
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -299,31 +300,79 @@ def test_a_stop_signal_python_drops_in_a_finaliser_stops_the_next_frame() -> Non
     assert done.stdout.split("\n")[:3] == ["went on", "stopped Interrupted", "after"], done.stdout + done.stderr
 
 
+#: The start of a script in which a Ctrl-C lands inside a step of an output's close: ``ctrl_c_in(owner,
+#: name)`` makes ``owner.name`` raise SIGINT first, then run (``then()`` after it);
+#: ``close_stopped(close)`` closes under the command line's handlers and prints whether it was
+#: stopped (``again``: the clean-up closes once more).
+_CTRL_C_IN_CLOSE = """if True:
+    import signal
+    from posecast.realtime.stop_signals import stop_signals_interrupt
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a run in the background (CI) starts with it ignored
+
+    def ctrl_c_in(owner, name, then=None):
+        original = getattr(owner, name)
+        def interrupted(*args, **kwargs):
+            signal.raise_signal(signal.SIGINT)
+            result = original(*args, **kwargs)
+            if then is not None:
+                then()
+            return result
+        setattr(owner, name, interrupted)
+
+    def close_stopped(close, again=False):
+        with stop_signals_interrupt():
+            try:
+                close()
+                print("not stopped", flush=True)
+            except KeyboardInterrupt as exc:
+                print("stopped", type(exc).__name__, flush=True)
+            if again:
+                close()
+"""
+
+
+def _run_script(body: str) -> subprocess.CompletedProcess:
+    script = _CTRL_C_IN_CLOSE + textwrap.indent(textwrap.dedent(body), "    ")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_a_stop_signal_while_the_take_is_finished_leaves_one_footer(tmp_path: Path) -> None:
+    """A Ctrl-C that landed between the footer and the rename left the file open; the clean-up
+    closed it again and wrote a second footer, and `export` refused the finished take (QA). The
+    footer, the sync and the rename now run with the stop signals held: the take is whole, then
+    the signal is raised."""
+    from posecast.realtime.recording import read_recording
+
+    path = tmp_path / "take.posecast"
+    done = _run_script(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_recording import frame_record, meta_record, person
+        from posecast.realtime.recording import RecordingWriter
+        writer = RecordingWriter({str(path)!r})
+        writer.write_meta(meta_record())
+        for i in range(5):
+            writer.write_frame(frame_record(i, [person(0, i)]))
+        ctrl_c_in(writer, "_sync")  # after the footer was appended
+        close_stopped(writer.close, again=True)
+    """)
+    assert done.stdout.strip() == "stopped Interrupted", done.stdout + done.stderr
+    take = read_recording(path)
+    assert take.complete and len(take.frames) == 5 and take.footer["frames"] == 5
+
+
 def test_a_stop_signal_while_the_statistics_are_written_keeps_them(tmp_path: Path) -> None:
     """A Ctrl-C while ``--stats-json`` was written lost the file, and nothing said so (QA): the
     write now runs with the stop signals held, then the signal is raised."""
     path = tmp_path / "stats.json"
-    script = f"""if True:
-        import signal
+    done = _run_script(f"""
         from posecast.realtime.sinks import stats
-        from posecast.realtime.stop_signals import stop_signals_interrupt
         from posecast.realtime.types import StreamMeta
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a run in the background (CI) starts with it ignored
-        write = stats.atomic_write
-        def interrupted_write(path, data):
-            signal.raise_signal(signal.SIGINT)  # Ctrl-C as the file is written
-            return write(path, data)
-        stats.atomic_write = interrupted_write
+        ctrl_c_in(stats, "atomic_write")  # as the file is written
         sink = stats.StatsSink({str(path)!r})
         sink.open(StreamMeta())
-        with stop_signals_interrupt():
-            try:
-                sink.close()
-                print("not stopped", flush=True)
-            except KeyboardInterrupt as exc:
-                print("stopped", type(exc).__name__, flush=True)
-    """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        close_stopped(sink.close)
+    """)
     assert done.stdout.strip() == "stopped Interrupted", done.stdout + done.stderr
     assert "latency_ms" in json.loads(path.read_text())
 
@@ -332,30 +381,15 @@ def test_a_stop_signal_while_mediapipe_closes_lets_it_finish_once(pose_model_pat
     """A Ctrl-C that cut a landmarker's close short left it to the garbage collector's second
     close, which crashed in MediaPipe's native code (SIGSEGV in 6 of 8 QA tries). The detector
     closes with the stop signals held; the signal is raised once every landmarker is closed."""
-    script = f"""if True:
-        import signal
+    done = _run_script(f"""
         from pathlib import Path
         from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
-        from posecast.realtime.stop_signals import stop_signals_interrupt
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a run in the background (CI) starts with it ignored
         detector = MediaPipeDetector(MediaPipeOptions(model_path=Path({str(pose_model_path)!r})))
         landmarker = next(iter(detector._trackers.values()))
-        close = landmarker.close
-        def interrupted_close():
-            signal.raise_signal(signal.SIGINT)  # Ctrl-C as the landmarker closes
-            close()
-            print("landmarker closed", flush=True)
-        landmarker.close = interrupted_close
-        with stop_signals_interrupt():
-            try:
-                detector.close()
-                print("not stopped", flush=True)
-            except KeyboardInterrupt as exc:
-                print("stopped", type(exc).__name__, flush=True)
-            detector.close()  # the clean-up closes it again
+        ctrl_c_in(landmarker, "close", then=lambda: print("landmarker closed", flush=True))
+        close_stopped(detector.close, again=True)
         print("closed", flush=True)
-    """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    """)
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     # closed once, whole, before the signal is raised (not again by the clean-up)
     expected = ["landmarker closed", "stopped Interrupted", "closed"]
