@@ -108,8 +108,10 @@ class SlowView(LiveView):
     """The real view, made slow (an encoder that cannot keep up), with a gate the test controls."""
 
     gate = threading.Event()
+    entered = threading.Event()  # a frame is being drawn (and waits for the gate)
 
     def process(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        self.entered.set()
         self.gate.wait()
         return super().process(*args, **kwargs)
 
@@ -159,13 +161,22 @@ def test_a_live_video_that_ends_early_says_by_how_much(tmp_path: Path, monkeypat
 
     monkeypatch.setattr("posecast.realtime.sinks.video.LiveView", SlowView)
     SlowView.gate.clear()
+    SlowView.entered.clear()
     sink = VideoSink(tmp_path / "v.webm")
     sink.queue_frames = 3
     sink.open(StreamMeta(source_fps=15.0))
     period_ns = 1_000_000_000 // 15
-    for i in range(100):  # 6.6 s of a live source, the encoder stuck
+    for i in range(100):  # 6.6 s of a live source, the encoder stuck from its first frame on
         sink.write(_frame(i, live=True, period_ns=period_ns))
-    threading.Timer(1.0, SlowView.gate.set).start()  # it moves again only after close gave up waiting
+        if i == 19:  # the rate is measured (1 s): the encoder is on its first frame before more come
+            assert SlowView.entered.wait(30)
+    drop_queued = sink._drop_queued
+
+    def then_move_again(everything: bool) -> None:  # the encoder moves again once close gave up waiting
+        drop_queued(everything)
+        SlowView.gate.set()
+
+    sink._drop_queued = then_move_again  # (not a timer: on a loaded machine it fired before close waited)
     with caplog.at_level(logging.WARNING, logger="posecast.realtime.sinks.video"):
         sink.close()
     fps, frames, _ = read_video(tmp_path / "v.webm")
