@@ -253,7 +253,8 @@ class Pipeline:
         naming the output). From another thread it waits for the frame being processed, and
         :meth:`run` ends before the next one."""
         with self._frame_lock:
-            self._close(discard)
+            if not self.closed:  # once: a game loop's close and its `with` block's both come here
+                self._close(discard)
 
     def _close(self, discard: bool) -> None:
         errors: list[BaseException] = []

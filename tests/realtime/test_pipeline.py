@@ -199,6 +199,10 @@ def test_closing_the_pipeline_from_another_thread_ends_the_run(media_dir: Path, 
     class CloseMidFrame(Sink):
         name = "close-mid-frame"
         inline = True
+        closes = 0
+
+        def close(self) -> None:
+            type(self).closes += 1
 
         def write(self, frame) -> None:  # noqa: ANN001
             if frame.frame_id == 3:  # another thread closes while this frame is still being handed out
@@ -217,6 +221,7 @@ def test_closing_the_pipeline_from_another_thread_ends_the_run(media_dir: Path, 
     with pipeline, open_source(str(media_dir / "dance_576.mp4")) as source:
         frames = [frame.frame_id for frame in pipeline.run(source, max_frames=20)]
     assert frames == [0, 1, 2, 3] and pipeline.closed
+    assert CloseMidFrame.closes == 1  # the `with` block's close after the thread's: nothing closed twice
     assert closed_after_s and closed_after_s[0] >= 0.2  # it waited for frame 3 to be done
 
 
