@@ -54,11 +54,16 @@ ANKLES = (_J["l_ankle"], _J["r_ankle"])  # feet order of every (F, 2) array here
 MIN_ANKLE_CONFIDENCE = 0.5
 
 
-def feet_seen(confidence: np.ndarray) -> np.ndarray:
-    """Whether each pose's two ankles were seen: ``(...)`` bool for the 2D detector's
+def ankles_seen(confidence: np.ndarray) -> np.ndarray:
+    """Whether each ankle was seen: ``(..., 2)`` bool (left, right) for the 2D detector's
     confidences ``(..., 17)`` (NaN: not seen)."""
     with np.errstate(invalid="ignore"):
-        return np.min(np.asarray(confidence, dtype=np.float64)[..., list(ANKLES)], axis=-1) >= MIN_ANKLE_CONFIDENCE
+        return np.asarray(confidence, dtype=np.float64)[..., list(ANKLES)] >= MIN_ANKLE_CONFIDENCE
+
+
+def feet_seen(confidence: np.ndarray) -> np.ndarray:
+    """Whether each pose's two ankles were seen: ``(...)`` bool (:func:`ankles_seen`)."""
+    return ankles_seen(confidence).all(axis=-1)
 
 #: The ankle joint of a standing person is this fraction of their height above the floor
 #: (the Bandai-Namco skeleton the lifter learned its joints from: 0.117 m for an actor whose

@@ -193,7 +193,10 @@ class AvatarWorld:
         if contacts is None:
             ankle_height = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
             contacts = self._contacts[person.person_id] = FootContacts(ankle_height, self.options.floor_options)
-        flags = contacts.update(joints[_ANKLES], timestamp_ns)
+        # a foot the 2D detector did not see is MediaPipe's guess (legs out of view: standing, up to
+        # 0.3 m through the floor): not on it (QA: flagged in contact, flickering)
+        seen = fl.ankles_seen(person.confidence)
+        flags = contacts.update(joints[_ANKLES], timestamp_ns) & (seen[::-1] if self.options.mirror else seen)
         lock = self._chain_locks.get(person.person_id)
         if lock is None:  # (not setdefault: that would make a lock every frame)
             lock = self._chain_locks[person.person_id] = threading.Lock()

@@ -169,6 +169,19 @@ def test_legs_out_of_view_estimate_no_floor() -> None:
         np.testing.assert_allclose(out.people[0].joints_world_m[0, [0, 2]], 0.0, atol=1e-9)
 
 
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_foot_the_2d_did_not_see_is_not_in_contact(mirror: bool) -> None:
+    """Legs out of view are MediaPipe's guess: standing, and on a real desk clip up to 0.3 m through
+    the floor, where every ankle below the floor counted as in contact and the flags flickered
+    (QA). A foot not seen (confidence under 0.5) is not in contact; left and right stay the
+    avatar's when mirrored."""
+    world = AvatarWorld(AvatarOptions(floor=FLOOR, mirror=mirror))
+    f = frame(0, {0: to_camera(standing_world())})
+    f.people[0].confidence[J["r_ankle"]] = 0.1  # the person's right foot below the image
+    flags = world.process(f).people[0].foot_contact.tolist()
+    assert flags == ([False, True] if mirror else [True, False])  # mirrored: the avatar's left is her right
+
+
 def test_a_given_floor_far_from_the_feet_is_said_to_be_wrong(caplog: pytest.LogCaptureFixture) -> None:
     """The README's own example (--floor-camera 1.2,10) on the dance clip put her feet 0.53 m
     under the floor without a word. The floor given is kept (the user may know better), and a
