@@ -95,7 +95,7 @@ class FloorOptions:
     contact_height_m: float = 0.05
     contact_speed_m_s: float = 0.5
     raised_foot_m: float = 0.15
-    straight_knee_deg: float = 30.0
+    straight_knee_deg: float = 20.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -203,6 +203,9 @@ def estimate_floor(
     opts = options or FloorOptions()
     joints = _finite(joints_cam)
     if len(joints) == 0:
+        if np.isfinite(np.asarray(joints_cam, dtype=np.float64)).all(axis=(-2, -1)).any():
+            raise CalibrationError("no pose to find the floor from has its joints apart (every joint at one point): "
+                                   "the poses are damaged")  # fmt: skip
         raise CalibrationError("no pose to find the floor from: the subject's feet must be in view")
     up = estimate_up(joints, opts) if up_cam is None else _unit(np.asarray(up_cam, dtype=np.float64))
     heights = joints[:, ANKLES] @ up
@@ -217,11 +220,14 @@ def standing_frames(joints: np.ndarray, up: np.ndarray, lower: np.ndarray, optio
     """The frames ``(F,)`` bool whose lower ankle (``lower`` ``(F,)``: 0 left, 1 right) tells
     where a standing ankle is. For a person who stays in place (the pelvis spreads less than
     ``min_travel_m`` along the floor): those whose lower leg is straight within
-    ``straight_knee_deg``, when a quarter of the frames (3 at least) are. The lifter puts a
+    ``straight_knee_deg`` (20°), when a quarter of the frames (3 at least) are. The lifter puts a
     crouching person's ankles lower than a standing one's (4–5 cm in the shared squats clip's
-    squats, her feet still), so a level taken over squats left her standing feet out of contact.
-    Otherwise every frame: a walker's or runner's standing knee is bent, and a straight leg pushes
-    off with the heel up (on the mocap dash, straight legs alone put the floor 6 cm off)."""
+    squats, her feet still), so a level taken over squats left her standing feet out of contact
+    (30° let in the frames of a rise, where the ankles are still low: 2.5 cm under the level for a
+    clip that starts in a squat, QA). Otherwise every frame: a walker's or runner's standing knee
+    is bent, and a straight leg pushes off with the heel up (on the mocap dash, straight legs alone
+    put the floor 6 cm off). The provisional floor follows the same rule, so fixing it does not
+    move the feet (every frame there: a 4.4 cm drop at 30 fps; QA)."""
     every = np.ones(len(joints), dtype=bool)
     pelvis = joints[:, skeleton.ROOT]
     along_floor = pelvis - np.outer(pelvis @ up, up)
@@ -322,10 +328,13 @@ def foot_metrics(
 
 
 def _finite(joints: np.ndarray) -> np.ndarray:
+    """The poses that are a body: finite, and not every joint at one point (a damaged take's: a
+    few of them among good poses crashed the estimate or put the floor 0.8 m off; review)."""
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.NUM_JOINTS, 3):
         raise ValueError(f"expected poses of shape (F, 17, 3), got {joints.shape}")
-    return joints[np.isfinite(joints).all(axis=(1, 2))]
+    finite = joints[np.isfinite(joints).all(axis=(1, 2))]
+    return finite[np.ptp(finite, axis=1).max(axis=-1) > 1e-6]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ there: people who come and go keep one world.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -99,8 +98,8 @@ class FloorEstimator:
         (legs out of view are MediaPipe's guess). ``person_id``: whose pose (module docstring);
         ``height_m``: theirs (else the estimator's ``height_m``)."""
         joints = np.asarray(joints_cam, dtype=np.float64)
-        if not np.isfinite(joints).all():
-            return self._state
+        if not np.isfinite(joints).all() or np.ptp(joints, axis=0).max() <= 1e-6:  # (every joint at one point:
+            return self._state  # a damaged pose, which ended a replay's run)
         if self._origin is None:  # the world's origin: on the floor below the first root seen
             self._origin = joints[skeleton.ROOT].copy()
             floor = self._state.floor
@@ -120,9 +119,7 @@ class FloorEstimator:
         done = (timestamp_ns - first_ns) * 1e-9 >= self.options.window_s
         if not done and len(poses) % _EVERY != 1:  # the provisional floor: every few poses
             return self._state
-        # a provisional floor takes every pose: a walker's first steps cannot yet be told from a person in place
-        options = self.options if done else dataclasses.replace(self.options, straight_knee_deg=180.0)
-        floor = fl.estimate_floor(np.stack(poses), height_m, options)
+        floor = fl.estimate_floor(np.stack(poses), height_m, self.options)
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
         if done:
             self._fixed = True
