@@ -98,14 +98,15 @@ class FloorEstimator:
         (legs out of view are MediaPipe's guess). ``person_id``: whose pose (module docstring);
         ``height_m``: theirs (else the estimator's ``height_m``)."""
         joints = np.asarray(joints_cam, dtype=np.float64)
-        if not np.isfinite(joints).all() or np.ptp(joints, axis=0).max() <= 1e-6:  # (every joint at one point:
-            return self._state  # a damaged pose, which ended a replay's run)
+        if not np.isfinite(joints).all():
+            return self._state
         if self._origin is None:  # the world's origin: on the floor below the first root seen
             self._origin = joints[skeleton.ROOT].copy()
             floor = self._state.floor
             self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
         height_m = self.height_m if height_m is None else height_m
-        if not feet_seen or height_m is None or (self._fixed and self._given_heights is None):
+        damaged = np.ptp(joints, axis=0).max() <= 1e-6  # every joint at one point: it ended a replay's run
+        if damaged or not feet_seen or height_m is None or (self._fixed and self._given_heights is None):
             return self._state  # (fixed, and checked if given: nothing more to learn from the feet)
         self._heights_m[person_id] = height_m
         first_ns = self._first_ns.setdefault(person_id, timestamp_ns)

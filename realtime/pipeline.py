@@ -19,6 +19,7 @@ from arguments, tests from fakes) and handed in; the pipeline owns them and clos
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -62,9 +63,12 @@ class Pipeline:
         #: Stall notices handed to the sinks (a live source silent and retrying; see source_stalled).
         self.stall_notices = 0
         self.closed = False  # the detector and the lifting stage are closed: build another pipeline
-        #: held by a frame being processed and by close(): a close from another thread (a game
-        #: loop's) waits for that frame, then run() ends (QA: ONNX Runtime's AttributeError came instead)
-        self._frame_lock = threading.RLock()
+        #: the threads inside a stage now (thread id → depth): a close from another thread (a game
+        #: loop's) waits for them, then the runs end (QA: ONNX Runtime's AttributeError came instead)
+        self._in_stage: dict[int, int] = {}
+        self._stages = threading.Condition()
+        self._closer: int | None = None  # the thread that closes it
+        self._closed_done = threading.Event()
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -109,10 +113,26 @@ class Pipeline:
             raise PosecastError("this Pipeline is closed (its models are released): build a new one with "
                                 "build_pipeline to run again")  # fmt: skip
 
+    @contextlib.contextmanager
+    def _stage(self) -> Iterator[None]:
+        """A stage's work, which :meth:`close` from another thread waits for; raises
+        :class:`PosecastError` once closed (or closing)."""
+        me = threading.get_ident()
+        with self._stages:
+            self._check_open()
+            self._in_stage[me] = self._in_stage.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._stages:
+                self._in_stage[me] -= 1
+                if not self._in_stage[me]:
+                    del self._in_stage[me]
+                self._stages.notify_all()
+
     def process(self, frame: Frame) -> PoseFrame:
         """Detect, lift and hand one frame to every sink; returns the :class:`PoseFrame`."""
-        with self._frame_lock:
-            self._check_open()
+        with self._stage():
             stage_ns: dict[str, int] = {}
             return self.finish(frame, self.detect(frame, stage_ns), stage_ns)
 
@@ -122,13 +142,18 @@ class Pipeline:
         calls it on a thread of its own."""
         # a live frame waits while the previous one is processed: latency before the 2D
         stage_ns.setdefault("handoff_2d", max(0, time.monotonic_ns() - frame.capture_ns))
-        t0 = time.perf_counter_ns()
-        detections = self.detector.detect(frame)
-        stage_ns["keypoints2d"] = time.perf_counter_ns() - t0
+        with self._stage():
+            t0 = time.perf_counter_ns()
+            detections = self.detector.detect(frame)
+            stage_ns["keypoints2d"] = time.perf_counter_ns() - t0
         return detections
 
     def finish(self, frame: Frame, detections: Detections2D, stage_ns: dict[str, int]) -> PoseFrame:
         """Everything after the 2D stage: lift ``detections`` and hand the frame to every sink."""
+        with self._stage():
+            return self._finish(frame, detections, stage_ns)
+
+    def _finish(self, frame: Frame, detections: Detections2D, stage_ns: dict[str, int]) -> PoseFrame:
         if not self._outputs and self.sinks:
             self.open()
         people = self.lifting.process(detections, detections.timestamp_ns, stage_ns)
@@ -204,19 +229,21 @@ class Pipeline:
         if not callable(getattr(source, "read", None)):  # (QA: a path gave "'str' object has no attribute 'read'")
             raise TypeError(f"source must be an opened frame source (open_source(...)), got {type(source).__name__}")
         count = 0
-        while max_frames is None or count < max_frames:
+        while (max_frames is None or count < max_frames) and not self.closed:  # closed from another thread: ended
             try:
                 frame = source.read()
-            except SourceStalledError as stall:
+            except SourceStalledError as stall:  # (a close meanwhile ends the run, not the source giving up)
                 self.source_stalled(stall.stalled_s)
                 continue
             if frame is None:
                 return
             count += 1
-            with self._frame_lock:
-                if self.closed:  # closed from another thread: the run ends there
-                    return
+            try:
                 result = self.process(frame)
+            except PosecastError:
+                if self.closed:  # closed from another thread as this frame began: the run ends there
+                    return
+                raise
             yield result
             if self.should_stop(frame):
                 return
@@ -252,9 +279,20 @@ class Pipeline:
         is not a :class:`PosecastError`, e.g. a full disk's OSError, as a :class:`SinkError`
         naming the output). From another thread it waits for the frame being processed, and
         :meth:`run` ends before the next one."""
-        with self._frame_lock:
-            if not self.closed:  # once: a game loop's close and its `with` block's both come here
-                self._close(discard)
+        me = threading.get_ident()
+        with self._stages:
+            closing = not self.closed  # once: a game loop's close and its `with` block's both come here
+            if closing:
+                self.closed, self._closer = True, me  # no stage starts from now on
+                self._stages.wait_for(lambda: not (self._in_stage.keys() - {me}))  # the others' finish
+        if not closing:
+            if self._closer != me:  # another thread is closing it: returns once that is done
+                self._closed_done.wait()
+            return
+        try:
+            self._close(discard)
+        finally:
+            self._closed_done.set()
 
     def _close(self, discard: bool) -> None:
         errors: list[BaseException] = []

@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from ..engines.errors import PosecastError
 from ..engines.host import usable_cores
 from .errors import SourceStalledError
 from .pipeline import Pipeline
@@ -148,7 +149,7 @@ class ThreadedPipeline:
         handoff, pipeline = self.handoff, self.pipeline
         count = 0
         try:
-            while not stop.is_set() and (max_frames is None or count < max_frames):
+            while not stop.is_set() and (max_frames is None or count < max_frames) and not pipeline.closed:
                 try:
                     frame = source.read()
                 except SourceStalledError as stall:  # reported on the caller's thread, then read again
@@ -160,9 +161,10 @@ class ThreadedPipeline:
                 stage_ns = {"handoff_2d": max(0, time.monotonic_ns() - frame.capture_ns)}
                 detections = pipeline.detect(frame, stage_ns)
                 handoff.put((frame, detections, stage_ns), block=frame.on_media_time)
-        except BaseException as exc:  # raised again on the caller's thread
-            handoff.put(exc, block=True)
-            return
+        except BaseException as exc:  # raised again on the caller's thread; closed from another one: the end
+            if not (isinstance(exc, PosecastError) and pipeline.closed):
+                handoff.put(exc, block=True)
+                return
         handoff.put(_END, block=True)
 
     def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
@@ -185,7 +187,12 @@ class ThreadedPipeline:
                     raise item
                 frame, detections, stage_ns = item
                 stage_ns["handoff_3d"] = waited_ns
-                result = pipeline.finish(frame, detections, stage_ns)
+                try:
+                    result = pipeline.finish(frame, detections, stage_ns)
+                except PosecastError:
+                    if pipeline.closed:  # closed from another thread (a game loop's): the run ends
+                        return
+                    raise
                 yield result
                 if pipeline.should_stop(frame):
                     return

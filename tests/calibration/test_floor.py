@@ -293,7 +293,8 @@ def test_options_are_checked() -> None:
         poses[:damaged] = [0.0, 0.0, 3.0]
         assert fl.estimate_floor(poses, 1.70).camera_height_m == pytest.approx(1.2, abs=0.03)
     estimator = FloorEstimator(1.70)  # live (a replayed take): such a pose is passed over, the run goes on
-    assert estimator.add(np.tile([0.0, 0.0, 3.0], (17, 1)), 0).state == "assumed"
+    state = estimator.add(np.tile([0.0, 0.0, 3.0], (17, 1)), 0)
+    assert state.state == "assumed" and state.origin_placed  # (the world's origin is placed all the same)
 
 
 def test_the_floor_of_a_transform_is_the_floor_it_was_built_on() -> None:

@@ -178,3 +178,69 @@ def test_threaded_publishes_what_serial_does_on_a_real_clip(media_dir: Path, pos
     assert len(serial) == len(threaded) == 60 and sum(len(p) > 0 for p in serial) >= 55
     for a, b in zip(serial, threaded, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+class ReleasedLifting(Lifting):
+    """As a real lifting stage: once closed its sessions are gone (ONNX Runtime's AttributeError)."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        super().__init__(delay_s)
+        self.session: object | None = object()
+
+    def process(self, detections, timestamp_ns, stage_ns=None):  # noqa: ANN001, ANN201
+        time.sleep(self.delay_s)
+        if self.session is None:
+            raise AttributeError("'NoneType' object has no attribute 'io_binding'")
+        return [PersonPose.lost(0)]
+
+    def close(self) -> None:
+        self.session = None
+
+
+class StallingSource(Source):
+    """``count`` live frames, then a stall reported every 50 ms for ``stall_s``, then the end."""
+
+    def __init__(self, count: int, stall_s: float) -> None:
+        super().__init__(count, live=True)
+        self.stall_s, self.stalled_at = stall_s, None
+
+    def read(self) -> Frame | None:
+        if self.reads < self.count:
+            return super().read()
+        self.stalled_at = self.stalled_at or time.monotonic()
+        time.sleep(0.05)
+        if time.monotonic() - self.stalled_at > self.stall_s:
+            return None
+        from posecast.realtime.errors import SourceStalledError
+
+        raise SourceStalledError("no frame", time.monotonic() - self.stalled_at)
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("stalled", [False, True])
+def test_a_close_from_another_thread_ends_the_run(threaded: bool, stalled: bool) -> None:
+    """A game loop runs the pipeline on its thread and closes it from another (review): the
+    threaded runner used the 2D and 3D stages after the close (ONNX Runtime's AttributeError came
+    out of run()), and a run waiting on a stalled camera went on until the camera gave up (30 s)."""
+    pipeline = Pipeline(Detector(delay_s=0.01), ReleasedLifting(delay_s=0.02), [])
+    source = StallingSource(3 if stalled else 10_000, stall_s=20.0)
+    runner = ThreadedPipeline(pipeline) if threaded else pipeline
+    frames: list[int] = []
+    errors: list[BaseException] = []
+
+    def game_loop() -> None:
+        try:
+            frames.extend(f.frame_id for f in runner.run(source))
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    loop = threading.Thread(target=game_loop)
+    loop.start()
+    deadline = time.monotonic() + 30
+    while (len(frames) < 3 if not stalled else source.stalled_at is None) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # (stalled: a few notices in)
+    pipeline.close()
+    loop.join(5)
+    assert not loop.is_alive() and not errors, errors
+    assert pipeline.closed and len(frames) >= 3
