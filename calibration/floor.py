@@ -95,7 +95,7 @@ class FloorOptions:
     contact_height_m: float = 0.05
     contact_speed_m_s: float = 0.5
     raised_foot_m: float = 0.15
-    straight_knee_deg: float = 20.0
+    straight_knee_deg: float = 25.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -220,7 +220,7 @@ def standing_frames(joints: np.ndarray, up: np.ndarray, lower: np.ndarray, optio
     """The frames ``(F,)`` bool whose lower ankle (``lower`` ``(F,)``: 0 left, 1 right) tells
     where a standing ankle is. For a person who stays in place (the pelvis spreads less than
     ``min_travel_m`` along the floor): those whose lower leg is straight within
-    ``straight_knee_deg`` (20°), when a quarter of the frames (3 at least) are. The lifter puts a
+    ``straight_knee_deg`` (25°), when a quarter of the frames (3 at least) are. The lifter puts a
     crouching person's ankles lower than a standing one's (4–5 cm in the shared squats clip's
     squats, her feet still), so a level taken over squats left her standing feet out of contact
     (30° let in the frames of a rise, where the ankles are still low: 2.5 cm under the level for a

@@ -50,7 +50,7 @@ def stop_signals_interrupt() -> Iterator[None]:
         yield  # only the main thread may set handlers (and receives the signals)
         return
 
-    def stopping(signum: int, _frame: object) -> None:
+    def stopping(signum: int, _frame: object) -> None:  # (a handler of this module: deferred sections keep it)
         log.warning("%s: already stopping, finishing the outputs (SIGKILL or Ctrl-\\ ends it at once)",
                     signal.Signals(signum).name)  # fmt: skip
 
@@ -67,6 +67,7 @@ def stop_signals_interrupt() -> Iterator[None]:
         _raised_stop = signum
         raise Interrupted(signum)
 
+    stopping.posecast_handler = interrupt.posecast_handler = True
     previous = {stop: signal.signal(stop, interrupt) for stop in handled}
     try:
         yield
@@ -97,19 +98,45 @@ def stop_signals_deferred() -> Iterator[None]:
     failed`` (exit 1, a traceback); in another race it was lost and the run went on. One that
     another thread takes meanwhile is kept by :func:`stop_signals_interrupt`'s handler and sent
     again at the end."""
-    global _deferred_signals
+    global _deferred_signals, _raised_stop
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     outer = _deferred_signals
     _deferred_signals = [] if outer is None else outer
+    # Outside the command line (the Python API) the handlers are Python's or the program's own: held
+    # here too, or a signal another thread takes is raised inside the section all the same (review:
+    # a Ctrl-C cut the recorder's footer-sync-rename, and the take got two footers).
+    held = {} if outer is not None else {stop: signal.signal(stop, _hold) for stop in _STOP_SIGNALS if _holdable(stop)}
     masked = hasattr(signal, "pthread_sigmask")
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS) if masked else None
+    failed = False
     try:
         yield
+    except BaseException:
+        failed = True
+        raise
     finally:
         pending, _deferred_signals = _deferred_signals, outer
+        for stop, handler in held.items():
+            signal.signal(stop, handler)
         if masked:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a blocked one is delivered now, as usual
         if outer is None and pending:  # the one another thread took: to this thread, handled at once
-            signal.raise_signal(pending[0])
+            if failed:  # the section's own error is what is said (a full disk, not "stopped"); the stop comes next
+                _raised_stop = pending[0]
+            else:
+                signal.raise_signal(pending[0])
+
+
+def _holdable(signum: int) -> bool:
+    """Whether a deferred section holds ``signum`` with :func:`_hold`: not one ignored, not one set
+    outside Python (``None``: it could not be put back), not one of this module's handlers."""
+    handler = signal.getsignal(signum)
+    return handler is not signal.SIG_IGN and handler is not None and not getattr(handler, "posecast_handler", False)
+
+
+def _hold(signum: int, _frame: object) -> None:
+    """A stop signal while a deferred section runs outside the command line's handlers: kept for its end."""
+    if _deferred_signals is not None:
+        _deferred_signals.append(signum)

@@ -431,3 +431,69 @@ def test_a_run_with_stderr_closed_writes_its_outputs(tmp_path: Path, media_dir: 
     done = subprocess.run(command, stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(2), timeout=300,
                           cwd=tmp_path)  # noqa: PLW1509 - the child's stderr closed, as 2>&- does
     assert done.returncode == 0 and json.loads(stats.read_text())["frames"] == 3
+
+
+_ANOTHER_THREAD_TAKES_IT = """if True:
+    import os, signal, sys, threading, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a program's own (CI may start it ignored)
+    threading.Thread(target=lambda: time.sleep(30), daemon=True).start()  # (numpy's OpenBLAS threads are)
+
+    def ctrl_c_another_thread_takes():
+        os.kill(os.getpid(), signal.SIGINT)  # blocked in this thread: the kernel gives it to the other
+        while signal.SIGINT in signal.sigpending():
+            time.sleep(0.001)
+        for _ in range(200_000):
+            pass  # bytecodes: Python runs the handler here
+"""
+
+
+def test_a_deferred_section_holds_a_ctrl_c_under_the_python_api_too(tmp_path: Path) -> None:
+    """Outside the command line (Python's own handler), a Ctrl-C that another thread took was raised
+    inside the recorder's footer-sync-rename all the same, and a second close wrote a second footer
+    (review). The section holds it, whatever the handler, and raises it when the take is whole."""
+    from posecast.realtime.recording import read_recording
+
+    path = tmp_path / "take.posecast"
+    script = _ANOTHER_THREAD_TAKES_IT + textwrap.indent(textwrap.dedent(f"""
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_recording import frame_record, meta_record, person
+        from posecast.realtime.recording import RecordingWriter
+        writer = RecordingWriter({str(path)!r})
+        writer.write_meta(meta_record())
+        writer.write_frame(frame_record(0, [person(0, 0)]))
+        sync = writer._sync
+        def interrupted_sync():
+            ctrl_c_another_thread_takes()
+            sync()
+        writer._sync = interrupted_sync
+        try:
+            writer.close()
+            print("not stopped", flush=True)
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+    """), "    ")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "stopped", done.stdout + done.stderr
+    assert read_recording(path).complete
+
+
+def test_a_deferred_section_that_fails_says_its_error_not_the_stop() -> None:
+    """A full disk as the take was finished while a Ctrl-C was held came out as "stopped by SIGINT"
+    (review): the section's own error is raised; the stop is raised at the pipeline's next frame."""
+    script = _ANOTHER_THREAD_TAKES_IT + textwrap.indent(textwrap.dedent("""
+        from posecast.realtime import stop_signals
+        try:
+            with stop_signals.stop_signals_deferred():
+                ctrl_c_another_thread_takes()
+                raise OSError(28, "No space left on device")
+        except OSError as exc:
+            print("error", exc.errno, flush=True)
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+        try:
+            stop_signals.raise_dropped_stop()
+        except KeyboardInterrupt:
+            print("stop next", flush=True)
+    """), "    ")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n")[:2] == ["error 28", "stop next"], done.stdout + done.stderr
