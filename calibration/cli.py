@@ -162,8 +162,8 @@ def _board(args: argparse.Namespace) -> BoardSpec:
 
 def _parse_size(text: str) -> tuple[int, int]:
     # each side at least 16 px, as --camera-size (QA: a 1x1 camera file was written, then rescaled unsaid)
-    match = re.fullmatch(r"\s*(\d{1,5})\s*[xX]\s*(\d{1,5})\s*", text)
-    if not match or min(int(match.group(1)), int(match.group(2))) < 16:
-        raise CalibrationError(f"frame size must look like WxH in pixels, each at least 16 (e.g. 1280x720), "
+    match = re.fullmatch(r"\s*([0-9]{1,5})\s*[xX]\s*([0-9]{1,5})\s*", text)
+    if not match or not all(16 <= int(side) <= 32768 for side in match.groups()):  # (ASCII digits: review)
+        raise CalibrationError(f"frame size must look like WxH in pixels, each from 16 to 32768 (e.g. 1280x720), "
                                f"got {text!r}")  # fmt: skip
     return int(match.group(1)), int(match.group(2))

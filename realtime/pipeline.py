@@ -186,13 +186,16 @@ class Pipeline:
 
     def _deliver(self, method: str, item: object) -> None:
         for output in list(self._outputs):
+            if self.closed:  # a sink (or code it calls) closed the pipeline: the others are closed too (review)
+                return
             try:
                 getattr(output, method)(item)
             except Exception as exc:  # one sink's failure must not stop the others
                 self._detach(output, exc)
 
     def _detach(self, output: Sink, exc: BaseException) -> None:
-        self._outputs.remove(output)
+        if output in self._outputs:  # (closed meanwhile: the list is empty)
+            self._outputs.remove(output)
         self.failed[output.name] = exc
         self._failed_at[output.name] = getattr(output, "failed_frame_id", None)
         # the reason is said once, by the SinkError this frame ends with (:meth:`should_stop`): a full

@@ -30,10 +30,10 @@ def add_capture_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"1280x720"`` → ``(1280, 720)``; raises :class:`OptionsError` otherwise."""
-    match = re.fullmatch(r"\s*(\d{1,5})\s*[xX]\s*(\d{1,5})\s*", text)
-    if not match or min(int(match.group(1)), int(match.group(2))) < 16:
+    match = re.fullmatch(r"\s*([0-9]{1,5})\s*[xX]\s*([0-9]{1,5})\s*", text)
+    if not match or not all(16 <= int(side) <= 32768 for side in match.groups()):  # (ASCII digits: review)
         raise OptionsError(
-            f"--camera-size must look like WxH in pixels, each at least 16 (e.g. 1280x720), got {text!r}"
+            f"--camera-size must look like WxH in pixels, each from 16 to 32768 (e.g. 1280x720), got {text!r}"
         )
     return int(match.group(1)), int(match.group(2))
 

@@ -244,3 +244,31 @@ def test_a_close_from_another_thread_ends_the_run(threaded: bool, stalled: bool)
     loop.join(5)
     assert not loop.is_alive() and not errors, errors
     assert pipeline.closed and len(frames) >= 3
+
+
+def test_a_sink_that_closes_the_pipeline_ends_the_run() -> None:
+    """A sink (or code it calls) closing the pipeline on its own thread, inside its write: the
+    frame went on to the sinks already closed, and one failing there made run() raise
+    ``ValueError: list.remove(x)`` (review). The frame stops there, and the run ends."""
+    written: list[int] = []
+
+    class Closer(Sink):
+        name = "closer"
+        inline = True
+
+        def write(self, frame: PoseFrame) -> None:
+            if frame.frame_id == 2:
+                pipeline.close()
+
+    class Next(Sink):
+        name = "next"
+        inline = True
+
+        def write(self, frame: PoseFrame) -> None:
+            written.append(frame.frame_id)
+            if frame.frame_id == 2:
+                raise RuntimeError("written after its close")
+
+    pipeline = Pipeline(Detector(), Lifting(), [Closer(), Next()])
+    frames = [f.frame_id for f in pipeline.run(Source(10))]
+    assert frames == [0, 1, 2] and written == [0, 1] and pipeline.closed
