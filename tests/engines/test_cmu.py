@@ -140,3 +140,24 @@ def test_broken_files_name_the_problem(tmp_path: Path) -> None:
     (tmp_path / "77.asf").write_text(":bonedata\n  begin\n  name lfemur\n  end\n")
     with pytest.raises(asf_amc.ASFAMCError, match="malformed ASF"):
         cmu.load_take(tmp_path / "77_01.amc")
+
+
+def test_a_replaced_or_broken_cmu_archive_is_read_as_given(posecast_cache: Path, tmp_path: Path) -> None:
+    """QA: the CMU archive was unpacked once by its name, so another archive of that name (20 takes)
+    trained on the first one's 13; a file named like one that is no archive gave a tarfile
+    traceback and left an empty folder in the cache."""
+    import tarfile
+
+    from posecast.engines.training.data.bvh import BVHError
+
+    archive = tmp_path / "cmu-mocap.tar.xz"
+    for names in (["09_01.bvh"], ["09_01.bvh", "13_40.bvh"]):
+        with tarfile.open(archive, "w:xz") as tar:
+            for name in names:
+                tar.add(FIXTURES / name, arcname=f"cmu-mocap/{name[:2]}/{name}")
+        assert sorted(p.name for p in cmu.take_files(cmu.extract_cmu_archive(archive))) == names
+    broken = tmp_path / "cmu-broken.tar.xz"
+    broken.write_text("not an archive")
+    with pytest.raises(BVHError, match=r"cannot unpack .*cmu-broken.tar.xz \(.*\): motion data is a folder"):
+        cmu.extract_cmu_archive(broken)
+    assert not (posecast_cache / "data" / "cmu-broken").exists()

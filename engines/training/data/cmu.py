@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import csv
 import logging
-import tarfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from . import asf_amc
 from .bvh import CMU_ASF, BVHError, detect_mapping, map_to_joints, parse_bvh
-from .dataset import TRAINING_FPS, Clip, cache_dir, files_stamp, read_clip_cache, resample, write_clip_cache
+from .dataset import (
+    TRAINING_FPS,
+    Clip,
+    cache_dir,
+    extract_archive,
+    files_stamp,
+    read_clip_cache,
+    resample,
+    write_clip_cache,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +53,10 @@ def is_cmu_source(path: str | Path) -> bool:
 
 
 def extract_cmu_archive(archive: Path) -> Path:
-    """Unpack a CMU ``.tar.xz`` once into the cache, keeping its folders (two dance folders
-    reuse the same file names); only regular files with safe relative names."""
-    dest = cache_dir() / "data" / archive.name.split(".tar")[0]
-    marker = dest / ".complete"
-    if marker.exists():
-        return dest
-    log.info("unpacking %s into %s", archive, dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith((".bvh", ".amc", ".asf", ".csv"))]
-        tar.extractall(dest, members=members, filter="data")
-    marker.write_text(str(len(members)))
-    return dest
+    """Unpack a CMU ``.tar.xz`` once into the cache (:func:`~.dataset.extract_archive`, which
+    unpacks another archive of the same name afresh: QA found a changed archive's takes never
+    read), keeping its folders (two dance folders reuse the same file names)."""
+    return extract_archive(archive, suffixes=(".bvh", ".amc", ".asf", ".csv"), flatten=False)
 
 
 def take_files(folder: Path) -> list[Path]:

@@ -84,8 +84,11 @@ def resample(joints: np.ndarray, fps_in: float, fps_out: float = TRAINING_FPS) -
     return ((1.0 - frac) * joints[lo] + frac * joints[lo + 1]).astype(joints.dtype)
 
 
-def extract_archive(archive: str | Path, dest_root: Path | None = None) -> Path:
-    """Unpack a ``.tar.xz``/``.tar.gz`` of BVH files once into the cache; return the folder."""
+def extract_archive(archive: str | Path, dest_root: Path | None = None, suffixes: tuple[str, ...] = (".bvh",),
+                    flatten: bool = True) -> Path:  # fmt: skip
+    """Unpack a ``.tar.xz``/``.tar.gz`` of motion files (``suffixes``) once into the cache; return
+    the folder. ``flatten``: every file into the folder itself (else their folders are kept: CMU's
+    dance folders reuse file names)."""
     archive = Path(archive)
     dest = (dest_root or cache_dir() / "data") / archive.name.split(".tar")[0]
     marker = dest / ".complete"
@@ -105,10 +108,11 @@ def extract_archive(archive: str | Path, dest_root: Path | None = None) -> Path:
     unpacking = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         with tarfile.open(archive) as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".bvh")]
+            members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(suffixes)]
             for member in members:
-                member.name = Path(member.name).name  # flatten; refuse any path tricks
-                tar.extract(member, unpacking, filter="data")
+                if flatten:
+                    member.name = Path(member.name).name
+                tar.extract(member, unpacking, filter="data")  # ("data": no path tricks, no links)
         (unpacking / marker.name).write_text(f"{len(members)} {stamp}")
     except (tarfile.TarError, EOFError, OSError) as exc:
         shutil.rmtree(unpacking, ignore_errors=True)
