@@ -57,7 +57,10 @@ def append_csv(path: Path, row: dict[str, float]) -> None:
 
 
 def plot_history(csv_path: Path, png_path: Path) -> None:
-    """Loss curves (log scale) and evaluation metrics from ``log.csv``."""
+    """Loss curves (log scale) and evaluation metrics from ``log.csv`` (nothing before its first
+    row: a checkpoint may come before the first log line; QA, a FileNotFoundError traceback)."""
+    if not csv_path.is_file():
+        return
     import matplotlib
 
     matplotlib.use("Agg")

@@ -483,3 +483,17 @@ def test_a_full_disk_at_a_checkpoint_is_one_line(tmp_path: Path) -> None:
     assert done.stdout.startswith(f"cannot write the checkpoint {tmp_path / 'last.pt'} (the disk is full"), done
     assert "free space on its disk, then continue with --resume" in done.stdout
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob(".*"))
+
+
+def test_a_checkpoint_before_the_first_log_line(train_tool, bvh_dir: Path, posecast_cache: Path,  # noqa: ANN001
+                                                tmp_path: Path) -> None:  # fmt: skip
+    """``checkpoint_every`` under ``log_every``: the first checkpoint plotted a log.csv not written
+    yet, and the run ended with a FileNotFoundError traceback (QA)."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "log_every": 5,
+                                      "checkpoint_every": 2, "mode": "supervised"}))  # fmt: skip
+    out = tmp_path / "run"
+    argv = ["--config", str(config), "--data", str(bvh_dir), "--max-clips", "2", "--out", str(out), "--no-progress",
+            "--steps", "6"]  # fmt: skip
+    assert train_tool.main(argv) == 0
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 6 and (out / "losses.png").is_file()
