@@ -91,4 +91,19 @@ def average_checkpoints(states: list[dict]) -> dict:
             averaged[key] = torch.stack([s["generator"][key].float() for s in states]).mean(0).to(tensor.dtype)
         else:
             averaged[key] = tensor
-    return states[0] | {"generator": averaged, "averaged_steps": [int(s["step"]) for s in states]}
+    soup = states[0] | {"generator": averaged, "averaged_steps": [int(s["step"]) for s in states]}
+    if all(isinstance(s.get("trained_on"), dict) for s in states):  # (runs before 2026-12-05 have none)
+        soup["trained_on"] = merged_trained_on([s["trained_on"] for s in states])
+    return soup
+
+
+def merged_trained_on(records: list[dict]) -> dict:
+    """What a soup of runs saw: every source of every run (a count where they agree), so its
+    export credits each (QA: a soup of a Bandai-only run and a Bandai + CMU run lost the CMU credit)."""
+    clips: dict[str, int | None] = {}
+    for record in records:
+        for source, count in record.get("clips", {}).items():
+            clips[source] = count if clips.get(source, count) == count else None
+    listed = {key: sorted({item for record in records for item in record.get(key, [])})
+              for key in ("bandai_datasets", "recorded_2d")}  # fmt: skip
+    return records[0] | {"clips": clips} | listed

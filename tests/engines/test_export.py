@@ -201,11 +201,13 @@ def test_averaged_checkpoint_exports_the_mean_network(average_tool, export_tool,
             TrainConfig(mode="supervised", model=model, batch=4, threads=1, seed=seed), tmp_path / f"run{seed}"
         )
         trainer.step = 100 + seed
+        trainer.trained_on = {"clips": {"bandai-namco": 40} | ({"cmu": 13} if seed else {})}
         paths.append(trainer.save_checkpoint())
     soup = tmp_path / "soup" / "last.pt"
     assert average_tool.main([str(soup), *map(str, paths)]) == 0
     state = read_checkpoint(soup)
     assert state["averaged_steps"] == [100, 101] and state["averaged_from"] == [str(p) for p in paths]
+    assert state["trained_on"]["clips"] == {"bandai-namco": 40, "cmu": 13}  # every run's data (the first's alone: QA)
     a, b = (read_checkpoint(p)["generator"] for p in paths)
     floats = [key for key, tensor in state["generator"].items() if tensor.is_floating_point()]
     for key in floats:
@@ -251,3 +253,19 @@ def test_a_fine_tune_of_a_shipped_model_on_other_data_keeps_its_licence(export_t
     assert data == "my_bvh (2 clips); started from the networks of posecast_lifter_current_w384.adapt.npz"
     assert licence.startswith("It started from posecast_lifter_current_w384.adapt.npz, whose licence applies too: ")
     assert "CC BY-NC 4.0" in licence and "mocap.cs.cmu.edu" in licence
+
+
+def test_a_soup_credits_every_run_s_data(export_tool) -> None:  # noqa: ANN001
+    """QA: a soup of a Bandai-only run and a Bandai + CMU run took the first's record, and its export
+    had no CMU credit. The soup's record is every run's sources."""
+    from posecast.engines.training.checkpoint import merged_trained_on
+
+    bandai = {"clips": {"bandai-namco": 40}, "bandai_datasets": ["dataset-1"], "recorded_2d": []}
+    both = {"clips": {"bandai-namco": 40, "cmu": 13}, "bandai_datasets": ["dataset-1", "dataset-2"],
+            "recorded_2d": ["a.npz"]}  # fmt: skip
+    merged = merged_trained_on([bandai, both])
+    assert merged["clips"] == {"bandai-namco": 40, "cmu": 13}
+    assert merged["bandai_datasets"] == ["dataset-1", "dataset-2"] and merged["recorded_2d"] == ["a.npz"]
+    assert merged_trained_on([bandai, both | {"clips": {"bandai-namco": 41}}])["clips"] == {"bandai-namco": None}
+    data, licence = export_tool.describe_data(TrainConfig(mode="supervised"), merged)
+    assert "CMU Graphics Lab" in data and "mocap.cs.cmu.edu" in licence
