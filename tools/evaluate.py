@@ -223,6 +223,28 @@ def eval_sets(clips: list[Clip], names: list[str]) -> dict[str, list[Clip]]:
     return {name: sets[name] for name in names if sets[name]}
 
 
+#: The CMU subjects each held-out set scores (``cmu_all``: every one).
+SET_SUBJECTS = {"cross": CROSS_SUBJECTS, "cross_own_bodies": OWN_BODY_SUBJECTS, "untouched": UNTOUCHED_SUBJECTS,
+                "cmu_all": None}  # fmt: skip
+
+
+def trained_on_sets(checkpoint: str, names: list[str]) -> list[str]:
+    """The sets in ``names`` whose CMU people a training checkpoint (``.pt``) saw: it trained on
+    CMU without holding out their subjects (QA: a model trained on the whole CMU archive was
+    scored on "cross" and "untouched" without a word). Nothing for an ONNX model or a name."""
+    path = checkpoint.partition(":")[0]
+    if not path.endswith(".pt") or not Path(path).is_file():
+        return []
+    from posecast.engines.training.checkpoint import read_checkpoint
+    from posecast.engines.training.config import config_from_dict
+
+    state = read_checkpoint(path)
+    if "cmu" not in (state.get("trained_on") or {}).get("clips", {}):
+        return []
+    held_out = set(config_from_dict(state["config"]).held_out_subjects)
+    return [n for n in names if n in SET_SUBJECTS and (SET_SUBJECTS[n] is None or set(SET_SUBJECTS[n]) - held_out)]
+
+
 def check_set_names(names: list[str]) -> None:
     unknown = [name for name in names if name not in SET_NAMES]
     if unknown:
@@ -285,6 +307,8 @@ def run(args: argparse.Namespace, rates: list[float | None]) -> int:
     check_set_names(args.sets.split(","))
     try:
         results: dict[str, dict] = json.loads(args.json.read_text()) if args.json.exists() else {}
+        results = {key: {k: (np.nan if v is None and k not in ("seed", "max_clips") else v) for k, v in row.items()}
+                   if isinstance(row, dict) else row for key, row in results.items()}  # (null: no figure, as NaN)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"--json {args.json} exists but is not readable JSON ({exc}): results are merged into "
                           "it; pass another file") from exc  # fmt: skip
@@ -302,6 +326,10 @@ def run(args: argparse.Namespace, rates: list[float | None]) -> int:
                 log.info("%s: scored at the clips' own rate only (the live stage lifts whole clips)", label)
         else:
             (predict, window), lift_clip = make_predictor(path), None
+        seen = trained_on_sets(path, args.sets.split(","))
+        if seen:
+            log.warning("%s trained on the CMU people of %s (its held_out_subjects leave them in): those figures are "
+                        "not held out", label, ", ".join(seen))  # fmt: skip
         models.append((label, published, predict, window, lift_clip))
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
     sets = eval_sets(clips, args.sets.split(","))
@@ -319,18 +347,36 @@ def run(args: argparse.Namespace, rates: list[float | None]) -> int:
                 start = time.perf_counter()
                 key = f"{label} [{set_name}{'' if rate is None else f'@{rate:g}fps'}/{kind}]"
                 results[key] = evaluate(predict, eval_clips, window, camera_fps=rate, lift_clip=lift_clip)
+                results[key] |= {"seed": args.seed, "max_clips": args.max_clips}  # which webcams, which clips
                 r = results[key]
                 log.info("%-48s MPJPE %6.1f  N-MPJPE %6.1f  P-MPJPE %6.1f mm (15 joints %5.1f)  knee bend error "
                          "%4.1f°, straight knees bent %4.1f° (%d)  (%.0f s)", key, r["mpjpe_mm"], r["n_mpjpe_mm"],
                          r["p_mpjpe_mm"], r["p_mpjpe_15_mm"], r["knee_bend_error_deg"], r["straight_knee_bend_deg"],
                          r["straight_knees"], time.perf_counter() - start)  # fmt: skip
+    scored_as = {(r["seed"], r["max_clips"]) for r in results.values() if isinstance(r, dict) and "seed" in r}
+    if len(scored_as) > 1:  # (QA: rows of other subsets or webcams sat in one table, unsaid)
+        log.warning("--json %s now holds rows scored with other --seed / --max-clips (%s): compare rows of one "
+                    "kind only", args.json,
+                    "; ".join(f"seed {a}, max-clips {b or 'all'}" for a, b in sorted(scored_as)))  # fmt: skip
     args.json.parent.mkdir(parents=True, exist_ok=True)
     from posecast.engines.fileio import atomic_write
 
-    atomic_write(args.json, json.dumps(results, indent=2).encode())
+    # strict JSON: a figure with nothing to average (no straight knee in the set) is null, not NaN
+    atomic_write(args.json, json.dumps(_strict(results), indent=2, allow_nan=False).encode())
     if args.markdown:
         atomic_write(args.markdown, results_markdown(results).encode())
     return 0
+
+
+def _strict(value: object) -> object:
+    """``value`` with every non-finite float as ``None`` (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def results_markdown(results: dict[str, dict]) -> str:

@@ -501,3 +501,42 @@ def test_model_variants_that_cannot_be_scored_are_refused_in_one_line(load_tool)
         tool.make_predictor("run/last.pt:int8")
     with pytest.raises(ConfigError, match="unknown model variant 'int9'"):
         tool.make_predictor("supervised-w384:int9")
+
+
+def test_the_tool_says_which_rows_were_scored_alike_and_writes_strict_json(tmp_path, load_tool, caplog,  # noqa: ANN001
+                                                                          posecast_cache) -> None:  # noqa: ANN001
+    """QA: rows scored on other --max-clips / --seed were merged into one table with no record of
+    which; a set without a straight knee wrote NaN, which strict JSON readers refuse."""
+    import json
+    import logging
+
+    tool = load_tool("evaluate")
+    cmu = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
+    out = tmp_path / "r.json"
+    common = ["--data", str(cmu), "--sets", "untouched", "--json", str(out)]
+    assert tool.main(["--model", "flat", *common, "--max-clips", "1"]) == 0
+    rows = json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert {(r["seed"], r["max_clips"]) for r in rows.values()} == {(2021, 1)}
+    with caplog.at_level(logging.WARNING, logger="evaluate"):
+        assert tool.main(["--model", "again=flat", *common, "--seed", "7"]) == 0  # beside the first rows
+    assert "holds rows scored with other --seed / --max-clips" in caplog.text
+
+
+def test_the_tool_warns_when_a_checkpoint_trained_on_the_people_it_scores(tmp_path, load_tool) -> None:  # noqa: ANN001
+    """QA: a model trained on the whole CMU archive was scored on "cross" and "untouched", its own
+    training people, without a word."""
+    from posecast.engines.training.config import ModelConfig, TrainConfig
+    from posecast.engines.training.train import Trainer
+
+    tool = load_tool("evaluate")
+    model = ModelConfig(window_frames=5, width=32, blocks=1, scale_width=16)
+    sets = ["in_domain", "cross", "untouched"]
+    for held_out, seen in (((), ["cross", "untouched"]), (("09", "13", "49"), ["untouched"])):
+        trainer = Trainer(TrainConfig(mode="supervised", model=model, batch=4, threads=1,
+                                      held_out_subjects=list(held_out)), tmp_path / f"run{len(held_out)}")  # fmt: skip
+        trainer.trained_on = {"clips": {"bandai-namco": 40, "cmu": 13}}
+        checkpoint = trainer.save_checkpoint()
+        assert tool.trained_on_sets(f"{checkpoint}:flip", sets) == seen
+    trainer.trained_on = {"clips": {"bandai-namco": 40}}
+    assert tool.trained_on_sets(str(trainer.save_checkpoint()), sets) == []
+    assert tool.trained_on_sets("supervised-long-w384", sets) == []
