@@ -275,6 +275,10 @@ class Trainer:
 
     def save_checkpoint(self, name: str = "last.pt") -> Path:
         path = self.out / name
+        # a write a killed run left (kill -9 as it saved: a partial checkpoint's size, one per crash; QA)
+        for leftover in self.out.glob(f".{path.stem}.*.tmp{path.suffix}"):
+            leftover.unlink(missing_ok=True)
+            log.info("removed %s, a checkpoint write an earlier run left unfinished", leftover.name)
         with atomic_path(path) as tmp:
             try:
                 torch.save(self.state_dict(), tmp)

@@ -269,3 +269,17 @@ def test_a_soup_credits_every_run_s_data(export_tool) -> None:  # noqa: ANN001
     assert merged_trained_on([bandai, both | {"clips": {"bandai-namco": 41}}])["clips"] == {"bandai-namco": None}
     data, licence = export_tool.describe_data(TrainConfig(mode="supervised"), merged)
     assert "CMU Graphics Lab" in data and "mocap.cs.cmu.edu" in licence
+
+
+def test_a_checkpoint_write_a_killed_run_left_is_removed(tmp_path: Path) -> None:
+    """kill -9 as a run saved left a hidden ``.last.*.tmp.pt`` (a partial checkpoint's size, one per
+    crash) that nothing removed (QA); the next save of that checkpoint removes it."""
+    model = ModelConfig(window_frames=5, width=32, blocks=1, scale_width=16)
+    trainer = Trainer(TrainConfig(mode="supervised", model=model, batch=4, threads=1), tmp_path / "run")
+    trainer.out.mkdir(parents=True, exist_ok=True)
+    leftover = trainer.out / ".last.k1ll3d.tmp.pt"
+    leftover.write_bytes(b"partial")
+    trainer.save_checkpoint("best.pt")
+    assert leftover.exists()  # another checkpoint's name: not its leftover
+    trainer.save_checkpoint()
+    assert not leftover.exists() and read_checkpoint(trainer.out / "last.pt")["step"] == trainer.step
