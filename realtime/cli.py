@@ -151,6 +151,11 @@ def _main(argv: Sequence[str] | None) -> int:
         sys.stdout = stdout
 
 
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line: a file name with a line break in it split the error (QA)."""
+    return str(exc).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _open_closed_standard_streams() -> None:
     """Point a closed stdin, stdout or stderr (``2>&-``) at ``/dev/null``: with stderr closed
     Python's ``sys.stderr`` is ``None`` (a run died on it before its first frame, exit 1 and no
@@ -174,7 +179,7 @@ def _final_flush(stdout) -> int | None:  # noqa: ANN001 - the real stdout
     try:
         sys.stdout.flush()
     except PosecastError as exc:
-        print(f"posecast: error: {exc}", file=sys.stderr)
+        print(f"posecast: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         point_at_devnull(stdout)
@@ -197,7 +202,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except PosecastError as exc:  # before OSError: OutputWriteError is both
         if args is not None and args.verbose:
             log.exception("posecast failed")
-        print(f"posecast: error: {exc}", file=sys.stderr)
+        print(f"posecast: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:

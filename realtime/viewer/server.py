@@ -69,6 +69,23 @@ class ViewerError(PosecastError):
     """The viewer cannot start (port in use, bad address)."""
 
 
+def _bracketed_well(name: str) -> bool:
+    """Whether ``name`` can be a Host header's name: an IPv6 address in one pair of brackets at its
+    start, or colons only as an IPv6 address's (review: ``[::1`` and ``a:b:c`` were taken, never to
+    match; ``fe80::1%eth0`` was refused though an address needs no --allow-host)."""
+    if name.startswith("["):
+        return name.count("[") == 1 and name.count("]") == 1
+    if "[" in name or "]" in name:
+        return False
+    if name.count(":") <= 1:  # a name, or a name with its port (said below)
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass
 class ViewerOptions:
     """``stream``: the ZeroMQ stream to watch (``tcp://HOST:PORT``, as ``posecast listen``);
@@ -91,7 +108,7 @@ class ViewerOptions:
             raise OptionsError(f"stream must be tcp://HOST:PORT or ipc://PATH, got {self.stream!r}")
         check_endpoint(self.stream)
         for name in self.allowed_hosts:  # a name no Host header can carry would never match: a mistake
-            if not re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", name or ""):
+            if not re.fullmatch(r"[A-Za-z0-9._:\[\]%-]+", name or "") or not _bracketed_well(name):
                 raise OptionsError(f"--allow-host {name!r} is not a host name (letters, digits, '.', '-'; an IPv6 "
                                    "address in [ ]): pass the name the page is opened by, e.g. "
                                    "mybox.local")  # fmt: skip

@@ -464,6 +464,8 @@ def test_listen_rounds_floats() -> None:
         (["listen", "--address", "tcp://127.0.0.1:*"], "port '*' of tcp://127.0.0.1:* is not a number"),  # connecting
         (["listen", "--address", "inproc://x"], "--address inproc://x: inproc:// is reachable only inside one process"),
         (["view", "--stream", "inproc://x"], "stream must be tcp://HOST:PORT or ipc://PATH, got 'inproc://x'"),
+        # a line break in a file name split the one line (QA)
+        (["lift", "--input", "new\nline.npz", "--output", "never-written.npz"], "lift input new\\nline.npz does not"),
     ],
 )  # fmt: skip
 def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
