@@ -144,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no training data: name motion data with --data or data: in the config")
     if recorded and cfg.mode == "supervised":
         raise ConfigError("recorded 2D has no 3D: it cannot train the supervised reference (use mode semi)")
+    if "mode" not in raw and not args.resume:  # (QA: --data alone trained the paper's way, unsaid)
+        log.info("mode %s (the default): the motion data's 3D is not used, only its 2D; --mode supervised or semi "
+                 "learns from the 3D too", cfg.mode)  # fmt: skip
     resuming = args.resume and (args.out / "last.pt").is_file()
     data_seed = cfg.seed
     if resuming:  # refused before the saved config changes or any data loads

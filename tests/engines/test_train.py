@@ -497,3 +497,21 @@ def test_a_checkpoint_before_the_first_log_line(train_tool, bvh_dir: Path, posec
             "--steps", "6"]  # fmt: skip
     assert train_tool.main(argv) == 0
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 6 and (out / "losses.png").is_file()
+
+
+def test_data_alone_says_it_trains_from_the_2d(train_tool, bvh_dir: Path, posecast_cache: Path,  # noqa: ANN001
+                                              tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """`--data my_bvh/` alone trains the paper's unsupervised way, from the 2D only: the README
+    said so, the tool did not (QA)."""
+    import logging
+
+    argv = ["--data", str(bvh_dir), "--max-clips", "2", "--steps", "1", "--out", str(tmp_path / "run"),
+            "--no-progress"]  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="train"):
+        assert train_tool.main(argv) == 0
+    assert "(the default): the motion data's 3D is not used" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="train"):
+        assert train_tool.main([*argv[:-3], "--out", str(tmp_path / "sup"), "--no-progress", "--mode",
+                                "supervised"]) == 0  # fmt: skip
+    assert "3D is not used" not in caplog.text
