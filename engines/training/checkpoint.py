@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import pickle
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,12 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError, IndexError) as exc:  # IndexError: random bytes
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+    # torch does not check the zip's checksums: altered weight bytes (a damaged disk or copy) loaded
+    # and trained on without a word (QA); a crash cannot make them, the write being atomic
+    with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(path) as archive:
+        if (bad := archive.testzip()) is not None:
+            raise CheckpointError(f"{path} is damaged ({bad} fails its checksum): use another checkpoint of the run, "
+                                  "or train again")  # fmt: skip
     if not isinstance(state, dict) or "config" not in state or "generator" not in state:
         raise CheckpointError(f"{path} is not a posecast training checkpoint (no config/generator inside)")
     with damaged_checkpoint(path):

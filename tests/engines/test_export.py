@@ -283,3 +283,24 @@ def test_a_checkpoint_write_a_killed_run_left_is_removed(tmp_path: Path) -> None
     assert leftover.exists()  # another checkpoint's name: not its leftover
     trainer.save_checkpoint()
     assert not leftover.exists() and read_checkpoint(trainer.out / "last.pt")["step"] == trainer.step
+
+
+def test_a_checkpoint_with_altered_weights_is_refused(tmp_path: Path) -> None:
+    """torch does not check the zip's checksums: a checkpoint whose weight bytes a damaged disk or
+    copy altered loaded, and a resume trained on it without a word (QA)."""
+    import zipfile
+
+    from posecast.engines.training.checkpoint import CheckpointError
+
+    model = ModelConfig(window_frames=5, width=32, blocks=1, scale_width=16)
+    path = Trainer(TrainConfig(mode="supervised", model=model, batch=4, threads=1), tmp_path / "run").save_checkpoint()
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        member = next(i for i in archive.infolist() if "/data/" in i.filename and i.file_size > 1000)
+    start = member.header_offset + 30 + len(member.filename.encode()) + len(member.extra)
+    data[start + 100 : start + 140] = bytes(b ^ 0x7F for b in data[start + 100 : start + 140])
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"damaged.pt is damaged \(.* fails its checksum\)"):
+        read_checkpoint(damaged)
+    assert read_checkpoint(path)["step"] == 0
