@@ -352,6 +352,7 @@ class Trainer:
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.mode}", unit="step")
         start, running = time.perf_counter(), {}
         last_step, last_time = self.step, start
+        aside_s = 0.0  # evaluation and checkpoint time since the last log row: not training (QA: 4.6 steps/s of 22)
         start -= trained_s
         log.info("training %s from step %d to %d (bf16 %s, %d threads)", cfg.mode, self.step, cfg.steps,
                  "on" if self.bf16 else "off", cfg.threads)  # fmt: skip
@@ -366,19 +367,22 @@ class Trainer:
                     bar.set_postfix(loss=f"{running['loss']:.4f}")
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     now = time.perf_counter()
-                    steps_per_s = (self.step - last_step) / max(now - last_time, 1e-9)
-                    last_step, last_time = self.step, now
+                    steps_per_s = (self.step - last_step) / max(now - last_time - aside_s, 1e-9)
+                    last_step, last_time, aside_s = self.step, now, 0.0
                     row = {"step": self.step, "time_s": round(now - start, 1), "steps_per_s": round(steps_per_s, 3),
                            **running}  # fmt: skip
                     if evaluate is not None and (self.step % eval_every == 0 or self.step == cfg.steps):
                         self.generator.eval()
                         row.update(evaluate(self.generator))
+                        aside_s += time.perf_counter() - now
                     log.info("step %d: %s", self.step, {k: round(v, 4) for k, v in row.items()})
                     history.append(row)
                     append_csv(csv_path, row)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    saving = time.perf_counter()
                     self.save_checkpoint()
                     plot_history(csv_path, self.out / "losses.png")
+                    aside_s += time.perf_counter() - saving
         finally:
             prefetch.close()
             if bar is not None:

@@ -515,3 +515,19 @@ def test_data_alone_says_it_trains_from_the_2d(train_tool, bvh_dir: Path, poseca
         assert train_tool.main([*argv[:-3], "--out", str(tmp_path / "sup"), "--no-progress", "--mode",
                                 "supervised"]) == 0  # fmt: skip
     assert "3D is not used" not in caplog.text
+
+
+def test_steps_per_second_leave_out_evaluation_and_checkpoints(batches: list[WindowBatch], tmp_path: Path) -> None:
+    """The logged ``steps_per_s`` counted the evaluation and the checkpoint in its interval: 4.6
+    steps/s where training ran at 22 (QA). A slow evaluation (1 s) does not move it now."""
+    import time
+
+    def slow_evaluation(_generator) -> dict[str, float]:  # noqa: ANN001
+        time.sleep(1.0)
+        return {"eval_mm": 1.0}
+
+    trainer = Trainer(tiny_config(mode="supervised", steps=6, log_every=2, checkpoint_every=2), tmp_path)
+    history = trainer.fit(lambda _i: batches[0], evaluate=slow_evaluation, eval_every=2, progress=False)
+    rates = [row["steps_per_s"] for row in history]
+    # each 2-step interval after an evaluation: well above 2 steps in its 1 s
+    assert len(rates) == 3 and min(rates[1:]) > 4.0, rates
