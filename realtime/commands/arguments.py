@@ -131,6 +131,7 @@ def build_sinks(args: argparse.Namespace) -> list[Sink]:
     The lifting options are checked first: a bad value is one line before a sink binds a port.
     (Files are read later, after :func:`run_pipeline` has checked that no output overwrites one.)"""
     lifting_options(args)
+    _warn_unused_options(args)
     sinks: list[Sink] = []
     try:
         for cls in SINKS.values():
@@ -142,6 +143,22 @@ def build_sinks(args: argparse.Namespace) -> list[Sink]:
             sink.close()
         raise
     return sinks
+
+
+def _warn_unused_options(args: argparse.Namespace) -> None:
+    """Say which options given do nothing with the others (QA: they were taken without a word)."""
+    unused = []
+    searching = getattr(args, "people_search", DEFAULT_SEARCH_INTERVAL_S) != DEFAULT_SEARCH_INTERVAL_S
+    if getattr(args, "max_people", 1) == 1 and searching:
+        unused.append("--people-search: with --max-people 1 nobody more is looked for")
+    if getattr(args, "no_live_subject", False) and getattr(args, "subject", None) is not None:
+        unused.append("--no-live-subject: with --subject the file's bone lengths are used and nothing is measured")
+    avatar_outputs = str(getattr(args, "publish", "none") or "none").lower() != "none" or any(
+        getattr(args, name, None) for name in ("vmc", "record"))  # fmt: skip
+    if getattr(args, "mirror", False) and not avatar_outputs:
+        unused.append("--mirror: it mirrors the avatar outputs (published poses, --vmc, --record), and none is on")
+    for line in unused:
+        log.warning("%s (the option does nothing)", line)
 
 
 #: How long `calibrate floor` and `calibrate subject` may observe, seconds
