@@ -184,3 +184,25 @@ def test_a_few_clips_are_taken_in_turn_from_each_source() -> None:
     assert names(8) == ["bandai-namco0", "bandai-namco1", "bandai-namco2", "bandai-namco3", "cmu5", "cmu6", "cmu7",
                         "mine8"]  # fmt: skip
     assert names(20) == [c.name for c in clips] and names(1) == ["bandai-namco0"]
+
+
+def test_data_that_holds_no_bvh_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: the folder that holds the archives (``--data data/bandai-namco``) said only "no .bvh
+    files under it", and an archive without BVH named the cache folder instead of the archive."""
+    import tarfile
+
+    from posecast.engines.training.data.bvh import BVHError
+    from posecast.engines.training.data.dataset import load_clips
+
+    monkeypatch.setenv("POSECAST_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "bandai-namco"
+    folder.mkdir()
+    archive = folder / "dataset-1.tar.xz"
+    note = tmp_path / "README.txt"
+    note.write_text("no motion here")
+    with tarfile.open(archive, "w:xz") as tar:
+        tar.add(note, arcname="README.txt")
+    with pytest.raises(BVHError, match=r"which holds archives: name them, e.g. --data .*bandai-namco/dataset-1.tar.xz"):
+        load_clips(folder)
+    with pytest.raises(BVHError, match=r"dataset-1.tar.xz holds no .bvh files: motion data is a folder"):
+        load_clips(archive)

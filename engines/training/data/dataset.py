@@ -181,7 +181,14 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
     else:
         folder = extract_archive(source) if source.is_file() else source
         files = sorted(folder.rglob("*.bvh"))
-    if not files:
+    if not files:  # (QA: the folder that holds the archives, or an archive without BVH, said only this)
+        if source.is_file():
+            raise BVHError(f"{source} holds no .bvh files: motion data is a folder of .bvh files or a .tar.xz / "
+                           ".tar.gz of them")  # fmt: skip
+        archives = sorted(p.name for p in folder.iterdir() if p.name.endswith((".tar.xz", ".tar.gz")))
+        if archives:
+            raise BVHError(f"no .bvh files under {folder}, which holds archives: name them, e.g. --data "
+                           f"{folder / archives[0]}")  # fmt: skip
         raise BVHError(f"no .bvh files under {folder}")
     stamp = files_stamp(files, folder)
     cache = cache_dir() / "clips" / f"{folder.name}-v{CACHE_VERSION}-{stamp}.npz"
