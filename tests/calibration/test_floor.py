@@ -323,3 +323,22 @@ def test_the_provisional_floor_follows_the_standing_level_so_fixing_it_moves_not
     fixed = next(h for s, h in heights.values() if s == "estimated")
     assert provisional and all(abs(h - fixed) < 0.01 for h in provisional), (provisional, fixed)
     assert fixed == pytest.approx(0.95, abs=0.01)
+
+
+def test_a_rise_s_bent_knees_do_not_count_as_standing() -> None:
+    """QA round 7: with 30° the frames of a rise (knees bent 17–30°, the ankles still low) counted
+    as standing, and a clip that starts in a squat had its standing ankles 2.5 cm under the level.
+    Straight means within 25°."""
+    world = crouching(frames=60, crouched=slice(30, 60))  # 30 frames deep in a squat
+    rising = slice(15, 30)  # 15 frames rising: knees bent about 28°, ankles 5 cm low
+    above_knees = [j for j in range(skeleton.NUM_JOINTS) if j not in (J["l_knee"], J["r_knee"], J["l_ankle"],
+                                                                          J["r_ankle"])]  # fmt: skip
+    world[rising, above_knees] -= [0, 0.03, 0]
+    world[rising, [J["l_knee"], J["r_knee"]]] += [0, -0.015, 0.10]
+    world[rising, [J["l_ankle"], J["r_ankle"]]] -= [0, 0.05, 0]
+    bends = knee_bend_deg(world)
+    assert (bends[rising] > 25).all() and (bends[rising] < 30).all() and (bends[:15] < 5).all()
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=0.0, height_m=0.95, target=world[0, 0])
+    cam = to_camera(world, rotation, translation)
+    assert fl.estimate_floor(cam, 1.70).camera_height_m == pytest.approx(0.95, abs=0.01)
+    assert fl.estimate_floor(cam, 1.70, fl.FloorOptions(straight_knee_deg=30.0)).camera_height_m > 0.98
