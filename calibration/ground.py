@@ -105,9 +105,12 @@ class FloorEstimator:
             floor = self._state.floor
             self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
         height_m = self.height_m if height_m is None else height_m
-        damaged = np.ptp(joints, axis=0).max() <= 1e-6  # every joint at one point: it ended a replay's run
-        if damaged or not feet_seen or height_m is None or (self._fixed and self._given_heights is None):
-            return self._state  # (fixed, and checked if given: nothing more to learn from the feet)
+        if (not feet_seen or height_m is None or (self._fixed and self._given_heights is None)
+                or np.ptp(joints, axis=0).max() <= 1e-6):  # fmt: skip
+            # (fixed, and checked if given: nothing more to learn from the feet; every joint at one
+            # point: a damaged pose, which ended a replay's run. Tested in that order: a fixed floor,
+            # every frame from 2 s on, returns first)
+            return self._state
         self._heights_m[person_id] = height_m
         first_ns = self._first_ns.setdefault(person_id, timestamp_ns)
         if self._fixed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -206,6 +207,18 @@ def _cached_assets() -> dict[str, Path]:
     except Exception:  # noqa: BLE001 - an unusable POSECAST_CACHE is reported by what uses the cache
         return {}
     return {f"posecast's cached {name} model": folder / asset.filename for name, asset in ASSETS.items()}
+
+
+def json_ready(value: object) -> object:
+    """``value`` with every NaN or infinity as ``None`` (strict JSON has neither): for the reports
+    written with ``json.dumps(..., allow_nan=False)`` (``posecast bench``, ``tools/evaluate.py``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
 
 
 def current_umask() -> int:

@@ -1,14 +1,15 @@
 """The ``posecast`` console script: a stop signal while Python loads the command line (numpy,
 OpenCV and the commands' modules: 0.2-0.5 s, before :func:`posecast.realtime.cli.main` handles the
 signals) exits quietly with 128 + its number, as the commands do, instead of printing Python's
-``KeyboardInterrupt`` traceback (QA). This module imports nothing heavy itself."""
+``KeyboardInterrupt`` traceback (QA). This module imports nothing heavy itself (:mod:`.stop_signals`
+uses the standard library alone)."""
 
 from __future__ import annotations
 
 import signal
 import sys
 
-_STOPS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+from .stop_signals import STOP_SIGNALS  # (the standard library alone)
 
 
 class _StoppedWhileLoading(BaseException):
@@ -28,7 +29,7 @@ def _stopped(signum: int, _frame: object) -> None:
 
 def main() -> int:
     # one started ignored stays so (nohup, a script's background job), as cli.main keeps it
-    previous = {s: signal.signal(s, _stopped) for s in _STOPS if signal.getsignal(s) is not signal.SIG_IGN}
+    previous = {s: signal.signal(s, _stopped) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         from .cli import main as command_line
     except _StoppedWhileLoading as stop:

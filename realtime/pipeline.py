@@ -131,10 +131,10 @@ class Pipeline:
                 self._stages.notify_all()
 
     def process(self, frame: Frame) -> PoseFrame:
-        """Detect, lift and hand one frame to every sink; returns the :class:`PoseFrame`."""
-        with self._stage():
-            stage_ns: dict[str, int] = {}
-            return self.finish(frame, self.detect(frame, stage_ns), stage_ns)
+        """Detect, lift and hand one frame to every sink; returns the :class:`PoseFrame` (each
+        stage is one that :meth:`close` waits for)."""
+        stage_ns: dict[str, int] = {}
+        return self.finish(frame, self.detect(frame, stage_ns), stage_ns)
 
     def detect(self, frame: Frame, stage_ns: dict[str, int]) -> Detections2D:
         """The 2D stage alone (timed in ``stage_ns["keypoints2d"]``, and the frame's wait since
@@ -316,7 +316,6 @@ class Pipeline:
             if id(sink) not in opened and sink.name not in self.failed:
                 sink.close()  # built but never opened
         self._outputs = []
-        self.closed = True
         self.lifting.close()
         self.detector.close()
         if errors:

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 log = logging.getLogger("posecast.realtime.cli")  # (its lines read as the command's, as before)
 
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
+#: Ctrl-C, SIGTERM and SIGHUP (the terminal closing): every command stops the same way on each.
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 
 
 #: Stop signals that came while their delivery was deferred (:func:`stop_signals_deferred`),
@@ -55,7 +56,7 @@ def stop_signals_interrupt() -> Iterator[None]:
                     signal.Signals(signum).name)  # fmt: skip
 
     # one started ignored stays so: nohup ignores SIGHUP, a script's background job SIGINT
-    handled = [stop for stop in _STOP_SIGNALS if signal.getsignal(stop) is not signal.SIG_IGN]
+    handled = [stop for stop in STOP_SIGNALS if signal.getsignal(stop) is not signal.SIG_IGN]
 
     def interrupt(signum: int, _frame: object) -> None:
         if _deferred_signals is not None:  # delivered again once the deferred section ends
@@ -107,9 +108,9 @@ def stop_signals_deferred() -> Iterator[None]:
     # Outside the command line (the Python API) the handlers are Python's or the program's own: held
     # here too, or a signal another thread takes is raised inside the section all the same (review:
     # a Ctrl-C cut the recorder's footer-sync-rename, and the take got two footers).
-    held = {} if outer is not None else {stop: signal.signal(stop, _hold) for stop in _STOP_SIGNALS if _holdable(stop)}
+    held = {} if outer is not None else {stop: signal.signal(stop, _hold) for stop in STOP_SIGNALS if _holdable(stop)}
     masked = hasattr(signal, "pthread_sigmask")
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS) if masked else None
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS) if masked else None
     failed = False
     try:
         yield

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from posecast.engines import normalize, skeleton
 from posecast.engines.errors import run_reporting
-from posecast.engines.fileio import check_outputs
+from posecast.engines.fileio import check_outputs, json_ready
 from posecast.engines.training.config import ConfigError, resolve_data
 from posecast.engines.training.data.dataset import TRAINING_FPS, Clip, load_source, split_by_subject, split_clips
 from posecast.engines.training.data.framing import FramingOptions
@@ -362,21 +362,10 @@ def run(args: argparse.Namespace, rates: list[float | None]) -> int:
     from posecast.engines.fileio import atomic_write
 
     # strict JSON: a figure with nothing to average (no straight knee in the set) is null, not NaN
-    atomic_write(args.json, json.dumps(_strict(results), indent=2, allow_nan=False).encode())
+    atomic_write(args.json, json.dumps(json_ready(results), indent=2, allow_nan=False).encode())
     if args.markdown:
         atomic_write(args.markdown, results_markdown(results).encode())
     return 0
-
-
-def _strict(value: object) -> object:
-    """``value`` with every non-finite float as ``None`` (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def results_markdown(results: dict[str, dict]) -> str:

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from ...engines.fileio import atomic_write
+from ...engines.fileio import atomic_write, json_ready
 from ...engines.logs import counted
 from .analysis import END_TO_END, STAGE_TITLES
 
@@ -175,17 +175,6 @@ def summary_text(report: dict) -> str:
 def _not_met(target: dict) -> str:
     """What a target neither met nor missed says: why it was not judged, or not measured."""
     return f"not judged: {target['not_judged']}" if target.get("not_judged") else "not measured"
-
-
-def json_ready(value: object) -> object:
-    """``value`` with every NaN or infinity as ``None`` (strict JSON has neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
 
 
 def definitions(report: dict) -> list[str]:
