@@ -64,8 +64,15 @@ def opencv_path_problem(path: str | Path) -> str | None:
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
-        return (f"{os.fsencode(path)!r} is not valid UTF-8, which OpenCV needs for videos: rename the file (or its "
-                "folder) to a UTF-8 name")  # fmt: skip
+        name = os.fsencode(path)
+        try:
+            readable = name.decode("utf-8")
+        except UnicodeDecodeError:
+            return (f"{name!r}: its name is not valid UTF-8, which OpenCV needs for videos: rename the file (or its "
+                    "folder) to a UTF-8 name")  # fmt: skip
+        # the name is UTF-8, but a C/POSIX locale without Python's UTF-8 mode reads names as ASCII
+        return (f"{readable}: Python reads file names as {sys.getfilesystemencoding()} under this locale and OpenCV "
+                "cannot be given this one: run with PYTHONUTF8=1 or a UTF-8 locale (e.g. LC_ALL=C.UTF-8)")  # fmt: skip
     return None
 
 

@@ -35,7 +35,7 @@ def test_a_video_with_such_a_name_is_one_line(media_dir: Path, tmp_path: Path) -
     done = _posecast("run", "--source", clip, "--headless", "--publish", "none", "--frames", "2")
     assert done.returncode == 2, (done.returncode, done.stderr[-500:])
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "is not valid UTF-8, which OpenCV needs for videos: rename the file" in lines[0]
+    assert len(lines) == 1 and ": its name is not valid UTF-8, which OpenCV needs for videos: rename" in lines[0]
 
 
 def test_a_webm_output_with_such_a_name_is_refused_before_the_run(media_dir: Path, tmp_path: Path) -> None:
@@ -66,3 +66,19 @@ def test_an_unreadable_image_is_none(content: bytes, tmp_path: Path) -> None:
     path = tmp_path / "x.png"
     path.write_bytes(content)
     assert read_image(path) is None
+
+
+def test_a_utf8_name_under_an_ascii_locale_names_the_locale(media_dir: Path, tmp_path: Path) -> None:
+    """Under LC_ALL=C without Python's UTF-8 mode, a valid UTF-8 name was called "not valid UTF-8"
+    and the user told to rename a file whose name was fine: the locale is the problem."""
+    clip = tmp_path / "\u00fcn\u00ef.mp4"
+    shutil.copy(media_dir / "dance_576.mp4", clip)
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "utf-8"}
+    env.pop("LANG", None)
+    done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source", os.fsencode(clip),
+                           "--headless", "--publish", "none", "--frames", "2"], capture_output=True, env=env,
+                          timeout=300)  # fmt: skip
+    stderr = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == 2, (done.returncode, stderr[-500:])
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "PYTHONUTF8=1 or a UTF-8 locale" in lines[0] and "rename" not in lines[0], lines
