@@ -190,7 +190,11 @@ def _host(url: str) -> str:
 
 
 def _download(asset: Asset, path: Path) -> None:
-    fix = f"set POSECAST_CACHE to a writable folder, or pass {asset.cli_hint} to a copy of {asset.filename}"
+    # (`assets fetch` takes no such option: the commands that run the model do)
+    fix = (f"set POSECAST_CACHE to a writable folder, or give the commands that run it a copy of {asset.filename} "
+           f"with {asset.cli_hint}")  # fmt: skip
+    if path.parent.exists() and not path.parent.is_dir():  # ("cannot make the cache folder (File exists)")
+        raise AssetError(f"the cache folder {path.parent} is a file, not a folder: {fix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -213,8 +217,8 @@ def _download(asset: Asset, path: Path) -> None:
                 log.info("%s: %s failed (%s); falling back to %s %s", asset.name, _host(source.url), reason, what,
                          _host(following.url))  # fmt: skip
     raise AssetError(
-        f"could not download {asset.name} ({'; '.join(failures)}): pass {asset.cli_hint} to a copy of "
-        f"{asset.filename}, or put it at {path}"
+        f"could not download {asset.name} ({'; '.join(failures)}): put a copy of {asset.filename} at {path}, or "
+        f"give the commands that run it one with {asset.cli_hint}"
     )
 
 

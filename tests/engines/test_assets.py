@@ -66,7 +66,8 @@ def test_table_is_complete():
 def test_offline_without_cache_says_how_to_provide_the_file(cache, monkeypatch):
     use_entry(monkeypatch, AssetSource(closed_port_url()))
     target = cache / "pose_landmarker_full.task"
-    expected = rf"could not download pose_landmarker_full .*--model-asset PATH.*{target}"
+    # first the fix `assets fetch` itself can use (it takes no --model-asset), then the commands' option
+    expected = rf"could not download pose_landmarker_full .*: put a copy of .* at {target}, or .*--model-asset PATH"
     with pytest.raises(AssetError, match=expected) as info:
         ensure_asset("pose_landmarker_full")
     assert "\n" not in str(info.value)
@@ -203,7 +204,8 @@ def test_a_cache_that_cannot_hold_the_model_is_one_line(tmp_path, monkeypatch):
     """The cache folder is a file, or a folder that takes no files: named, with the fix."""
     use_entry(monkeypatch, AssetSource(closed_port_url()))
     (tmp_path / "cachefile").write_text("x")
-    for folder, words in ((tmp_path / "cachefile", "cannot make the cache folder"), ("/proc/posecast", "cannot")):
+    # (a file was "cannot make the cache folder … (File exists)"; `assets list` said what it is)
+    for folder, words in ((tmp_path / "cachefile", "cachefile is a file, not a folder"), ("/proc/posecast", "cannot")):
         monkeypatch.setenv("POSECAST_CACHE", str(folder))
         with pytest.raises(AssetError, match=f"{words}.*set POSECAST_CACHE to a writable folder") as info:
             ensure_asset("pose_landmarker_full")
