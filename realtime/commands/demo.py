@@ -56,8 +56,9 @@ def demo(args: argparse.Namespace) -> int:
         if args.output_video is None:
             args.output_video = default_video_path("posecast_demo")
             if args.output_video.exists():  # a name the user did not give: say so before replacing it
-                notices.append((logging.WARNING, f"replacing {args.output_video} (an earlier demo's video?); pass "
-                                                 "--output-video FILE to keep it"))  # fmt: skip
+                # (the video is renamed into place at the end: a run that fails keeps the earlier one)
+                notices.append((logging.WARNING, f"{args.output_video} (an earlier demo's video?) is replaced when "
+                                                 "this run ends; pass --output-video FILE to keep it"))  # fmt: skip
         if not args.headless:  # the view's own notice would say to pass --output-video: this records one
             notices.append((logging.INFO, f"no display found: recording the annotated view to {args.output_video} "
                                           "instead of a window"))  # fmt: skip

@@ -563,6 +563,22 @@ def test_demo_refuses_a_bad_argument_in_one_line(bad: list[str], tmp_path: Path)
     assert len(lines) == 1 and lines[0].startswith("posecast: error: "), proc.stderr
 
 
+def test_a_demo_that_fails_in_the_run_keeps_the_earlier_video(tmp_path: Path) -> None:
+    """A camera that does not open fails in the run, after the notices: the log said "replacing
+    posecast_demo.mp4" and the earlier video was kept (QA). The notice now says when it is replaced."""
+    for name in ("posecast_demo.mp4", "posecast_demo.webm"):
+        (tmp_path / name).write_bytes(b"an earlier demo")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "demo", "--source", "99", "--frames", "3"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("posecast: error: camera index 99"), lines
+    assert not any(line.startswith("replacing") for line in lines), lines
+    assert any("is replaced when this run ends" in line for line in lines), lines
+    assert {path.read_bytes() for path in tmp_path.iterdir()} == {b"an earlier demo"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("extra", "display", "notice"), [
     ([], None, "no display found: recording the annotated view to {video} instead of a window"),

@@ -249,4 +249,4 @@ def test_demo_writes_a_browser_video_offline(pose_model_path: Path, tmp_path: Pa
         assert main(["demo", "--publish", "none", "--frames", "4", "--model-asset", str(pose_model_path)]) == 0
     assert read_video(tmp_path / written)[:2] == (30.0, 4)
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
-        f"replacing {written} (an earlier demo's video?); pass --output-video FILE to keep it"]
+        f"{written} (an earlier demo's video?) is replaced when this run ends; pass --output-video FILE to keep it"]
