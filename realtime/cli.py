@@ -24,6 +24,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -152,8 +153,21 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def one_line(exc: BaseException) -> str:
-    """An error's message on one line: a file name with a line break in it split the error (QA)."""
-    return str(exc).replace("\r", "\\r").replace("\n", "\\n")
+    """An error's message on one line: a file name with a line break in it split the error (QA),
+    and a name of thousands of characters printed whole (QA: 5,000 of them) is abbreviated."""
+    text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+    return re.sub(rf"\S{{{_LONGEST_SHOWN_NAME + 1},}}", lambda match: abbreviated(match.group()), text)
+
+
+#: Characters of one name (a path, an address) an error shows whole.
+_LONGEST_SHOWN_NAME = 200
+
+
+def abbreviated(name: str, limit: int = _LONGEST_SHOWN_NAME) -> str:
+    """``name`` whole when it is at most ``limit`` characters, else its start and end."""
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit // 2]}...{name[-(limit // 3) :]} ({len(name)} characters)"
 
 
 def _open_closed_standard_streams() -> None:
@@ -208,8 +222,7 @@ def _run(argv: Sequence[str] | None) -> int:
         if exc.errno != errno.ENAMETOOLONG:
             raise
         # the system's limit on a name, met wherever a path given is first used
-        name = str(exc.filename or "")
-        shown = name if len(name) <= 60 else f"{name[:30]}...{name[-20:]} ({len(name)} characters)"
+        shown = abbreviated(str(exc.filename or ""), limit=60)
         print(f"posecast: error: a file name is too long for this system: {shown}; pass a shorter one",
               file=sys.stderr)  # fmt: skip
         return 2

@@ -54,6 +54,7 @@ A meta ``payload`` must be the bytes of a msgpack map (its fields are the reader
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shlex
@@ -620,7 +621,8 @@ class RecordingReader:
         except OSError as exc:
             name = self.path.name
             part = self.path.with_name(name + PART_SUFFIX) if name else None
-            hint = f"; {part} is one a run did not finish, readable as it is" if part and part.is_file() else ""
+            unfinished = part is not None and exc.errno == errno.ENOENT and part.is_file()  # (a name too long: not)
+            hint = f"; {part} is one a run did not finish, readable as it is" if unfinished else ""
             raise RecordingError(f"cannot read the recording {self.path} ({exc.strerror}){hint}") from exc
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
