@@ -154,7 +154,8 @@ def load_subject(path: str | Path) -> SubjectProfile:
     with _in_file(where):
         height_m = finite_number("height_m", data["height_m"])
         lengths = tuple(finite_number(f"bone_lengths_m.{name}", bones[name]) for name in skeleton.BONE_NAMES)
-        frames_used = data.get("frames_used") or 0
+        frames_used = data.get("frames_used")
+        frames_used = 0 if frames_used is None else frames_used  # (`or 0` read '', [] and {} as 0: QA)
         if isinstance(frames_used, bool) or not isinstance(frames_used, int) or not 0 <= frames_used <= 10**9:
             raise CalibrationError(f"frames_used is {shown(frames_used)}, expected a whole number of frames in 0..10^9")
         profile = SubjectProfile(

@@ -151,6 +151,9 @@ def _subject_yaml(tmp_path, bones=None, **changes) -> str:
     [
         (None, {"frames_used": ".inf"}, r"frames_used is inf, expected a whole number of frames in 0\.\.10\^9"),
         (None, {"frames_used": "-3"}, r"frames_used is -3"),
+        (None, {"frames_used": "''"}, r"frames_used is '', expected a whole number"),  # read as 0 (QA)
+        (None, {"frames_used": "[]"}, r"frames_used is \[\], expected a whole number"),
+        (None, {"frames_used": "{}"}, r"frames_used is \{\}, expected a whole number"),
         (None, {"height_m": ".nan"}, r"height_m is nan, expected a finite number"),
         (None, {"height_m": "17.8"}, r"subject height must be in metres from 0\.5 to 2\.8, got 17\.8"),
         (None, {"assumed": "'yes'"}, r"assumed is 'yes', expected true or false"),
