@@ -78,8 +78,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, help="stop after this many frames processed (with --realtime, the "
                         "frames dropped to keep the pace do not count)")  # fmt: skip
     parser.add_argument("--realtime", action="store_true",
-                        help="files: pace frames at their native fps, dropping those the pipeline is too late "
-                             "for, as a camera does")  # fmt: skip
+                        help="files: pace frames at their native fps (an image folder's: 30), dropping those the "
+                             "pipeline is too late for, as a camera does")  # fmt: skip
     parser.add_argument("--max-people", type=int, default=1, metavar="N",
                         help=f"track up to N people, 1..{MAX_PEOPLE} (default 1)")  # fmt: skip
     parser.add_argument("--people-search", type=float, default=DEFAULT_SEARCH_INTERVAL_S, metavar="SECONDS",
