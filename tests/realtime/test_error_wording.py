@@ -41,6 +41,27 @@ def test_a_file_that_is_no_model_is_one_line_without_a_warning_first(
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.records
 
 
+def test_a_training_checkpoint_given_as_the_model_points_at_the_export(
+    media_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A training run's ``last.pt`` passed to ``--model`` was "corrupt or not an exported
+    posecast .onnx: re-export or re-download it" (QA): it is fine, and the export is the fix."""
+    torch = pytest.importorskip("torch")
+    checkpoint = tmp_path / "last.pt"
+    torch.save({"model": {"weight": torch.zeros(2, 2)}, "step": 10}, checkpoint)
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--frames", "2", "--model", str(checkpoint)])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == (f"posecast: error: model file {checkpoint} is a PyTorch checkpoint, not an ONNX "
+                                     f"model: export it with `python tools/export.py {checkpoint} model.onnx` and "
+                                     "pass model.onnx")  # fmt: skip
+    not_a_model = tmp_path / "notes.pt"
+    not_a_model.write_bytes(b"PK\x03\x04 not a zip")
+    assert main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--frames", "2", "--model", str(not_a_model)]) == 2  # fmt: skip
+    assert "it is corrupt or not an exported posecast .onnx" in capsys.readouterr().err
+
+
 def test_a_nan_joint_is_named_without_infinite_bounds() -> None:
     joints = np.zeros((17, 3), np.float32)
     joints[3, 1] = np.nan
