@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
+        _check_output(args.output, args.checkpoints)
         state = average_checkpoints([read_checkpoint(path) for path in args.checkpoints])
     except (ModelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -42,6 +43,18 @@ def main(argv: list[str] | None = None) -> int:
         torch.save(state, tmp)
     log.info("averaged %d checkpoints (steps %s) into %s", len(args.checkpoints), state["averaged_steps"], args.output)
     return 0
+
+
+def _check_output(output: Path, checkpoints: list[Path]) -> None:
+    """An earlier average may be replaced, a training run's checkpoint may not: given three runs'
+    checkpoints (`a.pt b.pt c.pt`), the first was replaced by the mean of the other two (QA)."""
+    order = "the output comes first: average_checkpoints.py OUTPUT CHECKPOINT CHECKPOINT..."
+    if not output.exists():
+        return
+    if any(path.exists() and path.samefile(output) for path in checkpoints):
+        raise ValueError(f"the output {output} is also an input; {order}")
+    if output.is_file() and "averaged_from" not in read_checkpoint(output):
+        raise ValueError(f"the output {output} is a training run's checkpoint, not an earlier average; {order}")
 
 
 if __name__ == "__main__":

@@ -225,6 +225,14 @@ def test_averaged_checkpoint_exports_the_mean_network(average_tool, export_tool,
     assert "only runs of one architecture can be averaged" in capsys.readouterr().err and not refused.exists()
     assert average_tool.main([str(refused), str(paths[0])]) == 2
     assert "at least two" in capsys.readouterr().err
+    # the output left out (every path a run's checkpoint): the first is not replaced by the others' mean
+    before = paths[0].read_bytes()
+    assert average_tool.main([str(paths[0]), str(paths[1]), str(wider)]) == 2
+    assert "is a training run's checkpoint, not an earlier average; the output comes first" in capsys.readouterr().err
+    assert average_tool.main([str(paths[1]), str(paths[0]), str(paths[1])]) == 2
+    assert "is also an input" in capsys.readouterr().err
+    assert paths[0].read_bytes() == before
+    assert average_tool.main([str(soup), *map(str, paths)]) == 0  # an earlier average is replaced
 
 
 def test_export_describes_what_the_run_loaded_not_its_paths(export_tool) -> None:  # noqa: ANN001
