@@ -17,6 +17,7 @@ discriminator updates every ``disc_every`` generator steps.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -345,11 +346,13 @@ class Trainer:
         # resumed: the steps logged after the checkpoint come again, and time_s goes on from its row
         trained_s = truncate_csv(csv_path, self.step)
         prefetch = _Prefetcher(sample, cfg.batch)
-        bar = None
+        bar, redirected = None, contextlib.ExitStack()
         if progress:
             from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.mode}", unit="step")
+            redirected.enter_context(logging_redirect_tqdm())  # each step's log line above the bar, not through it
         start, running = time.perf_counter(), {}
         last_step, last_time = self.step, start
         aside_s = 0.0  # evaluation and checkpoint time since the last log row: not training (QA: 4.6 steps/s of 22)
@@ -385,6 +388,7 @@ class Trainer:
                     aside_s += time.perf_counter() - saving
         finally:
             prefetch.close()
+            redirected.close()
             if bar is not None:
                 bar.close()
         return history

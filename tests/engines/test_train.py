@@ -4,7 +4,10 @@ idle module, it resumes exactly, and ``tools/train.py`` runs end to end."""
 from __future__ import annotations
 
 import csv
+import io
 import json
+import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +90,26 @@ def test_unsupervised_trainers_never_read_3d(batches: list[WindowBatch], tmp_pat
     history = trainer.fit(lambda _batch: two_d[5], progress=False)  # the loop, logging and checkpoint too
     assert trainer.step == 6 and history[-1]["step"] == 6
     assert (tmp_path / "last.pt").is_file()
+
+
+def test_the_progress_bar_takes_the_log_lines_above_it(batches: list[WindowBatch], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """With a bar on, each step's log line was printed through it (QA): the loop's log lines now
+    go through tqdm's handler, which prints them above the bar; the user's handler is back after."""
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    monkeypatch.setattr(logging.root, "handlers", [handler])
+    during: list[list[logging.Handler]] = []
+
+    def evaluate(_generator: object) -> dict[str, float]:
+        during.append(list(logging.root.handlers))
+        return {}
+
+    trainer = Trainer(tiny_config(mode="supervised", steps=4, log_every=2, checkpoint_every=4), tmp_path)
+    trainer.fit(lambda _batch: batches[0], evaluate=evaluate, eval_every=2, progress=True)
+    assert during and all(handler not in handlers and len(handlers) == 1 for handlers in during), during
+    assert logging.root.handlers == [handler]
 
 
 def test_supervised_trainer_reads_3d(batches: list[WindowBatch], tmp_path: Path) -> None:
