@@ -116,12 +116,20 @@ ASSETS: dict[str, Asset] = {
 
 
 def cache_dir() -> Path:
-    """``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else ``~/.cache/posecast``."""
+    """``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else ``~/.cache/posecast``. A
+    relative ``XDG_CACHE_HOME`` is ignored, as the XDG specification says; a relative home folder
+    is refused (QA: ``HOME=relhome`` made a cache under whatever folder a run started in)."""
     try:
         if os.environ.get("POSECAST_CACHE"):
             return Path(os.environ["POSECAST_CACHE"]).expanduser()
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "posecast"
+        xdg = Path(os.environ.get("XDG_CACHE_HOME") or ".").expanduser()
+        if xdg.is_absolute():
+            return xdg / "posecast"
+        home = Path.home()
+        if not home.is_absolute():
+            raise AssetError(f"the home folder ({home}) is a relative path, so the cache folder would depend on "
+                             "where posecast starts: set HOME to an absolute path, or set POSECAST_CACHE")  # fmt: skip
+        return home / ".cache" / "posecast"
     except RuntimeError as exc:  # "~someone" of no such user, or no home at all (QA: a traceback)
         raise AssetError(f"cannot name posecast's cache folder: {exc} (a '~user' of no such user, or no home "
                          "folder): set POSECAST_CACHE to a folder's path") from None  # fmt: skip

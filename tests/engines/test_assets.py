@@ -55,6 +55,21 @@ def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     assert assets.cached_path("pose_landmarker_lite") == tmp_path / "mine" / "pose_landmarker_lite.task"
 
 
+def test_a_relative_home_or_xdg_cache_does_not_make_a_cache_where_posecast_starts(monkeypatch, tmp_path):
+    """QA: ``HOME=relhome`` made ``./relhome/.cache/posecast`` under the folder a run started in. A
+    relative ``XDG_CACHE_HOME`` is ignored (the XDG specification); a relative home is refused."""
+    monkeypatch.delenv("POSECAST_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/xdg")
+    assert assets.cache_dir() == tmp_path / "home" / ".cache" / "posecast"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "relhome")
+    with pytest.raises(AssetError, match=r"the home folder \(relhome\) is a relative path.*set POSECAST_CACHE"):
+        assets.cache_dir()
+    monkeypatch.setenv("POSECAST_CACHE", "my-cache")  # asked for by the user: taken as given
+    assert assets.cache_dir() == Path("my-cache")
+
+
 def test_table_is_complete():
     assert {"pose_landmarker_lite", "pose_landmarker_full", "pose_landmarker_heavy"} <= set(assets.ASSETS)
     for asset in assets.ASSETS.values():
