@@ -135,7 +135,7 @@ def output_file_problem(path: str | Path) -> str | None:
         if folder.exists() and not folder.is_dir():
             return f"{folder} is a file, not a folder"
         if not folder.is_dir():
-            return f"folder {folder} does not exist"
+            return _missing_folder(folder)
         if path.exists() and not path.is_file():  # a device or a pipe would be replaced by a file
             return "it is not a regular file"
         if path.exists() and not os.access(path, os.W_OK):
@@ -148,6 +148,18 @@ def output_file_problem(path: str | Path) -> str | None:
     except OSError as exc:
         return f"folder {folder} takes no new files ({exc.strerror})"
     return None
+
+
+def _missing_folder(folder: Path) -> str:
+    """Why ``folder`` is not there: a link loop or a link to nothing was called missing (QA)."""
+    try:
+        os.stat(folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"folder {folder} cannot be reached: links on its path form a loop"
+    if os.path.islink(folder):
+        return f"folder {folder} is a link to {os.readlink(folder)}, which does not exist"
+    return f"folder {folder} does not exist"
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

@@ -21,6 +21,17 @@ def test_what_cannot_be_written_is_named(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [tmp_path / "file"]  # the probe left nothing
 
 
+def test_a_folder_that_is_a_link_loop_or_a_dead_link_is_not_called_missing(tmp_path: Path) -> None:
+    """QA: an output in a folder that is a link loop was reported as a missing folder."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dead").symlink_to(tmp_path / "gone")
+    assert output_file_problem(tmp_path / "loop" / "x.json") == (f"folder {tmp_path / 'loop'} cannot be reached: "
+                                                                 "links on its path form a loop")  # fmt: skip
+    assert output_file_problem(tmp_path / "loop" / "deeper" / "x.json").endswith("links on its path form a loop")
+    dead = f"folder {tmp_path / 'dead'} is a link to {tmp_path / 'gone'}, which does not exist"
+    assert output_file_problem(tmp_path / "dead" / "x.json") == dead
+
+
 def test_a_folder_this_user_may_not_enter_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """For a user who is not root, stat on a path inside a folder without x permission raises
     PermissionError (Python 3.11's Path.exists lets it through): said, not a traceback."""
