@@ -52,6 +52,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.fullmatch(r"posecast \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
 
 
+def test_python_dash_m_runs_the_command() -> None:
+    """Where the console script is not on PATH: ``python -m posecast.realtime`` is the same command."""
+    version = subprocess.run([sys.executable, "-m", "posecast.realtime", "--version"], capture_output=True, text=True,
+                             timeout=60)  # fmt: skip
+    assert version.returncode == 0 and re.fullmatch(r"posecast \d+\.\d+\.\d+\S*\n", version.stdout)
+    refused = subprocess.run([sys.executable, "-m", "posecast.realtime", "view", "--port", "abc"], capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert refused.returncode == 2 and refused.stderr.startswith("posecast view: error: argument --port")
+
+
 @pytest.mark.parametrize(("command", "shown"), [
     (["run"], ["--publish PUBLISH", "(default: tcp://127.0.0.1:5555)", "(default 60)", "(default: full)",
                "(default: none)", "(default: auto)", "--subject-height M, --height M"]),
