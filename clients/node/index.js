@@ -20,6 +20,12 @@ export * from "./schema.js";
 /** The longest receive timeout ZeroMQ takes (a 32-bit count of milliseconds, about 24.8 days). */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
+/**
+ * The largest message taken, as posecast's own readers (docs/protocol.md): a peer that sends a
+ * larger one is disconnected by ZeroMQ before it fills memory. A pose message is a few KiB.
+ */
+export const MAX_MESSAGE_BYTES = 1 << 20;
+
 /** No message arrived within `timeoutMs`. */
 export class TimeoutError extends Error {
   constructor(message) {
@@ -54,7 +60,8 @@ export class PosecastSubscriber {
       throw new RangeError(`receiveHighWaterMark must be an integer from 0 (no limit) to ${MAX_TIMEOUT_MS}, got ${receiveHighWaterMark}`);
     }
     this.address = address;
-    this.socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark, receiveTimeout: timeoutMs });
+    this.socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark, receiveTimeout: timeoutMs, maxMessageSize: MAX_MESSAGE_BYTES });
+    this._pendingError = null; // a message off the schema that ended a nextAll() batch: thrown by the next call
     for (const topic of topics) this.socket.subscribe(topic);
     if (bind) {
       this.ready = this.socket.bind(endpoint).catch((err) => {
@@ -97,6 +104,11 @@ export class PosecastSubscriber {
   /** The next decoded message: `{topic, message, newerSchema}`. */
   async next() {
     await this.ready;
+    if (this._pendingError !== null) {
+      const error = this._pendingError;
+      this._pendingError = null;
+      throw error;
+    }
     let parts;
     try {
       parts = await this.socket.receive();
@@ -110,6 +122,37 @@ export class PosecastSubscriber {
     return decodeMessage(parts[0], parts[1]);
   }
 
+  /**
+   * The messages waiting now, oldest first: waits for the first as `next()` does, then takes
+   * what is queued without waiting, at most `maxMessages`. A reader that draws once per frame of
+   * its own should take them all and use each person's newest pose: one `next()` per drawn frame
+   * reads ever older poses once the stream is faster than the drawing (ZeroMQ's queue and the
+   * kernel's buffers hold them in order). A message off the schema after good ones ends the
+   * batch, which is returned; the next `next()` or `nextAll()` throws its SchemaError.
+   */
+  async nextAll(maxMessages = 1000) {
+    if (!(Number.isInteger(maxMessages) && maxMessages >= 1)) {
+      throw new RangeError(`maxMessages must be an integer, 1 or more, got ${maxMessages}`);
+    }
+    const messages = [await this.next()];
+    const timeoutMs = this.socket.receiveTimeout;
+    this.socket.receiveTimeout = 0; // what is queued, without waiting
+    try {
+      while (messages.length < maxMessages) {
+        try {
+          messages.push(await this.next());
+        } catch (err) {
+          if (err instanceof SchemaError) this._pendingError = err;
+          else if (!(err instanceof TimeoutError)) throw err;
+          break;
+        }
+      }
+    } finally {
+      if (!this.socket.closed) this.socket.receiveTimeout = timeoutMs;
+    }
+    return messages;
+  }
+
   async *[Symbol.asyncIterator]() {
     while (!this.socket.closed) yield await this.next();
   }
@@ -119,7 +162,6 @@ export class PosecastSubscriber {
   }
 }
 
-/** What went wrong binding `endpoint` (of `address`), and the fix, in one line. */
 /** The host name of a `tcp://HOST:PORT` endpoint to look up, or null (an IP address, an ipc:// path). */
 function hostToResolve(endpoint) {
   if (!endpoint.startsWith("tcp://")) return null;
@@ -129,6 +171,7 @@ function hostToResolve(endpoint) {
   return isIP(host) ? null : host;
 }
 
+/** What went wrong binding `endpoint` (of `address`), and the fix, in one line. */
 function bindProblem(address, endpoint, err) {
   if (err.code === "EADDRINUSE") return `${endpoint} is in use: another program listens there? pass another port, or bind:tcp://127.0.0.1:0 for any free one`;
   if (err.code === "EADDRNOTAVAIL") return `cannot bind ${endpoint} (${err.message}): bind an address of this machine, e.g. bind:tcp://127.0.0.1:5555`;
