@@ -102,7 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=DEFAULT_ADDRESS,
         help=f"stream to connect to (default {DEFAULT_ADDRESS}; bind:tcp://... to bind)",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line instead of text (every field; "
+                        "numbers shortened for reading: joints to 10 µm)")  # fmt: skip
     parser.add_argument("--count", type=int, default=None, metavar="N", help="exit after N pose messages")
     parser.add_argument(
         "--timeout",

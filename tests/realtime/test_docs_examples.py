@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from posecast.realtime.types import TRACKING_STATES
+
 PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 DOCS_ADDRESS = "tcp://127.0.0.1:5555"
 
@@ -41,3 +43,36 @@ def test_the_subscriber_example_reads_a_replayed_take(dance_take: Path, free_por
     match = re.fullmatch(rf"0 \[\s*{number}\s+{number}\s+{number}\s*\] \[(True|False), (True|False)\]", lines[-1])
     assert match is not None, lines[-1]
     assert float(match[2]) < 0 and 1.0 < float(match[3]) < 10.0, lines[-1]
+
+
+def _plain_pyzmq_examples() -> list[tuple[str, str]]:
+    readme = PROTOCOL.parents[1] / "README.md"
+    return [(path.name, block) for path in (readme, PROTOCOL) for block in _python_blocks(path.read_text())
+            if "recv_multipart" in block]  # fmt: skip
+
+
+def test_the_plain_pyzmq_examples_read_a_replayed_take(dance_take: Path, free_port, tmp_path: Path) -> None:  # noqa: ANN001
+    """The README's and protocol.md's readers without posecast (pyzmq and msgpack alone), with
+    the 1 MiB limit the protocol asks readers to set, read real poses; each loops for ever, so
+    the test bounds its loop to 10 pose messages."""
+    examples = _plain_pyzmq_examples()
+    assert [name for name, _ in examples] == ["README.md", "protocol.md"]
+    for name, example in examples:
+        assert "zmq.MAXMSGSIZE, 1 << 20" in example and 'if topic != b"pose"' in example, name
+        address = f"tcp://127.0.0.1:{free_port()}"
+        script = tmp_path / f"{name}.py"
+        bounded = example.replace(DOCS_ADDRESS, address).replace("while True:", "for _ in range(10):")
+        script.write_text(bounded + '\nprint(msg["frame_id"], msg["tracking"], len(msg["joints_m"]))\n')
+        reader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)  # fmt: skip
+        try:
+            command = ["replay", str(dance_take), "--publish", address, "--speed", "4", "--wait", "2"]
+            replay = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True,
+                                    text=True, timeout=120)  # fmt: skip
+            assert replay.returncode == 0, replay.stderr
+            out, err = reader.communicate(timeout=60)
+        finally:
+            reader.kill()
+        assert reader.returncode == 0, (name, err)
+        frame_id, tracking, joints = out.split()
+        assert int(frame_id) >= 0 and tracking in TRACKING_STATES and joints == "17", (name, out)
