@@ -225,12 +225,14 @@ class BoneLengthSmoother:
             if self._weight_s.any():
                 self._published, self._fresh = self._estimate.copy(), False
             return
+        if dt_s <= 0.0:  # no time passed (a repeated timestamp): no step (it was the whole gap at once; review)
+            return
         gap = self._estimate - self._published
         # one factor for every bone, so the step keeps the height (both ends have it): the
         # exponential follow while settling, never more than max_rate_frac_per_s for any bone
         fraction = 1.0 - math.exp(-dt_s / self.options.follow_s) if not self._settled else 1.0
         step_limit = self.options.max_rate_frac_per_s * dt_s * self._reference
-        largest = float(np.max(np.abs(gap) / step_limit)) if dt_s > 0 else 0.0
+        largest = float(np.max(np.abs(gap) / step_limit))
         if largest > 0.0:
             fraction = min(fraction, 1.0 / largest)
         published = self._published + fraction * gap

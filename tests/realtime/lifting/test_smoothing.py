@@ -172,6 +172,26 @@ def test_lengths_settle_without_jumps_then_lock(walk, fps):
     assert np.abs(lengths[-1] / true - 1).max() < (0.04 if fps == 30 else 0.1)  # 11 samples at 5 fps
 
 
+@pytest.mark.parametrize("back_ns", [0, FRAME_NS])
+def test_a_repeated_or_earlier_timestamp_moves_no_length(walk, back_ns):
+    """Settled, a frame with no time since the last (a repeated timestamp, which the window takes)
+    or an earlier one published the whole way to the estimate at once and locked: 9.9 % of the
+    longest bone in one frame where the rate limit allows 0.5 % (review)."""
+    true, height, poses, _ = _subject(walk, seed=7, noise=0.08)
+    options = BoneLengthSmootherOptions.from_height(height)
+    smoother = BoneLengthSmoother(options)
+    smoother.process(poses[0], 0)
+    measured = np.asarray(options.reference_lengths_m) * np.where(np.arange(16) < 6, 1.15, 0.9)
+    smoother.adopt(measured)  # settled on lengths far from those published
+    before = smoother.bone_lengths_m.copy()
+    smoother.process(poses[1], -back_ns)
+    np.testing.assert_array_equal(smoother.bone_lengths_m, before)
+    assert not smoother.converged
+    smoother.process(poses[2], FRAME_NS)  # time passes again: the rate-limited step
+    step = np.abs(smoother.bone_lengths_m - before) / np.asarray(options.reference_lengths_m)
+    assert 0 < step.max() <= (1 + 1e-6) * options.max_rate_frac_per_s / FPS * (1 + back_ns / FRAME_NS)
+
+
 def test_a_pose_the_network_could_not_make_is_no_pose_and_teaches_nothing(walk):
     true, height, poses, _ = _subject(walk, seed=8, noise=0.0)
     smoother = BoneLengthSmoother(BoneLengthSmootherOptions.from_height(height))
