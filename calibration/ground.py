@@ -74,7 +74,6 @@ class FloorEstimator:
                  floor: fl.Floor | None = None) -> None:  # fmt: skip
         self.options = options or fl.FloorOptions()
         self.height_m = height_m
-        self._calibrated = floor
         self._poses: dict[int, list[np.ndarray]] = {}  # person id → poses with both feet seen
         self._first_ns: dict[int, int] = {}  # person id → the first of them
         self._heights_m: dict[int, float] = {}  # person id → their height, as last given

@@ -38,7 +38,7 @@ steps 1–4 are skipped and the reference lengths are used as they are.
 
 Measured at 30 fps on a walking mocap clip whose proportions differ by up to 10 % from the
 typical adult, corrupted with ±15 % per-frame global scale and 5 % per-bone noise
-(tests/realtime/test_smoothing.py): every bone within 2.5 % of the truth after 10 frames and
+(tests/realtime/lifting/test_smoothing.py): every bone within 2.5 % of the truth after 10 frames and
 within 1.8 % from 2 s on; from 2 s on each output bone length stays within 0.6 % (max − min)
 and changes by < 0.05 % from one frame to the next.
 
@@ -301,8 +301,9 @@ class OneEuroFilter:
     ``process(x, timestamp_ns)`` with monotonic timestamps in **nanoseconds**. The first value
     passes through; then with ``dt`` in seconds and ``alpha(fc) = 1 / (1 + 1 / (2π fc dt))``:
     ``dx = (x − x̂_prev) / dt``, ``dx̂ = alpha(d_cutoff)·dx + (1 − alpha)·dx̂_prev``,
-    ``fc = min_cutoff + beta·|dx̂|``, ``x̂ = alpha(fc)·x + (1 − alpha)·x̂_prev`` (the speed is
-    taken against the previous *filtered* value, as in the authors' reference code). A
+    ``fc = min_cutoff + beta·|dx̂|``, ``x̂ = alpha(fc)·x + (1 − alpha)·x̂_prev``. The speed is
+    taken against the previous *filtered* value, as common ports do; the authors' reference code
+    takes it against the previous raw value, a noisier speed that opens the cutoff sooner. A
     timestamp that does not advance returns the previous output unchanged.
     """
 
@@ -332,7 +333,7 @@ class OneEuroFilter:
         a_d = _alpha(opts.d_cutoff_hz, dt_s)
         self._dx = a_d * dx + (1.0 - a_d) * self._dx
         cutoff = opts.min_cutoff_hz + opts.beta * np.abs(self._dx)
-        a = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt_s))
+        a = _alpha(cutoff, dt_s)
         self._x = a * x + (1.0 - a) * self._x
         return self._x.copy()
 
@@ -340,5 +341,5 @@ class OneEuroFilter:
         """Nothing to release; present for the stage interface."""
 
 
-def _alpha(cutoff_hz: float, dt_s: float) -> float:
+def _alpha(cutoff_hz: float | np.ndarray, dt_s: float) -> float | np.ndarray:
     return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff_hz * dt_s))

@@ -24,7 +24,7 @@ def summarise(series: dict[str, list[float] | array]) -> dict[str, dict[str, flo
         v = np.asarray(values)
         out[key] = {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99)),
                     "mean": float(v.mean()), "n": len(v)}  # fmt: skip
-    out.setdefault("capture_to_publish_ms", {"p50": float("nan"), "p99": float("nan"), "mean": float("nan"), "n": 0})
+    out.setdefault("capture_to_delivered_ms", {"p50": float("nan"), "p99": float("nan"), "mean": float("nan"), "n": 0})
     return out
 
 
@@ -47,10 +47,11 @@ def _writable(path: Path) -> Path:
 
 class StatsSink(Sink):
     """Per-stage latency (ms) of the frames with a pose: each stage of ``stage_ns``, everything
-    after the 2D detector (``after_mediapipe``) and capture → every sink had it
-    (``capture_to_publish_ms``: what ``posecast bench`` calls capture → delivered; the key keeps
-    its first name for the files already written). A frame's times are complete once every sink has it, so each is
-    recorded when the next arrives (or at close). Writes :meth:`report` to ``json_path`` at close.
+    after the 2D detector (``after_keypoints2d``) and capture → every sink had it
+    (``capture_to_delivered``, as ``posecast bench`` names it; until 2026-12-05 this file called it
+    ``capture_to_publish``, which in the bench's report is capture → the message's stamp). A
+    frame's times are complete once every sink has it, so each is recorded when the next arrives
+    (or at close). Writes :meth:`report` to ``json_path`` at close.
 
     The file (``--stats-json``), one key style, snake_case, the unit in the name of the group::
 
@@ -58,7 +59,7 @@ class StatsSink(Sink):
          "backend": "onnxruntime",
          "latency_ms": {"keypoints2d": {"p50": 17.8, "p99": 22.3, "mean": 18.1, "count": 118},
                         "window": {...}, "lift": {...}, "smooth": {...}, "publish": {...},
-                        "after_keypoints2d": {...}, "capture_to_publish": {...}}}
+                        "after_keypoints2d": {...}, "capture_to_delivered": {...}}}
     """
 
     name = "stats"
@@ -105,9 +106,9 @@ class StatsSink(Sink):
             self._add(stage, ns / 1e6)
             if stage not in _BEFORE_3D:
                 after += ns
-        self._add("after_mediapipe", after / 1e6)
+        self._add("after_keypoints2d", after / 1e6)
         if frame.delivered_ns:
-            self._add("capture_to_publish_ms", (frame.delivered_ns - frame.capture_ns) / 1e6)
+            self._add("capture_to_delivered_ms", (frame.delivered_ns - frame.capture_ns) / 1e6)
 
     def _add(self, key: str, ms: float) -> None:
         column = self._series.get(key)
@@ -127,10 +128,10 @@ class StatsSink(Sink):
 
     def report(self) -> dict:
         """What ``--stats-json`` writes (see the class docstring): milliseconds rounded to µs."""
-        latency = {}
-        for key, values in self.summary().items():
-            name = {"after_mediapipe": "after_keypoints2d"}.get(key, key.removesuffix("_ms"))
-            latency[name] = {**{k: _ms(values[k]) for k in ("p50", "p99", "mean")}, "count": int(values["n"])}
+        latency = {
+            key.removesuffix("_ms"): {**{k: _ms(values[k]) for k in ("p50", "p99", "mean")}, "count": int(values["n"])}
+            for key, values in self.summary().items()
+        }
         return {"frames": self.frames, "frames_with_pose": self.frames_with_pose, **self._ran, "latency_ms": latency}
 
     def discard(self) -> None:

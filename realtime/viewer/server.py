@@ -221,6 +221,7 @@ class ViewerServer:
                 self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(timeout=5)
+            log.debug("viewer: %d messages forwarded, %d refused by the schema", self.forwarded, self.rejected)
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C stops it)."""
