@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 
-from ..engines.cli_args import camera_index, listed_options, nonempty_text, output_file, positive_float
+from ..engines.cli_args import (
+    FRAME_SIDE_PX,
+    camera_index,
+    frame_size,
+    listed_options,
+    nonempty_text,
+    output_file,
+    positive_float,
+)
 from .board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from .camera import CalibrationOptions, calibrate_image_dir
 from .errors import CalibrationError
@@ -161,9 +168,9 @@ def _board(args: argparse.Namespace) -> BoardSpec:
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    # each side at least 16 px, as --camera-size (QA: a 1x1 camera file was written, then rescaled unsaid)
-    match = re.fullmatch(r"\s*([0-9]{1,5})\s*[xX]\s*([0-9]{1,5})\s*", text)
-    if not match or not all(16 <= int(side) <= 32768 for side in match.groups()):  # (ASCII digits: review)
-        raise CalibrationError(f"frame size must look like WxH in pixels, each from 16 to 32768 (e.g. 1280x720), "
+    size = frame_size(text)
+    if size is None:
+        low, high = FRAME_SIDE_PX
+        raise CalibrationError(f"frame size must look like WxH in pixels, each from {low} to {high} (e.g. 1280x720), "
                                f"got {text!r}")  # fmt: skip
-    return int(match.group(1)), int(match.group(2))
+    return size

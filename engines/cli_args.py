@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +48,19 @@ def finite_float(unit: str, example: str) -> Callable[[str], float]:
 
     parse.__name__ = f"number of {unit}"
     return parse
+
+
+#: Each side of a frame size given as WxH, in pixels (a 1x1 camera file was written, then rescaled unsaid: QA).
+FRAME_SIDE_PX = (16, 32768)
+
+
+def frame_size(text: str) -> tuple[int, int] | None:
+    """``"1280x720"`` → ``(1280, 720)``: ASCII digits, each side within :data:`FRAME_SIDE_PX`;
+    ``None`` for anything else (each command says it in its own words)."""
+    match = re.fullmatch(r"\s*([0-9]{1,5})\s*[xX]\s*([0-9]{1,5})\s*", text)
+    if not match or not all(FRAME_SIDE_PX[0] <= int(side) <= FRAME_SIDE_PX[1] for side in match.groups()):
+        return None
+    return int(match.group(1)), int(match.group(2))
 
 
 #: The highest camera index taken: OpenCV's backends number devices far below it (V4L2 has 0..63

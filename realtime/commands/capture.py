@@ -7,8 +7,8 @@ the nearest mode it has (the log says what it delivers). Given for a file, they 
 from __future__ import annotations
 
 import argparse
-import re
 
+from ...engines.cli_args import FRAME_SIDE_PX, frame_size
 from ..errors import OptionsError
 from ..sources import CameraSource
 from ..stages import FrameSource
@@ -30,12 +30,12 @@ def add_capture_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"1280x720"`` → ``(1280, 720)``; raises :class:`OptionsError` otherwise."""
-    match = re.fullmatch(r"\s*([0-9]{1,5})\s*[xX]\s*([0-9]{1,5})\s*", text)
-    if not match or not all(16 <= int(side) <= 32768 for side in match.groups()):  # (ASCII digits: review)
-        raise OptionsError(
-            f"--camera-size must look like WxH in pixels, each from 16 to 32768 (e.g. 1280x720), got {text!r}"
-        )
-    return int(match.group(1)), int(match.group(2))
+    size = frame_size(text)
+    if size is None:
+        low, high = FRAME_SIDE_PX
+        raise OptionsError(f"--camera-size must look like WxH in pixels, each from {low} to {high} (e.g. 1280x720), "
+                           f"got {text!r}")  # fmt: skip
+    return size
 
 
 def configure_capture(source: FrameSource, args: argparse.Namespace) -> FrameSource:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from posecast.engines.cli_args import frame_size
 from posecast.engines.runtime import DEFAULT_MODEL
 from posecast.realtime.cli import main
 
@@ -80,3 +81,12 @@ def test_broken_model_in_a_real_process(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert "is not a readable ONNX model" in proc.stderr or "cannot be loaded" in proc.stderr
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("1280x720", (1280, 720)), (" 640 X 480 ", (640, 480)), ("16x32768", (16, 32768)),
+    ("15x720", None), ("1280x32769", None), ("1x1", None), ("１２８０x720", None), ("1280*720", None), ("", None),
+])  # fmt: skip
+def test_frame_size_is_ascii_wxh_within_the_sides(text: str, size: tuple[int, int] | None) -> None:
+    """One parser for --camera-size and calibrate camera --size (each had its own copy; review)."""
+    assert frame_size(text) == size
