@@ -13,18 +13,14 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from ...calibration import DEFAULT_HFOV_DEG
 from ...calibration import floor as fl
 from ...calibration.errors import CalibrationError
 from ...calibration.floor_file import save_floor
 from ...calibration.io import check_writable
-from ...engines import skeleton
 from ...engines.cli_args import finite_float, given_path, listed_options, nonempty_text, output_file, positive_float
 from ...engines.fileio import OutputPathError
-from ..stages import Sink
-from ..types import PoseFrame
+from ..sinks.feet import FeetCollector
 from . import subcommands
 from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, run_pipeline
 
@@ -125,35 +121,3 @@ def default_output(output: Path | None) -> Path:
         raise OutputPathError(f"{DEFAULT_OUTPUT} already exists in {Path.cwd()} and -o was not given: pass "
                               f"-o {DEFAULT_OUTPUT} to replace it, or -o OTHER.yaml to keep it")  # fmt: skip
     return DEFAULT_OUTPUT
-
-
-
-class FeetCollector(Sink):
-    """Keeps the first tracked person's published joints (camera frame) and bone lengths, from
-    the frames in which both of their ankles were seen."""
-
-    name = "feet"
-    inline = True
-
-    def __init__(self) -> None:
-        self.poses: list[np.ndarray] = []
-        self.lengths: list[np.ndarray] = []
-
-    def write(self, frame: PoseFrame) -> None:
-        for person in frame.tracked[:1]:
-            if not fl.feet_seen(person.confidence):
-                continue
-            self.poses.append(np.asarray(person.joints_m, dtype=np.float64))
-            if person.bone_lengths_m is not None:
-                self.lengths.append(np.asarray(person.bone_lengths_m, dtype=np.float64))
-
-    def floor(self, source: str) -> tuple[fl.Floor, str]:
-        """The floor under the collected feet (raises when too few poses were seen)."""
-        if len(self.poses) < 10:
-            raise CalibrationError(
-                f"saw a person with both feet in view in only {len(self.poses)} frames of {source}: stand fully in "
-                "view, feet included, and step around for a few seconds (or pass --camera-height and --tilt)"
-            )
-        lengths = np.median(self.lengths, axis=0) if self.lengths else skeleton.bone_lengths(self.poses[-1])
-        floor = fl.estimate_floor(np.stack(self.poses), skeleton.height_from_bone_lengths(lengths))
-        return floor, f"estimated from the feet, {len(self.poses)} poses of {source}"
