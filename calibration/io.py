@@ -239,7 +239,7 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] = {}) -> Path:  # noqa: B006 - read only
+def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | None = None) -> Path:
     """Fail early (before a long calibration) when ``path`` cannot be written, or names one of
     the ``inputs`` (option → file the command reads), which writing it would destroy."""
     path = Path(path)
@@ -248,7 +248,7 @@ def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] = {
     if problem is not None:
         fix = "create the folder or choose" if problem.startswith("folder ") else "choose"
         raise CalibrationError(f"cannot write {path}: {problem}; {fix} another --output")
-    for option, source in inputs.items():
+    for option, source in (inputs or {}).items():
         if source is not None and same_file(path, source):
             raise CalibrationError(f"--output {path} is {option}: writing it would destroy it; choose another --output")
     return path

@@ -175,7 +175,7 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 
 def check_outputs(
     outputs: Mapping[str, str | Path | None],
-    inputs: Mapping[str, str | Path | None] = {},  # noqa: B006 - read only
+    inputs: Mapping[str, str | Path | None] | None = None,
     shipped_weights: bool = False,
 ) -> None:
     """Raise :class:`OutputPathError` (one line) when an output cannot be written, names an
@@ -185,7 +185,7 @@ def check_outputs(
     from .runtime.base import WEIGHTS_DIR  # (the runtime reads files through this module)
 
     named = [(what, Path(path)) for what, path in outputs.items() if path is not None]
-    inputs = {**inputs, **_cached_assets()}
+    inputs = {**(inputs or {}), **_cached_assets()}
     for i, (what, path) in enumerate(named):
         try:
             path.resolve()
