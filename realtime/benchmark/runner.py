@@ -148,6 +148,14 @@ class BenchOptions:
             raise OptionsError(f"landmarker must be one of {', '.join(MODEL_VARIANTS)}, got {self.landmarker!r}")
         if not self.configs:
             raise OptionsError("at least one configuration is needed")
+        labels = [config.label for config in self.configs]
+        twice = next((label for label in labels if labels.count(label) > 1), None)
+        if twice is not None:  # results are kept by label: one of the two was never measured, unsaid (QA)
+            models = list(dict.fromkeys(str(config.model) for config in self.configs if config.label == twice))
+            if len(models) == 1:
+                raise OptionsError(f"--model lists {models[0]} twice: give each model once")
+            raise OptionsError(f"--model {' and '.join(models)} would both be measured as '{twice}': give model "
+                               "files of one name in two folders different names")  # fmt: skip
         for config in self.configs:
             if config.backend not in ("auto", *BACKENDS):
                 raise OptionsError(f"backend must be auto or one of {', '.join(BACKENDS)}, got {config.backend!r}")

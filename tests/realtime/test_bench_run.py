@@ -195,6 +195,11 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
         (["--frames", "10", "--rounds", "20"], "--rounds (20) must not exceed --frames (10): each round measures"),
         (["--pace", "30", "--pace", "30"], "--pace lists a rate twice (30, 30): give each once"),
         (["--pace", "30", "--pace", "0"], "--pace 0 (no paced runs) cannot go with other --pace rates"),
+        # results are kept by label: the first model was never measured, unsaid (QA round 8)
+        (["--model", "{tmp}/a/m.onnx", "--model", "{tmp}/b/m.onnx"], "--model {tmp}/a/m.onnx and {tmp}/b/m.onnx "
+         "would both be measured as 'm, auto"),
+        (["--model", "supervised-long-w384", "--model", "supervised-long-w384"], "--model lists supervised-long-w384 "
+         "twice: give each model once"),
         (["--source", "/nonexistent/clip.mp4"], "neither a camera index"),
         (["--output", "/sys/posecast_bench"], "cannot write to /sys (for --output /sys/posecast_bench): /sys takes no "
          "new folder"),  # judged writable by its permission bits as root: failed after a minute of measuring
