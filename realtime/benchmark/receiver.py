@@ -15,6 +15,7 @@ processes on this machine, with nothing of posecast (``Received.bare_sent_ns`` /
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +39,9 @@ def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> Non
     # Ctrl-C reaches the whole process group: it is the parent's to handle (this process is a
     # daemon, stopped with it); here it would only print a second traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a parent killed outright (SIGKILL, the OOM killer) sets no stop: this process, with
+    # multiprocessing's resource tracker, ran on for good (QA); its parent changes once it is gone
+    parent_pid = os.getppid()
 
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.IPV6, ipv6_option(address))
@@ -59,6 +63,8 @@ def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> Non
     bare_records: list[tuple[int, int]] = []
     ready = False
     while not stop.is_set():
+        if os.getppid() != parent_pid:
+            return
         events = dict(poller.poll(100))
         if bare is not None and bare in events:
             while True:

@@ -373,3 +373,33 @@ def test_backend_all_says_why_a_backend_was_not_measured_without_advising_the_on
         pytest.skip("every backend loaded here (a GPU machine)")
     assert all("use --backend onnxruntime" not in reason for reason in report["unavailable"].values()), (
         report["unavailable"])
+
+
+def test_the_subscriber_process_ends_when_its_parent_is_killed(free_port) -> None:  # noqa: ANN001
+    """``posecast bench`` killed with SIGKILL (or by the OOM killer in a long soak) left its
+    subscriber process and multiprocessing's resource tracker running for good (QA round 8)."""
+    import subprocess
+    import sys
+
+    script = ("import os, signal, time\n"
+              "from posecast.realtime.benchmark.receiver import Receiver\n"
+              f"receiver = Receiver('tcp://127.0.0.1:{free_port()}')\n"
+              "print(receiver.process.pid, flush=True)\n"
+              "time.sleep(1.0)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")  # fmt: skip
+    parent = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert parent.returncode == -9, parent.stderr
+    child = int(parent.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(child):
+        time.sleep(0.1)
+    assert not _running(child), f"the subscriber {child} outlived its parent"
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (an orphan's parent may not reap it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
