@@ -219,6 +219,10 @@ def build_report(result: BenchResult, command: str = "") -> dict:
             "stages": stages, "end_to_end": e2e,
             "ratio_p50": ratio(e2e["capture_to_delivered"]["p50_ms"], base_ms["p50_ms"]),
             "ratio_p99": ratio(e2e["capture_to_delivered"]["p99_ms"], base_ms["p99_ms"]),
+            # how far this configuration's MediaPipe was from MediaPipe alone: its ratio means posecast's
+            # overhead only near 1 (reliability judges the headline's alone; QA: a 1.25 here went unflagged)
+            "mediapipe_inside_vs_alone_p50": ratio(stages.get("keypoints2d", {}).get("p50_ms", math.nan),
+                                                   base_ms["p50_ms"]),
             "fps_unpaced": round(log.frames / log.wall_s, 2) if log.wall_s else float("nan"),
             "cpu_percent_of_one_core": _cpu_percent(log),
             # CPU time of the 3D thread per frame: the work itself, without waiting for a core

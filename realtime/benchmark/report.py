@@ -98,17 +98,18 @@ def markdown(report: dict) -> str:
         lines += [
             "",
             "| configuration | device | after MediaPipe p50 / p99 ms | lift p50 / p99 ms | "
-            "capture → delivered p50 / p99 ms | ratio p50 | fps |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "capture → delivered p50 / p99 ms | ratio p50 | its MediaPipe / MediaPipe alone p50 | fps |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for cfg in report["configs"]:
             a, li, e = cfg["stages"]["after_keypoints2d"], cfg["stages"].get("lift", {}), \
                 cfg["end_to_end"]["capture_to_delivered"]  # fmt: skip
             lines.append(f"| {cfg['label']} | {cfg['device']} | {_f(a['p50_ms'])} / {_f(a['p99_ms'])} | "
                          f"{_f(li.get('p50_ms'))} / {_f(li.get('p99_ms'))} | {_f(e['p50_ms'])} / {_f(e['p99_ms'])} | "
-                         f"{_f(cfg['ratio_p50'], 3)} | {_f(cfg['fps_unpaced'], 1)} |")  # fmt: skip
+                         f"{_f(cfg['ratio_p50'], 3)} | {_f(cfg.get('mediapipe_inside_vs_alone_p50'), 3)} | "
+                         f"{_f(cfg['fps_unpaced'], 1)} |")  # fmt: skip
         for label, reason in report["unavailable"].items():
-            lines.append(f"| {label} | not measured: {reason.split(';')[0]} | – | – | – | – | – |")
+            lines.append(f"| {label} | not measured: {reason.split(';')[0]} | – | – | – | – | – | – |")
     if report.get("soak"):
         lines += ["", soak_text(report["soak"])]
     lines += ["", "| target | measured | met |", "|---|---:|---|"]

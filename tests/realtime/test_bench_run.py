@@ -124,6 +124,10 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert report["frames"] == 20 and report["baseline"]["frames"] == 20 and isinstance(report["dropped"], int)
     assert report["rss_mb"] > 50 and report["machine"]["cpu_model"] and report["machine"]["versions"]["mediapipe"]
     assert {c["runner"] for c in report["configs"]} == {"threaded", "serial"}
+    for config in report["configs"]:  # each configuration says how far its MediaPipe was from MediaPipe alone
+        spread = config["stages"]["keypoints2d"]["p50_ms"] / base["p50_ms"]
+        assert config["mediapipe_inside_vs_alone_p50"] == pytest.approx(spread, abs=1e-3)
+    assert "its MediaPipe / MediaPipe alone p50" in (out / "bench.md").read_text()
     assert report["config"]["runner"] == ("threaded" if threaded_by_default() else "serial")  # as `run` picks
     assert report["cpu_time"]["after_keypoints2d"]["n"] == report["frames_with_pose"]
     # ZeroMQ alone between the same two processes: every bare message timed, ordered percentiles
