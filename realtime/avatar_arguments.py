@@ -38,11 +38,22 @@ def add_avatar_arguments(parser: argparse.ArgumentParser, recorded_default: bool
     )
     parser.add_argument(
         "--mirror",
-        action=argparse.BooleanOptionalAction if recorded_default else "store_true",
+        action=_MirrorOrNot if recorded_default else "store_true",
         default=None if recorded_default else False,
         help="selfie mirror for avatar outputs and engine frames (your right hand moves the avatar's left)"
         + recorded,
     )
+
+
+class _MirrorOrNot(argparse.BooleanOptionalAction):
+    """``--mirror`` / ``--no-mirror``, one of them: both were taken, the last winning (QA; ``--vmc``
+    twice is refused for the same reason)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error("--mirror and --no-mirror: give one of them (or neither, to keep the recording's)")
+        super().__call__(parser, namespace, values, option_string)
 
 
 def avatar_options(args: argparse.Namespace) -> AvatarOptions:

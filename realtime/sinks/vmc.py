@@ -82,10 +82,8 @@ def parse_address(text: str) -> tuple[str, int]:
     spec = f":{given}" if given.isdigit() else given
     host, _, port_text = spec.rpartition(":") if ":" in spec and not spec.endswith("]") else (spec, ":", "")
     host = host.strip("[]") or "127.0.0.1"
-    try:
-        port = int(port_text) if port_text else DEFAULT_PORT
-    except ValueError:
-        port = -1
+    # ASCII digits alone: int() also took "1_000", "+80", " 39539" and other scripts' digits (QA)
+    port = (int(port_text) if port_text.isascii() and port_text.isdigit() else -1) if port_text else DEFAULT_PORT
     if not 0 < port < 65536:
         raise OptionsError(
             f"--vmc needs HOST:PORT with a port in 1..65535, got {given!r} (e.g. 127.0.0.1:{DEFAULT_PORT})"

@@ -269,7 +269,8 @@ def test_address_parsing() -> None:
     assert vmc.parse_address(":39540") == ("127.0.0.1", 39540)
     assert vmc.parse_address("[::1]:39539") == ("::1", 39539)
     assert vmc.parse_address("39540") == ("127.0.0.1", 39540)  # a port: as a host it sent to 0.0.154.116
-    for bad in ("host:0", "host:port", "host:70000"):
+    # int() took the last four: 1_000 sent to port 1000 (QA round 8)
+    for bad in ("host:0", "host:port", "host:70000", "host:1_000", "host:+80", "host: 39539", "host:\u0663\u0669"):
         with pytest.raises(OptionsError, match="port in 1..65535"):
             vmc.parse_address(bad)
     with pytest.raises(OptionsError, match="--vmc is empty"):  # it switched the output off, exit 0
@@ -304,3 +305,14 @@ def test_vmc_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 2 and "\n" not in err
     assert err == ("posecast: error: --vmc given 2 times (127.0.0.1:39539, 127.0.0.1:40000): posecast drives one VMC "
                    "receiver a run; keep one --vmc")  # fmt: skip
+
+
+def test_replay_takes_mirror_or_no_mirror_not_both(tmp_path: Path) -> None:
+    """``replay --mirror --no-mirror`` ran with the last one (QA round 8): one line, exit 2."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "replay", str(tmp_path / "take.posecast"),
+                           "--mirror", "--no-mirror"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "--mirror and --no-mirror: give one of them" in done.stderr
