@@ -38,6 +38,18 @@ def cpu_flags() -> set[str] | None:
     return set(text.split()) if text is not None else None
 
 
+#: CPU feature flags worth knowing for the networks (SIMD widths, int8 dot products, bf16, AMX).
+FLAGS_OF_INTEREST = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                     "amx_tile", "amx_int8", "amx_bf16", "neon", "asimd", "asimddp")  # fmt: skip
+
+
+def flags_of_interest() -> list[str]:
+    """Those of :data:`FLAGS_OF_INTEREST` this CPU has (empty where the flags cannot be read): two
+    CPUs of one model name may differ here (an AVX2-only and an AVX-512 "AMD EPYC")."""
+    flags = cpu_flags() or set()
+    return [flag for flag in FLAGS_OF_INTEREST if flag in flags]
+
+
 def usable_cores() -> int:
     """CPU cores this process may run on."""
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_write, file_sha256
+from ..host import flags_of_interest
 from ..install import installed_versions
 from .base import RuntimeBackend
 
@@ -51,6 +52,10 @@ class BenchRecord:
     #: name) and the versions the times depend on: to compare records of two runs
     model_sha256: str | None = None
     versions: dict[str, str] | None = None
+    #: the CPU's flags of interest (two CPUs of one name, AVX2-only or AVX-512, differ here: QA) and
+    #: the untimed calls before the timed ones
+    cpu_flags: list[str] | None = None
+    warmup: int | None = None
 
 
 def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), iters: int = 200,
@@ -79,6 +84,7 @@ def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), it
             date=_now_iso(),
             model=backend.model_path.name, window_frames=frames, model_sha256=file_sha256(backend.model_path),
             versions=installed_versions(("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "tensorrt", "torch")),
+            cpu_flags=flags_of_interest(), warmup=warmup,
         ))  # fmt: skip
     return records
 

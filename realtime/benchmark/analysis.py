@@ -18,6 +18,7 @@ alone is taken of.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -27,7 +28,7 @@ from ...engines.install import code_version
 from .machine import machine_info, model_sha256
 from .passes import PassLog
 from .receiver import Received
-from .runner import BenchResult
+from .runner import BenchOptions, BenchResult
 from .stats import check_report, ratio, summarise_ms, windows_ms
 
 #: Stages in the order a frame meets them; the first is off the capture → delivered path.
@@ -244,6 +245,8 @@ def build_report(result: BenchResult, command: str = "") -> dict:
                        "file": result.detector_model, "sha256": model_sha256(result.detector_model),
                        "max_people": o.max_people, "people_search_s": o.people_search_s},  # fmt: skip
         "posecast": code_version(),
+        # every setting, defaults included (the command line holds only what was typed; QA round 8)
+        "options": _options(o),
         "config": {k: first[k] for k in ("label", "model", "backend", "int8", "runner", "device", "model_file",
                                          "model_sha256", "window_frames")},  # fmt: skip
         "frames": first["frames"],
@@ -287,6 +290,15 @@ def build_report(result: BenchResult, command: str = "") -> dict:
     report["targets"] = targets(report)
     report["problems"] = check_report(report)
     return report
+
+
+def _options(options: BenchOptions) -> dict:
+    """The run's settings as JSON holds them (the configurations are in ``configs``)."""
+    settings = {field.name: getattr(options, field.name) for field in dataclasses.fields(options)}
+    del settings["configs"]
+    settings["model_asset"] = None if options.model_asset is None else str(options.model_asset)
+    settings["paces_fps"] = list(options.paces_fps)
+    return settings
 
 
 def rounds_run(frames: int, rounds: int) -> int:

@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...engines.fileio import file_sha256
-from ...engines.host import cpu_flags, cpu_name, cpuinfo, memory_gb, usable_cores
+from ...engines.host import cpu_name, cpuinfo, flags_of_interest, memory_gb, usable_cores
 from ...engines.install import installed_versions
 
-#: CPU feature flags worth knowing for the networks (SIMD widths, int8 dot products, bf16, AMX).
-_FLAGS_OF_INTEREST = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
-                      "amx_tile", "amx_int8", "amx_bf16", "neon", "asimd", "asimddp")  # fmt: skip
 _PACKAGES = ("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "mediapipe", "opencv-contrib-python", "pyzmq",
              "msgpack", "tensorrt", "torch")  # fmt: skip
 
@@ -33,12 +30,11 @@ def versions() -> dict[str, str]:
 def machine_info() -> dict:
     """CPU model, cores (and those this process may use), flags of interest, memory, OS,
     versions, load average."""
-    flags = cpu_flags() or set()
     return {
         "cpu_model": cpu_name(),
         "cpu_cores": os.cpu_count(),
         "cpu_cores_usable": usable_cores(),
-        "cpu_flags": [f for f in _FLAGS_OF_INTEREST if f in flags],
+        "cpu_flags": flags_of_interest(),
         "cache": cpuinfo().get("cache size"),
         "memory_gb": memory_gb(),
         "os": f"{platform.system()} {platform.release()}",

@@ -68,6 +68,11 @@ def test_cli_bench_writes_json_and_markdown(model_path: Path, tmp_path: Path) ->
     # to compare records of two runs: the model file's sha256 and the versions the times depend on
     assert all(len(r["model_sha256"]) == 64 and {"python", "numpy", "onnxruntime"} <= set(r["versions"])
                for r in measured)  # fmt: skip
+    # and the CPU's flags (two "AMD EPYC" records, AVX2-only and AVX-512, looked alike: QA round 8)
+    from posecast.engines.host import cpu_flags
+
+    has_avx2 = "avx2" in (cpu_flags() or set())
+    assert all(("avx2" in r["cpu_flags"]) == has_avx2 and isinstance(r["warmup"], int) for r in measured)
     assert "| onnxruntime | 2 |" in out_md.read_text()
 
 
