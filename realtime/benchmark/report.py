@@ -20,6 +20,16 @@ def _f(value: object, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _ratio_caveat(report: dict) -> str:
+    """`` (not judged: WHY)`` beside the headline ratio when its target was not judged (a noisy
+    run, MediaPipe alone doing other work, or its spread): a ratio of 0.689 with room for two
+    people was printed in bold with no word (QA round 8)."""
+    ratio_target = next((t for t in report.get("targets", []) if t.get("target", "").startswith("capture → delivered")),
+                        {})  # fmt: skip
+    why = ratio_target.get("not_judged")
+    return f" (not judged: {why})" if why else ""
+
+
 def _row(title: str, entry: dict | None) -> str:
     cells = [_f(entry.get(c)) if entry else "–" for c in _COLUMNS]
     return f"| {title} | " + " | ".join(cells) + " |"
@@ -71,7 +81,8 @@ def markdown(report: dict) -> str:
         *definitions(report),
         "",
         f"capture → delivered p50 / MediaPipe alone p50 = **{_f(report['ratio_p50'], 3)}** "
-        f"(p99: {_f(report['ratio_p99'], 3)}); CPU {_f(report['cpu_percent_of_one_core'], 0)} % of one core; "
+        f"(p99: {_f(report['ratio_p99'], 3)}){_ratio_caveat(report)}; "
+        f"CPU {_f(report['cpu_percent_of_one_core'], 0)} % of one core; "
         f"peak resident memory {_f(report['rss_mb'], 0)} MB.",
         *_startup_line(report.get("startup")),
         "",
@@ -157,7 +168,8 @@ def summary_text(report: dict) -> str:
     row("MediaPipe alone (same frames)", report["baseline"]["mediapipe_alone"])
     if report.get("cpu_time"):
         row("after MediaPipe, CPU time of the 3D thread", report["cpu_time"]["after_keypoints2d"])
-    lines.append(f"ratio p50 (capture → delivered / MediaPipe alone): {_f(report['ratio_p50'], 3)}")
+    lines.append(f"ratio p50 (capture → delivered / MediaPipe alone): {_f(report['ratio_p50'], 3)}"
+                 f"{_ratio_caveat(report)}")
     t = report["throughput"]
     parts = [f"unpaced {_f(t['unpaced']['posecast_fps'], 1)} fps (MediaPipe alone "
              f"{_f(t['unpaced']['mediapipe_alone_fps'], 1)})"]  # fmt: skip

@@ -140,6 +140,10 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     printed = capsys.readouterr().out
     assert "ZeroMQ alone" in (out / "bench.md").read_text() and "ZeroMQ alone" in printed
     assert "(not judged: noisy run)" in printed
+    # the headline ratio says so beside it too (a bold 0.689 with room for two people had no word; QA round 8)
+    assert re.search(r"ratio p50 \(capture → delivered / MediaPipe alone\): [\d.]+ \(not judged: noisy run\)", printed)
+    assert re.search(r"MediaPipe alone p50 = \*\*[\d.]+\*\* \(p99: [\d.]+\) \(not judged: noisy run\)",
+                     (out / "bench.md").read_text())
     # the warm-up (a stream's start: the floor's estimation) is reported apart, not in the latency figures
     startup = report["startup"]
     # 4 frames asked for, then 30 more at a time until the floor was fixed (2 s of poses)
