@@ -253,6 +253,9 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "frames_with_pose": first["frames_with_pose"],
         "dropped": first["dropped"],
         "rounds": rounds_run(o.frames, o.rounds),
+        # unrecorded frames before each pass, per configuration: in no figure, but their messages are in
+        # messages_received (QA round 8: 12 of 486 were counted nowhere)
+        "round_warmup_frames": rounds_run(o.frames, o.rounds) * o.round_warmup_frames,
         "stages": first["stages"],
         "path_stages": [k for k in first["stages"] if k not in ("capture_decode", "after_keypoints2d")],
         "end_to_end": first["end_to_end"],
