@@ -4,6 +4,7 @@ prints it without a traceback (``--verbose`` shows one)."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 
@@ -28,6 +29,26 @@ class LiftInputError(PosecastError, ValueError):
     """A 2D input file in the ``posecast lift`` format that cannot be used (one line: what and how to fix)."""
 
 
+#: Characters of one name (a path, an address) an error shows whole.
+LONGEST_SHOWN_NAME = 200
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line: a file name with a line break in it split the error (QA),
+    and a name of thousands of characters printed whole (QA: 5,000 of them) is abbreviated."""
+    text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+    # a long name and the punctuation after it ("NAME: fix"): the count goes after the name
+    return re.sub(rf"(\S{{{LONGEST_SHOWN_NAME + 1},}}?)([:;,.)]*)(?=\s|$)",
+                  lambda match: abbreviated(match.group(1)) + match.group(2), text)  # fmt: skip
+
+
+def abbreviated(name: str, limit: int = LONGEST_SHOWN_NAME) -> str:
+    """``name`` whole when it is at most ``limit`` characters, else its start and end."""
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit // 2]}...{name[-(limit // 3) :]} ({len(name)} characters)"
+
+
 def run_reporting(work: Callable[[], int | None], tool: str, interrupted: str = "") -> int:
     """Run a command-line tool's ``work`` as the ``posecast`` CLI runs a command: a
     :class:`PosecastError` is one line on stderr and exit code 2, Ctrl-C one line (``tool:
@@ -36,7 +57,7 @@ def run_reporting(work: Callable[[], int | None], tool: str, interrupted: str = 
     try:
         return int(work() or 0)
     except PosecastError as exc:
-        print(f"{tool}: error: {exc}", file=sys.stderr)
+        print(f"{tool}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(f"{tool}: interrupted{'; ' + interrupted if interrupted else ''}", file=sys.stderr)

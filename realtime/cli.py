@@ -24,13 +24,12 @@ import errno
 import importlib
 import logging
 import os
-import re
 import signal
 import sys
 from collections.abc import Sequence
 
 from ..engines import uploads
-from ..engines.errors import PosecastError
+from ..engines.errors import PosecastError, abbreviated, one_line
 from ..engines.fileio import point_at_devnull
 from .commands import register_all
 from .help import PosecastParser, package_version, subcommands
@@ -150,24 +149,6 @@ def _main(argv: Sequence[str] | None) -> int:
         return _final_flush(stdout) or code
     finally:
         sys.stdout = stdout
-
-
-def one_line(exc: BaseException) -> str:
-    """An error's message on one line: a file name with a line break in it split the error (QA),
-    and a name of thousands of characters printed whole (QA: 5,000 of them) is abbreviated."""
-    text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
-    return re.sub(rf"\S{{{_LONGEST_SHOWN_NAME + 1},}}", lambda match: abbreviated(match.group()), text)
-
-
-#: Characters of one name (a path, an address) an error shows whole.
-_LONGEST_SHOWN_NAME = 200
-
-
-def abbreviated(name: str, limit: int = _LONGEST_SHOWN_NAME) -> str:
-    """``name`` whole when it is at most ``limit`` characters, else its start and end."""
-    if len(name) <= limit:
-        return name
-    return f"{name[: limit // 2]}...{name[-(limit // 3) :]} ({len(name)} characters)"
 
 
 def _open_closed_standard_streams() -> None:

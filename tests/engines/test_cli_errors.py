@@ -90,3 +90,17 @@ def test_broken_model_in_a_real_process(tmp_path: Path) -> None:
 def test_frame_size_is_ascii_wxh_within_the_sides(text: str, size: tuple[int, int] | None) -> None:
     """One parser for --camera-size and calibrate camera --size (each had its own copy; review)."""
     assert frame_size(text) == size
+
+
+def test_the_tools_errors_are_one_line_as_the_command_s(capsys: pytest.CaptureFixture[str]) -> None:
+    """tools/ run through run_reporting: a line break in a name split their error, and a name of
+    thousands of characters was printed whole; the ``posecast`` command's rule now serves both."""
+    from posecast.engines.errors import PosecastError, run_reporting
+
+    def work() -> int:
+        raise PosecastError(f"cannot read {'d/' * 3000}new\nline.npz: pass another")
+
+    assert run_reporting(work, "tool") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tool: error: cannot read d/d/") and len(err) < 400
+    assert "new\\nline.npz (6013 characters): pass another" in err
