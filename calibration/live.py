@@ -12,7 +12,7 @@ shows the guidance in a window, or logs it when there is no display.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -262,7 +262,7 @@ def calibrate_live(
     return collector.calibrate(calibration)
 
 
-def _frames(capture: cv2.VideoCapture, max_failures: int = 30):
+def _frames(capture: cv2.VideoCapture, max_failures: int = 30) -> Iterator[np.ndarray]:
     failures = 0
     while True:
         ok, frame = capture.read()
