@@ -184,7 +184,8 @@ class CameraIntrinsics:
         )
 
     @classmethod
-    def from_matrix(cls, camera_matrix: np.ndarray, distortion: np.ndarray, width: int, height: int, **kw):
+    def from_matrix(cls, camera_matrix: np.ndarray, distortion: np.ndarray, width: int, height: int,
+                    **kw: object) -> CameraIntrinsics:  # fmt: skip
         """From OpenCV's 3×3 camera matrix and distortion vector (any shape)."""
         k = np.asarray(camera_matrix, dtype=np.float64)
         dist = tuple(np.asarray(distortion, dtype=np.float64).ravel().tolist())

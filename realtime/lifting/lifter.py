@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...engines import skeleton
+from ...engines.metadata import ModelMetadata
 from ...engines.runtime import RuntimeBackend, load_backend
 from ...engines.runtime.base import resolve_model
 from ...engines.runtime.quantize import int8_by_default
@@ -68,7 +69,7 @@ class Lifter3D:
         self.window_frames = self.backend.metadata.window_frames
 
     @property
-    def metadata(self):  # noqa: ANN201 - engines.metadata.ModelMetadata
+    def metadata(self) -> ModelMetadata:
         return self.backend.metadata
 
     def process(self, windows: np.ndarray) -> LiftResult:
