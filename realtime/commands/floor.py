@@ -82,7 +82,8 @@ def calibrate_floor(args: argparse.Namespace) -> int:
         except CalibrationError as exc:  # name the options the numbers came from
             given = f"--camera-height {args.camera_height:g} --tilt {tilt:g} --roll {roll:g}"
             raise CalibrationError(f"{given}: {exc}") from None
-        source = f"given: camera {args.camera_height:g} m above the floor, tilt {tilt:g}, roll {roll:g} deg"
+        # as given (:g showed a tilt of 89.999999 as 90, which is refused; QA)
+        source = f"given: camera {args.camera_height!r} m above the floor, tilt {tilt!r}, roll {roll!r} deg"
     else:
         args.source = "0" if args.source is None else args.source
         args.seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
@@ -91,9 +92,16 @@ def calibrate_floor(args: argparse.Namespace) -> int:
         run_pipeline(args, args.source, [feet], lambda src: int(args.seconds * (src.source_fps or 30.0)))
         floor, source = feet.floor(str(args.source))
     save_floor(floor, args.output, source)
-    log.info("floor: camera %.2f m above it, tilt %.1f deg, roll %.1f deg (%s) → %s",
-             floor.camera_height_m, floor.tilt_deg, floor.roll_deg, source, args.output)  # fmt: skip
+    log.info("floor: camera %s m above it, tilt %s deg, roll %s deg (%s) → %s", _shown(floor.camera_height_m, 2),
+             _shown(floor.tilt_deg, 1), _shown(floor.roll_deg, 1), source, args.output)  # fmt: skip
     return 0
+
+
+def _shown(value: float, decimals: int) -> str:
+    """``value`` to ``decimals`` places, with more where rounding would reach a whole ±90 (a tilt
+    just under 90°, which is allowed, was shown as 90.0, which is refused: QA)."""
+    text = f"{value:.{decimals}f}"
+    return f"{value:.6f}".rstrip("0") if abs(float(text)) >= 90.0 > abs(value) else text
 
 
 def measuring_options(args: argparse.Namespace) -> list[str]:

@@ -3,6 +3,7 @@ MediaPipe and the shipped lifter), read back by ``posecast run --floor``; one-li
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,21 @@ def test_calibrate_floor_from_numbers(tmp_path: Path) -> None:
     assert load_floor(out).camera_height_m == pytest.approx(1.1)
     data = yaml.safe_load(out.read_text())
     assert data["format"] == "posecast-floor" and data["tilt_deg"] == pytest.approx(8.0)
+
+
+def test_a_tilt_just_under_90_is_not_shown_as_90(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """QA: ``--tilt 89.999999`` (allowed) was reported as "tilt 90.0 deg" and "tilt 90", which is refused."""
+    with caplog.at_level(logging.INFO):
+        assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "89.999999", "-o",
+                     str(tmp_path / "f.yaml")]) == 0  # fmt: skip
+    (said,) = [m for m in caplog.messages if m.startswith("floor: camera")]
+    assert "tilt 89.999999 deg" in said and "given: camera 1.2 m above the floor, tilt 89.999999," in said
+    assert "90.0" not in said and "tilt 90," not in said
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "10", "-o",
+                     str(tmp_path / "g.yaml")]) == 0  # fmt: skip
+    assert any("camera 1.20 m above it, tilt 10.0 deg, roll 0.0 deg" in m for m in caplog.messages)
 
 
 def test_run_options_are_checked(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
