@@ -22,9 +22,9 @@ from posecast.engines.joint_limits import MAX_BACKWARD_DEG
 from posecast.engines.runtime import BACKENDS, availability
 from posecast.realtime.cli import build_parser, main
 from posecast.realtime.commands.arguments import lifter_options, lifting_options
-from posecast.realtime.commands.listen import format_line, tidy
 from posecast.realtime.errors import OptionsError
 from posecast.realtime.lifting import LiftingOptions
+from posecast.realtime.message_text import format_line, tidy
 from posecast.realtime.schema import MetaMessage
 from posecast.realtime.sources import CameraSource, StreamSource, open_source
 from posecast.realtime.sources.camera import RATE_MEASURE_S, delivered_fps

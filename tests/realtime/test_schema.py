@@ -53,7 +53,7 @@ def test_a_lost_person_is_published_with_zeros() -> None:
 
 def test_fields_the_schema_does_not_define_are_kept_and_relayed() -> None:
     """The avatar world's fields reach `posecast listen` and survive a relay (decode, encode)."""
-    from posecast.realtime.commands.listen import to_json
+    from posecast.realtime.message_text import to_json
 
     extra = {"root_height_m": 0.91, "foot_contact": [True, False], "frame_pose": {"frame": "unity", "units": "m"}}
     message = decode_pose(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000, extra=extra))
@@ -147,7 +147,7 @@ def test_listen_json_writes_what_json_cannot_hold_as_it_can() -> None:
     ``listen --json`` with a traceback; a NaN came out as ``NaN``. Every line is strict JSON now."""
     import json
 
-    from posecast.realtime.commands.listen import to_json
+    from posecast.realtime.message_text import to_json
 
     raw = msgpack.unpackb(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000))
     extra = {"blob": b"\x01\xff", "ext": msgpack.ExtType(5, b"ab"), "when": msgpack.Timestamp(1, 2),

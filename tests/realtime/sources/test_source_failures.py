@@ -287,7 +287,7 @@ def test_subscribers_hear_about_the_stall(clip, monkeypatch, runner) -> None:
 
 
 def test_listen_shows_the_stall() -> None:
-    from posecast.realtime.commands.listen import format_line, to_json
+    from posecast.realtime.message_text import format_line, to_json
     from posecast.realtime.schema import PoseMessage, encode_pose_message
 
     zeros = np.zeros((17, 3), np.float32)
