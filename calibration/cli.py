@@ -11,7 +11,7 @@ import argparse
 import logging
 
 from ..engines.cli_args import (
-    FRAME_SIDE_PX,
+    FRAME_SIZE_RULE,
     camera_index,
     frame_size,
     listed_options,
@@ -168,9 +168,6 @@ def _board(args: argparse.Namespace) -> BoardSpec:
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    size = frame_size(text)
-    if size is None:
-        low, high = FRAME_SIDE_PX
-        raise CalibrationError(f"frame size must look like WxH in pixels, each from {low} to {high} (e.g. 1280x720), "
-                               f"got {text!r}")  # fmt: skip
+    if (size := frame_size(text)) is None:
+        raise CalibrationError(f"frame size {FRAME_SIZE_RULE}, got {text!r}")
     return size

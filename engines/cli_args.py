@@ -52,6 +52,8 @@ def finite_float(unit: str, example: str) -> Callable[[str], float]:
 
 #: Each side of a frame size given as WxH, in pixels (a 1x1 camera file was written, then rescaled unsaid: QA).
 FRAME_SIDE_PX = (16, 32768)
+#: What :func:`frame_size` takes, for the error that names the option.
+FRAME_SIZE_RULE = f"must look like WxH in pixels, each from {FRAME_SIDE_PX[0]} to {FRAME_SIDE_PX[1]} (e.g. 1280x720)"
 
 
 def frame_size(text: str) -> tuple[int, int] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ...engines.cli_args import FRAME_SIDE_PX, frame_size
+from ...engines.cli_args import FRAME_SIZE_RULE, frame_size
 from ..errors import OptionsError
 from ..sources import CameraSource
 from ..stages import FrameSource
@@ -30,11 +30,8 @@ def add_capture_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"1280x720"`` → ``(1280, 720)``; raises :class:`OptionsError` otherwise."""
-    size = frame_size(text)
-    if size is None:
-        low, high = FRAME_SIDE_PX
-        raise OptionsError(f"--camera-size must look like WxH in pixels, each from {low} to {high} (e.g. 1280x720), "
-                           f"got {text!r}")  # fmt: skip
+    if (size := frame_size(text)) is None:
+        raise OptionsError(f"--camera-size {FRAME_SIZE_RULE}, got {text!r}")
     return size
 
 

@@ -25,17 +25,7 @@ def test_the_subscriber_example_reads_a_replayed_take(dance_take: Path, free_por
     address = f"tcp://127.0.0.1:{free_port()}"
     script = tmp_path / "reader.py"
     script.write_text(example.replace("timeout_s=5.0", "timeout_s=8.0").replace(DOCS_ADDRESS, address))
-    reader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)  # fmt: skip
-    try:
-        command = ["replay", str(dance_take), "--publish", address, "--speed", "4", "--wait", "2"]
-        replay = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True,
-                                text=True, timeout=120)  # fmt: skip
-        assert replay.returncode == 0, replay.stderr
-        out, err = reader.communicate(timeout=60)
-    finally:
-        reader.kill()
-    assert reader.returncode == 0, err
+    out = _reader_output(script, dance_take, address)
     lines = out.splitlines()
     assert len(lines) >= 40, out  # the take has 60 frames with the dancer in most
     # person id, the head (numpy, metres, camera frame: above the pelvis, in front), the foot contacts
@@ -63,16 +53,22 @@ def test_the_plain_pyzmq_examples_read_a_replayed_take(dance_take: Path, free_po
         script = tmp_path / f"{name}.py"
         bounded = example.replace(DOCS_ADDRESS, address).replace("while True:", "for _ in range(10):")
         script.write_text(bounded + '\nprint(msg["frame_id"], msg["tracking"], len(msg["joints_m"]))\n')
-        reader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)  # fmt: skip
-        try:
-            command = ["replay", str(dance_take), "--publish", address, "--speed", "4", "--wait", "2"]
-            replay = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True,
-                                    text=True, timeout=120)  # fmt: skip
-            assert replay.returncode == 0, replay.stderr
-            out, err = reader.communicate(timeout=60)
-        finally:
-            reader.kill()
-        assert reader.returncode == 0, (name, err)
-        frame_id, tracking, joints = out.split()
+        frame_id, tracking, joints = (out := _reader_output(script, dance_take, address)).split()
         assert int(frame_id) >= 0 and tracking in TRACKING_STATES and joints == "17", (name, out)
+
+
+def _reader_output(script: Path, take: Path, address: str) -> str:
+    """What the reader ``script`` prints while ``posecast replay`` publishes ``take`` at ``address``
+    (the reader must end by itself, exit 0)."""
+    reader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    try:
+        command = ["replay", str(take), "--publish", address, "--speed", "4", "--wait", "2"]
+        replay = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True,
+                                text=True, timeout=120)  # fmt: skip
+        assert replay.returncode == 0, replay.stderr
+        out, err = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+    assert reader.returncode == 0, (script.name, err)
+    return out
