@@ -237,15 +237,20 @@ def standing_frames(joints: np.ndarray, up: np.ndarray, lower: np.ndarray, optio
     return straight if straight.sum() >= max(3, 0.25 * len(joints)) else every
 
 
+#: The steepest camera tilt or roll taken, degrees: towards ±90 the roll is undefined and a floor
+#: file could not hold the angle (89.999999 was written as 90.0 and refused when read; review).
+MAX_CAMERA_ANGLE_DEG = 89.9
+
+
 def floor_from_camera_pose(camera_height_m: float, tilt_deg: float, roll_deg: float = 0.0) -> Floor:
     """The floor seen by a camera ``camera_height_m`` above it, looking ``tilt_deg`` down
     (negative: up) and rolled by ``roll_deg`` (see :attr:`Floor.roll_deg`)."""
     if not 0.0 < camera_height_m < 20.0:
         raise CalibrationError(f"camera height must be in metres above 0 and under 20, got {camera_height_m}")
-    if not -90.0 < tilt_deg < 90.0 or not -90.0 < roll_deg < 90.0:
+    if not (abs(tilt_deg) <= MAX_CAMERA_ANGLE_DEG and abs(roll_deg) <= MAX_CAMERA_ANGLE_DEG):
         raise CalibrationError(
-            f"camera tilt and roll must be in degrees strictly between -90 and 90 (level: 0), got {tilt_deg}, "
-            f"{roll_deg}"
+            f"camera tilt and roll must be in degrees from -{MAX_CAMERA_ANGLE_DEG} to {MAX_CAMERA_ANGLE_DEG} (level: "
+            f"0; looking straight down or up, the roll is undefined), got {tilt_deg}, {roll_deg}"
         )
     tilt, roll = np.radians(tilt_deg), np.radians(roll_deg)
     up = np.array([np.sin(roll) * np.cos(tilt), -np.cos(roll) * np.cos(tilt), -np.sin(tilt)])

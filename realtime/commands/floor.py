@@ -92,16 +92,9 @@ def calibrate_floor(args: argparse.Namespace) -> int:
         run_pipeline(args, args.source, [feet], lambda src: int(args.seconds * (src.source_fps or 30.0)))
         floor, source = feet.floor(str(args.source))
     save_floor(floor, args.output, source)
-    log.info("floor: camera %s m above it, tilt %s deg, roll %s deg (%s) → %s", _shown(floor.camera_height_m, 2),
-             _shown(floor.tilt_deg, 1), _shown(floor.roll_deg, 1), source, args.output)  # fmt: skip
+    log.info("floor: camera %.2f m above it, tilt %.1f deg, roll %.1f deg (%s) → %s",
+             floor.camera_height_m, floor.tilt_deg, floor.roll_deg, source, args.output)  # fmt: skip
     return 0
-
-
-def _shown(value: float, decimals: int) -> str:
-    """``value`` to ``decimals`` places, with more where rounding would reach a whole ±90 (a tilt
-    just under 90°, which is allowed, was shown as 90.0, which is refused: QA)."""
-    text = f"{value:.{decimals}f}"
-    return f"{value:.6f}".rstrip("0") if abs(float(text)) >= 90.0 > abs(value) else text
 
 
 def measuring_options(args: argparse.Namespace) -> list[str]:

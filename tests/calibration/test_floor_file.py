@@ -3,7 +3,6 @@ MediaPipe and the shipped lifter), read back by ``posecast run --floor``; one-li
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -58,19 +57,18 @@ def test_calibrate_floor_from_numbers(tmp_path: Path) -> None:
     assert data["format"] == "posecast-floor" and data["tilt_deg"] == pytest.approx(8.0)
 
 
-def test_a_tilt_just_under_90_is_not_shown_as_90(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """QA: ``--tilt 89.999999`` (allowed) was reported as "tilt 90.0 deg" and "tilt 90", which is refused."""
-    with caplog.at_level(logging.INFO):
-        assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "89.999999", "-o",
-                     str(tmp_path / "f.yaml")]) == 0  # fmt: skip
-    (said,) = [m for m in caplog.messages if m.startswith("floor: camera")]
-    assert "tilt 89.999999 deg" in said and "given: camera 1.2 m above the floor, tilt 89.999999," in said
-    assert "90.0" not in said and "tilt 90," not in said
-    caplog.clear()
-    with caplog.at_level(logging.INFO):
-        assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "10", "-o",
-                     str(tmp_path / "g.yaml")]) == 0  # fmt: skip
-    assert any("camera 1.20 m above it, tilt 10.0 deg, roll 0.0 deg" in m for m in caplog.messages)
+def test_a_tilt_towards_90_is_refused_not_shown_as_90(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """QA: ``--tilt 89.999999`` was taken and reported as "tilt 90.0 deg", and the floor file held
+    ``tilt_deg: 90.0``, which ``run --floor`` then refused (review). The steepest angle taken is
+    89.9: towards 90 the roll is undefined."""
+    out = tmp_path / "f.yaml"
+    assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "89.999999", "-o", str(out)]) == 2
+    assert "camera tilt and roll must be in degrees from -89.9 to 89.9" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "89.9", "--roll", "-89.9", "-o",
+                 str(out)]) == 0  # fmt: skip
+    floor = load_floor(out)  # the steepest taken reads back
+    assert floor.tilt_deg == pytest.approx(89.9, abs=1e-3) and floor.roll_deg == pytest.approx(-89.9, abs=1e-3)
 
 
 def test_run_options_are_checked(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
