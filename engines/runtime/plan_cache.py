@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..assets import cache_dir
 from ..errors import BackendError
 from ..fileio import atomic_write
 
@@ -40,17 +41,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def cache_root() -> Path:
-    """posecast's cache folder (see the module docstring); not created here."""
-    if os.environ.get("POSECAST_CACHE"):
-        return Path(os.environ["POSECAST_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "posecast"
-
-
 def engines_dir() -> Path:
-    """Where built engines are cached: ``cache_root() / "engines"``."""
-    return cache_root() / "engines"
+    """Where built engines are cached: ``engines/`` in posecast's cache folder (one rule for every
+    cache: :func:`posecast.engines.assets.cache_dir`)."""
+    return cache_dir() / "engines"
 
 
 @dataclass(frozen=True)

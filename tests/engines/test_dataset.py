@@ -32,6 +32,22 @@ def test_cache_dir_follows_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert dataset.cache_dir() == tmp_path / "xdg" / "posecast"
 
 
+@pytest.mark.parametrize("xdg", ["relxdg", ""])
+def test_every_cache_follows_one_rule(xdg: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The models', the engines' and the training data's caches each had their own copy of the
+    rule: a relative or empty XDG_CACHE_HOME put two of them under the folder a run started in
+    (``./relxdg/posecast``, ``./posecast``; review)."""
+    from posecast.engines import assets
+    from posecast.engines.runtime import plan_cache
+
+    monkeypatch.delenv("POSECAST_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    expected = tmp_path / "home" / ".cache" / "posecast"
+    assert assets.cache_dir() == dataset.cache_dir() == expected
+    assert plan_cache.engines_dir() == expected / "engines"
+
+
 def test_load_clips_parses_once_then_reads_the_cache(
     bvh_dir: Path, clip_names: tuple[str, ...], posecast_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

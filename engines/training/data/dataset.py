@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import tarfile
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...assets import cache_dir
 from ...fileio import atomic_path
 from .bvh import BVHError, load_bvh_joints
 
@@ -32,14 +32,6 @@ HELD_OUT_BYTE = 26  # 26/256 ≈ 10 %
 CACHE_VERSION = 2  # bump when the joint definition or parsing changes
 #: The rate every clip is resampled to and the model's window is counted in.
 TRAINING_FPS = 30.0
-
-
-def cache_dir() -> Path:
-    """posecast's cache folder: ``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``."""
-    root = os.environ.get("POSECAST_CACHE")
-    if root:
-        return Path(root)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posecast"
 
 
 @dataclass
