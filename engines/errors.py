@@ -36,10 +36,15 @@ LONGEST_SHOWN_NAME = 200
 def one_line(exc: BaseException) -> str:
     """An error's message on one line: a file name with a line break in it split the error (QA),
     and a name of thousands of characters printed whole (QA: 5,000 of them) is abbreviated."""
-    text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+    text = escaped(str(exc))
     # a long name and the punctuation after it ("NAME: fix"): the count goes after the name
     return re.sub(rf"(\S{{{LONGEST_SHOWN_NAME + 1},}}?)([:;,.)]*)(?=\s|$)",
                   lambda match: abbreviated(match.group(1)) + match.group(2), text)  # fmt: skip
+
+
+def escaped(text: str) -> str:
+    """``text`` with its line breaks written as ``\\r`` and ``\\n``: one line whatever a name holds."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def abbreviated(name: str, limit: int = LONGEST_SHOWN_NAME) -> str:

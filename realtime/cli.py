@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 
 from ..engines import uploads
-from ..engines.errors import PosecastError, abbreviated, one_line
+from ..engines.errors import PosecastError, abbreviated, escaped, one_line
 from ..engines.fileio import point_at_devnull
 from .commands import register_all
 from .help import PosecastParser, package_version, subcommands
@@ -203,7 +203,7 @@ def _run(argv: Sequence[str] | None) -> int:
         if exc.errno != errno.ENAMETOOLONG:
             raise
         # the system's limit on a name, met wherever a path given is first used
-        shown = abbreviated(str(exc.filename or ""), limit=60)
+        shown = abbreviated(escaped(str(exc.filename or "")), limit=60)
         print(f"posecast: error: a file name is too long for this system: {shown}; pass a shorter one",
               file=sys.stderr)  # fmt: skip
         return 2
