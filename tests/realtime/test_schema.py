@@ -62,6 +62,10 @@ def test_fields_the_schema_does_not_define_are_kept_and_relayed() -> None:
     assert decode_pose(encode_pose_message(message)).extra == message.extra
     shown = to_json(message)
     assert shown["root_height_m"] == 0.91 and shown["foot_contact"] == [True, False] and "extra" not in shown
+    # every float shortened alike, latency_ms too (it printed 17.299999237060547: review)
+    message.latency_ms, message.source_stalled_s = {"keypoints2d": 17.299999237060547}, 1.2000000476837158
+    shown = to_json(message)
+    assert shown["latency_ms"] == {"keypoints2d": 17.3} and shown["source_stalled_s"] == 1.2
     assert decode_pose(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000)).extra == {}
     raw = msgpack.unpackb(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000))
     beyond = decode_pose(msgpack.packb({**raw, "another_publishers_field": 1e300}))  # beyond float32
