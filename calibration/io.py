@@ -246,7 +246,7 @@ def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | N
     _suffix(path)
     problem = output_file_problem(path)
     if problem is not None:
-        fix = "create the folder or choose" if problem.startswith("folder ") else "choose"
+        fix = "create the folder or choose" if problem.endswith("does not exist") else "choose"
         raise CalibrationError(f"cannot write {path}: {problem}; {fix} another --output")
     for option, source in (inputs or {}).items():
         if source is not None and same_file(path, source):

@@ -38,7 +38,7 @@ def one_line(exc: BaseException) -> str:
     and a name of thousands of characters printed whole (QA: 5,000 of them) is abbreviated."""
     text = escaped(str(exc))
     # a long name and the punctuation after it ("NAME: fix"): the count goes after the name
-    return re.sub(rf"(\S{{{LONGEST_SHOWN_NAME + 1},}}?)([:;,.)]*)(?=\s|$)",
+    return re.sub(rf"(\S{{{LONGEST_SHOWN_NAME + 1},}}?)([:;,.]*)(?=\s|$)",
                   lambda match: abbreviated(match.group(1)) + match.group(2), text)  # fmt: skip
 
 

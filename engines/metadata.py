@@ -7,6 +7,7 @@ version, with another joint order or normalisation, fails fast instead of giving
 from __future__ import annotations
 
 import json
+import shlex
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -183,8 +184,9 @@ def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
         if _torch_checkpoint(path):  # a training run's last.pt: the fix is the export, not a download
+            command = f"python tools/export.py {shlex.quote(str(path))} model.onnx"
             raise ModelError(f"model file {path} is a PyTorch checkpoint, not an ONNX model: export it with "
-                             f"`python tools/export.py {path} model.onnx` and pass model.onnx") from None  # fmt: skip
+                             f"`{command}` and pass model.onnx") from None  # fmt: skip
         raise ModelError(f"model file {path} cannot be loaded ({load_error_text(exc)}); it is corrupt or not an "
                          "exported posecast .onnx: re-export or re-download it") from None  # fmt: skip
 

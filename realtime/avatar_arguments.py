@@ -52,7 +52,7 @@ class _MirrorOrNot(argparse.BooleanOptionalAction):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:  # fmt: skip
         if getattr(namespace, self.dest, None) is not None:
-            parser.error("--mirror and --no-mirror: give one of them (or neither, to keep the recording's)")
+            parser.error("give one of --mirror and --no-mirror, once (or neither, to keep the recording's)")
         super().__call__(parser, namespace, values, option_string)
 
 

@@ -53,7 +53,11 @@ def _check_output(output: Path, checkpoints: list[Path]) -> None:
         return
     if any(path.exists() and path.samefile(output) for path in checkpoints):
         raise ValueError(f"the output {output} is also an input; {order}")
-    if output.is_file() and "averaged_from" not in read_checkpoint(output):
+    try:
+        earlier = read_checkpoint(output) if output.is_file() else {"averaged_from": []}
+    except ModelError as exc:  # (it read "X is not a readable checkpoint", not saying X was the output: review)
+        raise ValueError(f"the output {output} exists and is not an earlier average ({exc}); {order}") from None
+    if "averaged_from" not in earlier:
         raise ValueError(f"the output {output} is a training run's checkpoint, not an earlier average; {order}")
 
 

@@ -255,7 +255,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "rounds": rounds_run(o.frames, o.rounds),
         # unrecorded frames before each pass, per configuration: in no figure, but their messages are in
         # messages_received (QA round 8: 12 of 486 were counted nowhere)
-        "round_warmup_frames": rounds_run(o.frames, o.rounds) * o.round_warmup_frames,
+        "round_warmup_frames_per_config": rounds_run(o.frames, o.rounds) * o.round_warmup_frames,
         "stages": first["stages"],
         "path_stages": [k for k in first["stages"] if k not in ("capture_decode", "after_keypoints2d")],
         "end_to_end": first["end_to_end"],

@@ -26,7 +26,7 @@ from ..errors import PublishError
 _READY, _DONE = "ready", "done"
 
 
-def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> None:  # noqa: ANN001 - Connection, Event
+def _subscribe(address: str, conn, stop, parent_pid: int, bare_address: str | None = None) -> None:  # noqa: ANN001 - Connection, Event
     """The subscriber process: receive until ``stop`` is set, then send the records back."""
     import signal
 
@@ -41,7 +41,7 @@ def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> Non
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # a parent killed outright (SIGKILL, the OOM killer) sets no stop: this process, with
     # multiprocessing's resource tracker, ran on for good (QA); its parent changes once it is gone
-    parent_pid = os.getppid()
+    # (``parent_pid`` from the parent itself: one that died while this one started is seen too)
 
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.IPV6, ipv6_option(address))
@@ -142,7 +142,7 @@ class Receiver:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=False)
         self._stop = ctx.Event()
-        self.process = ctx.Process(target=_subscribe, args=(address, child, self._stop, bare_address),
+        self.process = ctx.Process(target=_subscribe, args=(address, child, self._stop, os.getpid(), bare_address),
                                    name="bench-subscriber", daemon=True)  # fmt: skip
         self.process.start()
         child.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ...engines.fileio import atomic_write, json_ready
 from ...engines.logs import counted
-from .analysis import END_TO_END, STAGE_TITLES
+from .analysis import END_TO_END, STAGE_TITLES, TARGETS
 
 _COLUMNS = ("p50_ms", "p90_ms", "p99_ms", "max_ms")
 
@@ -24,8 +24,8 @@ def _ratio_caveat(report: dict) -> str:
     """`` (not judged: WHY)`` beside the headline ratio when its target was not judged (a noisy
     run, MediaPipe alone doing other work, or its spread): a ratio of 0.689 with room for two
     people was printed in bold with no word (QA round 8)."""
-    ratio_target = next((t for t in report.get("targets", []) if t.get("target", "").startswith("capture → delivered")),
-                        {})  # fmt: skip
+    ratio_text = next(text for path, _, text in TARGETS if path == "ratio_p50")
+    ratio_target = next((t for t in report.get("targets", []) if t.get("target") == ratio_text), {})
     why = ratio_target.get("not_judged")
     return f" (not judged: {why})" if why else ""
 

@@ -206,7 +206,9 @@ class BoneLengthSmoother:
     def _update(self, lengths: np.ndarray, timestamp_ns: int, confidence: np.ndarray | None) -> None:
         opts = self.options
         dt_s = frame_seconds(timestamp_ns, self._last_ns)
-        self._last_ns = timestamp_ns
+        # the clock never goes back: after an earlier timestamp the next step is measured from the
+        # latest, not from the earlier one (which allowed it two frames' change; review)
+        self._last_ns = timestamp_ns if self._last_ns is None else max(self._last_ns, timestamp_ns)
         if self._locked and opts.memory_s is None:  # locked: the lengths no longer change
             return
         if confidence is None:

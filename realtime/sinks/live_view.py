@@ -129,7 +129,7 @@ class LiveView:
 
         ``image_bgr`` ``(H, W, 3)``; ``keypoints_px`` ``(17, 2)`` pixels and ``confidence``
         ``(17,)`` (``None``: no person); ``joints_m`` ``(17, 3)`` camera-frame metres (``None``:
-        no 3D pose); ``stats`` e.g. ``{"fps": 29.8, "capture_to_delivered_ms": 14.2}``;
+        no 3D pose); ``stats`` e.g. ``{"fps": 29.8, "capture_to_view_ms": 14.2}``;
         ``state`` the tracking state ("warming", "tracking", "lost"). Shows and records it
         when the options say so. ``others``: more people's ``(keypoints_px, confidence,
         joints_m)``, drawn in 2D and in the 3D panel (around the first person's place).

@@ -74,8 +74,11 @@ def test_newer_versions_and_missing_keys_are_refused(tmp_path):
 
 
 def test_unwritable_paths_and_unknown_suffixes(tmp_path):
-    with pytest.raises(CalibrationError, match="folder .*missing does not exist"):
+    with pytest.raises(CalibrationError, match="folder .*missing does not exist; create the folder or choose"):
         save_intrinsics(CAMERA, tmp_path / "missing" / "camera.yaml")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")  # no folder to create there (review)
+    with pytest.raises(CalibrationError, match="links on its path form a loop; choose another --output"):
+        save_intrinsics(CAMERA, tmp_path / "loop" / "camera.yaml")
     with pytest.raises(CalibrationError, match=r"end in .yaml, .yml or .json, got 'camera.txt'"):
         save_intrinsics(CAMERA, tmp_path / "camera.txt")
     (tmp_path / "dir.yaml").mkdir()

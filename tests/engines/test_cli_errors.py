@@ -104,3 +104,13 @@ def test_the_tools_errors_are_one_line_as_the_command_s(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("tool: error: cannot read d/d/") and len(err) < 400
     assert "new\\nline.npz (6013 characters): pass another" in err
+
+
+def test_an_abbreviated_name_keeps_its_closing_bracket() -> None:
+    """Punctuation after a long name goes after its count, but a bracket of the name is the name's
+    ("video(1" and "(312 characters))" before; review)."""
+    from posecast.engines.errors import one_line
+
+    name = "v" * 300 + "(1).mp4"
+    assert one_line(ValueError(f"cannot read {name}: rename it")).endswith("v(1).mp4 (307 characters): rename it")
+    assert one_line(ValueError(f"in {'w' * 300}(1)")).endswith("w(1) (303 characters)")

@@ -233,6 +233,10 @@ def test_averaged_checkpoint_exports_the_mean_network(average_tool, export_tool,
     assert "is also an input" in capsys.readouterr().err
     assert paths[0].read_bytes() == before
     assert average_tool.main([str(soup), *map(str, paths)]) == 0  # an earlier average is replaced
+    notes = tmp_path / "notes.pt"
+    notes.write_text("not a checkpoint")
+    assert average_tool.main([str(notes), *map(str, paths)]) == 2
+    assert f"the output {notes} exists and is not an earlier average" in capsys.readouterr().err
 
 
 def test_export_describes_what_the_run_loaded_not_its_paths(export_tool) -> None:  # noqa: ANN001

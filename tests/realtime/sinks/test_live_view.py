@@ -13,7 +13,7 @@ from posecast.engines.media import display_available
 from posecast.realtime.sinks.live_view import LiveView, LiveViewOptions, ViewError
 
 INTRINSICS = np.array([600.0, 600.0, 288.0, 288.0])  # fx, fy, cx, cy for the 576 x 576 clip
-STATS = {"fps": 29.8, "capture_to_delivered_ms": 14.2, "lift_ms": 0.4}
+STATS = {"fps": 29.8, "capture_to_view_ms": 14.2, "lift_ms": 0.4}
 
 
 @pytest.fixture(scope="module")

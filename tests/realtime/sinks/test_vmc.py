@@ -312,7 +312,8 @@ def test_replay_takes_mirror_or_no_mirror_not_both(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "replay", str(tmp_path / "take.posecast"),
-                           "--mirror", "--no-mirror"], capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert "--mirror and --no-mirror: give one of them" in done.stderr
+    for flags in (["--mirror", "--no-mirror"], ["--mirror", "--mirror"]):
+        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "replay", str(tmp_path / "take.posecast"),
+                               *flags], capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "give one of --mirror and --no-mirror, once" in done.stderr
