@@ -143,9 +143,12 @@ ADAPT_SUFFIX = ".adapt.npz"
 
 
 def adapt_weights_path(model_path: str | Path) -> Path:
-    """``model.onnx`` → ``model.adapt.npz`` beside it."""
+    """``model.onnx`` (or ``.ONNX``, as its INT8 copy takes it) → ``model.adapt.npz`` beside it."""
     model_path = Path(model_path)
-    return model_path.with_name(model_path.name.removesuffix(".onnx").removesuffix(".int8") + ADAPT_SUFFIX)
+    stem = model_path.name
+    for suffix in (".onnx", ".int8"):  # either case (adapted.ONNX gave adapted.ONNX.adapt.npz; QA)
+        stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
+    return model_path.with_name(stem + ADAPT_SUFFIX)
 
 
 def model_files(model_path: str | Path, option: str = "--model") -> dict[str, Path]:

@@ -501,12 +501,12 @@ def adapt(
         try:
             seconds = _run(adapter, sampler, o, progress, began)
         except KeyboardInterrupt:
-            log.warning("stopped after %d adaptation steps: nothing was written (the adapted model is kept only "
+            log.warning("stopped after %d adaptation steps: no model was written (the adapted model is kept only "
                         "once --minutes or --steps are done)", adapter.step)  # fmt: skip
             raise
     if adapter.step == 0:
         raise AdaptError(f"no adaptation step fitted in --minutes {o.minutes:g} (lifting the footage for the teacher "
-                         f"took {seconds:.0f} s of it): nothing was written; pass more --minutes, "
+                         f"took {seconds:.0f} s of it): no model was written; pass more --minutes, "
                          f"or less footage")  # fmt: skip
     adapted = adapter.generator.eval()
     after = footage_figures(adapted, probe, reference=start)

@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -23,7 +22,7 @@ from ...engines.cli_args import given_path, output_file
 from ...engines.fileio import atomic_write, check_outputs, output_file_problem
 from ...engines.install import install_hint
 from ...engines.logs import counted
-from ...engines.runtime.base import WEIGHTS_DIR
+from ...engines.runtime.base import WEIGHTS_DIR, adapt_weights_path
 from ...engines.runtime.quantize import int8_sibling
 from ..detectors.mediapipe import MediaPipeDetector
 from ..errors import OptionsError
@@ -118,10 +117,17 @@ def _check_arguments(args: argparse.Namespace) -> None:
     footage = [path for path, _ in expand_inputs(args.inputs)]  # a mistyped input is named before a missing extra
     # nothing written over what it is made from (a --report on the footage's .npz replaced the user's 2D)
     inputs = {f"the input {path}": path for path in footage} | {"--intrinsics": args.intrinsics}
-    check_outputs({"--output": output, "its INT8 copy": int8_sibling(output), "--report": args.report}, inputs)
-    if args.save_2d is not None:  # made last: a command refused above leaves no folder behind
-        if args.save_2d.exists() and not args.save_2d.is_dir():
-            raise OptionsError(f"--save-2d {args.save_2d} is a file, not a folder: pass a folder (made if missing)")
+    # (its adaptation weights too: `adapt x.adapt.npz --output x.onnx` replaced the footage with weights; QA)
+    written = {"--output": output, "its INT8 copy": int8_sibling(output),
+               "its adaptation weights": adapt_weights_path(output), "--report": args.report}  # fmt: skip
+    check_outputs(written, inputs)
+    if args.save_2d is not None and args.save_2d.exists() and not args.save_2d.is_dir():
+        raise OptionsError(f"--save-2d {args.save_2d} is a file, not a folder: pass a folder (made if missing)")
+
+
+def _make_save_2d_folder(args: argparse.Namespace) -> None:
+    """``--save-2d``, made once every check has passed (a refused start model left an empty one)."""
+    if args.save_2d is not None:
         try:
             args.save_2d.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -137,8 +143,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return folder.resolve() in path.resolve().parents
 
 
-def check_start_kept(output: Path, report: Path | None, model: Path,
-                     adapt_weights_path: Callable[[Path], Path]) -> None:  # fmt: skip
+def check_start_kept(output: Path, report: Path | None, model: Path) -> None:
     """Raise :class:`~posecast.engines.fileio.OutputPathError` (as ``posecast lift`` does for its
     input) when a file adapt writes (``--output``, its INT8 copy and adaptation weights, ``--report``)
     is one of the start model's files: the model adapted from would be destroyed."""
@@ -149,19 +154,24 @@ def check_start_kept(output: Path, report: Path | None, model: Path,
     check_outputs(written, start)
 
 
-def adapt_command(args: argparse.Namespace) -> int:
-    _check_arguments(args)
+def _warn_camera_options_unused(args: argparse.Namespace) -> None:
     if args.hfov != DEFAULT_HFOV_DEG or args.intrinsics is not None:  # (ignored without a word; QA)
         own = [path.name for path, kind in expand_inputs(args.inputs) if kind in ("npz", "recording")]
         if own:
             log.warning("--hfov and --intrinsics apply to videos and image folders, not to the %d .npz or .posecast "
                         "input(s), which carry their own camera (e.g. %s)", len(own), own[0])  # fmt: skip
+
+
+def adapt_command(args: argparse.Namespace) -> int:
+    _check_arguments(args)
     camera = LiftingOptions(intrinsics_path=args.intrinsics, hfov_deg=args.hfov)  # checked before any work
     if args.intrinsics is not None:
         load_intrinsics(args.intrinsics)
     training = training_module()
     model = training.check_start(args.model)  # a missing model or adaptation file fails before MediaPipe runs
-    check_start_kept(args.output, args.report, model, training.adapt_weights_path)
+    check_start_kept(args.output, args.report, model)
+    _make_save_2d_folder(args)
+    _warn_camera_options_unused(args)  # once every check passed: a refused option is the only line (QA)
     options = training.AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.steps,
                                            threads=args.threads, seed=args.seed)  # fmt: skip
     footage_options = FootageOptions(MediaPipeDetector.options_from_args(args), camera)

@@ -321,9 +321,9 @@ def test_adapt_refuses_to_write_over_its_start_model(output: str, exported: Path
 def test_adapt_to_another_file_beside_the_start_model_is_allowed(exported: Path, tmp_path: Path) -> None:
     from posecast.realtime.commands.adapt import check_start_kept
 
-    check_start_kept(exported.with_name("tiny-adapted.onnx"), tmp_path / "r.json", exported, adapt_weights_path)
+    check_start_kept(exported.with_name("tiny-adapted.onnx"), tmp_path / "r.json", exported)
     with pytest.raises(PosecastError, match=r"--report .*tiny.onnx is the start model \(--model\)"):
-        check_start_kept(tmp_path / "a.onnx", exported, exported, adapt_weights_path)
+        check_start_kept(tmp_path / "a.onnx", exported, exported)
 
 
 def test_the_start_model_itself_is_checked_before_any_work(exported: Path, tmp_path: Path) -> None:

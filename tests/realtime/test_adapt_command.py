@@ -150,6 +150,34 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert not out.exists() and not list(tmp_path.glob("out*"))
 
 
+def test_the_adaptation_weights_may_not_replace_the_footage(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """QA: ``adapt foo.adapt.npz --output foo.onnx`` wrote the model's weights over the 2D it was
+    adapting to, exit 0 (only --output, its INT8 copy and --report were checked against the inputs)."""
+    footage = _lift_npz(tmp_path / "foo.adapt.npz")
+    before = footage.read_bytes()
+    err = _error(capsys, [str(footage), "--output", str(tmp_path / "foo.onnx")])
+    assert f"its adaptation weights {footage} is the input {footage}" in err
+    assert footage.read_bytes() == before and not (tmp_path / "foo.onnx").exists()
+
+
+def test_a_refused_start_model_leaves_no_save_2d_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """QA: --save-2d was made before the start model was checked: a refused run left it empty."""
+    pytest.importorskip("torch")
+    good = _lift_npz(tmp_path / "good.npz")
+    err = _error(capsys, [str(good), "--output", str(tmp_path / "a.onnx"), "--model", str(tmp_path / "none.onnx"),
+                          "--save-2d", str(tmp_path / "two_d")])  # fmt: skip
+    assert "model file not found" in err and not (tmp_path / "two_d").exists()
+
+
+def test_an_upper_case_onnx_output_names_its_weights_as_its_int8_copy() -> None:
+    """QA: --output adapted.ONNX wrote adapted.int8.onnx beside adapted.ONNX.adapt.npz."""
+    from posecast.engines.runtime.base import adapt_weights_path
+
+    assert adapt_weights_path(Path("d/adapted.ONNX")) == Path("d/adapted.adapt.npz")
+    assert adapt_weights_path(Path("adapted.INT8.Onnx")) == Path("adapted.adapt.npz")
+    assert adapt_weights_path(Path("adapted.onnx")) == Path("adapted.adapt.npz")
+
+
 def test_a_camera_given_for_2d_files_is_said_not_to_apply(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """--hfov with .npz inputs was ignored without a word (QA): they carry their own intrinsics."""
     pytest.importorskip("torch")
