@@ -532,10 +532,10 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
 
         if by_steps:
             bar = tqdm(total=o.max_steps, desc="adapting", unit="step",
-                       bar_format="{l_bar}{bar}| {n:.0f}/{total} steps {postfix}")  # fmt: skip
+                       bar_format="{l_bar}{bar}| {n:.0f}/{total} steps{postfix}")  # fmt: skip
         else:
             bar = tqdm(total=round(o.minutes * 60), initial=min(time.perf_counter() - start, o.minutes * 60),
-                       desc="adapting", unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total} s {postfix}")  # fmt: skip
+                       desc="adapting", unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}")  # fmt: skip
     try:
         while True:
             elapsed = time.perf_counter() - start

@@ -53,8 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              f"before, writing after: on top), more than 0 and at most {MAX_MINUTES}")  # fmt: skip
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="also stop after N training steps, whichever comes first (default: --minutes alone); "
-                             "steps are the same work on any CPU: about 1,650 did best as measured (docs/accuracy.md), "
-                             "5 minutes on a fast CPU")  # fmt: skip
+                             "steps are the same work on any CPU: about 1,650 did best as measured and twice that did "
+                             "not help (docs/accuracy.md; 5 minutes there, on 36,000 frames of footage, whose "
+                             "lifting counts in --minutes); very short runs (tens of steps) land away from where "
+                             "longer ones settle")  # fmt: skip
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="the model to start from: a shipped model's name or an exported .onnx with its "
                              ".adapt.npz beside it (default: the shipped default)")  # fmt: skip
@@ -207,7 +209,7 @@ def format_report(report: object, frames: int) -> str:
     the model changed on it, not whether its 3D got better (a recipe may train on the very figure:
     the paper's lowers its own cycle error while its 3D gets worse), so none is called better."""
     lines = [f"adapted {counted(report.steps, 'step')} in {report.seconds / 60:.1f} min on {frames} frames "
-             f"({report.windows} windows) → {report.output}",
+             f"({report.windows} windows at the model's frame rate) → {report.output}",
              "  how the model changed on these windows of the footage (the network alone, no flip averaging; no "
              "3D truth, so not accuracy: README, Adapting to your own footage, says what adapting buys):"]  # fmt: skip
     for key, label, unit in FIGURES:

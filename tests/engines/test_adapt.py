@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,17 @@ def test_adapt_writes_a_model_anchored_to_its_start(exported: Path, footage: Pat
     # the start model named by its bytes, the time taken, and the first footage kept
     assert twice["adapted_from"] == "adapted.onnx" and twice["adapted_from_sha256"] == file_sha256(output)
     assert twice["adapted_earlier_on"] == meta.extra["adapted_on"] and 0 <= float(twice["adapt_seconds"]) < 60
+
+
+@pytest.mark.parametrize("max_steps", [3, 0])
+def test_the_progress_bar_reads_cleanly(max_steps: int, exported: Path, footage: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """QA: the bar read "18/18 s , loss=…" (tqdm puts its own ", " before the postfix)."""
+    adapt(exported, [footage], tmp_path / "bar.onnx", AdaptOptions.recipe("paper", minutes=0.05, max_steps=max_steps,
+          batch=8, disc_warmup_steps=0, bf16=False, int8=False), progress=True)  # fmt: skip
+    shown = capsys.readouterr().err
+    assert "adapting" in shown and " ," not in shown, shown[-300:]
+    assert re.search(r"/\d+ (steps|s), loss=[\d.]+, step=\d+", shown), shown[-300:]
 
 
 def test_a_strong_anchor_keeps_the_start_model(exported: Path, footage: Path, tmp_path: Path) -> None:
