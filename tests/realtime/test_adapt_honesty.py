@@ -51,7 +51,7 @@ def test_no_step_in_the_minutes_is_an_error_and_writes_nothing(
     assert main(["adapt", str(footage), "--output", str(out), "--minutes", "0.001"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("posecast: error: no adaptation step fitted in --minutes 0.001"), err
-    assert "nothing was written" in err
+    assert "no model was written" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["squats_2d.npz"]
 
 
