@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from ...engines.install import code_version
-from .machine import machine_info, model_sha256
+from .machine import machine_info, sha256_if_file
 from .passes import PassLog
 from .receiver import Received
 from .runner import BenchOptions, BenchResult
@@ -183,7 +183,8 @@ def _soak(result: BenchResult) -> dict | None:
                                 if len(minutes) >= 2 else None),  # fmt: skip
         "rss_mb_after_warmup": round(rss_warm, 1),
         "rss_mb_end": round(rss_end, 1),
-        "rss_growth_mb": round(rss_end - rss_warm, 1),
+        # of the two figures as written, so the three agree (422.0 → 424.5 said +2.6; QA)
+        "rss_growth_mb": round(round(rss_end, 1) - round(rss_warm, 1), 1),
         "rss_growth_mb_per_hour": round((rss_end - rss_warm) / hours, 1) if hours * 60 >= MIN_GROWTH_MINUTES else None,
         "hooks": result.hooks,
     }
@@ -214,7 +215,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         configs.append({
             "label": config.label, "model": config.model, "backend": config.backend, "int8": config.int8,
             "runner": "threaded" if config.threaded else "serial", **result.devices[config.label],
-            "model_sha256": model_sha256(result.devices[config.label].get("model_file", "")),
+            "model_sha256": sha256_if_file(result.devices[config.label].get("model_file", "")),
             "frames": log.frames, "frames_with_pose": int(posed.sum()),
             "dropped": int(log.dropped_capture + log.dropped_handoff + e2e["frames_not_received"]),
             "stages": stages, "end_to_end": e2e,
@@ -239,10 +240,12 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "definitions": dict(END_TO_END),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(result.started_unix)),  # with its UTC offset
         "command": command,
-        "source": {"name": result.clip.name, "frames_in_memory": len(result.clip.images), "fps": result.clip.fps,
+        # the clip's sha256 (a file's; null for a camera): two reports measured the same frames when these match
+        "source": {"name": result.clip.name, "sha256": sha256_if_file(o.source),
+                   "frames_in_memory": len(result.clip.images), "fps": result.clip.fps,
                    "image_size": list(result.clip.image_size)},  # fmt: skip
         "landmarker": {"variant": "own file (--model-asset)" if o.model_asset else o.landmarker,
-                       "file": result.detector_model, "sha256": model_sha256(result.detector_model),
+                       "file": result.detector_model, "sha256": sha256_if_file(result.detector_model),
                        "max_people": o.max_people, "people_search_s": o.people_search_s},  # fmt: skip
         "posecast": code_version(),
         # every setting, defaults included (the command line holds only what was typed; QA round 8)

@@ -31,6 +31,7 @@ def machine_info() -> dict:
     """CPU model, cores (and those this process may use), flags of interest, memory, OS,
     versions, load average."""
     return {
+        "hostname": platform.node(),
         "cpu_model": cpu_name(),
         "cpu_cores": os.cpu_count(),
         "cpu_cores_usable": usable_cores(),
@@ -44,9 +45,9 @@ def machine_info() -> dict:
     }
 
 
-def model_sha256(path: str | Path) -> str | None:
-    """The sha256 of a model file (``None`` when there is none): two reports measured the same
-    model when these match, whatever the file was called."""
+def sha256_if_file(path: str | Path) -> str | None:
+    """The sha256 of the file at ``path`` (a model, the clip; ``None`` when it is no file, such as
+    a camera index): two reports used the same file when these match, whatever it was called."""
     return file_sha256(path) if path and Path(path).is_file() else None
 
 

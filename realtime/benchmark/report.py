@@ -67,7 +67,7 @@ def markdown(report: dict) -> str:
         f"# posecast bench — {report['source']['name']}, {report['date']}",
         "",
         f"- machine: {m['cpu_model']}, {m['cpu_cores']} cores ({m['cpu_cores_usable']} usable), "
-        f"{m['memory_gb']} GB, {m['os']}; flags: {' '.join(m['cpu_flags'])}",
+        f"{m['memory_gb']} GiB, {m['os']}; flags: {' '.join(m['cpu_flags'])}",
         f"- other processes: {others or 'unknown'}; load average at the start "
         f"{report.get('load_average_start')}, at the end {m['load_average']}",
         f"- posecast {report['posecast']['version']} (commit {report['posecast']['git_commit'] or 'unknown'}): "

@@ -252,8 +252,12 @@ def bench(args: argparse.Namespace) -> int:
     if args.model_asset is not None and not args.model_asset.is_file():
         raise OptionsError(f"--model-asset {args.model_asset} is not a file: pass a MediaPipe pose_landmarker .task "
                            "file, or leave it out for the shipped model")  # fmt: skip
+    resolved: dict[Path, str] = {}
     for model in args.model or ():
-        resolve_model(model)  # a mistyped name or path: one line, exit 2, before minutes of measuring
+        path = resolve_model(model).resolve()  # a mistyped name or path: one line, exit 2, before minutes of measuring
+        if path in resolved:  # (a name and a path, two labels: measured twice; review)
+            raise OptionsError(f"--model {resolved[path]} and {model} are the same model ({path}): give it once")
+        resolved[path] = model
     made = _new_results_folder() if args.output is None else None
     args.output = made or args.output
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posecast.engines.runtime.base import WEIGHTS_DIR
 from posecast.realtime.benchmark.clip import Clip, ClipSource
 from posecast.realtime.benchmark.receiver import Receiver
 from posecast.realtime.benchmark.stats import check_report
@@ -128,6 +129,9 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert report["options"]["frames"] == 20 and report["options"]["round_warmup_frames"] >= 0
     assert report["round_warmup_frames_per_config"] == report["rounds"] * report["options"]["round_warmup_frames"]
     assert report["options"]["paces_fps"] == [30.0] and report["options"]["source"].endswith("dance_576.mp4")
+    # which clip and which machine, to compare two reports (QA round 8: neither was there)
+    assert report["source"]["sha256"] == "a581dd3c6495c4257a8f7756c6c59b445e8949eec0bc2637ba5283bfa7d71930"
+    assert report["machine"]["hostname"] and f"{report['machine']['memory_gb']} GiB" in (out / "bench.md").read_text()
     for config in report["configs"]:  # each configuration says how far its MediaPipe was from MediaPipe alone
         spread = config["stages"]["keypoints2d"]["p50_ms"] / base["p50_ms"]
         assert config["mediapipe_inside_vs_alone_p50"] == pytest.approx(spread, abs=1e-3)
@@ -161,6 +165,8 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert paced["capture_lateness"]["n"] == 20 and 0 <= paced["capture_lateness"]["p50_ms"] < 1000
     soak = report["soak"]
     assert soak["frames_offered"] == 180 and soak["per_minute"] and soak["rss_mb_end"] > 50
+    # the growth of the two figures as written (422.0 → 424.5 said +2.6: QA round 8)
+    assert soak["rss_growth_mb"] == round(soak["rss_mb_end"] - soak["rss_mb_after_warmup"], 1)
     # a subscriber that never reads got only what its queues hold, the others everything. Its
     # queues are the publisher's 64 messages, its own 4 and the kernel's buffers: up to about 100
     # poses (96 measured), so a 90-frame soak could fit whole in them (it did once); 180 cannot
@@ -212,6 +218,8 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
          "would both be measured as 'm, auto"),
         (["--model", "supervised-long-w384", "--model", "supervised-long-w384"], "--model lists supervised-long-w384 "
          "twice: give each model once"),
+        (["--model", "supervised-long-w384", "--model", "{weights}/posecast_lifter_long_w384.onnx"], "--model "
+         "supervised-long-w384 and {weights}/posecast_lifter_long_w384.onnx are the same model"),
         (["--source", "/nonexistent/clip.mp4"], "neither a camera index"),
         (["--output", "/sys/posecast_bench"], "cannot write to /sys (for --output /sys/posecast_bench): /sys takes no "
          "new folder"),  # judged writable by its permission bits as root: failed after a minute of measuring
@@ -220,10 +228,10 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
 def test_bad_options_are_one_line(extra: list[str], message: str, tmp_path: Path, media_dir: Path,
                                   capsys: pytest.CaptureFixture) -> None:  # fmt: skip
     args = ["bench", "--source", str(media_dir / "dance_576.mp4"), "--output", str(tmp_path),
-            *(a.format(tmp=tmp_path) for a in extra)]
+            *(a.format(tmp=tmp_path, weights=WEIGHTS_DIR) for a in extra)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message.format(tmp=tmp_path) in err[0], err
+    assert len(err) == 1 and message.format(tmp=tmp_path, weights=WEIGHTS_DIR) in err[0], err
 
 
 def test_output_that_is_a_file_is_refused(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture) -> None:
