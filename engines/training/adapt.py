@@ -611,7 +611,9 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
     meta = dataclasses.replace(
         start_meta, model_kind=f"{start_meta.model_kind}+adapted", extra=extra,
         git_commit=code_version()["git_commit"] or "",  # posecast's own checkout only, never the user's repository
-        training_data=f"{start_meta.training_data}; adapted (2D only) to {len(files)} user sequence(s)",
+        # the start model by name and the footage named: adapted twice read "… sequence(s)" twice, naming neither (QA)
+        training_data=f"{start_meta.training_data}; adapted from {Path(source).name} (2D only) to "
+                      f"{len(files)} user sequence(s): {_clipped(names, 200)}",
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the window-length check, constant by design

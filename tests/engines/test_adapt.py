@@ -84,7 +84,10 @@ def test_adapt_writes_a_model_anchored_to_its_start(exported: Path, footage: Pat
     assert 0 < report.after["moved_mm"] < 500  # it learned something (a tiny, barely trained start moves a lot)
     meta = metadata.read_onnx_metadata(output)
     assert meta.model_kind == "supervised+adapted" and meta.extra["adapted_from"] == "tiny.onnx"
-    assert meta.extra["adapt_steps"] == "40" and "adapted (2D only)" in meta.training_data
+    assert meta.extra["adapt_steps"] == "40"
+    # the readable line names the start model and the footage (QA: neither was there, only in extra)
+    names = ", ".join(sorted(p.name for p in footage.glob("*.npz")))
+    assert meta.training_data.endswith(f"; adapted from tiny.onnx (2D only) to 3 user sequence(s): {names}")
     assert adapt_weights_path(output).is_file() and (tmp_path / "adapted.int8.onnx").is_file()
     window = np.random.default_rng(1).normal(0.0, 0.1, (2, 9, 17, 2)).astype(np.float32)
     with load_backend("onnxruntime", output) as backend:
@@ -94,6 +97,9 @@ def test_adapt_writes_a_model_anchored_to_its_start(exported: Path, footage: Pat
     again = adapt(output, [footage], tmp_path / "again.onnx", AdaptOptions(minutes=1.0, max_steps=2, batch=8,
                   disc_warmup_steps=1, bf16=False), progress=False)  # fmt: skip
     assert again.steps == 2
+    assert metadata.read_onnx_metadata(tmp_path / "again.onnx").training_data.endswith(
+        f"; adapted from tiny.onnx (2D only) to 3 user sequence(s): {names}; adapted from adapted.onnx (2D "
+        f"only) to 3 user sequence(s): {names}")  # each adaptation, in order
     twice = metadata.read_onnx_metadata(tmp_path / "again.onnx").extra
     # the start model named by its bytes, the time taken, and the first footage kept
     assert twice["adapted_from"] == "adapted.onnx" and twice["adapted_from_sha256"] == file_sha256(output)

@@ -42,7 +42,7 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     meta = metadata.read_onnx_metadata(out)
     assert meta.model_kind.endswith("+adapted") and meta.extra["adapted_from"] == DEFAULT_MODEL.name
     assert meta.extra["model_name"] == "adapted"  # it kept the start model's name
-    assert meta.extra["adapted_on"] == CLIP and "adapted (2D only)" in meta.training_data  # the user's video
+    assert meta.extra["adapted_on"] == CLIP and f"(2D only) to 1 user sequence(s): {CLIP}" in meta.training_data
     assert meta.extra["adapt_recipe"] == "mirror"
     assert (tmp_path / "adapted.int8.onnx").is_file() and (tmp_path / "adapted.adapt.npz").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
