@@ -332,14 +332,19 @@ def foot_metrics(
     }
 
 
+def has_extent(joints: np.ndarray) -> np.ndarray:
+    """Whether each pose ``(..., 17, 3)`` is a body, its joints not all at one point (a damaged
+    take's: a few among good poses crashed the floor's estimate or put it 0.8 m off; review)."""
+    return np.ptp(np.asarray(joints, dtype=np.float64), axis=-2).max(axis=-1) > 1e-6
+
+
 def _finite(joints: np.ndarray) -> np.ndarray:
-    """The poses that are a body: finite, and not every joint at one point (a damaged take's: a
-    few of them among good poses crashed the estimate or put the floor 0.8 m off; review)."""
+    """The poses that are a body: finite and :func:`has_extent`."""
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.NUM_JOINTS, 3):
         raise ValueError(f"expected poses of shape (F, 17, 3), got {joints.shape}")
     finite = joints[np.isfinite(joints).all(axis=(1, 2))]
-    return finite[np.ptp(finite, axis=1).max(axis=-1) > 1e-6]
+    return finite[has_extent(finite)]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -105,7 +105,7 @@ class FloorEstimator:
             self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
         height_m = self.height_m if height_m is None else height_m
         if (not feet_seen or height_m is None or (self._fixed and self._given_heights is None)
-                or np.ptp(joints, axis=0).max() <= 1e-6):  # fmt: skip
+                or not fl.has_extent(joints)):  # fmt: skip
             # (fixed, and checked if given: nothing more to learn from the feet; every joint at one
             # point: a damaged pose, which ended a replay's run. Tested in that order: a fixed floor,
             # every frame from 2 s on, returns first)

@@ -32,6 +32,7 @@ The codec follows the file name (``.mp4``: H.264 with PyAV, ``.webm``: VP8;
 from __future__ import annotations
 
 import argparse
+import bisect
 import collections
 import logging
 import threading
@@ -146,7 +147,7 @@ class VideoSink(Sink):
         times = self._live_times
         if not final:
             times.append(capture_ns)
-        later = [t for t in times if t - times[0] >= _RATE_SKIP_NS]
+        later = times[bisect.bisect_left(times, times[0] + _RATE_SKIP_NS):] if times else []
         sample = later if len(later) >= 2 or not final else times
         span_ns = sample[-1] - sample[0] if sample else 0
         if final or span_ns >= _RATE_WINDOW_NS or len(later) >= _RATE_FRAMES:

@@ -21,12 +21,12 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ...assets import cache_dir
 from . import asf_amc
 from .bvh import CMU_ASF, BVHError, detect_mapping, map_to_joints, parse_bvh
 from .dataset import (
     TRAINING_FPS,
     Clip,
-    cache_dir,
     extract_archive,
     files_stamp,
     read_clip_cache,
