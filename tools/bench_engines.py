@@ -1,6 +1,6 @@
 """Benchmark the runtime backends: ``python tools/bench_engines.py [posecast engines bench options]``.
 
-A thin wrapper over ``posecast engines bench`` (see :mod:`posecast.engines.cli`), e.g.
+A thin wrapper over ``posecast engines bench`` (see :mod:`posecast.realtime.commands.engines`), e.g.
 ``python tools/bench_engines.py --backend all --batch 1,4,16 --json bench.json --markdown bench.md``.
 """
 

@@ -1,6 +1,6 @@
 """The ``posecast`` commands: one module per command (arguments and a thin handler), one registry.
 
-To add a command: write ``commands/NAME.py`` (or a module in another package) with
+To add a command: write ``commands/NAME.py`` with
 ``register(subparsers)``, which adds its parser and sets ``func`` to its handler
 ``(args) -> exit code``; add its module name to :data:`COMMANDS`. Handlers raise
 :class:`~posecast.engines.errors.PosecastError` for user errors (the CLI prints one line, exit 2).
@@ -24,11 +24,11 @@ COMMANDS: tuple[str, ...] = (
     "posecast.realtime.commands.replay",
     "posecast.realtime.commands.export",
     "posecast.realtime.commands.bench",
-    "posecast.calibration.cli",  # calibrate camera
+    "posecast.realtime.commands.calibrate_camera",
     "posecast.realtime.commands.calibrate_subject",
     "posecast.realtime.commands.floor",  # calibrate floor
-    "posecast.engines.cli",  # engines build | info | bench
-    "posecast.engines.cli_assets",  # assets list | fetch
+    "posecast.realtime.commands.engines",  # engines build | info | bench
+    "posecast.realtime.commands.assets",  # assets list | fetch
 )
 
 

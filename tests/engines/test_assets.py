@@ -311,8 +311,8 @@ def test_assets_list_names_an_unreadable_cache(tmp_path: Path, monkeypatch: pyte
                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """QA (a cache another user filled with umask 077): `assets list` gave a PermissionError
     traceback for an unreadable cached model and for an unreadable cache folder."""
-    from posecast.engines import cli_assets
     from posecast.realtime.cli import main
+    from posecast.realtime.commands import assets as cli_assets
 
     monkeypatch.setenv("POSECAST_CACHE", str(tmp_path))
     (tmp_path / "pose_landmarker_full.task").write_bytes(b"someone else's")

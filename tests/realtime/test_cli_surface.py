@@ -396,8 +396,8 @@ def test_engines_bench_says_when_its_tail_is_other_processes(caplog: pytest.LogC
     training runs shared the cores; QA: the JSON and table said nothing)."""
     import dataclasses
 
-    from posecast.engines.cli import warn_noisy_tails
     from posecast.engines.runtime import bench, load_backend
+    from posecast.realtime.commands.engines import warn_noisy_tails
 
     with load_backend("onnxruntime") as backend:
         quiet = bench.benchmark(backend, (1,), iters=20, warmup=2)[0]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import assets
-from .errors import AssetError
-from .fileio import file_sha256, input_file_problem, input_folder_problem
+from ...engines import assets
+from ...engines.errors import AssetError
+from ...engines.fileio import file_sha256, input_file_problem, input_folder_problem
 
 #: What ``posecast assets fetch`` gets without names: what posecast needs by default.
 DEFAULT_FETCH = ("pose_landmarker_full",)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from .cli_args import output_file
-from .errors import BackendError
-from .fileio import atomic_write, check_outputs
-from .runtime import BACKENDS, availability, load_backend
-from .runtime.base import model_files, resolve_model
-from .runtime.quantize import int8_by_default
+from ...engines.cli_args import output_file
+from ...engines.errors import BackendError
+from ...engines.fileio import atomic_write, check_outputs
+from ...engines.runtime import BACKENDS, availability, load_backend
+from ...engines.runtime.base import model_files, resolve_model
+from ...engines.runtime.quantize import int8_by_default
 
 #: The largest batch `engines bench` takes: the live pipeline lifts at most 16 windows at once (8
 #: people, each with its mirror image); 100,000 ran for minutes and told nothing more
@@ -71,7 +71,7 @@ def _model_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .metadata import read_onnx_metadata
+    from ...engines.metadata import read_onnx_metadata
 
     path = resolve_model(args.model)
     meta = read_onnx_metadata(path)
@@ -98,12 +98,12 @@ def _build(args: argparse.Namespace) -> int:
     path = resolve_model(args.model)
     if args.backend == "onnxruntime":
         if not args.int8:
-            from .metadata import read_onnx_metadata
+            from ...engines.metadata import read_onnx_metadata
 
             read_onnx_metadata(path)  # a corrupt or foreign model is said here too (README, Errors)
             print("onnxruntime needs no build step (only --int8 makes a quantised copy)")
             return 0
-        from .runtime.quantize import cached_int8, shipped_int8
+        from ...engines.runtime.quantize import cached_int8, shipped_int8
 
         built = cached_int8(path, rebuild=True)
         shipped = shipped_int8(path)  # what run, lift and bench use before any cached copy
@@ -124,7 +124,7 @@ NOISY_TAIL_RATIO = 5.0
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .runtime import bench
+    from ...engines.runtime import bench
 
     batches = _parse_batches(args.batch)
     # bounded as `posecast bench` bounds its counts (QA: 10^10 timed calls asked for 74.5 GiB of timings, a traceback)
@@ -172,7 +172,7 @@ def _bench(args: argparse.Namespace) -> int:
 def warn_noisy_tails(records: list) -> None:
     """One warning per measured record whose p99 is more than :data:`NOISY_TAIL_RATIO` times its
     p50: other processes took the CPU (QA: 33x on a busy machine, and nothing said so)."""
-    from .runtime import bench
+    from ...engines.runtime import bench
 
     for record in records:
         if record.status == bench.MEASURED and record.p99_ms > NOISY_TAIL_RATIO * record.p50_ms:

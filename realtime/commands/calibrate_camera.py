@@ -10,7 +10,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..engines.cli_args import (
+from ...calibration.board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
+from ...calibration.camera import CalibrationOptions, calibrate_image_dir
+from ...calibration.errors import CalibrationError
+from ...calibration.intrinsics import DEFAULT_HFOV_DEG, CameraIntrinsics
+from ...calibration.io import check_writable, save_intrinsics
+from ...engines.cli_args import (
     FRAME_SIZE_RULE,
     camera_index,
     frame_size,
@@ -19,11 +24,6 @@ from ..engines.cli_args import (
     output_file,
     positive_float,
 )
-from .board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
-from .camera import CalibrationOptions, calibrate_image_dir
-from .errors import CalibrationError
-from .intrinsics import DEFAULT_HFOV_DEG, CameraIntrinsics
-from .io import check_writable, save_intrinsics
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def calibrate_camera(args: argparse.Namespace) -> int:
         if args.images is not None:
             result = calibrate_image_dir(args.images, board, options)
         else:
-            from .live import LiveOptions, calibrate_live
+            from ...calibration.live import LiveOptions, calibrate_live
 
             views = LIVE_VIEWS if args.views is None else args.views
             live = LiveOptions(target_views=max(views, min_views), min_sharpness=min_sharpness)
