@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--protocols", default="other-people,same-footage", help=f"comma-separated: {', '.join(PROTOCOLS)}")
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--lr-warmup-steps", type=int, default=AdaptOptions.lr_warmup_steps,
+                    help="linear warm-up of the learning rate over this many steps (0: none, as before 2026-12-05)")
+    ap.add_argument("--no-lr-decay", action="store_true",
+                    help="a constant learning rate after the warm-up (as before 2026-12-05), not a linear decay to 0")
     ap.add_argument("--anchor", type=float, default=1.0)
     ap.add_argument("--distill", type=float, default=1.0)
     ap.add_argument("--recipe", default="ensemble", choices=list(RECIPES), help="engines/training/adapt.py RECIPES")
@@ -205,13 +209,15 @@ def main(argv: list[str] | None = None) -> int:
         changed["teacher"] = args.teacher
     options = AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.max_steps, lr=args.lr,
                                   anchor_weight=args.anchor, distill_weight=args.distill, seed=args.seed,
+                                  lr_warmup_steps=args.lr_warmup_steps, lr_decay=not args.no_lr_decay,
                                   **changed)  # fmt: skip
     for protocol in args.protocols.split(","):
         source = sources[protocol]
         name = f"{protocol}{' ' + args.label if args.label else ''}"
         frames = sum(len(c.joints_m) for c in source)
         entry = {"model": str(args.model), "minutes": args.minutes, "adapt_clips": len(source), "adapt_frames": frames,
-                 "lr": args.lr, "seed": args.seed, "eval_seeds": eval_seeds, "max_steps": args.max_steps}  # fmt: skip
+                 "lr": args.lr, "lr_warmup_steps": args.lr_warmup_steps, "lr_decay": not args.no_lr_decay,
+                 "seed": args.seed, "eval_seeds": eval_seeds, "max_steps": args.max_steps}  # fmt: skip
         if protocol.startswith("3d-labels"):
             steps, b, a = fine_tune_on_3d(args.model, source, args.minutes, args.lr, score)
             entry["recipe"] = "3D-supervised"

@@ -114,6 +114,13 @@ class AdaptOptions:
     max_steps: int = 0  # 0: no limit besides minutes
     batch: int = 256
     lr: float = 1e-4
+    #: the learning rate rises linearly from 0 over this many first steps: Adam's first steps move
+    #: every weight by about the learning rate whatever the gradient, so without it one step moved
+    #: the 3D by 40 mm (QA) and a short run landed away from where longer runs settle
+    lr_warmup_steps: int = 100
+    #: after the warm-up the learning rate falls linearly to 0 at the end of the budget (steps or
+    #: minutes, whichever ends first), so the model written is not one noisy step of a constant rate
+    lr_decay: bool = True
     anchor_weight: float = 1.0  # L2 to the starting weights, per parameter (mean), × 1e4
     distill_weight: float = 1.0  # MSE to the teacher's root-relative 3D (canonical units; see teacher)
     disc_warmup_steps: int = 30  # the fresh discriminator learns this footage first
@@ -156,6 +163,8 @@ class AdaptOptions:
     def __post_init__(self) -> None:
         if not 0 < self.minutes <= 24 * 60:
             raise ValueError(f"minutes must be in (0, 1440], got {self.minutes}")
+        if self.lr_warmup_steps < 0:
+            raise ValueError(f"lr_warmup_steps must be >= 0, got {self.lr_warmup_steps}")
         if self.max_steps < 0 or self.batch < 2:
             raise ValueError(f"max_steps must be >= 0 and batch >= 2, got {self.max_steps}, {self.batch}")
         for name in ("lr", "anchor_weight", "distill_weight"):
@@ -521,6 +530,14 @@ def adapt(
     return report
 
 
+def learning_rate_factor(step: int, warmup_steps: int, budget_used: float, decay: bool) -> float:
+    """The fraction of the base learning rate at ``step`` (0-based): a linear warm-up over
+    ``warmup_steps`` steps, then, with ``decay``, a linear fall to 0 as ``budget_used`` (the
+    fraction of the steps or minutes spent, 0–1) reaches 1."""
+    warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+    return warmup * (max(0.0, 1.0 - budget_used) if decay else 1.0)
+
+
 def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progress: bool, start: float) -> float:
     """Train until ``o.minutes`` after ``start`` (a ``perf_counter`` time: the teacher's lifting
     counts) or ``o.max_steps``; returns the seconds since ``start``."""
@@ -541,6 +558,8 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
             elapsed = time.perf_counter() - start
             if elapsed >= o.minutes * 60 or (o.max_steps and adapter.step >= o.max_steps):
                 break
+            used = max(elapsed / (o.minutes * 60), adapter.step / o.max_steps if o.max_steps else 0.0)
+            adapter.set_learning_rate(learning_rate_factor(adapter.step, o.lr_warmup_steps, used, o.lr_decay))
             logged = adapter.train_step(sampler.sample(o.batch))
             if bar is not None:
                 bar.n = adapter.step if by_steps else min(time.perf_counter() - start, o.minutes * 60)
@@ -604,7 +623,9 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
               "adapted_on": _clipped(names), "adapt_minutes": f"{o.minutes:g}", "adapt_teacher": o.teacher,
               "adapt_teacher_smooth_frames": f"{o.teacher_smooth_frames:g}",
               "adapt_teacher_context": o.teacher_context, "adapt_seed": str(o.seed),
-              "adapt_recipe": o.recipe_name or "custom"}  # fmt: skip
+              "adapt_recipe": o.recipe_name or "custom", "adapt_lr": f"{o.lr:g}",
+              "adapt_lr_schedule": f"linear warm-up over {o.lr_warmup_steps} steps"
+                                   + (", then linear decay to 0" if o.lr_decay else ", then constant")}  # fmt: skip
     if "adapted_on" in start_meta.extra:  # adapted again: what the start model was adapted to stays named
         before = start_meta.extra.get("adapted_earlier_on")
         extra["adapted_earlier_on"] = _clipped("; ".join(filter(None, (before, start_meta.extra["adapted_on"]))))

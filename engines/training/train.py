@@ -247,9 +247,12 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 5.0)
         optimizer.step()
 
-    def set_learning_rate(self) -> None:
+    def set_learning_rate(self, factor: float | None = None) -> None:
+        """Every optimiser's rate: its base rate times ``factor`` (default: the exponential decay
+        to ``lr_final_fraction`` over ``steps``)."""
         cfg = self.cfg
-        factor = cfg.lr_final_fraction ** (self.step / max(cfg.steps, 1))
+        if factor is None:
+            factor = cfg.lr_final_fraction ** (self.step / max(cfg.steps, 1))
         for opt, base in (
             (self.opt_pose, cfg.lr_pose),
             (self.opt_scale, cfg.lr_scale),

@@ -55,8 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also stop after N training steps, whichever comes first (default: --minutes alone); "
                              "steps are the same work on any CPU: about 1,650 did best as measured and twice that did "
                              "not help (docs/accuracy.md; 5 minutes there, on 36,000 frames of footage, whose "
-                             "lifting counts in --minutes); very short runs (tens of steps) land away from where "
-                             "longer ones settle")  # fmt: skip
+                             "lifting counts in --minutes); the learning rate warms up over the first 100 steps "
+                             "and falls to 0 at the end, so a short run (tens of steps) stays near its start "
+                             "model")  # fmt: skip
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="the model to start from: a shipped model's name or an exported .onnx with its "
                              ".adapt.npz beside it (default: the shipped default)")  # fmt: skip

@@ -24,6 +24,7 @@ from posecast.engines.training.adapt import (
     ensemble_lift,
     footage_targets,
     footage_teacher,
+    learning_rate_factor,
     smooth_over_frames,
 )
 from posecast.engines.training.config import config_from_dict
@@ -41,6 +42,8 @@ from posecast.realtime.cli import main
 from posecast.realtime.commands.adapt import MAX_MINUTES
 
 TINY = {"window_frames": 9, "width": 64, "blocks": 1, "scale_width": 32}
+#: tests of what the losses do in a few dozen steps: the learning rate without warm-up or decay
+CONSTANT_RATE = {"lr_warmup_steps": 0, "lr_decay": False}
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +123,35 @@ def test_the_progress_bar_reads_cleanly(max_steps: int, exported: Path, footage:
 def test_a_strong_anchor_keeps_the_start_model(exported: Path, footage: Path, tmp_path: Path) -> None:
     loose = adapt(exported, [footage], tmp_path / "loose.onnx", AdaptOptions.recipe("paper",
         minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=0, anchor_weight=0.0, distill_weight=0.0, lr=3e-4,
-        bf16=False, int8=False), progress=False)  # fmt: skip
+        bf16=False, int8=False, **CONSTANT_RATE), progress=False)  # fmt: skip
     tight = adapt(exported, [footage], tmp_path / "tight.onnx", AdaptOptions.recipe("paper",
         minutes=2.0, max_steps=40, batch=32, disc_warmup_steps=0, anchor_weight=1e3, distill_weight=1e3, lr=3e-4,
-        bf16=False, int8=False), progress=False)  # fmt: skip
+        bf16=False, int8=False, **CONSTANT_RATE), progress=False)  # fmt: skip
     assert tight.after["moved_mm"] < 0.5 * loose.after["moved_mm"]
+
+
+def test_the_learning_rate_warms_up_then_falls_to_zero_at_the_budget() -> None:
+    assert learning_rate_factor(0, 100, 0.0, decay=True) == pytest.approx(0.01)
+    assert learning_rate_factor(49, 100, 0.0, decay=False) == pytest.approx(0.5)
+    assert learning_rate_factor(500, 100, 0.25, decay=True) == pytest.approx(0.75)
+    assert learning_rate_factor(500, 100, 0.25, decay=False) == 1.0
+    assert learning_rate_factor(9, 100, 1.2, decay=True) == 0.0  # past the budget: no step moves
+    assert learning_rate_factor(0, 0, 0.5, decay=True) == pytest.approx(0.5)  # no warm-up
+    with pytest.raises(ValueError, match="lr_warmup_steps must be >= 0, got -1"):
+        AdaptOptions(lr_warmup_steps=-1)
+
+
+def test_a_few_steps_stay_near_the_start_model(exported: Path, footage: Path, tmp_path: Path) -> None:
+    """QA: Adam's first step moves every weight by about the learning rate, so one step moved the
+    3D by 40 mm; the warm-up keeps a short run near its start, and the schedule is in the model."""
+    moved = {}
+    for warmup in (0, AdaptOptions.lr_warmup_steps):
+        output = tmp_path / f"warmup{warmup}.onnx"
+        options = AdaptOptions(minutes=1.0, max_steps=2, batch=32, lr_warmup_steps=warmup, bf16=False, int8=False)
+        moved[warmup] = adapt(exported, [footage], output, options, progress=False).after["moved_mm"]
+    assert moved[AdaptOptions.lr_warmup_steps] < 0.1 * moved[0], moved
+    schedule = metadata.read_onnx_metadata(output).extra["adapt_lr_schedule"]
+    assert schedule == "linear warm-up over 100 steps, then linear decay to 0", schedule
 
 
 def test_adapt_input_errors(exported: Path, tmp_path: Path) -> None:
@@ -194,7 +221,7 @@ def test_distillation_moves_the_model_towards_its_teacher(recipe: str, exported:
     """The default recipe (mirror: the start model flip-averaged) and ensemble (over camera rolls too)."""
     output = tmp_path / f"{recipe}.onnx"
     options = AdaptOptions.recipe(recipe, minutes=2.0, max_steps=60, batch=32, lr=1e-3, anchor_weight=0.0, bf16=False,
-                                  int8=False)  # fmt: skip
+                                  int8=False, **CONSTANT_RATE)  # fmt: skip
     assert options.teacher == recipe and options.weights["w_2d"] == 0.0 and options.teacher_smooth_frames == 1.0
     assert options.teacher_context == "footage"
     adapt(exported, [footage], output, options, progress=False)
