@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from ..engines.errors import PosecastError
+from ..engines.fileio import check_outputs
 from .avatar import AvatarWorld
 from .errors import SinkError, SourceStalledError
 from .sinks.background import BackgroundSink
@@ -231,6 +232,9 @@ class Pipeline:
             raise TypeError(f"max_frames must be a whole number of frames (or None: to the end), got {max_frames!r}")
         if not callable(getattr(source, "read", None)):  # (QA: a path gave "'str' object has no attribute 'read'")
             raise TypeError(f"source must be an opened frame source (open_source(...)), got {type(source).__name__}")
+        if self.frames == 0:  # (QA: from Python, VideoSink(the source's own path) replaced the video read)
+            check_outputs({k: v for sink in self.sinks for k, v in sink.output_files().items()},
+                          {"the source": getattr(source, "path", None)})  # fmt: skip
         count = 0
         while (max_frames is None or count < max_frames) and not self.closed:  # closed from another thread: ended
             try:
@@ -287,6 +291,8 @@ class Pipeline:
             closing = not self.closed  # once: a game loop's close and its `with` block's both come here
             if closing:
                 self.closed, self._closer = True, me  # no stage starts from now on
+                if self._in_stage.keys() - {me}:  # a run on another thread may wait for a stalled output
+                    self._hurry_outputs()  # (QA: a reader that stopped reading hung the run and this close)
                 self._stages.wait_for(lambda: not (self._in_stage.keys() - {me}))  # the others' finish
         if not closing:
             if self._closer != me:  # another thread is closing it: returns once that is done

@@ -181,7 +181,8 @@ class Sink(ABC):
     pipeline's thread (a non-blocking socket, OpenCV's window) sets ``inline = True`` and must
     itself drop rather than block. A data output (``--print``, ``--record``) sets
     ``keeps_file_frames``: for a file read as fast as it decodes (no live deadline,
-    :attr:`PoseFrame.on_media_time`) the pipeline then waits for room in its queue instead.
+    :attr:`PoseFrame.on_media_time`) the pipeline then waits for room in its queue instead
+    (logged after 10 s; a stop, Ctrl-C or ``Pipeline.close()`` from another thread, ends the wait).
 
     ``open`` may raise a :class:`~posecast.engines.errors.PosecastError` (the run does not start);
     an exception from ``write`` detaches the sink (logged once, the other sinks go on) and the
@@ -236,7 +237,10 @@ class Sink(ABC):
         subscriber who joins with the meta and repeats it every second, as while it publishes."""
 
     def close(self) -> None:  # noqa: B027 - an optional hook
-        """Finish (flush files, close sockets); safe to call twice."""
+        """Finish (flush files, close sockets); safe to call twice. For a threaded sink whose
+        ``write`` has made no progress for 2 s, the pipeline gives up and calls ``close`` while
+        that ``write`` may still be running on the sink's thread: a sink whose ``write`` can block
+        (a socket) makes ``close`` safe then, e.g. by closing the socket, which ends the write."""
 
     def discard(self) -> None:
         """Close without leaving a file behind: the run failed before any frame reached the

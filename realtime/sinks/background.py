@@ -5,7 +5,9 @@ puts the frame in a queue of ``sink.queue_frames`` and returns at once; when the
 the oldest frame is dropped and counted in the sink's ``dropped_frames`` — except a file's frame
 (:attr:`~posecast.realtime.types.PoseFrame.on_media_time`) for a sink with
 ``keeps_file_frames``, which waits for room (a file has no live deadline: ``--print json | slow
-reader`` used to lose the lines the reader had not taken, exit 0). An exception in the sink's
+reader`` used to lose the lines the reader had not taken, exit 0), saying so once it has waited
+:data:`WAIT_WARNING_S`, until a stop (:meth:`BackgroundSink.hurry`: Ctrl-C, or
+``Pipeline.close()`` from another thread) ends the wait. An exception in the sink's
 ``write`` is kept and raised from the next ``write`` or ``close`` (the pipeline then detaches the
 sink). ``close`` lets the queue drain while the sink makes progress, gives up once it has
 written nothing for ``close_timeout_s`` (the lost frames counted and logged; a file's frames for
@@ -25,6 +27,10 @@ from ..types import PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
 
+#: A file's frame waiting this long for a sink that keeps them is logged (once per sink): a reader
+#: that stopped reading holds the run, which otherwise looked hung with nothing said (QA).
+WAIT_WARNING_S = 10.0
+
 
 class BackgroundSink(Sink):
     """``sink`` behind a drop-oldest queue and a worker thread (see the module docstring)."""
@@ -39,6 +45,8 @@ class BackgroundSink(Sink):
         self._limit = max(1, int(sink.queue_frames))
         self._ready = threading.Condition()
         self._closing = False
+        self._hurried = False  # stopped: a file's frame no longer waits for room
+        self._warned_wait = False
         self._busy = False
         self._error: BaseException | None = None
         #: the frame whose ``write`` raised (``None``: none did, or it was a meta update)
@@ -66,10 +74,17 @@ class BackgroundSink(Sink):
     def _put(self, kind: str, item: object) -> None:
         with self._ready:
             self._raise_pending()
-            if kind == "frame" and self.sink.keeps_file_frames and item.on_media_time:  # type: ignore[attr-defined]
+            keeps = kind == "frame" and self.sink.keeps_file_frames and item.on_media_time  # type: ignore[attr-defined]
+            if keeps and not self._hurried:
                 self._file_frames = True
-                while self._frames_queued() >= self._limit and self._error is None:
+                began = time.monotonic()
+                while self._frames_queued() >= self._limit and self._error is None and not self._hurried:
                     self._ready.wait(0.5)  # (a timeout: Ctrl-C is taken between waits)
+                    if not self._warned_wait and time.monotonic() - began >= WAIT_WARNING_S:
+                        self._warned_wait = True
+                        log.warning("output %s has taken no frame for %.0f s: the run waits for it (it "
+                                    "keeps every frame of a file); Ctrl-C stops the run", self.name,
+                                    WAIT_WARNING_S)  # fmt: skip
                 self._raise_pending()
             if kind == "frame" and self._frames_queued() >= self._limit:
                 for i, (k, _) in enumerate(self._queue):  # drop the oldest frame, keep meta updates
@@ -133,10 +148,13 @@ class BackgroundSink(Sink):
         self.sink.discard()
 
     def hurry(self) -> None:
-        """The run was stopped (Ctrl-C, SIGTERM): :meth:`close` waits at most ``close_timeout_s``
-        for a stalled sink, a file's frames too."""
+        """The run was stopped (Ctrl-C, SIGTERM, a close from another thread): a file's frame no
+        longer waits for room, and :meth:`close` waits at most ``close_timeout_s`` for a stalled
+        sink, a file's frames too."""
         with self._ready:
             self._file_frames = False
+            self._hurried = True
+            self._ready.notify_all()
 
     def close(self) -> None:
         """Drain the queue while the sink makes progress (module docstring), stop the thread,

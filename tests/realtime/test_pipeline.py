@@ -225,6 +225,76 @@ def test_closing_the_pipeline_from_another_thread_ends_the_run(media_dir: Path, 
     assert closed_after_s and closed_after_s[0] >= 0.2  # it waited for frame 3 to be done
 
 
+def test_a_close_from_another_thread_ends_a_run_held_by_an_output_that_stopped_reading(
+    media_dir: Path, pose_model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: an output that keeps a file's every frame and whose write blocks (a TCP peer that
+    stopped reading) held the run for good with nothing said, and ``close()`` from another
+    thread, the documented way to stop it, never returned."""
+    import threading
+
+    from posecast.realtime.sinks import background
+    from posecast.realtime.stages import Sink
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    class StoppedReader(Sink):
+        name = "stopped-reader"
+        inline = False
+        keeps_file_frames = True
+        queue_frames = 1
+
+        def write(self, frame) -> None:  # noqa: ANN001
+            entered.set()
+            release.wait(60)  # the peer never reads again (released when the test ends)
+
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    pipeline = build_pipeline(options, [StoppedReader()])
+    frames: list[int] = []
+    original_wait_warning_s = background.WAIT_WARNING_S
+    background.WAIT_WARNING_S = 1.0  # the wait is said (10 s in a real run)
+    try:
+        with open_source(str(media_dir / "dance_576.mp4")) as source:
+            pipeline.open()
+            runner = threading.Thread(target=lambda: frames.extend(f.frame_id for f in pipeline.run(source)))
+            runner.start()
+            assert entered.wait(30)
+            time.sleep(2.0)  # frame 0 is in write, frame 1 queued: frame 2 waits for room
+            assert frames == [0, 1] and runner.is_alive()
+            closer = threading.Thread(target=pipeline.close)  # (on a thread: a hang fails the test)
+            closer.start()
+            closer.join(8)  # the output's close_timeout_s (2 s) and a margin, not forever
+            closed_in_time = not closer.is_alive()
+            runner.join(10)
+    finally:
+        background.WAIT_WARNING_S = original_wait_warning_s
+        release.set()
+    assert closed_in_time and not runner.is_alive() and pipeline.closed
+    assert "output stopped-reader has taken no frame for 1 s: the run waits for it" in caplog.text
+
+
+def test_from_python_an_output_over_the_source_video_is_refused_before_a_frame(
+    media_dir: Path, pose_model_path: Path, tmp_path: Path
+) -> None:
+    """QA: the command refuses ``--output-video`` naming the source, but from Python
+    ``VideoSink(the clip read)`` replaced the 65-frame video with the 3 frames it had written."""
+    import shutil
+
+    from posecast.engines.fileio import OutputPathError, file_sha256
+    from posecast.realtime.sinks.video import VideoSink
+
+    clip = tmp_path / "in.mp4"
+    shutil.copy(media_dir / "dance_576.mp4", clip)
+    before = file_sha256(clip)
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    pipeline = build_pipeline(options, [VideoSink(clip)])
+    refused = pytest.raises(OutputPathError, match=r"--output-video .*in\.mp4 is the source: writing it would destroy")
+    with refused, pipeline, open_source(str(clip)) as source:
+        next(pipeline.run(source))
+    assert file_sha256(clip) == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
 def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: Path) -> None:
     """QA: ``build_pipeline("x")`` and ``PipelineOptions(lifting="x")`` raised AttributeErrors,
     ``sinks=[None]`` and ``max_people=True`` were taken, ``run("clip.mp4")`` said "'str' object
