@@ -24,7 +24,9 @@ from .torch_cuda import TorchCudaBackend
 
 log = logging.getLogger(__name__)
 
-#: name → backend class, fastest first (the order "auto" tries them in).
+#: name → backend class, fastest first (the order "auto" tries them in where a CUDA GPU is found;
+#: without one "auto" takes onnxruntime). A new backend is one entry here: ``--backend NAME``
+#: takes it, and gets the options its constructor accepts (``threads``, ``int8``).
 BACKENDS: dict[str, type[RuntimeBackend]] = {
     "tensorrt": TensorRTBackend,
     "torch-cuda": TorchCudaBackend,
@@ -32,8 +34,8 @@ BACKENDS: dict[str, type[RuntimeBackend]] = {
 }
 
 __all__ = [
-    "BACKENDS", "DEFAULT_MODEL", "LiftOutput", "RuntimeBackend", "availability", "check_window", "cpu_name",
-    "cuda_device_available", "load_backend",
+    "BACKENDS", "DEFAULT_MODEL", "LiftOutput", "RuntimeBackend", "availability", "backend_accepts", "check_window",
+    "cpu_name", "cuda_device_available", "load_backend",
 ]  # fmt: skip
 
 
@@ -108,6 +110,12 @@ def _checked(backend: RuntimeBackend) -> RuntimeBackend:
         raise ModelError(f"the model {path} gives no finite 3D on {backend.name} (its weights hold NaN or infinity?): "
                          "re-export it, or run a shipped model (--model NAME: README, Models)")  # fmt: skip
     return backend
+
+
+def backend_accepts(name: str, option: str) -> bool:
+    """Whether backend ``name``'s constructor takes ``option`` ("auto": the CPU one's do)."""
+    cls = OnnxRuntimeBackend if name == "auto" else BACKENDS.get(name)
+    return cls is not None and option in _accepted(cls, {option: None})
 
 
 def _accepted(cls: type[RuntimeBackend], options: dict[str, object]) -> dict[str, object]:

@@ -20,6 +20,7 @@ from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.logs import counted
 from ...engines.media import display_available
+from ...engines.runtime import BACKENDS
 from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, model_files
 from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
@@ -45,7 +46,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a shipped lifting model's name ({', '.join(MODELS)}) or an exported .onnx "
         f"(default: {DEFAULT_MODEL_NAME})",
     )
-    parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime"],
+    parser.add_argument("--backend", default="auto", choices=["auto", *BACKENDS],  # (QA: a new one was refused)
                         help="lifting runtime; auto: the fastest that works here, logged once")  # fmt: skip
     parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                         help="onnxruntime: the INT8 dynamic-quantized model (default: if shipped with it)")  # fmt: skip

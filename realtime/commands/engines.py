@@ -20,9 +20,6 @@ MAX_BENCH_BATCH = 1024
 MAX_ITERS = 100_000
 log = logging.getLogger(__name__)
 
-#: ``engines bench --backend`` choices (the help and the error list exactly these).
-BENCH_BACKENDS: tuple[str, ...] = ("auto", *BACKENDS, "all")
-
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``engines`` command group to the ``posecast`` parser."""
@@ -47,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="p50/p99 latency per backend and batch size")
     _model_arg(bench)
-    bench.add_argument("--backend", default="auto", choices=BENCH_BACKENDS,
+    bench.add_argument("--backend", default="auto", choices=("auto", *BACKENDS, "all"),  # registered by now
                        help="auto: the one `posecast run` would pick; all: every backend usable here "
                             "(the others are listed as skipped, with the reason)")  # fmt: skip
     bench.add_argument("--batch", default="1,4,16", help="comma-separated batch sizes (default 1,4,16)")

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...engines import skeleton
 from ...engines.metadata import ModelMetadata
-from ...engines.runtime import RuntimeBackend, load_backend
+from ...engines.runtime import RuntimeBackend, backend_accepts, load_backend
 from ...engines.runtime.base import resolve_model
 from ...engines.runtime.quantize import int8_by_default
 
@@ -57,8 +57,10 @@ class Lifter3D:
         #: batch (up to 26 mm, 1.5 % of body height, measured), and lifting costs about the same per
         #: person either way (0.8 ms, measured with 1-8 people)
         self._per_person = False
-        if self.options.backend in ("auto", "onnxruntime"):  # the GPU backends take neither option
+        backend = self.options.backend
+        if backend_accepts(backend, "threads"):  # the GPU backends take neither option
             kwargs["threads"] = self.options.threads
+        if backend_accepts(backend, "int8"):
             int8 = self.options.int8
             if int8 is None:
                 int8 = int8_by_default(resolve_model(self.options.model_path))

@@ -149,3 +149,28 @@ def test_an_outputs_own_avatar_options_giving_way_to_the_pipelines_are_said(
         same = assemble.PipelineOptions(detector="nobody", avatar=AvatarOptions(mirror=True))
         assemble.build_pipeline(same, [VmcSink(("127.0.0.1", 39539), AvatarOptions(mirror=True))]).close()
     assert "give way" not in caplog.text
+
+
+def test_a_new_backend_is_one_registry_entry_for_the_command_line_too(
+    monkeypatch: pytest.MonkeyPatch, media_dir, pose_model_path  # noqa: ANN001
+) -> None:
+    """QA: the README's one entry in ``BACKENDS`` was taken by ``engines info`` and from Python,
+    but ``run --backend NAME`` refused it (a fixed list of choices), and only the built-in CPU
+    backend was given ``threads`` and ``int8``."""
+    from posecast.engines.runtime import BACKENDS
+    from posecast.engines.runtime.onnxruntime_backend import OnnxRuntimeBackend
+    from posecast.realtime.cli import main
+
+    class SeparateOrt(OnnxRuntimeBackend):
+        name = "ort-separate"
+        made_with: list[dict] = []
+
+        def __init__(self, model_path=None, threads: int = 1, int8: bool = False) -> None:  # noqa: ANN001
+            type(self).made_with.append({"threads": threads, "int8": int8})
+            super().__init__(model_path, threads=threads, int8=int8)
+
+    monkeypatch.setitem(BACKENDS, "ort-separate", SeparateOrt)
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--frames", "3", "--backend", "ort-separate", "--model-asset", str(pose_model_path)])  # fmt: skip
+    assert code == 0
+    assert SeparateOrt.made_with == [{"threads": 1, "int8": True}]  # the shipped default has its INT8 copy
