@@ -172,7 +172,9 @@ class Detections2D:
     """The people a 2D detector found in one frame (``N`` may be 0), in its own layout.
 
     ``timestamp_ns`` is :attr:`Frame.timestamp_ns`, the clock of the temporal stages.
-    ``keypoints_px`` ``(N, K, 2)`` float32 pixels; ``scores`` ``(N, K)`` float32 in [0, 1];
+    ``keypoints_px`` ``(N, K, 2)`` float32 pixels, finite (an unseen keypoint: its best guess,
+    score 0; a person with a NaN or infinite position is left out of that frame, logged once);
+    ``scores`` ``(N, K)`` float32 in [0, 1];
     ``track_ids`` ``(N,)`` int64, the detector's own track ids, -1 when it does not track (the
     lifting stage's tracker assigns person ids); ``world_m`` ``(N, K, 3)`` float32, the
     detector's own metric 3D when it has one (MediaPipe's world landmarks: metres, origin

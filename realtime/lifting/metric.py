@@ -26,6 +26,7 @@ not to be trusted. Until the window spans the model's whole window time the stat
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -147,6 +148,8 @@ class MetricPoseLifting(PoseLifting):
         #: Poses the plausibility gate turned into ``lost`` (the first is logged with its reason).
         self.implausible_poses = 0
         self._reported = False
+        #: Detections dropped for a keypoint position that is not a finite number (the first is logged).
+        self.non_finite_detections = 0
 
     @property
     def intrinsics(self) -> CameraIntrinsics | None:
@@ -216,6 +219,9 @@ class MetricPoseLifting(PoseLifting):
         t0 = time.perf_counter_ns()
         if detections.image_size != self._image_size:
             self._set_image_size(*detections.image_size)
+        finite = np.isfinite(detections.keypoints_px).all(axis=(1, 2))
+        if not finite.all():  # (QA: one NaN lost the person in every frame, silently)
+            detections = self._without_non_finite(detections, finite)
         n = detections.count
         # pixels and scores mapped to the 17 joints in one go: (N, 17, 3) → (N, 17, 2) and (N, 17)
         mapped = detections.layout.to_posecast(np.concatenate([detections.keypoints_px,
@@ -294,6 +300,19 @@ class MetricPoseLifting(PoseLifting):
                                                  self._model_fps, o.max_knee_backward_deg,
                                                  self._live_subject)  # fmt: skip
         return self.states[person_id]
+
+    def _without_non_finite(self, detections: Detections2D, finite: np.ndarray) -> Detections2D:
+        """``detections`` without the people whose ``finite`` is False: a position that is not a
+        number would make every window holding it lift to nothing. Logged once."""
+        if not self.non_finite_detections:
+            log.warning("the 2D detector gave a keypoint position that is not a finite number (frame %d): that "
+                        "person is left out of such frames; a detector gives every keypoint a position, an "
+                        "unseen one its best guess with score 0", detections.frame_id)  # fmt: skip
+        self.non_finite_detections += int((~finite).sum())
+        world = None if detections.world_m is None else detections.world_m[finite]
+        return dataclasses.replace(detections, keypoints_px=detections.keypoints_px[finite],
+                                   scores=detections.scores[finite], track_ids=detections.track_ids[finite],
+                                   world_m=world)  # fmt: skip
 
     def reset(self) -> None:
         self.tracker.reset()

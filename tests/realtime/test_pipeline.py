@@ -295,6 +295,41 @@ def test_from_python_an_output_over_the_source_video_is_refused_before_a_frame(
     assert file_sha256(clip) == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
+def test_a_keypoint_that_is_not_a_number_costs_only_its_frames(
+    media_dir: Path, pose_model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: a detector's NaN position (a common "not seen" marker) made the person ``lost``
+    with nothing logged (in every frame, when the detector marks a wrist so throughout). Such a
+    person is left out of those frames alone, said once, and the run holds through the gap."""
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    pipeline = build_pipeline(options)
+    mediapipe = pipeline.detector
+
+    class MarksUnseenWithNaN:
+        name, layout, max_people = "nan-marker", mediapipe.layout, 1
+
+        def detect(self, frame: Frame):  # noqa: ANN202
+            detections = mediapipe.detect(frame)
+            if 30 <= frame.frame_id <= 32 and detections.count:
+                detections.keypoints_px[0, 15] = np.nan  # a wrist "not seen"
+            return detections
+
+        def reset(self) -> None:
+            mediapipe.reset()
+
+        def close(self) -> None:
+            mediapipe.close()
+
+    pipeline.detector = MarksUnseenWithNaN()
+    with pipeline, open_source(str(media_dir / "dance_576.mp4")) as source:
+        frames = list(pipeline.run(source, max_frames=60))
+    posed = [f.frame_id for f in frames if f.people and f.people[0].joints_m is not None]
+    assert not set(posed) & {30, 31, 32}
+    assert set(range(40, 60)) <= set(posed), posed  # (before: none after frame 30)
+    assert pipeline.lifting.non_finite_detections == 3
+    assert caplog.text.count("gave a keypoint position that is not a finite number (frame 30)") == 1
+
+
 def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: Path) -> None:
     """QA: ``build_pipeline("x")`` and ``PipelineOptions(lifting="x")`` raised AttributeErrors,
     ``sinks=[None]`` and ``max_people=True`` were taken, ``run("clip.mp4")`` said "'str' object
