@@ -20,6 +20,7 @@ from arguments, tests from fakes) and handed in; the pipeline owns them and clos
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -70,6 +71,7 @@ class Pipeline:
         self._stages = threading.Condition()
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
+        self._restamped = False  # a detector's detections were given the frame's id and times (logged once)
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -147,6 +149,10 @@ class Pipeline:
             t0 = time.perf_counter_ns()
             detections = self.detector.detect(frame)
             stage_ns["keypoints2d"] = time.perf_counter_ns() - t0
+        if not isinstance(detections, Detections2D):  # (QA: None gave an AttributeError naming no detector)
+            name = getattr(self.detector, "name", "") or type(self.detector).__name__
+            raise TypeError(f"detector {name}'s detect() returned {type(detections).__name__}, not Detections2D "
+                            "(Detections2D.empty(frame, layout) when nobody is seen)")  # fmt: skip
         return detections
 
     def finish(self, frame: Frame, detections: Detections2D, stage_ns: dict[str, int]) -> PoseFrame:
@@ -157,6 +163,8 @@ class Pipeline:
     def _finish(self, frame: Frame, detections: Detections2D, stage_ns: dict[str, int]) -> PoseFrame:
         if not self._outputs and self.sinks:
             self.open()
+        if (detections.frame_id, detections.timestamp_ns) != (frame.frame_id, frame.timestamp_ns):
+            detections = self._stamped(frame, detections)
         people = self.lifting.process(detections, detections.timestamp_ns, stage_ns)
         result = PoseFrame(frame.frame_id, frame.capture_ns, detections.timestamp_ns, detections.image_size, people,
                            stage_ns, frame.image_bgr, detections)  # fmt: skip
@@ -184,6 +192,19 @@ class Pipeline:
         stage_ns["publish"] = time.perf_counter_ns() - t_sinks
         result.delivered_ns = time.monotonic_ns()
         return result
+
+    def _stamped(self, frame: Frame, detections: Detections2D) -> Detections2D:
+        """``detections`` with ``frame``'s id and times, which the temporal stages run on (QA: a
+        detector that stamped ``capture_ns`` as ``timestamp_ns`` never left ``warming`` and a
+        file's frames were dropped, with nothing said). Logged once."""
+        if not self._restamped:
+            name = getattr(self.detector, "name", "") or type(self.detector).__name__
+            log.warning("detector %s gave detections of frame %d at %d ns for frame %d at %d ns: the frame's id and "
+                        "time are used (copy them from the frame: Frame.frame_id, capture_ns, timestamp_ns)", name,
+                        detections.frame_id, detections.timestamp_ns, frame.frame_id, frame.timestamp_ns)  # fmt: skip
+            self._restamped = True
+        return dataclasses.replace(detections, frame_id=frame.frame_id, capture_ns=frame.capture_ns,
+                                   timestamp_ns=frame.timestamp_ns)  # fmt: skip
 
     def _deliver(self, method: str, item: object) -> None:
         for output in list(self._outputs):

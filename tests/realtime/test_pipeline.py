@@ -330,6 +330,43 @@ def test_a_keypoint_that_is_not_a_number_costs_only_its_frames(
     assert caplog.text.count("gave a keypoint position that is not a finite number (frame 30)") == 1
 
 
+def test_detections_stamped_with_another_time_get_the_frames_and_a_detector_must_return_detections(
+    media_dir: Path, pose_model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: a detector that filled ``timestamp_ns`` with the frame's ``capture_ns`` (both fields
+    are there to fill) never left ``warming``, with nothing said; one returning ``None`` gave an
+    ``AttributeError`` that named no detector."""
+    import dataclasses
+
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    pipeline = build_pipeline(options)
+    mediapipe = pipeline.detector
+
+    class StampsCaptureTime:
+        name, layout, max_people = "capture-stamper", mediapipe.layout, 1
+        gives_none = False
+
+        def detect(self, frame: Frame):  # noqa: ANN202
+            if self.gives_none:
+                return None
+            return dataclasses.replace(mediapipe.detect(frame), timestamp_ns=frame.capture_ns)
+
+        def reset(self) -> None:
+            mediapipe.reset()
+
+        def close(self) -> None:
+            mediapipe.close()
+
+    pipeline.detector = stamper = StampsCaptureTime()
+    with pipeline, open_source(str(media_dir / "dance_576.mp4")) as source:
+        frames = list(pipeline.run(source, max_frames=40))
+        assert frames[-1].people and frames[-1].people[0].tracking == "tracking"  # (before: warming throughout)
+        stamper.gives_none = True
+        with pytest.raises(TypeError, match=r"detector capture-stamper's detect\(\) returned NoneType, not Detec"):
+            pipeline.process(source.read())
+    assert caplog.text.count("detector capture-stamper gave detections of frame 0 at") == 1
+
+
 def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: Path) -> None:
     """QA: ``build_pipeline("x")`` and ``PipelineOptions(lifting="x")`` raised AttributeErrors,
     ``sinks=[None]`` and ``max_people=True`` were taken, ``run("clip.mp4")`` said "'str' object
