@@ -41,6 +41,12 @@ log = logging.getLogger(__name__)
 _FLOOR_META_INTERVAL_NS = 1_000_000_000
 
 
+def _reason(exc: BaseException) -> str:
+    """What went wrong in a sink, for its one-line error: an OS error or posecast's own says it in
+    words; any other exception is named too (QA: a KeyError read "failed at frame 3: 'missing'")."""
+    return str(exc) if isinstance(exc, OSError | PosecastError) else f"{type(exc).__name__}: {exc}"
+
+
 class Pipeline:
     """``open()`` the sinks, ``process(frame)`` one frame or ``run(source)`` a whole source,
     ``close()`` everything (or use ``with``, which opens and closes)."""
@@ -104,7 +110,7 @@ class Pipeline:
                 except PosecastError:
                     raise
                 except Exception as exc:  # e.g. an OSError of a file it opens: one line naming the output
-                    raise SinkError(f"output {sink.name} could not start: {exc}") from exc
+                    raise SinkError(f"output {sink.name} could not start: {_reason(exc)}") from exc
         except BaseException:
             self.close()
             raise
@@ -285,7 +291,7 @@ class Pipeline:
             name, exc = next(iter(self.failed.items()))
             frame_id = self._failed_at.get(name)
             raise SinkError(f"output {name} failed at frame {frame.frame_id if frame_id is None else frame_id}: "
-                            f"{exc}") from exc
+                            f"{_reason(exc)}") from exc
         return any(output.stop_requested for output in self._outputs)
 
     @property
@@ -335,7 +341,7 @@ class Pipeline:
             except PosecastError as exc:
                 errors.append(exc)
             except Exception as exc:  # noqa: BLE001 - close the rest first, raise after
-                error = SinkError(f"output {output.name} could not be finished: {exc}")
+                error = SinkError(f"output {output.name} could not be finished: {_reason(exc)}")
                 error.__cause__ = exc
                 errors.append(error)
         opened = {id(o.sink) if isinstance(o, BackgroundSink) else id(o) for o in self._outputs}

@@ -8,11 +8,12 @@
 =============  =====================================  ==============================================
 interface      registry                               implementations
 =============  =====================================  ==============================================
-FrameSource    ``realtime.sources.SOURCES``           camera, video file, image folder
+FrameSource    ``realtime.sources.SOURCES``           camera, network stream, video file, image folder
 Detector2D     ``realtime.detectors.DETECTORS``       MediaPipe PoseLandmarker (33 landmarks)
 PoseLifting    ``realtime.lifting.LIFTINGS``          window → networks → bone smoothing → root,
                                                       one state per tracked person
-Sink           ``realtime.sinks.SINKS``               ZeroMQ, console, live view, stats
+Sink           ``realtime.sinks.SINKS``               ZeroMQ, VMC, console, live view, video,
+                                                      recording, stats
 =============  =====================================  ==============================================
 
 Every stage is closed with ``close()`` (safe to call twice) or a ``with`` block. Errors a user

@@ -220,7 +220,7 @@ class PersonPose:
     re-identification time). ``tracking`` is one of :data:`TRACKING_STATES`.
     ``keypoints_px`` ``(17, 2)`` float32 and ``confidence`` ``(17,)`` float32 in [0, 1] are the
     2D in posecast's joint order (zeros when ``lost``). When ``lost`` every 3D field is ``None``;
-    otherwise: ``joints_m`` ``(17, 3)`` metres in the camera frame, root translation included;
+    otherwise: ``joints_m`` ``(17, 3)`` float64 metres in the camera frame, root translation included;
     ``joints_rel_m`` the same with the root at the origin; ``root_m`` ``(3,)`` the pelvis;
     ``bone_lengths_m`` ``(16,)`` the lengths in use (:data:`skeleton.BONE_NAMES` order);
     ``scale`` the scale network's output; ``joints_lifted`` ``(17, 3)`` the lifting network's raw
@@ -254,8 +254,9 @@ class PoseFrame:
     ``timestamp_ns`` is the clock of the temporal stages (see :attr:`Frame.timestamp_ns`);
     ``image_size`` ``(width, height)``; ``people`` one :class:`PersonPose` per person the
     tracker holds (seen or recently lost), empty when nobody is tracked; ``stage_ns`` the time
-    spent per stage (``keypoints2d``, ``window``, ``lift``, ``smooth``; ``publish``, the time
-    spent handing the frame to the sinks, is added once every sink has it); ``image_bgr`` the
+    spent per stage (``handoff_2d``, the frame's wait before the 2D; ``keypoints2d``, ``window``,
+    ``lift``, ``smooth``; ``world`` with an avatar world; ``handoff_3d`` with the threaded runner;
+    ``publish``, the time spent handing the frame to the sinks, is added once every sink has it); ``image_bgr`` the
     source image, not copied (for drawing sinks; do not modify it); ``detections`` the 2D as
     detected; ``delivered_ns``: ``time.monotonic_ns()`` once every sink had the frame (0 before);
     ``world``: the people on the floor, in the world frame (a

@@ -195,6 +195,22 @@ def test_a_raising_sink_is_detached_and_the_others_get_the_frame() -> None:
     assert raising.closed >= 1 and after.closed == 1
 
 
+def test_a_sinks_error_that_is_not_an_os_error_is_named() -> None:
+    """QA: a sink's KeyError ended the run with "failed at frame 2: 'missing'"."""
+
+    class KeyErrorSink(RecordingSink):
+        name = "lookup"
+
+        def write(self, frame: PoseFrame) -> None:
+            if frame.frame_id == 2:
+                raise KeyError("missing")
+
+    failed = pytest.raises(SinkError, match=r"^output lookup failed at frame 2: KeyError: 'missing'$")
+    pipeline = Pipeline(FakeDetector(two_people(5)), FakeLifting(), [KeyErrorSink()])
+    with failed, pipeline, ListSource(5) as source:
+        list(pipeline.run(source))
+
+
 def test_a_blocked_sink_stalls_neither_the_pipeline_nor_the_others() -> None:
     blocked, other = BlockingSink(), RecordingSink()
     with Pipeline(FakeDetector(two_people(50)), FakeLifting(), [blocked, other]) as pipeline, ListSource(50) as source:
