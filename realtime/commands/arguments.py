@@ -102,11 +102,20 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="threaded: the 2D on a thread of its own; auto: threaded from 4 cores (on 2 it measured "
                              "slower; posecast bench compares both)")  # fmt: skip
     add_avatar_arguments(parser)
-    for detector in DETECTORS.values():
-        detector.add_arguments(parser)
-    for sink in SINKS.values():
-        sink.add_arguments(parser)
+    add_stage_arguments(parser, [*DETECTORS.values(), *SINKS.values()])
     add_model_arguments(parser)
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser, stages: Sequence[type]) -> None:
+    """Each registered detector's or sink's own options (``add_arguments``); two that declare
+    the same option are named (QA: argparse's "conflicting option string: --csv" named neither,
+    from every command, ``--version`` too)."""
+    for stage in stages:
+        try:
+            stage.add_arguments(parser)
+        except argparse.ArgumentError as exc:
+            raise TypeError(f"{stage.__name__} (registered as {stage.name!r}) declares an option that is taken: "
+                            f"{exc}; give its options a prefix of its own (README, Where to change what)") from None
 
 
 def lifting_options(args: argparse.Namespace) -> LiftingOptions:

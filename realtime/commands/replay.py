@@ -14,6 +14,7 @@ from ..recording.replay import Replay, ReplayOptions
 from ..sinks import SINKS
 from ..stages import Sink
 from ..types import StreamMeta
+from .arguments import add_stage_arguments
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "connect (ZeroMQ delivers nothing to a subscriber before it has joined; "
                              "default 1)")  # fmt: skip
     add_avatar_arguments(parser, recorded_default=True)
-    for sink in _sink_classes():
-        sink.add_arguments(parser)
+    add_stage_arguments(parser, _sink_classes())
     parser.set_defaults(func=replay)
 
 

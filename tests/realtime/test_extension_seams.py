@@ -174,3 +174,25 @@ def test_a_new_backend_is_one_registry_entry_for_the_command_line_too(
                  "--frames", "3", "--backend", "ort-separate", "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0
     assert SeparateOrt.made_with == [{"threads": 1, "int8": True}]  # the shipped default has its INT8 copy
+
+
+def test_two_sinks_declaring_one_option_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA: a second sink with ``--csv`` broke every command with argparse's "conflicting option
+    string", which named neither sink."""
+    from posecast.realtime.cli import build_parser
+    from posecast.realtime.sinks import SINKS
+
+    class CsvA(RecordingSink):
+        name = "csv-a"
+
+        @classmethod
+        def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+            parser.add_argument("--csv")
+
+    class CsvB(CsvA):
+        name = "csv-b"
+
+    monkeypatch.setitem(SINKS, "csv-a", CsvA)
+    monkeypatch.setitem(SINKS, "csv-b", CsvB)
+    with pytest.raises(TypeError, match=r"^CsvB \(registered as 'csv-b'\) declares an option that is taken: .*--csv"):
+        build_parser()
