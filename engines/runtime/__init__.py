@@ -33,6 +33,9 @@ BACKENDS: dict[str, type[RuntimeBackend]] = {
     "onnxruntime": OnnxRuntimeBackend,
 }
 
+#: posecast's own backends: a failure of theirs on the test window is the model's
+_BUILT_IN = (TensorRTBackend, TorchCudaBackend, OnnxRuntimeBackend)
+
 __all__ = [
     "BACKENDS", "DEFAULT_MODEL", "LiftOutput", "RuntimeBackend", "availability", "backend_accepts", "check_window",
     "cpu_name", "cuda_device_available", "load_backend",
@@ -94,6 +97,11 @@ def _checked(backend: RuntimeBackend) -> RuntimeBackend:
     except BaseException as exc:
         with contextlib.suppress(Exception):  # the error to report is the probe's
             backend.close()
+        if isinstance(exc, Exception) and not isinstance(exc, PosecastError) and type(backend) not in _BUILT_IN:
+            # a backend added to BACKENDS: its own code, not the model (QA: "re-export the model" was the advice)
+            raise BackendError(f"backend {backend.name or type(backend).__name__} fails on a test window of the model "
+                               f"{path} ({type(exc).__name__}: {exc}): its run() must return a LiftOutput for "
+                               "windows (B, T, 17, 2) (README, Where to change what)") from None  # fmt: skip
         if isinstance(exc, Exception) and not isinstance(exc, PosecastError):
             # a graph its metadata does not describe (an output's real shape, an op this runtime
             # lacks) loads and fails only when run: the runtime's own error, in one line

@@ -50,6 +50,27 @@ def test_a_backend_named_that_gives_no_finite_3d_is_refused(monkeypatch: pytest.
     assert NanBackend.closed == 1
 
 
+def test_an_added_backend_that_fails_on_the_test_window_is_blamed_not_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """QA: a backend added to BACKENDS whose run() returned a tuple was reported as the model
+    failing ("re-export it with tools/export.py")."""
+    from posecast.engines.errors import BackendError
+
+    class TupleBackend(OnnxRuntimeBackend):
+        name = "tuple-ort"
+
+        def run(self, keypoints_norm: np.ndarray):  # noqa: ANN201
+            out = super().run(keypoints_norm)
+            return out.joints_3d, out.scale
+
+    monkeypatch.setitem(runtime.BACKENDS, "tuple-ort", TupleBackend)
+    with pytest.raises(BackendError, match=r"backend tuple-ort fails on a test window of the model .*AttributeError.*"
+                                           r"its run\(\) must return a LiftOutput") as refused:
+        runtime.load_backend("tuple-ort")
+    assert "re-export" not in str(refused.value)
+
+
 def test_tools_report_a_stop_signal_by_its_number() -> None:
     """A tool stopped by SIGTERM (a job scheduler: raised as Ctrl-C is) exits 143 as the shell
     says it, not Ctrl-C's 130 (tools/train.py did)."""
