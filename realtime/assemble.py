@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .avatar import AvatarOptions, AvatarWorld
-from .detectors import DETECTORS
+from .detectors import DETECTORS, warn_if_fewer_people
 from .errors import OptionsError
 from .lifting import LIFTINGS, LiftingOptions
 from .pipeline import Pipeline
@@ -69,6 +69,7 @@ def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink]
         lifting = LIFTINGS["metric"](options.lifting)
         cls, detector_options = DETECTORS[options.detector], options.detector_options
         detector = cls() if detector_options is None else cls(detector_options)
+        warn_if_fewer_people(detector, options.max_people)
     except BaseException:
         for stage in (*sinks, lifting):
             if stage is not None:

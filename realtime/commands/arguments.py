@@ -24,7 +24,7 @@ from ...engines.runtime import BACKENDS
 from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, model_files
 from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
-from ..detectors import DETECTORS
+from ..detectors import DETECTORS, warn_if_fewer_people
 from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MAX_PEOPLE, PEOPLE_SEARCH_HELP
 from ..errors import OptionsError, SourceError
 from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOptions, OneEuroOptions, TrackerOptions
@@ -227,6 +227,7 @@ def run_pipeline(
         with source:
             lifting = LIFTINGS["metric"](options)
             detector = DETECTORS[getattr(args, "detector", "mediapipe")].from_args(args)
+            warn_if_fewer_people(detector, getattr(args, "max_people", 1))
             pipeline = Pipeline(detector, lifting, sinks, world)
             lifting = detector = None  # the pipeline owns them now
             limit = max_frames(source) if callable(max_frames) else max_frames

@@ -10,6 +10,8 @@ maps any layout to posecast's 17 joints).
 
 from __future__ import annotations
 
+import logging
+
 from ..stages import Detector2D
 from .mediapipe import MediaPipeDetector, MediaPipeOptions
 
@@ -18,4 +20,15 @@ DETECTORS: dict[str, type[Detector2D]] = {
     "mediapipe": MediaPipeDetector,
 }
 
-__all__ = ["DETECTORS", "Detector2D", "MediaPipeDetector", "MediaPipeOptions"]
+__all__ = ["DETECTORS", "Detector2D", "MediaPipeDetector", "MediaPipeOptions", "warn_if_fewer_people"]
+
+log = logging.getLogger(__name__)
+
+
+def warn_if_fewer_people(detector: Detector2D, asked: int) -> None:
+    """Log when ``detector`` finds fewer people than ``asked`` for (a detector without a
+    ``max_people`` option finds one; QA: ``--max-people 3`` was ignored silently)."""
+    if asked > detector.max_people:
+        log.warning("detector %s finds at most %d %s per frame: --max-people %d gives no more (give its options "
+                    "a max_people field: README, Where to change what)", detector.name or type(detector).__name__,
+                    detector.max_people, "person" if detector.max_people == 1 else "people", asked)  # fmt: skip

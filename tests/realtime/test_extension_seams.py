@@ -43,6 +43,23 @@ def test_a_detector_without_options_builds_from_the_command_line_and_from_option
     assert (meta.assumptions["detector"], meta.assumptions["keypoint_layout"]) == ("nobody", "coco-17")
 
 
+def test_a_detector_without_a_people_option_says_it_finds_one(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, pose_model_path  # noqa: ANN001
+) -> None:
+    """QA: ``--max-people 3`` with a detector without options was ignored with nothing said."""
+    monkeypatch.setitem(DETECTORS, "nobody", NobodyDetector)
+    with assemble.build_pipeline(assemble.PipelineOptions(detector="nobody", max_people=3)):
+        pass
+    assert "detector nobody finds at most 1 person per frame: --max-people 3 gives no more" in caplog.text
+    caplog.clear()
+    from posecast.realtime.detectors import MediaPipeOptions
+
+    mediapipe = assemble.PipelineOptions(max_people=3, detector_options=MediaPipeOptions(model_path=pose_model_path))
+    with assemble.build_pipeline(mediapipe) as pipeline:  # MediaPipe's option
+        assert pipeline.detector.max_people == 3
+    assert "finds at most" not in caplog.text
+
+
 def test_mediapipe_options_are_made_for_it_with_the_people_asked_for() -> None:
     options = assemble.PipelineOptions(max_people=3)
     assert type(options.detector_options).__name__ == "MediaPipeOptions"
