@@ -140,8 +140,8 @@ def soak_text(soak: dict) -> str:
     text = (f"Soak: {soak['minutes']:g} min at {soak['pace_fps']:g} fps, {soak['frames_processed']} frames, "
             f"{soak['dropped_capture']} dropped at capture; capture → delivered p99 first minute "
             f"{_f(soak['first_minute_p99_ms'])} ms, last minute {_f(soak['last_minute_p99_ms'])} ms; "
-            f"resident memory {_f(soak['rss_mb_after_warmup'], 0)} → {_f(soak['rss_mb_end'], 0)} MB "
-            f"({_f(soak['rss_growth_mb'], 1)} MB after warm-up).")  # fmt: skip
+            f"resident memory {_f(soak['rss_mb_after_warmup'], 1)} → {_f(soak['rss_mb_end'], 1)} MB "
+            f"({_f(soak['rss_growth_mb'], 1)} MB after warm-up).")  # fmt: skip  (QA: 544 → 547 read "2.6 MB")
     for name, seen in (soak.get("hooks") or {}).items():
         text += f" {name}: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in seen.items()) + "."
     return text

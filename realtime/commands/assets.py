@@ -1,4 +1,4 @@
-"""``posecast assets list|fetch``: show and fill the download cache (see :mod:`.assets`)."""
+"""``posecast assets list|fetch``: show and fill the download cache (see :mod:`posecast.engines.assets`)."""
 
 from __future__ import annotations
 

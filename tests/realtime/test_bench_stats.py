@@ -103,3 +103,14 @@ def test_a_paced_pass_is_never_faster_than_its_pace() -> None:
     assert processed_fps(paced_30) == pytest.approx(30.0, rel=1e-6)
     assert processed_fps(paced_30[::2]) == pytest.approx(15.0, rel=1e-6)  # every other frame dropped
     assert np.isnan(processed_fps(paced_30[:1])) and np.isnan(processed_fps(np.zeros(3, np.int64)))
+
+
+def test_the_soak_line_shows_its_memory_as_its_growth_was_taken() -> None:
+    """QA: "resident memory 544 → 547 MB (2.6 MB after warm-up)": whole MB beside a growth taken
+    from tenths."""
+    from posecast.realtime.benchmark.report import soak_text
+
+    soak = {"minutes": 0.5, "pace_fps": 30, "frames_processed": 900, "dropped_capture": 0,
+            "first_minute_p99_ms": 28.0, "last_minute_p99_ms": 27.5, "rss_mb_after_warmup": 544.2,
+            "rss_mb_end": 546.8, "rss_growth_mb": 2.6}  # fmt: skip
+    assert "resident memory 544.2 → 546.8 MB (2.6 MB after warm-up)" in soak_text(soak)
