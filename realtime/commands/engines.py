@@ -8,7 +8,7 @@ import logging
 from ...engines.cli_args import output_file
 from ...engines.errors import BackendError
 from ...engines.fileio import atomic_write, check_outputs
-from ...engines.runtime import BACKENDS, availability, load_backend
+from ...engines.runtime import BACKENDS, availability, backend_accepts, load_backend
 from ...engines.runtime.base import model_files, resolve_model
 from ...engines.runtime.quantize import int8_by_default
 
@@ -147,9 +147,12 @@ def _bench(args: argparse.Namespace) -> int:
             records.append(bench.skipped(name, skip_reason, model_path))
             continue
         # "auto" hands every backend's options on; load_backend gives each only the ones it takes
-        chosen = (
-            {k: v for opts in options.values() for k, v in opts.items()} if name == "auto" else options.get(name, {})
-        )
+        if name == "auto":
+            chosen = {k: v for opts in options.values() for k, v in opts.items()}
+        elif name in options:
+            chosen = options[name]
+        else:  # a backend added to BACKENDS: the CPU options its constructor takes (QA: --threads was not passed)
+            chosen = {k: v for k, v in options["onnxruntime"].items() if backend_accepts(name, k)}
         with load_backend(name, args.model, **chosen) as backend:
             log.info("benchmarking %s on %s", backend.name, backend.device)
             records += bench.benchmark(backend, batches, iters=args.iters, warmup=args.warmup)

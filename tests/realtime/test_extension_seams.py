@@ -191,6 +191,9 @@ def test_a_new_backend_is_one_registry_entry_for_the_command_line_too(
                  "--frames", "3", "--backend", "ort-separate", "--model-asset", str(pose_model_path)])  # fmt: skip
     assert code == 0
     assert SeparateOrt.made_with == [{"threads": 1, "int8": True}]  # the shipped default has its INT8 copy
+    assert main(["engines", "bench", "--backend", "ort-separate", "--batch", "1", "--iters", "3", "--warmup", "1",
+                 "--threads", "2"]) == 0  # fmt: skip
+    assert SeparateOrt.made_with[-1] == {"threads": 2, "int8": True}
 
 
 def test_two_sinks_declaring_one_option_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
