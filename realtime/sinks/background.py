@@ -86,6 +86,9 @@ class BackgroundSink(Sink):
                                     "keeps every frame of a file); Ctrl-C stops the run", self.name,
                                     WAIT_WARNING_S)  # fmt: skip
                 self._raise_pending()
+            if keeps and self._hurried and self._frames_queued() >= self._limit:
+                self.sink.dropped_frames += 1  # stopped: a file's output ends at the frames it had, none skipped
+                return
             if kind == "frame" and self._frames_queued() >= self._limit:
                 for i, (k, _) in enumerate(self._queue):  # drop the oldest frame, keep meta updates
                     if k == "frame":
