@@ -118,8 +118,10 @@ class AdaptOptions:
     #: every weight by about the learning rate whatever the gradient, so without it one step moved
     #: the 3D by 40 mm (QA) and a short run landed away from where longer runs settle
     lr_warmup_steps: int = 100
-    #: after the warm-up the learning rate falls linearly to 0 at the end of the budget (steps or
-    #: minutes, whichever ends first), so the model written is not one noisy step of a constant rate
+    #: the learning rate is also scaled by a linear fall from 1 at the first step to 0 at the end of
+    #: the budget (steps, or the minutes left after the teacher's lifting, whichever ends first), so
+    #: the model written is not one noisy step of a constant rate; the two factors multiply (a run of
+    #: 1,650 steps peaks at 0.94 of ``lr``, one of 200 at 0.51)
     lr_decay: bool = True
     anchor_weight: float = 1.0  # L2 to the starting weights, per parameter (mean), × 1e4
     distill_weight: float = 1.0  # MSE to the teacher's root-relative 3D (canonical units; see teacher)
@@ -480,6 +482,12 @@ def adapt(
         sampler = Recorded2DSampler(files, SamplerOptions(window_frames=frames), seed=o.seed)
     except ValueError as exc:
         raise AdaptError(str(exc)) from exc
+    if 0 < o.max_steps < 2 * o.lr_warmup_steps:  # (review: nothing said a run this short barely moves)
+        log.warning("%d steps: the learning rate stays under %.0f %% of its base (it warms up over %d steps), so the "
+                    "model stays near the one it started from; give it hundreds of steps (README, Adapting to "
+                    "your own footage)", o.max_steps, 100 * max(learning_rate_factor(
+                        step, o.lr_warmup_steps, step / o.max_steps, o.lr_decay) for step in range(o.max_steps)),
+                    o.lr_warmup_steps)  # fmt: skip
     if len(sampler) < frames:  # works (windows start clamped, as a stream's do), but there is little to learn
         log.warning("the footage holds only %d frames with a person (%.1f s at the model's rate): adapting to "
                     "that little is unlikely to help; the measurements used 4–13 s clips (README, Adapting to "
@@ -532,8 +540,8 @@ def adapt(
 
 def learning_rate_factor(step: int, warmup_steps: int, budget_used: float, decay: bool) -> float:
     """The fraction of the base learning rate at ``step`` (0-based): a linear warm-up over
-    ``warmup_steps`` steps, then, with ``decay``, a linear fall to 0 as ``budget_used`` (the
-    fraction of the steps or minutes spent, 0–1) reaches 1."""
+    ``warmup_steps`` steps times, with ``decay``, a linear fall from 1 to 0 as ``budget_used``
+    (the fraction of the steps or training minutes spent, 0–1) reaches 1."""
     warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
     return warmup * (max(0.0, 1.0 - budget_used) if decay else 1.0)
 
@@ -553,12 +561,17 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
         else:
             bar = tqdm(total=round(o.minutes * 60), initial=min(time.perf_counter() - start, o.minutes * 60),
                        desc="adapting", unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total} s{postfix}")  # fmt: skip
+    # the decay runs over the training's own share of --minutes: the teacher's lifting, counted in
+    # --minutes, had already decayed the rate before the first step (review: peak 0.43 at 40 %)
+    training_began = time.perf_counter()
+    training_s = max(o.minutes * 60 - (training_began - start), 1e-9)
     try:
         while True:
             elapsed = time.perf_counter() - start
             if elapsed >= o.minutes * 60 or (o.max_steps and adapter.step >= o.max_steps):
                 break
-            used = max(elapsed / (o.minutes * 60), adapter.step / o.max_steps if o.max_steps else 0.0)
+            used = max((time.perf_counter() - training_began) / training_s,
+                       adapter.step / o.max_steps if o.max_steps else 0.0)  # fmt: skip
             adapter.set_learning_rate(learning_rate_factor(adapter.step, o.lr_warmup_steps, used, o.lr_decay))
             logged = adapter.train_step(sampler.sample(o.batch))
             if bar is not None:
@@ -625,7 +638,8 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
               "adapt_teacher_context": o.teacher_context, "adapt_seed": str(o.seed),
               "adapt_recipe": o.recipe_name or "custom", "adapt_lr": f"{o.lr:g}",
               "adapt_lr_schedule": f"linear warm-up over {o.lr_warmup_steps} steps"
-                                   + (", then linear decay to 0" if o.lr_decay else ", then constant")}  # fmt: skip
+                                   + (" times a linear decay to 0 over the run" if o.lr_decay
+                                      else ", then constant")}  # fmt: skip
     if "adapted_on" in start_meta.extra:  # adapted again: what the start model was adapted to stays named
         before = start_meta.extra.get("adapted_earlier_on")
         extra["adapted_earlier_on"] = _clipped("; ".join(filter(None, (before, start_meta.extra["adapted_on"]))))

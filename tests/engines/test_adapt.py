@@ -141,6 +141,32 @@ def test_the_learning_rate_warms_up_then_falls_to_zero_at_the_budget() -> None:
         AdaptOptions(lr_warmup_steps=-1)
 
 
+def test_the_decay_runs_over_the_training_not_the_teachers_lifting() -> None:
+    """Review: with --minutes the teacher's lifting counted in the decay, so a run whose teacher
+    took 40 % of the minutes never rose above 0.43 of the learning rate."""
+    import time
+    from types import SimpleNamespace
+
+    from posecast.engines.training.adapt import _run
+
+    class Recorder:
+        step = 0
+        factors: list[float] = []
+
+        def set_learning_rate(self, factor: float) -> None:
+            self.factors.append(factor)
+
+        def train_step(self, batch: object) -> dict[str, float]:
+            self.step += 1
+            time.sleep(0.002)
+            return {"loss": 0.0}
+
+    adapter = Recorder()
+    options = AdaptOptions(minutes=1.0 / 60, lr_warmup_steps=1)  # one second; the teacher took 0.4 of it
+    _run(adapter, SimpleNamespace(sample=lambda batch: None), options, False, time.perf_counter() - 0.4)
+    assert adapter.step > 20 and max(adapter.factors) > 0.9 and adapter.factors[-1] > 0  # (before: 0.6 at most)
+
+
 def test_a_few_steps_stay_near_the_start_model(exported: Path, footage: Path, tmp_path: Path) -> None:
     """QA: Adam's first step moves every weight by about the learning rate, so one step moved the
     3D by 40 mm; the warm-up keeps a short run near its start, and the schedule is in the model."""
@@ -151,7 +177,7 @@ def test_a_few_steps_stay_near_the_start_model(exported: Path, footage: Path, tm
         moved[warmup] = adapt(exported, [footage], output, options, progress=False).after["moved_mm"]
     assert moved[AdaptOptions.lr_warmup_steps] < 0.1 * moved[0], moved
     schedule = metadata.read_onnx_metadata(output).extra["adapt_lr_schedule"]
-    assert schedule == "linear warm-up over 100 steps, then linear decay to 0", schedule
+    assert schedule == "linear warm-up over 100 steps times a linear decay to 0 over the run", schedule
 
 
 def test_adapt_input_errors(exported: Path, tmp_path: Path) -> None:
