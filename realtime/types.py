@@ -136,6 +136,11 @@ class KeypointLayout:
         return out
 
     @property
+    def used_keypoints(self) -> tuple[int, ...]:
+        """The keypoints some joint is made from, sorted (MediaPipe's fingers and face are not)."""
+        return tuple(sorted({i for sources in self.joint_sources for i in sources}))
+
+    @property
     def _plan(self) -> tuple[np.ndarray, ...] | None:
         """Index arrays for :meth:`to_posecast`: the keypoints to gather (``(17,)``; ``(17, 2)``
         pairs to average where a joint has two), then one ``(17, 2)`` pair array per level of
@@ -173,7 +178,8 @@ class Detections2D:
 
     ``timestamp_ns`` is :attr:`Frame.timestamp_ns`, the clock of the temporal stages.
     ``keypoints_px`` ``(N, K, 2)`` float32 pixels, finite (an unseen keypoint: its best guess,
-    score 0; a person with a NaN or infinite position is left out of that frame, logged once);
+    score 0; a person with a NaN or infinite position in a keypoint that a joint is made from is
+    left out of that frame, logged once; elsewhere it is taken as unseen);
     ``scores`` ``(N, K)`` float32 in [0, 1];
     ``track_ids`` ``(N,)`` int64, the detector's own track ids, -1 when it does not track (the
     lifting stage's tracker assigns person ids); ``world_m`` ``(N, K, 3)`` float32, the

@@ -219,9 +219,8 @@ class MetricPoseLifting(PoseLifting):
         t0 = time.perf_counter_ns()
         if detections.image_size != self._image_size:
             self._set_image_size(*detections.image_size)
-        finite = np.isfinite(detections.keypoints_px).all(axis=(1, 2))
-        if not finite.all():  # (QA: one NaN lost the person in every frame, silently)
-            detections = self._without_non_finite(detections, finite)
+        if not np.isfinite(detections.keypoints_px).all():  # (QA: one NaN lost the person in every frame, silently)
+            detections = self._without_non_finite(detections)
         n = detections.count
         # pixels and scores mapped to the 17 joints in one go: (N, 17, 3) → (N, 17, 2) and (N, 17)
         mapped = detections.layout.to_posecast(np.concatenate([detections.keypoints_px,
@@ -301,18 +300,24 @@ class MetricPoseLifting(PoseLifting):
                                                  self._live_subject)  # fmt: skip
         return self.states[person_id]
 
-    def _without_non_finite(self, detections: Detections2D, finite: np.ndarray) -> Detections2D:
-        """``detections`` without the people whose ``finite`` is False: a position that is not a
-        number would make every window holding it lift to nothing. Logged once."""
-        if not self.non_finite_detections:
-            log.warning("the 2D detector gave a keypoint position that is not a finite number (frame %d): that "
-                        "person is left out of such frames; a detector gives every keypoint a position, an "
-                        "unseen one its best guess with score 0", detections.frame_id)  # fmt: skip
-        self.non_finite_detections += int((~finite).sum())
-        world = None if detections.world_m is None else detections.world_m[finite]
-        return dataclasses.replace(detections, keypoints_px=detections.keypoints_px[finite],
-                                   scores=detections.scores[finite], track_ids=detections.track_ids[finite],
-                                   world_m=world)  # fmt: skip
+    def _without_non_finite(self, detections: Detections2D) -> Detections2D:
+        """``detections`` without the people with a position that is not a number in a keypoint a
+        joint is made from (every window holding it would lift to nothing; logged once); such a
+        position in a keypoint no joint reads (MediaPipe's fingers) is taken as unseen (score 0;
+        review: a NaN finger lost the person)."""
+        finite = np.isfinite(detections.keypoints_px).all(axis=-1)  # (N, K)
+        kept = finite[:, list(detections.layout.used_keypoints)].all(axis=1)
+        if not kept.all():
+            if not self.non_finite_detections:
+                log.warning("the 2D detector gave a keypoint position that is not a finite number (frame %d): that "
+                            "person is left out of such frames; a detector gives every keypoint a position, an "
+                            "unseen one its best guess with score 0", detections.frame_id)  # fmt: skip
+            self.non_finite_detections += int((~kept).sum())
+        pixels = np.where(finite[..., None], detections.keypoints_px, 0.0).astype(np.float32)[kept]
+        scores = np.where(finite, detections.scores, 0.0).astype(np.float32)[kept]
+        world = None if detections.world_m is None else detections.world_m[kept]
+        return dataclasses.replace(detections, keypoints_px=pixels, scores=scores,
+                                   track_ids=detections.track_ids[kept], world_m=world)  # fmt: skip
 
     def reset(self) -> None:
         self.tracker.reset()
