@@ -318,9 +318,13 @@ class Pipeline:
             closing = not self.closed  # once: a game loop's close and its `with` block's both come here
             if closing:
                 self.closed, self._closer = True, me  # no stage starts from now on
-                if self._in_stage.keys() - {me}:  # a run on another thread may wait for a stalled output
-                    self._hurry_outputs()  # (QA: a reader that stopped reading hung the run and this close)
-                self._stages.wait_for(lambda: not (self._in_stage.keys() - {me}))  # the others' finish
+                others_done = lambda: not (self._in_stage.keys() - {me})  # noqa: E731
+                # a run on another thread may wait for an output that stopped reading (QA: it hung the run
+                # and this close): hurried once the frame has had an output's close time; a healthy
+                # output takes its frame before then (review: hurrying at once cost every close a frame)
+                if not self._stages.wait_for(others_done, timeout=BackgroundSink.close_timeout_default_s):
+                    self._hurry_outputs()
+                    self._stages.wait_for(others_done)
         if not closing:
             if self._closer != me:  # another thread is closing it: returns once that is done
                 self._closed_done.wait()

@@ -36,8 +36,10 @@ class BackgroundSink(Sink):
     """``sink`` behind a drop-oldest queue and a worker thread (see the module docstring)."""
 
     inline = True  # the wrapper itself never blocks
+    #: how long :meth:`close` waits for a sink that makes no progress
+    close_timeout_default_s = 2.0
 
-    def __init__(self, sink: Sink, close_timeout_s: float = 2.0) -> None:
+    def __init__(self, sink: Sink, close_timeout_s: float = close_timeout_default_s) -> None:
         self.sink = sink
         self.name = sink.name  # type: ignore[misc] - the wrapped sink's registry name
         self.close_timeout_s = close_timeout_s

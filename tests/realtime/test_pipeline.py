@@ -274,6 +274,40 @@ def test_a_close_from_another_thread_ends_a_run_held_by_an_output_that_stopped_r
     assert "output stopped-reader has taken no frame for 1 s: the run waits for it" in caplog.text
 
 
+def test_a_close_from_another_thread_costs_a_healthy_file_output_no_frame(
+    media_dir: Path, pose_model_path: Path
+) -> None:
+    """Review: the close hurried every output at once, so a healthy output that keeps a file's
+    frames (a queue of 2) missed the frame the run was handing out, 20 of 20."""
+    import threading
+
+    from posecast.realtime.stages import Sink
+
+    class SlowRecorder(Sink):
+        name = "slow-recorder"
+        keeps_file_frames = True
+        queue_frames = 2
+        written: list[int] = []
+
+        def write(self, frame) -> None:  # noqa: ANN001
+            time.sleep(0.1)  # slower than the frames come: the run waits for it, inside a stage
+            self.written.append(frame.frame_id)
+
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    pipeline = build_pipeline(options, [SlowRecorder()])
+    yielded: list[int] = []
+    with open_source(str(media_dir / "dance_576.mp4")) as source:
+        pipeline.open()
+        runner = threading.Thread(target=lambda: yielded.extend(f.frame_id for f in pipeline.run(source)))
+        runner.start()
+        while len(yielded) < 20 and runner.is_alive():
+            time.sleep(0.01)
+        time.sleep(0.07)  # frame 20 detected (~30 ms) and waiting for room in the output's queue
+        pipeline.close()
+        runner.join(10)
+    assert 20 <= len(yielded) < 120 and SlowRecorder.written == yielded
+
+
 def test_from_python_an_output_over_the_source_video_is_refused_before_a_frame(
     media_dir: Path, pose_model_path: Path, tmp_path: Path
 ) -> None:
