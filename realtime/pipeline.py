@@ -169,7 +169,7 @@ class Pipeline:
     def _finish(self, frame: Frame, detections: Detections2D, stage_ns: dict[str, int]) -> PoseFrame:
         if not self._outputs and self.sinks:
             self.open()
-        if (detections.frame_id, detections.timestamp_ns) != (frame.frame_id, frame.timestamp_ns):
+        if detections.timestamp_ns != frame.timestamp_ns or detections.frame_id != frame.frame_id:
             detections = self._stamped(frame, detections)
         people = self.lifting.process(detections, detections.timestamp_ns, stage_ns)
         result = PoseFrame(frame.frame_id, frame.capture_ns, detections.timestamp_ns, detections.image_size, people,
@@ -200,17 +200,21 @@ class Pipeline:
         return result
 
     def _stamped(self, frame: Frame, detections: Detections2D) -> Detections2D:
-        """``detections`` with ``frame``'s id and times, which the temporal stages run on (QA: a
+        """``detections`` with ``frame``'s times, which the temporal stages run on (QA: a
         detector that stamped ``capture_ns`` as ``timestamp_ns`` never left ``warming`` and a
-        file's frames were dropped, with nothing said). Logged once."""
+        file's frames were dropped, with nothing said). Logged once. Detections of another frame
+        are refused."""
+        name = getattr(self.detector, "name", "") or type(self.detector).__name__
+        if detections.frame_id != frame.frame_id:  # another frame's 2D lifted at this one's time: refused (review)
+            raise TypeError(f"detector {name} returned detections of frame {detections.frame_id} for frame "
+                            f"{frame.frame_id}: detect(frame) gives that frame's (copy frame_id, capture_ns and "
+                            "timestamp_ns from it)")  # fmt: skip
         if not self._restamped:
-            name = getattr(self.detector, "name", "") or type(self.detector).__name__
-            log.warning("detector %s gave detections of frame %d at %d ns for frame %d at %d ns: the frame's id and "
-                        "time are used (copy them from the frame: Frame.frame_id, capture_ns, timestamp_ns)", name,
-                        detections.frame_id, detections.timestamp_ns, frame.frame_id, frame.timestamp_ns)  # fmt: skip
+            log.warning("detector %s stamped frame %d at %d ns, the frame is at %d ns: the frame's time is used (copy "
+                        "capture_ns and timestamp_ns from the frame)", name, frame.frame_id,
+                        detections.timestamp_ns, frame.timestamp_ns)  # fmt: skip
             self._restamped = True
-        return dataclasses.replace(detections, frame_id=frame.frame_id, capture_ns=frame.capture_ns,
-                                   timestamp_ns=frame.timestamp_ns)  # fmt: skip
+        return dataclasses.replace(detections, capture_ns=frame.capture_ns, timestamp_ns=frame.timestamp_ns)
 
     def _deliver(self, method: str, item: object) -> None:
         for output in list(self._outputs):
@@ -259,9 +263,7 @@ class Pipeline:
             raise TypeError(f"max_frames must be a whole number of frames (or None: to the end), got {max_frames!r}")
         if not callable(getattr(source, "read", None)):  # (QA: a path gave "'str' object has no attribute 'read'")
             raise TypeError(f"source must be an opened frame source (open_source(...)), got {type(source).__name__}")
-        if self.frames == 0:  # (QA: from Python, VideoSink(the source's own path) replaced the video read)
-            check_outputs({k: v for sink in self.sinks for k, v in sink.output_files().items()},
-                          {"the source": getattr(source, "path", None)})  # fmt: skip
+        self.check_outputs_spare(source)
         count = 0
         while (max_frames is None or count < max_frames) and not self.closed:  # closed from another thread: ended
             try:
@@ -281,6 +283,14 @@ class Pipeline:
             yield result
             if self.should_stop(frame):
                 return
+
+    def check_outputs_spare(self, source: FrameSource) -> None:
+        """Raise :class:`~posecast.engines.fileio.OutputPathError` when an output would write over
+        the file ``source`` reads (QA: from Python, ``VideoSink(the clip)`` replaced the video
+        being read; the command checks its options before it builds anything). Every runner
+        calls it before the first frame of each source."""
+        check_outputs({k: v for sink in self.sinks for k, v in sink.output_files().items()},
+                      {"the source": getattr(source, "path", None)})  # fmt: skip
 
     def should_stop(self, frame: Frame) -> bool:
         """After ``frame`` was delivered: True when a sink asks to stop; raises

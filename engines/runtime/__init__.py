@@ -130,4 +130,6 @@ def _accepted(cls: type[RuntimeBackend], options: dict[str, object]) -> dict[str
     import inspect
 
     params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):  # **options: takes them all (review)
+        return dict(options)
     return {k: v for k, v in options.items() if k in params}

@@ -102,8 +102,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="threaded: the 2D on a thread of its own; auto: threaded from 4 cores (on 2 it measured "
                              "slower; posecast bench compares both)")  # fmt: skip
     add_avatar_arguments(parser)
+    add_model_arguments(parser)  # before the stages': a sink declaring --int8 is then named too (review)
     add_stage_arguments(parser, [*DETECTORS.values(), *SINKS.values()])
-    add_model_arguments(parser)
 
 
 def add_stage_arguments(parser: argparse.ArgumentParser, stages: Sequence[type]) -> None:

@@ -186,6 +186,14 @@ def test_a_new_backend_is_one_registry_entry_for_the_command_line_too(
             type(self).made_with.append({"threads": threads, "int8": int8})
             super().__init__(model_path, threads=threads, int8=int8)
 
+    class TakesAnything(OnnxRuntimeBackend):  # a constructor with **options takes them all (review)
+        def __init__(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **options)
+
+    monkeypatch.setitem(BACKENDS, "takes-anything", TakesAnything)
+    from posecast.engines.runtime import backend_accepts
+
+    assert backend_accepts("takes-anything", "threads") and not backend_accepts("no-such-backend", "threads")
     monkeypatch.setitem(BACKENDS, "ort-separate", SeparateOrt)
     code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
                  "--frames", "3", "--backend", "ort-separate", "--model-asset", str(pose_model_path)])  # fmt: skip
@@ -215,4 +223,16 @@ def test_two_sinks_declaring_one_option_are_named(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(SINKS, "csv-a", CsvA)
     monkeypatch.setitem(SINKS, "csv-b", CsvB)
     with pytest.raises(TypeError, match=r"^CsvB \(registered as 'csv-b'\) declares an option that is taken: .*--csv"):
+        build_parser()
+
+    class Int8Sink(RecordingSink):  # an option of the model's (review: argparse's own error came)
+        name = "int8-sink"
+
+        @classmethod
+        def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+            parser.add_argument("--int8")
+
+    monkeypatch.delitem(SINKS, "csv-b")
+    monkeypatch.setitem(SINKS, "int8-sink", Int8Sink)
+    with pytest.raises(TypeError, match=r"^Int8Sink \(registered as 'int8-sink'\) declares an option that is taken"):
         build_parser()

@@ -327,6 +327,12 @@ def test_from_python_an_output_over_the_source_video_is_refused_before_a_frame(
     with refused, pipeline, open_source(str(clip)) as source:
         next(pipeline.run(source))
     assert file_sha256(clip) == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    from posecast.realtime.threaded import ThreadedPipeline  # the drop-in runner checks it too (review)
+
+    pipeline = build_pipeline(options, [VideoSink(clip)])
+    with refused, pipeline, open_source(str(clip)) as source:
+        next(ThreadedPipeline(pipeline).run(source))
+    assert file_sha256(clip) == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
 def test_a_keypoint_that_is_not_a_number_costs_only_its_frames(
@@ -381,11 +387,13 @@ def test_detections_stamped_with_another_time_get_the_frames_and_a_detector_must
     class StampsCaptureTime:
         name, layout, max_people = "capture-stamper", mediapipe.layout, 1
         gives_none = False
+        frame_ahead = False
 
         def detect(self, frame: Frame):  # noqa: ANN202
             if self.gives_none:
                 return None
-            return dataclasses.replace(mediapipe.detect(frame), timestamp_ns=frame.capture_ns)
+            detections = dataclasses.replace(mediapipe.detect(frame), timestamp_ns=frame.capture_ns)
+            return dataclasses.replace(detections, frame_id=frame.frame_id + 1) if self.frame_ahead else detections
 
         def reset(self) -> None:
             mediapipe.reset()
@@ -400,7 +408,10 @@ def test_detections_stamped_with_another_time_get_the_frames_and_a_detector_must
         stamper.gives_none = True
         with pytest.raises(TypeError, match=r"detector capture-stamper's detect\(\) returned NoneType, not Detec"):
             pipeline.process(source.read())
-    assert caplog.text.count("detector capture-stamper gave detections of frame 0 at") == 1
+        stamper.gives_none, stamper.frame_ahead = False, True  # another frame's 2D is not lifted at this time
+        with pytest.raises(TypeError, match=r"capture-stamper returned detections of frame 42 for frame 41"):
+            pipeline.process(source.read())
+    assert caplog.text.count("detector capture-stamper stamped frame 0 at") == 1
 
 
 def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: Path) -> None:
