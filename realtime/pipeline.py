@@ -62,7 +62,9 @@ class Pipeline:
         self._floor_state: tuple[str, bool] | None = None
         self._floor_sent: tuple[object, int] | None = None  # the floor last in the meta, and its frame's time
         self.failed: dict[str, BaseException] = {}
-        self._failed_at: dict[str, int | None] = {}  # a threaded output's failing frame (it is noticed later)
+        #: where an output failed, when not at the frame that noticed it: a threaded output's frame
+        #: id (noticed later), or "meta" / "stalled" for its update_meta / source_stalled
+        self._failed_at: dict[str, int | str | None] = {}
         self.frames = 0
         self._outputs: list[Sink] = []
         self._image_size: tuple[int, int] | None = None
@@ -223,13 +225,16 @@ class Pipeline:
             try:
                 getattr(output, method)(item)
             except Exception as exc:  # one sink's failure must not stop the others
-                self._detach(output, exc)
+                self._detach(output, exc, {"update_meta": "meta", "source_stalled": "stalled"}.get(method))
 
-    def _detach(self, output: Sink, exc: BaseException) -> None:
+    def _detach(self, output: Sink, exc: BaseException, failed_on: str | None = None) -> None:
         if output in self._outputs:  # (closed meanwhile: the list is empty)
             self._outputs.remove(output)
         self.failed[output.name] = exc
-        self._failed_at[output.name] = getattr(output, "failed_frame_id", None)
+        at = getattr(output, "failed_frame_id", None)  # a threaded output's: noticed at a later frame
+        if at is None:
+            at = failed_on or getattr(output, "failed_on", None)
+        self._failed_at[output.name] = at
         # the reason is said once, by the SinkError this frame ends with (:meth:`should_stop`): a full
         # disk while recording was printed twice (QA)
         log.warning("output %s failed and was stopped; the run ends after this frame, with the reason", output.name)
@@ -299,9 +304,10 @@ class Pipeline:
         raise_dropped_stop()
         if self.failed:
             name, exc = next(iter(self.failed.items()))
-            frame_id = self._failed_at.get(name)
-            raise SinkError(f"output {name} failed at frame {frame.frame_id if frame_id is None else frame_id}: "
-                            f"{_reason(exc)}") from exc
+            at = self._failed_at.get(name)
+            where = {"meta": "on the stream's meta data", "stalled": "on a stalled source's notice"}.get(
+                at, f"at frame {frame.frame_id if at is None else at}")  # type: ignore[arg-type]
+            raise SinkError(f"output {name} failed {where}: {_reason(exc)}") from exc
         return any(output.stop_requested for output in self._outputs)
 
     @property

@@ -53,6 +53,8 @@ class BackgroundSink(Sink):
         self._error: BaseException | None = None
         #: the frame whose ``write`` raised (``None``: none did, or it was a meta update)
         self.failed_frame_id: int | None = None
+        #: what raised when it was not a frame: "meta" (``update_meta``) or "stalled" (``source_stalled``)
+        self.failed_on: str | None = None
         self._handled = 0  # queue items the worker has finished: close() waits while this moves
         self._file_frames = False  # a file's frames for a sink that keeps them: close() waits for all
         self._thread = threading.Thread(target=self._work, name=f"sink-{sink.name}", daemon=True)
@@ -128,6 +130,8 @@ class BackgroundSink(Sink):
                     self._error = exc
                     if kind == "frame":  # the pipeline notices later, at a newer frame: name this one
                         self.failed_frame_id = item.frame_id  # type: ignore[attr-defined]
+                    else:  # (QA: a meta update's failure before frame 0 read "failed at frame 1")
+                        self.failed_on = kind
                     self._queue.clear()
             finally:
                 with self._ready:

@@ -211,6 +211,24 @@ def test_a_sinks_error_that_is_not_an_os_error_is_named() -> None:
         list(pipeline.run(source))
 
 
+@pytest.mark.parametrize("inline", [True, False])
+def test_a_sink_failing_on_the_meta_data_says_so(inline: bool) -> None:
+    """QA: a threaded sink whose update_meta raised before frame 0 was reported "failed at frame 1"."""
+
+    class MetaFails(RecordingSink):
+        name = "meta-fails"
+
+        def update_meta(self, meta: StreamMeta) -> None:
+            raise ValueError("no intrinsics")
+
+    MetaFails.inline = inline
+    failed = pytest.raises(SinkError, match=r"^output meta-fails failed on the stream's meta data: ValueError: no intr")
+    pipeline = Pipeline(FakeDetector(two_people(5)), FakeLifting(), [MetaFails()])
+    with failed, pipeline, ListSource(5) as source:
+        for _ in pipeline.run(source):
+            time.sleep(0.02)  # a threaded sink's failure is noticed at a later frame
+
+
 def test_a_blocked_sink_stalls_neither_the_pipeline_nor_the_others() -> None:
     blocked, other = BlockingSink(), RecordingSink()
     with Pipeline(FakeDetector(two_people(50)), FakeLifting(), [blocked, other]) as pipeline, ListSource(50) as source:
