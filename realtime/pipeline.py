@@ -79,7 +79,7 @@ class Pipeline:
         self._stages = threading.Condition()
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
-        self._restamped = False  # a detector's detections were given the frame's id and times (logged once)
+        self._restamped = False  # a detector's detections were given the frame's times (logged once)
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -268,7 +268,7 @@ class Pipeline:
             raise TypeError(f"max_frames must be a whole number of frames (or None: to the end), got {max_frames!r}")
         if not callable(getattr(source, "read", None)):  # (QA: a path gave "'str' object has no attribute 'read'")
             raise TypeError(f"source must be an opened frame source (open_source(...)), got {type(source).__name__}")
-        self.check_outputs_spare(source)
+        self.check_outputs_against(source)
         count = 0
         while (max_frames is None or count < max_frames) and not self.closed:  # closed from another thread: ended
             try:
@@ -289,7 +289,7 @@ class Pipeline:
             if self.should_stop(frame):
                 return
 
-    def check_outputs_spare(self, source: FrameSource) -> None:
+    def check_outputs_against(self, source: FrameSource) -> None:
         """Raise :class:`~posecast.engines.fileio.OutputPathError` when an output would write over
         the file ``source`` reads (QA: from Python, ``VideoSink(the clip)`` replaced the video
         being read; the command checks its options before it builds anything). Every runner
@@ -334,7 +334,10 @@ class Pipeline:
             closing = not self.closed  # once: a game loop's close and its `with` block's both come here
             if closing:
                 self.closed, self._closer = True, me  # no stage starts from now on
-                others_done = lambda: not (self._in_stage.keys() - {me})  # noqa: E731
+
+                def others_done() -> bool:
+                    return not (self._in_stage.keys() - {me})
+
                 # a run on another thread may wait for an output that stopped reading (QA: it hung the run
                 # and this close): hurried once the frame has had an output's close time; a healthy
                 # output takes its frame before then (review: hurrying at once cost every close a frame)

@@ -169,7 +169,7 @@ class ThreadedPipeline:
 
     def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
         pipeline = self.pipeline
-        pipeline.check_outputs_spare(source)
+        pipeline.check_outputs_against(source)
         pipeline.open()
         self.handoff = handoff = HandOff(self.record_depths)
         stop = threading.Event()
