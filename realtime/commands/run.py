@@ -50,7 +50,7 @@ def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink]
 def _log_summary(sinks: list[Sink], stats: StatsSink, frames: int, elapsed_s: float) -> None:
     published = next((f"published on {s.address}" for s in sinks if isinstance(s, ZmqSink)), "not published")
     published += "".join(f", VMC to {s.destination}" for s in sinks if isinstance(s, VmcSink))
-    summary = stats.summary()["capture_to_delivered_ms"]
+    summary = stats.summary()["capture_to_delivered"]
     posed = stats.frames_with_pose
     # every output had the frame (the bench's and the stats file's capture_to_delivered)
     latency = (f"capture→delivered p50 {summary['p50']:.1f} ms p99 {summary['p99']:.1f} ms" if posed

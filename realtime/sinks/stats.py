@@ -24,7 +24,7 @@ def summarise(series: dict[str, list[float] | array]) -> dict[str, dict[str, flo
         v = np.asarray(values)
         out[key] = {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99)),
                     "mean": float(v.mean()), "n": len(v)}  # fmt: skip
-    out.setdefault("capture_to_delivered_ms", {"p50": float("nan"), "p99": float("nan"), "mean": float("nan"), "n": 0})
+    out.setdefault("capture_to_delivered", {"p50": float("nan"), "p99": float("nan"), "mean": float("nan"), "n": 0})
     return out
 
 
@@ -108,7 +108,7 @@ class StatsSink(Sink):
                 after += ns
         self._add("after_keypoints2d", after / 1e6)
         if frame.delivered_ns:
-            self._add("capture_to_delivered_ms", (frame.delivered_ns - frame.capture_ns) / 1e6)
+            self._add("capture_to_delivered", (frame.delivered_ns - frame.capture_ns) / 1e6)
 
     def _add(self, key: str, ms: float) -> None:
         column = self._series.get(key)
@@ -129,7 +129,7 @@ class StatsSink(Sink):
     def report(self) -> dict:
         """What ``--stats-json`` writes (see the class docstring): milliseconds rounded to µs."""
         latency = {
-            key.removesuffix("_ms"): {**{k: _ms(values[k]) for k in ("p50", "p99", "mean")}, "count": int(values["n"])}
+            key: {**{k: _ms(values[k]) for k in ("p50", "p99", "mean")}, "count": int(values["n"])}
             for key, values in self.summary().items()
         }
         return {"frames": self.frames, "frames_with_pose": self.frames_with_pose, **self._ran, "latency_ms": latency}
