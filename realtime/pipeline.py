@@ -31,7 +31,7 @@ from ..engines.fileio import check_outputs
 from .avatar import AvatarWorld
 from .errors import SinkError, SourceStalledError
 from .sinks.background import BackgroundSink
-from .stages import Detector2D, FrameSource, PoseLifting, Sink
+from .stages import Detector2D, FrameSource, PoseLifting, Sink, output_labels
 from .stop_signals import raise_dropped_stop
 from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
@@ -112,7 +112,7 @@ class Pipeline:
                 except PosecastError:
                     raise
                 except Exception as exc:  # e.g. an OSError of a file it opens: one line naming the output
-                    raise SinkError(f"output {sink.name} could not start: {_reason(exc)}") from exc
+                    raise SinkError(f"output {self._label(sink)} could not start: {_reason(exc)}") from exc
         except BaseException:
             self.close()
             raise
@@ -230,18 +230,27 @@ class Pipeline:
     def _detach(self, output: Sink, exc: BaseException, failed_on: str | None = None) -> None:
         if output in self._outputs:  # (closed meanwhile: the list is empty)
             self._outputs.remove(output)
-        self.failed[output.name] = exc
+        label = self._label(output)
+        self.failed[label] = exc
         at = getattr(output, "failed_frame_id", None)  # a threaded output's: noticed at a later frame
         if at is None:
             at = failed_on or getattr(output, "failed_on", None)
-        self._failed_at[output.name] = at
+        self._failed_at[label] = at
         # the reason is said once, by the SinkError this frame ends with (:meth:`should_stop`): a full
         # disk while recording was printed twice (QA)
-        log.warning("output %s failed and was stopped; the run ends after this frame, with the reason", output.name)
+        log.warning("output %s failed and was stopped; the run ends after this frame, with the reason", label)
         try:
             output.close()
         except Exception as close_exc:  # noqa: BLE001 - already failing; say so and go on
-            log.debug("closing the failed output %s: %s", output.name, close_exc)
+            log.debug("closing the failed output %s: %s", label, close_exc)
+
+    def _label(self, output: Sink) -> str:
+        """The output's name in messages (:func:`output_labels`); ``output`` may be its wrapper."""
+        sink = output.sink if isinstance(output, BackgroundSink) else output
+        for candidate, label in zip(self.sinks, output_labels(self.sinks), strict=True):
+            if candidate is sink:
+                return label
+        return output_labels([sink])[0]  # (not one of self.sinks: a caller's own)
 
     def source_stalled(self, stalled_s: float) -> None:
         """Tell every sink that the live source has delivered nothing for ``stalled_s`` seconds and
@@ -312,8 +321,8 @@ class Pipeline:
 
     @property
     def dropped_frames(self) -> dict[str, int]:
-        """Frames each sink lost (it could not keep up)."""
-        return {sink.name: sink.dropped_frames for sink in self.sinks}
+        """Frames each sink lost (it could not keep up), keyed by :func:`output_labels`."""
+        return {label: sink.dropped_frames for label, sink in zip(output_labels(self.sinks), self.sinks, strict=True)}
 
     def reset(self) -> None:
         """Forget every tracked person (a new clip); the sinks go on."""
@@ -364,12 +373,12 @@ class Pipeline:
             except PosecastError as exc:
                 errors.append(exc)
             except Exception as exc:  # noqa: BLE001 - close the rest first, raise after
-                error = SinkError(f"output {output.name} could not be finished: {_reason(exc)}")
+                error = SinkError(f"output {self._label(output)} could not be finished: {_reason(exc)}")
                 error.__cause__ = exc
                 errors.append(error)
         opened = {id(o.sink) if isinstance(o, BackgroundSink) else id(o) for o in self._outputs}
-        for sink in self.sinks:
-            if id(sink) not in opened and sink.name not in self.failed:
+        for sink, label in zip(self.sinks, output_labels(self.sinks), strict=True):
+            if id(sink) not in opened and label not in self.failed:
                 sink.close()  # built but never opened
         self._outputs = []
         self.lifting.close()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -259,3 +260,18 @@ class Sink(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def output_labels(sinks: Sequence[Sink]) -> list[str]:
+    """How each output is named in messages and in :attr:`Pipeline.dropped_frames`: its ``name``,
+    its class's name when it has none (a sink a user wrote), and ``#2``, ``#3`` … after a name met
+    before (two video files): a failure must say which output, and no count may hide another."""
+    labels: list[str] = []
+    for sink in sinks:
+        base = sink.name or type(sink).__name__
+        label, n = base, 1
+        while label in labels:
+            n += 1
+            label = f"{base}#{n}"
+        labels.append(label)
+    return labels

@@ -9,7 +9,7 @@ import time
 from ..sinks.stats import StatsSink
 from ..sinks.vmc import VmcSink
 from ..sinks.zmq import ZmqSink
-from ..stages import Sink
+from ..stages import Sink, output_labels
 from .arguments import add_pipeline_arguments, build_sinks, run_pipeline
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def _log_summary(sinks: list[Sink], stats: StatsSink, frames: int, elapsed_s: fl
                else "no latency: nobody was posed")  # fmt: skip
     log.info("%d frames in %.1f s, pose in %d (%.0f %%), %s; %s", frames, elapsed_s, posed,
              100 * posed / max(frames, 1), published, latency)  # fmt: skip
-    dropped = {s.name: s.dropped_frames for s in sinks if s.dropped_frames}
+    labelled = zip(output_labels(sinks), sinks, strict=True)
+    dropped = {label: s.dropped_frames for label, s in labelled if s.dropped_frames}
     if dropped:
         log.warning("outputs that could not keep up dropped frames: %s", dropped)

@@ -236,3 +236,17 @@ def test_two_sinks_declaring_one_option_are_named(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(SINKS, "int8-sink", Int8Sink)
     with pytest.raises(TypeError, match=r"^Int8Sink \(registered as 'int8-sink'\) declares an option that is taken"):
         build_parser()
+
+
+def test_every_registry_key_is_its_class_name() -> None:
+    """Messages, the meta and ``Pipeline.dropped_frames`` name a stage by its ``name``, the command
+    line by its registry key: the two must be one word, or a user reads two names for one thing."""
+    from posecast.engines.runtime import BACKENDS
+    from posecast.realtime.lifting import LIFTINGS
+    from posecast.realtime.sinks import SINKS
+    from posecast.realtime.sources import SOURCES
+
+    for registry in (SOURCES, DETECTORS, LIFTINGS, SINKS, BACKENDS):
+        assert registry, registry
+        for key, cls in registry.items():
+            assert cls.name == key, (key, cls)

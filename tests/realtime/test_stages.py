@@ -212,6 +212,52 @@ def test_a_sinks_error_that_is_not_an_os_error_is_named() -> None:
 
 
 @pytest.mark.parametrize("inline", [True, False])
+def test_a_sink_without_a_name_is_named_by_its_class(inline: bool) -> None:
+    """QA round 10: a user's sink that set no ``name`` failed as "output  failed at frame 2"."""
+
+    class Unnamed(Sink):
+        def write(self, frame: PoseFrame) -> None:
+            if frame.frame_id == 2:
+                raise OSError("disk full")
+
+    Unnamed.inline = inline
+    failed = pytest.raises(SinkError, match=r"^output Unnamed failed at frame 2: disk full$")
+    pipeline = Pipeline(FakeDetector(two_people(5)), FakeLifting(), [Unnamed()])
+    with failed, pipeline, ListSource(5) as source:
+        for _ in pipeline.run(source):
+            time.sleep(0.02)  # a threaded sink's failure is noticed at a later frame
+
+
+def test_two_outputs_of_one_name_are_told_apart() -> None:
+    """Two sinks of one kind (two files from Python): each keeps its own dropped count, the failing
+    one is the one named, and the other, never opened, is still closed."""
+    blocked_first, blocked_second = BlockingSink(), BlockingSink()
+    with Pipeline(FakeDetector(two_people(30)), FakeLifting(), [blocked_first, blocked_second]) as pipeline:
+        with ListSource(30) as source:
+            list(pipeline.run(source))
+        assert set(pipeline.dropped_frames) == {"blocking", "blocking#2"}
+        assert pipeline.dropped_frames["blocking#2"] == blocked_second.dropped_frames > 0
+        blocked_first.release.set()
+        blocked_second.release.set()
+
+    class Fails(RecordingSink):
+        name = "raising"
+
+        def write(self, frame: PoseFrame) -> None:
+            if frame.frame_id == 1:
+                raise OSError("disk full")
+
+    first, second = RaisingSink(), Fails()
+    pipeline = Pipeline(FakeDetector(two_people(5)), FakeLifting(), [first, second])
+    with pytest.raises(SinkError, match=r"^output raising#2 failed at frame 1: disk full$"), pipeline:
+        with ListSource(5) as source:
+            list(pipeline.run(source))
+    unopened_first, unopened_second = RecordingSink(), RecordingSink()
+    Pipeline(FakeDetector({}), FakeLifting(), [unopened_first, unopened_second]).close()
+    assert unopened_first.closed == unopened_second.closed == 1
+
+
+@pytest.mark.parametrize("inline", [True, False])
 def test_a_sink_failing_on_the_meta_data_says_so(inline: bool) -> None:
     """QA: a threaded sink whose update_meta raised before frame 0 was reported "failed at frame 1"."""
 
