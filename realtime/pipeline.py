@@ -37,6 +37,11 @@ from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
 
+#: An inline sink's ``write`` that takes this long on a live frame is logged, once per sink: the
+#: pipeline waited for it, and the camera's frames were dropped meanwhile (a sink's first frame,
+#: where OpenCV opens its window, is not timed).
+INLINE_WRITE_WARNING_S = 0.1
+
 #: While the floor is estimated, the meta is sent again with the provisional floor at most this often.
 _FLOOR_META_INTERVAL_NS = 1_000_000_000
 
@@ -80,6 +85,7 @@ class Pipeline:
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
         self._restamped = False  # a detector's detections were given the frame's times (logged once)
+        self._inline_writes: dict[int, int] = {}  # id(inline sink) → live frames written; -1: warned
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -222,10 +228,27 @@ class Pipeline:
         for output in list(self._outputs):
             if self.closed:  # a sink (or code it calls) closed the pipeline: the others are closed too (review)
                 return
+            started = time.perf_counter()
             try:
                 getattr(output, method)(item)
+                if method == "write" and not isinstance(output, BackgroundSink):
+                    self._time_inline_write(output, item, time.perf_counter() - started)  # type: ignore[arg-type]
             except Exception as exc:  # one sink's failure must not stop the others
                 self._detach(output, exc, {"update_meta": "meta", "source_stalled": "stalled"}.get(method))
+
+    def _time_inline_write(self, output: Sink, frame: PoseFrame, took_s: float) -> None:
+        """Say once when an inline sink held a live frame (QA: a slow inline ``write`` slowed the
+        whole pipeline with nothing said). A file's frames may wait: a data output's backpressure."""
+        if frame.on_media_time:
+            return
+        written = self._inline_writes.get(id(output), 0)
+        if written >= 0:
+            self._inline_writes[id(output)] = written + 1
+        if written > 0 and took_s >= INLINE_WRITE_WARNING_S:
+            log.warning("output %s took %.2f s to take frame %d on the pipeline's thread, which waited for it: an "
+                        "inline sink must return at once (inline = False gives it a thread and a queue of its own)",
+                        self._label(output), took_s, frame.frame_id)  # fmt: skip
+            self._inline_writes[id(output)] = -1
 
     def _detach(self, output: Sink, exc: BaseException, failed_on: str | None = None) -> None:
         if output in self._outputs:  # (closed meanwhile: the list is empty)

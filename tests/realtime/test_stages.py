@@ -4,12 +4,15 @@ lifting stage (a new detector fits without touching the rest)."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
 
 import numpy as np
 import pytest
 from posecast.engines import skeleton
+from posecast.realtime import pipeline as pipeline_module
 from posecast.realtime.errors import SinkError
 from posecast.realtime.layouts import COCO_17
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting, TrackerOptions
@@ -249,9 +252,9 @@ def test_two_outputs_of_one_name_are_told_apart() -> None:
 
     first, second = RaisingSink(), Fails()
     pipeline = Pipeline(FakeDetector(two_people(5)), FakeLifting(), [first, second])
-    with pytest.raises(SinkError, match=r"^output raising#2 failed at frame 1: disk full$"), pipeline:
-        with ListSource(5) as source:
-            list(pipeline.run(source))
+    failed = pytest.raises(SinkError, match=r"^output raising#2 failed at frame 1: disk full$")
+    with failed, pipeline, ListSource(5) as source:
+        list(pipeline.run(source))
     unopened_first, unopened_second = RecordingSink(), RecordingSink()
     Pipeline(FakeDetector({}), FakeLifting(), [unopened_first, unopened_second]).close()
     assert unopened_first.closed == unopened_second.closed == 1
@@ -273,6 +276,38 @@ def test_a_sink_failing_on_the_meta_data_says_so(inline: bool) -> None:
     with failed, pipeline, ListSource(5) as source:
         for _ in pipeline.run(source):
             time.sleep(0.02)  # a threaded sink's failure is noticed at a later frame
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_an_inline_sink_that_holds_a_live_frame_is_said_once(live: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """QA round 10: an inline sink that blocked slowed the whole pipeline with nothing said. Its
+    first frame (OpenCV opens its window there) and a file's frames (a data output's
+    backpressure) are not timed."""
+
+    class SlowInline(RecordingSink):
+        name = "slow-inline"
+
+        def write(self, frame: PoseFrame) -> None:
+            if frame.frame_id in (0, 3, 4):
+                time.sleep(1.5 * pipeline_module.INLINE_WRITE_WARNING_S)
+            super().write(frame)
+
+    class Live(ListSource):
+        def read(self) -> Frame | None:
+            frame = super().read()
+            return frame if frame is None else dataclasses.replace(frame, on_media_time=not live)
+
+    sink = SlowInline()
+    pipeline = Pipeline(FakeDetector(two_people(6)), FakeLifting(), [sink])
+    with caplog.at_level(logging.WARNING), pipeline, Live(6) as source:
+        assert len(list(pipeline.run(source))) == 6
+    said = [r.getMessage() for r in caplog.records if "inline sink must return at once" in r.getMessage()]
+    if live:
+        assert len(said) == 1 and said[0].startswith("output slow-inline took 0."), said
+        assert "to take frame 3 on the pipeline's thread" in said[0], said
+    else:
+        assert said == []
+    assert len(sink.frames) == 6
 
 
 def test_a_blocked_sink_stalls_neither_the_pipeline_nor_the_others() -> None:
