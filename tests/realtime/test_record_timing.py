@@ -5,19 +5,36 @@ some milliseconds after the stream's, so a replay read slower than the live run)
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from posecast.realtime.cli import main
 from posecast.realtime.recording import read_recording
 from posecast.realtime.schema import decode_pose
+from posecast.realtime.sinks.record import RecordSink
 from posecast.realtime.subscriber import Subscriber
+from posecast.realtime.types import PoseFrame
 from stream_reader import poses_received
 
+#: How late the recorder's thread writes each frame here: a stamp taken when it writes would be
+#: this much after the stream's, one taken at the hand-over is not (a margin a loaded machine's
+#: thread switches, a few milliseconds, cannot blur; a 1 ms bound failed under load).
+WRITER_LATE_S = 0.025
 
-def test_recorded_messages_match_the_live_stream(media_dir: Path, tmp_path: Path, free_port) -> None:  # noqa: ANN001
+
+def test_recorded_messages_match_the_live_stream(media_dir: Path, tmp_path: Path, free_port,  # noqa: ANN001
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     port = free_port()
     take = tmp_path / "take.posecast"
+    write = RecordSink.write
+
+    def late_write(self: RecordSink, frame: PoseFrame) -> None:
+        time.sleep(WRITER_LATE_S)
+        write(self, frame)
+
+    monkeypatch.setattr(RecordSink, "write", late_write)
     with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber, poses_received(subscriber) as live:
         # --realtime: paced, so the subscriber is connected long before the frames that count
         code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--realtime",
@@ -34,5 +51,6 @@ def test_recorded_messages_match_the_live_stream(media_dir: Path, tmp_path: Path
         assert "publish" not in kept.latency_ms
         assert kept.latency_ms == sent.latency_ms
         gaps_ms.append((kept.publish_ns - sent.publish_ns) / 1e6)
-    # both stamped when the pipeline hands the frame over: within a fraction of a millisecond
-    assert abs(float(np.median(gaps_ms))) < 1.0, gaps_ms
+    # both stamped when the pipeline hands the frame over (the recording's just after the stream's,
+    # on the same thread): well inside the recorder's own lateness
+    assert min(gaps_ms) >= 0.0 and float(np.median(gaps_ms)) < 0.4 * WRITER_LATE_S * 1e3, gaps_ms
