@@ -237,13 +237,18 @@ def test_a_close_from_another_thread_ends_the_run(threaded: bool, stalled: bool)
     loop = threading.Thread(target=game_loop)
     loop.start()
     deadline = time.monotonic() + 30
-    while (len(frames) < 3 if not stalled else source.stalled_at is None) and time.monotonic() < deadline:
+    # stalled: the last live frame (the newest frame always gets through) is out and the camera stalls
+    while (len(frames) < 3 if not stalled else source.stalled_at is None or frames[-1:] != [2]) and (
+            time.monotonic() < deadline):  # fmt: skip
         time.sleep(0.01)
     time.sleep(0.1)  # (stalled: a few notices in)
     pipeline.close()
     loop.join(5)
     assert not loop.is_alive() and not errors, errors
-    assert pipeline.closed and len(frames) >= 3
+    assert pipeline.closed and frames == sorted(set(frames)), frames
+    # the stalling camera's three live frames: the threaded runner may drop one while its 2D stage is
+    # busy (the newest frame wins), as it did once on a loaded machine ([0, 2])
+    assert len(frames) >= (2 if stalled and threaded else 3), frames
 
 
 def test_a_sink_that_closes_the_pipeline_ends_the_run() -> None:
