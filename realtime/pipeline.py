@@ -85,7 +85,9 @@ class Pipeline:
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
         self._restamped = False  # a detector's detections were given the frame's times (logged once)
-        self._inline_writes: dict[int, int] = {}  # id(inline sink) → live frames written; -1: warned
+        self._inline_timed: set[int] = set()  # id(inline sink): its first live frame is behind it
+        self._inline_warned: set[int] = set()  # id(inline sink): said to have held a frame
+        self._detached: set[int] = set()  # id(sink) of each output that failed (closed by _detach)
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -110,8 +112,8 @@ class Pipeline:
             return self
         meta = self.meta()
         try:
-            for sink in self.sinks:
-                output = sink if sink.inline else BackgroundSink(sink)
+            for sink, label in zip(self.sinks, output_labels(self.sinks), strict=True):
+                output = sink if sink.inline else BackgroundSink(sink, label=label)
                 self._outputs.append(output)
                 try:
                     output.open(meta)
@@ -228,33 +230,40 @@ class Pipeline:
         for output in list(self._outputs):
             if self.closed:  # a sink (or code it calls) closed the pipeline: the others are closed too (review)
                 return
-            started = time.perf_counter()
+            timed = method == "write" and not isinstance(output, BackgroundSink)
+            started_s = time.perf_counter() if timed else 0.0
             try:
                 getattr(output, method)(item)
-                if method == "write" and not isinstance(output, BackgroundSink):
-                    self._time_inline_write(output, item, time.perf_counter() - started)  # type: ignore[arg-type]
             except Exception as exc:  # one sink's failure must not stop the others
                 self._detach(output, exc, {"update_meta": "meta", "source_stalled": "stalled"}.get(method))
+            else:  # (outside the try: the pipeline's own bookkeeping must not detach a sink that worked)
+                if timed:
+                    self._time_inline_write(output, item, time.perf_counter() - started_s)  # type: ignore[arg-type]
 
     def _time_inline_write(self, output: Sink, frame: PoseFrame, took_s: float) -> None:
         """Say once when an inline sink held a live frame (QA: a slow inline ``write`` slowed the
-        whole pipeline with nothing said). A file's frames may wait: a data output's backpressure."""
-        if frame.on_media_time:
+        whole pipeline with nothing said). A file's frames are not timed: the video output waits
+        for its encoder there (backpressure, on purpose)."""
+        if frame.on_media_time or id(output) in self._inline_warned:
             return
-        written = self._inline_writes.get(id(output), 0)
-        if written >= 0:
-            self._inline_writes[id(output)] = written + 1
-        if written > 0 and took_s >= INLINE_WRITE_WARNING_S:
-            log.warning("output %s took %.2f s to take frame %d on the pipeline's thread, which waited for it: an "
-                        "inline sink must return at once (inline = False gives it a thread and a queue of its own)",
-                        self._label(output), took_s, frame.frame_id)  # fmt: skip
-            self._inline_writes[id(output)] = -1
+        if id(output) not in self._inline_timed:  # its first frame (OpenCV opens its window there)
+            self._inline_timed.add(id(output))
+            return
+        if took_s >= INLINE_WRITE_WARNING_S:
+            self._inline_warned.add(id(output))
+            # posecast's own inline outputs cannot be moved to a thread by a user: the advice is for a sink's author
+            own = type(output).__module__.startswith("posecast.")
+            advice = ("the camera's frames are dropped meanwhile" if own else
+                      "an inline sink must return at once (inline = False gives it a thread and a queue of its own)")
+            log.warning("output %s took %.2f s to take frame %d on the pipeline's thread, which waited for it: %s",
+                        self._label(output), took_s, frame.frame_id, advice)  # fmt: skip
 
     def _detach(self, output: Sink, exc: BaseException, failed_on: str | None = None) -> None:
         if output in self._outputs:  # (closed meanwhile: the list is empty)
             self._outputs.remove(output)
         label = self._label(output)
         self.failed[label] = exc
+        self._detached.add(id(output.sink if isinstance(output, BackgroundSink) else output))
         at = getattr(output, "failed_frame_id", None)  # a threaded output's: noticed at a later frame
         if at is None:
             at = failed_on or getattr(output, "failed_on", None)
@@ -400,8 +409,8 @@ class Pipeline:
                 error.__cause__ = exc
                 errors.append(error)
         opened = {id(o.sink) if isinstance(o, BackgroundSink) else id(o) for o in self._outputs}
-        for sink, label in zip(self.sinks, output_labels(self.sinks), strict=True):
-            if id(sink) not in opened and label not in self.failed:
+        for sink in self.sinks:
+            if id(sink) not in opened and id(sink) not in self._detached:
                 sink.close()  # built but never opened
         self._outputs = []
         self.lifting.close()

@@ -181,8 +181,9 @@ class Sink(ABC):
     :attr:`dropped_frames`, so a slow or blocked ``write`` (a disk, a terminal, a network)
     costs only that sink its frames. A sink whose ``write`` is quick and must run on the
     pipeline's thread (a non-blocking socket, OpenCV's window) sets ``inline = True`` and must
-    itself drop rather than block (one that holds a live frame 0.1 s or more is logged, once). A data output (``--print``, ``--record``) sets
-    ``keeps_file_frames``: for a file read as fast as it decodes (no live deadline,
+    itself drop rather than block (one that holds a live frame, its first excepted, 0.1 s or more
+    is logged, once). A data output (``--print``, ``--record``) sets ``keeps_file_frames``: for a
+    file read as fast as it decodes (no live deadline,
     :attr:`PoseFrame.on_media_time`) the pipeline then waits for room in its queue instead
     (logged after 10 s; a stop, Ctrl-C or ``Pipeline.close()`` from another thread, ends the wait).
 

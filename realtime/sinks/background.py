@@ -39,9 +39,10 @@ class BackgroundSink(Sink):
     #: how long :meth:`close` waits for a sink that makes no progress
     close_timeout_default_s = 2.0
 
-    def __init__(self, sink: Sink, close_timeout_s: float = close_timeout_default_s) -> None:
+    def __init__(self, sink: Sink, close_timeout_s: float = close_timeout_default_s, label: str = "") -> None:
         self.sink = sink
-        self.name = sink.name  # type: ignore[misc] - the wrapped sink's registry name
+        #: the wrapped sink's name in messages (the pipeline's :func:`~posecast.realtime.stages.output_labels`)
+        self.name = label or sink.name or type(sink).__name__  # type: ignore[misc]
         self.close_timeout_s = close_timeout_s
         self._queue: collections.deque[tuple[str, object]] = collections.deque()
         self._limit = max(1, int(sink.queue_frames))
@@ -57,7 +58,7 @@ class BackgroundSink(Sink):
         self.failed_on: str | None = None
         self._handled = 0  # queue items the worker has finished: close() waits while this moves
         self._file_frames = False  # a file's frames for a sink that keeps them: close() waits for all
-        self._thread = threading.Thread(target=self._work, name=f"sink-{sink.name}", daemon=True)
+        self._thread = threading.Thread(target=self._work, name=f"sink-{self.name}", daemon=True)
         self._thread.start()
 
     def open(self, meta: StreamMeta) -> None:

@@ -6,7 +6,7 @@ It runs on a thread of its own (the pipeline's drop-oldest queue, :data:`RecordS
 deep: ten seconds at 30 fps before a stalled disk costs a live frame; any loss is counted in the
 file's footer; a file read as fast as it decodes waits for the disk instead). The pose
 messages are encoded here, stamped with the time the pipeline handed the frame over (the ZeroMQ
-output stamps its own then, a fraction of a millisecond apart), not the later time this thread
+output stamps its own then, usually a fraction of a millisecond apart), not the later time this thread
 writes it; every other byte is what the ZeroMQ output sends.
 """
 

@@ -51,6 +51,6 @@ def test_recorded_messages_match_the_live_stream(media_dir: Path, tmp_path: Path
         assert "publish" not in kept.latency_ms
         assert kept.latency_ms == sent.latency_ms
         gaps_ms.append((kept.publish_ns - sent.publish_ns) / 1e6)
-    # both stamped when the pipeline hands the frame over (the recording's just after the stream's,
-    # on the same thread): well inside the recorder's own lateness
-    assert min(gaps_ms) >= 0.0 and float(np.median(gaps_ms)) < 0.4 * WRITER_LATE_S * 1e3, gaps_ms
+    # both stamped when the pipeline hands the frame over, on its thread, one output after the
+    # other: well inside the recorder's own lateness
+    assert float(np.median(np.abs(gaps_ms))) < 0.4 * WRITER_LATE_S * 1e3, gaps_ms
