@@ -234,7 +234,9 @@ def test_a_named_pipe_is_refused_without_waiting(tmp_path: Path, kind: str) -> N
 def test_a_named_pipe_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fifo = tmp_path / "fifo.yaml"
     os.mkfifo(fifo)
-    code = _within(30.0, lambda: main(["run", "--source", str(tmp_path / "x.mp4"), "--floor", str(fifo)]), fifo)
+    # --publish none: the default port is bound before --floor is read (two test processes, QA)
+    command = ["run", "--publish", "none", "--source", str(tmp_path / "x.mp4"), "--floor", str(fifo)]
+    code = _within(30.0, lambda: main(command), fifo)
     assert code == 2
     assert "is a named pipe, not a file" in _one_error_line(capsys.readouterr().err)
 

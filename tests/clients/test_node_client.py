@@ -36,10 +36,16 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def node_client() -> Path:
-    """clients/node with its npm packages installed (``npm ci`` from the lock file when absent)."""
-    if not (NODE_DIR / "node_modules" / "zeromq").is_dir():
-        npm_ci = [NPM, "ci", "--no-audit", "--no-fund"]
-        subprocess.run(npm_ci, cwd=NODE_DIR, check=True, capture_output=True, timeout=600)
+    """clients/node with its npm packages installed (``npm ci`` from the lock file when absent).
+    Under a lock: ``npm ci`` first deletes ``node_modules``, which another test process (pytest-xdist
+    runs this fixture once per process) may be using (QA)."""
+    import fcntl
+
+    with open(NODE_DIR / "package-lock.json", "rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (NODE_DIR / "node_modules" / "zeromq").is_dir():
+            npm_ci = [NPM, "ci", "--no-audit", "--no-fund"]
+            subprocess.run(npm_ci, cwd=NODE_DIR, check=True, capture_output=True, timeout=600)
     return NODE_DIR
 
 

@@ -213,7 +213,7 @@ def test_a_stop_signal_ends_a_run_whose_reader_stalls(media_dir: Path, pose_mode
     finally:
         os.close(read_end)
     assert run.returncode == 130, err[-2000:]
-    assert took_s < 6, took_s
+    assert took_s < 15, took_s  # (a reader that stalls held it for good: the 30 s timeout; 6 s was tight under load)
     assert take.exists() and "Fatal Python error" not in err
 
 

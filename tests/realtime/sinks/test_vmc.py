@@ -300,7 +300,9 @@ def test_vmc_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     a word, and the avatar app at the first never moved; QA). Checked before the source opens."""
     from posecast.realtime.cli import main
 
-    code = main(["run", "--source", str(tmp_path / "absent.mp4"), "--headless", "--vmc", "--vmc", "127.0.0.1:40000"])
+    # --publish none: the default port is bound before the options are checked (two test processes, QA)
+    code = main(["run", "--publish", "none", "--source", str(tmp_path / "absent.mp4"), "--headless", "--vmc", "--vmc",
+                 "127.0.0.1:40000"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err
     assert err == ("posecast: error: --vmc given 2 times (127.0.0.1:39539, 127.0.0.1:40000): posecast drives one VMC "
