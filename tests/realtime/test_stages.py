@@ -214,6 +214,15 @@ def test_a_sinks_error_that_is_not_an_os_error_is_named() -> None:
         list(pipeline.run(source))
 
 
+def _run_until_it_fails(sink: Sink, match: str, frames: int = 40) -> None:
+    """Run ``frames`` frames into ``sink``, which must end the run with a :class:`SinkError`
+    matching ``match``; 20 ms a frame, as a threaded sink's failure is noticed at a later frame."""
+    pipeline = Pipeline(FakeDetector(two_people(frames)), FakeLifting(), [sink])
+    with pytest.raises(SinkError, match=match), pipeline, ListSource(frames) as source:
+        for _ in pipeline.run(source):
+            time.sleep(0.02)
+
+
 @pytest.mark.parametrize("inline", [True, False])
 def test_a_sink_without_a_name_is_named_by_its_class(inline: bool) -> None:
     """QA round 10: a user's sink that set no ``name`` failed as "output  failed at frame 2"."""
@@ -224,11 +233,7 @@ def test_a_sink_without_a_name_is_named_by_its_class(inline: bool) -> None:
                 raise OSError("disk full")
 
     Unnamed.inline = inline
-    failed = pytest.raises(SinkError, match=r"^output Unnamed failed at frame 2: disk full$")
-    pipeline = Pipeline(FakeDetector(two_people(40)), FakeLifting(), [Unnamed()])
-    with failed, pipeline, ListSource(40) as source:
-        for _ in pipeline.run(source):
-            time.sleep(0.02)  # a threaded sink's failure is noticed at a later frame (0.7 s of them left)
+    _run_until_it_fails(Unnamed(), r"^output Unnamed failed at frame 2: disk full$")
 
 
 def test_a_threaded_sink_without_a_name_is_named_by_its_class_when_it_stops(caplog: pytest.LogCaptureFixture) -> None:
@@ -284,11 +289,7 @@ def test_a_sink_failing_on_the_meta_data_says_so(inline: bool) -> None:
             raise ValueError("no intrinsics")
 
     MetaFails.inline = inline
-    failed = pytest.raises(SinkError, match=r"^output meta-fails failed on the stream's meta data: ValueError: no intr")
-    pipeline = Pipeline(FakeDetector(two_people(5)), FakeLifting(), [MetaFails()])
-    with failed, pipeline, ListSource(5) as source:
-        for _ in pipeline.run(source):
-            time.sleep(0.02)  # a threaded sink's failure is noticed at a later frame
+    _run_until_it_fails(MetaFails(), r"^output meta-fails failed on the stream's meta data: ValueError: no intr")
 
 
 @pytest.mark.parametrize("live", [True, False])
