@@ -31,16 +31,12 @@ from ..engines.fileio import check_outputs
 from .avatar import AvatarWorld
 from .errors import SinkError, SourceStalledError
 from .sinks.background import BackgroundSink
+from .sinks.inline import InlineWriteWatch
 from .stages import Detector2D, FrameSource, PoseLifting, Sink, output_labels
 from .stop_signals import raise_dropped_stop
 from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
-
-#: An inline sink's ``write`` that takes this long on a live frame is logged, once per sink: the
-#: pipeline waited for it, and the camera's frames were dropped meanwhile (a sink's first frame,
-#: where OpenCV opens its window, is not timed).
-INLINE_WRITE_WARNING_S = 0.1
 
 #: While the floor is estimated, the meta is sent again with the provisional floor at most this often.
 _FLOOR_META_INTERVAL_NS = 1_000_000_000
@@ -85,8 +81,7 @@ class Pipeline:
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
         self._restamped = False  # a detector's detections were given the frame's times (logged once)
-        self._inline_timed: set[int] = set()  # id(inline sink): its first live frame is behind it
-        self._inline_warned: set[int] = set()  # id(inline sink): said to have held a frame
+        self._inline_watch = InlineWriteWatch(self._label)  # an inline sink that holds a live frame is said
         self._detached: set[int] = set()  # id(sink) of each output that failed (closed by _detach)
 
     def meta(self) -> StreamMeta:
@@ -238,25 +233,7 @@ class Pipeline:
                 self._detach(output, exc, {"update_meta": "meta", "source_stalled": "stalled"}.get(method))
             else:  # (outside the try: the pipeline's own bookkeeping must not detach a sink that worked)
                 if timed:
-                    self._time_inline_write(output, item, time.perf_counter() - started_s)  # type: ignore[arg-type]
-
-    def _time_inline_write(self, output: Sink, frame: PoseFrame, took_s: float) -> None:
-        """Say once when an inline sink held a live frame (QA: a slow inline ``write`` slowed the
-        whole pipeline with nothing said). A file's frames are not timed: the video output waits
-        for its encoder there (backpressure, on purpose)."""
-        if frame.on_media_time or id(output) in self._inline_warned:
-            return
-        if id(output) not in self._inline_timed:  # its first frame (OpenCV opens its window there)
-            self._inline_timed.add(id(output))
-            return
-        if took_s >= INLINE_WRITE_WARNING_S:
-            self._inline_warned.add(id(output))
-            # posecast's own inline outputs cannot be moved to a thread by a user: the advice is for a sink's author
-            own = type(output).__module__.startswith("posecast.")
-            advice = ("the camera's frames are dropped meanwhile" if own else
-                      "an inline sink must return at once (inline = False gives it a thread and a queue of its own)")
-            log.warning("output %s took %.2f s to take frame %d on the pipeline's thread, which waited for it: %s",
-                        self._label(output), took_s, frame.frame_id, advice)  # fmt: skip
+                    self._inline_watch.check(output, item, time.perf_counter() - started_s)  # type: ignore[arg-type]
 
     def _detach(self, output: Sink, exc: BaseException, failed_on: str | None = None) -> None:
         if output in self._outputs:  # (closed meanwhile: the list is empty)

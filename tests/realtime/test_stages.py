@@ -12,11 +12,11 @@ import time
 import numpy as np
 import pytest
 from posecast.engines import skeleton
-from posecast.realtime import pipeline as pipeline_module
 from posecast.realtime.errors import SinkError
 from posecast.realtime.layouts import COCO_17
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting, TrackerOptions
 from posecast.realtime.pipeline import Pipeline
+from posecast.realtime.sinks.inline import INLINE_WRITE_WARNING_S
 from posecast.realtime.stages import Detector2D, FrameSource, PoseLifting, Sink
 from posecast.realtime.types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
@@ -303,7 +303,7 @@ def test_an_inline_sink_that_holds_a_live_frame_is_said_once(live: bool, caplog:
 
         def write(self, frame: PoseFrame) -> None:
             if frame.frame_id in (0, 3, 4):
-                time.sleep(1.5 * pipeline_module.INLINE_WRITE_WARNING_S)
+                time.sleep(1.5 * INLINE_WRITE_WARNING_S)
             super().write(frame)
 
     class Live(ListSource):
