@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 
-from ..stages import Sink
+from ..stages import Sink, output_labels
 from ..types import PoseFrame, StreamMeta
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class BackgroundSink(Sink):
     def __init__(self, sink: Sink, close_timeout_s: float = close_timeout_default_s, label: str = "") -> None:
         self.sink = sink
         #: the wrapped sink's name in messages (the pipeline's :func:`~posecast.realtime.stages.output_labels`)
-        self.name = label or sink.name or type(sink).__name__  # type: ignore[misc]
+        self.name = label or output_labels([sink])[0]  # type: ignore[misc]
         self.close_timeout_s = close_timeout_s
         self._queue: collections.deque[tuple[str, object]] = collections.deque()
         self._limit = max(1, int(sink.queue_frames))
