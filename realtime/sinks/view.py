@@ -36,7 +36,9 @@ class ViewSink(Sink):
         """A window unless ``--headless`` or there is no display (checked here, once)."""
         show = not args.headless and display_available()
         if not args.headless and not show:
-            log.info("no display found: running without the live view (use --output-video to record it)")
+            recording = getattr(args, "output_video", None) is not None
+            log.info("no display found: running without the live view%s",
+                     "" if recording else " (use --output-video to record it)")  # fmt: skip
         return cls(LiveViewOptions(show=True)) if show else None
 
     def write(self, frame: PoseFrame) -> None:
