@@ -204,6 +204,9 @@ class Sink(ABC):
     keeps_file_frames: bool = False
     #: Frames this sink lost (counted by the pipeline for threaded sinks, by the sink when inline).
     dropped_frames: int = 0
+    #: True: ``from_args`` claims something another program may hold (a port): built after the
+    #: files the arguments name are checked, so a mistyped file is not reported as a port in use.
+    claims_address: ClassVar[bool] = False
 
     @classmethod  # noqa: B027 - an optional hook
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...calibration import DEFAULT_HFOV_DEG
+from ...calibration.io import load_intrinsics, load_subject
 from ...engines.cli_args import given_path
 from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.logs import counted
 from ...engines.media import display_available
 from ...engines.runtime import BACKENDS
-from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, model_files
+from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, model_files, resolve_model
 from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..detectors import DETECTORS, warn_if_fewer_people
@@ -136,23 +137,42 @@ def lifting_options(args: argparse.Namespace) -> LiftingOptions:
     )
 
 
-def build_sinks(args: argparse.Namespace) -> list[Sink]:
+def build_sinks(args: argparse.Namespace, source_spec: str) -> list[Sink]:
     """Every registered sink the arguments ask for, in registry order (closed again if one fails).
-    The lifting options are checked first: a bad value is one line before a sink binds a port.
-    (Files are read later, after :func:`run_pipeline` has checked that no output overwrites one.)"""
+    The user's own mistakes come first, each one line: the options' values, the outputs' paths
+    and the files the arguments name (:func:`check_named_inputs`); a sink that claims an address
+    (``claims_address``: the publisher's port) is built last, so a mistyped file is not reported
+    as "address in use" while another posecast runs. (Files are read again when the stages load.)"""
     lifting_options(args)
     _warn_unused_options(args)
-    sinks: list[Sink] = []
+    built: dict[str, Sink] = {}
     try:
-        for cls in SINKS.values():
-            sink = cls.from_args(args)
-            if sink is not None:
-                sinks.append(sink)
+        for claims_address in (False, True):
+            for key, cls in SINKS.items():
+                if cls.claims_address == claims_address and (sink := cls.from_args(args)) is not None:
+                    built[key] = sink
+            if not claims_address:
+                outputs = {k: v for sink in built.values() for k, v in sink.output_files().items()}
+                check_outputs(outputs, input_files(args, source_spec))
+                check_named_inputs(args, source_spec)
     except BaseException:
-        for sink in sinks:
+        for sink in built.values():
             sink.close()
         raise
-    return sinks
+    return [built[key] for key in SINKS if key in built]
+
+
+def check_named_inputs(args: argparse.Namespace, source_spec: str) -> None:
+    """Raise the one-line error of a bad ``--frames``, source, model, floor, camera or subject
+    file before anything is built (read here, and again by the stage that uses each)."""
+    check_frames(getattr(args, "frames", None))
+    avatar_options(args)
+    open_source(source_spec)  # unopened: a source that is not one is refused; it opens in the run
+    resolve_model(getattr(args, "model", None))
+    if getattr(args, "intrinsics", None) is not None:
+        load_intrinsics(args.intrinsics)
+    if getattr(args, "subject", None) is not None:
+        load_subject(args.subject)
 
 
 def _warn_unused_options(args: argparse.Namespace) -> None:

@@ -10,11 +10,9 @@ from pathlib import Path
 
 from ...engines.cli_args import output_file
 from ...engines.media import display_available
-from ..avatar_arguments import avatar_options
 from ..errors import OptionsError
 from ..sinks.video_file import default_video_path
-from ..sources import open_source
-from .arguments import add_pipeline_arguments, build_sinks, check_frames
+from .arguments import add_pipeline_arguments, build_sinks
 from .run import run_and_report
 
 log = logging.getLogger(__name__)
@@ -67,10 +65,7 @@ def demo(args: argparse.Namespace) -> int:
             args.print_mode = "text"
     if args.print_mode is None:
         args.print_mode = "none"
-    check_frames(args.frames)
-    avatar_options(args)
-    open_source(source)  # a source that is not one: refused here (it opens in the run)
-    sinks = build_sinks(args)
+    sinks = build_sinks(args, source)
     for level, notice in notices:
         log.log(level, "%s", notice)
     return run_and_report(args, source, sinks)

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sinks = build_sinks(args)
+    sinks = build_sinks(args, args.source)
     return run_and_report(args, args.source, sinks)
 
 

@@ -229,6 +229,17 @@ class Publisher:
         self.close()
 
 
+def publish_address(text: str) -> str:
+    """An argparse ``type`` for ``--publish``: a TCP port's form is checked as the options are
+    parsed, before any file is read or port claimed (binding it is the publisher's)."""
+    if text.lower() != "none":
+        try:
+            check_port(text.removeprefix("connect:").removeprefix("bind:"), binding=not text.startswith("connect:"))
+        except PublishError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 class ZmqSink(Sink):
     """The pipeline's ZeroMQ output: every person of every frame as a pose message (see
     :mod:`posecast.realtime.schema`), the meta message when it changes. Binds in the
@@ -236,6 +247,7 @@ class ZmqSink(Sink):
 
     name = "zmq"
     inline = True
+    claims_address = True
 
     def __init__(self, options: PublisherOptions | None = None, output_frame: str | None = None) -> None:
         self.publisher = Publisher(options)
@@ -248,7 +260,7 @@ class ZmqSink(Sink):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--publish", default=DEFAULT_ADDRESS,
+        parser.add_argument("--publish", default=DEFAULT_ADDRESS, type=publish_address,
                             help=f"ZeroMQ address to bind (or connect:ADDR); 'none' to not publish "
                                  f"(default: {DEFAULT_ADDRESS})")  # fmt: skip
         parser.add_argument("--frame", choices=FRAME_NAMES,

@@ -477,6 +477,7 @@ def test_listen_rounds_floats() -> None:
         (["run", "--publish", "tcp://127.0.0.1:5822abc", "--source", "x.mp4"],
          "port '5822abc' of tcp://127.0.0.1:5822abc is not a number: pass one from 1 to 65535 (or * for any free one)"),
         (["run", "--publish", "tcp://127.0.0.1:58 21", "--source", "x.mp4"], "port '58 21' of"),
+        (["run", "--publish", "tcp://127.0.0.1:-1", "--source", "x.mp4"], "port -1 of tcp://127.0.0.1:-1 is outside"),
         (["listen", "--address", "tcp://127.0.0.1:1e3"], "port '1e3' of tcp://127.0.0.1:1e3 is not a number: pass one "
          "from 1 to 65535, e.g."),
         (["view", "--stream", "tcp://127.0.0.1:5731x"], "port '5731x' of tcp://127.0.0.1:5731x is not a number"),
@@ -604,6 +605,21 @@ def test_a_demo_that_fails_in_the_run_keeps_the_earlier_video(tmp_path: Path) ->
     assert not any(line.startswith("replacing") for line in lines), lines
     assert any("is replaced when this run ends" in line for line in lines), lines
     assert {path.read_bytes() for path in tmp_path.iterdir()} == {b"an earlier demo"}
+
+
+@pytest.mark.parametrize(("extra", "advice"), [([], True), (["--output-video", "view.webm"], False)])
+def test_run_without_a_display_advises_recording_only_when_it_does_not(
+    extra: list[str], advice: bool, media_dir: Path, pose_model_path: Path, tmp_path: Path
+) -> None:
+    """``posecast run`` with no display said "use --output-video to record it" while recording (QA)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source",
+                           str(media_dir / "dance_576.mp4"), "--frames", "2", "--publish", "none", "--model-asset",
+                           str(pose_model_path), *extra], capture_output=True, text=True, timeout=180, env=env,
+                          cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "no display found: running without the live view" in proc.stderr
+    assert ("use --output-video to record it" in proc.stderr) == advice, proc.stderr
 
 
 @pytest.mark.slow
