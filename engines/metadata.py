@@ -24,6 +24,9 @@ SCHEMA_VERSION = 2
 INPUT_NAME = "keypoints_norm"
 OUTPUT_NAMES = ("joints_3d", "scale")
 NORMALIZATION = "intrinsics;pelvis-view-rotated;rms-size=1/c"
+#: The exporter that writes this metadata, as the errors name it: it is not installed with the
+#: package (it needs torch and a training checkpoint), so the errors say where it is.
+EXPORTER = "tools/export.py (in posecast's source tree, with the training extra)"
 #: Longest window a model may declare (frames): 34 s at 30 fps, far beyond any real lifter.
 MAX_WINDOW_FRAMES = 1024
 #: The frame rate a model's window is sampled at when its file does not say (``extra.frame_rate``):
@@ -70,7 +73,7 @@ class ModelMetadata:
         naming the field for anything missing, unparsable or out of range."""
         p = {k.removeprefix("posecast."): v for k, v in props.items() if k.startswith("posecast.")}
         if "schema_version" not in p or "window_frames" not in p:
-            raise ModelMetadataError(f"{source} carries no posecast metadata: export it with tools/export.py")
+            raise ModelMetadataError(f"{source} carries no posecast metadata: export it with {EXPORTER}")
         meta = cls(
             window_frames=_number(p, "window_frames", int, source),
             joint_names=tuple(p.get("joint_names", "").split(",")),
@@ -103,7 +106,7 @@ class ModelMetadata:
         if not 1 <= self.window_frames <= MAX_WINDOW_FRAMES:
             raise ModelMetadataError(
                 f"{source}: window_frames is {self.window_frames}, expected 1..{MAX_WINDOW_FRAMES} frames; "
-                "re-export the model with tools/export.py"
+                f"re-export the model with {EXPORTER}"
             )
         if "frame_rate" in self.extra:
             low, high = FRAME_RATE_RANGE_HZ
@@ -114,7 +117,7 @@ class ModelMetadata:
             if not low <= rate <= high:
                 raise ModelMetadataError(
                     f"{source}: extra.frame_rate is {self.extra['frame_rate']!r}, expected a number from {low:g} "
-                    f"to {high:g} Hz; re-export the model with tools/export.py"
+                    f"to {high:g} Hz; re-export the model with {EXPORTER}"
                 )
 
     def to_json(self) -> str:
@@ -129,7 +132,7 @@ def _number(props: dict[str, str], name: str, kind: type, source: str, default: 
     except (TypeError, ValueError):
         what = "an integer" if kind is int else "a number"
         raise ModelMetadataError(f"{source}: metadata {name} is {text!r}, expected {what}; "
-                                 "re-export the model with tools/export.py") from None  # fmt: skip
+                                 f"re-export the model with {EXPORTER}") from None  # fmt: skip
 
 
 def read_onnx_metadata(path: str | Path) -> ModelMetadata:
@@ -158,7 +161,7 @@ def check_graph(session: Any, meta: ModelMetadata, source: str) -> None:
     for node in nodes:  # posecast feeds and reads float32: a float16 input failed at the first lift
         if node.name in expected and node.type != "tensor(float)":
             raise ModelMetadataError(f"{source}: {node.name} is {node.type}, posecast feeds and reads float32 "
-                                     "(tensor(float)); re-export the model with tools/export.py")  # fmt: skip
+                                     f"(tensor(float)); re-export the model with {EXPORTER}")  # fmt: skip
     for name, shape in expected.items():
         got = found.get(name)
         # a dimension an exporter left symbolic (a name, or None) is not checked: ONNX Runtime checks it
@@ -168,7 +171,7 @@ def check_graph(session: Any, meta: ModelMetadata, source: str) -> None:
             has = "no such tensor" if got is None else f"shape {got}"
             said = f"(batch, {', '.join(map(str, shape))})"
             raise ModelMetadataError(f"{source}: its metadata says {name} is {said}, its graph has {has}; re-export "
-                                     "the model with tools/export.py")  # fmt: skip
+                                     f"the model with {EXPORTER}")  # fmt: skip
 
 
 def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
@@ -186,7 +189,7 @@ def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
         if _torch_checkpoint(path):  # a training run's last.pt: the fix is the export, not a download
             command = f"python tools/export.py {shlex.quote(str(path))} model.onnx"
             raise ModelError(f"model file {path} is a PyTorch checkpoint, not an ONNX model: export it with "
-                             f"`{command}` and pass model.onnx") from None  # fmt: skip
+                             f"`{command}` in posecast's source tree and pass model.onnx") from None  # fmt: skip
         raise ModelError(f"model file {path} cannot be loaded ({load_error_text(exc)}); it is corrupt or not an "
                          "exported posecast .onnx: re-export or re-download it") from None  # fmt: skip
 

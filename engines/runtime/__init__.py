@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BackendError, ModelError, PosecastError
 from ..host import cpu_name
-from ..metadata import load_error_text
+from ..metadata import EXPORTER, load_error_text
 from .base import DEFAULT_MODEL, LiftOutput, RuntimeBackend, check_window
 from .gpu import cuda_device_available
 from .onnxruntime_backend import OnnxRuntimeBackend
@@ -109,7 +109,7 @@ def _checked(backend: RuntimeBackend) -> RuntimeBackend:
             device = "; a fault of the device (memory, driver): --backend onnxruntime" if gpu else ""
             raise ModelError(
                 f"the model {path} fails on a test window on {backend.name} ({load_error_text(exc)}): re-export it "
-                f"with tools/export.py, or run a shipped model (--model NAME){device}"
+                f"with {EXPORTER}, or run a shipped model (--model NAME){device}"
             ) from None
         raise
     if not finite:

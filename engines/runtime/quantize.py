@@ -17,7 +17,7 @@ from ..errors import BackendError, ModelError
 from ..fileio import atomic_write, file_sha256
 from ..install import install_hint
 from ..logs import quieter
-from ..metadata import load_error_text, onnx_cpu_session, read_onnx_metadata
+from ..metadata import EXPORTER, load_error_text, onnx_cpu_session, read_onnx_metadata
 from .plan_cache import engines_dir, read_verified, write_verified
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
         proto = onnx.load_from_string(data)
     except Exception as exc:  # protobuf's DecodeError and friends: the file is not ONNX
         raise ModelError(f"{src} is not a readable ONNX model ({type(exc).__name__}: {load_error_text(exc)}); "
-                         "re-export it with tools/export.py or pass another --model") from None  # fmt: skip
+                         f"re-export it with {EXPORTER} or pass another --model") from None  # fmt: skip
     read_onnx_metadata(src)  # a posecast model, its graph as its metadata says?
     with tempfile.TemporaryDirectory() as tmp:
         out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"

@@ -227,7 +227,7 @@ def check_start(model: str | Path | None) -> Path:
 def _checked_start(model: str | Path | None) -> tuple[Path, PoseGenerator, tuple[float, float]]:
     """:func:`check_start`, with the start generator and scale prior it read (read once)."""
     from ..errors import ModelError
-    from ..runtime.base import resolve_model
+    from ..runtime.base import MODELS, model_label, resolve_model
 
     path = resolve_model(model)
     if path.suffix.lower() != ".onnx":  # (a text file was told its .adapt.npz was missing; QA)
@@ -237,9 +237,11 @@ def _checked_start(model: str | Path | None) -> tuple[Path, PoseGenerator, tuple
     # posecast's metadata (or another graph's) was refused only when writing, after all of --minutes (QA)
     metadata.read_onnx_metadata(path)
     if not adapt_weights_path(path).is_file():
+        shipped = model_label(path) if model_label(path) in MODELS else None
+        fix = (f"pass another shipped model (all but {shipped} have them)" if shipped
+               else f"models exported by {metadata.EXPORTER} have them")
         raise ModelError(f"{path.name} cannot be adapted: its adaptation weights {adapt_weights_path(path).name} are "
-                         "not beside it (models exported by tools/export.py have them; of the shipped ones all but "
-                         "unsupervised-w512)")  # fmt: skip
+                         f"not beside it; {fix}")  # fmt: skip
     start, scale_prior = load_generator_npz(adapt_weights_path(path))
     check_adapt_weights(start, path)
     return path, start, scale_prior

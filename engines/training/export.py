@@ -113,10 +113,10 @@ def load_generator_npz(path: str | Path):  # noqa: ANN201 - (PoseGenerator in ev
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"adaptation weights {path} not found: adapt needs a model exported by "
-                         "tools/export.py (it writes <model>.adapt.npz beside the .onnx)")  # fmt: skip
+                         f"{metadata.EXPORTER} (it writes <model>.adapt.npz beside the .onnx)")  # fmt: skip
     if not zipfile.is_zipfile(path):  # (np.load calls any other file pickled data, which it need not be)
         raise ModelError(f"{path} is not a posecast adaptation file (not an .npz: truncated, or another file); "
-                         "re-export the model with tools/export.py, which writes it beside the .onnx")  # fmt: skip
+                         f"re-export the model with {metadata.EXPORTER}, which writes it beside the .onnx")  # fmt: skip
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -159,5 +159,5 @@ def check_adapt_weights(generator, model_path: str | Path) -> None:  # noqa: ANN
         reason = f"they lift a test window {off:.2f} apart"
     if not off <= ADAPT_WEIGHTS_TOLERANCE:
         raise ModelError(f"{adapt_weights_path(model_path)} does not hold the network of {model_path} ({reason}): "
-                         "it was left from another model; re-export the model with tools/export.py, which writes "
+                         f"it was left from another model; re-export the model with {metadata.EXPORTER}, which writes "
                          "both")  # fmt: skip

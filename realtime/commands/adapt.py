@@ -54,9 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="also stop after N training steps, whichever comes first (default: --minutes alone); "
                              "steps are the same work on any CPU: about 1,650 did best as measured (at a constant "
-                             "learning rate) and twice that did not help (docs/accuracy.md; 5 minutes there, on "
-                             "36,000 frames of footage, whose lifting counts in --minutes); the learning rate warms "
-                             "up over the first 100 steps and falls to 0 at the end, so a short run (tens of steps) "
+                             "learning rate) and twice that did not help (README, Adapting to your own footage; "
+                             "5 minutes there, on 36,000 frames of footage, whose lifting counts in --minutes); "
+                             "the learning rate warms up over the first 100 steps and falls to 0 at the end, so a "
+                             "short run (tens of steps) "
                              "stays near its start model")  # fmt: skip
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="the model to start from: a shipped model's name or an exported .onnx with its "

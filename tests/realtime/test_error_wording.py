@@ -53,8 +53,8 @@ def test_a_training_checkpoint_given_as_the_model_points_at_the_export(
                  "--frames", "2", "--model", str(checkpoint)])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1] == (f"posecast: error: model file {checkpoint} is a PyTorch checkpoint, not an ONNX "
-                                     f"model: export it with `python tools/export.py {checkpoint} model.onnx` and "
-                                     "pass model.onnx")  # fmt: skip
+                                     f"model: export it with `python tools/export.py {checkpoint} model.onnx` in "
+                                     "posecast's source tree and pass model.onnx")  # fmt: skip
     not_a_model = tmp_path / "notes.pt"
     not_a_model.write_bytes(b"PK\x03\x04 not a zip")
     assert main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
