@@ -7,6 +7,7 @@ licence) except the MediaPipe model, which is fetched once, checksummed, like th
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import socket
@@ -198,13 +199,45 @@ def walk_joints() -> np.ndarray:
     return rescale_bones(joints[None], (typical / measured)[None])[0].astype(np.float32)
 
 
+#: Test ports come from a block per pytest-xdist worker below Linux's ephemeral range (32768-60999
+#: by default): a port found by binding port 0 was free only until the probe closed, and before the
+#: code under test bound it another worker's bind or connection could be given the same one.
+PORT_BLOCK = 1000
+PORT_BASE = 20000
+_port_offsets = itertools.count()
+
+
+def port_block() -> range:
+    """This pytest-xdist worker's ports (``gw0``, or no xdist: the first block)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = PORT_BASE + PORT_BLOCK * (int(worker) if worker.isdigit() else 0)
+    return range(first, first + PORT_BLOCK)
+
+
+def ephemeral_low() -> int:
+    """The lowest port the system hands out for port 0 and outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 1024  # unknown (not Linux): no block is outside it
+
+
 def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A free loopback port (TCP, or UDP with ``socket.SOCK_DGRAM``). Picked with a plain socket,
-    closed synchronously: a ZeroMQ socket releases its port later, on the context's I/O thread,
-    so an immediate bind of the same port by the code under test can fail with "address in use"."""
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free loopback port (TCP, or UDP with ``socket.SOCK_DGRAM``), from this worker's block
+    (:data:`PORT_BLOCK`) or, where the block would overlap the ephemeral range, any free one.
+    Probed with a plain socket, closed synchronously: a ZeroMQ socket releases its port later, on
+    the context's I/O thread, so an immediate bind by the code under test could fail."""
+    block = port_block()
+    in_block = block.stop <= ephemeral_low()
+    for _ in range(PORT_BLOCK if in_block else 1):
+        port = block[next(_port_offsets) % PORT_BLOCK] if in_block else 0  # each offset once per lap of the block
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # taken (or in TIME_WAIT): the next
+                continue
+            return probe.getsockname()[1]
+    raise RuntimeError(f"no free loopback port in {block.start}..{block.stop - 1}")
 
 
 @pytest.fixture
