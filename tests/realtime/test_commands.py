@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -15,8 +16,11 @@ import zmq
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
-from posecast.realtime.cli import main
+from posecast.realtime.cli import build_parser, main
+from posecast.realtime.commands.run import run_and_report
+from posecast.realtime.sinks.stats import StatsSink
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+from posecast.realtime.stages import Sink
 from posecast.realtime.types import PersonPose, PoseFrame, StreamMeta
 
 
@@ -344,3 +348,31 @@ def test_run_configuration_error_is_one_line_with_the_range(
     err = capsys.readouterr().err.strip()
     assert err == f"posecast: error: {message}" or (err.startswith("posecast: error: ") and message in err)
     assert "\n" not in err
+
+
+class _SlowSink(Sink):
+    """A threaded output slower than the clip: its queue of 2 overflows and frames are dropped."""
+
+    name = "slow"
+    queue_frames = 2
+
+    def write(self, frame: PoseFrame) -> None:
+        time.sleep(0.2)  # (MediaPipe takes 20-40 ms a frame here: frames arrive 5-10 times as fast)
+
+
+def test_run_summary_names_outputs_that_dropped_frames(
+    media_dir: Path, pose_model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two outputs of one name are told apart in the run's summary, as in its errors (``slow``,
+    ``slow#2``), each with its own count of dropped frames."""
+    args = build_parser().parse_args(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless",
+                                      "--publish", "none", "--frames", "40", "--runner", "serial",
+                                      "--model-asset", str(pose_model_path)])  # fmt: skip
+    sinks = [_SlowSink(), _SlowSink(), StatsSink()]
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        assert run_and_report(args, args.source, sinks) == 0
+    summary = [r.getMessage() for r in caplog.records if "could not keep up" in r.getMessage()]
+    assert summary == [f"outputs that could not keep up dropped frames: "
+                       f"{{'slow': {sinks[0].dropped_frames}, 'slow#2': {sinks[1].dropped_frames}}}"]  # fmt: skip
+    assert sinks[0].dropped_frames > 0 and sinks[1].dropped_frames > 0
+    assert any(r.getMessage().startswith("40 frames in ") for r in caplog.records)
