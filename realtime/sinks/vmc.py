@@ -22,6 +22,9 @@ avatar holds), then the next first tracked:
   and the avatar holds its last pose where it stood);
 - ``/VMC/Ext/T time``: seconds of the stream's clock since the first frame.
 
+When the output closes (the run ends or is stopped) one more bundle says nobody is tracked (the
+held root, OK with tracking 0, the last T), so that a receiver does not show the last pose as live.
+
 The messages of a frame go out as OSC bundles that fit one Ethernet frame of 1500 bytes, as the
 protocol asks, with the IP and UDP headers: 1472 bytes of bundle over IPv4, 1452 over IPv6 (a
 bundle of 1480 bytes was split into IP fragments, and a lost fragment lost every bone of the
@@ -113,11 +116,13 @@ def frame_messages(avatar: AvatarFrame, time_s: float, held_root_m: np.ndarray |
         quats = pose.rotations[0] if signs is None else signs("avatar", pose.rotations[0])
         for name, position, rotation in zip(humanoid.BONE_NAMES, positions, quats, strict=True):
             messages.append(_message("/VMC/Ext/Bone/Pos", [name, *position, *rotation]))
-    if root is not None:
-        messages.append(_message(ROOT_ADDRESS, ["root", *root, *_IDENTITY]))
-    messages.append(_message("/VMC/Ext/OK", [1, 3, 0, int(person is not None)]))
-    messages.append(_message("/VMC/Ext/T", [float(time_s)]))
-    return messages
+    return messages + closing_messages(root, person is not None, time_s)
+
+
+def closing_messages(root_m: np.ndarray | None, tracked: bool, time_s: float) -> list[OscMessage]:
+    """What closes every frame: the root (none before anyone was seen), OK with ``tracked`` and T."""
+    root = [] if root_m is None else [_message(ROOT_ADDRESS, ["root", *root_m, *_IDENTITY])]
+    return [*root, _message("/VMC/Ext/OK", [1, 3, 0, int(tracked)]), _message("/VMC/Ext/T", [float(time_s)])]
 
 
 def standing_hips_height_m(bone_lengths_m: np.ndarray) -> float:
@@ -171,6 +176,7 @@ class VmcSink(Sink):
         self.sent_datagrams = 0
         self.dropped_datagrams = 0
         self._first_ns: int | None = None
+        self._time_s: float | None = None  # the last frame's T
         self._root_m: np.ndarray | None = None  # the last root sent: held while its person is not tracked
         self._person_id: int | None = None  # the person the avatar follows
         self._signs = SignContinuity()  # one avatar: its bones' quaternions in one hemisphere
@@ -219,7 +225,7 @@ class VmcSink(Sink):
         avatar = frame.world if frame.world is not None else self.world.process(frame)
         if self._first_ns is None:
             self._first_ns = frame.timestamp_ns
-        time_s = (frame.timestamp_ns - self._first_ns) * 1e-9
+        time_s = self._time_s = (frame.timestamp_ns - self._first_ns) * 1e-9
         # the avatar follows one person while their id is held (lost for up to a second): it jumped
         # to whoever else was tracked when its person was missed for a few frames
         if self._person_id is not None and all(p.person_id != self._person_id for p in frame.people):
@@ -250,6 +256,10 @@ class VmcSink(Sink):
 
     def close(self) -> None:
         if self._socket.fileno() >= 0:
+            if self._time_s is not None:  # the receiver kept showing the last pose as tracked (QA)
+                untracked = closing_messages(self._root_m, False, self._time_s)
+                for datagram in pack_bundles(untracked, self._max_bundle_bytes):
+                    self._send(datagram)
             self._socket.close()
             if self.dropped_datagrams:
                 log.warning("VMC: %d of %d datagrams to %s:%d were not sent", self.dropped_datagrams,

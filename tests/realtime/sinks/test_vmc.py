@@ -118,6 +118,29 @@ def test_nobody_tracked_holds_the_root_where_it_was(receiver) -> None:
     assert frames[gap.stop]["ok"] == (1, 3, 0, 1) and frames[gap.stop]["bones"] == len(UNITY)
 
 
+@pytest.mark.parametrize("frames", [0, 10])
+def test_closing_says_nobody_is_tracked(receiver, frames: int) -> None:  # noqa: ANN001
+    """When the run ends or is stopped the receiver is told tracking ended (it kept showing the
+    last pose as tracked, QA): the held root, OK 0 and the last T; nothing before a first frame."""
+    joints, lengths = walk_in_camera()
+    receiving = receiver(frames + 1, timeout_s=3.0)
+    sink = vmc.VmcSink(("127.0.0.1", receiving.port), AvatarOptions(one_euro=None))
+    with sink:
+        for i in range(frames):
+            sink.write(pose_frame(i, joints[i], lengths))
+            receiving.caught_up(i + 1)
+    got = receiving.collect()
+    assert got["errors"] == [] and sink.dropped_datagrams == 0
+    if not frames:
+        assert got["messages"] == 0
+        return
+    assert got["messages"] == frames * (len(UNITY) + 3) + 3
+    # the closing bundle repeats the last frame's T (the receiver files it under that time)
+    assert len(got["frames"]) == frames and max(got["frames"]) == pytest.approx((frames - 1) / 30.0, abs=1e-4)
+    closing = got["frames"][max(got["frames"])]
+    assert closing["ok"] == (1, 3, 0, 0) and closing["bones"] == 0 and closing["root"] is not None
+
+
 def test_the_avatar_follows_its_person_while_their_id_is_held(receiver) -> None:
     """Two people; the first (id 0) is missed for 10 frames (lost, id held): the avatar holds
     where it was instead of jumping 2 m to the other person (it did, and back), and follows
@@ -258,9 +281,9 @@ def test_a_failing_send_is_logged_once_then_counted(caplog: pytest.LogCaptureFix
             sink.write(pose_frame(i, joints[i], lengths))
         sink.close()
     lines = [r.getMessage() for r in caplog.records]
-    assert sink.dropped_datagrams == 20 and sink.sent_datagrams == 0
+    assert sink.dropped_datagrams == 21 and sink.sent_datagrams == 0  # two a frame, and the closing one
     assert sum("not sent: [Errno 13] Permission denied" in line for line in lines) == 1
-    assert lines[-1] == "VMC: 20 of 20 datagrams to 255.255.255.255:39539 were not sent"
+    assert lines[-1] == "VMC: 21 of 21 datagrams to 255.255.255.255:39539 were not sent"
 
 
 def test_address_parsing() -> None:
