@@ -67,6 +67,7 @@ def listen(args: argparse.Namespace) -> int:
         log.info("listening on %s", address)
         heard_s, quiet_told, heard_any, skipped, warned = time.monotonic(), False, False, 0, False
         last_meta_line: str | None = None  # text lines print a meta when it changes (JSON: every one)
+        last_frame_id = -1
         while args.count is None or poses < args.count:
             # silence is counted from the last posecast message: other messages (skipped) do not
             # break it, and a stream of them must not keep --timeout from ever ending the wait
@@ -77,8 +78,11 @@ def listen(args: argparse.Namespace) -> int:
                         f"no posecast message from {address} in {args.timeout:g} s (after {poses} poses; "
                         f"{skipped} others skipped, warned above): is a posecast publisher of this version there?"
                     )
+                if heard_any:  # (QA: it blamed the address after 120 poses had come from it)
+                    raise ListenTimeoutError(f"nothing more from {address} in {args.timeout:g} s (after {poses} "
+                                             "poses): the publisher stopped")  # fmt: skip
                 raise ListenTimeoutError(
-                    f"no message from {address} in {args.timeout:g} s (after {poses} poses): "
+                    f"no message from {address} in {args.timeout:g} s: "
                     "is `posecast run` publishing there? check --address"
                 )
             if not quiet_told and waited_s >= QUIET_NOTICE_S:
@@ -111,6 +115,10 @@ def listen(args: argparse.Namespace) -> int:
             heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, True, 0  # skips: since the last
             if isinstance(message, PoseMessage):
                 poses += 1
+                if message.frame_id < last_frame_id:  # the protocol's sign of a new run (docs/protocol.md)
+                    log.info("%s started a new run (frame_id %d after %d): its people are new",
+                             address, message.frame_id, last_frame_id)  # fmt: skip
+                last_frame_id = message.frame_id
             line = json.dumps(to_json(message), allow_nan=False) if args.json else format_line(message)
             if not args.json and isinstance(message, MetaMessage):
                 if line == last_meta_line:  # the publisher repeats it every second: a reader sees poses

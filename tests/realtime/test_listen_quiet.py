@@ -135,3 +135,39 @@ def test_text_lines_print_a_repeated_meta_once(capsys: pytest.CaptureFixture, js
     metas = [line for line in lines if line.startswith("meta:") or line.startswith('{"topic": "meta"')]
     assert len(lines) - len(metas) == 40
     assert len(metas) == 1 if metas_expected == "one" else len(metas) >= 5, metas
+
+
+def test_a_new_run_is_said_and_a_stopped_publisher_is_not_blamed_on_the_address(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+) -> None:
+    """A publisher started again counts ``frame_id`` from 0 (the protocol's sign of a new run):
+    listen says so. Its stop then ends --timeout with "the publisher stopped"; it said "is
+    `posecast run` publishing there? check --address" after 120 poses from there (QA)."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=60.0))
+    stop = threading.Event()
+
+    def publish() -> None:  # frames from 1000 until listen has surely subscribed, then 0..19, then nothing
+        frame_id, listening_since = 1000, None
+        while not stop.wait(0.03):
+            if listening_since is None and any("listening on" in r.getMessage() for r in caplog.records):
+                listening_since = time.monotonic()
+            if listening_since is not None and time.monotonic() - listening_since > 1.0 and frame_id >= 1000:
+                frame_id = 0  # started again
+            if frame_id < 20 or frame_id >= 1000:
+                publisher.publish(_pose(frame_id))
+                frame_id += 1
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO):
+            assert main(["listen", "--address", publisher.address, "--timeout", "1"]) == 2
+    finally:
+        stop.set()
+        thread.join()
+        publisher.close()
+    new_run = [r.getMessage() for r in caplog.records if "started a new run" in r.getMessage()]
+    assert len(new_run) == 1 and new_run[0].startswith(f"{publisher.address} started a new run (frame_id 0 after 10")
+    err = capsys.readouterr().err
+    assert f"nothing more from {publisher.address} in 1 s (after " in err and "the publisher stopped" in err, err
+    assert "check --address" not in err
