@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("view", help="watch the live 3D in a browser (serves a local page)")
     parser.add_argument("--stream", default=DEFAULT_ADDRESS,
-                        help=f"ZeroMQ stream to watch (default {DEFAULT_ADDRESS})")  # fmt: skip
+                        help=f"ZeroMQ stream to watch (default {DEFAULT_ADDRESS}; bind:tcp://... to bind, for a "
+                             "publisher that connects)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to serve the page on (default 127.0.0.1: this machine only)")  # fmt: skip
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,

@@ -41,7 +41,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
-from ..endpoints import ipv6_option
+from ..endpoints import bound_ipc_file, check_ipc_free, check_port, ipv6_option, remove_own_ipc_file
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
 from ..subscriber import Subscriber
@@ -104,9 +104,18 @@ class ViewerOptions:
             raise OptionsError(f"port must be in 0..65535, got {self.port}")
         if not self.host:
             raise OptionsError("host must be an interface name or address, e.g. 127.0.0.1, got ''")
-        if not self.stream.startswith(("tcp://", "ipc://")):  # (inproc://: no posecast run could publish to it)
-            raise OptionsError(f"stream must be tcp://HOST:PORT or ipc://PATH, got {self.stream!r}")
-        check_endpoint(self.stream)
+        endpoint = self.stream.removeprefix("bind:").removeprefix("connect:")
+        if not endpoint.startswith(("tcp://", "ipc://")):  # (inproc://: no posecast run could publish to it)
+            raise OptionsError(f"stream must be tcp://HOST:PORT or ipc://PATH (bind: before either when the "
+                               f"publisher connects), got {self.stream!r}")  # fmt: skip
+        if self.stream.startswith("bind:"):  # checked, not bound: the viewer binds it when it starts
+            try:
+                check_port(endpoint, binding=True)
+                check_ipc_free(endpoint)
+            except PosecastError as exc:
+                raise OptionsError(str(exc)) from exc
+        else:
+            check_endpoint(self.stream)
         for name in self.allowed_hosts:  # a name no Host header can carry would never match: a mistake
             if not re.fullmatch(r"[A-Za-z0-9._:\[\]%-]+", name or "") or not _bracketed_well(name):
                 raise OptionsError(f"--allow-host {name!r} is not a host name (letters, digits, '.', '-'; an IPv6 "
@@ -185,6 +194,8 @@ class ViewerServer:
     def __init__(self, options: ViewerOptions | None = None) -> None:
         self.options = options or ViewerOptions()
         self.port: int | None = None
+        #: the stream as watched: ``bind:`` with the port chosen where it asked for any (once started)
+        self.watching = self.options.stream
         self.forwarded = 0
         self.rejected = 0
         self._pages: set[_Page] = set()
@@ -249,9 +260,17 @@ class ViewerServer:
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         for topic in (TOPIC_POSE, TOPIC_META):
             socket.setsockopt(zmq.SUBSCRIBE, topic)
+        stream = self.options.stream
+        endpoint, binding = stream.removeprefix("bind:").removeprefix("connect:"), stream.startswith("bind:")
+        ipc_file = None  # the socket file bound here, removed at the end
         try:
             try:
-                socket.connect(self.options.stream)
+                if binding:  # (a publisher that connects, `posecast run --publish connect:...`; QA)
+                    socket.bind(endpoint)
+                    ipc_file = bound_ipc_file(endpoint)
+                    self.watching = "bind:" + socket.getsockopt_string(zmq.LAST_ENDPOINT)  # port 0: the one chosen
+                else:
+                    socket.connect(endpoint)
                 server = await serve(self._handle, self.options.host, self.options.port, process_request=self._http)
             except OSError as exc:
                 in_use = exc.errno == errno.EADDRINUSE
@@ -260,16 +279,20 @@ class ViewerServer:
                     f"cannot serve the viewer on {self.options.host}:{self.options.port} ({exc.strerror}): {fix}"
                 ) from exc
             except zmq.ZMQError as exc:
-                raise ViewerError(f"cannot watch {self.options.stream!r} ({exc}): expected tcp://HOST:PORT") from exc
+                if binding and exc.errno == zmq.EADDRINUSE:
+                    raise ViewerError(f"cannot watch {stream!r}: another program uses that address (a subscriber "
+                                      "already bound there?); pass another port") from exc  # fmt: skip
+                raise ViewerError(f"cannot watch {stream!r} ({exc}): expected tcp://HOST:PORT") from exc
             async with server:
                 self.port = server.sockets[0].getsockname()[1]
-                log.info("posecast viewer on %s (watching %s)", self.url, self.options.stream)
+                log.info("posecast viewer on %s (watching %s)", self.url, self.watching)
                 self._started.set()
                 forward = asyncio.create_task(self._forward(socket))
                 await self._stop.wait()
                 forward.cancel()
         finally:
             socket.close(linger=0)
+            remove_own_ipc_file(ipc_file)
             context.term()
 
     async def _forward(self, socket: zmq.asyncio.Socket) -> None:

@@ -68,9 +68,10 @@ class FakeCamera:
     """A real ZeroMQ publisher sending :func:`message` for each of ``roots`` (one person each,
     ids 0, 1, ...) at ``fps`` on a thread; ``tracking`` can be changed while it runs."""
 
-    def __init__(self, fps: float = 30.0, roots=((0.2, 0.1, 3.4),), assumptions: dict | None = None) -> None:
+    def __init__(self, fps: float = 30.0, roots=((0.2, 0.1, 3.4),), assumptions: dict | None = None,
+                 address: str = "tcp://127.0.0.1:0") -> None:  # fmt: skip
         assumptions = {"hfov_deg": 60.0} if assumptions is None else assumptions
-        self.publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"), assumptions=assumptions)
+        self.publisher = Publisher(PublisherOptions(address=address), assumptions=assumptions)
         self.tracking = "tracking"
         self.paused = False  # True: publishes nothing, as a stopped run
         self.roots = roots
@@ -150,6 +151,30 @@ def test_a_stream_zeromq_refuses_is_one_error_at_once() -> None:
     with pytest.raises(ViewerError, match=r"^cannot watch 'tcp://127\.0\.0\.1:abc' \(.*\): expected tcp://HOST:PORT$"):
         ViewerServer(options).start()
     assert time.monotonic() - started < 5
+
+
+def test_a_publisher_that_connects_is_watched_by_binding() -> None:
+    """``--stream bind:...`` for a publisher that connects (``posecast run --publish connect:...``),
+    as ``posecast listen`` and the Node client take it; the viewer refused it (QA)."""
+    with pytest.raises(OptionsError, match=r"^tcp://127\.0\.0\.1 has no port"):  # checked before it binds
+        ViewerOptions(stream="bind:tcp://127.0.0.1")
+    server = ViewerServer(ViewerOptions(stream="bind:tcp://127.0.0.1:0", port=0))
+    server.start()
+    try:
+        assert re.fullmatch(r"bind:tcp://127\.0\.0\.1:\d+", server.watching) and not server.watching.endswith(":0")
+        camera = FakeCamera(address="connect:" + server.watching.removeprefix("bind:"))
+        try:
+            with connect(server.url.replace("http://", "ws://") + "ws") as page:
+                topics, deadline = [], time.monotonic() + 10.0
+                while "pose" not in topics and time.monotonic() < deadline:
+                    topics.append(json.loads(page.recv(timeout=5.0))["topic"])
+            assert "pose" in topics and "meta" in topics, topics
+        finally:
+            camera.close()
+        with pytest.raises(ViewerError, match=r"another program uses that address .*pass another port"):
+            ViewerServer(ViewerOptions(stream=server.watching, port=0)).start()
+    finally:
+        server.stop()
 
 
 def test_port_in_use_is_one_clear_error(viewer: ViewerServer) -> None:
