@@ -308,3 +308,30 @@ def test_the_node_client_bound_to_any_free_port_says_which(node_client: Path, po
     bound = re.search(r"^posecast-listen: listening on (bind:tcp://127\.0\.0\.1:(\d+))$", result.stderr, re.MULTILINE)
     assert bound is not None and int(bound[2]) > 0, result.stderr
     assert result.returncode == 1 and f"no message from {bound[1]} in 300 ms" in result.stderr, result.stderr
+
+
+def test_text_mode_says_a_new_run_and_a_stopped_publisher(node_client: Path) -> None:
+    """``--text``: a meta line when the meta changes (it printed the repeated one every second,
+    without the assumptions that tell two runs apart), a new run said when ``frame_id`` counts
+    again from below, and a timeout after poses blamed on the publisher stopping, not on the
+    address (QA)."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=0.05),
+                          assumptions={"model": "first", "hfov_deg": 60.0})  # fmt: skip
+    node = subprocess.Popen([NODE, str(LISTEN_JS), "--address", publisher.address, "--text", "--timeout", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        frame_id = publish_until(publisher, lambda: bool(select.select([node.stdout], [], [], 0)[0]), first_id=1000)
+        publish_until(publisher, lambda: False, first_id=frame_id, most=40)  # 0.2 s: the meta repeated 4 times
+        publisher.meta.assumptions["model"] = "second"  # the run started again, with another model
+        publish_until(publisher, lambda: False, first_id=0, most=40)
+        out, err = node.communicate(timeout=30)  # the publisher says nothing more: --timeout ends it
+    finally:
+        if node.poll() is None:
+            node.kill()
+        publisher.close()
+    metas = [line for line in out.splitlines() if line.startswith("meta:")]
+    assert [m.split("assumptions: ")[1] for m in metas] == ["model=first, hfov_deg=60", "model=second, hfov_deg=60"]
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("posecast-listen: a new run started (frame_id 0 after 10"), err
+    assert node.returncode == 1 and re.fullmatch(rf"posecast-listen: error: nothing more from {publisher.address} in "
+                                                 r"1 s \(after \d+ poses\): the publisher stopped", lines[1]), err

@@ -31,7 +31,7 @@ options:
                   bind:ipc://PATH to bind (default ${DEFAULT_ADDRESS})
   --count N       exit after N pose messages
   --timeout S     exit 1 after S seconds without a message (at most ${Math.floor(MAX_TIMEOUT_MS / 1000)})
-  --text          short text lines instead of JSON
+  --text          short text lines instead of JSON (a meta only when it changes)
   --poses-only    leave out the meta messages
   -h, --help      this text
 
@@ -98,11 +98,22 @@ process.stdout.on("error", (err) => {
 });
 
 function textLine(topic, m) {
-  if (topic === "meta") return `meta: schema ${m.schema_version}, ${m.joint_names.length} joints in ${m.units}, frame ${m.frame}`;
+  if (topic === "meta") {
+    // the assumptions say which run this is (model, hfov, max people): as `posecast listen` prints them
+    const assumptions = Object.entries(m.assumptions ?? {}).map(([k, v]) => `${k}=${shortText(v)}`).join(", ") || "none";
+    return `meta: schema ${m.schema_version}, ${m.joint_names.length} joints in ${m.units}, frame ${m.frame}; assumptions: ${assumptions}`;
+  }
   const latencyMs = Number(m.publish_ns - m.capture_ns) / 1e6;
   const root = m.root_m.map((x) => x.toFixed(2)).join(" ");
   const person = m.person_id === undefined ? "" : `  person ${m.person_id}`;
   return `frame ${m.frame_id}${person}  ${m.tracking}  latency ${latencyMs.toFixed(1)} ms  root (${root}) m`;
+}
+
+// a value of the meta's assumptions, numbers to 6 significant digits (float32 fields read 1.7, not 1.70000005)
+function shortText(value) {
+  if (typeof value === "number") return Number.isFinite(value) ? String(Number(value.toPrecision(6))) : "null";
+  if (typeof value === "string" || typeof value === "bigint" || typeof value === "boolean") return String(value);
+  return toJSON(value);
 }
 
 let subscriber;
@@ -113,6 +124,9 @@ try {
   usage(`--address: ${err.message}`);
 }
 let poses = 0;
+let heardAny = false;
+let lastFrameId;
+let lastMetaLine;
 let warnedNewer = false;
 try {
   await subscriber.ready;
@@ -132,18 +146,35 @@ try {
       throw err;
     }
     const { topic, message, newerSchema } = item;
+    heardAny = true;
     if (newerSchema && !warnedNewer) {
       warnedNewer = true;
       process.stderr.write(`posecast-listen: schema ${message.schema_version} is newer than this client knows; reading the fields it knows\n`);
     }
-    if (topic === "pose") poses += 1;
-    else if (values["poses-only"]) continue;
+    if (topic === "pose") {
+      poses += 1;
+      // the protocol's sign of a new run: frame_id counts again from below the last one seen
+      if (lastFrameId !== undefined && message.frame_id < lastFrameId) {
+        process.stderr.write(`posecast-listen: a new run started (frame_id ${message.frame_id} after ${lastFrameId}): its people are new\n`);
+      }
+      lastFrameId = message.frame_id;
+    } else if (values["poses-only"]) continue;
     const line = values.text ? textLine(topic, message) : toJSON({ topic, ...message });
+    // text: a meta when it changes (it is repeated every second); JSON: every message, as sent
+    if (values.text && topic === "meta") {
+      if (line === lastMetaLine) continue;
+      lastMetaLine = line;
+    }
     process.stdout.write(line + "\n");
   }
 } catch (err) {
-  if (err instanceof TimeoutError) {
-    process.stderr.write(`posecast-listen: error: ${err.message} (after ${poses} poses)\n`);
+  if (err instanceof TimeoutError && heardAny) {
+    // messages came from there: the address is right (QA: it asked whether posecast publishes there)
+    const address = subscriber.boundAddress ?? values.address;
+    process.stderr.write(`posecast-listen: error: nothing more from ${address} in ${timeoutS} s (after ${poses} poses): the publisher stopped\n`);
+    process.exitCode = 1;
+  } else if (err instanceof TimeoutError) {
+    process.stderr.write(`posecast-listen: error: ${err.message}\n`);
     process.exitCode = 1;
   } else if (err instanceof AddressError) {
     // a bind that failed (address in use, not this machine's): known only once it was tried
