@@ -206,6 +206,7 @@ class ViewerServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
+        self._finished = threading.Event()  # the server's thread has ended (its pages are closed)
         self._error: BaseException | None = None
 
     @property
@@ -231,14 +232,17 @@ class ViewerServer:
             with contextlib.suppress(RuntimeError):  # loop already closed
                 self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._finished.wait(timeout=5)  # the pages' close handshakes (see wait)
             log.debug("viewer: %d messages forwarded, %d refused by the schema", self.forwarded, self.rejected)
 
     def wait(self) -> None:
-        """Block until the server stops (Ctrl-C stops it)."""
+        """Block until the server stops (Ctrl-C stops it). Waits on an event, not ``Thread.join``:
+        Python 3.11's join interrupted by Ctrl-C's exception marks a running thread as stopped
+        (bpo-45274's fix releases the lock the thread holds), so a later join returned at once and
+        the process exited before the pages were sent their close frames (QA: code 1006 in some runs)."""
         try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(timeout=0.5)
+            while self._thread is not None and not self._finished.wait(timeout=0.5):
+                pass
         finally:
             self.stop()
 
@@ -248,6 +252,8 @@ class ViewerServer:
         except BaseException as exc:  # reported to start(); the thread must not die silently
             self._error = exc
             self._started.set()
+        finally:
+            self._finished.set()
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
