@@ -173,14 +173,23 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
+def _inside_folder(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder`` (an existing folder; links resolved)."""
+    try:
+        return folder.is_dir() and folder.resolve() in path.resolve().parents
+    except (OSError, RuntimeError):  # unreachable, or a link loop: said where opened
+        return False
+
+
 def check_outputs(
     outputs: Mapping[str, str | Path | None],
     inputs: Mapping[str, str | Path | None] | None = None,
     shipped_weights: bool = False,
 ) -> None:
     """Raise :class:`OutputPathError` (one line) when an output cannot be written, names an
-    input, names the same file as another output, or lies in posecast's own weights folder
-    (``shipped_weights``: allowed, for the export that ships a model); keys are what the user
+    input or an existing file in an input that is a folder, names the same file as another
+    output, or lies in posecast's own weights folder (``shipped_weights``: allowed, for the
+    export that ships a model); keys are what the user
     passed (an option such as ``--record``, or a description), ``None`` values are skipped."""
     from .runtime.base import WEIGHTS_DIR  # (the runtime reads files through this module)
 
@@ -202,6 +211,11 @@ def check_outputs(
             if source_path is not None and same_file(path, source_path):
                 raise OutputPathError(f"{what} {path} is {source}: writing it would destroy it; "
                                       f"pass another file name")  # fmt: skip
+            if source_path is not None and path.exists() and _inside_folder(path, Path(source_path)):
+                # an image folder's frames (QA: --stats-json over a frame of the source, exit 0)
+                folder = source if str(source_path) in source else f"{source} {source_path}"
+                raise OutputPathError(f"{what} {path} is a file in {folder}, a folder that is read: writing it "
+                                      "could destroy one of its files; pass a file elsewhere")  # fmt: skip
         for other, other_path in named[:i]:
             if same_file(path, other_path):
                 raise OutputPathError(f"{other} and {what} are both {path}: one would overwrite the other; "

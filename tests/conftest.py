@@ -240,6 +240,12 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
     raise RuntimeError(f"no free loopback port in {block.start}..{block.stop - 1}")
 
 
+@pytest.fixture(name="port_block")
+def port_block_fixture() -> range:
+    """:func:`port_block` (a test module cannot import this conftest by name: there are several)."""
+    return port_block()
+
+
 @pytest.fixture
 def free_port() -> Callable[..., int]:
     """:func:`_free_port`: call it for each port a test needs."""

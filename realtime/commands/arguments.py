@@ -212,7 +212,7 @@ def input_files(args: argparse.Namespace, source_spec: str | None = None) -> dic
 
     model = existing(getattr(args, "model", None))  # a shipped model's name: its folder is refused as a whole
     return {
-        "the source": existing(source_spec),
+        "the source": Path(source_spec) if source_spec and Path(source_spec).is_dir() else existing(source_spec),
         "--intrinsics": existing(getattr(args, "intrinsics", None)),
         "--subject": existing(getattr(args, "subject", None)),
         "--floor": existing(getattr(args, "floor", None)),

@@ -483,7 +483,8 @@ def test_listen_rounds_floats() -> None:
         (["view", "--stream", "tcp://127.0.0.1:5731x"], "port '5731x' of tcp://127.0.0.1:5731x is not a number"),
         (["listen", "--address", "tcp://127.0.0.1:*"], "port '*' of tcp://127.0.0.1:* is not a number"),  # connecting
         (["listen", "--address", "inproc://x"], "--address inproc://x: inproc:// is reachable only inside one process"),
-        (["view", "--stream", "inproc://x"], "stream must be tcp://HOST:PORT or ipc://PATH, got 'inproc://x'"),
+        (["view", "--stream", "inproc://x"], "stream must be tcp://HOST:PORT or ipc://PATH (bind: before either when "
+                                             "the publisher connects), got 'inproc://x'"),
         # a line break in a file name split the one line (QA)
         (["lift", "--input", "new\nline.npz", "--output", "never-written.npz"], "lift input new\\nline.npz does not"),
         # a name of thousands of characters was printed whole, and `replay` named NAME.part for it (QA)

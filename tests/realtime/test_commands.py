@@ -376,3 +376,30 @@ def test_run_summary_names_outputs_that_dropped_frames(
                        f"{{'slow': {sinks[0].dropped_frames}, 'slow#2': {sinks[1].dropped_frames}}}"]  # fmt: skip
     assert sinks[0].dropped_frames > 0 and sinks[1].dropped_frames > 0
     assert any(r.getMessage().startswith("40 frames in ") for r in caplog.records)
+
+
+@pytest.mark.parametrize("command", ["run", "adapt"])
+def test_an_output_over_a_file_of_an_image_folder_input_is_refused(
+    command: str, tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--stats-json`` (run) or ``--report`` (adapt) naming a frame of the image folder read
+    replaced it with JSON, exit 0 (QA): refused like an output over a video source."""
+    import cv2
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), capture.read()[1])
+    capture.release()
+    before = {p.name: p.read_bytes() for p in frames.iterdir()}
+    frame = frames / "001.png"
+    argv = {"run": ["run", "--source", str(frames), "--headless", "--publish", "none", "--stats-json", str(frame)],
+            "adapt": ["adapt", str(frames), "--output", str(tmp_path / "a.onnx"), "--report", str(frame)]}[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{frame} is a file in the " in err and "a folder that is read" in err, err
+    assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
+    # a new file beside the frames is not one of them
+    assert main(["run", "--source", str(frames), "--headless", "--publish", "none", "--stats-json",
+                 str(frames / "stats.json")]) == 0  # fmt: skip
