@@ -242,7 +242,10 @@ class RecordingWriter:
                 "source": source,
             }
         )
-        self._sync()
+        try:
+            self._sync()  # (the header reaches the disk here: a full one failed now, and left an empty .part; QA)
+        except OSError as exc:
+            raise self._nothing_recorded(exc) from exc
 
     def write_meta(self, record: MetaRecord) -> None:
         # in float64, unlike the frames: the live pipeline normalised the 2D by these intrinsics, and
@@ -296,13 +299,17 @@ class RecordingWriter:
                 self._sync()
         except OSError as exc:
             self._broken = True  # a record may be cut short: no footer goes behind it (close)
-            if not self.frames:  # no frame to keep: nothing stays behind (a .part would block the next --record)
-                with contextlib.suppress(OSError):
-                    self._file.close()
-                self.part_path.unlink(missing_ok=True)
-                raise RecordingError(f"cannot write the recording {self.part_path} ({exc.strerror or exc}): nothing "
-                                     "was recorded; free space, or pass --record elsewhere") from exc  # fmt: skip
+            if not self.frames:
+                raise self._nothing_recorded(exc) from exc
             raise self._failed(exc) from exc
+
+    def _nothing_recorded(self, exc: OSError) -> RecordingError:
+        """A write that failed before any frame: the file is removed (a .part would block the next --record)."""
+        with contextlib.suppress(OSError):
+            self._file.close()  # (its buffered bytes cannot be written either)
+        self.part_path.unlink(missing_ok=True)
+        return RecordingError(f"cannot write the recording {self.part_path} ({exc.strerror or exc}): nothing was "
+                              "recorded; free space, or pass --record elsewhere")  # fmt: skip
 
     def _failed(self, exc: OSError) -> RecordingError:
         """A write that failed (a full disk): what was written before stays, readable."""

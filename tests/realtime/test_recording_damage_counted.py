@@ -98,3 +98,21 @@ def test_a_write_that_failed_before_any_frame_leaves_nothing(tmp_path: Path, mon
         writer.write_frame(record)
     writer.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_when_the_take_starts_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header reaching a full disk: the raw ``[Errno 28]`` came out, with no fix, and an empty
+    ``.part`` blocked the next ``--record`` to that path (QA)."""
+    import errno
+    import os
+
+    from posecast.realtime.recording.format import RecordingWriter
+
+    def fsync_failing(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync_failing)
+    with pytest.raises(RecordingError, match="No space left on device\\): nothing was recorded; free space, or pass "
+                                             "--record elsewhere"):  # fmt: skip
+        RecordingWriter(tmp_path / "take.posecast")
+    assert list(tmp_path.iterdir()) == []
