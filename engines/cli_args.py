@@ -112,8 +112,10 @@ given_path.__name__ = "path"
 
 
 def output_file(text: str) -> Path:
-    """An argparse ``type``: a file to write; a path that names a folder (``out/``, ``.``) is refused."""
+    """An argparse ``type``: a file to write; a path that names a folder (``out/``, ``.``) is refused,
+    and so is ``-`` (tools read it as standard output; it wrote a file named ``-``, QA)."""
     given_path(text)
+    _refuse_dash(text)
     if _names_folder(text):
         raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}, a folder: add a file name "
                                          f"(e.g. {os.path.join(text, 'out')}...)")  # fmt: skip
@@ -123,10 +125,17 @@ def output_file(text: str) -> Path:
 output_file.__name__ = "file name"
 
 
+def _refuse_dash(text: str) -> None:
+    if text == "-":
+        raise argparse.ArgumentTypeError("'-' (standard output) is not written to here: pass a file name "
+                                         "(./- for a file of that name)")  # fmt: skip
+
+
 def output_file_or_folder(text: str) -> Path:
     """An argparse ``type``: a file to write, or an existing folder to write into; a path that
     names a folder (``out/``) must exist (a missing one would become a file of that name)."""
     given_path(text)
+    _refuse_dash(text)
     if _names_folder(text) and not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"folder {text!r} does not exist: create it first, or give a file name")
     return Path(text)

@@ -478,6 +478,10 @@ def test_listen_rounds_floats() -> None:
          "port '5822abc' of tcp://127.0.0.1:5822abc is not a number: pass one from 1 to 65535 (or * for any free one)"),
         (["run", "--publish", "tcp://127.0.0.1:58 21", "--source", "x.mp4"], "port '58 21' of"),
         (["run", "--publish", "tcp://127.0.0.1:-1", "--source", "x.mp4"], "port -1 of tcp://127.0.0.1:-1 is outside"),
+        # it wrote a file named "-" (QA)
+        (["run", "--stats-json", "-", "--source", "x.mp4"], "argument --stats-json: '-' (standard output) is not "
+                                                            "written to here: pass a file name"),
+        (["engines", "bench", "--markdown", "-"], "argument --markdown: '-' (standard output) is not written"),
         (["listen", "--address", "tcp://127.0.0.1:1e3"], "port '1e3' of tcp://127.0.0.1:1e3 is not a number: pass one "
          "from 1 to 65535, e.g."),
         (["view", "--stream", "tcp://127.0.0.1:5731x"], "port '5731x' of tcp://127.0.0.1:5731x is not a number"),
