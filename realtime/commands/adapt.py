@@ -130,7 +130,12 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 
 def _make_save_2d_folder(args: argparse.Namespace) -> None:
-    """``--save-2d``, made once every check has passed (a refused start model left an empty one)."""
+    """``--save-2d``, made once every check has passed (a refused start model left an empty one),
+    and only when some input is turned into 2D (QA: an empty folder tree for .npz inputs)."""
+    if args.save_2d is not None and all(kind == "npz" for _, kind in expand_inputs(args.inputs)):
+        log.warning("--save-2d %s: the inputs are 2D .npz files already, so nothing is saved there (the option "
+                    "does nothing)", args.save_2d)  # fmt: skip
+        args.save_2d = None
     if args.save_2d is not None:
         try:
             args.save_2d.mkdir(parents=True, exist_ok=True)

@@ -131,7 +131,7 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "seed": [str(good), "--output", str(out), "--seed", "-1"],
         "huge-seed": [str(good), "--output", str(out), "--seed", "99999999999999999999"],
         "shipped": [str(good), "--output", str(WEIGHTS_DIR / "posecast_lifter.onnx")],
-        "save-2d-read-only": [str(good), "--output", str(out), "--save-2d", "/proc"],
+        "save-2d-read-only": [str(tmp_path / "notes.mp4"), "--output", str(out), "--save-2d", "/proc"],  # a video
         "hfov": [str(good), "--output", str(out), "--hfov", "500"],
         "bad-npz": [str(tmp_path / "bad.npz"), "--output", str(out)],
         "no-person": [str(_lift_npz(tmp_path / "empty.npz", confidence=0.0)), "--output", str(out)],
@@ -168,6 +168,19 @@ def test_a_refused_start_model_leaves_no_save_2d_folder(tmp_path: Path, capsys: 
     err = _error(capsys, [str(good), "--output", str(tmp_path / "a.onnx"), "--model", str(tmp_path / "none.onnx"),
                           "--save-2d", str(tmp_path / "two_d")])  # fmt: skip
     assert "model file not found" in err and not (tmp_path / "two_d").exists()
+
+
+def test_save_2d_with_2d_inputs_says_it_does_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """QA: .npz inputs are 2D already, and --save-2d made an empty folder tree for nothing."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    good = _lift_npz(tmp_path / "good.npz")
+    with caplog.at_level(logging.WARNING, logger="posecast"):
+        assert main(["adapt", str(good), "--output", str(tmp_path / "a.onnx"), "--steps", "2", "--save-2d",
+                     str(tmp_path / "two_d" / "x")]) == 0  # fmt: skip
+    assert not (tmp_path / "two_d").exists() and (tmp_path / "a.onnx").is_file()
+    assert any("the inputs are 2D .npz files already, so nothing is saved there" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
 
 
 def test_an_upper_case_onnx_output_names_its_weights_as_its_int8_copy() -> None:
