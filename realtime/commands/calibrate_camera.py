@@ -73,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     camera.add_argument("--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera")
     # defaults None (the value in the help): --hfov refuses them only when given
     camera.add_argument("--min-views", type=_min_views, help=f"good views needed, 3 or more (default: {MIN_VIEWS})")
-    camera.add_argument("--views", type=int, help=f"live: views to collect (default: {LIVE_VIEWS})")
+    camera.add_argument("--views", type=_min_views,
+                        help=f"live: views to collect, at least --min-views (default: {LIVE_VIEWS})")  # fmt: skip
     camera.add_argument(
         "--min-sharpness",
         type=float,  # CalibrationOptions refuses NaN, inf and negatives
@@ -105,7 +106,10 @@ def calibrate_camera(args: argparse.Namespace) -> int:
             from ...calibration.live import LiveOptions, calibrate_live
 
             views = LIVE_VIEWS if args.views is None else args.views
-            live = LiveOptions(target_views=max(views, min_views), min_sharpness=min_sharpness)
+            if args.views is not None and args.views < min_views:  # (QA: 0 and -1 were taken, and became 10)
+                raise CalibrationError(f"--views {views} is fewer than the {min_views} good views the calibration "
+                                       f"needs (--min-views): pass --views {min_views} or more")  # fmt: skip
+            live = LiveOptions(target_views=max(views, min_views), min_sharpness=min_sharpness)  # (the default 20)
             size = _parse_size(args.size) if args.size else None
             result = calibrate_live(args.camera, board, live, options, size, False if args.no_window else None)
         intrinsics = result.intrinsics

@@ -482,6 +482,8 @@ def test_listen_rounds_floats() -> None:
         (["run", "--stats-json", "-", "--source", "x.mp4"], "argument --stats-json: '-' (standard output) is not "
                                                             "written to here: pass a file name"),
         (["engines", "bench", "--markdown", "-"], "argument --markdown: '-' (standard output) is not written"),
+        (["calibrate", "camera", "--camera", "57", "--views", "0", "-o", "c.yaml"],
+         "argument --views: expected a whole number of views, 3 or more, got '0'"),  # it became 10 (QA)
         (["listen", "--address", "tcp://127.0.0.1:1e3"], "port '1e3' of tcp://127.0.0.1:1e3 is not a number: pass one "
          "from 1 to 65535, e.g."),
         (["view", "--stream", "tcp://127.0.0.1:5731x"], "port '5731x' of tcp://127.0.0.1:5731x is not a number"),
@@ -525,6 +527,9 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
           "-o", "{tmp}/c.yaml"], "--min-sharpness must be 0 or more"),
         (["calibrate", "camera", "--hfov", "60", "--size", "1x1", "-o", "{tmp}/c.yaml"],
          "frame size must look like WxH in pixels, each from 16 to 32768"),  # a 1x1 camera file was written (QA)
+        # fewer than --min-views became --min-views (QA)
+        (["calibrate", "camera", "--camera", "57", "--board", "9x6", "--square", "0.025", "--views", "5",
+          "-o", "{tmp}/c.yaml"], "--views 5 is fewer than the 10 good views the calibration needs (--min-views)"),
         (["engines", "bench", "--iters", "0"], "--iters must be 1..100,000 and --warmup 0..100,000, got 0 and 20"),
         (["engines", "bench", "--iters", "10000000000"], "--iters must be 1..100,000"),  # 74.5 GiB asked for (QA)
         (["engines", "bench", "--warmup", "99999999999999999999"], "--warmup 0..100,000"),  # ran forever (QA)
