@@ -119,6 +119,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise OptionsError(f"--output {output} is in posecast's own weights folder {WEIGHTS_DIR}: write the adapted "
                            "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip
     footage = [path for path, _ in expand_inputs(args.inputs)]  # a mistyped input is named before a missing extra
+    seen: dict[Path, Path] = {}
+    for path in footage:  # (QA: one footage given twice was trained on twice as much, without a word)
+        if (first := seen.setdefault(path.resolve(), path)) is not path:
+            twice = f"{path}" if first == path else f"{path} (also as {first})"
+            raise OptionsError(f"input {twice} is given twice (directly or in a folder given): give each footage once")
     # nothing written over what it is made from (a --report on the footage's .npz replaced the user's 2D)
     inputs = {f"the input {path}": path for path in footage} | {"--intrinsics": args.intrinsics}
     # (its adaptation weights too: `adapt x.adapt.npz --output x.onnx` replaced the footage with weights; QA)

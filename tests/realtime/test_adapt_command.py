@@ -108,6 +108,7 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("no-person", "no person was seen in any frame"),
         ("not-a-video", "notes.mp4"),
         # it sent a wheel's user to tools/export.py, which is not installed (QA)
+        ("twice", "is given twice (directly or in a folder given): give each footage once"),  # trained twice (QA)
         ("no-adapt-weights", "are not beside it; pass another shipped model (all but unsupervised-w512 have them)"),
         ("no-model", "model file not found"),
         ("not-onnx", "is not an .onnx model: pass an exported posecast .onnx or a shipped model's name"),
@@ -136,6 +137,7 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "bad-npz": [str(tmp_path / "bad.npz"), "--output", str(out)],
         "no-person": [str(_lift_npz(tmp_path / "empty.npz", confidence=0.0)), "--output", str(out)],
         "not-a-video": [str(tmp_path / "notes.mp4"), "--output", str(out)],
+        "twice": [str(good), str(tmp_path / "." / "good.npz"), "--output", str(out)],
         "no-adapt-weights": [str(good), "--output", str(out), "--model", "unsupervised-w512"],
         "no-model": [str(good), "--output", str(out), "--model", str(tmp_path / "none.onnx")],
         "not-onnx": [str(good), "--output", str(out), "--model", str(tmp_path / "notes.mp4")],
