@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--frame",
         choices=tuple(ENGINE_FRAMES),
-        default="world",
+        default=None,
         help="axes of the BVH (default world: y up, metres, as Blender's importer expects); BVH is right-handed, "
              "so unity and unreal are refused",
     )
@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def export(args: argparse.Namespace) -> int:
     if args.bvh is None and args.lift_input is None:
         raise RecordingError("nothing to export: pass --bvh FILE and/or --lift-input FILE")
+    if args.frame is not None and args.bvh is None:  # (QA: taken without a word)
+        log.warning("--frame %s: it sets the BVH's axes, and no --bvh is written (the option does nothing)",
+                    args.frame)  # fmt: skip
+    args.frame = args.frame or "world"
     check_outputs({"--bvh": args.bvh, "--lift-input": args.lift_input}, {"the recording": args.recording})
     if args.bvh is not None and args.bvh.suffix.lower() != ".bvh":
         raise RecordingError(f"--bvh must name a .bvh file (e.g. take.bvh), got {args.bvh.name}")

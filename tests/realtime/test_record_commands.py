@@ -151,6 +151,17 @@ def test_export_says_which_files_it_replaces(dance_take: Path, tmp_path: Path,
     assert said == [f"replacing {bvh}", f"replacing {lifted}"]  # the new lift input replaced nothing
 
 
+def test_export_says_frame_does_nothing_without_bvh(dance_take: Path, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """``--frame`` sets the BVH's axes: with only ``--lift-input`` it was taken without a word (QA)."""
+    with caplog.at_level("WARNING"):
+        lift_input = str(tmp_path / "2d.npz")
+        assert cli.main(["export", str(dance_take), "--lift-input", lift_input, "--frame", "blender"]) == 0
+        assert cli.main(["export", str(dance_take), "--bvh", str(tmp_path / "t.bvh"), "--frame", "blender"]) == 0
+    said = [r.getMessage() for r in caplog.records if "--frame" in r.getMessage()]
+    assert said == ["--frame blender: it sets the BVH's axes, and no --bvh is written (the option does nothing)"]
+
+
 def test_export_failing_on_its_second_output_keeps_the_files_it_would_replace(
     dance_take: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
