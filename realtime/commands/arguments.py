@@ -167,7 +167,8 @@ def check_named_inputs(args: argparse.Namespace, source_spec: str) -> None:
     file before anything is built (read here, and again by the stage that uses each)."""
     check_frames(getattr(args, "frames", None))
     avatar_options(args)
-    open_source(source_spec)  # unopened: a source that is not one is refused; it opens in the run
+    configure_capture(open_source(source_spec), args)  # unopened: a source that is not one, or camera options
+    # for a file, are refused; it opens in the run
     resolve_model(getattr(args, "model", None))
     if getattr(args, "intrinsics", None) is not None:
         load_intrinsics(args.intrinsics)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import os
 import re
 import subprocess
@@ -174,15 +175,31 @@ def test_camera_size_and_fps_reach_the_camera(monkeypatch: pytest.MonkeyPatch) -
     assert frame.image_size == (1280, 720) and frame.source_fps == 25.0
 
 
+VIEW_NOTICE = "no display found: running without the live view (use --output-video to record it)"
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--camera-size", "1280x720"], "apply to cameras and streams, not to the video source"),
     (["--camera-fps", "0"], "apply to cameras and streams"),
 ])  # fmt: skip
-def test_camera_options_on_a_file_are_one_line(extra: list[str], message: str, media_dir: Path,
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_camera_options_on_a_file_are_one_line(command: str, extra: list[str], message: str, media_dir: Path,
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture,
                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    assert main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", *extra]) == 2
+    """Before any notice (QA: the demo first said it would record its video)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    source = ["--source", str(media_dir / "dance_576.mp4")] if command == "run" else []
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        assert main([command, *source, "--publish", "none", *extra]) == 2
     err = capsys.readouterr().err.strip()
-    assert message in err and "\n" not in err
+    assert message in err and "\n" not in err, err
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    # (run's view output says at once that it has no display, as it is built before the files are checked)
+    assert said == ([] if command == "demo" else [VIEW_NOTICE]), said
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("size", ["big", "100000x720", "\uff11\uff12\uff18\uff10x720"])  # (full-width digits: review)
