@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8090
 WEBSOCKET_PATH = "/ws"
+#: Seconds without any message after which the viewer says so in its log, once (as ``listen`` does)
+QUIET_NOTICE_S = 5.0
 STATIC_FILES = {  # URL path → (file under static/, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
     "/index.html": ("index.html", "text/html; charset=utf-8"),
@@ -302,8 +304,21 @@ class ViewerServer:
             context.term()
 
     async def _forward(self, socket: zmq.asyncio.Socket) -> None:
+        quiet_told = heard_any = False
         while True:
+            # silence is said once, as `posecast listen` says it (QA: a stream nobody published
+            # on was waited for without a word; the page says "quiet", the terminal said nothing)
+            if not await socket.poll(None if quiet_told else int(QUIET_NOTICE_S * 1000)):
+                quiet_told = True
+                heard, why = (("nothing more", "the publisher stopped?") if heard_any else
+                              ("no message", "is `posecast run` publishing there? check --stream"))  # fmt: skip
+                log.warning("%s from %s for %g s (a publisher repeats its meta every second): %s; still watching",
+                            heard, self.watching, QUIET_NOTICE_S, why)  # fmt: skip
+                continue
             parts = await socket.recv_multipart()
+            if quiet_told:
+                log.info("%s is publishing %s", self.watching, "again" if heard_any else "now")
+            quiet_told, heard_any = False, True
             try:
                 if len(parts) != 2:
                     raise SchemaError(f"expected [topic, payload], got {len(parts)} parts")

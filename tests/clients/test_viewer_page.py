@@ -486,3 +486,34 @@ def test_ctrl_c_sends_every_page_its_close_frame(camera: FakeCamera) -> None:
                 view.kill()
     assert [view.returncode for view in views] == [130] * 3, [err for _, err in results]
     assert codes == [1001] * 3
+
+
+def test_a_silent_stream_is_said_in_the_log(free_port, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                            caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Nobody publishing where the viewer watches: said once, as ``posecast listen`` says it, and
+    again when a publisher comes (QA: it waited without a word; only the page said "quiet")."""
+    from posecast.realtime.viewer import server as viewer_server
+
+    monkeypatch.setattr(viewer_server, "QUIET_NOTICE_S", 0.3)
+    stream = f"tcp://127.0.0.1:{free_port()}"
+    server = ViewerServer(ViewerOptions(stream=stream, port=0))
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        server.start()
+        try:
+            deadline = time.monotonic() + 10
+            while "still watching" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+            camera = FakeCamera(address=stream)
+            try:
+                while f"{stream} is publishing now" not in caplog.text and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            finally:
+                camera.close()
+        finally:
+            server.stop()
+    said = [r.getMessage() for r in caplog.records]
+    quiet = [m for m in said if "still watching" in m]
+    assert len(quiet) >= 1 and quiet[0] == (f"no message from {stream} for 0.3 s (a publisher repeats its meta every "
+                                            "second): is `posecast run` publishing there? check --stream; still "
+                                            "watching"), said  # fmt: skip
+    assert said.index(quiet[0]) < said.index(f"{stream} is publishing now"), said
