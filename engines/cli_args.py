@@ -115,7 +115,7 @@ def output_file(text: str) -> Path:
     """An argparse ``type``: a file to write; a path that names a folder (``out/``, ``.``) is refused,
     and so is ``-`` (tools read it as standard output; it wrote a file named ``-``, QA)."""
     given_path(text)
-    _refuse_dash(text)
+    _refuse_dash(text, "file")
     if _names_folder(text):
         raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}, a folder: add a file name "
                                          f"(e.g. {os.path.join(text, 'out')}...)")  # fmt: skip
@@ -125,17 +125,27 @@ def output_file(text: str) -> Path:
 output_file.__name__ = "file name"
 
 
-def _refuse_dash(text: str) -> None:
+def output_folder(text: str) -> Path:
+    """An argparse ``type``: a folder to write into (made if missing); ``-`` is refused."""
+    given_path(text)
+    _refuse_dash(text, "folder")
+    return Path(text)
+
+
+output_folder.__name__ = "folder"
+
+
+def _refuse_dash(text: str, what: str) -> None:
     if text == "-":
-        raise argparse.ArgumentTypeError("'-' (standard output) is not written to here: pass a file name "
-                                         "(./- for a file of that name)")  # fmt: skip
+        raise argparse.ArgumentTypeError(f"'-' (standard output) is not written to here: pass a {what} name (./- "
+                                         "for one of that name)")  # fmt: skip
 
 
 def output_file_or_folder(text: str) -> Path:
     """An argparse ``type``: a file to write, or an existing folder to write into; a path that
     names a folder (``out/``) must exist (a missing one would become a file of that name)."""
     given_path(text)
-    _refuse_dash(text)
+    _refuse_dash(text, "file or folder")
     if _names_folder(text) and not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"folder {text!r} does not exist: create it first, or give a file name")
     return Path(text)

@@ -173,10 +173,14 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
-def _inside_folder(path: Path, folder: Path) -> bool:
-    """Whether ``path`` lies in ``folder`` (an existing folder; links resolved)."""
+def _frame_of_image_folder(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is an image directly in ``folder``, an existing folder: one of its frames
+    when it is read as an image folder (the only folder an input stays: adapt opens the others)."""
+    from .media import IMAGE_SUFFIXES  # (here: media imports OpenCV, which most callers never need)
+
     try:
-        return folder.is_dir() and folder.resolve() in path.resolve().parents
+        return (path.suffix.lower() in IMAGE_SUFFIXES and folder.is_dir()
+                and path.resolve().parent == folder.resolve())  # fmt: skip
     except (OSError, RuntimeError):  # unreachable, or a link loop: said where opened
         return False
 
@@ -187,7 +191,7 @@ def check_outputs(
     shipped_weights: bool = False,
 ) -> None:
     """Raise :class:`OutputPathError` (one line) when an output cannot be written, names an
-    input or an existing file in an input that is a folder, names the same file as another
+    input or an image in an input that is an image folder, names the same file as another
     output, or lies in posecast's own weights folder (``shipped_weights``: allowed, for the
     export that ships a model); keys are what the user
     passed (an option such as ``--record``, or a description), ``None`` values are skipped."""
@@ -211,11 +215,10 @@ def check_outputs(
             if source_path is not None and same_file(path, source_path):
                 raise OutputPathError(f"{what} {path} is {source}: writing it would destroy it; "
                                       f"pass another file name")  # fmt: skip
-            if source_path is not None and path.exists() and _inside_folder(path, Path(source_path)):
-                # an image folder's frames (QA: --stats-json over a frame of the source, exit 0)
-                folder = source if str(source_path) in source else f"{source} {source_path}"
-                raise OutputPathError(f"{what} {path} is a file in {folder}, a folder that is read: writing it "
-                                      "could destroy one of its files; pass a file elsewhere")  # fmt: skip
+            if source_path is not None and _frame_of_image_folder(path, Path(source_path)):
+                # (QA: --stats-json over a frame of the source, exit 0)
+                raise OutputPathError(f"{what} {path} would be a frame of {source}, an image folder: writing it "
+                                      "would replace or add one; pass a file elsewhere")  # fmt: skip
         for other, other_path in named[:i]:
             if same_file(path, other_path):
                 raise OutputPathError(f"{other} and {what} are both {path}: one would overwrite the other; "

@@ -105,6 +105,11 @@ class Detector2D(ABC):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Add this detector's own command-line options (default: none)."""
 
+    @classmethod  # noqa: B027 - an optional hook
+    def check_args(cls, args: argparse.Namespace) -> None:
+        """Raise the one-line error of a bad option or a missing file of this detector, without
+        loading anything: called before the publisher claims its port (default: nothing)."""
+
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Detector2D:
         """Build from ``posecast run``'s parsed arguments (``args.max_people``, ``args.verbose``

@@ -203,7 +203,7 @@ def walk_joints() -> np.ndarray:
 #: by default): a port found by binding port 0 was free only until the probe closed, and before the
 #: code under test bound it another worker's bind or connection could be given the same one.
 PORT_BLOCK = 1000
-PORT_BASE = 20000
+PORT_BASE = 20000  # 12 workers' blocks below 32768 (a 13th, beyond --maxprocesses 4, takes any free port)
 _port_offsets = itertools.count()
 
 

@@ -227,7 +227,7 @@ def check_start(model: str | Path | None) -> Path:
 def _checked_start(model: str | Path | None) -> tuple[Path, PoseGenerator, tuple[float, float]]:
     """:func:`check_start`, with the start generator and scale prior it read (read once)."""
     from ..errors import ModelError
-    from ..runtime.base import MODELS, model_label, resolve_model
+    from ..runtime.base import MODELS, WEIGHTS_DIR, model_label, resolve_model
 
     path = resolve_model(model)
     if path.suffix.lower() != ".onnx":  # (a text file was told its .adapt.npz was missing; QA)
@@ -237,8 +237,8 @@ def _checked_start(model: str | Path | None) -> tuple[Path, PoseGenerator, tuple
     # posecast's metadata (or another graph's) was refused only when writing, after all of --minutes (QA)
     metadata.read_onnx_metadata(path)
     if not adapt_weights_path(path).is_file():
-        shipped = model_label(path) if model_label(path) in MODELS else None
-        fix = (f"pass another shipped model (all but {shipped} have them)" if shipped
+        adaptable = [name for name, file in MODELS.items() if adapt_weights_path(WEIGHTS_DIR / file).is_file()]
+        fix = (f"pass a shipped model that has them ({', '.join(adaptable)})" if model_label(path) in MODELS
                else f"models exported by {metadata.EXPORTER} have them")
         raise ModelError(f"{path.name} cannot be adapted: its adaptation weights {adapt_weights_path(path).name} are "
                          f"not beside it; {fix}")  # fmt: skip

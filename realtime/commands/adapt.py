@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ...calibration import DEFAULT_HFOV_DEG, load_intrinsics
-from ...engines.cli_args import given_path, output_file
+from ...engines.cli_args import given_path, output_file, output_folder
 from ...engines.fileio import atomic_write, check_outputs, output_file_problem
 from ...engines.install import install_hint
 from ...engines.logs import counted
@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the model to start from: a shipped model's name or an exported .onnx with its "
                              ".adapt.npz beside it (default: the shipped default)")  # fmt: skip
     parser.add_argument("--report", type=output_file, metavar="JSON", help="also write the before/after figures here")
-    parser.add_argument("--save-2d", type=given_path, metavar="FOLDER",
+    parser.add_argument("--save-2d", type=output_folder, metavar="FOLDER",
                         help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
                              "adapt again from them without MediaPipe)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training (default 1)")
@@ -119,9 +119,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise OptionsError(f"--output {output} is in posecast's own weights folder {WEIGHTS_DIR}: write the adapted "
                            "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip
     footage = [path for path, _ in expand_inputs(args.inputs)]  # a mistyped input is named before a missing extra
-    seen: dict[Path, Path] = {}
+    seen: dict[tuple[int, int], Path] = {}
     for path in footage:  # (QA: one footage given twice was trained on twice as much, without a word)
-        if (first := seen.setdefault(path.resolve(), path)) is not path:
+        stat = path.stat()  # the file itself (a link, another spelling of its name, a hard link: one file)
+        if (first := seen.setdefault((stat.st_dev, stat.st_ino), path)) is not path:
             twice = f"{path}" if first == path else f"{path} (also as {first})"
             raise OptionsError(f"input {twice} is given twice (directly or in a folder given): give each footage once")
     # nothing written over what it is made from (a --report on the footage's .npz replaced the user's 2D)

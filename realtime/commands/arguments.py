@@ -19,7 +19,7 @@ from ...calibration.io import load_intrinsics, load_subject
 from ...engines.cli_args import given_path
 from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
-from ...engines.logs import counted
+from ...engines.logs import counted, quieter
 from ...engines.media import display_available
 from ...engines.runtime import BACKENDS
 from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, model_files, resolve_model
@@ -164,16 +164,20 @@ def build_sinks(args: argparse.Namespace, source_spec: str) -> list[Sink]:
 
 def check_named_inputs(args: argparse.Namespace, source_spec: str) -> None:
     """Raise the one-line error of a bad ``--frames``, source, model, floor, camera or subject
-    file before anything is built (read here, and again by the stage that uses each)."""
+    file, or detector option, before the publisher claims its port (read here, and again by the
+    stage that uses each: :func:`run_pipeline` checks them itself for the calibrate commands)."""
     check_frames(getattr(args, "frames", None))
-    avatar_options(args)
-    configure_capture(open_source(source_spec), args)  # unopened: a source that is not one, or camera options
-    # for a file, are refused; it opens in the run
-    resolve_model(getattr(args, "model", None))
-    if getattr(args, "intrinsics", None) is not None:
-        load_intrinsics(args.intrinsics)
-    if getattr(args, "subject", None) is not None:
-        load_subject(args.subject)
+    # the files' warnings (a key ignored, ...) are said once, when the stages read them again
+    with quieter(logging.ERROR, "posecast.calibration", "posecast.realtime"):
+        avatar_options(args)
+        configure_capture(open_source(source_spec), args)  # unopened: a source that is not one, or camera
+        # options for a file, are refused; it opens in the run
+        resolve_model(getattr(args, "model", None))
+        if getattr(args, "intrinsics", None) is not None:
+            load_intrinsics(args.intrinsics)
+        if getattr(args, "subject", None) is not None:
+            load_subject(args.subject)
+        DETECTORS[getattr(args, "detector", next(iter(DETECTORS)))].check_args(args)
 
 
 def _warn_unused_options(args: argparse.Namespace) -> None:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ...engines.cli_args import given_path, nonempty_text
+from ...engines.cli_args import given_path, nonempty_text, output_folder
 from ...engines.fileio import output_file_problem
 from ...engines.logs import quieter
 from ...engines.runtime import BACKENDS, availability
@@ -99,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=PEOPLE_SEARCH_HELP)
     parser.add_argument("--publish", default="tcp://127.0.0.1:0",
                         help="ZeroMQ address of the benchmark's publisher (default: a free loopback port)")  # fmt: skip
-    parser.add_argument("--output", type=given_path, default=None,
+    parser.add_argument("--output", type=output_folder, default=None,
                         help="folder for the results (default: a new bench-YYYYMMDD-HHMMSS in the current folder: "
                              "an earlier run's results are never replaced)")  # fmt: skip
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")

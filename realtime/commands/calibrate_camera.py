@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 MIN_VIEWS, LIVE_VIEWS = 10, 20
 
 
-def _min_views(text: str) -> int:
-    """``--min-views``: a whole number, 3 or more (OpenCV's calibration needs at least 3 views)."""
+def _view_count(text: str) -> int:
+    """``--min-views`` and ``--views``: a whole number, 3 or more (OpenCV's calibration needs at least 3 views)."""
     if not text.strip().isdigit() or int(text) < 3:
         raise argparse.ArgumentTypeError(f"expected a whole number of views, 3 or more, got {text!r} (e.g. 10)")
     return int(text)
@@ -72,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     camera.add_argument("--legacy-charuco", action="store_true", help="ChArUco board made before OpenCV 4.6")
     camera.add_argument("--size", metavar="WxH", help="frame size: required with --hfov, requested with --camera")
     # defaults None (the value in the help): --hfov refuses them only when given
-    camera.add_argument("--min-views", type=_min_views, help=f"good views needed, 3 or more (default: {MIN_VIEWS})")
-    camera.add_argument("--views", type=_min_views,
+    camera.add_argument("--min-views", type=_view_count, help=f"good views needed, 3 or more (default: {MIN_VIEWS})")
+    camera.add_argument("--views", type=_view_count,
                         help=f"live: views to collect, at least --min-views (default: {LIVE_VIEWS})")  # fmt: skip
     camera.add_argument(
         "--min-sharpness",

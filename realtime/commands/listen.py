@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 
@@ -67,7 +68,7 @@ def listen(args: argparse.Namespace) -> int:
         log.info("listening on %s", address)
         heard_s, quiet_told, heard_any, skipped, warned = time.monotonic(), False, False, 0, False
         last_meta_line: str | None = None  # text lines print a meta when it changes (JSON: every one)
-        last_frame_id = -1
+        last_frame_id, new_run_said_s = -1, -math.inf
         while args.count is None or poses < args.count:
             # silence is counted from the last posecast message: other messages (skipped) do not
             # break it, and a stream of them must not keep --timeout from ever ending the wait
@@ -115,7 +116,10 @@ def listen(args: argparse.Namespace) -> int:
             heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, True, 0  # skips: since the last
             if isinstance(message, PoseMessage):
                 poses += 1
-                if message.frame_id < last_frame_id:  # the protocol's sign of a new run (docs/protocol.md)
+                # the protocol's sign of a new run (docs/protocol.md); at most every QUIET_NOTICE_S: the
+                # frames of several publishers on one address (a bind: or a broker) interleave (review)
+                if message.frame_id < last_frame_id and time.monotonic() - new_run_said_s >= QUIET_NOTICE_S:
+                    new_run_said_s = time.monotonic()
                     log.info("%s started a new run (frame_id %d after %d): its people are new",
                              address, message.frame_id, last_frame_id)  # fmt: skip
                 last_frame_id = message.frame_id

@@ -131,6 +131,12 @@ class MediaPipeDetector(Detector2D):
                            help="MediaPipe model variant (default: full)")  # fmt: skip
 
     @classmethod
+    def check_args(cls, args: argparse.Namespace) -> None:
+        options = cls.options_from_args(args)
+        if options.model_path is not None:  # the user's file: there and readable (checked again when loaded)
+            ensure_asset(f"pose_landmarker_{options.model_variant}", options.model_path, verify=False)
+
+    @classmethod
     def from_args(cls, args: argparse.Namespace) -> MediaPipeDetector:
         return cls(cls.options_from_args(args))
 

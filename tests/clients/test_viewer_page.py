@@ -460,21 +460,23 @@ def test_ctrl_c_sends_every_page_its_close_frame(camera: FakeCamera) -> None:
                                camera.publisher.address, "--port", "0"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]  # fmt: skip
     codes: list[int | None] = []
+    reading = [threading.Event() for _ in views]
 
-    def read_until_closed(url: str) -> None:
+    def read_until_closed(url: str, read: threading.Event) -> None:
         try:
             with connect(url.replace("http://", "ws://") + "ws") as page:
                 while True:
                     page.recv(timeout=20)
+                    read.set()
         except ConnectionClosed as exc:
             codes.append(exc.rcvd.code if exc.rcvd is not None else None)
 
     try:
         urls = [re.search(r"open (\S+) in a browser", view.stdout.readline()).group(1) for view in views]
-        readers = [threading.Thread(target=read_until_closed, args=(url,)) for url in urls]
+        readers = [threading.Thread(target=read_until_closed, args=args) for args in zip(urls, reading, strict=True)]
         for reader in readers:
             reader.start()
-        time.sleep(1.0)  # poses flowing to every page
+        assert all(read.wait(30) for read in reading)  # every page connected and reading (a loaded machine: review)
         for view in views:
             view.send_signal(signal.SIGINT)
         results = [view.communicate(timeout=30) for view in views]

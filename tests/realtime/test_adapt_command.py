@@ -109,7 +109,7 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("not-a-video", "notes.mp4"),
         # it sent a wheel's user to tools/export.py, which is not installed (QA)
         ("twice", "is given twice (directly or in a folder given): give each footage once"),  # trained twice (QA)
-        ("no-adapt-weights", "are not beside it; pass another shipped model (all but unsupervised-w512 have them)"),
+        ("no-adapt-weights", "are not beside it; pass a shipped model that has them (supervised-w256, "),
         ("no-model", "model file not found"),
         ("not-onnx", "is not an .onnx model: pass an exported posecast .onnx or a shipped model's name"),
         # QA: OpenCV was asked to decode these as videos, and said to re-encode them with ffmpeg

@@ -499,6 +499,8 @@ def test_listen_rounds_floats() -> None:
         (["run", "--stats-json", "-", "--source", "x.mp4"], "argument --stats-json: '-' (standard output) is not "
                                                             "written to here: pass a file name"),
         (["engines", "bench", "--markdown", "-"], "argument --markdown: '-' (standard output) is not written"),
+        (["bench", "--output", "-"], "argument --output: '-' (standard output) is not written"),  # a folder "-"
+        (["adapt", "x.npz", "--output", "a.onnx", "--save-2d", "-"], "argument --save-2d: '-' (standard output)"),
         (["calibrate", "camera", "--camera", "57", "--views", "0", "-o", "c.yaml"],
          "argument --views: expected a whole number of views, 3 or more, got '0'"),  # it became 10 (QA)
         (["listen", "--address", "tcp://127.0.0.1:1e3"], "port '1e3' of tcp://127.0.0.1:1e3 is not a number: pass one "

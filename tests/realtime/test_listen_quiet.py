@@ -171,3 +171,27 @@ def test_a_new_run_is_said_and_a_stopped_publisher_is_not_blamed_on_the_address(
     err = capsys.readouterr().err
     assert f"nothing more from {publisher.address} in 1 s (after " in err and "the publisher stopped" in err, err
     assert "check --address" not in err
+
+
+def test_two_publishers_interleaving_are_not_a_new_run_every_frame(caplog: pytest.LogCaptureFixture) -> None:
+    """Two runs on one address (a bind: subscriber, a broker) interleave their frame_ids: the new
+    run is said at most every few seconds, not for every other frame (review)."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=60.0))
+    stop = threading.Event()
+
+    def publish() -> None:  # as two runs would: 1000, 0, 1001, 1, ...
+        step = 0
+        while not stop.wait(0.01):
+            publisher.publish(_pose(1000 + step // 2 if step % 2 == 0 else step // 2))
+            step += 1
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO):
+            assert main(["listen", "--address", publisher.address, "--count", "60", "--timeout", "10"]) == 0
+    finally:
+        stop.set()
+        thread.join()
+        publisher.close()
+    assert len([r for r in caplog.records if "started a new run" in r.getMessage()]) == 1
