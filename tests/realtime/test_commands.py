@@ -114,16 +114,20 @@ def test_run_camera_that_does_not_open(capsys: pytest.CaptureFixture) -> None:
     assert "57" in err and "\n" not in err.strip()
 
 
-def test_run_port_in_use(media_dir: Path, pose_model_path: Path, capsys: pytest.CaptureFixture) -> None:
+def _run_with_the_port_taken(options: list[str], media_dir: Path) -> int:
+    """``posecast run`` on the test clip publishing on a port another socket holds; its exit code."""
     blocker = zmq.Context.instance().socket(zmq.PUB)
     blocker.setsockopt(zmq.LINGER, 0)
     port = blocker.bind_to_random_port("tcp://127.0.0.1")
     try:
-        code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--frames", "2",
-                     "--model-asset", str(pose_model_path), "--publish", f"tcp://127.0.0.1:{port}"])  # fmt: skip
+        return main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless",
+                     "--publish", f"tcp://127.0.0.1:{port}", *options])  # fmt: skip
     finally:
         blocker.close()
-    assert code == 2
+
+
+def test_run_port_in_use(media_dir: Path, pose_model_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert _run_with_the_port_taken(["--frames", "2", "--model-asset", str(pose_model_path)], media_dir) == 2
     assert "in use" in capsys.readouterr().err
 
 
@@ -147,16 +151,8 @@ def test_run_names_a_bad_file_before_a_port_in_use(
 ) -> None:
     """With another posecast on the port, a mistyped file is what the user hears about, not the
     port: fixing the port first only led to the next error (QA)."""
-    blocker = zmq.Context.instance().socket(zmq.PUB)
-    blocker.setsockopt(zmq.LINGER, 0)
-    port = blocker.bind_to_random_port("tcp://127.0.0.1")
-    try:
-        code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless",
-                     "--publish", f"tcp://127.0.0.1:{port}", *options])  # fmt: skip
-    finally:
-        blocker.close()
+    assert _run_with_the_port_taken(options, media_dir) == 2
     err = capsys.readouterr().err
-    assert code == 2
     assert message in err and "in use" not in err
 
 

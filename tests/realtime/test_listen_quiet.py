@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -19,6 +20,22 @@ def _pose(frame_id: int) -> PoseMessage:
     return PoseMessage(frame_id=frame_id, capture_ns=time.monotonic_ns(), tracking="tracking",
                        joints_m=np.zeros((17, 3), np.float32), confidence=np.ones(17, np.float32),
                        root_m=np.zeros(3, np.float32))  # fmt: skip
+
+
+def _listen_while_publishing(publisher: Publisher, publish: Callable[[threading.Event], None], argv: list[str],
+                             caplog: pytest.LogCaptureFixture) -> int:  # fmt: skip
+    """``posecast listen`` on ``publisher`` with ``argv`` while ``publish(stop)`` runs on a thread
+    (it returns once ``stop`` is set); its exit code. The publisher is closed after."""
+    stop = threading.Event()
+    thread = threading.Thread(target=publish, args=(stop,))
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO):
+            return main(["listen", "--address", publisher.address, *argv])
+    finally:
+        stop.set()
+        thread.join()
+        publisher.close()
 
 
 def test_nothing_at_all_is_said_then_the_timeout_ends_it(
@@ -38,12 +55,12 @@ def test_a_stream_that_goes_quiet_and_comes_back(monkeypatch: pytest.MonkeyPatch
                                                  capsys: pytest.CaptureFixture) -> None:  # fmt: skip
     monkeypatch.setattr(listen, "QUIET_NOTICE_S", 0.4)
     publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=60.0))
-    stop = threading.Event()
 
     def listen_said(words: str) -> bool:
         return any(words in r.getMessage() for r in caplog.records)
 
-    def publish() -> None:  # poses for 1 s from listen's start, nothing until it says so, poses again
+    def publish(stop: threading.Event) -> None:  # poses for 1 s from listen's start, nothing until it says so,
+        # poses again
         # Timed from listen's own messages, not from this thread's start: on a loaded machine
         # listen can start late enough to miss a first phase timed by the clock.
         frame_id, listening_since = 0, None
@@ -56,15 +73,7 @@ def test_a_stream_that_goes_quiet_and_comes_back(monkeypatch: pytest.MonkeyPatch
                 publisher.publish(_pose(frame_id))
                 frame_id += 1
 
-    thread = threading.Thread(target=publish)
-    thread.start()
-    try:
-        with caplog.at_level(logging.INFO):
-            assert main(["listen", "--address", publisher.address, "--count", "40", "--timeout", "10"]) == 0
-    finally:
-        stop.set()
-        thread.join()
-        publisher.close()
+    assert _listen_while_publishing(publisher, publish, ["--count", "40", "--timeout", "10"], caplog) == 0
     said = [r.getMessage() for r in caplog.records]
     quiet = [m for m in said if "still listening" in m]
     assert len(quiet) == 1 and quiet[0].startswith(f"nothing more from {publisher.address}"), said
@@ -108,29 +117,21 @@ def test_a_publisher_that_starts_late_is_publishing_now_not_again(
 
 
 @pytest.mark.parametrize(("json_lines", "metas_expected"), [(False, "one"), (True, "several")])
-def test_text_lines_print_a_repeated_meta_once(capsys: pytest.CaptureFixture, json_lines: bool,
-                                               metas_expected: str) -> None:  # fmt: skip
+def test_text_lines_print_a_repeated_meta_once(capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+                                               json_lines: bool, metas_expected: str) -> None:  # fmt: skip
     """The publisher repeats its meta (every 0.1 s here, every second by default): the text lines
     print it when it changes, not among the poses every time (QA: 1.5 kB every second); JSON
     lines keep every message."""
     publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=0.1))
-    stop = threading.Event()
 
-    def publish() -> None:
+    def publish(stop: threading.Event) -> None:
         frame_id = 0
         while not stop.wait(0.03):
             publisher.publish(_pose(frame_id))
             frame_id += 1
 
-    thread = threading.Thread(target=publish)
-    thread.start()
-    try:
-        command = ["listen", "--address", publisher.address, "--count", "40", "--timeout", "10"]
-        assert main(command + (["--json"] if json_lines else [])) == 0
-    finally:
-        stop.set()
-        thread.join()
-        publisher.close()
+    argv = ["--count", "40", "--timeout", "10", *(["--json"] if json_lines else [])]
+    assert _listen_while_publishing(publisher, publish, argv, caplog) == 0
     lines = capsys.readouterr().out.splitlines()
     metas = [line for line in lines if line.startswith("meta:") or line.startswith('{"topic": "meta"')]
     assert len(lines) - len(metas) == 40
@@ -144,9 +145,8 @@ def test_a_new_run_is_said_and_a_stopped_publisher_is_not_blamed_on_the_address(
     listen says so. Its stop then ends --timeout with "the publisher stopped"; it said "is
     `posecast run` publishing there? check --address" after 120 poses from there (QA)."""
     publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=60.0))
-    stop = threading.Event()
 
-    def publish() -> None:  # frames from 1000 until listen has surely subscribed, then 0..19, then nothing
+    def publish(stop: threading.Event) -> None:  # from 1000 until listen has surely subscribed, 0..19, nothing
         frame_id, listening_since = 1000, None
         while not stop.wait(0.03):
             if listening_since is None and any("listening on" in r.getMessage() for r in caplog.records):
@@ -157,15 +157,7 @@ def test_a_new_run_is_said_and_a_stopped_publisher_is_not_blamed_on_the_address(
                 publisher.publish(_pose(frame_id))
                 frame_id += 1
 
-    thread = threading.Thread(target=publish)
-    thread.start()
-    try:
-        with caplog.at_level(logging.INFO):
-            assert main(["listen", "--address", publisher.address, "--timeout", "1"]) == 2
-    finally:
-        stop.set()
-        thread.join()
-        publisher.close()
+    assert _listen_while_publishing(publisher, publish, ["--timeout", "1"], caplog) == 2
     new_run = [r.getMessage() for r in caplog.records if "started a new run" in r.getMessage()]
     assert len(new_run) == 1 and new_run[0].startswith(f"{publisher.address} started a new run (frame_id 0 after 10")
     err = capsys.readouterr().err
@@ -177,21 +169,12 @@ def test_two_publishers_interleaving_are_not_a_new_run_every_frame(caplog: pytes
     """Two runs on one address (a bind: subscriber, a broker) interleave their frame_ids: the new
     run is said at most every few seconds, not for every other frame (review)."""
     publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=60.0))
-    stop = threading.Event()
 
-    def publish() -> None:  # as two runs would: 1000, 0, 1001, 1, ...
+    def publish(stop: threading.Event) -> None:  # as two runs would: 1000, 0, 1001, 1, ...
         step = 0
         while not stop.wait(0.01):
             publisher.publish(_pose(1000 + step // 2 if step % 2 == 0 else step // 2))
             step += 1
 
-    thread = threading.Thread(target=publish)
-    thread.start()
-    try:
-        with caplog.at_level(logging.INFO):
-            assert main(["listen", "--address", publisher.address, "--count", "60", "--timeout", "10"]) == 0
-    finally:
-        stop.set()
-        thread.join()
-        publisher.close()
+    assert _listen_while_publishing(publisher, publish, ["--count", "60", "--timeout", "10"], caplog) == 0
     assert len([r for r in caplog.records if "started a new run" in r.getMessage()]) == 1
