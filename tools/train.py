@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     # the config goes in only now: a command refused above (a --window or --data the checkpoint or
     # the data refuses) left it in config.json, and no later --resume could continue (QA)
     atomic_write(saved, json.dumps(cfg.to_dict(), indent=2).encode())
-    trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress)
+    trainer.fit(sample, evaluate, eval_every=args.eval_every, progress=not args.no_progress and sys.stderr.isatty())
     log.info("done: %s", args.out / "last.pt")
     return 0
 

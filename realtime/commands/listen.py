@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("listen", help="print the poses a posecast stream publishes")
     parser.add_argument(
         "--address",
+        "--stream",  # (as `posecast view` names it: QA reused one name for both)
+        dest="address",
         default=DEFAULT_ADDRESS,
         help=f"stream to connect to (default {DEFAULT_ADDRESS}; bind:tcp://... to bind)",
     )

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("view", help="watch the live 3D in a browser (serves a local page)")
-    parser.add_argument("--stream", default=DEFAULT_ADDRESS,
+    parser.add_argument("--stream", "--address", dest="stream", default=DEFAULT_ADDRESS,  # (--address: as listen)
                         help=f"ZeroMQ stream to watch (default {DEFAULT_ADDRESS}; bind:tcp://... to bind, for a "
                              "publisher that connects)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1",

@@ -335,3 +335,13 @@ def test_text_mode_says_a_new_run_and_a_stopped_publisher(node_client: Path) -> 
     assert len(lines) == 2 and lines[0].startswith("posecast-listen: a new run started (frame_id 0 after 10"), err
     assert node.returncode == 1 and re.fullmatch(rf"posecast-listen: error: nothing more from {publisher.address} in "
                                                  r"1 s \(after \d+ poses\): the publisher stopped", lines[1]), err
+
+
+def test_stream_is_another_name_for_address(node_client: Path) -> None:
+    """As ``posecast view`` names it (QA); both at once is one line, exit 2."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    waited = run_listen("--stream", address, "--timeout", "0.3")
+    assert waited.returncode == 1 and f"no message from {address}" in waited.stderr, waited.stderr
+    assert_one_line_error(run_listen("--stream", address, "--address", address), "name the same thing: give one")

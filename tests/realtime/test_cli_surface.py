@@ -858,3 +858,12 @@ def test_listen_bound_to_any_free_port_says_which(port: str) -> None:
     bound = re.search(r"listening on (bind:tcp://127\.0\.0\.1:(\d+))$", result.stderr, re.MULTILINE)
     assert bound is not None and int(bound[2]) > 0, result.stderr
     assert result.returncode == 2 and f"no message from {bound[1]} in 0.3 s" in result.stderr
+
+
+def test_listen_and_view_take_either_name_of_the_stream(free_port, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+    """``view --stream`` and ``listen --address`` name one thing: each takes the other's name too
+    (QA: a newcomer reused one for both and was refused)."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    assert build_parser().parse_args(["view", "--address", address]).stream == address
+    assert main(["listen", "--stream", address, "--timeout", "0.3"]) == 2
+    assert f"no message from {address} in 0.3 s" in capsys.readouterr().err

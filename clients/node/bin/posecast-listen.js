@@ -28,7 +28,7 @@ Print a posecast stream as JSON lines (one per message).
 
 options:
   --address ADDR  tcp://HOST:PORT or ipc://PATH to connect to; bind:tcp://HOST:PORT or
-                  bind:ipc://PATH to bind (default ${DEFAULT_ADDRESS})
+                  bind:ipc://PATH to bind (default ${DEFAULT_ADDRESS}); --stream ADDR too
   --count N       exit after N pose messages
   --timeout S     exit 1 after S seconds without a message (at most ${Math.floor(MAX_TIMEOUT_MS / 1000)})
   --text          short text lines instead of JSON (a meta only when it changes)
@@ -57,7 +57,8 @@ try {
   ({ values } = parseArgs({
     args,
     options: {
-      address: { type: "string", default: DEFAULT_ADDRESS },
+      address: { type: "string" },
+      stream: { type: "string" }, // the name `posecast view` gives it
       count: { type: "string" },
       timeout: { type: "string" },
       text: { type: "boolean", default: false },
@@ -73,6 +74,8 @@ if (values.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
+if (values.address !== undefined && values.stream !== undefined) usage("--address and --stream name the same thing: give one");
+values.address = values.address ?? values.stream ?? DEFAULT_ADDRESS;
 try {
   parseAddress(values.address);
 } catch (err) {
