@@ -7,6 +7,7 @@ import logging
 import time
 
 from ..sinks.stats import StatsSink
+from ..sinks.view import say_no_display
 from ..sinks.vmc import VmcSink
 from ..sinks.zmq import ZmqSink
 from ..stages import Sink, output_labels
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     sinks = build_sinks(args, args.source)
+    say_no_display(args, sinks)
     return run_and_report(args, args.source, sinks)
 
 

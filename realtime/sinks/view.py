@@ -33,12 +33,9 @@ class ViewSink(Sink):
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ViewSink | None:
-        """A window unless ``--headless`` or there is no display (checked here, once)."""
+        """A window unless ``--headless`` or there is no display (checked here, once; ``posecast
+        run`` says so once the arguments hold: :func:`say_no_display`)."""
         show = not args.headless and display_available()
-        if not args.headless and not show:
-            recording = getattr(args, "output_video", None) is not None
-            log.info("no display found: running without the live view%s",
-                     "" if recording else " (use --output-video to record it)")  # fmt: skip
         return cls(LiveViewOptions(show=True)) if show else None
 
     def write(self, frame: PoseFrame) -> None:
@@ -63,3 +60,13 @@ class ViewSink(Sink):
 
     def close(self) -> None:
         self.view.close()
+
+
+def say_no_display(args: argparse.Namespace, sinks: list[Sink]) -> None:
+    """Log that no window shows the run when one was asked for (not ``--headless``) and
+    :meth:`ViewSink.from_args` found no display; said after every check of the arguments (review:
+    it came before the one line of a mistyped file)."""
+    if not args.headless and not any(isinstance(sink, ViewSink) for sink in sinks):
+        recording = getattr(args, "output_video", None) is not None
+        log.info("no display found: running without the live view%s",
+                 "" if recording else " (use --output-video to record it)")  # fmt: skip
