@@ -99,7 +99,9 @@ def training_module() -> ModuleType:
     return adapt
 
 
-def _check_arguments(args: argparse.Namespace) -> None:
+def _check_arguments(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """Raise the one-line error of a bad option or input; returns the inputs, folders opened
+    (:func:`~posecast.realtime.footage.expand_inputs`), for the checks after it."""
     if not 0 < args.minutes <= MAX_MINUTES:
         raise OptionsError(f"--minutes must be more than 0 and at most {MAX_MINUTES}, got {args.minutes:g}")
     if args.steps < 0:
@@ -118,7 +120,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if _inside(output, WEIGHTS_DIR):  # the shipped models: another model's files would be replaced
         raise OptionsError(f"--output {output} is in posecast's own weights folder {WEIGHTS_DIR}: write the adapted "
                            "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip
-    footage = [path for path, _ in expand_inputs(args.inputs)]  # a mistyped input is named before a missing extra
+    kinds = expand_inputs(args.inputs)  # a mistyped input is named before a missing extra
+    footage = [path for path, _ in kinds]
     seen: dict[tuple[int, int], Path] = {}
     for path in footage:  # (QA: one footage given twice was trained on twice as much, without a word)
         stat = path.stat()  # the file itself (a link, another spelling of its name, a hard link: one file)
@@ -133,12 +136,13 @@ def _check_arguments(args: argparse.Namespace) -> None:
     check_outputs(written, inputs)
     if args.save_2d is not None and args.save_2d.exists() and not args.save_2d.is_dir():
         raise OptionsError(f"--save-2d {args.save_2d} is a file, not a folder: pass a folder (made if missing)")
+    return kinds
 
 
-def _make_save_2d_folder(args: argparse.Namespace) -> None:
+def _make_save_2d_folder(args: argparse.Namespace, kinds: list[tuple[Path, str]]) -> None:
     """``--save-2d``, made once every check has passed (a refused start model left an empty one),
     and only when some input is turned into 2D (QA: an empty folder tree for .npz inputs)."""
-    if args.save_2d is not None and all(kind == "npz" for _, kind in expand_inputs(args.inputs)):
+    if args.save_2d is not None and all(kind == "npz" for _, kind in kinds):
         log.warning("--save-2d %s: the inputs are 2D .npz files already, so nothing is saved there (the option "
                     "does nothing)", args.save_2d)  # fmt: skip
         args.save_2d = None
@@ -169,24 +173,24 @@ def check_start_kept(output: Path, report: Path | None, model: Path) -> None:
     check_outputs(written, start)
 
 
-def _warn_camera_options_unused(args: argparse.Namespace) -> None:
+def _warn_camera_options_unused(args: argparse.Namespace, kinds: list[tuple[Path, str]]) -> None:
     if args.hfov != DEFAULT_HFOV_DEG or args.intrinsics is not None:  # (ignored without a word; QA)
-        own = [path.name for path, kind in expand_inputs(args.inputs) if kind in ("npz", "recording")]
+        own = [path.name for path, kind in kinds if kind in ("npz", "recording")]
         if own:
             log.warning("--hfov and --intrinsics apply to videos and image folders, not to the %d .npz or .posecast "
                         "input(s), which carry their own camera (e.g. %s)", len(own), own[0])  # fmt: skip
 
 
 def adapt_command(args: argparse.Namespace) -> int:
-    _check_arguments(args)
+    kinds = _check_arguments(args)
     camera = LiftingOptions(intrinsics_path=args.intrinsics, hfov_deg=args.hfov)  # checked before any work
     if args.intrinsics is not None:
         load_intrinsics(args.intrinsics)
     training = training_module()
     model = training.check_start(args.model)  # a missing model or adaptation file fails before MediaPipe runs
     check_start_kept(args.output, args.report, model)
-    _make_save_2d_folder(args)
-    _warn_camera_options_unused(args)  # once every check passed: a refused option is the only line (QA)
+    _make_save_2d_folder(args, kinds)
+    _warn_camera_options_unused(args, kinds)  # once every check passed: a refused option is the only line (QA)
     options = training.AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.steps,
                                            threads=args.threads, seed=args.seed)  # fmt: skip
     footage_options = FootageOptions(MediaPipeDetector.options_from_args(args), camera)
