@@ -49,7 +49,11 @@ class Subscriber:
 
     Like the ZeroMQ socket it wraps, a Subscriber belongs to one thread at a time: receive and
     close it from the same thread (to stop a thread blocked in :meth:`recv`, give it a timeout
-    and a flag to check). Two threads receiving on one socket read each other's message parts."""
+    and a flag to check). Two threads receiving on one socket read each other's message parts.
+
+    :attr:`run_index` says when the publisher started again (a restarted ``posecast run`` counts
+    ``frame_id`` and ``person_id`` from 0): a reader keeping state per person, such as an avatar's
+    filters, drops it when ``run_index`` changes."""
 
     def __init__(
         self,
@@ -61,6 +65,10 @@ class Subscriber:
         _check_arguments(address, topics, receive_hwm)
         self.address = address
         self._pending_error: SchemaError | None = None  # a bad message that ended a recv_all batch
+        #: which run of the publisher the last pose came from: 0 for the first heard, one more each
+        #: time a pose's ``frame_id`` is lower than the previous pose's (docs/protocol.md, "A new run")
+        self.run_index = 0
+        self._last_pose_frame_id = -1
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -124,7 +132,14 @@ class Subscriber:
                 raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
             topic, payload = parts
             if topic == TOPIC_POSE:
-                return decode_pose(payload)
+                pose = decode_pose(payload)
+                # a publisher started again counts frames from 0: its people are new ones, whatever
+                # their person_id (with several publishers on one address the frames interleave and
+                # this counts their alternations, as the protocol says)
+                if pose.frame_id < self._last_pose_frame_id:
+                    self.run_index += 1
+                self._last_pose_frame_id = pose.frame_id
+                return pose
             if topic == TOPIC_META:
                 return decode_meta(payload)
             # another topic (a subscription matches by prefix: b"" or b"pose" take b"pose2" too): not ours

@@ -47,8 +47,12 @@ export class TimeoutError extends Error {
  * ZeroMQ refuses, RangeError for a bad option; a bind that fails (address in use, not an address
  * of this machine) rejects the first `next()` with AddressError.
  *
- * Iterating yields `{topic, message, newerSchema}`; a message that breaks the schema rejects
- * with SchemaError (catch it and go on to skip it: `next()` again reads the following one).
+ * Iterating yields `{topic, message, newerSchema, runIndex}`; a message that breaks the schema
+ * rejects with SchemaError (catch it and go on to skip it: `next()` again reads the following one).
+ * `runIndex` (also `subscriber.runIndex`) is 0 for the first run heard and one more each time the
+ * publisher started again (a restarted `posecast run` counts frame_id and person_id from 0): a
+ * reader keeping state per person drops it when `runIndex` changes. With several publishers on
+ * one address their frames interleave and it counts their alternations.
  */
 export class PosecastSubscriber {
   constructor(address = DEFAULT_ADDRESS, { topics = [TOPIC_POSE, TOPIC_META], timeoutMs = -1, receiveHighWaterMark = 16 } = {}) {
@@ -62,6 +66,10 @@ export class PosecastSubscriber {
     this.address = address;
     this.socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark, receiveTimeout: timeoutMs, maxMessageSize: MAX_MESSAGE_BYTES });
     this._pendingError = null; // a message off the schema that ended a nextAll() batch: thrown by the next call
+    // which run of the publisher the last pose came from: 0 for the first heard, one more each time a
+    // pose's frame_id is lower than the previous pose's (docs/protocol.md, "A new run")
+    this.runIndex = 0;
+    this._lastPoseFrameId = -1;
     for (const topic of topics) this.socket.subscribe(topic);
     if (bind) {
       this.ready = this.socket.bind(endpoint).catch((err) => {
@@ -101,7 +109,7 @@ export class PosecastSubscriber {
     return this.address.startsWith("bind:") && this.socket.lastEndpoint ? `bind:${this.socket.lastEndpoint}` : null;
   }
 
-  /** The next decoded message: `{topic, message, newerSchema}`. */
+  /** The next decoded message: `{topic, message, newerSchema, runIndex}`. */
   async next() {
     await this.ready;
     if (this._pendingError !== null) {
@@ -119,7 +127,13 @@ export class PosecastSubscriber {
       throw err;
     }
     if (parts.length !== 2) throw new SchemaError(`expected a two-part message [topic, payload], got ${parts.length} parts`);
-    return decodeMessage(parts[0], parts[1]);
+    const item = decodeMessage(parts[0], parts[1]);
+    if (item.topic === TOPIC_POSE) {
+      // a publisher started again counts frames from 0: its people are new, whatever their person_id
+      if (item.message.frame_id < this._lastPoseFrameId) this.runIndex += 1;
+      this._lastPoseFrameId = item.message.frame_id;
+    }
+    return { ...item, runIndex: this.runIndex };
   }
 
   /**

@@ -70,7 +70,7 @@ def listen(args: argparse.Namespace) -> int:
         log.info("listening on %s", address)
         heard_s, quiet_told, heard_any, skipped, warned = time.monotonic(), False, False, 0, False
         last_meta_line: str | None = None  # text lines print a meta when it changes (JSON: every one)
-        last_frame_id, new_run_said_s = -1, -math.inf
+        run_index, last_frame_id, new_run_said_s = 0, -1, -math.inf
         while args.count is None or poses < args.count:
             # silence is counted from the last posecast message: other messages (skipped) do not
             # break it, and a stream of them must not keep --timeout from ever ending the wait
@@ -118,9 +118,10 @@ def listen(args: argparse.Namespace) -> int:
             heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, True, 0  # skips: since the last
             if isinstance(message, PoseMessage):
                 poses += 1
-                # the protocol's sign of a new run (docs/protocol.md); at most every QUIET_NOTICE_S: the
-                # frames of several publishers on one address (a bind: or a broker) interleave (review)
-                if message.frame_id < last_frame_id and time.monotonic() - new_run_said_s >= QUIET_NOTICE_S:
+                # said at most every QUIET_NOTICE_S: the frames of several publishers on one address
+                # (a bind: or a broker) interleave (review)
+                new_run, run_index = subscriber.run_index != run_index, subscriber.run_index
+                if new_run and time.monotonic() - new_run_said_s >= QUIET_NOTICE_S:
                     new_run_said_s = time.monotonic()
                     log.info("%s started a new run (frame_id %d after %d): its people are new",
                              address, message.frame_id, last_frame_id)  # fmt: skip

@@ -158,3 +158,39 @@ def test_recv_arguments_are_checked() -> None:
         for bad in (0, -5, "3", True):
             with pytest.raises(TypeError, match="max_messages must be a whole number, 1 or more"):
                 subscriber.recv_all(max_messages=bad)
+
+
+def test_run_index_counts_the_publishers_runs(free_port) -> None:  # noqa: ANN001
+    """A publisher started again counts ``frame_id`` from 0 (docs/protocol.md, "A new run"):
+    ``run_index`` is one more from that pose on, so a reader keeping state per person knows its
+    people are new (left undone before: only ``posecast listen`` said it)."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    publisher = zmq.Context.instance().socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    publisher.bind(address)
+
+    def payload(frame_id: int) -> bytes:
+        joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
+        return encode_pose_message(PoseMessage(frame_id=frame_id, capture_ns=1, tracking="tracking", joints_m=joints,
+                                               confidence=np.ones(17, np.float32), root_m=joints[0].copy(),
+                                               publish_ns=2, publish_unix_ns=3))  # fmt: skip
+
+    try:
+        with Subscriber(address) as subscriber:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # frame 5 until the subscription has reached the PUB
+                publisher.send_multipart([b"pose", payload(5)])
+                if subscriber.recv(0.2) is not None:
+                    break
+            assert subscriber.run_index == 0
+            for frame_id in (6, 7, 0, 1, 3, 0):
+                publisher.send_multipart([b"pose", payload(frame_id)])
+            seen = []
+            while len(seen) < 6:
+                message = subscriber.recv(5.0)
+                assert message is not None
+                if message.frame_id != 5:  # a probe still on its way
+                    seen.append((message.frame_id, subscriber.run_index))
+            assert seen == [(6, 0), (7, 0), (0, 1), (1, 1), (3, 1), (0, 2)]
+    finally:
+        publisher.close()

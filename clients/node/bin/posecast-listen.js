@@ -129,6 +129,7 @@ try {
 let poses = 0;
 let heardAny = false;
 let lastFrameId;
+let runIndex = 0;
 let newRunSaidMs = -Infinity;
 let lastMetaLine;
 let warnedNewer = false;
@@ -157,9 +158,10 @@ try {
     }
     if (topic === "pose") {
       poses += 1;
-      // the protocol's sign of a new run: frame_id counts again from below the last one seen; said at
-      // most every 5 s (the frames of several publishers on one address interleave)
-      if (lastFrameId !== undefined && message.frame_id < lastFrameId && Date.now() - newRunSaidMs >= 5000) {
+      // said at most every 5 s (the frames of several publishers on one address interleave)
+      const newRun = item.runIndex !== runIndex;
+      runIndex = item.runIndex;
+      if (newRun && Date.now() - newRunSaidMs >= 5000) {
         newRunSaidMs = Date.now();
         process.stderr.write(`posecast-listen: a new run started (frame_id ${message.frame_id} after ${lastFrameId}): its people are new\n`);
       }

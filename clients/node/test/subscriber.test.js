@@ -85,3 +85,18 @@ test("a message over 1 MiB is never delivered", async () => {
     publisher.close();
   }
 });
+
+test("runIndex counts the publisher's runs: one more when frame_id goes back", async () => {
+  const { publisher, sub } = await connected();
+  try {
+    for (const id of [5, 6, 7, 0, 1, 3, 0]) await publisher.send(["pose", pose(id)]);
+    await sleep(200);
+    const batch = await sub.nextAll();
+    assert.deepEqual(batch.map(({ message }) => message.frame_id), [5, 6, 7, 0, 1, 3, 0]);
+    assert.deepEqual(batch.map(({ runIndex }) => runIndex), [0, 0, 0, 1, 1, 1, 2]);
+    assert.equal(sub.runIndex, 2);
+  } finally {
+    sub.close();
+    publisher.close();
+  }
+});
