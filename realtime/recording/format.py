@@ -73,7 +73,7 @@ from ...calibration import CameraIntrinsics
 from ...calibration.intrinsics import shown
 from ...engines import skeleton
 from ...engines.errors import PosecastError
-from ..schema import checked_numbers, decode_pose, unpack_map
+from ..schema import READABLE_VERSIONS, checked_numbers, decode_pose, unpack_map
 from ..stop_signals import stop_signals_deferred
 from ..types import TRACKING_STATES
 
@@ -657,6 +657,12 @@ class RecordingReader:
                                      f"reads up to {VERSION}: update posecast")  # fmt: skip
             raise RecordingError(f"{self.path} is not a posecast recording (its header's version is {shown(version)}, "
                                  f"expected an int 1..{VERSION}){_A_TAKE}")  # fmt: skip
+        schema_version = header.get("schema_version")
+        if type(schema_version) is int and schema_version > READABLE_VERSIONS[-1]:
+            # a newer posecast's take: its messages would be refused one by one as damage
+            self.close()
+            raise RecordingError(f"{self.path} holds messages of wire schema {schema_version}, this posecast reads "
+                                 f"{READABLE_VERSIONS[0]} to {READABLE_VERSIONS[-1]}: update posecast")  # fmt: skip
         self.header: dict[str, Any] = header
 
     def damaged(self, start: int, what: str) -> RecordingError:

@@ -272,6 +272,28 @@ def test_a_meta_payload_that_is_no_meta_message_names_the_take(tmp_path: Path) -
         Replay(path)
 
 
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("version", 2, "is recording format version 2, this posecast reads up to 1: update posecast"),
+    ("schema_version", 3, "holds messages of wire schema 3, this posecast reads 1 to 2: update posecast"),
+])
+@pytest.mark.parametrize("command", ["replay", "export"])
+def test_a_newer_posecasts_take_says_to_update(command: str, key: str, value: int, message: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """A take from a newer posecast is named as such, not as damage to re-record: with a newer
+    wire schema every pose record was refused as damaged, and export read its metas (left undone)."""
+    path = damaged(tmp_path, lambda items: items[0].__setitem__(key, value), "newer.posecast")
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = {
+        "replay": ["replay", str(path), "--publish", "none", "--wait", "0", "--speed", "100"],
+        "export": ["export", str(path), "--bvh", str(out / "a.bvh"), "--lift-input", str(out / "a.npz")],
+    }
+    assert cli.main(argv[command]) == 2
+    err = one_line_error(capsys)
+    assert err == f"posecast: error: {path} {message}", err
+    assert list(out.iterdir()) == []
+
+
 def test_a_good_take_still_replays_and_exports(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = write_take(tmp_path / "good.posecast", frames=40)
     assert cli.main(["replay", str(path), "--publish", "none", "--wait", "0", "--speed", "100"]) == 0
