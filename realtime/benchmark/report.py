@@ -30,6 +30,17 @@ def _ratio_caveat(report: dict) -> str:
     return f" (not judged: {why})" if why else ""
 
 
+def people_text(landmarker: dict) -> str:
+    """``, up to N people (...)`` when the run had room for several (QA: the two runs' bench.md
+    could not be told apart)."""
+    most = landmarker.get("max_people", 1)
+    if most == 1:
+        return ""
+    search_s = landmarker.get("people_search_s")
+    search = "MediaPipe's own way, --people-search 0" if search_s == 0 else f"a search every {search_s:g} s"
+    return f", up to {most} people ({search})"
+
+
 def _row(title: str, entry: dict | None) -> str:
     cells = [_f(entry.get(c)) if entry else "–" for c in _COLUMNS]
     return f"| {title} | " + " | ".join(cells) + " |"
@@ -58,7 +69,7 @@ def latency_table(report: dict) -> list[str]:
 
 def markdown(report: dict) -> str:
     """``bench.md``: the run, the latency table, the ratio, throughput, configurations, targets."""
-    m, c = report["machine"], report["config"]
+    m, c, landmarker = report["machine"], report["config"], report["landmarker"]
     named = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in report["others_running"])
     used = report.get("others_cpu_percent")
     others = " ".join(part for part in (f"{used:.0f} % of a core in all" if used is not None else "",
@@ -71,7 +82,7 @@ def markdown(report: dict) -> str:
         f"- other processes: {others or 'unknown'}; load average at the start "
         f"{report.get('load_average_start')}, at the end {m['load_average']}",
         f"- posecast {report['posecast']['version']} (commit {report['posecast']['git_commit'] or 'unknown'}): "
-        f"{c['label']} on {c['device']}; MediaPipe {report['landmarker']['variant']}",
+        f"{c['label']} on {c['device']}; MediaPipe {landmarker['variant']}{people_text(landmarker)}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         f"- {report['frames']} frames ({report['frames_with_pose']} with a pose) per configuration in "
         f"{counted(report['rounds'], 'round')}, each round MediaPipe alone then posecast on the same frames",

@@ -104,8 +104,11 @@ class LiveMeasurement:
 class LiveSubjectCalibration:
     """One person's published frames, measured at the times the options give (module docstring)."""
 
-    def __init__(self, height_m: float, options: LiveSubjectOptions | None = None) -> None:
+    def __init__(self, height_m: float, options: LiveSubjectOptions | None = None, who: str = "") -> None:
+        """``who``: whose measurements the log lines are, e.g. ``" (person 1)"`` (empty with one
+        person: QA could not tell two people's lines apart)."""
         self.height_m = height_m
+        self.who = who
         self.options = options or LiveSubjectOptions()
         #: the latest measurement, else ``None``
         self.profile: SubjectProfile | None = None
@@ -173,11 +176,12 @@ class LiveSubjectCalibration:
             self._schedule_after(self._seen_s, retry=first)
             if first and self._seen_s >= o.max_s and not self._warned:
                 self._warned = True
-                log.warning("live subject calibration gave up after %.1f s (%s): the bone lengths learnt while "
-                            "tracking stay%s; posecast calibrate subject makes a subject file", self._seen_s, exc,
+                log.warning("live subject calibration%s gave up after %.1f s (%s): the bone lengths learnt while "
+                            "tracking stay%s; posecast calibrate subject makes a subject file", self.who, self._seen_s,
+                            exc,
                             "" if self._next_s is None else f" (tried again at {self._next_s:.0f} s)")  # fmt: skip
             else:
-                log.info("live subject calibration after %.1f s refused (%s)%s", self._seen_s, exc,
+                log.info("live subject calibration%s after %.1f s refused (%s)%s", self.who, self._seen_s, exc,
                          "" if self._next_s is None else f": trying again at {self._next_s:.1f} s")  # fmt: skip
             return None
         self._schedule_after(self._seen_s, retry=False)
@@ -203,8 +207,8 @@ class LiveSubjectCalibration:
             return f"{skeleton.BONE_NAMES[b]} {was}{against_typical[b]:+.0%}"
 
         log.log(logging.INFO if changed.any() else logging.DEBUG,  # a later measurement that takes nothing: quiet
-                "live subject calibration%s: %d bones measured from %d frames (%.1f s) in %.0f ms, height %.2f m, "
-                "%s: %s%s", "" if first else " again", int((measured & ~limited).sum()), profile.frames_used,
+                "live subject calibration%s%s: %d bones measured from %d frames (%.1f s) in %.0f ms, height %.2f m, "
+                "%s: %s%s", self.who, "" if first else " again", int((measured & ~limited).sum()), profile.frames_used,
                 self._seen_s, (time.perf_counter() - start) * 1e3, self.height_m,
                 "against typical proportions" if first else f"taken (new, or moved more than {o.min_change_frac:.0%}; "
                 "against typical)", ", ".join(taken(b) for b in np.flatnonzero(changed)) or "none",

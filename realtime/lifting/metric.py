@@ -295,9 +295,10 @@ class MetricPoseLifting(PoseLifting):
     def _state(self, person_id: int) -> PersonState:
         if person_id not in self.states:
             o = self.options
+            who = f" (person {person_id})" if self.tracker.options.max_people > 1 else ""  # whose log lines
             self.states[person_id] = PersonState(self.lifter.window_frames, self._smoother, o.one_euro, o.max_gap_s,
                                                  self._model_fps, o.max_knee_backward_deg,
-                                                 self._live_subject)  # fmt: skip
+                                                 self._live_subject, who)  # fmt: skip
         return self.states[person_id]
 
     def _without_non_finite(self, detections: Detections2D) -> Detections2D:

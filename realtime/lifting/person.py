@@ -50,12 +50,13 @@ class PersonState:
         model_fps: float = 30.0,
         max_knee_backward_deg: float | None = None,
         live_subject: LiveSubjectOptions | None = None,
+        who: str = "",
     ) -> None:
         self.window = PoseWindow(PoseWindowOptions(window_frames, model_fps, max_gap_s))
         self.max_knee_backward_deg = max_knee_backward_deg
         self.smoother = BoneLengthSmoother(smoother)
         height_m = self.smoother.height_m  # live_subject: None with a subject file's fixed lengths (metric decides)
-        self.live_subject = None if live_subject is None else LiveSubjectCalibration(height_m, live_subject)
+        self.live_subject = None if live_subject is None else LiveSubjectCalibration(height_m, live_subject, who)
         self._adopted_m: np.ndarray | None = None  # the lengths taken from the live measurement
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
         self._state = "warming"

@@ -379,8 +379,14 @@ def test_two_people_on_a_published_floor(tmp_path) -> None:
         where = "window.posecast.people.get({}).joints.map((j) => j.position.toArray())"
         scene = {pid: np.asarray(browser.evaluate(where.format(pid))) for pid in (0, 1)}
         pixels = {pid: np.asarray(browser.evaluate(f"window.posecast.projectJoints({pid})")) for pid in (0, 1)}
+        grid = []  # the floor grid's place, as both people's messages come in
+        for _ in range(20):
+            grid.append(tuple(browser.evaluate("window.posecast.floor.position.toArray()")))
+            time.sleep(0.02)
         shot = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
         (tmp_path / "two.png").write_bytes(cv2.imencode(".png", shot[..., ::-1])[1].tobytes())
+    # under person 0 the whole time, in whole 0.5 m cells (QA: it jumped to whoever's message came last)
+    assert set(grid) == {(round(scene[0][0, 0] / 0.5) * 0.5, 0.0, round(scene[0][0, 2] / 0.5) * 0.5)}, grid
     for pid, root in enumerate(roots):
         expected = floors.to_world(standing_pose(root).astype(np.float64), to_world)
         np.testing.assert_allclose(scene[pid], expected, atol=1e-5)

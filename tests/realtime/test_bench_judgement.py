@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from posecast.realtime.benchmark.analysis import reliability, rounds_run, targets
+from posecast.realtime.benchmark.report import people_text
 from posecast.realtime.cli import main
 from posecast.realtime.commands import bench as bench_command
 
@@ -102,6 +103,21 @@ def test_with_room_for_several_people_mediapipe_alone_does_other_work() -> None:
     for same_work in ({"max_people": 1}, {"max_people": 2, "people_search_s": 0}):  # MediaPipe's own way
         report["landmarker"] = same_work
         assert reliability(report)["noisy"]
+
+
+def test_a_noisy_run_with_room_for_several_people_gives_both_reasons() -> None:
+    """QA: a noisy ``--max-people 2`` run named the noise alone, and its bench.md did not say it
+    had room for two (the runs with one and two could not be told apart)."""
+    report = _report(16.24, 30.0, alone_p50=27.72, alone_p99=31.0, others=(80.0,))
+    report["landmarker"] = {"max_people": 2, "people_search_s": 0.5}
+    report["reliability"] = reliability(report)
+    why = [t.get("not_judged") for t in targets(report)]
+    assert why == ["noisy run; MediaPipe alone does other work with --max-people above 1 (unless --people-search "
+                   "0)", "noisy run", "noisy run", "noisy run"]  # fmt: skip
+    assert people_text(report["landmarker"]) == ", up to 2 people (a search every 0.5 s)"
+    assert people_text({"max_people": 3, "people_search_s": 0}) == (", up to 3 people (MediaPipe's own way, "
+                                                                     "--people-search 0)")  # fmt: skip
+    assert people_text({"max_people": 1, "people_search_s": 0.5}) == ""
 
 
 def test_the_rounds_reported_are_the_rounds_run() -> None:

@@ -4,6 +4,7 @@ their own window, bone lengths and root; a single-person clip with room for two 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,14 @@ def _run(clip: Path, pose_model_path: Path, max_people: int) -> list:
         return list(pipeline.run(source))
 
 
-def test_two_people_side_by_side_keep_their_ids(side_by_side: Path, pose_model_path: Path) -> None:
-    frames = _run(side_by_side, pose_model_path, max_people=2)
+def test_two_people_side_by_side_keep_their_ids(side_by_side: Path, pose_model_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="posecast.realtime.lifting.live_subject"):
+        frames = _run(side_by_side, pose_model_path, max_people=2)
+    # each person's live measurement says whose it is (QA: two alike lines, no person named)
+    measured = [r.getMessage() for r in caplog.records if "bones measured from" in r.getMessage()]
+    assert sorted(m.split(":")[0] for m in measured) == ["live subject calibration (person 0)",
+                                                         "live subject calibration (person 1)"], measured
     assert len(frames) == 120
     both = [f for f in frames if len(f.tracked) == 2]
     assert len(both) >= 0.95 * len(frames), f"two people in only {len(both)} of {len(frames)} frames"

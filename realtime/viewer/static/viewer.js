@@ -31,7 +31,8 @@ const controls = new OrbitControls(view, canvas);
 controls.target.set(0, -0.4, -3);
 controls.update();
 
-const floor = new GridHelper(12, 24, 0x8d8d8d, 0x4d5358);
+const FLOOR_SIZE_M = 12, FLOOR_CELLS = 24;
+const floor = new GridHelper(FLOOR_SIZE_M, FLOOR_CELLS, 0x8d8d8d, 0x4d5358);
 floor.position.set(0, -1.5, -3);
 scene.add(floor);
 
@@ -131,6 +132,7 @@ const state = {
 // page that kept "tracking" and the last frame rate showed a stopped run as a live one)
 const QUIET_MS = 2000;
 window.posecast = state; // read by tests and handy in the console
+state.floor = floor;
 
 function setState(text, cls) {
   const el = hud("state");
@@ -216,15 +218,21 @@ function onPose(m) {
   if (!person.group.visible) return;
   const points = m.joints_m.map(toScene);
   placePerson(person, points);
-  updateFloor(points, arrival);
+  const shownIds = [...people].filter(([, p]) => p.group.visible).map(([pid]) => pid);
+  updateFloor(points, arrival, id === Math.min(...shownIds));
   if (!state.centred) recentre(points[0]);
 }
 
-// Without a published floor: under the lowest foot seen over the last few seconds.
-function updateFloor(points, arrival) {
+// The grid under one person (`followed`: the lowest id shown; QA: with two people it jumped from one
+// to the other with every message), moved by whole cells so that its lines stay where they are.
+// Without a published floor its height is the lowest foot seen over the last few seconds.
+function updateFloor(points, arrival, followed) {
   const root = points[0];
-  floor.position.x = root[0];
-  floor.position.z = root[2];
+  if (followed) {
+    const cellM = FLOOR_SIZE_M / FLOOR_CELLS;
+    floor.position.x = Math.round(root[0] / cellM) * cellM;
+    floor.position.z = Math.round(root[2] / cellM) * cellM;
+  }
   if (world) return;
   const feet = ["l_ankle", "r_ankle"].map((n) => jointNames.indexOf(n)).filter((i) => i >= 0);
   if (!feet.length) return;
