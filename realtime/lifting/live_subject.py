@@ -177,8 +177,8 @@ class LiveSubjectCalibration:
             if first and self._seen_s >= o.max_s and not self._warned:
                 self._warned = True
                 log.warning("live subject calibration%s gave up after %.1f s (%s): the bone lengths learnt while "
-                            "tracking stay%s; posecast calibrate subject makes a subject file", self.who, self._seen_s,
-                            exc,
+                            "tracking stay%s; posecast calibrate subject makes a subject file", self.who,
+                            self._seen_s, exc,
                             "" if self._next_s is None else f" (tried again at {self._next_s:.0f} s)")  # fmt: skip
             else:
                 log.info("live subject calibration%s after %.1f s refused (%s)%s", self.who, self._seen_s, exc,
