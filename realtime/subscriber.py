@@ -69,6 +69,7 @@ class Subscriber:
         #: time a pose's ``frame_id`` is lower than the previous pose's (docs/protocol.md, "A new run")
         self.run_index = 0
         self._last_pose_frame_id = -1
+        self._held: PoseMessage | None = None  # a new run's first pose, which ended a recv_all batch
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -120,6 +121,24 @@ class Subscriber:
         if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and not isinstance(timeout_s, bool)
                                           and timeout_s == timeout_s):  # fmt: skip
             raise TypeError(f"timeout_s must be a number of seconds or None, got {timeout_s!r}")
+        if self._held is not None:  # the new run's first message, which ended recv_all's batch
+            message, self._held = self._held, None
+        else:
+            message = self._receive(timeout_s)
+        if isinstance(message, PoseMessage):
+            if self._begins_a_run(message):
+                self.run_index += 1
+            self._last_pose_frame_id = message.frame_id
+        return message
+
+    def _begins_a_run(self, message: PoseMessage | MetaMessage) -> bool:
+        """A publisher started again counts frames from 0: its people are new ones, whatever their
+        person_id (with several publishers on one address the frames interleave and this counts
+        their alternations, as the protocol says)."""
+        return isinstance(message, PoseMessage) and message.frame_id < self._last_pose_frame_id
+
+    def _receive(self, timeout_s: float | None) -> PoseMessage | MetaMessage | None:
+        """The next message of ours, decoded, or None after ``timeout_s``; nothing counted."""
         deadline = None if timeout_s is None else time.monotonic() + max(0.0, timeout_s)
         while True:
             left_s = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -132,14 +151,7 @@ class Subscriber:
                 raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
             topic, payload = parts
             if topic == TOPIC_POSE:
-                pose = decode_pose(payload)
-                # a publisher started again counts frames from 0: its people are new ones, whatever
-                # their person_id (with several publishers on one address the frames interleave and
-                # this counts their alternations, as the protocol says)
-                if pose.frame_id < self._last_pose_frame_id:
-                    self.run_index += 1
-                self._last_pose_frame_id = pose.frame_id
-                return pose
+                return decode_pose(payload)
             if topic == TOPIC_META:
                 return decode_meta(payload)
             # another topic (a subscription matches by prefix: b"" or b"pose" take b"pose2" too): not ours
@@ -152,7 +164,10 @@ class Subscriber:
         frame reads ever older poses once the stream is faster than the drawing, since ZeroMQ's
         queue and the kernel's receive buffer (hundreds of KiB) hold them in order. Raises as
         :meth:`recv`; a message off the schema after good ones ends the batch, which is returned,
-        and is raised by the next :meth:`recv` or :meth:`recv_all`."""
+        and is raised by the next :meth:`recv` or :meth:`recv_all`. A batch holds one run of the
+        publisher: the first pose of a new run ends it, and comes first in the next batch, with
+        :attr:`run_index` one more (a batch across the restart kept the old run's people as the
+        newest poses of ids the new run may not have)."""
         if not (isinstance(max_messages, int) and not isinstance(max_messages, bool) and max_messages >= 1):
             raise TypeError(f"max_messages must be a whole number, 1 or more, got {max_messages!r}")  # (QA: 0 gave 1)
         first = self.recv(timeout_s)
@@ -161,12 +176,17 @@ class Subscriber:
         messages = [first]
         while len(messages) < max_messages:
             try:
-                message = self.recv(0.0)
+                message = self._receive(0.0)
             except SchemaError as exc:
                 self._pending_error = exc
                 break
             if message is None:
                 break
+            if self._begins_a_run(message):  # kept for the next call, which counts the run
+                self._held = message
+                break
+            if isinstance(message, PoseMessage):
+                self._last_pose_frame_id = message.frame_id
             messages.append(message)
         return messages
 

@@ -486,7 +486,7 @@ def adapt(
         raise AdaptError(str(exc)) from exc
     if 0 < o.max_steps < 2 * o.lr_warmup_steps:  # (review: nothing said a run this short barely moves)
         # (QA: it said such a run "stays near" its start model; on a real clip 50 steps moved the 3D 20 mm)
-        log.warning("%s: the learning rate stays under %.0f %% of its base (it warms up over %d steps), yet a run "
+        log.warning("%s: the learning rate peaks at %.0f %% of its base (it warms up over %d steps), yet a run "
                     "this short moves the model (on the dance clip 10 steps moved the 3D 4 mm and 50 steps 20 mm, "
                     "70 %% as far as 3,000) and was not measured to help: give it hundreds of steps (README, "
                     "Adapting to your own footage)", counted(o.max_steps, "step"), 100 * max(learning_rate_factor(
@@ -532,7 +532,7 @@ def adapt(
                          f"or less footage")  # fmt: skip
     adapted = adapter.generator.eval()
     output = Path(output)
-    writing_began_ns = time.time_ns()
+    earlier_file = _file_identity(output)  # the files are staged, then renamed in: a new one is another file
     try:
         after = footage_figures(adapted, probe, reference=start)
         if evaluate is not None:
@@ -540,18 +540,27 @@ def adapt(
         _write(adapted, output, model, footage_prior, o, (adapter.step, seconds),
                [Path(p) for p in (sources or files)], moving_files)  # fmt: skip
     except KeyboardInterrupt:  # (QA: a stop here said only "stopped by SIGINT", whether the model was written or not)
-        # the files are staged, then renamed into place: a renamed one keeps the staged file's time
-        if output.exists() and output.stat().st_mtime_ns >= writing_began_ns:
+        if _file_identity(output) not in (None, earlier_file):
             log.warning("stopped once the adapted model was written (%s, after %d steps); its report was not "
                         "printed", output, adapter.step)  # fmt: skip
         else:
-            log.warning("stopped after %d adaptation steps, while the model was being written: no model was "
-                        "written (any earlier one of that name is as it was)", adapter.step)  # fmt: skip
+            log.warning("stopped after the %d adaptation steps, before the model was written: no model was "
+                        "written", adapter.step)  # fmt: skip
         raise
     report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output), model.name,
                          o.recipe_name or "custom", o.seed)  # fmt: skip
     log.debug("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
     return report
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of the file at ``path``, or None (no file there): a file renamed over it
+    is another, whatever the clocks of the machine and the file system say."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def learning_rate_factor(step: int, warmup_steps: int, budget_used: float, decay: bool) -> float:

@@ -160,6 +160,23 @@ def test_recv_arguments_are_checked() -> None:
                 subscriber.recv_all(max_messages=bad)
 
 
+def _pose_payload(frame_id: int, person_id: int = 0) -> bytes:
+    joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
+    return encode_pose_message(PoseMessage(frame_id=frame_id, capture_ns=1, tracking="tracking", joints_m=joints,
+                                           confidence=np.ones(17, np.float32), root_m=joints[0].copy(),
+                                           publish_ns=2, publish_unix_ns=3, person_id=person_id))  # fmt: skip
+
+
+def _joined(publisher: zmq.Socket, subscriber: Subscriber) -> None:
+    """Frame 5 sent until the subscription has reached the PUB, and read."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        publisher.send_multipart([b"pose", _pose_payload(5)])
+        if subscriber.recv(0.2) is not None:
+            return
+    raise AssertionError("the subscription never reached the publisher")
+
+
 def test_run_index_counts_the_publishers_runs(free_port) -> None:  # noqa: ANN001
     """A publisher started again counts ``frame_id`` from 0 (docs/protocol.md, "A new run"):
     ``run_index`` is one more from that pose on, so a reader keeping state per person knows its
@@ -168,20 +185,10 @@ def test_run_index_counts_the_publishers_runs(free_port) -> None:  # noqa: ANN00
     publisher = zmq.Context.instance().socket(zmq.PUB)
     publisher.setsockopt(zmq.LINGER, 0)
     publisher.bind(address)
-
-    def payload(frame_id: int) -> bytes:
-        joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
-        return encode_pose_message(PoseMessage(frame_id=frame_id, capture_ns=1, tracking="tracking", joints_m=joints,
-                                               confidence=np.ones(17, np.float32), root_m=joints[0].copy(),
-                                               publish_ns=2, publish_unix_ns=3))  # fmt: skip
-
+    payload = _pose_payload
     try:
         with Subscriber(address) as subscriber:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:  # frame 5 until the subscription has reached the PUB
-                publisher.send_multipart([b"pose", payload(5)])
-                if subscriber.recv(0.2) is not None:
-                    break
+            _joined(publisher, subscriber)
             assert subscriber.run_index == 0
             for frame_id in (6, 7, 0, 1, 3, 0):
                 publisher.send_multipart([b"pose", payload(frame_id)])
@@ -192,5 +199,29 @@ def test_run_index_counts_the_publishers_runs(free_port) -> None:  # noqa: ANN00
                 if message.frame_id != 5:  # a probe still on its way
                     seen.append((message.frame_id, subscriber.run_index))
             assert seen == [(6, 0), (7, 0), (0, 1), (1, 1), (3, 1), (0, 2)]
+    finally:
+        publisher.close()
+
+
+def test_a_recv_all_batch_holds_one_run(free_port) -> None:  # noqa: ANN001
+    """Review: a batch across a restart ended with the new run's pose, ``run_index`` already one
+    more, and the old run's person 1 kept as the newest pose of an id the new run lacks. The new
+    run's first pose ends the batch and opens the next one."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    publisher = zmq.Context.instance().socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    publisher.bind(address)
+    try:
+        with Subscriber(address) as subscriber:
+            _joined(publisher, subscriber)
+            for frame_id, person_id in ((8, 0), (8, 1), (0, 0), (1, 0)):
+                publisher.send_multipart([b"pose", _pose_payload(frame_id, person_id)])
+            time.sleep(0.3)  # all four waiting
+            batches, received = [], 0
+            while received < 4:
+                batch = [(m.frame_id, m.person_id) for m in subscriber.recv_all(5.0) if m.frame_id != 5]  # (probes)
+                received += len(batch)
+                batches.append((batch, subscriber.run_index))
+            assert batches == [([(8, 0), (8, 1)], 0), ([(0, 0), (1, 0)], 1)], batches
     finally:
         publisher.close()
