@@ -70,6 +70,7 @@ export class PosecastSubscriber {
     // pose's frame_id is lower than the previous pose's (docs/protocol.md, "A new run")
     this.runIndex = 0;
     this._lastPoseFrameId = -1;
+    this._held = null; // a new run's first message, which ended a nextAll() batch
     for (const topic of topics) this.socket.subscribe(topic);
     if (bind) {
       this.ready = this.socket.bind(endpoint).catch((err) => {
@@ -117,6 +118,23 @@ export class PosecastSubscriber {
       this._pendingError = null;
       throw error;
     }
+    let item = this._held; // the new run's first message, which ended a nextAll() batch
+    this._held = null;
+    item ??= await this._receive();
+    if (item.topic === TOPIC_POSE) {
+      if (this._beginsARun(item)) this.runIndex += 1;
+      this._lastPoseFrameId = item.message.frame_id;
+    }
+    return { ...item, runIndex: this.runIndex };
+  }
+
+  /** A publisher started again counts frames from 0: its people are new, whatever their person_id. */
+  _beginsARun(item) {
+    return item.topic === TOPIC_POSE && item.message.frame_id < this._lastPoseFrameId;
+  }
+
+  /** The next message, decoded; nothing counted. */
+  async _receive() {
     let parts;
     try {
       parts = await this.socket.receive();
@@ -127,13 +145,7 @@ export class PosecastSubscriber {
       throw err;
     }
     if (parts.length !== 2) throw new SchemaError(`expected a two-part message [topic, payload], got ${parts.length} parts`);
-    const item = decodeMessage(parts[0], parts[1]);
-    if (item.topic === TOPIC_POSE) {
-      // a publisher started again counts frames from 0: its people are new, whatever their person_id
-      if (item.message.frame_id < this._lastPoseFrameId) this.runIndex += 1;
-      this._lastPoseFrameId = item.message.frame_id;
-    }
-    return { ...item, runIndex: this.runIndex };
+    return decodeMessage(parts[0], parts[1]);
   }
 
   /**
@@ -142,7 +154,8 @@ export class PosecastSubscriber {
    * its own should take them all and use each person's newest pose: one `next()` per drawn frame
    * reads ever older poses once the stream is faster than the drawing (ZeroMQ's queue and the
    * kernel's buffers hold them in order). A message off the schema after good ones ends the
-   * batch, which is returned; the next `next()` or `nextAll()` throws its SchemaError.
+   * batch, which is returned; the next `next()` or `nextAll()` throws its SchemaError. A batch
+   * holds one run of the publisher: the new run's first pose ends it and opens the next batch.
    */
   async nextAll(maxMessages = 1000) {
     if (!(Number.isInteger(maxMessages) && maxMessages >= 1)) {
@@ -153,13 +166,20 @@ export class PosecastSubscriber {
     this.socket.receiveTimeout = 0; // what is queued, without waiting
     try {
       while (messages.length < maxMessages) {
+        let item;
         try {
-          messages.push(await this.next());
+          item = await this._receive();
         } catch (err) {
           if (err instanceof SchemaError) this._pendingError = err;
           else if (!(err instanceof TimeoutError)) throw err;
           break;
         }
+        if (this._beginsARun(item)) { // kept for the next call, which counts the run
+          this._held = item;
+          break;
+        }
+        if (item.topic === TOPIC_POSE) this._lastPoseFrameId = item.message.frame_id;
+        messages.push({ ...item, runIndex: this.runIndex });
       }
     } finally {
       if (!this.socket.closed) this.socket.receiveTimeout = timeoutMs;
