@@ -144,7 +144,6 @@ def build_sinks(args: argparse.Namespace, source_spec: str) -> list[Sink]:
     (``claims_address``: the publisher's port) is built last, so a mistyped file is not reported
     as "address in use" while another posecast runs. (Files are read again when the stages load.)"""
     lifting_options(args)
-    _warn_unused_options(args)
     built: dict[str, Sink] = {}
     try:
         for claims_address in (False, True):
@@ -159,6 +158,7 @@ def build_sinks(args: argparse.Namespace, source_spec: str) -> list[Sink]:
         for sink in built.values():
             sink.close()
         raise
+    _warn_unused_options(args)  # once the options hold: a refused one is the only line (QA: a warning came first)
     return [built[key] for key in SINKS if key in built]
 
 

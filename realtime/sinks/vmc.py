@@ -82,6 +82,9 @@ def parse_address(text: str) -> tuple[str, int]:
     if given.count(":") > 1 and not given.startswith("["):  # an IPv6 address: which colon starts the port?
         raise OptionsError(f"--vmc {given}: an IPv6 address goes in brackets, [ADDRESS]:PORT (e.g. "
                            f"[::1]:{DEFAULT_PORT})")  # fmt: skip
+    if given.endswith(":"):  # (QA: ":" and "127.0.0.1:" were taken as the default port without a word)
+        raise OptionsError(f"--vmc {given}: the port after the colon is missing: pass HOST:PORT (e.g. "
+                           f"127.0.0.1:{DEFAULT_PORT}), or HOST alone for port {DEFAULT_PORT}")  # fmt: skip
     spec = f":{given}" if given.isdigit() else given
     host, _, port_text = spec.rpartition(":") if ":" in spec and not spec.endswith("]") else (spec, ":", "")
     host = host.strip("[]") or "127.0.0.1"

@@ -32,6 +32,7 @@ from posecast.realtime.sources.camera import RATE_MEASURE_S, delivered_fps
 
 #: stderr lines other programs write when their logs leak: OpenCV ([ WARN:0@0.7] ...), FFmpeg
 #: ([tcp @ 0x...] ...), glog/absl (W0000 00:00:...), matplotlib's font cache, Python warnings.
+DANCE_CLIP = Path(__file__).resolve().parents[1] / "fixtures" / "media" / "dance_576.mp4"
 FOREIGN_LINE = re.compile(r"^\s*\[( ?WARN| ?INFO|ERROR)[:\]]|^\[\w+ @ 0x|^[IWEF]\d{4} |fontManager|font cache|"
                           r"Warning:|Traceback")  # fmt: skip
 
@@ -515,6 +516,9 @@ def test_listen_rounds_floats() -> None:
         # the system's name limit, met where the name is first used: its line break split the error (review)
         (["run", "--headless", "--source", "ab\ncd" + "x" * 300], "a file name is too long for this system: "
          "ab\\ncdxxx"),
+        # the unused --mirror was warned about before the refusal (QA: 2 lines)
+        (["run", "--headless", "--source", str(DANCE_CLIP), "--frame", "camera", "--mirror",
+          "--publish", "none"], "--frame camera adds engine-frame poses to the published messages"),
     ],
 )  # fmt: skip
 def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:

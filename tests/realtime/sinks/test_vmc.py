@@ -308,7 +308,10 @@ def test_address_parsing() -> None:
                        ("http://host:39539", "without a scheme"),
                        ("127.0.0.1:39539:1", "one port after the host, HOST:PORT"),
                        ("[::1", r"needs HOST:PORT with a port in 1\.\.65535, got '\[::1'"),
-                       ("-5", "needs HOST:PORT with a port in 1..65535, got '-5'")):  # fmt: skip
+                       ("-5", "needs HOST:PORT with a port in 1..65535, got '-5'"),
+                       (":", "the port after the colon is missing"),
+                       ("127.0.0.1:", "the port after the colon is missing"),
+                       ("[::1]:", "the port after the colon is missing")):  # fmt: skip
         with pytest.raises(OptionsError, match=said):
             vmc.parse_address(typo)
 
