@@ -217,11 +217,17 @@ def test_a_recv_all_batch_holds_one_run(free_port) -> None:  # noqa: ANN001
             for frame_id, person_id in ((8, 0), (8, 1), (0, 0), (1, 0)):
                 publisher.send_multipart([b"pose", _pose_payload(frame_id, person_id)])
             time.sleep(0.3)  # all four waiting
-            batches, received = [], 0
-            while received < 4:
+            run_of = {(8, 0): 0, (8, 1): 0, (0, 0): 1, (1, 0): 1}
+            batches, received = [], []
+            while len(received) < 4:
                 batch = [(m.frame_id, m.person_id) for m in subscriber.recv_all(5.0) if m.frame_id != 5]  # (probes)
-                received += len(batch)
+                received += batch
                 batches.append((batch, subscriber.run_index))
-            assert batches == [([(8, 0), (8, 1)], 0), ([(0, 0), (1, 0)], 1)], batches
+            assert received == list(run_of), batches
+            # however the messages arrived (all at once, here), no batch holds two runs, and run_index
+            # after each is its run's
+            for batch, run_index in batches:
+                assert {run_of[m] for m in batch} <= {run_index}, batches
+            assert len(batches) >= 2, batches
     finally:
         publisher.close()
