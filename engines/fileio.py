@@ -162,6 +162,16 @@ def _missing_folder(folder: Path) -> str:
     return f"folder {folder} does not exist"
 
 
+def file_identity(path: str | Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of the file at ``path`` (a link followed), or None when there is none:
+    one file under any name, and a file renamed over ``path`` is another, whatever the clocks."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether two paths name the same file, existing or not (links and ``..`` resolved)."""
     a, b = Path(a), Path(b)

@@ -29,6 +29,11 @@ from .schema import (
     decode_pose,
 )
 
+#: Seconds without a message after which a reader says its stream is quiet (a publisher repeats its
+#: meta every second), and the least time between two "new run" notices: ``posecast listen`` and
+#: ``posecast view`` alike
+QUIET_NOTICE_S = 5.0
+
 
 def _check_arguments(address: object, topics: object, receive_hwm: object) -> None:
     """Plain ``TypeError``/``ValueError`` for arguments of the wrong kind, before ZeroMQ's own

@@ -62,7 +62,7 @@ import torch
 
 from .. import metadata, normalize, skeleton
 from ..errors import PosecastError
-from ..fileio import file_sha256
+from ..fileio import file_identity, file_sha256
 from ..install import code_version
 from ..logs import counted, quieter
 from ..networks import PoseGenerator, PoseModel
@@ -532,7 +532,7 @@ def adapt(
                          f"or less footage")  # fmt: skip
     adapted = adapter.generator.eval()
     output = Path(output)
-    earlier_file = _file_identity(output)  # the files are staged, then renamed in: a new one is another file
+    earlier_file = file_identity(output)  # the files are staged, then renamed in: a new one is another file
     try:
         after = footage_figures(adapted, probe, reference=start)
         if evaluate is not None:
@@ -540,7 +540,7 @@ def adapt(
         _write(adapted, output, model, footage_prior, o, (adapter.step, seconds),
                [Path(p) for p in (sources or files)], moving_files)  # fmt: skip
     except KeyboardInterrupt:  # (QA: a stop here said only "stopped by SIGINT", whether the model was written or not)
-        if _file_identity(output) not in (None, earlier_file):
+        if file_identity(output) not in (None, earlier_file):
             log.warning("stopped once the adapted model was written (%s, after %d steps); its report was not "
                         "printed", output, adapter.step)  # fmt: skip
         else:
@@ -551,16 +551,6 @@ def adapt(
                          o.recipe_name or "custom", o.seed)  # fmt: skip
     log.debug("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
     return report
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    """``(device, inode)`` of the file at ``path``, or None (no file there): a file renamed over it
-    is another, whatever the clocks of the machine and the file system say."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino
 
 
 def learning_rate_factor(step: int, warmup_steps: int, budget_used: float, decay: bool) -> float:

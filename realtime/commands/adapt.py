@@ -19,7 +19,7 @@ from types import ModuleType
 
 from ...calibration import DEFAULT_HFOV_DEG, load_intrinsics
 from ...engines.cli_args import given_path, output_file, output_folder
-from ...engines.fileio import atomic_write, check_outputs, output_file_problem
+from ...engines.fileio import atomic_write, check_outputs, file_identity, output_file_problem
 from ...engines.install import install_hint
 from ...engines.logs import counted
 from ...engines.runtime.base import WEIGHTS_DIR, adapt_weights_path
@@ -122,10 +122,10 @@ def _check_arguments(args: argparse.Namespace) -> list[tuple[Path, str]]:
                            "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip
     kinds = expand_inputs(args.inputs)  # a mistyped input is named before a missing extra
     footage = [path for path, _ in kinds]
-    seen: dict[tuple[int, int], Path] = {}
+    seen: dict[tuple[int, int] | None, Path] = {}
     for path in footage:  # (QA: one footage given twice was trained on twice as much, without a word)
-        stat = path.stat()  # the file itself (a link, another spelling of its name, a hard link: one file)
-        if (first := seen.setdefault((stat.st_dev, stat.st_ino), path)) is not path:
+        # the file itself (a link, another spelling of its name, a hard link: one file)
+        if (first := seen.setdefault(file_identity(path), path)) is not path:
             twice = f"{path}" if first == path else f"{path} (also as {first})"
             raise OptionsError(f"input {twice} is given twice (directly or in a folder given): give each footage once")
     # nothing written over what it is made from (a --report on the footage's .npz replaced the user's 2D)

@@ -13,7 +13,7 @@ from ...engines.errors import PosecastError
 from ..errors import OptionsError, SchemaError
 from ..message_text import format_line, to_json
 from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
-from ..subscriber import Subscriber
+from ..subscriber import QUIET_NOTICE_S, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 #: The longest --timeout, seconds (a week; ZeroMQ's poll takes a C int of milliseconds, 24.8 days).
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 #: Seconds without any message after which ``listen`` says so, once, and goes on listening
-QUIET_NOTICE_S = 5.0
 
 
 class ListenTimeoutError(PosecastError):

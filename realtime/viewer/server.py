@@ -44,14 +44,12 @@ from ...engines.errors import PosecastError
 from ..endpoints import bound_ipc_file, check_ipc_free, check_port, ipv6_option, remove_own_ipc_file
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
-from ..subscriber import Subscriber
+from ..subscriber import QUIET_NOTICE_S, Subscriber
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8090
 WEBSOCKET_PATH = "/ws"
-#: Seconds without any message after which the viewer says so in its log, once (as ``listen`` does)
-QUIET_NOTICE_S = 5.0
 STATIC_FILES = {  # URL path → (file under static/, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
     "/index.html": ("index.html", "text/html; charset=utf-8"),
