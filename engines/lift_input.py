@@ -4,7 +4,10 @@
 An ``.npz`` (no pickle) with ``keypoints_2d`` ``(F, 17, 2)`` pixels in posecast joint order,
 ``intrinsics`` ``(fx, fy, cx, cy)`` pixels, optional ``confidence`` ``(F, 17)`` in [0, 1],
 ``fps`` and ``timestamps_s`` ``(F,)``, each frame's time in seconds (strictly increasing: a live
-take's clock, whose frames are not ``1 / fps`` apart; README, "Offline lifting").
+take's clock, whose frames are not ``1 / fps`` apart; README, "Offline lifting"). Keypoints in
+another detector's layout (:data:`~posecast.engines.layouts.LAYOUTS`: COCO-17, MediaPipe-33) are
+``(F, K, 2)`` with ``layout`` naming it (MediaPipe's 33 need no name) and mapped to the 17 joints
+here, as the live pipeline maps them.
 :func:`load_lift_input` reads it all, :func:`read_lift_input` what every reader needs;
 :func:`posed_frames` says which frames show a person.
 """
@@ -23,6 +26,7 @@ import numpy as np
 from . import skeleton
 from .errors import LiftInputError
 from .fileio import input_file_problem, save_npz
+from .layouts import LAYOUTS, POSECAST_17, KeypointLayout
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +121,11 @@ def load_lift_input(path: Path) -> LiftInput:
         raise LiftInputError(f"{path} lacks arrays {sorted(missing)}: expected keypoints_2d (F,17,2) pixels and "
                              "intrinsics (fx, fy, cx, cy)")  # fmt: skip
     keypoints = _numbers(path, "keypoints_2d", arrays["keypoints_2d"])
-    if keypoints.ndim != 3 or keypoints.shape[1:] != (skeleton.NUM_JOINTS, 2) or not len(keypoints):
-        raise LiftInputError(f"{path}: keypoints_2d must be (F, 17, 2) pixels in posecast joint order with F >= 1, "
-                             f"got shape {keypoints.shape}")  # fmt: skip
+    layout = _layout(path, arrays.get("layout"), keypoints.shape)
+    if keypoints.ndim != 3 or keypoints.shape[1:] != (layout.num_keypoints, 2) or not len(keypoints):
+        order = "posecast joint order" if layout is POSECAST_17 else f"{layout.name} order (layout)"
+        raise LiftInputError(f"{path}: keypoints_2d must be (F, {layout.num_keypoints}, 2) pixels in {order} with "
+                             f"F >= 1, got shape {keypoints.shape}")  # fmt: skip
     intrinsics = _numbers(path, "intrinsics", arrays["intrinsics"])
     if intrinsics.shape != (4,):  # a (2, 2) or (1, 4) array would pass flattened, in an order nobody checked
         raise LiftInputError(f"{path}: intrinsics must be 4 numbers fx, fy, cx, cy of shape (4,), "
@@ -132,7 +138,8 @@ def load_lift_input(path: Path) -> LiftInput:
     if "confidence" in arrays:
         confidence = _numbers(path, "confidence", arrays["confidence"])
         if confidence.shape != keypoints.shape[:2]:
-            raise LiftInputError(f"{path}: confidence must be (F, 17) like keypoints_2d, got {confidence.shape}")
+            raise LiftInputError(f"{path}: confidence must be (F, {layout.num_keypoints}) like keypoints_2d, got "
+                                 f"{confidence.shape}")  # fmt: skip
         confidence = np.nan_to_num(confidence, nan=0.0, posinf=np.inf, neginf=-np.inf)
         if confidence.size and not (confidence.min() >= -0.01 and confidence.max() <= 1.01):
             low, high = confidence.min(), confidence.max()
@@ -153,6 +160,9 @@ def load_lift_input(path: Path) -> LiftInput:
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
+    if layout is not POSECAST_17:  # as the live pipeline maps a detector's keypoints (scores: their mean)
+        mapped = layout.to_posecast(np.concatenate([keypoints, confidence[..., None]], axis=-1))
+        keypoints, confidence = mapped[..., :2], mapped[..., 2]
     # what the keypoints mean, for every reader (lift, adapt, training): only `lift` asked before,
     # and adapt and train took COCO-ordered or y-up keypoints as they came
     if (problem := _joint_order_problem(keypoints, confidence)) is not None:
@@ -185,8 +195,9 @@ def _joint_order_problem(keypoints: np.ndarray, confidence: np.ndarray) -> str |
     if median <= MAX_SPINE_OFF_TORSO:
         return None
     return (f"keypoints_2d are not in posecast's joint order: its spine (joint 7) lies between the pelvis (0) and "
-            f"the thorax (8), here a median {median:.2g} torso lengths off their midpoint; reorder them "
-            "(README, Offline lifting: COCO-17 and MediaPipe-33 keypoints map as realtime/layouts.py says)")
+            f"the thorax (8), here a median {median:.2g} torso lengths off their midpoint; if they are COCO-17 "
+            "(YOLO, RTMPose, ViTPose), save them with numpy.savez(..., layout='coco-17'); reorder any other order "
+            "(README, Offline lifting)")
 
 
 #: More than this share of frames upside down (:func:`_upside_down_share`) is warned about, not
@@ -263,6 +274,27 @@ def _check_unpacked_size(path: Path) -> None:
         raise LiftInputError(f"{path} unpacks to {unpacked / 2**20:,.0f} MiB, more than the "
                              f"{MAX_UNPACKED_BYTES / 2**20:,.0f} MiB a 2D input may hold: split the sequence into "
                              "several files")  # fmt: skip
+
+
+def _layout(path: Path, value: object, keypoints_shape: tuple[int, ...]) -> KeypointLayout:
+    """The keypoints' layout: the one ``layout`` names (a string), else posecast's 17 joints, or
+    the one other layout with as many keypoints as ``keypoints_2d`` has (MediaPipe's 33; COCO's
+    17 cannot be told from posecast's by their number, so it is named)."""
+    names = ", ".join(sorted(LAYOUTS))
+    if value is None:
+        count = keypoints_shape[1] if len(keypoints_shape) == 3 else None
+        if count == POSECAST_17.num_keypoints:
+            return POSECAST_17
+        same = [layout for layout in LAYOUTS.values() if layout.num_keypoints == count]
+        return same[0] if len(same) == 1 else POSECAST_17
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "US" or value.size != 1:
+        raise LiftInputError(f"{path}: layout must be one string naming the keypoints' layout ({names}), "
+                             f"saved as numpy.savez(..., layout='coco-17')")  # fmt: skip
+    name = value.reshape(-1)[0]
+    name = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+    if name.strip().lower() not in LAYOUTS:
+        raise LiftInputError(f"{path}: unknown layout {name[:40]!r}: known are {names}")
+    return LAYOUTS[name.strip().lower()]
 
 
 def _numbers(path: Path, name: str, array: object) -> np.ndarray:

@@ -17,10 +17,10 @@ import numpy as np
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
 from ..engines.fileio import check_outputs, save_npz
+from ..engines.layouts import POSECAST_17
 from ..engines.lift_input import load_lift_input, posed_frames
 from ..engines.runtime.base import model_files, resolve_model
 from .errors import SourceError
-from .layouts import POSECAST_17
 from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
 from .progress import progress
 from .types import Detections2D

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..calibration import CameraIntrinsics
-from .types import Detections2D, Frame, KeypointLayout, PersonPose, PoseFrame, StreamMeta
+from ..engines.layouts import KeypointLayout
+from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
 
 class FrameSource(ABC):

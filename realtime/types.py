@@ -6,9 +6,9 @@
         Pipeline ──PoseFrame──▶ every Sink            (StreamMeta: once, and when it changes)
 
 - :class:`Frame`: one image and its clocks.
-- :class:`KeypointLayout`: a 2D detector's keypoints as data, with their mapping to posecast's
-  17 joints (:data:`posecast.engines.skeleton.JOINT_NAMES`); the layouts live in
-  :mod:`posecast.realtime.layouts`.
+- :class:`~posecast.engines.layouts.KeypointLayout` (defined in :mod:`posecast.engines.layouts`
+  with the layouts, since the lift input format reads them too): a 2D detector's keypoints as data,
+  with their mapping to posecast's 17 joints.
 - :class:`Detections2D`: N people in one frame, in the detector's own layout, in pixels.
 - :class:`PersonPose`: one tracked person's metric 3D (or ``lost``).
 - :class:`PoseFrame`: everything the pipeline made of one frame; the one record every sink gets.
@@ -29,6 +29,7 @@ import numpy as np
 
 from ..calibration import CameraIntrinsics
 from ..engines import skeleton
+from ..engines.layouts import KeypointLayout
 
 #: The axes of every metric quantity: OpenCV's camera frame.
 COORDINATE_FRAME = "camera_xright_ydown_zforward"
@@ -75,101 +76,6 @@ class Frame:
         if self.on_media_time and self.source_fps > 0:
             return int(self.frame_id * 1e9 / self.source_fps)
         return self.capture_ns
-
-
-@dataclass(frozen=True)
-class KeypointLayout:
-    """A 2D detector's keypoints and how they become posecast's 17 joints, as data.
-
-    ``joint_sources[j]`` lists the keypoint indices whose mean is posecast joint ``j``
-    (:data:`skeleton.JOINT_NAMES` order); an empty tuple marks a derived axial joint (pelvis,
-    spine, thorax, neck), computed from the others by :func:`skeleton.derive_axial`, the one
-    definition shared with training (a layout gives either all four or none). The directly
-    mapped joints are the hips, knees, ankles, shoulders, elbows, wrists and the head (the
-    centre of the head at ear level).
-    """
-
-    name: str
-    keypoint_names: tuple[str, ...]
-    joint_sources: tuple[tuple[int, ...], ...]
-
-    def __post_init__(self) -> None:
-        if len(self.joint_sources) != skeleton.NUM_JOINTS:
-            raise ValueError(f"layout {self.name}: joint_sources needs {skeleton.NUM_JOINTS} entries, "
-                             f"got {len(self.joint_sources)}")  # fmt: skip
-        empty = {j for j, sources in enumerate(self.joint_sources) if not sources}
-        if empty not in (set(), set(skeleton.DERIVED_JOINTS)):
-            names = sorted(skeleton.JOINT_NAMES[j] for j in skeleton.DERIVED_JOINTS)
-            raise ValueError(f"layout {self.name}: only the derived joints {names} may lack sources (all or none)")
-        for sources in self.joint_sources:
-            if any(not 0 <= i < len(self.keypoint_names) for i in sources):
-                raise ValueError(f"layout {self.name}: source index out of range 0..{len(self.keypoint_names) - 1}")
-
-    @property
-    def num_keypoints(self) -> int:
-        return len(self.keypoint_names)
-
-    def to_posecast(self, values: np.ndarray) -> np.ndarray:
-        """Map ``(..., K, C)`` (pixels, world coordinates or scores with ``C = 1``) to
-        ``(..., 17, C)`` of the same float dtype; a joint from several keypoints gets their mean
-        (for scores a fair confidence)."""
-        values = np.asarray(values)
-        if values.shape[-2] != self.num_keypoints:
-            raise ValueError(f"layout {self.name} expects (..., {self.num_keypoints}, C), got {values.shape}")
-        plan = self._plan
-        if plan is None:  # a joint from more than two keypoints: the general way
-            out = np.zeros((*values.shape[:-2], skeleton.NUM_JOINTS, values.shape[-1]), dtype=values.dtype)
-            for joint, sources in enumerate(self.joint_sources):
-                if sources:
-                    out[..., joint, :] = values[..., list(sources), :].mean(axis=-2)
-            return skeleton.derive_axial(out)
-        # A few gathers of index pairs, each averaged, in skeleton.AXIAL_MIDPOINTS's order: the
-        # same numbers as mapping joint by joint ((a + a) / 2 == a, (a + b) / 2 as derive_axial),
-        # in a handful of numpy calls (this runs on every frame).
-        out = values
-        for step in plan:
-            if step.ndim == 1:
-                out = out[..., step, :]
-            else:
-                both = out[..., step, :]
-                out = (both[..., 0, :] + both[..., 1, :]) * 0.5
-        return out
-
-    @property
-    def used_keypoints(self) -> tuple[int, ...]:
-        """The keypoints some joint is made from, sorted (MediaPipe's fingers and face are not)."""
-        return tuple(sorted({i for sources in self.joint_sources for i in sources}))
-
-    @property
-    def _plan(self) -> tuple[np.ndarray, ...] | None:
-        """Index arrays for :meth:`to_posecast`: the keypoints to gather (``(17,)``; ``(17, 2)``
-        pairs to average where a joint has two), then one ``(17, 2)`` pair array per level of
-        :data:`skeleton.AXIAL_MIDPOINTS` (identity pairs for the other joints). ``None`` when a
-        joint has more than two sources."""
-        if "_plan_cache" not in self.__dict__:
-            object.__setattr__(self, "_plan_cache", self._make_plan())
-        return self.__dict__["_plan_cache"]
-
-    def _make_plan(self) -> tuple[np.ndarray, ...] | None:
-        sources = self.joint_sources
-        if any(len(s) > 2 for s in sources):
-            return None
-        if all(len(s) <= 1 for s in sources):
-            plan = [np.array([s[0] if s else 0 for s in sources], np.intp)]
-        else:
-            plan = [np.array([(s[0], s[-1]) if s else (0, 0) for s in sources], np.intp)]
-        if sources[skeleton.ROOT]:  # the layout gives the axial joints itself
-            return tuple(plan)
-        level = dict.fromkeys(range(skeleton.NUM_JOINTS), 0)
-        for joint, a, b in skeleton.AXIAL_MIDPOINTS:
-            level[joint] = max(level[a], level[b]) + 1
-        for depth in range(1, max(level.values()) + 1):
-            pairs = np.repeat(np.arange(skeleton.NUM_JOINTS, dtype=np.intp)[:, None], 2, axis=1)
-            for joint, a, b in skeleton.AXIAL_MIDPOINTS:
-                if level[joint] == depth:
-                    pairs[joint] = (a, b)
-            plan.append(pairs)
-        return tuple(plan)
 
 
 @dataclass

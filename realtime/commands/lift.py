@@ -12,7 +12,8 @@ from .arguments import NO_LIVE_SUBJECT_HELP, add_model_arguments, lifter_options
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("lift", help="lift a recorded 2D sequence (.npz) to metric 3D offline")
     parser.add_argument("--input", type=given_path, required=True,
-                        help="npz: keypoints_2d (F,17,2) px, intrinsics (4,), ...")  # fmt: skip
+                        help="npz: keypoints_2d (F,17,2) px (or another layout: layout='coco-17'), "
+                             "intrinsics (4,), ...")  # fmt: skip
     parser.add_argument("--output", type=output_file_or_folder, required=True,
                         help="npz: joints_3d (F,17,3) m, joints_3d_rel (F,17,3) m; a folder: "
                              "FOLDER/<input name>_3d.npz")  # fmt: skip

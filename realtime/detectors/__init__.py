@@ -1,7 +1,7 @@
 """2D detectors (:class:`~posecast.realtime.stages.Detector2D`): one file per detector.
 
 To add one (e.g. RTMPose): write ``detectors/NAME.py`` with a :class:`Detector2D` subclass
-whose ``layout`` is one of :mod:`posecast.realtime.layouts` (COCO-17 is there) or a new layout
+whose ``layout`` is one of :mod:`posecast.engines.layouts` (COCO-17 is there) or a new layout
 added there, returning :class:`~posecast.realtime.types.Detections2D`; give it
 ``add_arguments``/``from_args`` for its options; add one line to :data:`DETECTORS`.
 ``posecast run --detector NAME`` then uses it; nothing downstream changes (the lifting stage

@@ -1,6 +1,6 @@
 """MediaPipe Tasks PoseLandmarker (VIDEO mode, CPU): up to ``max_people`` people, 33 landmarks each.
 
-Keypoints are reported in MediaPipe's own layout (:data:`~posecast.realtime.layouts.MEDIAPIPE_33`);
+Keypoints are reported in MediaPipe's own layout (:data:`~posecast.engines.layouts.MEDIAPIPE_33`);
 the lifting stage maps them to posecast's 17 joints with the layout's data, the one mapping
 shared with training. VIDEO mode tracks people from frame to frame and needs strictly
 increasing timestamps in milliseconds: they come from :attr:`Frame.timestamp_ns` (capture time
@@ -26,8 +26,8 @@ import numpy as np
 from ...engines.assets import ensure_asset, known_asset_file
 from ...engines.cli_args import given_path
 from ...engines.errors import ModelError
+from ...engines.layouts import MEDIAPIPE_33
 from ..errors import OptionsError
-from ..layouts import MEDIAPIPE_33
 from ..stages import Detector2D
 from ..stop_signals import stop_signals_deferred
 from ..types import Detections2D, Frame

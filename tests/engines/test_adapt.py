@@ -187,7 +187,7 @@ def test_adapt_input_errors(exported: Path, tmp_path: Path) -> None:
         collect_inputs([tmp_path])
     with pytest.raises(AdaptError, match="absent.npz does not exist"):  # one path, not a list of its letters (QA)
         collect_inputs(str(tmp_path / "absent.npz"))
-    np.savez(tmp_path / "bad.npz", keypoints_2d=np.zeros((5, 33, 2)), intrinsics=np.ones(4))
+    np.savez(tmp_path / "bad.npz", keypoints_2d=np.zeros((5, 25, 2)), intrinsics=np.ones(4))
     with pytest.raises(AdaptError, match=r"keypoints_2d must be \(F, 17, 2\)"):
         adapt(exported, [tmp_path / "bad.npz"], tmp_path / "out.onnx", AdaptOptions(minutes=0.1), progress=False)
     bare = tmp_path / "bare.onnx"

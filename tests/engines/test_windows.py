@@ -276,9 +276,9 @@ def test_recorded_2d_input_errors(tmp_path: Path) -> None:
     # read as `posecast lift` reads it: the same one-line errors
     with pytest.raises(ValueError, match=r"lacks arrays \['intrinsics'\]"):
         load_recorded_2d(tmp_path / "no_intrinsics.npz")
-    np.savez(tmp_path / "mediapipe.npz", keypoints_2d=np.zeros((3, 33, 2)), intrinsics=np.ones(4))
-    with pytest.raises(ValueError, match=r"must be \(F, 17, 2\) pixels .* got shape \(3, 33, 2\)"):
-        load_recorded_2d(tmp_path / "mediapipe.npz")
+    np.savez(tmp_path / "openpose.npz", keypoints_2d=np.zeros((3, 25, 2)), intrinsics=np.ones(4))
+    with pytest.raises(ValueError, match=r"must be \(F, 17, 2\) pixels .* got shape \(3, 25, 2\)"):
+        load_recorded_2d(tmp_path / "openpose.npz")
     with pytest.raises(ValueError, match="no recorded 2D"):
         Recorded2DSampler([], SamplerOptions())
 

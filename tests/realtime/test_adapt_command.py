@@ -145,7 +145,7 @@ def test_adapt_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         "one-frame": [str(_lift_npz(tmp_path / "one.npz", frames=1)), "--output", str(out)],
     }[case]
     np.save(tmp_path / "arr.npy", np.zeros((5, 17, 2)))
-    np.savez(tmp_path / "bad.npz", keypoints_2d=np.zeros((5, 33, 2)), intrinsics=np.ones(4))
+    np.savez(tmp_path / "bad.npz", keypoints_2d=np.zeros((5, 25, 2)), intrinsics=np.ones(4))
     (tmp_path / "notes.mp4").write_text("not a video")
     if case in ("bad-npz", "no-person", "not-a-video", "no-adapt-weights", "no-model", "not-onnx", "one-frame"):
         pytest.importorskip("torch")  # these are found after the training extra is checked

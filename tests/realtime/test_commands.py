@@ -82,7 +82,7 @@ def test_lift_reprojects_onto_the_2d(tmp_path: Path, media_dir: Path) -> None:
     ("arrays", "message"),
     [
         ({"keypoints_2d": np.zeros((5, 17, 2))}, "lacks arrays \\['intrinsics'\\]"),
-        ({"keypoints_2d": np.zeros((5, 33, 2)), "intrinsics": np.ones(4)}, "must be \\(F, 17, 2\\)"),
+        ({"keypoints_2d": np.zeros((5, 25, 2)), "intrinsics": np.ones(4)}, "must be \\(F, 17, 2\\)"),
         ({"keypoints_2d": np.zeros((5, 17, 2)), "intrinsics": np.ones(3)}, "intrinsics must be 4 numbers"),
     ],
 )

@@ -9,10 +9,10 @@ import argparse
 import time
 
 import pytest
+from posecast.engines.layouts import COCO_17
 from posecast.realtime import assemble
 from posecast.realtime.detectors import DETECTORS
 from posecast.realtime.errors import SinkError
-from posecast.realtime.layouts import COCO_17
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.stages import Detector2D, Sink
 from posecast.realtime.types import Detections2D, Frame, PoseFrame, StreamMeta

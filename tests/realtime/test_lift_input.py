@@ -121,6 +121,15 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         ({"confidence": np.zeros((65, 17))}, "has a person seen: its confidence is at most 0 (1 = seen); give each "
                                              "keypoint's score in [0, 1], or leave confidence out"),
         ({"confidence": np.full((65, 17), np.nan)}, "its confidence is at most 0 (1 = seen)"),
+        # another detector's layout, named (README, Offline lifting)
+        ({"layout": "openpose-25"}, "unknown layout 'openpose-25': known are coco-17, mediapipe-33, posecast-17"),
+        ({"layout": np.array([17.0])}, "layout must be one string naming the keypoints' layout"),
+        ({"layout": np.array(["coco-17", "coco-17"])}, "layout must be one string"),
+        ({"layout": "mediapipe-33"}, "keypoints_2d must be (F, 33, 2) pixels in mediapipe-33 order (layout) with F "
+                                     ">= 1, got shape (65, 17, 2)"),
+        ({"keypoints_2d": np.zeros((65, 33, 2)), "confidence": np.ones((65, 17))},
+         "confidence must be (F, 33) like keypoints_2d, got (65, 17)"),
+        ({"keypoints_2d": np.zeros((65, 25, 2))}, "keypoints_2d must be (F, 17, 2) pixels in posecast joint order"),
     ],
 )  # fmt: skip
 def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays, message) -> None:

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 from posecast.engines import skeleton
+from posecast.engines.layouts import COCO_17
 from posecast.realtime.errors import SinkError
-from posecast.realtime.layouts import COCO_17
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting, TrackerOptions
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.sinks.inline import INLINE_WRITE_WARNING_S

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posecast.engines.layouts import COCO_17
 from posecast.realtime.errors import SinkError, SourceError
-from posecast.realtime.layouts import COCO_17
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.stages import Detector2D, FrameSource, PoseLifting, Sink
 from posecast.realtime.threaded import HandOff, ThreadedPipeline

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from posecast.engines import skeleton
-from posecast.realtime.layouts import COCO_17, LAYOUTS, MEDIAPIPE_33, POSECAST_17
-from posecast.realtime.types import Detections2D, Frame, KeypointLayout, PersonPose
+from posecast.engines.layouts import COCO_17, LAYOUTS, MEDIAPIPE_33, POSECAST_17, KeypointLayout
+from posecast.realtime.types import Detections2D, Frame, PersonPose
 
 
 def test_mediapipe_layout_is_the_skeletons_one_mapping() -> None:

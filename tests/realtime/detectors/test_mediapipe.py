@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from posecast.engines import skeleton
 from posecast.engines.errors import ModelError
+from posecast.engines.layouts import MEDIAPIPE_33
 from posecast.realtime.detectors import DETECTORS
 from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
 from posecast.realtime.errors import OptionsError
-from posecast.realtime.layouts import MEDIAPIPE_33
 from posecast.realtime.sources import open_source
 from posecast.realtime.types import Frame
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from posecast.engines.layouts import MEDIAPIPE_33
 from posecast.realtime.detectors.people_slots import PeopleSlots, hand_over, people_in, with_newcomers
 from posecast.realtime.errors import OptionsError
-from posecast.realtime.layouts import MEDIAPIPE_33
 from posecast.realtime.types import Detections2D
 
 S = 1_000_000_000  # one second in nanoseconds

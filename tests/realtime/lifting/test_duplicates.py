@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
-from posecast.realtime.layouts import POSECAST_17
+from posecast.engines.layouts import POSECAST_17
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting, TrackerOptions
 from posecast.realtime.lifting.tracks import box_iou, duplicate_detections, keypoint_boxes
 from posecast.realtime.types import Detections2D

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
+from posecast.engines.layouts import POSECAST_17
 from posecast.realtime.errors import OptionsError
-from posecast.realtime.layouts import POSECAST_17
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
 from posecast.realtime.lifting.plausibility import PlausibilityOptions, implausibility
 from posecast.realtime.schema import decode_pose, encode_pose

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 import zmq
+from posecast.engines.layouts import COCO_17
 from posecast.realtime.errors import SourceError, SourceStalledError
-from posecast.realtime.layouts import COCO_17
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.schema import decode_pose
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
