@@ -212,6 +212,47 @@ def test_messages_of_the_rest_pose() -> None:
     assert held[0].params[1:4] == pytest.approx([1.0, 0.0, -2.0])
 
 
+def _standing_on_the_left_leg(raised_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """A T-pose standing on its left leg, 4 cm longer than the right, on a level floor; the right
+    ankle ``raised_m`` above the left, below its hip (straight at 4 cm, its knee forwards above).
+    World joints (y up) and the lengths."""
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    for side, change_m in (("l", 0.01), ("r", -0.01)):
+        for bone in (f"{side}_hip-{side}_knee", f"{side}_knee-{side}_ankle"):
+            lengths[skeleton.BONE_NAMES.index(bone)] += change_m
+    rest = rotations.rest_pose(lengths)
+    ankle_m = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
+    rest = rest - [0.0, rest[J["l_ankle"], 1] - ankle_m, 0.0]  # the left ankle at its height above y = 0
+    thigh, shin = (lengths[skeleton.BONE_NAMES.index(b)] for b in ("r_hip-r_knee", "r_knee-r_ankle"))
+    hip, ankle = rest[J["r_hip"]], rest[J["r_hip"]] * [1.0, 0.0, 1.0] + [0.0, ankle_m + raised_m, 0.0]
+    apart = np.linalg.norm(hip - ankle)
+    along = (thigh**2 - shin**2 + apart**2) / (2 * apart)
+    rest[J["r_ankle"]] = ankle
+    rest[J["r_knee"]] = hip + along * (ankle - hip) / apart - [0.0, 0.0, np.sqrt(max(thigh**2 - along**2, 0.0))]
+    return rest, lengths
+
+
+@pytest.mark.parametrize("raised_m", [0.04, 0.075, 0.15, 0.4])
+def test_the_root_stays_on_the_floor_on_one_leg(raised_m: float) -> None:
+    """Standing on the longer leg the root stays on the floor (it floated by half the legs'
+    difference, the Hips held at the mean leg: 4-8 cm on the dance clip, QA): with the other
+    ankle 15 cm up or more, that leg carries no weight; nearer, a share growing linearly to half
+    at level ankles (the straight shorter leg's share floats by the difference); the receiver's
+    Hips are the pelvis."""
+    world, lengths = _standing_on_the_left_leg(raised_m)
+    camera = (world - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]  # a level camera 1.2 m up, 3 m away
+    sink = vmc.VmcSink(("127.0.0.1", 9), AvatarOptions(floor=fl.floor_from_camera_pose(1.2, 0.0), one_euro=None))
+    avatar = sink.world.process(pose_frame(0, camera, lengths))
+    sink.close()
+    messages = vmc.frame_messages(avatar, 0.0)
+    root = next(m for m in messages if m.address == vmc.ROOT_ADDRESS).params[1:4]
+    hips = next(m for m in messages if m.params[0] == "Hips").params[1:4]
+    left_weight = min(1.0, 0.5 + 0.5 * raised_m / vmc.RAISED_FOOT_M)
+    expected_m = (1.0 - left_weight) * 0.04  # the right leg's share: the legs' difference above the floor
+    assert root[1] == pytest.approx(expected_m, abs=1e-4), root
+    assert root[1] + hips[1] == pytest.approx(world[J["pelvis"], 1], abs=1e-4)  # the Hips: at the pelvis
+
+
 @pytest.mark.parametrize(("family", "host", "limit"), [(socket.AF_INET, "127.0.0.1", 1472),
                                                       (socket.AF_INET6, "::1", 1452)])  # fmt: skip
 def test_datagrams_fit_an_ethernet_frame_and_go_to_the_address_resolved_once(family, host, limit) -> None:
