@@ -18,7 +18,7 @@ import logging
 import math
 import shlex
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 from . import skeleton
 from .errors import LiftInputError
 from .fileio import input_file_problem, save_npz
+from .keypoint_gaps import to_posecast_filled
 from .layouts import LAYOUTS, POSECAST_17, KeypointLayout
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class LiftInput:
     intrinsics: np.ndarray
     fps: float
     timestamps_s: np.ndarray | None = None
+    #: ``(F, 17)`` bool: the joints the input marked unseen, filled (:mod:`.keypoint_gaps`)
+    filled: np.ndarray = field(default_factory=lambda: np.zeros((0, skeleton.NUM_JOINTS), bool))
 
 
 def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
@@ -160,9 +163,20 @@ def load_lift_input(path: Path) -> LiftInput:
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
-    if layout is not POSECAST_17:  # as the live pipeline maps a detector's keypoints (scores: their mean)
-        mapped = layout.to_posecast(np.concatenate([keypoints, confidence[..., None]], axis=-1))
-        keypoints, confidence = mapped[..., :2], mapped[..., 2]
+    # mapped as the live pipeline maps a detector's keypoints (scores: their mean), with the
+    # keypoints marked unseen (NaN, or (0, 0) as COCO and YOLO-pose write them) placed from the
+    # person's other frames: lifted as they were, one wrecked the whole pose
+    joints = to_posecast_filled(keypoints, confidence, layout)
+    keypoints, confidence = joints.keypoints, joints.confidence
+    if filled := int(joints.filled.sum()):
+        people = int(np.isfinite(keypoints).all(axis=(1, 2)).sum())
+        log.info("%s: %d of the %d joints of frames with a person were unseen (NaN or at (0, 0)): placed from "
+                 "the person's other frames, with confidence 0", path, filled,
+                 people * skeleton.NUM_JOINTS)  # fmt: skip
+    if joints.hung:
+        log.warning("%s: %s never seen with the joint next to it: placed at a typical length straight below the "
+                    "joint it hangs from (a head: above the shoulders) where unseen; the 3D there is a guess", path,
+                    ", ".join(joints.hung))  # fmt: skip
     # what the keypoints mean, for every reader (lift, adapt, training): only `lift` asked before,
     # and adapt and train took COCO-ordered or y-up keypoints as they came
     if (problem := _joint_order_problem(keypoints, confidence)) is not None:
@@ -170,7 +184,7 @@ def load_lift_input(path: Path) -> LiftInput:
     if (share := _upside_down_share(keypoints, confidence)) > MAX_UPSIDE_DOWN_SHARE:
         log.warning("%s: the head is below the ankles in %.0f %% of the frames: keypoints_2d must be image pixels, "
                     "y growing downwards (flip y as height - y if yours grows upwards)", path, 100 * share)  # fmt: skip
-    return LiftInput(keypoints, confidence, intrinsics, fps, stamps)
+    return LiftInput(keypoints, confidence, intrinsics, fps, stamps, joints.filled)
 
 
 #: The spine joint lies between the pelvis and the thorax in every skeleton posecast reads (the

@@ -78,6 +78,7 @@ def lift_file(
         "joint_names": np.array(skeleton.JOINT_NAMES),
         "fps": fps,
         "height_m": height_m or DEFAULT_HEIGHT_M,
+        "filled_2d": data.filled,  # the joints the input marked unseen, placed from other frames
     }
     if timestamps_s is not None:
         arrays["timestamps_s"] = timestamps_s

@@ -84,3 +84,28 @@ def test_a_layouts_keypoints_reach_every_reader_mapped(tmp_path, landmarks_px) -
     np.testing.assert_allclose(data.confidence[:, skeleton.HEAD], scores[:, ears].mean(axis=1))
     left_knee = COCO_17.keypoint_names.index("left_knee")
     np.testing.assert_array_equal(data.keypoints[:, skeleton.JOINT_INDEX["l_knee"]], coco[:, left_knee])
+
+
+def test_keypoints_yolo_pose_left_at_the_origin_are_placed_not_lifted(tmp_path, landmarks_px) -> None:
+    """YOLO-pose writes (0, 0) for every keypoint under 0.5 confidence (ultralytics' Keypoints),
+    COCO's annotations for one not seen: lifted as points at the image's corner they moved every
+    joint of their frames by up to 0.67 m. Placed from the person's other frames, the 3D of those
+    frames stays near the same clip lifted with every keypoint seen."""
+    coco = _as_coco(landmarks_px)
+    scores = np.full(coco.shape[:2], 0.9)
+    code, err, clean = _lift(tmp_path, "seen", keypoints_2d=coco, confidence=scores, layout="coco-17")
+    assert code == 0, err
+    unseen = np.random.default_rng(0).random(len(coco)) < 0.3  # 20 of 65 frames
+    hidden = [COCO_17.keypoint_names.index(name) for name in ("left_wrist", "right_ankle")]
+    for k in hidden:
+        coco[unseen, k], scores[unseen, k] = 0.0, 0.3
+    code, err, out = _lift(tmp_path, "yolo", keypoints_2d=coco, confidence=scores, layout="coco-17")
+    assert code == 0, err
+    with np.load(clean) as expected, np.load(out) as got:
+        moved_mm = 1000 * np.linalg.norm(got["joints_3d_rel"] - expected["joints_3d_rel"], axis=-1)
+    filled = [skeleton.JOINT_INDEX[name] for name in ("l_wrist", "r_ankle")]
+    others = [j for j in range(skeleton.NUM_JOINTS) if j not in filled]
+    assert unseen.sum() == 20 and np.isfinite(moved_mm).all()
+    assert moved_mm[unseen][:, others].max() < 100, moved_mm[unseen].max(axis=0).round()
+    assert np.median(moved_mm[unseen][:, filled]) < 60, np.median(moved_mm[unseen], axis=0).round()
+    assert moved_mm[unseen].max() < 250, moved_mm[unseen].max(axis=0).round()
