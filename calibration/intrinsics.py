@@ -232,6 +232,14 @@ class CameraIntrinsics:
         if width <= 0 or height <= 0:
             raise CalibrationError(f"capture size must be positive, got {width}x{height}")
         sx, sy = width / self.width, height / self.height
+        turned = abs((width / self.height) / (height / self.width) - 1.0) <= ASPECT_TOLERANCE
+        if abs(sx / sy - 1.0) > ASPECT_TOLERANCE and turned and (width > height) != (self.width > self.height):
+            # (QA: a landscape calibration used on a phone's portrait video was called a crop)
+            raise CalibrationError(
+                f"camera calibrated at {self.width}x{self.height} cannot be used for {width}x{height} images: they are "
+                "turned 90 degrees against the calibration (a phone held the other way?); calibrate the camera "
+                "held as it films (posecast calibrate camera), or film as it was calibrated"
+            )
         if abs(sx / sy - 1.0) > ASPECT_TOLERANCE:
             raise CalibrationError(
                 f"camera calibrated at {self.width}x{self.height} cannot be rescaled to {width}x{height}: "

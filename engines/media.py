@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,19 +20,44 @@ try:
 except (KeyError, ValueError):
     MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 
-#: File name endings read as images (image-folder sources, calibration photos).
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-#: Photo formats a user may hand in that OpenCV does not read (an iPhone's HEIC, GIF): said, not read.
-OTHER_PHOTO_SUFFIXES: tuple[str, ...] = (".heic", ".heif", ".gif", ".avif")
+def _opencv_codec(suffix: str) -> bool:
+    """Whether this OpenCV build has the codec of ``suffix`` (GIF from OpenCV 4.11, AVIF with
+    libavif: a build decision, so asked, not assumed)."""
+    try:
+        return bool(cv2.imencode(suffix, np.zeros((8, 8, 3), np.uint8))[0])
+    except cv2.error:
+        return False
+
+
+#: Photo formats a user may hand in that OpenCV may not read: an iPhone's HEIC never, GIF and AVIF
+#: where the build has them.
+_BUILD_DEPENDENT_SUFFIXES = (".gif", ".avif")
+#: File name endings read as images (image-folder sources, calibration photos): JPEG's other
+#: endings too (.jfif: WhatsApp's and Windows' saved photos; QA: left out without a word).
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".jfif", ".jpe", ".bmp", ".tif", ".tiff", ".webp") + tuple(
+    suffix for suffix in _BUILD_DEPENDENT_SUFFIXES if _opencv_codec(suffix)
+)
+#: Photo formats OpenCV does not read here: said, not read.
+OTHER_PHOTO_SUFFIXES: tuple[str, ...] = (".heic", ".heif") + tuple(
+    suffix for suffix in _BUILD_DEPENDENT_SUFFIXES if suffix not in IMAGE_SUFFIXES
+)
+
+
+def natural_key(path: Path) -> tuple[tuple[str | int, ...], str]:
+    """Sort key for file names with numbers compared as numbers: ``frame2`` before ``frame10``
+    (ffmpeg's ``frame%d.jpg`` and many cameras number without zero padding; QA: a sequence was
+    read frame1, frame10, frame100, ..., frame2, exit 0)."""
+    parts = re.split(r"([0-9]+)", path.name)  # text, digits, text, ...: the types alternate alike in every key
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), path.name
 
 
 def image_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The images in ``folder`` OpenCV reads (sorted; macOS's ``._`` resource forks are not
-    images) and the photos in formats it does not (:data:`OTHER_PHOTO_SUFFIXES`: to be said, not
-    left out silently)."""
+    """The images in ``folder`` OpenCV reads (in name order, numbers by value:
+    :func:`natural_key`; macOS's ``._`` resource forks are not images) and the photos in formats
+    it does not (:data:`OTHER_PHOTO_SUFFIXES`: to be said, not left out silently)."""
     files: list[Path] = []
     others: list[Path] = []
-    for p in sorted(folder.iterdir()):
+    for p in sorted(folder.iterdir(), key=natural_key):
         suffix = p.suffix.lower()
         if suffix in IMAGE_SUFFIXES and not p.name.startswith("._") and p.is_file():
             files.append(p)

@@ -65,7 +65,10 @@ class Footage2D:
 
 #: What a folder given to adapt is searched for, besides images (which make it an image folder)
 #: and ``.npz`` / ``.posecast`` files: the video files OpenCV and PyAV read
-VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts")
+VIDEO_SUFFIXES: tuple[str, ...] = (
+    ".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts", ".mts", ".m2ts", ".3gp", ".flv",
+    ".mxf", ".ogv", ".h264", ".h265", ".hevc",
+)  # fmt: skip
 
 
 def input_kind(path: Path) -> str:
@@ -119,6 +122,12 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str]]:
         if not images and not others:
             raise SourceError(f"adapt input folder {path} holds no images, videos ({', '.join(VIDEO_SUFFIXES)}), "
                               "recordings (.posecast) or 2D .npz files: give a folder of one of these")  # fmt: skip
+        taken = set(images or others)
+        if left := [p for p in files if p not in taken and not _made_by_adapt(p, files)]:
+            # (QA: .MTS and .3gp videos were left out without a word, and the run failed for want of footage)
+            log.info("adapt input folder %s: %d file(s) left out, not %s (e.g. %s); give such a file by name to use it",
+                     path, len(left), "images" if images else "footage posecast reads by its ending",
+                     left[0].name)  # fmt: skip
         out += [(path, "images")] if images else [(p, input_kind(p)) for p in others]
     return out
 

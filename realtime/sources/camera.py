@@ -28,6 +28,8 @@ from ...engines.cli_args import MAX_CAMERA_INDEX
 from ..errors import SourceError, SourceStalledError
 from ..stages import FrameSource
 from ..types import Frame
+from .files import Pacer
+from .video import FRAME_COUNT_SLACK
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,9 @@ class CameraSource(FrameSource):
         self._latest: Frame | None = None
         self._ended = False
         self._stall_said = False  # the log said this stall began (read() or the reopening): say its end
+        #: Frames of a file behind a stream's address (0: live): read at its frame rate, ended at its end
+        self.file_frames = 0
+        self._file_pacer: Pacer | None = None
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> CameraSource | None:
@@ -166,6 +171,12 @@ class CameraSource(FrameSource):
         rate_from_id, rate_measured = _RATE_SKIP_FRAMES, False
         while not self._stop.is_set():
             ok, image = self._capture.read()
+            if (not ok or image is None) and self.file_frames:  # a file ends, and is not reopened from its start
+                if frame_id + FRAME_COUNT_SLACK < self.file_frames:
+                    log.warning("%s broke off at frame %d of the %d its file counts: the run ends there (download "
+                                "the file and pass it to read it whole)", self.label, frame_id,
+                                self.file_frames)  # fmt: skip
+                break
             if not ok or image is None:
                 failures += 1
                 silent_s = time.monotonic() - (self._last_frame_s or opened_s)
@@ -194,6 +205,8 @@ class CameraSource(FrameSource):
                 log.warning("%s is back after %.1f s without frames", self.label,
                             time.monotonic() - (self._last_frame_s or opened_s))  # fmt: skip
             failures, pause_s, reopening = 0, _FIRST_PAUSE_S, False
+            if self._file_pacer is not None:  # a file plays at its rate, as a live stream of it would
+                self._file_pacer.wait(frame_id)
             captured_ns = time.monotonic_ns()
             if not rate_measured and frame_id == rate_from_id:
                 rate_from_s = captured_ns / 1e9

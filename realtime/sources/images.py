@@ -1,4 +1,6 @@
-"""A folder of images in name order, each one frame at a nominal rate.
+"""A folder of images in name order (numbers by value), each one frame at a nominal rate; or one
+image file, one frame (read as a photo: its EXIF orientation applied, as in a folder; through the
+video decoder a phone's portrait photo was posed sideways, exit 0, QA).
 
 The folder is listed once, when the source opens: images added later are not read. An image
 OpenCV cannot decode (empty, corrupt, not really an image, removed since) is skipped and counted in
@@ -47,12 +49,17 @@ class ImageFolderSource(FileSource):
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> ImageFolderSource | None:
         path = Path(spec).expanduser()
-        return cls(path, realtime=realtime) if path.is_dir() else None
+        return cls(path, realtime=realtime) if path.is_dir() or _one_photo(path) else None
 
     def open(self) -> None:
-        if (problem := input_folder_problem(self.path)) is not None:
+        if _one_photo(self.path):
+            if (problem := input_file_problem(self.path)) is not None:
+                raise SourceError(f"image {self.path} {problem}")
+            files, photos = [self.path], []
+        elif (problem := input_folder_problem(self.path)) is not None:
             raise SourceError(f"image folder {self.path} {problem}")
-        files, photos = image_files(self.path)
+        else:
+            files, photos = image_files(self.path)
         if photos:  # left out: said, not silently (an iPhone's photos are .heic)
             log.warning("%s", unread_photos_notice(self.path, photos))
         if not files:
@@ -118,3 +125,9 @@ class ImageFolderSource(FileSource):
             log.warning("%d of %d images in %s could not be read (removed, unreadable, empty, corrupt or too large) "
                         "and were skipped", self.skipped_images, len(self._files), self.path)  # fmt: skip
         self._files = None
+
+
+def _one_photo(path: Path) -> bool:
+    """Whether ``path`` is one image file (an animated GIF is a video: all its frames are read)."""
+    suffix = path.suffix.lower()
+    return suffix in IMAGE_SUFFIXES and suffix != ".gif" and path.is_file()

@@ -7,6 +7,7 @@ with timeouts, so an address that does not answer is one error line, not a hang.
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +15,9 @@ import cv2
 
 from ..errors import SourceError
 from .camera import CameraSource
+from .files import Pacer
+
+log = logging.getLogger(__name__)
 
 #: ``--source`` texts read as a network stream: a URL with one of these schemes.
 STREAM_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp")
@@ -72,4 +76,12 @@ class StreamSource(CameraSource):
                 f"{self.label} did not open (refused, no answer within {OPEN_TIMEOUT_S:g} s, or not a video "
                 "stream OpenCV's FFmpeg reads): check the address and that the server is up (try it in ffplay or VLC)"
             )
+        frames, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        if frames > 0 and fps > 0 and self._file_pacer is None:
+            # a video file at a web address (QA: decoded at full speed, so 4 s of motion reached the
+            # window in 0.6 s, then reopened at its end and played again, forever)
+            self.file_frames, self._file_pacer = frames, Pacer(fps)
+            log.info("%s is a video file of %d frames, not a live stream: it plays at its %.4g fps and the run "
+                     "ends with it (frames the pipeline has no time for are dropped, as live; to lift every frame, "
+                     "download it and pass the file)", self.label, frames, fps)  # fmt: skip
         return capture

@@ -57,6 +57,8 @@ class VideoFileSource(FileSource):
         self._first_ms = 0.0  # the first frame's presentation time (ms)
         self._variable_rate = False  # frames carry their presentation times (_media_ns)
         self._last_media_ns: int | None = None
+        self._last_pts_ns: float | None = None
+        self._said_jump_back = False
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> VideoFileSource | None:
@@ -81,13 +83,20 @@ class VideoFileSource(FileSource):
             if self.path.name.endswith((".posecast", ".posecast.part")):  # ("re-encode it" was the advice)
                 raise SourceError(f"{self.path} is a posecast recording, not a video: publish it again with "
                                   f"`posecast replay {self.path}`")  # fmt: skip
+            if self.path.stat().st_size == 0:  # (QA: "re-encode it" for an empty file)
+                raise SourceError(f"video file {self.path} is empty (0 bytes): pass the video itself (a download or "
+                                  "copy that did not finish?)")  # fmt: skip
+            # (QA: an audio-only file and a download cut short before its index were told to re-encode)
             raise SourceError(
-                f"OpenCV could not decode video {self.path}: expected a readable video "
-                "(mp4/avi/mkv...); re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
+                f"OpenCV could not decode video {self.path}: it holds no video stream OpenCV reads (an audio-only "
+                "file, a download or copy that did not finish, or a codec this OpenCV lacks); if it plays "
+                "elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
         self._first_ms = self._position_ms()  # a stream's first presentation time need not be 0
         self._variable_rate, self._last_media_ns = False, None
+        self._last_pts_ns: float | None = None  # the last frame's presentation time, as the file gives it
+        self._said_jump_back = False
         self.damaged_frames = self._damaged_places = 0
         self._damaged_until = -1
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -122,25 +131,46 @@ class VideoFileSource(FileSource):
         """The frame just read's time in the file: ``None`` (``frame_id / fps``, exact for a
         constant rate) until a frame's presentation time is more than half a frame from that,
         then the presentation times (a variable-rate video: a phone's, a screen recording; its
-        frames after a 1.5 s freeze were stamped 0.75 s early, and the window never restarted)."""
+        frames after a 1.5 s freeze were stamped 0.75 s early, and the window never restarted).
+
+        A file whose times do not advance gives none (a raw H.264 stream: 0 for every frame, which
+        was taken for a variable rate, and its clock ran twice too fast): ``frame_id / fps``. A
+        time that jumps back by a frame or more (segments joined, as HLS, dash-cam and NVR files are)
+        is stamped a frame after the last (it went back 2 s, and the person got a new id)."""
         if self.realtime or self.source_fps <= 0:
             return None
         period_ns = 1e9 / self.source_fps
         pts_ns = (self._position_ms() - self._first_ms) * 1e6
         if not np.isfinite(pts_ns):
             return self._last_media_ns if self._variable_rate else None
+        advanced, self._last_pts_ns = self._last_pts_ns is None or pts_ns > self._last_pts_ns, pts_ns
+        if not self._variable_rate and not advanced:
+            if self._next_id == 1:
+                log.info("video %s gives no presentation times (a raw stream?): frames are stamped at its nominal "
+                         "%.3g fps", self.path, self.source_fps)  # fmt: skip
+            return None
         if not self._variable_rate and abs(pts_ns - self._next_id * period_ns) > 0.5 * period_ns:
             self._variable_rate = True
+            self._last_media_ns = int(round((self._next_id - 1) * period_ns)) if self._next_id else None
             log.info("video %s has a variable frame rate (frame %d is at %.3f s, not %.3f s): frames carry their "
                      "presentation times", self.path, self._next_id, pts_ns * 1e-9,
                      self._next_id * period_ns * 1e-9)  # fmt: skip
         if not self._variable_rate:
             return None
-        media_ns = int(round(pts_ns))
-        if self._last_media_ns is not None and media_ns <= self._last_media_ns:
+        media_ns, last = int(round(pts_ns)), self._last_media_ns
+        if last is not None and media_ns <= last - period_ns:
+            # a jump back: a frame on from the last, until the file's times pass the clock again (a
+            # decoder's one wrong time after damage: at the next frame; joined segments: never)
+            if not self._said_jump_back:
+                self._said_jump_back = True
+                log.info("video %s: the presentation time goes back %.3f s at frame %d (segments joined, or damage): "
+                         "frames are stamped a frame apart until their times go on from the last", self.path,
+                         (last - media_ns) * 1e-9, self._next_id)  # fmt: skip
+            media_ns = last + int(round(period_ns))
+        elif last is not None and media_ns <= last:
             # a clock must go forwards (a decoder after damage gave one time twice): half a frame on,
             # so that the next frame's own time is ahead again
-            media_ns = self._last_media_ns + int(0.5 * period_ns)
+            media_ns = last + int(0.5 * period_ns)
         self._last_media_ns = media_ns
         return media_ns
 
@@ -159,8 +189,11 @@ class VideoFileSource(FileSource):
                 if self._next_id + FRAME_COUNT_SLACK < self.frame_count:
                     after = (" after damaged frames (the frame numbers after the damage may be a few too low)"
                              if self.damaged_frames else "")  # fmt: skip
-                    log.warning("video %s ended at frame %d of the %d its header counts%s: the file is cut short or "
-                                "damaged (re-encode or re-copy it for the rest)", self.path, self._next_id,
+                    # (QA: a clip trimmed by a phone or `ffmpeg -ss ... -c copy` keeps the cut frames' packets
+                    # behind an edit list, and was called damaged; OpenCV cannot tell the two apart)
+                    log.warning("video %s ended at frame %d of the %d its header counts%s: trimmed without re-encoding "
+                                "(a phone's trim, ffmpeg -c copy), a file counts frames it does not show; otherwise it "
+                                "is cut short or damaged (re-copy it for the rest)", self.path, self._next_id,
                                 self.frame_count, after)  # fmt: skip
                 return None
         if failed:

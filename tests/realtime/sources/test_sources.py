@@ -75,8 +75,9 @@ def test_a_video_cut_short_says_where_it_ended(tmp_path, caplog):
         frames = read_all(VideoFileSource(tmp_path / "cut.avi"))
     assert 10 < len(frames) < 50
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
-        f"video {tmp_path / 'cut.avi'} ended at frame {len(frames)} of the 60 its header counts: the file is cut "
-        "short or damaged (re-encode or re-copy it for the rest)"
+        f"video {tmp_path / 'cut.avi'} ended at frame {len(frames)} of the 60 its header counts: trimmed without "
+        "re-encoding (a phone's trim, ffmpeg -c copy), a file counts frames it does not show; otherwise it is cut "
+        "short or damaged (re-copy it for the rest)"
     ]
 
 

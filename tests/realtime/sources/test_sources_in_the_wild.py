@@ -1,0 +1,172 @@
+"""Inputs users have that the first sources misread (a QA round of videos and photos from phones,
+cameras and the web): files numbered without padding, JPEG's other endings, one EXIF-turned
+photo, a raw stream without presentation times, joined segments whose clock jumps back, a video
+file at a web address. Real files, real decoders, a real HTTP server."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import logging
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from posecast.calibration import CameraIntrinsics
+from posecast.calibration.errors import CalibrationError
+from posecast.engines.media import IMAGE_SUFFIXES, OTHER_PHOTO_SUFFIXES, image_files
+from posecast.realtime.footage import expand_inputs
+from posecast.realtime.sources import ImageFolderSource, StreamSource, VideoFileSource, open_source
+from source_reading import read_all
+
+
+@pytest.fixture(scope="module")
+def dance_frames(media_dir: Path) -> list[np.ndarray]:
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    frames = [clip.read()[1] for _ in range(12)]
+    clip.release()
+    return frames
+
+
+def test_numbers_in_names_are_read_in_order(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
+    """ffmpeg's frame%d.jpg: frame2 before frame10 (they were read 1, 10, 11, 12, 2, ..., exit 0)."""
+    for i, image in enumerate(dance_frames, start=1):
+        cv2.imwrite(str(tmp_path / f"frame{i}.png"), image)
+    assert [p.name for p in image_files(tmp_path)[0]][:3] == ["frame1.png", "frame2.png", "frame3.png"]
+    frames = read_all(open_source(str(tmp_path)))
+    for frame, image in zip(frames, dance_frames, strict=True):
+        np.testing.assert_array_equal(frame.image_bgr, image)
+
+
+def test_jpegs_other_endings_are_images(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
+    """.jfif (WhatsApp's and Windows' saved photos) was left out without a word; HEIC is named."""
+    (tmp_path / "a.jfif").write_bytes(cv2.imencode(".jpg", dance_frames[0])[1].tobytes())
+    (tmp_path / "b.jpe").write_bytes(cv2.imencode(".jpg", dance_frames[1])[1].tobytes())
+    (tmp_path / "c.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    images, others = image_files(tmp_path)
+    assert [p.name for p in images] == ["a.jfif", "b.jpe"] and [p.name for p in others] == ["c.heic"]
+    assert len(read_all(open_source(str(tmp_path)))) == 2
+    assert {".heic", ".heif"} <= set(OTHER_PHOTO_SUFFIXES) and not set(IMAGE_SUFFIXES) & set(OTHER_PHOTO_SUFFIXES)
+
+
+def _exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """``jpeg`` with an EXIF segment saying its pixels are to be turned (6: 90° clockwise, as a
+    phone held upright stores its photos)."""
+    tiff = (b"II*\x00" + (8).to_bytes(4, "little") + (1).to_bytes(2, "little")
+            + (0x0112).to_bytes(2, "little") + (3).to_bytes(2, "little") + (1).to_bytes(4, "little")
+            + orientation.to_bytes(2, "little") + bytes(2) + bytes(4))  # fmt: skip
+    payload = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+
+
+def test_one_photo_is_read_upright_as_in_a_folder(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
+    """A phone's portrait photo is stored landscape with EXIF orientation 6: given alone it went
+    through the video decoder, which ignores EXIF, and the person was posed sideways (exit 0)."""
+    landscape = np.ascontiguousarray(np.rot90(dance_frames[0][:, :400], k=1))  # 400 wide, 576 high → turned
+    path = tmp_path / "IMG_0001.JPG"
+    path.write_bytes(_exif_orientation(cv2.imencode(".jpg", landscape)[1].tobytes(), 6))
+    source = open_source(str(path))
+    assert isinstance(source, ImageFolderSource)
+    frames = read_all(source)
+    assert len(frames) == 1 and frames[0].image_size == (400, 576)  # upright: 400 wide, 576 high
+    assert np.abs(frames[0].image_bgr.astype(int) - dance_frames[0][:, :400]).mean() < 3  # (JPEG's loss)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / path.name).write_bytes(path.read_bytes())
+    np.testing.assert_array_equal(read_all(open_source(str(folder)))[0].image_bgr, frames[0].image_bgr)
+    gif = tmp_path / "moving.gif"  # an animated GIF stays a video: all its frames
+    gif.write_bytes(b"GIF89a")
+    assert isinstance(open_source(str(gif)), VideoFileSource)
+
+
+class _ClockedVideo(VideoFileSource):
+    """The real clip through the real decoder, its presentation times replaced by ``clock_ms(i)``
+    (frame ``i`` just read): what a raw stream and joined segments give."""
+
+    def __init__(self, path: Path, clock_ms) -> None:  # noqa: ANN001
+        super().__init__(path)
+        self._clock_ms = clock_ms
+
+    def _position_ms(self) -> float:
+        return self._clock_ms(self._next_id)  # (the frame just read: _next_id counts up when it is handed on)
+
+
+def test_a_raw_stream_without_presentation_times_runs_at_its_rate(media_dir: Path, caplog) -> None:  # noqa: ANN001
+    """A raw H.264 stream's frames all say 0 ms: taken for a variable rate, each was stamped half
+    a frame after the last, a clock twice too fast. Now frame / fps, and the log says so."""
+    with caplog.at_level(logging.INFO):
+        frames = read_all(_ClockedVideo(media_dir / "dance_576.mp4", lambda i: 0.0))
+    assert [f.timestamp_ns for f in frames] == [int(f.frame_id * 1e9 / 30.0) for f in frames]
+    assert "gives no presentation times (a raw stream?): frames are stamped at its nominal 30 fps" in caplog.text
+
+
+def test_joined_segments_whose_clock_goes_back_keep_it_going_forwards(media_dir: Path) -> None:
+    """Two segments joined (HLS, dash cams): the times restart at 0 at frame 60. The clock went
+    back 2 s there (and the person got a new id); now every frame is a frame after the last."""
+    frames = read_all(_ClockedVideo(media_dir / "dance_576.mp4", lambda i: (i if i < 60 else i - 60) * 1000 / 30))
+    steps_ms = np.diff([f.timestamp_ns for f in frames]) / 1e6
+    assert len(frames) == 120 and steps_ms == pytest.approx(np.full(119, 1000 / 30), abs=0.01)
+
+
+def test_one_wrong_time_after_damage_is_not_a_jump(media_dir: Path) -> None:
+    """A decoder's one early time after damage: that frame a frame after the last, the next on its own time."""
+    clock = {i: i * 1000 / 30 for i in range(120)} | {50: 20 * 1000 / 30}
+    frames = read_all(_ClockedVideo(media_dir / "dance_576.mp4", clock.__getitem__))
+    stamps_ms = np.array([f.timestamp_ns for f in frames]) / 1e6
+    assert stamps_ms[50] == pytest.approx(50 * 1000 / 30, abs=0.01)
+    assert stamps_ms[51:] == pytest.approx(np.arange(51, 120) * 1000 / 30, abs=0.01)
+
+
+def test_a_video_file_at_a_web_address_plays_at_its_rate_and_ends(tmp_path: Path, dance_frames: list[np.ndarray],
+                                                                  free_port) -> None:  # noqa: ANN001
+    """A video file over HTTP was read as a live stream: decoded at full speed (4 s of motion in
+    0.6 s), then reopened at its end and played again, forever. Now at its own rate, to its end."""
+    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (576, 576))
+    for image in dance_frames * 5:  # 60 frames, 2 s; an AVI reads front to back (an .mp4 may need seeking)
+        writer.write(image)
+    writer.release()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/clip.avi")
+        assert isinstance(source, StreamSource)
+        frames = read_all(source)  # ends: the file is over
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert source.file_frames == 60 and 50 <= len(frames) <= 60
+    seconds = (frames[-1].capture_ns - frames[0].capture_ns) / 1e9
+    assert seconds >= 0.9 * (frames[-1].frame_id - frames[0].frame_id) / 30.0  # its own pace, not the decoder's
+
+
+def test_a_calibration_turned_against_the_video_is_named_so() -> None:
+    """A landscape calibration on a phone's portrait video was called a crop ("the aspect ratio differs")."""
+    landscape = CameraIntrinsics.from_hfov(60.0, 1280, 720)
+    with pytest.raises(CalibrationError, match=r"1280x720 cannot be used for 720x1280 images: they are turned 90"):
+        landscape.rescaled(720, 1280)
+    with pytest.raises(CalibrationError, match="the aspect ratio differs"):
+        landscape.rescaled(640, 640)
+
+
+def test_adapt_folders_take_camcorder_and_phone_videos_and_say_what_they_leave(tmp_path: Path, media_dir: Path,
+                                                                              caplog) -> None:  # noqa: ANN001
+    """.MTS and .3gp were left out of a folder without a word; the run then failed for want of footage."""
+    for name in ("a.mp4", "b.MTS", "c.3gp"):
+        (tmp_path / name).write_bytes((media_dir / "dance_576.mp4").read_bytes())
+    (tmp_path / "notes.txt").write_text("not footage")
+    with caplog.at_level(logging.INFO):
+        taken = expand_inputs([tmp_path])
+    assert [path.name for path, _ in taken] == ["a.mp4", "b.MTS", "c.3gp"]
+    assert "1 file(s) left out, not footage posecast reads by its ending (e.g. notes.txt)" in caplog.text
+
+
+def test_an_empty_video_file_is_called_empty(tmp_path: Path) -> None:
+    from posecast.realtime.errors import SourceError
+
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    with pytest.raises(SourceError, match=r"clip\.mp4 is empty \(0 bytes\)"):
+        read_all(open_source(str(tmp_path / "clip.mp4")))
