@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...calibration import CameraIntrinsics
 from ...engines import skeleton
 from ...engines.lift_input import save_lift_input
 from ..schema import decode_pose
@@ -112,9 +113,24 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     if intrinsics is None:
         raise RecordingError(f"{recording.path} has no camera intrinsics (no frame was processed)")
     track = person_track(recording, person_id)
-    # as the live stage undistorts them (its criteria, float64: float32 rounding and OpenCV's
-    # default 5 iterations moved the re-lifted joints by up to 4.3 mm through the INT8 lifter; QA)
-    keypoints = intrinsics.undistort_pixels(track.keypoints_px) if intrinsics.distortion else track.keypoints_px
+    cameras = frame_intrinsics(recording)
+    if any(camera != intrinsics for camera in cameras):  # images of several sizes: each in its own camera
+        keypoints = np.asarray(track.keypoints_px, np.float64).copy()
+        unique: list[CameraIntrinsics] = []
+        for camera in cameras:
+            if camera not in unique:
+                unique.append(camera)
+        for camera in unique:
+            rows = [i for i, frame_camera in enumerate(cameras) if frame_camera == camera]
+            ideal = camera.undistort_pixels(keypoints[rows])
+            # the same rays in the take's last camera, the one lift is given (QA: a folder of two image
+            # sizes put the smaller images' person 2.85 m away instead of 1.35 m, exit 0)
+            rays = (ideal - [camera.cx, camera.cy]) / [camera.fx, camera.fy]
+            keypoints[rows] = rays * [intrinsics.fx, intrinsics.fy] + [intrinsics.cx, intrinsics.cy]
+    else:
+        # as the live stage undistorts them (its criteria, float64: float32 rounding and OpenCV's
+        # default 5 iterations moved the re-lifted joints by up to 4.3 mm through the INT8 lifter; QA)
+        keypoints = intrinsics.undistort_pixels(track.keypoints_px) if intrinsics.distortion else track.keypoints_px
     arrays = {
         "keypoints_2d": keypoints,
         "confidence": track.confidence,
@@ -125,6 +141,17 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     if clock_s is not None:
         arrays["timestamps_s"] = clock_s
     return arrays
+
+
+def frame_intrinsics(recording: Recording) -> list[CameraIntrinsics]:
+    """Each frame's camera: the intrinsics of the last meta recorded before it (the first's for
+    frames before any). One camera throughout, unless the take's images changed size."""
+    metas = sorted((m for m in recording.metas if m.intrinsics is not None), key=lambda m: m.t_ns)
+    if not metas:
+        return []
+    times = np.array([m.t_ns for m in metas])
+    at = np.searchsorted(times, [frame.t_ns for frame in recording.frames], side="right") - 1
+    return [metas[max(i, 0)].intrinsics for i in at]
 
 
 def write_lift_input(recording: Recording, path: str | Path, person_id: int | None = None) -> Path:

@@ -387,6 +387,32 @@ def test_lifting_a_take_with_lens_distortion_again_gives_the_published_3d(media_
     assert camera_mm.max() < 0.01 and relative_mm.max() < 0.01, (camera_mm.max(), relative_mm.max())
 
 
+@pytest.mark.slow
+def test_lifting_a_take_of_images_of_two_sizes_again_gives_the_published_3d(media_dir: Path, pose_model_path: Path,
+                                                                            tmp_path: Path) -> None:  # fmt: skip
+    """An image folder of two sizes: the live run lifts each size with its own intrinsics, the
+    export gave lift the last size's for every frame, and the smaller images' person was put
+    2.85 m away instead of 1.35 m (QA). Each frame's 2D now goes out in the take's last camera."""
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    for i in range(40):
+        image = clip.read()[1]
+        cv2.imwrite(str(folder / f"{i:03d}.png"), image if i >= 20 else cv2.resize(image, (288, 288)))
+    clip.release()
+    take = tmp_path / "sizes.posecast"
+    assert cli.main(["run", "--source", str(folder), "--headless", "--publish", "none",
+                     "--model-asset", str(pose_model_path), "--record", str(take)]) == 0  # fmt: skip
+    assert {frame.image_size for frame in read_recording(take).frames} == {(288, 288), (576, 576)}
+    npz = tmp_path / "sizes_2d.npz"
+    assert cli.main(["export", str(take), "--lift-input", str(npz)]) == 0
+    assert cli.main(["lift", "--input", str(npz), "--output", str(tmp_path / "sizes_3d.npz")]) == 0
+    camera_mm, relative_mm = _published_error_mm(take, tmp_path / "sizes_3d.npz")
+    assert camera_mm.max() < 0.01 and relative_mm.max() < 0.01, (camera_mm.max(), relative_mm.max())
+
+
 @pytest.fixture(scope="module")
 def squats_2d(media_dir: Path) -> np.ndarray:
     """The squats clip's reference MediaPipe 2D, ``(65, 17, 2)`` pixels (a 5 fps clip)."""
