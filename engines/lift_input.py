@@ -183,7 +183,9 @@ def load_lift_input(path: Path) -> LiftInput:
         raise LiftInputError(f"{path}: {problem}")
     if (share := _upside_down_share(keypoints, confidence)) > MAX_UPSIDE_DOWN_SHARE:
         log.warning("%s: the head is below the ankles in %.0f %% of the frames: keypoints_2d must be image pixels, "
-                    "y growing downwards (flip y as height - y if yours grows upwards)", path, 100 * share)  # fmt: skip
+                    "y growing downwards (flip y as height - y if yours grows upwards), or the video they came from "
+                    "is upside down (turn it half round: ffmpeg -i IN -vf hflip,vflip OUT.mp4)", path,
+                    100 * share)  # fmt: skip
     return LiftInput(keypoints, confidence, intrinsics, fps, stamps, joints.filled)
 
 

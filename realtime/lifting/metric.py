@@ -150,6 +150,8 @@ class MetricPoseLifting(PoseLifting):
         self._reported = False
         #: Detections dropped for a keypoint position that is not a finite number (the first is logged).
         self.non_finite_detections = 0
+        #: whether a person looked turned round in the image (said once a run: lifting/upright.py)
+        self.turned_said = False
 
     @property
     def intrinsics(self) -> CameraIntrinsics | None:
@@ -265,6 +267,10 @@ class MetricPoseLifting(PoseLifting):
                 people[person_id] = PersonPose.lost(person_id)
                 continue
             state.accept(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns)
+            if not state.upright.done and (notice := state.upright.observe(keypoints_px[k], confidence[k])):
+                if not self.turned_said:  # once a run: one turned video turns everyone in it
+                    log.warning("%s", notice)
+                self.turned_said = True
             people[person_id] = PersonPose(
                 person_id, pose.state, keypoints_px[k], confidence[k], joints_m=joints_m,
                 joints_rel_m=pose.joints_rel_m, root_m=pose.root_m, bone_lengths_m=pose.bone_lengths_m,

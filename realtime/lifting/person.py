@@ -23,6 +23,7 @@ from ...engines.joint_limits import mirror_backward_knees
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from .live_subject import LiveSubjectCalibration, LiveSubjectOptions
 from .smoothing import BoneLengthSmoother, BoneLengthSmootherOptions, OneEuroFilter, OneEuroOptions
+from .upright import UprightCheck
 from .window import PoseWindow, PoseWindowOptions, WindowResult
 
 
@@ -59,6 +60,7 @@ class PersonState:
         self.live_subject = None if live_subject is None else LiveSubjectCalibration(height_m, live_subject, who)
         self._adopted_m: np.ndarray | None = None  # the lengths taken from the live measurement
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
+        self.upright = UprightCheck(who)  # a video turned round is said once (upright.py)
         self._state = "warming"
 
     def push(self, keypoints_norm: np.ndarray, timestamp_ns: int) -> WindowResult:
