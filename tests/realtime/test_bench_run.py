@@ -423,3 +423,18 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in status
+
+
+def test_a_clip_too_big_to_hold_is_cut_with_a_word(media_dir: Path, monkeypatch, caplog) -> None:  # noqa: ANN001
+    """A 4K clip kept 61 of its 120 frames (the 1.5 GB the benchmark holds) without a word (QA)."""
+    from posecast.realtime.benchmark import clip as clips
+
+    monkeypatch.setattr(clips, "MAX_CLIP_BYTES", 10 * 576 * 576 * 3)  # ten of the dance clip's frames
+    with caplog.at_level("WARNING"):
+        held = clips.load_clip(str(media_dir / "dance_576.mp4"), 120)
+    assert len(held.images) == 10
+    assert "dance_576.mp4: the benchmark keeps its first 10 frames in memory (0.0 GB decoded" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert len(clips.load_clip(str(media_dir / "dance_576.mp4"), 10).images) == 10  # asked for ten: no word
+    assert caplog.text == ""
