@@ -18,11 +18,15 @@ class Pacer:
         self.period_ns = int(1e9 / fps) if fps > 0 else 0
         self.start_ns: int | None = None
 
-    def wait(self, index: int) -> None:
+    def wait(self, index: int, at_ns: int | None = None) -> None:
+        """Sleep until frame ``index`` is due: ``index`` periods after the first, or ``at_ns``
+        after it when the frame says when it is shown (a variable-rate video's presentation time;
+        QA: counted frames played its 30 fps part slow and its 15 fps part fast)."""
         now = time.monotonic_ns()
         if self.start_ns is None:
             self.start_ns = now
-        delay_ns = self.start_ns + index * self.period_ns - now
+        due_ns = index * self.period_ns if at_ns is None else at_ns
+        delay_ns = self.start_ns + due_ns - now
         if delay_ns > 0:
             time.sleep(delay_ns / 1e9)
         elif -delay_ns > 2 * self.period_ns:
@@ -31,7 +35,7 @@ class Pacer:
             # takes longer than the file's frame period (skipping decodes too, in a video), and the
             # file's clock slips here rather than skip ever more frames each read. (At one period a
             # read of a millisecond slipped it a whole frame, 1 read in 30 at 30 fps: 2 % slow.)
-            self.start_ns = now - index * self.period_ns
+            self.start_ns = now - due_ns
 
     def due(self) -> int:
         """The newest frame whose time has come (0 before the first frame, or unpaced)."""
@@ -64,7 +68,7 @@ class FileSource(FrameSource):
 
     def _emit(self, image: np.ndarray, media_ns: int | None = None) -> Frame:
         if self._pacer is not None:
-            self._pacer.wait(self._next_id)
+            self._pacer.wait(self._next_id, media_ns)
         frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps, on_media_time=not self.realtime,
                       media_ns=None if self.realtime else media_ns)  # fmt: skip
         self._next_id += 1

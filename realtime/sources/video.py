@@ -154,7 +154,7 @@ class VideoFileSource(FileSource):
         was taken for a variable rate, and its clock ran twice too fast): ``frame_id / fps``. A
         time that jumps back by a frame or more (segments joined, as HLS, dash-cam and NVR files are)
         is stamped a frame after the last (it went back 2 s, and the person got a new id)."""
-        if self.realtime or self.source_fps <= 0:
+        if self.source_fps <= 0:
             return None
         period_ns = 1e9 / self.source_fps
         pts_ns = (self._position_ms() - self._first_ms) * 1e6
@@ -169,7 +169,7 @@ class VideoFileSource(FileSource):
         if not self._variable_rate and abs(pts_ns - self._next_id * period_ns) > 0.5 * period_ns:
             self._variable_rate = True
             self._last_media_ns = int(round((self._next_id - 1) * period_ns)) if self._next_id else None
-            log.info("video %s has a variable frame rate (frame %d is at %.3f s, not %.3f s): frames carry their "
+            log.info("video %s has a variable frame rate (frame %d is at %.3f s, not %.3f s): frames keep their "
                      "presentation times", self.path, self._next_id, pts_ns * 1e-9,
                      self._next_id * period_ns * 1e-9)  # fmt: skip
         if not self._variable_rate:

@@ -98,6 +98,9 @@ class SlowCapture:
         time.sleep(0.05)
         return self.capture.read()
 
+    def get(self, prop: int) -> float:
+        return self.capture.get(prop)
+
     def release(self) -> None:
         self.capture.release()
 

@@ -188,3 +188,26 @@ def test_non_square_pixels_are_read_as_shown(tmp_path: Path, dance_frames: list[
     frames = read_all(open_source(str(tmp_path / "dv.mp4")))
     assert len(frames) == 12 and {f.image_size for f in frames} == {(576, 576)}
     assert np.abs(frames[5].image_bgr.astype(int) - dance_frames[5]).mean() < 12  # the clip, as shown
+
+
+def test_realtime_paces_a_variable_rate_video_by_its_own_times(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
+    """20 frames at 30 fps, then 20 at 15 fps: --realtime counted frames at the average 20 fps, so
+    the first part played slow and the second fast (0.9-1 s each); now 0.63 s and 1.27 s."""
+    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    from fractions import Fraction
+
+    with av.open(str(tmp_path / "vfr.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 576, 576, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 90_000)
+        stamps_s = [i / 30 for i in range(20)] + [20 / 30 + i / 15 for i in range(20)]
+        for i, t in enumerate(stamps_s):
+            frame = av.VideoFrame.from_ndarray(dance_frames[i % 12], format="bgr24")
+            frame.pts, frame.time_base = round(t * 90_000), Fraction(1, 90_000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    frames = read_all(VideoFileSource(tmp_path / "vfr.mp4", realtime=True))
+    at_s = {f.frame_id: f.capture_ns / 1e9 for f in frames}
+    assert len(frames) == 40, len(frames)
+    first, second = at_s[19] - at_s[0], at_s[39] - at_s[20]
+    assert second / first > 1.6 and second > 1.15, (first, second)  # 0.63 and 1.27 s: twice (counted: alike)
