@@ -15,8 +15,13 @@ import pytest
 from posecast.engines import rotations, skeleton
 from posecast.realtime.lifting.upright import CHECK_FRAMES, UprightCheck, torso_roll_deg, turned_notice
 
-_STANDING_PX = np.array([320.0, 240.0]) + 150 * rotations.rest_pose(skeleton.bone_lengths_from_height(1.7))[:, :2] * [
-    1.0, -1.0]  # fmt: skip
+
+@pytest.fixture(scope="module")
+def standing_px() -> np.ndarray:
+    """A person standing upright, ``(17, 2)`` pixels (made here, not on import: the suite is also
+    collected without the training extra)."""
+    standing = rotations.rest_pose(skeleton.bone_lengths_from_height(1.7))
+    return np.array([320.0, 240.0]) + 150 * standing[:, :2] * [1.0, -1.0]
 
 
 def _turned(points: np.ndarray, degrees: float) -> np.ndarray:
@@ -27,19 +32,20 @@ def _turned(points: np.ndarray, degrees: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("degrees", "roll"), [(0, 0), (90, 90), (-90, -90), (180, 180), (20, 20)])
-def test_the_torsos_roll_is_its_turn_from_the_image_up(degrees: float, roll: float) -> None:
-    assert abs((torso_roll_deg(_turned(_STANDING_PX, degrees)) - roll + 180) % 360 - 180) < 1e-6
+def test_the_torsos_roll_is_its_turn_from_the_image_up(standing_px: np.ndarray, degrees: float, roll: float) -> None:
+    assert abs((torso_roll_deg(_turned(standing_px, degrees)) - roll + 180) % 360 - 180) < 1e-6
 
 
 @pytest.mark.parametrize(("degrees", "said"), [
     (90, "to the right of the hips in 100 % of their first 30 frames"),  # the head right: turn it back anticlockwise
     (-90, "to the left of the hips"), (180, "below the hips (upside down)"), (0, None), (30, None),
 ])  # fmt: skip
-def test_a_turned_person_is_said_once_with_the_turn_back(degrees: float, said: str | None) -> None:
+def test_a_turned_person_is_said_once_with_the_turn_back(standing_px: np.ndarray, degrees: float,
+                                                         said: str | None) -> None:
     check = UprightCheck()
     scores = np.ones(17)
     rng = np.random.default_rng(0)
-    poses = [_turned(_STANDING_PX, degrees + rng.normal(0, 5)) for _ in range(2 * CHECK_FRAMES)]
+    poses = [_turned(standing_px, degrees + rng.normal(0, 5)) for _ in range(2 * CHECK_FRAMES)]
     notices = [check.observe(pose, scores) for pose in poses]
     assert check.done
     given = [n for n in notices if n]
@@ -50,12 +56,12 @@ def test_a_turned_person_is_said_once_with_the_turn_back(degrees: float, said: s
         assert "transpose=1" in given[0]
 
 
-def test_frames_without_the_torso_seen_do_not_count() -> None:
+def test_frames_without_the_torso_seen_do_not_count(standing_px: np.ndarray) -> None:
     check = UprightCheck()
     unseen = np.ones(17)
     unseen[skeleton.JOINT_INDEX["l_hip"]] = 0.1
     for _ in range(3 * CHECK_FRAMES):
-        assert check.observe(_turned(_STANDING_PX, 180), unseen) is None
+        assert check.observe(_turned(standing_px, 180), unseen) is None
     assert not check.done
     assert turned_notice(np.array([170.0] * 5 + [0.0] * 5)) is None  # half the frames: not most
 
@@ -82,8 +88,8 @@ def test_the_pipeline_says_a_turned_video_is_turned(media_dir: Path, pose_model_
     assert "ffmpeg -i IN -vf transpose=1 OUT.mp4" in said["turned"][0]
 
 
-def test_logging_is_quiet_for_an_upright_person(caplog: pytest.LogCaptureFixture) -> None:
+def test_logging_is_quiet_for_an_upright_person(standing_px: np.ndarray, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         check = UprightCheck()
-        assert all(check.observe(_STANDING_PX, np.ones(17)) is None for _ in range(CHECK_FRAMES))
+        assert all(check.observe(standing_px, np.ones(17)) is None for _ in range(CHECK_FRAMES))
     assert check.done and caplog.text == ""
