@@ -166,7 +166,8 @@ def load_lift_input(path: Path) -> LiftInput:
     # mapped as the live pipeline maps a detector's keypoints (scores: their mean), with the
     # keypoints marked unseen (NaN, or (0, 0) as COCO and YOLO-pose write them) placed from the
     # person's other frames: lifted as they were, one wrecked the whole pose
-    joints = to_posecast_filled(keypoints, confidence, layout)
+    times_s = np.arange(len(keypoints)) / fps if stamps is None else stamps
+    joints = to_posecast_filled(keypoints, confidence, layout, times_s, MAX_PIXELS)
     keypoints, confidence = joints.keypoints, joints.confidence
     if filled := int(joints.filled.sum()):
         people = int(np.isfinite(keypoints).all(axis=(1, 2)).sum())

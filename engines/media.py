@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import sys
@@ -20,22 +21,36 @@ try:
 except (KeyError, ValueError):
     MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 
-def _opencv_codec(suffix: str) -> bool:
-    """Whether this OpenCV build has the codec of ``suffix`` (GIF from OpenCV 4.11, AVIF with
-    libavif: a build decision, so asked, not assumed)."""
+#: A tiny image of each format whose decoder depends on the OpenCV build (GIF from OpenCV 4.11,
+#: AVIF with libavif): a blank 1x1 GIF and a grey 2x2 AVIF, decoded once to ask the build
+_PROBES = {
+    ".gif": "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==",
+    ".avif": (
+        "AAAAIGZ0eXBhdmlmAAAAAGF2aWZtaWYxbWlhZk1BMUIAAADrbWV0YQAAAAAAAAAhaGRscgAAAAAAAAAAcGljdAAAAAAAAAAAAAAA"
+        "AAAAAAAOcGl0bQAAAAAAAQAAAB5pbG9jAAAAAEQAAAEAAQAAAAEAAAETAAAAGgAAAChpaW5mAAAAAAABAAAAGmluZmUCAAAAAAEA"
+        "AGF2MDFDb2xvcgAAAABqaXBycAAAAEtpcGNvAAAAFGlzcGUAAAAAAAAAAgAAAAIAAAAQcGl4aQAAAAADCAgIAAAADGF2MUOBAAwA"
+        "AAAAE2NvbHJuY2x4AAEADQAGgAAAABdpcG1hAAAAAAAAAAEAAQQBAoMEAAAAIm1kYXQSAAoIGAA2iAhoNCAyDBEBqkAAeQAAkDWX"
+        "8A=="
+    ),
+}
+
+
+def _opencv_reads(suffix: str) -> bool:
+    """Whether this OpenCV build decodes ``suffix``'s format (decoding, not encoding, is asked:
+    a build may read AVIF without writing it; review)."""
     try:
-        return bool(cv2.imencode(suffix, np.zeros((8, 8, 3), np.uint8))[0])
+        return cv2.imdecode(np.frombuffer(base64.b64decode(_PROBES[suffix]), np.uint8), cv2.IMREAD_COLOR) is not None
     except cv2.error:
         return False
 
 
 #: Photo formats a user may hand in that OpenCV may not read: an iPhone's HEIC never, GIF and AVIF
 #: where the build has them.
-_BUILD_DEPENDENT_SUFFIXES = (".gif", ".avif")
+_BUILD_DEPENDENT_SUFFIXES = tuple(_PROBES)
 #: File name endings read as images (image-folder sources, calibration photos): JPEG's other
 #: endings too (.jfif: WhatsApp's and Windows' saved photos; QA: left out without a word).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".jfif", ".jpe", ".bmp", ".tif", ".tiff", ".webp") + tuple(
-    suffix for suffix in _BUILD_DEPENDENT_SUFFIXES if _opencv_codec(suffix)
+    suffix for suffix in _BUILD_DEPENDENT_SUFFIXES if _opencv_reads(suffix)
 )
 #: Photo formats OpenCV does not read here: said, not read.
 OTHER_PHOTO_SUFFIXES: tuple[str, ...] = (".heic", ".heif") + tuple(

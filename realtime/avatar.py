@@ -82,6 +82,8 @@ class AvatarPerson:
     joints_world_m: np.ndarray
     root_height_m: float
     foot_contact: np.ndarray
+    #: ``(2,)`` bool (left, right): the ankles the 2D detector saw (an unseen one is its guess)
+    ankles_seen: np.ndarray = field(default_factory=lambda: np.ones(2, bool))
     #: the same person's previous frame while this one's rotations are not made (it carries the
     #: twists), and the lock of that person's chain (one per person: an output making a long
     #: chain holds up neither the pipeline nor the other people)
@@ -196,12 +198,14 @@ class AvatarWorld:
         # a foot the 2D detector did not see is MediaPipe's guess (legs out of view: standing, up to
         # 0.3 m through the floor): not on it (QA: flagged in contact, flickering)
         seen = fl.ankles_seen(person.confidence)
-        flags = contacts.update(joints[_ANKLES], timestamp_ns) & (seen[::-1] if self.options.mirror else seen)
+        if self.options.mirror:
+            seen = seen[::-1]
+        flags = contacts.update(joints[_ANKLES], timestamp_ns) & seen
         lock = self._chain_locks.get(person.person_id)
         if lock is None:  # (not setdefault: that would make a lock every frame)
             lock = self._chain_locks[person.person_id] = threading.Lock()
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
-                            _lock=lock)  # fmt: skip
+                            seen, _lock=lock)  # fmt: skip
 
 
 _ANKLES = list(fl.ANKLES)

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..engines.fileio import input_file_problem, same_file
 from ..engines.lift_input import posed_frames, read_lift_input, save_lift_input
 from ..engines.logs import quieter
-from ..engines.media import IMAGE_SUFFIXES
+from ..engines.media import IMAGE_SUFFIXES, natural_key
 from .assemble import PipelineOptions, build_pipeline
 from .detectors.mediapipe import MediaPipeOptions
 from .errors import SourceError
@@ -112,7 +112,7 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str]]:
         if not path.is_dir():
             out.append((path, input_kind(path)))
             continue
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")), key=natural_key)
         images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         others = [p for p in files if p.suffix.lower() in (".npz", RECORDING_SUFFIX, *VIDEO_SUFFIXES)
                   and not _made_by_adapt(p, files)]  # fmt: skip

@@ -69,8 +69,8 @@ def lift_file(
         model = f", or the model {lifter.model_path} gives no usable 3D" if lifter.model_path and people else ""
         raise SourceError(
             f"no frame of {input_path} gave a plausible pose ({len(keypoints)} frames, {len(keypoints) - people} "
-            "without a person): expected keypoints_2d in pixels, in posecast joint order, seen by a camera with these "
-            f"intrinsics{model}; nothing written"
+            "without a person): expected keypoints_2d in pixels (not 0-1 fractions of the image), in posecast joint "
+            f"order or the one `layout` names, seen by a camera with these intrinsics{model}; nothing written"
         )
     arrays = {
         "joints_3d": joints.astype(np.float32),

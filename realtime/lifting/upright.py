@@ -7,13 +7,9 @@ the turn that would set it right; a person lying down is told apart by nothing b
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from ...engines import skeleton
-
-log = logging.getLogger(__name__)
 
 #: Frames with the hips and shoulders seen that the check looks at (about 1 s at 30 fps).
 CHECK_FRAMES = 30
@@ -50,9 +46,10 @@ def turned_notice(rolls_deg: np.ndarray, who: str = "") -> str | None:
     else:
         where, turn, ffmpeg = "to the left of the hips", "a quarter clockwise", "transpose=1"
     fix = f"turn it {turn} (ffmpeg -i IN -vf {ffmpeg} OUT.mp4)"
-    return (f"the person{who}'s head is {where} in {100 * turned.mean():.0f} % of their first {len(rolls_deg)} frames: "
-            f"the video seems turned (a phone's copied without its rotation tag?), or they lie down; the lifter "
-            f"knows upright people, and its 3D of a turned one is a guess: {fix}")
+    unusual = "stand on their head" if abs(roll) > 135.0 else "lie down"
+    return (f"the person{who}'s head is {where} in {100 * turned.mean():.0f} % of their first {len(rolls_deg)} frames "
+            f"with the torso seen: the video seems turned (a phone's copied without its rotation tag?), or they "
+            f"{unusual}; the lifter knows upright people, and its 3D of a turned one is a guess: {fix}")
 
 
 class UprightCheck:

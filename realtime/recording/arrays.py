@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ...calibration import CameraIntrinsics
-from ...engines import skeleton
+from ...engines import normalize, skeleton
 from ...engines.lift_input import save_lift_input
 from ..schema import decode_pose
 from .format import Recording, RecordingError
@@ -116,6 +116,7 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     cameras = frame_intrinsics(recording)
     if any(camera != intrinsics for camera in cameras):  # images of several sizes: each in its own camera
         keypoints = np.asarray(track.keypoints_px, np.float64).copy()
+        last_k = np.array([intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy])
         unique: list[CameraIntrinsics] = []
         for camera in cameras:
             if camera not in unique:
@@ -125,8 +126,8 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
             ideal = camera.undistort_pixels(keypoints[rows])
             # the same rays in the take's last camera, the one lift is given (QA: a folder of two image
             # sizes put the smaller images' person 2.85 m away instead of 1.35 m, exit 0)
-            rays = (ideal - [camera.cx, camera.cy]) / [camera.fx, camera.fy]
-            keypoints[rows] = rays * [intrinsics.fx, intrinsics.fy] + [intrinsics.cx, intrinsics.cy]
+            rays = normalize.normalize_pixels(ideal, np.array([camera.fx, camera.fy, camera.cx, camera.cy]))
+            keypoints[rows] = normalize.denormalize_pixels(rays, last_k)
     else:
         # as the live stage undistorts them (its criteria, float64: float32 rounding and OpenCV's
         # default 5 iterations moved the re-lifted joints by up to 4.3 mm through the INT8 lifter; QA)

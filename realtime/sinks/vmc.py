@@ -115,7 +115,8 @@ def frame_messages(avatar: AvatarFrame, time_s: float, held_root_m: np.ndarray |
         pose = humanoid.humanoid_pose(person.bones, _UNITY)
         positions = pose.positions[0].copy()
         # the root carries the pelvis's travel, the Hips their standing height (see the module docstring)
-        standing = np.array([0.0, hips_above_root_m(person.joints_world_m, person.bones.bone_lengths_m), 0.0])
+        standing = np.array([0.0, hips_above_root_m(person.joints_world_m, person.bones.bone_lengths_m,
+                                                    person.ankles_seen.all()), 0.0])  # fmt: skip
         root, positions[0] = positions[0] - standing, standing
         quats = pose.rotations[0] if signs is None else signs("avatar", pose.rotations[0])
         for name, position, rotation in zip(humanoid.BONE_NAMES, positions, quats, strict=True):
@@ -137,7 +138,7 @@ _LEG_BONES = [[skeleton.BONE_NAMES.index(f"{s}_hip-{s}_knee"), skeleton.BONE_NAM
               for s in "lr"]  # fmt: skip
 
 
-def hips_above_root_m(joints_world_m: np.ndarray, bone_lengths_m: np.ndarray) -> float:
+def hips_above_root_m(joints_world_m: np.ndarray, bone_lengths_m: np.ndarray, ankles_seen: bool = True) -> float:
     """How far the Hips (the pelvis) sit above the root: where the person would stand straight on
     the leg that carries them, that leg's hip its thigh, shin and the ankle's own height
     (:data:`posecast.calibration.floor.ANKLE_HEIGHT_FRACTION`) above the floor, and the pelvis
@@ -145,12 +146,14 @@ def hips_above_root_m(joints_world_m: np.ndarray, bone_lengths_m: np.ndarray) ->
     half each (the mean of the legs); one :data:`RAISED_FOOT_M` or more above the other, the
     lower leg alone, in between linearly, so the root never jumps. With the mean of both legs
     alone the root floated by the difference while the dancer stood on her longer leg, her
-    pelvis tilted over it (QA: 4 cm median, 8 cm at most, on the shared dance clip).
+    pelvis tilted over it (QA: 4 cm median, 8 cm at most, on the shared dance clip). Unless
+    ``ankles_seen`` (both), half each: an unseen ankle is the detector's guess (legs out of view
+    at a desk), and the root would swing between the legs with it (review).
     ``joints_world_m`` ``(17, 3)``, y up."""
     joints = np.asarray(joints_world_m, dtype=np.float64)
     lengths = np.asarray(bone_lengths_m, dtype=np.float64).reshape(-1, len(skeleton.BONES))[0]
     left_lower_m = joints[_ANKLES[1], 1] - joints[_ANKLES[0], 1]  # how much lower the left ankle is
-    left_weight = float(np.clip(0.5 + 0.5 * left_lower_m / RAISED_FOOT_M, 0.0, 1.0))
+    left_weight = float(np.clip(0.5 + 0.5 * left_lower_m / RAISED_FOOT_M, 0.0, 1.0)) if ankles_seen else 0.5
     weights = np.array([left_weight, 1.0 - left_weight])
     legs_m = lengths[_LEG_BONES].sum(axis=1)  # (left, right) thigh + shin
     pelvis_over_hips_m = joints[skeleton.ROOT, 1] - joints[_HIPS, 1]

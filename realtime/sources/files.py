@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -14,9 +15,10 @@ class Pacer:
     """Sleeps so that frame ``i`` is returned no earlier than ``i / fps`` after the first, and
     tells which frame is due now."""
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, sleep: Callable[[float], object] = time.sleep) -> None:
         self.period_ns = int(1e9 / fps) if fps > 0 else 0
         self.start_ns: int | None = None
+        self._sleep = sleep  # a reading thread's stop event's wait: a stop ends the wait
 
     def wait(self, index: int, at_ns: int | None = None) -> None:
         """Sleep until frame ``index`` is due: ``index`` periods after the first, or ``at_ns``
@@ -28,7 +30,7 @@ class Pacer:
         due_ns = index * self.period_ns if at_ns is None else at_ns
         delay_ns = self.start_ns + due_ns - now
         if delay_ns > 0:
-            time.sleep(delay_ns / 1e9)
+            self._sleep(delay_ns / 1e9)
         elif -delay_ns > 2 * self.period_ns:
             # Frame ``index`` was the one due when the read began, so it is late by the time already
             # spent in its period (up to one) plus the read. More than two periods: reading a frame

@@ -116,7 +116,9 @@ class ImageFolderSource(FileSource):
             elif problem is not None:  # unreadable: not the image's fault
                 why = f"it {problem}"
             elif why is None:
-                why = "OpenCV could not decode it (empty or corrupt?)"
+                why = "OpenCV could not decode it (empty, corrupt or cut short?)"
+            if path == self.path:  # one image given: the error names it, with this reason (review)
+                raise SourceError(f"image {path}: {why}; pass a readable image (PNG or JPEG)")
             log.warning("skipped %s: %s; later ones are counted", path, why)
         self.skipped_images += 1
 

@@ -80,7 +80,7 @@ class StreamSource(CameraSource):
         if frames > 0 and fps > 0 and self._file_pacer is None:
             # a video file at a web address (QA: decoded at full speed, so 4 s of motion reached the
             # window in 0.6 s, then reopened at its end and played again, forever)
-            self.file_frames, self._file_pacer = frames, Pacer(fps)
+            self.file_frames, self._file_pacer = frames, Pacer(fps, sleep=self._stop.wait)
             log.info("%s is a video file of %d frames, not a live stream: it plays at its %.4g fps and the run "
                      "ends with it (frames the pipeline has no time for are dropped, as live; to lift every frame, "
                      "download it and pass the file)", self.label, frames, fps)  # fmt: skip

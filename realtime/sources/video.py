@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 #: A file may end this many frames short of its header's count without a warning (a container's
 #: count can be approximate).
 FRAME_COUNT_SLACK = 2
+#: Frames in a row whose presentation time does not advance before the file is said to give none.
+RAW_STREAM_FRAMES = 5
 #: This many frames in a row that cannot be read end the video, whatever its header counts (QA: a
 #: header claiming 2·10⁹ frames kept a 10-frame file reading nothing at 100 % CPU for half an hour).
 MAX_UNREADABLE_RUN = 1000
@@ -58,7 +60,10 @@ class VideoFileSource(FileSource):
         self._variable_rate = False  # frames carry their presentation times (_media_ns)
         self._last_media_ns: int | None = None
         self._last_pts_ns: float | None = None
-        self._said_jump_back = False
+        #: a time back, decided at the next frame: (frame, its time, its stamp, how far back), ns
+        self._jump: tuple[int, float, float, float] | None = None
+        self._pts_offset_ns = 0.0  # added to the file's times after joined segments
+        self._stuck_frames = 0  # frames in a row whose time did not advance
         self._display_size: tuple[int, int] | None = None  # non-square pixels: the size frames are shown at
 
     @classmethod
@@ -97,7 +102,7 @@ class VideoFileSource(FileSource):
         self._first_ms = self._position_ms()  # a stream's first presentation time need not be 0
         self._variable_rate, self._last_media_ns = False, None
         self._last_pts_ns = None  # the last frame's presentation time, as the file gives it
-        self._said_jump_back = False
+        self._jump, self._pts_offset_ns, self._stuck_frames = None, 0.0, 0
         self.damaged_frames = self._damaged_places = 0
         self._damaged_until = -1
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -140,6 +145,12 @@ class VideoFileSource(FileSource):
             image = cv2.resize(image, self._display_size, interpolation=cv2.INTER_LINEAR)
         return self._emit(image, self._media_ns())
 
+    def _behind(self, next_index: int) -> int:
+        """--realtime: frames to skip, counted on the nominal rate; none in a variable-rate video,
+        whose frames are not that far apart (its slow part was skipped as late; review): it is
+        paced by its own times, and its clock slips when the pipeline is slower."""
+        return 0 if self._variable_rate else super()._behind(next_index)
+
     def _position_ms(self) -> float:
         assert self._capture is not None
         return float(self._capture.get(cv2.CAP_PROP_POS_MSEC))
@@ -150,45 +161,62 @@ class VideoFileSource(FileSource):
         then the presentation times (a variable-rate video: a phone's, a screen recording; its
         frames after a 1.5 s freeze were stamped 0.75 s early, and the window never restarted).
 
-        A file whose times do not advance gives none (a raw H.264 stream: 0 for every frame, which
-        was taken for a variable rate, and its clock ran twice too fast): ``frame_id / fps``. A
-        time that jumps back by a frame or more (segments joined, as HLS, dash-cam and NVR files are)
-        is stamped a frame after the last (it went back 2 s, and the person got a new id)."""
+        Times that do not advance are none (a raw H.264 stream: 0 for every frame, taken for a
+        variable rate, ran the clock twice too fast): ``frame_id / fps``. A time a frame or more
+        back, with the next frame going on from it, is joined segments (HLS, dash cams, NVRs: the
+        clock went back 2 s and the person got a new id): the times are measured on from there. A
+        time back that the next frame does not follow (a decoder's one wrong time after damage)
+        is left out: that frame is stamped a frame after the last."""
         if self.source_fps <= 0:
             return None
         period_ns = 1e9 / self.source_fps
         pts_ns = (self._position_ms() - self._first_ms) * 1e6
         if not np.isfinite(pts_ns):
             return self._last_media_ns if self._variable_rate else None
-        advanced, self._last_pts_ns = self._last_pts_ns is None or pts_ns > self._last_pts_ns, pts_ns
-        if not self._variable_rate and not advanced:
-            if self._next_id == 1:
+        last_pts, self._last_pts_ns = self._last_pts_ns, pts_ns
+        if self._jump is not None:  # the frame after a time back: does it go on from there?
+            jump_id, jump_pts, jump_media_ns, back_ns = self._jump
+            self._jump = None
+            if abs(pts_ns - jump_pts - (self._next_id - jump_id) * period_ns) <= 0.5 * period_ns:
+                self._pts_offset_ns = jump_media_ns - jump_pts  # the jump's frame stays where it was stamped
+                log.info("video %s: its presentation times start again at frame %d, %.3f s back (segments joined?): "
+                         "measured on from there", self.path, jump_id, back_ns * 1e-9)  # fmt: skip
+        if last_pts is not None and pts_ns <= last_pts:
+            if pts_ns < last_pts - period_ns:  # back: decided at the next frame
+                media_ns = self._held_media_ns(period_ns)
+                stamped_ns = self._next_id * period_ns if media_ns is None else media_ns
+                self._jump = (self._next_id, pts_ns, stamped_ns, last_pts - pts_ns)
+                return media_ns
+            self._stuck_frames += 1
+            if self._stuck_frames == RAW_STREAM_FRAMES and not self._variable_rate:
                 log.info("video %s gives no presentation times (a raw stream?): frames are stamped at its nominal "
-                         "%.3g fps", self.path, self.source_fps)  # fmt: skip
-            return None
-        if not self._variable_rate and abs(pts_ns - self._next_id * period_ns) > 0.5 * period_ns:
+                         "%.4g fps (FFmpeg guesses 25 where a stream does not say; if it was filmed at another rate, "
+                         "wrap it so, e.g. ffmpeg -framerate 30 -i IN.h264 -c copy OUT.mp4)", self.path,
+                         self.source_fps)  # fmt: skip
+            return self._held_media_ns(period_ns)
+        self._stuck_frames = 0
+        clock_ns = pts_ns + self._pts_offset_ns
+        if not self._variable_rate:
+            if abs(clock_ns - self._next_id * period_ns) <= 0.5 * period_ns:
+                return None
             self._variable_rate = True
             self._last_media_ns = int(round((self._next_id - 1) * period_ns)) if self._next_id else None
             log.info("video %s has a variable frame rate (frame %d is at %.3f s, not %.3f s): frames keep their "
-                     "presentation times", self.path, self._next_id, pts_ns * 1e-9,
+                     "presentation times", self.path, self._next_id, clock_ns * 1e-9,
                      self._next_id * period_ns * 1e-9)  # fmt: skip
-        if not self._variable_rate:
-            return None
-        media_ns, last = int(round(pts_ns)), self._last_media_ns
-        if last is not None and media_ns <= last - period_ns:
-            # a jump back: a frame on from the last, until the file's times pass the clock again (a
-            # decoder's one wrong time after damage: at the next frame; joined segments: never)
-            if not self._said_jump_back:
-                self._said_jump_back = True
-                log.info("video %s: the presentation time goes back %.3f s at frame %d (segments joined, or damage): "
-                         "frames are stamped a frame apart until their times go on from the last", self.path,
-                         (last - media_ns) * 1e-9, self._next_id)  # fmt: skip
-            media_ns = last + int(round(period_ns))
-        elif last is not None and media_ns <= last:
-            # a clock must go forwards (a decoder after damage gave one time twice): half a frame on,
-            # so that the next frame's own time is ahead again
+        media_ns, last = int(round(clock_ns)), self._last_media_ns
+        if last is not None and media_ns <= last:
+            # a clock must go forwards (a decoder after damage gave a time twice, or an earlier one):
+            # half a frame on, so that the next frame's own time is ahead again
             media_ns = last + int(0.5 * period_ns)
         self._last_media_ns = media_ns
+        return media_ns
+
+    def _held_media_ns(self, period_ns: float) -> int | None:
+        """A frame whose time does not advance: on the frame clock, or half a frame after the last."""
+        if not self._variable_rate:
+            return None
+        self._last_media_ns = media_ns = (self._last_media_ns or 0) + int(0.5 * period_ns)
         return media_ns
 
     def _next_readable(self) -> np.ndarray | None:

@@ -268,9 +268,12 @@ def _npz_content(draw: st.DrawFn, squats: np.ndarray) -> dict[str, np.ndarray]:
     start = draw(st.integers(0, len(squats) - frames))
     content = {"keypoints_2d": squats[start : start + frames] * draw(st.sampled_from([1.0, 1.0, 0.5, -1.0, 1e9])),
                "intrinsics": INTRINSICS.copy(), "fps": np.float64(5.0)}  # fmt: skip
-    for name in draw(st.lists(st.sampled_from(["keypoints_2d", "intrinsics", "fps", "confidence", "extra"]),
+    for name in draw(st.lists(st.sampled_from(["keypoints_2d", "intrinsics", "fps", "confidence", "extra", "layout"]),
                               max_size=3, unique=True)):  # fmt: skip
-        if draw(st.booleans()):
+        if name == "layout":  # a layout named (right, wrong or not a string) for keypoints of any shape
+            names = st.sampled_from(["coco-17", "mediapipe-33", "posecast-17", "COCO-17", "nope", ""])
+            content[name] = draw(st.one_of(names, names.map(str.encode), _array(_shapes)))
+        elif draw(st.booleans()):
             content[name] = draw(_array(_shapes))
         elif name in content:
             with np.errstate(all="ignore"):

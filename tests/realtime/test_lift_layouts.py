@@ -106,6 +106,7 @@ def test_keypoints_yolo_pose_left_at_the_origin_are_placed_not_lifted(tmp_path, 
     filled = [skeleton.JOINT_INDEX[name] for name in ("l_wrist", "r_ankle")]
     others = [j for j in range(skeleton.NUM_JOINTS) if j not in filled]
     assert unseen.sum() == 20 and np.isfinite(moved_mm).all()
-    assert moved_mm[unseen][:, others].max() < 100, moved_mm[unseen].max(axis=0).round()
-    assert np.median(moved_mm[unseen][:, filled]) < 60, np.median(moved_mm[unseen], axis=0).round()
-    assert moved_mm[unseen].max() < 250, moved_mm[unseen].max(axis=0).round()
+    # measured: the others 40 mm at most, the wrist 31 mm median (120 at most), the ankle 16 (38)
+    assert moved_mm[unseen][:, others].max() < 55, moved_mm[unseen].max(axis=0).round()
+    assert (np.median(moved_mm[unseen][:, filled], axis=0) < [42, 22]).all(), np.median(moved_mm[unseen], axis=0)
+    assert moved_mm[unseen].max() < 160, moved_mm[unseen].max(axis=0).round()

@@ -4,7 +4,6 @@ maths on known poses, the whole pipeline on the squats clip turned by a real ima
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -87,9 +86,3 @@ def test_the_pipeline_says_a_turned_video_is_turned(media_dir: Path, pose_model_
     assert len(said["turned"]) == 1 and "to the left of the hips" in said["turned"][0], said["turned"]
     assert "ffmpeg -i IN -vf transpose=1 OUT.mp4" in said["turned"][0]
 
-
-def test_logging_is_quiet_for_an_upright_person(standing_px: np.ndarray, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        check = UprightCheck()
-        assert all(check.observe(standing_px, np.ones(17)) is None for _ in range(CHECK_FRAMES))
-    assert check.done and caplog.text == ""

@@ -253,6 +253,21 @@ def test_the_root_stays_on_the_floor_on_one_leg(raised_m: float) -> None:
     assert root[1] + hips[1] == pytest.approx(world[J["pelvis"], 1], abs=1e-4)  # the Hips: at the pelvis
 
 
+@pytest.mark.parametrize("raised_m", [0.04, 0.4])
+def test_an_unseen_ankle_weighs_both_legs_alike(raised_m: float) -> None:
+    """An ankle the detector did not see is its guess (legs out of view at a desk): the legs share
+    the weight, whatever the guess, so the root does not swing between them with it (review)."""
+    world, lengths = _standing_on_the_left_leg(raised_m)
+    camera = (world - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]
+    sink = vmc.VmcSink(("127.0.0.1", 9), AvatarOptions(floor=fl.floor_from_camera_pose(1.2, 0.0), one_euro=None))
+    frame = pose_frame(0, camera, lengths)
+    frame.people[0].confidence[J["r_ankle"]] = 0.0
+    avatar = sink.world.process(frame)
+    sink.close()
+    root = next(m for m in vmc.frame_messages(avatar, 0.0) if m.address == vmc.ROOT_ADDRESS).params[1:4]
+    assert root[1] == pytest.approx(0.5 * 0.04, abs=1e-4), root  # half the legs' difference, as before 2026-12-06
+
+
 @pytest.mark.parametrize(("family", "host", "limit"), [(socket.AF_INET, "127.0.0.1", 1472),
                                                       (socket.AF_INET6, "::1", 1452)])  # fmt: skip
 def test_datagrams_fit_an_ethernet_frame_and_go_to_the_address_resolved_once(family, host, limit) -> None:

@@ -9,6 +9,7 @@ import functools
 import http.server
 import logging
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -211,3 +212,45 @@ def test_realtime_paces_a_variable_rate_video_by_its_own_times(tmp_path: Path, d
     assert len(frames) == 40, len(frames)
     first, second = at_s[19] - at_s[0], at_s[39] - at_s[20]
     assert second / first > 1.6 and second > 1.15, (first, second)  # 0.63 and 1.27 s: twice (counted: alike)
+
+
+def test_one_image_that_does_not_decode_is_one_error_naming_it(tmp_path: Path) -> None:
+    from posecast.realtime.errors import SourceError
+
+    (tmp_path / "photo.jpg").write_bytes(b"not a jpeg at all")
+    with pytest.raises(SourceError, match=r"image .*photo\.jpg: OpenCV could not decode it \(empty, corrupt or cut"):
+        read_all(open_source(str(tmp_path / "photo.jpg")))
+
+
+def test_a_live_mjpeg_stream_stays_live(free_port, dance_frames: list[np.ndarray]) -> None:  # noqa: ANN001
+    """An IP camera's MJPEG over HTTP has no frame count: read live (newest frame), not paced as a file."""
+    jpegs = [cv2.imencode(".jpg", image)[1].tobytes() for image in dance_frames]
+
+    class Camera(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            try:
+                for i in range(90):  # 3 s at 30 fps
+                    jpeg = jpegs[i % len(jpegs)]
+                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                                     % (len(jpeg), jpeg))  # fmt: skip
+                    time.sleep(1 / 30)
+            except OSError:  # the reader went away
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Camera)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/video")
+        with source:
+            frames = [source.read() for _ in range(10)]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert isinstance(source, StreamSource) and source.file_frames == 0 and source._file_pacer is None
+    assert all(frame is not None for frame in frames)
