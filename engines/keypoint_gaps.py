@@ -69,7 +69,7 @@ class FilledJoints:
     """Posecast's 17 joints from a 2D input: ``keypoints`` ``(F, 17, 2)`` pixels (NaN throughout
     in a frame without a person), ``confidence`` ``(F, 17)`` (0 where filled), ``filled``
     ``(F, 17)`` bool (the joints placed here) and ``hung``: the joints placed in the default
-    pose somewhere, never seen with their neighbour."""
+    pose somewhere, where no frame with them and their neighbour seen was near."""
 
     keypoints: np.ndarray
     confidence: np.ndarray
@@ -174,4 +174,4 @@ def _within(times_s: np.ndarray, sources_s: np.ndarray, limit_s: float) -> np.nd
     after = np.clip(np.searchsorted(sources_s, times_s), 0, len(sources_s) - 1)
     before = np.clip(after - 1, 0, len(sources_s) - 1)
     nearest = np.minimum(np.abs(sources_s[after] - times_s), np.abs(times_s - sources_s[before]))
-    return nearest <= limit_s
+    return nearest <= limit_s + 1e-9  # (5 frames at 5 fps are 1.0000000000000002 s: a second)

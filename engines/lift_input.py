@@ -26,7 +26,7 @@ import numpy as np
 from . import skeleton
 from .errors import LiftInputError
 from .fileio import input_file_problem, save_npz
-from .keypoint_gaps import to_posecast_filled
+from .keypoint_gaps import MAX_CARRY_S, to_posecast_filled
 from .layouts import LAYOUTS, POSECAST_17, KeypointLayout
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,11 @@ def load_lift_input(path: Path) -> LiftInput:
     layout = _layout(path, arrays.get("layout"), keypoints.shape)
     if keypoints.ndim != 3 or keypoints.shape[1:] != (layout.num_keypoints, 2) or not len(keypoints):
         order = "posecast joint order" if layout is POSECAST_17 else f"{layout.name} order (layout)"
+        count = keypoints.shape[1] if keypoints.ndim == 3 else None
+        other = [name for name, known in LAYOUTS.items() if known.num_keypoints == count and known is not layout]
+        fix = f" ({count} keypoints: layout={other[0]!r}?)" if other and keypoints.shape[2:] == (2,) else ""
         raise LiftInputError(f"{path}: keypoints_2d must be (F, {layout.num_keypoints}, 2) pixels in {order} with "
-                             f"F >= 1, got shape {keypoints.shape}")  # fmt: skip
+                             f"F >= 1, got shape {keypoints.shape}{fix}")  # fmt: skip
     intrinsics = _numbers(path, "intrinsics", arrays["intrinsics"])
     if intrinsics.shape != (4,):  # a (2, 2) or (1, 4) array would pass flattened, in an order nobody checked
         raise LiftInputError(f"{path}: intrinsics must be 4 numbers fx, fy, cx, cy of shape (4,), "
@@ -141,8 +144,8 @@ def load_lift_input(path: Path) -> LiftInput:
     if "confidence" in arrays:
         confidence = _numbers(path, "confidence", arrays["confidence"])
         if confidence.shape != keypoints.shape[:2]:
-            raise LiftInputError(f"{path}: confidence must be (F, {layout.num_keypoints}) like keypoints_2d, got "
-                                 f"{confidence.shape}")  # fmt: skip
+            raise LiftInputError(f"{path}: confidence must be (F, {layout.num_keypoints}) like keypoints_2d, one "
+                                 f"score per keypoint, got {confidence.shape}; or leave confidence out")  # fmt: skip
         confidence = np.nan_to_num(confidence, nan=0.0, posinf=np.inf, neginf=-np.inf)
         if confidence.size and not (confidence.min() >= -0.01 and confidence.max() <= 1.01):
             low, high = confidence.min(), confidence.max()
@@ -163,6 +166,8 @@ def load_lift_input(path: Path) -> LiftInput:
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
+    if (problem := _fractions_problem(keypoints, intrinsics)) is not None:
+        raise LiftInputError(f"{path}: {problem}")
     # mapped as the live pipeline maps a detector's keypoints (scores: their mean), with the
     # keypoints marked unseen (NaN, or (0, 0) as COCO and YOLO-pose write them) placed from the
     # person's other frames: lifted as they were, one wrecked the whole pose
@@ -175,9 +180,9 @@ def load_lift_input(path: Path) -> LiftInput:
                  "the person's other frames, with confidence 0", path, filled,
                  people * skeleton.NUM_JOINTS)  # fmt: skip
     if joints.hung:
-        log.warning("%s: %s never seen with the joint next to it: placed at a typical length straight below the "
-                    "joint it hangs from (a head: above the shoulders) where unseen; the 3D there is a guess", path,
-                    ", ".join(joints.hung))  # fmt: skip
+        log.warning("%s: %s: unseen further than %g s from any frame where the joint and the one it hangs from "
+                    "were both seen, and placed there at a typical length straight below that one (a head: above "
+                    "the shoulders); the 3D there is a guess", path, ", ".join(joints.hung), MAX_CARRY_S)  # fmt: skip
     # what the keypoints mean, for every reader (lift, adapt, training): only `lift` asked before,
     # and adapt and train took COCO-ordered or y-up keypoints as they came
     if (problem := _joint_order_problem(keypoints, confidence)) is not None:
@@ -291,6 +296,20 @@ def _check_unpacked_size(path: Path) -> None:
         raise LiftInputError(f"{path} unpacks to {unpacked / 2**20:,.0f} MiB, more than the "
                              f"{MAX_UNPACKED_BYTES / 2**20:,.0f} MiB a 2D input may hold: split the sequence into "
                              "several files")  # fmt: skip
+
+
+def _fractions_problem(keypoints: np.ndarray, intrinsics: np.ndarray) -> str | None:
+    """Why ``keypoints`` are fractions of the image rather than pixels (MediaPipe's normalised
+    landmarks: x/width, y/height, all within 0..1) for pixel ``intrinsics``; ``None`` when not (a
+    person in normalised camera units, fx = fy = 1, is within -1..1 and is read)."""
+    finite = keypoints[np.isfinite(keypoints).all(axis=-1) & ~(keypoints == 0).all(axis=-1)]
+    if not len(finite) or min(intrinsics[0], intrinsics[1]) < 10.0:
+        return None
+    if finite.min() < -0.1 or finite.max() > 1.1 or np.ptp(finite) == 0:
+        return None
+    # (QA: lifted 1.6 km away, every pose then given as lost, and an error listing every possible cause)
+    return ("keypoints_2d all lie within 0..1 while the intrinsics are in pixels: fractions of the image (MediaPipe's "
+            "normalised landmarks?); multiply x by the image's width and y by its height")
 
 
 def _layout(path: Path, value: object, keypoints_shape: tuple[int, ...]) -> KeypointLayout:

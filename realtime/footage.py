@@ -102,11 +102,12 @@ def _made_by_adapt(path: Path, folder_files: list[Path]) -> bool:
     return any(f.stem in stems and f.suffix.lower() != ".npz" for f in folder_files)
 
 
-def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str]]:
+def expand_inputs(inputs: list[Path], say_left_out: bool = True) -> list[tuple[Path, str]]:
     """Each input with its kind (:func:`input_kind`), a folder opened: a folder of images is one
     input; any other folder stands for the videos, recordings and ``.npz`` files in it, in name
     order. Raises :class:`SourceError` (one line) for a folder that holds neither, or both images
-    and such files (which of them was meant cannot be told)."""
+    and such files (which of them was meant cannot be told). ``say_left_out``: log the other files
+    a folder holds (once a run: a check before the work passes ``False``)."""
     out: list[tuple[Path, str]] = []
     for path in inputs:
         if not path.is_dir():
@@ -123,7 +124,7 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str]]:
             raise SourceError(f"adapt input folder {path} holds no images, videos ({', '.join(VIDEO_SUFFIXES)}), "
                               "recordings (.posecast) or 2D .npz files: give a folder of one of these")  # fmt: skip
         taken = set(images or others)
-        if left := [p for p in files if p not in taken and not _made_by_adapt(p, files)]:
+        if say_left_out and (left := [p for p in files if p not in taken and not _made_by_adapt(p, files)]):
             # (QA: .MTS and .3gp videos were left out without a word, and the run failed for want of footage)
             log.info("adapt input folder %s: %d file(s) left out, not %s (e.g. %s); give such a file by name to use it",
                      path, len(left), "images" if images else "footage posecast reads by its ending",
@@ -168,7 +169,10 @@ def _check_not_given(target: Path, source: Path, given_2d: list[Path]) -> None:
 
 
 def _checked_npz(path: Path) -> Footage2D:
-    keypoints, confidence, _, _ = read_lift_input(path)  # a one-line LiftInputError for a bad file
+    # a one-line LiftInputError for a bad file; its notices (joints placed, upside down) come once,
+    # when training reads it (said twice before; QA)
+    with quieter(logging.ERROR, "posecast.engines.lift_input"):
+        keypoints, confidence, _, _ = read_lift_input(path)
     return Footage2D(path, path, len(keypoints), int(posed_frames(keypoints, confidence).sum()))
 
 

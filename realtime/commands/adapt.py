@@ -120,7 +120,7 @@ def _check_arguments(args: argparse.Namespace) -> list[tuple[Path, str]]:
     if _inside(output, WEIGHTS_DIR):  # the shipped models: another model's files would be replaced
         raise OptionsError(f"--output {output} is in posecast's own weights folder {WEIGHTS_DIR}: write the adapted "
                            "model elsewhere (e.g. --output adapted.onnx) and run it with --model")  # fmt: skip
-    kinds = expand_inputs(args.inputs)  # a mistyped input is named before a missing extra
+    kinds = expand_inputs(args.inputs, say_left_out=False)  # a mistyped input is named before a missing extra
     footage = [path for path, _ in kinds]
     seen: dict[tuple[int, int] | None, Path] = {}
     for path in footage:  # (QA: one footage given twice was trained on twice as much, without a word)

@@ -102,6 +102,7 @@ class CameraSource(FrameSource):
         self._stall_said = False  # the log said this stall began (read() or the reopening): say its end
         #: Frames of a file behind a stream's address (0: live): read at its frame rate, ended at its end
         self.file_frames = 0
+        self._end_error: str | None = None  # why the reading thread ended without a frame, for read() to raise
         self._file_pacer: Pacer | None = None
 
     @classmethod
@@ -120,6 +121,9 @@ class CameraSource(FrameSource):
     def label(self) -> str:
         """How messages name this source."""
         return f"camera {self.index}"
+
+    #: what to check when no first frame comes
+    _no_frame_hint = "is another program using it?"
 
     def _open_capture(self) -> cv2.VideoCapture:
         """The opened capture; raises :class:`SourceError` when it does not open."""
@@ -144,7 +148,7 @@ class CameraSource(FrameSource):
                      int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                      self.source_fps)  # fmt: skip
         self._capture, self._latest, self._ended, self.dropped_frames = capture, None, False, 0
-        self.lost_after_s = 0.0
+        self.lost_after_s, self._end_error = 0.0, None
         self._last_frame_s, self.stalls = None, 0
         self._stop.clear()
         self._thread = threading.Thread(target=self._grab_loop, name=self.label.replace(" ", "-"), daemon=True)
@@ -172,7 +176,12 @@ class CameraSource(FrameSource):
         while not self._stop.is_set():
             ok, image = self._capture.read()
             if (not ok or image is None) and self.file_frames:  # a file ends, and is not reopened from its start
-                if frame_id + FRAME_COUNT_SLACK < self.file_frames:
+                if frame_id == 0:  # (QA: no frame, exit 0) an index at the file's end, which the server cannot reach
+                    self._end_error = (f"{self.label} gave no frame of the {self.file_frames} its file counts: the "
+                                       "server may not let a reader jump within the file, and its index is at the "
+                                       "end; download the file and pass it, or put its index first (ffmpeg -i IN -c "
+                                       "copy -movflags +faststart OUT.mp4)")  # fmt: skip
+                elif frame_id + FRAME_COUNT_SLACK < self.file_frames:
                     log.warning("%s broke off at frame %d of the %d its file counts: the run ends there (download "
                                 "the file and pass it to read it whole)", self.label, frame_id,
                                 self.file_frames)  # fmt: skip
@@ -266,8 +275,8 @@ class CameraSource(FrameSource):
                 if self._last_frame_s is None:  # no frame yet: the device may just be slow to start
                     deadline = called_s + self.read_timeout_s
                     if now >= deadline:
-                        raise SourceError(f"{self.label} delivered no frame in {self.read_timeout_s:g} s: is another "
-                                          "program using it?")  # fmt: skip
+                        raise SourceError(f"{self.label} delivered no frame in {self.read_timeout_s:g} s: "
+                                          f"{self._no_frame_hint}")  # fmt: skip
                 else:  # frames came before: a stall, reported every stall_report_s
                     deadline = max(called_s, self._last_frame_s) + self.stall_report_s
                     if now >= deadline:
@@ -279,6 +288,8 @@ class CameraSource(FrameSource):
                             log.warning("%s; waiting for it (at most %.0f s)", message, self.max_stall_s)
                         raise SourceStalledError(message, stalled_s)
                 self._ready.wait(deadline - now)
+            if self._latest is None and self._end_error is not None:
+                raise SourceError(self._end_error)
             frame, self._latest = self._latest, None
             return frame
 

@@ -62,6 +62,8 @@ class StreamSource(CameraSource):
     def from_spec(cls, spec: str, realtime: bool = False) -> StreamSource | None:
         return cls(spec) if _STREAM_URL.fullmatch(spec) else None
 
+    _no_frame_hint = "check that it sends video (try it in ffplay or VLC)"
+
     @property
     def label(self) -> str:
         return f"stream {without_password(self.url)}"

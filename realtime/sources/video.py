@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 #: A file may end this many frames short of its header's count without a warning (a container's
 #: count can be approximate).
 FRAME_COUNT_SLACK = 2
+#: The rate OpenCV reports for a stream that does not say (FFmpeg's default).
+FFMPEG_GUESSED_FPS = 25.0
 #: Frames in a row whose presentation time does not advance before the file is said to give none.
 RAW_STREAM_FRAMES = 5
 #: This many frames in a row that cannot be read end the video, whatever its header counts (QA: a
@@ -64,6 +66,7 @@ class VideoFileSource(FileSource):
         self._jump: tuple[int, float, float, float] | None = None
         self._pts_offset_ns = 0.0  # added to the file's times after joined segments
         self._stuck_frames = 0  # frames in a row whose time did not advance
+        self._rate_from_header = False
         self._display_size: tuple[int, int] | None = None  # non-square pixels: the size frames are shown at
 
     @classmethod
@@ -92,7 +95,9 @@ class VideoFileSource(FileSource):
             if self.path.stat().st_size == 0:  # (QA: "re-encode it" for an empty file)
                 raise SourceError(f"video file {self.path} is empty (0 bytes): pass the video itself (a download or "
                                   "copy that did not finish?)")  # fmt: skip
-            # (QA: an audio-only file and a download cut short before its index were told to re-encode)
+            if has_no_video_stream(self.path):  # (QA: an audio-only file was told to re-encode)
+                raise SourceError(f"{self.path} holds sound but no video: pass a video file")
+            # (QA: a download cut short before its index was told to re-encode)
             raise SourceError(
                 f"OpenCV could not decode video {self.path}: it holds no video stream OpenCV reads (an audio-only "
                 "file, a download or copy that did not finish, or a codec this OpenCV lacks); if it plays "
@@ -103,9 +108,14 @@ class VideoFileSource(FileSource):
         self._variable_rate, self._last_media_ns = False, None
         self._last_pts_ns = None  # the last frame's presentation time, as the file gives it
         self._jump, self._pts_offset_ns, self._stuck_frames = None, 0.0, 0
+        self._rate_from_header = False  # a raw stream's rate read from its own header (said once, at open)
         self.damaged_frames = self._damaged_places = 0
         self._damaged_until = -1
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        if self.source_fps == FFMPEG_GUESSED_FPS and (rate := raw_stream_rate(self.path)):
+            log.info("video %s is a raw stream: its frame rate is its header's, %.4g fps (OpenCV says %g, FFmpeg's "
+                     "guess)", self.path, rate, FFMPEG_GUESSED_FPS)  # fmt: skip
+            self.source_fps, self._rate_from_header = rate, True
         self.frame_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         self._pacer = Pacer(self.source_fps) if self.realtime else None
         self._display_size = self._shown_size(capture, image)
@@ -188,11 +198,12 @@ class VideoFileSource(FileSource):
                 self._jump = (self._next_id, pts_ns, stamped_ns, last_pts - pts_ns)
                 return media_ns
             self._stuck_frames += 1
-            if self._stuck_frames == RAW_STREAM_FRAMES and not self._variable_rate:
+            if self._stuck_frames == RAW_STREAM_FRAMES and not self._variable_rate and not self._rate_from_header:
+                guess = (f" (FFmpeg's guess where a stream does not say: if it was filmed at another rate, wrap it "
+                         f"so, e.g. ffmpeg -framerate 30 -i IN{self.path.suffix} -c copy OUT.mp4)"
+                         if self.source_fps == FFMPEG_GUESSED_FPS else "")  # fmt: skip
                 log.info("video %s gives no presentation times (a raw stream?): frames are stamped at its nominal "
-                         "%.4g fps (FFmpeg guesses 25 where a stream does not say; if it was filmed at another rate, "
-                         "wrap it so, e.g. ffmpeg -framerate 30 -i IN.h264 -c copy OUT.mp4)", self.path,
-                         self.source_fps)  # fmt: skip
+                         "%.4g fps%s", self.path, self.source_fps, guess)  # fmt: skip
             return self._held_media_ns(period_ns)
         self._stuck_frames = 0
         clock_ns = pts_ns + self._pts_offset_ns
@@ -267,3 +278,35 @@ class VideoFileSource(FileSource):
             if self._damaged_places > 1:
                 log.warning("video %s: %d damaged frames skipped in all, in %d places", self.path,
                             self.damaged_frames, self._damaged_places)  # fmt: skip
+
+
+def raw_stream_rate(path: Path) -> float | None:
+    """The frame rate a raw H.264 or HEVC stream's own header gives (its SPS timing), which
+    OpenCV does not read (it reports FFmpeg's 25: a 30 fps Raspberry Pi stream ran 20 % slow;
+    QA); ``None`` without PyAV (the ``video`` extra), for any other file, or where there is none."""
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            if container.format.name not in ("h264", "hevc"):
+                return None
+            rate = container.streams.video[0].codec_context.framerate
+    except Exception:  # noqa: BLE001 - PyAV's errors are many types: no rate, as without it
+        return None
+    return float(rate) if rate and 0.1 <= float(rate) <= 1000.0 else None
+
+
+def has_no_video_stream(path: Path) -> bool:
+    """Whether PyAV (the ``video`` extra) opens ``path`` and finds streams but no video among them
+    (a sound file); ``False`` when it cannot tell."""
+    try:
+        import av
+    except ImportError:
+        return False
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams) and not container.streams.video
+    except Exception:  # noqa: BLE001 - PyAV's errors are many types: it cannot tell
+        return False

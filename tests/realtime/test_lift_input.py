@@ -128,13 +128,20 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         ({"layout": "mediapipe-33"}, "keypoints_2d must be (F, 33, 2) pixels in mediapipe-33 order (layout) with F "
                                      ">= 1, got shape (65, 17, 2)"),
         ({"keypoints_2d": np.zeros((65, 33, 2)), "confidence": np.ones((65, 17))},
-         "confidence must be (F, 33) like keypoints_2d, got (65, 17)"),
+         "confidence must be (F, 33) like keypoints_2d, one score per keypoint, got (65, 17); or leave confidence "
+         "out"),
+        ({"keypoints_2d": np.zeros((65, 33, 2)) + 5.0, "layout": "coco-17"},
+         "must be (F, 17, 2) pixels in coco-17 order (layout) with F >= 1, got shape (65, 33, 2) (33 keypoints: "
+         "layout='mediapipe-33'?)"),
+        ({"keypoints_2d": "fractions"}, "keypoints_2d all lie within 0..1 while the intrinsics are in pixels: "
+                                        "fractions of the image (MediaPipe's normalised landmarks?); multiply x"),
         ({"keypoints_2d": np.zeros((65, 25, 2))}, "keypoints_2d must be (F, 17, 2) pixels in posecast joint order"),
     ],
 )  # fmt: skip
 def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays, message) -> None:
     keypoints = {"zeros": np.zeros_like(squats_2d), "x1e20": squats_2d * 1e20, "x1e12": squats_2d * 1e12,
-                 "head at 1e4 px": np.where(np.arange(17)[:, None] == skeleton.HEAD, 1e4, squats_2d)}  # fmt: skip
+                 "head at 1e4 px": np.where(np.arange(17)[:, None] == skeleton.HEAD, 1e4, squats_2d),
+                 "fractions": squats_2d / [720.0, 1280.0]}  # fmt: skip
     content = {"keypoints_2d": squats_2d, "intrinsics": INTRINSICS, "fps": 5.0, **arrays}
     if isinstance(content["keypoints_2d"], str):
         content["keypoints_2d"] = keypoints[content["keypoints_2d"]]

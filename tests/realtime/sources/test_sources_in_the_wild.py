@@ -254,3 +254,53 @@ def test_a_live_mjpeg_stream_stays_live(free_port, dance_frames: list[np.ndarray
         server.server_close()
     assert isinstance(source, StreamSource) and source.file_frames == 0 and source._file_pacer is None
     assert all(frame is not None for frame in frames)
+
+
+def test_a_web_video_whose_index_cannot_be_reached_is_one_error(media_dir: Path, free_port) -> None:  # noqa: ANN001
+    """The dance clip keeps its index at its end, and Python's file server does not let a reader
+    jump there: no frame came, and the run ended with exit 0 (QA). One error naming both fixes."""
+    from posecast.realtime.errors import SourceError
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(media_dir))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/dance_576.mp4")
+        with pytest.raises(SourceError, match=r"gave no frame of the 120 its file counts: .* download the file and "
+                                              r"pass it, or put its index first \(ffmpeg -i IN -c copy -movflags"):
+            read_all(source)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_real_raw_h264_stream_runs_at_its_headers_rate(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
+    """A raw .h264 (a Raspberry Pi's) at 30 fps: OpenCV says 25 and gives no times; its frames
+    were stamped half a frame apart (a clock twice too fast), then at 25 fps (20 % slow)."""
+    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+
+    with av.open(str(tmp_path / "pi.h264"), "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 576, 576, "yuv420p"
+        for image in dance_frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    frames = read_all(open_source(str(tmp_path / "pi.h264")))
+    assert len(frames) == 12 and frames[0].source_fps == pytest.approx(30.0)
+    assert np.diff([f.timestamp_ns for f in frames]) == pytest.approx(np.full(11, 1e9 / 30), abs=1)
+
+
+def test_a_sound_file_is_called_one(tmp_path: Path) -> None:
+    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    from posecast.realtime.errors import SourceError
+
+    with av.open(str(tmp_path / "voice.m4a"), "w") as out:
+        stream = out.add_stream("aac", rate=16000)
+        for _ in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with pytest.raises(SourceError, match=r"voice\.m4a holds sound but no video: pass a video file"):
+        read_all(open_source(str(tmp_path / "voice.m4a")))
