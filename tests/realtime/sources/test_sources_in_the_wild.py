@@ -5,11 +5,13 @@ file at a web address. Real files, real decoders, a real HTTP server."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -23,12 +25,21 @@ from posecast.realtime.sources import ImageFolderSource, StreamSource, VideoFile
 from source_reading import read_all
 
 
-@pytest.fixture(scope="module")
-def dance_frames(media_dir: Path) -> list[np.ndarray]:
-    clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
-    frames = [clip.read()[1] for _ in range(12)]
-    clip.release()
-    return frames
+@contextlib.contextmanager
+def _http_server(port: int, handler: type[http.server.BaseHTTPRequestHandler] | None = None,
+                 folder: Path | None = None) -> Iterator[str]:  # fmt: skip
+    """A real HTTP server on ``port``, serving ``folder``'s files (as Python's file server does:
+    no byte ranges) or ``handler``'s answers, on a thread of its own; yields its address."""
+    if handler is None:
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_numbers_in_names_are_read_in_order(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
@@ -128,17 +139,10 @@ def test_a_video_file_at_a_web_address_plays_at_its_rate_and_ends(tmp_path: Path
     for image in dance_frames * 5:  # 60 frames, 2 s; an AVI reads front to back (an .mp4 may need seeking)
         writer.write(image)
     writer.release()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/clip.avi")
+    with _http_server(free_port(), folder=tmp_path) as address:
+        source = open_source(f"{address}/clip.avi")
         assert isinstance(source, StreamSource)
         frames = read_all(source)  # ends: the file is over
-    finally:
-        server.shutdown()
-        server.server_close()
     assert source.file_frames == 60 and 50 <= len(frames) <= 60
     seconds = (frames[-1].capture_ns - frames[0].capture_ns) / 1e9
     assert seconds >= 0.9 * (frames[-1].frame_id - frames[0].frame_id) / 30.0  # its own pace, not the decoder's
@@ -243,15 +247,10 @@ def test_a_live_mjpeg_stream_stays_live(free_port, dance_frames: list[np.ndarray
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Camera)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/video")
+    with _http_server(free_port(), Camera) as address:
+        source = open_source(f"{address}/video")
         with source:
             frames = [source.read() for _ in range(10)]
-    finally:
-        server.shutdown()
-        server.server_close()
     assert isinstance(source, StreamSource) and source.file_frames == 0 and source._file_pacer is None
     assert all(frame is not None for frame in frames)
 
@@ -261,18 +260,11 @@ def test_a_web_video_whose_index_cannot_be_reached_is_one_error(media_dir: Path,
     jump there: no frame came, and the run ended with exit 0 (QA). One error naming both fixes."""
     from posecast.realtime.errors import SourceError
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(media_dir))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/dance_576.mp4")
+    with _http_server(free_port(), folder=media_dir) as address:
+        source = open_source(f"{address}/dance_576.mp4")
         with pytest.raises(SourceError, match=r"gave no frame of the 120 its file counts: .* download the file and "
                                               r"pass it, or put its index first \(ffmpeg -i IN -c copy -movflags"):
             read_all(source)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_real_raw_h264_stream_runs_at_its_headers_rate(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
