@@ -252,3 +252,25 @@ def test_demo_writes_a_browser_video_offline(pose_model_path: Path, tmp_path: Pa
     assert read_video(tmp_path / written)[:2] == (30.0, 4)
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         f"{written} (an earlier demo's video?) is replaced when this run ends; pass --output-video FILE to keep it"]
+
+
+def test_a_variable_rate_file_keeps_its_time_in_the_video(tmp_path: Path) -> None:
+    """20 frames at 30 fps, a 1 s freeze, 20 more (a screen recording, a phone's clip), at the
+    file's average 20 fps: written evenly the freeze vanished (QA). On the grid of the file's own
+    times every frame is written and the frame before the freeze is held over it."""
+    sink = VideoSink(tmp_path / "v.webm")
+    sink.queue_frames = 1000
+    sink.open(StreamMeta(source_fps=20.0))
+    times_ns = [i * 10**9 // 30 for i in range(20)] + [10**9 * 20 // 30 + 10**9 + i * 10**9 // 30 for i in range(20)]
+    for i, t_ns in enumerate(times_ns):
+        sink.write(PoseFrame(i, 10**12 + i, t_ns, (64, 48), [], image_bgr=np.full((48, 64, 3), 5 * i, np.uint8)))
+    sink.close()
+    fps, frames, _ = read_video(tmp_path / "v.webm")
+    assert sink.frames_written == 40 and sink.skipped_frames == 0  # every frame of a file
+    assert sink.held_frames >= 10 and frames == 40 + sink.held_frames  # the freeze: the frame before it, held
+    constant = VideoSink(tmp_path / "c.webm")  # a constant-rate file: every frame, as before
+    constant.open(StreamMeta(source_fps=25.0))
+    for i in range(30):
+        constant.write(_frame(i, live=False, period_ns=40_000_000))
+    constant.close()
+    assert read_video(tmp_path / "c.webm")[:2] == (25.0, 30) and constant.held_frames == constant.skipped_frames == 0
