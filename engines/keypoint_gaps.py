@@ -126,8 +126,7 @@ def to_posecast_filled(
         filled[:, list(skeleton.DERIVED_JOINTS)] = False  # made, as from any detector, not filled
     joint_confidence[filled] = 0.0
     if derives:  # their scores: their sources', as the layout's mapping gives them
-        for joint, a, b in skeleton.AXIAL_MIDPOINTS:
-            joint_confidence[:, joint] = 0.5 * (joint_confidence[:, a] + joint_confidence[:, b])
+        joint_confidence = skeleton.derive_axial(joint_confidence[..., None])[..., 0]
     placed = np.isfinite(joints).all(axis=(1, 2))
     joints[~placed], joint_confidence[~placed] = np.nan, 0.0
     return FilledJoints(joints, joint_confidence, filled & placed[:, None], hung)

@@ -83,7 +83,7 @@ class VideoSink(Sink):
         #: the video's (module docstring)
         self.held_frames = 0
         self.skipped_frames = 0
-        self._first_capture_ns: int | None = None
+        self._grid_origin_ns: int | None = None  # the first frame's time on the video's grid
         self._run_capture_ns: tuple[int, int] | None = None  # a live source's first and last frame handed in
         self._slots = 0  # the video frames on a live source's grid so far
         self._source_fps = 0.0
@@ -228,9 +228,9 @@ class VideoSink(Sink):
         frame, stats, live = item
         if live or self._source_fps > 0:  # on the video's grid of the run's or the file's time (module docstring)
             clock_ns = frame.capture_ns if live else frame.timestamp_ns
-            if self._first_capture_ns is None:
-                self._first_capture_ns = clock_ns
-            slot = round((clock_ns - self._first_capture_ns) * (self.fps or 30.0) / 1e9)
+            if self._grid_origin_ns is None:
+                self._grid_origin_ns = clock_ns
+            slot = round((clock_ns - self._grid_origin_ns) * (self.fps or 30.0) / 1e9)
             if slot < self._slots and live:
                 self.skipped_frames += 1
                 return

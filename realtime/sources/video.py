@@ -58,15 +58,7 @@ class VideoFileSource(FileSource):
         self.damaged_frames = 0
         self._damaged_places = 0  # runs of damaged frames: the first is logged, the total at close
         self._damaged_until = -1  # the frame after the last damaged one (a run goes on from there)
-        self._first_ms = 0.0  # the first frame's presentation time (ms)
-        self._variable_rate = False  # frames carry their presentation times (_media_ns)
-        self._last_media_ns: int | None = None
-        self._last_pts_ns: float | None = None
-        #: a time back, decided at the next frame: (frame, its time, its stamp, how far back), ns
-        self._jump: tuple[int, float, float, float] | None = None
-        self._pts_offset_ns = 0.0  # added to the file's times after joined segments
-        self._stuck_frames = 0  # frames in a row whose time did not advance
-        self._rate_from_header = False
+        self._reset_clock(0.0)
         self._display_size: tuple[int, int] | None = None  # non-square pixels: the size frames are shown at
 
     @classmethod
@@ -104,11 +96,7 @@ class VideoFileSource(FileSource):
                 "elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
-        self._first_ms = self._position_ms()  # a stream's first presentation time need not be 0
-        self._variable_rate, self._last_media_ns = False, None
-        self._last_pts_ns = None  # the last frame's presentation time, as the file gives it
-        self._jump, self._pts_offset_ns, self._stuck_frames = None, 0.0, 0
-        self._rate_from_header = False  # a raw stream's rate read from its own header (said once, at open)
+        self._reset_clock(self._position_ms())  # a stream's first presentation time need not be 0
         self.damaged_frames = self._damaged_places = 0
         self._damaged_until = -1
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -154,6 +142,18 @@ class VideoFileSource(FileSource):
         if self._display_size is not None:  # non-square pixels: the frame as it is shown
             image = cv2.resize(image, self._display_size, interpolation=cv2.INTER_LINEAR)
         return self._emit(image, self._media_ns())
+
+    def _reset_clock(self, first_ms: float) -> None:
+        """The media clock's state (:meth:`_media_ns`) for a file opened anew."""
+        self._first_ms = first_ms  # the first frame's presentation time (ms)
+        self._variable_rate = False  # frames carry their presentation times
+        self._last_media_ns: int | None = None
+        self._last_pts_ns: float | None = None  # the last frame's presentation time, as the file gives it
+        #: a time back, decided at the next frame: (frame, its time, its stamp, how far back), ns
+        self._jump: tuple[int, float, float, float] | None = None
+        self._pts_offset_ns = 0.0  # added to the file's times after joined segments
+        self._stuck_frames = 0  # frames in a row whose time did not advance
+        self._rate_from_header = False  # a raw stream's rate read from its own header (said once, at open)
 
     def _behind(self, next_index: int) -> int:
         """--realtime: frames to skip, counted on the nominal rate; none in a variable-rate video,
