@@ -108,10 +108,15 @@ def fill_gaps(joints: np.ndarray) -> tuple[np.ndarray, int]:
     valid = np.isfinite(joints).all(axis=(1, 2))
     if not valid.any():
         raise ValueError("no frame has a pose: nothing to export")
-    source = np.where(valid, np.arange(len(joints)), -1)
-    source = np.maximum.accumulate(source)
+    return joints[_held_frames(valid)], int((~valid).sum())
+
+
+def _held_frames(valid: np.ndarray) -> np.ndarray:
+    """``(F,)`` the frame each frame shows: itself where ``valid``, else the last valid one (the
+    first valid one before it)."""
+    source = np.maximum.accumulate(np.where(valid, np.arange(len(valid)), -1))
     source[source < 0] = np.argmax(valid)
-    return joints[source], int((~valid).sum())
+    return source
 
 
 def bvh_text(pose: rot.BonePose, fps: float, frame: engine_frames.Frame) -> str:
@@ -163,16 +168,24 @@ def bvh_text(pose: rot.BonePose, fps: float, frame: engine_frames.Frame) -> str:
 
 
 def joints_to_bvh(
-    joints_world: np.ndarray, fps: float, frame: str = "world", bone_lengths_m: np.ndarray | None = None
+    joints_world: np.ndarray,
+    fps: float,
+    frame: str = "world",
+    bone_lengths_m: np.ndarray | None = None,
+    ear_lines: np.ndarray | None = None,
 ) -> tuple[str, int]:
     """World joints ``(F, 17, 3)`` (metres; :mod:`posecast.calibration.floor`'s world: y up) →
     (BVH text in ``frame``, number of frames without a pose that held the last pose).
-    ``bone_lengths_m`` ``(16,)``: the subject's (default: the median over the frames)."""
+    ``bone_lengths_m`` ``(16,)``: the subject's (default: the median over the frames);
+    ``ear_lines`` ``(F, 3)`` world axes, the head's twist (:func:`posecast.engines.rotations.
+    joints_to_rotations`; NaN or ``None``: not known)."""
     joints, held = fill_gaps(joints_world)
+    if ear_lines is not None:  # a frame without a pose holds the last one's head too
+        ear_lines = np.asarray(ear_lines, np.float64)[_held_frames(np.isfinite(joints_world).all(axis=(1, 2)))]
     if bone_lengths_m is None:
         bone_lengths_m = np.median(skeleton.bone_lengths(joints), axis=0)
     target = engine_frames.get_frame(frame)
-    pose = engine_frames.bone_pose_to_frame(rot.joints_to_rotations(joints, bone_lengths_m), target)
+    pose = engine_frames.bone_pose_to_frame(rot.joints_to_rotations(joints, bone_lengths_m, None, ear_lines), target)
     return bvh_text(pose, fps, target), held
 
 

@@ -11,10 +11,12 @@ any of them as well as the live detectors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from . import skeleton
+from .face import FACE_POINT_NAMES
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ class KeypointLayout:
     @property
     def num_keypoints(self) -> int:
         return len(self.keypoint_names)
+
+    @cached_property  # (read every frame; a frozen dataclass takes it: it writes the instance's __dict__)
+    def face(self) -> tuple[int, ...] | None:
+        """The indices of :data:`~posecast.engines.face.FACE_POINT_NAMES` (nose, eyes, ears) among
+        the keypoints, ``None`` when the layout lacks any of them."""
+        index = {name: i for i, name in enumerate(self.keypoint_names)}
+        return tuple(index[n] for n in FACE_POINT_NAMES) if all(n in index for n in FACE_POINT_NAMES) else None
 
     def to_posecast(self, values: np.ndarray) -> np.ndarray:
         """Map ``(..., K, C)`` (pixels, world coordinates or scores with ``C = 1``) to

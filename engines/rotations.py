@@ -44,9 +44,12 @@ axis keeps its anatomical sign and the upper arm twists as far as the shoulder d
 plane can face any way: choosing the sign by the parent's frame instead flipped the upper arm
 by half a turn, elbow bent backwards, in 1 frame of 90 of real CMU motion); the hip turns the
 thigh much less, so a knee's hinge axis is taken on the side of the hips' frame (a
-hyperextended knee does not turn the leg round). Neck and head have no visible twist (the 17
-joints carry no face direction): they only swing from the chest's frame. Hands, feet, fingers,
-eyes and the wrist's twist are not observed and are not represented (identity).
+hyperextended knee does not turn the leg round). The neck only swings from the chest's frame;
+the head (the neck→head bone) takes its twist from the line between the ears where the detector
+gives them in 3D (``ear_lines``: MediaPipe's world landmarks), so a face turned from the chest
+turns the avatar's head, and otherwise swings like the neck (the 17 joints carry no face
+direction). Hands, feet, fingers, eyes and the wrist's twist are not observed and are not
+represented (identity).
 
 Pure numpy + :class:`scipy.spatial.transform.Rotation` (frames built as orthonormal bases,
 converted and composed by scipy), vectorised over frames and over the tree's levels (a single
@@ -81,13 +84,14 @@ for _name, _dir in {
 #: that plays its part (``"parent"``: none, the parent's frame carried along).
 #: Rules: ``hips`` pelvis→spine; ``hip_line`` r_hip→l_hip; ``shoulders`` thorax - spine;
 #: ``shoulder_line`` r_shoulder→l_shoulder; ``torso`` mean of the two lines;
-#: ``knee_r``/``knee_l``/``elbow_r``/``elbow_l`` the limb's hinge axis (parent bone × child bone).
+#: ``knee_r``/``knee_l``/``elbow_r``/``elbow_l`` the limb's hinge axis (parent bone × child bone);
+#: ``ears`` the right ear → left ear line where it is known (``parent`` where it is not).
 TWIST: dict[str, tuple[str, np.ndarray]] = {
     "pelvis": ("hips", _Y),  # the root frame: x along the hip line, y in the hips plane
     "r_hip": ("hips", _Y), "l_hip": ("hips", _Y),
     # the shin and forearm keep the hinge axis of the bone above: the knee and elbow are pure hinges
     "r_knee": ("knee_r", _X), "r_ankle": ("parent", _X), "l_knee": ("knee_l", _X), "l_ankle": ("parent", _X),
-    "spine": ("torso", _X), "thorax": ("shoulder_line", _X), "neck": ("parent", _X), "head": ("parent", _X),
+    "spine": ("torso", _X), "thorax": ("shoulder_line", _X), "neck": ("parent", _X), "head": ("ears", _X),
     "l_shoulder": ("shoulders", _Y), "r_shoulder": ("shoulders", _Y),
     # with the palms down in the T-pose the elbows bend forward: left upper arm × forearm = -y
     "l_elbow": ("elbow_l", -_Y), "l_wrist": ("parent", -_Y), "r_elbow": ("elbow_r", _Y), "r_wrist": ("parent", _Y),
@@ -226,7 +230,10 @@ def forward_kinematics(
 
 
 def joints_to_rotations(
-    joints: np.ndarray, bone_lengths_m: np.ndarray | None = None, hinge_twists: HingeTwists | None = None
+    joints: np.ndarray,
+    bone_lengths_m: np.ndarray | None = None,
+    hinge_twists: HingeTwists | None = None,
+    ear_lines: np.ndarray | None = None,
 ) -> BonePose:
     """Joints ``(F, 17, 3)`` of one person, in time order (metres, a right-handed y-up frame such
     as the world of :mod:`posecast.calibration.floor`) → :class:`BonePose`.
@@ -234,8 +241,10 @@ def joints_to_rotations(
     ``bone_lengths_m`` ``(16,)``: the lengths forward kinematics will use (the subject's; the
     pipeline's joints have exactly these); ``None`` keeps each frame's own lengths ``(F, 16)``.
     ``hinge_twists``: the result's :attr:`BonePose.hinge_twists` of the frames before (a stream
-    lifted a frame at a time); ``None``: the first frames. Forward kinematics of the result
-    reproduces the joints exactly when the lengths are theirs.
+    lifted a frame at a time); ``None``: the first frames. ``ear_lines`` ``(F, 3)``: the direction
+    from the right ear to the left ear in the joints' axes, the head's twist (NaN rows, or
+    ``None``: not known, the head swings like the neck). Forward kinematics of the result
+    reproduces the joints exactly when the lengths are theirs (the twists move no joint).
     """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.NUM_JOINTS, 3):
@@ -243,8 +252,12 @@ def joints_to_rotations(
     valid = np.isfinite(joints).all(axis=(1, 2))
     world = np.full((len(joints), skeleton.NUM_JOINTS, 3, 3), np.nan)
     twists = (hinge_twists or HingeTwists.none()).radians
+    if ear_lines is None:
+        ear_lines = np.full((len(joints), 3), np.nan)
+    elif np.shape(ear_lines) != (len(joints), 3):
+        raise ValueError(f"expected ear lines of shape ({len(joints)}, 3), got {np.shape(ear_lines)}")
     if valid.any():
-        world[valid], twists = _world_frames(joints[valid], twists)
+        world[valid], twists = _world_frames(joints[valid], twists, np.asarray(ear_lines, np.float64)[valid])
     rotations = _to_quat(_local_matrices(world))
     lengths = skeleton.bone_lengths(joints) if bone_lengths_m is None else np.asarray(bone_lengths_m, np.float64)
     root_m = np.where(valid[:, None], joints[:, skeleton.ROOT], np.nan)
@@ -265,9 +278,12 @@ _HINGE_SLOTS = np.array([HINGE_NAMES.index(rule) if rule in _HINGES else -1 for 
 _REST_REFERENCES = np.array([TWIST[name][1] for name in skeleton.JOINT_NAMES])
 
 
-def _world_frames(joints: np.ndarray, twists_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _world_frames(
+    joints: np.ndarray, twists_rad: np.ndarray, ear_lines: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """World rotation matrix of every bone ``(F, 17, 3, 3)`` for finite joints ``(F, 17, 3)`` in
-    time order, and the hinges' twists ``(4,)`` after them (``twists_rad``: before them)."""
+    time order, and the hinges' twists ``(4,)`` after them (``twists_rad``: before them);
+    ``ear_lines`` ``(F, 3)``, NaN where not known."""
     twists_rad = np.array(twists_rad, dtype=np.float64)
     p = {name: joints[:, i] for name, i in _J.items()}
     lines = {
@@ -275,6 +291,7 @@ def _world_frames(joints: np.ndarray, twists_rad: np.ndarray) -> tuple[np.ndarra
         "shoulders": p["thorax"] - p["spine"],
         "hip_line": p["l_hip"] - p["r_hip"],
         "shoulder_line": p["l_shoulder"] - p["r_shoulder"],
+        "ears": ear_lines,
     }
     lines["torso"] = _unit(lines["hip_line"]) + _unit(lines["shoulder_line"])
     lines.update({k: _cross(_unit(p[b] - p[a]), _unit(p[c] - p[b])) for k, (a, b, c) in _HINGES.items()})
@@ -301,7 +318,9 @@ def _world_frames(joints: np.ndarray, twists_rad: np.ndarray) -> tuple[np.ndarra
             reference[:, hinge], twists_rad[slots] = _followed_twist(
                 _unit(bone[:, hinge]), ref, side[..., None] * h, twists_rad[slots]
             )
-        reference[:, is_parent[level]] = parent_ref[:, is_parent[level]]
+        # "parent" bones, and the head where its ears are not known, carry the parent's frame
+        carried = is_parent[level] | ~np.isfinite(reference).all(axis=-1)
+        reference[carried] = parent_ref[carried]
         world[:, level] = _frame(bone, reference, REST_DIRECTIONS[level], _REST_REFERENCES[level], parent_ref)
     return world, twists_rad
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..calibration import floor as fl
 from ..calibration.ground import FloorEstimator, FloorState, FootContacts
-from ..engines import frames, rotations, skeleton
+from ..engines import face, frames, rotations, skeleton
 from .lifting.smoothing import OneEuroFilter, OneEuroOptions
 from .types import PersonPose, PoseFrame
 
@@ -84,6 +84,8 @@ class AvatarPerson:
     foot_contact: np.ndarray
     #: ``(2,)`` bool (left, right): the ankles the 2D detector saw (an unseen one is its guess)
     ankles_seen: np.ndarray = field(default_factory=lambda: np.ones(2, bool))
+    #: ``(3,)`` world axes: right ear → left ear, the head's twist (NaN: the face is not known)
+    ear_line_world: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
     #: the same person's previous frame while this one's rotations are not made (it carries the
     #: twists), and the lock of that person's chain (one per person: an output making a long
     #: chain holds up neither the pipeline nor the other people)
@@ -104,7 +106,8 @@ class AvatarPerson:
         if self._bones is None:
             twists = None if self._previous is None else self._previous._made_bones().hinge_twists
             joints = self.joints_world_m[None]
-            self._bones = rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0], twists)
+            self._bones = rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0], twists,
+                                                        self.ear_line_world[None])  # fmt: skip
             self._previous = None  # made: the chain before it is no longer needed
         return self._bones
 
@@ -130,6 +133,7 @@ class AvatarWorld:
             self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor)
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
+        self._ear_filters: dict[int, OneEuroFilter] = {}  # the head's twist, filtered as the joints are
         self._last: dict[int, AvatarPerson] = {}  # each person's last frame: the next one's previous
         self._chain_locks: dict[int, threading.Lock] = {}  # outputs read rotations on their own threads
 
@@ -141,6 +145,7 @@ class AvatarWorld:
     def reset(self) -> None:
         self._contacts.clear()
         self._filters.clear()
+        self._ear_filters.clear()
         self._last.clear()
         self._chain_locks.clear()
 
@@ -165,6 +170,7 @@ class AvatarWorld:
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
             self._filters.pop(gone, None)
+            self._ear_filters.pop(gone, None)
         # chain each person's frames (module docstring), on this thread alone, before any output has
         # them: reading _bones unlocked can only count a frame being made as unread (a shorter chain)
         for person in people:
@@ -204,11 +210,29 @@ class AvatarWorld:
         lock = self._chain_locks.get(person.person_id)
         if lock is None:  # (not setdefault: that would make a lock every frame)
             lock = self._chain_locks[person.person_id] = threading.Lock()
+        ears = self._ear_line(person, state.camera_to_world, timestamp_ns)
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
-                            seen, _lock=lock)  # fmt: skip
+                            seen, ears, _lock=lock)  # fmt: skip
+
+    def _ear_line(self, person: PersonPose, camera_to_world: np.ndarray, timestamp_ns: int) -> np.ndarray:
+        """The person's right ear → left ear in the world's axes ``(3,)``, through the avatar filter as
+        the joints are (unfiltered, a still person's head turned 0.17 deg a frame against 0.04-0.11
+        for the other bones) and mirrored (the mirror image's left ear is the right one reflected);
+        NaN when the face is not known (its filter starts afresh when it is again)."""
+        if person.face_m is None:
+            self._ear_filters.pop(person.person_id, None)
+            return np.full(3, np.nan)
+        line = np.asarray(camera_to_world, np.float64)[:3, :3] @ face.ear_lines(person.face_m)
+        if self.options.one_euro is not None:
+            one_euro = self._ear_filters.get(person.person_id)
+            if one_euro is None:
+                one_euro = self._ear_filters[person.person_id] = OneEuroFilter(self.options.one_euro)
+            line = one_euro.process(line, timestamp_ns)
+        return line * np.array([1.0, -1.0, -1.0]) if self.options.mirror else line
 
 
 _ANKLES = list(fl.ANKLES)
+
 
 
 def _lengths(person: PersonPose) -> np.ndarray:

@@ -23,6 +23,11 @@ Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is 
 ``root_m``                [x, y, z] metres, the pelvis in the camera frame
 ``frame``                 ``"camera_xright_ydown_zforward"`` (OpenCV camera axes)
 ``latency_ms``            optional map stage name → milliseconds (e.g. ``"keypoints2d"``)
+``face_m``                optional, 5 × [x, y, z] metres in the camera frame: the nose, left
+                          eye, right eye, left ear and right ear as the 2D detector gives them
+                          in 3D (MediaPipe's world landmarks), placed so that the ears' midpoint
+                          is the head joint; only while tracking and both ears are seen. Where
+                          the face turns (the head's twist of the avatar outputs)
 ``source_stalled_s``      optional, only while a live source (camera, stream) has delivered
                           nothing and is being retried: seconds since its last frame. Such a
                           message is ``lost`` and carries the last frame's ``frame_id`` and
@@ -59,6 +64,7 @@ import msgpack
 import numpy as np
 
 from ..engines import skeleton
+from ..engines.face import NUM_FACE_POINTS
 from .errors import SchemaError
 from .types import COORDINATE_FRAME, TRACKING_STATES, PersonPose, PoseFrame, StreamMeta
 
@@ -102,6 +108,8 @@ class PoseMessage:
     frame: str = COORDINATE_FRAME
     person_id: int = 0
     source_stalled_s: float = 0.0
+    #: ``(5, 3)`` float32, or ``None`` when the message has none
+    face_m: np.ndarray | None = None
     #: the fields this schema does not define, as sent (e.g. the avatar world's ``root_height_m``,
     #: ``foot_contact`` and ``frame_pose``): kept, so that a relay or ``posecast listen`` loses nothing
     extra: dict[str, Any] = field(default_factory=dict)
@@ -181,6 +189,8 @@ def encode_pose(
         "root_m": _float32_list(person.root_m) if posed else _ZEROS_3,
         "frame": COORDINATE_FRAME,
     }
+    if posed and person.face_m is not None:
+        payload["face_m"] = _float32_list(person.face_m)
     if with_latency:
         payload["latency_ms"] = {str(k): v / 1e6 for k, v in frame.stage_ns.items()}
     if frame.source_stalled_s > 0:
@@ -205,6 +215,8 @@ def encode_pose_message(message: PoseMessage) -> bytes:
         "root_m": _float32_list(message.root_m),
         "frame": message.frame,
     }
+    if message.face_m is not None:
+        payload["face_m"] = _float32_list(message.face_m)
     if message.latency_ms is not None:
         payload["latency_ms"] = {str(k): float(v) for k, v in message.latency_ms.items()}
     if message.source_stalled_s > 0:
@@ -234,6 +246,7 @@ def decode_pose(payload: bytes) -> PoseMessage:
         frame=m["frame"],
         person_id=m.get("person_id", 0),
         source_stalled_s=float(m.get("source_stalled_s", 0.0)),
+        face_m=np.asarray(m["face_m"], np.float32) if "face_m" in m else None,
         extra={k: v for k, v in m.items() if k not in POSE_FIELDS},
     )
 
@@ -349,6 +362,8 @@ def validate_pose_message(message: dict[str, Any]) -> None:
         if name not in message:
             raise SchemaError(f"field {name!r} is missing")
         checked_numbers(message[name], name, shape, low, high)
+    if "face_m" in message:
+        checked_numbers(message["face_m"], "face_m", (NUM_FACE_POINTS, 3), -inf, inf)
     latency = message.get("latency_ms")
     if latency is not None and not (
         isinstance(latency, dict) and all(isinstance(k, str) and _finite(v) for k, v in latency.items())

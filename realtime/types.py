@@ -137,7 +137,9 @@ class PersonPose:
     ``bone_lengths_m`` ``(16,)`` the lengths in use (:data:`skeleton.BONE_NAMES` order);
     ``scale`` the scale network's output; ``joints_lifted`` ``(17, 3)`` the lifting network's raw
     root-relative output (canonical units, camera axes); ``keypoints_norm`` ``(17, 2)`` the 2D it
-    was lifted from, undistorted and intrinsics-normalised (``X/Z, Y/Z``).
+    was lifted from, undistorted and intrinsics-normalised (``X/Z, Y/Z``); ``face_m`` ``(5, 3)``
+    the detector's 3D face points at the head joint (:mod:`posecast.engines.face`; ``None`` when
+    the detector gives no 3D landmarks or did not see both ears).
     """
 
     person_id: int
@@ -151,6 +153,7 @@ class PersonPose:
     scale: float | None = None
     joints_lifted: np.ndarray | None = None
     keypoints_norm: np.ndarray | None = None
+    face_m: np.ndarray | None = None
 
     @classmethod
     def lost(cls, person_id: int) -> PersonPose:

@@ -8,6 +8,8 @@ import { decode } from "@msgpack/msgpack";
  * known fields are checked, unknown keys are kept as they are (readers ignore unknown keys). */
 export const KNOWN_SCHEMA_VERSIONS = [1, 2];
 export const NUM_JOINTS = 17;
+/** `face_m`: the nose, left eye, right eye, left ear and right ear, when the detector gives them in 3D. */
+export const NUM_FACE_POINTS = 5;
 export const TRACKING_STATES = ["tracking", "warming", "lost"];
 export const TOPIC_POSE = "pose";
 export const TOPIC_META = "meta";
@@ -105,6 +107,7 @@ export function validatePose(m) {
   checkNumbers(m, "joints_m", [NUM_JOINTS, 3]);
   checkNumbers(m, "confidence", [NUM_JOINTS], 0, 1);
   checkNumbers(m, "root_m", [3]);
+  if (m.face_m !== undefined) checkNumbers(m, "face_m", [NUM_FACE_POINTS, 3]);
   const latency = m.latency_ms;
   if (latency !== undefined && latency !== null) {
     const ok = typeof latency === "object" && !Array.isArray(latency) &&

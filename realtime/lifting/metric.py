@@ -45,6 +45,7 @@ from ...calibration import (
 )
 from ...calibration.intrinsics import ASSUMED_HFOV_DEG
 from ...engines import normalize, skeleton
+from ...engines.face import LEFT_EAR, RIGHT_EAR, face_at_head
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.runtime.base import model_label
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
@@ -230,7 +231,7 @@ class MetricPoseLifting(PoseLifting):
         # the schema promises [0, 1]; a detector's NaN or 2.0 must not reach the weights or the wire
         # (fmax puts NaN at 0: clip(nan_to_num(c), 0, 1) in two ufunc calls, ~100 us less after MediaPipe)
         keypoints_px, confidence = mapped[..., :2], np.minimum(np.fmax(mapped[..., 2], 0.0), 1.0)
-        track_ids = detections.track_ids
+        track_ids, rows = detections.track_ids, range(n)  # rows: each person's in ``detections``
         if self.tracker.options.max_people > 1:
             boxes = keypoint_boxes(detections.keypoints_px, detections.scores, self.options.tracker.min_score)
             duplicate = duplicate_detections(boxes, detections.keypoints_px, detections.scores)
@@ -238,6 +239,7 @@ class MetricPoseLifting(PoseLifting):
                 keep = ~duplicate
                 boxes, keypoints_px, confidence = boxes[keep], keypoints_px[keep], confidence[keep]
                 track_ids = None if track_ids is None else track_ids[keep]
+                rows = np.flatnonzero(keep)
                 n = len(boxes)
         else:  # nobody to tell apart: the tracker does not look at boxes
             boxes = _NO_BOXES[:n]
@@ -275,6 +277,7 @@ class MetricPoseLifting(PoseLifting):
                 person_id, pose.state, keypoints_px[k], confidence[k], joints_m=joints_m,
                 joints_rel_m=pose.joints_rel_m, root_m=pose.root_m, bone_lengths_m=pose.bone_lengths_m,
                 scale=float(lifted.scale[k]), joints_lifted=lifted.joints_rel[k], keypoints_norm=keypoints_norm[k],
+                face_m=self._face(detections, rows[k], joints_m[skeleton.HEAD]),
             )  # fmt: skip
         if len(self.tracker.tracks) > len(ids):  # someone remembered but not seen: lost now, state held
             for person_id in self.tracker.lost():
@@ -285,6 +288,19 @@ class MetricPoseLifting(PoseLifting):
         if stage_ns is not None:
             stage_ns.update(window=t1 - t0, lift=t2 - t1, smooth=time.perf_counter_ns() - t2)
         return [people[pid] for pid in sorted(people)] if len(people) > 1 else list(people.values())
+
+    def _face(self, detections: Detections2D, row: int, head_m: np.ndarray) -> np.ndarray | None:
+        """The detector's 3D face points of ``detections``' person ``row`` at ``head_m``, or ``None``
+        (no 3D landmarks, a layout without a face, or an ear not seen: the ear line is the head's
+        twist, :mod:`posecast.engines.face`)."""
+        face = detections.layout.face
+        if detections.world_m is None or face is None:
+            return None
+        scores = detections.scores[row]
+        if min(scores[face[LEFT_EAR]], scores[face[RIGHT_EAR]]) < self.options.min_joint_confidence:
+            return None
+        points = face_at_head(detections.world_m[row, list(face)], head_m)
+        return points if np.isfinite(points).all() else None
 
     def _implausible(self, pose: MetricPose, joints_m: np.ndarray, keypoints_norm: np.ndarray,
                      confidence: np.ndarray) -> bool:  # fmt: skip

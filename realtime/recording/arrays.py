@@ -12,6 +12,7 @@ import numpy as np
 
 from ...calibration import CameraIntrinsics
 from ...engines import normalize, skeleton
+from ...engines.face import NUM_FACE_POINTS
 from ...engines.lift_input import save_lift_input
 from ..schema import decode_pose
 from .format import Recording, RecordingError
@@ -27,7 +28,8 @@ class PersonTrack:
     no pose (``lost`` or absent); ``tracking`` ``(F,)`` state strings (``""`` when absent);
     ``timestamp_ns`` and ``frame_id`` ``(F,)``; ``keypoints_px`` ``(F, 17, 2)`` and
     ``confidence`` ``(F, 17)`` the 2D (NaN and 0 when absent); ``bone_lengths_m`` ``(F, 16)``
-    the lengths the pipeline used (NaN when not lifted)."""
+    the lengths the pipeline used (NaN when not lifted); ``face_m`` ``(F, 5, 3)`` the face points
+    of the messages that have them (:mod:`posecast.engines.face`; NaN elsewhere)."""
 
     person_id: int
     joints_m: np.ndarray
@@ -37,6 +39,7 @@ class PersonTrack:
     keypoints_px: np.ndarray
     confidence: np.ndarray
     bone_lengths_m: np.ndarray
+    face_m: np.ndarray
 
     @property
     def posed(self) -> np.ndarray:
@@ -72,12 +75,15 @@ def person_track(recording: Recording, person_id: int | None = None) -> PersonTr
     keypoints = np.full((n, j, 2), np.nan, np.float32)
     confidence = np.zeros((n, j), np.float32)
     lengths = np.full((n, len(skeleton.BONES)), np.nan, np.float32)
+    faces = np.full((n, NUM_FACE_POINTS, 3), np.nan, np.float32)
     tracking = np.full(n, "", dtype=object)
     for i, frame in enumerate(recording.frames):
         for payload in frame.poses:
             message = decode_pose(payload)
             if message.person_id == person_id and message.tracking != "lost":
                 joints[i] = message.joints_m
+                if message.face_m is not None:
+                    faces[i] = message.face_m
         for person in frame.people:
             if person.person_id == person_id:
                 tracking[i] = person.tracking
@@ -87,7 +93,8 @@ def person_track(recording: Recording, person_id: int | None = None) -> PersonTr
                     lengths[i] = person.bone_lengths_m
     stamps = np.asarray([f.timestamp_ns for f in recording.frames], np.int64)
     frame_ids = np.asarray([f.frame_id for f in recording.frames], np.int64)
-    return PersonTrack(person_id, joints, tracking.astype(str), stamps, frame_ids, keypoints, confidence, lengths)
+    return PersonTrack(person_id, joints, tracking.astype(str), stamps, frame_ids, keypoints, confidence, lengths,
+                       faces)  # fmt: skip
 
 
 def timestamps_s(recording: Recording) -> np.ndarray | None:

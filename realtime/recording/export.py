@@ -33,7 +33,7 @@ from scipy.spatial.transform import Rotation
 
 from ...calibration import floor as floors
 from ...calibration.ground import ASSUMED_FLOOR
-from ...engines import bvh_export, skeleton
+from ...engines import bvh_export, face, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
 from ...engines.fileio import atomic_write
@@ -128,9 +128,10 @@ def subject_bone_lengths(track: PersonTrack) -> np.ndarray:
     return np.median(skeleton.bone_lengths(track.joints_m[track.posed].astype(np.float64)), axis=0)
 
 
-def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray) -> tuple[np.ndarray, str]:
-    """The track's joints in the world frame ``(F, 17, 3)`` (NaN where no pose) and where the
-    floor came from."""
+def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """The track's joints in the world frame ``(F, 17, 3)`` (NaN where no pose), its ear lines
+    there ``(F, 3)`` (the head's twist; NaN where the face is not known) and where the floor
+    came from."""
     joints = track.joints_m.astype(np.float64)
     transform = published_camera_to_world(recording)
     source = "published by the stream"
@@ -146,7 +147,7 @@ def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray
             floor = ASSUMED_FLOOR
             source = "assumed (no recorded frame saw both feet): a level camera 1.5 m up"
         transform = floors.camera_to_world(floor, first_root)
-    return floors.to_world(joints, transform), source
+    return floors.to_world(joints, transform), face.ear_lines(track.face_m) @ transform[:3, :3].T, source
 
 
 def increasing(times_s: np.ndarray) -> np.ndarray:
@@ -197,17 +198,19 @@ def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
 
 
 def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
-                  lengths_m: np.ndarray) -> tuple[str, int, int, int, float]:  # fmt: skip
-    """World joints ``(F, 17, 3)`` (NaN without a pose) stamped ``times_s`` ``(F,)`` → (BVH text
+                  lengths_m: np.ndarray, ear_lines: np.ndarray) -> tuple[str, int, int, int, float]:  # fmt: skip
+    """World joints ``(F, 17, 3)`` (NaN without a pose) and ear lines ``(F, 3)`` (the head's twist,
+    NaN where not known) stamped ``times_s`` ``(F,)`` → (BVH text
     in ``frame`` at ``fps`` on the take's uniform grid, its frame count, how many hold a pose:
     more than half a frame from the pose they show, the gaps held for :data:`MAX_HELD_S` only and
     the seconds that left out; the grid's last time may be that close past the take's last frame)."""
     keep = increasing(times_s)
-    joints, times_s = joints_world[keep], times_s[keep]
+    joints, ear_lines, times_s = joints_world[keep], ear_lines[keep], times_s[keep]
     posed = np.isfinite(joints).all(axis=(1, 2))
     times_s, shortened, shortened_s = shorten_gaps(times_s, MAX_HELD_S)
     grid_s = uniform_grid(times_s, fps)
-    pose, held_s = resample_pose(rot.joints_to_rotations(joints[posed], lengths_m), times_s[posed], grid_s)
+    pose = rot.joints_to_rotations(joints[posed], lengths_m, None, ear_lines[posed])
+    pose, held_s = resample_pose(pose, times_s[posed], grid_s)
     target = engine_frames.get_frame(frame)
     text = bvh_export.bvh_text(engine_frames.bone_pose_to_frame(pose, target), fps, target)
     return text, len(grid_s), int((held_s > 0.5 / fps).sum()), shortened, shortened_s
@@ -259,16 +262,16 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
         raise RecordingError(f"{recording.path}: cannot tell the frame rate (fewer than two frames); record a "
                              "longer take")  # fmt: skip
     lengths = subject_bone_lengths(track)
-    joints, floor_source = world_joints(recording, track, lengths)
+    joints, ear_lines, floor_source = world_joints(recording, track, lengths)
     times_s = (track.timestamp_ns - track.timestamp_ns[0]) / 1e9
     check_take_timing(recording, times_s, track.posed, fps)
     fps = bounded_rate(recording, times_s, fps)
     resampled = not on_grid(times_s, fps)
     shortened, shortened_s = 0, 0.0
     if resampled:
-        text, frames, held, shortened, shortened_s = resampled_bvh(joints, times_s, fps, frame, lengths)
+        text, frames, held, shortened, shortened_s = resampled_bvh(joints, times_s, fps, frame, lengths, ear_lines)
     else:  # one BVH frame per recorded frame, as recorded
-        text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths)
+        text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths, ear_lines)
         frames = len(joints)
     rebuilt = rot.joints_to_rotations(joints[track.posed], lengths).joints()
     deviation = np.linalg.norm(rebuilt - joints[track.posed], axis=-1).max(axis=-1)

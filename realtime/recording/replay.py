@@ -92,7 +92,7 @@ def pose_frame(record: FrameRecord, capture_ns: int, timestamp_ns: int, frame_id
         people.append(PersonPose(person_id=person.person_id, tracking=message.tracking,
                                  keypoints_px=person.keypoints_px, confidence=message.confidence, joints_m=joints,
                                  joints_rel_m=joints - joints[0], root_m=message.root_m,
-                                 bone_lengths_m=person.bone_lengths_m))  # fmt: skip
+                                 bone_lengths_m=person.bone_lengths_m, face_m=message.face_m))  # fmt: skip
     latency = next((m.latency_ms for m in messages.values() if m.latency_ms), None) or {}
     stage_ns = {name: int(ms * 1e6) for name, ms in latency.items()}
     return PoseFrame(frame_id=frame_id, capture_ns=capture_ns, timestamp_ns=timestamp_ns,

@@ -325,8 +325,9 @@ def test_a_dance_take_s_bvh_is_one_frame_per_recorded_frame_as_before(dance_take
     assert not done.resampled and (done.frames, done.fps) == (60, 30.0)
     track = person_track(take)
     lengths = done.bone_lengths_m
-    joints, _ = world_joints(take, track, lengths)
-    before, _ = bvh_export.joints_to_bvh(joints, 30.0, "world", lengths)  # what export wrote before this change
+    joints, ear_lines, _ = world_joints(take, track, lengths)
+    # what export wrote before resampling came (the head's twist from the face since)
+    before, _ = bvh_export.joints_to_bvh(joints, 30.0, "world", lengths, ear_lines)
     assert (tmp_path / "dance.bvh").read_text() == before
 
 

@@ -100,6 +100,8 @@ for (const [field, value] of [
   ["latency_ms", { lift: NaN }],
   ["latency_ms", { lift: true }],
   ["root_height_m", NaN],
+  ["face_m", Array.from({ length: 4 }, () => [0, 0, 1])],
+  ["face_m", Array.from({ length: 5 }, () => [0, NaN, 1])],
 ]) {
   test(`a pose's ${field} of ${JSON.stringify(value).slice(0, 30)} is refused`, () => {
     assert.throws(() => decodeMessage("pose", packed(pose({ [field]: value }))), (e) => e instanceof SchemaError && e.field === field);

@@ -1,0 +1,42 @@
+"""Where the face points: the detector's 3D face points placed at posecast's head.
+
+posecast's 17 joints end at the head (the centre of the head at ear level): a point, which says
+nothing of where the face turns. A detector that gives 3D landmarks (MediaPipe's world
+landmarks) sees the nose, the eyes and the ears. :data:`FACE_POINT_NAMES` are those five, and
+:func:`face_at_head` moves them, as the detector placed them relative to one another, so that
+the midpoint of their ears is posecast's head joint (the same point by definition: the layouts
+map the head to the mid-ears). No rotation is needed: MediaPipe's world landmarks are in the
+camera's axes (x right, y down, z away from the camera, metres), as posecast's camera frame is.
+
+The line between the ears is the head's twist in :mod:`posecast.engines.rotations`: a face
+turned from the chest turns an avatar's head (the 17 joints alone only swing it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The face points, in the order of ``face_m`` (pose messages) and :attr:`KeypointLayout.face`.
+FACE_POINT_NAMES: tuple[str, ...] = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+NUM_FACE_POINTS = len(FACE_POINT_NAMES)
+LEFT_EAR, RIGHT_EAR = FACE_POINT_NAMES.index("left_ear"), FACE_POINT_NAMES.index("right_ear")
+#: The same points with left and right swapped (a mirrored body's face).
+MIRROR_ORDER: tuple[int, ...] = tuple(
+    FACE_POINT_NAMES.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
+    for n in FACE_POINT_NAMES
+)
+
+
+def face_at_head(face_points: np.ndarray, head_m: np.ndarray) -> np.ndarray:
+    """The detector's 3D face points ``(..., 5, 3)`` (:data:`FACE_POINT_NAMES` order, metres, the
+    camera's axes) moved so that the midpoint of the ears is ``head_m`` ``(..., 3)``."""
+    face_points = np.asarray(face_points, dtype=np.float64)
+    ears_mid = 0.5 * (face_points[..., LEFT_EAR, :] + face_points[..., RIGHT_EAR, :])
+    return face_points - ears_mid[..., None, :] + np.asarray(head_m, dtype=np.float64)[..., None, :]
+
+
+def ear_lines(face_m: np.ndarray) -> np.ndarray:
+    """Face points ``(..., 5, 3)`` → the direction from the right ear to the left ear ``(..., 3)``
+    (not normalised; NaN where the face is not known)."""
+    face_m = np.asarray(face_m, dtype=np.float64)
+    return face_m[..., LEFT_EAR, :] - face_m[..., RIGHT_EAR, :]

@@ -1,0 +1,82 @@
+"""The face points at the head (engines/face.py) and the head's twist from the ear line
+(engines/rotations.py): a face turned from the chest turns the head bone, and moves no joint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from posecast.engines import face, layouts, rotations, skeleton
+from scipy.spatial.transform import Rotation
+
+HEAD = skeleton.JOINT_INDEX["head"]
+LENGTHS = skeleton.bone_lengths_from_height(1.7)
+
+
+def _head_yaw_deg(pose: rotations.BonePose) -> np.ndarray:
+    """The head bone's turn about the neck (its local rotation's yaw about y), degrees, per frame."""
+    return Rotation.from_quat(pose.rotations[:, HEAD]).as_euler("YXZ", degrees=True)[:, 0]
+
+
+def test_face_points_are_moved_to_the_head_as_the_detector_placed_them() -> None:
+    rng = np.random.default_rng(0)
+    points = rng.normal(0.0, 0.1, (4, 5, 3)) + np.array([0.2, -0.6, 0.1])
+    head = rng.normal(0.0, 1.0, (4, 3))
+    placed = face.face_at_head(points, head)
+    mid_ears = 0.5 * (placed[:, face.LEFT_EAR] + placed[:, face.RIGHT_EAR])
+    np.testing.assert_allclose(mid_ears, head, atol=1e-12)
+    np.testing.assert_allclose(placed - placed[:, :1], points - points[:, :1], atol=1e-12)  # not turned or scaled
+    np.testing.assert_allclose(face.ear_lines(placed), points[:, face.LEFT_EAR] - points[:, face.RIGHT_EAR], atol=1e-12)
+
+
+def test_layouts_name_the_face_points_and_the_mirror_swaps_left_and_right() -> None:
+    for layout in (layouts.MEDIAPIPE_33, layouts.COCO_17):
+        assert tuple(layout.keypoint_names[i] for i in layout.face) == face.FACE_POINT_NAMES
+    assert layouts.POSECAST_17.face is None  # no face among posecast's joints
+    mirrored = [face.FACE_POINT_NAMES[i] for i in face.MIRROR_ORDER]
+    assert mirrored == ["nose", "right_eye", "left_eye", "right_ear", "left_ear"]
+
+
+@pytest.mark.parametrize("yaw_deg", [-75.0, -20.0, 0.0, 35.0, 80.0])
+def test_the_head_turns_on_the_neck_as_the_ear_line_does(yaw_deg: float) -> None:
+    """A standing body with its neck leant 15 deg sideways and its chest turned 30 deg: the head
+    bone turns by the face's yaw from the chest, whatever the chest does, and no joint moves."""
+    joints = rotations.rest_pose(LENGTHS)[None].repeat(2, axis=0)
+    chest = Rotation.from_euler("y", 30.0, degrees=True)
+    upper = [skeleton.JOINT_INDEX[n] for n in ("thorax", "neck", "head", "l_shoulder", "r_shoulder", "l_elbow",
+                                               "r_elbow", "l_wrist", "r_wrist")]  # fmt: skip
+    spine = joints[:, skeleton.JOINT_INDEX["spine"]]
+    offsets = (joints[:, upper] - spine[:, None]).reshape(-1, 3)
+    joints[:, upper] = spine[:, None] + chest.apply(offsets).reshape(2, -1, 3)
+    neck = joints[:, skeleton.JOINT_INDEX["neck"]]
+    lean = Rotation.from_euler("z", 15.0, degrees=True)
+    joints[:, HEAD] = neck + lean.apply(joints[:, HEAD] - neck)
+    ears = (chest * Rotation.from_euler("y", yaw_deg, degrees=True)).apply([1.0, 0.0, 0.0])
+    ear_lines = np.stack([ears * 0.15, np.full(3, np.nan)])  # the second frame: the face not known
+    pose = rotations.joints_to_rotations(joints, LENGTHS, ear_lines=ear_lines)
+    plain = rotations.joints_to_rotations(joints, LENGTHS)
+    np.testing.assert_allclose(pose.joints(), joints, atol=1e-9)  # the twist moves no joint
+    # the head's own turn about the neck → head bone: the face's yaw (the lean is a swing of the bone)
+    head_twist = Rotation.from_quat(pose.rotations[0, HEAD]) * Rotation.from_quat(plain.rotations[0, HEAD]).inv()
+    bone = joints[0, HEAD] - neck[0]
+    turned = head_twist.as_rotvec()
+    assert abs(np.degrees(np.linalg.norm(turned)) - abs(yaw_deg)) < 1.5
+    if yaw_deg:
+        assert abs(abs(np.dot(turned / np.linalg.norm(turned), bone / np.linalg.norm(bone))) - 1.0) < 0.01
+    # without a face the head swings like the neck, as before
+    np.testing.assert_allclose(pose.rotations[1], plain.rotations[1], atol=1e-12)
+    np.testing.assert_allclose(np.delete(pose.rotations[0], HEAD, axis=0), np.delete(plain.rotations[0], HEAD, axis=0),
+                               atol=1e-12)  # fmt: skip
+
+
+def test_the_ear_lines_must_have_a_row_a_frame() -> None:
+    joints = rotations.rest_pose(LENGTHS)[None].repeat(3, axis=0)
+    with pytest.raises(ValueError, match=r"ear lines of shape \(3, 3\)"):
+        rotations.joints_to_rotations(joints, LENGTHS, ear_lines=np.ones((2, 3)))
+
+
+def test_a_face_turned_in_the_rest_pose_reads_back_as_its_yaw() -> None:
+    joints = rotations.rest_pose(LENGTHS)[None].repeat(4, axis=0)
+    yaws = np.array([-60.0, -10.0, 25.0, 90.0])
+    ears = Rotation.from_euler("y", yaws[:, None], degrees=True).apply(np.tile([0.15, 0.0, 0.0], (4, 1)))
+    np.testing.assert_allclose(_head_yaw_deg(rotations.joints_to_rotations(joints, LENGTHS, ear_lines=ears)), yaws,
+                               atol=1e-9)  # fmt: skip
