@@ -10,8 +10,8 @@ bone              parent         sits at         turns with
 Hips              (root)         pelvis          the pelvis frame (hip line, hips plane)
 Spine             Hips           spine           spine→thorax (upper torso, shoulder line)
 Chest             Spine          thorax          thorax→neck
-Neck              Chest          neck            neck→head (no twist: no face is seen)
-Head              Neck           head            neck→head (the head is not seen to turn on the neck)
+Neck              Chest          neck            neck→head, turned as the face (the ear line) where known
+Head              Neck           head            neck→head (identity on the Neck: it turns there)
 Left/RightShoulder  Chest        thorax          thorax→shoulder (clavicle)
 Left/RightUpperArm  …Shoulder    shoulder        shoulder→elbow (elbow bend plane)
 Left/RightLowerArm  …UpperArm    elbow           elbow→wrist (a hinge)

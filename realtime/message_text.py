@@ -45,6 +45,8 @@ def to_json(message: PoseMessage | MetaMessage) -> dict[str, Any]:
     out.update(tidy(out.pop("extra")))  # the fields this schema does not define, as sent
     for name in ("joints_m", "confidence", "root_m"):
         out[name] = _rounded(out[name])
+    if (face_m := out.pop("face_m")) is not None:  # only where the message has one, as on the wire
+        out["face_m"] = _rounded(face_m)
     # the other floats as every float here: 6 significant digits (these came whole: 17.299999237060547)
     out["latency_ms"], out["source_stalled_s"] = tidy(out["latency_ms"]), tidy(out["source_stalled_s"])
     if out["latency_ms"] is None:

@@ -4,6 +4,7 @@ turning the avatar's head on its neck (live, mirrored, replayed and in the BVH),
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import msgpack
@@ -13,6 +14,7 @@ from posecast.engines import bvh_export, face, skeleton
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.avatar import AvatarOptions, AvatarWorld
 from posecast.realtime.errors import SchemaError
+from posecast.realtime.message_text import to_json
 from posecast.realtime.recording import read_recording
 from posecast.realtime.recording.arrays import person_track
 from posecast.realtime.recording.export import export_bvh, world_joints
@@ -113,6 +115,10 @@ def test_face_m_goes_on_the_wire_and_comes_back_and_a_bad_one_is_refused() -> No
     assert "face_m" not in message.extra
     np.testing.assert_allclose(decode_pose(encode_pose_message(message)).face_m, points, atol=1e-6)  # relayed
     assert decode_pose(encode_pose(frame, _person(None), 5_000, 6_000)).face_m is None  # not seen: not sent
+    # `posecast listen --json` prints it as the other arrays, and only where the message has one
+    printed = json.loads(json.dumps(to_json(message)))
+    np.testing.assert_allclose(printed["face_m"], points, atol=1e-5)
+    assert "face_m" not in to_json(decode_pose(encode_pose(frame, _person(None), 5_000, 6_000)))
     raw = msgpack.unpackb(encode_pose(frame, frame.people[0], 5_000, 6_000))
     for bad in (points[:4].tolist(), [[0.0, float("nan"), 1.0]] * 5, "nose"):
         with pytest.raises(SchemaError, match="field 'face_m'"):
