@@ -25,7 +25,8 @@ SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[Heal
 
 _VALID_POSE = encode_pose_message(
     PoseMessage(7, 123, "tracking", np.ones((17, 3), np.float32), np.full(17, 0.5, np.float32),
-                np.array([0.0, 0.1, 3.0], np.float32), {"lift": 0.7}, 150, 1_700_000_000_000_000_000)
+                np.array([0.0, 0.1, 3.0], np.float32), {"lift": 0.7}, 150, 1_700_000_000_000_000_000,
+                face_m=np.full((5, 3), 0.5, np.float32))
 )  # fmt: skip
 _VALID_META = encode_meta(MetaMessage(assumptions={"height_m": 1.7}))
 
@@ -63,8 +64,13 @@ def _check_pose(pose: PoseMessage) -> None:
     for name in ("frame_id", "capture_ns", "publish_ns", "publish_unix_ns", "person_id"):
         value = getattr(pose, name)
         assert isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if pose.face_m is not None:
+        assert pose.face_m.shape == (5, 3) and np.isfinite(pose.face_m).all()
     again = decode_pose(encode_pose_message(pose))
     np.testing.assert_array_equal(again.joints_m, pose.joints_m)
+    assert (again.face_m is None) == (pose.face_m is None)
+    if pose.face_m is not None:
+        np.testing.assert_array_equal(again.face_m, pose.face_m)
     assert (again.frame_id, again.person_id, again.tracking) == (pose.frame_id, pose.person_id, pose.tracking)
 
 
