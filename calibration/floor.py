@@ -291,6 +291,11 @@ def to_world(points_cam: np.ndarray, transform: np.ndarray) -> np.ndarray:
     return np.asarray(points_cam, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
 
 
+def directions_to_world(vectors_cam: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """Camera-frame directions ``(..., 3)`` (a line between two points) → world axes ``(..., 3)``."""
+    return np.asarray(vectors_cam, dtype=np.float64) @ transform[:3, :3].T
+
+
 def foot_contacts(
     ankle_heights_m: np.ndarray, ankle_speeds_m_s: np.ndarray, options: FloorOptions | None = None
 ) -> np.ndarray:

@@ -104,19 +104,20 @@ def fill_gaps(joints: np.ndarray) -> tuple[np.ndarray, int]:
     """Joints ``(F, 17, 3)`` with every frame that is not all finite replaced by the last
     finite one (the first finite one before it); returns them and how many were filled.
     Raises ``ValueError`` when no frame is finite."""
+    joints, _, held = _held_frames(joints)
+    return joints, held
+
+
+def _held_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`fill_gaps`'s joints, the frame each frame shows ``(F,)`` (itself where it has a
+    pose, else the last one that has, or the first), and how many were filled."""
     joints = np.asarray(joints, dtype=np.float64)
     valid = np.isfinite(joints).all(axis=(1, 2))
     if not valid.any():
         raise ValueError("no frame has a pose: nothing to export")
-    return joints[_held_frames(valid)], int((~valid).sum())
-
-
-def _held_frames(valid: np.ndarray) -> np.ndarray:
-    """``(F,)`` the frame each frame shows: itself where ``valid``, else the last valid one (the
-    first valid one before it)."""
     source = np.maximum.accumulate(np.where(valid, np.arange(len(valid)), -1))
     source[source < 0] = np.argmax(valid)
-    return source
+    return joints[source], source, int((~valid).sum())
 
 
 def bvh_text(pose: rot.BonePose, fps: float, frame: engine_frames.Frame) -> str:
@@ -179,9 +180,11 @@ def joints_to_bvh(
     ``bone_lengths_m`` ``(16,)``: the subject's (default: the median over the frames);
     ``ear_lines`` ``(F, 3)`` world axes, the head's twist (:func:`posecast.engines.rotations.
     joints_to_rotations`; NaN or ``None``: not known)."""
-    joints, held = fill_gaps(joints_world)
+    joints, source, held = _held_frames(joints_world)
     if ear_lines is not None:  # a frame without a pose holds the last one's head too
-        ear_lines = np.asarray(ear_lines, np.float64)[_held_frames(np.isfinite(joints_world).all(axis=(1, 2)))]
+        if np.shape(ear_lines) != (len(joints), 3):
+            raise ValueError(f"expected ear lines of shape ({len(joints)}, 3), got {np.shape(ear_lines)}")
+        ear_lines = np.asarray(ear_lines, np.float64)[source]
     if bone_lengths_m is None:
         bone_lengths_m = np.median(skeleton.bone_lengths(joints), axis=0)
     target = engine_frames.get_frame(frame)

@@ -19,12 +19,19 @@ import numpy as np
 #: The face points, in the order of ``face_m`` (pose messages) and :attr:`KeypointLayout.face`.
 FACE_POINT_NAMES: tuple[str, ...] = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
 NUM_FACE_POINTS = len(FACE_POINT_NAMES)
+NOSE = FACE_POINT_NAMES.index("nose")
 LEFT_EAR, RIGHT_EAR = FACE_POINT_NAMES.index("left_ear"), FACE_POINT_NAMES.index("right_ear")
-#: The same points with left and right swapped (a mirrored body's face).
-MIRROR_ORDER: tuple[int, ...] = tuple(
-    FACE_POINT_NAMES.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
-    for n in FACE_POINT_NAMES
-)
+#: The face is known where the detector sees the nose or an ear with this score or more (the
+#: joints' "seen"): MediaPipe places a face turned to profile, its far ear hidden, as a whole;
+#: a head out of view or turned away is a guess and is not sent.
+MIN_FACE_SCORE = 0.5
+
+
+def face_seen(scores: np.ndarray) -> bool:
+    """Whether face point scores ``(5,)`` (:data:`FACE_POINT_NAMES` order) say the face is seen
+    (:data:`MIN_FACE_SCORE`; a NaN score is not seen)."""
+    return bool(np.nanmax(np.append(np.asarray(scores, np.float64)[[NOSE, LEFT_EAR, RIGHT_EAR]], -1.0))
+                >= MIN_FACE_SCORE)  # fmt: skip
 
 
 def face_at_head(face_points: np.ndarray, head_m: np.ndarray) -> np.ndarray:

@@ -278,9 +278,7 @@ _HINGE_SLOTS = np.array([HINGE_NAMES.index(rule) if rule in _HINGES else -1 for 
 _REST_REFERENCES = np.array([TWIST[name][1] for name in skeleton.JOINT_NAMES])
 
 
-def _world_frames(
-    joints: np.ndarray, twists_rad: np.ndarray, ear_lines: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _world_frames(joints: np.ndarray, twists_rad: np.ndarray, ear_lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World rotation matrix of every bone ``(F, 17, 3, 3)`` for finite joints ``(F, 17, 3)`` in
     time order, and the hinges' twists ``(4,)`` after them (``twists_rad``: before them);
     ``ear_lines`` ``(F, 3)``, NaN where not known."""
@@ -300,6 +298,7 @@ def _world_frames(
     is_hinge = np.array([rule in _HINGES for rule in _RULES])
     is_one_way = np.array([rule in ONE_WAY_HINGES for rule in _RULES])
     is_parent = np.array([rule == "parent" for rule in _RULES])
+    is_ears = np.array([rule == "ears" for rule in _RULES])
     world = np.empty((len(joints), skeleton.NUM_JOINTS, 3, 3))
     # root: x along the hip line (exact), y towards the spine within the hips plane
     world[:, 0] = _frame(lines["hip_line"], lines["hips"], _X, _Y, np.broadcast_to(_Y, zero.shape))
@@ -319,7 +318,7 @@ def _world_frames(
                 _unit(bone[:, hinge]), ref, side[..., None] * h, twists_rad[slots]
             )
         # "parent" bones, and the head where its ears are not known, carry the parent's frame
-        carried = is_parent[level] | ~np.isfinite(reference).all(axis=-1)
+        carried = is_parent[level] | (is_ears[level] & ~np.isfinite(reference).all(axis=-1))
         reference[carried] = parent_ref[carried]
         world[:, level] = _frame(bone, reference, REST_DIRECTIONS[level], _REST_REFERENCES[level], parent_ref)
     return world, twists_rad

@@ -30,6 +30,7 @@ import numpy as np
 from ..calibration import floor as fl
 from ..calibration.ground import FloorEstimator, FloorState, FootContacts
 from ..engines import face, frames, rotations, skeleton
+from ..engines.window_slots import MAX_BRIDGED_GAP_S
 from .lifting.smoothing import OneEuroFilter, OneEuroOptions
 from .types import PersonPose, PoseFrame
 
@@ -45,6 +46,9 @@ AVATAR_ONE_EURO = OneEuroOptions(min_cutoff_hz=0.5, beta=4.0, d_cutoff_hz=1.0)
 #: takes that thread about 85 ms). Without an output that reads rotations the chain restarts every
 #: so many frames: nothing grows.
 MAX_UNREAD_FRAMES = 64
+#: A face not seen (``PersonPose.face_m`` None) is held as last seen this long, seconds (the live
+#: window's bridged gap), before the head swings with the neck alone.
+FACE_HOLD_S = MAX_BRIDGED_GAP_S
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class AvatarWorld:
             self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor)
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
-        self._ear_filters: dict[int, OneEuroFilter] = {}  # the head's twist, filtered as the joints are
+        self._ears: dict[int, _Ears] = {}  # the head's twist: each person's ear line, filtered and held
         self._last: dict[int, AvatarPerson] = {}  # each person's last frame: the next one's previous
         self._chain_locks: dict[int, threading.Lock] = {}  # outputs read rotations on their own threads
 
@@ -145,7 +149,7 @@ class AvatarWorld:
     def reset(self) -> None:
         self._contacts.clear()
         self._filters.clear()
-        self._ear_filters.clear()
+        self._ears.clear()
         self._last.clear()
         self._chain_locks.clear()
 
@@ -170,7 +174,7 @@ class AvatarWorld:
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
             self._filters.pop(gone, None)
-            self._ear_filters.pop(gone, None)
+            self._ears.pop(gone, None)
         # chain each person's frames (module docstring), on this thread alone, before any output has
         # them: reading _bones unlocked can only count a frame being made as unread (a shorter chain)
         for person in people:
@@ -217,22 +221,34 @@ class AvatarWorld:
     def _ear_line(self, person: PersonPose, camera_to_world: np.ndarray, timestamp_ns: int) -> np.ndarray:
         """The person's right ear → left ear in the world's axes ``(3,)``, through the avatar filter as
         the joints are (unfiltered, a still person's head turned 0.17 deg a frame against 0.04-0.11
-        for the other bones) and mirrored (the mirror image's left ear is the right one reflected);
-        NaN when the face is not known (its filter starts afresh when it is again)."""
-        if person.face_m is None:
-            self._ear_filters.pop(person.person_id, None)
+        for the other bones) and mirrored (the mirror image's left ear is the right one reflected).
+        A face not seen is held as last seen for up to :data:`FACE_HOLD_S` (a hand over it, a turn
+        to profile: the head snapped back to the neck's turn for one frame, review), then NaN:
+        not known (its filter starts afresh when it is seen again)."""
+        ears = self._ears.get(person.person_id)
+        if person.face_m is not None:
+            line = fl.directions_to_world(face.ear_lines(person.face_m), camera_to_world)
+            if ears is None:
+                one_euro = None if self.options.one_euro is None else OneEuroFilter(self.options.one_euro)
+                ears = self._ears[person.person_id] = _Ears(one_euro)
+            ears.line = line if ears.one_euro is None else ears.one_euro.process(line, timestamp_ns)
+            ears.seen_ns = timestamp_ns
+        elif ears is None or timestamp_ns - ears.seen_ns > FACE_HOLD_S * 1e9:
+            self._ears.pop(person.person_id, None)
             return np.full(3, np.nan)
-        line = np.asarray(camera_to_world, np.float64)[:3, :3] @ face.ear_lines(person.face_m)
-        if self.options.one_euro is not None:
-            one_euro = self._ear_filters.get(person.person_id)
-            if one_euro is None:
-                one_euro = self._ear_filters[person.person_id] = OneEuroFilter(self.options.one_euro)
-            line = one_euro.process(line, timestamp_ns)
-        return line * np.array([1.0, -1.0, -1.0]) if self.options.mirror else line
+        return ears.line * np.array([1.0, -1.0, -1.0]) if self.options.mirror else ears.line
+
+
+@dataclass
+class _Ears:
+    """One person's ear line (world axes) as last seen and when, and its filter (``None``: unfiltered)."""
+
+    one_euro: OneEuroFilter | None
+    line: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    seen_ns: int = 0
 
 
 _ANKLES = list(fl.ANKLES)
-
 
 
 def _lengths(person: PersonPose) -> np.ndarray:

@@ -26,8 +26,9 @@ Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is 
 ``face_m``                optional, 5 × [x, y, z] metres in the camera frame: the nose, left
                           eye, right eye, left ear and right ear as the 2D detector gives them
                           in 3D (MediaPipe's world landmarks), placed so that the ears' midpoint
-                          is the head joint; only while tracking and both ears are seen. Where
-                          the face turns (the head's twist of the avatar outputs)
+                          is the head joint; only for a person with joints (tracking or
+                          warming) whose nose or an ear the detector sees (score 0.5 or more).
+                          Where the face turns (the head's twist of the avatar outputs)
 ``source_stalled_s``      optional, only while a live source (camera, stream) has delivered
                           nothing and is being retried: seconds since its last frame. Such a
                           message is ``lost`` and carries the last frame's ``frame_id`` and

@@ -45,7 +45,7 @@ from ...calibration import (
 )
 from ...calibration.intrinsics import ASSUMED_HFOV_DEG
 from ...engines import normalize, skeleton
-from ...engines.face import LEFT_EAR, RIGHT_EAR, face_at_head
+from ...engines.face import face_at_head, face_seen
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.runtime.base import model_label
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
@@ -291,13 +291,10 @@ class MetricPoseLifting(PoseLifting):
 
     def _face(self, detections: Detections2D, row: int, head_m: np.ndarray) -> np.ndarray | None:
         """The detector's 3D face points of ``detections``' person ``row`` at ``head_m``, or ``None``
-        (no 3D landmarks, a layout without a face, or an ear not seen: the ear line is the head's
-        twist, :mod:`posecast.engines.face`)."""
+        (no 3D landmarks, a layout without a face, or the face not seen: the ear line is the
+        head's twist, :mod:`posecast.engines.face`)."""
         face = detections.layout.face
-        if detections.world_m is None or face is None:
-            return None
-        scores = detections.scores[row]
-        if min(scores[face[LEFT_EAR]], scores[face[RIGHT_EAR]]) < self.options.min_joint_confidence:
+        if detections.world_m is None or face is None or not face_seen(detections.scores[row, list(face)]):
             return None
         points = face_at_head(detections.world_m[row, list(face)], head_m)
         return points if np.isfinite(points).all() else None

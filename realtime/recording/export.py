@@ -147,7 +147,8 @@ def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray
             floor = ASSUMED_FLOOR
             source = "assumed (no recorded frame saw both feet): a level camera 1.5 m up"
         transform = floors.camera_to_world(floor, first_root)
-    return floors.to_world(joints, transform), face.ear_lines(track.face_m) @ transform[:3, :3].T, source
+    ear_lines = floors.directions_to_world(face.ear_lines(track.face_m), transform)
+    return floors.to_world(joints, transform), ear_lines, source
 
 
 def increasing(times_s: np.ndarray) -> np.ndarray:

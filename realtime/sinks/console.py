@@ -114,6 +114,7 @@ class ConsoleSink(Sink):
                 "joints_m": _rounded(person.joints_m, 4) if posed else None,
                 "keypoints_px": _rounded(person.keypoints_px, 2) if posed else None,
                 "confidence": _rounded(person.confidence, 3) if posed else None,
+                **({"face_m": _rounded(person.face_m, 4)} if posed and person.face_m is not None else {}),
                 "latency_ms": {k: round(v / 1e6, 3) for k, v in frame.stage_ns.items()},
             })  # fmt: skip
         who = f"person {person.person_id:2d}" if person is not None else "nobody   "

@@ -28,12 +28,38 @@ def test_face_points_are_moved_to_the_head_as_the_detector_placed_them() -> None
     np.testing.assert_allclose(face.ear_lines(placed), points[:, face.LEFT_EAR] - points[:, face.RIGHT_EAR], atol=1e-12)
 
 
-def test_layouts_name_the_face_points_and_the_mirror_swaps_left_and_right() -> None:
+def test_layouts_name_the_face_points() -> None:
     for layout in (layouts.MEDIAPIPE_33, layouts.COCO_17):
         assert tuple(layout.keypoint_names[i] for i in layout.face) == face.FACE_POINT_NAMES
     assert layouts.POSECAST_17.face is None  # no face among posecast's joints
-    mirrored = [face.FACE_POINT_NAMES[i] for i in face.MIRROR_ORDER]
-    assert mirrored == ["nose", "right_eye", "left_eye", "right_ear", "left_ear"]
+
+
+@pytest.mark.parametrize(("scores", "seen"), [
+    ([0.9, 0.9, 0.9, 0.9, 0.9], True),
+    ([0.2, 0.1, 0.9, 0.1, 0.7], True),  # turned to profile: one ear seen, the nose and the other hidden
+    ([0.6, 0.0, 0.0, 0.1, 0.1], True),  # facing the camera, ears in shadow
+    ([0.4, 0.9, 0.9, 0.3, 0.49], False),  # nose and ears guessed (the eyes do not count)
+    ([float("nan"), 0.1, 0.1, float("nan"), 0.2], False),
+    ([float("nan")] * 5, False),
+])  # fmt: skip
+def test_the_face_is_seen_where_the_nose_or_an_ear_is(scores: list[float], seen: bool) -> None:
+    assert face.face_seen(np.array(scores)) is seen
+
+
+def test_the_mirror_of_a_turned_head_is_the_head_of_the_mirrored_body() -> None:
+    """What the avatar's selfie mirror does to the ear line ((x, y, z) → (x, -y, -z): reflected and
+    the ears swapped) gives the rotations of the mirrored joints exactly."""
+    from posecast.engines import frames
+
+    rng = np.random.default_rng(1)
+    joints = rotations.rest_pose(LENGTHS)[None] + rng.normal(0.0, 0.03, (5, 17, 3))
+    turns = Rotation.from_euler("y", rng.uniform(-80, 80, (5, 1)), degrees=True)
+    ears = turns.apply(np.tile([0.15, 0.02, 0.0], (5, 1)))
+    mirrored = rotations.joints_to_rotations(frames.mirror_joints(joints), ear_lines=ears * [1.0, -1.0, -1.0])
+    expected = frames.mirror_bone_pose(rotations.joints_to_rotations(joints, ear_lines=ears))
+    angle = (Rotation.from_quat(mirrored.rotations.reshape(-1, 4)).inv()
+             * Rotation.from_quat(expected.rotations.reshape(-1, 4))).magnitude()  # fmt: skip
+    assert np.degrees(angle).max() < 1e-6
 
 
 @pytest.mark.parametrize("yaw_deg", [-75.0, -20.0, 0.0, 35.0, 80.0])

@@ -287,3 +287,31 @@ def test_two_people_whose_feet_disagree_get_one_persons_floor() -> None:
     assert both.floor.state == alone.floor.state == "estimated"
     assert both.floor.floor.camera_height_m == pytest.approx(alone.floor.floor.camera_height_m, abs=1e-9)
     assert max(heights) - min(heights) < 1e-6  # a still person: a floor that never moves
+
+
+def test_a_face_lost_for_a_moment_holds_the_head_then_lets_it_swing_with_the_neck() -> None:
+    """The head turned 30 deg on the neck by the face; a frame or two without the face (a hand over
+    it) keeps the turn (it snapped back to the neck's for one frame, review), half a second
+    without it lets go; a mirror turns it the other way."""
+    from posecast.realtime.avatar import FACE_HOLD_S
+
+    camera = to_camera(standing_world())
+    ears_world = Rotation.from_euler("y", 30.0, degrees=True).apply([0.15, 0.0, 0.0])
+    face_m = np.zeros((5, 3))
+    face_m[3], face_m[4] = 0.5 * ears_world * [1, -1, -1], -0.5 * ears_world * [1, -1, -1]  # world → camera axes
+    face_m += camera[J["head"]]
+
+    def head_yaws(seen: list[bool], mirror: bool = False) -> list[float]:
+        world, out = AvatarWorld(AvatarOptions(floor=FLOOR, mirror=mirror)), []
+        for i, has_face in enumerate(seen):
+            pose_frame = frame(i, {0: camera})
+            pose_frame.people[0].face_m = face_m if has_face else None
+            head = world.process(pose_frame).people[0].bones.rotations[0, J["head"]]
+            out.append(round(float(Rotation.from_quat(head).as_euler("YXZ", degrees=True)[0]), 3))
+        return out
+
+    gap = int(FACE_HOLD_S * 30) + 1  # frames at 30 fps: just past the hold
+    assert head_yaws([True, True, False, False, True]) == [30.0] * 5
+    assert head_yaws([True] + [False] * gap + [True]) == [30.0] * gap + [0.0, 30.0]
+    assert head_yaws([False, True]) == [0.0, 30.0]  # never seen: the neck's turn
+    assert head_yaws([True, False], mirror=True) == [-30.0, -30.0]

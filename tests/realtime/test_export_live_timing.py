@@ -326,7 +326,7 @@ def test_a_dance_take_s_bvh_is_one_frame_per_recorded_frame_as_before(dance_take
     track = person_track(take)
     lengths = done.bone_lengths_m
     joints, ear_lines, _ = world_joints(take, track, lengths)
-    # what export wrote before resampling came (the head's twist from the face since)
+    # one BVH frame per recorded frame, as joints_to_bvh writes them (with the head's twist from the face)
     before, _ = bvh_export.joints_to_bvh(joints, 30.0, "world", lengths, ear_lines)
     assert (tmp_path / "dance.bvh").read_text() == before
 

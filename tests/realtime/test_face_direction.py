@@ -18,6 +18,7 @@ from posecast.realtime.message_text import to_json
 from posecast.realtime.recording import read_recording
 from posecast.realtime.recording.arrays import person_track
 from posecast.realtime.recording.export import export_bvh, world_joints
+from posecast.realtime.recording.replay import Replay, ReplayOptions
 from posecast.realtime.schema import decode_pose, encode_pose, encode_pose_message
 from posecast.realtime.sources import open_source
 from posecast.realtime.stages import FrameSource
@@ -126,11 +127,16 @@ def test_face_m_goes_on_the_wire_and_comes_back_and_a_bad_one_is_refused() -> No
 
 
 @pytest.mark.slow
-def test_a_take_keeps_the_face_for_replay_and_the_bvh_turns_the_head_alone(dance_take: Path, tmp_path: Path) -> None:
+def test_a_take_replays_its_faces_and_its_bvh_turns_the_head_alone(dance_take: Path, tmp_path: Path) -> None:
     take = read_recording(dance_take)
     track = person_track(take)
     known = np.isfinite(track.face_m).all(axis=(1, 2))
     assert known[track.posed].mean() > 0.9
+    # replayed, every person gets the face their message carried
+    replayed = [p.face_m for _, f in Replay(dance_take, ReplayOptions(speed=100.0)) for p in f.tracked]
+    assert len(replayed) == int(track.posed.sum())
+    np.testing.assert_array_equal(np.stack([np.full((5, 3), np.nan) if m is None else m for m in replayed]),
+                                  track.face_m[track.posed])  # fmt: skip
     done = export_bvh(take, tmp_path / "dance.bvh")
     joints, ear_lines, _ = world_joints(take, track, done.bone_lengths_m)
     assert np.isfinite(ear_lines[known]).all() and np.isnan(ear_lines[~known]).all()

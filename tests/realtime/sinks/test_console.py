@@ -53,6 +53,7 @@ def test_json_lines_carry_the_2d_and_the_joints() -> None:
     assert line["frame_id"] == 7 and line["person_id"] == 3 and line["tracking"] == "tracking"
     assert np.array(line["joints_m"]).shape == (17, 3) and np.array(line["keypoints_px"]).shape == (17, 2)
     assert line["confidence"] == [0.9] * 17 and line["latency_ms"] == {"keypoints2d": 21.0}
+    assert "face_m" not in line  # a person without a face has none, as on the wire
 
 
 def test_run_prints_json_lines_and_stats(tmp_path: Path, media_dir: Path, pose_model_path: Path, capsys) -> None:  # noqa: ANN001
@@ -66,6 +67,7 @@ def test_run_prints_json_lines_and_stats(tmp_path: Path, media_dir: Path, pose_m
     lines = [line for line in lines if line["topic"] == "pose"]
     assert [line["frame_id"] for line in lines] == list(range(12))
     assert all(len(line["joints_m"]) == 17 for line in lines if line["tracking"] != "lost")
+    assert all(np.array(line["face_m"]).shape == (5, 3) for line in lines if line["tracking"] != "lost")  # as sent
     summary = json.loads(stats.read_text())["latency_ms"]
     assert {"keypoints2d", "window", "lift", "smooth", "publish", "after_keypoints2d"} <= set(summary)
 
