@@ -27,6 +27,25 @@ LEFT_EAR, RIGHT_EAR = FACE_POINT_NAMES.index("left_ear"), FACE_POINT_NAMES.index
 MIN_FACE_SCORE = 0.5
 
 
+#: A face not seen is held as last seen this long, seconds (the live window's bridged gap; a
+#: hand passing over it), before the head swings with the neck alone.
+FACE_HOLD_S = 0.5
+
+
+def held_ear_lines(ear_lines: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """Ear lines ``(F, 3)`` (NaN where the face was not seen) with each gap filled by the last one
+    seen, up to :data:`FACE_HOLD_S` after it (``times_s`` ``(F,)`` increasing): what the avatar
+    world does frame by frame, for a whole take at once."""
+    ear_lines, times_s = np.asarray(ear_lines, np.float64), np.asarray(times_s, np.float64)
+    seen = np.isfinite(ear_lines).all(axis=-1)
+    last = np.maximum.accumulate(np.where(seen, np.arange(len(seen)), -1))
+    held = (last >= 0) & ~seen
+    held[held] = times_s[held] - times_s[last[held]] <= FACE_HOLD_S
+    out = ear_lines.copy()
+    out[held] = ear_lines[last[held]]
+    return out
+
+
 def face_seen(scores: np.ndarray) -> bool:
     """Whether face point scores ``(5,)`` (:data:`FACE_POINT_NAMES` order) say the face is seen
     (:data:`MIN_FACE_SCORE`; a NaN score is not seen)."""

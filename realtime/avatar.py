@@ -30,7 +30,6 @@ import numpy as np
 from ..calibration import floor as fl
 from ..calibration.ground import FloorEstimator, FloorState, FootContacts
 from ..engines import face, frames, rotations, skeleton
-from ..engines.window_slots import MAX_BRIDGED_GAP_S
 from .lifting.smoothing import OneEuroFilter, OneEuroOptions
 from .types import PersonPose, PoseFrame
 
@@ -46,9 +45,6 @@ AVATAR_ONE_EURO = OneEuroOptions(min_cutoff_hz=0.5, beta=4.0, d_cutoff_hz=1.0)
 #: takes that thread about 85 ms). Without an output that reads rotations the chain restarts every
 #: so many frames: nothing grows.
 MAX_UNREAD_FRAMES = 64
-#: A face not seen (``PersonPose.face_m`` None) is held as last seen this long, seconds (the live
-#: window's bridged gap), before the head swings with the neck alone.
-FACE_HOLD_S = MAX_BRIDGED_GAP_S
 
 
 @dataclass(frozen=True)
@@ -222,9 +218,9 @@ class AvatarWorld:
         """The person's right ear → left ear in the world's axes ``(3,)``, through the avatar filter as
         the joints are (unfiltered, a still person's head turned 0.17 deg a frame against 0.04-0.11
         for the other bones) and mirrored (the mirror image's left ear is the right one reflected).
-        A face not seen is held as last seen for up to :data:`FACE_HOLD_S` (a hand over it, a turn
-        to profile: the head snapped back to the neck's turn for one frame, review), then NaN:
-        not known (its filter starts afresh when it is seen again)."""
+        A face not seen is held as last seen for up to :data:`~posecast.engines.face.FACE_HOLD_S`
+        (a hand over it: the head snapped back to the neck's turn for one frame, review), then
+        NaN: not known (its filter starts afresh when it is seen again)."""
         ears = self._ears.get(person.person_id)
         if person.face_m is not None:
             line = fl.directions_to_world(face.ear_lines(person.face_m), camera_to_world)
@@ -233,7 +229,7 @@ class AvatarWorld:
                 ears = self._ears[person.person_id] = _Ears(one_euro)
             ears.line = line if ears.one_euro is None else ears.one_euro.process(line, timestamp_ns)
             ears.seen_ns = timestamp_ns
-        elif ears is None or timestamp_ns - ears.seen_ns > FACE_HOLD_S * 1e9:
+        elif ears is None or timestamp_ns - ears.seen_ns > face.FACE_HOLD_S * 1e9:
             self._ears.pop(person.person_id, None)
             return np.full(3, np.nan)
         return ears.line * np.array([1.0, -1.0, -1.0]) if self.options.mirror else ears.line

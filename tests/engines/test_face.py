@@ -106,3 +106,15 @@ def test_a_face_turned_in_the_rest_pose_reads_back_as_its_yaw() -> None:
     ears = Rotation.from_euler("y", yaws[:, None], degrees=True).apply(np.tile([0.15, 0.0, 0.0], (4, 1)))
     np.testing.assert_allclose(_head_yaw_deg(rotations.joints_to_rotations(joints, LENGTHS, ear_lines=ears)), yaws,
                                atol=1e-9)  # fmt: skip
+
+
+def test_a_take_holds_a_face_lost_for_a_moment_as_the_live_avatar_does() -> None:
+    times_s = np.arange(8) / 10.0  # 10 fps
+    lines = np.full((8, 3), np.nan)
+    lines[0], lines[6] = [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]
+    held = face.held_ear_lines(lines, times_s)
+    np.testing.assert_array_equal(held[1:6, 0], [1.0] * 5)  # 0.1 to 0.5 s after it was seen
+    np.testing.assert_array_equal(held[[6, 7]], [[0.0, 0.0, 1.0]] * 2)
+    lines[6] = np.nan
+    assert np.isnan(face.held_ear_lines(lines, times_s)[6:]).all()  # 0.6 s: let go
+    assert np.isnan(face.held_ear_lines(np.full((3, 3), np.nan), times_s[:3])).all()  # never seen

@@ -293,7 +293,7 @@ def test_a_face_lost_for_a_moment_holds_the_head_then_lets_it_swing_with_the_nec
     """The head turned 30 deg on the neck by the face; a frame or two without the face (a hand over
     it) keeps the turn (it snapped back to the neck's for one frame, review), half a second
     without it lets go; a mirror turns it the other way."""
-    from posecast.realtime.avatar import FACE_HOLD_S
+    from posecast.engines.face import FACE_HOLD_S
 
     camera = to_camera(standing_world())
     ears_world = Rotation.from_euler("y", 30.0, degrees=True).apply([0.15, 0.0, 0.0])
