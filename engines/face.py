@@ -5,8 +5,10 @@ nothing of where the face turns. A detector that gives 3D landmarks (MediaPipe's
 landmarks) sees the nose, the eyes and the ears. :data:`FACE_POINT_NAMES` are those five, and
 :func:`face_at_head` moves them, as the detector placed them relative to one another, so that
 the midpoint of their ears is posecast's head joint (the same point by definition: the layouts
-map the head to the mid-ears). No rotation is needed: MediaPipe's world landmarks are in the
-camera's axes (x right, y down, z away from the camera, metres), as posecast's camera frame is.
+map the head to the mid-ears). MediaPipe's world landmarks are metres in the person's own view
+(x right, y down, z away, as if the camera looked straight at them); the lifting stage turns
+them into the camera's axes with the rotation that turns the lifted joints
+(:func:`posecast.engines.normalize.to_camera_axes`) before placing them.
 
 The line between the ears is the head's twist in :mod:`posecast.engines.rotations`: a face
 turned from the chest turns an avatar's head (the 17 joints alone only swing it).
@@ -23,8 +25,15 @@ NOSE = FACE_POINT_NAMES.index("nose")
 LEFT_EAR, RIGHT_EAR = FACE_POINT_NAMES.index("left_ear"), FACE_POINT_NAMES.index("right_ear")
 #: The face is known where the detector sees the nose or an ear with this score or more (the
 #: joints' "seen"): MediaPipe places a face turned to profile, its far ear hidden, as a whole;
-#: a head out of view or turned away is a guess and is not sent.
+#: a head turned away is a guess and is not sent.
 MIN_FACE_SCORE = 0.5
+#: ...and where the nose and both ears lie inside the image by a head's radius, metres, at the
+#: head's distance: MediaPipe scores a head above the image's top edge 0.92-0.98, and its guessed
+#: face turned the head 114 deg in one frame (QA); a head cut at the ears' level had faces whose
+#: ears fell 7 px apart in 2D.
+HEAD_RADIUS_M = 0.1
+#: The ears' distance in 3D must be a head's, metres (a face cut at the edge had 0.014-0.05).
+EAR_WIDTH_M = (0.08, 0.25)
 
 
 #: A face not seen is held as last seen this long, seconds (the live window's bridged gap; a
@@ -46,11 +55,22 @@ def held_ear_lines(ear_lines: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     return out
 
 
-def face_seen(scores: np.ndarray) -> bool:
-    """Whether face point scores ``(5,)`` (:data:`FACE_POINT_NAMES` order) say the face is seen
-    (:data:`MIN_FACE_SCORE`; a NaN score is not seen)."""
-    return bool(np.nanmax(np.append(np.asarray(scores, np.float64)[[NOSE, LEFT_EAR, RIGHT_EAR]], -1.0))
-                >= MIN_FACE_SCORE)  # fmt: skip
+def face_seen(scores: np.ndarray, keypoints_px: np.ndarray, image_size: tuple[int, int], margin_px: float) -> bool:
+    """Whether the face points' scores ``(5,)`` and pixels ``(5, 2)`` (:data:`FACE_POINT_NAMES`
+    order) in an image of ``image_size`` (width, height) say the face is seen: the nose or an ear
+    scored :data:`MIN_FACE_SCORE` or more (a NaN score is not seen), and the nose and both ears
+    lie ``margin_px`` or more inside the image (:data:`HEAD_RADIUS_M` in pixels: the head in view)."""
+    key = [NOSE, LEFT_EAR, RIGHT_EAR]
+    if not np.nanmax(np.append(np.asarray(scores, np.float64)[key], -1.0)) >= MIN_FACE_SCORE:
+        return False
+    pixels = np.asarray(keypoints_px, np.float64)[key]
+    return bool(((pixels >= margin_px) & (pixels <= np.asarray(image_size, np.float64) - margin_px)).all())
+
+
+def head_sized(face_points: np.ndarray) -> bool:
+    """Whether 3D face points ``(5, 3)``, metres, have their ears a head's width apart (:data:`EAR_WIDTH_M`)."""
+    width = float(np.linalg.norm(ear_lines(face_points)))
+    return EAR_WIDTH_M[0] <= width <= EAR_WIDTH_M[1]
 
 
 def face_at_head(face_points: np.ndarray, head_m: np.ndarray) -> np.ndarray:

@@ -40,6 +40,9 @@ from .types import PersonPose, PoseFrame
 #: for a median 24 ms of added pose latency; the pipeline's ``--one-euro`` (1.5 Hz, 0.5): 0.16
 #: deg/frame, 49.5 ms.
 AVATAR_ONE_EURO = OneEuroOptions(min_cutoff_hz=0.5, beta=4.0, d_cutoff_hz=1.0)
+#: The ear line's length fed to the avatar filter, metres (a head's width: the filter's speed term
+#: is in metres per second), whether it follows the face or, the face lost, the shoulders.
+EAR_LINE_M = 0.15
 #: A person's frames whose rotations nobody read, kept chained for the next read (about 2 s at
 #: 30 fps: an output's thread that lags further starts the limbs' twists afresh; making them all
 #: takes that thread about 85 ms). Without an output that reads rotations the chain restarts every
@@ -195,8 +198,10 @@ class AvatarWorld:
                 one_euro = self._filters[person.person_id] = OneEuroFilter(self.options.one_euro)
             # the person's own bone lengths again: a filter shortens bones a little in fast moves
             joints = skeleton.with_bone_lengths(one_euro.process(joints, timestamp_ns), lengths)
+        ears = self._ear_line(person, joints, state.camera_to_world, timestamp_ns)
         if self.options.mirror:
             joints = frames.mirror_joints(joints)
+            ears = ears * np.array([1.0, -1.0, -1.0])  # the mirror image's left ear is the right one reflected
         contacts = self._contacts.get(person.person_id)
         if contacts is None:
             ankle_height = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
@@ -210,41 +215,52 @@ class AvatarWorld:
         lock = self._chain_locks.get(person.person_id)
         if lock is None:  # (not setdefault: that would make a lock every frame)
             lock = self._chain_locks[person.person_id] = threading.Lock()
-        ears = self._ear_line(person, state.camera_to_world, timestamp_ns)
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
                             seen, ears, _lock=lock)  # fmt: skip
 
-    def _ear_line(self, person: PersonPose, camera_to_world: np.ndarray, timestamp_ns: int) -> np.ndarray:
-        """The person's right ear → left ear in the world's axes ``(3,)``, through the avatar filter as
-        the joints are (unfiltered, a still person's head turned 0.17 deg a frame against 0.04-0.11
-        for the other bones) and mirrored (the mirror image's left ear is the right one reflected).
-        A face not seen is held as last seen for up to :data:`~posecast.engines.face.FACE_HOLD_S`
-        (a hand over it: the head snapped back to the neck's turn for one frame, review), then
-        NaN: not known (its filter starts afresh when it is seen again)."""
+    def _ear_line(self, person: PersonPose, joints_world: np.ndarray, camera_to_world: np.ndarray,
+                  timestamp_ns: int) -> np.ndarray:  # fmt: skip
+        """The person's right ear → left ear in the world's axes ``(3,)``, :data:`EAR_LINE_M` long,
+        through the avatar filter as the joints are (unfiltered, a still person's head turned 0.17
+        deg a frame against 0.04-0.11 for the other bones). A face not seen is held as last seen
+        for up to :data:`~posecast.engines.face.FACE_HOLD_S` (a hand over it: the head snapped
+        back to the neck's turn for one frame, review), then eased through the filter to the
+        shoulder line of ``joints_world`` (``(17, 3)``, the neck's own turn: the head snapped 13-16
+        deg there and back, QA); NaN while the face was never seen (and, unfiltered, after the hold)."""
         ears = self._ears.get(person.person_id)
         if person.face_m is not None:
-            line = fl.directions_to_world(face.ear_lines(person.face_m), camera_to_world)
+            target = fl.directions_to_world(face.ear_lines(person.face_m), camera_to_world)
             if ears is None:
                 one_euro = None if self.options.one_euro is None else OneEuroFilter(self.options.one_euro)
                 ears = self._ears[person.person_id] = _Ears(one_euro)
-            ears.line = line if ears.one_euro is None else ears.one_euro.process(line, timestamp_ns)
-            ears.seen_ns = timestamp_ns
-        elif ears is None or timestamp_ns - ears.seen_ns > face.FACE_HOLD_S * 1e9:
-            self._ears.pop(person.person_id, None)
+            ears.seen_line, ears.seen_ns = target, timestamp_ns
+        elif ears is None:
             return np.full(3, np.nan)
-        return ears.line * np.array([1.0, -1.0, -1.0]) if self.options.mirror else ears.line
+        elif timestamp_ns - ears.seen_ns <= face.FACE_HOLD_S * 1e9:
+            target = ears.seen_line
+        elif ears.one_euro is not None:
+            target = joints_world[_J["l_shoulder"]] - joints_world[_J["r_shoulder"]]
+        else:
+            del self._ears[person.person_id]
+            return np.full(3, np.nan)
+        target = EAR_LINE_M * target / max(float(np.linalg.norm(target)), 1e-9)  # one length, whichever it follows
+        ears.line = target if ears.one_euro is None else ears.one_euro.process(target, timestamp_ns)
+        return ears.line
 
 
 @dataclass
 class _Ears:
-    """One person's ear line (world axes) as last seen and when, and its filter (``None``: unfiltered)."""
+    """One person's ear line (world axes) as sent, as last seen and when, and its filter (``None``:
+    unfiltered)."""
 
     one_euro: OneEuroFilter | None
     line: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    seen_line: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
     seen_ns: int = 0
 
 
 _ANKLES = list(fl.ANKLES)
+_J = skeleton.JOINT_INDEX
 
 
 def _lengths(person: PersonPose) -> np.ndarray:

@@ -27,7 +27,8 @@ Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is 
                           eye, right eye, left ear and right ear as the 2D detector gives them
                           in 3D (MediaPipe's world landmarks), placed so that the ears' midpoint
                           is the head joint; only for a person with joints (tracking or
-                          warming) whose nose or an ear the detector sees (score 0.5 or more).
+                          warming) whose face the detector sees (:func:`posecast.engines.
+                          face.face_seen`, :func:`~posecast.engines.face.head_sized`).
                           Where the face turns (the head's twist of the avatar outputs)
 ``source_stalled_s``      optional, only while a live source (camera, stream) has delivered
                           nothing and is being retried: seconds since its last frame. Such a

@@ -43,7 +43,26 @@ def test_layouts_name_the_face_points() -> None:
     ([float("nan")] * 5, False),
 ])  # fmt: skip
 def test_the_face_is_seen_where_the_nose_or_an_ear_is(scores: list[float], seen: bool) -> None:
-    assert face.face_seen(np.array(scores)) is seen
+    inside = np.array([[320.0, 100.0], [330.0, 90.0], [310.0, 90.0], [345.0, 95.0], [295.0, 95.0]])
+    assert face.face_seen(np.array(scores), inside, (640, 480), 20.0) is seen
+
+
+def test_a_face_outside_the_image_or_not_a_head_s_size_is_not_seen() -> None:
+    """QA: MediaPipe scored a head above the image's top edge 0.92-0.98, and the face it guessed
+    turned the head 114 deg in one frame; a face cut at the edge had its ears 1.4-5 cm apart."""
+    scores = np.full(5, 0.95)
+    pixels = np.array([[320.0, 100.0], [330.0, 90.0], [310.0, 90.0], [345.0, 95.0], [295.0, 95.0]])
+    assert face.face_seen(scores, pixels, (640, 480), 20.0)
+    for point, where in ((face.NOSE, [320.0, -3.0]), (face.LEFT_EAR, [640.0, 95.0]), (face.RIGHT_EAR, [-0.5, 95.0]),
+                         (face.LEFT_EAR, [330.0, 19.0]), (face.NOSE, [621.0, 200.0])):  # fmt: skip
+        cut = pixels.copy()
+        cut[point] = where
+        assert not face.face_seen(scores, cut, (640, 480), 20.0), where
+    assert face.face_seen(scores, pixels, (640, 480), 96.0) is False  # a head 96 px round, its ears 95 px down
+    points = np.zeros((5, 3))
+    for width, sized in ((0.05, False), (0.09, True), (0.16, True), (0.3, False)):
+        points[face.LEFT_EAR, 0], points[face.RIGHT_EAR, 0] = width / 2, -width / 2
+        assert face.head_sized(points) is sized, width
 
 
 def test_the_mirror_of_a_turned_head_is_the_head_of_the_mirrored_body() -> None:

@@ -90,16 +90,47 @@ def test_mediapipe_s_face_is_published_at_the_head(squats_both_ways: tuple) -> N
 
 @pytest.mark.slow
 def test_the_head_turns_on_the_neck_as_the_face_does_and_the_other_way_in_a_mirror(squats_both_ways: tuple) -> None:
-    """The squatting woman turns her face about 11 deg from her chest towards the camera
-    (measured: -11.5 deg; her mirror image +11.1). The head bone follows the face; without the
-    face (another detector) it only swings, as before."""
+    """The squatting woman turns her face from her chest towards the camera (measured: -6.2 deg
+    on the neck; her mirror image +5.8). The head bone follows the face; without the face
+    (another detector) it only swings, as before."""
     frames, mirrored = squats_both_ways
     turned, turned_back = np.median(_head_yaws_deg(frames)), np.median(_head_yaws_deg(mirrored))
-    assert turned < -6.0 and turned_back > 6.0, (turned, turned_back)
-    assert abs(turned + turned_back) < 4.0, (turned, turned_back)  # a mirror image turns as far the other way
+    assert turned < -3.5 and turned_back > 3.5, (turned, turned_back)
+    assert abs(turned + turned_back) < 3.0, (turned, turned_back)  # a mirror image turns as far the other way
     # the avatar's selfie mirror of the same frames: as the mirrored video, within MediaPipe's own asymmetry
     assert abs(np.median(_head_yaws_deg(frames, mirror=True)) - turned_back) < 4.0
     assert np.abs(np.median(_head_yaws_deg(frames, with_face=False))) < 1.0
+
+
+class PaddedSource(MirroredSource):
+    """A source's frames on a black canvas ``width`` wide, ``left`` pixels from its left edge: the
+    same person off the camera's axis (the picture of her unchanged)."""
+
+    name = "padded"
+
+    def __init__(self, inner: FrameSource, width: int, left: int) -> None:
+        super().__init__(inner)
+        self.width, self.left = width, left
+
+    def read(self) -> Frame | None:
+        frame = self.inner.read()
+        if frame is None:
+            return None
+        image = frame.image_bgr
+        canvas = np.zeros((image.shape[0], self.width, 3), image.dtype)
+        canvas[:, self.left : self.left + image.shape[1]] = image
+        return dataclasses.replace(frame, image_bgr=canvas)
+
+
+@pytest.mark.slow
+def test_the_head_turns_alike_wherever_the_person_stands_in_the_image(media_dir: Path, pose_model_path: Path) -> None:
+    """MediaPipe's world landmarks are in the person's own view: taken for the camera's axes, the
+    same picture of the squatting woman at the left and the right of a wide image (21 deg off the
+    axis each way) turned her head 28 and -11 deg on the neck (QA). Turned into the camera's axes
+    as the lifted joints are: -6.7 and -7.7 deg."""
+    clip = str(media_dir / "squats_720x1280.mp4")
+    left, right = (np.median(_head_yaws_deg(_frames(PaddedSource(open_source(clip), 2160, x)))) for x in (0, 1440))
+    assert abs(left - right) < 4.0, (left, right)
 
 
 def _person(face_m: np.ndarray | None) -> PersonPose:
