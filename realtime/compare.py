@@ -31,6 +31,11 @@ is needed, so they say how *plausible* each is, not how accurate:
   on the viewing rays at one depth), the baseline a lifter must beat.
 
 Every figure is computed the same way for both skeletons, on the frames where both have a pose.
+MediaPipe's world landmarks are in the person's own view (as if the camera looked straight at
+them: the same picture anywhere in the image gives the same landmarks); they are turned into the
+camera's axes with the rotation that turns posecast's lifted joints (:func:`posecast.engines.
+normalize.to_camera_axes`, the pelvis's ray). Until 2026-12-06 they were taken as they are, which
+turned MediaPipe's skeleton by the pelvis's angle off the axis (5.9° on the squats clip).
 ``posecast_minus_mediapipe`` gives, for each median figure, posecast's median minus MediaPipe's
 with a 90 % interval (:func:`median_difference`: a paired block bootstrap over the clip's
 frames, 1 s blocks). A clip of a few seconds measures a median only roughly; an interval that
@@ -141,6 +146,9 @@ def collect(clip: Path, model: str | Path | None = None, max_frames: int | None 
                 k = pipeline.lifting.intrinsics_k
                 rays = np.concatenate([normalize.normalize_pixels(p.keypoints_px.astype(np.float64), k),
                                        np.ones((skeleton.NUM_JOINTS, 1))], axis=1)  # fmt: skip
+                # MediaPipe's world landmarks are in the person's own view: into the camera's axes as
+                # posecast's are (the squatting woman stands 5.9 deg off the axis)
+                mediapipe = normalize.to_camera_axes(mediapipe, rays[skeleton.ROOT, :2])
                 rows.append((p.joints_rel_m, mediapipe, rays - rays[0], p.keypoints_px, p.confidence))
             else:
                 rows.append((nan3, mediapipe, nan3, nan2, np.zeros(skeleton.NUM_JOINTS)))

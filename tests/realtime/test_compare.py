@@ -261,3 +261,32 @@ def test_the_lifting_stage_mirrors_backward_knees_on_a_real_clip(media_dir: Path
     changed = np.abs(on.posecast_m - off.posecast_m).max(axis=2) > 1e-9
     assert changed.any() and set(np.flatnonzero(changed.any(axis=0))) <= {J["l_knee"], J["r_knee"]}
     np.testing.assert_array_equal(on.mediapipe_m, off.mediapipe_m)
+
+
+@pytest.mark.slow
+def test_mediapipe_s_skeleton_is_compared_in_the_camera_s_axes(media_dir: Path, pose_model_path: Path,
+                                                                tmp_path: Path) -> None:  # fmt: skip
+    """The same picture at the left and the right of a wide image is a person turned by the two
+    viewing rays' angle (42 deg here). MediaPipe's world landmarks are in the person's own view
+    (the same landmarks for both); turned into the camera's axes, as posecast's are, its shoulder
+    line turns with the ray as posecast's does (before 2026-12-06 it stayed put)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(media_dir / "squats_720x1280.mp4"))
+    frames = [image for ok, image in iter(capture.read, (False, None)) if ok][:20]
+    capture.release()
+    turns = {}
+    for name, left in (("left", 0), ("right", 1440)):
+        path = tmp_path / f"{name}.mp4"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (2160, 1280))
+        for image in frames:
+            canvas = np.zeros((1280, 2160, 3), np.uint8)
+            canvas[:, left : left + 720] = image
+            writer.write(canvas)
+        writer.release()
+        poses = compare.collect(path, keep_images=0)
+        figures = compare.clip_figures(poses)
+        turns[name] = tuple(figures[who]["shoulder_turn_deg"]["median"] for who in ("posecast", "mediapipe"))
+    posecast_moved, mediapipe_moved = (abs(turns["left"][i] - turns["right"][i]) for i in (0, 1))
+    assert posecast_moved > 25.0 and mediapipe_moved > 25.0, turns
+    assert abs(posecast_moved - mediapipe_moved) < 10.0, turns
