@@ -90,7 +90,9 @@ class Detections2D:
     ``track_ids`` ``(N,)`` int64, the detector's own track ids, -1 when it does not track (the
     lifting stage's tracker assigns person ids); ``world_m`` ``(N, K, 3)`` float32, the
     detector's own metric 3D when it has one (MediaPipe's world landmarks: metres, origin
-    between the hips), kept for comparisons, else ``None``.
+    between the hips, in the person's own view: :func:`posecast.engines.normalize.to_camera_axes`
+    with the pelvis's ray turns them into the camera's axes), for the face's turn and for
+    comparisons, else ``None``.
     """
 
     frame_id: int
