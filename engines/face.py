@@ -34,8 +34,6 @@ MIN_FACE_SCORE = 0.5
 HEAD_RADIUS_M = 0.1
 #: The ears' distance in 3D must be a head's, metres (a face cut at the edge had 0.014-0.05).
 EAR_WIDTH_M = (0.08, 0.25)
-
-
 #: A face not seen is held as last seen this long, seconds (the live window's bridged gap; a
 #: hand passing over it), before the head swings with the neck alone.
 FACE_HOLD_S = 0.5
