@@ -55,12 +55,17 @@ def standing_pose(root=(0.2, 0.1, 3.4)) -> np.ndarray:
     return p.astype(np.float32)
 
 
-def message(frame_id: int, tracking: str = "tracking", person_id: int = 0, root=(0.2, 0.1, 3.4)) -> PoseMessage:
+def message(frame_id: int, tracking: str = "tracking", person_id: int = 0, root=(0.2, 0.1, 3.4),
+            face: bool = False) -> PoseMessage:  # fmt: skip
     joints = standing_pose(root) if tracking != "lost" else np.zeros((17, 3), np.float32)
+    face_m = None
+    if face and tracking != "lost":  # nose, eyes, ears around the head; the nose 0.25 m towards the camera
+        offsets = [[0, 0.02, -0.25], [0.03, -0.02, -0.08], [-0.03, -0.02, -0.08], [0.075, 0, 0], [-0.075, 0, 0]]
+        face_m = (joints[J["head"]] + np.array(offsets)).astype(np.float32)
     return PoseMessage(
         frame_id=frame_id, capture_ns=time.monotonic_ns(), tracking=tracking, joints_m=joints,
         confidence=np.ones(17, np.float32), root_m=joints[0].copy(), latency_ms={"keypoints2d": 18.0},
-        person_id=person_id,
+        person_id=person_id, face_m=face_m,
     )  # fmt: skip
 
 
@@ -73,6 +78,7 @@ class FakeCamera:
         assumptions = {"hfov_deg": 60.0} if assumptions is None else assumptions
         self.publisher = Publisher(PublisherOptions(address=address), assumptions=assumptions)
         self.tracking = "tracking"
+        self.face = False  # True: the poses carry face_m
         self.paused = False  # True: publishes nothing, as a stopped run
         self.roots = roots
         self._stop = threading.Event()
@@ -83,7 +89,7 @@ class FakeCamera:
         frame_id = 0
         while not self._stop.wait(period_s):
             for person_id, root in enumerate(() if self.paused else self.roots):
-                self.publisher.publish(message(frame_id, self.tracking, person_id, root))
+                self.publisher.publish(message(frame_id, self.tracking, person_id, root, self.face))
             frame_id += 1
 
     def close(self) -> None:
@@ -318,6 +324,27 @@ def test_page_draws_the_skeleton_in_headless_chromium(camera: FakeCamera, viewer
         x, y = np.round(joints_px[i]).astype(int)
         assert has_colour(tracked, x, y, kind), f"{skeleton.JOINT_NAMES[i]} not drawn at ({x}, {y})"
         assert not has_colour(lost, x, y, kind), f"{skeleton.JOINT_NAMES[i]} still drawn at ({x}, {y}) when lost"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
+def test_the_page_draws_where_the_face_points_while_it_is_known(camera: FakeCamera, viewer: ViewerServer) -> None:
+    """A rod from the head to the nose (face_m), drawn in the centre's colour while the poses carry
+    a face and gone when they stop (a detector without 3D landmarks, a head out of view)."""
+    with Chromium(width=960, height=600) as browser:
+        browser.navigate(viewer.url)
+        browser.wait_for("window.posecast && window.posecast.poses >= 5")
+        assert browser.evaluate("window.posecast.projectNose()") is None
+        camera.face = True
+        browser.wait_for("window.posecast.projectNose() !== null")
+        time.sleep(0.3)
+        x, y = np.round(browser.evaluate("window.posecast.projectNose()")).astype(int)
+        shown = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+        camera.face = False
+        browser.wait_for("window.posecast.projectNose() === null")
+        time.sleep(0.3)
+        gone = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    assert not any("exception" in line for line in browser.console), browser.console
+    assert has_colour(shown, x, y, "centre") and not has_colour(gone, x, y, "centre"), (x, y)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")

@@ -96,8 +96,10 @@ function buildPerson() {
   };
   const joints = jointNames.map((name) => mesh(sphere, name));
   const bones = parents.map((p, i) => (p < 0 ? null : mesh(rod, jointNames[i])));
+  const nose = mesh(rod, "nose"); // head → nose: where the face points (face_m), when it is known
+  nose.visible = false;
   scene.add(group);
-  return { group, joints, bones, seenMs: 0 };
+  return { group, joints, bones, nose, seenMs: 0 };
 }
 function forgetEveryone() {
   for (const person of people.values()) scene.remove(person.group);
@@ -105,20 +107,23 @@ function forgetEveryone() {
 }
 
 const up = new Vector3(0, 1, 0), a = new Vector3(), b = new Vector3(), dir = new Vector3();
-function placePerson(person, points) {
+function placePerson(person, points, nosePoint) {
   points.forEach((p, i) => person.joints[i]?.position.set(...p));
-  person.bones.forEach((mesh, i) => {
-    if (!mesh) return;
-    a.set(...points[parents[i]]);
-    b.set(...points[i]);
-    dir.subVectors(b, a);
-    const length = dir.length();
-    mesh.visible = length > 1e-6;
-    if (!mesh.visible) return;
-    mesh.position.addVectors(a, b).multiplyScalar(0.5);
-    mesh.scale.set(1, length, 1);
-    mesh.quaternion.copy(new Quaternion().setFromUnitVectors(up, dir.normalize()));
-  });
+  person.bones.forEach((mesh, i) => mesh && placeRod(mesh, points[parents[i]], points[i]));
+  const head = jointNames.indexOf("head");
+  person.nose.visible = Boolean(nosePoint) && head >= 0;
+  if (person.nose.visible) placeRod(person.nose, points[head], nosePoint);
+}
+function placeRod(mesh, from, to) {
+  a.set(...from);
+  b.set(...to);
+  dir.subVectors(b, a);
+  const length = dir.length();
+  mesh.visible = length > 1e-6;
+  if (!mesh.visible) return;
+  mesh.position.addVectors(a, b).multiplyScalar(0.5);
+  mesh.scale.set(1, length, 1);
+  mesh.quaternion.copy(new Quaternion().setFromUnitVectors(up, dir.normalize()));
 }
 
 // --- state shown in the corner ---------------------------------------------------------------
@@ -217,7 +222,7 @@ function onPose(m) {
   hud("frame").textContent = `frame ${m.frame_id} · person ${id} · schema ${m.schema_version}`;
   if (!person.group.visible) return;
   const points = m.joints_m.map(toScene);
-  placePerson(person, points);
+  placePerson(person, points, m.face_m ? toScene(m.face_m[0]) : null); // face_m[0]: the nose
   const shownIds = [...people].filter(([, p]) => p.group.visible).map(([pid]) => pid);
   updateFloor(points, arrival, id === Math.min(...shownIds));
   if (!state.centred) recentre(points[0]);
@@ -261,14 +266,16 @@ window.addEventListener("keydown", (e) => {
 });
 
 /** Where each joint of a person (default: the first shown) is drawn, in device pixels (for tests). */
-state.projectJoints = (id) => {
-  const person = id === undefined ? [...people.values()].find((p) => p.group.visible) : people.get(id);
-  if (!person) return [];
-  return person.joints.map((mesh) => {
-    const p = mesh.position.clone().project(view);
-    const w = renderer.domElement.width, h = renderer.domElement.height;
-    return [((p.x + 1) / 2) * w, ((1 - p.y) / 2) * h];
-  });
+const shownPerson = (id) => (id === undefined ? [...people.values()].find((p) => p.group.visible) : people.get(id));
+function toPixels(position) { // device pixels
+  const p = position.clone().project(view);
+  return [((p.x + 1) / 2) * renderer.domElement.width, ((1 - p.y) / 2) * renderer.domElement.height];
+}
+state.projectJoints = (id) => shownPerson(id)?.joints.map((mesh) => toPixels(mesh.position)) ?? [];
+/** Where the head → nose rod's middle is drawn, or null while it is hidden (for tests). */
+state.projectNose = (id) => {
+  const person = shownPerson(id);
+  return person && person.nose.visible ? toPixels(person.nose.position) : null;
 };
 
 // --- the WebSocket, reconnected every second when the server goes away ------------------------
