@@ -39,15 +39,17 @@ EAR_WIDTH_M = (0.08, 0.25)
 FACE_HOLD_S = 0.5
 
 
-def held_ear_lines(ear_lines: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+def held_ear_lines(ear_lines: np.ndarray, timestamps_ns: np.ndarray) -> np.ndarray:
     """Ear lines ``(F, 3)`` (NaN where the face was not seen) with each gap filled by the last one
-    seen, up to :data:`FACE_HOLD_S` after it (``times_s`` ``(F,)`` increasing): what the avatar
-    world does frame by frame, for a whole take at once."""
-    ear_lines, times_s = np.asarray(ear_lines, np.float64), np.asarray(times_s, np.float64)
+    seen, up to :data:`FACE_HOLD_S` after it (``timestamps_ns`` ``(F,)`` integers, increasing, as
+    the avatar world compares them: in seconds a frame fell on the other side of the limit, QA):
+    what the avatar world does frame by frame, for a whole take at once (it then eases the head
+    back to the neck's turn through its filter; a take, unfiltered, lets go at once)."""
+    ear_lines, stamps = np.asarray(ear_lines, np.float64), np.asarray(timestamps_ns, np.int64)
     seen = np.isfinite(ear_lines).all(axis=-1)
     last = np.maximum.accumulate(np.where(seen, np.arange(len(seen)), -1))
     held = (last >= 0) & ~seen
-    held[held] = times_s[held] - times_s[last[held]] <= FACE_HOLD_S
+    held[held] = stamps[held] - stamps[last[held]] <= FACE_HOLD_S * 1e9
     out = ear_lines.copy()
     out[held] = ear_lines[last[held]]
     return out

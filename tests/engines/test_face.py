@@ -128,12 +128,12 @@ def test_a_face_turned_in_the_rest_pose_reads_back_as_its_yaw() -> None:
 
 
 def test_a_take_holds_a_face_lost_for_a_moment_as_the_live_avatar_does() -> None:
-    times_s = np.arange(8) / 10.0  # 10 fps
+    stamps = np.arange(8) * 100_000_000 + 7  # 10 fps, nanoseconds
     lines = np.full((8, 3), np.nan)
     lines[0], lines[6] = [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]
-    held = face.held_ear_lines(lines, times_s)
+    held = face.held_ear_lines(lines, stamps)
     np.testing.assert_array_equal(held[1:6, 0], [1.0] * 5)  # 0.1 to 0.5 s after it was seen
     np.testing.assert_array_equal(held[[6, 7]], [[0.0, 0.0, 1.0]] * 2)
     lines[6] = np.nan
-    assert np.isnan(face.held_ear_lines(lines, times_s)[6:]).all()  # 0.6 s: let go
-    assert np.isnan(face.held_ear_lines(np.full((3, 3), np.nan), times_s[:3])).all()  # never seen
+    assert np.isnan(face.held_ear_lines(lines, stamps)[6:]).all()  # 0.6 s: let go
+    assert np.isnan(face.held_ear_lines(np.full((3, 3), np.nan), stamps[:3])).all()  # never seen
