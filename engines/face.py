@@ -16,6 +16,8 @@ turned from the chest turns an avatar's head (the 17 joints alone only swing it)
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: The face points, in the order of ``face_m`` (pose messages) and :attr:`KeypointLayout.face`.
@@ -55,22 +57,33 @@ def held_ear_lines(ear_lines: np.ndarray, timestamps_ns: np.ndarray) -> np.ndarr
     return out
 
 
-def face_seen(scores: np.ndarray, keypoints_px: np.ndarray, image_size: tuple[int, int], margin_px: float) -> bool:
-    """Whether the face points' scores ``(5,)`` and pixels ``(5, 2)`` (:data:`FACE_POINT_NAMES`
-    order) in an image of ``image_size`` (width, height) say the face is seen: the nose or an ear
-    scored :data:`MIN_FACE_SCORE` or more (a NaN score is not seen), and the nose and both ears
-    lie ``margin_px`` or more inside the image (:data:`HEAD_RADIUS_M` in pixels: the head in view)."""
-    key = [NOSE, LEFT_EAR, RIGHT_EAR]
-    if not np.nanmax(np.append(np.asarray(scores, np.float64)[key], -1.0)) >= MIN_FACE_SCORE:
+def face_seen(scores: np.ndarray, keypoints_px: np.ndarray, image_size: tuple[int, int], margin_px: float,
+              face_index: tuple[int, ...] = tuple(range(NUM_FACE_POINTS))) -> bool:  # fmt: skip
+    """Whether one person's keypoint scores ``(K,)`` and pixels ``(K, 2)``, the face points at
+    ``face_index`` (:data:`FACE_POINT_NAMES` order; :attr:`KeypointLayout.face`), in an image of
+    ``image_size`` (width, height) say the face is seen: the nose or an ear scored
+    :data:`MIN_FACE_SCORE` or more (a NaN score is not seen), and the nose and both ears lie
+    ``margin_px`` or more inside the image (:data:`HEAD_RADIUS_M` in pixels: the head in view)."""
+    # plain floats, no gathered copies: this runs for every person and frame (NaN compares False)
+    key = (face_index[NOSE], face_index[LEFT_EAR], face_index[RIGHT_EAR])
+    if not any(float(scores[i]) >= MIN_FACE_SCORE for i in key):
         return False
-    pixels = np.asarray(keypoints_px, np.float64)[key]
-    return bool(((pixels >= margin_px) & (pixels <= np.asarray(image_size, np.float64) - margin_px)).all())
+    width, height = image_size
+    return all(margin_px <= float(keypoints_px[i, 0]) <= width - margin_px
+               and margin_px <= float(keypoints_px[i, 1]) <= height - margin_px for i in key)  # fmt: skip
 
 
-def head_sized(face_points: np.ndarray) -> bool:
-    """Whether 3D face points ``(5, 3)``, metres, have their ears a head's width apart (:data:`EAR_WIDTH_M`)."""
-    width = float(np.linalg.norm(ear_lines(face_points)))
-    return EAR_WIDTH_M[0] <= width <= EAR_WIDTH_M[1]
+def placed_face(face_points: np.ndarray, rotation: np.ndarray, head_m: np.ndarray) -> np.ndarray | None:
+    """The detector's 3D face points ``(5, 3)`` turned by ``rotation`` ``(3, 3)`` into the camera's
+    axes and placed at ``head_m`` (:func:`face_at_head`), or ``None`` when their ears are not a
+    head's width apart (:data:`EAR_WIDTH_M`) or a point is not finite. (One pass of small numpy
+    operations: this runs for every person and frame.)"""
+    points = np.asarray(face_points, np.float64) @ rotation.T
+    ear = points[LEFT_EAR] - points[RIGHT_EAR]
+    if not EAR_WIDTH_M[0] <= math.sqrt(float(ear @ ear)) <= EAR_WIDTH_M[1]:  # NaN: False
+        return None
+    placed = face_at_head(points, head_m)
+    return placed if np.isfinite(placed).all() else None
 
 
 def face_at_head(face_points: np.ndarray, head_m: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ output (the floor in the meta, root height and contacts in the poses) and the av
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 
@@ -243,7 +244,7 @@ class AvatarWorld:
         else:
             del self._ears[person.person_id]
             return np.full(3, np.nan)
-        target = EAR_LINE_M * target / max(float(np.linalg.norm(target)), 1e-9)  # one length, whichever it follows
+        target = EAR_LINE_M * target / max(math.sqrt(float(target @ target)), 1e-9)  # one length, whichever it follows
         ears.line = target if ears.one_euro is None else ears.one_euro.process(target, timestamp_ns)
         return ears.line
 

@@ -28,7 +28,7 @@ Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is 
                           in 3D (MediaPipe's world landmarks), placed so that the ears' midpoint
                           is the head joint; only for a person with joints (tracking or
                           warming) whose face the detector sees (:func:`posecast.engines.
-                          face.face_seen`, :func:`~posecast.engines.face.head_sized`).
+                          face.face_seen`, :func:`~posecast.engines.face.placed_face`).
                           Where the face turns (the head's twist of the avatar outputs)
 ``source_stalled_s``      optional, only while a live source (camera, stream) has delivered
                           nothing and is being retried: seconds since its last frame. Such a

@@ -45,7 +45,7 @@ from ...calibration import (
 )
 from ...calibration.intrinsics import ASSUMED_HFOV_DEG
 from ...engines import normalize, skeleton
-from ...engines.face import HEAD_RADIUS_M, face_at_head, face_seen, head_sized
+from ...engines.face import HEAD_RADIUS_M, face_seen, placed_face
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.runtime.base import model_label
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
@@ -299,15 +299,10 @@ class MetricPoseLifting(PoseLifting):
         face = detections.layout.face
         if detections.world_m is None or face is None:
             return None
-        index = list(face)
-        margin_px = HEAD_RADIUS_M * self._k[0] / max(float(head_m[2]), 1e-3)  # the head's radius at its depth
-        if not face_seen(detections.scores[row, index], detections.keypoints_px[row, index], detections.image_size,
-                         margin_px):  # fmt: skip
+        margin_px = HEAD_RADIUS_M * float(self._k[0]) / max(float(head_m[2]), 1e-3)  # the head's radius at its depth
+        if not face_seen(detections.scores[row], detections.keypoints_px[row], detections.image_size, margin_px, face):
             return None
-        points = normalize.to_camera_axes(detections.world_m[row, index].astype(np.float64), root_norm)
-        if not (np.isfinite(points).all() and head_sized(points)):
-            return None
-        return face_at_head(points, head_m)
+        return placed_face(detections.world_m[row, list(face)], normalize.camera_axes_matrix(root_norm), head_m)
 
     def _implausible(self, pose: MetricPose, joints_m: np.ndarray, keypoints_norm: np.ndarray,
                      confidence: np.ndarray) -> bool:  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from posecast.engines import face, layouts, rotations, skeleton
+from posecast.engines import face, layouts, normalize, rotations, skeleton
 from scipy.spatial.transform import Rotation
 
 HEAD = skeleton.JOINT_INDEX["head"]
@@ -62,7 +62,24 @@ def test_a_face_outside_the_image_or_not_a_head_s_size_is_not_seen() -> None:
     points = np.zeros((5, 3))
     for width, sized in ((0.05, False), (0.09, True), (0.16, True), (0.3, False)):
         points[face.LEFT_EAR, 0], points[face.RIGHT_EAR, 0] = width / 2, -width / 2
-        assert face.head_sized(points) is sized, width
+        assert (face.placed_face(points, np.eye(3), np.zeros(3)) is not None) is sized, width
+    points[face.NOSE] = np.nan
+    assert face.placed_face(points, np.eye(3), np.zeros(3)) is None
+
+
+def test_the_face_is_turned_into_the_camera_s_axes_as_the_lifted_joints_are() -> None:
+    """The matrix form of the view's turn (for the five face points, every frame) is the graph's."""
+    rng = np.random.default_rng(2)
+    points = rng.normal(0.0, 0.02, (5, 3)) + [[0.0, 0.0, -0.1], [0.03, 0.0, -0.08], [-0.03, 0.0, -0.08],
+                                             [0.07, 0.0, 0.0], [-0.07, 0.0, 0.0]]  # fmt: skip
+    for root_norm in ([0.0, 0.0], [0.4, -0.2], [-0.7, 0.5]):
+        matrix = normalize.camera_axes_matrix(np.array(root_norm))
+        np.testing.assert_allclose(points @ matrix.T, normalize.to_camera_axes(points, np.array(root_norm)),
+                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(matrix @ matrix.T, np.eye(3), atol=1e-12)
+        head = np.array([0.1, -0.5, 3.0])
+        placed = face.placed_face(points, matrix, head)
+        np.testing.assert_allclose(placed, face.face_at_head(points @ matrix.T, head), atol=1e-12)
 
 
 def test_the_mirror_of_a_turned_head_is_the_head_of_the_mirrored_body() -> None:
