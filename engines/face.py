@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from .window_slots import MAX_BRIDGED_GAP_S
+
 #: The face points, in the order of ``face_m`` (pose messages) and :attr:`KeypointLayout.face`.
 FACE_POINT_NAMES: tuple[str, ...] = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
 NUM_FACE_POINTS = len(FACE_POINT_NAMES)
@@ -37,20 +39,24 @@ HEAD_RADIUS_M = 0.1
 #: The ears' distance in 3D must be a head's, metres (a face cut at the edge had 0.014-0.05).
 EAR_WIDTH_M = (0.08, 0.25)
 #: A face not seen is held as last seen this long, seconds (the live window's bridged gap; a
-#: hand passing over it), before the head swings with the neck alone.
-FACE_HOLD_S = 0.5
+#: hand passing over it), before it is let go (live, eased back to the neck's turn).
+FACE_HOLD_S = MAX_BRIDGED_GAP_S
 
 
-def held_ear_lines(ear_lines: np.ndarray, timestamps_ns: np.ndarray) -> np.ndarray:
+def held_ear_lines(ear_lines: np.ndarray, timestamps_ns: np.ndarray, posed: np.ndarray) -> np.ndarray:
     """Ear lines ``(F, 3)`` (NaN where the face was not seen) with each gap filled by the last one
-    seen, up to :data:`FACE_HOLD_S` after it (``timestamps_ns`` ``(F,)`` integers, increasing, as
-    the avatar world compares them: in seconds a frame fell on the other side of the limit, QA):
-    what the avatar world does frame by frame, for a whole take at once (it then eases the head
-    back to the neck's turn through its filter; a take, unfiltered, lets go at once)."""
+    seen, up to :data:`FACE_HOLD_S` after it and not across a frame without a pose (``posed``
+    ``(F,)`` False: the avatar world forgets a person it loses); ``timestamps_ns`` ``(F,)``
+    integers, increasing, as the avatar world compares them (in seconds a frame fell on the
+    other side of the limit, QA). What the avatar world does frame by frame, for a whole take at
+    once (it then eases the head back to the neck's turn through its filter; a take, unfiltered,
+    lets go at once)."""
     ear_lines, stamps = np.asarray(ear_lines, np.float64), np.asarray(timestamps_ns, np.int64)
     seen = np.isfinite(ear_lines).all(axis=-1)
-    last = np.maximum.accumulate(np.where(seen, np.arange(len(seen)), -1))
-    held = (last >= 0) & ~seen
+    frames = np.arange(len(seen))
+    last = np.maximum.accumulate(np.where(seen, frames, -1))
+    lost = np.maximum.accumulate(np.where(np.asarray(posed, bool), -1, frames))  # the last frame without a pose
+    held = (last > lost) & ~seen
     held[held] = stamps[held] - stamps[last[held]] <= FACE_HOLD_S * 1e9
     out = ear_lines.copy()
     out[held] = ear_lines[last[held]]

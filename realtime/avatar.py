@@ -226,8 +226,9 @@ class AvatarWorld:
         deg a frame against 0.04-0.11 for the other bones). A face not seen is held as last seen
         for up to :data:`~posecast.engines.face.FACE_HOLD_S` (a hand over it: the head snapped
         back to the neck's turn for one frame, review), then eased through the filter to the
-        shoulder line of ``joints_world`` (``(17, 3)``, the neck's own turn: the head snapped 13-16
-        deg there and back, QA); NaN while the face was never seen (and, unfiltered, after the hold)."""
+        shoulder line of ``joints_world`` (``(17, 3)``; the neck's own turn to within 3 deg with
+        the head tilted 20-25 deg: the head snapped 13-16 deg there and back, QA); NaN while the
+        face was never seen (and, unfiltered, after the hold)."""
         ears = self._ears.get(person.person_id)
         if person.face_m is not None:
             target = fl.directions_to_world(face.ear_lines(person.face_m), camera_to_world)

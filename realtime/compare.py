@@ -140,15 +140,17 @@ def collect(clip: Path, model: str | Path | None = None, max_frames: int | None 
         for result in pipeline.run(source, max_frames):
             d, people = result.detections, result.tracked
             seen = d is not None and d.world_m is not None and d.count > 0
-            mediapipe = d.layout.to_posecast(d.world_m[0].astype(np.float64)) if seen else nan3
+            k = pipeline.lifting.intrinsics_k
+            mediapipe = nan3
+            if seen:  # its world landmarks are in the person's own view: into the camera's axes as posecast's are,
+                # by its own pelvis's ray (the squatting woman stands 5.9 deg off the axis)
+                pelvis_px = d.layout.to_posecast(d.keypoints_px[0].astype(np.float64))[skeleton.ROOT]
+                mediapipe = normalize.to_camera_axes(d.layout.to_posecast(d.world_m[0].astype(np.float64)),
+                                                     normalize.normalize_pixels(pelvis_px[None], k)[0])  # fmt: skip
             if people:
                 p = people[0]
-                k = pipeline.lifting.intrinsics_k
                 rays = np.concatenate([normalize.normalize_pixels(p.keypoints_px.astype(np.float64), k),
                                        np.ones((skeleton.NUM_JOINTS, 1))], axis=1)  # fmt: skip
-                # MediaPipe's world landmarks are in the person's own view: into the camera's axes as
-                # posecast's are (the squatting woman stands 5.9 deg off the axis)
-                mediapipe = normalize.to_camera_axes(mediapipe, rays[skeleton.ROOT, :2])
                 rows.append((p.joints_rel_m, mediapipe, rays - rays[0], p.keypoints_px, p.confidence))
             else:
                 rows.append((nan3, mediapipe, nan3, nan2, np.zeros(skeleton.NUM_JOINTS)))

@@ -47,6 +47,18 @@ def test_the_face_is_seen_where_the_nose_or_an_ear_is(scores: list[float], seen:
     assert face.face_seen(np.array(scores), inside, (640, 480), 20.0) is seen
 
 
+def test_the_face_is_found_among_a_layout_s_keypoints() -> None:
+    """MediaPipe's 33 keypoints: the ears at 7 and 8 (the face points' own order, 3 and 4, would
+    read two eye corners)."""
+    scores, pixels = np.zeros(33), np.full((33, 2), 200.0)
+    scores[[7, 8]] = 0.9  # the ears seen, the nose not (turned to profile)
+    index = layouts.MEDIAPIPE_33.face
+    assert face.face_seen(scores, pixels, (640, 480), 20.0, index)
+    assert not face.face_seen(scores, pixels, (640, 480), 20.0)  # read at 0, 3, 4: nothing seen
+    pixels[7] = [5.0, 200.0]  # the left ear at the image's edge
+    assert not face.face_seen(scores, pixels, (640, 480), 20.0, index)
+
+
 def test_a_face_outside_the_image_or_not_a_head_s_size_is_not_seen() -> None:
     """QA: MediaPipe scored a head above the image's top edge 0.92-0.98, and the face it guessed
     turned the head 114 deg in one frame; a face cut at the edge had its ears 1.4-5 cm apart."""
@@ -148,9 +160,12 @@ def test_a_take_holds_a_face_lost_for_a_moment_as_the_live_avatar_does() -> None
     stamps = np.arange(8) * 100_000_000 + 7  # 10 fps, nanoseconds
     lines = np.full((8, 3), np.nan)
     lines[0], lines[6] = [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]
-    held = face.held_ear_lines(lines, stamps)
+    posed = np.ones(8, bool)
+    held = face.held_ear_lines(lines, stamps, posed)
     np.testing.assert_array_equal(held[1:6, 0], [1.0] * 5)  # 0.1 to 0.5 s after it was seen
     np.testing.assert_array_equal(held[[6, 7]], [[0.0, 0.0, 1.0]] * 2)
-    lines[6] = np.nan
-    assert np.isnan(face.held_ear_lines(lines, stamps)[6:]).all()  # 0.6 s: let go
-    assert np.isnan(face.held_ear_lines(np.full((3, 3), np.nan), stamps[:3])).all()  # never seen
+    posed[3] = False  # the person lost in frame 3: the live avatar forgets them, and their face
+    assert np.isnan(face.held_ear_lines(lines, stamps, posed)[3:6]).all()
+    lines[6], posed[3] = np.nan, True
+    assert np.isnan(face.held_ear_lines(lines, stamps, posed)[6:]).all()  # 0.6 s: let go
+    assert np.isnan(face.held_ear_lines(np.full((3, 3), np.nan), stamps[:3], posed[:3])).all()  # never seen

@@ -297,8 +297,12 @@ def test_a_face_lost_for_a_moment_holds_the_head_then_lets_it_swing_with_the_nec
     through the avatar filter it eases there and back (QA: a 13-16 deg snap each way)."""
     from posecast.engines.face import FACE_HOLD_S
 
-    camera = to_camera(standing_world())
-    ears_world = Rotation.from_euler("y", 30.0, degrees=True).apply([0.15, 0.0, 0.0])
+    # the whole body turned 40 deg to its left, the face 30 deg further: the eased target must be the
+    # body's own line, not any fixed direction of the world
+    body = Rotation.from_euler("y", 40.0, degrees=True)
+    standing = standing_world()
+    camera = to_camera(body.apply(standing - standing[0]) + standing[0])
+    ears_world = (body * Rotation.from_euler("y", 30.0, degrees=True)).apply([0.15, 0.0, 0.0])
     face_m = np.zeros((5, 3))
     face_m[3], face_m[4] = 0.5 * ears_world * [1, -1, -1], -0.5 * ears_world * [1, -1, -1]  # world → camera axes
     face_m += camera[J["head"]]

@@ -107,12 +107,12 @@ function forgetEveryone() {
 }
 
 const up = new Vector3(0, 1, 0), a = new Vector3(), b = new Vector3(), dir = new Vector3();
-function placePerson(person, points, nosePoint) {
+function placePerson(person, points, face) {
   points.forEach((p, i) => person.joints[i]?.position.set(...p));
   person.bones.forEach((mesh, i) => mesh && placeRod(mesh, points[parents[i]], points[i]));
-  const head = jointNames.indexOf("head");
-  person.nose.visible = Boolean(nosePoint) && head >= 0;
-  if (person.nose.visible) placeRod(person.nose, points[head], nosePoint);
+  person.nose.visible = Boolean(face);
+  // face_m: nose, left eye, right eye, left ear, right ear; the ears' midpoint is the head joint
+  if (face) placeRod(person.nose, face[3].map((v, i) => (v + face[4][i]) / 2), face[0]);
 }
 function placeRod(mesh, from, to) {
   a.set(...from);
@@ -222,7 +222,7 @@ function onPose(m) {
   hud("frame").textContent = `frame ${m.frame_id} · person ${id} · schema ${m.schema_version}`;
   if (!person.group.visible) return;
   const points = m.joints_m.map(toScene);
-  placePerson(person, points, m.face_m ? toScene(m.face_m[0]) : null); // face_m[0]: the nose
+  placePerson(person, points, m.face_m ? m.face_m.map(toScene) : null);
   const shownIds = [...people].filter(([, p]) => p.group.visible).map(([pid]) => pid);
   updateFloor(points, arrival, id === Math.min(...shownIds));
   if (!state.centred) recentre(points[0]);
