@@ -582,11 +582,10 @@ def _run(adapter: _Adapter, sampler: Recorded2DSampler, o: AdaptOptions, progres
     training_s = max(o.minutes * 60 - (training_began - start), 1e-9)
     try:
         while True:
-            elapsed = time.perf_counter() - start
-            if elapsed >= o.minutes * 60 or (o.max_steps and adapter.step >= o.max_steps):
+            now = time.perf_counter()  # read once: a second read could fall past the end (a step at rate 0; CI)
+            if now - start >= o.minutes * 60 or (o.max_steps and adapter.step >= o.max_steps):
                 break
-            used = max((time.perf_counter() - training_began) / training_s,
-                       adapter.step / o.max_steps if o.max_steps else 0.0)  # fmt: skip
+            used = max((now - training_began) / training_s, adapter.step / o.max_steps if o.max_steps else 0.0)
             adapter.set_learning_rate(learning_rate_factor(adapter.step, o.lr_warmup_steps, used, o.lr_decay))
             logged = adapter.train_step(sampler.sample(o.batch))
             if bar is not None:

@@ -167,6 +167,23 @@ def test_the_decay_runs_over_the_training_not_the_teachers_lifting() -> None:
     assert adapter.step > 20 and max(adapter.factors) > 0.9 and adapter.factors[-1] > 0  # (before: 0.6 at most)
 
 
+def test_no_step_trains_at_a_rate_the_clock_read_after_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop read the clock twice a step, once to stop and once for the decay: a step let
+    through just before the end could get a rate of 0 (CI, the test above). A clock that moves
+    0.1 s at every read shows it."""
+    from types import SimpleNamespace
+
+    from posecast.engines.training import adapt
+
+    reads = iter(np.arange(0.0, 100.0, 0.1))
+    monkeypatch.setattr(adapt.time, "perf_counter", lambda: float(next(reads)))
+    factors: list[float] = []
+    adapter = SimpleNamespace(step=0, set_learning_rate=factors.append, train_step=lambda batch: {"loss": 0.0})
+    adapt._run(adapter, SimpleNamespace(sample=lambda batch: None), AdaptOptions(minutes=1.0 / 60, lr_warmup_steps=0),
+               False, 0.0)  # fmt: skip
+    assert len(factors) >= 5 and min(factors) > 0.0, factors
+
+
 def test_a_few_steps_stay_near_the_start_model(exported: Path, footage: Path, tmp_path: Path) -> None:
     """QA: Adam's first step moves every weight by about the learning rate, so one step moved the
     3D by 40 mm; the warm-up keeps a short run near its start, and the schedule is in the model."""
