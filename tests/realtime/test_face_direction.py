@@ -10,10 +10,12 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-from posecast.engines import bvh_export, face, skeleton
+from posecast.engines import bvh_export, face, normalize, skeleton
+from posecast.engines.layouts import MEDIAPIPE_33
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.avatar import AvatarOptions, AvatarWorld
 from posecast.realtime.errors import SchemaError
+from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
 from posecast.realtime.message_text import to_json
 from posecast.realtime.recording import read_recording
 from posecast.realtime.recording.arrays import person_track
@@ -22,7 +24,7 @@ from posecast.realtime.recording.replay import Replay, ReplayOptions
 from posecast.realtime.schema import decode_pose, encode_pose, encode_pose_message
 from posecast.realtime.sources import open_source
 from posecast.realtime.stages import FrameSource
-from posecast.realtime.types import Frame, PersonPose, PoseFrame
+from posecast.realtime.types import Detections2D, Frame, PersonPose, PoseFrame
 from scipy.spatial.transform import Rotation
 
 J = skeleton.JOINT_INDEX
@@ -182,3 +184,42 @@ def test_a_take_replays_its_faces_and_its_bvh_turns_the_head_alone(dance_take: P
     # the root's 6 channels, then 3 a joint in the hierarchy's order: only the head bone's change
     names = [line.split()[1] for line in without_face.splitlines() if line.strip().startswith(("ROOT", "JOINT"))]
     assert len(changed) and {names[1 + (c - 6) // 3] for c in changed} == {bvh_export.BONE_JOINT_NAMES["head"]}
+
+
+def _squats_detections(media_dir: Path, shift_px: tuple[float, float] = (0.0, 0.0)) -> list[Detections2D]:
+    """MediaPipe's own output for the squats clip (the fixture's 2D and world landmarks, 33 a frame)
+    as detections, the 2D moved by ``shift_px`` (the world landmarks as MediaPipe gave them)."""
+    pixels = np.asarray(json.loads((media_dir / "squats_720x1280.mediapipe_full_2d.json").read_text()))[..., :2]
+    world = np.asarray(json.loads((media_dir / "squats_720x1280.mediapipe_full_world.json").read_text()))
+    out = []
+    for f in range(len(pixels)):
+        t = int(f * 2e8)  # 5 fps
+        out.append(Detections2D(f, t, t, (720, 1280), MEDIAPIPE_33, (pixels[f] + shift_px)[None].astype(np.float32),
+                                np.full((1, 33), 0.9, np.float32), np.full(1, -1), world[f][None].astype(np.float32)))
+    return out
+
+
+def test_the_lifting_stage_turns_the_face_into_the_camera_s_axes_and_leaves_a_cut_head_out(media_dir: Path) -> None:
+    """Fast, without MediaPipe: its recorded output for the squats clip. The face is placed at the
+    head joint and turned from the person's view by the pelvis's ray (the view's turn of the lifted
+    joints, not its inverse); moved so that the ears sit within a head's radius of the image's top
+    edge in every frame, the same person is lifted and has no face."""
+    with MetricPoseLifting(LiftingOptions()) as lifting:
+        for d in _squats_detections(media_dir):
+            person = lifting.process(d, d.timestamp_ns)[0]
+            if person.tracking == "lost":
+                continue
+            root_norm = person.keypoints_norm[skeleton.ROOT]
+            expected = normalize.to_camera_axes(d.world_m[0, list(MEDIAPIPE_33.face)].astype(np.float64), root_norm)
+            np.testing.assert_allclose(person.face_m - person.face_m.mean(0), expected - expected.mean(0), atol=1e-9)
+            ears = 0.5 * (person.face_m[face.LEFT_EAR] + person.face_m[face.RIGHT_EAR])
+            np.testing.assert_allclose(ears, person.joints_m[HEAD], atol=1e-9)
+    assert abs(root_norm[0]) > 0.05  # she stands off the axis, so the turn is not the identity
+    with MetricPoseLifting(LiftingOptions()) as lifting:
+        lowest_ear_y = max(float(d.keypoints_px[0, i, 1]) for d in _squats_detections(media_dir) for i in (7, 8))
+        posed = faced = 0
+        for d in _squats_detections(media_dir, (0.0, 8.0 - lowest_ear_y)):  # no ear lower than 8 px from the top
+            person = lifting.process(d, d.timestamp_ns)[0]
+            posed += person.tracking != "lost"
+            faced += person.face_m is not None
+    assert posed > 50 and faced == 0, (posed, faced)
