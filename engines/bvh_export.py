@@ -100,17 +100,11 @@ def hierarchy() -> list[BVHJoint]:
     return out
 
 
-def fill_gaps(joints: np.ndarray) -> tuple[np.ndarray, int]:
+def fill_gaps(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Joints ``(F, 17, 3)`` with every frame that is not all finite replaced by the last
-    finite one (the first finite one before it); returns them and how many were filled.
-    Raises ``ValueError`` when no frame is finite."""
-    joints, _, held = _held_frames(joints)
-    return joints, held
-
-
-def _held_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`fill_gaps`'s joints, the frame each frame shows ``(F,)`` (itself where it has a
-    pose, else the last one that has, or the first), and how many were filled."""
+    finite one (the first finite one before it); returns them, the frame each frame shows
+    ``(F,)`` (so that other per-frame data can be held alike) and how many were filled. Raises
+    ``ValueError`` when no frame is finite."""
     joints = np.asarray(joints, dtype=np.float64)
     valid = np.isfinite(joints).all(axis=(1, 2))
     if not valid.any():
@@ -180,7 +174,7 @@ def joints_to_bvh(
     ``bone_lengths_m`` ``(16,)``: the subject's (default: the median over the frames);
     ``ear_lines`` ``(F, 3)`` world axes, the head's twist (:func:`posecast.engines.rotations.
     joints_to_rotations`; NaN or ``None``: not known)."""
-    joints, source, held = _held_frames(joints_world)
+    joints, source, held = fill_gaps(joints_world)
     if ear_lines is not None:  # a frame without a pose holds the last one's head too
         if np.shape(ear_lines) != (len(joints), 3):
             raise ValueError(f"expected ear lines of shape ({len(joints)}, 3), got {np.shape(ear_lines)}")

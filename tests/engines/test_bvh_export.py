@@ -109,8 +109,8 @@ def test_training_refuses_an_export_in_a_left_handed_engines_axes(run_joints, tm
 def test_frames_without_a_pose_hold_the_last_pose() -> None:
     joints = np.arange(5 * 17 * 3, dtype=np.float64).reshape(5, 17, 3)
     joints[[0, 2, 3]] = np.nan
-    filled, held = fill_gaps(joints)
-    assert held == 3
+    filled, source, held = fill_gaps(joints)
+    assert held == 3 and source.tolist() == [1, 1, 1, 1, 4]
     np.testing.assert_array_equal(filled[[0, 1, 2, 3, 4]], joints[[1, 1, 1, 1, 4]])
     with pytest.raises(ValueError, match="no frame has a pose"):
         fill_gaps(np.full((2, 17, 3), np.nan))
