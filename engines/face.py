@@ -39,28 +39,66 @@ HEAD_RADIUS_M = 0.1
 #: The ears' distance in 3D must be a head's, metres (a face cut at the edge had 0.014-0.05).
 EAR_WIDTH_M = (0.08, 0.25)
 #: A face not seen is held as last seen this long, seconds (the live window's bridged gap; a
-#: hand passing over it), before it is let go (live, eased back to the neck's turn).
+#: hand passing over it), before it is let go (eased back to the neck's turn).
 FACE_HOLD_S = MAX_BRIDGED_GAP_S
+#: After the hold, a take's head turns to the shoulders' line over this long, seconds (live, the
+#: avatar filter takes about 0.2 s; :func:`take_ear_lines`).
+FACE_EASE_S = 0.25
 
 
-def held_ear_lines(ear_lines: np.ndarray, timestamps_ns: np.ndarray, posed: np.ndarray) -> np.ndarray:
-    """Ear lines ``(F, 3)`` (NaN where the face was not seen) with each gap filled by the last one
-    seen, up to :data:`FACE_HOLD_S` after it and not across a frame without a pose (``posed``
-    ``(F,)`` False: the avatar world forgets a person it loses); ``timestamps_ns`` ``(F,)``
-    integers, increasing, as the avatar world compares them (in seconds a frame fell on the
-    other side of the limit, QA). What the avatar world does frame by frame, for a whole take at
-    once (it then eases the head back to the neck's turn through its filter; a take, unfiltered,
-    lets go at once)."""
+def take_ear_lines(ear_lines: np.ndarray, shoulder_lines: np.ndarray, timestamps_ns: np.ndarray,
+                   posed: np.ndarray) -> np.ndarray:  # fmt: skip
+    """A whole take's ear lines ``(F, 3)`` (NaN where the face was not seen) with each gap bridged
+    as the avatar world bridges it frame by frame: the last face seen is held for
+    :data:`FACE_HOLD_S`, then the head turns to the shoulders' line (``shoulder_lines``
+    ``(F, 3)``, right → left shoulder: the neck's own turn) over :data:`FACE_EASE_S`. A take
+    knows what comes next, so the head also turns to a face seen again over the
+    :data:`FACE_EASE_S` before it is (live, the filter eases it in after). Nothing is carried
+    across a frame without a pose (``posed`` ``(F,)`` False: the avatar world forgets a person it
+    loses); a gap with no face on either side stays NaN (the head carries the neck's turn).
+    ``timestamps_ns`` ``(F,)`` integers, increasing, compared as the avatar world compares them
+    (in seconds a frame fell on the other side of the hold, QA). Bridged rows are unit length."""
     ear_lines, stamps = np.asarray(ear_lines, np.float64), np.asarray(timestamps_ns, np.int64)
+    posed = np.asarray(posed, bool)
+    count = len(ear_lines)
     seen = np.isfinite(ear_lines).all(axis=-1)
-    frames = np.arange(len(seen))
+    frames = np.arange(count)
+    # the last face seen and the next, each only where no frame without a pose lies between
     last = np.maximum.accumulate(np.where(seen, frames, -1))
-    lost = np.maximum.accumulate(np.where(np.asarray(posed, bool), -1, frames))  # the last frame without a pose
-    held = (last > lost) & ~seen
-    held[held] = stamps[held] - stamps[last[held]] <= FACE_HOLD_S * 1e9
+    last_lost = np.maximum.accumulate(np.where(posed, -1, frames))
+    after = np.minimum.accumulate(np.where(seen, frames, count)[::-1])[::-1]
+    next_lost = np.minimum.accumulate(np.where(posed, count, frames)[::-1])[::-1]
+    gap = posed & ~seen
+    from_last = gap & (last > last_lost)
+    to_next = gap & (after < next_lost)
     out = ear_lines.copy()
-    out[held] = ear_lines[last[held]]
+    bridged = from_last | to_next
+    if not bridged.any():
+        return out
+    shoulders = _unit(np.asarray(shoulder_lines, np.float64)[bridged])
+    line = shoulders.copy()
+    rows = np.flatnonzero(bridged)
+    held = from_last[rows]
+    since_s = (stamps[rows[held]] - stamps[last[rows[held]]]) / 1e9
+    away = np.clip((since_s - FACE_HOLD_S) / FACE_EASE_S, 0.0, 1.0)
+    line[held] = _turned(_unit(ear_lines[last[rows[held]]]), shoulders[held], away)
+    coming = to_next[rows]
+    until_s = (stamps[after[rows[coming]]] - stamps[rows[coming]]) / 1e9
+    line[coming] = _turned(line[coming], _unit(ear_lines[after[rows[coming]]]),
+                           np.clip(1.0 - until_s / FACE_EASE_S, 0.0, 1.0))  # fmt: skip
+    out[rows] = line
     return out
+
+
+def _unit(directions: np.ndarray) -> np.ndarray:
+    return directions / np.linalg.norm(directions, axis=-1, keepdims=True)
+
+
+def _turned(start: np.ndarray, end: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """Unit directions ``(N, 3)`` turned from ``start`` towards ``end`` by ``fraction`` ``(N,)`` of
+    the way (normalised linear blend: the turns here are well under 180 deg)."""
+    blend = (1.0 - fraction)[:, None] * start + fraction[:, None] * end
+    return _unit(blend)
 
 
 def face_seen(scores: np.ndarray, keypoints_px: np.ndarray, image_size: tuple[int, int], margin_px: float,

@@ -159,13 +159,31 @@ def test_a_face_turned_in_the_rest_pose_reads_back_as_its_yaw() -> None:
 def test_a_take_holds_a_face_lost_for_a_moment_as_the_live_avatar_does() -> None:
     stamps = np.arange(8) * 100_000_000 + 7  # 10 fps, nanoseconds
     lines = np.full((8, 3), np.nan)
-    lines[0], lines[6] = [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]
+    lines[0], lines[7] = [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]
+    shoulders = np.tile([0.0, 0.0, 1.0], (8, 1))
     posed = np.ones(8, bool)
-    held = face.held_ear_lines(lines, stamps, posed)
-    np.testing.assert_array_equal(held[1:6, 0], [1.0] * 5)  # 0.1 to 0.5 s after it was seen
-    np.testing.assert_array_equal(held[[6, 7]], [[0.0, 0.0, 1.0]] * 2)
+    held = face.take_ear_lines(lines, shoulders, stamps, posed)
+    np.testing.assert_array_equal(held[1:6, 0], [1.0] * 5)  # 0.1 to 0.5 s after it was seen (0.5 s held too)
     posed[3] = False  # the person lost in frame 3: the live avatar forgets them, and their face
-    assert np.isnan(face.held_ear_lines(lines, stamps, posed)[3:6]).all()
-    lines[6], posed[3] = np.nan, True
-    assert np.isnan(face.held_ear_lines(lines, stamps, posed)[6:]).all()  # 0.6 s: let go
-    assert np.isnan(face.held_ear_lines(np.full((3, 3), np.nan), stamps[:3], posed[:3])).all()  # never seen
+    bridged = face.take_ear_lines(lines, shoulders, stamps, posed)
+    assert np.isnan(bridged[3]).all()
+    np.testing.assert_allclose(bridged[4], [0.0, 0.0, 1.0])  # after the loss: only the face to come, not yet
+    assert np.isnan(face.take_ear_lines(np.full((3, 3), np.nan), shoulders[:3], stamps[:3], posed[:3])).all()
+
+
+def test_a_take_eases_a_face_lost_longer_to_the_shoulders_and_into_the_face_seen_again() -> None:
+    fps = 100
+    stamps = np.arange(201) * (1_000_000_000 // fps)
+    lines = np.full((201, 3), np.nan)
+    lines[0], lines[200] = [1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]  # the face turned 90 deg one way, then the other
+    shoulders = np.tile([0.0, 0.0, 1.0], (201, 1))
+    bridged = face.take_ear_lines(lines, shoulders, stamps, np.ones(201, bool))
+    np.testing.assert_allclose(np.linalg.norm(bridged, axis=-1), 1.0)
+    turn_deg = np.degrees(np.unwrap(np.arctan2(bridged[:, 2], bridged[:, 0])))
+    np.testing.assert_array_equal(turn_deg[:51], 0.0)  # held for 0.5 s
+    ease_frames = int(face.FACE_EASE_S * fps)
+    np.testing.assert_allclose(turn_deg[51 + ease_frames:200 - ease_frames], 90.0)  # at the shoulders' line
+    assert np.all(np.diff(turn_deg[50:51 + ease_frames]) > 0)  # turned there frame by frame
+    assert np.abs(np.diff(turn_deg)).max() < 12.0  # no snap anywhere (a whole 90 deg without the ease)
+    np.testing.assert_allclose(turn_deg[200], 180.0)
+    assert np.all(np.diff(turn_deg[200 - ease_frames:]) > 0)  # and turned to the face before it is seen again
