@@ -125,6 +125,26 @@ def output_file(text: str) -> Path:
 output_file.__name__ = "file name"
 
 
+def output_file_ending(*suffixes: str) -> Callable[[str], Path]:
+    """An argparse ``type``: :func:`output_file` whose name ends in one of ``suffixes`` (``".json"``):
+    an output written whatever it is named replaced a recording or a video named by mistake (QA:
+    ``--stats-json take.posecast`` overwrote the take with 1 KB of JSON)."""
+
+    def parse(text: str) -> Path:
+        path = output_file(text)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder: add a file name (e.g. "
+                                             f"{path / ('out' + suffixes[0])})")  # fmt: skip
+        if path.suffix.lower() not in suffixes:
+            example = path.with_suffix(suffixes[0]).name
+            raise argparse.ArgumentTypeError(f"expected a {' or '.join(suffixes)} file, got {text!r}: name it "
+                                             f"{example} (nothing else is replaced)")  # fmt: skip
+        return path
+
+    parse.__name__ = f"{suffixes[0][1:]} file name"
+    return parse
+
+
 def output_folder(text: str) -> Path:
     """An argparse ``type``: a folder to write into (made if missing); ``-`` is refused."""
     given_path(text)

@@ -166,6 +166,9 @@ def load_lift_input(path: Path) -> LiftInput:
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
+    if not (np.isfinite(keypoints).all(axis=-1) & (keypoints != 0).any(axis=-1)).any():  # (QA: blamed on confidence)
+        raise LiftInputError(f"{path}: keypoints_2d has no keypoint seen (every one NaN or (0, 0), the marks of an "
+                             "unseen keypoint): give the joints' pixels")  # fmt: skip
     if (problem := _fractions_problem(keypoints, intrinsics)) is not None:
         raise LiftInputError(f"{path}: {problem}")
     # mapped as the live pipeline maps a detector's keypoints (scores: their mean), with the

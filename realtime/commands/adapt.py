@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ...calibration import DEFAULT_HFOV_DEG, load_intrinsics
-from ...engines.cli_args import given_path, output_file, output_folder
+from ...engines.cli_args import given_path, output_file, output_file_ending, output_folder
 from ...engines.fileio import atomic_write, check_outputs, file_identity, output_file_problem
 from ...engines.install import install_hint
 from ...engines.logs import counted
@@ -62,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="the model to start from: a shipped model's name or an exported .onnx with its "
                              ".adapt.npz beside it (default: the shipped default)")  # fmt: skip
-    parser.add_argument("--report", type=output_file, metavar="JSON", help="also write the before/after figures here")
+    parser.add_argument("--report", type=output_file_ending(".json"), metavar="JSON",
+                        help="also write the before/after figures here")
     parser.add_argument("--save-2d", type=output_folder, metavar="FOLDER",
                         help="keep the 2D made from videos, image folders and recordings here (lift-format .npz: "
                              "adapt again from them without MediaPipe)")  # fmt: skip

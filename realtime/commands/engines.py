@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ...engines.cli_args import output_file
+from ...engines.cli_args import output_file_ending
 from ...engines.errors import BackendError
 from ...engines.fileio import atomic_write, check_outputs
 from ...engines.runtime import BACKENDS, availability, backend_accepts, load_backend
@@ -55,8 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="onnxruntime: the INT8 quantised copy (default: as `posecast run`, i.e. when the "
                             "model ships with one)")  # fmt: skip
     bench.add_argument("--max-batch", type=int, default=None, help="tensorrt: largest batch (default: largest --batch)")
-    bench.add_argument("--json", type=output_file, help="write the records as JSON here")
-    bench.add_argument("--markdown", type=output_file, help="write a Markdown table here")
+    bench.add_argument("--json", type=output_file_ending(".json"), help="write the records as JSON here")
+    bench.add_argument("--markdown", type=output_file_ending(".md", ".markdown"), help="write a Markdown table here")
     bench.set_defaults(func=_bench)
     return engines
 

@@ -99,6 +99,7 @@ class LiveView:
         self._window_open = False
         self._frames = 0
         self._written = 0
+        self._video_failed = False
         self._last_written: np.ndarray | None = None  # what write_last_again repeats
         self._floor_y: float | None = None
         self.stop_requested = False
@@ -291,8 +292,7 @@ class LiveView:
             self._writer_size = size
         if size != self._writer_size:  # the source changed size: keep the video's size
             canvas = cv2.resize(canvas, self._writer_size)
-        self._writer.write(canvas)
-        self._written += 1
+        self._write_video(canvas)
         self._last_written = canvas
 
     def write_last_again(self, times: int) -> None:
@@ -301,8 +301,15 @@ class LiveView:
         if self._writer is None or self._last_written is None:
             return
         for _ in range(times):
-            self._writer.write(self._last_written)
-            self._written += 1
+            self._write_video(self._last_written)
+
+    def _write_video(self, image_bgr: np.ndarray) -> None:
+        try:
+            self._writer.write(image_bgr)
+        except BaseException:
+            self._video_failed = True  # its error is the run's: close() discards the file without a word
+            raise
+        self._written += 1
 
     def _show(self, canvas: np.ndarray) -> None:
         title = self.options.window_title
@@ -319,10 +326,11 @@ class LiveView:
         """Finish the video file and close the window."""
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            writer.close()  # renames the finished file into place
-            plays = "plays in web browsers" if writer.browser_playable else "does not play in web browsers"
-            log.info("wrote %d frames to %s (%s, %.4g fps; %s)", self._written, self.options.output_path,
-                     writer.codec, self.options.output_fps, plays)  # fmt: skip
+            writer.close()  # renames the finished file into place (or, after a failed write, removes it)
+            if not self._video_failed:  # (QA: "wrote 116 frames to …" came before the error saying nothing was)
+                plays = "plays in web browsers" if writer.browser_playable else "does not play in web browsers"
+                log.info("wrote %d frames to %s (%s, %.4g fps; %s)", self._written, self.options.output_path,
+                         writer.codec, self.options.output_fps, plays)  # fmt: skip
         if self._window_open:
             cv2.destroyWindow(self.options.window_title)
             self._window_open = False

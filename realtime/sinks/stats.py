@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...engines.cli_args import output_file
+from ...engines.cli_args import output_file_ending
 from ...engines.fileio import atomic_write, output_file_problem
 from ..errors import OptionsError, SinkError
 from ..stages import Sink
@@ -78,7 +78,8 @@ class StatsSink(Sink):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--stats-json", type=output_file, help="write per-stage latency statistics here at the end")
+        parser.add_argument("--stats-json", type=output_file_ending(".json"),
+                            help="write per-stage latency statistics here at the end")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> StatsSink:

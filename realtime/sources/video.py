@@ -84,6 +84,9 @@ class VideoFileSource(FileSource):
             if self.path.name.endswith((".posecast", ".posecast.part")):  # ("re-encode it" was the advice)
                 raise SourceError(f"{self.path} is a posecast recording, not a video: publish it again with "
                                   f"`posecast replay {self.path}`")  # fmt: skip
+            if self.path.suffix.lower() == ".npz":  # (QA: "re-encode it with ffmpeg" for 2D keypoints)
+                raise SourceError(f"{self.path} is numpy's .npz, not a video: lift recorded 2D keypoints with "
+                                  f"`posecast lift --input {self.path}`")  # fmt: skip
             if self.path.stat().st_size == 0:  # (QA: "re-encode it" for an empty file)
                 raise SourceError(f"video file {self.path} is empty (0 bytes): pass the video itself (a download or "
                                   "copy that did not finish?)")  # fmt: skip

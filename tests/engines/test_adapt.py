@@ -472,15 +472,19 @@ def test_adapt_never_writes_over_its_footage_or_intrinsics(exported: Path, tmp_p
     footage = tmp_path / "take_2d.npz"
     np.savez(footage, keypoints_2d=np.zeros((40, 17, 2), np.float32), intrinsics=np.array([500.0, 500, 320, 240]),
              fps=30.0)  # fmt: skip
-    camera = tmp_path / "camera.yaml"
+    camera = tmp_path / "camera.json"
     camera.write_text("not read: refused first\n")
     before = footage.read_bytes()
-    for report, named in ((footage, f"the input {footage}"), (camera, "--intrinsics")):
-        code = main(["adapt", str(footage), "--output", str(tmp_path / "a.onnx"), "--model", str(exported),
-                     "--steps", "1", "--report", str(report), "--intrinsics", str(camera)])  # fmt: skip
-        err = capsys.readouterr().err.strip()
-        assert code == 2 and f"--report {report} is {named}: writing it would destroy it" in err, err
-    assert footage.read_bytes() == before and not (tmp_path / "a.onnx").exists()
+    arguments = ["adapt", str(footage), "--output", str(tmp_path / "a.onnx"), "--model", str(exported), "--steps", "1",
+                 "--intrinsics", str(camera), "--report"]  # fmt: skip
+    assert main([*arguments, str(camera)]) == 2
+    assert f"--report {camera} is --intrinsics: writing it would destroy it" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # not a .json: refused while the arguments are read
+        main([*arguments, str(footage)])
+    assert refused.value.code == 2
+    assert f"argument --report: expected a .json file, got '{footage}'" in capsys.readouterr().err
+    assert footage.read_bytes() == before and camera.read_text() == "not read: refused first\n"
+    assert not (tmp_path / "a.onnx").exists()
 
 
 def test_adapt_minutes_help_says_what_is_accepted(capsys: pytest.CaptureFixture) -> None:

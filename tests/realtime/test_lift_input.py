@@ -110,7 +110,10 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         # the same four numbers in another shape: which is fx is a guess (QA: a (2, 2) array was lifted)
         ({"intrinsics": INTRINSICS.reshape(2, 2)}, "intrinsics must be 4 numbers fx, fy, cx, cy of shape (4,), got "
                                                    "shape (2, 2)"),
-        ({"keypoints_2d": "zeros"}, "no frame of"),
+        # the unseen marks throughout: blamed on the confidence, and 0s on the pose (QA)
+        ({"keypoints_2d": "zeros"}, "keypoints_2d has no keypoint seen (every one NaN or (0, 0), the marks of an "
+                                    "unseen keypoint): give the joints' pixels"),
+        ({"keypoints_2d": "NaN"}, "keypoints_2d has no keypoint seen"),
         ({"keypoints_2d": "x1e20"}, "no frame of"),
         ({"keypoints_2d": "x1e12"}, "gave a plausible pose"),
         ({"keypoints_2d": "head at 1e4 px"}, "gave a plausible pose"),
@@ -139,7 +142,8 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
     ],
 )  # fmt: skip
 def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays, message) -> None:
-    keypoints = {"zeros": np.zeros_like(squats_2d), "x1e20": squats_2d * 1e20, "x1e12": squats_2d * 1e12,
+    keypoints = {"zeros": np.zeros_like(squats_2d), "NaN": np.full_like(squats_2d, np.nan),
+                 "x1e20": squats_2d * 1e20, "x1e12": squats_2d * 1e12,
                  "head at 1e4 px": np.where(np.arange(17)[:, None] == skeleton.HEAD, 1e4, squats_2d),
                  "fractions": squats_2d / [720.0, 1280.0]}  # fmt: skip
     content = {"keypoints_2d": squats_2d, "intrinsics": INTRINSICS, "fps": 5.0, **arrays}

@@ -109,6 +109,8 @@ def test_export_refuses_outputs_before_writing_any(outputs, message, dance_take:
          "video: publish it again with `posecast replay {take}`"),
         (["lift", "--input", "{take}", "--output", "x.npz"], "{take} is a posecast recording, not a lift input: make "
          "one with `posecast export {take} --lift-input dance_2d.npz`"),
+        (["run", "--source", "{npz}", "--headless", "--publish", "none"], "{npz} is numpy's .npz, not a video: lift "
+         "recorded 2D keypoints with `posecast lift --input {npz}`"),
         (["replay", "{missing}", "--speed", "0"], "replay speed must be in 0.01..100, got 0.0"),
         (["view", "--port", "70000"], "port must be in 0..65535, got 70000"),
         (["view", "--stream", "localhost:5555"], "stream must be tcp://HOST:PORT"),
@@ -116,7 +118,9 @@ def test_export_refuses_outputs_before_writing_any(outputs, message, dance_take:
 )
 def test_errors_are_one_line(argv, message, dance_take: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "notrec.posecast").write_bytes(b"\x93\x01\x02\x03")
-    names = {"missing": tmp_path / "missing.posecast", "notrec": tmp_path / "notrec.posecast", "take": dance_take}
+    np.savez(tmp_path / "2d.npz", keypoints_2d=np.zeros((3, 17, 2)))
+    names = {"missing": tmp_path / "missing.posecast", "notrec": tmp_path / "notrec.posecast", "take": dance_take,
+             "npz": tmp_path / "2d.npz"}
     argv = [a.format(**names) for a in argv]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()

@@ -186,6 +186,7 @@ def test_a_disk_with_no_space_left_is_one_line_for_h264(tmp_path, media_dir, pos
     assert process.returncode == 2, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("posecast: error: "), err
     assert "No space left" in err and "free space" in err, err
+    assert "wrote" not in err, err  # (QA: "wrote 116 frames to …", then the error saying nothing was)
     assert process.stdout.split() == ["fill"], process.stdout  # no view.mp4, no hidden temporary file
 
 
