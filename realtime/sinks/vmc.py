@@ -266,6 +266,16 @@ class VmcSink(Sink):
         for datagram in pack_bundles(messages, self._max_bundle_bytes):
             self._send(datagram)
 
+    def source_stalled(self, notice: PoseFrame) -> None:
+        """While the live source is silent (about every 0.5 s): what goes out while nobody is
+        tracked, the held root, OK 0 and T moved on by the stall (QA: nothing went out, and the
+        receiver kept the last pose as tracked for as long as a stream stalled)."""
+        if self._first_ns is None:
+            return
+        time_s = self._time_s = (notice.timestamp_ns - self._first_ns) * 1e-9 + notice.source_stalled_s
+        for datagram in pack_bundles(closing_messages(self._root_m, False, time_s), self._max_bundle_bytes):
+            self._send(datagram)
+
     def _send(self, datagram: bytes) -> None:
         try:
             self._socket.sendto(datagram, self._sockaddr)

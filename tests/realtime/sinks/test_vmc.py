@@ -141,6 +141,31 @@ def test_closing_says_nobody_is_tracked(receiver, frames: int) -> None:  # noqa:
     assert closing["ok"] == (1, 3, 0, 0) and closing["bones"] == 0 and closing["root"] is not None
 
 
+def test_a_stalled_source_says_nobody_is_tracked_while_it_lasts(receiver) -> None:
+    """A camera or stream that stops delivering: the pipeline's notices (every person lost, the
+    last frame's time, about every 0.5 s) send what goes out while nobody is tracked, T moved on
+    by the stall (QA: nothing went out, and the receiver showed the last pose as tracked)."""
+    joints, lengths = walk_in_camera()
+    receiving = receiver(10 + 3, timeout_s=3.0)
+    sink = vmc.VmcSink(("127.0.0.1", receiving.port), AvatarOptions(one_euro=None))
+    with sink:
+        for i in range(10):
+            sink.write(pose_frame(i, joints[i], lengths))
+            receiving.caught_up(i + 1)
+        last = pose_frame(9, joints[9], lengths)
+        for stalled_s in (0.5, 1.0):
+            sink.source_stalled(PoseFrame(last.frame_id, last.capture_ns, last.timestamp_ns, last.image_size,
+                                          [PersonPose.lost(0)], source_stalled_s=stalled_s))  # fmt: skip
+        receiving.caught_up(12)
+    got = receiving.collect()
+    assert got["errors"] == [] and sink.dropped_datagrams == 0
+    assert sorted(got["frames"])[-2:] == pytest.approx([9 / 30.0 + 0.5, 9 / 30.0 + 1.0], abs=1e-4)
+    held_root = got["frames"][max(t for t in got["frames"] if t < 0.31)]["root"]
+    for time_s in sorted(got["frames"])[-2:]:
+        stalled = got["frames"][time_s]
+        assert stalled["ok"] == (1, 3, 0, 0) and stalled["bones"] == 0 and stalled["root"] == pytest.approx(held_root)
+
+
 def test_the_avatar_follows_its_person_while_their_id_is_held(receiver) -> None:
     """Two people; the first (id 0) is missed for 10 frames (lost, id held): the avatar holds
     where it was instead of jumping 2 m to the other person (it did, and back), and follows
