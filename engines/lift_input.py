@@ -59,6 +59,9 @@ class LiftInput:
     intrinsics: np.ndarray
     fps: float
     timestamps_s: np.ndarray | None = None
+    #: the subject's height in metres, when the input gives it (``export --lift-input`` of a take
+    #: lifted with a known height); ``lift`` takes it unless ``--subject-height`` is given
+    height_m: float | None = None
     #: ``(F, 17)`` bool: the joints the input marked unseen, filled (:mod:`.keypoint_gaps`)
     filled: np.ndarray = field(default_factory=lambda: np.zeros((0, skeleton.NUM_JOINTS), bool))
 
@@ -162,6 +165,15 @@ def load_lift_input(path: Path) -> LiftInput:
             got = f"{fps:g}" if value.size == 1 else _listed(value)  # (a number, not "[0]")
             raise LiftInputError(f"{path}: fps must be one number from {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}, got "
                                  f"{got}")  # fmt: skip
+    height_m = None
+    if "height_m" in arrays:
+        value = _numbers(path, "height_m", arrays["height_m"])
+        height_m = float(value.reshape(-1)[0]) if value.size == 1 else math.nan
+        if not skeleton.height_in_range(height_m):
+            low, high = skeleton.HEIGHT_RANGE_M
+            got = f"{height_m:g}" if value.size == 1 else _listed(value)
+            raise LiftInputError(f"{path}: height_m must be one number, the subject's height in metres from {low:g} "
+                                 f"to {high:g}, got {got}; or leave it out")  # fmt: skip
     stamps = None
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
@@ -195,7 +207,7 @@ def load_lift_input(path: Path) -> LiftInput:
                     "y growing downwards (flip y as height - y if yours grows upwards), or the video they came from "
                     "is upside down (turn it half round: ffmpeg -i IN -vf hflip,vflip OUT.mp4)", path,
                     100 * share)  # fmt: skip
-    return LiftInput(keypoints, confidence, intrinsics, fps, stamps, joints.filled)
+    return LiftInput(keypoints, confidence, intrinsics, fps, stamps, height_m, joints.filled)
 
 
 #: The spine joint lies between the pelvis and the thorax in every skeleton posecast reads (the

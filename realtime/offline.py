@@ -53,6 +53,9 @@ def lift_file(
     data = load_lift_input(input_path)
     keypoints, confidence, fps, timestamps_s = data.keypoints, data.confidence, data.fps, data.timestamps_s
     output_path = output_file(input_path, output_path, lifter.model_path)
+    if height_m is None and data.height_m is not None:
+        height_m = data.height_m
+        log.info("subject height %.2f m, from %s (--subject-height replaces it)", height_m, input_path)
     # a gap between frames with a person restarts the window as it did live, on either clock (QA: counted
     # frames were bridged across any gap, and a video's 2D lifted up to 260 mm away from its live run)
     options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in data.intrinsics),

@@ -13,7 +13,7 @@ from ...engines.cli_args import given_path, output_file
 from ...engines.fileio import atomic_path, check_outputs
 from ...engines.frames import ENGINE_FRAMES
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
-from ..recording.arrays import lift_input
+from ..recording.arrays import lift_input, live_settings, settings_lift_lacks
 from ..recording.export import bvh_text
 from ..recording.format import RecordingError, read_recording
 
@@ -80,6 +80,14 @@ def export(args: argparse.Namespace) -> int:
               f"before the last bone lengths; largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
     if arrays is not None:
         clock = " and their timestamps" if "timestamps_s" in arrays else ""
-        print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}, "
-              f"for `posecast lift --input {shlex.quote(str(args.lift_input))}`")  # fmt: skip
+        height = f", the subject's {float(arrays['height_m']):.2f} m" if "height_m" in arrays else ""
+        settings = live_settings(recording)
+        # lifted again as live: the run's measurement of the bones was off (its meta says None)
+        flags = " --no-live-subject" if "live_subject_calibration_s" in settings and \
+            settings["live_subject_calibration_s"] is None else ""  # fmt: skip
+        print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}{height}, "
+              f"for `posecast lift --input {shlex.quote(str(args.lift_input))}{flags}`")  # fmt: skip
+        if lacks := settings_lift_lacks(settings):  # (QA: lifted again, 55 mm from the take's 3D, without a word)
+            log.warning("the take was lifted live with %s: `posecast lift` has no such option, so its 3D from %s "
+                        "will differ from the take's", " and ".join(lacks), args.lift_input)  # fmt: skip
     return 0

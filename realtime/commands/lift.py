@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="npz: joints_3d (F,17,3) m, joints_3d_rel (F,17,3) m; a folder: "
                              "FOLDER/<input name>_3d.npz")  # fmt: skip
     parser.add_argument("--subject-height", "--height", dest="height", type=float, default=None, metavar="M",
-                        help="subject height in metres (default 1.70, assumed); alias --height")  # fmt: skip
+                        help="subject height in metres (default: the input's height_m, else 1.70, assumed); alias "
+                             "--height")  # fmt: skip
     parser.add_argument("--no-live-subject", action="store_true",
                         help=NO_LIVE_SUBJECT_HELP.removeprefix("without --subject, "))  # lift has no --subject
     add_model_arguments(parser)

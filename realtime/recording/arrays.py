@@ -12,9 +12,10 @@ import numpy as np
 
 from ...calibration import CameraIntrinsics
 from ...engines import normalize, skeleton
+from ...engines.errors import PosecastError
 from ...engines.face import NUM_FACE_POINTS
 from ...engines.lift_input import save_lift_input
-from ..schema import decode_pose
+from ..schema import decode_meta, decode_pose
 from .format import Recording, RecordingError
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     ``confidence`` ``(F, 17)`` (0 where the person is absent), ``intrinsics`` ``(4,)`` fx, fy,
     cx, cy, ``fps`` (the take's rate, :attr:`Recording.fps`) and ``timestamps_s`` ``(F,)``
     (:func:`timestamps_s`: a live take's frames are not ``1 / fps`` apart, and ``lift`` lifts on
-    this clock as the live pipeline did)."""
+    this clock as the live pipeline did) and ``height_m`` when the live run was given the
+    subject's height (``--subject-height``, a subject file)."""
     intrinsics = recording.intrinsics
     if intrinsics is None:
         raise RecordingError(f"{recording.path} has no camera intrinsics (no frame was processed)")
@@ -148,7 +150,35 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     clock_s = timestamps_s(recording)
     if clock_s is not None:
         arrays["timestamps_s"] = clock_s
+    settings = live_settings(recording)
+    height_m = settings.get("height_m")
+    # the height the live run was given (QA: a take at --subject-height 1.85 lifted again at the
+    # assumed 1.70, 303 mm from the published 3D, without a word)
+    if settings.get("height_assumed") is False and isinstance(height_m, float) and skeleton.height_in_range(height_m):
+        arrays["height_m"] = np.float64(height_m)
     return arrays
+
+
+def live_settings(recording: Recording) -> dict:
+    """The live run's settings as its last readable meta states them (its ``assumptions``:
+    ``height_m``, ``subject_file``, ``one_euro``, ...); empty when no meta decodes."""
+    for meta in reversed(recording.metas):
+        try:
+            return dict(decode_meta(meta.payload).assumptions)
+        except PosecastError:
+            continue
+    return {}
+
+
+def settings_lift_lacks(settings: dict) -> list[str]:
+    """The live run's settings (:func:`live_settings`) that ``posecast lift`` cannot apply to
+    the take's lift input, as the options that set them: its 3D differs from the take's there."""
+    lacks = []
+    if settings.get("subject_file"):
+        lacks.append(f"--subject {settings['subject_file']} (its bone lengths)")
+    if settings.get("one_euro"):
+        lacks.append("--one-euro (a filter of the joints)")
+    return lacks
 
 
 def frame_intrinsics(recording: Recording) -> list[CameraIntrinsics]:

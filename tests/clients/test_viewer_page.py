@@ -489,9 +489,15 @@ def test_ctrl_c_sends_every_page_its_close_frame(camera: FakeCamera) -> None:
 
     from websockets.exceptions import ConnectionClosed
 
+    # SIGINT as a terminal gives it: a suite run in the background starts with it ignored, which the
+    # views would keep (nohup's rule), and Ctrl-C did nothing (30 s timeouts)
+    def as_a_terminal_gives_it() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     views = [subprocess.Popen([sys.executable, "-m", "posecast.realtime.cli", "view", "--stream",
                                camera.publisher.address, "--port", "0"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]  # fmt: skip
+                              stderr=subprocess.PIPE, text=True, preexec_fn=as_a_terminal_gives_it)
+             for _ in range(3)]  # fmt: skip
     codes: list[int | None] = []
     reading = [threading.Event() for _ in views]
 

@@ -15,6 +15,7 @@ import pytest
 import zmq
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
+from posecast.engines.fileio import OutputPathError, check_outputs
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.realtime.cli import build_parser, main
 from posecast.realtime.commands.run import run_and_report
@@ -167,9 +168,11 @@ def test_run_unwritable_output_video(media_dir: Path, pose_model_path: Path, cap
     ("options", "message"),
     [
         (["--output-video", "{source}"], "--output-video .*clip.mp4 is the source: writing it would destroy it"),
+        # refused by its name now, before any other check (a .json is neither a video nor a take)
         (["--output-video", "{tmp}/a.webm", "--stats-json", "{tmp}/a.webm"],
-         "--output-video and --stats-json are both"),
-        (["--stats-json", "{tmp}/b.posecast", "--record", "{tmp}/b.posecast"], "--record and --stats-json are both"),
+         "argument --stats-json: expected a .json file"),
+        (["--stats-json", "{tmp}/b.posecast", "--record", "{tmp}/b.posecast"],
+         "argument --stats-json: expected a .json file"),
         (["--record", "{tmp}/take.posecast.part"], r"--record must name a .posecast file \(e.g. take.posecast\), got "
          ".*/take.posecast.part"),
         (["--record", "{tmp}/take.txt"], "--record must name a .posecast file"),
@@ -186,9 +189,13 @@ def test_run_refuses_bad_outputs_before_it_starts(options: list[str], message: s
     source = tmp_path / "clip.mp4"
     source.write_bytes((media_dir / "dance_576.mp4").read_bytes())
     argv = [a.format(source=source, tmp=tmp_path) for a in options]
-    assert main(["run", "--source", str(source), "--headless", "--publish", "none", *argv]) == 2
+    try:
+        code = main(["run", "--source", str(source), "--headless", "--publish", "none", *argv])
+    except SystemExit as refused:  # by argparse, while the arguments are read
+        code = refused.code
     err = capsys.readouterr().err.strip()
-    assert err.startswith("posecast: error:") and "\n" not in err and pytest.importorskip("re").search(message, err)
+    assert code == 2 and err.startswith("posecast")
+    assert " error: " in err and "\n" not in err and pytest.importorskip("re").search(message, err)
     assert source.read_bytes() == (media_dir / "dance_576.mp4").read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
@@ -396,10 +403,15 @@ def test_an_output_over_a_file_of_an_image_folder_input_is_refused(
     frame = frames / "001.png"
     argv = {"run": ["run", "--source", str(frames), "--headless", "--publish", "none", "--stats-json", str(frame)],
             "adapt": ["adapt", str(frames), "--output", str(tmp_path / "a.onnx"), "--report", str(frame)]}[command]
-    assert main(argv) == 2
+    with pytest.raises(SystemExit) as refused:  # by its name (a .json is no frame), while the arguments are read
+        main(argv)
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and f"{frame} would be a frame of the " in err and "an image folder" in err, err
+    assert refused.value.code == 2 and "\n" not in err and f"expected a .json file, got '{frame}'" in err, err
     assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
+    # the same check is there for a new image among the frames (--output-video names a video)
+    with pytest.raises(OutputPathError, match=f"--stats-json {frames}/new.png would be a frame of the source, an "
+                                              "image folder"):  # fmt: skip
+        check_outputs({"--stats-json": frames / "new.png"}, {"the source": frames})
     # a file beside the frames is not one of them, and the same run again may replace it (review)
     for _ in range(2):
         assert main(["run", "--source", str(frames), "--headless", "--publish", "none", "--stats-json",

@@ -389,6 +389,38 @@ def test_lifting_a_take_with_lens_distortion_again_gives_the_published_3d(media_
 
 
 @pytest.mark.slow
+def test_lifting_a_take_again_keeps_the_height_it_was_given(media_dir: Path, pose_model_path: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """A take at ``--subject-height 1.85`` was lifted again at the assumed 1.70 m, 303 mm from the
+    published 3D, without a word (QA): its lift input carries the height, and export names the
+    options lift needs as the take ran (``--no-live-subject``)."""
+    take = tmp_path / "tall.posecast"
+    assert cli.main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                     "--model-asset", str(pose_model_path), "--frames", "40", "--subject-height", "1.85",
+                     "--no-live-subject", "--record", str(take)]) == 0  # fmt: skip
+    npz = tmp_path / "tall_2d.npz"
+    capsys.readouterr()
+    assert cli.main(["export", str(take), "--lift-input", str(npz)]) == 0
+    printed = capsys.readouterr().out
+    assert f"the subject's 1.85 m, for `posecast lift --input {npz} --no-live-subject`" in printed, printed
+    with np.load(npz) as data:
+        assert float(data["height_m"]) == pytest.approx(1.85)
+    assert cli.main(["lift", "--input", str(npz), "--output", str(tmp_path / "tall_3d.npz"), "--no-live-subject"]) == 0
+    camera_mm, relative_mm = _published_error_mm(take, tmp_path / "tall_3d.npz")
+    assert camera_mm.max() < 0.01 and relative_mm.max() < 0.01, (camera_mm.max(), relative_mm.max())
+    with np.load(tmp_path / "tall_3d.npz") as out:
+        assert float(out["height_m"]) == pytest.approx(1.85)
+
+
+def test_export_names_the_live_settings_lift_cannot_apply() -> None:
+    from posecast.realtime.recording.arrays import settings_lift_lacks
+
+    assert settings_lift_lacks({"subject_file": None, "one_euro": False, "height_m": 1.85}) == []
+    assert settings_lift_lacks({"subject_file": "me.yaml", "one_euro": True}) == [
+        "--subject me.yaml (its bone lengths)", "--one-euro (a filter of the joints)"]
+
+
+@pytest.mark.slow
 def test_lifting_a_take_of_images_of_two_sizes_again_gives_the_published_3d(media_dir: Path, pose_model_path: Path,
                                                                             tmp_path: Path) -> None:  # fmt: skip
     """An image folder of two sizes: the live run lifts each size with its own intrinsics, the

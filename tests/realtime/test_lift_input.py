@@ -103,6 +103,9 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         ({"fps": np.nan}, "got nan"),
         ({"fps": np.array([30.0, 25.0])}, "got [30, 25]"),
         ({"fps": -30.0}, "got -30"),
+        ({"height_m": 9.0}, "height_m must be one number, the subject's height in metres from 0.5 to 2.8, got 9; or "
+                            "leave it out"),
+        ({"height_m": np.array([1.7, 1.8])}, "height_m must be one number"),
         ({"fps": np.inf}, "got inf"),
         ({"intrinsics": INTRINSICS * [1, 1, np.nan, 1]}, "intrinsics must be 4 numbers fx, fy, cx, cy, finite"),
         ({"intrinsics": INTRINSICS * [np.inf, 1, 1, 1]}, "got [inf, 623.538, 360, 640]"),
