@@ -48,9 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # default None (DEFAULT_SECONDS): --camera-height refuses it only when given
     measured.add_argument("--seconds", type=float,  # check_observe_seconds: its range, NaN, inf
                           help=f"how long to observe (default {DEFAULT_SECONDS:g} s)")  # fmt: skip
-    measured.add_argument("--subject-height", "--height", dest="height", type=positive_float("metres", "1.70"),
-                          metavar="M", help="the subject's height in metres (default 1.70, assumed); "
-                          "alias --height")  # fmt: skip
+    size = measured.add_mutually_exclusive_group()
+    size.add_argument("--subject-height", "--height", dest="height", type=positive_float("metres", "1.70"),
+                      metavar="M", help="the subject's height in metres (default 1.70, assumed); alias --height")
+    # the bones `run --subject` will use: measured with other bones, the floor sat where other
+    # ankles reach (QA: ankles 4 cm above it in `run --subject ... --floor ...`, in contact 38 % of frames)
+    size.add_argument("--subject", type=given_path,
+                      help="subject file from `posecast calibrate subject`: measure the floor with the bones `run "
+                           "--subject` will use")  # fmt: skip
     add_camera_arguments(parser)
     parser.add_argument("--model-asset", type=given_path, help="MediaPipe pose_landmarker .task file")
     add_model_arguments(parser)
@@ -102,6 +107,7 @@ def measuring_options(args: argparse.Namespace) -> list[str]:
     given = (
         ("--seconds", args.seconds is not None),
         ("--subject-height/--height", args.height is not None),
+        ("--subject", args.subject is not None),
         ("--intrinsics", getattr(args, "intrinsics", None) is not None),
         ("--hfov", getattr(args, "hfov", DEFAULT_HFOV_DEG) != DEFAULT_HFOV_DEG),
         ("--model-asset", getattr(args, "model_asset", None) is not None),
