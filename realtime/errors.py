@@ -33,3 +33,8 @@ class OptionsError(PosecastError, ValueError):
 
 class SinkError(PosecastError):
     """A sink that failed while the run went on (it was detached; the other sinks kept going)."""
+
+
+class StageError(PosecastError):
+    """A detector or lifting stage that raised while it processed a frame (its own fault or its
+    library's): the run stops there, its outputs finished, with one line naming the stage."""

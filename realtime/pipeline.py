@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from ..engines.errors import PosecastError
 from ..engines.fileio import check_outputs
 from .avatar import AvatarWorld
-from .errors import SinkError, SourceStalledError
+from .errors import SinkError, SourceStalledError, StageError
 from .sinks.background import BackgroundSink
 from .sinks.inline import InlineWriteWatch
 from .stages import Detector2D, FrameSource, PoseLifting, Sink, output_labels
@@ -46,6 +46,19 @@ def _reason(exc: BaseException) -> str:
     """What went wrong in a sink, for its one-line error: an OS error or posecast's own says it in
     words; any other exception is named too (QA: a KeyError read "failed at frame 3: 'missing'")."""
     return str(exc) if isinstance(exc, OSError | PosecastError) else f"{type(exc).__name__}: {exc}"
+
+
+@contextlib.contextmanager
+def _stage_failure(stage: str, frame_id: int) -> Iterator[None]:
+    """An exception of a stage's own (a plugin's fault, its library's) as one :class:`StageError`
+    naming the stage and the frame (QA: a detector's RuntimeError was a 30-line traceback, exit
+    1); posecast's own errors (one line already) and stop signals pass as they are."""
+    try:
+        yield
+    except PosecastError:
+        raise
+    except Exception as exc:
+        raise StageError(f"{stage} failed at frame {frame_id}: {_reason(exc)} (-v shows where)") from exc
 
 
 class Pipeline:
@@ -156,12 +169,12 @@ class Pipeline:
         calls it on a thread of its own."""
         # a live frame waits while the previous one is processed: latency before the 2D
         stage_ns.setdefault("handoff_2d", max(0, time.monotonic_ns() - frame.capture_ns))
-        with self._stage():
+        name = getattr(self.detector, "name", "") or type(self.detector).__name__
+        with self._stage(), _stage_failure(f"detector {name}", frame.frame_id):
             t0 = time.perf_counter_ns()
             detections = self.detector.detect(frame)
             stage_ns["keypoints2d"] = time.perf_counter_ns() - t0
         if not isinstance(detections, Detections2D):  # (QA: None gave an AttributeError naming no detector)
-            name = getattr(self.detector, "name", "") or type(self.detector).__name__
             raise TypeError(f"detector {name}'s detect() returned {type(detections).__name__}, not Detections2D "
                             "(Detections2D.empty(frame, layout) when nobody is seen)")  # fmt: skip
         return detections
@@ -176,7 +189,9 @@ class Pipeline:
             self.open()
         if detections.timestamp_ns != frame.timestamp_ns or detections.frame_id != frame.frame_id:
             detections = self._stamped(frame, detections)
-        people = self.lifting.process(detections, detections.timestamp_ns, stage_ns)
+        name = getattr(self.lifting, "name", "") or type(self.lifting).__name__
+        with _stage_failure(f"lifting stage {name}", frame.frame_id):
+            people = self.lifting.process(detections, detections.timestamp_ns, stage_ns)
         result = PoseFrame(frame.frame_id, frame.capture_ns, detections.timestamp_ns, detections.image_size, people,
                            stage_ns, frame.image_bgr, detections)  # fmt: skip
         self.frames += 1

@@ -105,6 +105,46 @@ def test_a_threaded_sink_failure_names_the_frame_that_failed() -> None:
             time.sleep(0.005)  # the pipeline is several frames ahead when the failure is seen
 
 
+class FailsAtFrame2(NobodyDetector):
+    name = "boom"
+
+    def detect(self, frame: Frame) -> Detections2D:
+        if frame.frame_id == 2:
+            raise RuntimeError("model file went away")
+        return super().detect(frame)
+
+
+@pytest.mark.parametrize("runner", ["serial", "threaded"])
+def test_a_detector_that_raises_ends_the_run_with_one_line_naming_it(runner: str) -> None:
+    """QA: a plugin detector's RuntimeError was a 30-line traceback and exit 1 (a sink's failure was
+    already one line): the outputs are finished and the error names the detector and the frame."""
+    from posecast.realtime.errors import StageError
+    from posecast.realtime.threaded import ThreadedPipeline
+
+    sink = RecordingSink()
+    pipeline = Pipeline(FailsAtFrame2(), FakeLifting(), [sink])
+    runs = pipeline if runner == "serial" else ThreadedPipeline(pipeline)
+    failed = pytest.raises(StageError, match=r"^detector boom failed at frame 2: RuntimeError: model file went away "
+                                             r"\(-v shows where\)$")  # fmt: skip
+    with failed, pipeline, ListSource(5) as source:
+        list(runs.run(source))
+    assert [f.frame_id for f in sink.frames] == [0, 1] and sink.closed == 1
+
+
+def test_a_detector_that_raises_is_one_line_and_exit_2_from_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, media_dir, capsys: pytest.CaptureFixture  # noqa: ANN001
+) -> None:
+    from posecast.realtime.cli import main
+
+    monkeypatch.setitem(DETECTORS, "boom", FailsAtFrame2)
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--detector", "boom", "--frames", "5"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == ("posecast: error: detector boom failed at frame 2: RuntimeError: model "
+                                            "file went away (-v shows where)")  # fmt: skip
+
+
 def test_the_meta_names_the_detector() -> None:
     with Pipeline(FakeDetector(two_people(1)), FakeLifting(), []) as pipeline:
         assumptions = pipeline.meta().assumptions

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines.layouts import COCO_17
-from posecast.realtime.errors import SinkError, SourceError
+from posecast.realtime.errors import SinkError, SourceError, StageError
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.stages import Detector2D, FrameSource, PoseLifting, Sink
 from posecast.realtime.threaded import HandOff, ThreadedPipeline
@@ -139,8 +139,10 @@ def test_an_error_on_the_2d_thread_is_raised_to_the_caller(where: str) -> None:
     detector = Detector(fail_at=3 if where == "detector" else None)
     source = Source(10, fail_at=3 if where == "source" else None)
     runner = ThreadedPipeline(Pipeline(detector, Lifting(), [Recorder()]))
-    with source, pytest.raises(SourceError if where == "source" else RuntimeError):
+    with source, pytest.raises(SourceError if where == "source" else StageError) as raised:
         list(runner.run(source))
+    if where == "detector":  # one line naming the stage, the detector's own error its cause
+        assert isinstance(raised.value.__cause__, RuntimeError)
 
 
 def test_a_failing_sink_ends_the_run_and_stopping_early_stops_the_thread() -> None:
