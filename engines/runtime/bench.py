@@ -35,7 +35,7 @@ class BenchRecord:
 
     backend: str
     batch: int | None
-    iters: int
+    iters: int | None
     p50_ms: float | None
     p99_ms: float | None
     mean_ms: float | None
@@ -56,6 +56,8 @@ class BenchRecord:
     #: the untimed calls before the timed ones
     cpu_flags: list[str] | None = None
     warmup: int | None = None
+    #: whether the INT8 copy ran (onnxruntime on the CPU by default; ``None`` when not measured)
+    int8: bool | None = None
 
 
 def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), iters: int = 200,
@@ -84,7 +86,7 @@ def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), it
             date=_now_iso(),
             model=backend.model_path.name, window_frames=frames, model_sha256=file_sha256(backend.model_path),
             versions=installed_versions(("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "tensorrt", "torch")),
-            cpu_flags=flags_of_interest(), warmup=warmup,
+            cpu_flags=flags_of_interest(), warmup=warmup, int8=bool(getattr(backend, "int8", False)),
         ))  # fmt: skip
     return records
 
@@ -92,7 +94,7 @@ def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), it
 def skipped(backend: str, reason: str, model: str | Path) -> BenchRecord:
     """The record of ``backend``, not measured because of ``reason`` (``no NVIDIA GPU ...``)."""
     return BenchRecord(
-        backend=backend, batch=None, iters=0, p50_ms=None, p99_ms=None, mean_ms=None, p50_ms_per_frame=None,
+        backend=backend, batch=None, iters=None, p50_ms=None, p99_ms=None, mean_ms=None, p50_ms_per_frame=None,
         p99_ms_per_frame=None, device=None, host=platform.node(), date=_now_iso(), model=Path(model).name,
         window_frames=None, status=SKIPPED, reason=reason,
     )  # fmt: skip

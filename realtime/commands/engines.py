@@ -9,7 +9,7 @@ from ...engines.cli_args import output_file_ending
 from ...engines.errors import BackendError
 from ...engines.fileio import atomic_write, check_outputs
 from ...engines.runtime import BACKENDS, availability, backend_accepts, load_backend
-from ...engines.runtime.base import model_files, resolve_model
+from ...engines.runtime.base import USE_ONNXRUNTIME, model_files, resolve_model
 from ...engines.runtime.quantize import int8_by_default
 
 #: The largest batch `engines bench` takes: the live pipeline lifts at most 16 windows at once (8
@@ -109,9 +109,16 @@ def _build(args: argparse.Namespace) -> int:
         return 0
     if args.int8:
         raise BackendError("--int8 is for --backend onnxruntime; TensorRT INT8 needs a Q/DQ graph, not supported")
-    with load_backend("tensorrt", path, precision=args.precision or "fp16", max_batch=max_batch,
-                      workspace_mib=512 if args.workspace_mib is None else args.workspace_mib) as backend:  # fmt: skip
-        print(f"TensorRT engine ready on {backend.device}")
+    workspace_mib = 512 if args.workspace_mib is None else args.workspace_mib
+    try:
+        with load_backend("tensorrt", path, precision=args.precision or "fp16", max_batch=max_batch,
+                          workspace_mib=workspace_mib) as backend:  # fmt: skip
+            print(f"TensorRT engine ready on {backend.device}")
+    except BackendError as exc:  # (QA: "--backend onnxruntime" built nothing: onnxruntime's one build is INT8)
+        if not str(exc).endswith(USE_ONNXRUNTIME):
+            raise
+        raise BackendError(f"{str(exc).removesuffix(USE_ONNXRUNTIME)}; onnxruntime runs the model as it is, and "
+                           "its one build is the INT8 copy: `posecast engines build --int8`") from exc  # fmt: skip
     return 0
 
 
@@ -128,6 +135,8 @@ def _bench(args: argparse.Namespace) -> int:
     if not (1 <= args.iters <= MAX_ITERS and 0 <= args.warmup <= MAX_ITERS):
         raise BackendError(f"--iters must be 1..{MAX_ITERS:,} and --warmup 0..{MAX_ITERS:,}, got {args.iters} and "
                            f"{args.warmup}")  # fmt: skip
+    if args.max_batch is not None and args.backend == "onnxruntime":  # (QA: checked against --batch all the same)
+        raise BackendError("--max-batch is for --backend tensorrt (or all): drop it for onnxruntime")
     if args.max_batch is not None and args.max_batch < max(batches):
         raise BackendError(f"--max-batch must be at least the largest --batch ({max(batches)}), got {args.max_batch}")
     model_path = resolve_model(args.model)

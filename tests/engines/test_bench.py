@@ -73,6 +73,8 @@ def test_cli_bench_writes_json_and_markdown(model_path: Path, tmp_path: Path) ->
 
     has_avx2 = "avx2" in (cpu_flags() or set())
     assert all(("avx2" in r["cpu_flags"]) == has_avx2 and isinstance(r["warmup"], int) for r in measured)
+    # whether the INT8 copy ran, said in a field (QA: only inside `device` and the model's name)
+    assert all(r["int8"] == r["model"].endswith(".int8.onnx") for r in measured)
     assert "| onnxruntime | 2 |" in out_md.read_text()
 
 
@@ -92,6 +94,7 @@ def test_cli_bench_all_lists_the_backends_it_skips(model_path: Path, tmp_path: P
     assert {name: r["reason"] for name, r in skipped.items()} == expected_skipped
     for row in skipped.values():
         assert row["reason"] and row["p50_ms"] is None and row["batch"] is None and row["model"] == "small.onnx"
+        assert row["iters"] is None and row["int8"] is None  # (QA: "iters": 0, as if measured with none)
     assert {r["backend"] for r in rows} == set(usable)  # every backend has a row
     table = out_md.read_text()
     assert capsys.readouterr().out.startswith(table)  # the file holds the table that was printed
@@ -141,4 +144,8 @@ def test_cli_build_int8_and_bad_batch(model_path: Path, tmp_path: Path, monkeypa
 @pytest.mark.skipif(cuda_device_available()[0], reason="checks the GPU-less error")
 def test_cli_build_tensorrt_without_gpu_fails_cleanly(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["engines", "build", "--model", str(model_path)]) == 2
-    assert "needs an NVIDIA GPU" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs an NVIDIA GPU" in err and "use --backend onnxruntime" not in err  # (QA: that built nothing)
+    assert err.rstrip().endswith("its one build is the INT8 copy: `posecast engines build --int8`"), err
+    assert main(["engines", "bench", "--backend", "onnxruntime", "--max-batch", "4"]) == 2  # (QA: checked vs --batch)
+    assert "--max-batch is for --backend tensorrt (or all): drop it for onnxruntime" in capsys.readouterr().err
