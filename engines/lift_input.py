@@ -178,9 +178,14 @@ def load_lift_input(path: Path) -> LiftInput:
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
-    if not (np.isfinite(keypoints).all(axis=-1) & (keypoints != 0).any(axis=-1)).any():  # (QA: blamed on confidence)
+    marked = np.isfinite(keypoints).all(axis=-1) & (keypoints != 0).any(axis=-1)  # (NaN, (0, 0): unseen)
+    if not marked.any():  # (QA: blamed on the confidence)
         raise LiftInputError(f"{path}: keypoints_2d has no keypoint seen (every one NaN or (0, 0), the marks of an "
                              "unseen keypoint): give the joints' pixels")  # fmt: skip
+    if not (marked & (np.abs(np.nan_to_num(keypoints)) <= MAX_PIXELS).all(axis=-1)).any():
+        largest = float(np.abs(keypoints[marked]).max())
+        raise LiftInputError(f"{path}: keypoints_2d all lie more than {MAX_PIXELS:g} px from the image's corner "
+                             f"(up to {largest:.3g}): expected pixels")  # fmt: skip
     if (problem := _fractions_problem(keypoints, intrinsics)) is not None:
         raise LiftInputError(f"{path}: {problem}")
     # mapped as the live pipeline maps a detector's keypoints (scores: their mean), with the
@@ -222,7 +227,7 @@ def _joint_order_problem(keypoints: np.ndarray, confidence: np.ndarray) -> str |
     frames to tell: ``None``). COCO-17 (YOLO, RTMPose) has the same shape, and lifted a person
     1.1 m from the camera with the head level with the pelvis, exit 0 (QA)."""
     torso_joints = [_PELVIS, _SPINE, _THORAX]
-    seen = np.isfinite(keypoints[:, torso_joints]).all(axis=(1, 2)) & (confidence[:, torso_joints] > 0).all(axis=1)
+    seen = _seen(keypoints, confidence, torso_joints)
     if seen.sum() < 5:
         return None
     pelvis, spine, thorax = (keypoints[seen, j].astype(np.float64) for j in torso_joints)
@@ -237,6 +242,15 @@ def _joint_order_problem(keypoints: np.ndarray, confidence: np.ndarray) -> str |
             "(README, Offline lifting)")
 
 
+def _seen(keypoints: np.ndarray, confidence: np.ndarray, joints: list[int]) -> np.ndarray:
+    """``(F,)`` the frames whose ``joints`` are all seen: scored above 0, finite and within
+    :data:`MAX_PIXELS` (keypoints of 1e154 px overflowed the torso's length: the input was called
+    another joint order, "a median nan torso lengths off", under numpy's warnings; QA)."""
+    points = keypoints[:, joints]
+    inside = (np.abs(np.nan_to_num(points, nan=np.inf)) <= MAX_PIXELS).all(axis=(1, 2))
+    return inside & (confidence[:, joints] > 0).all(axis=1)
+
+
 #: More than this share of frames upside down (:func:`_upside_down_share`) is warned about, not
 #: refused: a handstand is upside down too.
 MAX_UPSIDE_DOWN_SHARE = 0.9
@@ -248,7 +262,7 @@ def _upside_down_share(keypoints: np.ndarray, confidence: np.ndarray) -> float:
     image: near 1 for keypoints whose y grows upwards (a y-up input lifted an upside-down person
     without a word; QA), or a handstand."""
     joints = [_HEAD, *_ANKLES]
-    seen = np.isfinite(keypoints[:, joints]).all(axis=(1, 2)) & (confidence[:, joints] > 0).all(axis=1)
+    seen = _seen(keypoints, confidence, joints)
     if not seen.any():
         return 0.0
     head_y, ankles_y = keypoints[seen, _HEAD, 1], keypoints[seen][:, _ANKLES, 1]
