@@ -136,9 +136,9 @@ def output_file_ending(*suffixes: str) -> Callable[[str], Path]:
             raise argparse.ArgumentTypeError(f"{text!r} is a folder: add a file name (e.g. "
                                              f"{path / ('out' + suffixes[0])})")  # fmt: skip
         if path.suffix.lower() not in suffixes:
-            example = path.with_suffix(suffixes[0]).name
+            example = f"{path.stem if path.suffix else 'out'}{suffixes[0]}"  # ('.json' alone: a hidden file)
             raise argparse.ArgumentTypeError(f"expected a {' or '.join(suffixes)} file, got {text!r}: name it "
-                                             f"{example} (nothing else is replaced)")  # fmt: skip
+                                             f"{example} (it cannot then replace a file of another kind)")
         return path
 
     parse.__name__ = f"{suffixes[0][1:]} file name"

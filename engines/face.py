@@ -44,6 +44,8 @@ FACE_HOLD_S = MAX_BRIDGED_GAP_S
 #: After the hold, a take's head turns to the shoulders' line over this long, seconds (live, the
 #: avatar filter takes about 0.2 s; :func:`take_ear_lines`).
 FACE_EASE_S = 0.25
+#: A take eases turns up to this many degrees; a larger one is made at once (:func:`take_ear_lines`).
+MAX_EASED_TURN_DEG = 120.0
 
 
 def take_ear_lines(ear_lines: np.ndarray, shoulder_lines: np.ndarray, timestamps_ns: np.ndarray,
@@ -56,8 +58,9 @@ def take_ear_lines(ear_lines: np.ndarray, shoulder_lines: np.ndarray, timestamps
     :data:`FACE_EASE_S` before it is (live, the filter eases it in after). Nothing is carried
     across a frame without a pose (``posed`` ``(F,)`` False: the avatar world forgets a person it
     loses); a gap with no face on either side stays NaN (the head carries the neck's turn).
-    ``timestamps_ns`` ``(F,)`` integers, increasing, compared as the avatar world compares them
-    (in seconds a frame fell on the other side of the hold, QA). Bridged rows are unit length."""
+    ``timestamps_ns`` ``(F,)`` integers, increasing (each gap is measured as an integer difference
+    before it is turned into seconds: a frame exactly at the hold stays held, as live). Bridged
+    rows are unit length."""
     ear_lines, stamps = np.asarray(ear_lines, np.float64), np.asarray(timestamps_ns, np.int64)
     posed = np.asarray(posed, bool)
     count = len(ear_lines)
@@ -91,14 +94,21 @@ def take_ear_lines(ear_lines: np.ndarray, shoulder_lines: np.ndarray, timestamps
 
 
 def _unit(directions: np.ndarray) -> np.ndarray:
-    return directions / np.linalg.norm(directions, axis=-1, keepdims=True)
+    """Unit directions ``(N, 3)``; NaN where a direction has no length (no line to follow)."""
+    length = np.linalg.norm(directions, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(length > 1e-9, directions / length, np.nan)
 
 
 def _turned(start: np.ndarray, end: np.ndarray, fraction: np.ndarray) -> np.ndarray:
     """Unit directions ``(N, 3)`` turned from ``start`` towards ``end`` by ``fraction`` ``(N,)`` of
-    the way (normalised linear blend: the turns here are well under 180 deg)."""
+    the way: a normalised linear blend, for turns under :data:`MAX_EASED_TURN_DEG`; a larger one
+    (ears read the other way round, a back to the camera) is made at once half way, as a blend
+    through nearly nothing would flip there in one frame anyway (or be NaN)."""
     blend = (1.0 - fraction)[:, None] * start + fraction[:, None] * end
-    return _unit(blend)
+    apart = np.einsum("ij,ij->i", start, end) < math.cos(math.radians(MAX_EASED_TURN_DEG))
+    at_once = np.where((fraction >= 0.5)[:, None], end, start)
+    return np.where(apart[:, None], at_once, _unit(blend))
 
 
 def face_seen(scores: np.ndarray, keypoints_px: np.ndarray, image_size: tuple[int, int], margin_px: float,

@@ -66,10 +66,15 @@ class LiftInput:
     filled: np.ndarray = field(default_factory=lambda: np.zeros((0, skeleton.NUM_JOINTS), bool))
 
 
+def in_pixel_range(values: np.ndarray) -> np.ndarray:
+    """Elementwise: finite and within :data:`MAX_PIXELS` of 0 (NaN is not)."""
+    return np.abs(np.nan_to_num(values, nan=np.inf)) <= MAX_PIXELS
+
+
 def posed_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """``(F,)`` frames with a person: every keypoint finite and within :data:`MAX_PIXELS`, some
     confidence, and the keypoints not all on one point (zeros written for a frame without anyone)."""
-    in_range = np.abs(np.nan_to_num(keypoints, nan=np.inf)) <= MAX_PIXELS
+    in_range = in_pixel_range(keypoints)
     finite = np.where(in_range, keypoints, 0.0)
     spread = np.ptp(finite, axis=1).max(axis=-1) > 0
     return in_range.all(axis=(1, 2)) & (np.nan_to_num(confidence).max(axis=1, initial=0.0) > 0) & spread
@@ -182,7 +187,7 @@ def load_lift_input(path: Path) -> LiftInput:
     if not marked.any():  # (QA: blamed on the confidence)
         raise LiftInputError(f"{path}: keypoints_2d has no keypoint seen (every one NaN or (0, 0), the marks of an "
                              "unseen keypoint): give the joints' pixels")  # fmt: skip
-    if not (marked & (np.abs(np.nan_to_num(keypoints)) <= MAX_PIXELS).all(axis=-1)).any():
+    if not (marked & in_pixel_range(keypoints).all(axis=-1)).any():
         largest = float(np.abs(keypoints[marked]).max())
         raise LiftInputError(f"{path}: keypoints_2d all lie more than {MAX_PIXELS:g} px from the image's corner "
                              f"(up to {largest:.3g}): expected pixels")  # fmt: skip
@@ -246,8 +251,7 @@ def _seen(keypoints: np.ndarray, confidence: np.ndarray, joints: list[int]) -> n
     """``(F,)`` the frames whose ``joints`` are all seen: scored above 0, finite and within
     :data:`MAX_PIXELS` (keypoints of 1e154 px overflowed the torso's length: the input was called
     another joint order, "a median nan torso lengths off", under numpy's warnings; QA)."""
-    points = keypoints[:, joints]
-    inside = (np.abs(np.nan_to_num(points, nan=np.inf)) <= MAX_PIXELS).all(axis=(1, 2))
+    inside = in_pixel_range(keypoints[:, joints]).all(axis=(1, 2))
     return inside & (confidence[:, joints] > 0).all(axis=1)
 
 

@@ -175,7 +175,7 @@ class Pipeline:
             detections = self.detector.detect(frame)
             stage_ns["keypoints2d"] = time.perf_counter_ns() - t0
         if not isinstance(detections, Detections2D):  # (QA: None gave an AttributeError naming no detector)
-            raise TypeError(f"detector {name}'s detect() returned {type(detections).__name__}, not Detections2D "
+            raise StageError(f"detector {name}'s detect() returned {type(detections).__name__}, not Detections2D "
                             "(Detections2D.empty(frame, layout) when nobody is seen)")  # fmt: skip
         return detections
 
@@ -226,7 +226,7 @@ class Pipeline:
         are refused."""
         name = getattr(self.detector, "name", "") or type(self.detector).__name__
         if detections.frame_id != frame.frame_id:  # another frame's 2D lifted at this one's time: refused (review)
-            raise TypeError(f"detector {name} returned detections of frame {detections.frame_id} for frame "
+            raise StageError(f"detector {name} returned detections of frame {detections.frame_id} for frame "
                             f"{frame.frame_id}: detect(frame) gives that frame's (copy frame_id, capture_ns and "
                             "timestamp_ns from it)")  # fmt: skip
         if not self._restamped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 
 from ...engines.cli_args import output_file_ending
 from ...engines.errors import BackendError
@@ -117,8 +118,9 @@ def _build(args: argparse.Namespace) -> int:
     except BackendError as exc:  # (QA: "--backend onnxruntime" built nothing: onnxruntime's one build is INT8)
         if not str(exc).endswith(USE_ONNXRUNTIME):
             raise
+        build = "posecast engines build --int8" + ("" if args.model is None else f" --model {shlex.quote(args.model)}")
         raise BackendError(f"{str(exc).removesuffix(USE_ONNXRUNTIME)}; onnxruntime runs the model as it is, and "
-                           "its one build is the INT8 copy: `posecast engines build --int8`") from exc  # fmt: skip
+                           f"its one build is the INT8 copy: `{build}`") from exc
     return 0
 
 

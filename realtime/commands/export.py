@@ -83,10 +83,12 @@ def export(args: argparse.Namespace) -> int:
         height = f", the subject's {float(arrays['height_m']):.2f} m" if "height_m" in arrays else ""
         settings = live_settings(recording)
         # lifted again as live: the run's measurement of the bones was off (its meta says None)
-        flags = " --no-live-subject" if "live_subject_calibration_s" in settings and \
-            settings["live_subject_calibration_s"] is None else ""  # fmt: skip
-        print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}{height}, "
-              f"for `posecast lift --input {shlex.quote(str(args.lift_input))}{flags}`")  # fmt: skip
+        # (with --subject the run measures no bones either: that is said below, not this)
+        measured = settings.get("live_subject_calibration_s") is not None or settings.get("subject_file")
+        flags = "" if measured or "live_subject_calibration_s" not in settings else " --no-live-subject"
+        lifted = shlex.quote(str(args.lift_input.with_name(f"{args.lift_input.stem}_3d.npz")))
+        print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}{height}, for `posecast "
+              f"lift --input {shlex.quote(str(args.lift_input))} --output {lifted}{flags}`")  # fmt: skip
         if lacks := settings_lift_lacks(settings):  # (QA: lifted again, 55 mm from the take's 3D, without a word)
             log.warning("the take was lifted live with %s: `posecast lift` has no such option, so its 3D from %s "
                         "will differ from the take's", " and ".join(lacks), args.lift_input)  # fmt: skip

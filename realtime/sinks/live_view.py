@@ -306,7 +306,7 @@ class LiveView:
     def _write_video(self, image_bgr: np.ndarray) -> None:
         try:
             self._writer.write(image_bgr)
-        except BaseException:
+        except Exception:  # (a stop signal leaves the frames written a video: it is finished and said)
             self._video_failed = True  # its error is the run's: close() discards the file without a word
             raise
         self._written += 1

@@ -41,9 +41,10 @@ _FIRST_PAUSE_S, _MAX_PAUSE_S = 0.05, 1.0
 RATE_MEASURE_S, RATE_TOLERANCE = 2.0, 0.15
 #: Frames left out of the measurement: a stream may deliver its first ones in a burst.
 _RATE_SKIP_FRAMES = 3
-#: The rate is measured window after window until two in a row agree within
-#: :data:`RATE_TOLERANCE`, at most this many: a stream back from a stall first delivers the
-#: frames its server buffered meanwhile (QA: 88 fps reported for a 30 fps stream until the end).
+#: After a stall the rate is measured window after window until two in a row agree within
+#: :data:`RATE_TOLERANCE` (at most this many), and only then reported: a stream back from a stall
+#: first delivers the frames its server buffered meanwhile (QA: 88 fps reported for a 30 fps
+#: stream until the end). The first measurement is one window (its burst is skipped by count).
 _MAX_RATE_WINDOWS = 4
 
 
@@ -59,10 +60,10 @@ def delivered_fps(claimed_fps: float, counted_frames: int, counted_s: float) -> 
     return round(measured, 2)
 
 
-def _rate_settled(windows_fps: list[float]) -> bool:
-    """Whether the rates measured window after window (:data:`_MAX_RATE_WINDOWS`) have settled:
-    the last two agree within :data:`RATE_TOLERANCE`, or the windows are used up."""
-    if len(windows_fps) >= _MAX_RATE_WINDOWS:
+def _rate_settled(windows_fps: list[float], needed: int) -> bool:
+    """Whether the rates measured window after window may be reported: ``needed`` windows (1, or
+    2 whose rates agree within :data:`RATE_TOLERANCE`), or :data:`_MAX_RATE_WINDOWS` of them."""
+    if len(windows_fps) >= _MAX_RATE_WINDOWS or (needed == 1 and windows_fps):
         return True
     return len(windows_fps) >= 2 and abs(windows_fps[-1] - windows_fps[-2]) <= RATE_TOLERANCE * windows_fps[-2]
 
@@ -186,6 +187,7 @@ class CameraSource(FrameSource):
         rate_from_s: float | None = None
         rate_from_id, rate_measured = _RATE_SKIP_FRAMES, False
         rate_windows_fps: list[float] = []  # the windows measured since the count began
+        windows_needed = 1  # before the rate is reported: 2 that agree after a stall
         while not self._stop.is_set():
             ok, image = self._capture.read()
             if (not ok or image is None) and self.file_frames:  # a file ends, and is not reopened from its start
@@ -224,7 +226,7 @@ class CameraSource(FrameSource):
             if reopening or said:
                 self.stalls += 1
                 rate_from_s, rate_from_id, rate_measured = None, frame_id + _RATE_SKIP_FRAMES, False
-                rate_windows_fps = []
+                rate_windows_fps, windows_needed = [], 2
                 log.warning("%s is back after %.1f s without frames", self.label,
                             time.monotonic() - (self._last_frame_s or opened_s))  # fmt: skip
             failures, pause_s, reopening = 0, _FIRST_PAUSE_S, False
@@ -235,9 +237,9 @@ class CameraSource(FrameSource):
                 rate_from_s = captured_ns / 1e9
             elif rate_from_s is not None and captured_ns / 1e9 - rate_from_s >= RATE_MEASURE_S:
                 counted_s = captured_ns / 1e9 - rate_from_s
-                self._measured_rate(frame_id - rate_from_id, counted_s)
                 rate_windows_fps.append((frame_id - rate_from_id) / counted_s)
-                if _rate_settled(rate_windows_fps):
+                if _rate_settled(rate_windows_fps, windows_needed):
+                    self._measured_rate(frame_id - rate_from_id, counted_s)  # the last window's
                     rate_from_s, rate_measured = None, True
                 else:  # the next window starts at this frame
                     rate_from_s, rate_from_id = captured_ns / 1e9, frame_id

@@ -15,6 +15,7 @@ before: a run stopped at the first damaged frame with exit 0.
 from __future__ import annotations
 
 import logging
+import shlex
 from pathlib import Path
 
 import cv2
@@ -85,8 +86,10 @@ class VideoFileSource(FileSource):
                 raise SourceError(f"{self.path} is a posecast recording, not a video: publish it again with "
                                   f"`posecast replay {self.path}`")  # fmt: skip
             if self.path.suffix.lower() == ".npz":  # (QA: "re-encode it with ffmpeg" for 2D keypoints)
+                lifted = self.path.with_name(f"{self.path.stem}_3d.npz")
+                given, lifted = shlex.quote(str(self.path)), shlex.quote(str(lifted))
                 raise SourceError(f"{self.path} is numpy's .npz, not a video: lift recorded 2D keypoints with "
-                                  f"`posecast lift --input {self.path}`")  # fmt: skip
+                                  f"`posecast lift --input {given} --output {lifted}`")  # fmt: skip
             if self.path.stat().st_size == 0:  # (QA: "re-encode it" for an empty file)
                 raise SourceError(f"video file {self.path} is empty (0 bytes): pass the video itself (a download or "
                                   "copy that did not finish?)")  # fmt: skip

@@ -146,6 +146,7 @@ def test_cli_build_tensorrt_without_gpu_fails_cleanly(model_path: Path, capsys: 
     assert main(["engines", "build", "--model", str(model_path)]) == 2
     err = capsys.readouterr().err
     assert "needs an NVIDIA GPU" in err and "use --backend onnxruntime" not in err  # (QA: that built nothing)
-    assert err.rstrip().endswith("its one build is the INT8 copy: `posecast engines build --int8`"), err
+    assert err.rstrip().endswith(f"its one build is the INT8 copy: `posecast engines build --int8 --model "
+                                 f"{model_path}`"), err  # (the model asked for: review)
     assert main(["engines", "bench", "--backend", "onnxruntime", "--max-batch", "4"]) == 2  # (QA: checked vs --batch)
     assert "--max-batch is for --backend tensorrt (or all): drop it for onnxruntime" in capsys.readouterr().err

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from posecast.engines import face, layouts, normalize, rotations, skeleton
@@ -187,3 +189,21 @@ def test_a_take_eases_a_face_lost_longer_to_the_shoulders_and_into_the_face_seen
     assert np.abs(np.diff(turn_deg)).max() < 12.0  # no snap anywhere (a whole 90 deg without the ease)
     np.testing.assert_allclose(turn_deg[200], 180.0)
     assert np.all(np.diff(turn_deg[200 - ease_frames:]) > 0)  # and turned to the face before it is seen again
+
+
+def test_a_take_turns_a_face_seen_the_other_way_round_at_once_without_nan() -> None:
+    """Lines about 180 deg apart (the ears read the other way round) blended through nearly
+    nothing: a NaN row, or a flip in one frame anyway (review). Made at once half way instead; a
+    shoulder line of no length gives no line, without numpy's warnings."""
+    stamps = np.arange(101) * 10_000_000  # 100 fps
+    lines = np.full((101, 3), np.nan)
+    lines[0], lines[100] = [1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]
+    shoulders = np.tile([1.0, 0.0, 0.0], (101, 1))
+    shoulders[60] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bridged = face.take_ear_lines(lines, shoulders, stamps, np.ones(101, bool))
+    assert np.isnan(bridged).any(axis=1).nonzero()[0].tolist() == [60]
+    ease = int(face.FACE_EASE_S * 100)
+    np.testing.assert_array_equal(bridged[100 - ease + 1:100 - ease // 2, 0], 1.0)  # the shoulders' way
+    np.testing.assert_array_equal(bridged[100 - ease // 2 + 1:, 0], -1.0)  # then the face's, at once

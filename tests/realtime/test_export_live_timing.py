@@ -402,7 +402,8 @@ def test_lifting_a_take_again_keeps_the_height_it_was_given(media_dir: Path, pos
     capsys.readouterr()
     assert cli.main(["export", str(take), "--lift-input", str(npz)]) == 0
     printed = capsys.readouterr().out
-    assert f"the subject's 1.85 m, for `posecast lift --input {npz} --no-live-subject`" in printed, printed
+    assert (f"the subject's 1.85 m, for `posecast lift --input {npz} --output {tmp_path / 'tall_2d_3d.npz'} "
+            "--no-live-subject`") in printed, printed
     with np.load(npz) as data:
         assert float(data["height_m"]) == pytest.approx(1.85)
     assert cli.main(["lift", "--input", str(npz), "--output", str(tmp_path / "tall_3d.npz"), "--no-live-subject"]) == 0

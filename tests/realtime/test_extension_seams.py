@@ -131,6 +131,28 @@ def test_a_detector_that_raises_ends_the_run_with_one_line_naming_it(runner: str
     assert [f.frame_id for f in sink.frames] == [0, 1] and sink.closed == 1
 
 
+@pytest.mark.parametrize("runner", ["serial", "threaded"])
+def test_a_lifting_stage_that_raises_ends_the_run_with_one_line_naming_it(runner: str) -> None:
+    from posecast.realtime.errors import StageError
+    from posecast.realtime.threaded import ThreadedPipeline
+
+    class FailingLifting(FakeLifting):
+        name = "mylift"
+
+        def process(self, detections, timestamp_ns, stage_ns=None):  # noqa: ANN001, ANN201
+            if detections.frame_id == 3:
+                raise ValueError("weights went away")
+            return super().process(detections, timestamp_ns, stage_ns)
+
+    sink = RecordingSink()
+    pipeline = Pipeline(FakeDetector(two_people(6)), FailingLifting(), [sink])
+    runs = pipeline if runner == "serial" else ThreadedPipeline(pipeline)
+    failed = pytest.raises(StageError, match=r"^lifting stage mylift failed at frame 3: ValueError: weights went away")
+    with failed, pipeline, ListSource(6) as source:
+        list(runs.run(source))
+    assert [f.frame_id for f in sink.frames] == [0, 1, 2] and sink.closed == 1
+
+
 def test_a_detector_that_raises_is_one_line_and_exit_2_from_the_command_line(
     monkeypatch: pytest.MonkeyPatch, media_dir, capsys: pytest.CaptureFixture  # noqa: ANN001
 ) -> None:

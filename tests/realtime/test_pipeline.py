@@ -13,6 +13,7 @@ from posecast.engines import skeleton
 from posecast.engines.runtime import DEFAULT_MODEL
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.detectors.mediapipe import MediaPipeOptions
+from posecast.realtime.errors import StageError
 from posecast.realtime.lifting import LiftingOptions
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.schema import TOPIC_META, TOPIC_POSE, validate_pose_message
@@ -406,10 +407,10 @@ def test_detections_stamped_with_another_time_get_the_frames_and_a_detector_must
         frames = list(pipeline.run(source, max_frames=40))
         assert frames[-1].people and frames[-1].people[0].tracking == "tracking"  # (before: warming throughout)
         stamper.gives_none = True
-        with pytest.raises(TypeError, match=r"detector capture-stamper's detect\(\) returned NoneType, not Detec"):
+        with pytest.raises(StageError, match=r"detector capture-stamper's detect\(\) returned NoneType, not Detec"):
             pipeline.process(source.read())
         stamper.gives_none, stamper.frame_ahead = False, True  # another frame's 2D is not lifted at this time
-        with pytest.raises(TypeError, match=r"capture-stamper returned detections of frame 42 for frame 41"):
+        with pytest.raises(StageError, match=r"capture-stamper returned detections of frame 42 for frame 41"):
             pipeline.process(source.read())
     assert caplog.text.count("detector capture-stamper stamped frame 0 at") == 1
 

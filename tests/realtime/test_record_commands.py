@@ -110,7 +110,7 @@ def test_export_refuses_outputs_before_writing_any(outputs, message, dance_take:
         (["lift", "--input", "{take}", "--output", "x.npz"], "{take} is a posecast recording, not a lift input: make "
          "one with `posecast export {take} --lift-input dance_2d.npz`"),
         (["run", "--source", "{npz}", "--headless", "--publish", "none"], "{npz} is numpy's .npz, not a video: lift "
-         "recorded 2D keypoints with `posecast lift --input {npz}`"),
+         "recorded 2D keypoints with `posecast lift --input {npz} --output {npz3d}`"),
         (["replay", "{missing}", "--speed", "0"], "replay speed must be in 0.01..100, got 0.0"),
         (["view", "--port", "70000"], "port must be in 0..65535, got 70000"),
         (["view", "--stream", "localhost:5555"], "stream must be tcp://HOST:PORT"),
@@ -120,7 +120,7 @@ def test_errors_are_one_line(argv, message, dance_take: Path, tmp_path: Path, ca
     (tmp_path / "notrec.posecast").write_bytes(b"\x93\x01\x02\x03")
     np.savez(tmp_path / "2d.npz", keypoints_2d=np.zeros((3, 17, 2)))
     names = {"missing": tmp_path / "missing.posecast", "notrec": tmp_path / "notrec.posecast", "take": dance_take,
-             "npz": tmp_path / "2d.npz"}
+             "npz": tmp_path / "2d.npz", "npz3d": tmp_path / "2d_3d.npz"}
     argv = [a.format(**names) for a in argv]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -229,7 +229,8 @@ def test_commands_suggested_for_paths_with_spaces_are_shell_quoted(dance_take: P
     assert f"`posecast export '{take}' --lift-input 'my take_2d.npz'`" in err, err
     lift_input = tmp_path / "my 2d.npz"
     assert cli.main(["export", str(take), "--lift-input", str(lift_input)]) == 0
-    assert f"for `posecast lift --input '{lift_input}'`" in capsys.readouterr().out
+    lifted = tmp_path / "my 2d_3d.npz"
+    assert f"for `posecast lift --input '{lift_input}' --output '{lifted}'`" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("frame", ["unity", "unreal"])
