@@ -82,8 +82,8 @@ def export(args: argparse.Namespace) -> int:
         clock = " and their timestamps" if "timestamps_s" in arrays else ""
         height = f", the subject's {float(arrays['height_m']):.2f} m" if "height_m" in arrays else ""
         settings = live_settings(recording)
-        # lifted again as live: the run's measurement of the bones was off (its meta says None)
-        # (with --subject the run measures no bones either: that is said below, not this)
+        # --no-live-subject where the run measured no bones (its meta's None) without a subject file
+        # (which measures none either, and is warned about below)
         measured = settings.get("live_subject_calibration_s") is not None or settings.get("subject_file")
         flags = "" if measured or "live_subject_calibration_s" not in settings else " --no-live-subject"
         lifted = shlex.quote(str(args.lift_input.with_name(f"{args.lift_input.stem}_3d.npz")))
