@@ -166,6 +166,9 @@ def _bench(args: argparse.Namespace) -> int:
             chosen = {k: v for k, v in options["onnxruntime"].items() if backend_accepts(name, k)}
         with load_backend(name, args.model, **chosen) as backend:
             log.info("benchmarking %s on %s", backend.name, backend.device)
+            if args.max_batch is not None and backend.name != "tensorrt":  # "auto" chose another (review)
+                log.warning("--max-batch %d is for tensorrt, and --backend %s runs %s here: it does nothing",
+                            args.max_batch, name, backend.name)  # fmt: skip
             records += bench.benchmark(backend, batches, iters=args.iters, warmup=args.warmup)
     table = bench.to_markdown(records)
     print(table, end="")

@@ -142,7 +142,8 @@ def test_cli_build_int8_and_bad_batch(model_path: Path, tmp_path: Path, monkeypa
 
 
 @pytest.mark.skipif(cuda_device_available()[0], reason="checks the GPU-less error")
-def test_cli_build_tensorrt_without_gpu_fails_cleanly(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_build_tensorrt_without_gpu_fails_cleanly(model_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     assert main(["engines", "build", "--model", str(model_path)]) == 2
     err = capsys.readouterr().err
     assert "needs an NVIDIA GPU" in err and "use --backend onnxruntime" not in err  # (QA: that built nothing)
@@ -150,3 +151,7 @@ def test_cli_build_tensorrt_without_gpu_fails_cleanly(model_path: Path, capsys: 
                                  f"{model_path}`"), err  # (the model asked for: review)
     assert main(["engines", "bench", "--backend", "onnxruntime", "--max-batch", "4"]) == 2  # (QA: checked vs --batch)
     assert "--max-batch is for --backend tensorrt (or all): drop it for onnxruntime" in capsys.readouterr().err
+    # "auto" on a CPU runs onnxruntime: the option is said to do nothing (review: ignored without a word)
+    assert main(["engines", "bench", "--model", str(model_path), "--max-batch", "4", "--batch", "1", "--iters",
+                 "2", "--warmup", "0"]) == 0  # fmt: skip
+    assert "--max-batch 4 is for tensorrt, and --backend auto runs onnxruntime here: it does nothing" in caplog.text
