@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from ...engines.install import code_version
-from .machine import machine_info, sha256_if_file
+from .machine import machine_info, sha256_if_file, source_sha256
 from .passes import PassLog
 from .receiver import Received
 from .runner import BenchOptions, BenchResult
@@ -240,8 +240,9 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "definitions": dict(END_TO_END),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(result.started_unix)),  # with its UTC offset
         "command": command,
-        # the clip's sha256 (a file's; null for a camera): two reports measured the same frames when these match
-        "source": {"name": result.clip.name, "sha256": sha256_if_file(o.source),
+        # the clip's sha256 (a file's, an image folder's; null for a camera): two reports measured the same frames
+        # when these match
+        "source": {"name": result.clip.name, "sha256": source_sha256(o.source),
                    "frames_in_memory": len(result.clip.images), "fps": result.clip.fps,
                    "image_size": list(result.clip.image_size)},  # fmt: skip
         "landmarker": {"variant": "own file (--model-asset)" if o.model_asset else o.landmarker,

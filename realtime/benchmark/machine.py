@@ -7,6 +7,7 @@ load average and the busiest other processes' names (never their command lines).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import threading
@@ -49,6 +50,18 @@ def sha256_if_file(path: str | Path) -> str | None:
     """The sha256 of the file at ``path`` (a model, the clip; ``None`` when it is no file, such as
     a camera index): two reports used the same file when these match, whatever it was called."""
     return file_sha256(path) if path and Path(path).is_file() else None
+
+
+def source_sha256(path: str | Path) -> str | None:
+    """A clip's fingerprint: its file's sha256, or an image folder's, over each file's name and
+    sha256 in name order (QA: a folder had none, and two reports could not be told to have measured
+    the same frames); ``None`` for a camera or stream."""
+    if not path or not Path(path).is_dir():
+        return sha256_if_file(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(path).iterdir() if p.is_file()):
+        digest.update(f"{file.name}\0{file_sha256(file)}\n".encode())
+    return digest.hexdigest()
 
 
 def load_average() -> list[float] | None:

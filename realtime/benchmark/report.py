@@ -181,6 +181,12 @@ def summary_text(report: dict) -> str:
         row("after MediaPipe, CPU time of the 3D thread", report["cpu_time"]["after_keypoints2d"])
     lines.append(f"ratio p50 (capture → delivered / MediaPipe alone): {_f(report['ratio_p50'], 3)}"
                  f"{_ratio_caveat(report)}")
+    if len(report["configs"]) > 1:  # the table is the first's (QA: the others were in the files alone)
+        lines.append(f"the rows above are {report['configs'][0]['label']}'s; each configuration:")
+        lines += [f"  {c['label']}: ratio p50 {_f(c['ratio_p50'], 3)}, capture → delivered p50 "
+                  f"{_f(c['end_to_end']['capture_to_delivered'].get('p50_ms'))} ms, after MediaPipe (CPU time) p50 "
+                  f"{_f(c['cpu_time']['after_keypoints2d'].get('p50_ms'))} ms, unpaced {_f(c['fps_unpaced'], 1)} fps"
+                  for c in report["configs"]]  # fmt: skip
     t = report["throughput"]
     parts = [f"unpaced {_f(t['unpaced']['posecast_fps'], 1)} fps (MediaPipe alone "
              f"{_f(t['unpaced']['mediapipe_alone_fps'], 1)})"]  # fmt: skip

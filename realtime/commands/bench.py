@@ -267,10 +267,13 @@ def bench(args: argparse.Namespace) -> int:
             result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])
         report = build_report(result, command=shlex.join(["posecast", *sys.argv[1:]]))
         paths = _write_results(report, result, args.output, plots=not args.no_plots)
-    except BaseException:
+    except BaseException as exc:
         if made is not None:
             with contextlib.suppress(OSError):
                 made.rmdir()  # only when empty: nothing measured, nothing left
+        if isinstance(exc, KeyboardInterrupt):  # (QA: only "stopped by SIGINT" was said)
+            kept = "" if made is not None else f" (what {args.output} held before is as it was)"
+            log.warning("stopped before the results were written: nothing written%s", kept)
         raise
     print(summary_text(report))
     for problem in report["problems"]:

@@ -144,6 +144,9 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
     assert 0 < zeromq["p50_ms"] <= zeromq["p99_ms"] <= zeromq["max_ms"] < 1000
     printed = capsys.readouterr().out
     assert "ZeroMQ alone" in (out / "bench.md").read_text() and "ZeroMQ alone" in printed
+    # every configuration on the console, not only the first's table (QA: the others were in the files alone)
+    for config in report["configs"]:
+        assert f"  {config['label']}: ratio p50 {config['ratio_p50']:.3f}, capture → delivered p50 " in printed, printed
     assert "(not judged: noisy run)" in printed
     # the headline ratio says so beside it too (a bold 0.689 with room for two people had no word; QA round 8)
     assert re.search(r"ratio p50 \(capture → delivered / MediaPipe alone\): [\d.]+ \(not judged: noisy run\)", printed)
@@ -438,3 +441,23 @@ def test_a_clip_too_big_to_hold_is_cut_with_a_word(media_dir: Path, monkeypatch,
     with caplog.at_level("WARNING"):
         assert len(clips.load_clip(str(media_dir / "dance_576.mp4"), 10).images) == 10  # asked for ten: no word
     assert caplog.text == ""
+
+
+def test_a_stop_during_the_measurement_says_nothing_was_written(tmp_path: Path, media_dir: Path, monkeypatch,  # noqa: ANN001
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """QA: Ctrl-C said only "stopped by SIGINT"; whether the folder's earlier results were kept was
+    not said (they were)."""
+    from posecast.realtime.commands import bench as bench_command
+
+    def stopped(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_command, "run_benchmark", stopped)
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "bench.json").write_text("{}")
+    with caplog.at_level("WARNING"):
+        assert main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--output", str(out)]) == 130
+    assert (out / "bench.json").read_text() == "{}"
+    assert f"stopped before the results were written: nothing written (what {out} held before is as it was)" in \
+        caplog.messages  # fmt: skip

@@ -114,3 +114,17 @@ def test_the_soak_line_shows_its_memory_as_its_growth_was_taken() -> None:
             "first_minute_p99_ms": 28.0, "last_minute_p99_ms": 27.5, "rss_mb_after_warmup": 544.2,
             "rss_mb_end": 546.8, "rss_growth_mb": 2.6}  # fmt: skip
     assert "resident memory 544.2 → 546.8 MB (2.6 MB after warm-up)" in soak_text(soak)
+
+
+def test_an_image_folder_has_a_fingerprint_as_a_file_does(tmp_path) -> None:  # noqa: ANN001
+    """QA: ``--source FOLDER`` gave ``"sha256": null``, so two reports could not be told to have
+    measured the same frames; a camera still has none."""
+    from posecast.realtime.benchmark.machine import source_sha256
+
+    (tmp_path / "a.png").write_bytes(b"first")
+    (tmp_path / "b.png").write_bytes(b"second")
+    before = source_sha256(tmp_path)
+    assert len(before) == 64 and source_sha256(tmp_path) == before
+    (tmp_path / "b.png").write_bytes(b"other")
+    assert source_sha256(tmp_path) != before
+    assert source_sha256(tmp_path / "a.png") != source_sha256(tmp_path) and source_sha256("0") is None
