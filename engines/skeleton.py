@@ -184,13 +184,19 @@ def body_forward(joints: np.ndarray) -> np.ndarray:
 GIRDLES = {"hips": ("r_hip", "l_hip"), "shoulders": ("r_shoulder", "l_shoulder")}
 
 
+def girdle_line(joints: np.ndarray, girdle: str = "shoulders") -> np.ndarray:
+    """The line across a girdle (:data:`GIRDLES`), right joint → left joint, ``(..., 3)`` for
+    joints ``(..., 17, 3)`` (not normalised): the shoulders' is the chest's (and the neck's) turn."""
+    right, left = GIRDLES[girdle]
+    return joints[..., JOINT_INDEX[left], :] - joints[..., JOINT_INDEX[right], :]
+
+
 def body_frame(joints: np.ndarray, girdle: str = "hips") -> np.ndarray:
     """Per-frame body axes ``(..., 3, 3)`` (rows: left, up, forwards; unit vectors) from joints
     ``(..., 17, 3)``: left along the ``girdle`` (:data:`GIRDLES`: the hips, or the shoulders),
     up the torso (pelvis → thorax) made square to it, forwards = left × up (for the hips,
     :func:`body_forward`)."""
-    right, left_joint = GIRDLES[girdle]
-    along = joints[..., JOINT_INDEX[left_joint], :] - joints[..., JOINT_INDEX[right], :]
+    along = girdle_line(joints, girdle)
     torso = joints[..., JOINT_INDEX["thorax"], :] - joints[..., JOINT_INDEX["pelvis"], :]
     left = along / np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
     up = torso - np.sum(torso * left, axis=-1, keepdims=True) * left

@@ -241,7 +241,7 @@ class AvatarWorld:
         elif timestamp_ns - ears.seen_ns <= face.FACE_HOLD_S * 1e9:
             target = ears.seen_line
         elif ears.one_euro is not None:
-            target = joints_world[_J["l_shoulder"]] - joints_world[_J["r_shoulder"]]
+            target = skeleton.girdle_line(joints_world)
         else:
             del self._ears[person.person_id]
             return np.full(3, np.nan)
@@ -262,7 +262,6 @@ class _Ears:
 
 
 _ANKLES = list(fl.ANKLES)
-_J = skeleton.JOINT_INDEX
 
 
 def _lengths(person: PersonPose) -> np.ndarray:

@@ -206,7 +206,7 @@ def torso_tilt_deg(joints: np.ndarray) -> np.ndarray:
 def shoulder_turn_deg(joints: np.ndarray) -> np.ndarray:
     """``(F,)`` angle of the shoulder line out of the image plane: the depth gap without the
     skeleton's size (two skeletons with different shoulder widths can agree on it)."""
-    line = joints[:, J["l_shoulder"]] - joints[:, J["r_shoulder"]]
+    line = skeleton.girdle_line(joints)
     return np.degrees(np.arctan2(np.abs(line[:, 2]), np.hypot(line[:, 0], line[:, 1])))
 
 
@@ -258,7 +258,7 @@ def torso_turn_speed_deg_s(joints: np.ndarray, fps: float) -> np.ndarray:
 def turn_speed_per_frame(joints: np.ndarray, fps: float) -> np.ndarray:
     """``(F,)`` turn speed (°/s) of the shoulder line about the image's vertical since the frame
     before; NaN on the first frame and on a frame after an unposed one."""
-    line = joints[:, J["l_shoulder"]] - joints[:, J["r_shoulder"]]
+    line = skeleton.girdle_line(joints)
     yaw = np.arctan2(line[:, 2], line[:, 0])
     # each step the shorter way round; np.unwrap would carry a gap's NaN on to every later frame
     step = (np.diff(yaw) + np.pi) % (2 * np.pi) - np.pi

@@ -48,8 +48,13 @@ def _reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, OSError | PosecastError) else f"{type(exc).__name__}: {exc}"
 
 
+def _stage_name(stage: object) -> str:
+    """A detector's or lifting stage's name in messages: its ``name``, else its class's."""
+    return getattr(stage, "name", "") or type(stage).__name__
+
+
 @contextlib.contextmanager
-def _stage_failure(stage: str, frame_id: int) -> Iterator[None]:
+def _stage_failure(kind: str, stage: object, frame_id: int) -> Iterator[None]:
     """An exception of a stage's own (a plugin's fault, its library's) as one :class:`StageError`
     naming the stage and the frame (QA: a detector's RuntimeError was a 30-line traceback, exit
     1); posecast's own errors (one line already) and stop signals pass as they are."""
@@ -58,7 +63,8 @@ def _stage_failure(stage: str, frame_id: int) -> Iterator[None]:
     except PosecastError:
         raise
     except Exception as exc:
-        raise StageError(f"{stage} failed at frame {frame_id}: {_reason(exc)} (-v shows where)") from exc
+        raise StageError(f"{kind} {_stage_name(stage)} failed at frame {frame_id}: {_reason(exc)} (-v shows "
+                         "where)") from exc  # fmt: skip
 
 
 class Pipeline:
@@ -101,7 +107,7 @@ class Pipeline:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
         # which 2D the 3D was lifted from: a subscriber can tell MediaPipe's from another detector's
         layout = getattr(self.detector, "layout", None)  # (a detector may give it only on its detections)
-        assumptions = {"detector": getattr(self.detector, "name", "") or type(self.detector).__name__,
+        assumptions = {"detector": _stage_name(self.detector),
                        "keypoint_layout": getattr(layout, "name", None), **self.lifting.assumptions()}  # fmt: skip
         if self.world is not None:
             assumptions = {**assumptions, **self.world.assumptions()}
@@ -169,14 +175,13 @@ class Pipeline:
         calls it on a thread of its own."""
         # a live frame waits while the previous one is processed: latency before the 2D
         stage_ns.setdefault("handoff_2d", max(0, time.monotonic_ns() - frame.capture_ns))
-        name = getattr(self.detector, "name", "") or type(self.detector).__name__
-        with self._stage(), _stage_failure(f"detector {name}", frame.frame_id):
+        with self._stage(), _stage_failure("detector", self.detector, frame.frame_id):
             t0 = time.perf_counter_ns()
             detections = self.detector.detect(frame)
             stage_ns["keypoints2d"] = time.perf_counter_ns() - t0
         if not isinstance(detections, Detections2D):  # (QA: None gave an AttributeError naming no detector)
-            raise StageError(f"detector {name}'s detect() returned {type(detections).__name__}, not Detections2D "
-                            "(Detections2D.empty(frame, layout) when nobody is seen)")  # fmt: skip
+            raise StageError(f"detector {_stage_name(self.detector)}'s detect() returned {type(detections).__name__}, "
+                             "not Detections2D (Detections2D.empty(frame, layout) when nobody is seen)")  # fmt: skip
         return detections
 
     def finish(self, frame: Frame, detections: Detections2D, stage_ns: dict[str, int]) -> PoseFrame:
@@ -189,8 +194,7 @@ class Pipeline:
             self.open()
         if detections.timestamp_ns != frame.timestamp_ns or detections.frame_id != frame.frame_id:
             detections = self._stamped(frame, detections)
-        name = getattr(self.lifting, "name", "") or type(self.lifting).__name__
-        with _stage_failure(f"lifting stage {name}", frame.frame_id):
+        with _stage_failure("lifting stage", self.lifting, frame.frame_id):
             people = self.lifting.process(detections, detections.timestamp_ns, stage_ns)
         result = PoseFrame(frame.frame_id, frame.capture_ns, detections.timestamp_ns, detections.image_size, people,
                            stage_ns, frame.image_bgr, detections)  # fmt: skip
@@ -224,11 +228,11 @@ class Pipeline:
         detector that stamped ``capture_ns`` as ``timestamp_ns`` never left ``warming`` and a
         file's frames were dropped, with nothing said). Logged once. Detections of another frame
         are refused."""
-        name = getattr(self.detector, "name", "") or type(self.detector).__name__
+        name = _stage_name(self.detector)
         if detections.frame_id != frame.frame_id:  # another frame's 2D lifted at this one's time: refused (review)
             raise StageError(f"detector {name} returned detections of frame {detections.frame_id} for frame "
-                            f"{frame.frame_id}: detect(frame) gives that frame's (copy frame_id, capture_ns and "
-                            "timestamp_ns from it)")  # fmt: skip
+                             f"{frame.frame_id}: detect(frame) gives that frame's (copy frame_id, capture_ns and "
+                             "timestamp_ns from it)")  # fmt: skip
         if not self._restamped:
             log.warning("detector %s stamped frame %d at %d ns, the frame is at %d ns: the frame's time is used (copy "
                         "capture_ns and timestamp_ns from the frame)", name, frame.frame_id,

@@ -265,8 +265,7 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     lengths = subject_bone_lengths(track)
     joints, ear_lines, floor_source = world_joints(recording, track, lengths)
     times_s = (track.timestamp_ns - track.timestamp_ns[0]) / 1e9
-    shoulder_lines = joints[:, skeleton.JOINT_INDEX["l_shoulder"]] - joints[:, skeleton.JOINT_INDEX["r_shoulder"]]
-    ear_lines = face.take_ear_lines(ear_lines, shoulder_lines, track.timestamp_ns, track.posed)  # gaps bridged
+    ear_lines = face.take_ear_lines(ear_lines, skeleton.girdle_line(joints), track.timestamp_ns, track.posed)
     check_take_timing(recording, times_s, track.posed, fps)
     fps = bounded_rate(recording, times_s, fps)
     resampled = not on_grid(times_s, fps)
