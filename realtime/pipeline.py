@@ -100,7 +100,7 @@ class Pipeline:
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
         self._restamped = False  # a detector's detections were given the frame's times (logged once)
-        self._inline_watch = InlineWriteWatch(self._label)  # an inline sink that holds a live frame is said
+        self._inline_watch = InlineWriteWatch()  # an inline sink that holds a live frame is said
         self._detached: set[int] = set()  # id(sink) of each output that failed (closed by _detach)
 
     def meta(self) -> StreamMeta:
@@ -252,7 +252,7 @@ class Pipeline:
                 self._detach(output, exc, {"update_meta": "meta", "source_stalled": "stalled"}.get(method))
             else:  # (outside the try: the pipeline's own bookkeeping must not detach a sink that worked)
                 if timed:
-                    self._inline_watch.check(output, item, time.perf_counter() - started_s)  # type: ignore[arg-type]
+                    self._inline_watch.check(output, item, time.perf_counter() - started_s, self._label)  # type: ignore[arg-type]
 
     def _detach(self, output: Sink, exc: BaseException, failed_on: str | None = None) -> None:
         if output in self._outputs:  # (closed meanwhile: the list is empty)

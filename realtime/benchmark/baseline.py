@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ...engines.errors import ModelError
+from ..detectors.mediapipe import import_mediapipe
 from ..detectors.quiet import quiet_native_stderr
 from ..types import Frame
 
@@ -24,6 +25,7 @@ class MediaPipeAlone:
 
     def __init__(self, model_path: str | Path, max_people: int = 1, confidence: float = 0.5,
                  verbose: bool = False) -> None:  # fmt: skip
+        import_mediapipe()  # (first: see there)
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.PoseLandmarkerOptions(
@@ -49,8 +51,7 @@ class MediaPipeAlone:
     def process(self, frame: Frame) -> int:
         """Landmarks of ``frame``; returns how many people were found (the arrays are kept in
         :attr:`last_result`: pixels and visibility ``(N, 33, 3)``, world ``(N, 33, 3)``)."""
-        import mediapipe as mp
-
+        mp = import_mediapipe()
         rgb = cv2.cvtColor(frame.image_bgr, cv2.COLOR_BGR2RGB)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         self._last_ms = max(round(frame.timestamp_ns / 1e6), self._last_ms + 1)

@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import sys
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -52,6 +55,22 @@ MAX_SEARCH_INTERVAL_S = 3600.0
 PEOPLE_SEARCH_HELP = (f"with --max-people above 1, MediaPipe looks for people not yet tracked every SECONDS (default "
                       f"{DEFAULT_SEARCH_INTERVAL_S:g}; 0: on every frame, MediaPipe's own way, slower and jumpier "
                       "while fewer are in view; for a folder of unrelated photos)")
+
+
+def import_mediapipe() -> ModuleType:
+    """``mediapipe``, imported when first needed (it takes about a second).
+
+    MediaPipe keeps the ImportError of its optional ``sounddevice`` in a module global, and that
+    error's traceback holds every frame that ran when mediapipe was first imported, with their
+    locals: the first pipeline a program built inside a function was never freed (QA). The
+    traceback is dropped; the error stays for MediaPipe's audio tasks to raise."""
+    import mediapipe
+
+    audio_record = sys.modules.get("mediapipe.tasks.python.audio.core.audio_record")
+    error = getattr(audio_record, "sd_error", None)
+    if isinstance(error, BaseException):
+        error.__traceback__ = None
+    return mediapipe
 
 
 @dataclass
@@ -194,7 +213,7 @@ class MediaPipeDetector(Detector2D):
 
     def detect(self, frame: Frame) -> Detections2D:
         """The people in ``frame`` (``image_bgr`` ``(H, W, 3)`` uint8)."""
-        import mediapipe as mp
+        mp = import_mediapipe()
 
         if not self._trackers:
             self._create()
@@ -252,6 +271,7 @@ class _Landmarker:
     increasing millisecond timestamps) or IMAGE mode (each frame on its own, for the search)."""
 
     def __init__(self, model_path: Path, options: MediaPipeOptions, people: int, *, video: bool) -> None:
+        import_mediapipe()  # (first: see there)
         from mediapipe.tasks.python import BaseOptions, vision
 
         settings = vision.PoseLandmarkerOptions(
@@ -270,6 +290,13 @@ class _Landmarker:
             raise ModelError(
                 f"MediaPipe could not load {model_path} ({reason}): expected a pose_landmarker .task file; {fix}"
             ) from exc
+        # MediaPipe's own __del__ closes a landmarker by a task on its dispatcher's thread, which a
+        # garbage collection that frees the two together has already told to stop: a detector left
+        # unclosed in a reference cycle hung the program at a later collection (QA). A finalizer
+        # holds the landmarker, so it is closed while its thread still runs. (Not at exit: that
+        # thread is gone by then, and the process's end releases it.)
+        self._close_native = weakref.finalize(self, self._landmarker.close)
+        self._close_native.atexit = False
         self._posed_calls = 0
         self._last_timestamp_ms = -1
         self._start_over = False
@@ -297,8 +324,7 @@ class _Landmarker:
             if self._start_over:
                 # a black frame 1 ms before (measured: the frames after it then match a new
                 # landmarker's exactly, at 18 ms instead of the 100 ms of loading one)
-                import mediapipe as mp
-
+                mp = import_mediapipe()
                 black = np.zeros((image.height, image.width, 3), np.uint8)
                 black_ms = self._timestamp_ms(timestamp_ns - 1_000_000)
                 self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=black), black_ms)
@@ -309,7 +335,7 @@ class _Landmarker:
         return result
 
     def close(self) -> None:
-        self._landmarker.close()
+        self._close_native()  # (once: a second call does nothing)
 
 
 def to_detections(frame: Frame, poses: list, world_poses: list | None = None) -> Detections2D:

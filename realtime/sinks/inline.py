@@ -24,12 +24,14 @@ INLINE_WRITE_WARNING_S = 0.1
 class InlineWriteWatch:
     """:meth:`check` after each inline ``write``; says once per sink when one held a live frame."""
 
-    def __init__(self, label_of: Callable[[Sink], str]) -> None:
-        self._label_of = label_of  # the output's name in messages (the pipeline's output_labels)
+    def __init__(self) -> None:
         self._timed: set[int] = set()  # id(sink): its first live frame is behind it
         self._warned: set[int] = set()  # id(sink): said to have held a frame
 
-    def check(self, output: Sink, frame: PoseFrame, took_s: float) -> None:
+    def check(self, output: Sink, frame: PoseFrame, took_s: float, label_of: Callable[[Sink], str]) -> None:
+        """``label_of`` names the output in the message (the pipeline's ``output_labels``; passed
+        per call, not kept: a bound method kept here made every pipeline a reference cycle, and
+        MediaPipe's landmarker hangs when the garbage collector closes it, QA)."""
         if frame.on_media_time or id(output) in self._warned:
             return
         if id(output) not in self._timed:  # its first frame
@@ -42,4 +44,4 @@ class InlineWriteWatch:
             advice = ("the camera's frames are dropped meanwhile" if own else
                       "an inline sink must return at once (inline = False gives it a thread and a queue of its own)")
             log.warning("output %s took %.2f s to take frame %d on the pipeline's thread, which waited for it: %s",
-                        self._label_of(output), took_s, frame.frame_id, advice)  # fmt: skip
+                        label_of(output), took_s, frame.frame_id, advice)  # fmt: skip

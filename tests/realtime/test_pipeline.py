@@ -436,3 +436,61 @@ def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: 
             for bad in ("3", 2.5, -1, True):
                 with pytest.raises(TypeError, match="max_frames must be a whole number of frames"):
                     next(pipeline.run(source, max_frames=bad))  # type: ignore[arg-type]
+
+
+_FORGOTTEN_PIPELINES = """
+import gc, sys, weakref
+from posecast.realtime.assemble import PipelineOptions, build_pipeline
+from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
+from posecast.realtime.sources import open_source
+
+options = MediaPipeOptions(model_path=sys.argv[1])
+kept = []
+
+def forgetful():  # builds, breaks out of the loop, never closes
+    pipeline = build_pipeline(PipelineOptions(detector_options=options))
+    kept.append(weakref.ref(pipeline))
+    with open_source(sys.argv[2]) as source:
+        for frame in pipeline.run(source):
+            if frame.frame_id == 3:
+                break
+
+forgetful()  # mediapipe is first imported in here
+gc.collect()
+print("the first pipeline kept:", kept[0]() is not None, flush=True)
+gc.disable()
+forgetful()
+print("the second left to the garbage collector:", kept[1]() is not None, flush=True)
+gc.enable()
+for _ in range(2):  # a detector in a reference cycle, then a collection
+    detector = MediaPipeDetector(options)
+    detector.itself = detector
+    del detector
+    gc.collect()
+print("collected", flush=True)
+"""
+
+
+def test_a_pipeline_left_unclosed_is_freed_and_never_hangs_the_garbage_collector(
+    tmp_path: Path, media_dir: Path, pose_model_path: Path
+) -> None:
+    """QA: a pipeline a program forgot to close hung it at a later garbage collection, in
+    MediaPipe's own ``__del__`` (its dispatcher's thread already told to stop). Every pipeline
+    was a reference cycle (through the inline-sink watch), and the first one built in a function
+    was kept alive by MediaPipe's stored import error; now both are freed as soon as they are
+    dropped, and a detector the collector does free closes its landmarkers while it can."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "forgetful.py"
+    script.write_text(_FORGOTTEN_PIPELINES)
+    try:
+        done = subprocess.run([sys.executable, str(script), str(pose_model_path), str(media_dir / "dance_576.mp4")],
+                              capture_output=True, text=True, timeout=150)  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"hung: {exc.stdout}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the first pipeline kept: False" in done.stdout
+    assert "the second left to the garbage collector: False" in done.stdout
+    assert "collected" in done.stdout
+    assert "Exception ignored" not in done.stderr, done.stderr[-2000:]
