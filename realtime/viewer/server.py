@@ -275,6 +275,7 @@ class ViewerServer:
                     socket.bind(endpoint)
                     ipc_file = bound_ipc_file(endpoint)
                     self.watching = "bind:" + socket.getsockopt_string(zmq.LAST_ENDPOINT)  # port 0: the one chosen
+                    self._hello = json.dumps({"topic": "hello", "stream": self.watching})  # (QA: the page named port 0)
                 else:
                     socket.connect(endpoint)
                 server = await serve(self._handle, self.options.host, self.options.port, process_request=self._http)
@@ -288,7 +289,9 @@ class ViewerServer:
                 if binding and exc.errno == zmq.EADDRINUSE:
                     raise ViewerError(f"cannot watch {stream!r}: another program uses that address (a subscriber "
                                       "already bound there?); pass another port") from exc  # fmt: skip
-                raise ViewerError(f"cannot watch {stream!r} ({exc}): expected tcp://HOST:PORT") from exc
+                expected = ("an ipc:// path in a folder that exists" if endpoint.startswith("ipc://")
+                            else "tcp://HOST:PORT")  # fmt: skip
+                raise ViewerError(f"cannot watch {stream!r} ({exc}): expected {expected}") from exc
             async with server:
                 self.port = server.sockets[0].getsockname()[1]
                 log.info("posecast viewer on %s (watching %s)", self.url, self.watching)
