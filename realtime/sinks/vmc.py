@@ -208,10 +208,13 @@ class VmcSink(Sink):
         self._person_id: int | None = None  # the person the avatar follows
         self._signs = SignContinuity()  # one avatar: its bones' quaternions in one hemisphere
         try:
-            family, *_, sockaddr = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)[0]
+            found = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)
         except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold
             host = address[0][:80]
             raise PublishError(f"cannot resolve the VMC host {host!r} ({exc}): pass --vmc HOST:PORT") from exc
+        # a name with both kinds of address goes to the IPv4 one: VMC receivers listen on IPv4
+        # (QA: `localhost` resolved to ::1 first, and a receiver on 127.0.0.1 got nothing)
+        family, *_, sockaddr = next((entry for entry in found if entry[0] == socket.AF_INET), found[0])
         # sent to the address resolved here: a host name was looked up again for every datagram,
         # two blocking lookups a frame on the sink's thread (QA)
         self._sockaddr = sockaddr
@@ -239,7 +242,10 @@ class VmcSink(Sink):
         return cls(parse_address(given[0]), avatar_options(args))
 
     def open(self, meta: StreamMeta) -> None:
-        log.info("driving an avatar over VMC to %s (UDP: nothing says whether anyone receives)", self.destination)
+        resolved = self._sockaddr[0]
+        sent_to = "" if resolved == self.address[0] else f" ({resolved})"  # a name, or a number written short
+        log.info("driving an avatar over VMC to %s%s (UDP: nothing says whether anyone receives)",
+                 self.destination, sent_to)  # fmt: skip
 
     @property
     def destination(self) -> str:

@@ -5,6 +5,7 @@ is all identity; sending never blocks."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -315,6 +316,33 @@ def test_datagrams_fit_an_ethernet_frame_and_go_to_the_address_resolved_once(fam
     assert len(sizes) == 6 and max(sizes) <= limit, sizes
     with vmc.VmcSink(("localhost", port)) as named:
         assert named._sockaddr[0] in ("127.0.0.1", "::1")  # looked up once: sent to the number
+
+
+def test_a_name_with_both_kinds_of_address_is_sent_to_the_ipv4_one(monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """QA: where ``localhost`` resolves to ::1 first (Ubuntu's hosts file), every datagram went to
+    ::1 while the receiver listened on 127.0.0.1, as VMC receivers do, and nothing said so. The
+    resolver is made to answer as such a machine's does; a real receiver on IPv4 gets the frames,
+    and the log says where they go."""
+    real = socket.getaddrinfo
+
+    def ipv6_first(host, port, *args, **kwargs):  # noqa: ANN001, ANN202
+        found = real(host, port, *args, **kwargs)
+        if host == "localhost":
+            found = [entry for entry in real("::1", port, *args, **kwargs)] + found
+        return found
+
+    monkeypatch.setattr(socket, "getaddrinfo", ipv6_first)
+    joints, lengths = walk_in_camera()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(5.0)
+        port = listener.getsockname()[1]
+        with caplog.at_level(logging.INFO, logger=vmc.__name__), vmc.VmcSink(("localhost", port)) as sink:
+            sink.open(None)  # type: ignore[arg-type]
+            sink.write(pose_frame(0, joints[0], lengths))
+        assert len(listener.recv(65536)) > 0
+    assert f"to localhost:{port} (127.0.0.1)" in caplog.text
 
 
 def test_sending_never_blocks() -> None:
