@@ -11,15 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import DEFAULT_MAX_IMAGE_PIXELS
+from . import max_image_pixels
 from .errors import PosecastError
-
-#: The most pixels an image may have: set for OpenCV in this package's ``__init__``, before cv2
-#: loads (:data:`~posecast.engines.DEFAULT_MAX_IMAGE_PIXELS` unless the user set it).
-try:
-    MAX_IMAGE_PIXELS = int(os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"])
-except (KeyError, ValueError):
-    MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 
 #: A tiny image of each format whose decoder depends on the OpenCV build (GIF from OpenCV 4.11,
 #: AVIF with libavif): a blank 1x1 GIF and a grey 2x2 AVIF, decoded once to ask the build
@@ -88,7 +81,7 @@ def unread_photos_notice(folder: Path, others: list[Path]) -> str:
 
 
 class ImageTooLargeError(PosecastError):
-    """An image with more pixels than :data:`MAX_IMAGE_PIXELS` (not decoded)."""
+    """An image with more pixels than OpenCV's limit (:func:`~posecast.engines.max_image_pixels`; not decoded)."""
 
 
 def display_available() -> bool:
@@ -119,7 +112,7 @@ def opencv_path_problem(path: str | Path) -> str | None:
 
 def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
     """The image at ``path`` as OpenCV decodes it (``None``: not a readable image, a JPEG cut short
-    included); raises :class:`ImageTooLargeError` past :data:`MAX_IMAGE_PIXELS`. Read through
+    included); raises :class:`ImageTooLargeError` past OpenCV's limit. Read through
     Python, so a name that is not UTF-8 works as any other (``cv2.imread`` crashed on one)."""
     try:
         data = np.fromfile(os.fsencode(path), np.uint8)
@@ -132,7 +125,7 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | 
     except cv2.error as exc:
         if "MAX_IMAGE_PIXELS" not in str(exc):
             return None
-        raise ImageTooLargeError(f"it has more than {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (not decoded: a "
+        raise ImageTooLargeError(f"it has more than {max_image_pixels() / 1e6:.0f} megapixels (not decoded: a "
                                  "decompression bomb, or a panorama: scale it down)") from None  # fmt: skip
 
 

@@ -28,7 +28,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from ..engines import uploads
+from ..engines import limit_image_pixels, uploads
 from ..engines.errors import PosecastError, abbreviated, escaped, one_line
 from ..engines.fileio import point_at_devnull
 from .commands import register_all
@@ -152,6 +152,7 @@ def _main(argv: Sequence[str] | None) -> int:
     _open_closed_standard_streams()
     words = sys.argv[1:] if argv is None else list(argv)
     uploads.block_native_uploads()  # before MediaPipe can close a landmarker (engines/uploads.py)
+    limit_image_pixels()  # before cv2 is first imported (by the commands' modules), which reads it
     if not {"-v", "--verbose"} & set(words):
         quiet_native_logs()  # before cv2 is first imported (by the commands' modules)
     stdout = sys.stdout

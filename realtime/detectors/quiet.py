@@ -2,7 +2,10 @@
 
 MediaPipe's native libraries write INFO and WARNING lines straight to file descriptor 2 when
 the model loads and on the first frames. :func:`quiet_native_stderr` points fd 2 at
-``/dev/null`` for a block while Python's logging handlers keep writing to the real terminal.
+``/dev/null`` for a block while Python's own writers keep writing to the real terminal: the
+logging handlers that wrote to fd 2 (subclasses too: colour handlers are), and ``sys.stderr``
+itself, which another thread of a program embedding posecast may print to meanwhile (QA: 120 of
+its 163 lines were lost). Only what writes to fd 2 below Python is muted.
 Blocks may overlap across threads (the detector on the pipeline's thread, a video writer opening
 on its own): fd 2 is redirected by the first and restored by the last, never left pointing at
 ``/dev/null`` (which would hide every later error line).
@@ -41,10 +44,13 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
             if saved_fd is not None:
                 real_stderr = io.TextIOWrapper(io.FileIO(saved_fd, "w", closefd=False), write_through=True)
                 moved = _point_stderr_handlers_at(real_stderr)
+                python_stderr = sys.stderr
+                if _writes_to_fd2(python_stderr):
+                    sys.stderr = real_stderr
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
                 os.close(devnull)
-                _restore[:] = [(saved_fd, real_stderr, moved)]
+                _restore[:] = [(saved_fd, real_stderr, moved, python_stderr)]
         _depth += 1
     try:
         yield
@@ -52,8 +58,10 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _restore:
-                saved_fd, real_stderr, moved = _restore.pop()
+                saved_fd, real_stderr, moved, python_stderr = _restore.pop()
                 os.dup2(saved_fd, 2)
+                if sys.stderr is real_stderr:  # (one a program set meanwhile stays)
+                    sys.stderr = python_stderr
                 for handler, stream in moved:
                     handler.setStream(stream)
                 real_stderr.flush()
@@ -68,12 +76,14 @@ def _point_stderr_handlers_at(stream: io.TextIOBase) -> list[tuple[logging.Strea
     ]
     moved = []
     for handler in {h for lg in loggers for h in lg.handlers}:
-        if type(handler) is not logging.StreamHandler:
-            continue
-        try:
-            writes_to_fd2 = handler.stream.fileno() == 2
-        except (AttributeError, OSError, ValueError):
-            writes_to_fd2 = False
-        if writes_to_fd2:
+        # any StreamHandler, a subclass too (QA: a colour handler's warnings were lost), on fd 2
+        if isinstance(handler, logging.StreamHandler) and _writes_to_fd2(handler.stream):
             moved.append((handler, handler.setStream(stream)))
     return moved
+
+
+def _writes_to_fd2(stream: object) -> bool:
+    try:
+        return stream.fileno() == 2  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False

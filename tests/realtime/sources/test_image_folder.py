@@ -139,6 +139,18 @@ def test_an_image_of_too_many_pixels_is_skipped_not_decoded(dance, tmp_path: Pat
     assert "1 of 2 images" in done.stderr and "12000x12000" not in done.stderr  # never decoded, never sized
 
 
+def test_the_library_leaves_opencv_s_limit_to_the_program() -> None:
+    """QA: importing posecast set ``OPENCV_IO_MAX_IMAGE_PIXELS`` for the whole program (its own
+    cv2 refused a 16384 x 8200 PNG, and its child processes inherited the limit); only the
+    ``posecast`` command sets it now."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"}
+    code = ("import os, posecast.realtime.assemble, posecast.realtime.sources, posecast.engines.media; "
+            "print(os.environ.get('OPENCV_IO_MAX_IMAGE_PIXELS'))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
+
+
 def test_phone_photos_opencv_cannot_read_are_said_and_macos_forks_left_out(dance, tmp_path, caplog) -> None:
     """An iPhone's .heic photos were left out without a word; macOS's ``._frame.jpg`` resource
     forks were counted as corrupt images."""
