@@ -28,7 +28,8 @@ class PipelineOptions:
     """``detector``: a :data:`DETECTORS` name with its ``detector_options`` (whatever its
     constructor takes; ``None``: its ``options_class()`` when it declares one, e.g.
     ``MediaPipeOptions``, else it is built with no argument);
-    ``lifting``: the lifting stage's options; ``max_people`` (1..8): people per frame, for the
+    ``lifting_method``: a :data:`LIFTINGS` name, whose class is built with ``lifting``, the
+    lifting stage's options; ``max_people`` (1..8): people per frame, for the
     tracker, and for the detector when its options have a ``max_people`` field; ``avatar``: the
     avatar stage's (the floor, ``PoseFrame.world``, what ``--frame`` and ``--vmc`` send, as
     ``posecast run`` always has it; ``None``: none)."""
@@ -36,6 +37,7 @@ class PipelineOptions:
     detector: str = "mediapipe"
     detector_options: Any = None
     lifting: LiftingOptions = field(default_factory=LiftingOptions)
+    lifting_method: str = "metric"
     max_people: int = 1
     avatar: AvatarOptions | None = field(default_factory=AvatarOptions)
 
@@ -45,6 +47,8 @@ class PipelineOptions:
             raise OptionsError(f"lifting must be LiftingOptions, got {type(self.lifting).__name__}")
         if not (isinstance(self.max_people, int) and not isinstance(self.max_people, bool)):
             raise OptionsError(f"max_people must be a whole number of people, got {self.max_people!r}")
+        if self.lifting_method not in LIFTINGS:  # (QA: one registered was never used: "metric" was built)
+            raise OptionsError(f"lifting_method must be one of {', '.join(LIFTINGS)}, got {self.lifting_method!r}")
         if self.detector not in DETECTORS:
             raise OptionsError(f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
         o = self.detector_options
@@ -66,7 +70,7 @@ def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink]
     options = options or PipelineOptions()
     lifting = detector = None
     try:
-        lifting = LIFTINGS["metric"](options.lifting)
+        lifting = LIFTINGS[options.lifting_method](options.lifting)
         cls, detector_options = DETECTORS[options.detector], options.detector_options
         detector = cls() if detector_options is None else cls(detector_options)
         warn_if_fewer_people(detector, options.max_people)

@@ -88,6 +88,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help=PEOPLE_SEARCH_HELP)
     parser.add_argument("--detector", default=next(iter(DETECTORS)), choices=list(DETECTORS),
                         help="2D keypoint detector")  # fmt: skip
+    parser.add_argument("--lifting", default=next(iter(LIFTINGS)), choices=list(LIFTINGS),
+                        help="2D → 3D lifting method")  # fmt: skip
     add_camera_arguments(parser)
     add_capture_arguments(parser)
     size = parser.add_mutually_exclusive_group()
@@ -250,7 +252,7 @@ def run_pipeline(
         world = AvatarWorld(avatar_options(args))
         source = configure_capture(open_source(source_spec, realtime=getattr(args, "realtime", False)), args)
         with source:
-            lifting = LIFTINGS["metric"](options)
+            lifting = LIFTINGS[getattr(args, "lifting", next(iter(LIFTINGS)))](options)
             detector = DETECTORS[getattr(args, "detector", "mediapipe")].from_args(args)
             warn_if_fewer_people(detector, getattr(args, "max_people", 1))
             pipeline = Pipeline(detector, lifting, sinks, world)

@@ -167,6 +167,44 @@ def test_a_detector_that_raises_is_one_line_and_exit_2_from_the_command_line(
                                             "file went away (-v shows where)")  # fmt: skip
 
 
+class PlacedLifting(FakeLifting):
+    """A lifting method of a user's: built as LIFTINGS' classes are, with the LiftingOptions."""
+
+    name = "placed"
+
+    def __init__(self, options=None) -> None:  # noqa: ANN001
+        super().__init__()
+        self.options = options
+
+    def assumptions(self) -> dict:
+        return {"placed": True}
+
+
+def test_a_lifting_method_registered_is_built_from_options_and_from_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, media_dir, capsys: pytest.CaptureFixture  # noqa: ANN001
+) -> None:
+    """QA: "one line in LIFTINGS" was the documented recipe, but every pipeline built "metric"."""
+    from posecast.realtime.cli import main
+    from posecast.realtime.errors import OptionsError
+    from posecast.realtime.lifting import LIFTINGS
+
+    monkeypatch.setitem(LIFTINGS, "placed", PlacedLifting)
+    monkeypatch.setitem(DETECTORS, "nobody", NobodyDetector)
+    options = assemble.PipelineOptions(detector="nobody", lifting_method="placed")
+    with assemble.build_pipeline(options) as pipeline:
+        assert isinstance(pipeline.lifting, PlacedLifting) and pipeline.lifting.options is options.lifting
+        assert pipeline.meta().assumptions["placed"] is True
+    with pytest.raises(OptionsError, match=r"^lifting_method must be one of metric, placed, got 'other'$"):
+        assemble.PipelineOptions(lifting_method="other")
+
+    built = []
+    monkeypatch.setattr(PlacedLifting, "process", lambda self, d, t, s=None: built.append(d.frame_id) or [])
+    code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                 "--detector", "nobody", "--lifting", "placed", "--frames", "3"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert built == [0, 1, 2]
+
+
 def test_the_meta_names_the_detector() -> None:
     with Pipeline(FakeDetector(two_people(1)), FakeLifting(), []) as pipeline:
         assumptions = pipeline.meta().assumptions
