@@ -17,6 +17,7 @@ from .avatar import AvatarOptions, AvatarWorld
 from .detectors import DETECTORS, warn_if_fewer_people
 from .errors import OptionsError
 from .lifting import LIFTINGS, LiftingOptions
+from .option_types import check_field_types
 from .pipeline import Pipeline
 from .stages import Sink
 
@@ -42,18 +43,16 @@ class PipelineOptions:
     avatar: AvatarOptions | None = field(default_factory=AvatarOptions)
 
     def __post_init__(self) -> None:
-        # (QA: a string or a boolean went on to fail, or pass, somewhere else)
-        if not isinstance(self.lifting, LiftingOptions):
-            raise OptionsError(f"lifting must be LiftingOptions, got {type(self.lifting).__name__}")
-        if not (isinstance(self.max_people, int) and not isinstance(self.max_people, bool)):
-            raise OptionsError(f"max_people must be a whole number of people, got {self.max_people!r}")
+        check_field_types(self)  # (QA: a string or a boolean went on to fail, or pass, somewhere else)
         if self.lifting_method not in LIFTINGS:  # (QA: one registered was never used: "metric" was built)
             raise OptionsError(f"lifting_method must be one of {', '.join(LIFTINGS)}, got {self.lifting_method!r}")
         if self.detector not in DETECTORS:
             raise OptionsError(f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
-        o = self.detector_options
-        if o is None and DETECTORS[self.detector].options_class is not None:
-            o = self.detector_options = DETECTORS[self.detector].options_class()
+        o, wanted = self.detector_options, DETECTORS[self.detector].options_class
+        if o is None and wanted is not None:
+            o = self.detector_options = wanted()
+        if wanted is not None and not isinstance(o, wanted):  # (QA: {} failed inside MediaPipe's stage)
+            raise OptionsError(f"detector_options for {self.detector} must be {wanted.__name__}, got {o!r}")
         if dataclasses.is_dataclass(o) and getattr(o, "max_people", self.max_people) != self.max_people:
             self.detector_options = dataclasses.replace(o, max_people=self.max_people)
         if self.lifting.tracker.max_people != self.max_people:

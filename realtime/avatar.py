@@ -32,6 +32,7 @@ from ..calibration import floor as fl
 from ..calibration.ground import FloorEstimator, FloorState, FootContacts
 from ..engines import face, frames, rotations, skeleton
 from .lifting.smoothing import OneEuroFilter, OneEuroOptions
+from .option_types import check_field_types
 from .types import PersonPose, PoseFrame
 
 #: The avatar outputs' One Euro filter on the world pose (root included), tuned for stillness
@@ -61,6 +62,9 @@ class AvatarOptions:
     floor: fl.Floor | None = None
     floor_options: fl.FloorOptions = field(default_factory=fl.FloorOptions)
     one_euro: OneEuroOptions | None = AVATAR_ONE_EURO
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # (QA: mirror="no" mirrored)
 
     @classmethod
     def from_assumptions(cls, assumptions: dict) -> AvatarOptions:

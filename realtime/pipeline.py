@@ -166,6 +166,8 @@ class Pipeline:
     def process(self, frame: Frame) -> PoseFrame:
         """Detect, lift and hand one frame to every sink; returns the :class:`PoseFrame` (each
         stage is one that :meth:`close` waits for)."""
+        if not isinstance(frame, Frame):  # (QA: None was an AttributeError inside the detector)
+            raise TypeError(f"process takes a Frame (a source's read()), got {type(frame).__name__}")
         stage_ns: dict[str, int] = {}
         return self.finish(frame, self.detect(frame, stage_ns), stage_ns)
 

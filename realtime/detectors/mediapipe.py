@@ -31,6 +31,7 @@ from ...engines.cli_args import given_path
 from ...engines.errors import ModelError
 from ...engines.layouts import MEDIAPIPE_33
 from ..errors import OptionsError
+from ..option_types import check_field_types
 from ..stages import Detector2D
 from ..stop_signals import stop_signals_deferred
 from ..types import Detections2D, Frame
@@ -92,6 +93,7 @@ class MediaPipeOptions:
     verbose: bool = False
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.model_variant not in MODEL_VARIANTS:
             raise OptionsError(f"model_variant must be one of {', '.join(MODEL_VARIANTS)}, got {self.model_variant!r}")
         if not (isinstance(self.max_people, int) and 1 <= self.max_people <= MAX_PEOPLE):

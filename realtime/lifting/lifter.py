@@ -22,6 +22,8 @@ from ...engines.metadata import ModelMetadata
 from ...engines.runtime import RuntimeBackend, backend_accepts, load_backend
 from ...engines.runtime.base import resolve_model
 from ...engines.runtime.quantize import int8_by_default
+from ..errors import OptionsError
+from ..option_types import check_field_types
 
 
 @dataclass
@@ -34,6 +36,11 @@ class LifterOptions:
     int8: bool | None = None
     #: lift each window with its mirror image too and average the two (module docstring)
     flip_average: bool = True
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # (QA: int8="no" ran the INT8 copy)
+        if self.threads < 1:
+            raise OptionsError(f"threads must be 1 or more, got {self.threads}")
 
 
 @dataclass

@@ -50,6 +50,7 @@ from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.runtime.base import model_label
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..errors import OptionsError
+from ..option_types import check_field_types
 from ..stages import PoseLifting
 from ..types import Detections2D, PersonPose
 from .lifter import Lifter3D, LifterOptions
@@ -96,6 +97,9 @@ class LiftingOptions:
     live_subject: LiveSubjectOptions | None = field(default_factory=LiveSubjectOptions)
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # (QA: hfov_deg="60" was a TypeError from the comparison below)
+        if self.max_gap_s is not None and not self.max_gap_s >= 0:  # (QA: failed at the first frame)
+            raise OptionsError(f"max_gap_s must be 0 or more seconds, or None, got {self.max_gap_s}")
         low, high = ASSUMED_HFOV_DEG
         if not low <= self.hfov_deg <= high:
             raise OptionsError(f"--hfov must be between {low:g} and {high:g} degrees, got {self.hfov_deg}")

@@ -55,6 +55,7 @@ import numpy as np
 
 from ...engines import skeleton
 from ..errors import OptionsError
+from ..option_types import check_field_types
 
 _PARENT = np.asarray([p for _, p in skeleton.BONES])
 #: BONES lists bone b as (child b + 1, parent): the children are a slice.
@@ -293,6 +294,7 @@ class OneEuroOptions:
     d_cutoff_hz: float = 1.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if not (self.min_cutoff_hz > 0 and self.d_cutoff_hz > 0 and self.beta >= 0):
             raise OptionsError(f"One Euro needs cutoffs > 0 Hz and beta >= 0, got {self}")
 

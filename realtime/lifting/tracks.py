@@ -23,6 +23,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import OptionsError
+from ..option_types import check_field_types
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class TrackerOptions:
     min_score: float = 0.3
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if not 1 <= self.max_people <= 64:
             raise OptionsError(f"max_people must be from 1 to 64, got {self.max_people}")
         if not self.max_lost_s >= 0:

@@ -12,9 +12,10 @@ import zmq
 from posecast.engines import skeleton
 from posecast.engines.runtime import DEFAULT_MODEL
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
+from posecast.realtime.avatar import AvatarOptions
 from posecast.realtime.detectors.mediapipe import MediaPipeOptions
 from posecast.realtime.errors import StageError
-from posecast.realtime.lifting import LiftingOptions
+from posecast.realtime.lifting import LifterOptions, LiftingOptions
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.schema import TOPIC_META, TOPIC_POSE, validate_pose_message
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
@@ -425,9 +426,9 @@ def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: 
         build_pipeline("x")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="sinks must be Sink objects"):
         build_pipeline(None, [None])  # type: ignore[list-item]
-    with pytest.raises(OptionsError, match="lifting must be LiftingOptions, got str"):
+    with pytest.raises(OptionsError, match=r"^PipelineOptions.lifting must be LiftingOptions, got 'x'$"):
         PipelineOptions(lifting="x")  # type: ignore[arg-type]
-    with pytest.raises(OptionsError, match="max_people must be a whole number of people, got True"):
+    with pytest.raises(OptionsError, match=r"^PipelineOptions.max_people must be a whole number, got True$"):
         PipelineOptions(max_people=True)
     with _pipeline(pose_model_path, publish=False) as pipeline:
         with pytest.raises(TypeError, match="source must be an opened frame source"):
@@ -436,6 +437,33 @@ def test_the_python_api_names_wrong_arguments(media_dir: Path, pose_model_path: 
             for bad in ("3", 2.5, -1, True):
                 with pytest.raises(TypeError, match="max_frames must be a whole number of frames"):
                     next(pipeline.run(source, max_frames=bad))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda: AvatarOptions(mirror="no"), r"AvatarOptions.mirror must be True or False, got 'no'"),  # (mirrored)
+    (lambda: LifterOptions(int8="no"), r"LifterOptions.int8 must be True or False or None, got 'no'"),  # (ran INT8)
+    (lambda: PipelineOptions(avatar=True), r"PipelineOptions.avatar must be AvatarOptions or None, got True"),
+    (lambda: AvatarOptions(floor="x"), r"AvatarOptions.floor must be Floor or None, got 'x'"),
+    (lambda: PipelineOptions(detector_options={}),
+     r"detector_options for mediapipe must be MediaPipeOptions, got \{\}"),
+    (lambda: LiftingOptions(hfov_deg="60"), r"LiftingOptions.hfov_deg must be a number, got '60'"),
+    (lambda: LiftingOptions(height_m="1.8"), r"LiftingOptions.height_m must be a number or None, got '1.8'"),
+    (lambda: LifterOptions(threads="2"), r"LifterOptions.threads must be a whole number, got '2'"),
+    (lambda: LiftingOptions(one_euro=True), r"LiftingOptions.one_euro must be OneEuroOptions or None, got True"),
+    (lambda: LiftingOptions(max_gap_s=-1), r"max_gap_s must be 0 or more seconds, or None, got -1"),
+])  # fmt: skip
+def test_options_of_the_wrong_kind_are_named_where_they_are_made(make, said: str) -> None:  # noqa: ANN001
+    """QA: these were taken (a string for a bool is true), or failed later inside a stage (an
+    AttributeError, a TypeError from a comparison, a StageError at the first frame)."""
+    from posecast.realtime.errors import OptionsError
+
+    with pytest.raises(OptionsError, match=f"^{said}$"):
+        make()
+
+
+def test_process_names_what_is_not_a_frame(pose_model_path: Path) -> None:
+    with _pipeline(pose_model_path, publish=False) as pipeline, pytest.raises(TypeError, match="takes a Frame"):
+        pipeline.process(None)  # type: ignore[arg-type]
 
 
 _FORGOTTEN_PIPELINES = """
