@@ -78,6 +78,8 @@ def test_the_wheel_ships_every_model_and_its_licence(wheel: zipfile.ZipFile) -> 
         assert f"posecast/engines/weights/{file.removesuffix('.onnx')}.int8.onnx" in names, file  # run's CPU copy
     assert any(n.startswith("posecast/realtime/viewer/static/") and n.endswith(".html") for n in names)
     assert any(n.startswith("posecast/realtime/data/") and n.endswith(".mp4") for n in names)
+    # typed (PEP 561): a program's type checker reads the hints (QA: mypy ignored them)
+    assert {f"posecast/{p}/py.typed" for p in ("realtime", "engines", "calibration")} <= names
     notice = wheel.read("posecast/engines/weights/WEIGHTS_LICENSE.md").decode()
     assert "Attribution-NonCommercial 4.0 International" in notice and "Bandai Namco Research Inc." in notice
     (info,) = {n.split("/")[0] for n in names if ".dist-info/" in n}
