@@ -118,25 +118,32 @@ class Replay:
         self.world: AvatarWorld | None = None
         # The whole take is read once now (about 0.1 ms a frame): a file that is not a recording, a damaged
         # record or a take without frames fails here, with one line, before any output opens or any frame is sent.
-        first: MetaRecord | FrameRecord | None = None
+        # the meta the first frame was published under: a live run's first meta comes before its
+        # first image, without the intrinsics, image size and rate (QA: a replay's subscribers got
+        # that one for the whole --wait, and again when they joined)
+        opening: MetaRecord | None = None
+        seen_frame = False
         footer = None
         with RecordingReader(self.path) as reader:
             for record in reader:
-                if first is None and isinstance(record, MetaRecord | FrameRecord):
-                    first = record
+                if isinstance(record, MetaRecord) and not seen_frame:
+                    opening = record
+                elif isinstance(record, FrameRecord):
+                    seen_frame = True
                 elif isinstance(record, dict):
                     footer = record
             frames = reader.frames_read
         check_whole(self.path, footer, frames)  # as export reads it: whole or refused
         if not frames:
             raise RecordingError(f"{self.path} has no frames to replay")
-        #: The take's first meta as recorded (``None`` when a frame comes first): the live run's options.
-        self.recorded_meta = stream_meta(first, self.path.name, self.path) if isinstance(first, MetaRecord) else None
+        #: The take's meta at its first frame as recorded (``None`` when a frame comes first): the
+        #: live run's options.
+        self.recorded_meta = None if opening is None else stream_meta(opening, self.path.name, self.path)
         self.frames_sent = 0
 
     @property
     def first_meta(self) -> StreamMeta | None:
-        """The meta to open the outputs with: the take's first, with the world stated."""
+        """The meta to open the outputs with: the take's at its first frame, with the world stated."""
         return None if self.recorded_meta is None else self._with_world(self.recorded_meta)
 
     def _with_world(self, meta: StreamMeta) -> StreamMeta:

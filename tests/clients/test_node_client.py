@@ -143,6 +143,15 @@ def test_node_client_decodes_the_same_frames_as_python(node_client: Path, tmp_pa
     assert all(m["publish_unix_ns"] > 2**53 for m in common)
 
 
+@pytest.mark.skipif(NODE is None, reason="node not installed (Debian: apt-get install -y nodejs npm)")
+def test_listen_says_its_timeout_in_the_seconds_it_was_given(node_client, free_port) -> None:  # noqa: ANN001
+    """QA: ``--timeout 1`` ended "no message ... in 1000 ms"."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    result = run_listen("--address", address, "--timeout", "0.5")
+    assert result.returncode == 1
+    assert result.stderr == f"posecast-listen: error: no message from {address} in 0.5 s: is posecast publishing there?\n"
+
+
 def run_listen(*args: str, timeout_s: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run([NODE, str(LISTEN_JS), *args], capture_output=True, text=True, timeout=timeout_s)
 

@@ -198,6 +198,38 @@ def test_a_subscriber_who_joins_while_replay_waits_gets_the_meta_at_once(take_fi
     assert len(metas) >= 2 and metas[0] < deadline - 1.5  # at once on joining, then every second
 
 
+def test_replay_opens_with_the_meta_of_the_take_s_first_frame(take: Take, tmp_path: Path, free_port) -> None:
+    """A live run's first meta comes before its first image, without the intrinsics and the
+    rate; the complete one comes with the first frame. QA: a replay handed its subscribers the
+    first for the whole ``--wait`` (and again to each who joined then)."""
+    path = tmp_path / "live.posecast"
+    sink = BackgroundSink(RecordSink(RecordOptions(path)))
+    complete = take.meta()
+    complete = dataclasses.replace(complete, assumptions={**complete.assumptions, "fx": K.fx})  # as live
+    early = {k: v for k, v in complete.assumptions.items() if k not in ("fx", "floor")}
+    sink.open(dataclasses.replace(complete, assumptions=early, intrinsics=None, source_fps=0.0))  # before the image
+    sink.update_meta(complete)
+    for frame in take.frames()[:5]:
+        sink.write(frame)
+    sink.close()
+    port = free_port()
+    args = argparse.Namespace(recording=path, speed=3.0, loop=False, wait=1.5, publish=f"tcp://127.0.0.1:{port}")
+    thread = threading.Thread(target=replay_command.replay, args=(args,))
+    thread.start()
+    try:
+        time.sleep(0.3)  # replay is waiting now
+        with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber:
+            meta = None
+            while meta is None:
+                message = subscriber.recv(timeout_s=2.0)
+                assert not isinstance(message, PoseMessage) and message is not None
+                meta = message
+    finally:
+        thread.join()
+    assert meta.source_fps == 30.0
+    assert meta.assumptions["fx"] == pytest.approx(K.fx) and "floor" in meta.assumptions
+
+
 def test_a_looped_replay_keeps_time_going_forwards(take: Take, tmp_path: Path) -> None:
     """frame_id and capture_ns never go back across a loop, though the take's first frame was
     slower to publish than its last (a model warming up: its capture went 11 ms back)."""

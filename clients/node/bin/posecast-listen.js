@@ -182,7 +182,9 @@ try {
     process.stderr.write(`posecast-listen: error: nothing more from ${address} in ${timeoutS} s (after ${poses} poses): the publisher stopped\n`);
     process.exitCode = 1;
   } else if (err instanceof TimeoutError) {
-    process.stderr.write(`posecast-listen: error: ${err.message}\n`);
+    // in the seconds --timeout took (QA: the library's milliseconds said "in 1000 ms")
+    const address = subscriber.boundAddress ?? values.address;
+    process.stderr.write(`posecast-listen: error: no message from ${address} in ${timeoutS} s: is posecast publishing there?\n`);
     process.exitCode = 1;
   } else if (err instanceof AddressError) {
     // a bind that failed (address in use, not this machine's): known only once it was tried
