@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import re
 import sys
 import time
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: The longest --timeout, seconds (a week; ZeroMQ's poll takes a C int of milliseconds, 24.8 days).
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
+#: Kinds of bad message said, each once; after them, none.
+_MAX_KINDS_SAID = 8
 #: Seconds without any message after which ``listen`` says so, once, and goes on listening
 
 
@@ -67,7 +70,8 @@ def listen(args: argparse.Namespace) -> int:
         # the port bound, where bind:tcp://HOST:0 asked for any free one (the publisher must be told it)
         address = subscriber.bound_address or args.address
         log.info("listening on %s", address)
-        heard_s, quiet_told, heard_any, skipped, warned = time.monotonic(), False, False, 0, False
+        heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, False, 0
+        warned: set[str] = set()  # the kinds of bad message said (QA: a second kind was never said)
         last_meta_line: str | None = None  # text lines print a meta when it changes (JSON: every one)
         run_index, last_frame_id, new_run_said_s = 0, -1, -math.inf
         while args.count is None or poses < args.count:
@@ -106,9 +110,11 @@ def listen(args: argparse.Namespace) -> int:
                 message = subscriber.recv(wait_s)
             except SchemaError as exc:
                 skipped += 1
-                if not warned:  # once: a stream of them would flood the log
-                    warned = True
-                    log.warning("skipping a message: %s (further ones are skipped silently)", exc)
+                kind = re.sub(r"\d+", "#", str(exc))  # (the same problem with other numbers: one kind)
+                if kind not in warned and len(warned) < _MAX_KINDS_SAID:  # once each: a stream would flood the log
+                    warned.add(kind)
+                    further = "like it" if len(warned) < _MAX_KINDS_SAID else "of any kind"
+                    log.warning("skipping a message: %s (further ones %s are skipped silently)", exc, further)
                 continue
             if message is None:
                 continue

@@ -149,7 +149,8 @@ def test_listen_says_its_timeout_in_the_seconds_it_was_given(node_client, free_p
     address = f"tcp://127.0.0.1:{free_port()}"
     result = run_listen("--address", address, "--timeout", "0.5")
     assert result.returncode == 1
-    assert result.stderr == f"posecast-listen: error: no message from {address} in 0.5 s: is posecast publishing there?\n"
+    said = f"posecast-listen: error: no message from {address} in 0.5 s: is posecast publishing there?\n"
+    assert result.stderr == said
 
 
 def run_listen(*args: str, timeout_s: float = 30) -> subprocess.CompletedProcess:

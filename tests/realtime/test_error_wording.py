@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
 import zmq
@@ -159,6 +160,44 @@ def test_listen_warns_once_however_the_bad_messages_come(free_port) -> None:  # 
         publisher.close()
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 6 and done.stderr.count("skipping a message") == 1, done.stderr
+
+
+def test_listen_says_each_kind_of_bad_message_once(free_port) -> None:  # noqa: ANN001
+    """QA: after the first bad message, one of another kind (a wrong shape after a newer schema)
+    was skipped without a word; each kind is said once, a kind being the same problem whatever
+    its numbers."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    publisher = zmq.Context.instance().socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    publisher.bind(address)
+    joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
+    good = msgpack.unpackb(encode_pose_message(PoseMessage(
+        frame_id=1, capture_ns=1, tracking="tracking", joints_m=joints, confidence=np.ones(17, np.float32),
+        root_m=joints[0].copy(), publish_ns=2, publish_unix_ns=3)))  # fmt: skip
+    stop = threading.Event()
+
+    def send() -> None:
+        frame = 0
+        while not stop.wait(0.05):
+            frame += 1
+            for bad in ({"schema_version": 3}, {"joints_m": [[0, 0, 1]] * (3 + frame % 4)}):
+                publisher.send_multipart([b"pose", msgpack.packb({**good, **bad})])
+            publisher.send_multipart([b"pose", msgpack.packb({**good, "frame_id": frame})])
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        command = ["listen", "--address", address, "--count", "8", "--timeout", "20"]
+        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+    finally:
+        stop.set()
+        sender.join()
+        publisher.close()
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "skipping a message" in line]
+    assert len(said) == 2, done.stderr
+    assert any("schema_version" in line for line in said) and any("joints_m" in line for line in said), said
 
 
 def test_a_zip_that_is_no_landmarker_bundle_is_one_line(media_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
