@@ -5,8 +5,10 @@ an ``AttributeError`` or a ``TypeError`` from a comparison, at the first frame, 
 
 Only the kind is checked (ranges are each class's own ``__post_init__``): a ``bool`` field takes
 ``True``/``False`` alone, an ``int`` field a whole number, a ``float`` field any real number, a
-path a ``str`` or ``os.PathLike``, a class its instances; containers by their own type, not their
-items; ``Any`` and what the check cannot read (a ``Callable``) take anything.
+path a ``str`` or ``os.PathLike``, a class its instances; a tuple or list any sequence (a numpy array
+too), other containers their own type, not their items; an annotation that cannot be resolved (a
+subclass's names imported for type checkers only) leaves its class unchecked; ``Any`` and what
+the check cannot read (a ``Callable``) take anything.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numbers
 import os
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,10 @@ from .errors import OptionsError
 def check_field_types(options: object) -> None:
     """Raise :class:`OptionsError` naming the first field of ``options`` (a dataclass instance)
     whose value is not of its annotated kind."""
-    hints = typing.get_type_hints(type(options))
+    try:
+        hints = typing.get_type_hints(type(options))
+    except NameError:  # a subclass's annotation that names what exists only for type checkers: unchecked
+        return
     for field in dataclasses.fields(options):  # type: ignore[arg-type]
         expected = hints.get(field.name, typing.Any)
         value = getattr(options, field.name)
@@ -51,7 +57,9 @@ def _fits(value: object, expected: object) -> bool:
         return isinstance(value, numbers.Real) and not isinstance(value, bool)
     if expected is Path:
         return isinstance(value, str | os.PathLike)
-    if origin is not None:  # tuple[float, ...], dict[str, int]: the container's own type
+    if origin in (tuple, list):  # any sequence of them, a numpy array too (fx, fy, cx, cy; review)
+        return isinstance(value, np.ndarray) or (isinstance(value, Sequence) and not isinstance(value, str | bytes))
+    if origin is not None:  # dict[str, int]: the container's own type
         return not isinstance(origin, type) or isinstance(value, origin)
     if isinstance(expected, type):
         return expected is object or isinstance(value, expected)

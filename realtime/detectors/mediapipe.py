@@ -96,7 +96,7 @@ class MediaPipeOptions:
         check_field_types(self)
         if self.model_variant not in MODEL_VARIANTS:
             raise OptionsError(f"model_variant must be one of {', '.join(MODEL_VARIANTS)}, got {self.model_variant!r}")
-        if not (isinstance(self.max_people, int) and 1 <= self.max_people <= MAX_PEOPLE):
+        if not 1 <= self.max_people <= MAX_PEOPLE:  # (a whole number: checked above, numpy's too)
             raise OptionsError(f"max_people must be an integer from 1 to {MAX_PEOPLE}, got {self.max_people!r}")
         PeopleSlots(self.max_people, self.search_interval_s)  # its checks, with their messages
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):

@@ -42,7 +42,7 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
             except (OSError, ValueError):  # no usable fd 2 (e.g. a closed stderr): nothing to hide
                 saved_fd = None
             if saved_fd is not None:
-                real_stderr = io.TextIOWrapper(io.FileIO(saved_fd, "w", closefd=False), write_through=True)
+                real_stderr = _stream_on_fd2()
                 moved = _point_stderr_handlers_at(real_stderr)
                 python_stderr = sys.stderr
                 if _writes_to_fd2(python_stderr):
@@ -66,6 +66,27 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
                     handler.setStream(stream)
                 real_stderr.flush()
                 os.close(saved_fd)
+
+
+#: fd 2's target (device, inode) and a text stream on a copy of it, made when a block first needs
+#: it and kept open for the process's life: a handler made during a block, or a sys.stderr some code
+#: saved then and puts back later, holds it (a copy closed at the block's end sent such a handler's
+#: lines into whatever file took its number next; review). Made again when fd 2 is pointed elsewhere.
+_fd2_stream: tuple[tuple[int, int], io.TextIOWrapper] | None = None
+
+
+def _stream_on_fd2() -> io.TextIOWrapper:
+    """A stream writing where fd 2 writes now, in ``sys.stderr``'s encoding and error handling
+    (a file name that is not UTF-8 is printed as Python prints it; review)."""
+    global _fd2_stream
+    status = os.fstat(2)
+    target = (status.st_dev, status.st_ino)
+    if _fd2_stream is None or _fd2_stream[0] != target:
+        encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+        errors = getattr(sys.stderr, "errors", None) or "backslashreplace"
+        stream = io.TextIOWrapper(io.FileIO(os.dup(2), "w"), encoding=encoding, errors=errors, write_through=True)
+        _fd2_stream = (target, stream)
+    return _fd2_stream[1]
 
 
 def _point_stderr_handlers_at(stream: io.TextIOBase) -> list[tuple[logging.StreamHandler, object]]:

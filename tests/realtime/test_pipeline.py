@@ -461,6 +461,26 @@ def test_options_of_the_wrong_kind_are_named_where_they_are_made(make, said: str
         make()
 
 
+def test_options_of_the_right_kind_in_other_forms_are_taken() -> None:
+    """Review: intrinsics as a list or a numpy array were refused as "not a tuple", numpy's whole
+    numbers passed one check and failed MediaPipe's, and a subclass annotated with a name that
+    exists only for type checkers could not be built."""
+    import dataclasses
+    from typing import TYPE_CHECKING
+
+    for k in ([800, 800, 320, 240], np.array([800.0, 800.0, 320.0, 240.0])):
+        assert LiftingOptions(fixed_intrinsics=k).fixed_intrinsics is k
+    assert PipelineOptions(max_people=np.int64(2)).detector_options.max_people == 2
+    if TYPE_CHECKING:
+        from decimal import Decimal
+
+    @dataclasses.dataclass(frozen=True)
+    class MyAvatar(AvatarOptions):
+        tag: Decimal | None = None
+
+    assert MyAvatar(mirror=True).mirror
+
+
 def test_process_names_what_is_not_a_frame(pose_model_path: Path) -> None:
     with _pipeline(pose_model_path, publish=False) as pipeline, pytest.raises(TypeError, match="takes a Frame"):
         pipeline.process(None)  # type: ignore[arg-type]

@@ -36,7 +36,7 @@ def test_overlapping_blocks_in_two_threads_restore_stderr() -> None:
 
 
 _WRITERS = """
-import logging, os, sys
+import logging, os, sys, threading
 from posecast.realtime.detectors.quiet import quiet_native_stderr
 
 class ColourHandler(logging.StreamHandler):  # as colour log handlers are written
@@ -45,7 +45,9 @@ class ColourHandler(logging.StreamHandler):  # as colour log handlers are writte
 logging.getLogger().addHandler(ColourHandler(sys.stderr))
 with quiet_native_stderr():
     os.write(2, b"native line\\n")
-    print("python line", file=sys.stderr, flush=True)
+    other = threading.Thread(target=lambda: print("python line", file=sys.stderr, flush=True))  # a program's own
+    other.start()
+    other.join()
     logging.getLogger("plugin").warning("handler line")
 print("after", file=sys.stderr, flush=True)
 """
@@ -63,3 +65,38 @@ def test_only_what_writes_below_python_is_muted(tmp_path) -> None:
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == ["python line", "handler line", "after"]
+
+
+_KEPT_STREAMS = """
+import contextlib, io, logging, os, sys, tempfile, threading
+from posecast.realtime.detectors.quiet import quiet_native_stderr
+
+saved = io.StringIO()
+with quiet_native_stderr():
+    handler = logging.StreamHandler()  # made during the block: it takes the sys.stderr of then
+    redirect = contextlib.redirect_stderr(saved)
+    redirect.__enter__()  # another piece of code redirects during the block ...
+with open(tempfile.mktemp(), "w") as other:  # takes the lowest free descriptor
+    logging.getLogger("late").addHandler(handler)
+    logging.getLogger("late").warning("handler line")
+    redirect.__exit__(None, None, None)  # ... and puts back what it found after it
+    print("after", file=sys.stderr, flush=True)
+    print("a name that is not UTF-8: \\udcff", file=sys.stderr, flush=True)
+    other.flush()
+    print("other file:", repr(open(other.name).read()), file=sys.__stdout__, flush=True)
+"""
+
+
+def test_streams_kept_from_a_block_still_write_to_stderr(tmp_path) -> None:
+    """Review: a handler made during a block, or a sys.stderr saved then and put back after it,
+    kept a stream on a descriptor the block closed (lines went into the next file opened, or
+    prints failed with EBADF); and the stream refused what sys.stderr prints escaped."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "kept.py"
+    script.write_text(_KEPT_STREAMS)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["handler line", "after", "a name that is not UTF-8: \\udcff"], done.stderr
+    assert done.stdout.strip() == "other file: ''"
