@@ -12,8 +12,9 @@ import numpy as np
 from ...engines.cli_args import given_path, output_file
 from ...engines.fileio import atomic_path, check_outputs
 from ...engines.frames import ENGINE_FRAMES
+from ...engines.runtime.base import MODELS
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
-from ..recording.arrays import lift_input, live_settings, settings_lift_lacks
+from ..recording.arrays import lift_flags, lift_input, live_settings, settings_lift_lacks
 from ..recording.export import bvh_text
 from ..recording.format import RecordingError, read_recording
 
@@ -82,13 +83,13 @@ def export(args: argparse.Namespace) -> int:
         clock = " and their timestamps" if "timestamps_s" in arrays else ""
         height = f", the subject's {float(arrays['height_m']):.2f} m" if "height_m" in arrays else ""
         settings = live_settings(recording)
-        # --no-live-subject where the run measured no bones (its meta's None) without a subject file
-        # (which measures none either, and is warned about below)
-        measured = settings.get("live_subject_calibration_s") is not None or settings.get("subject_file")
-        flags = "" if measured or "live_subject_calibration_s" not in settings else " --no-live-subject"
+        flags = "".join(f" {shlex.quote(flag)}" for flag in lift_flags(settings))
         lifted = shlex.quote(str(args.lift_input.with_name(f"{args.lift_input.stem}_3d.npz")))
         print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}{height}, for `posecast "
               f"lift --input {shlex.quote(str(args.lift_input))} --output {lifted}{flags}`")  # fmt: skip
+        model = settings.get("model")
+        if isinstance(model, str) and model not in MODELS:  # a file: the meta names it, not where it is
+            log.info("the take names its model by file name only: give `posecast lift --model` its path")
         if lacks := settings_lift_lacks(settings):  # (QA: lifted again, 55 mm from the take's 3D, without a word)
             log.warning("the take was lifted live with %s: `posecast lift` has no such option, so its 3D from %s "
                         "will differ from the take's", " and ".join(lacks), args.lift_input)  # fmt: skip

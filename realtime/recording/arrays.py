@@ -15,6 +15,8 @@ from ...engines import normalize, skeleton
 from ...engines.errors import PosecastError
 from ...engines.face import NUM_FACE_POINTS
 from ...engines.lift_input import save_lift_input
+from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, resolve_model
+from ...engines.runtime.quantize import int8_by_default
 from ..schema import decode_meta, decode_pose
 from .format import Recording, RecordingError
 
@@ -168,6 +170,32 @@ def live_settings(recording: Recording) -> dict:
         except PosecastError:
             continue
     return {}
+
+
+def lift_flags(settings: dict) -> list[str]:
+    """The ``posecast lift`` options that lift a take's 2D as its live run did (its
+    :func:`live_settings`): its model where not the default, INT8 or float where lift's default
+    differs or cannot be known (a model file), without flip averaging, without the live bone
+    measurement (QA: the printed command left the model out, and lifted the take 73 mm from its
+    3D with the default model, 384 mm for one taken with ``unsupervised-w512``)."""
+    flags = []
+    model = settings.get("model")
+    shipped = not isinstance(model, str) or model in MODELS
+    if isinstance(model, str) and model and model != DEFAULT_MODEL_NAME:
+        flags += ["--model", model]
+    int8 = settings.get("int8")
+    if settings.get("backend") == "onnxruntime" and isinstance(int8, bool):
+        lift_default = int8_by_default(resolve_model(model if isinstance(model, str) else None)) if shipped else None
+        if int8 != lift_default:
+            flags.append("--int8" if int8 else "--no-int8")
+    if settings.get("flip_average") is False:
+        flags.append("--no-flip-average")
+    # where the run measured no bones (its meta's None) without a subject file (which measures none
+    # either, and is warned about by settings_lift_lacks)
+    measured = settings.get("live_subject_calibration_s") is not None or settings.get("subject_file")
+    if not measured and "live_subject_calibration_s" in settings:
+        flags.append("--no-live-subject")
+    return flags
 
 
 def settings_lift_lacks(settings: dict) -> list[str]:
