@@ -104,8 +104,10 @@ nonempty_text.__name__ = "value"
 
 
 def given_path(text: str) -> Path:
-    """An argparse ``type``: a path to read, not an empty one (:func:`nonempty_text`)."""
-    return Path(nonempty_text(text))
+    """An argparse ``type``: a path to read, not an empty one (:func:`nonempty_text`); ``~`` is
+    the home folder, as ``--source`` takes it (QA: ``--model=~/a.onnx``, which no shell expands,
+    was not found)."""
+    return Path(nonempty_text(text)).expanduser()
 
 
 given_path.__name__ = "path"
@@ -119,7 +121,7 @@ def output_file(text: str) -> Path:
     if _names_folder(text):
         raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}, a folder: add a file name "
                                          f"(e.g. {os.path.join(text, 'out')}...)")  # fmt: skip
-    return Path(text)
+    return Path(text).expanduser()
 
 
 output_file.__name__ = "file name"

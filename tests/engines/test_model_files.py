@@ -98,3 +98,21 @@ def test_a_graph_unlike_its_metadata_is_refused_when_loaded(props: dict[str, str
         with pytest.raises(ModelMetadataError, match=re.escape(message)):
             load(path)
     assert not (tmp_path / "q.onnx").exists()
+
+
+def test_a_home_folder_path_is_taken_as_the_shell_would_take_it(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """QA: ``--model=~/a.onnx`` (which no shell expands) was "model file not found: ~/a.onnx", and
+    adapt's and lift's paths the same, while ``--source`` took ``~``."""
+    import shutil
+
+    from posecast.engines.runtime.base import DEFAULT_MODEL, resolve_model
+    from posecast.realtime.cli import main
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copy(DEFAULT_MODEL, tmp_path / "a.onnx")
+    assert resolve_model("~/a.onnx") == tmp_path / "a.onnx"
+    assert main(["engines", "info", "--model=~/a.onnx"]) == 0
+    assert str(tmp_path / "a.onnx") in capsys.readouterr().out
+    assert main(["lift", "--input", "~/none.npz", "--output", "~/out.npz"]) == 2
+    assert f"lift input {tmp_path / 'none.npz'} does not exist" in capsys.readouterr().err
