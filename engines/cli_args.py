@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from .fileio import home_expanded
+
 
 def _number(text: str, what: str, example: str) -> float:
     try:
@@ -107,7 +109,7 @@ def given_path(text: str) -> Path:
     """An argparse ``type``: a path to read, not an empty one (:func:`nonempty_text`); ``~`` is
     the home folder, as ``--source`` takes it (QA: ``--model=~/a.onnx``, which no shell expands,
     was not found)."""
-    return Path(nonempty_text(text)).expanduser()
+    return home_expanded(nonempty_text(text))
 
 
 given_path.__name__ = "path"
@@ -121,7 +123,7 @@ def output_file(text: str) -> Path:
     if _names_folder(text):
         raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}, a folder: add a file name "
                                          f"(e.g. {os.path.join(text, 'out')}...)")  # fmt: skip
-    return Path(text).expanduser()
+    return home_expanded(text)
 
 
 output_file.__name__ = "file name"

@@ -53,6 +53,15 @@ class InputReadError(PosecastError, OSError):
         return str(self.args[0])
 
 
+def home_expanded(path: str | Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` made the home folder, as a shell would (a
+    ``~user`` of no such user, or no home at all, is left as written: a not-found error names it)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # "Could not determine home directory."
+        return Path(path)
+
+
 def file_sha256(path: str | Path) -> str:
     """Hex sha256 of a file's bytes; :class:`InputReadError` (one line) when it cannot be read
     (QA: an unreadable ``--model`` or cached MediaPipe model gave a PermissionError traceback)."""

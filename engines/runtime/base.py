@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import skeleton
 from ..errors import BackendError, ModelError
+from ..fileio import home_expanded
 from ..metadata import ModelMetadata
 from .quantize import int8_sibling
 
@@ -173,7 +174,7 @@ def resolve_model(model: str | Path | None) -> Path:
         if not path.is_file():
             raise ModelError(f"shipped model {model!r} ({path}) is missing from this install; reinstall posecast")
         return path
-    path = Path(model).expanduser()  # (``~``: as every path option takes it)
+    path = home_expanded(model)  # (``~``: as every path option takes it)
     if not path.is_file():
         names = ", ".join(MODELS)
         problem = "model file not found" if not path.exists() else "model is not a regular file (a folder or a device)"

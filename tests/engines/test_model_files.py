@@ -116,3 +116,5 @@ def test_a_home_folder_path_is_taken_as_the_shell_would_take_it(tmp_path, monkey
     assert str(tmp_path / "a.onnx") in capsys.readouterr().out
     assert main(["lift", "--input", "~/none.npz", "--output", "~/out.npz"]) == 2
     assert f"lift input {tmp_path / 'none.npz'} does not exist" in capsys.readouterr().err
+    assert main(["engines", "info", "--model", "~nosuchuser-posecast/a.onnx"]) == 2  # (no such user: one line)
+    assert capsys.readouterr().err.startswith("posecast: error: model file not found: ~nosuchuser-posecast/a.onnx")
