@@ -12,6 +12,7 @@ differ between the two they partly cancel: held-out P-MPJPE 51.9 → 50.4 mm cro
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,12 @@ import numpy as np
 from ...engines import skeleton
 from ...engines.metadata import ModelMetadata
 from ...engines.runtime import RuntimeBackend, backend_accepts, load_backend
-from ...engines.runtime.base import resolve_model
+from ...engines.runtime.base import model_label, resolve_model
 from ...engines.runtime.quantize import int8_by_default
 from ..errors import OptionsError
 from ..option_types import check_field_types
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,6 +79,10 @@ class Lifter3D:
                 self._per_person = True
         self.backend: RuntimeBackend = load_backend(self.options.backend, self.options.model_path, **kwargs)
         self.window_frames = self.backend.metadata.window_frames
+        # which model runs, and on a CPU whether its INT8 copy does (QA: only --stats-json and the meta said)
+        runs = ("its INT8 copy" if getattr(self.backend, "int8", False) else "float32") \
+            if self.backend.name == "onnxruntime" else self.backend.name  # fmt: skip
+        log.info("model: %s (%s)", model_label(self.options.model_path), runs)
 
     @property
     def metadata(self) -> ModelMetadata:

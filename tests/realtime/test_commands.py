@@ -431,3 +431,18 @@ def test_a_camera_file_s_warning_is_said_once(tmp_path: Path, media_dir: Path,
                      "--frames", "2", "--intrinsics", str(camera)]) == 0  # fmt: skip
     said = [r.getMessage() for r in caplog.records if "lens_model" in r.getMessage()]
     assert len(said) == 1, said
+
+
+def test_the_log_names_the_model_and_whether_its_int8_copy_runs(media_dir, pose_model_path, caplog) -> None:  # noqa: ANN001
+    """QA: which model ran, and whether its INT8 copy did, was only in --stats-json and the meta."""
+    import logging
+
+    from posecast.realtime.cli import main
+
+    for flags, said in (([], "model: supervised-long-w384 (its INT8 copy)"),
+                        (["--model", "unsupervised-w512", "--no-int8"], "model: unsupervised-w512 (float32)")):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                         "--model-asset", str(pose_model_path), "--frames", "2", *flags]) == 0  # fmt: skip
+        assert said in caplog.text
