@@ -56,11 +56,11 @@ class OnnxRuntimeBackend(RuntimeBackend):
             raise BackendError(f"--threads (onnxruntime's threads) must be from 1 to {most} here, got {threads}")
         source = resolve_model(model_path)
         if int8:
-            from .quantize import cached_int8  # needs the onnx package only when building
+            from .quantize import cached_int8, is_int8_copy  # the onnx package only when building
 
-            source = cached_int8(source)
+            if not is_int8_copy(source):  # (an INT8 copy given as the model runs as it is)
+                source = cached_int8(source)
         self.model_path = source
-        self.int8 = int8  # what runs (a bench reports it, not what was asked for)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -71,11 +71,13 @@ class OnnxRuntimeBackend(RuntimeBackend):
         props = self._session.get_modelmeta().custom_metadata_map
         self.metadata: ModelMetadata = ModelMetadata.from_props(props, str(source))
         check_graph(self._session, self.metadata, str(source))
+        # what runs, as a bench and the meta report it: an INT8 copy given as --model too (QA: it said float)
+        self.int8 = "int8_source_sha256" in self.metadata.extra
         self._ort = ort
         self._io_binding = io_binding
         self._bindings: dict[int, tuple[object, np.ndarray, np.ndarray, object]] = {}
         threads_txt = f"{threads} thread{'s' if threads > 1 else ''}"
-        precision = ", int8" if int8 else ""
+        precision = ", int8" if self.int8 else ""
         self.device = f"CPU ({cpu_name()}, onnxruntime {ort.__version__}, {threads_txt}{precision})"
 
     @classmethod

@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 SOURCE_KEY = "posecast.extra.int8_source_sha256"
 
 
+def is_int8_copy(path: str | Path) -> bool:
+    """Whether the model file at ``path`` is itself an INT8 copy (its metadata names the float
+    model it was quantised from)."""
+    return SOURCE_KEY.removeprefix("posecast.extra.") in read_onnx_metadata(path).extra
+
+
 def quantize_int8(src: str | Path, dst: str | Path, per_channel: bool = True) -> Path:
     """Write an INT8 dynamically quantised copy of ``src`` to ``dst`` (atomically); returns ``dst``."""
     src, dst = Path(src), Path(dst)
@@ -55,7 +61,9 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
     except Exception as exc:  # protobuf's DecodeError and friends: the file is not ONNX
         raise ModelError(f"{src} is not a readable ONNX model ({type(exc).__name__}: {load_error_text(exc)}); "
                          f"re-export it with {EXPORTER} or pass another --model") from None  # fmt: skip
-    read_onnx_metadata(src)  # a posecast model, its graph as its metadata says?
+    if is_int8_copy(src):  # a posecast model, its graph as its metadata says? Not quantised already?
+        raise ModelError(f"{src} is already an INT8 copy (quantising it again made a larger, no faster file; QA): "
+                         "run it as it is, or pass the float model it was made from")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"
         onnx.save(_float32_initializers(proto), str(float_src))

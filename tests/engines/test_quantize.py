@@ -56,3 +56,19 @@ def test_the_int8_copy_has_one_name_whatever_the_case_of_the_suffix() -> None:
     wrote ``A.ONNX.int8.onnx``, which nothing ever loaded)."""
     assert int8_sibling(Path("w/adapted.onnx")) == Path("w/adapted.int8.onnx")
     assert int8_sibling(Path("w/A.ONNX")) == Path("w/A.int8.onnx")
+
+
+def test_an_int8_copy_given_as_the_model_runs_as_it_is_and_says_so(capsys) -> None:  # noqa: ANN001
+    """QA: ``--model X.int8.onnx`` was reported as float (``int8: false``), and ``engines build
+    --int8`` on it quantised it again into a larger file."""
+    from posecast.engines.runtime.base import DEFAULT_MODEL
+    from posecast.realtime.cli import main
+
+    copy = int8_sibling(DEFAULT_MODEL)
+    for asked in (False, True):
+        with load_backend("onnxruntime", copy, int8=asked) as backend:
+            assert backend.int8 and backend.model_path == copy
+    with load_backend("onnxruntime", DEFAULT_MODEL) as backend:
+        assert not backend.int8
+    assert main(["engines", "build", "--int8", "--model", str(copy)]) == 2
+    assert "is already an INT8 copy" in capsys.readouterr().err
