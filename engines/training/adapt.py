@@ -48,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import datetime
 import logging
 import tempfile
 import time
@@ -66,6 +67,7 @@ from ..fileio import file_identity, file_sha256
 from ..install import code_version
 from ..logs import counted, quieter
 from ..networks import PoseGenerator, PoseModel
+from ..runtime.base import model_label
 from . import losses
 from .config import SINGLE_FRAME_SAMPLE_FRAMES, TrainConfig, config_from_dict
 from .data.dataset import TRAINING_FPS
@@ -646,6 +648,9 @@ def _export(generator: PoseGenerator, output: Path, source: str | Path, prior: t
     names = ", ".join(p.name for p in files)
     extra |= {"model_name": output.stem,  # not the start model's: that is adapted_from
               "adapted_from": Path(source).name, "adapted_from_sha256": file_sha256(source),
+              # the name a user types where it is a shipped model, and when (QA: the file name alone)
+              "adapted_from_model": model_label(source),
+              "adapted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "adapt_steps": str(done[0]), "adapt_seconds": f"{done[1]:.0f}", "adapt_inputs": str(len(files)),
               "adapted_on": _clipped(names), "adapt_minutes": f"{o.minutes:g}", "adapt_teacher": o.teacher,
               "adapt_teacher_smooth_frames": f"{o.teacher_smooth_frames:g}",

@@ -5,6 +5,7 @@ error paths do not."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import shutil
@@ -41,6 +42,9 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     # self-describing: what it was adapted from and on
     meta = metadata.read_onnx_metadata(out)
     assert meta.model_kind.endswith("+adapted") and meta.extra["adapted_from"] == DEFAULT_MODEL.name
+    # the name a user types, and when (QA: the file name alone, and no date)
+    assert meta.extra["adapted_from_model"] == "supervised-long-w384"
+    assert datetime.datetime.fromisoformat(meta.extra["adapted_at"]).tzinfo is not None
     assert meta.extra["model_name"] == "adapted"  # it kept the start model's name
     assert meta.extra["adapted_on"] == CLIP and f"(2D only) to 1 user sequence(s): {CLIP}" in meta.training_data
     assert meta.extra["adapt_recipe"] == "mirror"
