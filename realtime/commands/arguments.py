@@ -21,6 +21,7 @@ from ...engines.fileio import check_outputs
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.logs import counted, quieter
 from ...engines.media import display_available
+from ...engines.metadata import read_onnx_metadata
 from ...engines.runtime import BACKENDS
 from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, model_files, resolve_model
 from ..avatar import AvatarWorld
@@ -174,7 +175,9 @@ def check_named_inputs(args: argparse.Namespace, source_spec: str) -> None:
         avatar_options(args)
         configure_capture(open_source(source_spec), args)  # unopened: a source that is not one, or camera
         # options for a file, are refused; it opens in the run
-        resolve_model(getattr(args, "model", None))
+        # read, not only found: a file that is no posecast model is its one line before any notice
+        # (QA: `demo --model bad.onnx` first warned that its earlier video would be replaced)
+        read_onnx_metadata(resolve_model(getattr(args, "model", None)))
         if getattr(args, "intrinsics", None) is not None:
             load_intrinsics(args.intrinsics)
         if getattr(args, "subject", None) is not None:

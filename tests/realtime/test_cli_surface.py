@@ -617,10 +617,13 @@ def test_view_refuses_a_stream_as_listen_refuses_it(address: str) -> None:
 
 
 @pytest.mark.parametrize("bad", [["--frames", "0"], ["--max-people", "9"], ["--source", "nosuch.mp4"],
-                                 ["--publish", "bogus"], ["--hfov", "200"], ["--floor-camera", "abc"]])  # fmt: skip
+                                 ["--publish", "bogus"], ["--hfov", "200"], ["--floor-camera", "abc"],
+                                 ["--model", "bad.onnx"]])  # fmt: skip
 def test_demo_refuses_a_bad_argument_in_one_line(bad: list[str], tmp_path: Path) -> None:
     """It said it was replacing an earlier demo's video and recording to it, then refused the
-    argument (QA): nothing was replaced, and the error was not one line."""
+    argument (QA): nothing was replaced, and the error was not one line (a model file that is
+    none: QA, 2026-12-06)."""
+    (tmp_path / "bad.onnx").write_text("not a model")
     (tmp_path / "posecast_demo.mp4").write_bytes(b"an earlier demo")
     (tmp_path / "posecast_demo.webm").write_bytes(b"an earlier demo")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
