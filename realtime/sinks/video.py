@@ -9,8 +9,9 @@ where waiting is the right answer:
   the run slows to the encoder's pace, nothing is skipped), and the run's end waits for the
   queue to drain. The video has the file's frame rate, so it plays as long as the source. Its
   frames go on that rate's grid of their media time: one a frame (a constant-rate file); in a
-  variable-rate video the frame before a gap is held over it, and a frame early for its slot
-  takes the next (QA: a 1.5 s freeze vanished, the frames written evenly).
+  variable-rate video the grid is the rate its frames come at (OpenCV states the average), the
+  frame before a gap is held over it, and a frame early for its slot takes the next (QA: a 1.5 s
+  freeze vanished, the frames written evenly; on the average's grid it played as 0.6 s).
 - a **live** source (a camera, a stream, a file paced with ``--realtime``): the pipeline never
   waits; when the queue is full the oldest frame is dropped and counted. The video's rate is the
   pipeline's, measured over its second second (frames handed to this sink over their capture
@@ -40,7 +41,10 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from ...engines.cli_args import output_file
 from ...engines.fileio import output_file_problem
@@ -59,6 +63,10 @@ _RATE_WINDOW_NS = 1_000_000_000
 #: calls and the floor's estimate made it the run's slowest second (QA: a run at 25.8 fps made a
 #: 6.88 fps video, 73 % of its frames left out). Its frames are in the video, on the grid.
 _RATE_SKIP_NS = 1_000_000_000
+#: A file's first frames whose media times give the rate they come at, and how far that may be
+#: from the rate the file states before the frames' rate is the video's (VideoSink._frame_rate).
+_FILE_RATE_FRAMES = 16
+_FILE_RATE_TOLERANCE = 0.15
 #: How long closing waits for a live source's queued frames before dropping the rest (seconds).
 _LIVE_CLOSE_S = 0.5
 
@@ -91,6 +99,9 @@ class VideoSink(Sink):
         self._live_times: list[int] = []
         self._meter = RateMeter()
         self._queue: collections.deque[tuple[PoseFrame, dict[str, float], bool]] = collections.deque()
+        #: the first frames, taken off the queue, waiting for the video's rate (a live source's
+        #: measured, a file's first frames' own: _frame_rate)
+        self._waiting: list[tuple[PoseFrame, dict[str, float], bool]] = []
         self._ready = threading.Condition()
         self._closing = False
         self._error: BaseException | None = None
@@ -172,24 +183,24 @@ class VideoSink(Sink):
 
     def _work(self) -> None:
         view: LiveView | None = None
-        waiting: list[tuple[PoseFrame, dict[str, float], bool]] = []  # a live source's first frames
         try:
             while (item := self._take()) is not None:
                 if view is None:
-                    waiting.append(item)
-                    fps = self._frame_rate(live=waiting[0][2])
+                    with self._ready:
+                        self._waiting.append(item)
+                        waiting = list(self._waiting)
+                    fps = self._frame_rate(live=waiting[0][2], waiting=waiting)
                     if fps is None:
                         continue
                     view = self._start(fps)
-                    for waited in waiting:
-                        self._draw(view, waited)
-                    waiting = []
+                    self._draw_waiting(view)
                 else:
                     self._draw(view, item)
-            if view is None and waiting:  # a live run shorter than the measuring window
-                view = self._start(self._frame_rate(live=True, final=True) or 30.0)
-                for waited in waiting:
-                    self._draw(view, waited)
+            with self._ready:
+                waiting = list(self._waiting)
+            if view is None and waiting:  # a run shorter than the measuring window
+                view = self._start(self._frame_rate(live=waiting[0][2], final=True, waiting=waiting) or 30.0)
+                self._draw_waiting(view)
         except BaseException as exc:  # handed to the pipeline's thread, raised there
             with self._ready:
                 self._error = exc
@@ -205,16 +216,42 @@ class VideoSink(Sink):
             finally:
                 self._done.set()
 
-    def _frame_rate(self, live: bool, final: bool = False) -> float | None:
-        """The video's rate: the file's, or a live source's measured rate (``None``: still
-        measuring; ``final``: measure with the frames there were)."""
+    def _draw_waiting(self, view: LiveView) -> None:
+        """Draw the frames that waited for the rate, one at a time (a stop may drop the rest)."""
+        while True:
+            with self._ready:
+                if not self._waiting:
+                    return
+                item = self._waiting.pop(0)
+            self._draw(view, item)
+
+    def _frame_rate(self, live: bool, final: bool = False,
+                    waiting: Sequence[tuple[PoseFrame, dict[str, float], bool]] = ()) -> float | None:  # fmt: skip
+        """The video's rate: a file's own, or a live source's measured rate (``None``: still
+        measuring; ``final``: measure with the frames there were). A file's is the rate its
+        first frames come at (the median step of :data:`_FILE_RATE_FRAMES` media times) where the
+        file's stated rate differs by more than :data:`_FILE_RATE_TOLERANCE`: OpenCV states a
+        variable-rate file's average, and on that grid frames that come faster each took the
+        next slot, later and later (QA: a 1.5 s freeze played as 0.6 s, the motion before it at
+        half speed)."""
         with self._ready:
             if live:
                 if self._live_fps is None and final:
                     self._measure(0, final=True)
                 return self._live_fps
-            if self._source_fps > 0:
-                return self._source_fps
+            stated = self._source_fps
+        if len(waiting) < _FILE_RATE_FRAMES and not final:
+            return None
+        steps_ns = np.diff([item[0].timestamp_ns for item in waiting])
+        steps_ns = steps_ns[steps_ns > 0]
+        frames_fps = 1e9 / float(np.median(steps_ns)) if steps_ns.size else 0.0
+        if stated > 0 and (frames_fps <= 0 or abs(frames_fps / stated - 1) <= _FILE_RATE_TOLERANCE):
+            return stated
+        if frames_fps > 0:
+            if stated > 0:
+                log.info("%s: the source states %.4g fps and its frames come at %.4g fps: the video is written at "
+                         "the frames' rate", self.path, stated, frames_fps)  # fmt: skip
+            return frames_fps
         log.info("%s: the source's frame rate is unknown; writing 30 fps", self.path)
         return 30.0
 
@@ -319,3 +356,6 @@ class VideoSink(Sink):
             left = collections.deque() if everything else collections.deque(i for i in self._queue if not i[2])
             self.dropped_frames += len(self._queue) - len(left)
             self._queue = left
+            if everything:  # (those that waited for the rate go in unless stopped: a short run's whole video)
+                self.dropped_frames += len(self._waiting)
+                self._waiting = []
