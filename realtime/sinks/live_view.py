@@ -290,8 +290,8 @@ class LiveView:
             except VideoFileError as exc:
                 raise ViewError(str(exc)) from exc
             self._writer_size = size
-        if size != self._writer_size:  # the source changed size: keep the video's size
-            canvas = cv2.resize(canvas, self._writer_size)
+        if size != self._writer_size:  # the source changed size: keep the video's size, and the view's shape
+            canvas = letterboxed(canvas, self._writer_size)
         self._write_video(canvas)
         self._last_written = canvas
 
@@ -373,3 +373,16 @@ def _shade(colour: tuple[int, int, int], bright: bool) -> tuple[int, int, int]:
     if bright:
         return colour
     return tuple(int(c * _DIM + 110 * (1 - _DIM)) for c in colour)  # type: ignore[return-value]
+
+
+def letterboxed(image_bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image_bgr`` scaled to fit ``size`` (width, height) whole, its shape kept, centred on
+    black: a video's frames have one size, and a view of another shape squeezed into it drew
+    the camera image 28 % out of shape (QA: an image folder of mixed sizes)."""
+    width, height = size
+    scale = min(width / image_bgr.shape[1], height / image_bgr.shape[0])
+    fitted = (max(1, round(image_bgr.shape[1] * scale)), max(1, round(image_bgr.shape[0] * scale)))
+    canvas = np.zeros((height, width, 3), np.uint8)
+    left, top = (width - fitted[0]) // 2, (height - fitted[1]) // 2
+    canvas[top:top + fitted[1], left:left + fitted[0]] = cv2.resize(image_bgr, fitted, interpolation=cv2.INTER_AREA)
+    return canvas

@@ -154,3 +154,29 @@ def test_showing_without_a_display_is_a_clear_error(monkeypatch):
 def test_bad_options_are_rejected():
     with pytest.raises(ValueError, match="panel_width_px must be >= 64"):
         LiveViewOptions(panel_width_px=10)
+
+
+def test_a_view_of_another_shape_keeps_its_shape_in_the_video(tmp_path):
+    """QA: an image folder of mixed sizes: the views of the later images were squeezed into the
+    video's size (x 0.768, y 1.067), the camera image 28 % out of shape. They are fitted whole,
+    centred on black."""
+    path = tmp_path / "mixed.webm"
+    square = np.full((200, 200, 3), 90, np.uint8)
+    wide = np.full((100, 300, 3), 90, np.uint8)
+    with LiveView(LiveViewOptions(output_path=path)) as view:
+        view.process(square, None, None, None, STATS, state="lost")
+        view.process(wide, None, None, None, STATS, state="lost")
+        size = view._writer_size
+    capture = cv2.VideoCapture(str(path))
+    images = [capture.read()[1] for _ in range(2)]
+    capture.release()
+    with LiveView(LiveViewOptions(output_path=tmp_path / "wide.webm")) as alone:  # the wide view's own size
+        alone.process(wide, None, None, None, STATS, state="lost")
+        wide_size = alone._writer_size
+    second = images[1]
+    assert (second.shape[1], second.shape[0]) == size and wide_size[0] / wide_size[1] > size[0] / size[1]
+    # the wide view fitted to the video's width, its shape kept: black bands above and below
+    rows = np.flatnonzero(second.max(axis=(1, 2)) > 40)
+    expected_height = wide_size[1] * size[0] / wide_size[0]
+    assert abs((rows[-1] - rows[0] + 1) - expected_height) <= 8, (rows[0], rows[-1], expected_height)
+    assert rows[0] > 10 and second[:rows[0] - 2].max() < 20 and second[rows[-1] + 3:].max() < 20
