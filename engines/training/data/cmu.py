@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -48,8 +49,22 @@ CREDIT = ("The data used in this project was obtained from mocap.cs.cmu.edu. "
 
 
 def is_cmu_source(path: str | Path) -> bool:
-    """Whether ``path`` (archive or folder) is one of the CMU subsets (``cmu-mocap``, ``cmu-dance``)."""
-    return Path(path).name.lower().startswith("cmu")
+    """Whether ``path`` (archive or folder) holds CMU takes: named ``cmu*`` (the subsets
+    ``cmu-mocap``, ``cmu-dance``), or a folder whose takes are all named as CMU names them,
+    ``SUBJECT_TAKE`` (``09_01.bvh``, ``35_01.amc``). QA: the same takes in a folder of another
+    name were read as any BVH folder, their subjects unknown (``held_out_subjects`` trained on),
+    the ASF/AMC ones left out and a raw take's wrong frame time kept."""
+    path = Path(path)
+    if path.name.lower().startswith("cmu"):
+        return True
+    if not path.is_dir():
+        return False
+    files = take_files(path)
+    return bool(files) and all(_CMU_TAKE_NAME.match(file.stem) for file in files)
+
+
+#: A CMU take's file name: subject, underscore, take number (``102_01cc``: a renamed export).
+_CMU_TAKE_NAME = re.compile(r"^\d{1,3}_\d{1,3}(?!\d)")
 
 
 def extract_cmu_archive(archive: Path) -> Path:
