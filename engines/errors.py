@@ -54,16 +54,18 @@ def abbreviated(name: str, limit: int = LONGEST_SHOWN_NAME) -> str:
     return f"{name[: limit // 2]}...{name[-(limit // 3) :]} ({len(name)} characters)"
 
 
-def run_reporting(work: Callable[[], int | None], tool: str, interrupted: str = "") -> int:
+def run_reporting(work: Callable[[], int | None], tool: str, interrupted: str | Callable[[], str] = "") -> int:
     """Run a command-line tool's ``work`` as the ``posecast`` CLI runs a command: a
     :class:`PosecastError` is one line on stderr and exit code 2, Ctrl-C one line (``tool:
-    interrupted``, then ``interrupted``: e.g. how to continue) and exit code 130 (128 + the
-    signal's number for another stop signal raised as one, as the shell reports it), never a traceback."""
+    interrupted``, then ``interrupted``, or what it returns when it is a function, asked then:
+    e.g. how to continue) and exit code 130 (128 + the signal's number for another stop signal
+    raised as one, as the shell reports it), never a traceback."""
     try:
         return int(work() or 0)
     except PosecastError as exc:
         print(f"{tool}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        print(f"{tool}: interrupted{'; ' + interrupted if interrupted else ''}", file=sys.stderr)
+        said = interrupted() if callable(interrupted) else interrupted
+        print(f"{tool}: interrupted{'; ' + said if said else ''}", file=sys.stderr)
         return 128 + int(getattr(exc, "signum", 2))

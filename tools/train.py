@@ -18,6 +18,7 @@ these holds anything out (your own clips alone), the last clip, to evaluate on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -83,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    resume = (f"continue with: python tools/train.py --out {args.out} --resume (from the last checkpoint; before the "
-              "first, from the start with the same config)")  # fmt: skip
+    def how_to_go_on() -> str:
+        if not (args.out / "config.json").is_file():  # stopped while the data loaded (QA: --resume then failed)
+            return "nothing was saved yet: run the same command again"
+        return (f"continue with: python tools/train.py --out {args.out} --resume (from the last checkpoint; before "
+                "the first, from the start with the same config)")  # fmt: skip
+
     with stop_signals_interrupt():  # SIGTERM (a job scheduler) and SIGHUP end it as Ctrl-C does, saying how to go on
-        return run_reporting(lambda: run(args), "train", interrupted=resume)
+        return run_reporting(lambda: run(args), "train", interrupted=how_to_go_on)
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
@@ -116,16 +121,36 @@ def _check_arguments(args: argparse.Namespace) -> None:
             raise ConfigError("--device cuda: this PyTorch sees no CUDA GPU; train with --device cpu")
 
 
+def _names_mode(config: Path) -> bool:
+    """Whether the config file itself sets ``mode:`` (``load_config`` fills in the default)."""
+    import yaml
+
+    with contextlib.suppress(OSError, ValueError, yaml.YAMLError):  # (read once already: load_config said why not)
+        raw = yaml.safe_load(Path(config).read_text())
+        return isinstance(raw, dict) and "mode" in raw
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     _check_arguments(args)
     saved = args.out / "config.json"
+    mode_named = args.mode is not None
     if args.resume:
         try:
             raw = json.loads(saved.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read {saved} to resume ({exc}): the run folder is damaged") from exc
+        # what shapes the networks and their training stays the run's (QA: --mode semi on a supervised
+        # run's checkpoint was "a damaged or incomplete training checkpoint ... train again")
+        if args.mode is not None and args.mode != raw.get("mode", args.mode):
+            raise ConfigError(f"--resume continues the run as it was trained, mode {raw['mode']}: drop --mode "
+                              f"{args.mode}, or start a new run in another --out with init: {args.out / 'last.pt'}")
+        if args.window is not None and args.window != raw.get("model", {}).get("window_frames", args.window):
+            raise ConfigError(f"--resume continues the run's networks, of {raw['model']['window_frames']} frames: "
+                              f"drop --window {args.window}, or start a new run in another --out")  # fmt: skip
     elif args.config:
         raw = load_config(args.config).to_dict()
+        mode_named = mode_named or _names_mode(args.config)
     else:
         raw = {}
     for key in ("steps", "mode", "device", "teacher", "max_clips"):
@@ -144,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no training data: name motion data with --data or data: in the config")
     if recorded and cfg.mode == "supervised":
         raise ConfigError("recorded 2D has no 3D: it cannot train the supervised reference (use mode semi)")
-    if "mode" not in raw and not args.resume:  # (QA: --data alone trained the paper's way, unsaid)
+    if not mode_named and not args.resume:  # (QA: --data alone, or a config without mode:, trained unsaid)
         log.info("mode %s (the default): the motion data's 3D is not used, only its 2D; --mode supervised or semi "
                  "learns from the 3D too", cfg.mode)  # fmt: skip
     resuming = args.resume and (args.out / "last.pt").is_file()

@@ -417,6 +417,45 @@ def test_an_interrupted_run_resumes_without_logging_steps_twice(train_tool, bvh_
     assert float(rows[3]["time_s"]) < float(rows[4]["time_s"]) < float(rows[5]["time_s"])
 
 
+def test_a_stop_says_how_to_go_on_from_where_it_stopped(train_tool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    """QA: Ctrl-C while the data loaded (45 s on a first run) advised ``--resume``, which then
+    said "nothing to resume" (config.json is written once the data is in)."""
+    out = tmp_path / "run"
+
+    def stopped(args) -> None:  # noqa: ANN001 - a stop where the run has got so far
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_tool, "run", stopped)
+    assert train_tool.main(["--out", str(out)]) == 130
+    assert "nothing was saved yet: run the same command again" in capsys.readouterr().err
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    assert train_tool.main(["--out", str(out)]) == 130
+    assert f"continue with: python tools/train.py --out {out} --resume" in capsys.readouterr().err
+
+
+def test_a_resumed_run_keeps_its_mode_and_a_config_without_one_is_told_the_default(
+    train_tool, bvh_dir: Path, posecast_cache: Path, tmp_path: Path,  # noqa: ANN001
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """QA: ``--resume --mode semi`` on a supervised run called its checkpoint damaged and said to
+    train again; and a config without ``mode:`` trained unsupervised without the notice ``--data``
+    alone gives."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "checkpoint_every": 5}))
+    out = tmp_path / "run"
+    common = ["--data", str(bvh_dir), "--max-clips", "2", "--out", str(out), "--no-progress"]
+    with caplog.at_level(logging.INFO):
+        assert train_tool.main(["--config", str(config), *common, "--steps", "5"]) == 0
+    assert "mode unsupervised (the default)" in caplog.text
+    capsys.readouterr()
+    assert train_tool.main([*common, "--steps", "10", "--resume", "--mode", "semi"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume continues the run as it was trained, mode unsupervised: drop --mode semi" in err, err
+    assert "damaged" not in err
+
+
 @pytest.mark.parametrize(
     ("config", "extra", "message"),
     [
