@@ -49,17 +49,14 @@ CREDIT = ("The data used in this project was obtained from mocap.cs.cmu.edu. "
 
 
 def is_cmu_source(path: str | Path) -> bool:
-    """Whether ``path`` (archive or folder) holds CMU takes: named ``cmu*`` (the subsets
-    ``cmu-mocap``, ``cmu-dance``), or a folder whose takes are all named as CMU names them,
-    ``SUBJECT_TAKE`` (``09_01.bvh``, ``35_01.amc``). QA: the same takes in a folder of another
-    name were read as any BVH folder, their subjects unknown (``held_out_subjects`` trained on),
-    the ASF/AMC ones left out and a raw take's wrong frame time kept."""
-    path = Path(path)
-    if path.name.lower().startswith("cmu"):
-        return True
-    if not path.is_dir():
-        return False
-    files = take_files(path)
+    """Whether ``path`` (archive or folder) is one of the CMU subsets (``cmu-mocap``, ``cmu-dance``)."""
+    return Path(path).name.lower().startswith("cmu")
+
+
+def named_as_cmu_takes(folder: Path) -> bool:
+    """Whether every take in ``folder`` is named as CMU names them, ``SUBJECT_TAKE`` (``09_01.bvh``,
+    ``35_01.amc``): CMU takes in a folder that is not read as CMU's (:func:`is_cmu_source`)."""
+    files = take_files(folder) if folder.is_dir() else []
     return bool(files) and all(_CMU_TAKE_NAME.match(file.stem) for file in files)
 
 

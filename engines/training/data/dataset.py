@@ -218,10 +218,14 @@ def _at_training_rate(clip: Clip) -> Clip:
 
 def load_source(source: str | Path, progress: bool = False) -> list[Clip]:
     """Clips of one data source: a CMU archive/folder (:mod:`.cmu`) or any BVH folder/archive."""
-    from .cmu import is_cmu_source, load_cmu
+    from .cmu import is_cmu_source, load_cmu, named_as_cmu_takes
 
     if is_cmu_source(source):
         return load_cmu(source, progress=progress)
+    if named_as_cmu_takes(Path(source)):  # (QA: read as any BVH folder, their subjects unknown, without a word)
+        log.warning("%s holds takes named as CMU's (SUBJECT_TAKE): read as any BVH folder, without their subjects "
+                    "(held_out_subjects holds none of them out), ASF/AMC takes or CMU's frame times; name the "
+                    "folder cmu-SOMETHING to read them as CMU's", source)  # fmt: skip
     return load_clips(source, progress=progress)
 
 
