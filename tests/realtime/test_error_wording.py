@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgpack
@@ -130,34 +130,46 @@ def test_listen_s_quiet_notice_does_not_blame_silence_when_other_messages_come(
         f"from connect:tcp://127.0.0.1:{port}" in quiet[0] and "publisher of this version there?" in quiet[0], quiet
 
 
-def test_listen_warns_once_however_the_bad_messages_come(free_port) -> None:  # noqa: ANN001
-    """Bad and good messages in turn: the warning said "further ones are skipped silently" and came
-    again after every good one (review)."""
-    address = f"tcp://127.0.0.1:{free_port()}"
+def _good_pose(frame_id: int = 1) -> dict:
+    joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
+    return msgpack.unpackb(encode_pose_message(PoseMessage(
+        frame_id=frame_id, capture_ns=1, tracking="tracking", joints_m=joints, confidence=np.ones(17, np.float32),
+        root_m=joints[0].copy(), publish_ns=2, publish_unix_ns=3)))  # fmt: skip
+
+
+def _listen_while_sending(address: str, payloads: Callable[[int], list[bytes]],
+                          count: int) -> subprocess.CompletedProcess:  # fmt: skip
+    """``posecast listen --count COUNT`` in a process of its own while a real publisher sends
+    ``payloads(tick)`` as pose messages every 50 ms."""
     publisher = zmq.Context.instance().socket(zmq.PUB)
     publisher.setsockopt(zmq.LINGER, 0)
     publisher.bind(address)
-    joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
-    good = encode_pose_message(PoseMessage(frame_id=1, capture_ns=1, tracking="tracking", joints_m=joints,
-                                           confidence=np.ones(17, np.float32), root_m=joints[0].copy(),
-                                           publish_ns=2, publish_unix_ns=3))  # fmt: skip
     stop = threading.Event()
 
     def send() -> None:
+        tick = 0
         while not stop.wait(0.05):
-            publisher.send_multipart([b"pose", b"\xc1 not msgpack"])
-            publisher.send_multipart([b"pose", good])
+            tick += 1
+            for payload in payloads(tick):
+                publisher.send_multipart([b"pose", payload])
 
     sender = threading.Thread(target=send)
     sender.start()
     try:
-        command = ["listen", "--address", address, "--count", "6", "--timeout", "20"]
-        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
+        command = ["listen", "--address", address, "--count", str(count), "--timeout", "20"]
+        return subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
     finally:
         stop.set()
         sender.join()
         publisher.close()
+
+
+def test_listen_warns_once_however_the_bad_messages_come(free_port) -> None:  # noqa: ANN001
+    """Bad and good messages in turn: the warning said "further ones are skipped silently" and came
+    again after every good one (review)."""
+    good = msgpack.packb(_good_pose())
+    done = _listen_while_sending(f"tcp://127.0.0.1:{free_port()}", lambda tick: [b"\xc1 not msgpack", good], 6)
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 6 and done.stderr.count("skipping a message") == 1, done.stderr
 
@@ -166,34 +178,13 @@ def test_listen_says_each_kind_of_bad_message_once(free_port) -> None:  # noqa: 
     """QA: after the first bad message, one of another kind (a wrong shape after a newer schema)
     was skipped without a word; each kind is said once, a kind being the same problem whatever
     its numbers."""
-    address = f"tcp://127.0.0.1:{free_port()}"
-    publisher = zmq.Context.instance().socket(zmq.PUB)
-    publisher.setsockopt(zmq.LINGER, 0)
-    publisher.bind(address)
-    joints = np.zeros((17, 3), np.float32) + np.float32([0, 0, 3])
-    good = msgpack.unpackb(encode_pose_message(PoseMessage(
-        frame_id=1, capture_ns=1, tracking="tracking", joints_m=joints, confidence=np.ones(17, np.float32),
-        root_m=joints[0].copy(), publish_ns=2, publish_unix_ns=3)))  # fmt: skip
-    stop = threading.Event()
+    good = _good_pose()
 
-    def send() -> None:
-        frame = 0
-        while not stop.wait(0.05):
-            frame += 1
-            for bad in ({"schema_version": 3}, {"joints_m": [[0, 0, 1]] * (3 + frame % 4)}):
-                publisher.send_multipart([b"pose", msgpack.packb({**good, **bad})])
-            publisher.send_multipart([b"pose", msgpack.packb({**good, "frame_id": frame})])
+    def payloads(tick: int) -> list[bytes]:
+        bad = ({"schema_version": 3}, {"joints_m": [[0, 0, 1]] * (3 + tick % 4)})
+        return [msgpack.packb({**good, **change}) for change in bad] + [msgpack.packb({**good, "frame_id": tick})]
 
-    sender = threading.Thread(target=send)
-    sender.start()
-    try:
-        command = ["listen", "--address", address, "--count", "8", "--timeout", "20"]
-        done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
-    finally:
-        stop.set()
-        sender.join()
-        publisher.close()
+    done = _listen_while_sending(f"tcp://127.0.0.1:{free_port()}", payloads, 8)
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stderr.splitlines() if "skipping a message" in line]
     assert len(said) == 2, done.stderr

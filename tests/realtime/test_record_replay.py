@@ -6,6 +6,7 @@ real Blender) and to the ``posecast lift`` input (lifted again by the real lifte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import itertools
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -175,16 +177,26 @@ def test_replay_republishes_every_frame_at_the_recorded_pace(take: Take, take_fi
             assert 0 <= m.publish_ns - m.capture_ns < 50e6  # the recorded latency, on this machine's clock
 
 
+@contextlib.contextmanager
+def _replaying(path: Path, port: int, wait_s: float) -> Iterator[None]:
+    """``posecast replay PATH`` (3x its pace, waiting ``wait_s`` first) on a thread, publishing on
+    ``port``, from its wait on (0.3 s in) to its end."""
+    args = argparse.Namespace(recording=path, speed=3.0, loop=False, wait=wait_s, publish=f"tcp://127.0.0.1:{port}")
+    thread = threading.Thread(target=replay_command.replay, args=(args,))
+    thread.start()
+    try:
+        time.sleep(0.3)  # replay is waiting now
+        yield
+    finally:
+        thread.join()
+
+
 def test_a_subscriber_who_joins_while_replay_waits_gets_the_meta_at_once(take_file: Path, free_port) -> None:
     """`--wait` is there for subscribers to join: one who joins then gets the meta when it
     subscribes and every second, as from `posecast run` (nothing came until the first frame, and
     `listen` said nobody was publishing)."""
     port = free_port()
-    args = argparse.Namespace(recording=take_file, speed=3.0, loop=False, wait=2.5, publish=f"tcp://127.0.0.1:{port}")
-    thread = threading.Thread(target=replay_command.replay, args=(args,))
-    thread.start()
-    try:
-        time.sleep(0.3)  # replay is waiting now
+    with _replaying(take_file, port, wait_s=2.5):
         metas = []
         with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber:
             deadline = time.monotonic() + 2.0  # the wait ends 2.5 s after it began
@@ -193,8 +205,6 @@ def test_a_subscriber_who_joins_while_replay_waits_gets_the_meta_at_once(take_fi
                 assert not isinstance(message, PoseMessage)  # no pose before the wait is over
                 if message is not None:
                     metas.append(time.monotonic())
-    finally:
-        thread.join()
     assert len(metas) >= 2 and metas[0] < deadline - 1.5  # at once on joining, then every second
 
 
@@ -213,19 +223,9 @@ def test_replay_opens_with_the_meta_of_the_take_s_first_frame(take: Take, tmp_pa
         sink.write(frame)
     sink.close()
     port = free_port()
-    args = argparse.Namespace(recording=path, speed=3.0, loop=False, wait=1.5, publish=f"tcp://127.0.0.1:{port}")
-    thread = threading.Thread(target=replay_command.replay, args=(args,))
-    thread.start()
-    try:
-        time.sleep(0.3)  # replay is waiting now
-        with Subscriber(f"tcp://127.0.0.1:{port}") as subscriber:
-            meta = None
-            while meta is None:
-                message = subscriber.recv(timeout_s=2.0)
-                assert not isinstance(message, PoseMessage) and message is not None
-                meta = message
-    finally:
-        thread.join()
+    with _replaying(path, port, wait_s=1.5), Subscriber(f"tcp://127.0.0.1:{port}") as subscriber:
+        meta = subscriber.recv(timeout_s=2.0)
+        assert meta is not None and not isinstance(meta, PoseMessage)
     assert meta.source_fps == 30.0
     assert meta.assumptions["fx"] == pytest.approx(K.fx) and "floor" in meta.assumptions
 
