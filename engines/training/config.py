@@ -291,9 +291,9 @@ def _kind(hint: Any) -> str:  # noqa: ANN401 - an annotation
     if origin is list:
         return "a list (e.g. [a, b]; one item too: [a])"
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return f"a list of {_kind(args[0])}s"
-    if origin is tuple:
-        return f"a list of {len(args)} {_kind(args[0])}s"
+        return f"a list of {_kind(args[0]).removeprefix('a ')}s"
+    if origin is tuple:  # (QA: "a list of 2 a finite numbers")
+        return f"a list of {len(args)} {_kind(args[0]).removeprefix('a ')}s"
     if origin is dict:
         return "a mapping"
     if dataclasses.is_dataclass(hint):

@@ -67,6 +67,8 @@ def test_a_list_of_any_length_reads_as_one() -> None:
     assert config_from_dict({"body": {"limb_mix_limbs": ["arms", "legs"]}}).body.limb_mix_limbs == ("arms", "legs")
     with pytest.raises(ConfigError, match="body.limb_mix_limbs must be a list of texts, got 'legs'"):
         config_from_dict({"body": {"limb_mix_limbs": "legs"}})
+    with pytest.raises(ConfigError, match="body.height_range must be a list of 2 finite numbers, got 5"):  # (QA: "2 a")
+        config_from_dict({"body": {"height_range": 5}})
 
 
 def test_one_window_default_and_single_frame_sampling() -> None:

@@ -256,7 +256,7 @@ def detect_mapping(names: list[str]) -> SkeletonMapping:
             return mapping
     raise BVHError(
         f"unknown BVH skeleton (joints {names[:8]}...); known skeletons: {sorted(MAPPINGS)}. "
-        "Add a SkeletonMapping in posecast/engines/training/data/bvh.py"
+        "Add a SkeletonMapping in engines/training/data/bvh.py (posecast's source tree)"
     )
 
 

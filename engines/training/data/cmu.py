@@ -138,7 +138,7 @@ def load_cmu(source: str | Path, fps: float = TRAINING_FPS, progress: bool = Fal
         try:
             joints, take_rate, fmt = load_take(path)
         except BVHError as exc:
-            log.warning("skipping %s", exc)
+            log.warning("skipping: %s", exc)  # (QA: "skipping x.bvh is not ..." read as one clause)
             continue
         dance = path.parent.name.lower()
         label = labels.get(path.stem) or (dance if dance in DANCE_SUBJECTS else "")

@@ -196,7 +196,7 @@ def load_clips(source: str | Path, progress: bool = False) -> list[Clip]:
         try:
             joints, fps = load_bvh_joints(path)
         except BVHError as exc:
-            log.warning("skipping %s", exc)
+            log.warning("skipping: %s", exc)  # (QA: "skipping x.bvh is not ..." read as one clause)
             continue
         clips.append(Clip(path.stem, joints, fps, source=_source_name(folder)))
     if not clips:
