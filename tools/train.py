@@ -92,7 +92,20 @@ def main(argv: list[str] | None = None) -> int:
                 "the first, from the start with the same config)")  # fmt: skip
 
     with stop_signals_interrupt():  # SIGTERM (a job scheduler) and SIGHUP end it as Ctrl-C does, saying how to go on
-        return run_reporting(lambda: run(args), "train", interrupted=how_to_go_on)
+        return run_reporting(lambda: _run_leaving_no_empty_folder(args), "train", interrupted=how_to_go_on)
+
+
+def _run_leaving_no_empty_folder(args: argparse.Namespace) -> int:
+    """:func:`run`; a run refused or stopped before it wrote anything takes back the ``--out``
+    folder it made (QA: refused runs left empty run folders behind)."""
+    made = not args.out.exists()
+    try:
+        return run(args)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if made and args.out.is_dir() and not any(args.out.iterdir()):
+                args.out.rmdir()
+        raise
 
 
 def _check_arguments(args: argparse.Namespace) -> None:

@@ -456,6 +456,16 @@ def test_a_resumed_run_keeps_its_mode_and_a_config_without_one_is_told_the_defau
     assert "damaged" not in err
 
 
+def test_a_refused_run_leaves_no_empty_run_folder(train_tool, tmp_path: Path) -> None:  # noqa: ANN001
+    """QA: every refused run (here: a data folder with no BVH) left its empty --out folder behind."""
+    empty = tmp_path / "no_bvh"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not motion")
+    out = tmp_path / "runs" / "refused"
+    assert train_tool.main(["--data", str(empty), "--mode", "supervised", "--out", str(out), "--no-progress"]) == 2
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("config", "extra", "message"),
     [
