@@ -48,6 +48,7 @@ import numpy as np
 
 from ...engines.cli_args import output_file
 from ...engines.fileio import output_file_problem
+from ..recording.format import take_fps
 from ..stages import Sink
 from ..types import PoseFrame, StreamMeta
 from .hud import RateMeter, view_stats
@@ -63,10 +64,8 @@ _RATE_WINDOW_NS = 1_000_000_000
 #: calls and the floor's estimate made it the run's slowest second (QA: a run at 25.8 fps made a
 #: 6.88 fps video, 73 % of its frames left out). Its frames are in the video, on the grid.
 _RATE_SKIP_NS = 1_000_000_000
-#: A file's first frames whose media times give the rate they come at, and how far that may be
-#: from the rate the file states before the frames' rate is the video's (VideoSink._frame_rate).
+#: A file's first frames whose media times give the rate they come at (VideoSink._frame_rate).
 _FILE_RATE_FRAMES = 16
-_FILE_RATE_TOLERANCE = 0.15
 #: How long closing waits for a live source's queued frames before dropping the rest (seconds).
 _LIVE_CLOSE_S = 0.5
 
@@ -228,12 +227,11 @@ class VideoSink(Sink):
     def _frame_rate(self, live: bool, final: bool = False,
                     waiting: Sequence[tuple[PoseFrame, dict[str, float], bool]] = ()) -> float | None:  # fmt: skip
         """The video's rate: a file's own, or a live source's measured rate (``None``: still
-        measuring; ``final``: measure with the frames there were). A file's is the rate its
-        first frames come at (the median step of :data:`_FILE_RATE_FRAMES` media times) where the
-        file's stated rate differs by more than :data:`_FILE_RATE_TOLERANCE`: OpenCV states a
-        variable-rate file's average, and on that grid frames that come faster each took the
-        next slot, later and later (QA: a 1.5 s freeze played as 0.6 s, the motion before it at
-        half speed)."""
+        measuring; ``final``: measure with the frames there were). A file's is the rate its first
+        :data:`_FILE_RATE_FRAMES` frames come at (:func:`~..recording.format.take_fps`: the stated
+        rate where their median step is its period): OpenCV states a variable-rate file's average,
+        and on that grid frames that come faster each took the next slot, later and later (QA: a
+        1.5 s freeze played as 0.6 s, the motion before it at half speed)."""
         with self._ready:
             if live:
                 if self._live_fps is None and final:
@@ -242,18 +240,15 @@ class VideoSink(Sink):
             stated = self._source_fps
         if len(waiting) < _FILE_RATE_FRAMES and not final:
             return None
-        steps_ns = np.diff([item[0].timestamp_ns for item in waiting])
-        steps_ns = steps_ns[steps_ns > 0]
-        frames_fps = 1e9 / float(np.median(steps_ns)) if steps_ns.size else 0.0
-        if stated > 0 and (frames_fps <= 0 or abs(frames_fps / stated - 1) <= _FILE_RATE_TOLERANCE):
-            return stated
-        if frames_fps > 0:
-            if stated > 0:
-                log.info("%s: the source states %.4g fps and its frames come at %.4g fps: the video is written at "
-                         "the frames' rate", self.path, stated, frames_fps)  # fmt: skip
-            return frames_fps
-        log.info("%s: the source's frame rate is unknown; writing 30 fps", self.path)
-        return 30.0
+        # the rate a take's frames come at, as a recording's is read (one function for both)
+        frames_fps = take_fps(np.array([item[0].timestamp_ns for item in waiting], np.int64), stated)
+        if frames_fps <= 0:
+            log.info("%s: the source's frame rate is unknown; writing 30 fps", self.path)
+            return 30.0
+        if stated > 0 and frames_fps != stated:
+            log.info("%s: the source states %.4g fps and its frames come at %.4g fps: the video is written at "
+                     "the frames' rate", self.path, stated, frames_fps)  # fmt: skip
+        return frames_fps
 
     def _start(self, fps: float) -> LiveView:
         self.fps = fps
