@@ -8,11 +8,25 @@ without every command repeating it by hand.
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import re
+import sys
 from importlib import metadata
+from pathlib import Path
 from typing import NoReturn
 
-__all__ = ["DefaultsHelpFormatter", "PosecastParser", "package_version"]
+__all__ = ["DefaultsHelpFormatter", "PosecastParser", "names_a_file", "package_version"]
+
+#: Endings of the files posecast reads or writes: a word ending so names a file, not a host
+_FILE_SUFFIXES = frozenset({".posecast", ".mp4", ".mov", ".avi", ".mkv", ".webm", ".npz", ".json", ".yaml", ".yml",
+                            ".onnx", ".bvh", ".png", ".jpg", ".jpeg"})  # fmt: skip
+
+
+def names_a_file(word: str) -> bool:
+    """Whether a command-line word names a file rather than a host: it exists, holds a path
+    separator or ends as posecast's files do (a host name holds none of these)."""
+    return os.sep in word or "/" in word or Path(word).suffix.lower() in _FILE_SUFFIXES or os.path.exists(word)
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -45,7 +59,26 @@ class PosecastParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line on stderr and exit code 2, as every other bad input (argparse prints the usage
         block first, which can run to twenty lines and bury the problem); ``--help`` has the usage."""
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"{self.prog}: error: {message}{self._swallowed_file_hint(message)} (see `{self.prog} --help`)\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's signature
+        # kept for error(): sub-parsers are handed the words after their command's name
+        self._words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def _swallowed_file_hint(self, message: str) -> str:
+        """When a required argument is missing because an option whose value is optional (``--vmc
+        [HOST:PORT]``) took the file meant for it: say so (QA: ``posecast replay --vmc take.posecast``
+        said only that the recording was missing)."""
+        if not message.startswith("the following arguments are required"):
+            return ""
+        optional_value = {s for a in self._actions if a.nargs == argparse.OPTIONAL for s in a.option_strings}
+        words = getattr(self, "_words", [])
+        for option, value in itertools.pairwise(words):
+            if option in optional_value and not value.startswith("-") and names_a_file(value):
+                return (f"; {option} took {value!r} for its value: put {value!r} before {option}, or give {option} "
+                        f"its own value first")  # fmt: skip
+        return ""
 
     def parse_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's signature
         """As argparse's, but an unknown option is reported by the command it was given to

@@ -51,6 +51,7 @@ from ...engines.rotations import SignContinuity
 from ..avatar import AvatarFrame, AvatarOptions, AvatarWorld
 from ..avatar_arguments import avatar_options
 from ..errors import OptionsError, PublishError
+from ..help import names_a_file
 from ..stages import Sink
 from ..types import PoseFrame, StreamMeta
 
@@ -75,6 +76,9 @@ def parse_address(text: str) -> tuple[str, int]:
     if "://" in given:  # (it was taken for an IPv6 address; QA)
         raise OptionsError(f"--vmc {given}: VMC goes over UDP to HOST:PORT, without a scheme (e.g. "
                            f"127.0.0.1:{DEFAULT_PORT})")  # fmt: skip
+    if names_a_file(given):  # an input given after a bare --vmc (QA: "cannot resolve the VMC host 'clip.mp4'")
+        raise OptionsError(f"--vmc {given}: that is a file name, not HOST:PORT (--vmc takes the next word for its "
+                           f"address): give --vmc an address, e.g. --vmc 127.0.0.1:{DEFAULT_PORT}")  # fmt: skip
     if given.startswith("[") and "]" not in given or given.startswith("-"):
         raise OptionsError(f"--vmc needs HOST:PORT with a port in 1..65535, got {given!r} (e.g. 127.0.0.1:"
                            f"{DEFAULT_PORT}, or [::1]:{DEFAULT_PORT})")  # fmt: skip

@@ -528,6 +528,9 @@ def test_listen_rounds_floats() -> None:
         # the system's name limit, met where the name is first used: its line break split the error (review)
         (["run", "--headless", "--source", "ab\ncd" + "x" * 300], "a file name is too long for this system: "
          "ab\\ncdxxx"),
+        # --vmc took the recording for its address: it said only that the recording was missing (QA)
+        (["replay", "--vmc", "take.posecast"], "posecast replay: error: the following arguments are required: "
+         "recording; --vmc took 'take.posecast' for its value: put 'take.posecast' before --vmc"),
         # the unused --mirror was warned about before the refusal (QA: 2 lines)
         (["run", "--headless", "--source", str(DANCE_CLIP), "--frame", "camera", "--mirror",
           "--publish", "none"], "--frame camera adds engine-frame poses to the published messages"),

@@ -401,6 +401,7 @@ def test_address_parsing() -> None:
     assert vmc.parse_address(":39540") == ("127.0.0.1", 39540)
     assert vmc.parse_address("[::1]:39539") == ("::1", 39539)
     assert vmc.parse_address("39540") == ("127.0.0.1", 39540)  # a port: as a host it sent to 0.0.154.116
+    assert vmc.parse_address("vseeface.local:39540") == ("vseeface.local", 39540)  # a dotted name is a host
     # int() took the last four: 1_000 sent to port 1000 (QA round 8)
     for bad in ("host:0", "host:port", "host:70000", "host:1_000", "host:+80", "host: 39539", "host:\u0663\u0669"):
         with pytest.raises(OptionsError, match="port in 1..65535"):
@@ -420,7 +421,10 @@ def test_address_parsing() -> None:
                        ("-5", "needs HOST:PORT with a port in 1..65535, got '-5'"),
                        (":", "the port after the colon is missing"),
                        ("127.0.0.1:", "the port after the colon is missing"),
-                       ("[::1]:", "the port after the colon is missing")):  # fmt: skip
+                       ("[::1]:", "the port after the colon is missing"),
+                       # the input after a bare --vmc (it said: cannot resolve the VMC host 'clip.mp4'; QA)
+                       ("clip.mp4", "--vmc clip.mp4: that is a file name, not HOST:PORT"),
+                       ("frames/", "that is a file name")):  # fmt: skip
         with pytest.raises(OptionsError, match=said):
             vmc.parse_address(typo)
 
