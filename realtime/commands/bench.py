@@ -20,6 +20,7 @@ from pathlib import Path
 from ...engines.cli_args import given_path, nonempty_text, output_folder
 from ...engines.fileio import output_file_problem
 from ...engines.logs import quieter
+from ...engines.metadata import read_onnx_metadata
 from ...engines.runtime import BACKENDS, availability
 from ...engines.runtime.base import resolve_model
 from ..benchmark import (
@@ -255,6 +256,7 @@ def bench(args: argparse.Namespace) -> int:
     resolved: dict[Path, str] = {}
     for model in args.model or ():
         path = resolve_model(model).resolve()  # a mistyped name or path: one line, exit 2, before minutes of measuring
+        read_onnx_metadata(path)  # read, not only found: a file that is no model is refused before the clip is decoded
         if path in resolved:  # (a name and a path, two labels: measured twice; review)
             raise OptionsError(f"--model {resolved[path]} and {model} are the same model ({path}): give it once")
         resolved[path] = model

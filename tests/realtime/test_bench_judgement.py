@@ -6,6 +6,7 @@ errors before minutes of measuring."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import cv2
@@ -150,16 +151,19 @@ def test_a_mistyped_model_is_refused_before_the_run(tmp_path: Path, media_dir: P
 
 
 def test_a_damaged_model_beside_another_is_an_error_not_a_row(tmp_path: Path, media_dir: Path, pose_model_path: Path,
-                                                               capsys: pytest.CaptureFixture) -> None:  # fmt: skip
-    """It was measured as "not measured (cannot be loaded)", exit 0 (QA); alone, or missing, exit 2."""
+                                                               capsys: pytest.CaptureFixture,
+                                                               caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """It was measured as "not measured (cannot be loaded)", exit 0 (QA); alone, or missing, exit 2;
+    refused before the clip is decoded (it was read only when its pass came)."""
     damaged = tmp_path / "mine.onnx"
     damaged.write_bytes(b"not a model")
     code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model", "supervised-w256", "--model",
                  str(damaged), "--model-asset", str(pose_model_path), "--frames", "10", "--warmup", "0", "--pace", "0",
                  "--output", str(tmp_path / "out")])  # fmt: skip
     assert code == 2 and not (tmp_path / "out").exists()
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-    assert len(errors) == 1 and f"model file {damaged} cannot be loaded" in errors[0], errors
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"model file {damaged} cannot be loaded" in err[0], err
+    assert not [r.getMessage() for r in caplog.records if r.levelno < logging.ERROR]  # nothing ran: no clip decoded
 
 
 @pytest.mark.slow
