@@ -70,6 +70,19 @@ def plot_history(csv_path: Path, png_path: Path) -> None:
         rows = list(csv.DictReader(f))
     if not rows:
         return
+    fig = history_figure(rows)
+    fig.tight_layout()
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+
+
+def history_figure(rows: list[dict[str, str]]):  # noqa: ANN201 - a matplotlib Figure, imported lazily
+    """The figure of :func:`plot_history`: the losses on the left; the evaluation metrics on the
+    right, those in millimetres (``*_mm``) on its left axis and the others (``eval_scale``, a
+    ratio) on a second axis of their own (they were drawn against the mm axis: review)."""
+    import matplotlib.pyplot as plt
+
     steps = np.array([float(r["step"]) for r in rows])
     loss_keys = [k for k in rows[0] if k.startswith("l_") or k == "loss"]
     eval_keys = [k for k in rows[-1] if k.startswith("eval_")]
@@ -80,15 +93,25 @@ def plot_history(csv_path: Path, png_path: Path) -> None:
     axes[0, 0].set_yscale("log")
     axes[0, 0].set_xlabel("step")
     axes[0, 0].legend(fontsize=7)
-    for k in eval_keys:
+    if not eval_keys:
+        return fig
+    mm_axis = axes[0, 1]
+    mm_axis.set_xlabel("step")
+    mm_axis.set_ylabel("mm")
+    other_keys = [k for k in eval_keys if not k.endswith("_mm")]
+    other_axis = mm_axis.twinx() if other_keys else None
+    if other_axis is not None:
+        other_axis.set_ylabel(", ".join(other_keys))
+    for number, k in enumerate(eval_keys):  # one colour cycle over both axes
         pts = [(float(r["step"]), float(r[k])) for r in rows if r.get(k) not in (None, "")]
         if pts:
-            axes[0, 1].plot(*zip(*pts, strict=True), marker="o", label=k)
-    if eval_keys:
-        axes[0, 1].set_xlabel("step")
-        axes[0, 1].set_ylabel("mm")
-        axes[0, 1].legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, dpi=80)
-    plt.close(fig)
+            on_mm = k.endswith("_mm")
+            (mm_axis if on_mm else other_axis).plot(*zip(*pts, strict=True), marker="o" if on_mm else "s",
+                                                    linestyle="-" if on_mm else "--", color=f"C{number}",
+                                                    label=k)  # fmt: skip
+    handles, labels = mm_axis.get_legend_handles_labels()
+    if other_axis is not None:
+        more_handles, more_labels = other_axis.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    mm_axis.legend(handles, labels, fontsize=7)
+    return fig

@@ -603,3 +603,17 @@ def test_steps_per_second_leave_out_evaluation_and_checkpoints(batches: list[Win
     rates = [row["steps_per_s"] for row in history]
     # each 2-step interval after an evaluation: well above 2 steps in its 1 s
     assert len(rates) == 3 and min(rates[1:]) > 4.0, rates
+
+
+def test_the_loss_plot_keeps_millimetres_and_ratios_on_their_own_axes() -> None:
+    """``eval_scale`` (about 1) was drawn on the mm axis beside P-MPJPE (about 50): a flat line
+    at the bottom, and the axis said mm for it (review)."""
+    from posecast.engines.training.history import history_figure
+
+    rows = [{"step": str(s), "loss": str(1 / (s + 1)), "eval_p_mpjpe_mm": str(60 - s), "eval_scale": str(1 + s / 100)}
+            for s in range(0, 50, 10)]  # fmt: skip
+    fig = history_figure(rows)
+    eval_axes = [axis for axis in fig.axes[1:]]
+    by_label = {axis.get_ylabel(): [line.get_label() for line in axis.get_lines()] for axis in eval_axes}
+    assert by_label == {"mm": ["eval_p_mpjpe_mm"], "eval_scale": ["eval_scale"]}, by_label
+    assert fig.axes[0].get_yscale() == "log" and [line.get_label() for line in fig.axes[0].get_lines()] == ["loss"]
