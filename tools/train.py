@@ -30,7 +30,14 @@ from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
 from posecast.engines.training.checkpoint import read_checkpoint
-from posecast.engines.training.config import ConfigError, TrainConfig, config_from_dict, load_config, resolve_data
+from posecast.engines.training.config import (
+    ConfigError,
+    TrainConfig,
+    config_from_dict,
+    load_config,
+    resolve_data,
+    saved_entry,
+)
 from posecast.engines.training.data.dataset import (
     Clip,
     first_clips_of_each_source,
@@ -251,6 +258,11 @@ def run(args: argparse.Namespace) -> int:
             log.info("networks from %s (an exported model's weights)", cfg.init)
         else:
             log.info("networks from %s (trained %d steps there)", cfg.init, steps_there)
+    # kept so that a --resume started from another folder finds the same files
+    cfg.data = [saved_entry(entry, path) for entry, path in zip(cfg.data, sources, strict=True)]
+    cfg.recorded_2d = [saved_entry(entry, path) for entry, path in zip(cfg.recorded_2d, recorded, strict=True)]
+    if init is not None:
+        cfg.init = saved_entry(cfg.init, init)
     # the config goes in only now: a command refused above (a --window or --data the checkpoint or
     # the data refuses) left it in config.json, and no later --resume could continue (QA)
     atomic_write(saved, json.dumps(cfg.to_dict(), indent=2).encode())

@@ -358,6 +358,18 @@ def resolve_data(entry: str | Path, what: str = "training data") -> Path:
     )
 
 
+def saved_entry(entry: str | Path, resolved: Path) -> str:
+    """A data entry (or checkpoint) as a run's ``config.json`` keeps it: as given where it is
+    found from any folder (absolute, or in the repository or the shared folder), else the path it
+    was found at (found relative to the folder the run started in, a ``--resume`` started in
+    another folder looked for it there and refused the run: review)."""
+    path = Path(entry).expanduser()
+    if path.is_absolute() or any((base / path).exists() and (base / path).resolve() == resolved.resolve()
+                                 for base in (REPO, shared_dir())):  # fmt: skip
+        return str(entry)
+    return str(resolved.absolute())
+
+
 def resolve_bf16(setting: str | bool, device: str) -> bool:
     """Whether to autocast to bfloat16: ``"auto"`` decides from the hardware and logs why; a
     forced ``true`` on a CPU without native bf16 is kept, with a warning."""

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -617,3 +618,23 @@ def test_the_loss_plot_keeps_millimetres_and_ratios_on_their_own_axes() -> None:
     by_label = {axis.get_ylabel(): [line.get_label() for line in axis.get_lines()] for axis in eval_axes}
     assert by_label == {"mm": ["eval_p_mpjpe_mm"], "eval_scale": ["eval_scale"]}, by_label
     assert fig.axes[0].get_yscale() == "log" and [line.get_label() for line in fig.axes[0].get_lines()] == ["loss"]
+
+
+def test_a_run_on_data_named_from_its_folder_resumes_from_another(
+    train_tool, bvh_dir: Path, posecast_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    """config.json kept ``--data mine`` as typed: a ``--resume`` started in another folder looked
+    for ``mine`` there and refused the run (review)."""
+    started_in, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    shutil.copytree(bvh_dir, started_in / "mine")
+    elsewhere.mkdir()
+    config = started_in / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "batch": 16, "threads": 1, "checkpoint_every": 5}))
+    out = tmp_path / "run"
+    monkeypatch.chdir(started_in)
+    assert train_tool.main(["--config", "tiny.yaml", "--data", "mine", "--max-clips", "2", "--out", str(out),
+                            "--steps", "5", "--no-progress"]) == 0  # fmt: skip
+    assert json.loads((out / "config.json").read_text())["data"] == [str(started_in / "mine")]
+    monkeypatch.chdir(elsewhere)
+    assert train_tool.main(["--out", str(out), "--resume", "--steps", "10", "--no-progress"]) == 0
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 10
