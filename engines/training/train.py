@@ -297,6 +297,13 @@ class Trainer:
         step 0), e.g. to train on further data. Returns the step that run had reached. A shipped
         model's ``.adapt.npz`` (:func:`~posecast.engines.training.export.save_generator_npz`) gives
         the generator only (the discriminator starts fresh) and counts as step 0."""
+        if Path(path).suffix.lower() == ".onnx":  # (it was "not a readable PyTorch checkpoint": review)
+            from ..runtime.base import adapt_weights_path
+
+            weights = adapt_weights_path(path)
+            found = "beside it" if weights.is_file() else "written beside it by export and adapt; not found here"
+            raise CheckpointError(f"init: {path} is an exported model, whose graph cannot be trained: start from its "
+                                  f"weights, init: {weights} ({found})")  # fmt: skip
         if Path(path).suffix == ".npz":
             from .export import load_generator_npz
 

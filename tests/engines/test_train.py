@@ -295,6 +295,10 @@ def test_init_from_a_shipped_models_generator_file(tmp_path: Path) -> None:
     other = Trainer(tiny_config(model=ModelConfig(**(TINY_MODEL | {"width": 32}))), tmp_path / "c")
     with pytest.raises(CheckpointError, match=r"model\.adapt\.npz has model .*width=64.*config asks for .*width=32"):
         other.init_from(path)
+    # the exported model itself: pointed to its weights (it was "not a readable PyTorch checkpoint"; review)
+    with pytest.raises(CheckpointError, match=r"init: .*model\.onnx is an exported model, .* start from its weights, "
+                                              r"init: .*model\.adapt\.npz \(beside it\)"):  # fmt: skip
+        target.init_from(tmp_path / "model.onnx")
 
 
 def test_train_config_validation(load_tool) -> None:  # noqa: ANN001
