@@ -1,12 +1,13 @@
-"""Frame sources (:class:`~posecast.realtime.stages.FrameSource`): a camera, a video file, an image folder.
+"""Frame sources (:class:`~posecast.realtime.stages.FrameSource`): a camera, a network stream, a video
+file, an image folder.
 
 Every source is used the same way::
 
-    with open_source("0") as source:          # or a video path, or an image folder
+    with open_source("0") as source:          # or a stream URL, a video path, an image folder
         while (frame := source.read()) is not None:
             ...
 
-To add one (e.g. a network stream): write ``sources/NAME.py`` with a :class:`FrameSource`
+To add one (e.g. a screen capture): write ``sources/NAME.py`` with a :class:`FrameSource`
 subclass whose ``from_spec`` recognises its ``--source`` text, and add one line to
 :data:`SOURCES` (tried in order; the first that accepts the spec wins).
 """
