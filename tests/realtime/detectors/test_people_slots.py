@@ -137,3 +137,30 @@ def test_a_person_partly_hidden_is_no_newcomer() -> None:
     assert with_newcomers(whole, upper, max_people=2) is whole
     people, complete = hand_over(whole, upper, max_people=2)
     assert complete and people is upper
+
+
+def test_searched_on_every_frame_for_a_second_after_someone_went() -> None:
+    """QA: the tracker's one slot was taken at once by another person in view when its person
+    went; back 0.7 s later, they waited for the next search (1.17 s) and lost their id."""
+    frame = S // 30
+    slots = PeopleSlots(max_people=2, search_interval_s=0.5)
+    slots.tracked(0, 1)
+    slots.searched(0, 1)
+    went = 40 * frame
+    slots.tracked(went, 0)  # gone; from the next frame the tracker follows someone else
+    for n in range(41, 71):
+        slots.tracked(n * frame, 1)
+        assert slots.search_due(n * frame), n  # every frame while their id is held
+        slots.searched(n * frame, 1)  # (the person in view, tracked already)
+    assert not slots.search_due(went + S + frame)  # then at the interval again
+    assert slots.search_due(70 * frame + S // 2)
+    # then nobody in view for long: searched on every frame for the second after the person went,
+    # then at the interval (the shortfall's hold restarting after the narrowing changes nothing)
+    searched_frames = []
+    for n in range(100, 250):
+        if slots.search_due(n * frame):
+            slots.searched(n * frame, 0)
+            searched_frames.append(n)
+        slots.tracked(n * frame, 0)
+    assert searched_frames[:31] == list(range(100, 131)), searched_frames
+    assert len(searched_frames) - 31 <= 120 // 15 + 1, searched_frames
