@@ -64,6 +64,8 @@ class LiftInput:
     height_m: float | None = None
     #: ``(F, 17)`` bool: the joints the input marked unseen, filled (:mod:`.keypoint_gaps`)
     filled: np.ndarray = field(default_factory=lambda: np.zeros((0, skeleton.NUM_JOINTS), bool))
+    #: whether any keypoint's score in the input is above 0 (no ``confidence``: every one is 1)
+    scored: bool = True
 
 
 def in_pixel_range(values: np.ndarray) -> np.ndarray:
@@ -183,6 +185,9 @@ def load_lift_input(path: Path) -> LiftInput:
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
+        rate = 1.0 / float(np.median(np.diff(stamps))) if len(stamps) > 1 else math.nan
+        if "fps" not in arrays and FPS_RANGE[0] <= rate <= FPS_RANGE[1]:  # (QA: lift wrote 30 for 5 Hz stamps)
+            fps = rate  # the frames' own rate, one over their median step
     marked = np.isfinite(keypoints).all(axis=-1) & (keypoints != 0).any(axis=-1)  # (NaN, (0, 0): unseen)
     if not marked.any():  # (QA: blamed on the confidence)
         raise LiftInputError(f"{path}: keypoints_2d has no keypoint seen (every one NaN or (0, 0), the marks of an "
@@ -197,6 +202,7 @@ def load_lift_input(path: Path) -> LiftInput:
     # keypoints marked unseen (NaN, or (0, 0) as COCO and YOLO-pose write them) placed from the
     # person's other frames: lifted as they were, one wrecked the whole pose
     times_s = np.arange(len(keypoints)) / fps if stamps is None else stamps
+    scored = bool((confidence > 0).any())
     joints = to_posecast_filled(keypoints, confidence, layout, times_s, MAX_PIXELS)
     keypoints, confidence = joints.keypoints, joints.confidence
     if filled := int(joints.filled.sum()):
@@ -217,7 +223,7 @@ def load_lift_input(path: Path) -> LiftInput:
                     "y growing downwards (flip y as height - y if yours grows upwards), or the video they came from "
                     "is upside down (turn it half round: ffmpeg -i IN -vf hflip,vflip OUT.mp4)", path,
                     100 * share)  # fmt: skip
-    return LiftInput(keypoints, confidence, intrinsics, fps, stamps, height_m, joints.filled)
+    return LiftInput(keypoints, confidence, intrinsics, fps, stamps, height_m, joints.filled, scored)
 
 
 #: The spine joint lies between the pelvis and the thorax in every skeleton posecast reads (the

@@ -23,6 +23,40 @@ def quieter(level: int, *logger_names: str) -> Iterator[None]:
             logger.setLevel(previous)
 
 
+class HeldBack(logging.Filter):
+    """The records :func:`held_back` keeps; :meth:`release` logs them after all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.records.append(record)
+        return False
+
+    def release(self) -> None:
+        for record in self.records:
+            logging.getLogger(record.name).handle(record)
+        self.records.clear()
+
+
+@contextlib.contextmanager
+def held_back(*logger_names: str) -> Iterator[HeldBack]:
+    """While inside, what the named loggers log (their own records: a logger's filter does not see
+    its children's) is kept, not shown; the caller releases it (:meth:`~HeldBack.release`) once it
+    knows the lines are news, or drops it (a command that ends in one error line: QA, the warnings about
+    frames of an input then refused whole came before its error)."""
+    held = HeldBack()
+    loggers = [logging.getLogger(name) for name in logger_names]
+    for logger in loggers:
+        logger.addFilter(held)
+    try:
+        yield held
+    finally:
+        for logger in loggers:
+            logger.removeFilter(held)
+
+
 def counted(number: int, noun: str) -> str:
     """``"1 frame"``, ``"3 frames"``: a count and its noun (regular plurals only) for log lines."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -17,8 +17,10 @@ import numpy as np
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
 from ..engines.fileio import check_outputs, save_npz
+from ..engines.keypoint_gaps import MIN_SEEN_JOINTS
 from ..engines.layouts import POSECAST_17
 from ..engines.lift_input import load_lift_input, posed_frames
+from ..engines.logs import held_back
 from ..engines.runtime.base import model_files, resolve_model
 from .errors import SourceError
 from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
@@ -61,14 +63,28 @@ def lift_file(
     options = LiftingOptions(lifter=lifter, fixed_intrinsics=tuple(float(v) for v in data.intrinsics),
                              height_m=height_m,
                              live_subject=LiveSubjectOptions() if live_subject else None)  # fmt: skip
-    joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options, timestamps_s)
+    # the stages' warnings about frames are said once the file is lifted, not before its refusal (QA)
+    with held_back(*(f"posecast.realtime.lifting.{name}" for name in ("metric", "live_subject", "upright"))) as held:
+        joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options, timestamps_s)
     posed = np.isfinite(joints).all(axis=(1, 2))
-    if not posed.any():
+    if posed.any():
+        held.release()
+    else:
         people = int(valid.sum())
-        if not (confidence > 0).any():  # (NaN is read as 0) the keypoints were blamed for the scores (QA)
+        if not data.scored:  # (NaN is read as 0) the keypoints were blamed for the scores (QA)
             raise SourceError(f"no frame of {input_path} has a person seen: its confidence is at most 0 (1 = seen); "
                               "give each keypoint's score in [0, 1], or leave confidence out if there is none; nothing "
                               "written")  # fmt: skip
+        if people == 0:  # (QA: blamed on the scores, with none given)
+            raise SourceError(f"no frame of {input_path} has a person: each needs {MIN_SEEN_JOINTS} of the 13 joints "
+                              "a detector sees (the head, shoulders, elbows, wrists, hips, knees, ankles) seen (finite "
+                              "pixels, not (0, 0), score above 0); nothing written")  # fmt: skip
+        trusted = options.min_joint_confidence
+        if not (confidence[valid] >= trusted).any():  # (QA: every score 0.2: blamed on pixels and joint order)
+            raise SourceError(f"no frame of {input_path} has a joint scored {trusted:g} or more (up to "
+                              f"{confidence.max():.2g}), the least that places a person: give scores in [0, 1] as "
+                              "probabilities that the keypoint is seen (MediaPipe's visibility), or leave confidence "
+                              "out if there is none; nothing written")  # fmt: skip
         model = f", or the model {lifter.model_path} gives no usable 3D" if lifter.model_path and people else ""
         raise SourceError(
             f"no frame of {input_path} gave a plausible pose ({len(keypoints)} frames, {len(keypoints) - people} "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import resource
 import subprocess
 import sys
@@ -130,6 +131,11 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         ({"confidence": np.zeros((65, 17))}, "has a person seen: its confidence is at most 0 (1 = seen); give each "
                                              "keypoint's score in [0, 1], or leave confidence out"),
         ({"confidence": np.full((65, 17), np.nan)}, "its confidence is at most 0 (1 = seen)"),
+        # blamed on the pixels and joint order (scores all below those that place a person), and on
+        # the scores (fewer than 8 joints seen, no scores given) (QA)
+        ({"confidence": np.full((65, 17), 0.2)}, "has a joint scored 0.3 or more (up to 0.2), the least that places "
+                                                 "a person: give scores in [0, 1] as probabilities"),
+        ({"keypoints_2d": "upper body NaN"}, "has a person: each needs 8 of the 13 joints a detector sees"),
         # another detector's layout, named (README, Offline lifting)
         ({"layout": "openpose-25"}, "unknown layout 'openpose-25': known are coco-17, mediapipe-33, posecast-17"),
         ({"layout": np.array([17.0])}, "layout must be one string naming the keypoints' layout"),
@@ -147,16 +153,20 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         ({"keypoints_2d": np.zeros((65, 25, 2))}, "keypoints_2d must be (F, 17, 2) pixels in posecast joint order"),
     ],
 )  # fmt: skip
-def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays, message) -> None:
+def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays, message, caplog) -> None:
     keypoints = {"zeros": np.zeros_like(squats_2d), "NaN": np.full_like(squats_2d, np.nan),
                  "x1e20": squats_2d * 1e20, "x1e12": squats_2d * 1e12, "x1e154": squats_2d * 1e154,
                  "head at 1e4 px": np.where(np.arange(17)[:, None] == skeleton.HEAD, 1e4, squats_2d),
-                 "fractions": squats_2d / [720.0, 1280.0]}  # fmt: skip
+                 "fractions": squats_2d / [720.0, 1280.0],
+                 "upper body NaN": np.where(np.arange(17)[:, None] >= 7, np.nan, squats_2d)}  # fmt: skip
     content = {"keypoints_2d": squats_2d, "intrinsics": INTRINSICS, "fps": 5.0, **arrays}
     if isinstance(content["keypoints_2d"], str):
         content["keypoints_2d"] = keypoints[content["keypoints_2d"]]
     np.savez(tmp_path / "in.npz", **content)
-    _assert_refused(*_lift(tmp_path / "in.npz", tmp_path / "out.npz"), message, tmp_path)
+    code, err = _lift(tmp_path / "in.npz", tmp_path / "out.npz")
+    _assert_refused(code, err, message, tmp_path)
+    # warnings about frames of an input refused whole: not said before its error (QA)
+    assert not [r.getMessage() for r in caplog.records if "implausible" in r.getMessage()]
 
 
 @pytest.mark.parametrize(
@@ -217,6 +227,19 @@ def test_output_folder_gets_a_file_inside(tmp_path, squats_2d) -> None:
     assert not (tmp_path / "results.npz").exists()
     with np.load(tmp_path / "results" / "walk_2d_3d.npz") as out:
         assert np.isfinite(out["joints_3d"]).all()
+
+
+def test_a_lifted_file_says_what_it_measured_and_has_its_timestamps_rate(tmp_path, squats_2d, caplog) -> None:
+    """The stages' lines, held back while lifting, are said once the file is written; with
+    ``timestamps_s`` and no ``fps`` the output's ``fps`` is theirs (QA: 30 for frames 0.2 s apart)."""
+    stamps = 1000.0 + 0.2 * np.arange(len(squats_2d))
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS, timestamps_s=stamps)
+    with caplog.at_level(logging.INFO):
+        code, err = _lift(tmp_path / "in.npz", tmp_path / "out.npz")
+    assert code == 0, err
+    assert any(r.getMessage().startswith("live subject calibration:") for r in caplog.records)
+    with np.load(tmp_path / "out.npz") as out:
+        assert float(out["fps"]) == pytest.approx(5.0) and np.array_equal(out["timestamps_s"], stamps)
 
 
 def test_a_shipped_model_is_chosen_by_name(tmp_path, squats_2d) -> None:
