@@ -31,6 +31,9 @@ def test_round_trip(tmp_path: Path, suffix: str) -> None:
         ({"format": "posecast-floor", "camera_height_m": -1, "tilt_deg": 3}, "camera height"),
         ({"format": "posecast-floor", "camera_height_m": 1.2, "tilt_deg": ".nan"}, "tilt_deg"),
         ({"format": "posecast-subject", "camera_height_m": 1.2, "tilt_deg": 3}, "expected 'posecast-floor'"),
+        # a misspelt roll was read as none, roll 0, without a word (QA: a measured -4.8° lost)
+        ({"format": "posecast-floor", "camera_height_m": 1.2, "tilt_deg": 3, "roll": -4.8},
+         "unknown key 'roll'; did you mean 'roll_deg'"),
     ],
 )
 def test_bad_files_are_one_line(tmp_path: Path, content: dict, message: str) -> None:
@@ -38,6 +41,19 @@ def test_bad_files_are_one_line(tmp_path: Path, content: dict, message: str) -> 
     path.write_text(yaml.safe_dump(content))
     with pytest.raises(CalibrationError, match=message):
         load_floor(path)
+
+
+def test_a_floor_file_without_its_roll_says_it_takes_the_camera_as_level(tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    """QA: a file cut short after tilt_deg lost a measured roll without a word."""
+    import logging
+
+    path = tmp_path / "floor.yaml"
+    path.write_text(yaml.safe_dump({"format": "posecast-floor", "camera_height_m": 1.2, "tilt_deg": 3, "note": "x"}))
+    with caplog.at_level(logging.WARNING, "posecast"):
+        floor = load_floor(path)
+    assert np.allclose(floor.up_cam, fl.floor_from_camera_pose(1.2, 3, 0).up_cam)
+    assert "has no roll_deg: the camera is taken as level (roll 0°)" in caplog.text
+    assert "key 'note' is not one of its keys" in caplog.text  # a key of the user's own: said, and ignored
 
 
 def test_floor_camera_option() -> None:

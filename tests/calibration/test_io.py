@@ -249,4 +249,9 @@ def test_a_misspelt_camera_file_key_is_refused_and_a_foreign_one_said(tmp_path, 
     path.write_text(text + "lens_model: my notes\n")
     with caplog.at_level(logging.WARNING, "posecast"):
         assert load_intrinsics(path).distortion[:2] == (0.1, -0.05)
-    assert "key 'lens_model' is not a camera file's: ignored" in caplog.text
+    assert "key 'lens_model' is not one of its keys (format, version, width" in caplog.text
+    caplog.clear()
+    path.write_text("".join(line for line in text.splitlines(keepends=True) if not line.startswith("distortion")))
+    with caplog.at_level(logging.WARNING, "posecast"):  # (QA: a file cut short lost its k1 without a word)
+        assert load_intrinsics(path).distortion == ()
+    assert "has no distortion: the lens is taken as undistorted; write distortion: [] to say so" in caplog.text

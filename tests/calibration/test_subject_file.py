@@ -68,8 +68,14 @@ def test_typical_widths_are_listed_and_read_back(tmp_path: Path) -> None:
     path = save_subject(profile, tmp_path / "s.yaml")
     assert yaml.safe_load(path.read_text())["typical_bones"] == list(widths)
     assert load_subject(path).typical_bones == widths
-    path.write_text(path.read_text().replace("typical_bones:", "old_typical_bones:"))  # files from before it
+    older = yaml.safe_load(path.read_text())
+    del older["typical_bones"]  # files from before it
+    path.write_text(yaml.safe_dump(older))
     assert load_subject(path).typical_bones == ()
+    older["typical_bone"] = list(widths)  # misspelt: it was read as none, without a word
+    path.write_text(yaml.safe_dump(older))
+    with pytest.raises(CalibrationError, match="unknown key 'typical_bone'; did you mean 'typical_bones'"):
+        load_subject(path)
 
 
 @pytest.mark.parametrize("field", ["clipped_bones", "typical_bones"])
