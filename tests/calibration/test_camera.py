@@ -59,6 +59,21 @@ def test_a_bad_view_is_rejected(detections):
     assert result.intrinsics.source.endswith(f"{len(views) - 1}/{len(views)} views")
 
 
+def test_views_through_another_lens_are_rejected(detections):
+    """QA: 3 views of another camera (fx 1.4 times) among 18 raised every view's error (RMS
+    0.9 px), so none stood out by the median: nothing rejected, fx 22 % off. Each goes now."""
+    from calib_synthetic import TRUE_DIST, Camera, random_poses, render
+
+    other = Camera(TRUE_K * [[1.4], [1.4], [1.0]], TRUE_DIST.copy(), 640, 480)
+    detector = BoardDetector(CHESSBOARD)
+    foreign = [detector.detect(render(other, r, t, seed=50 + i))
+               for i, (r, t) in enumerate(random_poses(other, 3, seed=7))]  # fmt: skip
+    assert all(d is not None for d in foreign)
+    result = calibrate_views([*foreign, *detections], (640, 480))
+    assert result.rejected == (0, 1, 2)
+    assert_true_intrinsics(result.intrinsics)
+
+
 def test_too_few_views(detections):
     with pytest.raises(CalibrationError, match="too few good views: found 4, need at least 10"):
         calibrate_views(detections[:4], (640, 480))
