@@ -213,6 +213,24 @@ def check_observe_seconds(seconds: float) -> float:
     return seconds
 
 
+def observe(args: argparse.Namespace, sinks: Sequence[Sink]) -> int:
+    """Run the pipeline over ``--seconds`` of ``args.source`` (at the source's rate) into
+    ``sinks`` for a calibrate command; returns the frames seen. A file shorter than that is said
+    (QA: the 4 s dance clip measured for the default 5 s without a word)."""
+    asked: list[tuple[int, float]] = []
+
+    def frames_for(source: FrameSource) -> int:
+        fps = source.source_fps or 30.0
+        asked.append((int(args.seconds * fps), fps))
+        return asked[-1][0]
+
+    frames = run_pipeline(args, args.source, sinks, frames_for)
+    if asked and frames < asked[0][0]:
+        log.info("the source ended after %.1f s of the %g s asked (--seconds): measured from those %s",
+                 frames / asked[0][1], args.seconds, counted(frames, "frame"))  # fmt: skip
+    return frames
+
+
 def input_files(args: argparse.Namespace, source_spec: str | None = None) -> dict[str, Path | None]:
     """The files a pipeline command reads, by the option that names them (for
     :func:`~posecast.engines.fileio.check_outputs`: an output must not overwrite one of them)."""

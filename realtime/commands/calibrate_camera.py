@@ -13,7 +13,7 @@ import logging
 from ...calibration.board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from ...calibration.camera import CalibrationOptions, calibrate_image_dir
 from ...calibration.errors import CalibrationError
-from ...calibration.intrinsics import DEFAULT_HFOV_DEG, CameraIntrinsics
+from ...calibration.intrinsics import ASSUMED_HFOV_DEG, DEFAULT_HFOV_DEG, CameraIntrinsics
 from ...calibration.io import check_writable, save_intrinsics
 from ...engines.cli_args import (
     FRAME_SIZE_RULE,
@@ -55,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
         "--hfov",
         metavar="DEG",
         type=positive_float("degrees", "70"),
-        help=f"no board: assume this field of view (the pipeline assumes {DEFAULT_HFOV_DEG:g}); needs --size",
+        help=f"no board: assume this horizontal field of view, {ASSUMED_HFOV_DEG[0]:g}..{ASSUMED_HFOV_DEG[1]:g} "
+             f"degrees (the pipeline assumes "
+             f"{DEFAULT_HFOV_DEG:g}); needs --size",
     )
     camera.add_argument(
         "--board",

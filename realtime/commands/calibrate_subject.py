@@ -14,7 +14,7 @@ from ...calibration.io import check_writable
 from ...engines.cli_args import given_path, output_file
 from ..sinks.subject import SubjectCollector
 from . import subcommands
-from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, run_pipeline
+from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, observe
 from .capture import add_capture_arguments
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def calibrate_subject(args: argparse.Namespace) -> int:
     check_observe_seconds(args.seconds)
     collector = SubjectCollector()
     args.no_live_subject = True  # the command measures the whole take itself
-    run_pipeline(args, args.source, [collector], lambda source: int(args.seconds * (source.source_fps or 30.0)))
+    observe(args, [collector])
     poses, confidences, keypoints_norm = collector.arrays()
     profile = subject_from_lifted(poses, confidences, args.height, source=str(args.source),
                                   keypoints_norm=keypoints_norm)  # fmt: skip

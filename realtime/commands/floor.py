@@ -22,7 +22,7 @@ from ...engines.cli_args import finite_float, given_path, listed_options, nonemp
 from ...engines.fileio import OutputPathError
 from ..sinks.feet import FeetCollector
 from . import subcommands
-from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, run_pipeline
+from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, observe
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def calibrate_floor(args: argparse.Namespace) -> int:
         args.seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
         check_observe_seconds(args.seconds)
         feet = FeetCollector()
-        run_pipeline(args, args.source, [feet], lambda src: int(args.seconds * (src.source_fps or 30.0)))
+        observe(args, [feet])
         floor, source = feet.floor(str(args.source))
     save_floor(floor, args.output, source)
     log.info("floor: camera %.2f m above it, tilt %.1f deg, roll %.1f deg (%s) → %s",

@@ -395,3 +395,15 @@ def test_calibrate_floor_defaults_are_told_from_given_options(tmp_path: Path) ->
     output = tmp_path / "floor.yaml"
     assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "9", "-o", str(output)]) == 0
     assert load_floor(output).tilt_deg == pytest.approx(9.0)
+
+
+def test_an_opencv_filestorage_file_is_named_as_one(tmp_path: Path) -> None:
+    """QA: OpenCV's own calibration output said only "could not determine a constructor for the
+    tag 'tag:yaml.org,2002:opencv-matrix'"."""
+    path = tmp_path / "opencv.yaml"
+    storage = cv2.FileStorage(str(path), cv2.FILE_STORAGE_WRITE)
+    storage.write("camera_matrix", np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]]))
+    storage.write("distortion_coefficients", np.zeros((1, 5)))
+    storage.release()
+    with pytest.raises(CalibrationError, match="is an OpenCV FileStorage file, not posecast's: write its camera"):
+        load_intrinsics(path)

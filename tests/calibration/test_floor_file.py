@@ -185,3 +185,15 @@ def test_calibrate_floor_finds_the_clips_true_camera_pose(dance_floor) -> None:
     assert 1.04 < dance_floor.camera_height_m < 1.74 and abs(dance_floor.tilt_deg - 4.3) < 8.0
     camera_up = fl.floor_from_camera_pose(1.34, 4.3).up_cam
     assert np.degrees(np.arccos(np.clip(dance_floor.up_cam @ camera_up, -1.0, 1.0))) < 8.0
+
+
+@pytest.mark.slow
+def test_a_clip_shorter_than_the_seconds_asked_is_said(media_dir: Path, pose_model_path: Path, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """QA: the 4 s dance clip measured for the 5 s asked without a word."""
+    import logging
+
+    with caplog.at_level(logging.INFO, "posecast"):
+        assert main(["calibrate", "floor", "--source", str(media_dir / "dance_576.mp4"), "--seconds", "6",
+                     "--model-asset", str(pose_model_path), "-o", str(tmp_path / "floor.yaml")]) == 0  # fmt: skip
+    assert "the source ended after 4.0 s of the 6 s asked (--seconds): measured from those 120 frames" in caplog.text
