@@ -69,6 +69,7 @@ class ImageFolderSource(FileSource):
         self._files, self._next_id, self.frame_count = files, 0, len(files)
         self._index = self._emitted = self.skipped_images = self.dropped_frames = 0
         self._first, self._sizes_differ = None, False
+        self._first_skip: tuple[Path, str] | None = None  # the first image skipped and why, until said
         self._pacer = Pacer(self.source_fps) if self.realtime else None
 
     def read(self) -> Frame | None:
@@ -91,10 +92,15 @@ class ImageFolderSource(FileSource):
             self._check_size(path, image)
             self._next_id = self._index - 1  # the image's place in the folder (a skipped one leaves a gap)
             self._emitted += 1
+            self._say_first_skip()  # once an image was read: else the error says it
             return self._emit(image)
-        if not self._emitted and self.skipped_images:
-            raise SourceError(f"no image in {self.path} could be decoded ({self.skipped_images} tried): convert them "
-                              "to PNG or JPEG")  # fmt: skip
+        if not self._emitted and self._first_skip is not None:
+            # the first one's reason, whose fix is not always a conversion (QA: "convert them to PNG
+            # or JPEG" for a PNG too large to decode)
+            first, why = self._first_skip
+            others = f" (and {self.skipped_images - 1} more)" if self.skipped_images > 1 else ""
+            fix = ": convert them to PNG or JPEG" if why == _UNDECODED else ""
+            raise SourceError(f"no image in {self.path} could be read: {first.name}{others}: {why}{fix}")
         return None
 
     def _check_size(self, path: Path, image: np.ndarray) -> None:
@@ -116,17 +122,28 @@ class ImageFolderSource(FileSource):
             elif problem is not None:  # unreadable: not the image's fault
                 why = f"it {problem}"
             elif why is None:
-                why = "OpenCV could not decode it (empty, corrupt or cut short?)"
+                why = _UNDECODED
             if path == self.path:  # one image given: the error names it, with this reason (review)
                 raise SourceError(f"image {path}: {why}; pass a readable image (PNG or JPEG)")
-            log.warning("skipped %s: %s; later ones are counted", path, why)
+            self._first_skip = (path, why)
         self.skipped_images += 1
 
+    def _say_first_skip(self) -> None:
+        if self._first_skip is not None:
+            log.warning("skipped %s: %s; later ones are counted", *self._first_skip)
+            self._first_skip = None
+
     def close(self) -> None:
-        if self._files is not None and self.skipped_images:
+        if self._files is not None and self._emitted:  # one after the last image read
+            self._say_first_skip()
+        if self._files is not None and self.skipped_images and self._emitted:  # (none read: the error says so)
             log.warning("%d of %d images in %s could not be read (removed, unreadable, empty, corrupt or too large) "
                         "and were skipped", self.skipped_images, len(self._files), self.path)  # fmt: skip
         self._files = None
+
+
+#: Why an image was skipped when OpenCV hands back nothing
+_UNDECODED = "OpenCV could not decode it (empty, corrupt or cut short?)"
 
 
 def _one_photo(path: Path) -> bool:

@@ -139,6 +139,20 @@ def test_an_image_of_too_many_pixels_is_skipped_not_decoded(dance, tmp_path: Pat
     assert "1 of 2 images" in done.stderr and "12000x12000" not in done.stderr  # never decoded, never sized
 
 
+def test_a_folder_of_images_all_too_large_says_to_scale_them_down(tmp_path: Path) -> None:
+    """QA: it said "convert them to PNG or JPEG" of a PNG, after two lines that said the same."""
+    ok, png = cv2.imencode(".png", np.zeros((12000, 12000), np.uint8))
+    (tmp_path / "huge.png").write_bytes(png.tobytes())
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"}
+    done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(tmp_path),
+                           "--headless", "--publish", "none"], capture_output=True, text=True, timeout=300,
+                          env=env)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.endswith(f"posecast: error: no image in {tmp_path} could be read: huge.png: it has more than "
+                                "134 megapixels (not decoded: a decompression bomb, or a panorama: scale it down)\n")
+    assert "skipped" not in done.stderr, done.stderr
+
+
 def test_the_library_leaves_opencv_s_limit_to_the_program() -> None:
     """QA: importing posecast set ``OPENCV_IO_MAX_IMAGE_PIXELS`` for the whole program (its own
     cv2 refused a 16384 x 8200 PNG, and its child processes inherited the limit); only the

@@ -204,11 +204,16 @@ def test_image_folder_skips_and_counts_what_it_cannot_decode(clip, tmp_path, cap
     assert "2 of 5 images" in messages[-1]
 
 
-def test_image_folder_where_nothing_decodes_is_an_error(tmp_path) -> None:
+def test_image_folder_where_nothing_decodes_is_an_error(tmp_path, caplog) -> None:
+    """One line, the first image's reason and its fix (QA: "convert them to PNG or JPEG" for a
+    PNG too large to decode, after a warning and a count that said the same)."""
     for i in range(3):
         (tmp_path / f"bad_{i}.jpg").write_bytes(b"not a jpeg")
-    with ImageFolderSource(tmp_path) as source, pytest.raises(SourceError, match="no image in .* could be decoded"):
+    with caplog.at_level(logging.WARNING), ImageFolderSource(tmp_path) as source, pytest.raises(
+        SourceError, match=r"no image in .* could be read: bad_0\.jpg \(and 2 more\): OpenCV could not decode it "
+                           r"\(empty, corrupt or cut short\?\): convert them to PNG or JPEG$"):  # fmt: skip
         source.read()
+    assert not caplog.records
 
 
 def test_a_video_of_no_frames_is_said_to_have_none(tmp_path) -> None:  # noqa: ANN001
