@@ -74,7 +74,7 @@ def mlp(in_dim: int, width: int, blocks: int, out_dim: int, dropout: float, bn: 
 class ScaleNet(nn.Module):
     """One frame's canonical 2D ``(B, 17, 2)`` → scale ``(B, 1)`` in about [0.37, 2.7].
 
-    The scale multiplies the canonical 2D before lifting (METHOD.md); it starts at exactly 1.
+    The scale multiplies the canonical 2D before lifting (the paper); it starts at exactly 1.
     """
 
     def __init__(self, width: int, dropout: float) -> None:
@@ -141,7 +141,7 @@ class Lifter(nn.Module):
 
 
 def lift_to_3d(scaled_2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
-    """METHOD.md's depth model: ``(…, 17, 2)`` + ``(…, 17)`` → camera-frame ``(…, 17, 3)``.
+    """The paper's depth model: ``(…, 17, 2)`` + ``(…, 17)`` → camera-frame ``(…, 17, 3)``.
 
     ``d' = max(1, d + c)``, ``X = d'·x``, ``Y = d'·y``, ``Z = d'``.
     """

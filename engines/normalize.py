@@ -4,7 +4,7 @@ Every function here is written with plain arithmetic and indexing so that one de
 serves numpy arrays (live path, data generation) and torch tensors (training, and the ONNX
 graph, which traces it): there is exactly one copy of this maths.
 
-Two steps (METHOD.md, "Scale"):
+Two steps (the paper, "Scale"):
 
 1. :func:`normalize_pixels`: pixels → intrinsics-normalised camera coordinates
    ``x' = (x − cx) / fx``, ``y' = (y − cy) / fy`` so that ``x' = X/Z``, ``y' = Y/Z``.
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-#: Canonical camera distance ``c`` of the lifting network (METHOD.md: c = 10).
+#: Canonical camera distance ``c`` of the lifting network (the paper: c = 10).
 CAMERA_DISTANCE = 10.0
 #: Lower bound on the 2D size, to keep a degenerate pose (all joints on one point) finite.
 MIN_SIZE = 1e-6

@@ -22,7 +22,7 @@ model's statistics. Three recipes (:data:`RECIPES`):
   gives. Adaptation is offline, so by default the teacher sees the whole footage
   (:func:`footage_teacher`): each frame's answer is the mean over every window that holds it,
   computed once, then looked up for each training window;
-- ``paper``: the paper's losses (METHOD.md: 2D/3D cycle through random views, motion
+- ``paper``: the paper's losses (2D/3D cycle through random views, motion
   consistency, scale KL + bone consistency; the adversarial term against *this footage's* 2D is
   off unless turned on in :attr:`AdaptOptions.weights`), distilled to the starting model as it
   is. The scale prior is the starting model's own scale statistics on this footage (it has no 3D

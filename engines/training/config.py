@@ -48,7 +48,7 @@ class LossWeights:
     w_2d: float = 5.0
     w_adv: float = 1.0
     w_tmc: float = 1.0
-    # METHOD.md: 0.01 with detected 2D, against their bone loss in their units; ours is relative
+    # the paper: 0.01 with detected 2D, against their bone loss in their units; ours is relative
     # (scale-free) and summed over 16 bones, and 0.01 let the scale drift off its prior (to 1.7)
     w_kl: float = 1.0
     w_bone: float = 1.0
@@ -82,7 +82,7 @@ class TrainConfig:
     lr_final_fraction: float = 0.05  # exponential decay to this fraction of lr at the last step
     pose_steps_per_scale_step: int = 4
     disc_every: int = 3
-    motion_gap: int = 3  # frames; METHOD.md: ±3 with detected 2D
+    motion_gap: int = 3  # frames; the paper: ±3 with detected 2D
     bone_gap: int = 5
     #: Gaussian prior of the scale (ratio of the pose's projected RMS size to its bone-length
     #: normalised 3D size, see tools/scale_prior.py). Like the paper's N(0.7206, 0.058), it is a

@@ -1,4 +1,4 @@
-"""Training losses (torch) from METHOD.md, and the random views of the self-supervised cycle.
+"""Training losses (torch) from the paper (Yu et al., ICCV 2021), and the random views of the self-supervised cycle.
 
 Units: poses in the lifter's canonical frame (root at depth ``c``, RMS size ≈ 1); 2D terms
 are multiplied by ``c`` so they are in the same units as 3D at the root's depth.

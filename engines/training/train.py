@@ -1,4 +1,4 @@
-"""Training of the scale and lifting networks (METHOD.md): the paper's unsupervised method, the
+"""Training of the scale and lifting networks (Yu et al., ICCV 2021): the paper's unsupervised method, the
 references, and the supervised and semi-supervised variants.
 
 Modes:
@@ -93,7 +93,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- losses
     def unsupervised_losses(self, keypoints_norm: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every generator loss of METHOD.md from 2D windows ``(B, T, 17, 2)`` alone."""
+        """Every generator loss of the paper from 2D windows ``(B, T, 17, 2)`` alone."""
         cfg, c = self.cfg, normalize.CAMERA_DISTANCE
         canonical = normalize.canonicalize(keypoints_norm)
         joints, scale = self.generator(canonical)  # (B, T, 17, 3) at depth ≈ c
@@ -124,7 +124,7 @@ class Trainer:
         return out
 
     def generator_objective(self, parts: dict[str, torch.Tensor], scale_phase: bool) -> torch.Tensor:
-        """Each module its own losses (METHOD.md). Pose steps (lifter): L_3D, L_2D, adversarial,
+        """Each module its own losses (the paper). Pose steps (lifter): L_3D, L_2D, adversarial,
         L_tmc. Scale steps: L_tsc = KL + bone, plus the adversarial loss (the generator as a
         whole fools the discriminator); the cycle and motion losses are measured in the scaled
         units, so on the scale they would only reward shrinking every pose."""

@@ -1,4 +1,4 @@
-"""Training losses of METHOD.md and the random views of the self-supervised cycle."""
+"""Training losses of the paper and the random views of the self-supervised cycle."""
 
 from __future__ import annotations
 
