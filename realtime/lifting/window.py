@@ -48,6 +48,8 @@ from ...engines.window_slots import MAX_BRIDGED_GAP_S, SNAP_FRACTION, WindowSlot
 from ..errors import OptionsError
 
 WindowState = Literal["warming", "tracking"]
+#: The coarsest clock a file's frame times come on (container timestamps in milliseconds)
+_STAMP_PRECISION_NS = 1_000_000
 _FIRST_CAPACITY = 128  # frames of history before the first growth: 4.2 s at 30 fps, 1 s at 120 fps
 
 
@@ -92,7 +94,10 @@ class PoseWindow:
         #: where each slot falls between the frames seen (the rule training's slow cameras use too)
         self._slots = WindowSlots(t, o.model_fps)
         self._offsets_ascending = self._slots.offsets_ns[::-1].copy()
-        self._tolerance_ns = int(self._slots.period_ns * SNAP_FRACTION)
+        # a slot within a millisecond of the first frame is filled: files stamp frames to the
+        # millisecond, and 26 steps of 1/30 s then span 866 ms, short of 866.67 (QA: one more frame
+        # warming after each restart of an MKV or WebM)
+        self._tolerance_ns = max(int(self._slots.period_ns * SNAP_FRACTION), _STAMP_PRECISION_NS)
         self._max_gap_ns = None if o.max_gap_s is None else int(o.max_gap_s * 1e9)
         self._times = np.zeros(_FIRST_CAPACITY, np.int64)
         self._poses = np.zeros((_FIRST_CAPACITY, NUM_JOINTS, 2), np.float32)

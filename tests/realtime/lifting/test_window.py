@@ -123,6 +123,16 @@ def test_a_5_fps_source_tracks_once_the_window_time_is_covered():
     assert results[-1].filled == 27
 
 
+def test_frames_stamped_to_the_millisecond_track_at_the_27th():
+    """QA: an MKV's 30 fps frames, stamped in whole milliseconds, span 866 ms over 26 steps, short
+    of the window's 866.67: one more frame warming after every restart."""
+    window = PoseWindow(PoseWindowOptions(window_frames=27, model_fps=30.0))
+    stamps_ns = [(i * 1000 // 30) * 1_000_000 for i in range(28)]  # truncated, as a container's clock
+    assert stamps_ns[26] == 866_000_000
+    states = [window.process(p, t).state for p, t in zip(_poses(28), stamps_ns, strict=True)]
+    assert states == ["warming"] * 26 + ["tracking"] * 2
+
+
 @pytest.mark.parametrize(("fps", "model_fps"), [(5.0, 30.0), (12.5, 30.0), (24.0, 30.0), (50.0, 30.0), (1000.0, 30.0),
                                                (30.0, 15.0), (7.0, 60.0)])  # fmt: skip
 def test_the_window_holds_the_pose_at_the_model_frame_times(fps: float, model_fps: float):
