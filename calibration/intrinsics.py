@@ -255,7 +255,7 @@ class CameraIntrinsics:
             cx=(self.cx + 0.5) * sx - 0.5,
             cy=(self.cy + 0.5) * sy - 0.5,
             rms_px=None if self.rms_px is None else self.rms_px * math.sqrt(sx * sy),
-            source=f"{self.source} (rescaled from {self.width}x{self.height})".strip(),
+            source=", ".join(filter(None, [self.source, f"rescaled from {self.width}x{self.height}"])),
         )
 
     def undistort_pixels(self, keypoints_px: np.ndarray) -> np.ndarray:

@@ -347,9 +347,14 @@ def _not_a_file(path: Path, mode: int, expected_format: str) -> CalibrationError
     if stat.S_ISREG(mode):
         return None
     what = next((name for test, name in _NOT_A_FILE if test(mode)), "not a regular file")
+    return CalibrationError(f"calibration file {path} is {what}, not a file; {_file_to_pass(expected_format)}")
+
+
+def _file_to_pass(expected_format: str) -> str:
+    """The fix of a file that is not the calibration file asked for (QA: "No such file or
+    directory", "is a 'posecast-subject' file", "found list" said no more)."""
     kind = expected_format.removeprefix("posecast-")
-    return CalibrationError(f"calibration file {path} is {what}, not a file; pass a {kind} file (.yaml, .yml or "
-                            f".json) written by posecast calibrate {kind} --output FILE")  # fmt: skip
+    return f"pass a {kind} file (.yaml, .yml or .json) written by posecast calibrate {kind} --output FILE"
 
 
 def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
@@ -358,7 +363,8 @@ def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
         mode = path.stat().st_mode
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) else "the path holds a NUL character"
-        raise CalibrationError(f"cannot read calibration file {path}: {reason}") from None
+        raise CalibrationError(f"cannot read calibration file {path}: {reason}; {_file_to_pass(expected_format)}") \
+            from None  # fmt: skip
     problem = _not_a_file(path, mode, expected_format)
     if problem is not None:
         raise problem
@@ -392,12 +398,14 @@ def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
         where = " ".join(str(exc).split())[:200]
         raise CalibrationError(f"calibration file {path} is not valid {suffix[1:].upper()}: {where}") from None
     if not isinstance(data, dict):
-        raise CalibrationError(f"calibration file {path} should hold a mapping of keys, found {type(data).__name__}")
+        raise CalibrationError(f"calibration file {path} should hold a mapping of keys, found {type(data).__name__}; "
+                               f"{_file_to_pass(expected_format)}")  # fmt: skip
     found = data.get("format", expected_format)
     if not isinstance(found, str):
         raise CalibrationError(f"{path}: format is {shown(found)}, expected {expected_format!r}")
     if found != expected_format:
-        raise CalibrationError(f"{path} is a {shown(found)} file, expected {expected_format!r}")
+        raise CalibrationError(f"{path} is a {shown(found)} file, expected {expected_format!r}; "
+                               f"{_file_to_pass(expected_format)}")  # fmt: skip
     version = data.get("version", VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         # shown: a version that is text may hold a line break (or be a megabyte long), the error stays one line

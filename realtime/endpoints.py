@@ -132,10 +132,18 @@ def exposed(endpoint: str) -> bool:
     parts = _split_tcp(endpoint)
     if parts is None:
         return True
-    host = parts[0]
+    return not is_loopback(parts[0])  # '*', an interface name or a host name: other machines may reach it
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 without brackets) is this machine's loopback:
+    ``localhost``, 127.0.0.0/8, ``::1``, or 127.x written as IPv6 (``::ffff:127.0.0.1``: QA, it was
+    said to be open to the network)."""
     if host == "localhost":
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:  # '*', an interface name or a host name: other machines may reach it
         return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)

@@ -41,7 +41,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
-from ..endpoints import bound_ipc_file, check_ipc_free, check_port, ipv6_option, remove_own_ipc_file
+from ..endpoints import bound_ipc_file, check_ipc_free, check_port, ipv6_option, is_loopback, remove_own_ipc_file
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
 from ..subscriber import QUIET_NOTICE_S, Subscriber
@@ -142,15 +142,6 @@ def check_endpoint(stream: str) -> None:
         Subscriber(stream, topics=()).close()
     except PosecastError as exc:
         raise OptionsError(str(exc)) from exc
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def decode_for_page(topic: bytes, payload: bytes) -> str:

@@ -407,3 +407,19 @@ def test_an_opencv_filestorage_file_is_named_as_one(tmp_path: Path) -> None:
     storage.release()
     with pytest.raises(CalibrationError, match="is an OpenCV FileStorage file, not posecast's: write its camera"):
         load_intrinsics(path)
+
+
+def test_a_file_that_is_not_the_one_asked_for_says_which_to_pass(tmp_path: Path) -> None:
+    """QA: "No such file or directory", "is a 'posecast-subject' file, expected 'posecast-floor'" and
+    "found list" named the problem only."""
+    subject = _good_file("subject", tmp_path)
+    with pytest.raises(CalibrationError, match=r"No such file or directory; pass a camera file \(.yaml, .yml or "
+                                               r"\.json\) written by posecast calibrate camera --output FILE$"):
+        load_intrinsics(tmp_path / "absent.yaml")
+    with pytest.raises(CalibrationError, match=r"is a 'posecast-subject' file, expected 'posecast-floor'; pass a "
+                                               r"floor file .* written by posecast calibrate floor"):
+        load_floor(subject)
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    with pytest.raises(CalibrationError, match=r"found list; pass a subject file .* posecast calibrate subject"):
+        load_subject(listed)

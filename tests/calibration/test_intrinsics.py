@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -44,6 +45,9 @@ def test_rescaled_scales_each_axis_and_keeps_distortion():
     back = big.rescaled(640, 480)
     assert back.fx == pytest.approx(k.fx) and back.cx == pytest.approx(k.cx) and back.cy == pytest.approx(k.cy)
     assert k.rescaled(640, 480) is k
+    # said once, in the run's own brackets (QA: "((rescaled from 1152x1152))" for a file without a source)
+    assert replace(k, source="").rescaled(1280, 960).source == "rescaled from 640x480"
+    assert replace(k, source="board").rescaled(1280, 960).source == "board, rescaled from 640x480"
 
 
 def test_rescaled_refuses_another_aspect_ratio():

@@ -31,6 +31,7 @@ def test_port_out_of_range_is_refused(address: str) -> None:
         ("tcp://localhost:0", False),
         ("tcp://127.0.0.2:0", False),  # all of 127/8 is loopback
         ("tcp://lo:0", False),  # the loopback interface by name binds 127.0.0.1 (QA: it was said to be open)
+        ("tcp://[::ffff:127.0.0.1]:0", False),  # 127.0.0.1 written as IPv6 (QA: said to be open)
         ("ipc:///tmp/posecast-test-{port}.sock", False),
     ],
 )
