@@ -24,6 +24,7 @@ from ...engines.media import display_available
 from ...engines.metadata import read_onnx_metadata
 from ...engines.runtime import BACKENDS
 from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, model_files, resolve_model
+from ...engines.runtime.quantize import is_int8_copy
 from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..detectors import DETECTORS, warn_if_fewer_people
@@ -34,6 +35,7 @@ from ..pipeline import Pipeline
 from ..progress import progress
 from ..sinks import SINKS
 from ..sources import open_source
+from ..sources.camera import CameraSource
 from ..stages import FrameSource, Sink
 from ..threaded import RUNNERS, make_runner
 from .capture import add_capture_arguments, configure_capture
@@ -161,7 +163,7 @@ def build_sinks(args: argparse.Namespace, source_spec: str) -> list[Sink]:
         for sink in built.values():
             sink.close()
         raise
-    _warn_unused_options(args)  # once the options hold: a refused one is the only line (QA: a warning came first)
+    _warn_unused_options(args, source_spec)  # once the options hold: a refused one is the only line (QA)
     return [built[key] for key in SINKS if key in built]
 
 
@@ -185,9 +187,15 @@ def check_named_inputs(args: argparse.Namespace, source_spec: str) -> None:
         DETECTORS[getattr(args, "detector", next(iter(DETECTORS)))].check_args(args)
 
 
-def _warn_unused_options(args: argparse.Namespace) -> None:
+def _warn_unused_options(args: argparse.Namespace, source_spec: str) -> None:
     """Say which options given do nothing with the others (QA: they were taken without a word)."""
     unused = []
+    if getattr(args, "realtime", False) and isinstance(open_source(source_spec), CameraSource):  # (unopened)
+        unused.append("--realtime: a camera or stream delivers frames at its own pace already")
+    model = getattr(args, "model", None)
+    if getattr(args, "int8", None) is False and model is not None and is_int8_copy(resolve_model(model)):
+        unused.append(f"--no-int8: {model} is an INT8 copy itself, and runs as it is (its float model is the file "
+                      "without .int8)")  # fmt: skip
     searching = getattr(args, "people_search", DEFAULT_SEARCH_INTERVAL_S) != DEFAULT_SEARCH_INTERVAL_S
     if getattr(args, "max_people", 1) == 1 and searching:
         unused.append("--people-search: with --max-people 1 nobody more is looked for")

@@ -888,3 +888,23 @@ def test_listen_and_view_take_either_name_of_the_stream(free_port, capsys: pytes
     assert build_parser().parse_args(["view", "--address", address]).stream == address
     assert main(["listen", "--stream", address, "--timeout", "0.3"]) == 2
     assert f"no message from {address} in 0.3 s" in capsys.readouterr().err
+
+
+def test_options_that_do_nothing_with_the_source_or_model_are_said(mjpeg_url: str, caplog) -> None:  # noqa: ANN001
+    """QA: ``--realtime`` on a stream and ``--no-int8`` with an INT8 copy as --model were taken
+    without a word."""
+    import argparse
+
+    from posecast.engines.runtime.base import int8_sibling, resolve_model
+    from posecast.realtime.commands import arguments
+
+    int8_model = str(int8_sibling(resolve_model(None)))
+    with caplog.at_level(logging.WARNING, "posecast"):
+        arguments._warn_unused_options(argparse.Namespace(realtime=True), mjpeg_url)
+        arguments._warn_unused_options(argparse.Namespace(realtime=True), str(DANCE_CLIP))  # a file: paced
+        arguments._warn_unused_options(argparse.Namespace(model=int8_model, int8=False), str(DANCE_CLIP))
+        arguments._warn_unused_options(argparse.Namespace(model=int8_model, int8=None), str(DANCE_CLIP))
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["--realtime: a camera or stream delivers frames at its own pace already (the option does nothing)",
+                    f"--no-int8: {int8_model} is an INT8 copy itself, and runs as it is (its float model is the file "
+                    "without .int8) (the option does nothing)"], said  # fmt: skip
