@@ -84,6 +84,9 @@ def input_kind(path: Path) -> str:
         raise SourceError(f"adapt input {path} is a single numpy array (.npy): give 2D as an .npz in the "
                           "`posecast lift` input format (numpy.savez(path, keypoints_2d=..., intrinsics=..., "
                           "fps=...))")  # fmt: skip
+    if suffix == ".onnx":  # (QA: OpenCV was asked to decode it as a video, and said to re-encode it)
+        raise SourceError(f"adapt input {path} is a model, not footage: give it as --model {path} (the model to "
+                          "adapt) and the footage as inputs")  # fmt: skip
     return {".npz": "npz", RECORDING_SUFFIX: "recording"}.get(suffix, "video")
 
 
@@ -182,7 +185,10 @@ def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
         sink = RecordSink(RecordOptions(recording))
         # the recording is temporary (its "recorded N frames to /tmp/..." line would name a file soon gone), and
         # the live bone measurement of a run is no news while adapting
-        with (quieter(logging.WARNING, "posecast.realtime.recording.format", "posecast.realtime.lifting.live_subject"),
+        # nor the lifter's model line: the 2D is what adapt takes (QA: "model: supervised-long-w384" for every
+        # video, read as the model being adapted when --model named another)
+        with (quieter(logging.WARNING, "posecast.realtime.recording.format", "posecast.realtime.lifting.live_subject",
+                      "posecast.realtime.lifting.lifter"),
               build_pipeline(PipelineOptions(detector_options=o.detector, lifting=o.lifting, avatar=None), [sink])
               as pipeline):  # (no avatar: the 2D and the lifted joints are what adapt takes)
             total = getattr(source, "frame_count", 0) or None

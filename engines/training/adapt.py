@@ -193,8 +193,8 @@ class AdaptReport:
     before: dict[str, float] = field(default_factory=dict)
     after: dict[str, float] = field(default_factory=dict)
     output: str = ""
-    #: what was adapted, how: the start model's file name, the recipe (``"custom"`` for options
-    #: made by hand) and the seed, as the adapted model's metadata names them
+    #: what was adapted, how: the start model (a shipped one's name, else its file name), the recipe
+    #: (``"custom"`` for options made by hand) and the seed, as the adapted model's metadata names them
     start_model: str = ""
     recipe: str = ""
     seed: int = 0
@@ -549,8 +549,14 @@ def adapt(
             log.warning("stopped after the %d adaptation steps, before the model was written: no model was "
                         "written", adapter.step)  # fmt: skip
         raise
-    report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(output), model.name,
-                         o.recipe_name or "custom", o.seed)  # fmt: skip
+    if adapter.step < 2 * o.lr_warmup_steps and not 0 < o.max_steps < 2 * o.lr_warmup_steps:  # (else said above)
+        log.warning("only %s fitted in --minutes %g: a run this short moves the model and was not measured to "
+                    "help; give it more minutes, or --steps of hundreds (README, Adapting to your own footage)",
+                    counted(adapter.step, "step"), o.minutes)  # fmt: skip
+    # the output as a path from anywhere, the start model as the metadata names it (QA: a file name
+    # beside adapted_from_model's shipped name, and a path relative to where adapt ran)
+    report = AdaptReport(adapter.step, seconds, len(sampler), before, after, str(Path(output).absolute()),
+                         model_label(model), o.recipe_name or "custom", o.seed)  # fmt: skip
     log.debug("adapted %d steps in %.0f s: before %s, after %s", report.steps, seconds, before, after)
     return report
 

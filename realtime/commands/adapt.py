@@ -217,7 +217,7 @@ def adapt_command(args: argparse.Namespace) -> int:
 FIGURES = (
     ("cycle_2d_error_pct", "2D cycle error (lift, turn 90°, lift, turn back)", "% of body size"),
     ("bone_cv_pct", "bone-length variation within a window", "%"),
-    ("scale_mean", "mean scale", ""),
+    ("scale_mean", "mean scale (the scale network's; adapting keeps its statistics)", ""),
     ("moved_mm", "3D moved from the start model (1.70 m person)", "mm"),
 )
 
@@ -226,7 +226,8 @@ def format_report(report: object, frames: int) -> str:
     """The before/after table printed at the end. The footage has no 3D truth: the figures say how
     the model changed on it, not whether its 3D got better (a recipe may train on the very figure:
     the paper's lowers its own cycle error while its 3D gets worse), so none is called better."""
-    lines = [f"adapted {counted(report.steps, 'step')} in {report.seconds / 60:.1f} min on {frames} frames "
+    took = f"{report.seconds:.0f} s" if report.seconds < 60 else f"{report.seconds / 60:.1f} min"  # (QA: "0.0 min")
+    lines = [f"adapted {counted(report.steps, 'step')} in {took} on {frames} frames "
              f"({report.windows} windows at the model's frame rate) → {report.output}",
              "  how the model changed on these windows of the footage (the network alone, no flip averaging; no "
              "3D truth, so not accuracy: README, Adapting to your own footage, says what adapting buys):"]  # fmt: skip

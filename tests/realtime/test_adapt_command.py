@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import metadata, rotations, skeleton
-from posecast.engines.runtime.base import DEFAULT_MODEL, WEIGHTS_DIR
+from posecast.engines.runtime.base import DEFAULT_MODEL, DEFAULT_MODEL_NAME, WEIGHTS_DIR
 from posecast.realtime.cli import main
 
 CLIP = "dance_576.mp4"
@@ -35,7 +35,8 @@ def test_adapt_a_clip_end_to_end(tmp_path: Path, media_dir: Path, pose_model_pat
     assert code == 0
     figures = json.loads(report.read_text())
     assert figures["steps"] > 0 and figures["frames"] == 120 and figures["output"] == str(out)
-    assert (figures["start_model"], figures["recipe"], figures["seed"]) == (DEFAULT_MODEL.name, "mirror", 0)
+    # the start model as the metadata names it, the output as a path from anywhere (QA: a file name, a relative path)
+    assert (figures["start_model"], figures["recipe"], figures["seed"]) == (DEFAULT_MODEL_NAME, "mirror", 0)
     for key in ("cycle_2d_error_pct", "bone_cv_pct"):
         assert np.isfinite(figures["before"][key]) and np.isfinite(figures["after"][key])
     assert figures["after"]["moved_mm"] > 0  # the steps changed the networks
@@ -165,6 +166,15 @@ def test_the_adaptation_weights_may_not_replace_the_footage(tmp_path: Path, caps
     err = _error(capsys, [str(footage), "--output", str(tmp_path / "foo.onnx")])
     assert f"its adaptation weights {footage} is the input {footage}" in err
     assert footage.read_bytes() == before and not (tmp_path / "foo.onnx").exists()
+
+
+def test_a_model_given_as_footage_is_pointed_to_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """QA: OpenCV was asked to decode it, and the error said to re-encode the "video"."""
+    pytest.importorskip("torch")
+    shutil.copy(DEFAULT_MODEL, tmp_path / "mine.onnx")
+    assert main(["adapt", str(tmp_path / "mine.onnx"), "--output", str(tmp_path / "out.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert f"adapt input {tmp_path / 'mine.onnx'} is a model, not footage: give it as --model" in err, err
 
 
 def test_a_refused_start_model_leaves_no_save_2d_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

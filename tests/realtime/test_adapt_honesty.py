@@ -63,4 +63,5 @@ def test_the_report_calls_no_figure_better() -> None:
                          {"cycle_2d_error_pct": 8.0, "bone_cv_pct": 2.0, "moved_mm": 40.0}, "a.onnx")  # fmt: skip
     text = format_report(report, 120)
     assert "better" not in text and "not accuracy" in text
+    assert text.startswith("adapted 12 steps in 30 s on 120 frames")  # (QA: "in 0.0 min")
     assert "2D cycle error (lift, turn 90°, lift, turn back): 21.70 → 8.00 % of body size" in text

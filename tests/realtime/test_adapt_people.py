@@ -60,7 +60,7 @@ def test_adapting_to_both_people_reports_what_it_adapted(two_people_take: Path, 
     report = adapt(DEFAULT_MODEL, files, tmp_path / "adapted.onnx", options, progress=False)
     frames = sum(int(posed_frames(*[np.load(f)[k] for k in ("keypoints_2d", "confidence")]).sum()) for f in files)
     assert report.steps == 2 and report.windows >= 0.9 * frames  # both people's frames are windows
-    assert (report.start_model, report.recipe, report.seed) == (DEFAULT_MODEL.name, "mirror", 7)
+    assert (report.start_model, report.recipe, report.seed) == ("supervised-long-w384", "mirror", 7)
 
 
 def test_too_little_footage_is_adapted_to_with_a_warning(two_people_take: Path, tmp_path: Path,
