@@ -23,6 +23,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..engines.fileio import input_file_problem, same_file
 from ..engines.lift_input import posed_frames, read_lift_input, save_lift_input
 from ..engines.logs import quieter
@@ -50,6 +52,10 @@ class FootageOptions:
 
     detector: MediaPipeOptions = field(default_factory=MediaPipeOptions)
     lifting: LiftingOptions = field(default_factory=LiftingOptions)
+
+
+#: The array of a 2D file adapt made that names the footage it came from (a video's file name)
+FOOTAGE_NAME_KEY = "footage_name"
 
 
 @dataclass
@@ -176,7 +182,16 @@ def _checked_npz(path: Path) -> Footage2D:
     # when training reads it (said twice before; QA)
     with quieter(logging.ERROR, "posecast.engines.lift_input"):
         keypoints, confidence, _, _ = read_lift_input(path)
-    return Footage2D(path, path, len(keypoints), int(posed_frames(keypoints, confidence).sum()))
+    return Footage2D(path, _footage_of(path), len(keypoints), int(posed_frames(keypoints, confidence).sum()))
+
+
+def _footage_of(path: Path) -> Path:
+    """The footage a 2D file was made from, when adapt made it (:data:`FOOTAGE_NAME_KEY`), else the file."""
+    with np.load(path, allow_pickle=False) as data:  # (read whole, checked, just before)
+        name = data[FOOTAGE_NAME_KEY] if FOOTAGE_NAME_KEY in data.files else None
+    if name is None or name.dtype.kind != "U" or name.ndim != 0 or not str(name).strip():
+        return path
+    return Path(str(name)[:200])
 
 
 def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
@@ -213,7 +228,9 @@ def _recording_to_npz(recording: Path, source: Path, target: Path, given_2d: lis
         stem = target.name.removesuffix("_2d.npz")
         path = target if rank == 0 else target.with_name(f"{stem}_person{person_id}_2d.npz")
         _check_not_given(path, source, given_2d)
-        arrays = lift_input(take, person_id)
+        # the footage's name travels with its 2D: adapted again from --save-2d files, the model's
+        # adapted_on named those files (QA: 000_take_2d.npz, 003_imgs_2d.npz, ...)
+        arrays = lift_input(take, person_id) | {FOOTAGE_NAME_KEY: np.array(source.name)}
         save_lift_input(arrays, path)
         seen = int(posed_frames(arrays["keypoints_2d"], arrays["confidence"]).sum())
         out.append(Footage2D(path, source, len(arrays["keypoints_2d"]), seen))

@@ -111,3 +111,16 @@ def test_exporting_one_person_of_several_names_the_others(two_people_take: Path,
     with caplog.at_level(logging.INFO, logger="posecast.realtime.recording"):
         assert main(["export", str(two_people_take), "--lift-input", str(tmp_path / "two.npz"), "--person", "1"]) == 0
     assert "posed in most frames" not in caplog.text
+
+
+def test_2d_made_from_footage_keeps_the_footage_s_name(two_people_take: Path, tmp_path: Path) -> None:
+    """QA: adapted again from the --save-2d files, the model's adapted_on named those files
+    (000_take_2d.npz, ...), not the footage they came from."""
+    made = footage_to_2d([two_people_take], tmp_path)
+    assert {f.source for f in made} == {two_people_take}
+    again = footage_to_2d([f.path for f in made], tmp_path / "unused")
+    assert {f.source for f in again} == {Path(two_people_take.name)}
+    keys = dict(np.load(made[0].path))  # a file of the user's own: named as it is
+    del keys["footage_name"]
+    np.savez(tmp_path / "mine.npz", **keys)
+    assert footage_to_2d([tmp_path / "mine.npz"], tmp_path / "unused")[0].source == tmp_path / "mine.npz"
