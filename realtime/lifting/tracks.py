@@ -66,8 +66,12 @@ class Track:
         """The track seen at ``box`` at ``timestamp_ns``: its velocity from the move since the
         frame before (averaged with the one before: MediaPipe's boxes jitter), none after a gap."""
         step_s = (timestamp_ns - self.last_seen_ns) * 1e-9
-        velocity = np.zeros(2)
-        if 0.0 < step_s <= _MAX_VELOCITY_STEP_S:
+        size_ratio = _diagonal(box) / max(_diagonal(self.box), 1e-6)
+        if not 0.0 < step_s <= _MAX_VELOCITY_STEP_S:
+            velocity = np.zeros(2)
+        elif abs(size_ratio - 1.0) > _MAX_SIZE_CHANGE:  # a box that changed shape (a person partly hidden,
+            velocity = self.velocity_px_s  # an arm out) did not move as its centre did (review): kept as it was
+        else:
             moved = (box[:2] + box[2:] - self.box[:2] - self.box[2:]) / 2
             velocity = 0.5 * self.velocity_px_s + 0.5 * moved / step_s
         return Track(self.person_id, box, timestamp_ns, True, velocity)
@@ -85,6 +89,12 @@ class Track:
 _MAX_VELOCITY_STEP_S = 0.25
 #: A box is moved on by its velocity for at most this long (seconds)
 _MAX_PREDICTION_S = 0.5
+#: A box whose diagonal changed by more than this fraction since the frame before measures no velocity
+_MAX_SIZE_CHANGE = 0.15
+
+
+def _diagonal(box: np.ndarray) -> float:
+    return float(np.hypot(box[2] - box[0], box[3] - box[1]))
 
 
 def keypoint_boxes(keypoints_px: np.ndarray, scores: np.ndarray, min_score: float) -> np.ndarray:

@@ -121,3 +121,17 @@ def test_the_one_in_front_keeps_their_id_when_the_other_is_hidden_crossing() -> 
         boxes = [a, B_BOXES[f]] if f < len(B_BOXES) else [a]
         ids = tracker.update(np.array(boxes, np.float64), f * frame_ns)
         assert ids[0] == 0, (f, ids)
+
+
+def test_a_person_standing_still_and_partly_hidden_keeps_their_id() -> None:
+    """Review: the box shrinking as the legs went out of view was read as a move, and the lost
+    box, moved on by it, was no longer where the person came back."""
+    tracker = Tracker(TrackerOptions(max_people=2))
+    frame_ns = 1_000_000_000 // 30
+    other = [900.0, 100.0, 1000.0, 400.0]
+    boxes = [[300.0, 100.0, 400.0, 400.0]] * 5 + [[300.0, 100.0, 400.0, 300.0], [300.0, 100.0, 400.0, 200.0]]
+    for f, still in enumerate(boxes):
+        assert tracker.update(np.array([other, still]), f * frame_ns) == [0, 1]
+    for f in range(len(boxes), len(boxes) + 9):  # hidden
+        assert tracker.update(np.array([other]), f * frame_ns) == [0]
+    assert tracker.update(np.array([other, boxes[0]]), (len(boxes) + 9) * frame_ns) == [0, 1]
