@@ -28,31 +28,32 @@ log = logging.getLogger(__name__)
 FLOOR_FORMAT = "posecast-floor"
 
 
+#: The keys of a floor file, as :func:`save_floor` writes them
+FLOOR_KEYS = ("format", "version", "camera_height_m", "tilt_deg", "roll_deg", "source", "date")
+
+
 def save_floor(floor: Floor, path: str | Path, source: str = "") -> Path:
     """Write ``floor`` to ``path`` (format chosen by the suffix); returns the path."""
-    data = {
-        "format": FLOOR_FORMAT, "version": 1, "camera_height_m": round(floor.camera_height_m, 4),
-        "tilt_deg": round(floor.tilt_deg, 3), "roll_deg": round(floor.roll_deg, 3),
-        "source": source or floor.source, "date": utc_now_iso(),
-    }  # fmt: skip
-    return _write(path, data)
+    values = (FLOOR_FORMAT, 1, round(floor.camera_height_m, 4), round(floor.tilt_deg, 3), round(floor.roll_deg, 3),
+              source or floor.source, utc_now_iso())  # fmt: skip
+    return _write(path, dict(zip(FLOOR_KEYS, values, strict=True)))
 
 
 def load_floor(path: str | Path) -> Floor:
     """Read a floor file; one-line :class:`CalibrationError` for anything missing or out of range."""
     data = _read(path, FLOOR_FORMAT)
     where = f"floor file {path}"
-    check_keys(data, ("format", "version", "camera_height_m", "tilt_deg", "roll_deg", "source", "date"), where)
+    check_keys(data, FLOOR_KEYS, where)
     missing = [k for k in ("camera_height_m", "tilt_deg") if data.get(k) is None]
     if missing:
         raise CalibrationError(f"{where} lacks {', '.join(missing)}; expected camera_height_m, tilt_deg, roll_deg")
     with _in_file(where):
         height = finite_number("camera_height_m", data["camera_height_m"])
         tilt = finite_number("tilt_deg", data["tilt_deg"])
-        if data.get("roll_deg") is None:  # (QA: a file cut short lost a measured roll of -4.8° without a word)
+        if "roll_deg" not in data:  # (QA: a file cut short lost a measured roll of -4.8° without a word)
             log.warning("%s has no roll_deg: the camera is taken as level (roll 0°); write roll_deg: 0 to say so",
                         where)  # fmt: skip
-        roll = finite_number("roll_deg", data.get("roll_deg", 0.0))
+        roll = finite_number("roll_deg", data.get("roll_deg", 0.0))  # (roll_deg: null is refused, as a number)
         floor = floor_from_camera_pose(height, tilt, roll)
         source = _text(data, "source") or str(path)
     return Floor(floor.up_cam, floor.level_m, None, f"calibrated ({source})")

@@ -124,13 +124,17 @@ def load_intrinsics(path: str | Path) -> CameraIntrinsics:
 
 def check_keys(data: dict[str, Any], known: tuple[str, ...], where: str) -> None:
     """A calibration file's keys against those its ``save_*`` writes (``known``): one close to a
-    known key is a misspelling, refused with "did you mean" (a misspelt optional key was read as
-    absent, without a word: the camera file's distortion, the floor file's roll; QA); any other is
-    said and ignored."""
+    known key the file lacks (or its start: ``roll`` for ``roll_deg``) is a misspelling, refused
+    with "did you mean" (a misspelt optional key was read as absent, without a word: the camera
+    file's distortion, the floor file's roll; QA); any other is said and ignored (a key of the
+    user's own, ``camera_name`` beside ``camera_height_m``: review)."""
+    absent = [name for name in known if name not in data]
     for key in data:
         if key in known:
             continue
-        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        text = str(key)
+        close = difflib.get_close_matches(text, absent, n=1, cutoff=0.75) or [
+            name for name in absent if len(text) >= 3 and name.startswith(text)][:1]  # fmt: skip
         if close:
             raise CalibrationError(f"{where}: unknown key {key!r}; did you mean {close[0]!r}? (keys: "
                                    f"{', '.join(known)})")  # fmt: skip

@@ -54,6 +54,17 @@ def test_a_floor_file_without_its_roll_says_it_takes_the_camera_as_level(tmp_pat
     assert np.allclose(floor.up_cam, fl.floor_from_camera_pose(1.2, 3, 0).up_cam)
     assert "has no roll_deg: the camera is taken as level (roll 0°)" in caplog.text
     assert "key 'note' is not one of its keys" in caplog.text  # a key of the user's own: said, and ignored
+    # keys of the user's own that resemble one the file has are theirs, not misspellings (review:
+    # camera_name was refused as camera_height_m, title as tilt_deg)
+    path.write_text(yaml.safe_dump({"format": "posecast-floor", "camera_height_m": 1.2, "tilt_deg": 3, "roll_deg": 0,
+                                    "camera_name": "desk", "title": "studio"}))  # fmt: skip
+    load_floor(path)
+    caplog.clear()
+    path.write_text(yaml.safe_dump({"format": "posecast-floor", "camera_height_m": 1.2, "tilt_deg": 3,
+                                    "roll_deg": None}))  # fmt: skip
+    with caplog.at_level(logging.WARNING, "posecast"), pytest.raises(CalibrationError, match="roll_deg"):
+        load_floor(path)  # one error, no warning that it is taken as level before it (review)
+    assert not caplog.records
 
 
 def test_floor_camera_option() -> None:
