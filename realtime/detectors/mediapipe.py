@@ -35,7 +35,7 @@ from ..option_types import check_field_types
 from ..stages import Detector2D
 from ..stop_signals import stop_signals_deferred
 from ..types import Detections2D, Frame
-from .people_slots import PeopleSlots, hand_over, people_in, with_newcomers
+from .people_slots import PeopleSlots, SlotWatch, hand_over, people_in, with_newcomers
 from .quiet import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,7 @@ class MediaPipeDetector(Detector2D):
     def _create(self) -> None:
         o = self.options
         self._slots = PeopleSlots(o.max_people, o.search_interval_s)
+        self._slot_watch = SlotWatch()
         self._following = self._incoming = None
         with quiet_native_stderr(not o.verbose):
             # the trackers for one and two people up front (a second person is the usual newcomer:
@@ -241,7 +242,10 @@ class MediaPipeDetector(Detector2D):
             if complete:
                 self._following, self._incoming = incoming, None
         if self._search is not None:  # slots that can change (else nothing to count, on every frame)
-            self._slots.tracked(timestamp_ns, people_in(detections))
+            people = people_in(detections)
+            if self._slot_watch.taken(detections, people, self._slots.slots):
+                self._slots.slot_taken(timestamp_ns)
+            self._slots.tracked(timestamp_ns, people)
         if found is not None:
             # the search may miss someone the tracker follows: its people not tracked are the
             # newcomers, shown from this frame (the first frame, a photo) and tracked from the next

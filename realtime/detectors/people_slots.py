@@ -13,11 +13,13 @@ for more only now and then, with a separate landmarker asked for ``max_people``:
 * a tracker that finds fewer people than its slots for ``hold_s`` (someone left, or hides) is
   narrowed to the most it found in that time, at least one. Until then MediaPipe's detector
   keeps looking on every frame, which brings back a person hidden for a moment at once;
-* for ``hold_s`` after the tracker first finds fewer people than its slots, while fewer than
-  ``max_people`` slots are open, a search runs on every frame: the slot of the person who went
-  may be taken at once by another in view (MediaPipe's tracker, short of people, looks for
-  anyone), and the one who went, back within the second the lifting holds their id, waited for
-  the next search and came back as a new person (QA: back after 0.7 s, found after 1.17 s).
+* when a slot the tracker came up short in is filled again by someone else (:class:`SlotWatch`:
+  MediaPipe's tracker, short of people, looks for anyone, and takes another person in view at
+  once), a search runs on every frame for ``hold_s``, while fewer than ``max_people`` slots are
+  open: the one who went, back within the second the lifting holds their id, waited for the next
+  search and came back as a new person (QA: back after 0.7 s, found after 1.17 s). A person the
+  tracker misses for a frame and finds again in the same place starts no such search (review:
+  one dropped every third frame kept the search running on every frame).
 
 A landmarker's ``num_poses`` is fixed, so other slots mean another landmarker, which starts
 from its detector alone and can miss, for a while, a person the one before was following (on a
@@ -64,8 +66,7 @@ class PeopleSlots:
     _next_search_ns: int | None = field(default=None, init=False)
     _short_since_ns: int | None = field(default=None, init=False)
     _most_found_while_short: int = field(default=0, init=False)
-    _went_at_ns: int | None = field(default=None, init=False)  # when someone the tracker found last went
-    _all_found: bool = field(default=False, init=False)  # whether the tracker found its slots' worth last frame
+    _taken_at_ns: int | None = field(default=None, init=False)  # when another person last took a slot
 
     def __post_init__(self) -> None:
         for name in ("search_interval_s", "hold_s"):
@@ -78,17 +79,15 @@ class PeopleSlots:
         """Whether to look for more people in the frame at ``timestamp_ns`` (always on the first)."""
         if self.slots >= self.max_people:
             return False
-        if self._went_at_ns is not None and timestamp_ns - self._went_at_ns <= round(self.hold_s * 1e9):
-            return True  # someone went a moment ago: looked for on every frame while their id is held
+        if self._taken_at_ns is not None and timestamp_ns - self._taken_at_ns <= round(self.hold_s * 1e9):
+            return True  # a slot was taken a moment ago: its person is looked for while their id is held
         return self._next_search_ns is None or timestamp_ns >= self._next_search_ns
 
     def tracked(self, timestamp_ns: int, people: int) -> None:
         """The tracker found ``people`` in the frame at ``timestamp_ns``."""
         if people >= self.slots or self.search_interval_s == 0:
-            self._short_since_ns, self._all_found = None, True
+            self._short_since_ns = None
             return
-        if self._all_found:  # (not while short already: an empty room is searched for a second, not for ever)
-            self._went_at_ns, self._all_found = timestamp_ns, False
         if self._short_since_ns is None:
             self._short_since_ns, self._most_found_while_short = timestamp_ns, people
             return
@@ -97,12 +96,39 @@ class PeopleSlots:
             self.slots = max(1, self._most_found_while_short)
             self._short_since_ns = None
 
+    def slot_taken(self, timestamp_ns: int) -> None:
+        """Someone the tracker followed went, and another person took their slot at the frame at
+        ``timestamp_ns`` (:class:`SlotWatch`): search on every frame for ``hold_s``."""
+        self._taken_at_ns = timestamp_ns
+
     def searched(self, timestamp_ns: int, people: int) -> None:
         """The search of the frame at ``timestamp_ns`` found ``people``."""
         self._next_search_ns = timestamp_ns + round(self.search_interval_s * 1e9)
         if people > self.slots:
             self.slots = min(people, self.max_people)
             self._short_since_ns = None
+
+
+@dataclass
+class SlotWatch:
+    """Tells when the tracker, short of a person for a frame or more, is full again with someone
+    who is none of those it followed before (their slot taken by another person in view), not the
+    same people found again (a person missed for a frame) nor fewer slots after a narrowing."""
+
+    _last_full: Detections2D | None = None  # the people of the last frame the tracker filled its slots in
+    _before_short: Detections2D | None = None  # those of the frame before it came up short
+
+    def taken(self, detections: Detections2D, people: int, slots: int) -> bool:
+        """Whether ``detections`` (``people`` of them, of the tracker asked for ``slots``) hold someone
+        in a slot that was another's."""
+        if people < slots:
+            if self._before_short is None:
+                self._before_short = self._last_full
+            return False
+        before, self._before_short, self._last_full = self._before_short, None, detections
+        if before is None or before.count == 0 or detections.count == 0:
+            return False
+        return not _matches(before, detections).any(axis=0).all()
 
 
 def with_newcomers(tracked: Detections2D, found: Detections2D, max_people: int) -> Detections2D:
