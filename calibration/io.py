@@ -385,7 +385,7 @@ def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
     if len(raw) > MAX_FILE_BYTES:
         raise CalibrationError(f"calibration file {path} is larger than {MAX_FILE_BYTES // 1024} KiB; "
                                "a camera or subject file is a few hundred bytes")  # fmt: skip
-    if raw.startswith(b"%YAML:1.0") or b"!!opencv-matrix" in raw:  # (QA: "could not determine a constructor")
+    if raw.startswith(b"%YAML:1.0") or b"opencv-matrix" in raw:  # its YAML or JSON (QA: "could not determine ...")
         raise CalibrationError(f"calibration file {path} is an OpenCV FileStorage file, not posecast's: write its "
                                "camera matrix and distortion as format: posecast-camera with width, height, fx, fy, "
                                "cx, cy and distortion (README, Calibration), or calibrate with posecast calibrate "

@@ -24,9 +24,10 @@ _FILE_SUFFIXES = frozenset({".posecast", ".mp4", ".mov", ".avi", ".mkv", ".webm"
 
 
 def names_a_file(word: str) -> bool:
-    """Whether a command-line word names a file rather than a host: it exists, holds a path
-    separator or ends as posecast's files do (a host name holds none of these)."""
-    return os.sep in word or "/" in word or Path(word).suffix.lower() in _FILE_SUFFIXES or os.path.exists(word)
+    """Whether a command-line word names a file rather than a host: a file here, a path with a
+    separator or a name ending as posecast's files do (a host name is none of these; a folder of
+    the host's name may well be here: review)."""
+    return os.sep in word or "/" in word or Path(word).suffix.lower() in _FILE_SUFFIXES or os.path.isfile(word)
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):

@@ -64,7 +64,7 @@ def lift_file(
                              height_m=height_m,
                              live_subject=LiveSubjectOptions() if live_subject else None)  # fmt: skip
     # the stages' warnings about frames are said once the file is lifted, not before its refusal (QA)
-    with held_back(*(f"posecast.realtime.lifting.{name}" for name in ("metric", "live_subject", "upright"))) as held:
+    with held_back(*(f"posecast.realtime.lifting.{name}" for name in ("metric", "live_subject"))) as held:
         joints, joints_rel, valid, _ = lift_sequence(keypoints, confidence, fps, options, timestamps_s)
     posed = np.isfinite(joints).all(axis=(1, 2))
     if posed.any():

@@ -18,7 +18,8 @@ Policy (what the pipeline and the README rely on):
 
 - **Start-up (edge padding).** Slots older than the first frame since the last reset repeat
   that frame, the same padding the lifter is trained with. The state is ``"warming"`` until the
-  frames seen span the whole window (``(T − 1) / model_fps`` of time), and the pose is still
+  frames seen span the whole window (``(T − 1) / model_fps`` of time, to within a millisecond:
+  files stamp frames in whole milliseconds), and the pose is still
   lifted and published; :attr:`WindowResult.filled` says how many slots are not padding.
 - **Tracking.** From then on every slot is real and the state is ``"tracking"``.
 - **Dropouts.** Frames without this person are simply not pushed: the next frame within
@@ -97,7 +98,8 @@ class PoseWindow:
         # a slot within a millisecond of the first frame is filled: files stamp frames to the
         # millisecond, and 26 steps of 1/30 s then span 866 ms, short of 866.67 (QA: one more frame
         # warming after each restart of an MKV or WebM)
-        self._tolerance_ns = max(int(self._slots.period_ns * SNAP_FRACTION), _STAMP_PRECISION_NS)
+        self._tolerance_ns = max(int(self._slots.period_ns * SNAP_FRACTION),
+                                 min(_STAMP_PRECISION_NS, self._slots.period_ns // 2))  # (a 1 kHz model: half a slot)
         self._max_gap_ns = None if o.max_gap_s is None else int(o.max_gap_s * 1e9)
         self._times = np.zeros(_FIRST_CAPACITY, np.int64)
         self._poses = np.zeros((_FIRST_CAPACITY, NUM_JOINTS, 2), np.float32)

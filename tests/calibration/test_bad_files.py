@@ -407,6 +407,12 @@ def test_an_opencv_filestorage_file_is_named_as_one(tmp_path: Path) -> None:
     storage.release()
     with pytest.raises(CalibrationError, match="is an OpenCV FileStorage file, not posecast's: write its camera"):
         load_intrinsics(path)
+    as_json = tmp_path / "opencv.json"  # its JSON form too (review)
+    storage = cv2.FileStorage(str(as_json), cv2.FILE_STORAGE_WRITE)
+    storage.write("camera_matrix", np.eye(3))
+    storage.release()
+    with pytest.raises(CalibrationError, match="is an OpenCV FileStorage file"):
+        load_intrinsics(as_json)
 
 
 def test_a_file_that_is_not_the_one_asked_for_says_which_to_pass(tmp_path: Path) -> None:
