@@ -62,15 +62,21 @@ class Track:
     seen_now: bool = field(default=True)
     velocity_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2))
 
-    def followed_by(self, box: np.ndarray, timestamp_ns: int) -> Track:
+    def followed_by(self, box: np.ndarray, timestamp_ns: int, overlapped: bool = False) -> Track:
         """The track seen at ``box`` at ``timestamp_ns``: its velocity from the move since the
-        frame before (averaged with the one before: MediaPipe's boxes jitter), none after a gap."""
+        frame before (averaged with the one before: MediaPipe's boxes jitter), none after a gap.
+        ``overlapped``: the box overlaps another person's this frame."""
         step_s = (timestamp_ns - self.last_seen_ns) * 1e-9
-        size_ratio = _diagonal(box) / max(_diagonal(self.box), 1e-6)
+        size_change = np.abs((box[2:] - box[:2]) / np.maximum(self.box[2:] - self.box[:2], 1e-6) - 1.0)
         if not 0.0 < step_s <= _MAX_VELOCITY_STEP_S:
             velocity = np.zeros(2)
-        elif abs(size_ratio - 1.0) > _MAX_SIZE_CHANGE:  # a box that changed shape (a person partly hidden,
-            velocity = self.velocity_px_s  # an arm out) did not move as its centre did (review): kept as it was
+        elif overlapped or size_change.max() > _MAX_SIZE_CHANGE:
+            # a box another person eats into, or that changed width or height (a person partly
+            # hidden, an arm out, two people's keypoints merged into one), did not move as its centre
+            # did: the velocity is kept as it was (review and QA: a person standing still, covered
+            # from one side by another walking past, was read as moving away, and the lost box, moved
+            # on by it, took the walker's id)
+            velocity = self.velocity_px_s
         else:
             moved = (box[:2] + box[2:] - self.box[:2] - self.box[2:]) / 2
             velocity = 0.5 * self.velocity_px_s + 0.5 * moved / step_s
@@ -89,12 +95,8 @@ class Track:
 _MAX_VELOCITY_STEP_S = 0.25
 #: A box is moved on by its velocity for at most this long (seconds)
 _MAX_PREDICTION_S = 0.5
-#: A box whose diagonal changed by more than this fraction since the frame before measures no velocity
+#: A box whose width or height changed by more than this fraction since the frame before measures no velocity
 _MAX_SIZE_CHANGE = 0.15
-
-
-def _diagonal(box: np.ndarray) -> float:
-    return float(np.hypot(box[2] - box[0], box[3] - box[1]))
 
 
 def keypoint_boxes(keypoints_px: np.ndarray, scores: np.ndarray, min_score: float) -> np.ndarray:
@@ -188,10 +190,11 @@ class Tracker:
             self._next_id = max(self._next_id, max(ids) + 1)
         else:
             ids = self._match(boxes, timestamp_ns)
-        for person_id, box in zip(ids, boxes, strict=True):
+        overlapped = (box_iou(boxes, boxes) > 0.0).sum(axis=1) > 1  # (each box overlaps itself)
+        for person_id, box, covered in zip(ids, boxes, overlapped, strict=True):
             old = self.tracks.get(person_id)
             self.tracks[person_id] = Track(person_id, box, timestamp_ns) if old is None else old.followed_by(
-                box, timestamp_ns)  # fmt: skip
+                box, timestamp_ns, bool(covered))  # fmt: skip
         return ids
 
     def _update_one(self, boxes: np.ndarray, timestamp_ns: int) -> list[int]:
