@@ -57,6 +57,9 @@ def export(args: argparse.Namespace) -> int:
         raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
                              f"got {args.lift_input.name}")  # fmt: skip
     recording = read_recording(args.recording)
+    if not recording.frames:  # (QA: "has no camera intrinsics (no frame was processed)")
+        raise RecordingError(f"{args.recording} has no frames: nothing to export; record a take with frames "
+                             "(posecast run --record FILE)")  # fmt: skip
     # every output is made before any is written: one that cannot be made (no camera intrinsics for
     # --lift-input, no pose for --bvh) leaves no other behind
     arrays = None if args.lift_input is None else lift_input(recording, args.person)

@@ -135,7 +135,7 @@ class Replay:
             frames = reader.frames_read
         check_whole(self.path, footer, frames)  # as export reads it: whole or refused
         if not frames:
-            raise RecordingError(f"{self.path} has no frames to replay")
+            raise _no_frames(self.path)
         #: The take's meta at its first frame as recorded (``None`` when a frame comes first): the
         #: live run's options.
         self.recorded_meta = None if opening is None else stream_meta(opening, self.path.name, self.path)
@@ -223,10 +223,15 @@ class Replay:
                     next_id = frame_id + 1
                     self.frames_sent += 1
             if pass_first_ts is None:
-                raise RecordingError(f"{self.path} has no frames to replay")
+                raise _no_frames(self.path)
             if not footer and not warned_unfinished:  # as read_recording says it, once
                 log.warning("%s has no footer (the recorder did not finish, e.g. a crash): replayed its %d whole "
                             "frames", self.path, self.frames_sent)  # fmt: skip
                 warned_unfinished = True
             if not self.options.loop:
                 return
+
+
+def _no_frames(path: Path) -> RecordingError:
+    """The error of a take without frames (QA: it named no fix)."""
+    return RecordingError(f"{path} has no frames to replay: record a take with frames (posecast run --record FILE)")

@@ -440,3 +440,19 @@ def test_timestamps_standing_still_are_paced_one_frame_apart(tmp_path: Path, cap
     assert len(stamps) == FRAMES and (steps > 0.02).all() and (steps < 0.1).all(), steps
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "the recorded clock stands still" in warnings[0], warnings
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["replay", "--wait", "0", "--publish", "none"], "has no frames to replay: record a take with frames (posecast run "
+                                                     "--record FILE)"),
+    (["export", "--bvh", "{tmp}/zero.bvh"], "has no frames: nothing to export; record a take with frames"),
+])  # fmt: skip
+def test_a_take_of_no_frames_says_so_with_the_fix(command: list[str], message: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """QA: export said "has no camera intrinsics (no frame was processed)", replay named no fix."""
+    take = write_take(tmp_path / "zero.posecast", frames=0)
+    argv = [part.replace("{tmp}", str(tmp_path)) for part in command]
+    assert cli.main([argv[0], str(take), *argv[1:]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "zero.bvh").exists()
