@@ -18,6 +18,17 @@ from pathlib import Path
 
 from .fileio import home_expanded
 
+#: Endings of the files posecast reads or writes: a word ending so names a file, not a host
+_FILE_SUFFIXES = frozenset({".posecast", ".mp4", ".mov", ".avi", ".mkv", ".webm", ".npz", ".json", ".yaml", ".yml",
+                            ".onnx", ".bvh", ".png", ".jpg", ".jpeg"})  # fmt: skip
+
+
+def names_a_file(word: str) -> bool:
+    """Whether a command-line word names a file rather than a host: a file here, a path with a
+    separator or a name ending as posecast's files do (a host name is none of these; a folder of
+    the host's name may well be here: review)."""
+    return os.sep in word or "/" in word or Path(word).suffix.lower() in _FILE_SUFFIXES or os.path.isfile(word)
+
 
 def _number(text: str, what: str, example: str) -> float:
     try:

@@ -9,25 +9,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import re
 import sys
 from importlib import metadata
-from pathlib import Path
 from typing import NoReturn
 
-__all__ = ["DefaultsHelpFormatter", "PosecastParser", "names_a_file", "package_version"]
+from ..engines.cli_args import names_a_file
 
-#: Endings of the files posecast reads or writes: a word ending so names a file, not a host
-_FILE_SUFFIXES = frozenset({".posecast", ".mp4", ".mov", ".avi", ".mkv", ".webm", ".npz", ".json", ".yaml", ".yml",
-                            ".onnx", ".bvh", ".png", ".jpg", ".jpeg"})  # fmt: skip
-
-
-def names_a_file(word: str) -> bool:
-    """Whether a command-line word names a file rather than a host: a file here, a path with a
-    separator or a name ending as posecast's files do (a host name is none of these; a folder of
-    the host's name may well be here: review)."""
-    return os.sep in word or "/" in word or Path(word).suffix.lower() in _FILE_SUFFIXES or os.path.isfile(word)
+__all__ = ["DefaultsHelpFormatter", "PosecastParser", "package_version"]
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):

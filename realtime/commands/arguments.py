@@ -225,18 +225,18 @@ def observe(args: argparse.Namespace, sinks: Sequence[Sink]) -> int:
     """Run the pipeline over ``--seconds`` of ``args.source`` (at the source's rate) into
     ``sinks`` for a calibrate command; returns the frames seen. A file shorter than that is said
     (QA: the 4 s dance clip measured for the default 5 s without a word)."""
-    asked: list[tuple[int, float]] = []
+    file_asked: dict[str, float] = {}  # a file's frames asked and rate (a live source's drops are no end: review)
 
     def frames_for(source: FrameSource) -> int:
         fps = source.source_fps or 30.0
-        if not isinstance(source, CameraSource):  # a live source's frames dropped at capture are no end (review)
-            asked.append((int(args.seconds * fps), fps))
+        if not isinstance(source, CameraSource):
+            file_asked.update(frames=int(args.seconds * fps), fps=fps)
         return int(args.seconds * fps)
 
     frames = run_pipeline(args, args.source, sinks, frames_for)
-    if asked and frames < asked[0][0]:
+    if file_asked and frames < file_asked["frames"]:
         log.info("the source ended after %.1f s of the %g s asked (--seconds): measured from those %s",
-                 frames / asked[0][1], args.seconds, counted(frames, "frame"))  # fmt: skip
+                 frames / file_asked["fps"], args.seconds, counted(frames, "frame"))  # fmt: skip
     return frames
 
 

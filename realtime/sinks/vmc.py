@@ -47,11 +47,11 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from ...calibration import floor
 from ...engines import frames, humanoid, skeleton
+from ...engines.cli_args import names_a_file
 from ...engines.rotations import SignContinuity
 from ..avatar import AvatarFrame, AvatarOptions, AvatarWorld
 from ..avatar_arguments import avatar_options
 from ..errors import OptionsError, PublishError
-from ..help import names_a_file
 from ..stages import Sink
 from ..types import PoseFrame, StreamMeta
 
