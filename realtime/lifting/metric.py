@@ -62,7 +62,6 @@ from .tracks import Tracker, TrackerOptions, duplicate_detections, keypoint_boxe
 
 log = logging.getLogger(__name__)
 
-_NO_BOXES = np.zeros((1, 4))
 #: The intrinsics lines logged at INFO so far in this process (the same line again goes to DEBUG).
 _LOGGED_INTRINSICS: set[str] = set()
 
@@ -236,8 +235,8 @@ class MetricPoseLifting(PoseLifting):
         # (fmax puts NaN at 0: clip(nan_to_num(c), 0, 1) in two ufunc calls, ~100 us less after MediaPipe)
         keypoints_px, confidence = mapped[..., :2], np.minimum(np.fmax(mapped[..., 2], 0.0), 1.0)
         track_ids, rows = detections.track_ids, range(n)  # rows: each person's in ``detections``
+        boxes = keypoint_boxes(detections.keypoints_px, detections.scores, self.options.tracker.min_score)
         if self.tracker.options.max_people > 1:
-            boxes = keypoint_boxes(detections.keypoints_px, detections.scores, self.options.tracker.min_score)
             duplicate = duplicate_detections(boxes, detections.keypoints_px, detections.scores)
             if duplicate.any():  # one person found twice: the better one stays
                 keep = ~duplicate
@@ -245,8 +244,6 @@ class MetricPoseLifting(PoseLifting):
                 track_ids = None if track_ids is None else track_ids[keep]
                 rows = np.flatnonzero(keep)
                 n = len(boxes)
-        else:  # nobody to tell apart: the tracker does not look at boxes
-            boxes = _NO_BOXES[:n]
         ids = self.tracker.update(boxes, timestamp_ns, track_ids)
         if n > len(self._batch):
             self._batch = np.zeros((n, *self._batch.shape[1:]), np.float32)

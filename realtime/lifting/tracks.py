@@ -9,10 +9,11 @@ gap, or a fast move).
 Unmatched detections start new tracks with new ids (never reused); tracks lost for longer
 than ``max_lost_s`` are forgotten.
 
-With ``max_people == 1`` there is nothing to tell apart: the one detection continues the one
-track (MediaPipe with one pose tracks that person itself), so the id stays across short
-gaps whatever the box does. A detector that tracks by itself fills ``track_ids``; those ids
-are then used as they are.
+With ``max_people == 1`` the one detection continues the one track (MediaPipe with one pose
+tracks that person itself) wherever its box overlaps the track's or could be it by the rules
+above; a box apart from it is someone else, with a new id, while the one who went is held as
+lost: MediaPipe asked for one pose takes whoever else is in view the frame after its person
+goes. A detector that tracks by itself fills ``track_ids``; those ids are then used as they are.
 """
 
 from __future__ import annotations
@@ -181,7 +182,9 @@ class Tracker:
         order; ``track_ids`` ``(N,)``: the detector's own ids (used as they are when all >= 0)."""
         untracked = track_ids is None or not len(track_ids) or track_ids[0] < 0
         if self.options.max_people == 1 and len(boxes) <= 1 and untracked:
-            return self._update_one(boxes, timestamp_ns)
+            one = self._update_one(boxes, timestamp_ns)
+            if one is not None:
+                return one
         self._forget(timestamp_ns)
         for track in self.tracks.values():
             track.seen_now = False
@@ -197,9 +200,13 @@ class Tracker:
                 box, timestamp_ns, bool(covered))  # fmt: skip
         return ids
 
-    def _update_one(self, boxes: np.ndarray, timestamp_ns: int) -> list[int]:
-        """``max_people == 1``: the detection (if any) continues the one track (plain Python:
-        this runs every frame of the common case)."""
+    def _update_one(self, boxes: np.ndarray, timestamp_ns: int) -> list[int] | None:
+        """``max_people == 1``: the ids when the detection (if any) continues the one track held,
+        else ``None`` (two tracks held, or a box apart from the track's: the matching decides;
+        QA: someone walking past took over the id, window and bone lengths of the person who
+        had just left the view, and the avatar jumped 3 m to them)."""
+        if len(self.tracks) > 1:
+            return None
         track = next(iter(self.tracks.values()), None)
         if track is not None and not 0 <= timestamp_ns - track.last_seen_ns <= self.options.max_lost_s * 1e9:
             self.tracks.clear()
@@ -211,8 +218,17 @@ class Tracker:
         if track is None:
             person_id = self._new_id()
             track = self.tracks[person_id] = Track(person_id, boxes[0], timestamp_ns)
+        elif not self._continues(boxes[0], track):
+            return None
         track.box, track.last_seen_ns, track.seen_now = boxes[0], timestamp_ns, True
         return [track.person_id]
+
+    def _continues(self, box: np.ndarray, track: Track) -> bool:
+        """``box`` overlaps ``track``'s last box at all, or is where it could be by position and
+        size (:meth:`_costs`): the one person MediaPipe follows, however their box changed (a
+        person bending, half out of the image)."""
+        track_box = track.box[None]
+        return bool(box_iou(box[None], track_box)[0, 0] > 0.0 or np.isfinite(self._costs(box[None], track_box)[0, 0]))
 
     def lost(self) -> list[int]:
         """Ids remembered but not seen in the last update."""
@@ -233,8 +249,6 @@ class Tracker:
 
     def _match(self, boxes: np.ndarray, timestamp_ns: int) -> list[int]:
         tracks = list(self.tracks.values())
-        if self.options.max_people == 1 and len(boxes) == 1:
-            return [tracks[0].person_id if tracks else self._new_id()]
         ids: list[int | None] = [None] * len(boxes)
         if tracks and len(boxes):
             cost = self._costs(boxes, np.array([t.box_at(timestamp_ns) for t in tracks]))
