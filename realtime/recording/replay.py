@@ -15,7 +15,10 @@ there (the avatar world below keeps the recorded clock).
 Clocks: ``capture_ns`` and ``timestamp_ns`` are moved to the replaying machine's monotonic
 clock, keeping each frame's recorded latency (its pose messages' ``publish_ns − capture_ns``),
 so ``latency_ms`` and ``publish_ns − capture_ns`` read as they did live. With ``loop`` the
-take repeats and ``frame_id`` keeps increasing.
+take repeats, ``frame_id`` keeps increasing and each pass's people come with new ids (one more
+than the highest before): a ``person_id`` is never reused in a run, so a reader starts each
+pass's people afresh (QA: a looped take's second pass took ids dropped in the first back, and
+one person jumped from their last pose to their first under the same id).
 
 Avatar fields: with an :class:`~posecast.realtime.avatar.AvatarWorld` the frames are stood on
 the floor again, as the live pipeline did (``root_height_m``, ``foot_contact``, ``frame_pose``,
@@ -76,20 +79,22 @@ def stream_meta(record: MetaRecord, source: str, path: str | Path | None = None)
                       bone_names=tuple(meta.bone_names), units=meta.units, frame=meta.frame)  # fmt: skip
 
 
-def pose_frame(record: FrameRecord, capture_ns: int, timestamp_ns: int, frame_id: int) -> PoseFrame:
+def pose_frame(record: FrameRecord, capture_ns: int, timestamp_ns: int, frame_id: int,
+               person_id_offset: int = 0) -> PoseFrame:  # fmt: skip
     """A recorded frame as the pipeline made it (3D from the recorded pose messages, 2D and
-    bone lengths from the person records), stamped with the given clocks."""
+    bone lengths from the person records), stamped with the given clocks, its people's ids
+    ``person_id_offset`` on from the recorded ones."""
     messages = {m.person_id: m for m in map(decode_pose, record.poses)}
     people = []
     for person in record.people:
         message = messages.get(person.person_id)
         if message is None or message.tracking == "lost":
-            lost = PersonPose.lost(person.person_id)
+            lost = PersonPose.lost(person.person_id + person_id_offset)
             lost.keypoints_px, lost.confidence = person.keypoints_px, person.confidence
             people.append(lost)
             continue
         joints = message.joints_m
-        people.append(PersonPose(person_id=person.person_id, tracking=message.tracking,
+        people.append(PersonPose(person_id=person.person_id + person_id_offset, tracking=message.tracking,
                                  keypoints_px=person.keypoints_px, confidence=message.confidence, joints_m=joints,
                                  joints_rel_m=joints - joints[0], root_m=message.root_m,
                                  bone_lengths_m=person.bone_lengths_m, face_m=message.face_m))  # fmt: skip
@@ -158,6 +163,7 @@ class Replay:
         floor_state: str | None = None  # the world's floor is stated again when this changes, as live
         base_ns: int | None = None  # when the current pass's first frame is due
         last_due_ns, id_offset, next_id, last_capture_ns = 0, 0, 0, 0
+        person_id_offset, next_person_id = 0, 0  # a loop's pass gives its people new ids, as frame ids
         pass_media_ns, media_ns = 0, 0  # the recorded clock, continued across loops, for the world
         warned_unfinished = warned_gap = False
         while True:
@@ -178,6 +184,7 @@ class Replay:
                     if pass_first_ts is None:
                         pass_first_ts = record.timestamp_ns
                         id_offset = next_id - record.frame_id if base_ns is not None else 0
+                        person_id_offset = next_person_id
                         period_ns = 1e9 / (meta.source_fps if meta is not None and meta.source_fps > 0 else 30.0)
                         if base_ns is not None and self.world is not None:  # a loop: the take starts again
                             self.world.reset()
@@ -204,7 +211,8 @@ class Replay:
                     last_ts = record.timestamp_ns
                     last_due_ns = base_ns + int(paced_ns / self.options.speed)
                     frame_id = record.frame_id + id_offset
-                    frame = pose_frame(record, 0, 0, frame_id)  # made before it is due, stamped when due
+                    frame = pose_frame(record, 0, 0, frame_id, person_id_offset)  # made now, stamped when due
+                    next_person_id = max([next_person_id, *(p.person_id + 1 for p in frame.people)])
                     if self.world is not None:
                         media_ns = pass_media_ns + record.timestamp_ns - pass_first_ts
                         frame.world = self.world.process(dataclasses.replace(frame, timestamp_ns=media_ns))

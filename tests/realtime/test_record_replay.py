@@ -230,9 +230,10 @@ def test_replay_opens_with_the_meta_of_the_take_s_first_frame(take: Take, tmp_pa
     assert meta.assumptions["fx"] == pytest.approx(K.fx) and "floor" in meta.assumptions
 
 
-def test_a_looped_replay_keeps_time_going_forwards(take: Take, tmp_path: Path) -> None:
+def test_a_looped_replay_keeps_time_going_forwards_with_new_people(take: Take, tmp_path: Path) -> None:
     """frame_id and capture_ns never go back across a loop, though the take's first frame was
-    slower to publish than its last (a model warming up: its capture went 11 ms back)."""
+    slower to publish than its last (a model warming up: its capture went 11 ms back); each pass's
+    people come with new ids."""
     from posecast.realtime.recording.format import RecordingWriter
     from posecast.realtime.recording.replay import Replay, ReplayOptions
 
@@ -249,6 +250,9 @@ def test_a_looped_replay_keeps_time_going_forwards(take: Take, tmp_path: Path) -
     sent = [frame for _, frame in itertools.islice(replay, 35)]
     assert [f.frame_id for f in sent] == sorted(f.frame_id for f in sent) and len({f.frame_id for f in sent}) == 35
     assert all(b.capture_ns > a.capture_ns for a, b in itertools.pairwise(sent))
+    # each pass's person is a new one: an id is never reused in a run (QA: a looped take's person
+    # jumped from their last pose to their first under the same id, and dropped ids came back)
+    assert [f.people[0].person_id for f in sent] == [0] * 10 + [1] * 10 + [2] * 10 + [3] * 5
 
 
 def record_live(take: Take, path: Path, options: AvatarOptions) -> list[AvatarFrame]:
