@@ -79,7 +79,7 @@ def export(args: argparse.Namespace) -> int:
         done = bvh[1]
         gaps = f" or in a gap over {MAX_BRIDGED_GAP_S:g} s" if done.resampled else ""
         print(f"wrote {done.path}: person {done.person_id}, {done.summary()} ({done.held} without a pose{gaps} "
-              f"hold the last one), frame {args.frame}; floor {done.floor_source}; joints within 1 mm of the "
+              f"hold the last pose, or the first before it), frame {args.frame}; floor {done.floor_source}; joints within 1 mm of the "
               f"recording in {done.frames_within_1mm} of {done.posed} recorded frames with a pose (the others: "
               f"before the last bone lengths; largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
     if arrays is not None:

@@ -58,8 +58,8 @@ MAX_FRAMES_PER_RECORDED = 10
 
 @dataclass
 class BVHExport:
-    """What :func:`export_bvh` wrote: ``frames`` at ``fps`` (``held`` of them hold the last pose:
-    no pose there, or a gap too long to interpolate), made from ``recorded_frames`` (``posed`` of
+    """What :func:`export_bvh` wrote: ``frames`` at ``fps`` (``held`` of them hold the last pose,
+    or the first before the person's first: no pose there, or a gap too long to interpolate), made from ``recorded_frames`` (``posed`` of
     them with a pose) lasting ``duration_s``; ``resampled`` when the take was not on a uniform
     grid (a live take; module docstring). The bone lengths used and ``max_deviation_m``, the
     largest distance between a joint of the BVH's skeleton and the recording (recorded frames
