@@ -79,9 +79,10 @@ def export(args: argparse.Namespace) -> int:
         done = bvh[1]
         gaps = f" or in a gap over {MAX_BRIDGED_GAP_S:g} s" if done.resampled else ""
         print(f"wrote {done.path}: person {done.person_id}, {done.summary()} ({done.held} without a pose{gaps} "
-              f"hold the last pose, or the first before it), frame {args.frame}; floor {done.floor_source}; joints within 1 mm of the "
-              f"recording in {done.frames_within_1mm} of {done.posed} recorded frames with a pose (the others: "
-              f"before the last bone lengths; largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
+              f"hold the last pose, or the first before it), frame {args.frame}; floor {done.floor_source}; "
+              f"joints within 1 mm of the recording in {done.frames_within_1mm} of {done.posed} recorded frames "
+              f"with a pose (the others: before the last bone lengths; "
+              f"largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
     if arrays is not None:
         clock = " and their timestamps" if "timestamps_s" in arrays else ""
         height = f", the subject's {float(arrays['height_m']):.2f} m" if "height_m" in arrays else ""

@@ -58,14 +58,14 @@ MAX_FRAMES_PER_RECORDED = 10
 
 @dataclass
 class BVHExport:
-    """What :func:`export_bvh` wrote: ``frames`` at ``fps`` (``held`` of them hold the last pose,
-    or the first before the person's first: no pose there, or a gap too long to interpolate), made from ``recorded_frames`` (``posed`` of
-    them with a pose) lasting ``duration_s``; ``resampled`` when the take was not on a uniform
-    grid (a live take; module docstring). The bone lengths used and ``max_deviation_m``, the
-    largest distance between a joint of the BVH's skeleton and the recording (recorded frames
-    with a pose), and ``frames_within_1mm`` of them (a frame deviates more only where the live
-    pipeline's bone lengths were not yet its last: its first seconds of tracking, and before a
-    later live measurement moved them; BVH has one set of bone lengths)."""
+    """What :func:`export_bvh` wrote: ``frames`` at ``fps`` (``held`` of them hold the last pose, or
+    the first before the person's first: no pose there, or a gap too long to interpolate), made from
+    ``recorded_frames`` (``posed`` of them with a pose) lasting ``duration_s``; ``resampled`` when
+    the take was not on a uniform grid (a live take; module docstring). The bone lengths used and
+    ``max_deviation_m``, the largest distance between a joint of the BVH's skeleton and the
+    recording (recorded frames with a pose), and ``frames_within_1mm`` of them (a frame deviates
+    more only where the live pipeline's bone lengths were not yet its last: its first seconds of
+    tracking, and before a later live measurement moved them; BVH has one set of bone lengths)."""
 
     path: Path
     person_id: int

@@ -79,6 +79,7 @@ class FakeCamera:
         self.publisher = Publisher(PublisherOptions(address=address), assumptions=assumptions)
         self.tracking = "tracking"
         self.lost_people: set[int] = set()  # ids published as lost whatever `tracking` says
+        self.warming_people: set[int] = set()  # ids published as warming whatever `tracking` says
         self.face = False  # True: the poses carry face_m
         self.paused = False  # True: publishes nothing, as a stopped run
         self.roots = roots
@@ -90,7 +91,8 @@ class FakeCamera:
         frame_id = 0
         while not self._stop.wait(period_s):
             for person_id, root in enumerate(() if self.paused else self.roots):
-                tracking = "lost" if person_id in self.lost_people else self.tracking
+                tracking = ("lost" if person_id in self.lost_people
+                            else "warming" if person_id in self.warming_people else self.tracking)  # fmt: skip
                 self.publisher.publish(message(frame_id, tracking, person_id, root, self.face))
             frame_id += 1
 
@@ -590,6 +592,37 @@ def test_the_state_is_that_of_the_people_drawn() -> None:
         assert seen == {"tracking / state tracking"}
         camera.lost_people = {0, 1}
         browser.wait_for("document.getElementById('state').textContent === 'lost'")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
+def test_several_people_are_labelled_counted_by_state_and_all_in_view() -> None:
+    """QA: every skeleton looked alike with no id, "tracking 2 people" was shown in the warming
+    colour, and the view, centred once on the first person, left a second one who came later half
+    out of the picture."""
+    camera = FakeCamera(roots=((-0.3, 0.1, 3.0),))
+    camera.warming_people = {1}
+    with serving(camera) as server, Chromium(width=640, height=400) as browser:
+        browser.navigate(server.url)
+        browser.wait_for("window.posecast && window.posecast.people.size === 1 && window.posecast.frames >= 5")
+        camera.roots = ((-0.3, 0.1, 3.0), (2.6, 0.1, 3.6))  # someone comes in, far to the right
+        browser.wait_for("window.posecast.people.size === 2")
+        time.sleep(0.5)
+        state = browser.evaluate("(() => { const el = document.getElementById('state');"
+                                 " return el.textContent + ' / ' + el.className; })()")  # fmt: skip
+        assert state == "tracking 1 of 2 people, 1 warming / state tracking"
+        assert "people 0, 1" in browser.evaluate("document.getElementById('frame').textContent")
+        labels = browser.evaluate("[...document.querySelectorAll('.label')].map((el) => { const r ="
+                                  " el.getBoundingClientRect(); return [el.textContent, el.style.display,"
+                                  " r.left + r.width / 2, r.bottom]; })")  # fmt: skip
+        ratio = browser.evaluate("window.devicePixelRatio")
+        for pid in (0, 1):
+            joints = np.asarray(browser.evaluate(f"window.posecast.projectJoints({pid})")) / ratio  # CSS pixels
+            assert ((joints >= 0) & (joints <= [640, 400])).all(), f"person {pid} not all in view: {joints.round()}"
+            text, display, x, bottom = next(label for label in labels if label[0] == f"person {pid}")
+            head_x, head_y = joints[J["head"]]
+            assert display == "block" and abs(x - head_x) < 2 and head_y - 40 < bottom < head_y, (labels, joints)
+        camera.roots = camera.roots[:1]  # they leave: their label goes with them
+        browser.wait_for("document.querySelectorAll('.label').length === 1", timeout_s=10)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")

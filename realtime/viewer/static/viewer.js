@@ -87,7 +87,7 @@ const materials = Object.fromEntries(Object.entries(COLOURS).map(([k, c]) => [k,
 function side(name) {
   return name.startsWith("l_") ? "left" : name.startsWith("r_") ? "right" : "centre";
 }
-function buildPerson() {
+function buildPerson(id) {
   const group = new Group();
   const mesh = (geometry, name) => {
     const m = new Mesh(geometry, materials[side(name)]);
@@ -99,11 +99,22 @@ function buildPerson() {
   const nose = mesh(rod, "nose"); // head → nose: where the face points (face_m), when it is known
   nose.visible = false;
   scene.add(group);
-  return { group, joints, bones, nose, seenMs: 0 };
+  // the id above the head: every skeleton has the same side colours (QA: with several people, who
+  // was who could not be told)
+  const label = document.createElement("div");
+  label.className = "label";
+  label.textContent = `person ${id}`;
+  document.body.append(label);
+  return { group, joints, bones, nose, label, seenMs: 0 };
+}
+function forget(id) {
+  const person = people.get(id);
+  scene.remove(person.group);
+  person.label.remove();
+  people.delete(id);
 }
 function forgetEveryone() {
-  for (const person of people.values()) scene.remove(person.group);
-  people.clear();
+  for (const id of [...people.keys()]) forget(id);
 }
 
 const up = new Vector3(0, 1, 0), a = new Vector3(), b = new Vector3(), dir = new Vector3();
@@ -130,7 +141,7 @@ function placeRod(mesh, from, to) {
 const hud = (id) => document.getElementById(id);
 const state = {
   messages: 0, poses: 0, meta: null, lastPose: null, stream: "", framePublishesNs: [], frameCapturesNs: [],
-  lastFrameId: null, feet: [], warnedFrame: null, centred: false, people, lastPoseMs: null, quiet: false,
+  lastFrameId: null, feet: [], warnedFrame: null, centredOn: 0, viewMoved: false, people, lastPoseMs: null, quiet: false,
   connected: false,
 };
 // No pose for this long: the stream is said to be quiet (posecast listen says so after 5 s; a
@@ -165,7 +176,7 @@ function onMeta(meta) {
   if (JSON.stringify(newWorld) !== JSON.stringify(world)) {
     world = newWorld;
     state.feet = [];
-    state.centred = false;
+    state.centredOn = 0;
     if (world) floor.position.set(0, 0, 0);
   }
   const s = meta.assumptions || {};
@@ -211,26 +222,36 @@ function onPose(m) {
     parents = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15];
   }
   const id = m.person_id ?? 0;
-  if (!people.has(id)) people.set(id, buildPerson());
+  if (!people.has(id)) people.set(id, buildPerson(id));
   const person = people.get(id);
   person.seenMs = arrival;
   person.tracking = m.tracking;
   person.group.visible = m.tracking !== "lost";
   for (const [other, p] of people) {
-    if (arrival - p.seenMs > FORGET_MS) scene.remove(p.group), people.delete(other);
+    if (arrival - p.seenMs > FORGET_MS) forget(other);
   }
-  // the state of the people drawn, not of the message's person (QA: with one of two lost, every
-  // frame's lost message turned the corner to "lost" while the other was drawn tracking)
-  const shown = [...people.values()].filter((p) => p.group.visible);
-  const shownState = shown.some((p) => p.tracking === "tracking") ? "tracking" : (shown[0]?.tracking ?? "lost");
-  setState(shown.length > 1 ? `tracking ${shown.length} people` : shownState, shownState);
-  hud("frame").textContent = `frame ${m.frame_id} · person ${id} · schema ${m.schema_version}`;
+  const shownIds = [...people].filter(([, p]) => p.group.visible).map(([pid]) => pid).sort((i, j) => i - j);
+  sayState(shownIds.map((pid) => people.get(pid).tracking));
+  const who = shownIds.length > 1 ? `people ${shownIds.join(", ")}` : `person ${shownIds[0] ?? id}`;
+  hud("frame").textContent = `frame ${m.frame_id} · ${who} · schema ${m.schema_version}`;
   if (!person.group.visible) return;
   const points = m.joints_m.map(toScene);
   placePerson(person, points, m.face_m ? m.face_m.map(toScene) : null);
-  const shownIds = [...people].filter(([, p]) => p.group.visible).map(([pid]) => pid);
-  updateFloor(points, arrival, id === Math.min(...shownIds));
-  if (!state.centred) recentre(points[0]);
+  updateFloor(points, arrival, id === shownIds[0]);
+  // the view takes in everyone drawn, once more each time someone new is, until it is moved by
+  // hand (QA: centred once, on the first person, it left the second half out of the picture)
+  if (!state.viewMoved && shownIds.length > state.centredOn) recentre();
+}
+
+// The state of the people drawn, not of the message's person (QA: with one of two lost, every
+// frame's lost message turned the corner to "lost" while the other was drawn tracking), and with
+// several, how many are in which state (QA: "tracking 2 people" in the warming colour)
+function sayState(states) {
+  const shownState = states.includes("tracking") ? "tracking" : (states[0] ?? "lost");
+  if (states.length < 2) return setState(shownState, shownState);
+  const tracking = states.filter((s) => s === "tracking").length;
+  setState(tracking === states.length || tracking === 0 ? `${shownState} ${states.length} people`
+    : `tracking ${tracking} of ${states.length} people, ${states.length - tracking} warming`, shownState);
 }
 
 // The grid under one person (`followed`: the lowest id shown; QA: with two people it jumped from one
@@ -251,24 +272,41 @@ function updateFloor(points, arrival, followed) {
   floor.position.y = Math.min(...state.feet.map(([, y]) => y)) - ANKLE_ABOVE_SOLE_M;
 }
 
-// The view: from the side, high, so that the person, the floor and the camera are all in it.
-function recentre(rootPoint) {
-  const root = new Vector3(...(rootPoint ?? [0, 0, -3]));
+// The view: from the side, high, so that the people, the floor and the camera are all in it.
+function recentre() {
+  const roots = [...people.values()].filter((p) => p.group.visible).map((p) => p.joints[0].position);
+  const root = new Vector3(0, 0, -3);
+  if (roots.length) root.set(0, 0, 0), roots.forEach((r) => root.addScaledVector(r, 1 / roots.length));
+  const spread = Math.max(0, ...roots.map((r) => r.distanceTo(root)));
   const camera = new Vector3(...toScene([0, 0, 0]));
   controls.target.lerpVectors(camera, root, 0.7);
-  const distance = Math.max(2.5, root.distanceTo(camera));
+  const distance = Math.max(2.5, root.distanceTo(camera), 2.5 * spread);
   const t = controls.target;
   const across = new Vector3().subVectors(root, camera).cross(up).normalize(); // to the side of the line of sight
   view.position.set(t.x + 0.9 * distance * across.x, t.y + 0.45 * distance, t.z + 0.9 * distance * across.z);
   view.position.addScaledVector(new Vector3().subVectors(camera, root).normalize(), 0.5 * distance);
   controls.update();
-  state.centred = true;
+  state.centredOn = roots.length;
 }
+controls.addEventListener("start", () => { state.viewMoved = true; }); // a drag, a scroll: the user's view
 window.addEventListener("keydown", (e) => {
-  if (e.key.toLowerCase() !== "r") return;
-  const person = [...people.values()].find((p) => p.group.visible);
-  if (person) recentre(person.joints[0].position.toArray());
+  if (e.key.toLowerCase() === "r" && [...people.values()].some((p) => p.group.visible)) recentre();
 });
+
+// Each label above its person's head, in CSS pixels (hidden with the person, or behind the view)
+const head = new Vector3();
+function placeLabels() {
+  const headIndex = Math.max(0, jointNames.indexOf("head"));
+  for (const person of people.values()) {
+    const joint = person.joints[headIndex];
+    const p = joint ? head.copy(joint.position).project(view) : null;
+    const shown = Boolean(p) && person.group.visible && p.z < 1;
+    person.label.style.display = shown ? "block" : "none";
+    if (!shown) continue;
+    person.label.style.left = `${((p.x + 1) / 2) * canvas.clientWidth}px`;
+    person.label.style.top = `${((1 - p.y) / 2) * canvas.clientHeight}px`;
+  }
+}
 
 /** Where each joint of a person (default: the first shown) is drawn, in device pixels (for tests). */
 const shownPerson = (id) => (id === undefined ? [...people.values()].find((p) => p.group.visible) : people.get(id));
@@ -329,5 +367,6 @@ renderer.setAnimationLoop(() => {
   resize();
   controls.update();
   renderer.render(scene, view);
+  placeLabels();
   state.frames = (state.frames || 0) + 1;
 });
