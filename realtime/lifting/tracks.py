@@ -6,8 +6,8 @@ the assignment of least total cost (scipy's ``linear_sum_assignment``), first by
 (IoU at least ``min_iou``), then, among the detections and tracks left, by a centre within
 ``max_shift_diagonals`` box diagonals of the box last seen and a similar size (re-identification after a
 gap, or a fast move).
-Unmatched detections start new tracks with new ids (never reused); tracks lost for longer
-than ``max_lost_s`` are forgotten.
+Unmatched detections start new tracks with new ids (never reused; those of one frame numbered
+from left to right); tracks lost for longer than ``max_lost_s`` are forgotten.
 
 With ``max_people == 1`` the one detection continues the one track (MediaPipe with one pose
 tracks that person itself) wherever its box overlaps the track's or could be it by the rules
@@ -263,7 +263,11 @@ class Tracker:
                 if free_d and free_t:
                     for d, t in _assign(np.where(stage, cost, np.inf)[np.ix_(free_d, free_t)], unmatched_cost):
                         ids[free_d[d]] = tracks[free_t[t]].person_id
-        return [self._new_id() if pid is None else pid for pid in ids]
+        # people new in the same frame (a run's first frame, a photo) are numbered from left to right
+        # (QA: in MediaPipe's order, the lowest id, which drives the VMC avatar, could not be told)
+        for d in sorted((d for d in range(len(boxes)) if ids[d] is None), key=lambda d: boxes[d, 0] + boxes[d, 2]):
+            ids[d] = self._new_id()
+        return [int(pid) for pid in ids]  # type: ignore[arg-type]
 
     def _costs(self, boxes: np.ndarray, track_boxes: np.ndarray) -> np.ndarray:
         """``(N, M)``: ``1 - IoU`` for overlapping matches, ``1 + shift`` for re-identification

@@ -47,6 +47,14 @@ def test_a_short_gap_keeps_the_id_a_long_one_does_not() -> None:
     assert tracker.update(np.array([box(103), box(430)]), 2033 * MS) == [0, 2]
 
 
+def test_people_new_in_one_frame_are_numbered_from_left_to_right() -> None:
+    """QA: numbered in the detector's order, the lowest id (the VMC avatar's person) could be
+    anyone of those who came in together."""
+    tracker = Tracker(TrackerOptions(max_people=4))
+    assert tracker.update(np.array([box(500), box(100), box(300)]), 0) == [2, 0, 1]
+    assert tracker.update(np.array([box(900), box(300), box(700), box(100)]), 33 * MS) == [4, 1, 3, 0]
+
+
 def test_a_far_away_detection_is_a_new_person() -> None:
     tracker = Tracker(TrackerOptions(max_people=3))
     tracker.update(np.array([box(100)]), 0)
@@ -146,10 +154,10 @@ def test_a_person_standing_still_and_partly_hidden_keeps_their_id() -> None:
     other = [900.0, 100.0, 1000.0, 400.0]
     boxes = [[300.0, 100.0, 400.0, 400.0]] * 5 + [[300.0, 100.0, 400.0, 300.0], [300.0, 100.0, 400.0, 200.0]]
     for f, still in enumerate(boxes):
-        assert tracker.update(np.array([other, still]), f * frame_ns) == [0, 1]
+        assert tracker.update(np.array([other, still]), f * frame_ns) == [1, 0]  # (numbered from the left)
     for f in range(len(boxes), len(boxes) + 9):  # hidden
-        assert tracker.update(np.array([other]), f * frame_ns) == [0]
-    assert tracker.update(np.array([other, boxes[0]]), (len(boxes) + 9) * frame_ns) == [0, 1]
+        assert tracker.update(np.array([other]), f * frame_ns) == [1]
+    assert tracker.update(np.array([other, boxes[0]]), (len(boxes) + 9) * frame_ns) == [1, 0]
 
 
 def test_a_person_standing_still_keeps_their_id_when_another_walks_past_in_front() -> None:
