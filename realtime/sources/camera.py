@@ -179,6 +179,20 @@ class CameraSource(FrameSource):
         return capture
 
     def _grab_loop(self) -> None:
+        """:meth:`_grab_frames`, ended whatever happens: a capture that raised (a backend's
+        ``cv2.error``) ended the thread alone, and ``read`` waited on a stall for ever (review)."""
+        try:
+            self._grab_frames()
+        except Exception as exc:  # noqa: BLE001 (said by read(), on the caller's thread)
+            log.debug("%s: reading failed", self.label, exc_info=True)
+            self._end_error = (f"{self.label} failed while reading ({type(exc).__name__}: {exc}); check the device or "
+                               "stream and run again")  # fmt: skip
+        finally:
+            with self._ready:
+                self._ended = True
+                self._ready.notify_all()
+
+    def _grab_frames(self) -> None:
         frame_id, failures, pause_s, reopening = 0, 0, _FIRST_PAUSE_S, False
         opened_s = time.monotonic()
         # The delivered rate's count: from frame rate_from_id at rate_from_s (None: not counting);
@@ -251,9 +265,6 @@ class CameraSource(FrameSource):
                 self._latest = frame
                 self._last_frame_s = time.monotonic()
                 self._ready.notify_all()
-        with self._ready:
-            self._ended = True
-            self._ready.notify_all()
 
     def _measured_rate(self, frames: int, seconds: float) -> None:
         """Report the delivered rate instead of the claimed one when they differ (see

@@ -219,6 +219,43 @@ def test_camera_thread_keeps_only_newest_frame(media_dir, monkeypatch):
         assert camera.dropped_frames == 4 + 23
 
 
+class RaisingCapture:
+    """A capture whose read raises after two frames, as a backend's ``cv2.error`` does."""
+
+    def __init__(self, *args: object) -> None:
+        self.reads = 0
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return True
+
+    def set(self, *args: object) -> bool:
+        return True
+
+    def get(self, prop: int) -> float:
+        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def release(self) -> None:
+        pass
+
+    def read(self) -> tuple[bool, np.ndarray]:
+        self.reads += 1
+        if self.reads > 2:
+            raise cv2.error("Unknown C++ exception from OpenCV code")
+        return True, np.zeros((48, 64, 3), np.uint8)
+
+
+def test_a_capture_that_raises_ends_the_camera_with_one_error(monkeypatch):
+    """Review: the grab thread died alone, and read() said a stall every 0.5 s for ever."""
+    monkeypatch.setattr(cv2, "VideoCapture", RaisingCapture)
+    with CameraSource(0, max_stall_s=1.0) as camera:
+        frames = []
+        with pytest.raises(SourceError, match=r"camera 0 failed while reading \(error: .*Unknown C\+\+ "
+                                              r"exception.*\); check the device or stream and run again"):  # fmt: skip
+            for _ in range(10):
+                frames.append(camera.read())
+        assert [f.frame_id for f in frames if f is not None][-1] <= 1
+
+
 def test_damage_in_several_places_is_logged_once_and_totalled(media_dir, tmp_path, caplog):
     """A file overwritten while it was read gave a warning per damaged place (188 lines in 50 s):
     the first place is logged, the others counted in one total when the source closes."""
