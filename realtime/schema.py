@@ -352,7 +352,10 @@ def validate_pose_message(message: dict[str, Any]) -> None:
     """Check a decoded pose map against the schema (version 1 or 2); raises
     :class:`SchemaError` naming the first bad field. Unknown extra fields are allowed."""
     version = _check_version(message)
-    for name in ("frame_id", "capture_ns", "publish_ns", "publish_unix_ns") + (("person_id",) if version >= 2 else ()):
+    # a version 1 message may carry a person_id too (a third-party publisher): checked where it is
+    # (review: a v1 person_id "x" passed, and stopped the viewer's forwarding for good)
+    with_id = ("person_id",) if version >= 2 or "person_id" in message else ()
+    for name in ("frame_id", "capture_ns", "publish_ns", "publish_unix_ns", *with_id):
         _check_count(message, name)
     if message.get("tracking") not in TRACKING_STATES:
         raise SchemaError(f"field 'tracking' must be one of {TRACKING_STATES}, got {message.get('tracking')!r}")

@@ -315,7 +315,8 @@ class ViewerServer:
                 if len(parts) != 2:
                     raise SchemaError(f"expected [topic, payload], got {len(parts)} parts")
                 text, person_id = _decode(parts[0], parts[1])
-            except SchemaError as exc:
+            except Exception as exc:  # noqa: BLE001 (any message that cannot be read is skipped, never the end
+                # of forwarding: review, one bad message froze every page until the viewer was restarted)
                 self.rejected += 1
                 if self.rejected in (1, 10, 100) or self.rejected % 1000 == 0:
                     log.warning("skipping a message that breaks the schema (%d so far): %s", self.rejected, exc)

@@ -220,6 +220,8 @@ def test_messages_for_the_page_keep_unknown_keys_and_refuse_bad_ones() -> None:
         decode_for_page(b"pose", msgpack.packb({**payload, "joints_m": [[0, 0, 0]]}))
     with pytest.raises(SchemaError, match="not msgpack"):
         decode_for_page(b"pose", b"\xc1")
+    with pytest.raises(SchemaError, match="person_id"):  # (review: int("x") ended the forwarding for good)
+        decode_for_page(b"pose", msgpack.packb({**payload, "schema_version": 1, "person_id": "x"}))
 
 
 def test_static_files_and_refusals(viewer: ViewerServer) -> None:

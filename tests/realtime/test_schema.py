@@ -78,6 +78,10 @@ def test_schema_1_messages_are_still_read() -> None:
     del raw["person_id"]
     message = decode_pose(msgpack.packb(raw))
     assert message.schema_version == 1 and message.person_id == 0
+    for bad in ("x", None, -1):  # a person_id a schema 1 message carries is checked too (review: the
+        # viewer's forwarding stopped for good at int("x"))
+        with pytest.raises(SchemaError, match="field 'person_id' must be a non-negative int"):
+            decode_pose(msgpack.packb({**raw, "person_id": bad}))
     raw["schema_version"] = 2  # schema 2 without person_id is invalid
     with pytest.raises(SchemaError, match="field 'person_id' must be a non-negative int, got None"):
         validate_pose_message(raw)
