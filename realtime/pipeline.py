@@ -87,6 +87,9 @@ class Pipeline:
         self._failed_at: dict[str, int | str | None] = {}
         self.frames = 0
         self._outputs: list[Sink] = []
+        #: the sinks were opened (an empty ``_outputs`` may be every one failed and detached: opened
+        #: again, a failed recorder met its own leftover file and closed the pipeline; review)
+        self._opened = False
         self._image_size: tuple[int, int] | None = None
         self._source_fps = 0.0
         self._last: PoseFrame | None = None
@@ -122,8 +125,9 @@ class Pipeline:
         """Open every sink with the current meta data; threaded sinks get their thread. A sink
         that cannot open raises (after the ones opened are closed again)."""
         self._check_open()
-        if self._outputs:
+        if self._opened:
             return self
+        self._opened = True
         meta = self.meta()
         try:
             for sink, label in zip(self.sinks, output_labels(self.sinks), strict=True):
@@ -192,7 +196,7 @@ class Pipeline:
             return self._finish(frame, detections, stage_ns)
 
     def _finish(self, frame: Frame, detections: Detections2D, stage_ns: dict[str, int]) -> PoseFrame:
-        if not self._outputs and self.sinks:
+        if not self._opened:
             self.open()
         if detections.timestamp_ns != frame.timestamp_ns or detections.frame_id != frame.frame_id:
             detections = self._stamped(frame, detections)
@@ -293,8 +297,14 @@ class Pipeline:
         people = [PersonPose.lost(person.person_id) for person in last.people]
         notice = PoseFrame(last.frame_id, last.capture_ns, last.timestamp_ns, last.image_size, people,
                            source_stalled_s=float(stalled_s))  # fmt: skip
-        self.stall_notices += 1
-        self._deliver("source_stalled", notice)
+        try:
+            with self._stage():  # a close from another thread waits for it (review: sinks were closed
+                # while a notice was on its way to them: the ZeroMQ socket used from two threads)
+                self.stall_notices += 1
+                self._deliver("source_stalled", notice)
+        except PosecastError:
+            if not self.closed:
+                raise
 
     def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
         """Yield a :class:`PoseFrame` per frame of an opened ``source`` until it ends,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from posecast.engines import skeleton
 from posecast.engines.layouts import COCO_17
-from posecast.realtime.errors import SinkError
+from posecast.realtime.errors import SinkError, SourceStalledError
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting, TrackerOptions
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.sinks.inline import INLINE_WRITE_WARNING_S
@@ -196,6 +196,69 @@ def test_a_raising_sink_is_detached_and_the_others_get_the_frame() -> None:
     assert [f.frame_id for f in after.frames] == [0, 1, 2]  # ... which the later sink still got
     assert [f.frame_id for f in before.frames] == [0, 1, 2]
     assert raising.closed >= 1 and after.closed == 1
+
+
+def test_a_sink_that_failed_is_not_opened_again_by_the_next_frame() -> None:
+    """Review: with its only output failed, ``process`` took the pipeline for never opened and
+    opened every sink again (a failed recorder met its own leftover file and closed the pipeline)."""
+    raising = RaisingSink()
+    pipeline = Pipeline(FakeDetector(two_people(6)), FakeLifting(), [raising])
+    with pipeline:
+        for i in range(6):
+            pipeline.process(Frame(i, time.monotonic_ns(), IMAGE, 30.0))
+        assert not pipeline.closed and list(pipeline.failed) == ["raising"]
+    assert [f.frame_id for f in raising.frames] == [0, 1] and raising.closed == 1
+
+
+class SlowStallSink(RecordingSink):
+    """Takes a while over a stall notice, saying when it starts and ends, and when it is closed."""
+
+    name = "slow-stall"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+
+    def source_stalled(self, notice: PoseFrame) -> None:
+        self.events.append("stall begins")
+        time.sleep(0.3)
+        self.events.append("stall ends")
+
+    def close(self) -> None:
+        self.events.append("closed")
+        super().close()
+
+
+class StallingSource(ListSource):
+    """One frame, then a stall reported on every read."""
+
+    def read(self) -> Frame | None:
+        if self.next == 0:
+            return super().read()
+        time.sleep(0.02)
+        raise SourceStalledError("no frame", 0.5)
+
+
+def test_a_close_from_another_thread_waits_for_a_stall_notice_on_its_way() -> None:
+    """Review: ``close`` closed the sinks while a stall notice was still inside one (the ZeroMQ
+    socket used from two threads)."""
+    sink = SlowStallSink()
+    pipeline = Pipeline(FakeDetector({}), FakeLifting(), [sink])
+
+    def run() -> None:
+        with pipeline, StallingSource(1) as source:
+            for _ in pipeline.run(source):
+                pass
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "stall begins" not in sink.events and time.monotonic() < deadline:
+        time.sleep(0.005)
+    pipeline.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert sink.events[:3] == ["stall begins", "stall ends", "closed"], sink.events
 
 
 def test_a_sinks_error_that_is_not_an_os_error_is_named() -> None:
