@@ -289,9 +289,11 @@ def run_pipeline(
             lifting = detector = None  # the pipeline owns them now
             limit = max_frames(source) if callable(max_frames) else max_frames
             try:
-                with pipeline:
+                # closing(): a stop landing in the counting, not inside the runner, would leave the
+                # runner's 2D thread running on past the pipeline's and the source's close (review)
+                with pipeline, contextlib.closing(make_runner(pipeline, getattr(args, "runner", "auto"))
+                                                  .run(source, limit)) as frames_run:  # fmt: skip
                     # threaded: the 3D of one frame overlaps the 2D of the next (when cores allow)
-                    frames_run = make_runner(pipeline, getattr(args, "runner", "auto")).run(source, limit)
                     steps = progress(frames_run, _expected_frames(source, limit), "frames",
                                      enabled=_progress_wanted(args))  # fmt: skip
                     frames = sum(1 for _ in steps)

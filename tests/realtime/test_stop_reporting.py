@@ -122,3 +122,40 @@ def test_a_mediapipe_object_cut_short_by_a_stop_is_not_a_traceback() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "_image_ptr" not in done.stderr and "'Other' object has no attribute 'missing'" in done.stderr, done.stderr
+
+
+def test_a_stop_in_the_frame_count_stops_the_2d_thread_before_the_pipeline_closes(
+    media_dir: Path, pose_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: a Ctrl-C landing in the progress count, not inside the threaded runner, left the
+    runner suspended: its 2D thread ran on, blocked for ever, past the pipeline's and the source's
+    close."""
+    import threading
+
+    import posecast.realtime.commands.arguments as arguments
+    from posecast.realtime.cli import build_parser
+
+    clip = str(media_dir / "dance_576.mp4")
+    args = build_parser().parse_args(["run", "--source", clip, "--runner", "threaded", "--publish", "none",
+                                      "--model-asset", str(pose_model_path)])  # fmt: skip
+
+    def progress(items, *_, **__):  # noqa: ANN001, ANN202 (progress's own way, stopped at the 10th frame)
+        for n, item in enumerate(items):
+            if n == 10:
+                raise KeyboardInterrupt
+            yield item
+
+    from posecast.realtime.pipeline import Pipeline
+
+    alive_at_close = []  # whether a 2D thread still ran when the pipeline was closed
+    close = Pipeline.close
+
+    def watched_close(self: Pipeline, *args: object, **kwargs: object) -> None:
+        alive_at_close.append(any(t.name == "posecast-2d" and t.is_alive() for t in threading.enumerate()))
+        close(self, *args, **kwargs)
+
+    monkeypatch.setattr(arguments, "progress", progress)
+    monkeypatch.setattr(Pipeline, "close", watched_close)
+    with pytest.raises(KeyboardInterrupt):
+        arguments.run_pipeline(args, clip, [], None)
+    assert alive_at_close and not any(alive_at_close)
