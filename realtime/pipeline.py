@@ -290,7 +290,9 @@ class Pipeline:
         """Tell every sink that the live source has delivered nothing for ``stalled_s`` seconds and
         is retrying: a :class:`PoseFrame` notice with the last frame's ids and every person
         ``lost`` (``source_stalled_s``), through :meth:`Sink.source_stalled`. Nothing before the
-        first frame (there is no frame to refer to)."""
+        first frame (there is no frame to refer to). Raises a stop signal Python dropped, as
+        :meth:`should_stop` does."""
+        raise_dropped_stop()  # a run waits here for as long as the source is silent (review)
         last = self._last
         if last is None:
             return

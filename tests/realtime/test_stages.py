@@ -261,6 +261,34 @@ def test_a_close_from_another_thread_waits_for_a_stall_notice_on_its_way() -> No
     assert sink.events[:3] == ["stall begins", "stall ends", "closed"], sink.events
 
 
+def test_a_stop_signal_python_dropped_ends_a_stalled_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: a stop Python dropped was raised again only after a frame; a stalled source gives
+    none, so the run waited for frames to come back or the source to give up (30 s)."""
+    import signal
+
+    from posecast.realtime import stop_signals
+
+    class DroppingStallingSource(StallingSource):
+        """One frame, then a stall during which a stop signal is dropped; gives up after 20."""
+
+        def read(self) -> Frame | None:
+            if self.next >= 20:
+                return None
+            if self.next == 1:  # the stop came, and Python dropped it in a finaliser
+                monkeypatch.setattr(stop_signals, "_raised_stop", signal.SIGINT)
+            try:
+                return super().read()
+            except SourceStalledError:
+                self.next += 1
+                raise
+
+    with Pipeline(FakeDetector({}), FakeLifting(), [RecordingSink()]) as pipeline, DroppingStallingSource(1) as source:
+        seen = []
+        with pytest.raises(stop_signals.Interrupted):
+            seen.extend(frame.frame_id for frame in pipeline.run(source))
+        assert source.next == 2  # at the first stall notice after it
+
+
 def test_a_sinks_error_that_is_not_an_os_error_is_named() -> None:
     """QA: a sink's KeyError ended the run with "failed at frame 2: 'missing'"."""
 
