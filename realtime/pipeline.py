@@ -441,4 +441,11 @@ class Pipeline:
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
             self._hurry_outputs()
         # failed before any frame reached the outputs: leave no empty recording or statistics
-        self.close(discard=exc_type is not None and self.frames == 0)
+        try:
+            self.close(discard=exc_type is not None and self.frames == 0)
+        except Exception as exc:
+            if exc_type is None:
+                raise
+            # the error that ended the run stays the one raised; this one is said beside it (QA: a
+            # full disk's recording error was replaced by the statistics file's, and never said)
+            log.warning("%s", exc)

@@ -239,6 +239,15 @@ def test_a_sink_failing_to_finish_is_named() -> None:
         pipeline.close()
 
 
+def test_an_error_on_finishing_does_not_hide_the_one_that_ended_the_run(caplog: pytest.LogCaptureFixture) -> None:
+    """QA: a disk filled up while recording; the statistics file, written as the pipeline closed,
+    failed too, and its error replaced the recording's, which was never said."""
+    pipeline = Pipeline(_Stage(), _Stage(), [_FailingClose()])  # type: ignore[arg-type]
+    with caplog.at_level("WARNING"), pytest.raises(SinkError, match="output record failed at frame 90"), pipeline:
+        raise SinkError("output record failed at frame 90: File too large")
+    assert any("output failing could not be finished" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
 def test_a_stop_signal_another_thread_takes_still_waits_for_the_loading() -> None:
     """The deferred section blocked the stop signals in the main thread only; a thread started
