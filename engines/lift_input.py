@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import shlex
+import tokenize
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,10 +125,14 @@ def load_lift_input(path: Path) -> LiftInput:
     except MemoryError as exc:  # a header that declares more than the file holds
         raise LiftInputError(f"cannot read {path} as .npz: an array's header declares more than fits in memory; "
                              "the file is damaged: save it again with numpy.savez") from exc  # fmt: skip
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError, SyntaxError,
+            tokenize.TokenError) as exc:
         # numpy's own words for an empty, truncated or pickled file, zipfile's for an encrypted one or one
-        # packed by a method it lacks (Deflate64), on one line
+        # packed by a method it lacks (Deflate64), on one line; an array header numpy's parser chokes on
+        # gives a TokenError or SyntaxError (QA: a traceback)
         reason = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, (SyntaxError, tokenize.TokenError)):
+            reason = "an array's header is damaged"
         raise LiftInputError(f"cannot read {path} as .npz ({reason}); save it with numpy.savez") from exc
     missing = {"keypoints_2d", "intrinsics"} - set(arrays)
     if missing:

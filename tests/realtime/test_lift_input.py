@@ -79,6 +79,13 @@ def _corrupt(kind: str, good: Path, folder: Path) -> Path:
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("keypoints_2d.npy", data)
             archive.writestr("intrinsics.npy", data)
+    elif kind == "header unclosed":  # a damaged header numpy's parser chokes on (QA: a tokenize traceback)
+        header = "{'descr': '<f4', 'fortran_order': False, 'shape': (60, 17, 2),  "
+        data = b"\x93NUMPY\x01\x00" + len(header.ljust(118) + "\n").to_bytes(2, "little") + \
+            (header.ljust(118) + "\n").encode() + bytes(60 * 17 * 2 * 4)  # fmt: skip
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("keypoints_2d.npy", data)
+            archive.writestr("intrinsics.npy", data)
     elif kind in ("encrypted", "Deflate64"):  # a password-protected zip, Windows' Deflate64, named .npz
         data = bytearray(good.read_bytes())
         for signature, flags_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):  # local, central
@@ -175,6 +182,7 @@ def test_bad_content_is_one_line_and_nothing_written(tmp_path, squats_2d, arrays
      ("text", "is not an .npz (numpy's zip of named arrays)"),
      ("member not .npy", "keypoints_2d is not a numpy array"),  # AttributeError, exit 1
      ("header too large", "an array's header declares more than fits in memory"),  # MemoryError, exit 1
+     ("header unclosed", "(an array's header is damaged); save it with numpy.savez"),  # TokenError, exit 1 (QA)
      ("encrypted", "is encrypted, password required"),  # RuntimeError, exit 1 (QA)
      ("Deflate64", "compression method is not supported")],  # NotImplementedError, exit 1 (QA)
 )
