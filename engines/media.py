@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -85,10 +86,60 @@ class ImageTooLargeError(PosecastError):
 
 
 def display_available() -> bool:
-    """Whether a window can be opened: on Linux, ``DISPLAY`` or ``WAYLAND_DISPLAY`` is set."""
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
+    """Whether a window can be opened (:func:`display_problem` finds none in the way)."""
+    return display_problem() is None
+
+
+#: How long an X display has to take a connection (seconds)
+X_DISPLAY_TIMEOUT_S = 0.5
+
+
+def display_problem() -> str | None:
+    """Why no window can be opened, or ``None``. On Linux OpenCV's windows are Qt's, and the
+    wheel's Qt draws on X alone: ``DISPLAY`` must name an X server that takes a connection (QA: a
+    ``DISPLAY`` left set by a closed SSH session aborted the run inside Qt, exit 134, its recording
+    left as a ``.part``); ``WAYLAND_DISPLAY`` alone serves only an OpenCV built with GTK."""
+    if not sys.platform.startswith("linux"):
+        return None
+    display = os.environ.get("DISPLAY")
+    if display:
+        return None if x_display_answers(display) else f"DISPLAY={display} does not answer (a closed SSH session?)"
+    if not os.environ.get("WAYLAND_DISPLAY"):
+        return "DISPLAY and WAYLAND_DISPLAY are unset"
+    if "QT:" in cv2.getBuildInformation().split("GUI:", 1)[-1].split("\n\n", 1)[0].replace(" ", ""):
+        return "only WAYLAND_DISPLAY is set, and OpenCV's Qt draws on X: set DISPLAY (XWayland)"
+    return None
+
+
+def no_display_words() -> str:
+    """"no display found", with the reason when a display was named but cannot be used."""
+    problem = display_problem()
+    named = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    return f"no display found ({problem})" if problem and named else "no display found"
+
+
+def x_display_answers(display: str, timeout_s: float = X_DISPLAY_TIMEOUT_S) -> bool:
+    """Whether the X server ``display`` names (``[host]:N[.screen]``) takes a connection: the
+    local socket (abstract or in /tmp/.X11-unix) for no host, else TCP port 6000 + N."""
+    host, colon, rest = display.rpartition(":")
+    number = rest.split(".", 1)[0]
+    if not colon or not number.isdigit():
+        return False
+    if host in ("", "unix") or host.endswith("/unix"):
+        for path in (f"\0/tmp/.X11-unix/X{number}", f"/tmp/.X11-unix/X{number}"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(timeout_s)
+                try:
+                    connection.connect(path)
+                except OSError:
+                    continue
+                return True
+        return False
+    try:
+        with socket.create_connection((host.strip("[]"), 6000 + int(number)), timeout=timeout_s):
+            return True
+    except (OSError, UnicodeError):
+        return False
 
 
 def opencv_path_problem(path: str | Path) -> str | None:

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from ...engines.cli_args import output_file
-from ...engines.media import display_available
+from ...engines.media import display_available, no_display_words
 from ..errors import OptionsError
 from ..sinks.video_file import default_video_path
 from .arguments import add_pipeline_arguments, build_sinks
@@ -58,7 +58,7 @@ def demo(args: argparse.Namespace) -> int:
                 notices.append((logging.WARNING, f"{args.output_video} (an earlier demo's video?) is replaced when "
                                                  "this run ends; pass --output-video FILE to keep it"))  # fmt: skip
         if not args.headless:  # the view's own notice would say to pass --output-video: this records one
-            notices.append((logging.INFO, f"no display found: recording the annotated view to {args.output_video} "
+            notices.append((logging.INFO, f"{no_display_words()}: recording the annotated view to {args.output_video} "
                                           "instead of a window"))  # fmt: skip
             args.headless = True
         if args.print_mode is None:

@@ -29,7 +29,7 @@ import numpy as np
 from ...engines import skeleton
 from ...engines.errors import PosecastError
 from ...engines.fileio import output_file_problem
-from ...engines.media import display_available
+from ...engines.media import display_problem
 from ..errors import OptionsError
 from .video_file import VideoFileError, VideoWriter, check_video_path, open_video
 
@@ -82,11 +82,9 @@ class LiveView:
 
     def __init__(self, options: LiveViewOptions | None = None) -> None:
         self.options = options or LiveViewOptions()
-        if self.options.show and not display_available():
-            raise ViewError(
-                "cannot show the live view: no display (DISPLAY and WAYLAND_DISPLAY are unset); "
-                "run without showing the view, or record it to a video file instead"
-            )
+        if self.options.show and (problem := display_problem()) is not None:
+            raise ViewError(f"cannot show the live view: no display ({problem}); run without showing the view, "
+                            "or record it to a video file instead")  # fmt: skip
         path = self.options.output_path
         if path is not None:
             check_video_path(Path(path))

@@ -7,7 +7,7 @@ import argparse
 import logging
 import time
 
-from ...engines.media import display_available
+from ...engines.media import display_available, no_display_words
 from ..stages import Sink
 from ..types import PoseFrame
 from .hud import RateMeter, view_stats
@@ -68,5 +68,5 @@ def say_no_display(args: argparse.Namespace, sinks: list[Sink]) -> None:
     it came before the one line of a mistyped file)."""
     if not args.headless and not any(isinstance(sink, ViewSink) for sink in sinks):
         recording = getattr(args, "output_video", None) is not None
-        log.info("no display found: running without the live view%s",
+        log.info("%s: running without the live view%s", no_display_words(),
                  "" if recording else " (use --output-video to record it)")  # fmt: skip

@@ -147,8 +147,31 @@ def test_showing_without_a_display_is_a_clear_error(monkeypatch):
     assert not display_available()
     with pytest.raises(ViewError, match="no display"):
         LiveView(LiveViewOptions(show=True))
+
+def test_a_display_named_but_not_answering_is_no_display(monkeypatch, tmp_path):
+    """QA: a DISPLAY left set by a closed SSH session, or a Wayland display alone (the wheel's Qt
+    draws on X), aborted the run inside Qt, exit 134, its recording left as a .part."""
+    import socket
+
+    from posecast.engines.media import display_problem, no_display_words
+
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":97")  # no X server there
+    assert not display_available() and display_problem() == "DISPLAY=:97 does not answer (a closed SSH session?)"
+    assert no_display_words() == "no display found (DISPLAY=:97 does not answer (a closed SSH session?))"
+    with pytest.raises(ViewError, match=r"no display \(DISPLAY=:97 does not answer"):
+        LiveView(LiveViewOptions(show=True))
+    with socket.socket() as server:  # an X server over TCP (an SSH forwarding) that answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        if port > 6000:
+            monkeypatch.setenv("DISPLAY", f"127.0.0.1:{port - 6000}.0")
+            assert display_available()
+    monkeypatch.delenv("DISPLAY")
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
-    assert display_available()
+    assert "OpenCV's Qt draws on X" in display_problem()
 
 
 def test_bad_options_are_rejected():
