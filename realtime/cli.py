@@ -192,6 +192,12 @@ def _open_closed_standard_streams() -> None:
                 os.close(null)
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+    # a terminal or pipe that is not UTF-8 (PYTHONIOENCODING=latin-1, an old console) gets "?" for
+    # what it cannot show: the help's arrows were a UnicodeEncodeError traceback, and --print text
+    # an output failure naming no fix (QA); stderr has Python's backslashreplace already
+    if getattr(sys.stdout, "errors", None) == "strict" and callable(getattr(sys.stdout, "reconfigure", None)):
+        with contextlib.suppress(ValueError, OSError):
+            sys.stdout.reconfigure(errors="replace")
 
 
 def _final_flush(stdout) -> int | None:  # noqa: ANN001 - the real stdout

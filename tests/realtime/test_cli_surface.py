@@ -908,3 +908,18 @@ def test_options_that_do_nothing_with_the_source_or_model_are_said(mjpeg_url: st
     assert said == ["--realtime: a camera or stream delivers frames at its own pace already (the option does nothing)",
                     f"--no-int8: {int8_model} is an INT8 copy itself, and runs as it is (its float model is the file "
                     "without .int8) (the option does nothing)"], said  # fmt: skip
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
+def test_help_and_print_on_a_terminal_that_is_not_utf8(encoding: str, media_dir: Path) -> None:
+    """QA: the help's arrows were a UnicodeEncodeError traceback (exit 1) on a latin-1 stdout, and
+    ``--print text`` an output failure naming no fix; what the terminal cannot show is "?"."""
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    shown = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--help"], capture_output=True,
+                           env=env, timeout=120)  # fmt: skip
+    assert shown.returncode == 0 and b"Traceback" not in shown.stderr and b"--source" in shown.stdout
+    printed = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source",
+                              str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--print", "text",
+                              "--frames", "2"], capture_output=True, env=env, timeout=300)  # fmt: skip
+    assert printed.returncode == 0, printed.stderr.decode(errors="replace")[-2000:]
+    assert printed.stdout.count(b"capture?print") == 2
