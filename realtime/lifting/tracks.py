@@ -9,15 +9,17 @@ gap, or a fast move).
 Unmatched detections start new tracks with new ids (never reused; those of one frame numbered
 from left to right); tracks lost for longer than ``max_lost_s`` are forgotten.
 
-With ``max_people == 1`` the one detection continues the one track (MediaPipe with one pose
-tracks that person itself) wherever its box overlaps the track's or could be it by the rules
-above; a box apart from it is someone else, with a new id, while the one who went is held as
-lost: MediaPipe asked for one pose takes whoever else is in view the frame after its person
-goes. A detector that tracks by itself fills ``track_ids``; those ids are then used as they are.
+With ``max_people == 1`` the one detection continues the track seen last (MediaPipe with one
+pose tracks that person itself) wherever its box overlaps that track's last box, or lies within
+``max_shift_diagonals`` of it plus how far a person goes in the time since
+(:data:`MAX_SPEED_DIAGONALS_S`); a box further off is someone else, with a new id, while the one
+who went is held as lost: MediaPipe asked for one pose takes whoever else is in view a frame or
+two after its person goes. A detector that tracks by itself fills ``track_ids``; those ids are then used as they are.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,6 +100,9 @@ _MAX_VELOCITY_STEP_S = 0.25
 _MAX_PREDICTION_S = 0.5
 #: A box whose width or height changed by more than this fraction since the frame before measures no velocity
 _MAX_SIZE_CHANGE = 0.15
+#: With one person asked for, how fast (box diagonals per second) the one person's box may move
+#: while it is not seen and still be them: a sprint across the view near the camera is about 3
+MAX_SPEED_DIAGONALS_S = 5.0
 
 
 def keypoint_boxes(keypoints_px: np.ndarray, scores: np.ndarray, min_score: float) -> np.ndarray:
@@ -182,9 +187,7 @@ class Tracker:
         order; ``track_ids`` ``(N,)``: the detector's own ids (used as they are when all >= 0)."""
         untracked = track_ids is None or not len(track_ids) or track_ids[0] < 0
         if self.options.max_people == 1 and len(boxes) <= 1 and untracked:
-            one = self._update_one(boxes, timestamp_ns)
-            if one is not None:
-                return one
+            return self._update_one(boxes, timestamp_ns)
         self._forget(timestamp_ns)
         for track in self.tracks.values():
             track.seen_now = False
@@ -200,35 +203,40 @@ class Tracker:
                 box, timestamp_ns, bool(covered))  # fmt: skip
         return ids
 
-    def _update_one(self, boxes: np.ndarray, timestamp_ns: int) -> list[int] | None:
-        """``max_people == 1``: the ids when the detection (if any) continues the one track held,
-        else ``None`` (two tracks held, or a box apart from the track's: the matching decides;
-        QA: someone walking past took over the id, window and bone lengths of the person who
-        had just left the view, and the avatar jumped 3 m to them)."""
-        if len(self.tracks) > 1:
-            return None
-        track = next(iter(self.tracks.values()), None)
-        if track is not None and not 0 <= timestamp_ns - track.last_seen_ns <= self.options.max_lost_s * 1e9:
-            self.tracks.clear()
-            track = None
+    def _update_one(self, boxes: np.ndarray, timestamp_ns: int) -> list[int]:
+        """``max_people == 1``: the detection (if any) continues the track seen last when it could
+        be that person (:meth:`_continues`), else it is someone else, with a new id, and the one
+        who went is held as lost (QA: someone walking past took over the id, window and bone
+        lengths of the person who had just left the view, and the avatar jumped 3 m to them).
+        Plain Python over at most a few tracks: this runs every frame of the common case."""
+        self._forget(timestamp_ns)
+        for held in self.tracks.values():
+            held.seen_now = False
         if not len(boxes):
-            if track is not None:
-                track.seen_now = False
             return []
-        if track is None:
+        box = boxes[0]
+        track = max(self.tracks.values(), key=lambda t: t.last_seen_ns, default=None)
+        if track is None or not self._continues(box, track, timestamp_ns):
             person_id = self._new_id()
-            track = self.tracks[person_id] = Track(person_id, boxes[0], timestamp_ns)
-        elif not self._continues(boxes[0], track):
-            return None
-        track.box, track.last_seen_ns, track.seen_now = boxes[0], timestamp_ns, True
+            track = self.tracks[person_id] = Track(person_id, box, timestamp_ns)
+        track.box, track.last_seen_ns, track.seen_now = box, timestamp_ns, True
         return [track.person_id]
 
-    def _continues(self, box: np.ndarray, track: Track) -> bool:
-        """``box`` overlaps ``track``'s last box at all, or is where it could be by position and
-        size (:meth:`_costs`): the one person MediaPipe follows, however their box changed (a
-        person bending, half out of the image)."""
-        track_box = track.box[None]
-        return bool(box_iou(box[None], track_box)[0, 0] > 0.0 or np.isfinite(self._costs(box[None], track_box)[0, 0]))
+    def _continues(self, box: np.ndarray, track: Track, timestamp_ns: int) -> bool:
+        """Whether ``box`` can be ``track``'s person (one person asked for): it overlaps the box
+        last seen at all, or its centre is within ``max_shift_diagonals`` of it plus how far a
+        person goes in the time since (:data:`MAX_SPEED_DIAGONALS_S`), in diagonals of the larger
+        box, whatever the sizes: a person half hidden behind a pillar has a box of half the size
+        (regression check: a walker behind a pillar, a fast zoom, a shaking camera got new ids
+        when the size had to match and the gap gave no room)."""
+        x0, y0, x1, y1 = (float(v) for v in box)
+        a0, b0, a1, b1 = (float(v) for v in track.box)
+        if min(x1, a1) > max(x0, a0) and min(y1, b1) > max(y0, b0):
+            return True
+        diagonal = max(math.hypot(x1 - x0, y1 - y0), math.hypot(a1 - a0, b1 - b0), 1e-6)
+        shift = math.hypot((x0 + x1 - a0 - a1) / 2, (y0 + y1 - b0 - b1) / 2) / diagonal
+        gap_s = max(timestamp_ns - track.last_seen_ns, 0) * 1e-9
+        return shift <= self.options.max_shift_diagonals + MAX_SPEED_DIAGONALS_S * gap_s
 
     def lost(self) -> list[int]:
         """Ids remembered but not seen in the last update."""

@@ -85,6 +85,23 @@ def test_one_person_asked_for_someone_else_in_view_is_a_new_person_and_the_one_w
     assert tracker.update(np.array([box(5)]), 1166 * MS) == [2]  # someone else again: never a reused id
 
 
+def test_one_person_hidden_a_moment_keeps_their_id_wherever_a_person_could_have_gone() -> None:
+    """Regression check: a walker behind a pillar (cut by it, then whole again 0.79 box diagonals
+    on, twice the size, 0.27 s later), a camera shaking by half a diagonal and a fast zoom got new
+    ids, their window and bone lengths started again."""
+    tracker = Tracker(TrackerOptions(max_people=1))
+    frame_ns = 1_000_000_000 // 30
+    assert tracker.update(np.array([[262.0, 142.0, 291.0, 297.0]]), 50 * frame_ns) == [0]  # cut by the pillar
+    assert tracker.update(np.array([[350.0, 155.0, 394.0, 445.0]]), 58 * frame_ns) == [0]  # out from behind it
+    assert tracker.update(np.array([[0.0, 140.0, 45.0, 440.0]]), 60 * frame_ns) == [1]  # too far for 67 ms
+    tracker = Tracker(TrackerOptions(max_people=1))
+    assert tracker.update(np.array([[188.0, 276.0, 265.0, 532.0]]), 129 * frame_ns) == [0]
+    assert tracker.update(np.array([[313.0, 220.0, 388.0, 459.0]]), 131 * frame_ns) == [0]  # a shake
+    assert tracker.update(np.array([[298.0, 269.0, 363.0, 397.0]]), 133 * frame_ns) == [0]
+    assert tracker.update(np.array([[430.0, 328.0, 591.0, 585.0]]), 135 * frame_ns) == [0]  # zoomed in 2x
+    assert tracker.lost() == []
+
+
 def test_a_detector_that_tracks_keeps_its_ids() -> None:
     tracker = Tracker(TrackerOptions(max_people=4))
     assert tracker.update(np.array([box(0), box(300)]), 0, np.array([7, 3])) == [7, 3]
