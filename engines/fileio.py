@@ -285,6 +285,21 @@ def current_umask() -> int:
     return umask
 
 
+#: The longest file name most file systems take (bytes)
+NAME_MAX_BYTES = 255
+
+
+def temporary_name_parts(name: str, suffix: str) -> tuple[str, str]:
+    """``mkstemp``'s prefix and suffix for a temporary file beside one called ``name``
+    (``.NAME.XXXXXXXX`` then ``suffix``), ``name`` cut short so that the whole stays within
+    :data:`NAME_MAX_BYTES`: a legal name of 242 bytes or more failed with "File name too long",
+    the run's work done, naming a file the user never gave (QA)."""
+    room = NAME_MAX_BYTES - len(f"..{'x' * 8}{suffix}".encode())
+    while len(name.encode(errors="surrogateescape")) > room:
+        name = name[:-1]
+    return f".{name}.", suffix
+
+
 def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
@@ -293,7 +308,8 @@ def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix, suffix = temporary_name_parts(path.name, ".tmp")
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     if mode is None:
         mode = 0o666 & ~current_umask()  # mkstemp makes 0600: give the mode a plain open() would
     try:
@@ -321,7 +337,8 @@ def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    prefix, suffix = temporary_name_parts(path.stem, f".tmp{path.suffix}")
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

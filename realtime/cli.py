@@ -236,7 +236,9 @@ def _run(argv: Sequence[str] | None) -> int:
             raise
         # the system's limit on a name, met wherever a path given is first used
         shown = abbreviated(escaped(str(exc.filename or "")), limit=60)
-        print(f"posecast: error: a file name is too long for this system: {shown}; pass a shorter one",
+        # a take is written as NAME.part first: the name the user gave is 5 bytes short of the limit (QA)
+        part = " (a recording is written as its name and .part first)" if str(exc.filename).endswith(".part") else ""
+        print(f"posecast: error: a file name is too long for this system: {shown}{part}; pass a shorter one",
               file=sys.stderr)  # fmt: skip
         return 2
 

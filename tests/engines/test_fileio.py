@@ -192,3 +192,17 @@ def test_an_unreadable_model_is_one_line(tmp_path: Path, monkeypatch: pytest.Mon
     err = capsys.readouterr().err.strip()
     assert err.startswith("posecast: error: ") and "m.onnx cannot be read (permission denied" in err
     assert "\n" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("stem", ["c" * 243, "é" * 120])  # 243 and 240 bytes: legal names
+def test_a_long_legal_name_is_written_through_a_temporary_name_that_fits(tmp_path: Path, stem: str) -> None:
+    """QA: the temporary name beside a legal name of 242 bytes or more passed the system's 255
+    and the write failed with "File name too long", after the run's work, naming a file the user
+    never gave."""
+    from posecast.engines.fileio import atomic_path, atomic_write
+
+    atomic_write(tmp_path / f"{stem}.json", b"{}")
+    with atomic_path(tmp_path / f"{stem}.npz") as tmp:
+        assert len(tmp.name.encode()) <= 255 and tmp.name.endswith(".tmp.npz")
+        tmp.write_bytes(b"x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.json", f"{stem}.npz"]
