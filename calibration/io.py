@@ -65,7 +65,7 @@ from typing import Any
 import yaml
 
 from ..engines import skeleton
-from ..engines.fileio import atomic_write, output_file_problem, same_file
+from ..engines.fileio import atomic_write, output_file_problem, posecast_file_kind, same_file
 from .errors import CalibrationError
 from .intrinsics import CameraIntrinsics, finite_number, number_text_hint, shown
 from .subject import SubjectProfile
@@ -253,11 +253,17 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | None = None) -> Path:
-    """Fail early (before a long calibration) when ``path`` cannot be written, or names one of
-    the ``inputs`` (option → file the command reads), which writing it would destroy."""
+def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | None = None,
+                   kind: str | None = None) -> Path:  # fmt: skip
+    """Fail early (before a long calibration) when ``path`` cannot be written, names one of the
+    ``inputs`` (option → file the command reads), which writing it would destroy, or holds a
+    posecast file of another ``format`` than ``kind`` (the one to be written)."""
     path = Path(path)
     _suffix(path)
+    found = posecast_file_kind(path)
+    if kind is not None and found is not None and found != kind:
+        raise CalibrationError(f"{path} is a {found} file: writing a {kind} file there would replace it; choose "
+                               "another --output, or remove it first")  # fmt: skip
     problem = output_file_problem(path)
     if problem is not None:
         fix = "create the folder or choose" if problem.endswith("does not exist") else "choose"
@@ -269,7 +275,9 @@ def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | N
 
 
 def _write(path: str | Path, data: dict[str, Any]) -> Path:
-    path = check_writable(path)
+    path = check_writable(path, kind=data["format"])
+    if path.exists():  # said, as `lift` and `export` say it
+        log.info("replacing %s", path)
     if _suffix(path) == ".json":
         text = json.dumps(data, indent=2) + "\n"
     else:

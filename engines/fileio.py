@@ -13,6 +13,7 @@ import errno
 import hashlib
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -130,6 +131,24 @@ def unreadable(exc: OSError, folder: bool = False) -> str:
         access = "chmod u+rx" if folder else "chmod u+r"
         return f"cannot be read (permission denied: give yourself read access, e.g. {access}, or copy it)"
     return f"cannot be read ({exc.strerror or exc})"
+
+
+#: A posecast file's ``format`` line (YAML or JSON): ``format: posecast-camera``
+_FORMAT_LINE = re.compile(rb"""^[\s{]*["']?format["']?\s*:\s*["']?(posecast-[a-z0-9-]+)""", re.MULTILINE)
+
+
+def posecast_file_kind(path: str | Path) -> str | None:
+    """The ``format`` a posecast file at ``path`` states in its first 4 KB (``posecast-camera``,
+    ``posecast-subject``, ``posecast-floor``), or ``None`` (no such file, unreadable, another kind
+    of file): an output must not replace a file of another kind unsaid (QA: ``calibrate camera -o``
+    over a subject file, ``--stats-json`` over a camera file, each exit 0)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    match = _FORMAT_LINE.search(head)
+    return match.group(1).decode() if match else None
 
 
 def output_file_problem(path: str | Path) -> str | None:

@@ -14,7 +14,7 @@ from ...calibration.board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, Boar
 from ...calibration.camera import CalibrationOptions, calibrate_image_dir
 from ...calibration.errors import CalibrationError
 from ...calibration.intrinsics import ASSUMED_HFOV_DEG, DEFAULT_HFOV_DEG, CameraIntrinsics
-from ...calibration.io import check_writable, save_intrinsics
+from ...calibration.io import CAMERA_FORMAT, check_writable, save_intrinsics
 from ...engines.cli_args import (
     FRAME_SIZE_RULE,
     camera_index,
@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
 
 
 def calibrate_camera(args: argparse.Namespace) -> int:
-    output = check_writable(args.output)
+    output = check_writable(args.output, kind=CAMERA_FORMAT)
     _check_unused_options(args)
     min_views = MIN_VIEWS if args.min_views is None else args.min_views
     min_sharpness = DEFAULT_MIN_SHARPNESS if args.min_sharpness is None else args.min_sharpness

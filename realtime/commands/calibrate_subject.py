@@ -10,7 +10,7 @@ import argparse
 import logging
 
 from ...calibration import save_subject, subject_from_lifted
-from ...calibration.io import check_writable
+from ...calibration.io import SUBJECT_FORMAT, check_writable
 from ...engines.cli_args import given_path, output_file
 from ..sinks.subject import SubjectCollector
 from . import subcommands
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def calibrate_subject(args: argparse.Namespace) -> int:
-    check_writable(args.output, input_files(args, args.source))
+    check_writable(args.output, input_files(args, args.source), kind=SUBJECT_FORMAT)
     check_observe_seconds(args.seconds)
     collector = SubjectCollector()
     args.no_live_subject = True  # the command measures the whole take itself

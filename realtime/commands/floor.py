@@ -16,7 +16,7 @@ from pathlib import Path
 from ...calibration import DEFAULT_HFOV_DEG
 from ...calibration import floor as fl
 from ...calibration.errors import CalibrationError
-from ...calibration.floor_file import save_floor
+from ...calibration.floor_file import FLOOR_FORMAT, save_floor
 from ...calibration.io import check_writable
 from ...engines.cli_args import finite_float, given_path, listed_options, nonempty_text, output_file, positive_float
 from ...engines.fileio import OutputPathError
@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def calibrate_floor(args: argparse.Namespace) -> int:
     args.output = default_output(args.output)
-    check_writable(args.output, input_files(args, args.source))
+    check_writable(args.output, input_files(args, args.source), kind=FLOOR_FORMAT)
     if args.camera_height is None and (args.tilt is not None or args.roll is not None):
         raise CalibrationError("--tilt and --roll describe the camera with --camera-height: pass it too (or neither, "
                                "to measure the floor from the feet)")  # fmt: skip

@@ -255,3 +255,23 @@ def test_a_misspelt_camera_file_key_is_refused_and_a_foreign_one_said(tmp_path, 
     with caplog.at_level(logging.WARNING, "posecast"):  # (QA: a file cut short lost its k1 without a word)
         assert load_intrinsics(path).distortion == ()
     assert "has no distortion: the lens is taken as undistorted; write distortion: [] to say so" in caplog.text
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_file_of_another_kind_is_not_replaced_and_one_of_the_same_kind_is_said(tmp_path, suffix, caplog):
+    """QA: ``calibrate camera -o`` over a subject file (and the other ways round) replaced it,
+    exit 0, without a word."""
+    from posecast.calibration.floor import floor_from_camera_pose
+    from posecast.calibration.floor_file import save_floor
+    from posecast.calibration.io import check_writable
+
+    camera = save_intrinsics(CAMERA, tmp_path / f"camera{suffix}")
+    with pytest.raises(CalibrationError, match=rf"camera{suffix} is a posecast-camera file: writing a "
+                                               "posecast-subject file there would replace it"):  # fmt: skip
+        check_writable(camera, kind="posecast-subject")
+    with pytest.raises(CalibrationError, match="is a posecast-camera file: writing a posecast-floor file"):
+        save_floor(floor_from_camera_pose(1.2, 5.0), camera)
+    assert load_intrinsics(camera) == CAMERA
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        save_intrinsics(CAMERA, camera)
+    assert f"replacing {camera}" in caplog.text

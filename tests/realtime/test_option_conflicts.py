@@ -69,6 +69,17 @@ def test_frame_without_a_publisher_is_refused(media_dir: Path, capsys: pytest.Ca
     assert "--frame unity" in output and "--publish none" in output
 
 
+def test_statistics_over_a_calibration_file_are_refused(media_dir: Path, capsys: pytest.CaptureFixture,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    """QA: ``--stats-json camera.json`` replaced the camera file with the run's statistics, exit 0."""
+    camera = tmp_path / "camera.json"
+    camera.write_text('{"format": "posecast-camera", "version": 1, "width": 576}\n')
+    argv = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--stats-json",
+            str(camera)]  # fmt: skip
+    assert "is a posecast-camera file: the statistics would replace it" in _refused(capsys, argv)
+    assert camera.read_text().startswith('{"format": "posecast-camera"')
+
+
 def test_soak_pace_without_a_soak_is_refused(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     output = _refused(capsys, ["bench", "--soak-pace", "10", "--output", str(tmp_path / "b")])
     assert "--soak-pace" in output and "--soak MINUTES" in output
