@@ -193,6 +193,9 @@ def load_lift_input(path: Path) -> LiftInput:
         rate = 1.0 / float(np.median(np.diff(stamps))) if len(stamps) > 1 else math.nan
         if "fps" not in arrays and FPS_RANGE[0] <= rate <= FPS_RANGE[1]:  # (QA: lift wrote 30 for 5 Hz stamps)
             fps = rate  # the frames' own rate, one over their median step
+    if infinite := int(np.isinf(keypoints).any(axis=-1).sum()):  # (QA: one made its frame poseless, unsaid)
+        log.warning("%s: %d keypoint(s) in keypoints_2d are infinite: taken as unseen, as NaN is", path, infinite)
+        keypoints = np.where(np.isinf(keypoints), np.nan, keypoints)
     marked = np.isfinite(keypoints).all(axis=-1) & (keypoints != 0).any(axis=-1)  # (NaN, (0, 0): unseen)
     if not marked.any():  # (QA: blamed on the confidence)
         raise LiftInputError(f"{path}: keypoints_2d has no keypoint seen (every one NaN or (0, 0), the marks of an "

@@ -250,6 +250,19 @@ def test_a_lifted_file_says_what_it_measured_and_has_its_timestamps_rate(tmp_pat
         assert float(out["fps"]) == pytest.approx(5.0) and np.array_equal(out["timestamps_s"], stamps)
 
 
+def test_an_infinite_keypoint_is_unseen_as_nan_is_and_said(tmp_path, squats_2d, caplog) -> None:
+    """QA: one joint at +inf made its whole frame poseless (all NaN in the output), without a word."""
+    keypoints = squats_2d.copy()
+    keypoints[5, 13] = np.inf
+    np.savez(tmp_path / "in.npz", keypoints_2d=keypoints, intrinsics=INTRINSICS, fps=5.0)
+    with caplog.at_level(logging.WARNING):
+        code, err = _lift(tmp_path / "in.npz", tmp_path / "out.npz")
+    assert code == 0, err
+    assert "1 keypoint(s) in keypoints_2d are infinite: taken as unseen, as NaN is" in caplog.text
+    with np.load(tmp_path / "out.npz") as out:
+        assert np.isfinite(out["joints_3d"][5]).all()
+
+
 def test_a_shipped_model_is_chosen_by_name(tmp_path, squats_2d) -> None:
     """``--model NAME`` takes a shipped model (it was read as a path); an unknown name lists them."""
     np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d[:40], intrinsics=INTRINSICS, fps=5.0)
