@@ -9,6 +9,7 @@ import time
 from ...engines.cli_args import given_path
 from ..avatar import AvatarOptions, AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
+from ..errors import OptionsError
 from ..recording.format import RecordingError
 from ..recording.replay import Replay, ReplayOptions
 from ..sinks import SINKS
@@ -61,6 +62,9 @@ def replay(args: argparse.Namespace) -> int:
     frames = Replay(args.recording, ReplayOptions(speed=args.speed, loop=args.loop))
     frames.world = AvatarWorld(replay_avatar_options(args, frames.recorded_meta))
     sinks = [s for s in (cls.from_args(args) for cls in _sink_classes()) if s is not None]
+    if not sinks:  # (QA: the whole take played to nobody, exit 0)
+        raise OptionsError("replay with --publish none and no --vmc has nothing to send the take to: give --publish "
+                           "ADDR or --vmc HOST:PORT")  # fmt: skip
     opened = frames.first_meta or StreamMeta()
     try:
         for sink in sinks:

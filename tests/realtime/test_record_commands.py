@@ -112,6 +112,8 @@ def test_export_refuses_outputs_before_writing_any(outputs, message, dance_take:
         (["run", "--source", "{npz}", "--headless", "--publish", "none"], "{npz} is numpy's .npz, not a video: lift "
          "recorded 2D keypoints with `posecast lift --input {npz} --output {npz3d}`"),
         (["replay", "{missing}", "--speed", "0"], "replay speed must be in 0.01..100, got 0.0"),
+        (["replay", "{take}", "--publish", "none"], "replay with --publish none and no --vmc has nothing to send "
+         "the take to: give --publish ADDR or --vmc HOST:PORT"),  # (QA: the take played to nobody, exit 0)
         (["view", "--port", "70000"], "port must be in 0..65535, got 70000"),
         (["view", "--stream", "localhost:5555"], "stream must be tcp://HOST:PORT"),
     ],
