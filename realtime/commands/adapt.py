@@ -19,6 +19,7 @@ from types import ModuleType
 
 from ...calibration import DEFAULT_HFOV_DEG, load_intrinsics
 from ...engines.cli_args import given_path, output_file, output_file_ending, output_folder
+from ...engines.errors import PosecastError, one_line
 from ...engines.fileio import atomic_write, check_outputs, file_identity, output_file_problem
 from ...engines.install import install_hint
 from ...engines.logs import counted
@@ -209,7 +210,11 @@ def adapt_command(args: argparse.Namespace) -> int:
                                 moving_files=stop_signals_deferred)
     print(format_report(report, frames))
     if args.report is not None:
-        atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames}, indent=2).encode())
+        try:
+            atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames}, indent=2).encode())
+        except PosecastError as exc:  # (QA: the error did not say the model was written all the same)
+            raise PosecastError(f"{one_line(exc)}; the adapted model {args.output} was written, only the report "
+                            "was not") from exc  # fmt: skip
     return 0
 
 

@@ -211,6 +211,28 @@ def test_a_short_run_is_said_to_move_the_model(tmp_path: Path, caplog: pytest.Lo
     assert "yet a run this short moves the model" in said[0] and "stays near" not in said[0]
 
 
+def test_a_report_that_cannot_be_written_says_the_model_was(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """QA: on a full disk the report's error did not say that the model, its INT8 copy and its
+    weights had been written all the same."""
+    pytest.importorskip("torch")
+    import errno
+
+    from posecast.engines.fileio import OutputWriteError
+    from posecast.realtime.commands import adapt as adapt_command
+
+    def full_disk(path: Path, data: bytes) -> Path:
+        raise OutputWriteError.of(Path(path), OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(adapt_command, "atomic_write", full_disk)
+    good = _lift_npz(tmp_path / "good.npz")
+    out = tmp_path / "a.onnx"
+    assert main(["adapt", str(good), "--output", str(out), "--steps", "1", "--report", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("posecast: error: cannot write") and "No space left on device" in err, err
+    assert err.endswith(f"; the adapted model {out} was written, only the report was not") and out.is_file()
+
+
 @pytest.mark.parametrize("stop_at", ["export", "after_move"])
 def test_a_stop_while_the_model_is_written_says_whether_it_was(stop_at: str, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch,
