@@ -205,6 +205,10 @@ def _warn_unused_options(args: argparse.Namespace, source_spec: str) -> None:
         getattr(args, name, None) for name in ("vmc", "record"))  # fmt: skip
     if getattr(args, "mirror", False) and not avatar_outputs:
         unused.append("--mirror: it mirrors the avatar outputs (published poses, --vmc, --record), and none is on")
+    for option, name in (("--floor", "floor"), ("--floor-camera", "floor_camera")):  # (QA: unsaid, as --mirror was)
+        if getattr(args, name, None) is not None and not avatar_outputs:
+            unused.append(f"{option}: the floor serves the avatar outputs (published poses, --vmc, --record), and "
+                          "none is on")  # fmt: skip
     for line in unused:
         log.warning("%s (the option does nothing)", line)
 

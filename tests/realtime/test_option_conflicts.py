@@ -94,21 +94,21 @@ def test_tensorrt_build_options_with_onnxruntime_are_refused(capsys: pytest.Capt
 
 def test_options_that_do_nothing_with_the_others_are_said(caplog: pytest.LogCaptureFixture) -> None:
     """QA: ``--people-search`` with one person, ``--no-live-subject`` with ``--subject`` and
-    ``--mirror`` with no avatar output were taken without a word."""
+    ``--mirror`` and ``--floor`` with no avatar output were taken without a word."""
     import argparse
     import logging
 
     from posecast.realtime.commands.arguments import _warn_unused_options
 
     given = argparse.Namespace(max_people=1, people_search=2.0, no_live_subject=True, subject="me.yaml", mirror=True,
-                               publish="none", vmc=None, record=None)  # fmt: skip
+                               publish="none", vmc=None, record=None, floor="floor.yaml")  # fmt: skip
     with caplog.at_level(logging.WARNING):
         _warn_unused_options(given, "clip.mp4")
     said = [r.getMessage() for r in caplog.records]
-    assert [line.split(":")[0] for line in said] == ["--people-search", "--no-live-subject", "--mirror"], said
+    assert [line.split(":")[0] for line in said] == ["--people-search", "--no-live-subject", "--mirror", "--floor"]
     caplog.clear()
     used = argparse.Namespace(max_people=2, people_search=2.0, no_live_subject=True, subject=None, mirror=True,
-                              publish="tcp://127.0.0.1:5555", vmc=None, record=None)  # fmt: skip
+                              publish="tcp://127.0.0.1:5555", vmc=None, record=None, floor="floor.yaml")  # fmt: skip
     with caplog.at_level(logging.WARNING):
         _warn_unused_options(used, "clip.mp4")
     assert not caplog.records
