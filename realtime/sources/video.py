@@ -97,9 +97,9 @@ class VideoFileSource(FileSource):
                 raise SourceError(f"{self.path} holds sound but no video: pass a video file")
             # (QA: a download cut short before its index was told to re-encode)
             raise SourceError(
-                f"OpenCV could not decode video {self.path}: it holds no video stream OpenCV reads (an audio-only "
-                "file, a download or copy that did not finish, or a codec this OpenCV lacks); if it plays "
-                "elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
+                f"OpenCV could not decode video {self.path}: it reads no first frame from it (no video stream it "
+                "reads, a damaged start, a download or copy that did not finish, or a codec this OpenCV lacks); if "
+                "it plays elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
         self._reset_clock(self._position_ms())  # a stream's first presentation time need not be 0
