@@ -645,7 +645,11 @@ class RecordingReader:
             raise RecordingError(f"{self.path} is empty or cut short: expected a posecast recording") from None
         except (ValueError, msgpack.UnpackException) as exc:
             self.close()
-            raise RecordingError(f"{self.path} is not a posecast recording ({exc}){_A_TAKE}") from exc
+            # (msgpack's own words, "int is not allowed for map key when strict_map_key=True", told a
+            # user nothing: QA)
+            log.debug("%s: its first bytes are no msgpack header: %s", self.path, exc)
+            raise RecordingError(f"{self.path} is not a posecast recording (it does not begin with one's header)"
+                                 f"{_A_TAKE}") from exc  # fmt: skip
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             self.close()
             raise RecordingError(f"{self.path} is not a posecast recording (no {FORMAT!r} header){_A_TAKE}")
@@ -684,8 +688,8 @@ class RecordingReader:
             except StopIteration:
                 return
             except (ValueError, msgpack.UnpackException) as exc:
-                why = str(exc) or type(exc).__name__
-                raise self.damaged(start, f"the bytes there are not a msgpack record ({why})") from exc
+                log.debug("%s at byte %d: %s", self.path, start, str(exc) or type(exc).__name__)  # (msgpack's words)
+                raise self.damaged(start, "the bytes there are not a record") from exc
             # every record is a map and the footer the last (QA: junk between two frames, or behind the
             # footer, was skipped as unknown records and the take passed for whole)
             if not isinstance(record, dict):

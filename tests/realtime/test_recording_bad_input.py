@@ -244,7 +244,7 @@ def test_damaged_takes_are_one_line_and_exit_2_on_the_command_line(command: str,
     out = tmp_path / "out"
     out.mkdir()
     argv = {
-        "replay": ["replay", str(path), "--publish", "none", "--wait", "0", "--speed", "100"],
+        "replay": ["replay", str(path), "--publish", "tcp://127.0.0.1:0", "--wait", "0", "--speed", "100"],
         "export": ["export", str(path), "--bvh", str(out / "a.bvh"), "--lift-input", str(out / "a.npz")],
     }
     with deadline(60):
@@ -285,7 +285,7 @@ def test_a_newer_posecasts_take_says_to_update(command: str, key: str, value: in
     out = tmp_path / "out"
     out.mkdir()
     argv = {
-        "replay": ["replay", str(path), "--publish", "none", "--wait", "0", "--speed", "100"],
+        "replay": ["replay", str(path), "--publish", "tcp://127.0.0.1:0", "--wait", "0", "--speed", "100"],
         "export": ["export", str(path), "--bvh", str(out / "a.bvh"), "--lift-input", str(out / "a.npz")],
     }
     assert cli.main(argv[command]) == 2
@@ -296,7 +296,7 @@ def test_a_newer_posecasts_take_says_to_update(command: str, key: str, value: in
 
 def test_a_good_take_still_replays_and_exports(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = write_take(tmp_path / "good.posecast", frames=40)
-    assert cli.main(["replay", str(path), "--publish", "none", "--wait", "0", "--speed", "100"]) == 0
+    assert cli.main(["replay", str(path), "--publish", "tcp://127.0.0.1:0", "--wait", "0", "--speed", "100"]) == 0
     bvh, npz = tmp_path / "a.bvh", tmp_path / "a.npz"
     assert cli.main(["export", str(path), "--bvh", str(bvh), "--lift-input", str(npz)]) == 0
     assert bvh.stat().st_size > 0 and npz.stat().st_size > 0
@@ -351,7 +351,7 @@ def test_the_replay_command_does_not_hang_on_a_timestamp_jump(tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     path = damaged(tmp_path, set_frame("timestamp_ns", 10**18))
     with deadline(30), caplog.at_level("WARNING"):
-        assert cli.main(["replay", str(path), "--publish", "none", "--wait", "0"]) == 0
+        assert cli.main(["replay", str(path), "--publish", "tcp://127.0.0.1:0", "--wait", "0"]) == 0
     assert "the recorded clock jumps 1e+09 s before frame_id 5" in caplog.text
 
 
@@ -443,8 +443,8 @@ def test_timestamps_standing_still_are_paced_one_frame_apart(tmp_path: Path, cap
 
 
 @pytest.mark.parametrize(("command", "message"), [
-    (["replay", "--wait", "0", "--publish", "none"], "has no frames to replay: record a take with frames (posecast run "
-                                                     "--record FILE)"),
+    (["replay", "--wait", "0", "--publish", "tcp://127.0.0.1:0"],
+     "has no frames to replay: record a take with frames (posecast run --record FILE)"),
     (["export", "--bvh", "{tmp}/zero.bvh"], "has no frames: nothing to export; record a take with frames"),
 ])  # fmt: skip
 def test_a_take_of_no_frames_says_so_with_the_fix(command: list[str], message: str, tmp_path: Path,
