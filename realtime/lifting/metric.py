@@ -235,7 +235,14 @@ class MetricPoseLifting(PoseLifting):
         # (fmax puts NaN at 0: clip(nan_to_num(c), 0, 1) in two ufunc calls, ~100 us less after MediaPipe)
         keypoints_px, confidence = mapped[..., :2], np.minimum(np.fmax(mapped[..., 2], 0.0), 1.0)
         track_ids, rows = detections.track_ids, range(n)  # rows: each person's in ``detections``
-        boxes = keypoint_boxes(detections.keypoints_px, detections.scores, self.options.tracker.min_score)
+        detected_px, scores = detections.keypoints_px, detections.scores
+        if self.tracker.options.max_people == 1 and n > 1:  # a detector that gave more than asked: its best
+            # (review: each was published with an id of its own; before, the first alone was lifted)
+            best = slice(k := int(np.argmax(scores.mean(axis=1))), k + 1)
+            keypoints_px, confidence, detected_px, scores = keypoints_px[best], confidence[best], detected_px[best], \
+                scores[best]  # fmt: skip
+            track_ids, rows, n = None if track_ids is None else track_ids[best], [k], 1
+        boxes = keypoint_boxes(detected_px, scores, self.options.tracker.min_score)
         if self.tracker.options.max_people > 1:
             duplicate = duplicate_detections(boxes, detections.keypoints_px, detections.scores)
             if duplicate.any():  # one person found twice: the better one stays
@@ -244,7 +251,10 @@ class MetricPoseLifting(PoseLifting):
                 track_ids = None if track_ids is None else track_ids[keep]
                 rows = np.flatnonzero(keep)
                 n = len(boxes)
-        ids = self.tracker.update(boxes, timestamp_ns, track_ids)
+        # in fractions of the image's longer side: the same person in an image of another size (a
+        # folder of mixed sizes) is where they were (CI: with one person asked for, every change of
+        # size gave them a new id)
+        ids = self.tracker.update(boxes / max(*detections.image_size, 1), timestamp_ns, track_ids)
         if n > len(self._batch):
             self._batch = np.zeros((n, *self._batch.shape[1:]), np.float32)
         keypoints_norm = []

@@ -10,7 +10,7 @@ Unmatched detections start new tracks with new ids (never reused; those of one f
 from left to right); tracks lost for longer than ``max_lost_s`` are forgotten.
 
 With ``max_people == 1`` the one detection continues the track seen last (MediaPipe with one
-pose tracks that person itself) wherever its box overlaps that track's last box, or lies within
+pose tracks that person itself), else another held, wherever its box overlaps that track's last box, or lies within
 ``max_shift_diagonals`` of it plus how far a person goes in the time since
 (:data:`MAX_SPEED_DIAGONALS_S`); a box further off is someone else, with a new id, while the one
 who went is held as lost: MediaPipe asked for one pose takes whoever else is in view a frame or
@@ -205,18 +205,22 @@ class Tracker:
 
     def _update_one(self, boxes: np.ndarray, timestamp_ns: int) -> list[int]:
         """``max_people == 1``: the detection (if any) continues the track seen last when it could
-        be that person (:meth:`_continues`), else it is someone else, with a new id, and the one
-        who went is held as lost (QA: someone walking past took over the id, window and bone
-        lengths of the person who had just left the view, and the avatar jumped 3 m to them).
-        Plain Python over at most a few tracks: this runs every frame of the common case."""
+        be that person (:meth:`_continues`), else another one held that it could be, else it is
+        someone else, with a new id, and the one who went is held as lost (QA: someone walking
+        past took over the id, window and bone lengths of the person who had just left the view,
+        and the avatar jumped 3 m to them). Plain Python over at most a few tracks: this runs
+        every frame of the common case."""
         self._forget(timestamp_ns)
         for held in self.tracks.values():
             held.seen_now = False
         if not len(boxes):
             return []
         box = boxes[0]
-        track = max(self.tracks.values(), key=lambda t: t.last_seen_ns, default=None)
-        if track is None or not self._continues(box, track, timestamp_ns):
+        # the one seen last first; then the others held (review: one stray detection far off, a
+        # poster for a frame, took the id of the person, who came back as a third)
+        held = sorted(self.tracks.values(), key=lambda t: t.last_seen_ns, reverse=True)
+        track = next((t for t in held if self._continues(box, t, timestamp_ns)), None)
+        if track is None:
             person_id = self._new_id()
             track = self.tracks[person_id] = Track(person_id, box, timestamp_ns)
         track.box, track.last_seen_ns, track.seen_now = box, timestamp_ns, True

@@ -11,8 +11,7 @@ counted here: a subscriber sees them as gaps in ``frame_id`` and must count them
 ``tcp://HOST:PORT`` binds (default ``tcp://127.0.0.1:5555``; port ``*`` or ``0`` picks a free
 one); a ``connect:tcp://HOST:PORT`` prefix connects instead, e.g. to a broker's XSUB socket.
 The meta message is sent on start, when a subscriber subscribes (noticed within
-:data:`SUBSCRIPTION_CHECK_S`; at most once per :data:`JOIN_META_GAP_S`), when it changes and
-every ``meta_interval_s``.
+:data:`SUBSCRIPTION_CHECK_S`), when it changes and every ``meta_interval_s``.
 """
 
 from __future__ import annotations
@@ -62,10 +61,6 @@ SUBSCRIPTION_CHECK_S = 0.1
 _CHECK_NS = int(SUBSCRIPTION_CHECK_S * 1e9)
 #: Sends closer together than this are "rapid": subscriptions are looked for before each one.
 _RAPID_NS = 5_000_000
-#: A subscription sends the meta to every subscriber (a PUB socket cannot send to one): at most
-#: once per this many seconds (QA: one client reconnecting 29 times a second sent every other
-#: subscriber 8 times the meta traffic, filling a slow one's queue sooner)
-JOIN_META_GAP_S = 0.5
 
 
 @dataclass
@@ -108,7 +103,6 @@ class Publisher:
         self.sent_messages = 0
         self.dropped_messages = 0  # sends refused by the socket itself (not per-subscriber drops)
         self._last_meta_ns = self._last_check_ns = self._last_send_ns = 0
-        self._joined = False  # a subscriber joined, its meta not yet sent (JOIN_META_GAP_S)
         self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         s = self._socket
         s.setsockopt(zmq.IPV6, ipv6_option(self.options.address))
@@ -188,7 +182,7 @@ class Publisher:
 
     def send_meta(self) -> bool:
         """Send the meta message now; returns False when it had to be dropped."""
-        self._last_meta_ns, self._joined = time.monotonic_ns(), False
+        self._last_meta_ns = time.monotonic_ns()
         self.meta.publish_ns, self.meta.publish_unix_ns = self._last_meta_ns, time.time_ns()
         return self._send(TOPIC_META, encode_meta(self.meta))
 
@@ -201,12 +195,11 @@ class Publisher:
         # current at camera rates: look every SUBSCRIPTION_CHECK_S then, and before every send when
         # they come faster (a replay, a relay): else sends < 1 ms apart find stale read positions
         # and drop messages a reading subscriber has room for.
+        joined = False
         if now_ns - self._last_send_ns < _RAPID_NS or now_ns - self._last_check_ns >= _CHECK_NS:
             self._last_check_ns = now_ns
-            self._joined |= self._new_subscriptions()
-        since_meta_ns = now_ns - self._last_meta_ns
-        interval_s = self.options.meta_interval_s
-        if since_meta_ns >= (min(JOIN_META_GAP_S, interval_s) if self._joined else interval_s) * 1e9:
+            joined = self._new_subscriptions()
+        if joined or now_ns - self._last_meta_ns >= self.options.meta_interval_s * 1e9:
             self.send_meta()
 
     def send_pose(self, payload: bytes) -> bool:

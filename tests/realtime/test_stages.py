@@ -476,6 +476,26 @@ def test_a_coco_detector_fits_the_real_lifting_stage(coco_lifting: MetricPoseLif
     assert sink.meta[-1].intrinsics.width == 640
 
 
+def test_one_person_asked_for_and_two_detected_publishes_the_better_scored_one() -> None:
+    """Review: with ``max_people`` 1 and a detector that gives more than asked, each detection was
+    published under an id of its own."""
+
+    class TwoAlways(FakeDetector):
+        def detect(self, frame: Frame) -> Detections2D:
+            found = super().detect(frame)
+            scores = found.scores.copy()
+            scores[0] = 0.6  # the right-hand one is surer
+            return dataclasses.replace(found, scores=scores)
+
+    lifting = MetricPoseLifting(LiftingOptions(tracker=TrackerOptions(max_people=1)))
+    pipeline = Pipeline(TwoAlways(two_people(5)), lifting, [])
+    with pipeline.open(), ListSource(5) as source:
+        frames = list(pipeline.run(source))
+    assert [[p.person_id for p in f.people] for f in frames] == [[0]] * 5
+    np.testing.assert_allclose(frames[-1].people[0].keypoints_px[skeleton.JOINT_INDEX["l_wrist"]],
+                               coco_person(440)[9])  # fmt: skip
+
+
 def test_the_meta_is_sent_again_when_the_worlds_origin_is_placed() -> None:
     """A calibrated floor keeps its state name from the first frame; the world's origin is placed
     below the first person's root when one appears. The meta says so then: subscribers kept the

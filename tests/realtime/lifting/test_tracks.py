@@ -102,6 +102,14 @@ def test_one_person_hidden_a_moment_keeps_their_id_wherever_a_person_could_have_
     assert tracker.lost() == []
 
 
+def test_one_person_keeps_their_id_after_a_stray_detection_far_off() -> None:
+    """Review: one frame's detection of a poster far off took the id; the person came back as a third."""
+    tracker = Tracker(TrackerOptions(max_people=1))
+    assert tracker.update(np.array([box(0)]), 0) == [0]
+    assert tracker.update(np.array([box(600)]), 33 * MS) == [1]  # someone (or something) else
+    assert tracker.update(np.array([box(2)]), 66 * MS) == [0] and tracker.lost() == [1]
+
+
 def test_a_detector_that_tracks_keeps_its_ids() -> None:
     tracker = Tracker(TrackerOptions(max_people=4))
     assert tracker.update(np.array([box(0), box(300)]), 0, np.array([7, 3])) == [7, 3]
