@@ -164,6 +164,7 @@ class Replay:
         base_ns: int | None = None  # when the current pass's first frame is due
         last_due_ns, id_offset, next_id, last_capture_ns = 0, 0, 0, 0
         person_id_offset, next_person_id = 0, 0  # a loop's pass gives its people new ids, as frame ids
+        shown_ids: set[int] = set()  # the people the last frame sent showed
         pass_media_ns, media_ns = 0, 0  # the recorded clock, continued across loops, for the world
         warned_unfinished = warned_gap = False
         while True:
@@ -181,7 +182,8 @@ class Replay:
                         continue
                     if not isinstance(record, FrameRecord):
                         continue
-                    if pass_first_ts is None:
+                    starts_pass = pass_first_ts is None
+                    if starts_pass:
                         pass_first_ts = record.timestamp_ns
                         id_offset = next_id - record.frame_id if base_ns is not None else 0
                         person_id_offset = next_person_id
@@ -212,6 +214,12 @@ class Replay:
                     last_due_ns = base_ns + int(paced_ns / self.options.speed)
                     frame_id = record.frame_id + id_offset
                     frame = pose_frame(record, 0, 0, frame_id, person_id_offset)  # made now, stamped when due
+                    if starts_pass and shown_ids:
+                        # the pass before's people are gone, as the live tracker says it (review: the
+                        # viewer drew them, frozen, beside the new pass's for its 2 s)
+                        lost = [PersonPose.lost(pid) for pid in shown_ids]
+                        frame.people = sorted(frame.people + lost, key=lambda p: p.person_id)  # (as live)
+                    shown_ids = {p.person_id for p in frame.people if p.tracking != "lost"}
                     next_person_id = max([next_person_id, *(p.person_id + 1 for p in frame.people)])
                     if self.world is not None:
                         media_ns = pass_media_ns + record.timestamp_ns - pass_first_ts

@@ -252,7 +252,10 @@ def test_a_looped_replay_keeps_time_going_forwards_with_new_people(take: Take, t
     assert all(b.capture_ns > a.capture_ns for a, b in itertools.pairwise(sent))
     # each pass's person is a new one: an id is never reused in a run (QA: a looped take's person
     # jumped from their last pose to their first under the same id, and dropped ids came back)
-    assert [f.people[0].person_id for f in sent] == [0] * 10 + [1] * 10 + [2] * 10 + [3] * 5
+    assert [f.people[-1].person_id for f in sent] == [0] * 10 + [1] * 10 + [2] * 10 + [3] * 5
+    # ... and the one before is said to be gone when the next pass begins (review: the viewer drew
+    # them, frozen, for 2 s)
+    assert [[(p.person_id, p.tracking) for p in f.people[:-1]] for f in sent[9:12]] == [[], [(0, "lost")], []]
 
 
 def record_live(take: Take, path: Path, options: AvatarOptions) -> list[AvatarFrame]:
