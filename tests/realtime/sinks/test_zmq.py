@@ -217,53 +217,6 @@ def test_stalled_subscriber_does_not_starve_a_reading_one():
     assert len(received[b"meta"]) >= 2, "meta messages stopped reaching the reading subscriber"
 
 
-def test_a_subscriber_reconnecting_over_and_over_does_not_flood_the_others_with_meta():
-    """QA: one client reconnecting 29 times a second sent every other subscriber 8 times the meta
-    traffic (each subscription sent the meta to all); a newcomer still gets it within a second."""
-    import time
-
-    context = zmq.Context.instance()
-    with Publisher(PublisherOptions(address=ANY_PORT, meta_interval_s=1.0)) as publisher:
-        reader = context.socket(zmq.SUB)
-        reader.setsockopt(zmq.LINGER, 0)
-        reader.setsockopt(zmq.SUBSCRIBE, b"")
-        reader.connect(publisher.address)
-        try:
-            while not reader.poll(10):  # until the reader is subscribed
-                publisher.publish(make_pose(0))
-            while reader.poll(50):
-                reader.recv_multipart()
-            metas, started = 0, time.monotonic()
-            frame_id = 1
-            while time.monotonic() - started < 3.0:
-                churn = context.socket(zmq.SUB)  # subscribes, and goes at once
-                churn.setsockopt(zmq.SUBSCRIBE, b"")
-                churn.connect(publisher.address)
-                for _ in range(3):
-                    publisher.publish(make_pose(frame_id))
-                    frame_id += 1
-                    time.sleep(0.01)
-                churn.close(linger=0)
-                while reader.poll(0):
-                    metas += reader.recv_multipart()[0] == b"meta"
-            assert metas <= 3.0 / 0.5 + 2, f"{metas} meta messages in 3 s"
-            newcomer = context.socket(zmq.SUB)
-            newcomer.setsockopt(zmq.LINGER, 0)
-            newcomer.setsockopt(zmq.SUBSCRIBE, b"meta")
-            newcomer.connect(publisher.address)
-            joined = time.monotonic()
-            try:
-                while not newcomer.poll(0) and time.monotonic() - joined < 5.0:
-                    publisher.publish(make_pose(frame_id))
-                    frame_id += 1
-                    time.sleep(0.01)
-                assert newcomer.poll(0) and time.monotonic() - joined < 1.0
-            finally:
-                newcomer.close(linger=0)
-        finally:
-            reader.close(linger=0)
-
-
 def test_publish_without_subscriber():
     with Publisher(PublisherOptions(address=ANY_PORT)) as publisher:
         assert all(publisher.publish(make_pose(i)) for i in range(100))
