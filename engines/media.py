@@ -95,6 +95,18 @@ X_DISPLAY_TIMEOUT_S = 0.5
 
 
 def display_problem() -> str | None:
+    """:func:`find_display_problem`, asked once per ``DISPLAY`` and ``WAYLAND_DISPLAY`` (a run
+    asks several times: a probe that answered differently the second time ended the run)."""
+    key = (os.environ.get("DISPLAY"), os.environ.get("WAYLAND_DISPLAY"))
+    if key not in _DISPLAY_PROBLEMS:
+        _DISPLAY_PROBLEMS[key] = find_display_problem()
+    return _DISPLAY_PROBLEMS[key]
+
+
+_DISPLAY_PROBLEMS: dict[tuple[str | None, str | None], str | None] = {}
+
+
+def find_display_problem() -> str | None:
     """Why no window can be opened, or ``None``. On Linux OpenCV's windows are Qt's, and the
     wheel's Qt draws on X alone: ``DISPLAY`` must name an X server that takes a connection (QA: a
     ``DISPLAY`` left set by a closed SSH session aborted the run inside Qt, exit 134, its recording
@@ -118,9 +130,16 @@ def no_display_words() -> str:
     return f"no display found ({problem})" if problem and named else "no display found"
 
 
+#: An X11 connection setup request: little-endian, protocol 11.0, no authorisation. Any server
+#: answers it with a byte (0: refused, e.g. for want of a cookie; 1: accepted; 2: authenticate)
+_X_SETUP_REQUEST = b"l\0\x0b\0\0\0\0\0\0\0\0\0"
+
+
 def x_display_answers(display: str, timeout_s: float = X_DISPLAY_TIMEOUT_S) -> bool:
-    """Whether the X server ``display`` names (``[host]:N[.screen]``) takes a connection: the
-    local socket (abstract or in /tmp/.X11-unix) for no host, else TCP port 6000 + N."""
+    """Whether an X server answers at ``display`` (``[host]:N[.screen]``): the local socket
+    (abstract or in /tmp/.X11-unix) for no host, else TCP port 6000 + N, sent a setup request. A
+    port that takes the connection and closes it is no server (review: SSH forwarding X from a
+    client without one accepts on 6010, and Qt aborted all the same)."""
     host, colon, rest = display.rpartition(":")
     number = rest.split(".", 1)[0]
     if not colon or not number.isdigit():
@@ -133,12 +152,21 @@ def x_display_answers(display: str, timeout_s: float = X_DISPLAY_TIMEOUT_S) -> b
                     connection.connect(path)
                 except OSError:
                     continue
-                return True
+                return _answers(connection)
         return False
     try:
-        with socket.create_connection((host.strip("[]"), 6000 + int(number)), timeout=timeout_s):
-            return True
+        with socket.create_connection((host.strip("[]"), 6000 + int(number)), timeout=timeout_s) as connection:
+            return _answers(connection)
     except (OSError, UnicodeError):
+        return False
+
+
+def _answers(connection: socket.socket) -> bool:
+    """Whether the X server at the end of ``connection`` answers a setup request."""
+    try:
+        connection.sendall(_X_SETUP_REQUEST)
+        return len(connection.recv(1)) == 1
+    except OSError:
         return False
 
 
