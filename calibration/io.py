@@ -260,10 +260,6 @@ def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | N
     posecast file of another ``format`` than ``kind`` (the one to be written)."""
     path = Path(path)
     _suffix(path)
-    found = posecast_file_kind(path)
-    if kind is not None and found is not None and found != kind:
-        raise CalibrationError(f"{path} is a {found} file: writing a {kind} file there would replace it; choose "
-                               "another --output, or remove it first")  # fmt: skip
     problem = output_file_problem(path)
     if problem is not None:
         fix = "create the folder or choose" if problem.endswith("does not exist") else "choose"
@@ -271,6 +267,10 @@ def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | N
     for option, source in (inputs or {}).items():
         if source is not None and same_file(path, source):
             raise CalibrationError(f"--output {path} is {option}: writing it would destroy it; choose another --output")
+    found = posecast_file_kind(path)
+    if kind is not None and found is not None and found != kind:
+        raise CalibrationError(f"{path} is a {found} file: writing a {kind} file there would replace it; choose "
+                               "another --output, or remove it first")  # fmt: skip
     return path
 
 

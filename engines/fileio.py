@@ -134,7 +134,7 @@ def unreadable(exc: OSError, folder: bool = False) -> str:
 
 
 #: A posecast file's ``format`` line (YAML or JSON): ``format: posecast-camera``
-_FORMAT_LINE = re.compile(rb"""^[\s{]*["']?format["']?\s*:\s*["']?(posecast-[a-z0-9-]+)""", re.MULTILINE)
+_FORMAT_LINE = re.compile(rb"""(?:^|[{,])\s*["']?format["']?\s*:\s*["']?(posecast-[a-z0-9-]+)""", re.MULTILINE)
 
 
 def posecast_file_kind(path: str | Path) -> str | None:
@@ -143,6 +143,8 @@ def posecast_file_kind(path: str | Path) -> str | None:
     of file): an output must not replace a file of another kind unsaid (QA: ``calibrate camera -o``
     over a subject file, ``--stats-json`` over a camera file, each exit 0)."""
     try:
+        if not os.path.isfile(path):  # (review: a FIFO named as an output hung the command here)
+            return None
         with open(path, "rb") as fh:
             head = fh.read(4096)
     except OSError:
@@ -229,10 +231,10 @@ def check_outputs(
     shipped_weights: bool = False,
 ) -> None:
     """Raise :class:`OutputPathError` (one line) when an output cannot be written, names an
-    input or an image in an input that is an image folder, names the same file as another
-    output, or lies in posecast's own weights folder (``shipped_weights``: allowed, for the
-    export that ships a model); keys are what the user
-    passed (an option such as ``--record``, or a description), ``None`` values are skipped."""
+    input or an image in an input that is an image folder, names the same file as another output
+    or a posecast calibration file (:func:`posecast_file_kind`), or lies in posecast's own weights
+    folder (``shipped_weights``: allowed, for the export that ships a model); keys are what the
+    user passed (an option such as ``--record``, or a description), ``None`` values are skipped."""
     from .runtime.base import WEIGHTS_DIR  # (the runtime reads files through this module)
 
     named = [(what, Path(path)) for what, path in outputs.items() if path is not None]
@@ -261,6 +263,8 @@ def check_outputs(
             if same_file(path, other_path):
                 raise OutputPathError(f"{other} and {what} are both {path}: one would overwrite the other; "
                                       "pass two file names")  # fmt: skip
+        if (kind := posecast_file_kind(path)) is not None:  # (QA: --stats-json over a camera file, exit 0)
+            raise OutputPathError(f"{what} {path} is a {kind} file: writing it would replace it; pass another file")
 
 
 def _cached_assets() -> dict[str, Path]:
@@ -313,8 +317,8 @@ def temporary_name_parts(name: str, suffix: str) -> tuple[str, str]:
     (``.NAME.XXXXXXXX`` then ``suffix``), ``name`` cut short so that the whole stays within
     :data:`NAME_MAX_BYTES`: a legal name of 242 bytes or more failed with "File name too long",
     the run's work done, naming a file the user never gave (QA)."""
-    room = NAME_MAX_BYTES - len(f"..{'x' * 8}{suffix}".encode())
-    while len(name.encode(errors="surrogateescape")) > room:
+    room = NAME_MAX_BYTES - len(f"..{'x' * 8}{suffix}".encode(errors="surrogateescape"))
+    while name and len(name.encode(errors="surrogateescape")) > room:  # (a suffix longer than all: mkstemp says so)
         name = name[:-1]
     return f".{name}.", suffix
 

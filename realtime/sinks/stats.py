@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ...engines.cli_args import output_file_ending
-from ...engines.fileio import atomic_write, output_file_problem, posecast_file_kind
+from ...engines.fileio import atomic_write, output_file_problem
 from ..errors import OptionsError, SinkError
 from ..stages import Sink
 from ..stop_signals import stop_signals_deferred
@@ -42,9 +42,6 @@ def _writable(path: Path) -> Path:
     problem = output_file_problem(path)
     if problem is not None:
         raise OptionsError(f"cannot write statistics to {path}: {problem}; pass a file in a writable folder")
-    if (kind := posecast_file_kind(path)) is not None:
-        raise OptionsError(f"--stats-json {path} is a {kind} file: the statistics would replace it; pass another "
-                           "file")  # fmt: skip
     return path
 
 

@@ -25,6 +25,7 @@ import time
 import cv2
 
 from ...engines.cli_args import MAX_CAMERA_INDEX
+from ...engines.errors import one_line
 from ..errors import SourceError, SourceStalledError
 from ..stages import FrameSource
 from ..types import Frame
@@ -185,8 +186,8 @@ class CameraSource(FrameSource):
             self._grab_frames()
         except Exception as exc:  # noqa: BLE001 (said by read(), on the caller's thread)
             log.debug("%s: reading failed", self.label, exc_info=True)
-            self._end_error = (f"{self.label} failed while reading ({type(exc).__name__}: {exc}); check the device or "
-                               "stream and run again")  # fmt: skip
+            self._end_error = (f"{self.label} failed while reading ({type(exc).__name__}: {one_line(exc)}); check the "
+                               "device or stream and run again")  # fmt: skip (cv2.error's text spans lines: review)
         finally:
             with self._ready:
                 self._ended = True

@@ -319,7 +319,10 @@ class ViewerServer:
                 # of forwarding: review, one bad message froze every page until the viewer was restarted)
                 self.rejected += 1
                 if self.rejected in (1, 10, 100) or self.rejected % 1000 == 0:
-                    log.warning("skipping a message that breaks the schema (%d so far): %s", self.rejected, exc)
+                    schema = isinstance(exc, SchemaError)
+                    what = "breaks the schema" if schema else f"could not be read ({type(exc).__name__})"
+                    log.warning("skipping a message that %s (%d so far): %s", what, self.rejected, exc,
+                                exc_info=not schema and log.isEnabledFor(logging.DEBUG))  # fmt: skip
                 continue
             self.forwarded += 1
             is_meta = parts[0] == TOPIC_META

@@ -206,3 +206,17 @@ def test_a_long_legal_name_is_written_through_a_temporary_name_that_fits(tmp_pat
         assert len(tmp.name.encode()) <= 255 and tmp.name.endswith(".tmp.npz")
         tmp.write_bytes(b"x")
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.json", f"{stem}.npz"]
+
+
+def test_a_posecast_file_is_known_however_its_json_is_laid_out_and_a_fifo_is_not_read(tmp_path: Path) -> None:
+    """Review: compact JSON with ``format`` after another key went unrecognised, and a FIFO named
+    as an output hung the command in the read; a suffix longer than a name may be looped for ever."""
+    from posecast.engines.fileio import posecast_file_kind, temporary_name_parts
+
+    (tmp_path / "c.json").write_text('{"version":1,"format":"posecast-camera"}')
+    (tmp_path / "s.yaml").write_text("# posecast calibration\nformat: posecast-subject\nversion: 1\n")
+    (tmp_path / "other.json").write_text('{"frames": 3, "note": "format: posecast-camera in a string"}')
+    os.mkfifo(tmp_path / "fifo")
+    kinds = [posecast_file_kind(tmp_path / name) for name in ("c.json", "s.yaml", "other.json", "fifo", "absent")]
+    assert kinds == ["posecast-camera", "posecast-subject", None, None, None]
+    assert temporary_name_parts("a", ".tmp." + "y" * 250) == ("..", ".tmp." + "y" * 250)  # it ends

@@ -76,7 +76,7 @@ def test_statistics_over_a_calibration_file_are_refused(media_dir: Path, capsys:
     camera.write_text('{"format": "posecast-camera", "version": 1, "width": 576}\n')
     argv = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--stats-json",
             str(camera)]  # fmt: skip
-    assert "is a posecast-camera file: the statistics would replace it" in _refused(capsys, argv)
+    assert f"--stats-json {camera} is a posecast-camera file: writing it would replace it" in _refused(capsys, argv)
     assert camera.read_text().startswith('{"format": "posecast-camera"')
 
 
