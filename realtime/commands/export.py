@@ -79,7 +79,8 @@ def export(args: argparse.Namespace) -> int:
         done = bvh[1]
         gaps = f" or in a gap over {MAX_BRIDGED_GAP_S:g} s" if done.resampled else ""
         print(f"wrote {done.path}: person {done.person_id}, {done.summary()} ({done.held} without a pose{gaps} "
-              f"hold the last pose, or the first before it), frame {args.frame}; floor {done.floor_source}; "
+              f"hold the last pose or, before the first, that first pose), frame {args.frame}; "
+              f"floor {done.floor_source}; "
               f"joints within 1 mm of the recording in {done.frames_within_1mm} of {done.posed} recorded frames "
               f"with a pose (the others: before the last bone lengths; "
               f"largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
