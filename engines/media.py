@@ -108,7 +108,7 @@ _DISPLAY_PROBLEMS: dict[tuple[str | None, str | None], str | None] = {}
 
 def find_display_problem() -> str | None:
     """Why no window can be opened, or ``None``. On Linux OpenCV's windows are Qt's, and the
-    wheel's Qt draws on X alone: ``DISPLAY`` must name an X server that takes a connection (QA: a
+    wheel's Qt draws on X alone: ``DISPLAY`` must name an X server that answers (QA: a
     ``DISPLAY`` left set by a closed SSH session aborted the run inside Qt, exit 134, its recording
     left as a ``.part``); ``WAYLAND_DISPLAY`` alone serves only an OpenCV built with GTK."""
     if not sys.platform.startswith("linux"):

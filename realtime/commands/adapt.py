@@ -214,7 +214,7 @@ def adapt_command(args: argparse.Namespace) -> int:
             atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames}, indent=2).encode())
         except PosecastError as exc:  # (QA: the error did not say the model was written all the same)
             raise PosecastError(f"{one_line(exc)}; the adapted model {args.output} was written, only the report "
-                            "was not") from exc  # fmt: skip
+                                "was not") from exc  # fmt: skip
     return 0
 
 

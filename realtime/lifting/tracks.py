@@ -10,11 +10,12 @@ Unmatched detections start new tracks with new ids (never reused; those of one f
 from left to right); tracks lost for longer than ``max_lost_s`` are forgotten.
 
 With ``max_people == 1`` the one detection continues the track seen last (MediaPipe with one
-pose tracks that person itself), else another held, wherever its box overlaps that track's last box, or lies within
-``max_shift_diagonals`` of it plus how far a person goes in the time since
+pose tracks that person itself), else another held, wherever its box overlaps that track's last
+box or lies within ``max_shift_diagonals`` of it plus how far a person goes in the time since
 (:data:`MAX_SPEED_DIAGONALS_S`); a box further off is someone else, with a new id, while the one
 who went is held as lost: MediaPipe asked for one pose takes whoever else is in view a frame or
-two after its person goes. A detector that tracks by itself fills ``track_ids``; those ids are then used as they are.
+two after its person goes. A detector that tracks by itself fills ``track_ids``; those ids are
+then used as they are.
 """
 
 from __future__ import annotations
