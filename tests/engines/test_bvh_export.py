@@ -116,6 +116,22 @@ def test_frames_without_a_pose_hold_the_last_pose() -> None:
         fill_gaps(np.full((2, 17, 3), np.nan))
 
 
+def test_frames_before_the_first_pose_hold_it_exactly(run_joints) -> None:
+    """QA: a person first seen late had the frames before move (a thigh turned 80 degrees): the
+    hinges' twists, carried from frame to frame, ran over the held copies of the first pose."""
+    joints, lengths = run_joints
+    late = np.concatenate([np.full((60, 17, 3), np.nan), joints[30:70]])  # (a frame whose twists ease in)
+
+    def motion(text: str) -> np.ndarray:
+        lines = text.split("MOTION\n", 1)[1].splitlines()[2:]
+        return np.array([[float(v) for v in line.split()] for line in lines])
+
+    rows = motion(joints_to_bvh(late, 120.0, "world", lengths)[0])
+    np.testing.assert_array_equal(rows[:60], np.repeat(rows[60:61], 60, axis=0))
+    alone = motion(joints_to_bvh(joints[30:70], 120.0, "world", lengths)[0])
+    np.testing.assert_array_equal(rows[60:], alone)  # from the first pose on, as if it began there
+
+
 @pytest.mark.skipif(BLENDER is None, reason="blender not installed (Debian: apt-get install -y blender)")
 @pytest.mark.parametrize(("frame", "forward", "up"), [("world", "-Z", "Y"), ("blender", "Y", "Z")])
 def test_real_blender_imports_it_within_a_millimetre(run_joints, tmp_path: Path, frame, forward, up) -> None:
