@@ -380,6 +380,28 @@ def validate_pose_message(message: dict[str, Any]) -> None:
     height = message.get("root_height_m", 0.0)  # the avatar world's, when there
     if not _finite(height):
         raise SchemaError(f"field 'root_height_m' must be a finite number of metres, got {height!r:.80}")
+    _check_avatar_fields(message)
+
+
+def _check_avatar_fields(message: dict[str, Any]) -> None:
+    """The avatar world's ``foot_contact`` and ``frame_pose``, when there (an engine reading a
+    ``frame_pose`` of the wrong shape or with a NaN drew an exploded avatar: now refused as
+    ``joints_m`` is)."""
+    contact = message.get("foot_contact", [False, False])
+    if not (isinstance(contact, list | tuple) and len(contact) == 2 and all(isinstance(c, bool) for c in contact)):
+        raise SchemaError(f"field 'foot_contact' must be [left, right] booleans, got {contact!r:.80}")
+    if "frame_pose" not in message:
+        return
+    pose = message["frame_pose"]
+    if not isinstance(pose, dict):
+        raise SchemaError(f"field 'frame_pose' must be a map, got {pose!r:.80}")
+    for name in ("frame", "units"):
+        if not isinstance(pose.get(name), str):
+            raise SchemaError(f"field 'frame_pose.{name}' must be a string, got {pose.get(name)!r:.80}")
+    for name, width in (("joints", 3), ("rotations", 4)):
+        if name not in pose:
+            raise SchemaError(f"field 'frame_pose.{name}' is missing")
+        checked_numbers(pose[name], f"frame_pose.{name}", (skeleton.NUM_JOINTS, width))
 
 
 def _finite(value: Any) -> bool:

@@ -122,7 +122,33 @@ export function validatePose(m) {
     throw new SchemaError(`field 'root_height_m' must be a finite number of metres, got ${shown(m.root_height_m)}`,
       "root_height_m");
   }
+  checkAvatarFields(m);
   return timestampsToBigInt(m);
+}
+
+/** The avatar world's `foot_contact` and `frame_pose`, when there, checked as the Python reader
+ * checks them (an engine drew an exploded avatar from a NaN in `frame_pose`). */
+function checkAvatarFields(m) {
+  const contact = m.foot_contact;
+  if (contact !== undefined && !(Array.isArray(contact) && contact.length === 2 && contact.every((c) => typeof c === "boolean"))) {
+    throw new SchemaError(`field 'foot_contact' must be [left, right] booleans, got ${shown(contact)}`, "foot_contact");
+  }
+  const pose = m.frame_pose;
+  if (pose === undefined) return;
+  if (pose === null || typeof pose !== "object" || Array.isArray(pose)) {
+    throw new SchemaError(`field 'frame_pose' must be a map, got ${shown(pose)}`, "frame_pose");
+  }
+  for (const name of ["frame", "units"]) {
+    if (typeof pose[name] !== "string") {
+      throw new SchemaError(`field 'frame_pose.${name}' must be a string, got ${shown(pose[name])}`, "frame_pose");
+    }
+  }
+  try {
+    checkNumbers(pose, "joints", [NUM_JOINTS, 3]);
+    checkNumbers(pose, "rotations", [NUM_JOINTS, 4]);
+  } catch (e) {
+    throw new SchemaError(e.message.replace(`field '${e.field}'`, `field 'frame_pose.${e.field}'`), "frame_pose");
+  }
 }
 
 /**

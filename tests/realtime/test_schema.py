@@ -55,7 +55,8 @@ def test_fields_the_schema_does_not_define_are_kept_and_relayed() -> None:
     """The avatar world's fields reach `posecast listen` and survive a relay (decode, encode)."""
     from posecast.realtime.message_text import to_json
 
-    extra = {"root_height_m": 0.91, "foot_contact": [True, False], "frame_pose": {"frame": "unity", "units": "m"}}
+    frame_pose = {"frame": "unity", "units": "m", "joints": [[0.0, 1.0, 0.0]] * 17, "rotations": [[0, 0, 0, 1.0]] * 17}
+    extra = {"root_height_m": 0.91, "foot_contact": [True, False], "frame_pose": frame_pose}
     message = decode_pose(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000, extra=extra))
     assert message.extra["foot_contact"] == [True, False] and message.extra["frame_pose"]["frame"] == "unity"
     assert message.extra["root_height_m"] == pytest.approx(0.91)  # float32 on the wire
@@ -133,10 +134,22 @@ def test_zmq_sink_publishes_every_person_and_a_heartbeat_when_nobody_is_tracked(
     ({"latency_ms": {"lift": float("inf")}}, "field 'latency_ms' must map stage names to finite milliseconds"),
     ({"latency_ms": {"lift": True}}, "field 'latency_ms' must map stage names to finite milliseconds"),
     ({"root_height_m": float("nan")}, "field 'root_height_m' must be a finite number of metres"),
+    ({"foot_contact": [True]}, r"field 'foot_contact' must be \[left, right\] booleans"),
+    ({"foot_contact": [1, 0]}, r"field 'foot_contact' must be \[left, right\] booleans"),
+    ({"frame_pose": [1, 2]}, "field 'frame_pose' must be a map"),
+    ({"frame_pose": {"frame": "unity", "units": "m", "rotations": [[0, 0, 0, 1]] * 17}},
+     "field 'frame_pose.joints' is missing"),
+    ({"frame_pose": {"frame": "unity", "units": "m", "joints": [[0, 1, 0]] * 17, "rotations": [[0, 0, 1]] * 17}},
+     r"field 'frame_pose.rotations' must have shape \(17, 4\)"),
+    ({"frame_pose": {"frame": "unity", "units": "m", "joints": [[0, float("nan"), 0]] * 17,
+                     "rotations": [[0, 0, 0, 1]] * 17}}, "field 'frame_pose.joints' must hold finite numbers"),
+    ({"frame_pose": {"frame": 3, "units": "m", "joints": [[0, 1, 0]] * 17, "rotations": [[0, 0, 0, 1]] * 17}},
+     "field 'frame_pose.frame' must be a string"),
 ])  # fmt: skip
 def test_documented_numbers_are_finite_numbers(change: dict, message: str) -> None:
     """QA: NaN, infinity and a boolean were taken in ``latency_ms`` and the avatar's
-    ``root_height_m``, and ``listen --json`` printed ``NaN``, which no JSON parser reads."""
+    ``root_height_m``, and ``listen --json`` printed ``NaN``, which no JSON parser reads; the
+    avatar's ``foot_contact`` and ``frame_pose`` passed unchecked (a NaN joint, a quaternion of 3)."""
     raw = msgpack.unpackb(encode_pose(frame(4, [person(3)]), person(3), 5_000, 6_000))
     with pytest.raises(SchemaError, match=message):
         decode_pose(msgpack.packb({**raw, **change}))

@@ -102,6 +102,13 @@ for (const [field, value] of [
   ["root_height_m", NaN],
   ["face_m", Array.from({ length: 4 }, () => [0, 0, 1])],
   ["face_m", Array.from({ length: 5 }, () => [0, NaN, 1])],
+  ["foot_contact", [true]],
+  ["foot_contact", [1, 0]],
+  ["frame_pose", [1, 2]],
+  ["frame_pose", { frame: "unity", units: "m", rotations: Array(17).fill([0, 0, 0, 1]) }],
+  ["frame_pose", { frame: "unity", units: "m", joints: Array(17).fill([0, 1, 0]), rotations: Array(17).fill([0, 0, 1]) }],
+  ["frame_pose", { frame: "unity", units: "m", joints: Array(17).fill([0, NaN, 0]), rotations: Array(17).fill([0, 0, 0, 1]) }],
+  ["frame_pose", { frame: 3, units: "m", joints: Array(17).fill([0, 1, 0]), rotations: Array(17).fill([0, 0, 0, 1]) }],
 ]) {
   test(`a pose's ${field} of ${JSON.stringify(value).slice(0, 30)} is refused`, () => {
     assert.throws(() => decodeMessage("pose", packed(pose({ [field]: value }))), (e) => e instanceof SchemaError && e.field === field);
