@@ -7,9 +7,10 @@ see a gap); the first damaged place is logged, the others counted in one total a
 image folder's unreadable images are. The numbers after damage are counted from the failed reads, which
 is only as good as the decoder's account: an H.264 decoder that loses reference frames drops a
 few more without failing a read (the dance clip with 20 kB zeroed: the frames after it are
-numbered up to 5 too low), and a Motion-JPEG one may skip damaged frames silently. A file that
-ends before the header's count ends with a warning naming the frame it reached. Both were silent
-before: a run stopped at the first damaged frame with exit 0.
+numbered up to 5 too low), and a Motion-JPEG one may skip damaged frames silently. A file whose
+first frames are damaged is read from the first frame that decodes (it was refused whole). A file
+that ends before the header's count ends with a warning naming the frame it reached. Both were
+silent before: a run stopped at the first damaged frame with exit 0.
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ class VideoFileSource(FileSource):
             raise SourceError(f"cannot read video {problem}")
         capture = cv2.VideoCapture(str(self.path))
         ok, image = capture.read() if capture.isOpened() else (False, None)
+        # a damaged start: read from the first frame that decodes, as damage further on is skipped
+        # (QA: a clip whose first frames were damaged was refused whole)
+        counted = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if capture.isOpened() else 0
+        damaged_start = 0
+        while (not ok or image is None) and damaged_start + 1 < min(counted, MAX_UNREADABLE_RUN):
+            damaged_start += 1
+            ok, image = capture.read()
         if (not ok or image is None) and capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) == 0:
             capture.release()  # it decodes: it holds no frame ("re-encode it" was no help)
             raise SourceError(f"video file {self.path} has no frames: pass a video with at least one")
@@ -97,15 +105,19 @@ class VideoFileSource(FileSource):
                 raise SourceError(f"{self.path} holds sound but no video: pass a video file")
             # (QA: a download cut short before its index was told to re-encode)
             raise SourceError(
-                f"OpenCV could not decode video {self.path}: it reads no first frame from it (no video stream it "
-                "reads, a damaged start, a download or copy that did not finish, or a codec this OpenCV lacks); if "
+                f"OpenCV could not decode video {self.path}: it reads no frame from it (no video stream it "
+                "reads, damage throughout, a download or copy that did not finish, or a codec this OpenCV lacks); if "
                 "it plays elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
-        self._reset_clock(self._position_ms())  # a stream's first presentation time need not be 0
         self.damaged_frames = self._damaged_places = 0
         self._damaged_until = -1
+        if damaged_start:  # numbered and timed as the frames they are (the temporal stages see a gap)
+            self._skip_damaged(damaged_start)
+            self._next_id = damaged_start
         self.source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        # a stream's first presentation time need not be 0; that of the frame it would be
+        self._reset_clock(self._position_ms() - (damaged_start * 1e3 / self.source_fps if self.source_fps > 0 else 0))
         if self.source_fps == FFMPEG_GUESSED_FPS and (rate := raw_stream_rate(self.path)):
             log.info("video %s is a raw stream: its frame rate is its header's, %.4g fps (OpenCV says %g, FFmpeg's "
                      "guess)", self.path, rate, FFMPEG_GUESSED_FPS)  # fmt: skip

@@ -61,6 +61,29 @@ def test_a_damaged_video_is_read_past_its_damage_with_warnings(media_dir, tmp_pa
     assert any(f"ended at frame {ids[-1] + 1} of the 120 its header counts after damaged frames" in w for w in warnings)
 
 
+def test_a_video_whose_first_frames_are_damaged_is_read_from_the_first_that_decodes(tmp_path, caplog):
+    """QA: a Motion-JPEG AVI whose first 5 frames' JPEG data is overwritten was refused whole ("reads
+    no first frame"). It is read from frame 5, numbered and timed as the frames they are, with
+    the damage said as damage further on is."""
+    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 120))
+    for i in range(30):
+        writer.write(np.full((120, 160, 3), i * 8, np.uint8))
+    writer.release()
+    data = bytearray((tmp_path / "whole.avi").read_bytes())
+    at = data.find(b"movi")
+    for _ in range(5):  # each frame's JPEG: its start of image marker, then its tables overwritten
+        at = data.find(b"\xff\xd8\xff", at + 1)
+        data[at + 2 : at + 200] = b"A" * 198
+    (tmp_path / "damaged_start.avi").write_bytes(bytes(data))
+    with caplog.at_level("WARNING"):
+        source = VideoFileSource(tmp_path / "damaged_start.avi")
+        frames = read_all(source)
+    assert [f.frame_id for f in frames] == list(range(5, 30)) and source.damaged_frames == 5
+    assert [f.timestamp_ns for f in frames] == [i * 40_000_000 for i in range(5, 30)]
+    assert [f.image_bgr.mean() for f in frames[:2]] == pytest.approx([40, 48], abs=3)  # frames 5 and 6 (JPEG's)
+    assert any("5 damaged frame(s) skipped at frame 0" in r.getMessage() for r in caplog.records)
+
+
 def test_a_video_cut_short_says_where_it_ended(tmp_path, caplog):
     """A Motion-JPEG AVI cut in half: its header still counts 60 frames."""
     writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
