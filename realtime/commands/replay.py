@@ -42,6 +42,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=replay)
 
 
+def _build_sinks(args: argparse.Namespace) -> list[Sink]:
+    """The outputs asked for, those claiming an address (the publisher's port) last, as ``run``
+    builds them; those built are closed again if one fails (review: the port stayed bound)."""
+    built: list[Sink] = []
+    try:
+        for cls in sorted(_sink_classes(), key=lambda cls: cls.claims_address):
+            if (sink := cls.from_args(args)) is not None:
+                built.append(sink)
+    except BaseException:
+        for sink in built:
+            sink.close()
+        raise
+    return built
+
+
 def replay_avatar_options(args: argparse.Namespace, recorded: StreamMeta | None) -> AvatarOptions:
     """The live run's avatar options (as its meta states them), overridden by ``--floor``,
     ``--floor-camera`` and ``--mirror`` / ``--no-mirror``."""
@@ -61,7 +76,7 @@ def replay(args: argparse.Namespace) -> int:
         raise RecordingError(f"--wait must be in 0..60 seconds, got {args.wait}")
     frames = Replay(args.recording, ReplayOptions(speed=args.speed, loop=args.loop))
     frames.world = AvatarWorld(replay_avatar_options(args, frames.recorded_meta))
-    sinks = [s for s in (cls.from_args(args) for cls in _sink_classes()) if s is not None]
+    sinks = _build_sinks(args)
     if not sinks:  # (QA: the whole take played to nobody, exit 0)
         raise OptionsError("replay with --publish none and no --vmc has nothing to send the take to: give --publish "
                            "ADDR or --vmc HOST:PORT")  # fmt: skip

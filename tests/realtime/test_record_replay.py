@@ -208,6 +208,24 @@ def test_a_subscriber_who_joins_while_replay_waits_gets_the_meta_at_once(take_fi
     assert len(metas) >= 2 and metas[0] < deadline - 1.5  # at once on joining, then every second
 
 
+def test_replay_says_a_bad_option_before_the_port_it_cannot_bind(take_file: Path, free_port,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """Review: the publisher bound before the other outputs were built, so ``--vmc`` given twice
+    while another posecast held the port was reported as the port in use, and a refused output
+    left the port bound; as in ``run``, the address-claiming output is built last."""
+    from posecast.realtime import cli
+    from posecast.realtime.sinks.zmq import Publisher
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    given = ["replay", str(take_file), "--publish", address, "--vmc", "127.0.0.1:39539", "--vmc", "127.0.0.1:39540"]
+    holder = Publisher(PublisherOptions(address=address))  # another posecast
+    try:
+        assert cli.main(given) == 2
+    finally:
+        holder.close()
+    assert "--vmc given 2 times" in capsys.readouterr().err
+
+
 def test_replay_opens_with_the_meta_of_the_take_s_first_frame(take: Take, tmp_path: Path, free_port) -> None:
     """A live run's first meta comes before its first image, without the intrinsics and the
     rate; the complete one comes with the first frame. QA: a replay handed its subscribers the
