@@ -26,8 +26,9 @@ library's streaming unpacker):
      "keypoints_px": 17 × [x, y] (float32 pixels as detected, posecast joint order, before
      undistortion), "confidence": 17 floats, "bone_lengths_m": 16 floats or nil}``.
    - ``"end"`` (the footer, last): ``t_ns``, ``frames`` (count), ``dropped_frames`` (frames the
-     recorder could not keep up with, normally 0) and ``index``: ``[frame_id, timestamp_ns,
-     byte offset]`` of about one frame per second, for seeking.
+     recorder could not keep up with, normally 0), ``index``: ``[frame_id, timestamp_ns,
+     byte offset]`` of about one frame per second, for seeking, and ``crc32`` (since 2026-12-06):
+     the CRC-32 (zlib's) of every byte before the footer, so that a changed byte is found.
 
 Unknown record types and unknown keys are skipped by readers; a new field does not change
 ``version``, a removed or redefined one does. A value that is not a map, or any record after the
@@ -60,6 +61,7 @@ import os
 import shlex
 import stat
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -226,6 +228,7 @@ class RecordingWriter:
                 f"cannot write the recording {self.part_path} ({exc.strerror}): pass a path in a writable folder"
             ) from exc
         self._offset = 0
+        self._crc32 = 0  # of every byte written (the footer's crc32)
         self._broken = False  # a write failed (close then leaves the .part as it is)
         self._last_flush = time.monotonic()
         try:
@@ -295,6 +298,7 @@ class RecordingWriter:
         try:
             self._file.write(data)
             self._offset += len(data)
+            self._crc32 = zlib.crc32(data, self._crc32)
             if time.monotonic() - self._last_flush >= self.flush_interval_s:
                 self._sync()
         except OSError as exc:
@@ -349,6 +353,7 @@ class RecordingWriter:
                     "frames": self.frames,
                     "dropped_frames": int(self.dropped_frames),
                     "index": self._index,
+                    "crc32": self._crc32,
                 }
             )
             try:
@@ -582,6 +587,8 @@ def _footer(record: dict[str, Any]) -> dict[str, Any]:
     if not (isinstance(index, list) and all(isinstance(row, list) and len(row) == 3 for row in index)):
         raise _MalformedError(f"field 'index' must be a list of [frame_id, timestamp_ns, byte offset], "
                               f"got {shown(index)}")  # fmt: skip
+    if "crc32" in record:  # (takes before 2026-12-06 have none)
+        _int(record, "crc32", 2**32)
     return record
 
 
@@ -712,9 +719,25 @@ class RecordingReader:
                                               f"{self._last_frame_id}: frame ids must increase")  # fmt: skip
                 self._last_frame_id = item.frame_id
             self._ended = kind == "end"
+            if self._ended and "crc32" in item:
+                self._check_crc32(start, item["crc32"])
             yield item
             if kind == "frame":
                 self.frames_read += 1
+
+    def _check_crc32(self, footer_start: int, recorded: int) -> None:
+        """Every byte before the footer against the CRC-32 the recorder wrote (QA: a flipped byte
+        in a joint's number replayed and exported as a wrong pose, unnoticed)."""
+        crc32, at = 0, 0
+        while at < footer_start:
+            chunk = os.pread(self._file.fileno(), min(1 << 20, footer_start - at), at)
+            if not chunk:
+                break
+            crc32, at = zlib.crc32(chunk, crc32), at + len(chunk)
+        if crc32 != recorded:
+            raise RecordingError(f"{self.path} is damaged: its bytes are not those recorded (their CRC-32 is not the "
+                                 "footer's: a changed byte, on the disk or in a copy); copy the take again from "
+                                 "where it was recorded, or re-record it")  # fmt: skip
 
     def close(self) -> None:
         self._file.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import msgpack
 import pytest
 from posecast.realtime.cli import main
 from posecast.realtime.recording.format import RecordingError, read_recording
@@ -16,9 +17,22 @@ from posecast.realtime.recording.format import RecordingError, read_recording
 FRAME_TYPE = b"\xa4type\xa5frame"  # msgpack: the key "type", the value "frame"
 
 
+def without_crc32(data: bytes) -> bytes:
+    """A take as recorded before its footer had a ``crc32`` (2026-12-06)."""
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(data)
+    footer_start = end = 0
+    for _ in unpacker:
+        footer_start, end = end, unpacker.tell()
+    footer = msgpack.unpackb(data[footer_start:], raw=False)
+    del footer["crc32"]
+    return data[:footer_start] + msgpack.packb(footer)
+
+
 def test_a_frame_lost_to_damage_is_caught_by_the_footer_count(dance_take: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture) -> None:  # fmt: skip
-    data = dance_take.read_bytes()
+    """In a take without a checksum (as recorded before 2026-12-06)."""
+    data = without_crc32(dance_take.read_bytes())
     assert data.count(FRAME_TYPE) == 60
     at = data.index(FRAME_TYPE, len(data) // 2) + len(FRAME_TYPE) - 2
     damaged = tmp_path / "take.posecast"
@@ -30,6 +44,27 @@ def test_a_frame_lost_to_damage_is_caught_by_the_footer_count(dance_take: Path, 
     replay = ["replay", str(damaged), "--publish", "tcp://127.0.0.1:0", "--wait", "0", "--speed", "100"]
     assert main(replay) == 2  # replay too
     assert "footer counts 60 frames" in capsys.readouterr().err
+
+
+def test_a_changed_byte_is_caught_by_the_footer_s_checksum(dance_take: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """QA: a flipped bit in a keypoint's number (a float32, 0xca and 4 bytes) exported and replayed
+    a wrong pose, exit 0; the frame type damaged above is caught the same way."""
+    data = dance_take.read_bytes()
+    number = data.index(b"\xca", len(data) // 2) + 3  # a float32's mantissa: still a number, another one
+    damaged = tmp_path / "take.posecast"
+    for changed in (data[:number] + bytes([data[number] ^ 0x10]) + data[number + 1:],
+                    data.replace(FRAME_TYPE, FRAME_TYPE[:-2] + b"Xe", 1)):  # fmt: skip
+        damaged.write_bytes(changed)
+        with pytest.raises(RecordingError, match=r"take.posecast is damaged: its bytes are not those recorded \(their "
+                                                 r"CRC-32 is not the footer's"):  # fmt: skip
+            read_recording(damaged)
+    assert main(["export", str(damaged), "--bvh", str(tmp_path / "a.bvh")]) == 2
+    assert "CRC-32" in capsys.readouterr().err and not (tmp_path / "a.bvh").exists()
+    replay = ["replay", str(damaged), "--publish", "tcp://127.0.0.1:0", "--wait", "0", "--speed", "100"]
+    assert main(replay) == 2  # before it publishes anything: replay reads the take through first
+    assert "CRC-32" in capsys.readouterr().err
+    assert read_recording(tmp_path.joinpath("whole.posecast").write_bytes(data) and tmp_path / "whole.posecast")
 
 
 def test_a_write_that_failed_leaves_the_part_without_a_footer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
