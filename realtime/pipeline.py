@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 
 from ..engines.errors import PosecastError
@@ -40,6 +41,22 @@ log = logging.getLogger(__name__)
 
 #: While the floor is estimated, the meta is sent again with the provisional floor at most this often.
 _FLOOR_META_INTERVAL_NS = 1_000_000_000
+
+
+def _close_dropped_outputs(outputs: list[Sink]) -> None:
+    """A pipeline garbage-collected (or left at exit) unclosed: its opened outputs closed as
+    :meth:`Pipeline.close` closes them, errors logged (a finalizer has nobody to raise to)."""
+    if not outputs:
+        return
+    log.warning("a Pipeline was dropped without close(): its outputs are closed now (close it, or use `with`, "
+                "to choose when)")  # fmt: skip
+    for output in list(outputs):
+        try:
+            output.close()
+        except Exception as exc:  # noqa: BLE001 - the others are closed all the same
+            log.warning("output %s could not be finished: %s", getattr(output, "name", type(output).__name__),
+                        _reason(exc))  # fmt: skip
+    outputs.clear()
 
 
 def _reason(exc: BaseException) -> str:
@@ -105,6 +122,9 @@ class Pipeline:
         self._restamped = False  # a detector's detections were given the frame's times (logged once)
         self._inline_watch = InlineWriteWatch()  # an inline sink that holds a live frame is said
         self._detached: set[int] = set()  # id(sink) of each output that failed (closed by _detach)
+        # dropped unclosed: its outputs are finished all the same (QA: each threaded output's thread,
+        # holding its sink, lived on, and a recorder's take stayed a .part for ever)
+        self._finish_dropped = weakref.finalize(self, _close_dropped_outputs, self._outputs)
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -405,6 +425,7 @@ class Pipeline:
             self._closed_done.set()
 
     def _close(self, discard: bool) -> None:
+        self._finish_dropped.detach()
         errors: list[BaseException] = []
         for output in self._outputs:
             try:

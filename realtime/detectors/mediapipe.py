@@ -64,8 +64,13 @@ def import_mediapipe() -> ModuleType:
     MediaPipe keeps the ImportError of its optional ``sounddevice`` in a module global, and that
     error's traceback holds every frame that ran when mediapipe was first imported, with their
     locals: the first pipeline a program built inside a function was never freed (QA). The
-    traceback is dropped; the error stays for MediaPipe's audio tasks to raise."""
-    import mediapipe
+    traceback is dropped; the error stays for MediaPipe's audio tasks to raise.
+
+    The stop signals are held meanwhile: a Ctrl-C in the middle of the import left mediapipe
+    half-imported, and every later pipeline of the program failed with MediaPipe's ``NameError:
+    name 'core' is not defined`` (QA)."""
+    with stop_signals_deferred():
+        import mediapipe
 
     audio_record = sys.modules.get("mediapipe.tasks.python.audio.core.audio_record")
     error = getattr(audio_record, "sd_error", None)
@@ -301,7 +306,7 @@ class _Landmarker:
         # unclosed in a reference cycle hung the program at a later collection (QA). A finalizer
         # holds the landmarker, so it is closed while its thread still runs. (Not at exit: that
         # thread is gone by then, and the process's end releases it.)
-        self._close_native = weakref.finalize(self, self._landmarker.close)
+        self._close_native = weakref.finalize(self, _close_quietly, self._landmarker, not options.verbose)
         self._close_native.atexit = False
         self._posed_calls = 0
         self._last_timestamp_ms = -1
@@ -342,6 +347,13 @@ class _Landmarker:
 
     def close(self) -> None:
         self._close_native()  # (once: a second call does nothing)
+
+
+def _close_quietly(landmarker: object, quiet: bool) -> None:
+    """Close a MediaPipe landmarker, its native log lines muted as in :meth:`MediaPipeDetector.close`
+    (a pipeline freed unclosed printed MediaPipe's "DestroyAccelerator" lines; QA)."""
+    with quiet_native_stderr(quiet):
+        landmarker.close()  # type: ignore[attr-defined]
 
 
 def to_detections(frame: Frame, poses: list, world_poses: list | None = None) -> Detections2D:

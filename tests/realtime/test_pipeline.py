@@ -487,16 +487,19 @@ def test_process_names_what_is_not_a_frame(pose_model_path: Path) -> None:
 
 
 _FORGOTTEN_PIPELINES = """
-import gc, sys, weakref
+import gc, sys, threading, weakref
+from pathlib import Path
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
+from posecast.realtime.sinks.record import RecordOptions, RecordSink
 from posecast.realtime.sources import open_source
 
 options = MediaPipeOptions(model_path=sys.argv[1])
 kept = []
 
 def forgetful():  # builds, breaks out of the loop, never closes
-    pipeline = build_pipeline(PipelineOptions(detector_options=options))
+    take = Path(sys.argv[3]) / f"take{len(kept)}.posecast"
+    pipeline = build_pipeline(PipelineOptions(detector_options=options), sinks=[RecordSink(RecordOptions(take))])
     kept.append(weakref.ref(pipeline))
     with open_source(sys.argv[2]) as source:
         for frame in pipeline.run(source):
@@ -509,6 +512,8 @@ print("the first pipeline kept:", kept[0]() is not None, flush=True)
 gc.disable()
 forgetful()
 print("the second left to the garbage collector:", kept[1]() is not None, flush=True)
+print("threads:", sorted(t.name for t in threading.enumerate()), flush=True)
+print("takes:", sorted(p.name for p in Path(sys.argv[3]).iterdir()), flush=True)
 gc.enable()
 for _ in range(2):  # a detector in a reference cycle, then a collection
     detector = MediaPipeDetector(options)
@@ -526,15 +531,17 @@ def test_a_pipeline_left_unclosed_is_freed_and_never_hangs_the_garbage_collector
     MediaPipe's own ``__del__`` (its dispatcher's thread already told to stop). Every pipeline
     was a reference cycle (through the inline-sink watch), and the first one built in a function
     was kept alive by MediaPipe's stored import error; now both are freed as soon as they are
-    dropped, and a detector the collector does free closes its landmarkers while it can."""
+    dropped, and a detector the collector does free closes its landmarkers while it can. Its
+    outputs are closed then too (QA: each threaded output's thread lived on, holding its sink, and
+    a recorder's take stayed a ``.part``), and MediaPipe's native lines stay muted."""
     import subprocess
     import sys
 
     script = tmp_path / "forgetful.py"
     script.write_text(_FORGOTTEN_PIPELINES)
     try:
-        done = subprocess.run([sys.executable, str(script), str(pose_model_path), str(media_dir / "dance_576.mp4")],
-                              capture_output=True, text=True, timeout=150)  # fmt: skip
+        done = subprocess.run([sys.executable, str(script), str(pose_model_path), str(media_dir / "dance_576.mp4"),
+                               str(tmp_path)], capture_output=True, text=True, timeout=150)  # fmt: skip
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"hung: {exc.stdout}")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -542,3 +549,7 @@ def test_a_pipeline_left_unclosed_is_freed_and_never_hangs_the_garbage_collector
     assert "the second left to the garbage collector: False" in done.stdout
     assert "collected" in done.stdout
     assert "Exception ignored" not in done.stderr, done.stderr[-2000:]
+    assert "threads: ['MainThread']" in done.stdout
+    assert "takes: ['forgetful.py', 'take0.posecast', 'take1.posecast']" in done.stdout
+    assert done.stderr.count("a Pipeline was dropped without close(): its outputs are closed now") == 2
+    assert "DestroyAccelerator" not in done.stderr, done.stderr[-2000:]

@@ -272,3 +272,38 @@ def test_a_tracker_that_starts_over_sees_what_a_new_one_sees(media_dir, pose_mod
     finally:
         used.close()
         new.close()
+
+
+#: A stop signal raised as a module deep in mediapipe starts importing, then the import tried again.
+_STOPPED_IMPORT = """
+import signal, sys
+from posecast.realtime.detectors.mediapipe import import_mediapipe
+
+class StopAt:
+    def find_spec(self, name, path=None, target=None):
+        if name == sys.argv[1] and self in sys.meta_path:
+            sys.meta_path.remove(self)
+            signal.raise_signal(signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, StopAt())
+try:
+    import_mediapipe()
+except KeyboardInterrupt:
+    print("stopped")
+import_mediapipe()
+from mediapipe.tasks.python import BaseOptions, vision
+vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path="x"))
+print("usable")
+"""
+
+
+@pytest.mark.parametrize("module", ["mediapipe.tasks.python.core.base_options",
+                                    "mediapipe.tasks.python.vision.pose_landmarker"])  # fmt: skip
+def test_a_stop_while_mediapipe_imports_leaves_it_usable(module: str) -> None:
+    """QA: Ctrl-C while the first pipeline loaded (caught by a program that then built another)
+    left mediapipe half-imported: every later build failed with MediaPipe's ``NameError: name
+    'core' is not defined``. The stop now comes once the import is done."""
+    done = subprocess.run([sys.executable, "-c", _STOPPED_IMPORT, module], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["stopped", "usable"]
