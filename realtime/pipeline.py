@@ -144,6 +144,8 @@ class Pipeline:
     def open(self) -> Pipeline:
         """Open every sink with the current meta data; threaded sinks get their thread. A sink
         that cannot open raises (after the ones opened are closed again)."""
+        if self._stopped_elsewhere():
+            return self
         self._check_open()
         if self._opened:
             return self
@@ -163,6 +165,11 @@ class Pipeline:
             self.close()
             raise
         return self
+
+    def _stopped_elsewhere(self) -> bool:
+        """Closed by another thread: a run that had not begun yet ends as one under way does (QA: a
+        game loop that quit before its worker thread reached ``with pipeline`` got an error there)."""
+        return self.closed and self._closer != threading.get_ident()
 
     def _check_open(self) -> None:
         """Raise :class:`PosecastError` once closed (QA: ONNX Runtime's AttributeError came instead)."""
@@ -332,7 +339,10 @@ class Pipeline:
         """Yield a :class:`PoseFrame` per frame of an opened ``source`` until it ends,
         ``max_frames`` were processed or a sink asks to stop; while a live source stalls
         (:class:`SourceStalledError`) the sinks get :meth:`source_stalled` notices. Raises
-        :class:`SinkError` after the frame in which a sink failed."""
+        :class:`SinkError` after the frame in which a sink failed. Closed from another thread (a
+        game loop's stop), before it began too, it ends with no error."""
+        if self._stopped_elsewhere():
+            return
         self._check_open()
         if max_frames is not None and not (isinstance(max_frames, int) and not isinstance(max_frames, bool)
                                            and max_frames >= 0):  # (QA: "3" failed on a comparison, 2.5 ran 3)

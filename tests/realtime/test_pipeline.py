@@ -227,6 +227,34 @@ def test_closing_the_pipeline_from_another_thread_ends_the_run(media_dir: Path, 
     assert closed_after_s and closed_after_s[0] >= 0.2  # it waited for frame 3 to be done
 
 
+def test_a_close_from_another_thread_before_the_run_began_ends_it_with_no_error(media_dir: Path,
+                                                                                pose_model_path: Path) -> None:
+    """QA: a game loop that quit before its worker thread reached ``with pipeline`` got "this
+    Pipeline is closed" in the worker, where a run under way ends with no error. The thread that
+    closed it still gets the error if it runs it again."""
+    import threading
+
+    from posecast.engines.errors import PosecastError
+
+    pipeline = build_pipeline(PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path)))
+    pipeline.close()  # the player quits at once
+    ran: list[object] = []
+
+    def work() -> None:
+        try:
+            with pipeline, open_source(str(media_dir / "dance_576.mp4")) as source:
+                ran.append(sum(1 for _ in pipeline.run(source)))
+        except Exception as exc:  # noqa: BLE001 - what the worker would have met
+            ran.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=60)
+    assert ran == [0]
+    with pytest.raises(PosecastError, match="this Pipeline is closed"), pipeline:
+        pass
+
+
 def test_a_close_from_another_thread_ends_a_run_held_by_an_output_that_stopped_reading(
     media_dir: Path, pose_model_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
