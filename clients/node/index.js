@@ -64,7 +64,10 @@ export class PosecastSubscriber {
       throw new RangeError(`receiveHighWaterMark must be an integer from 0 (no limit) to ${MAX_TIMEOUT_MS}, got ${receiveHighWaterMark}`);
     }
     this.address = address;
-    this.socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark, receiveTimeout: timeoutMs, maxMessageSize: MAX_MESSAGE_BYTES });
+    // ipv6 for an IPv6 address only, as posecast's own sockets (off, ZeroMQ's default, such a
+    // subscriber heard nothing and such a bind failed: QA); on, IPv4 endpoints are named [::ffff:…]
+    this.socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark, receiveTimeout: timeoutMs, maxMessageSize: MAX_MESSAGE_BYTES,
+      ipv6: endpoint.includes("[") });
     this._pendingError = null; // a message off the schema that ended a nextAll() batch: thrown by the next call
     // which run of the publisher the last pose came from: 0 for the first heard, one more each time a
     // pose's frame_id is lower than the previous pose's (docs/protocol.md, "A new run")

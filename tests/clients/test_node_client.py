@@ -256,15 +256,22 @@ def publish_until(publisher: Publisher, done: Callable[[], bool], first_id: int 
     return frame_id
 
 
-def test_ipc_and_bind_addresses_receive_poses(node_client: Path, tmp_path: Path) -> None:
-    """The other accepted forms, each end to end: node connects to ipc://, node binds and the publisher connects."""
+def test_ipc_ipv6_and_bind_addresses_receive_poses(node_client: Path, tmp_path: Path) -> None:
+    """The other accepted forms, each end to end: node connects to ipc://, node binds and the
+    publisher connects, and both over IPv6 (QA: node heard nothing on tcp://[::1]:PORT, and its
+    bind failed with "No such device")."""
     with socket.socket() as probe:  # a free port for node to bind
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    for node_address, publisher_address in (
-        (f"ipc://{tmp_path}/stream", f"ipc://{tmp_path}/stream"),
-        (f"bind:tcp://127.0.0.1:{port}", f"connect:tcp://127.0.0.1:{port}"),
-    ):
+    forms = [(f"ipc://{tmp_path}/stream", f"ipc://{tmp_path}/stream"),
+             (f"bind:tcp://127.0.0.1:{port}", f"connect:tcp://127.0.0.1:{port}")]  # fmt: skip
+    if socket.has_ipv6:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port6 = probe.getsockname()[1]
+        forms += [(f"tcp://[::1]:{port6}", f"tcp://[::1]:{port6}"),
+                  (f"bind:tcp://[::1]:{port6}", f"connect:tcp://[::1]:{port6}")]  # fmt: skip
+    for node_address, publisher_address in forms:
         args = ["--address", node_address, "--count", "3", "--timeout", "30", "--poses-only"]
         node = subprocess.Popen(
             [NODE, str(LISTEN_JS), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
