@@ -28,7 +28,7 @@ from .board import (
     image_quality,
     to_gray,
 )
-from .camera import CalibrationOptions, CalibrationResult, calibrate_views
+from .camera import CalibrationOptions, CalibrationResult, calibrate_views, mean_corner_distance_px
 from .errors import CalibrationError
 
 log = logging.getLogger(__name__)
@@ -107,11 +107,11 @@ class LiveCollector:
         if detection is None:
             return self._status(None, False, f"no board: show the whole {self.board.describe()}")
         if self.options.max_motion_px is not None and (
-            previous is None or _mean_distance(detection, previous) > self.options.max_motion_px
+            previous is None or mean_corner_distance_px(detection, previous) > self.options.max_motion_px
         ):
             return self._status(detection, False, "hold the board still")
         diagonal = float(np.hypot(*size))
-        if any(_mean_distance(detection, v) < self.options.min_novelty * diagonal for v in self.views):
+        if any(mean_corner_distance_px(detection, v) < self.options.min_novelty * diagonal for v in self.views):
             return self._status(detection, False, "move or tilt the board to a new pose")
         self.views.append(detection)
         self._cover(detection, size)
@@ -142,12 +142,6 @@ class LiveCollector:
         if self.image_size is None:
             raise CalibrationError("no camera frames were received; check the camera")
         return calibrate_views(self.views, self.image_size, options, source=f"{self.board.describe()}, live")
-
-
-def _mean_distance(a: Detection, b: Detection) -> float:
-    if a.image_points.shape != b.image_points.shape:
-        return float("inf")
-    return float(np.linalg.norm(a.image_points - b.image_points, axis=-1).mean())
 
 
 def collect_views(

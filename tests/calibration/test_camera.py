@@ -341,3 +341,26 @@ def test_a_wide_webcam_s_fit_runs_until_it_converges() -> None:
     found = result.intrinsics
     assert found.rms_px < 0.01 and not result.rejected
     assert found.fx == pytest.approx(640.0, rel=1e-3) and found.cx == pytest.approx(659.2, abs=0.5)
+
+
+def test_photos_of_one_board_pose_count_once(image_dir, tmp_path, caplog):
+    """QA: 12 burst (or tripod) shots of one pose passed ``min_views`` and calibrated fx 24 % off,
+    exit 0, with no warning. Repeats of a pose count once: too few poses are refused saying so, and
+    a few repeats among enough poses are said and left out."""
+    views = sorted(image_dir.glob("*.png"))
+    burst = tmp_path / "burst"
+    burst.mkdir()
+    for i in range(12):
+        shutil.copy(views[0], burst / f"shot_{i:02d}.png")
+    with pytest.raises(CalibrationError, match=r"too few board poses: 11 of the 12 photos with the board in .* repeat "
+                                               r"another's pose .* leaving 1 different ones, need at least 10; move "
+                                               r"and tilt the board between photos"):  # fmt: skip
+        calibrate_image_dir(burst, BoardSpec(*BOARD, SQUARE_M))
+    mixed = tmp_path / "mixed"
+    shutil.copytree(image_dir, mixed)
+    for i in range(3):
+        shutil.copy(views[1], mixed / f"again_{i}.png")
+    with caplog.at_level(logging.INFO, logger="posecast.calibration"):
+        result = calibrate_image_dir(mixed, BoardSpec(*BOARD, SQUARE_M))
+    assert result.skipped.get("repeated pose") == 3 and len(result.kept) + len(result.rejected) == len(views)
+    assert "3 photos repeat another's board pose: each pose counted once" in caplog.text
