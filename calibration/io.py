@@ -399,7 +399,7 @@ def _read(path: str | Path, expected_format: str) -> dict[str, Any]:
                                "cx, cy and distortion (README, Calibration), or calibrate with posecast calibrate "
                                "camera")  # fmt: skip
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark (a Windows editor's) is no content: YAML skips it too (QA)
         if suffix == ".json":
             data = json.loads(text, object_pairs_hook=_json_object)
         else:

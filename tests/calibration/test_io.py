@@ -28,6 +28,15 @@ def test_intrinsics_round_trip(tmp_path, suffix):
     assert (data["width"], data["height"], data["fx"], data["assumed"]) == (640, 480, 610.5, False)
 
 
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path, suffix):
+    """QA: a camera JSON saved by a Windows editor (a UTF-8 byte order mark first) was refused with
+    Python's "Unexpected UTF-8 BOM"; the same YAML was read."""
+    path = save_intrinsics(CAMERA, tmp_path / f"camera{suffix}")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_intrinsics(path) == CAMERA
+
+
 def test_assumed_intrinsics_round_trip(tmp_path):
     assumed = CameraIntrinsics.from_hfov(60, 1280, 720)
     loaded = load_intrinsics(save_intrinsics(assumed, tmp_path / "camera.yaml"))
