@@ -1,4 +1,5 @@
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -98,3 +99,49 @@ def test_cli_live_calibration_headless(board_views, monkeypatch, tmp_path, caplo
     assert data["fx"] == pytest.approx(TRUE_K[0, 0], rel=0.01) and "live, 10/10 views" in data["source"]
     assert "view 10/10 taken" in caplog.text
     assert main([*args[:3], "1", *args[4:], "--no-window", "-o", str(output)]) == 2  # no camera 1
+
+
+class StoppingCapture(FakeCapture):
+    """A camera that delivers ``count`` frames, then ``stop``: Ctrl-C, or no more frames."""
+
+    count, stop = 0, "camera"
+
+    def __init__(self, index):
+        super().__init__(index)
+        self._left = self.count
+
+    def read(self):
+        self._left -= 1
+        if self._left >= 0:
+            return super().read()
+        if self.stop == "ctrl-c":
+            raise KeyboardInterrupt
+        return False, None
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "camera"])
+def test_a_live_calibration_stopped_without_a_window_calibrates_from_the_views_taken(
+    board_views, monkeypatch, tmp_path, caplog, stop
+):
+    """QA: without a window, Ctrl-C (the only way to end early) and a camera that stopped
+    delivering frames both threw away 11 good views (exit 130, exit 2). With enough views they now
+    calibrate, as ``q`` in the window does; with too few, Ctrl-C still cancels and the camera's
+    end is one line saying how many were taken."""
+    import cv2
+    import yaml
+    from posecast.realtime.cli import main
+
+    FakeCapture.frames = [cv2.cvtColor(f, cv2.COLOR_GRAY2BGR) for f in held_still(board_views)]
+    StoppingCapture.stop, StoppingCapture.count = stop, 2 * 15  # each pose held for two frames: all 15 shown
+    monkeypatch.setattr(cv2, "VideoCapture", StoppingCapture)
+    output = tmp_path / "camera.yaml"
+    args = ["calibrate", "camera", "--camera", "0", "--board", "9x6", "--square", "0.03", "--no-window", "-o",
+            str(output)]  # fmt: skip
+    with caplog.at_level("INFO", logger="posecast.calibration"):
+        assert main(args) == 0
+    taken = int(re.search(r"calibrating from the (\d+) views taken", caplog.text).group(1))
+    assert 10 <= taken < 15 and f"live, {taken}/{taken} views" in yaml.safe_load(output.read_text())["source"]
+    output.unlink()
+    StoppingCapture.count = 2 * 5
+    code = main(args)
+    assert code == (130 if stop == "ctrl-c" else 2) and not output.exists()
