@@ -43,6 +43,7 @@ from ...calibration import (
     load_intrinsics,
     load_subject,
 )
+from ...calibration.errors import CalibrationError
 from ...calibration.intrinsics import ASSUMED_HFOV_DEG
 from ...engines import normalize, skeleton
 from ...engines.face import HEAD_RADIUS_M, face_seen, placed_face
@@ -177,7 +178,10 @@ class MetricPoseLifting(PoseLifting):
             return
         if self._intrinsics_file is not None:
             k = self._intrinsics_file
-            self._intrinsics = k if (k.width, k.height) == (width, height) else k.rescaled(width, height)
+            try:
+                self._intrinsics = k if (k.width, k.height) == (width, height) else k.rescaled(width, height)
+            except CalibrationError as exc:  # the file named (QA: which camera file did not fit was not said)
+                raise CalibrationError(f"{self.options.intrinsics_path}: {exc}") from None
         else:
             self._intrinsics = CameraIntrinsics.from_hfov(self.options.hfov_deg, width, height)
         self._k = self._intrinsics.as_array()

@@ -147,3 +147,15 @@ def test_calibrate_floor_never_replaces_a_floor_file_it_was_not_told_to(tmp_path
     run = _posecast("calibrate", "floor", "--camera-height", "1.7", cwd=tmp_path)  # the same in a real process
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "already exists" in run.stderr
     assert load_floor(tmp_path / "floor.yaml").camera_height_m == pytest.approx(1.5)
+
+
+def test_a_camera_file_that_does_not_fit_the_video_is_named(media_dir, tmp_path, capsys):
+    """QA: "camera calibrated at 1280x720 cannot be rescaled to 576x576" did not say which file."""
+    camera = tmp_path / "office_cam.yaml"
+    assert main(["calibrate", "camera", "--hfov", "70", "--size", "1280x720", "-o", str(camera)]) == 0
+    capsys.readouterr()
+    assert main(["run", "--source", str(media_dir / "dance_576.mp4"), "--frames", "1", "--publish", "none",
+                 "--intrinsics", str(camera)]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"error: {camera}: camera calibrated at 1280x720 cannot be rescaled to 576x576" in err
