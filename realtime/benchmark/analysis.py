@@ -241,7 +241,7 @@ def build_report(result: BenchResult, command: str = "") -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(result.started_unix)),  # with its UTC offset
         "command": command,
         # the clip's sha256 (a file's, an image folder's; null for a camera): two reports measured the same frames
-        # when these match
+        # when these and frames_in_memory (the frames taken from it) match
         "source": {"name": result.clip.name, "sha256": source_sha256(o.source),
                    "frames_in_memory": len(result.clip.images), "fps": result.clip.fps,
                    "image_size": list(result.clip.image_size)},  # fmt: skip

@@ -66,8 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--source", type=nonempty_text, help="video file, image folder or camera index (default: "
                         "the demo clip, the dance clip shipped with posecast)")  # fmt: skip
-    parser.add_argument("--frames", type=int, default=360, help="frames measured per configuration and per paced "
-                        "run, 10 or more (default 360)")  # fmt: skip
+    parser.add_argument("--frames", type=int, default=360, help="frames measured per configuration, and offered "
+                        "per paced run (those it drops are counted), 10 or more (default 360)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=6, help="MediaPipe-alone / posecast alternations (default 6)")
     parser.add_argument("--warmup", type=int, default=120, help="frames run first, not in the latency figures, "
                         "and more until the floor is fixed (estimated over a stream's first 2 s); reported apart "
@@ -129,12 +129,16 @@ def configs_from_args(args: argparse.Namespace) -> list[BenchConfig]:
             for model in models for backend, int8 in backends for threaded in runners]  # fmt: skip
 
 
-def _check_output(folder: Path) -> None:
+def _check_output(folder: Path, source: str) -> None:
     """Refuse an ``--output`` that cannot be written, before the (minutes long) run rather than
-    after it. Creates nothing: the folder is made once there are results to write, so a run
-    that fails leaves no empty folder behind."""
+    after it, or that is the image folder ``source`` reads (QA: the results' plots became frames
+    of the next run, which measured them, exit 0). Creates nothing: the folder is made once there
+    are results to write, so a run that fails leaves no empty folder behind."""
     if folder.exists() and not folder.is_dir():
         raise OptionsError(f"--output {folder} is a file, not a folder: pass --output DIR")
+    if folder.is_dir() and Path(source).is_dir() and folder.resolve() == Path(source).resolve():
+        raise OptionsError(f"--output {folder} is the image folder --source reads: the results' plots would be frames "
+                           "of the next run; pass --output DIR elsewhere")  # fmt: skip
     if folder.is_symlink() and not folder.exists():  # (QA: found only after the run, as "File exists")
         raise OptionsError(f"--output {folder} is a broken symbolic link (or a link loop): pass --output DIR")
     if not folder.exists() and folder.suffix.lower() in (".json", ".md", ".png"):  # (engines bench --json takes a file)
@@ -263,7 +267,7 @@ def bench(args: argparse.Namespace) -> int:
     made = _new_results_folder() if args.output is None else None
     args.output = made or args.output
     try:
-        _check_output(args.output)
+        _check_output(args.output, options.source)
         # every round starts a new track, whose bones are measured after 2 s: a line each time, no news here
         with quieter(logging.WARNING, "posecast.realtime.lifting.live_subject"):
             result = run_benchmark(options, hooks=[SOAK_HOOKS[name]() for name in args.soak_hook])

@@ -274,6 +274,25 @@ def test_a_failed_bench_keeps_an_output_folder_that_was_there(tmp_path: Path, me
     assert [p.name for p in out.iterdir()] == ["bench.json"] and (out / "bench.json").read_text() == "{}"
 
 
+def test_an_output_that_is_the_image_folder_read_is_refused(tmp_path: Path, media_dir: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """QA: ``--output`` onto the ``--source`` image folder was taken; the plots written there sorted
+    before the frames, and the next run measured them (its image size a plot's), exit 0."""
+    import cv2
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    for i in range(12):
+        cv2.imwrite(str(frames / f"f{i:04d}.png"), capture.read()[1])
+    capture.release()
+    before = sorted(p.name for p in frames.iterdir())
+    assert main(["bench", "--source", str(frames), "--output", str(frames), "--frames", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--output {frames} is the image folder --source reads" in err[0], err
+    assert sorted(p.name for p in frames.iterdir()) == before
+
+
 def test_an_output_under_a_file_or_a_read_only_folder_is_refused_before_the_run(
     tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:
