@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +112,17 @@ def _made_by_adapt(path: Path, folder_files: list[Path]) -> bool:
     return any(f.stem in stems and f.suffix.lower() != ".npz" for f in folder_files)
 
 
+def _lifted_3d(path: Path) -> bool:
+    """Whether ``path`` is ``posecast lift``'s output (3D joints, no 2D keypoints): beside its input
+    in a folder, as ``lift --output FOLDER`` writes it, it failed the whole ``adapt`` run (QA)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False  # not an .npz: its own check says so
+    return "joints_3d.npy" in names and "keypoints_2d.npy" not in names
+
+
 def expand_inputs(inputs: list[Path], say_left_out: bool = True) -> list[tuple[Path, str]]:
     """Each input with its kind (:func:`input_kind`), a folder opened: a folder of images is one
     input; any other folder stands for the videos, recordings and ``.npz`` files in it, in name
@@ -126,6 +138,8 @@ def expand_inputs(inputs: list[Path], say_left_out: bool = True) -> list[tuple[P
         images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         others = [p for p in files if p.suffix.lower() in (".npz", RECORDING_SUFFIX, *VIDEO_SUFFIXES)
                   and not _made_by_adapt(p, files)]  # fmt: skip
+        lifted = [p for p in others if p.suffix.lower() == ".npz" and _lifted_3d(p)]
+        others = [p for p in others if p not in lifted]
         if images and others:
             raise SourceError(f"adapt input folder {path} holds both images ({images[0].name}, ...) and "
                               f"{others[0].name}: give the image folder and the other files separately")  # fmt: skip
@@ -133,7 +147,11 @@ def expand_inputs(inputs: list[Path], say_left_out: bool = True) -> list[tuple[P
             raise SourceError(f"adapt input folder {path} holds no images, videos ({', '.join(VIDEO_SUFFIXES)}), "
                               "recordings (.posecast) or 2D .npz files: give a folder of one of these")  # fmt: skip
         taken = set(images or others)
-        if say_left_out and (left := [p for p in files if p not in taken and not _made_by_adapt(p, files)]):
+        if say_left_out and lifted:
+            log.info("adapt input folder %s: %d file(s) of posecast lift's 3D left out (e.g. %s): adapt reads 2D",
+                     path, len(lifted), lifted[0].name)  # fmt: skip
+        if say_left_out and (left := [p for p in files
+                                      if p not in taken and p not in lifted and not _made_by_adapt(p, files)]):
             # (QA: .MTS and .3gp videos were left out without a word, and the run failed for want of footage)
             log.info("adapt input folder %s: %d file(s) left out, not %s (e.g. %s); give such a file by name to use it",
                      path, len(left), "images" if images else "footage posecast reads by its ending",

@@ -49,3 +49,27 @@ def test_a_folder_that_says_nothing_clear_is_refused(tmp_path: Path, names: tupl
 def test_a_missing_input_is_named(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="absent.mp4 does not exist"):
         expand_inputs([tmp_path / "absent.mp4"])
+
+
+def test_posecast_lift_s_output_beside_its_input_is_left_out_said(
+    tmp_path: Path, media_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: ``lift --output FOLDER`` writes ``NAME_3d.npz`` beside its input, and ``adapt FOLDER`` then
+    failed whole ("lacks arrays ['intrinsics', 'keypoints_2d']"). 3D is no footage: left out, said."""
+    import json
+
+    import numpy as np
+    from posecast.calibration import CameraIntrinsics
+    from posecast.engines import skeleton
+    from posecast.realtime.cli import main
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    landmarks = np.array(json.loads((media_dir / "squats_720x1280.mediapipe_full_2d.json").read_text()))
+    np.savez(folder / "walk_2d.npz", keypoints_2d=skeleton.from_mediapipe(landmarks)[..., :2],
+             intrinsics=CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array(), fps=5.0)  # fmt: skip
+    assert main(["lift", "--input", str(folder / "walk_2d.npz"), "--output", str(folder)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["walk_2d.npz", "walk_2d_3d.npz"]
+    with caplog.at_level("INFO", logger="posecast.realtime.footage"):
+        assert expand_inputs([folder]) == [(folder / "walk_2d.npz", "npz")]
+    assert "1 file(s) of posecast lift's 3D left out (e.g. walk_2d_3d.npz): adapt reads 2D" in caplog.text
