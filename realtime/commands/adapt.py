@@ -208,13 +208,20 @@ def adapt_command(args: argparse.Namespace) -> int:
         sources = list(dict.fromkeys(f.source for f in footage if f.with_person))  # a take of two people: once
         report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources,
                                 moving_files=stop_signals_deferred)
-    print(format_report(report, frames))
-    if args.report is not None:
-        try:
-            atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames}, indent=2).encode())
-        except PosecastError as exc:  # (QA: the error did not say the model was written all the same)
-            raise PosecastError(f"{one_line(exc)}; the adapted model {args.output} was written, only the report "
-                                "was not") from exc  # fmt: skip
+    try:
+        print(format_report(report, frames))
+        if args.report is not None:
+            try:
+                atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames},
+                                                     indent=2).encode())  # fmt: skip
+            except PosecastError as exc:  # (QA: the error did not say the model was written all the same)
+                raise PosecastError(f"{one_line(exc)}; the adapted model {args.output} was written, only the report "
+                                    "was not") from exc  # fmt: skip
+    except KeyboardInterrupt:  # (QA: a stop here said only "stopped by SIGINT", and --report was lost unsaid)
+        report_file = "" if args.report is None or args.report.exists() else f"; {args.report} was not written"
+        log.warning("stopped once the adapted model was written (%s): it is whole, only its report was cut "
+                    "short%s", args.output, report_file)  # fmt: skip
+        raise
     return 0
 
 

@@ -273,6 +273,27 @@ def test_a_stop_while_the_model_is_written_says_whether_it_was(stop_at: str, tmp
         assert out.is_file() and out.with_name("a.adapt.npz").is_file()
 
 
+def test_a_stop_as_the_report_is_printed_says_the_model_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: Ctrl-C as the report was printed (the model written) said only "stopped by SIGINT", and
+    ``--report`` was never written, unsaid. The stop is raised where the signal landed."""
+    pytest.importorskip("torch")
+    from posecast.realtime.commands import adapt as adapt_command
+
+    def stopped(*args: object, **kwargs: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(adapt_command, "format_report", stopped)
+    good, out, report = _lift_npz(tmp_path / "good.npz"), tmp_path / "a.onnx", tmp_path / "r.json"
+    with caplog.at_level(logging.WARNING, logger="posecast"):
+        assert main(["adapt", str(good), "--output", str(out), "--steps", "1", "--report", str(report)]) == 130
+    said = [m for m in caplog.messages if m.startswith("stopped")]
+    assert said[0] == f"stopped once the adapted model was written ({out}): it is whole, only its report was cut " \
+                      f"short; {report} was not written", said  # fmt: skip
+    assert out.is_file() and not report.exists()
+
+
 def test_an_upper_case_onnx_output_names_its_weights_as_its_int8_copy() -> None:
     """QA: --output adapted.ONNX wrote adapted.int8.onnx beside adapted.ONNX.adapt.npz."""
     from posecast.engines.runtime.base import adapt_weights_path
