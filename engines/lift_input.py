@@ -191,6 +191,11 @@ def load_lift_input(path: Path) -> LiftInput:
         _check_timestamp_precision(path, arrays["timestamps_s"])
         stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
         rate = 1.0 / float(np.median(np.diff(stamps))) if len(stamps) > 1 else math.nan
+        if FPS_RANGE[0] <= rate <= FPS_RANGE[1] and "fps" in arrays and abs(rate / fps - 1.0) > FPS_DISAGREEMENT:
+            # (QA: fps=60 beside 30 Hz stamps: lifted at the stamps, written out as 60 fps, played twice as fast)
+            log.warning("%s: fps %g disagrees with timestamps_s, whose rate is %.4g: the frames are lifted at their "
+                        "times, and the output's fps is theirs", path, fps, rate)  # fmt: skip
+            fps = rate
         if "fps" not in arrays and FPS_RANGE[0] <= rate <= FPS_RANGE[1]:  # (QA: lift wrote 30 for 5 Hz stamps)
             fps = rate  # the frames' own rate, one over their median step
     if infinite := int(np.isinf(keypoints).any(axis=-1).sum()):  # (QA: one made its frame poseless, unsaid)
@@ -285,6 +290,10 @@ def _upside_down_share(keypoints: np.ndarray, confidence: np.ndarray) -> float:
         return 0.0
     head_y, ankles_y = keypoints[seen, _HEAD, 1], keypoints[seen][:, _ANKLES, 1]
     return float(np.mean(head_y > ankles_y.max(axis=1)))
+
+
+#: ``fps`` and the rate of ``timestamps_s`` further apart than this (a share) disagree.
+FPS_DISAGREEMENT = 0.1
 
 
 def _check_timestamp_precision(path: Path, stamps: np.ndarray) -> None:

@@ -250,6 +250,20 @@ def test_a_lifted_file_says_what_it_measured_and_has_its_timestamps_rate(tmp_pat
         assert float(out["fps"]) == pytest.approx(5.0) and np.array_equal(out["timestamps_s"], stamps)
 
 
+def test_an_fps_that_disagrees_with_the_timestamps_is_said_and_theirs_is_written(tmp_path, squats_2d,
+                                                                                  caplog) -> None:  # fmt: skip
+    """QA: ``fps=60`` beside 30 Hz ``timestamps_s`` was lifted at the stamps and written out as 60
+    fps, without a word: anything animated from the output's ``fps`` played twice as fast."""
+    stamps = np.arange(len(squats_2d)) / 30.0
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS, timestamps_s=stamps, fps=60.0)
+    with caplog.at_level(logging.WARNING):
+        code, err = _lift(tmp_path / "in.npz", tmp_path / "out.npz")
+    assert code == 0, err
+    assert "fps 60 disagrees with timestamps_s, whose rate is 30: the frames are lifted at their times" in caplog.text
+    with np.load(tmp_path / "out.npz") as out:
+        assert float(out["fps"]) == pytest.approx(30.0)
+
+
 def test_an_infinite_keypoint_is_unseen_as_nan_is_and_said(tmp_path, squats_2d, caplog) -> None:
     """QA: one joint at +inf made its whole frame poseless (all NaN in the output), without a word."""
     keypoints = squats_2d.copy()
