@@ -9,6 +9,7 @@ README ("Offline lifting").
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
-from ..engines.fileio import check_outputs, save_npz
+from ..engines.fileio import atomic_path, check_outputs
 from ..engines.keypoint_gaps import MIN_SEEN_JOINTS
 from ..engines.layouts import POSECAST_17
 from ..engines.lift_input import load_lift_input, posed_frames
@@ -25,6 +26,7 @@ from ..engines.runtime.base import model_files, resolve_model
 from .errors import SourceError
 from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
 from .progress import progress
+from .recording.export import camera_joints_bvh, check_bvh_output
 from .types import Detections2D
 
 log = logging.getLogger(__name__)
@@ -45,16 +47,23 @@ def output_file(input_path: Path, output_path: Path, model: str | Path | None = 
 
 
 def lift_file(
-    input_path: Path, output_path: Path, height_m: float | None, lifter: LifterOptions, live_subject: bool = True
+    input_path: Path, output_path: Path, height_m: float | None, lifter: LifterOptions, live_subject: bool = True,
+    bvh: tuple[Path, str] | None = None,
 ) -> int:
     """Lift ``input_path`` into ``output_path`` (a file, or a folder to write ``<input>_3d.npz``
     into; written whole or not at all); returns the frames. ``live_subject``: measure the bone
-    lengths from the first 2 s and again later (:mod:`posecast.realtime.lifting.live_subject`). Raises
-    :class:`SourceError` for a bad input, an unwritable output, or an input in which no frame
-    gives a plausible pose."""
+    lengths from the first 2 s and again later (:mod:`posecast.realtime.lifting.live_subject`).
+    ``bvh``: (path, frame) to write the motion as BVH too, on the floor under the person's feet
+    (:func:`~posecast.realtime.recording.export.camera_joints_bvh`), the two written together.
+    Raises :class:`SourceError` for a bad input, an unwritable output, or an input in which no
+    frame gives a plausible pose."""
     data = load_lift_input(input_path)
     keypoints, confidence, fps, timestamps_s = data.keypoints, data.confidence, data.fps, data.timestamps_s
     output_path = output_file(input_path, output_path, lifter.model_path)
+    if bvh is not None:
+        check_bvh_output(*bvh)
+        check_outputs({"--output": output_path, "--bvh": bvh[0]},
+                      {"the input": input_path} | model_files(resolve_model(lifter.model_path)))  # fmt: skip
     if height_m is None and data.height_m is not None:
         height_m = data.height_m
         log.info("subject height %.2f m, from %s (--subject-height replaces it)", height_m, input_path)
@@ -101,13 +110,25 @@ def lift_file(
     }
     if timestamps_s is not None:
         arrays["timestamps_s"] = timestamps_s
-    if output_path.exists():  # said, as `export` and `demo` say it
-        log.info("replacing %s", output_path)
-    try:
-        save_npz(output_path, arrays)
-    except OSError as exc:  # a full disk, a quota: the temporary file is gone, nothing half-written stays
-        raise SourceError(f"cannot write {output_path}: {exc.strerror or exc}; nothing written") from exc
+    motion = None
+    if bvh is not None:
+        times_s = frame_clock_ns(len(joints), fps, timestamps_s) / 1e9
+        motion = camera_joints_bvh(joints, confidence, times_s, fps, bvh[1])
+    for path in (output_path, None if bvh is None else bvh[0]):
+        if path is not None and path.exists():  # said, as `export` and `demo` say it
+            log.info("replacing %s", path)
+    try:  # both beside their names first, then moved in together: a full disk leaves neither
+        with contextlib.ExitStack() as outputs:
+            with open(outputs.enter_context(atomic_path(output_path)), "wb") as fh:
+                np.savez(fh, **arrays)
+            if motion is not None:
+                outputs.enter_context(atomic_path(bvh[0])).write_bytes(motion[0].encode())
+    except OSError as exc:  # a full disk, a quota: the temporary files are gone, nothing half-written stays
+        raise SourceError(f"cannot write {getattr(exc, 'filename', None) or output_path}: {exc.strerror or exc}; "
+                          "nothing written") from exc  # fmt: skip
     log.info("lifted %d frames (%d without a pose) → %s", len(keypoints), int((~posed).sum()), output_path)
+    if motion is not None:
+        log.info("wrote %s: %d frames at %g fps, frame %s; floor %s", bvh[0], motion[1], fps, bvh[1], motion[2])
     return len(keypoints)
 
 

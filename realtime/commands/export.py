@@ -15,7 +15,7 @@ from ...engines.frames import ENGINE_FRAMES
 from ...engines.runtime.base import MODELS
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..recording.arrays import lift_flags, lift_input, live_settings, settings_lift_lacks
-from ..recording.export import bvh_text
+from ..recording.export import bvh_text, check_bvh_output
 from ..recording.format import RecordingError, read_recording
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,8 @@ def export(args: argparse.Namespace) -> int:
                     args.frame)  # fmt: skip
     args.frame = args.frame or "world"
     check_outputs({"--bvh": args.bvh, "--lift-input": args.lift_input}, {"the recording": args.recording})
-    if args.bvh is not None and args.bvh.suffix.lower() != ".bvh":
-        raise RecordingError(f"--bvh must name a .bvh file (e.g. take.bvh), got {args.bvh.name}")
-    if args.bvh is not None and ENGINE_FRAMES[args.frame].handedness == "left":  # (QA: Blender showed a mirror image)
-        raise RecordingError(f"--frame {args.frame} is left-handed and BVH files are read as right-handed, so the take "
-                             "would import as its mirror image: export --frame world (or blender, godot) and let the "
-                             "importer turn the axes")  # fmt: skip
+    if args.bvh is not None:
+        check_bvh_output(args.bvh, args.frame)
     if args.lift_input is not None and args.lift_input.suffix.lower() != ".npz":
         raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
                              f"got {args.lift_input.name}")  # fmt: skip

@@ -136,19 +136,57 @@ def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray
     transform = published_camera_to_world(recording)
     source = "published by the stream"
     if transform is None:
-        height = skeleton.height_from_bone_lengths(lengths_m)
-        first_root = joints[track.posed][0, skeleton.ROOT]
-        standing = track.posed & floors.feet_seen(track.confidence)  # not on the legs MediaPipe guessed out of view
-        if standing.any():
-            floor = floors.estimate_floor(joints[standing], height)
-            source = (f"estimated from the recorded feet (camera {floor.camera_height_m:.2f} m up, tilt "
-                      f"{floor.tilt_deg:.1f} deg)")  # fmt: skip
-        else:
-            floor = ASSUMED_FLOOR
-            source = "assumed (no recorded frame saw both feet): a level camera 1.5 m up"
-        transform = floors.camera_to_world(floor, first_root)
+        transform, source = floor_from_feet(joints, track.confidence, track.posed, lengths_m)
     ear_lines = floors.directions_to_world(face.ear_lines(track.face_m), transform)
     return floors.to_world(joints, transform), ear_lines, source
+
+
+def check_bvh_output(path: Path, frame: str) -> None:
+    """Refuse a ``--bvh`` that is not a ``.bvh`` name, or a left-handed ``--frame`` (BVH is read as
+    right-handed: QA, Blender showed a mirror image): one line each."""
+    if path.suffix.lower() != ".bvh":
+        raise RecordingError(f"--bvh must name a .bvh file (e.g. take.bvh), got {path.name}")
+    if engine_frames.ENGINE_FRAMES[frame].handedness == "left":
+        raise RecordingError(f"--frame {frame} is left-handed and BVH files are read as right-handed, so the take "
+                             "would import as its mirror image: pass --frame world (or blender, godot) and let the "
+                             "importer turn the axes")  # fmt: skip
+
+
+def floor_from_feet(joints_m: np.ndarray, confidence: np.ndarray, posed: np.ndarray,
+                    lengths_m: np.ndarray) -> tuple[np.ndarray, str]:  # fmt: skip
+    """The camera → world transform ``(4, 4)`` of a person's camera-frame joints ``(F, 17, 3)``: the
+    floor under the frames with a pose (``posed``) whose 2D saw both feet (``confidence`` ``(F,
+    17)``; not the legs MediaPipe guesses out of view), or an assumed level camera; and where the
+    floor came from, in words."""
+    height = skeleton.height_from_bone_lengths(lengths_m)
+    standing = posed & floors.feet_seen(confidence)
+    if standing.any():
+        floor = floors.estimate_floor(joints_m[standing], height)
+        source = (f"estimated from the recorded feet (camera {floor.camera_height_m:.2f} m up, tilt "
+                  f"{floor.tilt_deg:.1f} deg)")  # fmt: skip
+    else:
+        floor = ASSUMED_FLOOR
+        source = "assumed (no recorded frame saw both feet): a level camera 1.5 m up"
+    return floors.camera_to_world(floor, joints_m[posed][0, skeleton.ROOT]), source
+
+
+def camera_joints_bvh(joints_m: np.ndarray, confidence: np.ndarray, times_s: np.ndarray, fps: float,
+                      frame: str) -> tuple[str, int, str]:  # fmt: skip
+    """BVH text in ``frame`` of one person's camera-frame joints ``(F, 17, 3)`` (NaN without a
+    pose) stamped ``times_s`` ``(F,)``, at ``fps`` (resampled onto a uniform grid when the times
+    are not on one, as a take is), standing on the floor under their feet
+    (:func:`floor_from_feet`), with the median bone lengths of the frames with a pose; and the BVH's
+    frame count and where its floor came from (``posecast lift --bvh``: another detector's 2D)."""
+    posed = np.isfinite(joints_m).all(axis=(1, 2))
+    lengths = np.median(skeleton.bone_lengths(joints_m[posed].astype(np.float64)), axis=0)
+    transform, source = floor_from_feet(joints_m.astype(np.float64), confidence, posed, lengths)
+    joints = floors.to_world(joints_m.astype(np.float64), transform)
+    times_s = np.asarray(times_s, np.float64) - times_s[0]
+    if on_grid(times_s, fps):
+        text, _ = bvh_export.joints_to_bvh(joints, fps, frame, lengths)
+        return text, len(joints), source
+    text, frames, *_ = resampled_bvh(joints, times_s, fps, frame, lengths, np.full((len(joints), 3), np.nan))
+    return text, frames, source
 
 
 def increasing(times_s: np.ndarray) -> np.ndarray:

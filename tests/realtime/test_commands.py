@@ -79,6 +79,31 @@ def test_lift_reprojects_onto_the_2d(tmp_path: Path, media_dir: Path) -> None:
     assert np.median(error_px) < 0.06 * 1280
 
 
+def test_lift_writes_the_motion_as_bvh_on_the_floor_under_the_feet(tmp_path: Path, media_dir: Path) -> None:
+    """QA: 2D from another detector had no way to BVH (``export`` takes only recordings). ``lift
+    --bvh`` writes it beside the 3D: every frame, the lifted pose (one set of bone lengths) and the
+    lower ankle at about the floor's ankle height."""
+    from posecast.calibration import floor as floors
+    from posecast.engines.bvh_export import hierarchy
+    from posecast.engines.metrics import p_mpjpe
+    from posecast.engines.training.data.bvh import parse_bvh
+
+    source = _lift_input(media_dir, tmp_path / "squats_2d.npz")
+    out, bvh = tmp_path / "squats_3d.npz", tmp_path / "squats.bvh"
+    assert main(["lift", "--input", str(source), "--output", str(out), "--bvh", str(bvh), "--frame", "world"]) == 0
+    motion = parse_bvh(bvh)
+    assert motion.motion.shape[0] == 65 and motion.fps == pytest.approx(5.0)
+    positions, names = motion.world_positions(), [j.name for j in hierarchy()]
+    with np.load(out) as lifted:
+        joints, height = lifted["joints_3d"].astype(np.float64), float(lifted["height_m"])
+    heads = [j.head_joint for j in hierarchy()]
+    # one set of bone lengths (the median) where the lifted frames' vary a little, else the same pose
+    assert p_mpjpe(positions, joints[:, heads]).max() < 0.015
+    lower_ankle = np.minimum(positions[:, names.index("LeftFoot"), 1], positions[:, names.index("RightFoot"), 1])
+    assert np.median(lower_ankle) == pytest.approx(floors.ANKLE_HEIGHT_FRACTION * height, abs=0.04)  # on the floor
+    assert main(["lift", "--input", str(source), "--output", str(out), "--bvh", str(bvh), "--frame", "unity"]) == 2
+
+
 @pytest.mark.parametrize(
     ("arrays", "message"),
     [
