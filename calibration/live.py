@@ -11,7 +11,9 @@ shows the guidance in a window, or logs it when there is no display.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -218,13 +220,15 @@ def calibrate_live(
     calibration: CalibrationOptions | None = None,
     frame_size: tuple[int, int] | None = None,
     window: bool | None = None,
+    after_ctrl_c: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
 ) -> CalibrationResult:
     """Collect views from camera ``camera_index`` and calibrate; ``window=None`` shows one if possible.
 
     Blocks until enough views are collected, ``q``/Esc is pressed, or ``max_frames`` frames. Without
     a window, Ctrl-C does what ``q`` does once ``min_views`` views are taken (before, the only way
     to end early, it threw them away), and a camera that stops delivering frames ends the
-    collection the same way (QA: 11 views lost, exit 2).
+    collection the same way (QA: 11 views lost, exit 2). ``after_ctrl_c``: the fit after such a
+    Ctrl-C runs inside it (the command's: a second Ctrl-C cancels, as the log says).
     """
     capture = cv2.VideoCapture(camera_index)
     if not capture.isOpened():
@@ -247,13 +251,17 @@ def calibrate_live(
     if show is None:
         log.info("collecting %d views; Ctrl-C calibrates from those taken once there are %d or more",
                  collector.options.target_views, enough)  # fmt: skip
+    fitting: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext
     try:
         collect_views(_frames(capture), collector, show)
-    except KeyboardInterrupt:
-        if show is not None or len(collector.views) < enough:
+    except KeyboardInterrupt as stop:
+        # Ctrl-C alone: SIGTERM and SIGHUP (a command's Interrupted, with its signum) end the run (review)
+        ctrl_c = getattr(stop, "signum", signal.SIGINT) == signal.SIGINT
+        if show is not None or len(collector.views) < enough or not ctrl_c:
             raise
         log.warning("stopped (Ctrl-C): calibrating from the %d views taken (Ctrl-C again to cancel)",
                     len(collector.views))  # fmt: skip
+        fitting = after_ctrl_c
     except CalibrationError as stopped:  # the camera stopped delivering frames
         if len(collector.views) < enough:
             raise CalibrationError(f"{stopped} after {len(collector.views)} views, need at least {enough}; check "
@@ -270,7 +278,8 @@ def calibrate_live(
             100 * collector.coverage,
             collector.hint(),
         )
-    return collector.calibrate(calibration)
+    with fitting():
+        return collector.calibrate(calibration)
 
 
 def _frames(capture: cv2.VideoCapture, max_failures: int = 30) -> Iterator[np.ndarray]:

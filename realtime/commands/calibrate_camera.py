@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+from collections.abc import Iterator
 
 from ...calibration.board import DEFAULT_DICTIONARY, DEFAULT_MIN_SHARPNESS, BoardSpec, parse_board_size
 from ...calibration.camera import CalibrationOptions, calibrate_image_dir
@@ -24,6 +26,7 @@ from ...engines.cli_args import (
     output_file,
     positive_float,
 )
+from ..stop_signals import stop_handled, stop_signals_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,8 @@ def calibrate_camera(args: argparse.Namespace) -> int:
                                        f"needs (--min-views): pass --views {min_views} or more")  # fmt: skip
             live = LiveOptions(target_views=max(views, min_views), min_sharpness=min_sharpness)  # (the default 20)
             size = _parse_size(args.size) if args.size else None
-            result = calibrate_live(args.camera, board, live, options, size, False if args.no_window else None)
+            result = calibrate_live(args.camera, board, live, options, size, False if args.no_window else None,
+                                    after_ctrl_c=_stoppable_again)  # fmt: skip
         intrinsics = result.intrinsics
         if result.rejected:
             log.info("rejected %d view(s) as reprojection outliers", len(result.rejected))
@@ -177,3 +181,12 @@ def _parse_size(text: str) -> tuple[int, int]:
     if (size := frame_size(text)) is None:
         raise CalibrationError(f"frame size {FRAME_SIZE_RULE}, got {text!r}")
     return size
+
+
+@contextlib.contextmanager
+def _stoppable_again() -> Iterator[None]:
+    """The fit after a Ctrl-C that ended the live collection: that stop is handled, and the next
+    one cancels (review: it was only logged, "already stopping", and the fit saved a calibration)."""
+    stop_handled()
+    with stop_signals_interrupt():
+        yield

@@ -145,3 +145,73 @@ def test_a_live_calibration_stopped_without_a_window_calibrates_from_the_views_t
     StoppingCapture.count = 2 * 5
     code = main(args)
     assert code == (130 if stop == "ctrl-c" else 2) and not output.exists()
+
+
+#: The live calibration command on a camera showing the synthetic views (each for two frames, then
+#: nothing new), its fit slowed to 3 s: a child process, for real stop signals.
+_LIVE_CHILD = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+import cv2, numpy as np
+from calib_synthetic import random_poses, render, true_camera
+camera = true_camera()
+frames = [cv2.cvtColor(render(camera, r, t, seed=i), cv2.COLOR_GRAY2BGR)
+          for i, (r, t) in enumerate(random_poses(camera, 15)) for _ in range(2)]
+class Camera:
+    def __init__(self, index): self.index, self.read_count = index, 0
+    def isOpened(self): return self.index == 0
+    def set(self, *args): return True
+    def release(self): pass
+    def read(self):
+        self.read_count += 1
+        if self.read_count > len(frames):
+            time.sleep(0.05)
+            return True, np.zeros_like(frames[0])
+        return True, frames[self.read_count - 1]
+cv2.VideoCapture = Camera
+import posecast.calibration.live as live
+fit = live.calibrate_views
+def slow_fit(*args, **kwargs):
+    print("fit started", flush=True)
+    time.sleep(3)
+    return fit(*args, **kwargs)
+live.calibrate_views = slow_fit
+from posecast.realtime.cli import main
+sys.exit(main(["calibrate", "camera", "--camera", "0", "--board", "9x6", "--square", "0.03", "--no-window",
+               "-o", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize(("signals", "code"), [(["SIGINT"], 0), (["SIGINT", "SIGINT"], 130), (["SIGTERM"], 143)])
+def test_a_live_calibration_stopped_by_real_signals(tmp_path, signals, code):
+    """Review: after the Ctrl-C that calibrates from the views taken, a second Ctrl-C (the log says
+    it cancels) was only logged and the fit saved a calibration, exit 0; SIGTERM (``timeout``, a
+    service stop) calibrated as Ctrl-C does. Now Ctrl-C once calibrates, twice cancels (130),
+    and SIGTERM ends the run (143); neither of the two leaves a file."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script, output = tmp_path / "child.py", tmp_path / "camera.yaml"
+    script.write_text(_LIVE_CHILD)
+    child = subprocess.Popen([sys.executable, str(script), str(output), str(Path(__file__).parent)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        said = []
+        for line in child.stdout:  # every pose shown: 10 views or more taken
+            said.append(line)
+            if "move and tilt the board" in line and int(re.search(r"view (\d+)/", line).group(1)) >= 11:
+                break
+        child.send_signal(getattr(signal, signals[0]))
+        if len(signals) > 1:
+            for line in child.stdout:
+                said.append(line)
+                if "fit started" in line:
+                    break
+            child.send_signal(getattr(signal, signals[1]))
+        said.append(child.communicate(timeout=60)[0])
+    finally:
+        child.kill()
+    assert child.returncode == code, "".join(said)[-3000:]
+    assert output.exists() == (code == 0)
