@@ -167,9 +167,12 @@ class Pipeline:
         return self
 
     def _stopped_elsewhere(self) -> bool:
-        """Closed by another thread: a run that had not begun yet ends as one under way does (QA: a
-        game loop that quit before its worker thread reached ``with pipeline`` got an error there)."""
-        return self.closed and self._closer != threading.get_ident()
+        """Closed by another thread before any frame was processed: a run that had not begun yet
+        ends as one under way does (QA: a game loop that quit before its worker thread reached
+        ``with pipeline`` got an error there). A pipeline closed after its frames (a finished
+        run's ``with`` block on one worker) stays an error on another (review: a thread pool's next
+        job ran 0 frames without a word)."""
+        return self.closed and self._closer != threading.get_ident() and self.frames == 0
 
     def _check_open(self) -> None:
         """Raise :class:`PosecastError` once closed (QA: ONNX Runtime's AttributeError came instead)."""

@@ -253,6 +253,15 @@ def test_a_close_from_another_thread_before_the_run_began_ends_it_with_no_error(
     assert ran == [0]
     with pytest.raises(PosecastError, match="this Pipeline is closed"), pipeline:
         pass
+    # closed after its frames, by a finished run's `with` block: run again on another thread, an error
+    # (review: a thread pool's next job ran 0 frames without a word)
+    pipeline = build_pipeline(PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path)))
+    ran.clear()
+    for _ in range(2):
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join(timeout=60)
+    assert ran[0] == 120 and isinstance(ran[1], PosecastError) and "this Pipeline is closed" in str(ran[1])
 
 
 def test_a_close_from_another_thread_ends_a_run_held_by_an_output_that_stopped_reading(
