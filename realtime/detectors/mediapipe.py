@@ -36,7 +36,7 @@ from ..stages import Detector2D
 from ..stop_signals import stop_signals_deferred
 from ..types import Detections2D, Frame
 from .people_slots import PeopleSlots, SlotWatch, hand_over, people_in, with_newcomers
-from .quiet import quiet_native_stderr
+from .quiet import quiet_native_stderr, quiet_native_stderr_if_free
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ class _Landmarker:
 def _close_quietly(landmarker: object, quiet: bool) -> None:
     """Close a MediaPipe landmarker, its native log lines muted as in :meth:`MediaPipeDetector.close`
     (a pipeline freed unclosed printed MediaPipe's "DestroyAccelerator" lines; QA)."""
-    with quiet_native_stderr(quiet):
+    with quiet_native_stderr_if_free(quiet):
         landmarker.close()  # type: ignore[attr-defined]
 
 

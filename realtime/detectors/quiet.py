@@ -68,6 +68,19 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
                 os.close(saved_fd)
 
 
+@contextlib.contextmanager
+def quiet_native_stderr_if_free(enabled: bool = True) -> Iterator[None]:
+    """:func:`quiet_native_stderr`, or no muting while a block is being set up or taken down: for
+    a finalizer, which the garbage collector may run in the middle of that, on the thread holding
+    the lock (review: the landmarker's finalizer waited for its own thread for ever)."""
+    if enabled and _lock.acquire(blocking=False):
+        _lock.release()
+        with quiet_native_stderr():
+            yield
+    else:
+        yield
+
+
 #: fd 2's target (device, inode) and a text stream on a copy of it, made when a block first needs
 #: it and kept open for the process's life: a handler made during a block, or a sys.stderr some code
 #: saved then and puts back later, holds it (a copy closed at the block's end sent such a handler's

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
 from posecast.realtime.detectors.quiet import quiet_native_stderr
 
 
@@ -100,3 +101,45 @@ def test_streams_kept_from_a_block_still_write_to_stderr(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == ["handler line", "after", "a name that is not UTF-8: \\udcff"], done.stderr
     assert done.stdout.strip() == "other file: ''"
+
+
+#: A landmarker in a reference cycle, and a garbage collection run inside quiet_native_stderr's
+#: bookkeeping (a stream whose fileno() collects; any allocation there can start one).
+_COLLECTED_INSIDE = """
+import gc, logging, sys
+import numpy as np
+from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
+from posecast.realtime.detectors.quiet import quiet_native_stderr
+from posecast.realtime.types import Frame
+
+class CollectingStream:
+    def write(self, text): sys.__stderr__.write(text)
+    def flush(self): pass
+    def fileno(self):
+        gc.collect()
+        return 2
+
+logging.getLogger("x").addHandler(logging.StreamHandler(CollectingStream()))
+gc.disable()
+detector = MediaPipeDetector(MediaPipeOptions(model_path=sys.argv[1]))
+detector.detect(Frame(0, 0, np.zeros((240, 320, 3), np.uint8), 30.0))
+detector.cycle = detector
+del detector
+with quiet_native_stderr(True):
+    pass
+print("done", flush=True)
+"""
+
+
+def test_a_landmarker_collected_while_the_mute_is_set_up_does_not_hang(pose_model_path) -> None:  # noqa: ANN001
+    """Review: the landmarker's finalizer muted MediaPipe's lines with quiet_native_stderr, whose lock
+    its own thread held when the garbage collector ran it there: the program hung for ever."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-c", _COLLECTED_INSIDE, str(pose_model_path)], capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("hung: the finalizer waited for the lock its own thread held")
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
