@@ -281,10 +281,14 @@ def _calibrate(views: Sequence[Detection], image_size: tuple[int, int], options:
     return float(rms), k, dist.ravel(), np.asarray(errors, np.float64).ravel(), fx_sd
 
 
-#: A photo whose board lies within this share of the image diagonal of an earlier photo's (mean
-#: corner distance: 7 px at 1280x720) repeats that pose: a burst's or a tripod's shots, a few
-#: tenths of a pixel apart. (The live collector asks more of a new view, ``min_novelty``, 5 %: in a
-#: folder of photos, poses that close are tilted differently, and tell the lens apart.)
+#: A photo whose board lies within this share of the board's own extent in pixels (the diagonal of
+#: the earlier photo's corners) of an earlier photo's (mean corner distance), and at most
+#: :data:`SAME_POSE_DIAGONALS` of the image's diagonal, repeats that pose: a burst's or a
+#: tripod's shots, a few tenths of a pixel apart. Relative to the board: a board 120 px wide
+#: tilted by 20 degrees moves its corners 2 px, and at 0.5 % of a 1280x720 diagonal (7 px) such
+#: views were taken for one (review). (The live collector asks more of a new view, ``min_novelty``,
+#: 5 % of the image's diagonal: in a folder of photos, poses that close are tilted differently.)
+SAME_POSE_BOARD = 0.003
 SAME_POSE_DIAGONALS = 0.005
 
 
@@ -299,12 +303,13 @@ def distinct_poses(views: Sequence[Detection], image_size: tuple[int, int]) -> l
     """``views`` less those repeating an earlier one's pose (:data:`SAME_POSE_DIAGONALS`): a burst
     or a tripod's shots of one pose add nothing a fit can tell the lens by, and counted as views
     they passed ``min_views`` (QA: 12 shots of one pose, fx 24 % off, exit 0, no warning)."""
-    apart_px = SAME_POSE_DIAGONALS * float(np.hypot(*image_size))
-    kept: list[Detection] = []
+    most_px = SAME_POSE_DIAGONALS * float(np.hypot(*image_size))
+    kept: list[tuple[Detection, float]] = []  # each with the distance within which a view repeats it
     for view in views:
-        if all(mean_corner_distance_px(view, other) >= apart_px for other in kept):
-            kept.append(view)
-    return kept
+        if all(mean_corner_distance_px(view, other) >= apart_px for other, apart_px in kept):
+            extent_px = float(np.linalg.norm(np.ptp(view.image_points.reshape(-1, 2), axis=0)))
+            kept.append((view, min(SAME_POSE_BOARD * extent_px, most_px)))
+    return [view for view, _ in kept]
 
 
 def list_images(directory: str | Path) -> list[Path]:
@@ -381,7 +386,7 @@ def calibrate_image_dir(
     if repeats and len(views) < options.min_views:
         raise CalibrationError(
             f"too few board poses: {repeats} of the {found} photos with the board in {directory} repeat another's "
-            f"pose (the board within {SAME_POSE_DIAGONALS:.1%} of the image diagonal), leaving {len(views)} "
+            f"pose (its corners within {SAME_POSE_BOARD:.1%} of the board's size), leaving {len(views)} "
             f"different ones, need at least {options.min_views}; move and tilt the board between photos"
         )
     if repeats:

@@ -364,3 +364,24 @@ def test_photos_of_one_board_pose_count_once(image_dir, tmp_path, caplog):
         result = calibrate_image_dir(mixed, BoardSpec(*BOARD, SQUARE_M))
     assert result.skipped.get("repeated pose") == 3 and len(result.kept) + len(result.rejected) == len(views)
     assert "3 photos repeat another's board pose: each pose counted once" in caplog.text
+
+
+def test_a_small_board_tilted_between_photos_is_not_taken_for_one_pose() -> None:
+    """Review: a board 120 px wide at 1280x720 tilted by 12-20 degrees moves its corners 0.5-2 px,
+    under the 7 px (0.5 % of the image's diagonal) that first made a repeat: 11 tilts were taken
+    for one pose, and the folder refused as "move and tilt the board". A repeat is now measured
+    against the board's own size."""
+    from posecast.calibration.camera import distinct_poses
+
+    k = np.array([[900.0, 0, 640], [0, 900, 360], [0, 0, 1]])
+    corners = np.zeros((6 * 9, 3), np.float32)
+    corners[:, :2] = np.mgrid[0:9, 0:6].T.reshape(-1, 2) * 0.025
+    corners -= corners.mean(axis=0)
+    views = []
+    for about_x, about_y in [(0, 0), (12, 0), (-12, 0), (0, 12), (0, -12), (12, 12), (-12, -12), (20, 0), (0, 20)]:
+        turn = cv2.Rodrigues(np.radians([about_x, 0, 0]))[0] @ cv2.Rodrigues(np.radians([0, about_y, 0]))[0]
+        pixels = cv2.projectPoints(corners, cv2.Rodrigues(turn)[0], np.array([0.0, 0.0, 1.5]), k, None)[0]
+        views.append(Detection(corners, pixels.reshape(-1, 2).astype(np.float32)))
+    assert len(distinct_poses(views, (1280, 720))) == len(views)
+    burst = [Detection(corners, views[0].image_points + np.float32(0.05 * (-1) ** i)) for i in range(5)]
+    assert len(distinct_poses(burst, (1280, 720))) == 1  # a few hundredths of a pixel apart: one pose
