@@ -12,8 +12,8 @@ from ..types import Frame
 
 
 class Pacer:
-    """Sleeps so that frame ``i`` is returned no earlier than ``i / fps`` after the first, and
-    tells which frame is due now."""
+    """Sleeps so that frame ``i`` is returned no earlier than ``(i - first) / fps`` after the
+    first frame read, ``first``, and tells which frame is due now."""
 
     def __init__(self, fps: float, sleep: Callable[[float], object] = time.sleep) -> None:
         self.period_ns = int(1e9 / fps) if fps > 0 else 0
@@ -25,9 +25,9 @@ class Pacer:
         after it when the frame says when it is shown (a variable-rate video's presentation time;
         QA: counted frames played its 30 fps part slow and its 15 fps part fast)."""
         now = time.monotonic_ns()
-        if self.start_ns is None:
-            self.start_ns = now
         due_ns = index * self.period_ns if at_ns is None else at_ns
+        if self.start_ns is None:  # the first frame read is due now, whatever its number (review: a video
+            self.start_ns = now - due_ns  # read from frame 60, its start damaged, waited 2.4 s first)
         delay_ns = self.start_ns + due_ns - now
         if delay_ns > 0:
             self._sleep(delay_ns / 1e9)

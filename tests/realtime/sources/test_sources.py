@@ -84,6 +84,32 @@ def test_a_video_whose_first_frames_are_damaged_is_read_from_the_first_that_deco
     assert any("5 damaged frame(s) skipped at frame 0" in r.getMessage() for r in caplog.records)
 
 
+def test_a_damaged_start_read_at_its_pace_starts_at_once(tmp_path):
+    """Review: with ``--realtime`` the first frame that decodes, frame 60, waited its 60 frame
+    periods (2.4 s at 25 fps) as if the damaged ones had been shown; the pace starts at it."""
+    import time
+
+    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 120))
+    for i in range(70):
+        writer.write(np.full((120, 160, 3), i * 3, np.uint8))
+    writer.release()
+    data = bytearray((tmp_path / "whole.avi").read_bytes())
+    at = data.find(b"movi")
+    for _ in range(60):
+        at = data.find(b"\xff\xd8\xff", at + 1)
+        data[at + 2 : at + 200] = b"A" * 198
+    (tmp_path / "damaged_start.avi").write_bytes(bytes(data))
+    with VideoFileSource(tmp_path / "damaged_start.avi", realtime=True) as source:
+        began = time.monotonic()
+        first = source.read()
+        first_s = time.monotonic() - began
+        while source.read() is not None:
+            pass
+        all_s = time.monotonic() - began
+    assert first.frame_id == 60 and first_s < 1.0, first_s
+    assert 0.3 < all_s < 1.5  # the 10 frames after it at their pace: 0.36 s
+
+
 def test_a_video_cut_short_says_where_it_ended(tmp_path, caplog):
     """A Motion-JPEG AVI cut in half: its header still counts 60 frames."""
     writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
