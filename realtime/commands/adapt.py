@@ -208,6 +208,7 @@ def adapt_command(args: argparse.Namespace) -> int:
         sources = list(dict.fromkeys(f.source for f in footage if f.with_person))  # a take of two people: once
         report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources,
                                 moving_files=stop_signals_deferred)
+    report_written = False
     try:
         print(format_report(report, frames))
         if args.report is not None:
@@ -217,8 +218,12 @@ def adapt_command(args: argparse.Namespace) -> int:
             except PosecastError as exc:  # (QA: the error did not say the model was written all the same)
                 raise PosecastError(f"{one_line(exc)}; the adapted model {args.output} was written, only the report "
                                     "was not") from exc  # fmt: skip
+            report_written = True
     except KeyboardInterrupt:  # (QA: a stop here said only "stopped by SIGINT", and --report was lost unsaid)
-        report_file = "" if args.report is None or args.report.exists() else f"; {args.report} was not written"
+        report_file = ""
+        if args.report is not None and not report_written:  # (review: an earlier run's file there passed for it)
+            earlier = ", the one there is an earlier run's" if args.report.exists() else ""
+            report_file = f"; {args.report} was not written{earlier}"
         log.warning("stopped once the adapted model was written (%s): it is whole, only its report was cut "
                     "short%s", args.output, report_file)  # fmt: skip
         raise

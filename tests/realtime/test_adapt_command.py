@@ -286,12 +286,17 @@ def test_a_stop_as_the_report_is_printed_says_the_model_is_whole(
 
     monkeypatch.setattr(adapt_command, "format_report", stopped)
     good, out, report = _lift_npz(tmp_path / "good.npz"), tmp_path / "a.onnx", tmp_path / "r.json"
-    with caplog.at_level(logging.WARNING, logger="posecast"):
-        assert main(["adapt", str(good), "--output", str(out), "--steps", "1", "--report", str(report)]) == 130
-    said = [m for m in caplog.messages if m.startswith("stopped")]
-    assert said[0] == f"stopped once the adapted model was written ({out}): it is whole, only its report was cut " \
-                      f"short; {report} was not written", said  # fmt: skip
-    assert out.is_file() and not report.exists()
+    for earlier in (False, True):  # (review: an earlier run's report there was said to be this one's)
+        if earlier:
+            report.write_text("{}")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="posecast"):
+            assert main(["adapt", str(good), "--output", str(out), "--steps", "1", "--report", str(report)]) == 130
+        said = [m for m in caplog.messages if m.startswith("stopped")]
+        tail = ", the one there is an earlier run's" if earlier else ""
+        assert said[0] == f"stopped once the adapted model was written ({out}): it is whole, only its report was " \
+                          f"cut short; {report} was not written{tail}", said  # fmt: skip
+        assert out.is_file() and report.exists() == earlier
 
 
 def test_an_upper_case_onnx_output_names_its_weights_as_its_int8_copy() -> None:
