@@ -164,6 +164,8 @@ def floor_from_feet(joints_m: np.ndarray, confidence: np.ndarray, posed: np.ndar
         floor = floors.estimate_floor(joints_m[standing], height)
         source = (f"estimated from the recorded feet (camera {floor.camera_height_m:.2f} m up, tilt "
                   f"{floor.tilt_deg:.1f} deg)")  # fmt: skip
+        if notice := floors.rough_floor_notice(int(standing.sum())):  # (review: said of calibrate floor only)
+            log.warning("%s: the motion may stand tilted or above or below it", notice)
     else:
         floor = ASSUMED_FLOOR
         source = "assumed (no recorded frame saw both feet): a level camera 1.5 m up"

@@ -17,10 +17,6 @@ log = logging.getLogger(__name__)
 
 #: Fewer poses with both feet seen than this: no floor is estimated (a few steps in view give dozens).
 MIN_FLOOR_POSES = 10
-#: Fewer than this and the floor is said to be rough (QA, the dance clip: from 15 and 30 poses,
-#: 0.5 and 1 s, the camera came out 1.86-1.89 m up and tilted 12.7 degrees; from 60-120, 2-4 s,
-#: 1.39-1.46 m and 4-5 degrees).
-ROUGH_FLOOR_POSES = 45
 
 
 class FeetCollector(Sink):
@@ -51,8 +47,6 @@ class FeetCollector(Sink):
             )
         lengths = np.median(self.lengths, axis=0) if self.lengths else skeleton.bone_lengths(self.poses[-1])
         floor = fl.estimate_floor(np.stack(self.poses), skeleton.height_from_bone_lengths(lengths))
-        if len(self.poses) < ROUGH_FLOOR_POSES:
-            log.warning("the floor comes from only %d poses with both feet in view (under %d): it can be tens of "
-                        "centimetres and several degrees off; measure longer (--seconds), stepping around",
-                        len(self.poses), ROUGH_FLOOR_POSES)  # fmt: skip
+        if notice := fl.rough_floor_notice(len(self.poses)):
+            log.warning("%s; measure longer (--seconds), stepping around", notice)
         return floor, f"estimated from the feet, {len(self.poses)} poses of {source}"

@@ -79,7 +79,9 @@ def test_lift_reprojects_onto_the_2d(tmp_path: Path, media_dir: Path) -> None:
     assert np.median(error_px) < 0.06 * 1280
 
 
-def test_lift_writes_the_motion_as_bvh_on_the_floor_under_the_feet(tmp_path: Path, media_dir: Path) -> None:
+def test_lift_writes_the_motion_as_bvh_on_the_floor_under_the_feet(
+    tmp_path: Path, media_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """QA: 2D from another detector had no way to BVH (``export`` takes only recordings). ``lift
     --bvh`` writes it beside the 3D: every frame, the lifted pose (one set of bone lengths) and the
     lower ankle at about the floor's ankle height."""
@@ -102,6 +104,12 @@ def test_lift_writes_the_motion_as_bvh_on_the_floor_under_the_feet(tmp_path: Pat
     lower_ankle = np.minimum(positions[:, names.index("LeftFoot"), 1], positions[:, names.index("RightFoot"), 1])
     assert np.median(lower_ankle) == pytest.approx(floors.ANKLE_HEIGHT_FRACTION * height, abs=0.04)  # on the floor
     assert main(["lift", "--input", str(source), "--output", str(out), "--bvh", str(bvh), "--frame", "unity"]) == 2
+    with np.load(source) as arrays:  # 4 s at 5 fps: a floor from 20 poses is said to be rough (review)
+        np.savez(tmp_path / "short.npz", **{k: v[:20] if k == "keypoints_2d" else v for k, v in arrays.items()})
+    with caplog.at_level("WARNING"):
+        assert main(["lift", "--input", str(tmp_path / "short.npz"), "--output", str(tmp_path / "short_3d.npz"),
+                     "--bvh", str(tmp_path / "short.bvh")]) == 0  # fmt: skip
+    assert "the floor comes from only 20 poses with both feet in view (under 45)" in caplog.text
 
 
 @pytest.mark.parametrize(
