@@ -278,14 +278,9 @@ def test_an_output_that_is_the_image_folder_read_is_refused(tmp_path: Path, medi
                                                             capsys: pytest.CaptureFixture) -> None:  # fmt: skip
     """QA: ``--output`` onto the ``--source`` image folder was taken; the plots written there sorted
     before the frames, and the next run measured them (its image size a plot's), exit 0."""
-    import cv2
+    from clip_frames import dance_frames_folder
 
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
-    for i in range(12):
-        cv2.imwrite(str(frames / f"f{i:04d}.png"), capture.read()[1])
-    capture.release()
+    frames = dance_frames_folder(tmp_path / "frames", 12, "f{:04d}.png")
     before = sorted(p.name for p in frames.iterdir())
     assert main(["bench", "--source", str(frames), "--output", str(frames), "--frames", "10"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

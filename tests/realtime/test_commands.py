@@ -424,14 +424,9 @@ def test_an_output_over_a_file_of_an_image_folder_input_is_refused(
     """``--stats-json`` (run) or ``--report`` (adapt) naming a frame of the image folder read
     replaced it with JSON, exit 0 (QA): refused like an output over a video source (a new image
     there too: it would be a frame of the next run)."""
-    import cv2
+    from clip_frames import dance_frames_folder
 
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
-    for i in range(3):
-        cv2.imwrite(str(frames / f"{i:03d}.png"), capture.read()[1])
-    capture.release()
+    frames = dance_frames_folder(tmp_path / "frames", 3)
     before = {p.name: p.read_bytes() for p in frames.iterdir()}
     frame = frames / "001.png"
     argv = {"run": ["run", "--source", str(frames), "--headless", "--publish", "none", "--stats-json", str(frame)],

@@ -61,20 +61,27 @@ def test_a_damaged_video_is_read_past_its_damage_with_warnings(media_dir, tmp_pa
     assert any(f"ended at frame {ids[-1] + 1} of the 120 its header counts after damaged frames" in w for w in warnings)
 
 
+def _mjpeg_damaged_at_start(path, frames: int, damaged: int, grey_step: int) -> None:  # noqa: ANN001
+    """A 25 fps Motion-JPEG AVI of ``frames`` grey frames (frame i at grey ``i * grey_step``) whose
+    first ``damaged`` frames' JPEG data is overwritten (each: its start of image marker, then its tables)."""
+    whole = path.with_name("whole.avi")
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 120))
+    for i in range(frames):
+        writer.write(np.full((120, 160, 3), i * grey_step, np.uint8))
+    writer.release()
+    data = bytearray(whole.read_bytes())
+    at = data.find(b"movi")
+    for _ in range(damaged):
+        at = data.find(b"\xff\xd8\xff", at + 1)
+        data[at + 2 : at + 200] = b"A" * 198
+    path.write_bytes(bytes(data))
+
+
 def test_a_video_whose_first_frames_are_damaged_is_read_from_the_first_that_decodes(tmp_path, caplog):
     """QA: a Motion-JPEG AVI whose first 5 frames' JPEG data is overwritten was refused whole ("reads
     no first frame"). It is read from frame 5, numbered and timed as the frames they are, with
     the damage said as damage further on is."""
-    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 120))
-    for i in range(30):
-        writer.write(np.full((120, 160, 3), i * 8, np.uint8))
-    writer.release()
-    data = bytearray((tmp_path / "whole.avi").read_bytes())
-    at = data.find(b"movi")
-    for _ in range(5):  # each frame's JPEG: its start of image marker, then its tables overwritten
-        at = data.find(b"\xff\xd8\xff", at + 1)
-        data[at + 2 : at + 200] = b"A" * 198
-    (tmp_path / "damaged_start.avi").write_bytes(bytes(data))
+    _mjpeg_damaged_at_start(tmp_path / "damaged_start.avi", frames=30, damaged=5, grey_step=8)
     with caplog.at_level("WARNING"):
         source = VideoFileSource(tmp_path / "damaged_start.avi")
         frames = read_all(source)
@@ -89,16 +96,7 @@ def test_a_damaged_start_read_at_its_pace_starts_at_once(tmp_path):
     periods (2.4 s at 25 fps) as if the damaged ones had been shown; the pace starts at it."""
     import time
 
-    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 120))
-    for i in range(70):
-        writer.write(np.full((120, 160, 3), i * 3, np.uint8))
-    writer.release()
-    data = bytearray((tmp_path / "whole.avi").read_bytes())
-    at = data.find(b"movi")
-    for _ in range(60):
-        at = data.find(b"\xff\xd8\xff", at + 1)
-        data[at + 2 : at + 200] = b"A" * 198
-    (tmp_path / "damaged_start.avi").write_bytes(bytes(data))
+    _mjpeg_damaged_at_start(tmp_path / "damaged_start.avi", frames=70, damaged=60, grey_step=3)
     with VideoFileSource(tmp_path / "damaged_start.avi", realtime=True) as source:
         began = time.monotonic()
         first = source.read()
