@@ -18,9 +18,12 @@ Cache folder: ``$POSECAST_CACHE`` if set, else ``$XDG_CACHE_HOME/posecast``, els
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import logging
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -168,9 +171,15 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
             )
         return path
     path = cache_dir() / asset.filename
+    try:  # (QA: a cache folder another user made with umask 077 was a PermissionError traceback)
+        cached = path.is_file() and (not verify or asset.sha256 is None or file_sha256(path) == asset.sha256)
+    except OSError as exc:
+        raise AssetError(f"cannot read {path} in the cache ({exc.strerror or exc}): set POSECAST_CACHE to a folder "
+                         f"of your own, or give the commands that run it a copy of {asset.filename} with "
+                         f"{asset.cli_hint}") from exc  # fmt: skip
+    if cached:
+        return path
     if path.is_file():
-        if not verify or asset.sha256 is None or file_sha256(path) == asset.sha256:
-            return path
         log.warning("cached %s fails its checksum; downloading it again", path)
     _download(asset, path)
     return path
@@ -210,12 +219,16 @@ def _download(asset: Asset, path: Path) -> None:
     problem = output_file_problem(path)
     if problem is not None:
         raise AssetError(f"cannot write {path} in the cache ({problem}): {fix}")
+    _remove_stale_downloads(path.parent)
     failures = []
     for i, source in enumerate(asset.sources):
         try:
             _fetch(asset, source, path)
             return
-        except (OSError, urllib.error.URLError, zipfile.BadZipFile, KeyError, _ChecksumError, _SizeError) as exc:
+        # HTTPException, ValueError: a malformed proxy setting or response (QA: https_proxy with a port of
+        # "80O0" was an InvalidURL traceback, the next source never tried)
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError, zipfile.BadZipFile, KeyError,
+                _ChecksumError, _SizeError) as exc:  # fmt: skip
             reason = getattr(exc, "reason", None) or exc
             failures.append(f"{_host(source.url)}: {reason}")
             log.debug("fetching %s from %s failed: %s", asset.name, source.url, reason)
@@ -228,6 +241,21 @@ def _download(asset: Asset, path: Path) -> None:
         f"could not download {asset.name} ({'; '.join(failures)}): put a copy of {asset.filename} at {path}, or "
         f"give the commands that run it one with {asset.cli_hint}"
     )
+
+
+#: A download's temporary file untouched this long is a killed download's (QA: SIGKILL and the
+#: OOM killer left them in the cache for good); younger ones may be another process's, going on.
+STALE_DOWNLOAD_S = 3600.0
+
+
+def _remove_stale_downloads(folder: Path) -> None:
+    """Remove the temporary files of downloads killed before they could (``.download-*.part``)."""
+    now = time.time()
+    for part in folder.glob(".download-*.part"):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove: left
+            if now - part.stat().st_mtime > STALE_DOWNLOAD_S:
+                part.unlink()
+                log.info("removed %s, left in the cache by a download that was killed", part.name)
 
 
 class _ChecksumError(Exception):

@@ -328,3 +328,53 @@ def test_assets_list_names_an_unreadable_cache(tmp_path: Path, monkeypatch: pyte
     err = capsys.readouterr().err.strip()
     assert err == (f"posecast: error: the cache folder {tmp_path} {denied}; "
                    "or set POSECAST_CACHE to a folder of your own")
+
+
+def test_a_cache_that_cannot_be_looked_in_is_one_line(cache, monkeypatch):
+    """QA (a cache folder another user made with umask 077): ``assets fetch`` and ``demo`` ended in
+    a PermissionError traceback from looking for the cached file."""
+    use_entry(monkeypatch, AssetSource(closed_port_url()))
+    real_is_file = Path.is_file
+
+    def denied(path: Path) -> bool:
+        if path.parent == cache:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    with pytest.raises(AssetError, match=r"cannot read .*pose_landmarker_full.task in the cache \(Permission denied\):"
+                                         r" set POSECAST_CACHE to a folder of your own"):  # fmt: skip
+        ensure_asset("pose_landmarker_full")
+
+
+def test_a_malformed_proxy_is_a_failed_source_not_a_traceback(cache, monkeypatch):
+    """QA: ``https_proxy=http://proxy.corp:80O0`` (a letter O) ended in http.client's InvalidURL
+    traceback, and the next source was never tried."""
+    url = closed_port_url()
+    use_entry(monkeypatch, AssetSource(url), AssetSource(url.replace("model.task", "again.task")))
+    for name in ("http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://proxy.corp:80O0")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with pytest.raises(AssetError, match=r"could not download pose_landmarker_full \(127.0.0.1:\d+: .*port.*; "
+                                         r"127.0.0.1:\d+: .*port"):  # fmt: skip
+        ensure_asset("pose_landmarker_full")
+
+
+def test_a_killed_download_s_leftover_is_removed_at_the_next(cache, monkeypatch):
+    """QA: a download killed with SIGKILL (the OOM killer) left its ``.download-*.part`` (1-3 MB) in
+    the cache for good. The next download removes one untouched for an hour; a younger one may be
+    another process's download, going on: left."""
+    import os
+    import time
+
+    use_entry(monkeypatch, AssetSource(closed_port_url()))
+    cache.mkdir()
+    killed, going_on = cache / ".download-abc.part", cache / ".download-def.part"
+    for part in (killed, going_on):
+        part.write_bytes(b"x" * 1000)
+    two_hours_ago = time.time() - 7200
+    os.utime(killed, (two_hours_ago, two_hours_ago))
+    with pytest.raises(AssetError, match="could not download"):
+        ensure_asset("pose_landmarker_full")
+    assert sorted(p.name for p in cache.iterdir()) == [going_on.name]
