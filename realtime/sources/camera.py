@@ -245,8 +245,7 @@ class CameraSource(FrameSource):
                 log.warning("%s is back after %.1f s without frames", self.label,
                             time.monotonic() - (self._last_frame_s or opened_s))  # fmt: skip
             failures, pause_s, reopening = 0, _FIRST_PAUSE_S, False
-            if self._file_pacer is not None:  # a file plays at its rate, as a live stream of it would
-                self._file_pacer.wait(frame_id)
+            self._pace(frame_id)
             captured_ns = time.monotonic_ns()
             if not rate_measured and frame_id == rate_from_id:
                 rate_from_s = captured_ns / 1e9
@@ -266,6 +265,12 @@ class CameraSource(FrameSource):
                 self._latest = frame
                 self._last_frame_s = time.monotonic()
                 self._ready.notify_all()
+
+    def _pace(self, frame_id: int) -> None:
+        """Wait until frame ``frame_id`` is due: a file behind a stream's address plays at its rate,
+        as a live stream of it would; a live source's frames are taken as they come."""
+        if self._file_pacer is not None:
+            self._file_pacer.wait(frame_id)
 
     def _measured_rate(self, frames: int, seconds: float) -> None:
         """Report the delivered rate instead of the claimed one when they differ (see

@@ -46,6 +46,32 @@ class Pacer:
         return (time.monotonic_ns() - self.start_ns) // self.period_ns
 
 
+class PresentationPacer:
+    """Releases frames at their presentation times: each frame ``pts_s`` after the first's release
+    (a segmented live stream's frames come a segment at a time, in bursts). A frame that comes
+    later than that moves the schedule back by its lateness, so the frames after it keep their
+    spacing; times that go back, or jump ahead by more than :data:`MAX_PTS_STEP_S` (a new stream
+    after a reconnect), start the schedule again at that frame."""
+
+    MAX_PTS_STEP_S = 5.0
+
+    def __init__(self, sleep: Callable[[float], object] = time.sleep) -> None:
+        self._offset_s: float | None = None  # a frame's release time less its presentation time
+        self._last_pts_s: float | None = None
+        self._sleep = sleep
+
+    def wait(self, pts_s: float) -> None:
+        now = time.monotonic()
+        last, self._last_pts_s = self._last_pts_s, pts_s
+        if self._offset_s is None or last is None or not 0.0 <= pts_s - last <= self.MAX_PTS_STEP_S:
+            self._offset_s = now - pts_s  # the first frame, or another clock: due now
+        due = self._offset_s + pts_s
+        if due > now:
+            self._sleep(due - now)
+        else:
+            self._offset_s += now - due  # late: the following frames keep their spacing from this one
+
+
 class FileSource(FrameSource):
     """Base of file-like sources. Read as fast as they decode, frames carry media time
     (:attr:`Frame.timestamp_ns`, results independent of the machine's speed); with ``realtime``

@@ -15,7 +15,7 @@ import cv2
 
 from ..errors import SourceError
 from .camera import CameraSource
-from .files import Pacer
+from .files import Pacer, PresentationPacer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class StreamSource(CameraSource):
     def __init__(self, url: str, read_timeout_s: float = OPEN_TIMEOUT_S, **options: object) -> None:
         super().__init__(-1, read_timeout_s=read_timeout_s, **options)  # type: ignore[arg-type]
         self.url = url
+        #: a segmented live stream's frames, released at their presentation times (``_open_capture``)
+        self._presentation: PresentationPacer | None = None
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> StreamSource | None:
@@ -79,6 +81,13 @@ class StreamSource(CameraSource):
                 "stream OpenCV's FFmpeg reads): check the address and that the server is up (try it in ffplay or VLC)"
             )
         frames, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        if frames <= 0 and segmented(self.url) and self._presentation is None:
+            # (QA: a live HLS stream comes a 1 s segment at a time, 30 frames in 0.25 s then none: the newest
+            # frame of each burst was posed, 2 poses a second, and every gap said as a stall)
+            self._presentation = PresentationPacer(sleep=self._stop.wait)
+            log.info("%s is a segmented live stream (HLS, DASH): its frames come a segment at a time, so they are "
+                     "played at their presentation times, as far behind live as the server's playlist starts (a "
+                     "camera's RTSP or MJPEG stream has the least delay)", self.label)  # fmt: skip
         if frames > 0 and fps > 0 and self._file_pacer is None:
             # a video file at a web address (QA: decoded at full speed, so 4 s of motion reached the
             # window in 0.6 s, then reopened at its end and played again, forever)
@@ -87,3 +96,16 @@ class StreamSource(CameraSource):
                      "ends with it (frames the pipeline has no time for are dropped, as live; to lift every frame, "
                      "download it and pass the file)", self.label, frames, fps)  # fmt: skip
         return capture
+
+    def _pace(self, frame_id: int) -> None:
+        if self._presentation is None or self._capture is None:
+            super()._pace(frame_id)
+            return
+        pts_ms = float(self._capture.get(cv2.CAP_PROP_POS_MSEC))
+        if pts_ms == pts_ms:  # (NaN: no time, taken as it comes)
+            self._presentation.wait(pts_ms / 1e3)
+
+
+def segmented(url: str) -> bool:
+    """Whether ``url`` names a segmented stream's playlist or manifest (HLS ``.m3u8``, DASH ``.mpd``)."""
+    return urlsplit(url).path.lower().endswith((".m3u8", ".mpd"))

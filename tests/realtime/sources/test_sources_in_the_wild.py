@@ -296,3 +296,71 @@ def test_a_sound_file_is_called_one(tmp_path: Path) -> None:
         out.mux(stream.encode())
     with pytest.raises(SourceError, match=r"voice\.m4a holds sound but no video: pass a video file"):
         read_all(open_source(str(tmp_path / "voice.m4a")))
+
+
+def _live_hls_segments(dance_frames: list[np.ndarray], count: int) -> list[bytes]:
+    """``count`` 1 s MPEG-TS segments of a 30 fps stream (the dance frames, small), times going on
+    from segment to segment, as a live HLS server's encoder cuts them."""
+    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    import io
+
+    small = [cv2.resize(image, (192, 192)) for image in dance_frames]
+    segments = []
+    for k in range(count):
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=30, options={"g": "30"})
+            stream.width, stream.height, stream.pix_fmt = 192, 192, "yuv420p"
+            for i in range(30):
+                frame = av.VideoFrame.from_ndarray(small[(30 * k + i) % len(small)], format="bgr24")
+                frame.pts = 30 * k + i
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode())
+        segments.append(buffer.getvalue())
+    return segments
+
+
+def test_a_live_hls_stream_is_played_at_its_pace(free_port, dance_frames: list[np.ndarray]) -> None:  # noqa: ANN001
+    """QA: a live HLS stream (a rolling playlist of 1 s segments) came a segment at a time, 30
+    frames in a quarter of a second and then none: the newest frame of each burst was posed, 2 a
+    second of 30, and every gap between segments was said as a stall. Its frames are now released
+    at their presentation times."""
+    from posecast.realtime.errors import SourceStalledError
+
+    segments = _live_hls_segments(dance_frames, 10)
+    started = time.monotonic()
+
+    class Server(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            published = min(len(segments), 3 + int(time.monotonic() - started))  # one more each second
+            if self.path.startswith("/live.m3u8"):
+                first = max(0, published - 3)
+                entries = "".join(f"#EXTINF:1.000,\nseg{k}.ts\n" for k in range(first, published))
+                body = f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{first}\n{entries}"
+                body = body.encode()
+                kind = "application/vnd.apple.mpegurl"
+            else:
+                body, kind = segments[int(self.path.removeprefix("/seg").removesuffix(".ts"))], "video/mp2t"
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with _http_server(free_port(), Server) as address:
+        source = open_source(f"{address}/live.m3u8")
+        arrivals, stalls = [], 0
+        with source:
+            while len(arrivals) < 120:
+                try:
+                    arrivals.append((source.read(), time.monotonic()))
+                except SourceStalledError:
+                    stalls += 1
+    times = np.array([t for _, t in arrivals])
+    assert isinstance(source, StreamSource) and source._presentation is not None
+    assert stalls == 0 and all(frame is not None for frame, _ in arrivals)
+    assert 3.0 < times[-1] - times[0] < 5.0  # 120 frames at 30 fps: 4 s (newest-frame bursts: a minute)
+    assert np.diff(times[30:]).max() < 0.2  # no gap between segments
