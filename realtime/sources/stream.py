@@ -7,12 +7,17 @@ with timeouts, so an address that does not answer is one error line, not a hang.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import logging
 import re
-from urllib.parse import urlsplit, urlunsplit
+import urllib.error
+import urllib.request
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import cv2
 
+from ...engines import uploads
 from ..errors import SourceError
 from .camera import CameraSource
 from .files import Pacer, PresentationPacer
@@ -76,6 +81,8 @@ class StreamSource(CameraSource):
         capture = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
         if not capture.isOpened():
             capture.release()
+            if (refused := http_refusal(self.url)) is not None:
+                raise SourceError(f"{self.label} did not open: {refused}")
             raise SourceError(
                 f"{self.label} did not open (refused, no answer within {OPEN_TIMEOUT_S:g} s, or not a video "
                 "stream OpenCV's FFmpeg reads): check the address and that the server is up (try it in ffplay or VLC)"
@@ -104,6 +111,43 @@ class StreamSource(CameraSource):
         pts_ms = float(self._capture.get(cv2.CAP_PROP_POS_MSEC))
         if pts_ms == pts_ms:  # (NaN: no time, taken as it comes)
             self._presentation.wait(pts_ms / 1e3)
+
+
+#: How long the question asked of a web address that did not open may take (:func:`http_refusal`).
+REFUSAL_PROBE_S = 3.0
+
+
+def http_refusal(url: str) -> str | None:
+    """Why a web camera's ``http(s)://`` address was refused, when its server answers with an
+    error status, in words with the fix (401/403: the credentials; 404: the path); ``None`` for
+    any other address or answer. OpenCV says only that it did not open (QA: a wrong password
+    read "check the address and that the server is up"). The address's own user and password
+    are sent as FFmpeg sends them (basic authentication)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    request = urllib.request.Request(urlunsplit(parts._replace(netloc=netloc)))  # the credentials go in a header
+    if parts.username is not None:
+        user = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        request.add_header("Authorization", "Basic " + base64.b64encode(user).decode())
+    # the user's proxies, not the dead one block_native_uploads() gives the rest of the process
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler(uploads.user_proxies()))
+    try:
+        with opener.open(request, timeout=REFUSAL_PROBE_S):  # the user's own camera: no other site
+            return None
+    except urllib.error.HTTPError as exc:
+        status = f"its server answers HTTP {exc.code} {exc.reason}"
+        if exc.code in (401, 403):
+            given = "the user name and password in the address are refused" if parts.username else \
+                "it asks for a user name and password"  # fmt: skip
+            return f"{status}: {given}; put the camera's in the address (http://USER:PASSWORD@HOST/...)"
+        if exc.code == 404:
+            return f"{status}: no stream at that path; check the path in the camera's manual or web page"
+        return f"{status}: check the camera or its server, and try the address in ffplay or VLC"
+    except (OSError, ValueError, http.client.HTTPException):  # no answer, or none that says more
+        return None
 
 
 def segmented(url: str) -> bool:

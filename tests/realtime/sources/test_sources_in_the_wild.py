@@ -9,6 +9,7 @@ import contextlib
 import functools
 import http.server
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -364,3 +365,42 @@ def test_a_live_hls_stream_is_played_at_its_pace(free_port, dance_frames: list[n
     assert stalls == 0 and all(frame is not None for frame, _ in arrivals)
     assert 3.0 < times[-1] - times[0] < 5.0  # 120 frames at 30 fps: 4 s (newest-frame bursts: a minute)
     assert np.diff(times[30:]).max() < 0.2  # no gap between segments
+
+
+@pytest.mark.parametrize(("path", "said"), [
+    ("/video", "its server answers HTTP 401 Unauthorized: it asks for a user name and password; put the camera's in "
+               "the address (http://USER:PASSWORD@HOST/...)"),
+    ("/video?wrong", "its server answers HTTP 401 Unauthorized: the user name and password in the address are "
+                     "refused"),
+    ("/nothing", "its server answers HTTP 404 Not Found: no stream at that path; check the path in the camera's"),
+])  # fmt: skip
+def test_a_web_camera_s_refusal_is_named(free_port, path: str, said: str) -> None:  # noqa: ANN001
+    """QA: a camera answering 401 (no or a wrong password), 404 or 500 read "did not open (refused,
+    no answer ...): check the address and that the server is up": the fix, the password, unnamed."""
+    import base64
+
+    from posecast.realtime.errors import SourceError
+
+    class Camera(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            good = "Basic " + base64.b64encode(b"admin:right").decode()
+            if not self.path.startswith("/video"):
+                self.send_error(404)
+            elif self.headers.get("Authorization") != good:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                self.send_error(500)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with _http_server(free_port(), Camera) as address:
+        url = address + path
+        if path.endswith("?wrong"):
+            url = url.replace("http://", "http://admin:nope@").removesuffix("?wrong")
+        with pytest.raises(SourceError, match=re.escape(said)) as refused, open_source(url):
+            pass
+    assert "nope" not in str(refused.value)  # the password starred, as everywhere
