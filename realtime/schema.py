@@ -8,7 +8,8 @@ Every message is a two-part ZeroMQ message ``[topic, payload]``; the payload is 
 ========================  ================================================================
 ``schema_version``        int, :data:`SCHEMA_VERSION`
 ``person_id``             int >= 0, the tracked person (stable while tracked and across gaps
-                          of up to a second; ids are not reused). Schema 2.
+                          of up to a second of frames without them: a stalled source counts as
+                          at most 0.5 s; ids are not reused). Schema 2.
 ``frame_id``              int, the source frame's id (increasing; gaps are dropped frames)
 ``capture_ns``            int, ``time.monotonic_ns()`` when the frame was captured
 ``publish_ns``            int, ``time.monotonic_ns()`` when it was sent (same machine and

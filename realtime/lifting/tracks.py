@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..errors import OptionsError
 from ..option_types import check_field_types
 
@@ -182,6 +183,7 @@ class Tracker:
         self.options = options or TrackerOptions()
         self.tracks: dict[int, Track] = {}
         self._next_id = 0
+        self._last_update_ns: int | None = None
 
     def update(self, boxes: np.ndarray, timestamp_ns: int, track_ids: np.ndarray | None = None) -> list[int]:
         """Person ids for detections with ``boxes`` ``(N, 4)`` at ``timestamp_ns``, in detection
@@ -189,6 +191,7 @@ class Tracker:
         untracked = track_ids is None or not len(track_ids) or track_ids[0] < 0
         if self.options.max_people == 1 and len(boxes) <= 1 and untracked:
             return self._update_one(boxes, timestamp_ns)
+        self._age(timestamp_ns)
         self._forget(timestamp_ns)
         for track in self.tracks.values():
             track.seen_now = False
@@ -211,6 +214,7 @@ class Tracker:
         past took over the id, window and bone lengths of the person who had just left the view,
         and the avatar jumped 3 m to them). Plain Python over at most a few tracks: this runs
         every frame of the common case."""
+        self._age(timestamp_ns)
         self._forget(timestamp_ns)
         for held in self.tracks.values():
             held.seen_now = False
@@ -250,6 +254,18 @@ class Tracker:
     def reset(self) -> None:
         """Forget everybody (ids are not reused)."""
         self.tracks.clear()
+        self._last_update_ns = None
+
+    def _age(self, timestamp_ns: int) -> None:
+        """A gap in the frames themselves (a camera or stream that stalled, no frame at all) is no
+        time the people were seen out of view: the held tracks age by at most
+        :data:`MAX_BRIDGED_GAP_S` of it (QA: a 3 s stall of an IP camera gave its one person a new
+        id, and an export of the take held the new id's first pose over the earlier motion)."""
+        last, self._last_update_ns = self._last_update_ns, timestamp_ns
+        excess_ns = 0 if last is None else timestamp_ns - last - int(MAX_BRIDGED_GAP_S * 1e9)
+        if excess_ns > 0:
+            for track in self.tracks.values():
+                track.last_seen_ns += excess_ns
 
     def _forget(self, timestamp_ns: int) -> None:
         limit_ns = self.options.max_lost_s * 1e9

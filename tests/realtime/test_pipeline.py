@@ -128,7 +128,11 @@ def test_a_dropout_is_lost_and_the_person_is_held(media_dir: Path, pose_model_pa
         later = at(125)  # 0.8 s later (more than max_gap_s): the window restarts, the bones stay
         assert later.tracking == "warming" and later.person_id == 0
         assert np.array_equal(later.bone_lengths_m, bones)
-        stranger = at(165)  # 1.3 s later (more than the tracker's max_lost_s): a new person
+        held = at(190)  # after 1.3 s without frames (a stalled source): no time out of view, the same person
+        assert held.tracking == "warming" and held.person_id == 0
+        for frame_id in range(191, 231):  # 1.3 s of frames without anyone (more than the tracker's max_lost_s)
+            pipeline.process(Frame(frame_id, time.monotonic_ns(), np.zeros_like(image), 30.0, on_media_time=True))
+        stranger = at(231)  # whoever comes then is a new person
         assert stranger.tracking == "warming" and stranger.person_id == 1 and 0 not in pipeline.lifting.states
 
 

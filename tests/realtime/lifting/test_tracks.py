@@ -68,6 +68,8 @@ def test_one_person_continues_the_one_track_however_the_box_changes() -> None:
     assert tracker.update(np.array([box(0)]), 66 * MS) == [0]
     assert tracker.update(np.zeros((0, 4)), 99 * MS) == [] and tracker.lost() == [0]
     assert tracker.update(np.array([box(30)]), 700 * MS) == [0]  # back within a second
+    for t_ms in range(733, 3000, 33):  # 2.3 s of frames without them (not a stall: test_a_stall_of_the_source...)
+        tracker.update(np.zeros((0, 4)), t_ms * MS)
     assert tracker.update(np.array([box(300)]), 3000 * MS) == [1]  # after 2.3 s: a new id
 
 
@@ -210,3 +212,16 @@ def test_a_person_standing_still_keeps_their_id_when_another_walks_past_in_front
             continue
         ids = tracker.update(np.array([a] if b is None else [a, b], np.float64), f * frame_ns)
         assert ids[0] == 0 and (b is None or ids[1] == 1), (f, ids)
+
+
+@pytest.mark.parametrize("max_people", [1, 2])
+def test_a_stall_of_the_source_is_no_time_out_of_view(max_people: int) -> None:
+    """QA: an IP camera that stalled 3 s (no frame at all) gave its one person a new id, as if they
+    had been out of view that long. Frames that do not come age the held tracks by at most 0.5
+    s; frames that come without the person count in full."""
+    tracker = Tracker(TrackerOptions(max_people=max_people))
+    assert tracker.update(np.array([box(100)]), 0) == [0]
+    assert tracker.update(np.array([box(104)]), 3000 * MS) == [0]  # after the stall: the same person
+    for f in range(1, 40):  # 1.3 s of frames without them
+        tracker.update(np.empty((0, 4)), 3000 * MS + f * 33 * MS)
+    assert tracker.update(np.array([box(104)]), 4330 * MS) == [1]  # gone for good: someone new
