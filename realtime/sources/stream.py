@@ -81,7 +81,9 @@ class StreamSource(CameraSource):
         capture = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
         if not capture.isOpened():
             capture.release()
-            if (refused := http_refusal(self.url)) is not None:
+            # asked at the first opening only, whose error the user reads: a reopening after a stall
+            # (self._capture still set) fails quietly and tries again, with no 3 s question each time
+            if self._capture is None and (refused := http_refusal(self.url)) is not None:
                 raise SourceError(f"{self.label} did not open: {refused}")
             raise SourceError(
                 f"{self.label} did not open (refused, no answer within {OPEN_TIMEOUT_S:g} s, or not a video "
