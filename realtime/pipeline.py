@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 from ..engines.errors import PosecastError
 from ..engines.fileio import check_outputs
@@ -162,7 +162,7 @@ class Pipeline:
                 except Exception as exc:  # e.g. an OSError of a file it opens: one line naming the output
                     raise SinkError(f"output {self._label(sink)} could not start: {_reason(exc)}") from exc
         except BaseException:
-            self.close()
+            self.close(discard=True)  # no frame written: outputs opened before leave no empty file (QA)
             raise
         return self
 
@@ -338,7 +338,7 @@ class Pipeline:
             if not self.closed:
                 raise
 
-    def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
+    def run(self, source: FrameSource, max_frames: int | None = None) -> Generator[PoseFrame, None, None]:
         """Yield a :class:`PoseFrame` per frame of an opened ``source`` until it ends,
         ``max_frames`` were processed or a sink asks to stop; while a live source stalls
         (:class:`SourceStalledError`) the sinks get :meth:`source_stalled` notices. Raises

@@ -69,7 +69,7 @@ import numpy as np
 from ..engines import skeleton
 from ..engines.face import NUM_FACE_POINTS
 from .errors import SchemaError
-from .types import COORDINATE_FRAME, TRACKING_STATES, PersonPose, PoseFrame, StreamMeta
+from .types import COORDINATE_FRAME, TRACKING_STATES, PersonPose, PoseFrame, StreamMeta, TrackingState
 
 SCHEMA_VERSION = 2
 #: Versions :func:`decode_pose` and :func:`decode_meta` read.
@@ -100,7 +100,7 @@ class PoseMessage:
 
     frame_id: int
     capture_ns: int
-    tracking: str
+    tracking: TrackingState
     joints_m: np.ndarray
     confidence: np.ndarray
     root_m: np.ndarray

@@ -33,11 +33,14 @@ import argparse
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from ..calibration import CameraIntrinsics
 from ..engines.layouts import KeypointLayout
 from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
+
+if TYPE_CHECKING:  # (the lifting package implements this module's interface)
+    from .lifting import LiftingOptions
 
 
 class FrameSource(ABC):
@@ -77,7 +80,7 @@ class FrameSource(ABC):
     def close(self) -> None:
         """Release the device or file (safe to call more than once)."""
 
-    def __enter__(self) -> FrameSource:
+    def __enter__(self) -> Self:
         self.open()
         return self
 
@@ -101,6 +104,10 @@ class Detector2D(ABC):
     #: the dataclass of options the constructor takes, if any (``assemble.PipelineOptions`` makes
     #: its defaults and sets its ``max_people`` field when it has one)
     options_class: ClassVar[type | None] = None
+
+    def __init__(self, options: object | None = None) -> None:  # noqa: B027 - what a subclass's takes
+        """Load the model with ``options``, an :attr:`options_class` instance (a detector without
+        one is built with no argument)."""
 
     @classmethod  # noqa: B027 - an optional hook
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -128,7 +135,7 @@ class Detector2D(ABC):
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release the model (safe to call twice)."""
 
-    def __enter__(self) -> Detector2D:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -145,6 +152,10 @@ class PoseLifting(ABC):
 
     #: the registry key (``realtime.lifting.LIFTINGS``)
     name: ClassVar[str] = ""
+
+    def __init__(self, options: LiftingOptions | None = None) -> None:  # noqa: B027 - what a subclass's takes
+        """Build with ``options`` (``None``: the defaults): every registered lifting is built so
+        (``PipelineOptions.lifting``, ``posecast run``'s options)."""
 
     @abstractmethod
     def process(
@@ -171,7 +182,7 @@ class PoseLifting(ABC):
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release the networks (safe to call twice)."""
 
-    def __enter__(self) -> PoseLifting:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -265,7 +276,7 @@ class Sink(ABC):
         """True when the user asked this sink to end the run (the live view's ``q`` key)."""
         return False
 
-    def __enter__(self) -> Sink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -4,6 +4,7 @@ tests and Python consumers."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import zmq
@@ -63,7 +64,7 @@ class Subscriber:
     def __init__(
         self,
         address: str = DEFAULT_ADDRESS,
-        topics: tuple[bytes, ...] = (TOPIC_POSE, TOPIC_META),
+        topics: Sequence[bytes] = (TOPIC_POSE, TOPIC_META),
         receive_hwm: int = 16,
         context: zmq.Context | None = None,
     ) -> None:

@@ -34,7 +34,7 @@ import array
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from ..engines.errors import PosecastError
 from ..engines.host import usable_cores
@@ -167,7 +167,7 @@ class ThreadedPipeline:
                 return
         handoff.put(_END, block=True)
 
-    def run(self, source: FrameSource, max_frames: int | None = None) -> Iterator[PoseFrame]:
+    def run(self, source: FrameSource, max_frames: int | None = None) -> Generator[PoseFrame, None, None]:
         pipeline = self.pipeline
         pipeline.check_outputs_against(source)
         pipeline.open()

@@ -23,13 +23,16 @@ threads).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
 from ..calibration import CameraIntrinsics
 from ..engines import skeleton
 from ..engines.layouts import KeypointLayout
+
+if TYPE_CHECKING:  # (the avatar stage imports these types)
+    from .avatar import AvatarFrame
 
 #: The axes of every metric quantity: OpenCV's camera frame.
 COORDINATE_FRAME = "camera_xright_ydown_zforward"
@@ -164,6 +167,19 @@ class PersonPose:
         return cls(person_id, "lost", zeros, np.zeros(skeleton.NUM_JOINTS, np.float32))
 
 
+if TYPE_CHECKING:
+
+    class TrackedPersonPose(PersonPose):
+        """For type checkers only (import it under ``TYPE_CHECKING``): a :class:`PersonPose` with a
+        3D pose, as :attr:`PoseFrame.tracked` gives them, its 3D fields arrays (a replayed frame
+        has no ``scale``, ``joints_lifted`` or ``keypoints_norm``; ``face_m`` may be ``None``)."""
+
+        joints_m: np.ndarray
+        joints_rel_m: np.ndarray
+        root_m: np.ndarray
+        bone_lengths_m: np.ndarray
+
+
 @dataclass
 class PoseFrame:
     """What the pipeline made of one frame: the one record every sink gets.
@@ -192,7 +208,7 @@ class PoseFrame:
     image_bgr: np.ndarray | None = None
     detections: Detections2D | None = None
     delivered_ns: int = 0
-    world: Any = None
+    world: AvatarFrame | None = None
     source_stalled_s: float = 0.0
 
     @property
@@ -202,9 +218,10 @@ class PoseFrame:
         return self.timestamp_ns != self.capture_ns
 
     @property
-    def tracked(self) -> list[PersonPose]:
-        """The people with a 3D pose in this frame (state ``tracking`` or ``warming``)."""
-        return [p for p in self.people if p.joints_m is not None]
+    def tracked(self) -> list[TrackedPersonPose]:
+        """The people with a 3D pose in this frame (state ``tracking`` or ``warming``): their
+        ``joints_m``, ``joints_rel_m``, ``root_m`` and ``bone_lengths_m`` are arrays, typed so."""
+        return cast("list[TrackedPersonPose]", [p for p in self.people if p.joints_m is not None])
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class RuntimeBackend(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most backends free on garbage collection
         """Release the runtime's resources; the backend is unusable afterwards."""
 
-    def __enter__(self) -> RuntimeBackend:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

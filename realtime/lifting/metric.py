@@ -83,11 +83,11 @@ class LiftingOptions:
     smoother's own)."""
 
     lifter: LifterOptions = field(default_factory=LifterOptions)
-    intrinsics_path: Path | None = None
+    intrinsics_path: str | Path | None = None
     fixed_intrinsics: tuple[float, float, float, float] | None = None
     hfov_deg: float = DEFAULT_HFOV_DEG
     height_m: float | None = None
-    subject_path: Path | None = None
+    subject_path: str | Path | None = None
     one_euro: OneEuroOptions | None = None
     min_joint_confidence: float = 0.3
     max_gap_s: float | None = MAX_BRIDGED_GAP_S

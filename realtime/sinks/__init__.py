@@ -28,4 +28,4 @@ SINKS: dict[str, type[Sink]] = {
     "stats": StatsSink,
 }
 
-__all__ = ["SINKS", "Sink"]
+__all__ = ["SINKS", "ConsoleSink", "RecordSink", "Sink", "StatsSink", "VideoSink", "ViewSink", "VmcSink", "ZmqSink"]

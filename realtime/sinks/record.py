@@ -33,7 +33,7 @@ class RecordOptions:
     ``flush_interval_s``: the most a crash can lose; ``source``: what was filmed, for the header
     (``--source`` as given: a camera index, a file, a stream URL)."""
 
-    path: Path
+    path: str | Path
     flush_interval_s: float = 1.0
     source: str = ""
 
@@ -79,7 +79,7 @@ class RecordSink(Sink):
         return cls(RecordOptions(path, source=without_password(str(getattr(args, "source", None) or ""))))
 
     def output_files(self) -> dict[str, Path]:
-        return {"--record": self.options.path}
+        return {"--record": Path(self.options.path)}
 
     def open(self, meta: StreamMeta) -> None:
         self._writer = RecordingWriter(self.options.path, source=self.options.source, schema_version=SCHEMA_VERSION,
