@@ -213,6 +213,10 @@ class RecordingWriter:
         self._index: list[list[int]] = []
         self._last_index_ns: int | None = None
         try:
+            version = metadata.version("posecast")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # a new file, never through a link or over a file there (QA: a link put at NAME.part after
             # the command's check had the take written over the file it pointed to)
@@ -232,23 +236,22 @@ class RecordingWriter:
         self._broken = False  # a write failed (close then leaves the .part as it is)
         self._last_flush = time.monotonic()
         try:
-            version = metadata.version("posecast")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
-        self._append(
-            {
-                "format": FORMAT,
-                "version": VERSION,
-                "created_unix_ns": time.time_ns(),
-                "posecast_version": version,
-                "schema_version": int(schema_version),
-                "source": source,
-            }
-        )
-        try:
+            self._append(
+                {
+                    "format": FORMAT,
+                    "version": VERSION,
+                    "created_unix_ns": time.time_ns(),
+                    "posecast_version": version,
+                    "schema_version": int(schema_version),
+                    "source": source,
+                }
+            )
             self._sync()  # (the header reaches the disk here: a full one failed now, and left an empty .part; QA)
         except OSError as exc:
             raise self._nothing_recorded(exc) from exc
+        except BaseException:  # a stop (Ctrl-C) in the fsync: nobody holds this writer to discard it
+            self._remove_part()  # (QA: the header-only .part blocked the next --record)
+            raise
 
     def write_meta(self, record: MetaRecord) -> None:
         # in float64, unlike the frames: the live pipeline normalised the 2D by these intrinsics, and
@@ -309,11 +312,14 @@ class RecordingWriter:
 
     def _nothing_recorded(self, exc: OSError) -> RecordingError:
         """A write that failed before any frame: the file is removed (a .part would block the next --record)."""
+        self._remove_part()
+        return RecordingError(f"cannot write the recording {self.part_path} ({exc.strerror or exc}): nothing was "
+                              "recorded; free space, or pass --record elsewhere")  # fmt: skip
+
+    def _remove_part(self) -> None:
         with contextlib.suppress(OSError):
             self._file.close()  # (its buffered bytes cannot be written either)
         self.part_path.unlink(missing_ok=True)
-        return RecordingError(f"cannot write the recording {self.part_path} ({exc.strerror or exc}): nothing was "
-                              "recorded; free space, or pass --record elsewhere")  # fmt: skip
 
     def _failed(self, exc: OSError) -> RecordingError:
         """A write that failed (a full disk): what was written before stays, readable."""

@@ -14,6 +14,8 @@ from posecast.realtime import assemble
 from posecast.realtime.detectors import DETECTORS
 from posecast.realtime.errors import SinkError
 from posecast.realtime.pipeline import Pipeline
+from posecast.realtime.sinks import RecordSink
+from posecast.realtime.sinks.record import RecordOptions
 from posecast.realtime.stages import Detector2D, Sink
 from posecast.realtime.types import Detections2D, Frame, PoseFrame, StreamMeta
 from test_stages import FakeDetector, FakeLifting, ListSource, RecordingSink, two_people
@@ -82,6 +84,15 @@ def test_a_sink_that_cannot_open_ends_the_run_with_one_line_naming_it() -> None:
         Pipeline(FakeDetector(two_people(2)), FakeLifting(), [other, OpensAFile()]).open()
     assert "\n" not in str(caught.value)
     assert other.closed == 1  # what had opened is closed again
+
+
+def test_outputs_that_could_not_all_start_leave_no_empty_take(tmp_path) -> None:  # noqa: ANN001
+    """No frame can have been written: a take opened before the output that failed was finished
+    empty (QA); it is discarded, as a run that fails before its first frame discards it."""
+    take = tmp_path / "take.posecast"
+    with pytest.raises(SinkError, match="^output csvfile could not start"):
+        Pipeline(FakeDetector(two_people(2)), FakeLifting(), [RecordSink(RecordOptions(take)), OpensAFile()]).open()
+    assert list(tmp_path.iterdir()) == []
 
 
 class SlowFailing(RecordingSink):

@@ -152,3 +152,23 @@ def test_a_full_disk_when_the_take_starts_leaves_nothing(tmp_path: Path, monkeyp
                                              "--record elsewhere"):  # fmt: skip
         RecordingWriter(tmp_path / "take.posecast")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stop_while_the_take_starts_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C landing in the header's fsync (QA: 6 of 20 stops as the outputs started): the
+    writer was never handed to the recorder, so nothing discarded its header-only ``.part``, and
+    the next ``--record`` to that path was refused for it."""
+    import os
+
+    from posecast.realtime.recording.format import RecordingWriter
+
+    def fsync_interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", fsync_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        RecordingWriter(tmp_path / "take.posecast")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    RecordingWriter(tmp_path / "take.posecast").close()  # the next take to that path starts
+    assert read_recording(tmp_path / "take.posecast").complete
