@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8090
 WEBSOCKET_PATH = "/ws"
+#: Seconds a closing page has to answer the close handshake before its connection is dropped.
+CLOSE_TIMEOUT_S = 1.0
 STATIC_FILES = {  # URL path → (file under static/, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
     "/index.html": ("index.html", "text/html; charset=utf-8"),
@@ -269,7 +271,10 @@ class ViewerServer:
                     self._hello = json.dumps({"topic": "hello", "stream": self.watching})  # (QA: the page named port 0)
                 else:
                     socket.connect(endpoint)
-                server = await serve(self._handle, self.options.host, self.options.port, process_request=self._http)
+                # a page that stopped reading (its socket full) cannot answer the close handshake: the
+                # stop waited websockets' 10 s for it, cut to 5 s by stop() (QA: Ctrl-C took 6 s)
+                server = await serve(self._handle, self.options.host, self.options.port, process_request=self._http,
+                                     close_timeout=CLOSE_TIMEOUT_S)  # fmt: skip
             except OSError as exc:
                 in_use = exc.errno == errno.EADDRINUSE
                 fix = "pass --port N (0 picks a free one)" if in_use else "check --host and --port"

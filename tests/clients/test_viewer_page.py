@@ -638,3 +638,29 @@ def test_the_frame_rate_is_the_stream_s_while_the_page_starts(camera: FakeCamera
         shown = browser.evaluate("document.getElementById('rates').textContent")
     fps, capture_fps = (float(x) for x in re.fullmatch(r"([\d.]+) frames/s \(capture ([\d.]+) fps\)", shown).groups())
     assert abs(fps / capture_fps - 1) < 0.15, shown  # (the fake camera stamps both as it sends)
+
+
+def test_a_page_that_never_answers_holds_the_stop_a_second_at_most(camera: FakeCamera) -> None:
+    """A page that stopped reading cannot answer the close handshake: the viewer's stop (Ctrl-C)
+    waited for it until its own 5 s limit, 6 s in all (QA); the page now has a second."""
+    import base64
+    import os
+
+    from posecast.realtime.viewer.server import CLOSE_TIMEOUT_S
+
+    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, port=0))
+    server.start()
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        silent.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: "
+                       f"Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: "
+                       f"http://127.0.0.1:{server.port}\r\n\r\n".encode())  # fmt: skip
+        assert silent.recv(12) == b"HTTP/1.1 101"  # upgraded; from here on it reads nothing
+        time.sleep(0.5)  # poses flow to it
+        started = time.monotonic()
+        server.stop()
+        stop_s = time.monotonic() - started
+    finally:
+        silent.close()
+    assert stop_s < CLOSE_TIMEOUT_S + 2.0 < 5.0, stop_s
