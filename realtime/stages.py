@@ -33,14 +33,16 @@ import argparse
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar
 
 from ..calibration import CameraIntrinsics
 from ..engines.layouts import KeypointLayout
 from .types import Detections2D, Frame, PersonPose, PoseFrame, StreamMeta
 
-if TYPE_CHECKING:  # (the lifting package implements this module's interface)
-    from .lifting import LiftingOptions
+if TYPE_CHECKING:
+    from typing_extensions import Self  # (typing's from Python 3.11; posecast runs on 3.10)
+
+    from .lifting import LiftingOptions  # (the lifting package implements this module's interface)
 
 
 class FrameSource(ABC):

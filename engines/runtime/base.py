@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..errors import BackendError, ModelError
 from ..fileio import home_expanded
 from ..metadata import ModelMetadata
 from .quantize import int8_sibling
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # (typing's from Python 3.11; posecast runs on 3.10)
 
 #: Where the shipped models live.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
