@@ -85,11 +85,8 @@ class BackgroundSink(Sink):
                 began = time.monotonic()
                 while self._frames_queued() >= self._limit and self._error is None and not self._hurried:
                     self._ready.wait(0.5)  # (a timeout: Ctrl-C is taken between waits)
-                    if not self._warned_wait and time.monotonic() - began >= WAIT_WARNING_S:
-                        self._warned_wait = True
-                        log.warning("output %s has taken no frame for %.0f s: the run waits for it (it "
-                                    "keeps every frame of a file); Ctrl-C stops the run", self.name,
-                                    WAIT_WARNING_S)  # fmt: skip
+                    if self._may_warn_of_wait(began):
+                        self._warn_of_wait()
                 self._raise_pending()
             if keeps and self._hurried and self._frames_queued() >= self._limit:
                 self.sink.dropped_frames += 1  # stopped: a file's output ends at the frames it had, none skipped
@@ -102,6 +99,14 @@ class BackgroundSink(Sink):
                 self.sink.dropped_frames += 1
             self._queue.append((kind, item))
             self._ready.notify()
+
+    def _may_warn_of_wait(self, since: float) -> bool:
+        return not self._warned_wait and time.monotonic() - since >= WAIT_WARNING_S
+
+    def _warn_of_wait(self) -> None:
+        self._warned_wait = True
+        log.warning("output %s has taken no frame for %.0f s: the run waits for it (it keeps every frame of a "
+                    "file); Ctrl-C stops the run", self.name, WAIT_WARNING_S)  # fmt: skip
 
     def _frames_queued(self) -> int:
         return sum(k == "frame" for k, _ in self._queue)
@@ -175,6 +180,7 @@ class BackgroundSink(Sink):
             self._closing = True
             self._ready.notify_all()
             deadline = time.monotonic() + self.close_timeout_s
+            progress_at = time.monotonic()
             while (self._queue or self._busy) and (self._file_frames or time.monotonic() < deadline):
                 handled = self._handled
                 try:
@@ -184,6 +190,9 @@ class BackgroundSink(Sink):
                     break
                 if self._handled != handled:  # progress: the sink gets another close_timeout_s
                     deadline = time.monotonic() + self.close_timeout_s
+                    progress_at = time.monotonic()
+                elif self._file_frames and self._may_warn_of_wait(progress_at):  # (QA: said in _put only)
+                    self._warn_of_wait()
             drained = not self._queue and not self._busy
         if not drained:  # the sink is stuck in write: give up on what is queued, close it anyway
             with self._ready:

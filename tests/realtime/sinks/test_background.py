@@ -44,3 +44,28 @@ def test_after_a_stop_a_file_output_ends_at_the_frames_it_had_none_skipped() -> 
     sink.gate.set()
     wrapper.close()
     assert sink.written == [0, 1, 2] and sink.dropped_frames == 1
+
+
+def test_a_file_output_that_holds_the_end_of_the_run_is_said(monkeypatch, caplog) -> None:  # noqa: ANN001
+    """Docs QA: a ``--print`` reader that stopped reading held the end of a file run (its last
+    frames queued) for as long as it liked with nothing said: the 10 s notice came only while
+    frames waited for room. The end's wait says it too."""
+    import time
+
+    from posecast.realtime.sinks import background
+
+    monkeypatch.setattr(background, "WAIT_WARNING_S", 0.5)
+    sink = GatedRecorder()
+    wrapper = BackgroundSink(sink)
+    wrapper.write(_file_frame(0))
+    assert sink.entered.wait(10)
+    wrapper.write(_file_frame(1))  # queued: the end waits for it
+    closer = threading.Thread(target=wrapper.close)
+    closer.start()
+    deadline = time.monotonic() + 10
+    while "has taken no frame" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sink.gate.set()
+    closer.join(10)
+    assert "output gated has taken no frame for 0 s: the run waits for it" in caplog.text
+    assert not closer.is_alive() and sink.written == [0, 1]

@@ -91,6 +91,33 @@ def test_a_video_whose_first_frames_are_damaged_is_read_from_the_first_that_deco
     assert any("5 damaged frame(s) skipped at frame 0" in r.getMessage() for r in caplog.records)
 
 
+def test_an_h264_damaged_start_is_numbered_by_the_frames_presentation_time(tmp_path, media_dir):  # noqa: ANN001
+    """QA: an H.264 clip with a keyframe every 10 frames and its first 6 kB zeroed: the decoder
+    goes on to a keyframe, dropping the frames before it without failing a read, and the first
+    frame read (frame 20) was numbered 11 and timed 0.3 s early. Its number and time are now the
+    file's."""
+    av = pytest.importorskip("av")
+    reader = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    images = [cv2.resize(reader.read()[1], (192, 96)) for _ in range(60)]
+    reader.release()
+    with av.open(str(tmp_path / "gop10.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 192, 96, "yuv420p"
+        stream.codec_context.gop_size, stream.codec_context.options = 10, {"sc_threshold": "0", "bf": "0"}
+        for image in images:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    data = bytearray((tmp_path / "gop10.mp4").read_bytes())
+    start = data.find(b"mdat") + 4
+    data[start : start + 6000] = bytes(6000)
+    (tmp_path / "damaged.mp4").write_bytes(data)
+    with VideoFileSource(tmp_path / "damaged.mp4") as source:
+        first = source.read()
+    shown = int(np.argmin([np.abs(first.image_bgr.astype(int) - image).mean() for image in images]))
+    assert shown >= 10 and first.frame_id == shown and source.damaged_frames == shown
+    assert first.timestamp_ns == pytest.approx(shown / 30 * 1e9, abs=1e6)
+
+
 def test_a_damaged_start_read_at_its_pace_starts_at_once(tmp_path):
     """Review: with ``--realtime`` the first frame that decodes, frame 60, waited its 60 frame
     periods (2.4 s at 25 fps) as if the damaged ones had been shown; the pace starts at it."""
