@@ -301,10 +301,14 @@ def _world_frames(joints: np.ndarray, twists_rad: np.ndarray, ear_lines: np.ndar
     is_ears = np.array([rule == "ears" for rule in _RULES])
     world = np.empty((len(joints), skeleton.NUM_JOINTS, 3, 3))
     # root: x along the hip line (exact), y towards the spine within the hips plane
-    world[:, 0] = _frame(lines["hip_line"], lines["hips"], _X, _Y, np.broadcast_to(_Y, zero.shape))
+    hip_line = _or_where_degenerate(lines["hip_line"], np.broadcast_to(_X, zero.shape))
+    world[:, 0] = _frame(hip_line, lines["hips"], _X, _Y, np.broadcast_to(_Y, zero.shape))
     for level in _LEVELS[1:]:
         parent = world[:, _PARENTS[level]]
-        bone = joints[:, level] - joints[:, _PARENTS[level]]
+        # a joint on its parent (a detector's fault; QA: Rotation raised and ended the run) has no
+        # direction: its bone keeps its rest direction from the parent's (a zero length moves nothing)
+        bone = _or_where_degenerate(joints[:, level] - joints[:, _PARENTS[level]],
+                                    np.einsum("fnab,nb->fna", parent, REST_DIRECTIONS[level]))  # fmt: skip
         # the parent's frame swung onto this bone by the smallest rotation: no twist of its own
         parent_ref = _swung_reference(parent, REST_DIRECTIONS[level], _REST_REFERENCES[level], bone)
         reference = rule_vectors[:, level].copy()
@@ -434,6 +438,14 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         [a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1], a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
          a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1,
     )  # fmt: skip
+
+
+def _or_where_degenerate(vectors: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """``vectors`` ``(..., 3)`` with ``fallback``'s where a vector has no direction (shorter than a
+    nanometre, or so long its length overflows)."""
+    norm = np.linalg.norm(vectors, axis=-1)
+    degenerate = ~((norm > 1e-9) & np.isfinite(norm))
+    return np.where(degenerate[..., None], fallback, vectors) if degenerate.any() else vectors
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

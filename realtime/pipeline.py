@@ -61,8 +61,11 @@ def _close_dropped_outputs(outputs: list[Sink]) -> None:
 
 def _reason(exc: BaseException) -> str:
     """What went wrong in a sink, for its one-line error: an OS error or posecast's own says it in
-    words; any other exception is named too (QA: a KeyError read "failed at frame 3: 'missing'")."""
-    return str(exc) if isinstance(exc, OSError | PosecastError) else f"{type(exc).__name__}: {exc}"
+    words; any other exception is named too (QA: a KeyError read "failed at frame 3: 'missing'").
+    Its first line only: the error is one line (QA: scipy's printed a matrix; -v shows all)."""
+    lines = str(exc).strip().splitlines() or [""]
+    text = lines[0] + (" …" if len(lines) > 1 else "")
+    return text if isinstance(exc, OSError | PosecastError) else f"{type(exc).__name__}: {text}"
 
 
 def _stage_name(stage: object) -> str:

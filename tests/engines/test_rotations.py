@@ -291,3 +291,16 @@ def test_straight_limbs_along_the_parents_axes_still_give_rotations() -> None:
     pose = rot.joints_to_rotations(joints)
     assert np.isfinite(pose.rotations).all()
     assert np.abs(pose.joints() - joints).max() < 1e-9
+
+
+@pytest.mark.parametrize("on_parent", [["l_elbow"], ["r_hip", "l_hip"], ["spine", "thorax"], skeleton.JOINT_NAMES[1:]])
+def test_a_joint_on_its_parent_gives_rotations_that_place_it(on_parent: list[str]) -> None:
+    """A bone of zero length (a detector's fault) has no direction: Rotation raised "Non-positive
+    determinant", which ended a live run with an engine frame and crashed ``export --bvh`` (numerics
+    QA). It keeps its rest direction from its parent, and forward kinematics still gives the joints."""
+    joints = cmu("08_04")[:3].copy()
+    for name in on_parent:
+        joints[:, J[name]] = joints[:, skeleton.PARENTS[J[name]]]  # (parents come first: all at the pelvis)
+    pose = rot.joints_to_rotations(joints)
+    assert np.isfinite(pose.rotations).all() and np.allclose(np.linalg.norm(pose.rotations, axis=-1), 1.0)
+    assert np.abs(pose.joints() - joints).max() < 1e-9

@@ -116,6 +116,21 @@ def test_a_threaded_sink_failure_names_the_frame_that_failed() -> None:
             time.sleep(0.005)  # the pipeline is several frames ahead when the failure is seen
 
 
+class RaisesAMatrix(RecordingSink):
+    name = "matrix"
+
+    def write(self, frame: PoseFrame) -> None:
+        raise ValueError("Non-positive determinant in rotation matrix 0:\n[[1. 0. 0.]\n [0. 0. 0.]]")
+
+
+def test_a_sink_failure_of_several_lines_is_said_in_its_first() -> None:
+    """Numerics QA: scipy's error printed its matrix over four lines into the one-line error."""
+    pipeline = Pipeline(FakeDetector(two_people(3)), FakeLifting(), [RaisesAMatrix()])
+    with pytest.raises(SinkError) as caught, pipeline, ListSource(3) as source:
+        list(pipeline.run(source))
+    assert str(caught.value).endswith("failed at frame 0: ValueError: Non-positive determinant in rotation matrix 0: …")
+
+
 class FailsAtFrame2(NobodyDetector):
     name = "boom"
 
