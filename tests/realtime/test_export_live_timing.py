@@ -518,6 +518,8 @@ GOOD_S = np.arange(65) / 5.0
         (GOOD_S * 1e9, "timestamps_s spans 1.28e+10 s, more than 1e+09: write seconds (divide nanoseconds by 1e9)"),
         (GOOD_S * 1e3, "timestamps_s are a median 200 s apart, more than 5: write seconds (divide milliseconds by "
                        "1000)"),  # it lifted every frame alone (each step a gap), exit 0 (QA)
+        (np.arange(65) * 1e-9, "timestamps_s are a median 1e-09 s apart, 1e+09 frames per second, more than 1000: "
+                               "write seconds"),  # lifted as 30 fps, a 1-frame BVH, exit 0 (numerics QA)
         (np.array(["0.0"] * 65), "timestamps_s must hold numbers, got an array of str"),
         # a Unix clock in float32 keeps 128 s steps: the frames collapsed, refused as out of order
         ((1.7e9 + GOOD_S).astype(np.float32), "timestamps_s are float32 and reach 1.7e+09 s, where that type keeps "
