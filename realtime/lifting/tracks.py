@@ -7,7 +7,8 @@ the assignment of least total cost (scipy's ``linear_sum_assignment``), first by
 ``max_shift_diagonals`` box diagonals of the box last seen and a similar size (re-identification after a
 gap, or a fast move).
 Unmatched detections start new tracks with new ids (never reused; those of one frame numbered
-from left to right); tracks lost for longer than ``max_lost_s`` are forgotten.
+from left to right); tracks lost for longer than ``max_lost_s`` are forgotten, and the oldest
+of more than :data:`MAX_LOST_PER_PERSON` lost per person asked for.
 
 With ``max_people == 1`` the one detection continues the track seen last (MediaPipe with one
 pose tracks that person itself), else another held, wherever its box overlaps that track's last
@@ -105,6 +106,11 @@ _MAX_SIZE_CHANGE = 0.15
 #: With one person asked for, how fast (box diagonals per second) the one person's box may move
 #: while it is not seen and still be them: a sprint across the view near the camera is about 3
 MAX_SPEED_DIAGONALS_S = 5.0
+#: Lost people held at most, per person asked for: a detection that jumps about (a flicker, a
+#: detector's fault) starts a new id each jump, and each was held and published ``lost`` for
+#: ``max_lost_s`` (numerics QA: 230 people a frame, whose messages pushed the tracked pose out of a
+#: subscriber's queue); the least recently seen are forgotten first.
+MAX_LOST_PER_PERSON = 2
 
 
 def keypoint_boxes(keypoints_px: np.ndarray, scores: np.ndarray, min_score: float) -> np.ndarray:
@@ -205,7 +211,7 @@ class Tracker:
             old = self.tracks.get(person_id)
             self.tracks[person_id] = Track(person_id, box, timestamp_ns) if old is None else old.followed_by(
                 box, timestamp_ns, bool(covered))  # fmt: skip
-        return ids
+        return self._hold_few(ids)
 
     def _update_one(self, boxes: np.ndarray, timestamp_ns: int) -> list[int]:
         """``max_people == 1``: the detection (if any) continues the track seen last when it could
@@ -229,7 +235,7 @@ class Tracker:
             person_id = self._new_id()
             track = self.tracks[person_id] = Track(person_id, box, timestamp_ns)
         track.box, track.last_seen_ns, track.seen_now = box, timestamp_ns, True
-        return [track.person_id]
+        return self._hold_few([track.person_id])
 
     def _continues(self, box: np.ndarray, track: Track, timestamp_ns: int) -> bool:
         """Whether ``box`` can be ``track``'s person (one person asked for): it overlaps the box
@@ -271,6 +277,16 @@ class Tracker:
         limit_ns = self.options.max_lost_s * 1e9
         for pid in [pid for pid, t in self.tracks.items() if not 0 <= timestamp_ns - t.last_seen_ns <= limit_ns]:
             del self.tracks[pid]
+
+    def _hold_few(self, ids: list[int]) -> list[int]:
+        """``ids`` (those seen now), having forgotten the least recently seen of the lost beyond
+        :data:`MAX_LOST_PER_PERSON` per person asked for."""
+        most = self.options.max_people * MAX_LOST_PER_PERSON
+        lost = [t for t in self.tracks.values() if not t.seen_now]
+        if len(lost) > most:
+            for track in sorted(lost, key=lambda t: t.last_seen_ns)[: len(lost) - most]:
+                del self.tracks[track.person_id]
+        return ids
 
     def _new_id(self) -> int:
         self._next_id += 1

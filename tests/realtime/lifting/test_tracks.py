@@ -112,6 +112,20 @@ def test_one_person_keeps_their_id_after_a_stray_detection_far_off() -> None:
     assert tracker.update(np.array([box(2)]), 66 * MS) == [0] and tracker.lost() == [1]
 
 
+@pytest.mark.parametrize("max_people", [1, 2])
+def test_a_detection_jumping_about_holds_a_few_lost_people_not_one_per_jump(max_people: int) -> None:
+    """Numerics QA: a detection that jumped across the image every frame started a new id each
+    time, and each was held and published lost for a second: 230 people a frame at 1000 fps, 23 at
+    30 fps. The least recently seen beyond two lost per person asked for are forgotten."""
+    tracker = Tracker(TrackerOptions(max_people=max_people))
+    for frame in range(30):
+        xs = [(frame * 997 + k * 4999) % 20000 for k in range(max_people)]  # far from every earlier box
+        ids = tracker.update(np.array([box(x, w=40) for x in xs]), frame * 33 * MS)
+        assert len(tracker.lost()) <= 2 * max_people
+    assert len(tracker.lost()) == 2 * max_people and min(tracker.lost()) >= min(ids) - 2 * max_people
+    assert tracker.update(np.array([box(x, w=40) for x in xs]), 30 * 33 * MS) == ids  # those seen stay
+
+
 def test_a_detector_that_tracks_keeps_its_ids() -> None:
     tracker = Tracker(TrackerOptions(max_people=4))
     assert tracker.update(np.array([box(0), box(300)]), 0, np.array([7, 3])) == [7, 3]
