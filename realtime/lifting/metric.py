@@ -240,20 +240,28 @@ class MetricPoseLifting(PoseLifting):
         keypoints_px, confidence = mapped[..., :2], np.minimum(np.fmax(mapped[..., 2], 0.0), 1.0)
         track_ids, rows = detections.track_ids, range(n)  # rows: each person's in ``detections``
         detected_px, scores = detections.keypoints_px, detections.scores
+        unseen = ~(confidence >= self.options.min_joint_confidence).any(axis=1)
+        if unseen.any():  # no joint to place them by: not seen this frame, as a frame without them is (their
+            # window bridged; numerics QA: such a frame reset the window and the bones, one in four kept a
+            # person warming for good)
+            keep = np.flatnonzero(~unseen)
+            keypoints_px, confidence, detected_px, scores = keypoints_px[keep], confidence[keep], \
+                detected_px[keep], scores[keep]  # fmt: skip
+            track_ids, rows, n = None if track_ids is None else track_ids[keep], keep, len(keep)
         if self.tracker.options.max_people == 1 and n > 1:  # a detector that gave more than asked: its best
             # (review: each was published with an id of its own; before, the first alone was lifted)
             best = slice(k := int(np.argmax(scores.mean(axis=1))), k + 1)
             keypoints_px, confidence, detected_px, scores = keypoints_px[best], confidence[best], detected_px[best], \
                 scores[best]  # fmt: skip
-            track_ids, rows, n = None if track_ids is None else track_ids[best], [k], 1
+            track_ids, rows, n = None if track_ids is None else track_ids[best], [rows[k]], 1
         boxes = keypoint_boxes(detected_px, scores, self.options.tracker.min_score)
         if self.tracker.options.max_people > 1:
-            duplicate = duplicate_detections(boxes, detections.keypoints_px, detections.scores)
+            duplicate = duplicate_detections(boxes, detected_px, scores)
             if duplicate.any():  # one person found twice: the better one stays
                 keep = ~duplicate
                 boxes, keypoints_px, confidence = boxes[keep], keypoints_px[keep], confidence[keep]
                 track_ids = None if track_ids is None else track_ids[keep]
-                rows = np.flatnonzero(keep)
+                rows = np.asarray(rows)[keep]
                 n = len(boxes)
         # in fractions of the image's longer side: the same person in an image of another size (a
         # folder of mixed sizes) is where they were (CI: with one person asked for, every change of
