@@ -7,10 +7,13 @@ the nearest mode it has (the log says what it delivers). Given for a file, they 
 from __future__ import annotations
 
 import argparse
+import logging
 
+from ...calibration.io import load_intrinsics
 from ...engines.cli_args import FRAME_SIZE_RULE, frame_size
+from ...engines.logs import quieter
 from ..errors import OptionsError
-from ..sources import CameraSource
+from ..sources import CameraSource, ImageFolderSource
 from ..stages import FrameSource
 
 
@@ -36,7 +39,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def configure_capture(source: FrameSource, args: argparse.Namespace) -> FrameSource:
-    """Hand ``--camera-size``/``--camera-fps`` to an unopened live ``source`` (checked here)."""
+    """Hand ``--camera-size``/``--camera-fps`` to an unopened live ``source`` (checked here), and
+    ``--intrinsics`` to an image folder (its images of a size the file does not fit are skipped)."""
+    if isinstance(source, ImageFolderSource) and getattr(args, "intrinsics", None) is not None:
+        with quieter(logging.ERROR, "posecast.calibration"):  # its notices are the lifting stage's to say
+            source.intrinsics = load_intrinsics(args.intrinsics)
     size_text, fps = getattr(args, "camera_size", None), getattr(args, "camera_fps", None)
     if size_text is None and fps is None:
         return source

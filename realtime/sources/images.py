@@ -8,7 +8,10 @@ OpenCV cannot decode (empty, corrupt, not really an image, removed since) is ski
 the others keep their place in time. A folder where no image decodes is an error. Only regular
 files are images (a folder named ``x.jpg`` is not one). Images of different sizes are read as
 they are: the first that differs from the first image's size is logged as a warning, once (the
-lifting sets the intrinsics for each size it meets and logs them once per size).
+lifting sets the intrinsics for each size it meets and logs them once per size). With a camera
+file (:attr:`ImageFolderSource.intrinsics`, ``--intrinsics``) an image of a size it cannot be
+rescaled to is skipped and counted as an unreadable one is (QA: the run failed at it, after its
+outputs had been made from the images before).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...calibration import CalibrationError, CameraIntrinsics
 from ...engines.fileio import input_file_problem, input_folder_problem
 from ...engines.media import IMAGE_SUFFIXES, ImageTooLargeError, image_files, read_image, unread_photos_notice
 from ..errors import SourceError
@@ -45,6 +49,9 @@ class ImageFolderSource(FileSource):
         self._emitted = 0
         self._first: tuple[Path, tuple[int, int]] | None = None  # the first decoded image and its size
         self._sizes_differ = False
+        #: The camera file the images are lifted with (``--intrinsics``): images of a size it cannot
+        #: be rescaled to are skipped (``None``: every size is lifted with intrinsics of its own).
+        self.intrinsics: CameraIntrinsics | None = None
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> ImageFolderSource | None:
@@ -89,6 +96,9 @@ class ImageFolderSource(FileSource):
             if image is None:
                 self._skip(path)
                 continue
+            if (misfit := self._misfit(image)) is not None:
+                self._skip(path, misfit)
+                continue
             self._check_size(path, image)
             self._next_id = self._index - 1  # the image's place in the folder (a skipped one leaves a gap)
             self._emitted += 1
@@ -103,6 +113,16 @@ class ImageFolderSource(FileSource):
             raise SourceError(f"no image in {self.path} could be read: {first.name}{others}: {why}{fix}")
         return None
 
+    def _misfit(self, image: np.ndarray) -> str | None:
+        """Why the camera file cannot serve ``image``'s size, if it cannot."""
+        if self.intrinsics is None:
+            return None
+        try:
+            self.intrinsics.rescaled(image.shape[1], image.shape[0])
+        except CalibrationError as exc:
+            return f"the camera file (--intrinsics) does not fit it: {exc}"
+        return None
+
     def _check_size(self, path: Path, image: np.ndarray) -> None:
         size = (image.shape[1], image.shape[0])
         if self._first is None:
@@ -110,9 +130,9 @@ class ImageFolderSource(FileSource):
         elif size != self._first[1] and not self._sizes_differ:
             self._sizes_differ = True
             first, (w, h) = self._first
-            log.warning("images in %s differ in size: %s is %dx%d, %s was %dx%d; each is lifted with the "
-                        "intrinsics of its own size (warned once, not for every image)", self.path, path.name,
-                        *size, first.name, w, h)  # fmt: skip
+            how = "the camera file rescaled to its size" if self.intrinsics else "the intrinsics of its own size"
+            log.warning("images in %s differ in size: %s is %dx%d, %s was %dx%d; each is lifted with %s (warned "
+                        "once, not for every image)", self.path, path.name, *size, first.name, w, h, how)  # fmt: skip
 
     def _skip(self, path: Path, why: str | None = None) -> None:
         if not self.skipped_images:
@@ -137,8 +157,9 @@ class ImageFolderSource(FileSource):
         if self._files is not None and self._emitted:  # one after the last image read
             self._say_first_skip()
         if self._files is not None and self.skipped_images and self._emitted:  # (none read: the error says so)
-            log.warning("%d of %d images in %s could not be read (removed, unreadable, empty, corrupt or too large) "
-                        "and were skipped", self.skipped_images, len(self._files), self.path)  # fmt: skip
+            fit = ", or of a size the camera file does not fit" if self.intrinsics else ""
+            log.warning("%d of %d images in %s could not be read (removed, unreadable, empty, corrupt or too large%s) "
+                        "and were skipped", self.skipped_images, len(self._files), self.path, fit)  # fmt: skip
         self._files = None
 
 

@@ -104,6 +104,34 @@ def test_run_on_mixed_sizes_logs_the_intrinsics_once_per_size(dance, tmp_path, p
     assert seen == list(range(len(sizes)))
 
 
+def test_with_a_camera_file_images_it_does_not_fit_are_skipped(dance, tmp_path, pose_model_path) -> None:
+    """CLI QA: ``--intrinsics`` (a camera calibrated at 576x576) on a folder holding one 320x200
+    image: the warning said each size is lifted with its own intrinsics, the run failed at that
+    image (exit 2) after its outputs were made from the images before. The image is skipped and
+    counted, as an unreadable one is; a rescaled size (288x288) is lifted with the file rescaled."""
+    from posecast.calibration.io import save_intrinsics
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i, image in enumerate(dance[:4]):
+        cv2.imwrite(str(folder / f"f{i:03d}.jpg"), image)
+    cv2.imwrite(str(folder / "f001b.png"), cv2.resize(dance[4], (320, 200)))  # another camera's
+    cv2.imwrite(str(folder / "f002b.png"), cv2.resize(dance[5], (288, 288)))  # the same camera, smaller
+    camera = tmp_path / "camera.yaml"
+    save_intrinsics(CameraIntrinsics.from_hfov(60.0, 576, 576), camera)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    proc = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source", str(folder),
+                           "--intrinsics", str(camera), "--headless", "--publish", "none", "--print", "json",
+                           "--model-asset", str(pose_model_path)], capture_output=True, text=True, timeout=180,
+                          env=clean)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"skipped {folder / 'f001b.png'}: the camera file (--intrinsics) does not fit it: camera calibrated at " \
+           "576x576 cannot be rescaled to 320x200" in proc.stderr, proc.stderr
+    assert "1 of 6 images" in proc.stderr and "lifted with the camera file rescaled to its size" in proc.stderr
+    poses = [line for line in map(json.loads, proc.stdout.splitlines()) if line["topic"] == "pose"]
+    assert sorted({p["frame_id"] for p in poses}) == [0, 1, 3, 4, 5]  # f001b.png's place (2) left out
+
+
 def test_an_image_removed_while_the_folder_is_read_is_said_to_be_gone(dance, tmp_path, caplog) -> None:
     """The folder is listed when it opens; an image removed afterwards was reported as "empty or
     corrupt"."""
