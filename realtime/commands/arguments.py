@@ -273,10 +273,13 @@ def run_pipeline(
     source_spec: str,
     sinks: Sequence[Sink],
     max_frames: int | Callable[[FrameSource], int] | None,
+    notices: Sequence[tuple[int, str]] = (),
 ) -> int:
     """Open the source, build the lifting stage and the detector, run to the end (or
     ``max_frames``, a number or a function of the opened source, or a sink's stop request);
-    returns the frames processed. The sinks are closed whatever happens."""
+    returns the frames processed. The sinks are closed whatever happens. ``notices`` (level,
+    text) are logged once the source has opened and the stages are built: a refused source or
+    model is the only line."""
     lifting = detector = None
     dropped = 0
     try:
@@ -291,6 +294,8 @@ def run_pipeline(
             warn_if_fewer_people(detector, getattr(args, "max_people", 1))
             pipeline = Pipeline(detector, lifting, sinks, world)
             lifting = detector = None  # the pipeline owns them now
+            for level, notice in notices:
+                log.log(level, "%s", notice)
             limit = max_frames(source) if callable(max_frames) else max_frames
             try:
                 # closing(): a stop landing in the counting, not inside the runner, would leave the

@@ -47,7 +47,8 @@ def demo(args: argparse.Namespace) -> int:
         raise OptionsError("--source is empty: pass a video file, an image folder or a camera index, or leave it "
                            "out for the sample clip")  # fmt: skip
     source = args.source or str(demo_clip())
-    notices: list[tuple[int, str]] = []  # said once the arguments hold: a refused one is the only line
+    # said once the source opened and the stages loaded: a refused source or model is the only line
+    notices: list[tuple[int, str]] = []
     if not args.headless and display_available():
         args.output_video = None
     else:
@@ -66,6 +67,4 @@ def demo(args: argparse.Namespace) -> int:
     if args.print_mode is None:
         args.print_mode = "none"
     sinks = build_sinks(args, source)
-    for level, notice in notices:
-        log.log(level, "%s", notice)
-    return run_and_report(args, source, sinks)
+    return run_and_report(args, source, sinks, notices)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections.abc import Sequence
 
 from ..sinks.stats import StatsSink
 from ..sinks.view import say_no_display
@@ -31,13 +32,15 @@ def run(args: argparse.Namespace) -> int:
     return run_and_report(args, args.source, sinks)
 
 
-def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink]) -> int:
+def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink],
+                   notices: Sequence[tuple[int, str]] = ()) -> int:  # fmt: skip
     """Run the pipeline into ``sinks`` and log one summary line (from the stats sink), also when
-    the run is stopped (Ctrl-C is how a camera run ends) or its live source is lost."""
+    the run is stopped (Ctrl-C is how a camera run ends) or its live source is lost; ``notices``:
+    :func:`run_pipeline`'s."""
     started = time.perf_counter()
     frames = None
     try:
-        frames = run_pipeline(args, source_spec, sinks, args.frames)
+        frames = run_pipeline(args, source_spec, sinks, args.frames, notices)
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP
         if not any(s.frames for s in sinks if isinstance(s, StatsSink)):  # outputs are made at the first frame
             log.info("stopped before the first frame: no output was written")

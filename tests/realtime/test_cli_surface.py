@@ -621,12 +621,14 @@ def test_view_refuses_a_stream_as_listen_refuses_it(address: str) -> None:
 
 @pytest.mark.parametrize("bad", [["--frames", "0"], ["--max-people", "9"], ["--source", "nosuch.mp4"],
                                  ["--publish", "bogus"], ["--hfov", "200"], ["--floor-camera", "abc"],
-                                 ["--model", "bad.onnx"]])  # fmt: skip
+                                 ["--model", "bad.onnx"], ["--source", "text.mp4"]])  # fmt: skip
 def test_demo_refuses_a_bad_argument_in_one_line(bad: list[str], tmp_path: Path) -> None:
     """It said it was replacing an earlier demo's video and recording to it, then refused the
     argument (QA): nothing was replaced, and the error was not one line (a model file that is
-    none: QA, 2026-12-06)."""
+    none: QA, 2026-12-06; a source that decodes no frame, found only as the run opened it: CLI
+    QA, 2026-12-07)."""
     (tmp_path / "bad.onnx").write_text("not a model")
+    (tmp_path / "text.mp4").write_text("not a video")
     (tmp_path / "posecast_demo.mp4").write_bytes(b"an earlier demo")
     (tmp_path / "posecast_demo.webm").write_bytes(b"an earlier demo")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
@@ -638,8 +640,9 @@ def test_demo_refuses_a_bad_argument_in_one_line(bad: list[str], tmp_path: Path)
 
 
 def test_a_demo_that_fails_in_the_run_keeps_the_earlier_video(tmp_path: Path) -> None:
-    """A camera that does not open fails in the run, after the notices: the log said "replacing
-    posecast_demo.mp4" and the earlier video was kept (QA). The notice now says when it is replaced."""
+    """A camera that does not open fails in the run: the log said "replacing posecast_demo.mp4" and
+    the earlier video was kept (QA); then it said the video "is replaced when this run ends" before
+    the error (CLI QA). The notice comes once the source has opened."""
     for name in ("posecast_demo.mp4", "posecast_demo.webm"):
         (tmp_path / name).write_bytes(b"an earlier demo")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
@@ -650,7 +653,8 @@ def test_a_demo_that_fails_in_the_run_keeps_the_earlier_video(tmp_path: Path) ->
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("posecast: error: camera index 99"), lines
     assert not any(line.startswith("replacing") for line in lines), lines
-    assert any("is replaced when this run ends" in line for line in lines), lines
+    # said once the source opened: a camera that does not open replaces nothing, and says nothing of it
+    assert not any("is replaced when this run ends" in line for line in lines), lines
     assert {path.read_bytes() for path in tmp_path.iterdir()} == {b"an earlier demo"}
 
 
