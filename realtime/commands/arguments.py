@@ -163,7 +163,7 @@ def build_sinks(args: argparse.Namespace, source_spec: str) -> list[Sink]:
         for sink in built.values():
             sink.close()
         raise
-    _warn_unused_options(args, source_spec)  # once the options hold: a refused one is the only line (QA)
+    warn_unused_options(args, source_spec)  # once the options hold: a refused one is the only line (QA)
     return [built[key] for key in SINKS if key in built]
 
 
@@ -187,15 +187,17 @@ def check_named_inputs(args: argparse.Namespace, source_spec: str) -> None:
         DETECTORS[getattr(args, "detector", next(iter(DETECTORS)))].check_args(args)
 
 
-def _warn_unused_options(args: argparse.Namespace, source_spec: str) -> None:
-    """Say which options given do nothing with the others (QA: they were taken without a word)."""
+def warn_unused_options(args: argparse.Namespace, source_spec: str | None = None) -> None:
+    """Say which options given do nothing with the others (QA: they were taken without a word):
+    ``run``'s and ``demo``'s, and those of them that ``bench``, ``engines bench`` and ``lift`` take."""
     unused = []
-    if getattr(args, "realtime", False) and isinstance(open_source(source_spec), CameraSource):  # (unopened)
-        unused.append("--realtime: a camera or stream delivers frames at its own pace already")
-    model = getattr(args, "model", None)
-    if getattr(args, "int8", None) is False and model is not None and is_int8_copy(resolve_model(model)):
-        unused.append(f"--no-int8: {model} is an INT8 copy itself, and runs as it is (its float model is the file "
-                      "without .int8)")  # fmt: skip
+    if getattr(args, "realtime", False) and source_spec and isinstance(open_source(source_spec), CameraSource):
+        unused.append("--realtime: a camera or stream delivers frames at its own pace already")  # (unopened)
+    models = getattr(args, "model", None)
+    for model in [models] if isinstance(models, str) else models or ():  # (bench: --model given again)
+        if getattr(args, "int8", None) is False and is_int8_copy(resolve_model(model)):
+            unused.append(f"--no-int8: {model} is an INT8 copy itself, and runs as it is (its float model is the file "
+                          "without .int8)")  # fmt: skip
     searching = getattr(args, "people_search", DEFAULT_SEARCH_INTERVAL_S) != DEFAULT_SEARCH_INTERVAL_S
     if getattr(args, "max_people", 1) == 1 and searching:
         unused.append("--people-search: with --max-people 1 nobody more is looked for")

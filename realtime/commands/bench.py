@@ -38,6 +38,7 @@ from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MODEL_VARIANTS, PEO
 from ..errors import OptionsError
 from ..stop_signals import stop_signals_deferred
 from ..threaded import RUNNERS, threaded_by_default
+from .arguments import warn_unused_options
 from .demo import demo_clip
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,7 @@ def bench(args: argparse.Namespace) -> int:
         model_asset=args.model_asset, max_people=args.max_people, people_search_s=args.people_search,
         publish=args.publish, verbose=args.verbose,
     )  # fmt: skip
+    warn_unused_options(args)
     if args.soak_hook and not args.soak:
         raise OptionsError("--soak-hook needs --soak MINUTES")
     if args.soak_pace is not None and not args.soak:

@@ -12,6 +12,7 @@ from ...engines.fileio import atomic_write, check_outputs
 from ...engines.runtime import BACKENDS, availability, backend_accepts, load_backend
 from ...engines.runtime.base import USE_ONNXRUNTIME, model_files, resolve_model
 from ...engines.runtime.quantize import int8_by_default
+from .arguments import warn_unused_options
 
 #: The largest batch `engines bench` takes: the live pipeline lifts at most 16 windows at once (8
 #: people, each with its mirror image); 100,000 ran for minutes and told nothing more
@@ -143,6 +144,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise BackendError(f"--max-batch must be at least the largest --batch ({max(batches)}), got {args.max_batch}")
     model_path = resolve_model(args.model)
     check_outputs({"--json": args.json, "--markdown": args.markdown}, model_files(model_path))
+    warn_unused_options(args)
     int8 = int8_by_default(model_path) if args.int8 is None else args.int8
     options = {
         "onnxruntime": {"threads": args.threads, "int8": int8},

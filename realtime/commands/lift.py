@@ -8,7 +8,7 @@ import logging
 from ...engines.cli_args import given_path, output_file, output_file_or_folder
 from ...engines.frames import ENGINE_FRAMES
 from ..offline import lift_file
-from .arguments import NO_LIVE_SUBJECT_HELP, add_model_arguments, lifter_options
+from .arguments import NO_LIVE_SUBJECT_HELP, add_model_arguments, lifter_options, warn_unused_options
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def lift(args: argparse.Namespace) -> int:
+    warn_unused_options(args)
     if args.frame is not None and args.bvh is None:
         log.warning("--frame %s: it sets the BVH's axes, and no --bvh is written (the option does nothing)",
                     args.frame)  # fmt: skip

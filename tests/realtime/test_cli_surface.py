@@ -904,14 +904,36 @@ def test_options_that_do_nothing_with_the_source_or_model_are_said(mjpeg_url: st
 
     int8_model = str(int8_sibling(resolve_model(None)))
     with caplog.at_level(logging.WARNING, "posecast"):
-        arguments._warn_unused_options(argparse.Namespace(realtime=True), mjpeg_url)
-        arguments._warn_unused_options(argparse.Namespace(realtime=True), str(DANCE_CLIP))  # a file: paced
-        arguments._warn_unused_options(argparse.Namespace(model=int8_model, int8=False), str(DANCE_CLIP))
-        arguments._warn_unused_options(argparse.Namespace(model=int8_model, int8=None), str(DANCE_CLIP))
+        arguments.warn_unused_options(argparse.Namespace(realtime=True), mjpeg_url)
+        arguments.warn_unused_options(argparse.Namespace(realtime=True), str(DANCE_CLIP))  # a file: paced
+        arguments.warn_unused_options(argparse.Namespace(model=int8_model, int8=False), str(DANCE_CLIP))
+        arguments.warn_unused_options(argparse.Namespace(model=int8_model, int8=None), str(DANCE_CLIP))
     said = [r.getMessage() for r in caplog.records]
     assert said == ["--realtime: a camera or stream delivers frames at its own pace already (the option does nothing)",
                     f"--no-int8: {int8_model} is an INT8 copy itself, and runs as it is (its float model is the file "
                     "without .int8) (the option does nothing)"], said  # fmt: skip
+
+
+def test_lift_and_engines_bench_say_an_int8_copy_runs_whatever_no_int8_says(tmp_path: Path, media_dir: Path,
+                                                                          caplog) -> None:  # noqa: ANN001
+    """CLI QA: ``run`` said it; ``lift`` and ``engines bench`` ran the INT8 copy given as --model
+    with --no-int8 without a word (and ``bench`` took --people-search with one person)."""
+    from posecast.calibration import CameraIntrinsics
+    from posecast.engines import skeleton
+    from posecast.engines.runtime.base import int8_sibling, resolve_model
+
+    int8_model = str(int8_sibling(resolve_model(None)))
+    landmarks = np.array(json.loads((media_dir / "squats_720x1280.mediapipe_full_2d.json").read_text()))
+    np.savez(tmp_path / "squats_2d.npz", keypoints_2d=skeleton.from_mediapipe(landmarks)[..., :2], fps=5.0,
+             intrinsics=CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array())  # fmt: skip
+    said = f"--no-int8: {int8_model} is an INT8 copy itself, and runs as it is"
+    with caplog.at_level(logging.WARNING, "posecast"):
+        assert main(["lift", "--input", str(tmp_path / "squats_2d.npz"), "--output", str(tmp_path / "out.npz"),
+                     "--model", int8_model, "--no-int8"]) == 0  # fmt: skip
+        assert sum(said in r.getMessage() for r in caplog.records) == 1
+        assert main(["engines", "bench", "--iters", "3", "--warmup", "0", "--batch", "1", "--backend", "onnxruntime",
+                     "--model", int8_model, "--no-int8"]) == 0  # fmt: skip
+        assert sum(said in r.getMessage() for r in caplog.records) == 2
 
 
 @pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
