@@ -55,6 +55,11 @@ class FloorState:
     camera_to_world: np.ndarray
     origin_placed: bool = True
 
+    def __post_init__(self) -> None:
+        # read-only: every frame's world hands this array out, and an edit in place (a program
+        # turning it to its engine's axes) moved every later frame's joints by metres (API QA)
+        self.camera_to_world.flags.writeable = False
+
     def describe(self) -> dict[str, object]:
         """Plain data for a ``meta`` message."""
         return {

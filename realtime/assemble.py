@@ -64,9 +64,12 @@ def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink]
     """The pipeline for ``options`` writing to ``sinks`` (unopened: use ``with``)."""
     if options is not None and not isinstance(options, PipelineOptions):  # (QA: an AttributeError further on)
         raise TypeError(f"options must be PipelineOptions, got {type(options).__name__}")
+    sinks = list(sinks)  # (API QA: a generator was used up by the check below, and no sink ran)
     if not all(isinstance(sink, Sink) for sink in sinks):  # (QA: [None] was taken)
         raise TypeError(f"sinks must be Sink objects, got {[type(sink).__name__ for sink in sinks]}")
-    options = options or PipelineOptions()
+    # checked again as they are now (API QA: max_people set after the options were made ran one
+    # person, with advice to give the detector a field it has; "nope" as detector was a KeyError)
+    options = dataclasses.replace(options) if options is not None else PipelineOptions()
     lifting = detector = None
     try:
         lifting = LIFTINGS[options.lifting_method](options.lifting)

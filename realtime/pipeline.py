@@ -97,6 +97,8 @@ class Pipeline:
         self.detector = detector
         self.lifting = lifting
         self.sinks: list[Sink] = list(sinks)
+        if len({id(sink) for sink in self.sinks}) < len(self.sinks):  # (API QA: opened, fed and closed twice)
+            raise TypeError("sinks holds one Sink object twice: give each output once (build two for two files)")
         #: the people on the floor (``PoseFrame.world``; the floor in the meta's assumptions)
         self.world = world
         self._floor_state: tuple[str, bool] | None = None
@@ -123,6 +125,7 @@ class Pipeline:
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
         self._restamped = False  # a detector's detections were given the frame's times (logged once)
+        self._running = False  # a run's loop is under way (one at a time)
         self._inline_watch = InlineWriteWatch()  # an inline sink that holds a live frame is said
         self._detached: set[int] = set()  # id(sink) of each output that failed (closed by _detach)
         # dropped unclosed: its outputs are finished all the same (QA: each threaded output's thread,
@@ -350,12 +353,36 @@ class Pipeline:
         if self._stopped_elsewhere():
             return
         self._check_open()
+        self.check_run_arguments(source, max_frames)
+        self.check_outputs_against(source)
+        with self.one_run():
+            yield from self._run(source, max_frames)
+
+    @staticmethod
+    def check_run_arguments(source: FrameSource, max_frames: int | None) -> None:
+        """Raise :class:`TypeError` for a ``run``'s arguments that are not a source and a count
+        (every runner checks them)."""
         if max_frames is not None and not (isinstance(max_frames, int) and not isinstance(max_frames, bool)
                                            and max_frames >= 0):  # (QA: "3" failed on a comparison, 2.5 ran 3)
             raise TypeError(f"max_frames must be a whole number of frames (or None: to the end), got {max_frames!r}")
         if not callable(getattr(source, "read", None)):  # (QA: a path gave "'str' object has no attribute 'read'")
             raise TypeError(f"source must be an opened frame source (open_source(...)), got {type(source).__name__}")
-        self.check_outputs_against(source)
+
+    @contextlib.contextmanager
+    def one_run(self) -> Iterator[None]:
+        """Around a run's loop (every runner's): a second run while one is under way is refused."""
+        with self._stages:
+            if self._running:  # (API QA: two runs interleaved gave 11 ids for one person and a KeyError)
+                raise PosecastError("this Pipeline is already running a source: one run at a time (finish or close "
+                                    "that run's loop first), or build another pipeline")  # fmt: skip
+            self._running = True
+        try:
+            yield
+        finally:
+            with self._stages:
+                self._running = False
+
+    def _run(self, source: FrameSource, max_frames: int | None) -> Generator[PoseFrame, None, None]:
         count = 0
         while (max_frames is None or count < max_frames) and not self.closed:  # closed from another thread: ended
             try:
@@ -381,7 +408,10 @@ class Pipeline:
         the file ``source`` reads (QA: from Python, ``VideoSink(the clip)`` replaced the video
         being read; the command checks its options before it builds anything). Every runner
         calls it before the first frame of each source."""
-        check_outputs({k: v for sink in self.sinks for k, v in sink.output_files().items()},
+        # keyed by each output's label too: two recorders' "--record" kept one path, and the other
+        # wrote over the clip being read (API QA)
+        check_outputs({f"{k} ({label})": v for label, sink in zip(output_labels(self.sinks), self.sinks, strict=True)
+                       for k, v in sink.output_files().items()},
                       {"the source": getattr(source, "path", None)})  # fmt: skip
 
     def should_stop(self, frame: Frame) -> bool:
@@ -455,6 +485,8 @@ class Pipeline:
                 error = SinkError(f"output {self._label(output)} could not be finished: {_reason(exc)}")
                 error.__cause__ = exc
                 errors.append(error)
+            except BaseException as exc:  # SystemExit, GeneratorExit: the others are finished first (API QA:
+                errors.insert(0, exc)  # the outputs after it stayed open, a take a .part, their threads alive)
         opened = {id(o.sink) if isinstance(o, BackgroundSink) else id(o) for o in self._outputs}
         for sink in self.sinks:
             if id(sink) not in opened and id(sink) not in self._detached:

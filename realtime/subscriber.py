@@ -3,6 +3,7 @@ tests and Python consumers."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +35,8 @@ from .schema import (
 #: meta every second), and the least time between two "new run" notices: ``posecast listen`` and
 #: ``posecast view`` alike
 QUIET_NOTICE_S = 5.0
+#: Seconds a receiving thread takes at most to see a close from another thread.
+CLOSE_CHECK_S = 0.1
 
 
 def _check_arguments(address: object, topics: object, receive_hwm: object) -> None:
@@ -76,6 +79,11 @@ class Subscriber:
         self.run_index = 0
         self._last_pose_frame_id = -1
         self._held: PoseMessage | None = None  # a new run's first pose, which ended a recv_all batch
+        # ZeroMQ sockets are not thread-safe: one thread receives at a time, and a close from another
+        # ends that thread's wait before the socket closes (API QA: two threads receiving at once
+        # aborted the process in libzmq; a close during a recv gave a raw ZMQError)
+        self._receiving = threading.Lock()
+        self._closing = False
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -119,8 +127,7 @@ class Subscriber:
         topic other than ``pose`` and ``meta`` is skipped (a later ``pose2`` matches ``b"pose"``
         too). Raises :class:`SchemaError`
         for a message that does not follow the schema, :class:`PosecastError` once closed."""
-        if self._socket.closed:
-            raise PosecastError(f"this Subscriber of {self.address} is closed: make a new one to receive again")
+        self._check_receiver()
         if self._pending_error is not None:  # the bad message that ended recv_all's batch, said now
             error, self._pending_error = self._pending_error, None
             raise error
@@ -143,24 +150,45 @@ class Subscriber:
         their alternations, as the protocol says)."""
         return isinstance(message, PoseMessage) and message.frame_id < self._last_pose_frame_id
 
+    def _check_receiver(self) -> None:
+        if self._closing or self._socket.closed:
+            raise PosecastError(f"this Subscriber of {self.address} is closed: make a new one to receive again")
+
     def _receive(self, timeout_s: float | None) -> PoseMessage | MetaMessage | None:
-        """The next message of ours, decoded, or None after ``timeout_s``; nothing counted."""
-        deadline = None if timeout_s is None else time.monotonic() + max(0.0, timeout_s)
-        while True:
-            left_s = None if deadline is None else max(0.0, deadline - time.monotonic())
-            # zmq's poll takes a C int of milliseconds (24.8 days): a longer wait is a wait forever
-            timeout_ms = None if left_s is None or left_s * 1000 >= 2**31 else int(left_s * 1000)
-            if not self._socket.poll(timeout_ms, zmq.POLLIN):
-                return None
-            parts = self._socket.recv_multipart()
-            if len(parts) != 2:
-                raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
-            topic, payload = parts
-            if topic == TOPIC_POSE:
-                return decode_pose(payload)
-            if topic == TOPIC_META:
-                return decode_meta(payload)
-            # another topic (a subscription matches by prefix: b"" or b"pose" take b"pose2" too): not ours
+        """The next message of ours, decoded, or None after ``timeout_s`` or a close from another
+        thread; nothing counted. One thread at a time (threads may take turns)."""
+        if not self._receiving.acquire(blocking=False):
+            self._check_receiver()  # (closing: said as closed)
+            raise PosecastError(f"this Subscriber of {self.address} is receiving on another thread now: ZeroMQ "
+                                "sockets are not thread-safe; make a Subscriber for each thread")  # fmt: skip
+        try:
+            deadline = None if timeout_s is None else time.monotonic() + max(0.0, timeout_s)
+            while True:
+                if self._closing:
+                    return None
+                left_s = CLOSE_CHECK_S if deadline is None else max(0.0, deadline - time.monotonic())
+                # in slices: a close from another thread is seen within one
+                if not self._socket.poll(int(min(left_s, CLOSE_CHECK_S) * 1000), zmq.POLLIN):
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return None
+                    continue
+                if (message := self._take()) is not None:
+                    return message
+        finally:
+            self._receiving.release()
+
+    def _take(self) -> PoseMessage | MetaMessage | None:
+        """The message waiting, decoded; None for another topic's."""
+        parts = self._socket.recv_multipart()
+        if len(parts) != 2:
+            raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
+        topic, payload = parts
+        if topic == TOPIC_POSE:
+            return decode_pose(payload)
+        if topic == TOPIC_META:
+            return decode_meta(payload)
+        # another topic (a subscription matches by prefix: b"" or b"pose" take b"pose2" too): not ours
+        return None
 
     def recv_all(self, timeout_s: float | None = 0.0, max_messages: int = 1000) -> list[PoseMessage | MetaMessage]:
         """The messages waiting now (at most ``max_messages``, so a stream faster than decoding
@@ -197,9 +225,13 @@ class Subscriber:
         return messages
 
     def close(self) -> None:
-        if not self._socket.closed:
-            self._socket.close(linger=0)
-            remove_own_ipc_file(self._ipc_file)
+        """Close the socket (safe twice, and from another thread than the receiving one: its wait
+        ends first, with None)."""
+        self._closing = True
+        with self._receiving:  # the receiving thread leaves its wait within CLOSE_CHECK_S
+            if not self._socket.closed:
+                self._socket.close(linger=0)
+                remove_own_ipc_file(self._ipc_file)
 
     def __enter__(self) -> Subscriber:
         return self

@@ -169,8 +169,14 @@ class ThreadedPipeline:
 
     def run(self, source: FrameSource, max_frames: int | None = None) -> Generator[PoseFrame, None, None]:
         pipeline = self.pipeline
+        pipeline.check_run_arguments(source, max_frames)  # (API QA: unchecked here, "2.5" ran 3 frames)
         pipeline.check_outputs_against(source)
         pipeline.open()
+        with pipeline.one_run():
+            yield from self._run(source, max_frames)
+
+    def _run(self, source: FrameSource, max_frames: int | None) -> Generator[PoseFrame, None, None]:
+        pipeline = self.pipeline
         self.handoff = handoff = HandOff(self.record_depths)
         stop = threading.Event()
         worker = threading.Thread(target=self._detect_loop, args=(source, max_frames, stop), name="posecast-2d",

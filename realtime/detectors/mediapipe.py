@@ -14,6 +14,7 @@ the first frames; unless ``verbose`` they are muted (:mod:`.quiet`).
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import math
 import sys
@@ -130,7 +131,7 @@ class MediaPipeDetector(Detector2D):
     layout = MEDIAPIPE_33
 
     def __init__(self, options: MediaPipeOptions | None = None) -> None:
-        self.options = options or MediaPipeOptions()
+        self.options = copy.deepcopy(options) if options is not None else MediaPipeOptions()  # (as the lifting's)
         self.max_people = self.options.max_people
         name = f"pose_landmarker_{self.options.model_variant}"
         # A user's own .task file is not checked against the pinned checksum (newer MediaPipe

@@ -26,6 +26,7 @@ not to be trusted. Until the window spans the model's whole window time the stat
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
@@ -129,7 +130,9 @@ class MetricPoseLifting(PoseLifting):
     name = "metric"
 
     def __init__(self, options: LiftingOptions | None = None) -> None:
-        self.options = o = options or LiftingOptions()
+        # a copy: the caller's options changed later must not change a built stage (API QA: hfov_deg
+        # set after the build moved joints by metres, with nothing said)
+        self.options = o = copy.deepcopy(options) if options is not None else LiftingOptions()
         self._intrinsics_file = load_intrinsics(o.intrinsics_path) if o.intrinsics_path else None
         if o.subject_path is not None:
             self.subject = load_subject(o.subject_path)

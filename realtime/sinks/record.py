@@ -82,6 +82,9 @@ class RecordSink(Sink):
         return {"--record": Path(self.options.path)}
 
     def open(self, meta: StreamMeta) -> None:
+        if Path(self.options.path).is_file():  # as --record refuses it (API QA: a finished take was replaced)
+            raise OptionsError(f"recording {self.options.path} already exists: a take is never replaced; pass another "
+                               "path (or delete it first)")  # fmt: skip
         self._writer = RecordingWriter(self.options.path, source=self.options.source, schema_version=SCHEMA_VERSION,
                                        flush_interval_s=self.options.flush_interval_s)  # fmt: skip
         self.update_meta(meta)

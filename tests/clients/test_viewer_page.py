@@ -440,6 +440,7 @@ def test_two_people_on_a_published_floor(tmp_path) -> None:
             assert has_colour(shot, x, y, kind), f"person {pid}: {name} not drawn at ({x}, {y})"
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
 @pytest.mark.parametrize(("assumptions", "said"), [
     ({}, "hfov not known yet"),  # the first meta, before the first image: no field of view stated
     ({"hfov_deg": 60.0, "intrinsics_assumed": True}, "hfov 60° (assumed)"),

@@ -231,3 +231,26 @@ def test_a_recv_all_batch_holds_one_run(free_port) -> None:  # noqa: ANN001
             assert len(batches) >= 2, batches
     finally:
         publisher.close()
+
+
+def test_one_thread_receives_and_a_close_from_another_ends_its_wait(free_port) -> None:  # noqa: ANN001
+    """API QA: two threads receiving at once on one Subscriber aborted the process inside libzmq (3
+    runs of 4), and a close from another thread during a recv gave a raw ZMQError. The second thread
+    is told to make its own (threads taking turns are fine); a close ends the receiver's wait with
+    None, then recv says closed."""
+    import threading
+
+    subscriber = Subscriber(f"tcp://127.0.0.1:{free_port()}")
+    waited: list[object] = []
+    receiver = threading.Thread(target=lambda: waited.append(subscriber.recv(timeout_s=None)))
+    receiver.start()
+    time.sleep(0.3)
+    with pytest.raises(PosecastError, match="is receiving on another thread now: ZeroMQ sockets are not thread-safe; "
+                                            "make a Subscriber for each thread"):  # fmt: skip
+        subscriber.recv(timeout_s=0.1)
+    began = time.monotonic()
+    subscriber.close()
+    receiver.join(timeout=5)
+    assert not receiver.is_alive() and waited == [None] and time.monotonic() - began < 2.0
+    with pytest.raises(PosecastError, match="is closed: make a new one"):
+        subscriber.recv(timeout_s=0.1)

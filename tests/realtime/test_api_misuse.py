@@ -1,0 +1,146 @@
+"""The Python API misused as developers embedding it do (API QA, 2026-12-07): each is refused in
+words, or works, instead of a wrong result, a lost file or a crash. Real sinks and files; the
+detector and lifting are the stage tests' scripted ones where MediaPipe is not the point."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from posecast.engines.errors import PosecastError
+from posecast.engines.fileio import OutputPathError
+from posecast.realtime.pipeline import Pipeline
+from posecast.realtime.recording.format import read_recording
+from posecast.realtime.sinks import RecordSink
+from posecast.realtime.sinks.record import RecordOptions
+from test_stages import FakeDetector, FakeLifting, ListSource, RecordingSink, two_people
+
+
+class PosedLifting(FakeLifting):
+    """The stage tests' lifting with every 3D field a recording keeps."""
+
+    def process(self, detections, timestamp_ns, stage_ns=None):  # noqa: ANN001, ANN201
+        people = super().process(detections, timestamp_ns, stage_ns)
+        for person in people:
+            person.root_m = person.joints_m[0].copy()
+            person.joints_rel_m = person.joints_m - person.root_m
+            person.bone_lengths_m = np.full(16, 0.1)
+        return people
+
+
+class PathSource(ListSource):
+    """A source reading a file (its ``path``), as a video source does."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        super().__init__(count)
+        self.path = path
+
+
+def test_two_recorders_are_both_checked_against_the_source(tmp_path: Path) -> None:
+    """Both reported their file as "--record": the last one alone was checked, and the first wrote
+    its take over the clip being read."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"the user's video")
+    sinks = [RecordSink(RecordOptions(clip)), RecordSink(RecordOptions(tmp_path / "other.posecast"))]
+    pipeline = Pipeline(FakeDetector(two_people(3)), PosedLifting(), sinks)
+    with pytest.raises(OutputPathError, match="clip.mp4"):
+        pipeline.check_outputs_against(PathSource(clip, 3))
+    with pytest.raises(PosecastError, match="clip.mp4"), pipeline, PathSource(clip, 3) as source:
+        list(pipeline.run(source))
+    assert clip.read_bytes() == b"the user's video"
+
+
+def test_one_sink_given_twice_is_refused() -> None:
+    sink = RecordingSink()
+    with pytest.raises(TypeError, match="sinks holds one Sink object twice"):
+        Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink, sink])
+
+
+def test_a_second_run_while_one_is_under_way_is_refused() -> None:
+    """Two runs interleaved gave one person 11 ids, and a KeyError in the other thread."""
+    pipeline = Pipeline(FakeDetector(two_people(6)), FakeLifting(), [RecordingSink()])
+    with pipeline, ListSource(6) as first, ListSource(6) as second:
+        running = pipeline.run(first)
+        next(running)
+        with pytest.raises(PosecastError, match="this Pipeline is already running a source: one run at a time"):
+            next(pipeline.run(second))
+        assert len(list(running)) == 5
+        assert len(list(pipeline.run(second))) == 6  # one after the other: fine
+
+
+class ExitsOnClose(RecordingSink):
+    def close(self) -> None:
+        super().close()
+        raise SystemExit(3)
+
+
+def test_a_sink_raising_system_exit_on_close_leaves_the_others_finished(tmp_path: Path) -> None:
+    """The outputs after it stayed open: a take stayed a .part, its thread alive."""
+    take = tmp_path / "take.posecast"
+    pipeline = Pipeline(FakeDetector(two_people(3)), PosedLifting(), [ExitsOnClose(), RecordSink(RecordOptions(take))])
+    with pytest.raises(SystemExit), pipeline, ListSource(3) as source:
+        list(pipeline.run(source))
+    assert read_recording(take).complete and not (tmp_path / "take.posecast.part").exists()
+
+
+def test_sinks_given_as_a_generator_all_run(tmp_path: Path, pose_model_path: Path) -> None:
+    """The type check used the generator up, and no sink ran."""
+    from posecast.realtime.assemble import PipelineOptions, build_pipeline
+    from posecast.realtime.detectors import MediaPipeOptions
+
+    sink = RecordingSink()
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    with build_pipeline(options, (s for s in [sink])) as pipeline, ListSource(2) as source:
+        list(pipeline.run(source))
+    assert len(sink.frames) == 2
+
+
+def test_options_are_checked_as_they_are_when_built_and_copied_by_the_stages(pose_model_path: Path) -> None:
+    """max_people set after the options were made ran one person (with advice to give the detector
+    a field it has); hfov_deg changed after the build moved the joints by metres."""
+    from posecast.realtime.assemble import PipelineOptions, build_pipeline
+    from posecast.realtime.detectors import MediaPipeOptions
+    from posecast.realtime.errors import OptionsError
+
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    with build_pipeline(options) as pipeline:
+        options.lifting.hfov_deg = 30.0
+        options.detector_options.min_detection_confidence = 0.9
+        assert pipeline.lifting.options.hfov_deg == 60.0
+        assert pipeline.detector.options.min_detection_confidence == 0.5
+    options.max_people = 2
+    with build_pipeline(options) as pipeline:
+        assert pipeline.detector.max_people == 2 and pipeline.lifting.tracker.options.max_people == 2
+    options.detector = "nope"
+    with pytest.raises(OptionsError, match="detector must be one of mediapipe, got 'nope'"):
+        build_pipeline(options)
+
+
+def test_a_recorder_does_not_replace_a_finished_take(tmp_path: Path) -> None:
+    """From Python a second run over a take's path replaced it (the command refuses it)."""
+    take = tmp_path / "take.posecast"
+    with Pipeline(FakeDetector(two_people(3)), PosedLifting(), [RecordSink(RecordOptions(take))]) as pipeline, \
+            ListSource(3) as source:  # fmt: skip
+        list(pipeline.run(source))
+    again = Pipeline(FakeDetector(two_people(2)), PosedLifting(), [RecordSink(RecordOptions(take))])
+    with pytest.raises(PosecastError, match="already exists: a take is never replaced"):
+        again.open()
+    assert len(read_recording(take).frames) == 3
+
+
+def test_two_pipelines_run_at_once_on_two_threads() -> None:
+    """The one-run guard is each pipeline's own."""
+    results: list[int] = []
+
+    def run() -> None:
+        with Pipeline(FakeDetector(two_people(5)), FakeLifting(), []) as pipeline, ListSource(5) as source:
+            results.append(len(list(pipeline.run(source))))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == [5, 5]
