@@ -144,3 +144,15 @@ def test_two_pipelines_run_at_once_on_two_threads() -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert results == [5, 5]
+
+
+def test_the_floor_handed_out_with_each_frame_cannot_be_changed_in_place() -> None:
+    """A program turning ``frame.world.floor.camera_to_world`` to its engine's axes in place moved
+    every later frame's world joints by metres: the estimator's own array was handed out."""
+    from posecast.calibration.ground import FloorEstimator
+
+    floor = FloorEstimator(1.7).state
+    with pytest.raises(ValueError, match="read-only"):
+        floor.camera_to_world[:3, 1] *= -1
+    turned = floor.camera_to_world.copy()  # as the README says: copy, then change
+    turned[:3, 1] *= -1
