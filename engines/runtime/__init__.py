@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import BackendError, ModelError, PosecastError
 from ..host import cpu_name
 from ..metadata import EXPORTER, load_error_text
-from .base import DEFAULT_MODEL, LiftOutput, RuntimeBackend, check_window
+from .base import DEFAULT_MODEL, USE_ONNXRUNTIME, LiftOutput, RuntimeBackend, check_window
 from .gpu import cuda_device_available
 from .onnxruntime_backend import OnnxRuntimeBackend
 from .tensorrt_backend import TensorRTBackend
@@ -61,7 +61,7 @@ def load_backend(name: str = "auto", model_path: str | Path | None = None, **opt
     if name != "auto":
         if name not in BACKENDS:
             raise BackendError(f"unknown backend {name!r}; choose one of auto, {', '.join(BACKENDS)}")
-        return _checked(BACKENDS[name](model_path, **options))
+        return _checked(_started(name, BACKENDS[name], model_path, options))
     global _told_no_gpu
     gpu_ok, gpu_reason = cuda_device_available()
     if not gpu_ok:
@@ -73,7 +73,7 @@ def load_backend(name: str = "auto", model_path: str | Path | None = None, **opt
         return _checked(backend)
     for candidate, cls in BACKENDS.items():
         try:  # a GPU backend that gives no finite numbers (e.g. an FP16 overflow) falls back like one missing
-            backend = _checked(cls(model_path, **_accepted(cls, options)))
+            backend = _checked(_started(candidate, cls, model_path, _accepted(cls, options)))
         except PosecastError as exc:  # e.g. no TensorRT, or a model torch-cuda cannot rebuild
             if cls is OnnxRuntimeBackend:
                 raise
@@ -82,6 +82,23 @@ def load_backend(name: str = "auto", model_path: str | Path | None = None, **opt
         log.info("backend: %s on %s", candidate, backend.device)
         return backend
     raise AssertionError("unreachable: onnxruntime either loads or raises")
+
+
+def _started(name: str, cls: type[RuntimeBackend], model_path: str | Path | None, options: dict) -> RuntimeBackend:
+    """``cls(model_path, **options)``; a GPU backend's own failure to start (TensorRT unable to
+    initialise CUDA under an older driver raises pybind11's ``TypeError``; torch raises
+    ``RuntimeError`` for a GPU its wheel has no kernels for, or out of memory) as one
+    :class:`BackendError`, so that ``auto`` goes on to the next (review: a traceback, no fallback)."""
+    try:
+        return cls(model_path, **options)
+    except PosecastError:
+        raise
+    except Exception as exc:
+        if cls is OnnxRuntimeBackend:
+            raise
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise BackendError(f"the {name} backend could not start on this GPU ({type(exc).__name__}: {reason}); check "
+                           "that the NVIDIA driver is new enough for its CUDA" + USE_ONNXRUNTIME) from exc
 
 
 def _checked(backend: RuntimeBackend) -> RuntimeBackend:

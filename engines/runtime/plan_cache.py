@@ -58,6 +58,7 @@ class PlanKey:
     precision: str  # "fp16" | "fp32"
     max_batch: int
     workspace_mib: int
+    recipe: int = 1  # posecast's way of building it (tensorrt_backend.PLAN_RECIPE)
 
     def digest(self) -> str:
         """Hex sha256 over all fields (stable across runs and Python versions)."""

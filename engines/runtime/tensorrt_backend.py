@@ -1,7 +1,7 @@
 """TensorRT on an NVIDIA GPU (TensorRT 10.x and 11.x Python API, cuda-python for memory).
 
 Build: the ONNX graph is parsed into a network (explicit batch, the only mode since 10.x) with
-two optimisation profiles, ``0``: batch 1 exactly (the live per-frame step, tuned for it) and
+two optimisation profiles, ``0``: batch 1 exactly (the per-frame step without flip averaging) and
 ``1``: batch 1..``max_batch``. FP16: TensorRT 10 gets the FP16 builder flag; TensorRT 11 builds
 strongly typed networks only, so it is given a mixed-precision graph instead
 (:func:`~posecast.engines.runtime.fp16.convert_mlp_to_fp16`). Plans and TensorRT's timing cache
@@ -12,7 +12,8 @@ Run: device and pinned host buffers sized for ``max_batch`` are allocated once w
 cuda-python's runtime API (``cuda.bindings.runtime``; chosen over torch so this backend needs
 no torch); each I/O tensor's address is set once; inference is ``execute_async_v3`` on a
 dedicated stream, with host↔device copies on the same stream. The batch-1 step (one context on
-profile 0) is captured once into a CUDA graph and replayed; other batch sizes run on a second
+profile 0) is captured once into a CUDA graph and replayed (with flip averaging the live step is
+batch 2: a window and its mirror); other batch sizes run on a second
 context (profile 1).
 
 No TensorRT object is created before :func:`~posecast.engines.runtime.gpu.cuda_device_available`
@@ -32,11 +33,16 @@ import numpy as np
 from ..errors import BackendError
 from ..install import install_hint
 from ..metadata import INPUT_NAME, read_onnx_metadata
-from .base import USE_ONNXRUNTIME, LiftOutput, RuntimeBackend, check_window, resolve_model
+from .base import USE_ONNXRUNTIME, LiftOutput, RuntimeBackend, check_float_model, check_window, resolve_model
 from .gpu import cuda_device_available, cuda_devices
 from .plan_cache import PlanCache, PlanKey, read_verified, write_verified
 
 log = logging.getLogger(__name__)
+
+#: The version of :func:`build_plan`'s recipe (profiles, flags, the FP16 graph), in every plan's
+#: key: a posecast that builds plans another way never loads one built the old way (review).
+#: 2: fp32 without TF32.
+PLAN_RECIPE = 2
 
 EXTRA = install_hint("tensorrt")
 
@@ -111,6 +117,8 @@ def build_plan(trt, onnx_bytes: bytes, window_frames: int, options: TensorRTBuil
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mib << 20)
     if options.precision == "fp16" and not strongly_typed:
         config.set_flag(trt.BuilderFlag.FP16)
+    if options.precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
+        config.clear_flag(trt.BuilderFlag.TF32)  # on by default: fp32 would multiply in TF32 on Ampere on (review)
     single = (1, window_frames, 17, 2)
     largest = (options.max_batch, window_frames, 17, 2)
     for low, opt, high in ((single, single, single), (single, largest, largest)):
@@ -150,11 +158,23 @@ class TensorRTBackend(RuntimeBackend):
         trt, cudart = _import_tensorrt(), _import_cudart()
         self._trt, self._cudart = trt, cudart
         self._buffers: list[int] = []
+        self._device_ptr: dict[str, int] = {}
         self._graph_exec = self._graph = self._stream = None
+        self._ctx_single = self._ctx_batch = self._engine = None
         options = TensorRTBuildOptions(precision, max_batch, workspace_mib)
         self.model_path = resolve_model(model_path)
+        check_float_model("tensorrt", self.model_path)
         self.metadata = read_onnx_metadata(self.model_path)
         self.max_batch = max_batch
+        try:  # what was allocated is freed when a later step fails (review: buffers and a stream leaked)
+            self._start(trt, cudart, options, cache_dir, device_index, cuda_graph)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, trt, cudart, options: TensorRTBuildOptions, cache_dir: str | Path | None,  # noqa: ANN001
+               device_index: int, cuda_graph: bool) -> None:  # fmt: skip
+        precision, max_batch, workspace_mib = options.precision, options.max_batch, options.workspace_mib
         gpu = cuda_devices()[device_index]
         _cuda(cudart, cudart.cudaSetDevice(device_index))
         self._logger = trt.Logger(trt.Logger.WARNING)
@@ -162,7 +182,7 @@ class TensorRTBackend(RuntimeBackend):
         cache = PlanCache(cache_dir)
         onnx_bytes = self.model_path.read_bytes()  # hashed and built from the same bytes
         key = PlanKey(hashlib.sha256(onnx_bytes).hexdigest(), str(trt.__version__), gpu.name, gpu.compute_capability,
-                      precision, max_batch, workspace_mib)  # fmt: skip
+                      precision, max_batch, workspace_mib, PLAN_RECIPE)  # fmt: skip
         timing = cache.timing_cache_path(key.trt_version, gpu.name, gpu.compute_capability)
         self._engine, built = cache.load_or_build(
             key,
@@ -187,9 +207,12 @@ class TensorRTBackend(RuntimeBackend):
             return False, f"no CUDA GPU ({reason})"
         import importlib.util
 
-        for module, what in (("tensorrt", "TensorRT"), ("cuda", "cuda-python")):
-            if importlib.util.find_spec(module) is None:
-                return False, f"{what} is not installed; {EXTRA}"
+        if importlib.util.find_spec("tensorrt") is None:
+            return False, f"TensorRT is not installed; {EXTRA}"
+        try:  # (review: "cuda" alone is also another package's namespace, e.g. cuda-pathfinder's)
+            _import_cudart()
+        except BackendError:
+            return False, f"cuda-python is not installed; {EXTRA}"
         return True, reason
 
     def _allocate(self) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import BackendError, ModelError
 from ..install import install_hint
 from ..metadata import ModelMetadata, read_onnx_metadata
-from .base import USE_ONNXRUNTIME, LiftOutput, RuntimeBackend, check_window, resolve_model
+from .base import USE_ONNXRUNTIME, LiftOutput, RuntimeBackend, check_float_model, check_window, resolve_model
 from .gpu import cuda_device_available
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ class TorchCudaBackend(RuntimeBackend):
                                f"{torch.version.cuda}); install a CUDA build of torch")  # fmt: skip
         self._torch = torch
         self.model_path = resolve_model(model_path)
+        check_float_model("torch-cuda", self.model_path)
         self.metadata = read_onnx_metadata(self.model_path)
         self._dev = torch.device("cuda", device_index)
         self._model = build_torch_model(self.model_path, self.metadata).to(self._dev)

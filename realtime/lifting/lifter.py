@@ -78,6 +78,8 @@ class Lifter3D:
                 kwargs["int8"] = True  # a GPU runs the float model
                 self._per_person = True
         self.backend: RuntimeBackend = load_backend(self.options.backend, self.options.model_path, **kwargs)
+        # (auto on a GPU runs the float model: its people in one call, review)
+        self._per_person = self._per_person and bool(getattr(self.backend, "int8", False))
         self.window_frames = self.backend.metadata.window_frames
         # which model runs, and on a CPU whether its INT8 copy does (QA: only --stats-json and the meta said)
         runs = ("its INT8 copy" if getattr(self.backend, "int8", False) else "float32") \

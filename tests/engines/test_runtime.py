@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -233,3 +234,53 @@ def test_tensorrt_parity(small: tuple[Path, PoseModel], windows: np.ndarray, tmp
             out = backend.run(windows[batch_slice])
             assert float(np.abs(out.joints_3d - ref_joints[batch_slice]).max()) <= rel_tol * np.abs(ref_joints).max()
     assert len(list(tmp_path.glob("*.plan"))) == 1
+
+
+def test_a_gpu_backend_that_cannot_start_is_one_error_and_auto_goes_on() -> None:
+    """GPU review: TensorRT unable to initialise CUDA under an older driver raises pybind11's
+    TypeError (torch a RuntimeError for a GPU its wheel has no kernels for): a traceback, and
+    ``auto`` did not fall back. It is one BackendError naming the backend, the reason and the fix;
+    ONNX Runtime's own faults are not hidden so."""
+    from posecast.engines.runtime import _started
+
+    class NoCuda:  # a GPU backend whose start fails in the library under it
+        def __init__(self, model_path, **options) -> None:  # noqa: ANN001, ANN003
+            raise TypeError("pybind11::init(): factory function returned nullptr\nmore")
+
+    said = (r"^the tensorrt backend could not start on this GPU \(TypeError: pybind11::init\(\): factory function "
+            r"returned nullptr\); check that the NVIDIA driver is new enough for its CUDA; use --backend onnxruntime$")
+    with pytest.raises(BackendError, match=said):
+        _started("tensorrt", NoCuda, None, {})
+    with pytest.raises(TypeError):
+        _started("onnxruntime", OnnxRuntimeBackend, None, {"no_such_option": 1})
+
+
+def test_a_gpu_backend_given_the_int8_copy_names_the_float_model() -> None:
+    """GPU review: TensorRT's parser would meet MatMulInteger, torch-cuda asked to re-export."""
+    from posecast.engines.runtime.base import check_float_model
+    from posecast.engines.runtime.quantize import int8_sibling
+
+    check_float_model("tensorrt", DEFAULT_MODEL)  # the float model: fine
+    said = f"INT8 copy for ONNX Runtime on the CPU; the torch-cuda backend runs the float model: pass {DEFAULT_MODEL}"
+    with pytest.raises(BackendError, match=re.escape(said) + "; use --backend onnxruntime$"):
+        check_float_model("torch-cuda", int8_sibling(DEFAULT_MODEL))
+
+
+def test_people_are_lifted_one_call_each_only_where_the_int8_copy_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GPU review: ``auto`` asked for the INT8 copy, got TensorRT's float model on a GPU, and still
+    lifted each person in a call of their own."""
+    from posecast.realtime.lifting import lifter as lifter_module
+
+    real = lifter_module.load_backend
+    monkeypatch.setattr(lifter_module, "load_backend", lambda name, path, **kw: real("onnxruntime", path))  # float
+    assert not lifter_module.Lifter3D(lifter_module.LifterOptions(int8=True))._per_person
+    monkeypatch.setattr(lifter_module, "load_backend", real)
+    assert lifter_module.Lifter3D(lifter_module.LifterOptions(int8=True))._per_person  # the INT8 copy runs
+
+
+def test_a_plan_built_by_another_recipe_is_another_file() -> None:
+    from posecast.engines.runtime.plan_cache import PlanKey
+    from posecast.engines.runtime.tensorrt_backend import PLAN_RECIPE
+
+    key = PlanKey("ab" * 32, "10.9.0", "NVIDIA H100", "9.0", "fp32", 16, 512, PLAN_RECIPE)
+    assert key.filename() != PlanKey("ab" * 32, "10.9.0", "NVIDIA H100", "9.0", "fp32", 16, 512, 1).filename()
