@@ -363,19 +363,49 @@ def ensemble_lift(generator: PoseGenerator, canonical: torch.Tensor, rolls_deg: 
 
 @torch.no_grad()
 def footage_teacher(generator: PoseGenerator, frames: np.ndarray, windows: np.ndarray, rolls_deg: Sequence[float],
-                    mirror: bool, smooth_frames: float = 0.0, batch: int = 1024) -> np.ndarray:  # fmt: skip
+                    mirror: bool, smooth_frames: float = 0.0, batch: int = 1024, deadline: float | None = None,
+                    progress: bool = False) -> np.ndarray:  # fmt: skip
     """The teacher's 3D of every frame of footage that adaptation sees whole: ``frames (F, 17, 2)``
     (normalised 2D, sequences one after another) and every causal window of them ``(N, T)`` (frame
     indices, oldest first; slots before a sequence's start repeat its first frame). Each window is
     lifted by :func:`ensemble_lift` (then smoothed along its frames by ``smooth_frames``), and each
     frame's answer is the mean of the answers every window gave for it, in the camera's axes: the
     windows that end later saw what came after the frame. Repeated start slots do not count.
-    Returns ``(F, 17, 3)`` float32, root-relative, camera axes, canonical units."""
+    Returns ``(F, 17, 3)`` float32, root-relative, camera axes, canonical units. ``deadline`` (a
+    ``perf_counter`` time): :class:`TeacherTimeoutError` once past it (QA: three hours of footage took
+    the whole of ``--minutes 1`` here, silently); ``progress``: a bar over the windows."""
     total = np.zeros((len(frames), skeleton.NUM_JOINTS, 3), np.float64)
     count = np.zeros(len(frames), np.int64)
     padded = np.zeros(windows.shape, bool)
     padded[:, :-1] = windows[:, :-1] == windows[:, 1:]  # a slot repeating the next one: before the start
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(windows), desc="teacher", unit="window", leave=False)
+    try:
+        _teach(generator, frames, windows, rolls_deg, mirror, smooth_frames, batch, deadline, bar, total, count, padded)
+    finally:
+        if bar is not None:
+            bar.close()
+    return (total / np.maximum(count, 1)[:, None, None]).astype(np.float32)
+
+
+class TeacherTimeoutError(Exception):
+    """:func:`footage_teacher` went past its deadline: the windows lifted so far, of all."""
+
+    def __init__(self, lifted: int, windows: int) -> None:
+        super().__init__(f"{lifted} of {windows} windows lifted")
+        self.lifted, self.windows = lifted, windows
+
+
+def _teach(generator: PoseGenerator, frames: np.ndarray, windows: np.ndarray, rolls_deg: Sequence[float],
+           mirror: bool, smooth_frames: float, batch: int, deadline: float | None, bar: object, total: np.ndarray,
+           count: np.ndarray, padded: np.ndarray) -> None:  # fmt: skip
+    """:func:`footage_teacher`'s loop: the sums and counts of every window's answers."""
     for lo in range(0, len(windows), batch):
+        if deadline is not None and time.perf_counter() > deadline:
+            raise TeacherTimeoutError(lo, len(windows))
         index = windows[lo : lo + batch]
         keypoints = torch.from_numpy(frames[index].astype(np.float32))
         answer = smooth_over_frames(ensemble_lift(generator, normalize.canonicalize(keypoints), rolls_deg, mirror),
@@ -384,7 +414,8 @@ def footage_teacher(generator: PoseGenerator, frames: np.ndarray, windows: np.nd
         keep = ~padded[lo : lo + batch]
         np.add.at(total, index[keep], camera[keep])
         np.add.at(count, index[keep], 1)
-    return (total / np.maximum(count, 1)[:, None, None]).astype(np.float32)
+        if bar is not None:
+            bar.update(len(index))  # type: ignore[attr-defined]
 
 
 def footage_targets(frame_teacher: torch.Tensor, batch: WindowBatch, keypoints: torch.Tensor) -> torch.Tensor:
@@ -516,9 +547,14 @@ def adapt(
     with tempfile.TemporaryDirectory(prefix="posecast-adapt-") as tmp:
         adapter = _Adapter(cfg, Path(tmp), start, o)
         if o.teacher_context == "footage":
-            adapter.frame_teacher = torch.from_numpy(
-                footage_teacher(start, sampler.frames, sampler.windows, *TEACHERS[o.teacher], o.teacher_smooth_frames)
-            )
+            try:
+                adapter.frame_teacher = torch.from_numpy(footage_teacher(
+                    start, sampler.frames, sampler.windows, *TEACHERS[o.teacher], o.teacher_smooth_frames,
+                    deadline=began + o.minutes * 60, progress=progress))  # fmt: skip
+            except TeacherTimeoutError as timeout:
+                raise AdaptError(f"lifting the footage for the teacher took all of --minutes {o.minutes:g} "
+                                 f"({timeout}; {len(sampler.frames)} frames): no model was written; pass more "
+                                 "--minutes, or less footage") from None  # fmt: skip
             # (QA: "505 frames lifted" beside the summary's "185 frames (505 windows ...)" read as a contradiction)
             log.info("teacher: %d frames at the model's frame rate lifted in every window that holds them (%.0f s)",
                      len(sampler.frames), time.perf_counter() - began)  # fmt: skip

@@ -495,3 +495,28 @@ def test_adapt_minutes_help_says_what_is_accepted(capsys: pytest.CaptureFixture)
     for minutes in ("0", "-1", "nan", str(MAX_MINUTES + 1)):  # what the help excludes is refused, in its words
         assert main(["adapt", "x.npz", "--output", "out.onnx", "--minutes", minutes]) == 2
         assert f"--minutes must be more than 0 and at most {MAX_MINUTES}" in capsys.readouterr().err
+
+
+def test_a_teacher_that_outlasts_minutes_stops_at_them(exported: Path, footage: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Long-inputs QA: three hours of footage with ``--minutes 1`` lifted for its teacher for 123 s,
+    silently, then said no step fitted. The teacher stops at the deadline, with the reason."""
+    import time
+
+    from posecast.engines.training import adapt as adapt_module
+
+    generator, _ = load_generator_npz(adapt_weights_path(exported))
+    sampler = Recorded2DSampler(sorted(footage.glob("*.npz"))[:1], SamplerOptions(window_frames=9))
+    with pytest.raises(adapt_module.TeacherTimeoutError, match=f"^0 of {len(sampler.windows)} windows lifted$"):
+        footage_teacher(generator, sampler.frames, sampler.windows, (0.0,), True, deadline=time.perf_counter() - 1)
+    real = footage_teacher
+
+    def slow_teacher(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the real one, on a slower machine
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(adapt_module, "footage_teacher", slow_teacher)
+    with pytest.raises(AdaptError, match=r"lifting the footage for the teacher took all of --minutes 0\.0166667 \(0 of "
+                                         r"\d+ windows lifted; \d+ frames\): no model was written"):  # fmt: skip
+        adapt(exported, [footage], tmp_path / "out.onnx", AdaptOptions(minutes=1.0 / 60, bf16=False), progress=False)
+    assert not (tmp_path / "out.onnx").exists()
