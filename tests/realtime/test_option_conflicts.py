@@ -98,17 +98,17 @@ def test_options_that_do_nothing_with_the_others_are_said(caplog: pytest.LogCapt
     import argparse
     import logging
 
-    from posecast.realtime.commands.arguments import _warn_unused_options
+    from posecast.realtime.commands.arguments import warn_unused_options
 
     given = argparse.Namespace(max_people=1, people_search=2.0, no_live_subject=True, subject="me.yaml", mirror=True,
                                publish="none", vmc=None, record=None, floor="floor.yaml")  # fmt: skip
     with caplog.at_level(logging.WARNING):
-        _warn_unused_options(given, "clip.mp4")
+        warn_unused_options(given, "clip.mp4")
     said = [r.getMessage() for r in caplog.records]
     assert [line.split(":")[0] for line in said] == ["--people-search", "--no-live-subject", "--mirror", "--floor"]
     caplog.clear()
     used = argparse.Namespace(max_people=2, people_search=2.0, no_live_subject=True, subject=None, mirror=True,
                               publish="tcp://127.0.0.1:5555", vmc=None, record=None, floor="floor.yaml")  # fmt: skip
     with caplog.at_level(logging.WARNING):
-        _warn_unused_options(used, "clip.mp4")
+        warn_unused_options(used, "clip.mp4")
     assert not caplog.records
