@@ -83,6 +83,7 @@ class Subscriber:
         # ends that thread's wait before the socket closes (API QA: two threads receiving at once
         # aborted the process in libzmq; a close during a recv gave a raw ZMQError)
         self._receiving = threading.Lock()
+        self._receiver: int | None = None  # the thread waiting in recv now
         self._closing = False
         self._socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self._socket.setsockopt(zmq.IPV6, ipv6_option(address))
@@ -161,6 +162,7 @@ class Subscriber:
             self._check_receiver()  # (closing: said as closed)
             raise PosecastError(f"this Subscriber of {self.address} is receiving on another thread now: ZeroMQ "
                                 "sockets are not thread-safe; make a Subscriber for each thread")  # fmt: skip
+        self._receiver = threading.get_ident()
         try:
             deadline = None if timeout_s is None else time.monotonic() + max(0.0, timeout_s)
             while True:
@@ -175,6 +177,9 @@ class Subscriber:
                 if (message := self._take()) is not None:
                     return message
         finally:
+            self._receiver = None
+            if self._closing:  # closed meanwhile, by this thread too (a signal handler): the socket goes here
+                self._close_socket()
             self._receiving.release()
 
     def _take(self) -> PoseMessage | MetaMessage | None:
@@ -225,13 +230,19 @@ class Subscriber:
         return messages
 
     def close(self) -> None:
-        """Close the socket (safe twice, and from another thread than the receiving one: its wait
-        ends first, with None)."""
+        """Close the socket (safe twice, and from any thread: a ``recv`` waiting ends with None
+        first). From the receiving thread itself (a signal handler that ran during its wait) the
+        socket closes as that wait ends (review: waiting for the wait here never ended)."""
         self._closing = True
+        if self._receiver == threading.get_ident():
+            return
         with self._receiving:  # the receiving thread leaves its wait within CLOSE_CHECK_S
-            if not self._socket.closed:
-                self._socket.close(linger=0)
-                remove_own_ipc_file(self._ipc_file)
+            self._close_socket()
+
+    def _close_socket(self) -> None:
+        if not self._socket.closed:
+            self._socket.close(linger=0)
+            remove_own_ipc_file(self._ipc_file)
 
     def __enter__(self) -> Subscriber:
         return self

@@ -254,3 +254,23 @@ def test_one_thread_receives_and_a_close_from_another_ends_its_wait(free_port) -
     assert not receiver.is_alive() and waited == [None] and time.monotonic() - began < 2.0
     with pytest.raises(PosecastError, match="is closed: make a new one"):
         subscriber.recv(timeout_s=0.1)
+
+
+def test_a_close_from_a_signal_handler_during_the_wait_ends_it(free_port) -> None:  # noqa: ANN001
+    """Review: the receiving thread's own close (a SIGTERM handler that ran during ``recv``) waited
+    for that very wait to end, for ever. The wait ends with None and the socket is closed."""
+    import signal
+
+    subscriber = Subscriber(f"bind:tcp://127.0.0.1:{free_port()}")
+    previous = signal.signal(signal.SIGALRM, lambda *_: subscriber.close())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        began = time.monotonic()
+        assert subscriber.recv(timeout_s=10) is None
+        assert time.monotonic() - began < 2.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert subscriber._socket.closed
+    with pytest.raises(PosecastError, match="is closed"):
+        subscriber.recv(timeout_s=0.1)
