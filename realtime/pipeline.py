@@ -125,7 +125,9 @@ class Pipeline:
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
         self._restamped = False  # a detector's detections were given the frame's times (logged once)
-        self._running = False  # a run's loop is under way (one at a time)
+        self._run_token: object | None = None  # the latest run's (begin_run)
+        self._frame_thread: int | None = None  # the thread processing a run's frame now
+        self._threaded_run = False  # a threaded run's 2D thread is running
         self._inline_watch = InlineWriteWatch()  # an inline sink that holds a live frame is said
         self._detached: set[int] = set()  # id(sink) of each output that failed (closed by _detach)
         # dropped unclosed: its outputs are finished all the same (QA: each threaded output's thread,
@@ -355,8 +357,7 @@ class Pipeline:
         self._check_open()
         self.check_run_arguments(source, max_frames)
         self.check_outputs_against(source)
-        with self.one_run():
-            yield from self._run(source, max_frames)
+        yield from self._run(source, max_frames, self.begin_run())
 
     @staticmethod
     def check_run_arguments(source: FrameSource, max_frames: int | None) -> None:
@@ -368,37 +369,51 @@ class Pipeline:
         if not callable(getattr(source, "read", None)):  # (QA: a path gave "'str' object has no attribute 'read'")
             raise TypeError(f"source must be an opened frame source (open_source(...)), got {type(source).__name__}")
 
-    @contextlib.contextmanager
-    def one_run(self) -> Iterator[None]:
-        """Around a run's loop (every runner's): a second run while one is under way is refused."""
+    def begin_run(self) -> object:
+        """A new run's token (every runner takes one; :meth:`frame_turn`): a run takes over from
+        one left suspended (a loop left with ``break``, its generator kept), which raises if it is
+        resumed; refused while another thread is processing a frame or a threaded run's 2D thread
+        runs (API QA: two runs interleaved gave one person 11 ids and a KeyError; review: a run
+        after a ``break`` was refused while the first generator was still referenced)."""
         with self._stages:
-            if self._running:  # (API QA: two runs interleaved gave 11 ids for one person and a KeyError)
-                raise PosecastError("this Pipeline is already running a source: one run at a time (finish or close "
-                                    "that run's loop first), or build another pipeline")  # fmt: skip
-            self._running = True
+            busy = self._frame_thread not in (None, threading.get_ident())
+            if busy or self._threaded_run:
+                raise PosecastError("this Pipeline is running a source on another thread: one run at a time (end "
+                                    "that run first), or build another pipeline")  # fmt: skip
+            self._run_token = token = object()
+        return token
+
+    @contextlib.contextmanager
+    def frame_turn(self, token: object) -> Iterator[None]:
+        """Around each frame of the run holding ``token``: raises once a later run began."""
+        with self._stages:
+            if self._run_token is not token:
+                raise PosecastError("a later run of this Pipeline began, which ended this one: one run at a time")
+            self._frame_thread = threading.get_ident()
         try:
             yield
         finally:
             with self._stages:
-                self._running = False
+                self._frame_thread = None
 
-    def _run(self, source: FrameSource, max_frames: int | None) -> Generator[PoseFrame, None, None]:
+    def _run(self, source: FrameSource, max_frames: int | None, token: object) -> Generator[PoseFrame, None, None]:
         count = 0
         while (max_frames is None or count < max_frames) and not self.closed:  # closed from another thread: ended
-            try:
-                frame = source.read()
-            except SourceStalledError as stall:  # (a close meanwhile ends the run, not the source giving up)
-                self.source_stalled(stall.stalled_s)
-                continue
-            if frame is None:
-                return
-            count += 1
-            try:
-                result = self.process(frame)
-            except PosecastError:
-                if self.closed:  # closed from another thread as this frame began: the run ends there
+            with self.frame_turn(token):
+                try:
+                    frame = source.read()
+                except SourceStalledError as stall:  # (a close meanwhile ends the run, not the source giving up)
+                    self.source_stalled(stall.stalled_s)
+                    continue
+                if frame is None:
                     return
-                raise
+                count += 1
+                try:
+                    result = self.process(frame)
+                except PosecastError:
+                    if self.closed:  # closed from another thread as this frame began: the run ends there
+                        return
+                    raise
             yield result
             if self.should_stop(frame):
                 return

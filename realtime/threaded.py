@@ -172,10 +172,14 @@ class ThreadedPipeline:
         pipeline.check_run_arguments(source, max_frames)  # (API QA: unchecked here, "2.5" ran 3 frames)
         pipeline.check_outputs_against(source)
         pipeline.open()
-        with pipeline.one_run():
-            yield from self._run(source, max_frames)
+        token = pipeline.begin_run()
+        pipeline._threaded_run = True  # no other run while its 2D thread runs
+        try:
+            yield from self._run(source, max_frames, token)
+        finally:
+            pipeline._threaded_run = False
 
-    def _run(self, source: FrameSource, max_frames: int | None) -> Generator[PoseFrame, None, None]:
+    def _run(self, source: FrameSource, max_frames: int | None, token: object) -> Generator[PoseFrame, None, None]:
         pipeline = self.pipeline
         self.handoff = handoff = HandOff(self.record_depths)
         stop = threading.Event()
@@ -195,7 +199,8 @@ class ThreadedPipeline:
                 frame, detections, stage_ns = item
                 stage_ns["handoff_3d"] = waited_ns
                 try:
-                    result = pipeline.finish(frame, detections, stage_ns)
+                    with pipeline.frame_turn(token):
+                        result = pipeline.finish(frame, detections, stage_ns)
                 except PosecastError:
                     if pipeline.closed:  # closed from another thread (a game loop's): the run ends
                         return

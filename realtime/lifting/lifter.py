@@ -62,11 +62,6 @@ class Lifter3D:
     def __init__(self, options: LifterOptions | None = None) -> None:
         self.options = options or LifterOptions()
         kwargs: dict[str, object] = {}
-        #: the INT8 copy quantizes its activations over the whole batch, so each person is lifted
-        #: in a call of their own: with one call for all, a person's 3D moved with the others in the
-        #: batch (up to 26 mm, 1.5 % of body height, measured), and lifting costs about the same per
-        #: person either way (0.8 ms, measured with 1-8 people)
-        self._per_person = False
         backend = self.options.backend
         if backend_accepts(backend, "threads"):  # the GPU backends take neither option
             kwargs["threads"] = self.options.threads
@@ -76,10 +71,13 @@ class Lifter3D:
                 int8 = int8_by_default(resolve_model(self.options.model_path))
             if int8:
                 kwargs["int8"] = True  # a GPU runs the float model
-                self._per_person = True
         self.backend: RuntimeBackend = load_backend(self.options.backend, self.options.model_path, **kwargs)
-        # (auto on a GPU runs the float model: its people in one call, review)
-        self._per_person = self._per_person and bool(getattr(self.backend, "int8", False))
+        #: the INT8 copy quantizes its activations over the whole batch, so each person is lifted
+        #: in a call of their own: with one call for all, a person's 3D moved with the others in the
+        #: batch (up to 26 mm, 1.5 % of body height, measured), and lifting costs about the same per
+        #: person either way (0.8 ms, measured with 1-8 people). Wherever it runs, asked for or
+        #: given as the model; a GPU's float model takes a frame's people in one call (review)
+        self._per_person = bool(getattr(self.backend, "int8", False))
         self.window_frames = self.backend.metadata.window_frames
         # which model runs, and on a CPU whether its INT8 copy does (QA: only --stats-json and the meta said)
         runs = ("its INT8 copy" if getattr(self.backend, "int8", False) else "float32") \

@@ -60,13 +60,15 @@ class TrackerOptions:
 @dataclass
 class Track:
     """``box`` ``(4,)`` x0, y0, x1, y1 pixels when last seen; ``last_seen_ns`` on the stage clock;
-    ``velocity_px_s`` ``(2,)``: how its box's centre moved over the frames before (smoothed)."""
+    ``velocity_px_s`` ``(2,)``: how its box's centre moved over the frames before (smoothed);
+    ``frames_seen``: in how many frames."""
 
     person_id: int
     box: np.ndarray
     last_seen_ns: int
     seen_now: bool = field(default=True)
     velocity_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    frames_seen: int = 1
 
     def followed_by(self, box: np.ndarray, timestamp_ns: int, overlapped: bool = False) -> Track:
         """The track seen at ``box`` at ``timestamp_ns``: its velocity from the move since the
@@ -86,7 +88,7 @@ class Track:
         else:
             moved = (box[:2] + box[2:] - self.box[:2] - self.box[2:]) / 2
             velocity = 0.5 * self.velocity_px_s + 0.5 * moved / step_s
-        return Track(self.person_id, box, timestamp_ns, True, velocity)
+        return Track(self.person_id, box, timestamp_ns, True, velocity, self.frames_seen + 1)
 
     def box_at(self, timestamp_ns: int) -> np.ndarray:
         """Where its box should be at ``timestamp_ns``, moving on as it moved (at most
@@ -109,7 +111,7 @@ MAX_SPEED_DIAGONALS_S = 5.0
 #: Lost people held at most, per person asked for: a detection that jumps about (a flicker, a
 #: detector's fault) starts a new id each jump, and each was held and published ``lost`` for
 #: ``max_lost_s`` (numerics QA: 230 people a frame, whose messages pushed the tracked pose out of a
-#: subscriber's queue); the least recently seen are forgotten first.
+#: subscriber's queue); those seen in the fewest frames are forgotten first.
 MAX_LOST_PER_PERSON = 2
 
 
@@ -234,6 +236,8 @@ class Tracker:
         if track is None:
             person_id = self._new_id()
             track = self.tracks[person_id] = Track(person_id, box, timestamp_ns)
+        else:
+            track.frames_seen += 1
         track.box, track.last_seen_ns, track.seen_now = box, timestamp_ns, True
         return self._hold_few([track.person_id])
 
@@ -279,12 +283,13 @@ class Tracker:
             del self.tracks[pid]
 
     def _hold_few(self, ids: list[int]) -> list[int]:
-        """``ids`` (those seen now), having forgotten the least recently seen of the lost beyond
-        :data:`MAX_LOST_PER_PERSON` per person asked for."""
+        """``ids`` (those seen now), having forgotten the lost beyond :data:`MAX_LOST_PER_PERSON`
+        per person asked for: those seen in the fewest frames first (a flicker of one frame before
+        a person followed for seconds: review), then the least recently seen."""
         most = self.options.max_people * MAX_LOST_PER_PERSON
         lost = [t for t in self.tracks.values() if not t.seen_now]
         if len(lost) > most:
-            for track in sorted(lost, key=lambda t: t.last_seen_ns)[: len(lost) - most]:
+            for track in sorted(lost, key=lambda t: (t.frames_seen, t.last_seen_ns))[: len(lost) - most]:
                 del self.tracks[track.person_id]
         return ids
 

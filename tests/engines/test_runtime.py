@@ -276,6 +276,10 @@ def test_people_are_lifted_one_call_each_only_where_the_int8_copy_runs(monkeypat
     assert not lifter_module.Lifter3D(lifter_module.LifterOptions(int8=True))._per_person
     monkeypatch.setattr(lifter_module, "load_backend", real)
     assert lifter_module.Lifter3D(lifter_module.LifterOptions(int8=True))._per_person  # the INT8 copy runs
+    from posecast.engines.runtime.quantize import int8_sibling  # (review: given as the model, it ran in one batch)
+
+    given = lifter_module.LifterOptions(model_path=str(int8_sibling(DEFAULT_MODEL)), int8=False)
+    assert lifter_module.Lifter3D(given)._per_person
 
 
 def test_a_plan_built_by_another_recipe_is_another_file() -> None:

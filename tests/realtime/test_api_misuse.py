@@ -58,16 +58,48 @@ def test_one_sink_given_twice_is_refused() -> None:
         Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink, sink])
 
 
-def test_a_second_run_while_one_is_under_way_is_refused() -> None:
-    """Two runs interleaved gave one person 11 ids, and a KeyError in the other thread."""
+class GatedSource(ListSource):
+    """Its first read waits until released (a camera's frame on its way)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.reading, self.release = threading.Event(), threading.Event()
+
+    def read(self):  # noqa: ANN201
+        self.reading.set()
+        self.release.wait(10)
+        return super().read()
+
+
+def test_a_run_on_another_thread_while_a_frame_is_processed_is_refused() -> None:
+    """Two runs interleaved on two threads gave one person 11 ids, and a KeyError in the other."""
+    pipeline = Pipeline(FakeDetector(two_people(6)), FakeLifting(), [RecordingSink()])
+    gated = GatedSource(3)
+    with pipeline, gated, ListSource(6) as other:
+        worker = threading.Thread(target=lambda: list(pipeline.run(gated)))
+        worker.start()
+        assert gated.reading.wait(10)  # the worker's run is inside a frame
+        with pytest.raises(PosecastError, match="this Pipeline is running a source on another thread: one run at a "
+                                                "time"):  # fmt: skip
+            next(pipeline.run(other))
+        gated.release.set()
+        worker.join(10)
+        assert len(list(pipeline.run(other))) == 6  # after it: fine
+
+
+def test_a_later_run_takes_over_from_one_left_with_break() -> None:
+    """Review: a run after a ``break`` was refused while the first generator was still referenced
+    (a game object holding it). The later run goes on; the earlier one, resumed, says it ended."""
     pipeline = Pipeline(FakeDetector(two_people(6)), FakeLifting(), [RecordingSink()])
     with pipeline, ListSource(6) as first, ListSource(6) as second:
-        running = pipeline.run(first)
-        next(running)
-        with pytest.raises(PosecastError, match="this Pipeline is already running a source: one run at a time"):
-            next(pipeline.run(second))
-        assert len(list(running)) == 5
-        assert len(list(pipeline.run(second))) == 6  # one after the other: fine
+        frames = pipeline.run(first)
+        for _ in frames:
+            break
+        assert len(list(pipeline.run(second))) == 6
+        with pytest.raises(PosecastError, match="a later run of this Pipeline began, which ended this one"):
+            next(frames)
+        for _ in range(3):  # a frame a tick, each its own run, as a game loop may ask
+            assert len(list(pipeline.run(first, max_frames=1))) == 1
 
 
 class ExitsOnClose(RecordingSink):

@@ -520,6 +520,7 @@ GOOD_S = np.arange(65) / 5.0
                        "1000)"),  # it lifted every frame alone (each step a gap), exit 0 (QA)
         (np.arange(65) * 1e-9, "timestamps_s are a median 1e-09 s apart, 1e+09 frames per second, more than 1000: "
                                "write seconds"),  # lifted as 30 fps, a 1-frame BVH, exit 0 (numerics QA)
+        (np.arange(65) * 0.0009, "a median 0.0009 s apart, 1111.11 frames per second, more than 1000"),
         (np.array(["0.0"] * 65), "timestamps_s must hold numbers, got an array of str"),
         # a Unix clock in float32 keeps 128 s steps: the frames collapsed, refused as out of order
         ((1.7e9 + GOOD_S).astype(np.float32), "timestamps_s are float32 and reach 1.7e+09 s, where that type keeps "
@@ -536,6 +537,14 @@ def test_bad_timestamps_are_refused_in_one_line(stamps, message, squats_2d: np.n
     assert sum(line.startswith("posecast: error: ") for line in lines) == 1, err
     assert message in lines[-1], err
     assert not (tmp_path / "out.npz").exists()
+
+
+def test_a_1000_fps_camera_whose_clock_runs_a_little_fast_is_lifted(squats_2d: np.ndarray, tmp_path: Path) -> None:
+    """Review: steps of 999.9 us were refused as "1000 frames per second, more than 1000"."""
+    intrinsics = CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array()
+    stamps = np.arange(len(squats_2d)) * 0.0009999
+    code, err = _lift(tmp_path, keypoints_2d=squats_2d, intrinsics=intrinsics, timestamps_s=stamps)
+    assert code == 0, err
 
 
 def _lifted_on_clocks(tmp_path: Path, keypoints: np.ndarray, clocks: dict[str, dict]) -> dict[str, np.ndarray]:

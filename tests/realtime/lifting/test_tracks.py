@@ -126,6 +126,20 @@ def test_a_detection_jumping_about_holds_a_few_lost_people_not_one_per_jump(max_
     assert tracker.update(np.array([box(x, w=40) for x in xs]), 30 * 33 * MS) == ids  # those seen stay
 
 
+@pytest.mark.parametrize("max_people", [1, 2])
+def test_a_person_followed_for_seconds_outlasts_flickers_while_out_of_view(max_people: int) -> None:
+    """Review: the cap forgot the least recently seen lost person first, the one who had just left,
+    so three one-frame flickers while they were out of view gave them a new id on return."""
+    tracker = Tracker(TrackerOptions(max_people=max_people))
+    beside = [box(300)] if max_people == 2 else []
+    for frame in range(60):
+        ids = tracker.update(np.array([box(0), *beside]), frame * 33 * MS)
+    person = ids[0]
+    for k in range(2 * max_people + 1):  # more flickers than lost people are held, far from everyone
+        tracker.update(np.array([box(2000 + 700 * k, y=900.0), *beside]), (61 + k) * 33 * MS)
+    assert tracker.update(np.array([box(3), *beside]), 70 * 33 * MS)[0] == person
+
+
 def test_a_detector_that_tracks_keeps_its_ids() -> None:
     tracker = Tracker(TrackerOptions(max_people=4))
     assert tracker.update(np.array([box(0), box(300)]), 0, np.array([7, 3])) == [7, 3]
