@@ -39,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=export)
 
 
+#: Takes of this many frames or more are said to be exported before the work (10 minutes at 30 fps).
+LONG_TAKE_FRAMES = 18_000
+
+
 def export(args: argparse.Namespace) -> int:
     if args.bvh is None and args.lift_input is None:
         raise RecordingError("nothing to export: pass --bvh FILE and/or --lift-input FILE")
@@ -56,6 +60,9 @@ def export(args: argparse.Namespace) -> int:
     if not recording.frames:  # (QA: "has no camera intrinsics (no frame was processed)")
         raise RecordingError(f"{args.recording} has no frames: nothing to export; record a take with frames "
                              "(posecast run --record FILE)")  # fmt: skip
+    if len(recording.frames) >= LONG_TAKE_FRAMES:  # (long-inputs QA: an hour's take worked a minute unsaid)
+        log.info("exporting %d frames of %s (%.0f min): about half a minute an hour of take", len(recording.frames),
+                 args.recording, (recording.frames[-1].t_ns - recording.frames[0].t_ns) / 60e9)  # fmt: skip
     # every output is made before any is written: one that cannot be made (no camera intrinsics for
     # --lift-input, no pose for --bvh) leaves no other behind
     arrays = None if args.lift_input is None else lift_input(recording, args.person)

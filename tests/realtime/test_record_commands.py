@@ -5,6 +5,7 @@ and their one-line errors."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import urllib.request
@@ -264,3 +265,17 @@ def test_a_take_is_never_written_through_a_link(tmp_path: Path, media_dir: Path,
     with pytest.raises(RecordingError, match="take.posecast.part is there already .*or a link"):
         RecordingWriter(tmp_path / "take.posecast")
     assert victim.read_text() == "keep me" and not (tmp_path / "made_by_posecast.bin").exists()
+
+
+def test_a_long_take_is_said_before_its_export_works(dance_take: Path, tmp_path: Path, caplog,  # noqa: ANN001
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Long-inputs QA: an hour's take exported for half a minute with nothing on screen, even on a
+    terminal. A take of ten minutes or more is said first (here the threshold is lowered to the
+    dance take's 60 frames)."""
+    from posecast.realtime.commands import export
+
+    monkeypatch.setattr(export, "LONG_TAKE_FRAMES", 60)
+    with caplog.at_level(logging.INFO, "posecast"):
+        assert cli.main(["export", str(dance_take), "--bvh", str(tmp_path / "take.bvh")]) == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert said and said[0].startswith(f"exporting 60 frames of {dance_take} (0 min)"), said
