@@ -128,7 +128,7 @@ class Subscriber:
         topic other than ``pose`` and ``meta`` is skipped (a later ``pose2`` matches ``b"pose"``
         too). Raises :class:`SchemaError`
         for a message that does not follow the schema, :class:`PosecastError` once closed."""
-        self._check_receiver()
+        self._check_open()
         if self._pending_error is not None:  # the bad message that ended recv_all's batch, said now
             error, self._pending_error = self._pending_error, None
             raise error
@@ -151,7 +151,7 @@ class Subscriber:
         their alternations, as the protocol says)."""
         return isinstance(message, PoseMessage) and message.frame_id < self._last_pose_frame_id
 
-    def _check_receiver(self) -> None:
+    def _check_open(self) -> None:
         if self._closing or self._socket.closed:
             raise PosecastError(f"this Subscriber of {self.address} is closed: make a new one to receive again")
 
@@ -159,7 +159,7 @@ class Subscriber:
         """The next message of ours, decoded, or None after ``timeout_s`` or a close from another
         thread; nothing counted. One thread at a time (threads may take turns)."""
         if not self._receiving.acquire(blocking=False):
-            self._check_receiver()  # (closing: said as closed)
+            self._check_open()  # (closing: said as closed)
             raise PosecastError(f"this Subscriber of {self.address} is receiving on another thread now: ZeroMQ "
                                 "sockets are not thread-safe; make a Subscriber for each thread")  # fmt: skip
         self._receiver = threading.get_ident()
