@@ -13,7 +13,7 @@ from ...engines.media import display_available, no_display_words
 from ..errors import OptionsError
 from ..sinks.video_file import default_video_path
 from .arguments import add_pipeline_arguments, build_sinks
-from .run import run_and_report
+from .run import replaced_outputs, run_and_report
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def demo(args: argparse.Namespace) -> int:
     source = args.source or str(demo_clip())
     # said once the source opened and the stages loaded: a refused source or model is the only line
     notices: list[tuple[int, str]] = []
+    said: list[Path] = []  # the files those notices name
     if not args.headless and display_available():
         args.output_video = None
     else:
@@ -58,6 +59,7 @@ def demo(args: argparse.Namespace) -> int:
                 # (the video is renamed into place at the end: a run that fails keeps the earlier one)
                 notices.append((logging.WARNING, f"{args.output_video} (an earlier demo's video?) is replaced when "
                                                  "this run ends; pass --output-video FILE to keep it"))  # fmt: skip
+                said.append(args.output_video)
         if not args.headless:  # the view's own notice would say to pass --output-video: this records one
             notices.append((logging.INFO, f"{no_display_words()}: recording the annotated view to {args.output_video} "
                                           "instead of a window"))  # fmt: skip
@@ -67,4 +69,4 @@ def demo(args: argparse.Namespace) -> int:
     if args.print_mode is None:
         args.print_mode = "none"
     sinks = build_sinks(args, source)
-    return run_and_report(args, source, sinks, notices)
+    return run_and_report(args, source, sinks, notices + replaced_outputs(sinks, said))

@@ -6,6 +6,7 @@ import argparse
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..sinks.stats import StatsSink
 from ..sinks.view import say_no_display
@@ -29,7 +30,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     sinks = build_sinks(args, args.source)
     say_no_display(args, sinks)
-    return run_and_report(args, args.source, sinks)
+    return run_and_report(args, args.source, sinks, replaced_outputs(sinks))
+
+
+def replaced_outputs(sinks: Sequence[Sink], said: Sequence[Path] = ()) -> list[tuple[int, str]]:
+    """The notices of the output files already there, which the run replaces when it ends, as
+    ``demo``, ``lift`` and ``export`` say it (README QA: a video and a statistics file of an earlier
+    run were replaced without a word); ``said``: files a notice of the caller's names already."""
+    return [(logging.INFO, f"{path} is replaced when this run ends ({option})") for sink in sinks
+            for option, path in sink.output_files().items() if Path(path).is_file() and Path(path) not in said]
 
 
 def run_and_report(args: argparse.Namespace, source_spec: str, sinks: list[Sink],

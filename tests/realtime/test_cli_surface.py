@@ -949,3 +949,20 @@ def test_help_and_print_on_a_terminal_that_is_not_utf8(encoding: str, media_dir:
                               "--frames", "2"], capture_output=True, env=env, timeout=300)  # fmt: skip
     assert printed.returncode == 0, printed.stderr.decode(errors="replace")[-2000:]
     assert printed.stdout.count(b"capture?print") == 2
+
+
+def test_run_says_which_earlier_outputs_it_replaces(media_dir: Path, pose_model_path: Path, tmp_path: Path,
+                                                    caplog) -> None:  # noqa: ANN001
+    """README QA: a second run replaced the first one's video and statistics without a word, where
+    demo, lift and export say it. Said once the source opened, as demo's notice is."""
+    args = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--frames", "3",
+            "--model-asset", str(pose_model_path), "--output-video", str(tmp_path / "view.webm"),
+            "--stats-json", str(tmp_path / "stats.json")]  # fmt: skip
+    with caplog.at_level(logging.INFO, "posecast"):
+        assert main(args) == 0
+        assert not [r for r in caplog.records if "is replaced" in r.getMessage()]
+        caplog.clear()
+        assert main(args) == 0
+    said = [r.getMessage() for r in caplog.records if "is replaced" in r.getMessage()]
+    assert said == [f"{tmp_path / 'view.webm'} is replaced when this run ends (--output-video)",
+                    f"{tmp_path / 'stats.json'} is replaced when this run ends (--stats-json)"], said
