@@ -159,6 +159,7 @@ class ResourceSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
+        self._cpu0 = 0.0
         self._ticks0: dict[int, tuple[str, int]] = {}
         self._system0: int | None = None
 
@@ -173,6 +174,7 @@ class ResourceSampler:
 
     def start(self) -> ResourceSampler:
         self._t0 = time.monotonic()
+        self._cpu0 = cpu_seconds()
         self._ticks0 = _process_ticks()
         self._system0 = _system_busy_ticks()
         self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
@@ -197,6 +199,8 @@ class ResourceSampler:
             self._thread.join(timeout=5.0)
             self._thread = None
         elapsed = max(self.now_s(), 1e-9)
+        if not self.samples:  # a run shorter than one interval: one sample at its end (README QA: "peak RSS –")
+            self.samples.append(Sample(elapsed, rss_mb(), 100.0 * (cpu_seconds() - self._cpu0) / elapsed))
         ticks1, hz = _process_ticks(), os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         busy = []
         for pid, (name, ticks) in ticks1.items():

@@ -229,3 +229,13 @@ def test_a_process_busy_now_is_seen_and_one_started_during_the_run_is_named() ->
         busy.kill()
         busy.wait()
     assert any(p["cpu_percent"] >= 30 for p in sampler.others), sampler.others
+
+
+def test_a_run_shorter_than_one_sample_interval_still_has_its_memory() -> None:
+    """README QA: the smallest bench measured for 0.41 s, under the 0.5 s between samples, and
+    said "peak RSS – MB" with rss_mb null. A run that short is sampled once, at its end."""
+    from posecast.realtime.benchmark.machine import ResourceSampler
+
+    sampler = ResourceSampler(interval_s=0.5).start()
+    sampler.stop()
+    assert len(sampler.samples) == 1 and sampler.samples[0].rss_mb > 10
