@@ -36,7 +36,8 @@ def _load_driver() -> ctypes.CDLL:
             return ctypes.CDLL(name)
         except OSError:
             continue
-    raise OSError(f"NVIDIA driver library not found ({', '.join(names)})")
+    # (README QA: the list of library names read like a failure on every machine without an NVIDIA GPU)
+    raise OSError(f"no NVIDIA driver installed: {names[0]} not found")
 
 
 @lru_cache(maxsize=1)
