@@ -4,7 +4,11 @@ VMC (Virtual Motion Capture protocol, https://protocol.vmc.info, sh-akira/Virtua
 is what VSeeFace, VNyan, Warudo, EVMC4U (Unity), VMC4UE (Unreal) and many VTuber tools receive. posecast
 is a *Performer*: it sends to a *Marionette* (default port 39539). Per frame, for one person: the
 first tracked (lowest person id), followed while their id is held (missed for up to a second, the
-avatar holds), then the next first tracked:
+avatar holds); once it is forgotten, whoever is tracked within :data:`NEAR_M` of where that person
+stood, else someone new since (they came back, as a new id, or a replay's next pass), else, after
+:data:`HOLD_AFTER_FORGOTTEN_S` more of holding, whoever was in view already (QA: a friend in view
+took the avatar the moment the streamer's id was forgotten, a 2.8 m jump, and kept it when she came
+back a moment later):
 
 - ``/VMC/Ext/Root/Pos "root" p.xyz q.xyzw``: the avatar's root, unturned, on the floor below the
   pelvis when the person stands, on both legs or one (it goes down as they crouch, up as they
@@ -59,6 +63,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 39539
 #: The protocol's limit, one Ethernet frame (1500 bytes), less the IPv4 and UDP headers (20 + 8):
+#: Metres (along the floor) from where the avatar's person last stood within which someone tracked
+#: after their id was forgotten is taken for them, come back.
+NEAR_M = 1.0
+#: Seconds the avatar holds, once its person's id is forgotten, before it follows someone tracked
+#: elsewhere.
+HOLD_AFTER_FORGOTTEN_S = 4.0
+#: The person id of nobody: the avatar holds.
+_NOBODY = -1
+
 #: the most an OSC bundle may hold; over IPv6, :data:`MAX_BUNDLE_BYTES_IPV6` (a 40-byte header).
 MAX_BUNDLE_BYTES = 1500 - 20 - 8
 MAX_BUNDLE_BYTES_IPV6 = 1500 - 40 - 8
@@ -210,6 +223,9 @@ class VmcSink(Sink):
         self._time_s: float | None = None  # the last frame's T
         self._root_m: np.ndarray | None = None  # the last root sent: held while its person is not tracked
         self._person_id: int | None = None  # the person the avatar follows
+        self._stood_m: np.ndarray | None = None  # where they last stood (their world pelvis)
+        self._forgotten_s: float | None = None  # when their id was forgotten (stream clock)
+        self._in_view: set[int] = set()  # the others the tracker knew then
         self._signs = SignContinuity()  # one avatar: its bones' quaternions in one hemisphere
         try:
             found = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_DGRAM)
@@ -266,15 +282,35 @@ class VmcSink(Sink):
         # the avatar follows one person while their id is held (lost for up to a second): it jumped
         # to whoever else was tracked when its person was missed for a few frames
         if self._person_id is not None and all(p.person_id != self._person_id for p in frame.people):
-            self._person_id = None  # forgotten by the tracker: the next tracked person takes over
+            self._person_id = None  # forgotten by the tracker: someone where they stood, or new, or later anyone
+            self._forgotten_s, self._in_view = time_s, {p.person_id for p in frame.people}
         if self._person_id is None and avatar.people:
-            self._person_id = avatar.people[0].person_id
-        messages = frame_messages(avatar, time_s, self._root_m, self._person_id, self._signs)
+            self._person_id = self._successor(avatar, time_s)
+        followed = next((p for p in avatar.people if p.person_id == self._person_id), None)
+        if followed is not None:
+            self._stood_m = followed.joints_world_m[skeleton.ROOT]
+        messages = frame_messages(avatar, time_s, self._root_m, _NOBODY if self._person_id is None else self._person_id,
+                                  self._signs)  # fmt: skip
         root = next((m for m in messages if m.address == ROOT_ADDRESS), None)
         if root is not None:
             self._root_m = np.array(root.params[1:4], dtype=np.float64)
         for datagram in pack_bundles(messages, self._max_bundle_bytes):
             self._send(datagram)
+
+    def _successor(self, avatar: AvatarFrame, time_s: float) -> int | None:
+        """Whom the avatar follows once its person is forgotten (module docstring); ``None``: it holds."""
+        if self._stood_m is None:  # nobody followed yet: the first tracked
+            return avatar.people[0].person_id
+        along_floor = {p.person_id: float(np.hypot(*(p.joints_world_m[skeleton.ROOT] - self._stood_m)[[0, 2]]))
+                       for p in avatar.people}  # fmt: skip
+        nearest = min(along_floor, key=along_floor.__getitem__)
+        if along_floor[nearest] <= NEAR_M:
+            return nearest
+        if new := [p.person_id for p in avatar.people if p.person_id not in self._in_view]:
+            return new[0]
+        if self._forgotten_s is not None and time_s - self._forgotten_s >= HOLD_AFTER_FORGOTTEN_S:
+            return avatar.people[0].person_id
+        return None
 
     def source_stalled(self, notice: PoseFrame) -> None:
         """While the live source is silent (about every 0.5 s): what goes out while nobody is

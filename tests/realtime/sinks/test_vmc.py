@@ -189,6 +189,48 @@ def test_the_avatar_follows_its_person_while_their_id_is_held(receiver) -> None:
     assert np.linalg.norm(after[:3] - before[:3]) < 1.0 and frames[gap.stop]["bones"] == len(UNITY)
 
 
+def _friend_beside(back_as: int | None, back_offset_m: float = 0.0) -> Callable[[int, PoseFrame], None]:
+    """An edit: a friend (id 1) 2.5 m to the side all along; the streamer (id 0) gone for good from
+    frame 40 (their id forgotten), back from frame 60 as id ``back_as`` (``None``: never),
+    ``back_offset_m`` to the other side of where they were."""
+
+    def edit(i: int, frame: PoseFrame) -> None:
+        streamer = frame.people[0]
+        friend = pose_frame(i, streamer.joints_m + np.array([2.5, 0.0, 0.0]), streamer.bone_lengths_m).people[0]
+        friend.person_id = 1
+        people = [friend]
+        if i < 40:
+            people.insert(0, streamer)
+        elif i >= 60 and back_as is not None:
+            back = pose_frame(i, streamer.joints_m - np.array([back_offset_m, 0.0, 0.0]), streamer.bone_lengths_m)
+            back.people[0].person_id = back_as
+            people.append(back.people[0])
+        frame.people = people
+
+    return edit
+
+
+@pytest.mark.parametrize("offset_m", [0.0, 3.0])  # back where they stood; elsewhere (but new since)
+def test_a_friend_in_view_does_not_take_the_avatar_when_its_person_is_forgotten(receiver, offset_m: float) -> None:
+    """QA: the moment the streamer's id was forgotten the avatar jumped 2.8 m to a friend in view,
+    and stayed with the friend when she came back (as a new id). It holds, then follows her."""
+    frames = _walk_received(receiver, _friend_beside(back_as=2, back_offset_m=offset_m))
+    before = frames[39]["root"]
+    for i in range(40, 60):
+        assert frames[i]["bones"] == 0 and frames[i]["ok"] == (1, 3, 0, 0)
+        assert frames[i]["root"] == pytest.approx(before)  # held, not the friend's 2.5 m away
+    back = frames[60]
+    assert back["bones"] == len(UNITY) and np.linalg.norm(np.subtract(back["root"][:3], before[:3])) < 1.0 + offset_m
+
+
+def test_after_holding_a_while_the_avatar_follows_whoever_is_in_view(receiver, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(vmc, "HOLD_AFTER_FORGOTTEN_S", 0.5)  # 15 frames (4 s in a real run)
+    frames = _walk_received(receiver, _friend_beside(back_as=None))
+    assert all(frames[i]["bones"] == 0 for i in range(40, 55))
+    assert all(frames[i]["bones"] == len(UNITY) for i in range(55, 60))
+    assert np.linalg.norm(np.subtract(frames[55]["root"][:3], frames[39]["root"][:3])) > 2.0  # the friend's
+
+
 def test_rest_pose_is_identity_and_the_hips_stand_on_the_floor(receiver) -> None:
     lengths = skeleton.bone_lengths_from_height(1.70)
     rest = rotations.rest_pose(lengths)
