@@ -181,14 +181,15 @@ def joints_to_bvh(
         ear_lines = np.asarray(ear_lines, np.float64)[source]
     if bone_lengths_m is None:
         bone_lengths_m = np.median(skeleton.bone_lengths(joints), axis=0)
-    # the rotations from the first pose on, that pose's held before it: the hinges' twists carry
-    # from frame to frame, and run over the copies of the first pose they eased in, a pose the
-    # person never had (QA: a person first seen at 6 s turned a thigh 80 degrees in the held frames)
-    first = int(source[0])
-    turned = rot.joints_to_rotations(joints[first:], bone_lengths_m, None,
-                                     None if ear_lines is None else ear_lines[first:])  # fmt: skip
-    held_first = np.r_[np.zeros(first, int), np.arange(len(joints) - first)]
-    pose = rot.BonePose(turned.root_m[held_first], turned.rotations[held_first], turned.bone_lengths_m)
+    # the rotations of the frames with a pose, each held frame given its source's: the hinges'
+    # twists carry from frame to frame, and over copies of a pose they eased on, a pose the person
+    # never had (QA: a person first seen at 6 s turned a thigh 80 degrees in the held frames before;
+    # the arm of one gone turned 6.9 degrees over the 2 s held after their last pose)
+    posed = np.flatnonzero(source == np.arange(len(source)))
+    turned = rot.joints_to_rotations(joints[posed], bone_lengths_m, None,
+                                     None if ear_lines is None else ear_lines[posed])  # fmt: skip
+    shown = np.searchsorted(posed, source)  # each frame's source, as a row of `turned`
+    pose = rot.BonePose(turned.root_m[shown], turned.rotations[shown], turned.bone_lengths_m)
     target = engine_frames.get_frame(frame)
     return bvh_text(engine_frames.bone_pose_to_frame(pose, target), fps, target), held
 

@@ -132,6 +132,25 @@ def test_frames_before_the_first_pose_hold_it_exactly(run_joints) -> None:
     np.testing.assert_array_equal(rows[60:], alone)  # from the first pose on, as if it began there
 
 
+def test_frames_after_the_last_pose_and_in_gaps_hold_their_pose_exactly(run_joints) -> None:
+    """Multi-person QA: after a person's last pose the BVH went on turning (an arm 6.9 degrees over
+    2 s): the twists eased on over the held copies, as they had before the first pose."""
+    joints, lengths = run_joints
+    gone = np.concatenate([joints[:73], np.full((60, 17, 3), np.nan)])  # (a last pose whose twists ease on)
+    gap = joints[:113].copy()
+    gap[73:93] = np.nan
+
+    def motion(text: str) -> np.ndarray:
+        lines = text.split("MOTION\n", 1)[1].splitlines()[2:]
+        return np.array([[float(v) for v in line.split()] for line in lines])
+
+    rows = motion(joints_to_bvh(gone, 120.0, "world", lengths)[0])
+    np.testing.assert_array_equal(rows[73:], np.repeat(rows[72:73], 60, axis=0))
+    np.testing.assert_array_equal(rows[:73], motion(joints_to_bvh(joints[:73], 120.0, "world", lengths)[0]))
+    rows = motion(joints_to_bvh(gap, 120.0, "world", lengths)[0])
+    np.testing.assert_array_equal(rows[73:93], np.repeat(rows[72:73], 20, axis=0))
+
+
 @pytest.mark.skipif(BLENDER is None, reason="blender not installed (Debian: apt-get install -y blender)")
 @pytest.mark.parametrize(("frame", "forward", "up"), [("world", "-Z", "Y"), ("blender", "Y", "Z")])
 def test_real_blender_imports_it_within_a_millimetre(run_joints, tmp_path: Path, frame, forward, up) -> None:
