@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 #: The host MediaPipe's uploader posts to (kept for the no_proxy check and the tests).
 UPLOAD_HOST = "play.googleapis.com"
 _PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY")
+#: onnxruntime's switch for its own telemetry (read when it is imported).
+ORT_TELEMETRY_VARIABLE = "ORT_DISABLE_TELEMETRY"
 
 _held_port: socket.socket | None = None  # bound, never listening: a connection to it is refused
 _user_proxies: dict[str, str] = {}  # the proxies the environment held before it named the held port
@@ -60,6 +62,9 @@ def block_native_uploads() -> str:
     dead_url = _dead_url()
     for name in _PROXY_VARIABLES:
         os.environ[name] = dead_url
+    # onnxruntime (1.32) keeps telemetry of its own, off with this before it is imported (ops QA:
+    # where HOME cannot be written, every start logged its warning in colour codes)
+    os.environ.setdefault(ORT_TELEMETRY_VARIABLE, "1")
     return dead_url
 
 

@@ -134,3 +134,17 @@ def test_once_the_environment_is_changed_back_its_proxies_are_the_users(monkeypa
     uploads.block_native_uploads()
     monkeypatch.setenv("https_proxy", "http://other.example:8080")
     assert uploads.user_proxies()["https"] == "http://other.example:8080"
+
+
+def test_onnxruntimes_own_telemetry_is_off_in_posecast_run(media_dir: Path, pose_model_path: Path) -> None:
+    """Ops QA: onnxruntime 1.32 keeps telemetry of its own; where HOME cannot be written (a service
+    with ProtectHome, a read-only container) every start logged its failure to persist a device id,
+    in colour codes, into the service's log. The command turns it off before onnxruntime loads."""
+    env = {k: v for k, v in os.environ.items() if k != uploads.ORT_TELEMETRY_VARIABLE}
+    env["HOME"] = "/dev/null"  # nothing can be written under it
+    run = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source",
+                          str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--frames", "2",
+                          "--model-asset", str(pose_model_path)], capture_output=True, text=True, timeout=300,
+                         env=env)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stderr and "telemetry" not in run.stderr, run.stderr
