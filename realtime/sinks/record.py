@@ -13,6 +13,7 @@ writes it; every other byte is what the ZeroMQ output sends.
 from __future__ import annotations
 
 import argparse
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from ..sources.stream import without_password
 from ..stages import Sink
 from ..types import PersonPose, PoseFrame, StreamMeta
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class RecordOptions:
@@ -36,6 +39,17 @@ class RecordOptions:
     path: str | Path
     flush_interval_s: float = 1.0
     source: str = ""
+
+
+def dated_take(folder: Path, now: time.struct_time | None = None) -> Path:
+    """A take's path in ``folder`` named by the local time ``now`` (default: now),
+    ``take-YYYYmmdd-HHMMSS.posecast``, with ``-2``, ``-3``… when a take or its ``.part`` is there."""
+    stem = time.strftime("take-%Y%m%d-%H%M%S", now or time.localtime())
+    for n in range(1, 10_000):
+        path = folder / (f"{stem}.posecast" if n == 1 else f"{stem}-{n}.posecast")
+        if not path.exists() and not path.with_name(path.name + PART_SUFFIX).exists():
+            return path
+    raise OptionsError(f"--record {folder}: 9999 takes of {stem} are there already; pass another folder")
 
 
 class RecordSink(Sink):
@@ -53,9 +67,10 @@ class RecordSink(Sink):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--record", type=output_file, metavar="TAKE.posecast",
-                            help="record every published pose and the 2D keypoints to this file "
-                                 "(replay with `posecast replay`, export with `posecast export`)")  # fmt: skip
+        parser.add_argument("--record", type=output_file, metavar="TAKE.posecast|FOLDER",
+                            help="record every published pose and the 2D keypoints to this file, or to a new "
+                                 "take-DATE-TIME.posecast in this folder each run (a service a supervisor "
+                                 "restarts); replay with `posecast replay`, export with `posecast export`")  # fmt: skip
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecordSink | None:
@@ -64,7 +79,10 @@ class RecordSink(Sink):
         if path is None:
             return None
         path = Path(path)
-        if path.suffix.lower() != ".posecast" and not path.is_dir():  # (a folder: that error, later) .part is what
+        if path.is_dir():  # a new take each run, named by its start (ops QA: a fixed name refused every restart)
+            path = dated_take(path)
+            log.info("recording to %s", path)
+        if path.suffix.lower() != ".posecast":  # .part is what
             # an unfinished take is called, and another name hides what the file is
             raise OptionsError(f"--record must name a .posecast file (e.g. take.posecast), got {path}")
         if path.is_file():

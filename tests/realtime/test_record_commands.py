@@ -279,3 +279,22 @@ def test_a_long_take_is_said_before_its_export_works(dance_take: Path, tmp_path:
         assert cli.main(["export", str(dance_take), "--bvh", str(tmp_path / "take.bvh")]) == 0
     said = [r.getMessage() for r in caplog.records]
     assert said and said[0].startswith(f"exporting 60 frames of {dance_take} (0 min)"), said
+
+
+def test_record_into_a_folder_makes_a_new_take_each_run(media_dir: Path, pose_model_path: Path,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    """Ops QA: a service restarted by a supervisor with a fixed --record path failed every restart
+    (the take "already exists", or the .part of one killed). A folder takes a new dated take each run."""
+    import time
+
+    from posecast.realtime.sinks.record import dated_take
+
+    args = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--frames", "2",
+            "--model-asset", str(pose_model_path), "--record", str(tmp_path)]  # fmt: skip
+    assert cli.main(args) == 0 and cli.main(args) == 0
+    takes = sorted(tmp_path.glob("take-*.posecast"))
+    assert len(takes) == 2 and all(read_recording(take).complete for take in takes)
+    at = time.strptime("2026-12-07 03:04:05", "%Y-%m-%d %H:%M:%S")
+    (tmp_path / "take-20261207-030405.posecast").touch()
+    (tmp_path / "take-20261207-030405-2.posecast.part").touch()  # a killed run's
+    assert dated_take(tmp_path, at) == tmp_path / "take-20261207-030405-3.posecast"
