@@ -210,7 +210,7 @@ def test_run_unwritable_output_video(media_dir: Path, pose_model_path: Path, cap
          ".*/take.posecast.part"),
         (["--record", "{tmp}/take.txt"], "--record must name a .posecast file"),
         (["--record", "/dev/full"], "--record must name a .posecast file .*, got /dev/full$"),  # it said "got full"
-        (["--record", "{tmp}"], "cannot write --record .*: it is a folder"),
+        (["--record", "{tmp}/missing/take.posecast"], "folder .*missing does not exist"),  # (a folder: a take in it)
         (["--output-video", "/proc/x.webm"], "folder /proc (takes no new files|does not exist)"),  # even as root
         (["--frames", "0"], "--frames must be 1 or more, got 0"),
     ],
