@@ -62,7 +62,6 @@ from ..types import PoseFrame, StreamMeta
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 39539
-#: The protocol's limit, one Ethernet frame (1500 bytes), less the IPv4 and UDP headers (20 + 8):
 #: Metres (along the floor) from where the avatar's person last stood within which someone tracked
 #: after their id was forgotten is taken for them, come back.
 NEAR_M = 1.0
@@ -72,6 +71,7 @@ HOLD_AFTER_FORGOTTEN_S = 4.0
 #: The person id of nobody: the avatar holds.
 _NOBODY = -1
 
+#: The protocol's limit, one Ethernet frame (1500 bytes), less the IPv4 and UDP headers (20 + 8):
 #: the most an OSC bundle may hold; over IPv6, :data:`MAX_BUNDLE_BYTES_IPV6` (a 40-byte header).
 MAX_BUNDLE_BYTES = 1500 - 20 - 8
 MAX_BUNDLE_BYTES_IPV6 = 1500 - 40 - 8
