@@ -19,7 +19,7 @@ from .. import skeleton
 from ..errors import BackendError, ModelError
 from ..fileio import home_expanded
 from ..metadata import ModelMetadata
-from .quantize import int8_sibling
+from .quantize import int8_sibling, is_int8_copy
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # (typing's from Python 3.11; posecast runs on 3.10)
@@ -65,19 +65,17 @@ DEFAULT_MODEL_NAME = "supervised-long-w384"
 #: The advice a GPU backend's "not here" error ends with (``posecast bench --backend all``, which
 #: measures onnxruntime beside it, leaves it out).
 USE_ONNXRUNTIME = "; use --backend onnxruntime"
+#: The shipped default lifter; an explicit path or another name always wins over it.
+DEFAULT_MODEL = WEIGHTS_DIR / MODELS[DEFAULT_MODEL_NAME]
 
 
 def check_float_model(backend: str, model_path: Path) -> None:
     """Raise :class:`BackendError` when ``model_path`` is an INT8 copy, which only ONNX Runtime on
     the CPU runs (review: TensorRT's parser met MatMulInteger, torch-cuda asked to re-export)."""
-    from .quantize import is_int8_copy  # (quantize reads models through this module)
-
     if is_int8_copy(model_path):
         float_model = model_path.with_name(model_path.name.removesuffix(".int8.onnx") + ".onnx")
         raise BackendError(f"{model_path} is an INT8 copy for ONNX Runtime on the CPU; the {backend} backend runs the "
                            f"float model: pass {float_model}" + USE_ONNXRUNTIME)
-#: The shipped default lifter; an explicit path or another name always wins over it.
-DEFAULT_MODEL = WEIGHTS_DIR / MODELS[DEFAULT_MODEL_NAME]
 
 
 @dataclass

@@ -384,7 +384,19 @@ def footage_teacher(generator: PoseGenerator, frames: np.ndarray, windows: np.nd
 
         bar = tqdm(total=len(windows), desc="teacher", unit="window", leave=False)
     try:
-        _teach(generator, frames, windows, rolls_deg, mirror, smooth_frames, batch, deadline, bar, total, count, padded)
+        for lo in range(0, len(windows), batch):
+            if deadline is not None and time.perf_counter() > deadline:
+                raise TeacherTimeoutError(lo, len(windows))
+            index = windows[lo : lo + batch]
+            keypoints = torch.from_numpy(frames[index].astype(np.float32))
+            answer = smooth_over_frames(ensemble_lift(generator, normalize.canonicalize(keypoints), rolls_deg, mirror),
+                                        smooth_frames)  # fmt: skip
+            camera = normalize.to_camera_axes(answer, keypoints[..., skeleton.ROOT, :]).numpy()
+            keep = ~padded[lo : lo + batch]
+            np.add.at(total, index[keep], camera[keep])
+            np.add.at(count, index[keep], 1)
+            if bar is not None:
+                bar.update(len(index))
     finally:
         if bar is not None:
             bar.close()
@@ -397,25 +409,6 @@ class TeacherTimeoutError(Exception):
     def __init__(self, lifted: int, windows: int) -> None:
         super().__init__(f"{lifted} of {windows} windows lifted")
         self.lifted, self.windows = lifted, windows
-
-
-def _teach(generator: PoseGenerator, frames: np.ndarray, windows: np.ndarray, rolls_deg: Sequence[float],
-           mirror: bool, smooth_frames: float, batch: int, deadline: float | None, bar: object, total: np.ndarray,
-           count: np.ndarray, padded: np.ndarray) -> None:  # fmt: skip
-    """:func:`footage_teacher`'s loop: the sums and counts of every window's answers."""
-    for lo in range(0, len(windows), batch):
-        if deadline is not None and time.perf_counter() > deadline:
-            raise TeacherTimeoutError(lo, len(windows))
-        index = windows[lo : lo + batch]
-        keypoints = torch.from_numpy(frames[index].astype(np.float32))
-        answer = smooth_over_frames(ensemble_lift(generator, normalize.canonicalize(keypoints), rolls_deg, mirror),
-                                    smooth_frames)  # fmt: skip
-        camera = normalize.to_camera_axes(answer, keypoints[..., skeleton.ROOT, :]).numpy()
-        keep = ~padded[lo : lo + batch]
-        np.add.at(total, index[keep], camera[keep])
-        np.add.at(count, index[keep], 1)
-        if bar is not None:
-            bar.update(len(index))  # type: ignore[attr-defined]
 
 
 def footage_targets(frame_teacher: torch.Tensor, batch: WindowBatch, keypoints: torch.Tensor) -> torch.Tensor:
