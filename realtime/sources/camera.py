@@ -5,7 +5,8 @@ queued, so latency cannot build up. Frames carry their capture time.
 
 A flaky device (a loose USB cable, a stream that drops) is not the end. The log says when it
 stops (no frame for ``stall_report_s``, or three frame intervals of a slower source) and when it
-comes back, also when the device's read hangs instead of failing (a stream that keeps its
+comes back (a source that keeps stalling is summarised once a minute instead: :mod:`.stall_log`),
+also when the device's read hangs instead of failing (a stream that keeps its
 connection open and sends nothing: OpenCV's read then returns only after its own timeout,
 ``CAP_PROP_READ_TIMEOUT_MSEC``). Failed grabs are retried at once for ``stall_report_s``; after
 that (and at least ``max_read_failures`` failures in a row) the device is reopened, again and
@@ -30,6 +31,7 @@ from ..errors import SourceError, SourceStalledError
 from ..stages import FrameSource
 from ..types import Frame
 from .files import Pacer
+from .stall_log import StallLog
 from .video import FRAME_COUNT_SLACK
 
 log = logging.getLogger(__name__)
@@ -113,7 +115,8 @@ class CameraSource(FrameSource):
         self._ready = threading.Condition()
         self._latest: Frame | None = None
         self._ended = False
-        self._stall_said = False  # the log said this stall began (read() or the reopening): say its end
+        self._stall_said = False  # this stall was recognised (by read() or the reopening): count its end
+        self._stall_log = StallLog(self.label)  # which stalls the log tells, and the summary of the others
         #: Frames of a file behind a stream's address (0: live): read at its frame rate, ended at its end
         self.file_frames = 0
         self._end_error: str | None = None  # why the reading thread ended without a frame, for read() to raise
@@ -164,6 +167,7 @@ class CameraSource(FrameSource):
         self._capture, self._latest, self._ended, self.dropped_frames = capture, None, False, 0
         self.lost_after_s, self._end_error = 0.0, None
         self._last_frame_s, self.stalls = None, 0
+        self._stall_log = StallLog(self.label)
         self._stop.clear()
         self._thread = threading.Thread(target=self._grab_loop, name=self.label.replace(" ", "-"), daemon=True)
         self._thread.start()
@@ -230,8 +234,9 @@ class CameraSource(FrameSource):
                     reopening = True
                     with self._ready:
                         self._stall_said = True
-                    log.warning("%s stopped delivering frames: reopening it until it comes back (at most %.0f s)",
-                                self.label, self.max_stall_s)  # fmt: skip
+                    if self._stall_log.started():  # (read() may have said it began: this says how it goes on)
+                        log.warning("%s stopped delivering frames: reopening it until it comes back (at most %.0f s)",
+                                    self.label, self.max_stall_s)  # fmt: skip
                 self._stop.wait(pause_s)
                 pause_s = min(2 * pause_s, _MAX_PAUSE_S)
                 self._reopen()
@@ -242,8 +247,11 @@ class CameraSource(FrameSource):
                 self.stalls += 1
                 rate_from_s, rate_from_id, rate_measured = None, frame_id + _RATE_SKIP_FRAMES, False
                 rate_windows_fps, windows_needed = [], 2
-                log.warning("%s is back after %.1f s without frames", self.label,
-                            time.monotonic() - (self._last_frame_s or opened_s))  # fmt: skip
+                silent_s = time.monotonic() - (self._last_frame_s or opened_s)
+                if self._stall_log.ended(silent_s):
+                    log.warning("%s is back after %.1f s without frames", self.label, silent_s)
+            else:
+                self._stall_log.tick()
             failures, pause_s, reopening = 0, _FIRST_PAUSE_S, False
             self._pace(frame_id)
             captured_ns = time.monotonic_ns()
@@ -323,7 +331,8 @@ class CameraSource(FrameSource):
                         # said here too: a hung read never reaches the grab loop's reopening
                         if not self._stall_said and stalled_s >= self._stall_log_s():
                             self._stall_said = True
-                            log.warning("%s; waiting for it (at most %.0f s)", message, self.max_stall_s)
+                            if self._stall_log.started():
+                                log.warning("%s; waiting for it (at most %.0f s)", message, self.max_stall_s)
                         raise SourceStalledError(message, stalled_s)
                 self._ready.wait(deadline - now)
             if self._latest is None and self._end_error is not None:
@@ -338,6 +347,7 @@ class CameraSource(FrameSource):
             self._thread.join(timeout=2.0)
             stuck = self._thread.is_alive()  # blocked inside the capture's read (a hung stream)
             self._thread = None
+            self._stall_log.close()
         if self._capture is not None:
             if stuck:  # releasing a capture another thread is reading is not safe: the process's end frees it
                 log.warning("%s: its reading thread is still blocked in the device; left to the process's end",

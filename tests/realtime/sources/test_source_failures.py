@@ -19,7 +19,7 @@ from posecast.realtime.errors import SourceError, SourceStalledError
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.schema import decode_pose
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
-from posecast.realtime.sources import CameraSource, ImageFolderSource, VideoFileSource
+from posecast.realtime.sources import CameraSource, ImageFolderSource, VideoFileSource, stall_log
 from posecast.realtime.stages import Detector2D, PoseLifting
 from posecast.realtime.threaded import ThreadedPipeline
 from posecast.realtime.types import Detections2D, Frame, PersonPose
@@ -143,6 +143,50 @@ def test_a_read_that_hangs_is_logged_when_it_starts_and_ends(clip, monkeypatch, 
     assert "is back after 2." in messages[1]
     gap_start_s = frames[int(np.argmax(np.diff([f.capture_ns for f in frames])))].capture_ns / 1e9
     assert said_at_s[0] - gap_start_s < 1.0  # said while the read still hung
+
+
+class FlappingDevice(FlakyDevice):
+    """A camera on a loose cable: no frame for ``dropout_s`` of every ``period_s`` after
+    ``dropout_start_s``, until ``steady_after_s`` (then it delivers steadily)."""
+
+    def __init__(self, frames, period_s: float, steady_after_s: float, **kwargs) -> None:  # noqa: ANN001
+        super().__init__(frames, **kwargs)
+        self.period_s_flap, self.steady_after_s = period_s, steady_after_s
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        time.sleep(self.period_s)
+        now = time.monotonic()
+        self.start = self.start or now
+        elapsed = now - self.start
+        phase_s = (elapsed - self.dropout[0]) % self.period_s_flap
+        if self.dropout[0] <= elapsed < self.steady_after_s and phase_s < self.dropout[1] - self.dropout[0]:
+            return False, None
+        self.delivered += 1
+        return True, self.frames[self.delivered % len(self.frames)]
+
+
+def test_a_flapping_camera_is_summarised_in_the_log(clip, monkeypatch, caplog) -> None:
+    """Ops QA: a camera that stalls every second or two logged two lines a stall (80 a minute).
+    The first three are told one by one; then the log says the camera keeps stalling and counts
+    the rest in one line a window (3 s here instead of 60), and says when it has been steady for a
+    window. read() still reports every stall (the subscribers' `lost` messages)."""
+    monkeypatch.setattr(stall_log, "WINDOW_S", 3.0)
+    device = FlappingDevice(clip, period_s=1.0, steady_after_s=7.3, dropout_start_s=0.3, dropout_s=0.7)
+    monkeypatch.setattr(cv2, "VideoCapture", device)
+    with caplog.at_level(logging.WARNING), CameraSource(0) as camera:
+        frames, stalls, ended = _read_for(camera, 11.0)
+        stalls_counted = camera.stalls
+    assert not ended and frames[-1].capture_ns / 1e9 > time.monotonic() - 0.5
+    messages = [r.getMessage() for r in caplog.records]
+    assert 6 <= stalls_counted <= 8, (stalls_counted, messages)
+    assert len(stalls) >= stalls_counted  # every stall reported to read()'s caller
+    told_ends = [i for i, m in enumerate(messages) if "is back after" in m]
+    assert len(told_ends) == 3, messages  # with up to two lines for each start (read() and the reopening)
+    assert sum("keeps stalling (4 times in" in m for m in messages[told_ends[-1]:]) == 1, messages
+    summarised = [int(m.split(" stalled ")[1].split()[0]) for m in messages if " more time" in m]
+    assert summarised and sum(summarised) == stalls_counted - 3, messages
+    assert "has delivered without a stall for 3 s: its stalls are told one by one again" in messages[-1], messages
+    assert len(messages) - told_ends[-1] - 1 == 1 + len(summarised) + 1, messages  # nothing else since
 
 
 def test_a_short_blip_is_not_the_end(clip, monkeypatch) -> None:
