@@ -12,6 +12,10 @@ from collections.abc import Callable
 class PosecastError(Exception):
     """Base of every error posecast reports to a user."""
 
+    #: The CLI's exit status for it: 2, a failure that runs the same way again until the user
+    #: changes something (an option, a file, a device), unless a subclass says otherwise.
+    exit_status = 2
+
 
 class ModelError(PosecastError):
     """A model file that is missing, corrupt or from an incompatible version."""

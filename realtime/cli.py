@@ -230,7 +230,7 @@ def _run(argv: Sequence[str] | None) -> int:
         if args is not None and args.verbose:
             log.exception("posecast failed")
         print(f"posecast: error: {one_line(exc)}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise

@@ -19,6 +19,19 @@ class SourceStalledError(SourceError):
         self.stalled_s = stalled_s
 
 
+class SourceLostError(SourceError):
+    """A live camera or stream that delivered frames, then none for its whole retry time: the
+    run ended with its outputs finished. The CLI exits with :data:`EXIT_SOURCE_LOST`, not 2, so a
+    supervisor can restart a run whose camera went away without restarting one that a bad option
+    fails every time."""
+
+    exit_status = 75
+
+
+#: A lost live source's exit status: sysexits.h's EX_TEMPFAIL ("try again later").
+EXIT_SOURCE_LOST = SourceLostError.exit_status
+
+
 class PublishError(PosecastError):
     """A ZeroMQ address that cannot be bound or connected."""
 

@@ -29,7 +29,7 @@ from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..detectors import DETECTORS, warn_if_fewer_people
 from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MAX_PEOPLE, PEOPLE_SEARCH_HELP
-from ..errors import OptionsError, SourceError
+from ..errors import OptionsError, SourceLostError
 from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOptions, OneEuroOptions, TrackerOptions
 from ..pipeline import Pipeline
 from ..progress import progress
@@ -321,7 +321,7 @@ def run_pipeline(
         if dropped:
             log.info("%s dropped at capture (processing was slower than the source)", counted(dropped, "frame"))
     if lost_after_s:  # the outputs are finished; a supervisor must still tell this from an ending file
-        raise SourceError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped after "
+        raise SourceLostError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped after "
                           f"{frames} frames (its outputs are finished): check the camera or stream, "
                           f"and run again")  # fmt: skip
     return frames

@@ -116,7 +116,7 @@ class CameraSource(FrameSource):
         self._latest: Frame | None = None
         self._ended = False
         self._stall_said = False  # this stall was recognised (by read() or the reopening): count its end
-        self._stall_log = StallLog(self.label)  # which stalls the log tells, and the summary of the others
+        self._stall_log: StallLog  # which stalls the log tells, and the summary of the others (made by open())
         #: Frames of a file behind a stream's address (0: live): read at its frame rate, ended at its end
         self.file_frames = 0
         self._end_error: str | None = None  # why the reading thread ended without a frame, for read() to raise
