@@ -50,14 +50,17 @@ def board_centre(board=BOARD, square_m=SQUARE_M) -> np.ndarray:
     return np.array([(board[0] - 1) * square_m / 2, (board[1] - 1) * square_m / 2, 0.0])
 
 
-def random_poses(camera: Camera, count: int, seed: int = 0, board=BOARD, square_m=SQUARE_M) -> list:
-    """``count`` (rvec, tvec) board poses that keep the whole board (with margin) in the image."""
+def random_poses(camera: Camera, count: int, seed: int = 0, board=BOARD, square_m=SQUARE_M,
+                 max_tilt_deg: float = 35.0) -> list:  # fmt: skip
+    """``count`` (rvec, tvec) board poses that keep the whole board (with margin) in the image,
+    turned about each image axis by up to ``max_tilt_deg``."""
     rng = np.random.default_rng(seed)
     cols, rows = board
     paper = np.array([[-2, -2, 0], [cols + 1, -2, 0], [cols + 1, rows + 1, 0], [-2, rows + 1, 0]]) * square_m
     poses = []
     while len(poses) < count:
-        angles = np.radians([rng.uniform(-35, 35), rng.uniform(-35, 35), rng.uniform(-20, 20)])
+        tilt = max_tilt_deg
+        angles = np.radians([rng.uniform(-tilt, tilt), rng.uniform(-tilt, tilt), rng.uniform(-20, 20)])
         rvec = cv2.Rodrigues(_euler(angles))[0].ravel()
         z = rng.uniform(0.55, 0.85)
         centre = np.array([rng.uniform(-0.22, 0.22) * z, rng.uniform(-0.16, 0.16) * z, z])
