@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import sys
+import zlib
 from pathlib import Path
 
 import cv2
@@ -190,15 +191,17 @@ def opencv_path_problem(path: str | Path) -> str | None:
 
 
 def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
-    """The image at ``path`` as OpenCV decodes it (``None``: not a readable image, a JPEG cut short
+    """The image at ``path`` as OpenCV decodes it (``None``: not a readable image, a JPEG or PNG cut short
     included); raises :class:`ImageTooLargeError` past OpenCV's limit. Read through
     Python, so a name that is not UTF-8 works as any other (``cv2.imread`` crashed on one)."""
     try:
         data = np.fromfile(os.fsencode(path), np.uint8)
     except OSError:
         return None
-    if not data.size or jpeg_cut_short(data.tobytes()):
-        return None  # libjpeg would print its own line and hand back the image grey below the cut
+    if not data.size or jpeg_cut_short(data.tobytes()) or png_damaged(data.tobytes()):
+        # libjpeg would print its own line and hand back the image grey below the cut; libpng
+        # prints "libpng error: ..." on fd 2, past posecast's log (QA)
+        return None
     try:
         return cv2.imdecode(data, flags)
     except cv2.error as exc:
@@ -233,6 +236,29 @@ def jpeg_cut_short(data: bytes) -> bool:
         i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
         if marker == 0xDA:  # SOS: the entropy-coded data runs to the next marker that is not FF00 or a restart
             i = _end_of_scan(data, i)
+    return True
+
+
+#: A PNG file's first bytes.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_damaged(data: bytes) -> bool:
+    """Whether ``data``, a PNG (it starts with the signature), is cut short before its IEND chunk
+    or has a chunk whose CRC does not match, the two damages libpng reports by printing its own
+    line. Walks the chunks by their lengths; bytes after IEND do not matter. Not a PNG: ``False``."""
+    if not data.startswith(PNG_SIGNATURE):
+        return False
+    i, n, view = len(PNG_SIGNATURE), len(data), memoryview(data)  # (a view: the chunks are not copied)
+    while i + 12 <= n:  # length (4), type (4), data, CRC (4)
+        end = i + 8 + int.from_bytes(data[i : i + 4], "big")
+        if end + 4 > n:
+            return True
+        if zlib.crc32(view[i + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):  # over type and data
+            return True
+        if data[i + 4 : i + 8] == b"IEND":
+            return False
+        i = end + 4
     return True
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from posecast.engines.media import jpeg_cut_short, read_image
+from posecast.engines.media import jpeg_cut_short, png_damaged, read_image
 from posecast.realtime.sources.images import ImageFolderSource
 
 IMAGE = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
@@ -56,3 +56,30 @@ def test_a_cut_jpeg_in_a_folder_is_skipped_without_libjpegs_line(tmp_path: Path,
         skipped = source.skipped_images
     assert ids == [0, 2] and skipped == 1
     assert "Premature end of JPEG" not in capfd.readouterr().err
+
+
+def test_png_cut_short_or_damaged_is_found() -> None:
+    """libpng printed "libpng error: PNG input buffer is incomplete" (or "IDAT: CRC error") past
+    posecast's log, beside posecast's own line skipping the image (calibration QA)."""
+    data = cv2.imencode(".png", IMAGE)[1].tobytes()
+    assert not png_damaged(data) and not png_damaged(data + b"trailing bytes after IEND")
+    assert not png_damaged(_jpeg()) and not png_damaged(b"")
+    for fraction in np.linspace(0.05, 0.999, 25):
+        assert png_damaged(data[: int(len(data) * fraction)]), fraction
+    flipped = bytearray(data)
+    flipped[data.find(b"IDAT") + 100] ^= 0x01
+    assert png_damaged(bytes(flipped))
+
+
+def test_a_damaged_png_in_a_folder_is_skipped_without_libpngs_line(tmp_path: Path,
+                                                                   capfd: pytest.CaptureFixture) -> None:  # fmt: skip
+    whole = cv2.imencode(".png", IMAGE)[1].tobytes()
+    flipped = bytearray(whole)
+    flipped[whole.find(b"IDAT") + 100] ^= 0x01
+    for name, data in (("000", whole), ("001", whole[: len(whole) // 2]), ("002", bytes(flipped)), ("003", whole)):
+        (tmp_path / f"{name}.png").write_bytes(data)
+    with ImageFolderSource(tmp_path) as source:
+        ids = [frame.frame_id for frame in iter(source.read, None)]
+        skipped = source.skipped_images
+    assert ids == [0, 3] and skipped == 2
+    assert "libpng" not in capfd.readouterr().err
