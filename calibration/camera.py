@@ -396,10 +396,11 @@ def calibrate_image_dir(
             f"none of the {len(paths)} images in {directory} is usable ({_counted(skipped)}); "
             "take sharp, well-lit photos of the board (hold still, or raise the light)"
         )
-    size_hint = (
+    size_hint = (  # (QA: a chessboard cut off in every photo was blamed on --board alone)
         "COLSxROWS counts the board's squares for --charuco"
         if board.charuco
-        else "COLSxROWS counts the inner corners (a board of 10x7 squares is 9x6)"
+        else "COLSxROWS counts the inner corners (a board of 10x7 squares is 9x6); and a chessboard is found only "
+        "whole, every corner in the photo"
     )
     if not views:
         raise CalibrationError(

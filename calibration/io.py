@@ -257,7 +257,8 @@ def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | N
                    kind: str | None = None) -> Path:  # fmt: skip
     """Fail early (before a long calibration) when ``path`` cannot be written, names one of the
     ``inputs`` (option → file the command reads), which writing it would destroy, or holds a
-    posecast file of another ``format`` than ``kind`` (the one to be written)."""
+    posecast file of another ``format`` than ``kind`` (the one to be written) or, given ``kind``,
+    anything else that is not empty."""
     path = Path(path)
     _suffix(path)
     problem = output_file_problem(path)
@@ -271,6 +272,10 @@ def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | N
     if kind is not None and found is not None and found != kind:
         raise CalibrationError(f"{path} is a {found} file: writing a {kind} file there would replace it; choose "
                                "another --output, or remove it first")  # fmt: skip
+    if kind is not None and found is None and path.is_file() and path.stat().st_size:
+        # (QA: `-o notes.yaml` replaced someone's own YAML, saying only "replacing")
+        raise CalibrationError(f"{path} is not a posecast calibration file: writing a {kind} file there would "
+                               "replace it; choose another --output, or remove it first")  # fmt: skip
     return path
 
 

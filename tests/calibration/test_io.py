@@ -284,3 +284,12 @@ def test_a_file_of_another_kind_is_not_replaced_and_one_of_the_same_kind_is_said
     with caplog.at_level(logging.INFO, logger="posecast"):
         save_intrinsics(CAMERA, camera)
     assert f"replacing {camera}" in caplog.text
+    # a file that is no posecast file at all (QA: someone's own notes.yaml was replaced, "replacing" said)
+    notes = tmp_path / f"notes{suffix}"
+    notes.write_text("hello: world\n" if suffix == ".yaml" else '{"hello": "world"}\n')
+    with pytest.raises(CalibrationError, match=rf"notes{suffix} is not a posecast calibration file: writing a "
+                                               "posecast-camera file there would replace it"):  # fmt: skip
+        save_intrinsics(CAMERA, notes)
+    assert notes.read_text().startswith(("hello", "{"))
+    notes.write_text("")  # an empty file (made with touch) holds nothing to lose
+    assert load_intrinsics(save_intrinsics(CAMERA, notes)) == CAMERA
