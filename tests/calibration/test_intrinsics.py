@@ -50,6 +50,20 @@ def test_rescaled_scales_each_axis_and_keeps_distortion():
     assert replace(k, source="board").rescaled(1280, 960).source == "board, rescaled from 640x480"
 
 
+def test_an_assumed_camera_rescaled_is_the_one_assumed_at_that_size():
+    """QA: an --hfov file made at 1152x1152 and used on 576x576 frames put the principal point at
+    287.75 (the pixel-centre mapping of 576.0), where the 576 file (and no file) put it at 288.0:
+    joints 1.8 cm apart. An assumed camera's centre is the image's at any size."""
+    for (w, h), (w2, h2) in (((1152, 1152), (576, 576)), ((360, 640), (720, 1280))):
+        rescaled = CameraIntrinsics.from_hfov(60.0, w, h).rescaled(w2, h2)
+        direct = CameraIntrinsics.from_hfov(60.0, w2, h2)
+        assert (rescaled.fx, rescaled.fy, rescaled.cx, rescaled.cy) == pytest.approx(
+            (direct.fx, direct.fy, direct.cx, direct.cy))  # fmt: skip
+    # a measured principal point (or an assumed camera whose centre was moved by hand) maps as pixels do
+    moved = replace(CameraIntrinsics.from_hfov(60.0, 640, 480), cx=330.0).rescaled(1280, 960)
+    assert moved.cx == pytest.approx(660.5) and moved.cy == pytest.approx(480.5)
+
+
 def test_rescaled_refuses_another_aspect_ratio():
     with pytest.raises(CalibrationError, match=r"640x480 cannot be rescaled to 1280x720: the aspect ratio"):
         make().rescaled(1280, 720)
