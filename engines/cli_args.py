@@ -181,9 +181,10 @@ def output_file_or_folder(text: str) -> Path:
     names a folder (``out/``) must exist (a missing one would become a file of that name)."""
     given_path(text)
     _refuse_dash(text, "file or folder")
-    if _names_folder(text) and not Path(text).is_dir():
+    path = home_expanded(text)
+    if _names_folder(text) and not path.is_dir():
         raise argparse.ArgumentTypeError(f"folder {text!r} does not exist: create it first, or give a file name")
-    return Path(text)
+    return path
 
 
 output_file_or_folder.__name__ = "file or folder"

@@ -16,12 +16,12 @@ import argparse
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ...engines.cli_args import output_file
+from ...engines.cli_args import output_file_or_folder
 from ..errors import OptionsError
-from ..recording.format import PART_SUFFIX, FrameRecord, MetaRecord, PersonRecord, RecordingWriter
+from ..recording.format import PART_SUFFIX, FrameRecord, MetaRecord, PersonRecord, RecordingError, RecordingWriter
 from ..schema import SCHEMA_VERSION, encode_meta, encode_pose, meta_message
 from ..sources.stream import without_password
 from ..stages import Sink
@@ -39,6 +39,9 @@ class RecordOptions:
     path: str | Path
     flush_interval_s: float = 1.0
     source: str = ""
+    #: ``--record FOLDER``: ``path`` is a dated take in it (:func:`dated_take`), named again if
+    #: another run takes that name first (QA: two services started in the same second, one failed)
+    folder: str | Path | None = None
 
 
 def dated_take(folder: Path, now: time.struct_time | None = None) -> Path:
@@ -67,7 +70,7 @@ class RecordSink(Sink):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--record", type=output_file, metavar="TAKE.posecast|FOLDER",
+        parser.add_argument("--record", type=output_file_or_folder, metavar="TAKE.posecast|FOLDER",
                             help="record every published pose and the 2D keypoints to this file, or to a new "
                                  "take-DATE-TIME.posecast in this folder each run (a service a supervisor "
                                  "restarts); replay with `posecast replay`, export with `posecast export`")  # fmt: skip
@@ -78,9 +81,9 @@ class RecordSink(Sink):
         path = getattr(args, "record", None)
         if path is None:
             return None
-        path = Path(path)
+        path, folder = Path(path), None
         if path.is_dir():  # a new take each run, named by its start (ops QA: a fixed name refused every restart)
-            path = dated_take(path)
+            path, folder = dated_take(path), path
             log.info("recording to %s", path)
         if path.suffix.lower() != ".posecast":  # .part is what
             # an unfinished take is called, and another name hides what the file is
@@ -94,7 +97,8 @@ class RecordSink(Sink):
         if part.exists():
             raise OptionsError(f"--record: {part} is a take a run did not finish (replay and export read it): move "
                                "it away or pass another path")  # fmt: skip
-        return cls(RecordOptions(path, source=without_password(str(getattr(args, "source", None) or ""))))
+        return cls(RecordOptions(path, source=without_password(str(getattr(args, "source", None) or "")),
+                                 folder=folder))  # fmt: skip
 
     def output_files(self) -> dict[str, Path]:
         return {"--record": Path(self.options.path)}
@@ -103,9 +107,23 @@ class RecordSink(Sink):
         if Path(self.options.path).is_file():  # as --record refuses it (API QA: a finished take was replaced)
             raise OptionsError(f"recording {self.options.path} already exists: a take is never replaced; pass another "
                                "path (or delete it first)")  # fmt: skip
-        self._writer = RecordingWriter(self.options.path, source=self.options.source, schema_version=SCHEMA_VERSION,
-                                       flush_interval_s=self.options.flush_interval_s)  # fmt: skip
+        self._writer = self._new_writer()
         self.update_meta(meta)
+
+    def _new_writer(self) -> RecordingWriter:
+        """The take's writer; in a ``folder``, under the next free dated name when another run
+        created this one's ``.part`` since it was chosen."""
+        for _ in range(100):
+            try:
+                return RecordingWriter(self.options.path, source=self.options.source, schema_version=SCHEMA_VERSION,
+                                       flush_interval_s=self.options.flush_interval_s)  # fmt: skip
+            except RecordingError as exc:
+                if self.options.folder is None or not isinstance(exc.__cause__, FileExistsError):
+                    raise
+            self.options = replace(self.options, path=dated_take(Path(self.options.folder)))
+            log.info("recording to %s (another run took the first name)", self.options.path)
+        raise RecordingError(f"cannot write a take in {self.options.folder}: other runs took 100 names in a row; pass "
+                             "another folder")  # fmt: skip
 
     def update_meta(self, meta: StreamMeta) -> None:
         with self._lock:

@@ -298,3 +298,36 @@ def test_record_into_a_folder_makes_a_new_take_each_run(media_dir: Path, pose_mo
     (tmp_path / "take-20261207-030405.posecast").touch()
     (tmp_path / "take-20261207-030405-2.posecast.part").touch()  # a killed run's
     assert dated_take(tmp_path, at) == tmp_path / "take-20261207-030405-3.posecast"
+
+
+def test_record_into_a_folder_written_with_a_slash_and_two_runs_in_one_second(
+    media_dir: Path, pose_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA (an installed user): `--record takes/`, as the README writes it, was refused as a folder
+    name; and of two services started in the same second with one folder, one failed, its dated
+    name's .part made by the other between its choice and its start."""
+    from posecast.realtime.recording import format as take_format
+
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    args = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--frames", "2",
+            "--model-asset", str(pose_model_path), "--record", f"{takes}/"]  # fmt: skip
+    assert cli.main(args) == 0
+    first = sorted(takes.glob("take-*.posecast"))
+    assert len(first) == 1 and read_recording(first[0]).complete
+    first[0].unlink()
+
+    made = take_format.RecordingWriter.__init__
+
+    def other_run_first(self, path, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        if not other_part:  # another run starts its take under this run's chosen name just before it
+            other_part.append(Path(f"{path}.part"))
+            other_part[0].touch()
+        made(self, path, *args, **kwargs)
+
+    other_part: list[Path] = []
+    monkeypatch.setattr(take_format.RecordingWriter, "__init__", other_run_first)
+    assert cli.main(args) == 0
+    written = sorted(takes.glob("take-*.posecast"))
+    assert len(written) == 1 and read_recording(written[0]).complete
+    assert written[0].name == other_part[0].name.replace(".posecast.part", "-2.posecast")
