@@ -50,6 +50,22 @@ def test_lift_round_trip(tmp_path: Path, media_dir: Path, assert_lengths_locked)
     assert skeleton.height_from_bone_lengths(skeleton.bone_lengths(rel[-1])) == pytest.approx(1.65, rel=0.01)
 
 
+def test_lift_says_where_the_height_comes_from(tmp_path: Path, media_dir: Path, caplog) -> None:  # noqa: ANN001
+    """Upgrade QA: a take's 2D exported by an older posecast holds no height_m, and was lifted at
+    the assumed 1.70 m without a word (120 mm from the height the live run had)."""
+    source = _lift_input(media_dir, tmp_path / "squats_2d.npz")
+    with caplog.at_level(logging.INFO, "posecast"):
+        assert main(["lift", "--input", str(source), "--output", str(tmp_path / "a.npz")]) == 0
+    assert f"subject height 1.70 m, assumed: {source} names none; pass --subject-height" in caplog.text
+    caplog.clear()
+    with np.load(source) as arrays:
+        np.savez(tmp_path / "with_height.npz", **arrays, height_m=1.62)
+    with caplog.at_level(logging.INFO, "posecast"):
+        assert main(["lift", "--input", str(tmp_path / "with_height.npz"), "--output", str(tmp_path / "b.npz")]) == 0
+        assert main(["lift", "--input", str(source), "--output", str(tmp_path / "c.npz"), "--height", "1.8"]) == 0
+    assert "subject height 1.62 m, from" in caplog.text and "names none" not in caplog.text
+
+
 def test_the_one_euro_filter_keeps_the_locked_bone_lengths(media_dir: Path, assert_lengths_locked) -> None:  # noqa: ANN001
     """`--one-euro` filters each joint on its own: the subject's lengths are put back after it
     (before, bones changed by up to 31 mm from frame to frame on the dance clip, never locking)."""
