@@ -42,20 +42,32 @@ def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
 
 def code_version() -> dict[str, str | None]:
     """posecast's version and, when it runs from a git checkout, the commit (``+`` when the
-    checkout has changes): which code a measurement measured, to compare two of them."""
+    checkout has changes) and its date (``git_date``, YYYY-MM-DD): which code a measurement
+    measured, to compare two of them."""
     try:
         version = metadata.version("posecast")
     except metadata.PackageNotFoundError:
         version = None
-    checkout, commit = source_checkout(), None
+    checkout, commit, date = source_checkout(), None, None
     if checkout is not None:
         git = ["git", "-C", str(checkout)]
         try:
-            head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-            if head.returncode == 0:
+            head = subprocess.run([*git, "log", "-1", "--format=%H %cs"], capture_output=True, text=True, timeout=5)
+            if head.returncode == 0 and len(fields := head.stdout.split()) == 2:
                 dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                        text=True, timeout=5).stdout.strip()  # fmt: skip
-                commit = head.stdout.strip() + ("+" if dirty else "")
+                commit, date = fields[0] + ("+" if dirty else ""), fields[1]
         except (OSError, subprocess.SubprocessError):  # no git here: the version alone
             pass
-    return {"version": version, "git_commit": commit}
+    return {"version": version, "git_commit": commit, "git_date": date}
+
+
+def version_text() -> str:
+    """posecast's version as ``--version`` says it: with the commit and its date when it runs from
+    a git checkout, as the README dates its changes (upgrade QA: every build said 0.1.0)."""
+    code = code_version()
+    text = code["version"] or "unknown (not installed)"
+    if code["git_commit"]:
+        changed = ", with local changes" if code["git_commit"].endswith("+") else ""
+        text += f" (commit {code['git_commit'][:10]} of {code['git_date']}{changed})"
+    return text

@@ -32,7 +32,7 @@ from ..engines import limit_image_pixels, uploads
 from ..engines.errors import PosecastError, abbreviated, escaped, one_line
 from ..engines.fileio import point_at_devnull
 from .commands import register_all
-from .help import PosecastParser, package_version, subcommands
+from .help import PosecastParser, VersionAction, subcommands
 from .stop_signals import Interrupted, stop_handled, stop_signals_deferred, stop_signals_interrupt
 
 log = logging.getLogger("posecast")
@@ -60,7 +60,7 @@ def quiet_native_logs() -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = PosecastParser(prog="posecast", description="Real-time 3D human pose from a webcam.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_all(sub)

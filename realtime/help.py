@@ -11,12 +11,12 @@ import argparse
 import itertools
 import re
 import sys
-from importlib import metadata
 from typing import NoReturn
 
 from ..engines.cli_args import names_a_file
+from ..engines.install import version_text
 
-__all__ = ["DefaultsHelpFormatter", "PosecastParser", "package_version"]
+__all__ = ["DefaultsHelpFormatter", "PosecastParser", "VersionAction"]
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -95,9 +95,16 @@ def subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction |
     return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
 
 
-def package_version() -> str:
-    """The installed posecast's version (``"unknown"`` when run from a tree that was never installed)."""
-    try:
-        return metadata.version("posecast")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+class VersionAction(argparse.Action):
+    """``--version``: posecast's version with its commit and date from a checkout
+    (:func:`~posecast.engines.install.version_text`), worked out when asked (it asks git), not at
+    every start."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        kwargs.setdefault("help", "show posecast's version (and its commit and date, from a git checkout) and exit")
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> NoReturn:  # fmt: skip
+        print(f"{parser.prog} {version_text()}")
+        parser.exit()

@@ -67,7 +67,7 @@ def lift_file(
     if height_m is None and data.height_m is not None:
         height_m = data.height_m
         log.info("subject height %.2f m, from %s (--subject-height replaces it)", height_m, input_path)
-    elif height_m is None:  # (upgrade QA: a take's 2D exported before 2026-12-06 holds no height: lifted at 1.70 unsaid)
+    elif height_m is None:  # (upgrade QA: 2D exported before 2026-12-06 holds no height: lifted at 1.70 unsaid)
         log.info("subject height %.2f m, assumed: %s names none; pass --subject-height for the person's own",
                  DEFAULT_HEIGHT_M, input_path)  # fmt: skip
     # a gap between frames with a person restarts the window as it did live, on either clock (QA: counted

@@ -4,7 +4,9 @@ A recording is a stream of msgpack maps, one after the other (read it with any m
 library's streaming unpacker):
 
 1. **header**: ``{"format": "posecast-recording", "version": 1, "created_unix_ns": int,
-   "posecast_version": str, "schema_version": int, "source": str}``; ``schema_version`` is the
+   "posecast_version": str, "posecast_commit": str or nil, "schema_version": int, "source": str}``
+   (``posecast_commit``, since 2026-12-07: the commit of a posecast run from a git checkout,
+   ``+`` at its end when the checkout had changes; nil from a wheel); ``schema_version`` is the
    wire schema of the pose and meta payloads inside (``docs/protocol.md``); ``source`` what was
    filmed, ``--source`` as given (a stream's password starred; empty before 2026-12-04).
 2. **records**, each with a ``"type"``:
@@ -64,7 +66,6 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -75,6 +76,7 @@ from ...calibration import CameraIntrinsics
 from ...calibration.intrinsics import shown
 from ...engines import skeleton
 from ...engines.errors import PosecastError
+from ...engines.install import code_version
 from ..schema import READABLE_VERSIONS, checked_numbers, decode_pose, unpack_map
 from ..stop_signals import stop_signals_deferred
 from ..types import TRACKING_STATES
@@ -212,10 +214,7 @@ class RecordingWriter:
         self.dropped_frames = 0
         self._index: list[list[int]] = []
         self._last_index_ns: int | None = None
-        try:
-            version = metadata.version("posecast")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
+        code = code_version()  # (upgrade QA: every build's takes said 0.1.0 alone)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # a new file, never through a link or over a file there (QA: a link put at NAME.part after
@@ -241,7 +240,8 @@ class RecordingWriter:
                     "format": FORMAT,
                     "version": VERSION,
                     "created_unix_ns": time.time_ns(),
-                    "posecast_version": version,
+                    "posecast_version": code["version"] or "unknown",
+                    "posecast_commit": code["git_commit"],
                     "schema_version": int(schema_version),
                     "source": source,
                 }

@@ -56,18 +56,32 @@ def posecast_process(
                           timeout=timeout, env={**clean, **(env or {})})  # fmt: skip
 
 
+VERSION_LINE = r"posecast \d+\.\d+\.\d+\S*( \(commit [0-9a-f]{10} of \d{4}-\d\d-\d\d(, with local changes)?\))?\n"
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """From a git checkout (the editable install the tests run from) with its commit and date
+    (upgrade QA: every build said 0.1.0 alone, and the README dates its changes)."""
+    from posecast.engines.install import source_checkout
+
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0
-    assert re.fullmatch(r"posecast \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+    said = capsys.readouterr().out
+    assert re.fullmatch(VERSION_LINE, said), said
+    checkout = source_checkout()
+    head = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%H %cs"], capture_output=True,
+                          text=True) if checkout is not None and (checkout / ".git").exists() else None  # fmt: skip
+    if head is not None and head.returncode == 0:
+        commit, date = head.stdout.split()
+        assert f"(commit {commit[:10]} of {date}" in said, said
 
 
 def test_python_dash_m_runs_the_command() -> None:
     """Where the console script is not on PATH: ``python -m posecast.realtime`` is the same command."""
     version = subprocess.run([sys.executable, "-m", "posecast.realtime", "--version"], capture_output=True, text=True,
                              timeout=60)  # fmt: skip
-    assert version.returncode == 0 and re.fullmatch(r"posecast \d+\.\d+\.\d+\S*\n", version.stdout)
+    assert version.returncode == 0 and re.fullmatch(VERSION_LINE, version.stdout)
     refused = subprocess.run([sys.executable, "-m", "posecast.realtime", "view", "--port", "abc"], capture_output=True,
                              text=True, timeout=60)  # fmt: skip
     assert refused.returncode == 2 and refused.stderr.startswith("posecast view: error: argument --port")

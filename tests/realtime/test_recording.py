@@ -77,6 +77,10 @@ def test_round_trip_is_lossless(tmp_path: Path) -> None:
     assert not path.with_name("take.posecast.part").exists()
     take = read_recording(path)
     assert take.complete and take.header["format"] == "posecast-recording" and take.header["schema_version"] == 2
+    # which code made it: from a git checkout its commit too (upgrade QA: every take said 0.1.0 alone)
+    from posecast.engines.install import code_version
+
+    assert take.header["posecast_commit"] == code_version()["git_commit"]
     assert take.footer["frames"] == 60 and take.footer["dropped_frames"] == 0
     assert [i[0] for i in take.footer["index"]] == [0, 30]  # one entry a second
     assert take.intrinsics == CameraIntrinsics(**{**vars(INTRINSICS), "source": "recording"})
