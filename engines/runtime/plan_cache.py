@@ -27,10 +27,15 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from ..assets import cache_dir
 from ..errors import BackendError
@@ -81,7 +86,10 @@ def private_dir(directory: str | Path) -> Path:
     try:
         for folder in [*reversed(directory.parents), directory]:
             if not folder.exists():
-                folder.mkdir(mode=DIR_MODE)
+                try:
+                    folder.mkdir(mode=DIR_MODE)
+                except FileExistsError:  # another process made it meanwhile (QA: 4 of 20 first starts of 4)
+                    continue
                 os.chmod(folder, DIR_MODE)  # mkdir's mode is masked by the umask; be exact
         info = directory.stat()
         if hasattr(os, "getuid") and info.st_uid != os.getuid():
@@ -99,16 +107,35 @@ def record_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
+@contextlib.contextmanager
+def _folder_locked(folder: Path) -> Iterator[None]:
+    """Hold the cache folder's lock (``.lock`` in it; an exclusive ``flock`` where the system has
+    one): a cached file and its record are written, and read and judged, as one step. A reader
+    between another process's two writes saw a file without its record and deleted it, and that
+    process then failed with a traceback (QA: 3 of 9 first builds beside a reader)."""
+    if fcntl is None:  # (Windows: no flock; the two writes stay two)
+        yield
+        return
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # (closing releases the lock)
+
+
 def write_verified(path: str | Path, data: bytes, made_from: dict[str, str]) -> Path:
     """Cache ``data`` at ``path`` (0600, atomically) with a record of its sha256 and ``made_from``
-    (e.g. ``{"source_sha256": ...}``); the data first, so a crash between leaves no valid record."""
+    (e.g. ``{"source_sha256": ...}``); the data first, so a crash between leaves no valid record,
+    and both under the folder's lock, so no reader sees one without the other."""
     path = Path(path)
     record = {"format": RECORD_FORMAT, "version": 1, "sha256": hashlib.sha256(data).hexdigest(),
               "size": len(data), "made_from": dict(made_from)}  # fmt: skip
     try:
         private_dir(path.parent)
-        atomic_write(path, data, mode=FILE_MODE)
-        atomic_write(record_path(path), json.dumps(record, indent=2, sort_keys=True).encode(), mode=FILE_MODE)
+        with _folder_locked(path.parent):
+            atomic_write(path, data, mode=FILE_MODE)
+            atomic_write(record_path(path), json.dumps(record, indent=2, sort_keys=True).encode(), mode=FILE_MODE)
     except OSError as exc:
         fix = ("free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
                else f"check that {path.parent} is a folder you can write")  # fmt: skip
@@ -127,6 +154,16 @@ def read_verified(path: str | Path, made_from: dict[str, str]) -> bytes | None:
     except OSError as exc:  # the cache folder cannot be searched (its permissions)
         raise BackendError(f"cannot read the engine cache {path.parent} ({exc.strerror}): give yourself access to it "
                            "(chmod u+rwx), or set POSECAST_CACHE to another folder") from None  # fmt: skip
+    try:
+        with _folder_locked(path.parent):
+            return _read_judged(path, made_from)
+    except OSError as exc:  # the lock file cannot be made (a read-only cache): read without it
+        log.debug("engine cache %s: no lock (%s)", path.parent, exc)
+        return _read_judged(path, made_from)
+
+
+def _read_judged(path: Path, made_from: dict[str, str]) -> bytes | None:
+    """:func:`read_verified`'s reading and judging, the file there."""
     reason = ""
     try:
         data = path.read_bytes()

@@ -104,7 +104,8 @@ class RecordSink(Sink):
         return {"--record": Path(self.options.path)}
 
     def open(self, meta: StreamMeta) -> None:
-        if Path(self.options.path).is_file():  # as --record refuses it (API QA: a finished take was replaced)
+        if Path(self.options.path).is_file() and self.options.folder is None:  # as --record refuses it (API QA: a
+            # finished take was replaced); in a folder, _new_writer names it again
             raise OptionsError(f"recording {self.options.path} already exists: a take is never replaced; pass another "
                                "path (or delete it first)")  # fmt: skip
         self._writer = self._new_writer()
@@ -112,11 +113,14 @@ class RecordSink(Sink):
 
     def _new_writer(self) -> RecordingWriter:
         """The take's writer; in a ``folder``, under the next free dated name when another run
-        created this one's ``.part`` since it was chosen."""
+        made this one's take or its ``.part`` since it was chosen (QA: one started with the same
+        name finished first, and this run failed on its take)."""
         for _ in range(100):
             try:
-                return RecordingWriter(self.options.path, source=self.options.source, schema_version=SCHEMA_VERSION,
-                                       flush_interval_s=self.options.flush_interval_s)  # fmt: skip
+                if self.options.folder is None or not Path(self.options.path).exists():
+                    return RecordingWriter(self.options.path, source=self.options.source,
+                                           schema_version=SCHEMA_VERSION,
+                                           flush_interval_s=self.options.flush_interval_s)  # fmt: skip
             except RecordingError as exc:
                 if self.options.folder is None or not isinstance(exc.__cause__, FileExistsError):
                     raise

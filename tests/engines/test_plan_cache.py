@@ -221,3 +221,42 @@ def test_read_verified_rejects_every_mismatch(tmp_path: Path) -> None:
     plan_cache.record_path(path).write_text("{not json")
     assert plan_cache.read_verified(path, {"source_sha256": "aa"}) is None
     assert plan_cache.read_verified(tmp_path / "missing.bin", {"source_sha256": "aa"}) is None
+
+
+def test_a_reader_between_the_file_and_its_record_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Multi-process QA: a reader (another process's `run --int8`) landing between a builder's two
+    writes saw the new file without its record, deleted it, and the builder failed with a
+    traceback (3 of 9 first builds). The folder's lock makes the two writes one step for readers."""
+    import threading
+
+    path, made_from = tmp_path / "engines" / "model.int8.onnx", {"source_sha256": "ab" * 32}
+    real_write, readers, read = plan_cache.atomic_write, [], []
+
+    def write_then_another_reads(target: Path, data: bytes, mode: int) -> None:
+        real_write(target, data, mode=mode)
+        if Path(target) == path:  # the file is there, its record not yet
+            reader = threading.Thread(target=lambda: read.append(plan_cache.read_verified(path, made_from)))
+            reader.start()
+            reader.join(0.5)  # (it waits for the lock: this writer goes on)
+            readers.append(reader)
+
+    monkeypatch.setattr(plan_cache, "atomic_write", write_then_another_reads)
+    plan_cache.write_verified(path, b"int8 model bytes", made_from)
+    readers[0].join(10)
+    assert read == [b"int8 model bytes"]
+    assert path.read_bytes() == b"int8 model bytes" and plan_cache.record_path(path).is_file()
+
+
+def test_a_cache_folder_made_meanwhile_by_another_process_is_used(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Multi-process QA: 4 processes starting at once on a fresh cache, 4 of 20 trials: "cannot use
+    the engine cache folder … (File exists)", naming a fix that was no fix."""
+    real_mkdir = Path.mkdir
+
+    def made_by_another_first(self: Path, *args: object, **kwargs: object) -> None:
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+        raise FileExistsError(17, "File exists", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", made_by_another_first)
+    folder = plan_cache.private_dir(tmp_path / "cache" / "engines")
+    assert folder.is_dir()

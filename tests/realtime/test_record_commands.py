@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import urllib.request
@@ -300,13 +301,15 @@ def test_record_into_a_folder_makes_a_new_take_each_run(media_dir: Path, pose_mo
     assert dated_take(tmp_path, at) == tmp_path / "take-20261207-030405-3.posecast"
 
 
+@pytest.mark.parametrize("made_first", [".posecast.part", ".posecast"])
 def test_record_into_a_folder_written_with_a_slash_and_two_runs_in_one_second(
-    media_dir: Path, pose_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    made_first: str, media_dir: Path, pose_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """QA (an installed user): `--record takes/`, as the README writes it, was refused as a folder
-    name; and of two services started in the same second with one folder, one failed, its dated
-    name's .part made by the other between its choice and its start."""
-    from posecast.realtime.recording import format as take_format
+    name; and of two services started in the same second with one folder, one failed: its dated
+    name's .part made by the other between its choice and its start, or (multi-process QA) the
+    other's whole take, finished before this one's camera gave its first frame."""
+    from posecast.realtime.sinks.record import RecordSink
 
     takes = tmp_path / "takes"
     takes.mkdir()
@@ -317,17 +320,19 @@ def test_record_into_a_folder_written_with_a_slash_and_two_runs_in_one_second(
     assert len(first) == 1 and read_recording(first[0]).complete
     first[0].unlink()
 
-    made = take_format.RecordingWriter.__init__
+    opened = RecordSink.open
 
-    def other_run_first(self, path, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
-        if not other_part:  # another run starts its take under this run's chosen name just before it
-            other_part.append(Path(f"{path}.part"))
-            other_part[0].touch()
-        made(self, path, *args, **kwargs)
+    def other_run_first(self: RecordSink, meta: object) -> None:
+        if not other_part:  # another run made its take under this run's chosen name before it opened
+            other_part.append(Path(str(self.options.path).replace(".posecast", made_first)))
+            other_part[0].write_bytes(b"the other run's")
+        opened(self, meta)  # type: ignore[arg-type]
 
     other_part: list[Path] = []
-    monkeypatch.setattr(take_format.RecordingWriter, "__init__", other_run_first)
+    monkeypatch.setattr(RecordSink, "open", other_run_first)
     assert cli.main(args) == 0
-    written = sorted(takes.glob("take-*.posecast"))
+    written = [take for take in sorted(takes.glob("take-*.posecast")) if take != other_part[0]]
     assert len(written) == 1 and read_recording(written[0]).complete
-    assert written[0].name == other_part[0].name.replace(".posecast.part", "-2.posecast")
+    # the next free name ("-2" of the same second, or a name of the next second if that began meanwhile)
+    assert re.fullmatch(r"take-\d{8}-\d{6}(-2)?\.posecast", written[0].name), written
+    assert other_part[0].read_bytes() == b"the other run's"
