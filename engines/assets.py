@@ -177,7 +177,8 @@ def ensure_asset(name: str, explicit_path: str | Path | None = None, verify: boo
         raise AssetError(f"cannot read {path} in the cache ({exc.strerror or exc}): set POSECAST_CACHE to a folder "
                          f"of your own, or give the commands that run it a copy of {asset.filename} with "
                          f"{asset.cli_hint}") from exc  # fmt: skip
-    if cached:
+    if cached:  # (a download killed after another finished left its part for good: multi-process QA)
+        _remove_stale_downloads(path.parent)
         return path
     if path.is_file():
         log.warning("cached %s fails its checksum; downloading it again", path)

@@ -378,3 +378,21 @@ def test_a_killed_download_s_leftover_is_removed_at_the_next(cache, monkeypatch)
     with pytest.raises(AssetError, match="could not download"):
         ensure_asset("pose_landmarker_full")
     assert sorted(p.name for p in cache.iterdir()) == [going_on.name]
+
+
+def test_a_killed_download_s_leftover_is_removed_once_the_model_is_cached(cache, monkeypatch):
+    """Multi-process QA: one of two downloads killed, the other finished: no download ran again,
+    and the killed one's part stayed for good. Using the cached model removes it too."""
+    import os
+    import time
+
+    asset = assets.get_asset("pose_landmarker_full")
+    cache.mkdir()
+    monkeypatch.setattr(assets, "file_sha256", lambda path: asset.sha256)  # (the cached model as if whole)
+    (cache / asset.filename).write_bytes(b"model")
+    killed = cache / ".download-abc.part"
+    killed.write_bytes(b"x" * 1000)
+    two_hours_ago = time.time() - 7200
+    os.utime(killed, (two_hours_ago, two_hours_ago))
+    assert ensure_asset("pose_landmarker_full") == cache / asset.filename
+    assert sorted(p.name for p in cache.iterdir()) == [asset.filename]
