@@ -189,8 +189,8 @@ def test_a_live_video_that_ends_early_says_by_how_much(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize(("first_fps", "then_fps"), [(10, 30), (30, 10)])
-def test_a_live_video_lasts_as_long_as_the_run_when_its_pace_changes(tmp_path: Path, first_fps: int,
-                                                                     then_fps: int) -> None:  # fmt: skip
+def test_a_live_video_lasts_as_long_as_the_run_when_its_pace_changes(tmp_path: Path, first_fps: int, then_fps: int,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     """QA: the rate measured over the first second held for the whole video, so a slow start made
     a 22 s run a 73 s video, and a run that slowed down later a video 7-38 % short. Frames go on
     the measured rate's grid of capture times: 1 s at one pace and 2 s at another make 3 s. The
@@ -204,9 +204,13 @@ def test_a_live_video_lasts_as_long_as_the_run_when_its_pace_changes(tmp_path: P
     for i, t_ns in enumerate(times_ns):
         frame = PoseFrame(i, 10**12 + t_ns, 10**12 + t_ns, (64, 48), [], image_bgr=np.full((48, 64, 3), i, np.uint8))
         sink.write(frame)
-    sink.close()
+    with caplog.at_level(logging.INFO, "posecast"):
+        sink.close()
     fps, frames, _ = read_video(tmp_path / "v.webm")
     assert sink.dropped_frames == 0 and fps == pytest.approx(then_fps, rel=0.05)
+    # the count says how many are repeats (multi-process QA: "wrote 405 frames", 61 of them images)
+    repeats = f", {sink.held_frames} of them repeating the one before over gaps)"
+    assert (f"wrote {frames} frames to" in caplog.text) and ((repeats in caplog.text) == (sink.held_frames > 0))
     assert frames / fps == pytest.approx(3.0, abs=0.15), (frames, fps)  # (the last frame: one video frame long)
     assert (sink.held_frames > 0) == (first_fps < then_fps) and (sink.skipped_frames > 0) == (first_fps > then_fps)
 
