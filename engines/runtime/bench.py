@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -58,6 +59,9 @@ class BenchRecord:
     warmup: int | None = None
     #: whether the INT8 copy ran (onnxruntime on the CPU by default; ``None`` when not measured)
     int8: bool | None = None
+    #: the system's 1-minute load average as the record was measured (``None`` where there is none):
+    #: records of runs on a busy machine differ (QA: batch 1 p50 0.094 or 0.164 ms, six runs in a row)
+    load_average_1min: float | None = None
 
 
 def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), iters: int = 200,
@@ -87,8 +91,16 @@ def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), it
             model=backend.model_path.name, window_frames=frames, model_sha256=file_sha256(backend.model_path),
             versions=installed_versions(("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "tensorrt", "torch")),
             cpu_flags=flags_of_interest(), warmup=warmup, int8=bool(getattr(backend, "int8", False)),
+            load_average_1min=_load_average(),
         ))  # fmt: skip
     return records
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # (Windows has none)
+        return None
 
 
 def skipped(backend: str, reason: str, model: str | Path) -> BenchRecord:
@@ -110,9 +122,10 @@ def write_json(records: list[BenchRecord], path: str | Path) -> Path:
 
 def to_markdown(records: list[BenchRecord]) -> str:
     """A Markdown table, one row per record (a skipped backend: dashes, and the reason as its device)."""
+    models = len({r.model for r in records}) > 1  # a column for the model when several were measured
     lines = [
-        "| backend | batch | p50 ms | p99 ms | p50 ms/frame | p99 ms/frame | device |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        ("| model " if models else "") + "| backend | batch | p50 ms | p99 ms | p50 ms/frame | p99 ms/frame | device |",
+        ("|---" if models else "") + "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in records:
         if r.status == SKIPPED:
@@ -120,10 +133,12 @@ def to_markdown(records: list[BenchRecord]) -> str:
         else:
             cells = (r.backend, r.batch, f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", f"{r.p50_ms_per_frame:.3f}",
                      f"{r.p99_ms_per_frame:.3f}", r.device)  # fmt: skip
+        cells = ((r.model,) if models else ()) + cells
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     measured = [r for r in records if r.status != SKIPPED]
     if measured:
         first = measured[0]
-        lines.append(f"\nModel {first.model} (T = {first.window_frames}), host {first.host}, "
-                     f"{first.date}, {first.iters} timed calls each after warm-up.")  # fmt: skip
+        model = "Models in the first column" if models else f"Model {first.model} (T = {first.window_frames})"
+        lines.append(f"\n{model}, host {first.host}, {first.date}, {first.iters} timed calls each after "
+                     "warm-up.")  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+from pathlib import Path
+from types import ModuleType
 
 from ...engines.cli_args import output_file_ending
 from ...engines.errors import BackendError
@@ -45,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     build.set_defaults(func=_build)
 
     bench = sub.add_parser("bench", help="p50/p99 latency per backend and batch size")
-    _model_arg(bench)
+    bench.add_argument("--model", action="append", default=None, metavar="NAME|PATH",
+                       help="a shipped model's name or an exported .onnx (default: the shipped default); repeat it "
+                            "to compare models in one run, each measured in turn")  # fmt: skip
     bench.add_argument("--backend", default="auto", choices=("auto", *BACKENDS, "all"),  # registered by now
                        help="auto: the one `posecast run` would pick; all: every backend usable here "
                             "(the others are listed as skipped, with the reason)")  # fmt: skip
@@ -142,18 +146,41 @@ def _bench(args: argparse.Namespace) -> int:
         raise BackendError("--max-batch is for --backend tensorrt (or all): drop it for onnxruntime")
     if args.max_batch is not None and args.max_batch < max(batches):
         raise BackendError(f"--max-batch must be at least the largest --batch ({max(batches)}), got {args.max_batch}")
-    model_path = resolve_model(args.model)
-    check_outputs({"--json": args.json, "--markdown": args.markdown}, model_files(model_path))
+    # (QA: --model A --model B measured B alone, without a word)
+    models = {str(resolve_model(model)): model for model in (args.model or [None])}  # (one given twice: once)
+    check_outputs({"--json": args.json, "--markdown": args.markdown},
+                  {k: v for path, model in models.items()
+                   for k, v in model_files(path, f"--model {model or Path(path).name}").items()})  # fmt: skip
     warn_unused_options(args)
+    if args.backend == "all":  # every backend, in the registry's order: measured, or skipped with the reason
+        plan = {name: None if ok else why for name, (ok, why) in availability().items()}
+    else:
+        plan = {args.backend: None}
+    records = []
+    for model_path, model in models.items():
+        records += _bench_model(args, bench, Path(model_path), model, plan, batches)
+    table = bench.to_markdown(records)
+    print(table, end="")
+    warn_noisy_tails(records)
+    for record in records:
+        if record.status == bench.SKIPPED:
+            print(f"skipped {record.backend}: {record.reason}")
+    if args.json:
+        bench.write_json(records, args.json)
+    if args.markdown:
+        atomic_write(args.markdown, table.encode())
+    return 0
+
+
+def _bench_model(args: argparse.Namespace, bench: ModuleType, model_path: Path, model: str | None,
+                 plan: dict[str, str | None], batches: tuple[int, ...]) -> list:  # fmt: skip
+    """``engines bench``'s records of one model (``model`` as given, ``model_path`` its file) on
+    the backends of ``plan`` (backend → why it is skipped, or ``None``)."""
     int8 = int8_by_default(model_path) if args.int8 is None else args.int8
     options = {
         "onnxruntime": {"threads": args.threads, "int8": int8},
         "tensorrt": {"max_batch": args.max_batch or max(batches)},
     }
-    if args.backend == "all":  # every backend, in the registry's order: measured, or skipped with the reason
-        plan = {name: None if ok else why for name, (ok, why) in availability().items()}
-    else:
-        plan = {args.backend: None}
     records = []
     for name, skip_reason in plan.items():
         if skip_reason is not None:
@@ -166,23 +193,13 @@ def _bench(args: argparse.Namespace) -> int:
             chosen = options[name]
         else:  # a backend added to BACKENDS: the CPU options its constructor takes (QA: --threads was not passed)
             chosen = {k: v for k, v in options["onnxruntime"].items() if backend_accepts(name, k)}
-        with load_backend(name, args.model, **chosen) as backend:
+        with load_backend(name, model, **chosen) as backend:
             log.info("benchmarking %s on %s", backend.name, backend.device)
             if args.max_batch is not None and backend.name != "tensorrt":  # "auto" chose another (review)
                 log.warning("--max-batch %d is for tensorrt, and --backend %s runs %s here: it does nothing",
                             args.max_batch, name, backend.name)  # fmt: skip
             records += bench.benchmark(backend, batches, iters=args.iters, warmup=args.warmup)
-    table = bench.to_markdown(records)
-    print(table, end="")
-    warn_noisy_tails(records)
-    for record in records:
-        if record.status == bench.SKIPPED:
-            print(f"skipped {record.backend}: {record.reason}")
-    if args.json:
-        bench.write_json(records, args.json)
-    if args.markdown:
-        atomic_write(args.markdown, table.encode())
-    return 0
+    return records
 
 
 def warn_noisy_tails(records: list) -> None:

@@ -78,6 +78,26 @@ def test_cli_bench_writes_json_and_markdown(model_path: Path, tmp_path: Path) ->
     assert "| onnxruntime | 2 |" in out_md.read_text()
 
 
+def test_cli_bench_measures_every_model_given_in_one_run(model_path: Path, tmp_path: Path) -> None:
+    """QA: `--model A --model B` measured B alone, without a word, so two models could only be
+    compared across runs (on a shared VM 1.75x apart for the same model). Each is measured now, and
+    each record carries the load average it was measured under."""
+    import os
+    import shutil
+
+    other = tmp_path / "other.onnx"
+    shutil.copy(model_path, other)
+    out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
+    assert main(["engines", "bench", "--model", str(model_path), "--model", str(other), "--model", str(model_path),
+                 "--backend", "onnxruntime", "--batch", "1", "--iters", "3", "--warmup", "1", "--json", str(out_json),
+                 "--markdown", str(out_md)]) == 0  # fmt: skip
+    rows = json.loads(out_json.read_text())
+    assert [r["model"] for r in rows] == ["small.onnx", "other.onnx"]  # (one given twice: measured once)
+    assert all(r["load_average_1min"] == pytest.approx(os.getloadavg()[0], abs=5.0) for r in rows)
+    table = out_md.read_text()
+    assert table.startswith("| model | backend | batch |") and "| other.onnx | onnxruntime | 1 |" in table
+
+
 def test_cli_bench_all_lists_the_backends_it_skips(model_path: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """README: ``--backend all`` lists the backends that cannot run here as skipped, with the reason,

@@ -189,8 +189,9 @@ def test_a_live_video_that_ends_early_says_by_how_much(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize(("first_fps", "then_fps"), [(10, 30), (30, 10)])
-def test_a_live_video_lasts_as_long_as_the_run_when_its_pace_changes(tmp_path: Path, first_fps: int, then_fps: int,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+def test_a_live_video_lasts_as_long_as_the_run_when_its_pace_changes(
+    tmp_path: Path, first_fps: int, then_fps: int, caplog: pytest.LogCaptureFixture
+) -> None:
     """QA: the rate measured over the first second held for the whole video, so a slow start made
     a 22 s run a 73 s video, and a run that slowed down later a video 7-38 % short. Frames go on
     the measured rate's grid of capture times: 1 s at one pace and 2 s at another make 3 s. The
