@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from ...engines.install import code_version
-from .machine import machine_info, sha256_if_file, source_sha256
+from .machine import machine_info, process_text, sha256_if_file, source_sha256
 from .passes import PassLog
 from .receiver import Received
 from .runner import BenchOptions, BenchResult
@@ -332,7 +332,7 @@ def reliability(report: dict) -> dict:
     if others_percent is None:  # no /proc/stat: the busiest ones alone
         others_percent = sum(p["cpu_percent"] for p in others)
     if others_percent >= NOISE_OTHERS_PERCENT:
-        names = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in others[:3]) or "many small ones"
+        names = ", ".join(process_text(p) for p in others[:3]) or "many small ones"
         reasons.append(f"other processes used {others_percent:.0f} % of a core during the run (the busiest: {names})")
     inside, alone = report["stages"].get("keypoints2d", {}), report["baseline"]["mediapipe_alone"]
     for key, limit in (("p50_ms", NOISE_2D_P50), ("p99_ms", NOISE_2D_P99)) if _same_work(report) else ():

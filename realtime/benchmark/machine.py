@@ -209,7 +209,7 @@ class ResourceSampler:
             # a process started during the run used all its CPU time in it (it was left unnamed: QA)
             percent = 100.0 * (ticks - self._ticks0.get(pid, ("", 0))[1]) / hz / elapsed
             if percent >= 5.0:
-                busy.append({"name": name, "cpu_percent": round(percent, 1)})
+                busy.append({"name": name, "pid": pid, "cpu_percent": round(percent, 1)})
         self.others = sorted(busy, key=lambda p: -p["cpu_percent"])[:8]
         system1 = _system_busy_ticks()
         if system1 is not None and self._system0 is not None:
@@ -222,3 +222,10 @@ class ResourceSampler:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def process_text(process: dict) -> str:
+    """One of ``others_running`` as reports say it: ``posecast (pid 812) 10 %``, with the pid where
+    recorded (QA: another user's benchmark read "posecast 10 %", as if it were this one)."""
+    pid = f" (pid {process['pid']})" if "pid" in process else ""
+    return f"{process['name']}{pid} {process['cpu_percent']:.0f} %"

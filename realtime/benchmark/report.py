@@ -10,6 +10,7 @@ from pathlib import Path
 from ...engines.fileio import atomic_write, json_ready
 from ...engines.logs import counted
 from .analysis import END_TO_END, STAGE_TITLES, TARGETS
+from .machine import process_text
 
 _COLUMNS = ("p50_ms", "p90_ms", "p99_ms", "max_ms")
 
@@ -70,7 +71,7 @@ def latency_table(report: dict) -> list[str]:
 def markdown(report: dict) -> str:
     """``bench.md``: the run, the latency table, the ratio, throughput, configurations, targets."""
     m, c, landmarker = report["machine"], report["config"], report["landmarker"]
-    named = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in report["others_running"])
+    named = ", ".join(process_text(p) for p in report["others_running"])
     used = report.get("others_cpu_percent")
     others = " ".join(part for part in (f"{used:.0f} % of a core in all" if used is not None else "",
                                          f"({named})" if named else "") if part)  # fmt: skip
@@ -235,3 +236,4 @@ def _startup_line(startup: dict | None) -> list[str]:
         f"p99 {_f(cpu['p99_ms'], 2)} / max {_f(cpu['max_ms'], 2)} ms; avatar world max "
         f"{_f(world.get('max_ms'), 2)} ms.",
     ]
+

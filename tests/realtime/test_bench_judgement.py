@@ -27,7 +27,7 @@ def _report(inside_p50: float, inside_p99: float, alone_p50: float = 20.0, alone
         "others_cpu_percent_start": before,
         # the load at the end counts the benchmark's own threads: not a reason (3.4 on 2 cores here)
         "machine": {"cpu_cores": 2, "cpu_cores_usable": 2, "load_average": [3.4, 0.5, 0.5]},
-        "others_running": [{"name": f"p{i}", "cpu_percent": c} for i, c in enumerate(others)],
+        "others_running": [{"name": f"p{i}", "pid": 100 + i, "cpu_percent": c} for i, c in enumerate(others)],
         "others_cpu_percent": others_cpu if others_cpu is not None else sum(others),
         "stages": {"keypoints2d": {"p50_ms": inside_p50, "p99_ms": inside_p99},
                    "after_keypoints2d": {"p99_ms": 0.9, "n": n}},  # fmt: skip
@@ -74,7 +74,7 @@ def test_the_ratio_is_not_judged_when_mediapipe_s_own_spread_decides_it() -> Non
         (_report(17.8, 22.9, alone_p50=19.0, alone_p99=50.5), "22.90 ms p99 inside posecast and 50.50 ms alone"),
         (_report(22.5, 25.0), "22.50 ms p50 inside posecast and 20.00 ms alone"),
         (_report(20.0, 24.0, others=(40.0, 30.0)), "other processes used 70 % of a core during the run (the "
-         "busiest: p0 40 %"),
+         "busiest: p0 (pid 100) 40 %"),
         # a CI's short test processes: none busy throughout, together most of a core
         (_report(20.0, 24.0, others=(), others_cpu=80.0), "used 80 % of a core during the run (the busiest: "
          "many small ones)"),
@@ -228,7 +228,7 @@ def test_a_process_busy_now_is_seen_and_one_started_during_the_run_is_named() ->
     finally:
         busy.kill()
         busy.wait()
-    assert any(p["cpu_percent"] >= 30 for p in sampler.others), sampler.others
+    assert any(p["cpu_percent"] >= 30 and p["pid"] == busy.pid for p in sampler.others), sampler.others
 
 
 def test_a_run_shorter_than_one_sample_interval_still_has_its_memory() -> None:
