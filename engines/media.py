@@ -198,7 +198,8 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | 
         data = np.fromfile(os.fsencode(path), np.uint8)
     except OSError:
         return None
-    if not data.size or jpeg_cut_short(data.tobytes()) or png_damaged(data.tobytes()):
+    raw = data.tobytes()
+    if not raw or jpeg_cut_short(raw) or png_damaged(raw):
         # libjpeg would print its own line and hand back the image grey below the cut; libpng
         # prints "libpng error: ..." on fd 2, past posecast's log (QA)
         return None
@@ -245,8 +246,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def png_damaged(data: bytes) -> bool:
     """Whether ``data``, a PNG (it starts with the signature), is cut short before its IEND chunk
-    or has a chunk whose CRC does not match, the two damages libpng reports by printing its own
-    line. Walks the chunks by their lengths; bytes after IEND do not matter. Not a PNG: ``False``."""
+    or has a critical chunk (IHDR, PLTE, IDAT, IEND: its type's first letter upper-case) whose CRC
+    does not match, the two damages that make libpng print its own line and give up. An ancillary
+    chunk's bad CRC (a ``tEXt``) libpng only warns about, and decodes the image: not damage here
+    (review). Walks the chunks by their lengths; bytes after IEND do not matter. Not a PNG: ``False``."""
     if not data.startswith(PNG_SIGNATURE):
         return False
     i, n, view = len(PNG_SIGNATURE), len(data), memoryview(data)  # (a view: the chunks are not copied)
@@ -254,7 +257,8 @@ def png_damaged(data: bytes) -> bool:
         end = i + 8 + int.from_bytes(data[i : i + 4], "big")
         if end + 4 > n:
             return True
-        if zlib.crc32(view[i + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):  # over type and data
+        critical = data[i + 4] < ord("a")  # (upper case: bit 5 of the type's first byte clear)
+        if critical and zlib.crc32(view[i + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):  # type, data
             return True
         if data[i + 4 : i + 8] == b"IEND":
             return False

@@ -113,15 +113,21 @@ def _folder_locked(folder: Path) -> Iterator[None]:
     one): a cached file and its record are written, and read and judged, as one step. A reader
     between another process's two writes saw a file without its record and deleted it, and that
     process then failed with a traceback (QA: 3 of 9 first builds beside a reader)."""
-    if fcntl is None:  # (Windows: no flock; the two writes stay two)
-        yield
-        return
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+    fd = None
+    if fcntl is not None:  # (Windows: no flock; the two writes stay two)
+        try:
+            fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:  # a read-only cache, or a file system without locks (NFS with nolock): as before
+            log.debug("engine cache %s: no lock (%s)", folder, exc)
+            if fd is not None:
+                os.close(fd)
+            fd = None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # (closing releases the lock)
+        if fd is not None:
+            os.close(fd)  # (closing releases the lock)
 
 
 def write_verified(path: str | Path, data: bytes, made_from: dict[str, str]) -> Path:
@@ -154,11 +160,7 @@ def read_verified(path: str | Path, made_from: dict[str, str]) -> bytes | None:
     except OSError as exc:  # the cache folder cannot be searched (its permissions)
         raise BackendError(f"cannot read the engine cache {path.parent} ({exc.strerror}): give yourself access to it "
                            "(chmod u+rwx), or set POSECAST_CACHE to another folder") from None  # fmt: skip
-    try:
-        with _folder_locked(path.parent):
-            return _read_judged(path, made_from)
-    except OSError as exc:  # the lock file cannot be made (a read-only cache): read without it
-        log.debug("engine cache %s: no lock (%s)", path.parent, exc)
+    with _folder_locked(path.parent):  # (exclusive: a reader may delete what fails)
         return _read_judged(path, made_from)
 
 

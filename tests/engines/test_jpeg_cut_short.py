@@ -69,6 +69,12 @@ def test_png_cut_short_or_damaged_is_found() -> None:
     flipped = bytearray(data)
     flipped[data.find(b"IDAT") + 100] ^= 0x01
     assert png_damaged(bytes(flipped))
+    # an ancillary chunk's bad CRC libpng only warns about, and decodes the image (review)
+    text = b"tEXtComment\x00hello"
+    after_ihdr = 8 + 25  # the signature, then IHDR: length, type, 13 bytes, CRC
+    wrong_crc = data[:after_ihdr] + (len(text) - 4).to_bytes(4, "big") + text + b"\x00\x00\x00\x00" + data[after_ihdr:]
+    assert not png_damaged(wrong_crc)
+    assert cv2.imdecode(np.frombuffer(wrong_crc, np.uint8), cv2.IMREAD_COLOR).shape == IMAGE.shape
 
 
 def test_a_damaged_png_in_a_folder_is_skipped_without_libpngs_line(tmp_path: Path,

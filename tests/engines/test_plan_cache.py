@@ -195,8 +195,9 @@ def test_cache_is_private_whatever_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert _mode(cache.directory) == 0o700 and _mode(cache.directory.parent) == 0o700
-    files = sorted(cache.directory.iterdir())
-    assert len(files) == 4 and all(_mode(f) == 0o600 for f in files), [(f.name, oct(_mode(f))) for f in files]
+    files = sorted(cache.directory.iterdir())  # two files, their records, and the folder's lock (.lock)
+    assert len(files) == 5 and all(_mode(f) == 0o600 for f in files), [(f.name, oct(_mode(f))) for f in files]
+    assert ".lock" in {f.name for f in files}
 
 
 def test_open_cache_folder_is_tightened(tmp_path: Path) -> None:
