@@ -97,7 +97,6 @@ class LiveView:
         self._window_open = False
         self._frames = 0
         self._written = 0
-        self._repeated = 0  # of those, the last frame again over a live source's gap (write_last_again)
         self._video_failed = False
         self._last_written: np.ndarray | None = None  # what write_last_again repeats
         self._floor_y: float | None = None
@@ -301,7 +300,6 @@ class LiveView:
             return
         for _ in range(times):
             self._write_video(self._last_written)
-            self._repeated += 1
 
     def _write_video(self, image_bgr: np.ndarray) -> None:
         try:
@@ -329,10 +327,8 @@ class LiveView:
             writer.close()  # renames the finished file into place (or, after a failed write, removes it)
             if not self._video_failed:  # (QA: "wrote 116 frames to …" came before the error saying nothing was)
                 plays = "plays in web browsers" if writer.browser_playable else "does not play in web browsers"
-                # (multi-process QA: "wrote 405 frames" held 61 images, the others repeats over gaps)
-                repeats = f", {self._repeated} of them repeating the one before over gaps" if self._repeated else ""
-                log.info("wrote %d frames to %s (%s, %.4g fps; %s%s)", self._written, self.options.output_path,
-                         writer.codec, self.options.output_fps, plays, repeats)  # fmt: skip
+                log.info("wrote %d frames to %s (%s, %.4g fps; %s)", self._written, self.options.output_path,
+                         writer.codec, self.options.output_fps, plays)  # fmt: skip
         if self._window_open:
             cv2.destroyWindow(self.options.window_title)
             self._window_open = False
