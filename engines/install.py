@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -43,16 +44,23 @@ def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
 def code_version() -> dict[str, str | None]:
     """posecast's version and, when it runs from a git checkout, the commit (``+`` when the
     checkout has changes) and its date (``git_date``, YYYY-MM-DD): which code a measurement
-    measured, to compare two of them."""
+    measured, to compare two of them. Asked of git once a process (every take's header asks)."""
+    return dict(_code_version())
+
+
+@functools.cache
+def _code_version() -> dict[str, str | None]:
     try:
         version = metadata.version("posecast")
     except metadata.PackageNotFoundError:
         version = None
     checkout, commit, date = source_checkout(), None, None
     if checkout is not None:
-        git = ["git", "-C", str(checkout)]
+        # (--no-optional-locks: `git status` takes no index.lock in the checkout, which a user's git may want)
+        git = ["git", "--no-optional-locks", "-C", str(checkout)]
         try:
-            head = subprocess.run([*git, "log", "-1", "--format=%H %cs"], capture_output=True, text=True, timeout=5)
+            head = subprocess.run([*git, "log", "-1", "--format=%H %cd", "--date=short"], capture_output=True,
+                                  text=True, timeout=5)  # fmt: skip (%cd with --date=short: git before 2.21 has no %cs)
             if head.returncode == 0 and len(fields := head.stdout.split()) == 2:
                 dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                        text=True, timeout=5).stdout.strip()  # fmt: skip
