@@ -66,6 +66,7 @@ import yaml
 
 from ..engines import skeleton
 from ..engines.fileio import atomic_write, output_file_problem, posecast_file_kind, same_file
+from ..engines.logs import held_back
 from .errors import CalibrationError
 from .intrinsics import CameraIntrinsics, finite_number, number_text_hint, shown
 from .subject import SubjectProfile
@@ -272,11 +273,29 @@ def check_writable(path: str | Path, inputs: Mapping[str, str | Path | None] | N
     if kind is not None and found is not None and found != kind:
         raise CalibrationError(f"{path} is a {found} file: writing a {kind} file there would replace it; choose "
                                "another --output, or remove it first")  # fmt: skip
-    if kind is not None and found is None and path.is_file() and path.stat().st_size:
+    if kind is not None and found is None and path.is_file() and path.stat().st_size and not _holds(path, kind):
         # (QA: `-o notes.yaml` replaced someone's own YAML, saying only "replacing")
         raise CalibrationError(f"{path} is not a posecast calibration file: writing a {kind} file there would "
                                "replace it; choose another --output, or remove it first")  # fmt: skip
     return path
+
+
+def _holds(path: Path, kind: str) -> bool:
+    """Whether ``path`` loads as a calibration file of ``kind``: one written by hand without a
+    ``format`` line, or with it past the first 4 KB, is one to replace (review). What the loader
+    would warn about is not said."""
+    from .floor_file import FLOOR_FORMAT, load_floor  # (floor_file builds on this module)
+
+    loader = {CAMERA_FORMAT: load_intrinsics, SUBJECT_FORMAT: load_subject, FLOOR_FORMAT: load_floor}.get(kind)
+    if loader is None:
+        return False
+    modules = ("io", "floor_file", "floor", "intrinsics", "subject")
+    with held_back(*(f"posecast.calibration.{name}" for name in modules)):
+        try:
+            loader(path)
+        except CalibrationError:
+            return False
+    return True
 
 
 def _write(path: str | Path, data: dict[str, Any]) -> Path:

@@ -293,3 +293,14 @@ def test_a_file_of_another_kind_is_not_replaced_and_one_of_the_same_kind_is_said
     assert notes.read_text().startswith(("hello", "{"))
     notes.write_text("")  # an empty file (made with touch) holds nothing to lose
     assert load_intrinsics(save_intrinsics(CAMERA, notes)) == CAMERA
+    # a camera file written by hand without a format line, or with one past the first 4 KB, loads: it is replaced
+    by_hand = tmp_path / f"by_hand{suffix}"
+    fields = {"width": 640, "height": 480, "fx": 500.0, "fy": 500.0, "cx": 320.0, "cy": 240.0, "distortion": []}
+    if suffix == ".yaml":
+        by_hand.write_text("#" + "x" * 5000 + "\n" + "".join(f"{k}: {v}\n" for k, v in fields.items()))
+    else:
+        by_hand.write_text(json.dumps(fields))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        assert load_intrinsics(save_intrinsics(CAMERA, by_hand)) == CAMERA
+    assert f"replacing {by_hand}" in caplog.text
