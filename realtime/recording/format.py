@@ -38,7 +38,8 @@ footer, is damage (below).
 
 Crash safety: the recorder writes ``NAME.part`` beside the target, flushes it to the operating
 system at least every second (``fsync`` too), and on a normal end writes the footer and renames
-it to ``NAME`` in one step. After a crash ``NAME.part`` is a valid recording without its footer,
+it to ``NAME`` (a hard link, then the part's removal: never over a take already there). After a
+crash ``NAME.part`` is a valid recording without its footer,
 missing at most the last second; :func:`read_recording` reads it and says so.
 
 Damage: a file cut short (a crash, a copy stopped half way) reads up to its last whole record, as
@@ -369,9 +370,28 @@ class RecordingWriter:
                     self._file.close()
                 raise self._failed(exc) from exc
             self._file.close()
-            os.replace(self.part_path, self.path)
+            _rename_without_replacing(self.part_path, self.path)
         log.info("recorded %d frames to %s", self.frames, self.path)
         return self.path
+
+
+def _rename_without_replacing(part: Path, take: Path) -> None:
+    """Rename the finished ``part`` to ``take``, never over a take there (a rename replaces: one
+    another run finished under the same name, chosen in the same instant, would be lost; review):
+    a hard link, then the part's removal; where the file system has none (FAT, exFAT), a rename
+    after a check."""
+    there = RecordingError(f"{take} appeared while this take was being recorded (another run?): this one is kept, "
+                           f"whole, as {part}; rename it to a .posecast name")  # fmt: skip
+    try:
+        os.link(part, take)
+    except FileExistsError:
+        raise there from None
+    except OSError:  # no hard links here
+        if take.exists():
+            raise there from None
+        os.replace(part, take)
+        return
+    part.unlink()
 
 
 @dataclass

@@ -71,6 +71,22 @@ def write_take(path: Path, frames: int = 60) -> list[FrameRecord]:
     return written
 
 
+def test_a_take_is_never_finished_over_another(tmp_path: Path) -> None:
+    """Review: a take finished with a rename replaced one another run had finished under the same
+    name meanwhile (chosen in the same instant). The take there stays; this one stays whole as its
+    .part, and the error says so."""
+    from posecast.realtime.recording.format import RecordingError
+
+    path = tmp_path / "take.posecast"
+    writer = RecordingWriter(path)
+    path.write_bytes(b"the other run's take")
+    with pytest.raises(RecordingError, match=r"take.posecast appeared while this take was being recorded .* kept, "
+                       r"whole, as .*take.posecast.part"):  # fmt: skip
+        writer.close()
+    assert path.read_bytes() == b"the other run's take"
+    assert read_recording(tmp_path / "take.posecast.part").complete
+
+
 def test_round_trip_is_lossless(tmp_path: Path) -> None:
     path = tmp_path / "take.posecast"
     written = write_take(path)
