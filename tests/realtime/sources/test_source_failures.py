@@ -146,19 +146,19 @@ def test_a_read_that_hangs_is_logged_when_it_starts_and_ends(clip, monkeypatch, 
 
 
 class FlappingDevice(FlakyDevice):
-    """A camera on a loose cable: no frame for ``dropout_s`` of every ``period_s`` after
+    """A camera on a loose cable: no frame for ``dropout_s`` of every ``flap_s`` after
     ``dropout_start_s``, until ``steady_after_s`` (then it delivers steadily)."""
 
-    def __init__(self, frames, period_s: float, steady_after_s: float, **kwargs) -> None:  # noqa: ANN001
+    def __init__(self, frames, flap_s: float, steady_after_s: float, **kwargs) -> None:  # noqa: ANN001
         super().__init__(frames, **kwargs)
-        self.period_s_flap, self.steady_after_s = period_s, steady_after_s
+        self.flap_period_s, self.steady_after_s = flap_s, steady_after_s
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         time.sleep(self.period_s)
         now = time.monotonic()
         self.start = self.start or now
         elapsed = now - self.start
-        phase_s = (elapsed - self.dropout[0]) % self.period_s_flap
+        phase_s = (elapsed - self.dropout[0]) % self.flap_period_s
         if self.dropout[0] <= elapsed < self.steady_after_s and phase_s < self.dropout[1] - self.dropout[0]:
             return False, None
         self.delivered += 1
@@ -171,7 +171,7 @@ def test_a_flapping_camera_is_summarised_in_the_log(clip, monkeypatch, caplog) -
     the rest in one line a window (5 s here instead of 60), and says when it has been steady for a
     window. read() still reports every stall (the subscribers' `lost` messages)."""
     monkeypatch.setattr(stall_log, "WINDOW_S", 5.0)
-    device = FlappingDevice(clip, period_s=1.0, steady_after_s=6.3, dropout_start_s=0.3, dropout_s=0.7)
+    device = FlappingDevice(clip, flap_s=1.0, steady_after_s=6.3, dropout_start_s=0.3, dropout_s=0.7)
     monkeypatch.setattr(cv2, "VideoCapture", device)
     with caplog.at_level(logging.WARNING), CameraSource(0) as camera:
         frames, stalls, ended = _read_for(camera, 12.5)
