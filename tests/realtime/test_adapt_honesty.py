@@ -47,10 +47,12 @@ def test_no_step_in_the_minutes_is_an_error_and_writes_nothing(
     np.savez(footage, keypoints_2d=skeleton.from_mediapipe(landmarks)[..., :2], fps=5.0,
              intrinsics=CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array())  # fmt: skip
     out = tmp_path / "adapted.onnx"
-    # 0.06 s: the footage teacher's lifting alone takes longer
+    # 0.06 s: no training step fits, and on a busy machine the footage teacher's lifting alone takes
+    # longer (then said so: the full suite beside another job's CPU hogs met that one)
     assert main(["adapt", str(footage), "--output", str(out), "--minutes", "0.001"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("posecast: error: no adaptation step fitted in --minutes 0.001"), err
+    assert err.startswith(("posecast: error: no adaptation step fitted in --minutes 0.001",
+                           "posecast: error: lifting the footage for the teacher took all of --minutes 0.001")), err
     assert "no model was written" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["squats_2d.npz"]
 

@@ -39,7 +39,9 @@ def test_the_virtual_camera_drops_what_is_not_taken_and_never_queues() -> None:
     assert source.dropped_frames > 0 and len(taken) + source.dropped_frames == 30 == source.delivered
     assert max(d for _, d in source.handoff_depth) == 1
     ids = [f.frame_id for f in taken]
-    assert ids == sorted(ids) and ids[0] == 100 and not any(f.on_media_time for f in taken)
+    # numbered from first_id (the first taken may be a later one: on a busy machine the camera's
+    # thread ran ahead of the first read, and frame 100 was dropped, as it should be)
+    assert ids == sorted(ids) and 100 <= ids[0] <= ids[-1] < 130 and not any(f.on_media_time for f in taken)
     # unpaced: every frame, in order, looping the clip, media time
     frames = []
     with ClipSource(_clip(), frames=25, start=5) as source:
