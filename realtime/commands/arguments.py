@@ -18,6 +18,7 @@ from ...calibration import DEFAULT_HFOV_DEG
 from ...calibration.io import load_intrinsics, load_subject
 from ...engines.cli_args import given_path
 from ...engines.fileio import check_outputs
+from ...engines.host import usable_cores
 from ...engines.joint_limits import MAX_BACKWARD_DEG
 from ...engines.logs import counted, quieter
 from ...engines.media import display_available
@@ -29,6 +30,7 @@ from ..avatar import AvatarWorld
 from ..avatar_arguments import add_avatar_arguments, avatar_options
 from ..detectors import DETECTORS, warn_if_fewer_people
 from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MAX_PEOPLE, PEOPLE_SEARCH_HELP
+from ..drop_watch import DropWatch
 from ..errors import OptionsError, SourceLostError
 from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOptions, OneEuroOptions, TrackerOptions
 from ..pipeline import Pipeline
@@ -37,7 +39,7 @@ from ..sinks import SINKS
 from ..sources import open_source
 from ..sources.camera import CameraSource
 from ..stages import FrameSource, Sink
-from ..threaded import RUNNERS, make_runner
+from ..threaded import MIN_CORES_THREADED, RUNNERS, make_runner, threaded_by_default
 from .capture import add_capture_arguments, configure_capture
 
 log = logging.getLogger(__name__)
@@ -299,15 +301,24 @@ def run_pipeline(
             for level, notice in notices:
                 log.log(level, "%s", notice)
             limit = max_frames(source) if callable(max_frames) else max_frames
+            runner = getattr(args, "runner", "auto")
+            live = isinstance(source, CameraSource) or getattr(args, "realtime", False)
+            if runner == "auto" and live:  # (QA: which one ran was not said; on one core serial, as it should)
+                log.info("runner: %s (auto: %d usable cores, threaded from %d)",
+                         "threaded" if threaded_by_default() else "serial", usable_cores(), MIN_CORES_THREADED)
             try:
                 # closing(): a stop landing in the counting, not inside the runner, would leave the
                 # runner's 2D thread running on past the pipeline's and the source's close (review)
-                with pipeline, contextlib.closing(make_runner(pipeline, getattr(args, "runner", "auto"))
+                with pipeline, contextlib.closing(make_runner(pipeline, runner)
                                                   .run(source, limit)) as frames_run:  # fmt: skip
                     # threaded: the 3D of one frame overlaps the 2D of the next (when cores allow)
                     steps = progress(frames_run, _expected_frames(source, limit), "frames",
                                      enabled=_progress_wanted(args))  # fmt: skip
-                    frames = sum(1 for _ in steps)
+                    watch = DropWatch(getattr(source, "label", "the source"), lambda: source.dropped_frames)
+                    frames = 0
+                    for _ in steps:
+                        frames += 1
+                        watch.tick(frames)
             finally:  # also when stopped (Ctrl-C is how a camera run ends): the drops are said
                 dropped = source.dropped_frames
             lost_after_s = getattr(source, "lost_after_s", 0.0)
