@@ -332,9 +332,9 @@ def run_pipeline(
         if dropped:
             log.info("%s dropped at capture (processing was slower than the source)", counted(dropped, "frame"))
     if lost_after_s:  # the outputs are finished; a supervisor must still tell this from an ending file
-        raise SourceLostError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped after "
-                          f"{frames} frames (its outputs are finished): check the camera or stream, "
-                          f"and run again")  # fmt: skip
+        raise SourceLostError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped "
+                              f"after {frames} frames (its outputs are finished): check the camera or stream, "
+                              "and run again")  # fmt: skip
     return frames
 
 

@@ -6,7 +6,6 @@ import argparse
 import logging
 import shlex
 from pathlib import Path
-from types import ModuleType
 
 from ...engines.cli_args import output_file_ending
 from ...engines.errors import BackendError
@@ -158,7 +157,7 @@ def _bench(args: argparse.Namespace) -> int:
         plan = {args.backend: None}
     records = []
     for model_path, model in models.items():
-        records += _bench_model(args, bench, Path(model_path), model, plan, batches)
+        records += _bench_model(args, Path(model_path), model, plan, batches)
     table = bench.to_markdown(records)
     print(table, end="")
     warn_noisy_tails(records)
@@ -172,10 +171,12 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_model(args: argparse.Namespace, bench: ModuleType, model_path: Path, model: str | None,
-                 plan: dict[str, str | None], batches: tuple[int, ...]) -> list:  # fmt: skip
+def _bench_model(args: argparse.Namespace, model_path: Path, model: str | None, plan: dict[str, str | None],
+                 batches: tuple[int, ...]) -> list:  # fmt: skip
     """``engines bench``'s records of one model (``model`` as given, ``model_path`` its file) on
     the backends of ``plan`` (backend → why it is skipped, or ``None``)."""
+    from ...engines.runtime import bench
+
     int8 = int8_by_default(model_path) if args.int8 is None else args.int8
     options = {
         "onnxruntime": {"threads": args.threads, "int8": int8},
