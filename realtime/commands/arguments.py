@@ -36,10 +36,11 @@ from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOption
 from ..pipeline import Pipeline
 from ..progress import progress
 from ..sinks import SINKS
+from ..sinks.stats import StatsSink
 from ..sources import open_source
 from ..sources.camera import CameraSource
 from ..stages import FrameSource, Sink
-from ..threaded import MIN_CORES_THREADED, RUNNERS, make_runner, threaded_by_default
+from ..threaded import MIN_CORES_THREADED, RUNNERS, ThreadedPipeline, make_runner, threaded_by_default
 from .capture import add_capture_arguments, configure_capture
 
 log = logging.getLogger(__name__)
@@ -309,16 +310,22 @@ def run_pipeline(
             try:
                 # closing(): a stop landing in the counting, not inside the runner, would leave the
                 # runner's 2D thread running on past the pipeline's and the source's close (review)
-                with pipeline, contextlib.closing(make_runner(pipeline, runner)
-                                                  .run(source, limit)) as frames_run:  # fmt: skip
+                running = make_runner(pipeline, runner)
+                with pipeline, contextlib.closing(running.run(source, limit)) as frames_run:
                     # threaded: the 3D of one frame overlaps the 2D of the next (when cores allow)
                     steps = progress(frames_run, _expected_frames(source, limit), "frames",
                                      enabled=_progress_wanted(args))  # fmt: skip
                     watch = DropWatch(getattr(source, "label", "the source"), lambda: source.dropped_frames)
                     frames = 0
-                    for _ in steps:
-                        frames += 1
-                        watch.tick(frames)
+                    try:
+                        for _ in steps:
+                            frames += 1
+                            watch.tick(frames)
+                    finally:  # before the outputs close (a stop too): the statistics file says it
+                        ran = "threaded" if isinstance(running, ThreadedPipeline) else "serial"
+                        for sink in sinks:
+                            if isinstance(sink, StatsSink):
+                                sink.note_capture(source.dropped_frames, ran)
             finally:  # also when stopped (Ctrl-C is how a camera run ends): the drops are said
                 dropped = source.dropped_frames
             lost_after_s = getattr(source, "lost_after_s", 0.0)

@@ -76,6 +76,7 @@ class StatsSink(Sink):
         self._pending: PoseFrame | None = None
         self._started = False  # a run that never started writes no statistics
         self._ran: dict[str, object] = {}  # which model, INT8 or not, on which backend (the stream's meta)
+        self._captured: dict[str, object] = {}  # frames dropped at capture and the runner (note_capture)
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -136,7 +137,14 @@ class StatsSink(Sink):
             key: {**{k: _ms(values[k]) for k in ("p50", "p99", "mean")}, "count": int(values["n"])}
             for key, values in self.summary().items()
         }
-        return {"frames": self.frames, "frames_with_pose": self.frames_with_pose, **self._ran, "latency_ms": latency}
+        return {"frames": self.frames, "frames_with_pose": self.frames_with_pose, **self._captured, **self._ran,
+                "latency_ms": latency}  # fmt: skip
+
+    def note_capture(self, dropped_at_capture: int, runner: str) -> None:
+        """What the source and the runner did, for the file: the frames dropped at capture (a live
+        source's, processing slower than it) and the runner (``serial`` or ``threaded``) (weak-machine
+        QA: 42 % of a run dropped, and the file said nothing of it)."""
+        self._captured = {"dropped_at_capture": int(dropped_at_capture), "runner": runner}
 
     def discard(self) -> None:
         self.json_path = None

@@ -85,8 +85,11 @@ def test_a_camera_lost_for_good_fails_after_finishing_its_outputs(
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("posecast: error: camera 0 delivered no frame for 1 s, so the run stopped after"), err
     assert "its outputs are finished" in err
-    assert json.loads((tmp_path / "stats.json").read_text())["frames"] > 0
-    assert take.exists() and not Path(f"{take}.part").exists()
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["frames"] > 0 and take.exists() and not Path(f"{take}.part").exists()
+    # what the capture dropped, and the runner, in the file too (weak-machine QA: neither was)
+    assert stats["dropped_at_capture"] > 0 and stats["runner"] in ("serial", "threaded")
+    assert f"{stats['dropped_at_capture']} frames dropped at capture" in caplog.text
 
 
 class HangingDevice(FlakyDevice):
