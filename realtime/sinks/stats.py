@@ -56,8 +56,8 @@ class StatsSink(Sink):
 
     The file (``--stats-json``), one key style, snake_case, the unit in the name of the group::
 
-        {"frames": 120, "frames_with_pose": 118, "model": "supervised-long-w384", "int8": true,
-         "backend": "onnxruntime",
+        {"frames": 120, "frames_with_pose": 118, "dropped_at_capture": 0, "runner": "serial",
+         "model": "supervised-long-w384", "int8": true, "backend": "onnxruntime",
          "latency_ms": {"keypoints2d": {"p50": 17.8, "p99": 22.3, "mean": 18.1, "count": 118},
                         "window": {...}, "lift": {...}, "smooth": {...}, "publish": {...},
                         "after_keypoints2d": {...}, "capture_to_delivered": {...}}}
