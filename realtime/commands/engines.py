@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shlex
 from pathlib import Path
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="p50/p99 latency per backend and batch size")
     bench.add_argument("--model", action="append", default=None, metavar="NAME|PATH",
                        help="a shipped model's name or an exported .onnx (default: the shipped default); repeat it "
-                            "to compare models in one run, each measured in turn")  # fmt: skip
+                            "to compare models in one run (in turn within each batch size)")  # fmt: skip
     bench.add_argument("--backend", default="auto", choices=("auto", *BACKENDS, "all"),  # registered by now
                        help="auto: the one `posecast run` would pick; all: every backend usable here "
                             "(the others are listed as skipped, with the reason)")  # fmt: skip
@@ -156,14 +157,13 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         plan = {args.backend: None}
     records = []
-    for model_path, model in models.items():
-        records += _bench_model(args, Path(model_path), model, plan, batches)
+    for name, skip_reason in plan.items():
+        records += _bench_backend(args, name, skip_reason, models, batches)
     table = bench.to_markdown(records)
     print(table, end="")
     warn_noisy_tails(records)
-    for record in records:
-        if record.status == bench.SKIPPED:
-            print(f"skipped {record.backend}: {record.reason}")
+    for backend, reason in dict.fromkeys((r.backend, r.reason) for r in records if r.status == bench.SKIPPED):
+        print(f"skipped {backend}: {reason}")  # (once, whatever the models)
     if args.json:
         bench.write_json(records, args.json)
     if args.markdown:
@@ -171,36 +171,44 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_model(args: argparse.Namespace, model_path: Path, model: str | None, plan: dict[str, str | None],
-                 batches: tuple[int, ...]) -> list:  # fmt: skip
-    """``engines bench``'s records of one model (``model`` as given, ``model_path`` its file) on
-    the backends of ``plan`` (backend → why it is skipped, or ``None``)."""
+def _bench_backend(args: argparse.Namespace, name: str, skip_reason: str | None, models: dict[str, str | None],
+                   batches: tuple[int, ...]) -> list:  # fmt: skip
+    """``engines bench``'s records of backend ``name`` (skipped for ``skip_reason``, when not
+    ``None``) for each of ``models`` (file → as given): batch size by batch size, the models one
+    after another within each, so that a machine getting busier meanwhile slows them alike."""
     from ...engines.runtime import bench
 
+    if skip_reason is not None:
+        return [bench.skipped(name, skip_reason, path) for path in models]
+    records = []
+    with contextlib.ExitStack() as stack:
+        backends = [stack.enter_context(load_backend(name, model, **_backend_options(args, name, Path(path), batches)))
+                    for path, model in models.items()]  # fmt: skip
+        for backend in backends:
+            log.info("benchmarking %s on %s", backend.name, backend.device)
+        if args.max_batch is not None and backends[0].name != "tensorrt":  # "auto" chose another (review)
+            log.warning("--max-batch %d is for tensorrt, and --backend %s runs %s here: it does nothing",
+                        args.max_batch, name, backends[0].name)  # fmt: skip
+        for batch in batches:
+            for backend in backends:
+                records += bench.benchmark(backend, (batch,), iters=args.iters, warmup=args.warmup)
+    return records
+
+
+def _backend_options(args: argparse.Namespace, name: str, model_path: Path, batches: tuple[int, ...]) -> dict:
+    """The options ``engines bench`` gives backend ``name`` for ``model_path``."""
     int8 = int8_by_default(model_path) if args.int8 is None else args.int8
     options = {
         "onnxruntime": {"threads": args.threads, "int8": int8},
         "tensorrt": {"max_batch": args.max_batch or max(batches)},
     }
-    records = []
-    for name, skip_reason in plan.items():
-        if skip_reason is not None:
-            records.append(bench.skipped(name, skip_reason, model_path))
-            continue
-        # "auto" hands every backend's options on; load_backend gives each only the ones it takes
-        if name == "auto":
-            chosen = {k: v for opts in options.values() for k, v in opts.items()}
-        elif name in options:
-            chosen = options[name]
-        else:  # a backend added to BACKENDS: the CPU options its constructor takes (QA: --threads was not passed)
-            chosen = {k: v for k, v in options["onnxruntime"].items() if backend_accepts(name, k)}
-        with load_backend(name, model, **chosen) as backend:
-            log.info("benchmarking %s on %s", backend.name, backend.device)
-            if args.max_batch is not None and backend.name != "tensorrt":  # "auto" chose another (review)
-                log.warning("--max-batch %d is for tensorrt, and --backend %s runs %s here: it does nothing",
-                            args.max_batch, name, backend.name)  # fmt: skip
-            records += bench.benchmark(backend, batches, iters=args.iters, warmup=args.warmup)
-    return records
+    # "auto" hands every backend's options on; load_backend gives each only the ones it takes
+    if name == "auto":
+        return {k: v for opts in options.values() for k, v in opts.items()}
+    if name in options:
+        return options[name]
+    # a backend added to BACKENDS: the CPU options its constructor takes (QA: --threads was not passed)
+    return {k: v for k, v in options["onnxruntime"].items() if backend_accepts(name, k)}
 
 
 def warn_noisy_tails(records: list) -> None:

@@ -89,10 +89,12 @@ def test_cli_bench_measures_every_model_given_in_one_run(model_path: Path, tmp_p
     shutil.copy(model_path, other)
     out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
     assert main(["engines", "bench", "--model", str(model_path), "--model", str(other), "--model", str(model_path),
-                 "--backend", "onnxruntime", "--batch", "1", "--iters", "3", "--warmup", "1", "--json", str(out_json),
-                 "--markdown", str(out_md)]) == 0  # fmt: skip
+                 "--backend", "onnxruntime", "--batch", "1,2", "--iters", "3", "--warmup", "1", "--json",
+                 str(out_json), "--markdown", str(out_md)]) == 0  # fmt: skip
     rows = json.loads(out_json.read_text())
-    assert [r["model"] for r in rows] == ["small.onnx", "other.onnx"]  # (one given twice: measured once)
+    # one given twice: measured once; batch size by batch size, the models in turn within each
+    assert [(r["model"], r["batch"]) for r in rows] == [("small.onnx", 1), ("other.onnx", 1), ("small.onnx", 2),
+                                                         ("other.onnx", 2)]  # fmt: skip
     assert all(r["load_average_1min"] == pytest.approx(os.getloadavg()[0], abs=5.0) for r in rows)
     table = out_md.read_text()
     assert table.startswith("| model | backend | batch |") and "| other.onnx | onnxruntime | 1 |" in table
