@@ -58,6 +58,14 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages (``None`` where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):  # (Windows has no getloadavg)
+        return None
+
+
 def memory_gb() -> float | None:
     """Total memory in GiB (``/proc/meminfo``), else ``None``."""
     try:

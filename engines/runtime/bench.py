@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_write, file_sha256
-from ..host import flags_of_interest
+from ..host import flags_of_interest, load_average
 from ..install import installed_versions
 from .base import RuntimeBackend
 
@@ -91,16 +90,10 @@ def benchmark(backend: RuntimeBackend, batches: tuple[int, ...] = (1, 4, 16), it
             model=backend.model_path.name, window_frames=frames, model_sha256=file_sha256(backend.model_path),
             versions=installed_versions(("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "tensorrt", "torch")),
             cpu_flags=flags_of_interest(), warmup=warmup, int8=bool(getattr(backend, "int8", False)),
-            load_average_1min=_load_average(),
+            load_average_1min=(load_average() or [None])[0],
         ))  # fmt: skip
     return records
 
-
-def _load_average() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):  # (Windows has none)
-        return None
 
 
 def skipped(backend: str, reason: str, model: str | Path) -> BenchRecord:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...engines.fileio import file_sha256
-from ...engines.host import cpu_name, cpuinfo, flags_of_interest, memory_gb, usable_cores
+from ...engines.host import cpu_name, cpuinfo, flags_of_interest, load_average, memory_gb, usable_cores
 from ...engines.install import installed_versions
 
 _PACKAGES = ("posecast", "numpy", "onnxruntime", "onnxruntime-gpu", "mediapipe", "opencv-contrib-python", "pyzmq",
@@ -62,14 +62,6 @@ def source_sha256(path: str | Path) -> str | None:
     for file in sorted(p for p in Path(path).iterdir() if p.is_file()):
         digest.update(f"{file.name}\0{file_sha256(file)}\n".encode())
     return digest.hexdigest()
-
-
-def load_average() -> list[float] | None:
-    """1, 5 and 15 minute load averages (``None`` where the OS has none)."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def rss_mb() -> float:

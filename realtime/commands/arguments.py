@@ -40,7 +40,7 @@ from ..sinks.stats import StatsSink
 from ..sources import open_source
 from ..sources.camera import CameraSource
 from ..stages import FrameSource, Sink
-from ..threaded import MIN_CORES_THREADED, RUNNERS, ThreadedPipeline, make_runner, threaded_by_default
+from ..threaded import MIN_CORES_THREADED, RUNNERS, ThreadedPipeline, make_runner
 from .capture import add_capture_arguments, configure_capture
 
 log = logging.getLogger(__name__)
@@ -303,14 +303,15 @@ def run_pipeline(
                 log.log(level, "%s", notice)
             limit = max_frames(source) if callable(max_frames) else max_frames
             runner = getattr(args, "runner", "auto")
+            running = make_runner(pipeline, runner)
+            ran = "threaded" if isinstance(running, ThreadedPipeline) else "serial"
             live = isinstance(source, CameraSource) or getattr(args, "realtime", False)
             if runner == "auto" and live:  # (QA: which one ran was not said; on one core serial, as it should)
-                log.info("runner: %s (auto: %d usable cores, threaded from %d)",
-                         "threaded" if threaded_by_default() else "serial", usable_cores(), MIN_CORES_THREADED)
+                log.info("runner: %s (auto: %d usable cores, threaded from %d)", ran, usable_cores(),
+                         MIN_CORES_THREADED)  # fmt: skip
             try:
                 # closing(): a stop landing in the counting, not inside the runner, would leave the
                 # runner's 2D thread running on past the pipeline's and the source's close (review)
-                running = make_runner(pipeline, runner)
                 with pipeline, contextlib.closing(running.run(source, limit)) as frames_run:
                     # threaded: the 3D of one frame overlaps the 2D of the next (when cores allow)
                     steps = progress(frames_run, _expected_frames(source, limit), "frames",
@@ -322,7 +323,6 @@ def run_pipeline(
                             frames += 1
                             watch.tick(frames)
                     finally:  # before the outputs close (a stop too): the statistics file says it
-                        ran = "threaded" if isinstance(running, ThreadedPipeline) else "serial"
                         for sink in sinks:
                             if isinstance(sink, StatsSink):
                                 sink.note_capture(source.dropped_frames, ran)
