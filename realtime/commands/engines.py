@@ -37,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build and cache an engine (TensorRT plan or INT8 model)")
     _model_arg(build)
     build.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default=None,
-                       help="tensorrt: a GPU engine plan; onnxruntime: the INT8 copy, with --int8 (default: "
+                       help="tensorrt: a GPU engine plan; onnxruntime: the INT8 copy, its one build (default: "
                             "onnxruntime with --int8, else tensorrt)")  # fmt: skip
-    build.add_argument("--int8", action="store_true", help="onnxruntime: make the INT8 quantised copy")
+    build.add_argument("--int8", action="store_true", help="the INT8 quantised copy (implies --backend onnxruntime)")
     # tensorrt's options default to None so that one given with --backend onnxruntime is refused
     build.add_argument("--max-batch", type=int, help="tensorrt: largest batch (default 16)")
     build.add_argument("--precision", choices=("fp16", "fp32"), help="tensorrt precision (default fp16)")
@@ -99,13 +99,9 @@ def _build(args: argparse.Namespace) -> int:
     if max_batch < 1:  # its upper bound is TensorRT's (the backend says it)
         raise BackendError(f"--max-batch must be 1 or more, got {max_batch}")
     path = resolve_model(args.model)
+    # onnxruntime runs the float model as it is: its one build is the INT8 copy, --int8 or not
+    # (it had said "needs no build step" and exited 0 having built nothing)
     if args.backend == "onnxruntime":
-        if not args.int8:
-            from ...engines.metadata import read_onnx_metadata
-
-            read_onnx_metadata(path)  # a corrupt or foreign model is said here too (README, Errors)
-            print("onnxruntime needs no build step (only --int8 makes a quantised copy)")
-            return 0
         from ...engines.runtime.quantize import cached_int8, shipped_int8
 
         built = cached_int8(path, rebuild=True)
