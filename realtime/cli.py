@@ -200,6 +200,12 @@ def _open_closed_standard_streams() -> None:
             sys.stdout.reconfigure(errors="replace")
 
 
+#: The exit status of a command whose reader closed its end (``posecast listen | head``): it has all
+#: it wanted, as ``run --print | head`` and the Node client's ``posecast-listen | head`` end (it was
+#: 141, SIGPIPE's, which fails a ``set -o pipefail`` script's ``listen --count 1 | head -1``)
+READER_GONE_STATUS = 0
+
+
 def _final_flush(stdout) -> int | None:  # noqa: ANN001 - the real stdout
     """Flush what was printed, whatever the way out: a full disk is said here (exit status 2), not
     as Python's "Exception ignored" at exit with status 120; ``None`` when it went out."""
@@ -210,7 +216,7 @@ def _final_flush(stdout) -> int | None:  # noqa: ANN001 - the real stdout
         return 2
     except BrokenPipeError:
         point_at_devnull(stdout)
-        return 128 + signal.SIGPIPE
+        return READER_GONE_STATUS
     return None
 
 
@@ -225,7 +231,7 @@ def _run(argv: Sequence[str] | None) -> int:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `posecast listen | head`: the reader has all it wanted
         point_at_devnull(sys.stdout)
-        return 128 + signal.SIGPIPE
+        return READER_GONE_STATUS
     except PosecastError as exc:  # before OSError: OutputWriteError is both
         if args is not None and args.verbose:
             log.exception("posecast failed")

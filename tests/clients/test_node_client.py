@@ -148,7 +148,7 @@ def test_listen_says_its_timeout_in_the_seconds_it_was_given(node_client, free_p
     """QA: ``--timeout 1`` ended "no message ... in 1000 ms"."""
     address = f"tcp://127.0.0.1:{free_port()}"
     result = run_listen("--address", address, "--timeout", "0.5")
-    assert result.returncode == 1
+    assert result.returncode == 2  # as posecast listen's --timeout (it was 1)
     said = f"posecast-listen: error: no message from {address} in 0.5 s: is posecast publishing there?\n"
     assert result.stderr == said
 
@@ -243,7 +243,7 @@ def test_the_node_client_takes_the_addresses_posecast_listen_takes(
     python_accepts = _accepts(capsys.readouterr().err)
     node = run_listen("--address", address, "--timeout", "0.2")
     assert python_code == 2 and _accepts(node.stderr) == python_accepts, (python_accepts, node.stderr)
-    assert node.returncode == (1 if python_accepts else 2), node.stderr  # 1: the documented timeout
+    assert node.returncode == python_code == 2, node.stderr  # a timeout as posecast listen's (it was 1)
 
 
 def publish_until(publisher: Publisher, done: Callable[[], bool], first_id: int = 0, most: int = 6000) -> int:
@@ -324,7 +324,7 @@ def test_the_node_client_bound_to_any_free_port_says_which(node_client: Path, po
     result = run_listen("--address", f"bind:tcp://127.0.0.1:{port}", "--timeout", "0.3")
     bound = re.search(r"^posecast-listen: listening on (bind:tcp://127\.0\.0\.1:(\d+))$", result.stderr, re.MULTILINE)
     assert bound is not None and int(bound[2]) > 0, result.stderr
-    assert result.returncode == 1 and f"no message from {bound[1]} in 0.3 s" in result.stderr, result.stderr
+    assert result.returncode == 2 and f"no message from {bound[1]} in 0.3 s" in result.stderr, result.stderr
 
 
 def test_text_mode_says_a_new_run_and_a_stopped_publisher(node_client: Path) -> None:
@@ -350,7 +350,7 @@ def test_text_mode_says_a_new_run_and_a_stopped_publisher(node_client: Path) -> 
     assert [m.split("assumptions: ")[1] for m in metas] == ["model=first, hfov_deg=60", "model=second, hfov_deg=60"]
     lines = err.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("posecast-listen: a new run started (frame_id 0 after 10"), err
-    assert node.returncode == 1 and re.fullmatch(rf"posecast-listen: error: nothing more from {publisher.address} in "
+    assert node.returncode == 2 and re.fullmatch(rf"posecast-listen: error: nothing more from {publisher.address} in "
                                                  r"1 s \(after \d+ poses\): the publisher stopped", lines[1]), err
 
 
@@ -360,5 +360,5 @@ def test_stream_is_another_name_for_address(node_client: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
     waited = run_listen("--stream", address, "--timeout", "0.3")
-    assert waited.returncode == 1 and f"no message from {address}" in waited.stderr, waited.stderr
+    assert waited.returncode == 2 and f"no message from {address}" in waited.stderr, waited.stderr
     assert_one_line_error(run_listen("--stream", address, "--address", address), "name the same thing: give one")

@@ -4,9 +4,9 @@
 //   posecast-listen [--address tcp://127.0.0.1:5555] [--count N] [--timeout S] [--text] [--poses-only]
 //
 // --address: tcp://HOST:PORT or ipc://PATH to connect to; bind:tcp://HOST:PORT or bind:ipc://PATH
-// to bind (the forms `posecast listen` takes). Exit codes: 0 done, 1 timeout, 2 bad arguments
-// (one line on stderr: the problem and the fix). Messages that break the schema are reported on
-// stderr and skipped.
+// to bind (the forms `posecast listen` takes). Exit codes, as `posecast listen`'s: 0 done, 2 a
+// bad argument or --timeout passed (one line on stderr: the problem and the fix). Messages that
+// break the schema are reported on stderr and skipped.
 
 import { parseArgs } from "node:util";
 
@@ -30,12 +30,12 @@ options:
   --address ADDR  tcp://HOST:PORT or ipc://PATH to connect to; bind:tcp://HOST:PORT or
                   bind:ipc://PATH to bind (default ${DEFAULT_ADDRESS}); --stream ADDR too
   --count N       exit after N pose messages
-  --timeout S     exit 1 after S seconds without a message (at most ${Math.floor(MAX_TIMEOUT_MS / 1000)})
+  --timeout S     exit 2 after S seconds without a message (at most ${Math.floor(MAX_TIMEOUT_MS / 1000)})
   --text          short text lines instead of JSON (a meta only when it changes)
   --poses-only    leave out the meta messages
   -h, --help      this text
 
-exit codes: 0 done, 1 timeout, 2 bad arguments (one line on stderr: the problem and the fix)
+exit codes: 0 done, 2 a bad argument or --timeout passed (one line on stderr: the problem and the fix)
 `;
 
 function usage(message) {
@@ -180,12 +180,12 @@ try {
     // messages came from there: the address is right (QA: it asked whether posecast publishes there)
     const address = subscriber.boundAddress ?? values.address;
     process.stderr.write(`posecast-listen: error: nothing more from ${address} in ${timeoutS} s (after ${poses} poses): the publisher stopped\n`);
-    process.exitCode = 1;
+    process.exitCode = 2; // as posecast listen (it was 1 until 2026-12-07)
   } else if (err instanceof TimeoutError) {
     // in the seconds --timeout took (QA: the library's milliseconds said "in 1000 ms")
     const address = subscriber.boundAddress ?? values.address;
     process.stderr.write(`posecast-listen: error: no message from ${address} in ${timeoutS} s: is posecast publishing there?\n`);
-    process.exitCode = 1;
+    process.exitCode = 2;
   } else if (err instanceof AddressError) {
     // a bind that failed (address in use, not this machine's): known only once it was tried
     process.stderr.write(`posecast-listen: error: --address: ${err.message}\n`);
