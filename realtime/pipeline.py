@@ -30,7 +30,7 @@ from collections.abc import Generator, Iterator, Sequence
 from ..engines.errors import PosecastError
 from ..engines.fileio import check_outputs
 from .avatar import AvatarWorld
-from .errors import SinkError, SourceStalledError, StageError
+from .errors import OptionsError, SinkError, SourceStalledError, StageError
 from .sinks.background import BackgroundSink
 from .sinks.inline import InlineWriteWatch
 from .stages import Detector2D, FrameSource, PoseLifting, Sink, output_labels
@@ -99,6 +99,12 @@ class Pipeline:
         self.sinks: list[Sink] = list(sinks)
         if len({id(sink) for sink in self.sinks}) < len(self.sinks):  # (API QA: opened, fed and closed twice)
             raise TypeError("sinks holds one Sink object twice: give each output once (build two for two files)")
+        tracked = lifting.max_people
+        if tracked is not None and detector.max_people > tracked:  # (API QA: person 1 was dropped unsaid)
+            n = detector.max_people
+            raise OptionsError(f"the detector finds up to {n} people a frame but the lifting tracks {tracked}: build "
+                               f"the lifting with LiftingOptions(tracker=TrackerOptions(max_people={n})), or the "
+                               f"pipeline with build_pipeline(PipelineOptions(max_people={n}))")  # fmt: skip
         #: the people on the floor (``PoseFrame.world``; the floor in the meta's assumptions)
         self.world = world
         self._floor_state: tuple[str, bool] | None = None

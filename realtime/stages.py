@@ -178,6 +178,11 @@ class PoseLifting(ABC):
         """The camera intrinsics for the current image size (``None`` before the first frame)."""
         return None
 
+    @property
+    def max_people(self) -> int | None:
+        """The people it tracks per frame at most (``None``: every person detected)."""
+        return None
+
     def reset(self) -> None:  # noqa: B027 - an optional hook
         """Forget every person (a new clip)."""
 

@@ -162,6 +162,10 @@ class MetricPoseLifting(PoseLifting):
         self.turned_said = False
 
     @property
+    def max_people(self) -> int:
+        return self.options.tracker.max_people
+
+    @property
     def intrinsics(self) -> CameraIntrinsics | None:
         return self._intrinsics
 

@@ -188,3 +188,19 @@ def test_the_floor_handed_out_with_each_frame_cannot_be_changed_in_place() -> No
         floor.camera_to_world[:3, 1] *= -1
     turned = floor.camera_to_world.copy()  # as the README says: copy, then change
     turned[:3, 1] *= -1
+
+
+def test_a_lifting_that_tracks_fewer_people_than_the_detector_finds_is_refused() -> None:
+    """API QA: ``Pipeline(two-person detector, LIFTINGS["metric"](None))`` published person 0 alone,
+    its meta saying two people, with nothing said."""
+    from posecast.realtime.errors import OptionsError
+    from posecast.realtime.lifting.metric import LiftingOptions, MetricPoseLifting
+    from posecast.realtime.lifting.tracks import TrackerOptions
+
+    with MetricPoseLifting() as one, pytest.raises(OptionsError, match=r"finds up to 2 people a frame but the "
+                                                   r"lifting tracks 1: .*TrackerOptions\(max_people=2\)"):  # fmt: skip
+        Pipeline(FakeDetector({}, max_people=2), one)
+    two = MetricPoseLifting(LiftingOptions(tracker=TrackerOptions(max_people=2)))
+    with Pipeline(FakeDetector(two_people(3), max_people=2), two) as pipeline, ListSource(3) as source:
+        frames = list(pipeline.run(source))
+    assert [len(frame.people) for frame in frames] == [2, 2, 2] and pipeline.meta().max_people == 2
