@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...engines.errors import ModelError
-from ..detectors.mediapipe import import_mediapipe
+from ..detectors.mediapipe import import_mediapipe, landmarker_error
+from ..detectors.native_locale import c_character_rules
 from ..detectors.quiet import quiet_native_stderr
 from ..types import Frame
 
@@ -38,12 +38,10 @@ class MediaPipeAlone:
         )
         self.verbose = verbose
         try:
-            with quiet_native_stderr(not verbose):
+            with quiet_native_stderr(not verbose), c_character_rules():
                 self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as exc:  # OSError: a zip that is not a landmarker bundle
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"MediaPipe could not load {model_path} for the baseline ({reason}): expected a "
-                             "pose_landmarker .task file; pass another --model-asset") from exc  # fmt: skip
+            raise landmarker_error(model_path, exc, given=True) from exc
         self._last_ms = -1
         self._calls = 0
         self.last_result: tuple[np.ndarray, np.ndarray] | None = None

@@ -29,13 +29,14 @@ import numpy as np
 
 from ...engines.assets import ensure_asset, known_asset_file
 from ...engines.cli_args import given_path
-from ...engines.errors import ModelError
+from ...engines.errors import ModelError, PosecastError
 from ...engines.layouts import MEDIAPIPE_33
 from ..errors import OptionsError
 from ..option_types import check_field_types
 from ..stages import Detector2D
 from ..stop_signals import stop_signals_deferred
 from ..types import Detections2D, Frame
+from .native_locale import c_character_rules
 from .people_slots import PeopleSlots, SlotWatch, hand_over, people_in, with_newcomers
 from .quiet import quiet_native_stderr, quiet_native_stderr_if_free
 
@@ -278,6 +279,24 @@ class MediaPipeDetector(Detector2D):
                 landmarker.close()
 
 
+def landmarker_error(model_path: Path, exc: BaseException, *, given: bool) -> ModelError:
+    """The one-line error of a landmarker MediaPipe could not make from ``model_path``. A pinned
+    model whose checksum matches is not blamed: the cause is elsewhere (QA: a memory limit's
+    "failed to map segment" had said "delete it to download it again", of a good model)."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    try:
+        intact = known_asset_file(model_path)
+    except (OSError, PosecastError):  # unreadable, or a damaged copy of a pinned model
+        intact = False
+    if intact:
+        memory_hit = "map segment" in reason or "memory" in reason.lower()
+        memory = " (a memory limit such as `ulimit -v`?)" if memory_hit else ""
+        return ModelError(f"MediaPipe could not start with {model_path} ({reason}), which is intact (its checksum "
+                          f"matches){memory}; run with -v to see MediaPipe's own lines")  # fmt: skip
+    fix = "pass another model file" if given else "delete it to download it again"
+    return ModelError(f"MediaPipe could not load {model_path} ({reason}): expected a pose_landmarker .task file; {fix}")
+
+
 class _Landmarker:
     """One MediaPipe PoseLandmarker asked for ``people``: VIDEO mode (tracking, with strictly
     increasing millisecond timestamps) or IMAGE mode (each frame on its own, for the search)."""
@@ -295,13 +314,10 @@ class _Landmarker:
             min_tracking_confidence=options.min_tracking_confidence,
         )
         try:
-            self._landmarker = vision.PoseLandmarker.create_from_options(settings)
+            with c_character_rules():
+                self._landmarker = vision.PoseLandmarker.create_from_options(settings)
         except (RuntimeError, ValueError, OSError) as exc:  # OSError: MediaPipe's "No file with name" for a zip
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fix = "pass another model file" if options.model_path is not None else "delete it to download it again"
-            raise ModelError(
-                f"MediaPipe could not load {model_path} ({reason}): expected a pose_landmarker .task file; {fix}"
-            ) from exc
+            raise landmarker_error(model_path, exc, given=options.model_path is not None) from exc
         # MediaPipe's own __del__ closes a landmarker by a task on its dispatcher's thread, which a
         # garbage collection that frees the two together has already told to stop: a detector left
         # unclosed in a reference cycle hung the program at a later collection (QA). A finalizer

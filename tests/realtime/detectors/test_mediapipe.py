@@ -307,3 +307,41 @@ def test_a_stop_while_mediapipe_imports_leaves_it_usable(module: str) -> None:
     done = subprocess.run([sys.executable, "-c", _STOPPED_IMPORT, module], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["stopped", "usable"]
+
+
+_POSES_UNDER_THE_LOCALE = """
+import locale, sys
+from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
+from posecast.realtime.sources import open_source
+locale.setlocale(locale.LC_ALL, "")  # the environment's, as the posecast command has at start
+with MediaPipeDetector(MediaPipeOptions(model_path=sys.argv[1])) as detector, open_source(sys.argv[2]) as source:
+    posed = sum(detector.detect(source.read()).count for _ in range(5))
+print(locale.setlocale(locale.LC_CTYPE), posed)
+"""
+
+
+def test_a_turkish_locale_finds_people(tmp_path, pose_model_path, media_dir):
+    """QA: under LANG=tr_TR.UTF-8 MediaPipe refused its own graph ("TAG:index:name is invalid",
+    its lower-cased "I" being Turkish), and posecast said to delete the intact model."""
+    made = subprocess.run(["localedef", "-i", "tr_TR", "-f", "UTF-8", str(tmp_path / "tr_TR.UTF-8")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert made.returncode in (0, 1), made.stderr  # 1: made with warnings
+    env = {"PATH": "/usr/bin:/bin", "LOCPATH": str(tmp_path), "LC_ALL": "tr_TR.UTF-8", "HOME": str(tmp_path)}
+    argv = [sys.executable, "-c", _POSES_UNDER_THE_LOCALE, str(pose_model_path), str(media_dir / "dance_576.mp4")]
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["tr_TR.UTF-8", "5"]  # the caller's locale kept; a person in every frame
+
+
+def test_an_intact_model_is_not_blamed_when_mediapipe_cannot_start(pose_model_path, tmp_path):
+    """QA: under `ulimit -v` MediaPipe's "failed to map segment" was said as a model to delete."""
+    from posecast.realtime.detectors.mediapipe import landmarker_error
+
+    cause = RuntimeError("libmediapipe.so: failed to map segment from shared object")
+    said = str(landmarker_error(pose_model_path, cause, given=False))
+    assert "which is intact (its checksum matches) (a memory limit such as `ulimit -v`?)" in said, said
+    assert "delete" not in said
+    broken = tmp_path / "pose_landmarker_full.task"
+    broken.write_bytes(b"not a model")
+    said = str(landmarker_error(broken, RuntimeError("Unable to open zip archive."), given=False))
+    assert said.endswith("expected a pose_landmarker .task file; delete it to download it again"), said

@@ -1,0 +1,36 @@
+"""MediaPipe's graphs built under the C locale's character rules.
+
+MediaPipe lower-cases its graph's stream names with the C library's locale-dependent ``tolower``
+when a landmarker is made. Python sets ``LC_CTYPE`` from the environment at start-up, and under a
+Turkish or Azeri locale ``I`` does not lower to ``i``: MediaPipe then refused its own graph ("TAG:
+index:name is invalid"), so every command that finds people failed with ``LANG=tr_TR.UTF-8`` (QA).
+Only the making needs it: a landmarker made so runs under any locale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import locale
+import threading
+from collections.abc import Iterator
+
+#: the C locale's character rules; plain "C" where the system has no C.UTF-8
+_C_LOCALES = ("C.UTF-8", "C")
+_lock = threading.Lock()  # setlocale is the process's: two makers at once restore in turn
+
+
+@contextlib.contextmanager
+def c_character_rules() -> Iterator[None]:
+    """``LC_CTYPE`` set to the C locale's for the block, the caller's restored after it."""
+    with _lock:
+        before = locale.setlocale(locale.LC_CTYPE)
+        for name in _C_LOCALES:
+            try:
+                locale.setlocale(locale.LC_CTYPE, name)
+                break
+            except locale.Error:
+                continue
+        try:
+            yield
+        finally:
+            locale.setlocale(locale.LC_CTYPE, before)
