@@ -175,19 +175,22 @@ def opencv_path_problem(path: str | Path) -> str | None:
     """Why OpenCV cannot be given ``path`` by name, or ``None``. A name with bytes that are not
     UTF-8 (Python holds them as surrogates) crashed OpenCV's VideoCapture and VideoWriter with a
     segmentation fault, no message; images are read through Python instead (:func:`read_image`)."""
+    name = os.fsencode(path)
     try:
-        str(path).encode("utf-8")
+        if str(path).encode("utf-8") == name:  # OpenCV opens the UTF-8 bytes of the name it is given
+            return None
     except UnicodeEncodeError:
-        name = os.fsencode(path)
-        try:
-            readable = name.decode("utf-8")
-        except UnicodeDecodeError:
-            return (f"{name!r}: its name is not valid UTF-8, which OpenCV needs for videos: rename the file (or its "
-                    "folder) to a UTF-8 name")  # fmt: skip
-        # the name is UTF-8, but a C/POSIX locale without Python's UTF-8 mode reads names as ASCII
-        return (f"{readable}: Python reads file names as {sys.getfilesystemencoding()} under this locale and OpenCV "
-                "cannot be given this one: run with PYTHONUTF8=1 or a UTF-8 locale (e.g. LC_ALL=C.UTF-8)")  # fmt: skip
-    return None
+        pass
+    try:
+        readable = name.decode("utf-8")
+    except UnicodeDecodeError:
+        return (f"{name!r}: its name is not valid UTF-8, which OpenCV needs for videos: rename the file (or its "
+                "folder) to a UTF-8 name")  # fmt: skip
+    # the name is UTF-8, but the locale reads names otherwise: a C/POSIX one without Python's UTF-8
+    # mode as ASCII, a Latin-1 one as other characters, whose UTF-8 is another name (QA: a good
+    # video under LC_ALL=de_DE.ISO-8859-1 was "damage throughout")
+    return (f"{readable}: Python reads file names as {sys.getfilesystemencoding()} under this locale and OpenCV "
+            "cannot be given this one: run with PYTHONUTF8=1 or a UTF-8 locale (e.g. LC_ALL=C.UTF-8)")  # fmt: skip
 
 
 def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:

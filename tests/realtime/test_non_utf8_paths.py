@@ -82,3 +82,20 @@ def test_a_utf8_name_under_an_ascii_locale_names_the_locale(media_dir: Path, tmp
     assert done.returncode == 2, (done.returncode, stderr[-500:])
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "PYTHONUTF8=1 or a UTF-8 locale" in lines[0] and "rename" not in lines[0], lines
+
+
+def test_a_utf8_name_under_a_latin1_locale_names_the_locale(media_dir: Path, tmp_path: Path) -> None:
+    """QA: under LC_ALL=de_DE.ISO-8859-1 a good video with a UTF-8 name was "damage throughout":
+    Python read its name as other characters, whose UTF-8 OpenCV opened, another name."""
+    made = subprocess.run(["localedef", "-i", "de_DE", "-f", "ISO-8859-1", str(tmp_path / "de_DE.ISO-8859-1")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert made.returncode in (0, 1), made.stderr  # 1: made with warnings
+    clip = tmp_path / "\u00e9t\u00e9.mp4"
+    shutil.copy(media_dir / "dance_576.mp4", clip)
+    env = {**os.environ, "LOCPATH": str(tmp_path), "LC_ALL": "de_DE.ISO-8859-1", "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "run", "--source", os.fsencode(clip),
+                           "--headless", "--publish", "none", "--frames", "2"], capture_output=True, env=env,
+                          timeout=300)  # fmt: skip
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, (done.returncode, lines)
+    assert "as iso8859-1 under this locale" in lines[0] and "PYTHONUTF8=1 or a UTF-8 locale" in lines[0], lines
