@@ -76,3 +76,33 @@ def memory_gb() -> float | None:
     except OSError:
         pass
     return None
+
+
+#: Open files below which a run is refused (a run with a video, a recording, the statistics file,
+#: ZeroMQ, VMC and two people ran at 18 and failed at 17; ZeroMQ aborts the process when it runs out)
+MIN_OPEN_FILES = 64
+#: The soft limit raised to, as far as the hard limit allows (a shell's `ulimit -n` sets both)
+WANTED_OPEN_FILES = 1024
+
+
+def open_file_limit_problem() -> str | None:
+    """Raise this process's soft limit on open files to :data:`WANTED_OPEN_FILES` where it is lower
+    and the hard limit allows; the one-line problem when even the hard limit is under
+    :data:`MIN_OPEN_FILES` (QA: `ulimit -n 16` aborted with no word, 14 was a traceback, 12 blamed
+    the output's folder and 13 the model), else ``None``."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, WANTED_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < ceiling:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+            soft = ceiling
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < MIN_OPEN_FILES:
+        return (f"this process may open only {soft} files at once (ulimit -n), and posecast needs "
+                f"{MIN_OPEN_FILES}: raise the limit, e.g. `ulimit -n {WANTED_OPEN_FILES}`")
+    return None

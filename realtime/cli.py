@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from ..engines import limit_image_pixels, uploads
 from ..engines.errors import PosecastError, abbreviated, escaped, one_line
 from ..engines.fileio import point_at_devnull
+from ..engines.host import open_file_limit_problem
 from .commands import register_all
 from .help import PosecastParser, VersionAction, subcommands
 from .stop_signals import Interrupted, stop_handled, stop_signals_deferred, stop_signals_interrupt
@@ -150,6 +151,9 @@ def _stoppable_main(argv: Sequence[str] | None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     _open_closed_standard_streams()
+    if (problem := open_file_limit_problem()) is not None:
+        print(f"posecast: error: {problem}", file=sys.stderr)
+        return 2
     words = sys.argv[1:] if argv is None else list(argv)
     uploads.block_native_uploads()  # before MediaPipe can close a landmarker (engines/uploads.py)
     limit_image_pixels()  # before cv2 is first imported (by the commands' modules), which reads it
