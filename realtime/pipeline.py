@@ -99,7 +99,7 @@ class Pipeline:
         self.sinks: list[Sink] = list(sinks)
         if len({id(sink) for sink in self.sinks}) < len(self.sinks):  # (API QA: opened, fed and closed twice)
             raise TypeError("sinks holds one Sink object twice: give each output once (build two for two files)")
-        tracked = lifting.max_people
+        tracked = getattr(lifting, "max_people", None)  # (a stage not made from PoseLifting: unknown)
         if tracked is not None and detector.max_people > tracked:  # (API QA: person 1 was dropped unsaid)
             n = detector.max_people
             raise OptionsError(f"the detector finds up to {n} people a frame but the lifting tracks {tracked}: build "

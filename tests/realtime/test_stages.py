@@ -488,7 +488,7 @@ def test_one_person_asked_for_and_two_detected_publishes_the_better_scored_one()
             return dataclasses.replace(found, scores=scores)
 
     lifting = MetricPoseLifting(LiftingOptions(tracker=TrackerOptions(max_people=1)))
-    pipeline = Pipeline(TwoAlways(two_people(5)), lifting, [])
+    pipeline = Pipeline(TwoAlways(two_people(5), max_people=1), lifting, [])
     with pipeline.open(), ListSource(5) as source:
         frames = list(pipeline.run(source))
     assert [[p.person_id for p in f.people] for f in frames] == [[0]] * 5
