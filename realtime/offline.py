@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..engines.layouts import POSECAST_17
 from ..engines.lift_input import load_lift_input, posed_frames
 from ..engines.logs import held_back
 from ..engines.runtime.base import model_files, resolve_model
-from .errors import SourceError
+from .errors import OptionsError, SourceError
 from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
 from .progress import progress
 from .recording.export import camera_joints_bvh, check_bvh_output
@@ -143,6 +144,30 @@ def frame_clock_ns(frames: int, fps: float, timestamps_s: np.ndarray | None = No
     return np.rint((np.asarray(timestamps_s, np.float64) - timestamps_s[0]) * 1e9).astype(np.int64)
 
 
+def _check_sequence(keypoints: np.ndarray, confidence: np.ndarray, fps: float, options: LiftingOptions,
+                    timestamps_s: np.ndarray | None) -> None:  # fmt: skip
+    """:func:`lift_sequence`'s arguments as its docstring says them, or one :class:`OptionsError`
+    (API QA: fps 0 was a ZeroDivisionError, NaN "cannot convert float NaN to integer", no
+    intrinsics "image width is 0", and decreasing timestamps were taken)."""
+    frames, joints = len(keypoints), skeleton.NUM_JOINTS
+    if np.shape(keypoints) != (frames, joints, 2) or np.shape(confidence) != (frames, joints):
+        raise OptionsError(f"expected keypoints (F, {joints}, 2) and confidence (F, {joints}), got "
+                           f"{np.shape(keypoints)} and {np.shape(confidence)}")  # fmt: skip
+    try:
+        rate = float(fps)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if timestamps_s is None and not (math.isfinite(rate) and rate > 0):
+        raise OptionsError(f"fps must be a positive number of frames a second, got {fps!r}")
+    if timestamps_s is not None:
+        times = np.asarray(timestamps_s, np.float64)
+        if times.shape != (frames,) or not np.isfinite(times).all() or (np.diff(times) <= 0).any():
+            raise OptionsError(f"timestamps_s must be {frames} finite seconds, strictly increasing (one per frame)")
+    if options.fixed_intrinsics is None:  # the image's size is not known here: nothing to assume a camera from
+        raise OptionsError("lift_sequence needs the camera: LiftingOptions(fixed_intrinsics=(fx, fy, cx, cy)), in "
+                           "the keypoints' pixels")  # fmt: skip
+
+
 def lift_sequence(
     keypoints: np.ndarray,
     confidence: np.ndarray,
@@ -156,6 +181,7 @@ def lift_sequence(
     network's raw output ``(F, 17, 3)`` (before bone smoothing: what subject calibration takes;
     NaN without a pose). The frames are ``timestamps_s`` ``(F,)`` seconds apart (strictly
     increasing) when given, else ``1 / fps``: :func:`frame_clock_ns`."""
+    _check_sequence(keypoints, confidence, fps, options, timestamps_s)
     frames = len(keypoints)
     clock_ns = frame_clock_ns(frames, fps, timestamps_s)
     joints = np.full((frames, skeleton.NUM_JOINTS, 3), np.nan)

@@ -462,7 +462,8 @@ class Pipeline:
 
     def close(self, discard: bool = False) -> None:
         """Close the sinks (finishing their files; ``discard``: removing them, for a run that
-        failed before any frame), then the lifting stage and the detector.
+        failed; before any frame reached them, always: an empty recording or statistics of nothing
+        would pass for a result, API QA), then the lifting stage and the detector.
         Raises the first error a sink raised on closing, after closing everything else (one that
         is not a :class:`PosecastError`, e.g. a full disk's OSError, as a :class:`SinkError`
         naming the output). From another thread it waits for the frame being processed, and
@@ -487,7 +488,7 @@ class Pipeline:
                 self._closed_done.wait()
             return
         try:
-            self._close(discard)
+            self._close(discard or self.frames == 0)
         finally:
             self._closed_done.set()
 
@@ -530,9 +531,8 @@ class Pipeline:
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
             self._hurry_outputs()
-        # failed before any frame reached the outputs: leave no empty recording or statistics
-        try:
-            self.close(discard=exc_type is not None and self.frames == 0)
+        try:  # (before any frame reached the outputs, close leaves no empty recording or statistics)
+            self.close()
         except Exception as exc:
             if exc_type is None:
                 raise

@@ -56,9 +56,9 @@ class Subscriber:
     ``connect:tcp://HOST:PORT``) to connect to (the publisher binds) or ``bind:tcp://HOST:PORT``
     when the publisher connects.
 
-    Like the ZeroMQ socket it wraps, a Subscriber belongs to one thread at a time: receive and
-    close it from the same thread (to stop a thread blocked in :meth:`recv`, give it a timeout
-    and a flag to check). Two threads receiving on one socket read each other's message parts.
+    Like the ZeroMQ socket it wraps, a Subscriber receives on one thread at a time: two threads
+    receiving on one socket read each other's message parts. :meth:`close` may come from any
+    thread: a :meth:`recv` waiting on another ends with ``None``.
 
     :attr:`run_index` says when the publisher started again (a restarted ``posecast run`` counts
     ``frame_id`` and ``person_id`` from 0): a reader keeping state per person, such as an avatar's

@@ -29,6 +29,8 @@ def warn_if_fewer_people(detector: Detector2D, asked: int) -> None:
     """Log when ``detector`` finds fewer people than ``asked`` for (a detector without a
     ``max_people`` option finds one; QA: ``--max-people 3`` was ignored silently)."""
     if asked > detector.max_people:
-        log.warning("detector %s finds at most %d %s per frame: --max-people %d gives no more (give its options "
-                    "a max_people field: README, Where to change what)", detector.name or type(detector).__name__,
-                    detector.max_people, "person" if detector.max_people == 1 else "people", asked)  # fmt: skip
+        # (API QA: "finds at most 1" of a detector that found two, its max_people left as declared)
+        log.warning("detector %s declares at most %d %s per frame (its max_people), fewer than the %d asked for "
+                    "(--max-people): the tracker follows no more (give its options a max_people field: README, "
+                    "Where to change what)", detector.name or type(detector).__name__, detector.max_people,
+                    "person" if detector.max_people == 1 else "people", asked)  # fmt: skip

@@ -216,8 +216,10 @@ class RecordingWriter:
         self._index: list[list[int]] = []
         self._last_index_ns: int | None = None
         code = code_version()  # (upgrade QA: every build's takes said 0.1.0 alone)
+        if not self.path.parent.is_dir():  # as --record refuses it (API QA: the library made the folders)
+            raise RecordingError(f"cannot write the recording {self.part_path}: the folder {self.path.parent} does "
+                                 "not exist; make it first or pass a path in a folder that does")  # fmt: skip
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             # a new file, never through a link or over a file there (QA: a link put at NAME.part after
             # the command's check had the take written over the file it pointed to)
             try:

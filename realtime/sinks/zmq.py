@@ -217,6 +217,10 @@ class Publisher:
         """Nothing to forget between runs except the drop counters."""
         self.sent_messages = self.dropped_messages = 0
 
+    @property
+    def closed(self) -> bool:
+        return self._socket.closed
+
     def close(self) -> None:
         if not self._socket.closed:
             self._socket.close(linger=0)
@@ -281,6 +285,8 @@ class ZmqSink(Sink):
         return cls(PublisherOptions(address=address), frame)
 
     def open(self, meta: StreamMeta) -> None:
+        if self.publisher.closed:  # (API QA: ZeroMQ's "Socket operation on non-socket")
+            raise PublishError(f"the ZeroMQ output on {self.address} was closed: make a new ZmqSink for another run")
         # said once the run starts (the source open, the models loaded), not when the port is taken
         # before them: a camera that does not open must not follow "publishing"; once per sink (the
         # benchmark opens it with every configuration it measures)

@@ -14,6 +14,8 @@ subclass whose ``from_spec`` recognises its ``--source`` text, and add one line 
 
 from __future__ import annotations
 
+import os
+
 from ..errors import SourceError
 from ..stages import FrameSource
 from .camera import CameraSource
@@ -33,12 +35,12 @@ __all__ = ["SOURCES", "CameraSource", "FrameSource", "ImageFolderSource", "Strea
            "open_source"]  # fmt: skip
 
 
-def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
+def open_source(spec: str | int | os.PathLike[str], realtime: bool = False) -> FrameSource:
     """The source for ``spec`` (unopened; use ``with``): an int or digit string (or
     ``/dev/videoN``) is a camera, an ``rtsp://``/``http(s)://``... URL a network stream (live,
     like a camera), a folder an image folder, an existing file a video. ``realtime`` paces files at
     their native fps (a camera is live anyway). Raises :class:`SourceError` for anything else."""
-    text = str(spec).strip()
+    text = os.fspath(spec).strip() if isinstance(spec, os.PathLike) else str(spec).strip()
     if not text:  # "" would be the current folder (Path("") is "."), read as images
         raise SourceError(
             "--source is empty: pass a camera index (e.g. 0), a stream URL, a video file or an image folder"

@@ -204,3 +204,49 @@ def test_a_lifting_that_tracks_fewer_people_than_the_detector_finds_is_refused()
     with Pipeline(FakeDetector(two_people(3), max_people=2), two) as pipeline, ListSource(3) as source:
         frames = list(pipeline.run(source))
     assert [len(frame.people) for frame in frames] == [2, 2, 2] and pipeline.meta().max_people == 2
+
+
+def test_a_pipeline_closed_before_any_frame_leaves_no_take(tmp_path: Path) -> None:
+    """API QA: ``with Pipeline(..., [RecordSink(...)]): pass`` left a finished take of no frame,
+    which would pass for a result (a run stopped before its first frame writes none)."""
+    path = tmp_path / "take.posecast"
+    with Pipeline(FakeDetector({}), FakeLifting(), [RecordSink(RecordOptions(path))]) as pipeline:
+        assert pipeline.frames == 0
+    assert list(tmp_path.iterdir()) == []
+    with Pipeline(FakeDetector({}), FakeLifting(), [RecordSink(RecordOptions(path))]) as pipeline, \
+            ListSource(2) as source:  # fmt: skip
+        assert len(list(pipeline.run(source))) == 2
+    assert len(read_recording(path).frames) == 2
+
+
+def test_a_closed_zeromq_output_given_again_says_so() -> None:
+    """API QA: a ZmqSink closed and handed to a new pipeline failed with ZeroMQ's "Socket operation
+    on non-socket"."""
+    from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+
+    sink = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
+    sink.close()
+    with pytest.raises(PosecastError, match=r"the ZeroMQ output on tcp://127\.0\.0\.1:\d+ was closed: make a new "
+                                            r"ZmqSink for another run"):  # fmt: skip
+        Pipeline(FakeDetector({}), FakeLifting(), [sink]).open()
+
+
+@pytest.mark.parametrize(
+    ("fps", "timestamps_s", "intrinsics", "message"),
+    [
+        (0.0, None, (500.0, 500.0, 320.0, 240.0), "fps must be a positive number of frames a second, got 0.0"),
+        (float("nan"), None, (500.0, 500.0, 320.0, 240.0), "fps must be a positive number .* got nan"),
+        (30.0, [0.0, 0.2, 0.1], (500.0, 500.0, 320.0, 240.0), "timestamps_s must be 3 finite seconds, strictly"),
+        (30.0, None, None, r"lift_sequence needs the camera: LiftingOptions\(fixed_intrinsics="),
+    ],
+)
+def test_lift_sequence_refuses_what_its_docstring_rules_out(fps, timestamps_s, intrinsics, message) -> None:  # noqa: ANN001
+    """API QA: fps 0 was a ZeroDivisionError, NaN "cannot convert float NaN to integer", no intrinsics
+    "image width is 0", and decreasing timestamps were lifted."""
+    from posecast.realtime.errors import OptionsError
+    from posecast.realtime.lifting import LiftingOptions
+    from posecast.realtime.offline import lift_sequence
+
+    keypoints, confidence = np.zeros((3, 17, 2)), np.ones((3, 17))
+    with pytest.raises(OptionsError, match=message):
+        lift_sequence(keypoints, confidence, fps, LiftingOptions(fixed_intrinsics=intrinsics), timestamps_s)

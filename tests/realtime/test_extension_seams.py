@@ -52,14 +52,15 @@ def test_a_detector_without_a_people_option_says_it_finds_one(
     monkeypatch.setitem(DETECTORS, "nobody", NobodyDetector)
     with assemble.build_pipeline(assemble.PipelineOptions(detector="nobody", max_people=3)):
         pass
-    assert "detector nobody finds at most 1 person per frame: --max-people 3 gives no more" in caplog.text
+    said = "detector nobody declares at most 1 person per frame (its max_people), fewer than the 3 asked for"
+    assert said in caplog.text
     caplog.clear()
     from posecast.realtime.detectors import MediaPipeOptions
 
     mediapipe = assemble.PipelineOptions(max_people=3, detector_options=MediaPipeOptions(model_path=pose_model_path))
     with assemble.build_pipeline(mediapipe) as pipeline:  # MediaPipe's option
         assert pipeline.detector.max_people == 3
-    assert "finds at most" not in caplog.text
+    assert "declares at most" not in caplog.text
 
 
 def test_mediapipe_options_are_made_for_it_with_the_people_asked_for() -> None:

@@ -258,8 +258,11 @@ def test_wrong_files_are_one_clear_error(tmp_path: Path, content: bytes, message
 
 def test_unwritable_and_missing_paths(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    with pytest.raises(RecordingError, match="cannot write the recording .* pass a path in a writable folder"):
+    with pytest.raises(RecordingError, match="the folder .*file does not exist; make it first"):
         RecordingWriter(tmp_path / "file" / "take.posecast")
+    with pytest.raises(RecordingError, match="the folder .*missing does not exist; make it first"):
+        RecordingWriter(tmp_path / "missing" / "take.posecast")  # (API QA: made, as mkdir -p)
+    assert not (tmp_path / "missing").exists()
     with pytest.raises(RecordingError, match="cannot read the recording"):
         read_recording(tmp_path / "none.posecast")
 
