@@ -86,14 +86,22 @@ def _verbose_anywhere(parser: argparse.ArgumentParser) -> None:
 _OPENCV4_LOG_LEVEL_SILENT, _OPENCV4_LOG_LEVEL_WARNING = 0, 3
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Each message on one line: a name holding a line break is written as the errors write it
+    (QA: ``--output-video $'new\\nline.webm'`` made "wrote 3 frames to new" and "line.webm ..." two
+    lines). A traceback (``-v``) keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return escaped(super().formatMessage(record))
+
+
 def configure_logging(verbose: bool) -> None:
     """posecast's own loggers at INFO (DEBUG with ``--verbose``), every other library's at
     WARNING (its INFO lines, e.g. matplotlib's font cache, stay hidden) and OpenCV's native log
     (``[ WARN:0@…]`` lines on stderr) silent; ``--verbose`` shows everything."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
     logging.getLogger("posecast").setLevel(logging.DEBUG if verbose else logging.INFO)
     if not _USER_SET_OPENCV_LOG:
         import cv2

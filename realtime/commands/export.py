@@ -10,6 +10,7 @@ import shlex
 import numpy as np
 
 from ...engines.cli_args import given_path, output_file
+from ...engines.errors import escaped
 from ...engines.fileio import atomic_path, check_outputs
 from ...engines.frames import ENGINE_FRAMES
 from ...engines.runtime.base import MODELS
@@ -81,20 +82,21 @@ def export(args: argparse.Namespace) -> int:
     if bvh is not None:
         done = bvh[1]
         gaps = f" or in a gap over {MAX_BRIDGED_GAP_S:g} s" if done.resampled else ""
-        print(f"wrote {done.path}: person {done.person_id}, {done.summary()} ({done.held} without a pose{gaps} "
-              f"hold the last pose or, before the first, that first pose), frame {args.frame}; "
-              f"floor {done.floor_source}; "
-              f"joints within 1 mm of the recording in {done.frames_within_1mm} of {done.posed} recorded frames "
-              f"with a pose (the others: before the last bone lengths; "
-              f"largest {done.max_deviation_m * 1000:.1f} mm)")  # fmt: skip
+        print(escaped(f"wrote {done.path}: person {done.person_id}, {done.summary()} ({done.held} without a pose"
+                      f"{gaps} hold the last pose or, before the first, that first pose), frame {args.frame}; "
+                      f"floor {done.floor_source}; "
+                      f"joints within 1 mm of the recording in {done.frames_within_1mm} of {done.posed} recorded "
+                      f"frames with a pose (the others: before the last bone lengths; "
+                      f"largest {done.max_deviation_m * 1000:.1f} mm)"))  # fmt: skip
     if arrays is not None:
         clock = " and their timestamps" if "timestamps_s" in arrays else ""
         height = f", the subject's {float(arrays['height_m']):.2f} m" if "height_m" in arrays else ""
         settings = live_settings(recording)
         flags = "".join(f" {shlex.quote(flag)}" for flag in lift_flags(settings))
         lifted = shlex.quote(str(args.lift_input.with_name(f"{args.lift_input.stem}_3d.npz")))
-        print(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}{height}, for `posecast "
-              f"lift --input {shlex.quote(str(args.lift_input))} --output {lifted}{flags}`")  # fmt: skip
+        given = shlex.quote(str(args.lift_input))
+        print(escaped(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}{height}, for "
+                      f"`posecast lift --input {given} --output {lifted}{flags}`"))
         model = settings.get("model")
         if isinstance(model, str) and model not in MODELS:  # a file: the meta names it, not where it is
             log.info("the take names its model by file name only: give `posecast lift --model` its path")

@@ -981,3 +981,14 @@ def test_run_says_which_earlier_outputs_it_replaces(media_dir: Path, pose_model_
     said = [r.getMessage() for r in caplog.records if "is replaced" in r.getMessage()]
     assert said == [f"{tmp_path / 'view.webm'} is replaced when this run ends (--output-video)",
                     f"{tmp_path / 'stats.json'} is replaced when this run ends (--stats-json)"], said
+
+
+def test_a_name_with_a_line_break_stays_on_its_log_line(tmp_path: Path) -> None:
+    """QA: ``--record $'new\\nline.posecast'`` made "recorded 2 frames to new" and "line.posecast"
+    two log lines (errors escaped it already)."""
+    take = tmp_path / "new\nline.posecast"
+    done = posecast_process("run", "--source", str(DANCE_CLIP), "--frames", "2", "--headless", "--publish", "none",
+                            "--record", str(take), timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert take.is_file() and f"recorded 2 frames to {tmp_path}/new\\nline.posecast" in done.stderr.splitlines()
+    assert not any(line.startswith("line.posecast") for line in done.stderr.splitlines()), done.stderr
