@@ -32,16 +32,21 @@ _PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY")
 #: onnxruntime's switch for its own telemetry (read when it is imported).
 ORT_TELEMETRY_VARIABLE = "ORT_DISABLE_TELEMETRY"
 
-_held_port: socket.socket | None = None  # bound, never listening: a connection to it is refused
+#: the held port's number; its socket, bound and never listening (a connection to it is refused),
+#: is kept open by its descriptor alone for the process's life: a socket object left to the exit was
+#: "ResourceWarning: unclosed socket" under PYTHONWARNINGS (QA)
+_held_port: int | None = None
 _user_proxies: dict[str, str] = {}  # the proxies the environment held before it named the held port
 
 
 def _dead_url() -> str:
     global _held_port
     if _held_port is None:
-        _held_port = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        _held_port.bind(("127.0.0.1", 0))
-    return f"http://127.0.0.1:{_held_port.getsockname()[1]}"
+        held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.bind(("127.0.0.1", 0))
+        _held_port = held.getsockname()[1]
+        held.detach()
+    return f"http://127.0.0.1:{_held_port}"
 
 
 def _blocking() -> bool:

@@ -97,7 +97,10 @@ def _stream_on_fd2() -> io.TextIOWrapper:
     if _fd2_stream is None or _fd2_stream[0] != target:
         encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
         errors = getattr(sys.stderr, "errors", None) or "backslashreplace"
-        stream = io.TextIOWrapper(io.FileIO(os.dup(2), "w"), encoding=encoding, errors=errors, write_through=True)
+        # its descriptor is left open to the exit, as the stream is used to the end (closefd False:
+        # an unclosed file was "ResourceWarning" at exit under PYTHONWARNINGS, QA)
+        raw = io.FileIO(os.dup(2), "w", closefd=False)
+        stream = io.TextIOWrapper(raw, encoding=encoding, errors=errors, write_through=True)
         _fd2_stream = (target, stream)
     return _fd2_stream[1]
 

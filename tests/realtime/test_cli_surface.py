@@ -992,3 +992,12 @@ def test_a_name_with_a_line_break_stays_on_its_log_line(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert take.is_file() and f"recorded 2 frames to {tmp_path}/new\\nline.posecast" in done.stderr.splitlines()
     assert not any(line.startswith("line.posecast") for line in done.stderr.splitlines()), done.stderr
+
+
+def test_warnings_made_errors_leave_a_run_quiet() -> None:
+    """QA: under PYTHONWARNINGS=error every command ended with "Exception ignored ... ResourceWarning:
+    unclosed socket" (the held upload port) and, after MediaPipe, an unclosed file (fd 2's copy)."""
+    done = posecast_process("run", "--source", str(DANCE_CLIP), "--frames", "2", "--headless", "--publish", "none",
+                            env={"PYTHONWARNINGS": "error"}, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
