@@ -48,7 +48,10 @@ _QUIET_NATIVE_ENV = (
 _USER_SET_OPENCV_LOG = "OPENCV_LOG_LEVEL" in os.environ
 #: Native libraries imported before a command runs, with the stop signals held back, when the
 #: command takes the argument that says it will use them (its lifting backend, its MediaPipe model).
-_NATIVE_MODULES = {"backend": ("onnxruntime",), "model_asset": ("mediapipe", "mediapipe.tasks.python.vision")}
+_NATIVE_MODULES = {"backend": ("onnxruntime",), "model_asset": ("mediapipe", "mediapipe.tasks.python.vision"),
+                   # export's lift hint asks whether a model's INT8 copy runs (QA: a stop during that first
+                   # import, after the files were written, was ImportError's traceback and exit 1)
+                   "lift_input": ("onnxruntime",)}
 #: Ctrl-C, ``kill``, and the terminal or SSH session closing (SIGHUP: a run left half-written files)
 
 

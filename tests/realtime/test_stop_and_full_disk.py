@@ -507,3 +507,16 @@ def test_a_deferred_section_that_fails_says_its_error_not_the_stop() -> None:
     """), "    ")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.split("\n")[:2] == ["error 28", "stop next"], done.stdout + done.stderr
+
+
+def test_export_loads_onnxruntime_before_it_runs(tmp_path: Path) -> None:
+    """QA: a stop during export's first import of onnxruntime (its lift hint asks whether a model's
+    INT8 copy runs), after the files were written, was ``ImportError: initialization failed``'s
+    traceback and exit 1: the library loads with the stop signals held, before the command runs."""
+    take = tmp_path / "take.posecast"
+    take.write_bytes(b"")
+    code = ("import sys; from posecast.realtime.cli import build_parser, _load_native_modules; "
+            f"_load_native_modules(build_parser().parse_args(['export', {str(take)!r}, '--lift-input', "
+            f"{str(tmp_path / 'x.npz')!r}])); print('onnxruntime' in sys.modules)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "True", done.stderr
