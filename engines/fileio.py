@@ -36,7 +36,7 @@ class OutputWriteError(PosecastError, OSError):
     @classmethod
     def of(cls, path: Path, exc: OSError) -> OutputWriteError:
         error = cls(f"cannot write {path}: {exc.strerror or exc}; free space on its disk or pass a file elsewhere")
-        error.errno, error.strerror = exc.errno, exc.strerror
+        error.errno, error.strerror, error.filename = exc.errno, exc.strerror, str(path)  # (QA: lift named another)
         return error
 
     def __str__(self) -> str:  # the one line, not OSError's "[Errno N] ..."

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
-from ..engines.fileio import atomic_path, check_outputs
+from ..engines.fileio import OutputWriteError, atomic_path, check_outputs
 from ..engines.keypoint_gaps import MIN_SEEN_JOINTS
 from ..engines.layouts import POSECAST_17
 from ..engines.lift_input import load_lift_input, posed_frames
@@ -127,7 +127,9 @@ def lift_file(
                 np.savez(fh, **arrays)
             if motion is not None:
                 outputs.enter_context(atomic_path(bvh[0])).write_bytes(motion[0].encode())
-    except OSError as exc:  # a full disk, a quota: the temporary files are gone, nothing half-written stays
+    except OutputWriteError as exc:  # a full disk, a quota: the temporary files are gone, nothing half-written stays
+        raise SourceError(f"{exc} (nothing written)") from exc
+    except OSError as exc:
         raise SourceError(f"cannot write {getattr(exc, 'filename', None) or output_path}: {exc.strerror or exc}; "
                           "nothing written") from exc  # fmt: skip
     log.info("lifted %d frames (%d without a pose) → %s", len(keypoints), int((~posed).sum()), output_path)

@@ -307,7 +307,8 @@ def test_full_disk_leaves_nothing_and_says_so(tmp_path, squats_2d) -> None:
     run = subprocess.run(command, preexec_fn=limit, capture_output=True, text=True, timeout=300)
     assert run.returncode == 2, run.stderr
     assert _one_error_line(run.stderr), run.stderr
-    assert run.stderr.strip().endswith(f"cannot write {out}: File too large; nothing written")
+    assert run.stderr.strip().endswith(f"cannot write {out}: File too large; free space on its disk or pass a file "
+                                       "elsewhere (nothing written)")  # (QA: the fix was left out)
     assert list(out.parent.iterdir()) == []
 
 
@@ -456,3 +457,23 @@ def test_a_model_that_gives_no_usable_3d_is_named(tmp_path, squats_2d, media_dir
         code = main(["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
                      "--frames", "3", "--model", str(model), "--no-int8", "--stats-json", str(tmp_path / "out.json")])
     _assert_refused(code, err.getvalue(), "gives no finite 3D", tmp_path)
+
+
+def test_a_full_disk_on_the_bvh_names_the_bvh(tmp_path, squats_2d) -> None:
+    """QA: with the .npz written and the .bvh out of room, the error named the .npz (the .bvh's
+    OutputWriteError carried no file name) and no fix. A 40 kB limit: the .npz (about 30 kB) is
+    written, the .bvh (about 47 kB) is not."""
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS, fps=5.0)
+    out, bvh = tmp_path / "out" / "o.npz", tmp_path / "out" / "o.bvh"
+    out.parent.mkdir()
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    command = [sys.executable, "-m", "posecast.realtime.cli", "lift", "--input", str(tmp_path / "in.npz"),
+               "--output", str(out), "--bvh", str(bvh)]  # fmt: skip
+    run = subprocess.run(command, preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and _one_error_line(run.stderr), run.stderr
+    assert run.stderr.strip().endswith(f"cannot write {bvh}: File too large; free space on its disk or pass a file "
+                                       "elsewhere (nothing written)"), run.stderr  # fmt: skip
+    assert list(out.parent.iterdir()) == []
