@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
+import logging
 import math
 import os
 import re
@@ -22,6 +24,8 @@ from typing import IO
 import numpy as np
 
 from .errors import PosecastError
+
+log = logging.getLogger(__name__)
 
 
 class OutputPathError(PosecastError, ValueError):
@@ -377,6 +381,26 @@ def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
         if isinstance(exc, OSError) and exc.errno in _OUT_OF_ROOM and not isinstance(exc, PosecastError):
             raise OutputWriteError.of(path, exc) from exc  # the writer's other errors are its own to name
         raise
+
+
+def write_together(files: Mapping[Path, bytes]) -> None:
+    """Write each file beside its name first, then move them in together: one that cannot be
+    written (a full disk) leaves every one as it was (QA: ``engines bench --json A --markdown B``
+    replaced A when B failed; ``export`` had left neither only by its own stack). An existing file
+    is said as replaced, as every command says it."""
+    for path in files:
+        if Path(path).exists():
+            log.info("replacing %s", path)
+    with contextlib.ExitStack() as outputs:
+        for path, data in files.items():
+            outputs.enter_context(atomic_path(path)).write_bytes(data)
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of an uncompressed ``.npz`` (what ``np.load(allow_pickle=False)`` reads)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:

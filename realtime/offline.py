@@ -9,7 +9,6 @@ README ("Offline lifting").
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
-from ..engines.fileio import OutputWriteError, atomic_path, check_outputs
+from ..engines.fileio import OutputWriteError, check_outputs, npz_bytes, write_together
 from ..engines.keypoint_gaps import MIN_SEEN_JOINTS
 from ..engines.layouts import POSECAST_17
 from ..engines.lift_input import load_lift_input, posed_frames
@@ -28,6 +27,7 @@ from .errors import OptionsError, SourceError
 from .lifting import LifterOptions, LiftingOptions, LiveSubjectOptions, MetricPoseLifting
 from .progress import progress
 from .recording.export import camera_joints_bvh, check_bvh_output
+from .stop_signals import stop_signals_deferred
 from .types import Detections2D
 
 log = logging.getLogger(__name__)
@@ -118,15 +118,10 @@ def lift_file(
     if bvh is not None:
         times_s = frame_clock_ns(len(joints), fps, timestamps_s) / 1e9
         motion = camera_joints_bvh(joints, confidence, times_s, fps, bvh[1])
-    for path in (output_path, None if bvh is None else bvh[0]):
-        if path is not None and path.exists():  # said, as `export` and `demo` say it
-            log.info("replacing %s", path)
-    try:  # both beside their names first, then moved in together: a full disk leaves neither
-        with contextlib.ExitStack() as outputs:
-            with open(outputs.enter_context(atomic_path(output_path)), "wb") as fh:
-                np.savez(fh, **arrays)
-            if motion is not None:
-                outputs.enter_context(atomic_path(bvh[0])).write_bytes(motion[0].encode())
+    files = {output_path: npz_bytes(arrays)} | ({} if motion is None else {bvh[0]: motion[0].encode()})
+    try:  # both or neither: a full disk leaves every file as it was
+        with stop_signals_deferred():
+            write_together(files)
     except OutputWriteError as exc:  # a full disk, a quota: the temporary files are gone, nothing half-written stays
         raise SourceError(f"{exc} (nothing written)") from exc
     except OSError as exc:

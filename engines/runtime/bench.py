@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write, file_sha256
+from ..fileio import file_sha256
 from ..host import flags_of_interest, load_average
 from ..install import installed_versions
 from .base import RuntimeBackend
@@ -109,8 +109,9 @@ def _now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def write_json(records: list[BenchRecord], path: str | Path) -> Path:
-    return atomic_write(path, (json.dumps([asdict(r) for r in records], indent=2) + "\n").encode())
+def json_bytes(records: list[BenchRecord]) -> bytes:
+    """The records as the JSON ``engines bench --json`` writes."""
+    return (json.dumps([asdict(r) for r in records], indent=2) + "\n").encode()
 
 
 def to_markdown(records: list[BenchRecord]) -> str:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from ...engines.cli_args import output_file_ending
 from ...engines.errors import BackendError
-from ...engines.fileio import atomic_write, check_outputs
+from ...engines.fileio import check_outputs, write_together
 from ...engines.runtime import BACKENDS, availability, backend_accepts, load_backend
 from ...engines.runtime.base import USE_ONNXRUNTIME, model_files, resolve_model
 from ...engines.runtime.quantize import int8_by_default
+from ..stop_signals import stop_signals_deferred
 from .arguments import warn_unused_options
 
 #: The largest batch `engines bench` takes: the live pipeline lifts at most 16 windows at once (8
@@ -160,10 +161,11 @@ def _bench(args: argparse.Namespace) -> int:
     warn_noisy_tails(records)
     for backend, reason in dict.fromkeys((r.backend, r.reason) for r in records if r.status == bench.SKIPPED):
         print(f"skipped {backend}: {reason}")  # (once, whatever the models)
-    if args.json:
-        bench.write_json(records, args.json)
-    if args.markdown:
-        atomic_write(args.markdown, table.encode())
+    files = {} if args.markdown is None else {args.markdown: table.encode()}
+    if args.json is not None:
+        files[args.json] = bench.json_bytes(records)
+    with stop_signals_deferred():  # both or neither (QA: --markdown on a full disk, --json replaced all the same)
+        write_together(files)
     return 0
 
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import shlex
 
-import numpy as np
-
 from ...engines.cli_args import given_path, output_file
 from ...engines.errors import escaped
-from ...engines.fileio import atomic_path, check_outputs
+from ...engines.fileio import check_outputs, npz_bytes, write_together
 from ...engines.frames import ENGINE_FRAMES
 from ...engines.runtime.base import MODELS
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..recording.arrays import lift_flags, lift_input, live_settings, settings_lift_lacks
 from ..recording.export import bvh_text, check_bvh_output
 from ..recording.format import RecordingError, read_recording
+from ..stop_signals import stop_signals_deferred
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +66,13 @@ def export(args: argparse.Namespace) -> int:
     # --lift-input, no pose for --bvh) leaves no other behind
     arrays = None if args.lift_input is None else lift_input(recording, args.person)
     bvh = None if args.bvh is None else bvh_text(recording, args.bvh, args.frame, args.person)
-    for path in (args.bvh, args.lift_input):
-        if path is not None and path.exists():  # said, as `demo` says it (`--record` never replaces a take)
-            log.info("replacing %s", path)
-    # both are written beside their names first and moved in together: a full disk or a stop on the
-    # second left neither, and took the file the first had just replaced with it (QA)
-    with contextlib.ExitStack() as outputs:
-        if bvh is not None:
-            outputs.enter_context(atomic_path(args.bvh)).write_bytes(bvh[0].encode())
-        if arrays is not None:
-            with open(outputs.enter_context(atomic_path(args.lift_input)), "wb") as fh:
-                np.savez(fh, **arrays)
+    files = {} if bvh is None else {args.bvh: bvh[0].encode()}
+    if arrays is not None:
+        files[args.lift_input] = npz_bytes(arrays)
+    # both or neither (QA: a full disk or a stop on the second had taken the file the first replaced),
+    # with the stop signals held for the milliseconds it takes (QA: a Ctrl-C then left a temporary)
+    with stop_signals_deferred():
+        write_together(files)
     if bvh is not None:
         done = bvh[1]
         gaps = f" or in a gap over {MAX_BRIDGED_GAP_S:g} s" if done.resampled else ""

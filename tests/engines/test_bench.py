@@ -28,7 +28,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_benchmark_records(model_path: Path, tmp_path: Path) -> None:
     with OnnxRuntimeBackend(model_path) as backend:
         records = bench.benchmark(backend, batches=(1, 4), iters=3, warmup=1)
-    data = json.loads(bench.write_json(records, tmp_path / "b.json").read_text())
+    data = json.loads(bench.json_bytes(records))
     assert [r["batch"] for r in data] == [1, 4]
     for row in data:
         assert row.keys() >= REQUIRED
@@ -127,7 +127,7 @@ def test_cli_bench_all_lists_the_backends_it_skips(model_path: Path, tmp_path: P
 def test_skipped_records_in_json_and_markdown(tmp_path: Path) -> None:
     """Without a GPU here, the skipped record itself: its JSON and a table row that escapes ``|``."""
     record = bench.skipped("tensorrt", "no CUDA GPU | driver missing", tmp_path / "m.onnx")
-    (row,) = json.loads(bench.write_json([record], tmp_path / "s.json").read_text())
+    (row,) = json.loads(bench.json_bytes([record]))
     assert row["status"] == "skipped" and row["reason"] == "no CUDA GPU | driver missing"
     assert row["p50_ms"] is None and row["device"] is None and row["model"] == "m.onnx"
     table = bench.to_markdown([record])
@@ -183,3 +183,32 @@ def test_cli_build_tensorrt_without_gpu_fails_cleanly(model_path: Path, capsys: 
     assert main(["engines", "bench", "--model", str(model_path), "--max-batch", "4", "--batch", "1", "--iters",
                  "2", "--warmup", "0"]) == 0  # fmt: skip
     assert "--max-batch 4 is for tensorrt, and --backend auto runs onnxruntime here: it does nothing" in caplog.text
+
+
+def test_json_and_markdown_are_written_both_or_neither(model_path: Path, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """QA: ``--markdown`` out of room, the ``--json`` it came with had replaced the earlier file all the
+    same (and with no "replacing" line). A 600-byte file-size limit: the table (about 340 bytes) fits,
+    the records (about 900) do not."""
+    import resource
+    import subprocess
+    import sys
+
+    earlier_json, earlier_md = tmp_path / "b.json", tmp_path / "b.md"
+    earlier_json.write_text("[]\n")
+    earlier_md.write_text("earlier\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
+
+    command = [sys.executable, "-m", "posecast.realtime.cli", "engines", "bench", "--model", str(model_path),
+               "--backend", "onnxruntime", "--batch", "1", "--iters", "5", "--warmup", "1",
+               "--json", str(earlier_json), "--markdown", str(earlier_md)]  # fmt: skip
+    done = subprocess.run(command, preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and f"cannot write {earlier_json}: File too large" in done.stderr, done.stderr
+    assert (earlier_json.read_text(), earlier_md.read_text()) == ("[]\n", "earlier\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "b.md"]  # no temporary left
+    assert main(["engines", "bench", "--model", str(model_path), "--backend", "onnxruntime", "--batch", "1",
+                 "--iters", "5", "--warmup", "1", "--json", str(earlier_json), "--markdown", str(earlier_md)]) == 0
+    assert json.loads(earlier_json.read_text())[0]["batch"] == 1 and earlier_md.read_text().startswith("| backend")
+    assert f"replacing {earlier_json}" in caplog.text and f"replacing {earlier_md}" in caplog.text  # (QA: unsaid)

@@ -220,3 +220,16 @@ def test_a_posecast_file_is_known_however_its_json_is_laid_out_and_a_fifo_is_not
     kinds = [posecast_file_kind(tmp_path / name) for name in ("c.json", "s.yaml", "other.json", "fifo", "absent")]
     assert kinds == ["posecast-camera", "posecast-subject", None, None, None]
     assert temporary_name_parts("a", ".tmp." + "y" * 250) == ("..", ".tmp." + "y" * 250)  # it ends
+
+
+def test_files_written_together_are_all_or_none(tmp_path: Path) -> None:
+    """The second file failing leaves the first as it was and no temporary beside it (QA: ``engines
+    bench --markdown`` out of room, its ``--json`` had replaced the earlier file)."""
+    first, blocker = tmp_path / "a.json", tmp_path / "not_a_folder"
+    first.write_text("earlier")
+    blocker.write_text("a file where a folder would be")
+    with pytest.raises(OSError):
+        fileio.write_together({first: b"new", blocker / "b.md": b"table"})
+    assert first.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "not_a_folder"]
+    fileio.write_together({first: b"new", tmp_path / "b.md": b"table"})
+    assert (first.read_bytes(), (tmp_path / "b.md").read_bytes()) == (b"new", b"table")
