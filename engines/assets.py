@@ -18,12 +18,10 @@ Cache folder: ``$POSECAST_CACHE`` if set, else ``$XDG_CACHE_HOME/posecast``, els
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import logging
 import os
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -35,7 +33,7 @@ from tqdm import tqdm
 
 from . import uploads
 from .errors import AssetError
-from .fileio import file_sha256, input_file_problem, output_file_problem
+from .fileio import file_sha256, input_file_problem, output_file_problem, remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -244,19 +242,10 @@ def _download(asset: Asset, path: Path) -> None:
     )
 
 
-#: A download's temporary file untouched this long is a killed download's (QA: SIGKILL and the
-#: OOM killer left them in the cache for good); younger ones may be another process's, going on.
-STALE_DOWNLOAD_S = 3600.0
-
-
 def _remove_stale_downloads(folder: Path) -> None:
-    """Remove the temporary files of downloads killed before they could (``.download-*.part``)."""
-    now = time.time()
-    for part in folder.glob(".download-*.part"):
-        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove: left
-            if now - part.stat().st_mtime > STALE_DOWNLOAD_S:
-                part.unlink()
-                log.info("removed %s, left in the cache by a download that was killed", part.name)
+    """Remove the temporary files of downloads killed before they could (``.download-*.part``; QA:
+    SIGKILL and the OOM killer left them in the cache for good)."""
+    remove_stale(folder, ".download-*.part", "in the cache by a download that was killed")
 
 
 class _ChecksumError(Exception):

@@ -16,7 +16,9 @@ import logging
 import math
 import os
 import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
@@ -381,6 +383,25 @@ def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
         if isinstance(exc, OSError) and exc.errno in _OUT_OF_ROOM and not isinstance(exc, PosecastError):
             raise OutputWriteError.of(path, exc) from exc  # the writer's other errors are its own to name
         raise
+
+
+#: A leftover untouched this long is a killed process's (SIGKILL, the OOM killer); a younger one may
+#: be another process's, going on (a download, a staging folder: seconds to minutes).
+STALE_LEFTOVER_S = 3600.0
+
+
+def remove_stale(folder: Path, pattern: str, left_by: str) -> None:
+    """Remove what matches ``pattern`` in ``folder`` (files and folders) untouched for
+    :data:`STALE_LEFTOVER_S`, each said: "removed NAME, left ``left_by``"."""
+    now = time.time()
+    for leftover in Path(folder).glob(pattern):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove: left
+            if now - leftover.lstat().st_mtime > STALE_LEFTOVER_S:
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
+                log.info("removed %s, left %s", leftover.name, left_by)
 
 
 def write_together(files: Mapping[Path, bytes]) -> None:

@@ -64,7 +64,7 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
     if is_int8_copy(src):  # a posecast model, its graph as its metadata says? Not quantised already?
         raise ModelError(f"{src} is already an INT8 copy (quantising it again made a larger, no faster file; QA): "
                          "run it as it is, or pass the float model it was made from")  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="posecast-int8-") as tmp:  # (a kill leaves it: named, QA)
         out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"
         onnx.save(_float32_initializers(proto), str(float_src))
         try:  # the quantiser advises pre-processing on the root logger, every time

@@ -63,7 +63,7 @@ import torch
 
 from .. import metadata, normalize, skeleton
 from ..errors import PosecastError
-from ..fileio import file_identity, file_sha256
+from ..fileio import file_identity, file_sha256, remove_stale
 from ..install import code_version
 from ..logs import counted, quieter
 from ..networks import PoseGenerator, PoseModel
@@ -76,6 +76,9 @@ from .export import adapt_weights_path, check_adapt_weights, export_onnx, load_g
 from .train import Trainer
 
 log = logging.getLogger(__name__)
+
+#: The hidden folder beside ``--output`` where the adapted files are made before they move in
+STAGING_PREFIX = ".posecast-adapt-"
 
 #: The ensemble teacher's camera rolls (degrees). The Bandai-Namco-only model's ensemble on CMU:
 #: 56.3 mm alone, 54.1 up to ±20°, 52.5 up to ±45°, 53.0 up to ±60° (docs/accuracy.md)
@@ -644,9 +647,10 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
     from ..runtime.quantize import int8_sibling
 
     output.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(output.parent, f"{STAGING_PREFIX}*", "by an adapt run that was killed while it wrote")
     earlier = [p.name for p in (output, int8_sibling(output), adapt_weights_path(output)) if p.exists()]
     try:
-        with tempfile.TemporaryDirectory(prefix=".posecast-adapt-", dir=output.parent) as tmp:
+        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=output.parent) as tmp:
             staged = Path(tmp) / output.name
             with quieter(logging.WARNING, "posecast.engines.training.export", "posecast.engines.runtime.quantize"):
                 _export(generator, staged, source, prior, o, done, files)  # their lines would name the staging folder

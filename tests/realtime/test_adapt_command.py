@@ -358,3 +358,24 @@ def test_adapt_weights_of_another_model_are_refused_before_mediapipe_runs(
                      "--output", str(tmp_path / "out.onnx"), "--steps", "1"])  # fmt: skip
     assert code == 2 and "m.adapt.npz does not hold the network of" in capsys.readouterr().err
     assert "MediaPipe 2D" not in caplog.text and not (tmp_path / "out.onnx").exists()  # before the footage's 2D
+
+
+def test_a_killed_run_s_staging_folder_is_removed_by_the_next(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """QA: SIGKILL while the adapted files were written left ``.posecast-adapt-XXXX/`` (4.4 MB) beside
+    ``--output`` for good. The next run into that folder removes one untouched for an hour; a younger
+    one may be another run's, writing: left."""
+    pytest.importorskip("torch")
+    import os
+    import time
+
+    killed, going_on = tmp_path / ".posecast-adapt-killed", tmp_path / ".posecast-adapt-going"
+    for folder in (killed, going_on):
+        folder.mkdir()
+        (folder / "a.onnx").write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(killed, (two_hours_ago, two_hours_ago))
+    good = _lift_npz(tmp_path / "good.npz")
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        assert main(["adapt", str(good), "--output", str(tmp_path / "a.onnx"), "--steps", "1"]) == 0
+    assert not killed.exists() and going_on.is_dir()
+    assert "removed .posecast-adapt-killed, left by an adapt run that was killed while it wrote" in caplog.text
