@@ -50,7 +50,7 @@ class OutputWriteError(PosecastError, OSError):
 
 
 #: What a write that has begun fails with when its disk, quota or size limit is reached
-_OUT_OF_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+OUT_OF_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 class InputReadError(PosecastError, OSError):
@@ -380,7 +380,7 @@ def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in _OUT_OF_ROOM and not isinstance(exc, PosecastError):
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_ROOM and not isinstance(exc, PosecastError):
             raise OutputWriteError.of(path, exc) from exc  # the writer's other errors are its own to name
         raise
 

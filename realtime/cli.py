@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 
 from ..engines import limit_image_pixels, uploads
 from ..engines.errors import PosecastError, abbreviated, escaped, one_line
-from ..engines.fileio import point_at_devnull
+from ..engines.fileio import OUT_OF_ROOM, point_at_devnull
 from ..engines.host import open_file_limit_problem
 from .commands import register_all
 from .help import PosecastParser, VersionAction, subcommands
@@ -290,7 +290,7 @@ class _CheckedStdout:
             with contextlib.suppress(OSError, ValueError):
                 self._stream.flush()  # what is left would fail again at exit; then it goes nowhere
             point_at_devnull(self._stream)
-            fix = ("send it to a disk with space" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+            fix = ("send it to a disk with space" if exc.errno in OUT_OF_ROOM
                    else "send it to a file or a program that reads it")  # fmt: skip
             raise PosecastError(f"cannot write to standard output ({exc.strerror or exc}): {fix}") from exc
 

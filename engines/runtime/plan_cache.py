@@ -22,7 +22,6 @@ Cache directory: ``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import logging
@@ -39,7 +38,7 @@ except ImportError:  # Windows
 
 from ..assets import cache_dir
 from ..errors import BackendError
-from ..fileio import atomic_write
+from ..fileio import OUT_OF_ROOM, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ def write_verified(path: str | Path, data: bytes, made_from: dict[str, str]) -> 
             atomic_write(path, data, mode=FILE_MODE)
             atomic_write(record_path(path), json.dumps(record, indent=2, sort_keys=True).encode(), mode=FILE_MODE)
     except OSError as exc:
-        fix = ("free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        fix = ("free some space" if exc.errno in OUT_OF_ROOM
                else f"check that {path.parent} is a folder you can write")  # fmt: skip
         raise BackendError(f"cannot write the engine cache file {path} ({exc.strerror}); {fix}, or set "
                            "POSECAST_CACHE to another folder") from None  # fmt: skip

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ...engines.cli_args import given_path, nonempty_text, output_folder
-from ...engines.fileio import output_file_problem
+from ...engines.fileio import OUT_OF_ROOM, output_file_problem
 from ...engines.logs import quieter
 from ...engines.metadata import read_onnx_metadata
 from ...engines.runtime import BACKENDS, availability
@@ -193,7 +193,12 @@ def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool)
         raise OptionsError(f"cannot create the output folder {folder} ({exc.strerror}): pass --output DIR") from exc
     try:
         try:
-            staged = write_reports(report, staging) + (write_plots(result, staging) if plots else [])
+            try:
+                staged = write_reports(report, staging) + (write_plots(result, staging) if plots else [])
+            except OSError as exc:  # (QA: a full disk's error named the staging folder's file)
+                fix = "free space on its disk or pass --output DIR" if exc.errno in OUT_OF_ROOM else "pass --output DIR"
+                raise OptionsError(f"cannot write the results in {folder} ({exc.strerror or exc}): {fix}; nothing "
+                                   "written, an earlier run's results there are as they were") from exc  # fmt: skip
             earlier = sorted(name for name in RESULT_FILES if (folder / name).exists())
             if earlier:  # said (QA: silently, even the plots a --no-plots run does not write again)
                 log.info("replacing an earlier run's results in %s: %s", folder, ", ".join(earlier))

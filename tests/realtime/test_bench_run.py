@@ -477,3 +477,30 @@ def test_a_stop_during_the_measurement_says_nothing_was_written(tmp_path: Path, 
     assert (out / "bench.json").read_text() == "{}"
     assert f"stopped before the results were written: nothing written (what {out} held before is as it was)" in \
         caplog.messages  # fmt: skip
+
+
+def test_results_out_of_room_name_the_output_folder(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """QA: a full disk's error named the staging folder's file (``.bench-9i8n3r88/bench_stages.png``)
+    and said "pass a file elsewhere"; it names ``--output``'s folder and keeps the earlier results."""
+    import errno
+
+    from posecast.engines.fileio import OutputWriteError, atomic_write
+    from posecast.realtime.commands import bench as bench_command
+    from posecast.realtime.errors import OptionsError
+
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "bench.json").write_bytes(b"earlier")
+
+    def full_disk(result: object, folder: Path) -> list[Path]:
+        raise OutputWriteError.of(folder / "bench_stages.png", OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(bench_command, "write_reports", lambda report, folder: [atomic_write(folder / "bench.json",
+                                                                                              b"new")])  # fmt: skip
+    monkeypatch.setattr(bench_command, "write_plots", full_disk)
+    with pytest.raises(OptionsError) as raised:
+        bench_command._write_results({"schema": "x"}, None, out, plots=True)  # type: ignore[arg-type]
+    assert str(raised.value) == (f"cannot write the results in {out} (No space left on device): free space on its disk "
+                                 "or pass --output DIR; nothing written, an earlier run's results there are as they "
+                                 "were")  # fmt: skip
+    assert [p.name for p in out.iterdir()] == ["bench.json"] and (out / "bench.json").read_bytes() == b"earlier"
