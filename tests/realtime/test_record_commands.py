@@ -182,10 +182,14 @@ def test_export_failing_on_its_second_output_keeps_the_files_it_would_replace(
     bvh.write_text("PRECIOUS")
     npz.write_bytes(b"OLDER")
 
-    def disk_full(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    written = Path.write_bytes
 
-    monkeypatch.setattr(np, "savez", disk_full)
+    def disk_full_on_the_npz(path: Path, data: bytes) -> int:  # the second file written (after the BVH)
+        if path.suffix == ".npz":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return written(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full_on_the_npz)
     code = cli.main(["export", str(dance_take), "--bvh", str(bvh), "--lift-input", str(npz)])
     assert code == 2
     assert capsys.readouterr().err.strip().endswith(f"cannot write {npz}: No space left on device; free space on its "
