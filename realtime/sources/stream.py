@@ -7,7 +7,6 @@ with timeouts, so an address that does not answer is one error line, not a hang.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import logging
 import re
@@ -119,27 +118,38 @@ class StreamSource(CameraSource):
 REFUSAL_PROBE_S = 3.0
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the error it is (urllib follows them, headers and all)."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 def http_refusal(url: str) -> str | None:
     """Why a web camera's ``http(s)://`` address was refused, when its server answers with an
     error status, in words with the fix (401/403: the credentials; 404: the path); ``None`` for
     any other address or answer. OpenCV says only that it did not open (QA: a wrong password
     read "check the address and that the server is up"). The address's own user and password
-    are sent as FFmpeg sends them (basic authentication)."""
+    are sent as FFmpeg sends them: to that address only, when its server asks (basic or digest),
+    and no redirect is followed (security QA: they went, unasked, to the host a redirect named)."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         return None
     host = parts.hostname or ""
     netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
-    request = urllib.request.Request(urlunsplit(parts._replace(netloc=netloc)))  # the credentials go in a header
-    if parts.username is not None:
-        user = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        request.add_header("Authorization", "Basic " + base64.b64encode(user).decode())
+    address = urlunsplit(parts._replace(netloc=netloc))  # the credentials go to a handler, not the URL
     # the user's proxies, not the dead one block_native_uploads() gives the rest of the process
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler(uploads.user_proxies()))
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler(uploads.user_proxies()), _NoRedirect()]
+    if parts.username is not None:
+        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        passwords.add_password(None, address, unquote(parts.username), unquote(parts.password or ""))
+        handlers += [urllib.request.HTTPBasicAuthHandler(passwords), urllib.request.HTTPDigestAuthHandler(passwords)]
     try:
-        with opener.open(request, timeout=REFUSAL_PROBE_S):  # the user's own camera: no other site
+        with urllib.request.build_opener(*handlers).open(address, timeout=REFUSAL_PROBE_S):
             return None
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:  # a redirect, not followed: nothing more to say than OpenCV's words
+            return None
         status = f"its server answers HTTP {exc.code} {exc.reason}"
         if exc.code in (401, 403):
             given = "the user name and password in the address are refused" if parts.username else \

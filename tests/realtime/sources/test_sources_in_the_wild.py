@@ -404,3 +404,47 @@ def test_a_web_camera_s_refusal_is_named(free_port, path: str, said: str) -> Non
         with pytest.raises(SourceError, match=re.escape(said)) as refused, open_source(url):
             pass
     assert "nope" not in str(refused.value)  # the password starred, as everywhere
+
+
+def test_a_web_camera_s_password_goes_to_its_own_server_only_when_asked(free_port) -> None:  # noqa: ANN001
+    """Security QA: the probe sent ``Authorization: Basic`` unasked, and urllib carried it to the
+    host a redirect named (the password reached another server). Now: to the address given, after
+    its server's 401, and no redirect is followed."""
+    from posecast.realtime.sources.stream import http_refusal
+
+    seen: list[tuple[int, str | None]] = []
+    elsewhere_port = free_port()
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append((elsewhere_port, self.headers.get("Authorization")))
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Redirecting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append((0, self.headers.get("Authorization")))
+            if self.path == "/asks":
+                if self.headers.get("Authorization") is None:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+                else:
+                    self.send_response(403)
+            else:
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{elsewhere_port}/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with _http_server(free_port(), Redirecting) as address, _http_server(elsewhere_port, Elsewhere):
+        assert http_refusal(address.replace("http://", "http://camuser:s3cret@") + "/video") is None
+        assert seen == [(0, None)]  # asked once, no password unasked, the redirect not followed
+        seen.clear()
+        said = http_refusal(address.replace("http://", "http://camuser:s3cret@") + "/asks")
+    assert said is not None and "HTTP 403" in said
+    assert [header is None for _, header in seen] == [True, False] and all(port == 0 for port, _ in seen)
