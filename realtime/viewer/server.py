@@ -167,7 +167,8 @@ def _decode(topic: bytes, payload: bytes) -> tuple[str, int]:
 
 
 class _Page:
-    """One connected page: each person's newest pose not yet sent, meta messages in order."""
+    """One connected page: each person's newest pose not yet sent, the newest meta (after the
+    hello, until it is sent)."""
 
     def __init__(self, connection: ServerConnection) -> None:
         self.connection = connection
@@ -334,8 +335,9 @@ class ViewerServer:
             if is_meta:
                 self._last_meta = text
             for page in self._pages:
-                if is_meta:
-                    page.metas.append(text)
+                if is_meta:  # the newest waits alone behind the page's hello: each meta is the stream's whole
+                    # state (security QA: a page that stopped reading held every one, 3 GB in 6 s)
+                    page.metas = [*(m for m in page.metas if m is self._hello), text]
                 else:
                     page.poses[person_id] = text  # overwrite: a slow page skips to each person's newest pose
                 page.wake.set()

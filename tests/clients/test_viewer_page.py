@@ -665,3 +665,33 @@ def test_a_page_that_never_answers_holds_the_stop_a_second_at_most(camera: FakeC
     finally:
         silent.close()
     assert stop_s < CLOSE_TIMEOUT_S + 2.0 < 5.0, stop_s
+
+
+def test_a_page_that_stopped_reading_holds_the_newest_meta_only(camera: FakeCamera) -> None:
+    """Security QA: every meta was queued for a page that stopped reading (a publisher sending 900 kB
+    metas took the viewer to 3 GB in 6 s); the newest is what a page needs, each the stream's whole."""
+    import base64
+    import os
+
+    big = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"), assumptions={"junk": "A" * 200_000})
+    server = ViewerServer(ViewerOptions(stream=big.address, port=0))
+    server.start()
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        silent.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: "
+                       f"Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: "
+                       f"http://127.0.0.1:{server.port}\r\n\r\n".encode())  # fmt: skip
+        assert silent.recv(12) == b"HTTP/1.1 101"  # upgraded; from here on it reads nothing
+        for _ in range(100):  # 20 MB of metas, far more than the socket's buffers hold
+            big.send_meta()
+            time.sleep(0.01)
+        deadline = time.monotonic() + 10
+        while server.forwarded < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        waiting = [len(page.metas) for page in list(server._pages)]
+    finally:
+        silent.close()
+        server.stop()
+        big.close()
+    assert server.forwarded >= 50 and waiting and max(waiting) <= 2, (server.forwarded, waiting)
