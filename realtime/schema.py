@@ -160,7 +160,26 @@ def unpack_map(payload: bytes) -> dict[str, Any]:
         raise SchemaError(f"payload is not msgpack ({problem}): expected a posecast message") from exc
     if not isinstance(message, dict):
         raise SchemaError(f"payload is a msgpack {type(message).__name__}: expected a map")
+    if not _nested_within(message, MAX_NESTING):  # (security QA: 600 levels, 700 bytes, ended listen with a
+        # RecursionError traceback; a reader's own code recurses over a message too)
+        raise SchemaError(f"payload nests lists and maps more than {MAX_NESTING} deep: not a posecast message")
     return message
+
+
+#: Lists and maps inside one another a message may hold (posecast's own go 4 deep)
+MAX_NESTING = 32
+
+
+def _nested_within(value: object, limit: int) -> bool:
+    """Whether ``value``'s lists and maps go at most ``limit`` deep (without recursing itself)."""
+    stack = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return False
+        items = container.values() if isinstance(container, dict) else container
+        stack.extend((item, depth + 1) for item in items if isinstance(item, (dict, list)))
+    return True
 
 
 def _float32_list(array: np.ndarray) -> list:

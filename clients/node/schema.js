@@ -185,6 +185,22 @@ export function validateMeta(m) {
   return timestampsToBigInt(m);
 }
 
+/** Lists and maps inside one another a message may hold (posecast's own go 4 deep). */
+export const MAX_NESTING = 32;
+
+/** Whether `value`'s arrays and objects go at most `limit` deep (without recursing itself). */
+function nestedWithin(value, limit) {
+  const stack = [[value, 1]];
+  while (stack.length) {
+    const [container, depth] = stack.pop();
+    if (depth > limit) return false;
+    for (const item of Array.isArray(container) ? container : Object.values(container)) {
+      if (item !== null && typeof item === "object" && !ArrayBuffer.isView(item)) stack.push([item, depth + 1]);
+    }
+  }
+  return true;
+}
+
 /**
  * Decode one two-part message.
  * @param {Buffer|Uint8Array|string} topic
@@ -201,6 +217,10 @@ export function decodeMessage(topic, payload) {
   }
   if (m === null || typeof m !== "object" || Array.isArray(m)) {
     throw new SchemaError("payload is not a msgpack map: expected a posecast message");
+  }
+  // (security QA: 5,000 levels ended posecast-listen with "Maximum call stack size exceeded")
+  if (!nestedWithin(m, MAX_NESTING)) {
+    throw new SchemaError(`payload nests lists and maps more than ${MAX_NESTING} deep: not a posecast message`);
   }
   // msgpack ints below 2**32 arrive as Number even with useBigInt64; the version must be one (a
   // version beyond 2**53 is refused, not rounded)

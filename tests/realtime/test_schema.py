@@ -177,3 +177,17 @@ def test_listen_json_writes_what_json_cannot_hold_as_it_can() -> None:
     shown = json.loads(line)
     assert shown["blob"] == "01ff" and shown["nan"] is None and shown["nested"] == {"6b6579": [None, 1.5]}
     assert shown["ext"] == [5, "6162"] and isinstance(shown["when"], str)  # an extension: (code, data)
+
+
+def test_a_message_nested_past_the_limit_is_refused_without_recursion() -> None:
+    """Security QA: a meta whose assumptions nested 600 lists (700 bytes) ended `posecast listen`
+    with a RecursionError traceback; 32 levels are allowed (posecast's own messages go 4 deep)."""
+    from posecast.realtime.schema import MAX_NESTING, unpack_map
+
+    deep = b"\x81\xa1x" + b"\x91" * 600 + b"\x00"  # {"x": [[[...0...]]]} (msgpack itself refuses 1,000s)
+    with pytest.raises(SchemaError, match=f"nests lists and maps more than {MAX_NESTING} deep"):
+        unpack_map(deep)
+    within = b"\x81\xa1x" + b"\x91" * (MAX_NESTING - 1) + b"\x00"
+    assert unpack_map(within)["x"] is not None
+    with pytest.raises(SchemaError, match="more than"):
+        unpack_map(b"\x81\xa1x" + b"\x91" * MAX_NESTING + b"\x00")

@@ -136,3 +136,13 @@ test("toJSON writes BigInt as exact integer digits", () => {
   const text = toJSON({ a: 1796166938799422536n, b: [1.5], c: "x" });
   assert.equal(text, '{"a":1796166938799422536,"b":[1.5],"c":"x"}');
 });
+
+test("a message nested deeper than 32 is refused, not a stack overflow (security QA)", () => {
+  let deep = 0;
+  for (let i = 0; i < 60; i++) deep = [deep]; // (the encoder goes to 100; QA crafted 5,000 by hand)
+  assert.throws(() => decodeMessage("pose", packed(pose({ extra: deep }))),
+    (err) => err instanceof SchemaError && /nests lists and maps more than 32 deep/.test(err.message));
+  let shallow = 0;
+  for (let i = 0; i < 20; i++) shallow = [shallow];
+  assert.equal(decodeMessage("pose", packed(pose({ extra: shallow }))).message.frame_id, 7);
+});
