@@ -47,8 +47,15 @@ def one_line(exc: BaseException) -> str:
 
 
 def escaped(text: str) -> str:
-    """``text`` with its line breaks written as ``\\r`` and ``\\n``: one line whatever a name holds."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """``text`` with its line breaks written as ``\\r`` and ``\\n``, and every other control
+    character as ``\\xNN``: one line whatever a name holds, and nothing a terminal would obey
+    (security QA: a file name or a stream's text with ESC sequences set the window's title and
+    cleared the screen)."""
+    return _CONTROL.sub(lambda found: _SHOWN.get(found.group(), f"\\x{ord(found.group()):02x}"), text)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_SHOWN = {"\r": "\\r", "\n": "\\n"}
 
 
 def abbreviated(name: str, limit: int = LONGEST_SHOWN_NAME) -> str:

@@ -10,7 +10,7 @@ import re
 import sys
 import time
 
-from ...engines.errors import PosecastError
+from ...engines.errors import PosecastError, escaped
 from ..errors import OptionsError, SchemaError
 from ..message_text import format_line, to_json
 from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
@@ -131,7 +131,9 @@ def listen(args: argparse.Namespace) -> int:
                     log.info("%s started a new run (frame_id %d after %d): its people are new",
                              address, message.frame_id, last_frame_id)  # fmt: skip
                 last_frame_id = message.frame_id
-            line = json.dumps(to_json(message), allow_nan=False) if args.json else format_line(message)
+            # a text line shows the publisher's strings as they are, control characters written out
+            # (security QA: a meta's ESC sequences set the window's title and cleared the screen)
+            line = json.dumps(to_json(message), allow_nan=False) if args.json else escaped(format_line(message))
             if not args.json and isinstance(message, MetaMessage):
                 if line == last_meta_line:  # the publisher repeats it every second: a reader sees poses
                     continue

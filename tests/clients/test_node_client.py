@@ -362,3 +362,21 @@ def test_stream_is_another_name_for_address(node_client: Path) -> None:
     waited = run_listen("--stream", address, "--timeout", "0.3")
     assert waited.returncode == 2 and f"no message from {address}" in waited.stderr, waited.stderr
     assert_one_line_error(run_listen("--stream", address, "--address", address), "name the same thing: give one")
+
+
+def test_the_text_lines_write_a_publisher_s_control_characters_out(node_client: Path) -> None:
+    """Security QA: ``--text`` printed a meta's ESC sequences raw (the terminal's title set, its
+    screen cleared); they are written out, as posecast listen writes them."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=0.05),
+                          assumptions={"note": "\x1b]0;PWNED\x07\x1b[2J\rOVERWRITTEN"})  # fmt: skip
+    node = subprocess.Popen([NODE, str(LISTEN_JS), "--address", publisher.address, "--count", "60", "--timeout", "30",
+                             "--text"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        publish_until(publisher, lambda: node.poll() is not None)
+        out, err = node.communicate(timeout=30)
+    finally:
+        if node.poll() is None:
+            node.kill()
+        publisher.close()
+    assert node.returncode == 0, err
+    assert "\x1b" not in out and "\r" not in out and "note=\\x1b]0;PWNED\\x07\\x1b[2J\\rOVERWRITTEN" in out, out

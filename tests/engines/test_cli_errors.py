@@ -114,3 +114,12 @@ def test_an_abbreviated_name_keeps_its_closing_bracket() -> None:
     name = "v" * 300 + "(1).mp4"
     assert one_line(ValueError(f"cannot read {name}: rename it")).endswith("v(1).mp4 (307 characters): rename it")
     assert one_line(ValueError(f"in {'w' * 300}(1)")).endswith("w(1) (303 characters)")
+
+
+def test_control_characters_in_a_name_are_written_out() -> None:
+    """Security QA: a file name holding ESC sequences reached the terminal raw in the error line
+    (its title set, its screen cleared); line breaks as \\n and \\r, every other control character
+    as \\xNN, the rest of the text (é) as it is."""
+    from posecast.engines.errors import escaped
+
+    assert escaped("a\nb\rc\x1b]0;T\x07d\te\x9bf é") == "a\\nb\\rc\\x1b]0;T\\x07d\\x09e\\x9bf é"

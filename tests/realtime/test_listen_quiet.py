@@ -178,3 +178,22 @@ def test_two_publishers_interleaving_are_not_a_new_run_every_frame(caplog: pytes
 
     assert _listen_while_publishing(publisher, publish, ["--count", "60", "--timeout", "10"], caplog) == 0
     assert len([r for r in caplog.records if "started a new run" in r.getMessage()]) == 1
+
+
+def test_a_publisher_s_control_characters_are_written_out(capsys: pytest.CaptureFixture,
+                                                          caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Security QA: a meta's ESC sequences reached the terminal raw from the text lines (they set
+    its title, cleared its screen and overwrote lines); JSON lines escape them as JSON does."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=0.1),
+                          assumptions={"note": "\x1b]0;PWNED\x07\x1b[2J\rOVERWRITTEN"})  # fmt: skip
+
+    def publish(stop: threading.Event) -> None:
+        frame_id = 0
+        while not stop.wait(0.03):
+            publisher.publish(_pose(frame_id))
+            frame_id += 1
+
+    assert _listen_while_publishing(publisher, publish, ["--count", "3", "--timeout", "10"], caplog) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\x07" not in out
+    assert "note=\\x1b]0;PWNED\\x07\\x1b[2J\\rOVERWRITTEN" in out, out

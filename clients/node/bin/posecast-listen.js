@@ -112,6 +112,12 @@ function textLine(topic, m) {
   return `frame ${m.frame_id}${person}  ${m.tracking}  latency ${latencyMs.toFixed(1)} ms  root (${root}) m`;
 }
 
+// one line a terminal shows and does not obey: line breaks as \n, \r, other control characters \xNN
+function escaped(text) {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 // a value of the meta's assumptions, numbers to 6 significant digits (float32 fields read 1.7, not 1.70000005)
 function shortText(value) {
   if (typeof value === "number") return Number.isFinite(value) ? String(Number(value.toPrecision(6))) : "null";
@@ -167,7 +173,9 @@ try {
       }
       lastFrameId = message.frame_id;
     } else if (values["poses-only"]) continue;
-    const line = values.text ? textLine(topic, message) : toJSON({ topic, ...message });
+    // text: the publisher's strings with their control characters written out (security QA: a
+    // meta's ESC sequences set the terminal's title and cleared its screen); JSON escapes them
+    const line = values.text ? escaped(textLine(topic, message)) : toJSON({ topic, ...message });
     // text: a meta when it changes (it is repeated every second); JSON: every message, as sent
     if (values.text && topic === "meta") {
       if (line === lastMetaLine) continue;
