@@ -56,6 +56,11 @@ def _frame_at(capture: cv2.VideoCapture, counted: int) -> int:
     return frame if frame < counted else 0
 
 
+#: The largest video frame read, in pixels: twice 8K UHD (no camera films more), about 200 MB a
+#: frame as BGR; a frame's size is what a file declares, whatever the file's own size
+MAX_VIDEO_PIXELS = 8192 * 8192
+
+
 class VideoFileSource(FileSource):
     """Frames of a video file, in order. ``read()`` blocks only while decoding (and, with
     ``realtime=True``, until the frame's time at the file's native fps has come)."""
@@ -90,6 +95,12 @@ class VideoFileSource(FileSource):
         if problem is not None:
             raise SourceError(f"cannot read video {problem}")
         capture = cv2.VideoCapture(str(self.path))
+        size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        if capture.isOpened() and size[0] * size[1] > MAX_VIDEO_PIXELS:  # before a frame is decoded
+            capture.release()  # (security QA: a 6.9 MB file of 12000x12000 frames took the run to 3 GB)
+            raise SourceError(f"video file {self.path} has {size[0]}x{size[1]} frames, more than "
+                              f"{MAX_VIDEO_PIXELS / 1e6:.0f} megapixels (8K is 33): pass a smaller video, e.g. "
+                              "ffmpeg -i IN -vf scale=1920:-2 OUT.mp4")  # fmt: skip
         ok, image = capture.read() if capture.isOpened() else (False, None)
         # a damaged start: read from the first frame that decodes, as damage further on is skipped
         # (QA: a clip whose first frames were damaged was refused whole)

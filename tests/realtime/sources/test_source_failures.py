@@ -348,3 +348,26 @@ def test_listen_shows_the_stall() -> None:
     normal = decode_pose(encode_pose_message(PoseMessage(42, 8, "lost", zeros, np.zeros(17, np.float32),
                                                          np.zeros(3, np.float32))))  # fmt: skip
     assert "source_stalled_s" not in to_json(normal) and "frame     42" in format_line(normal)
+
+
+def test_a_video_of_frames_past_the_limit_is_refused_before_any_is_decoded(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Security QA: a 6.9 MB MJPEG file of 12000x12000 frames took a run to 3 GB (images had a cap,
+    videos none). The frame size the file declares is checked before a frame is decoded (here with
+    the limit lowered, so that the test's video is small)."""
+    from posecast.realtime.sources import video
+
+    path = tmp_path / "big.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (200, 120))
+    for _ in range(2):
+        writer.write(np.full((120, 200, 3), 128, np.uint8))
+    writer.release()
+    monkeypatch.setattr(video, "MAX_VIDEO_PIXELS", 200 * 119)
+    with pytest.raises(SourceError, match=r"has 200x120 frames, more than 0 megapixels .*: pass a smaller video"):
+        VideoFileSource(path).open()
+    monkeypatch.setattr(video, "MAX_VIDEO_PIXELS", 200 * 120)
+    source = VideoFileSource(path)
+    source.open()
+    try:
+        assert source.read() is not None
+    finally:
+        source.close()
