@@ -39,8 +39,10 @@ FPS_RANGE = (0.1, 1000.0)
 MAX_PIXELS = 1e7
 #: fx, fy accepted, in pixels (1 allows keypoints already in normalised units with fx = fy = 1).
 _FOCAL_RANGE = (1e-3, 1e7)
-#: The most an input's arrays may hold, unpacked: ten hours at 60 fps in float64 is 0.6 GB.
-MAX_UNPACKED_BYTES = 2 << 30
+#: The most an input's arrays may hold, unpacked: ten hours at 60 fps in float64 is 0.6 GB. Checking
+#: one takes about twice this at its peak (760 MiB of zeros in a 0.8 MB file: 1.5 GB; the limit was 2 GiB,
+#: which a 2 MB file took to 9.6 GB: security QA).
+MAX_UNPACKED_BYTES = 768 << 20
 #: The longest ``timestamps_s`` may span, in seconds (31 years): longer is nanoseconds or
 #: microseconds written as seconds, and the nanosecond clock stays far within int64.
 MAX_TIMESTAMP_SPAN_S = 1e9
