@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
@@ -415,6 +416,16 @@ def write_together(files: Mapping[Path, bytes]) -> None:
     with contextlib.ExitStack() as outputs:
         for path, data in files.items():
             outputs.enter_context(atomic_path(path)).write_bytes(data)
+
+
+def zip_unpacked_bytes(path: str | Path) -> int | None:
+    """What a zip's members (an ``.npz``'s arrays) unpack to, as its directory says, before anything
+    is unpacked (a compressed file of zeros can declare terabytes); ``None``: not a readable zip."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:

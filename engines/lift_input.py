@@ -26,7 +26,7 @@ import numpy as np
 
 from . import skeleton
 from .errors import LiftInputError
-from .fileio import input_file_problem, save_npz
+from .fileio import input_file_problem, save_npz, zip_unpacked_bytes
 from .keypoint_gaps import MAX_CARRY_S, to_posecast_filled
 from .layouts import LAYOUTS, POSECAST_17, KeypointLayout
 
@@ -351,12 +351,8 @@ def _timestamps(path: Path, stamps_s: np.ndarray, frames: int) -> np.ndarray:
 def _check_unpacked_size(path: Path) -> None:
     """Refuse a zip whose members unpack to more than :data:`MAX_UNPACKED_BYTES` (a compressed
     file of zeros can declare terabytes) before numpy allocates them."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return  # not a readable zip: np.load says why, below
-    if unpacked > MAX_UNPACKED_BYTES:
+    unpacked = zip_unpacked_bytes(path)
+    if unpacked is not None and unpacked > MAX_UNPACKED_BYTES:
         raise LiftInputError(f"{path} unpacks to {unpacked / 2**20:,.0f} MiB, more than the "
                              f"{MAX_UNPACKED_BYTES / 2**20:,.0f} MiB a 2D input may hold: split the sequence into "
                              "several files")  # fmt: skip

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import metadata, skeleton
-from ..fileio import atomic_path, save_npz
+from ..fileio import atomic_path, save_npz, zip_unpacked_bytes
 from ..networks import PoseModel, fold_batchnorm
 from ..runtime.base import adapt_weights_path  # (defined with the runtime, which reads no torch)
 
@@ -104,6 +104,10 @@ def save_generator_npz(generator, path: str | Path, scale_prior: tuple[float, fl
     return save_npz(path, arrays)
 
 
+#: The most an adaptation file may unpack to (the shipped ones: under 25 MB)
+MAX_ADAPT_FILE_BYTES = 256 << 20
+
+
 def load_generator_npz(path: str | Path):  # noqa: ANN201 - (PoseGenerator in eval mode, scale prior)
     """Read what :func:`save_generator_npz` wrote. Raises :class:`~posecast.engines.errors.ModelError`
     naming the file when it is missing or not one."""
@@ -117,11 +121,22 @@ def load_generator_npz(path: str | Path):  # noqa: ANN201 - (PoseGenerator in ev
     if not zipfile.is_zipfile(path):  # (np.load calls any other file pickled data, which it need not be)
         raise ModelError(f"{path} is not a posecast adaptation file (not an .npz: truncated, or another file); "
                          f"re-export the model with {metadata.EXPORTER}, which writes it beside the .onnx")  # fmt: skip
+    unpacked = zip_unpacked_bytes(path)
+    if unpacked is not None and unpacked > MAX_ADAPT_FILE_BYTES:  # (a compressed file of zeros can declare terabytes)
+        raise ModelError(f"{path} unpacks to {unpacked / 2**20:,.0f} MiB, more than the {MAX_ADAPT_FILE_BYTES >> 20} "
+                         "MiB an adaptation file may hold: not a posecast adaptation file")  # fmt: skip
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays.pop("__meta__")))
-        generator = PoseGenerator(ModelConfig(**meta["model_config"]))
+        config = ModelConfig(**meta["model_config"])
+        # the residual blocks' weights alone, before the network is made of them (security QA: 654 bytes
+        # naming width 12000 took adapt to 3.2 GB before its refusal)
+        needed, held = 2 * config.blocks * config.width**2, sum(int(a.size) for a in arrays.values())
+        if held < needed:
+            raise ValueError(f"its model (width {config.width}, {config.blocks} blocks) has at least {needed:,} "
+                             f"weights, the file holds {held:,}")  # fmt: skip
+        generator = PoseGenerator(config)
         state = {k: torch.from_numpy(np.asarray(v, dtype=np.float32 if v.dtype == np.float16 else v.dtype))
                  for k, v in arrays.items()}  # fmt: skip
         generator.load_state_dict(state)

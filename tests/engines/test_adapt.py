@@ -520,3 +520,23 @@ def test_a_teacher_that_outlasts_minutes_stops_at_them(exported: Path, footage: 
                                          r"\d+ windows lifted; \d+ frames\): no model was written"):  # fmt: skip
         adapt(exported, [footage], tmp_path / "out.onnx", AdaptOptions(minutes=1.0 / 60, bf16=False), progress=False)
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_an_adaptation_file_naming_a_huge_network_is_refused_before_it_is_made(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Security QA: a 654-byte .adapt.npz naming width 12000 took adapt to 3.2 GB before its refusal
+    (the network was made first); one that unpacks past the limit is refused from its directory."""
+    import json
+
+    from posecast.engines.training import export as export_module
+    from posecast.engines.training.export import load_generator_npz
+
+    crafted = tmp_path / "m.adapt.npz"
+    meta = {"model_config": {"window_frames": 243, "width": 12000, "blocks": 2}, "scale_prior": [0, 1]}
+    np.savez(crafted, __meta__=np.array(json.dumps(meta)))
+    with pytest.raises(ModelError, match=r"width 12000, 2 blocks\) has at least 576,000,000 weights, the file "
+                                         r"holds 0"):  # fmt: skip
+        load_generator_npz(crafted)
+    np.savez_compressed(crafted, __meta__=np.array(json.dumps(meta)), w=np.zeros(1 << 20))
+    monkeypatch.setattr(export_module, "MAX_ADAPT_FILE_BYTES", 1 << 20)
+    with pytest.raises(ModelError, match="unpacks to 8 MiB, more than the 1 MiB an adaptation file may hold"):
+        load_generator_npz(crafted)
