@@ -61,6 +61,10 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
     except Exception as exc:  # protobuf's DecodeError and friends: the file is not ONNX
         raise ModelError(f"{src} is not a readable ONNX model ({type(exc).__name__}: {load_error_text(exc)}); "
                          f"re-export it with {EXPORTER} or pass another --model") from None  # fmt: skip
+    external = [t.name for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:  # (security QA: read from the current folder, not the model's; a traceback, or a copy of other data)
+        raise ModelError(f"{src} keeps weights in files beside it ({external[0]}...), which its INT8 copy is not made "
+                         f"from: run it without --int8, or export it whole with {EXPORTER}")  # fmt: skip
     if is_int8_copy(src):  # a posecast model, its graph as its metadata says? Not quantised already?
         raise ModelError(f"{src} is already an INT8 copy (quantising it again made a larger, no faster file; QA): "
                          "run it as it is, or pass the float model it was made from")  # fmt: skip

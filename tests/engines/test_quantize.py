@@ -72,3 +72,24 @@ def test_an_int8_copy_given_as_the_model_runs_as_it_is_and_says_so(capsys) -> No
         assert not backend.int8
     assert main(["engines", "build", "--int8", "--model", str(copy)]) == 2
     assert "is already an INT8 copy" in capsys.readouterr().err
+
+
+def test_a_model_with_its_weights_beside_it_gets_no_int8_copy(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Security QA: an ONNX keeping weights in a file beside it had them read from the current
+    folder (a traceback there, or a copy quantised from another folder's file, then cached)."""
+    import onnx
+    from posecast.engines.errors import ModelError
+
+    src = tmp_path / "models" / "inside.onnx"
+    src.parent.mkdir()
+    _export(src, fp16=False)
+    proto = onnx.load(str(src))
+    onnx.save(proto, str(src), save_as_external_data=True, all_tensors_to_one_file=True, location="inside.bin",
+              size_threshold=0)  # fmt: skip
+    decoy = tmp_path / "cwd"
+    decoy.mkdir()
+    (decoy / "inside.bin").write_bytes((src.parent / "inside.bin").read_bytes())
+    monkeypatch.chdir(decoy)
+    with pytest.raises(ModelError, match=r"keeps weights in files beside it .*: run it without --int8"):
+        quantize_int8(src, tmp_path / "inside.int8.onnx")
+    assert not (tmp_path / "inside.int8.onnx").exists()
