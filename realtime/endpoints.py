@@ -135,6 +135,16 @@ def exposed(endpoint: str) -> bool:
     return not is_loopback(parts[0])  # '*', an interface name or a host name: other machines may reach it
 
 
+def open_listener_notice(bound: str) -> str | None:
+    """What to say of a reader bound at ``bound`` (ZeroMQ's last endpoint) that other machines can
+    reach, as a publisher's exposed bind is said; ``None`` when only this machine can (security QA:
+    ``listen`` and ``view`` bound 0.0.0.0 without a word, and anyone could feed them messages)."""
+    if not exposed(bound):
+        return None
+    return (f"listening on {bound}: anyone who can reach this machine on that port can send this reader messages "
+            "(no authentication); bind tcp://127.0.0.1:PORT to keep it on this machine")
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (a name or an address, IPv6 without brackets) is this machine's loopback:
     ``localhost``, 127.0.0.0/8, ``::1``, or 127.x written as IPv6 (``::ffff:127.0.0.1``: QA, it was

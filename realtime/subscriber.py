@@ -3,6 +3,7 @@ tests and Python consumers."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from .endpoints import (
     check_ipc_free,
     check_port,
     ipv6_option,
+    open_listener_notice,
     remove_own_ipc_file,
 )
 from .errors import SchemaError
@@ -37,6 +39,8 @@ from .schema import (
 QUIET_NOTICE_S = 5.0
 #: Seconds a receiving thread takes at most to see a close from another thread.
 CLOSE_CHECK_S = 0.1
+
+log = logging.getLogger(__name__)
 
 
 def _check_arguments(address: object, topics: object, receive_hwm: object) -> None:
@@ -101,6 +105,8 @@ class Subscriber:
                 check_ipc_free(endpoint)
                 self._socket.bind(endpoint)
                 self._ipc_file = bound_ipc_file(endpoint)
+                if (notice := open_listener_notice(self._socket.getsockopt_string(zmq.LAST_ENDPOINT))) is not None:
+                    log.warning("%s", notice)
             else:
                 check_host(endpoint)
                 self._socket.connect(endpoint)

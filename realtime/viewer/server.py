@@ -41,7 +41,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
-from ..endpoints import bound_ipc_file, check_ipc_free, check_port, ipv6_option, is_loopback, remove_own_ipc_file
+from ..endpoints import (
+    bound_ipc_file,
+    check_ipc_free,
+    check_port,
+    ipv6_option,
+    is_loopback,
+    open_listener_notice,
+    remove_own_ipc_file,
+)
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
 from ..subscriber import QUIET_NOTICE_S, Subscriber
@@ -269,6 +277,8 @@ class ViewerServer:
                     socket.bind(endpoint)
                     ipc_file = bound_ipc_file(endpoint)
                     self.watching = "bind:" + socket.getsockopt_string(zmq.LAST_ENDPOINT)  # port 0: the one chosen
+                    if (notice := open_listener_notice(self.watching.removeprefix("bind:"))) is not None:
+                        log.warning("%s", notice)
                     self._hello = json.dumps({"topic": "hello", "stream": self.watching})  # (QA: the page named port 0)
                 else:
                     socket.connect(endpoint)

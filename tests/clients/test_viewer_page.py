@@ -211,6 +211,16 @@ def test_binding_beyond_loopback_warns(caplog: pytest.LogCaptureFixture) -> None
     assert "anyone who can reach this machine can watch the stream" in caplog.text
 
 
+def test_a_stream_bound_beyond_loopback_warns(caplog: pytest.LogCaptureFixture) -> None:
+    """Security QA: ``--stream bind:tcp://0.0.0.0:PORT`` bound silently: anyone on the network could
+    feed the pages messages."""
+    server = ViewerServer(ViewerOptions(stream="bind:tcp://0.0.0.0:0", port=0))
+    with caplog.at_level(logging.WARNING):
+        server.start()
+    server.stop()
+    assert "anyone who can reach this machine on that port can send this reader messages" in caplog.text
+
+
 def test_messages_for_the_page_keep_unknown_keys_and_refuse_bad_ones() -> None:
     payload = msgpack.unpackb(encode_pose_message(message(3)))
     text = decode_for_page(b"pose", msgpack.packb({**payload, "foot_contact": [True, False]}))

@@ -5,6 +5,8 @@ payload that is not msgpack gets a readable reason. Real PUB/SUB sockets on loop
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 
 import numpy as np
@@ -274,3 +276,15 @@ def test_a_close_from_a_signal_handler_during_the_wait_ends_it(free_port) -> Non
     assert subscriber._socket.closed
     with pytest.raises(PosecastError, match="is closed"):
         subscriber.recv(timeout_s=0.1)
+
+
+def test_a_reader_bound_where_other_machines_reach_it_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """Security QA: ``listen --address bind:tcp://0.0.0.0:PORT`` bound silently (a publisher's exposed
+    bind is said): anyone on the network could feed it messages."""
+    with caplog.at_level(logging.WARNING):
+        Subscriber("bind:tcp://127.0.0.1:0").close()
+        assert "anyone who can reach this machine" not in caplog.text
+        reader = Subscriber("bind:tcp://0.0.0.0:0")
+        reader.close()
+    assert re.search(r"listening on tcp://0\.0\.0\.0:\d+: anyone who can reach this machine on that port can send "
+                     r"this reader messages", caplog.text), caplog.text  # fmt: skip
