@@ -112,6 +112,9 @@ def find_display_problem() -> str | None:
     wheel's Qt draws on X alone: ``DISPLAY`` must name an X server that answers (QA: a
     ``DISPLAY`` left set by a closed SSH session aborted the run inside Qt, exit 134, its recording
     left as a ``.part``); ``WAYLAND_DISPLAY`` alone serves only an OpenCV built with GTK."""
+    if sys.platform == "darwin":  # Cocoa windows open on the logged-in user's screen, not over SSH (review)
+        ssh = os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY")
+        return "this is an SSH session (its windows would open on the Mac's own screen)" if ssh else None
     if not sys.platform.startswith("linux"):
         return None
     display = os.environ.get("DISPLAY")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,8 +312,11 @@ class LiveView:
 
     def _show(self, canvas: np.ndarray) -> None:
         title = self.options.window_title
-        if self._window_open and cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
-            self.stop_requested = True  # the user closed the window
+        # the user closed the window; on macOS a window minimised or hidden is not visible either, and
+        # Cocoa's windows have no close button: q and Esc end the run there (review: a minimised
+        # window ended a camera run and its recording without a word)
+        if self._window_open and sys.platform != "darwin" and cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
+            self.stop_requested = True
             return
         cv2.imshow(title, canvas)
         self._window_open = True

@@ -186,6 +186,33 @@ def test_a_display_named_but_not_answering_is_no_display(monkeypatch):
         assert "OpenCV's Qt draws on X" in display_problem()
 
 
+def test_on_macos_an_ssh_session_is_no_display_and_an_invisible_window_no_close(monkeypatch):
+    """Review for macOS (simulated here): any session counted as having a display, so over SSH a
+    Cocoa window was tried; and a minimised or hidden window, not visible, ended a run as a closed
+    one (Cocoa's windows have no close button: q and Esc end it there)."""
+    from posecast.engines.media import find_display_problem
+
+    monkeypatch.setattr("sys.platform", "darwin")
+    monkeypatch.delenv("SSH_TTY", raising=False)
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    assert find_display_problem() is None
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.3 22")
+    assert find_display_problem() == "this is an SSH session (its windows would open on the Mac's own screen)"
+    view = LiveView(LiveViewOptions(show=False))
+    shown: list[str] = []
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda *args: 0.0)  # minimised: not visible
+    monkeypatch.setattr(cv2, "imshow", lambda title, image: shown.append(title))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: -1)
+    view._window_open = True
+    view._show(np.zeros((4, 4, 3), np.uint8))
+    assert not view.stop_requested and shown
+    monkeypatch.setattr("sys.platform", "linux")
+    view._show(np.zeros((4, 4, 3), np.uint8))
+    assert view.stop_requested  # elsewhere: the window closed
+    view._window_open = False  # (no window was made)
+    view.close()
+
+
 def test_bad_options_are_rejected():
     with pytest.raises(ValueError, match="panel_width_px must be >= 64"):
         LiveViewOptions(panel_width_px=10)
