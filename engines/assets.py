@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import ssl
 import tempfile
 import urllib.error
 import urllib.request
@@ -279,9 +280,24 @@ def _fetch(asset: Asset, source: AssetSource, path: Path) -> None:
             temp.unlink(missing_ok=True)
 
 
+def tls_context() -> ssl.SSLContext:
+    """The system's certificates, or certifi's (a mediapipe dependency) where the system gives
+    Python none: python.org's macOS builds have none until "Install Certificates.command" runs,
+    and every first download failed there with CERTIFICATE_VERIFY_FAILED (review)."""
+    context = ssl.create_default_context()
+    if context.cert_store_stats()["x509_ca"] == 0:
+        try:
+            import certifi
+        except ImportError:
+            return context
+        context.load_verify_locations(certifi.where())
+    return context
+
+
 def _download_to_temp(url: str, folder: Path, temps: list[Path], label: str, max_bytes: int | None) -> Path:
     # the user's proxies, not the dead one block_native_uploads() gives the rest of the process
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler(uploads.user_proxies()))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler(uploads.user_proxies()),
+                                         urllib.request.HTTPSHandler(context=tls_context()))  # fmt: skip
     with opener.open(url, timeout=DOWNLOAD_TIMEOUT_S) as response:  # pinned URLs
         size = response.headers.get("Content-Length")
         total = int(size) if size and size.isdigit() else None
