@@ -30,7 +30,9 @@ class CudaDevice:
 
 
 def _load_driver() -> ctypes.CDLL:
-    names = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so", "libcuda.dylib")
+    if sys.platform == "darwin":  # (review: every run on a Mac named a Linux library it lacked)
+        raise OSError("macOS has no CUDA")
+    names = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
     for name in names:
         try:
             return ctypes.CDLL(name)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import time
 
@@ -150,6 +151,10 @@ class CameraSource(FrameSource):
             named = f"camera index {self.index}"
             if self.device_path:
                 named = f"{self.device_path} ({named})"
+            if sys.platform == "darwin":  # (review: the Linux commands were the advice on a Mac too)
+                raise SourceError(f"{named} did not open: allow the terminal to use the camera (System "
+                                  "Settings, Privacy & Security, Camera), then pass 0 for the first camera, 1 for "
+                                  "the next")  # fmt: skip
             raise SourceError(
                 f"{named} did not open: list the cameras with "
                 "`ls /dev/video*` (or `v4l2-ctl --list-devices`) and pass one of their indices"

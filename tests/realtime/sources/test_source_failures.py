@@ -371,3 +371,17 @@ def test_a_video_of_frames_past_the_limit_is_refused_before_any_is_decoded(tmp_p
         assert source.read() is not None
     finally:
         source.close()
+
+
+def test_on_macos_a_camera_that_does_not_open_names_the_permission(monkeypatch) -> None:  # noqa: ANN001
+    """Review for macOS (simulated): the advice was Linux's (`ls /dev/video*`, v4l2-ctl); a Mac's
+    camera fails to open most often for want of the terminal's permission. And no CUDA probe runs
+    there to name a Linux library."""
+    from posecast.engines.runtime import gpu
+
+    monkeypatch.setattr("sys.platform", "darwin")
+    with pytest.raises(SourceError, match=r"camera index 97 did not open: allow the terminal to use the camera "
+                                          r"\(System Settings, Privacy & Security, Camera\)"):  # fmt: skip
+        CameraSource(97).open()
+    with pytest.raises(OSError, match="macOS has no CUDA"):
+        gpu._load_driver()
