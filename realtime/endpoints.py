@@ -9,6 +9,7 @@ import contextlib
 import ipaddress
 import socket
 import stat
+import sys
 from pathlib import Path
 
 from .errors import PublishError
@@ -74,6 +75,9 @@ def check_port(endpoint: str, binding: bool = True) -> None:
 def _ipc_path(endpoint: str) -> Path | None:
     """The socket file of an ``ipc://PATH`` endpoint (``None``: another transport, or Linux's
     abstract namespace ``ipc://@name``, which has no file)."""
+    if endpoint.startswith("ipc://@") and not sys.platform.startswith("linux"):
+        # elsewhere ZeroMQ makes a file named "@name" in the current folder (review for macOS)
+        raise PublishError(f"{endpoint}: ipc://@NAME (Linux's abstract sockets) is Linux's alone: pass ipc:///PATH")
     if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):
         return None
     if not endpoint[6:].strip():

@@ -116,3 +116,14 @@ def test_a_bound_listener_is_refused_like_a_publisher_and_removes_its_file(tmp_p
             Subscriber(f"bind:ipc://{path}")
         assert path.exists()
     assert not path.exists()
+
+
+def test_an_abstract_ipc_address_is_refused_off_linux(monkeypatch) -> None:  # noqa: ANN001
+    """Review for macOS: ``ipc://@name`` is Linux's abstract namespace; elsewhere ZeroMQ makes a file
+    named "@name" in the current folder, which the in-use check and the clean-up skipped."""
+    from posecast.realtime.endpoints import check_ipc_free
+
+    check_ipc_free("ipc://@posecast-test")  # Linux: no file, nothing to check
+    monkeypatch.setattr("sys.platform", "darwin")
+    with pytest.raises(PublishError, match=r"ipc://@NAME \(Linux's abstract sockets\) is Linux's alone"):
+        check_ipc_free("ipc://@posecast-test")
