@@ -152,11 +152,17 @@ class Receiver:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             send_meta()
-            if self._conn.poll(0.05) and self._conn.recv() == _READY:
-                return
+            try:
+                if self._conn.poll(0.05) and self._conn.recv() == _READY:
+                    return
+            except EOFError:  # it died as it started (review: a traceback)
+                break
             if not self.process.is_alive():
                 break
         self.stop()
+        if not self.process.is_alive() and self.process.exitcode:
+            raise PublishError(f"the benchmark's subscriber process ended as it started (exit "
+                               f"{self.process.exitcode}); run with -v to see why")  # fmt: skip
         raise PublishError(f"the benchmark's subscriber received nothing within {timeout_s:g} s")
 
     def stop(self, timeout_s: float = 10.0) -> Received:

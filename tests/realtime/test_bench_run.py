@@ -504,3 +504,14 @@ def test_results_out_of_room_name_the_output_folder(tmp_path: Path, monkeypatch)
                                  "or pass --output DIR; nothing written, an earlier run's results there are as they "
                                  "were")  # fmt: skip
     assert [p.name for p in out.iterdir()] == ["bench.json"] and (out / "bench.json").read_bytes() == b"earlier"
+
+
+def test_a_subscriber_process_that_dies_as_it_starts_is_one_error() -> None:
+    """Review: the bench's subscriber dying at its start (here: an address ZeroMQ refuses) ended
+    wait_ready with EOFError's traceback, not its one-line error."""
+    from posecast.realtime.benchmark.receiver import Receiver
+    from posecast.realtime.errors import PublishError
+
+    receiver = Receiver("tcp://no-such-host-name.invalid:notaport")
+    with pytest.raises(PublishError, match=r"the benchmark's subscriber process ended as it started \(exit \d+\)"):
+        receiver.wait_ready(lambda: None, timeout_s=20.0)
