@@ -345,3 +345,28 @@ def test_an_intact_model_is_not_blamed_when_mediapipe_cannot_start(pose_model_pa
     broken.write_bytes(b"not a model")
     said = str(landmarker_error(broken, RuntimeError("Unable to open zip archive."), given=False))
     assert said.endswith("expected a pose_landmarker .task file; delete it to download it again"), said
+
+
+def test_a_stop_while_the_landmarkers_are_made_waits_for_them(pose_model_path, monkeypatch):
+    """QA: a SIGTERM as the landmarkers were made (0.8-0.9 s into a run, 2 of 20) cut MediaPipe
+    short, and its LiteRT wrote its native lines after "stopped by SIGTERM". The stop now waits for
+    the landmarker being made, whole, and is raised after it."""
+    import signal
+
+    from mediapipe.tasks.python import vision
+
+    made, finished = vision.PoseLandmarker.create_from_options, []
+
+    def stopped_while_made(settings):  # noqa: ANN001, ANN202
+        signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, as the making begins
+        finished.append(made(settings))
+        return finished[-1]
+
+    monkeypatch.setattr(vision.PoseLandmarker, "create_from_options", staticmethod(stopped_while_made))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            MediaPipeDetector(MediaPipeOptions(model_path=pose_model_path))
+        assert finished, "the stop cut the making short"
+    finally:
+        for landmarker in finished:
+            landmarker.close()
