@@ -238,5 +238,8 @@ export function decodeMessage(topic, payload) {
 export function toJSON(value) {
   const marker = "@@posecast-bigint@@";
   const text = JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? marker + v.toString() : v));
-  return text.replace(new RegExp(`"${marker}(-?\\d+)"`, "g"), "$1");
+  // DEL and the C1 controls written as escapes too (JSON.stringify leaves them raw, and a
+  // publisher's U+009B is a terminal's CSI; Python's json escapes the C1 ones: review)
+  return text.replace(new RegExp(`"${marker}(-?\\d+)"`, "g"), "$1")
+    .replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -380,3 +380,31 @@ def test_the_text_lines_write_a_publisher_s_control_characters_out(node_client: 
         publisher.close()
     assert node.returncode == 0, err
     assert "\x1b" not in out and "\r" not in out and "note=\\x1b]0;PWNED\\x07\\x1b[2J\\rOVERWRITTEN" in out, out
+
+
+def test_a_bad_message_s_text_reaches_stderr_written_out(node_client: Path) -> None:
+    """Review: the "skipping a message" line quoted what the publisher sent (a tracking value, a
+    topic) with its ESC sequences raw; it is written out as the text lines are."""
+    import msgpack
+
+    context = zmq.Context.instance()
+    publisher = context.socket(zmq.PUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    port = publisher.bind_to_random_port("tcp://127.0.0.1")
+    node = subprocess.Popen([NODE, str(LISTEN_JS), "--address", f"tcp://127.0.0.1:{port}", "--count", "1",
+                             "--timeout", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    from posecast.realtime.schema import encode_pose_message
+
+    fields = msgpack.unpackb(encode_pose_message(make_pose(1)))
+    bad = msgpack.packb({**fields, "tracking": "\x1b]0;PWNED\x07\x1b[2J"})  # a pose but for its tracking
+    try:
+        deadline = time.monotonic() + 20
+        while node.poll() is None and time.monotonic() < deadline:
+            publisher.send_multipart([b"pose", bad])
+            time.sleep(0.05)
+        _, err = node.communicate(timeout=30)
+    finally:
+        if node.poll() is None:
+            node.kill()
+        publisher.close()
+    assert "skipping a message" in err and "\x1b" not in err and "\x07" not in err, err

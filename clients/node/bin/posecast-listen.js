@@ -39,7 +39,7 @@ exit codes: 0 done, 2 a bad argument or --timeout passed (one line on stderr: th
 `;
 
 function usage(message) {
-  process.stderr.write(`posecast-listen: error: ${message}\n`);
+  say(`posecast-listen: error: ${message}`);
   process.exit(2);
 }
 
@@ -112,6 +112,11 @@ function textLine(topic, m) {
   return `frame ${m.frame_id}${person}  ${m.tracking}  latency ${latencyMs.toFixed(1)} ms  root (${root}) m`;
 }
 
+// a line on stderr, escaped: an error's message may quote what a publisher sent (review)
+function say(text) {
+  process.stderr.write(escaped(text) + "\n");
+}
+
 // one line a terminal shows and does not obey: line breaks as \n, \r, other control characters \xNN
 function escaped(text) {
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) =>
@@ -143,7 +148,7 @@ try {
   await subscriber.ready;
   if (subscriber.boundAddress) {
     // the port bound, where bind:tcp://HOST:0 asked for any free one (the publisher must be told it)
-    process.stderr.write(`posecast-listen: listening on ${subscriber.boundAddress}\n`);
+    say(`posecast-listen: listening on ${subscriber.boundAddress}`);
   }
   while (poses < count) {
     let item;
@@ -151,7 +156,7 @@ try {
       item = await subscriber.next();
     } catch (err) {
       if (err instanceof SchemaError) {
-        process.stderr.write(`posecast-listen: skipping a message: ${err.message}\n`);
+        say(`posecast-listen: skipping a message: ${err.message}`);
         continue;
       }
       throw err;
@@ -160,7 +165,7 @@ try {
     heardAny = true;
     if (newerSchema && !warnedNewer) {
       warnedNewer = true;
-      process.stderr.write(`posecast-listen: schema ${message.schema_version} is newer than this client knows; reading the fields it knows\n`);
+      say(`posecast-listen: schema ${message.schema_version} is newer than this client knows; reading the fields it knows`);
     }
     if (topic === "pose") {
       poses += 1;
@@ -169,7 +174,7 @@ try {
       runIndex = item.runIndex;
       if (newRun && Date.now() - newRunSaidMs >= 5000) {
         newRunSaidMs = Date.now();
-        process.stderr.write(`posecast-listen: a new run started (frame_id ${message.frame_id} after ${lastFrameId}): its people are new\n`);
+        say(`posecast-listen: a new run started (frame_id ${message.frame_id} after ${lastFrameId}): its people are new`);
       }
       lastFrameId = message.frame_id;
     } else if (values["poses-only"]) continue;
@@ -187,16 +192,16 @@ try {
   if (err instanceof TimeoutError && heardAny) {
     // messages came from there: the address is right (QA: it asked whether posecast publishes there)
     const address = subscriber.boundAddress ?? values.address;
-    process.stderr.write(`posecast-listen: error: nothing more from ${address} in ${timeoutS} s (after ${poses} poses): the publisher stopped\n`);
+    say(`posecast-listen: error: nothing more from ${address} in ${timeoutS} s (after ${poses} poses): the publisher stopped`);
     process.exitCode = 2; // as posecast listen (it was 1 until 2026-12-07)
   } else if (err instanceof TimeoutError) {
     // in the seconds --timeout took (QA: the library's milliseconds said "in 1000 ms")
     const address = subscriber.boundAddress ?? values.address;
-    process.stderr.write(`posecast-listen: error: no message from ${address} in ${timeoutS} s: is posecast publishing there?\n`);
+    say(`posecast-listen: error: no message from ${address} in ${timeoutS} s: is posecast publishing there?`);
     process.exitCode = 2;
   } else if (err instanceof AddressError) {
     // a bind that failed (address in use, not this machine's): known only once it was tried
-    process.stderr.write(`posecast-listen: error: --address: ${err.message}\n`);
+    say(`posecast-listen: error: --address: ${err.message}`);
     process.exitCode = 2;
   } else {
     throw err;

@@ -146,3 +146,7 @@ test("a message nested deeper than 32 is refused, not a stack overflow (security
   for (let i = 0; i < 20; i++) shallow = [shallow];
   assert.equal(decodeMessage("pose", packed(pose({ extra: shallow }))).message.frame_id, 7);
 });
+
+test("toJSON writes DEL and the C1 controls as escapes (review: U+009B is a terminal's CSI)", () => {
+  assert.equal(toJSON({ note: "a\u009b2Jb\u007fc\u001b" }), '{"note":"a\\u009b2Jb\\u007fc\\u001b"}');
+});
