@@ -12,6 +12,7 @@ import logging
 import re
 import urllib.error
 import urllib.request
+import warnings
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import cv2
@@ -125,6 +126,37 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _OneTryBasic(urllib.request.HTTPBasicAuthHandler):
+    """Answers a camera's basic challenge once: a request that carried the password and was refused
+    again ends the probe."""
+
+    def http_error_401(self, req, fp, code, msg, headers):  # noqa: ANN001, ANN201 - urllib's
+        return None if req.has_header("Authorization") else super().http_error_401(req, fp, code, msg, headers)
+
+
+class _OneTryDigest(urllib.request.HTTPDigestAuthHandler):
+    """Answers a camera's digest challenge once (urllib tries six times, and cameras lock an account
+    after five or so failures: one typo had locked the user out; review)."""
+
+    def http_error_401(self, req, fp, code, msg, headers):  # noqa: ANN001, ANN201 - urllib's
+        return None if req.has_header("Authorization") else super().http_error_401(req, fp, code, msg, headers)
+
+
+class _CredentialsSent(urllib.request.BaseHandler):
+    """Notes whether any request of the probe carried the password (a refusal of none is not one of it)."""
+
+    handler_order = 1000  # after the others: it sees the headers they add
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
+        self.sent |= req.has_header("Authorization")
+        return req
+
+    https_request = http_request
+
+
 def http_refusal(url: str) -> str | None:
     """Why a web camera's ``http(s)://`` address was refused, when its server answers with an
     error status, in words with the fix (401/403: the credentials; 404: the path); ``None`` for
@@ -139,18 +171,26 @@ def http_refusal(url: str) -> str | None:
     netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
     address = urlunsplit(parts._replace(netloc=netloc))  # the credentials go to a handler, not the URL
     # the user's proxies, not the dead one block_native_uploads() gives the rest of the process
-    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler(uploads.user_proxies()), _NoRedirect()]
+    sent = _CredentialsSent()
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler(uploads.user_proxies()), _NoRedirect(),
+                                                  sent]  # fmt: skip
     if parts.username is not None:
         passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         passwords.add_password(None, address, unquote(parts.username), unquote(parts.password or ""))
-        handlers += [urllib.request.HTTPBasicAuthHandler(passwords), urllib.request.HTTPDigestAuthHandler(passwords)]
+        handlers += [_OneTryBasic(passwords), _OneTryDigest(passwords)]
     try:
-        with urllib.request.build_opener(*handlers).open(address, timeout=REFUSAL_PROBE_S):
-            return None
+        # (urllib warns of a challenge it half understands, a traceback under PYTHONWARNINGS=error: review)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with urllib.request.build_opener(*handlers).open(address, timeout=REFUSAL_PROBE_S):
+                return None
     except urllib.error.HTTPError as exc:
         if 300 <= exc.code < 400:  # a redirect, not followed: nothing more to say than OpenCV's words
             return None
         status = f"its server answers HTTP {exc.code} {exc.reason}"
+        if exc.code in (401, 403) and parts.username and not sent.sent:  # (review: "refused" of a password never sent)
+            return (f"{status} without asking for the user name and password in the address (no basic or digest "
+                    "challenge): check the address, and that this user may view the stream")  # fmt: skip
         if exc.code in (401, 403):
             given = "the user name and password in the address are refused" if parts.username else \
                 "it asks for a user name and password"  # fmt: skip

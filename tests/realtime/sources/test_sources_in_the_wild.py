@@ -448,3 +448,34 @@ def test_a_web_camera_s_password_goes_to_its_own_server_only_when_asked(free_por
         said = http_refusal(address.replace("http://", "http://camuser:s3cret@") + "/asks")
     assert said is not None and "HTTP 403" in said
     assert [header is None for _, header in seen] == [True, False] and all(port == 0 for port, _ in seen)
+
+
+def test_a_wrong_digest_password_is_tried_once_and_a_refusal_unasked_is_not_blamed_on_it(free_port) -> None:  # noqa: ANN001
+    """Review: urllib answered a digest challenge six times with a wrong password (cameras lock an
+    account after five or so failures), and a 403 that asked for nothing was said as the password
+    refused, though it was never sent."""
+    from posecast.realtime.sources.stream import http_refusal
+
+    tries: list[str | None] = []
+
+    class DigestCamera(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            tries.append(self.headers.get("Authorization"))
+            if self.path.startswith("/forbidden"):
+                self.send_response(403)
+            else:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Digest realm="camera", nonce="abc123", qop="auth"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with _http_server(free_port(), DigestCamera) as address:
+        with_password = address.replace("http://", "http://admin:typo@")
+        said = http_refusal(with_password + "/video")
+        assert said is not None and "the user name and password in the address are refused" in said
+        assert len(tries) == 2 and tries[0] is None and tries[1].startswith("Digest "), tries  # once, not six times
+        said = http_refusal(with_password + "/forbidden")
+    assert said is not None and "403 Forbidden without asking for the user name and password" in said, said
