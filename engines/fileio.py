@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import io
 import logging
 import math
 import os
@@ -20,7 +19,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -405,17 +404,22 @@ def remove_stale(folder: Path, pattern: str, left_by: str) -> None:
                 log.info("removed %s, left %s", leftover.name, left_by)
 
 
-def write_together(files: Mapping[Path, bytes]) -> None:
-    """Write each file beside its name first, then move them in together: one that cannot be
-    written (a full disk) leaves every one as it was (QA: ``engines bench --json A --markdown B``
-    replaced A when B failed; ``export`` had left neither only by its own stack). An existing file
-    is said as replaced, as every command says it."""
-    for path in files:
-        if Path(path).exists():
-            log.info("replacing %s", path)
+def write_together(files: Mapping[Path, bytes | Callable[[IO[bytes]], object]]) -> None:
+    """Write each file beside its name first (its bytes, or what a writer given the open file
+    writes: ``np.savez`` streams, where bytes made first would double the memory), then move them in
+    together: one that cannot be written (a full disk) leaves every one as it was (QA: ``engines
+    bench --json A --markdown B`` replaced A when B failed). An existing file is said as replaced."""
+    replaced = [path for path in files if Path(path).exists()]
     with contextlib.ExitStack() as outputs:
         for path, data in files.items():
-            outputs.enter_context(atomic_path(path)).write_bytes(data)
+            target = outputs.enter_context(atomic_path(path))
+            if isinstance(data, bytes):
+                target.write_bytes(data)
+            else:
+                with open(target, "wb") as fh:
+                    data(fh)
+    for path in replaced:  # said once done (review: "replacing" came before a failure that kept it)
+        log.info("replaced %s", path)
 
 
 def zip_unpacked_bytes(path: str | Path) -> int | None:
@@ -426,13 +430,6 @@ def zip_unpacked_bytes(path: str | Path) -> int | None:
             return sum(info.file_size for info in archive.infolist())
     except (OSError, zipfile.BadZipFile, ValueError):
         return None
-
-
-def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """``arrays`` as the bytes of an uncompressed ``.npz`` (what ``np.load(allow_pickle=False)`` reads)."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
 
 
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:

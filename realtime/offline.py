@@ -17,7 +17,7 @@ import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
-from ..engines.fileio import OutputWriteError, check_outputs, npz_bytes, write_together
+from ..engines.fileio import OutputWriteError, check_outputs, write_together
 from ..engines.keypoint_gaps import MIN_SEEN_JOINTS
 from ..engines.layouts import POSECAST_17
 from ..engines.lift_input import load_lift_input, posed_frames
@@ -118,7 +118,7 @@ def lift_file(
     if bvh is not None:
         times_s = frame_clock_ns(len(joints), fps, timestamps_s) / 1e9
         motion = camera_joints_bvh(joints, confidence, times_s, fps, bvh[1])
-    files = {output_path: npz_bytes(arrays)} | ({} if motion is None else {bvh[0]: motion[0].encode()})
+    files = {output_path: lambda fh: np.savez(fh, **arrays)} | ({} if motion is None else {bvh[0]: motion[0].encode()})
     try:  # both or neither: a full disk leaves every file as it was
         with stop_signals_deferred():
             write_together(files)

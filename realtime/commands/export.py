@@ -6,9 +6,11 @@ import argparse
 import logging
 import shlex
 
+import numpy as np
+
 from ...engines.cli_args import given_path, output_file
 from ...engines.errors import escaped
-from ...engines.fileio import check_outputs, npz_bytes, write_together
+from ...engines.fileio import check_outputs, write_together
 from ...engines.frames import ENGINE_FRAMES
 from ...engines.runtime.base import MODELS
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
@@ -68,7 +70,7 @@ def export(args: argparse.Namespace) -> int:
     bvh = None if args.bvh is None else bvh_text(recording, args.bvh, args.frame, args.person)
     files = {} if bvh is None else {args.bvh: bvh[0].encode()}
     if arrays is not None:
-        files[args.lift_input] = npz_bytes(arrays)
+        files[args.lift_input] = lambda fh: np.savez(fh, **arrays)
     # both or neither (QA: a full disk or a stop on the second had taken the file the first replaced),
     # with the stop signals held for the milliseconds it takes (QA: a Ctrl-C then left a temporary)
     with stop_signals_deferred():

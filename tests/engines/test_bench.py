@@ -211,4 +211,4 @@ def test_json_and_markdown_are_written_both_or_neither(model_path: Path, tmp_pat
     assert main(["engines", "bench", "--model", str(model_path), "--backend", "onnxruntime", "--batch", "1",
                  "--iters", "5", "--warmup", "1", "--json", str(earlier_json), "--markdown", str(earlier_md)]) == 0
     assert json.loads(earlier_json.read_text())[0]["batch"] == 1 and earlier_md.read_text().startswith("| backend")
-    assert f"replacing {earlier_json}" in caplog.text and f"replacing {earlier_md}" in caplog.text  # (QA: unsaid)
+    assert f"replaced {earlier_json}" in caplog.text and f"replaced {earlier_md}" in caplog.text  # (QA: unsaid)
