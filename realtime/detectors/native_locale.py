@@ -10,6 +10,7 @@ Only the making needs it: a landmarker made so runs under any locale.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import locale
 import threading
 from collections.abc import Iterator
@@ -19,9 +20,23 @@ _C_LOCALES = ("C.UTF-8", "C")
 _lock = threading.Lock()  # setlocale is the process's: two makers at once restore in turn
 
 
+def _lowers_i_plainly() -> bool:
+    """Whether the C library's ``tolower`` takes "I" to "i" under the locale now (not under a Turkish
+    or Azeri one); ``True`` where it cannot be asked."""
+    try:
+        return ctypes.CDLL(None).tolower(ord("I")) == ord("i")
+    except (OSError, AttributeError):  # no C library to load by name (Windows): MediaPipe's own rules
+        return True
+
+
 @contextlib.contextmanager
 def c_character_rules() -> Iterator[None]:
-    """``LC_CTYPE`` set to the C locale's for the block, the caller's restored after it."""
+    """``LC_CTYPE`` set to the C locale's for the block where the locale's "I" does not lower to
+    "i", the caller's restored after it. Only then: the setting is the process's, and other threads
+    (a camera's, a writer's) run meanwhile (review)."""
+    if _lowers_i_plainly():
+        yield
+        return
     with _lock:
         before = locale.setlocale(locale.LC_CTYPE)
         for name in _C_LOCALES:
