@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 
 _lock = threading.Lock()
@@ -97,10 +98,13 @@ def _stream_on_fd2() -> io.TextIOWrapper:
     if _fd2_stream is None or _fd2_stream[0] != target:
         encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
         errors = getattr(sys.stderr, "errors", None) or "backslashreplace"
-        # its descriptor is left open to the exit, as the stream is used to the end (closefd False:
-        # an unclosed file was "ResourceWarning" at exit under PYTHONWARNINGS, QA)
-        raw = io.FileIO(os.dup(2), "w", closefd=False)
-        stream = io.TextIOWrapper(raw, encoding=encoding, errors=errors, write_through=True)
+        # its descriptor closed when the stream goes (replaced, or at the exit) by a finalizer, not by
+        # the file: one left to the exit was "ResourceWarning" under PYTHONWARNINGS (QA), and one kept
+        # open for good leaked a descriptor each time fd 2 was pointed elsewhere (review)
+        fd = os.dup(2)
+        stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=encoding, errors=errors,
+                                  write_through=True)  # fmt: skip
+        weakref.finalize(stream, os.close, fd)
         _fd2_stream = (target, stream)
     return _fd2_stream[1]
 

@@ -143,3 +143,27 @@ def test_a_landmarker_collected_while_the_mute_is_set_up_does_not_hang(pose_mode
     except subprocess.TimeoutExpired:
         pytest.fail("hung: the finalizer waited for the lock its own thread held")
     assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts this process's descriptors in /proc")
+def test_pointing_fd2_elsewhere_again_and_again_leaks_no_descriptor(tmp_path) -> None:  # noqa: ANN001
+    """Review: fd 2's copy was kept open for good (closefd False), one more descriptor each time fd 2
+    was pointed elsewhere (pytest's capfd does it for every test); it is closed with its stream."""
+    import gc
+
+    saved = os.dup(2)
+    try:
+        with quiet_native_stderr(True):  # the copy of fd 2 as it is now, made once
+            pass
+        before = len(os.listdir("/proc/self/fd"))
+        for n in range(20):
+            with open(tmp_path / f"err{n}", "wb") as elsewhere:
+                os.dup2(elsewhere.fileno(), 2)
+                with quiet_native_stderr(True):
+                    pass
+        gc.collect()
+        after = len(os.listdir("/proc/self/fd"))
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    assert after <= before + 1, (before, after)  # the last one's copy, held
