@@ -221,6 +221,11 @@ def _open_closed_standard_streams() -> None:
 READER_GONE_STATUS = 0
 
 
+class StdoutReaderGoneError(BrokenPipeError):
+    """Standard output's reader closed its end: only this ends a command with
+    :data:`READER_GONE_STATUS` (another closed pipe, a child's or a FIFO's, is a failure: review)."""
+
+
 def _final_flush(stdout) -> int | None:  # noqa: ANN001 - the real stdout
     """Flush what was printed, whatever the way out: a full disk is said here (exit status 2), not
     as Python's "Exception ignored" at exit with status 120; ``None`` when it went out."""
@@ -229,7 +234,7 @@ def _final_flush(stdout) -> int | None:  # noqa: ANN001 - the real stdout
     except PosecastError as exc:
         print(f"posecast: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
+    except StdoutReaderGoneError:
         point_at_devnull(stdout)
         return READER_GONE_STATUS
     return None
@@ -244,9 +249,11 @@ def _run(argv: Sequence[str] | None) -> int:
             configure_logging(args.verbose)
             _load_native_modules(args)
         return int(args.func(args) or 0)
-    except BrokenPipeError:  # `posecast listen | head`: the reader has all it wanted
+    except StdoutReaderGoneError:  # `posecast listen | head`: the reader has all it wanted
         point_at_devnull(sys.stdout)
         return READER_GONE_STATUS
+    except BrokenPipeError:  # another pipe than stdout's: as a process killed by SIGPIPE ends
+        return 128 + signal.SIGPIPE
     except PosecastError as exc:  # before OSError: OutputWriteError is both
         if args is not None and args.verbose:
             log.exception("posecast failed")
@@ -267,8 +274,8 @@ def _run(argv: Sequence[str] | None) -> int:
 class _CheckedStdout:
     """``sys.stdout`` whose write and flush failures (a full disk, ``> /dev/full``, a failing
     device) are one :class:`PosecastError` naming stdout, wherever a command prints: a bare
-    ``print`` raised an ``OSError`` naming no file, shown as a traceback. A closed pipe stays
-    ``BrokenPipeError`` (``posecast listen | head``)."""
+    ``print`` raised an ``OSError`` naming no file, shown as a traceback. A closed pipe is
+    :class:`StdoutReaderGoneError` (``posecast listen | head``)."""
 
     def __init__(self, stream) -> None:  # noqa: ANN001 - a text stream
         self._stream = stream
@@ -282,11 +289,11 @@ class _CheckedStdout:
     def _checked(self, call, *args):  # noqa: ANN001, ANN002, ANN202
         try:
             return call(*args)
-        except BrokenPipeError:
-            raise
+        except BrokenPipeError as exc:
+            raise StdoutReaderGoneError(*exc.args) from exc
         except OSError as exc:
             if sys.platform == "win32" and exc.errno == errno.EINVAL:  # Windows' word for a closed pipe
-                raise BrokenPipeError(*exc.args) from exc
+                raise StdoutReaderGoneError(*exc.args) from exc
             with contextlib.suppress(OSError, ValueError):
                 self._stream.flush()  # what is left would fail again at exit; then it goes nowhere
             point_at_devnull(self._stream)
