@@ -56,9 +56,10 @@ from ..types import PersonPose, PoseFrame, StreamMeta
 log = logging.getLogger(__name__)
 
 _SEND_MORE = zmq.NOBLOCK | zmq.SNDMORE
-#: A message from a subscriber (a subscription: its kind byte and a topic) longer than this ends
-#: that subscriber's connection (the topics are "pose" and "meta")
-_MAX_SUBSCRIPTION_BYTES = 64
+#: A message from a subscriber (a subscription: its kind byte and a topic, "pose" or "meta") longer
+#: than this ends that subscriber's connection; ZeroMQ counts the handshake's metadata too (a
+#: subscriber's ZMQ_METADATA of 30 bytes failed at 64: review)
+_MAX_SUBSCRIPTION_BYTES = 256
 #: How often new subscriptions are looked for while messages go out at camera rates (see meta_if_due).
 SUBSCRIPTION_CHECK_S = 0.1
 _CHECK_NS = int(SUBSCRIPTION_CHECK_S * 1e9)
