@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engines.errors import escaped
 from ..engines.fileio import input_file_problem, same_file
 from ..engines.lift_input import posed_frames, read_lift_input, save_lift_input
 from ..engines.logs import quieter
@@ -225,7 +226,7 @@ def _record(path: Path, recording: Path, o: FootageOptions) -> Path:
               build_pipeline(PipelineOptions(detector_options=o.detector, lifting=o.lifting, avatar=None), [sink])
               as pipeline):  # (no avatar: the 2D and the lifted joints are what adapt takes)
             total = getattr(source, "frame_count", 0) or None
-            frames = sum(1 for _ in progress(pipeline.run(source), total, f"2D of {path.name}"))
+            frames = sum(1 for _ in progress(pipeline.run(source), total, f"2D of {escaped(path.name)}"))
     log.info("%s: MediaPipe 2D of %d frames", path, frames)
     return recording
 

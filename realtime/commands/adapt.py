@@ -19,7 +19,7 @@ from types import ModuleType
 
 from ...calibration import DEFAULT_HFOV_DEG, load_intrinsics
 from ...engines.cli_args import given_path, output_file, output_file_ending, output_folder
-from ...engines.errors import PosecastError, one_line
+from ...engines.errors import PosecastError, escaped, one_line
 from ...engines.fileio import atomic_write, check_outputs, file_identity, output_file_problem
 from ...engines.install import install_hint
 from ...engines.logs import counted
@@ -245,7 +245,7 @@ def format_report(report: object, frames: int) -> str:
     the paper's lowers its own cycle error while its 3D gets worse), so none is called better."""
     took = f"{report.seconds:.0f} s" if report.seconds < 60 else f"{report.seconds / 60:.1f} min"  # (QA: "0.0 min")
     lines = [f"adapted {counted(report.steps, 'step')} in {took} on {frames} frames "
-             f"({report.windows} windows at the model's frame rate) → {report.output}",
+             f"({report.windows} windows at the model's frame rate) → {escaped(str(report.output))}",
              "  how the model changed on these windows of the footage (the network alone, no flip averaging; no "
              "3D truth, so not accuracy: README, Adapting to your own footage, says what adapting buys):"]  # fmt: skip
     for key, label, unit in FIGURES:

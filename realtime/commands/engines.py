@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 from ...engines.cli_args import output_file_ending
-from ...engines.errors import BackendError
+from ...engines.errors import BackendError, escaped
 from ...engines.fileio import check_outputs, write_together
 from ...engines.runtime import BACKENDS, availability, backend_accepts, load_backend
 from ...engines.runtime.base import USE_ONNXRUNTIME, model_files, resolve_model
@@ -79,7 +79,7 @@ def _info(args: argparse.Namespace) -> int:
 
     path = resolve_model(args.model)
     meta = read_onnx_metadata(path)
-    print(f"model: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(escaped(f"model: {path} ({path.stat().st_size / 1e6:.1f} MB)"))
     print(meta.to_json())
     print("backends:")
     for name, (ok, why) in availability().items():
@@ -108,7 +108,7 @@ def _build(args: argparse.Namespace) -> int:
         built = cached_int8(path, rebuild=True)
         shipped = shipped_int8(path)  # what run, lift and bench use before any cached copy
         used = "" if shipped is None else f" (run, lift and bench use the copy shipped beside the model, {shipped})"
-        print(f"INT8 model: {built}{used}")
+        print(escaped(f"INT8 model: {built}{used}"))
         return 0
     if args.int8:
         raise BackendError("--int8 is for --backend onnxruntime; TensorRT INT8 needs a Q/DQ graph, not supported")
