@@ -102,9 +102,10 @@ class Pipeline:
         tracked = getattr(lifting, "max_people", None)  # (a stage not made from PoseLifting: unknown)
         if tracked is not None and detector.max_people > tracked:  # (API QA: person 1 was dropped unsaid)
             n = detector.max_people
-            raise OptionsError(f"the detector finds up to {n} people a frame but the lifting tracks {tracked}: build "
-                               f"the lifting with LiftingOptions(tracker=TrackerOptions(max_people={n})), or the "
-                               f"pipeline with build_pipeline(PipelineOptions(max_people={n}))")  # fmt: skip
+            raise OptionsError(f"the detector finds up to {n} people a frame but the lifting tracks {tracked}: pass "
+                               f"--max-people {n} (in Python: build the lifting with LiftingOptions(tracker="
+                               f"TrackerOptions(max_people={n})), or the pipeline with build_pipeline(PipelineOptions("
+                               f"max_people={n})))")  # fmt: skip
         #: the people on the floor (``PoseFrame.world``; the floor in the meta's assumptions)
         self.world = world
         self._floor_state: tuple[str, bool] | None = None
