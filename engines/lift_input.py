@@ -191,7 +191,7 @@ def load_lift_input(path: Path) -> LiftInput:
     stamps = None
     if "timestamps_s" in arrays:
         _check_timestamp_precision(path, arrays["timestamps_s"])
-        stamps = _timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
+        stamps = checked_timestamps(path, _numbers(path, "timestamps_s", arrays["timestamps_s"]), len(keypoints))
         rate = 1.0 / float(np.median(np.diff(stamps))) if len(stamps) > 1 else math.nan
         if FPS_RANGE[0] <= rate <= FPS_RANGE[1] and "fps" in arrays and abs(rate / fps - 1.0) > FPS_DISAGREEMENT:
             # (QA: fps=60 beside 30 Hz stamps: lifted at the stamps, written out as 60 fps, played twice as fast)
@@ -313,10 +313,10 @@ def _check_timestamp_precision(path: Path, stamps: np.ndarray) -> None:
                              "frame")  # fmt: skip
 
 
-def _timestamps(path: Path, stamps_s: np.ndarray, frames: int) -> np.ndarray:
-    """``timestamps_s`` checked: ``(F,)`` finite seconds, at least 1 ns apart (``lift`` runs the
-    pipeline on a nanosecond clock), spanning at most :data:`MAX_TIMESTAMP_SPAN_S`, a median
-    :data:`MAX_MEDIAN_STEP_S` apart at most."""
+def checked_timestamps(path: Path | str, stamps_s: np.ndarray, frames: int) -> np.ndarray:
+    """``timestamps_s`` checked (``path``: what its errors name): ``(F,)`` finite seconds, at least
+    1 ns apart (``lift`` runs the pipeline on a nanosecond clock), spanning at most
+    :data:`MAX_TIMESTAMP_SPAN_S`, a median :data:`MAX_MEDIAN_STEP_S` apart at most."""
     if stamps_s.shape != (frames,):
         raise LiftInputError(f"{path}: timestamps_s must be (F,) seconds, one per frame of keypoints_2d "
                              f"(F = {frames}), got shape {stamps_s.shape}; or leave it out to count frames at "

@@ -10,17 +10,17 @@ README ("Offline lifting").
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
 
 from ..calibration import DEFAULT_HEIGHT_M
 from ..engines import skeleton
+from ..engines.errors import LiftInputError
 from ..engines.fileio import OutputWriteError, check_outputs, write_together
 from ..engines.keypoint_gaps import MIN_SEEN_JOINTS
 from ..engines.layouts import POSECAST_17
-from ..engines.lift_input import load_lift_input, posed_frames
+from ..engines.lift_input import FPS_RANGE, checked_timestamps, load_lift_input, posed_frames
 from ..engines.logs import held_back
 from ..engines.runtime.base import model_files, resolve_model
 from .errors import OptionsError, SourceError
@@ -150,16 +150,14 @@ def _check_sequence(keypoints: np.ndarray, confidence: np.ndarray, fps: float, o
     if np.shape(keypoints) != (frames, joints, 2) or np.shape(confidence) != (frames, joints):
         raise OptionsError(f"expected keypoints (F, {joints}, 2) and confidence (F, {joints}), got "
                            f"{np.shape(keypoints)} and {np.shape(confidence)}")  # fmt: skip
-    try:
-        rate = float(fps)
-    except (TypeError, ValueError):
-        rate = math.nan
-    if timestamps_s is None and not (math.isfinite(rate) and rate > 0):
-        raise OptionsError(f"fps must be a positive number of frames a second, got {fps!r}")
+    low, high = FPS_RANGE  # as a 2D file's are checked (review: "30" and 1e-300 failed further on)
+    if timestamps_s is None and not (isinstance(fps, (int, float, np.number)) and low <= fps <= high):
+        raise OptionsError(f"fps must be a number of frames a second from {low:g} to {high:g}, got {fps!r}")
     if timestamps_s is not None:
-        times = np.asarray(timestamps_s, np.float64)
-        if times.shape != (frames,) or not np.isfinite(times).all() or (np.diff(times) <= 0).any():
-            raise OptionsError(f"timestamps_s must be {frames} finite seconds, strictly increasing (one per frame)")
+        try:
+            checked_timestamps("lift_sequence", np.asarray(timestamps_s, np.float64), frames)
+        except LiftInputError as exc:
+            raise OptionsError(str(exc)) from None
     if options.fixed_intrinsics is None:  # the image's size is not known here: nothing to assume a camera from
         raise OptionsError("lift_sequence needs the camera: LiftingOptions(fixed_intrinsics=(fx, fy, cx, cy)), in "
                            "the keypoints' pixels")  # fmt: skip

@@ -234,9 +234,12 @@ def test_a_closed_zeromq_output_given_again_says_so() -> None:
 @pytest.mark.parametrize(
     ("fps", "timestamps_s", "intrinsics", "message"),
     [
-        (0.0, None, (500.0, 500.0, 320.0, 240.0), "fps must be a positive number of frames a second, got 0.0"),
-        (float("nan"), None, (500.0, 500.0, 320.0, 240.0), "fps must be a positive number .* got nan"),
-        (30.0, [0.0, 0.2, 0.1], (500.0, 500.0, 320.0, 240.0), "timestamps_s must be 3 finite seconds, strictly"),
+        (0.0, None, (500.0, 500.0, 320.0, 240.0), "fps must be a number of frames a second from 0.1 to 1000, got 0.0"),
+        (float("nan"), None, (500.0, 500.0, 320.0, 240.0), "fps must be a number .* got nan"),
+        ("30", None, (500.0, 500.0, 320.0, 240.0), "fps must be a number .* got '30'"),  # (review: a TypeError later)
+        (1e-300, None, (500.0, 500.0, 320.0, 240.0), "fps must be a number .* got 1e-300"),  # (review: OverflowError)
+        (30.0, [0.0, 0.2, 0.1], (500.0, 500.0, 320.0, 240.0), "lift_sequence: timestamps_s must increase strictly"),
+        (30.0, [0.0, 0.2, 0.2 + 1e-12], (500.0, 500.0, 320.0, 240.0), "at least 1 ns apart"),  # (review)
         (30.0, None, None, r"lift_sequence needs the camera: LiftingOptions\(fixed_intrinsics="),
     ],
 )
