@@ -273,8 +273,8 @@ class Sink(ABC):
         (a socket) makes ``close`` safe then, e.g. by closing the socket, which ends the write."""
 
     def discard(self) -> None:
-        """Close without leaving a file behind: the run failed before any frame reached the
-        outputs (an empty recording or statistics of nothing would pass for a result). Default:
+        """Close without leaving a file behind: the run failed, or no frame reached the outputs
+        (an empty recording or statistics of nothing would pass for a result). Default:
         :meth:`close` (a sink that writes no file)."""
         self.close()
 

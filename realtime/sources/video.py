@@ -56,8 +56,9 @@ def _frame_at(capture: cv2.VideoCapture, counted: int) -> int:
     return frame if frame < counted else 0
 
 
-#: The largest video frame read, in pixels: twice 8K UHD (no camera films more), about 200 MB a
-#: frame as BGR; a frame's size is what a file declares, whatever the file's own size
+#: The largest video frame read, in pixels: twice 8K UHD (33 MP; a 360-degree camera's 11520x5760
+#: is 66), about 200 MB a frame as BGR (12K cinema, about 80 MP, is refused: scale it down); a
+#: frame's size is what a file declares, whatever the file's own size
 MAX_VIDEO_PIXELS = 8192 * 8192
 
 
