@@ -85,7 +85,7 @@ MIN_OPEN_FILES = 64
 WANTED_OPEN_FILES = 1024
 
 
-def open_file_limit_problem() -> str | None:
+def raise_open_file_limit() -> str | None:
     """Raise this process's soft limit on open files to :data:`WANTED_OPEN_FILES` where it is lower
     and the hard limit allows; the one-line problem when even the hard limit is under
     :data:`MIN_OPEN_FILES` (QA: `ulimit -n 16` aborted with no word, 14 was a traceback, 12 blamed

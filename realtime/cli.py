@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from ..engines import limit_image_pixels, uploads
 from ..engines.errors import PosecastError, abbreviated, escaped, one_line
 from ..engines.fileio import OUT_OF_ROOM, point_at_devnull
-from ..engines.host import open_file_limit_problem
+from ..engines.host import raise_open_file_limit
 from .commands import register_all
 from .help import PosecastParser, VersionAction, subcommands
 from .stop_signals import Interrupted, stop_handled, stop_signals_deferred, stop_signals_interrupt
@@ -118,7 +118,7 @@ def configure_logging(verbose: bool) -> None:
 
 def _load_native_modules(args: argparse.Namespace) -> None:
     for argument, modules in _NATIVE_MODULES.items():
-        if hasattr(args, argument):
+        if hasattr(args, argument) and (argument != "lift_input" or args.lift_input is not None):  # (a BVH alone: none)
             for module in modules:
                 with contextlib.suppress(ImportError):  # a missing extra is reported by the command itself
                     importlib.import_module(module)
@@ -162,7 +162,7 @@ def _stoppable_main(argv: Sequence[str] | None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     _open_closed_standard_streams()
-    if (problem := open_file_limit_problem()) is not None:
+    if (problem := raise_open_file_limit()) is not None:
         print(f"posecast: error: {problem}", file=sys.stderr)
         return 2
     words = sys.argv[1:] if argv is None else list(argv)

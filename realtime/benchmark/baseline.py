@@ -41,7 +41,8 @@ class MediaPipeAlone:
             with quiet_native_stderr(not verbose), c_character_rules():
                 self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as exc:  # OSError: a zip that is not a landmarker bundle
-            raise landmarker_error(model_path, exc, given=True) from exc
+            raise landmarker_error(model_path, exc, given=True, fix="pass another --model-asset",
+                                   what=" for the baseline") from exc  # (review: the option was named before)
         self._last_ms = -1
         self._calls = 0
         self.last_result: tuple[np.ndarray, np.ndarray] | None = None

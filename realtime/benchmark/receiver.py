@@ -159,8 +159,9 @@ class Receiver:
                 break
             if not self.process.is_alive():
                 break
+        died = not self.process.is_alive()  # before stop(), which may end one that hangs (review)
         self.stop()
-        if not self.process.is_alive() and self.process.exitcode:
+        if died and self.process.exitcode:
             raise PublishError(f"the benchmark's subscriber process ended as it started (exit "
                                f"{self.process.exitcode}); run with -v to see why")  # fmt: skip
         raise PublishError(f"the benchmark's subscriber received nothing within {timeout_s:g} s")

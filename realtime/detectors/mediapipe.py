@@ -283,8 +283,10 @@ class MediaPipeDetector(Detector2D):
                 landmarker.close()
 
 
-def landmarker_error(model_path: Path, exc: BaseException, *, given: bool) -> ModelError:
-    """The one-line error of a landmarker MediaPipe could not make from ``model_path``. A pinned
+def landmarker_error(model_path: Path, exc: BaseException, *, given: bool, fix: str = "pass another model file",
+                     what: str = "") -> ModelError:  # fmt: skip
+    """The one-line error of a landmarker MediaPipe could not make from ``model_path`` (``what``
+    it was for, ``fix`` for a file the user gave, e.g. the option that names it). A pinned
     model whose checksum matches is not blamed: the cause is elsewhere (QA: a memory limit's
     "failed to map segment" had said "delete it to download it again", of a good model)."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -295,10 +297,11 @@ def landmarker_error(model_path: Path, exc: BaseException, *, given: bool) -> Mo
     if intact:
         memory_hit = "map segment" in reason or "memory" in reason.lower()
         memory = " (a memory limit such as `ulimit -v`?)" if memory_hit else ""
-        return ModelError(f"MediaPipe could not start with {model_path} ({reason}), which is intact (its checksum "
-                          f"matches){memory}; run with -v to see MediaPipe's own lines")  # fmt: skip
-    fix = "pass another model file" if given else "delete it to download it again"
-    return ModelError(f"MediaPipe could not load {model_path} ({reason}): expected a pose_landmarker .task file; {fix}")
+        return ModelError(f"MediaPipe could not start with {model_path}{what} ({reason}), which is intact (its "
+                          f"checksum matches){memory}; run with -v to see MediaPipe's own lines")  # fmt: skip
+    fix = fix if given else "delete it to download it again"
+    return ModelError(f"MediaPipe could not load {model_path}{what} ({reason}): expected a pose_landmarker .task file; "
+                      f"{fix}")  # fmt: skip
 
 
 class _Landmarker:

@@ -20,7 +20,7 @@ def _limited(soft: int, hard: int, *argv: str) -> subprocess.CompletedProcess:
 
 def test_a_low_soft_limit_is_raised_as_far_as_the_hard_one_allows() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    code = ("import resource; from posecast.engines.host import open_file_limit_problem as p; "
+    code = ("import resource; from posecast.engines.host import raise_open_file_limit as p; "
             "print(p(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])")  # fmt: skip
     done = _limited(16, hard, "-c", code)
     wanted = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, WANTED_OPEN_FILES)

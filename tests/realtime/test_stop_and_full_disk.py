@@ -520,3 +520,6 @@ def test_export_loads_onnxruntime_before_it_runs(tmp_path: Path) -> None:
             f"{str(tmp_path / 'x.npz')!r}])); print('onnxruntime' in sys.modules)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "True", done.stderr
+    bvh_only = code.replace(f"'--lift-input', {str(tmp_path / 'x.npz')!r}", f"'--bvh', {str(tmp_path / 'x.bvh')!r}")
+    done = subprocess.run([sys.executable, "-c", bvh_only], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr  # (review: a BVH alone needs no onnxruntime)
