@@ -155,7 +155,8 @@ class Receiver:
             try:
                 if self._conn.poll(0.05) and self._conn.recv() == _READY:
                     return
-            except EOFError:  # it died as it started (review: a traceback)
+            except EOFError:  # it died as it started (review: a traceback): its end is near
+                self.process.join(timeout=5.0)
                 break
             if not self.process.is_alive():
                 break
