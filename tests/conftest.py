@@ -75,6 +75,22 @@ def cmu_take(name: str, fps: float = 30.0) -> np.ndarray:
     return joints[:: round(step)]
 
 
+def made_locale(name: str, charset: str, folder: Path) -> str:
+    """``NAME.CHARSET`` compiled into ``folder`` (give it as ``LOCPATH``), as the locale tests need
+    one this machine may not have installed; the test is skipped, saying why, where glibc's
+    ``localedef`` or the locale's sources are missing (another C library, a slim image)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("localedef") is None:
+        pytest.skip("needs glibc's localedef to compile a locale")
+    made = subprocess.run(["localedef", "-i", name, "-f", charset, str(folder / f"{name}.{charset}")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    if made.returncode not in (0, 1):  # 1: made with warnings
+        pytest.skip(f"localedef could not make {name}.{charset}: {made.stderr.strip()[:200]}")
+    return f"{name}.{charset}"
+
+
 @pytest.fixture(autouse=True)
 def _posecast_log_levels() -> Iterator[None]:
     """A tool's ``main()`` quiets posecast's loggers for its run (``turn_speed_truth``: each clip's
@@ -244,6 +260,12 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
 def port_block_fixture() -> range:
     """:func:`port_block` (a test module cannot import this conftest by name: there are several)."""
     return port_block()
+
+
+@pytest.fixture(name="made_locale")
+def made_locale_fixture() -> Callable[[str, str, Path], str]:
+    """:func:`made_locale` (a test module cannot import this conftest by name: there are several)."""
+    return made_locale
 
 
 @pytest.fixture

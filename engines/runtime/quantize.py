@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import BackendError, ModelError
-from ..fileio import atomic_write, file_sha256
+from ..fileio import atomic_write, file_sha256, remove_stale
 from ..install import install_hint
 from ..logs import quieter
 from ..metadata import EXPORTER, load_error_text, onnx_cpu_session, read_onnx_metadata
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: metadata key: sha256 of the float model an INT8 copy was quantised from
 SOURCE_KEY = "posecast.extra.int8_source_sha256"
+#: The temporary folder an INT8 copy is made in (in the system's temporary folder)
+INT8_TEMP_PREFIX = "posecast-int8-"
 
 
 def is_int8_copy(path: str | Path) -> bool:
@@ -68,7 +70,10 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
     if is_int8_copy(src):  # a posecast model, its graph as its metadata says? Not quantised already?
         raise ModelError(f"{src} is already an INT8 copy (quantising it again made a larger, no faster file; QA): "
                          "run it as it is, or pass the float model it was made from")  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="posecast-int8-") as tmp:  # (a kill leaves it: named, QA)
+    # a killed build's folder is named, and removed by the next build once an hour old (QA: it was
+    # /tmp/tmpXXXXXXXX/float32.onnx, 4 MB, for good)
+    remove_stale(Path(tempfile.gettempdir()), f"{INT8_TEMP_PREFIX}*", "by an INT8 build that was killed")
+    with tempfile.TemporaryDirectory(prefix=INT8_TEMP_PREFIX) as tmp:
         out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"
         onnx.save(_float32_initializers(proto), str(float_src))
         try:  # the quantiser advises pre-processing on the root logger, every time

@@ -256,6 +256,17 @@ def publish_until(publisher: Publisher, done: Callable[[], bool], first_id: int 
     return frame_id
 
 
+def publish_to(node: subprocess.Popen, publisher: Publisher) -> tuple[str, str]:
+    """Publish poses until ``node`` ends (killed if it does not), then close ``publisher``; its stdout, stderr."""
+    try:
+        publish_until(publisher, lambda: node.poll() is not None)
+        return node.communicate(timeout=30)
+    finally:
+        if node.poll() is None:
+            node.kill()
+        publisher.close()
+
+
 def test_ipc_ipv6_and_bind_addresses_receive_poses(node_client: Path, tmp_path: Path) -> None:
     """The other accepted forms, each end to end: node connects to ipc://, node binds and the
     publisher connects, and both over IPv6 (QA: node heard nothing on tcp://[::1]:PORT, and its
@@ -276,14 +287,7 @@ def test_ipc_ipv6_and_bind_addresses_receive_poses(node_client: Path, tmp_path: 
         node = subprocess.Popen(
             [NODE, str(LISTEN_JS), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        publisher = Publisher(PublisherOptions(address=publisher_address))
-        try:
-            publish_until(publisher, lambda: node.poll() is not None)  # noqa: B023 - called before the loop moves on
-            out, err = node.communicate(timeout=30)
-        finally:
-            if node.poll() is None:
-                node.kill()
-            publisher.close()
+        out, err = publish_to(node, Publisher(PublisherOptions(address=publisher_address)))
         assert node.returncode == 0, err
         assert [json.loads(line)["topic"] for line in out.splitlines()] == ["pose"] * 3, node_address
 
@@ -371,13 +375,7 @@ def test_the_text_lines_write_a_publisher_s_control_characters_out(node_client: 
                           assumptions={"note": "\x1b]0;PWNED\x07\x1b[2J\rOVERWRITTEN"})  # fmt: skip
     node = subprocess.Popen([NODE, str(LISTEN_JS), "--address", publisher.address, "--count", "60", "--timeout", "30",
                              "--text"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        publish_until(publisher, lambda: node.poll() is not None)
-        out, err = node.communicate(timeout=30)
-    finally:
-        if node.poll() is None:
-            node.kill()
-        publisher.close()
+    out, err = publish_to(node, publisher)
     assert node.returncode == 0, err
     assert "\x1b" not in out and "\r" not in out and "note=\\x1b]0;PWNED\\x07\\x1b[2J\\rOVERWRITTEN" in out, out
 

@@ -651,23 +651,29 @@ def test_the_frame_rate_is_the_stream_s_while_the_page_starts(camera: FakeCamera
     assert abs(fps / capture_fps - 1) < 0.15, shown  # (the fake camera stamps both as it sends)
 
 
-def test_a_page_that_never_answers_holds_the_stop_a_second_at_most(camera: FakeCamera) -> None:
-    """A page that stopped reading cannot answer the close handshake: the viewer's stop (Ctrl-C)
-    waited for it until its own 5 s limit, 6 s in all (QA); the page now has a second."""
+def _silent_page(server: ViewerServer) -> socket.socket:
+    """A page's WebSocket, upgraded by hand, that reads nothing from here on."""
     import base64
     import os
 
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    silent.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: "
+                   f"Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: "
+                   f"http://127.0.0.1:{server.port}\r\n\r\n".encode())  # fmt: skip
+    assert silent.recv(12) == b"HTTP/1.1 101"
+    return silent
+
+
+def test_a_page_that_never_answers_holds_the_stop_a_second_at_most(camera: FakeCamera) -> None:
+    """A page that stopped reading cannot answer the close handshake: the viewer's stop (Ctrl-C)
+    waited for it until its own 5 s limit, 6 s in all (QA); the page now has a second."""
     from posecast.realtime.viewer.server import CLOSE_TIMEOUT_S
 
     server = ViewerServer(ViewerOptions(stream=camera.publisher.address, port=0))
     server.start()
-    silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    silent = _silent_page(server)
     try:
-        key = base64.b64encode(os.urandom(16)).decode()
-        silent.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: "
-                       f"Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: "
-                       f"http://127.0.0.1:{server.port}\r\n\r\n".encode())  # fmt: skip
-        assert silent.recv(12) == b"HTTP/1.1 101"  # upgraded; from here on it reads nothing
         time.sleep(0.5)  # poses flow to it
         started = time.monotonic()
         server.stop()
@@ -677,22 +683,14 @@ def test_a_page_that_never_answers_holds_the_stop_a_second_at_most(camera: FakeC
     assert stop_s < CLOSE_TIMEOUT_S + 2.0 < 5.0, stop_s
 
 
-def test_a_page_that_stopped_reading_holds_the_newest_meta_only(camera: FakeCamera) -> None:
+def test_a_page_that_stopped_reading_holds_the_newest_meta_only() -> None:
     """Security QA: every meta was queued for a page that stopped reading (a publisher sending 900 kB
     metas took the viewer to 3 GB in 6 s); the newest is what a page needs, each the stream's whole."""
-    import base64
-    import os
-
     big = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"), assumptions={"junk": "A" * 200_000})
     server = ViewerServer(ViewerOptions(stream=big.address, port=0))
     server.start()
-    silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    silent = _silent_page(server)
     try:
-        key = base64.b64encode(os.urandom(16)).decode()
-        silent.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: "
-                       f"Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: "
-                       f"http://127.0.0.1:{server.port}\r\n\r\n".encode())  # fmt: skip
-        assert silent.recv(12) == b"HTTP/1.1 101"  # upgraded; from here on it reads nothing
         for _ in range(100):  # 20 MB of metas, far more than the socket's buffers hold
             big.send_meta()
             time.sleep(0.01)

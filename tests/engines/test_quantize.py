@@ -93,3 +93,25 @@ def test_a_model_with_its_weights_beside_it_gets_no_int8_copy(tmp_path: Path, mo
     with pytest.raises(ModelError, match=r"keeps weights in files beside it .*: run it without --int8"):
         quantize_int8(src, tmp_path / "inside.int8.onnx")
     assert not (tmp_path / "inside.int8.onnx").exists()
+
+
+def test_a_killed_build_s_temporary_folder_is_removed_by_the_next(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """QA: SIGKILL during `engines build --int8` left /tmp/tmpXXXXXXXX/float32.onnx (4 MB) for good; the
+    folder is named posecast-int8-*, and the next build removes one untouched for an hour."""
+    import os
+    import tempfile
+    import time
+
+    from posecast.engines.runtime.quantize import INT8_TEMP_PREFIX
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    killed, going_on = tmp_path / f"{INT8_TEMP_PREFIX}killed", tmp_path / f"{INT8_TEMP_PREFIX}going"
+    for folder in (killed, going_on):
+        folder.mkdir()
+        (folder / "float32.onnx").write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(killed, (two_hours_ago, two_hours_ago))
+    src = tmp_path / "m.onnx"
+    _export(src, fp16=True)
+    quantize_int8(src, tmp_path / "m.int8.onnx")
+    assert not killed.exists() and going_on.is_dir()

@@ -320,12 +320,10 @@ print(locale.setlocale(locale.LC_CTYPE), posed)
 """
 
 
-def test_a_turkish_locale_finds_people(tmp_path, pose_model_path, media_dir):
+def test_a_turkish_locale_finds_people(tmp_path, pose_model_path, media_dir, made_locale):
     """QA: under LANG=tr_TR.UTF-8 MediaPipe refused its own graph ("TAG:index:name is invalid",
     its lower-cased "I" being Turkish), and posecast said to delete the intact model."""
-    made = subprocess.run(["localedef", "-i", "tr_TR", "-f", "UTF-8", str(tmp_path / "tr_TR.UTF-8")],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert made.returncode in (0, 1), made.stderr  # 1: made with warnings
+    made_locale("tr_TR", "UTF-8", tmp_path)
     env = {"PATH": "/usr/bin:/bin", "LOCPATH": str(tmp_path), "LC_ALL": "tr_TR.UTF-8", "HOME": str(tmp_path)}
     argv = [sys.executable, "-c", _POSES_UNDER_THE_LOCALE, str(pose_model_path), str(media_dir / "dance_576.mp4")]
     run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
