@@ -44,7 +44,8 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import camera, metrics, skeleton
-from posecast.engines.fileio import atomic_write
+from posecast.engines.errors import run_reporting
+from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.augment import leg_length
 from posecast.engines.training.data.dataset import load_source, split_by_subject
@@ -52,7 +53,7 @@ from posecast.engines.training.evaluate import build_eval_clips, causal_windows
 
 sys.path.insert(0, str(Path(__file__).parent))
 from adapt_experiment import CMU  # noqa: E402
-from evaluate import CROSS_SUBJECTS, make_predictor  # noqa: E402
+from evaluate import CROSS_SUBJECTS, make_predictor, model_inputs  # noqa: E402
 
 log = logging.getLogger("adapt_bounds")
 CHILD = np.array([c for c, _ in skeleton.BONES])
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--finetune-minutes", type=float, default=0.0, help="also the fine-tuning bound (minutes each)")
     ap.add_argument("--noisy", action="store_true", help="the 2D with MediaPipe-shaped noise (default: exact)")
     args = ap.parse_args(argv)
+    check_outputs({"--json": args.json}, model_inputs([args.model]))  # (tools QA: the model became JSON)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cmu = [c for src in CMU for c in load_source(resolve_data(src))]
     others, held = split_by_subject(cmu, set(CROSS_SUBJECTS))
@@ -228,5 +230,5 @@ def finetune_on_bodies(model: str, held: list, minutes: float) -> dict:
     return out
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "adapt_bounds"))

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from posecast.engines import skeleton
+from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
 from posecast.engines.training.adapt import RECIPES, TEACHER_CONTEXTS, TEACHERS, AdaptOptions, adapt
@@ -286,5 +287,5 @@ def draws_mean_rows(protocol: str, r: dict) -> list[str]:
     return rows
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "adapt_experiment"))

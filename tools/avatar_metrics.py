@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 from posecast.calibration import floor as fl
 from posecast.engines import rotations, skeleton
+from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write
 from posecast.engines.training.data.bvh import load_bvh_joints
 from posecast.engines.training.data.cameras import look_at_rotation
@@ -389,5 +390,5 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "avatar_metrics"))

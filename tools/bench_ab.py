@@ -34,6 +34,7 @@ import types
 from pathlib import Path
 
 import numpy as np
+from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write
 from posecast.engines.uploads import block_native_uploads
 
@@ -183,5 +184,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if report.get("outputs_identical", True) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "bench_ab"))

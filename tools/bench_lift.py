@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write
 from posecast.engines.runtime.base import resolve_model
 from posecast.engines.runtime.quantize import cached_int8
@@ -208,5 +209,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "bench_lift"))

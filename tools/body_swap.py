@@ -29,7 +29,7 @@ from posecast.engines.training.data.dataset import Clip, load_source
 from posecast.engines.training.evaluate import build_eval_clips, evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate import CROSS_SUBJECTS, make_predictor  # noqa: E402
+from evaluate import CROSS_SUBJECTS, make_predictor, model_inputs, webcam_seed  # noqa: E402
 
 log = logging.getLogger("body_swap")
 
@@ -58,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_outputs({"--json": args.json})
+    check_outputs({"--json": args.json}, model_inputs([args.model]))
     try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        raise ConfigError(f"--seeds takes comma-separated whole numbers, got {args.seeds!r}") from None
+        seeds = [webcam_seed(s) for s in args.seeds.split(",")]
+    except argparse.ArgumentTypeError:
+        raise ConfigError(f"--seeds takes comma-separated whole numbers, 0 or more, got {args.seeds!r}") from None
     predict, window = make_predictor(args.model)
     clips = [c for c in load_source(resolve_data(args.data)) if c.subject in CROSS_SUBJECTS]
     people = {s: [c for c in clips if c.subject == s] for s in CROSS_SUBJECTS}

@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
             raise SourceError(f"no such clip {clip}")
     if args.frames is not None and args.frames < 1:
         raise SourceError(f"--frames must be 1 or more, got {args.frames}")
-    check_outputs({"--json": args.json})
+    # (tools QA: the clip became JSON)
+    check_outputs({"--json": args.json}, {f"clip {clip}": clip for clip in args.clips})
     commit = code_version()["git_commit"] or ""  # "+" when the checkout has changes
     result: dict = {"commit": commit.strip(), "models": {}}
     one_euro = one_euro_options(args.one_euro)

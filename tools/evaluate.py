@@ -90,6 +90,29 @@ def flip_averaged(predict):  # noqa: ANN001, ANN201 - windows → 3D, the same s
     return lambda windows: skeleton.average_mirrored(predict(skeleton.with_mirror_images(windows)))
 
 
+def webcam_seed(text: str) -> int:
+    """``--seed``: a whole number, 0 or more (numpy's generators take no negative seed: tools QA)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a webcam draw's seed is a whole number, 0 or more, got {text!r}")
+    return value
+
+
+def model_inputs(specs: list[str]) -> dict[str, Path]:
+    """The files ``--model`` specs (``[LABEL=]PATH[:VARIANT]``) name, as :func:`check_outputs`'
+    inputs: an output written over one destroyed the model (tools QA: a 30 MB checkpoint became a
+    576-byte table)."""
+    named = {}
+    for spec in specs:
+        path = Path((spec.partition("=")[2] or spec).partition(":")[0])
+        if path.is_file():
+            named[f"--model {spec}"] = path
+    return named
+
+
 def make_predictor(spec: str):  # noqa: ANN201 - (predict, window_frames)
     if spec == "flat":
         return flat_predictor, 1
@@ -267,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                          "films it, windows made as the live window makes them (sets named SET@5fps)")  # fmt: skip
     ap.add_argument(
         "--seed",
-        type=int,
+        type=webcam_seed,
         default=2021,
         help="draws each clip's webcam and 2D noise (default 2021: the figures in eval/; another "
         "seed films the same clips from other webcams, to see how much the figures depend on them)",
@@ -303,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, rates: list[float | None]) -> int:
-    check_outputs({"--json": args.json, "--markdown": args.markdown})
+    check_outputs({"--json": args.json, "--markdown": args.markdown}, model_inputs(args.model))
     check_set_names(args.sets.split(","))
     try:
         results: dict[str, dict] = json.loads(args.json.read_text()) if args.json.exists() else {}

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import metrics, skeleton
-from posecast.engines.fileio import atomic_write
+from posecast.engines.errors import run_reporting
+from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.dataset import load_source
@@ -34,7 +35,7 @@ from posecast.engines.training.evaluate import build_eval_clips, camera_windows
 from posecast.realtime.compare import torso_lean_deg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import DEFAULT_DATA, eval_sets, make_predictor  # noqa: E402 - a sibling tool
+from evaluate import DEFAULT_DATA, eval_sets, make_predictor, model_inputs  # noqa: E402 - a sibling tool
 
 #: Knee speed bins, degrees per second (negative: straightening).
 SPEED_BINS_DEG_S = (-np.inf, -150.0, -50.0, 50.0, 150.0, np.inf)
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=DEFAULT_MODEL_NAME, help="as tools/evaluate.py (INT8 + flip added)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
+    check_outputs({"--json": args.json}, model_inputs([args.model]))  # (tools QA: the model became JSON)
     clips = [clip for source in DEFAULT_DATA for clip in load_source(resolve_data(source))]
     predict, window_frames = make_predictor(f"{args.model}:int8+flip")
     report: dict = {"model": args.model, "lag": {}, "standing_lean_deg": {}}
@@ -102,5 +104,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "knee_lag"))

@@ -26,11 +26,14 @@ import cv2
 import numpy as np
 from posecast.engines import normalize, skeleton
 from posecast.engines.assets import ensure_asset
+from posecast.engines.errors import run_reporting
+from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.uploads import block_native_uploads
 from scipy.signal import savgol_filter
 
 log = logging.getLogger("measure_2d_noise")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+#: The shared clips, which ship in the repository too (tools QA: a fresh clone found none)
+MEDIA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "media"
 
 
 def run_mediapipe(path: Path) -> dict[str, np.ndarray]:
@@ -103,15 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     block_native_uploads()  # MediaPipe's usage-metrics upload stays on this machine (engines/uploads.py)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clips", nargs="*", type=Path,
-                    default=[SHARED / "media/dance_576.mp4", SHARED / "media/squats_720x1280.mp4"])  # fmt: skip
+                    default=[MEDIA / "dance_576.mp4", MEDIA / "squats_720x1280.mp4"])  # fmt: skip
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
+    # (tools QA: the clip became JSON)
+    check_outputs({"--json": args.json}, {f"clip {clip}": clip for clip in args.clips})
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = {}
     for clip in args.clips:
         if not clip.is_file():
-            print(f"error: clip {clip} not found (set the path, or put the shared media folder beside the repo)",
-                  file=sys.stderr)  # fmt: skip
+            print(f"measure_2d_noise: error: clip {clip} not found: pass the clips to measure", file=sys.stderr)
             return 2
         lm = run_mediapipe(clip)
         found = np.isfinite(lm["pixels"][:, 0, 0])
@@ -128,10 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             "proportions": proportions(lm["world"][found]),
         }  # fmt: skip
         log.info("%s: %s", clip.name, json.dumps(out[clip.name]["jitter"]))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2))
+    atomic_write(args.json, json.dumps(out, indent=2).encode())  # (tools QA: written in place, not atomically)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "measure_2d_noise"))

@@ -29,7 +29,7 @@ from posecast.engines.training.data.dataset import Clip, load_source
 from posecast.engines.training.evaluate import build_eval_clips, evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate import check_set_names, eval_sets, make_predictor  # noqa: E402
+from evaluate import check_set_names, eval_sets, make_predictor, model_inputs, webcam_seed  # noqa: E402
 
 CMU_DATA = ["data/cmu-mocap/cmu-mocap.tar.xz", "data/cmu-mocap/cmu-dance.tar.xz"]
 #: the bones whose lengths are joint-centre widths: pelvis → hip, thorax → shoulder
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", action="append", required=True, help="as tools/evaluate.py (two or more)")
     ap.add_argument("--sets", default="cross,untouched", help="comma-separated CMU sets of tools/evaluate.py")
     ap.add_argument("--data", nargs="*", default=CMU_DATA)
-    ap.add_argument("--seed", type=int, default=2021)
+    ap.add_argument("--seed", type=webcam_seed, default=2021)
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_outputs({"--json": args.json, "--markdown": args.markdown})
+    check_outputs({"--json": args.json, "--markdown": args.markdown}, model_inputs(args.model))
     names = args.sets.split(",")
     check_set_names(names)
     predictors = {model: make_predictor(model) for model in args.model}

@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from posecast.engines.errors import run_reporting
 
 KEY = re.compile(r"^(?P<name>.+) seed (?P<seed>-?\d+) \[(?P<set>[^/\]]+)/(?P<kind>[^\]]+)\]$")
 FIGURES = (("p_mpjpe_mm", "P-MPJPE"), ("mpjpe_mm", "MPJPE"))
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", help="the model the paired differences are taken against (default: the first)")
     ap.add_argument("--markdown", type=Path, help="write the table here (default: print it)")
     args = ap.parse_args(argv)
+    from posecast.engines.fileio import atomic_write, check_outputs
+
+    check_outputs({"--markdown": args.markdown}, {"the results": args.results})  # (tools QA: replaced by the table)
     if not args.results.is_file():
         ap.error(f"{args.results} not found: run tools/evaluate.py --seed S --json {args.results} first")
     try:
@@ -74,13 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"{args.results} is not tools/evaluate.py's JSON ({exc})")
     text = spread_markdown(results, args.reference)
     if args.markdown:
-        from posecast.engines.fileio import atomic_write
-
         atomic_write(args.markdown, text.encode())
     else:
         sys.stdout.write(text)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "seed_spread"))

@@ -41,6 +41,7 @@ from posecast.calibration import estimate_subject
 from posecast.calibration.errors import CalibrationError
 from posecast.calibration.subject import SubjectOptions, SubjectProfile
 from posecast.engines import normalize, skeleton
+from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.cameras import CameraBatch, sample_cameras, turned_to_face
@@ -190,5 +191,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "subject_accuracy"))

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from posecast.engines import normalize, skeleton
 from posecast.engines.assets import ensure_asset
+from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write
 from posecast.engines.install import code_version
 from posecast.engines.uploads import block_native_uploads
@@ -161,5 +162,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # (tools QA: missing data and bad values were tracebacks)
+    sys.exit(run_reporting(main, "temporal_metrics"))

@@ -37,7 +37,7 @@ from posecast.realtime.lifting.smoothing import OneEuroOptions
 from posecast.realtime.offline import lift_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate import DEFAULT_DATA, eval_sets, published_options  # noqa: E402
+from evaluate import DEFAULT_DATA, eval_sets, published_options, webcam_seed  # noqa: E402
 
 log = logging.getLogger("turn_speed_truth")
 
@@ -105,7 +105,7 @@ def parse_args(doc: str, argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="cross,in_domain", help="as tools/evaluate.py")
     ap.add_argument("--fps", default="30,5", help="camera rates, comma-separated, each dividing 30")
-    ap.add_argument("--seed", type=int, default=2021, help="the webcam draw")
+    ap.add_argument("--seed", type=webcam_seed, default=2021, help="the webcam draw")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

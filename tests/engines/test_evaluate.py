@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import metrics, normalize, skeleton
+from posecast.engines.errors import run_reporting
 from posecast.engines.training.data import augment
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.framing import FramingOptions
@@ -540,3 +541,41 @@ def test_the_tool_warns_when_a_checkpoint_trained_on_the_people_it_scores(tmp_pa
     trainer.trained_on = {"clips": {"bandai-namco": 40}}
     assert tool.trained_on_sets(str(trainer.save_checkpoint()), sets) == []
     assert tool.trained_on_sets("supervised-long-w384", sets) == []
+
+
+def test_the_tools_refuse_an_output_over_their_inputs(tmp_path, capsys, load_tool) -> None:  # noqa: ANN001
+    """Tools QA: seed_spread's --markdown replaced the results it read, evaluate's --markdown a model
+    file given as --model (a 30 MB checkpoint became a 576-byte table), knee_lag's --json the model."""
+    results, model = tmp_path / "seeds.json", tmp_path / "victim.onnx"
+    results.write_text("{}")
+    model.write_bytes(b"a model")
+    for tool, argv in (("seed_spread", [str(results), "--markdown", str(results)]),
+                       ("evaluate", ["--model", f"v={model}", "--sets", "cross", "--json", str(tmp_path / "e.json"),
+                                     "--markdown", str(model)]),
+                       ("knee_lag", ["--model", str(model), "--json", str(model)])):  # fmt: skip
+        code = run_reporting(lambda: load_tool(tool).main(argv), tool)  # noqa: B023 - called at once
+        assert code == 2 and "writing it would destroy it" in capsys.readouterr().err, tool
+    assert results.read_text() == "{}" and model.read_bytes() == b"a model"
+
+
+def test_a_negative_webcam_seed_is_refused_by_argparse(capsys, load_tool) -> None:  # noqa: ANN001
+    """Tools QA: --seed -1 was numpy's "expected non-negative integer" traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        load_tool("evaluate").main(["--model", "flat", "--seed", "-1", "--json", "x.json"])
+    assert exit_info.value.code == 2
+    assert "a webcam draw's seed is a whole number, 0 or more, got '-1'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tool", ["knee_lag", "subject_accuracy"])
+def test_a_tool_run_without_the_data_says_so_in_one_line(tool: str, tmp_path) -> None:  # noqa: ANN001
+    """Tools QA: on a fresh clone (no ../shared) four tools ended with ConfigError's traceback, exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "tools" / f"{tool}.py"
+    env = {**os.environ, "POSECAST_SHARED": str(tmp_path / "no_shared")}
+    done = subprocess.run([sys.executable, str(script), "--json", str(tmp_path / "out.json")], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"{tool}: error: training data "), done.stderr
