@@ -319,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.score_from_s < 0 or (args.score_from_s > 0 and not all(
             m.rpartition(":")[2] in PUBLISHED_MODES for m in args.model)):  # fmt: skip
         ap.error(f"--score-from-s takes seconds >= 0 and :published models only, got {args.score_from_s}")
+    if not args.calibration_s > 0:  # (tools QA: 0 refused every clip's calibration, -1 took a slice from the end)
+        ap.error(f"--calibration-s takes seconds above 0, got {args.calibration_s:g}")
     if args.max_clips < 0:  # (-1 scored all but the last clip of each set; QA)
         ap.error(f"--max-clips must be 0 (every clip) or more, got {args.max_clips}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines.errors import run_reporting
+from posecast.engines.training.config import ConfigError
 
 KEY = re.compile(r"^(?P<name>.+) seed (?P<seed>-?\d+) \[(?P<set>[^/\]]+)/(?P<kind>[^\]]+)\]$")
 FIGURES = (("p_mpjpe_mm", "P-MPJPE"), ("mpjpe_mm", "MPJPE"))
@@ -44,6 +45,8 @@ def spread_markdown(results: dict[str, dict], reference: str | None = None) -> s
     if not rows:
         raise SystemExit('no "NAME seed S [SET/KIND]" entries: run tools/evaluate.py with such labels first')
     names = list(dict.fromkeys(name for name, _, _ in rows))
+    if reference is not None and reference not in names:  # (tools QA: every difference read "–", unsaid)
+        raise ConfigError(f"--reference {reference} is none of the models scored: {', '.join(names)}")
     reference = reference or names[0]
     out = ["| model | set / 2D | seeds | " + " | ".join(f"{label} mean (min–max)" for _, label in FIGURES)
            + f" | P-MPJPE − {reference}, same seed: mean (min–max) |", "|---" * (4 + len(FIGURES)) + "|"]  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines import metrics, normalize, skeleton
-from posecast.engines.errors import run_reporting
+from posecast.engines.errors import PosecastError, run_reporting
 from posecast.engines.training.data import augment
 from posecast.engines.training.data.dataset import Clip
 from posecast.engines.training.data.framing import FramingOptions
@@ -291,6 +291,8 @@ def test_seed_spread_summarises_webcam_draws(tmp_path, capsys, load_tool) -> Non
     assert "| ours | cross / gt2d | 3 | 50.0 (46.0–54.0) | 70.0 (66.0–74.0) | – |" in text
     assert "| theirs | cross / gt2d | 3 | 52.0 (49.0–55.0) | 72.0 (69.0–75.0) | +2.0 (+1.0 to +3.0) |" in text
     assert "unrelated" not in text
+    with pytest.raises(PosecastError, match="--reference ours:flip is none of the models scored: ours, theirs"):
+        tool.spread_markdown(results, "ours:flip")  # (tools QA: every difference read "–", unsaid)
     path = tmp_path / "seeds.json"
     path.write_text("not json")
     with pytest.raises(SystemExit) as exit_info:
@@ -558,12 +560,15 @@ def test_the_tools_refuse_an_output_over_their_inputs(tmp_path, capsys, load_too
     assert results.read_text() == "{}" and model.read_bytes() == b"a model"
 
 
-def test_a_negative_webcam_seed_is_refused_by_argparse(capsys, load_tool) -> None:  # noqa: ANN001
-    """Tools QA: --seed -1 was numpy's "expected non-negative integer" traceback."""
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--seed", "-1"], "a webcam draw's seed is a whole number, 0 or more, got '-1'"),  # (numpy's traceback)
+    (["--calibration-s", "-1"], "--calibration-s takes seconds above 0, got -1"),  # (a slice from the clip's end)
+])  # fmt: skip
+def test_bad_values_are_refused_by_argparse(argv: list[str], said: str, capsys, load_tool) -> None:  # noqa: ANN001
+    """Tools QA: bad values were tracebacks or silently wrong figures."""
     with pytest.raises(SystemExit) as exit_info:
-        load_tool("evaluate").main(["--model", "flat", "--seed", "-1", "--json", "x.json"])
-    assert exit_info.value.code == 2
-    assert "a webcam draw's seed is a whole number, 0 or more, got '-1'" in capsys.readouterr().err
+        load_tool("evaluate").main(["--model", "flat", *argv, "--json", "x.json"])
+    assert exit_info.value.code == 2 and said in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("tool", ["knee_lag", "subject_accuracy"])
