@@ -252,8 +252,10 @@ def _run(argv: Sequence[str] | None) -> int:
     except StdoutReaderGoneError:  # `posecast listen | head`: the reader has all it wanted
         point_at_devnull(sys.stdout)
         return READER_GONE_STATUS
-    except BrokenPipeError:  # another pipe than stdout's: as a process killed by SIGPIPE ends
-        return 128 + signal.SIGPIPE
+    except BrokenPipeError as exc:  # another pipe than stdout's (a FIFO output): said, as SIGPIPE ends one
+        named = f" {escaped(str(exc.filename))}" if exc.filename else ""
+        print(f"posecast: error: the pipe{named} was closed by its reader: the output stopped there", file=sys.stderr)
+        return 128 + getattr(signal, "SIGPIPE", 13)  # (Windows has no SIGPIPE: review)
     except PosecastError as exc:  # before OSError: OutputWriteError is both
         if args is not None and args.verbose:
             log.exception("posecast failed")

@@ -10,6 +10,7 @@ README ("Offline lifting").
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +152,11 @@ def _check_sequence(keypoints: np.ndarray, confidence: np.ndarray, fps: float, o
         raise OptionsError(f"expected keypoints (F, {joints}, 2) and confidence (F, {joints}), got "
                            f"{np.shape(keypoints)} and {np.shape(confidence)}")  # fmt: skip
     low, high = FPS_RANGE  # as a 2D file's are checked (review: "30" and 1e-300 failed further on)
-    if timestamps_s is None and not (isinstance(fps, (int, float, np.number)) and low <= fps <= high):
+    try:
+        rate = math.nan if isinstance(fps, (str, bytes)) else float(fps)  # (a 0-d array from np.load is one)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if timestamps_s is None and not low <= rate <= high:
         raise OptionsError(f"fps must be a number of frames a second from {low:g} to {high:g}, got {fps!r}")
     if timestamps_s is not None:
         try:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from posecast.engines import skeleton
 from posecast.engines.errors import run_reporting
-from posecast.engines.fileio import atomic_write
+from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.networks import PoseModel
 from posecast.engines.training.adapt import RECIPES, TEACHER_CONTEXTS, TEACHERS, AdaptOptions, adapt
 from posecast.engines.training.config import config_from_dict, resolve_data
@@ -48,7 +48,7 @@ from posecast.engines.training.train import Trainer
 from posecast.engines.uploads import block_native_uploads
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import CROSS_SUBJECTS, flip_averaged  # noqa: E402
+from evaluate import CROSS_SUBJECTS, flip_averaged, model_inputs  # noqa: E402
 
 log = logging.getLogger("adapt_experiment")
 CMU = ["data/cmu-mocap/cmu-mocap.tar.xz", "data/cmu-mocap/cmu-dance.tar.xz"]
@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="only write each protocol's 2D footage to FOLDER/<protocol> (lift-format .npz, as "
                          "adaptation sees it; `posecast adapt FOLDER/other-people` uses it), then stop")  # fmt: skip
     args = ap.parse_args(argv)
+    check_outputs({"--json": args.json, "--markdown": args.markdown}, model_inputs([args.model]))  # (review)
     try:
         eval_seeds = [int(s) for s in args.eval_seeds.split(",")]
     except ValueError:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from posecast.engines.errors import run_reporting
-from posecast.engines.fileio import atomic_write
+from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.runtime.base import resolve_model
 from posecast.engines.runtime.quantize import cached_int8
 from posecast.engines.uploads import block_native_uploads
@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     model = resolve_model(args.model)
+    check_outputs({"--json": args.json}, {"--model": model})  # (review: the model became JSON)
     clip = load_clip(args.clip, 120)
     with ClipSource(clip, len(clip.images)) as src:
         frames = [src.read() for _ in range(len(clip.images))]

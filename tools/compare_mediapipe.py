@@ -140,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise SourceError(f"--frames must be 1 or more, got {args.frames}")
     # (tools QA: the clip became JSON)
-    check_outputs({"--json": args.json}, {f"clip {clip}": clip for clip in args.clips})
+    models = {f"--model {m}": Path(m) for m in args.model or [] if Path(m).is_file()}  # (review: the model became JSON)
+    check_outputs({"--json": args.json}, {f"clip {clip}": clip for clip in args.clips} | models)
     commit = code_version()["git_commit"] or ""  # "+" when the checkout has changes
     result: dict = {"commit": commit.strip(), "models": {}}
     one_euro = one_euro_options(args.one_euro)

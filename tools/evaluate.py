@@ -107,7 +107,7 @@ def model_inputs(specs: list[str]) -> dict[str, Path]:
     576-byte table)."""
     named = {}
     for spec in specs:
-        path = Path((spec.partition("=")[2] or spec).partition(":")[0])
+        path = Path(spec.rpartition("=")[2].partition(":")[0])  # (labels may hold "=", as run() reads them)
         if path.is_file():
             named[f"--model {spec}"] = path
     return named

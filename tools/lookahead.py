@@ -36,7 +36,7 @@ from posecast.engines.training.export import adapt_weights_path, load_generator_
 from posecast.realtime.compare import turn_speed_per_frame
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import DEFAULT_DATA, eval_sets  # noqa: E402 - a sibling tool
+from evaluate import DEFAULT_DATA, eval_sets, model_inputs  # noqa: E402 - a sibling tool
 
 LOOKAHEAD_FRAMES = (0, 1, 2, 4, 8, 13)
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default="cross,in_domain")
     ap.add_argument("--json", type=Path, default=Path("lookahead.json"))
     args = ap.parse_args(argv)
-    check_outputs({"--json": args.json})
+    check_outputs({"--json": args.json}, model_inputs([args.model]))  # (review: the model became JSON)
     torch.set_num_threads(2)
     generator, _ = load_generator_npz(adapt_weights_path(resolve_model(args.model)))
     generator.eval()

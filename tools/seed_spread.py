@@ -43,7 +43,8 @@ def by_model(results: dict[str, dict]) -> dict[tuple[str, str, str], dict[int, d
 def spread_markdown(results: dict[str, dict], reference: str | None = None) -> str:
     rows = by_model(results)
     if not rows:
-        raise SystemExit('no "NAME seed S [SET/KIND]" entries: run tools/evaluate.py with such labels first')
+        raise ConfigError('no "NAME seed S [SET/KIND]" entries: run tools/evaluate.py with such labels first, e.g. '
+                          '--model "NAME seed S=NAME" --seed S')  # fmt: skip
     names = list(dict.fromkeys(name for name, _, _ in rows))
     if reference is not None and reference not in names:  # (tools QA: every difference read "–", unsaid)
         raise ConfigError(f"--reference {reference} is none of the models scored: {', '.join(names)}")

@@ -42,7 +42,7 @@ from posecast.calibration.errors import CalibrationError
 from posecast.calibration.subject import SubjectOptions, SubjectProfile
 from posecast.engines import normalize, skeleton
 from posecast.engines.errors import run_reporting
-from posecast.engines.fileio import atomic_write
+from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.training.config import resolve_data
 from posecast.engines.training.data.cameras import CameraBatch, sample_cameras, turned_to_face
 from posecast.engines.training.data.dataset import load_source
@@ -52,7 +52,7 @@ from posecast.realtime.lifting import LifterOptions
 from posecast.realtime.offline import lift_for_calibration
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import DEFAULT_DATA, eval_sets  # noqa: E402
+from evaluate import DEFAULT_DATA, eval_sets, model_inputs  # noqa: E402
 
 log = logging.getLogger("subject_accuracy")
 RATE_FPS = 30.0
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                          "evaluation's: 0.02); results under VIEW_noisy2d_biasF")  # fmt: skip
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
+    check_outputs({"--json": args.json}, model_inputs([args.model] if args.model else []))  # (review)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("posecast.calibration.subject").setLevel(logging.ERROR)  # the bound's warning, per view
     clips = [c for src in args.data for c in load_source(resolve_data(src))]

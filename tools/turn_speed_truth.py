@@ -37,7 +37,7 @@ from posecast.realtime.lifting.smoothing import OneEuroOptions
 from posecast.realtime.offline import lift_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate import DEFAULT_DATA, eval_sets, published_options, webcam_seed  # noqa: E402
+from evaluate import DEFAULT_DATA, eval_sets, model_inputs, published_options, webcam_seed  # noqa: E402
 
 log = logging.getLogger("turn_speed_truth")
 
@@ -128,7 +128,7 @@ def parse_rates(text: str) -> list[int]:
 def run_sets(args: argparse.Namespace, score: Callable[[list[EvalClip], int], dict]) -> int:
     """``score(clips, step)`` of every set, exact and noisy 2D, and camera rate in ``args``, into
     ``--json`` under ``"SET/KIND/RATEfps"``."""
-    check_outputs({"--json": args.json})
+    check_outputs({"--json": args.json}, model_inputs([args.model]))  # (review: the model became JSON)
     steps = parse_rates(args.fps)
     clips = [c for src in args.data for c in load_source(resolve_data(src))]
     result: dict = {"model": args.model, "seed": args.seed, "results": {}}

@@ -17,6 +17,7 @@ import numpy as np
 from ..detectors.mediapipe import import_mediapipe, landmarker_error
 from ..detectors.native_locale import c_character_rules
 from ..detectors.quiet import quiet_native_stderr
+from ..stop_signals import stop_signals_deferred
 from ..types import Frame
 
 
@@ -38,7 +39,7 @@ class MediaPipeAlone:
         )
         self.verbose = verbose
         try:
-            with quiet_native_stderr(not verbose), c_character_rules():
+            with quiet_native_stderr(not verbose), stop_signals_deferred(), c_character_rules():
                 self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as exc:  # OSError: a zip that is not a landmarker bundle
             raise landmarker_error(model_path, exc, given=True, fix="pass another --model-asset",

@@ -207,7 +207,8 @@ class MediaPipeDetector(Detector2D):
         """The tracking landmarker asked for ``people``, loaded the first time it is needed (about
         0.1 s and 45 MB each: only the numbers of people that come up are paid for)."""
         if people not in self._trackers:
-            self._trackers[people] = _Landmarker(self.model_path, self.options, people, video=True)
+            with stop_signals_deferred():  # (made mid-run for a third person too: a stop waits for it, review)
+                self._trackers[people] = _Landmarker(self.model_path, self.options, people, video=True)
         return self._trackers[people]
 
     def _choose_trackers(self) -> None:

@@ -25,7 +25,7 @@ def _lowers_i_plainly() -> bool:
     or Azeri one); ``True`` where it cannot be asked."""
     try:
         return ctypes.CDLL(None).tolower(ord("I")) == ord("i")
-    except (OSError, AttributeError):  # no C library to load by name (Windows): MediaPipe's own rules
+    except (OSError, AttributeError, TypeError):  # no C library to load by name (Windows: TypeError)
         return True
 
 
@@ -34,10 +34,10 @@ def c_character_rules() -> Iterator[None]:
     """``LC_CTYPE`` set to the C locale's for the block where the locale's "I" does not lower to
     "i", the caller's restored after it. Only then: the setting is the process's, and other threads
     (a camera's, a writer's) run meanwhile (review)."""
-    if _lowers_i_plainly():
-        yield
-        return
-    with _lock:
+    with _lock:  # (asked inside it: another maker's switch must not answer for this one: review)
+        if _lowers_i_plainly():
+            yield
+            return
         before = locale.setlocale(locale.LC_CTYPE)
         for name in _C_LOCALES:
             try:

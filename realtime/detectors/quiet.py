@@ -83,9 +83,10 @@ def quiet_native_stderr_if_free(enabled: bool = True) -> Iterator[None]:
 
 
 #: fd 2's target (device, inode) and a text stream on a copy of it, made when a block first needs
-#: it and kept open for the process's life: a handler made during a block, or a sys.stderr some code
-#: saved then and puts back later, holds it (a copy closed at the block's end sent such a handler's
-#: lines into whatever file took its number next; review). Made again when fd 2 is pointed elsewhere.
+#: it and kept open while anything holds it, to the process's end: a handler made during a block, or
+#: a sys.stderr some code saved then and puts back later, holds it (a copy closed at the block's end
+#: sent such a handler's lines into whatever file took its number next; review). Made again when
+#: fd 2 is pointed elsewhere; the copy it replaces is closed once nothing holds its stream.
 _fd2_stream: tuple[tuple[int, int], io.TextIOWrapper] | None = None
 
 
@@ -104,7 +105,9 @@ def _stream_on_fd2() -> io.TextIOWrapper:
         fd = os.dup(2)
         stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=encoding, errors=errors,
                                   write_through=True)  # fmt: skip
-        weakref.finalize(stream, os.close, fd)
+        # not at exit: a handler made during a block may still write through it then (review), and
+        # the process's end closes it
+        weakref.finalize(stream, os.close, fd).atexit = False
         _fd2_stream = (target, stream)
     return _fd2_stream[1]
 

@@ -253,3 +253,13 @@ def test_lift_sequence_refuses_what_its_docstring_rules_out(fps, timestamps_s, i
     keypoints, confidence = np.zeros((3, 17, 2)), np.ones((3, 17))
     with pytest.raises(OptionsError, match=message):
         lift_sequence(keypoints, confidence, fps, LiftingOptions(fixed_intrinsics=intrinsics), timestamps_s)
+
+
+def test_lift_sequence_takes_fps_as_numpy_holds_it() -> None:
+    """Review: the fps check refused a 0-d array (``np.load(f)["fps"]``), which it had taken."""
+    from posecast.realtime.lifting import LiftingOptions
+    from posecast.realtime.offline import lift_sequence
+
+    keypoints, confidence = np.zeros((3, 17, 2)), np.zeros((3, 17))
+    joints = lift_sequence(keypoints, confidence, np.array(30.0), LiftingOptions(fixed_intrinsics=(1.0, 1.0, 0, 0)))[0]
+    assert joints.shape == (3, 17, 3)

@@ -1001,3 +1001,16 @@ def test_warnings_made_errors_leave_a_run_quiet() -> None:
                             env={"PYTHONWARNINGS": "error"}, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_another_pipe_closed_by_its_reader_is_said_and_exits_as_sigpipe(monkeypatch, capsys) -> None:  # noqa: ANN001
+    """Review: only standard output's closed reader ends a command with 0; another pipe closed (a FIFO
+    a command writes) is a failure, said in one line, SIGPIPE's 141."""
+    from posecast.realtime.commands import assets
+
+    def closed_pipe(args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(assets, "_list", closed_pipe)
+    assert main(["assets", "list"]) == 141
+    assert capsys.readouterr().err == "posecast: error: the pipe was closed by its reader: the output stopped there\n"
