@@ -164,8 +164,8 @@ class Camera:
     def release(self): pass
     def read(self):
         self.read_count += 1
+        time.sleep(1 / 30)  # a camera's pace: read at once, a busy machine's loop skipped views (and hung the test)
         if self.read_count > len(frames):
-            time.sleep(0.05)
             return True, np.zeros_like(frames[0])
         return True, frames[self.read_count - 1]
 cv2.VideoCapture = Camera
@@ -191,12 +191,15 @@ def test_a_live_calibration_stopped_by_real_signals(tmp_path, signals, code):
     import signal
     import subprocess
     import sys
+    import threading
     from pathlib import Path
 
     script, output = tmp_path / "child.py", tmp_path / "camera.yaml"
     script.write_text(_LIVE_CHILD)
     child = subprocess.Popen([sys.executable, str(script), str(output), str(Path(__file__).parent)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    watchdog = threading.Timer(120, child.kill)  # a child that never says enough views fails the test, not hangs it
+    watchdog.start()
     try:
         said = []
         for line in child.stdout:  # every pose shown: 10 views or more taken
@@ -212,6 +215,7 @@ def test_a_live_calibration_stopped_by_real_signals(tmp_path, signals, code):
             child.send_signal(getattr(signal, signals[1]))
         said.append(child.communicate(timeout=60)[0])
     finally:
+        watchdog.cancel()
         child.kill()
     assert child.returncode == code, "".join(said)[-3000:]
     assert output.exists() == (code == 0)

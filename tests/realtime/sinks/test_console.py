@@ -180,8 +180,11 @@ def test_run_prints_the_person_ids_it_publishes(
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     printed = [(line["frame_id"], line["person_id"], line["tracking"]) for line in lines if line["topic"] == "pose"]
     assert [p[0] for p in printed] == list(range(126))
-    # the publisher closes without lingering: the last few messages may not have left it
-    assert len(wire) >= 116 and wire == printed[: len(wire)]
+    # the publisher closes without lingering: the last few messages may not have left it; and a
+    # subscription takes a moment to reach it, so on a busy machine the first few may come before it
+    # (CI at 4 workers on 2 cores: frames 0-2)
+    start = printed.index(wire[0]) if wire else 0
+    assert start <= 10 and len(wire) >= 116 - start and wire == printed[start : start + len(wire)], (start, len(wire))
     assert all(person_id is not None for _, person_id, _ in printed)
     seen = sorted({person_id for _, person_id, tracking in printed if tracking != "lost"})
     assert seen == [0, 1]  # the dancer came back after being forgotten: a new id
