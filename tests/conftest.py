@@ -10,6 +10,7 @@ import importlib.util
 import itertools
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posecast.engines.errors import AssetError
+
+# The suite started with SIGINT ignored (a background job of a non-interactive shell: `( .ci/run & )`)
+# gives Ctrl-C back to Python: posecast keeps an ignored signal ignored, as `nohup` wants, so the
+# tests that stop a command with SIGINT (and their children, which inherit it) failed or hung.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
