@@ -48,10 +48,11 @@ _QUIET_NATIVE_ENV = (
 _USER_SET_OPENCV_LOG = "OPENCV_LOG_LEVEL" in os.environ
 #: Native libraries imported before a command runs, with the stop signals held back, when the
 #: command takes the argument that says it will use them (its lifting backend, its MediaPipe model).
-_NATIVE_MODULES = {"backend": ("onnxruntime",), "model_asset": ("mediapipe", "mediapipe.tasks.python.vision"),
-                   # export's lift hint asks whether a model's INT8 copy runs (QA: a stop during that first
-                   # import, after the files were written, was ImportError's traceback and exit 1)
-                   "lift_input": ("onnxruntime",)}
+_NATIVE_MODULES = {"backend": ("onnxruntime",), "model_asset": ("mediapipe", "mediapipe.tasks.python.vision")}
+#: ... and those imported only when the argument is given: export's lift hint asks whether a model's
+#: INT8 copy runs (QA: a stop during that first import, after the files were written, was
+#: ImportError's traceback and exit 1), which a BVH alone never asks
+_NATIVE_MODULES_WHEN_GIVEN = {"lift_input": ("onnxruntime",)}
 #: Ctrl-C, ``kill``, and the terminal or SSH session closing (SIGHUP: a run left half-written files)
 
 
@@ -117,11 +118,13 @@ def configure_logging(verbose: bool) -> None:
 
 
 def _load_native_modules(args: argparse.Namespace) -> None:
-    for argument, modules in _NATIVE_MODULES.items():
-        if hasattr(args, argument) and (argument != "lift_input" or args.lift_input is not None):  # (a BVH alone: none)
-            for module in modules:
-                with contextlib.suppress(ImportError):  # a missing extra is reported by the command itself
-                    importlib.import_module(module)
+    wanted = [modules for argument, modules in _NATIVE_MODULES.items() if hasattr(args, argument)]
+    wanted += [modules for argument, modules in _NATIVE_MODULES_WHEN_GIVEN.items()
+               if getattr(args, argument, None) is not None]  # fmt: skip
+    for modules in wanted:
+        for module in modules:
+            with contextlib.suppress(ImportError):  # a missing extra is reported by the command itself
+                importlib.import_module(module)
 
 
 def _quiet_cut_native_objects(previous: Callable[[object], None]) -> Callable[[object], None]:

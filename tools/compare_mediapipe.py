@@ -28,7 +28,7 @@ from posecast.engines import skeleton
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.install import code_version
-from posecast.engines.runtime.base import DEFAULT_MODEL_NAME
+from posecast.engines.runtime.base import DEFAULT_MODEL_NAME, model_files, resolve_model
 from posecast.engines.uploads import block_native_uploads
 from posecast.realtime.compare import ClipPoses, clip_figures, collect, hips_row_px, upper_body_change
 from posecast.realtime.errors import SourceError
@@ -140,8 +140,8 @@ def run(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise SourceError(f"--frames must be 1 or more, got {args.frames}")
     # (tools QA: the clip became JSON)
-    models = {f"--model {m}": Path(m) for m in args.model or [] if Path(m).is_file()}  # (review: the model became JSON)
-    check_outputs({"--json": args.json}, {f"clip {clip}": clip for clip in args.clips} | models)
+    models = {k: v for m in args.model or [] for k, v in model_files(resolve_model(m), f"--model {m}").items()}
+    check_outputs({"--json": args.json}, {f"clip {clip}": clip for clip in args.clips} | models)  # (review)
     commit = code_version()["git_commit"] or ""  # "+" when the checkout has changes
     result: dict = {"commit": commit.strip(), "models": {}}
     one_euro = one_euro_options(args.one_euro)

@@ -126,20 +126,21 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class _OneTryBasic(urllib.request.HTTPBasicAuthHandler):
-    """Answers a camera's basic challenge once: a request that carried the password and was refused
-    again ends the probe."""
+class _OneTry:
+    """Answers a camera's challenge once: a request that carried the password and was refused again
+    ends the probe (urllib's digest handler tries six times, and cameras lock an account after five
+    or so failures: one typo had locked the user out; review)."""
 
     def http_error_401(self, req, fp, code, msg, headers):  # noqa: ANN001, ANN201 - urllib's
         return None if req.has_header("Authorization") else super().http_error_401(req, fp, code, msg, headers)
 
 
-class _OneTryDigest(urllib.request.HTTPDigestAuthHandler):
-    """Answers a camera's digest challenge once (urllib tries six times, and cameras lock an account
-    after five or so failures: one typo had locked the user out; review)."""
+class _OneTryBasic(_OneTry, urllib.request.HTTPBasicAuthHandler):
+    pass
 
-    def http_error_401(self, req, fp, code, msg, headers):  # noqa: ANN001, ANN201 - urllib's
-        return None if req.has_header("Authorization") else super().http_error_401(req, fp, code, msg, headers)
+
+class _OneTryDigest(_OneTry, urllib.request.HTTPDigestAuthHandler):
+    pass
 
 
 class _CredentialsSent(urllib.request.BaseHandler):
