@@ -63,6 +63,19 @@ def finite_float(unit: str, example: str) -> Callable[[str], float]:
     return parse
 
 
+def whole_number(least: int, what: str) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of ``what`` (``"clips"``), ``least`` or more (tools QA:
+    ``--clips 0`` and ``--iters -1`` ended in tracebacks)."""
+
+    def parse(text: str) -> int:
+        if not text.strip().lstrip("-").isdigit() or int(text) < least:
+            raise argparse.ArgumentTypeError(f"expected a whole number of {what}, {least} or more, got {text!r}")
+        return int(text)
+
+    parse.__name__ = f"number of {what}"
+    return parse
+
+
 #: Each side of a frame size given as WxH, in pixels (a 1x1 camera file was written, then rescaled unsaid: QA).
 FRAME_SIDE_PX = (16, 32768)
 #: What :func:`frame_size` takes, for the error that names the option.

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from posecast.engines import skeleton
+from posecast.engines.cli_args import whole_number
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.networks import PoseModel
@@ -118,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument(
         "--max-steps",
-        type=int,
+        type=whole_number(0, "steps"),
         default=0,
         help="stop after this many steps (0: minutes only); the same compute on a slower or faster CPU",
     )
     ap.add_argument("--protocols", default="other-people,same-footage", help=f"comma-separated: {', '.join(PROTOCOLS)}")
     ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--lr-warmup-steps", type=int, default=AdaptOptions.lr_warmup_steps,
+    ap.add_argument("--lr-warmup-steps", type=whole_number(0, "steps"), default=AdaptOptions.lr_warmup_steps,
                     help="linear warm-up of the learning rate over this many steps (0: none, as before 2026-12-05)")
     ap.add_argument("--no-lr-decay", action="store_true",
                     help="a constant learning rate after the warm-up (as before 2026-12-05), not a linear decay to 0")
@@ -143,10 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="footage: each frame's teacher over every window holding it; window: per window "
                          "(default: the recipe's)")  # fmt: skip
     ap.add_argument("--label", default="", help="suffix of the result's name (variants of one protocol)")
-    ap.add_argument("--seed", type=int, default=0, help="adaptation's seed (windows and views drawn)")
+    ap.add_argument("--seed", type=whole_number(0, "a seed"), default=0,
+                    help="adaptation's seed (windows and views drawn)")
     ap.add_argument(
         "--in-domain-every",
-        type=int,
+        type=whole_number(0, "clips"),
         default=4,
         help="also score every Nth held-out Bandai-Namco clip (does adaptation cost in-domain?); 0: not",
     )

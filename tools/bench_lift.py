@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from posecast.engines.cli_args import whole_number
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.runtime.base import resolve_model
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", default=str(CLIP))
     ap.add_argument("--model", help="lifting model .onnx or shipped name (default: the shipped one)")
-    ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--iters", type=whole_number(1, "timed frames"), default=300)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

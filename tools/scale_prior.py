@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import skeleton
+from posecast.engines.cli_args import whole_number
 from posecast.engines.errors import run_reporting
 from posecast.engines.training.config import TrainConfig, load_config, resolve_data
 from posecast.engines.training.data.dataset import load_source
@@ -35,7 +36,7 @@ from train import split_data  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, help="training config whose data and held-out sets are used")
-    ap.add_argument("--samples", type=int, default=20000)
+    ap.add_argument("--samples", type=whole_number(1, "samples"), default=20000)
     args = ap.parse_args(argv)
     return run_reporting(lambda: run(args), "scale_prior")
 

@@ -41,6 +41,7 @@ from posecast.calibration import estimate_subject
 from posecast.calibration.errors import CalibrationError
 from posecast.calibration.subject import SubjectOptions, SubjectProfile
 from posecast.engines import normalize, skeleton
+from posecast.engines.cli_args import whole_number
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.training.config import resolve_data
@@ -105,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="shipped model name or .onnx (default: the shipped default)")
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
-    ap.add_argument("--clips", type=int, default=10, help="clips per held-out set (at least 5 s long)")
-    ap.add_argument("--cameras", type=int, default=12, help="random webcams per clip")
+    ap.add_argument("--clips", type=whole_number(1, "clips"), default=10,
+                    help="clips per held-out set (at least 5 s long)")
+    ap.add_argument("--cameras", type=whole_number(1, "webcams"), default=12, help="random webcams per clip")
     ap.add_argument("--view", choices=("any", "facing"), default="any",
                     help="webcams from every side (default), or the person facing each")  # fmt: skip
     ap.add_argument("--noisy", action="store_true",

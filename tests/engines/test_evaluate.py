@@ -571,6 +571,27 @@ def test_bad_values_are_refused_by_argparse(argv: list[str], said: str, capsys, 
     assert exit_info.value.code == 2 and said in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("tool", "argv", "said"), [
+    ("subject_accuracy", ["--clips", "0"], "--clips: expected a whole number of clips, 1 or more, got '0'"),
+    ("subject_accuracy", ["--cameras", "-2"], "--cameras: expected a whole number of webcams, 1 or more, got '-2'"),
+    ("bench_lift", ["--iters", "-1"], "--iters: expected a whole number of timed frames, 1 or more, got '-1'"),
+    ("bench_ab", ["--rounds", "0"], "--rounds: expected a whole number of rounds, 1 or more"),
+    ("compare_mediapipe", ["--frames", "0"], "--frames: expected a whole number of frames, 1 or more"),
+    ("evaluate", ["--max-clips", "-1"], "--max-clips: expected a whole number of clips, 0 or more"),
+    ("scale_prior", ["--samples", "0"], "--samples: expected a whole number of samples, 1 or more"),
+    ("train", ["--steps", "1.5"], "--steps: expected a whole number of steps, 1 or more, got '1.5'"),
+    ("train", ["--eval-every", "0"], "--eval-every: expected a whole number of steps, 1 or more"),
+    ("adapt_experiment", ["--max-steps", "-5"], "--max-steps: expected a whole number of steps, 0 or more"),
+])  # fmt: skip
+def test_counts_are_whole_numbers_checked_as_the_arguments_are_parsed(tool: str, argv: list[str], said: str, capsys,
+                                                                      load_tool) -> None:  # noqa: ANN001
+    """Tools QA: subject_accuracy --clips 0 and bench_lift --iters -1 ended in tracebacks;
+    a count is now refused in one line before any work."""
+    with pytest.raises(SystemExit) as exit_info:
+        load_tool(tool).main(argv)
+    assert exit_info.value.code == 2 and said in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("tool", ["knee_lag", "subject_accuracy"])
 def test_a_tool_run_without_the_data_says_so_in_one_line(tool: str, tmp_path) -> None:  # noqa: ANN001
     """Tools QA: on a fresh clone (no ../shared) four tools ended with ConfigError's traceback, exit 1."""
