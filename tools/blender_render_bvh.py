@@ -2,8 +2,10 @@
 
 Run inside Blender::
 
-    blender -b --factory-startup --python tools/blender_render_bvh.py -- take.bvh out.png \
-        [--frames 40,75,100] [--strip 1.1]
+    blender -b --factory-startup --python-exit-code 1 --python tools/blender_render_bvh.py -- \
+        take.bvh out.png [--frames 40,75,100] [--strip 1.1]
+
+(``--python-exit-code 1``: without it Blender exits 0 when this script fails, a bad BVH included.)
 
 It imports the BVH with Blender's own importer (default axes: Forward -Z, Up Y, the ``world``
 frame of ``posecast export``), then, because an armature is not rendered, puts a sphere on every
@@ -15,6 +17,7 @@ the CPU (no GPU or display needed).
 
 import argparse
 import math
+import os
 import sys
 
 import bpy
@@ -68,6 +71,8 @@ parser.add_argument("--frames", default=None, help="comma-separated Blender fram
 parser.add_argument("--strip", type=float, default=0.0, help="metres between snapshots along x")
 args = parser.parse_args(sys.argv[sys.argv.index("--") + 1 :])
 bvh_path, png_path = args.bvh, args.png
+if not os.path.isfile(bvh_path):  # (Blender's importer says it as a traceback through its operators)
+    parser.error(f"{bvh_path}: no such file: pass a .bvh written by posecast export --bvh")
 bpy.ops.wm.read_factory_settings(use_empty=True)
 bpy.ops.import_anim.bvh(
     filepath=bvh_path,

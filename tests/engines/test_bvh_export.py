@@ -171,3 +171,16 @@ def test_real_blender_imports_it_within_a_millimetre(run_joints, tmp_path: Path,
     expected = engine_frames.positions_to_frame(joints, engine_frames.get_frame("blender"))
     worst = max(np.abs(got - expected[:, j]).max() for j, got in heads_by_joint(positions).items())
     assert worst < 1e-3, f"Blender {read['blender']}: {worst * 1000:.3f} mm"
+
+
+@pytest.mark.skipif(BLENDER is None, reason="blender not installed (Debian: apt-get install -y blender)")
+def test_the_render_tool_says_a_missing_bvh_in_one_line(tmp_path: Path) -> None:
+    """Tools QA: tools/blender_render_bvh.py given a missing file ended in the importer's traceback."""
+    tool = Path(__file__).resolve().parents[2] / "tools" / "blender_render_bvh.py"
+    command = [BLENDER, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(tool), "--",
+               str(tmp_path / "missing.bvh"), str(tmp_path / "out.png")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].endswith("missing.bvh: no such file: pass a .bvh written by "
+                                                           "posecast export --bvh")  # fmt: skip
+    assert not (tmp_path / "out.png").exists()
