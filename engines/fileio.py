@@ -404,6 +404,25 @@ def remove_stale(folder: Path, pattern: str, left_by: str) -> None:
                 log.info("removed %s, left %s", leftover.name, left_by)
 
 
+def missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would create, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
+def remove_empty_folders(made: list[Path]) -> None:
+    """Remove the folders of :func:`missing_folders` that a failed run made, innermost first, as
+    long as they are empty (what a run left in one is kept, and the folders around it)."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 def write_together(files: Mapping[Path, bytes | Callable[[IO[bytes]], object]]) -> None:
     """Write each file beside its name first (its bytes, or what a writer given the open file
     writes: ``np.savez`` streams, where bytes made first would double the memory), then move them in

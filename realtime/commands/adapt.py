@@ -20,7 +20,14 @@ from types import ModuleType
 from ...calibration import DEFAULT_HFOV_DEG, load_intrinsics
 from ...engines.cli_args import given_path, output_file, output_file_ending, output_folder
 from ...engines.errors import PosecastError, escaped, one_line
-from ...engines.fileio import atomic_write, check_outputs, file_identity, output_file_problem
+from ...engines.fileio import (
+    atomic_write,
+    check_outputs,
+    file_identity,
+    missing_folders,
+    output_file_problem,
+    remove_empty_folders,
+)
 from ...engines.install import install_hint
 from ...engines.logs import counted
 from ...engines.runtime.base import WEIGHTS_DIR, adapt_weights_path
@@ -191,23 +198,13 @@ def adapt_command(args: argparse.Namespace) -> int:
     training = training_module()
     model = training.check_start(args.model)  # a missing model or adaptation file fails before MediaPipe runs
     check_start_kept(args.output, args.report, model)
-    _make_save_2d_folder(args, kinds)
-    _warn_camera_options_unused(args, kinds)  # once every check passed: a refused option is the only line (QA)
-    options = training.AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.steps,
-                                           threads=args.threads, seed=args.seed)  # fmt: skip
-    footage_options = FootageOptions(MediaPipeDetector.options_from_args(args), camera)
-    with tempfile.TemporaryDirectory(prefix="posecast-adapt-2d-") as tmp:
-        footage = footage_to_2d(args.inputs, args.save_2d or Path(tmp), footage_options)
-        files = [f.path for f in footage if f.with_person]
-        frames = sum(f.with_person for f in footage)
-        limit = f"{args.minutes:g} min"
-        if args.steps:  # the sooner ends it (QA: "for 5 min" was said of a one-step run)
-            limit += f" or {counted(args.steps, 'step')}, whichever comes first"
-        log.info("adapting %s to %s with a person (%s) for %s", model.name, counted(frames, "frame"),
-                 counted(len(files), "sequence"), limit)  # fmt: skip
-        sources = list(dict.fromkeys(f.source for f in footage if f.with_person))  # a take of two people: once
-        report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources,
-                                moving_files=stop_signals_deferred)
+    made = missing_folders(args.save_2d) if args.save_2d is not None else []
+    try:
+        _make_save_2d_folder(args, kinds)
+        report, frames = _adapt(args, kinds, camera, model, training)
+    except BaseException:  # (QA: a run that failed before any 2D was saved left the folders it made)
+        remove_empty_folders(made)
+        raise
     report_written = False
     try:
         print(format_report(report, frames))
@@ -228,6 +225,28 @@ def adapt_command(args: argparse.Namespace) -> int:
                     "short%s", args.output, report_file)  # fmt: skip
         raise
     return 0
+
+
+def _adapt(args: argparse.Namespace, kinds: list[tuple[Path, str]], camera: LiftingOptions, model: Path,
+           training: ModuleType) -> tuple[object, int]:
+    """The footage to 2D (MediaPipe, or the 2D given), then the adaptation: its report and frames."""
+    _warn_camera_options_unused(args, kinds)  # once every check passed: a refused option is the only line (QA)
+    options = training.AdaptOptions.recipe(args.recipe, minutes=args.minutes, max_steps=args.steps,
+                                           threads=args.threads, seed=args.seed)  # fmt: skip
+    footage_options = FootageOptions(MediaPipeDetector.options_from_args(args), camera)
+    with tempfile.TemporaryDirectory(prefix="posecast-adapt-2d-") as tmp:
+        footage = footage_to_2d(args.inputs, args.save_2d or Path(tmp), footage_options)
+        files = [f.path for f in footage if f.with_person]
+        frames = sum(f.with_person for f in footage)
+        limit = f"{args.minutes:g} min"
+        if args.steps:  # the sooner ends it (QA: "for 5 min" was said of a one-step run)
+            limit += f" or {counted(args.steps, 'step')}, whichever comes first"
+        log.info("adapting %s to %s with a person (%s) for %s", model.name, counted(frames, "frame"),
+                 counted(len(files), "sequence"), limit)  # fmt: skip
+        sources = list(dict.fromkeys(f.source for f in footage if f.with_person))  # a take of two people: once
+        report = training.adapt(model, files, args.output, options, progress=sys.stderr.isatty(), sources=sources,
+                                moving_files=stop_signals_deferred)
+    return report, frames
 
 
 #: The report's figures: (key, label, unit).

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ...engines.cli_args import given_path, nonempty_text, output_folder
-from ...engines.fileio import OUT_OF_ROOM, output_file_problem
+from ...engines.fileio import OUT_OF_ROOM, missing_folders, output_file_problem, remove_empty_folders
 from ...engines.logs import quieter
 from ...engines.metadata import read_onnx_metadata
 from ...engines.runtime import BACKENDS, availability
@@ -166,15 +166,6 @@ def _check_output(folder: Path, source: str) -> None:
         raise OptionsError(f"cannot write to {existing} (for --output {folder}): {problem}; pass --output DIR")
 
 
-def _missing_folders(folder: Path) -> list[Path]:
-    """The folders ``folder.mkdir(parents=True)`` would create, outermost first."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    return missing[::-1]
-
-
 #: The files of a results folder: a run leaves all of its own and none of an earlier run's.
 RESULT_FILES = ("bench.json", "bench.md", "bench_stages.png", "bench_timeline.png", "bench_resources.png")
 
@@ -185,7 +176,7 @@ def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool)
     earlier run's :data:`RESULT_FILES` that this run does not write removed (a stop between
     two files left a new ``bench.json`` beside an earlier run's ``bench.md`` and plots: QA).
     A folder this made is removed again when nothing could be written in it."""
-    created = _missing_folders(folder)
+    created = missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".bench-", dir=folder))
@@ -210,11 +201,7 @@ def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
-        for made in reversed(created):
-            try:
-                made.rmdir()  # only when empty
-            except OSError:
-                break
+        remove_empty_folders(created)
         raise
     return [folder / path.name for path in staged]
 

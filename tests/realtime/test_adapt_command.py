@@ -186,6 +186,23 @@ def test_a_refused_start_model_leaves_no_save_2d_folder(tmp_path: Path, capsys: 
     assert "model file not found" in err and not (tmp_path / "two_d").exists()
 
 
+def test_a_run_that_saved_no_2d_leaves_no_save_2d_folder(tmp_path: Path, pose_model_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """QA: footage with no person in it failed after --save-2d was made, leaving its empty folders."""
+    pytest.importorskip("torch")
+    import cv2
+
+    video = tmp_path / "empty_room.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 120))
+    for _ in range(10):
+        writer.write(np.full((120, 160, 3), 90, np.uint8))
+    writer.release()
+    err = _error(capsys, [str(video), "--output", str(tmp_path / "a.onnx"), "--save-2d", str(tmp_path / "two_d" / "x"),
+                          "--model-asset", str(pose_model_path)])  # fmt: skip
+    assert "no person was seen in any frame" in err
+    assert not (tmp_path / "two_d").exists() and not (tmp_path / "a.onnx").exists()
+
+
 def test_save_2d_with_2d_inputs_says_it_does_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """QA: .npz inputs are 2D already, and --save-2d made an empty folder tree for nothing."""
     pytest.importorskip("torch")
