@@ -49,7 +49,8 @@ class PosecastParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line on stderr and exit code 2, as every other bad input (argparse prints the usage
         block first, which can run to twenty lines and bury the problem); ``--help`` has the usage."""
-        self.exit(2, f"{self.prog}: error: {message}{self._swallowed_file_hint(message)} (see `{self.prog} --help`)\n")
+        hint = self._swallowed_file_hint(message) or self._dash_name_hint(message)
+        self.exit(2, f"{self.prog}: error: {message}{hint} (see `{self.prog} --help`)\n")
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's signature
         # kept for error(): sub-parsers are handed the words after their command's name
@@ -68,6 +69,18 @@ class PosecastParser(argparse.ArgumentParser):
             if option in optional_value and not value.startswith("-") and names_a_file(value):
                 return (f"; {option} took {value!r} for its value: put {value!r} before {option}, or give {option} "
                         f"its own value first")  # fmt: skip
+        return ""
+
+    def _dash_name_hint(self, message: str) -> str:
+        """When an option's value is a file name starting with ``-``, which argparse takes for an
+        option: say how to give it (QA: ``--source -clip.mp4`` said only "expected one argument")."""
+        match = re.fullmatch(r"argument (\S+): expected one argument", message)
+        if match is None:
+            return ""
+        options = match.group(1).split("/")
+        for given, value in itertools.pairwise(getattr(self, "_words", [])):
+            if given in options and value.startswith("-") and not value.startswith("--") and names_a_file(value):
+                return f"; {value!r} reads as an option: write {given}={value} or {given} ./{value}"
         return ""
 
     def parse_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's signature

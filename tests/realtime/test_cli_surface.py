@@ -545,6 +545,11 @@ def test_listen_rounds_floats() -> None:
         # --vmc took the recording for its address: it said only that the recording was missing (QA)
         (["replay", "--vmc", "take.posecast"], "posecast replay: error: the following arguments are required: "
          "recording; --vmc took 'take.posecast' for its value: put 'take.posecast' before --vmc"),
+        # a file name starting with "-" reads as an option: argparse said only "expected one argument" (QA)
+        (["run", "--source", "-clip.mp4"], "argument --source: expected one argument; '-clip.mp4' reads as an "
+         "option: write --source=-clip.mp4 or --source ./-clip.mp4"),
+        (["calibrate", "floor", "--source", "x.mp4", "-o", "-floor.yaml"], "'-floor.yaml' reads as an option: write "
+         "-o=-floor.yaml or -o ./-floor.yaml"),
         # the unused --mirror was warned about before the refusal (QA: 2 lines)
         (["run", "--headless", "--source", str(DANCE_CLIP), "--frame", "camera", "--mirror",
           "--publish", "none"], "--frame camera adds engine-frame poses to the published messages"),
