@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_path
+from ..plotting import pyplot
 
 
 def _rewrite(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
@@ -61,11 +62,9 @@ def plot_history(csv_path: Path, png_path: Path) -> None:
     row: a checkpoint may come before the first log line; QA, a FileNotFoundError traceback)."""
     if not csv_path.is_file():
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if plt is None:
+        return
     with csv_path.open() as f:
         rows = list(csv.DictReader(f))
     if not rows:

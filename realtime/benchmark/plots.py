@@ -13,23 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from ...engines.fileio import atomic_path
+from ...engines.plotting import pyplot
 from .analysis import STAGE_ORDER, STAGE_TITLES, message_times_ns
 from .runner import BenchResult
 
 log = logging.getLogger(__name__)
 
 MISSING = 'plots skipped: matplotlib is not installed (pip install "posecast[bench]")'
-
-
-def _pyplot():  # noqa: ANN202 - matplotlib.pyplot
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -145,7 +135,7 @@ def plot_resources(plt, result: BenchResult, path: Path) -> Path:  # noqa: ANN00
 def write_plots(result: BenchResult, folder: Path) -> list[Path]:
     """``bench_stages.png``, ``bench_timeline.png``, ``bench_resources.png`` in ``folder``;
     none (and one log line) without matplotlib."""
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         log.warning(MISSING)
         return []

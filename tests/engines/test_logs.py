@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from posecast.engines.logs import counted, quieter
 
 
@@ -17,3 +18,21 @@ def test_quieter_restores_the_level() -> None:
     with quieter(logging.WARNING, "posecast.test_logs"):
         assert not logger.isEnabledFor(logging.INFO)
     assert logger.level == logging.INFO
+
+
+def test_matplotlib_says_nothing_of_an_unwritable_home(tmp_path) -> None:  # noqa: ANN001
+    """QA: where the home folder cannot be written (a container, a service), matplotlib's two
+    warnings about its configuration folder ended every ``posecast bench``'s output."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("matplotlib")
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    code = ("import logging; logging.basicConfig(level=logging.WARNING)\n"
+            "from posecast.engines.plotting import pyplot\n"
+            "plt = pyplot(); fig = plt.figure(); fig.savefig('plot.png')\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={**env, "HOME": "/proc"})  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert (tmp_path / "plot.png").stat().st_size > 0
