@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import skeleton
-from posecast.engines.cli_args import whole_number
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write, check_outputs
 from posecast.engines.install import code_version
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "holds every shipped model: name it only to re-make that file)",
     )
     ap.add_argument("--images", type=Path, help="write compare_mediapipe_<clip>.png here (e.g. docs/images)")
-    ap.add_argument("--frames", type=whole_number(1, "frames"), help="only the first N frames of each clip")
+    ap.add_argument("--frames", type=int, help="only the first N frames of each clip")
     ap.add_argument(
         "--legs-cut",
         action="store_true",

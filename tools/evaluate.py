@@ -46,7 +46,6 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import normalize, skeleton
-from posecast.engines.cli_args import whole_number
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import check_outputs, json_ready
 from posecast.engines.training.config import ConfigError, resolve_data
@@ -285,8 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                          "file from the clip's first seconds)")  # fmt: skip
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
     ap.add_argument("--sets", default="in_domain,cross", help="comma-separated: " + ", ".join(SET_NAMES))
-    ap.add_argument("--max-clips", type=whole_number(0, "clips"), default=0,
-                    help="evaluate on only this many clips per set")
+    ap.add_argument("--max-clips", type=int, default=0, help="evaluate on only this many clips per set")
     ap.add_argument("--camera-fps", default="",
                     help="comma-separated camera rates (e.g. 5,10): also score each set as a camera at that rate "
                          "films it, windows made as the live window makes them (sets named SET@5fps)")  # fmt: skip

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 from posecast.engines import metrics
-from posecast.engines.cli_args import whole_number
 from posecast.engines.errors import run_reporting
 from posecast.engines.fileio import atomic_write
 from posecast.engines.networks import PoseModel
@@ -82,15 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recorded-2d", nargs="*", help="2D sequences (.npz, lift input format), adding to the config's")
     ap.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, log.csv, losses.png")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt with OUT/config.json")
-    ap.add_argument("--steps", type=whole_number(1, "steps"),
-                    help="train to this step (with --resume: past the checkpoint's step)")
+    ap.add_argument("--steps", type=int, help="train to this step (with --resume: past the checkpoint's step)")
     ap.add_argument("--mode", choices=["unsupervised", "ablation", "supervised", "semi", "distill"])
     ap.add_argument("--teacher", help="distill mode: the teacher's checkpoint (e.g. runs/unsupervised/last.pt)")
-    ap.add_argument("--window", type=whole_number(1, "frames"), help="window frames T")
+    ap.add_argument("--window", type=int, help="window frames T")
     ap.add_argument("--device", default=None, help="cpu or cuda")
-    ap.add_argument("--max-clips", type=whole_number(1, "clips"),
+    ap.add_argument("--max-clips", type=int,
                     help="use only this many clips, taken in turn from each source (tiny runs, CI; kept for --resume)")
-    ap.add_argument("--eval-every", type=whole_number(1, "steps"), default=500)
+    ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
