@@ -124,7 +124,7 @@ def input_folder_problem(path: str | Path) -> str | None:
             return "is not a folder"
         with os.scandir(path) as entries:
             for entry in entries:  # listing needs read permission, looking at what is listed search (x)
-                entry.stat()
+                entry.stat(follow_symlinks=False)  # a link's target may be gone (an editor's lock file): footage QA
                 break
         return None
     except OSError as exc:

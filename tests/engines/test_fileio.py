@@ -233,3 +233,12 @@ def test_files_written_together_are_all_or_none(tmp_path: Path) -> None:
     assert first.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "not_a_folder"]
     fileio.write_together({first: b"new", tmp_path / "b.md": b"table"})
     assert (first.read_bytes(), (tmp_path / "b.md").read_bytes()) == (b"new", b"table")
+
+
+def test_a_folder_whose_first_entry_is_a_dangling_link_can_be_read(tmp_path: Path) -> None:
+    """Footage QA: an image folder listing a link to nothing first (an editor's lock file,
+    ``.#name``) was refused as unreadable ("No such file or directory"); a folder holding only
+    such links too."""
+    (tmp_path / ".#lock").symlink_to(tmp_path / "gone")
+    assert next(os.scandir(tmp_path)).name == ".#lock"
+    assert fileio.input_folder_problem(tmp_path) is None
