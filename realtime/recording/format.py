@@ -106,6 +106,16 @@ MAX_PERSON_ID = 2**31
 MAX_CLOCK_NS = 2**63
 #: ``source_fps``: 0 (unknown) or within this range.
 SOURCE_FPS_RANGE = (0.01, 10_000.0)
+
+
+def recorded_rate(source_fps: float) -> float:
+    """``source_fps`` as a take keeps it: 0 (unknown: the take's rate comes from its timestamps)
+    for a rate outside :data:`SOURCE_FPS_RANGE`, which a reader takes for damage (footage QA: a
+    0.005 fps timelapse's and a cover picture's 90,000 fps takes were refused as damaged)."""
+    low, high = SOURCE_FPS_RANGE
+    return float(source_fps) if low <= source_fps <= high else 0.0
+
+
 #: A take runs at its source's nominal rate when the median step of its timestamps is within this
 #: fraction of the nominal period: a file's media time is (to the nanosecond), a paced file's capture
 #: time is (its steps scatter around the period); a stream whose rate OpenCV only guesses (25) is not.
@@ -266,7 +276,7 @@ class RecordingWriter:
                 "t_ns": int(record.t_ns),
                 "payload": bytes(record.payload),
                 "intrinsics": _intrinsics_map(record.intrinsics),
-                "source_fps": float(record.source_fps),
+                "source_fps": recorded_rate(record.source_fps),
             },
             single_float=False,
         )

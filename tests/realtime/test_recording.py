@@ -114,6 +114,22 @@ def test_round_trip_is_lossless(tmp_path: Path) -> None:
                 np.testing.assert_array_equal(pa.bone_lengths_m, pb.bone_lengths_m)
 
 
+@pytest.mark.parametrize("claimed_fps", [0.005, 90_000.0, float("nan")])
+def test_a_source_rate_a_reader_refuses_is_kept_as_unknown(tmp_path: Path, claimed_fps: float) -> None:
+    """Footage QA: a 0.005 fps timelapse's take, and a cover picture's at 90,000 fps, were written
+    with that rate and then refused by export, replay and adapt as damaged; the take keeps 0
+    (unknown) and its rate comes from its timestamps."""
+    path = tmp_path / "take.posecast"
+    writer = RecordingWriter(path, source="test", schema_version=2)
+    meta = meta_record()
+    writer.write_meta(MetaRecord(meta.t_ns, meta.payload, meta.intrinsics, claimed_fps))
+    for i in range(10):
+        writer.write_frame(frame_record(i, [person(0, i)]))
+    writer.close()
+    take = read_recording(path)
+    assert take.metas[0].source_fps == 0.0 and take.fps == pytest.approx(30.0)
+
+
 def test_person_track_and_lift_input(tmp_path: Path) -> None:
     path = tmp_path / "take.posecast"
     write_take(path)
