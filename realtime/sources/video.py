@@ -28,6 +28,7 @@ from ...engines.fileio import input_file_problem
 from ...engines.media import opencv_path_problem
 from ..errors import SourceError
 from ..types import Frame
+from .containers import has_no_video_stream, only_cover_art, raw_stream_rate, whole_though_counted_short
 from .files import FileSource, Pacer
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class VideoFileSource(FileSource):
         self._damaged_until = -1  # the frame after the last damaged one (a run goes on from there)
         self._reset_clock(0.0)
         self._display_size: tuple[int, int] | None = None  # non-square pixels: the size frames are shown at
+        self._opened_bytes = 0  # the file's size when opened
 
     @classmethod
     def from_spec(cls, spec: str, realtime: bool = False) -> VideoFileSource | None:
@@ -112,6 +114,9 @@ class VideoFileSource(FileSource):
             ok, image = capture.read()
         if damaged_start and ok and image is not None:
             damaged_start = max(damaged_start, _frame_at(capture, counted))
+        if ok and image is not None and only_cover_art(self.path):
+            capture.release()
+            raise SourceError(f"{self.path} holds sound and a cover picture but no video: pass a video file")
         if (not ok or image is None) and capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) == 0:
             capture.release()  # it decodes: it holds no frame ("re-encode it" was no help)
             raise SourceError(f"video file {self.path} has no frames: pass a video with at least one")
@@ -137,6 +142,7 @@ class VideoFileSource(FileSource):
                 "it plays elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
+        self._opened_bytes = self.path.stat().st_size  # a file still being written grows (end of stream)
         self.damaged_frames = self._damaged_places = 0
         self._damaged_until = -1
         if damaged_start:  # numbered and timed as the frames they are (the temporal stages see a gap)
@@ -162,7 +168,13 @@ class VideoFileSource(FileSource):
         if not (num > 0 and den > 0) or abs(num / den - 1.0) < 0.01:
             return None
         height, width = image.shape[:2]
-        shown = (max(1, round(width * num / den)), height)
+        # the pixel ratio is the stored frame's, and OpenCV hands the frame turned upright by the
+        # file's rotation: turned a quarter, the stored width is the frame's height (footage QA: a
+        # phone's portrait clip of 4:3 pixels was stretched across, its 3D 138 mm off)
+        if round(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 180 == 90:
+            shown = (width, max(1, round(height * num / den)))
+        else:
+            shown = (max(1, round(width * num / den)), height)
         log.info("video %s has non-square pixels (%g:%g): its %dx%d frames are read as shown, %dx%d", self.path,
                  num, den, width, height, *shown)  # fmt: skip
         return shown
@@ -287,7 +299,9 @@ class VideoFileSource(FileSource):
             failed += 1
             # also: a count of 0 (unknown)
             if self._next_id + failed >= self.frame_count or failed >= MAX_UNREADABLE_RUN:
-                if self._next_id + FRAME_COUNT_SLACK < self.frame_count:
+                if self._grew_while_read():
+                    return None
+                if self._next_id + FRAME_COUNT_SLACK < self.frame_count and not whole_though_counted_short(self.path):
                     after = (" after damaged frames (the frame numbers after the damage may be a few too low)"
                              if self.damaged_frames else "")  # fmt: skip
                     # (QA: a clip trimmed by a phone or `ffmpeg -ss ... -c copy` keeps the cut frames' packets
@@ -301,6 +315,18 @@ class VideoFileSource(FileSource):
             self._skip_damaged(failed)
             self._next_id += failed  # the media time of the frames after them stays theirs
         return image
+
+    def _grew_while_read(self) -> bool:
+        """Whether the file is larger than when it was opened, said once (footage QA: a recording
+        still being written was read up to where it was, exit 0 without a word)."""
+        try:
+            grown = self.path.stat().st_size > self._opened_bytes
+        except OSError:
+            return False
+        if grown:
+            log.warning("video %s grew while it was read (still being recorded or copied?): read up to frame %d; run "
+                        "again once it is finished for the rest", self.path, self._next_id)  # fmt: skip
+        return grown
 
     def _skip_damaged(self, count: int) -> None:
         """Count ``count`` damaged frames from frame ``_next_id``: the first place is logged, the
@@ -324,34 +350,3 @@ class VideoFileSource(FileSource):
                 log.warning("video %s: %d damaged frames skipped in all, in %d places", self.path,
                             self.damaged_frames, self._damaged_places)  # fmt: skip
 
-
-def raw_stream_rate(path: Path) -> float | None:
-    """The frame rate a raw H.264 or HEVC stream's own header gives (its SPS timing), which
-    OpenCV does not read (it reports FFmpeg's 25: a 30 fps Raspberry Pi stream ran 20 % slow;
-    QA); ``None`` without PyAV (the ``video`` extra), for any other file, or where there is none."""
-    try:
-        import av
-    except ImportError:
-        return None
-    try:
-        with av.open(str(path)) as container:
-            if container.format.name not in ("h264", "hevc"):
-                return None
-            rate = container.streams.video[0].codec_context.framerate
-    except Exception:  # noqa: BLE001 - PyAV's errors are many types: no rate, as without it
-        return None
-    return float(rate) if rate and 0.1 <= float(rate) <= 1000.0 else None
-
-
-def has_no_video_stream(path: Path) -> bool:
-    """Whether PyAV (the ``video`` extra) opens ``path`` and finds streams but no video among them
-    (a sound file); ``False`` when it cannot tell."""
-    try:
-        import av
-    except ImportError:
-        return False
-    try:
-        with av.open(str(path)) as container:
-            return bool(container.streams) and not container.streams.video
-    except Exception:  # noqa: BLE001 - PyAV's errors are many types: it cannot tell
-        return False

@@ -196,6 +196,120 @@ def test_non_square_pixels_are_read_as_shown(tmp_path: Path, dance_frames: list[
     assert np.abs(frames[5].image_bgr.astype(int) - dance_frames[5]).mean() < 12  # the clip, as shown
 
 
+def _turned_a_quarter(mp4: Path) -> None:
+    """Give an MP4's track a 90° display matrix (what a phone writes for a portrait clip; this
+    FFmpeg's muxer no longer takes a ``rotate`` tag): its ``tkhd`` box's 3x3 matrix, 16.16 fixed."""
+    import struct
+
+    data = bytearray(mp4.read_bytes())
+    box = data.find(b"tkhd")
+    assert box > 0 and data[box + 4] == 0  # version 0: the matrix is 40 bytes into the box's fields
+    matrix = box + 4 + 40
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    mp4.write_bytes(bytes(data))
+
+
+def test_non_square_pixels_of_a_turned_clip_are_read_as_shown(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
+    """Footage QA: a phone's portrait clip of 4:3 pixels, stored 432x576 and turned a quarter, was
+    stretched across (the ratio is the stored frame's, OpenCV hands the frame turned): 576x432
+    read as 768x432, its 3D 138 mm off the square clip's."""
+    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    from fractions import Fraction
+
+    path = tmp_path / "portrait.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 432, 576, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for image in dance_frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(cv2.resize(image, (432, 576)), format="bgr24")))
+        out.mux(stream.encode())
+    _turned_a_quarter(path)
+    frames = read_all(open_source(str(path)))
+    assert len(frames) == 12 and {f.image_size for f in frames} == {(576, 576)}
+    upright = cv2.rotate(frames[5].image_bgr, cv2.ROTATE_90_COUNTERCLOCKWISE)  # back as stored, shown
+    assert np.abs(upright.astype(int) - dance_frames[5]).mean() < 12
+
+
+def test_a_song_with_a_cover_picture_is_called_sound(tmp_path: Path) -> None:
+    """Footage QA: an .m4a or .mp3 with its album's cover was posed as a one-frame video at
+    90,000 fps, exit 0 (its take was then refused as damaged)."""
+    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    from posecast.realtime.errors import SourceError
+
+    path = tmp_path / "song.mp4"
+    with av.open(str(path), "w") as out:
+        sound, cover = out.add_stream("aac", rate=16000), out.add_stream("mjpeg")
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        for _ in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            out.mux(sound.encode(frame))
+        out.mux(sound.encode())
+        out.mux(cover.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="bgr24")))
+        out.mux(cover.encode())
+    with pytest.raises(SourceError, match=r"song\.mp4 holds sound and a cover picture but no video: pass a video"):
+        read_all(open_source(str(path)))
+
+
+def _matroska_with_longer_sound(path: Path, frames: list[np.ndarray], sound_s: float) -> None:
+    import av
+
+    with av.open(str(path), "w") as out:
+        video, sound = out.add_stream("libx264", rate=30), out.add_stream("aac", rate=16000)
+        video.width, video.height, video.pix_fmt = 576, 576, "yuv420p"
+        video.codec_context.options = {"tune": "zerolatency"}  # a packet per frame, interleaved with the sound
+        sound_frames = round(sound_s * 16000 / 1024)
+        for i in range(max(len(frames), sound_frames)):
+            if i < len(frames):
+                out.mux(video.encode(av.VideoFrame.from_ndarray(frames[i], format="bgr24")))
+            if i < sound_frames:
+                frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                frame.sample_rate = 16000
+                out.mux(sound.encode(frame))
+        out.mux(video.encode())
+        out.mux(sound.encode())
+
+
+def test_a_whole_matroska_file_with_longer_sound_is_not_called_cut_short(
+    tmp_path: Path, dance_frames: list[np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Footage QA: OpenCV counts a Matroska/WebM file's frames as its whole duration × rate, so a
+    clip whose sound runs on (a screen recording's) was said to be "cut short or damaged"; one cut
+    in half still is."""
+    pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    path = tmp_path / "talk.mkv"
+    _matroska_with_longer_sound(path, dance_frames * 5, sound_s=6.0)  # 60 frames (2 s), 6 s of sound
+    with caplog.at_level(logging.WARNING, logger="posecast"):
+        assert len(read_all(open_source(str(path)))) == 60
+    assert not [r for r in caplog.records if "its header counts" in r.getMessage()]
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="posecast"):
+        read_all(open_source(str(cut)))
+    assert any("its header counts" in r.getMessage() and "cut short or damaged" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+
+
+def test_a_video_still_being_written_is_said_to_have_grown(tmp_path: Path, dance_frames: list[np.ndarray],
+                                                           caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Footage QA: a recording still being written was read up to where it was, exit 0 without a
+    word; a file larger at its end than when it was opened is said to have grown."""
+    pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    path = tmp_path / "recording.mkv"
+    _matroska_with_longer_sound(path, dance_frames, sound_s=0.1)
+    source = open_source(str(path))
+    with caplog.at_level(logging.WARNING, logger="posecast"), source:
+        assert source.read() is not None
+        with path.open("ab") as still_recording:
+            still_recording.write(bytes(4096))
+        while source.read() is not None:
+            pass
+    assert any("grew while it was read (still being recorded or copied?)" in r.getMessage() for r in caplog.records)
+
+
 def test_realtime_paces_a_variable_rate_video_by_its_own_times(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
     """20 frames at 30 fps, then 20 at 15 fps: --realtime counted frames at the average 20 fps, so
     the first part played slow and the second fast (0.9-1 s each); now 0.63 s and 1.27 s."""
