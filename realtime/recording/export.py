@@ -263,8 +263,10 @@ def check_take_timing(recording: Recording, times_s: np.ndarray, posed: np.ndarr
     the frames left out when a few are."""
     low, high = FPS_RANGE
     if not low <= fps <= high:
-        raise RecordingError(f"{recording.path}: its timestamps give {fps:.3g} frames per second, outside "
-                             f"{low:g}..{high:g}: they are damaged; record the take again")  # fmt: skip
+        # (footage QA: a 0.005 fps timelapse's take, whole, was called damaged)
+        raise RecordingError(f"{recording.path}: its timestamps give {fps:.3g} frames per second, outside the "
+                             f"{low:g}..{high:g} a BVH is made at (frames {1 / fps:.3g} s apart): a timelapse's or a "
+                             "burst's frames, or damaged timestamps (then record the take again)")  # fmt: skip
     out_of_order = int((~increasing(times_s) & posed).sum())
     if out_of_order * 2 > int(posed.sum()):
         raise RecordingError(f"{recording.path}: {out_of_order} of its {int(posed.sum())} frames with a pose are "

@@ -586,3 +586,16 @@ def test_a_gap_restarts_the_window_on_either_clock(squats_2d: np.ndarray, tmp_pa
                                                       "stamped": {"fps": 5.0, "timestamps_s": GOOD_S}})  # fmt: skip
     np.testing.assert_array_equal(outputs["counted"], outputs["stamped"])
     assert np.isnan(outputs["counted"][20:24]).all() and np.isfinite(outputs["counted"][24:]).all()
+
+
+def test_a_timelapse_take_is_refused_for_its_rate_not_called_damaged(tmp_path: Path) -> None:
+    """Footage QA: a take of a 0.005 fps timelapse (frames 200 s apart) is no motion for a BVH,
+    and was refused with "its timestamps ... are damaged" although they were whole."""
+    world, tick_fps = _turned_run()
+    ticks = np.arange(0, 40, 4)
+    path = tmp_path / "timelapse.posecast"
+    _record_mocap(world, ticks, tick_fps, set(), path, stamps_ns=3e9 + np.arange(len(ticks)) * 200e9, keep_all=True)
+    with pytest.raises(RecordingError, match=r"gives? 0\.005 frames per second, outside the 0\.1\.\.1000 a BVH is "
+                                             r"made at \(frames 200 s apart\): a timelapse's or a burst's frames"):
+        export_bvh(read_recording(path), tmp_path / "timelapse.bvh")
+    assert not (tmp_path / "timelapse.bvh").exists()
