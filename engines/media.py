@@ -51,6 +51,12 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".jfif", ".jpe", ".b
 OTHER_PHOTO_SUFFIXES: tuple[str, ...] = (".heic", ".heif") + tuple(
     suffix for suffix in _BUILD_DEPENDENT_SUFFIXES if suffix not in IMAGE_SUFFIXES
 )
+#: Video files OpenCV and PyAV read: what a folder given to adapt is searched for besides images and
+#: 2D files, and what an image folder holding none is looked at for (said, as the likelier intent)
+VIDEO_SUFFIXES: tuple[str, ...] = (
+    ".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts", ".mts", ".m2ts", ".3gp", ".flv",
+    ".mxf", ".ogv", ".h264", ".h265", ".hevc",
+)  # fmt: skip
 
 
 def natural_key(path: Path) -> tuple[tuple[str | int, ...], str]:

@@ -30,7 +30,7 @@ from ..engines.errors import escaped
 from ..engines.fileio import input_file_problem, same_file
 from ..engines.lift_input import posed_frames, read_lift_input, save_lift_input
 from ..engines.logs import quieter
-from ..engines.media import IMAGE_SUFFIXES, natural_key
+from ..engines.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, natural_key
 from .assemble import PipelineOptions, build_pipeline
 from .detectors.mediapipe import MediaPipeOptions
 from .errors import SourceError
@@ -69,14 +69,6 @@ class Footage2D:
     source: Path
     frames: int
     with_person: int
-
-
-#: What a folder given to adapt is searched for, besides images (which make it an image folder)
-#: and ``.npz`` / ``.posecast`` files: the video files OpenCV and PyAV read
-VIDEO_SUFFIXES: tuple[str, ...] = (
-    ".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts", ".mts", ".m2ts", ".3gp", ".flv",
-    ".mxf", ".ogv", ".h264", ".h265", ".hevc",
-)  # fmt: skip
 
 
 def input_kind(path: Path) -> str:

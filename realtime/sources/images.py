@@ -23,7 +23,14 @@ import numpy as np
 
 from ...calibration import CalibrationError, CameraIntrinsics
 from ...engines.fileio import input_file_problem, input_folder_problem
-from ...engines.media import IMAGE_SUFFIXES, ImageTooLargeError, image_files, read_image, unread_photos_notice
+from ...engines.media import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    ImageTooLargeError,
+    image_files,
+    read_image,
+    unread_photos_notice,
+)
 from ..errors import SourceError
 from ..types import Frame
 from .files import FileSource, Pacer
@@ -70,6 +77,10 @@ class ImageFolderSource(FileSource):
         if photos:  # left out: said, not silently (an iPhone's photos are .heic)
             log.warning("%s", unread_photos_notice(self.path, photos))
         if not files:
+            videos = sorted(p.name for p in self.path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            if videos:  # (footage QA: a folder of clips was told only which image endings it lacked)
+                raise SourceError(f"folder {self.path} holds no images but {len(videos)} video file(s) (e.g. "
+                                  f"{videos[0]}): pass one video as the source (posecast adapt takes the folder)")
             raise SourceError(
                 f"image folder {self.path} holds no images: expected files ending in {', '.join(IMAGE_SUFFIXES)}"
             )

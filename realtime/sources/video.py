@@ -259,8 +259,9 @@ class VideoFileSource(FileSource):
                 guess = (f" (FFmpeg's guess where a stream does not say: if it was filmed at another rate, wrap it "
                          f"so, e.g. ffmpeg -framerate 30 -i IN{self.path.suffix} -c copy OUT.mp4)"
                          if self.source_fps == FFMPEG_GUESSED_FPS else "")  # fmt: skip
-                log.info("video %s gives no presentation times (a raw stream?): frames are stamped at its nominal "
-                         "%.4g fps%s", self.path, self.source_fps, guess)  # fmt: skip
+                # (footage QA: a file repeating one time was called "a raw stream?" with no times)
+                log.info("video %s gives presentation times that do not advance (a raw stream, or one time repeated): "
+                         "frames are stamped at its nominal %.4g fps%s", self.path, self.source_fps, guess)  # fmt: skip
             return self._held_media_ns(period_ns)
         self._stuck_frames = 0
         clock_ns = pts_ns + self._pts_offset_ns

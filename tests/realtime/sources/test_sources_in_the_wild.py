@@ -112,7 +112,8 @@ def test_a_raw_stream_without_presentation_times_runs_at_its_rate(media_dir: Pat
     with caplog.at_level(logging.INFO):
         frames = read_all(_ClockedVideo(media_dir / "dance_576.mp4", lambda i: 0.0))
     assert [f.timestamp_ns for f in frames] == [int(f.frame_id * 1e9 / 30.0) for f in frames]
-    assert "gives no presentation times (a raw stream?): frames are stamped at its nominal 30 fps" in caplog.text
+    assert ("gives presentation times that do not advance (a raw stream, or one time repeated): frames are stamped "
+            "at its nominal 30 fps") in caplog.text  # fmt: skip
 
 
 def test_joined_segments_whose_clock_goes_back_keep_it_going_forwards(media_dir: Path) -> None:
@@ -168,6 +169,18 @@ def test_adapt_folders_take_camcorder_and_phone_videos_and_say_what_they_leave(t
         taken = expand_inputs([tmp_path])
     assert [path.name for path, _ in taken] == ["a.mp4", "b.MTS", "c.3gp"]
     assert "1 file(s) left out, not footage posecast reads by its ending (e.g. notes.txt)" in caplog.text
+
+
+def test_a_folder_of_videos_given_as_the_source_names_them(tmp_path: Path) -> None:
+    """Footage QA: a folder of phone clips given to ``run --source`` was told only which image
+    endings it lacked."""
+    from posecast.realtime.errors import SourceError
+
+    for name in ("b.MOV", "a.mp4", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(SourceError, match=r"holds no images but 2 video file\(s\) \(e\.g\. a\.mp4\): pass one video as "
+                                          r"the source \(posecast adapt takes the folder\)"):  # fmt: skip
+        read_all(open_source(str(tmp_path)))
 
 
 def test_an_empty_video_file_is_called_empty(tmp_path: Path) -> None:
