@@ -191,19 +191,26 @@ def test_an_empty_video_file_is_called_empty(tmp_path: Path) -> None:
         read_all(open_source(str(tmp_path / "clip.mp4")))
 
 
-def test_non_square_pixels_are_read_as_shown(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
-    """A clip of 4:3 pixels (DV, HDV, camcorders) stored 432 wide is shown 576 wide: read so (its
-    person was lifted stretched, 38 mm median off the square clip's, without a word)."""
-    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+def _four_three_pixel_clip(path: Path, frames: list[np.ndarray]) -> None:
+    """``frames`` (576x576) stored 432x576 in pixels 4:3 wide, as DV and HDV camcorders store them."""
     from fractions import Fraction
 
-    with av.open(str(tmp_path / "dv.mp4"), "w") as out:
+    import av
+
+    with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = 432, 576, "yuv420p"
         stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
-        for image in dance_frames:
+        for image in frames:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(cv2.resize(image, (432, 576)), format="bgr24")))
         out.mux(stream.encode())
+
+
+def test_non_square_pixels_are_read_as_shown(tmp_path: Path, dance_frames: list[np.ndarray]) -> None:
+    """A clip of 4:3 pixels (DV, HDV, camcorders) stored 432 wide is shown 576 wide: read so (its
+    person was lifted stretched, 38 mm median off the square clip's, without a word)."""
+    pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    _four_three_pixel_clip(tmp_path / "dv.mp4", dance_frames)
     frames = read_all(open_source(str(tmp_path / "dv.mp4")))
     assert len(frames) == 12 and {f.image_size for f in frames} == {(576, 576)}
     assert np.abs(frames[5].image_bgr.astype(int) - dance_frames[5]).mean() < 12  # the clip, as shown
@@ -226,17 +233,9 @@ def test_non_square_pixels_of_a_turned_clip_are_read_as_shown(tmp_path: Path, da
     """Footage QA: a phone's portrait clip of 4:3 pixels, stored 432x576 and turned a quarter, was
     stretched across (the ratio is the stored frame's, OpenCV hands the frame turned): 576x432
     read as 768x432, its 3D 138 mm off the square clip's."""
-    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
-    from fractions import Fraction
-
+    pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
     path = tmp_path / "portrait.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 432, 576, "yuv420p"
-        stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
-        for image in dance_frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(cv2.resize(image, (432, 576)), format="bgr24")))
-        out.mux(stream.encode())
+    _four_three_pixel_clip(path, dance_frames)
     _turned_a_quarter(path)
     frames = read_all(open_source(str(path)))
     assert len(frames) == 12 and {f.image_size for f in frames} == {(576, 576)}
