@@ -36,7 +36,7 @@ def raw_stream_rate(path: Path) -> float | None:
 
 def has_no_video_stream(path: Path) -> bool:
     """Whether the file has streams but no video among them (a sound file), a cover picture not
-    counted as video (:func:`only_cover_art`)."""
+    counted as video (:func:`video_streams`)."""
     try:
         import av
     except ImportError:
@@ -48,20 +48,21 @@ def has_no_video_stream(path: Path) -> bool:
         return False
 
 
-def only_cover_art(path: Path) -> bool:
-    """Whether every video stream of the file is an attached picture (an album's cover in a .mp3,
-    .m4a or .flac): OpenCV reads the picture as a one-frame video at 90,000 frames a second
-    (footage QA: a song was posed, and its take could not be exported)."""
+def video_streams(path: Path) -> tuple[int, int] | None:
+    """The file's video streams as ``(moving, covers)``: a cover is an attached picture (an album's
+    cover in a .mp3, .m4a or .flac), which OpenCV reads as a one-frame video at 90,000 frames a
+    second (footage QA: a song was posed, and its take could not be exported); OpenCV reads the
+    first stream of several, which nothing said (footage QA)."""
     try:
         import av
     except ImportError:
-        return False
+        return None
     try:
         with av.open(str(path)) as container:
-            video = container.streams.video
-            return bool(video) and all(_is_cover(s) for s in video)
+            covers = sum(_is_cover(s) for s in container.streams.video)
+            return len(container.streams.video) - covers, covers
     except Exception:  # noqa: BLE001 - PyAV's errors are many types: it cannot tell
-        return False
+        return None
 
 
 def _is_cover(stream: object) -> bool:

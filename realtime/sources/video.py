@@ -28,7 +28,7 @@ from ...engines.fileio import input_file_problem
 from ...engines.media import opencv_path_problem
 from ..errors import SourceError
 from ..types import Frame
-from .containers import has_no_video_stream, only_cover_art, raw_stream_rate, whole_though_counted_short
+from .containers import has_no_video_stream, raw_stream_rate, video_streams, whole_though_counted_short
 from .files import FileSource, Pacer
 
 log = logging.getLogger(__name__)
@@ -114,9 +114,13 @@ class VideoFileSource(FileSource):
             ok, image = capture.read()
         if damaged_start and ok and image is not None:
             damaged_start = max(damaged_start, _frame_at(capture, counted))
-        if ok and image is not None and only_cover_art(self.path):
-            capture.release()
-            raise SourceError(f"{self.path} holds sound and a cover picture but no video: pass a video file")
+        if ok and image is not None and (streams := video_streams(self.path)) is not None:
+            if streams[0] == 0 and streams[1] > 0:
+                capture.release()
+                raise SourceError(f"{self.path} holds sound and a cover picture but no video: pass a video file")
+            if streams[0] > 1:
+                log.info("video %s holds %d video streams: reading the first (ffmpeg -i IN -map 0:v:1 -c copy OUT.mkv "
+                         "takes out the second)", self.path, streams[0])  # fmt: skip
         if (not ok or image is None) and capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) == 0:
             capture.release()  # it decodes: it holds no frame ("re-encode it" was no help)
             raise SourceError(f"video file {self.path} has no frames: pass a video with at least one")

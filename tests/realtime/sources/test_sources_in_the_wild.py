@@ -284,6 +284,25 @@ def _matroska_with_longer_sound(path: Path, frames: list[np.ndarray], sound_s: f
         out.mux(sound.encode())
 
 
+def test_a_file_of_two_video_streams_says_which_is_read(tmp_path: Path, dance_frames: list[np.ndarray],
+                                                        caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Footage QA: OpenCV reads the first of a file's video streams, and nothing said so."""
+    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    path = tmp_path / "two.mkv"
+    with av.open(str(path), "w") as out:
+        first, second = out.add_stream("libx264", rate=30), out.add_stream("libx264", rate=30)
+        first.width, first.height, second.width, second.height = 576, 576, 288, 288
+        for image in dance_frames:
+            out.mux(first.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+            out.mux(second.encode(av.VideoFrame.from_ndarray(cv2.resize(image, (288, 288)), format="bgr24")))
+        out.mux(first.encode())
+        out.mux(second.encode())
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        frames = read_all(open_source(str(path)))
+    assert {f.image_size for f in frames} == {(576, 576)}
+    assert "holds 2 video streams: reading the first" in caplog.text
+
+
 def test_a_whole_matroska_file_with_longer_sound_is_not_called_cut_short(
     tmp_path: Path, dance_frames: list[np.ndarray], caplog: pytest.LogCaptureFixture
 ) -> None:
