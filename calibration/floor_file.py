@@ -32,11 +32,12 @@ FLOOR_FORMAT = "posecast-floor"
 FLOOR_KEYS = ("format", "version", "camera_height_m", "tilt_deg", "roll_deg", "source", "date")
 
 
-def save_floor(floor: Floor, path: str | Path, source: str = "") -> Path:
-    """Write ``floor`` to ``path`` (format chosen by the suffix); returns the path."""
+def save_floor(floor: Floor, path: str | Path, source: str = "", replace: bool = True) -> Path:
+    """Write ``floor`` to ``path`` (format chosen by the suffix); returns the path. ``replace=False``:
+    never over a file there, one another run wrote meanwhile included."""
     values = (FLOOR_FORMAT, 1, round(floor.camera_height_m, 4), round(floor.tilt_deg, 3), round(floor.roll_deg, 3),
               source or floor.source, utc_now_iso())  # fmt: skip
-    return _write(path, dict(zip(FLOOR_KEYS, values, strict=True)))
+    return _write(path, dict(zip(FLOOR_KEYS, values, strict=True)), replace=replace)
 
 
 def load_floor(path: str | Path) -> Floor:

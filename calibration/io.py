@@ -298,9 +298,11 @@ def _holds(path: Path, kind: str) -> bool:
     return True
 
 
-def _write(path: str | Path, data: dict[str, Any]) -> Path:
+def _write(path: str | Path, data: dict[str, Any], replace: bool = True) -> Path:
+    """``data`` to ``path`` whole or not at all; ``replace=False``: never over a file there, one
+    another run wrote meanwhile included (:class:`~posecast.engines.fileio.OutputPathError`)."""
     path = check_writable(path, kind=data["format"])
-    if path.exists():  # said, as `lift` and `export` say it
+    if replace and path.exists():  # said, as `lift` and `export` say it
         log.info("replacing %s", path)
     if _suffix(path) == ".json":
         text = json.dumps(data, indent=2) + "\n"
@@ -308,7 +310,7 @@ def _write(path: str | Path, data: dict[str, Any]) -> Path:
         header = f"# posecast calibration ({data['format']} v{data['version']}); format: posecast.calibration.io\n"
         text = header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
     try:  # write whole or not at all
-        atomic_write(path, text.encode("utf-8"))
+        atomic_write(path, text.encode("utf-8"), replace=replace)
     except OSError as exc:
         raise CalibrationError(f"cannot write {path}: {exc.strerror}; choose another --output") from None
     return path

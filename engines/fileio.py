@@ -329,11 +329,29 @@ def temporary_name_parts(name: str, suffix: str) -> tuple[str, str]:
     return f".{name}.", suffix
 
 
-def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path:
+def move_into_new(finished: Path, path: Path) -> None:
+    """Move the ``finished`` file to ``path``, never over a file there (a rename replaces: one that
+    another run wrote meanwhile would be lost): a hard link, then ``finished``'s removal; where the
+    file system has none (FAT, exFAT), a rename after a check. :class:`FileExistsError` when
+    ``path`` exists (``finished`` is left as it is)."""
+    try:
+        os.link(finished, path)
+    except (FileExistsError, FileNotFoundError):
+        raise
+    except OSError:  # no hard links here
+        if path.exists() or path.is_symlink():
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.replace(finished, path)
+        return
+    os.unlink(finished)
+
+
+def atomic_write(path: str | Path, data: bytes, mode: int | None = None, replace: bool = True) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
     ``mode``: the final file mode, e.g. ``0o600`` for a private cache (default: what a plain
-    ``open()`` would give under the umask).
+    ``open()`` would give under the umask). ``replace=False``: never over a file there, one that
+    appeared while the caller worked included (:func:`move_into_new`; :class:`OutputPathError`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -347,7 +365,14 @@ def atomic_write(path: str | Path, data: bytes, mode: int | None = None) -> Path
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                move_into_new(Path(tmp), path)
+            except FileExistsError:
+                raise OutputPathError(f"{path} appeared while this ran (another run?): it is kept, and nothing was "
+                                      "written over it; pass another name") from None  # fmt: skip
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, PosecastError):

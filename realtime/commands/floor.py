@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def calibrate_floor(args: argparse.Namespace) -> int:
+    named = args.output is not None  # -o replaces; the default file never (also one written meanwhile: QA)
     args.output = default_output(args.output)
     check_writable(args.output, input_files(args, args.source), kind=FLOOR_FORMAT)
     if args.camera_height is None and (args.tilt is not None or args.roll is not None):
@@ -96,7 +97,7 @@ def calibrate_floor(args: argparse.Namespace) -> int:
         feet = FeetCollector()
         observe(args, [feet])
         floor, source = feet.floor(str(args.source))
-    save_floor(floor, args.output, source)
+    save_floor(floor, args.output, source, replace=named)
     log.info("floor: camera %.2f m above it, tilt %.1f deg, roll %.1f deg (%s) → %s",
              floor.camera_height_m, floor.tilt_deg, floor.roll_deg, source, args.output)  # fmt: skip
     return 0

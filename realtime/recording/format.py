@@ -73,10 +73,16 @@ from typing import Any, BinaryIO
 import msgpack
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock (a take being recorded is not told from one a run left)
+    fcntl = None  # type: ignore[assignment]
+
 from ...calibration import CameraIntrinsics
 from ...calibration.intrinsics import shown
 from ...engines import skeleton
 from ...engines.errors import PosecastError
+from ...engines.fileio import move_into_new
 from ...engines.install import code_version
 from ..schema import READABLE_VERSIONS, checked_numbers, decode_pose, unpack_map
 from ..stop_signals import stop_signals_deferred
@@ -236,8 +242,14 @@ class RecordingWriter:
                 fd = os.open(self.part_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
                              0o666)  # fmt: skip
             except FileExistsError as exc:
+                if being_recorded(self.part_path):
+                    raise RecordingError(f"cannot write the recording: another run is recording to {self.part_path} "
+                                         "now: pass another path") from exc  # fmt: skip
                 raise RecordingError(f"cannot write the recording: {self.part_path} is there already (a take a run "
                                      "did not finish, or a link): move it away or pass another path") from exc
+            if fcntl is not None:  # held while the take is written: another run tells it from one a run left (QA)
+                with contextlib.suppress(OSError):  # (a file system without locks: as before)
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._file: BinaryIO = os.fdopen(fd, "wb")
         except OSError as exc:
             raise RecordingError(
@@ -387,23 +399,39 @@ class RecordingWriter:
         return self.path
 
 
+def being_recorded(part: str | Path) -> bool:
+    """Whether a run is recording to ``part`` now (it holds the file's lock), rather than a run
+    having left it (a crash, a kill); ``False`` where the system has no locks."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(part, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
 def _rename_without_replacing(part: Path, take: Path) -> None:
     """Rename the finished ``part`` to ``take``, never over a take there (a rename replaces: one
     another run finished under the same name, chosen in the same instant, would be lost; review):
     a hard link, then the part's removal; where the file system has none (FAT, exFAT), a rename
     after a check."""
-    there = RecordingError(f"{take} appeared while this take was being recorded (another run?): this one is kept, "
-                           f"whole, as {part}; rename it to a .posecast name")  # fmt: skip
     try:
-        os.link(part, take)
+        move_into_new(part, take)
+    except FileNotFoundError:  # (QA: moved away on another run's advice, it ended in a raw errno line)
+        raise RecordingError(f"{part} was moved away or deleted while this take was being recorded: the take is "
+                             "wherever it was moved, whole up to now") from None  # fmt: skip
     except FileExistsError:
-        raise there from None
-    except OSError:  # no hard links here
-        if take.exists():
-            raise there from None
-        os.replace(part, take)
-        return
-    part.unlink()
+        raise RecordingError(f"{take} appeared while this take was being recorded (another run?): this one is kept, "
+                             f"whole, as {part}; rename it to a .posecast name") from None  # fmt: skip
 
 
 @dataclass
@@ -820,5 +848,9 @@ def read_recording(path: str | Path) -> Recording:
     path = Path(path)
     check_whole(path, footer, len(frames))
     if not recording.complete:
-        log.warning("%s has no footer (the recorder did not finish, e.g. a crash): read %d frames", path, len(frames))
+        if being_recorded(path):  # (QA: a take being recorded was said to be a crash's)
+            log.info("%s is being recorded now: read its %d frames so far", path, len(frames))
+        else:
+            log.warning("%s has no footer (the recorder did not finish, e.g. a crash): read %d frames", path,
+                        len(frames))  # fmt: skip
     return recording

@@ -21,7 +21,15 @@ from pathlib import Path
 
 from ...engines.cli_args import output_file_or_folder
 from ..errors import OptionsError
-from ..recording.format import PART_SUFFIX, FrameRecord, MetaRecord, PersonRecord, RecordingError, RecordingWriter
+from ..recording.format import (
+    PART_SUFFIX,
+    FrameRecord,
+    MetaRecord,
+    PersonRecord,
+    RecordingError,
+    RecordingWriter,
+    being_recorded,
+)
 from ..schema import SCHEMA_VERSION, encode_meta, encode_pose, meta_message
 from ..sources.stream import without_password
 from ..stages import Sink
@@ -95,6 +103,8 @@ class RecordSink(Sink):
         if part.is_symlink():  # (even one to nowhere: the take would be written where it points; QA)
             raise OptionsError(f"--record: {part} is a link: move it away or pass another path")
         if part.exists():
+            if being_recorded(part):  # (QA: moved away on the advice below, the live run then failed)
+                raise OptionsError(f"--record: another run is recording to {part} now: pass another path")
             raise OptionsError(f"--record: {part} is a take a run did not finish (replay and export read it): move "
                                "it away or pass another path")  # fmt: skip
         return cls(RecordOptions(path, source=without_password(str(getattr(args, "source", None) or "")),

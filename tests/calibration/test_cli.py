@@ -131,6 +131,29 @@ def test_square_inf_in_a_real_process_is_one_line(image_dir, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_calibrate_floor_never_replaces_one_another_run_wrote_while_it_measured(tmp_path, capsys, monkeypatch):
+    """Concurrency QA: a second run wrote ./floor.yaml while the first measured from the feet (20 s);
+    the first then replaced it, saying only "replacing" at INFO level."""
+    from posecast.realtime.commands import floor as floor_command
+
+    checked = floor_command.default_output
+
+    def another_run_writes_meanwhile(output):  # noqa: ANN001, ANN202
+        chosen = checked(output)
+        if output is None:  # this run, not the other
+            assert main(["calibrate", "floor", "--camera-height", "1.5", "-o", "floor.yaml"]) == 0  # the other run
+        return chosen
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(floor_command, "default_output", another_run_writes_meanwhile)
+    assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("posecast: error: floor.yaml appeared while this ran (another run?): it is kept, and nothing was "
+                   "written over it; pass another name")  # fmt: skip
+    assert [p.name for p in tmp_path.iterdir()] == ["floor.yaml"]
+    assert load_floor(tmp_path / "floor.yaml").camera_height_m == pytest.approx(1.5)
+
+
 def test_calibrate_floor_never_replaces_a_floor_file_it_was_not_told_to(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "10"]) == 0  # the default: ./floor.yaml

@@ -289,3 +289,38 @@ def test_pose_payloads_decode_with_the_wire_schema(tmp_path: Path) -> None:
     messages = [decode_pose(p) for f in read_recording(path).frames for p in f.poses]
     assert [m.person_id for m in messages] == [0, 0, 3, 0]
     assert json.dumps([m.frame_id for m in messages]) == "[0, 1, 1, 2]"
+
+
+def test_a_take_being_recorded_is_told_from_one_a_run_left(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Concurrency QA: a second run on the same --record was told the live run's .part was "a take a
+    run did not finish: move it away"; moved away, the live run then ended in a raw errno line; and
+    export called the take being recorded a crash's."""
+    import argparse
+    import logging
+
+    from posecast.engines.errors import PosecastError
+    from posecast.realtime.recording.format import being_recorded
+    from posecast.realtime.sinks.record import RecordSink
+
+    path = tmp_path / "take.posecast"
+    part = tmp_path / "take.posecast.part"
+    writer = RecordingWriter(path, source="test", schema_version=2)
+    writer.write_meta(meta_record())
+    writer.write_frame(frame_record(0, [person(0, 0)]))
+    writer._sync()  # noqa: SLF001 - on the disk, as a second run would read it a second later
+    assert being_recorded(part)
+    with pytest.raises(RecordingError, match=r"another run is recording to .*take\.posecast\.part now: pass another"):
+        RecordingWriter(path, source="test", schema_version=2)
+    with pytest.raises(PosecastError, match=r"--record: another run is recording to .*take\.posecast\.part now"):
+        RecordSink.from_args(argparse.Namespace(record=str(path), source="x.mp4"))
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        assert len(read_recording(part).frames) == 1
+    assert "is being recorded now: read its 1 frames so far" in caplog.text and "crash" not in caplog.text
+    part.rename(tmp_path / "moved.posecast.part")  # as the old advice said
+    with pytest.raises(RecordingError, match=r"take\.posecast\.part was moved away or deleted while this take was "
+                                             r"being recorded: the take is wherever it was moved"):
+        writer.close()
+    assert not being_recorded(tmp_path / "moved.posecast.part")  # the recorder let go of it
+    left = RecordingWriter(tmp_path / "left.posecast", source="test", schema_version=2)
+    left._file.close()  # noqa: SLF001 - a run killed mid-take: its lock goes with it
+    assert not being_recorded(tmp_path / "left.posecast.part")
