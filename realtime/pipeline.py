@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 #: While the floor is estimated, the meta is sent again with the provisional floor at most this often.
 _FLOOR_META_INTERVAL_NS = 1_000_000_000
+#: id(sink) → the pipeline it is an output of, until that pipeline closes: one sink given to two
+#: pipelines had two threads send on one ZeroMQ socket (corrupt messages), and the first to finish
+#: closed it under the other (concurrency QA)
+_SINK_OWNERS: dict[int, weakref.ReferenceType[Pipeline]] = {}
+_SINK_OWNERS_LOCK = threading.Lock()
 
 
 def _close_dropped_outputs(outputs: list[Sink]) -> None:
@@ -92,8 +97,16 @@ class Pipeline:
     ``close()`` everything (or use ``with``, which opens and closes)."""
 
     def __init__(
-        self, detector: Detector2D, lifting: PoseLifting, sinks: Sequence[Sink] = (), world: AvatarWorld | None = None
+        self,
+        detector: Detector2D,
+        lifting: PoseLifting,
+        sinks: Sequence[Sink] = (),
+        world: AvatarWorld | None = None,
+        *,
+        sinks_shared: bool = False,
     ) -> None:
+        """``sinks_shared``: the sinks are outputs of other pipelines too, run one at a time on one
+        thread (the benchmark's configurations); else a sink another open pipeline has is refused."""
         self.detector = detector
         self.lifting = lifting
         self.sinks: list[Sink] = list(sinks)
@@ -140,6 +153,8 @@ class Pipeline:
         # dropped unclosed: its outputs are finished all the same (QA: each threaded output's thread,
         # holding its sink, lived on, and a recorder's take stayed a .part for ever)
         self._finish_dropped = weakref.finalize(self, _close_dropped_outputs, self._outputs)
+        if not sinks_shared:
+            self._claim_sinks()  # last: a pipeline refused above claims none
 
     def meta(self) -> StreamMeta:
         """The stream's meta data now (intrinsics once the first frame was seen)."""
@@ -155,6 +170,25 @@ class Pipeline:
             source_fps=self._source_fps,
             max_people=self.detector.max_people,
         )
+
+    def _claim_sinks(self) -> None:
+        """Each sink is an output of one pipeline at a time (:data:`_SINK_OWNERS`)."""
+        with _SINK_OWNERS_LOCK:
+            for sink in self.sinks:
+                owner = _SINK_OWNERS.get(id(sink))
+                other = owner() if owner is not None else None
+                if other is not None and not other.closed:
+                    raise OptionsError(f"output {_stage_name(sink)} is an output of another pipeline that is not "
+                                       "closed: give each pipeline its own (one ZmqSink per address, one RecordSink "
+                                       "per file)")  # fmt: skip
+            for sink in self.sinks:
+                _SINK_OWNERS[id(sink)] = weakref.ref(self)
+
+    def _release_sinks(self) -> None:
+        with _SINK_OWNERS_LOCK:
+            for sink in self.sinks:
+                if (owner := _SINK_OWNERS.get(id(sink))) is not None and owner() in (self, None):
+                    del _SINK_OWNERS[id(sink)]
 
     def open(self) -> Pipeline:
         """Open every sink with the current meta data; threaded sinks get their thread. A sink
@@ -491,6 +525,7 @@ class Pipeline:
         try:
             self._close(discard or self.frames == 0)
         finally:
+            self._release_sinks()
             self._closed_done.set()
 
     def _close(self, discard: bool) -> None:

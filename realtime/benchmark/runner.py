@@ -346,7 +346,8 @@ def run_benchmark(
                 continue
             stages.append(lifting)
             # as `posecast run` builds it: the avatar world (floor, contacts) runs for every output
-            pipelines[config.label] = (config, Pipeline(detector, lifting, [sink], AvatarWorld(AvatarOptions())))
+            pipelines[config.label] = (config, Pipeline(detector, lifting, [sink], AvatarWorld(AvatarOptions()),
+                                                        sinks_shared=True))  # run in turn, on this thread
             backend = lifting.lifter.backend
             devices[config.label] = {"backend": backend.name, "device": backend.device,
                                      "int8": bool(getattr(backend, "int8", False)),  # as run: null was "auto"

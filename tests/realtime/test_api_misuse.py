@@ -263,3 +263,25 @@ def test_lift_sequence_takes_fps_as_numpy_holds_it() -> None:
     keypoints, confidence = np.zeros((3, 17, 2)), np.zeros((3, 17))
     joints = lift_sequence(keypoints, confidence, np.array(30.0), LiftingOptions(fixed_intrinsics=(1.0, 1.0, 0, 0)))[0]
     assert joints.shape == (3, 17, 3)
+
+
+def test_one_sink_is_an_output_of_one_pipeline_at_a_time(tmp_path: Path) -> None:
+    """Concurrency QA: one ZmqSink given to two pipelines run on two threads: two threads sent on
+    one ZeroMQ socket (messages of 3 parts reached the subscriber), and the first to finish closed
+    it under the other. The second pipeline is refused; once the first is closed, it is free."""
+    from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+
+    sink = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
+    first = Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink])
+    with pytest.raises(PosecastError, match=r"output zmq is an output of another pipeline that is not closed: give "
+                                            r"each pipeline its own \(one ZmqSink per address"):  # fmt: skip
+        Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink])
+    first.close()
+    again = Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink])  # free again (a closed sink says so itself)
+    again.close()
+    fresh = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
+    Pipeline(FakeDetector(two_people(3)), FakeLifting(), [fresh])  # a pipeline dropped unclosed holds nothing
+    import gc
+
+    gc.collect()
+    Pipeline(FakeDetector(two_people(3)), FakeLifting(), [fresh]).close()
