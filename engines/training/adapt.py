@@ -648,13 +648,14 @@ def _write(generator: PoseGenerator, output: Path, source: str | Path, prior: tu
 
     output.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(output.parent, f"{STAGING_PREFIX}*", "by an adapt run that was killed while it wrote")
-    earlier = [p.name for p in (output, int8_sibling(output), adapt_weights_path(output)) if p.exists()]
     try:
         with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=output.parent) as tmp:
             staged = Path(tmp) / output.name
             with quieter(logging.WARNING, "posecast.engines.training.export", "posecast.engines.runtime.quantize"):
                 _export(generator, staged, source, prior, o, done, files)  # their lines would name the staging folder
             with moving_files():
+                # looked at now, not before the export: another run may have written there meanwhile (QA)
+                earlier = [p.name for p in (output, int8_sibling(output), adapt_weights_path(output)) if p.exists()]
                 for path in sorted(Path(tmp).iterdir(), key=lambda p: p.name == output.name):  # the .onnx last
                     path.replace(output.parent / path.name)
         int8_copy = f", {output.stem}.int8.onnx" if o.int8 else ""

@@ -465,6 +465,26 @@ def test_adapt_says_which_earlier_files_it_replaced(exported: Path, footage: Pat
     assert "replaced the earlier mine.onnx, mine.adapt.npz in" in caplog.text
 
 
+def test_adapt_says_it_replaced_a_model_another_run_wrote_meanwhile(
+    exported: Path, footage: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Concurrency QA: two adapt runs into one --output both said "wrote", neither "replaced": the
+    files there were looked at before the export, not when the new ones were moved in."""
+    import contextlib
+
+    output = tmp_path / "mine.onnx"
+
+    @contextlib.contextmanager
+    def another_run_finishes_first():  # noqa: ANN202
+        output.write_bytes(b"the other run's model")
+        yield
+
+    options = AdaptOptions(minutes=1.0, max_steps=1, batch=8, disc_warmup_steps=0, bf16=False, int8=False)
+    with caplog.at_level(logging.WARNING, "posecast"):
+        adapt(exported, [footage], output, options, progress=False, moving_files=another_run_finishes_first)
+    assert "replaced the earlier mine.onnx in" in caplog.text
+
+
 def test_adapt_never_writes_over_its_footage_or_intrinsics(exported: Path, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture) -> None:  # fmt: skip
     """``--report`` naming the footage's .npz replaced the user's 2D with the report, exit 0, and
