@@ -38,7 +38,7 @@ except ImportError:  # Windows
 
 from ..assets import cache_dir
 from ..errors import BackendError
-from ..fileio import OUT_OF_ROOM, atomic_write
+from ..fileio import OUT_OF_ROOM, atomic_write, remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,8 @@ def write_verified(path: str | Path, data: bytes, made_from: dict[str, str]) -> 
     try:
         private_dir(path.parent)
         with _folder_locked(path.parent):
+            # a run killed while it wrote left its temporary file (concurrency QA: it stayed for good)
+            remove_stale(path.parent, ".*.tmp", "by a run killed while it wrote to the engine cache")
             atomic_write(path, data, mode=FILE_MODE)
             atomic_write(record_path(path), json.dumps(record, indent=2, sort_keys=True).encode(), mode=FILE_MODE)
     except OSError as exc:

@@ -261,3 +261,17 @@ def test_a_cache_folder_made_meanwhile_by_another_process_is_used(tmp_path: Path
     monkeypatch.setattr(Path, "mkdir", made_by_another_first)
     folder = plan_cache.private_dir(tmp_path / "cache" / "engines")
     assert folder.is_dir()
+
+
+def test_a_killed_writer_s_temporary_file_is_removed_once_stale(tmp_path: Path) -> None:
+    """Concurrency QA: an ``engines build --int8`` killed while it wrote the cache left its
+    ``.NAME.XXXX.tmp`` beside the file for good; the next write removes one over an hour old (a
+    younger one may be another run's, going on)."""
+    old, young = tmp_path / ".m.int8.onnx.json.j1_33pga.tmp", tmp_path / ".m.int8.onnx.k2_44qhb.tmp"
+    for leftover in (old, young):
+        leftover.write_bytes(b"half")
+    two_hours_ago = os.path.getmtime(old) - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    plan_cache.write_verified(tmp_path / "m.int8.onnx", b"model", {"source_sha256": "ab"})
+    assert not old.exists() and young.exists()
+    assert plan_cache.read_verified(tmp_path / "m.int8.onnx", {"source_sha256": "ab"}) == b"model"
