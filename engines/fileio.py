@@ -432,7 +432,7 @@ def remove_stale(folder: Path, pattern: str, left_by: str) -> None:
 def missing_folders(folder: Path) -> list[Path]:
     """The folders ``folder.mkdir(parents=True)`` would create, outermost first."""
     missing = []
-    while not folder.exists():
+    while not folder.exists() and folder.parent != folder:  # (a missing drive or share is its own parent)
         missing.append(folder)
         folder = folder.parent
     return missing[::-1]

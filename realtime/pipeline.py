@@ -177,10 +177,10 @@ class Pipeline:
             for sink in self.sinks:
                 owner = _SINK_OWNERS.get(id(sink))
                 other = owner() if owner is not None else None
-                if other is not None and not other.closed:
+                if other is not None and not other._closed_done.is_set():  # (review: not while it closes it)
                     raise OptionsError(f"output {_stage_name(sink)} is an output of another pipeline that is not "
-                                       "closed: give each pipeline its own (one ZmqSink per address, one RecordSink "
-                                       "per file)")  # fmt: skip
+                                       "closed (or is closing it): give each pipeline its own (one ZmqSink per "
+                                       "address, one RecordSink per file)")  # fmt: skip
             for sink in self.sinks:
                 _SINK_OWNERS[id(sink)] = weakref.ref(self)
 

@@ -82,7 +82,7 @@ from ...calibration import CameraIntrinsics
 from ...calibration.intrinsics import shown
 from ...engines import skeleton
 from ...engines.errors import PosecastError
-from ...engines.fileio import move_into_new
+from ...engines.fileio import file_identity, move_into_new
 from ...engines.install import code_version
 from ..schema import READABLE_VERSIONS, checked_numbers, decode_pose, unpack_map
 from ..stop_signals import stop_signals_deferred
@@ -358,10 +358,13 @@ class RecordingWriter:
         self._last_flush = time.monotonic()
 
     def discard(self) -> None:
-        """Close and remove the unfinished file (a run that recorded nothing)."""
+        """Close and remove the unfinished file (a run that recorded nothing), if it is still this
+        writer's own (not one another run started at its name after it was moved away)."""
         if not self._file.closed:
+            written = os.fstat(self._file.fileno())
             self._file.close()
-        self.part_path.unlink(missing_ok=True)
+            if _same_file(self.part_path, written):
+                self.part_path.unlink(missing_ok=True)
 
     def close(self) -> Path:
         """Write the footer and move the finished file into place; returns its path. After a
@@ -393,8 +396,9 @@ class RecordingWriter:
                 with contextlib.suppress(OSError):
                     self._file.close()
                 raise self._failed(exc) from exc
+            written = os.fstat(self._file.fileno())  # the file this wrote, whatever is at its name now
             self._file.close()
-            _rename_without_replacing(self.part_path, self.path)
+            _rename_without_replacing(self.part_path, self.path, written)
         log.info("recorded %d frames to %s", self.frames, self.path)
         return self.path
 
@@ -419,16 +423,25 @@ def being_recorded(part: str | Path) -> bool:
     return False
 
 
-def _rename_without_replacing(part: Path, take: Path) -> None:
+def _same_file(path: Path, written: os.stat_result) -> bool:
+    """Whether ``path`` is still the file ``written`` describes (``os.fstat`` of its descriptor;
+    the .part is opened without following a link, so a link there now is another file)."""
+    return not path.is_symlink() and file_identity(path) == (written.st_dev, written.st_ino)
+
+
+def _rename_without_replacing(part: Path, take: Path, written: os.stat_result) -> None:
     """Rename the finished ``part`` to ``take``, never over a take there (a rename replaces: one
     another run finished under the same name, chosen in the same instant, would be lost; review):
     a hard link, then the part's removal; where the file system has none (FAT, exFAT), a rename
     after a check."""
+    moved = RecordingError(f"{part} was moved away or deleted while this take was being recorded: the take is "
+                           "wherever it was moved, whole up to now")  # fmt: skip
+    if not _same_file(part, written):  # (review: another run's new .part there was finished as this take)
+        raise moved
     try:
         move_into_new(part, take)
     except FileNotFoundError:  # (QA: moved away on another run's advice, it ended in a raw errno line)
-        raise RecordingError(f"{part} was moved away or deleted while this take was being recorded: the take is "
-                             "wherever it was moved, whole up to now") from None  # fmt: skip
+        raise moved from None
     except FileExistsError:
         raise RecordingError(f"{take} appeared while this take was being recorded (another run?): this one is kept, "
                              f"whole, as {part}; rename it to a .posecast name") from None  # fmt: skip

@@ -242,3 +242,14 @@ def test_a_folder_whose_first_entry_is_a_dangling_link_can_be_read(tmp_path: Pat
     (tmp_path / ".#lock").symlink_to(tmp_path / "gone")
     assert next(os.scandir(tmp_path)).name == ".#lock"
     assert fileio.input_folder_problem(tmp_path) is None
+
+
+def test_missing_folders_ends_at_a_root_that_is_not_there() -> None:
+    """Review: on Windows a missing drive or share (``Z:\\``, ``\\\\nas\\share\\``) is its own parent
+    and does not exist, and the walk up never ended (simulated: a path type where nothing exists)."""
+
+    class Unmounted(type(Path())):  # type: ignore[misc]
+        def exists(self, *args: object, **kwargs: object) -> bool:
+            return False
+
+    assert [str(p) for p in fileio.missing_folders(Unmounted("/share/a/b"))] == ["/share", "/share/a", "/share/a/b"]

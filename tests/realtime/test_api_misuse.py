@@ -273,8 +273,8 @@ def test_one_sink_is_an_output_of_one_pipeline_at_a_time(tmp_path: Path) -> None
 
     sink = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
     first = Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink])
-    with pytest.raises(PosecastError, match=r"output zmq is an output of another pipeline that is not closed: give "
-                                            r"each pipeline its own \(one ZmqSink per address"):  # fmt: skip
+    with pytest.raises(PosecastError, match=r"output zmq is an output of another pipeline that is not closed \(or is "
+                                            r"closing it\): give each pipeline its own \(one ZmqSink per"):  # fmt: skip
         Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink])
     first.close()
     again = Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink])  # free again (a closed sink says so itself)
@@ -285,3 +285,34 @@ def test_one_sink_is_an_output_of_one_pipeline_at_a_time(tmp_path: Path) -> None
 
     gc.collect()
     Pipeline(FakeDetector(two_people(3)), FakeLifting(), [fresh]).close()
+
+
+class ClosesSlowly(RecordingSink):
+    """An output whose close waits until ``release`` is set (a file being finished)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closing, self.release = threading.Event(), threading.Event()
+
+    def close(self) -> None:
+        self.closing.set()
+        self.release.wait(10)
+        super().close()
+
+
+def test_a_sink_is_not_given_out_while_its_pipeline_closes_it() -> None:
+    """Review: a pipeline's ``closed`` is set as its close begins, so a second pipeline took the
+    sink while the first was still closing it."""
+    sink = ClosesSlowly()
+    first = Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink])
+    first.open()
+    with ListSource(3) as source:
+        list(first.run(source))
+    closer = threading.Thread(target=first.close)
+    closer.start()
+    assert sink.closing.wait(10)
+    with pytest.raises(PosecastError, match="another pipeline that is not closed \\(or is closing it\\)"):
+        Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink])
+    sink.release.set()
+    closer.join(10)
+    Pipeline(FakeDetector(two_people(3)), FakeLifting(), [sink]).close()

@@ -324,3 +324,34 @@ def test_a_take_being_recorded_is_told_from_one_a_run_left(tmp_path: Path, caplo
     left = RecordingWriter(tmp_path / "left.posecast", source="test", schema_version=2)
     left._file.close()  # noqa: SLF001 - a run killed mid-take: its lock goes with it
     assert not being_recorded(tmp_path / "left.posecast.part")
+
+
+def test_a_recorder_whose_part_was_replaced_by_another_run_s_finishes_neither(tmp_path: Path) -> None:
+    """Review: writer 1's .part moved away and writer 2 started a new .part at its name; writer 1's
+    close finished writer 2's unfinished file as its take ("recorded 5 frames"), and writer 2's
+    close then said its file was moved away."""
+    path, part = tmp_path / "take.posecast", tmp_path / "take.posecast.part"
+    first = RecordingWriter(path, source="test", schema_version=2)
+    first.write_meta(meta_record())
+    part.rename(tmp_path / "moved.posecast.part")
+    second = RecordingWriter(path, source="test", schema_version=2)
+    second.write_meta(meta_record())
+    with pytest.raises(RecordingError, match="was moved away or deleted while this take was being recorded"):
+        first.close()
+    assert not path.exists() and part.exists()  # the second run's file is left to it
+    first.discard()  # (closed already: nothing of the second run's is removed)
+    assert part.exists()
+    second.write_frame(frame_record(0, [person(0, 0)]))
+    assert second.close() == path and read_recording(path).complete
+
+
+def test_a_discarded_recorder_leaves_another_run_s_part_at_its_name(tmp_path: Path) -> None:
+    """Review: discard() removed whatever was at its .part's name, another run's take included."""
+    path, part = tmp_path / "take.posecast", tmp_path / "take.posecast.part"
+    first = RecordingWriter(path, source="test", schema_version=2)
+    part.rename(tmp_path / "moved.posecast.part")
+    second = RecordingWriter(path, source="test", schema_version=2)
+    first.discard()
+    assert part.exists() and (tmp_path / "moved.posecast.part").exists()
+    second.discard()
+    assert not part.exists()
