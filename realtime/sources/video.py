@@ -17,6 +17,7 @@ silent before: a run stopped at the first damaged frame with exit 0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 from pathlib import Path
@@ -118,9 +119,9 @@ class VideoFileSource(FileSource):
             if streams[0] == 0 and streams[1] > 0:
                 capture.release()
                 raise SourceError(f"{self.path} holds sound and a cover picture but no video: pass a video file")
-            if streams[0] > 1:
-                log.info("video %s holds %d video streams: reading the first (ffmpeg -i IN -map 0:v:1 -c copy OUT.mkv "
-                         "takes out the second)", self.path, streams[0])  # fmt: skip
+            if streams[0] > 1:  # a warning: the first may be a thumbnail or another camera's (review)
+                log.warning("video %s holds %d video streams: reading the first (ffmpeg -i IN -map 0:v:1 -c copy "
+                            "OUT.mkv takes out the second)", self.path, streams[0])  # fmt: skip
         if (not ok or image is None) and capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) == 0:
             capture.release()  # it decodes: it holds no frame ("re-encode it" was no help)
             raise SourceError(f"video file {self.path} has no frames: pass a video with at least one")
@@ -146,7 +147,8 @@ class VideoFileSource(FileSource):
                 "it plays elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
-        self._opened_bytes = self.path.stat().st_size  # a file still being written grows (end of stream)
+        with contextlib.suppress(OSError):  # (deleted meanwhile: it is open, and read to its end)
+            self._opened_bytes = self.path.stat().st_size  # a file still being written grows (end of stream)
         self.damaged_frames = self._damaged_places = 0
         self._damaged_until = -1
         if damaged_start:  # numbered and timed as the frames they are (the temporal stages see a gap)

@@ -303,6 +303,28 @@ def test_a_file_of_two_video_streams_says_which_is_read(tmp_path: Path, dance_fr
     assert "holds 2 video streams: reading the first" in caplog.text
 
 
+def test_a_thumbnail_read_before_the_video_is_warned_about(tmp_path: Path, dance_frames: list[np.ndarray],
+                                                            caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Review: a Matroska file whose first video stream is a one-frame thumbnail (Matroska has no
+    cover flag) was read as one frame, the other stream's length taken for the file being whole."""
+    av = pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    path = tmp_path / "thumbnail_first.mkv"
+    with av.open(str(path), "w") as out:
+        thumbnail, video = out.add_stream("mjpeg", rate=30), out.add_stream("libx264", rate=30)
+        thumbnail.width, thumbnail.height, thumbnail.pix_fmt = 64, 64, "yuvj420p"
+        video.width, video.height = 576, 576
+        out.mux(thumbnail.encode(av.VideoFrame.from_ndarray(cv2.resize(dance_frames[0], (64, 64)), format="bgr24")))
+        out.mux(thumbnail.encode())
+        for image in dance_frames * 5:
+            out.mux(video.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(video.encode())
+    with caplog.at_level(logging.WARNING, logger="posecast"):
+        assert len(read_all(open_source(str(path)))) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("holds 2 video streams: reading the first" in w for w in warnings), warnings
+    assert any("ended at frame 1 of the 60 its header counts" in w for w in warnings), warnings
+
+
 def test_a_whole_matroska_file_with_longer_sound_is_not_called_cut_short(
     tmp_path: Path, dance_frames: list[np.ndarray], caplog: pytest.LogCaptureFixture
 ) -> None:
