@@ -64,15 +64,15 @@ def finite_float(unit: str, example: str) -> Callable[[str], float]:
 
 
 def whole_number(least: int, what: str) -> Callable[[str], int]:
-    """An argparse ``type``: a whole number of ``what`` (``"clips"``), ``least`` or more (tools QA:
-    ``--clips 0`` and ``--iters -1`` ended in tracebacks)."""
+    """An argparse ``type``: ``what`` (``"a count of clips"``, ``"a seed"``), a whole number
+    ``least`` or more (tools QA: ``--clips 0`` and ``--iters -1`` ended in tracebacks)."""
 
     def parse(text: str) -> int:
         if not text.strip().lstrip("-").isdigit() or int(text) < least:
-            raise argparse.ArgumentTypeError(f"expected a whole number of {what}, {least} or more, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {what}, a whole number {least} or more, got {text!r}")
         return int(text)
 
-    parse.__name__ = f"number of {what}"
+    parse.__name__ = what
     return parse
 
 

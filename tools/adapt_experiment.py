@@ -119,13 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument(
         "--max-steps",
-        type=whole_number(0, "steps"),
+        type=whole_number(0, "a count of steps"),
         default=0,
         help="stop after this many steps (0: minutes only); the same compute on a slower or faster CPU",
     )
     ap.add_argument("--protocols", default="other-people,same-footage", help=f"comma-separated: {', '.join(PROTOCOLS)}")
     ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--lr-warmup-steps", type=whole_number(0, "steps"), default=AdaptOptions.lr_warmup_steps,
+    ap.add_argument("--lr-warmup-steps", type=whole_number(0, "a count of steps"),
+                    default=AdaptOptions.lr_warmup_steps,
                     help="linear warm-up of the learning rate over this many steps (0: none, as before 2026-12-05)")
     ap.add_argument("--no-lr-decay", action="store_true",
                     help="a constant learning rate after the warm-up (as before 2026-12-05), not a linear decay to 0")
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="adaptation's seed (windows and views drawn)")
     ap.add_argument(
         "--in-domain-every",
-        type=whole_number(0, "clips"),
+        type=whole_number(0, "a count of clips"),
         default=4,
         help="also score every Nth held-out Bandai-Namco clip (does adaptation cost in-domain?); 0: not",
     )

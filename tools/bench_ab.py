@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", required=True, help="git revision to compare against")
     ap.add_argument("--new", default="WORKTREE", help="git revision, or WORKTREE (default)")
-    ap.add_argument("--rounds", type=whole_number(1, "rounds"), default=4)
+    ap.add_argument("--rounds", type=whole_number(1, "a count of rounds"), default=4)
     ap.add_argument("--swap", action="store_true", help="build the new pipeline first")
     ap.add_argument("--no-check", action="store_true", help="skip the output comparison")
     ap.add_argument("--json", type=Path)

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", default=str(CLIP))
     ap.add_argument("--model", help="lifting model .onnx or shipped name (default: the shipped one)")
-    ap.add_argument("--iters", type=whole_number(1, "timed frames"), default=300)
+    ap.add_argument("--iters", type=whole_number(1, "a count of timed frames"), default=300)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

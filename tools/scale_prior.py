@@ -36,7 +36,7 @@ from train import split_data  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, help="training config whose data and held-out sets are used")
-    ap.add_argument("--samples", type=whole_number(1, "samples"), default=20000)
+    ap.add_argument("--samples", type=whole_number(1, "a count of samples"), default=20000)
     args = ap.parse_args(argv)
     return run_reporting(lambda: run(args), "scale_prior")
 

@@ -106,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="shipped model name or .onnx (default: the shipped default)")
     ap.add_argument("--data", nargs="*", default=DEFAULT_DATA)
-    ap.add_argument("--clips", type=whole_number(1, "clips"), default=10,
+    ap.add_argument("--clips", type=whole_number(1, "a count of clips"), default=10,
                     help="clips per held-out set (at least 5 s long)")
-    ap.add_argument("--cameras", type=whole_number(1, "webcams"), default=12, help="random webcams per clip")
+    ap.add_argument("--cameras", type=whole_number(1, "a count of webcams"), default=12,
+                    help="random webcams per clip")
     ap.add_argument("--view", choices=("any", "facing"), default="any",
                     help="webcams from every side (default), or the person facing each")  # fmt: skip
     ap.add_argument("--noisy", action="store_true",

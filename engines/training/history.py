@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import csv
+import functools
+import logging
 import math
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import numpy as np
 
 from ..fileio import atomic_path
 from ..plotting import pyplot
+
+log = logging.getLogger(__name__)
 
 
 def _rewrite(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
@@ -57,13 +61,20 @@ def append_csv(path: Path, row: dict[str, float]) -> None:
         writer.writerow(row)
 
 
+@functools.cache
+def _say_no_matplotlib() -> None:
+    """Once a run (the loss plot is redrawn at every checkpoint)."""
+    log.warning('the loss plot is not drawn: matplotlib is not installed (pip install "posecast[train]")')
+
+
 def plot_history(csv_path: Path, png_path: Path) -> None:
     """Loss curves (log scale) and evaluation metrics from ``log.csv`` (nothing before its first
     row: a checkpoint may come before the first log line; QA, a FileNotFoundError traceback)."""
     if not csv_path.is_file():
         return
     plt = pyplot()
-    if plt is None:
+    if plt is None:  # (training's extra brings it; a run without it still trains)
+        _say_no_matplotlib()
         return
     with csv_path.open() as f:
         rows = list(csv.DictReader(f))

@@ -97,7 +97,14 @@ def calibrate_floor(args: argparse.Namespace) -> int:
         feet = FeetCollector()
         observe(args, [feet])
         floor, source = feet.floor(str(args.source))
-    save_floor(floor, args.output, source, replace=named)
+    try:
+        save_floor(floor, args.output, source, replace=named)
+    except OutputPathError as exc:  # (review: a measurement lost to another run's file was said without it)
+        if named:  # -o's own refusals (a folder, another kind of file) are said as they are
+            raise
+        given = f"--camera-height {floor.camera_height_m:.4f} --tilt {floor.tilt_deg:.3f} --roll {floor.roll_deg:.3f}"
+        raise OutputPathError(f"{args.output} appeared while this ran (another run?): it is kept; write this floor "
+                              f"elsewhere with `posecast calibrate floor {given} -o OTHER.yaml`") from exc
     log.info("floor: camera %.2f m above it, tilt %.1f deg, roll %.1f deg (%s) → %s",
              floor.camera_height_m, floor.tilt_deg, floor.roll_deg, source, args.output)  # fmt: skip
     return 0

@@ -148,8 +148,9 @@ def test_calibrate_floor_never_replaces_one_another_run_wrote_while_it_measured(
     monkeypatch.setattr(floor_command, "default_output", another_run_writes_meanwhile)
     assert main(["calibrate", "floor", "--camera-height", "1.2", "--tilt", "10"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err == ("posecast: error: floor.yaml appeared while this ran (another run?): it is kept, and nothing was "
-                   "written over it; pass another name")  # fmt: skip
+    assert err == ("posecast: error: floor.yaml appeared while this ran (another run?): it is kept; write this floor "
+                   "elsewhere with `posecast calibrate floor --camera-height 1.2000 --tilt 10.000 --roll 0.000 -o "
+                   "OTHER.yaml`")  # fmt: skip
     assert [p.name for p in tmp_path.iterdir()] == ["floor.yaml"]
     assert load_floor(tmp_path / "floor.yaml").camera_height_m == pytest.approx(1.5)
 

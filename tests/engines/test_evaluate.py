@@ -572,12 +572,13 @@ def test_bad_values_are_refused_by_argparse(argv: list[str], said: str, capsys, 
 
 
 @pytest.mark.parametrize(("tool", "argv", "said"), [
-    ("subject_accuracy", ["--clips", "0"], "--clips: expected a whole number of clips, 1 or more, got '0'"),
-    ("subject_accuracy", ["--cameras", "-2"], "--cameras: expected a whole number of webcams, 1 or more, got '-2'"),
-    ("bench_lift", ["--iters", "-1"], "--iters: expected a whole number of timed frames, 1 or more, got '-1'"),
-    ("bench_ab", ["--rounds", "0"], "--rounds: expected a whole number of rounds, 1 or more"),
-    ("scale_prior", ["--samples", "0"], "--samples: expected a whole number of samples, 1 or more"),
-    ("adapt_experiment", ["--max-steps", "-5"], "--max-steps: expected a whole number of steps, 0 or more"),
+    ("subject_accuracy", ["--clips", "0"], "--clips: expected a count of clips, a whole number 1 or more, got '0'"),
+    ("subject_accuracy", ["--cameras", "-2"], "--cameras: expected a count of webcams, a whole number 1 or more"),
+    ("adapt_experiment", ["--seed", "-1"], "--seed: expected a seed, a whole number 0 or more, got '-1'"),
+    ("bench_lift", ["--iters", "-1"], "--iters: expected a count of timed frames, a whole number 1 or more, got '-1'"),
+    ("bench_ab", ["--rounds", "0"], "--rounds: expected a count of rounds, a whole number 1 or more"),
+    ("scale_prior", ["--samples", "0"], "--samples: expected a count of samples, a whole number 1 or more"),
+    ("adapt_experiment", ["--max-steps", "-5"], "--max-steps: expected a count of steps, a whole number 0 or more"),
 ])  # fmt: skip
 def test_counts_are_whole_numbers_checked_as_the_arguments_are_parsed(tool: str, argv: list[str], said: str, capsys,
                                                                       load_tool) -> None:  # noqa: ANN001

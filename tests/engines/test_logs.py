@@ -36,3 +36,19 @@ def test_matplotlib_says_nothing_of_an_unwritable_home(tmp_path) -> None:  # noq
                           env={**env, "HOME": "/proc"})  # fmt: skip
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert (tmp_path / "plot.png").stat().st_size > 0
+
+
+def test_the_loss_plot_without_matplotlib_is_said_once_and_not_drawn(tmp_path, monkeypatch, caplog) -> None:  # noqa: ANN001
+    """Review: training's loss plot was skipped without a word where matplotlib is missing."""
+    import logging
+
+    from posecast.engines.training import history
+
+    (tmp_path / "log.csv").write_text("step,loss\n1,0.5\n")
+    monkeypatch.setattr(history, "pyplot", lambda: None)
+    history._say_no_matplotlib.cache_clear()  # noqa: SLF001 - once a process
+    with caplog.at_level(logging.WARNING, logger="posecast"):
+        for _ in range(3):  # a checkpoint each
+            history.plot_history(tmp_path / "log.csv", tmp_path / "losses.png")
+    said = [r for r in caplog.records if "the loss plot is not drawn: matplotlib is not installed" in r.getMessage()]
+    assert len(said) == 1 and not (tmp_path / "losses.png").exists()
