@@ -405,7 +405,9 @@ class RecordingWriter:
 
 def being_recorded(part: str | Path) -> bool:
     """Whether a run is recording to ``part`` now (it holds the file's lock), rather than a run
-    having left it (a crash, a kill); ``False`` where the system has no locks."""
+    having left it (a crash, a kill); ``False`` where the system has no locks. Asked of another
+    process's take: on NFS, where Linux emulates ``flock`` with POSIX locks, asking in the
+    recording process itself would drop its own lock (nothing in posecast does)."""
     if fcntl is None:
         return False
     try:
