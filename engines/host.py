@@ -106,3 +106,39 @@ def raise_open_file_limit() -> str | None:
         return (f"this process may open only {soft} files at once (ulimit -n), and posecast needs "
                 f"{MIN_OPEN_FILES}: raise the limit, e.g. `ulimit -n {WANTED_OPEN_FILES}`")
     return None
+
+
+def address_space_limit_mib() -> float | None:
+    """This process's address-space limit (``ulimit -v``, ``prlimit --as``) in MiB, or ``None``."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):  # (Windows: no resource module)
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft / 2**20
+
+
+def out_of_memory_text() -> str:
+    """The one line for a command that ran out of memory, naming the address-space limit where one
+    is set (constrained-machine QA: a ``MemoryError`` traceback at 850 MB, an ``ImportError`` one
+    at 400 MB, and a model called corrupt at 850 MB)."""
+    limit = address_space_limit_mib()
+    if limit is None:
+        return "out of memory: close other programs"
+    return (f"out of memory within this process's address-space limit of {limit:.0f} MiB (ulimit -v): raise the "
+            "limit (posecast run needs about 1.5 GiB of it)")
+
+
+def memory_limit_hint() -> str:
+    """Said beside a library's failure that may be memory's under an address-space limit (a decoder
+    that cannot allocate says it cannot decode): ``""`` without a limit."""
+    limit = address_space_limit_mib()
+    return "" if limit is None else f" (or memory: this process's address-space limit is {limit:.0f} MiB, ulimit -v)"
+
+
+def memory_import_error(exc: ImportError) -> bool:
+    """Whether a native module failed to load for want of memory (its mapping refused) rather than
+    being missing."""
+    text = str(exc).lower()
+    return "cannot allocate memory" in text or "failed to map segment" in text or "memoryerror" in text

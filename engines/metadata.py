@@ -16,6 +16,7 @@ from typing import Any
 from . import normalize, skeleton
 from .errors import ModelError
 from .fileio import input_file_problem
+from .host import out_of_memory_text
 
 #: Bumped whenever the graph's inputs, outputs or normalisation change meaning.
 #: 2: 2D centred by turning the view onto the pelvis, ``joints_3d`` turned back into the camera's
@@ -190,6 +191,8 @@ def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
             command = f"python tools/export.py {shlex.quote(str(path))} model.onnx"
             raise ModelError(f"model file {path} is a PyTorch checkpoint, not an ONNX model: export it with "
                              f"`{command}` in posecast's source tree and pass model.onnx") from None  # fmt: skip
+        if "bad_alloc" in str(exc):  # (constrained-machine QA: a model that did not fit was called corrupt)
+            raise ModelError(f"cannot load model file {path}: {out_of_memory_text()}") from None
         raise ModelError(f"model file {path} cannot be loaded ({load_error_text(exc)}); it is corrupt or not an "
                          "exported posecast .onnx: re-export or re-download it") from None  # fmt: skip
 

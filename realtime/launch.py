@@ -6,9 +6,11 @@ uses the standard library alone)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
+from ..engines.host import memory_import_error, out_of_memory_text  # (the standard library alone)
 from .stop_signals import STOP_SIGNALS  # (the standard library alone)
 
 
@@ -28,15 +30,26 @@ def _stopped(signum: int, _frame: object) -> None:
 
 
 def main() -> int:
+    # posecast's BLAS work is small matrices (rotations, 17x3 joints): one OpenBLAS thread does it as
+    # fast, and its pool's start-up, a thread and buffer per core, hung for ever (100 % CPU, deaf to
+    # every signal) under a 700 MB address-space limit and turned a thread limit into "stopped by
+    # SIGINT" (constrained-machine QA); set before numpy loads, and a value the user set is kept
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # one started ignored stays so (nohup, a script's background job), as cli.main keeps it
     previous = {s: signal.signal(s, _stopped) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         from .cli import main as command_line
     except _StoppedWhileLoading as stop:
         return 128 + stop.signum
-    except ImportError:  # a native module's initialisation cut short by the signal
+    except MemoryError:
+        print(f"posecast: error: {out_of_memory_text()}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # a native module's initialisation cut short by the signal, or by memory
         if _received:
             return 128 + _received[0]
+        if memory_import_error(exc):
+            print(f"posecast: error: {out_of_memory_text()}", file=sys.stderr)
+            return 2
         raise
     finally:
         for stop, handler in previous.items():

@@ -20,10 +20,13 @@ class Pacer:
         self.start_ns: int | None = None
         self._sleep = sleep  # a reading thread's stop event's wait: a stop ends the wait
 
-    def wait(self, index: int, at_ns: int | None = None) -> None:
+    def wait(self, index: int, at_ns: int | None = None) -> int:
         """Sleep until frame ``index`` is due: ``index`` periods after the first, or ``at_ns``
         after it when the frame says when it is shown (a variable-rate video's presentation time;
-        QA: counted frames played its 30 fps part slow and its 15 fps part fast)."""
+        QA: counted frames played its 30 fps part slow and its 15 fps part fast). Returns when it
+        was due (``time.monotonic_ns``), its capture time as a camera's: a frame handed out late
+        waited as long in the camera's buffer (constrained-machine QA: stamped when it was asked
+        for, ``run --realtime`` left that wait, p50 17 ms under load, out of its latency)."""
         now = time.monotonic_ns()
         due_ns = index * self.period_ns if at_ns is None else at_ns
         if self.start_ns is None:  # the first frame read is due now, whatever its number (review: a video
@@ -38,6 +41,7 @@ class Pacer:
             # file's clock slips here rather than skip ever more frames each read. (At one period a
             # read of a millisecond slipped it a whole frame, 1 read in 30 at 30 fps: 2 % slow.)
             self.start_ns = now - due_ns
+        return min(self.start_ns + due_ns, time.monotonic_ns())  # (a wait a stop ended early: not in the future)
 
     def due(self) -> int:
         """The newest frame whose time has come (0 before the first frame, or unpaced)."""
@@ -95,9 +99,8 @@ class FileSource(FrameSource):
         return 0 if self._pacer is None else max(0, self._pacer.due() - next_index)
 
     def _emit(self, image: np.ndarray, media_ns: int | None = None) -> Frame:
-        if self._pacer is not None:
-            self._pacer.wait(self._next_id, media_ns)
-        frame = Frame(self._next_id, time.monotonic_ns(), image, self.source_fps, on_media_time=not self.realtime,
+        captured_ns = time.monotonic_ns() if self._pacer is None else self._pacer.wait(self._next_id, media_ns)
+        frame = Frame(self._next_id, captured_ns, image, self.source_fps, on_media_time=not self.realtime,
                       media_ns=None if self.realtime else media_ns)  # fmt: skip
         self._next_id += 1
         return frame

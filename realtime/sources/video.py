@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ...engines.fileio import input_file_problem
+from ...engines.host import memory_limit_hint
 from ...engines.media import opencv_path_problem
 from ..errors import SourceError
 from ..types import Frame
@@ -143,8 +144,9 @@ class VideoFileSource(FileSource):
             # (QA: a download cut short before its index was told to re-encode)
             raise SourceError(
                 f"OpenCV could not decode video {self.path}: it reads no frame from it (no video stream it "
-                "reads, damage throughout, a download or copy that did not finish, or a codec this OpenCV lacks); if "
-                "it plays elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 OUT.mp4"
+                f"reads, damage throughout, a download or copy that did not finish, or a codec this OpenCV lacks"
+                f"{memory_limit_hint()}); if it plays elsewhere, re-encode it, e.g. with ffmpeg -i IN -c:v libx264 "
+                "OUT.mp4"
             )
         self._capture, self._pending, self._next_id, self.dropped_frames = capture, image, 0, 0
         with contextlib.suppress(OSError):  # (deleted meanwhile: it is open, and read to its end)
@@ -331,8 +333,10 @@ class VideoFileSource(FileSource):
         except OSError:
             return False
         if grown:
-            log.warning("video %s grew while it was read (still being recorded or copied?): read up to frame %d; run "
-                        "again once it is finished for the rest", self.path, self._next_id)  # fmt: skip
+            # (constrained-machine QA: "for the rest" was said of a file read whole as its writer finished)
+            log.warning("video %s grew while it was read (still being recorded or copied?): read up to frame %d; if "
+                        "it was still being written, run again once it is finished for the rest", self.path,
+                        self._next_id)  # fmt: skip
         return grown
 
     def _skip_damaged(self, count: int) -> None:
