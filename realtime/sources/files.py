@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -9,6 +10,11 @@ import numpy as np
 
 from ..stages import FrameSource
 from ..types import Frame
+
+log = logging.getLogger(__name__)
+
+#: A paced file whose clock has slipped this far behind real time says so, once (ns).
+SLIP_SAID_NS = 1_000_000_000
 
 
 class Pacer:
@@ -19,6 +25,9 @@ class Pacer:
         self.period_ns = int(1e9 / fps) if fps > 0 else 0
         self.start_ns: int | None = None
         self._sleep = sleep  # a reading thread's stop event's wait: a stop ends the wait
+        #: how far the file's clock has slipped in all (reads slower than its frame period), ns
+        self.slipped_ns = 0
+        self._slip_said = False
 
     def wait(self, index: int, at_ns: int | None = None) -> int:
         """Sleep until frame ``index`` is due: ``index`` periods after the first, or ``at_ns``
@@ -40,7 +49,13 @@ class Pacer:
             # takes longer than the file's frame period (skipping decodes too, in a video), and the
             # file's clock slips here rather than skip ever more frames each read. (At one period a
             # read of a millisecond slipped it a whole frame, 1 read in 30 at 30 fps: 2 % slow.)
+            self.slipped_ns += (now - due_ns) - self.start_ns
             self.start_ns = now - due_ns
+            if self.slipped_ns > SLIP_SAID_NS and not self._slip_said:  # (constrained-machine QA: said nowhere)
+                self._slip_said = True
+                log.warning("reading the file is slower than its frame rate (its decoding or its storage): its clock "
+                            "has slipped %.1f s behind real time so far; frames are not skipped for it",
+                            self.slipped_ns / 1e9)  # fmt: skip
         return min(self.start_ns + due_ns, time.monotonic_ns())  # (a wait a stop ended early: not in the future)
 
     def due(self) -> int:

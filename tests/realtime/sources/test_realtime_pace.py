@@ -156,3 +156,28 @@ def test_a_frame_handed_out_late_is_stamped_when_it_was_due(monkeypatch: pytest.
     assert pacer.wait(1) == 1_000_000_000 + 33_333_333 == clock["ns"]  # early: waited for its time
     sleep(0.050)  # the pipeline took 50 ms: frame 2 is handed out 17 ms after its time
     assert pacer.wait(2) == 1_000_000_000 + 66_666_666 < clock["ns"]
+
+
+def test_a_file_read_slower_than_its_rate_says_its_clock_slipped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Constrained-machine QA: a 20 s clip on storage read at 20 KB/s took 40 s under --realtime
+    with 0 frames dropped and no word; a clock that slipped over a second is said, once."""
+    import logging
+
+    from posecast.realtime.sources import files
+
+    clock = {"ns": 1_000_000_000}
+
+    def sleep(seconds: float) -> None:
+        clock["ns"] += int(seconds * 1e9)
+
+    monkeypatch.setattr(files.time, "monotonic_ns", lambda: clock["ns"])
+    pacer = files.Pacer(30.0, sleep=sleep)
+    with caplog.at_level(logging.WARNING, logger="posecast"):
+        for index in range(90):  # each read takes 150 ms: 4.5 periods
+            pacer.wait(index)
+            sleep(0.150)
+    said = [r.getMessage() for r in caplog.records if "clock has slipped" in r.getMessage()]
+    assert len(said) == 1 and "reading the file is slower than its frame rate" in said[0]
+    assert pacer.slipped_ns == pytest.approx(89 * (150_000_000 - 33_333_333), rel=0.01)
