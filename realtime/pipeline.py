@@ -181,6 +181,8 @@ class Pipeline:
                     raise OptionsError(f"output {_stage_name(sink)} is an output of another pipeline that is not "
                                        "closed (or is closing it): give each pipeline its own (one ZmqSink per "
                                        "address, one RecordSink per file)")  # fmt: skip
+            for key in [key for key, owner in _SINK_OWNERS.items() if owner() is None]:  # dropped unclosed
+                del _SINK_OWNERS[key]
             for sink in self.sinks:
                 _SINK_OWNERS[id(sink)] = weakref.ref(self)
 

@@ -425,6 +425,17 @@ def being_recorded(part: str | Path) -> bool:
     return False
 
 
+def say_unfinished(path: str | Path, done: str, frames: int) -> None:
+    """Log that the take at ``path`` has no footer, ``done`` (``"read"``, ``"replayed"``) up to
+    ``frames``: a run recording it now (QA: such a take was said to be a crash's), or a run that
+    did not finish."""
+    if being_recorded(path):
+        log.info("%s is being recorded now: %s its %d frames so far", path, done, frames)
+    else:
+        log.warning("%s has no footer (the recorder did not finish, e.g. a crash): %s its %d whole frames", path,
+                    done, frames)  # fmt: skip
+
+
 def _same_file(path: Path, written: os.stat_result) -> bool:
     """Whether ``path`` is still the file ``written`` describes (``os.fstat`` of its descriptor;
     the .part is opened without following a link, so a link there now is another file)."""
@@ -863,9 +874,5 @@ def read_recording(path: str | Path) -> Recording:
     path = Path(path)
     check_whole(path, footer, len(frames))
     if not recording.complete:
-        if being_recorded(path):  # (QA: a take being recorded was said to be a crash's)
-            log.info("%s is being recorded now: read its %d frames so far", path, len(frames))
-        else:
-            log.warning("%s has no footer (the recorder did not finish, e.g. a crash): read %d frames", path,
-                        len(frames))  # fmt: skip
+        say_unfinished(path, "read", len(frames))
     return recording

@@ -42,7 +42,7 @@ from ...engines.errors import PosecastError
 from ..avatar import AvatarWorld
 from ..schema import decode_meta, decode_pose
 from ..types import PersonPose, PoseFrame, StreamMeta
-from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader, check_whole
+from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader, check_whole, say_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +241,7 @@ class Replay:
             if pass_first_ts is None:
                 raise _no_frames(self.path)
             if not footer and not warned_unfinished:  # as read_recording says it, once
-                log.warning("%s has no footer (the recorder did not finish, e.g. a crash): replayed its %d whole "
-                            "frames", self.path, self.frames_sent)  # fmt: skip
+                say_unfinished(self.path, "replayed", self.frames_sent)
                 warned_unfinished = True
             if not self.options.loop:
                 return
