@@ -6,11 +6,16 @@ file of an ``ipc://`` endpoint owned and removed by the one that bound it."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
+import os
 import socket
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import zmq
 
 from .errors import PublishError
 from .schema import DEFAULT_ADDRESS
@@ -107,6 +112,35 @@ def check_ipc_free(endpoint: str) -> None:
     raise PublishError(f"address {endpoint} is in use (another posecast is bound there): pass another ipc:// path")
 
 
+@contextlib.contextmanager
+def _folder_locked(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on the folder of an ``ipc://`` socket file while its path is checked
+    and bound, or removed: two runs binding one path at once could both find it free, and the
+    second took the first one's place without a word (concurrency QA: 17 of 200 thread pairs).
+    The folder, not a lock file beside the socket, so that nothing is left behind."""
+    folder = None
+    if path is not None:
+        with contextlib.suppress(OSError):  # a folder we may not open: ZeroMQ's own error follows
+            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if folder is not None:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        if folder is not None:
+            os.close(folder)  # (releases the lock)
+
+
+def bind_owned(socket_: zmq.Socket, endpoint: str) -> tuple[Path, int] | None:
+    """Bind ``socket_`` to ``endpoint`` after :func:`check_ipc_free`, both under one lock; returns
+    the socket file it made, for :func:`remove_own_ipc_file`."""
+    path = _ipc_path(endpoint)
+    with _folder_locked(path):
+        check_ipc_free(endpoint)
+        socket_.bind(endpoint)
+        return bound_ipc_file(endpoint)
+
+
 def bound_ipc_file(endpoint: str) -> tuple[Path, int] | None:
     """The socket file a bind to ``endpoint`` just made and its inode (``None``: not an
     ``ipc://`` path on disk), for :func:`remove_own_ipc_file`."""
@@ -123,7 +157,7 @@ def remove_own_ipc_file(owned: tuple[Path, int] | None) -> None:
     if owned is None:
         return
     path, inode = owned
-    with contextlib.suppress(OSError):
+    with _folder_locked(path), contextlib.suppress(OSError):  # (not between another run's check and bind)
         if path.stat().st_ino == inode:
             path.unlink()
 

@@ -13,9 +13,8 @@ import zmq
 
 from ..engines.errors import PosecastError
 from .endpoints import (
-    bound_ipc_file,
+    bind_owned,
     check_host,
-    check_ipc_free,
     check_port,
     ipv6_option,
     open_listener_notice,
@@ -102,9 +101,7 @@ class Subscriber:
         try:
             check_port(endpoint, binding=address.startswith("bind:"))
             if address.startswith("bind:"):
-                check_ipc_free(endpoint)
-                self._socket.bind(endpoint)
-                self._ipc_file = bound_ipc_file(endpoint)
+                self._ipc_file = bind_owned(self._socket, endpoint)
                 if (notice := open_listener_notice(self._socket.getsockopt_string(zmq.LAST_ENDPOINT))) is not None:
                     log.warning("%s", notice)
             else:

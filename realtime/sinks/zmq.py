@@ -30,9 +30,8 @@ from ...engines.frames import FRAME_NAMES, describe_frame
 from ...engines.rotations import SignContinuity
 from ..avatar import pose_fields
 from ..endpoints import (
-    bound_ipc_file,
+    bind_owned,
     check_host,
-    check_ipc_free,
     check_port,
     exposed,
     ipv6_option,
@@ -138,8 +137,7 @@ class Publisher:
                     log.warning("publishing to %s: the pose stream leaves this machine (no authentication, no "
                                 "encryption); connect to a 127.0.0.1 address to keep it here", endpoint)  # fmt: skip
                 return f"connect:{endpoint}"
-            check_ipc_free(endpoint)
-            self._socket.bind(endpoint)
+            self._ipc_file = bind_owned(self._socket, endpoint)
         except PublishError:
             self._socket.close(linger=0)
             raise
@@ -156,7 +154,6 @@ class Publisher:
                 f"{DEFAULT_ADDRESS} or connect:tcp://HOST:PORT"
             ) from exc
         bound = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._ipc_file = bound_ipc_file(bound)
         if exposed(bound):  # the address bound (QA: tcp://lo:PORT, which binds 127.0.0.1, was said to be open)
             log.warning("publishing on %s: the pose stream is open to the network, anyone who can reach this machine "
                         "on that port can read it (no authentication, no encryption); bind tcp://127.0.0.1:PORT to "

@@ -42,7 +42,7 @@ from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
 from ..endpoints import (
-    bound_ipc_file,
+    bind_owned,
     check_ipc_free,
     check_port,
     ipv6_option,
@@ -274,8 +274,7 @@ class ViewerServer:
         try:
             try:
                 if binding:  # (a publisher that connects, `posecast run --publish connect:...`; QA)
-                    socket.bind(endpoint)
-                    ipc_file = bound_ipc_file(endpoint)
+                    ipc_file = bind_owned(socket, endpoint)  # (checked again: another run may have bound it since)
                     self.watching = "bind:" + socket.getsockopt_string(zmq.LAST_ENDPOINT)  # port 0: the one chosen
                     if (notice := open_listener_notice(self.watching.removeprefix("bind:"))) is not None:
                         log.warning("%s", notice)

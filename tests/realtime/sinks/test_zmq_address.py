@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 
 import pytest
 from posecast.realtime.errors import PublishError
@@ -92,6 +94,39 @@ def test_an_ipc_path_in_use_is_refused_and_a_stale_one_replaced(tmp_path) -> Non
     assert other.read_text() == "mine"
     with pytest.raises(PublishError, match="'ipc://' has no path: expected ipc://PATH"):
         Publisher(PublisherOptions(address="ipc://"))
+
+
+def test_two_publishers_binding_one_ipc_path_at_once_cannot_both_succeed(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Concurrency QA: two runs binding one ipc:// path at once could both find it free; the second
+    took the first one's place and its subscribers, without a word (17 of 200 thread pairs). The
+    check is slowed here so that the two always overlap: the path is held from check to bind."""
+    from posecast.realtime import endpoints
+
+    def slow_check(endpoint: str, check=endpoints.check_ipc_free) -> None:  # noqa: ANN001
+        check(endpoint)
+        time.sleep(0.2)
+
+    monkeypatch.setattr(endpoints, "check_ipc_free", slow_check)
+    path = tmp_path / "pose.sock"
+    barrier, outcomes = threading.Barrier(2), []
+
+    def bind() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(Publisher(PublisherOptions(address=f"ipc://{path}")))
+        except PublishError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=bind) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bound = [outcome for outcome in outcomes if isinstance(outcome, Publisher)]
+    assert len(bound) == 1, outcomes
+    assert "is in use (another posecast is bound there)" in next(o for o in outcomes if isinstance(o, str))
+    bound[0].close()
+    assert not path.exists()
 
 
 def test_a_publisher_removes_only_its_own_socket_file(tmp_path) -> None:
