@@ -4,9 +4,11 @@ CPU, training chooses bf16 from the flags, the benchmark records them all."""
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 from functools import lru_cache
+from pathlib import Path
 
 
 @lru_cache(maxsize=1)
@@ -51,11 +53,64 @@ def flags_of_interest() -> list[str]:
 
 
 def usable_cores() -> int:
-    """CPU cores this process may run on."""
+    """CPU cores this process may run on: those it may be scheduled on, fewer where its control
+    group's CPU quota allows less (constrained-machine QA: a container given one CPU's time on a
+    16-core host counted 16, so the threaded runner would be chosen for it)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
+
+
+def cgroup_cpu_quota(proc_cgroup: str = "/proc/self/cgroup", mount: str = "/sys/fs/cgroup") -> float | None:
+    """The CPUs' worth of time this process's control group and those above it allow, the least
+    of them (cgroup v2's ``cpu.max``, v1's ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``);
+    ``None`` without a quota or off Linux."""
+    try:
+        lines = Path(proc_cgroup).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    quotas = []
+    for line in lines:
+        _, controllers, group = (line.split(":", 2) + ["", ""])[:3]
+        if line.startswith("0::"):  # v2: one unified hierarchy
+            quotas += [_v2_quota(folder) for folder in _groups_up(Path(mount), group)]
+        elif "cpu" in controllers.split(","):  # v1: the cpu controller's own, often mounted with cpuacct
+            roots = [Path(mount, name) for name in ("cpu", "cpu,cpuacct", "cpuacct,cpu")]
+            for root in filter(Path.is_dir, roots):  # (one is often a link to another: the same quota)
+                quotas += [_v1_quota(folder) for folder in _groups_up(root, group)]
+    known = [quota for quota in quotas if quota is not None]
+    return min(known) if known else None
+
+
+def _groups_up(root: Path, group: str) -> list[Path]:
+    """``root/group`` and each folder above it up to ``root`` (in a container the group is often
+    ``/`` and ``root`` is already the container's own)."""
+    folder, folders = root / group.strip("/"), []
+    while True:
+        folders.append(folder)
+        if folder == root or root not in folder.parents:
+            return folders
+        folder = folder.parent
+
+
+def _v2_quota(folder: Path) -> float | None:
+    try:
+        quota, period = (folder / "cpu.max").read_text(encoding="utf-8").split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def _v1_quota(folder: Path) -> float | None:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text(encoding="utf-8"))
+        period = int((folder / "cpu.cfs_period_us").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return None if quota <= 0 or period <= 0 else quota / period  # (-1: no quota)
 
 
 def load_average() -> list[float] | None:
