@@ -397,8 +397,10 @@ class RecordingWriter:
                     self._file.close()
                 raise self._failed(exc) from exc
             written = os.fstat(self._file.fileno())  # the file this wrote, whatever is at its name now
-            self._file.close()
-            _rename_without_replacing(self.part_path, self.path, written)
+            try:
+                _rename_without_replacing(self.part_path, self.path, written)
+            finally:  # closed after the move: its lock says "being recorded" until the .part is a take (QA)
+                self._file.close()
         log.info("recorded %d frames to %s", self.frames, self.path)
         return self.path
 

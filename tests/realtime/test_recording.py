@@ -326,6 +326,26 @@ def test_a_take_being_recorded_is_told_from_one_a_run_left(tmp_path: Path, caplo
     assert not being_recorded(tmp_path / "left.posecast.part")
 
 
+def test_a_take_stays_locked_until_it_is_moved_into_place(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Concurrency QA: the recorder let go of its lock a moment before the rename, so a run looking
+    then took the finished .part for one a crashed run left."""
+    from posecast.realtime.recording import format as recording_format
+
+    seen = []
+
+    def looking_move(part: Path, take: Path, move=recording_format.move_into_new) -> None:  # noqa: ANN001
+        seen.append(recording_format.being_recorded(part))
+        move(part, take)
+
+    monkeypatch.setattr(recording_format, "move_into_new", looking_move)
+    path = tmp_path / "take.posecast"
+    writer = RecordingWriter(path, source="test", schema_version=2)
+    writer.write_meta(meta_record())
+    assert writer.close() == path
+    assert seen == [True]
+    assert read_recording(path).complete and not recording_format.being_recorded(path)
+
+
 def test_a_recorder_whose_part_was_replaced_by_another_run_s_finishes_neither(tmp_path: Path) -> None:
     """Review: writer 1's .part moved away and writer 2 started a new .part at its name; writer 1's
     close finished writer 2's unfinished file as its take ("recorded 5 frames"), and writer 2's
