@@ -60,6 +60,12 @@ def video_streams(path: Path) -> tuple[int, int] | None:
     return _ask(path, counted, None)
 
 
+def holds_no_stream(path: Path) -> bool:
+    """Whether the file is a container with no stream in it at all: what a writer closed before
+    its first frame leaves (an MP4 of 257 bytes, which OpenCV will not open; QA)."""
+    return _ask(path, lambda av, c: not c.streams, False)
+
+
 def has_no_video_stream(path: Path) -> bool:
     """Whether the file has streams but no moving video among them (a sound file, its cover
     picture not counted)."""

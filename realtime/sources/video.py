@@ -30,7 +30,13 @@ from ...engines.host import memory_limit_hint
 from ...engines.media import opencv_path_problem
 from ..errors import SourceError
 from ..types import Frame
-from .containers import has_no_video_stream, raw_stream_rate, video_streams, whole_though_counted_short
+from .containers import (
+    has_no_video_stream,
+    holds_no_stream,
+    raw_stream_rate,
+    video_streams,
+    whole_though_counted_short,
+)
 from .files import FileSource, Pacer
 
 log = logging.getLogger(__name__)
@@ -139,6 +145,9 @@ class VideoFileSource(FileSource):
             if self.path.stat().st_size == 0:  # (QA: "re-encode it" for an empty file)
                 raise SourceError(f"video file {self.path} is empty (0 bytes): pass the video itself (a download or "
                                   "copy that did not finish?)")  # fmt: skip
+            if holds_no_stream(self.path):  # (QA: "could not decode ... re-encode it" for it)
+                raise SourceError(f"video file {self.path} has no frames, nor any stream (a recording stopped before "
+                                  "its first frame?): pass a video with at least one")  # fmt: skip
             if has_no_video_stream(self.path):  # (QA: an audio-only file was told to re-encode)
                 raise SourceError(f"{self.path} holds sound but no video: pass a video file")
             # (QA: a download cut short before its index was told to re-encode)

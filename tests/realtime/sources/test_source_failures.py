@@ -269,6 +269,17 @@ def test_a_video_of_no_frames_is_said_to_have_none(tmp_path) -> None:  # noqa: A
         VideoFileSource(tmp_path / "empty.avi").open()
 
 
+def test_an_mp4_closed_before_its_first_frame_is_said_to_have_none(tmp_path) -> None:  # noqa: ANN001
+    """An MP4 writer closed without a frame leaves a container with no stream, which OpenCV will
+    not open: it was "could not decode ... re-encode it" (QA)."""
+    pytest.importorskip("av", reason='needs PyAV: pip install -e ".[video]"')
+    writer = cv2.VideoWriter(str(tmp_path / "empty.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    writer.release()
+    with pytest.raises(SourceError, match=r"empty\.mp4 has no frames, nor any stream \(a recording stopped before its "
+                                          r"first frame\?\): pass a video with at least one$"):  # fmt: skip
+        VideoFileSource(tmp_path / "empty.mp4").open()
+
+
 class _OnePerson(Detector2D):
     name = "one"
     layout = COCO_17
