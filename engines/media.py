@@ -75,11 +75,16 @@ def image_files(folder: Path) -> tuple[list[Path], list[Path]]:
     others: list[Path] = []
     for p in sorted(folder.iterdir(), key=natural_key):
         suffix = p.suffix.lower()
-        if suffix in IMAGE_SUFFIXES and not p.name.startswith("._") and p.is_file():
-            files.append(p)
+        if suffix in IMAGE_SUFFIXES and not p.name.startswith("._") and (p.is_file() or _link_to_nothing(p)):
+            files.append(p)  # (a link to nothing too: skipped and counted in its place, not left out unsaid; QA)
         elif suffix in OTHER_PHOTO_SUFFIXES and p.is_file():
             others.append(p)
     return files, others
+
+
+def _link_to_nothing(path: Path) -> bool:
+    """A link whose target is gone, but not an editor's lock (Emacs's ``.#NAME`` links to nothing)."""
+    return path.is_symlink() and not path.exists() and not path.name.startswith(".#")
 
 
 def unread_photos_notice(folder: Path, others: list[Path]) -> str:

@@ -17,6 +17,7 @@ outputs had been made from the images before).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +149,9 @@ class ImageFolderSource(FileSource):
     def _skip(self, path: Path, why: str | None = None) -> None:
         if not self.skipped_images:
             problem = input_file_problem(path) if why is None else None
-            if problem == "does not exist":  # removed since the folder was listed
+            if problem == "does not exist" and path.is_symlink():
+                why = f"it is a link to nothing ({os.readlink(path)} is not there)"
+            elif problem == "does not exist":  # removed since the folder was listed
                 why = "it no longer exists (removed while the run read the folder)"
             elif problem is not None:  # unreadable: not the image's fault
                 why = f"it {problem}"
@@ -169,8 +172,9 @@ class ImageFolderSource(FileSource):
             self._say_first_skip()
         if self._files is not None and self.skipped_images and self._emitted:  # (none read: the error says so)
             fit = ", or of a size the camera file does not fit" if self.intrinsics else ""
-            log.warning("%d of %d images in %s could not be read (removed, unreadable, empty, corrupt or too large%s) "
-                        "and were skipped", self.skipped_images, len(self._files), self.path, fit)  # fmt: skip
+            log.warning("%d of %d images in %s could not be read (removed, links to nothing, unreadable, empty, "
+                        "corrupt or too large%s) and were skipped", self.skipped_images, len(self._files), self.path,
+                        fit)  # fmt: skip
         self._files = None
 
 

@@ -147,8 +147,23 @@ def test_an_image_removed_while_the_folder_is_read_is_said_to_be_gone(dance, tmp
     assert [f.frame_id for f in frames] == [0, 1, 3] and source.skipped_images == 1
     messages = [r.getMessage() for r in caplog.records]
     assert any("frame_002.png: it no longer exists (removed while the run read the folder)" in m for m in messages)
-    skipped = "could not be read (removed, unreadable, empty, corrupt or too large)"
+    skipped = "could not be read (removed, links to nothing, unreadable, empty, corrupt or too large)"
     assert any("1 of 4 images" in m and skipped in m for m in messages)
+
+
+def test_a_link_to_nothing_among_the_images_is_skipped_in_its_place_and_counted(dance, tmp_path, caplog) -> None:
+    """QA: a link whose target is gone was left out without a word, and the images after it took
+    its frame number. An editor's lock (Emacs's ``.#NAME``, a link to nothing) is no image."""
+    for i in (0, 2):
+        cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), dance[i])
+    (tmp_path / "frame_001.png").symlink_to(tmp_path / "gone.png")
+    (tmp_path / ".#frame_000.png").symlink_to("me@host.123:456")
+    with caplog.at_level(logging.WARNING, logger=LOGGER), open_source(str(tmp_path)) as source:
+        frames = list(iter(source.read, None))
+    assert [f.frame_id for f in frames] == [0, 2] and source.skipped_images == 1 and source.frame_count == 3
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"frame_001.png: it is a link to nothing ({tmp_path / 'gone.png'} is not there)" in m for m in messages)
+    assert any("1 of 3 images" in m for m in messages)
 
 
 def test_an_image_of_too_many_pixels_is_skipped_not_decoded(dance, tmp_path: Path, pose_model_path: Path) -> None:
