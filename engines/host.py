@@ -174,6 +174,21 @@ def address_space_limit_mib() -> float | None:
     return None if soft == resource.RLIM_INFINITY else soft / 2**20
 
 
+def address_space_left(mib: float) -> bool:
+    """Whether ``mib`` MiB more address space can be mapped now under this process's limit (tried:
+    a mapping made and let go at once, which takes no memory); ``True`` without a limit."""
+    if address_space_limit_mib() is None:
+        return True
+    import mmap
+
+    flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0)
+    try:
+        mmap.mmap(-1, int(mib * 2**20), flags=flags, prot=mmap.PROT_READ).close()
+    except OSError:
+        return False
+    return True
+
+
 def out_of_memory_text() -> str:
     """The one line for a command that ran out of memory, naming the address-space limit where one
     is set (constrained-machine QA: a ``MemoryError`` traceback at 850 MB, an ``ImportError`` one
@@ -182,7 +197,53 @@ def out_of_memory_text() -> str:
     if limit is None:
         return "out of memory: close other programs"
     return (f"out of memory within this process's address-space limit of {limit:.0f} MiB (ulimit -v): raise the "
-            "limit (posecast run needs about 1.5 GiB of it)")
+            "limit (posecast run needs about 1.1 GiB of it)")
+
+
+#: The least address space (MiB) posecast loads in: its libraries alone map about 500 MiB, and the
+#: least any command was measured to work in is 860 (``lift``, ``export``); between about 480 and
+#: 515 scipy's OpenBLAS retried a refused 32 MiB buffer for ever as it loaded (constrained-machine QA)
+MIN_ADDRESS_SPACE_MIB = 768
+
+
+def address_space_too_small() -> str | None:
+    """The one line for an address-space limit too small for posecast to load (asked before any
+    library loads: under it some hang, deaf to signals, rather than fail), else ``None``."""
+    limit = address_space_limit_mib()
+    if limit is None or limit >= MIN_ADDRESS_SPACE_MIB:
+        return None
+    return (f"this process's address-space limit of {limit:.0f} MiB (ulimit -v) is below the {MIN_ADDRESS_SPACE_MIB} "
+            "MiB posecast needs to load its libraries: raise the limit (posecast run needs about 1.1 GiB of it)")
+
+
+def fewer_malloc_arenas(arenas: int = 2) -> bool:
+    """Under an address-space limit, ask glibc's malloc for at most ``arenas`` arenas: it reserves
+    64 MiB of address space for each thread's own (MediaPipe, ONNX Runtime and OpenCV start a dozen),
+    and under a 1.4 GiB limit a thread MediaPipe could not start left it waiting for ever, or aborted
+    without a word (constrained-machine QA; with two arenas ``run`` works from 1.05 GiB). Returns
+    whether it was asked (not without a limit, nor off glibc)."""
+    if address_space_limit_mib() is None:
+        return False
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas))
+    except (AttributeError, OSError):  # no mallopt: not glibc
+        return False
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def thread_start_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is Python's failure to start a thread (a limit on threads or memory)."""
+    return isinstance(exc, RuntimeError) and str(exc) == "can't start new thread"
+
+
+def thread_limit_text() -> str:
+    """The one line for a command that could not start a thread (QA: a traceback under a limit)."""
+    return ("cannot start another thread: this process is at a limit on threads (ulimit -u, a container's pids "
+            f"limit) or on memory{memory_limit_hint()}: raise it")
 
 
 def memory_limit_hint() -> str:
@@ -194,6 +255,16 @@ def memory_limit_hint() -> str:
 
 def memory_import_error(exc: ImportError) -> bool:
     """Whether a native module failed to load for want of memory (its mapping refused) rather than
-    being missing."""
-    text = str(exc).lower()
-    return "cannot allocate memory" in text or "failed to map segment" in text or "memoryerror" in text
+    being missing; asked of the errors it was raised from too (scipy re-raises a refused mapping as
+    "the scipy install you are using seems to be broken"; constrained-machine QA)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # (a chain is short; a cycle is possible)
+        if seen is None:
+            return False
+        if isinstance(seen, MemoryError):
+            return True
+        text = str(seen).lower()
+        if "cannot allocate memory" in text or "failed to map segment" in text or "memoryerror" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -10,7 +10,12 @@ import os
 import signal
 import sys
 
-from ..engines.host import memory_import_error, out_of_memory_text  # (the standard library alone)
+from ..engines.host import (  # (the standard library alone)
+    address_space_too_small,
+    fewer_malloc_arenas,
+    memory_import_error,
+    out_of_memory_text,
+)
 from .stop_signals import STOP_SIGNALS  # (the standard library alone)
 
 
@@ -35,6 +40,10 @@ def main() -> int:
     # every signal) under a 700 MB address-space limit and turned a thread limit into "stopped by
     # SIGINT" (constrained-machine QA); set before numpy loads, and a value the user set is kept
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if (too_small := address_space_too_small()) is not None:
+        print(f"posecast: error: {too_small}", file=sys.stderr)
+        return 2
+    fewer_malloc_arenas()  # (before the libraries start their threads)
     # one started ignored stays so (nohup, a script's background job), as cli.main keeps it
     previous = {s: signal.signal(s, _stopped) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     try:

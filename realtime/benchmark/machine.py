@@ -169,8 +169,9 @@ class ResourceSampler:
         self._cpu0 = cpu_seconds()
         self._ticks0 = _process_ticks()
         self._system0 = _system_busy_ticks()
-        self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
+        thread.start()  # (kept once started: stop() joined one that could not start, a second traceback)
+        self._thread = thread
         return self
 
     def now_s(self) -> float:

@@ -31,6 +31,7 @@ import numpy as np
 from ...engines.assets import ensure_asset, known_asset_file
 from ...engines.cli_args import given_path
 from ...engines.errors import ModelError, PosecastError
+from ...engines.host import address_space_left
 from ...engines.layouts import MEDIAPIPE_33
 from ..errors import OptionsError
 from ..option_types import check_field_types
@@ -44,6 +45,10 @@ from .quiet import quiet_native_stderr, quiet_native_stderr_if_free
 log = logging.getLogger(__name__)
 
 MODEL_VARIANTS = ("lite", "full", "heavy")
+#: Address space (MiB) the landmarkers need left as they start (their threads' stacks and malloc
+#: arenas, for them and the first frames): with 144 MiB left under a limit MediaPipe failed, and with
+#: less it waited for ever, aborted or crashed without a word; with 176 it ran (constrained-machine QA)
+ADDRESS_SPACE_NEEDED_MIB = 160
 #: The most people one landmarker is asked for (each costs a landmark model run per frame).
 MAX_PEOPLE = 8
 #: Calls to ``detect`` that found a person after (re)creating the landmarker, until which native
@@ -187,6 +192,8 @@ class MediaPipeDetector(Detector2D):
 
     def _create(self) -> None:
         o = self.options
+        if not address_space_left(ADDRESS_SPACE_NEEDED_MIB):
+            raise MemoryError(f"MediaPipe needs about {ADDRESS_SPACE_NEEDED_MIB} MiB more address space to start")
         self._slots = PeopleSlots(o.max_people, o.search_interval_s)
         self._slot_watch = SlotWatch()
         self._following = self._incoming = None
