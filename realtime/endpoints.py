@@ -54,11 +54,19 @@ def ipv6_option(address: str) -> int:
     return int("[" in address)
 
 
+#: The longest socket file path (bytes) an ``ipc://`` endpoint may name: ``sun_path`` less its NUL
+_IPC_PATH_MAX_BYTES = 103 if sys.platform == "darwin" else 107
+
+
 def check_port(endpoint: str, binding: bool = True) -> None:
-    """Refuse a TCP address without a port (ZeroMQ says only "Invalid argument"), with one that is
-    not a number (ZeroMQ reads its leading digits: ``:5822abc`` bound 5822, ``:1e3`` port 1) or
-    with one outside 1..65535 (ZeroMQ would bind some other port instead, or wait forever to
-    connect); ``binding``: port 0 or ``*`` (any free one) is allowed."""
+    """Refuse an address ZeroMQ would refuse only in its own words ("Invalid argument", "No such
+    device", pyzmq's advice to programmers) or take and then wait on for ever (network QA): no
+    transport, spaces around it, a TCP host missing or an IPv6 one without its brackets, an
+    ``ipc://`` path too long or, to bind, in a folder that does not exist; a TCP port missing (ZeroMQ
+    says only "Invalid argument"), not a number (ZeroMQ reads its leading digits: ``:5822abc`` bound
+    5822, ``:1e3`` port 1) or outside 1..65535 (ZeroMQ would bind some other port instead, or wait
+    forever to connect); ``binding``: port 0 or ``*`` (any free one) is allowed."""
+    _check_shape(endpoint, binding)
     if endpoint.startswith("tcp://"):
         rest = endpoint[6:]
         colon = rest.rfind(":")
@@ -72,9 +80,39 @@ def check_port(endpoint: str, binding: bool = True) -> None:
         raise PublishError(f"port {parts[1]!r} of {endpoint} is not a number: pass one from 1 to 65535{any_free}, "
                            f"e.g. {DEFAULT_ADDRESS}")  # fmt: skip
     port = int(parts[1])
+    if binding and port == 0 and parts[1] != "0":  # (ZeroMQ takes "0" alone for any free port: QA, ":00")
+        raise PublishError(f"port {parts[1]} of {endpoint}: write any free port as 0 (or *)")
     if not 1 <= port <= 65535 and not (binding and port == 0):
         any_free = ", or port 0 for any free one" if binding else ""
         raise PublishError(f"port {parts[1]} of {endpoint} is outside 1..65535: pass e.g. {DEFAULT_ADDRESS}{any_free}")
+
+
+def _check_shape(endpoint: str, binding: bool) -> None:
+    """:func:`check_port`'s checks of the address's shape, before its port's."""
+    if endpoint != endpoint.strip():
+        raise PublishError(f"address {endpoint!r} has spaces around it: remove them, e.g. {DEFAULT_ADDRESS}")
+    if "://" not in endpoint:
+        raise PublishError(f"address {endpoint!r} names no transport: expected tcp://HOST:PORT or ipc://PATH, e.g. "
+                           f"{DEFAULT_ADDRESS}")  # fmt: skip
+    parts = _split_tcp(endpoint)
+    if parts is not None and not endpoint.endswith("]"):  # (tcp://[::1]: no port, which check_port says)
+        written = endpoint[6:].rsplit(":", 1)[0].rsplit(";", 1)[-1]  # the host as written (brackets kept)
+        if written == "":
+            anywhere = " (or * to bind every interface)" if binding else ""
+            raise PublishError(f"address {endpoint} names no host: expected tcp://HOST:PORT, e.g. "
+                               f"{DEFAULT_ADDRESS}{anywhere}")  # fmt: skip
+        if written.startswith("[") != written.endswith("]") or (":" in written and not written.startswith("[")):
+            raise PublishError(f"address {endpoint}: an IPv6 address goes in brackets before the port, e.g. "
+                               "tcp://[::1]:5555")  # fmt: skip
+    path = None if endpoint.startswith("ipc://@") else endpoint[6:] if endpoint.startswith("ipc://") else None
+    if path:
+        size = len(os.fsencode(path))
+        if size > _IPC_PATH_MAX_BYTES:
+            raise PublishError(f"ipc:// path {path} is {size} bytes long, over the system's {_IPC_PATH_MAX_BYTES}: "
+                               "pass a shorter one, e.g. ipc:///tmp/posecast.sock")  # fmt: skip
+        if binding and not Path(path).parent.is_dir():
+            raise PublishError(f"cannot bind ipc://{path}: the folder {Path(path).parent} does not exist; make it or "
+                               "pass a path in a folder that does")  # fmt: skip
 
 
 def _ipc_path(endpoint: str) -> Path | None:

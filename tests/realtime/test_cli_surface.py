@@ -656,7 +656,7 @@ def test_demo_refuses_a_bad_argument_in_one_line(bad: list[str], tmp_path: Path)
                           text=True, timeout=120, env=env, cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("posecast: error: "), proc.stderr
+    assert len(lines) == 1 and lines[0].startswith(("posecast: error: ", "posecast demo: error: ")), proc.stderr
 
 
 def test_a_demo_that_fails_in_the_run_keeps_the_earlier_video(tmp_path: Path) -> None:

@@ -162,3 +162,38 @@ def test_an_abstract_ipc_address_is_refused_off_linux(monkeypatch) -> None:  # n
     monkeypatch.setattr("sys.platform", "darwin")
     with pytest.raises(PublishError, match=r"ipc://@NAME \(Linux's abstract sockets\) is Linux's alone"):
         check_ipc_free("ipc://@posecast-test")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("tcp://::1:5999", r"an IPv6 address goes in brackets before the port, e\.g\. tcp://\[::1\]:5555"),
+        ("tcp://[::1:5999", r"an IPv6 address goes in brackets before the port"),
+        ("tcp://::1]:5999", r"an IPv6 address goes in brackets before the port"),
+        ("tcp://:5999", r"address tcp://:5999 names no host: expected tcp://HOST:PORT"),
+        ("127.0.0.1:5999", r"address '127\.0\.0\.1:5999' names no transport: expected tcp://HOST:PORT or ipc://PATH"),
+        (" tcp://127.0.0.1:5999", r"has spaces around it: remove them"),
+        ("ipc:///tmp/" + "a" * 110 + ".sock", r"ipc:// path /tmp/a+\.sock is 120 bytes long, over the system's 10\d"),
+    ],
+)
+def test_an_address_zeromq_would_wait_on_or_refuse_in_its_own_words_is_one_line(endpoint: str, message: str) -> None:
+    """Network QA: ``tcp://::1:PORT`` (IPv6 without brackets) and ``tcp://:PORT`` left a listener
+    and the viewer waiting for ever without a word, and a publisher said "No such device"; no
+    transport, a leading space and an over-long ipc:// path were ZeroMQ's "Invalid argument" or
+    pyzmq's advice to programmers, with a TCP example as the fix."""
+    with pytest.raises(PublishError, match=message):
+        Subscriber(endpoint)
+    with pytest.raises(PublishError, match=message):
+        Publisher(PublisherOptions(address=endpoint))
+
+
+def test_binding_in_a_missing_folder_and_a_zero_port_written_otherwise_are_named(tmp_path) -> None:
+    """Network QA: an ipc:// path in a folder that does not exist, and port ``00``, were ZeroMQ's
+    "No such file or directory" / "Invalid argument" with a TCP example as the fix."""
+    with pytest.raises(PublishError, match=r"cannot bind ipc://.*/missing/pose\.sock: the folder .*/missing does not "
+                                           r"exist; make it or pass a path in a folder that does"):  # fmt: skip
+        Publisher(PublisherOptions(address=f"ipc://{tmp_path / 'missing' / 'pose.sock'}"))
+    with pytest.raises(PublishError, match=r"port 00 of tcp://127\.0\.0\.1:00: write any free port as 0 \(or \*\)"):
+        Publisher(PublisherOptions(address="tcp://127.0.0.1:00"))
+    with Subscriber(f"ipc://{tmp_path / 'missing' / 'pose.sock'}"):  # connecting: the publisher may make it later
+        pass
