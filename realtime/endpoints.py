@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import ipaddress
 import os
 import socket
@@ -224,12 +225,29 @@ def open_listener_notice(bound: str) -> str | None:
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (a name or an address, IPv6 without brackets) is this machine's loopback:
     ``localhost``, 127.0.0.0/8, ``::1``, or 127.x written as IPv6 (``::ffff:127.0.0.1``: QA, it was
-    said to be open to the network)."""
+    said to be open to the network), or a name all of whose addresses are (network QA: the
+    machine's own name, at 127.0.0.1, was said to be open to anyone)."""
     if host == "localhost":
         return True
     try:
-        address = ipaddress.ip_address(host)
+        return _loopback_address(host)
     except ValueError:
-        return False
+        return _name_at_loopback(host)
+
+
+def _loopback_address(host: str) -> bool:
+    address = ipaddress.ip_address(host)
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+@functools.lru_cache(maxsize=32)
+def _name_at_loopback(name: str) -> bool:
+    """Whether the host name ``name`` resolves, and to loopback addresses alone (looked up once)."""
+    if name in ("", "*"):
+        return False
+    try:
+        found = {info[4][0].split("%")[0] for info in socket.getaddrinfo(name, None)}
+    except (OSError, UnicodeError):
+        return False  # an interface name, or a name that does not resolve: it may face the network
+    return bool(found) and all(_loopback_address(address) for address in found)

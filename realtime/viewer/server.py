@@ -113,7 +113,9 @@ class ViewerOptions:
         if not 0 <= self.port <= 65535:
             raise OptionsError(f"port must be in 0..65535, got {self.port}")
         if not self.host:
-            raise OptionsError("host must be an interface name or address, e.g. 127.0.0.1, got ''")
+            raise OptionsError("host must be an address or host name of this machine, e.g. 127.0.0.1, got ''")
+        if self.host.startswith("[") and self.host.endswith("]"):  # an IPv6 address as a URL writes it (QA)
+            self.host = self.host[1:-1]
         endpoint = self.stream.removeprefix("bind:").removeprefix("connect:")
         if not endpoint.startswith(("tcp://", "ipc://")):  # (inproc://: no posecast run could publish to it)
             raise OptionsError(f"stream must be tcp://HOST:PORT or ipc://PATH (bind: before either when the "
@@ -142,6 +144,23 @@ class ViewerOptions:
             reason = exc.strerror if isinstance(exc, OSError) else "not a host name"
             raise OptionsError(f"cannot serve the viewer on host {self.host[:80]!r} ({reason}): pass --host an "
                                "address of this machine, e.g. 127.0.0.1") from exc  # fmt: skip
+
+
+def _listening(host: str, port: int) -> dict[str, object]:
+    """Where :func:`serve` listens: ``host`` and ``port``, but for ``::`` a socket made here that
+    takes IPv4 too, as ``::`` does for the ZeroMQ publisher (asyncio makes it IPv6 alone: network QA,
+    ``--host ::`` refused every IPv4 page while it warned anyone could watch)."""
+    if host != "::":
+        return {"host": host, "port": port}
+    listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(("::", port))
+    except OSError:
+        listener.close()
+        raise
+    return {"sock": listener}
 
 
 def check_endpoint(stream: str) -> None:
@@ -283,8 +302,8 @@ class ViewerServer:
                     socket.connect(endpoint)
                 # a page that stopped reading (its socket full) cannot answer the close handshake: the
                 # stop waited websockets' 10 s for it, cut to 5 s by stop() (QA: Ctrl-C took 6 s)
-                server = await serve(self._handle, self.options.host, self.options.port, process_request=self._http,
-                                     close_timeout=CLOSE_TIMEOUT_S)  # fmt: skip
+                server = await serve(self._handle, process_request=self._http, close_timeout=CLOSE_TIMEOUT_S,
+                                     **_listening(self.options.host, self.options.port))  # fmt: skip
             except OSError as exc:
                 in_use = exc.errno == errno.EADDRINUSE
                 fix = "pass --port N (0 picks a free one)" if in_use else "check --host and --port"

@@ -703,3 +703,32 @@ def test_a_page_that_stopped_reading_holds_the_newest_meta_only() -> None:
         server.stop()
         big.close()
     assert server.forwarded >= 50 and waiting and max(waiting) <= 2, (server.forwarded, waiting)
+
+
+def test_every_interface_over_ipv6_takes_ipv4_pages_too_and_brackets_are_taken(camera: FakeCamera) -> None:
+    """Network QA: ``--host ::`` served IPv6 alone (asyncio's socket was IPv6-only; the publisher's
+    ``tcp://[::]`` takes both) while it warned that anyone could watch; ``--host [::1]``, as a URL
+    writes it, was refused as a name that does not resolve."""
+    import urllib.request
+
+    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, host="::", port=0))
+    server.start()
+    try:
+        for host in ("127.0.0.1", "[::1]"):
+            with urllib.request.urlopen(f"http://{host}:{server.port}/", timeout=5) as page:
+                assert page.status == 200
+    finally:
+        server.stop()
+    assert ViewerOptions(host="[::1]").host == "::1"
+
+
+def test_a_host_name_of_this_machine_at_loopback_is_not_said_to_be_open() -> None:
+    """Network QA: ``--host vm`` (the machine's name, at 127.0.0.1) was warned to be open to anyone
+    who can reach the machine, and ``connect:tcp://vm:PORT`` to leave it."""
+    from posecast.realtime.endpoints import is_loopback
+
+    assert is_loopback("localhost") and is_loopback("127.0.0.1") and is_loopback("::1")
+    resolved = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+    assert is_loopback(socket.gethostname()) == all(address.startswith("127.") or address == "::1"
+                                                    for address in resolved)  # fmt: skip
+    assert not is_loopback("eth0") and not is_loopback("no-such-host.invalid") and not is_loopback("192.0.2.7")
