@@ -68,21 +68,89 @@ def cgroup_cpu_quota(proc_cgroup: str = "/proc/self/cgroup", mount: str = "/sys/
     """The CPUs' worth of time this process's control group and those above it allow, the least
     of them (cgroup v2's ``cpu.max``, v1's ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``);
     ``None`` without a quota or off Linux."""
+    folders = _cgroup_folders("cpu", proc_cgroup, mount)
+    known = [q for q in (_v2_quota(f) if v == 2 else _v1_quota(f) for f, v in folders) if q is not None]
+    return min(known) if known else None
+
+
+def cgroup_tasks_left(proc_cgroup: str = "/proc/self/cgroup", mount: str = "/sys/fs/cgroup") -> int | None:
+    """How many more threads or processes this process's control group and those above it may
+    start (``pids.max`` less ``pids.current``, the least of them: a container's pids limit);
+    ``None`` without a limit or off Linux."""
+    left = []
+    for folder, _ in _cgroup_folders("pids", proc_cgroup, mount):
+        try:
+            most = (folder / "pids.max").read_text(encoding="utf-8").strip()
+            if most != "max":
+                left.append(int(most) - int((folder / "pids.current").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return min(left) if left else None
+
+
+def user_tasks_left(proc: str = "/proc") -> int | None:
+    """How many more threads or processes this user may start under a small ``ulimit -u``
+    (``RLIMIT_NPROC`` less the user's threads now; ``None``: no limit under 1,000, root, whom it
+    does not bind, or no ``/proc`` to count in)."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    except (ImportError, AttributeError, OSError, ValueError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft >= 1000 or os.geteuid() == 0:  # (a large one: not worth the count)
+        return None
+    uid, threads = str(os.getuid()), 0
+    for status in Path(proc).glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text(encoding="utf-8").splitlines() if ":" in line)
+        except (OSError, UnicodeDecodeError):
+            continue  # (gone meanwhile)
+        if fields.get("Uid", "").split()[:1] == [uid]:
+            threads += int(fields.get("Threads", "1").strip() or 1)
+    return soft - threads if threads else None
+
+
+def tasks_too_few() -> str | None:
+    """The one line for a limit on threads too small for posecast to start (asked before any
+    library loads: under one MediaPipe and ZeroMQ waited for ever, aborted, or were taken for a
+    video OpenCV could not decode; constrained-machine QA), else ``None``."""
+    cgroup, user = cgroup_tasks_left(), user_tasks_left()
+    limits = ((cgroup, "a container's pids limit"), (user, "ulimit -u"))
+    known = [(left, how) for left, how in limits if left is not None]
+    if not known:
+        return None
+    left, how = min(known)
+    if left >= MIN_TASKS:
+        return None
+    return (f"this process may start only {max(left, 0)} more threads ({how}), and posecast starts about "
+            f"{MIN_TASKS}: raise the limit")
+
+
+#: Threads a command needs to start besides its own (measured on 2 cores, the most at once: run 12,
+#: demo and bench 15, fewer where some pools stay short; run hung with 7 left and ran with 9; more
+#: people, and more cores for the libraries' pools, start more)
+MIN_TASKS = 12
+
+
+def _cgroup_folders(controller: str, proc_cgroup: str, mount: str) -> list[tuple[Path, int]]:
+    """The folders of this process's control group and of those above it where ``controller``'s
+    files may be, each with its cgroup version (v2: the one unified hierarchy; v1: the
+    controller's own, the cpu one often mounted with cpuacct)."""
     try:
         lines = Path(proc_cgroup).read_text(encoding="utf-8").splitlines()
     except OSError:
-        return None
-    quotas = []
+        return []
+    folders = []
     for line in lines:
         _, controllers, group = (line.split(":", 2) + ["", ""])[:3]
-        if line.startswith("0::"):  # v2: one unified hierarchy
-            quotas += [_v2_quota(folder) for folder in _groups_up(Path(mount), group)]
-        elif "cpu" in controllers.split(","):  # v1: the cpu controller's own, often mounted with cpuacct
-            roots = [Path(mount, name) for name in ("cpu", "cpu,cpuacct", "cpuacct,cpu")]
-            for root in filter(Path.is_dir, roots):  # (one is often a link to another: the same quota)
-                quotas += [_v1_quota(folder) for folder in _groups_up(root, group)]
-    known = [quota for quota in quotas if quota is not None]
-    return min(known) if known else None
+        if line.startswith("0::"):
+            folders += [(folder, 2) for folder in _groups_up(Path(mount), group)]
+        elif controller in controllers.split(","):
+            names = (controller, f"{controller},cpuacct", f"cpuacct,{controller}")
+            for root in filter(Path.is_dir, (Path(mount, name) for name in names)):  # (often links to one)
+                folders += [(folder, 1) for folder in _groups_up(root, group)]
+    return folders
 
 
 def _groups_up(root: Path, group: str) -> list[Path]:

@@ -15,6 +15,7 @@ from ..engines.host import (  # (the standard library alone)
     fewer_malloc_arenas,
     memory_import_error,
     out_of_memory_text,
+    tasks_too_few,
 )
 from .stop_signals import STOP_SIGNALS  # (the standard library alone)
 
@@ -40,7 +41,7 @@ def main() -> int:
     # every signal) under a 700 MB address-space limit and turned a thread limit into "stopped by
     # SIGINT" (constrained-machine QA); set before numpy loads, and a value the user set is kept
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    if (too_small := address_space_too_small()) is not None:
+    if (too_small := address_space_too_small() or tasks_too_few()) is not None:
         print(f"posecast: error: {too_small}", file=sys.stderr)
         return 2
     fewer_malloc_arenas()  # (before the libraries start their threads)

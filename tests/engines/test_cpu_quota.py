@@ -51,3 +51,44 @@ def test_usable_cores_round_a_quota_up_and_never_exceed_the_cores(monkeypatch) -
     assert host.usable_cores() == 16
     monkeypatch.setattr(host, "cgroup_cpu_quota", lambda: None)
     assert host.usable_cores() == 16
+
+
+def test_a_pids_limit_is_the_least_left_up_the_hierarchy(tmp_path) -> None:
+    """Constrained-machine QA: under a container's pids limit of 12 ``run`` waited for ever in
+    MediaPipe; of 10 it aborted without a word; of 6 a video was said not to decode."""
+    mount = tmp_path / "cgroup"
+    _write(tmp_path / "self", "8:pids:/docker/abc\n0::/\n")
+    _write(mount / "pids/docker/abc/pids.max", "40\n")
+    _write(mount / "pids/docker/abc/pids.current", "31\n")
+    _write(mount / "pids/docker/pids.max", "max\n")
+    _write(mount / "pids/docker/pids.current", "100\n")
+    assert host.cgroup_tasks_left(str(tmp_path / "self"), str(mount)) == 9
+    _write(tmp_path / "self2", "0::/app\n")
+    _write(mount / "app/pids.max", "max\n")
+    _write(mount / "app/pids.current", "3\n")
+    assert host.cgroup_tasks_left(str(tmp_path / "self2"), str(mount)) is None
+
+
+def test_a_small_ulimit_u_counts_the_user_s_threads(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import resource
+
+    for pid, uid, threads in ((10, 1000, 5), (11, 1000, 30), (12, 0, 99)):
+        _write(tmp_path / str(pid) / "status", f"Name:\tx\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nThreads:\t{threads}\n")
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (50, 50))
+    monkeypatch.setattr(host.os, "getuid", lambda: 1000)
+    monkeypatch.setattr(host.os, "geteuid", lambda: 1000)
+    assert host.user_tasks_left(str(tmp_path)) == 15
+    monkeypatch.setattr(host.os, "geteuid", lambda: 0)  # root: not bound by it
+    assert host.user_tasks_left(str(tmp_path)) is None
+
+
+def test_too_few_threads_left_is_one_line(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 7)
+    monkeypatch.setattr(host, "user_tasks_left", lambda: None)
+    assert host.tasks_too_few() == ("this process may start only 7 more threads (a container's pids limit), and "
+                                    "posecast starts about 12: raise the limit")  # fmt: skip
+    monkeypatch.setattr(host, "user_tasks_left", lambda: 3)
+    assert "only 3 more threads (ulimit -u)" in host.tasks_too_few()
+    monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 40)
+    monkeypatch.setattr(host, "user_tasks_left", lambda: None)
+    assert host.tasks_too_few() is None

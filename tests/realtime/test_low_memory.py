@@ -166,3 +166,17 @@ def test_an_undecodable_video_under_a_memory_limit_names_it(tmp_path, monkeypatc
     source = open_source(str(tmp_path / "clip.mp4"))
     with pytest.raises(SourceError, match=r"\(or memory: this process's address-space limit is 700 MiB, ulimit -v\)"):
         source.open()
+
+
+def test_too_few_threads_left_is_said_before_anything_loads(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+    """Under a pids limit MediaPipe waited for ever (12), aborted without a word (10) or a video
+    was said not to decode (6): the command line says so before it starts a library's threads."""
+    from posecast.engines import host
+    from posecast.realtime import launch
+
+    monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 5)
+    monkeypatch.setattr(launch.sys, "argv", ["posecast", "run"])
+    assert launch.main() == 2
+    err = capsys.readouterr().err
+    assert err == ("posecast: error: this process may start only 5 more threads (a container's pids limit), and "
+                   "posecast starts about 12: raise the limit\n")  # fmt: skip
