@@ -1,6 +1,8 @@
 """Facts about the machine this runs on, read once: the CPU's model and feature flags
 (``/proc/cpuinfo`` on Linux), the cores this process may use and the memory. Backends name the
-CPU, training chooses bf16 from the flags, the benchmark records them all."""
+CPU, training chooses bf16 from the flags, the benchmark records them all. And the limits it runs
+under (address space, threads, open files, a control group's CPU time), with the one lines that
+say which is too small."""
 
 from __future__ import annotations
 
@@ -111,6 +113,12 @@ def user_tasks_left(proc: str = "/proc") -> int | None:
     return soft - threads if threads else None
 
 
+#: Threads a command needs to start besides its own (measured on 2 cores, the most at once: run 12,
+#: demo and bench 15, fewer where some pools stay short; run hung with 7 left and ran with 9; more
+#: people, and more cores for the libraries' pools, start more)
+MIN_TASKS = 12
+
+
 def tasks_too_few() -> str | None:
     """The one line for a limit on threads too small for posecast to start (asked before any
     library loads: under one MediaPipe and ZeroMQ waited for ever, aborted, or were taken for a
@@ -125,12 +133,6 @@ def tasks_too_few() -> str | None:
         return None
     return (f"this process may start only {max(left, 0)} more threads ({how}), and posecast starts about "
             f"{MIN_TASKS}: raise the limit")
-
-
-#: Threads a command needs to start besides its own (measured on 2 cores, the most at once: run 12,
-#: demo and bench 15, fewer where some pools stay short; run hung with 7 left and ran with 9; more
-#: people, and more cores for the libraries' pools, start more)
-MIN_TASKS = 12
 
 
 def _cgroup_folders(controller: str, proc_cgroup: str, mount: str) -> list[tuple[Path, int]]:
