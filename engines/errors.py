@@ -48,13 +48,29 @@ def one_line(exc: BaseException) -> str:
 
 def escaped(text: str) -> str:
     """``text`` with its line breaks written as ``\\r`` and ``\\n``, and every other control
-    character as ``\\xNN``: one line whatever a name holds, and nothing a terminal would obey
-    (security QA: a file name or a stream's text with ESC sequences set the window's title and
-    cleared the screen)."""
-    return _CONTROL.sub(lambda found: _SHOWN.get(found.group(), f"\\x{ord(found.group()):02x}"), text)
+    character as ``\\xNN`` (``\\uNNNN``: Unicode's line and paragraph separators and the marks
+    that turn text right to left): one line whatever a name holds, and nothing a terminal would
+    obey (security QA: a file name or a stream's text with ESC sequences set the window's title and
+    cleared the screen; environment QA: U+2028 split a line, U+202E showed a name backwards)."""
+    return _CONTROL.sub(lambda found: _SHOWN.get(found.group(), _code(found.group())), text)
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+def _code(character: str) -> str:
+    return f"\\x{ord(character):02x}" if ord(character) <= 0xFF else f"\\u{ord(character):04x}"
+
+
+def storable(text: str) -> str:
+    """``text`` as valid UTF-8 can hold it: the bytes of a file name that are not UTF-8 (Python
+    holds them as lone surrogates) written as ``\\xNN``, for a file's text fields (environment QA:
+    such a source name refused a recording's header, and an adapted model's metadata after the
+    whole training)."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name's byte makes: written as \\udNNN
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SHOWN = {"\r": "\\r", "\n": "\\n"}
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .. import metadata, skeleton
+from ..errors import storable
 from ..fileio import atomic_path, save_npz, zip_unpacked_bytes
 from ..networks import PoseModel, fold_batchnorm
 from ..runtime.base import adapt_weights_path  # (defined with the runtime, which reads no torch)
@@ -60,7 +61,7 @@ def export_onnx(model: PoseModel, path: str | Path, meta: metadata.ModelMetadata
         del proto.metadata_props[:]
         for key, value in meta.to_props().items():
             entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
+            entry.key, entry.value = key, storable(value)  # (an input named in bytes that are not UTF-8: QA)
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
     log.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)

@@ -81,7 +81,7 @@ except ImportError:  # Windows: no flock (a take being recorded is not told from
 from ...calibration import CameraIntrinsics
 from ...calibration.intrinsics import shown
 from ...engines import skeleton
-from ...engines.errors import PosecastError
+from ...engines.errors import PosecastError, storable
 from ...engines.fileio import file_identity, move_into_new
 from ...engines.install import code_version
 from ..schema import READABLE_VERSIONS, checked_numbers, decode_pose, unpack_map
@@ -268,7 +268,7 @@ class RecordingWriter:
                     "posecast_version": code["version"] or "unknown",
                     "posecast_commit": code["git_commit"],
                     "schema_version": int(schema_version),
-                    "source": source,
+                    "source": storable(source),  # (a file name that is not UTF-8 refused the take: QA)
                 }
             )
             self._sync()  # (the header reaches the disk here: a full one failed now, and left an empty .part; QA)

@@ -123,3 +123,6 @@ def test_control_characters_in_a_name_are_written_out() -> None:
     from posecast.engines.errors import escaped
 
     assert escaped("a\nb\rc\x1b]0;T\x07d\te\x9bf é") == "a\\nb\\rc\\x1b]0;T\\x07d\\x09e\\x9bf é"
+    # environment QA: U+2028 is a line break to Python's splitlines(), U+202E shows a name backwards
+    assert escaped("x\u2028posecast: error: fake\u202egpj.posecast\u2066\u200f") == (
+        "x\\u2028posecast: error: fake\\u202egpj.posecast\\u2066\\u200f")

@@ -115,3 +115,14 @@ def test_a_killed_build_s_temporary_folder_is_removed_by_the_next(tmp_path: Path
     _export(src, fp16=True)
     quantize_int8(src, tmp_path / "m.int8.onnx")
     assert not killed.exists() and going_on.is_dir()
+
+
+def test_names_in_bytes_that_are_not_utf8_are_stored_in_a_model_s_metadata(tmp_path: Path) -> None:
+    """Environment QA: ``adapt`` on an input whose name is not UTF-8 (Python holds its bytes as
+    surrogates) trained for its whole budget, then failed with UnicodeEncodeError writing the
+    names into the model's metadata. They are stored as ``\\xNN``."""
+    torch.manual_seed(0)
+    model = PoseModel(PoseGenerator(ModelConfig(window_frames=9, width=256, blocks=1, scale_width=64))).eval()
+    meta = metadata.ModelMetadata(window_frames=9, extra={"adapted_on": "bad/x\udce9y.posecast"})
+    export_onnx(model, tmp_path / "m.onnx", meta)
+    assert metadata.read_onnx_metadata(tmp_path / "m.onnx").extra["adapted_on"] == "bad/x\\xe9y.posecast"

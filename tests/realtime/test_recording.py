@@ -326,6 +326,16 @@ def test_a_take_being_recorded_is_told_from_one_a_run_left(tmp_path: Path, caplo
     assert not being_recorded(tmp_path / "left.posecast.part")
 
 
+def test_a_source_named_in_bytes_that_are_not_utf8_is_recorded(tmp_path: Path) -> None:
+    """Environment QA: ``run --source`` of a folder whose name is not UTF-8 (Python holds its bytes
+    as surrogates) with ``--record`` was refused: "UnicodeEncodeError ... surrogates not allowed"."""
+    path = tmp_path / "take.posecast"
+    writer = RecordingWriter(path, source="bad/im\udce9gs", schema_version=2)
+    writer.write_meta(meta_record())
+    writer.close()
+    assert read_recording(path).header["source"] == "bad/im\\xe9gs"
+
+
 def test_a_take_stays_locked_until_it_is_moved_into_place(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """Concurrency QA: the recorder let go of its lock a moment before the rename, so a run looking
     then took the finished .part for one a crashed run left."""
