@@ -15,6 +15,11 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        _write(root / name, text)
+
+
 def test_cgroup_v2_quota_is_the_least_of_the_group_and_those_above(tmp_path) -> None:
     mount = tmp_path / "cgroup"
     _write(tmp_path / "self", "0::/user.slice/app.scope\n")
@@ -29,10 +34,8 @@ def test_cgroup_v2_quota_is_the_least_of_the_group_and_those_above(tmp_path) -> 
 def test_cgroup_v1_quota_and_no_quota(tmp_path) -> None:
     mount = tmp_path / "cgroup"
     _write(tmp_path / "self", "5:memory:/x\n3:cpu,cpuacct:/docker/abc\n0::/\n")
-    _write(mount / "cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "200000\n")
-    _write(mount / "cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n")
-    _write(mount / "cpu,cpuacct/cpu.cfs_quota_us", "-1\n")
-    _write(mount / "cpu,cpuacct/cpu.cfs_period_us", "100000\n")
+    _tree(mount / "cpu,cpuacct", {"docker/abc/cpu.cfs_quota_us": "200000\n", "docker/abc/cpu.cfs_period_us": "100000\n",
+                                  "cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n"})
     assert host.cgroup_cpu_quota(str(tmp_path / "self"), str(mount)) == pytest.approx(2.0)
     _write(mount / "cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "-1\n")
     assert host.cgroup_cpu_quota(str(tmp_path / "self"), str(mount)) is None
@@ -58,10 +61,8 @@ def test_a_pids_limit_is_the_least_left_up_the_hierarchy(tmp_path) -> None:
     MediaPipe; of 10 it aborted without a word; of 6 a video was said not to decode."""
     mount = tmp_path / "cgroup"
     _write(tmp_path / "self", "8:pids:/docker/abc\n0::/\n")
-    _write(mount / "pids/docker/abc/pids.max", "40\n")
-    _write(mount / "pids/docker/abc/pids.current", "31\n")
-    _write(mount / "pids/docker/pids.max", "max\n")
-    _write(mount / "pids/docker/pids.current", "100\n")
+    _tree(mount / "pids/docker", {"abc/pids.max": "40\n", "abc/pids.current": "31\n", "pids.max": "max\n",
+                                  "pids.current": "100\n"})
     assert host.cgroup_tasks_left(str(tmp_path / "self"), str(mount)) == 9
     _write(tmp_path / "self2", "0::/app\n")
     _write(mount / "app/pids.max", "max\n")
