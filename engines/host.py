@@ -276,14 +276,26 @@ def out_of_memory_text() -> str:
 MIN_ADDRESS_SPACE_MIB = 768
 
 
-def address_space_too_small() -> str | None:
-    """The one line for an address-space limit too small for posecast to load (asked before any
-    library loads: under it some hang, deaf to signals, rather than fail), else ``None``."""
+#: The least address space (MiB) the commands that run MediaPipe and the lifter with a video writer
+#: or a subscriber process beside them were measured to work in, with two malloc arenas (2 cores):
+#: under it ``demo`` and ``bench`` crashed, aborted in ZeroMQ or MediaPipe, or stopped at a
+#: MemoryError now and then (1,060-1,150 MiB); both ran at 1,300 (constrained-machine QA)
+COMMAND_ADDRESS_SPACE_MIB = {"demo": 1300, "bench": 1300}
+
+
+def address_space_too_small(command: str | None = None) -> str | None:
+    """The one line for an address-space limit too small for posecast to load, or for
+    ``command`` to run (asked before any library loads: under it some hang, deaf to signals, or
+    crash rather than fail), else ``None``."""
     limit = address_space_limit_mib()
-    if limit is None or limit >= MIN_ADDRESS_SPACE_MIB:
+    needed = COMMAND_ADDRESS_SPACE_MIB.get(command or "", MIN_ADDRESS_SPACE_MIB)
+    if limit is None or limit >= needed:
         return None
-    return (f"this process's address-space limit of {limit:.0f} MiB (ulimit -v) is below the {MIN_ADDRESS_SPACE_MIB} "
-            "MiB posecast needs to load its libraries: raise the limit (posecast run needs about 1.1 GiB of it)")
+    if needed > MIN_ADDRESS_SPACE_MIB:
+        what = f"posecast {command} needs: raise the limit"
+    else:
+        what = "posecast needs to load its libraries: raise the limit (posecast run needs about 1.1 GiB of it)"
+    return f"this process's address-space limit of {limit:.0f} MiB (ulimit -v) is below the {needed} MiB {what}"
 
 
 def fewer_malloc_arenas(arenas: int = 2) -> bool:

@@ -41,7 +41,8 @@ def main() -> int:
     # every signal) under a 700 MB address-space limit and turned a thread limit into "stopped by
     # SIGINT" (constrained-machine QA); set before numpy loads, and a value the user set is kept
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    if (too_small := address_space_too_small() or tasks_too_few()) is not None:
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)  # (options before it: -v)
+    if (too_small := address_space_too_small(command) or tasks_too_few()) is not None:
         print(f"posecast: error: {too_small}", file=sys.stderr)
         return 2
     fewer_malloc_arenas()  # (before the libraries start their threads)
