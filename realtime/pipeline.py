@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: While the floor is estimated, the meta is sent again with the provisional floor at most this often.
 _FLOOR_META_INTERVAL_NS = 1_000_000_000
+#: How long :meth:`Pipeline.reset` from another thread waits for the frame being processed.
+RESET_WAIT_S = 10.0
 #: id(sink) → the pipeline it is an output of, until that pipeline closes: one sink given to two
 #: pipelines had two threads send on one ZeroMQ socket (corrupt messages), and the first to finish
 #: closed it under the other (concurrency QA)
@@ -491,11 +493,20 @@ class Pipeline:
         return {label: sink.dropped_frames for label, sink in zip(output_labels(self.sinks), self.sinks, strict=True)}
 
     def reset(self) -> None:
-        """Forget every tracked person (a new clip); the sinks go on."""
-        self.lifting.reset()
-        self.detector.reset()
-        if self.world is not None:
-            self.world.reset()
+        """Forget every tracked person (a new clip); the sinks go on. From another thread it waits
+        for the frame being processed, and no stage starts meanwhile (API QA: a reset beside a run
+        ended it in a KeyError or the detector's AttributeError); once closed it raises
+        :class:`PosecastError` (it had loaded MediaPipe again, and leaked its threads)."""
+        me = threading.get_ident()
+        with self._stages:
+            self._check_open()
+            if not self._stages.wait_for(lambda: not (self._in_stage.keys() - {me}), timeout=RESET_WAIT_S):
+                raise PosecastError(f"cannot reset the pipeline: a frame has been in process on another thread for "
+                                    f"over {RESET_WAIT_S:g} s (an output that stopped taking frames?)")  # fmt: skip
+            self.lifting.reset()
+            self.detector.reset()
+            if self.world is not None:
+                self.world.reset()
 
     def close(self, discard: bool = False) -> None:
         """Close the sinks (finishing their files; ``discard``: removing them, for a run that
@@ -506,6 +517,10 @@ class Pipeline:
         naming the output). From another thread it waits for the frame being processed, and
         :meth:`run` ends before the next one."""
         me = threading.get_ident()
+        if any(isinstance(output, BackgroundSink) and output.on_its_thread() for output in self._outputs):
+            # (API QA: it waited for the very write it was called from, 2 s or for ever)
+            raise PosecastError("an output cannot close its pipeline from its own write: set its stop_requested, and "
+                                "the run ends after this frame")  # fmt: skip
         with self._stages:
             closing = not self.closed  # once: a game loop's close and its `with` block's both come here
             if closing:

@@ -162,6 +162,10 @@ class BackgroundSink(Sink):
         self._thread.join(timeout=self.close_timeout_s)
         self.sink.discard()
 
+    def on_its_thread(self) -> bool:
+        """Whether the caller is this output's own thread (inside its sink's write)."""
+        return threading.current_thread() is self._thread
+
     def hurry(self) -> None:
         """The run was stopped (Ctrl-C, SIGTERM, a close from another thread): a file's frame no
         longer waits for room, and :meth:`close` waits at most ``close_timeout_s`` for a stalled
