@@ -127,7 +127,18 @@ def stop_signals_deferred() -> Iterator[None]:
             if failed:  # the section's own error is what is said (a full disk, not "stopped"); the stop comes next
                 _raised_stop = pending[0]
             else:
-                signal.raise_signal(pending[0])
+                _deliver(pending[0])
+
+
+def _deliver(signum: int) -> None:
+    """Hand a stop another thread took during a deferred section to this thread's handler, once:
+    the Python handler called, not the signal raised again, which reached a wakeup fd a second
+    time (asyncio's ``add_signal_handler`` ran twice for one Ctrl-C; API QA); a default one raised."""
+    handler = signal.getsignal(signum)
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        signal.raise_signal(signum)
 
 
 def _holdable(signum: int) -> bool:

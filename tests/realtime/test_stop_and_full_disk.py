@@ -523,3 +523,25 @@ def test_export_loads_onnxruntime_before_it_runs(tmp_path: Path) -> None:
     bvh_only = code.replace(f"'--lift-input', {str(tmp_path / 'x.npz')!r}", f"'--bvh', {str(tmp_path / 'x.bvh')!r}")
     done = subprocess.run([sys.executable, "-c", bvh_only], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr  # (review: a BVH alone needs no onnxruntime)
+
+
+def test_a_ctrl_c_held_by_a_deferred_section_reaches_an_asyncio_handler_once() -> None:
+    """API QA: a Ctrl-C another thread took while a pipeline was built was raised again at the
+    section's end, and reached asyncio's wakeup fd twice: its handler ran twice for one press (a
+    host quitting on a second Ctrl-C quit on the first)."""
+    script = _ANOTHER_THREAD_TAKES_IT + textwrap.indent(textwrap.dedent("""
+        import asyncio
+        from posecast.realtime import stop_signals
+        calls = []
+
+        async def main():
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, lambda: calls.append(1))
+            with stop_signals.stop_signals_deferred():
+                ctrl_c_another_thread_takes()
+            await asyncio.sleep(0.3)
+
+        asyncio.run(main())
+        print("calls", len(calls), flush=True)
+    """), "    ")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "calls 1", done.stdout + done.stderr
