@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import BackendError, ModelError
 from ..fileio import atomic_write, file_sha256, remove_stale
 from ..install import install_hint
-from ..logs import quieter
+from ..logs import quieter_code
 from ..metadata import EXPORTER, load_error_text, onnx_cpu_session, read_onnx_metadata
 from .plan_cache import engines_dir, read_verified, write_verified
 
@@ -77,7 +77,7 @@ def _quantized_bytes(src: Path, per_channel: bool = True) -> tuple[bytes, str]:
         out, float_src = Path(tmp) / "int8.onnx", Path(tmp) / "float32.onnx"
         onnx.save(_float32_initializers(proto), str(float_src))
         try:  # the quantiser advises pre-processing on the root logger, every time
-            with quieter(logging.ERROR, ""):
+            with quieter_code(logging.ERROR, Path(quantize_dynamic.__code__.co_filename).parent):
                 quantize_dynamic(float_src, out, weight_type=QuantType.QInt8, per_channel=per_channel)
         except Exception as exc:  # ONNX Runtime's quantiser raises untyped errors on graphs it cannot handle
             raise ModelError(f"cannot quantise {src} to INT8 ({type(exc).__name__}: {load_error_text(exc)}); "

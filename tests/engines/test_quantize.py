@@ -126,3 +126,39 @@ def test_names_in_bytes_that_are_not_utf8_are_stored_in_a_model_s_metadata(tmp_p
     meta = metadata.ModelMetadata(window_frames=9, extra={"adapted_on": "bad/x\udce9y.posecast"})
     export_onnx(model, tmp_path / "m.onnx", meta)
     assert metadata.read_onnx_metadata(tmp_path / "m.onnx").extra["adapted_on"] == "bad/x\\xe9y.posecast"
+
+
+def test_quantising_mutes_the_quantiser_alone_not_the_program_s_other_threads(tmp_path: Path) -> None:
+    """API QA: the INT8 build set the root logger to ERROR to mute the quantiser's advice, and a
+    host program's warnings from another thread were lost meanwhile (13 of 40)."""
+    import threading
+
+    _export(tmp_path / "m.onnx", fp16=True)
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root, keep, done, sent = logging.getLogger(), Keep(logging.DEBUG), threading.Event(), []
+    root.addHandler(keep)
+    previous, root.level = root.level, logging.INFO
+
+    def host_program() -> None:
+        while not done.is_set():
+            sent.append(len(sent))
+            logging.getLogger("host").warning("host warning %d", sent[-1])
+            done.wait(0.002)
+
+    worker = threading.Thread(target=host_program)
+    worker.start()
+    try:
+        quantize_int8(tmp_path / "m.onnx", tmp_path / "m.int8.onnx")
+    finally:
+        done.set()
+        worker.join()
+        root.removeHandler(keep)
+        root.level = previous
+    host = [r for r in records if r.name == "host"]
+    assert len(host) == len(sent) > 10
+    assert not [r for r in records if "onnxruntime" in r.pathname and r.levelno < logging.ERROR], records[:3]
