@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ...engines.cli_args import output_file_or_folder
 from ..errors import OptionsError
+from ..option_types import check_field_types
 from ..recording.format import (
     PART_SUFFIX,
     FrameRecord,
@@ -50,6 +51,11 @@ class RecordOptions:
     #: ``--record FOLDER``: ``path`` is a dated take in it (:func:`dated_take`), named again if
     #: another run takes that name first (QA: two services started in the same second, one failed)
     folder: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # (API QA: RecordOptions(12) failed only at open, after the models loaded)
+        if not self.flush_interval_s > 0:
+            raise OptionsError(f"flush_interval_s must be positive, got {self.flush_interval_s}")
 
 
 def dated_take(folder: Path, now: time.struct_time | None = None) -> Path:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import numbers
 import socket
 
 import numpy as np
@@ -215,7 +216,12 @@ class VmcSink(Sink):
     name = "vmc"
 
     def __init__(self, address: tuple[str, int] = ("127.0.0.1", DEFAULT_PORT), avatar: AvatarOptions | None = None):
-        self.address = address
+        host, port = address if isinstance(address, tuple) and len(address) == 2 else (None, None)
+        if not isinstance(host, str) or not isinstance(port, numbers.Integral) or isinstance(port, bool):
+            raise TypeError(f"address must be (host, port), e.g. ('127.0.0.1', {DEFAULT_PORT}), got {address!r}")
+        if not 1 <= port <= 65535:  # (API QA: 70000 was sent to port 4464, while the log said 70000)
+            raise OptionsError(f"VMC port {port} is outside 1..65535: pass e.g. ('127.0.0.1', {DEFAULT_PORT})")
+        self.address = (host, int(port))
         self.world = AvatarWorld(avatar)
         self.sent_datagrams = 0
         self.dropped_datagrams = 0

@@ -38,6 +38,7 @@ from ..endpoints import (
     remove_own_ipc_file,
 )
 from ..errors import OptionsError, PublishError
+from ..option_types import check_field_types
 from ..schema import (
     DEFAULT_ADDRESS,
     TOPIC_META,
@@ -82,6 +83,7 @@ class PublisherOptions:
     meta_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # (API QA: send_hwm="64" was a TypeError from a comparison)
         if self.send_hwm < 1:
             raise OptionsError(f"send_hwm must be at least 1, got {self.send_hwm}")
         if self.meta_interval_s <= 0:

@@ -387,3 +387,24 @@ def test_an_output_closing_its_pipeline_from_its_own_write_is_refused_not_a_stal
     with refused, pipeline, ListSource(6) as source:
         list(pipeline.run(source))
     assert time.monotonic() - started < 1.5
+
+
+def test_output_options_of_the_wrong_kind_are_refused_as_they_are_built() -> None:
+    """API QA: ``VmcSink(("127.0.0.1", 70000))`` sent to port 4464 while its log said 70000, and
+    "HOST:PORT" as a string failed only at open; ``PublisherOptions(send_hwm="64")`` was a
+    comparison's TypeError; ``RecordOptions(12)`` failed at open, after the models had loaded."""
+    from posecast.realtime.errors import OptionsError
+    from posecast.realtime.sinks.vmc import VmcSink
+    from posecast.realtime.sinks.zmq import PublisherOptions
+
+    with pytest.raises(OptionsError, match=r"VMC port 70000 is outside 1\.\.65535"):
+        VmcSink(("127.0.0.1", 70000))
+    for address in ("127.0.0.1:39539", ("127.0.0.1", 1.5), ("127.0.0.1", True)):
+        with pytest.raises(TypeError, match=r"address must be \(host, port\), e\.g\. \('127\.0\.0\.1', 39539\)"):
+            VmcSink(address)  # type: ignore[arg-type]
+    with pytest.raises(OptionsError, match="PublisherOptions.send_hwm must be a whole number, got '64'"):
+        PublisherOptions(send_hwm="64")  # type: ignore[arg-type]
+    with pytest.raises(OptionsError, match="RecordOptions.path must be str or a path, got 12"):
+        RecordOptions(12)  # type: ignore[arg-type]
+    with pytest.raises(OptionsError, match="flush_interval_s must be positive, got 0"):
+        RecordOptions("take.posecast", flush_interval_s=0)
