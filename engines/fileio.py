@@ -27,6 +27,11 @@ import numpy as np
 
 from .errors import PosecastError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 
@@ -482,3 +487,43 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
     return Path(path)
+
+
+@contextlib.contextmanager
+def flock_held(path: Path, what: str, wait_s: float | None = None, mode: int = 0o600) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on ``path`` while inside (a folder, opened to read; else a lock
+    file, made with ``mode`` if missing); yields whether it is held. Without it (no flock here,
+    Windows; a file system that refuses it on a folder, NFS; one we may not open; or another
+    holder past ``wait_s``, e.g. a shell's ``flock /tmp CMD``) the block runs all the same, as it
+    would with no other process, and ``what`` and why are logged at debug level."""
+    fd = None
+    if fcntl is not None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY) if path.is_dir() else os.open(path, os.O_RDWR | os.O_CREAT,
+                                                                                                mode)  # fmt: skip
+            _flock(fd, wait_s)
+        except OSError as exc:
+            log.debug("%s: no lock (%s)", what, exc)
+            if fd is not None:
+                os.close(fd)
+            fd = None
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)  # (closing releases the lock)
+
+
+def _flock(fd: int, wait_s: float | None) -> None:
+    if wait_s is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(errno.ETIMEDOUT, f"held by another process for over {wait_s:g} s") from None
+            time.sleep(0.01)

@@ -6,18 +6,17 @@ file of an ``ipc://`` endpoint owned and removed by the one that bound it."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import ipaddress
 import os
 import socket
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import zmq
 
+from ..engines.fileio import flock_held
 from .errors import PublishError
 from .schema import DEFAULT_ADDRESS
 
@@ -151,23 +150,19 @@ def check_ipc_free(endpoint: str) -> None:
     raise PublishError(f"address {endpoint} is in use (another posecast is bound there): pass another ipc:// path")
 
 
-@contextlib.contextmanager
-def _folder_locked(path: Path | None) -> Iterator[None]:
+#: How long a bind or a socket file's removal waits for another run's hold on the folder
+_FOLDER_LOCK_WAIT_S = 5.0
+
+
+def _folder_locked(path: Path | None) -> contextlib.AbstractContextManager[bool]:
     """Hold an exclusive lock on the folder of an ``ipc://`` socket file while its path is checked
     and bound, or removed: two runs binding one path at once could both find it free, and the
     second took the first one's place without a word (concurrency QA: 17 of 200 thread pairs).
-    The folder, not a lock file beside the socket, so that nothing is left behind."""
-    folder = None
-    if path is not None:
-        with contextlib.suppress(OSError):  # a folder we may not open: ZeroMQ's own error follows
-            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if folder is not None:
-            fcntl.flock(folder, fcntl.LOCK_EX)
-        yield
-    finally:
-        if folder is not None:
-            os.close(folder)  # (releases the lock)
+    The folder, not a lock file beside the socket, so that nothing is left behind; without a lock
+    (a file system that has none, another holder past a few seconds) as before (review)."""
+    if path is None:
+        return contextlib.nullcontext(False)
+    return flock_held(path.parent, f"ipc:// folder {path.parent}", wait_s=_FOLDER_LOCK_WAIT_S)
 
 
 def bind_owned(socket_: zmq.Socket, endpoint: str) -> tuple[Path, int] | None:

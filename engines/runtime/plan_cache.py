@@ -26,19 +26,14 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-
 from ..assets import cache_dir
 from ..errors import BackendError
-from ..fileio import OUT_OF_ROOM, atomic_write, remove_stale
+from ..fileio import OUT_OF_ROOM, atomic_write, flock_held, remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -106,27 +101,13 @@ def record_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-@contextlib.contextmanager
-def _folder_locked(folder: Path) -> Iterator[None]:
+def _folder_locked(folder: Path) -> contextlib.AbstractContextManager[bool]:
     """Hold the cache folder's lock (``.lock`` in it; an exclusive ``flock`` where the system has
     one): a cached file and its record are written, and read and judged, as one step. A reader
     between another process's two writes saw a file without its record and deleted it, and that
-    process then failed with a traceback (QA: 3 of 9 first builds beside a reader)."""
-    fd = None
-    if fcntl is not None:  # (Windows: no flock; the two writes stay two)
-        try:
-            fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError as exc:  # a read-only cache, or a file system without locks (NFS with nolock): as before
-            log.debug("engine cache %s: no lock (%s)", folder, exc)
-            if fd is not None:
-                os.close(fd)
-            fd = None
-    try:
-        yield
-    finally:
-        if fd is not None:
-            os.close(fd)  # (closing releases the lock)
+    process then failed with a traceback (QA: 3 of 9 first builds beside a reader). Without a lock
+    (a read-only cache, a file system without locks, Windows) as before."""
+    return flock_held(folder / ".lock", f"engine cache {folder}", mode=FILE_MODE)
 
 
 def write_verified(path: str | Path, data: bytes, made_from: dict[str, str]) -> Path:

@@ -253,3 +253,27 @@ def test_missing_folders_ends_at_a_root_that_is_not_there() -> None:
             return False
 
     assert [str(p) for p in fileio.missing_folders(Unmounted("/share/a/b"))] == ["/share", "/share/a", "/share/a/b"]
+
+
+def test_a_folder_lock_held_elsewhere_or_refused_lets_the_block_run_without_it(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Review: the ipc:// folder lock waited for ever behind a shell's ``flock /tmp CMD``, and a
+    file system refusing flock on a folder (NFS: EBADF) raised out of the bind as a traceback."""
+    import errno
+    import fcntl
+    import os
+    import time
+
+    from posecast.engines import fileio
+
+    holder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another holder (a separate open: flock excludes it)
+    started = time.monotonic()
+    with fileio.flock_held(tmp_path, "test folder", wait_s=0.2) as held:
+        assert not held
+    assert time.monotonic() - started < 2
+    os.close(holder)
+    with fileio.flock_held(tmp_path, "test folder", wait_s=0.2) as held:
+        assert held
+    monkeypatch.setattr(fcntl, "flock", lambda fd, op: (_ for _ in ()).throw(OSError(errno.EBADF, "Bad file")))
+    with fileio.flock_held(tmp_path, "test folder") as held:
+        assert not held
