@@ -143,6 +143,7 @@ class Pipeline:
         #: the threads inside a stage now (thread id → depth): a close from another thread (a game
         #: loop's) waits for them, then the runs end (QA: ONNX Runtime's AttributeError came instead)
         self._in_stage: dict[int, int] = {}
+        self._resets_waiting = 0  # resets waiting for the stages under way (none starts meanwhile)
         self._stages = threading.Condition()
         self._closer: int | None = None  # the thread that closes it
         self._closed_done = threading.Event()
@@ -240,6 +241,9 @@ class Pipeline:
         me = threading.get_ident()
         with self._stages:
             self._check_open()
+            if me not in self._in_stage:  # (a stage inside one of this thread's goes on)
+                self._stages.wait_for(lambda: not self._resets_waiting or self.closed)  # a reset goes first
+                self._check_open()
             self._in_stage[me] = self._in_stage.get(me, 0) + 1
         try:
             yield
@@ -494,19 +498,24 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget every tracked person (a new clip); the sinks go on. From another thread it waits
-        for the frame being processed, and no stage starts meanwhile (API QA: a reset beside a run
-        ended it in a KeyError or the detector's AttributeError); once closed it raises
-        :class:`PosecastError` (it had loaded MediaPipe again, and leaked its threads)."""
+        for the stage under way (a frame's 2D or 3D) and goes before the next (API QA: a reset
+        beside a run ended it in a KeyError or the detector's AttributeError); once closed it
+        raises :class:`PosecastError` (it had loaded MediaPipe again, and leaked its threads)."""
         me = threading.get_ident()
         with self._stages:
             self._check_open()
-            if not self._stages.wait_for(lambda: not (self._in_stage.keys() - {me}), timeout=RESET_WAIT_S):
-                raise PosecastError(f"cannot reset the pipeline: a frame has been in process on another thread for "
-                                    f"over {RESET_WAIT_S:g} s (an output that stopped taking frames?)")  # fmt: skip
-            self.lifting.reset()
-            self.detector.reset()
-            if self.world is not None:
-                self.world.reset()
+            self._resets_waiting += 1  # no stage starts meanwhile (review: a run's next frame came first, always)
+            try:
+                if not self._stages.wait_for(lambda: not (self._in_stage.keys() - {me}), timeout=RESET_WAIT_S):
+                    raise PosecastError(f"cannot reset the pipeline: a stage on another thread has not finished in "
+                                        f"{RESET_WAIT_S:g} s (an output that stopped taking frames?)")  # fmt: skip
+                self.lifting.reset()
+                self.detector.reset()
+                if self.world is not None:
+                    self.world.reset()
+            finally:
+                self._resets_waiting -= 1
+                self._stages.notify_all()
 
     def close(self, discard: bool = False) -> None:
         """Close the sinks (finishing their files; ``discard``: removing them, for a run that

@@ -364,6 +364,32 @@ def test_a_reset_from_another_thread_waits_for_the_frame_and_a_closed_pipeline_r
         pipeline.reset()
 
 
+def test_a_reset_from_another_thread_goes_before_a_continuous_run_s_next_stage() -> None:
+    """Review: a reset waited for a moment with no stage under way, which a run going frame after
+    frame never gives (the run's thread takes the lock back first): it waited the whole run."""
+    import time
+
+    class SlowDetector(GatedDetector):
+        def detect(self, frame):  # noqa: ANN001, ANN201
+            self.release.set()
+            time.sleep(0.01)  # (the GIL let go, as MediaPipe does)
+            return super().detect(frame)
+
+    detector = SlowDetector()
+    detector.script = {i: detector.script[i % 6] for i in range(600) if i % 6 in detector.script}
+    pipeline = Pipeline(detector, FakeLifting(), [RecordingSink()])
+    with pipeline, ListSource(600) as source:
+        worker = threading.Thread(target=lambda: list(pipeline.run(source)))
+        worker.start()
+        assert detector.inside.wait(10)
+        started = time.monotonic()
+        pipeline.reset()
+        waited = time.monotonic() - started
+        assert worker.is_alive()  # the run goes on
+        worker.join(30)
+    assert waited < 1.0 and detector.resets == 1 and detector.resets_while_busy == 0, waited
+
+
 def test_an_output_closing_its_pipeline_from_its_own_write_is_refused_not_a_stall() -> None:
     """API QA: a threaded output's write calling ``pipeline.close()`` waited for itself: for ever
     with file frames kept, 2 s and a warning without. It is refused, naming stop_requested."""
