@@ -302,8 +302,16 @@ class ViewerServer:
                     socket.connect(endpoint)
                 # a page that stopped reading (its socket full) cannot answer the close handshake: the
                 # stop waited websockets' 10 s for it, cut to 5 s by stop() (QA: Ctrl-C took 6 s)
-                server = await serve(self._handle, process_request=self._http, close_timeout=CLOSE_TIMEOUT_S,
-                                     **_listening(self.options.host, self.options.port))  # fmt: skip
+                listening = _listening(self.options.host, self.options.port)
+                try:
+                    server = await serve(self._handle, process_request=self._http, close_timeout=CLOSE_TIMEOUT_S,
+                                         **listening)  # fmt: skip
+                except BaseException:
+                    if "sock" in listening:  # (review: the socket made for :: was left open)
+                        listening["sock"].close()  # type: ignore[attr-defined]
+                    raise
+            except PosecastError as exc:  # another run bound the stream since its check (review: said as a timeout)
+                raise ViewerError(str(exc)) from exc
             except OSError as exc:
                 in_use = exc.errno == errno.EADDRINUSE
                 fix = "pass --port N (0 picks a free one)" if in_use else "check --host and --port"

@@ -732,3 +732,22 @@ def test_a_host_name_of_this_machine_at_loopback_is_not_said_to_be_open() -> Non
     assert is_loopback(socket.gethostname()) == all(address.startswith("127.") or address == "::1"
                                                     for address in resolved)  # fmt: skip
     assert not is_loopback("eth0") and not is_loopback("no-such-host.invalid") and not is_loopback("192.0.2.7")
+
+
+def test_a_stream_bound_by_another_run_after_the_check_is_said_as_such(tmp_path) -> None:  # noqa: ANN001
+    """Review: the viewer checks a bind: stream when its options are made and again as it binds;
+    another run binding it between the two was said as "viewer did not start within 3 s"."""
+    import zmq
+
+    path = tmp_path / "stream.sock"
+    server = ViewerServer(ViewerOptions(stream=f"bind:ipc://{path}", port=0))
+    context = zmq.Context()
+    other = context.socket(zmq.SUB)
+    other.bind(f"ipc://{path}")
+    try:
+        with pytest.raises(ViewerError, match=r"^address ipc://.*stream\.sock is in use \(another posecast is bound "
+                                              r"there\): pass another ipc:// path$"):  # fmt: skip
+            server.start(timeout_s=3)
+    finally:
+        other.close(linger=0)
+        context.term()
