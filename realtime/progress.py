@@ -40,13 +40,16 @@ def progress(items: Iterable[T], total: int | None, desc: str, unit: str = "fram
 
 class UnblockingWriter:
     """A text stream whose writes are queued and written to ``stream`` by a thread of its own, so
-    that the writer never waits for the terminal; past ``depth`` writes waiting, more are dropped
-    and counted (a bar's refreshes, ten a second, fill it in about 25 s of a stopped terminal)."""
+    that the writer never waits for the terminal. Nothing is dropped below ``most`` writes waiting
+    (a bar's refreshes, ten a second, about 100 bytes each: a terminal stopped for an hour holds
+    4 MB); past it, more are dropped and counted."""
 
-    def __init__(self, stream: TextIO, depth: int = 256) -> None:
+    def __init__(self, stream: TextIO, most: int = 100_000) -> None:
         self._stream = stream
-        self._queue: queue.Queue[str | None] = queue.Queue(depth)
+        self._queue: queue.Queue[str | None] = queue.Queue(most)
         self.dropped_writes = 0
+        #: as the terminal's: tqdm draws its bar in ASCII for a stream without one (review)
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
         self._thread = threading.Thread(target=self._drain, name="posecast-terminal", daemon=True)
         self._thread.start()
 
@@ -70,11 +73,17 @@ class UnblockingWriter:
                 self._stream.flush()
 
     def close(self, timeout_s: float = 1.0) -> None:
-        """Let the thread write what is queued, waiting ``timeout_s`` at most (a terminal still
-        stopped keeps the rest: the thread is a daemon)."""
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)
-            self._thread.join(timeout_s)
+        """Let the thread write what is queued and end, waiting ``timeout_s`` at most: a terminal
+        still stopped keeps the rest, and the thread (a daemon) ends once it takes them."""
+        while True:
+            try:
+                self._queue.put(None, timeout=timeout_s)
+                break
+            except queue.Full:  # (full: one write less, so that the thread is told to end; review)
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()
+                    self.dropped_writes += 1
+        self._thread.join(timeout_s)
 
 
 class _AboveTheBar(logging.Handler):

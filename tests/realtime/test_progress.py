@@ -118,3 +118,35 @@ def test_a_terminal_that_stops_reading_does_not_stop_a_live_run(tmp_path: Path, 
     assert stopped_at == float("inf"), seen.decode("utf-8", "replace")[-2000:]  # the pause happened mid-run
     dropped = json.loads(stats.read_text())["dropped_at_capture"]
     assert dropped < 15, dropped  # (paused at 30 fps for 2 s: about 60 were dropped)
+
+
+def test_the_terminal_writer_never_waits_and_its_thread_ends_once_the_terminal_reads() -> None:
+    """The writer behind the bar: a stopped terminal never holds a write up; with its queue full at
+    the close, its thread still ends once the terminal reads again (review: it waited for ever);
+    it says the terminal's encoding (review: without it tqdm drew the bar in ASCII)."""
+    import io
+    import threading
+    import time
+
+    from posecast.realtime.progress import UnblockingWriter
+
+    class StoppedTerminal(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reading = threading.Event()
+
+        def write(self, text: str) -> int:
+            self.reading.wait()
+            return super().write(text)
+
+    terminal = StoppedTerminal()
+    writer = UnblockingWriter(terminal, most=5)
+    started = time.monotonic()
+    for i in range(50):
+        writer.write(f"line {i}\n")
+    assert time.monotonic() - started < 1 and writer.dropped_writes > 0
+    writer.close(timeout_s=0.1)
+    terminal.reading.set()
+    writer._thread.join(5)  # noqa: SLF001
+    assert not writer._thread.is_alive() and "line 0\n" in terminal.getvalue()  # noqa: SLF001
+    assert writer.encoding == "utf-8"
