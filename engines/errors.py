@@ -60,16 +60,18 @@ def _code(character: str) -> str:
 
 
 def storable(text: str) -> str:
-    """``text`` as valid UTF-8 can hold it: the bytes of a file name that are not UTF-8 (Python
-    holds them as lone surrogates) written as ``\\xNN``, for a file's text fields (environment QA:
-    such a source name refused a recording's header, and an adapted model's metadata after the
-    whole training)."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a surrogate no file name's byte makes: written as \\udNNN
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """``text`` as valid UTF-8 can hold it: each byte of a file name that is not UTF-8 (Python
+    holds them as lone surrogates) written as ``\\xNN``, any other lone surrogate as ``\\udNNN``,
+    for a file's text fields (environment QA: such a source name refused a recording's header,
+    and an adapted model's metadata after the whole training)."""
+    return _SURROGATE.sub(lambda found: _byte_or_code(ord(found.group())), text)
 
 
+def _byte_or_code(code: int) -> str:
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SHOWN = {"\r": "\\r", "\n": "\\n"}
 

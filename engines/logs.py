@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,21 +27,23 @@ def quieter(level: int, *logger_names: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def quieter_code(level: int, folder: str | Path) -> Iterator[None]:
-    """While inside, the records below ``level`` that the root logger gets from the code in
-    ``folder`` are dropped, and no other: for a library that logs on the root logger (ONNX
-    Runtime's quantiser), whose level is the host program's (API QA: set to ERROR, it dropped a
-    third of the warnings another thread of the program logged meanwhile)."""
-    prefix = str(Path(folder).resolve())
+    """While inside, the records below ``level`` logged by the code in ``folder`` are dropped by
+    the root logger's handlers, and no other record: for a library that logs on the root logger
+    (ONNX Runtime's quantiser), whose level is the host program's (API QA: set to ERROR, it
+    dropped a third of the warnings another thread of the program logged meanwhile)."""
+    prefix = os.path.join(str(Path(folder).resolve()), "")  # (with its separator: not a sibling's name)
 
     def keep(record: logging.LogRecord) -> bool:
-        return record.levelno >= level or not str(Path(record.pathname).resolve()).startswith(prefix)
+        return record.levelno >= level or not os.path.realpath(record.pathname).startswith(prefix)
 
-    root = logging.getLogger()
-    root.addFilter(keep)
+    handlers = list(logging.getLogger().handlers)  # (they see every logger's records; a logger's filter its own)
+    for handler in handlers:
+        handler.addFilter(keep)
     try:
         yield
     finally:
-        root.removeFilter(keep)
+        for handler in handlers:
+            handler.removeFilter(keep)
 
 
 class HeldBack(logging.Filter):

@@ -126,3 +126,13 @@ def test_control_characters_in_a_name_are_written_out() -> None:
     # environment QA: U+2028 is a line break to Python's splitlines(), U+202E shows a name backwards
     assert escaped("x\u2028posecast: error: fake\u202egpj.posecast\u2066\u200f") == (
         "x\\u2028posecast: error: fake\\u202egpj.posecast\\u2066\\u200f")
+
+
+def test_a_name_s_bytes_that_are_not_utf8_are_stored_each_as_it_was() -> None:
+    """Environment QA, review: each undecodable byte of a file name (a surrogate Python holds for
+    it) is ``\\xNN``, whatever else the text holds; any other lone surrogate is ``\\udNNN``."""
+    from posecast.engines.errors import storable
+
+    assert storable("bad/im\udce9gs é") == "bad/im\\xe9gs é"
+    assert storable("a\udce9b\ud800") == "a\\xe9b\\ud800"
+    assert storable("a\udce9b\ud800").encode("utf-8")  # valid UTF-8 now

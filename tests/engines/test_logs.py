@@ -52,3 +52,43 @@ def test_the_loss_plot_without_matplotlib_is_said_once_and_not_drawn(tmp_path, m
             history.plot_history(tmp_path / "log.csv", tmp_path / "losses.png")
     said = [r for r in caplog.records if "the loss plot is not drawn: matplotlib is not installed" in r.getMessage()]
     assert len(said) == 1 and not (tmp_path / "losses.png").exists()
+
+
+def test_quieter_code_drops_that_code_s_records_alone_whatever_its_logger(tmp_path) -> None:  # noqa: ANN001
+    """The quantiser logs on the root logger and, in other files of its folder, on named loggers:
+    their records below the level are dropped, another logger's (the host program's) are not, and
+    a sibling folder whose name starts the same is not the folder (review)."""
+    import importlib.util
+    import logging
+
+    from posecast.engines.logs import quieter_code
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib2").mkdir()
+    code = ("import logging\ndef say():\n    logging.getLogger('lib.part').warning('lib says')\n"
+            "    logging.warning('root')\n")
+    for folder in ("lib", "lib2"):
+        (tmp_path / folder / "part.py").write_text(code)
+    modules = []
+    for folder in ("lib", "lib2"):
+        spec = importlib.util.spec_from_file_location(f"quiet_{folder}", tmp_path / folder / "part.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep = Keep()
+    logging.getLogger().addHandler(keep)
+    try:
+        with quieter_code(logging.ERROR, tmp_path / "lib"):
+            modules[0].say()
+            modules[1].say()
+            logging.getLogger("host").warning("host says")
+    finally:
+        logging.getLogger().removeHandler(keep)
+    said = [(r.name, r.getMessage(), "lib2" in r.pathname) for r in records]
+    assert said == [("lib.part", "lib says", True), ("root", "root", True), ("host", "host says", False)], said
