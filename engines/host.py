@@ -113,26 +113,29 @@ def user_tasks_left(proc: str = "/proc") -> int | None:
     return soft - threads if threads else None
 
 
-#: Threads a command needs to start besides its own (measured on 2 cores, the most at once: run 12,
-#: demo and bench 15, fewer where some pools stay short; run hung with 7 left and ran with 9; more
-#: people, and more cores for the libraries' pools, start more)
-MIN_TASKS = 12
+#: Threads a command starts besides its own, the most at once, for the commands that run
+#: MediaPipe (measured on 2 cores: run 12, demo and bench 15; run hung with 7 left and ran with 9;
+#: more people, and more cores for the libraries' pools, start more); the others start few
+COMMAND_TASKS = {"run": 12, "demo": 15, "bench": 15, "adapt": 12, "calibrate": 12}
 
 
-def tasks_too_few() -> str | None:
-    """The one line for a limit on threads too small for posecast to start (asked before any
+def tasks_too_few(command: str | None = None) -> str | None:
+    """The one line for a limit on threads too small for ``command`` to start (asked before any
     library loads: under one MediaPipe and ZeroMQ waited for ever, aborted, or were taken for a
     video OpenCV could not decode; constrained-machine QA), else ``None``."""
+    needed = COMMAND_TASKS.get(command or "")
+    if needed is None:
+        return None
     cgroup, user = cgroup_tasks_left(), user_tasks_left()
     limits = ((cgroup, "a container's pids limit"), (user, "ulimit -u"))
     known = [(left, how) for left, how in limits if left is not None]
     if not known:
         return None
     left, how = min(known)
-    if left >= MIN_TASKS:
+    if left >= needed:
         return None
-    return (f"this process may start only {max(left, 0)} more threads ({how}), and posecast starts about "
-            f"{MIN_TASKS}: raise the limit")
+    return (f"this process may start only {max(left, 0)} more threads ({how}), and posecast {command} starts about "
+            f"{needed}: raise the limit")
 
 
 def _cgroup_folders(controller: str, proc_cgroup: str, mount: str) -> list[tuple[Path, int]]:
