@@ -722,16 +722,27 @@ def test_every_interface_over_ipv6_takes_ipv4_pages_too_and_brackets_are_taken(c
     assert ViewerOptions(host="[::1]").host == "::1"
 
 
-def test_a_host_name_of_this_machine_at_loopback_is_not_said_to_be_open() -> None:
+def test_a_host_name_of_this_machine_at_loopback_is_not_said_to_be_open(monkeypatch: pytest.MonkeyPatch) -> None:
     """Network QA: ``--host vm`` (the machine's name, at 127.0.0.1) was warned to be open to anyone
-    who can reach the machine, and ``connect:tcp://vm:PORT`` to leave it."""
-    from posecast.realtime.endpoints import is_loopback
+    who can reach the machine, and ``connect:tcp://vm:PORT`` to leave it. A name is loopback when
+    every address it has is."""
+    from posecast.realtime import endpoints
 
-    assert is_loopback("localhost") and is_loopback("127.0.0.1") and is_loopback("::1")
-    resolved = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
-    assert is_loopback(socket.gethostname()) == all(address.startswith("127.") or address == "::1"
-                                                    for address in resolved)  # fmt: skip
-    assert not is_loopback("eth0") and not is_loopback("no-such-host.invalid") and not is_loopback("192.0.2.7")
+    addresses = {"vm": ["127.0.1.1"], "dual": ["127.0.0.1", "::1"], "lan": ["127.0.0.1", "192.0.2.7"]}
+
+    def resolve(name: str, *args: object) -> list:
+        if name not in addresses:
+            raise socket.gaierror(-2, "Name or service not known")
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, 1, 6, "", (a, 0)) for a in addresses[name]]
+
+    monkeypatch.setattr(endpoints.socket, "getaddrinfo", resolve)
+    endpoints._name_at_loopback.cache_clear()  # noqa: SLF001
+    try:
+        assert endpoints.is_loopback("vm") and endpoints.is_loopback("dual") and endpoints.is_loopback("::1")
+        assert not endpoints.is_loopback("lan") and not endpoints.is_loopback("eth0")
+        assert not endpoints.is_loopback("192.0.2.7")
+    finally:
+        endpoints._name_at_loopback.cache_clear()  # noqa: SLF001
 
 
 def test_a_stream_bound_by_another_run_after_the_check_is_said_as_such(tmp_path) -> None:  # noqa: ANN001
