@@ -372,7 +372,8 @@ def calibrate_image_dir(
             continue
         if image is None:
             skipped["unreadable"] += 1
-            log.warning("skipping %s: not a readable image", path.name)
+            broken = path.is_symlink() and not path.exists()  # (review: image folders count links to nothing)
+            log.warning("skipping %s: %s", path.name, "a link to nothing" if broken else "not a readable image")
             continue
         looked.append((path, (image.shape[1], image.shape[0]), _look(image, detector, options)))
     image_size = _common_size(looked, len(paths))

@@ -171,6 +171,18 @@ def test_blurry_and_empty_images_are_skipped_then_refused(board_views, image_dir
     assert len(result.kept) == 15
 
 
+def test_a_link_to_nothing_among_the_photos_is_named_as_one(image_dir, tmp_path, caplog):
+    """Review: image folders now list links to nothing (to count them in their place); calibration
+    called one "not a readable image"."""
+    for path in sorted(image_dir.glob("*.png")):
+        shutil.copy(path, tmp_path)
+    (tmp_path / "moved.png").symlink_to(tmp_path / "elsewhere" / "moved.png")
+    with caplog.at_level("WARNING"):
+        result = calibrate_image_dir(tmp_path, CHESSBOARD)
+    assert result.skipped == {"unreadable": 1}
+    assert any("skipping moved.png: a link to nothing" in r.getMessage() for r in caplog.records)
+
+
 def test_missing_and_empty_folders(tmp_path):
     with pytest.raises(CalibrationError, match="image directory .*nowhere does not exist"):
         calibrate_image_dir(tmp_path / "nowhere", CHESSBOARD)
