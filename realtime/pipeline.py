@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 #: While the floor is estimated, the meta is sent again with the provisional floor at most this often.
 _FLOOR_META_INTERVAL_NS = 1_000_000_000
-#: How long :meth:`Pipeline.reset` from another thread waits for the frame being processed.
+#: How long :meth:`Pipeline.reset` from another thread waits for the stage under way.
 RESET_WAIT_S = 10.0
 #: id(sink) → the pipeline it is an output of, until that pipeline closes: one sink given to two
 #: pipelines had two threads send on one ZeroMQ socket (corrupt messages), and the first to finish
