@@ -331,6 +331,15 @@ def thread_limit_text() -> str:
             f"limit) or on memory{memory_limit_hint()}: raise it")
 
 
+def limit_error_text(exc: BaseException) -> str | None:
+    """The one line for an error a limit on memory or threads caused (a ``MemoryError``, a native
+    module whose mapping was refused, a thread that could not start), else ``None``: one answer
+    for the command line's loading and for its commands."""
+    if isinstance(exc, MemoryError) or (isinstance(exc, ImportError) and memory_import_error(exc)):
+        return out_of_memory_text()
+    return thread_limit_text() if thread_start_failed(exc) else None
+
+
 def memory_limit_hint() -> str:
     """Said beside a library's failure that may be memory's under an address-space limit (a decoder
     that cannot allocate says it cannot decode): ``""`` without a limit."""

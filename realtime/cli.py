@@ -31,13 +31,7 @@ from collections.abc import Callable, Sequence
 from ..engines import limit_image_pixels, uploads
 from ..engines.errors import PosecastError, abbreviated, escaped, one_line
 from ..engines.fileio import OUT_OF_ROOM, point_at_devnull
-from ..engines.host import (
-    memory_import_error,
-    out_of_memory_text,
-    raise_open_file_limit,
-    thread_limit_text,
-    thread_start_failed,
-)
+from ..engines.host import limit_error_text, raise_open_file_limit
 from .commands import register_all
 from .help import PosecastParser, VersionAction, subcommands
 from .stop_signals import Interrupted, stop_handled, stop_signals_deferred, stop_signals_interrupt
@@ -270,19 +264,12 @@ def _run(argv: Sequence[str] | None) -> int:
             log.exception("posecast failed")
         print(f"posecast: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_status
-    except (MemoryError, ImportError) as exc:  # (constrained-machine QA: tracebacks under ulimit -v)
-        if isinstance(exc, ImportError) and not memory_import_error(exc):
+    except (MemoryError, ImportError, RuntimeError) as exc:  # (constrained-machine QA: tracebacks under limits)
+        if (text := limit_error_text(exc)) is None:
             raise
         if args is not None and args.verbose:
             log.exception("posecast failed")
-        print(f"posecast: error: {out_of_memory_text()}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:
-        if not thread_start_failed(exc):
-            raise
-        if args is not None and args.verbose:
-            log.exception("posecast failed")
-        print(f"posecast: error: {thread_limit_text()}", file=sys.stderr)
+        print(f"posecast: error: {text}", file=sys.stderr)
         return 2
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:

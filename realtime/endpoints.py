@@ -104,15 +104,14 @@ def _check_shape(endpoint: str, binding: bool) -> None:
         if written.startswith("[") != written.endswith("]") or (":" in written and not written.startswith("[")):
             raise PublishError(f"address {endpoint}: an IPv6 address goes in brackets before the port, e.g. "
                                "tcp://[::1]:5555")  # fmt: skip
-    path = None if endpoint.startswith("ipc://@") else endpoint[6:] if endpoint.startswith("ipc://") else None
-    if path:
-        size = len(os.fsencode(path))
+    if (path := _ipc_path(endpoint)) is not None:
+        size = len(os.fsencode(endpoint[6:]))
         if size > _IPC_PATH_MAX_BYTES:
-            raise PublishError(f"ipc:// path {path} is {size} bytes long, over the system's {_IPC_PATH_MAX_BYTES}: "
-                               "pass a shorter one, e.g. ipc:///tmp/posecast.sock")  # fmt: skip
-        if binding and not Path(path).parent.is_dir():
-            raise PublishError(f"cannot bind ipc://{path}: the folder {Path(path).parent} does not exist; make it or "
-                               "pass a path in a folder that does")  # fmt: skip
+            raise PublishError(f"ipc:// path {endpoint[6:]} is {size} bytes long, over the system's "
+                               f"{_IPC_PATH_MAX_BYTES}: pass a shorter one, e.g. ipc:///tmp/posecast.sock")  # fmt: skip
+        if binding and not path.parent.is_dir():
+            raise PublishError(f"cannot bind {endpoint}: the folder {path.parent} does not exist; make it or pass a "
+                               "path in a folder that does")  # fmt: skip
 
 
 def _ipc_path(endpoint: str) -> Path | None:

@@ -13,8 +13,7 @@ import sys
 from ..engines.host import (  # (the standard library alone)
     address_space_too_small,
     fewer_malloc_arenas,
-    memory_import_error,
-    out_of_memory_text,
+    limit_error_text,
     tasks_too_few,
 )
 from .stop_signals import STOP_SIGNALS  # (the standard library alone)
@@ -52,16 +51,13 @@ def main() -> int:
         from .cli import main as command_line
     except _StoppedWhileLoading as stop:
         return 128 + stop.signum
-    except MemoryError:
-        print(f"posecast: error: {out_of_memory_text()}", file=sys.stderr)
-        return 2
-    except ImportError as exc:  # a native module's initialisation cut short by the signal, or by memory
-        if _received:
+    except (MemoryError, ImportError, RuntimeError) as exc:  # a native module's start cut short by a signal or a limit
+        if isinstance(exc, ImportError) and _received:
             return 128 + _received[0]
-        if memory_import_error(exc):
-            print(f"posecast: error: {out_of_memory_text()}", file=sys.stderr)
-            return 2
-        raise
+        if (text := limit_error_text(exc)) is None:
+            raise
+        print(f"posecast: error: {text}", file=sys.stderr)
+        return 2
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
