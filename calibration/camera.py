@@ -56,7 +56,8 @@ class CalibrationOptions:
         if self.outlier_factor <= 1.0:
             raise CalibrationError(f"outlier_factor must be above 1, got {self.outlier_factor}")
         if not 0.0 <= self.min_sharpness < math.inf:
-            raise CalibrationError(f"--min-sharpness must be 0 or more (0: keep blurry ones), got {self.min_sharpness}")
+            raise CalibrationError(f"--min-sharpness (CalibrationOptions.min_sharpness) must be 0 or more (0: keep "
+                                   f"blurry ones), got {self.min_sharpness}")  # fmt: skip
 
 
 @dataclass(frozen=True)

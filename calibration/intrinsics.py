@@ -162,7 +162,7 @@ class CameraIntrinsics:
         """Assumed intrinsics: square pixels, centred principal point, no distortion."""
         low, high = ASSUMED_HFOV_DEG
         if not low <= hfov_deg <= high:  # (one range for run's --hfov and calibrate's: 175 was written, then refused)
-            raise CalibrationError(f"--hfov must be between {low:g} and {high:g} degrees, got {hfov_deg}")
+            raise CalibrationError(f"--hfov (hfov_deg) must be between {low:g} and {high:g} degrees, got {hfov_deg}")
         f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
         vfov_deg = math.degrees(2.0 * math.atan(0.5 * height / f)) if width > 0 and height > 0 else 0.0
         if width > 0 and height > 0 and not MIN_FOV_DEG <= vfov_deg <= MAX_FOV_DEG:  # (sizes: checked below)

@@ -103,10 +103,11 @@ class LiftingOptions:
             raise OptionsError(f"max_gap_s must be 0 or more seconds, or None, got {self.max_gap_s}")
         low, high = ASSUMED_HFOV_DEG
         if not low <= self.hfov_deg <= high:
-            raise OptionsError(f"--hfov must be between {low:g} and {high:g} degrees, got {self.hfov_deg}")
+            raise OptionsError(f"--hfov (LiftingOptions.hfov_deg) must be between {low:g} and {high:g} degrees, "
+                               f"got {self.hfov_deg}")  # fmt: skip
         if self.height_m is not None and not skeleton.height_in_range(self.height_m):
             low, high = skeleton.HEIGHT_RANGE_M
-            raise OptionsError(f"--subject-height must be in metres from {low} to {high}, "
+            raise OptionsError(f"--subject-height (LiftingOptions.height_m) must be in metres from {low} to {high}, "
                                f"got {self.height_m}")  # fmt: skip
         if self.height_m is not None and self.subject_path is not None:
             raise OptionsError("give either a height or a subject file, not both")

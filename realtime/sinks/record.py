@@ -56,6 +56,9 @@ class RecordOptions:
         check_field_types(self)  # (API QA: RecordOptions(12) failed only at open, after the models loaded)
         if not self.flush_interval_s > 0:
             raise OptionsError(f"flush_interval_s must be positive, got {self.flush_interval_s}")
+        if Path(self.path).suffix.lower() != ".posecast":  # (API QA: take.txt was written where --record refuses it)
+            raise OptionsError(f"--record (RecordOptions.path) must name a .posecast file (e.g. take.posecast), "
+                               f"got {self.path}")  # fmt: skip
 
 
 def dated_take(folder: Path, now: time.struct_time | None = None) -> Path:

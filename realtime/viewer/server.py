@@ -130,14 +130,14 @@ class ViewerOptions:
             check_endpoint(self.stream)
         for name in self.allowed_hosts:  # a name no Host header can carry would never match: a mistake
             if not re.fullmatch(r"[A-Za-z0-9._:\[\]%-]+", name or "") or not _bracketed_well(name):
-                raise OptionsError(f"--allow-host {name!r} is not a host name (letters, digits, '.', '-'; an IPv6 "
-                                   "address in [ ]): pass the name the page is opened by, e.g. "
-                                   "mybox.local")  # fmt: skip
+                raise OptionsError(f"--allow-host (ViewerOptions.allowed_hosts) {name!r} is not a host name (letters, "
+                                   "digits, '.', '-'; an IPv6 address in [ ]): pass the name the page is opened by, "
+                                   "e.g. mybox.local")  # fmt: skip
             bare = name.split("]:")[0] + "]" if name.startswith("[") else name.rsplit(":", 1)[0]
             if (name.startswith("[") and "]:" in name) or (not name.startswith("[") and name.count(":") == 1):
                 # the Host header's port is not compared, so NAME:PORT never matched (QA: a 403 saying "pass NAME")
-                raise OptionsError(f"--allow-host {name!r} names a port: pass the name alone, {bare} (any port "
-                                   "is allowed)")  # fmt: skip
+                raise OptionsError(f"--allow-host (ViewerOptions.allowed_hosts) {name!r} names a port: pass the name "
+                                   f"alone, {bare} (any port is allowed)")  # fmt: skip
         try:
             socket.getaddrinfo(self.host, None)
         except (OSError, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold

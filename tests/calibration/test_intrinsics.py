@@ -132,7 +132,8 @@ def test_real_lens_distortions_are_accepted(distortion):
 def test_hfov_out_of_range_is_refused():
     """One range for run's --hfov and calibrate camera's (175 was written by one, refused by the other)."""
     for hfov in (0.5, 175.0):
-        with pytest.raises(CalibrationError, match=f"--hfov must be between 10 and 170 degrees, got {hfov}"):
+        with pytest.raises(CalibrationError, match=rf"--hfov \(hfov_deg\) must be between 10 and 170 degrees, "
+                                                   rf"got {hfov}"):
             CameraIntrinsics.from_hfov(hfov, 640, 480)
     assert CameraIntrinsics.from_hfov(170.0, 640, 480).fx > 0
 

@@ -142,13 +142,15 @@ def test_options_are_checked() -> None:
         ViewerOptions(stream="tcp://127.0.0.1:abc")  # refused as `posecast listen` refuses it
     ViewerOptions(stream="tcp://[::1]:5555")  # an IPv6 address's own colons are not its port's
     for name in ("", "a b", "evil.example/x", "[::1", "a:b:c"):  # no Host header can name these: they never matched
-        with pytest.raises(OptionsError, match=rf"--allow-host {re.escape(repr(name))} is not a host name"):
+        with pytest.raises(OptionsError, match=rf"--allow-host \(ViewerOptions.allowed_hosts\) {re.escape(repr(name))} "
+                                               "is not a host name"):
             ViewerOptions(allowed_hosts=(name,))
     ViewerOptions(allowed_hosts=("mybox.local", "10.0.0.7", "[fe80::1]", "fe80::1", "fe80::1%eth0"))  # (a zone: review)
     # a name with its port never matched the Host header's name (QA: a 403 telling to pass --allow-host NAME)
     for name, bare in (("mybox.local:18093", "mybox.local"), ("[fe80::1]:80", "[fe80::1]")):
-        with pytest.raises(OptionsError, match=rf"--allow-host {re.escape(repr(name))} names a port: pass the name "
-                                               rf"alone, {re.escape(bare)} \(any port is allowed\)"):  # fmt: skip
+        with pytest.raises(OptionsError, match=rf"--allow-host \(ViewerOptions.allowed_hosts\) "
+                                               rf"{re.escape(repr(name))} names a port: pass the name alone, "
+                                               rf"{re.escape(bare)} \(any port is allowed\)"):  # fmt: skip
             ViewerOptions(allowed_hosts=(name,))
 
 

@@ -108,7 +108,7 @@ def _error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         ("huge-seed", "--seed must be a whole number from 0 to 4294967295, got 99999999999999999999"),  # a traceback
         ("shipped", "is in posecast's own weights folder"),  # it replaced a shipped model's three files, exit 0
         ("save-2d-read-only", "cannot write the 2D into --save-2d /proc: folder /proc "),
-        ("hfov", "hfov must be between 10 and 170 degrees, got 500"),
+        ("hfov", "--hfov (LiftingOptions.hfov_deg) must be between 10 and 170 degrees, got 500"),
         ("bad-npz", "keypoints_2d must be (F, 17, 2)"),
         ("no-person", "no person was seen in any frame"),
         ("not-a-video", "notes.mp4"),

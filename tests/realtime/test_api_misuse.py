@@ -40,14 +40,16 @@ class PathSource(ListSource):
 
 def test_two_recorders_are_both_checked_against_the_source(tmp_path: Path) -> None:
     """Both reported their file as "--record": the last one alone was checked, and the first wrote
-    its take over the clip being read."""
+    its take over the clip being read (a take is a .posecast: here one linked to the clip)."""
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"the user's video")
-    sinks = [RecordSink(RecordOptions(clip)), RecordSink(RecordOptions(tmp_path / "other.posecast"))]
+    (tmp_path / "linked.posecast").hardlink_to(clip)
+    sinks = [RecordSink(RecordOptions(tmp_path / "linked.posecast")),
+             RecordSink(RecordOptions(tmp_path / "other.posecast"))]
     pipeline = Pipeline(FakeDetector(two_people(3)), PosedLifting(), sinks)
-    with pytest.raises(OutputPathError, match="clip.mp4"):
+    with pytest.raises(OutputPathError, match="linked.posecast is the source"):
         pipeline.check_outputs_against(PathSource(clip, 3))
-    with pytest.raises(PosecastError, match="clip.mp4"), pipeline, PathSource(clip, 3) as source:
+    with pytest.raises(PosecastError, match="linked.posecast"), pipeline, PathSource(clip, 3) as source:
         list(pipeline.run(source))
     assert clip.read_bytes() == b"the user's video"
 
@@ -434,3 +436,6 @@ def test_output_options_of_the_wrong_kind_are_refused_as_they_are_built() -> Non
         RecordOptions(12)  # type: ignore[arg-type]
     with pytest.raises(OptionsError, match="flush_interval_s must be positive, got 0"):
         RecordOptions("take.posecast", flush_interval_s=0)
+    for name in ("take.txt", "take.posecast.part", "take"):  # (API QA: written where --record refuses it)
+        with pytest.raises(OptionsError, match=r"--record \(RecordOptions.path\) must name a .posecast file"):
+            RecordOptions(name)

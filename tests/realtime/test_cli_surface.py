@@ -577,7 +577,7 @@ def test_usage_errors_are_one_line(argv: list[str], message: str) -> None:
         (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--dictionary",
           "DICT_6X6_250", "-o", "{tmp}/c.yaml"], "--dictionary describes a ChArUco board: add --charuco"),
         (["calibrate", "camera", "--images", "{tmp}", "--board", "9x6", "--square", "0.025", "--min-sharpness", "-5",
-          "-o", "{tmp}/c.yaml"], "--min-sharpness must be 0 or more"),
+          "-o", "{tmp}/c.yaml"], "--min-sharpness (CalibrationOptions.min_sharpness) must be 0 or more"),
         (["calibrate", "camera", "--hfov", "60", "--size", "1x1", "-o", "{tmp}/c.yaml"],
          "frame size must look like WxH in pixels, each from 16 to 32768"),  # a 1x1 camera file was written (QA)
         # fewer than --min-views became --min-views (QA)

@@ -385,9 +385,9 @@ def test_run_writes_stats(tmp_path: Path, media_dir: Path, pose_model_path: Path
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--hfov", "200"], "hfov must be between 10 and 170 degrees, got 200.0"),
-        (["--hfov", "nan"], "hfov must be between 10 and 170 degrees, got nan"),
-        (["--height", "0"], "height must be in metres from 0.5 to 2.8, got 0.0"),
+        (["--hfov", "200"], "--hfov (LiftingOptions.hfov_deg) must be between 10 and 170 degrees, got 200.0"),
+        (["--hfov", "nan"], "--hfov (LiftingOptions.hfov_deg) must be between 10 and 170 degrees, got nan"),
+        (["--height", "0"], "--subject-height (LiftingOptions.height_m) must be in metres from 0.5 to 2.8, got 0.0"),
         (["--max-people", "0"], "--max-people must be from 1 to 8, got 0"),
         (["--max-people", "2", "--people-search", "-1"], "--people-search must be from 0 to 3600 seconds, got -1"),
         (["--people-search", "nan"], "--people-search must be from 0 to 3600 seconds, got nan"),

@@ -26,8 +26,9 @@ def _refused(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--hfov", "200"], "--hfov must be between 10 and 170 degrees, got 200.0"),
-        (["--subject-height", "5"], "--subject-height must be in metres from 0.5 to 2.8, got 5.0"),
+        (["--hfov", "200"], "--hfov (LiftingOptions.hfov_deg) must be between 10 and 170 degrees, got 200.0"),
+        (["--subject-height", "5"],
+         "--subject-height (LiftingOptions.height_m) must be in metres from 0.5 to 2.8, got 5.0"),
     ],
 )
 def test_a_bad_lifting_option_is_refused_before_the_publisher_binds(
