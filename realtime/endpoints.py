@@ -206,6 +206,21 @@ def exposed(endpoint: str) -> bool:
     return not is_loopback(parts[0])  # '*', an interface name or a host name: other machines may reach it
 
 
+def connects_off_machine(endpoint: str) -> bool:
+    """Whether connecting to ``endpoint`` sends to another machine: not to a loopback host, nor to
+    the unspecified address (``0.0.0.0``, ``::``), which a connection takes as this machine's own
+    (QA: ``connect:tcp://0.0.0.0:PORT`` was said to leave the machine); ``SOURCE;HOST`` is judged by
+    its HOST."""
+    parts = _split_tcp(endpoint)
+    if parts is None:
+        return exposed(endpoint)
+    host = parts[0].rsplit(";", 1)[-1].strip("[]")
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_unspecified:
+            return False
+    return not is_loopback(host)
+
+
 def open_listener_notice(bound: str) -> str | None:
     """What to say of a reader bound at ``bound`` (ZeroMQ's last endpoint) that other machines can
     reach, as a publisher's exposed bind is said; ``None`` when only this machine can (security QA:

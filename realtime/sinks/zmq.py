@@ -33,6 +33,7 @@ from ..endpoints import (
     bind_owned,
     check_host,
     check_port,
+    connects_off_machine,
     exposed,
     ipv6_option,
     remove_own_ipc_file,
@@ -135,7 +136,7 @@ class Publisher:
             if connect:
                 check_host(endpoint)
                 self._socket.connect(endpoint)
-                if exposed(endpoint):  # (QA: said of binding only, as the README says of any address)
+                if connects_off_machine(endpoint):  # (QA: said of binding only, as the README says of any address)
                     log.warning("publishing to %s: the pose stream leaves this machine (no authentication, no "
                                 "encryption); connect to a 127.0.0.1 address to keep it here", endpoint)  # fmt: skip
                 return f"connect:{endpoint}"

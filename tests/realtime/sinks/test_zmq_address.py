@@ -50,7 +50,11 @@ def test_binding_beyond_loopback_warns(address: str, exposed: bool, caplog, tmp_
 
 
 @pytest.mark.parametrize(("address", "warned"), [("connect:tcp://192.0.2.99:5999", True),
-                                                ("connect:tcp://127.0.0.1:5999", False)])  # fmt: skip
+                                                ("connect:tcp://127.0.0.1:5999", False),
+                                                # connecting to the unspecified address reaches this machine
+                                                ("connect:tcp://0.0.0.0:5999", False),
+                                                ("connect:tcp://[::]:5999", False),
+                                                ("connect:tcp://127.0.0.1;192.0.2.99:5999", True)])  # fmt: skip
 def test_connecting_beyond_loopback_warns(address: str, warned: bool, caplog) -> None:
     """QA: ``connect:`` to another machine said nothing, where the README says any address but
     loopback warns: the stream leaves the machine unencrypted."""
