@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -160,6 +161,28 @@ def pose_model_path() -> Path:
         return ensure_asset("pose_landmarker_full")
     except AssetError as exc:
         pytest.skip(f"MediaPipe model unavailable: {exc}")
+
+
+@pytest.fixture
+def time_zone() -> Iterator[Callable[[str], None]]:
+    """``set(zone)``: the process's local time is ``zone``'s (``Europe/Berlin``: not UTC all year) until
+    the test ends, the machine's again after; skips where it cannot be set (Windows, no zone data)."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset: not on this platform")
+    before = os.environ.get("TZ")
+
+    def set_zone(zone: str) -> None:
+        os.environ["TZ"] = zone
+        time.tzset()
+        if all(time.localtime(t).tm_gmtoff == 0 for t in (1767225600, 1782864000)):  # 2026-01-01, 2026-07-01
+            pytest.skip(f"no time zone data for {zone} here")  # (glibc falls back to UTC silently)
+
+    yield set_zone
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
 
 
 @pytest.fixture(scope="session")

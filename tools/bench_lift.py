@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.finish(frame, det, {"keypoints2d": 0})
         del lifting.lifter.process  # the class's method again (the parts timer wraps it)
         report = {
-            "model": str(model), "machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "model": str(model), "machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
             "sessions_us": bench_sessions(model, windows, detector, frames, args.iters),
             "after_mediapipe_us": bench_parts(pipeline, frames, detections, detector, max(5, args.iters // 60)),
         }  # fmt: skip

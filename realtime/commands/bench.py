@@ -14,7 +14,6 @@ import shlex
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from ...engines.cli_args import given_path, nonempty_text, output_folder
@@ -23,6 +22,7 @@ from ...engines.logs import quieter
 from ...engines.metadata import read_onnx_metadata
 from ...engines.runtime import BACKENDS, availability
 from ...engines.runtime.base import resolve_model
+from .. import dated_names
 from ..benchmark import (
     BenchConfig,
     BenchOptions,
@@ -102,8 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--publish", default="tcp://127.0.0.1:0",
                         help="ZeroMQ address of the benchmark's publisher (default: a free loopback port)")  # fmt: skip
     parser.add_argument("--output", type=output_folder, default=None,
-                        help="folder for the results (default: a new bench-YYYYMMDD-HHMMSS in the current folder: "
-                             "an earlier run's results are never replaced)")  # fmt: skip
+                        help="folder for the results (default: a new bench-YYYYMMDD-HHMMSSZ, the UTC time, in the "
+                             "current folder: an earlier run's results are never replaced)")  # fmt: skip
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.set_defaults(func=bench)
 
@@ -206,10 +206,11 @@ def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool)
     return [folder / path.name for path in staged]
 
 
-def _new_results_folder() -> Path:
-    """The default ``--output``: a new ``bench-YYYYMMDD-HHMMSS`` folder in the current one, made
-    now (``-1``, ``-2``... when taken), so that a run started in the same second gets its own."""
-    stamp = time.strftime("bench-%Y%m%d-%H%M%S")
+def _new_results_folder(now: float | None = None) -> Path:
+    """The default ``--output``: a new ``bench-YYYYMMDD-HHMMSSZ`` folder (the UTC time ``now``, default
+    now: :mod:`~posecast.realtime.dated_names`) in the current one, made now (``-1``, ``-2``... when
+    taken), so that a run started in the same second gets its own."""
+    stamp = dated_names.dated_name("bench", now)
     for n in range(1000):
         folder = Path(f"{stamp}-{n}" if n else stamp)
         try:

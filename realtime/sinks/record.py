@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ...engines.cli_args import output_file_or_folder
+from .. import dated_names
 from ..errors import OptionsError
 from ..option_types import check_field_types
 from ..recording.format import (
@@ -61,10 +62,11 @@ class RecordOptions:
                                f"got {self.path}")  # fmt: skip
 
 
-def dated_take(folder: Path, now: time.struct_time | None = None) -> Path:
-    """A take's path in ``folder`` named by the local time ``now`` (default: now),
-    ``take-YYYYmmdd-HHMMSS.posecast``, with ``-2``, ``-3``… when a take or its ``.part`` is there."""
-    stem = time.strftime("take-%Y%m%d-%H%M%S", now or time.localtime())
+def dated_take(folder: Path, now: float | None = None) -> Path:
+    """A take's path in ``folder`` named by the time ``now`` (Unix seconds; default: now) in UTC,
+    ``take-YYYYmmdd-HHMMSSZ.posecast`` (:mod:`~posecast.realtime.dated_names`: in order and
+    unique across a daylight-saving change), with ``-2``, ``-3``… when a take or its ``.part`` is there."""
+    stem = dated_names.dated_name("take", now)
     for n in range(1, 10_000):
         path = folder / (f"{stem}.posecast" if n == 1 else f"{stem}-{n}.posecast")
         if not path.exists() and not path.with_name(path.name + PART_SUFFIX).exists():
@@ -89,7 +91,7 @@ class RecordSink(Sink):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--record", type=output_file_or_folder, metavar="TAKE.posecast|FOLDER",
                             help="record every published pose and the 2D keypoints to this file, or to a new "
-                                 "take-DATE-TIME.posecast in this folder each run (a service a supervisor "
+                                 "take-YYYYmmdd-HHMMSSZ.posecast (UTC) in this folder each run (a service a supervisor "
                                  "restarts); replay with `posecast replay`, export with `posecast export`")  # fmt: skip
 
     @classmethod
@@ -100,8 +102,9 @@ class RecordSink(Sink):
             return None
         path, folder = Path(path), None
         if path.is_dir():  # a new take each run, named by its start (ops QA: a fixed name refused every restart)
-            path, folder = dated_take(path), path
-            log.info("recording to %s", path)
+            now = dated_names.clock()
+            path, folder = dated_take(path, now), path
+            log.info("recording to %s (named in UTC; %s here)", path, dated_names.local_time_text(now))
         if path.suffix.lower() != ".posecast":  # .part is what
             # an unfinished take is called, and another name hides what the file is
             raise OptionsError(f"--record must name a .posecast file (e.g. take.posecast), got {path}")

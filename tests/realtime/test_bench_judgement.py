@@ -6,12 +6,15 @@ errors before minutes of measuring."""
 from __future__ import annotations
 
 import argparse
+import calendar
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from posecast.realtime import dated_names
 from posecast.realtime.benchmark.analysis import reliability, rounds_run, targets
 from posecast.realtime.benchmark.report import people_text
 from posecast.realtime.cli import main
@@ -190,10 +193,31 @@ def test_two_runs_in_one_second_get_a_folder_each(tmp_path: Path, monkeypatch: p
     """The default folder is made when the run starts (review 2: named then, made minutes later, two
     runs of one second shared it and the later replaced the other's results)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(bench_command.time, "strftime", lambda fmt: "bench-20261204-170000")
+    monkeypatch.setattr(dated_names, "clock", lambda: calendar.timegm((2026, 12, 4, 17, 0, 0)))
     first, second = bench_command._new_results_folder(), bench_command._new_results_folder()
-    assert (first.name, second.name) == ("bench-20261204-170000", "bench-20261204-170000-1")
+    assert (first.name, second.name) == ("bench-20261204-170000Z", "bench-20261204-170000Z-1")
     assert first.is_dir() and second.is_dir()
+
+
+def test_results_folders_sort_in_order_across_a_fall_back_and_a_time_zone_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, time_zone: Callable[[str], None]
+) -> None:
+    """Named in local time without an offset, the default results folders of runs in Berlin the
+    night the clocks go back (01:00 UTC, 03:00 CEST → 02:00 CET) sorted out of order, the second
+    02:30 took the first's name with -1, and a laptop flown to New York named its next run hours
+    "earlier". Named in UTC, a listing of them is in the order they were run."""
+    monkeypatch.chdir(tmp_path)
+    fall_back = calendar.timegm((2026, 10, 25, 1, 0, 0))
+    runs = [("Europe/Berlin", fall_back - 1800), ("Europe/Berlin", fall_back + 900),  # 02:30 CEST, 02:15 CET
+            ("Europe/Berlin", fall_back + 1800), ("America/New_York", fall_back + 3 * 3600)]  # 02:30 CET, 00:00 EDT
+    made = []
+    for zone, now in runs:
+        time_zone(zone)
+        monkeypatch.setattr(dated_names, "clock", lambda now=now: now)  # the wall clock names are taken from
+        made.append(bench_command._new_results_folder().name)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == made
+    assert made == ["bench-20261025-003000Z", "bench-20261025-011500Z", "bench-20261025-013000Z",
+                    "bench-20261025-040000Z"]  # fmt: skip
 
 
 def test_a_process_busy_now_is_seen_and_one_started_during_the_run_is_named() -> None:

@@ -103,7 +103,7 @@ def test_bench_on_a_short_clip(tmp_path: Path, media_dir: Path, pose_model_path:
                  "--soak-hook", "stalled-subscriber"])  # fmt: skip
     assert code == 0
     (out,) = tmp_path.glob("bench-2*")
-    assert re.fullmatch(r"bench-\d{8}-\d{6}", out.name) and (tmp_path / "bench" / "bench.json").read_text() == "{}"
+    assert re.fullmatch(r"bench-\d{8}-\d{6}Z", out.name) and (tmp_path / "bench" / "bench.json").read_text() == "{}"
     report = json.loads((out / "bench.json").read_text())
     assert check_report(report) == [] and report["problems"] == []
     # the fields the issue names

@@ -4,12 +4,14 @@ and their one-line errors."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
 import re
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -286,8 +288,6 @@ def test_record_into_a_folder_makes_a_new_take_each_run(media_dir: Path, pose_mo
                                                         tmp_path: Path) -> None:  # fmt: skip
     """Ops QA: a service restarted by a supervisor with a fixed --record path failed every restart
     (the take "already exists", or the .part of one killed). A folder takes a new dated take each run."""
-    import time
-
     from posecast.realtime.sinks.record import dated_take
 
     args = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--frames", "2",
@@ -295,10 +295,48 @@ def test_record_into_a_folder_makes_a_new_take_each_run(media_dir: Path, pose_mo
     assert cli.main(args) == 0 and cli.main(args) == 0
     takes = sorted(tmp_path.glob("take-*.posecast"))
     assert len(takes) == 2 and all(read_recording(take).complete for take in takes)
-    at = time.strptime("2026-12-07 03:04:05", "%Y-%m-%d %H:%M:%S")
-    (tmp_path / "take-20261207-030405.posecast").touch()
-    (tmp_path / "take-20261207-030405-2.posecast.part").touch()  # a killed run's
-    assert dated_take(tmp_path, at) == tmp_path / "take-20261207-030405-3.posecast"
+    at = calendar.timegm((2026, 12, 7, 3, 4, 5))
+    (tmp_path / "take-20261207-030405Z.posecast").touch()
+    (tmp_path / "take-20261207-030405Z-2.posecast.part").touch()  # a killed run's
+    assert dated_take(tmp_path, at) == tmp_path / "take-20261207-030405Z-3.posecast"
+
+
+#: 2026-10-25 in Berlin: at 01:00 UTC the clocks go back from 03:00 CEST (+0200) to 02:00 CET (+0100)
+BERLIN_FALL_BACK = calendar.timegm((2026, 10, 25, 1, 0, 0))
+
+
+def test_takes_in_a_folder_sort_in_order_across_a_daylight_saving_fall_back(
+    media_dir: Path, pose_model_path: Path, tmp_path: Path, time_zone: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A service recording in Berlin through the night the clocks go back: its takes named in local
+    time without an offset (take-20261025-023000) sorted out of order (02:15 CET, an hour after
+    02:30 CEST, sorted first) and the second 02:30 took the first's name with -2, which sorts before
+    it. Named in UTC, they sort as they were made, and an older posecast's take (local time, no
+    offset) in the folder is still there and read."""
+    from posecast.realtime import dated_names
+
+    time_zone("Europe/Berlin")
+    older = tmp_path / "take-20261024-235900.posecast"  # as posecast named takes before (here: local time)
+    args = ["run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none", "--frames", "2",
+            "--model-asset", str(pose_model_path), "--record"]  # fmt: skip
+    assert cli.main([*args, str(older)]) == 0
+    started = [BERLIN_FALL_BACK - 1800, BERLIN_FALL_BACK + 900, BERLIN_FALL_BACK + 1800]  # 02:30 CEST, 02:15, 02:30 CET
+    made = []
+    for now in started:
+        monkeypatch.setattr(dated_names, "clock", lambda now=now: now)  # the wall clock names are taken from
+        with caplog.at_level(logging.INFO, "posecast"):
+            assert cli.main([*args, str(tmp_path)]) == 0
+        made.append(next(take for take in tmp_path.glob("take-*.posecast") if take not in {older, *made}))
+    assert sorted(tmp_path.glob("take-*.posecast"))[1:] == made  # in the order made, each its own name
+    assert [take.name for take in made] == ["take-20261025-003000Z.posecast", "take-20261025-011500Z.posecast",
+                                            "take-20261025-013000Z.posecast"]  # fmt: skip
+    headers = [read_recording(take).header["created_unix_ns"] for take in made]
+    assert headers == sorted(headers)  # as the time kept inside says
+    assert read_recording(older).complete and len(list(tmp_path.glob("take-*.posecast"))) == 4
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("recording to")]
+    assert [line.rsplit("; ", 1)[1] for line in said] == [
+        "2026-10-25 02:30:00 +0200 here)", "2026-10-25 02:15:00 +0100 here)", "2026-10-25 02:30:00 +0100 here)"]
 
 
 @pytest.mark.parametrize("made_first", [".posecast.part", ".posecast"])
@@ -334,5 +372,5 @@ def test_record_into_a_folder_written_with_a_slash_and_two_runs_in_one_second(
     written = [take for take in sorted(takes.glob("take-*.posecast")) if take != other_part[0]]
     assert len(written) == 1 and read_recording(written[0]).complete
     # the next free name ("-2" of the same second, or a name of the next second if that began meanwhile)
-    assert re.fullmatch(r"take-\d{8}-\d{6}(-2)?\.posecast", written[0].name), written
+    assert re.fullmatch(r"take-\d{8}-\d{6}Z(-2)?\.posecast", written[0].name), written
     assert other_part[0].read_bytes() == b"the other run's"
