@@ -57,6 +57,7 @@ def _close_dropped_outputs(outputs: list[Sink]) -> None:
         return
     log.warning("a Pipeline was dropped without close(): its outputs are closed now (close it, or use `with`, "
                 "to choose when)")  # fmt: skip
+    _begin_closing(outputs)
     for output in list(outputs):
         try:
             output.close()
@@ -64,6 +65,14 @@ def _close_dropped_outputs(outputs: list[Sink]) -> None:
             log.warning("output %s could not be finished: %s", getattr(output, "name", type(output).__name__),
                         _reason(exc))  # fmt: skip
     outputs.clear()
+
+
+def _begin_closing(outputs: Sequence[Sink]) -> None:
+    """Every threaded output starts draining now, side by side: stalled ones cost one
+    ``close_timeout_s`` in all, not one each (QA: three stuck outputs held a close 6 s)."""
+    for output in outputs:
+        if isinstance(output, BackgroundSink):
+            output.begin_close()
 
 
 def _reason(exc: BaseException) -> str:
@@ -524,7 +533,16 @@ class Pipeline:
         Raises the first error a sink raised on closing, after closing everything else (one that
         is not a :class:`PosecastError`, e.g. a full disk's OSError, as a :class:`SinkError`
         naming the output). From another thread it waits for the frame being processed, and
-        :meth:`run` ends before the next one."""
+        :meth:`run` ends before the next one.
+
+        The threaded outputs finish side by side (:mod:`~posecast.realtime.sinks.background`): a
+        data output (``keeps_file_frames``: a recorder) writes what is queued for it while it makes
+        progress, so a slow disk's take ends whole; any other output gets 2 s in all; one that
+        writes nothing for 2 s is given up, and one whose own close then does not return in 2 s
+        (a write stuck on a disk that does not answer) is left to finish on its thread; each is
+        logged, naming the output, and close returns. A file's frames for a data output wait for
+        it without a bound, as the run does (a reader of ``--print`` that pauses): a stop, Ctrl-C
+        or a ``close()`` from another thread while this one waits, ends that wait."""
         me = threading.get_ident()
         if any(isinstance(output, BackgroundSink) and output.on_its_thread() for output in self._outputs):
             # (API QA: it waited for the very write it was called from, 2 s or for ever)
@@ -545,7 +563,8 @@ class Pipeline:
                     self._hurry_outputs()
                     self._stages.wait_for(others_done)
         if not closing:
-            if self._closer != me:  # another thread is closing it: returns once that is done
+            if self._closer != me:  # another thread is closing it: a stop (no output waits without a bound
+                self._hurry_outputs()  # for a file's frames), and returns once that close is done
                 self._closed_done.wait()
             return
         try:
@@ -557,6 +576,8 @@ class Pipeline:
     def _close(self, discard: bool) -> None:
         self._finish_dropped.detach()
         errors: list[BaseException] = []
+        if not discard:  # (discarded: their queues are dropped, not drained)
+            _begin_closing(self._outputs)
         for output in self._outputs:
             try:
                 output.discard() if discard else output.close()

@@ -9,9 +9,20 @@ reader`` used to lose the lines the reader had not taken, exit 0), saying so onc
 :data:`WAIT_WARNING_S`, until a stop (:meth:`BackgroundSink.hurry`: Ctrl-C, or
 ``Pipeline.close()`` from another thread) ends the wait. An exception in the sink's
 ``write`` is kept and raised from the next ``write`` or ``close`` (the pipeline then detaches the
-sink). ``close`` lets the queue drain while the sink makes progress, gives up once it has
-written nothing for ``close_timeout_s`` (the lost frames counted and logged; a file's frames for
-a sink that keeps them: never, like any Unix pipe, Ctrl-C stops it), then closes the sink.
+sink). ``close`` (:meth:`BackgroundSink.begin_close` first, which the pipeline calls on every
+output at once, so that stalled outputs cost one timeout, not one each) lets the queue drain:
+
+- a data output (``keeps_file_frames``) while it makes progress, so that a slow recorder's take
+  ends whole however long that takes, and until it has written nothing for ``close_timeout_s``;
+  a file's frames for it wait without a bound, like any Unix pipe, until a stop (Ctrl-C, or
+  ``Pipeline.close()`` from another thread) or progress;
+- any other output for ``close_timeout_s`` in all: its frames are live ones it may drop anyway.
+
+The frames not written then are counted (``dropped_frames``) and logged, naming the output.
+Then the sink is closed: on the caller's thread when it drained (a file's footer is never cut
+short), else beside its write that may still be stuck, for at most ``close_timeout_s``: a
+``close`` that does not return by then (a recorder's waits for a write stuck on a disk that does
+not answer) is logged and left to finish on its own thread, and ``close`` returns.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from ..stages import Sink, output_labels
 from ..types import PoseFrame, StreamMeta
@@ -57,6 +69,8 @@ class BackgroundSink(Sink):
         #: what raised when it was not a frame: "meta" (``update_meta``) or "stalled" (``source_stalled``)
         self.failed_on: str | None = None
         self._handled = 0  # queue items the worker has finished: close() waits while this moves
+        self._progress_at = time.monotonic()  # when the worker last finished one
+        self._close_began: float | None = None  # begin_close(): the drain's clock starts there
         self._file_frames = False  # a file's frames for a sink that keeps them: close() waits for all
         self._thread = threading.Thread(target=self._work, name=f"sink-{self.name}", daemon=True)
         self._thread.start()
@@ -143,6 +157,7 @@ class BackgroundSink(Sink):
                 with self._ready:
                     self._busy = False
                     self._handled += 1
+                    self._progress_at = time.monotonic()
                     self._ready.notify_all()
 
     @property
@@ -160,7 +175,7 @@ class BackgroundSink(Sink):
             self._queue.clear()
             self._ready.notify_all()
         self._thread.join(timeout=self.close_timeout_s)
-        self.sink.discard()
+        self._finish_sink(self.sink.discard, beside_a_write=self._thread.is_alive())
 
     def on_its_thread(self) -> bool:
         """Whether the caller is this output's own thread (inside its sink's write)."""
@@ -175,41 +190,85 @@ class BackgroundSink(Sink):
             self._hurried = True
             self._ready.notify_all()
 
-    def close(self) -> None:
-        """Drain the queue while the sink makes progress (module docstring), stop the thread,
-        close the sink; raises the sink's pending error, if any. A stop signal while it waits for
-        a stalled sink ends the wait: the sink is closed, then the signal's exception raised."""
-        stopped: KeyboardInterrupt | None = None
+    def begin_close(self) -> None:
+        """Start draining towards :meth:`close` (its clock starts here; safe to call twice)."""
         with self._ready:
+            if self._close_began is None:
+                self._close_began = time.monotonic()
             self._closing = True
             self._ready.notify_all()
-            deadline = time.monotonic() + self.close_timeout_s
-            progress_at = time.monotonic()
-            while (self._queue or self._busy) and (self._file_frames or time.monotonic() < deadline):
-                handled = self._handled
+
+    def _drain_deadline(self) -> float:
+        """When :meth:`close` stops waiting for the queue (module docstring)."""
+        began = self._close_began if self._close_began is not None else time.monotonic()
+        if not self.sink.keeps_file_frames:  # live frames it may drop: no longer than the timeout in all
+            return began + self.close_timeout_s
+        return max(began, self._progress_at) + self.close_timeout_s  # a recording: while it makes progress
+
+    def close(self) -> None:
+        """Drain the queue (module docstring), stop the thread, close the sink; raises the sink's
+        pending error, if any. A stop signal while it waits for a stalled sink ends the wait: the
+        sink is closed, then the signal's exception raised."""
+        self.begin_close()
+        stopped: KeyboardInterrupt | None = None
+        with self._ready:
+            while (self._queue or self._busy) and (self._file_frames or time.monotonic() < self._drain_deadline()):
                 try:
-                    self._ready.wait(max(0.5 if self._file_frames else 0.0, deadline - time.monotonic()))
+                    self._ready.wait(max(0.5 if self._file_frames else 0.0, self._drain_deadline() - time.monotonic()))
                 except KeyboardInterrupt as stop:  # (the lock is held again: wait re-acquires it)
                     stopped = stop
                     break
-                if self._handled != handled:  # progress: the sink gets another close_timeout_s
-                    deadline = time.monotonic() + self.close_timeout_s
-                    progress_at = time.monotonic()
-                elif self._file_frames and self._may_warn_of_wait(progress_at):  # (QA: said in _put only)
+                if self._file_frames and self._may_warn_of_wait(self._progress_at):  # (QA: said in _put only)
                     self._warn_of_wait()
             drained = not self._queue and not self._busy
-        if not drained:  # the sink is stuck in write: give up on what is queued, close it anyway
-            with self._ready:
-                left = self._frames_queued()
-                self.sink.dropped_frames += left
-                self._queue.clear()
-            why = f"wrote nothing for {self.close_timeout_s} s" if stopped is None else "was stopped while it waited"
-            log.warning("output %s %s: %d queued frames not written; closing it anyway", self.name, why, left)
-        else:
+        if drained:
             self._thread.join(timeout=self.close_timeout_s)
+        else:  # stuck in write, or out of time: give up on what is queued, close it anyway
+            self._give_up(stopped is not None)
         try:
             self._raise_pending()
         finally:
-            self.sink.close()
+            self._finish_sink(self.sink.close, beside_a_write=not drained)
         if stopped is not None:
             raise stopped
+
+    def _give_up(self, stopped: bool) -> None:
+        """Count and log the frames still queued, which are not written."""
+        with self._ready:
+            left = self._frames_queued()
+            self.sink.dropped_frames += left
+            self._queue.clear()
+            idle_s = time.monotonic() - self._progress_at
+        if stopped:
+            why = "was stopped while it waited"
+        elif idle_s >= self.close_timeout_s:
+            why = f"wrote nothing for {self.close_timeout_s:g} s"
+        else:
+            why = f"did not finish its queue in {self.close_timeout_s:g} s (it keeps no file's every frame)"
+        log.warning("output %s %s: %d queued frames not written; closing it anyway", self.name, why, left)
+
+    def _finish_sink(self, finish: Callable[[], None], beside_a_write: bool) -> None:
+        """``finish`` (the sink's close or discard); beside a write that may be stuck, for at most
+        ``close_timeout_s``: one that has not returned by then is left to finish on its own thread
+        (a recorder's waits for its write), and said."""
+        if not beside_a_write:
+            finish()
+            return
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                finish()
+            except BaseException as exc:  # raised on the caller's thread, if it still waits
+                errors.append(exc)
+
+        finisher = threading.Thread(target=run, name=f"sink-{self.name}-close", daemon=True)
+        finisher.start()
+        finisher.join(self.close_timeout_s)
+        if finisher.is_alive():
+            log.warning("output %s did not finish closing in %g s (its write is stuck): it is left to finish on its "
+                        "own thread, if it ever can (a take stays its .part until then)", self.name,
+                        self.close_timeout_s)  # fmt: skip
+            return
+        if errors:
+            raise errors[0]
