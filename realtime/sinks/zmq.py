@@ -11,7 +11,8 @@ counted here: a subscriber sees them as gaps in ``frame_id`` and must count them
 ``tcp://HOST:PORT`` binds (default ``tcp://127.0.0.1:5555``; port ``*`` or ``0`` picks a free
 one); a ``connect:tcp://HOST:PORT`` prefix connects instead, e.g. to a broker's XSUB socket.
 The meta message is sent on start, when a subscriber subscribes (noticed within
-:data:`SUBSCRIPTION_CHECK_S`), when it changes and every ``meta_interval_s``.
+:data:`SUBSCRIPTION_CHECK_S`), when it changes and every ``meta_interval_s``: once when these
+coincide (a meta sent takes the subscriptions noticed by then).
 """
 
 from __future__ import annotations
@@ -191,7 +192,10 @@ class Publisher:
         return subscribed
 
     def send_meta(self) -> bool:
-        """Send the meta message now; returns False when it had to be dropped."""
+        """Send the meta message now; returns False when it had to be dropped. The subscriptions
+        that reached the socket by now are taken first: this meta is theirs (left pending, each
+        had it sent again at the next frame: two identical metas at every start, QA)."""
+        self._new_subscriptions()  # (ZeroMQ has added a subscription to the socket once its notice is there)
         self._last_meta_ns = time.monotonic_ns()
         self.meta.publish_ns, self.meta.publish_unix_ns = self._last_meta_ns, time.time_ns()
         return self._send(TOPIC_META, encode_meta(self.meta))
