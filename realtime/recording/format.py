@@ -15,8 +15,12 @@ library's streaming unpacker):
      message exactly as published), ``intrinsics`` (``{"width", "height", "fx", "fy", "cx",
      "cy", "distortion": [...], "assumed"}`` in pixels, float64 since 2026-12-04 (float32
      before), or nil before the first frame) and
-     ``source_fps`` (the rate the source claims, 0.0 when unknown; a take's rate comes from its
-     frames' ``timestamp_ns``: :func:`take_fps`). Written at the start and whenever the meta changes.
+     ``source_fps`` (the source's rate as the stream's meta states it, ``docs/protocol.md``: a
+     file's container's, which for a variable-rate video is an average, not its frames' spacing;
+     a camera's or stream's claim until the rate it delivers is measured, after 2 s, where that
+     differs by more than 15 %, in a new meta record; 0.0 when unknown. Not the take's rate: that
+     comes from its frames' ``timestamp_ns``, :func:`take_fps`). Written at the start and
+     whenever the meta changes.
    - ``"frame"``: one per processed frame: ``t_ns`` (when recorded), ``frame_id`` (increasing
      from record to record, and the frame_id of every pose in it), ``capture_ns``
      (monotonic), ``timestamp_ns`` (the clock of the temporal stages: media time for a file
@@ -484,8 +488,9 @@ class Recording:
 
     @property
     def source_fps(self) -> float:
-        """The source's nominal frame rate as the meta recorded it (0.0 if unknown): a file's own,
-        a camera's or stream's as its driver claims it."""
+        """The source's rate as the last meta recorded it (0.0 if unknown): a file's container's
+        (a variable-rate video's average), a camera's or stream's as delivered once measured (as
+        its driver claims it before, and in a take of under 2 s). The take's own rate is :attr:`fps`."""
         return next((m.source_fps for m in reversed(self.metas) if m.source_fps > 0), 0.0)
 
     @property

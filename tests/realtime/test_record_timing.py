@@ -54,3 +54,38 @@ def test_recorded_messages_match_the_live_stream(media_dir: Path, tmp_path: Path
     # both stamped when the pipeline hands the frame over, on its thread, one output after the
     # other: well inside the recorder's own lateness
     assert float(np.median(np.abs(gaps_ms))) < 0.4 * WRITER_LATE_S * 1e3, gaps_ms
+
+
+def test_a_take_of_a_variable_rate_video_states_its_claimed_rate_and_reads_its_frames_rate(tmp_path: Path) -> None:
+    """Issue QA: "a take's meta keeps the rate the source claimed": a variable-rate video (frames
+    1/30 s apart, a 1.5 s freeze in the middle) whose container claims an average, 14.1 fps. The
+    meta states that claim, as the live stream did (``source_fps``: the source's, in the format
+    and in ``docs/protocol.md``); the take's own rate is its frames' (``Recording.fps``), which
+    its duration, ``posecast export`` and the lift input use."""
+    from fractions import Fraction
+
+    import cv2
+    from fake_stages import Detector, Lifting
+    from posecast.realtime.pipeline import Pipeline
+    from posecast.realtime.sinks.record import RecordOptions
+    from posecast.realtime.sources.video import VideoFileSource
+
+    av = pytest.importorskip("av")
+    clip, take = tmp_path / "vfr.mp4", tmp_path / "take.posecast"
+    times_s = [k / 30 for k in range(20)] + [20 / 30 + 1.5 + k / 30 for k in range(20)]
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for k, t in enumerate(times_s):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 6 * k, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    claimed = cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FPS)
+    with VideoFileSource(clip) as source, Pipeline(Detector(), Lifting(), [RecordSink(RecordOptions(take))]) as run:
+        assert len(list(run.run(source))) == 40
+    recording = read_recording(take)
+    assert abs(claimed - 30.0) > 5.0 and recording.source_fps == pytest.approx(claimed)
+    assert recording.fps == pytest.approx(30.0, rel=0.02)  # (the file's times are in whole milliseconds)
+    assert recording.duration_s == pytest.approx(times_s[-1] + 1 / 30, abs=0.005)
