@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fake_stages import Detector, Lifting
 from posecast.realtime.pipeline import Pipeline
 from posecast.realtime.recording.format import read_recording
 from posecast.realtime.sinks.record import RecordOptions, RecordSink
 from posecast.realtime.stages import Sink
 from posecast.realtime.types import Frame, PoseFrame
+from test_stages import FakeDetector, FakeLifting
 
 IMAGE = np.zeros((48, 64, 3), np.uint8)
 #: How long a test lets a close take before calling it hung: the bounds are 2 s and 2 + 2 s, and a
@@ -77,7 +77,7 @@ def _close_on_a_thread(pipeline: Pipeline) -> tuple[threading.Thread, list[float
 
 def _recorder(path: Path, **disk: Any) -> tuple[RecordSink, Pipeline, Disk]:
     sink = RecordSink(RecordOptions(path))
-    pipeline = Pipeline(Detector(), Lifting(), [sink]).open()
+    pipeline = Pipeline(FakeDetector({}), FakeLifting(), [sink]).open()
     slow = Disk(sink._writer._file, **disk)  # the header and the first meta are on the disk already
     sink._writer._file = slow
     return sink, pipeline, slow
@@ -120,7 +120,7 @@ def test_stuck_or_slow_outputs_of_live_frames_are_given_up_side_by_side(caplog: 
     slow = Blocked(flowing, delay_s=1.0)
     slow.name = "slow-output"
     outputs = [Blocked(stuck), Blocked(stuck), slow]
-    pipeline = Pipeline(Detector(), Lifting(), outputs).open()
+    pipeline = Pipeline(FakeDetector({}), FakeLifting(), outputs).open()
     try:
         for frame in _frames(8):
             pipeline.process(frame)
@@ -154,7 +154,7 @@ def test_a_close_from_another_thread_ends_the_wait_for_a_file_output(caplog: pyt
     ends the run's wait, and it ends a close's wait too (it waited with that close for ever)."""
     gate = threading.Event()
     output = Blocked(gate, keeps_file_frames=True)
-    pipeline = Pipeline(Detector(), Lifting(), [output]).open()
+    pipeline = Pipeline(FakeDetector({}), FakeLifting(), [output]).open()
     try:
         for frame in _frames(3, on_media_time=True):
             pipeline.process(frame)

@@ -65,10 +65,10 @@ def test_a_take_of_a_variable_rate_video_states_its_claimed_rate_and_reads_its_f
     from fractions import Fraction
 
     import cv2
-    from fake_stages import Detector, Lifting
     from posecast.realtime.pipeline import Pipeline
     from posecast.realtime.sinks.record import RecordOptions
     from posecast.realtime.sources.video import VideoFileSource
+    from test_stages import FakeDetector, FakeLifting
 
     av = pytest.importorskip("av")
     clip, take = tmp_path / "vfr.mp4", tmp_path / "take.posecast"
@@ -83,7 +83,8 @@ def test_a_take_of_a_variable_rate_video_states_its_claimed_rate_and_reads_its_f
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     claimed = cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FPS)
-    with VideoFileSource(clip) as source, Pipeline(Detector(), Lifting(), [RecordSink(RecordOptions(take))]) as run:
+    outputs = [RecordSink(RecordOptions(take))]
+    with VideoFileSource(clip) as source, Pipeline(FakeDetector({}), FakeLifting(), outputs) as run:
         assert len(list(run.run(source))) == 40
     recording = read_recording(take)
     assert abs(claimed - 30.0) > 5.0 and recording.source_fps == pytest.approx(claimed)

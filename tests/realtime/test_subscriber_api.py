@@ -9,6 +9,7 @@ import logging
 import re
 import time
 
+import msgpack
 import numpy as np
 import pytest
 import zmq
@@ -288,3 +289,41 @@ def test_a_reader_bound_where_other_machines_reach_it_says_so(caplog: pytest.Log
         reader.close()
     assert re.search(r"listening on tcp://0\.0\.0\.0:\d+: anyone who can reach this machine on that port can send "
                      r"this reader messages", caplog.text), caplog.text  # fmt: skip
+
+
+def test_one_meta_goes_out_where_a_change_and_a_subscription_coincide() -> None:
+    """A subscriber connected before the run got two identical metas at its first frame (issue
+    QA, on ``posecast run`` too): the first for the change (the frame's size and rate), the
+    second for its subscription, noticed only after the first had reached it. The real pipeline,
+    the ZeroMQ output and a subscriber socket; the 2D and 3D stages are fakes."""
+    from posecast.realtime.pipeline import Pipeline
+    from posecast.realtime.schema import TOPIC_META
+    from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+    from posecast.realtime.types import Frame
+    from test_stages import FakeDetector, FakeLifting
+
+    sink = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=600.0))  # (no repeat within the test)
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(sink.address)
+    try:
+        for _ in range(100):  # subscribed once a meta arrives (the slow-joiner loop, bounded)
+            sink.publisher.send_meta()
+            if sub.poll(50):
+                break
+        while sub.poll(200):
+            sub.recv_multipart()
+        with Pipeline(FakeDetector({}), FakeLifting(), [sink]) as pipeline:
+            image = np.zeros((48, 64, 3), np.uint8)
+            for i in range(3):
+                pipeline.process(Frame(i, time.monotonic_ns(), image, 30.0))
+            metas = []
+            while sub.poll(500):
+                topic, payload = sub.recv_multipart()
+                if topic == TOPIC_META:
+                    meta = msgpack.unpackb(payload)
+                    metas.append({k: v for k, v in meta.items() if k not in ("publish_ns", "publish_unix_ns")})
+    finally:
+        sub.close()
+    assert [meta["source_fps"] for meta in metas] == [0.0, 30.0]  # the opening one, the first frame's
