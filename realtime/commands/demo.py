@@ -30,9 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="the whole pipeline on a sample clip shipped with posecast")
     parser.add_argument("--source", help="a clip to use instead of the sample (default: a 4 s dance, shipped)")
     parser.add_argument("--output-video", type=output_file, metavar="FILE",
-                        help="annotated video, recorded with --headless or without a display (default: "
-                             "posecast_demo.mp4 when PyAV is installed, H.264; else posecast_demo.webm, VP8; both "
-                             "play in browsers)")  # fmt: skip
+                        help="annotated video, beside the window where there is one (with --headless or without a "
+                             "display, by default posecast_demo.mp4 when PyAV is installed, H.264; else "
+                             "posecast_demo.webm, VP8; both play in browsers)")  # fmt: skip
     add_pipeline_arguments(parser)
     for action in parser._actions:  # demo's own default: text lines where it records a video
         if action.dest == "print_mode":
@@ -50,10 +50,8 @@ def demo(args: argparse.Namespace) -> int:
     # said once the source opened and the stages loaded: a refused source or model is the only line
     notices: list[tuple[int, str]] = []
     said: list[Path] = []  # the files those notices name
-    if not args.headless and display_available():
-        args.output_video = None
-    else:
-        if args.output_video is None:
+    if args.headless or not display_available():  # (with a window, a video only where --output-video asks for
+        if args.output_video is None:  # one, as under run: display QA, it was dropped without a word)
             args.output_video = default_video_path("posecast_demo")
             if args.output_video.exists():  # a name the user did not give: say so before replacing it
                 # (the video is renamed into place at the end: a run that fails keeps the earlier one)

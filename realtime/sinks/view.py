@@ -6,14 +6,26 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 from ...engines.media import display_available, no_display_words
+from ..sources.stream import without_password
 from ..stages import Sink
 from ..types import PoseFrame
 from .hud import RateMeter, view_stats
 from .live_view import LiveView, LiveViewOptions
 
 log = logging.getLogger(__name__)
+
+
+def window_title(source: str | None) -> str:
+    """``posecast: WHAT`` (a file's name, ``camera N``, a stream's URL without its password), so
+    that two runs' windows can be told apart (display QA: both were called "posecast")."""
+    if not source:
+        return "posecast"
+    if source.strip().isdigit():
+        return f"posecast: camera {source.strip()}"
+    return f"posecast: {without_password(source) if '://' in source else Path(source).name or source}"
 
 
 class ViewSink(Sink):
@@ -36,7 +48,9 @@ class ViewSink(Sink):
         """A window unless ``--headless`` or there is no display (checked here, once; ``posecast
         run`` says so once the arguments hold: :func:`say_no_display`)."""
         show = not args.headless and display_available()
-        return cls(LiveViewOptions(show=True)) if show else None
+        if not show:
+            return None
+        return cls(LiveViewOptions(show=True, window_title=window_title(getattr(args, "source", None))))
 
     def write(self, frame: PoseFrame) -> None:
         if frame.image_bgr is None:

@@ -1,0 +1,131 @@
+"""The live view's window on a real X display (Xvfb with the openbox window manager), driven as a
+user at a desk drives it: its size, resizing it, closing it by the window manager's button, and
+``demo --output-video`` beside it. Skips, saying why, where Xvfb, openbox, wmctrl, xdotool or
+xwininfo is missing (``.ci/run`` installs them from Debian)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from posecast.realtime.sinks.live_view import WINDOW_MAX_PX
+
+TOOLS = ("Xvfb", "openbox", "wmctrl", "xdotool", "xwininfo")
+#: Long enough for MediaPipe and the networks to load on a loaded CI machine; the clip lasts 13 s.
+WINDOW_WAIT_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def x_display() -> Iterator[str]:
+    """``:N`` of an Xvfb screen of 1920x1080 with openbox managing its windows."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (Debian: xvfb openbox wmctrl xdotool x11-utils)")
+    # Xvfb picks a free display number and writes it on the pipe once it serves there (test
+    # processes side by side each get their own)
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-nolisten",
+                               "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    os.close(write_end)
+    manager = None
+    try:
+        with os.fdopen(read_end) as numbers:
+            number = numbers.readline().strip()  # ("" when it exits without serving)
+        if not number.isdigit():
+            pytest.skip("Xvfb did not start")
+        display = f":{number}"
+        env = {**os.environ, "DISPLAY": display}
+        manager = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # (it takes over the screen's windows once it runs)
+        yield display
+    finally:
+        for process in (manager, server):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
+
+
+def _posecast(args: list[str], display: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "DISPLAY": display}
+    env.pop("WAYLAND_DISPLAY", None)
+    return subprocess.Popen([sys.executable, "-m", "posecast.realtime", *args], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _window(title: str, display: str, process: subprocess.Popen) -> str:
+    """The X window id of the window called ``title``, once shown."""
+    env = {**os.environ, "DISPLAY": display}
+    deadline = time.monotonic() + WINDOW_WAIT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{re.escape(title)}$"],
+                               env=env, capture_output=True, text=True).stdout.split()  # fmt: skip
+        if found:
+            return found[0]
+        time.sleep(0.3)
+    process.kill()
+    pytest.fail(f"no window {title!r} in {WINDOW_WAIT_S} s: {process.communicate()[1][-2000:]}")
+
+
+def _size(window: str, display: str) -> tuple[int, int]:
+    info = subprocess.run(["xwininfo", "-id", window], env={**os.environ, "DISPLAY": display},
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    width, height = (int(re.search(rf"{key}: (\d+)", info).group(1)) for key in ("Width", "Height"))
+    return width, height
+
+
+def _resized(window: str, display: str, size: tuple[int, int]) -> tuple[int, int]:
+    subprocess.run(["xdotool", "windowsize", window, *map(str, size)], env={**os.environ, "DISPLAY": display},
+                   check=True)  # fmt: skip
+    deadline = time.monotonic() + 5
+    while (now := _size(window, display)) != size and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return now
+
+
+def test_the_window_fits_resizes_and_its_close_button_ends_the_run_cleanly(
+    x_display: str, media_dir: Path, pose_model_path: Path, tmp_path: Path
+) -> None:
+    """Display QA: the window was fixed at the view's size (2,000 x 1,388 px for this portrait
+    720x1280 clip: its status bar and close button off a 1080p screen) and could not be resized;
+    closing it by the window manager's button ended the run with OpenCV's "NULL guiReceiver"
+    error, exit 2. Its title names the source, so that two runs' windows can be told apart."""
+    take = tmp_path / "take.posecast"
+    run = _posecast(["run", "--source", str(media_dir / "squats_720x1280.mp4"), "--realtime", "--publish", "none",
+                     "--model-asset", str(pose_model_path), "--record", str(take)], x_display, tmp_path)  # fmt: skip
+    try:
+        window = _window("posecast: squats_720x1280.mp4", x_display, run)
+        width, height = _size(window, x_display)
+        assert width <= WINDOW_MAX_PX[0] and height <= WINDOW_MAX_PX[1] + 40, (width, height)  # (+ a status line)
+        assert _resized(window, x_display, (480, 400)) == (480, 400)
+        subprocess.run(["wmctrl", "-i", "-c", window], env={**os.environ, "DISPLAY": x_display}, check=True)
+        out, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert run.returncode == 0, err[-2000:]
+    assert "error" not in err.lower() and "Traceback" not in err, err[-2000:]
+    assert take.is_file() and not take.with_name(take.name + ".part").exists()
+
+
+def test_demo_writes_the_video_asked_for_beside_the_window(
+    x_display: str, pose_model_path: Path, tmp_path: Path
+) -> None:
+    """Display QA: with a display, ``demo --output-video FILE`` showed the window and wrote no
+    video, without a word (``run`` writes both)."""
+    video = tmp_path / "demo.webm"
+    demo = _posecast(["demo", "--frames", "8", "--publish", "none", "--model-asset", str(pose_model_path),
+                      "--output-video", str(video)], x_display, tmp_path)  # fmt: skip
+    try:
+        out, err = demo.communicate(timeout=120)
+    finally:
+        demo.kill()
+    assert demo.returncode == 0, err[-2000:]
+    assert video.is_file() and video.stat().st_size > 0, err[-2000:]
+    assert "instead of a window" not in err  # (the window was shown: a display answered)
