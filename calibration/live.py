@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..engines.media import display_available
+from ..engines.windows import close_window, open_window, window_closed
 from .board import (
     DEFAULT_MIN_SHARPNESS,
     BoardDetector,
@@ -209,8 +210,10 @@ def draw_overlay(frame: np.ndarray, collector: LiveCollector, status: LiveStatus
 
 
 def _window_show(frame: np.ndarray, collector: LiveCollector, status: LiveStatus) -> bool:
+    """Show the frame; False once the user pressed q or Esc or closed the window by its button
+    (display QA: the window came back at the next frame, and the collection went on)."""
     cv2.imshow(WINDOW, draw_overlay(frame, collector, status))
-    return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+    return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27) and not window_closed(WINDOW)
 
 
 def calibrate_live(
@@ -242,7 +245,9 @@ def calibrate_live(
     show = None
     if window if window is not None else display_available():
         try:
-            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+            width, height = frame_size or (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                                           int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))  # fmt: skip
+            open_window(WINDOW, width or 640, height or 480)  # (0 where the driver does not say)
             show = _window_show
         except cv2.error:
             log.warning("no window can be opened here; progress is logged instead")
@@ -270,7 +275,7 @@ def calibrate_live(
     finally:
         capture.release()
         if show is not None:
-            cv2.destroyWindow(WINDOW)
+            close_window(WINDOW)
     if not collector.done:
         log.warning(
             "stopped with %d views and %.0f%% coverage (%s)",

@@ -17,10 +17,8 @@ end the run cleanly.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from ...engines import skeleton
 from ...engines.errors import PosecastError
 from ...engines.fileio import output_file_problem
 from ...engines.media import display_problem
+from ...engines.windows import close_window, open_window, window_closed
 from ..errors import OptionsError
 from .video_file import VideoFileError, VideoWriter, check_video_path, open_video
 
@@ -48,9 +47,6 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _STATE_COLOURS = {"tracking": (80, 220, 80), "warming": (0, 200, 255), "lost": (60, 60, 255)}
 _GRID_STEP_M, _GRID_HALF_M = 0.5, 2.0
 _FOOT_BELOW_ANKLE_M = 0.07
-#: The largest size (width, height, px) the window opens at; the user can make it larger. A
-#: 1366x768 laptop screen holds it with its title bar.
-WINDOW_MAX_PX = (1280, 700)
 
 
 class ViewError(PosecastError):
@@ -316,14 +312,11 @@ class LiveView:
 
     def _show(self, canvas: np.ndarray) -> None:
         title = self.options.window_title
-        # the user closed the window; on macOS a window minimised or hidden is not visible either, and
-        # Cocoa's windows have no close button: q and Esc end the run there (review: a minimised
-        # window ended a camera run and its recording without a word)
-        if self._window_open and sys.platform != "darwin" and not _window_visible(title):
+        if self._window_open and window_closed(title):  # the user closed it
             self.stop_requested = True
             return
         if not self._window_open:
-            _open_window(title, canvas.shape[1], canvas.shape[0])
+            open_window(title, canvas.shape[1], canvas.shape[0])
         cv2.imshow(title, canvas)
         self._window_open = True
         key = cv2.waitKey(1) & 0xFF
@@ -341,29 +334,7 @@ class LiveView:
                          writer.codec, self.options.output_fps, plays)  # fmt: skip
         if self._window_open:
             self._window_open = False
-            with contextlib.suppress(cv2.error):  # closed by its button: Qt's build raises for a window gone
-                cv2.destroyWindow(self.options.window_title)
-
-
-def _window_visible(title: str) -> bool:
-    """Whether the window ``title`` is still shown: once its last window is closed, OpenCV's Qt
-    build raises ("NULL guiReceiver") where the others return 0 (display QA: closing the window
-    by its title bar's button ended the run with that error, exit 2)."""
-    try:
-        return cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) >= 1
-    except cv2.error:
-        return False
-
-
-def _open_window(title: str, width_px: int, height_px: int) -> None:
-    """A window the user can resize (keeping the view's shape), without Qt's toolbar, opened at
-    the view's size or, when larger, fitted into :data:`WINDOW_MAX_PX` (display QA: OpenCV's
-    default window was fixed at the view's size, 2,000 px wide for a 720p camera, its close
-    button off a 1080p screen; and the toolbar's Save dialog or the right-click menu, open for
-    4 s, held the whole pipeline: 150 frames dropped, no pose published)."""
-    cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-    scale = min(1.0, WINDOW_MAX_PX[0] / width_px, WINDOW_MAX_PX[1] / height_px)
-    cv2.resizeWindow(title, max(1, round(width_px * scale)), max(1, round(height_px * scale)))
+            close_window(self.options.window_title)
 
 
 def _text_scale(image_height: int) -> float:

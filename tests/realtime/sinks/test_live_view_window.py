@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from posecast.realtime.sinks.live_view import WINDOW_MAX_PX
+from posecast.engines.windows import WINDOW_MAX_PX
 
 TOOLS = ("Xvfb", "openbox", "wmctrl", "xdotool", "xwininfo")
 #: Long enough for MediaPipe and the networks to load on a loaded CI machine; the clip lasts 13 s.
@@ -129,3 +129,44 @@ def test_demo_writes_the_video_asked_for_beside_the_window(
     assert demo.returncode == 0, err[-2000:]
     assert video.is_file() and video.stat().st_size > 0, err[-2000:]
     assert "instead of a window" not in err  # (the window was shown: a display answered)
+
+
+#: ``posecast calibrate camera`` on a camera that shows a grey wall for ever (no board): a child
+#: process, its window on the test's display.
+_CALIBRATE_CHILD = """
+import sys, time
+import cv2, numpy as np
+class Camera:
+    def __init__(self, index): self.index = index
+    def isOpened(self): return self.index == 0
+    def set(self, *args): return True
+    def get(self, prop): return {cv2.CAP_PROP_FRAME_WIDTH: 1920, cv2.CAP_PROP_FRAME_HEIGHT: 1080}.get(prop, 0)
+    def release(self): pass
+    def read(self):
+        time.sleep(1 / 30)
+        return True, np.full((1080, 1920, 3), 128, np.uint8)
+cv2.VideoCapture = Camera
+from posecast.realtime.cli import main
+sys.exit(main(["calibrate", "camera", "--camera", "0", "--board", "9x6", "--square", "0.03", "-o", sys.argv[1]]))
+"""
+
+
+def test_the_calibration_window_fits_and_its_close_button_ends_the_collection(x_display: str, tmp_path: Path) -> None:
+    """Display QA: the live calibration's window had Qt's toolbar and opened at the camera's size
+    (1920x1080: larger than the screen with its title bar); closed by its button, it came back
+    at the next frame and the collection went on. Now it ends as q does: no views, so no file."""
+    script, output = tmp_path / "child.py", tmp_path / "camera.yaml"
+    script.write_text(_CALIBRATE_CHILD)
+    env = {**os.environ, "DISPLAY": x_display}
+    child = subprocess.Popen([sys.executable, str(script), str(output)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        window = _window("posecast calibrate camera", x_display, child)
+        width, height = _size(window, x_display)
+        assert width <= WINDOW_MAX_PX[0] and height <= WINDOW_MAX_PX[1] + 40, (width, height)
+        subprocess.run(["wmctrl", "-i", "-c", window], env=env, check=True)
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 2 and "0 views" in err, err[-2000:]
+    assert "guiReceiver" not in err and "Traceback" not in err and not output.exists(), err[-2000:]
