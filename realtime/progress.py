@@ -4,16 +4,21 @@ A bar shows on stderr only when stderr is a terminal (never in logs, pipes or CI
 else writes per-frame lines to the same terminal; log lines are printed above it, not through it.
 Both are written by a thread of their own: a terminal that stops reading (Ctrl-S, a scrolled-back
 tmux pane) blocked the loop the bar counts, and so the live pipeline (environment QA: 236 camera
-frames lost and the publisher silent for 8 s).
+frames lost and the publisher silent for 8 s). The command line writes all of its stderr so, bar
+or not (:func:`stderr_written_by_a_thread`): without a bar, a log line of a pipeline's thread to a
+reader that stalls (``posecast run ... 2>&1 | slow_reader``) held the pipeline up the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import os
 import queue
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import TextIO, TypeVar
 
@@ -29,35 +34,48 @@ def progress(items: Iterable[T], total: int | None, desc: str, unit: str = "fram
     if not (enabled and _is_terminal(sys.stderr)):
         yield from items
         return
-    terminal = UnblockingWriter(sys.stderr)
+    # the command line's stderr is one already: the bar and every other line in one queue, in order
+    shared = isinstance(sys.stderr, UnblockingWriter)
+    terminal = sys.stderr if shared else UnblockingWriter(sys.stderr)
     try:
         with _logs_above(terminal), tqdm(items, total=total or None, desc=desc, unit=unit, leave=False,
                                          dynamic_ncols=True, file=terminal) as bar:  # fmt: skip
             yield from bar
     finally:
-        terminal.close()
+        if not shared:
+            terminal.close()
 
 
 class UnblockingWriter:
     """A text stream whose writes are queued and written to ``stream`` by a thread of its own, so
     that the writer never waits for the terminal. Nothing is dropped below ``most`` writes waiting
     (a bar's refreshes, ten a second, about 100 bytes each: a terminal stopped for an hour holds
-    4 MB); past it, more are dropped and counted."""
+    4 MB); past it, more are dropped and counted. Once closed, writes go to ``stream`` directly (a
+    thread's line after the command has ended)."""
 
     def __init__(self, stream: TextIO, most: int = 100_000) -> None:
         self._stream = stream
-        self._queue: queue.Queue[str | None] = queue.Queue(most)
+        self._most = most
+        # SimpleQueue: its put is reentrant, so a stop signal's handler that logs (stop_signals) cannot
+        # deadlock a thread it interrupted inside write(), as Queue's lock could
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.dropped_writes = 0
+        self._lock = threading.RLock()  # (reentrant for the same reason)
+        self._closed = False
         #: as the terminal's: tqdm draws its bar in ASCII for a stream without one (review)
         self.encoding = getattr(stream, "encoding", None) or "utf-8"
         self._thread = threading.Thread(target=self._drain, name="posecast-terminal", daemon=True)
         self._thread.start()
 
     def write(self, text: str) -> int:
-        try:
-            self._queue.put_nowait(text)
-        except queue.Full:
-            self.dropped_writes += 1
+        with self._lock:  # (closed or not: a write is queued before the thread's end, or written here)
+            if not self._closed:
+                if self._queue.qsize() < self._most:
+                    self._queue.put(text)
+                else:
+                    self.dropped_writes += 1
+                return len(text)
+        self._write(text)
         return len(text)
 
     def flush(self) -> None:
@@ -66,24 +84,69 @@ class UnblockingWriter:
     def fileno(self) -> int:  # (tqdm asks the terminal's width of it)
         return self._stream.fileno()
 
+    def isatty(self) -> bool:  # (whether to draw a bar: the terminal's answer)
+        return _is_terminal(self._stream)
+
     def _drain(self) -> None:
         while (text := self._queue.get()) is not None:
-            with contextlib.suppress(OSError, ValueError):  # (a closed terminal: the bar is not worth an error)
-                self._stream.write(text)
-                self._stream.flush()
+            self._write(text)
 
-    def close(self, timeout_s: float = 1.0) -> None:
-        """Let the thread write what is queued and end, waiting ``timeout_s`` at most: a terminal
-        still stopped keeps the rest, and the thread (a daemon) ends once it takes them."""
-        while True:
-            try:
-                self._queue.put(None, timeout=timeout_s)
-                break
-            except queue.Full:  # (full: one write less, so that the thread is told to end; review)
-                with contextlib.suppress(queue.Empty):
-                    self._queue.get_nowait()
-                    self.dropped_writes += 1
+    def _write(self, text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # (a closed terminal or pipe: no one to tell)
+            self._stream.write(text)
+            self._stream.flush()
+
+    def close(self, timeout_s: float | None = 1.0) -> None:
+        """Let the thread write what is queued and end, waiting ``timeout_s`` at most (``None``: until
+        all is written): a terminal still stopped keeps the rest, and the thread (a daemon) ends once
+        it takes them."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
         self._thread.join(timeout_s)
+
+
+@contextlib.contextmanager
+def stderr_written_by_a_thread() -> Iterator[UnblockingWriter]:
+    """For the command line: while inside, ``sys.stderr`` is an :class:`UnblockingWriter`, so that
+    no thread waits for a reader that stalls, and log lines, errors and the bar keep their order (one
+    queue); at the end, everything written is written out before the command exits (a stop signal
+    then gives up what the reader has not taken). Not for a program that embeds posecast: its
+    stderr and logging are its own."""
+    real = sys.stderr
+    writer = UnblockingWriter(_own_copy_of_fd2(real) if _writes_to_fd2(real) else real)
+    sys.stderr = writer
+    try:
+        yield writer
+    finally:
+        if sys.stderr is writer:
+            sys.stderr = real
+        with contextlib.suppress(KeyboardInterrupt):  # (Ctrl-C at the end with the terminal stopped)
+            writer.close(timeout_s=None)
+            if writer.dropped_writes:
+                print(f"posecast: {writer.dropped_writes} writes to stderr were left out: its reader fell far behind",
+                      file=real)  # fmt: skip
+
+
+def _writes_to_fd2(stream: object) -> bool:
+    try:
+        return stream.fileno() == 2  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):  # a replaced stream (pytest's), a closed one
+        return False
+
+
+def _own_copy_of_fd2(stream: TextIO) -> TextIO:
+    """A stream on a copy of file descriptor 2, in ``stream``'s encoding and error handling: while
+    MediaPipe loads and detects its first frames, fd 2 points at /dev/null (:mod:`.detectors.quiet`),
+    and lines the thread writes then must not go there. Its descriptor is closed when the stream
+    goes, not at exit (a line logged late still needs it)."""
+    fd = os.dup(2)
+    copy = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=getattr(stream, "encoding", None) or "utf-8",
+                            errors=getattr(stream, "errors", None) or "backslashreplace",
+                            write_through=True)  # fmt: skip
+    weakref.finalize(copy, os.close, fd).atexit = False
+    return copy
 
 
 class _AboveTheBar(logging.Handler):

@@ -3,6 +3,7 @@ subject``), never in logs or pipes."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -150,3 +151,53 @@ def test_the_terminal_writer_never_waits_and_its_thread_ends_once_the_terminal_r
     writer._thread.join(5)  # noqa: SLF001
     assert not writer._thread.is_alive() and "line 0\n" in terminal.getvalue()  # noqa: SLF001
     assert writer.encoding == "utf-8"
+
+
+@pytest.mark.slow
+def test_a_stderr_reader_that_stalls_does_not_stop_a_run_without_a_bar(media_dir: Path, pose_model_path: Path) -> None:
+    """Without a bar (stderr a pipe), logging wrote to stderr from the thread that logs: with the
+    reader stalled (``posecast run ... 2>&1 | slow_reader``), the pipeline stopped at its first log
+    line (a paced run dropped 60 of 120 frames for a 2 s stall). Here stderr is full before the
+    run starts and read only once the frames past the run's mid-run log line (the live subject
+    calibration, at 2 s) are on stdout; then every line comes, in order, and the run ends well."""
+    import json
+    import select
+    import threading
+    import time
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETFL, os.O_NONBLOCK)
+    filled = 0
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            filled += os.write(write_end, b"#" * 4096)
+    fcntl.fcntl(write_end, fcntl.F_SETFL, 0)  # (before the run takes it: its writes block, as a stalled reader's)
+    proc = subprocess.Popen([sys.executable, "-m", "posecast.realtime.cli", "run", "--source",
+                             str(media_dir / "dance_576.mp4"), "--frames", "100", "--headless", "--publish", "none",
+                             "--print", "json", "--model-asset", str(pose_model_path)],
+                            stdout=subprocess.PIPE, stderr=write_end, stdin=subprocess.DEVNULL)  # fmt: skip
+    os.close(write_end)
+    last_frame, partial = -1, b""
+    try:
+        deadline = time.monotonic() + 60
+        while last_frame < 90 and time.monotonic() < deadline:
+            if not select.select([proc.stdout], [], [], 0.5)[0]:
+                continue
+            if not (chunk := os.read(proc.stdout.fileno(), 65536)):  # (not readline: lines it buffered, unseen)
+                break
+            *lines, partial = (partial + chunk).split(b"\n")
+            last_frame = max([last_frame, *(json.loads(line).get("frame_id", -1) for line in lines)])
+        rest = threading.Thread(target=proc.stdout.read, daemon=True)  # (both pipes read: neither fills)
+        rest.start()
+        with os.fdopen(read_end, "rb") as stderr:  # the reader comes back
+            err = stderr.read()[filled:].decode("utf-8", "replace")
+        code = proc.wait(timeout=60)
+        rest.join(10)
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    assert last_frame >= 90, f"stdout stopped at frame {last_frame} while stderr was full: {err}"
+    assert code == 0, err
+    lines = err.splitlines()
+    assert lines[0].startswith("backend: ") and lines[-1].startswith("100 frames in "), err  # all of it, in order
+    assert any(line.startswith("live subject calibration: ") for line in lines), err
