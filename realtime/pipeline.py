@@ -538,9 +538,10 @@ class Pipeline:
         The threaded outputs finish side by side (:mod:`~posecast.realtime.sinks.background`): a
         data output (``keeps_file_frames``: a recorder) writes what is queued for it while it makes
         progress, so a slow disk's take ends whole; any other output gets 2 s in all; one that
-        writes nothing for 2 s is given up, and one whose own close then does not return in 2 s
-        (a write stuck on a disk that does not answer) is left to finish on its thread; each is
-        logged, naming the output, and close returns. A file's frames for a data output wait for
+        writes nothing for 2 s is given up; each is logged, naming the output. A data output's own
+        close is waited for (a recorder's, for a disk that does not answer, until it does or
+        Ctrl-C); another's stuck beside its write gets 2 s, then is left to finish on its thread.
+        A file's frames for a data output wait for
         it without a bound, as the run does (a reader of ``--print`` that pauses): a stop, Ctrl-C
         or a ``close()`` from another thread while this one waits, ends that wait."""
         me = threading.get_ident()

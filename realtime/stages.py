@@ -271,8 +271,9 @@ class Sink(ABC):
         ``write`` has made no progress for 2 s (or, one that keeps no file's every frame, that has
         not written its queue in 2 s), the pipeline gives up and calls ``close`` while that
         ``write`` may still be running on the sink's thread: a sink whose ``write`` can block (a
-        socket) makes ``close`` safe then, e.g. by closing the socket, which ends the write. A
-        ``close`` that has not returned 2 s later is left to finish on its own thread (logged)."""
+        socket) makes ``close`` safe then, e.g. by closing the socket, which ends the write. Its
+        ``close`` that has not returned 2 s later is left to finish on its own thread (logged),
+        unless it sets ``keeps_file_frames`` (a file's sink: its close is waited for)."""
 
     def discard(self) -> None:
         """Close without leaving a file behind: the run failed, or no frame reached the outputs

@@ -18,11 +18,13 @@ output at once, so that stalled outputs cost one timeout, not one each) lets the
   ``Pipeline.close()`` from another thread) or progress;
 - any other output for ``close_timeout_s`` in all: its frames are live ones it may drop anyway.
 
-The frames not written then are counted (``dropped_frames``) and logged, naming the output.
-Then the sink is closed: on the caller's thread when it drained (a file's footer is never cut
-short), else beside its write that may still be stuck, for at most ``close_timeout_s``: a
-``close`` that does not return by then (a recorder's waits for a write stuck on a disk that does
-not answer) is logged and left to finish on its own thread, and ``close`` returns.
+The frames not written then are counted (``dropped_frames``) and logged, naming the output; the
+write under way is waited for while it makes progress. Then the sink is closed on the caller's
+thread, a data output's always (its file's footer is never cut short: a recorder whose disk does
+not answer holds the close until it does, or until Ctrl-C, which leaves the take its ``.part``).
+Another output whose write is stuck is closed beside it for at most ``close_timeout_s``: a
+``close`` that does not return by then is logged and left to finish on its own thread (its error
+logged), and ``close`` returns.
 """
 
 from __future__ import annotations
@@ -221,16 +223,28 @@ class BackgroundSink(Sink):
                 if self._file_frames and self._may_warn_of_wait(self._progress_at):  # (QA: said in _put only)
                     self._warn_of_wait()
             drained = not self._queue and not self._busy
+        stuck = False
         if drained:
             self._thread.join(timeout=self.close_timeout_s)
         else:  # stuck in write, or out of time: give up on what is queued, close it anyway
             self._give_up(stopped is not None)
+            stuck = stopped is None and not self._write_finished()
         try:
             self._raise_pending()
         finally:
-            self._finish_sink(self.sink.close, beside_a_write=not drained)
+            self._finish_sink(self.sink.close, beside_a_write=stuck)
         if stopped is not None:
             raise stopped
+
+    def _write_finished(self) -> bool:
+        """Wait for the write under way, if any, while it makes progress (the queue given up: the
+        frame being written is not cut off; review: a user's file output slower than the camera
+        had its file closed under a write that was about to finish, the frame lost unsaid);
+        False when it wrote nothing for ``close_timeout_s``."""
+        with self._ready:
+            while self._busy and time.monotonic() < self._progress_at + self.close_timeout_s:
+                self._ready.wait(self._progress_at + self.close_timeout_s - time.monotonic())
+            return not self._busy
 
     def _give_up(self, stopped: bool) -> None:
         """Count and log the frames still queued, which are not written."""
@@ -248,27 +262,36 @@ class BackgroundSink(Sink):
         log.warning("output %s %s: %d queued frames not written; closing it anyway", self.name, why, left)
 
     def _finish_sink(self, finish: Callable[[], None], beside_a_write: bool) -> None:
-        """``finish`` (the sink's close or discard); beside a write that may be stuck, for at most
-        ``close_timeout_s``: one that has not returned by then is left to finish on its own thread
-        (a recorder's waits for its write), and said."""
-        if not beside_a_write:
+        """``finish`` (the sink's close or discard). Beside a write that is stuck, an output that
+        keeps no file's every frame gets ``close_timeout_s``: one that has not returned by then is
+        left to finish on its own thread, said (its error then logged). A data output (a recorder)
+        is finished here, however long its disk takes: its file is worth the wait, and Ctrl-C ends
+        it (review: given up after 2 s, a take on a slow disk was left a .part, exit 0)."""
+        if not beside_a_write or self.sink.keeps_file_frames:
             finish()
             return
-        errors: list[BaseException] = []
+        outcome: dict[str, object] = {}
+        lock = threading.Lock()
 
         def run() -> None:
             try:
                 finish()
-            except BaseException as exc:  # raised on the caller's thread, if it still waits
-                errors.append(exc)
+            except BaseException as exc:  # raised on the caller's thread if it still waits, else logged
+                with lock:
+                    outcome["error"] = exc
+                    late = outcome.get("left") is True
+                if late:
+                    log.warning("output %s failed as it finished closing: %s", self.name, exc)
 
         finisher = threading.Thread(target=run, name=f"sink-{self.name}-close", daemon=True)
         finisher.start()
         finisher.join(self.close_timeout_s)
-        if finisher.is_alive():
+        with lock:
+            if finisher.is_alive():
+                outcome["left"] = True
+        if outcome.get("left"):
             log.warning("output %s did not finish closing in %g s (its write is stuck): it is left to finish on its "
-                        "own thread, if it ever can (a take stays its .part until then)", self.name,
-                        self.close_timeout_s)  # fmt: skip
+                        "own thread, if it ever can", self.name, self.close_timeout_s)  # fmt: skip
             return
-        if errors:
-            raise errors[0]
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]

@@ -4,6 +4,7 @@ the real recorder on a real file (its disk made slow or stuck); the 2D and 3D st
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -83,32 +84,29 @@ def _recorder(path: Path, **disk: Any) -> tuple[RecordSink, Pipeline, Disk]:
     return sink, pipeline, slow
 
 
-def test_a_recorder_stuck_on_its_disk_holds_the_close_a_bounded_time(
+def test_a_recorder_stuck_on_its_disk_finishes_its_take_once_the_disk_answers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A live run's recorder whose disk stops answering (a dead network share) held
-    ``Pipeline.close()`` for as long as the disk did: the recorder's close waited for its stuck
-    write. Now close returns after 2 s without progress and 2 s for the recorder's own close,
-    saying so; the take is finished when the disk comes back."""
+    """A live run's recorder whose disk stops answering for a while (a network share): the frames
+    queued are given up after 2 s without progress, said, and the close waits for the recorder's
+    own close, which finishes the take once the disk answers (review: a recorder given up after
+    2 s more left the take a .part, and the command exited 0)."""
     take = tmp_path / "take.posecast"
     _, pipeline, disk = _recorder(take, stuck=True)
+    opener = threading.Timer(4.0, disk.gate.set)  # the disk answers again
     try:
         for frame in _frames(5):
             pipeline.process(frame)
+        opener.start()
         closer, took = _close_on_a_thread(pipeline)
         closer.join(HUNG_S)
-        returned = not closer.is_alive()
     finally:
-        disk.gate.set()  # the disk answers again
-    assert returned, f"close still waited after {HUNG_S:g} s"
-    assert 3.5 <= took[0] < HUNG_S  # the 2 s without progress, and the recorder's own close's 2 s
-    assert "output record wrote nothing for 2 s: 5 queued frames not written" in caplog.text
-    assert "output record did not finish closing in 2 s (its write is stuck)" in caplog.text
-    deadline = time.monotonic() + 10
-    while not take.exists() and time.monotonic() < deadline:  # finished on the recorder's thread
-        time.sleep(0.05)
-    recording = read_recording(take)
-    assert recording.complete and recording.footer["dropped_frames"] == 5
+        disk.gate.set()
+    assert took and 3.9 <= took[0] < HUNG_S, took  # until the disk answered
+    given_up = int(re.search(r"output record wrote nothing for 2 s: (\d) queued frames not written", caplog.text)[1])
+    recording = read_recording(take)  # finished: no .part
+    assert recording.complete and recording.footer["dropped_frames"] == given_up
+    assert len(recording.frames) + given_up == 5  # (the write under way when the disk stopped: kept)
 
 
 def test_stuck_or_slow_outputs_of_live_frames_are_given_up_side_by_side(caplog: pytest.LogCaptureFixture) -> None:
@@ -133,6 +131,39 @@ def test_stuck_or_slow_outputs_of_live_frames_are_given_up_side_by_side(caplog: 
     assert "output slow-output did not finish its queue in 2 s" in caplog.text
     assert slow.dropped_frames >= 4  # of 8: about 2 written in the 2 s, one being written
     assert caplog.text.count("wrote nothing for 2 s: 7 queued frames not written") == 2
+
+
+class LinesFile(Sink):
+    """A user's output writing each frame's id to a file, ``delay_s`` a frame (a slow network file)."""
+
+    name = "lines"
+
+    def __init__(self, path: Path, delay_s: float) -> None:
+        self.file, self.delay_s = path.open("w"), delay_s
+
+    def write(self, frame: PoseFrame) -> None:
+        time.sleep(self.delay_s)
+        self.file.write(f"{frame.frame_id}\n")
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def test_a_slow_output_s_write_under_way_is_finished_before_its_close(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review: an output that keeps no file's every frame, slower than the camera, had its close
+    called on another thread at the 2 s mark while its write was under way: the file closed under
+    that write, and its frame was neither written nor counted, nor was the error said."""
+    lines = LinesFile(tmp_path / "ids.txt", delay_s=0.7)
+    pipeline = Pipeline(FakeDetector({}), FakeLifting(), [lines]).open()
+    for frame in _frames(8):
+        pipeline.process(frame)
+    pipeline.close()
+    written = (tmp_path / "ids.txt").read_text().split()
+    assert written == [str(i) for i in range(len(written))] and len(written) >= 2
+    assert len(written) + lines.dropped_frames == 8, (written, lines.dropped_frames)
+    assert "failed" not in caplog.text and "closed file" not in caplog.text
 
 
 def test_a_slow_recorder_still_ends_its_take_whole(tmp_path: Path) -> None:
@@ -170,3 +201,27 @@ def test_a_close_from_another_thread_ends_the_wait_for_a_file_output(caplog: pyt
     assert ended, f"the closes still waited after {HUNG_S:g} s"
     assert took[0] < HUNG_S and output.dropped_frames == 2
     assert "output user-output wrote nothing for 2 s: 2 queued frames not written" in caplog.text
+
+
+def test_an_output_left_to_finish_closing_says_its_late_error(caplog: pytest.LogCaptureFixture) -> None:
+    """Review: an output whose close, beside a stuck write, was left to finish on its own thread
+    lost the error that close raised later, without a word."""
+    gate = threading.Event()
+
+    class SlowToFail(Blocked):
+        def close(self) -> None:
+            time.sleep(3.0)
+            raise OSError("no space left on the share")
+
+    pipeline = Pipeline(FakeDetector({}), FakeLifting(), [SlowToFail(gate)]).open()
+    try:
+        for frame in _frames(3):
+            pipeline.process(frame)
+        pipeline.close()  # returns: the close is left to finish
+        assert "output user-output did not finish closing in 2 s" in caplog.text
+        deadline = time.monotonic() + HUNG_S
+        while "failed as it finished closing" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        gate.set()
+    assert "output user-output failed as it finished closing: no space left on the share" in caplog.text

@@ -231,7 +231,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 def test_impossible_height_is_one_line(tmp_path, squats_2d, height) -> None:
     np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, intrinsics=INTRINSICS)
     result = _lift(tmp_path / "in.npz", tmp_path / "out.npz", f"--height={height}")
-    _assert_refused(*result, "height must be in metres from 0.5 to 2.8", tmp_path)
+    _assert_refused(*result, "--subject-height (LiftingOptions.height_m) must be in metres from 0.5 to 2.8", tmp_path)
 
 
 @pytest.mark.parametrize("output", ["in.npz", "/dev/null"])
