@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
+import urllib.parse
 from pathlib import Path
 
 from ...engines.media import display_available, no_display_words
-from ..sources.stream import without_password
 from ..stages import Sink
 from ..types import PoseFrame
 from .hud import RateMeter, view_stats
@@ -19,13 +20,23 @@ log = logging.getLogger(__name__)
 
 
 def window_title(source: str | None) -> str:
-    """``posecast: WHAT`` (a file's name, ``camera N``, a stream's URL without its password), so
-    that two runs' windows can be told apart (display QA: both were called "posecast")."""
-    if not source:
+    """``posecast: WHAT`` (a file's name, ``camera N``, a stream's scheme, host and path), so that
+    two runs' windows can be told apart (display QA: both were called "posecast"). A stream's user,
+    password and query are left out (review: a token in the query was on the screen, the taskbar
+    and every screen share), and what no title can show is replaced (review: a name that is not
+    UTF-8 crashed OpenCV's Qt window, a segmentation fault)."""
+    if not source or not source.strip():
         return "posecast"
-    if source.strip().isdigit():
-        return f"posecast: camera {source.strip()}"
-    return f"posecast: {without_password(source) if '://' in source else Path(source).name or source}"
+    text = source.strip()
+    if text.isdigit():
+        return f"posecast: camera {text}"
+    if "://" in text:
+        parts = urllib.parse.urlsplit(text)
+        shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    else:
+        shown = Path(text).name or text
+    shown = os.fsencode(shown).decode("utf-8", "replace")  # (a name's undecodable bytes: U+FFFD)
+    return "posecast: " + "".join(c if c.isprintable() else "\ufffd" for c in shown)
 
 
 class ViewSink(Sink):

@@ -149,8 +149,8 @@ class Publisher:
             self._socket.close(linger=0)
             if exc.errno == errno.EADDRINUSE:
                 raise PublishError(
-                    f"address {endpoint} is in use: another posecast? pass --publish "
-                    "(PublisherOptions.address) tcp://127.0.0.1:PORT"
+                    f"address {endpoint} is in use: another posecast? pass --publish tcp://127.0.0.1:PORT "
+                    "(PublisherOptions.address)"
                 ) from exc
             if exc.errno == errno.ENODEV and not connect:  # ZeroMQ's "No such device": a name it could not bind
                 check_host(endpoint)  # an unresolvable one is said as connect: says it

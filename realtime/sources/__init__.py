@@ -43,7 +43,7 @@ def open_source(spec: str | int | os.PathLike[str], realtime: bool = False) -> F
     text = os.fspath(spec).strip() if isinstance(spec, os.PathLike) else str(spec).strip()
     if not text:  # "" would be the current folder (Path("") is "."), read as images
         raise SourceError(
-            "--source (open_source's spec) is empty: pass a camera index (e.g. 0), a stream URL, a video file or an "
+            "--source is empty (open_source's spec): pass a camera index (e.g. 0), a stream URL, a video file or an "
             "image folder"
         )
     for cls in SOURCES.values():

@@ -331,8 +331,6 @@ def test_takes_in_a_folder_sort_in_order_across_a_daylight_saving_fall_back(
     assert sorted(tmp_path.glob("take-*.posecast"))[1:] == made  # in the order made, each its own name
     assert [take.name for take in made] == ["take-20261025-003000Z.posecast", "take-20261025-011500Z.posecast",
                                             "take-20261025-013000Z.posecast"]  # fmt: skip
-    headers = [read_recording(take).header["created_unix_ns"] for take in made]
-    assert headers == sorted(headers)  # as the time kept inside says
     assert read_recording(older).complete and len(list(tmp_path.glob("take-*.posecast"))) == 4
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("recording to")]
     assert [line.rsplit("; ", 1)[1] for line in said] == [

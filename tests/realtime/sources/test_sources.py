@@ -196,7 +196,7 @@ def test_bad_inputs_raise_one_line_errors(tmp_path):
     with pytest.raises(SourceError, match="holds no images"):
         open_source(str(empty)).open()
     for blank in ("", "  "):  # not the current folder's images
-        with pytest.raises(SourceError, match=r"--source \(open_source's spec\) is empty: pass a camera index"):
+        with pytest.raises(SourceError, match=r"--source is empty \(open_source's spec\): pass a camera index"):
             open_source(blank)
     for index in ("2147483648", "/dev/video10000"):  # OpenCV's assertion on a C int, before
         with pytest.raises(SourceError, match=r"camera index \d+ is out of range: cameras are numbered 0\.\.9999"):
