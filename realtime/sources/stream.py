@@ -31,8 +31,10 @@ _STREAM_URL = re.compile(rf"(?:{'|'.join(STREAM_SCHEMES)})://\S+", re.IGNORECASE
 OPEN_TIMEOUT_S = 10.0
 
 
-#: Query parameters that carry a credential in IP cameras' URLs (``?user=admin&pwd=…``).
-_SECRET_QUERY = re.compile(r"(?i)^(?:password|passwd|pass|pwd|token|key|auth|secret|apikey|api_key|sig)$")
+#: Query parameters that carry a credential in IP cameras' URLs (``?user=admin&pwd=…``), SRT's
+#: ``passphrase`` and signed URLs' (``access_token``, ``X-Amz-Signature``; review: said as given).
+_SECRET_QUERY = re.compile(r"(?i)^(?:pass|pwd|key|auth|sig|.*(?:password|passwd|passphrase|token|secret|signature|"
+                           r"credential|apikey|api[_-]key|access[_-]key|private[_-]key))$")
 
 
 def without_password(url: str) -> str:

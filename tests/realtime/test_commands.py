@@ -286,6 +286,10 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
             == "stream http://192.168.1.5/videostream.cgi?user=admin&pwd=***&rate=0")  # fmt: skip
     for as_given in ("C:/clips/take:1.mp4", "0", "frames/"):
         assert without_password(as_given) == as_given
+    # SRT's passphrase, signed URLs' tokens and signatures (review: said as given, in logs and takes)
+    assert without_password("srt://cam:9000?mode=caller&passphrase=abcdefghij") == "srt://cam:9000?mode=caller&passphrase=***"
+    assert (without_password("https://cdn.example/live.m3u8?access_token=abc&X-Amz-Signature=f00&X-Amz-Date=1&keyint=2")
+            == "https://cdn.example/live.m3u8?access_token=***&X-Amz-Signature=***&X-Amz-Date=1&keyint=2")  # fmt: skip
 
 
 @pytest.mark.parametrize(
