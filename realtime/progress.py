@@ -108,14 +108,19 @@ class UnblockingWriter:
 
 
 @contextlib.contextmanager
-def stderr_written_by_a_thread() -> Iterator[UnblockingWriter]:
+def stderr_written_by_a_thread() -> Iterator[UnblockingWriter | None]:
     """For the command line: while inside, ``sys.stderr`` is an :class:`UnblockingWriter`, so that
     no thread waits for a reader that stalls, and log lines, errors and the bar keep their order (one
     queue); at the end, everything written is written out before the command exits (a stop signal
-    then gives up what the reader has not taken). Not for a program that embeds posecast: its
-    stderr and logging are its own."""
+    then gives up what the reader has not taken). ``None`` and stderr as it is where no thread can
+    start (a limit on threads: the command's one line then says so). Not for a program that embeds
+    posecast: its stderr and logging are its own."""
     real = sys.stderr
-    writer = UnblockingWriter(_own_copy_of_fd2(real) if _writes_to_fd2(real) else real)
+    try:
+        writer = UnblockingWriter(_own_copy_of_fd2(real) if _writes_to_fd2(real) else real)
+    except RuntimeError:  # no thread can start (a limit on threads): written directly, the command then says why
+        yield None
+        return
     sys.stderr = writer
     try:
         yield writer
