@@ -260,3 +260,25 @@ def _name_at_loopback(name: str) -> bool:
     except (OSError, UnicodeError):
         return False  # an interface name, or a name that does not resolve: it may face the network
     return bool(found) and all(_loopback_address(address) for address in found)
+
+
+#: Linux's ioctl asking an interface's IPv4 address (``<linux/sockios.h>``).
+_SIOCGIFADDR = 0x8915
+
+
+def interface_ipv4(name: str) -> str | None:
+    """The IPv4 address of this machine's network interface ``name`` (``eth0``, ``lo``), as ZeroMQ
+    binds ``tcp://eth0:PORT``; ``None`` when no interface has that name, it has no IPv4 address,
+    or the system cannot say (Linux alone answers; network QA: ``view --host eth0`` was refused
+    as a host name that does not resolve, where ``run --publish tcp://eth0:PORT`` binds)."""
+    if sys.platform != "linux" or name not in {known for _, known in socket.if_nameindex()}:
+        return None
+    import fcntl
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            answer = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
+        except OSError:  # no IPv4 address on it
+            return None
+    return socket.inet_ntoa(answer[20:24])

@@ -17,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"ZeroMQ stream to watch (default {DEFAULT_ADDRESS}; bind:tcp://... to bind, for a "
                              "publisher that connects)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address or host name to serve the page on (default 127.0.0.1: this machine only; "
-                             ":: or 0.0.0.0: every interface)")  # fmt: skip
+                        help="address, host name or (Linux) interface name to serve the page on (default "
+                             "127.0.0.1: this machine only; :: or 0.0.0.0: every interface)")  # fmt: skip
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"port of the page (default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",

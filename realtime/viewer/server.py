@@ -45,6 +45,7 @@ from ..endpoints import (
     bind_owned,
     check_ipc_free,
     check_port,
+    interface_ipv4,
     ipv6_option,
     is_loopback,
     open_listener_notice,
@@ -138,6 +139,8 @@ class ViewerOptions:
                 # the Host header's port is not compared, so NAME:PORT never matched (QA: a 403 saying "pass NAME")
                 raise OptionsError(f"--allow-host (ViewerOptions.allowed_hosts) {name!r} names a port: pass the name "
                                    f"alone, {bare} (any port is allowed)")  # fmt: skip
+        if (address := interface_ipv4(self.host)) is not None:  # an interface's name, as the publisher takes it
+            self.host = address
         try:
             socket.getaddrinfo(self.host, None)
         except (OSError, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold

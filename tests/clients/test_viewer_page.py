@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 import urllib.error
@@ -722,6 +723,23 @@ def test_every_interface_over_ipv6_takes_ipv4_pages_too_and_brackets_are_taken(c
     finally:
         server.stop()
     assert ViewerOptions(host="[::1]").host == "::1"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="interfaces' addresses are asked of Linux")
+def test_an_interface_name_serves_on_its_address(camera: FakeCamera) -> None:
+    """Network QA: ``view --host eth0`` was refused as a host name that does not resolve, where
+    ``run --publish tcp://eth0:PORT`` binds that interface's address. The loopback interface, as
+    every Linux machine has it: served on 127.0.0.1."""
+    import urllib.request
+
+    server = ViewerServer(ViewerOptions(stream=camera.publisher.address, host="lo", port=0))
+    server.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=5) as page:
+            assert page.status == 200
+    finally:
+        server.stop()
+    assert server.options.host == "127.0.0.1"
 
 
 def test_a_host_name_of_this_machine_at_loopback_is_not_said_to_be_open(monkeypatch: pytest.MonkeyPatch) -> None:
