@@ -120,7 +120,8 @@ ASSETS: dict[str, Asset] = {
 def cache_dir() -> Path:
     """``$POSECAST_CACHE``, else ``$XDG_CACHE_HOME/posecast``, else ``~/.cache/posecast``. A
     relative ``XDG_CACHE_HOME`` is ignored, as the XDG specification says; a relative home folder
-    is refused (QA: ``HOME=relhome`` made a cache under whatever folder a run started in)."""
+    is refused (QA: ``HOME=relhome`` made a cache under whatever folder a run started in), and one
+    that does not exist."""
     try:
         if os.environ.get("POSECAST_CACHE"):
             return Path(os.environ["POSECAST_CACHE"]).expanduser()
@@ -131,6 +132,9 @@ def cache_dir() -> Path:
         if not home.is_absolute():
             raise AssetError(f"the home folder ({home}) is a relative path, so the cache folder would depend on "
                              "where posecast starts: set HOME to an absolute path, or set POSECAST_CACHE")  # fmt: skip
+        if not home.exists():  # (a service account's /nonexistent: as root it was made, against its point)
+            raise AssetError(f"the home folder {home} does not exist (a service account's?): set POSECAST_CACHE to "
+                             "a folder for posecast's cache")  # fmt: skip
         return home / ".cache" / "posecast"
     except RuntimeError as exc:  # "~someone" of no such user, or no home at all (QA: a traceback)
         raise AssetError(f"cannot name posecast's cache folder: {exc} (a '~user' of no such user, or no home "

@@ -59,12 +59,16 @@ def test_a_relative_home_or_xdg_cache_does_not_make_a_cache_where_posecast_start
     """QA: ``HOME=relhome`` made ``./relhome/.cache/posecast`` under the folder a run started in. A
     relative ``XDG_CACHE_HOME`` is ignored (the XDG specification); a relative home is refused."""
     monkeypatch.delenv("POSECAST_CACHE", raising=False)
+    (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/xdg")
     assert assets.cache_dir() == tmp_path / "home" / ".cache" / "posecast"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", "relhome")
     with pytest.raises(AssetError, match=r"the home folder \(relhome\) is a relative path.*set POSECAST_CACHE"):
+        assets.cache_dir()
+    monkeypatch.setenv("HOME", "/nonexistent")  # a service account's (review: as root, it was made)
+    with pytest.raises(AssetError, match=r"the home folder /nonexistent does not exist .*set POSECAST_CACHE"):
         assets.cache_dir()
     monkeypatch.setenv("POSECAST_CACHE", "my-cache")  # asked for by the user: taken as given
     assert assets.cache_dir() == Path("my-cache")

@@ -41,6 +41,7 @@ def test_every_cache_follows_one_rule(xdg: str, monkeypatch: pytest.MonkeyPatch,
     from posecast.engines.runtime import plan_cache
 
     monkeypatch.delenv("POSECAST_CACHE", raising=False)
+    (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", xdg)
     expected = tmp_path / "home" / ".cache" / "posecast"

@@ -51,6 +51,7 @@ def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.delenv("POSECAST_CACHE")
     assert plan_cache.engines_dir() == tmp_path / "xdg" / "posecast" / "engines"
     monkeypatch.delenv("XDG_CACHE_HOME")
+    (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert plan_cache.engines_dir() == tmp_path / "home" / ".cache" / "posecast" / "engines"
 
