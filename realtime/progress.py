@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import queue
+import select
 import sys
 import threading
 import weakref
@@ -47,9 +48,11 @@ def progress(items: Iterable[T], total: int | None, desc: str, unit: str = "fram
 
 
 class UnblockingWriter:
-    """A text stream whose writes are queued and written to ``stream`` by a thread of its own, so
-    that the writer never waits for the terminal. Nothing is dropped below ``most`` writes waiting
-    (a bar's refreshes, ten a second, about 100 bytes each: a terminal stopped for an hour holds
+    """A text stream that never makes its writer wait for the terminal: a write goes to ``stream``
+    at once while ``stream`` can take it and nothing is waiting (so that the lines before a crash
+    in native code are out: QA, all were lost while they waited for this thread), else it is
+    queued and written by a thread of its own. Nothing is dropped below ``most`` writes waiting (a
+    bar's refreshes, ten a second, about 100 bytes each: a terminal stopped for an hour holds
     4 MB); past it, more are dropped and counted. Once closed, writes go to ``stream`` directly (a
     thread's line after the command has ended)."""
 
@@ -62,6 +65,8 @@ class UnblockingWriter:
         self.dropped_writes = 0
         self._lock = threading.RLock()  # (reentrant for the same reason)
         self._closed = False
+        self._waiting = 0  # writes queued and not yet written: while any, a write queues behind them
+        self._writing = False  # a write at once under way (a signal handler's write inside it queues)
         #: as the terminal's: tqdm draws its bar in ASCII for a stream without one (review)
         self.encoding = getattr(stream, "encoding", None) or "utf-8"
         self._thread = threading.Thread(target=self._drain, name="posecast-terminal", daemon=True)
@@ -70,13 +75,32 @@ class UnblockingWriter:
     def write(self, text: str) -> int:
         with self._lock:  # (closed or not: a write is queued before the thread's end, or written here)
             if not self._closed:
-                if self._queue.qsize() < self._most:
+                if not self._waiting and not self._writing and self._takes_now():
+                    self._writing = True
+                    try:
+                        self._write(text)
+                    finally:
+                        self._writing = False
+                elif self._waiting < self._most:
+                    self._waiting += 1
                     self._queue.put(text)
                 else:
                     self.dropped_writes += 1
                 return len(text)
         self._write(text)
         return len(text)
+
+    def _takes_now(self) -> bool:
+        """Whether ``stream`` takes a line without waiting: its descriptor is writable (a pipe or a
+        terminal with room); of a stream without one (a program's own) nothing is known: queued."""
+        try:
+            fd = self._stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return False
+        try:
+            return bool(select.select([], [fd], [], 0)[1])
+        except (OSError, ValueError):
+            return False
 
     def flush(self) -> None:
         """Nothing to do here: the thread flushes after each write."""
@@ -90,6 +114,8 @@ class UnblockingWriter:
     def _drain(self) -> None:
         while (text := self._queue.get()) is not None:
             self._write(text)
+            with self._lock:
+                self._waiting -= 1
 
     def _write(self, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # (a closed terminal or pipe: no one to tell)
