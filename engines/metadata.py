@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import normalize, skeleton
-from .errors import ModelError
+from .errors import ModelError, storable
 from .fileio import input_file_problem
 from .host import out_of_memory_text
 
@@ -185,7 +185,10 @@ def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
         options = ort.SessionOptions()
     options.log_severity_level = 4  # fatal only: its errors come back as exceptions, which posecast reports in one line
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # a name that is not UTF-8 is read here, its bytes given (ONNX Runtime refuses such a name, and it
+        # was called corrupt: QA); posecast's models hold their weights in the one file
+        model = str(path) if storable(str(path)) == str(path) else Path(path).read_bytes()
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
         if _torch_checkpoint(path):  # a training run's last.pt: the fix is the export, not a download
             command = f"python tools/export.py {shlex.quote(str(path))} model.onnx"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import skeleton
-from ..errors import BackendError, ModelError
+from ..errors import BackendError, ModelError, storable
 from ..fileio import home_expanded
 from ..metadata import ModelMetadata
 from .quantize import int8_sibling, is_int8_copy
@@ -143,12 +143,13 @@ def check_window(keypoints_norm: np.ndarray, window_frames: int, max_batch: int 
 def model_label(model: str | Path | None) -> str:
     """The model ``--model`` named (``None``: the default), for a stream's meta and statistics:
     a shipped model's name, else the file's name (not its folder: the meta goes to every
-    subscriber, and a path can say whose machine it is)."""
+    subscriber, and a path can say whose machine it is), its bytes that are not UTF-8 written
+    out (:func:`storable`; QA: such a name failed the recorder's and the publisher's msgpack)."""
     path = resolve_model(model).resolve()
     for name, file in MODELS.items():
         if path == (WEIGHTS_DIR / file).resolve():
             return name
-    return path.name
+    return storable(path.name)
 
 
 #: Suffix of the file beside an exported model that holds what adaptation needs: the full

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 import logging
 import warnings
@@ -50,12 +51,13 @@ def export_onnx(model: PoseModel, path: str | Path, meta: metadata.ModelMetadata
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
+        exported = io.BytesIO()  # (in memory, then written by Python: torch refused a name that is not UTF-8, QA)
         torch.onnx.export(
-            model, (dummy,), str(tmp), input_names=[metadata.INPUT_NAME],
+            model, (dummy,), exported, input_names=[metadata.INPUT_NAME],
             output_names=list(metadata.OUTPUT_NAMES), opset_version=OPSET, dynamo=False,
             dynamic_axes={metadata.INPUT_NAME: {0: "batch"}, "joints_3d": {0: "batch"}, "scale": {0: "batch"}},
         )  # fmt: skip
-        proto = onnx.load(str(tmp))
+        proto = onnx.load_model_from_string(exported.getvalue())
         if fp16_weights:
             proto = _store_initializers_fp16(proto)
         del proto.metadata_props[:]
@@ -63,7 +65,7 @@ def export_onnx(model: PoseModel, path: str | Path, meta: metadata.ModelMetadata
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, storable(value)  # (an input named in bytes that are not UTF-8: QA)
         onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
+        Path(tmp).write_bytes(proto.SerializeToString())
     log.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 

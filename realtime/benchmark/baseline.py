@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..detectors.mediapipe import import_mediapipe, landmarker_error
+from ..detectors.mediapipe import base_options, import_mediapipe, landmarker_error
 from ..detectors.native_locale import c_character_rules
 from ..detectors.quiet import quiet_native_stderr
 from ..stop_signals import stop_signals_deferred
@@ -27,10 +27,10 @@ class MediaPipeAlone:
     def __init__(self, model_path: str | Path, max_people: int = 1, confidence: float = 0.5,
                  verbose: bool = False) -> None:  # fmt: skip
         import_mediapipe()  # (first: see there)
-        from mediapipe.tasks.python import BaseOptions, vision
+        from mediapipe.tasks.python import vision
 
         options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model_path), delegate=BaseOptions.Delegate.CPU),
+            base_options=base_options(model_path),
             running_mode=vision.RunningMode.VIDEO,
             num_poses=max_people,
             min_pose_detection_confidence=confidence,

@@ -60,7 +60,7 @@ def source_sha256(path: str | Path) -> str | None:
         return sha256_if_file(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in Path(path).iterdir() if p.is_file()):
-        digest.update(f"{file.name}\0{file_sha256(file)}\n".encode())
+        digest.update(os.fsencode(file.name) + f"\0{file_sha256(file)}\n".encode())  # (the name's own bytes: QA)
     return digest.hexdigest()
 
 

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from ...engines.errors import storable
 from ...engines.fileio import atomic_write, json_ready
 from ...engines.logs import counted
 from .analysis import END_TO_END, STAGE_TITLES, TARGETS
@@ -220,7 +221,7 @@ def write_reports(report: dict, folder: Path) -> list[Path]:
     returns their paths."""
     text = json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n"
     json_path = atomic_write(folder / "bench.json", text.encode())
-    md_path = atomic_write(folder / "bench.md", markdown(report).encode())
+    md_path = atomic_write(folder / "bench.md", storable(markdown(report)).encode())  # (a clip's name not UTF-8: QA)
     return [json_path, md_path]
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from ...engines.assets import ensure_asset, known_asset_file
 from ...engines.cli_args import given_path
-from ...engines.errors import ModelError, PosecastError
+from ...engines.errors import ModelError, PosecastError, storable
 from ...engines.host import address_space_left
 from ...engines.layouts import MEDIAPIPE_33
 from ..errors import OptionsError
@@ -312,16 +312,28 @@ def landmarker_error(model_path: Path, exc: BaseException, *, given: bool, fix: 
                       f"{fix}")  # fmt: skip
 
 
+def base_options(model_path: str | Path) -> object:
+    """MediaPipe's ``BaseOptions`` for the model at ``model_path`` on the CPU: by its name, or by
+    its bytes where the name is not UTF-8 (QA: MediaPipe could not start with such a name, and
+    the message named no fix; a cache in such a folder downloaded the model, then failed)."""
+    from mediapipe.tasks.python import BaseOptions
+
+    name = str(model_path)
+    if storable(name) == name:
+        return BaseOptions(model_asset_path=name, delegate=BaseOptions.Delegate.CPU)
+    return BaseOptions(model_asset_buffer=Path(model_path).read_bytes(), delegate=BaseOptions.Delegate.CPU)
+
+
 class _Landmarker:
     """One MediaPipe PoseLandmarker asked for ``people``: VIDEO mode (tracking, with strictly
     increasing millisecond timestamps) or IMAGE mode (each frame on its own, for the search)."""
 
     def __init__(self, model_path: Path, options: MediaPipeOptions, people: int, *, video: bool) -> None:
         import_mediapipe()  # (first: see there)
-        from mediapipe.tasks.python import BaseOptions, vision
+        from mediapipe.tasks.python import vision
 
         settings = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model_path), delegate=BaseOptions.Delegate.CPU),
+            base_options=base_options(model_path),
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
             num_poses=people,
             min_pose_detection_confidence=options.min_detection_confidence,

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...engines.errors import PosecastError
+from ...engines.errors import PosecastError, storable
 from ..avatar import AvatarWorld
 from ..schema import decode_meta, decode_pose
 from ..types import PersonPose, PoseFrame, StreamMeta
@@ -143,7 +143,7 @@ class Replay:
             raise _no_frames(self.path)
         #: The take's meta at its first frame as recorded (``None`` when a frame comes first): the
         #: live run's options.
-        self.recorded_meta = None if opening is None else stream_meta(opening, self.path.name, self.path)
+        self.recorded_meta = None if opening is None else stream_meta(opening, storable(self.path.name), self.path)
         self.frames_sent = 0
 
     @property
@@ -177,7 +177,7 @@ class Replay:
                         footer = True
                         continue
                     if isinstance(record, MetaRecord):
-                        recorded = stream_meta(record, self.path.name, self.path)
+                        recorded = stream_meta(record, storable(self.path.name), self.path)
                         meta = self._with_world(recorded)
                         continue
                     if not isinstance(record, FrameRecord):

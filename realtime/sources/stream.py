@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import cv2
 
 from ...engines import uploads
+from ...engines.errors import storable
 from ..errors import SourceError
 from .camera import CameraSource
 from .files import Pacer, PresentationPacer
@@ -62,6 +63,9 @@ class StreamSource(CameraSource):
     name = "stream"
 
     def __init__(self, url: str, read_timeout_s: float = OPEN_TIMEOUT_S, **options: object) -> None:
+        if storable(url) != url:  # (QA: OpenCV crashed on it, SIGSEGV, without a word)
+            raise SourceError(f"stream URL {storable(without_password(url))} is not valid UTF-8: write its other bytes "
+                              "percent-encoded (%E9 for the byte E9)")  # fmt: skip
         super().__init__(-1, read_timeout_s=read_timeout_s, **options)  # type: ignore[arg-type]
         self.url = url
         #: a segmented live stream's frames, released at their presentation times (``_open_capture``)

@@ -97,3 +97,55 @@ def test_a_utf8_name_under_a_latin1_locale_names_the_locale(media_dir: Path, tmp
     lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, (done.returncode, lines)
     assert "as iso8859-1 under this locale" in lines[0] and "PYTHONUTF8=1 or a UTF-8 locale" in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [  # (QA: OpenCV crashed on the URL, SIGSEGV without a word; ZeroMQ's UnicodeEncodeError, a traceback)
+        (["run", "--source", os.fsdecode(b"rtsp://127.0.0.1:9/caf\xe9"), "--headless", "--publish", "none"],
+         r"stream URL rtsp://127.0.0.1:9/caf\xe9 is not valid UTF-8: write its other bytes percent-encoded"),
+        (["listen", "--stream", os.fsdecode(b"ipc:///tmp/s\xe9.sock")],
+         r"address ipc:///tmp/s\xe9.sock is not valid UTF-8, which ZeroMQ needs"),
+    ],
+)
+def test_an_address_not_in_utf8_is_one_line(args: list[str], said: str) -> None:
+    done = _posecast(*args)
+    assert done.returncode == 2, (done.returncode, done.stderr[-500:])
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], done.stderr
+
+
+def test_models_takes_and_results_with_such_names_work(media_dir: Path, pose_model_path: Path, tmp_path: Path) -> None:
+    """QA: a lifting model so named was called corrupt, MediaPipe's could not start (naming no
+    fix), a take so named could not be replayed (msgpack's traceback), bench over images so named
+    ended in a traceback after measuring, and adapt failed at its export after the whole training.
+    ONNX Runtime and MediaPipe are given such a file's bytes, names are stored as \\xNN."""
+    from posecast.engines.runtime import DEFAULT_MODEL
+
+    folder = _name(tmp_path, "")
+    folder.mkdir()
+    model, landmarker = _name(folder, ".onnx"), _name(folder, ".task")
+    shutil.copy(DEFAULT_MODEL, model)
+    shutil.copy(pose_model_path, landmarker)
+    take = _name(folder, ".posecast")
+    done = _posecast("run", "--source", media_dir / "dance_576.mp4", "--headless", "--publish", "none", "--frames",
+                     "3", "--model", model, "--model-asset", landmarker, "--record", take)  # fmt: skip
+    assert done.returncode == 0 and take.is_file(), done.stderr[-1000:]
+    replayed = _posecast("replay", take, "--publish", "tcp://127.0.0.1:0", "--wait", "0")
+    assert replayed.returncode == 0 and "replayed 3 frames" in replayed.stderr, replayed.stderr[-1000:]
+    images = _name(tmp_path, "_images")
+    images.mkdir()
+    capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    for index in range(12):
+        ok, image = capture.read()
+        assert ok
+        _name(images, f"{index:02d}.jpg").write_bytes(cv2.imencode(".jpg", image)[1].tobytes())
+    capture.release()
+    bench = _posecast("bench", "--source", images, "--frames", "10", "--rounds", "1", "--pace", "0", "--output",
+                      _name(tmp_path, "_bench"), "--no-plots", "--model-asset", pose_model_path)  # fmt: skip
+    assert bench.returncode == 0 and (_name(tmp_path, "_bench") / "bench.md").is_file(), bench.stderr[-1000:]
+    pytest.importorskip("torch")
+    adapted = _name(folder, "_adapted.onnx")
+    adapt = _posecast("adapt", images, "--output", adapted, "--steps", "2", "--minutes", "1", "--model-asset",
+                      pose_model_path)  # fmt: skip
+    assert adapt.returncode == 0 and adapted.is_file(), adapt.stderr[-1000:]
