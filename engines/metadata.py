@@ -7,6 +7,7 @@ version, with another joint order or normalisation, fails fast instead of giving
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -188,8 +189,15 @@ def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
         # a name that is not UTF-8 is read here, its bytes given (ONNX Runtime refuses such a name, and it
         # was called corrupt: QA); posecast's models hold their weights in the one file
         model = str(path) if storable(str(path)) == str(path) else Path(path).read_bytes()
+        if isinstance(model, bytes):  # weights in files beside it: never looked for where it runs (review: the
+            # current folder's were read), but in a folder that cannot exist, so that such a model is refused
+            options.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                             os.path.join(os.devnull, "none"))  # fmt: skip
         return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
+        if "External data" in str(exc) and storable(str(path)) != str(path):
+            raise ModelError(f"model file {storable(str(path))} keeps weights in files beside it, which are not read "
+                             "where its name is not UTF-8: rename it (and its folder) to UTF-8") from None  # fmt: skip
         if _torch_checkpoint(path):  # a training run's last.pt: the fix is the export, not a download
             command = f"python tools/export.py {shlex.quote(str(path))} model.onnx"
             raise ModelError(f"model file {path} is a PyTorch checkpoint, not an ONNX model: export it with "

@@ -149,3 +149,29 @@ def test_models_takes_and_results_with_such_names_work(media_dir: Path, pose_mod
     adapt = _posecast("adapt", images, "--output", adapted, "--steps", "2", "--minutes", "1", "--model-asset",
                       pose_model_path)  # fmt: skip
     assert adapt.returncode == 0 and adapted.is_file(), adapt.stderr[-1000:]
+
+
+def test_a_model_so_named_with_weights_beside_it_is_refused_not_read_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: given a model's bytes (its name not UTF-8), ONNX Runtime looked for weights kept in
+    files beside it in the current folder, and loaded another model's there."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    from posecast.engines.errors import ModelError
+    from posecast.engines.metadata import onnx_cpu_session
+
+    weights = numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [weights])  # fmt: skip
+    (tmp_path / "ascii").mkdir()
+    onnx.save(helper.make_model(graph), str(tmp_path / "ascii" / "m.onnx"), save_as_external_data=True,
+              location="m.data", size_threshold=0)  # fmt: skip
+    folder = _name(tmp_path, "")
+    shutil.copytree(tmp_path / "ascii", folder)
+    shutil.copy(tmp_path / "ascii" / "m.data", tmp_path / "m.data")  # another model's weights, where it runs
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match=r"keeps weights in files beside it, which are not read where its name is not"):
+        onnx_cpu_session(folder / "m.onnx")
+    onnx_cpu_session(tmp_path / "ascii" / "m.onnx")  # (named in UTF-8: read beside it, as before)
