@@ -149,8 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.unraisablehook = _quiet_cut_native_objects(previous_hook)
     try:
         _open_closed_standard_streams()  # (before stderr's descriptor is copied)
-        # every line on stderr by a thread of its own: a pipeline's thread that logs never waits for a
-        # reader that stalls (`posecast run ... 2>&1 | slow_reader`: a 2 s stall dropped 60 frames)
+        # every line on stderr through one writer, at once or by a thread of its own: a pipeline's thread that
+        # logs never waits for a reader that stalls (`posecast run ... 2>&1 | slow_reader`: 60 frames dropped)
         with stderr_written_by_a_thread():
             return _stoppable_main(argv)
     finally:

@@ -2,11 +2,13 @@
 
 A bar shows on stderr only when stderr is a terminal (never in logs, pipes or CI) and nothing
 else writes per-frame lines to the same terminal; log lines are printed above it, not through it.
-Both are written by a thread of their own: a terminal that stops reading (Ctrl-S, a scrolled-back
-tmux pane) blocked the loop the bar counts, and so the live pipeline (environment QA: 236 camera
-frames lost and the publisher silent for 8 s). The command line writes all of its stderr so, bar
-or not (:func:`stderr_written_by_a_thread`): without a bar, a log line of a pipeline's thread to a
-reader that stalls (``posecast run ... 2>&1 | slow_reader``) held the pipeline up the same way.
+Both go through an :class:`UnblockingWriter`, which writes a line at once while the terminal can
+take it and leaves the rest to a thread of its own: a terminal that stops reading (Ctrl-S, a
+scrolled-back tmux pane) blocked the loop the bar counts, and so the live pipeline (environment
+QA: 236 camera frames lost and the publisher silent for 8 s). The command line writes all of its
+stderr so, bar or not (:func:`stderr_written_by_a_thread`): without a bar, a log line of a
+pipeline's thread to a reader that stalls (``posecast run ... 2>&1 | slow_reader``) held the
+pipeline up the same way.
 """
 
 from __future__ import annotations
@@ -48,13 +50,16 @@ def progress(items: Iterable[T], total: int | None, desc: str, unit: str = "fram
 
 
 class UnblockingWriter:
-    """A text stream that never makes its writer wait for the terminal: a write goes to ``stream``
-    at once while ``stream`` can take it and nothing is waiting (so that the lines before a crash
-    in native code are out: QA, all were lost while they waited for this thread), else it is
-    queued and written by a thread of its own. Nothing is dropped below ``most`` writes waiting (a
-    bar's refreshes, ten a second, about 100 bytes each: a terminal stopped for an hour holds
-    4 MB); past it, more are dropped and counted. Once closed, writes go to ``stream`` directly (a
-    thread's line after the command has ended)."""
+    """A text stream whose writers do not wait for the terminal: a write of at most ``PIPE_BUF``
+    bytes goes to ``stream`` at once while ``stream`` has room for it and nothing is waiting (so
+    that the lines before a crash in native code are out: QA, all were lost while they waited for
+    the thread), else it is queued and written, in order, by a thread of its own (a longer one
+    too: a pipe's room is one page; review, a 10 KB traceback waited 3 s for a slow reader, and
+    every other thread's line behind it). Only the thread in that write can still wait, where the
+    terminal stops between the check and the write (microseconds); others queue meanwhile. Nothing
+    is dropped below ``most`` writes waiting (a bar's refreshes, ten a second, about 100 bytes each:
+    a terminal stopped for an hour holds 4 MB); past it, more are dropped and counted. Once closed,
+    writes go to ``stream`` directly (a thread's line after the command has ended)."""
 
     def __init__(self, stream: TextIO, most: int = 100_000) -> None:
         self._stream = stream
@@ -66,7 +71,8 @@ class UnblockingWriter:
         self._lock = threading.RLock()  # (reentrant for the same reason)
         self._closed = False
         self._waiting = 0  # writes queued and not yet written: while any, a write queues behind them
-        self._writing = False  # a write at once under way (a signal handler's write inside it queues)
+        self._writing = False  # a write at once under way: others queue (a signal handler's inside it too)
+        self._written = threading.Condition(self._lock)  # the thread's next write waits for that one
         #: as the terminal's: tqdm draws its bar in ASCII for a stream without one (review)
         self.encoding = getattr(stream, "encoding", None) or "utf-8"
         self._thread = threading.Thread(target=self._drain, name="posecast-terminal", daemon=True)
@@ -74,25 +80,29 @@ class UnblockingWriter:
 
     def write(self, text: str) -> int:
         with self._lock:  # (closed or not: a write is queued before the thread's end, or written here)
-            if not self._closed:
-                if not self._waiting and not self._writing and self._takes_now():
-                    self._writing = True
-                    try:
-                        self._write(text)
-                    finally:
-                        self._writing = False
-                elif self._waiting < self._most:
-                    self._waiting += 1
-                    self._queue.put(text)
-                else:
-                    self.dropped_writes += 1
-                return len(text)
-        self._write(text)
+            at_once = self._closed or not self._waiting and not self._writing and self._takes_now(text)
+            if at_once:
+                self._writing = not self._closed
+            elif self._waiting < self._most:
+                self._waiting += 1
+                self._queue.put(text)
+            else:
+                self.dropped_writes += 1
+        if at_once:  # (outside the lock: a terminal stopped between the check and the write holds this thread only)
+            try:
+                self._write(text)
+            finally:
+                with self._lock:
+                    self._writing = False
+                    self._written.notify_all()
         return len(text)
 
-    def _takes_now(self) -> bool:
-        """Whether ``stream`` takes a line without waiting: its descriptor is writable (a pipe or a
-        terminal with room); of a stream without one (a program's own) nothing is known: queued."""
+    def _takes_now(self, text: str) -> bool:
+        """Whether ``stream`` takes ``text`` without waiting: at most ``PIPE_BUF`` bytes (the room a
+        writable pipe is sure to have) to a descriptor that is writable (a pipe or a terminal with
+        room); of a stream without one (a program's own) nothing is known: queued."""
+        if len(text) * 4 > select.PIPE_BUF and len(text.encode(self.encoding, "replace")) > select.PIPE_BUF:
+            return False
         try:
             fd = self._stream.fileno()
         except (AttributeError, OSError, ValueError):
@@ -113,6 +123,8 @@ class UnblockingWriter:
 
     def _drain(self) -> None:
         while (text := self._queue.get()) is not None:
+            with self._lock:  # after a write at once that is under way: in order
+                self._written.wait_for(lambda: not self._writing)
             self._write(text)
             with self._lock:
                 self._waiting -= 1
@@ -137,7 +149,7 @@ class UnblockingWriter:
 def stderr_written_by_a_thread() -> Iterator[UnblockingWriter | None]:
     """For the command line: while inside, ``sys.stderr`` is an :class:`UnblockingWriter`, so that
     no thread waits for a reader that stalls, and log lines, errors and the bar keep their order (one
-    queue); at the end, everything written is written out before the command exits (a stop signal
+    writer); at the end, everything written is written out before the command exits (a stop signal
     then gives up what the reader has not taken). ``None`` and stderr as it is where no thread can
     start (a limit on threads: the command's one line then says so). Not for a program that embeds
     posecast: its stderr and logging are its own."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 import pty
 import struct
@@ -222,3 +223,43 @@ def test_the_lines_before_a_crash_in_native_code_are_on_stderr() -> None:
         crashed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert crashed.returncode == -6, crashed.stderr  # SIGABRT
         assert [f"line {n} before the crash" in crashed.stderr for n in range(3)] == [True] * 3, crashed.stderr
+
+
+def test_a_long_line_to_a_slow_reader_holds_up_no_writer() -> None:
+    """Review: a line longer than a pipe's page (a 10 KB traceback), written at once because the
+    pipe had a page of room, waited 3 s for a slow reader, and another thread's short line with it."""
+    import threading
+    import time
+
+    from posecast.realtime.progress import UnblockingWriter
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    for _ in range(15):  # 15 of the pipe's 16 pages full: it says it is writable
+        os.write(write_end, b"#" * 4096)
+    os.set_blocking(write_end, True)
+    stream = io.TextIOWrapper(io.FileIO(write_end, "w"), encoding="utf-8", write_through=True)
+    writer = UnblockingWriter(stream)
+    took: dict[str, float] = {}
+
+    def timed(name: str, text: str) -> None:
+        started = time.monotonic()
+        writer.write(text)
+        took[name] = time.monotonic() - started
+
+    long_line = "T" * 10_000 + "\n"
+    first = threading.Thread(target=timed, args=("long", long_line))
+    first.start()
+    first.join(5)
+    second = threading.Thread(target=timed, args=("short", "after\n"))
+    second.start()
+    second.join(5)
+    time.sleep(1.0)  # the reader is away
+    with os.fdopen(read_end, "rb") as reader:
+        drained = threading.Thread(target=lambda: took.setdefault("read", reader.read()), daemon=True)
+        drained.start()
+        writer.close(timeout_s=10)
+        stream.close()
+        drained.join(10)
+    assert took["long"] < 0.5 and took["short"] < 0.5, took
+    assert took["read"][15 * 4096:].decode() == long_line + "after\n"
