@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import cv2
 
 from ...engines import uploads
-from ...engines.errors import storable
+from ...engines.errors import escaped, storable
 from ..errors import SourceError
 from .camera import CameraSource
 from .files import Pacer, PresentationPacer
@@ -45,7 +45,10 @@ def without_password(url: str) -> str:
     camera's is not)."""
     if not _STREAM_URL.fullmatch(url):  # a file, a folder, a camera: as given
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # (unbalanced brackets: a URL no stream has, said without what follows its scheme)
+        return url.split("://", 1)[0] + "://***"
     if parts.password is not None:
         host = parts.netloc.rsplit("@", 1)[1]
         parts = parts._replace(netloc=f"{parts.username}:***@{host}")
@@ -66,6 +69,11 @@ class StreamSource(CameraSource):
         if storable(url) != url:  # (QA: OpenCV crashed on it, SIGSEGV, without a word)
             raise SourceError(f"stream URL {storable(without_password(url))} is not valid UTF-8: write its other bytes "
                               "percent-encoded (%E9 for the byte E9)")  # fmt: skip
+        try:
+            urlsplit(url)
+        except ValueError as exc:  # (review: rtsp://[::1/x, a traceback where the window's title or a refusal read it)
+            raise SourceError(f"stream URL {escaped(url)} cannot be read ({exc}): an IPv6 host goes in brackets, "
+                              "e.g. rtsp://[::1]:8554/live") from None  # fmt: skip
         super().__init__(-1, read_timeout_s=read_timeout_s, **options)  # type: ignore[arg-type]
         self.url = url
         #: a segmented live stream's frames, released at their presentation times (``_open_capture``)

@@ -269,6 +269,7 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
     came from. A stream's password stays out of it, as out of the log."""
     import argparse
 
+    from posecast.realtime.errors import SourceError
     from posecast.realtime.recording.format import read_recording
     from posecast.realtime.sinks.record import RecordSink
     from posecast.realtime.sources.stream import StreamSource, without_password
@@ -286,6 +287,9 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
             == "stream http://192.168.1.5/videostream.cgi?user=admin&pwd=***&rate=0")  # fmt: skip
     for as_given in ("C:/clips/take:1.mp4", "0", "frames/"):
         assert without_password(as_given) == as_given
+    assert without_password("rtsp://admin:pw@[::1/x") == "rtsp://***"  # (unreadable: review, a traceback)
+    with pytest.raises(SourceError, match=r"stream URL rtsp://\[::1/x cannot be read \(Invalid IPv6 URL\)"):
+        StreamSource("rtsp://[::1/x")
     # SRT's passphrase, signed URLs' tokens and signatures (review: said as given, in logs and takes)
     assert without_password("srt://cam:9000?mode=caller&passphrase=abcdefghij") == "srt://cam:9000?mode=caller&passphrase=***"
     assert (without_password("https://cdn.example/live.m3u8?access_token=abc&X-Amz-Signature=f00&X-Amz-Date=1&keyint=2")
