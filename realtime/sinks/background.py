@@ -70,7 +70,6 @@ class BackgroundSink(Sink):
         self.failed_frame_id: int | None = None
         #: what raised when it was not a frame: "meta" (``update_meta``) or "stalled" (``source_stalled``)
         self.failed_on: str | None = None
-        self._handled = 0  # queue items the worker has finished: close() waits while this moves
         self._progress_at = time.monotonic()  # when the worker last finished one
         self._close_began: float | None = None  # begin_close(): the drain's clock starts there
         self._file_frames = False  # a file's frames for a sink that keeps them: close() waits for all
@@ -158,7 +157,6 @@ class BackgroundSink(Sink):
             finally:
                 with self._ready:
                     self._busy = False
-                    self._handled += 1
                     self._progress_at = time.monotonic()
                     self._ready.notify_all()
 
