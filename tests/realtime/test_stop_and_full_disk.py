@@ -264,7 +264,8 @@ def test_a_stop_signal_another_thread_takes_still_waits_for_the_loading() -> Non
                     os.kill(os.getpid(), signal.SIGINT)  # the main thread blocks it: the kernel gives it to the other
                     while signal.SIGINT in signal.sigpending():
                         time.sleep(0.001)  # until the other thread has taken it
-                    for _ in range(200_000):
+                    end = time.monotonic() + 1.0  # (time, not a count: on a loaded CI the other thread ran
+                    while time.monotonic() < end:  # its C handler later)
                         pass  # bytecodes: the handler ran here
                     print("loaded", flush=True)
                 for _ in range(1000):
@@ -452,7 +453,8 @@ _ANOTHER_THREAD_TAKES_IT = """if True:
         os.kill(os.getpid(), signal.SIGINT)  # blocked in this thread: the kernel gives it to the other
         while signal.SIGINT in signal.sigpending():
             time.sleep(0.001)
-        for _ in range(200_000):
+        end = time.monotonic() + 1.0  # (not 200,000 bytecodes: on a loaded CI the thread that took the
+        while time.monotonic() < end:  # signal ran its C handler later, and the Python handler never ran)
             pass  # bytecodes: Python runs the handler here
 """
 
