@@ -333,7 +333,7 @@ def test_a_stream_back_from_a_stall_reports_its_new_rate(mjpeg_url: str) -> None
         server.server_close()
     assert RestartingMjpegCamera.connections > 1 and 8.0 <= rates[-1] <= 12.0, rates[-5:]
     assert max(after_restart) <= 31.0, sorted(set(after_restart))  # the burst's rate never reported
-    assert any(rate > 25.0 for rate in rates)  # measured at 30 fps first
+    assert any(rate > 20.0 for rate in rates)  # measured at 30 fps first (not 10: a loaded CI measured under 25)
 
 
 @pytest.mark.parametrize(("claimed", "frames", "seconds", "reported"), [
