@@ -67,6 +67,12 @@ def storable(text: str) -> str:
     return _SURROGATE.sub(lambda found: _byte_or_code(ord(found.group())), text)
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: no byte of a name that is not UTF-8 (a lone
+    surrogate) in it, which native libraries refuse or crash on (OpenCV: SIGSEGV)."""
+    return _SURROGATE.search(text) is None
+
+
 def _byte_or_code(code: int) -> str:
     return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 

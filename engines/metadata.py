@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import normalize, skeleton
-from .errors import ModelError, storable
+from .errors import ModelError, is_utf8, storable
 from .fileio import input_file_problem
 from .host import out_of_memory_text
 
@@ -188,14 +188,14 @@ def onnx_cpu_session(path: str | Path, options: Any = None) -> Any:
     try:
         # a name that is not UTF-8 is read here, its bytes given (ONNX Runtime refuses such a name, and it
         # was called corrupt: QA); posecast's models hold their weights in the one file
-        model = str(path) if storable(str(path)) == str(path) else Path(path).read_bytes()
+        model = str(path) if is_utf8(str(path)) else Path(path).read_bytes()
         if isinstance(model, bytes):  # weights in files beside it: never looked for where it runs (review: the
             # current folder's were read), but in a folder that cannot exist, so that such a model is refused
             options.add_session_config_entry("session.model_external_initializers_file_folder_path",
                                              os.path.join(os.devnull, "none"))  # fmt: skip
         return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
-        if "External data" in str(exc) and storable(str(path)) != str(path):
+        if "External data" in str(exc) and not is_utf8(str(path)):
             raise ModelError(f"model file {storable(str(path))} keeps weights in files beside it, which are not read "
                              "where its name is not UTF-8: rename it (and its folder) to UTF-8") from None  # fmt: skip
         if _torch_checkpoint(path):  # a training run's last.pt: the fix is the export, not a download

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import zmq
 
-from ..engines.errors import storable
+from ..engines.errors import is_utf8, storable
 from ..engines.fileio import flock_held
 from .errors import PublishError
 from .schema import DEFAULT_ADDRESS
@@ -92,7 +92,7 @@ def _check_shape(endpoint: str, binding: bool) -> None:
     """:func:`check_port`'s checks of the address's shape, before its port's."""
     if endpoint != endpoint.strip():
         raise PublishError(f"address {endpoint!r} has spaces around it: remove them, e.g. {DEFAULT_ADDRESS}")
-    if storable(endpoint) != endpoint:  # (QA: ZeroMQ's UnicodeEncodeError, a traceback)
+    if not is_utf8(endpoint):  # (QA: ZeroMQ's UnicodeEncodeError, a traceback)
         raise PublishError(f"address {storable(endpoint)} is not valid UTF-8, which ZeroMQ needs: pass an address "
                            f"or ipc:// path in UTF-8, e.g. {DEFAULT_ADDRESS}")  # fmt: skip
     if "://" not in endpoint:

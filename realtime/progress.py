@@ -113,7 +113,7 @@ class UnblockingWriter:
             return False
 
     def flush(self) -> None:
-        """Nothing to do here: the thread flushes after each write."""
+        """Nothing to do here: each write is flushed as it is written, at once or by the thread."""
 
     def fileno(self) -> int:  # (tqdm asks the terminal's width of it)
         return self._stream.fileno()

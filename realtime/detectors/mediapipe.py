@@ -30,7 +30,7 @@ import numpy as np
 
 from ...engines.assets import ensure_asset, known_asset_file
 from ...engines.cli_args import given_path
-from ...engines.errors import ModelError, PosecastError, storable
+from ...engines.errors import ModelError, PosecastError, is_utf8
 from ...engines.host import address_space_left
 from ...engines.layouts import MEDIAPIPE_33
 from ..errors import OptionsError
@@ -319,7 +319,7 @@ def base_options(model_path: str | Path) -> object:
     from mediapipe.tasks.python import BaseOptions
 
     name = str(model_path)
-    if storable(name) == name:
+    if is_utf8(name):
         return BaseOptions(model_asset_path=name, delegate=BaseOptions.Delegate.CPU)
     return BaseOptions(model_asset_buffer=Path(model_path).read_bytes(), delegate=BaseOptions.Delegate.CPU)
 

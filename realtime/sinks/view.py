@@ -31,8 +31,11 @@ def window_title(source: str | None) -> str:
     if text.isdigit():
         return f"posecast: camera {text}"
     if "://" in text:
-        parts = urllib.parse.urlsplit(text)
-        shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+        try:
+            parts = urllib.parse.urlsplit(text)
+            shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+        except ValueError:  # (rtsp://[::1/x: the sinks are made before the source says so, in one line)
+            shown = text.split("://", 1)[0] + "://"
     else:
         shown = Path(text).name or text
     shown = os.fsencode(shown).decode("utf-8", "replace")  # (a name's undecodable bytes: U+FFFD)

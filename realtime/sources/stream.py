@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import cv2
 
 from ...engines import uploads
-from ...engines.errors import escaped, storable
+from ...engines.errors import escaped, is_utf8, storable
 from ..errors import SourceError
 from .camera import CameraSource
 from .files import Pacer, PresentationPacer
@@ -66,7 +66,7 @@ class StreamSource(CameraSource):
     name = "stream"
 
     def __init__(self, url: str, read_timeout_s: float = OPEN_TIMEOUT_S, **options: object) -> None:
-        if storable(url) != url:  # (QA: OpenCV crashed on it, SIGSEGV, without a word)
+        if not is_utf8(url):  # (QA: OpenCV crashed on it, SIGSEGV, without a word)
             raise SourceError(f"stream URL {storable(without_password(url))} is not valid UTF-8: write its other bytes "
                               "percent-encoded (%E9 for the byte E9)")  # fmt: skip
         try:

@@ -184,6 +184,7 @@ def test_a_window_title_shows_what_runs_and_nothing_a_title_cannot_hold() -> Non
     named = window_title(os.fsdecode(b"/takes/lat\xe9/"))  # a folder named in Latin-1
     assert named == "posecast: lat\ufffd" and named.encode("utf-8")
     assert window_title("a\nb.mp4") == "posecast: a\ufffdb.mp4"
+    assert window_title("rtsp://me:pw@[::1/x") == "posecast: rtsp://"  # (unreadable: said by the source, not here)
 
 
 def test_a_source_whose_name_is_not_utf8_gets_its_window(
