@@ -208,11 +208,10 @@ def _write_results(report: dict, result: BenchResult, folder: Path, plots: bool)
 
 def _new_results_folder(now: float | None = None) -> Path:
     """The default ``--output``: a new ``bench-YYYYMMDD-HHMMSSZ`` folder (the UTC time ``now``, default
-    now: :mod:`~posecast.realtime.dated_names`) in the current one, made now (``-1``, ``-2``... when
-    taken), so that a run started in the same second gets its own."""
-    stamp = dated_names.dated_name("bench", now)
-    for n in range(1000):
-        folder = Path(f"{stamp}-{n}" if n else stamp)
+    now: :mod:`~posecast.realtime.dated_names`) in the current one, made now (``_002``, ``_003``... when
+    taken, sorted after it), so that a run started in the same second gets its own."""
+    for name in dated_names.names_in_second("bench", now):
+        folder = Path(name)
         try:
             folder.mkdir()
             return folder
@@ -221,7 +220,7 @@ def _new_results_folder(now: float | None = None) -> Path:
         except OSError as exc:
             raise OptionsError(f"cannot make the results folder {folder} here ({exc.strerror}): pass --output DIR") \
                 from exc  # fmt: skip
-    raise OptionsError(f"{stamp}: a thousand results folders of this second exist already: pass --output DIR")
+    raise OptionsError(f"{folder}, the last results folder of this second, exists already: pass --output DIR")
 
 
 def bench(args: argparse.Namespace) -> int:

@@ -65,13 +65,14 @@ class RecordOptions:
 def dated_take(folder: Path, now: float | None = None) -> Path:
     """A take's path in ``folder`` named by the time ``now`` (Unix seconds; default: now) in UTC,
     ``take-YYYYmmdd-HHMMSSZ.posecast`` (:mod:`~posecast.realtime.dated_names`: in order and
-    unique across a daylight-saving change), with ``-2``, ``-3``… when a take or its ``.part`` is there."""
-    stem = dated_names.dated_name("take", now)
-    for n in range(1, 10_000):
-        path = folder / (f"{stem}.posecast" if n == 1 else f"{stem}-{n}.posecast")
+    unique across a daylight-saving change), with ``_002``, ``_003``… when a take or its ``.part`` is
+    there (:func:`~posecast.realtime.dated_names.names_in_second`: sorted after it)."""
+    for stem in dated_names.names_in_second("take", now):
+        path = folder / f"{stem}.posecast"
         if not path.exists() and not path.with_name(path.name + PART_SUFFIX).exists():
             return path
-    raise OptionsError(f"--record {folder}: 9999 takes of {stem} are there already; pass another folder")
+    raise OptionsError(f"--record {folder}: {stem}.posecast, the last take of that second, is there already; pass "
+                       "another folder")  # fmt: skip
 
 
 class RecordSink(Sink):

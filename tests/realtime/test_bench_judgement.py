@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -195,8 +196,19 @@ def test_two_runs_in_one_second_get_a_folder_each(tmp_path: Path, monkeypatch: p
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(dated_names, "clock", lambda: calendar.timegm((2026, 12, 4, 17, 0, 0)))
     first, second = bench_command._new_results_folder(), bench_command._new_results_folder()
-    assert (first.name, second.name) == ("bench-20261204-170000Z", "bench-20261204-170000Z-1")
+    assert (first.name, second.name) == ("bench-20261204-170000Z", "bench-20261204-170000Z_002")
     assert first.is_dir() and second.is_dir()
+
+
+def test_folders_of_runs_in_one_second_sort_in_the_order_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folders after the first were named -1, -2…, and -10 sorted before -2. Named as takes
+    are, _002, _003…, they sort in the order made, and before the next second's."""
+    monkeypatch.chdir(tmp_path)
+    at = calendar.timegm((2026, 12, 4, 17, 0, 0))
+    made = [bench_command._new_results_folder(at).name for _ in range(12)]
+    assert made[0] == "bench-20261204-170000Z" and made[-1] == "bench-20261204-170000Z_012"
+    assert sorted(p.name for p in tmp_path.iterdir()) == made == sorted(made, key=os.fsencode)
+    assert sorted([*made, bench_command._new_results_folder(at + 1).name])[-1] == "bench-20261204-170001Z"
 
 
 def test_results_folders_sort_in_order_across_a_fall_back_and_a_time_zone_change(

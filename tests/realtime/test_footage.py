@@ -28,6 +28,27 @@ def test_a_folder_of_videos_recordings_and_2d_stands_for_its_files(tmp_path: Pat
     ]  # fmt: skip
 
 
+def test_a_folder_of_takes_stands_for_them_as_posecast_named_them_then_and_now(tmp_path: Path) -> None:
+    """``adapt TAKES/`` of a ``--record TAKES/`` folder: takes of one second named _002, _003… come
+    in the order made (``-2`` and ``-10`` an older posecast wrote did not), and those older names,
+    UTC or local time, are still read as recordings."""
+    import calendar
+
+    from posecast.realtime.sinks.record import dated_take
+
+    folder = _touch(tmp_path / "takes", "take-20261207-030405Z-2.posecast", "take-20261025-023000.posecast",
+                    "take-20261025-023000-2.posecast")  # fmt: skip
+    made = []
+    for _ in range(11):
+        made.append(dated_take(folder, calendar.timegm((2026, 12, 7, 3, 4, 5))))
+        made[-1].write_bytes(b"x")
+    expanded = expand_inputs([folder])
+    assert {kind for _, kind in expanded} == {"recording"} and len(expanded) == 3 + 11
+    assert [p for p, _ in expanded if p in made] == made
+    assert {p.name for p, _ in expanded} >= {"take-20261207-030405Z-2.posecast", "take-20261025-023000.posecast",
+                                             "take-20261025-023000-2.posecast"}  # fmt: skip
+
+
 def test_a_folder_of_images_is_one_input(tmp_path: Path) -> None:
     folder = _touch(tmp_path / "frames", "000.png", "001.jpg", "list.txt")
     assert expand_inputs([folder]) == [(folder, "images")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -297,8 +298,33 @@ def test_record_into_a_folder_makes_a_new_take_each_run(media_dir: Path, pose_mo
     assert len(takes) == 2 and all(read_recording(take).complete for take in takes)
     at = calendar.timegm((2026, 12, 7, 3, 4, 5))
     (tmp_path / "take-20261207-030405Z.posecast").touch()
-    (tmp_path / "take-20261207-030405Z-2.posecast.part").touch()  # a killed run's
-    assert dated_take(tmp_path, at) == tmp_path / "take-20261207-030405Z-3.posecast"
+    (tmp_path / "take-20261207-030405Z_002.posecast.part").touch()  # a killed run's
+    assert dated_take(tmp_path, at) == tmp_path / "take-20261207-030405Z_003.posecast"
+
+
+def test_takes_made_in_one_second_sort_in_the_order_made(tmp_path: Path) -> None:
+    """A take started in the same second as another was named -2, which sorts before it (``-``
+    before ``.``), and -10 before -2: a listing of the folder was out of order. Now _002, _003…;
+    a take an older posecast named (-2, or local time) is left alone and takes no new name's place."""
+    from posecast.realtime.sinks.record import dated_take
+
+    at = calendar.timegm((2026, 12, 7, 3, 4, 5))
+    older = ["take-20261207-030405Z-2.posecast", "take-20261207-030405Z-10.posecast", "take-20261207-040405.posecast"]
+    for name in older:
+        (tmp_path / name).touch()
+    made = []
+    for _ in range(12):
+        made.append(dated_take(tmp_path, at))
+        made[-1].touch()
+    assert made[0].name == "take-20261207-030405Z.posecast" and made[1].name == "take-20261207-030405Z_002.posecast"
+    assert made[-1].name == "take-20261207-030405Z_012.posecast"
+    new = sorted(tmp_path.glob("take-20261207-030405Z*.posecast"))
+    assert [path for path in new if path.name not in older] == made  # sorted() and `ls` (bytes): in the order made
+    listed = subprocess.run(["ls", str(tmp_path)], env={**os.environ, "LC_ALL": "C"}, capture_output=True,
+                            text=True, check=True).stdout.split()  # fmt: skip
+    assert [name for name in listed if name not in older] == [path.name for path in made]
+    assert dated_take(tmp_path, at + 1).name == "take-20261207-030406Z.posecast"  # the next second's, after them
+    assert sorted([*made, dated_take(tmp_path, at + 1)])[-1].name == "take-20261207-030406Z.posecast"
 
 
 #: 2026-10-25 in Berlin: at 01:00 UTC the clocks go back from 03:00 CEST (+0200) to 02:00 CET (+0100)
@@ -369,6 +395,6 @@ def test_record_into_a_folder_written_with_a_slash_and_two_runs_in_one_second(
     assert cli.main(args) == 0
     written = [take for take in sorted(takes.glob("take-*.posecast")) if take != other_part[0]]
     assert len(written) == 1 and read_recording(written[0]).complete
-    # the next free name ("-2" of the same second, or a name of the next second if that began meanwhile)
-    assert re.fullmatch(r"take-\d{8}-\d{6}Z(-2)?\.posecast", written[0].name), written
+    # the next free name ("_002" of the same second, or a name of the next second if that began meanwhile)
+    assert re.fullmatch(r"take-\d{8}-\d{6}Z(_002)?\.posecast", written[0].name), written
     assert other_part[0].read_bytes() == b"the other run's"
