@@ -6,6 +6,7 @@ file of an ``ipc://`` endpoint owned and removed by the one that bound it."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import ipaddress
 import os
@@ -174,7 +175,12 @@ def bind_owned(socket_: zmq.Socket, endpoint: str) -> tuple[Path, int] | None:
     path = _ipc_path(endpoint)
     with _folder_locked(path):
         check_ipc_free(endpoint)
-        socket_.bind(endpoint)
+        try:
+            socket_.bind(endpoint)
+        except zmq.ZMQError as exc:
+            if exc.errno == errno.ENODEV:  # ZeroMQ's "No such device": a name it could not bind
+                check_interface_ipv4(endpoint)
+            raise
         return bound_ipc_file(endpoint)
 
 
@@ -275,7 +281,7 @@ def interface_ipv4(name: str) -> str | None:
     binds ``tcp://eth0:PORT``; ``None`` when no interface has that name, it has no IPv4 address,
     or the system cannot say (Linux alone answers; network QA: ``view --host eth0`` was refused
     as a host name that does not resolve, where ``run --publish tcp://eth0:PORT`` binds)."""
-    if sys.platform != "linux" or name not in {known for _, known in socket.if_nameindex()}:
+    if not is_interface(name):
         return None
     import fcntl
     import struct
@@ -286,3 +292,49 @@ def interface_ipv4(name: str) -> str | None:
         except OSError:  # no IPv4 address on it
             return None
     return socket.inet_ntoa(answer[20:24])
+
+
+def is_interface(name: str) -> bool:
+    """Whether ``name`` is one of this machine's network interfaces (Linux alone answers)."""
+    return sys.platform == "linux" and name in {known for _, known in socket.if_nameindex()}
+
+
+#: Linux's list of IPv6 addresses, a line each: address, interface index, prefix, scope, flags, interface name.
+_IF_INET6 = Path("/proc/net/if_inet6")
+
+
+def interface_ipv6(name: str) -> str | None:
+    """A global IPv6 address of the network interface ``name``, ``None`` where it has none or the
+    system cannot say (Linux alone answers): a link-local one (``fe80::``) reaches no farther than
+    its link and is written with its interface besides (``%eth0``)."""
+    try:
+        lines = _IF_INET6.read_text().splitlines()
+    except OSError:
+        return None
+    for fields in map(str.split, lines):
+        if len(fields) == 6 and fields[5] == name and fields[3] == "00":  # scope 00: global
+            return str(ipaddress.IPv6Address(bytes.fromhex(fields[0])))
+    return None
+
+
+def no_ipv4_text(name: str, written: str) -> str | None:
+    """For ``name``, a network interface of this machine with no IPv4 address to serve on, what
+    to say and to pass instead, each address written as ``written`` writes ``ADDRESS`` (``--host
+    [ADDRESS]``, ``tcp://[ADDRESS]:5555``); ``None`` for any other name (network QA: such an
+    interface was said to be a host name that does not resolve)."""
+    if not is_interface(name) or interface_ipv4(name) is not None:
+        return None
+    every = written.replace("ADDRESS", "::")  # (IPv6 and IPv4, in the viewer and in the publisher)
+    if (ipv6 := interface_ipv6(name)) is not None:
+        return (f"the network interface {name} has no IPv4 address (IPv6 alone): pass its IPv6 address, "
+                f"{written.replace('ADDRESS', ipv6)}, or {every} for every interface")  # fmt: skip
+    return (f"the network interface {name} has no IPv4 address, nor a global IPv6 one (is it down?): give it an "
+            f"address, or pass {every} for every interface, or another address of this machine")  # fmt: skip
+
+
+def check_interface_ipv4(endpoint: str) -> None:
+    """Refuse a ``tcp://NAME:PORT`` to bind whose host is a network interface of this machine with
+    no IPv4 address (ZeroMQ says "No such device", and it is not a host name that does not resolve)."""
+    parts = _split_tcp(endpoint)
+    if parts is not None and (said := no_ipv4_text(parts[0], f"tcp://[ADDRESS]:{parts[1]}")) is not None:
+        raise PublishError(f"cannot bind {endpoint}: {said}")

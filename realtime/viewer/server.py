@@ -48,6 +48,7 @@ from ..endpoints import (
     interface_ipv4,
     ipv6_option,
     is_loopback,
+    no_ipv4_text,
     open_listener_notice,
     remove_own_ipc_file,
 )
@@ -144,6 +145,8 @@ class ViewerOptions:
         try:
             socket.getaddrinfo(self.host, None)
         except (OSError, UnicodeError) as exc:  # UnicodeError: a name no DNS label can hold
+            if (said := no_ipv4_text(self.host, "--host [ADDRESS]")) is not None:
+                raise OptionsError(f"cannot serve the viewer on {self.host}: {said}") from exc
             reason = exc.strerror if isinstance(exc, OSError) else "not a host name"
             raise OptionsError(f"cannot serve the viewer on host {self.host[:80]!r} ({reason}): pass --host an "
                                "address of this machine, e.g. 127.0.0.1") from exc  # fmt: skip
