@@ -12,6 +12,7 @@ shows the guidance in a window, or logs it when there is no display.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import signal
 from collections.abc import Callable, Iterable, Iterator
@@ -216,6 +217,19 @@ def _window_show(frame: np.ndarray, collector: LiveCollector, status: LiveStatus
     return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27) and not window_closed(WINDOW)
 
 
+def _opened_window(frame: np.ndarray) -> Callable[[np.ndarray, LiveCollector, LiveStatus], bool] | None:
+    """Open the window at the size of ``frame``, the camera's first, and return what shows the
+    frames in it; ``None`` where no window can be opened. A camera may deliver another size than
+    the one asked (``--size``) or than it says: a window sized from those had another shape than
+    its frames (a 4:3 camera asked for 1920x1080: 16:9); the live view's is sized so too (review)."""
+    try:
+        open_window(WINDOW, frame.shape[1], frame.shape[0])
+    except cv2.error:
+        log.warning("no window can be opened here; progress is logged instead")
+        return None
+    return _window_show
+
+
 def calibrate_live(
     camera_index: int,
     board: BoardSpec,
@@ -242,23 +256,23 @@ def calibrate_live(
     if frame_size is not None:
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, frame_size[0])
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, frame_size[1])
+    windowed = window if window is not None else display_available()
     show = None
-    if window if window is not None else display_available():
-        try:
-            width, height = frame_size or (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                                           int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))  # fmt: skip
-            open_window(WINDOW, width or 640, height or 480)  # (0 where the driver does not say)
-            show = _window_show
-        except cv2.error:
-            log.warning("no window can be opened here; progress is logged instead")
     collector = LiveCollector(board, options)
     enough = (calibration or CalibrationOptions()).min_views
-    if show is None:
-        log.info("collecting %d views; Ctrl-C calibrates from those taken once there are %d or more",
-                 collector.options.target_views, enough)  # fmt: skip
+    collecting = ("collecting %d views; Ctrl-C calibrates from those taken once there are %d or more",
+                  collector.options.target_views, enough)  # fmt: skip
+    if not windowed:
+        log.info(*collecting)
     fitting: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext
     try:
-        collect_views(_frames(capture), collector, show)
+        frames = _frames(capture)
+        first = next(frames)
+        if windowed:
+            show = _opened_window(first)
+            if show is None:
+                log.info(*collecting)
+        collect_views(itertools.chain((first,), frames), collector, show)
     except KeyboardInterrupt as stop:
         # Ctrl-C alone: SIGTERM and SIGHUP (a command's Interrupted, with its signum) end the run (review)
         ctrl_c = getattr(stop, "signum", signal.SIGINT) == signal.SIGINT

@@ -172,6 +172,34 @@ def test_the_calibration_window_fits_and_its_close_button_ends_the_collection(x_
     assert "guiReceiver" not in err and "Traceback" not in err and not output.exists(), err[-2000:]
 
 
+#: ``posecast calibrate camera --size 1920x1080`` on a camera that says it took that size and
+#: delivers 640x480 frames (a grey wall, no board): a child process, its window on the test's display.
+_CALIBRATE_OTHER_SIZE_CHILD = _CALIBRATE_CHILD.replace(
+    "np.full((1080, 1920, 3), 128, np.uint8)", "np.full((480, 640, 3), 128, np.uint8)"
+).replace('"-o", sys.argv[1]]', '"--size", "1920x1080", "-o", sys.argv[1]]')
+
+
+def test_the_calibration_window_takes_the_size_the_camera_delivers(x_display: str, tmp_path: Path) -> None:
+    """Review: the live calibration's window was sized from the size asked of the camera (--size,
+    or what the camera said), not from its frames: a 4:3 camera asked for 1920x1080 was shown in
+    a 16:9 window. Now it opens at the first frame's size, as the live view's does."""
+    script, output = tmp_path / "child.py", tmp_path / "camera.yaml"
+    script.write_text(_CALIBRATE_OTHER_SIZE_CHILD)
+    assert "(480, 640, 3)" in script.read_text() and '"--size", "1920x1080"' in script.read_text()
+    env = {**os.environ, "DISPLAY": x_display}
+    child = subprocess.Popen([sys.executable, str(script), str(output)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        window = _window("posecast calibrate camera", x_display, child)
+        size = _size(window, x_display)
+        subprocess.run(["wmctrl", "-i", "-c", window], env=env, check=True)
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert size == (640, 480), size
+    assert child.returncode == 2 and "0 views" in err and "Traceback" not in err, err[-2000:]
+
+
 def test_a_window_title_shows_what_runs_and_nothing_a_title_cannot_hold() -> None:
     """Review: a stream's token in its query went on the screen, and a name that is not UTF-8
     crashed OpenCV's Qt window (a segmentation fault); needs no display."""
