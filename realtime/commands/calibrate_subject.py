@@ -13,6 +13,7 @@ from ...calibration import save_subject, subject_from_lifted
 from ...calibration.io import SUBJECT_FORMAT, check_writable
 from ...engines.cli_args import given_path, output_file
 from ..sinks.subject import SubjectCollector
+from ..sources.stream import without_password
 from . import subcommands
 from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, observe
 from .capture import add_capture_arguments
@@ -44,7 +45,7 @@ def calibrate_subject(args: argparse.Namespace) -> int:
     args.no_live_subject = True  # the command measures the whole take itself
     observe(args, [collector])
     poses, confidences, keypoints_norm = collector.arrays()
-    profile = subject_from_lifted(poses, confidences, args.height, source=str(args.source),
+    profile = subject_from_lifted(poses, confidences, args.height, source=without_password(str(args.source)),
                                   keypoints_norm=keypoints_norm)  # fmt: skip
     save_subject(profile, args.output)
     clipped, typical = len(profile.clipped_bones), len(profile.typical_bones)

@@ -21,6 +21,7 @@ from ...calibration.io import check_writable
 from ...engines.cli_args import finite_float, given_path, listed_options, nonempty_text, output_file, positive_float
 from ...engines.fileio import OutputPathError
 from ..sinks.feet import FeetCollector
+from ..sources.stream import without_password
 from . import subcommands
 from .arguments import add_camera_arguments, add_model_arguments, check_observe_seconds, input_files, observe
 
@@ -96,7 +97,7 @@ def calibrate_floor(args: argparse.Namespace) -> int:
         check_observe_seconds(args.seconds)
         feet = FeetCollector()
         observe(args, [feet])
-        floor, source = feet.floor(str(args.source))
+        floor, source = feet.floor(without_password(str(args.source)))  # (the floor file says it, as a take does)
     try:
         save_floor(floor, args.output, source, replace=named)
     except OutputPathError as exc:  # (review: a measurement lost to another run's file was said without it)

@@ -11,6 +11,7 @@ import urllib.parse
 from pathlib import Path
 
 from ...engines.media import display_available, no_display_words
+from ..sources.stream import without_password
 from ..stages import Sink
 from ..types import PoseFrame
 from .hud import RateMeter, view_stats
@@ -22,9 +23,9 @@ log = logging.getLogger(__name__)
 def window_title(source: str | None) -> str:
     """``posecast: WHAT`` (a file's name, ``camera N``, a stream's scheme, host and path), so that
     two runs' windows can be told apart (display QA: both were called "posecast"). A stream's user,
-    password and query are left out (review: a token in the query was on the screen, the taskbar
-    and every screen share), and what no title can show is replaced (review: a name that is not
-    UTF-8 crashed OpenCV's Qt window, a segmentation fault)."""
+    password and query are left out, a password in its path starred (review: a token in the query
+    was on the screen, the taskbar and every screen share), and what no title can show is replaced
+    (review: a name that is not UTF-8 crashed OpenCV's Qt window, a segmentation fault)."""
     if not source or not source.strip():
         return "posecast"
     text = source.strip()
@@ -33,7 +34,7 @@ def window_title(source: str | None) -> str:
     if "://" in text:
         try:
             parts = urllib.parse.urlsplit(text)
-            shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+            shown = without_password(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}")
         except ValueError:  # (rtsp://[::1/x: the sinks are made before the source says so, in one line)
             shown = text.split("://", 1)[0] + "://"
     else:

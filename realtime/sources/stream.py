@@ -32,17 +32,23 @@ _STREAM_URL = re.compile(rf"(?:{'|'.join(STREAM_SCHEMES)})://\S+", re.IGNORECASE
 OPEN_TIMEOUT_S = 10.0
 
 
-#: Query parameters that carry a credential in IP cameras' URLs (``?user=admin&pwd=…``), SRT's
+#: Names of URL parameters that carry a credential: IP cameras' (``?user=admin&pwd=…``), SRT's
 #: ``passphrase`` and signed URLs' (``access_token``, ``X-Amz-Signature``; review: said as given).
-_SECRET_QUERY = re.compile(r"(?i)^(?:pass|pwd|key|auth|sig|.*(?:password|passwd|passphrase|token|secret|signature|"
-                           r"credential|apikey|api[_-]key|access[_-]key|private[_-]key))$")
+_SECRET_NAME = (r"(?:pass|pwd|key|auth|sig|[^/;&=_]*(?:password|passwd|passphrase|token|secret|signature|credential|"
+                r"apikey|api[_-]key|access[_-]key|private[_-]key))")
+#: ``NAME=VALUE`` of such a name in a URL's path or query, after ``&``, ``;``, ``/`` or ``_``: in the
+#: query (``?pwd=…``, ``?channel=1;pwd=…``) and in the path, where XMEye and Dahua cameras take them
+#: (``/user=admin&password=…&channel=1``, ``/user=admin_password=…_channel=1``, ``/live;password=…``;
+#: review: said as given). A value ends at the next ``&`` or ``;``, in the path at ``/`` too.
+_SECRET_IN_QUERY = re.compile(rf"(?i)(?<![^&;_])({_SECRET_NAME}=)[^&;]*")
+_SECRET_IN_PATH = re.compile(rf"(?i)(?<![^/&;_])({_SECRET_NAME}=)[^/&;]*")
 
 
 def without_password(url: str) -> str:
     """``url`` with its credentials replaced by ``***``: the password of its ``user:password@``
-    part and the values of query parameters named like one (``pwd``, ``password``, ``token``,
-    …). What logs, messages and a take's header say (a recording or a log may be shared; the
-    camera's is not)."""
+    part and the values of parameters named like one (``pwd``, ``password``, ``token``, …) in its
+    query or path. What logs, messages and a take's header say (a recording or a log may be shared;
+    the camera's is not)."""
     if not _STREAM_URL.fullmatch(url):  # a file, a folder, a camera: as given
         return url
     try:
@@ -52,10 +58,8 @@ def without_password(url: str) -> str:
     if parts.password is not None:
         host = parts.netloc.rsplit("@", 1)[1]
         parts = parts._replace(netloc=f"{parts.username}:***@{host}")
-    if parts.query:
-        pairs = [pair.partition("=") for pair in parts.query.split("&")]
-        query = "&".join(f"{k}{eq}***" if eq and _SECRET_QUERY.match(k) else f"{k}{eq}{v}" for k, eq, v in pairs)
-        parts = parts._replace(query=query)
+    parts = parts._replace(path=_SECRET_IN_PATH.sub(r"\1***", parts.path),
+                           query=_SECRET_IN_QUERY.sub(r"\1***", parts.query))  # fmt: skip
     return urlunsplit(parts)
 
 

@@ -294,6 +294,20 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
     assert without_password("srt://cam:9000?mode=caller&passphrase=abcdefghij") == "srt://cam:9000?mode=caller&passphrase=***"
     assert (without_password("https://cdn.example/live.m3u8?access_token=abc&X-Amz-Signature=f00&X-Amz-Date=1&keyint=2")
             == "https://cdn.example/live.m3u8?access_token=***&X-Amz-Signature=***&X-Amz-Date=1&keyint=2")  # fmt: skip
+    # in the path, as XMEye and Dahua cameras take them, and after ";" (review: said as given)
+    for url, said in (
+        ("rtsp://192.168.1.10:554/user=admin&password=secret&channel=1&stream=0.sdp?real_stream",
+         "rtsp://192.168.1.10:554/user=admin&password=***&channel=1&stream=0.sdp?real_stream"),
+        ("rtsp://192.168.1.10:554/user=admin_password=secret_channel=1_stream=0.sdp?real_stream",
+         "rtsp://192.168.1.10:554/user=admin_password=***?real_stream"),  # (where the password ends is not known)
+        ("rtsp://cam/live;user=admin;password=secret", "rtsp://cam/live;user=admin;password=***"),
+        ("rtsp://cam/PWD=secret/live", "rtsp://cam/PWD=***/live"),
+        ("rtsp://cam/live?channel=1;pwd=secret", "rtsp://cam/live?channel=1;pwd=***"),
+        ("rtmp://live.example/app/stream_key=secret", "rtmp://live.example/app/stream_key=***"),
+        ("http://cam/a?next=/x/y&passwd=se/cret&keyframe=1", "http://cam/a?next=/x/y&passwd=***&keyframe=1"),
+        ("rtsp://cam/keyint=2/user=admin&sigma=1", "rtsp://cam/keyint=2/user=admin&sigma=1"),  # not secrets
+    ):  # fmt: skip
+        assert without_password(url) == said
 
 
 @pytest.mark.parametrize(

@@ -209,6 +209,8 @@ def test_a_window_title_shows_what_runs_and_nothing_a_title_cannot_hold() -> Non
     assert window_title("/videos/clip.mp4") == "posecast: clip.mp4"
     assert window_title("rtsp://me:secret@cam.local:554/live?token=abc") == "posecast: rtsp://cam.local:554/live"
     assert window_title("srt://cam:9000?passphrase=zz") == "posecast: srt://cam:9000"
+    assert (window_title("rtsp://cam:554/user=admin&password=secret&channel=1&stream=0.sdp?real_stream")
+            == "posecast: rtsp://cam:554/user=admin&password=***&channel=1&stream=0.sdp")  # fmt: skip
     named = window_title(os.fsdecode(b"/takes/lat\xe9/"))  # a folder named in Latin-1
     assert named == "posecast: lat\ufffd" and named.encode("utf-8")
     assert window_title("a\nb.mp4") == "posecast: a\ufffdb.mp4"
