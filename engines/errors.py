@@ -39,8 +39,9 @@ LONGEST_SHOWN_NAME = 200
 
 def one_line(exc: BaseException) -> str:
     """An error's message on one line: a file name with a line break in it split the error (QA),
-    and a name of thousands of characters printed whole (QA: 5,000 of them) is abbreviated."""
-    text = escaped(str(exc))
+    and a name of thousands of characters printed whole (QA: 5,000 of them) is abbreviated. A
+    name that is not UTF-8 is written as :func:`storable` writes it (``\\xe9``, as log lines are)."""
+    text = escaped(storable(str(exc)))
     # a long name and the punctuation after it ("NAME: fix"): the count goes after the name
     return re.sub(rf"(\S{{{LONGEST_SHOWN_NAME + 1},}}?)([:;,.]*)(?=\s|$)",
                   lambda match: abbreviated(match.group(1)) + match.group(2), text)  # fmt: skip

@@ -25,7 +25,7 @@ from typing import IO
 
 import numpy as np
 
-from .errors import PosecastError
+from .errors import PosecastError, storable
 
 try:
     import fcntl
@@ -292,12 +292,16 @@ def _cached_assets() -> dict[str, Path]:
 
 
 def json_ready(value: object) -> object:
-    """``value`` with every NaN or infinity as ``None`` (strict JSON has neither): for the reports
-    written with ``json.dumps(..., allow_nan=False)`` (``posecast bench``, ``tools/evaluate.py``)."""
+    """``value`` with every NaN or infinity as ``None`` (strict JSON has neither) and every text as
+    :func:`~.errors.storable` writes it (a name that is not UTF-8: ``\\xe9``, as ``bench.md``, the
+    errors and the log say it, not a lone ``\\udce9``, which strict readers refuse): for the
+    reports written with ``json.dumps(..., allow_nan=False)`` (``posecast bench``, ``tools/evaluate.py``)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        return storable(value)
     if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
+        return {json_ready(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_ready(v) for v in value]
     return value

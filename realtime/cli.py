@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ..engines import limit_image_pixels, uploads
-from ..engines.errors import PosecastError, abbreviated, escaped, one_line
+from ..engines.errors import PosecastError, abbreviated, escaped, one_line, storable
 from ..engines.fileio import OUT_OF_ROOM, point_at_devnull
 from ..engines.host import limit_error_text, raise_open_file_limit
 from .commands import register_all
@@ -94,10 +94,14 @@ _OPENCV4_LOG_LEVEL_SILENT, _OPENCV4_LOG_LEVEL_WARNING = 0, 3
 class _OneLineFormatter(logging.Formatter):
     """Each message on one line: a name holding a line break is written as the errors write it
     (QA: ``--output-video $'new\\nline.webm'`` made "wrote 3 frames to new" and "line.webm ..." two
-    lines). A traceback (``-v``) keeps its lines."""
+    lines). A traceback (``-v``) keeps its lines. A name that is not UTF-8 is written as the errors
+    and ``bench.md`` write it, its bytes as ``\\xe9`` (stderr's backslashreplace wrote ``\\udce9``)."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         return escaped(super().formatMessage(record))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return storable(super().format(record))
 
 
 def configure_logging(verbose: bool) -> None:

@@ -6,6 +6,7 @@ test run with it)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +28,29 @@ def _name(folder: Path, suffix: str) -> Path:
 def _posecast(*args: str | Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *map(str, args)], capture_output=True,
                           text=True, errors="replace", timeout=300)  # fmt: skip
+
+
+def _shown(path: str | Path) -> str:
+    """``path`` as posecast says a name that is not UTF-8 (``storable``): its byte E9 as ``\\xe9``."""
+    return str(path).replace("\udce9", "\\xe9")
+
+
+def test_log_and_error_lines_say_such_a_name_as_bench_md_does(tmp_path: Path) -> None:
+    """Log lines said the byte E9 of a name as ``\\udce9`` (stderr's backslashreplace), as did the
+    errors not written with storable(), where bench.md and the others said ``\\xe9`` (review): every
+    line says ``\\xe9`` now, and nothing else in it changes (a line break is still ``\\n``)."""
+    floor = _name(tmp_path, "\n.yaml")
+    said = ("floor: camera 1.50 m above it, tilt 0.0 deg, roll 0.0 deg (given: camera 1.5 m above the floor, tilt "
+            f"0.0, roll 0.0 deg) → {_shown(floor)}").replace("\n", "\\n")  # fmt: skip
+    done = _posecast("calibrate", "floor", "--camera-height", "1.5", "-o", floor)
+    assert done.returncode == 0 and floor.is_file(), done.stderr
+    assert done.stderr == said + "\n"
+    verbose = _posecast("calibrate", "floor", "-v", "--camera-height", "1.5", "-o", floor)
+    assert f"INFO posecast.realtime.commands.floor: {said}\n" in verbose.stderr, verbose.stderr
+    missing = _posecast("replay", _name(tmp_path, ".posecast"))
+    assert missing.returncode == 2
+    assert missing.stderr == f"posecast: error: cannot read the recording {_shown(_name(tmp_path, '.posecast'))} " \
+        "(No such file or directory)\n"  # fmt: skip
 
 
 def test_a_video_with_such_a_name_is_one_line(media_dir: Path, tmp_path: Path) -> None:
@@ -144,6 +168,11 @@ def test_models_takes_and_results_with_such_names_work(media_dir: Path, pose_mod
     bench = _posecast("bench", "--source", images, "--frames", "10", "--rounds", "1", "--pace", "0", "--output",
                       _name(tmp_path, "_bench"), "--no-plots", "--model-asset", pose_model_path)  # fmt: skip
     assert bench.returncode == 0 and (_name(tmp_path, "_bench") / "bench.md").is_file(), bench.stderr[-1000:]
+    # bench.json and the log say the name as bench.md does, \xe9 (they said a lone \udce9: review)
+    report = (_name(tmp_path, "_bench") / "bench.json").read_bytes().decode("utf-8")  # strict UTF-8 JSON
+    assert json.loads(report)["source"]["name"] == _shown(images.name) and "\\udc" not in report
+    assert f"clip {_shown(images.name)}: 10 frames 576x576 at 30 fps\n" in bench.stderr, bench.stderr[-1000:]
+    assert "\\udc" not in bench.stderr, bench.stderr[-1000:]
     pytest.importorskip("torch")
     adapted = _name(folder, "_adapted.onnx")
     adapt = _posecast("adapt", images, "--output", adapted, "--steps", "2", "--minutes", "1", "--model-asset",
