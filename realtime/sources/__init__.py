@@ -20,7 +20,7 @@ from ..errors import SourceError
 from ..stages import FrameSource
 from .camera import CameraSource
 from .images import ImageFolderSource
-from .stream import StreamSource
+from .stream import StreamSource, without_password
 from .video import VideoFileSource
 
 #: name → source class, in the order ``open_source`` asks them.
@@ -51,6 +51,6 @@ def open_source(spec: str | int | os.PathLike[str], realtime: bool = False) -> F
         if source is not None:
             return source
     raise SourceError(
-        f"source {spec!r} is neither a camera index (e.g. 0 or /dev/video0), a stream URL (rtsp://, http://, "
-        "https://...), an existing video file nor a folder of images"
+        f"source '{without_password(text)}' is neither a camera index (e.g. 0 or /dev/video0), a stream URL "
+        "(rtsp://, http://, https://...), an existing video file nor a folder of images"
     )

@@ -42,6 +42,16 @@ _SECRET_NAME = (r"(?:pass|pwd|key|auth|sig|[^/;&=_]*(?:password|passwd|passphras
 #: review: said as given). A value ends at the next ``&`` or ``;``, in the path at ``/`` too.
 _SECRET_IN_QUERY = re.compile(rf"(?i)(?<![^&;_])({_SECRET_NAME}=)[^&;]*")
 _SECRET_IN_PATH = re.compile(rf"(?i)(?<![^/&;_])({_SECRET_NAME}=)[^/&;]*")
+#: For an address ``urlsplit`` cannot read, or of a scheme no stream has, read as text: ``user:password@``
+#: after any scheme, and a secret's value to the next ``&``, ``;`` or space, ``/`` included (more hidden
+#: rather than less: its parts are not known).
+_USER_PASSWORD_TEXT = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#@\s]*?:)[^?#@\s]*@")
+_SECRET_TEXT = re.compile(rf"(?i)(?<![^/&;_?])({_SECRET_NAME}=)[^&;\s]*")
+
+
+def _credentials_starred_as_text(text: str) -> str:
+    """``text`` with what looks like a credential in an address starred, without reading it as a URL."""
+    return _SECRET_TEXT.sub(r"\1***", _USER_PASSWORD_TEXT.sub(r"\1***@", text))
 
 
 def without_password(url: str) -> str:
@@ -49,12 +59,12 @@ def without_password(url: str) -> str:
     part and the values of parameters named like one (``pwd``, ``password``, ``token``, …) in its
     query or path. What logs, messages and a take's header say (a recording or a log may be shared;
     the camera's is not)."""
-    if not _STREAM_URL.fullmatch(url):  # a file, a folder, a camera: as given
-        return url
+    if not _STREAM_URL.fullmatch(url):  # a file, a folder, a camera: as given; another scheme's address as text
+        return _credentials_starred_as_text(url) if "://" in url else url
     try:
         parts = urlsplit(url)
-    except ValueError:  # (unbalanced brackets: a URL no stream has, said without what follows its scheme)
-        return url.split("://", 1)[0] + "://***"
+    except ValueError:  # (unbalanced brackets: a URL no stream has, starred as text so that it can be shown)
+        return _credentials_starred_as_text(url)
     if parts.password is not None:
         host = parts.netloc.rsplit("@", 1)[1]
         parts = parts._replace(netloc=f"{parts.username}:***@{host}")
@@ -76,8 +86,8 @@ class StreamSource(CameraSource):
         try:
             urlsplit(url)
         except ValueError as exc:  # (review: rtsp://[::1/x, a traceback where the window's title or a refusal read it)
-            raise SourceError(f"stream URL {escaped(url)} cannot be read ({exc}): an IPv6 host goes in brackets, "
-                              "e.g. rtsp://[::1]:8554/live") from None  # fmt: skip
+            raise SourceError(f"stream URL {escaped(without_password(url))} cannot be read ({exc}): an IPv6 host goes "
+                              "in brackets, e.g. rtsp://[::1]:8554/live") from None  # fmt: skip
         super().__init__(-1, read_timeout_s=read_timeout_s, **options)  # type: ignore[arg-type]
         self.url = url
         #: a segmented live stream's frames, released at their presentation times (``_open_capture``)

@@ -272,6 +272,7 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
     from posecast.realtime.errors import SourceError
     from posecast.realtime.recording.format import read_recording
     from posecast.realtime.sinks.record import RecordSink
+    from posecast.realtime.sources import open_source
     from posecast.realtime.sources.stream import StreamSource, without_password
 
     url = "rtsp://admin:hunter2@192.168.1.20:554/stream1"
@@ -287,9 +288,17 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
             == "stream http://192.168.1.5/videostream.cgi?user=admin&pwd=***&rate=0")  # fmt: skip
     for as_given in ("C:/clips/take:1.mp4", "0", "frames/"):
         assert without_password(as_given) == as_given
-    assert without_password("rtsp://admin:pw@[::1/x") == "rtsp://***"  # (unreadable: review, a traceback)
+    # unreadable (review: a traceback), or of a scheme no stream has: starred as text, the rest shown
+    assert without_password("rtsp://admin:pw@[::1/x?pwd=a/b") == "rtsp://admin:***@[::1/x?pwd=***"
+    assert without_password("rtspx://me:hunter2@cam/live?token=abc") == "rtspx://me:***@cam/live?token=***"
     with pytest.raises(SourceError, match=r"stream URL rtsp://\[::1/x cannot be read \(Invalid IPv6 URL\)"):
         StreamSource("rtsp://[::1/x")
+    with pytest.raises(SourceError) as unreadable:
+        StreamSource("rtsp://admin:hunter2@[::1/x")
+    assert "rtsp://admin:***@[::1/x cannot be read" in str(unreadable.value) and "hunter2" not in str(unreadable.value)
+    with pytest.raises(SourceError) as unknown:
+        open_source("rtspx://admin:hunter2@cam/live")
+    assert "source 'rtspx://admin:***@cam/live' is neither" in str(unknown.value), unknown.value
     # SRT's passphrase, signed URLs' tokens and signatures (review: said as given, in logs and takes)
     assert without_password("srt://cam:9000?mode=caller&passphrase=abcdefghij") == "srt://cam:9000?mode=caller&passphrase=***"
     assert (without_password("https://cdn.example/live.m3u8?access_token=abc&X-Amz-Signature=f00&X-Amz-Date=1&keyint=2")
