@@ -59,7 +59,12 @@ class UnblockingWriter:
     terminal stops between the check and the write (microseconds); others queue meanwhile. Nothing
     is dropped below ``most`` writes waiting (a bar's refreshes, ten a second, about 100 bytes each:
     a terminal stopped for an hour holds 4 MB); past it, more are dropped and counted. Once closed,
-    writes go to ``stream`` directly (a thread's line after the command has ended)."""
+    writes go to ``stream`` directly (a thread's line after the command has ended).
+
+    A text file's descriptor may be non-blocking (O_NONBLOCK, set by another process that shares
+    it: some terminals, a node parent): a write then takes part of a line, or nothing (EAGAIN),
+    and the rest was lost. Its bytes are written here instead, and the rest waits for room (poll):
+    in the thread, or left to the thread by a write at once, ahead of every write after it."""
 
     def __init__(self, stream: TextIO, most: int = 100_000) -> None:
         self._stream = stream
@@ -73,6 +78,11 @@ class UnblockingWriter:
         self._waiting = 0  # writes queued and not yet written: while any, a write queues behind them
         self._writing = False  # a write at once under way: others queue (a signal handler's inside it too)
         self._written = threading.Condition(self._lock)  # the thread's next write waits for that one
+        # a text file's descriptor, written with os.write (the stream's write lost a non-blocking one's rest); None:
+        # any other stream (a program's own, whose write may do more than write to its descriptor) is written as one
+        self._fd = _descriptor(stream) if isinstance(stream, io.TextIOWrapper) else None
+        self._errors = getattr(stream, "errors", None) or "strict"
+        self._rest = b""  # what a write at once left (a non-blocking descriptor was full): the thread's, first
         #: as the terminal's: tqdm draws its bar in ASCII for a stream without one (review)
         self.encoding = getattr(stream, "encoding", None) or "utf-8"
         self._thread = threading.Thread(target=self._drain, name="posecast-terminal", daemon=True)
@@ -80,19 +90,25 @@ class UnblockingWriter:
 
     def write(self, text: str) -> int:
         with self._lock:  # (closed or not: a write is queued before the thread's end, or written here)
-            at_once = self._closed or not self._waiting and not self._writing and self._takes_now(text)
+            closed = self._closed
+            at_once = closed or not self._waiting and not self._writing and self._takes_now(text)
             if at_once:
-                self._writing = not self._closed
+                self._writing = not closed
             elif self._waiting < self._most:
                 self._waiting += 1
                 self._queue.put(text)
             else:
                 self.dropped_writes += 1
         if at_once:  # (outside the lock: a terminal stopped between the check and the write holds this thread only)
-            try:
-                self._write(text)
+            rest = b""
+            try:  # (closed: no thread takes what a non-blocking descriptor leaves, so this one waits for room)
+                rest = self._write(text, wait=closed)
             finally:
                 with self._lock:
+                    if rest:  # written by the thread before anything queued meanwhile or later
+                        self._rest = rest
+                        self._waiting += 1
+                        self._queue.put("")  # (wakes the thread; it writes nothing)
                     self._writing = False
                     self._written.notify_all()
         return len(text)
@@ -122,17 +138,45 @@ class UnblockingWriter:
         return _is_terminal(self._stream)
 
     def _drain(self) -> None:
-        while (text := self._queue.get()) is not None:
-            with self._lock:  # after a write at once that is under way: in order
+        while True:
+            text = self._queue.get()
+            with self._lock:  # after a write at once that is under way, and what it left: in order
                 self._written.wait_for(lambda: not self._writing)
-            self._write(text)
+                rest, self._rest = self._rest, b""
+            if rest and self._fd is not None:  # (only a descriptor leaves a rest)
+                self._write_bytes(self._fd, rest, wait=True)
+            if text is None:
+                return
+            self._write(text, wait=True)
             with self._lock:
                 self._waiting -= 1
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, wait: bool) -> bytes:
+        """Write ``text``; return the bytes a non-blocking descriptor did not take, unless ``wait``."""
+        if self._fd is not None:
+            with contextlib.suppress(ValueError):  # (a character its encoding has not, errors="strict": as the stream)
+                return self._write_bytes(self._fd, text.encode(self.encoding, self._errors), wait)
+            return b""
         with contextlib.suppress(OSError, ValueError):  # (a closed terminal or pipe: no one to tell)
             self._stream.write(text)
             self._stream.flush()
+        return b""
+
+    def _write_bytes(self, fd: int, data: bytes, wait: bool) -> bytes:
+        """``os.write`` all of ``data`` to ``fd``, the stream's descriptor, or (not ``wait``) what a
+        non-blocking one takes now: return the rest. A blocking one takes it all, waiting as ever."""
+        with contextlib.suppress(OSError, ValueError):  # (a closed terminal or pipe: no one to tell)
+            self._stream.flush()  # what its own buffer holds goes first; closed: ValueError (its number may be reused)
+            while data:
+                try:
+                    data = data[os.write(fd, data):]
+                except BlockingIOError:  # full: poll until it has room (no spinning; a reader's end wakes it too)
+                    if not wait:
+                        return data
+                    room = select.poll()  # (one each time: a poll object is for one thread at a time)
+                    room.register(fd, select.POLLOUT)
+                    room.poll()
+        return b""
 
     def close(self, timeout_s: float | None = 1.0) -> None:
         """Let the thread write what is queued and end, waiting ``timeout_s`` at most (``None``: until
@@ -170,6 +214,13 @@ def stderr_written_by_a_thread() -> Iterator[UnblockingWriter | None]:
             if writer.dropped_writes:
                 print(f"posecast: {writer.dropped_writes} writes to stderr were left out: its reader fell far behind",
                       file=real)  # fmt: skip
+
+
+def _descriptor(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream in memory (pytest's), a closed one
+        return None
 
 
 def _writes_to_fd2(stream: object) -> bool:

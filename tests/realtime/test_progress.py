@@ -263,3 +263,84 @@ def test_a_long_line_to_a_slow_reader_holds_up_no_writer() -> None:
         drained.join(10)
     assert took["long"] < 0.5 and took["short"] < 0.5, took
     assert took["read"][15 * 4096:].decode() == long_line + "after\n"
+
+
+def test_a_non_blocking_stderr_gets_every_line_whole_in_order_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stderr's descriptor made non-blocking by another process that shares it (some terminals, a
+    node parent): a write took part of a line, or nothing (EAGAIN), and the rest was lost (here the
+    first 4 KB of 206 KB arrived, no line whole). The rest waits for room, without spinning, and no
+    write waits for it."""
+    import threading
+    import time
+
+    from posecast.realtime.progress import UnblockingWriter
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # (left so: the writer's writes find the pipe full, EAGAIN)
+    for _ in range(15):  # 15 of the pipe's 16 pages full: it says it is writable
+        os.write(write_end, b"#" * 4096)
+    stream = io.TextIOWrapper(io.FileIO(write_end, "w"), encoding="utf-8", write_through=True)
+    writer = UnblockingWriter(stream)
+    # a write at once that finds less room than it checked (another writer filled the pipe in between):
+    # a 10 KB line, of which the pipe takes a page
+    with monkeypatch.context() as patched:
+        patched.setattr(writer, "_takes_now", lambda text: True)
+        writer.write("first " + "F" * 10_000 + "\n")
+    lines = [f"line {n} " + "x" * (n * 7919 % 40_000) + "\n" for n in range(10)]  # many longer than the pipe's room
+    started = time.monotonic()
+    for line in lines:
+        writer.write(line)
+    took_s = time.monotonic() - started
+    cpu_before = time.process_time()
+    time.sleep(1.0)  # the reader is away
+    waiting_cpu_s = time.process_time() - cpu_before
+    with os.fdopen(read_end, "rb") as reader:
+        read: list[bytes] = []
+        drained = threading.Thread(target=lambda: read.append(reader.read()), daemon=True)
+        drained.start()
+        writer.close(timeout_s=10)
+        stream.close()
+        drained.join(10)
+    assert took_s < 0.5 and waiting_cpu_s < 0.3, (took_s, waiting_cpu_s)  # (spinning on EAGAIN: 1 s)
+    assert not writer._thread.is_alive()  # noqa: SLF001
+    assert read[0][15 * 4096:].decode() == "first " + "F" * 10_000 + "\n" + "".join(lines)
+
+
+def test_a_run_whose_stderr_is_non_blocking_and_full_loses_no_line(tmp_path: Path) -> None:
+    """The command line with stderr a pipe full and non-blocking (its reader stalls while the
+    command runs; another process sharing the pipe set O_NONBLOCK): every line it wrote then was
+    lost (EAGAIN), the run ended with an empty stderr; now they all come once the reader reads, in
+    order, and the command ends after them."""
+    import threading
+    import time
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filled = 0
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            filled += os.write(write_end, b"#" * 4096)
+    output = tmp_path / "out.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "posecast.realtime.cli", "lift", "--input",
+                             str(lift_input(tmp_path / "in.npz")), "--output", str(output)],
+                            stdout=subprocess.DEVNULL, stderr=write_end, stdin=subprocess.DEVNULL)  # fmt: skip
+    os.close(write_end)
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and not output.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the reader stalls until the command has written its lines
+        time.sleep(0.5)
+        with os.fdopen(read_end, "rb") as stderr:
+            read: list[bytes] = []
+            reading = threading.Thread(target=lambda: read.append(stderr.read()), daemon=True)
+            reading.start()
+            code = proc.wait(timeout=30)
+            reading.join(10)
+    finally:
+        proc.kill()
+    err = read[0][filled:].decode("utf-8", "replace")
+    assert code == 0, err
+    heads = [line.split(":")[0] for line in err.splitlines()]
+    assert heads and heads[0].startswith("subject height ") and heads[-1].startswith("lifted 90 frames "), err
+    assert [head for head in heads if head in ("backend", "model", "live subject calibration")] == [
+        "backend", "model", "live subject calibration"], err  # between them, once each, in order
