@@ -114,9 +114,15 @@ def user_tasks_left(proc: str = "/proc") -> int | None:
 
 
 #: Threads a command starts besides its own, the most at once, for the commands that run
-#: MediaPipe (measured on 2 cores: run 12, demo and bench 15; run hung with 7 left and ran with 9;
-#: more people, and more cores for the libraries' pools, start more); the others start few
-COMMAND_TASKS = {"run": 12, "demo": 15, "bench": 15, "adapt": 12, "calibrate": 12}
+#: MediaPipe, one person in view and every option that adds threads (measured on 2 cores with the
+#: stderr writer's thread, 2026-12-07: run and demo 25 with the window, --output-video (its H.264
+#: encoder's 6), --record, --print, --vmc, ZeroMQ and --runner threaded, 13 with ZeroMQ alone; bench
+#: 26 with its soak's three subscribers, 20 without; adapt 14 from a video with --threads 2;
+#: calibrate 12). No margin above: under ulimit -u run with ZeroMQ alone hung with 10 and 11 left
+#: and ran with 12, with every output failed with 23 and ran with 24. Two people or more start
+#: another landmarker (run 34), and more cores more threads in the libraries' pools; the others
+#: start few
+COMMAND_TASKS = {"run": 25, "demo": 25, "bench": 26, "adapt": 14, "calibrate": 12}
 
 
 def tasks_too_few(command: str | None = None) -> str | None:

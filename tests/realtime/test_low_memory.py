@@ -185,4 +185,4 @@ def test_too_few_threads_left_is_said_before_anything_loads(monkeypatch: pytest.
     assert launch.main() == 2
     err = capsys.readouterr().err
     assert err == ("posecast: error: this process may start only 5 more threads (a container's pids limit), and "
-                   "posecast run starts about 12: raise the limit\n")  # fmt: skip
+                   "posecast run starts about 25: raise the limit\n")  # fmt: skip
