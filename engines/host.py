@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -114,22 +115,45 @@ def user_tasks_left(proc: str = "/proc") -> int | None:
 
 
 #: Threads a command starts besides its own, the most at once, for the commands that run
-#: MediaPipe, one person in view and every option that adds threads (measured on 2 cores with the
-#: stderr writer's thread, 2026-12-07: run and demo 25 with the window, --output-video (its H.264
-#: encoder's 6), --record, --print, --vmc, ZeroMQ and --runner threaded, 13 with ZeroMQ alone; bench
-#: 26 with its soak's three subscribers, 20 without; adapt 14 from a video with --threads 2;
-#: calibrate 12). No margin above: under ulimit -u run with ZeroMQ alone hung with 10 and 11 left
-#: and ran with 12, with every output failed with 23 and ran with 24. Two people or more start
-#: another landmarker (run 34), and more cores more threads in the libraries' pools; the others
-#: start few
-COMMAND_TASKS = {"run": 25, "demo": 25, "bench": 26, "adapt": 14, "calibrate": 12}
+#: MediaPipe, with what they start unasked and one person in view (measured on 2 cores with the
+#: stderr writer's thread, 2026-12-07, /proc sampled every 5 ms; no margin: under ulimit -u a run
+#: with ZeroMQ alone hung with 10 and 11 left and ran with 12, one with every output failed with 23
+#: and ran with 24). run: ZeroMQ 13 headless, its window and the threaded runner 1 each; demo: the
+#: same with its lines and a video (its H.264 encoder's 6 and a writer) beside a window; bench 20;
+#: adapt 14 from a video with --threads 2; calibrate 12. More cores start more in the libraries'
+#: pools; the other commands start few
+COMMAND_TASKS = {"run": 15, "demo": 23, "bench": 20, "adapt": 14, "calibrate": 12}
+#: Threads an option adds (measured as above; ``--max-people`` above 1: the search's landmarker and
+#: the second person's, 22 against 13; each person past two adds one more as they come); demo's
+#: lines and video are in its own count
+OPTION_TASKS = {
+    "run": {"--output-video": 7, "--record": 1, "--print": 1, "--vmc": 1, "--max-people": 9},
+    "demo": {"--record": 1, "--vmc": 1, "--max-people": 9},
+    "bench": {"--soak": 6, "--max-people": 9},  # (the soak's subscribers: 26 with its three hooks)
+}
 
 
-def tasks_too_few(command: str | None = None) -> str | None:
-    """The one line for a limit on threads too small for ``command`` to start (asked before any
-    library loads: under one MediaPipe and ZeroMQ waited for ever, aborted, or were taken for a
-    video OpenCV could not decode; constrained-machine QA), else ``None``."""
+def command_tasks(command: str | None, args: Sequence[str] = ()) -> int | None:
+    """About how many threads ``posecast COMMAND ARGS...`` starts besides its own (``None``: few),
+    from the options it is given, read before the command line is parsed."""
     needed = COMMAND_TASKS.get(command or "")
+    if needed is None:
+        return None
+    for option, threads in OPTION_TASKS.get(command or "", {}).items():
+        following = [*args[1:], ""]  # (each argument's next: an option's value)
+        values = [arg.partition("=")[2] if arg.startswith(f"{option}=") else following[at]
+                  for at, arg in enumerate(args) if arg == option or arg.startswith(f"{option}=")]
+        if option == "--max-people":
+            values = [value for value in values if not value.isdigit() or int(value) > 1]
+        needed += threads if values else 0
+    return needed
+
+
+def tasks_too_few(command: str | None = None, args: Sequence[str] = ()) -> str | None:
+    """The one line for a limit on threads too small for ``posecast COMMAND ARGS...`` to start
+    (asked before any library loads: under one MediaPipe and ZeroMQ waited for ever, aborted, or
+    were taken for a video OpenCV could not decode; constrained-machine QA), else ``None``."""
+    needed = command_tasks(command, args)
     if needed is None:
         return None
     cgroup, user = cgroup_tasks_left(), user_tasks_left()
@@ -141,7 +165,7 @@ def tasks_too_few(command: str | None = None) -> str | None:
     if left >= needed:
         return None
     return (f"this process may start only {max(left, 0)} more threads ({how}), and posecast {command} starts about "
-            f"{needed}: raise the limit")
+            f"{needed} with these options: raise the limit")
 
 
 def _cgroup_folders(controller: str, proc_cgroup: str, mount: str) -> list[tuple[Path, int]]:

@@ -41,7 +41,7 @@ def main() -> int:
     # SIGINT" (constrained-machine QA); set before numpy loads, and a value the user set is kept
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)  # (options before it: -v)
-    if (too_small := address_space_too_small(command) or tasks_too_few(command)) is not None:
+    if (too_small := address_space_too_small(command) or tasks_too_few(command, sys.argv[1:])) is not None:
         print(f"posecast: error: {too_small}", file=sys.stderr)
         return 2
     fewer_malloc_arenas()  # (before the libraries start their threads)

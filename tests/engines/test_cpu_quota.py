@@ -86,13 +86,18 @@ def test_a_small_ulimit_u_counts_the_user_s_threads(tmp_path, monkeypatch) -> No
 def test_too_few_threads_left_is_one_line(monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 7)
     monkeypatch.setattr(host, "user_tasks_left", lambda: None)
-    assert host.tasks_too_few("run") == ("this process may start only 7 more threads (a container's pids limit), "
-                                         "and posecast run starts about 25: raise the limit")  # fmt: skip
+    assert host.tasks_too_few("run") == ("this process may start only 7 more threads (a container's pids limit), and "
+                                         "posecast run starts about 15 with these options: raise the limit")
     assert host.tasks_too_few("listen") is None and host.tasks_too_few(None) is None  # (few threads: review)
-    monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 25)
-    assert host.tasks_too_few("run") is None
-    monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 24)
-    assert "posecast demo starts about 25" in host.tasks_too_few("demo")  # (measured: 25 with every output)
+    monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 15)
+    assert host.tasks_too_few("run") is None and host.tasks_too_few("run", ["--max-people", "1"]) is None
+    # measured with every output, threaded, a window: 25 for one person (a run with 23 left failed), 34 for two
+    every_output = ["--output-video", "v.mp4", "--record", "takes/", "--print", "json", "--vmc"]
+    assert host.command_tasks("run", every_output) == 25 and host.command_tasks("demo", every_output) == 25
+    assert host.command_tasks("run", [*every_output, "--max-people", "2"]) == 34
+    assert "posecast run starts about 25 with these options" in host.tasks_too_few("run", every_output)
+    monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 22)
+    assert "posecast demo starts about 23" in host.tasks_too_few("demo")  # (its video and lines: 21 headless, serial)
     monkeypatch.setattr(host, "user_tasks_left", lambda: 3)
     assert "only 3 more threads (ulimit -u)" in host.tasks_too_few("run")
     monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 40)
