@@ -41,15 +41,15 @@ from pathlib import Path
 from ...engines.errors import PosecastError, storable
 from ..avatar import AvatarWorld
 from ..schema import decode_meta, decode_pose
+from ..sources.files import GAP_PAUSE_S, MAX_GAP_S
 from ..types import PersonPose, PoseFrame, StreamMeta
 from .format import FrameRecord, MetaRecord, RecordingError, RecordingReader, check_whole, say_unfinished
 
 log = logging.getLogger(__name__)
 
-#: A step between two recorded frames longer than this (seconds of the recorded clock) is not waited for...
-MAX_GAP_S = 5.0
-#: ...but replayed as a pause this long (recorded seconds, divided by the speed as the rest).
-GAP_PAUSE_S = 1.0
+#: A step between two recorded frames longer than MAX_GAP_S (seconds of the recorded clock) is not
+#: waited for but replayed as a pause of GAP_PAUSE_S (recorded seconds, divided by the speed as the
+#: rest), as a paced file plays one
 
 
 @dataclass

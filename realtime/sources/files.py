@@ -15,6 +15,12 @@ log = logging.getLogger(__name__)
 
 #: A paced file whose clock has slipped this far behind real time says so, once (ns).
 SLIP_SAID_NS = 1_000_000_000
+#: A step in a paced file's presentation times longer than this (s) is not waited for (an NVR's
+#: export with the hours it did not record cut out: QA's clip with a 60 s gap held the run silent,
+#: no meta, for 60 s)...
+MAX_GAP_S = 5.0
+#: ...but played as a pause this long (s), as ``posecast replay`` plays a take's.
+GAP_PAUSE_S = 1.0
 
 
 class Pacer:
@@ -28,6 +34,8 @@ class Pacer:
         #: how far the file's clock has slipped in all (reads slower than its frame period), ns
         self.slipped_ns = 0
         self._slip_said = False
+        self._last_due_ns: int | None = None  # the frame before's presentation time
+        self._gap_said = False
 
     def wait(self, index: int, at_ns: int | None = None) -> int:
         """Sleep until frame ``index`` is due: ``index`` periods after the first, or ``at_ns``
@@ -40,6 +48,14 @@ class Pacer:
         due_ns = index * self.period_ns if at_ns is None else at_ns
         if self.start_ns is None:  # the first frame read is due now, whatever its number (review: a video
             self.start_ns = now - due_ns  # read from frame 60, its start damaged, waited 2.4 s first)
+        elif self._last_due_ns is not None and due_ns - self._last_due_ns > MAX_GAP_S * 1e9:
+            (log.debug if self._gap_said else log.warning)(
+                "the file's time jumps %.1f s before frame %d: played as a %g s pause (a paced file waits at most "
+                "%g s between two frames)", (due_ns - self._last_due_ns) / 1e9, index, GAP_PAUSE_S,
+                MAX_GAP_S)  # fmt: skip
+            self._gap_said = True
+            self.start_ns -= due_ns - self._last_due_ns - int(GAP_PAUSE_S * 1e9)
+        self._last_due_ns = due_ns
         delay_ns = self.start_ns + due_ns - now
         if delay_ns > 0:
             self._sleep(delay_ns / 1e9)

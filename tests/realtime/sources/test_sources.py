@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -380,7 +381,7 @@ def test_damaged_frames_skipped_one_at_a_time_are_one_place(tmp_path):
     assert source.damaged_frames == 4 and source._damaged_places == 2
 
 
-def test_a_variable_rate_video_carries_its_presentation_times(tmp_path) -> None:  # noqa: ANN001
+def test_a_variable_rate_video_carries_its_presentation_times(tmp_path, caplog) -> None:  # noqa: ANN001
     """Frames were stamped frame_id / average fps: after a 1.5 s freeze a phone-style video's
     frames came 0.75 s early and the window never restarted (QA). A constant-rate file keeps its
     exact frame_id / fps."""
@@ -412,3 +413,16 @@ def test_a_variable_rate_video_carries_its_presentation_times(tmp_path) -> None:
     with VideoFileSource(tmp_path / "cfr.mp4") as source:
         frames = list(iter(source.read, None))
     assert [f.timestamp_ns for f in frames] == [int(f.frame_id * 1e9 / f.source_fps) for f in frames]
+    # paced (--realtime), a gap of a minute (an NVR's export; time QA: the run was silent, no meta, for
+    # the whole gap) is played as a 1 s pause, said once; the frames before and after keep their spacing
+    gapped = [k / 30 for k in range(10)] + [10 / 30 + 60 + k / 30 for k in range(10)]
+    write(tmp_path / "gap.mp4", gapped)
+    with caplog.at_level("WARNING"), VideoFileSource(tmp_path / "gap.mp4", realtime=True) as source:
+        started = time.monotonic()
+        stamps = [frame.timestamp_ns * 1e-9 for frame in iter(source.read, None)]
+    assert len(stamps) == 20 and time.monotonic() - started < 5
+    assert stamps[10] - stamps[9] == pytest.approx(1.0, abs=0.1)
+    assert stamps[19] - stamps[10] == pytest.approx(9 / 30, abs=0.1)
+    said = [r.getMessage() for r in caplog.records if "jumps" in r.getMessage()]
+    assert said == ["the file's time jumps 60.0 s before frame 10: played as a 1 s pause (a paced file waits at most "
+                    "5 s between two frames)"], said
