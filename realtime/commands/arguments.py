@@ -316,7 +316,8 @@ def run_pipeline(
                     # threaded: the 3D of one frame overlaps the 2D of the next (when cores allow)
                     steps = progress(frames_run, _expected_frames(source, limit), "frames",
                                      enabled=_progress_wanted(args))  # fmt: skip
-                    watch = DropWatch(getattr(source, "label", "the source"), lambda: source.dropped_frames)
+                    named = getattr(source, "label", None) or getattr(source, "path", None)  # (a camera's, a file's)
+                    watch = DropWatch(str(named or "the source"), lambda: source.dropped_frames)
                     frames = 0
                     try:
                         for _ in steps:
@@ -337,7 +338,7 @@ def run_pipeline(
         raise
     finally:
         if dropped:
-            log.info("%s dropped at capture (processing was slower than the source)", counted(dropped, "frame"))
+            log.info("%s dropped at capture (processing was busy or held up when they came)", counted(dropped, "frame"))
     if lost_after_s:  # the outputs are finished; a supervisor must still tell this from an ending file
         raise SourceLostError(f"{source.label} delivered no frame for {lost_after_s:.0f} s, so the run stopped "
                               f"after {frames} frames (its outputs are finished): check the camera or stream, "

@@ -36,3 +36,40 @@ def test_a_source_kept_up_with_is_not_said(caplog: pytest.LogCaptureFixture) -> 
             dropped[0] += 2  # 2 of 30 a second: under a tenth
             watch.tick(28 * second)
     assert not caplog.records
+
+
+def test_a_pause_is_said_as_one_not_as_a_slow_machine(caplog: pytest.LogCaptureFixture) -> None:
+    """Time QA: a run stopped 8 s (Ctrl-Z, a suspend) was said as "this machine is slower than the
+    source". A paced file counts the frames it skipped at the read after the pause."""
+    clock, dropped, frames = [0.0], [0], [0]
+    watch = DropWatch("clip.mp4", lambda: dropped[0], lambda: clock[0])
+    with caplog.at_level(logging.WARNING):
+        for tick in range(1, 30 * 130):  # 30 frames a second, all processed, but 8 s held up at 9 s
+            clock[0] = tick / 30 + (8.0 if tick > 9 * 30 else 0.0)
+            if tick == 9 * 30 + 2:
+                dropped[0] += 240  # skipped at the read after the pause
+            frames[0] += 1
+            watch.tick(frames[0])
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["clip.mp4: 240 of its 541 frames in the last 18 s were dropped at capture, 240 of them while "
+                    "processing was held up (once for 8.0 s: the process stopped, the machine suspended or another "
+                    "program holding the CPU)"], said
+
+
+def test_a_pause_and_a_slow_machine_are_both_said(caplog: pytest.LogCaptureFixture) -> None:
+    import re
+
+    clock, dropped = [0.0], [0]
+    watch = DropWatch("camera 0", lambda: dropped[0], lambda: clock[0])
+    with caplog.at_level(logging.WARNING):
+        for tick in range(1, 15 * 12):  # 30 offered a second, 15 processed (one dropped each), 5 s held up at 3 s
+            clock[0] = tick / 15 + (5.0 if tick > 45 else 0.0)
+            dropped[0] += 1 + (150 if tick == 46 else 0)
+            watch.tick(tick)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1, said
+    found = re.fullmatch(r"camera 0: (\d+) of its (\d+) frames in the last (\d+) s were dropped at capture, (\d+) of "
+                         r"them while processing was held up \(once for 5\.1 s: .*\) \((\d+\.\d) processed a second\): "
+                         r"this machine is slower than the source; .* help", said[0])  # fmt: skip
+    assert found is not None, said
+    assert 140 <= int(found[4]) <= 160 and float(found[5]) == pytest.approx(15.0, abs=0.5), said
