@@ -65,7 +65,7 @@ from typing import Any
 import yaml
 
 from ..engines import skeleton
-from ..engines.fileio import atomic_write, output_file_problem, posecast_file_kind, same_file
+from ..engines.fileio import atomic_write, json_ready, output_file_problem, posecast_file_kind, same_file
 from ..engines.logs import held_back
 from .errors import CalibrationError
 from .intrinsics import CameraIntrinsics, finite_number, number_text_hint, shown
@@ -305,7 +305,7 @@ def _write(path: str | Path, data: dict[str, Any], replace: bool = True) -> Path
     if replace and path.exists():  # said, as `lift` and `export` say it
         log.info("replacing %s", path)
     if _suffix(path) == ".json":
-        text = json.dumps(data, indent=2) + "\n"
+        text = json.dumps(json_ready(data), indent=2) + "\n"  # (a name not in UTF-8 as \xe9, not a lone \udce9)
     else:
         header = f"# posecast calibration ({data['format']} v{data['version']}); format: posecast.calibration.io\n"
         text = header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False)

@@ -24,6 +24,7 @@ from ...engines.fileio import (
     atomic_write,
     check_outputs,
     file_identity,
+    json_ready,
     missing_folders,
     output_file_problem,
     remove_empty_folders,
@@ -210,7 +211,7 @@ def adapt_command(args: argparse.Namespace) -> int:
         print(format_report(report, frames))
         if args.report is not None:
             try:
-                atomic_write(args.report, json.dumps(dataclasses.asdict(report) | {"frames": frames},
+                atomic_write(args.report, json.dumps(json_ready(dataclasses.asdict(report) | {"frames": frames}),
                                                      indent=2).encode())  # fmt: skip
             except PosecastError as exc:  # (QA: the error did not say the model was written all the same)
                 raise PosecastError(f"{one_line(exc)}; the adapted model {args.output} was written, only the report "

@@ -176,8 +176,11 @@ def test_models_takes_and_results_with_such_names_work(media_dir: Path, pose_mod
     pytest.importorskip("torch")
     adapted = _name(folder, "_adapted.onnx")
     adapt = _posecast("adapt", images, "--output", adapted, "--steps", "2", "--minutes", "1", "--model-asset",
-                      pose_model_path)  # fmt: skip
+                      pose_model_path, "--report", _name(folder, "_report.json"))  # fmt: skip
     assert adapt.returncode == 0 and adapted.is_file(), adapt.stderr[-1000:]
+    # its report says the model's name as bench.json does (it wrote a lone \udce9)
+    report = _name(folder, "_report.json").read_bytes().decode("utf-8")
+    assert json.loads(report)["output"] == _shown(str(adapted)) and "\\udc" not in report, report
 
 
 def test_a_model_so_named_with_weights_beside_it_is_refused_not_read_from_the_current_folder(
