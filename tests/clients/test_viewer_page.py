@@ -403,6 +403,41 @@ def test_the_page_says_when_the_stream_goes_quiet(camera: FakeCamera, viewer: Vi
     assert not any("exception" in line for line in browser.console), browser.console
 
 
+# Run in the page before its script: the load time on the wall clock 3 h behind (as when the wall
+# clock stepped 3 h forward, or the machine slept 3 h, since the page loaded) and Date.now movable
+CLOCKS_APART = """
+Object.defineProperty(performance, "timeOrigin", { value: performance.timeOrigin - 3 * 3600 * 1000 });
+const realNow = Date.now;
+window.wallStepMs = 0;
+Date.now = () => realNow() + window.wallStepMs;
+"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
+def test_the_latency_to_the_page_compares_wall_clocks(camera: FakeCamera, viewer: ViewerServer) -> None:
+    """QA: "to this page -10799978.9 ms" after the wall clock stepped 3 h forward: the page's wall
+    clock was its load time plus the monotonic clock. It is Date.now(), and two wall clocks that
+    disagree (a step, another machine's) give "unknown", not a number hours off."""
+    latency = "document.getElementById('latency').textContent"
+    with Chromium(width=640, height=400) as browser:
+        browser.call("Page.addScriptToEvaluateOnNewDocument", source=CLOCKS_APART)
+        browser.navigate(viewer.url)
+        browser.wait_for("window.posecast && window.posecast.poses >= 5", timeout_s=10)
+        shown = browser.evaluate(latency)
+        to_page = re.fullmatch(r"latency: pipeline [\d.]+ ms · to this page (-?[\d.]+) ms", shown)
+        assert to_page and 0 <= float(to_page[1]) < 2000, shown
+        for step_ms in (3 * 3600 * 1000, -3 * 3600 * 1000):  # this page's wall clock hours off the publisher's
+            browser.evaluate(f"window.wallStepMs = {step_ms}")
+            poses = browser.evaluate("window.posecast.poses")
+            browser.wait_for(f"window.posecast.poses > {poses} + 1", timeout_s=10)
+            assert browser.evaluate(latency).endswith("to this page unknown (clocks disagree)"), step_ms
+        browser.evaluate("window.wallStepMs = 0")
+        browser.wait_for(f"{latency}.endsWith(' ms')", timeout_s=10)
+        browser.wait_for("window.posecast.poses >= 10", timeout_s=10)
+        assert browser.evaluate("document.getElementById('state').textContent") == "tracking"  # intervals unmoved
+    assert not any("exception" in line for line in browser.console), browser.console
+
+
 def has_colour(image: np.ndarray, x: int, y: int, kind: str, radius: int = 3) -> bool:
     """Whether a pixel within ``radius`` of (x, y) has the joint colour of ``kind`` (lit and
     shaded, so only the dominant channels are checked)."""

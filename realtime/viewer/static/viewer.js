@@ -161,8 +161,14 @@ function rate(values, scale) {
   return ((values.length - 1) * scale) / (values[values.length - 1] - values[0]);
 }
 
-function nowUnixMs() {
-  return performance.timeOrigin + performance.now();
+// "to this page" compares wall clocks, the page's and the publisher's: a value below this, or above
+// the next one, is two clocks that disagree (another machine's, a step) and is shown as unknown
+const TO_PAGE_MIN_MS = -50;
+const TO_PAGE_MAX_MS = 10 * 60 * 1000;
+
+function toPageText(toPageMs) {
+  if (toPageMs >= TO_PAGE_MIN_MS && toPageMs <= TO_PAGE_MAX_MS) return `${toPageMs.toFixed(1)} ms`;
+  return "unknown (clocks disagree)";
 }
 
 function onMeta(meta) {
@@ -196,7 +202,11 @@ function onMeta(meta) {
 function onPose(m) {
   state.poses += 1;
   state.lastPose = m;
-  const arrival = nowUnixMs();
+  // the wall clock for "to this page", the monotonic one for intervals (quiet, forget, the floor's
+  // window), which a step does not move; `performance.timeOrigin + performance.now()` as the wall
+  // clock follows no step nor a suspend (QA: "to this page -10799978.9 ms" after a 3 h NTP step)
+  const arrivalUnixMs = Date.now();
+  const arrival = performance.now();
   state.lastPoseMs = arrival;
   state.quiet = false;
   if (m.frame_id !== state.lastFrameId) { // rates count frames, not the messages of each person
@@ -210,8 +220,8 @@ function onPose(m) {
   const fps = rate(state.framePublishesNs, 1e9), captureFps = rate(state.frameCapturesNs, 1e9);
   hud("rates").textContent = fps ? `${fps.toFixed(1)} frames/s (capture ${captureFps.toFixed(1)} fps)` : "";
   const pipelineMs = (m.publish_ns - m.capture_ns) / 1e6;
-  const toPageMs = arrival - m.publish_unix_ns / 1e6 + pipelineMs; // same machine: same wall clock
-  hud("latency").textContent = `latency: pipeline ${pipelineMs.toFixed(1)} ms · to this page ${toPageMs.toFixed(1)} ms`;
+  const toPageMs = arrivalUnixMs - m.publish_unix_ns / 1e6 + pipelineMs;
+  hud("latency").textContent = `latency: pipeline ${pipelineMs.toFixed(1)} ms · to this page ${toPageText(toPageMs)}`;
 
   if (m.frame !== CAMERA_FRAME && state.warnedFrame !== m.frame) {
     console.warn(`unknown coordinate frame ${m.frame}: drawn as if it were ${CAMERA_FRAME}`);
@@ -345,7 +355,7 @@ connect();
 
 setInterval(() => { // a stream that stopped: say so, and count the rate again from the next pose
   if (state.lastPoseMs === null || !state.connected) return;
-  const quietMs = nowUnixMs() - state.lastPoseMs;
+  const quietMs = performance.now() - state.lastPoseMs;
   if (quietMs < QUIET_MS) return;
   state.quiet = true;
   setState(`no poses for ${Math.floor(quietMs / 1000)} s: is the stream ${state.stream} still running?`, "waiting");
