@@ -360,6 +360,44 @@ def test_text_mode_says_a_new_run_and_a_stopped_publisher(node_client: Path) -> 
                                                  r"3 s \(after \d+ poses\): the publisher stopped", lines[1]), err
 
 
+# Node preloaded with this steps its wall clock (Date.now) back 1 h once the first new run is said
+STEP_BACK_AFTER_FIRST_NEW_RUN = """
+const realNow = Date.now;
+let offsetMs = 0;
+Date.now = () => realNow() + offsetMs;
+const write = process.stderr.write.bind(process.stderr);
+process.stderr.write = (chunk, ...rest) => {
+  if (String(chunk).includes("a new run started")) offsetMs = -3600 * 1000;
+  return write(chunk, ...rest);
+};
+"""
+
+
+def test_a_new_run_is_said_after_the_wall_clock_stepped_back(node_client: Path, tmp_path: Path) -> None:
+    """QA (libfaketime): the 5 s between two "new run" lines were counted on the wall clock, so
+    after it stepped back 1 h the next run was not said for an hour. Counted on the monotonic clock."""
+    preload = tmp_path / "step_back.cjs"
+    preload.write_text(STEP_BACK_AFTER_FIRST_NEW_RUN)
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"))
+    node = subprocess.Popen([NODE, "--require", str(preload), str(LISTEN_JS), "--address", publisher.address,
+                             "--timeout", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        frame_id = publish_until(publisher, lambda: bool(select.select([node.stdout], [], [], 0)[0]), first_id=1000)
+        publish_until(publisher, lambda: False, first_id=frame_id, most=20)
+        second_run_at = time.monotonic()
+        frame_id = publish_until(publisher, lambda: False, first_id=0, most=20)  # said; the wall clock steps back
+        while time.monotonic() - second_run_at < 5.5:  # past the 5 s between two new-run lines
+            frame_id = publish_until(publisher, lambda: False, first_id=frame_id, most=20)
+        publish_until(publisher, lambda: False, first_id=0, most=40)  # the third run
+        _, err = node.communicate(timeout=30)  # the publisher says nothing more: --timeout ends it
+    finally:
+        if node.poll() is None:
+            node.kill()
+        publisher.close()
+    said = [line for line in err.splitlines() if "a new run started" in line]
+    assert len(said) == 2 and said[1].startswith("posecast-listen: a new run started (frame_id 0 after "), err
+
+
 def test_stream_is_another_name_for_address(node_client: Path) -> None:
     """As ``posecast view`` names it (QA); both at once is one line, exit 2."""
     with socket.socket() as probe:

@@ -172,8 +172,9 @@ try {
       // said at most every 5 s (the frames of several publishers on one address interleave)
       const newRun = item.runIndex !== runIndex;
       runIndex = item.runIndex;
-      if (newRun && Date.now() - newRunSaidMs >= 5000) {
-        newRunSaidMs = Date.now();
+      // the monotonic clock: with Date.now() a wall clock stepped back 1 h kept it silent for 1 h (QA)
+      if (newRun && performance.now() - newRunSaidMs >= 5000) {
+        newRunSaidMs = performance.now();
         say(`posecast-listen: a new run started (frame_id ${message.frame_id} after ${lastFrameId}): its people are new`);
       }
       lastFrameId = message.frame_id;
