@@ -18,10 +18,18 @@ avatar One Euro filter (:data:`AVATAR_ONE_EURO`) with the person's own bone leng
 rotations it costs about a tenth of a millisecond a person, so the pipeline runs it for every
 output (the floor in the meta, root height and contacts in the poses) and the avatar outputs
 (VMC, engine frames) share its result.
+
+A limb the 2D detector does not see (:mod:`posecast.engines.limb_hold`: a joint outside the image
+or near its edge, or scored under the lifting's ``min_joint_confidence``; an arm out at a side of a
+webcam's view) keeps its last seen rotation in :attr:`AvatarPerson.bones`, and eases back to the
+lifted one over 0.2 s when seen again (``limb_hold``; the lifter's guess there swung the avatar's
+arm 165 deg in a frame, QA); :attr:`AvatarPerson.posed_joints_world_m` are the joints so posed,
+what ``frame_pose`` sends.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from dataclasses import dataclass, field
@@ -30,7 +38,8 @@ import numpy as np
 
 from ..calibration import floor as fl
 from ..calibration.ground import FloorEstimator, FloorState, FootContacts
-from ..engines import face, frames, rotations, skeleton
+from ..engines import face, frames, limb_hold, rotations, skeleton
+from ..engines.limb_hold import LimbHoldOptions
 from .lifting.smoothing import OneEuroFilter, OneEuroOptions
 from .option_types import check_field_types
 from .types import PersonPose, PoseFrame
@@ -56,12 +65,15 @@ MAX_UNREAD_FRAMES = 64
 class AvatarOptions:
     """``mirror``: selfie mirror; ``floor``: a calibrated floor (``None``: estimate it);
     ``floor_options``: how the floor and contacts are found; ``one_euro``: the filter of the
-    world pose (``None``: the published joints as they are)."""
+    world pose (``None``: the published joints as they are); ``limb_hold``: how limbs the 2D
+    detector does not see are held (:mod:`posecast.engines.limb_hold`; ``None``: they follow the
+    lifted joints)."""
 
     mirror: bool = False
     floor: fl.Floor | None = None
     floor_options: fl.FloorOptions = field(default_factory=fl.FloorOptions)
     one_euro: OneEuroOptions | None = AVATAR_ONE_EURO
+    limb_hold: LimbHoldOptions | None = field(default_factory=LimbHoldOptions)
 
     def __post_init__(self) -> None:
         check_field_types(self)  # (QA: mirror="no" mirrored)
@@ -94,6 +106,11 @@ class AvatarPerson:
     ankles_seen: np.ndarray = field(default_factory=lambda: np.ones(2, bool))
     #: ``(3,)`` world axes: right ear → left ear, the head's twist (NaN: the face is not known)
     ear_line_world: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    #: ``(8,)`` bool in :data:`~posecast.engines.limb_hold.LIMB_JOINTS` order: the limb bones the 2D
+    #: detector saw (``None``: no hold, the bones follow the joints), the frame's time and the ease
+    limbs_seen: np.ndarray | None = None
+    timestamp_ns: int = 0
+    limb_ease_s: float = 0.0
     #: the same person's previous frame while this one's rotations are not made (it carries the
     #: twists), and the lock of that person's chain (one per person: an output making a long
     #: chain holds up neither the pipeline nor the other people)
@@ -101,6 +118,7 @@ class AvatarPerson:
     _unread: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bones: rotations.BonePose | None = field(default=None, repr=False)
+    _limbs: limb_hold.LimbHoldState | None = field(default=None, repr=False)
 
     @property
     def bones(self) -> rotations.BonePose:
@@ -109,13 +127,26 @@ class AvatarPerson:
                 self._made_bones()
         return self._bones
 
+    @property
+    def posed_joints_world_m(self) -> np.ndarray:
+        """``(17, 3)``: the joints of :attr:`bones` (forward kinematics): ``joints_world_m`` but
+        for the limbs held out of view."""
+        return self.bones.joints()[0]
+
     def _made_bones(self) -> rotations.BonePose:
         """(Under the chain's lock.) This frame's rotations, the unread frames before it first."""
         if self._bones is None:
-            twists = None if self._previous is None else self._previous._made_bones().hinge_twists
+            previous = None if self._previous is None else self._previous._made_bones()
             joints = self.joints_world_m[None]
-            self._bones = rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0], twists,
-                                                        self.ear_line_world[None])  # fmt: skip
+            bones = rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0],
+                                                  None if previous is None else previous.hinge_twists,
+                                                  self.ear_line_world[None])  # fmt: skip
+            if self.limbs_seen is not None:
+                held = None if self._previous is None else self._previous._limbs
+                local, self._limbs = limb_hold.hold_limbs(bones.rotations[0], self.limbs_seen, self.timestamp_ns, held,
+                                                          self.limb_ease_s)  # fmt: skip
+                bones = dataclasses.replace(bones, rotations=local[None])
+            self._bones = bones
             self._previous = None  # made: the chain before it is no longer needed
         return self._bones
 
@@ -174,7 +205,7 @@ class AvatarWorld:
             height_m = skeleton.height_from_bone_lengths(_lengths(person))  # each person's feet by their own size
             self._floor.add(person.joints_m, frame.timestamp_ns, feet_seen, person.person_id, height_m)
         state = self.floor
-        people = [self._person(p, state, frame.timestamp_ns) for p in tracked]
+        people = [self._person(p, state, frame.timestamp_ns, frame.image_size) for p in tracked]
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
             self._filters.pop(gone, None)
@@ -193,7 +224,8 @@ class AvatarWorld:
             self._chain_locks.pop(gone, None)
         return AvatarFrame(frame.frame_id, frame.timestamp_ns, state, people)
 
-    def _person(self, person: PersonPose, state: FloorState, timestamp_ns: int) -> AvatarPerson:
+    def _person(self, person: PersonPose, state: FloorState, timestamp_ns: int,
+                image_size: tuple[int, int]) -> AvatarPerson:  # fmt: skip
         joints = fl.to_world(person.joints_m, state.camera_to_world)
         lengths = _lengths(person)
         # (a person's filter and contacts are built once, not on every frame as setdefault would)
@@ -220,8 +252,15 @@ class AvatarWorld:
         lock = self._chain_locks.get(person.person_id)
         if lock is None:  # (not setdefault: that would make a lock every frame)
             lock = self._chain_locks[person.person_id] = threading.Lock()
+        limbs, ease_s = None, 0.0
+        if self.options.limb_hold is not None:
+            joints_seen = limb_hold.joints_seen(person.keypoints_px, person.confidence, image_size,
+                                                self.options.limb_hold)  # fmt: skip
+            if self.options.mirror:
+                joints_seen = joints_seen[skeleton.MIRROR_ORDER]
+            limbs, ease_s = limb_hold.limb_bones_seen(joints_seen), self.options.limb_hold.ease_s
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
-                            seen, ears, _lock=lock)  # fmt: skip
+                            seen, ears, limbs, timestamp_ns, ease_s, _lock=lock)  # fmt: skip
 
     def _ear_line(self, person: PersonPose, joints_world: np.ndarray, camera_to_world: np.ndarray,
                   timestamp_ns: int) -> np.ndarray:  # fmt: skip
@@ -298,7 +337,7 @@ def pose_fields(world: AvatarFrame | None, person_id: int, frame: frames.Frame |
         fields["frame_pose"] = {
             "frame": frame.name,
             "units": frame.units,
-            "joints": np.asarray(frames.positions_to_frame(person.joints_world_m, frame), np.float32).tolist(),
+            "joints": np.asarray(frames.positions_to_frame(person.posed_joints_world_m, frame), np.float32).tolist(),
             "rotations": np.asarray(quats, np.float32).tolist(),
         }
     return fields

@@ -4,7 +4,9 @@
 ``--floor-camera HEIGHT,TILT[,ROLL]`` (the camera's height above the floor in metres, its tilt
 down and roll in degrees) instead of estimating the floor from the feet; ``--mirror`` for
 selfie views (every avatar output and engine frame is mirrored: your right hand moves the
-avatar's left, on the same side of the screen).
+avatar's left, on the same side of the screen); ``--no-limb-hold`` lets the avatar's limbs follow
+the lifted joints where the 2D detector does not see them (by default they hold their last seen
+pose: :mod:`posecast.engines.limb_hold`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .avatar import AvatarOptions
 
 
 def add_avatar_arguments(parser: argparse.ArgumentParser, recorded_default: bool = False) -> None:
-    """``--floor``, ``--floor-camera`` and ``--mirror`` (module docstring); ``recorded_default``
+    """``--floor``, ``--floor-camera``, ``--mirror`` and ``--no-limb-hold`` (module docstring); ``recorded_default``
     (``posecast replay``): the defaults are the recording's, and ``--no-mirror`` undoes its mirror."""
     recorded = " (default: as recorded)" if recorded_default else ""
     floor = parser.add_mutually_exclusive_group()
@@ -43,6 +45,13 @@ def add_avatar_arguments(parser: argparse.ArgumentParser, recorded_default: bool
         help="selfie mirror for avatar outputs and engine frames (your right hand moves the avatar's left)"
         + recorded,
     )
+    parser.add_argument(
+        "--no-limb-hold",
+        dest="limb_hold",
+        action="store_false",
+        help="let the avatar's limbs follow the lifted joints where the 2D detector does not see them (outside the "
+        "image, at its edge, or scored under 0.3); by default they hold their last seen pose and ease back in 0.2 s",
+    )
 
 
 class _MirrorOrNot(argparse.BooleanOptionalAction):
@@ -63,7 +72,8 @@ def avatar_options(args: argparse.Namespace) -> AvatarOptions:
         floor = load_floor(args.floor)
     elif getattr(args, "floor_camera", None) is not None:
         floor = parse_floor_camera(args.floor_camera)
-    return AvatarOptions(mirror=bool(getattr(args, "mirror", False)), floor=floor)
+    held = AvatarOptions().limb_hold if getattr(args, "limb_hold", True) else None
+    return AvatarOptions(mirror=bool(getattr(args, "mirror", False)), floor=floor, limb_hold=held)
 
 
 def parse_floor_camera(text: str) -> fl.Floor:

@@ -59,11 +59,12 @@ def _build_sinks(args: argparse.Namespace) -> list[Sink]:
 
 def replay_avatar_options(args: argparse.Namespace, recorded: StreamMeta | None) -> AvatarOptions:
     """The live run's avatar options (as its meta states them), overridden by ``--floor``,
-    ``--floor-camera`` and ``--mirror`` / ``--no-mirror``."""
+    ``--floor-camera``, ``--mirror`` / ``--no-mirror`` and ``--no-limb-hold``."""
     live = AvatarOptions.from_assumptions({} if recorded is None else recorded.assumptions)
     given = avatar_options(args)
     mirror = live.mirror if getattr(args, "mirror", None) is None else given.mirror
-    return AvatarOptions(mirror=mirror, floor=given.floor if given.floor is not None else live.floor)
+    return AvatarOptions(mirror=mirror, floor=given.floor if given.floor is not None else live.floor,
+                         limb_hold=given.limb_hold)
 
 
 #: How often the outputs are looked after while the replay waits for subscribers (``--wait``).
