@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from posecast.calibration import floor as fl
 from posecast.engines import rotations, skeleton
-from posecast.realtime.avatar import MAX_UNREAD_FRAMES, AvatarOptions, AvatarWorld
+from posecast.realtime.avatar import MAX_UNREAD_FRAMES, AvatarFrame, AvatarOptions, AvatarWorld, pose_fields
 from posecast.realtime.types import PersonPose, PoseFrame
 from scipy.spatial.transform import Rotation
 
@@ -326,3 +326,28 @@ def test_a_face_lost_for_a_moment_holds_the_head_then_lets_it_swing_with_the_nec
     assert eased[:3 + gap - 1] == [30.0] * (3 + gap - 1)  # held, as unfiltered
     assert abs(eased[62]) < 1.0 and abs(eased[-1] - 30.0) < 1.0  # let go, then back
     assert np.abs(np.diff(eased)).max() < 10.0  # eased over 0.2 s (30, 21.5, 13.5, 8.0, ...), never a snap of 30
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_an_arm_out_of_the_image_is_held_in_the_rotations_and_the_frame_pose(mirror: bool) -> None:
+    """The right arm raised while its elbow is outside the image: the avatar's upper arm (its
+    left one in a mirror) keeps the pose it had in view, and ``frame_pose`` sends that pose."""
+    avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None, mirror=mirror))
+    raised = standing_world()
+    shoulder = raised[J["r_shoulder"]]
+    raised[J["r_elbow"]] = shoulder + [-LENGTHS[J["r_elbow"] - 1], 0.0, 0.0]  # out to the side, level
+    raised[J["r_wrist"]] = raised[J["r_elbow"]] + [-LENGTHS[J["r_wrist"] - 1], 0.0, 0.0]
+    arm = J["l_elbow"] if mirror else J["r_elbow"]
+    sent, fields = [], []
+    for i, (world, elbow_x) in enumerate([(standing_world(), 300.0), (raised, -4.0), (raised, -4.0)]):
+        f = frame(i, {0: to_camera(world)})
+        f.people[0].keypoints_px[:] = [640.0, 360.0]
+        f.people[0].keypoints_px[J["r_elbow"]] = [elbow_x, 360.0]
+        person = avatar.process(f).people[0]
+        sent.append(person.bones.rotations[0, arm])
+        world = AvatarFrame(i, f.timestamp_ns, avatar.floor, [person])
+        fields.append(np.array(pose_fields(world, 0, "world")["frame_pose"]["joints"]))
+        if i:
+            assert not np.allclose(person.joints_world_m, fields[-1], atol=0.05)  # the lifted arm is up
+    np.testing.assert_allclose(sent[1:], [sent[0], sent[0]], atol=1e-9)
+    np.testing.assert_allclose(fields[1], fields[0], atol=1e-5)  # standing still, arm down, as last seen
