@@ -3,9 +3,11 @@ vendored) and a WebSocket that forwards the ZeroMQ stream to the page as JSON.
 
 Flow: ZeroMQ SUB (pose + meta) → schema check → JSON text → every open page. While a page's
 connection takes no more, it gets the newest pose of each person: each page has one pose slot
-per person that newer poses of that person overwrite (meta messages are always delivered). What
-the connection has taken (the kernel's buffers: megabytes, minutes of poses for a reader that
-sleeps) arrives in order, so the page itself takes every message and draws each person's newest
+per person that newer poses of that person overwrite (meta messages are always delivered). The
+connection takes at most about 32 KiB not yet sent (see PAGE_UNSENT_KERNEL_BYTES), so a page behind
+a slow link runs a bounded time behind. What the connection has taken arrives in order, and what
+the page's own side holds (its kernel's buffer, its WebSocket library's queue: minutes of poses for
+a reader that sleeps) too, so the page itself takes every message and draws each person's newest
 (docs/protocol.md). Nothing the page sends is acted on.
 
 Security: the server binds the loopback interface by default and logs a warning when told to
@@ -28,6 +30,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -62,6 +65,15 @@ DEFAULT_PORT = 8090
 WEBSOCKET_PATH = "/ws"
 #: Seconds a closing page has to answer the close handshake before its connection is dropped.
 CLOSE_TIMEOUT_S = 1.0
+# What one page's connection may hold not yet sent: the kernel's part (TCP_NOTSENT_LOWAT: Linux, macOS)
+# and websockets' own buffer. A page's poses are coalesced to each person's newest only while its
+# connection takes no more; the kernel's send buffer grows on its own to megabytes, so behind a slow
+# link it always took more and the page ran further behind (QA, 50 kB/s: 25 s behind after 39 s, 3.9 MB
+# waiting). 16 KiB, as the ZeroMQ publisher's SNDBUF: what is in flight is not counted, so a fast link
+# or loopback is not slowed; behind a slow one the page is these 32 KiB and one pose a person behind.
+PAGE_UNSENT_KERNEL_BYTES = 16 * 1024
+PAGE_WRITE_BUFFER_BYTES = 16 * 1024
+_TCP_NOTSENT_LOWAT = getattr(socket, "TCP_NOTSENT_LOWAT", 25 if sys.platform == "linux" else None)  # (Linux's)
 STATIC_FILES = {  # URL path → (file under static/, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
     "/index.html": ("index.html", "text/html; charset=utf-8"),
@@ -311,7 +323,7 @@ class ViewerServer:
                 listening = _listening(self.options.host, self.options.port)
                 try:
                     server = await serve(self._handle, process_request=self._http, close_timeout=CLOSE_TIMEOUT_S,
-                                         **listening)  # fmt: skip
+                                         write_limit=PAGE_WRITE_BUFFER_BYTES, **listening)  # fmt: skip
                 except BaseException:
                     if "sock" in listening:  # (review: the socket made for :: was left open)
                         listening["sock"].close()  # type: ignore[attr-defined]
@@ -385,6 +397,10 @@ class ViewerServer:
                 page.wake.set()
 
     async def _handle(self, connection: ServerConnection) -> None:
+        sock = connection.transport.get_extra_info("socket")
+        if _TCP_NOTSENT_LOWAT is not None and sock is not None:  # (see PAGE_UNSENT_KERNEL_BYTES)
+            with contextlib.suppress(OSError):  # a system without it: the kernel's own buffer
+                sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, PAGE_UNSENT_KERNEL_BYTES)
         page = _Page(connection)
         page.metas = [self._hello] + ([self._last_meta] if self._last_meta else [])
         page.wake.set()
