@@ -13,6 +13,7 @@ import os
 import socket
 import stat
 import sys
+import time
 from pathlib import Path
 
 import zmq
@@ -54,6 +55,54 @@ def ipv6_option(address: str) -> int:
     off by default in ZeroMQ, so such a bind failed and a subscriber heard nothing), off otherwise
     (with it on, ZeroMQ names IPv4 endpoints ``[::ffff:127.0.0.1]``)."""
     return int("[" in address)
+
+
+#: ZeroMQ heartbeats on the publisher's socket: a PING every HEARTBEAT_INTERVAL_MS, and a
+#: connection that then hears nothing for HEARTBEAT_TIMEOUT_MS is closed: a subscriber whose path
+#: died silently (no FIN, no RST: Wi-Fi roaming, sleep, an access point's reboot, a NAT that forgot
+#: the flow) is dropped with its queue, and a publisher that connects (``connect:``) connects again
+#: (network QA: it waited for ever). HEARTBEAT_TTL_MS asks a peer that sets no heartbeats of its
+#: own to close the connection after that long without traffic from the publisher.
+HEARTBEAT_INTERVAL_MS = 1000
+HEARTBEAT_TIMEOUT_MS = 3000
+HEARTBEAT_TTL_MS = 3000
+#: A reader that connects and has heard nothing for this long (a publisher repeats its meta every
+#: second) connects again: ZeroMQ reconnects by itself only when a break is signalled, and a path
+#: that died silently left the Subscriber, ``posecast listen`` and the viewer without a pose for
+#: ever (network QA). Not the readers' heartbeats: libzmq 4.3.5 times out a SUB whose queue is full
+#: (a reader that paused for 4 s) and then aborts the process in ``stream_engine_base.cpp``
+#: (``Assertion failed: _input_stopped``, zeromq/libzmq#3937); this only acts while the queue is empty.
+#: The Node client (clients/node/index.js) does the same.
+SILENT_RECONNECT_S = 3.0
+
+
+def set_heartbeats(socket_: zmq.Socket) -> None:
+    """Turn on ZeroMQ's heartbeats (see :data:`HEARTBEAT_INTERVAL_MS`) before ``socket_`` binds or connects."""
+    socket_.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_INTERVAL_MS)
+    socket_.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    socket_.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TTL_MS)
+
+
+class SilenceReconnect:
+    """Connects a reader's socket to ``endpoint`` again once it has heard nothing for
+    :data:`SILENT_RECONNECT_S` (``endpoint`` None: it binds, and the publisher that connects
+    reconnects by its heartbeats). :meth:`check` only when nothing is waiting on the socket."""
+
+    def __init__(self, socket_: zmq.Socket, endpoint: str | None) -> None:
+        self._socket = socket_
+        self._endpoint = endpoint
+        self._quiet_since_s = time.monotonic()
+
+    def heard(self) -> None:
+        self._quiet_since_s = time.monotonic()
+
+    def check(self) -> None:
+        if self._endpoint is None or time.monotonic() - self._quiet_since_s < SILENT_RECONNECT_S:
+            return
+        self._quiet_since_s = time.monotonic()  # once every SILENT_RECONNECT_S while it stays silent
+        with contextlib.suppress(zmq.ZMQError):  # (not connected: nothing to end)
+            self._socket.disconnect(self._endpoint)
+        self._socket.connect(self._endpoint)
 
 
 #: The longest socket file path (bytes) an ``ipc://`` endpoint may name: ``sun_path`` less its NUL

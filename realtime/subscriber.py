@@ -13,6 +13,7 @@ import zmq
 
 from ..engines.errors import PosecastError
 from .endpoints import (
+    SilenceReconnect,
     bind_owned,
     check_host,
     check_port,
@@ -98,6 +99,8 @@ class Subscriber:
         # (``connect:`` as `posecast run --publish` takes it: connecting is the default here)
         endpoint = address.removeprefix("bind:").removeprefix("connect:")
         self._ipc_file: tuple[Path, int] | None = None  # the socket file bound here, removed on close
+        # a path that died silently is connected again (endpoints.SILENT_RECONNECT_S)
+        self._silence = SilenceReconnect(self._socket, None if address.startswith("bind:") else endpoint)
         try:
             check_port(endpoint, binding=address.startswith("bind:"))
             if address.startswith("bind:"):
@@ -174,6 +177,7 @@ class Subscriber:
                 left_s = CLOSE_CHECK_S if deadline is None else max(0.0, deadline - time.monotonic())
                 # in slices: a close from another thread is seen within one
                 if not self._socket.poll(int(min(left_s, CLOSE_CHECK_S) * 1000), zmq.POLLIN):
+                    self._silence.check()
                     if deadline is not None and time.monotonic() >= deadline:
                         return None
                     continue
@@ -188,6 +192,7 @@ class Subscriber:
     def _take(self) -> PoseMessage | MetaMessage | None:
         """The message waiting, decoded; None for another topic's."""
         parts = self._socket.recv_multipart()
+        self._silence.heard()
         if len(parts) != 2:
             raise SchemaError(f"expected a two-part message [topic, payload], got {len(parts)} parts")
         topic, payload = parts

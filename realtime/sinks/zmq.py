@@ -38,6 +38,7 @@ from ..endpoints import (
     exposed,
     ipv6_option,
     remove_own_ipc_file,
+    set_heartbeats,
 )
 from ..errors import OptionsError, PublishError
 from ..option_types import check_field_types
@@ -122,6 +123,9 @@ class Publisher:
         # from 113 to 581 MB, one 20 MB frame to 1 GB); it keeps short ones too, about 2 kB of memory
         # per 60-byte one (in manual mode as well), which no option bounds
         s.setsockopt(zmq.MAXMSGSIZE, _MAX_SUBSCRIPTION_BYTES)
+        # a subscriber whose path died silently is dropped with its queue, and with connect: this
+        # publisher reconnects to a bound subscriber (endpoints.HEARTBEAT_INTERVAL_MS)
+        set_heartbeats(s)
         self._ipc_file: tuple[Path, int] | None = None  # the socket file this publisher bound
         self.address = self._attach(self.options.address)
         log.debug("bound (or connected) to %s", self.address)

@@ -32,6 +32,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -45,6 +46,7 @@ from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
 from ..endpoints import (
+    SilenceReconnect,
     bind_owned,
     check_ipc_free,
     check_port,
@@ -87,6 +89,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:",
 }
+
+
+#: How often the stream's silence is looked at (the quiet notice, a reconnect).
+_SILENCE_CHECK_MS = 500
 
 
 class ViewerError(PosecastError):
@@ -347,7 +353,9 @@ class ViewerServer:
                 self.port = server.sockets[0].getsockname()[1]
                 log.info("posecast viewer on %s (watching %s)", self.url, self.watching)
                 self._started.set()
-                forward = asyncio.create_task(self._forward(socket))
+                # a path that died silently is connected again (endpoints.SILENT_RECONNECT_S)
+                silence = SilenceReconnect(socket, None if binding else endpoint)
+                forward = asyncio.create_task(self._forward(socket, silence))
                 await self._stop.wait()
                 forward.cancel()
         finally:
@@ -355,12 +363,16 @@ class ViewerServer:
             remove_own_ipc_file(ipc_file)
             context.term()
 
-    async def _forward(self, socket: zmq.asyncio.Socket) -> None:
+    async def _forward(self, socket: zmq.asyncio.Socket, silence: SilenceReconnect) -> None:
         quiet_told = heard_any = False
+        heard_s = time.monotonic()
         while True:
             # silence is said once, as `posecast listen` says it (QA: a stream nobody published
             # on was waited for without a word; the page says "quiet", the terminal said nothing)
-            if not await socket.poll(None if quiet_told else int(QUIET_NOTICE_S * 1000)):
+            if not await socket.poll(_SILENCE_CHECK_MS):
+                silence.check()
+                if quiet_told or time.monotonic() - heard_s < QUIET_NOTICE_S:
+                    continue
                 quiet_told = True
                 heard, why = (("nothing more", "the publisher stopped?") if heard_any else
                               ("no message", "is `posecast run` publishing there? check --stream"))  # fmt: skip
@@ -368,6 +380,8 @@ class ViewerServer:
                             heard, self.watching, QUIET_NOTICE_S, why)  # fmt: skip
                 continue
             parts = await socket.recv_multipart()
+            silence.heard()
+            heard_s = time.monotonic()
             if quiet_told:
                 log.info("%s is publishing %s", self.watching, "again" if heard_any else "now")
             quiet_told, heard_any = False, True
