@@ -26,6 +26,18 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  */
 export const MAX_MESSAGE_BYTES = 1 << 20;
 
+/**
+ * A subscriber that connects and has heard nothing for this long (a publisher repeats its meta
+ * every second) connects again, as posecast's own readers do (posecast/realtime/endpoints.py):
+ * ZeroMQ reconnects by itself only when a break is signalled (FIN, RST), and a path that died
+ * silently (Wi-Fi roaming, a laptop waking from sleep, an access point's reboot, a NAT that forgot
+ * the flow) left it without a message for ever (network QA). Not ZeroMQ's heartbeats on this
+ * socket: libzmq 4.3.5 times out a subscriber whose queue is full (a reader that paused for 4 s)
+ * and then aborts the process ("Assertion failed: _input_stopped", zeromq/libzmq#3937); this acts
+ * only while a `next()` waits, when nothing is queued.
+ */
+export const SILENT_RECONNECT_MS = 3000;
+
 /** No message arrived within `timeoutMs`. */
 export class TimeoutError extends Error {
   constructor(message) {
@@ -74,6 +86,8 @@ export class PosecastSubscriber {
     this.runIndex = 0;
     this._lastPoseFrameId = -1;
     this._held = null; // a new run's first message, which ended a nextAll() batch
+    this._reconnectTo = bind ? null : endpoint; // (bound: a publisher that connects reconnects by its heartbeats)
+    this._quietSinceMs = performance.now();
     for (const topic of topics) this.socket.subscribe(topic);
     if (bind) {
       this.ready = this.socket.bind(endpoint).catch((err) => {
@@ -139,16 +153,32 @@ export class PosecastSubscriber {
   /** The next message, decoded; nothing counted. */
   async _receive() {
     let parts;
+    const watch = this._reconnectTo === null ? null : setInterval(() => this._reconnectIfSilent(), 500);
+    watch?.unref();
     try {
       parts = await this.socket.receive();
     } catch (err) {
       if (err.code === "EAGAIN") {
+        this._reconnectIfSilent(); // (a reader that polls with timeoutMs 0 never waits)
         throw new TimeoutError(`no message from ${this.boundAddress ?? this.address} in ${this.socket.receiveTimeout} ms: is posecast publishing there?`);
       }
       throw err;
+    } finally {
+      clearInterval(watch);
     }
+    this._quietSinceMs = performance.now();
     if (parts.length !== 2) throw new SchemaError(`expected a two-part message [topic, payload], got ${parts.length} parts`);
     return decodeMessage(parts[0], parts[1]);
+  }
+
+  /** Connect again when nothing came for SILENT_RECONNECT_MS (called while nothing is queued). */
+  _reconnectIfSilent() {
+    if (this.socket.closed || performance.now() - this._quietSinceMs < SILENT_RECONNECT_MS) return;
+    this._quietSinceMs = performance.now();
+    try {
+      this.socket.disconnect(this._reconnectTo);
+    } catch {} // not connected: nothing to end
+    this.socket.connect(this._reconnectTo);
   }
 
   /**

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zmq
+from blackhole_proxy import BlackholeProxy
 from posecast.realtime.cli import main
 from posecast.realtime.schema import MetaMessage, PoseMessage
 from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
@@ -446,3 +447,32 @@ def test_a_bad_message_s_text_reaches_stderr_written_out(node_client: Path) -> N
             node.kill()
         publisher.close()
     assert "skipping a message" in err and "\x1b" not in err and "\x07" not in err, err
+
+
+def test_the_node_client_hears_poses_again_after_its_path_died_silently(node_client: Path) -> None:
+    """A path that dies without FIN or RST (Wi-Fi roaming, sleep, a NAT that forgot the flow),
+    through a proxy that blackholes the open connection: a pose sent after the break arrives within
+    8 s, by a new connection (network QA: without heartbeats, none for the 30 s left of the run)."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0"))
+    proxy = BlackholeProxy(int(publisher.address.rsplit(":", 1)[1]))
+    node = subprocess.Popen([NODE, str(LISTEN_JS), "--address", f"tcp://127.0.0.1:{proxy.port}", "--poses-only",
+                             "--timeout", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    heard: list[int] = []
+    reader = threading.Thread(target=lambda: heard.extend(json.loads(line)["frame_id"] for line in node.stdout))
+    reader.start()
+    try:
+        frame_id = publish_until(publisher, lambda: bool(heard) or node.poll() is not None, most=2000)  # 10 s
+        assert heard, node.stderr.read() if node.poll() is not None else "no pose before the break"
+        connections_at_break = proxy.connections
+        proxy.blackhole()
+        sent_before_break, deadline = frame_id - 1, time.monotonic() + 8.0
+        frame_id = publish_until(publisher, lambda: max(heard) > sent_before_break or time.monotonic() > deadline,
+                                 first_id=frame_id)  # fmt: skip
+        assert max(heard) > sent_before_break, f"no pose in 8 s after the path died silently ({frame_id} sent)"
+        assert proxy.connections > connections_at_break  # heard through a new connection
+    finally:
+        node.kill()
+        node.communicate(timeout=30)
+        reader.join()
+        proxy.close()
+        publisher.close()
