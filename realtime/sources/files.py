@@ -48,13 +48,15 @@ class Pacer:
         due_ns = index * self.period_ns if at_ns is None else at_ns
         if self.start_ns is None:  # the first frame read is due now, whatever its number (review: a video
             self.start_ns = now - due_ns  # read from frame 60, its start damaged, waited 2.4 s first)
-        elif self._last_due_ns is not None and due_ns - self._last_due_ns > MAX_GAP_S * 1e9:
+        # a gap in the file's own times, measured from the frame before or from the time due now,
+        # whichever is later: frames skipped for lateness (a run stopped 8 s) are no gap (review)
+        elif self._last_due_ns is not None and (gap_ns := due_ns - max(self._last_due_ns, now - self.start_ns)) > \
+                MAX_GAP_S * 1e9:  # fmt: skip
             (log.debug if self._gap_said else log.warning)(
                 "the file's time jumps %.1f s before frame %d: played as a %g s pause (a paced file waits at most "
-                "%g s between two frames)", (due_ns - self._last_due_ns) / 1e9, index, GAP_PAUSE_S,
-                MAX_GAP_S)  # fmt: skip
+                "%g s between two frames)", gap_ns / 1e9, index, GAP_PAUSE_S, MAX_GAP_S)  # fmt: skip
             self._gap_said = True
-            self.start_ns -= due_ns - self._last_due_ns - int(GAP_PAUSE_S * 1e9)
+            self.start_ns -= gap_ns - int(GAP_PAUSE_S * 1e9)
         self._last_due_ns = due_ns
         delay_ns = self.start_ns + due_ns - now
         if delay_ns > 0:

@@ -426,3 +426,31 @@ def test_a_variable_rate_video_carries_its_presentation_times(tmp_path, caplog) 
     said = [r.getMessage() for r in caplog.records if "jumps" in r.getMessage()]
     assert said == ["the file's time jumps 60.0 s before frame 10: played as a 1 s pause (a paced file waits at most "
                     "5 s between two frames)"], said
+
+
+def test_frames_a_paced_file_skipped_after_a_stop_are_no_gap(monkeypatch: pytest.MonkeyPatch, caplog) -> None:  # noqa: ANN001
+    """Review: after a run stopped 8 s, the frames a constant-rate file skipped to catch up were
+    taken for a gap in the file ("time jumps 8.0 s"), and the frame due now for a slipped clock
+    ("slipped 7.0 s behind real time")."""
+    from posecast.realtime.sources import files
+
+    clock = [10**12]
+    monkeypatch.setattr(files.time, "monotonic_ns", lambda: clock[0])
+
+    def sleep(seconds: float) -> None:
+        clock[0] += int(seconds * 1e9)
+
+    pacer, index = files.Pacer(30.0, sleep=sleep), 0
+    with caplog.at_level("DEBUG", logger="posecast"):
+        for _ in range(60):
+            pacer.wait(index)
+            index += 1
+            clock[0] += 1_000_000
+        clock[0] += 8_000_000_000  # stopped 8 s
+        index += max(0, pacer.due() - index)  # skipped, as the file sources do
+        for _ in range(30):
+            pacer.wait(index)
+            index += 1
+            clock[0] += 1_000_000
+    assert not [r.getMessage() for r in caplog.records if "jumps" in r.getMessage() or "slipped" in r.getMessage()]
+    assert pacer.slipped_ns == 0 and index > 300
