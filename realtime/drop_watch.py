@@ -12,6 +12,7 @@ a minute at most, whatever the rate.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -34,30 +35,39 @@ class DropWatch:
 
     def __init__(self, label: str, dropped: Callable[[], int], clock: Callable[[], float] = time.monotonic) -> None:
         self.label, self._dropped, self._clock = label, dropped, clock
-        self._since_s = self._last_tick_s = clock()
-        self._due_s = self._since_s + FIRST_CHECK_S
-        self._dropped0 = self._frames0 = 0
-        self._paused_s = 0.0  # time in pauses since the last look (gaps between two frames of PAUSE_S or more)
-        self._longest_pause_s = 0.0
+        self._started = False  # the looks count from the first frame: loading the models is no pause (review)
+        self._since_s = self._due_s = self._last_tick_s = 0.0
+        self._dropped0 = self._frames0 = self._last_dropped = 0
+        self._paused_s = self._longest_pause_s = 0.0  # time in pauses since the last look, the longest
+        self._paused_dropped = 0  # drops counted in a pause and the second after it since the last look
+        self._pause_counts_until_s = -math.inf
 
     def tick(self, frames: int) -> None:
         """``frames`` processed so far: says the drops of the time since the last look when due."""
-        now = self._clock()
+        now, dropped = self._clock(), self._dropped()
+        if not self._started:
+            self._started = True
+            self._since_s, self._due_s = now, now + FIRST_CHECK_S
+            self._dropped0 = self._last_dropped = dropped
+            self._frames0, self._last_tick_s = frames, now
         if (gap_s := now - self._last_tick_s) >= PAUSE_S:
             self._paused_s += gap_s
             self._longest_pause_s = max(self._longest_pause_s, gap_s)
-            # the look waits a second: a paced file counts the frames it skips at the read after the pause
+            # the drops counted up to a second after it are the pause's (a paced file counts the frames it
+            # skips at the read after it; a camera stopped with the process drops nothing meanwhile: review),
+            # and the look waits for them
+            self._pause_counts_until_s = now + 1.0
             self._due_s = max(self._due_s, now + 1.0)
-        self._last_tick_s = now
+        if now <= self._pause_counts_until_s:
+            self._paused_dropped += dropped - self._last_dropped
+        self._last_tick_s, self._last_dropped = now, dropped
         if now < self._due_s:
             return
-        dropped = self._dropped()
         window_dropped, window_frames = dropped - self._dropped0, frames - self._frames0
         offered, elapsed_s = window_dropped + window_frames, now - self._since_s
         if offered and window_dropped / offered > MIN_DROPPED_FRACTION:
-            # the frames a pause's time offered (the source's rate in the look) are the pause's drops
-            in_pauses = min(window_dropped, round(offered * self._paused_s / elapsed_s))
-            slower = (window_dropped - in_pauses) / offered > MIN_DROPPED_FRACTION
+            in_pauses = min(window_dropped, self._paused_dropped)
+            slower = (window_dropped - in_pauses) / max(offered - in_pauses, 1) > MIN_DROPPED_FRACTION
             said = (f"{self.label}: {window_dropped} of its {offered} frames in the last {elapsed_s:.0f} s were "
                     "dropped at capture")
             if in_pauses:
@@ -71,3 +81,4 @@ class DropWatch:
         self._since_s, self._due_s = now, now + CHECK_EVERY_S
         self._dropped0, self._frames0 = dropped, frames
         self._paused_s = self._longest_pause_s = 0.0
+        self._paused_dropped = 0
