@@ -135,18 +135,33 @@ OPTION_TASKS = {
 
 def command_tasks(command: str | None, args: Sequence[str] = ()) -> int | None:
     """About how many threads ``posecast COMMAND ARGS...`` starts besides its own (``None``: few),
-    from the options it is given, read before the command line is parsed."""
+    from the options it is given, read before the command line is parsed (as argparse reads them:
+    ``--opt VALUE``, ``--opt=VALUE``, a prefix of the option, the last one given)."""
     needed = COMMAND_TASKS.get(command or "")
     if needed is None:
         return None
     for option, threads in OPTION_TASKS.get(command or "", {}).items():
-        following = [*args[1:], ""]  # (each argument's next: an option's value)
-        values = [arg.partition("=")[2] if arg.startswith(f"{option}=") else following[at]
-                  for at, arg in enumerate(args) if arg == option or arg.startswith(f"{option}=")]
-        if option == "--max-people":
-            values = [value for value in values if not value.isdigit() or int(value) > 1]
-        needed += threads if values else 0
+        value = _option_value(option, args)
+        if value is None or value == _ADDS_NO_THREADS.get(option) or (
+                option == "--max-people" and value.isdecimal() and int(value) <= 1):  # fmt: skip
+            continue
+        needed += threads
     return needed
+
+
+#: An option's value that starts nothing (``--print none``, ``--soak 0``)
+_ADDS_NO_THREADS = {"--print": "none", "--soak": "0"}
+
+
+def _option_value(option: str, args: Sequence[str]) -> str | None:
+    """The value the last ``option`` in ``args`` is given ("" where none follows), ``None`` when it
+    is not there; an abbreviation argparse takes (``--max-p 3``, four characters or more) counts."""
+    value = None
+    for at, arg in enumerate(args):
+        name, equals, given = arg.partition("=")
+        if len(name) >= 4 and option.startswith(name):
+            value = given if equals else (args[at + 1] if at + 1 < len(args) else "")
+    return value
 
 
 def tasks_too_few(command: str | None = None, args: Sequence[str] = ()) -> str | None:

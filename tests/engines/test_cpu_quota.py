@@ -95,6 +95,11 @@ def test_too_few_threads_left_is_one_line(monkeypatch) -> None:  # noqa: ANN001
     every_output = ["--output-video", "v.mp4", "--record", "takes/", "--print", "json", "--vmc"]
     assert host.command_tasks("run", every_output) == 25 and host.command_tasks("demo", every_output) == 25
     assert host.command_tasks("run", [*every_output, "--max-people", "2"]) == 34
+    # read as argparse reads them (review): an abbreviation, the last value, values that start nothing
+    assert host.command_tasks("run", ["--max-p", "3", "--output", "x.mp4"]) == 31
+    assert host.command_tasks("run", ["--max-people", "2", "--max-people", "1"]) == 15
+    assert host.command_tasks("run", ["--print", "none"]) == 15 and host.command_tasks("bench", ["--soak", "0"]) == 20
+    assert host.command_tasks("run", ["--max-people", "\u00b2"]) == 24  # (isdigit, but int() refuses it: no traceback)
     assert "posecast run starts about 25 with these options" in host.tasks_too_few("run", every_output)
     monkeypatch.setattr(host, "cgroup_tasks_left", lambda: 22)
     assert "posecast demo starts about 23" in host.tasks_too_few("demo")  # (its video and lines: 21 headless, serial)
