@@ -165,17 +165,20 @@ class UnblockingWriter:
     def _write_bytes(self, fd: int, data: bytes, wait: bool) -> bytes:
         """``os.write`` all of ``data`` to ``fd``, the stream's descriptor, or (not ``wait``) what a
         non-blocking one takes now: return the rest. A blocking one takes it all, waiting as ever."""
-        with contextlib.suppress(OSError, ValueError):  # (a closed terminal or pipe: no one to tell)
-            self._stream.flush()  # what its own buffer holds goes first; closed: ValueError (its number may be reused)
+        try:
+            self._stream.flush()  # what its own buffer holds goes first
+        except ValueError:  # closed: its number may be reused by another file
+            return b""
+        except OSError:  # (its own buffer could not go: this line still may)
+            pass
+        with contextlib.suppress(OSError):  # (a closed terminal or pipe: no one to tell)
             while data:
                 try:
                     data = data[os.write(fd, data):]
-                except BlockingIOError:  # full: poll until it has room (no spinning; a reader's end wakes it too)
+                except BlockingIOError:  # full: wait until it has room (no spinning; a reader's end wakes it too)
                     if not wait:
                         return data
-                    room = select.poll()  # (one each time: a poll object is for one thread at a time)
-                    room.register(fd, select.POLLOUT)
-                    room.poll()
+                    _wait_writable(fd)
         return b""
 
     def close(self, timeout_s: float | None = 1.0) -> None:
@@ -214,6 +217,18 @@ def stderr_written_by_a_thread() -> Iterator[UnblockingWriter | None]:
             if writer.dropped_writes:
                 print(f"posecast: {writer.dropped_writes} writes to stderr were left out: its reader fell far behind",
                       file=real)  # fmt: skip
+
+
+def _wait_writable(fd: int) -> None:
+    """Until ``fd`` can take a write (or its reader has gone). macOS's poll() does not take a
+    terminal (it answers POLLNVAL at once: the writer would spin), so select() there; poll()
+    elsewhere, which takes any descriptor number (select() only those under FD_SETSIZE)."""
+    if sys.platform == "darwin":
+        select.select([], [fd], [])
+        return
+    room = select.poll()  # (one each time: a poll object is for one thread at a time)
+    room.register(fd, select.POLLOUT)
+    room.poll()
 
 
 def _descriptor(stream: TextIO) -> int | None:

@@ -45,7 +45,7 @@ _SECRET_IN_PATH = re.compile(rf"(?i)(?<![^/&;_])({_SECRET_NAME}=)[^/&;]*")
 #: For an address ``urlsplit`` cannot read, or of a scheme no stream has, read as text: ``user:password@``
 #: after any scheme, and a secret's value to the next ``&``, ``;`` or space, ``/`` included (more hidden
 #: rather than less: its parts are not known).
-_USER_PASSWORD_TEXT = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#@\s]*?:)[^?#@\s]*@")
+_USER_PASSWORD_TEXT = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#@\s]*?:)[^?#\s]*@")  # (to the last @: p@ss)
 _SECRET_TEXT = re.compile(rf"(?i)(?<![^/&;_?])({_SECRET_NAME}=)[^&;\s]*")
 
 

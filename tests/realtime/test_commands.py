@@ -291,6 +291,7 @@ def test_a_take_says_what_was_filmed_without_a_stream_password(tmp_path: Path) -
     # unreadable (review: a traceback), or of a scheme no stream has: starred as text, the rest shown
     assert without_password("rtsp://admin:pw@[::1/x?pwd=a/b") == "rtsp://admin:***@[::1/x?pwd=***"
     assert without_password("rtspx://me:hunter2@cam/live?token=abc") == "rtspx://me:***@cam/live?token=***"
+    assert without_password("rtsp://admin:p@ss@[::1/x") == "rtsp://admin:***@[::1/x"  # (to the last @: review)
     with pytest.raises(SourceError, match=r"stream URL rtsp://\[::1/x cannot be read \(Invalid IPv6 URL\)"):
         StreamSource("rtsp://[::1/x")
     with pytest.raises(SourceError) as unreadable:
