@@ -13,7 +13,8 @@ joints are (:func:`limb_bones_seen`).
 :func:`hold_limbs` then keeps an unseen limb bone's *local* rotation (relative to its parent
 bone: a held forearm goes where the upper arm takes it) as it was last sent, and eases a bone
 seen again from the held rotation to the live one over :attr:`LimbHoldOptions.ease_s` seconds of
-the stream's clock (slerp at a rate linear in time: at any frame rate the same motion). A bone
+the stream's clock (slerp at a rate linear in time: at any frame rate the same motion); a bone
+lost again and seen again before its ease would be over carries on with that ease. A bone
 never seen yet (a webcam at a desk, the legs below the image from the start) follows the live
 rotation, MediaPipe's guess, as before: there is no seen pose to hold. Pure numpy and scipy;
 the state is carried from frame to frame as the hinges' twists are
@@ -66,7 +67,8 @@ class LimbHoldState:
     """The limb bones after a frame, in :data:`LIMB_JOINTS` order: ``sent`` ``(8, 4)`` the local
     rotation each was given (x, y, z, w); ``seen`` ``(8,)`` whether it was seen then;
     ``ever_seen`` ``(8,)``; ``ease_from`` ``(8, 4)`` the rotation an easing bone started from
-    (NaN: not easing) and ``ease_start_ns`` ``(8,)`` when."""
+    (NaN: not easing; kept while the bone is unseen, for an ease it is seen again in time to
+    carry on) and ``ease_start_ns`` ``(8,)`` when."""
 
     sent: np.ndarray
     seen: np.ndarray
@@ -110,9 +112,14 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     ever_seen = state.ever_seen | seen
     hold = ~seen & state.ever_seen & np.isfinite(state.sent).all(axis=1)
     sent = np.where(hold[:, None], state.sent, live)
-    # a bone seen again starts easing from what was sent; one unseen stops easing (it holds)
+    # a bone seen again starts easing from what was sent, unless the ease it was lost in would
+    # still be under way: that one carries on from where it was (its start and start rotation
+    # kept), or a bone flickering in and out of view every frame or two restarted at the held
+    # rotation each time and never got back (review); one unseen holds, its ease kept for that
     again = seen & ~state.seen & state.ever_seen & np.isfinite(state.sent).all(axis=1)
-    ease_from = np.where(again[:, None], state.sent, np.where(seen[:, None], state.ease_from, np.nan))
+    resumed = again & np.isfinite(state.ease_from).all(axis=1) & (timestamp_ns - state.ease_start_ns < ease_s * 1e9)
+    again &= ~resumed
+    ease_from = np.where(again[:, None], state.sent, state.ease_from)
     ease_start_ns = np.where(again, timestamp_ns, state.ease_start_ns)
     easing = seen & np.isfinite(ease_from).all(axis=1) & np.isfinite(live).all(axis=1)
     if easing.any():

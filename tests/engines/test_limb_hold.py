@@ -82,6 +82,35 @@ def test_a_limb_never_seen_follows_the_live_rotation_and_one_lost_again_while_ea
     assert sent == pytest.approx([0.0, 0.0, 0.0, 15.0, 15.0, 15.0])
 
 
+@pytest.mark.parametrize("period", [2, 3])
+def test_a_limb_flickering_in_and_out_of_view_still_eases_back_in_its_time(period: int) -> None:
+    # held at 10 degrees, then seen again at 80 but lost every 2nd (3rd) frame: its joint hovers
+    # about the confidence or the edge margin. Each return restarted the ease at the held rotation,
+    # so at every 2nd frame the arm never moved and at every 3rd it took 2 s (review).
+    live = [10.0] * 2 + [170.0] * 3 + [80.0] * 40
+    flicker = [k % period != period - 1 for k in range(40)]  # seen, (seen,) unseen, ...
+    sent = run(live, [True] * 2 + [False] * 3 + flicker)
+    assert sent[:6] == pytest.approx([10.0] * 6)  # held, and where it was the frame it is seen again
+    assert np.abs(np.array(sent[5 + 9 :]) - 80.0).max() < 1.0  # on the live rotation 0.3 s after
+    # never ahead of the uninterrupted ease (10 to 80 degrees over 6 frames), which it catches up
+    # with in the frames it is seen; its steps no faster than that ease's pace since the last one
+    # it was seen in: one frame lost at a time, at most two of its steps (70 / 6 degrees each)
+    uninterrupted = np.minimum(10.0 + 70.0 * np.arange(40) / 6, 80.0)
+    assert (np.array(sent[5:]) <= uninterrupted + 1e-6).all()
+    seen_at = 5 + np.flatnonzero(flicker)
+    np.testing.assert_allclose(np.array(sent)[seen_at], uninterrupted[seen_at - 5], atol=1e-6)
+    assert np.diff(sent).max() <= 2 * 70.0 / 6 + 1e-6
+    assert np.diff(sent).min() >= -1e-6
+
+
+def test_a_limb_lost_for_longer_than_its_ease_eases_afresh_when_seen_again() -> None:
+    seen = [True, False, True, True] + [False] * 6 + [True] * 7  # lost again 0.2 s, its ease long over
+    sent = run([0.0] + [90.0] * 16, seen)
+    assert sent[:4] == pytest.approx([0.0, 0.0, 0.0, 15.0])
+    assert sent[4:11] == pytest.approx([15.0] * 7)  # held, and held the frame it is seen again
+    assert sent[11:] == pytest.approx([15.0 + 75.0 * k / 6 for k in range(1, 7)])
+
+
 @pytest.mark.parametrize("field, value", [("edge_margin_fraction", 0.5), ("min_confidence", 1.5), ("ease_s", -1.0)])
 def test_bad_options_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
