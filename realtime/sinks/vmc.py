@@ -132,8 +132,9 @@ def frame_messages(avatar: AvatarFrame, time_s: float, held_root_m: np.ndarray |
     if person is not None:
         pose = humanoid.humanoid_pose(person.bones, _UNITY)
         positions = pose.positions[0].copy()
-        # the root carries the pelvis's travel, the Hips their standing height (see the module docstring)
-        standing = np.array([0.0, hips_above_root_m(person.joints_world_m, person.bones.bone_lengths_m,
+        # the root carries the pelvis's travel, the Hips their standing height (see the module
+        # docstring), the legs weighed as sent: a leg held out of view, not the detector's guess
+        standing = np.array([0.0, hips_above_root_m(person.posed_joints_world_m, person.bones.bone_lengths_m,
                                                     person.ankles_seen.all()), 0.0])  # fmt: skip
         root, positions[0] = positions[0] - standing, standing
         quats = pose.rotations[0] if signs is None else signs("avatar", pose.rotations[0])

@@ -336,6 +336,27 @@ def test_an_unseen_ankle_weighs_both_legs_alike(raised_m: float) -> None:
     assert root[1] == pytest.approx(0.5 * 0.04, abs=1e-4), root  # half the legs' difference, as before 2026-12-06
 
 
+def test_a_held_leg_weighs_as_the_avatar_shows_it() -> None:
+    """A leg held out of view (its knee and ankle below the image, the ankle scored high as
+    MediaPipe scores a joint just outside) weighs as the held leg the avatar shows, not as the
+    detector's guess: the guess raised the right ankle to 40 cm, the held one stays 4 cm up, and
+    the root stays where it was (it dropped by the right leg's share of the legs' difference)."""
+    level, lengths = _standing_on_the_left_leg(0.04)  # the right leg straight
+    raised, _ = _standing_on_the_left_leg(0.4)
+    sink = vmc.VmcSink(("127.0.0.1", 9), AvatarOptions(floor=fl.floor_from_camera_pose(1.2, 0.0), one_euro=None))
+    roots = []
+    for i, world in enumerate([level, raised]):
+        frame = pose_frame(i, (world - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0], lengths)
+        frame.people[0].keypoints_px[:] = [640.0, 360.0]  # all seen, inside the 1280 x 720 image
+        if i == 1:
+            frame.people[0].keypoints_px[[J["r_knee"], J["r_ankle"]]] = [640.0, 725.0]  # below it
+        messages = vmc.frame_messages(sink.world.process(frame), i / 30)
+        roots.append(next(m for m in messages if m.address == vmc.ROOT_ADDRESS).params[2])
+    sink.close()
+    assert roots[0] == pytest.approx((0.5 - 0.5 * 0.04 / vmc.RAISED_FOOT_M) * 0.04, abs=1e-4)  # as on one leg
+    assert roots[1] == pytest.approx(roots[0], abs=1e-4), roots
+
+
 @pytest.mark.parametrize(("family", "host", "limit"), [(socket.AF_INET, "127.0.0.1", 1472),
                                                       (socket.AF_INET6, "::1", 1452)])  # fmt: skip
 def test_datagrams_fit_an_ethernet_frame_and_go_to_the_address_resolved_once(family, host, limit) -> None:
