@@ -9,6 +9,7 @@ import contextlib
 import errno
 import functools
 import ipaddress
+import logging
 import os
 import socket
 import stat
@@ -22,6 +23,8 @@ from ..engines.errors import is_utf8, storable
 from ..engines.fileio import flock_held
 from .errors import PublishError
 from .schema import DEFAULT_ADDRESS
+
+log = logging.getLogger(__name__)
 
 
 def _split_tcp(endpoint: str) -> tuple[str, str] | None:
@@ -62,7 +65,11 @@ def ipv6_option(address: str) -> int:
 #: died silently (no FIN, no RST: Wi-Fi roaming, sleep, an access point's reboot, a NAT that forgot
 #: the flow) is dropped with its queue, and a publisher that connects (``connect:``) connects again
 #: (network QA: it waited for ever). HEARTBEAT_TTL_MS asks a peer that sets no heartbeats of its
-#: own to close the connection after that long without traffic from the publisher.
+#: own to close the connection after that long without traffic from the publisher. A reader that
+#: stops reading (a paused program, a breakpoint) answers no PING once its queue is full, so after
+#: about 4 s it is dropped too, with the seconds-old poses queued for it: it connects again when it
+#: reads again and gets the newest (review: said, not avoided; a 10 s timeout would keep stale poses
+#: and make a ``connect:`` publisher take 11 s to come back).
 HEARTBEAT_INTERVAL_MS = 1000
 HEARTBEAT_TIMEOUT_MS = 3000
 HEARTBEAT_TTL_MS = 3000
@@ -102,7 +109,11 @@ class SilenceReconnect:
         self._quiet_since_s = time.monotonic()  # once every SILENT_RECONNECT_S while it stays silent
         with contextlib.suppress(zmq.ZMQError):  # (not connected: nothing to end)
             self._socket.disconnect(self._endpoint)
-        self._socket.connect(self._endpoint)
+        try:
+            self._socket.connect(self._endpoint)
+        except zmq.ZMQError as exc:  # (out of file descriptors, say: tried again at the next check; review)
+            log.warning("cannot connect to %s again (%s); trying again in %g s", self._endpoint, exc.strerror,
+                        SILENT_RECONNECT_S)  # fmt: skip
 
 
 #: The longest socket file path (bytes) an ``ipc://`` endpoint may name: ``sun_path`` less its NUL

@@ -178,7 +178,9 @@ export class PosecastSubscriber {
     try {
       this.socket.disconnect(this._reconnectTo);
     } catch {} // not connected: nothing to end
-    this.socket.connect(this._reconnectTo);
+    try {
+      this.socket.connect(this._reconnectTo);
+    } catch {} // (out of file descriptors, say: tried again SILENT_RECONNECT_MS later; a throw here, in a timer, ended the process)
   }
 
   /**

@@ -8,6 +8,7 @@ without heartbeats the Subscriber, the viewer and a publisher that connects hear
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import subprocess
 import sys
@@ -168,3 +169,41 @@ def test_a_subscriber_that_pauses_reads_on() -> None:
     result = subprocess.run([sys.executable, "-c", _PAUSING_READER, *map(str, Path(__file__).parents[:2])],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0 and "received after the pause" in result.stdout, result.stderr[-2000:]
+
+
+def test_a_reconnect_that_fails_is_said_and_tried_again(monkeypatch, caplog) -> None:  # noqa: ANN001
+    """Review: a ``connect`` that failed after the ``disconnect`` (out of file descriptors) left
+    the reader disconnected for good, with ZeroMQ's error raised out of ``recv``."""
+    from posecast.realtime import endpoints
+
+    class RefusingOnce:
+        """A socket whose first reconnect fails as ZeroMQ's does when no descriptor is left."""
+
+        def __init__(self) -> None:
+            self.connected: list[str] = []
+            self.refusals = 1
+
+        def disconnect(self, endpoint: str) -> None:
+            pass
+
+        def connect(self, endpoint: str) -> None:
+            if self.refusals:
+                self.refusals -= 1
+                raise zmq.ZMQError(errno.EMFILE)
+            self.connected.append(endpoint)
+
+    clock = [100.0]
+    monkeypatch.setattr(endpoints.time, "monotonic", lambda: clock[0])
+    socket_ = RefusingOnce()
+    silence = endpoints.SilenceReconnect(socket_, "tcp://192.0.2.1:5555")  # type: ignore[arg-type]
+    with caplog.at_level("WARNING", logger="posecast"):
+        clock[0] += endpoints.SILENT_RECONNECT_S
+        silence.check()  # refused: said, not raised
+        clock[0] += endpoints.SILENT_RECONNECT_S / 2
+        silence.check()  # not yet
+        clock[0] += endpoints.SILENT_RECONNECT_S / 2
+        silence.check()
+    assert socket_.connected == ["tcp://192.0.2.1:5555"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cannot connect to tcp://192.0.2.1:5555 again (Too many open files); trying again in "
+        f"{endpoints.SILENT_RECONNECT_S:g} s"]
