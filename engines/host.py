@@ -155,11 +155,11 @@ _ADDS_NO_THREADS = {"--print": "none", "--soak": "0"}
 
 def _option_value(option: str, args: Sequence[str]) -> str | None:
     """The value the last ``option`` in ``args`` is given ("" where none follows), ``None`` when it
-    is not there; an abbreviation argparse takes (``--max-p 3``, four characters or more) counts."""
+    is not there; an abbreviation argparse takes (``--max-p 3``, ``--m 3``) counts."""
     value = None
     for at, arg in enumerate(args):
         name, equals, given = arg.partition("=")
-        if len(name) >= 4 and option.startswith(name):
+        if len(name) >= 3 and option.startswith(name):
             value = given if equals else (args[at + 1] if at + 1 < len(args) else "")
     return value
 

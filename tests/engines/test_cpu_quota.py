@@ -97,6 +97,7 @@ def test_too_few_threads_left_is_one_line(monkeypatch) -> None:  # noqa: ANN001
     assert host.command_tasks("run", [*every_output, "--max-people", "2"]) == 34
     # read as argparse reads them (review): an abbreviation, the last value, values that start nothing
     assert host.command_tasks("run", ["--max-p", "3", "--output", "x.mp4"]) == 31
+    assert host.command_tasks("run", ["--m", "2"]) == 24
     assert host.command_tasks("run", ["--max-people", "2", "--max-people", "1"]) == 15
     assert host.command_tasks("run", ["--print", "none"]) == 15 and host.command_tasks("bench", ["--soak", "0"]) == 20
     assert host.command_tasks("run", ["--max-people", "\u00b2"]) == 24  # (isdigit, but int() refuses it: no traceback)
