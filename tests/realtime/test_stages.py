@@ -340,7 +340,9 @@ def test_a_threaded_sink_without_a_name_is_named_by_its_class_when_it_stops(capl
         list(pipeline.run(source))
     stuck.release.set()
     said = [r.getMessage() for r in caplog.records if "closing it anyway" in r.getMessage()]
-    assert len(said) == 1 and said[0].startswith("output Stuck wrote nothing for"), said
+    # (which of the two it says depends on whether a frame was still queued when the close began: under load, the
+    # queue's; the name is the point)
+    assert len(said) == 1 and said[0].startswith(("output Stuck wrote nothing", "output Stuck did not finish")), said
 
 
 def test_two_outputs_of_one_name_are_told_apart() -> None:
