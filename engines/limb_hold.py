@@ -132,3 +132,15 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
         ease_from[finished] = np.nan
     out[_LIMB_JOINTS] = sent
     return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns)
+
+
+def hold_track(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,
+               ease_s: float) -> np.ndarray:  # fmt: skip
+    """:func:`hold_limbs` over one person's frames in order (a recorded take's, for its BVH): the
+    local rotations ``(F, 17, 4)`` with the unseen limb bones held and those seen again eased,
+    for each frame's ``bones_seen`` ``(F, 8)`` at ``timestamps_ns`` ``(F,)``."""
+    out = np.array(rotations, dtype=np.float64)
+    state = None
+    for i in range(len(out)):
+        out[i], state = hold_limbs(out[i], bones_seen[i], int(timestamps_ns[i]), state, ease_s)
+    return out

@@ -12,6 +12,7 @@ from ...engines.cli_args import given_path, output_file
 from ...engines.errors import escaped
 from ...engines.fileio import check_outputs, write_together
 from ...engines.frames import ENGINE_FRAMES
+from ...engines.limb_hold import LimbHoldOptions
 from ...engines.runtime.base import MODELS
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..recording.arrays import lift_flags, lift_input, live_settings, settings_lift_lacks
@@ -37,6 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="write the person's 2D as `posecast lift --input` reads it")  # fmt: skip
     parser.add_argument("--person", type=int, default=None, metavar="ID",
                         help="person_id to export (default: the one seen in most frames)")  # fmt: skip
+    parser.add_argument("--no-limb-hold", dest="limb_hold", action="store_false",
+                        help="let the BVH's limbs follow the recorded joints where the 2D detector did not see them "
+                             "(outside the image, at its edge, or scored under 0.3); by default they hold their last "
+                             "seen pose and ease back in 0.2 s, as the live avatar outputs do")  # fmt: skip
     parser.set_defaults(func=export)
 
 
@@ -67,7 +72,8 @@ def export(args: argparse.Namespace) -> int:
     # every output is made before any is written: one that cannot be made (no camera intrinsics for
     # --lift-input, no pose for --bvh) leaves no other behind
     arrays = None if args.lift_input is None else lift_input(recording, args.person)
-    bvh = None if args.bvh is None else bvh_text(recording, args.bvh, args.frame, args.person)
+    held = LimbHoldOptions() if args.limb_hold else None
+    bvh = None if args.bvh is None else bvh_text(recording, args.bvh, args.frame, args.person, held)
     files = {} if bvh is None else {args.bvh: bvh[0].encode()}
     if arrays is not None:
         files[args.lift_input] = lambda fh: np.savez(fh, **arrays)

@@ -19,6 +19,11 @@ that long only: the BVH is shorter than the take by the rest, and the summary sa
 full, a take stamped 11 days apart made 30 million frames and 18 GB). A take already on such a
 grid (a file: media time) keeps its frames as they are. Timestamps that do not increase for most
 frames, or that give a rate no camera has, are refused: the take's timing is damaged.
+
+A limb the 2D detector did not see (outside the image or at its edge, or scored low) is held at
+its last seen rotation and eased back when seen again, on the take's own timestamps, as the live
+avatar outputs hold it (:mod:`posecast.engines.limb_hold`; :func:`limbs_seen`), before the
+rotations are resampled.
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ from scipy.spatial.transform import Rotation
 
 from ...calibration import floor as floors
 from ...calibration.ground import ASSUMED_FLOOR
-from ...engines import bvh_export, face, skeleton
+from ...engines import bvh_export, face, limb_hold, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
 from ...engines.fileio import atomic_write
 from ...engines.lift_input import FPS_RANGE
+from ...engines.limb_hold import LimbHoldOptions
 from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, grid_frames, shorten_gaps, uniform_grid
 from .arrays import PersonTrack, person_track
 from .format import Recording, RecordingError
@@ -54,6 +60,8 @@ MAX_HELD_S = 5.0
 #: A BVH holds at most this many times a take's recorded frames (or them and 10 minutes more):
 #: beyond, the rate from the median step is not the take's (frames stamped in bursts).
 MAX_FRAMES_PER_RECORDED = 10
+#: How an export holds the limbs the 2D detector did not see: as the live avatar outputs do.
+LIMB_HOLD = LimbHoldOptions()
 
 
 @dataclass
@@ -139,6 +147,18 @@ def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray
         transform, source = floor_from_feet(joints, track.confidence, track.posed, lengths_m)
     ear_lines = floors.directions_to_world(face.ear_lines(track.face_m), transform)
     return floors.to_world(joints, transform), ear_lines, source
+
+
+def limbs_seen(recording: Recording, track: PersonTrack, options: LimbHoldOptions) -> np.ndarray:
+    """``(F, 8)`` the limb bones (:data:`~posecast.engines.limb_hold.LIMB_JOINTS`) the 2D detector
+    saw in each recorded frame, by the frame's own image size (the live avatar's rule; the
+    recorded joints are not mirrored, nor is the BVH)."""
+    sizes = [tuple(frame.image_size) for frame in recording.frames]
+    seen = np.zeros(track.confidence.shape, bool)
+    for size in set(sizes):  # (a take's frames are of one size or a few: not a call a frame)
+        rows = np.array([s == size for s in sizes])
+        seen[rows] = limb_hold.joints_seen(track.keypoints_px[rows], track.confidence[rows], size, options)
+    return limb_hold.limb_bones_seen(seen)
 
 
 def check_bvh_output(path: Path, frame: str) -> None:
@@ -239,18 +259,24 @@ def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
 
 
 def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
-                  lengths_m: np.ndarray, ear_lines: np.ndarray) -> tuple[str, int, int, int, float]:  # fmt: skip
+                  lengths_m: np.ndarray, ear_lines: np.ndarray, limbs: np.ndarray | None = None,
+                  limb_ease_s: float = 0.0) -> tuple[str, int, int, int, float]:  # fmt: skip
     """World joints ``(F, 17, 3)`` (NaN without a pose) and ear lines ``(F, 3)`` (the head's twist,
-    NaN where not known) stamped ``times_s`` ``(F,)`` → (BVH text
+    NaN where not known) stamped ``times_s`` ``(F,)``, the limb bones ``limbs`` ``(F, 8)`` not seen
+    held (``None``: none; :func:`limbs_seen`) → (BVH text
     in ``frame`` at ``fps`` on the take's uniform grid, its frame count, how many hold a pose:
     more than half a frame from the pose they show, the gaps held for :data:`MAX_HELD_S` only and
     the seconds that left out; the grid's last time may be that close past the take's last frame)."""
     keep = increasing(times_s)
     joints, ear_lines, times_s = joints_world[keep], ear_lines[keep], times_s[keep]
     posed = np.isfinite(joints).all(axis=(1, 2))
+    eased_ns = np.round(times_s[posed] * 1e9).astype(np.int64)  # the take's own times, before gaps are shortened
     times_s, shortened, shortened_s = shorten_gaps(times_s, MAX_HELD_S)
     grid_s = uniform_grid(times_s, fps)
     pose = rot.joints_to_rotations(joints[posed], lengths_m, None, ear_lines[posed])
+    if limbs is not None:
+        kept = limb_hold.hold_track(pose.rotations, limbs[keep][posed], eased_ns, limb_ease_s)
+        pose = rot.BonePose(pose.root_m, kept, pose.bone_lengths_m)
     pose, held_s = resample_pose(pose, times_s[posed], grid_s)
     target = engine_frames.get_frame(frame)
     text = bvh_export.bvh_text(engine_frames.bone_pose_to_frame(pose, target), fps, target)
@@ -292,11 +318,13 @@ def bounded_rate(recording: Recording, times_s: np.ndarray, fps: float) -> float
 
 
 def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
-             person_id: int | None = None) -> tuple[str, BVHExport]:  # fmt: skip
+             person_id: int | None = None,
+             limb_hold_options: LimbHoldOptions | None = LIMB_HOLD) -> tuple[str, BVHExport]:  # fmt: skip
     """The BVH :func:`export_bvh` writes to ``path``, and what it holds, without writing anything
     (``posecast export`` makes every output before it writes any); raises
     :class:`RecordingError` when there is nothing to export. A take whose frames are not on a
-    uniform grid at its rate is resampled onto one (module docstring)."""
+    uniform grid at its rate is resampled onto one, the limbs out of view held as
+    ``limb_hold_options`` says (``None``: they follow the recorded joints; module docstring)."""
     track = person_track(recording, person_id)
     if not track.posed.any():
         raise RecordingError(f"{recording.path}: person {track.person_id} has no frame with a pose")
@@ -312,10 +340,15 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     fps = bounded_rate(recording, times_s, fps)
     resampled = not on_grid(times_s, fps)
     shortened, shortened_s = 0, 0.0
+    limbs, ease_s = None, 0.0
+    if limb_hold_options is not None:
+        limbs, ease_s = limbs_seen(recording, track, limb_hold_options), limb_hold_options.ease_s
     if resampled:
-        text, frames, held, shortened, shortened_s = resampled_bvh(joints, times_s, fps, frame, lengths, ear_lines)
+        text, frames, held, shortened, shortened_s = resampled_bvh(joints, times_s, fps, frame, lengths, ear_lines,
+                                                                   limbs, ease_s)  # fmt: skip
     else:  # one BVH frame per recorded frame, as recorded
-        text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths, ear_lines)
+        text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths, ear_lines, limbs, track.timestamp_ns,
+                                              ease_s)  # fmt: skip
         frames = len(joints)
     rebuilt = rot.joints_to_rotations(joints[track.posed], lengths).joints()
     deviation = np.linalg.norm(rebuilt - joints[track.posed], axis=-1).max(axis=-1)
@@ -324,9 +357,10 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
                            recording.duration_s, resampled, shortened, shortened_s)  # fmt: skip
 
 
-def export_bvh(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None) -> BVHExport:
+def export_bvh(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None,
+               limb_hold_options: LimbHoldOptions | None = LIMB_HOLD) -> BVHExport:  # fmt: skip
     """Write one person of ``recording`` as BVH in ``frame`` (``engines.frames`` names), atomically;
     raises :class:`RecordingError` when there is nothing to export."""
-    text, done = bvh_text(recording, path, frame, person_id)
+    text, done = bvh_text(recording, path, frame, person_id, limb_hold_options)
     atomic_write(path, text.encode())
     return done
