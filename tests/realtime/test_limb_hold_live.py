@@ -10,11 +10,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from posecast.engines import skeleton
+from posecast.engines import bvh_export, skeleton
+from posecast.engines.training.data.bvh import parse_bvh
 from posecast.realtime import cli
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.avatar_arguments import avatar_options
 from posecast.realtime.detectors.mediapipe import MediaPipeOptions
+from posecast.realtime.recording import read_recording
+from posecast.realtime.recording.arrays import person_track
+from posecast.realtime.recording.export import (
+    LIMB_HOLD,
+    limbs_seen,
+    resampled_bvh,
+    subject_bone_lengths,
+    world_joints,
+)
 from posecast.realtime.sources import open_source
 from scipy.spatial.transform import Rotation
 
@@ -77,3 +87,56 @@ def test_no_limb_hold_lets_the_limbs_follow(flag: list[str], held: bool) -> None
     parser = cli.build_parser()
     args = parser.parse_args(["run", "--source", "0", *flag])
     assert (avatar_options(args).limb_hold is not None) is held
+
+
+def bvh_arm_steps(path: Path) -> np.ndarray:
+    """``(F - 1, 2)`` degrees: each frame's turn of the BVH's right upper arm and forearm on their
+    parents (their Z-X-Y channels) from the frame before."""
+    motion = parse_bvh(path)
+    starts = np.cumsum([0, *map(len, motion.channels)])
+    turns = []
+    for joint in ARM:
+        k = motion.names.index(bvh_export.BONE_JOINT_NAMES[skeleton.JOINT_NAMES[joint]])
+        assert motion.channels[k] == ["Zrotation", "Xrotation", "Yrotation"]
+        angles = motion.motion[:, starts[k] : starts[k] + 3]
+        turns.append(Rotation.from_euler("ZXY", angles, degrees=True).as_quat())
+    turns = np.stack(turns, axis=1)
+    return turn_deg(turns[:-1], turns[1:])
+
+
+def test_the_bvh_of_a_take_holds_an_arm_out_of_the_image(media_dir: Path, pose_model_path: Path,
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    """``posecast export --bvh`` holds the arm as the live avatar does (before: the BVH's upper arm
+    swung 165 degrees in a frame with the elbow out); ``--no-limb-hold``: it follows the joints.
+    The take's BVH is one frame a recorded frame (a folder's media time); the resampled path (a
+    live take's uneven stamps) holds it too."""
+    folder = slid_dance(media_dir, tmp_path / "slid")
+    take = tmp_path / "slid.posecast"
+    assert cli.main(["run", "--source", str(folder), "--headless", "--publish", "none", "--model-asset",
+                     str(pose_model_path), "--record", str(take)]) == 0  # fmt: skip
+    recording = read_recording(take)
+    track = person_track(recording)
+    assert len(recording.frames) == FRAMES and track.posed.all()
+    size = np.array([f.image_size for f in recording.frames])[:, None]  # (F, 1, 2)
+    px = track.keypoints_px[:, [J["r_shoulder"], *ARM]]
+    out = ((px < 0) | (px > size - 1)).any(axis=(1, 2))
+    assert out.sum() >= 15  # the arm was out of the image for half a second and more
+    back = np.flatnonzero(out)[-1] + 1
+    for flag, bvh in (([], tmp_path / "held.bvh"), (["--no-limb-hold"], tmp_path / "free.bvh")):
+        assert cli.main(["export", str(take), "--bvh", str(bvh), *flag]) == 0
+    held, free = bvh_arm_steps(tmp_path / "held.bvh"), bvh_arm_steps(tmp_path / "free.bvh")
+    assert len(held) == FRAMES - 1
+    assert free[out[1:]].max() > 45.0  # the lifter's arm swung there (what the hold keeps from the BVH)
+    assert held[out[1:]].max() < 1.0  # held
+    assert held[back:].max() < 30.0  # eased back in 0.2 s
+    np.testing.assert_allclose(held[back + 12 :], free[back + 12 :], atol=1e-3)  # then following again
+    # a live take's uneven stamps, resampled: held there too (steps of 1 and 2 frames at 30 fps)
+    lengths = subject_bone_lengths(track)
+    joints, ear_lines, _ = world_joints(recording, track, lengths)
+    times_s = np.cumsum([0.0, *np.where(np.arange(FRAMES - 1) % 3 == 0, 2 / 30, 1 / 30)])
+    text, frames, *_ = resampled_bvh(joints, times_s, 30.0, "world", lengths, ear_lines,
+                                     limbs_seen(recording, track, LIMB_HOLD), LIMB_HOLD.ease_s)  # fmt: skip
+    (tmp_path / "resampled.bvh").write_text(text)
+    steps = bvh_arm_steps(tmp_path / "resampled.bvh")
+    grid_out = np.interp(np.arange(frames) / 30.0, times_s, out.astype(float)) == 1.0  # between two frames out
+    assert grid_out.sum() >= 15 and steps[grid_out[1:] & grid_out[:-1]].max() < 1.0
