@@ -90,6 +90,25 @@ class AvatarOptions:
         return cls(mirror=bool(assumptions.get("mirror", False)), floor=calibrated)
 
 
+@dataclass(frozen=True)
+class LimbView:
+    """A person's 2D in one frame, as the limb hold reads it: ``keypoints_px`` ``(17, 2)``,
+    ``confidence`` ``(17,)`` in an image ``image_size`` (width, height), ``mirror``: the world
+    mirrored (its left the person's right). Kept as it came and read only when the bones are made
+    (an output that turns no bone pays nothing a frame)."""
+
+    keypoints_px: np.ndarray
+    confidence: np.ndarray
+    image_size: tuple[int, int]
+    options: LimbHoldOptions
+    mirror: bool = False
+
+    def bones_seen(self) -> np.ndarray:
+        """``(8,)`` the limb bones seen (:func:`posecast.engines.limb_hold.limb_bones_seen`), in the world's sides."""
+        seen = limb_hold.joints_seen(self.keypoints_px, self.confidence, self.image_size, self.options)
+        return limb_hold.limb_bones_seen(seen[skeleton.MIRROR_ORDER] if self.mirror else seen)
+
+
 @dataclass
 class AvatarPerson:
     """One tracked person in the world frame: ``joints_world_m`` ``(17, 3)``; ``root_height_m``
@@ -106,11 +125,10 @@ class AvatarPerson:
     ankles_seen: np.ndarray = field(default_factory=lambda: np.ones(2, bool))
     #: ``(3,)`` world axes: right ear → left ear, the head's twist (NaN: the face is not known)
     ear_line_world: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
-    #: ``(8,)`` bool in :data:`~posecast.engines.limb_hold.LIMB_JOINTS` order: the limb bones the 2D
-    #: detector saw (``None``: no hold, the bones follow the joints), the frame's time and the ease
-    limbs_seen: np.ndarray | None = None
+    #: what the 2D detector saw of the limbs (``None``: no hold, the bones follow the joints), read
+    #: only when the bones are made, and the frame's time
+    limb_view: LimbView | None = None
     timestamp_ns: int = 0
-    limb_ease_s: float = 0.0
     #: the same person's previous frame while this one's rotations are not made (it carries the
     #: twists), and the lock of that person's chain (one per person: an output making a long
     #: chain holds up neither the pipeline nor the other people)
@@ -119,6 +137,7 @@ class AvatarPerson:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bones: rotations.BonePose | None = field(default=None, repr=False)
     _limbs: limb_hold.LimbHoldState | None = field(default=None, repr=False)
+    _posed: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def bones(self) -> rotations.BonePose:
@@ -130,8 +149,10 @@ class AvatarPerson:
     @property
     def posed_joints_world_m(self) -> np.ndarray:
         """``(17, 3)``: the joints of :attr:`bones` (forward kinematics): ``joints_world_m`` but
-        for the limbs held out of view."""
-        return self.bones.joints()[0]
+        for the limbs held out of view. Made once (VMC and ``frame_pose`` both read it)."""
+        if self._posed is None:
+            self._posed = self.bones.joints()[0]  # (two outputs at once may both make it: the same)
+        return self._posed
 
     def _made_bones(self) -> rotations.BonePose:
         """(Under the chain's lock.) This frame's rotations, the unread frames before it first."""
@@ -141,10 +162,11 @@ class AvatarPerson:
             bones = rotations.joints_to_rotations(joints, skeleton.bone_lengths(joints)[0],
                                                   None if previous is None else previous.hinge_twists,
                                                   self.ear_line_world[None])  # fmt: skip
-            if self.limbs_seen is not None:
+            if self.limb_view is not None:
                 held = None if self._previous is None else self._previous._limbs
-                local, self._limbs = limb_hold.hold_limbs(bones.rotations[0], self.limbs_seen, self.timestamp_ns, held,
-                                                          self.limb_ease_s)  # fmt: skip
+                view = self.limb_view
+                local, self._limbs = limb_hold.hold_limbs(bones.rotations[0], view.bones_seen(), self.timestamp_ns,
+                                                          held, view.options.ease_s)  # fmt: skip
                 bones = dataclasses.replace(bones, rotations=local[None])
             self._bones = bones
             self._previous = None  # made: the chain before it is no longer needed
@@ -252,15 +274,10 @@ class AvatarWorld:
         lock = self._chain_locks.get(person.person_id)
         if lock is None:  # (not setdefault: that would make a lock every frame)
             lock = self._chain_locks[person.person_id] = threading.Lock()
-        limbs, ease_s = None, 0.0
-        if self.options.limb_hold is not None:
-            joints_seen = limb_hold.joints_seen(person.keypoints_px, person.confidence, image_size,
-                                                self.options.limb_hold)  # fmt: skip
-            if self.options.mirror:
-                joints_seen = joints_seen[skeleton.MIRROR_ORDER]
-            limbs, ease_s = limb_hold.limb_bones_seen(joints_seen), self.options.limb_hold.ease_s
+        view = None if self.options.limb_hold is None else LimbView(
+            person.keypoints_px, person.confidence, image_size, self.options.limb_hold, self.options.mirror)
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
-                            seen, ears, limbs, timestamp_ns, ease_s, _lock=lock)  # fmt: skip
+                            seen, ears, view, timestamp_ns, _lock=lock)  # fmt: skip
 
     def _ear_line(self, person: PersonPose, joints_world: np.ndarray, camera_to_world: np.ndarray,
                   timestamp_ns: int) -> np.ndarray:  # fmt: skip
