@@ -33,6 +33,7 @@ from ..detectors.mediapipe import DEFAULT_SEARCH_INTERVAL_S, MAX_PEOPLE, PEOPLE_
 from ..drop_watch import DropWatch
 from ..errors import OptionsError, SourceLostError
 from ..lifting import LIFTINGS, LifterOptions, LiftingOptions, LiveSubjectOptions, OneEuroOptions, TrackerOptions
+from ..nobody_watch import NobodyWatch
 from ..pipeline import Pipeline
 from ..progress import progress
 from ..sinks import SINKS
@@ -318,11 +319,14 @@ def run_pipeline(
                                      enabled=_progress_wanted(args))  # fmt: skip
                     named = getattr(source, "label", None) or getattr(source, "path", None)  # (a camera's, a file's)
                     watch = DropWatch(str(named or "the source"), lambda: source.dropped_frames)
+                    nobody = NobodyWatch(str(named or "the source"))
                     frames = 0
                     try:
-                        for _ in steps:
+                        for frame in steps:
                             frames += 1
                             watch.tick(frames)
+                            nobody.tick(frame)
+                        nobody.finish()
                     finally:  # before the outputs close (a stop too): the statistics file says it
                         for sink in sinks:
                             if isinstance(sink, StatsSink):

@@ -1042,3 +1042,25 @@ def test_another_pipe_closed_by_its_reader_is_said_and_exits_as_sigpipe(monkeypa
     monkeypatch.setattr(assets, "_list", closed_pipe)
     assert main(["assets", "list"]) == 141
     assert capsys.readouterr().err == "posecast: error: the pipe was closed by its reader: the output stopped there\n"
+
+
+def test_a_person_too_small_for_mediapipe_is_said_to_be_why(media_dir: Path, pose_model_path: Path,
+                                                            tmp_path: Path) -> None:  # fmt: skip
+    """The dance clip shrunk to a quarter in a 1280x720 frame (the dancer about 16 % of its height):
+    MediaPipe finds her in no frame, and the run said only "pose in 0 (0 %)" (QA)."""
+    source = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    writer = cv2.VideoWriter(str(tmp_path / "far.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (1280, 720))
+    for _ in range(20):
+        canvas = np.zeros((720, 1280, 3), np.uint8)
+        canvas[288:432, 568:712] = cv2.resize(source.read()[1], (144, 144), interpolation=cv2.INTER_AREA)
+        writer.write(canvas)
+    writer.release()
+    far = posecast_process("run", "--source", str(tmp_path / "far.avi"), "--headless", "--publish", "none",
+                           "--model-asset", str(pose_model_path))  # fmt: skip
+    assert far.returncode == 0, far.stderr
+    assert "pose in 0 (0 %)" in far.stderr
+    assert "far.avi: no person found in its first 20 frames (0.6 s)" in far.stderr
+    near = posecast_process("run", "--source", str(media_dir / "dance_576.mp4"), "--headless", "--publish", "none",
+                            "--frames", "20", "--model-asset", str(pose_model_path))  # fmt: skip
+    assert near.returncode == 0, near.stderr
+    assert "pose in 0" not in near.stderr and "no person found" not in near.stderr
