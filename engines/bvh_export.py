@@ -170,16 +170,17 @@ def joints_to_bvh(
     ear_lines: np.ndarray | None = None,
     limbs_seen: np.ndarray | None = None,
     timestamps_ns: np.ndarray | None = None,
-    limb_ease_s: float = 0.0,
+    limb_hold_options: limb_hold.LimbHoldOptions | None = None,
 ) -> tuple[str, int]:
     """World joints ``(F, 17, 3)`` (metres; :mod:`posecast.calibration.floor`'s world: y up) →
     (BVH text in ``frame``, number of frames without a pose that held the last pose).
     ``bone_lengths_m`` ``(16,)``: the subject's (default: the median over the frames);
     ``ear_lines`` ``(F, 3)`` world axes, the head's twist (:func:`posecast.engines.rotations.
     joints_to_rotations`; NaN or ``None``: not known); ``limbs_seen`` ``(F, 8)``: the limb bones
-    the 2D detector saw, the others held and eased back over ``limb_ease_s`` on
-    ``timestamps_ns`` ``(F,)`` (:func:`posecast.engines.limb_hold.hold_track`; ``None``: the
-    bones follow the joints)."""
+    the 2D detector saw, the others held, rested and eased back as ``limb_hold_options`` say
+    (``None``: the defaults) on ``timestamps_ns`` ``(F,)``
+    (:func:`posecast.engines.limb_hold.hold_track`; ``limbs_seen`` ``None``: the bones follow the
+    joints)."""
     joints, source, held = fill_gaps(joints_world)
     if ear_lines is not None:  # a frame without a pose holds the last one's head too
         if np.shape(ear_lines) != (len(joints), 3):
@@ -196,7 +197,7 @@ def joints_to_bvh(
                                      None if ear_lines is None else ear_lines[posed])  # fmt: skip
     if limbs_seen is not None:
         kept = limb_hold.hold_track(turned.rotations, np.asarray(limbs_seen)[posed], np.asarray(timestamps_ns)[posed],
-                                    limb_ease_s)  # fmt: skip
+                                    limb_hold_options or limb_hold.LimbHoldOptions())  # fmt: skip
         turned = rot.BonePose(turned.root_m, kept, turned.bone_lengths_m)
     shown = np.searchsorted(posed, source)  # each frame's source, as a row of `turned`
     pose = rot.BonePose(turned.root_m[shown], turned.rotations[shown], turned.bone_lengths_m)

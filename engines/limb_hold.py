@@ -1,5 +1,6 @@
 """Holding the limbs the 2D detector does not see: an avatar's arm or leg that leaves the image
-keeps its last seen pose instead of following the lifter's guess, and eases back when seen again.
+keeps its last seen pose instead of following the lifter's guess, relaxes to a rest pose when it
+stays out, and eases back when seen again.
 
 MediaPipe places a joint outside the image (or hidden) anyway, and its confidence does not
 always say so: with the dancer slid out of the view, her elbow 4 px outside kept 0.81 while her
@@ -11,24 +12,32 @@ shin; by the joint each ends at, as :mod:`posecast.engines.rotations` indexes th
 joints are (:func:`limb_bones_seen`).
 
 :func:`hold_limbs` then keeps an unseen limb bone's *local* rotation (relative to its parent
-bone: a held forearm goes where the upper arm takes it) as it was last sent, and eases a bone
-seen again from the held rotation to the live one over :attr:`LimbHoldOptions.ease_s` seconds of
-the stream's clock (slerp at a rate linear in time: at any frame rate the same motion); a bone
-lost again and seen again before its ease would be over carries on with that ease. A bone
-never seen yet (a webcam at a desk, the legs below the image from the start) follows the live
-rotation, MediaPipe's guess, as before: there is no seen pose to hold. Pure numpy and scipy;
+bone: a held forearm goes where the upper arm takes it) as it was last sent. One unseen for
+longer than :attr:`LimbHoldOptions.rest_after_s` turns from there to its rest
+(:func:`rest_rotations`: arms hanging beside the body, legs straight down) over
+:attr:`LimbHoldOptions.rest_ease_s`: an arm dropped below a desk's webcam view relaxes instead of
+staying frozen mid-gesture. A bone seen again eases from wherever it is (held, at rest or on the
+way) to the live rotation over :attr:`LimbHoldOptions.ease_s`; one lost again and seen again
+before that ease would be over (and before it began to rest) carries on with that ease. Every
+ease is a slerp at a rate linear in the stream's clock: at any frame rate the same motion. A bone
+never seen since its person was first tracked (a webcam that sees the head and shoulders, the
+arms below the image from the start) is at rest from the first frame: there is no seen pose to
+hold, and MediaPipe's guess there turned the avatar's upper arm up to 22 deg a frame, the forearm
+54 (the dance clip cut to head and shoulders; README "Drive an avatar"). Pure numpy and scipy;
 the state is carried from frame to frame as the hinges' twists are
 (:class:`~posecast.engines.rotations.HingeTwists`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from . import skeleton
+from .rotations import REST_DIRECTIONS
 
 #: The limb bones, by the joint each ends at: thighs, shins, upper arms, forearms.
 LIMB_JOINTS: tuple[int, ...] = tuple(
@@ -37,6 +46,28 @@ LIMB_JOINTS: tuple[int, ...] = tuple(
 )  # fmt: skip
 _LIMB_JOINTS = np.array(LIMB_JOINTS)
 _LIMB_PARENTS = np.array([skeleton.PARENTS[j] for j in LIMB_JOINTS])
+#: A resting upper arm's angle out from the chest's down axis, degrees: beside the body, clear of the hips.
+REST_ARM_ABDUCTION_DEG = 10.0
+
+
+def _rest_on_grandparent() -> np.ndarray:
+    """``(8, 4)`` each limb bone's rest rotation on its parent's parent (the chest for an upper arm,
+    the pelvis for a thigh) taken as its parent's rest, and the forearms' and shins' on theirs:
+    identity (straight) but for the upper arms, turned from the T-pose's ±x down to the chest's -y
+    and out by :data:`REST_ARM_ABDUCTION_DEG`, about the chest's z (the elbows' hinge keeps facing
+    forward, the palms turn to the thighs)."""
+    rest = np.tile([0.0, 0.0, 0.0, 1.0], (len(LIMB_JOINTS), 1))
+    for k, joint in enumerate(LIMB_JOINTS):
+        if skeleton.JOINT_NAMES[joint].endswith("elbow"):
+            along = REST_DIRECTIONS[joint]
+            axis = np.cross(along, [0.0, -1.0, 0.0])  # ±z: the T-pose arm swung down in the body's plane
+            rest[k] = Rotation.from_rotvec(axis * math.radians(90.0 - REST_ARM_ABDUCTION_DEG)).as_quat()
+    return rest
+
+
+_REST_ON_GRANDPARENT = _rest_on_grandparent()
+#: the bones whose rest is taken on the grandparent: their parent (a clavicle, a pelvis→hip bone) is not held
+_ON_GRANDPARENT = np.array([skeleton.JOINT_NAMES[j].endswith(("elbow", "knee")) for j in LIMB_JOINTS])
 
 
 @dataclass(frozen=True)
@@ -45,13 +76,21 @@ class LimbHoldOptions:
     an edge (or outside) is not seen (0.02: 11.5 px on a 576 px image; MediaPipe's points near an
     edge already lean on its guess); ``min_confidence``: nor is one scored below this (the
     lifting's ``min_joint_confidence``); ``ease_s``: seconds over which a limb seen again turns
-    from the held rotation to the live one (0.2 s: the time the head takes back to the
+    from where it is to the live one (0.2 s: the time the head takes back to the
     shoulders' line, about 6 frames at 30 fps; a 90 deg catch-up goes 15 deg a frame instead of
-    at once, and an arm back in view lags for no longer than a quick move takes)."""
+    at once, and an arm back in view lags for no longer than a quick move takes);
+    ``rest_after_s``: seconds a limb stays held unseen before it relaxes to rest (1.0 s: an arm out
+    at an edge for a moment, a gesture or a reach, comes back where it left and is held through;
+    one out longer has gone elsewhere, and a raised arm frozen for more than a second looks like a
+    fault; ``math.inf``: held for ever); ``rest_ease_s``: seconds over which it turns from the
+    held rotation to rest (0.5 s: a relaxed lowering, slower than the about 0.3 s a limp arm
+    takes to drop from level; a half turn goes 12 deg a frame at 30 fps)."""
 
     edge_margin_fraction: float = 0.02
     min_confidence: float = 0.3
     ease_s: float = 0.2
+    rest_after_s: float = 1.0
+    rest_ease_s: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.edge_margin_fraction < 0.5:
@@ -60,6 +99,10 @@ class LimbHoldOptions:
             raise ValueError(f"min_confidence must be between 0 and 1, got {self.min_confidence}")
         if not 0.0 <= self.ease_s <= 10.0:
             raise ValueError(f"ease_s must be in 0..10 seconds, got {self.ease_s}")
+        if not 0.0 <= self.rest_after_s <= math.inf:  # (NaN: refused)
+            raise ValueError(f"rest_after_s must be 0 seconds or more (math.inf: never rest), got {self.rest_after_s}")
+        if not 0.0 <= self.rest_ease_s <= 10.0:
+            raise ValueError(f"rest_ease_s must be in 0..10 seconds, got {self.rest_ease_s}")
 
 
 @dataclass(frozen=True)
@@ -68,13 +111,18 @@ class LimbHoldState:
     rotation each was given (x, y, z, w); ``seen`` ``(8,)`` whether it was seen then;
     ``ever_seen`` ``(8,)``; ``ease_from`` ``(8, 4)`` the rotation an easing bone started from
     (NaN: not easing; kept while the bone is unseen, for an ease it is seen again in time to
-    carry on) and ``ease_start_ns`` ``(8,)`` when."""
+    carry on) and ``ease_start_ns`` ``(8,)`` when; ``held`` ``(8, 4)`` the rotation an unseen bone
+    was lost at and ``lost_ns`` ``(8,)`` the time of its first frame unseen; ``rested`` ``(8,)``
+    how far (0..1) it had turned from ``held`` to rest."""
 
     sent: np.ndarray
     seen: np.ndarray
     ever_seen: np.ndarray
     ease_from: np.ndarray
     ease_start_ns: np.ndarray
+    held: np.ndarray
+    lost_ns: np.ndarray
+    rested: np.ndarray
 
 
 def joints_seen(keypoints_px: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int],
@@ -97,10 +145,47 @@ def limb_bones_seen(seen: np.ndarray) -> np.ndarray:
     return seen[..., _LIMB_JOINTS] & seen[..., _LIMB_PARENTS]
 
 
+def rest_rotations(rotations: np.ndarray) -> np.ndarray:
+    """``(8, 4)`` the limb bones' local rotations at rest, in :data:`LIMB_JOINTS` order, for one
+    frame's local rotations ``(17, 4)``: the upper arms hanging beside the chest, out by
+    :data:`REST_ARM_ABDUCTION_DEG`, the thighs along the pelvis's down axis, forearms and shins
+    straight on them. An upper arm's and a thigh's rest is on the chest and the pelvis, not on
+    their parent bone, which turns with the shoulders and hips (the clavicles up to 7 deg on the
+    dance clip): an arm kept on a shoulder dropped 10 deg would hang against the hips."""
+    rest = _REST_ON_GRANDPARENT.copy()
+    parents = np.asarray(rotations, np.float64)[_LIMB_PARENTS[_ON_GRANDPARENT]]
+    if np.isfinite(parents).all():
+        rest[_ON_GRANDPARENT] = (Rotation.from_quat(parents).inv()
+                                 * Rotation.from_quat(_REST_ON_GRANDPARENT[_ON_GRANDPARENT])).as_quat()  # fmt: skip
+    else:  # (a frame without a pose: NaN, as its live rotations)
+        rest[_ON_GRANDPARENT] = np.nan
+    return rest
+
+
+def eased(start: np.ndarray, end: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """``(n, 4)`` the rotations ``done`` ``(n,)`` (0..1) of the shortest turn from each of ``start``
+    ``(n, 4)`` to ``end`` ``(n, 4)`` (slerp; exactly ``start`` at 0 and ``end`` at 1)."""
+    done = np.asarray(done, np.float64)
+    out = np.where((done >= 1.0)[:, None], end, start)
+    between = (done > 0.0) & (done < 1.0)
+    if between.any():
+        first = Rotation.from_quat(start[between])
+        turn = (first.inv() * Rotation.from_quat(end[between])).as_rotvec()
+        out[between] = (first * Rotation.from_rotvec(turn * done[between, None])).as_quat()
+    return out
+
+
+def _fraction(elapsed_ns: np.ndarray, duration_s: float) -> np.ndarray:
+    """``elapsed_ns`` as a fraction (0..1) of ``duration_s`` (0 s: done at once)."""
+    if duration_s <= 0.0:
+        return (np.asarray(elapsed_ns) >= 0).astype(np.float64)
+    return np.clip(np.asarray(elapsed_ns, np.float64) / (duration_s * 1e9), 0.0, 1.0)
+
+
 def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int, state: LimbHoldState | None,
-               ease_s: float) -> tuple[np.ndarray, LimbHoldState]:  # fmt: skip
-    """One frame's local rotations ``(17, 4)`` with the unseen limb bones held and those seen
-    again eased (module docstring), and the state for the next frame. ``bones_seen`` ``(8,)``
+               options: LimbHoldOptions) -> tuple[np.ndarray, LimbHoldState]:  # fmt: skip
+    """One frame's local rotations ``(17, 4)`` with the unseen limb bones held or resting and those
+    seen again eased (module docstring), and the state for the next frame. ``bones_seen`` ``(8,)``
     (:func:`limb_bones_seen`); ``state``: the last frame's (``None``: the person's first)."""
     out = np.array(rotations, dtype=np.float64)
     live = out[_LIMB_JOINTS]
@@ -108,39 +193,51 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     count = len(LIMB_JOINTS)
     if state is None:
         state = LimbHoldState(live.copy(), np.ones(count, bool), np.zeros(count, bool), np.full((count, 4), np.nan),
-                              np.zeros(count, np.int64))  # fmt: skip
+                              np.zeros(count, np.int64), np.full((count, 4), np.nan), np.zeros(count, np.int64),
+                              np.zeros(count))  # fmt: skip
     ever_seen = state.ever_seen | seen
-    hold = ~seen & state.ever_seen & np.isfinite(state.sent).all(axis=1)
-    sent = np.where(hold[:, None], state.sent, live)
+    # unseen: held where it was lost, then turned to rest; at rest at once where never seen
+    lost = ~seen & state.seen
+    held = np.where(lost[:, None], state.sent, state.held)
+    lost_ns = np.where(lost, timestamp_ns, state.lost_ns)
+    held_for_ns = timestamp_ns - lost_ns
+    rested = np.where(seen, 0.0, _fraction(held_for_ns - options.rest_after_s * 1e9, options.rest_ease_s)
+                      if math.isfinite(options.rest_after_s) else 0.0)  # fmt: skip
+    rested[~seen & (~ever_seen | ~np.isfinite(held).all(axis=1))] = 1.0
+    sent = np.where((~seen & (rested == 0.0))[:, None], held, live)
+    resting = ~seen & (rested > 0.0)
+    if resting.any():  # (the rest follows the chest and pelvis: made each frame, only while needed)
+        start = np.where(np.isfinite(held), held, 0.0)[resting]
+        sent[resting] = eased(start, rest_rotations(out)[resting], rested[resting])
     # a bone seen again starts easing from what was sent, unless the ease it was lost in would
-    # still be under way: that one carries on from where it was (its start and start rotation
-    # kept), or a bone flickering in and out of view every frame or two restarted at the held
-    # rotation each time and never got back (review); one unseen holds, its ease kept for that
-    again = seen & ~state.seen & state.ever_seen & np.isfinite(state.sent).all(axis=1)
-    resumed = again & np.isfinite(state.ease_from).all(axis=1) & (timestamp_ns - state.ease_start_ns < ease_s * 1e9)
+    # still be under way and it had not begun to rest: that one carries on from where it was (its
+    # start and start rotation kept), or a bone flickering in and out of view every frame or two
+    # restarted at the held rotation each time and never got back (review); one unseen holds,
+    # its ease kept for that
+    again = seen & ~state.seen & np.isfinite(state.sent).all(axis=1)
+    resumed = (again & np.isfinite(state.ease_from).all(axis=1) & (state.rested == 0.0)
+               & (timestamp_ns - state.ease_start_ns < options.ease_s * 1e9))  # fmt: skip
     again &= ~resumed
     ease_from = np.where(again[:, None], state.sent, state.ease_from)
     ease_start_ns = np.where(again, timestamp_ns, state.ease_start_ns)
     easing = seen & np.isfinite(ease_from).all(axis=1) & np.isfinite(live).all(axis=1)
     if easing.any():
-        done = np.clip((timestamp_ns - ease_start_ns[easing]) / (ease_s * 1e9), 0.0, 1.0) if ease_s > 0 else 1.0
-        start = Rotation.from_quat(ease_from[easing])
-        turn = (start.inv() * Rotation.from_quat(live[easing])).as_rotvec()
-        sent[easing] = (start * Rotation.from_rotvec(turn * np.reshape(done, (-1, 1)))).as_quat()
+        done = _fraction(timestamp_ns - ease_start_ns[easing], options.ease_s)
+        sent[easing] = eased(ease_from[easing], live[easing], done)
         finished = np.zeros(count, bool)
-        finished[easing] = np.asarray(done) >= 1.0
+        finished[easing] = done >= 1.0
         ease_from[finished] = np.nan
     out[_LIMB_JOINTS] = sent
-    return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns)
+    return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns, held, lost_ns, rested)
 
 
 def hold_track(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,
-               ease_s: float) -> np.ndarray:  # fmt: skip
+               options: LimbHoldOptions) -> np.ndarray:  # fmt: skip
     """:func:`hold_limbs` over one person's frames in order (a recorded take's, for its BVH): the
-    local rotations ``(F, 17, 4)`` with the unseen limb bones held and those seen again eased,
-    for each frame's ``bones_seen`` ``(F, 8)`` at ``timestamps_ns`` ``(F,)``."""
+    local rotations ``(F, 17, 4)`` with the unseen limb bones held, resting and eased back as
+    ``options`` say, for each frame's ``bones_seen`` ``(F, 8)`` at ``timestamps_ns`` ``(F,)``."""
     out = np.array(rotations, dtype=np.float64)
     state = None
     for i in range(len(out)):
-        out[i], state = hold_limbs(out[i], bones_seen[i], int(timestamps_ns[i]), state, ease_s)
+        out[i], state = hold_limbs(out[i], bones_seen[i], int(timestamps_ns[i]), state, options)
     return out

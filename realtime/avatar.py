@@ -21,7 +21,8 @@ output (the floor in the meta, root height and contacts in the poses) and the av
 
 A limb the 2D detector does not see (:mod:`posecast.engines.limb_hold`: a joint outside the image
 or near its edge, or scored under the lifting's ``min_joint_confidence``; an arm out at a side of a
-webcam's view) keeps its last seen rotation in :attr:`AvatarPerson.bones`, and eases back to the
+webcam's view) keeps its last seen rotation in :attr:`AvatarPerson.bones`, relaxes to rest (arms
+hanging, legs straight) when it stays out over 1 s or was never seen, and eases back to the
 lifted one over 0.2 s when seen again (``limb_hold``; the lifter's guess there swung the avatar's
 arm 165 deg in a frame, QA); :attr:`AvatarPerson.posed_joints_world_m` are the joints so posed,
 what ``frame_pose`` sends.
@@ -166,7 +167,7 @@ class AvatarPerson:
                 held = None if self._previous is None else self._previous._limbs
                 view = self.limb_view
                 local, self._limbs = limb_hold.hold_limbs(bones.rotations[0], view.bones_seen(), self.timestamp_ns,
-                                                          held, view.options.ease_s)  # fmt: skip
+                                                          held, view.options)  # fmt: skip
                 bones = dataclasses.replace(bones, rotations=local[None])
             self._bones = bones
             self._previous = None  # made: the chain before it is no longer needed

@@ -6,7 +6,7 @@ down and roll in degrees) instead of estimating the floor from the feet; ``--mir
 selfie views (every avatar output and engine frame is mirrored: your right hand moves the
 avatar's left, on the same side of the screen); ``--no-limb-hold`` lets the avatar's limbs follow
 the lifted joints where the 2D detector does not see them (by default they hold their last seen
-pose: :mod:`posecast.engines.limb_hold`).
+pose, and relax to rest after 1 s: :mod:`posecast.engines.limb_hold`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def add_avatar_arguments(parser: argparse.ArgumentParser, recorded_default: bool
         dest="limb_hold",
         action="store_false",
         help="let the avatar's limbs follow the lifted joints where the 2D detector does not see them (outside the "
-        "image, at its edge, or scored under 0.3); by default they hold their last seen pose and ease back in 0.2 s",
+        "image, at its edge, or scored under 0.3); by default they hold their last seen pose, relax to rest (arms "
+        "down) after 1 s out, and ease back in 0.2 s",
     )
 
 

@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-limb-hold", dest="limb_hold", action="store_false",
                         help="let the BVH's limbs follow the recorded joints where the 2D detector did not see them "
                              "(outside the image, at its edge, or scored under 0.3); by default they hold their last "
-                             "seen pose and ease back in 0.2 s, as the live avatar outputs do")  # fmt: skip
+                             "seen pose, relax to rest (arms down) after 1 s out and ease back in 0.2 s, as the live "
+                             "avatar outputs do")  # fmt: skip
     parser.set_defaults(func=export)
 
 

@@ -21,9 +21,9 @@ grid (a file: media time) keeps its frames as they are. Timestamps that do not i
 frames, or that give a rate no camera has, are refused: the take's timing is damaged.
 
 A limb the 2D detector did not see (outside the image or at its edge, or scored low) is held at
-its last seen rotation and eased back when seen again, on the take's own timestamps, as the live
-avatar outputs hold it (:mod:`posecast.engines.limb_hold`; :func:`limbs_seen`), before the
-rotations are resampled.
+its last seen rotation, relaxed to rest when it stays out over 1 s, and eased back when seen again,
+on the take's own timestamps, as the live avatar outputs hold it (:mod:`posecast.engines.limb_hold`;
+:func:`limbs_seen`), before the rotations are resampled.
 """
 
 from __future__ import annotations
@@ -260,10 +260,10 @@ def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
 
 def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
                   lengths_m: np.ndarray, ear_lines: np.ndarray, limbs: np.ndarray | None = None,
-                  limb_ease_s: float = 0.0) -> tuple[str, int, int, int, float]:  # fmt: skip
+                  limb_hold_options: LimbHoldOptions = LIMB_HOLD) -> tuple[str, int, int, int, float]:  # fmt: skip
     """World joints ``(F, 17, 3)`` (NaN without a pose) and ear lines ``(F, 3)`` (the head's twist,
     NaN where not known) stamped ``times_s`` ``(F,)``, the limb bones ``limbs`` ``(F, 8)`` not seen
-    held (``None``: none; :func:`limbs_seen`) → (BVH text
+    held as ``limb_hold_options`` say (``None``: none; :func:`limbs_seen`) → (BVH text
     in ``frame`` at ``fps`` on the take's uniform grid, its frame count, how many hold a pose:
     more than half a frame from the pose they show, the gaps held for :data:`MAX_HELD_S` only and
     the seconds that left out; the grid's last time may be that close past the take's last frame)."""
@@ -275,7 +275,7 @@ def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, fra
     grid_s = uniform_grid(times_s, fps)
     pose = rot.joints_to_rotations(joints[posed], lengths_m, None, ear_lines[posed])
     if limbs is not None:
-        kept = limb_hold.hold_track(pose.rotations, limbs[keep][posed], eased_ns, limb_ease_s)
+        kept = limb_hold.hold_track(pose.rotations, limbs[keep][posed], eased_ns, limb_hold_options)
         pose = rot.BonePose(pose.root_m, kept, pose.bone_lengths_m)
     pose, held_s = resample_pose(pose, times_s[posed], grid_s)
     target = engine_frames.get_frame(frame)
@@ -340,15 +340,14 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     fps = bounded_rate(recording, times_s, fps)
     resampled = not on_grid(times_s, fps)
     shortened, shortened_s = 0, 0.0
-    limbs, ease_s = None, 0.0
-    if limb_hold_options is not None:
-        limbs, ease_s = limbs_seen(recording, track, limb_hold_options), limb_hold_options.ease_s
+    limbs = None if limb_hold_options is None else limbs_seen(recording, track, limb_hold_options)
+    held_as = limb_hold_options or LIMB_HOLD
     if resampled:
         text, frames, held, shortened, shortened_s = resampled_bvh(joints, times_s, fps, frame, lengths, ear_lines,
-                                                                   limbs, ease_s)  # fmt: skip
+                                                                   limbs, held_as)  # fmt: skip
     else:  # one BVH frame per recorded frame, as recorded
         text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths, ear_lines, limbs, track.timestamp_ns,
-                                              ease_s)  # fmt: skip
+                                              held_as)  # fmt: skip
         frames = len(joints)
     rebuilt = rot.joints_to_rotations(joints[track.posed], lengths).joints()
     deviation = np.linalg.norm(rebuilt - joints[track.posed], axis=-1).max(axis=-1)

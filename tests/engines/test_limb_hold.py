@@ -1,11 +1,15 @@
-"""The limb hold (engines/limb_hold.py): which joints count as seen, and a limb bone held while
-unseen, eased back over its time when seen again."""
+"""The limb hold (engines/limb_hold.py): which joints count as seen, a limb bone held while
+unseen and relaxed to rest when it stays unseen, eased back over its time when seen again."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
-from posecast.engines import limb_hold, skeleton
+from posecast.engines import bvh_export, limb_hold, rotations, skeleton
+from posecast.engines.training.data.bvh import load_bvh_joints
 from scipy.spatial.transform import Rotation
 
 J = skeleton.JOINT_INDEX
@@ -41,13 +45,14 @@ def angle_deg(quat: np.ndarray) -> float:
     return float(np.degrees(Rotation.from_quat(quat).as_euler("zyx")[0]))
 
 
-def run(angles: list[float], seen_upper_arm: list[bool], ease_s: float = 0.2) -> list[float]:
-    """The right upper arm's angle sent for each frame (30 fps) of live ``angles``."""
+def run(angles: list[float], seen_upper_arm: list[bool], options: limb_hold.LimbHoldOptions = OPTIONS) -> list[float]:
+    """The right upper arm's angle sent for each frame (30 fps) of live ``angles`` (its rest, on
+    this straight body: 80 degrees about z, the T-pose's -x turned down to 10 degrees off -y)."""
     state, sent = None, []
     for i, (degrees, seen) in enumerate(zip(angles, seen_upper_arm, strict=True)):
         bones = np.ones(8, bool)
         bones[UPPER_ARM] = seen
-        out, state = limb_hold.hold_limbs(turned(degrees), bones, i * FRAME_NS, state, ease_s)
+        out, state = limb_hold.hold_limbs(turned(degrees), bones, i * FRAME_NS, state, options)
         np.testing.assert_allclose(np.delete(out, J["r_elbow"], axis=0), np.delete(turned(0), J["r_elbow"], axis=0))
         sent.append(angle_deg(out[J["r_elbow"]]))
     return sent
@@ -68,16 +73,15 @@ def test_the_ease_is_timed_by_the_clock_not_by_frames() -> None:
     state = None
     bones = np.ones(8, bool)
     bones[UPPER_ARM] = False
-    _, state = limb_hold.hold_limbs(turned(0.0), np.ones(8, bool), 0, state, 0.2)
-    _, state = limb_hold.hold_limbs(turned(90.0), bones, 10**8, state, 0.2)
-    out, state = limb_hold.hold_limbs(turned(60.0), np.ones(8, bool), 2 * 10**8, state, 0.2)  # seen again
+    _, state = limb_hold.hold_limbs(turned(0.0), np.ones(8, bool), 0, state, OPTIONS)
+    _, state = limb_hold.hold_limbs(turned(90.0), bones, 10**8, state, OPTIONS)
+    out, state = limb_hold.hold_limbs(turned(60.0), np.ones(8, bool), 2 * 10**8, state, OPTIONS)  # seen again
     assert angle_deg(out[J["r_elbow"]]) == pytest.approx(0.0)
-    out, state = limb_hold.hold_limbs(turned(60.0), np.ones(8, bool), 2 * 10**8 + 5 * 10**7, state, 0.2)
+    out, state = limb_hold.hold_limbs(turned(60.0), np.ones(8, bool), 2 * 10**8 + 5 * 10**7, state, OPTIONS)
     assert angle_deg(out[J["r_elbow"]]) == pytest.approx(15.0)  # a quarter of 0.2 s: a quarter of the way
 
 
-def test_a_limb_never_seen_follows_the_live_rotation_and_one_lost_again_while_easing_holds() -> None:
-    assert run([5.0, 50.0, -80.0], [False, False, False]) == pytest.approx([5.0, 50.0, -80.0])  # nothing to hold
+def test_a_limb_lost_again_while_easing_holds() -> None:
     sent = run([0.0, 90.0, 90.0, 90.0, 90.0, 90.0], [True, False, True, True, False, False])
     assert sent == pytest.approx([0.0, 0.0, 0.0, 15.0, 15.0, 15.0])
 
@@ -111,7 +115,128 @@ def test_a_limb_lost_for_longer_than_its_ease_eases_afresh_when_seen_again() -> 
     assert sent[11:] == pytest.approx([15.0 + 75.0 * k / 6 for k in range(1, 7)])
 
 
-@pytest.mark.parametrize("field, value", [("edge_margin_fraction", 0.5), ("min_confidence", 1.5), ("ease_s", -1.0)])
+REST_DEG = 80.0  # the right upper arm's rest in run(): -x turned 80 degrees about z, 10 degrees off -y
+
+
+def test_a_limb_unseen_past_rest_after_s_eases_to_rest_and_back_to_the_lifted_when_seen() -> None:
+    # seen at -30 degrees, then 3 s out of view while the lifter's guess swings, then seen at 40
+    out = 90
+    live = [-30.0] * 3 + [170.0 if k % 2 else -150.0 for k in range(out)] + [40.0] * 8
+    sent = np.array(run(live, [True] * 3 + [False] * out + [True] * 8))
+    lost_for_s = (np.arange(3, 3 + out) - 3) / 30  # from the first frame out
+    during = sent[3 : 3 + out]
+    assert during[lost_for_s <= 1.0 + 1e-6] == pytest.approx(-30.0)  # held for rest_after_s
+    assert during[lost_for_s >= 1.5 - 1e-6] == pytest.approx(REST_DEG, abs=1e-4)  # at rest after rest_ease_s more
+    easing = during[(lost_for_s > 1.0 + 1e-6) & (lost_for_s < 1.5 - 1e-6)]
+    assert len(easing) == 14  # 0.5 s at 30 fps (the 15th frame is on the rest)
+    # monotone, at an even pace: 110 degrees over 15 frames
+    np.testing.assert_allclose(np.diff([-30.0, *easing, REST_DEG]), 110.0 / 15, atol=1e-4)
+    # seen again: from the rest to the lifted arm over ease_s (0.2 s, 6 frames), then on it
+    back = sent[3 + out :]
+    assert back[0] == pytest.approx(REST_DEG)
+    assert back[1:7] == pytest.approx([REST_DEG - 40.0 * k / 6 for k in range(1, 7)])
+    assert back[7] == pytest.approx(40.0)
+
+
+def test_a_limb_seen_again_on_its_way_to_rest_eases_back_from_where_it_is() -> None:
+    live = [-30.0] * 3 + [170.0] * 38 + [40.0] * 8  # its last frame out 37 frames after the first
+    sent = run(live, [True] * 3 + [False] * 38 + [True] * 8)
+    way = -30.0 + 110.0 * 7 / 15  # 7 frames of the 15 from -30 to the rest (80)
+    assert sent[40] == pytest.approx(way, abs=1e-4)
+    assert sent[41:] == pytest.approx([way + (40.0 - way) * k / 6 for k in range(7)] + [40.0], abs=1e-4)
+
+
+def test_a_limb_never_seen_is_at_rest_from_the_first_frame_and_eases_to_the_lifted_when_seen() -> None:
+    # MediaPipe's guess of arms below a desk's view: nothing seen to hold, so no guess shown either
+    sent = run([5.0, 50.0, -80.0, 40.0, 40.0, 40.0, 40.0, 40.0, 40.0, 40.0, 40.0], [False] * 3 + [True] * 8)
+    assert sent[:4] == pytest.approx([REST_DEG] * 4)
+    assert sent[4:] == pytest.approx([REST_DEG - 40.0 * k / 6 for k in range(1, 7)] + [40.0])
+
+
+def test_a_limb_that_rested_while_lost_does_not_carry_on_the_ease_it_was_lost_in() -> None:
+    # lost in its ease back, it rests (at once here), and seen again soon after it eases from the
+    # rest: carrying on with the old ease would jump from the rest to that ease's place
+    options = limb_hold.LimbHoldOptions(ease_s=0.5, rest_after_s=0.0, rest_ease_s=1 / 30)
+    sent = run([0.0, 90.0, 90.0, 90.0, 90.0, 90.0, 90.0, 90.0], [True, False, True, True, False, False, True, True],
+               options)  # fmt: skip
+    assert sent[:6] == pytest.approx([0.0, 0.0, 0.0, 6.0, 6.0, REST_DEG])
+    assert sent[6:] == pytest.approx([REST_DEG, REST_DEG + 10.0 / 15])
+
+
+def test_rest_after_s_inf_holds_for_ever() -> None:
+    options = limb_hold.LimbHoldOptions(rest_after_s=math.inf)
+    assert run([-30.0] + [170.0] * 150, [True] + [False] * 150, options) == pytest.approx([-30.0] * 151)
+
+
+@pytest.mark.parametrize("leaning", [False, True])
+def test_the_rested_limbs_hang_down_along_the_body_on_both_sides(leaning: bool) -> None:
+    """Forward kinematics of the rest rotations: each upper arm down the chest's -y, 10 degrees out
+    from the body, the forearm straight on it, the hands clear of the hips; each leg straight down
+    the pelvis's -y. On an upright T-pose body that is down in the world; on a leaning, turned body
+    with shoulders shrugged (the clavicles' own rotation) it is along that body."""
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    local = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
+    limbs = np.array(limb_hold.LIMB_JOINTS)
+    local[limbs] = Rotation.from_euler("xyz", [40.0, -70.0, 100.0], degrees=True).as_quat()  # anywhere
+    if leaning:  # leaning and turned, shrugged, a pelvis off its hip line
+        local[J["pelvis"]] = Rotation.from_euler("yx", [35.0, 20.0], degrees=True).as_quat()
+        local[J["thorax"]] = Rotation.from_euler("zx", [-15.0, 10.0], degrees=True).as_quat()
+        local[J["r_shoulder"]] = Rotation.from_euler("z", 20.0, degrees=True).as_quat()
+        local[J["l_shoulder"]] = Rotation.from_euler("z", -12.0, degrees=True).as_quat()
+        local[J["r_hip"]] = Rotation.from_euler("z", -8.0, degrees=True).as_quat()
+    local[limbs] = limb_hold.rest_rotations(local)
+    joints = rotations.forward_kinematics(np.zeros((1, 3)), local[None], lengths)[0]
+    world = Rotation.from_quat(rotations.world_rotations(local[None])[0])
+    chest, pelvis = world[J["thorax"]], world[J["pelvis"]]
+    abduction = math.radians(limb_hold.REST_ARM_ABDUCTION_DEG)
+
+    def along(a: str, b: str, frame: Rotation) -> np.ndarray:
+        v = joints[J[b]] - joints[J[a]]
+        return frame.inv().apply(v / np.linalg.norm(v))
+
+    for side, out in (("r", -1.0), ("l", 1.0)):  # the subject's left is +x
+        down = [out * math.sin(abduction), -math.cos(abduction), 0.0]
+        np.testing.assert_allclose(along(f"{side}_shoulder", f"{side}_elbow", chest), down, atol=1e-9)
+        np.testing.assert_allclose(along(f"{side}_elbow", f"{side}_wrist", chest), down, atol=1e-9)
+        np.testing.assert_allclose(along(f"{side}_hip", f"{side}_knee", pelvis), [0.0, -1.0, 0.0], atol=1e-9)
+        np.testing.assert_allclose(along(f"{side}_knee", f"{side}_ankle", pelvis), [0.0, -1.0, 0.0], atol=1e-9)
+        if not leaning:  # upright: down in the world, the wrist outside the hip
+            direction = joints[J[f"{side}_elbow"]] - joints[J[f"{side}_shoulder"]]
+            assert direction[1] / np.linalg.norm(direction) < -0.98
+            assert out * joints[J[f"{side}_wrist"], 0] > out * joints[J[f"{side}_hip"], 0] + 0.05
+
+
+def test_the_bvh_export_rests_an_arm_out_of_view_for_3_s(tmp_path: Path) -> None:
+    """``joints_to_bvh`` (``posecast export --bvh``'s writer) with the right arm unseen after 0.1 s
+    of a T-pose: held level for 1 s, then hanging down beside the body, forearm straight."""
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    frames = 3 + 90
+    joints = np.repeat(rotations.rest_pose(lengths)[None] + [0.0, 1.0, 0.0], frames, axis=0)
+    guess = Rotation.from_euler("xz", np.stack([np.linspace(0, 720, frames), np.linspace(0, 300, frames)], axis=1),
+                                degrees=True)  # the lifter's arm out of view, swinging about  # fmt: skip
+    shoulder = joints[:, J["r_shoulder"]]
+    joints[:, J["r_elbow"]] = shoulder + guess.apply([-lengths[J["r_elbow"] - 1], 0.0, 0.0])
+    joints[:, J["r_wrist"]] = joints[:, J["r_elbow"]] + guess.apply([-lengths[J["r_wrist"] - 1], 0.0, 0.0])
+    joints[:3] = joints[0]  # ... seen level for 3 frames
+    joints[:3, J["r_elbow"]] = shoulder[0] + [-lengths[J["r_elbow"] - 1], 0.0, 0.0]
+    joints[:3, J["r_wrist"]] = joints[0, J["r_elbow"]] + [-lengths[J["r_wrist"] - 1], 0.0, 0.0]
+    seen = np.ones((frames, 8), bool)
+    seen[3:, [UPPER_ARM, limb_hold.LIMB_JOINTS.index(J["r_wrist"])]] = False
+    text, _ = bvh_export.joints_to_bvh(joints, 30.0, "world", lengths, None, seen, np.arange(frames) * FRAME_NS)
+    (tmp_path / "take.bvh").write_text(text)
+    read, _ = load_bvh_joints(tmp_path / "take.bvh")
+    upper = read[:, J["r_elbow"]] - read[:, J["r_shoulder"]]
+    fore = read[:, J["r_wrist"]] - read[:, J["r_elbow"]]
+    upper, fore = upper / np.linalg.norm(upper, axis=-1)[:, None], fore / np.linalg.norm(fore, axis=-1)[:, None]
+    np.testing.assert_allclose(upper[: 3 + 30], [[-1.0, 0.0, 0.0]] * 33, atol=1e-4)  # held for 1 s
+    hanging = [-math.sin(math.radians(10.0)), -math.cos(math.radians(10.0)), 0.0]
+    np.testing.assert_allclose(upper[3 + 45 :], [hanging] * 45, atol=1e-4)  # at rest from 1.5 s on
+    np.testing.assert_allclose(fore[3 + 45 :], [hanging] * 45, atol=1e-4)
+
+
+@pytest.mark.parametrize("field, value", [("edge_margin_fraction", 0.5), ("min_confidence", 1.5), ("ease_s", -1.0),
+                                          ("rest_after_s", -0.1), ("rest_after_s", math.nan), ("rest_ease_s", -1.0),
+                                          ("rest_ease_s", 11.0)])  # fmt: skip
 def test_bad_options_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         limb_hold.LimbHoldOptions(**{field: value})

@@ -41,7 +41,8 @@ def frame(i: int, people: dict[int, np.ndarray], lengths: dict[int, np.ndarray] 
     t = int(i * 1e9 / 30)
     poses = []
     for pid, cam in people.items():
-        person = PersonPose(pid, "tracking", np.zeros((17, 2), np.float32), np.ones(17, np.float32))
+        # the 2D mid-image: every limb seen (one never seen rests, engines/limb_hold.py)
+        person = PersonPose(pid, "tracking", np.full((17, 2), [640.0, 360.0], np.float32), np.ones(17, np.float32))
         person.joints_m, person.root_m = cam, cam[0]
         person.bone_lengths_m = (lengths or {}).get(pid, LENGTHS)
         poses.append(person)
@@ -351,3 +352,44 @@ def test_an_arm_out_of_the_image_is_held_in_the_rotations_and_the_frame_pose(mir
             assert not np.allclose(person.joints_world_m, fields[-1], atol=0.05)  # the lifted arm is up
     np.testing.assert_allclose(sent[1:], [sent[0], sent[0]], atol=1e-9)
     np.testing.assert_allclose(fields[1], fields[0], atol=1e-5)  # standing still, arm down, as last seen
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_an_arm_out_of_the_image_for_3_s_relaxes_to_hang_beside_the_body(mirror: bool) -> None:
+    """The right arm raised, then its elbow outside the image for 3 s while the lifter swings it:
+    the avatar's upper arm (its left one in a mirror) holds the raised pose for 1 s, turns down over
+    0.5 s, and then hangs beside the body, 10 degrees out, forearm straight, in the rotations and
+    in ``frame_pose`` (``limb_hold=None``: it follows the lifted arm)."""
+    raised = standing_world()
+    shoulder = raised[J["r_shoulder"]]
+    raised[J["r_elbow"]] = shoulder + [-LENGTHS[J["r_elbow"] - 1], 0.0, 0.0]  # out to the side, level
+    raised[J["r_wrist"]] = raised[J["r_elbow"]] + [-LENGTHS[J["r_wrist"] - 1], 0.0, 0.0]
+    swung = raised.copy()  # the lifter's guess out of view: forward, up
+    swung[J["r_elbow"]] = shoulder + [0.0, 0.0, LENGTHS[J["r_elbow"] - 1]]
+    swung[J["r_wrist"]] = swung[J["r_elbow"]] + [0.0, LENGTHS[J["r_wrist"] - 1], 0.0]
+    side, out = ("l", 1.0) if mirror else ("r", -1.0)  # the world's side of the held arm; its outward x
+    for held in (True, False):
+        avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None, mirror=mirror,
+                                           limb_hold=AvatarOptions().limb_hold if held else None))  # fmt: skip
+        upper_arm, steps = [], []
+        for i in range(3 + 90):
+            f = frame(i, {0: to_camera(raised if i < 3 else swung if i % 2 else raised)})
+            f.people[0].keypoints_px[:] = [640.0, 360.0]
+            if i >= 3:
+                f.people[0].keypoints_px[J["r_elbow"]] = [-4.0, 360.0]
+            person = avatar.process(f).people[0]
+            posed = person.posed_joints_world_m
+            upper_arm.append((posed[J[f"{side}_elbow"]] - posed[J[f"{side}_shoulder"]]) / LENGTHS[J["r_elbow"] - 1])
+            steps.append(person.bones.rotations[0, J[f"{side}_elbow"]])
+        fields = np.array(pose_fields(AvatarFrame(i, f.timestamp_ns, avatar.floor, [person]), 0, "world")
+                          ["frame_pose"]["joints"])  # fmt: skip
+        if not held:
+            np.testing.assert_allclose(fields, person.joints_world_m, atol=1e-5)  # the lifted arm
+            continue
+        turns = np.degrees((Rotation.from_quat(steps[:-1]).inv() * Rotation.from_quat(steps[1:])).magnitude())
+        np.testing.assert_allclose(upper_arm[: 3 + 30], [[out, 0.0, 0.0]] * 33, atol=1e-6)  # held, level, 1 s
+        assert turns[3 + 30 :].max() < 7.0  # down over 0.5 s: 90 degrees in 15 steps of 6
+        hanging = [out * np.sin(np.radians(10.0)), -np.cos(np.radians(10.0)), 0.0]
+        np.testing.assert_allclose(upper_arm[3 + 45 :], [hanging] * 45, atol=1e-6)  # at rest after 1.5 s
+        forearm = (fields[J[f"{side}_wrist"]] - fields[J[f"{side}_elbow"]]) / LENGTHS[J["r_wrist"] - 1]
+        np.testing.assert_allclose(forearm, hanging, atol=1e-5)  # straight, in what frame_pose sends

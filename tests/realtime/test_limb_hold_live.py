@@ -1,7 +1,7 @@
-"""The avatar holds an arm that leaves the image (README "At a desk"): the dance clip slid
-sideways until her right arm is out at the left edge, through the real pipeline (MediaPipe, the
-lifter, the avatar world). Without the hold her upper arm swung 165 degrees in one frame there
-(MediaPipe scores her elbow, 1 px outside, 0.88)."""
+"""The avatar holds an arm that leaves the image (README "At a desk"), and relaxes it to rest when
+it stays out: the dance clip slid sideways until her right arm is out at the left edge, through
+the real pipeline (MediaPipe, the lifter, the avatar world). Without the hold her upper arm swung
+165 degrees in one frame there (MediaPipe scores her elbow, 1 px outside, 0.88)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from posecast.engines import bvh_export, skeleton
+from posecast.engines import bvh_export, limb_hold, skeleton
 from posecast.engines.training.data.bvh import parse_bvh
 from posecast.realtime import cli
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
@@ -35,16 +35,27 @@ SLIDE = ([0, 10, 30, 45, 60], [0, 0, 280, 280, 0])
 FRAMES = 80
 
 
-def slid_dance(media_dir: Path, folder: Path) -> Path:
+#: her right arm raised (frames 40-70), slid out as it is and kept out for over 3 s: the 4 s clip
+#: played forwards, then backwards from its end
+SLIDE_RAISED = ([0, 40, 50, 150], [0, 0, 280, 280])
+FRAMES_RAISED = 150
+
+
+def slid_dance(media_dir: Path, folder: Path, slide: tuple[list[int], list[int]] = SLIDE,
+               frames: int = FRAMES) -> Path:  # fmt: skip
     folder.mkdir()
     capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
-    for i in range(FRAMES):
-        image = capture.read()[1]
-        shift = int(np.interp(i, *SLIDE))
+    images = []
+    while len(images) < frames and (read := capture.read())[0]:
+        images.append(read[1])
+    capture.release()
+    images += images[-2::-1]  # (back and forth, for more frames than the clip's 120)
+    for i in range(frames):
+        image = images[i]
+        shift = int(np.interp(i, *slide))
         slid = np.zeros_like(image)
         slid[:, : image.shape[1] - shift] = image[:, shift:]
         cv2.imwrite(str(folder / f"{i:03d}.png"), slid)
-    capture.release()
     return folder
 
 
@@ -80,6 +91,44 @@ def test_an_arm_out_of_the_image_holds_and_follows_again(media_dir: Path, pose_m
     back = np.flatnonzero(out)[-1] + 1
     assert steps[back:].max() < 30.0
     np.testing.assert_allclose(posed[back + 12 :], live[back + 12 :], atol=1e-6)
+
+
+def test_an_arm_out_of_the_image_for_3_s_relaxes_to_hang_beside_the_body(media_dir: Path, pose_model_path: Path,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    """Her right arm slid out raised and kept out: held 1 s (``rest_after_s``), then turned down to
+    hang beside her body over 0.5 s at under 20 degrees a frame, and hanging there, the forearm
+    straight, while the lifter's arm swings on (README "Limbs out of view")."""
+    folder = slid_dance(media_dir, tmp_path / "slid", SLIDE_RAISED, FRAMES_RAISED)
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=str(pose_model_path)))
+    local, chest, posed, seen, times_s = [], [], [], [], []
+    with build_pipeline(options) as pipeline, open_source(str(folder)) as source:
+        for frame in pipeline.run(source):
+            person = frame.world.people[0]
+            local.append(person.bones.rotations[0, ARM])
+            chest.append(person.bones.world_rotations()[0, J["thorax"]])
+            posed.append(person.posed_joints_world_m)
+            seen.append(person.limb_view.bones_seen()[limb_hold.LIMB_JOINTS.index(J["r_elbow"])])
+            times_s.append(frame.timestamp_ns / 1e9)
+    assert len(local) == FRAMES_RAISED
+    local, posed, seen, times_s = np.array(local), np.array(posed), np.array(seen), np.array(times_s)
+    lost = int(np.flatnonzero(~seen)[0])
+    assert 40 <= lost <= 55 and not seen[lost:].any()  # out raised, and for 3 s
+    assert times_s[-1] - times_s[lost] > 3.0
+    steps = turn_deg(local[:-1], local[1:])  # (F - 1, 2): each bone's turn on its parent from the frame before
+    out_for_s = times_s[1:] - times_s[lost]
+    assert steps[(out_for_s > 0) & (out_for_s <= 1.0 + 1e-3)].max() < 1e-6  # held for rest_after_s
+    assert steps[out_for_s > 0].max() < 20.0  # no jump out of view (the lifter's arm turned up to 68 degrees a frame)
+    upper = posed[:, J["r_elbow"]] - posed[:, J["r_shoulder"]]
+    fore = posed[:, J["r_wrist"]] - posed[:, J["r_elbow"]]
+    in_chest = Rotation.from_quat(chest).inv()
+    upper = in_chest.apply(upper / np.linalg.norm(upper, axis=1)[:, None])
+    fore = in_chest.apply(fore / np.linalg.norm(fore, axis=1)[:, None])
+    raised = np.degrees(np.arccos(-upper[lost - 1, 1]))
+    assert raised > 90.0  # her arm was above the shoulder when it left
+    at_rest = times_s - times_s[lost] >= 1.5 - 1e-3
+    hanging = [-np.sin(np.radians(10.0)), -np.cos(np.radians(10.0)), 0.0]
+    np.testing.assert_allclose(upper[at_rest], np.broadcast_to(hanging, upper[at_rest].shape), atol=1e-6)
+    np.testing.assert_allclose(fore[at_rest], np.broadcast_to(hanging, fore[at_rest].shape), atol=1e-6)
 
 
 @pytest.mark.parametrize("flag, held", [([], True), (["--no-limb-hold"], False)])
@@ -135,7 +184,7 @@ def test_the_bvh_of_a_take_holds_an_arm_out_of_the_image(media_dir: Path, pose_m
     joints, ear_lines, _ = world_joints(recording, track, lengths)
     times_s = np.cumsum([0.0, *np.where(np.arange(FRAMES - 1) % 3 == 0, 2 / 30, 1 / 30)])
     text, frames, *_ = resampled_bvh(joints, times_s, 30.0, "world", lengths, ear_lines,
-                                     limbs_seen(recording, track, LIMB_HOLD), LIMB_HOLD.ease_s)  # fmt: skip
+                                     limbs_seen(recording, track, LIMB_HOLD), LIMB_HOLD)  # fmt: skip
     (tmp_path / "resampled.bvh").write_text(text)
     steps = bvh_arm_steps(tmp_path / "resampled.bvh")
     grid_out = np.interp(np.arange(frames) / 30.0, times_s, out.astype(float)) == 1.0  # between two frames out

@@ -46,7 +46,8 @@ def walk_in_camera() -> tuple[np.ndarray, np.ndarray]:
 
 
 def pose_frame(i: int, joints_cam: np.ndarray, lengths: np.ndarray, fps: float = 30.0) -> PoseFrame:
-    person = PersonPose(0, "tracking", np.zeros((17, 2), np.float32), np.ones(17, np.float32))
+    # the 2D mid-image: every limb seen (one never seen rests, engines/limb_hold.py)
+    person = PersonPose(0, "tracking", np.full((17, 2), [640.0, 360.0], np.float32), np.ones(17, np.float32))
     person.joints_m, person.joints_rel_m = joints_cam, joints_cam - joints_cam[0]
     person.root_m, person.bone_lengths_m = joints_cam[0], lengths
     t = int(i * 1e9 / fps)
