@@ -44,7 +44,13 @@ axis keeps its anatomical sign and the upper arm twists as far as the shoulder d
 plane can face any way: choosing the sign by the parent's frame instead flipped the upper arm
 by half a turn, elbow bent backwards, in 1 frame of 90 of real CMU motion); the hip turns the
 thigh much less, so a knee's hinge axis is taken on the side of the hips' frame (a
-hyperextended knee does not turn the leg round). The neck only swings from the chest's frame;
+hyperextended knee does not turn the leg round), with a margin: the sign nearest the twist it
+carries from the frame before, unless that puts the axis more than :data:`KNEE_SIDE_MARGIN_DEG`
+past the perpendicular to the hips' frame (a knee bent backwards: about 180° from it), where the
+other sign is taken; at its first bend, the hips' side. Taken afresh each frame, an axis near the
+perpendicular (a thigh raised and turned, the shin across: a figure-four) took either sign on
+joint noise of 2 mm, and the thigh and shin turned half a turn in a frame while the joints
+stayed. The neck only swings from the chest's frame;
 the head (the neck→head bone) takes its twist from the line between the ears where the detector
 gives them in 3D (``ear_lines``: MediaPipe's world landmarks), so a face turned from the chest
 turns the avatar's head, and otherwise swings like the neck (the 17 joints carry no face
@@ -109,13 +115,18 @@ _HINGES = {
 }  # fmt: skip
 #: Hinges that bend one way only: their axis keeps its sign (the others follow the parent's side).
 ONE_WAY_HINGES = frozenset({"elbow_r", "elbow_l"})
+#: A knee's hinge axis keeps the sign nearest its twist of the frame before until that puts it this
+#: far (degrees) past the perpendicular to the hips' frame, on the far side (module docstring).
+KNEE_SIDE_MARGIN_DEG = 30.0
+_SIDE_MARGIN_COS = float(np.cos(np.radians(90.0 + KNEE_SIDE_MARGIN_DEG)))
 
 
 @dataclass(frozen=True)
 class HingeTwists:
     """Each hinge's twist at the last frame, carried to the next call (module docstring):
     ``radians`` ``(4,)`` in :data:`HINGE_NAMES` order, the angle about the bone from its parent's
-    untwisted frame; ``NaN``: the limb has not been seen bent yet (its parent's twist)."""
+    untwisted frame (it also keeps a knee's hinge axis on its side); ``NaN``: the limb has not
+    been seen bent yet (its parent's twist)."""
 
     radians: np.ndarray
 
@@ -314,13 +325,11 @@ def _world_frames(joints: np.ndarray, twists_rad: np.ndarray, ear_lines: np.ndar
         reference = rule_vectors[:, level].copy()
         hinge = is_hinge[level]
         if hinge.any():
-            h, ref = reference[:, hinge], parent_ref[:, hinge]
-            # a two-way hinge stays on the parent's side
-            side = np.where((np.einsum("fnc,fnc->fn", h, ref) < 0) & ~is_one_way[level][hinge], -1.0, 1.0)
             slots = _HINGE_SLOTS[level][hinge]
             reference[:, hinge], twists_rad[slots] = _followed_twist(
-                _unit(bone[:, hinge]), ref, side[..., None] * h, twists_rad[slots]
-            )
+                _unit(bone[:, hinge]), parent_ref[:, hinge], reference[:, hinge], twists_rad[slots],
+                ~is_one_way[level][hinge],
+            )  # fmt: skip
         # "parent" bones, and the head where its ears are not known, carry the parent's frame
         carried = is_parent[level] | (is_ears[level] & ~np.isfinite(reference).all(axis=-1))
         reference[carried] = parent_ref[carried]
@@ -329,13 +338,15 @@ def _world_frames(joints: np.ndarray, twists_rad: np.ndarray, ear_lines: np.ndar
 
 
 def _followed_twist(
-    bone: np.ndarray, parent_ref: np.ndarray, hinge_axis: np.ndarray, twist_rad: np.ndarray
+    bone: np.ndarray, parent_ref: np.ndarray, hinge_axis: np.ndarray, twist_rad: np.ndarray, two_way: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The twist references ``(F, n, 3)`` of ``n`` hinges over ``F`` frames in time order, and their
     twists ``(n,)`` after the last: each frame moves the twist (about the unit ``bone``, from
     ``parent_ref``, both ``(F, n, 3)``) towards the ``hinge_axis``'s ``(F, n, 3)`` by the share that
     the bend (the axis's length, a sine) warrants (module docstring); ``twist_rad`` ``(n,)`` before
-    them, NaN: none yet (the parent's until a bend is seen)."""
+    them, NaN: none yet (the parent's until a bend is seen). The ``two_way`` ``(n,)`` hinges take
+    their axis with the sign nearest the twist before, kept on the parent's side by the margin of
+    :data:`KNEE_SIDE_MARGIN_DEG`; the others as it is."""
     u = _unit(parent_ref - np.sum(parent_ref * bone, axis=-1, keepdims=True) * bone)
     v = _cross(bone, u)
     measured = np.arctan2(np.sum(hinge_axis * v, axis=-1), np.sum(hinge_axis * u, axis=-1))  # (F, n)
@@ -345,7 +356,12 @@ def _followed_twist(
     for f in range(len(measured)):  # sequential: each frame starts from the last (cheap: n <= 2 angles)
         seen = share[f] > 0.0
         start = np.where(np.isnan(twist), 0.0, twist)
-        step = (measured[f] - start + np.pi) % (2.0 * np.pi) - np.pi  # the shortest way round
+        # a two-way hinge's axis: the sign nearest the twist before (none yet: the parent's side),
+        # the other where that lies past the margin on the parent's far side
+        flipped = np.where(np.isnan(twist), np.cos(measured[f]), np.cos(measured[f] - twist)) < 0.0
+        flipped ^= np.cos(measured[f] + np.pi * flipped) < _SIDE_MARGIN_COS
+        axis_rad = measured[f] + np.pi * (flipped & two_way)
+        step = (axis_rad - start + np.pi) % (2.0 * np.pi) - np.pi  # the shortest way round
         twist = np.where(seen, start + share[f] * step, twist)
         followed[f] = np.where(np.isnan(twist), 0.0, twist)
     twist = np.where(np.isnan(twist), twist, (twist + np.pi) % (2.0 * np.pi) - np.pi)

@@ -15,10 +15,12 @@ from posecast.engines import rotations as rot
 from posecast.engines import skeleton
 from posecast.engines.bvh_export import fill_gaps, hierarchy, joints_to_bvh
 from posecast.engines.training.data.bvh import load_bvh_joints, parse_bvh
+from scipy.spatial.transform import Rotation
 
 CMU = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
 BLENDER = shutil.which("blender")
 BLENDER_SCRIPT = Path(__file__).with_name("blender_read_bvh.py")
+J = skeleton.JOINT_INDEX
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +151,32 @@ def test_frames_after_the_last_pose_and_in_gaps_hold_their_pose_exactly(run_join
     np.testing.assert_array_equal(rows[:73], motion(joints_to_bvh(joints[:73], 120.0, "world", lengths)[0]))
     rows = motion(joints_to_bvh(gap, 120.0, "world", lengths)[0])
     np.testing.assert_array_equal(rows[73:93], np.repeat(rows[72:73], 20, axis=0))
+
+
+def test_a_knee_bent_square_to_the_hips_does_not_turn_the_thigh_round(tmp_path: Path) -> None:
+    """QA: the BVH of the squats clip turned a quarter turned LeftUpLeg 179 degrees in a frame, its
+    knee's hinge axis square to the hips' frame, the joints still. A figure-four (the left thigh
+    raised and out, the knee bent 90 degrees, the shin across) with 2 mm of noise, 10 s at 30 fps:
+    read back, the thigh and shin turn a few degrees a frame."""
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    pose = rot.rest_pose(lengths) + [0.0, 1.0, 0.0]
+    thigh = np.array([0.3, -0.2, 1.0]) / np.linalg.norm([0.3, -0.2, 1.0])
+    pose[J["l_knee"]] = pose[J["l_hip"]] + lengths[J["l_knee"] - 1] * thigh
+    pose[J["l_ankle"]] = pose[J["l_knee"]] + lengths[J["l_ankle"] - 1] * thigh
+    # a straight leg keeps the hips' frame: its rest reference (+x), on the thigh, is square to the thigh
+    straight = Rotation.from_quat(rot.joints_to_rotations(pose[None]).world_rotations()[0, J["l_knee"]])
+    pose[J["l_ankle"]] = pose[J["l_knee"]] - lengths[J["l_ankle"] - 1] * straight.apply(rot.TWIST["l_knee"][1])
+    joints = pose + np.random.default_rng(0).normal(0.0, 0.002, (300, skeleton.NUM_JOINTS, 3))
+    path = tmp_path / "figure_four.bvh"
+    path.write_text(joints_to_bvh(joints, 30.0, "world", lengths)[0])
+    motion = parse_bvh(path)
+    first = np.cumsum([0] + [len(c) for c in motion.channels])
+    for name in ("LeftUpLeg", "LeftLeg"):
+        k = motion.names.index(name)
+        turns = [(c[0], first[k] + i) for i, c in enumerate(motion.channels[k]) if c.endswith("rotation")]
+        q = Rotation.from_euler("".join(a for a, _ in turns), motion.motion[:, [col for _, col in turns]], degrees=True)
+        steps = np.degrees((q[1:] * q[:-1].inv()).magnitude())
+        assert steps.max() < 20, f"{name}: {np.sum(steps > 90)} turns over 90 degrees, the largest {steps.max():.0f}"
 
 
 @pytest.mark.skipif(BLENDER is None, reason="blender not installed (Debian: apt-get install -y blender)")

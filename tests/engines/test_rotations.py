@@ -212,6 +212,72 @@ def test_a_limb_straightened_holds_its_twist() -> None:
     np.testing.assert_allclose(twist, -50, atol=1e-6)
 
 
+def figure_four(frames: int, noise_m: float) -> np.ndarray:
+    """``frames`` rest poses ``(F, 17, 3)`` with the left thigh raised forwards and a little out,
+    the knee bent 90 degrees and the shin across the body, ``noise_m`` of noise on every joint:
+    the knee's hinge axis lies square to the hips' frame swung onto the thigh (the reference its
+    side is taken by), where noise of millimetres puts it on either side."""
+    joints = rot.rest_pose(LENGTHS)
+    thigh = np.array([0.3, -0.2, 1.0]) / np.linalg.norm([0.3, -0.2, 1.0])
+    joints[J["l_knee"]] = joints[J["l_hip"]] + LENGTHS[J["l_knee"] - 1] * thigh
+    joints[J["l_ankle"]] = joints[J["l_knee"]] + LENGTHS[J["l_ankle"] - 1] * thigh
+    # a straight leg keeps the hips' frame: its rest reference (+x), on the thigh, is square to the thigh
+    straight = Rotation.from_quat(rot.joints_to_rotations(joints[None]).world_rotations()[0, J["l_knee"]])
+    joints[J["l_ankle"]] = joints[J["l_knee"]] - LENGTHS[J["l_ankle"] - 1] * straight.apply(rot.TWIST["l_knee"][1])
+    return joints + np.random.default_rng(0).normal(0.0, noise_m, (frames, skeleton.NUM_JOINTS, 3))
+
+
+def test_a_knee_bent_square_to_the_hips_does_not_turn_the_leg_round() -> None:
+    """QA's figure-four with 2 mm of joint noise: taking the knee's side afresh each frame turned
+    the thigh and the shin by half a turn in 141 of 299 frames while the joints moved millimetres.
+    Carried from frame to frame (a frame at a time as the live outputs, or the whole take as the
+    BVH export), the axis keeps its sign and the leg only trembles."""
+    joints = figure_four(300, 0.002)
+    # each frame alone (a first frame: the hips' side) shows the axis on either side
+    alone = np.array([rot.joints_to_rotations(f[None]).rotations[0, J["l_knee"]] for f in joints])
+    assert (angle_deg(alone[1:], alone[:-1]) > 90).sum() > 50
+    whole = rot.joints_to_rotations(joints)
+    assert np.abs(whole.joints() - joints).max() < 1e-9
+    local, world = whole.rotations, whole.world_rotations()
+    for bone in ("l_knee", "l_ankle"):  # thigh and shin, relative to their parents and in the world
+        for q in (local[:, J[bone]], world[:, J[bone]]):
+            assert angle_deg(q[1:], q[:-1]).max() < 20
+    twists, frames = None, []
+    for frame in joints:
+        pose = rot.joints_to_rotations(frame[None], hinge_twists=twists)
+        frames.append(pose.rotations[0])
+        twists = pose.hinge_twists
+    assert angle_deg(np.array(frames), whole.rotations).max() < 1e-6
+
+
+def bent_left_leg(bends_deg: np.ndarray, planes_deg: np.ndarray) -> np.ndarray:
+    """Rest poses ``(F, 17, 3)`` with the left shin bent ``bends_deg`` backwards (a knee's way),
+    its bend plane turned ``planes_deg`` about the upright thigh (180: the shin forwards, the knee
+    bent backwards)."""
+    bend, phi = np.radians(bends_deg), np.radians(planes_deg)
+    joints = np.repeat(rot.rest_pose(LENGTHS)[None], len(bend), axis=0)
+    shin = np.stack([-np.sin(bend) * np.sin(phi), -np.cos(bend), -np.sin(bend) * np.cos(phi)], -1)
+    joints[:, J["l_ankle"]] = joints[:, J["l_knee"]] + LENGTHS[J["l_ankle"] - 1] * shin
+    return joints
+
+
+def test_a_knee_keeps_its_side_to_the_margin_and_turns_no_leg_round_when_bent_backwards() -> None:
+    """A knee bent 60 degrees whose bend plane turns from the knee's way (shin back) to the shin
+    forwards, 2 degrees a frame: the thigh turns with it to KNEE_SIDE_MARGIN_DEG past square to the
+    hips, then once by half a turn back to the hips' side (a knee bent backwards turns no thigh
+    round). A knee bent forwards, then 15 degrees backwards in the next frame and forwards again
+    keeps the thigh's turn."""
+    planes = np.arange(0.0, 181.0, 2.0)
+    pose = rot.joints_to_rotations(bent_left_leg(np.full(len(planes), 60.0), planes))
+    thigh = pose.rotations[:, J["l_knee"]]
+    steps = angle_deg(thigh[1:], thigh[:-1])
+    assert np.flatnonzero(steps > 90).tolist() == [np.argmax(planes[1:] > 90 + rot.KNEE_SIDE_MARGIN_DEG)]
+    assert np.sort(steps)[-2] < 2.5
+    assert angle_deg(thigh[-1], [0, 0, 0, 1]) < 1e-6  # the hips' side: the thigh as the hips hold it
+    pose = rot.joints_to_rotations(bent_left_leg(np.array([40.0, 40, 15, 40, 40]), np.array([0.0, 0, 180, 0, 0])))
+    assert angle_deg(pose.rotations[:, J["l_knee"]], np.array([[0, 0, 0, 1]] * 5)).max() < 1e-6
+
+
 def test_a_stream_a_frame_at_a_time_gives_the_rotations_of_the_whole() -> None:
     """The live outputs make one frame at a time, carrying the hinges' twists: the same rotations
     as the whole take at once (the BVH export's way)."""

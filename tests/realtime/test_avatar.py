@@ -275,6 +275,35 @@ def test_a_frame_missed_keeps_the_limbs_twists() -> None:
     np.testing.assert_allclose(np.array([live[i] for i in posed]), whole.rotations, atol=1e-9)
 
 
+def figure_four_world(frames: int) -> np.ndarray:
+    """``standing_world`` ``frames`` times with the left thigh raised forwards and a little out, the
+    knee bent 90 degrees and the shin across the body (the knee's hinge axis square to the hips'
+    frame on the thigh, the reference its side is taken by), 2 mm of noise on every joint."""
+    world = standing_world()
+    thigh = np.array([0.3, -0.2, 1.0]) / np.linalg.norm([0.3, -0.2, 1.0])
+    world[J["l_knee"]] = world[J["l_hip"]] + LENGTHS[J["l_knee"] - 1] * thigh
+    world[J["l_ankle"]] = world[J["l_knee"]] + LENGTHS[J["l_ankle"] - 1] * thigh
+    # a straight leg keeps the hips' frame: its rest reference (+x), on the thigh, is square to the thigh
+    straight = Rotation.from_quat(rotations.joints_to_rotations(world[None]).world_rotations()[0, J["l_knee"]])
+    world[J["l_ankle"]] = world[J["l_knee"]] - LENGTHS[J["l_ankle"] - 1] * straight.apply(rotations.TWIST["l_knee"][1])
+    return world + np.random.default_rng(0).normal(0.0, 0.002, (frames, skeleton.NUM_JOINTS, 3))
+
+
+def test_a_knee_bent_square_to_the_hips_does_not_turn_the_avatar_s_leg_round() -> None:
+    """QA: the squats clip turned a quarter had a knee bent 82 degrees whose hinge axis lay square to
+    the hips' frame, and frame_pose and VMC turned the avatar's LeftUpperLeg 180 degrees in a frame
+    while the joints moved under 1 cm. A figure-four with 2 mm of noise through the avatar filter:
+    the thigh and shin ``--frame unity`` sends only tremble."""
+    avatar, signs, sent = AvatarWorld(AvatarOptions(floor=FLOOR)), rotations.SignContinuity(), []
+    for i, world in enumerate(figure_four_world(150)):
+        out = avatar.process(frame(i, {0: to_camera(world)}))
+        sent.append(pose_fields(out, 0, "unity", signs)["frame_pose"]["rotations"])
+    for bone in ("l_knee", "l_ankle"):
+        q = np.array(sent)[:, J[bone]]
+        steps = np.degrees((Rotation.from_quat(q[1:]).inv() * Rotation.from_quat(q[:-1])).magnitude())
+        assert steps.max() < 20, f"{bone}: {np.sum(steps > 90)} turns over 90 degrees, the largest {steps.max():.0f}"
+
+
 def test_two_people_whose_feet_disagree_get_one_persons_floor() -> None:
     """Each person's depth comes from their own height: a second person lifted 30 % farther than
     the first one's floor would put them has feet below it. The floor is the first person's alone
