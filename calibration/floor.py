@@ -29,6 +29,10 @@ is (a jump or a raised foot lifts the lower ankle in a minority of frames only; 
 stays in place is taken where the lower leg is straight, :func:`standing_frames`); the floor is
 :data:`ANKLE_HEIGHT_FRACTION` of the subject's height below it.
 
+Only poses whose ankles lie below the body tell where the floor is (:func:`feet_below_body`), and
+a floor whose up comes out at ``max_tilt_deg`` is not one (:func:`tilt_limit_notice`): the camera
+is turned or the person is not upright.
+
 **Contacts** (:func:`foot_contacts`): a foot is on the floor while its ankle is within
 ``contact_height_m`` of the standing ankle level and moves slower than ``contact_speed_m_s``
 along the floor.
@@ -65,12 +69,40 @@ def feet_seen(confidence: np.ndarray) -> np.ndarray:
     """Whether each pose's two ankles were seen: ``(...)`` bool (:func:`ankles_seen`)."""
     return ankles_seen(confidence).all(axis=-1)
 
+
 #: The ankle joint of a standing person is this fraction of their height above the floor
 #: (the Bandai-Namco skeleton the lifter learned its joints from: 0.117 m for an actor whose
 #: posecast height is 1.54 m; the lateral malleolus of anthropometric tables: 0.039).
 ANKLE_HEIGHT_FRACTION = 0.076
 #: The camera's guess of up when nothing else is known: a level camera (camera axes, y down).
 CAMERA_UP = (0.0, -1.0, 0.0)
+
+
+#: A pose tells where the floor is only with both ankles at least this fraction of its legs'
+#: length (thigh and shin) below the pelvis, along a level camera's up. Measured 2026-12-07 through
+#: the lifter: the dance's and the squats' ankles lie 0.52 and 0.43 legs below at the least (a
+#: squat's bottom, the camera 3 degrees down); MediaPipe, shown the dance with all but the top
+#: 45 % of the image blanked, folded the ankles up to her head at confidence 0.5-0.66: 0.8-0.9 legs
+#: *above* (the floor then came out at its 35-degree limit); the clips turned upside down, -0.8 to
+#: -1.0; on their side, about 0 (-0.3 to 0.3).
+FEET_BELOW_PELVIS_LEGS = 0.25
+_HIPS, _KNEES = [_J["l_hip"], _J["r_hip"]], [_J["l_knee"], _J["r_knee"]]
+_LEVEL_UP = np.array(CAMERA_UP)
+
+
+def feet_below_body(joints_cam: np.ndarray, camera_up: np.ndarray = CAMERA_UP) -> np.ndarray:
+    """Whether each pose's ``(..., 17, 3)`` two ankles lie where feet can stand: both at least
+    :data:`FEET_BELOW_PELVIS_LEGS` of the legs' mean length below the pelvis along ``camera_up``
+    (a level camera's, the guess the floor's tilt is held near): ``(...)`` bool. Not below: the 2D
+    detector folded the legs up, or the camera is turned or the person not upright, and their
+    ankles say nothing of the floor."""
+    joints = np.asarray(joints_cam, dtype=np.float64)
+    up = _LEVEL_UP if camera_up is CAMERA_UP else _unit(np.asarray(camera_up, dtype=np.float64))
+    hips, knees, ankles = joints[..., _HIPS, :], joints[..., _KNEES, :], joints[..., list(ANKLES), :]
+    thighs, shins = knees - hips, ankles - knees  # (sums of squares: np.linalg.norm costs more, a call a pose)
+    legs_m = (np.sqrt((thighs * thighs).sum(axis=-1)) + np.sqrt((shins * shins).sum(axis=-1))).mean(axis=-1)
+    below_m = (joints[..., skeleton.ROOT, :] @ up)[..., None] - ankles @ up
+    return (below_m >= FEET_BELOW_PELVIS_LEGS * legs_m[..., None]).all(axis=-1)  # (NaN: False, unsaid)
 
 
 @dataclass(frozen=True)
@@ -209,6 +241,31 @@ def rough_floor_notice(poses: int) -> str | None:
             "tens of centimetres and several degrees off")  # fmt: skip
 
 
+#: A floor whose up lies within this many degrees of ``max_tilt_deg`` from the camera's guess is
+#: not taken (:func:`tilt_limit_notice`): :func:`estimate_up` holds an up that came out further
+#: at the limit itself, and one just inside it is as doubtful.
+TILT_LIMIT_MARGIN_DEG = 1.0
+
+
+def tilt_limit_notice(
+    floor: Floor, options: FloorOptions | None = None, camera_up: np.ndarray = CAMERA_UP
+) -> str | None:
+    """Why a floor estimated from the feet is not to be trusted, or ``None``: its up lies at
+    ``max_tilt_deg`` from the camera's guess, or within :data:`TILT_LIMIT_MARGIN_DEG` of it. The
+    body's own up was that far or further from a level camera's: the camera is turned, or the
+    person is not upright (QA, 2026-12-07: the squats and the dance turned upside down gave a floor
+    tilted 34.8 degrees, buried the avatar's head 0.41 m under it; turned on their side, rolled
+    33-34 degrees, half-fallen)."""
+    opts = options or FloorOptions()
+    if opts.max_tilt_deg <= TILT_LIMIT_MARGIN_DEG:  # up is the camera's guess: nothing was fitted
+        return None
+    cosine = float(np.clip(_unit(np.asarray(camera_up, dtype=np.float64)) @ floor.up_cam, -1.0, 1.0))
+    if np.degrees(np.arccos(cosine)) < opts.max_tilt_deg - TILT_LIMIT_MARGIN_DEG:
+        return None
+    return (f"the body's up is {opts.max_tilt_deg:g} degrees or more from a level camera's (the floor's limit): "
+            "the camera is turned, or the person is not upright")  # fmt: skip
+
+
 def estimate_floor(
     joints_cam: np.ndarray, height_m: float, options: FloorOptions | None = None, up_cam: np.ndarray | None = None
 ) -> Floor:
@@ -298,6 +355,20 @@ def floor_from_transform(transform: np.ndarray, source: str = "calibrated") -> F
     if transform.shape != (4, 4) or not np.isfinite(transform).all():
         raise CalibrationError(f"camera_to_world must be a finite 4 x 4 matrix, got shape {transform.shape}")
     return Floor(transform[1, :3], -float(transform[1, 3]), None, source)
+
+
+def floor_between(start: Floor, end: Floor, fraction: float) -> Floor:
+    """The floor ``fraction`` (0..1) of the way from ``start`` to ``end`` at an even pace: up
+    turned along the great circle between theirs, the camera's height moved linearly (``end``'s
+    source; no standing ankle level)."""
+    cosine = float(np.clip(start.up_cam @ end.up_cam, -1.0, 1.0))
+    angle = float(np.arccos(cosine))
+    if angle < 1e-9 or angle > np.pi - 1e-6:  # (the same up; opposite ups, which no estimate gives: the end's)
+        up = end.up_cam
+    else:
+        up = _unit((np.sin((1.0 - fraction) * angle) * start.up_cam + np.sin(fraction * angle) * end.up_cam)
+                   / np.sin(angle))  # fmt: skip
+    return Floor(up, start.level_m + fraction * (end.level_m - start.level_m), None, end.source)
 
 
 def to_world(points_cam: np.ndarray, transform: np.ndarray) -> np.ndarray:

@@ -5,14 +5,19 @@ The floor belongs to the camera, not to a person, but it is estimated from one p
 at a time: each person's depth comes from their own assumed or measured height, so two people's
 feet need not lie on one plane, and pooling them made a provisional floor that jumped by 0.8 m
 every few poses (QA, two people filmed apart). The estimator keeps each person's poses with
-both feet seen; the floor comes from the person with the most of them, re-estimated every 5th
-pose (state ``estimating``, a provisional floor), and is fixed (``estimated``) once that
-person's poses span ``window_s`` seconds (a passer-by seen in fewer frames does not fix it),
-until the stream ends. A floor given by calibration is
-fixed from the start (``calibrated``); it is checked once against the standing feet of the
-first person whose poses span ``window_s``. Each person's feet are placed by their own height.
-The world origin is on the floor below the first root position it saw, and stays
-there: people who come and go keep one world.
+both feet seen below the body (:func:`~posecast.calibration.floor.feet_below_body`); the floor
+comes from the person with the most of them, re-estimated every 5th pose (state ``estimating``,
+a provisional floor), and is fixed (``estimated``) once that person's poses span ``window_s``
+seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. A floor at
+its tilt limit (:func:`~posecast.calibration.floor.tilt_limit_notice`) is not taken: the floor
+stays as it was (``assumed``, or the last provisional one), and a window of such poses is
+followed by a fresh one. The log says once when the floor is fixed, and once why it stays
+assumed (no feet after ``window_s`` of poses; a window at the limit). A floor given by
+calibration is fixed from the start (``calibrated``); it is checked once against the standing
+feet of the first person whose poses span ``window_s``. Each person's feet are placed by their
+own height. The world origin is on the floor below the first root position it saw, and stays
+there: people who come and go keep one world. :class:`FloorEase` carries the people from one
+floor to the next.
 """
 
 from __future__ import annotations
@@ -69,6 +74,18 @@ class FloorState:
         }  # fmt: skip
 
 
+@dataclass
+class _WhyAssumed:
+    """Why the floor is still assumed: the poses whose ankles were unseen, ``folded`` (seen but not
+    below the body), and the ``feet`` below it whose floor was refused at its tilt limit (``limit``:
+    why)."""
+
+    unseen: int = 0
+    folded: int = 0
+    feet: int = 0
+    limit: str | None = None
+
+
 class FloorEstimator:
     """The stream's floor: ``add(joints_cam, timestamp_ns)`` per tracked person and frame,
     ``state`` for the current floor. ``height_m``: the height of a person ``add`` is given none
@@ -83,6 +100,10 @@ class FloorEstimator:
         self._first_ns: dict[int, int] = {}  # person id → the first of them
         self._heights_m: dict[int, float] = {}  # person id → their height, as last given
         self._origin: np.ndarray | None = None
+        # why the floor is still assumed, said once after window_s of poses (None: said, or not assumed)
+        self._why_assumed: _WhyAssumed | None = None if floor is not None else _WhyAssumed()
+        self._origin_ns = 0  # when the origin was placed: the first pose
+        self._limit_said = False  # a floor at the tilt limit is said once a stream
         self._fixed = floor is not None
         # a given floor's check: person id → their ankles' heights above it; None once checked
         self._given_heights: dict[int, list[float]] | None = {} if floor is not None else None
@@ -94,47 +115,123 @@ class FloorEstimator:
     def state(self) -> FloorState:
         return self._state
 
+    @property
+    def origin_cam(self) -> np.ndarray | None:
+        """The world's origin, before it is laid on the floor: the first root position seen
+        (camera frame; ``None`` before)."""
+        return self._origin
+
     def add(self, joints_cam: np.ndarray, timestamp_ns: int, feet_seen: bool = True, person_id: int = 0,
             height_m: float | None = None) -> FloorState:  # fmt: skip
         """Take one person's pose ``(17, 3)`` (camera frame, metres); returns the floor state.
         ``feet_seen``: both ankles were seen (:func:`~posecast.calibration.floor.feet_seen`); a
-        pose without places the world's origin, if it is the first, and says nothing of the floor
-        (legs out of view are MediaPipe's guess). ``person_id``: whose pose (module docstring);
+        pose without, or whose ankles are not below the body, places the world's origin, if it is
+        the first, and says nothing of the floor (legs out of view are MediaPipe's guess; legs it
+        folded up, its mistake). ``person_id``: whose pose (module docstring);
         ``height_m``: theirs (else the estimator's ``height_m``)."""
         joints = np.asarray(joints_cam, dtype=np.float64)
         if not np.isfinite(joints).all():
             return self._state
         if self._origin is None:  # the world's origin: on the floor below the first root seen
             self._origin = joints[skeleton.ROOT].copy()
+            self._origin_ns = timestamp_ns
             floor = self._state.floor
             self._state = FloorState(self._state.state, floor, fl.camera_to_world(floor, self._origin))
         height_m = self.height_m if height_m is None else height_m
-        if (not feet_seen or height_m is None or (self._fixed and self._given_heights is None)
-                or not fl.has_extent(joints)):  # fmt: skip
+        if (self._fixed and self._given_heights is None) or height_m is None or not fl.has_extent(joints):
             # (fixed, and checked if given: nothing more to learn from the feet; every joint at one
             # point: a damaged pose, which ended a replay's run. Tested in that order: a fixed floor,
             # every frame from 2 s on, returns first)
             return self._state
+        self._take(joints, timestamp_ns, feet_seen, person_id, height_m)
+        if self._why_assumed is not None:
+            self._say_why_assumed(timestamp_ns)
+        return self._state
+
+    def _take(self, joints: np.ndarray, timestamp_ns: int, feet_seen: bool, person_id: int, height_m: float) -> None:
+        """:meth:`add`'s work on a pose that can tell of the floor."""
+        why = self._why_assumed
+        # legs out of view are MediaPipe's guess; legs it folded up (at her head, QA), or a camera
+        # turned or a person not upright, say nothing of the floor either
+        if not (feet_seen and fl.feet_below_body(joints)):
+            if why is not None:
+                why.folded += feet_seen
+                why.unseen += not feet_seen
+            return
         self._heights_m[person_id] = height_m
         first_ns = self._first_ns.setdefault(person_id, timestamp_ns)
         if self._fixed:
             self._check_given(joints, timestamp_ns, person_id)
-            return self._state
+            return
+        if why is not None:
+            why.feet += 1
         poses = self._poses.setdefault(person_id, [])
         poses.append(joints)
         if poses is not max(self._poses.values(), key=len):  # the floor is the best-seen person's
-            return self._state
+            return
         done = (timestamp_ns - first_ns) * 1e-9 >= self.options.window_s
         if not done and len(poses) % _EVERY != 1:  # the provisional floor: every few poses
-            return self._state
+            return
         floor = fl.estimate_floor(np.stack(poses), height_m, self.options)
+        if notice := fl.tilt_limit_notice(floor, self.options):  # not taken: the floor stays as it was
+            if why is not None:
+                why.limit = notice
+            if done:  # a whole window at the limit: said once, and the next window is tried afresh
+                self._at_limit(notice, len(poses), (timestamp_ns - first_ns) * 1e-9, person_id)
+                del self._poses[person_id], self._first_ns[person_id]
+            return
+        self._why_assumed = None
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
         if done:
+            span_s = (timestamp_ns - first_ns) * 1e-9
+            rough = fl.rough_floor_notice(len(poses))
+            log.info("floor estimated from %d poses of person %d over %.1f s: camera %.2f m above it, tilt %.1f deg, "
+                     "roll %.1f deg%s", len(poses), person_id, span_s, floor.camera_height_m, floor.tilt_deg,
+                     floor.roll_deg, f" ({rough})" if rough else "")  # fmt: skip
             self._fixed = True
             self._poses.clear()
             self._first_ns.clear()
             self._heights_m.clear()
-        return self._state
+
+    def _say_why_assumed(self, timestamp_ns: int) -> None:
+        """Once the poses since the first span ``window_s`` and the floor is still assumed, say why,
+        once (a run at a desk said nothing, its avatar's height a guess; so did one whose floor was
+        refused)."""
+        span_s = (timestamp_ns - self._origin_ns) * 1e-9
+        if span_s < self.options.window_s:
+            return
+        why, self._why_assumed = self._why_assumed, None
+        assumed = f"the floor stays assumed (a level camera {ASSUMED_FLOOR.camera_height_m:g} m up)"
+        given = "pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE"
+        if not why.folded and not why.feet:
+            log.info("%s: in %.1f s of poses none had both ankles seen (the legs out of view?), and the avatar's "
+                     "height is a guess until they are; or %s", assumed, span_s, given)  # fmt: skip
+            return
+        parts = []
+        if why.feet:  # (the first pose with feet is always fitted: still assumed, its floor was refused)
+            self._limit_said = True
+            parts.append(f"{why.feet} had both ankles seen below the hips, but the floor from them is not taken "
+                         f"({why.limit or 'too few'})")  # fmt: skip
+        if why.folded:
+            parts.append(f"{why.folded} had both ankles seen but not below the hips (under "
+                         f"{fl.FEET_BELOW_PELVIS_LEGS:g} of the legs below the pelvis in a level camera's view: the 2D "
+                         "detector folded the legs up, or the camera is turned, or the person is not "
+                         "upright)")  # fmt: skip
+        parts.append(f"{why.unseen} had them unseen")
+        log.warning("%s: in %.1f s of poses, %s; %s", assumed, span_s, ", ".join(parts[:-1]) + " and " + parts[-1],
+                    given)  # fmt: skip
+
+    def _at_limit(self, notice: str, poses: int, span_s: float, person_id: int) -> None:
+        """Say once that a whole window's floor was at its tilt limit, and so not taken."""
+        if self._limit_said:
+            return
+        self._limit_said = True
+        if self._state.state == "assumed":
+            self._why_assumed = None  # (said here)
+        kept = "assumed" if self._state.state == "assumed" else "the provisional one"
+        log.warning("the floor from %d poses of person %d over %.1f s is not taken, it stays %s: %s (pass "
+                    "--floor-camera HEIGHT,TILT[,ROLL] or --floor FILE for a camera turned that far)", poses, person_id,
+                    span_s, kept, notice)  # fmt: skip
 
     def _check_given(self, joints: np.ndarray, timestamp_ns: int, person_id: int) -> None:
         """Over the first ``window_s`` of one person's poses on a given floor (the first person
@@ -157,6 +254,75 @@ class FloorEstimator:
             log.warning("the given floor (%s) puts the standing feet %.2f m %s it: check the camera's height and "
                         "tilt (--floor-camera, or the --floor file), or leave them out to estimate the floor",
                         floor.source, abs(off_m), "below" if off_m < 0 else "above")  # fmt: skip
+
+
+#: A change of floor reaches the people stood on it within this long, at an even pace (stream
+#: clock, seconds). The limbs' 0.2 s would carry a floor found 0.67 m off (the squats shifted half
+#: out of the image, on the assumed floor, QA) at 3.4 m/s, a fall, and at that clip's 5 fps in one
+#: frame; over 1 s it goes at 0.67 m/s, slower than a person sits down, and the feet are on the new
+#: floor a second after it is found.
+FLOOR_EASE_S = 1.0
+
+
+class FloorEase:
+    """The camera→world transform the people are stood with: the floor's, and when the floor
+    changes (``assumed`` to ``estimating``, each provisional floor, ``estimated``), from where
+    they stand to it at an even pace (:func:`~posecast.calibration.floor.floor_between`), within
+    ``ease_s``. A change while one eases goes on from where it is at the pace it had (faster where
+    it would take longer than ``ease_s``): restarted over ``ease_s`` at each provisional floor (every
+    5 poses), the people never quite reached the floor. The world's origin stays below the same
+    point. ``update(floor_state, origin_cam, timestamp_ns)`` once a frame."""
+
+    def __init__(self, ease_s: float = FLOOR_EASE_S) -> None:
+        self.ease_s = ease_s
+        self._target: FloorState | None = None
+        self._start: fl.Floor | None = None  # the floor eased from (None: on the target)
+        self._start_ns = 0
+        self._duration_s = ease_s
+        self._pace = (0.0, 0.0)  # the ease's camera height m/s and turn rad/s
+
+    def update(self, target: FloorState, origin_cam: np.ndarray | None, timestamp_ns: int) -> np.ndarray:
+        """The transform ``(4, 4)`` to stand this frame's people with (``origin_cam``: the
+        :attr:`FloorEstimator.origin_cam` of ``target``)."""
+        if self._target is None or not self._target.origin_placed or origin_cam is None or self.ease_s <= 0:
+            self._target, self._start = target, None  # nobody stood on the last floor: this one at once
+            return target.camera_to_world
+        if target.floor is not self._target.floor:
+            self._ease_to(target.floor, timestamp_ns)
+        self._target = target
+        floor = self._floor_at(timestamp_ns)
+        if floor is target.floor:
+            return target.camera_to_world
+        transform = fl.camera_to_world(floor, origin_cam)
+        transform.flags.writeable = False  # (handed out with the frame, as the floor's own)
+        return transform
+
+    def _ease_to(self, floor: fl.Floor, timestamp_ns: int) -> None:
+        """Start easing from where the people stand now to ``floor``."""
+        easing = self._start is not None and self._floor_at(timestamp_ns) is not self._target.floor
+        start = self._floor_at(timestamp_ns)
+        distances = (abs(floor.level_m - start.level_m), _angle(start.up_cam, floor.up_cam))
+        duration_s = self.ease_s
+        if easing:  # at the pace of the ease under way, arriving within ease_s all the same
+            duration_s = max((min(self.ease_s, d / pace) if pace > 0 else (self.ease_s if d > 0 else 0.0))
+                             for d, pace in zip(distances, self._pace, strict=True))  # fmt: skip
+        self._start, self._start_ns, self._duration_s = start, timestamp_ns, duration_s
+        self._pace = tuple(d / duration_s if duration_s > 0 else 0.0 for d in distances)
+
+    def _floor_at(self, timestamp_ns: int) -> fl.Floor:
+        if self._start is None or self._duration_s <= 0:
+            self._start = None
+            return self._target.floor
+        done = (timestamp_ns - self._start_ns) * 1e-9 / self._duration_s
+        if not 0.0 <= done < 1.0:  # (done; or a clock that went back: a replay's next pass)
+            self._start = None
+            return self._target.floor
+        return fl.floor_between(self._start, self._target.floor, done)
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle between unit vectors ``a`` and ``b``, radians."""
+    return float(np.arccos(np.clip(a @ b, -1.0, 1.0)))
 
 
 class FootContacts:

@@ -26,6 +26,10 @@ hanging, legs straight) when it stays out over 1 s or was never seen, and eases 
 lifted one over 0.2 s when seen again (``limb_hold``; the lifter's guess there swung the avatar's
 arm 165 deg in a frame, QA); :attr:`AvatarPerson.posed_joints_world_m` are the joints so posed,
 what ``frame_pose`` sends.
+
+When the floor changes (found from the feet, each provisional floor, fixed) the people reach it
+over :data:`~posecast.calibration.ground.FLOOR_EASE_S` (:class:`~posecast.calibration.ground.
+FloorEase`): the avatar dropped 0.67 m in one frame when the squats' floor was found (QA).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..calibration import floor as fl
-from ..calibration.ground import FloorEstimator, FloorState, FootContacts
+from ..calibration.ground import FloorEase, FloorEstimator, FloorState, FootContacts
 from ..engines import face, frames, limb_hold, rotations, skeleton
 from ..engines.limb_hold import LimbHoldOptions
 from .lifting.smoothing import OneEuroFilter, OneEuroOptions
@@ -176,12 +180,16 @@ class AvatarPerson:
 
 @dataclass
 class AvatarFrame:
-    """The floor as it stands and every tracked person of one frame, in person-id order."""
+    """The floor as it stands (as the meta states it) and every tracked person of one frame, in
+    person-id order; ``camera_to_world`` ``(4, 4)``: the transform the people were stood with, the
+    floor's or, for :data:`~posecast.calibration.ground.FLOOR_EASE_S` after it changed, on the way
+    to it (``None``: the floor's)."""
 
     frame_id: int
     timestamp_ns: int
     floor: FloorState | None
     people: list[AvatarPerson]
+    camera_to_world: np.ndarray | None = None
 
 
 class AvatarWorld:
@@ -193,6 +201,8 @@ class AvatarWorld:
         self._floor: FloorEstimator | None = None
         if self.options.floor is not None:  # stated from the start
             self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor)
+        # a new floor is eased into: it dropped the avatar 0.67 m in one frame (QA)
+        self._floor_ease = FloorEase()
         self._contacts: dict[int, FootContacts] = {}
         self._filters: dict[int, OneEuroFilter] = {}
         self._ears: dict[int, _Ears] = {}  # the head's twist: each person's ear line, filtered and held
@@ -228,7 +238,8 @@ class AvatarWorld:
             height_m = skeleton.height_from_bone_lengths(_lengths(person))  # each person's feet by their own size
             self._floor.add(person.joints_m, frame.timestamp_ns, feet_seen, person.person_id, height_m)
         state = self.floor
-        people = [self._person(p, state, frame.timestamp_ns, frame.image_size) for p in tracked]
+        stood = None if state is None else self._floor_ease.update(state, self._floor.origin_cam, frame.timestamp_ns)
+        people = [self._person(p, stood, frame.timestamp_ns, frame.image_size) for p in tracked]
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
             self._filters.pop(gone, None)
@@ -245,11 +256,11 @@ class AvatarWorld:
         for gone in set(self._last) - held:
             del self._last[gone]
             self._chain_locks.pop(gone, None)
-        return AvatarFrame(frame.frame_id, frame.timestamp_ns, state, people)
+        return AvatarFrame(frame.frame_id, frame.timestamp_ns, state, people, stood)
 
-    def _person(self, person: PersonPose, state: FloorState, timestamp_ns: int,
+    def _person(self, person: PersonPose, camera_to_world: np.ndarray, timestamp_ns: int,
                 image_size: tuple[int, int]) -> AvatarPerson:  # fmt: skip
-        joints = fl.to_world(person.joints_m, state.camera_to_world)
+        joints = fl.to_world(person.joints_m, camera_to_world)
         lengths = _lengths(person)
         # (a person's filter and contacts are built once, not on every frame as setdefault would)
         if self.options.one_euro is not None:
@@ -258,7 +269,7 @@ class AvatarWorld:
                 one_euro = self._filters[person.person_id] = OneEuroFilter(self.options.one_euro)
             # the person's own bone lengths again: a filter shortens bones a little in fast moves
             joints = skeleton.with_bone_lengths(one_euro.process(joints, timestamp_ns), lengths)
-        ears = self._ear_line(person, joints, state.camera_to_world, timestamp_ns)
+        ears = self._ear_line(person, joints, camera_to_world, timestamp_ns)
         if self.options.mirror:
             joints = frames.mirror_joints(joints)
             ears = ears * np.array([1.0, -1.0, -1.0])  # the mirror image's left ear is the right one reflected
@@ -348,7 +359,10 @@ def pose_fields(world: AvatarFrame | None, person_id: int, frame: frames.Frame |
     fields: dict = {"root_height_m": person.root_height_m, "foot_contact": contacts}
     if frame is not None:
         if isinstance(frame, str):
-            frame = frames.get_frame(frame, None if world.floor is None else world.floor.camera_to_world)
+            stood = world.camera_to_world  # (the people's, on the way to a new floor)
+            if stood is None and world.floor is not None:
+                stood = world.floor.camera_to_world
+            frame = frames.get_frame(frame, stood)
         quats = frames.bone_pose_to_frame(person.bones, frame).rotations[0]
         if signs is not None:
             quats = signs(person_id, quats)

@@ -1,5 +1,6 @@
 """Collects what measuring the floor from the feet needs: the first tracked person's joints and
-bone lengths in the frames where both ankles were seen (``posecast calibrate floor``)."""
+bone lengths in the frames where both ankles were seen below the body (``posecast calibrate
+floor``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ MIN_FLOOR_POSES = 10
 
 class FeetCollector(Sink):
     """Keeps the first tracked person's published joints (camera frame) and bone lengths, from
-    the frames in which both of their ankles were seen, for ``posecast calibrate floor``."""
+    the frames in which both of their ankles were seen below the body (as the live floor takes
+    them: :func:`~posecast.calibration.floor.feet_below_body`), for ``posecast calibrate floor``."""
 
     name = "feet"
     inline = True
@@ -32,7 +34,7 @@ class FeetCollector(Sink):
 
     def write(self, frame: PoseFrame) -> None:
         for person in frame.tracked[:1]:
-            if not fl.feet_seen(person.confidence):
+            if not (fl.feet_seen(person.confidence) and fl.feet_below_body(person.joints_m)):
                 continue
             self.poses.append(np.asarray(person.joints_m, dtype=np.float64))
             if person.bone_lengths_m is not None:
@@ -42,11 +44,16 @@ class FeetCollector(Sink):
         """The floor under the collected feet (raises when too few poses were seen)."""
         if len(self.poses) < MIN_FLOOR_POSES:
             raise CalibrationError(
-                f"saw a person with both feet in view in only {len(self.poses)} frames of {source}: stand fully in "
-                "view, feet included, and step around for a few seconds (or pass --camera-height and --tilt)"
+                f"saw a person with both feet in view in only {len(self.poses)} frames of {source} (below the hips, "
+                "standing): stand upright fully in view, feet included, and step around for a few seconds (or pass "
+                "--camera-height and --tilt)"
             )
         lengths = np.median(self.lengths, axis=0) if self.lengths else skeleton.bone_lengths(self.poses[-1])
         floor = fl.estimate_floor(np.stack(self.poses), skeleton.height_from_bone_lengths(lengths))
+        if limit := fl.tilt_limit_notice(floor):  # (a file at the limit buried every run's avatar on it)
+            raise CalibrationError(f"the floor measured from {len(self.poses)} poses of {source} is not taken: "
+                                   f"{limit}; stand upright in view of a camera held upright (or pass "
+                                   "--camera-height, --tilt and --roll)")  # fmt: skip
         if notice := fl.rough_floor_notice(len(self.poses)):
             log.warning("%s; measure longer (--seconds), stepping around", notice)
         return floor, f"estimated from the feet, {len(self.poses)} poses of {source}"

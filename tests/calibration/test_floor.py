@@ -4,13 +4,15 @@ camera→world transform, a floor from the camera's height and tilt, and foot co
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 from posecast.calibration import floor as fl
 from posecast.calibration.errors import CalibrationError
-from posecast.calibration.ground import FloorEstimator, FootContacts
+from posecast.calibration.ground import FloorEase, FloorEstimator, FloorState, FootContacts
 from posecast.engines import rotations, skeleton
 from posecast.engines.metrics import knee_bend_deg
 from scipy.spatial.transform import Rotation
@@ -342,3 +344,189 @@ def test_a_rise_s_bent_knees_do_not_count_as_standing() -> None:
     cam = to_camera(world, rotation, translation)
     assert fl.estimate_floor(cam, 1.70).camera_height_m == pytest.approx(0.95, abs=0.01)
     assert fl.estimate_floor(cam, 1.70, fl.FloorOptions(straight_knee_deg=30.0)).camera_height_m > 0.98
+
+
+def live(estimator: FloorEstimator, cam: np.ndarray, first: int = 0, feet_seen: bool = True) -> list[str]:
+    """Each pose of ``cam`` ``(F, 17, 3)`` added at 30 fps from frame ``first``: the states."""
+    return [estimator.add(pose, int((first + i) * 1e9 / 30), feet_seen).state for i, pose in enumerate(cam)]
+
+
+def floor_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name.endswith("ground")]
+
+
+def test_feet_below_the_body() -> None:
+    """A pose's feet tell where the floor is only when both ankles lie a quarter of the legs or more
+    below the pelvis in a level camera's view: MediaPipe folded the ankles up to the head of a
+    dancer whose body below the shoulders was blanked (confidence 0.5-0.66), and that floor came out
+    at its 35-degree limit (QA). Standing, squatting, on one leg, seen 30 degrees down: below."""
+    world = crouching()  # standing, then squatting (the pelvis 0.35 m down)
+    one_leg = standing(10)
+    one_leg[:, J["l_knee"]] += [0, 0.10, -0.15]
+    one_leg[:, J["l_ankle"]] += [0, 0.35, -0.30]
+    for poses in (world, one_leg):
+        rotation, translation = camera(tilt_deg=30.0, roll_deg=0.0, height_m=1.2, target=poses[0, 0])
+        cam = to_camera(poses, rotation, translation)
+        assert fl.feet_below_body(cam).all()
+        folded = cam.copy()
+        folded[:, J["l_ankle"]] = cam[:, J["head"]] + [0.1, 0.0, 0.0]  # one ankle at the head is enough
+        assert not fl.feet_below_body(folded).any()
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=180.0, height_m=1.2, target=world[0, 0])  # upside down
+    assert not fl.feet_below_body(to_camera(world, rotation, translation)).any()
+    assert fl.feet_below_body(np.full((17, 3), np.nan)).shape == () and not fl.feet_below_body(np.full((17, 3), np.nan))
+
+
+def test_the_live_floor_takes_no_folded_feet_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
+    """QA: the folded ankles (seen, at the head) made the floor `estimating` at its 35-degree limit.
+    They are not taken: the floor stays assumed, and once the first 2 s are over a warning says why,
+    once; feet below the body then give the floor, and its fixing is said once with its figures."""
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=0.0, height_m=1.2, target=standing(1)[0, 0])
+    cam = to_camera(standing(150), rotation, translation)
+    folded = cam.copy()
+    folded[:75, list(fl.ANKLES)] = cam[:75, [J["head"]]] + [[0.1, 0.0, 0.0], [-0.1, 0.0, 0.0]]  # 2.5 s
+    estimator = FloorEstimator(1.70)
+    with caplog.at_level(logging.INFO, "posecast"):
+        states = live(estimator, folded)
+    assert set(states[:75]) == {"assumed"}
+    assert states[75] == "estimating" and states[-1] == "estimated"
+    assert estimator.state.floor.camera_height_m == pytest.approx(1.2, abs=0.02)
+    said = floor_lines(caplog)
+    assert said[0] == ("WARNING", "the floor stays assumed (a level camera 1.5 m up): in 2.0 s of poses, 61 had "
+                       "both ankles seen but not below the hips (under 0.25 of the legs below the pelvis in a level "
+                       "camera's view: the 2D detector folded the legs up, or the camera is turned, or the person is "
+                       "not upright) and 0 had them unseen; pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE")
+    assert said[1] == ("INFO", "floor estimated from 61 poses of person 0 over 2.0 s: camera 1.21 m above it, tilt "
+                       "5.0 deg, roll 0.0 deg")  # (the ankles 0.12 m up, 0.13 taken: 1.21)
+    assert len(said) == 2, said
+
+
+def test_every_reason_the_floor_stays_assumed_is_said_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """QA's dance with her body below the shoulders blanked: mostly legs unseen, a few poses with
+    the ankles folded up to her head, and one whose lifted ankles lay below the hips but whose floor
+    came out at the limit. Nothing was said; now one warning after 2 s gives each reason."""
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=0.0, height_m=1.2, target=standing(1)[0, 0])
+    cam = to_camera(standing(90), rotation, translation)
+    folded = cam.copy()
+    folded[:, list(fl.ANKLES)] = cam[:, [J["head"]]] + [[0.1, 0.0, 0.0], [-0.1, 0.0, 0.0]]
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=40.0, height_m=1.2, target=standing(1)[0, 0])
+    turned = to_camera(standing(1), rotation, translation)[0]
+    estimator = FloorEstimator(1.70)
+    with caplog.at_level(logging.INFO, "posecast"):
+        for i in range(90):
+            pose, seen = (folded[i], True) if 50 <= i < 54 else (turned, True) if i == 54 else (cam[i], False)
+            assert estimator.add(pose, int(i * 1e9 / 30), seen).state == "assumed"
+    assert floor_lines(caplog) == [("WARNING", "the floor stays assumed (a level camera 1.5 m up): in 2.0 s of poses, "
+                                    "1 had both ankles seen below the hips, but the floor from them is not taken (the "
+                                    "body's up is 35 degrees or more from a level camera's (the floor's limit): the "
+                                    "camera is turned, or the person is not upright), 4 had both ankles seen but not "
+                                    "below the hips (under 0.25 of the legs below the pelvis in a level camera's view: "
+                                    "the 2D detector folded the legs up, or the camera is turned, or the person is not "
+                                    "upright) and 56 had them unseen; pass --floor-camera HEIGHT,TILT[,ROLL] or "
+                                    "--floor FILE")]  # fmt: skip
+
+
+def test_legs_never_seen_are_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A webcam at a desk: the floor stays assumed, said once after the first 2 s (nothing was
+    said), never again however long the run."""
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=0.0, height_m=1.2, target=standing(1)[0, 0])
+    cam = to_camera(standing(300), rotation, translation)  # 10 s
+    estimator = FloorEstimator(1.70)
+    with caplog.at_level(logging.INFO, "posecast"):
+        states = live(estimator, cam, feet_seen=False)
+    assert set(states) == {"assumed"}
+    assert floor_lines(caplog) == [("INFO", "the floor stays assumed (a level camera 1.5 m up): in 2.0 s of poses none "
+                                    "had both ankles seen (the legs out of view?), and the avatar's height is a "
+                                    "guess until they are; or pass --floor-camera HEIGHT,TILT[,ROLL] or --floor "
+                                    "FILE")]  # fmt: skip
+
+
+@pytest.mark.parametrize("roll_deg", [40.0, 34.5, 30.0])
+def test_a_floor_at_its_tilt_limit_is_not_taken(roll_deg: float, caplog: pytest.LogCaptureFixture) -> None:
+    """QA: the clips turned upside down or on their side gave floors at the 35-degree limit (tilt
+    34.8; roll 33-34), `estimated` without a word, the avatar buried or half-fallen. A fit at the
+    limit, or within 1 degree of it, is not taken: the floor stays assumed, said once (the window
+    is tried again every 2 s); 30 degrees is taken."""
+    rotation, translation = camera(tilt_deg=0.0, roll_deg=roll_deg, height_m=1.2, target=standing(1)[0, 0])
+    cam = to_camera(standing(200), rotation, translation)  # 6.7 s: three windows
+    assert fl.feet_below_body(cam).all()  # (the feet are below the body in a level camera's view)
+    estimator = FloorEstimator(1.70)
+    with caplog.at_level(logging.INFO, "posecast"):
+        states = live(estimator, cam)
+    said = floor_lines(caplog)
+    if roll_deg == 30.0:
+        assert states[-1] == "estimated" and estimator.state.floor.roll_deg == pytest.approx(30.0, abs=0.5)
+        assert len(said) == 1 and said[0][1].startswith("floor estimated")
+        return
+    assert set(states) == {"assumed"}
+    assert len(said) == 1 and said[0] == ("WARNING", "the floor from 61 poses of person 0 over 2.0 s is not taken, it "
+                                          "stays assumed: the body's up is 35 degrees or more from a level camera's "
+                                          "(the floor's limit): the camera is turned, or the person is not upright "
+                                          "(pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE for a camera "
+                                          "turned that far)")  # fmt: skip
+    assert estimator._poses[0] and len(estimator._poses[0]) < 61  # (a new window: nothing piles up)
+
+
+def test_a_floor_that_reaches_the_limit_keeps_the_last_good_one(caplog: pytest.LogCaptureFixture) -> None:
+    """The camera turned on its side a second into the window: the provisional floors stand while
+    their fits are within the limit, the later ones at the limit are not taken (the last good one
+    stays), and none is fixed."""
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=0.0, height_m=1.2, target=standing(1)[0, 0])
+    upright = to_camera(standing(30), rotation, translation)
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=70.0, height_m=1.2, target=standing(1)[0, 0])
+    turned = to_camera(standing(60), rotation, translation)
+    estimator = FloorEstimator(1.70)
+    live(estimator, upright)
+    assert estimator.state.state == "estimating" and estimator.state.floor.tilt_deg == pytest.approx(5.0, abs=0.5)
+    floors = []
+    with caplog.at_level(logging.INFO, "posecast"):
+        for i, pose in enumerate(turned, start=30):
+            floors.append(estimator.add(pose, int(i * 1e9 / 30)))
+    assert {f.state for f in floors} == {"estimating"}
+    assert all(fl.tilt_limit_notice(f.floor) is None for f in floors)  # never one at the limit
+    # the fits reached the limit within the window, and the last good floor stayed from then on
+    assert floors[-1] is floors[-25]
+    assert [m for _, m in floor_lines(caplog)] == [
+        "the floor from 61 poses of person 0 over 2.0 s is not taken, it stays the provisional one: the body's up is "
+        "35 degrees or more from a level camera's (the floor's limit): the camera is turned, or the person is not "
+        "upright (pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE for a camera turned that far)"]
+
+
+def test_a_new_floor_is_eased_into() -> None:
+    """FloorEase: a change of floor reaches the people over 1 s at an even pace (the avatar dropped
+    0.67 m in one frame, QA); a change while one eases goes on from where it is, at its pace; a new
+    state of the same floor (fixed) changes nothing; the origin stays below the same point."""
+    origin = np.array([0.2, 0.3, 3.0])  # the first root, camera frame
+    assumed = fl.floor_from_camera_pose(1.5, 0.0)
+    found = fl.floor_from_camera_pose(1.0, 12.0, 3.0)
+    better = fl.floor_from_camera_pose(1.1, 10.0)
+
+    def state(name: str, floor: fl.Floor) -> FloorState:
+        return FloorState(name, floor, fl.camera_to_world(floor, origin))
+
+    ease = FloorEase(1.0)
+    states = [state("assumed", assumed)] * 10 + [state("estimating", found)] * 20
+    states += [state("estimating", better)] * 5
+    states += [dataclasses.replace(states[-1], state="estimated")] * 40
+    heights = []
+    for i, target in enumerate(states):
+        transform = ease.update(target, origin, int(i * 1e9 / 30))
+        heights.append(fl.to_world(origin, transform)[1])
+        np.testing.assert_allclose(fl.to_world(origin, transform)[[0, 2]], 0.0, atol=1e-9)  # below the same point
+    on = [fl.to_world(origin, s.camera_to_world)[1] for s in states]  # the origin's height on each floor
+    assert heights[:11] == pytest.approx([on[0]] * 11, abs=1e-12)  # the assumed floor until the first change
+    assert heights[70:] == pytest.approx(on[70:], abs=1e-12)  # the last floor 1 s after its change (frame 30)
+    # an even pace: the first change's drop spread over 30 frames
+    first_step = (on[9] - on[10]) / 30
+    assert np.diff(heights[10:31]) == pytest.approx(np.full(20, -first_step), rel=0.03)
+    assert abs(on[9] - on[10]) > 1.0  # (the change eased is a large one)
+    # the second, a third of a second later, goes on from where it is at that pace: there sooner
+    # than a second later (eased afresh over 1 s at every provisional floor, every 5 poses, the
+    # people never quite reached it)
+    second = np.diff(heights[30:61])
+    arrived = int(np.argmax(np.abs(second) < 1e-12))
+    assert 0 < arrived < 20 and not second[arrived:].any()
+    assert second[: arrived - 1] == pytest.approx(np.full(arrived - 1, second[0]), rel=0.03)
+    assert abs(second[0]) < abs(first_step)  # (no faster: each part of the floor keeps its pace)
+    assert ease.update(states[-1], origin, int(80 * 1e9 / 30)) is states[-1].camera_to_world  # eased: the floor's
+    with pytest.raises(ValueError):
+        ease.update(states[-1], origin, int(90 * 1e9 / 30))[0, 0] = 1.0  # read-only, as the floor's own

@@ -222,3 +222,36 @@ def test_a_floor_from_a_second_of_feet_is_said_to_be_rough(media_dir: Path, pose
                      "--model-asset", str(pose_model_path), "-o", str(tmp_path / "floor.yaml")]) == 0  # fmt: skip
     assert re.search(r"the floor comes from only (2\d|30) poses with both feet in view \(under 45\): it can be tens "
                      r"of centimetres", caplog.text)  # fmt: skip
+
+
+def test_measured_feet_folded_up_or_at_the_tilt_limit_make_no_floor_file() -> None:
+    """``calibrate floor`` measures as the live floor does: ankles the 2D detector folded up to
+    the head are not collected, and a floor at its 35-degree limit (a camera turned 40 degrees on
+    its side) is refused in one line, not written (every run on it would bury the avatar)."""
+    from posecast.engines import rotations, skeleton
+    from posecast.realtime.sinks.feet import FeetCollector
+    from posecast.realtime.types import PersonPose, PoseFrame
+    from scipy.spatial.transform import Rotation
+
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    rest = rotations.rest_pose(lengths)
+    rest -= [0.0, rest[fl.ANKLES[0], 1] - fl.ANKLE_HEIGHT_FRACTION * 1.70, 0.0]  # standing on y = 0
+    level = (rest - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]  # seen by a level camera 1.2 m up
+    folded = level.copy()
+    folded[list(fl.ANKLES)] = level[skeleton.JOINT_INDEX["head"]]
+    turned = level @ Rotation.from_euler("z", 40.0, degrees=True).as_matrix().T
+
+    def collected(joints: np.ndarray) -> FeetCollector:
+        feet = FeetCollector()
+        for i in range(30):
+            person = PersonPose(0, "tracking", np.zeros((17, 2), np.float32), np.ones(17, np.float32))
+            person.joints_m, person.bone_lengths_m = joints, lengths
+            feet.write(PoseFrame(i, i, i, (1280, 720), [person]))
+        return feet
+
+    assert collected(level).floor("clip")[0].camera_height_m == pytest.approx(1.2, abs=0.02)
+    with pytest.raises(CalibrationError, match=r"with both feet in view in only 0 frames of clip \(below the hips"):
+        collected(folded).floor("clip")
+    with pytest.raises(CalibrationError, match=r"^the floor measured from 30 poses of clip is not taken: the body's up "
+                                               r"is 35 degrees or more from a level camera's \(the floor's limit\)"):
+        collected(turned).floor("clip")

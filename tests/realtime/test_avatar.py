@@ -422,3 +422,28 @@ def test_an_arm_out_of_the_image_for_3_s_relaxes_to_hang_beside_the_body(mirror:
         np.testing.assert_allclose(upper_arm[3 + 45 :], [hanging] * 45, atol=1e-6)  # at rest after 1.5 s
         forearm = (fields[J[f"{side}_wrist"]] - fields[J[f"{side}_elbow"]]) / LENGTHS[J["r_wrist"] - 1]
         np.testing.assert_allclose(forearm, hanging, atol=1e-5)  # straight, in what frame_pose sends
+
+
+def test_a_new_floor_is_eased_into_the_root_height_and_the_frame_pose() -> None:
+    """QA: the squats shifted half out of the image stood on the assumed floor until their feet
+    were seen, then dropped 0.67 m in one frame (root_height_m, VMC, frame_pose). Here the legs
+    are out of view for 1 s (the assumed camera is 1.5 m up, the real one 1.2 m: the person stands
+    0.3 m high), then seen: the floor found is reached over 1 s at an even pace, in root_height_m
+    and frame_pose alike, and the camera frame's joints stay the camera's own throughout."""
+    world = AvatarWorld(AvatarOptions(one_euro=None))
+    cam = to_camera(standing_world())
+    standing_m = standing_world()[0, 1]
+    heights, pelvis_y = [], []
+    for i in range(100):
+        f = frame(i, {0: cam})
+        if i < 30:  # the legs below the image: MediaPipe's guess
+            f.people[0].confidence[[J["l_ankle"], J["r_ankle"]]] = 0.1
+        out = world.process(f)
+        heights.append(out.people[0].root_height_m)
+        pelvis_y.append(pose_fields(out, 0, "unity")["frame_pose"]["joints"][0][1])
+        np.testing.assert_allclose(pose_fields(out, 0, "camera")["frame_pose"]["joints"], cam, atol=1e-5)
+    assert out.floor.state == "estimated"
+    np.testing.assert_allclose(heights[:31], standing_m + 0.3, atol=1e-6)  # the assumed floor, and the frame it changes
+    np.testing.assert_allclose(np.diff(heights[30:61]), -0.3 / 30, atol=1e-6)  # 1 s at an even pace
+    np.testing.assert_allclose(heights[60:], standing_m, atol=1e-4)  # on the floor (fixed at 2 s: no step)
+    np.testing.assert_allclose(pelvis_y, heights, atol=1e-5)

@@ -33,6 +33,7 @@ from posecast.realtime.commands import replay as replay_command
 from posecast.realtime.recording import RecordingError, read_recording
 from posecast.realtime.recording.arrays import write_lift_input
 from posecast.realtime.recording.export import export_bvh
+from posecast.realtime.recording.export import floor_from_feet as export_floor_from_feet
 from posecast.realtime.recording.replay import Replay, ReplayOptions
 from posecast.realtime.schema import MetaMessage, PoseMessage, decode_pose, encode_pose_message
 from posecast.realtime.sinks.background import BackgroundSink
@@ -40,6 +41,7 @@ from posecast.realtime.sinks.record import RecordOptions, RecordSink
 from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
 from posecast.realtime.subscriber import Subscriber
 from posecast.realtime.types import PersonPose, PoseFrame, StreamMeta
+from scipy.spatial.transform import Rotation
 from stream_reader import poses_received
 
 CMU = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
@@ -448,6 +450,30 @@ def test_without_a_published_floor_legs_never_seen_give_no_floor(tmp_path: Path)
     assert done.floor_source == "assumed (no recorded frame saw both feet): a level camera 1.5 m up"
     positions = parse_bvh(tmp_path / "run.bvh").world_positions()
     np.testing.assert_allclose(positions[0, 0, [0, 2]], 0.0, atol=1e-6)  # origin below the first root all the same
+
+
+def test_without_a_published_floor_feet_not_below_the_body_or_a_floor_at_its_limit_are_not_taken() -> None:
+    """As live: ankles the 2D detector folded up to the head (seen), and the feet of a camera
+    turned 40 degrees on its side, whose floor comes out at the 35-degree limit (the live run now
+    publishes no floor for them), give the export no floor: it stands the take on the assumed
+    one and says why."""
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    rest = rot.rest_pose(lengths)
+    rest -= [0.0, rest[floors.ANKLES[0], 1] - floors.ANKLE_HEIGHT_FRACTION * 1.70, 0.0]  # standing on y = 0
+    level = (np.repeat(rest[None], 40, axis=0) - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]  # a level camera 1.2 m up
+    confidence, posed = np.ones((40, 17)), np.ones(40, bool)
+    _, source = export_floor_from_feet(level, confidence, posed, lengths)
+    assert source.startswith("estimated from the recorded feet (camera 1.20 m up")
+    folded = level.copy()
+    folded[:, list(floors.ANKLES)] = level[:, [skeleton.JOINT_INDEX["head"]]]
+    _, source = export_floor_from_feet(folded, confidence, posed, lengths)
+    assert source == "assumed (no recorded frame saw both feet below the hips): a level camera 1.5 m up"
+    turned = level @ Rotation.from_euler("z", 40.0, degrees=True).as_matrix().T
+    transform, source = export_floor_from_feet(turned, confidence, posed, lengths)
+    assert source == ("assumed (the recorded feet's floor is not taken: the body's up is 35 degrees or more from a "
+                      "level camera's (the floor's limit): the camera is turned, or the person is not upright): a "
+                      "level camera 1.5 m up")  # fmt: skip
+    np.testing.assert_allclose(transform[:3, :3], np.diag([1.0, -1.0, -1.0]), atol=1e-12)  # the assumed level camera
 
 
 def test_without_a_published_floor_the_feet_are_put_on_the_floor(take: Take, tmp_path: Path) -> None:
