@@ -11,21 +11,22 @@ and its confidence is at least :attr:`LimbHoldOptions.min_confidence` (the lifti
 shin; by the joint each ends at, as :mod:`posecast.engines.rotations` indexes them) where both its
 joints are (:func:`limb_bones_seen`).
 
-:func:`hold_limbs` then keeps an unseen limb bone's *local* rotation (relative to its parent
-bone: a held forearm goes where the upper arm takes it) as it was last sent. One unseen for
+:func:`hold_limbs` then keeps an unseen limb bone's *local* rotation (relative to its parent bone:
+a held forearm goes where the upper arm takes it) as it was last sent. An arm's bone unseen for
 longer than :attr:`LimbHoldOptions.rest_after_s` turns from there to its rest
-(:func:`rest_rotations`: arms hanging beside the body, legs straight down) over
-:attr:`LimbHoldOptions.rest_ease_s`: an arm dropped below a desk's webcam view relaxes instead of
-staying frozen mid-gesture. A bone seen again eases from wherever it is (held, at rest or on the
-way) to the live rotation over :attr:`LimbHoldOptions.ease_s`; one lost again and seen again
-before that ease would be over (and before it began to rest) carries on with that ease. Every
-ease is a slerp at a rate linear in the stream's clock: at any frame rate the same motion. A bone
-never seen since its person was first tracked (a webcam that sees the head and shoulders, the
-arms below the image from the start) is at rest from the first frame: there is no seen pose to
-hold, and MediaPipe's guess there turned the avatar's upper arm up to 22 deg a frame, the forearm
-54 (the dance clip cut to head and shoulders; README "Drive an avatar"). Pure numpy and scipy;
-the state is carried from frame to frame as the hinges' twists are
-(:class:`~posecast.engines.rotations.HingeTwists`).
+(:func:`rest_rotations`: hanging beside the body) over :attr:`LimbHoldOptions.rest_ease_s`: an arm
+dropped below a desk's webcam view relaxes instead of staying frozen mid-gesture. A leg seen and
+then lost stays held however long: its pose says whether the person stands, sits or kneels, and
+legs straightened from a seat would put the feet through the floor. A bone seen again eases from
+wherever it is (held, at rest or on the way) to the live rotation over
+:attr:`LimbHoldOptions.ease_s`; one lost again and seen again before that ease would be over (and
+before it began to rest) carries on with that ease. Every ease is a slerp at a rate linear in the
+stream's clock: at any frame rate the same motion. A bone never seen since its person was first
+tracked (a webcam that sees the head and shoulders, the arms below the image from the start) is at
+rest from the first frame (legs straight down): there is no seen pose to hold, and MediaPipe's
+guess there turned the avatar's upper arm up to 22 deg a frame, the forearm 54 (the dance clip cut
+to head and shoulders; README "Drive an avatar"). Pure numpy and scipy; the state is carried from
+frame to frame as the hinges' twists are (:class:`~posecast.engines.rotations.HingeTwists`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def _rest_on_grandparent() -> np.ndarray:
 _REST_ON_GRANDPARENT = _rest_on_grandparent()
 #: the bones whose rest is taken on the grandparent: their parent (a clavicle, a pelvis→hip bone) is not held
 _ON_GRANDPARENT = np.array([skeleton.JOINT_NAMES[j].endswith(("elbow", "knee")) for j in LIMB_JOINTS])
+#: The bones that relax to rest when lost for long: the arms'. A leg seen and then lost stays held:
+#: it says how the person stands or sits, and legs straightened from a seat put the feet through
+#: the floor (review: a pelvis 0.47 m up, the ankle 0.41 m below the floor at rest).
+_RESTS_WHEN_LOST = np.array([skeleton.JOINT_NAMES[j].endswith(("elbow", "wrist")) for j in LIMB_JOINTS])
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class LimbHoldOptions:
     from where it is to the live one (0.2 s: the time the head takes back to the
     shoulders' line, about 6 frames at 30 fps; a 90 deg catch-up goes 15 deg a frame instead of
     at once, and an arm back in view lags for no longer than a quick move takes);
-    ``rest_after_s``: seconds a limb stays held unseen before it relaxes to rest (1.0 s: an arm out
+    ``rest_after_s``: seconds an arm stays held unseen before it relaxes to rest (1.0 s: an arm out
     at an edge for a moment, a gesture or a reach, comes back where it left and is held through;
     one out longer has gone elsewhere, and a raised arm frozen for more than a second looks like a
     fault; ``math.inf``: held for ever); ``rest_ease_s``: seconds over which it turns from the
@@ -203,6 +208,7 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     held_for_ns = timestamp_ns - lost_ns
     rested = np.where(seen, 0.0, _fraction(held_for_ns - options.rest_after_s * 1e9, options.rest_ease_s)
                       if math.isfinite(options.rest_after_s) else 0.0)  # fmt: skip
+    rested[~_RESTS_WHEN_LOST] = 0.0  # a leg seen before is held
     rested[~seen & (~ever_seen | ~np.isfinite(held).all(axis=1))] = 1.0
     sent = np.where((~seen & (rested == 0.0))[:, None], held, live)
     resting = ~seen & (rested > 0.0)

@@ -163,6 +163,24 @@ def test_a_limb_that_rested_while_lost_does_not_carry_on_the_ease_it_was_lost_in
     assert sent[6:] == pytest.approx([REST_DEG, REST_DEG + 10.0 / 15])
 
 
+def test_a_leg_seen_and_then_lost_stays_held_and_one_never_seen_rests() -> None:
+    """A seated person's legs lost below a desk's view keep their bend: straightened to rest from
+    the seat they put the feet through the floor (review: 0.41 m below it, the pelvis 0.47 m up).
+    The right leg is seen bent for a frame and lost for 3 s; the left is never seen."""
+    thigh, shin = (limb_hold.LIMB_JOINTS.index(J[name]) for name in ("r_knee", "r_ankle"))
+    seated = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
+    seated[[J["r_knee"], J["l_knee"]]] = Rotation.from_euler("x", 90, degrees=True).as_quat()  # thigh forward
+    seated[[J["r_ankle"], J["l_ankle"]]] = Rotation.from_euler("x", -90, degrees=True).as_quat()  # shin down
+    state = None
+    for i in range(91):
+        bones = np.zeros(8, bool)
+        bones[[thigh, shin]] = i == 0
+        guess = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))  # the lifter's standing guess out of view
+        out, state = limb_hold.hold_limbs(seated if i == 0 else guess, bones, i * FRAME_NS, state, OPTIONS)
+    np.testing.assert_allclose(out[[J["r_knee"], J["r_ankle"]]], seated[[J["r_knee"], J["r_ankle"]]], atol=1e-9)
+    np.testing.assert_allclose(out[[J["l_knee"], J["l_ankle"]]], np.tile([0.0, 0.0, 0.0, 1.0], (2, 1)), atol=1e-9)
+
+
 def test_rest_after_s_inf_holds_for_ever() -> None:
     options = limb_hold.LimbHoldOptions(rest_after_s=math.inf)
     assert run([-30.0] + [170.0] * 150, [True] + [False] * 150, options) == pytest.approx([-30.0] * 151)
