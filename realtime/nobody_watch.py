@@ -6,7 +6,9 @@ image's height was never found, at 36 % she was in every frame; nothing said why
 detector looks for a body at a webcam's distance, so the usual causes are few and a user can fix
 them. :class:`NobodyWatch` says them once, after :data:`FIRST_LOOK_S` of the stream's clock
 (media time for a file, so a file read at full speed is judged by what it shows, not by how fast
-it decodes) with nobody found, or when a shorter run ends so; never again once someone was found.
+it decodes) with nobody found, or when a shorter run ends (or is stopped) so; never again once
+someone was found. At the info level, as the run's summary: a camera started before its user
+steps into view is no fault.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ FIRST_LOOK_S = 5.0
 
 def nobody_text(label: str, frames: int, seconds: float) -> str:
     """The line for ``frames`` over ``seconds`` of ``label`` without a person found."""
-    return (f"{label}: no person found in its first {frames} frames ({seconds:.1f} s). MediaPipe finds a body "
-            "that fills about a third of the image's height or more, head and shoulders in view, in enough light: "
-            "step closer "
+    return (f"{label}: no person found in its first {frames} frames ({seconds:.1f} s). If someone is in view: "
+            "MediaPipe finds a body that fills about a third of the image's height or more, head and shoulders in "
+            "view, in enough light; step closer "
             "(or zoom or crop the camera), light the room, uncover the lens")  # fmt: skip
 
 
@@ -60,4 +62,4 @@ class NobodyWatch:
 
     def _say(self) -> None:
         self._done = True
-        log.warning("%s", nobody_text(self.label, self._frames, (self._last_ns - self._first_ns) / 1e9))
+        log.info("%s", nobody_text(self.label, self._frames, (self._last_ns - self._first_ns) / 1e9))

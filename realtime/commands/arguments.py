@@ -327,6 +327,9 @@ def run_pipeline(
                             watch.tick(frames)
                             nobody.tick(frame)
                         nobody.finish()
+                    except KeyboardInterrupt:  # (how a camera run ends: one stopped within 5 s hears it too)
+                        nobody.finish()
+                        raise
                     finally:  # before the outputs close (a stop too): the statistics file says it
                         for sink in sinks:
                             if isinstance(sink, StatsSink):

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -1064,3 +1065,32 @@ def test_a_person_too_small_for_mediapipe_is_said_to_be_why(media_dir: Path, pos
                             "--frames", "20", "--model-asset", str(pose_model_path))  # fmt: skip
     assert near.returncode == 0, near.stderr
     assert "pose in 0" not in near.stderr and "no person found" not in near.stderr
+
+
+def test_a_camera_like_run_stopped_before_five_seconds_with_nobody_found_says_why(pose_model_path: Path,
+                                                                                 tmp_path: Path) -> None:  # fmt: skip
+    """Ctrl-C is how a camera run ends: one stopped before the 5 s look hears the hint too (review)."""
+    writer = cv2.VideoWriter(str(tmp_path / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for _ in range(900):  # 30 s of an empty room, played at its rate
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    process = subprocess.Popen([sys.executable, "-m", "posecast.realtime.cli", "run", "--source",
+                                str(tmp_path / "empty.avi"), "--realtime", "--headless", "--publish", "none",
+                                "--model-asset", str(pose_model_path)], stderr=subprocess.PIPE, text=True,
+                               env=clean)  # fmt: skip
+    try:
+        said = []
+        while not (said and said[-1].startswith("intrinsics:")):  # logged with the first frame
+            said.append(process.stderr.readline())
+            assert said[-1], "".join(said)
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        said.append(process.stderr.read())
+        assert process.wait(timeout=60) == 130
+    finally:
+        process.kill()
+    stderr = "".join(said)
+    hint = re.search(r"empty\.avi: no person found in its first \d+ frames \(([\d.]+) s\)", stderr)
+    assert hint, stderr
+    assert float(hint[1]) < 5.0  # said at the stop, not by the 5 s look

@@ -22,7 +22,7 @@ def said(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def test_nobody_for_five_seconds_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
     watch = NobodyWatch("camera 0")
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         for i in range(int(FIRST_LOOK_S * FPS)):
             watch.tick(frame_at(i, []))
         assert not said(caplog)  # 4.97 s of the stream: not yet
@@ -36,7 +36,7 @@ def test_nobody_for_five_seconds_is_said_once(caplog: pytest.LogCaptureFixture) 
 
 def test_someone_found_is_never_followed_by_it(caplog: pytest.LogCaptureFixture) -> None:
     watch = NobodyWatch("camera 0")
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         for i in range(10 * FPS):  # found in frame 30, gone from frame 31 on: the room emptied, not a bad framing
             watch.tick(frame_at(i, [PersonPose.lost(1)] if i == FPS else []))
         watch.finish()
@@ -45,7 +45,7 @@ def test_someone_found_is_never_followed_by_it(caplog: pytest.LogCaptureFixture)
 
 def test_a_short_run_with_nobody_says_it_at_its_end(caplog: pytest.LogCaptureFixture) -> None:
     watch = NobodyWatch("clip.mp4")
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         for i in range(40):
             watch.tick(frame_at(i, []))
         assert not said(caplog)
