@@ -41,6 +41,7 @@ returned so that callers can say so.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,9 @@ BONE_JOINT_NAMES: dict[str, str] = {
 LEAF_JOINT_NAMES: dict[str, str] = {
     "r_ankle": "RightFoot", "l_ankle": "LeftFoot", "head": "Head", "l_wrist": "LeftHand", "r_wrist": "RightHand",
 }  # fmt: skip
+#: Frames turned and written at a time (:func:`joints_to_bvh_pieces`): the working arrays of a
+#: take's rotations, Euler angles and text are this many frames', not the whole take's.
+CHUNK_FRAMES = 4096
 ROOT_CHANNELS = "Xposition Yposition Zposition Zrotation Xrotation Yrotation"
 CHANNELS = "Zrotation Xrotation Yrotation"
 
@@ -106,21 +110,58 @@ def fill_gaps(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     ``(F,)`` (so that other per-frame data can be held alike) and how many were filled. Raises
     ``ValueError`` when no frame is finite."""
     joints = np.asarray(joints, dtype=np.float64)
+    source, held = shown_frames(joints)
+    return joints[source], source, held
+
+
+def shown_frames(joints: np.ndarray) -> tuple[np.ndarray, int]:
+    """The frame each frame of joints ``(F, 17, 3)`` shows ``(F,)``: itself where its joints are
+    all finite, else the last such frame (the first before it), and how many show another
+    (:func:`fill_gaps` without the copy of the joints). Raises ``ValueError`` when none is finite."""
     valid = np.isfinite(joints).all(axis=(1, 2))
     if not valid.any():
         raise ValueError("no frame has a pose: nothing to export")
     source = np.maximum.accumulate(np.where(valid, np.arange(len(valid)), -1))
     source[source < 0] = np.argmax(valid)
-    return joints[source], source, int((~valid).sum())
+    return source, int((~valid).sum())
 
 
 def bvh_text(pose: rot.BonePose, fps: float, frame: engine_frames.Frame) -> str:
     """The BVH document of a :class:`~posecast.engines.rotations.BonePose` already in
     ``frame``'s axes and units (:func:`posecast.engines.frames.bone_pose_to_frame`) with one
     set of bone lengths ``(16,)``; ``fps`` the frame rate."""
+    return _header(pose.bone_lengths_m, fps, pose.num_frames, frame) + _rows(pose.root_m, pose.rotations)
+
+
+def world_bvh_pieces(bone_lengths_m: np.ndarray, root_m: np.ndarray, rotations: Callable[[slice], np.ndarray],
+                     fps: float, frame: str, chunk_frames: int = CHUNK_FRAMES) -> Iterator[str]:  # fmt: skip
+    """The BVH document of ``len(root_m)`` frames in world axes (the root ``(F, 3)``; each bone's
+    local rotations of the frames ``part`` given by ``rotations(part)`` ``(n, 17, 4)``) in
+    ``frame``'s, as pieces of ``chunk_frames`` frames each after the hierarchy: the text of
+    :func:`bvh_text`, made with the working arrays of one piece. Raises ``ValueError`` at once for
+    a rate that is not positive or bone lengths that are not one set ``(16,)``."""
+    if chunk_frames < 1:
+        raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
+    target = engine_frames.get_frame(frame)
+    # the root of every frame at once, as one array (a few bytes a frame), as bone_pose_to_frame turns it
+    root = engine_frames.positions_to_frame(root_m, target)
+    header = _header(np.asarray(bone_lengths_m) * target.units_per_m, fps, len(root), target)
+
+    def pieces() -> Iterator[str]:
+        yield header
+        for start in range(0, len(root), chunk_frames):
+            part = slice(start, start + chunk_frames)
+            yield _rows(root[part], engine_frames.rotations_to_frame(rotations(part), target))
+
+    return pieces()
+
+
+def _header(bone_lengths: np.ndarray, fps: float, frames: int, frame: engine_frames.Frame) -> str:
+    """A BVH document's text up to its motion rows: the hierarchy of ``bone_lengths`` ``(16,)`` in
+    ``frame``'s units, the frame count and time."""
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    lengths = np.asarray(pose.bone_lengths_m, dtype=np.float64)
+    lengths = np.asarray(bone_lengths, dtype=np.float64)
     if lengths.shape != (len(skeleton.BONES),):
         raise ValueError(f"BVH needs one set of bone lengths (16,), got {lengths.shape}")
     directions = frame.rest_directions
@@ -147,19 +188,25 @@ def bvh_text(pose: rot.BonePose, fps: float, frame: engine_frames.Frame) -> str:
         lines.append(f"{pad}}}")
 
     write(0, 0)
-    euler = _euler_zxy(pose.rotations)  # (F, 17, 3) degrees
+    lines += ["MOTION", f"Frames: {frames}", f"Frame Time: {1.0 / fps:.8f}"]
+    return "\n".join(lines) + "\n"
+
+
+def _rows(root: np.ndarray, rotations: np.ndarray) -> str:
+    """The motion rows of frames with the root ``(n, 3)`` and local rotations ``(n, 17, 4)`` in the
+    file's axes and units, each ending in a newline."""
+    euler = _euler_zxy(rotations)  # (n, 17, 3) degrees
     columns = []
-    for joint in joints:
+    for joint in hierarchy():
         if joint.parent < 0:
-            columns += [pose.root_m[:, 0], pose.root_m[:, 1], pose.root_m[:, 2]]
+            columns += [root[:, 0], root[:, 1], root[:, 2]]
         if joint.bone is None:
-            columns += [np.zeros(pose.num_frames)] * 3
+            columns += [np.zeros(len(root))] * 3
         else:
             columns += [euler[:, joint.bone, 0], euler[:, joint.bone, 1], euler[:, joint.bone, 2]]
-    motion = np.stack(columns, axis=1)
-    lines += ["MOTION", f"Frames: {pose.num_frames}", f"Frame Time: {1.0 / fps:.8f}"]
-    lines += [" ".join(f"{v:.6f}" for v in row) for row in motion]
-    return "\n".join(lines) + "\n"
+    # '%.6f' formats a float as format(v, '.6f') does, a few times faster than a call per value
+    row = " ".join(["%.6f"] * len(columns)) + "\n"
+    return "".join(row % values for values in map(tuple, np.stack(columns, axis=1).tolist()))
 
 
 def joints_to_bvh(
@@ -171,6 +218,7 @@ def joints_to_bvh(
     limbs_seen: np.ndarray | None = None,
     timestamps_ns: np.ndarray | None = None,
     limb_hold_options: limb_hold.LimbHoldOptions | None = None,
+    chunk_frames: int = CHUNK_FRAMES,
 ) -> tuple[str, int]:
     """World joints ``(F, 17, 3)`` (metres; :mod:`posecast.calibration.floor`'s world: y up) →
     (BVH text in ``frame``, number of frames without a pose that held the last pose).
@@ -180,29 +228,51 @@ def joints_to_bvh(
     the 2D detector saw, the others held, rested and eased back as ``limb_hold_options`` say
     (``None``: the defaults) on ``timestamps_ns`` ``(F,)``
     (:func:`posecast.engines.limb_hold.hold_track`; ``limbs_seen`` ``None``: the bones follow the
-    joints)."""
-    joints, source, held = fill_gaps(joints_world)
+    joints). Made ``chunk_frames`` frames at a time (:func:`joints_to_bvh_pieces`)."""
+    pieces, held = joints_to_bvh_pieces(joints_world, fps, frame, bone_lengths_m, ear_lines, limbs_seen,
+                                        timestamps_ns, limb_hold_options, chunk_frames)  # fmt: skip
+    return "".join(pieces), held
+
+
+def joints_to_bvh_pieces(
+    joints_world: np.ndarray,
+    fps: float,
+    frame: str = "world",
+    bone_lengths_m: np.ndarray | None = None,
+    ear_lines: np.ndarray | None = None,
+    limbs_seen: np.ndarray | None = None,
+    timestamps_ns: np.ndarray | None = None,
+    limb_hold_options: limb_hold.LimbHoldOptions | None = None,
+    chunk_frames: int = CHUNK_FRAMES,
+) -> tuple[Iterator[str], int]:
+    """:func:`joints_to_bvh`'s text as pieces (:func:`world_bvh_pieces`), the frames turned
+    ``chunk_frames`` at a time (:func:`posecast.engines.rotations.take_rotations`): the same text,
+    made with the whole take's rotations (544 bytes a frame) and one chunk's working arrays, not the
+    whole take's (an hour at 30 fps, whole: about 1 GB more)."""
+    joints_world = np.asarray(joints_world, dtype=np.float64)
+    source, held = shown_frames(joints_world)
     if ear_lines is not None:  # a frame without a pose holds the last one's head too
-        if np.shape(ear_lines) != (len(joints), 3):
-            raise ValueError(f"expected ear lines of shape ({len(joints)}, 3), got {np.shape(ear_lines)}")
-        ear_lines = np.asarray(ear_lines, np.float64)[source]
+        if np.shape(ear_lines) != (len(joints_world), 3):
+            raise ValueError(f"expected ear lines of shape ({len(joints_world)}, 3), got {np.shape(ear_lines)}")
+        ear_lines = np.asarray(ear_lines, np.float64)
     if bone_lengths_m is None:
-        bone_lengths_m = np.median(skeleton.bone_lengths(joints), axis=0)
+        bone_lengths_m = np.median(skeleton.bone_lengths(joints_world[source]), axis=0)
     # the rotations of the frames with a pose, each held frame given its source's: the hinges'
     # twists carry from frame to frame, and over copies of a pose they eased on, a pose the person
     # never had (QA: a person first seen at 6 s turned a thigh 80 degrees in the held frames before;
     # the arm of one gone turned 6.9 degrees over the 2 s held after their last pose)
     posed = np.flatnonzero(source == np.arange(len(source)))
-    turned = rot.joints_to_rotations(joints[posed], bone_lengths_m, None,
-                                     None if ear_lines is None else ear_lines[posed])  # fmt: skip
+    every = len(posed) == len(source)  # (the usual take: no copy of its joints)
+    turned = rot.take_pose(joints_world if every else joints_world[posed], bone_lengths_m,
+                           ear_lines if ear_lines is None or every else ear_lines[posed], chunk_frames)  # fmt: skip
+    rotations = turned.rotations
     if limbs_seen is not None:
-        kept = limb_hold.hold_track(turned.rotations, np.asarray(limbs_seen)[posed], np.asarray(timestamps_ns)[posed],
-                                    limb_hold_options or limb_hold.LimbHoldOptions())  # fmt: skip
-        turned = rot.BonePose(turned.root_m, kept, turned.bone_lengths_m)
+        rotations = limb_hold.hold_track(rotations, np.asarray(limbs_seen)[posed], np.asarray(timestamps_ns)[posed],
+                                         limb_hold_options or limb_hold.LimbHoldOptions())  # fmt: skip
     shown = np.searchsorted(posed, source)  # each frame's source, as a row of `turned`
-    pose = rot.BonePose(turned.root_m[shown], turned.rotations[shown], turned.bone_lengths_m)
-    target = engine_frames.get_frame(frame)
-    return bvh_text(engine_frames.bone_pose_to_frame(pose, target), fps, target), held
+    pieces = world_bvh_pieces(turned.bone_lengths_m, turned.root_m[shown], lambda part: rotations[shown[part]], fps,
+                              frame, chunk_frames)  # fmt: skip
+    return pieces, held
 
 
 def _euler_zxy(quaternions: np.ndarray) -> np.ndarray:

@@ -65,6 +65,7 @@ rotations (and NaN joints back).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,22 +258,84 @@ def joints_to_rotations(
     ``None``: not known, the head swings like the neck). Forward kinematics of the result
     reproduces the joints exactly when the lengths are theirs (the twists move no joint).
     """
+    joints, ear_lines = _checked(joints, ear_lines)
+    twists = (hinge_twists or HingeTwists.none()).radians
+    rotations, followed, turned = _rotations(joints, twists, ear_lines)
+    if turned:  # the twist as followed, told as an angle in [-pi, pi)
+        twists = np.where(np.isnan(followed), followed, (followed + np.pi) % (2.0 * np.pi) - np.pi)
+    lengths = skeleton.bone_lengths(joints) if bone_lengths_m is None else np.asarray(bone_lengths_m, np.float64)
+    return BonePose(root_m=_root(joints), rotations=rotations, bone_lengths_m=lengths,
+                    hinge_twists=HingeTwists(twists))  # fmt: skip
+
+
+def take_rotations(joints: np.ndarray, bone_lengths_m: np.ndarray, ear_lines: np.ndarray | None,
+                   chunk_frames: int) -> Iterator[BonePose]:  # fmt: skip
+    """:func:`joints_to_rotations` of a whole take's joints ``(F, 17, 3)`` in time order, as
+    :class:`BonePose` s of ``chunk_frames`` frames each, in order: the same numbers as one call on
+    the whole take (each hinge's twist carried from chunk to chunk as it was followed, not turned
+    back into [-pi, pi) as :class:`HingeTwists` tells it), made with the working arrays of one chunk
+    (one call on an hour's take at 30 fps needed about 0.9 GB of them). ``bone_lengths_m``
+    ``(16,)``; ``ear_lines`` ``(F, 3)`` as for :func:`joints_to_rotations`. Each chunk's
+    ``hinge_twists`` is ``None``."""
+    if chunk_frames < 1:
+        raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
+    joints, ear_lines = _checked(joints, ear_lines)
+    lengths = np.asarray(bone_lengths_m, np.float64)
+
+    def chunks() -> Iterator[BonePose]:
+        followed = HingeTwists.none().radians
+        for start in range(0, len(joints), chunk_frames):
+            part = slice(start, start + chunk_frames)
+            rotations, followed, _ = _rotations(joints[part], followed, ear_lines[part])
+            yield BonePose(root_m=_root(joints[part]), rotations=rotations, bone_lengths_m=lengths)
+
+    return chunks()
+
+
+def take_pose(joints: np.ndarray, bone_lengths_m: np.ndarray, ear_lines: np.ndarray | None,
+              chunk_frames: int) -> BonePose:  # fmt: skip
+    """:func:`take_rotations` gathered into one :class:`BonePose` of the whole take: the same
+    numbers as :func:`joints_to_rotations` (less ``hinge_twists``), with one chunk's working
+    arrays beside the result."""
+    joints = np.asarray(joints, dtype=np.float64)
+    root_m = np.empty((len(joints), 3))
+    rotations = np.empty((len(joints), skeleton.NUM_JOINTS, 4))
+    start = 0
+    for chunk in take_rotations(joints, bone_lengths_m, ear_lines, chunk_frames):
+        stop = start + chunk.num_frames
+        root_m[start:stop], rotations[start:stop] = chunk.root_m, chunk.rotations
+        start = stop
+    return BonePose(root_m=root_m, rotations=rotations, bone_lengths_m=np.asarray(bone_lengths_m, np.float64))
+
+
+def _checked(joints: np.ndarray, ear_lines: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Joints ``(F, 17, 3)`` and ear lines ``(F, 3)`` (NaN rows for ``None``) as float64, or
+    ``ValueError`` naming the shape that is wrong."""
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.NUM_JOINTS, 3):
         raise ValueError(f"expected joints of shape (F, 17, 3), got {joints.shape}")
+    if ear_lines is None:
+        return joints, np.full((len(joints), 3), np.nan)
+    if np.shape(ear_lines) != (len(joints), 3):
+        raise ValueError(f"expected ear lines of shape ({len(joints)}, 3), got {np.shape(ear_lines)}")
+    return joints, np.asarray(ear_lines, np.float64)
+
+
+def _rotations(joints: np.ndarray, followed_rad: np.ndarray, ear_lines: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                            bool]:  # fmt: skip
+    """The local rotations ``(F, 17, 4)`` of joints ``(F, 17, 3)`` (NaN where not all finite), the
+    hinges' twists after them as followed (``followed_rad`` ``(4,)`` before them) and whether any
+    frame was turned."""
     valid = np.isfinite(joints).all(axis=(1, 2))
     world = np.full((len(joints), skeleton.NUM_JOINTS, 3, 3), np.nan)
-    twists = (hinge_twists or HingeTwists.none()).radians
-    if ear_lines is None:
-        ear_lines = np.full((len(joints), 3), np.nan)
-    elif np.shape(ear_lines) != (len(joints), 3):
-        raise ValueError(f"expected ear lines of shape ({len(joints)}, 3), got {np.shape(ear_lines)}")
     if valid.any():
-        world[valid], twists = _world_frames(joints[valid], twists, np.asarray(ear_lines, np.float64)[valid])
-    rotations = _to_quat(_local_matrices(world))
-    lengths = skeleton.bone_lengths(joints) if bone_lengths_m is None else np.asarray(bone_lengths_m, np.float64)
-    root_m = np.where(valid[:, None], joints[:, skeleton.ROOT], np.nan)
-    return BonePose(root_m=root_m, rotations=rotations, bone_lengths_m=lengths, hinge_twists=HingeTwists(twists))
+        world[valid], followed_rad = _world_frames(joints[valid], followed_rad, ear_lines[valid])
+    return _to_quat(_local_matrices(world)), followed_rad, bool(valid.any())
+
+
+def _root(joints: np.ndarray) -> np.ndarray:
+    """The root ``(F, 3)`` of joints ``(F, 17, 3)``, NaN where a frame's joints are not all finite."""
+    return np.where(np.isfinite(joints).all(axis=(1, 2))[:, None], joints[:, skeleton.ROOT], np.nan)
 
 
 _PARENTS = np.array(skeleton.PARENTS)
@@ -291,8 +354,8 @@ _REST_REFERENCES = np.array([TWIST[name][1] for name in skeleton.JOINT_NAMES])
 
 def _world_frames(joints: np.ndarray, twists_rad: np.ndarray, ear_lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World rotation matrix of every bone ``(F, 17, 3, 3)`` for finite joints ``(F, 17, 3)`` in
-    time order, and the hinges' twists ``(4,)`` after them (``twists_rad``: before them);
-    ``ear_lines`` ``(F, 3)``, NaN where not known."""
+    time order, and the hinges' twists ``(4,)`` after them as followed, any number of turns
+    (``twists_rad``: before them); ``ear_lines`` ``(F, 3)``, NaN where not known."""
     twists_rad = np.array(twists_rad, dtype=np.float64)
     p = {name: joints[:, i] for name, i in _J.items()}
     lines = {
@@ -341,12 +404,13 @@ def _followed_twist(
     bone: np.ndarray, parent_ref: np.ndarray, hinge_axis: np.ndarray, twist_rad: np.ndarray, two_way: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The twist references ``(F, n, 3)`` of ``n`` hinges over ``F`` frames in time order, and their
-    twists ``(n,)`` after the last: each frame moves the twist (about the unit ``bone``, from
-    ``parent_ref``, both ``(F, n, 3)``) towards the ``hinge_axis``'s ``(F, n, 3)`` by the share that
-    the bend (the axis's length, a sine) warrants (module docstring); ``twist_rad`` ``(n,)`` before
-    them, NaN: none yet (the parent's until a bend is seen). The ``two_way`` ``(n,)`` hinges take
-    their axis with the sign nearest the twist before, kept on the parent's side by the margin of
-    :data:`KNEE_SIDE_MARGIN_DEG`; the others as it is."""
+    twists ``(n,)`` after the last, as followed (any number of turns): each frame moves the twist
+    (about the unit ``bone``, from ``parent_ref``, both ``(F, n, 3)``) towards the
+    ``hinge_axis``'s ``(F, n, 3)`` by the share that the bend (the axis's length, a sine) warrants
+    (module docstring); ``twist_rad`` ``(n,)`` before them, NaN: none yet (the parent's until a
+    bend is seen). The ``two_way`` ``(n,)`` hinges take their axis with the sign nearest the twist
+    before, kept on the parent's side by the margin of :data:`KNEE_SIDE_MARGIN_DEG`; the others as
+    it is."""
     u = _unit(parent_ref - np.sum(parent_ref * bone, axis=-1, keepdims=True) * bone)
     v = _cross(bone, u)
     measured = np.arctan2(np.sum(hinge_axis * v, axis=-1), np.sum(hinge_axis * u, axis=-1))  # (F, n)
@@ -364,7 +428,6 @@ def _followed_twist(
         step = (axis_rad - start + np.pi) % (2.0 * np.pi) - np.pi  # the shortest way round
         twist = np.where(seen, start + share[f] * step, twist)
         followed[f] = np.where(np.isnan(twist), 0.0, twist)
-    twist = np.where(np.isnan(twist), twist, (twist + np.pi) % (2.0 * np.pi) - np.pi)
     reference = np.cos(followed)[..., None] * u + np.sin(followed)[..., None] * v
     return reference, twist
 

@@ -119,7 +119,9 @@ def lift_file(
     if bvh is not None:
         times_s = frame_clock_ns(len(joints), fps, timestamps_s) / 1e9
         motion = camera_joints_bvh(joints, confidence, times_s, fps, bvh[1])
-    files = {output_path: lambda fh: np.savez(fh, **arrays)} | ({} if motion is None else {bvh[0]: motion[0].encode()})
+    files = {output_path: lambda fh: np.savez(fh, **arrays)}
+    if motion is not None:
+        files[bvh[0]] = lambda fh: fh.writelines(motion[0])  # its pieces, held once as bytes
     try:  # both or neither: a full disk leaves every file as it was
         with stop_signals_deferred():
             write_together(files)

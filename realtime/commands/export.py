@@ -16,7 +16,7 @@ from ...engines.limb_hold import LimbHoldOptions
 from ...engines.runtime.base import MODELS
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..recording.arrays import lift_flags, lift_input, live_settings, settings_lift_lacks
-from ..recording.export import bvh_text, check_bvh_output
+from ..recording.export import bvh_bytes, check_bvh_output
 from ..recording.format import RecordingError, read_recording
 from ..stop_signals import stop_signals_deferred
 
@@ -74,8 +74,8 @@ def export(args: argparse.Namespace) -> int:
     # --lift-input, no pose for --bvh) leaves no other behind
     arrays = None if args.lift_input is None else lift_input(recording, args.person)
     held = LimbHoldOptions() if args.limb_hold else None
-    bvh = None if args.bvh is None else bvh_text(recording, args.bvh, args.frame, args.person, held)
-    files = {} if bvh is None else {args.bvh: bvh[0].encode()}
+    bvh = None if args.bvh is None else bvh_bytes(recording, args.bvh, args.frame, args.person, held)
+    files = {} if bvh is None else {args.bvh: lambda fh: fh.writelines(bvh[0])}  # its pieces, held once as bytes
     if arrays is not None:
         files[args.lift_input] = lambda fh: np.savez(fh, **arrays)
     # both or neither (QA: a full disk or a stop on the second had taken the file the first replaced),

@@ -24,11 +24,17 @@ A limb the 2D detector did not see (outside the image or at its edge, or scored 
 its last seen rotation, relaxed to rest when it stays out over 1 s, and eased back when seen again,
 on the take's own timestamps, as the live avatar outputs hold it (:mod:`posecast.engines.limb_hold`;
 :func:`limbs_seen`), before the rotations are resampled.
+
+A take is turned, resampled and written :data:`~posecast.engines.bvh_export.CHUNK_FRAMES` frames
+at a time (:func:`bvh_bytes`), each hinge's twist followed across a chunk's end as across a
+frame's: the bytes of the take made whole at once, with the working arrays of one chunk beside the
+take's rotations and the file's bytes (an hour at 30 fps, whole at once, needed about 1.5 GB).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +47,7 @@ from ...calibration.ground import ASSUMED_FLOOR
 from ...engines import bvh_export, face, limb_hold, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
-from ...engines.fileio import atomic_write
+from ...engines.fileio import atomic_path
 from ...engines.lift_input import FPS_RANGE
 from ...engines.limb_hold import LimbHoldOptions
 from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, grid_frames, shorten_gaps, uniform_grid
@@ -199,23 +205,32 @@ def floor_from_feet(joints_m: np.ndarray, confidence: np.ndarray, posed: np.ndar
     return floors.camera_to_world(floor, joints_m[posed][0, skeleton.ROOT]), source
 
 
-def camera_joints_bvh(joints_m: np.ndarray, confidence: np.ndarray, times_s: np.ndarray, fps: float,
-                      frame: str) -> tuple[str, int, str]:  # fmt: skip
-    """BVH text in ``frame`` of one person's camera-frame joints ``(F, 17, 3)`` (NaN without a
+def camera_joints_bvh(joints_m: np.ndarray, confidence: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
+                      chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[list[bytes], int, str]:  # fmt: skip
+    """The BVH file in ``frame`` of one person's camera-frame joints ``(F, 17, 3)`` (NaN without a
     pose) stamped ``times_s`` ``(F,)``, at ``fps`` (resampled onto a uniform grid when the times
     are not on one, as a take is), standing on the floor under their feet
-    (:func:`floor_from_feet`), with the median bone lengths of the frames with a pose; and the BVH's
+    (:func:`floor_from_feet`), with the median bone lengths of the frames with a pose, as the
+    bytes of its pieces (:func:`encoded`; made ``chunk_frames`` frames at a time); and the BVH's
     frame count and where its floor came from (``posecast lift --bvh``: another detector's 2D)."""
     posed = np.isfinite(joints_m).all(axis=(1, 2))
-    lengths = np.median(skeleton.bone_lengths(joints_m[posed].astype(np.float64)), axis=0)
-    transform, source = floor_from_feet(joints_m.astype(np.float64), confidence, posed, lengths)
-    joints = floors.to_world(joints_m.astype(np.float64), transform)
+    joints = np.asarray(joints_m, np.float64)  # (one copy of float32 joints, not one for each use)
+    lengths = np.median(skeleton.bone_lengths(joints[posed]), axis=0)
+    transform, source = floor_from_feet(joints, confidence, posed, lengths)
+    joints = floors.to_world(joints, transform)
     times_s = np.asarray(times_s, np.float64) - times_s[0]
     if on_grid(times_s, fps):
-        text, _ = bvh_export.joints_to_bvh(joints, fps, frame, lengths)
-        return text, len(joints), source
-    text, frames, *_ = resampled_bvh(joints, times_s, fps, frame, lengths, np.full((len(joints), 3), np.nan))
-    return text, frames, source
+        pieces, _ = bvh_export.joints_to_bvh_pieces(joints, fps, frame, lengths, chunk_frames=chunk_frames)
+        return encoded(pieces), len(joints), source
+    pieces, frames, *_ = resampled_bvh_pieces(joints, times_s, fps, frame, lengths, np.full((len(joints), 3), np.nan),
+                                              chunk_frames=chunk_frames)  # fmt: skip
+    return encoded(pieces), frames, source
+
+
+def encoded(pieces: Iterable[str]) -> list[bytes]:
+    """A BVH document's text pieces as bytes, each made and encoded before the next: the file in
+    memory once (``fh.writelines`` writes it), not as text, lines and bytes at once."""
+    return [piece.encode() for piece in pieces]
 
 
 def increasing(times_s: np.ndarray) -> np.ndarray:
@@ -244,11 +259,20 @@ def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
     gap, before the first pose, after the last) the pose before it, or the first. Returns the
     pose and ``(N,)`` how far, in seconds, each grid time is from the pose it holds (0 where
     interpolated)."""
+    root, rotations, held_s = resampling(pose, times_s, grid_s, max_gap_s)
+    return rot.BonePose(root_m=root, rotations=rotations(slice(None)), bone_lengths_m=pose.bone_lengths_m), held_s
+
+
+def resampling(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray, max_gap_s: float = MAX_BRIDGED_GAP_S
+               ) -> tuple[np.ndarray, Callable[[slice], np.ndarray], np.ndarray]:  # fmt: skip
+    """:func:`resample_pose` with the rotations made when asked: the root ``(N, 3)``, the
+    rotations ``(n, 17, 4)`` of the grid times ``part`` given by the function returned (called
+    with ``part``; the same numbers as when all are made at once) and how far each grid time is
+    from the pose it holds ``(N,)``."""
     if len(times_s) == 1:
         held_s = np.abs(grid_s - times_s[0])
-        return rot.BonePose(root_m=np.repeat(pose.root_m, len(grid_s), axis=0),
-                            rotations=np.repeat(pose.rotations, len(grid_s), axis=0),
-                            bone_lengths_m=pose.bone_lengths_m), held_s  # fmt: skip
+        return (np.repeat(pose.root_m, len(grid_s), axis=0),
+                lambda part: np.repeat(pose.rotations, len(range(len(grid_s))[part]), axis=0), held_s)  # fmt: skip
     lower, weight = frames_around(times_s, grid_s)
     upper = lower + 1
     bridged = times_s[upper] - times_s[lower] <= max_gap_s
@@ -257,12 +281,15 @@ def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
     between = (weight > 0.0) & (weight < 1.0)
     held_s = np.where(between, 0.0, np.abs(grid_s - np.where(weight < 0.5, times_s[lower], times_s[upper])))
     root = (1.0 - weight)[:, None] * pose.root_m[lower] + weight[:, None] * pose.root_m[upper]
-    # slerp of each joint's rotation: from the lower pose, the given fraction of the turn to the upper
-    turn_from = Rotation.from_quat(pose.rotations[lower].reshape(-1, 4))
-    turn = (turn_from.inv() * Rotation.from_quat(pose.rotations[upper].reshape(-1, 4))).as_rotvec()
-    step = Rotation.from_rotvec(turn * np.repeat(weight, skeleton.NUM_JOINTS)[:, None])
-    rotations = (turn_from * step).as_quat().reshape(len(grid_s), skeleton.NUM_JOINTS, 4)
-    return rot.BonePose(root_m=root, rotations=rotations, bone_lengths_m=pose.bone_lengths_m), held_s
+
+    def rotations(part: slice) -> np.ndarray:
+        # slerp of each joint's rotation: from the lower pose, the given fraction of the turn to the upper
+        turn_from = Rotation.from_quat(pose.rotations[lower[part]].reshape(-1, 4))
+        turn = (turn_from.inv() * Rotation.from_quat(pose.rotations[upper[part]].reshape(-1, 4))).as_rotvec()
+        step = Rotation.from_rotvec(turn * np.repeat(weight[part], skeleton.NUM_JOINTS)[:, None])
+        return (turn_from * step).as_quat().reshape(len(weight[part]), skeleton.NUM_JOINTS, 4)
+
+    return root, rotations, held_s
 
 
 def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
@@ -274,20 +301,39 @@ def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, fra
     in ``frame`` at ``fps`` on the take's uniform grid, its frame count, how many hold a pose:
     more than half a frame from the pose they show, the gaps held for :data:`MAX_HELD_S` only and
     the seconds that left out; the grid's last time may be that close past the take's last frame)."""
+    pieces, frames, held, shortened, shortened_s = resampled_bvh_pieces(
+        joints_world, times_s, fps, frame, lengths_m, ear_lines, limbs, limb_hold_options)  # fmt: skip
+    return "".join(pieces), frames, held, shortened, shortened_s
+
+
+def resampled_bvh_pieces(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
+                         lengths_m: np.ndarray, ear_lines: np.ndarray, limbs: np.ndarray | None = None,
+                         limb_hold_options: LimbHoldOptions = LIMB_HOLD,
+                         chunk_frames: int = bvh_export.CHUNK_FRAMES,
+                         ) -> tuple[Iterator[str], int, int, int, float]:  # fmt: skip
+    """:func:`resampled_bvh` with the text as pieces of ``chunk_frames`` frames
+    (:func:`~posecast.engines.bvh_export.world_bvh_pieces`), each turned, resampled and written
+    when its piece is made: the same text, with the working arrays of one piece beside the
+    recorded poses' rotations."""
     keep = increasing(times_s)
-    joints, ear_lines, times_s = joints_world[keep], ear_lines[keep], times_s[keep]
+    joints, ear_lines, times_s = _rows(joints_world, keep), _rows(ear_lines, keep), times_s[keep]
     posed = np.isfinite(joints).all(axis=(1, 2))
     eased_ns = np.round(times_s[posed] * 1e9).astype(np.int64)  # the take's own times, before gaps are shortened
     times_s, shortened, shortened_s = shorten_gaps(times_s, MAX_HELD_S)
     grid_s = uniform_grid(times_s, fps)
-    pose = rot.joints_to_rotations(joints[posed], lengths_m, None, ear_lines[posed])
+    pose = rot.take_pose(_rows(joints, posed), lengths_m, _rows(ear_lines, posed), chunk_frames)
     if limbs is not None:
         kept = limb_hold.hold_track(pose.rotations, limbs[keep][posed], eased_ns, limb_hold_options)
         pose = rot.BonePose(pose.root_m, kept, pose.bone_lengths_m)
-    pose, held_s = resample_pose(pose, times_s[posed], grid_s)
-    target = engine_frames.get_frame(frame)
-    text = bvh_export.bvh_text(engine_frames.bone_pose_to_frame(pose, target), fps, target)
-    return text, len(grid_s), int((held_s > 0.5 / fps).sum()), shortened, shortened_s
+    root, rotations, held_s = resampling(pose, times_s[posed], grid_s)
+    pieces = bvh_export.world_bvh_pieces(pose.bone_lengths_m, root, rotations, fps, frame, chunk_frames)
+    return pieces, len(grid_s), int((held_s > 0.5 / fps).sum()), shortened, shortened_s
+
+
+def _rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``array[rows]`` for a boolean ``rows``, or ``array`` itself when every row is (no copy of a
+    whole take's joints)."""
+    return array if rows.all() else array[rows]
 
 
 def check_take_timing(recording: Recording, times_s: np.ndarray, posed: np.ndarray, fps: float) -> None:
@@ -332,6 +378,18 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     :class:`RecordingError` when there is nothing to export. A take whose frames are not on a
     uniform grid at its rate is resampled onto one, the limbs out of view held as
     ``limb_hold_options`` says (``None``: they follow the recorded joints; module docstring)."""
+    pieces, done = bvh_bytes(recording, path, frame, person_id, limb_hold_options)
+    return b"".join(pieces).decode(), done
+
+
+def bvh_bytes(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None,
+              limb_hold_options: LimbHoldOptions | None = LIMB_HOLD,
+              chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[list[bytes], BVHExport]:  # fmt: skip
+    """:func:`bvh_text`'s file as the bytes of its pieces, in order (``fh.writelines`` writes it),
+    made ``chunk_frames`` frames at a time: the take's rotations, Euler angles and text are made a
+    chunk at a time (an hour's take at 30 fps, whole at once, needed about 1.5 GB; the rotations
+    follow each hinge's twist across the chunks as across frames), and the file is held once, as
+    bytes. Nothing is written: every output of ``posecast export`` is made before any is."""
     track = person_track(recording, person_id)
     if not track.posed.any():
         raise RecordingError(f"{recording.path}: person {track.person_id} has no frame with a pose")
@@ -350,23 +408,37 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     limbs = None if limb_hold_options is None else limbs_seen(recording, track, limb_hold_options)
     held_as = limb_hold_options or LIMB_HOLD
     if resampled:
-        text, frames, held, shortened, shortened_s = resampled_bvh(joints, times_s, fps, frame, lengths, ear_lines,
-                                                                   limbs, held_as)  # fmt: skip
+        pieces, frames, held, shortened, shortened_s = resampled_bvh_pieces(
+            joints, times_s, fps, frame, lengths, ear_lines, limbs, held_as, chunk_frames)  # fmt: skip
     else:  # one BVH frame per recorded frame, as recorded
-        text, held = bvh_export.joints_to_bvh(joints, fps, frame, lengths, ear_lines, limbs, track.timestamp_ns,
-                                              held_as)  # fmt: skip
+        pieces, held = bvh_export.joints_to_bvh_pieces(joints, fps, frame, lengths, ear_lines, limbs,
+                                                       track.timestamp_ns, held_as, chunk_frames)  # fmt: skip
         frames = len(joints)
-    rebuilt = rot.joints_to_rotations(joints[track.posed], lengths).joints()
-    deviation = np.linalg.norm(rebuilt - joints[track.posed], axis=-1).max(axis=-1)
-    return text, BVHExport(Path(path), track.person_id, frames, held, fps, lengths, float(deviation.max()),
+    data = encoded(pieces)
+    deviation = skeleton_deviation_m(joints[track.posed], lengths, chunk_frames)
+    return data, BVHExport(Path(path), track.person_id, frames, held, fps, lengths, float(deviation.max()),
                            int((deviation < 1e-3).sum()), floor_source, len(joints), int(track.posed.sum()),
                            recording.duration_s, resampled, shortened, shortened_s)  # fmt: skip
+
+
+def skeleton_deviation_m(joints: np.ndarray, lengths_m: np.ndarray,
+                         chunk_frames: int = bvh_export.CHUNK_FRAMES) -> np.ndarray:  # fmt: skip
+    """``(F,)`` the largest distance in each frame between joints ``(F, 17, 3)`` (all finite, in
+    time order) and those of the BVH's skeleton (forward kinematics of their rotations with the
+    one set of bone lengths ``lengths_m`` ``(16,)``), ``chunk_frames`` frames at a time."""
+    deviation = np.empty(len(joints))
+    chunks = rot.take_rotations(joints, lengths_m, None, chunk_frames)
+    for start, pose in zip(range(0, len(joints), chunk_frames), chunks, strict=True):
+        part = slice(start, start + chunk_frames)
+        deviation[part] = np.linalg.norm(pose.joints() - joints[part], axis=-1).max(axis=-1)
+    return deviation
 
 
 def export_bvh(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None,
                limb_hold_options: LimbHoldOptions | None = LIMB_HOLD) -> BVHExport:  # fmt: skip
     """Write one person of ``recording`` as BVH in ``frame`` (``engines.frames`` names), atomically;
     raises :class:`RecordingError` when there is nothing to export."""
-    text, done = bvh_text(recording, path, frame, person_id, limb_hold_options)
-    atomic_write(path, text.encode())
+    pieces, done = bvh_bytes(recording, path, frame, person_id, limb_hold_options)
+    with atomic_path(path) as temporary, open(temporary, "wb") as fh:
+        fh.writelines(pieces)
     return done

@@ -13,7 +13,8 @@ import pytest
 from posecast.engines import frames as engine_frames
 from posecast.engines import rotations as rot
 from posecast.engines import skeleton
-from posecast.engines.bvh_export import fill_gaps, hierarchy, joints_to_bvh
+from posecast.engines.bvh_export import CHUNK_FRAMES, fill_gaps, hierarchy, joints_to_bvh, joints_to_bvh_pieces
+from posecast.engines.limb_hold import LimbHoldOptions
 from posecast.engines.training.data.bvh import load_bvh_joints, parse_bvh
 from scipy.spatial.transform import Rotation
 
@@ -21,6 +22,8 @@ CMU = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
 BLENDER = shutil.which("blender")
 BLENDER_SCRIPT = Path(__file__).with_name("blender_read_bvh.py")
 J = skeleton.JOINT_INDEX
+
+HOLD = LimbHoldOptions()  # the avatar outputs' limb hold, as export's
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +180,47 @@ def test_a_knee_bent_square_to_the_hips_does_not_turn_the_thigh_round(tmp_path: 
         q = Rotation.from_euler("".join(a for a, _ in turns), motion.motion[:, [col for _, col in turns]], degrees=True)
         steps = np.degrees((q[1:] * q[:-1].inv()).magnitude())
         assert steps.max() < 20, f"{name}: {np.sum(steps > 90)} turns over 90 degrees, the largest {steps.max():.0f}"
+
+
+def _spun_take(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The run there and back four times (592 frames at 120 fps), turning a full turn about the
+    vertical every 300 frames (so that the hinges' followed twists pass pi and on), without a pose
+    for its first 10 frames, 20 in the middle and its last 5; the ears' line of a face seen in
+    most frames (NaN where not), the left arm out of view now and then, and the frames' times:
+    (joints, ear lines, limbs seen ``(F, 8)``, timestamps ns)."""
+    there_and_back = np.concatenate([joints, joints[::-1]] * 2)
+    angle = np.arange(len(there_and_back)) * 2 * np.pi / 300
+    cos, sin, zero, one = np.cos(angle), np.sin(angle), np.zeros_like(angle), np.ones_like(angle)
+    turn = np.stack([np.stack([cos, zero, sin], -1), np.stack([zero, one, zero], -1),
+                     np.stack([-sin, zero, cos], -1)], -2)  # fmt: skip
+    root = there_and_back[:, :1]
+    take = np.einsum("fab,fjb->fja", turn, there_and_back - root) + root
+    take[:10], take[300:320], take[-5:] = np.nan, np.nan, np.nan
+    ear_lines = skeleton.girdle_line(take) + np.array([0.0, 0.05, 0.1])
+    ear_lines[np.arange(len(take)) % 50 < 9] = np.nan
+    limbs = np.ones((len(take), 8), bool)
+    limbs[(np.arange(len(take)) % 40 < 13), 2:4] = False  # (an arm's bones out of view for 13 frames in 40)
+    return take, ear_lines, limbs, np.arange(len(take)) * 1_000_000_000 // 120
+
+
+@pytest.mark.parametrize("frame", ["world", "unreal"])
+def test_a_take_made_a_chunk_at_a_time_is_the_text_made_whole(run_joints, frame: str) -> None:
+    """``posecast export`` turns a take CHUNK_FRAMES frames at a time (an hour's take turned whole
+    needed about 1.5 GB): in chunks of 1, 7 or 64 frames it is the text of the whole take made at
+    once, byte for byte: each hinge's twist followed across a chunk's end as across a frame's, the
+    frames without a pose holding the last pose over a chunk's end, a limb out of view held and
+    eased back across one."""
+    joints, lengths = run_joints
+    take, ear_lines, limbs, stamps_ns = _spun_take(joints)
+    whole, held = joints_to_bvh(take, 120.0, frame, lengths, ear_lines, limbs, stamps_ns, HOLD, chunk_frames=len(take))
+    assert held == 35 and whole.count("\n") > len(take)
+    for chunk_frames in (1, 7, 64):
+        pieces, held = joints_to_bvh_pieces(take, 120.0, frame, lengths, ear_lines, limbs, stamps_ns, HOLD,
+                                            chunk_frames)  # fmt: skip
+        pieces = list(pieces)
+        assert len(pieces) == 1 + -(-len(take) // chunk_frames) and held == 35  # the hierarchy, then the chunks
+        assert "".join(pieces) == whole, f"chunks of {chunk_frames} frames"
+    assert CHUNK_FRAMES >= 1000  # (the export's own: a chunk's arrays are a few MB)
 
 
 @pytest.mark.skipif(BLENDER is None, reason="blender not installed (Debian: apt-get install -y blender)")

@@ -20,6 +20,7 @@ import shlex
 import shutil
 import subprocess
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ from posecast.realtime.lifting import LifterOptions
 from posecast.realtime.offline import lift_file
 from posecast.realtime.recording import Recording, read_recording
 from posecast.realtime.recording.arrays import person_track, write_lift_input
-from posecast.realtime.recording.export import MAX_HELD_S, export_bvh, world_joints
+from posecast.realtime.recording.export import MAX_HELD_S, bvh_bytes, camera_joints_bvh, export_bvh, world_joints
 from posecast.realtime.recording.format import RecordingError, take_fps
 from posecast.realtime.sinks.background import BackgroundSink
 from posecast.realtime.sinks.record import RecordOptions, RecordSink
@@ -173,11 +174,13 @@ CAMERA_TO_WORLD = floors.camera_to_world(floors.floor_from_camera_pose(1.6, 12.0
 
 
 def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: set[int], path: Path,
-                  stamps_ns: np.ndarray | None = None, keep_all: bool = False) -> None:  # fmt: skip
+                  stamps_ns: np.ndarray | None = None, keep_all: bool = False,
+                  confidence: np.ndarray | None = None) -> None:  # fmt: skip
     """Publish ``world`` at mocap frames ``ticks`` (a live pace) through the recording sink, the
     person lost at the indices in ``lost``, with the floor published as a live run does; each
     frame stamped with its tick's time, or with ``stamps_ns`` (one per tick). Stamped as live
-    frames, the sink's queue drops some when the test outruns it; ``keep_all``: as a file's, kept."""
+    frames, the sink's queue drops some when the test outruns it; ``keep_all``: as a file's, kept.
+    ``confidence`` ``(len(ticks), 17)``: the 2D's scores (default 0.9)."""
     r, t = CAMERA_TO_WORLD[:3, :3], CAMERA_TO_WORLD[:3, 3]
     camera = (world - t) @ r
     assert camera[..., 2].min() > 1.0, "the run must stay in front of the camera"
@@ -192,7 +195,8 @@ def _record_mocap(world: np.ndarray, ticks: np.ndarray, tick_fps: float, lost: s
         capture_ns = start_ns + int(tick * 1e9 / tick_fps) if stamps_ns is None else int(stamps_ns[i])
         j = camera[tick].astype(np.float32)
         person = PersonPose.lost(0) if i in lost else PersonPose(
-            0, "tracking", pixels[tick], np.full(17, 0.9, np.float32), joints_m=j, joints_rel_m=j - j[0],
+            0, "tracking", pixels[tick], np.full(17, 0.9, np.float32) if confidence is None else
+            confidence[i].astype(np.float32), joints_m=j, joints_rel_m=j - j[0],
             root_m=j[0].copy(), bone_lengths_m=lengths)  # fmt: skip
         sink.write(PoseFrame(i, capture_ns + int(keep_all), capture_ns, (K.width, K.height), [person]))
     sink.close()
@@ -317,6 +321,54 @@ def test_damaged_timestamps_are_refused_not_exported(tmp_path: Path, name: str, 
     with pytest.raises(RecordingError, match="timestamps") as raised:
         export_bvh(read_recording(tmp_path / "bad.posecast"), tmp_path / "bad.bvh")
     assert "record the take again" in str(raised.value) and not (tmp_path / "bad.bvh").exists(), name
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_a_take_exported_a_chunk_at_a_time_is_the_take_exported_whole(tmp_path: Path, live: bool) -> None:
+    """The turned run recorded live (resampled, with a dropout) or on a file's grid, its left
+    forearm scored too low to be seen for 14 frames (held, then eased back), exported 7 frames at
+    a time: the bytes and the report of the take exported whole at once."""
+    world, tick_fps = _turned_run()
+    rng = np.random.default_rng(3)
+    ticks = np.cumsum(np.r_[0, rng.choice([2, 4], size=len(world), p=[0.6, 0.4])]) if live else np.arange(0, 240, 4)
+    ticks = ticks[ticks < len(world)]
+    stamps_ns = None if live else 3_000_000_000 + np.arange(len(ticks)) * 1_000_000_000 // 30  # a file's media time
+    confidence = np.full((len(ticks), 17), 0.9)
+    confidence[20:34, skeleton.JOINT_INDEX["l_wrist"]] = 0.1
+    _record_mocap(world, ticks, tick_fps, {10, 11, 12}, tmp_path / "take.posecast", stamps_ns, not live, confidence)
+    take = read_recording(tmp_path / "take.posecast")
+    whole, done_whole = bvh_bytes(take, tmp_path / "take.bvh", chunk_frames=10**6)
+    free, _ = bvh_bytes(take, tmp_path / "take.bvh", limb_hold_options=None, chunk_frames=10**6)
+    assert free != whole  # (the forearm held)
+    chunked, done = bvh_bytes(take, tmp_path / "take.bvh", chunk_frames=7)
+    assert done.resampled == live and done.frames > 50 and len(chunked) == 1 + -(-done.frames // 7)
+    assert b"".join(chunked) == b"".join(whole)
+    assert done.summary() == done_whole.summary() and (done.held, done.posed) == (done_whole.held, done_whole.posed)
+    assert (done.max_deviation_m, done.frames_within_1mm) == (done_whole.max_deviation_m, done_whole.frames_within_1mm)
+
+
+def test_a_long_take_s_bvh_needs_its_file_s_memory_not_the_take_turned_at_once() -> None:
+    """Long-inputs QA: an hour's take needed 1.5 GB to export and 1.4 GB to `lift --bvh`: the whole
+    take was turned at once, 9.5 kB a frame on `lift --bvh`'s path. Turned a chunk at a time, a
+    frame more of a take costs what is kept of it (its joints, rotations and the file's bytes):
+    1.6 kB on the grid and resampled (measured 2026-12-07, past the first chunk)."""
+    world, _ = _turned_run()
+    r, t = CAMERA_TO_WORLD[:3, :3], CAMERA_TO_WORLD[:3, 3]
+    camera = ((world - t) @ r).astype(np.float32)  # the run across the view, again and again
+
+    def peak_bytes(frames: int, live: bool) -> int:
+        joints = np.resize(camera, (frames, *camera.shape[1:]))
+        times_s = np.arange(frames) / 30.0 + (np.random.default_rng(0).uniform(-3e-3, 3e-3, frames) if live else 0)
+        tracemalloc.start()
+        try:
+            camera_joints_bvh(joints, np.full(joints.shape[:2], 0.9, np.float32), times_s, 30.0, "world")
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    for live in (False, True):
+        per_frame = (peak_bytes(9_000, live) - peak_bytes(4_500, live)) / 4_500
+        assert per_frame < 3_500, f"{per_frame:.0f} bytes a frame of take (live: {live})"
 
 
 @pytest.mark.slow
