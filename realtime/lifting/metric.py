@@ -293,14 +293,13 @@ class MetricPoseLifting(PoseLifting):
             pose = state.finish(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns,
                                 self.options.min_joint_confidence)  # fmt: skip
             joints_m = None if pose is None else pose.joints_rel_m + pose.root_m
-            if pose is not None and self._implausible(pose, joints_m, keypoints_norm[k], confidence[k], state,
-                                                      timestamp_ns):  # fmt: skip
+            if pose is not None and self._implausible(pose, joints_m, keypoints_norm[k], confidence[k]):
                 pose = None
             if pose is None:  # the root cannot be placed, or the pose is absurd: forget what it fed in
                 state.reset()
                 people[person_id] = PersonPose.lost(person_id)
                 continue
-            state.accept(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns, pose.root_m)
+            state.accept(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns)
             if not state.upright.done and (notice := state.upright.observe(keypoints_px[k], confidence[k])):
                 if not self.turned_said:  # once a run: one turned video turns everyone in it
                     log.warning("%s", notice)
@@ -337,12 +336,10 @@ class MetricPoseLifting(PoseLifting):
         return placed_face(detections.world_m[row, list(face)], normalize.camera_axes_matrix(root_norm), head_m)
 
     def _implausible(self, pose: MetricPose, joints_m: np.ndarray, keypoints_norm: np.ndarray,
-                     confidence: np.ndarray, state: PersonState, timestamp_ns: int) -> bool:  # fmt: skip
+                     confidence: np.ndarray) -> bool:  # fmt: skip
         seen = confidence >= self.options.min_joint_confidence
-        since_last_s = (timestamp_ns - state.last_root_ns) / 1e9
-        last_root_m = state.last_root_m if since_last_s >= 0 else None  # time went back: a new timeline
-        reason = implausibility(joints_m, pose.root_m, keypoints_norm, seen, pose.bone_lengths_m,
-                                self.options.plausibility, last_root_m, since_last_s)  # fmt: skip
+        reason = implausibility(joints_m, pose.root_m, keypoints_norm, seen,
+                                pose.bone_lengths_m, self.options.plausibility)  # fmt: skip
         if reason is None:
             return False
         if not self.implausible_poses:

@@ -62,10 +62,6 @@ class PersonState:
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
         self.upright = UprightCheck(who)  # a video turned round is said once (upright.py)
         self._state = "warming"
-        #: the root of the last published pose and its time: where the person was last seen to be
-        #: (the plausibility gate's depth check; kept through a reset, it is the person's)
-        self.last_root_m: np.ndarray | None = None
-        self.last_root_ns = 0
 
     def push(self, keypoints_norm: np.ndarray, timestamp_ns: int) -> WindowResult:
         """Add this frame's normalised 2D ``(17, 2)``; returns the window ending with it (a gap
@@ -101,18 +97,11 @@ class PersonState:
         return MetricPose(self._state, joints_rel_m, root_m, self.smoother.bone_lengths_m)
 
     def accept(
-        self,
-        joints_lifted: np.ndarray,
-        keypoints_norm: np.ndarray,
-        confidence: np.ndarray,
-        timestamp_ns: int,
-        root_m: np.ndarray,
+        self, joints_lifted: np.ndarray, keypoints_norm: np.ndarray, confidence: np.ndarray, timestamp_ns: int
     ) -> None:
-        """This frame's pose was published (placed and plausible): its root is where the person
-        was last seen (``root_m``); its raw lifted pose, 2D and confidences go to the live subject
-        calibration; the frame that measures the person hands the lengths to the smoother (used
-        from the next frame on)."""
-        self.last_root_m, self.last_root_ns = root_m, timestamp_ns
+        """This frame's pose was published (placed and plausible): its raw lifted pose, 2D and
+        confidences go to the live subject calibration; the frame that measures the person hands
+        the lengths to the smoother (used from the next frame on)."""
         if self.live_subject is not None and not self.live_subject.done:
             measurement = self.live_subject.observe(joints_lifted, keypoints_norm, confidence, timestamp_ns)
             if measurement is not None:  # what it did not measure (the widths) the smoother keeps
@@ -122,8 +111,7 @@ class PersonState:
     def reset(self) -> None:
         """A pose that cannot be trusted: forget the window, the bone estimate and the filter.
         What the live subject calibration measured (or the published frames it holds so far)
-        belongs to the person and stays: a measured person keeps their lengths, and where they
-        were last published stays too."""
+        belongs to the person and stays: a measured person keeps their lengths."""
         self.window.reset()
         self.smoother.reset()
         if self._adopted_m is not None:

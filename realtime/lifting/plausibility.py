@@ -7,26 +7,11 @@ the camera. :func:`implausibility` checks the finished metric pose, in the camer
 1. every number is finite (joints, root, and the confidently seen 2D that placed them);
 2. the root is in front of the camera, ``min_depth_m <= z <= max_depth_m``, and at most
    ``max_off_axis_deg`` from the optical axis;
-3. the root's depth moved no more than a person can since the person's last published pose:
-   ``max_depth_speed_m_s`` times the time since then, plus ``depth_error_frac`` of that pose's
-   depth for the error of a depth measured from the 2D's size;
-4. every joint is within reach of the root;
-5. the pose explains the 2D: every confidently seen joint lies near its keypoint's viewing ray,
+3. every joint is within reach of the root;
+4. the pose explains the 2D: every confidently seen joint lies near its keypoint's viewing ray,
    within ``max_ray_miss_factor`` times the longest chain and within ``max_ray_angle_deg`` of it
    (a keypoint far off the body pulls the root towards the camera, where the other checks
    alone could pass).
-
-Check 3 is the one that looks back. The depth is the metric skeleton's size against the 2D's:
-a 2D skeleton the detector folds or shrinks (MediaPipe, the body below the shoulders blanked:
-hips, shoulders and ankles drawn within 30 px of the head, confidence 0.8 at the hips) is
-explained exactly by the same person three times as far, which every other check passes; no
-person covers 7 m in 0.07 s. The depth's own error is relative (a pixel of the 2D is more
-metres further away), the person's motion is not: a frame of the test clips moved the depth by
-at most 2.5 % (dance, 3.2-3.6 m, 30 fps) and 7 % (squats, 1.3-1.6 m, 5 fps: 0.10 m in 0.2 s).
-A person walking at 2 m/s towards the camera passes at any frame rate; one who moves faster while
-not published (a dropout, a 2D that failed) is lost until the time since covers the way. Not
-faster: over that clip's failed second, 3 m/s let a frame 2.1 m further through 0.6 s in, and the
-next failed frame followed it out to 6.2 m.
 
 The reach is ``reach_factor`` times the longest root-to-joint chain of the bone lengths in use
 (no joint can be further from the pelvis along the skeleton). The limits are meant for absurd
@@ -52,9 +37,7 @@ class PlausibilityOptions:
     """Limits of a plausible pose (see the module docstring): the root's depth in metres
     (``0 < min_depth_m < max_depth_m``), its angle off the optical axis (0..90 degrees), the
     reach as a multiple (>= 1) of the longest root-to-joint chain, and how far a seen joint may
-    lie from its keypoint's viewing ray (a multiple > 0 of that chain; 0..90 degrees); how fast
-    the root's depth may move since the person's last published pose (metres per second, > 0)
-    and the depth's own error allowed on top (a fraction >= 0 of that pose's depth)."""
+    lie from its keypoint's viewing ray (a multiple > 0 of that chain; 0..90 degrees)."""
 
     min_depth_m: float = 0.3
     max_depth_m: float = 50.0
@@ -62,8 +45,6 @@ class PlausibilityOptions:
     reach_factor: float = 1.5
     max_ray_miss_factor: float = 1.0
     max_ray_angle_deg: float = 30.0
-    max_depth_speed_m_s: float = 2.0
-    depth_error_frac: float = 0.15
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_depth_m < self.max_depth_m < math.inf:
@@ -77,10 +58,6 @@ class PlausibilityOptions:
             raise OptionsError(f"max_ray_miss_factor must be positive, got {self.max_ray_miss_factor}")
         if not 0.0 < self.max_ray_angle_deg < 90.0:
             raise OptionsError(f"max_ray_angle_deg must be between 0 and 90, got {self.max_ray_angle_deg}")
-        if not 0.0 < self.max_depth_speed_m_s < math.inf:
-            raise OptionsError(f"max_depth_speed_m_s must be positive, got {self.max_depth_speed_m_s}")
-        if not 0.0 <= self.depth_error_frac < math.inf:
-            raise OptionsError(f"depth_error_frac must be 0 or more, got {self.depth_error_frac}")
 
 
 def implausibility(
@@ -90,15 +67,11 @@ def implausibility(
     seen: np.ndarray,
     bone_lengths_m: np.ndarray,
     options: PlausibilityOptions,
-    last_root_m: np.ndarray | None = None,
-    since_last_s: float = 0.0,
 ) -> str | None:
     """Why this pose is implausible, or ``None`` when it passes. ``joints_m`` ``(17, 3)`` and
     ``root_m`` ``(3,)`` metres in the camera frame; ``keypoints_norm`` ``(17, 2)`` the normalised
     2D that placed the root; ``seen`` ``(17,)`` bool, the keypoints that were trusted (weighted);
-    ``bone_lengths_m`` ``(16,)`` the lengths in use; ``last_root_m`` ``(3,)`` the root of the
-    person's last published pose, ``since_last_s`` seconds before (``None``: none, nothing to
-    compare)."""
+    ``bone_lengths_m`` ``(16,)`` the lengths in use."""
     seen_2d = keypoints_norm[seen]
     if not math.isfinite(float(joints_m.sum() + root_m.sum() + seen_2d.sum())):  # also: sums overflowing
         return "non-finite numbers"
@@ -109,13 +82,6 @@ def implausibility(
     if math.hypot(x, y) > z * math.tan(math.radians(options.max_off_axis_deg)):
         angle = math.degrees(math.atan2(math.hypot(x, y), z))
         return f"root {angle:.0f} degrees off the camera's axis (at most {options.max_off_axis_deg:g})"
-    if last_root_m is not None:
-        last_z = float(last_root_m[2])
-        reach_m = options.max_depth_speed_m_s * max(since_last_s, 0.0) + options.depth_error_frac * last_z
-        if abs(z - last_z) > reach_m:
-            return (f"root {z:.2f} m in front of the camera {since_last_s:.2f} s after {last_z:.2f} m (a person "
-                    f"moves at most {reach_m:.2f} m in that time, {options.max_depth_speed_m_s:g} m/s and "
-                    f"{options.depth_error_frac:.0%} of the depth)")  # fmt: skip
     chain = float((skeleton.ROOT_PATHS @ bone_lengths_m).max())
     offsets = joints_m - root_m
     furthest = math.sqrt(float(np.einsum("ij,ij->i", offsets, offsets).max()))

@@ -1,27 +1,20 @@
 """The plausibility gate: absurd 2D gives ``lost``, counted and logged once; real 2D passes untouched.
 
 The probes are the issue's: every keypoint ×1e12 px, ×1e38, one joint at 1e4 px, a confidence of 2.0,
-fed to the real lifting stage (shipped model) on the squats clip's reference MediaPipe 2D; and
-QA's: a 2D skeleton drawn at a third of its size for a second (the depth check), against the same
-person walking towards the camera at 2 m/s, and the dance clip with the body below the shoulders
-blanked through the whole pipeline.
+fed to the real lifting stage (shipped model) on the squats clip's reference MediaPipe 2D.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from posecast.calibration import CameraIntrinsics
 from posecast.engines import skeleton
 from posecast.engines.layouts import POSECAST_17
-from posecast.realtime.cli import main
 from posecast.realtime.errors import OptionsError
 from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
 from posecast.realtime.lifting.plausibility import PlausibilityOptions, implausibility
@@ -143,109 +136,3 @@ def test_gate_options_are_checked() -> None:
         PlausibilityOptions(min_depth_m=2.0, max_depth_m=1.0)
     with pytest.raises(OptionsError, match="reach_factor must be at least 1, got 0.5"):
         PlausibilityOptions(reach_factor=0.5)
-    with pytest.raises(OptionsError, match="max_depth_speed_m_s must be positive, got 0"):
-        PlausibilityOptions(max_depth_speed_m_s=0.0)
-    with pytest.raises(OptionsError, match="depth_error_frac must be 0 or more, got -0.1"):
-        PlausibilityOptions(depth_error_frac=-0.1)
-
-
-@pytest.mark.parametrize(
-    ("last_z", "since_s", "z", "passes"),
-    [
-        (3.3, 1 / 30, 3.0, True),  # a frame's jitter: within 15 % of the depth
-        (3.0, 1 / 30, 3.6, False),  # 0.6 m in a frame: more than 0.07 m + 0.45 m
-        (3.0, 1 / 30, 9.0, False),  # the shrunk 2D: three times as far
-        (3.0, 0.2, 1.5, False),  # towards the camera too
-        (3.0, 1.0, 4.5, True),  # 1.5 m a second later: a walk
-        (3.0, 3.0, 9.0, True),  # 6 m three seconds later
-    ],
-)
-def test_the_depth_moves_no_faster_than_a_person(last_z, since_s, z, passes) -> None:
-    joints, keypoints, lengths = _standing((0.1, 0.0, z))
-    root_m = joints[skeleton.ROOT].copy()
-    last_root_m = np.array([0.1, 0.0, last_z])
-    options = PlausibilityOptions()
-    assert implausibility(joints, root_m, keypoints, np.ones(17, bool), lengths, options) is None  # alone: fine
-    got = implausibility(joints, root_m, keypoints, np.ones(17, bool), lengths, options, last_root_m, since_s)
-    assert got is None if passes else got is not None and "a person moves at most" in got, got
-
-
-def _shrunk_about_the_head(pose_px: np.ndarray, factor: float) -> np.ndarray:
-    """``pose_px`` ``(17, 2)`` with the legs folded up over the hips and every joint drawn at
-    ``factor`` of its distance from the head, as MediaPipe drew the dancer whose body below the
-    shoulders was blanked (QA: hips, shoulders and ankles within 30 px of the head, scored 0.5-0.98)."""
-    folded = pose_px.astype(np.float64)
-    hips_y = folded[[skeleton.JOINT_INDEX["l_hip"], skeleton.JOINT_INDEX["r_hip"]], 1].mean()
-    legs = [skeleton.JOINT_INDEX[n] for n in ("l_knee", "l_ankle", "r_knee", "r_ankle")]
-    folded[legs, 1] = 2 * hips_y - folded[legs, 1]
-    head = folded[skeleton.HEAD]
-    return head + factor * (folded - head)
-
-
-def test_a_shrunk_2d_skeleton_does_not_send_the_person_away(squats_2d: np.ndarray, caplog) -> None:
-    """Five frames (1 s at 5 fps) whose 2D the detector drew folded and at a third of its size,
-    everything else the person's: each such frame alone is the same person three times as far
-    (4-5 m), which the absolute checks pass. They are lost, said once, and every published frame
-    stays at the depth the person had without them."""
-    reference, _ = _lift(squats_2d)
-    shrunk = squats_2d.astype(np.float64)
-    bad = range(30, 35)
-    for f in bad:
-        shrunk[f] = _shrunk_about_the_head(squats_2d[f], 1 / 3)
-    with caplog.at_level(logging.WARNING, logger="posecast.realtime.lifting.metric"):
-        people, lifting = _lift(shrunk)
-    assert [f for f, p in enumerate(people) if p.tracking == "lost"] == list(bad)
-    assert lifting.implausible_poses == len(bad)
-    assert "a person moves at most" in caplog.records[0].getMessage()
-    depth = np.array([np.nan if p.joints_m is None else p.root_m[2] for p in people])
-    expected = np.array([p.root_m[2] for p in reference])
-    published = np.isfinite(depth)
-    # after the lost second the window starts again (warming): within 10 % of the depth it had
-    assert np.abs(depth[published] / expected[published] - 1).max() < 0.10
-
-
-@pytest.mark.parametrize("speed_m_s", [2.0, -2.0])
-def test_a_person_walking_at_2_m_s_is_followed(squats_2d: np.ndarray, speed_m_s: float) -> None:
-    """The squats 2D as if the person walked 4 m along their pelvis's viewing ray at 2 m/s in 2 s
-    (towards the camera: from 4 m further; away: to 4 m further), at 5 fps (0.4 m a frame): every
-    frame is published and the depth follows the walk."""
-    reference, _ = _lift(squats_2d)
-    depth_m = np.array([p.root_m[2] for p in reference])
-    time_s = np.arange(len(squats_2d)) * 0.2
-    walked_m = np.clip((time_s - 4.0) * abs(speed_m_s), 0.0, 4.0)  # from 4 s to 6 s
-    further_m = 4.0 - walked_m if speed_m_s > 0 else walked_m
-    pelvis = squats_2d[:, skeleton.ROOT : skeleton.ROOT + 1].astype(np.float64)
-    scale = (depth_m / (depth_m + further_m))[:, None, None]  # the 2D's size goes as 1 / depth
-    walking = pelvis + scale * (squats_2d - pelvis)
-    people, lifting = _lift(walking)
-    assert lifting.implausible_poses == 0
-    assert all(p.tracking != "lost" for p in people)
-    depth = np.array([p.root_m[2] for p in people])
-    assert np.abs(depth / (depth_m + further_m) - 1).max() < 0.10
-
-
-@pytest.mark.slow
-def test_the_dancer_with_her_body_blanked_stays_where_she_is(media_dir: Path, pose_model_path: Path,
-                                                             tmp_path: Path, caplog) -> None:  # fmt: skip
-    """The dance clip with every row from 259 down black (head and shoulders in view, QA's clip):
-    MediaPipe folds her legs up and then draws her whole skeleton within 30 px of her head for
-    about a second, which placed her 10-12 m away (3.2-3.6 m in the clip). Those frames are lost;
-    what is published stays within reach of her."""
-    capture, clip = cv2.VideoCapture(str(media_dir / "dance_576.mp4")), tmp_path / "dance_headblank.mp4"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (576, 576))
-    while (image := capture.read()[1]) is not None:
-        image[259:] = 0
-        writer.write(image)
-    capture.release()
-    writer.release()
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), caplog.at_level(logging.WARNING, logger="posecast.realtime.lifting.metric"):
-        code = main(["run", "--source", str(clip), "--headless", "--publish", "none", "--print", "json",
-                     "--model-asset", str(pose_model_path)])  # fmt: skip
-    assert code == 0
-    poses = {line["frame_id"]: line for line in map(json.loads, out.getvalue().splitlines()) if line["topic"] == "pose"}
-    depth = {f: pose["joints_m"][0][2] for f, pose in poses.items() if pose["tracking"] != "lost"}
-    assert len(depth) >= 60 and max(depth.values()) < 6.0, max(depth.values())  # (12.2 m before)
-    steps = [abs(depth[f + 1] - depth[f]) for f in depth if f + 1 in depth]
-    assert max(steps) < 1.0  # in a frame (4.7 m before)
-    assert any("a person moves at most" in r.getMessage() for r in caplog.records)
