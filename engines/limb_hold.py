@@ -23,9 +23,10 @@ wherever it is (held, at rest or on the way) to the live rotation over
 before it began to rest) carries on with that ease. Every ease is a slerp at a rate linear in the
 stream's clock: at any frame rate the same motion. A bone never seen since its person was first
 tracked (a webcam that sees the head and shoulders, the arms below the image from the start) is at
-rest from the first frame (legs straight down): there is no seen pose to hold, and MediaPipe's
-guess there turned the avatar's upper arm up to 22 deg a frame, the forearm 54 (the dance clip cut
-to head and shoulders; README "Drive an avatar"). Pure numpy and scipy; the state is carried from
+rest from the first frame if it is an arm: there is no seen pose to hold, and MediaPipe's guess
+there turned the avatar's upper arm up to 22 deg a frame, the forearm 54 (the dance clip cut to
+head and shoulders; README "Drive an avatar"); a leg never seen follows that guess, standing,
+whose feet are on the floor. Pure numpy and scipy; the state is carried from
 frame to frame as the hinges' twists are (:class:`~posecast.engines.rotations.HingeTwists`).
 """
 
@@ -69,9 +70,11 @@ def _rest_on_grandparent() -> np.ndarray:
 _REST_ON_GRANDPARENT = _rest_on_grandparent()
 #: the bones whose rest is taken on the grandparent: their parent (a clavicle, a pelvis→hip bone) is not held
 _ON_GRANDPARENT = np.array([skeleton.JOINT_NAMES[j].endswith(("elbow", "knee")) for j in LIMB_JOINTS])
-#: The bones that relax to rest when lost for long: the arms'. A leg seen and then lost stays held:
-#: it says how the person stands or sits, and legs straightened from a seat put the feet through
-#: the floor (review: a pelvis 0.47 m up, the ankle 0.41 m below the floor at rest).
+#: The bones that relax to rest when lost for long, or never seen: the arms'. A leg seen and then
+#: lost stays held: it says how the person stands or sits, and legs straightened from a seat put
+#: the feet through the floor (review: a pelvis 0.47 m up, the ankle 0.41 m below the floor at
+#: rest); a leg never seen follows MediaPipe's guess, which stands on the floor where straight
+#: legs did not (QA: below a desk's view, a rested ankle 0.38 m median under the assumed floor).
 _RESTS_WHEN_LOST = np.array([skeleton.JOINT_NAMES[j].endswith(("elbow", "wrist")) for j in LIMB_JOINTS])
 
 
@@ -209,8 +212,9 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     rested = np.where(seen, 0.0, _fraction(held_for_ns - options.rest_after_s * 1e9, options.rest_ease_s)
                       if math.isfinite(options.rest_after_s) else 0.0)  # fmt: skip
     rested[~_RESTS_WHEN_LOST] = 0.0  # a leg seen before is held
-    rested[~seen & (~ever_seen | ~np.isfinite(held).all(axis=1))] = 1.0
-    sent = np.where((~seen & (rested == 0.0))[:, None], held, live)
+    never = ~seen & (~ever_seen | ~np.isfinite(held).all(axis=1))  # nothing seen to hold
+    rested[never & _RESTS_WHEN_LOST] = 1.0  # an arm at rest; a leg follows the guess (it stands on the floor)
+    sent = np.where((~seen & ~never & (rested == 0.0))[:, None], held, live)
     resting = ~seen & (rested > 0.0)
     if resting.any():  # (the rest follows the chest and pelvis: made each frame, only while needed)
         start = np.where(np.isfinite(held), held, 0.0)[resting]

@@ -163,22 +163,26 @@ def test_a_limb_that_rested_while_lost_does_not_carry_on_the_ease_it_was_lost_in
     assert sent[6:] == pytest.approx([REST_DEG, REST_DEG + 10.0 / 15])
 
 
-def test_a_leg_seen_and_then_lost_stays_held_and_one_never_seen_rests() -> None:
+def test_a_leg_seen_and_then_lost_stays_held_and_one_never_seen_follows_the_guess() -> None:
     """A seated person's legs lost below a desk's view keep their bend: straightened to rest from
     the seat they put the feet through the floor (review: 0.41 m below it, the pelvis 0.47 m up).
-    The right leg is seen bent for a frame and lost for 3 s; the left is never seen."""
+    A leg never seen follows MediaPipe's guess, standing on the floor (QA: rested straight under a
+    desk's view, the ankle was 0.38 m median below the assumed floor). The right leg is seen bent
+    for a frame and lost for 3 s; the left is never seen."""
     thigh, shin = (limb_hold.LIMB_JOINTS.index(J[name]) for name in ("r_knee", "r_ankle"))
     seated = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
-    seated[[J["r_knee"], J["l_knee"]]] = Rotation.from_euler("x", 90, degrees=True).as_quat()  # thigh forward
-    seated[[J["r_ankle"], J["l_ankle"]]] = Rotation.from_euler("x", -90, degrees=True).as_quat()  # shin down
+    seated[J["r_knee"]] = Rotation.from_euler("x", 90, degrees=True).as_quat()  # thigh forward
+    seated[J["r_ankle"]] = Rotation.from_euler("x", -90, degrees=True).as_quat()  # shin down
     state = None
     for i in range(91):
         bones = np.zeros(8, bool)
         bones[[thigh, shin]] = i == 0
-        guess = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))  # the lifter's standing guess out of view
-        out, state = limb_hold.hold_limbs(seated if i == 0 else guess, bones, i * FRAME_NS, state, OPTIONS)
+        guess = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))  # the lifter's guess out of view, a little bent
+        guess[[J["l_knee"], J["r_knee"]]] = Rotation.from_euler("x", 10 + i % 7, degrees=True).as_quat()
+        given = seated if i == 0 else guess
+        out, state = limb_hold.hold_limbs(given, bones, i * FRAME_NS, state, OPTIONS)
+        np.testing.assert_allclose(out[[J["l_knee"], J["l_ankle"]]], given[[J["l_knee"], J["l_ankle"]]], atol=1e-9)
     np.testing.assert_allclose(out[[J["r_knee"], J["r_ankle"]]], seated[[J["r_knee"], J["r_ankle"]]], atol=1e-9)
-    np.testing.assert_allclose(out[[J["l_knee"], J["l_ankle"]]], np.tile([0.0, 0.0, 0.0, 1.0], (2, 1)), atol=1e-9)
 
 
 def test_rest_after_s_inf_holds_for_ever() -> None:
