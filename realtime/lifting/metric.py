@@ -49,6 +49,7 @@ from ...calibration.intrinsics import ASSUMED_HFOV_DEG
 from ...engines import normalize, skeleton
 from ...engines.face import HEAD_RADIUS_M, face_seen, placed_face
 from ...engines.joint_limits import MAX_BACKWARD_DEG
+from ...engines.logs import counted
 from ...engines.runtime.base import model_label
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
 from ..errors import OptionsError
@@ -381,6 +382,7 @@ class MetricPoseLifting(PoseLifting):
 
     def close(self) -> None:
         if self.implausible_poses and not self._reported:
-            log.warning("%d implausible poses were given as lost", self.implausible_poses)
+            log.warning("%s given as lost", counted(self.implausible_poses, "implausible pose") + (
+                " was" if self.implausible_poses == 1 else " were"))  # (QA: "1 implausible poses were")
         self._reported = True
         self.lifter.close()
