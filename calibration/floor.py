@@ -29,9 +29,9 @@ is (a jump or a raised foot lifts the lower ankle in a minority of frames only; 
 stays in place is taken where the lower leg is straight, :func:`standing_frames`); the floor is
 :data:`ANKLE_HEIGHT_FRACTION` of the subject's height below it.
 
-Only poses whose ankles lie below the body tell where the floor is (:func:`feet_below_body`), and
-a floor whose up comes out at ``max_tilt_deg`` is not one (:func:`tilt_limit_notice`): the camera
-is turned or the person is not upright.
+Only poses whose ankles lie below the body tell where the floor is (:func:`feet_below_body`): a
+clip turned upside down or on its side, or legs the 2D detector folded up, tell nothing of it. A
+floor whose up was held at ``max_tilt_deg`` is taken, and said (:func:`tilt_limit_notice`).
 
 **Contacts** (:func:`foot_contacts`): a foot is on the floor while its ankle is within
 ``contact_height_m`` of the standing ankle level and moves slower than ``contact_speed_m_s``
@@ -83,26 +83,44 @@ CAMERA_UP = (0.0, -1.0, 0.0)
 #: the lifter: the dance's and the squats' ankles lie 0.52 and 0.43 legs below at the least (a
 #: squat's bottom, the camera 3 degrees down); MediaPipe, shown the dance with all but the top
 #: 45 % of the image blanked, folded the ankles up to her head at confidence 0.5-0.66: 0.8-0.9 legs
-#: *above* (the floor then came out at its 35-degree limit); the clips turned upside down, -0.8 to
-#: -1.0; on their side, about 0 (-0.3 to 0.3).
+#: *above*; the clips turned upside down, -0.7 to -1.0; on their side, -0.3 to 0.26. A camera
+#: looking down shortens it by the cosine of its tilt: a standing person's feet are refused from
+#: 76 degrees down, a squat's bottom (the pelvis 0.35 m down) from 69, some of a walk's strides
+#: towards the camera from 42 (a stride's back foot lies further off, higher in the image).
 FEET_BELOW_PELVIS_LEGS = 0.25
+#: ... and only with the body upright across a level camera's image: the head within this angle
+#: of straight above the mid-ankles in the plane of the image's x and a level camera's up (a
+#: camera's tilt turns the body out of that plane, never across it; a roll or a clip turned on its
+#: side does). Measured 2026-12-07: the real clips' poses lean 14 degrees at most, the tests' 6 CMU
+#: takes seen 5-65 degrees down 50 at most (57 with the camera rolled 20 degrees); the clips turned
+#: on their side or upside down 85-178, among them 4 poses of the squats turned a quarter
+#: clockwise whose squatting ankles lay 0.25-0.26 legs below the pelvis (93 degrees: their floor
+#: came out rolled 33.5 degrees, the camera 0.11 m up).
+MAX_BODY_ROLL_DEG = 65.0
 _HIPS, _KNEES = [_J["l_hip"], _J["r_hip"]], [_J["l_knee"], _J["r_knee"]]
-_LEVEL_UP = np.array(CAMERA_UP)
+_LEVEL_UP, _LEVEL_ACROSS = np.array(CAMERA_UP), np.array([1.0, 0.0, 0.0])
 
 
 def feet_below_body(joints_cam: np.ndarray, camera_up: np.ndarray = CAMERA_UP) -> np.ndarray:
     """Whether each pose's ``(..., 17, 3)`` two ankles lie where feet can stand: both at least
     :data:`FEET_BELOW_PELVIS_LEGS` of the legs' mean length below the pelvis along ``camera_up``
-    (a level camera's, the guess the floor's tilt is held near): ``(...)`` bool. Not below: the 2D
-    detector folded the legs up, or the camera is turned or the person not upright, and their
-    ankles say nothing of the floor."""
+    (a level camera's, the guess the floor's tilt is held near; not along the optical axis), and
+    the head within :data:`MAX_BODY_ROLL_DEG` of straight above the mid-ankles across the image:
+    ``(...)`` bool. Not so: the 2D detector folded the legs up, or the video is turned (upside down,
+    on its side) or the person not upright, and their ankles say nothing of the floor."""
     joints = np.asarray(joints_cam, dtype=np.float64)
-    up = _LEVEL_UP if camera_up is CAMERA_UP else _unit(np.asarray(camera_up, dtype=np.float64))
+    if camera_up is CAMERA_UP:
+        up, across = _LEVEL_UP, _LEVEL_ACROSS
+    else:
+        up = _unit(np.asarray(camera_up, dtype=np.float64))
+        across = _unit(np.cross(up, [0.0, 0.0, 1.0]))
     hips, knees, ankles = joints[..., _HIPS, :], joints[..., _KNEES, :], joints[..., list(ANKLES), :]
     thighs, shins = knees - hips, ankles - knees  # (sums of squares: np.linalg.norm costs more, a call a pose)
     legs_m = (np.sqrt((thighs * thighs).sum(axis=-1)) + np.sqrt((shins * shins).sum(axis=-1))).mean(axis=-1)
     below_m = (joints[..., skeleton.ROOT, :] @ up)[..., None] - ankles @ up
-    return (below_m >= FEET_BELOW_PELVIS_LEGS * legs_m[..., None]).all(axis=-1)  # (NaN: False, unsaid)
+    body = joints[..., _J["head"], :] - ankles.mean(axis=-2)
+    upright = np.arctan2(np.abs(body @ across), body @ up) <= np.radians(MAX_BODY_ROLL_DEG)
+    return (below_m >= FEET_BELOW_PELVIS_LEGS * legs_m[..., None]).all(axis=-1) & upright  # (NaN: False, unsaid)
 
 
 @dataclass(frozen=True)
@@ -241,29 +259,30 @@ def rough_floor_notice(poses: int) -> str | None:
             "tens of centimetres and several degrees off")  # fmt: skip
 
 
-#: A floor whose up lies within this many degrees of ``max_tilt_deg`` from the camera's guess is
-#: not taken (:func:`tilt_limit_notice`): :func:`estimate_up` holds an up that came out further
-#: at the limit itself, and one just inside it is as doubtful.
-TILT_LIMIT_MARGIN_DEG = 1.0
+#: An up this close to ``max_tilt_deg`` from the camera's guess, degrees, was held there
+#: (:func:`estimate_up`; a fit just inside the limit is not).
+_AT_TILT_LIMIT_DEG = 0.01
 
 
 def tilt_limit_notice(
     floor: Floor, options: FloorOptions | None = None, camera_up: np.ndarray = CAMERA_UP
 ) -> str | None:
-    """Why a floor estimated from the feet is not to be trusted, or ``None``: its up lies at
-    ``max_tilt_deg`` from the camera's guess, or within :data:`TILT_LIMIT_MARGIN_DEG` of it. The
-    body's own up was that far or further from a level camera's: the camera is turned, or the
-    person is not upright (QA, 2026-12-07: the squats and the dance turned upside down gave a floor
-    tilted 34.8 degrees, buried the avatar's head 0.41 m under it; turned on their side, rolled
-    33-34 degrees, half-fallen)."""
+    """What to say of a floor from the feet whose up :func:`estimate_up` held at ``max_tilt_deg``
+    from the camera's guess, or ``None``: the body's up was that far or further from a level
+    camera's, and a camera turned further than that is not followed. Its floor is still the
+    better guess (the standing feet are on it, the body leans by the tilt beyond the limit; on an
+    assumed level floor it leans by the whole tilt and floats metres up), but it lies too low for
+    a camera looking down (2.5 m up: 38 degrees down gives 2.30 m, 45 degrees 1.78 m, 60 degrees
+    0.60 m; measured 2026-12-07 on a synthetic standing person). A video turned upside down or on
+    its side, or legs folded up, do not get here: :func:`feet_below_body` keeps their feet out."""
     opts = options or FloorOptions()
-    if opts.max_tilt_deg <= TILT_LIMIT_MARGIN_DEG:  # up is the camera's guess: nothing was fitted
+    if opts.max_tilt_deg <= 0:  # up is the camera's guess: nothing was fitted
         return None
     cosine = float(np.clip(_unit(np.asarray(camera_up, dtype=np.float64)) @ floor.up_cam, -1.0, 1.0))
-    if np.degrees(np.arccos(cosine)) < opts.max_tilt_deg - TILT_LIMIT_MARGIN_DEG:
+    if np.degrees(np.arccos(cosine)) < opts.max_tilt_deg - _AT_TILT_LIMIT_DEG:
         return None
-    return (f"the body's up is {opts.max_tilt_deg:g} degrees or more from a level camera's (the floor's limit): "
-            "the camera is turned, or the person is not upright")  # fmt: skip
+    return (f"held at its {opts.max_tilt_deg:g}-degree limit from a level camera: a camera tilted or rolled further is "
+            "not followed (the people lean by the rest; one looking down comes out too low)")  # fmt: skip
 
 
 def estimate_floor(

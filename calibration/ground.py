@@ -8,16 +8,13 @@ every few poses (QA, two people filmed apart). The estimator keeps each person's
 both feet seen below the body (:func:`~posecast.calibration.floor.feet_below_body`); the floor
 comes from the person with the most of them, re-estimated every 5th pose (state ``estimating``,
 a provisional floor), and is fixed (``estimated``) once that person's poses span ``window_s``
-seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. A floor at
-its tilt limit (:func:`~posecast.calibration.floor.tilt_limit_notice`) is not taken: the floor
-stays as it was (``assumed``, or the last provisional one), and a window of such poses is
-followed by a fresh one. The log says once when the floor is fixed, and once why it stays
-assumed (no feet after ``window_s`` of poses; a window at the limit). A floor given by
-calibration is fixed from the start (``calibrated``); it is checked once against the standing
-feet of the first person whose poses span ``window_s``. Each person's feet are placed by their
-own height. The world origin is on the floor below the first root position it saw, and stays
-there: people who come and go keep one world. :class:`FloorEase` carries the people from one
-floor to the next.
+seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. The log
+says once when the floor is fixed, and once why it stays assumed (no feet below the body after
+``window_s`` of poses). A floor given by calibration is fixed from the start (``calibrated``);
+it is checked once against the standing feet of the first person whose poses span
+``window_s``. Each person's feet are placed by their own height. The world origin is on the
+floor below the first root position it saw, and stays there: people who come and go keep one
+world. :class:`FloorEase` carries the people from one floor to the next.
 """
 
 from __future__ import annotations
@@ -76,14 +73,11 @@ class FloorState:
 
 @dataclass
 class _WhyAssumed:
-    """Why the floor is still assumed: the poses whose ankles were unseen, ``folded`` (seen but not
-    below the body), and the ``feet`` below it whose floor was refused at its tilt limit (``limit``:
-    why)."""
+    """Why the floor is still assumed: the poses whose ankles were unseen, and ``folded`` (seen but
+    not below the body)."""
 
     unseen: int = 0
     folded: int = 0
-    feet: int = 0
-    limit: str | None = None
 
 
 class FloorEstimator:
@@ -103,7 +97,6 @@ class FloorEstimator:
         # why the floor is still assumed, said once after window_s of poses (None: said, or not assumed)
         self._why_assumed: _WhyAssumed | None = None if floor is not None else _WhyAssumed()
         self._origin_ns = 0  # when the origin was placed: the first pose
-        self._limit_said = False  # a floor at the tilt limit is said once a stream
         self._fixed = floor is not None
         # a given floor's check: person id → their ankles' heights above it; None once checked
         self._given_heights: dict[int, list[float]] | None = {} if floor is not None else None
@@ -163,8 +156,6 @@ class FloorEstimator:
         if self._fixed:
             self._check_given(joints, timestamp_ns, person_id)
             return
-        if why is not None:
-            why.feet += 1
         poses = self._poses.setdefault(person_id, [])
         poses.append(joints)
         if poses is not max(self._poses.values(), key=len):  # the floor is the best-seen person's
@@ -173,21 +164,16 @@ class FloorEstimator:
         if not done and len(poses) % _EVERY != 1:  # the provisional floor: every few poses
             return
         floor = fl.estimate_floor(np.stack(poses), height_m, self.options)
-        if notice := fl.tilt_limit_notice(floor, self.options):  # not taken: the floor stays as it was
-            if why is not None:
-                why.limit = notice
-            if done:  # a whole window at the limit: said once, and the next window is tried afresh
-                self._at_limit(notice, len(poses), (timestamp_ns - first_ns) * 1e-9, person_id)
-                del self._poses[person_id], self._first_ns[person_id]
-            return
         self._why_assumed = None
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
         if done:
             span_s = (timestamp_ns - first_ns) * 1e-9
             rough = fl.rough_floor_notice(len(poses))
-            log.info("floor estimated from %d poses of person %d over %.1f s: camera %.2f m above it, tilt %.1f deg, "
-                     "roll %.1f deg%s", len(poses), person_id, span_s, floor.camera_height_m, floor.tilt_deg,
-                     floor.roll_deg, f" ({rough})" if rough else "")  # fmt: skip
+            limit = fl.tilt_limit_notice(floor, self.options)  # (a camera looking down further than the limit)
+            log.log(logging.WARNING if limit else logging.INFO, "floor estimated from %d poses of person %d over "
+                    "%.1f s: camera %.2f m above it, tilt %.1f deg, roll %.1f deg%s%s", len(poses), person_id, span_s,
+                    floor.camera_height_m, floor.tilt_deg, floor.roll_deg, f" ({rough})" if rough else "",
+                    f"; {limit}: pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE" if limit else "")  # fmt: skip
             self._fixed = True
             self._poses.clear()
             self._first_ns.clear()
@@ -195,43 +181,22 @@ class FloorEstimator:
 
     def _say_why_assumed(self, timestamp_ns: int) -> None:
         """Once the poses since the first span ``window_s`` and the floor is still assumed, say why,
-        once (a run at a desk said nothing, its avatar's height a guess; so did one whose floor was
-        refused)."""
+        once (a run at a desk said nothing, its avatar's height a guess)."""
         span_s = (timestamp_ns - self._origin_ns) * 1e-9
         if span_s < self.options.window_s:
             return
         why, self._why_assumed = self._why_assumed, None
         assumed = f"the floor stays assumed (a level camera {ASSUMED_FLOOR.camera_height_m:g} m up)"
         given = "pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE"
-        if not why.folded and not why.feet:
+        if not why.folded:
             log.info("%s: in %.1f s of poses none had both ankles seen (the legs out of view?), and the avatar's "
                      "height is a guess until they are; or %s", assumed, span_s, given)  # fmt: skip
             return
-        parts = []
-        if why.feet:  # (the first pose with feet is always fitted: still assumed, its floor was refused)
-            self._limit_said = True
-            parts.append(f"{why.feet} had both ankles seen below the hips, but the floor from them is not taken "
-                         f"({why.limit or 'too few'})")  # fmt: skip
-        if why.folded:
-            parts.append(f"{why.folded} had both ankles seen but not below the hips (under "
-                         f"{fl.FEET_BELOW_PELVIS_LEGS:g} of the legs below the pelvis in a level camera's view: the 2D "
-                         "detector folded the legs up, or the camera is turned, or the person is not "
-                         "upright)")  # fmt: skip
-        parts.append(f"{why.unseen} had them unseen")
-        log.warning("%s: in %.1f s of poses, %s; %s", assumed, span_s, ", ".join(parts[:-1]) + " and " + parts[-1],
-                    given)  # fmt: skip
-
-    def _at_limit(self, notice: str, poses: int, span_s: float, person_id: int) -> None:
-        """Say once that a whole window's floor was at its tilt limit, and so not taken."""
-        if self._limit_said:
-            return
-        self._limit_said = True
-        if self._state.state == "assumed":
-            self._why_assumed = None  # (said here)
-        kept = "assumed" if self._state.state == "assumed" else "the provisional one"
-        log.warning("the floor from %d poses of person %d over %.1f s is not taken, it stays %s: %s (pass "
-                    "--floor-camera HEIGHT,TILT[,ROLL] or --floor FILE for a camera turned that far)", poses, person_id,
-                    span_s, kept, notice)  # fmt: skip
+        log.warning("%s: in %.1f s of poses, %d had both ankles seen but not below the body (under %g of the legs "
+                    "below the pelvis, or the head over %g degrees off straight above the feet, in a level camera's "
+                    "view: the 2D detector folded the legs up, or the camera is turned, or the person is not upright) "
+                    "and %d had them unseen; %s", assumed, span_s, why.folded, fl.FEET_BELOW_PELVIS_LEGS,
+                    fl.MAX_BODY_ROLL_DEG, why.unseen, given)  # fmt: skip
 
     def _check_given(self, joints: np.ndarray, timestamp_ns: int, person_id: int) -> None:
         """Over the first ``window_s`` of one person's poses on a given floor (the first person

@@ -183,24 +183,21 @@ def floor_from_feet(joints_m: np.ndarray, confidence: np.ndarray, posed: np.ndar
     """The camera → world transform ``(4, 4)`` of a person's camera-frame joints ``(F, 17, 3)``: the
     floor under the frames with a pose (``posed``) whose 2D saw both feet (``confidence`` ``(F,
     17)``; not the legs MediaPipe guesses out of view) below the body
-    (:func:`~posecast.calibration.floor.feet_below_body`), unless it is at its tilt limit
-    (:func:`~posecast.calibration.floor.tilt_limit_notice`), else an assumed level camera, as the
+    (:func:`~posecast.calibration.floor.feet_below_body`), else an assumed level camera, as the
     live floor; and where the floor came from, in words."""
     height = skeleton.height_from_bone_lengths(lengths_m)
     seen = posed & floors.feet_seen(confidence)
     standing = seen & floors.feet_below_body(joints_m)
-    floor = floors.estimate_floor(joints_m[standing], height) if standing.any() else None
-    limit = None if floor is None else floors.tilt_limit_notice(floor)
-    if floor is not None and limit is None:
+    if standing.any():
+        floor = floors.estimate_floor(joints_m[standing], height)
         source = (f"estimated from the recorded feet (camera {floor.camera_height_m:.2f} m up, tilt "
                   f"{floor.tilt_deg:.1f} deg)")  # fmt: skip
         if notice := floors.rough_floor_notice(int(standing.sum())):  # (review: said of calibrate floor only)
             log.warning("%s: the motion may stand tilted or above or below it", notice)
+        if limit := floors.tilt_limit_notice(floor):
+            log.warning("the floor estimated from the recorded feet: %s", limit)
     else:
-        if limit is not None:
-            why = f"the recorded feet's floor is not taken: {limit}"
-        else:
-            why = "no recorded frame saw both feet" + (" below the hips" if seen.any() else "")
+        why = "no recorded frame saw both feet" + (" below the hips" if seen.any() else "")
         floor, source = ASSUMED_FLOOR, f"assumed ({why}): a level camera 1.5 m up"
     return floors.camera_to_world(floor, joints_m[posed][0, skeleton.ROOT]), source
 

@@ -50,10 +50,9 @@ class FeetCollector(Sink):
             )
         lengths = np.median(self.lengths, axis=0) if self.lengths else skeleton.bone_lengths(self.poses[-1])
         floor = fl.estimate_floor(np.stack(self.poses), skeleton.height_from_bone_lengths(lengths))
-        if limit := fl.tilt_limit_notice(floor):  # (a file at the limit buried every run's avatar on it)
-            raise CalibrationError(f"the floor measured from {len(self.poses)} poses of {source} is not taken: "
-                                   f"{limit}; stand upright in view of a camera held upright (or pass "
-                                   "--camera-height, --tilt and --roll)")  # fmt: skip
         if notice := fl.rough_floor_notice(len(self.poses)):
             log.warning("%s; measure longer (--seconds), stepping around", notice)
+        if limit := fl.tilt_limit_notice(floor):
+            log.warning("the floor measured from the feet: %s; measure the camera's height and tilt and pass "
+                        "--camera-height, --tilt and --roll", limit)  # fmt: skip
         return floor, f"estimated from the feet, {len(self.poses)} poses of {source}"
