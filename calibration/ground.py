@@ -10,7 +10,8 @@ comes from the person with the most of them, re-estimated every 5th pose (state 
 a provisional floor), and is fixed (``estimated``) once that person's poses span ``window_s``
 seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. The log
 says once when the floor is fixed, and once why it stays assumed (no feet below the body after
-``window_s`` of poses). A floor given by calibration is fixed from the start (``calibrated``);
+``window_s`` of poses), unless ``log_state`` is off (a floor no output stands anyone on: ``posecast
+bench``'s, which runs it only to time it). A floor given by calibration is fixed from the start (``calibrated``);
 it is checked once against the standing feet of the first person whose poses span
 ``window_s``. Each person's feet are placed by their own height. The world origin is on the
 floor below the first root position it saw, and stays there: people who come and go keep one
@@ -84,18 +85,21 @@ class FloorEstimator:
     """The stream's floor: ``add(joints_cam, timestamp_ns)`` per tracked person and frame,
     ``state`` for the current floor. ``height_m``: the height of a person ``add`` is given none
     for (the ankle's height above the floor is a fraction of it; ``None``: every ``add`` gives
-    one, else a given floor is not checked); ``floor``: a calibrated floor (nothing estimated)."""
+    one, else a given floor is not checked); ``floor``: a calibrated floor (nothing estimated);
+    ``log_state``: say when the floor is fixed, why it stays assumed, and a given floor far off
+    the feet (module docstring)."""
 
     def __init__(self, height_m: float | None, options: fl.FloorOptions | None = None,
-                 floor: fl.Floor | None = None) -> None:  # fmt: skip
+                 floor: fl.Floor | None = None, log_state: bool = True) -> None:  # fmt: skip
         self.options = options or fl.FloorOptions()
         self.height_m = height_m
+        self.log_state = log_state
         self._poses: dict[int, list[np.ndarray]] = {}  # person id → poses with both feet seen
         self._first_ns: dict[int, int] = {}  # person id → the first of them
         self._heights_m: dict[int, float] = {}  # person id → their height, as last given
         self._origin: np.ndarray | None = None
         # why the floor is still assumed, said once after window_s of poses (None: said, or not assumed)
-        self._why_assumed: _WhyAssumed | None = None if floor is not None else _WhyAssumed()
+        self._why_assumed: _WhyAssumed | None = None if floor is not None or not log_state else _WhyAssumed()
         self._origin_ns = 0  # when the origin was placed: the first pose
         self._fixed = floor is not None
         # a given floor's check: person id → their ankles' heights above it; None once checked
@@ -167,17 +171,22 @@ class FloorEstimator:
         self._why_assumed = None
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
         if done:
-            span_s = (timestamp_ns - first_ns) * 1e-9
-            rough = fl.rough_floor_notice(len(poses))
-            limit = fl.tilt_limit_notice(floor, self.options)  # (a camera looking down further than the limit)
-            log.log(logging.WARNING if limit else logging.INFO, "floor estimated from %d poses of person %d over "
-                    "%.1f s: camera %.2f m above it, tilt %.1f deg, roll %.1f deg%s%s", len(poses), person_id, span_s,
-                    floor.camera_height_m, floor.tilt_deg, floor.roll_deg, f" ({rough})" if rough else "",
-                    f"; {limit}: pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE" if limit else "")  # fmt: skip
+            if self.log_state:
+                self._say_fixed(floor, len(poses), person_id, (timestamp_ns - first_ns) * 1e-9)
             self._fixed = True
             self._poses.clear()
             self._first_ns.clear()
             self._heights_m.clear()
+
+    def _say_fixed(self, floor: fl.Floor, poses: int, person_id: int, span_s: float) -> None:
+        """Say once that the floor is fixed, with its figures (a warning when it is held at its
+        tilt limit)."""
+        rough = fl.rough_floor_notice(poses)
+        limit = fl.tilt_limit_notice(floor, self.options)  # (a camera looking down further than the limit)
+        log.log(logging.WARNING if limit else logging.INFO, "floor estimated from %d poses of person %d over %.1f s: "
+                "camera %.2f m above it, tilt %.1f deg, roll %.1f deg%s%s", poses, person_id, span_s,
+                floor.camera_height_m, floor.tilt_deg, floor.roll_deg, f" ({rough})" if rough else "",
+                f"; {limit}: pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE" if limit else "")  # fmt: skip
 
     def _say_why_assumed(self, timestamp_ns: int) -> None:
         """Once the poses since the first span ``window_s`` and the floor is still assumed, say why,
@@ -215,7 +224,7 @@ class FloorEstimator:
         self._first_ns.clear()
         self._heights_m.clear()
         off_m = standing_m - expected_m
-        if abs(off_m) > GIVEN_FLOOR_TOLERANCE_M:
+        if abs(off_m) > GIVEN_FLOOR_TOLERANCE_M and self.log_state:
             log.warning("the given floor (%s) puts the standing feet %.2f m %s it: check the camera's height and "
                         "tilt (--floor-camera, or the --floor file), or leave them out to estimate the floor",
                         floor.source, abs(off_m), "below" if off_m < 0 else "above")  # fmt: skip

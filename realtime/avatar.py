@@ -194,13 +194,16 @@ class AvatarFrame:
 
 class AvatarWorld:
     """:class:`PoseFrame` → :class:`AvatarFrame` (module docstring); ``reset`` forgets the people
-    but keeps the floor (it belongs to the camera)."""
+    but keeps the floor (it belongs to the camera). ``log_floor``: the log says when the floor is
+    fixed or why it stays assumed (off where no output stands anyone on it: ``posecast bench``
+    runs a world per configuration only to time it)."""
 
-    def __init__(self, options: AvatarOptions | None = None) -> None:
+    def __init__(self, options: AvatarOptions | None = None, log_floor: bool = True) -> None:
         self.options = options or AvatarOptions()
+        self.log_floor = log_floor
         self._floor: FloorEstimator | None = None
         if self.options.floor is not None:  # stated from the start
-            self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor)
+            self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor, log_floor)
         # a new floor is eased into: it dropped the avatar 0.67 m in one frame (QA)
         self._floor_ease = FloorEase()
         self._contacts: dict[int, FootContacts] = {}
@@ -232,7 +235,7 @@ class AvatarWorld:
     def process(self, frame: PoseFrame) -> AvatarFrame:
         tracked = [p for p in frame.tracked if np.isfinite(p.joints_m).all()]
         if tracked and self._floor is None:
-            self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor)
+            self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor, self.log_floor)
         for person in tracked:  # legs out of view are MediaPipe's guess: no floor under them
             feet_seen = bool(fl.feet_seen(person.confidence))
             height_m = skeleton.height_from_bone_lengths(_lengths(person))  # each person's feet by their own size

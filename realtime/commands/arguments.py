@@ -233,7 +233,8 @@ def check_observe_seconds(seconds: float) -> float:
 
 def observe(args: argparse.Namespace, sinks: Sequence[Sink]) -> int:
     """Run the pipeline over ``--seconds`` of ``args.source`` (at the source's rate) into
-    ``sinks`` for a calibrate command; returns the frames seen. A file shorter than that is said
+    ``sinks`` for a calibrate command, without the avatar world (they read the camera-frame joints
+    alone); returns the frames seen. A file shorter than that is said
     (QA: the 4 s dance clip measured for the default 5 s without a word)."""
     file_asked: dict[str, float] = {}  # a file's frames asked and rate (a live source's drops are no end: review)
 
@@ -243,7 +244,7 @@ def observe(args: argparse.Namespace, sinks: Sequence[Sink]) -> int:
             file_asked.update(frames=int(args.seconds * fps), fps=fps)
         return int(args.seconds * fps)
 
-    frames = run_pipeline(args, args.source, sinks, frames_for)
+    frames = run_pipeline(args, args.source, sinks, frames_for, avatar=False)
     if file_asked and frames < file_asked["frames"]:
         log.info("the source ended after %.1f s of the %g s asked (--seconds): measured from those %s",
                  frames / file_asked["fps"], args.seconds, counted(frames, "frame"))  # fmt: skip
@@ -280,19 +281,23 @@ def run_pipeline(
     sinks: Sequence[Sink],
     max_frames: int | Callable[[FrameSource], int] | None,
     notices: Sequence[tuple[int, str]] = (),
+    avatar: bool = True,
 ) -> int:
     """Open the source, build the lifting stage and the detector, run to the end (or
     ``max_frames``, a number or a function of the opened source, or a sink's stop request);
     returns the frames processed. The sinks are closed whatever happens. ``notices`` (level,
     text) are logged once the source has opened and the stages are built: a refused source or
-    model is the only line."""
+    model is the only line. ``avatar``: stand the people on the floor (the avatar world: the
+    floor in the meta, ``root_height_m``, VMC; its log lines about the floor); the calibrate
+    commands read the camera-frame joints alone, and its floor, which is not theirs, went into
+    their logs (``calibrate floor`` said one floor and wrote another)."""
     lifting = detector = None
     dropped = 0
     try:
         check_frames(max_frames)
         check_outputs({k: v for sink in sinks for k, v in sink.output_files().items()}, input_files(args, source_spec))
         options = lifting_options(args)
-        world = AvatarWorld(avatar_options(args))
+        world = AvatarWorld(avatar_options(args)) if avatar else None
         source = configure_capture(open_source(source_spec, realtime=getattr(args, "realtime", False)), args)
         with source:
             lifting = LIFTINGS[getattr(args, "lifting", next(iter(LIFTINGS)))](options)

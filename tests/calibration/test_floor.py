@@ -536,6 +536,23 @@ def test_a_turned_video_a_lying_person_and_folded_legs_give_no_floor(
                                                   "poses, 61 had both ankles seen but not below the body")  # fmt: skip
 
 
+def test_a_floor_only_timed_is_not_said(caplog: pytest.LogCaptureFixture) -> None:
+    """``log_state=False`` (``posecast bench``'s worlds, timed only): the floor is found as ever,
+    and neither its fixing nor why it stays assumed is said (each configuration said it)."""
+    rotation, translation = camera(tilt_deg=5.0, roll_deg=0.0, height_m=1.2, target=standing(1)[0, 0])
+    cam = to_camera(standing(90), rotation, translation)
+    with caplog.at_level(logging.INFO, "posecast"):
+        quiet = FloorEstimator(1.70, log_state=False)
+        assert live(quiet, cam)[-1] == "estimated"
+        assert set(live(FloorEstimator(1.70, log_state=False), cam, feet_seen=False)) == {"assumed"}
+        assert not floor_lines(caplog)
+        said = FloorEstimator(1.70)
+        live(said, cam)
+    assert quiet.state.floor.camera_height_m == said.state.floor.camera_height_m
+    assert [m for _, m in floor_lines(caplog)] == [
+        "floor estimated from 61 poses of person 0 over 2.0 s: camera 1.21 m above it, tilt 5.0 deg, roll 0.0 deg"]
+
+
 def test_a_new_floor_is_eased_into() -> None:
     """FloorEase: a change of floor reaches the people over 1 s at an even pace (the avatar dropped
     0.67 m in one frame, QA); a change while one eases goes on from where it is, at its pace; a new

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +268,37 @@ def test_measured_feet_folded_up_make_no_floor_file_and_a_steep_camera_s_do(capl
         "the floor measured from the feet: held at its 35-degree limit from a level camera: a camera tilted or rolled "
         "further is not followed (the people lean by the rest; one looking down comes out too low); measure the "
         "camera's height and tilt and pass --camera-height, --tilt and --roll"]
+
+
+@pytest.mark.slow
+def test_calibrate_floor_logs_only_its_own_floor(media_dir: Path, pose_model_path: Path, tmp_path: Path) -> None:
+    """Review: ``calibrate floor`` ran the avatar world as ``run`` does, and its live floor went into
+    the log: the dance measured for 4 s logged "floor estimated from 61 poses ... camera 1.46 m above
+    it, tilt 4.9 deg" and wrote 1.40 m, 4.0 deg; with the legs out of view it advised "pass
+    --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE", options it does not take, before its own
+    advice. A real process now logs calibrate's own lines only."""
+    import cv2
+
+    def calibrate(source: Path, output: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "posecast.realtime.cli", "calibrate", "floor", "--source",
+                               str(source), "--seconds", "4", "--model-asset", str(pose_model_path), "-o",
+                               str(output)], capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    done = calibrate(media_dir / "dance_576.mp4", tmp_path / "floor.yaml")
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = load_floor(tmp_path / "floor.yaml")
+    assert f"floor: camera {written.camera_height_m:.2f} m above it, tilt {written.tilt_deg:.1f} deg" in done.stderr
+    assert "floor estimated from" not in done.stderr and "--floor-camera" not in done.stderr, done.stderr
+    # the dance with everything below the shoulders black (the legs out of view)
+    clip, blanked = cv2.VideoCapture(str(media_dir / "dance_576.mp4")), tmp_path / "top.avi"
+    writer = cv2.VideoWriter(str(blanked), cv2.VideoWriter_fourcc(*"MJPG"), clip.get(cv2.CAP_PROP_FPS), (576, 576))
+    while (read := clip.read())[0]:
+        image = read[1]
+        image[300:] = 0
+        writer.write(image)
+    writer.release()
+    clip.release()
+    done = calibrate(blanked, tmp_path / "top.yaml")
+    assert done.returncode == 2 and not (tmp_path / "top.yaml").exists()
+    assert "saw a person with both feet in view in only 0 frames of" in done.stderr, done.stderr[-2000:]
+    assert "stays assumed" not in done.stderr and "--floor-camera" not in done.stderr, done.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -188,6 +189,23 @@ def test_a_clip_without_a_person_is_an_error_not_a_report(tmp_path: Path, pose_m
     assert code == 2 and not (tmp_path / "out").exists()
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and "no person was found in the 10 measured frames of empty_room" in errors[0], errors
+
+
+@pytest.mark.slow
+def test_the_floor_is_timed_not_said(tmp_path: Path, media_dir: Path, pose_model_path: Path,
+                                     caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Each configuration's avatar world (timed as `posecast run` runs it) said its floor: "floor
+    estimated from 61 poses ..." once per configuration, each with figures of its own (review).
+    The world is still timed; its floor is not said."""
+    with caplog.at_level(logging.INFO, "posecast"):
+        code = main(["bench", "--source", str(media_dir / "dance_576.mp4"), "--model-asset", str(pose_model_path),
+                     "--frames", "90", "--warmup", "30", "--rounds", "1", "--pace", "0", "--runner", "serial",
+                     "--no-plots", "--output", str(tmp_path / "out")])  # fmt: skip
+    assert code == 0
+    timed = json.loads((tmp_path / "out" / "bench.json").read_text())["stages"]["world"]
+    assert timed["n"] == 90  # (timed all the same)
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "floor estimated" in m or "floor stays" in m], said
 
 
 def test_two_runs_in_one_second_get_a_folder_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
