@@ -31,7 +31,8 @@ stays in place is taken where the lower leg is straight, :func:`standing_frames`
 
 Only poses whose ankles lie below the body tell where the floor is (:func:`feet_below_body`): a
 clip turned upside down or on its side, or legs the 2D detector folded up, tell nothing of it. A
-floor whose up was held at ``max_tilt_deg`` is taken, and said (:func:`tilt_limit_notice`).
+floor whose up was held at ``max_tilt_deg`` is taken, and said (:func:`tilt_limit_notice`; live,
+once fixed: :mod:`posecast.calibration.ground`).
 
 **Contacts** (:func:`foot_contacts`): a foot is on the floor while its ankle is within
 ``contact_height_m`` of the standing ankle level and moves slower than ``contact_speed_m_s``

@@ -8,12 +8,15 @@ every few poses (QA, two people filmed apart). The estimator keeps each person's
 both feet seen below the body (:func:`~posecast.calibration.floor.feet_below_body`); the floor
 comes from the person with the most of them, re-estimated every 5th pose (state ``estimating``,
 a provisional floor), and is fixed (``estimated``) once that person's poses span ``window_s``
-seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. The log
-says once when the floor is fixed, and once why it stays assumed (no feet below the body after
-``window_s`` of poses), unless ``log_state`` is off (a floor no output stands anyone on: ``posecast
-bench``'s, which runs it only to time it). A floor given by calibration is fixed from the start (``calibrated``);
-it is checked once against the standing feet of the first person whose poses span
-``window_s``. Each person's feet are placed by their own height. The world origin is on the
+seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. A
+provisional floor held at its tilt limit (:func:`~posecast.calibration.floor.tilt_limit_notice`)
+is not taken: the floor stays as it was until ``window_s`` of such poses fix it (a camera turned
+further than the limit; a stray pose or two never do). The log says once when the floor is
+fixed, and once why it stays assumed (no feet below the body after ``window_s`` of poses, or
+their floor held), unless ``log_state`` is off (a floor no output stands anyone on: ``posecast
+bench``'s, which runs it only to time it). A floor given by calibration is fixed from the start
+(``calibrated``); it is checked once against the standing feet of the first person whose poses
+span ``window_s``. Each person's feet are placed by their own height. The world origin is on the
 floor below the first root position it saw, and stays there: people who come and go keep one
 world. :class:`FloorEase` carries the people from one floor to the next.
 """
@@ -74,11 +77,12 @@ class FloorState:
 
 @dataclass
 class _WhyAssumed:
-    """Why the floor is still assumed: the poses whose ankles were unseen, and ``folded`` (seen but
-    not below the body)."""
+    """Why the floor is still assumed: the poses whose ankles were unseen, ``folded`` (seen but
+    not below the body), and ``held`` (below it, their provisional floor at its tilt limit)."""
 
     unseen: int = 0
     folded: int = 0
+    held: int = 0
 
 
 class FloorEstimator:
@@ -162,12 +166,20 @@ class FloorEstimator:
             return
         poses = self._poses.setdefault(person_id, [])
         poses.append(joints)
+        if why is not None:  # (still assumed when said: their floor was held)
+            why.held += 1
         if poses is not max(self._poses.values(), key=len):  # the floor is the best-seen person's
             return
         done = (timestamp_ns - first_ns) * 1e-9 >= self.options.window_s
         if not done and len(poses) % _EVERY != 1:  # the provisional floor: every few poses
             return
         floor = fl.estimate_floor(np.stack(poses), height_m, self.options)
+        if not done and fl.tilt_limit_notice(floor, self.options):
+            # a provisional floor held at the limit: a camera turned further, whose floor is taken
+            # (and said) once window_s of its poses are seen, or stray poses (QA: the dance blanked
+            # below the shoulders, one pose 11.7 m away leaning back: a floor 6.19 m up, tilted
+            # 34.8 degrees, for the rest of the clip); the floor stays as it was until then
+            return
         self._why_assumed = None
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
         if done:
@@ -197,15 +209,24 @@ class FloorEstimator:
         why, self._why_assumed = self._why_assumed, None
         assumed = f"the floor stays assumed (a level camera {ASSUMED_FLOOR.camera_height_m:g} m up)"
         given = "pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE"
-        if not why.folded:
+        if not why.folded and not why.held:
             log.info("%s: in %.1f s of poses none had both ankles seen (the legs out of view?), and the avatar's "
                      "height is a guess until they are; or %s", assumed, span_s, given)  # fmt: skip
             return
-        log.warning("%s: in %.1f s of poses, %d had both ankles seen but not below the body (under %g of the legs "
-                    "below the pelvis, or the head over %g degrees off straight above the feet, in a level camera's "
-                    "view: the 2D detector folded the legs up, or the camera is turned, or the person is not upright) "
-                    "and %d had them unseen; %s", assumed, span_s, why.folded, fl.FEET_BELOW_PELVIS_LEGS,
-                    fl.MAX_BODY_ROLL_DEG, why.unseen, given)  # fmt: skip
+        parts = []
+        if why.held:
+            parts.append(f"{why.held} had both ankles seen below the body, but their floor is held at its "
+                         f"{self.options.max_tilt_deg:g}-degree tilt limit, taken only once {self.options.window_s:g} "
+                         "s of them are seen (a camera turned further, or stray poses)")  # fmt: skip
+        if why.folded:
+            parts.append(f"{why.folded} had both ankles seen but not below the body (under "
+                         f"{fl.FEET_BELOW_PELVIS_LEGS:g} of the legs below the pelvis, or the head over "
+                         f"{fl.MAX_BODY_ROLL_DEG:g} degrees off straight above the feet, in a level camera's view: the "
+                         "2D detector folded the legs up, or the camera is turned, or the person is not "
+                         "upright)")  # fmt: skip
+        parts.append(f"{why.unseen} had them unseen")
+        log.warning("%s: in %.1f s of poses, %s; %s", assumed, span_s, ", ".join(parts[:-1]) + " and " + parts[-1],
+                    given)  # fmt: skip
 
     def _check_given(self, joints: np.ndarray, timestamp_ns: int, person_id: int) -> None:
         """Over the first ``window_s`` of one person's poses on a given floor (the first person
