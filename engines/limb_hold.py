@@ -63,7 +63,10 @@ def _rest_on_grandparent() -> np.ndarray:
         if skeleton.JOINT_NAMES[joint].endswith("elbow"):
             along = REST_DIRECTIONS[joint]
             axis = np.cross(along, [0.0, -1.0, 0.0])  # ±z: the T-pose arm swung down in the body's plane
-            rest[k] = Rotation.from_rotvec(axis * math.radians(90.0 - REST_ARM_ABDUCTION_DEG)).as_quat()
+            half_rad = math.radians(90.0 - REST_ARM_ABDUCTION_DEG) / 2.0
+            # (x, y, z, w) written out, not scipy's Rotation: this runs at import, and scipy asks
+            # there whether an argument is a torch tensor, which fails where torch is blocked
+            rest[k] = [*(axis * math.sin(half_rad)), math.cos(half_rad)]
     return rest
 
 
