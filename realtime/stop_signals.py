@@ -1,7 +1,8 @@
 """Stop signals (Ctrl-C, SIGTERM, SIGHUP) for the commands: raised as an exception in the main
 thread so the same clean-up runs for each (:func:`stop_signals_interrupt`), or held while a
 section must not be cut in two (:func:`stop_signals_deferred`: loading native modules, moving a
-set of result files in).
+set of result files in); and kept from a helper process the command stops itself
+(:func:`start_helper_process`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import logging
 import signal
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
 
 log = logging.getLogger("posecast.realtime.cli")  # (its lines read as the command's, as before)
 
@@ -152,3 +157,28 @@ def _hold(signum: int, _frame: object) -> None:
     """A stop signal while a deferred section runs outside the command line's handlers: kept for its end."""
     if _deferred_signals is not None:
         _deferred_signals.append(signum)
+
+
+def start_helper_process(process: BaseProcess) -> None:
+    """Start ``process``, a ``spawn`` helper the command stops itself (the bench's subscribers), with
+    the stop signals blocked (:func:`stop_signals_deferred`): it inherits the mask through its exec,
+    so the Ctrl-C a terminal sends the whole process group waits there until its target calls
+    :func:`helper_process_signals`. Ignored only from there, it came while the helper still imported
+    posecast's modules: a ``KeyboardInterrupt`` traceback under the command's lines (QA: 8 of 60
+    Ctrl-Cs during ``posecast bench``)."""
+    if hasattr(signal, "pthread_sigmask"):  # (POSIX, where spawn starts multiprocessing's resource tracker)
+        from multiprocessing import resource_tracker
+
+        # started first: starting its own process, it unblocks SIGINT and SIGTERM in this thread
+        resource_tracker.ensure_running()
+    with stop_signals_deferred():
+        process.start()
+
+
+def helper_process_signals() -> None:
+    """First thing in a helper started by :func:`start_helper_process`: Ctrl-C is its parent's to
+    handle (which stops it), ignored here; SIGTERM and SIGHUP end it as by default, also one that
+    came while it started."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (before the unblock: a pending Ctrl-C is dropped)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)

@@ -14,34 +14,28 @@ processes on this machine, with nothing of posecast (``Received.bare_sent_ns`` /
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import PublishError
+from ..stop_signals import helper_process_signals, start_helper_process
 
 _READY, _DONE = "ready", "done"
 
 
-def _subscribe(address: str, conn, stop, parent_pid: int, bare_address: str | None = None) -> None:  # noqa: ANN001 - Connection, Event
-    """The subscriber process: receive until ``stop`` is set, then send the records back."""
-    import signal
+def _subscribe(address: str, conn, stop, bare_address: str | None = None) -> None:  # noqa: ANN001 - Connections
+    """The subscriber process: receive until ``stop`` (a pipe's end) is readable, then send the records back."""
+    helper_process_signals()  # Ctrl-C reaches the whole process group: the parent's to handle
 
     import msgpack
     import zmq
 
     from ..endpoints import ipv6_option
     from ..schema import TOPIC_META, TOPIC_POSE
-
-    # Ctrl-C reaches the whole process group: it is the parent's to handle (this process is a
-    # daemon, stopped with it); here it would only print a second traceback
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # a parent killed outright (SIGKILL, the OOM killer) sets no stop: this process, with
-    # multiprocessing's resource tracker, ran on for good (QA); its parent changes once it is gone
-    # (``parent_pid`` from the parent itself: one that died while this one started is seen too)
 
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.IPV6, ipv6_option(address))
@@ -62,9 +56,9 @@ def _subscribe(address: str, conn, stop, parent_pid: int, bare_address: str | No
     records: list[tuple[int, int, int, int]] = []
     bare_records: list[tuple[int, int]] = []
     ready = False
-    while not stop.is_set():
-        if os.getppid() != parent_pid:
-            return
+    # closed by the parent, also by its death: one killed outright (SIGKILL, the OOM killer) left this
+    # process, with multiprocessing's resource tracker, running for good (QA)
+    while not stop.poll():
         events = dict(poller.poll(100))
         if bare is not None and bare in events:
             while True:
@@ -90,7 +84,9 @@ def _subscribe(address: str, conn, stop, parent_pid: int, bare_address: str | No
     sub.close()
     if bare is not None:
         bare.close()
-    conn.send((_DONE, np.asarray(records, np.int64).reshape(-1, 4), np.asarray(bare_records, np.int64).reshape(-1, 2)))
+    with contextlib.suppress(BrokenPipeError):  # a parent killed outright ends the loop too: nobody reads this
+        conn.send((_DONE, np.asarray(records, np.int64).reshape(-1, 4),
+                   np.asarray(bare_records, np.int64).reshape(-1, 2)))  # fmt: skip
     conn.close()
 
 
@@ -141,11 +137,14 @@ class Receiver:
     def __init__(self, address: str, bare_address: str | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=False)
-        self._stop = ctx.Event()
-        self.process = ctx.Process(target=_subscribe, args=(address, child, self._stop, os.getpid(), bare_address),
+        # the stop: our end of a pipe, closed. A multiprocessing Event's lock and waiter count stay taken by a
+        # process killed in them, and set() waited for it for ever (QA: SIGTERM to the process group in a soak)
+        stop, self._stop = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_subscribe, args=(address, child, stop, bare_address),
                                    name="bench-subscriber", daemon=True)  # fmt: skip
-        self.process.start()
+        start_helper_process(self.process)
         child.close()
+        stop.close()
 
     def wait_ready(self, send_meta, timeout_s: float = 30.0) -> None:  # noqa: ANN001 - () -> object
         """Call ``send_meta()`` until the subscriber has received a message (bounded wait)."""
@@ -173,7 +172,7 @@ class Receiver:
         closed", a traceback; environment QA)."""
         if self._conn.closed:
             return Received.from_records(np.zeros((0, 4), np.int64), None)
-        self._stop.set()
+        self._stop.close()
         records, bare = np.zeros((0, 4), np.int64), None
         deadline = time.monotonic() + timeout_s
         while self._conn.poll(max(0.0, deadline - time.monotonic())):

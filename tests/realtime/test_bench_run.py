@@ -435,6 +435,62 @@ def test_the_subscriber_process_ends_when_its_parent_is_killed(free_port) -> Non
     assert not _running(child), f"the subscriber {child} outlived its parent"
 
 
+def test_a_ctrl_c_while_the_subscriber_processes_start_is_left_to_their_parent(free_port) -> None:  # noqa: ANN001
+    """QA: the Ctrl-C a terminal sends the whole process group reached the bench's subscriber while
+    it still imported posecast's modules, before it ignored Ctrl-C: a KeyboardInterrupt traceback
+    under bench's "stopped by SIGINT" (8 of 60 Ctrl-Cs). Sent here to each subscriber process as it
+    starts: each ignores it, receives and reports as usual, and nothing is printed."""
+    import subprocess
+    import sys
+
+    script = ("import os, signal\n"
+              "from posecast.realtime.benchmark.receiver import Receiver\n"
+              "from posecast.realtime.benchmark.subscribers import StalledSubscriberProcess\n"
+              "from posecast.realtime.sinks.zmq import Publisher, PublisherOptions\n"
+              f"publisher = Publisher(PublisherOptions(address='tcp://127.0.0.1:{free_port()}'))\n"
+              "receiver = Receiver(publisher.address)\n"
+              "stalled = StalledSubscriberProcess()\n"
+              "stalled.start(publisher.address)\n"
+              "for pid in (receiver.process.pid, stalled._process.pid):  # still importing (a second or so)\n"
+              "    os.kill(pid, signal.SIGINT)\n"
+              "receiver.wait_ready(publisher.send_meta)  # it received\n"
+              "print(stalled.stop(), receiver.process.is_alive())\n"
+              "receiver.stop()\n"
+              "publisher.close()\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "{'messages_left_unread': 0} True\n"
+
+
+def test_a_soak_hook_killed_while_it_waits_is_stopped_at_once(free_port) -> None:  # noqa: ANN001
+    """QA: SIGTERM (``timeout``) or SIGHUP to bench's process group during a soak killed the
+    stalled-subscriber hook inside its wait for the stop, a multiprocessing Event whose waiter
+    count it left taken: bench then waited in the Event's set() for ever (SIGTERM 4 of 6, SIGHUP 5
+    of 5), or, a hook killed as it started, its stop was EOFError's traceback (SIGTERM 2 of 6).
+    Here the hook is killed once it has subscribed, and waits: its stop says it ended without a
+    report."""
+    import subprocess
+    import sys
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    script = ("import os, signal, time, zmq\n"
+              "from posecast.realtime.benchmark.subscribers import StalledSubscriberProcess\n"
+              "xpub = zmq.Context.instance().socket(zmq.XPUB)\n"
+              f"xpub.bind({address!r})\n"
+              "hook = StalledSubscriberProcess()\n"
+              f"hook.start({address!r})\n"
+              "assert xpub.poll(60_000), 'the hook never subscribed'\n"
+              "xpub.recv()\n"
+              "time.sleep(1.0)  # (from its subscription to its wait: a few statements)\n"
+              "os.kill(hook._process.pid, signal.SIGTERM)\n"
+              "hook._process.join(30)\n"
+              "print(hook._process.exitcode, hook.stop(), flush=True)\n"
+              "xpub.close(linger=0)\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=90)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "-15 {'error': 'no report'}\n"
+
+
 def _running(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (an orphan's parent may not reap it)."""
     try:
