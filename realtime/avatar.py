@@ -21,8 +21,9 @@ output (the floor in the meta, root height and contacts in the poses) and the av
 
 A limb the 2D detector does not see (:mod:`posecast.engines.limb_hold`: a joint outside the image
 or near its edge, or scored under the lifting's ``min_joint_confidence``; an arm out at a side of a
-webcam's view) keeps its last seen rotation in :attr:`AvatarPerson.bones`, relaxes to rest (arms
-hanging, legs straight) when it stays out over 1 s or was never seen, and eases back to the
+webcam's view) keeps its last seen rotation in :attr:`AvatarPerson.bones` (an arm relaxes to rest,
+hanging, when it stays out over 1 s or was never seen; a leg never seen follows the guess), and
+eases back to the
 lifted one over 0.2 s when seen again (``limb_hold``; the lifter's guess there swung the avatar's
 arm 165 deg in a frame, QA); :attr:`AvatarPerson.posed_joints_world_m` are the joints so posed,
 what ``frame_pose`` sends.
