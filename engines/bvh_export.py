@@ -104,33 +104,16 @@ def hierarchy() -> list[BVHJoint]:
     return out
 
 
-def fill_gaps(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Joints ``(F, 17, 3)`` with every frame that is not all finite replaced by the last
-    finite one (the first finite one before it); returns them, the frame each frame shows
-    ``(F,)`` (so that other per-frame data can be held alike) and how many were filled. Raises
-    ``ValueError`` when no frame is finite."""
-    joints = np.asarray(joints, dtype=np.float64)
-    source, held = shown_frames(joints)
-    return joints[source], source, held
-
-
 def shown_frames(joints: np.ndarray) -> tuple[np.ndarray, int]:
     """The frame each frame of joints ``(F, 17, 3)`` shows ``(F,)``: itself where its joints are
     all finite, else the last such frame (the first before it), and how many show another
-    (:func:`fill_gaps` without the copy of the joints). Raises ``ValueError`` when none is finite."""
+    (their joints: ``joints[source]``). Raises ``ValueError`` when none is finite."""
     valid = np.isfinite(joints).all(axis=(1, 2))
     if not valid.any():
         raise ValueError("no frame has a pose: nothing to export")
     source = np.maximum.accumulate(np.where(valid, np.arange(len(valid)), -1))
     source[source < 0] = np.argmax(valid)
     return source, int((~valid).sum())
-
-
-def bvh_text(pose: rot.BonePose, fps: float, frame: engine_frames.Frame) -> str:
-    """The BVH document of a :class:`~posecast.engines.rotations.BonePose` already in
-    ``frame``'s axes and units (:func:`posecast.engines.frames.bone_pose_to_frame`) with one
-    set of bone lengths ``(16,)``; ``fps`` the frame rate."""
-    return _header(pose.bone_lengths_m, fps, pose.num_frames, frame) + _rows(pose.root_m, pose.rotations)
 
 
 def world_bvh_pieces(bone_lengths_m: np.ndarray, root_m: np.ndarray, rotations: Callable[[slice], np.ndarray],

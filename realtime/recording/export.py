@@ -247,25 +247,16 @@ def on_grid(times_s: np.ndarray, fps: float) -> bool:
     return bool(np.abs(times_s - uniform_grid(times_s, fps)).max() <= ON_GRID_FRAMES / fps)
 
 
-def resample_pose(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray,
-                  max_gap_s: float = MAX_BRIDGED_GAP_S) -> tuple[rot.BonePose, np.ndarray]:  # fmt: skip
+def resampling(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray, max_gap_s: float = MAX_BRIDGED_GAP_S
+               ) -> tuple[np.ndarray, Callable[[slice], np.ndarray], np.ndarray]:  # fmt: skip
     """``pose`` (``P`` frames with a pose at strictly increasing ``times_s``, one set of bone
     lengths) at the times ``grid_s`` ``(N,)``, between the two poses around each time as the live
     window takes them (:func:`~posecast.engines.window_slots.frames_around`): rotations by slerp,
     the root linearly, when the two are at most ``max_gap_s`` apart; elsewhere (inside a longer
-    gap, before the first pose, after the last) the pose before it, or the first. Returns the
-    pose and ``(N,)`` how far, in seconds, each grid time is from the pose it holds (0 where
-    interpolated)."""
-    root, rotations, held_s = resampling(pose, times_s, grid_s, max_gap_s)
-    return rot.BonePose(root_m=root, rotations=rotations(slice(None)), bone_lengths_m=pose.bone_lengths_m), held_s
-
-
-def resampling(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray, max_gap_s: float = MAX_BRIDGED_GAP_S
-               ) -> tuple[np.ndarray, Callable[[slice], np.ndarray], np.ndarray]:  # fmt: skip
-    """:func:`resample_pose` with the rotations made when asked: the root ``(N, 3)``, the
-    rotations ``(n, 17, 4)`` of the grid times ``part`` given by the function returned (called
-    with ``part``; the same numbers as when all are made at once) and how far each grid time is
-    from the pose it holds ``(N,)``."""
+    gap, before the first pose, after the last) the pose before it, or the first. Returns the root
+    ``(N, 3)``, a function giving the rotations ``(n, 17, 4)`` of the grid times ``part`` when
+    called with it (made a chunk at a time; the same numbers as all at once), and how far, in
+    seconds, each grid time is from the pose it holds ``(N,)`` (0 where interpolated)."""
     if len(times_s) == 1:
         held_s = np.abs(grid_s - times_s[0])
         return (np.repeat(pose.root_m, len(grid_s), axis=0),

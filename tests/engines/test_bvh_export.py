@@ -13,7 +13,7 @@ import pytest
 from posecast.engines import frames as engine_frames
 from posecast.engines import rotations as rot
 from posecast.engines import skeleton
-from posecast.engines.bvh_export import CHUNK_FRAMES, fill_gaps, hierarchy, joints_to_bvh, joints_to_bvh_pieces
+from posecast.engines.bvh_export import CHUNK_FRAMES, hierarchy, joints_to_bvh, joints_to_bvh_pieces, shown_frames
 from posecast.engines.limb_hold import LimbHoldOptions
 from posecast.engines.training.data.bvh import load_bvh_joints, parse_bvh
 from scipy.spatial.transform import Rotation
@@ -114,11 +114,10 @@ def test_training_refuses_an_export_in_a_left_handed_engines_axes(run_joints, tm
 def test_frames_without_a_pose_hold_the_last_pose() -> None:
     joints = np.arange(5 * 17 * 3, dtype=np.float64).reshape(5, 17, 3)
     joints[[0, 2, 3]] = np.nan
-    filled, source, held = fill_gaps(joints)
+    source, held = shown_frames(joints)
     assert held == 3 and source.tolist() == [1, 1, 1, 1, 4]
-    np.testing.assert_array_equal(filled[[0, 1, 2, 3, 4]], joints[[1, 1, 1, 1, 4]])
     with pytest.raises(ValueError, match="no frame has a pose"):
-        fill_gaps(np.full((2, 17, 3), np.nan))
+        shown_frames(np.full((2, 17, 3), np.nan))
 
 
 def test_frames_before_the_first_pose_hold_it_exactly(run_joints) -> None:
