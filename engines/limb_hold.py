@@ -52,15 +52,17 @@ _LIMB_PARENTS = np.array([skeleton.PARENTS[j] for j in LIMB_JOINTS])
 REST_ARM_ABDUCTION_DEG = 10.0
 
 
-def _rest_on_grandparent() -> np.ndarray:
-    """``(8, 4)`` each limb bone's rest rotation on its parent's parent (the chest for an upper arm,
-    the pelvis for a thigh) taken as its parent's rest, and the forearms' and shins' on theirs:
-    identity (straight) but for the upper arms, turned from the T-pose's ±x down to the chest's -y
-    and out by :data:`REST_ARM_ABDUCTION_DEG`, about the chest's z (the elbows' hinge keeps facing
-    forward, the palms turn to the thighs)."""
+def _rest_on_chest() -> np.ndarray:
+    """``(8, 4)`` each arm bone's rest rotation, in :data:`LIMB_JOINTS` order: the upper arms' on the
+    chest (their parent's parent) taken as the clavicle's rest, turned from the T-pose's ±x down to
+    the chest's -y and out by :data:`REST_ARM_ABDUCTION_DEG`, about the chest's z (the elbows' hinge
+    keeps facing forward, the palms turn to the thighs); the forearms' on them: identity (straight).
+    NaN for the legs, which do not rest (:data:`_RESTS_WHEN_LOST`)."""
     rest = np.tile([0.0, 0.0, 0.0, 1.0], (len(LIMB_JOINTS), 1))
     for k, joint in enumerate(LIMB_JOINTS):
-        if skeleton.JOINT_NAMES[joint].endswith("elbow"):
+        if skeleton.JOINT_NAMES[joint].endswith(("knee", "ankle")):
+            rest[k] = np.nan
+        elif skeleton.JOINT_NAMES[joint].endswith("elbow"):
             along = REST_DIRECTIONS[joint]
             axis = np.cross(along, [0.0, -1.0, 0.0])  # ±z: the T-pose arm swung down in the body's plane
             half_rad = math.radians(90.0 - REST_ARM_ABDUCTION_DEG) / 2.0
@@ -70,9 +72,9 @@ def _rest_on_grandparent() -> np.ndarray:
     return rest
 
 
-_REST_ON_GRANDPARENT = _rest_on_grandparent()
-#: the bones whose rest is taken on the grandparent: their parent (a clavicle, a pelvis→hip bone) is not held
-_ON_GRANDPARENT = np.array([skeleton.JOINT_NAMES[j].endswith(("elbow", "knee")) for j in LIMB_JOINTS])
+_REST_ON_CHEST = _rest_on_chest()
+#: the upper arms, whose rest is taken on the chest: their parent, a clavicle, is not held
+_UPPER_ARMS = np.array([skeleton.JOINT_NAMES[j].endswith("elbow") for j in LIMB_JOINTS])
 #: The bones that relax to rest when lost for long, or never seen: the arms'. A leg seen and then
 #: lost stays held: it says how the person stands or sits, and legs straightened from a seat put
 #: the feet through the floor (review: a pelvis 0.47 m up, the ankle 0.41 m below the floor at
@@ -157,19 +159,18 @@ def limb_bones_seen(seen: np.ndarray) -> np.ndarray:
 
 
 def rest_rotations(rotations: np.ndarray) -> np.ndarray:
-    """``(8, 4)`` the limb bones' local rotations at rest, in :data:`LIMB_JOINTS` order, for one
-    frame's local rotations ``(17, 4)``: the upper arms hanging beside the chest, out by
-    :data:`REST_ARM_ABDUCTION_DEG`, the thighs along the pelvis's down axis, forearms and shins
-    straight on them. An upper arm's and a thigh's rest is on the chest and the pelvis, not on
-    their parent bone, which turns with the shoulders and hips (the clavicles up to 7 deg on the
-    dance clip): an arm kept on a shoulder dropped 10 deg would hang against the hips."""
-    rest = _REST_ON_GRANDPARENT.copy()
-    parents = np.asarray(rotations, np.float64)[_LIMB_PARENTS[_ON_GRANDPARENT]]
-    if np.isfinite(parents).all():
-        rest[_ON_GRANDPARENT] = (Rotation.from_quat(parents).inv()
-                                 * Rotation.from_quat(_REST_ON_GRANDPARENT[_ON_GRANDPARENT])).as_quat()  # fmt: skip
+    """``(8, 4)`` the arm bones' local rotations at rest, in :data:`LIMB_JOINTS` order (NaN for the
+    legs, which do not rest), for one frame's local rotations ``(17, 4)``: the upper arms hanging
+    beside the chest, out by :data:`REST_ARM_ABDUCTION_DEG`, the forearms straight on them. An
+    upper arm's rest is on the chest, not on its clavicle, which turns with the shoulders (up to 7
+    deg on the dance clip): an arm kept on a shoulder dropped 10 deg would hang against the hips."""
+    rest = _REST_ON_CHEST.copy()
+    clavicles = np.asarray(rotations, np.float64)[_LIMB_PARENTS[_UPPER_ARMS]]
+    if np.isfinite(clavicles).all():
+        rest[_UPPER_ARMS] = (Rotation.from_quat(clavicles).inv()
+                             * Rotation.from_quat(_REST_ON_CHEST[_UPPER_ARMS])).as_quat()  # fmt: skip
     else:  # (a frame without a pose: NaN, as its live rotations)
-        rest[_ON_GRANDPARENT] = np.nan
+        rest[_UPPER_ARMS] = np.nan
     return rest
 
 
