@@ -21,7 +21,9 @@ legs straightened from a seat would put the feet through the floor. A bone seen 
 wherever it is (held, at rest or on the way) to the live rotation over
 :attr:`LimbHoldOptions.ease_s`; one lost again and seen again before that ease would be over (and
 before it began to rest) carries on with that ease. Every ease is a slerp at a rate linear in the
-stream's clock: at any frame rate the same motion. A bone never seen since its person was first
+stream's clock, at most a third of its turn a frame (:data:`MIN_EASE_FRAMES`): at 15 fps and more
+the same motion at any frame rate, below that 3 frames (the 0.2 s ease back at 5 fps: 0.6 s; it was
+one frame, a snap). A bone never seen since its person was first
 tracked (a webcam that sees the head and shoulders, the arms below the image from the start) is at
 rest from the first frame if it is an arm: there is no seen pose to hold, and MediaPipe's guess
 there turned the avatar's upper arm up to 22 deg a frame, the forearm 54 (the dance clip cut to
@@ -50,6 +52,11 @@ _LIMB_JOINTS = np.array(LIMB_JOINTS)
 _LIMB_PARENTS = np.array([skeleton.PARENTS[j] for j in LIMB_JOINTS])
 #: A resting upper arm's angle out from the chest's down axis, degrees: beside the body, clear of the hips.
 REST_ARM_ABDUCTION_DEG = 10.0
+#: The fewest frames an ease takes (back to the live rotation, or to rest): each frame it goes at
+#: most this share of its turn, so it lasts its time or this many frames, whichever is longer. At 5
+#: fps the 0.2 s ease back was one frame, a snap (the squats clip's forearm 85 deg, its upper arm
+#: 74 deg in a frame); 3 frames split a turn into thirds and leave 30 fps and 15 fps unchanged.
+MIN_EASE_FRAMES = 3
 
 
 def _rest_on_chest() -> np.ndarray:
@@ -91,7 +98,8 @@ class LimbHoldOptions:
     lifting's ``min_joint_confidence``); ``ease_s``: seconds over which a limb seen again turns
     from where it is to the live one (0.2 s: the time the head takes back to the
     shoulders' line, about 6 frames at 30 fps; a 90 deg catch-up goes 15 deg a frame instead of
-    at once, and an arm back in view lags for no longer than a quick move takes);
+    at once, and an arm back in view lags for no longer than a quick move takes; each ease lasts
+    :data:`MIN_EASE_FRAMES` frames at the least, 0 s: at once);
     ``rest_after_s``: seconds an arm stays held unseen before it relaxes to rest (1.0 s: an arm out
     at an edge for a moment, a gesture or a reach, comes back where it left and is held through;
     one out longer has gone elsewhere, and a raised arm frozen for more than a second looks like a
@@ -126,7 +134,8 @@ class LimbHoldState:
     (NaN: not easing; kept while the bone is unseen, for an ease it is seen again in time to
     carry on) and ``ease_start_ns`` ``(8,)`` when; ``held`` ``(8, 4)`` the rotation an unseen bone
     was lost at and ``lost_ns`` ``(8,)`` the time of its first frame unseen; ``rested`` ``(8,)``
-    how far (0..1) it had turned from ``held`` to rest."""
+    how far (0..1) it had turned from ``held`` to rest; ``ease_done`` ``(8,)`` how far (0..1) an
+    easing bone had turned from ``ease_from`` in its last frame seen."""
 
     sent: np.ndarray
     seen: np.ndarray
@@ -136,6 +145,7 @@ class LimbHoldState:
     held: np.ndarray
     lost_ns: np.ndarray
     rested: np.ndarray
+    ease_done: np.ndarray
 
 
 def joints_seen(keypoints_px: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int],
@@ -194,6 +204,14 @@ def _fraction(elapsed_ns: np.ndarray, duration_s: float) -> np.ndarray:
     return np.clip(np.asarray(elapsed_ns, np.float64) / (duration_s * 1e9), 0.0, 1.0)
 
 
+def _ease_step(elapsed_ns: np.ndarray, duration_s: float, done_before: np.ndarray) -> np.ndarray:
+    """How far (0..1) an ease of ``duration_s`` is ``elapsed_ns`` after its start, at most
+    1 / :data:`MIN_EASE_FRAMES` further than ``done_before``, where it was the frame before (0 s:
+    done at once, no ease). The clock sets the pace at 15 fps and more; below, the frames do."""
+    done = _fraction(elapsed_ns, duration_s)
+    return done if duration_s <= 0.0 else np.minimum(done, np.asarray(done_before) + 1.0 / MIN_EASE_FRAMES)
+
+
 def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int, state: LimbHoldState | None,
                options: LimbHoldOptions) -> tuple[np.ndarray, LimbHoldState]:  # fmt: skip
     """One frame's local rotations ``(17, 4)`` with the unseen limb bones held or resting and those
@@ -206,15 +224,15 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     if state is None:
         state = LimbHoldState(live.copy(), np.ones(count, bool), np.zeros(count, bool), np.full((count, 4), np.nan),
                               np.zeros(count, np.int64), np.full((count, 4), np.nan), np.zeros(count, np.int64),
-                              np.zeros(count))  # fmt: skip
+                              np.zeros(count), np.zeros(count))  # fmt: skip
     ever_seen = state.ever_seen | seen
     # unseen: held where it was lost, then turned to rest; at rest at once where never seen
     lost = ~seen & state.seen
     held = np.where(lost[:, None], state.sent, state.held)
     lost_ns = np.where(lost, timestamp_ns, state.lost_ns)
     held_for_ns = timestamp_ns - lost_ns
-    rested = np.where(seen, 0.0, _fraction(held_for_ns - options.rest_after_s * 1e9, options.rest_ease_s)
-                      if math.isfinite(options.rest_after_s) else 0.0)  # fmt: skip
+    rested = np.where(seen, 0.0, _ease_step(held_for_ns - options.rest_after_s * 1e9, options.rest_ease_s,
+                                            state.rested) if math.isfinite(options.rest_after_s) else 0.0)  # fmt: skip
     rested[~_RESTS_WHEN_LOST] = 0.0  # a leg seen before is held
     never = ~seen & (~ever_seen | ~np.isfinite(held).all(axis=1))  # nothing seen to hold
     rested[never & _RESTS_WHEN_LOST] = 1.0  # an arm at rest; a leg follows the guess (it stands on the floor)
@@ -234,15 +252,17 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     again &= ~resumed
     ease_from = np.where(again[:, None], state.sent, state.ease_from)
     ease_start_ns = np.where(again, timestamp_ns, state.ease_start_ns)
+    ease_done = np.where(again, 0.0, state.ease_done)
     easing = seen & np.isfinite(ease_from).all(axis=1) & np.isfinite(live).all(axis=1)
     if easing.any():
-        done = _fraction(timestamp_ns - ease_start_ns[easing], options.ease_s)
+        done = _ease_step(timestamp_ns - ease_start_ns[easing], options.ease_s, ease_done[easing])
+        ease_done[easing] = done
         sent[easing] = eased(ease_from[easing], live[easing], done)
         finished = np.zeros(count, bool)
         finished[easing] = done >= 1.0
         ease_from[finished] = np.nan
     out[_LIMB_JOINTS] = sent
-    return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns, held, lost_ns, rested)
+    return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns, held, lost_ns, rested, ease_done)
 
 
 def hold_track(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,

@@ -45,14 +45,16 @@ def angle_deg(quat: np.ndarray) -> float:
     return float(np.degrees(Rotation.from_quat(quat).as_euler("zyx")[0]))
 
 
-def run(angles: list[float], seen_upper_arm: list[bool], options: limb_hold.LimbHoldOptions = OPTIONS) -> list[float]:
-    """The right upper arm's angle sent for each frame (30 fps) of live ``angles`` (its rest, on
-    this straight body: 80 degrees about z, the T-pose's -x turned down to 10 degrees off -y)."""
+def run(angles: list[float], seen_upper_arm: list[bool], options: limb_hold.LimbHoldOptions = OPTIONS,
+        frame_ns: int = FRAME_NS) -> list[float]:  # fmt: skip
+    """The right upper arm's angle sent for each frame (30 fps, or one each ``frame_ns``) of live
+    ``angles`` (its rest, on this straight body: 80 degrees about z, the T-pose's -x turned down to
+    10 degrees off -y)."""
     state, sent = None, []
     for i, (degrees, seen) in enumerate(zip(angles, seen_upper_arm, strict=True)):
         bones = np.ones(8, bool)
         bones[UPPER_ARM] = seen
-        out, state = limb_hold.hold_limbs(turned(degrees), bones, i * FRAME_NS, state, options)
+        out, state = limb_hold.hold_limbs(turned(degrees), bones, i * frame_ns, state, options)
         np.testing.assert_allclose(np.delete(out, J["r_elbow"], axis=0), np.delete(turned(0), J["r_elbow"], axis=0))
         sent.append(angle_deg(out[J["r_elbow"]]))
     return sent
@@ -67,6 +69,26 @@ def test_an_unseen_limb_holds_its_last_seen_rotation_and_eases_back_in_its_time(
     # then 0.2 s (6 frames) from 12 to 40 degrees at an even pace, and on the live rotation after
     assert sent[6:12] == pytest.approx([12.0 + 28.0 * k / 6 for k in range(1, 7)])
     assert sent[12] == pytest.approx(40.0)
+
+
+def test_at_5_fps_the_ease_back_takes_3_frames_not_1() -> None:
+    """At 5 fps the 0.2 s ease back was one frame: the arm snapped from where it was held to the
+    lifted one (the squats clip slid, her forearm 86 degrees in a frame). An ease goes at most a
+    third of its turn a frame (``MIN_EASE_FRAMES``): 3 frames here, 0.6 s."""
+    assert limb_hold.MIN_EASE_FRAMES == 3
+    live = [10.0, 12.0, 170.0, -150.0, 40.0, 40.0, 40.0, 40.0, 40.0]
+    sent = run(live, [True, True, False, False, True, True, True, True, True], frame_ns=200_000_000)
+    assert sent[:5] == pytest.approx([10.0, 12.0, 12.0, 12.0, 12.0])  # held, and where it was when seen again
+    assert sent[5:] == pytest.approx([12.0 + 28.0 / 3, 12.0 + 56.0 / 3, 40.0, 40.0])
+
+
+def test_at_5_fps_the_rest_takes_3_frames() -> None:
+    # 0.5 s at 5 fps is 2.5 frames: it turned 40 %, 40 %, 20 % of the way; at 2 fps all at once
+    sent = run([-30.0] * 2 + [170.0] * 10, [True] * 2 + [False] * 10, frame_ns=200_000_000)
+    assert sent[:8] == pytest.approx([-30.0] * 8)  # lost at frame 2, held for 1 s
+    assert sent[8:] == pytest.approx([-30.0 + 110.0 / 3, -30.0 + 220.0 / 3, REST_DEG, REST_DEG], abs=1e-4)
+    sent = run([-30.0] * 2 + [170.0] * 7, [True] * 2 + [False] * 7, frame_ns=500_000_000)
+    assert sent[4:] == pytest.approx([-30.0, -30.0 + 110.0 / 3, -30.0 + 220.0 / 3, REST_DEG, REST_DEG], abs=1e-4)
 
 
 def test_the_ease_is_timed_by_the_clock_not_by_frames() -> None:
@@ -154,9 +176,9 @@ def test_a_limb_never_seen_is_at_rest_from_the_first_frame_and_eases_to_the_lift
 
 
 def test_a_limb_that_rested_while_lost_does_not_carry_on_the_ease_it_was_lost_in() -> None:
-    # lost in its ease back, it rests (at once here), and seen again soon after it eases from the
-    # rest: carrying on with the old ease would jump from the rest to that ease's place
-    options = limb_hold.LimbHoldOptions(ease_s=0.5, rest_after_s=0.0, rest_ease_s=1 / 30)
+    # lost in its ease back, it rests (the next frame, at once: rest_ease_s 0), and seen again soon
+    # after it eases from the rest: carrying on with the old ease would jump from the rest to that ease's place
+    options = limb_hold.LimbHoldOptions(ease_s=0.5, rest_after_s=0.02, rest_ease_s=0.0)
     sent = run([0.0, 90.0, 90.0, 90.0, 90.0, 90.0, 90.0, 90.0], [True, False, True, True, False, False, True, True],
                options)  # fmt: skip
     assert sent[:6] == pytest.approx([0.0, 0.0, 0.0, 6.0, 6.0, REST_DEG])

@@ -26,6 +26,7 @@ from posecast.realtime.recording.export import (
     world_joints,
 )
 from posecast.realtime.sources import open_source
+from posecast.realtime.sources.images import ImageFolderSource
 from scipy.spatial.transform import Rotation
 
 J = skeleton.JOINT_INDEX
@@ -41,10 +42,10 @@ SLIDE_RAISED = ([0, 40, 50, 150], [0, 0, 280, 280])
 FRAMES_RAISED = 150
 
 
-def slid_dance(media_dir: Path, folder: Path, slide: tuple[list[int], list[int]] = SLIDE,
-               frames: int = FRAMES) -> Path:  # fmt: skip
+def slid_dance(media_dir: Path, folder: Path, slide: tuple[list[int], list[int]] = SLIDE, frames: int = FRAMES,
+               clip: str = "dance_576.mp4") -> Path:  # fmt: skip
     folder.mkdir()
-    capture = cv2.VideoCapture(str(media_dir / "dance_576.mp4"))
+    capture = cv2.VideoCapture(str(media_dir / clip))
     images = []
     while len(images) < frames and (read := capture.read())[0]:
         images.append(read[1])
@@ -129,6 +130,37 @@ def test_an_arm_out_of_the_image_for_3_s_relaxes_to_hang_beside_the_body(media_d
     hanging = [-np.sin(np.radians(10.0)), -np.cos(np.radians(10.0)), 0.0]
     np.testing.assert_allclose(upper[at_rest], np.broadcast_to(hanging, upper[at_rest].shape), atol=1e-6)
     np.testing.assert_allclose(fore[at_rest], np.broadcast_to(hanging, fore[at_rest].shape), atol=1e-6)
+
+
+#: the squats clip (5 fps): her right arm out at the left edge from frame 22 (standing), back in
+#: from frame 31 (squatting, her hands forward)
+SLIDE_SQUATS = ([0, 20, 22, 30, 32, 65], [0, 0, 300, 300, 0, 0])
+
+
+def test_at_5_fps_an_arm_seen_again_eases_back_over_3_frames(media_dir: Path, pose_model_path: Path,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """At 5 fps the 0.2 s ease back was one frame: the squats clip slid so that her right arm is
+    out while she stands and back in as she squats turned her avatar's upper arm 74 degrees in one
+    frame and her forearm 85 (README "Limbs out of view"). An ease takes 3 frames at the least:
+    a third of the turn a frame, each step within the clip's own (up to 35 degrees a frame)."""
+    folder = slid_dance(media_dir, tmp_path / "slid", SLIDE_SQUATS, 65, "squats_720x1280.mp4")
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=str(pose_model_path)))
+    local, posed, live, seen = [], [], [], []
+    with build_pipeline(options) as pipeline, ImageFolderSource(folder, fps=5.0) as source:
+        for frame in pipeline.run(source):
+            person = frame.world.people[0]
+            local.append(person.bones.rotations[0, ARM])
+            posed.append(person.posed_joints_world_m)
+            live.append(person.joints_world_m)
+            seen.append(person.limb_view.bones_seen()[limb_hold.LIMB_JOINTS.index(J["r_elbow"])])
+    assert len(local) == 65
+    local, posed, live, seen = np.array(local), np.array(posed), np.array(live), np.array(seen)
+    lost, back = int(np.flatnonzero(~seen)[0]), int(np.flatnonzero(~seen)[-1]) + 1
+    assert 21 <= lost <= 23 and back - lost >= 6 and seen[back:].all()
+    steps = turn_deg(local[:-1], local[1:])  # (F - 1, 2): each bone's turn on its parent from the frame before
+    assert steps[lost:].max() < 40.0
+    assert steps[back : back + 3, 0].min() > 15.0  # the upper arm's catch-up (74 degrees) spread over 3 frames
+    np.testing.assert_allclose(posed[back + 3 :], live[back + 3 :], atol=1e-6)  # then on the lifted arm
 
 
 @pytest.mark.parametrize("flag, held", [([], True), (["--no-limb-hold"], False)])
