@@ -28,7 +28,10 @@ tracked (a webcam that sees the head and shoulders, the arms below the image fro
 rest from the first frame if it is an arm: there is no seen pose to hold, and MediaPipe's guess
 there turned the avatar's upper arm up to 22 deg a frame, the forearm 54 (the dance clip cut to
 head and shoulders; README "Drive an avatar"); a leg never seen follows that guess, standing,
-whose feet are on the floor. Pure numpy and scipy; the state is carried from
+whose feet are on the floor. A person's chain of frames that restarts after a second or more
+without them (their id forgotten and them back) goes on from what was last shown of them
+(:func:`restarted`): an arm unseen then is not "never seen" but eases to rest from where it was.
+Pure numpy and scipy; the state is carried from
 frame to frame as the hinges' twists are (:class:`~posecast.engines.rotations.HingeTwists`).
 """
 
@@ -263,6 +266,26 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
         ease_from[finished] = np.nan
     out[_LIMB_JOINTS] = sent
     return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns, held, lost_ns, rested, ease_done)
+
+
+def restarted(shown: LimbHoldState, timestamp_ns: int, options: LimbHoldOptions) -> LimbHoldState:
+    """The state a restarted chain of a person's frames starts from (:func:`hold_limbs`' ``state``
+    at ``timestamp_ns``), ``shown`` the state of the last frame shown of them: every bone unseen
+    since, at the rotation it was sent. A restart comes after a second or more in which nothing of
+    the person was made (the tracker forgot them; frames nobody read), past ``rest_after_s``: an
+    arm not seen then turns from what was shown to rest over ``rest_ease_s`` (it was put at rest in
+    one frame, its first as if never seen: 147 deg on the dance clip); with ``rest_after_s`` inf it
+    holds. A leg unseen holds, a bone seen eases back from what was shown, and one never seen
+    stays so (an arm at rest, a leg following the guess)."""
+    count = len(LIMB_JOINTS)
+    sent = np.array(shown.sent, np.float64)
+    # lost rest_after_s ago: its rest starts now, from where it was (0 of the way this frame); one
+    # of more than 1e9 s (31 years, in int64 nanoseconds) or inf holds
+    due = options.rest_after_s <= 1e9
+    lost_ns = timestamp_ns - round(options.rest_after_s * 1e9) if due else timestamp_ns
+    return LimbHoldState(sent, np.zeros(count, bool), np.array(shown.ever_seen, bool), np.full((count, 4), np.nan),
+                         np.zeros(count, np.int64), sent.copy(), np.full(count, lost_ns, np.int64), np.zeros(count),
+                         np.zeros(count))  # fmt: skip
 
 
 def hold_track(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,

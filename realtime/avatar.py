@@ -26,7 +26,12 @@ hanging, when it stays out over 1 s or was never seen; a leg never seen follows 
 eases back to the
 lifted one over 0.2 s when seen again (``limb_hold``; the lifter's guess there swung the avatar's
 arm 165 deg in a frame, QA); :attr:`AvatarPerson.posed_joints_world_m` are the joints so posed,
-what ``frame_pose`` sends.
+what ``frame_pose`` sends. Where a person's chain restarts (their id forgotten by the tracker, over
+1 s unseen, and them back as someone new: the next person new takes on the limbs of the one
+forgotten last; or more than :data:`MAX_UNREAD_FRAMES` frames unread) the limbs go on from those
+last made for them (:func:`~posecast.engines.limb_hold.restarted`): an arm unseen then turns to
+rest over 0.5 s from where the avatar showed it, where it was put at rest in one frame as if never
+seen (147 deg on the dance clip).
 
 When the floor changes (found from the feet, each provisional floor, fixed) the people reach it
 over :data:`~posecast.calibration.ground.FLOOR_EASE_S` (:class:`~posecast.calibration.ground.
@@ -144,6 +149,8 @@ class AvatarPerson:
     _bones: rotations.BonePose | None = field(default=None, repr=False)
     _limbs: limb_hold.LimbHoldState | None = field(default=None, repr=False)
     _posed: np.ndarray | None = field(default=None, repr=False)
+    #: what the person's avatar limbs were last given, under the chain's lock (``None``: no hold)
+    _shown: _Shown | None = field(default=None, repr=False)
 
     @property
     def bones(self) -> rotations.BonePose:
@@ -169,14 +176,30 @@ class AvatarPerson:
                                                   None if previous is None else previous.hinge_twists,
                                                   self.ear_line_world[None])  # fmt: skip
             if self.limb_view is not None:
-                held = None if self._previous is None else self._previous._limbs
-                view = self.limb_view
+                view, shown = self.limb_view, self._shown
+                if self._previous is not None:
+                    held = self._previous._limbs
+                elif shown is not None and shown.limbs is not None and shown.timestamp_ns < self.timestamp_ns:
+                    held = limb_hold.restarted(shown.limbs, self.timestamp_ns, view.options)  # a chain restarted
+                else:  # the person's first frame
+                    held = None
                 local, self._limbs = limb_hold.hold_limbs(bones.rotations[0], view.bones_seen(), self.timestamp_ns,
                                                           held, view.options)  # fmt: skip
+                if shown is not None and (shown.limbs is None or shown.timestamp_ns < self.timestamp_ns):
+                    shown.limbs, shown.timestamp_ns = self._limbs, self.timestamp_ns
                 bones = dataclasses.replace(bones, rotations=local[None])
             self._bones = bones
             self._previous = None  # made: the chain before it is no longer needed
         return self._bones
+
+
+@dataclass
+class _Shown:
+    """What a person's avatar limbs were last given: the limb hold's state of their newest frame
+    made, and its time (module docstring: a restarted chain goes on from it)."""
+
+    limbs: limb_hold.LimbHoldState | None = None
+    timestamp_ns: int = 0
 
 
 @dataclass
@@ -212,6 +235,9 @@ class AvatarWorld:
         self._ears: dict[int, _Ears] = {}  # the head's twist: each person's ear line, filtered and held
         self._last: dict[int, AvatarPerson] = {}  # each person's last frame: the next one's previous
         self._chain_locks: dict[int, threading.Lock] = {}  # outputs read rotations on their own threads
+        self._shown: dict[int, _Shown] = {}  # each person's limbs as last made, for a chain that restarts
+        # the chain lock and limbs shown of the person forgotten last, for the next one new (them back)
+        self._forgotten: tuple[threading.Lock, _Shown] | None = None
 
     @property
     def floor(self) -> FloorState | None:
@@ -224,6 +250,8 @@ class AvatarWorld:
         self._ears.clear()
         self._last.clear()
         self._chain_locks.clear()
+        self._shown.clear()
+        self._forgotten = None
 
     def assumptions(self) -> dict[str, object]:
         """What a stream's meta states about the world: ``mirror`` and, once a person was seen,
@@ -243,6 +271,17 @@ class AvatarWorld:
             self._floor.add(person.joints_m, frame.timestamp_ns, feet_seen, person.person_id, height_m)
         state = self.floor
         stood = None if state is None else self._floor_ease.update(state, self._floor.origin_cam, frame.timestamp_ns)
+        held = {p.person_id for p in frame.people}  # a frame missed (lost, id held) keeps the twists
+        gone = sorted(set(self._last) - held)  # forgotten by the tracker: their chains end
+        for person_id in gone:
+            del self._last[person_id]
+        # the limbs of the one shown last go on in the next person new (module docstring): forgotten
+        # after a second or more unseen, someone back gets a new id, and their unseen arm was put
+        # at rest in one frame from wherever their avatar had it (147 deg on the dance clip)
+        ended = [(self._chain_locks.pop(i), self._shown.pop(i)) for i in gone if i in self._chain_locks]
+        shown = [chain for chain in ended if chain[1].limbs is not None]
+        if shown:
+            self._forgotten = max(shown, key=lambda chain: chain[1].timestamp_ns)
         people = [self._person(p, stood, frame.timestamp_ns, frame.image_size) for p in tracked]
         for gone in set(self._contacts) - {p.person_id for p in tracked}:
             self._contacts.pop(gone, None)
@@ -256,10 +295,6 @@ class AvatarWorld:
             if previous is not None and unread <= MAX_UNREAD_FRAMES:
                 person._previous, person._unread = previous, unread
             self._last[person.person_id] = person
-        held = {p.person_id for p in frame.people}  # a frame missed (lost, id held) keeps the twists
-        for gone in set(self._last) - held:
-            del self._last[gone]
-            self._chain_locks.pop(gone, None)
         return AvatarFrame(frame.frame_id, frame.timestamp_ns, state, people, stood)
 
     def _person(self, person: PersonPose, camera_to_world: np.ndarray, timestamp_ns: int,
@@ -288,12 +323,16 @@ class AvatarWorld:
             seen = seen[::-1]
         flags = contacts.update(joints[_ANKLES], timestamp_ns) & seen
         lock = self._chain_locks.get(person.person_id)
-        if lock is None:  # (not setdefault: that would make a lock every frame)
-            lock = self._chain_locks[person.person_id] = threading.Lock()
-        view = None if self.options.limb_hold is None else LimbView(
-            person.keypoints_px, person.confidence, image_size, self.options.limb_hold, self.options.mirror)
+        if lock is None:  # someone new (not setdefault: that would make a lock every frame)
+            lock, shown = self._forgotten or (threading.Lock(), _Shown())
+            self._forgotten = None
+            self._chain_locks[person.person_id], self._shown[person.person_id] = lock, shown
+        hold = self.options.limb_hold
+        view = None if hold is None else LimbView(person.keypoints_px, person.confidence, image_size, hold,
+                                                  self.options.mirror)  # fmt: skip
         return AvatarPerson(person.person_id, person.tracking, joints, float(joints[skeleton.ROOT, 1]), flags,
-                            seen, ears, view, timestamp_ns, _lock=lock)  # fmt: skip
+                            seen, ears, view, timestamp_ns, _lock=lock,
+                            _shown=self._shown[person.person_id])  # fmt: skip
 
     def _ear_line(self, person: PersonPose, joints_world: np.ndarray, camera_to_world: np.ndarray,
                   timestamp_ns: int) -> np.ndarray:  # fmt: skip

@@ -207,6 +207,27 @@ def test_a_leg_seen_and_then_lost_stays_held_and_one_never_seen_follows_the_gues
     np.testing.assert_allclose(out[[J["r_knee"], J["r_ankle"]]], seated[[J["r_knee"], J["r_ankle"]]], atol=1e-9)
 
 
+def test_a_restarted_chain_goes_on_from_what_was_last_shown() -> None:
+    """The last frame shown of a person: the right upper arm seen at -30 degrees. Their chain
+    restarts (their id forgotten and them back, or frames nobody read; a second and more later):
+    an arm unseen then turns from -30 to rest over 0.5 s (it was at rest at once, as if never seen);
+    one seen eases back from -30 over 0.2 s; with rest_after_s inf it holds."""
+    _, shown = limb_hold.hold_limbs(turned(-30.0), np.ones(8, bool), 0, None, OPTIONS)
+
+    def after(seen: bool, options: limb_hold.LimbHoldOptions = OPTIONS) -> list[float]:
+        state, sent = limb_hold.restarted(shown, 2 * 10**9, options), []
+        for i in range(17):
+            bones = np.ones(8, bool)
+            bones[UPPER_ARM] = seen
+            out, state = limb_hold.hold_limbs(turned(40.0), bones, 2 * 10**9 + i * FRAME_NS, state, options)
+            sent.append(angle_deg(out[J["r_elbow"]]))
+        return sent
+
+    assert after(False) == pytest.approx([-30.0 + 110.0 * k / 15 for k in range(16)] + [REST_DEG], abs=1e-4)
+    assert after(True)[:8] == pytest.approx([-30.0 + 70.0 * k / 6 for k in range(7)] + [40.0], abs=1e-4)
+    assert after(False, limb_hold.LimbHoldOptions(rest_after_s=math.inf)) == pytest.approx([-30.0] * 17)
+
+
 def test_rest_after_s_inf_holds_for_ever() -> None:
     options = limb_hold.LimbHoldOptions(rest_after_s=math.inf)
     assert run([-30.0] + [170.0] * 150, [True] + [False] * 150, options) == pytest.approx([-30.0] * 151)

@@ -353,7 +353,7 @@ def test_a_face_lost_for_a_moment_holds_the_head_then_lets_it_swing_with_the_nec
     assert head_yaws([False, True]) == [0.0, 30.0]  # never seen: the neck's turn
     assert head_yaws([True, False], mirror=True) == [-30.0, -30.0]
     eased = head_yaws([True] * 3 + [False] * 60 + [True] * 60, filtered=True)
-    assert eased[:3 + gap - 1] == [30.0] * (3 + gap - 1)  # held, as unfiltered
+    assert eased[: 3 + gap - 1] == [30.0] * (3 + gap - 1)  # held, as unfiltered
     assert abs(eased[62]) < 1.0 and abs(eased[-1] - 30.0) < 1.0  # let go, then back
     assert np.abs(np.diff(eased)).max() < 10.0  # eased over 0.2 s (30, 21.5, 13.5, 8.0, ...), never a snap of 30
 
@@ -422,6 +422,72 @@ def test_an_arm_out_of_the_image_for_3_s_relaxes_to_hang_beside_the_body(mirror:
         np.testing.assert_allclose(upper_arm[3 + 45 :], [hanging] * 45, atol=1e-6)  # at rest after 1.5 s
         forearm = (fields[J[f"{side}_wrist"]] - fields[J[f"{side}_elbow"]]) / LENGTHS[J["r_wrist"] - 1]
         np.testing.assert_allclose(forearm, hanging, atol=1e-5)  # straight, in what frame_pose sends
+
+
+def raised_arm_world() -> np.ndarray:
+    """``standing_world`` with the right arm out to the side, level."""
+    raised = standing_world()
+    shoulder = raised[J["r_shoulder"]]
+    raised[J["r_elbow"]] = shoulder + [-LENGTHS[J["r_elbow"] - 1], 0.0, 0.0]
+    raised[J["r_wrist"]] = raised[J["r_elbow"]] + [-LENGTHS[J["r_wrist"] - 1], 0.0, 0.0]
+    return raised
+
+
+def test_someone_back_after_their_id_was_forgotten_eases_an_unseen_arm_to_rest_from_where_it_was() -> None:
+    """The right arm seen level, then out of view, and the person gone for over a second (lost,
+    then forgotten by the tracker), back as a new id with the elbow still outside the image: their
+    chain of frames restarts, and the arm counted as never seen went to rest in one frame from
+    where the avatar showed it (147 degrees on the dance clip). It turns there from what was last
+    shown over 0.5 s (``rest_ease_s``), 80 degrees (level to hanging 10 degrees out) in 15 frames;
+    a person new after that starts afresh, with the arm at rest at once."""
+    avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None))
+    raised, sent = to_camera(raised_arm_world()), {}
+    for i in range(80):
+        person_id = 0 if i < 10 else 1
+        f = frame(i, {person_id: raised})
+        f.people[0].keypoints_px[J["r_elbow"]] = [640.0 if i < 5 else -4.0, 360.0]  # out of view from frame 5
+        if 10 <= i < 40:
+            f.people = [PersonPose.lost(0)] if i < 35 else []  # gone: lost, then forgotten
+        for person in avatar.process(f).people:
+            sent[i] = person.bones.rotations[0, J["r_elbow"]]
+    rest = Rotation.from_quat(sent[79])
+    first = sorted(sent)[10]  # the new id's first frame
+    assert first == 40 and len(sent) == 50
+    np.testing.assert_allclose(sent[40], sent[9], atol=1e-9)  # as last shown, not at rest
+    turns = [np.degrees((Rotation.from_quat(sent[i]).inv() * Rotation.from_quat(sent[i + 1])).magnitude())
+             for i in range(40, 79)]  # fmt: skip
+    assert np.degrees((Rotation.from_quat(sent[9]).inv() * rest).magnitude()) == pytest.approx(80.0, abs=1e-6)
+    np.testing.assert_allclose(turns[:15], 80.0 / 15, atol=1e-6)  # to rest over 0.5 s at an even pace
+    np.testing.assert_allclose(turns[15:], 0.0, atol=1e-6)
+    # another person new after that: nothing of theirs was shown, the arm at rest at once
+    f = frame(80, {2: raised})
+    f.people[0].keypoints_px[J["r_elbow"]] = [-4.0, 360.0]
+    newcomer = avatar.process(f).people[0]
+    assert newcomer.person_id == 2
+    np.testing.assert_allclose(newcomer.bones.rotations[0, J["r_elbow"]], sent[79], atol=1e-9)
+
+
+def test_a_chain_restarted_after_frames_nobody_read_eases_an_unseen_arm_from_what_was_read() -> None:
+    """More than ``MAX_UNREAD_FRAMES`` frames nobody read restart a person's chain: their arm,
+    unseen since the last frame read, eases to rest from what that frame showed (it was at rest at
+    the restart's first frame, as if never seen)."""
+    avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None))
+    raised = to_camera(raised_arm_world())
+    frames = [avatar.process(frame(i, {0: raised})) for i in range(3)]
+    shown = frames[-1].people[0].bones.rotations[0, J["r_elbow"]]
+    for i in range(3, 3 + MAX_UNREAD_FRAMES + 5):
+        f = frame(i, {0: raised})
+        f.people[0].keypoints_px[J["r_elbow"]] = [-4.0, 360.0]
+        person = avatar.process(f).people[0]
+    start = person
+    while start._previous is not None:
+        start = start._previous
+    assert start.timestamp_ns > frames[-1].timestamp_ns  # restarted after the frame read
+    unread = round((person.timestamp_ns - start.timestamp_ns) * 30 / 1e9)  # frames since the restart
+    turned = np.degrees((Rotation.from_quat(shown).inv()
+                         * Rotation.from_quat(person.bones.rotations[0, J["r_elbow"]])).magnitude())  # fmt: skip
+    assert 0 < unread < 15
+    assert turned == pytest.approx(80.0 / 15 * unread, abs=1e-6)  # on its way down, 80 degrees in 15 frames
 
 
 def test_a_new_floor_is_eased_into_the_root_height_and_the_frame_pose() -> None:

@@ -43,7 +43,9 @@ FRAMES_RAISED = 150
 
 
 def slid_dance(media_dir: Path, folder: Path, slide: tuple[list[int], list[int]] = SLIDE, frames: int = FRAMES,
-               clip: str = "dance_576.mp4") -> Path:  # fmt: skip
+               clip: str = "dance_576.mp4", gap: tuple[int, int] = (0, 0)) -> Path:  # fmt: skip
+    """The clip's first ``frames`` (then played backwards) slid left by ``slide`` (frame → px), as
+    images in ``folder``; ``gap`` (frame, count): that many black frames before that frame."""
     folder.mkdir()
     capture = cv2.VideoCapture(str(media_dir / clip))
     images = []
@@ -56,6 +58,9 @@ def slid_dance(media_dir: Path, folder: Path, slide: tuple[list[int], list[int]]
         shift = int(np.interp(i, *slide))
         slid = np.zeros_like(image)
         slid[:, : image.shape[1] - shift] = image[:, shift:]
+        if i == gap[0]:
+            for k in range(gap[1]):  # nobody in view
+                cv2.imwrite(str(folder / f"{i - 1:03d}_{k:03d}.png"), np.zeros_like(image))  # (after i - 1's)
         cv2.imwrite(str(folder / f"{i:03d}.png"), slid)
     return folder
 
@@ -130,6 +135,46 @@ def test_an_arm_out_of_the_image_for_3_s_relaxes_to_hang_beside_the_body(media_d
     hanging = [-np.sin(np.radians(10.0)), -np.cos(np.radians(10.0)), 0.0]
     np.testing.assert_allclose(upper[at_rest], np.broadcast_to(hanging, upper[at_rest].shape), atol=1e-6)
     np.testing.assert_allclose(fore[at_rest], np.broadcast_to(hanging, fore[at_rest].shape), atol=1e-6)
+
+
+#: her right arm out at the left edge from frame 50 (slid 240 px: MediaPipe finds her again from
+#: nothing there, not at 280), then she is gone for 1.3 s (40 black frames before frame 55)
+SLIDE_GAP, GAP = ([0, 40, 50, 150], [0, 0, 240, 240]), (55, 40)
+
+
+def test_someone_back_after_their_id_was_forgotten_eases_the_arm_out_of_view_to_rest(
+        media_dir: Path, pose_model_path: Path, tmp_path: Path) -> None:  # fmt: skip
+    """Her arm out of view, she is gone for longer than the tracker keeps her id (1 s) and back as
+    a new person with the arm still out: their chain of frames restarts, and the arm counted as
+    never seen went to rest in one frame from where the avatar showed it, 147 degrees on her
+    shoulder (README "Limbs out of view"). It goes on from what was shown: 0 degrees across the
+    gap, then down to rest over 0.5 s."""
+    folder = slid_dance(media_dir, tmp_path / "slid", SLIDE_GAP, 105, gap=GAP)
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=str(pose_model_path)))
+    ids, local, upper, chest, seen, times_s = [], [], [], [], [], []
+    with build_pipeline(options) as pipeline, open_source(str(folder)) as source:
+        for frame in pipeline.run(source):
+            if not frame.world.people:
+                continue
+            person = frame.world.people[0]
+            ids.append(person.person_id)
+            local.append(person.bones.rotations[0, ARM])
+            posed = person.posed_joints_world_m
+            upper.append(posed[J["r_elbow"]] - posed[J["r_shoulder"]])
+            chest.append(person.bones.world_rotations()[0, J["thorax"]])
+            seen.append(person.limb_view.bones_seen()[limb_hold.LIMB_JOINTS.index(J["r_elbow"])])
+            times_s.append(frame.timestamp_ns / 1e9)
+    ids, local, seen, times_s = np.array(ids), np.array(local), np.array(seen), np.array(times_s)
+    back = int(np.flatnonzero(ids != ids[0])[0])  # the first frame of her new id
+    assert back == GAP[0] and len(ids) == 105 and (ids[back:] == ids[back]).all()
+    assert times_s[back] - times_s[back - 1] > 1.0 and not seen[back - 5 :].any()  # gone 1.3 s, the arm out
+    steps = turn_deg(local[:-1], local[1:])  # (F - 1, 2): each bone's turn on its parent from the frame before
+    assert steps[back - 1].max() < 1e-6  # across the gap: as shown (147 degrees on the shoulder before)
+    assert steps[back:].max() < 20.0  # down to rest over 0.5 s
+    in_chest = Rotation.from_quat(chest).inv().apply(np.array(upper) / np.linalg.norm(upper, axis=1)[:, None])
+    hanging = [-np.sin(np.radians(10.0)), -np.cos(np.radians(10.0)), 0.0]
+    assert np.degrees(np.arccos(np.dot(in_chest[back - 1], hanging))) > 45.0  # shown away from the rest
+    np.testing.assert_allclose(in_chest[back + 15 :], np.broadcast_to(hanging, in_chest[back + 15 :].shape), atol=1e-6)
 
 
 #: the squats clip (5 fps): her right arm out at the left edge from frame 22 (standing), back in
