@@ -18,11 +18,12 @@ metres with bone lengths that stay constant over time, the run-time form of the 
    are constant until the next reset: a new subject or a lost track), or, with ``memory_s``
    set, follows an exponential mean with that time constant (``a = w·dt / memory_s``) and
    the narrow ``clip_frac``, so proportions keep adapting slowly.
-4. Plausibility and size: each bone stays within ``max_deviation_frac`` (20 %) of the reference
-   (real adult proportions vary by about ±10 %; more is the lifter's error), then the estimate
-   is rescaled so that the standing height it implies
-   (:func:`skeleton.height_from_bone_lengths`) stays ``height_m`` (default: the reference's).
-   Proportions come from the video, size from the subject's height.
+4. Plausibility and size: the estimate is scaled by the one factor that makes the standing
+   height it implies (:func:`skeleton.height_from_bone_lengths`) ``height_m`` (default: the
+   reference's) once each bone is held within ``max_deviation_frac`` (20 %) of the reference
+   (real adult proportions vary by about ±10 %; more is the lifter's error):
+   :func:`scaled_within`. Proportions come from the video, size from the subject's height, and
+   no bone is ever past the bound, the first frame's included.
 5. Published lengths: the first frame publishes the estimate; then the published lengths
    follow it smoothly, exponentially with the time constant ``follow_s`` and by at most
    ``max_rate_frac_per_s`` of the reference length per second (rescaled to the height again), so a bone
@@ -64,8 +65,38 @@ if [c for c, _ in skeleton.BONES] != list(range(1, skeleton.NUM_JOINTS)):
     raise ImportError("posecast.realtime.smoothing expects skeleton.BONES in joint order")
 #: First-frame fallback direction for a zero-length bone (down the camera's y axis).
 _DEFAULT_UNIT = np.array([0.0, 1.0, 0.0])
+_HEIGHT_WEIGHTS = skeleton.HEIGHT_PER_BONE
+_TALL = _HEIGHT_WEIGHTS > 0  # the bones of the vertical chain: the only ones the height depends on
+_TALL_WEIGHTS = _HEIGHT_WEIGHTS[_TALL]
 _NOMINAL_DT_S = 1.0 / 30.0
 _MAX_DT_S = 0.25  # a frame after a longer gap (a dropout, a stalled camera) counts as this much
+
+
+def scaled_within(lengths_m: np.ndarray, low_m: np.ndarray, high_m: np.ndarray, height_m: float) -> np.ndarray:
+    """``clip(k · lengths_m, low_m, high_m)`` ``(16,)`` with the one factor ``k`` that makes its
+    standing height (:func:`skeleton.height_from_bone_lengths`) ``height_m``: every bone within
+    its bounds *and* the height kept, one common factor for the bones between them. Clipping
+    first and then scaling to the height took bones past the bound (a first frame with short
+    legs: a bone to +30 % of typical with a bound of 20 %; QA). ``lengths_m`` positive; a height
+    the bounds cannot give (not with bounds around the height's own typical lengths) gets
+    the clipped lengths scaled to it."""
+    scaled = lengths_m * (height_m / float(_HEIGHT_WEIGHTS @ lengths_m))
+    if ((scaled >= low_m) & (scaled <= high_m)).all():  # the common case: nothing to hold
+        return scaled
+    # the height is piecewise linear and non-decreasing in k, with a knot wherever a bone of the
+    # vertical chain meets a bound: find the segment that reaches height_m and solve on it
+    tall, low, high = lengths_m[_TALL], low_m[_TALL], high_m[_TALL]
+    knots = np.sort(np.concatenate([low / tall, high / tall]))
+    heights = np.minimum(np.maximum(knots[:, None] * tall, low), high) @ _TALL_WEIGHTS
+    i = int(np.searchsorted(heights, height_m))  # the first knot at or above the height
+    if i < len(knots) and heights[i] == height_m:
+        k = knots[i]
+    elif 0 < i < len(knots):  # linear between the knots around it
+        k = knots[i - 1] + (knots[i] - knots[i - 1]) * (height_m - heights[i - 1]) / (heights[i] - heights[i - 1])
+    else:
+        clipped = np.clip(lengths_m, low_m, high_m)
+        return clipped * (height_m / float(_HEIGHT_WEIGHTS @ clipped))
+    return np.minimum(np.maximum(k * lengths_m, low_m), high_m)
 
 
 def frame_seconds(timestamp_ns: int, last_ns: int | None, most_s: float = _MAX_DT_S) -> float:
@@ -177,9 +208,7 @@ class BoneLengthSmoother:
         estimate = self._estimate.copy()
         taken = slice(None) if bones is None else np.asarray(bones, dtype=np.intp)
         estimate[taken] = lengths_m[taken]
-        if self._bounds is not None:
-            estimate = np.clip(estimate, *self._bounds)
-        self._estimate = estimate * (self._height_m / float(skeleton.HEIGHT_PER_BONE @ estimate))
+        self._estimate = self._to_height(estimate)
         self._seen_s = np.maximum(self._seen_s, self.options.convergence_s)
         self._weight_s = np.maximum(self._weight_s, 1e-12)
         self._settled, self._locked = True, False
@@ -275,9 +304,13 @@ class BoneLengthSmoother:
             clip = np.where(warming, opts.warmup_clip_frac, opts.clip_frac) * self._estimate
             estimate = self._estimate + rate * np.clip(sample - self._estimate, -clip, clip)
             self._settled = bool(np.all(self._seen_s >= opts.convergence_s))
-        if self._bounds is not None:
-            estimate = np.clip(estimate, *self._bounds)
-        self._estimate = estimate * (self._height_m / float(skeleton.HEIGHT_PER_BONE @ estimate))
+        self._estimate = self._to_height(estimate)
+
+    def _to_height(self, estimate: np.ndarray) -> np.ndarray:
+        """Step 4 of the module docstring: each bone within its bounds, the height the subject's."""
+        if self._bounds is None:
+            return estimate * (self._height_m / float(skeleton.HEIGHT_PER_BONE @ estimate))
+        return scaled_within(estimate, *self._bounds, self._height_m)
 
     def close(self) -> None:
         """Nothing to release; present for the stage interface."""
