@@ -117,6 +117,12 @@ def bench_sessions(model: Path, windows: list[np.ndarray], detector: MediaPipeDe
             for name, conds in out.items()}  # fmt: skip
 
 
+def quiet_world() -> AvatarWorld:
+    """The avatar world as ``posecast run`` builds it, its floor timed and not said (as ``posecast
+    bench``'s: the log said it for each run of this tool)."""
+    return AvatarWorld(AvatarOptions(), log_floor=False)
+
+
 def bench_parts(pipeline: Pipeline, frames: list, detections: list, detector: MediaPipeDetector,
                 rounds: int) -> dict:  # fmt: skip
     """CPU time of ``Pipeline.finish`` and its parts, warm and right after a MediaPipe call."""
@@ -190,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     process = lifting.lifter.process
     lifting.lifter.process = lambda w: (windows.append(w.copy()), process(w))[1]  # real windows of the clip
     sink = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
-    pipeline = Pipeline(detector, lifting, [sink], AvatarWorld(AvatarOptions()))
+    pipeline = Pipeline(detector, lifting, [sink], quiet_world())
     with pipeline:
         for frame, det in zip(frames, detections, strict=True):
             pipeline.finish(frame, det, {"keypoints2d": 0})

@@ -208,6 +208,45 @@ def test_the_floor_is_timed_not_said(tmp_path: Path, media_dir: Path, pose_model
     assert not [m for m in said if "floor estimated" in m or "floor stays" in m], said
 
 
+def _standing_frames(count: int) -> list:
+    """``count`` frames at 30 fps of a person standing 3 m before a level camera 1.2 m up, every
+    joint seen (their floor is fixed after 2 s)."""
+    from posecast.engines import rotations, skeleton
+    from posecast.realtime.types import PersonPose, PoseFrame
+
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    world = rotations.rest_pose(lengths)
+    world = world - [0.0, world[skeleton.JOINT_INDEX["l_ankle"], 1] - 0.13, 0.0]
+    cam = (world - [0.0, 1.2, 3.0]) * [1.0, -1.0, -1.0]
+    frames = []
+    for i in range(count):
+        person = PersonPose(0, "tracking", np.full((17, 2), [640.0, 360.0], np.float32), np.ones(17, np.float32))
+        person.joints_m, person.root_m, person.bone_lengths_m = cam, cam[0], lengths
+        t_ns = int(i * 1e9 / 30)
+        frames.append(PoseFrame(i, t_ns, t_ns, (1280, 720), [person]))
+    return frames
+
+
+def test_the_bench_tools_time_the_floor_without_saying_it(
+    load_tool: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """tools/bench_ab.py and tools/bench_lift.py built their avatar worlds as `posecast run` does and
+    said each one's floor ("floor estimated from 61 poses ...": bench_ab builds six); they run and
+    time it as `posecast bench` does, unsaid."""
+    pipeline, _ = load_tool("bench_ab").build("posecast")  # (the tool builds each revision's package so)
+    worlds = {"bench_ab": pipeline.world, "bench_lift": load_tool("bench_lift").quiet_world()}
+    try:
+        with caplog.at_level(logging.INFO, "posecast"):
+            for name, world in worlds.items():
+                for frame in _standing_frames(70):
+                    state = world.process(frame).floor.state
+                assert state == "estimated", name  # (found all the same)
+    finally:
+        pipeline.close()
+    said = [r.getMessage() for r in caplog.records if r.name.endswith("ground")]
+    assert said == [], said
+
+
 def test_two_runs_in_one_second_get_a_folder_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default folder is made when the run starts (review 2: named then, made minutes later, two
     runs of one second shared it and the later replaced the other's results)."""
