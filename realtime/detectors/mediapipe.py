@@ -55,6 +55,12 @@ MAX_PEOPLE = 8
 #: output is muted: the landmark model's first run logs a line too, late whenever someone walks
 #: into view (45 empty frames, then a person: it leaked when the first 5 calls were counted).
 _QUIET_POSED_CALLS = 5
+#: Calls to ``detect`` in all after which native output is no longer muted, a person found or not:
+#: with nobody in view the muting had lasted the whole run, and a program running the pipeline on a
+#: thread lost 613 of its 1,457 own fd-2 lines on a 10 s empty room (QA). 60 (2 s at 30 fps) keeps
+#: the late line hidden for a person who walks in within that; one later shows it (once a process:
+#: MediaPipe logs its first-frame lines once, not once a landmarker; measured).
+_QUIET_CALLS = 60
 #: Seconds of media time between looks for people not yet tracked (``max_people`` above 1): a
 #: person who walks in is tracked within about this long.
 DEFAULT_SEARCH_INTERVAL_S = 0.5
@@ -353,13 +359,14 @@ class _Landmarker:
         self._close_native = weakref.finalize(self, _close_quietly, self._landmarker, not options.verbose)
         self._close_native.atexit = False
         self._posed_calls = 0
+        self._calls = 0
         self._last_timestamp_ms = -1
         self._start_over = False
 
     @property
     def new(self) -> bool:
-        """Whether its native output is still muted (:data:`_QUIET_POSED_CALLS`)."""
-        return self._posed_calls < _QUIET_POSED_CALLS
+        """Whether its native output is still muted (:data:`_QUIET_POSED_CALLS`, :data:`_QUIET_CALLS`)."""
+        return self._posed_calls < _QUIET_POSED_CALLS and self._calls < _QUIET_CALLS
 
     def _timestamp_ms(self, timestamp_ns: int) -> int:
         timestamp_ms = max(round(timestamp_ns / 1e6), self._last_timestamp_ms + 1)
@@ -385,6 +392,7 @@ class _Landmarker:
                 self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=black), black_ms)
                 self._start_over = False
             result = self._landmarker.detect_for_video(image, self._timestamp_ms(timestamp_ns))
+        self._calls += 1
         if result.pose_landmarks:  # the landmark model ran (_QUIET_POSED_CALLS)
             self._posed_calls += 1
         return result

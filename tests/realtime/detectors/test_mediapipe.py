@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from posecast.engines import skeleton
 from posecast.engines.errors import ModelError
 from posecast.engines.layouts import MEDIAPIPE_33
 from posecast.realtime.detectors import DETECTORS
+from posecast.realtime.detectors import mediapipe as mediapipe_detector
 from posecast.realtime.detectors.mediapipe import MediaPipeDetector, MediaPipeOptions
 from posecast.realtime.errors import OptionsError
 from posecast.realtime.sources import open_source
@@ -139,6 +141,28 @@ def test_native_log_lines_hidden_unless_verbose(pose_model_path, verbose, max_pe
     assert "probe: python logging still works" in run.stderr
     assert "MediaPipe PoseLandmarker loaded" in run.stderr  # logged inside the muted window
     assert ("XNNPACK" in run.stderr) == verbose
+
+
+def test_native_output_is_muted_for_the_first_frames_only_with_nobody_in_view(pose_model_path, monkeypatch, capfd):
+    """Muting lasted until someone had been found: with nobody in view a program running the
+    pipeline on a thread lost its own fd-2 lines for the whole run (QA: 613 of 1,457)."""
+    landmarker_detect = mediapipe_detector._Landmarker.detect
+
+    def detect_after_a_line(self, image, timestamp_ns=None):  # a host's native line while MediaPipe runs
+        os.write(2, f"host line {timestamp_ns}\n".encode())
+        return landmarker_detect(self, image, timestamp_ns)
+
+    monkeypatch.setattr(mediapipe_detector._Landmarker, "detect", detect_after_a_line)
+    frames = 90  # 3 s at 30 fps
+    empty_room = np.full((96, 128, 3), 90, np.uint8)
+    with MediaPipeDetector(MediaPipeOptions(model_path=pose_model_path)) as detector:
+        capfd.readouterr()
+        for i in range(frames):
+            assert detector.detect(Frame(i, i, empty_room, 30.0)).count == 0
+    arrived = [int(line.split()[-1]) for line in capfd.readouterr().err.splitlines() if line.startswith("host line")]
+    assert 0 not in arrived  # the first frames stay muted (MediaPipe's first-frame lines)
+    assert arrived[-30:] == list(range(frames - 30, frames))  # the last second's all arrived
+    assert arrived == list(range(arrived[0], frames))  # once through, all through
 
 
 def test_corrupt_cached_model_is_fetched_again(tmp_path, monkeypatch, pose_model_path) -> None:  # noqa: ANN001
