@@ -1,24 +1,29 @@
 """The floor in a live stream: :class:`FloorEstimator` (one per camera) and :class:`FootContacts`
 (one per person), built on the pure functions of :mod:`posecast.calibration.floor`.
 
-The floor belongs to the camera, not to a person, but it is estimated from one person's poses
-at a time: each person's depth comes from their own assumed or measured height, so two people's
-feet need not lie on one plane, and pooling them made a provisional floor that jumped by 0.8 m
-every few poses (QA, two people filmed apart). The estimator keeps each person's poses with
-both feet seen below the body (:func:`~posecast.calibration.floor.feet_below_body`); the floor
-comes from the person with the most of them, re-estimated every 5th pose (state ``estimating``,
-a provisional floor), and is fixed (``estimated``) once that person's poses span ``window_s``
-seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. A
-provisional floor held at its tilt limit (:func:`~posecast.calibration.floor.tilt_limit_notice`)
-is not taken: the floor stays as it was until ``window_s`` of such poses fix it (a camera turned
-further than the limit; a stray pose or two never do). The log says once when the floor is
-fixed, and once why it stays assumed (no feet below the body after ``window_s`` of poses, or
-their floor held), unless ``log_state`` is off (a floor no output stands anyone on: ``posecast
-bench``'s, which runs it only to time it). A floor given by calibration is fixed from the start
-(``calibrated``); it is checked once against the standing feet of the first person whose poses
-span ``window_s``. Each person's feet are placed by their own height. The world origin is on the
-floor below the first root position it saw, and stays there: people who come and go keep one
-world. :class:`FloorEase` carries the people from one floor to the next.
+The floor belongs to the camera, not to a person, but it is estimated from one person's poses at a
+time: each person's depth comes from their own assumed or measured height, so two people's feet
+need not lie on one plane, and pooling them made a provisional floor that jumped by 0.8 m every few
+poses (QA, two people filmed apart). The estimator keeps each person's poses with both feet seen
+below the body (:func:`~posecast.calibration.floor.feet_below_body`); the floor comes from the
+person with the most of them, from the first such pose on, re-estimated every 5th pose (state
+``estimating``, a provisional floor), and is fixed (``estimated``) once that person's poses span
+``window_s`` seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. A
+provisional floor is confirmed once its person's poses number :data:`CONFIRM_POSES` over
+:data:`CONFIRM_SPAN_S`; one not confirmed whose person gives no such pose for
+:data:`UNCONFIRMED_HOLD_S` of the stream's clock (:meth:`FloorEstimator.advance`) is dropped, those
+poses forgotten: the floor is assumed again (stray poses, whose ankles MediaPipe put below a body
+cut off at the chest). A provisional floor held at its tilt limit
+(:func:`~posecast.calibration.floor.tilt_limit_notice`) is not taken: the floor stays as it was
+until ``window_s`` of such poses fix it (a camera turned further than the limit; a stray pose or
+two never do). The log says once when the floor is fixed, once when a provisional floor is dropped,
+and once why it stays assumed (no feet below the body after ``window_s`` of poses, or their floor
+held), unless ``log_state`` is off (a floor no output stands anyone on: ``posecast bench``'s, which
+runs it only to time it). A floor given by calibration is fixed from the start (``calibrated``); it
+is checked once against the standing feet of the first person whose poses span ``window_s``. Each
+person's feet are placed by their own height. The world origin is on the floor below the first root
+position it saw, and stays there: people who come and go keep one world. :class:`FloorEase` carries
+the people from one floor to the next.
 """
 
 from __future__ import annotations
@@ -39,6 +44,16 @@ _DEFAULT_ORIGIN = np.array([0.0, 0.0, 3.0])
 #: While estimating, the provisional floor is re-estimated every this many poses (it changes
 #: slowly; each estimate costs a few tenths of a millisecond).
 _EVERY = 5
+#: A provisional floor is confirmed once its person has this many poses with both feet below the
+#: body, spanning :data:`CONFIRM_SPAN_S` (a person standing in view: 13 in 0.4 s at 30 fps, 3 at
+#: 5 fps); until then it is dropped when their next such pose is over :data:`UNCONFIRMED_HOLD_S`
+#: away (QA: the dance blanked below the chest in a 1280 x 720 frame stood on the floor of one pose
+#: whose ankles MediaPipe put below the body, 0.75 m up against the clip's 1.46 m, for the rest of
+#: the clip; blanked below 60 %, 8 poses over 0.23 s: 4.29 m up).
+CONFIRM_POSES = 3
+CONFIRM_SPAN_S = 0.4
+UNCONFIRMED_HOLD_S = 0.5
+_CLOCK_SLACK_NS = 1_000_000  # (a 30 fps clock's 13th frame may land a few nanoseconds short of 0.4 s)
 #: The horizontal axes of the world frame (y is up).
 _XZ = [0, 2]
 #: A given floor whose standing feet are further than this from it (metres, over the first
@@ -101,6 +116,10 @@ class FloorEstimator:
         self._poses: dict[int, list[np.ndarray]] = {}  # person id → poses with both feet seen
         self._first_ns: dict[int, int] = {}  # person id → the first of them
         self._heights_m: dict[int, float] = {}  # person id → their height, as last given
+        self._last_ns: dict[int, int] = {}  # person id → the last of their poses with both feet below
+        # whose poses the provisional floor is from, while it is not confirmed (None: none, or confirmed)
+        self._unconfirmed: int | None = None
+        self._said_dropped = False
         self._origin: np.ndarray | None = None
         # why the floor is still assumed, said once after window_s of poses (None: said, or not assumed)
         self._why_assumed: _WhyAssumed | None = None if floor is not None or not log_state else _WhyAssumed()
@@ -131,6 +150,7 @@ class FloorEstimator:
         folded up, its mistake). ``person_id``: whose pose (module docstring);
         ``height_m``: theirs (else the estimator's ``height_m``)."""
         joints = np.asarray(joints_cam, dtype=np.float64)
+        self.advance(timestamp_ns)
         if not np.isfinite(joints).all():
             return self._state
         if self._origin is None:  # the world's origin: on the floor below the first root seen
@@ -147,6 +167,28 @@ class FloorEstimator:
         self._take(joints, timestamp_ns, feet_seen, person_id, height_m)
         if self._why_assumed is not None:
             self._say_why_assumed(timestamp_ns)
+        return self._state
+
+    def advance(self, timestamp_ns: int) -> FloorState:
+        """The stream's clock (once a frame, people seen or not; :meth:`add` calls it too): drops a
+        provisional floor not confirmed whose person gave no pose with both feet below the body
+        for :data:`UNCONFIRMED_HOLD_S` (module docstring)."""
+        person_id = self._unconfirmed
+        if person_id is None or (timestamp_ns - self._last_ns[person_id]) * 1e-9 <= UNCONFIRMED_HOLD_S:
+            return self._state
+        poses, span_s = len(self._poses[person_id]), (self._last_ns[person_id] - self._first_ns[person_id]) * 1e-9
+        for kept in (self._poses, self._first_ns, self._last_ns, self._heights_m):
+            kept.pop(person_id, None)
+        self._unconfirmed = None
+        dropped = self._state.floor
+        self._state = FloorState("assumed", ASSUMED_FLOOR, fl.camera_to_world(ASSUMED_FLOOR, self._origin))
+        if self.log_state and not self._said_dropped:
+            self._said_dropped = True
+            log.info("the provisional floor (camera %.2f m above it, tilt %.1f deg) from %d pose%s of person %d "
+                     "with both ankles seen below the body, over %.2f s, is dropped: none more in %g s, and %d over "
+                     "%g s confirm one (stray poses?); the floor is assumed again (a level camera %g m up)",
+                     dropped.camera_height_m, dropped.tilt_deg, poses, "" if poses == 1 else "s", person_id, span_s,
+                     UNCONFIRMED_HOLD_S, CONFIRM_POSES, CONFIRM_SPAN_S, ASSUMED_FLOOR.camera_height_m)  # fmt: skip
         return self._state
 
     def _take(self, joints: np.ndarray, timestamp_ns: int, feet_seen: bool, person_id: int, height_m: float) -> None:
@@ -166,6 +208,9 @@ class FloorEstimator:
             return
         poses = self._poses.setdefault(person_id, [])
         poses.append(joints)
+        self._last_ns[person_id] = timestamp_ns
+        if person_id == self._unconfirmed and _confirms(len(poses), timestamp_ns - first_ns):
+            self._unconfirmed = None
         if why is not None:  # (still assumed when said: their floor was held)
             why.held += 1
         if poses is not max(self._poses.values(), key=len):  # the floor is the best-seen person's
@@ -182,12 +227,14 @@ class FloorEstimator:
             return
         self._why_assumed = None
         self._state = FloorState("estimated" if done else "estimating", floor, fl.camera_to_world(floor, self._origin))
+        self._unconfirmed = None if done or _confirms(len(poses), timestamp_ns - first_ns) else person_id
         if done:
             if self.log_state:
                 self._say_fixed(floor, len(poses), person_id, (timestamp_ns - first_ns) * 1e-9)
             self._fixed = True
             self._poses.clear()
             self._first_ns.clear()
+            self._last_ns.clear()
             self._heights_m.clear()
 
     def _say_fixed(self, floor: fl.Floor, poses: int, person_id: int, span_s: float) -> None:
@@ -313,6 +360,12 @@ class FloorEase:
             self._start = None
             return self._target.floor
         return fl.floor_between(self._start, self._target.floor, done)
+
+
+def _confirms(poses: int, span_ns: int) -> bool:
+    """Whether a person's ``poses`` with both feet below the body over ``span_ns`` confirm their
+    provisional floor (:data:`CONFIRM_POSES`, :data:`CONFIRM_SPAN_S`)."""
+    return poses >= CONFIRM_POSES and span_ns >= CONFIRM_SPAN_S * 1e9 - _CLOCK_SLACK_NS
 
 
 def _angle(a: np.ndarray, b: np.ndarray) -> float:

@@ -265,6 +265,8 @@ class AvatarWorld:
         tracked = [p for p in frame.tracked if np.isfinite(p.joints_m).all()]
         if tracked and self._floor is None:
             self._floor = FloorEstimator(None, self.options.floor_options, self.options.floor, self.log_floor)
+        if self._floor is not None:  # (a provisional floor not confirmed is dropped in time, people seen or not)
+            self._floor.advance(frame.timestamp_ns)
         for person in tracked:  # legs out of view are MediaPipe's guess: no floor under them
             feet_seen = bool(fl.feet_seen(person.confidence))
             height_m = skeleton.height_from_bone_lengths(_lengths(person))  # each person's feet by their own size
