@@ -457,20 +457,34 @@ def remove_empty_folders(made: list[Path]) -> None:
             break
 
 
-def write_together(files: Mapping[Path, bytes | Callable[[IO[bytes]], object]]) -> None:
+def write_together(
+    files: Mapping[Path, bytes | Callable[[IO[bytes]], object]],
+    held: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+) -> None:
     """Write each file beside its name first (its bytes, or what a writer given the open file
     writes: ``np.savez`` streams, where bytes made first would double the memory), then move them in
     together: one that cannot be written (a full disk) leaves every one as it was (QA: ``engines
-    bench --json A --markdown B`` replaced A when B failed). An existing file is said as replaced."""
+    bench --json A --markdown B`` replaced A when B failed). An existing file is said as replaced.
+    ``held``: what the temporaries are made, moved in and (on a failure) removed inside, but not
+    written (the command line's stop-signal deferral: a writer that takes long, a BVH made as it is
+    written, stays stoppable, and a stop leaves no temporary behind)."""
     replaced = [path for path in files if Path(path).exists()]
-    with contextlib.ExitStack() as outputs:
+    outputs = contextlib.ExitStack()
+    try:
+        with held():
+            targets = {path: outputs.enter_context(atomic_path(path)) for path in files}
         for path, data in files.items():
-            target = outputs.enter_context(atomic_path(path))
             if isinstance(data, bytes):
-                target.write_bytes(data)
+                targets[path].write_bytes(data)
             else:
-                with open(target, "wb") as fh:
+                with open(targets[path], "wb") as fh:
                     data(fh)
+    except BaseException as exc:
+        with held():
+            if not outputs.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+    with held():
+        outputs.close()
     for path in replaced:  # said once done (review: "replacing" came before a failure that kept it)
         log.info("replaced %s", path)
 

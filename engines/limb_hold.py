@@ -171,6 +171,19 @@ def limb_bones_seen(seen: np.ndarray) -> np.ndarray:
     return seen[..., _LIMB_JOINTS] & seen[..., _LIMB_PARENTS]
 
 
+def joints_moved(bones_held: np.ndarray) -> np.ndarray:
+    """``(..., 17)`` the joints that held limb bones ``(..., 8)`` (:data:`LIMB_JOINTS` order: bones
+    whose rotation is not the one their joints give) move: each such bone's end joint and every
+    joint below it."""
+    held = np.asarray(bones_held, bool)
+    moved = np.zeros((*held.shape[:-1], skeleton.NUM_JOINTS), bool)
+    moved[..., _LIMB_JOINTS] = held
+    for joint, parent in enumerate(skeleton.PARENTS):  # (a parent comes before its children)
+        if parent >= 0:
+            moved[..., joint] |= moved[..., parent]
+    return moved
+
+
 def rest_rotations(rotations: np.ndarray) -> np.ndarray:
     """``(8, 4)`` the arm bones' local rotations at rest, in :data:`LIMB_JOINTS` order (NaN for the
     legs, which do not rest), for one frame's local rotations ``(17, 4)``: the upper arms hanging
@@ -294,7 +307,19 @@ def hold_track(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.
     local rotations ``(F, 17, 4)`` with the unseen limb bones held, resting and eased back as
     ``options`` say, for each frame's ``bones_seen`` ``(F, 8)`` at ``timestamps_ns`` ``(F,)``."""
     out = np.array(rotations, dtype=np.float64)
-    state = None
-    for i in range(len(out)):
-        out[i], state = hold_limbs(out[i], bones_seen[i], int(timestamps_ns[i]), state, options)
+    hold_track_in_place(out, bones_seen, timestamps_ns, options)
     return out
+
+
+def hold_track_in_place(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,
+                        options: LimbHoldOptions) -> np.ndarray:  # fmt: skip
+    """:func:`hold_track` on ``rotations`` ``(F, 17, 4)`` float64 itself (a take's, 544 bytes a
+    frame, not copied); returns ``(F, 8)`` the limb bones it turned from the rotation given
+    (held, resting or easing back), in :data:`LIMB_JOINTS` order."""
+    turned = np.zeros((len(rotations), len(LIMB_JOINTS)), bool)
+    state = None
+    for i in range(len(rotations)):
+        given = rotations[i, _LIMB_JOINTS]  # (a copy)
+        rotations[i], state = hold_limbs(rotations[i], bones_seen[i], int(timestamps_ns[i]), state, options)
+        turned[i] = (rotations[i, _LIMB_JOINTS] != given).any(axis=-1)
+    return turned

@@ -15,9 +15,9 @@ from ...engines.frames import ENGINE_FRAMES
 from ...engines.limb_hold import LimbHoldOptions
 from ...engines.runtime.base import MODELS
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
-from ..recording.arrays import lift_flags, lift_input, live_settings, settings_lift_lacks
-from ..recording.export import bvh_bytes, check_bvh_output
-from ..recording.format import RecordingError, read_recording
+from ..recording.arrays import lift_flags, lift_input, live_settings, read_take, settings_lift_lacks
+from ..recording.export import bvh_pieces, check_bvh_output
+from ..recording.format import RecordingError
 from ..stop_signals import stop_signals_deferred
 
 log = logging.getLogger(__name__)
@@ -63,42 +63,44 @@ def export(args: argparse.Namespace) -> int:
     if args.lift_input is not None and args.lift_input.suffix.lower() != ".npz":
         raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
                              f"got {args.lift_input.name}")  # fmt: skip
-    recording = read_recording(args.recording)
-    if not recording.frames:  # (QA: "has no camera intrinsics (no frame was processed)")
-        raise RecordingError(f"{args.recording} has no frames: nothing to export; record a take with frames "
-                             "(posecast run --record FILE)")  # fmt: skip
-    if len(recording.frames) >= LONG_TAKE_FRAMES:  # (long-inputs QA: an hour's take worked a minute unsaid)
-        log.info("exporting %d frames of %s (%.0f min): about half a minute an hour of take", len(recording.frames),
-                 args.recording, (recording.frames[-1].t_ns - recording.frames[0].t_ns) / 60e9)  # fmt: skip
-    # every output is made before any is written: one that cannot be made (no camera intrinsics for
-    # --lift-input, no pose for --bvh) leaves no other behind
-    arrays = None if args.lift_input is None else lift_input(recording, args.person)
+    # read record by record, one person's numbers kept (an hour's take read whole needed about 0.3 GB)
+    take = read_take(args.recording, args.person)
+    if take.frames >= LONG_TAKE_FRAMES:  # (long-inputs QA: an hour's take worked a minute unsaid)
+        log.info("exporting %d frames of %s (%.0f min): about half a minute an hour of take", take.frames,
+                 args.recording, (take.recorded_ns[-1] - take.recorded_ns[0]) / 60e9)  # fmt: skip
+    # every output is made before any is moved into place: one that cannot be made (no camera
+    # intrinsics for --lift-input, no pose for --bvh) leaves no other behind
+    arrays = None if args.lift_input is None else lift_input(take)
     held = LimbHoldOptions() if args.limb_hold else None
-    bvh = None if args.bvh is None else bvh_bytes(recording, args.bvh, args.frame, args.person, held)
-    files = {} if bvh is None else {args.bvh: lambda fh: fh.writelines(bvh[0])}  # its pieces, held once as bytes
+    bvh = None if args.bvh is None else bvh_pieces(take, args.bvh, args.frame, None, held)
+    files = {} if bvh is None else {args.bvh: lambda fh: fh.writelines(bvh[0])}  # each piece as it is made
     if arrays is not None:
         files[args.lift_input] = lambda fh: np.savez(fh, **arrays)
     # both or neither (QA: a full disk or a stop on the second had taken the file the first replaced),
-    # with the stop signals held for the milliseconds it takes (QA: a Ctrl-C then left a temporary)
-    with stop_signals_deferred():
-        write_together(files)
+    # the temporaries made, moved in and removed with the stop signals held (QA: a Ctrl-C then left a
+    # temporary), the BVH written, half a minute an hour, with them not
+    write_together(files, held=stop_signals_deferred)
     if bvh is not None:
         done = bvh[1]
         gaps = f" or in a gap over {MAX_BRIDGED_GAP_S:g} s" if done.resampled else ""
+        # what the file holds: a limb held out of view is not where the recording has it (review: the
+        # count was of the skeleton unheld, every frame within 1 mm while an arm was held for seconds)
+        limbs = f", or a limb held out of view ({done.limb_held} hold one)" if done.limb_held else ""
+        aside = ", the held limbs aside" if done.limb_held else ""
         print(escaped(f"wrote {done.path}: person {done.person_id}, {done.summary()} ({done.held} without a pose"
                       f"{gaps} hold the last pose or, before the first, that first pose), frame {args.frame}; "
                       f"floor {done.floor_source}; "
                       f"joints within 1 mm of the recording in {done.frames_within_1mm} of {done.posed} recorded "
-                      f"frames with a pose (the others: before the last bone lengths; "
-                      f"largest {done.max_deviation_m * 1000:.1f} mm)"))  # fmt: skip
+                      f"frames with a pose (the others: before the last bone lengths{limbs}; "
+                      f"largest {done.max_deviation_m * 1000:.1f} mm{aside})"))  # fmt: skip
     if arrays is not None:
         clock = " and their timestamps" if "timestamps_s" in arrays else ""
         height = f", the subject's {float(arrays['height_m']):.2f} m" if "height_m" in arrays else ""
-        settings = live_settings(recording)
+        settings = live_settings(take)
         flags = "".join(f" {shlex.quote(flag)}" for flag in lift_flags(settings))
         lifted = shlex.quote(str(args.lift_input.with_name(f"{args.lift_input.stem}_3d.npz")))
         given = shlex.quote(str(args.lift_input))
-        print(escaped(f"wrote {args.lift_input}: the 2D of {len(recording.frames)} frames{clock}{height}, for "
+        print(escaped(f"wrote {args.lift_input}: the 2D of {take.frames} frames{clock}{height}, for "
                       f"`posecast lift --input {given} --output {lifted}{flags}`"))
         model = settings.get("model")
         if isinstance(model, str) and model not in MODELS:  # a file: the meta names it, not where it is

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,17 @@ from ...engines.lift_input import save_lift_input
 from ...engines.runtime.base import DEFAULT_MODEL_NAME, MODELS, resolve_model
 from ...engines.runtime.quantize import int8_by_default
 from ..schema import decode_meta, decode_pose
-from .format import Recording, RecordingError
+from ..types import TRACKING_STATES
+from .format import (
+    FrameRecord,
+    MetaRecord,
+    Recording,
+    RecordingError,
+    RecordingReader,
+    TakeClock,
+    check_whole,
+    say_unfinished,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,45 +73,204 @@ def person_ids(recording: Recording) -> list[int]:
 def person_track(recording: Recording, person_id: int | None = None) -> PersonTrack:
     """``person_id``'s track (default: the person posed in most frames). Raises
     :class:`RecordingError` when the recording has no frames or not that person."""
-    ids = person_ids(recording)
-    if not ids:
-        raise RecordingError(f"{recording.path} has no frames with a person: nothing to export; record again with "
-                             "someone in view")  # fmt: skip
-    if person_id is None:
-        person_id = ids[0]
-        if len(ids) > 1:  # (QA: the others were left out without a word; one person back after 1 s is a new id)
-            log.info("%s: person %d, posed in most frames; the take also has person(s) %s: --person ID exports "
-                     "another", recording.path, person_id, ", ".join(map(str, sorted(ids[1:]))))  # fmt: skip
-    elif person_id not in ids:
-        raise RecordingError(f"{recording.path} has no person {person_id}: it has {sorted(ids)}")
-    n, j = len(recording.frames), skeleton.NUM_JOINTS
-    joints = np.full((n, j, 3), np.nan, np.float32)
-    keypoints = np.full((n, j, 2), np.nan, np.float32)
-    confidence = np.zeros((n, j), np.float32)
-    lengths = np.full((n, len(skeleton.BONES)), np.nan, np.float32)
-    faces = np.full((n, NUM_FACE_POINTS, 3), np.nan, np.float32)
-    tracking = np.full(n, "", dtype=object)
-    for i, frame in enumerate(recording.frames):
+    rows = TakeRows()
+    for frame in recording.frames:
+        rows.add(frame)
+    return rows.track(recording.path, person_id)
+
+
+#: Rows of people a block of :class:`TakeRows` holds (about 2 MB): a take read record by record is
+#: kept in blocks of this many, allocated as it goes.
+BLOCK_ROWS = 4096
+#: The numbers kept of each person in each frame, as the arrays of :class:`PersonTrack` hold them:
+#: ``name: (shape, fill where the person has none)``.
+_FIELDS: dict[str, tuple[tuple[int, ...], float]] = {
+    "joints_m": ((skeleton.NUM_JOINTS, 3), np.nan),
+    "face_m": ((NUM_FACE_POINTS, 3), np.nan),
+    "keypoints_px": ((skeleton.NUM_JOINTS, 2), np.nan),
+    "confidence": ((skeleton.NUM_JOINTS,), 0.0),
+    "bone_lengths_m": ((len(skeleton.BONES),), np.nan),
+}
+#: ``tracking`` as a row keeps it: an index into this (-1: no 2D record of the person in the frame).
+_STATES = tuple(TRACKING_STATES)
+
+
+class TakeRows:
+    """A take's frames, given one at a time (:meth:`add`), kept as numbers: each person's joints,
+    face points, 2D, confidences and bone lengths in each frame they appear in (float32, as
+    recorded: about 0.55 kB a person and frame, against the 2 to 4 kB of a frame record), and each
+    frame's clocks and image size; :meth:`track` then makes one person's :class:`PersonTrack`, as
+    :func:`person_track` makes it of a whole recording."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self._posed: Counter[int] = Counter()  # frames with a pose, per person (person_ids' count)
+        self._stamps_ns, self._recorded_ns, self._frame_ids = array("q"), array("q"), array("q")
+        self._sizes = array("q")  # width, height, width, ...
+        self._blocks: list[dict[str, np.ndarray]] = []
+        self._used = BLOCK_ROWS  # rows filled in the last block
+
+    def add(self, frame: FrameRecord) -> None:
+        """Keep the numbers of the next frame of the take."""
+        rows: dict[int, tuple[dict[str, np.ndarray], int]] = {}  # person_id: their block and row
         for payload in frame.poses:
             message = decode_pose(payload)
-            if message.person_id == person_id and message.tracking != "lost":
-                joints[i] = message.joints_m
+            if message.tracking != "lost":
+                block, row = rows[message.person_id] = self._row(message.person_id)
+                block["joints_m"][row] = message.joints_m
                 if message.face_m is not None:
-                    faces[i] = message.face_m
+                    block["face_m"][row] = message.face_m
         for person in frame.people:
-            if person.person_id == person_id:
-                tracking[i] = person.tracking
-                if person.tracking != "lost":
-                    keypoints[i], confidence[i] = person.keypoints_px, person.confidence
-                if person.bone_lengths_m is not None:
-                    lengths[i] = person.bone_lengths_m
-    stamps = np.asarray([f.timestamp_ns for f in recording.frames], np.int64)
-    frame_ids = np.asarray([f.frame_id for f in recording.frames], np.int64)
-    return PersonTrack(person_id, joints, tracking.astype(str), stamps, frame_ids, keypoints, confidence, lengths,
-                       faces)  # fmt: skip
+            self._posed[person.person_id] += person.tracking != "lost"
+            block, row = rows.get(person.person_id) or self._row(person.person_id)
+            block["tracking"][row] = _STATES.index(person.tracking)
+            if person.tracking != "lost":
+                block["keypoints_px"][row], block["confidence"][row] = person.keypoints_px, person.confidence
+            if person.bone_lengths_m is not None:
+                block["bone_lengths_m"][row] = person.bone_lengths_m
+        self._stamps_ns.append(frame.timestamp_ns)
+        self._recorded_ns.append(frame.t_ns)
+        self._frame_ids.append(frame.frame_id)
+        self._sizes.extend(frame.image_size)
+        self.frames += 1
+
+    def _row(self, person_id: int) -> tuple[dict[str, np.ndarray], int]:
+        """A new row for ``person_id`` in the frame being added: its block (a new one when the last
+        is full) and its index there."""
+        if self._used == BLOCK_ROWS:
+            block = {name: np.full((BLOCK_ROWS, *shape), fill, np.float32) for name, (shape, fill) in _FIELDS.items()}
+            block["frame"] = np.empty(BLOCK_ROWS, np.int64)
+            block["person_id"] = np.empty(BLOCK_ROWS, np.int64)
+            block["tracking"] = np.full(BLOCK_ROWS, -1, np.int8)
+            self._blocks.append(block)
+            self._used = 0
+        block, row = self._blocks[-1], self._used
+        block["frame"][row], block["person_id"][row] = self.frames, person_id
+        self._used += 1
+        return block, row
+
+    @property
+    def timestamps_ns(self) -> np.ndarray:
+        return np.frombuffer(self._stamps_ns, np.int64).copy()
+
+    @property
+    def recorded_ns(self) -> np.ndarray:
+        return np.frombuffer(self._recorded_ns, np.int64).copy()
+
+    @property
+    def image_sizes(self) -> np.ndarray:
+        return np.frombuffer(self._sizes, np.int64).reshape(-1, 2).copy()
+
+    def person_ids(self) -> list[int]:
+        """The people of the frames given, the one posed in most frames first (:func:`person_ids`)."""
+        return [pid for pid, _ in self._posed.most_common()]
+
+    def track(self, path: Path, person_id: int | None = None) -> PersonTrack:
+        """``person_id``'s track (default: the person posed in most frames) of the frames given,
+        which it takes: the rows are let go, block by block, as the track is made. Raises
+        :class:`RecordingError` (naming ``path``) when there is no such person."""
+        ids = self.person_ids()
+        if not ids:
+            raise RecordingError(f"{path} has no frames with a person: nothing to export; record again with "
+                                 "someone in view")  # fmt: skip
+        if person_id is None:
+            person_id = ids[0]
+            if len(ids) > 1:  # (QA: the others were left out without a word; one person back after 1 s is a new id)
+                log.info("%s: person %d, posed in most frames; the take also has person(s) %s: --person ID exports "
+                         "another", path, person_id, ", ".join(map(str, sorted(ids[1:]))))  # fmt: skip
+        elif person_id not in ids:
+            raise RecordingError(f"{path} has no person {person_id}: it has {sorted(ids)}")
+        n = self.frames
+        dense = {name: np.full((n, *shape), fill, np.float32) for name, (shape, fill) in _FIELDS.items()}
+        states = np.full(n, -1, np.int8)
+        filled = [BLOCK_ROWS] * (len(self._blocks) - 1) + [self._used]
+        self._used = BLOCK_ROWS
+        while self._blocks:
+            block, used = self._blocks.pop(0), filled.pop(0)
+            mine = block["person_id"][:used] == person_id
+            at = block["frame"][:used][mine]
+            for name in _FIELDS:
+                dense[name][at] = block[name][:used][mine]
+            states[at] = block["tracking"][:used][mine]
+        tracking = np.array([*_STATES, ""], dtype=object)[states].astype(str)  # (-1: the last, "")
+        return PersonTrack(person_id, dense["joints_m"], tracking, self.timestamps_ns,
+                           np.frombuffer(self._frame_ids, np.int64).copy(), dense["keypoints_px"],
+                           dense["confidence"], dense["bone_lengths_m"], dense["face_m"])  # fmt: skip
 
 
-def timestamps_s(recording: Recording) -> np.ndarray | None:
+@dataclass
+class TakeArrays(TakeClock):
+    """A take as ``posecast export`` uses it, without its records: its metas, each frame's clocks
+    and image size, and one person's :class:`PersonTrack`. :func:`read_take` reads it from a file
+    record by record, :func:`take_arrays` makes it of a :class:`Recording`."""
+
+    path: Path
+    metas: list[MetaRecord]
+    complete: bool
+    track: PersonTrack
+    recorded: np.ndarray  # (F,) each frame's t_ns
+    sizes: np.ndarray  # (F, 2) each frame's image_size
+
+    @property
+    def frames(self) -> int:
+        """How many frames the take has."""
+        return len(self.recorded)
+
+    @property
+    def timestamps_ns(self) -> np.ndarray:
+        return self.track.timestamp_ns
+
+    @property
+    def recorded_ns(self) -> np.ndarray:
+        return self.recorded
+
+    @property
+    def image_sizes(self) -> np.ndarray:
+        return self.sizes
+
+
+def read_take(path: str | Path, person_id: int | None = None) -> TakeArrays:
+    """One person of the take at ``path`` (default: the one posed in most frames), read record by
+    record and kept as numbers (:class:`TakeRows`): an hour's take at 30 fps needs about 60 MB,
+    read whole (:func:`~posecast.realtime.recording.format.read_recording`) about 0.3 GB. The take
+    is checked as :func:`read_recording` checks it; raises :class:`RecordingError` for a take
+    without frames, or without the person."""
+    path = Path(path)
+    rows, metas, footer = TakeRows(), [], None
+    with RecordingReader(path) as reader:
+        for record in reader:
+            if isinstance(record, FrameRecord):
+                rows.add(record)
+            elif isinstance(record, MetaRecord):
+                metas.append(record)
+            else:
+                footer = record
+    check_whole(path, footer, rows.frames)
+    if footer is None:
+        say_unfinished(path, "read", rows.frames)
+    if not rows.frames:  # (QA: "has no camera intrinsics (no frame was processed)")
+        raise RecordingError(f"{path} has no frames: nothing to export; record a take with frames "
+                             "(posecast run --record FILE)")  # fmt: skip
+    track = rows.track(path, person_id)
+    return TakeArrays(path, metas, footer is not None, track, rows.recorded_ns, rows.image_sizes)
+
+
+def take_arrays(recording: Recording | TakeArrays, person_id: int | None = None) -> TakeArrays:
+    """``recording`` as :class:`TakeArrays` of ``person_id`` (default: the one posed in most
+    frames); a :class:`TakeArrays` as it is, when it is that person's."""
+    if isinstance(recording, TakeArrays):
+        if person_id is not None and person_id != recording.track.person_id:
+            raise RecordingError(f"{recording.path} was read for person {recording.track.person_id}, not "
+                                 f"{person_id}: read it again for that person")  # fmt: skip
+        return recording
+    rows = TakeRows()
+    for frame in recording.frames:
+        rows.add(frame)
+    return TakeArrays(recording.path, recording.metas, recording.complete, rows.track(recording.path, person_id),
+                      rows.recorded_ns, rows.image_sizes)  # fmt: skip
+
+
+def timestamps_s(recording: TakeClock) -> np.ndarray | None:
     """``(F,)`` float64 seconds of each frame from the first, on the clock the live pipeline ran
     on (a camera's capture time, a file's media time), or ``None`` when they do not increase
     strictly (the lift input refuses such; ``lift`` then counts frames at ``fps``)."""
@@ -112,7 +282,7 @@ def timestamps_s(recording: Recording) -> np.ndarray | None:
     return (stamps_ns - stamps_ns[:1]) / 1e9  # from the first: exact in float64, whatever the clock's origin
 
 
-def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, np.ndarray]:
+def lift_input(recording: Recording | TakeArrays, person_id: int | None = None) -> dict[str, np.ndarray]:
     """The ``posecast lift`` input of one person: ``keypoints_2d`` ``(F, 17, 2)`` pixels
     (undistorted when the recording's camera has distortion, as ``lift`` expects),
     ``confidence`` ``(F, 17)`` (0 where the person is absent), ``intrinsics`` ``(4,)`` fx, fy,
@@ -123,7 +293,7 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     intrinsics = recording.intrinsics
     if intrinsics is None:
         raise RecordingError(f"{recording.path} has no camera intrinsics (no frame was processed)")
-    track = person_track(recording, person_id)
+    track = take_arrays(recording, person_id).track
     cameras = frame_intrinsics(recording)
     if any(camera != intrinsics for camera in cameras):  # images of several sizes: each in its own camera
         keypoints = np.asarray(track.keypoints_px, np.float64).copy()
@@ -161,7 +331,7 @@ def lift_input(recording: Recording, person_id: int | None = None) -> dict[str, 
     return arrays
 
 
-def live_settings(recording: Recording) -> dict:
+def live_settings(recording: TakeClock) -> dict:
     """The live run's settings as its last readable meta states them (its ``assumptions``:
     ``height_m``, ``subject_file``, ``one_euro``, ...); empty when no meta decodes."""
     for meta in reversed(recording.metas):
@@ -209,14 +379,14 @@ def settings_lift_lacks(settings: dict) -> list[str]:
     return lacks
 
 
-def frame_intrinsics(recording: Recording) -> list[CameraIntrinsics]:
+def frame_intrinsics(recording: TakeClock) -> list[CameraIntrinsics]:
     """Each frame's camera: the intrinsics of the last meta recorded before it (the first's for
     frames before any). One camera throughout, unless the take's images changed size."""
     metas = sorted((m for m in recording.metas if m.intrinsics is not None), key=lambda m: m.t_ns)
     if not metas:
         return []
     times = np.array([m.t_ns for m in metas])
-    at = np.searchsorted(times, [frame.t_ns for frame in recording.frames], side="right") - 1
+    at = np.searchsorted(times, recording.recorded_ns, side="right") - 1
     return [metas[max(i, 0)].intrinsics for i in at]
 
 

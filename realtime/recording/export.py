@@ -51,8 +51,8 @@ from ...engines.fileio import atomic_path
 from ...engines.lift_input import FPS_RANGE
 from ...engines.limb_hold import LimbHoldOptions
 from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, grid_frames, shorten_gaps, uniform_grid
-from .arrays import PersonTrack, person_track
-from .format import Recording, RecordingError
+from .arrays import PersonTrack, TakeArrays, take_arrays
+from .format import Recording, RecordingError, TakeClock
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +75,14 @@ class BVHExport:
     """What :func:`export_bvh` wrote: ``frames`` at ``fps`` (``held`` of them hold the last pose, or
     the first before the person's first: no pose there, or a gap too long to interpolate), made from
     ``recorded_frames`` (``posed`` of them with a pose) lasting ``duration_s``; ``resampled`` when
-    the take was not on a uniform grid (a live take; module docstring). The bone lengths used and
-    ``max_deviation_m``, the largest distance between a joint of the BVH's skeleton and the
-    recording (recorded frames with a pose), and ``frames_within_1mm`` of them (a frame deviates
-    more only where the live pipeline's bone lengths were not yet its last: its first seconds of
-    tracking, and before a later live measurement moved them; BVH has one set of bone lengths)."""
+    the take was not on a uniform grid (a live take; module docstring). The bone lengths used;
+    ``frames_within_1mm``: the recorded frames with a pose (those the BVH is made of) whose every
+    joint of the BVH's skeleton, limbs held as written, lies within 1 mm of the recording's; and
+    ``max_deviation_m``, the largest distance between a joint of the skeleton and the recording
+    in those frames, the joints that a limb held out of view moves left out (``limb_held`` frames
+    hold one). Elsewhere a frame deviates only where the live pipeline's bone lengths were not yet
+    its last: its first seconds of tracking, and before a later live measurement moved them (BVH
+    has one set of bone lengths)."""
 
     path: Path
     person_id: int
@@ -97,6 +100,8 @@ class BVHExport:
     #: gaps longer than :data:`MAX_HELD_S` held for that long only, and the seconds left out
     gaps_shortened: int = 0
     shortened_s: float = 0.0
+    #: recorded frames with a pose in which a limb out of view is held (or rests, or eases back)
+    limb_held: int = 0
 
     def summary(self) -> str:
         """What the frames are, for ``posecast export``'s line: ``"332 frames at 51.5 fps
@@ -111,7 +116,7 @@ class BVHExport:
         return text
 
 
-def published_camera_to_world(recording: Recording) -> np.ndarray | None:
+def published_camera_to_world(recording: TakeClock) -> np.ndarray | None:
     """The last camera→world transform the stream published, or ``None``: a meta message's
     ``floor.camera_to_world`` (the live floor estimate, used once its state is ``estimated`` or
     ``calibrated``) or ``assumptions.camera_to_world``."""
@@ -142,7 +147,7 @@ def subject_bone_lengths(track: PersonTrack) -> np.ndarray:
     return np.median(skeleton.bone_lengths(track.joints_m[track.posed].astype(np.float64)), axis=0)
 
 
-def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+def world_joints(recording: TakeClock, track: PersonTrack, lengths_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
     """The track's joints in the world frame ``(F, 17, 3)`` (NaN where no pose), its ear lines
     there ``(F, 3)`` (the head's twist; NaN where the face is not known) and where the floor
     came from."""
@@ -155,15 +160,16 @@ def world_joints(recording: Recording, track: PersonTrack, lengths_m: np.ndarray
     return floors.to_world(joints, transform), ear_lines, source
 
 
-def limbs_seen(recording: Recording, track: PersonTrack, options: LimbHoldOptions) -> np.ndarray:
+def limbs_seen(recording: TakeClock, track: PersonTrack, options: LimbHoldOptions) -> np.ndarray:
     """``(F, 8)`` the limb bones (:data:`~posecast.engines.limb_hold.LIMB_JOINTS`) the 2D detector
     saw in each recorded frame, by the frame's own image size (the live avatar's rule; the
     recorded joints are not mirrored, nor is the BVH)."""
-    sizes = [tuple(frame.image_size) for frame in recording.frames]
+    sizes = recording.image_sizes
     seen = np.zeros(track.confidence.shape, bool)
-    for size in set(sizes):  # (a take's frames are of one size or a few: not a call a frame)
-        rows = np.array([s == size for s in sizes])
-        seen[rows] = limb_hold.joints_seen(track.keypoints_px[rows], track.confidence[rows], size, options)
+    for size in np.unique(sizes, axis=0):  # (a take's frames are of one size or a few: not a call a frame)
+        rows = (sizes == size).all(axis=1)
+        seen[rows] = limb_hold.joints_seen(track.keypoints_px[rows], track.confidence[rows],
+                                           (int(size[0]), int(size[1])), options)  # fmt: skip
     return limb_hold.limb_bones_seen(seen)
 
 
@@ -303,19 +309,91 @@ def resampled_bvh_pieces(joints_world: np.ndarray, times_s: np.ndarray, fps: flo
     (:func:`~posecast.engines.bvh_export.world_bvh_pieces`), each turned, resampled and written
     when its piece is made: the same text, with the working arrays of one piece beside the
     recorded poses' rotations."""
+    rows = resampled_rows(joints_world, times_s)
+    keys = keyframes(joints_world, ear_lines, rows, lengths_m, limbs, _stamps_ns(times_s, rows), limb_hold_options,
+                     chunk_frames)  # fmt: skip
+    return _resampled_pieces(keys, times_s, fps, frame, chunk_frames)
+
+
+@dataclass
+class Keyframes:
+    """The recorded frames a take's BVH is made of: ``rows`` ``(P,)`` their indices in the take,
+    ``pose`` their :class:`~posecast.engines.rotations.BonePose` (the limbs out of view held), and
+    ``held_bones`` ``(P, 8)`` the limb bones (:data:`~posecast.engines.limb_hold.LIMB_JOINTS`) the
+    hold turned away from the rotation their recorded joints give (``None``: not held)."""
+
+    rows: np.ndarray
+    pose: rot.BonePose
+    held_bones: np.ndarray | None
+
+
+def keyframes(joints_world: np.ndarray, ear_lines: np.ndarray, rows: np.ndarray, lengths_m: np.ndarray,
+              limbs: np.ndarray | None, stamps_ns: np.ndarray, limb_hold_options: LimbHoldOptions,
+              chunk_frames: int) -> Keyframes:  # fmt: skip
+    """The frames ``rows`` ``(F,)`` (bool; all with a pose) of world joints ``(F, 17, 3)`` turned
+    :data:`~posecast.engines.bvh_export.CHUNK_FRAMES` at a time with their ear lines ``(F, 3)`` and
+    one set of bone lengths ``(16,)``, the limb bones not seen in ``limbs`` ``(F, 8)`` held as
+    ``limb_hold_options`` say on their times ``stamps_ns`` ``(P,)`` (``limbs`` ``None``: not held)."""
+    pose = rot.take_pose(_rows(joints_world, rows), lengths_m, _rows(ear_lines, rows), chunk_frames)
+    if limbs is None:
+        return Keyframes(np.flatnonzero(rows), pose, None)
+    held_bones = limb_hold.hold_track_in_place(pose.rotations, limbs[rows], stamps_ns, limb_hold_options)
+    return Keyframes(np.flatnonzero(rows), pose, held_bones)
+
+
+def keyframe_deviation_m(keys: Keyframes, joints_world: np.ndarray,
+                         chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``(P,)`` twice: the largest distance in each keyframe between a joint of the BVH's skeleton
+    (forward kinematics of its rotations, limbs held, with its one set of bone lengths) and the
+    recording's ``joints_world`` ``(F, 17, 3)``: of every joint (what the file holds), and of those
+    no held limb moves (how well its bone lengths fit), ``chunk_frames`` frames at a time."""
+    every, followed = np.empty(len(keys.rows)), np.empty(len(keys.rows))
+    for start in range(0, len(keys.rows), chunk_frames):
+        part = slice(start, start + chunk_frames)
+        pose = rot.BonePose(keys.pose.root_m[part], keys.pose.rotations[part], keys.pose.bone_lengths_m)
+        distance = np.linalg.norm(pose.joints() - joints_world[keys.rows[part]], axis=-1)
+        every[part] = distance.max(axis=-1)
+        if keys.held_bones is not None:
+            distance[limb_hold.joints_moved(keys.held_bones[part])] = 0.0
+        followed[part] = distance.max(axis=-1)
+    return every, followed
+
+
+def resampled_rows(joints_world: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """``(F,)`` the frames a resampled BVH is made of: those with a pose stamped before every
+    later frame (:func:`increasing`)."""
+    return increasing(times_s) & np.isfinite(joints_world).all(axis=(1, 2))
+
+
+def _stamps_ns(times_s: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The nanoseconds of the take's own times (before gaps are shortened) of the frames ``rows``."""
+    return np.round(times_s[rows] * 1e9).astype(np.int64)
+
+
+def _resampled_pieces(keys: Keyframes, times_s: np.ndarray, fps: float, frame: str,
+                      chunk_frames: int) -> tuple[Iterator[str], int, int, int, float]:  # fmt: skip
+    """:func:`resampled_bvh_pieces` of its :func:`keyframes` (the take's frames stamped ``times_s``)."""
     keep = increasing(times_s)
-    joints, ear_lines, times_s = _rows(joints_world, keep), _rows(ear_lines, keep), times_s[keep]
-    posed = np.isfinite(joints).all(axis=(1, 2))
-    eased_ns = np.round(times_s[posed] * 1e9).astype(np.int64)  # the take's own times, before gaps are shortened
-    times_s, shortened, shortened_s = shorten_gaps(times_s, MAX_HELD_S)
-    grid_s = uniform_grid(times_s, fps)
-    pose = rot.take_pose(_rows(joints, posed), lengths_m, _rows(ear_lines, posed), chunk_frames)
-    if limbs is not None:
-        kept = limb_hold.hold_track(pose.rotations, limbs[keep][posed], eased_ns, limb_hold_options)
-        pose = rot.BonePose(pose.root_m, kept, pose.bone_lengths_m)
-    root, rotations, held_s = resampling(pose, times_s[posed], grid_s)
-    pieces = bvh_export.world_bvh_pieces(pose.bone_lengths_m, root, rotations, fps, frame, chunk_frames)
+    kept_s, shortened, shortened_s = shorten_gaps(times_s[keep], MAX_HELD_S)
+    grid_s = uniform_grid(kept_s, fps)
+    posed = np.zeros(len(times_s), bool)
+    posed[keys.rows] = True
+    root, rotations, held_s = resampling(keys.pose, kept_s[posed[keep]], grid_s)
+    pieces = bvh_export.world_bvh_pieces(keys.pose.bone_lengths_m, root, rotations, fps, frame, chunk_frames)
     return pieces, len(grid_s), int((held_s > 0.5 / fps).sum()), shortened, shortened_s
+
+
+def _recorded_pieces(keys: Keyframes, joints_world: np.ndarray, fps: float, frame: str,
+                     chunk_frames: int) -> tuple[Iterator[str], int]:  # fmt: skip
+    """The BVH of a take on its grid, one frame per recorded frame, of its :func:`keyframes` (every
+    frame of ``joints_world`` with a pose), as the text's pieces, and how many frames hold the last
+    pose (:func:`~posecast.engines.bvh_export.joints_to_bvh_pieces`' text)."""
+    source, held = bvh_export.shown_frames(joints_world)
+    shown = np.searchsorted(keys.rows, source)  # each frame's source, as a row of the keyframes
+    root, rotations = keys.pose.root_m[shown], keys.pose.rotations
+    pieces = bvh_export.world_bvh_pieces(keys.pose.bone_lengths_m, root, lambda part: rotations[shown[part]], fps,
+                                         frame, chunk_frames)  # fmt: skip
+    return pieces, held
 
 
 def _rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -324,7 +402,7 @@ def _rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return array if rows.all() else array[rows]
 
 
-def check_take_timing(recording: Recording, times_s: np.ndarray, posed: np.ndarray, fps: float) -> None:
+def check_take_timing(recording: TakeClock, times_s: np.ndarray, posed: np.ndarray, fps: float) -> None:
     """Raise :class:`RecordingError` when the take's timestamps cannot time a BVH: a rate outside
     the lift input's ``FPS_RANGE``, or most frames with a pose stamped at or before an earlier frame; log
     the frames left out when a few are."""
@@ -344,7 +422,7 @@ def check_take_timing(recording: Recording, times_s: np.ndarray, posed: np.ndarr
                     recording.path, out_of_order)  # fmt: skip
 
 
-def bounded_rate(recording: Recording, times_s: np.ndarray, fps: float) -> float:
+def bounded_rate(recording: TakeClock, times_s: np.ndarray, fps: float) -> float:
     """``fps`` (the take's median step), or the take's mean rate when a BVH at ``fps`` would hold
     more than :data:`MAX_FRAMES_PER_RECORDED` times the recorded frames (and 10 minutes more):
     frames stamped in bursts gave 1000 fps and a 3.6 million frame BVH of a 1-hour take."""
@@ -358,7 +436,7 @@ def bounded_rate(recording: Recording, times_s: np.ndarray, fps: float) -> float
     return float(mean_fps)
 
 
-def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
+def bvh_text(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",
              person_id: int | None = None,
              limb_hold_options: LimbHoldOptions | None = LIMB_HOLD) -> tuple[str, BVHExport]:  # fmt: skip
     """The BVH :func:`export_bvh` writes to ``path``, and what it holds, without writing anything
@@ -370,63 +448,65 @@ def bvh_text(recording: Recording, path: str | Path, frame: str = "world",
     return b"".join(pieces).decode(), done
 
 
-def bvh_bytes(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None,
-              limb_hold_options: LimbHoldOptions | None = LIMB_HOLD,
+def bvh_bytes(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",
+              person_id: int | None = None, limb_hold_options: LimbHoldOptions | None = LIMB_HOLD,
               chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[list[bytes], BVHExport]:  # fmt: skip
-    """:func:`bvh_text`'s file as the bytes of its pieces, in order (``fh.writelines`` writes it),
-    made ``chunk_frames`` frames at a time: the take's rotations, Euler angles and text are made a
-    chunk at a time (an hour's take at 30 fps, whole at once, needed about 1.5 GB; the rotations
-    follow each hinge's twist across the chunks as across frames), and the file is held once, as
-    bytes. Nothing is written: every output of ``posecast export`` is made before any is."""
-    track = person_track(recording, person_id)
+    """:func:`bvh_pieces`' file as the bytes of its pieces, all made, in order."""
+    pieces, done = bvh_pieces(recording, path, frame, person_id, limb_hold_options, chunk_frames)
+    return list(pieces), done
+
+
+def bvh_pieces(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",
+               person_id: int | None = None, limb_hold_options: LimbHoldOptions | None = LIMB_HOLD,
+               chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[Iterator[bytes], BVHExport]:  # fmt: skip
+    """:func:`bvh_text`'s file as the bytes of its pieces, in order, each made when it is asked for
+    (``fh.writelines`` writes them as they come), and what the file holds, known before any piece
+    is made: everything that can refuse the take does so here. The take (a :class:`Recording`, or
+    :func:`~posecast.realtime.recording.arrays.read_take`'s :class:`TakeArrays` of one person, read
+    record by record) is turned and held whole (its rotations: 544 bytes a frame), and resampled,
+    turned into Euler angles and written ``chunk_frames`` frames at a time."""
+    take = take_arrays(recording, person_id)
+    track = take.track
     if not track.posed.any():
-        raise RecordingError(f"{recording.path}: person {track.person_id} has no frame with a pose")
-    fps = recording.fps
+        raise RecordingError(f"{take.path}: person {track.person_id} has no frame with a pose")
+    fps = take.fps
     if not fps > 0:
-        raise RecordingError(f"{recording.path}: cannot tell the frame rate (fewer than two frames); record a "
+        raise RecordingError(f"{take.path}: cannot tell the frame rate (fewer than two frames); record a "
                              "longer take")  # fmt: skip
     lengths = subject_bone_lengths(track)
-    joints, ear_lines, floor_source = world_joints(recording, track, lengths)
+    joints, ear_lines, floor_source = world_joints(take, track, lengths)
     times_s = (track.timestamp_ns - track.timestamp_ns[0]) / 1e9
     ear_lines = face.take_ear_lines(ear_lines, skeleton.girdle_line(joints), track.timestamp_ns, track.posed)
-    check_take_timing(recording, times_s, track.posed, fps)
-    fps = bounded_rate(recording, times_s, fps)
+    check_take_timing(take, times_s, track.posed, fps)
+    fps = bounded_rate(take, times_s, fps)
     resampled = not on_grid(times_s, fps)
+    limbs = None if limb_hold_options is None else limbs_seen(take, track, limb_hold_options)
+    # the frames the BVH is made of (a resampled take's in time order), on the take's own clock
+    rows = resampled_rows(joints, times_s) if resampled else track.posed
+    stamps_ns = _stamps_ns(times_s, rows) if resampled else track.timestamp_ns[rows]
+    keys = keyframes(joints, ear_lines, rows, lengths, limbs, stamps_ns, limb_hold_options or LIMB_HOLD,
+                     chunk_frames)  # fmt: skip
+    every, followed = keyframe_deviation_m(keys, joints, chunk_frames)
     shortened, shortened_s = 0, 0.0
-    limbs = None if limb_hold_options is None else limbs_seen(recording, track, limb_hold_options)
-    held_as = limb_hold_options or LIMB_HOLD
     if resampled:
-        pieces, frames, held, shortened, shortened_s = resampled_bvh_pieces(
-            joints, times_s, fps, frame, lengths, ear_lines, limbs, held_as, chunk_frames)  # fmt: skip
+        pieces, frames, held, shortened, shortened_s = _resampled_pieces(keys, times_s, fps, frame, chunk_frames)
     else:  # one BVH frame per recorded frame, as recorded
-        pieces, held = bvh_export.joints_to_bvh_pieces(joints, fps, frame, lengths, ear_lines, limbs,
-                                                       track.timestamp_ns, held_as, chunk_frames)  # fmt: skip
+        pieces, held = _recorded_pieces(keys, joints, fps, frame, chunk_frames)
         frames = len(joints)
-    data = encoded(pieces)
-    deviation = skeleton_deviation_m(joints[track.posed], lengths, chunk_frames)
-    return data, BVHExport(Path(path), track.person_id, frames, held, fps, lengths, float(deviation.max()),
-                           int((deviation < 1e-3).sum()), floor_source, len(joints), int(track.posed.sum()),
-                           recording.duration_s, resampled, shortened, shortened_s)  # fmt: skip
+    limb_held = 0 if keys.held_bones is None else int(keys.held_bones.any(axis=1).sum())
+    done = BVHExport(Path(path), track.person_id, frames, held, fps, lengths, float(followed.max()),
+                     int((every < 1e-3).sum()), floor_source, len(joints), int(track.posed.sum()), take.duration_s,
+                     resampled, shortened, shortened_s, limb_held)  # fmt: skip
+    return (piece.encode() for piece in pieces), done
 
 
-def skeleton_deviation_m(joints: np.ndarray, lengths_m: np.ndarray,
-                         chunk_frames: int = bvh_export.CHUNK_FRAMES) -> np.ndarray:  # fmt: skip
-    """``(F,)`` the largest distance in each frame between joints ``(F, 17, 3)`` (all finite, in
-    time order) and those of the BVH's skeleton (forward kinematics of their rotations with the
-    one set of bone lengths ``lengths_m`` ``(16,)``), ``chunk_frames`` frames at a time."""
-    deviation = np.empty(len(joints))
-    chunks = rot.take_rotations(joints, lengths_m, None, chunk_frames)
-    for start, pose in zip(range(0, len(joints), chunk_frames), chunks, strict=True):
-        part = slice(start, start + chunk_frames)
-        deviation[part] = np.linalg.norm(pose.joints() - joints[part], axis=-1).max(axis=-1)
-    return deviation
-
-
-def export_bvh(recording: Recording, path: str | Path, frame: str = "world", person_id: int | None = None,
+def export_bvh(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",
+               person_id: int | None = None,
                limb_hold_options: LimbHoldOptions | None = LIMB_HOLD) -> BVHExport:  # fmt: skip
-    """Write one person of ``recording`` as BVH in ``frame`` (``engines.frames`` names), atomically;
-    raises :class:`RecordingError` when there is nothing to export."""
-    pieces, done = bvh_bytes(recording, path, frame, person_id, limb_hold_options)
+    """Write one person of ``recording`` as BVH in ``frame`` (``engines.frames`` names), atomically,
+    each piece as it is made (:func:`bvh_pieces`); raises :class:`RecordingError` when there is
+    nothing to export."""
+    pieces, done = bvh_pieces(recording, path, frame, person_id, limb_hold_options)
     with atomic_path(path) as temporary, open(temporary, "wb") as fh:
         fh.writelines(pieces)
     return done

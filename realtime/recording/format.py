@@ -466,20 +466,28 @@ def _rename_without_replacing(part: Path, take: Path, written: os.stat_result) -
                              f"whole, as {part}; rename it to a .posecast name") from None  # fmt: skip
 
 
-@dataclass
-class Recording:
-    """A recording read back. ``complete`` is False when the footer is missing (the recorder
-    did not finish: a crash leaves all but the last second)."""
+class TakeClock:
+    """What a take's metas and its frames' clocks tell, whether its records are held
+    (:class:`Recording`) or only its numbers (:class:`~posecast.realtime.recording.arrays.TakeArrays`,
+    a take read record by record)."""
 
     path: Path
-    header: dict[str, Any]
     metas: list[MetaRecord]
-    frames: list[FrameRecord]
-    footer: dict[str, Any] | None
 
     @property
-    def complete(self) -> bool:
-        return self.footer is not None
+    def timestamps_ns(self) -> np.ndarray:
+        """``(F,)`` int64: each frame's ``timestamp_ns``, the clock the live pipeline ran on."""
+        raise NotImplementedError
+
+    @property
+    def recorded_ns(self) -> np.ndarray:
+        """``(F,)`` int64: each frame's ``t_ns``, when it was recorded."""
+        raise NotImplementedError
+
+    @property
+    def image_sizes(self) -> np.ndarray:
+        """``(F, 2)`` int64: each frame's ``image_size``, width and height in pixels."""
+        raise NotImplementedError
 
     @property
     def intrinsics(self) -> CameraIntrinsics | None:
@@ -494,11 +502,6 @@ class Recording:
         return next((m.source_fps for m in reversed(self.metas) if m.source_fps > 0), 0.0)
 
     @property
-    def timestamps_ns(self) -> np.ndarray:
-        """``(F,)`` int64: each frame's ``timestamp_ns``, the clock the live pipeline ran on."""
-        return np.asarray([f.timestamp_ns for f in self.frames], np.int64)
-
-    @property
     def fps(self) -> float:
         """The take's frame rate (:func:`take_fps`): from the frames' timestamps, the source's
         nominal rate when they agree with it (a file: exactly its fps) or with fewer than two
@@ -509,10 +512,38 @@ class Recording:
     def duration_s(self) -> float:
         """How long the take lasted: from its first frame's timestamp to its last, plus one frame
         at :attr:`fps` (so a file's F frames last F / fps); 0.0 without frames or a rate."""
-        fps = self.fps
-        if not self.frames or not fps > 0:
+        stamps_ns, fps = self.timestamps_ns, self.fps
+        if not len(stamps_ns) or not fps > 0:
             return 0.0
-        return (self.frames[-1].timestamp_ns - self.frames[0].timestamp_ns) / 1e9 + 1.0 / fps
+        return int(stamps_ns[-1] - stamps_ns[0]) / 1e9 + 1.0 / fps
+
+
+@dataclass
+class Recording(TakeClock):
+    """A recording read back. ``complete`` is False when the footer is missing (the recorder
+    did not finish: a crash leaves all but the last second)."""
+
+    path: Path
+    header: dict[str, Any]
+    metas: list[MetaRecord]
+    frames: list[FrameRecord]
+    footer: dict[str, Any] | None
+
+    @property
+    def complete(self) -> bool:
+        return self.footer is not None
+
+    @property
+    def timestamps_ns(self) -> np.ndarray:
+        return np.asarray([f.timestamp_ns for f in self.frames], np.int64)
+
+    @property
+    def recorded_ns(self) -> np.ndarray:
+        return np.asarray([f.t_ns for f in self.frames], np.int64)
+
+    @property
+    def image_sizes(self) -> np.ndarray:
+        return np.asarray([f.image_size for f in self.frames], np.int64).reshape(-1, 2)
 
 
 class _MalformedError(ValueError):
