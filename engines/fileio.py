@@ -480,9 +480,9 @@ def write_together(
                 with open(targets[path], "wb") as fh:
                     data(fh)
     except BaseException as exc:
-        with held():
-            if not outputs.__exit__(type(exc), exc, exc.__traceback__):
-                raise
+        with held():  # the temporaries removed (atomic_path suppresses nothing)
+            outputs.__exit__(type(exc), exc, exc.__traceback__)
+        raise
     with held():
         outputs.close()
     for path in replaced:  # said once done (review: "replacing" came before a failure that kept it)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from posecast.engines import fileio
@@ -233,6 +236,40 @@ def test_files_written_together_are_all_or_none(tmp_path: Path) -> None:
     assert first.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "not_a_folder"]
     fileio.write_together({first: b"new", tmp_path / "b.md": b"table"})
     assert (first.read_bytes(), (tmp_path / "b.md").read_bytes()) == (b"new", b"table")
+
+
+def test_files_written_together_are_made_and_moved_in_with_the_stops_held_but_not_written(tmp_path: Path) -> None:
+    """``posecast export`` makes an hour's BVH as it writes it (half a minute): the stop signals are
+    held (``held``) while the temporaries are made, moved in or removed, not while a file is
+    written, and a stop while it is written leaves the files as they were, without a temporary."""
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def held() -> Iterator[None]:
+        events.append("held")
+        try:
+            yield
+        finally:
+            events.append("let go")
+
+    def bvh(fh: IO[bytes]) -> None:
+        events.append("written")
+        fh.write(b"motion")
+
+    first = tmp_path / "take.bvh"
+    fileio.write_together({first: bvh, tmp_path / "take.npz": b"2d"}, held=held)
+    assert events == ["held", "let go", "written", "held", "let go"]
+    assert (first.read_bytes(), (tmp_path / "take.npz").read_bytes()) == (b"motion", b"2d")
+
+    def stopped(fh: IO[bytes]) -> None:
+        fh.write(b"half a BVH")
+        raise KeyboardInterrupt
+
+    events.clear()
+    with pytest.raises(KeyboardInterrupt):
+        fileio.write_together({tmp_path / "other.npz": b"2d", first: stopped}, held=held)
+    assert events == ["held", "let go", "held", "let go"]  # made, then removed
+    assert first.read_bytes() == b"motion" and sorted(p.name for p in tmp_path.iterdir()) == ["take.bvh", "take.npz"]
 
 
 def test_a_folder_whose_first_entry_is_a_dangling_link_can_be_read(tmp_path: Path) -> None:
