@@ -63,7 +63,7 @@ def export(args: argparse.Namespace) -> int:
     if args.lift_input is not None and args.lift_input.suffix.lower() != ".npz":
         raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
                              f"got {args.lift_input.name}")  # fmt: skip
-    # read record by record, one person's numbers kept (an hour's take read whole needed about 0.3 GB)
+    # read record by record, one person's numbers kept (an hour's take read whole needed about 0.24 GB)
     take = read_take(args.recording, args.person)
     if take.frames >= LONG_TAKE_FRAMES:  # (long-inputs QA: an hour's take worked a minute unsaid)
         log.info("exporting %d frames of %s (%.0f min): about half a minute an hour of take", take.frames,

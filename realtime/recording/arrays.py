@@ -98,7 +98,8 @@ _STATES = tuple(TRACKING_STATES)
 class TakeRows:
     """A take's frames, given one at a time (:meth:`add`), kept as numbers: each person's joints,
     face points, 2D, confidences and bone lengths in each frame they appear in (float32, as
-    recorded: about 0.55 kB a person and frame, against the 2 to 4 kB of a frame record), and each
+    recorded: about 0.55 kB a person and frame, where a frame's record read whole takes about 2.2 kB
+    for one person), and each
     frame's clocks and image size; :meth:`track` then makes one person's :class:`PersonTrack`, as
     :func:`person_track` makes it of a whole recording."""
 
@@ -231,8 +232,8 @@ class TakeArrays(TakeClock):
 
 def read_take(path: str | Path, person_id: int | None = None) -> TakeArrays:
     """One person of the take at ``path`` (default: the one posed in most frames), read record by
-    record and kept as numbers (:class:`TakeRows`): an hour's take at 30 fps needs about 60 MB,
-    read whole (:func:`~posecast.realtime.recording.format.read_recording`) about 0.3 GB. The take
+    record and kept as numbers (:class:`TakeRows`): an hour's take at 30 fps needs about 65 MB,
+    read whole (:func:`~posecast.realtime.recording.format.read_recording`) about 0.24 GB. The take
     is checked as :func:`read_recording` checks it; raises :class:`RecordingError` for a take
     without frames, or without the person."""
     path = Path(path)

@@ -25,10 +25,14 @@ its last seen rotation, relaxed to rest when it stays out over 1 s, and eased ba
 on the take's own timestamps, as the live avatar outputs hold it (:mod:`posecast.engines.limb_hold`;
 :func:`limbs_seen`), before the rotations are resampled.
 
-A take is turned, resampled and written :data:`~posecast.engines.bvh_export.CHUNK_FRAMES` frames
-at a time (:func:`bvh_bytes`), each hinge's twist followed across a chunk's end as across a
-frame's: the bytes of the take made whole at once, with the working arrays of one chunk beside the
-take's rotations and the file's bytes (an hour at 30 fps, whole at once, needed about 1.5 GB).
+``posecast export`` reads a take record by record and keeps one person's numbers
+(:func:`~posecast.realtime.recording.arrays.read_take`), turns and holds the poses of the whole
+take, and resamples, turns into Euler angles and writes them
+:data:`~posecast.engines.bvh_export.CHUNK_FRAMES` frames at a time (:func:`bvh_pieces`), each
+hinge's twist followed across a chunk's end as across a frame's: the bytes of the take made whole
+at once, with the working arrays of one chunk beside the take's numbers, its rotations and world
+joints (about 2 kB a frame), each piece written as it is made (an hour at 30 fps, read whole and
+turned whole at once, needed about 1.5 GB).
 """
 
 from __future__ import annotations
