@@ -78,7 +78,7 @@ def export(args: argparse.Namespace) -> int:
         files[args.lift_input] = lambda fh: np.savez(fh, **arrays)
     # both or neither (QA: a full disk or a stop on the second had taken the file the first replaced),
     # the temporaries made, moved in and removed with the stop signals held (QA: a Ctrl-C then left a
-    # temporary), the BVH written, half a minute an hour, with them not
+    # temporary), the BVH written (its rows made as they are written: seconds an hour) with them not
     write_together(files, held=stop_signals_deferred)
     if bvh is not None:
         done = bvh[1]
