@@ -19,6 +19,7 @@ import copy
 import logging
 import math
 import sys
+import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ _QUIET_POSED_CALLS = 5
 #: the late line hidden for a person who walks in within that; one later shows it (once a process:
 #: MediaPipe logs its first-frame lines once, not once a landmarker; measured).
 _QUIET_CALLS = 60
+#: Seconds (monotonic clock) after a landmarker's first call after which its native output is no
+#: longer muted either: the people search's landmarker, called every ``search_interval_s`` of media
+#: time, took 60 calls 30 s into an empty room (review), the host muted meanwhile.
+_QUIET_S = 2.0
 #: Seconds of media time between looks for people not yet tracked (``max_people`` above 1): a
 #: person who walks in is tracked within about this long.
 DEFAULT_SEARCH_INTERVAL_S = 0.5
@@ -360,13 +365,17 @@ class _Landmarker:
         self._close_native.atexit = False
         self._posed_calls = 0
         self._calls = 0
+        self._first_call_s: float | None = None  # (time.monotonic)
         self._last_timestamp_ms = -1
         self._start_over = False
 
     @property
     def new(self) -> bool:
-        """Whether its native output is still muted (:data:`_QUIET_POSED_CALLS`, :data:`_QUIET_CALLS`)."""
-        return self._posed_calls < _QUIET_POSED_CALLS and self._calls < _QUIET_CALLS
+        """Whether its native output is still muted (:data:`_QUIET_POSED_CALLS`, :data:`_QUIET_CALLS`,
+        :data:`_QUIET_S`)."""
+        if self._posed_calls >= _QUIET_POSED_CALLS or self._calls >= _QUIET_CALLS:
+            return False
+        return self._first_call_s is None or time.monotonic() - self._first_call_s < _QUIET_S
 
     def _timestamp_ms(self, timestamp_ns: int) -> int:
         timestamp_ms = max(round(timestamp_ns / 1e6), self._last_timestamp_ms + 1)
@@ -380,6 +389,8 @@ class _Landmarker:
     def detect(self, image: object, timestamp_ns: int | None = None) -> object:
         """MediaPipe's result for ``image`` (an ``mp.Image``); ``timestamp_ns`` for a VIDEO-mode
         landmarker."""
+        if self._first_call_s is None:
+            self._first_call_s = time.monotonic()
         if timestamp_ns is None:
             result = self._landmarker.detect(image)
         else:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -163,6 +164,25 @@ def test_native_output_is_muted_for_the_first_frames_only_with_nobody_in_view(po
     assert 0 not in arrived  # the first frames stay muted (MediaPipe's first-frame lines)
     assert arrived[-30:] == list(range(frames - 30, frames))  # the last second's all arrived
     assert arrived == list(range(arrived[0], frames))  # once through, all through
+
+
+def test_a_landmarker_called_seldom_is_muted_for_its_first_seconds_only(pose_model_path, monkeypatch):
+    """The people search's landmarker, called every 0.5 s of media time, counted 60 calls before
+    its muting ended: 30 s into an empty room with ``max_people`` 2 (review). A clock bounds it
+    (2 s; 0.2 s here, looks 0.15 s apart)."""
+    monkeypatch.setattr(mediapipe_detector, "_QUIET_S", 0.2, raising=False)
+    mp = mediapipe_detector.import_mediapipe()
+    empty_room = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.full((96, 128, 3), 90, np.uint8))
+    searcher = mediapipe_detector._Landmarker(pose_model_path, MediaPipeOptions(max_people=2), 2, video=False)
+    try:
+        muted = []
+        for _ in range(8):
+            muted.append(searcher.new)
+            assert not searcher.detect(empty_room).pose_landmarks
+            time.sleep(0.15)
+        assert muted[0] and not any(muted[4:]), muted
+    finally:
+        searcher.close()
 
 
 def test_corrupt_cached_model_is_fetched_again(tmp_path, monkeypatch, pose_model_path) -> None:  # noqa: ANN001
