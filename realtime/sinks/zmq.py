@@ -12,7 +12,12 @@ counted here: a subscriber sees them as gaps in ``frame_id`` and must count them
 one); a ``connect:tcp://HOST:PORT`` prefix connects instead, e.g. to a broker's XSUB socket.
 The meta message is sent on start, when a subscriber subscribes (noticed within
 :data:`SUBSCRIPTION_CHECK_S`), when it changes and every ``meta_interval_s``: once when these
-coincide (a meta sent takes the subscriptions noticed by then).
+coincide (a meta sent takes the subscriptions noticed by then). It is repeated whether frames come
+or not: while the publisher has sent nothing for :data:`SUBSCRIPTION_CHECK_S` (a slow or stalled
+source, a model loading between runs), a keep-alive thread of its own sends it, so a reader that
+reconnects after 3 s of silence (endpoints.SILENT_RECONNECT_S) never does so on a live but slow
+stream. ZeroMQ sockets are not thread-safe: every use of the socket holds the publisher's lock
+(libzmq allows a socket to pass between threads behind a full memory barrier, which a lock is).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +118,8 @@ class Publisher:
         self.sent_messages = 0
         self.dropped_messages = 0  # sends refused by the socket itself (not per-subscriber drops)
         self._last_meta_ns = self._last_check_ns = self._last_send_ns = 0
+        # the socket's one user at a time: the caller's thread (frames) or the keep-alive's (below)
+        self._lock = threading.RLock()
         self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         s = self._socket
         s.setsockopt(zmq.IPV6, ipv6_option(self.options.address))
@@ -130,6 +139,11 @@ class Publisher:
         self.address = self._attach(self.options.address)
         log.debug("bound (or connected) to %s", self.address)
         self.send_meta()
+        self._stop_keep_alive = threading.Event()
+        # a weak reference: a publisher dropped unclosed is still collected (its thread then ends)
+        self._keep_alive = threading.Thread(target=_keep_alive, args=(weakref.ref(self), self._stop_keep_alive),
+                                            name="posecast-meta", daemon=True)  # fmt: skip
+        self._keep_alive.start()
 
     def _attach(self, address: str) -> str:
         connect = address.startswith("connect:")
@@ -199,6 +213,10 @@ class Publisher:
         """Send the meta message now; returns False when it had to be dropped. The subscriptions
         that reached the socket by now are taken first: this meta is theirs (left pending, each
         had it sent again at the next frame: two identical metas at every start, QA)."""
+        with self._lock:
+            return self._send_meta()
+
+    def _send_meta(self) -> bool:
         self._new_subscriptions()  # (ZeroMQ has added a subscription to the socket once its notice is there)
         self._last_meta_ns = time.monotonic_ns()
         self.meta.publish_ns, self.meta.publish_unix_ns = self._last_meta_ns, time.time_ns()
@@ -206,6 +224,10 @@ class Publisher:
 
     def meta_if_due(self) -> None:
         """Send the meta message when a subscriber joined or ``meta_interval_s`` has passed."""
+        with self._lock:
+            self._meta_if_due()
+
+    def _meta_if_due(self) -> None:
         now_ns = time.monotonic_ns()
         # Looking for subscriptions makes libzmq process its pending commands (a system call: ~25 us
         # of CPU, ~70 us right after MediaPipe). Its own send does that too when ~1 ms has passed
@@ -218,18 +240,39 @@ class Publisher:
             self._last_check_ns = now_ns
             joined = self._new_subscriptions()
         if joined or now_ns - self._last_meta_ns >= self.options.meta_interval_s * 1e9:
-            self.send_meta()
+            self._send_meta()
+
+    def keep_alive_wait_s(self) -> float:
+        """How long the keep-alive thread sleeps before it looks again: until the meta is due and
+        the publisher quiet (:meth:`keep_alive`), at most :data:`SUBSCRIPTION_CHECK_S` (a subscriber
+        joining a quiet publisher gets its meta as soon as it would between frames; an overdue meta
+        at camera rates waits for the next frame's, not in 1 ms turns)."""
+        now_ns = time.monotonic_ns()
+        due_ns = self._last_meta_ns + self.options.meta_interval_s * 1e9 - now_ns
+        quiet_ns = self._last_send_ns + _CHECK_NS - now_ns
+        return min(SUBSCRIPTION_CHECK_S, max(0.001, max(due_ns, quiet_ns) / 1e9))
+
+    def keep_alive(self) -> None:
+        """The keep-alive thread's turn: what a frame would do (:meth:`meta_if_due`), when no
+        message went out for :data:`SUBSCRIPTION_CHECK_S` (else the frames' sends do it, and the
+        camera's thread does not wait for this one's system calls)."""
+        if time.monotonic_ns() - self._last_send_ns >= _CHECK_NS:
+            with self._lock:
+                if not self._socket.closed:  # (its turn may come after a close)
+                    self._meta_if_due()
 
     def send_pose(self, payload: bytes) -> bool:
         """Send one encoded pose message. Never blocks; returns False when it was dropped."""
-        return self._send(TOPIC_POSE, payload)
+        with self._lock:
+            return self._send(TOPIC_POSE, payload)
 
     def publish(self, message: PoseMessage) -> bool:
         """Stamp ``publish_ns``/``publish_unix_ns`` on ``message`` and send it (preceded by the
         meta message when due); for relays and tests. Never blocks; False when dropped."""
-        self.meta_if_due()
-        message.publish_ns, message.publish_unix_ns = time.monotonic_ns(), time.time_ns()
-        return self.send_pose(encode_pose_message(message))
+        with self._lock:
+            self.meta_if_due()
+            message.publish_ns, message.publish_unix_ns = time.monotonic_ns(), time.time_ns()
+            return self.send_pose(encode_pose_message(message))
 
     def reset(self) -> None:
         """Nothing to forget between runs except the drop counters."""
@@ -240,15 +283,36 @@ class Publisher:
         return self._socket.closed
 
     def close(self) -> None:
-        if not self._socket.closed:
-            self._socket.close(linger=0)
-            remove_own_ipc_file(self._ipc_file)
+        self._stop_keep_alive.set()
+        with self._lock:
+            if not self._socket.closed:
+                self._socket.close(linger=0)
+                remove_own_ipc_file(self._ipc_file)
+        if threading.current_thread() is not self._keep_alive:
+            self._keep_alive.join(timeout=1.0)
 
     def __enter__(self) -> Publisher:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _keep_alive(publisher_ref: weakref.ref[Publisher], stop: threading.Event) -> None:
+    """The keep-alive thread: repeats the meta while the publisher is quiet, until it is closed or
+    collected (see the module docstring)."""
+    wait_s = SUBSCRIPTION_CHECK_S
+    while not stop.wait(wait_s):
+        publisher = publisher_ref()
+        if publisher is None:
+            return
+        try:
+            publisher.keep_alive()
+        except zmq.ZMQError as exc:  # (the context terminated under it: nothing left to keep alive)
+            log.debug("the meta keep-alive ends: %s", exc)
+            return
+        wait_s = publisher.keep_alive_wait_s()
+        del publisher
 
 
 def publish_address(text: str) -> str:

@@ -347,7 +347,9 @@ def test_text_mode_says_a_new_run_and_a_stopped_publisher(node_client: Path) -> 
         publish_until(publisher, lambda: False, first_id=frame_id, most=40)  # 0.2 s: the meta repeated 4 times
         publisher.meta.assumptions["model"] = "second"  # the run started again, with another model
         publish_until(publisher, lambda: False, first_id=0, most=40)
-        out, err = node.communicate(timeout=30)  # the publisher says nothing more: --timeout ends it
+        time.sleep(0.2)  # the last poses out, then the publisher stops (open, it repeats its meta every second)
+        publisher.close()
+        out, err = node.communicate(timeout=30)  # the publisher is gone: --timeout ends it
     finally:
         if node.poll() is None:
             node.kill()
@@ -390,7 +392,9 @@ def test_a_new_run_is_said_after_the_wall_clock_stepped_back(node_client: Path, 
         while time.monotonic() - second_run_at < 5.5:  # past the 5 s between two new-run lines
             frame_id = publish_until(publisher, lambda: False, first_id=frame_id, most=20)
         publish_until(publisher, lambda: False, first_id=0, most=40)  # the third run
-        _, err = node.communicate(timeout=30)  # the publisher says nothing more: --timeout ends it
+        time.sleep(0.2)  # the last poses out, then the publisher stops (open, it repeats its meta every second)
+        publisher.close()
+        _, err = node.communicate(timeout=30)  # the publisher is gone: --timeout ends it
     finally:
         if node.poll() is None:
             node.kill()
