@@ -10,10 +10,12 @@ person with the most of them, from the first such pose on, re-estimated every 5t
 ``estimating``, a provisional floor), and is fixed (``estimated``) once that person's poses span
 ``window_s`` seconds (a passer-by seen in fewer frames does not fix it), until the stream ends. A
 provisional floor is confirmed once its person's poses number :data:`CONFIRM_POSES` over
-:data:`CONFIRM_SPAN_S`; one not confirmed whose person gives no such pose for
-:data:`UNCONFIRMED_HOLD_S` of the stream's clock (:meth:`FloorEstimator.advance`) is dropped, those
-poses forgotten: the floor is assumed again (stray poses, whose ankles MediaPipe put below a body
-cut off at the chest). A provisional floor held at its tilt limit
+:data:`CONFIRM_SPAN_S`; one not confirmed is dropped, those poses forgotten, when its person is seen
+without the feet below the body over :data:`UNCONFIRMED_HOLD_S` after their last such pose (stray
+poses, whose ankles MediaPipe put below a body cut off at the chest), or nobody gives one for that
+long and :data:`UNCONFIRMED_HOLD_FRAMES` frames, or the clock goes back
+(:meth:`FloorEstimator.advance`): the floor is the best-seen person's left, else assumed again (and
+why it stays assumed is said ``window_s`` of poses on). A provisional floor held at its tilt limit
 (:func:`~posecast.calibration.floor.tilt_limit_notice`) is not taken: the floor stays as it was
 until ``window_s`` of such poses fix it (a camera turned further than the limit; a stray pose or
 two never do). The log says once when the floor is fixed, once when a provisional floor is dropped,
@@ -46,13 +48,17 @@ _DEFAULT_ORIGIN = np.array([0.0, 0.0, 3.0])
 _EVERY = 5
 #: A provisional floor is confirmed once its person has this many poses with both feet below the
 #: body, spanning :data:`CONFIRM_SPAN_S` (a person standing in view: 13 in 0.4 s at 30 fps, 3 at
-#: 5 fps); until then it is dropped when their next such pose is over :data:`UNCONFIRMED_HOLD_S`
-#: away (QA: the dance blanked below the chest in a 1280 x 720 frame stood on the floor of one pose
-#: whose ankles MediaPipe put below the body, 0.75 m up against the clip's 1.46 m, for the rest of
-#: the clip; blanked below 60 %, 8 poses over 0.23 s: 4.29 m up).
+#: 5 fps); until then it is dropped when that person is seen without the feet below the body over
+#: :data:`UNCONFIRMED_HOLD_S` after their last pose with them, or nobody gives one for that long and
+#: :data:`UNCONFIRMED_HOLD_FRAMES` frames (QA: the dance blanked below the chest in a 1280 x 720
+#: frame stood on the floor of one pose whose ankles MediaPipe put below the body, 0.75 m up against
+#: the clip's 1.46 m, for the rest of the clip; blanked below 60 %, 8 poses over 0.23 s: 4.29 m up).
 CONFIRM_POSES = 3
 CONFIRM_SPAN_S = 0.4
 UNCONFIRMED_HOLD_S = 0.5
+#: With nobody seen, the hold is this many of the stream's frames as well (the clock alone, 0.5 s,
+#: dropped the floor of a person standing in view at under 2 fps every frame: never fixed).
+UNCONFIRMED_HOLD_FRAMES = 3
 _CLOCK_SLACK_NS = 1_000_000  # (a 30 fps clock's 13th frame may land a few nanoseconds short of 0.4 s)
 #: The horizontal axes of the world frame (y is up).
 _XZ = [0, 2]
@@ -120,10 +126,15 @@ class FloorEstimator:
         # whose poses the provisional floor is from, while it is not confirmed (None: none, or confirmed)
         self._unconfirmed: int | None = None
         self._said_dropped = False
+        self._clock_ns: int | None = None  # the stream's last timestamp
+        self._frames = 0  # the stream's frames (timestamps that moved on) so far
+        self._last_frame: dict[int, int] = {}  # person id → self._frames at _last_ns
         self._origin: np.ndarray | None = None
         # why the floor is still assumed, said once after window_s of poses (None: said, or not assumed)
         self._why_assumed: _WhyAssumed | None = None if floor is not None or not log_state else _WhyAssumed()
+        self._why_said = False
         self._origin_ns = 0  # when the origin was placed: the first pose
+        self._why_from_ns: int | None = None  # window_s of poses from here, why is said (None: the first pose)
         self._fixed = floor is not None
         # a given floor's check: person id → their ankles' heights above it; None once checked
         self._given_heights: dict[int, list[float]] | None = {} if floor is not None else None
@@ -172,24 +183,58 @@ class FloorEstimator:
     def advance(self, timestamp_ns: int) -> FloorState:
         """The stream's clock (once a frame, people seen or not; :meth:`add` calls it too): drops a
         provisional floor not confirmed whose person gave no pose with both feet below the body
-        for :data:`UNCONFIRMED_HOLD_S` (module docstring)."""
+        for :data:`UNCONFIRMED_HOLD_S` and :data:`UNCONFIRMED_HOLD_FRAMES` of the stream's frames,
+        or at once when the clock goes back (a clip started again after ``pipeline.reset()``, a
+        replay's next pass: the gap is unknown). Module docstring."""
+        back = self._clock_ns is not None and timestamp_ns < self._clock_ns
+        self._frames += self._clock_ns is None or timestamp_ns > self._clock_ns
+        self._clock_ns = timestamp_ns
+        if back and self._unconfirmed is not None:
+            self._drop(timestamp_ns, "the stream's clock went back")
+        while (
+            (person_id := self._unconfirmed) is not None
+            and self._frames - self._last_frame[person_id] >= UNCONFIRMED_HOLD_FRAMES
+            and (timestamp_ns - self._last_ns[person_id]) * 1e-9 > UNCONFIRMED_HOLD_S
+        ):
+            # (frames too: under 2 fps each frame is over the hold after the last; and the floor
+            # taken from the next person instead may be as stale)
+            self._drop(timestamp_ns, f"none more in {UNCONFIRMED_HOLD_S:g} s")
+        return self._state
+
+    def _drop(self, timestamp_ns: int, reason: str) -> None:
+        """Forget the poses of the unconfirmed provisional floor's person; the floor is the best-seen
+        person's left, if any (QA: the one confirmed went to assumed until their next 5th pose),
+        else assumed again."""
         person_id = self._unconfirmed
-        if person_id is None or (timestamp_ns - self._last_ns[person_id]) * 1e-9 <= UNCONFIRMED_HOLD_S:
-            return self._state
         poses, span_s = len(self._poses[person_id]), (self._last_ns[person_id] - self._first_ns[person_id]) * 1e-9
-        for kept in (self._poses, self._first_ns, self._last_ns, self._heights_m):
+        for kept in (self._poses, self._first_ns, self._last_ns, self._last_frame, self._heights_m):
             kept.pop(person_id, None)
         self._unconfirmed = None
         dropped = self._state.floor
         self._state = FloorState("assumed", ASSUMED_FLOOR, fl.camera_to_world(ASSUMED_FLOOR, self._origin))
+        if self._poses:
+            best = max(self._poses, key=lambda p: len(self._poses[p]))
+            floor = fl.estimate_floor(np.stack(self._poses[best]), self._heights_m[best], self.options)
+            if not fl.tilt_limit_notice(floor, self.options):
+                self._state = FloorState("estimating", floor, fl.camera_to_world(floor, self._origin))
+                confirmed = _confirms(len(self._poses[best]), self._last_ns[best] - self._first_ns[best])
+                self._unconfirmed = None if confirmed else best
+        if self._state.state == "assumed" and self.log_state and not self._why_said:
+            # why it stays assumed: said window_s of poses from here (a stray's floor had cleared it)
+            self._why_assumed, self._why_from_ns = _WhyAssumed(), timestamp_ns
         if self.log_state and not self._said_dropped:
             self._said_dropped = True
+            now = self._state.floor
+            taken = (
+                f"the floor is assumed again (a level camera {now.camera_height_m:g} m up)"
+                if now is ASSUMED_FLOOR
+                else f"the floor is person {best}'s again (camera {now.camera_height_m:.2f} m above it)"
+            )
             log.info("the provisional floor (camera %.2f m above it, tilt %.1f deg) from %d pose%s of person %d "
-                     "with both ankles seen below the body, over %.2f s, is dropped: none more in %g s, and %d over "
-                     "%g s confirm one (stray poses?); the floor is assumed again (a level camera %g m up)",
-                     dropped.camera_height_m, dropped.tilt_deg, poses, "" if poses == 1 else "s", person_id, span_s,
-                     UNCONFIRMED_HOLD_S, CONFIRM_POSES, CONFIRM_SPAN_S, ASSUMED_FLOOR.camera_height_m)  # fmt: skip
-        return self._state
+                     "with both ankles seen below the body, over %.2f s, is dropped: %s, and %d over %g s confirm "
+                     "one (stray poses?); %s", dropped.camera_height_m, dropped.tilt_deg, poses,
+                     "" if poses == 1 else "s", person_id, span_s, reason, CONFIRM_POSES, CONFIRM_SPAN_S,
+                     taken)  # fmt: skip
 
     def _take(self, joints: np.ndarray, timestamp_ns: int, feet_seen: bool, person_id: int, height_m: float) -> None:
         """:meth:`add`'s work on a pose that can tell of the floor."""
@@ -200,6 +245,11 @@ class FloorEstimator:
             if why is not None:
                 why.folded += feet_seen
                 why.unseen += not feet_seen
+            if person_id == self._unconfirmed and (timestamp_ns - self._last_ns[person_id]) * 1e-9 > UNCONFIRMED_HOLD_S:
+                # seen again, the feet not below the body (a stray: the body cut off at the chest); at
+                # any frame rate, where the clock alone waits UNCONFIRMED_HOLD_FRAMES frames
+                gap_s = (timestamp_ns - self._last_ns[person_id]) * 1e-9
+                self._drop(timestamp_ns, f"seen again {gap_s:.2f} s on without them")
             return
         self._heights_m[person_id] = height_m
         first_ns = self._first_ns.setdefault(person_id, timestamp_ns)
@@ -208,7 +258,7 @@ class FloorEstimator:
             return
         poses = self._poses.setdefault(person_id, [])
         poses.append(joints)
-        self._last_ns[person_id] = timestamp_ns
+        self._last_ns[person_id], self._last_frame[person_id] = timestamp_ns, self._frames
         if person_id == self._unconfirmed and _confirms(len(poses), timestamp_ns - first_ns):
             self._unconfirmed = None
         if why is not None:  # (still assumed when said: their floor was held)
@@ -235,6 +285,7 @@ class FloorEstimator:
             self._poses.clear()
             self._first_ns.clear()
             self._last_ns.clear()
+            self._last_frame.clear()
             self._heights_m.clear()
 
     def _say_fixed(self, floor: fl.Floor, poses: int, person_id: int, span_s: float) -> None:
@@ -250,10 +301,10 @@ class FloorEstimator:
     def _say_why_assumed(self, timestamp_ns: int) -> None:
         """Once the poses since the first span ``window_s`` and the floor is still assumed, say why,
         once (a run at a desk said nothing, its avatar's height a guess)."""
-        span_s = (timestamp_ns - self._origin_ns) * 1e-9
+        span_s = (timestamp_ns - (self._origin_ns if self._why_from_ns is None else self._why_from_ns)) * 1e-9
         if span_s < self.options.window_s:
             return
-        why, self._why_assumed = self._why_assumed, None
+        why, self._why_assumed, self._why_said = self._why_assumed, None, True
         assumed = f"the floor stays assumed (a level camera {ASSUMED_FLOOR.camera_height_m:g} m up)"
         given = "pass --floor-camera HEIGHT,TILT[,ROLL] or --floor FILE"
         if not why.folded and not why.held:
