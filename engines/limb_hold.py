@@ -19,8 +19,9 @@ dropped below a desk's webcam view relaxes instead of staying frozen mid-gesture
 then lost stays held however long: its pose says whether the person stands, sits or kneels, and
 legs straightened from a seat would put the feet through the floor. A bone seen again eases from
 wherever it is (held, at rest or on the way) to the live rotation over
-:attr:`LimbHoldOptions.ease_s`; one lost again and seen again before that ease would be over (and
-before it began to rest) carries on with that ease. Every ease is a slerp at a rate linear in the
+:attr:`LimbHoldOptions.ease_s`; one lost again and seen again before that ease would be over by the
+clock or after fewer than :data:`MIN_EASE_FRAMES` frames out, the ease not finished (and before it
+began to rest), carries on with that ease. Every ease is a slerp at a rate linear in the
 stream's clock, at most a third of its turn a frame (:data:`MIN_EASE_FRAMES`): at 15 fps and more
 the same motion at any frame rate, below that 3 frames (the 0.2 s ease back at 5 fps: 0.6 s; it was
 one frame, a snap). A bone never seen since its person was first
@@ -28,9 +29,11 @@ tracked (a webcam that sees the head and shoulders, the arms below the image fro
 rest from the first frame if it is an arm: there is no seen pose to hold, and MediaPipe's guess
 there turned the avatar's upper arm up to 22 deg a frame, the forearm 54 (the dance clip cut to
 head and shoulders; README "Drive an avatar"); a leg never seen follows that guess, standing,
-whose feet are on the floor. A person's chain of frames that restarts after a second or more
-without them (their id forgotten and them back) goes on from what was last shown of them
-(:func:`restarted`): an arm unseen then is not "never seen" but eases to rest from where it was.
+whose feet are on the floor. A person's chain of frames that restarts (their id forgotten
+after a second or more without them and them back, or frames nobody read) goes on from what was last shown of them
+(:func:`restarted`): an arm unseen then is not "never seen" but holds until ``rest_after_s`` after
+it was lost and eases to rest from where it was; the legs go on so only in the same person's chain,
+someone new's start as never seen.
 Pure numpy and scipy; the state is carried from
 frame to frame as the hinges' twists are (:class:`~posecast.engines.rotations.HingeTwists`).
 """
@@ -138,7 +141,8 @@ class LimbHoldState:
     carry on) and ``ease_start_ns`` ``(8,)`` when; ``held`` ``(8, 4)`` the rotation an unseen bone
     was lost at and ``lost_ns`` ``(8,)`` the time of its first frame unseen; ``rested`` ``(8,)``
     how far (0..1) it had turned from ``held`` to rest; ``ease_done`` ``(8,)`` how far (0..1) an
-    easing bone had turned from ``ease_from`` in its last frame seen."""
+    easing bone had turned from ``ease_from`` in its last frame seen; ``lost_frames`` ``(8,)`` the
+    frames it has been unseen in a row (0: seen); ``timestamp_ns``: the frame's time."""
 
     sent: np.ndarray
     seen: np.ndarray
@@ -149,6 +153,8 @@ class LimbHoldState:
     lost_ns: np.ndarray
     rested: np.ndarray
     ease_done: np.ndarray
+    lost_frames: np.ndarray
+    timestamp_ns: int
 
 
 def joints_seen(keypoints_px: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int],
@@ -240,7 +246,7 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     if state is None:
         state = LimbHoldState(live.copy(), np.ones(count, bool), np.zeros(count, bool), np.full((count, 4), np.nan),
                               np.zeros(count, np.int64), np.full((count, 4), np.nan), np.zeros(count, np.int64),
-                              np.zeros(count), np.zeros(count))  # fmt: skip
+                              np.zeros(count), np.zeros(count), np.zeros(count, np.int64), timestamp_ns)  # fmt: skip
     ever_seen = state.ever_seen | seen
     # unseen: held where it was lost, then turned to rest; at rest at once where never seen
     lost = ~seen & state.seen
@@ -257,14 +263,18 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     if resting.any():  # (the rest follows the chest and pelvis: made each frame, only while needed)
         start = np.where(np.isfinite(held), held, 0.0)[resting]
         sent[resting] = eased(start, rest_rotations(out)[resting], rested[resting])
-    # a bone seen again starts easing from what was sent, unless the ease it was lost in would
-    # still be under way and it had not begun to rest: that one carries on from where it was (its
-    # start and start rotation kept), or a bone flickering in and out of view every frame or two
-    # restarted at the held rotation each time and never got back (review); one unseen holds,
-    # its ease kept for that
+    # a bone seen again starts easing from what was sent, unless the ease it was lost in is not
+    # finished (ease_from kept), it had not begun to rest, and the ease would still be under way
+    # by the clock or it was out for fewer than MIN_EASE_FRAMES frames (below 15 fps an ease
+    # outlasts ease_s: the clock alone restarted it each time, from the part-eased pose, and at 5
+    # fps an arm lost every 3rd frame never reached the live one, review): that one carries on
+    # from where it was (its start and start rotation kept), or a bone flickering in and out of
+    # view every frame or two restarted at the held rotation each time and never got back
+    # (review); one unseen holds, its ease kept for that
     again = seen & ~state.seen & np.isfinite(state.sent).all(axis=1)
     resumed = (again & np.isfinite(state.ease_from).all(axis=1) & (state.rested == 0.0)
-               & (timestamp_ns - state.ease_start_ns < options.ease_s * 1e9))  # fmt: skip
+               & ((timestamp_ns - state.ease_start_ns < options.ease_s * 1e9)
+                  | (state.lost_frames < MIN_EASE_FRAMES)))  # fmt: skip
     again &= ~resumed
     ease_from = np.where(again[:, None], state.sent, state.ease_from)
     ease_start_ns = np.where(again, timestamp_ns, state.ease_start_ns)
@@ -278,27 +288,38 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
         finished[easing] = done >= 1.0
         ease_from[finished] = np.nan
     out[_LIMB_JOINTS] = sent
-    return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns, held, lost_ns, rested, ease_done)
+    lost_frames = np.where(seen, 0, state.lost_frames + 1)
+    return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns, held, lost_ns, rested, ease_done,
+                              lost_frames, timestamp_ns)  # fmt: skip
 
 
-def restarted(shown: LimbHoldState, timestamp_ns: int, options: LimbHoldOptions) -> LimbHoldState:
+def restarted(shown: LimbHoldState, timestamp_ns: int, options: LimbHoldOptions,
+              keep_legs: bool = False) -> LimbHoldState:  # fmt: skip
     """The state a restarted chain of a person's frames starts from (:func:`hold_limbs`' ``state``
     at ``timestamp_ns``), ``shown`` the state of the last frame shown of them: every bone unseen
-    since, at the rotation it was sent. A restart comes after a second or more in which nothing of
-    the person was made (the tracker forgot them; frames nobody read), past ``rest_after_s``: an
-    arm not seen then turns from what was shown to rest over ``rest_ease_s`` (it was put at rest in
-    one frame, its first as if never seen: 147 deg on the dance clip); with ``rest_after_s`` inf it
-    holds. A leg unseen holds, a bone seen eases back from what was shown, and one never seen
-    stays so (an arm at rest, a leg following the guess)."""
+    since, at the rotation it was sent. A restart comes after frames in which nothing of the
+    person was made (the tracker forgot them, over a second; frames nobody read, 64 of them: 0.53
+    s at 120 fps). An arm not seen then was lost at the shown frame's time, or, unseen there, when
+    it was lost before: it holds what was shown until ``rest_after_s`` after that and turns from
+    there to rest over ``rest_ease_s``, starting at once where that time has passed (it was put at
+    rest in one frame, its first as if never seen: 147 deg on the dance clip; and rested as if lost
+    ``rest_after_s`` ago, early after a short restart); with ``rest_after_s`` inf it holds. A bone
+    seen eases back from what was shown; an arm never seen stays so (at rest). The legs start as
+    never seen (they follow the guess until seen) unless ``keep_legs`` (the chain is the same
+    person's, restarted after frames nobody read): a leg held from another person's chain says
+    nothing of this body (review: a newcomer standing with the legs below the image kept the seat
+    of the person forgotten before them, 90 deg off, for as long as the legs stayed out)."""
     count = len(LIMB_JOINTS)
     sent = np.array(shown.sent, np.float64)
-    # lost rest_after_s ago: its rest starts now, from where it was (0 of the way this frame); one
-    # of more than 1e9 s (31 years, in int64 nanoseconds) or inf holds
-    due = options.rest_after_s <= 1e9
-    lost_ns = timestamp_ns - round(options.rest_after_s * 1e9) if due else timestamp_ns
-    return LimbHoldState(sent, np.zeros(count, bool), np.array(shown.ever_seen, bool), np.full((count, 4), np.nan),
-                         np.zeros(count, np.int64), sent.copy(), np.full(count, lost_ns, np.int64), np.zeros(count),
-                         np.zeros(count))  # fmt: skip
+    lost_at_ns = np.where(shown.seen, shown.timestamp_ns, shown.lost_ns).astype(np.int64)
+    # the rest starts rest_after_s after the loss, or now where that has passed: from what was shown
+    # (0 of the way this frame); one of more than 1e9 s (31 years, in int64 nanoseconds) or inf holds
+    if options.rest_after_s <= 1e9:
+        lost_at_ns = np.maximum(lost_at_ns, timestamp_ns - round(options.rest_after_s * 1e9))
+    ever_seen = np.array(shown.ever_seen, bool) & (keep_legs | _RESTS_WHEN_LOST)
+    return LimbHoldState(sent, np.zeros(count, bool), ever_seen, np.full((count, 4), np.nan),
+                         np.zeros(count, np.int64), sent.copy(), lost_at_ns, np.zeros(count), np.zeros(count),
+                         np.zeros(count, np.int64), timestamp_ns)  # fmt: skip
 
 
 def hold_track(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,

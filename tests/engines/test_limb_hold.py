@@ -129,6 +129,23 @@ def test_a_limb_flickering_in_and_out_of_view_still_eases_back_in_its_time(perio
     assert np.diff(sent).min() >= -1e-6
 
 
+@pytest.mark.parametrize("fps", [5, 10, 15])
+@pytest.mark.parametrize("period", [2, 3])
+def test_below_30_fps_a_flickering_limb_carries_on_its_ease_a_third_of_the_way_each_frame_seen(
+        fps: int, period: int) -> None:  # fmt: skip
+    """Below 15 fps an ease lasts 3 frames (``MIN_EASE_FRAMES``), longer than ``ease_s``: timed by
+    the clock alone, it restarted from the part-eased pose at each return (review: at 5 fps, lost
+    every 3rd frame, 30, 50, 63, 72 ... never on the live 90 in 4 s; lost every 2nd it never moved;
+    15 fps every 2nd: 3.07 s). An ease not finished carries on when seen again after fewer than 3
+    frames out: a third of its turn each frame seen, held in those out."""
+    live = [10.0] * 2 + [170.0] * 3 + [80.0] * 12
+    flicker = [k % period != period - 1 for k in range(12)]  # seen, (seen,) unseen, ...
+    sent = run(live, [True] * 2 + [False] * 3 + flicker, frame_ns=int(1e9 / fps))
+    seen_so_far = np.cumsum(flicker) - 1  # the ease's frames seen before each
+    expected = 10.0 + 70.0 * np.minimum(seen_so_far, 3) / 3
+    assert sent[5:] == pytest.approx(expected.tolist())
+
+
 def test_a_limb_lost_for_longer_than_its_ease_eases_afresh_when_seen_again() -> None:
     seen = [True, False, True, True] + [False] * 6 + [True] * 7  # lost again 0.2 s, its ease long over
     sent = run([0.0] + [90.0] * 16, seen)
@@ -226,6 +243,51 @@ def test_a_restarted_chain_goes_on_from_what_was_last_shown() -> None:
     assert after(False) == pytest.approx([-30.0 + 110.0 * k / 15 for k in range(16)] + [REST_DEG], abs=1e-4)
     assert after(True)[:8] == pytest.approx([-30.0 + 70.0 * k / 6 for k in range(7)] + [40.0], abs=1e-4)
     assert after(False, limb_hold.LimbHoldOptions(rest_after_s=math.inf)) == pytest.approx([-30.0] * 17)
+
+
+def test_a_restart_soon_after_an_arm_was_lost_holds_it_until_rest_after_s_from_the_loss() -> None:
+    """A chain restarted 0.53 s after the last frame shown (64 frames unread at 120 fps) rested an
+    arm unseen as if lost ``rest_after_s`` ago: 0.5 s early. It holds until 1 s after it was lost:
+    the shown frame's time where it was seen there, its own loss where not; then to rest over 0.5 s."""
+    frame_ns = int(1e9 / 120)
+    unseen = np.ones(8, bool)
+    unseen[UPPER_ARM] = False
+    _, seen_shown = limb_hold.hold_limbs(turned(-30.0), np.ones(8, bool), 0, None, OPTIONS)  # seen at 0 s
+    _, lost_shown = limb_hold.hold_limbs(turned(170.0), unseen, 12 * frame_ns, seen_shown, OPTIONS)  # lost at 0.1 s
+    for shown, shown_ns, lost_s in ((seen_shown, 0, 0.0), (lost_shown, 12 * frame_ns, 0.1)):
+        start_ns = shown_ns + (64 + 1) * frame_ns  # the first frame unread
+        state, sent, times_s = limb_hold.restarted(shown, start_ns, OPTIONS), [], []
+        for i in range(200):
+            out, state = limb_hold.hold_limbs(turned(170.0), unseen, start_ns + i * frame_ns, state, OPTIONS)
+            sent.append(angle_deg(out[J["r_elbow"]]))
+            times_s.append((start_ns + i * frame_ns) / 1e9)
+        sent, resting_for_s = np.array(sent), np.array(times_s) - lost_s - 1.0
+        assert sent[resting_for_s <= 0.0] == pytest.approx(-30.0)  # held, as shown
+        resting = (resting_for_s > 0.0) & (resting_for_s < 0.5)
+        assert sent[resting] == pytest.approx(-30.0 + 110.0 * resting_for_s[resting] / 0.5, abs=1e-3)
+        assert sent[resting_for_s >= 0.5] == pytest.approx(REST_DEG, abs=1e-4)
+
+
+def test_a_restarted_chain_starts_with_the_legs_never_seen_unless_it_is_the_same_persons() -> None:
+    """The last frame shown: the right leg seen bent (a seat). Someone new's chain: their unseen
+    leg follows the guess (the seat says nothing of their body); the same person's (frames
+    unread): held."""
+    thigh = limb_hold.LIMB_JOINTS.index(J["r_knee"])
+    seated = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
+    seated[J["r_knee"]] = Rotation.from_euler("x", 90, degrees=True).as_quat()
+    guess = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
+    guess[J["r_knee"]] = Rotation.from_euler("x", 5, degrees=True).as_quat()
+    _, shown = limb_hold.hold_limbs(seated, np.ones(8, bool), 0, None, OPTIONS)
+    unseen = np.ones(8, bool)
+    unseen[thigh] = False
+    for same_person, expected in ((False, guess), (True, seated)):
+        if same_person:
+            state = limb_hold.restarted(shown, 2 * 10**9, OPTIONS, keep_legs=True)
+        else:  # (the default)
+            state = limb_hold.restarted(shown, 2 * 10**9, OPTIONS)
+        for i in range(60):
+            out, state = limb_hold.hold_limbs(guess, unseen, 2 * 10**9 + i * FRAME_NS, state, OPTIONS)
+            np.testing.assert_allclose(out[J["r_knee"]], expected[J["r_knee"]], atol=1e-12)
 
 
 def test_rest_after_s_inf_holds_for_ever() -> None:
