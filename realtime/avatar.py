@@ -29,9 +29,11 @@ arm 165 deg in a frame, QA); :attr:`AvatarPerson.posed_joints_world_m` are the j
 what ``frame_pose`` sends. Where a person's chain restarts (their id forgotten by the tracker, over
 1 s unseen, and them back as someone new: the next person new takes on the limbs of the one
 forgotten last; or more than :data:`MAX_UNREAD_FRAMES` frames unread) the limbs go on from those
-last made for them (:func:`~posecast.engines.limb_hold.restarted`): an arm unseen then turns to
-rest over 0.5 s from where the avatar showed it, where it was put at rest in one frame as if never
-seen (147 deg on the dance clip).
+last made for them (:func:`~posecast.engines.limb_hold.restarted`): an arm unseen then holds
+until 1 s after it was lost and turns to rest over 0.5 s from where the avatar showed it, where it
+was put at rest in one frame as if never seen (147 deg on the dance clip). The legs go on so only
+in the same person's chain (frames unread): someone new starts with the legs never seen, following
+the guess until seen, where they kept the seat of the person forgotten before them.
 
 When the floor changes (found from the feet, each provisional floor, fixed) the people reach it
 over :data:`~posecast.calibration.ground.FLOOR_EASE_S` (:class:`~posecast.calibration.ground.
@@ -180,13 +182,15 @@ class AvatarPerson:
                 if self._previous is not None:
                     held = self._previous._limbs
                 elif shown is not None and shown.limbs is not None and shown.timestamp_ns < self.timestamp_ns:
-                    held = limb_hold.restarted(shown.limbs, self.timestamp_ns, view.options)  # a chain restarted
+                    # a chain restarted: the legs kept where it is this person's (frames nobody read)
+                    held = limb_hold.restarted(shown.limbs, self.timestamp_ns, view.options,
+                                               keep_legs=shown.person_id == self.person_id)  # fmt: skip
                 else:  # the person's first frame
                     held = None
                 local, self._limbs = limb_hold.hold_limbs(bones.rotations[0], view.bones_seen(), self.timestamp_ns,
                                                           held, view.options)  # fmt: skip
                 if shown is not None and (shown.limbs is None or shown.timestamp_ns < self.timestamp_ns):
-                    shown.limbs, shown.timestamp_ns = self._limbs, self.timestamp_ns
+                    shown.limbs, shown.timestamp_ns, shown.person_id = self._limbs, self.timestamp_ns, self.person_id
                 bones = dataclasses.replace(bones, rotations=local[None])
             self._bones = bones
             self._previous = None  # made: the chain before it is no longer needed
@@ -196,10 +200,11 @@ class AvatarPerson:
 @dataclass
 class _Shown:
     """What a person's avatar limbs were last given: the limb hold's state of their newest frame
-    made, and its time (module docstring: a restarted chain goes on from it)."""
+    made, its time and whose they are (module docstring: a restarted chain goes on from it)."""
 
     limbs: limb_hold.LimbHoldState | None = None
     timestamp_ns: int = 0
+    person_id: int | None = None
 
 
 @dataclass

@@ -490,6 +490,58 @@ def test_a_chain_restarted_after_frames_nobody_read_eases_an_unseen_arm_from_wha
     assert turned == pytest.approx(80.0 / 15 * unread, abs=1e-6)  # on its way down, 80 degrees in 15 frames
 
 
+def seated_world() -> np.ndarray:
+    """``standing_world`` with the thighs forward, level, and the shins down: seated."""
+    seated = standing_world()
+    for side in "lr":
+        hip, thigh, shin = seated[J[f"{side}_hip"]], LENGTHS[J[f"{side}_knee"] - 1], LENGTHS[J[f"{side}_ankle"] - 1]
+        seated[J[f"{side}_knee"]] = hip + [0.0, 0.0, thigh]
+        seated[J[f"{side}_ankle"]] = seated[J[f"{side}_knee"]] - [0.0, shin, 0.0]
+    return seated
+
+
+LEGS = [J[name] for name in ("l_knee", "r_knee", "l_ankle", "r_ankle")]
+
+
+def legs_out(f: PoseFrame) -> PoseFrame:
+    """``f`` with every person's knees and ankles below the (720 px) image."""
+    for person in f.people:
+        person.keypoints_px[LEGS] = [640.0, 800.0]
+    return f
+
+
+def test_someone_new_after_a_forgotten_person_does_not_take_on_their_unseen_legs() -> None:
+    """A person seated (legs seen) leaves and is forgotten; someone new stands with the legs below
+    the image: their legs follow MediaPipe's guess (standing) as in a fresh world, where they kept
+    the seat of the person before for as long as they stayed out (review: 90 degrees off for 10
+    s). The same person's chain restarted after frames nobody read keeps the legs held."""
+    avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None))
+    seated, standing = to_camera(seated_world()), to_camera(standing_world())
+    for i in range(10):
+        seat = avatar.process(frame(i, {0: seated})).people[0].bones.rotations[0, LEGS]
+    for i in range(10, 36):
+        f = frame(i, {})
+        f.people = [PersonPose.lost(0)] if i < 35 else []  # gone: lost, then forgotten
+        avatar.process(f)
+    fresh = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None)).process(legs_out(frame(0, {9: standing})))
+    guess = fresh.people[0].bones.rotations[0, LEGS]
+    assert np.degrees((Rotation.from_quat(guess).inv() * Rotation.from_quat(seat)).magnitude()).min() > 80.0  # 90
+    for i in range(600, 630):  # 20 s later
+        newcomer = avatar.process(legs_out(frame(i, {9: standing}))).people[0]
+        np.testing.assert_allclose(newcomer.bones.rotations[0, LEGS], guess, atol=1e-9)
+    # the same person, frames unread: their seat held through the restart
+    avatar = AvatarWorld(AvatarOptions(floor=FLOOR, one_euro=None))
+    for i in range(3):
+        seat = avatar.process(frame(i, {0: seated})).people[0].bones.rotations[0, LEGS]
+    for i in range(3, 3 + MAX_UNREAD_FRAMES + 5):
+        person = avatar.process(legs_out(frame(i, {0: standing}))).people[0]
+    start = person
+    while start._previous is not None:
+        start = start._previous
+    assert start.timestamp_ns > int(2e9 / 30)  # restarted after the frame read
+    np.testing.assert_allclose(person.bones.rotations[0, LEGS], seat, atol=1e-9)
+
+
 def test_a_new_floor_is_eased_into_the_root_height_and_the_frame_pose() -> None:
     """QA: the squats shifted half out of the image stood on the assumed floor until their feet
     were seen, then dropped 0.67 m in one frame (root_height_m, VMC, frame_pose). Here the legs
