@@ -76,17 +76,24 @@ def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink]
         cls, detector_options = DETECTORS[options.detector], options.detector_options
         detector = cls() if detector_options is None else cls(detector_options)
         warn_if_fewer_people(detector, options.max_people)
+        world = AvatarWorld(options.avatar) if options.avatar is not None else None
+        for sink in sinks:  # an output with avatar options of its own takes the pipeline's world, as under run
+            own = getattr(getattr(sink, "world", None), "options", None)
+            if world is None or own is None:
+                continue
+            if own.mirror != world.options.mirror or own.floor is not world.options.floor:  # (a floor holds an array)
+                log.warning("the %s output's avatar options (mirror, floor) give way to the pipeline's: pass them as "
+                            "PipelineOptions(avatar=...)", getattr(sink, "name", type(sink).__name__))  # fmt: skip
     except BaseException:
-        for stage in (*sinks, lifting):
+        # closed before the exception goes on: its traceback holds them, a live MediaPipe landmarker
+        # and its thread among them, for as long as a host program keeps it (QA: a Ctrl-C at 0.3 s)
+        for stage in (*sinks, lifting, detector):
             if stage is not None:
                 stage.close()
         raise
-    world = AvatarWorld(options.avatar) if options.avatar is not None else None
-    for sink in sinks:  # an output with avatar options of its own takes the pipeline's world, as under run
-        own = getattr(getattr(sink, "world", None), "options", None)
-        if world is None or own is None:
-            continue
-        if own.mirror != world.options.mirror or own.floor is not world.options.floor:  # (a floor holds an array)
-            log.warning("the %s output's avatar options (mirror, floor) give way to the pipeline's: pass them as "
-                        "PipelineOptions(avatar=...)", getattr(sink, "name", type(sink).__name__))  # fmt: skip
-    return Pipeline(detector, lifting, sinks, world)
+    try:
+        return Pipeline(detector, lifting, sinks, world)
+    except BaseException:  # (the sinks stay open: one refused may be another open pipeline's output)
+        lifting.close()
+        detector.close()
+        raise

@@ -208,17 +208,24 @@ class MediaPipeDetector(Detector2D):
         self._slots = PeopleSlots(o.max_people, o.search_interval_s)
         self._slot_watch = SlotWatch()
         self._following = self._incoming = None
-        # a stop waits for the landmarkers being made, their native lines muted: cut short, MediaPipe's
-        # LiteRT went on and wrote them after "stopped by SIGTERM" (QA: 2 of 12 stops at 0.9 s)
-        with quiet_native_stderr(not o.verbose), stop_signals_deferred():
-            # the trackers for one and two people up front (a second person is the usual newcomer:
-            # loading one then held that frame 0.1 s), any more when first needed
-            for people in range(self._slots.slots, max(self._slots.slots, min(2, o.max_people)) + 1):
-                self._tracker(people)
-            if self._slots.slots < o.max_people:
-                self._search = _Landmarker(self.model_path, o, o.max_people, video=False)
-                # the search and a tracker taking over run beside the tracker that follows
-                self._workers = ThreadPoolExecutor(2, thread_name_prefix="posecast-people")
+        try:
+            # a stop waits for the landmarkers being made, their native lines muted: cut short, MediaPipe's
+            # LiteRT went on and wrote them after "stopped by SIGTERM" (QA: 2 of 12 stops at 0.9 s)
+            with quiet_native_stderr(not o.verbose), stop_signals_deferred():
+                # the trackers for one and two people up front (a second person is the usual newcomer:
+                # loading one then held that frame 0.1 s), any more when first needed
+                for people in range(self._slots.slots, max(self._slots.slots, min(2, o.max_people)) + 1):
+                    self._tracker(people)
+                if self._slots.slots < o.max_people:
+                    self._search = _Landmarker(self.model_path, o, o.max_people, video=False)
+                    # the search and a tracker taking over run beside the tracker that follows
+                    self._workers = ThreadPoolExecutor(2, thread_name_prefix="posecast-people")
+        except BaseException:
+            # the landmarkers made so far are closed now: the exception's traceback holds this
+            # detector, and with it a live landmarker and MediaPipe's thread for as long as it is kept
+            # (QA: a Ctrl-C as a host program built the pipeline, the exception kept by the host)
+            self.close()
+            raise
         log.debug("MediaPipe PoseLandmarker loaded from %s", self.model_path)
 
     def _tracker(self, people: int) -> _Landmarker:

@@ -5,6 +5,7 @@ detector and lifting are the stage tests' scripted ones where MediaPipe is not t
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,47 @@ def test_sinks_given_as_a_generator_all_run(tmp_path: Path, pose_model_path: Pat
     with build_pipeline(options, (s for s in [sink])) as pipeline, ListSource(2) as source:
         list(pipeline.run(source))
     assert len(sink.frames) == 2
+
+
+@pytest.mark.parametrize("interrupted", ["detector", "after_detector"])
+def test_an_exception_while_building_closes_what_was_built(
+    interrupted: str, pose_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API QA: a Ctrl-C as a host program built the pipeline (0.23-0.34 s in) left a live MediaPipe
+    landmarker and its thread for as long as the KeyboardInterrupt was kept (a variable, or
+    Jupyter's ``sys.last_traceback``). Cut inside the detector (its third landmarker made, its
+    workers not) or after it, every landmarker made is closed before the exception goes on."""
+    from posecast.realtime import assemble
+    from posecast.realtime.assemble import PipelineOptions, build_pipeline
+    from posecast.realtime.detectors import MediaPipeOptions, mediapipe
+
+    made: list[mediapipe._Landmarker] = []
+    real_init = mediapipe._Landmarker.__init__
+
+    def init(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        real_init(self, *args, **kwargs)
+        made.append(self)
+
+    def interrupt(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mediapipe._Landmarker, "__init__", init)
+    if interrupted == "detector":
+        monkeypatch.setattr(mediapipe, "ThreadPoolExecutor", interrupt)
+    else:
+        monkeypatch.setattr(assemble, "warn_if_fewer_people", interrupt)
+    threads_before = set(threading.enumerate())
+    options = PipelineOptions(max_people=3, detector_options=MediaPipeOptions(model_path=pose_model_path))
+    sink = RecordingSink()
+    with pytest.raises(KeyboardInterrupt) as kept:  # kept, as a host program keeps it
+        build_pipeline(options, [sink])
+    assert kept.value is not None and len(made) == 3  # trackers for 1 and 2 people, and the search
+    assert not any(landmarker._close_native.alive for landmarker in made)
+    assert sink.closed
+    deadline = time.monotonic() + 5  # (MediaPipe's thread ends as its landmarker closes)
+    while set(threading.enumerate()) - threads_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not set(threading.enumerate()) - threads_before
 
 
 def test_options_are_checked_as_they_are_when_built_and_copied_by_the_stages(pose_model_path: Path) -> None:
