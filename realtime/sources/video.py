@@ -320,14 +320,18 @@ class VideoFileSource(FileSource):
                 if self._grew_while_read():
                     return None
                 if self._next_id + FRAME_COUNT_SLACK < self.frame_count and not whole_though_counted_short(self.path):
-                    after = (" after damaged frames (the frame numbers after the damage may be a few too low)"
-                             if self.damaged_frames else "")  # fmt: skip
+                    # the frames read, as a loop counts them (QA: "ended at frame 50", the next frame's
+                    # number, of a take of 49 read and 1 damaged); the ones not read said beside them
+                    read = self._next_id - self.damaged_frames - self.dropped_frames
+                    missed = ((self.damaged_frames, "damaged, skipped"), (self.dropped_frames, "dropped to keep time"))
+                    besides = ", ".join(f"{n} {what}" for n, what in missed if n)
+                    besides = f" (and {besides})" if besides else ""
                     # (QA: a clip trimmed by a phone or `ffmpeg -ss ... -c copy` keeps the cut frames' packets
                     # behind an edit list, and was called damaged; OpenCV cannot tell the two apart)
-                    log.warning("video %s ended at frame %d of the %d its header counts%s: trimmed without re-encoding "
-                                "(a phone's trim, ffmpeg -c copy), a file counts frames it does not show; otherwise it "
-                                "is cut short or damaged (re-copy it for the rest)", self.path, self._next_id,
-                                self.frame_count, after)  # fmt: skip
+                    log.warning("video %s ended after %d frame%s read%s of the %d its header counts: trimmed without "
+                                "re-encoding (a phone's trim, ffmpeg -c copy), a file counts frames it does not show; "
+                                "otherwise it is cut short or damaged (re-copy it for the rest)", self.path, read,
+                                "" if read == 1 else "s", besides, self.frame_count)  # fmt: skip
                 return None
         if failed:
             self._skip_damaged(failed)

@@ -322,7 +322,7 @@ def test_a_thumbnail_read_before_the_video_is_warned_about(tmp_path: Path, dance
         assert len(read_all(open_source(str(path)))) == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("holds 2 video streams: reading the first" in w for w in warnings), warnings
-    assert any("ended at frame 1 of the 60 its header counts" in w for w in warnings), warnings
+    assert any("ended after 1 frame read of the 60 its header counts" in w for w in warnings), warnings
 
 
 def test_a_whole_matroska_file_with_longer_sound_is_not_called_cut_short(
