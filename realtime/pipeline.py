@@ -161,7 +161,6 @@ class Pipeline:
         self._frame_thread: int | None = None  # the thread processing a run's frame now
         self._threaded_run = False  # a threaded run's 2D thread is running
         self._inline_watch = InlineWriteWatch()  # an inline sink that holds a live frame is said
-        self._delivering: set[int] = set()  # the threads handing an item to the outputs now (_deliver)
         self._detached: set[int] = set()  # id(sink) of each output that failed (closed by _detach)
         # dropped unclosed: its outputs are finished all the same (QA: each threaded output's thread,
         # holding its sink, lived on, and a recorder's take stayed a .part for ever)
@@ -344,18 +343,8 @@ class Pipeline:
         return dataclasses.replace(detections, capture_ns=frame.capture_ns, timestamp_ns=frame.timestamp_ns)
 
     def _deliver(self, method: str, item: object) -> None:
-        me = threading.get_ident()
-        outermost = me not in self._delivering  # (a sink's write may process a frame of its own)
-        self._delivering.add(me)  # a close() from in here is an output's own: refused there
-        try:
-            self._deliver_to_outputs(method, item)
-        finally:
-            if outermost:
-                self._delivering.discard(me)
-
-    def _deliver_to_outputs(self, method: str, item: object) -> None:
         for output in list(self._outputs):
-            if self.closed:  # closed from another thread: the others are closed too (review)
+            if self.closed:  # a sink (or code it calls) closed the pipeline: the others are closed too (review)
                 return
             timed = method == "write" and not isinstance(output, BackgroundSink)
             started_s = time.perf_counter() if timed else 0.0
@@ -556,11 +545,8 @@ class Pipeline:
         it without a bound, as the run does (a reader of ``--print`` that pauses): a stop, Ctrl-C
         or a ``close()`` from another thread while this one waits, ends that wait."""
         me = threading.get_ident()
-        own_thread = any(isinstance(output, BackgroundSink) and output.on_its_thread() for output in self._outputs)
-        if own_thread or me in self._delivering:
-            # a threaded output's: it waited for the very write it was called from, 2 s or for ever (API QA);
-            # an inline one's: the run ended with no error, its loop got the frame a later output never
-            # got (QA). Refused alike: the output is detached, the others get the frame, SinkError says why
+        if any(isinstance(output, BackgroundSink) and output.on_its_thread() for output in self._outputs):
+            # (API QA: it waited for the very write it was called from, 2 s or for ever)
             raise PosecastError("an output cannot close its pipeline from its own write: set its stop_requested, and "
                                 "the run ends after this frame")  # fmt: skip
         with self._stages:
