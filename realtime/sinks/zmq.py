@@ -222,6 +222,14 @@ class Publisher:
         self.meta.publish_ns, self.meta.publish_unix_ns = self._last_meta_ns, time.time_ns()
         return self._send(TOPIC_META, encode_meta(self.meta))
 
+    def replace_meta(self, meta: MetaMessage) -> bool:
+        """Make ``meta`` the meta message and send it now (:meth:`send_meta`), in one turn of the
+        socket's lock: the keep-alive thread sent a meta changed halfway (review: the stream's new
+        height without its ``output_frame``)."""
+        with self._lock:
+            self.meta = meta
+            return self._send_meta()
+
     def meta_if_due(self) -> None:
         """Send the meta message when a subscriber joined or ``meta_interval_s`` has passed."""
         with self._lock:
@@ -378,10 +386,10 @@ class ZmqSink(Sink):
         self.update_meta(meta)
 
     def update_meta(self, meta: StreamMeta) -> None:
-        self.publisher.meta = meta_message(meta, self.publisher.options.meta_interval_s)
+        message = meta_message(meta, self.publisher.options.meta_interval_s)
         if self.output_frame is not None:
-            self.publisher.meta.assumptions["output_frame"] = describe_frame(self.output_frame)
-        self.publisher.send_meta()
+            message.assumptions["output_frame"] = describe_frame(self.output_frame)
+        self.publisher.replace_meta(message)  # (made whole first: review)
 
     def write(self, frame: PoseFrame) -> None:
         self.publisher.meta_if_due()

@@ -13,8 +13,10 @@ import numpy as np
 import zmq
 from posecast.realtime.endpoints import SILENT_RECONNECT_S
 from posecast.realtime.schema import MetaMessage, PoseMessage
+from posecast.realtime.sinks import zmq as zmq_sink
 from posecast.realtime.sinks.zmq import Publisher, PublisherOptions
 from posecast.realtime.subscriber import Subscriber
+from posecast.realtime.types import StreamMeta
 from zmq.utils.monitor import recv_monitor_message
 
 ANY_PORT = "tcp://127.0.0.1:0"
@@ -89,3 +91,27 @@ def test_the_keep_alive_thread_ends_with_its_publisher() -> None:
     while keep_alives() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert keep_alives() == before
+
+
+def test_a_meta_replaced_goes_out_whole_while_the_keep_alive_sends(monkeypatch) -> None:  # noqa: ANN001
+    """The sink built the new meta in the publisher's place in two steps; the keep-alive thread sent
+    it between them: the new stream's meta without its ``output_frame`` (review). Here the second
+    step takes 0.6 s, and the keep-alive is due every 0.2 s."""
+    real_describe = zmq_sink.describe_frame
+
+    def slow_describe(frame: str) -> dict:
+        time.sleep(0.6)
+        return real_describe(frame)
+
+    options = PublisherOptions(address=ANY_PORT, meta_interval_s=0.2)
+    with zmq_sink.ZmqSink(options, "unity") as sink, Subscriber(sink.address) as subscriber:
+        while not isinstance(subscriber.recv(timeout_s=2.0), MetaMessage):  # connected: the first meta
+            pass
+        monkeypatch.setattr(zmq_sink, "describe_frame", slow_describe)
+        sink.update_meta(StreamMeta(source_fps=42.0))
+        new_metas, until_s = [], time.monotonic() + 0.5
+        while time.monotonic() < until_s:
+            message = subscriber.recv(timeout_s=0.1)
+            if isinstance(message, MetaMessage) and message.source_fps == 42.0:
+                new_metas.append(message)
+    assert new_metas and all("output_frame" in m.assumptions for m in new_metas), [m.assumptions for m in new_metas]
