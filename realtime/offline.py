@@ -121,10 +121,11 @@ def lift_file(
         motion = camera_joints_bvh(joints, confidence, times_s, fps, bvh[1])
     files = {output_path: lambda fh: np.savez(fh, **arrays)}
     if motion is not None:
-        files[bvh[0]] = lambda fh: fh.writelines(motion[0])  # its pieces, held once as bytes
+        files[bvh[0]] = lambda fh: fh.writelines(motion[0])  # each piece as it is made
     try:  # both or neither: a full disk leaves every file as it was
-        with stop_signals_deferred():
-            write_together(files)
+        # the temporaries made, moved in and removed with the stop signals held, the files written (the
+        # BVH's rows made as they are written: seconds an hour) with them not, as `export` writes them
+        write_together(files, held=stop_signals_deferred)
     except OutputWriteError as exc:  # a full disk, a quota: the temporary files are gone, nothing half-written stays
         raise SourceError(f"{exc} (nothing written)") from exc
     except OSError as exc:

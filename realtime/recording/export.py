@@ -213,13 +213,14 @@ def floor_from_feet(joints_m: np.ndarray, confidence: np.ndarray, posed: np.ndar
 
 
 def camera_joints_bvh(joints_m: np.ndarray, confidence: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
-                      chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[list[bytes], int, str]:  # fmt: skip
+                      chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[Iterator[bytes], int, str]:  # fmt: skip
     """The BVH file in ``frame`` of one person's camera-frame joints ``(F, 17, 3)`` (NaN without a
     pose) stamped ``times_s`` ``(F,)``, at ``fps`` (resampled onto a uniform grid when the times
     are not on one, as a take is), standing on the floor under their feet
     (:func:`floor_from_feet`), with the median bone lengths of the frames with a pose, as the
-    bytes of its pieces (:func:`encoded`; made ``chunk_frames`` frames at a time); and the BVH's
-    frame count and where its floor came from (``posecast lift --bvh``: another detector's 2D)."""
+    bytes of its pieces, each made when it is asked for (:func:`encoded`; ``chunk_frames`` frames
+    each); and the BVH's frame count and where its floor came from (``posecast lift --bvh``:
+    another detector's 2D)."""
     posed = np.isfinite(joints_m).all(axis=(1, 2))
     joints = np.asarray(joints_m, np.float64)  # (one copy of float32 joints, not one for each use)
     lengths = np.median(skeleton.bone_lengths(joints[posed]), axis=0)
@@ -234,10 +235,10 @@ def camera_joints_bvh(joints_m: np.ndarray, confidence: np.ndarray, times_s: np.
     return encoded(pieces), frames, source
 
 
-def encoded(pieces: Iterable[str]) -> list[bytes]:
-    """A BVH document's text pieces as bytes, each made and encoded before the next: the file in
-    memory once (``fh.writelines`` writes it), not as text, lines and bytes at once."""
-    return [piece.encode() for piece in pieces]
+def encoded(pieces: Iterable[str]) -> Iterator[bytes]:
+    """A BVH document's text pieces as bytes, each made and encoded when it is asked for
+    (``fh.writelines`` writes each as it comes): one piece in memory at a time, not the file."""
+    return (piece.encode() for piece in pieces)
 
 
 def increasing(times_s: np.ndarray) -> np.ndarray:
@@ -501,7 +502,7 @@ def bvh_pieces(recording: Recording | TakeArrays, path: str | Path, frame: str =
     done = BVHExport(Path(path), track.person_id, frames, held, fps, lengths, float(followed.max()),
                      int((every < 1e-3).sum()), floor_source, len(joints), int(track.posed.sum()), take.duration_s,
                      resampled, shortened, shortened_s, limb_held)  # fmt: skip
-    return (piece.encode() for piece in pieces), done
+    return encoded(pieces), done
 
 
 def export_bvh(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",

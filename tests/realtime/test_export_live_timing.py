@@ -357,9 +357,9 @@ def test_a_take_exported_a_chunk_at_a_time_is_the_take_exported_whole(tmp_path: 
 
 def test_a_long_take_s_bvh_needs_its_file_s_memory_not_the_take_turned_at_once() -> None:
     """Long-inputs QA: an hour's take needed 1.5 GB to export and 1.4 GB to `lift --bvh`: the whole
-    take was turned at once, 9.5 kB a frame on `lift --bvh`'s path. Turned a chunk at a time, a
-    frame more of a take costs what is kept of it (its joints, rotations and the file's bytes):
-    1.6 kB on the grid and resampled (measured 2026-12-07, past the first chunk)."""
+    take was turned at once, 9.5 kB a frame on `lift --bvh`'s path. Turned a chunk at a time and
+    written as made, a frame more of a take costs what is kept of it (its joints and rotations):
+    1.6 kB on the grid and resampled (measured 2026-12-08, past the first chunk)."""
     world, _ = _turned_run()
     r, t = CAMERA_TO_WORLD[:3, :3], CAMERA_TO_WORLD[:3, 3]
     camera = ((world - t) @ r).astype(np.float32)  # the run across the view, again and again
@@ -369,7 +369,10 @@ def test_a_long_take_s_bvh_needs_its_file_s_memory_not_the_take_turned_at_once()
         times_s = np.arange(frames) / 30.0 + (np.random.default_rng(0).uniform(-3e-3, 3e-3, frames) if live else 0)
         tracemalloc.start()
         try:
-            camera_joints_bvh(joints, np.full(joints.shape[:2], 0.9, np.float32), times_s, 30.0, "world")
+            pieces, _, _ = camera_joints_bvh(joints, np.full(joints.shape[:2], 0.9, np.float32), times_s, 30.0,
+                                             "world")  # fmt: skip
+            for _piece in pieces:  # each made when asked for, as the file is written
+                pass
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -377,6 +380,29 @@ def test_a_long_take_s_bvh_needs_its_file_s_memory_not_the_take_turned_at_once()
     for live in (False, True):
         per_frame = (peak_bytes(9_000, live) - peak_bytes(4_500, live)) / 4_500
         assert per_frame < 3_500, f"{per_frame:.0f} bytes a frame of take (live: {live})"
+
+
+def test_lift_s_bvh_is_made_as_its_file_is_written(squats_2d: np.ndarray, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """`lift --bvh` made the whole BVH as bytes (72 MB an hour at 30 fps) before it wrote either
+    file: its rows are made while its temporary file beside the output is written, as `export
+    --bvh` writes a take, and the file is that BVH."""
+    np.savez(tmp_path / "in.npz", keypoints_2d=squats_2d, fps=5.0,
+             intrinsics=CameraIntrinsics.from_hfov(60.0, 720, 1280).as_array())  # fmt: skip
+    out = tmp_path / "out"
+    out.mkdir()
+    there: list[list[str]] = []  # the output folder's files when each piece of rows is made
+    rows = bvh_export._rows
+
+    def watched(root: np.ndarray, rotations: np.ndarray) -> str:
+        there.append(sorted(p.suffix for p in out.iterdir() if p.name.startswith(".") and ".tmp" in p.name))
+        return rows(root, rotations)
+
+    monkeypatch.setattr(bvh_export, "_rows", watched)
+    lift_file(tmp_path / "in.npz", out / "squats_3d.npz", None, LifterOptions(), bvh=(out / "squats.bvh", "world"))
+    assert there == [[".bvh", ".npz"]]  # one piece (65 frames), made with both temporaries there
+    assert sorted(p.name for p in out.iterdir()) == ["squats.bvh", "squats_3d.npz"]
+    assert parse_bvh(out / "squats.bvh").motion.shape[0] == 65
 
 
 @pytest.mark.slow
