@@ -120,8 +120,8 @@ def world_bvh_pieces(bone_lengths_m: np.ndarray, root_m: np.ndarray, rotations: 
                      fps: float, frame: str, chunk_frames: int = CHUNK_FRAMES) -> Iterator[str]:  # fmt: skip
     """The BVH document of ``len(root_m)`` frames in world axes (the root ``(F, 3)``; each bone's
     local rotations of the frames ``part`` given by ``rotations(part)`` ``(n, 17, 4)``) in
-    ``frame``'s, as pieces of ``chunk_frames`` frames each after the hierarchy: the text of
-    :func:`bvh_text`, made with the working arrays of one piece. Raises ``ValueError`` at once for
+    ``frame``'s, as pieces of ``chunk_frames`` frames each after the hierarchy: the whole document's
+    text, made with the working arrays of one piece. Raises ``ValueError`` at once for
     a rate that is not positive or bone lengths that are not one set ``(16,)``."""
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")

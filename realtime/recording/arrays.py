@@ -28,6 +28,7 @@ from .format import (
     RecordingReader,
     TakeClock,
     check_whole,
+    read_records,
     say_unfinished,
 )
 
@@ -237,15 +238,9 @@ def read_take(path: str | Path, person_id: int | None = None) -> TakeArrays:
     is checked as :func:`read_recording` checks it; raises :class:`RecordingError` for a take
     without frames, or without the person."""
     path = Path(path)
-    rows, metas, footer = TakeRows(), [], None
+    rows = TakeRows()
     with RecordingReader(path) as reader:
-        for record in reader:
-            if isinstance(record, FrameRecord):
-                rows.add(record)
-            elif isinstance(record, MetaRecord):
-                metas.append(record)
-            else:
-                footer = record
+        metas, footer = read_records(reader, rows.add)
     check_whole(path, footer, rows.frames)
     if footer is None:
         say_unfinished(path, "read", rows.frames)

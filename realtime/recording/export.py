@@ -449,16 +449,8 @@ def bvh_text(recording: Recording | TakeArrays, path: str | Path, frame: str = "
     :class:`RecordingError` when there is nothing to export. A take whose frames are not on a
     uniform grid at its rate is resampled onto one, the limbs out of view held as
     ``limb_hold_options`` says (``None``: they follow the recorded joints; module docstring)."""
-    pieces, done = bvh_bytes(recording, path, frame, person_id, limb_hold_options)
+    pieces, done = bvh_pieces(recording, path, frame, person_id, limb_hold_options)
     return b"".join(pieces).decode(), done
-
-
-def bvh_bytes(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",
-              person_id: int | None = None, limb_hold_options: LimbHoldOptions | None = LIMB_HOLD,
-              chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[list[bytes], BVHExport]:  # fmt: skip
-    """:func:`bvh_pieces`' file as the bytes of its pieces, all made, in order."""
-    pieces, done = bvh_pieces(recording, path, frame, person_id, limb_hold_options, chunk_frames)
-    return list(pieces), done
 
 
 def bvh_pieces(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",

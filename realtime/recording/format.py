@@ -69,7 +69,7 @@ import shlex
 import stat
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -895,19 +895,29 @@ def check_whole(path: Path, footer: dict[str, Any] | None, frames_read: int) -> 
                              f"did not finish, rename it to {part.name}")  # fmt: skip
 
 
+def read_records(
+    reader: RecordingReader, on_frame: Callable[[FrameRecord], object]
+) -> tuple[list[MetaRecord], dict[str, Any] | None]:
+    """Every record of ``reader``: each frame given to ``on_frame`` as it is read (kept whole, or
+    as numbers: :func:`~posecast.realtime.recording.arrays.read_take`), the metas and the footer
+    (``None``: the take did not finish) returned."""
+    metas: list[MetaRecord] = []
+    footer = None
+    for record in reader:
+        if isinstance(record, FrameRecord):
+            on_frame(record)
+        elif isinstance(record, MetaRecord):
+            metas.append(record)
+        else:
+            footer = record
+    return metas, footer
+
+
 def read_recording(path: str | Path) -> Recording:
     """Read a whole recording (a finished ``NAME`` or a crashed ``NAME.part``)."""
-    metas: list[MetaRecord] = []
     frames: list[FrameRecord] = []
-    footer = None
     with RecordingReader(path) as reader:
-        for record in reader:
-            if isinstance(record, FrameRecord):
-                frames.append(record)
-            elif isinstance(record, MetaRecord):
-                metas.append(record)
-            else:
-                footer = record
+        metas, footer = read_records(reader, frames.append)
         recording = Recording(Path(path), reader.header, metas, frames, footer)
     path = Path(path)
     check_whole(path, footer, len(frames))

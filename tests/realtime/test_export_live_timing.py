@@ -39,7 +39,7 @@ from posecast.realtime.lifting import LifterOptions
 from posecast.realtime.offline import lift_file
 from posecast.realtime.recording import Recording, read_recording
 from posecast.realtime.recording.arrays import person_track, read_take, write_lift_input
-from posecast.realtime.recording.export import MAX_HELD_S, bvh_bytes, camera_joints_bvh, export_bvh, world_joints
+from posecast.realtime.recording.export import MAX_HELD_S, bvh_pieces, camera_joints_bvh, export_bvh, world_joints
 from posecast.realtime.recording.format import RecordingError, take_fps
 from posecast.realtime.sinks.background import BackgroundSink
 from posecast.realtime.sinks.record import RecordOptions, RecordSink
@@ -323,6 +323,12 @@ def test_damaged_timestamps_are_refused_not_exported(tmp_path: Path, name: str, 
     assert "record the take again" in str(raised.value) and not (tmp_path / "bad.bvh").exists(), name
 
 
+def _bvh_bytes(*args, **kwargs) -> tuple[list[bytes], object]:  # noqa: ANN002, ANN003
+    """:func:`bvh_pieces`' pieces, all made, in order, and its report."""
+    pieces, done = bvh_pieces(*args, **kwargs)
+    return list(pieces), done
+
+
 @pytest.mark.parametrize("live", [True, False])
 def test_a_take_exported_a_chunk_at_a_time_is_the_take_exported_whole(tmp_path: Path, live: bool) -> None:
     """The turned run recorded live (resampled, with a dropout) or on a file's grid, its left
@@ -337,14 +343,14 @@ def test_a_take_exported_a_chunk_at_a_time_is_the_take_exported_whole(tmp_path: 
     confidence[20:34, skeleton.JOINT_INDEX["l_wrist"]] = 0.1
     _record_mocap(world, ticks, tick_fps, {10, 11, 12}, tmp_path / "take.posecast", stamps_ns, not live, confidence)
     take = read_recording(tmp_path / "take.posecast")
-    whole, done_whole = bvh_bytes(take, tmp_path / "take.bvh", chunk_frames=10**6)
-    free, _ = bvh_bytes(take, tmp_path / "take.bvh", limb_hold_options=None, chunk_frames=10**6)
+    whole, done_whole = _bvh_bytes(take, tmp_path / "take.bvh", chunk_frames=10**6)
+    free, _ = _bvh_bytes(take, tmp_path / "take.bvh", limb_hold_options=None, chunk_frames=10**6)
     assert free != whole  # (the forearm held)
-    chunked, done = bvh_bytes(take, tmp_path / "take.bvh", chunk_frames=7)
+    chunked, done = _bvh_bytes(take, tmp_path / "take.bvh", chunk_frames=7)
     assert done.resampled == live and done.frames > 50 and len(chunked) == 1 + -(-done.frames // 7)
     assert b"".join(chunked) == b"".join(whole)
     # read record by record (`posecast export`'s way), and written by the command piece by piece
-    streamed, done_streamed = bvh_bytes(read_take(tmp_path / "take.posecast"), tmp_path / "take.bvh", chunk_frames=7)
+    streamed, done_streamed = _bvh_bytes(read_take(tmp_path / "take.posecast"), tmp_path / "take.bvh", chunk_frames=7)
     assert b"".join(streamed) == b"".join(whole)
     assert cli.main(["export", str(tmp_path / "take.posecast"), "--bvh", str(tmp_path / "cli.bvh")]) == 0
     assert (tmp_path / "cli.bvh").read_bytes() == b"".join(whole)
