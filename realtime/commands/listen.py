@@ -11,6 +11,7 @@ import sys
 import time
 
 from ...engines.errors import PosecastError, escaped
+from ..endpoints import SILENT_RECONNECT_S
 from ..errors import OptionsError, SchemaError
 from ..message_text import format_line, to_json
 from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
@@ -23,7 +24,9 @@ log = logging.getLogger(__name__)
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 #: Kinds of bad message said, each once; after them, none.
 _MAX_KINDS_SAID = 8
-#: Seconds without any message after which ``listen`` says so, once, and goes on listening
+#: Seconds since a meta within which the publisher counts as up (it repeats its meta every second,
+#: frames or not; a reader connects again after this long without a message)
+_META_FRESH_S = SILENT_RECONNECT_S
 
 
 class ListenTimeoutError(PosecastError):
@@ -47,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="S",
-        help="exit with an error after S seconds without any message",
+        help="exit with an error after S seconds without a pose message (the meta a publisher repeats every "
+        "second does not count: a stuck pipeline still sends it)",
     )
     parser.set_defaults(func=listen)
     return parser
@@ -70,15 +74,27 @@ def listen(args: argparse.Namespace) -> int:
         # the port bound, where bind:tcp://HOST:0 asked for any free one (the publisher must be told it)
         address = subscriber.bound_address or args.address
         log.info("listening on %s", address)
-        heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, False, 0
+        # silence is counted from the last pose: the publisher's meta comes every second, frames or
+        # not, so a stuck pipeline or one loading a model still sends it (review: --timeout never
+        # fired while the publisher was up)
+        pose_s = meta_s = time.monotonic()
+        quiet_told, heard_any, meta_since_pose, skipped = False, False, False, 0
         warned: set[str] = set()  # the kinds of bad message said (QA: a second kind was never said)
         last_meta_line: str | None = None  # text lines print a meta when it changes (JSON: every one)
         run_index, last_frame_id, new_run_said_s = 0, -1, -math.inf
         while args.count is None or poses < args.count:
-            # silence is counted from the last posecast message: other messages (skipped) do not
-            # break it, and a stream of them must not keep --timeout from ever ending the wait
-            waited_s = time.monotonic() - heard_s
+            # other messages (skipped) do not break the silence, and a stream of them must not keep
+            # --timeout from ever ending the wait
+            now_s = time.monotonic()
+            waited_s = now_s - pose_s
+            publisher_up = meta_since_pose and now_s - meta_s <= _META_FRESH_S
             if args.timeout is not None and waited_s >= args.timeout:
+                if publisher_up:
+                    raise ListenTimeoutError(
+                        f"no pose from {address} in {args.timeout:g} s (after {poses} poses), though its meta keeps "
+                        "coming: the publisher is up but sends no frames (a model still loading, a stuck pipeline, "
+                        f"or a source slower than one frame in {args.timeout:g} s)"
+                    )
                 if skipped:  # messages came, none a posecast one: not a silent address
                     raise ListenTimeoutError(
                         f"no posecast message from {address} in {args.timeout:g} s (after {poses} poses; "
@@ -93,7 +109,9 @@ def listen(args: argparse.Namespace) -> int:
                 )
             if not quiet_told and waited_s >= QUIET_NOTICE_S:
                 quiet_told = True
-                if skipped:  # messages come, none a posecast one: not silence (QA: it blamed silence)
+                if publisher_up:
+                    heard, why = "no pose", "its meta keeps coming: the publisher is up but sends no frames?"
+                elif skipped:  # messages come, none a posecast one: not silence (QA: it blamed silence)
                     heard = f"no posecast message ({skipped} others skipped, warned above)"
                     why = "is a posecast publisher of this version there?"
                 elif heard_any:
@@ -118,10 +136,13 @@ def listen(args: argparse.Namespace) -> int:
                 continue
             if message is None:
                 continue
-            if quiet_told:
-                log.info("%s is publishing %s", address, "again" if heard_any else "now")
-            heard_s, quiet_told, heard_any, skipped = time.monotonic(), False, True, 0  # skips: since the last
+            skipped, heard_any = 0, True  # (skips: since the last posecast message)
+            if isinstance(message, MetaMessage):
+                meta_s, meta_since_pose = time.monotonic(), True
             if isinstance(message, PoseMessage):
+                if quiet_told:
+                    log.info("%s is publishing %s", address, "again" if poses else "now")
+                pose_s, quiet_told, meta_since_pose = time.monotonic(), False, False
                 poses += 1
                 # said at most every QUIET_NOTICE_S: the frames of several publishers on one address
                 # (a bind: or a broker) interleave (review)

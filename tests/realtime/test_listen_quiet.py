@@ -197,3 +197,27 @@ def test_a_publisher_s_control_characters_are_written_out(capsys: pytest.Capture
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out and "\x07" not in out
     assert "note=\\x1b]0;PWNED\\x07\\x1b[2J\\rOVERWRITTEN" in out, out
+
+
+def test_the_timeout_counts_poses_not_the_repeated_meta(caplog: pytest.LogCaptureFixture,
+                                                       capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """A publisher sends its meta every second whether frames come or not (its keep-alive), so a
+    stuck pipeline still sends it: ``--timeout`` waited for the publisher to close before it fired
+    (review). It counts from the last pose and says the publisher is up."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=0.2))
+
+    def publish(stop: threading.Event) -> None:  # poses until listen has surely subscribed, then
+        # only the keep-alive's metas (for 8 s at most: without the fix listen waits for the close)
+        frame_id, listening_since, started = 0, None, time.monotonic()
+        while not stop.wait(0.03) and time.monotonic() - started < 8.0:
+            if listening_since is None and any("listening on" in r.getMessage() for r in caplog.records):
+                listening_since = time.monotonic()
+            if listening_since is None or time.monotonic() - listening_since < 1.0:
+                publisher.publish(_pose(frame_id))
+                frame_id += 1
+        publisher.close()  # (closed twice with the fix: a no-op)
+
+    assert _listen_while_publishing(publisher, publish, ["--timeout", "1.5"], caplog) == 2
+    err = capsys.readouterr().err
+    assert f"no pose from {publisher.address} in 1.5 s (after " in err, err
+    assert "though its meta keeps coming: the publisher is up but sends no frames" in err, err
