@@ -122,7 +122,8 @@ def user_tasks_left(proc: str = "/proc") -> int | None:
 #: same with its lines and a video (its H.264 encoder's 6 and a writer) beside a window; bench 20;
 #: adapt 14 from a video with --threads 2; calibrate 12. More cores start more in the libraries'
 #: pools; the other commands start few. run, demo and bench: one more since, the publisher's meta
-#: keep-alive (``sinks.zmq``), counted, not measured again
+#: keep-alive (``sinks.zmq``); measured again 2026-12-08 (the same sampling): run 14 headless, 15
+#: with the threaded runner; bench 17 with --runner both
 COMMAND_TASKS = {"run": 16, "demo": 24, "bench": 21, "adapt": 14, "calibrate": 12}
 #: Threads an option adds (measured as above; ``--max-people`` above 1: the search's landmarker and
 #: the second person's, 22 against 13; each person past two adds one more as they come); demo's
