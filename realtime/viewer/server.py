@@ -46,6 +46,7 @@ from websockets.http11 import Request, Response
 
 from ...engines.errors import PosecastError
 from ..endpoints import (
+    SILENT_RECONNECT_S,
     SilenceReconnect,
     bind_owned,
     check_ipc_free,
@@ -364,27 +365,37 @@ class ViewerServer:
             context.term()
 
     async def _forward(self, socket: zmq.asyncio.Socket, silence: SilenceReconnect) -> None:
-        quiet_told = heard_any = False
-        heard_s = time.monotonic()
+        quiet_told = heard_pose = False
+        # silence is counted from the last pose, as the page and `posecast listen` count it: the
+        # publisher repeats its meta every second, frames or not (a stuck pipeline still sends it)
+        pose_s = meta_s = time.monotonic()
         while True:
             # silence is said once, as `posecast listen` says it (QA: a stream nobody published
             # on was waited for without a word; the page says "quiet", the terminal said nothing)
-            if not await socket.poll(_SILENCE_CHECK_MS):
+            message_waiting = bool(await socket.poll(_SILENCE_CHECK_MS))
+            if not message_waiting:
                 silence.check()
-                if quiet_told or time.monotonic() - heard_s < QUIET_NOTICE_S:
-                    continue
+            now_s = time.monotonic()
+            if not quiet_told and now_s - pose_s >= QUIET_NOTICE_S:
                 quiet_told = True
-                heard, why = (("nothing more", "the publisher stopped?") if heard_any else
-                              ("no message", "is `posecast run` publishing there? check --stream"))  # fmt: skip
+                if meta_s > pose_s and now_s - meta_s <= SILENT_RECONNECT_S:
+                    heard, why = "no pose", "its meta keeps coming: the publisher is up but sends no frames?"
+                elif heard_pose:
+                    heard, why = "nothing more", "the publisher stopped?"
+                else:
+                    heard, why = "no message", "is `posecast run` publishing there? check --stream"
                 log.warning("%s from %s for %g s (a publisher repeats its meta every second): %s; still watching",
                             heard, self.watching, QUIET_NOTICE_S, why)  # fmt: skip
+            if not message_waiting:
                 continue
             parts = await socket.recv_multipart()
             silence.heard()
-            heard_s = time.monotonic()
-            if quiet_told:
-                log.info("%s is publishing %s", self.watching, "again" if heard_any else "now")
-            quiet_told, heard_any = False, True
+            if parts[:1] == [TOPIC_META]:
+                meta_s = time.monotonic()
+            else:
+                if quiet_told:
+                    log.info("%s is publishing %s", self.watching, "again" if heard_pose else "now")
+                pose_s, quiet_told, heard_pose = time.monotonic(), False, True
             try:
                 if len(parts) != 2:
                     raise SchemaError(f"expected [topic, payload], got {len(parts)} parts")

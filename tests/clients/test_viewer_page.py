@@ -626,6 +626,37 @@ def test_a_silent_stream_is_said_in_the_log(free_port, monkeypatch: pytest.Monke
     assert said.index(quiet[0]) < said.index(f"{stream} is publishing now"), said
 
 
+def test_a_publisher_sending_its_meta_but_no_pose_is_said_to_be_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The publisher repeats its meta every second, frames or not (a stuck pipeline still sends
+    it): the viewer's terminal counts the silence from the last pose, as its page does, and says
+    the publisher is up; it said nothing while the metas came."""
+    from posecast.realtime.viewer import server as viewer_server
+
+    monkeypatch.setattr(viewer_server, "QUIET_NOTICE_S", 0.5)
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=0.1))
+    server = ViewerServer(ViewerOptions(stream=publisher.address, port=0))
+    with caplog.at_level(logging.INFO, logger="posecast"):
+        server.start()
+        try:
+            deadline, frame_id, heard_s = time.monotonic() + 10, 0, None
+            while time.monotonic() < deadline and (heard_s is None or time.monotonic() - heard_s < 0.3):
+                publisher.publish(message(frame_id))  # until 0.3 s after the viewer's subscription
+                frame_id += 1
+                if heard_s is None and server.forwarded:
+                    heard_s = time.monotonic()
+                time.sleep(0.03)
+            while "still watching" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)  # only the keep-alive's metas from here
+        finally:
+            server.stop()
+            publisher.close()
+    quiet = [r.getMessage() for r in caplog.records if "still watching" in r.getMessage()]
+    assert quiet and quiet[0].startswith(f"no pose from {publisher.address} for 0.5 s"), caplog.text
+    assert "its meta keeps coming: the publisher is up but sends no frames?" in quiet[0]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
 def test_the_state_is_that_of_the_people_drawn() -> None:
     """QA: with two people and the second lost, the corner said "lost" (in red) after every
