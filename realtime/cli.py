@@ -35,7 +35,13 @@ from ..engines.host import limit_error_text, raise_open_file_limit
 from .commands import register_all
 from .help import PosecastParser, VersionAction, subcommands
 from .progress import stderr_written_by_a_thread
-from .stop_signals import Interrupted, stop_handled, stop_signals_deferred, stop_signals_interrupt
+from .stop_signals import (
+    Interrupted,
+    ignore_stop_signals_until_exit,
+    stop_handled,
+    stop_signals_deferred,
+    stop_signals_interrupt,
+)
 
 log = logging.getLogger("posecast")
 
@@ -326,4 +332,8 @@ class _CheckedStdout:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    finally:  # as the console script's entry (launch.py): the exit is not cut by a second Ctrl-C
+        ignore_stop_signals_until_exit()
+    sys.exit(status)

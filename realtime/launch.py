@@ -1,8 +1,9 @@
 """The ``posecast`` console script: a stop signal while Python loads the command line (numpy,
 OpenCV and the commands' modules: 0.2-0.5 s, before :func:`posecast.realtime.cli.main` handles the
 signals) exits quietly with 128 + its number, as the commands do, instead of printing Python's
-``KeyboardInterrupt`` traceback (QA). This module imports nothing heavy itself (:mod:`.stop_signals`
-uses the standard library alone)."""
+``KeyboardInterrupt`` traceback (QA); once the command has returned, one while the process exits
+is ignored (:func:`.stop_signals.ignore_stop_signals_until_exit`). This module imports nothing heavy
+itself (:mod:`.stop_signals` uses the standard library alone)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..engines.host import (  # (the standard library alone)
     limit_error_text,
     tasks_too_few,
 )
-from .stop_signals import STOP_SIGNALS  # (the standard library alone)
+from .stop_signals import STOP_SIGNALS, ignore_stop_signals_until_exit  # (the standard library alone)
 
 
 class _StoppedWhileLoading(BaseException):
@@ -61,7 +62,10 @@ def main() -> int:
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
-    return command_line()
+    try:
+        return command_line()
+    finally:  # the command is done: a second Ctrl-C while the process exits is not its end
+        ignore_stop_signals_until_exit()
 
 
 if __name__ == "__main__":

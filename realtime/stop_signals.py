@@ -1,7 +1,8 @@
 """Stop signals (Ctrl-C, SIGTERM, SIGHUP) for the commands: raised as an exception in the main
 thread so the same clean-up runs for each (:func:`stop_signals_interrupt`), or held while a
 section must not be cut in two (:func:`stop_signals_deferred`: loading native modules, moving a
-set of result files in); and kept from a helper process the command stops itself
+set of result files in); ignored once the command is done and the process exits
+(:func:`ignore_stop_signals_until_exit`); and kept from a helper process the command stops itself
 (:func:`start_helper_process`).
 """
 
@@ -157,6 +158,17 @@ def _hold(signum: int, _frame: object) -> None:
     """A stop signal while a deferred section runs outside the command line's handlers: kept for its end."""
     if _deferred_signals is not None:
         _deferred_signals.append(signum)
+
+
+def ignore_stop_signals_until_exit() -> None:
+    """For a process's entry once its command has returned (its outputs finished, its last line
+    said): the stop signals are ignored while the process exits. Python puts the default handlers
+    back before it tears the native libraries down (MediaPipe's and ONNX Runtime's objects: 0.2 s on
+    a 2-core VM), and a second Ctrl-C there killed the process by the signal (-2 to its parent, not
+    130; SIGTERM's -15, not 143): the exit status stays the command's. Nothing in the exit waits on
+    anything (posecast's threads are daemons); SIGKILL and Ctrl-\\ still end it. Main thread only."""
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
 
 
 def start_helper_process(process: BaseProcess) -> None:
