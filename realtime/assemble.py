@@ -2,11 +2,13 @@
 
 The cheap, likely-to-fail parts come first (the sinks are built by the caller: a port in use
 fails before a model loads), then the lifting networks, then the 2D detector; whatever was
-built is closed again when a later part fails.
+built is closed again when a later part fails, the pipeline's own checks included, and so are the
+outputs passed in (but one another open pipeline has: it is that pipeline's).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -18,8 +20,8 @@ from .detectors import DETECTORS, warn_if_fewer_people
 from .errors import OptionsError
 from .lifting import LIFTINGS, LiftingOptions
 from .option_types import check_field_types
-from .pipeline import Pipeline
-from .stages import Sink
+from .pipeline import Pipeline, output_of_an_open_pipeline
+from .stages import Detector2D, PoseLifting, Sink
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +87,22 @@ def build_pipeline(options: PipelineOptions | None = None, sinks: Sequence[Sink]
                 log.warning("the %s output's avatar options (mirror, floor) give way to the pipeline's: pass them as "
                             "PipelineOptions(avatar=...)", getattr(sink, "name", type(sink).__name__))  # fmt: skip
     except BaseException:
-        # closed before the exception goes on: its traceback holds them, a live MediaPipe landmarker
-        # and its thread among them, for as long as a host program keeps it (QA: a Ctrl-C at 0.3 s)
-        for stage in (*sinks, lifting, detector):
-            if stage is not None:
-                stage.close()
+        _close_built(sinks, lifting, detector)
         raise
     try:
         return Pipeline(detector, lifting, sinks, world)
-    except BaseException:  # (the sinks stay open: one refused may be another open pipeline's output)
-        lifting.close()
-        detector.close()
+    except BaseException:  # (a sink given twice, one of another open pipeline, too many people for the lifting)
+        _close_built(sinks, lifting, detector)
         raise
+
+
+def _close_built(sinks: Sequence[Sink], *stages: PoseLifting | Detector2D | None) -> None:
+    """A build that failed: the outputs passed (each once; not one another open pipeline has, which
+    is that pipeline's) and the stages built are closed before the exception goes on: its traceback
+    holds them, a live MediaPipe landmarker and its thread among them, for as long as a host program
+    keeps it (QA: a Ctrl-C at 0.3 s). An error closing one is not the one to report."""
+    outputs = {id(sink): sink for sink in sinks if not output_of_an_open_pipeline(sink)}
+    for stage in (*outputs.values(), *stages):
+        if stage is not None:
+            with contextlib.suppress(Exception):
+                stage.close()

@@ -50,6 +50,19 @@ _SINK_OWNERS: dict[int, weakref.ReferenceType[Pipeline]] = {}
 _SINK_OWNERS_LOCK = threading.Lock()
 
 
+def output_of_an_open_pipeline(sink: Sink) -> bool:
+    """Whether ``sink`` is an output of a pipeline that is not closed (or is closing it): another
+    pipeline refuses it, and it is that pipeline's to close."""
+    with _SINK_OWNERS_LOCK:
+        return _claimed(sink)
+
+
+def _claimed(sink: Sink) -> bool:
+    owner = _SINK_OWNERS.get(id(sink))
+    other = owner() if owner is not None else None
+    return other is not None and not other._closed_done.is_set()  # (review: not while it closes it)
+
+
 def _close_dropped_outputs(outputs: list[Sink]) -> None:
     """A pipeline garbage-collected (or left at exit) unclosed: its opened outputs closed as
     :meth:`Pipeline.close` closes them, errors logged (a finalizer has nobody to raise to)."""
@@ -187,9 +200,7 @@ class Pipeline:
         """Each sink is an output of one pipeline at a time (:data:`_SINK_OWNERS`)."""
         with _SINK_OWNERS_LOCK:
             for sink in self.sinks:
-                owner = _SINK_OWNERS.get(id(sink))
-                other = owner() if owner is not None else None
-                if other is not None and not other._closed_done.is_set():  # (review: not while it closes it)
+                if _claimed(sink):
                     raise OptionsError(f"output {_stage_name(sink)} is an output of another pipeline that is not "
                                        "closed (or is closing it): give each pipeline its own (one ZmqSink per "
                                        "address, one RecordSink per file)")  # fmt: skip

@@ -173,6 +173,33 @@ def test_an_exception_while_building_closes_what_was_built(
     assert not set(threading.enumerate()) - threads_before
 
 
+def test_a_pipeline_its_constructor_refuses_closes_the_outputs_passed(pose_model_path: Path) -> None:
+    """``build_pipeline`` closed the outputs passed to it when a part built before the pipeline
+    failed (README), not when ``Pipeline()`` itself refused them: a ZmqSink given twice kept its port
+    bound, and a host program that fixed the list and built again on that address was refused
+    ("in use"). An output of another open pipeline stays open: it is that pipeline's."""
+    from posecast.realtime.assemble import PipelineOptions, build_pipeline
+    from posecast.realtime.detectors import MediaPipeOptions
+    from posecast.realtime.errors import OptionsError
+    from posecast.realtime.sinks.zmq import PublisherOptions, ZmqSink
+
+    options = PipelineOptions(detector_options=MediaPipeOptions(model_path=pose_model_path))
+    sink = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
+    with pytest.raises(TypeError, match="sinks holds one Sink object twice"):
+        build_pipeline(options, [sink, sink])
+    assert sink.publisher.closed
+    ZmqSink(PublisherOptions(address=sink.address)).close()  # the port is free again
+
+    other = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
+    running = Pipeline(FakeDetector(two_people(3)), FakeLifting(), [other])
+    mine = ZmqSink(PublisherOptions(address="tcp://127.0.0.1:0"))
+    with pytest.raises(OptionsError, match="output zmq is an output of another pipeline"):
+        build_pipeline(options, [mine, other])
+    assert mine.publisher.closed and not other.publisher.closed
+    running.close()
+    assert other.publisher.closed
+
+
 def test_options_are_checked_as_they_are_when_built_and_copied_by_the_stages(pose_model_path: Path) -> None:
     """max_people set after the options were made ran one person (with advice to give the detector
     a field it has); hfov_deg changed after the build moved the joints by metres."""
