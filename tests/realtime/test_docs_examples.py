@@ -44,26 +44,31 @@ def _plain_pyzmq_examples() -> list[tuple[str, str]]:
 def test_the_plain_pyzmq_examples_read_a_replayed_take(dance_take: Path, free_port, tmp_path: Path) -> None:  # noqa: ANN001
     """The README's and protocol.md's readers without posecast (pyzmq and msgpack alone), with
     the 1 MiB limit the protocol asks readers to set, read real poses; each loops for ever, so
-    the test bounds its loop to 10 pose messages."""
+    the test bounds its loop to 10 messages. The publisher waits 4 s before its first pose,
+    sending its meta every second: a reader must not take that for a dead path (docs QA: the
+    examples subscribed to poses alone and connected again every 3 s while a publisher loaded)."""
     examples = _plain_pyzmq_examples()
     assert [name for name, _ in examples] == ["README.md", "protocol.md"]
     for name, example in examples:
         assert "zmq.MAXMSGSIZE, 1 << 20" in example and 'if topic != b"pose"' in example, name
         address = f"tcp://127.0.0.1:{free_port()}"
         script = tmp_path / f"{name}.py"
-        bounded = example.replace(DOCS_ADDRESS, address).replace("while True:", "for _ in range(10):")
+        bounded = (example.replace(DOCS_ADDRESS, address).replace("while True:", "for _ in range(10):")
+                   .replace("sub.disconnect(", "print('reconnected', flush=True) or sub.disconnect("))  # fmt: skip
         script.write_text(bounded + '\nprint(msg["frame_id"], msg["tracking"], len(msg["joints_m"]))\n')
-        frame_id, tracking, joints = (out := _reader_output(script, dance_take, address)).split()
+        out = _reader_output(script, dance_take, address, wait_s=4)
+        assert "reconnected" not in out, (name, out)
+        frame_id, tracking, joints = out.split()
         assert int(frame_id) >= 0 and tracking in TRACKING_STATES and joints == "17", (name, out)
 
 
-def _reader_output(script: Path, take: Path, address: str) -> str:
+def _reader_output(script: Path, take: Path, address: str, wait_s: float = 2) -> str:
     """What the reader ``script`` prints while ``posecast replay`` publishes ``take`` at ``address``
     (the reader must end by itself, exit 0)."""
     reader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)  # fmt: skip
     try:
-        command = ["replay", str(take), "--publish", address, "--speed", "4", "--wait", "2"]
+        command = ["replay", str(take), "--publish", address, "--speed", "4", "--wait", f"{wait_s:g}"]
         replay = subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *command], capture_output=True,
                                 text=True, timeout=120)  # fmt: skip
         assert replay.returncode == 0, replay.stderr
