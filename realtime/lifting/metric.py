@@ -20,8 +20,10 @@ is ``tracking`` again at once), after a longer one the window restarts (``warmin
 bone lengths are kept for the same id. A person whose root cannot be placed, or whose pose
 fails the plausibility gate of :mod:`.plausibility` (counted in ``implausible_poses``, logged
 once), is ``lost`` too, and their window, bone estimate and filter are reset: that frame's 2D is
-not to be trusted. Until the window spans the model's whole window time the state is ``warming``
-(joints valid, from a partly padded window).
+not to be trusted. A person whose 2D the detector collapsed onto the shoulders (:mod:`.collapse`)
+is ``lost`` from that frame until ``collapse_hold_s`` after the last such frame, their state held
+as in a dropout (counted in ``collapsed_frames``, logged once). Until the window spans the
+model's whole window time the state is ``warming`` (joints valid, from a partly padded window).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from ..errors import OptionsError
 from ..option_types import check_field_types
 from ..stages import PoseLifting
 from ..types import Detections2D, PersonPose
+from .collapse import HOLD_S as COLLAPSE_HOLD_S
 from .lifter import Lifter3D, LifterOptions
 from .live_subject import LiveSubjectOptions
 from .person import MetricPose, PersonState
@@ -80,6 +83,9 @@ class LiftingOptions:
     ``plausibility``: the limits beyond which a pose is published as ``lost``;
     ``max_knee_backward_deg``: a knee bent backwards by more is mirrored in depth to bend
     forwards (:mod:`posecast.engines.joint_limits`; ``None``: off);
+    ``collapse_hold_s``: a person whose 2D the detector collapsed onto the shoulders is not lifted
+    (``lost``, held as a dropout) until this many seconds have passed without such a frame
+    (:mod:`.collapse`; ``None``: off);
     ``live_subject``: without a subject file, measure each person's bone lengths from their first
     seconds as ``calibrate subject`` does, and again later (:mod:`.live_subject`; ``None``: the
     smoother's own)."""
@@ -96,6 +102,7 @@ class LiftingOptions:
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     plausibility: PlausibilityOptions = field(default_factory=PlausibilityOptions)
     max_knee_backward_deg: float | None = MAX_BACKWARD_DEG
+    collapse_hold_s: float | None = COLLAPSE_HOLD_S
     live_subject: LiveSubjectOptions | None = field(default_factory=LiveSubjectOptions)
 
     def __post_init__(self) -> None:
@@ -114,6 +121,8 @@ class LiftingOptions:
             raise OptionsError("give either a height or a subject file, not both")
         if not 0.0 <= self.min_joint_confidence <= 1.0:
             raise OptionsError(f"min_joint_confidence must be between 0 and 1, got {self.min_joint_confidence}")
+        if self.collapse_hold_s is not None and not 0.0 <= self.collapse_hold_s < math.inf:
+            raise OptionsError(f"collapse_hold_s must be 0 or more seconds, or None, got {self.collapse_hold_s}")
         limit = self.max_knee_backward_deg
         if limit is not None and not 0.0 <= limit < 90.0:
             raise OptionsError(f"max_knee_backward_deg must be from 0 to 90 degrees, got {limit}")
@@ -158,6 +167,8 @@ class MetricPoseLifting(PoseLifting):
         #: Poses the plausibility gate turned into ``lost`` (the first is logged with its reason).
         self.implausible_poses = 0
         self._reported = False
+        #: Frames of a person held as lost because their 2D collapsed (:mod:`.collapse`; the first is logged).
+        self.collapsed_frames = 0
         #: Detections dropped for a keypoint position that is not a finite number (the first is logged).
         self.non_finite_detections = 0
         #: whether a person looked turned round in the image (said once a run: lifting/upright.py)
@@ -278,20 +289,26 @@ class MetricPoseLifting(PoseLifting):
         ids = self.tracker.update(boxes / max(*detections.image_size, 1), timestamp_ns, track_ids)
         if n > len(self._batch):
             self._batch = np.zeros((n, *self._batch.shape[1:]), np.float32)
-        keypoints_norm = []
+        keypoints_norm, lifted_rows = [], []  # lifted_rows: the people lifted, in the batch's order (k)
+        people: dict[int, PersonPose] = {}
         for k, person_id in enumerate(ids):
             pixels = keypoints_px[k].astype(np.float64)
             if self._undistort:
                 pixels = self._intrinsics.undistort_pixels(pixels)
             keypoints_norm.append(normalize.normalize_pixels(pixels, self._k))
-            self._batch[k] = self._state(person_id).push(keypoints_norm[k], timestamp_ns).window
+            state = self._state(person_id)
+            if state.collapse is not None and self._held(state, keypoints_norm[k], confidence[k], timestamp_ns):
+                people[person_id] = PersonPose.lost(person_id)  # not lifted: the state held, as in a dropout
+                continue
+            self._batch[len(lifted_rows)] = state.push(keypoints_norm[k], timestamp_ns).window
+            lifted_rows.append(k)
         t1 = time.perf_counter_ns()
-        lifted = self.lifter.process(self._batch[:n]) if n else None
+        lifted = self.lifter.process(self._batch[: len(lifted_rows)]) if lifted_rows else None
         t2 = time.perf_counter_ns()
-        people: dict[int, PersonPose] = {}
-        for k, person_id in enumerate(ids):
+        for row, k in enumerate(lifted_rows):
+            person_id = ids[k]
             state = self.states[person_id]
-            pose = state.finish(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns,
+            pose = state.finish(lifted.joints_rel[row], keypoints_norm[k], confidence[k], timestamp_ns,
                                 self.options.min_joint_confidence)  # fmt: skip
             joints_m = None if pose is None else pose.joints_rel_m + pose.root_m
             if pose is not None and self._implausible(pose, joints_m, keypoints_norm[k], confidence[k]):
@@ -300,7 +317,7 @@ class MetricPoseLifting(PoseLifting):
                 state.reset()
                 people[person_id] = PersonPose.lost(person_id)
                 continue
-            state.accept(lifted.joints_rel[k], keypoints_norm[k], confidence[k], timestamp_ns)
+            state.accept(lifted.joints_rel[row], keypoints_norm[k], confidence[k], timestamp_ns)
             if not state.upright.done and (notice := state.upright.observe(keypoints_px[k], confidence[k])):
                 if not self.turned_said:  # once a run: one turned video turns everyone in it
                     log.warning("%s", notice)
@@ -308,7 +325,7 @@ class MetricPoseLifting(PoseLifting):
             people[person_id] = PersonPose(
                 person_id, pose.state, keypoints_px[k], confidence[k], joints_m=joints_m,
                 joints_rel_m=pose.joints_rel_m, root_m=pose.root_m, bone_lengths_m=pose.bone_lengths_m,
-                scale=float(lifted.scale[k]), joints_lifted=lifted.joints_rel[k], keypoints_norm=keypoints_norm[k],
+                scale=float(lifted.scale[row]), joints_lifted=lifted.joints_rel[row], keypoints_norm=keypoints_norm[k],
                 face_m=self._face(detections, rows[k], joints_m[skeleton.HEAD], keypoints_norm[k][skeleton.ROOT]),
             )  # fmt: skip
         if len(self.tracker.tracks) > len(ids):  # someone remembered but not seen: lost now, state held
@@ -336,6 +353,20 @@ class MetricPoseLifting(PoseLifting):
             return None
         return placed_face(detections.world_m[row, list(face)], normalize.camera_axes_matrix(root_norm), head_m)
 
+    def _held(self, state: PersonState, keypoints_norm: np.ndarray, confidence: np.ndarray, timestamp_ns: int) -> bool:
+        """Whether the person's 2D collapsed onto the shoulders this frame or less than the hold
+        before (:mod:`.collapse`): counted in ``collapsed_frames``, the first logged."""
+        if not state.collapse.held(keypoints_norm, confidence >= self.options.min_joint_confidence, timestamp_ns):
+            return False
+        if not self.collapsed_frames:
+            log.warning("the 2D detector drew a person's skeleton collapsed onto the shoulders (the hips and head "
+                        "on the shoulder line, every joint within 1.2 shoulder widths of it), as MediaPipe does with "
+                        "the body below the chest out of sight: such frames, and every frame until %g s after the "
+                        "last of them, are given as lost, not lifted metres away; later ones are counted, not logged",
+                        state.collapse.hold_s)  # fmt: skip
+        self.collapsed_frames += 1
+        return True
+
     def _implausible(self, pose: MetricPose, joints_m: np.ndarray, keypoints_norm: np.ndarray,
                      confidence: np.ndarray) -> bool:  # fmt: skip
         seen = confidence >= self.options.min_joint_confidence
@@ -354,7 +385,7 @@ class MetricPoseLifting(PoseLifting):
             who = f" (person {person_id})" if self.tracker.options.max_people > 1 else ""  # whose log lines
             self.states[person_id] = PersonState(self.lifter.window_frames, self._smoother, o.one_euro, o.max_gap_s,
                                                  self._model_fps, o.max_knee_backward_deg,
-                                                 self._live_subject, who)  # fmt: skip
+                                                 self._live_subject, who, o.collapse_hold_s)  # fmt: skip
         return self.states[person_id]
 
     def _without_non_finite(self, detections: Detections2D) -> Detections2D:
@@ -384,5 +415,8 @@ class MetricPoseLifting(PoseLifting):
         if self.implausible_poses and not self._reported:
             log.warning("%s given as lost", counted(self.implausible_poses, "implausible pose") + (
                 " was" if self.implausible_poses == 1 else " were"))  # (QA: "1 implausible poses were")
+        if self.collapsed_frames and not self._reported:
+            log.warning("%s with a collapsed 2D skeleton (or within %g s after one) given as lost",
+                        counted(self.collapsed_frames, "frame"), self.options.collapse_hold_s)  # fmt: skip
         self._reported = True
         self.lifter.close()

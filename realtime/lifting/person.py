@@ -21,6 +21,7 @@ from ...engines import skeleton
 from ...engines.camera import solve_root_translation
 from ...engines.joint_limits import mirror_backward_knees
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
+from .collapse import CollapseHold
 from .live_subject import LiveSubjectCalibration, LiveSubjectOptions
 from .smoothing import BoneLengthSmoother, BoneLengthSmootherOptions, OneEuroFilter, OneEuroOptions
 from .upright import UprightCheck
@@ -52,6 +53,7 @@ class PersonState:
         max_knee_backward_deg: float | None = None,
         live_subject: LiveSubjectOptions | None = None,
         who: str = "",
+        collapse_hold_s: float | None = None,
     ) -> None:
         self.window = PoseWindow(PoseWindowOptions(window_frames, model_fps, max_gap_s))
         self.max_knee_backward_deg = max_knee_backward_deg
@@ -62,6 +64,8 @@ class PersonState:
         self.one_euro = OneEuroFilter(one_euro) if one_euro else None
         self.upright = UprightCheck(who)  # a video turned round is said once (upright.py)
         self._state = "warming"
+        #: held while the detector's 2D of the person is collapsed (collapse.py; ``None``: never)
+        self.collapse = None if collapse_hold_s is None else CollapseHold(collapse_hold_s)
 
     def push(self, keypoints_norm: np.ndarray, timestamp_ns: int) -> WindowResult:
         """Add this frame's normalised 2D ``(17, 2)``; returns the window ending with it (a gap
