@@ -117,3 +117,24 @@ def render(camera: Camera, rvec, tvec, board=BOARD, square_m=SQUARE_M, noise: fl
 
 def true_camera(supersample: int = 2) -> Camera:
     return Camera(TRUE_K.copy(), TRUE_DIST.copy(), WIDTH, HEIGHT, supersample)
+
+
+def face_on_photos(folder, count: int = 12, seed: int = 0, size: tuple[int, int] = (1280, 720)):
+    """``count`` PNG photos in ``folder`` of a printed 9x6 board (60 px squares) parallel to the
+    image: only scaled (25-50 % of the width) and moved, as a pinhole camera shows a board that
+    faces it squarely (QA's photos)."""
+    cells = (np.indices((7 * 60, 10 * 60)) // 60).sum(axis=0) % 2  # 7 x 10 squares: 9 x 6 inner corners
+    board = np.pad(np.where(cells == 0, 0, 255).astype(np.uint8), 60, constant_values=255)
+    rng = np.random.default_rng(seed)
+    width, height = size
+    half = np.array([board.shape[1], board.shape[0]]) / 2
+    folder.mkdir()
+    for i in range(count):
+        scale = rng.uniform(0.25, 0.5) * width / board.shape[1]
+        centre = np.array([rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height])
+        placed = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
+        placed[:, 2] = centre - scale * half
+        image = cv2.warpAffine(board, placed, size, flags=cv2.INTER_AREA, borderValue=200).astype(np.float64)
+        image += rng.normal(0.0, 1.0, image.shape)
+        cv2.imwrite(str(folder / f"v{i:02d}.png"), np.clip(np.rint(image), 0, 255).astype(np.uint8))
+    return folder

@@ -53,6 +53,35 @@ def test_errors_are_one_line(tmp_path, capsys, args, message):
     assert re.search(message, err)
 
 
+@pytest.mark.parametrize("flags", [["--fix-k3"], []])
+def test_face_on_photos_are_refused_whatever_the_flags(tmp_path, capsys, flags):
+    """QA: 12 photos of a board parallel to the image, only moved and scaled, calibrated with
+    --fix-k3 to fx 11164 at 1280x720 (a 6.6 degree field of view), exit 0 and no warning: the fit
+    put the board 6-11 m away, where its tilts of up to 5.7 degrees passed the 3 degree minimum. These
+    calibrated so with and without --fix-k3 (fx 10988, exit 0). The depth across the board, which
+    no focal length changes, refuses them, with one message whatever the flags."""
+    from calib_synthetic import face_on_photos
+
+    folder = face_on_photos(tmp_path / "face_on", seed=5)
+    output = tmp_path / "camera.yaml"
+    code = main(["calibrate", "camera", "--images", str(folder), "--board", "9x6", "--square", "0.025",
+                 "-o", str(output), *flags])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not output.exists()
+    assert re.fullmatch(r"posecast: error: the board faces the camera squarely in every view \(the depth across it "
+                        r"is 0\.\d % of its distance at most, 2 views need 4 % or more\): a board parallel to the "
+                        r"image shows no focal length \(the fit's fx \d+ is a guess\); photograph the board tilted "
+                        r"30-45 degrees in several directions, and calibrate again", err[-1])  # fmt: skip
+
+
+def test_tilted_photos_are_calibrated_with_fix_k3_too(image_dir, tmp_path):
+    output = tmp_path / "camera.yaml"
+    assert main(["calibrate", "camera", "--images", str(image_dir), "--board", "9x6", "--square", "0.03",
+                 "-o", str(output), "--fix-k3"]) == 0  # fmt: skip
+    intrinsics = load_intrinsics(output)
+    assert intrinsics.fx == pytest.approx(TRUE_K[0, 0], rel=0.01) and intrinsics.source.endswith("k3 fixed at 0")
+
+
 def _posecast(*argv: str, cwd=None) -> subprocess.CompletedProcess:
     """The real command in its own process, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "posecast.realtime.cli", *argv], capture_output=True, text=True,
