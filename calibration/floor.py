@@ -72,9 +72,8 @@ def feet_seen(confidence: np.ndarray) -> np.ndarray:
 
 
 #: The ankle joint of a standing person is this fraction of their height above the floor
-#: (the Bandai-Namco skeleton the lifter learned its joints from: 0.117 m for an actor whose
-#: posecast height is 1.54 m; the lateral malleolus of anthropometric tables: 0.039).
-ANKLE_HEIGHT_FRACTION = 0.076
+#: (:data:`posecast.engines.skeleton.ANKLE_HEIGHT_FRACTION`, where the limb hold keeps a guessed leg above it).
+ANKLE_HEIGHT_FRACTION = skeleton.ANKLE_HEIGHT_FRACTION
 #: The camera's guess of up when nothing else is known: a level camera (camera axes, y down).
 CAMERA_UP = (0.0, -1.0, 0.0)
 

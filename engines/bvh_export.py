@@ -251,7 +251,8 @@ def joints_to_bvh_pieces(
     rotations = turned.rotations
     if limbs_seen is not None:
         rotations = limb_hold.hold_track(rotations, np.asarray(limbs_seen)[posed], np.asarray(timestamps_ns)[posed],
-                                         limb_hold_options or limb_hold.LimbHoldOptions())  # fmt: skip
+                                         limb_hold_options or limb_hold.LimbHoldOptions(), turned.root_m[:, 1],
+                                         turned.bone_lengths_m)  # fmt: skip
     shown = np.searchsorted(posed, source)  # each frame's source, as a row of `turned`
     pieces = world_bvh_pieces(turned.bone_lengths_m, turned.root_m[shown], lambda part: rotations[shown[part]], fps,
                               frame, chunk_frames)  # fmt: skip

@@ -28,12 +28,22 @@ one frame, a snap). A bone never seen since its person was first
 tracked (a webcam that sees the head and shoulders, the arms below the image from the start) is at
 rest from the first frame if it is an arm: there is no seen pose to hold, and MediaPipe's guess
 there turned the avatar's upper arm up to 22 deg a frame, the forearm 54 (the dance clip cut to
-head and shoulders; README "Drive an avatar"); a leg never seen follows that guess, standing,
-whose feet are on the floor. A person's chain of frames that restarts (their id forgotten
+head and shoulders; README "Drive an avatar"). A leg never seen follows that guess calmed
+(:func:`followed`): a low-pass on the stream's clock with a time constant of
+:attr:`LimbHoldOptions.guess_time_constant_s`, turning at most
+:attr:`LimbHoldOptions.guess_max_speed_deg_s`, and where the pelvis is given above the floor
+(``root_height_m``, ``bone_lengths_m``: the avatar's and the BVH's world) bent as a person sits or
+squats so that its ankle stays a standing ankle's height above the floor (:func:`above_floor`).
+The guess flails (the dance cut to head and shoulders: 21 thigh and shin turns over 90 deg in a
+frame in 4 s) and stands the feet through the floor where the lifter puts the pelvis low (the
+ankle 0.03 m median, 0.15 m at worst below it); its long-term pose is what MediaPipe knows of
+the legs. Not rested straight from the pelvis, as the arms are: a seated person's legs are not
+straight, and straight legs put the ankle 0.38 m median under the floor at a desk (QA). A person's
+chain of frames that restarts (their id forgotten
 after a second or more without them and them back, or frames nobody read) goes on from what was last shown of them
 (:func:`restarted`): an arm unseen then is not "never seen" but holds until ``rest_after_s`` after
 it was lost and eases to rest from where it was; the legs go on so only in the same person's chain,
-someone new's start as never seen.
+someone new's start as never seen, from their own guess.
 Pure numpy and scipy; the state is carried from
 frame to frame as the hinges' twists are (:class:`~posecast.engines.rotations.HingeTwists`).
 """
@@ -56,6 +66,9 @@ LIMB_JOINTS: tuple[int, ...] = tuple(
 )  # fmt: skip
 _LIMB_JOINTS = np.array(LIMB_JOINTS)
 _LIMB_PARENTS = np.array([skeleton.PARENTS[j] for j in LIMB_JOINTS])
+#: Each leg's hip, knee and ankle joints (right, left), and each limb bone's place in LIMB_JOINTS by its end joint.
+_LEG_CHAINS = tuple(tuple(skeleton.JOINT_INDEX[f"{side}_{n}"] for n in ("hip", "knee", "ankle")) for side in "rl")
+_LIMB_INDEX = {joint: k for k, joint in enumerate(LIMB_JOINTS)}
 #: A resting upper arm's angle out from the chest's down axis, degrees: beside the body, clear of the hips.
 REST_ARM_ABDUCTION_DEG = 10.0
 #: The fewest frames an ease takes (back to the live rotation, or to rest): each frame it goes at
@@ -91,8 +104,8 @@ _UPPER_ARMS = np.array([skeleton.JOINT_NAMES[j].endswith("elbow") for j in LIMB_
 #: The bones that relax to rest when lost for long, or never seen: the arms'. A leg seen and then
 #: lost stays held: it says how the person stands or sits, and legs straightened from a seat put
 #: the feet through the floor (review: a pelvis 0.47 m up, the ankle 0.41 m below the floor at
-#: rest); a leg never seen follows MediaPipe's guess, which stands on the floor where straight
-#: legs did not (QA: below a desk's view, a rested ankle 0.38 m median under the assumed floor).
+#: rest); a leg never seen follows MediaPipe's guess, calmed and kept above the floor, where
+#: straight legs were not (QA: below a desk's view, a rested ankle 0.38 m median under the assumed floor).
 _RESTS_WHEN_LOST = np.array([skeleton.JOINT_NAMES[j].endswith(("elbow", "wrist")) for j in LIMB_JOINTS])
 
 
@@ -111,13 +124,22 @@ class LimbHoldOptions:
     one out longer has gone elsewhere, and a raised arm frozen for more than a second looks like a
     fault; ``math.inf``: held for ever); ``rest_ease_s``: seconds over which it turns from the
     held rotation to rest (0.5 s: a relaxed lowering, slower than the about 0.3 s a limp arm
-    takes to drop from level; a half turn goes 12 deg a frame at 30 fps)."""
+    takes to drop from level; a half turn goes 12 deg a frame at 30 fps);
+    ``guess_time_constant_s``: the low-pass a leg never seen follows MediaPipe's guess through
+    (1.0 s: the legs below a desk's view follow their guessed pose of the last second or so, not
+    its flailing; 0: no low-pass); ``guess_max_speed_deg_s``: the fastest such a leg turns, on its
+    parent bone, in degrees a second of the stream's clock (45: a calm seated shift, 1.5 deg a
+    frame at 30 fps; at 90 the dance cut to head and shoulders at 5 fps turned a leg 41 deg in a
+    frame, at 45 21 deg; ``math.inf``: no cap). Bent to clear the floor it turns faster where the
+    pelvis drops (the knees bend with it)."""
 
     edge_margin_fraction: float = 0.02
     min_confidence: float = 0.3
     ease_s: float = 0.2
     rest_after_s: float = 1.0
     rest_ease_s: float = 0.5
+    guess_time_constant_s: float = 1.0
+    guess_max_speed_deg_s: float = 45.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.edge_margin_fraction < 0.5:
@@ -130,6 +152,12 @@ class LimbHoldOptions:
             raise ValueError(f"rest_after_s must be 0 seconds or more (math.inf: never rest), got {self.rest_after_s}")
         if not 0.0 <= self.rest_ease_s <= 10.0:
             raise ValueError(f"rest_ease_s must be in 0..10 seconds, got {self.rest_ease_s}")
+        if not 0.0 <= self.guess_time_constant_s <= 60.0:
+            raise ValueError(f"guess_time_constant_s must be in 0..60 seconds (0: no low-pass), got "
+                             f"{self.guess_time_constant_s}")  # fmt: skip
+        if not 0.0 < self.guess_max_speed_deg_s <= math.inf:
+            raise ValueError(f"guess_max_speed_deg_s must be above 0 degrees a second (math.inf: no cap), got "
+                             f"{self.guess_max_speed_deg_s}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,7 +170,9 @@ class LimbHoldState:
     was lost at and ``lost_ns`` ``(8,)`` the time of its first frame unseen; ``rested`` ``(8,)``
     how far (0..1) it had turned from ``held`` to rest; ``ease_done`` ``(8,)`` how far (0..1) an
     easing bone had turned from ``ease_from`` in its last frame seen; ``lost_frames`` ``(8,)`` the
-    frames it has been unseen in a row (0: seen); ``timestamp_ns``: the frame's time."""
+    frames it has been unseen in a row (0: seen); ``timestamp_ns``: the frame's time; ``followed``
+    ``(8, 4)`` a never-seen leg's guess calmed (:func:`followed`), before it was bent to clear the
+    floor (NaN elsewhere: where a leg starts to be calmed, from its guess; ``None``: from ``sent``)."""
 
     sent: np.ndarray
     seen: np.ndarray
@@ -155,6 +185,7 @@ class LimbHoldState:
     ease_done: np.ndarray
     lost_frames: np.ndarray
     timestamp_ns: int
+    followed: np.ndarray | None = None
 
 
 def joints_seen(keypoints_px: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int],
@@ -219,6 +250,147 @@ def eased(start: np.ndarray, end: np.ndarray, done: np.ndarray) -> np.ndarray:
     return out
 
 
+def followed(sent: np.ndarray, guess: np.ndarray, elapsed_ns: int, time_constant_s: float,
+             max_speed_deg_s: float) -> np.ndarray:  # fmt: skip
+    """``(n, 4)`` rotations ``elapsed_ns`` after they were ``sent`` ``(n, 4)``, on their way to
+    ``guess`` ``(n, 4)``: a first-order low-pass on the stream's clock (each turns ``1 -
+    exp(-dt / time_constant_s)`` of the shortest way, the same motion at any frame rate; 0 s: all
+    of it), at most ``max_speed_deg_s`` times the seconds elapsed (none back in time)."""
+    elapsed_s = max(elapsed_ns, 0) / 1e9
+    share = -math.expm1(-elapsed_s / time_constant_s) if time_constant_s > 0.0 else 1.0
+    most_rad = math.radians(max_speed_deg_s) * elapsed_s if math.isfinite(max_speed_deg_s) else math.inf
+    out = []
+    for start, end in zip(np.asarray(sent, np.float64).tolist(), np.asarray(guess, np.float64).tolist(), strict=True):
+        x, y, z, w = _times(_inverse(start), end)
+        if w < 0.0:  # (the shortest way)
+            x, y, z, w = -x, -y, -z, -w
+        sine = math.sqrt(x * x + y * y + z * z)
+        if sine < 1e-12:
+            out.append(end)
+            continue
+        step_rad = min(2.0 * math.atan2(sine, w) * share, most_rad)
+        out.append(_times(start, _about((x / sine, y / sine, z / sine), step_rad)))
+    return np.array(out, np.float64).reshape(-1, 4)
+
+
+def above_floor(rotations: np.ndarray, guessed: np.ndarray, root_height_m: float,
+                bone_lengths_m: np.ndarray) -> np.ndarray:  # fmt: skip
+    """One frame's local rotations ``(17, 4)`` (world axes, y up, the floor at y = 0, the pelvis
+    ``root_height_m`` above it) with each leg ``guessed`` (thigh and shin, ``(8,)`` in
+    :data:`LIMB_JOINTS` order) whose ankle lies under a standing ankle's height
+    (:data:`~posecast.engines.skeleton.ANKLE_HEIGHT_FRACTION` of the height ``bone_lengths_m``
+    ``(16,)`` give) bent as a person sits or squats: the ankle raised straight up to that height
+    and the knee put where thigh and shin reach it (two-bone inverse kinematics), in the plane the
+    leg bends in, leaning forward by as many metres as the ankle was raised (a straight leg has
+    no plane of its own: its knee goes forward). The ankle just reaches that height, and a leg
+    raised by a millimetre moves a millimetre: no jump where the floor starts or stops to lift
+    it (a thigh swung forward until the ankle cleared the floor swung 73 deg in a frame where the
+    guess had it behind the body). A leg above that height is left as it is. (One quaternion at a
+    time in Python floats: numpy's calls on arrays of 4 cost more than the arithmetic.)"""
+    out = np.array(rotations, np.float64)
+    lengths = np.asarray(bone_lengths_m, np.float64)
+    if not (np.isfinite(out).all() and np.isfinite(lengths).all() and math.isfinite(root_height_m)):
+        return out
+    ankle_m = skeleton.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
+    pelvis = tuple(out[skeleton.ROOT].tolist())
+    ahead = _turned(pelvis, (0.0, 0.0, 1.0))
+    level = math.hypot(ahead[0], ahead[2])
+    forward = (ahead[0] / level, 0.0, ahead[2] / level) if level > 1e-6 else (0.0, 0.0, 1.0)  # laid on the floor
+    for hip, knee, ankle in _LEG_CHAINS:
+        if not (guessed[_LIMB_INDEX[knee]] and guessed[_LIMB_INDEX[ankle]]):
+            continue
+        to_hip = _times(pelvis, tuple(out[hip].tolist()))
+        thigh = _times(to_hip, tuple(out[knee].tolist()))
+        shin = _times(thigh, tuple(out[ankle].tolist()))
+        thigh_m, shin_m = float(lengths[knee - 1]), float(lengths[ankle - 1])
+        hip_y = root_height_m + _turned(to_hip, _REST[hip])[1] * lengths[hip - 1]
+        thigh_v = _scaled(_turned(thigh, _REST[knee]), thigh_m)
+        shin_v = _scaled(_turned(shin, _REST[ankle]), shin_m)
+        raised = ankle_m - (hip_y + thigh_v[1] + shin_v[1])
+        if raised <= 0.0:
+            continue
+        # the ankle's new place from the hip, within the legs' reach
+        target = (thigh_v[0] + shin_v[0], thigh_v[1] + shin_v[1] + raised, thigh_v[2] + shin_v[2])
+        reach = _norm(target)
+        if reach < 1e-9:
+            continue
+        along = _scaled(target, 1.0 / reach)
+        reach = min(max(reach, abs(thigh_m - shin_m) + 1e-9), thigh_m + shin_m)
+        target = _scaled(along, reach)
+        # the knee: in the leg's plane of bend, leaning forward by the metres raised
+        pole = _plus(_across(thigh_v, along), _scaled(_across(forward, along), raised))
+        if _norm(pole) < 1e-12:
+            continue
+        out_of_line = _scaled(pole, 1.0 / _norm(pole))
+        to_knee = (thigh_m * thigh_m - shin_m * shin_m + reach * reach) / (2.0 * reach)
+        knee_v = _plus(_scaled(along, to_knee), _scaled(out_of_line, math.sqrt(max(thigh_m**2 - to_knee**2, 0.0))))
+        shin_to = _plus(target, _scaled(knee_v, -1.0))
+        thigh = _times(_from_to(thigh_v, knee_v), thigh)
+        shin = _times(_from_to(shin_v, shin_to), shin)
+        out[knee] = _times(_inverse(to_hip), thigh)
+        out[ankle] = _times(_inverse(thigh), shin)
+    return out
+
+
+Quat = tuple[float, float, float, float]
+Vec = tuple[float, float, float]
+_REST = [tuple(direction.tolist()) for direction in REST_DIRECTIONS]
+
+
+def _times(a: Quat, b: Quat) -> Quat:
+    """The quaternion product ``a · b`` (x, y, z, w)."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz)  # fmt: skip
+
+
+def _inverse(q: Quat) -> Quat:
+    return (-q[0], -q[1], -q[2], q[3])
+
+
+def _turned(q: Quat, v: Vec) -> Vec:
+    """Vector ``v`` turned by the unit quaternion ``q``."""
+    x, y, z, w = q
+    tx, ty, tz = 2.0 * (y * v[2] - z * v[1]), 2.0 * (z * v[0] - x * v[2]), 2.0 * (x * v[1] - y * v[0])
+    return (v[0] + w * tx + y * tz - z * ty, v[1] + w * ty + z * tx - x * tz, v[2] + w * tz + x * ty - y * tx)
+
+
+def _about(axis: Vec, angle_rad: float) -> Quat:
+    """The turn by ``angle_rad`` about the unit ``axis``."""
+    sine = math.sin(angle_rad / 2.0)
+    return (axis[0] * sine, axis[1] * sine, axis[2] * sine, math.cos(angle_rad / 2.0))
+
+
+def _from_to(a: Vec, b: Vec) -> Quat:
+    """The least turn taking the direction of ``a`` to that of ``b`` (neither zero)."""
+    a, b = _scaled(a, 1.0 / _norm(a)), _scaled(b, 1.0 / _norm(b))
+    x, y, z = a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]
+    w = 1.0 + a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+    if w < 1e-12:  # (opposite: half a turn about any axis across them)
+        x, y, z = (0.0, -a[2], a[1]) if abs(a[0]) < 0.9 else (a[2], 0.0, -a[0])
+    size = math.sqrt(x * x + y * y + z * z + w * w)
+    return (x / size, y / size, z / size, w / size)
+
+
+def _scaled(v: Vec, k: float) -> Vec:
+    return (v[0] * k, v[1] * k, v[2] * k)
+
+
+def _plus(a: Vec, b: Vec) -> Vec:
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+
+
+def _norm(v: Vec) -> float:
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+
+
+def _across(v: Vec, unit: Vec) -> Vec:
+    """``v`` less its part along the unit vector ``unit``."""
+    along = v[0] * unit[0] + v[1] * unit[1] + v[2] * unit[2]
+    return (v[0] - along * unit[0], v[1] - along * unit[1], v[2] - along * unit[2])
+
+
 def _fraction(elapsed_ns: np.ndarray, duration_s: float) -> np.ndarray:
     """``elapsed_ns`` as a fraction (0..1) of ``duration_s`` (0 s: done at once)."""
     if duration_s <= 0.0:
@@ -235,10 +407,14 @@ def _ease_step(elapsed_ns: np.ndarray, duration_s: float, done_before: np.ndarra
 
 
 def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int, state: LimbHoldState | None,
-               options: LimbHoldOptions) -> tuple[np.ndarray, LimbHoldState]:  # fmt: skip
-    """One frame's local rotations ``(17, 4)`` with the unseen limb bones held or resting and those
-    seen again eased (module docstring), and the state for the next frame. ``bones_seen`` ``(8,)``
-    (:func:`limb_bones_seen`); ``state``: the last frame's (``None``: the person's first)."""
+               options: LimbHoldOptions, root_height_m: float | None = None,
+               bone_lengths_m: np.ndarray | None = None) -> tuple[np.ndarray, LimbHoldState]:  # fmt: skip
+    """One frame's local rotations ``(17, 4)`` with the unseen limb bones held or resting, the legs
+    never seen calmed, and those seen again eased (module docstring), and the state for the next
+    frame. ``bones_seen`` ``(8,)`` (:func:`limb_bones_seen`); ``state``: the last frame's
+    (``None``: the person's first); ``root_height_m`` (the pelvis above the floor, the rotations
+    in the world's axes, y up) and ``bone_lengths_m`` ``(16,)``: keep the legs never seen above
+    the floor (:func:`above_floor`; ``None``: not kept)."""
     out = np.array(rotations, dtype=np.float64)
     live = out[_LIMB_JOINTS]
     seen = np.asarray(bones_seen, bool)
@@ -257,8 +433,27 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
                                             state.rested) if math.isfinite(options.rest_after_s) else 0.0)  # fmt: skip
     rested[~_RESTS_WHEN_LOST] = 0.0  # a leg seen before is held
     never = ~seen & (~ever_seen | ~np.isfinite(held).all(axis=1))  # nothing seen to hold
-    rested[never & _RESTS_WHEN_LOST] = 1.0  # an arm at rest; a leg follows the guess (it stands on the floor)
+    rested[never & _RESTS_WHEN_LOST] = 1.0  # an arm at rest; a leg follows the guess, calmed (below)
     sent = np.where((~seen & ~never & (rested == 0.0))[:, None], held, live)
+    # a leg never seen: the guess, calmed, and bent where it would go through the floor (module docstring)
+    guessed = never & ~_RESTS_WHEN_LOST
+    follow = None  # (no leg never seen: nothing calmed)
+    if guessed.any() and (guessed := guessed & np.isfinite(live).all(axis=1)).any():  # (first frame: the guess)
+        follow = np.full((count, 4), np.nan)
+        elapsed_ns = timestamp_ns - state.timestamp_ns
+        follow[guessed] = live[guessed]
+        before = state.sent if state.followed is None else state.followed
+        going = guessed & np.isfinite(before).all(axis=1)  # the guess calmed
+        follow[going] = followed(before[going], live[going], elapsed_ns, options.guess_time_constant_s,
+                                 options.guess_max_speed_deg_s)  # fmt: skip
+        sent[guessed] = follow[guessed]
+        # what is sent turns to that at the same speed at most (where the floor bent it, it comes
+        # back no faster), and is bent to clear the floor at once
+        going &= np.isfinite(state.sent).all(axis=1)
+        sent[going] = followed(state.sent[going], follow[going], elapsed_ns, 0.0, options.guess_max_speed_deg_s)
+        if root_height_m is not None and bone_lengths_m is not None:
+            out[_LIMB_JOINTS] = sent
+            sent = above_floor(out, guessed, root_height_m, bone_lengths_m)[_LIMB_JOINTS]
     resting = ~seen & (rested > 0.0)
     if resting.any():  # (the rest follows the chest and pelvis: made each frame, only while needed)
         start = np.where(np.isfinite(held), held, 0.0)[resting]
@@ -290,7 +485,7 @@ def hold_limbs(rotations: np.ndarray, bones_seen: np.ndarray, timestamp_ns: int,
     out[_LIMB_JOINTS] = sent
     lost_frames = np.where(seen, 0, state.lost_frames + 1)
     return out, LimbHoldState(sent, seen, ever_seen, ease_from, ease_start_ns, held, lost_ns, rested, ease_done,
-                              lost_frames, timestamp_ns)  # fmt: skip
+                              lost_frames, timestamp_ns, follow)  # fmt: skip
 
 
 def restarted(shown: LimbHoldState, timestamp_ns: int, options: LimbHoldOptions,
@@ -305,8 +500,9 @@ def restarted(shown: LimbHoldState, timestamp_ns: int, options: LimbHoldOptions,
     rest in one frame, its first as if never seen: 147 deg on the dance clip; and rested as if lost
     ``rest_after_s`` ago, early after a short restart); with ``rest_after_s`` inf it holds. A bone
     seen eases back from what was shown; an arm never seen stays so (at rest). The legs start as
-    never seen (they follow the guess until seen) unless ``keep_legs`` (the chain is the same
-    person's, restarted after frames nobody read): a leg held from another person's chain says
+    never seen (they follow the guess, calmed, from this frame's guess on, until seen) unless
+    ``keep_legs`` (the chain is the same person's, restarted after frames nobody read: the legs
+    held, or calmed on from their calmed guess): a leg held from another person's chain says
     nothing of this body (review: a newcomer standing with the legs below the image kept the seat
     of the person forgotten before them, 90 deg off, for as long as the legs stayed out)."""
     count = len(LIMB_JOINTS)
@@ -317,30 +513,38 @@ def restarted(shown: LimbHoldState, timestamp_ns: int, options: LimbHoldOptions,
     if options.rest_after_s <= 1e9:
         lost_at_ns = np.maximum(lost_at_ns, timestamp_ns - round(options.rest_after_s * 1e9))
     ever_seen = np.array(shown.ever_seen, bool) & (keep_legs | _RESTS_WHEN_LOST)
+    # someone new's legs start from their own guess, as in their first frame (NaN: none calmed yet)
+    followed = shown.followed if keep_legs else np.full((count, 4), np.nan)
     return LimbHoldState(sent, np.zeros(count, bool), ever_seen, np.full((count, 4), np.nan),
                          np.zeros(count, np.int64), sent.copy(), lost_at_ns, np.zeros(count), np.zeros(count),
-                         np.zeros(count, np.int64), timestamp_ns)  # fmt: skip
+                         np.zeros(count, np.int64), timestamp_ns, followed)  # fmt: skip
 
 
-def hold_track(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,
-               options: LimbHoldOptions) -> np.ndarray:  # fmt: skip
+def hold_track(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray, options: LimbHoldOptions,
+               root_heights_m: np.ndarray | None = None,
+               bone_lengths_m: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """:func:`hold_limbs` over one person's frames in order (a recorded take's, for its BVH): the
     local rotations ``(F, 17, 4)`` with the unseen limb bones held, resting and eased back as
-    ``options`` say, for each frame's ``bones_seen`` ``(F, 8)`` at ``timestamps_ns`` ``(F,)``."""
+    ``options`` say, for each frame's ``bones_seen`` ``(F, 8)`` at ``timestamps_ns`` ``(F,)``;
+    the pelvis ``root_heights_m`` ``(F,)`` above the floor and the bone lengths ``(16,)`` keep the
+    legs never seen above it (``None``: not kept)."""
     out = np.array(rotations, dtype=np.float64)
-    hold_track_in_place(out, bones_seen, timestamps_ns, options)
+    hold_track_in_place(out, bones_seen, timestamps_ns, options, root_heights_m, bone_lengths_m)
     return out
 
 
 def hold_track_in_place(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,
-                        options: LimbHoldOptions) -> np.ndarray:  # fmt: skip
+                        options: LimbHoldOptions, root_heights_m: np.ndarray | None = None,
+                        bone_lengths_m: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """:func:`hold_track` on ``rotations`` ``(F, 17, 4)`` float64 itself (a take's, 544 bytes a
     frame, not copied); returns ``(F, 8)`` the limb bones it turned from the rotation given
-    (held, resting or easing back), in :data:`LIMB_JOINTS` order."""
+    (held, resting, easing back, or a leg never seen calmed), in :data:`LIMB_JOINTS` order."""
     turned = np.zeros((len(rotations), len(LIMB_JOINTS)), bool)
     state = None
     for i in range(len(rotations)):
         given = rotations[i, _LIMB_JOINTS]  # (a copy)
-        rotations[i], state = hold_limbs(rotations[i], bones_seen[i], int(timestamps_ns[i]), state, options)
+        root_m = None if root_heights_m is None else float(root_heights_m[i])
+        rotations[i], state = hold_limbs(rotations[i], bones_seen[i], int(timestamps_ns[i]), state, options, root_m,
+                                         bone_lengths_m)  # fmt: skip
         turned[i] = (rotations[i, _LIMB_JOINTS] != given).any(axis=-1)
     return turned

@@ -22,7 +22,8 @@ output (the floor in the meta, root height and contacts in the poses) and the av
 A limb the 2D detector does not see (:mod:`posecast.engines.limb_hold`: a joint outside the image
 or near its edge, or scored under the lifting's ``min_joint_confidence``; an arm out at a side of a
 webcam's view) keeps its last seen rotation in :attr:`AvatarPerson.bones` (an arm relaxes to rest,
-hanging, when it stays out over 1 s or was never seen; a leg never seen follows the guess), and
+hanging, when it stays out over 1 s or was never seen; a leg never seen follows the guess through a
+1 s low-pass at 45 deg/s at most, bent to keep its ankle above the floor), and
 eases back to the
 lifted one over 0.2 s when seen again (``limb_hold``; the lifter's guess there swung the avatar's
 arm 165 deg in a frame, QA); :attr:`AvatarPerson.posed_joints_world_m` are the joints so posed,
@@ -33,7 +34,7 @@ last made for them (:func:`~posecast.engines.limb_hold.restarted`): an arm unsee
 until 1 s after it was lost and turns to rest over 0.5 s from where the avatar showed it, where it
 was put at rest in one frame as if never seen (147 deg on the dance clip). The legs go on so only
 in the same person's chain (frames unread): someone new starts with the legs never seen, following
-the guess until seen, where they kept the seat of the person forgotten before them.
+their own guess, calmed, until seen, where they kept the seat of the person forgotten before them.
 
 When the floor changes (found from the feet, each provisional floor, fixed) the people reach it
 over :data:`~posecast.calibration.ground.FLOOR_EASE_S` (:class:`~posecast.calibration.ground.
@@ -188,7 +189,8 @@ class AvatarPerson:
                 else:  # the person's first frame
                     held = None
                 local, self._limbs = limb_hold.hold_limbs(bones.rotations[0], view.bones_seen(), self.timestamp_ns,
-                                                          held, view.options)  # fmt: skip
+                                                          held, view.options, self.root_height_m,
+                                                          bones.bone_lengths_m)  # fmt: skip
                 if shown is not None and (shown.limbs is None or shown.timestamp_ns < self.timestamp_ns):
                     shown.limbs, shown.timestamp_ns, shown.person_id = self._limbs, self.timestamp_ns, self.person_id
                 bones = dataclasses.replace(bones, rotations=local[None])

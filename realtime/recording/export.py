@@ -104,7 +104,8 @@ class BVHExport:
     #: gaps longer than :data:`MAX_HELD_S` held for that long only, and the seconds left out
     gaps_shortened: int = 0
     shortened_s: float = 0.0
-    #: recorded frames with a pose in which a limb out of view is held (or rests, or eases back)
+    #: recorded frames with a pose in which a limb out of view is held (or rests, eases back, or is a
+    #: leg never seen, calmed)
     limb_held: int = 0
 
     def summary(self) -> str:
@@ -342,7 +343,8 @@ def keyframes(joints_world: np.ndarray, ear_lines: np.ndarray, rows: np.ndarray,
     pose = rot.take_pose(_rows(joints_world, rows), lengths_m, _rows(ear_lines, rows), chunk_frames)
     if limbs is None:
         return Keyframes(np.flatnonzero(rows), pose, None)
-    held_bones = limb_hold.hold_track_in_place(pose.rotations, limbs[rows], stamps_ns, limb_hold_options)
+    held_bones = limb_hold.hold_track_in_place(pose.rotations, limbs[rows], stamps_ns, limb_hold_options,
+                                               pose.root_m[:, 1], pose.bone_lengths_m)  # fmt: skip
     return Keyframes(np.flatnonzero(rows), pose, held_bones)
 
 

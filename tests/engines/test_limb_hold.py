@@ -202,17 +202,23 @@ def test_a_limb_that_rested_while_lost_does_not_carry_on_the_ease_it_was_lost_in
     assert sent[6:] == pytest.approx([REST_DEG, REST_DEG + 10.0 / 15])
 
 
-def test_a_leg_seen_and_then_lost_stays_held_and_one_never_seen_follows_the_guess() -> None:
+def turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Degrees between rotations ``a`` and ``b`` ``(..., 4)``."""
+    return np.degrees((Rotation.from_quat(a).inv() * Rotation.from_quat(b)).magnitude())
+
+
+def test_a_leg_seen_and_then_lost_stays_held_and_one_never_seen_follows_the_guess_calmly() -> None:
     """A seated person's legs lost below a desk's view keep their bend: straightened to rest from
     the seat they put the feet through the floor (review: 0.41 m below it, the pelvis 0.47 m up).
-    A leg never seen follows MediaPipe's guess, standing on the floor (QA: rested straight under a
-    desk's view, the ankle was 0.38 m median below the assumed floor). The right leg is seen bent
-    for a frame and lost for 3 s; the left is never seen."""
+    A leg never seen follows MediaPipe's guess calmly: through a 1 s low-pass at 45 deg/s at most
+    (it followed the guess as it came, which swung the dance's thighs up to 175 deg a frame below
+    a desk's view). The right leg is seen bent for a frame and lost for 3 s; the left is never
+    seen, its guess bent 10 to 16 degrees and back every 7 frames."""
     thigh, shin = (limb_hold.LIMB_JOINTS.index(J[name]) for name in ("r_knee", "r_ankle"))
     seated = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
     seated[J["r_knee"]] = Rotation.from_euler("x", 90, degrees=True).as_quat()  # thigh forward
     seated[J["r_ankle"]] = Rotation.from_euler("x", -90, degrees=True).as_quat()  # shin down
-    state = None
+    state, left = None, []
     for i in range(91):
         bones = np.zeros(8, bool)
         bones[[thigh, shin]] = i == 0
@@ -220,8 +226,124 @@ def test_a_leg_seen_and_then_lost_stays_held_and_one_never_seen_follows_the_gues
         guess[[J["l_knee"], J["r_knee"]]] = Rotation.from_euler("x", 10 + i % 7, degrees=True).as_quat()
         given = seated if i == 0 else guess
         out, state = limb_hold.hold_limbs(given, bones, i * FRAME_NS, state, OPTIONS)
-        np.testing.assert_allclose(out[[J["l_knee"], J["l_ankle"]]], given[[J["l_knee"], J["l_ankle"]]], atol=1e-9)
+        np.testing.assert_allclose(out[J["l_ankle"]], given[J["l_ankle"]], atol=1e-12)  # (its guess: straight)
+        left.append(out[J["l_knee"]])
     np.testing.assert_allclose(out[[J["r_knee"], J["r_ankle"]]], seated[[J["r_knee"], J["r_ankle"]]], atol=1e-9)
+    left = np.array(left)
+    np.testing.assert_allclose(left[0], seated[J["l_knee"]], atol=1e-12)  # (the first frame: as given)
+    assert turn_deg(left[:-1], left[1:]).max() <= 45.0 / 30 + 1e-6  # the guess jumped 6 degrees a frame
+    bent = np.degrees(Rotation.from_quat(left).as_euler("xyz")[:, 0])
+    assert bent[-10:].min() > 11.5 and bent[-10:].max() < 14.0  # closing in on the guess's mean, 13 degrees
+    assert np.ptp(bent[-30:]) < 1.5  # (the guess: 6 degrees)
+
+
+@pytest.mark.parametrize("fps", [5, 15, 30, 60])
+def test_a_leg_never_seen_turns_to_a_new_guess_alike_at_any_frame_rate(fps: int) -> None:
+    """The guess of a leg never seen turns from straight to 120 degrees and stays: the leg follows
+    at 45 deg/s, then closes in with a 1 s time constant, the same at 5, 15, 30 and 60 fps (at each
+    0.2 s within 0.5 degrees of the curve at 1 kHz), on the stream's clock."""
+    thigh = limb_hold.LIMB_JOINTS.index(J["l_knee"])
+
+    def run_at(rate: float) -> np.ndarray:
+        state, sent = None, []
+        for i in range(int(6 * rate) + 1):
+            guess = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
+            guess[J["l_knee"]] = Rotation.from_euler("x", 0 if i == 0 else 120, degrees=True).as_quat()
+            bones = np.ones(8, bool)
+            bones[thigh] = False
+            out, state = limb_hold.hold_limbs(guess, bones, round(i * 1e9 / rate), state, OPTIONS)
+            sent.append(np.degrees(Rotation.from_quat(out[J["l_knee"]]).magnitude()))
+        return np.array(sent)
+
+    sent, fine = run_at(fps), run_at(1000.0)
+    steps = np.diff(sent)
+    assert steps.min() >= -1e-6 and steps.max() <= 45.0 / fps + 1e-6  # at 45 deg/s at most, never back
+    every = np.arange(0, 6 * fps + 1, fps // 5)  # each 0.2 s
+    np.testing.assert_allclose(sent[every], fine[every * 1000 // fps], atol=0.5)
+    assert sent[fps] == pytest.approx(45.0, abs=0.5)  # 45 degrees in the first second
+    assert 115.0 < sent[-1] < 120.0  # closing in
+
+
+def test_a_leg_never_seen_eases_to_the_lifted_one_when_seen() -> None:
+    """A leg never seen, calmed away from its flailing guess, seen at last: it turns from where it
+    is to the lifted rotation over ``ease_s`` (0.2 s, 6 frames at 30 fps) at an even pace, the
+    limbs' own ease back, then follows it."""
+    thigh = limb_hold.LIMB_JOINTS.index(J["r_knee"])
+    state, sent = None, []
+    for i in range(40):
+        given = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
+        seen = i >= 30
+        degrees = 40.0 if seen else (170.0 if i % 2 else -60.0)  # the guess flails; the leg, seen, is at 40
+        given[J["r_knee"]] = Rotation.from_euler("x", degrees, degrees=True).as_quat()
+        bones = np.ones(8, bool)
+        bones[thigh] = seen
+        out, state = limb_hold.hold_limbs(given, bones, i * FRAME_NS, state, OPTIONS)
+        sent.append(out[J["r_knee"]])
+    sent, live = np.array(sent), Rotation.from_euler("x", 40, degrees=True).as_quat()
+    assert turn_deg(sent[:29], sent[1:30]).max() <= 1.5 + 1e-6  # calmed (the guess: 130 degrees a frame)
+    start = sent[29]
+    assert turn_deg(start, live) > 20.0
+    expected = limb_hold.eased(np.repeat(start[None], 7, 0), np.repeat(live[None], 7, 0), np.arange(7) / 6)
+    np.testing.assert_allclose(turn_deg(sent[30:37], expected), 0.0, atol=1e-4)
+    np.testing.assert_allclose(turn_deg(sent[36:], live), 0.0, atol=1e-4)
+
+
+def standing(root_m: float, knee_deg: float = 0.0, thigh_deg: float = 0.0) -> np.ndarray:
+    """Local rotations ``(17, 4)`` of an upright T-pose whose thighs are turned ``thigh_deg``
+    forward and knees bent ``knee_deg`` (world axes: the person faces +z)."""
+    quats = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
+    for side in "lr":
+        quats[J[f"{side}_knee"]] = Rotation.from_euler("x", -thigh_deg, degrees=True).as_quat()
+        quats[J[f"{side}_ankle"]] = Rotation.from_euler("x", knee_deg, degrees=True).as_quat()
+    return quats
+
+
+def posed_joints(local: np.ndarray, root_m: float, lengths: np.ndarray) -> np.ndarray:
+    return rotations.forward_kinematics(np.array([[0.0, root_m, 0.0]]), local[None], lengths)[0]
+
+
+@pytest.mark.parametrize("thigh_deg, knee_deg", [(0.0, 0.0), (10.0, 25.0), (-30.0, 20.0)])
+def test_a_leg_never_seen_bends_to_keep_its_ankle_above_the_floor(thigh_deg: float, knee_deg: float) -> None:
+    """The lifter puts a desk's pelvis too low for its standing guess of the legs (the dance cut to
+    head and shoulders: the ankles 0.03 m median, 0.15 m at worst under the floor). Given the
+    pelvis's height, a leg never seen bends as a person sits or squats: its ankle raised straight
+    up to a standing ankle's height (0.076 of the body's), the knee forward, the bones' lengths
+    kept; a leg seen stays as lifted, through the floor or not; one above that height is left."""
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    ankle_m = 0.076 * skeleton.height_from_bone_lengths(lengths)
+    given = standing(0.0, knee_deg, thigh_deg)
+    rest = posed_joints(given, 0.0, lengths)
+    root_m = ankle_m - rest[J["l_ankle"], 1] - 0.2  # the ankles 0.2 m too low
+    unseen_left = np.ones(8, bool)
+    unseen_left[[limb_hold.LIMB_JOINTS.index(J["l_knee"]), limb_hold.LIMB_JOINTS.index(J["l_ankle"])]] = False
+    out, _ = limb_hold.hold_limbs(given, unseen_left, 0, None, OPTIONS, root_m, lengths)
+    joints, lifted = posed_joints(out, root_m, lengths), posed_joints(given, root_m, lengths)
+    assert joints[J["l_ankle"], 1] == pytest.approx(ankle_m, abs=1e-9)  # on the floor
+    assert joints[J["r_ankle"], 1] == pytest.approx(ankle_m - 0.2, abs=1e-9)  # seen: as lifted
+    np.testing.assert_allclose(out[[J["r_knee"], J["r_ankle"]]], given[[J["r_knee"], J["r_ankle"]]], atol=1e-12)
+    # straight up: the ankle over where it was, the knee out forward
+    np.testing.assert_allclose(joints[J["l_ankle"], [0, 2]], lifted[J["l_ankle"], [0, 2]], atol=1e-9)
+    assert joints[J["l_knee"], 2] > lifted[J["l_knee"], 2] + 0.1
+    high, _ = limb_hold.hold_limbs(given, unseen_left, 0, None, OPTIONS, root_m + 0.25, lengths)
+    np.testing.assert_allclose(high, given, atol=1e-12)  # above the floor: as guessed
+
+
+def test_a_leg_bent_to_clear_the_floor_moves_no_faster_than_the_pelvis() -> None:
+    """The pelvis sinking through the height where the floor starts to lift the ankle, 1 mm at a
+    time: the leg turns a little each step, no jump. Swinging the thigh forward until the ankle
+    cleared the floor turned a thigh guessed behind the body 73 degrees in a frame (the dance cut
+    to head and shoulders at 60 fps), where the floor released it."""
+    lengths = skeleton.bone_lengths_from_height(1.70)
+    ankle_m = 0.076 * skeleton.height_from_bone_lengths(lengths)
+    given = standing(0.0, 40.0, -30.0)  # the thigh behind the body, the knee bent
+    release_m = ankle_m - posed_joints(given, 0.0, lengths)[J["l_ankle"], 1]
+    unseen = np.zeros(8, bool)
+    sent = [limb_hold.hold_limbs(given, unseen, 0, None, OPTIONS, release_m + mm / 1000, lengths)[0]
+            for mm in range(10, -11, -1)]  # fmt: skip
+    sent = np.array(sent)[:, [J["l_knee"], J["l_ankle"]]]
+    np.testing.assert_allclose(sent[:11], np.broadcast_to(given[[J["l_knee"], J["l_ankle"]]], sent[:11].shape),
+                               atol=1e-9)  # fmt: skip
+    assert turn_deg(sent[:-1], sent[1:]).max() < 1.0
 
 
 def test_a_restarted_chain_goes_on_from_what_was_last_shown() -> None:
@@ -270,8 +392,9 @@ def test_a_restart_soon_after_an_arm_was_lost_holds_it_until_rest_after_s_from_t
 
 def test_a_restarted_chain_starts_with_the_legs_never_seen_unless_it_is_the_same_persons() -> None:
     """The last frame shown: the right leg seen bent (a seat). Someone new's chain: their unseen
-    leg follows the guess (the seat says nothing of their body); the same person's (frames
-    unread): held."""
+    leg follows their own guess, calmed from its first frame (the seat says nothing of their
+    body: it was kept 90 degrees off for as long as the legs stayed out); the same person's
+    (frames unread): held."""
     thigh = limb_hold.LIMB_JOINTS.index(J["r_knee"])
     seated = np.tile([0.0, 0.0, 0.0, 1.0], (17, 1))
     seated[J["r_knee"]] = Rotation.from_euler("x", 90, degrees=True).as_quat()
@@ -280,14 +403,20 @@ def test_a_restarted_chain_starts_with_the_legs_never_seen_unless_it_is_the_same
     _, shown = limb_hold.hold_limbs(seated, np.ones(8, bool), 0, None, OPTIONS)
     unseen = np.ones(8, bool)
     unseen[thigh] = False
-    for same_person, expected in ((False, guess), (True, seated)):
-        if same_person:
-            state = limb_hold.restarted(shown, 2 * 10**9, OPTIONS, keep_legs=True)
-        else:  # (the default)
-            state = limb_hold.restarted(shown, 2 * 10**9, OPTIONS)
-        for i in range(60):
-            out, state = limb_hold.hold_limbs(guess, unseen, 2 * 10**9 + i * FRAME_NS, state, OPTIONS)
-            np.testing.assert_allclose(out[J["r_knee"]], expected[J["r_knee"]], atol=1e-12)
+    state = limb_hold.restarted(shown, 2 * 10**9, OPTIONS, keep_legs=True)
+    for i in range(60):
+        out, state = limb_hold.hold_limbs(guess, unseen, 2 * 10**9 + i * FRAME_NS, state, OPTIONS)
+        np.testing.assert_allclose(out[J["r_knee"]], seated[J["r_knee"]], atol=1e-12)
+    state, sent = limb_hold.restarted(shown, 2 * 10**9, OPTIONS), []  # (the default: someone new)
+    for i in range(60):
+        bent = Rotation.from_euler("x", 5 + 20 * (i == 30), degrees=True).as_quat()  # one frame off by 20
+        given = guess.copy()
+        given[J["r_knee"]] = bent
+        out, state = limb_hold.hold_limbs(given, unseen, 2 * 10**9 + i * FRAME_NS, state, OPTIONS)
+        sent.append(out[J["r_knee"]])
+    sent = np.array(sent)
+    np.testing.assert_allclose(turn_deg(sent[:30], guess[J["r_knee"]]), 0.0, atol=1e-6)  # their own guess
+    assert 0.0 < turn_deg(sent[30], guess[J["r_knee"]]) <= 1.5 + 1e-6  # calmed
 
 
 def test_rest_after_s_inf_holds_for_ever() -> None:
@@ -363,7 +492,9 @@ def test_the_bvh_export_rests_an_arm_out_of_view_for_3_s(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("field, value", [("edge_margin_fraction", 0.5), ("min_confidence", 1.5), ("ease_s", -1.0),
                                           ("rest_after_s", -0.1), ("rest_after_s", math.nan), ("rest_ease_s", -1.0),
-                                          ("rest_ease_s", 11.0)])  # fmt: skip
+                                          ("rest_ease_s", 11.0), ("guess_time_constant_s", -1.0),
+                                          ("guess_time_constant_s", math.nan), ("guess_max_speed_deg_s", 0.0),
+                                          ("guess_max_speed_deg_s", math.nan)])  # fmt: skip
 def test_bad_options_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         limb_hold.LimbHoldOptions(**{field: value})
