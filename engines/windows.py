@@ -71,8 +71,8 @@ class WindowProcess:
     1 with its own line, from inside OpenCV, where nothing can catch it (a run's recording was left a
     ``.part``, its video a hidden temporary file, no statistics written). Here only the window's
     process ends, and :attr:`ended` says why: the caller finishes its own work. :attr:`stop_requested`:
-    q or Esc was pressed, or the window closed by its button. Any thread may use it: the window's Qt
-    runs on the main thread of its own process."""
+    q or Esc was pressed, or the window closed by its button. Made by the first :meth:`show`'s caller
+    on the process's main thread or not: the window's Qt runs on its own process's main thread."""
 
     def __init__(self, title: str) -> None:
         self.title = title
