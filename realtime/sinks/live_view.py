@@ -10,11 +10,9 @@ the image, the colour legend under the panel (so no text hides the person). It c
 image in a window (``show``) and write an annotated video (``output_path``; the codec follows
 the file name, :mod:`posecast.realtime.sinks.video_file`). Drawing uses OpenCV only.
 
-Stopping: with ``show`` the window is shown by a process of its own
-(:class:`~posecast.engines.windows.WindowProcess`); ``q``, Esc or closing the window sets
-:attr:`LiveView.stop_requested`, which the pipeline checks to end the run cleanly. So does the
-display going away (which ends that process, not this one): :meth:`LiveView.close` then raises
-:class:`DisplayLostError`, once the video is finished.
+Stopping: with ``show`` the view polls the keyboard once per frame (``cv2.waitKey(1)``); ``q``,
+Esc or closing the window sets :attr:`LiveView.stop_requested`, which the pipeline checks to
+end the run cleanly.
 """
 
 from __future__ import annotations
@@ -32,8 +30,8 @@ from ...engines import skeleton
 from ...engines.errors import PosecastError
 from ...engines.fileio import output_file_problem
 from ...engines.media import display_problem
-from ...engines.windows import WindowProcess
-from ..errors import OptionsError, SourceLostError
+from ...engines.windows import close_window, open_window, window_closed
+from ..errors import OptionsError
 from .video_file import VideoFileError, VideoWriter, check_video_path, open_video
 
 log = logging.getLogger(__name__)
@@ -53,14 +51,6 @@ _FOOT_BELOW_ANKLE_M = 0.07
 
 class ViewError(PosecastError):
     """The live view cannot show its window or write its video."""
-
-
-class DisplayLostError(ViewError):
-    """The window's display went away during the run (the X server stopped, the window was killed):
-    the run stopped there with its outputs finished. The CLI exits as for a camera lost for good
-    (:data:`~posecast.realtime.errors.EXIT_SOURCE_LOST`, 75: a device that went away, try again later)."""
-
-    exit_status = SourceLostError.exit_status
 
 
 @dataclass(frozen=True)
@@ -105,8 +95,7 @@ class LiveView:
                                 "another output path")  # fmt: skip
         self._writer: VideoWriter | None = None
         self._writer_size: tuple[int, int] | None = None
-        self._window: WindowProcess | None = None
-        self._display_lost: str | None = None  # why the window's process ended, once that stopped the run
+        self._window_open = False
         self._frames = 0
         self._written = 0
         self._video_failed = False
@@ -322,36 +311,30 @@ class LiveView:
         self._written += 1
 
     def _show(self, canvas: np.ndarray) -> None:
-        if self._window is None:
-            self._window = WindowProcess(self.options.window_title)
-        if self._window.ended is not None:  # the display went away: the run stops, its outputs finished
-            self._display_lost = self._display_lost or self._window.ended
+        title = self.options.window_title
+        if self._window_open and window_closed(title):  # the user closed it
             self.stop_requested = True
             return
-        if self._window.stop_requested:  # q, Esc or its close button
+        if not self._window_open:
+            open_window(title, canvas.shape[1], canvas.shape[0])
+        cv2.imshow(title, canvas)
+        self._window_open = True
+        key = cv2.waitKey(1) & 0xFF
+        if key in (ord("q"), 27):
             self.stop_requested = True
-            return
-        self._window.show(canvas)
 
     def close(self) -> None:
-        """Finish the video file and close the window; :class:`DisplayLostError` after, where the
-        display went away and that stopped the run."""
-        try:
-            if self._writer is not None:
-                writer, self._writer = self._writer, None
-                writer.close()  # renames the finished file into place (or, after a failed write, removes it)
-                if not self._video_failed:  # (QA: "wrote 116 frames to …" came before the error saying nothing was)
-                    plays = "plays in web browsers" if writer.browser_playable else "does not play in web browsers"
-                    log.info("wrote %d frames to %s (%s, %.4g fps; %s)", self._written, self.options.output_path,
-                             writer.codec, self.options.output_fps, plays)  # fmt: skip
-        finally:
-            if self._window is not None:
-                window, self._window = self._window, None
-                window.close()
-        if self._display_lost is not None:
-            lost, self._display_lost = self._display_lost, None
-            raise DisplayLostError(f"{lost}: the run stopped there, its outputs are finished; run again on a display "
-                                   "that stays, or without the window (--headless)")  # fmt: skip
+        """Finish the video file and close the window."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()  # renames the finished file into place (or, after a failed write, removes it)
+            if not self._video_failed:  # (QA: "wrote 116 frames to …" came before the error saying nothing was)
+                plays = "plays in web browsers" if writer.browser_playable else "does not play in web browsers"
+                log.info("wrote %d frames to %s (%s, %.4g fps; %s)", self._written, self.options.output_path,
+                         writer.codec, self.options.output_fps, plays)  # fmt: skip
+        if self._window_open:
+            self._window_open = False
+            close_window(self.options.window_title)
 
 
 def _text_scale(image_height: int) -> float:

@@ -44,8 +44,8 @@ def window_title(source: str | None) -> str:
 
 
 class ViewSink(Sink):
-    """Draws every frame with :class:`LiveView` in a window. Inline (drawing takes a few ms); the
-    window is shown by a process of its own, handed the latest view."""
+    """Draws every frame with :class:`LiveView` in a window. Inline: OpenCV's GUI belongs to the
+    main thread (drawing takes a few ms)."""
 
     name = "view"
     inline = True

@@ -198,12 +198,19 @@ def test_on_macos_an_ssh_session_is_no_display_and_an_invisible_window_no_close(
     assert find_display_problem() is None
     monkeypatch.setenv("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.3 22")
     assert find_display_problem() == "this is an SSH session (its windows would open on the Mac's own screen)"
-    from posecast.engines.windows import window_closed  # (what the window's process asks before each image)
-
+    view = LiveView(LiveViewOptions(show=False))
+    shown: list[str] = []
     monkeypatch.setattr(cv2, "getWindowProperty", lambda *args: 0.0)  # minimised: not visible
-    assert not window_closed("posecast")
+    monkeypatch.setattr(cv2, "imshow", lambda title, image: shown.append(title))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: -1)
+    view._window_open = True
+    view._show(np.zeros((4, 4, 3), np.uint8))
+    assert not view.stop_requested and shown
     monkeypatch.setattr("sys.platform", "linux")
-    assert window_closed("posecast")  # elsewhere: the window closed
+    view._show(np.zeros((4, 4, 3), np.uint8))
+    assert view.stop_requested  # elsewhere: the window closed
+    view._window_open = False  # (no window was made)
+    view.close()
 
 
 def test_bad_options_are_rejected():
