@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engines import skeleton
-from ..engines.metrics import knee_bend_deg
+from ..engines.metrics import LEGS, angle_deg
 from .errors import CalibrationError
 
 _J = skeleton.JOINT_INDEX
@@ -98,6 +98,12 @@ FEET_BELOW_PELVIS_LEGS = 0.25
 #: came out rolled 33.5 degrees, the camera 0.11 m up).
 MAX_BODY_ROLL_DEG = 65.0
 _HIPS, _KNEES = [_J["l_hip"], _J["r_hip"]], [_J["l_knee"], _J["r_knee"]]
+#: The joints of a pose the floor's fit reads (:func:`floor_of_bodies`): the pelvis, the legs
+#: (:data:`~posecast.engines.metrics.LEGS`' joints, left and right) and the head.
+BODY_JOINTS: tuple[int, ...] = (skeleton.ROOT, *sorted({j for leg in LEGS for j in leg}), _J["head"])
+_B_PELVIS, _B_HEAD = 0, len(BODY_JOINTS) - 1
+_B_ANKLES = [BODY_JOINTS.index(j) for j in ANKLES]
+_B_LEGS = tuple(tuple(BODY_JOINTS.index(j) for j in leg) for leg in LEGS)
 _LEVEL_UP, _LEVEL_ACROSS = np.array(CAMERA_UP), np.array([1.0, 0.0, 0.0])
 
 
@@ -209,7 +215,13 @@ def estimate_up(
     guess = _unit(np.asarray(camera_up, dtype=np.float64))
     if len(joints) == 0:
         return guess
-    body = joints[:, _J["head"]] - support_points(joints[:, ANKLES], guess, opts.raised_foot_m)
+    return _up_of_bodies(joints[:, BODY_JOINTS], opts, guess)
+
+
+def _up_of_bodies(bodies: np.ndarray, opts: FloorOptions, guess: np.ndarray) -> np.ndarray:
+    """:func:`estimate_up` of poses that are bodies (:func:`has_extent`), as their
+    :data:`BODY_JOINTS` ``(F, 8, 3)``, at least one, from the camera's guess ``guess``."""
+    body = bodies[:, _B_HEAD] - support_points(bodies[:, _B_ANKLES], guess, opts.raised_foot_m)
     extent = np.linalg.norm(body, axis=-1)
     if not (extent > 1e-6).any():  # (QA: a take whose joints all sat at one point: NaN up, a LinAlgError)
         raise CalibrationError("no pose to find the floor from has its head apart from its feet (every joint at "
@@ -217,7 +229,7 @@ def estimate_up(
     extended = extent >= np.quantile(extent, 0.8)
     up = _unit(_unit(body[extended]).mean(axis=0))
     # the standing feet lie on the floor: where they spread out, they tell up better than the body
-    ankles = joints[:, ANKLES]
+    ankles = bodies[:, _B_ANKLES]
     lower = ankles[np.arange(len(ankles)), np.argmin(ankles @ up, axis=-1)]
     stance = lower[lower @ up <= np.quantile(lower @ up, 0.5)]
     if len(stance) >= 3:
@@ -290,18 +302,33 @@ def estimate_floor(
 ) -> Floor:
     """The floor under poses ``(F, 17, 3)`` of a subject ``height_m`` tall (module docstring);
     ``up_cam``: a known up direction (default: :func:`estimate_up`)."""
-    opts = options or FloorOptions()
     joints = _finite(joints_cam)
     if len(joints) == 0:
-        if np.isfinite(np.asarray(joints_cam, dtype=np.float64)).all(axis=(-2, -1)).any():
-            raise CalibrationError("no pose to find the floor from has its joints apart (every joint at one point): "
-                                   "the poses are damaged")  # fmt: skip
-        raise CalibrationError("no pose to find the floor from: the subject's feet must be in view")
-    up = estimate_up(joints, opts) if up_cam is None else _unit(np.asarray(up_cam, dtype=np.float64))
-    heights = joints[:, ANKLES] @ up
+        raise no_floor_poses(bool(np.isfinite(np.asarray(joints_cam, dtype=np.float64)).all(axis=(-2, -1)).any()))
+    return floor_of_bodies(joints[:, BODY_JOINTS], height_m, options, up_cam)
+
+
+def no_floor_poses(finite: bool) -> CalibrationError:
+    """The error of a floor asked of no pose that is a body: ``finite``, there were finite poses,
+    every joint of each at one point (:func:`has_extent`)."""
+    if finite:
+        return CalibrationError("no pose to find the floor from has its joints apart (every joint at one point): "
+                                "the poses are damaged")  # fmt: skip
+    return CalibrationError("no pose to find the floor from: the subject's feet must be in view")
+
+
+def floor_of_bodies(bodies: np.ndarray, height_m: float, options: FloorOptions | None = None,
+                    up_cam: np.ndarray | None = None) -> Floor:  # fmt: skip
+    """:func:`estimate_floor` of poses known to be bodies (finite, :func:`has_extent`), given as
+    their :data:`BODY_JOINTS` ``(F, 8, 3)`` float64, at least one: the joints the fit reads, kept
+    of a take read in passes (12 floats a pose, not 51)."""
+    opts = options or FloorOptions()
+    guess = _unit(np.asarray(CAMERA_UP, dtype=np.float64))
+    up = _up_of_bodies(bodies, opts, guess) if up_cam is None else _unit(np.asarray(up_cam, dtype=np.float64))
+    heights = bodies[:, _B_ANKLES] @ up
     lower = np.argmin(heights, axis=-1)
-    lower_ankle = heights[np.arange(len(joints)), lower]
-    standing = standing_frames(joints, up, lower, opts)
+    lower_ankle = heights[np.arange(len(bodies)), lower]
+    standing = _standing_bodies(bodies, up, lower, opts)
     ankle_level = float(np.quantile(lower_ankle[standing], opts.contact_quantile))
     return Floor(up, ankle_level - ANKLE_HEIGHT_FRACTION * height_m, ankle_level)
 
@@ -318,13 +345,21 @@ def standing_frames(joints: np.ndarray, up: np.ndarray, lower: np.ndarray, optio
     is bent, and a straight leg pushes off with the heel up (on the mocap dash, straight legs alone
     put the floor 6 cm off). The provisional floor follows the same rule, so fixing it does not
     move the feet (every frame there: a 4.4 cm drop at 30 fps; QA)."""
-    every = np.ones(len(joints), dtype=bool)
-    pelvis = joints[:, skeleton.ROOT]
+    return _standing_bodies(np.asarray(joints)[:, BODY_JOINTS], up, lower, options)
+
+
+def _standing_bodies(bodies: np.ndarray, up: np.ndarray, lower: np.ndarray, options: FloorOptions) -> np.ndarray:
+    """:func:`standing_frames` of poses as their :data:`BODY_JOINTS` ``(F, 8, 3)``."""
+    every = np.ones(len(bodies), dtype=bool)
+    pelvis = bodies[:, _B_PELVIS]
     along_floor = pelvis - np.outer(pelvis @ up, up)
-    if len(joints) < 3 or np.linalg.eigvalsh(np.cov(along_floor.T)).max() > options.min_travel_m**2:
+    if len(bodies) < 3 or np.linalg.eigvalsh(np.cov(along_floor.T)).max() > options.min_travel_m**2:
         return every
-    straight = knee_bend_deg(joints)[np.arange(len(joints)), lower] <= options.straight_knee_deg
-    return straight if straight.sum() >= max(3, 0.25 * len(joints)) else every
+    # each knee's bend (0 deg: a straight leg), as engines.metrics.knee_bend_deg measures it
+    bends = np.stack([angle_deg(bodies[..., k, :] - bodies[..., h, :], bodies[..., a, :] - bodies[..., k, :])
+                      for h, k, a in _B_LEGS], axis=-1)  # fmt: skip
+    straight = bends[np.arange(len(bodies)), lower] <= options.straight_knee_deg
+    return straight if straight.sum() >= max(3, 0.25 * len(bodies)) else every
 
 
 #: The steepest camera tilt or roll taken, degrees: towards ±90 the roll is undefined and a floor

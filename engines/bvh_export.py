@@ -66,9 +66,11 @@ BONE_JOINT_NAMES: dict[str, str] = {
 LEAF_JOINT_NAMES: dict[str, str] = {
     "r_ankle": "RightFoot", "l_ankle": "LeftFoot", "head": "Head", "l_wrist": "LeftHand", "r_wrist": "RightHand",
 }  # fmt: skip
-#: Frames turned and written at a time (:func:`joints_to_bvh_pieces`): the working arrays of a
-#: take's rotations, Euler angles and text are this many frames', not the whole take's.
-CHUNK_FRAMES = 4096
+#: Frames turned and written at a time (:func:`joints_to_bvh_pieces`; ``posecast export`` reads a
+#: take this many frames at a time): the working arrays of a take's rotations, Euler angles and
+#: text are this many frames' (about 10 MB; 4096 frames' were about 40 MB, for no less time),
+#: not the whole take's.
+CHUNK_FRAMES = 1024
 ROOT_CHANNELS = "Xposition Yposition Zposition Zrotation Xrotation Yrotation"
 CHANNELS = "Zrotation Xrotation Yrotation"
 
@@ -120,21 +122,33 @@ def world_bvh_pieces(bone_lengths_m: np.ndarray, root_m: np.ndarray, rotations: 
                      fps: float, frame: str, chunk_frames: int = CHUNK_FRAMES) -> Iterator[str]:  # fmt: skip
     """The BVH document of ``len(root_m)`` frames in world axes (the root ``(F, 3)``; each bone's
     local rotations of the frames ``part`` given by ``rotations(part)`` ``(n, 17, 4)``) in
-    ``frame``'s, as pieces of ``chunk_frames`` frames each after the hierarchy: the whole document's
-    text, made with the working arrays of one piece. Raises ``ValueError`` at once for
-    a rate that is not positive or bone lengths that are not one set ``(16,)``."""
+    ``frame``'s, as pieces of ``chunk_frames`` frames each after the hierarchy
+    (:func:`pose_bvh_pieces`)."""
+    return pose_bvh_pieces(bone_lengths_m, len(root_m), lambda part: (root_m[part], rotations(part)), fps, frame,
+                           chunk_frames)  # fmt: skip
+
+
+def pose_bvh_pieces(bone_lengths_m: np.ndarray, frames: int,
+                    pose: Callable[[slice], tuple[np.ndarray, np.ndarray]], fps: float, frame: str,
+                    chunk_frames: int = CHUNK_FRAMES) -> Iterator[str]:  # fmt: skip
+    """The BVH document of ``frames`` frames in world axes, ``pose(part)`` giving the root
+    ``(n, 3)`` and each bone's local rotations ``(n, 17, 4)`` of the frames ``part`` (asked for in
+    order, each once), in ``frame``'s, as pieces of ``chunk_frames`` frames each after the
+    hierarchy: the whole document's text, made with the working arrays of one piece. Raises
+    ``ValueError`` at once for a rate that is not positive or bone lengths that are not one set
+    ``(16,)``."""
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
     target = engine_frames.get_frame(frame)
-    # the root of every frame at once, as one array (a few bytes a frame), as bone_pose_to_frame turns it
-    root = engine_frames.positions_to_frame(root_m, target)
-    header = _header(np.asarray(bone_lengths_m) * target.units_per_m, fps, len(root), target)
+    header = _header(np.asarray(bone_lengths_m) * target.units_per_m, fps, frames, target)
 
     def pieces() -> Iterator[str]:
         yield header
-        for start in range(0, len(root), chunk_frames):
-            part = slice(start, start + chunk_frames)
-            yield _rows(root[part], engine_frames.rotations_to_frame(rotations(part), target))
+        for start in range(0, frames, chunk_frames):
+            root, rotations = pose(slice(start, min(start + chunk_frames, frames)))
+            # (each row turned alone: a chunk's rows are the numbers of the whole take's at once)
+            yield _rows(engine_frames.positions_to_frame(root, target),
+                        engine_frames.rotations_to_frame(rotations, target))  # fmt: skip
 
     return pieces()
 

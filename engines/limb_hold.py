@@ -539,12 +539,23 @@ def hold_track_in_place(rotations: np.ndarray, bones_seen: np.ndarray, timestamp
     """:func:`hold_track` on ``rotations`` ``(F, 17, 4)`` float64 itself (a take's, 544 bytes a
     frame, not copied); returns ``(F, 8)`` the limb bones it turned from the rotation given
     (held, resting, easing back, or a leg never seen calmed), in :data:`LIMB_JOINTS` order."""
+    return hold_frames_in_place(rotations, bones_seen, timestamps_ns, options, None, root_heights_m,
+                                bone_lengths_m)[0]  # fmt: skip
+
+
+def hold_frames_in_place(rotations: np.ndarray, bones_seen: np.ndarray, timestamps_ns: np.ndarray,
+                         options: LimbHoldOptions, state: LimbHoldState | None,
+                         root_heights_m: np.ndarray | None = None, bone_lengths_m: np.ndarray | None = None,
+                         ) -> tuple[np.ndarray, LimbHoldState | None]:  # fmt: skip
+    """:func:`hold_track_in_place` of the next frames of a track given a chunk at a time (a take
+    read in passes): ``state`` the last frame's before them (``None``: the track's first), and
+    the state after them returned with the bones turned: the same numbers as one call on the
+    whole track, however it is split (``root_heights_m`` these frames' own)."""
     turned = np.zeros((len(rotations), len(LIMB_JOINTS)), bool)
-    state = None
     for i in range(len(rotations)):
         given = rotations[i, _LIMB_JOINTS]  # (a copy)
         root_m = None if root_heights_m is None else float(root_heights_m[i])
         rotations[i], state = hold_limbs(rotations[i], bones_seen[i], int(timestamps_ns[i]), state, options, root_m,
                                          bone_lengths_m)  # fmt: skip
         turned[i] = (rotations[i, _LIMB_JOINTS] != given).any(axis=-1)
-    return turned
+    return turned, state

@@ -280,16 +280,32 @@ def take_rotations(joints: np.ndarray, bone_lengths_m: np.ndarray, ear_lines: np
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
     joints, ear_lines = _checked(joints, ear_lines)
-    lengths = np.asarray(bone_lengths_m, np.float64)
+    turner = TakeTurner(bone_lengths_m)
 
     def chunks() -> Iterator[BonePose]:
-        followed = HingeTwists.none().radians
         for start in range(0, len(joints), chunk_frames):
             part = slice(start, start + chunk_frames)
-            rotations, followed, _ = _rotations(joints[part], followed, ear_lines[part])
-            yield BonePose(root_m=_root(joints[part]), rotations=rotations, bone_lengths_m=lengths)
+            yield turner(joints[part], ear_lines[part])
 
     return chunks()
+
+
+class TakeTurner:
+    """:func:`joints_to_rotations` of a take given a chunk at a time, in time order (a take read in
+    passes, never held whole): each call turns the next frames ``(n, 17, 3)`` with their ear lines
+    ``(n, 3)`` (``None``: not known) into a :class:`BonePose` with ``bone_lengths_m`` ``(16,)``,
+    each hinge's twist carried from the call before as it was followed (not turned back into
+    [-pi, pi) as :class:`HingeTwists` tells it): the numbers of one call on the whole take, however
+    the frames are split (:func:`take_rotations`). Each result's ``hinge_twists`` is ``None``."""
+
+    def __init__(self, bone_lengths_m: np.ndarray) -> None:
+        self.bone_lengths_m = np.asarray(bone_lengths_m, np.float64)
+        self._followed = HingeTwists.none().radians
+
+    def __call__(self, joints: np.ndarray, ear_lines: np.ndarray | None) -> BonePose:
+        joints, ear_lines = _checked(joints, ear_lines)
+        rotations, self._followed, _ = _rotations(joints, self._followed, ear_lines)
+        return BonePose(root_m=_root(joints), rotations=rotations, bone_lengths_m=self.bone_lengths_m)
 
 
 def take_pose(joints: np.ndarray, bone_lengths_m: np.ndarray, ear_lines: np.ndarray | None,

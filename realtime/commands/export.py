@@ -15,9 +15,10 @@ from ...engines.frames import ENGINE_FRAMES
 from ...engines.limb_hold import LimbHoldOptions
 from ...engines.runtime.base import MODELS
 from ...engines.window_slots import MAX_BRIDGED_GAP_S
-from ..recording.arrays import lift_flags, lift_input, live_settings, read_take, settings_lift_lacks
+from ..recording.arrays import TakeArrays, lift_flags, lift_input, live_settings, read_take, settings_lift_lacks
 from ..recording.export import bvh_pieces, check_bvh_output
 from ..recording.format import RecordingError
+from ..recording.passes import TakeScan, scan_take
 from ..stop_signals import stop_signals_deferred
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,17 @@ def export(args: argparse.Namespace) -> int:
     if args.lift_input is not None and args.lift_input.suffix.lower() != ".npz":
         raise RecordingError(f"--lift-input must name an .npz file (numpy's format, which `posecast lift` reads), "
                              f"got {args.lift_input.name}")  # fmt: skip
-    # read record by record, one person's numbers kept (an hour's take read whole needed about 0.24 GB)
-    take = read_take(args.recording, args.person)
+    # the lift input is the person's 2D of every frame: read record by record, one person's numbers
+    # kept (an hour's take read whole needed about 0.24 GB); a BVH alone reads the take in passes,
+    # keeping each frame's timestamp (passes.scan_take: an hour's take at 30 fps then needs 0.14 GB)
+    whole = None if args.lift_input is None else read_take(args.recording, args.person)
+    take: TakeArrays | TakeScan = scan_take(args.recording, args.person) if whole is None else whole
     if take.frames >= LONG_TAKE_FRAMES:  # (long-inputs QA: an hour's take worked a minute unsaid)
         log.info("exporting %d frames of %s (%.0f min): about half a minute an hour of take", take.frames,
-                 args.recording, (take.recorded_ns[-1] - take.recorded_ns[0]) / 60e9)  # fmt: skip
+                 args.recording, take.recorded_span_ns / 60e9)  # fmt: skip
     # every output is made before any is moved into place: one that cannot be made (no camera
     # intrinsics for --lift-input, no pose for --bvh) leaves no other behind
-    arrays = None if args.lift_input is None else lift_input(take)
+    arrays = None if whole is None else lift_input(whole)
     held = LimbHoldOptions() if args.limb_hold else None
     bvh = None if args.bvh is None else bvh_pieces(take, args.bvh, args.frame, None, held)
     files = {} if bvh is None else {args.bvh: lambda fh: fh.writelines(bvh[0])}  # each piece as it is made

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,45 @@ class PersonTrack:
     def posed(self) -> np.ndarray:
         """``(F,)`` True where the person has a 3D pose."""
         return np.isfinite(self.joints_m).all(axis=(1, 2))
+
+
+@dataclass
+class PersonChunk:
+    """One person in ``n`` frames of a take from frame ``start`` on, as :class:`PersonTrack` keeps
+    them (NaN joints, face points and 2D and zero confidence where the person has no pose or
+    2D): what ``posecast export --bvh`` reads of a take a chunk at a time. ``timestamps_ns``
+    ``(n,)`` and ``image_sizes`` ``(n, 2)`` are each frame's."""
+
+    start: int
+    timestamps_ns: np.ndarray
+    image_sizes: np.ndarray
+    joints_m: np.ndarray
+    face_m: np.ndarray
+    keypoints_px: np.ndarray
+    confidence: np.ndarray
+
+    @property
+    def posed(self) -> np.ndarray:
+        """``(n,)`` True where the person has a 3D pose."""
+        return np.isfinite(self.joints_m).all(axis=(1, 2))
+
+
+def chosen_person(path: Path, posed: Counter[int], person_id: int | None) -> int:
+    """``person_id``, or the person posed in most frames (``posed``: frames with a pose per person
+    of the take at ``path``; the first seen of equals), said when the take has others. Raises
+    :class:`RecordingError` when the take has nobody, or not that person."""
+    ids = [pid for pid, _ in posed.most_common()]
+    if not ids:
+        raise RecordingError(f"{path} has no frames with a person: nothing to export; record again with "
+                             "someone in view")  # fmt: skip
+    if person_id is None:
+        if len(ids) > 1:  # (QA: the others were left out without a word; one person back after 1 s is a new id)
+            log.info("%s: person %d, posed in most frames; the take also has person(s) %s: --person ID exports "
+                     "another", path, ids[0], ", ".join(map(str, sorted(ids[1:]))))  # fmt: skip
+        return ids[0]
+    if person_id not in ids:
+        raise RecordingError(f"{path} has no person {person_id}: it has {sorted(ids)}")
+    return person_id
 
 
 def person_ids(recording: Recording) -> list[int]:
@@ -171,17 +211,7 @@ class TakeRows:
         """``person_id``'s track (default: the person posed in most frames) of the frames given,
         which it takes: the rows are let go, block by block, as the track is made. Raises
         :class:`RecordingError` (naming ``path``) when there is no such person."""
-        ids = self.person_ids()
-        if not ids:
-            raise RecordingError(f"{path} has no frames with a person: nothing to export; record again with "
-                                 "someone in view")  # fmt: skip
-        if person_id is None:
-            person_id = ids[0]
-            if len(ids) > 1:  # (QA: the others were left out without a word; one person back after 1 s is a new id)
-                log.info("%s: person %d, posed in most frames; the take also has person(s) %s: --person ID exports "
-                         "another", path, person_id, ", ".join(map(str, sorted(ids[1:]))))  # fmt: skip
-        elif person_id not in ids:
-            raise RecordingError(f"{path} has no person {person_id}: it has {sorted(ids)}")
+        person_id = chosen_person(path, self._posed, person_id)
         n = self.frames
         dense = {name: np.full((n, *shape), fill, np.float32) for name, (shape, fill) in _FIELDS.items()}
         states = np.full(n, -1, np.int8)
@@ -229,6 +259,27 @@ class TakeArrays(TakeClock):
     @property
     def image_sizes(self) -> np.ndarray:
         return self.sizes
+
+    @property
+    def person_id(self) -> int:
+        """The person whose numbers the take keeps."""
+        return self.track.person_id
+
+    @property
+    def recorded_bone_lengths_m(self) -> np.ndarray | None:
+        """``(16,)`` float32: the bone lengths the pipeline last used for the person, or ``None``
+        when the take has none (not lifted live)."""
+        lengths = self.track.bone_lengths_m
+        recorded = np.flatnonzero(np.isfinite(lengths).all(axis=1))
+        return lengths[recorded[-1]] if len(recorded) else None
+
+    def chunks(self, size: int) -> Iterator[PersonChunk]:
+        """The person's numbers ``size`` frames at a time, in order (views of the arrays held)."""
+        track = self.track
+        for start in range(0, self.frames, size):
+            part = slice(start, start + size)
+            yield PersonChunk(start, track.timestamp_ns[part], self.sizes[part], track.joints_m[part],
+                              track.face_m[part], track.keypoints_px[part], track.confidence[part])  # fmt: skip
 
 
 def read_take(path: str | Path, person_id: int | None = None) -> TakeArrays:

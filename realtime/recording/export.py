@@ -25,26 +25,30 @@ its last seen rotation, relaxed to rest when it stays out over 1 s, and eased ba
 on the take's own timestamps, as the live avatar outputs hold it (:mod:`posecast.engines.limb_hold`;
 :func:`limbs_seen`), before the rotations are resampled.
 
-``posecast export`` reads a take record by record and keeps one person's numbers
-(:func:`~posecast.realtime.recording.arrays.read_take`), turns and holds the poses of the whole
-take, and resamples, turns into Euler angles and writes them
-:data:`~posecast.engines.bvh_export.CHUNK_FRAMES` frames at a time (:func:`bvh_pieces`), each
-hinge's twist followed across a chunk's end as across a frame's: the bytes of the take made whole
-at once, with the working arrays of one chunk beside the take's numbers, its rotations and world
-joints (about 2 kB a frame), each piece written as it is made (an hour at 30 fps, read whole and
-turned whole at once, needed about 1.5 GB).
+``posecast export --bvh`` reads a take in passes (:func:`bvh_pieces`): once, checking every
+record, for its clocks, metas and people (:func:`~posecast.realtime.recording.passes.scan_take`),
+then twice more from the file, :data:`~posecast.engines.bvh_export.CHUNK_FRAMES` frames at a time:
+for what the BVH needs before its first frame (each frame's pose or none, the floor's inputs
+where the take published no floor, each chunk's next face: :func:`~posecast.realtime.recording.
+bvh_frames.survey_take`), and to turn, hold, resample and write the frames, each piece as it is
+made (:mod:`~posecast.realtime.recording.bvh_frames`), each hinge's twist, the limb hold and the
+head's last face carried across a chunk's end as across a frame's. It keeps each frame's
+timestamp, whether it has a pose and its keyframe's time (about 50 bytes a frame; a take without a
+published floor also the floor's joints of each pose whose feet were seen, 96 bytes, and one
+without recorded bone lengths each pose's, 128) beside one chunk's working arrays: the bytes of
+the take made whole at once (an hour at 30 fps needed 0.35 GB kept record by record, 1.5 GB read
+and turned whole at once).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgpack
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from ...calibration import floor as floors
 from ...calibration.ground import ASSUMED_FLOOR
@@ -54,9 +58,21 @@ from ...engines import rotations as rot
 from ...engines.fileio import atomic_path
 from ...engines.lift_input import FPS_RANGE
 from ...engines.limb_hold import LimbHoldOptions
-from ...engines.window_slots import MAX_BRIDGED_GAP_S, frames_around, grid_frames, shorten_gaps, uniform_grid
+from ...engines.window_slots import grid_frames, shorten_gaps, uniform_grid
 from .arrays import PersonTrack, TakeArrays, take_arrays
+from .bvh_frames import (
+    FeetSurvey,
+    KeyframeFeed,
+    KeyframeTally,
+    PersonFrames,
+    held_grid_frames,
+    keyframe_chunks,
+    recorded_pose,
+    resampled_pose,
+    survey_take,
+)
 from .format import Recording, RecordingError, TakeClock
+from .passes import TakeScan
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +102,8 @@ class BVHExport:
     in those frames, the joints that a limb held out of view moves left out (``limb_held`` frames
     hold one). Elsewhere a frame deviates only where the live pipeline's bone lengths were not yet
     its last: its first seconds of tracking, and before a later live measurement moved them (BVH
-    has one set of bone lengths)."""
+    has one set of bone lengths). These three are counted as the frames are made
+    (:func:`bvh_pieces`): known once the file is written."""
 
     path: Path
     person_id: int
@@ -196,21 +213,26 @@ def floor_from_feet(joints_m: np.ndarray, confidence: np.ndarray, posed: np.ndar
     17)``; not the legs MediaPipe guesses out of view) below the body
     (:func:`~posecast.calibration.floor.feet_below_body`), else an assumed level camera, as the
     live floor; and where the floor came from, in words."""
-    height = skeleton.height_from_bone_lengths(lengths_m)
-    seen = posed & floors.feet_seen(confidence)
-    standing = seen & floors.feet_below_body(joints_m)
-    if standing.any():
-        floor = floors.estimate_floor(joints_m[standing], height)
+    feet = FeetSurvey()
+    feet.add(joints_m, confidence, np.asarray(posed, bool))
+    return feet_floor(feet, lengths_m)
+
+
+def feet_floor(feet: FeetSurvey, lengths_m: np.ndarray) -> tuple[np.ndarray, str]:
+    """:func:`floor_from_feet` of the floor's inputs gathered a chunk at a time
+    (:class:`~posecast.realtime.recording.bvh_frames.FeetSurvey`), the subject's bones ``lengths_m``."""
+    floor = feet.floor(skeleton.height_from_bone_lengths(lengths_m))
+    if floor is not None:
         source = (f"estimated from the recorded feet (camera {floor.camera_height_m:.2f} m up, tilt "
                   f"{floor.tilt_deg:.1f} deg)")  # fmt: skip
-        if notice := floors.rough_floor_notice(int(standing.sum())):  # (review: said of calibrate floor only)
+        if notice := floors.rough_floor_notice(feet.standing):  # (review: said of calibrate floor only)
             log.warning("%s: the motion may stand tilted or above or below it", notice)
         if limit := floors.tilt_limit_notice(floor):
             log.warning("the floor estimated from the recorded feet: %s", limit)
     else:
-        why = "no recorded frame saw both feet" + (" below the hips" if seen.any() else "")
+        why = "no recorded frame saw both feet" + (" below the hips" if feet.feet_seen else "")
         floor, source = ASSUMED_FLOOR, f"assumed ({why}): a level camera 1.5 m up"
-    return floors.camera_to_world(floor, joints_m[posed][0, skeleton.ROOT]), source
+    return floors.camera_to_world(floor, feet.first_root_m), source
 
 
 def camera_joints_bvh(joints_m: np.ndarray, confidence: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
@@ -257,39 +279,6 @@ def on_grid(times_s: np.ndarray, fps: float) -> bool:
     if len(times_s) != grid_frames(times_s, fps):
         return False
     return bool(np.abs(times_s - uniform_grid(times_s, fps)).max() <= ON_GRID_FRAMES / fps)
-
-
-def resampling(pose: rot.BonePose, times_s: np.ndarray, grid_s: np.ndarray, max_gap_s: float = MAX_BRIDGED_GAP_S
-               ) -> tuple[np.ndarray, Callable[[slice], np.ndarray], np.ndarray]:  # fmt: skip
-    """``pose`` (``P`` frames with a pose at strictly increasing ``times_s``, one set of bone
-    lengths) at the times ``grid_s`` ``(N,)``, between the two poses around each time as the live
-    window takes them (:func:`~posecast.engines.window_slots.frames_around`): rotations by slerp,
-    the root linearly, when the two are at most ``max_gap_s`` apart; elsewhere (inside a longer
-    gap, before the first pose, after the last) the pose before it, or the first. Returns the root
-    ``(N, 3)``, a function giving the rotations ``(n, 17, 4)`` of the grid times ``part`` when
-    called with it (made a chunk at a time; the same numbers as all at once), and how far, in
-    seconds, each grid time is from the pose it holds ``(N,)`` (0 where interpolated)."""
-    if len(times_s) == 1:
-        held_s = np.abs(grid_s - times_s[0])
-        return (np.repeat(pose.root_m, len(grid_s), axis=0),
-                lambda part: np.repeat(pose.rotations, len(range(len(grid_s))[part]), axis=0), held_s)  # fmt: skip
-    lower, weight = frames_around(times_s, grid_s)
-    upper = lower + 1
-    bridged = times_s[upper] - times_s[lower] <= max_gap_s
-    # across a longer gap: the pose before the time (the one after only once the time is on it)
-    weight = np.where(bridged, weight, (weight >= 1.0).astype(np.float64))
-    between = (weight > 0.0) & (weight < 1.0)
-    held_s = np.where(between, 0.0, np.abs(grid_s - np.where(weight < 0.5, times_s[lower], times_s[upper])))
-    root = (1.0 - weight)[:, None] * pose.root_m[lower] + weight[:, None] * pose.root_m[upper]
-
-    def rotations(part: slice) -> np.ndarray:
-        # slerp of each joint's rotation: from the lower pose, the given fraction of the turn to the upper
-        turn_from = Rotation.from_quat(pose.rotations[lower[part]].reshape(-1, 4))
-        turn = (turn_from.inv() * Rotation.from_quat(pose.rotations[upper[part]].reshape(-1, 4))).as_rotvec()
-        step = Rotation.from_rotvec(turn * np.repeat(weight[part], skeleton.NUM_JOINTS)[:, None])
-        return (turn_from * step).as_quat().reshape(len(weight[part]), skeleton.NUM_JOINTS, 4)
-
-    return root, rotations, held_s
 
 
 def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
@@ -348,24 +337,6 @@ def keyframes(joints_world: np.ndarray, ear_lines: np.ndarray, rows: np.ndarray,
     return Keyframes(np.flatnonzero(rows), pose, held_bones)
 
 
-def keyframe_deviation_m(keys: Keyframes, joints_world: np.ndarray,
-                         chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """``(P,)`` twice: the largest distance in each keyframe between a joint of the BVH's skeleton
-    (forward kinematics of its rotations, limbs held, with its one set of bone lengths) and the
-    recording's ``joints_world`` ``(F, 17, 3)``: of every joint (what the file holds), and of those
-    no held limb moves (how well its bone lengths fit), ``chunk_frames`` frames at a time."""
-    every, followed = np.empty(len(keys.rows)), np.empty(len(keys.rows))
-    for start in range(0, len(keys.rows), chunk_frames):
-        part = slice(start, start + chunk_frames)
-        pose = rot.BonePose(keys.pose.root_m[part], keys.pose.rotations[part], keys.pose.bone_lengths_m)
-        distance = np.linalg.norm(pose.joints() - joints_world[keys.rows[part]], axis=-1)
-        every[part] = distance.max(axis=-1)
-        if keys.held_bones is not None:
-            distance[limb_hold.joints_moved(keys.held_bones[part])] = 0.0
-        followed[part] = distance.max(axis=-1)
-    return every, followed
-
-
 def resampled_rows(joints_world: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     """``(F,)`` the frames a resampled BVH is made of: those with a pose stamped before every
     later frame (:func:`increasing`)."""
@@ -380,27 +351,39 @@ def _stamps_ns(times_s: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def _resampled_pieces(keys: Keyframes, times_s: np.ndarray, fps: float, frame: str,
                       chunk_frames: int) -> tuple[Iterator[str], int, int, int, float]:  # fmt: skip
     """:func:`resampled_bvh_pieces` of its :func:`keyframes` (the take's frames stamped ``times_s``)."""
-    keep = increasing(times_s)
-    kept_s, shortened, shortened_s = shorten_gaps(times_s[keep], MAX_HELD_S)
-    grid_s = uniform_grid(kept_s, fps)
-    posed = np.zeros(len(times_s), bool)
-    posed[keys.rows] = True
-    root, rotations, held_s = resampling(keys.pose, kept_s[posed[keep]], grid_s)
-    pieces = bvh_export.world_bvh_pieces(keys.pose.bone_lengths_m, root, rotations, fps, frame, chunk_frames)
-    return pieces, len(grid_s), int((held_s > 0.5 / fps).sum()), shortened, shortened_s
+    feed = KeyframeFeed(iter([(keys.pose.root_m, keys.pose.rotations)]))
+    rows = np.zeros(len(times_s), bool)
+    rows[keys.rows] = True
+    grid = ResampledGrid.of(times_s, rows, fps)
+    pieces = bvh_export.pose_bvh_pieces(keys.pose.bone_lengths_m, grid.frames,
+                                        resampled_pose(feed, grid.key_times_s, grid.start_s, fps), fps, frame,
+                                        chunk_frames)  # fmt: skip
+    return pieces, grid.frames, grid.held(fps, chunk_frames), grid.shortened, grid.shortened_s
 
 
-def _recorded_pieces(keys: Keyframes, joints_world: np.ndarray, fps: float, frame: str,
-                     chunk_frames: int) -> tuple[Iterator[str], int]:  # fmt: skip
-    """The BVH of a take on its grid, one frame per recorded frame, of its :func:`keyframes` (every
-    frame of ``joints_world`` with a pose), as the text's pieces, and how many frames hold the last
-    pose (:func:`~posecast.engines.bvh_export.joints_to_bvh_pieces`' text)."""
-    source, held = bvh_export.shown_frames(joints_world)
-    shown = np.searchsorted(keys.rows, source)  # each frame's source, as a row of the keyframes
-    root, rotations = keys.pose.root_m[shown], keys.pose.rotations
-    pieces = bvh_export.world_bvh_pieces(keys.pose.bone_lengths_m, root, lambda part: rotations[shown[part]], fps,
-                                         frame, chunk_frames)  # fmt: skip
-    return pieces, held
+@dataclass
+class ResampledGrid:
+    """The uniform grid a resampled take's BVH is made on: ``frames`` from ``start_s`` (seconds on
+    the take's clock, the gaps longer than :data:`MAX_HELD_S` cut to it: ``shortened`` of them,
+    ``shortened_s`` left out), and the times of its keyframes there ``key_times_s`` ``(P,)``."""
+
+    start_s: float
+    frames: int
+    key_times_s: np.ndarray
+    shortened: int
+    shortened_s: float
+
+    @classmethod
+    def of(cls, times_s: np.ndarray, rows: np.ndarray, fps: float) -> ResampledGrid:
+        """The grid at ``fps`` of a take's frames stamped ``times_s`` ``(F,)``, its keyframes
+        ``rows`` ``(F,)`` (bool: frames with a pose stamped before every later frame)."""
+        keep = increasing(times_s)
+        kept_s, shortened, shortened_s = shorten_gaps(times_s[keep], MAX_HELD_S)
+        return cls(kept_s[0], grid_frames(kept_s, fps), kept_s[rows[keep]], shortened, shortened_s)
+
+    def held(self, fps: float, chunk_frames: int) -> int:
+        """How many of its frames hold a pose: more than half a frame from the pose they show."""
+        return held_grid_frames(self.key_times_s, self.start_s, self.frames, fps, chunk_frames)
 
 
 def _rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -443,7 +426,7 @@ def bounded_rate(recording: TakeClock, times_s: np.ndarray, fps: float) -> float
     return float(mean_fps)
 
 
-def bvh_text(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",
+def bvh_text(recording: Recording | TakeArrays | TakeScan, path: str | Path, frame: str = "world",
              person_id: int | None = None,
              limb_hold_options: LimbHoldOptions | None = LIMB_HOLD) -> tuple[str, BVHExport]:  # fmt: skip
     """The BVH :func:`export_bvh` writes to ``path``, and what it holds, without writing anything
@@ -455,51 +438,85 @@ def bvh_text(recording: Recording | TakeArrays, path: str | Path, frame: str = "
     return b"".join(pieces).decode(), done
 
 
-def bvh_pieces(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",
+def person_frames(recording: Recording | TakeArrays | TakeScan, person_id: int | None = None) -> PersonFrames:
+    """``recording`` as the BVH export reads it: one person's numbers a chunk at a time (a
+    :class:`~posecast.realtime.recording.passes.TakeScan`, or a :class:`TakeArrays` held)."""
+    if isinstance(recording, TakeScan):
+        if person_id is not None and person_id != recording.person_id:
+            raise RecordingError(f"{recording.path} was read for person {recording.person_id}, not {person_id}: "
+                                 "read it again for that person")  # fmt: skip
+        return recording
+    return take_arrays(recording, person_id)
+
+
+def bvh_pieces(recording: Recording | TakeArrays | TakeScan, path: str | Path, frame: str = "world",
                person_id: int | None = None, limb_hold_options: LimbHoldOptions | None = LIMB_HOLD,
-               chunk_frames: int = bvh_export.CHUNK_FRAMES) -> tuple[Iterator[bytes], BVHExport]:  # fmt: skip
+               chunk_frames: int | None = None) -> tuple[Iterator[bytes], BVHExport]:  # fmt: skip
     """:func:`bvh_text`'s file as the bytes of its pieces, in order, each made when it is asked for
-    (``fh.writelines`` writes them as they come), and what the file holds, known before any piece
-    is made: everything that can refuse the take does so here. The take (a :class:`Recording`, or
-    :func:`~posecast.realtime.recording.arrays.read_take`'s :class:`TakeArrays` of one person, read
-    record by record) is turned and held whole (its rotations: 544 bytes a frame), and resampled,
-    turned into Euler angles and written ``chunk_frames`` frames at a time."""
-    take = take_arrays(recording, person_id)
-    track = take.track
-    if not track.posed.any():
-        raise RecordingError(f"{take.path}: person {track.person_id} has no frame with a pose")
+    (``fh.writelines`` writes them as they come), and what the file holds: everything that can
+    refuse the take does so here, before any piece is made; what the file's frames hold of the
+    recording (``frames_within_1mm``, ``max_deviation_m``, ``limb_held``) is counted as they are
+    made, once the last piece has been. The take (a :class:`Recording`, a :class:`TakeArrays` of
+    one person, or :func:`~posecast.realtime.recording.passes.scan_take`'s :class:`TakeScan`, read
+    from its file again for each pass) is read ``chunk_frames`` frames at a time: once for what
+    the BVH needs to know before its first frame (:func:`~posecast.realtime.recording.bvh_frames.
+    survey_take`: each frame's pose or none, the floor's inputs where the take published no
+    floor, the face seen next at each chunk's start), and once as its frames are turned, held,
+    resampled and written (module docstring); ``None``: :data:`~posecast.engines.bvh_export.CHUNK_FRAMES`."""
+    chunk_frames = bvh_export.CHUNK_FRAMES if chunk_frames is None else chunk_frames
+    take = person_frames(recording, person_id)
+    recorded_lengths = take.recorded_bone_lengths_m
+    transform = published_camera_to_world(take)
+    survey = survey_take(take, chunk_frames, transform is None, recorded_lengths is None)
+    posed = survey.posed
+    if not posed.any():
+        raise RecordingError(f"{take.path}: person {take.person_id} has no frame with a pose")
     fps = take.fps
     if not fps > 0:
         raise RecordingError(f"{take.path}: cannot tell the frame rate (fewer than two frames); record a "
                              "longer take")  # fmt: skip
-    lengths = subject_bone_lengths(track)
-    joints, ear_lines, floor_source = world_joints(take, track, lengths)
-    times_s = (track.timestamp_ns - track.timestamp_ns[0]) / 1e9
-    ear_lines = face.take_ear_lines(ear_lines, skeleton.girdle_line(joints), track.timestamp_ns, track.posed)
-    check_take_timing(take, times_s, track.posed, fps)
+    # the last the pipeline used (its latest live measurement, locked; earlier ones rest on fewer
+    # frames), or the median of the joints' own when the take has none (subject_bone_lengths)
+    lengths = survey.median_bone_lengths() if recorded_lengths is None else recorded_lengths.astype(np.float64)
+    floor_source = "published by the stream"
+    if transform is None:
+        transform, floor_source = feet_floor(survey.feet, lengths)
+    survey.bone_lengths = survey.feet = None  # (let go before the frames are written)
+    stamps_ns = take.timestamps_ns
+    times_s = (stamps_ns - stamps_ns[0]) / 1e9
+    check_take_timing(take, times_s, posed, fps)
     fps = bounded_rate(take, times_s, fps)
     resampled = not on_grid(times_s, fps)
-    limbs = None if limb_hold_options is None else limbs_seen(take, track, limb_hold_options)
     # the frames the BVH is made of (a resampled take's in time order), on the take's own clock
-    rows = resampled_rows(joints, times_s) if resampled else track.posed
-    stamps_ns = _stamps_ns(times_s, rows) if resampled else track.timestamp_ns[rows]
-    keys = keyframes(joints, ear_lines, rows, lengths, limbs, stamps_ns, limb_hold_options or LIMB_HOLD,
-                     chunk_frames)  # fmt: skip
-    every, followed = keyframe_deviation_m(keys, joints, chunk_frames)
+    rows = increasing(times_s) & posed if resampled else posed
+    key_stamps_ns = _stamps_ns(times_s, rows) if resampled else stamps_ns[rows]
+    tally = KeyframeTally()
+    feed = KeyframeFeed(keyframe_chunks(take, chunk_frames, transform, lengths, rows, key_stamps_ns,
+                                        limb_hold_options, survey.faces_ahead, tally))  # fmt: skip
     shortened, shortened_s = 0, 0.0
     if resampled:
-        pieces, frames, held, shortened, shortened_s = _resampled_pieces(keys, times_s, fps, frame, chunk_frames)
+        grid = ResampledGrid.of(times_s, rows, fps)
+        frames, held, shortened, shortened_s = grid.frames, grid.held(fps, chunk_frames), grid.shortened, \
+            grid.shortened_s  # fmt: skip
+        pose = resampled_pose(feed, grid.key_times_s, grid.start_s, fps)
     else:  # one BVH frame per recorded frame, as recorded
-        pieces, held = _recorded_pieces(keys, joints, fps, frame, chunk_frames)
-        frames = len(joints)
-    limb_held = 0 if keys.held_bones is None else int(keys.held_bones.any(axis=1).sum())
-    done = BVHExport(Path(path), track.person_id, frames, held, fps, lengths, float(followed.max()),
-                     int((every < 1e-3).sum()), floor_source, len(joints), int(track.posed.sum()), take.duration_s,
-                     resampled, shortened, shortened_s, limb_held)  # fmt: skip
-    return encoded(pieces), done
+        frames, held = take.frames, int((~posed).sum())
+        pose = recorded_pose(feed, posed)
+    del times_s  # (8 bytes a frame that the writing does not need)
+    done = BVHExport(Path(path), take.person_id, frames, held, fps, lengths, np.nan, 0, floor_source, take.frames,
+                     int(posed.sum()), take.duration_s, resampled, shortened, shortened_s, 0)  # fmt: skip
+    pieces = bvh_export.pose_bvh_pieces(lengths, frames, pose, fps, frame, chunk_frames)
+
+    def written() -> Iterator[str]:
+        yield from pieces
+        feed.finish()  # (every keyframe counted, the rest of the take read)
+        done.max_deviation_m, done.frames_within_1mm, done.limb_held = (tally.max_deviation_m, tally.within_1mm,
+                                                                         tally.limb_held)  # fmt: skip
+
+    return encoded(written()), done
 
 
-def export_bvh(recording: Recording | TakeArrays, path: str | Path, frame: str = "world",
+def export_bvh(recording: Recording | TakeArrays | TakeScan, path: str | Path, frame: str = "world",
                person_id: int | None = None,
                limb_hold_options: LimbHoldOptions | None = LIMB_HOLD) -> BVHExport:  # fmt: skip
     """Write one person of ``recording`` as BVH in ``frame`` (``engines.frames`` names), atomically,

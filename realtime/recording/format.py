@@ -509,6 +509,12 @@ class TakeClock:
         return take_fps(self.timestamps_ns, self.source_fps)
 
     @property
+    def recorded_span_ns(self) -> int:
+        """From the first frame's ``t_ns`` to the last's (0 without frames): how long it was recorded."""
+        recorded_ns = self.recorded_ns
+        return int(recorded_ns[-1] - recorded_ns[0]) if len(recorded_ns) else 0
+
+    @property
     def duration_s(self) -> float:
         """How long the take lasted: from its first frame's timestamp to its last, plus one frame
         at :attr:`fps` (so a file's F frames last F / fps); 0.0 without frames or a rate."""
@@ -773,6 +779,8 @@ class RecordingReader:
             raise RecordingError(f"cannot read the recording {self.path}: it is not a regular file; pass a .posecast "
                                  "file written by `posecast run --record`")  # fmt: skip
         os.set_blocking(fd, True)
+        #: the file as it was opened (``os.fstat``): a reader of it again can tell it is the same
+        self.opened: os.stat_result = os.fstat(fd)
         self._file: BinaryIO = os.fdopen(fd, "rb")
         self._unpacker = msgpack.Unpacker(self._file, raw=False, max_buffer_size=256 * 1024 * 1024)
         try:
