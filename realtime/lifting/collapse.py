@@ -43,6 +43,14 @@ MAX_EXTENT_FRAC = 1.2
 #: seconds a person is held after the last collapsed frame (MediaPipe drew the dancer back at a
 #: third to two thirds of her size for up to 0.97 s after it)
 HOLD_S = 1.0
+#: a hold starts only within this many seconds of a frame of the same person not collapsed: the
+#: detector's collapse is a sudden change. A person who looks collapsed from their first frame is
+#: lifted (review: a person filmed from straight above, the camera 75-90 degrees down, passes
+#: :func:`collapsed` in every frame and was ``lost`` for as long as they were in view)
+SUDDEN_S = 1.0
+#: seconds a hold lasts at most from its first collapsed frame; then the person is lifted again
+#: until a frame of theirs is not collapsed (the blanked dancer's collapse lasted 0.4-0.6 s)
+MAX_HOLD_S = 3.0
 
 
 def collapsed(keypoints: np.ndarray, seen: np.ndarray) -> bool:
@@ -64,22 +72,35 @@ def collapsed(keypoints: np.ndarray, seen: np.ndarray) -> bool:
 
 
 class CollapseHold:
-    """One person's hold (module docstring): :meth:`held` is ``True`` for a collapsed frame and
-    for every frame less than ``hold_s`` after the last one."""
+    """One person's hold (module docstring): :meth:`held` is ``True`` for a collapsed frame that
+    comes within :data:`SUDDEN_S` of one that was not (or within a hold), and for every frame less
+    than ``hold_s`` after the last collapsed one; a hold ends :data:`MAX_HOLD_S` after it began."""
 
     def __init__(self, hold_s: float = HOLD_S) -> None:
         self.hold_s = hold_s
-        self._last_ns: int | None = None  # the last collapsed frame's time
+        self._last_ns: int | None = None  # the hold's last collapsed frame's time (None: no hold)
+        self._since_ns = 0  # the hold's first collapsed frame's time
+        self._normal_ns: int | None = None  # the last frame not collapsed (None: none since a release)
 
     def held(self, keypoints: np.ndarray, seen: np.ndarray, timestamp_ns: int) -> bool:
         """This frame's 2D ``(17, 2)`` and seen joints ``(17,)``: whether to hold it (not lift it).
         A clock that goes back (a new timeline) ends the hold."""
+        if self._last_ns is not None and timestamp_ns < self._last_ns:
+            self._last_ns, self._normal_ns = None, None  # a new timeline
         if collapsed(keypoints, seen):
+            if self._last_ns is None:  # a hold starts only on a sudden collapse
+                if self._normal_ns is None or not 0 <= timestamp_ns - self._normal_ns <= SUDDEN_S * 1e9:
+                    return False
+                self._since_ns = timestamp_ns
+            elif timestamp_ns - self._since_ns > MAX_HOLD_S * 1e9:  # too long for the detector's collapse
+                self._last_ns = self._normal_ns = None
+                return False
             self._last_ns = timestamp_ns
             return True
+        self._normal_ns = timestamp_ns
         if self._last_ns is None:
             return False
-        if not 0 <= timestamp_ns - self._last_ns < self.hold_s * 1e9:
-            self._last_ns = None
-            return False
-        return True
+        if timestamp_ns - self._last_ns < self.hold_s * 1e9:
+            return True
+        self._last_ns = None
+        return False

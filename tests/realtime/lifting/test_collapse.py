@@ -152,3 +152,16 @@ def test_the_dance_blanked_below_the_chest_stays_where_she_is(
     assert np.nanmax(roots[:, 2]) < 4.5 and np.nanmax(np.abs(np.diff(roots[:, 2]))) < 0.5
     assert heights.max() < 2.0
     assert lifting.collapsed_frames > 10
+
+
+def test_a_person_who_looks_collapsed_from_the_start_or_for_long_is_lifted() -> None:
+    """Review: a person filmed from straight above passes :func:`collapsed` in every frame and was
+    ``lost`` for as long as they were in view. A hold starts only on a sudden collapse (within
+    SUDDEN_S of a frame not collapsed) and lasts MAX_HOLD_S at most."""
+    hold, seen, normal = CollapseHold(1.0), COLLAPSED_SCORES >= 0.3, COLLAPSED_PX.copy()
+    normal[[_J["pelvis"], _J["l_hip"], _J["r_hip"]], 1] += 60.0
+    assert not any(hold.held(COLLAPSED_PX, seen, int(t * 1e8)) for t in range(50))  # collapsed from the start
+    assert not hold.held(normal, seen, int(5.0e9))
+    steps = [hold.held(COLLAPSED_PX, seen, int(t * 1e8)) for t in range(51, 100)]  # collapsed from 5.1 s on
+    assert steps == [t <= 81 for t in range(51, 100)]  # held from 5.1 to 8.1 s (3 s), then lifted
+    assert not hold.held(normal, seen, int(10.0e9)) and hold.held(COLLAPSED_PX, seen, int(10.1e9))  # sudden again
