@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 #: Kinds of bad message said, each once; after them, none.
 _MAX_KINDS_SAID = 8
-#: Seconds since a meta within which the publisher counts as up (it repeats its meta every second,
-#: frames or not; a reader connects again after this long without a message)
-_META_FRESH_S = SILENT_RECONNECT_S
+#: A meta within this many of its publisher's intervals (``meta_interval_s``, every second by
+#: default, frames or not), and at most ``SILENT_RECONNECT_S`` ago, says the publisher is up (review:
+#: a fixed 3 s called a publisher closed 0.5-1.3 s after its last pose "up")
+_META_FRESH_INTERVALS = 1.5
 
 
 class ListenTimeoutError(PosecastError):
@@ -78,6 +79,7 @@ def listen(args: argparse.Namespace) -> int:
         # not, so a stuck pipeline or one loading a model still sends it (review: --timeout never
         # fired while the publisher was up)
         pose_s = meta_s = time.monotonic()
+        meta_fresh_s = SILENT_RECONNECT_S
         quiet_told, heard_any, meta_since_pose, skipped = False, False, False, 0
         warned: set[str] = set()  # the kinds of bad message said (QA: a second kind was never said)
         last_meta_line: str | None = None  # text lines print a meta when it changes (JSON: every one)
@@ -87,7 +89,7 @@ def listen(args: argparse.Namespace) -> int:
             # --timeout from ever ending the wait
             now_s = time.monotonic()
             waited_s = now_s - pose_s
-            publisher_up = meta_since_pose and now_s - meta_s <= _META_FRESH_S
+            publisher_up = meta_since_pose and now_s - meta_s <= meta_fresh_s
             if args.timeout is not None and waited_s >= args.timeout:
                 if publisher_up:
                     raise ListenTimeoutError(
@@ -139,6 +141,7 @@ def listen(args: argparse.Namespace) -> int:
             skipped, heard_any = 0, True  # (skips: since the last posecast message)
             if isinstance(message, MetaMessage):
                 meta_s, meta_since_pose = time.monotonic(), True
+                meta_fresh_s = min(SILENT_RECONNECT_S, _META_FRESH_INTERVALS * message.meta_interval_s)
             if isinstance(message, PoseMessage):
                 if quiet_told:
                     log.info("%s is publishing %s", address, "again" if poses else "now")

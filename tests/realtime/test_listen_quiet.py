@@ -221,3 +221,27 @@ def test_the_timeout_counts_poses_not_the_repeated_meta(caplog: pytest.LogCaptur
     err = capsys.readouterr().err
     assert f"no pose from {publisher.address} in 1.5 s (after " in err, err
     assert "though its meta keeps coming: the publisher is up but sends no frames" in err, err
+
+
+def test_a_publisher_closed_soon_after_its_last_pose_is_not_said_to_be_up(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+) -> None:
+    """Review: its keep-alive's last metas came after the last pose, and a fixed 3 s freshness
+    called the closed publisher up. A meta counts for 1.5 of the publisher's own intervals."""
+    publisher = Publisher(PublisherOptions(address="tcp://127.0.0.1:0", meta_interval_s=0.2))
+
+    def publish(stop: threading.Event) -> None:  # poses for 1 s of listening, metas for 0.5 s more, closed
+        frame_id, listening_since = 0, None
+        while not stop.wait(0.03):
+            if listening_since is None and any("listening on" in r.getMessage() for r in caplog.records):
+                listening_since = time.monotonic()
+            if listening_since is None or time.monotonic() - listening_since < 1.0:
+                publisher.publish(_pose(frame_id))
+                frame_id += 1
+            elif time.monotonic() - listening_since > 1.5:
+                break
+        publisher.close()
+
+    assert _listen_while_publishing(publisher, publish, ["--timeout", "1.5"], caplog) == 2
+    err = capsys.readouterr().err
+    assert f"nothing more from {publisher.address} in 1.5 s (after " in err and "the publisher stopped" in err, err
