@@ -66,7 +66,7 @@ def export(args: argparse.Namespace) -> int:
                              f"got {args.lift_input.name}")  # fmt: skip
     # the lift input is the person's 2D of every frame: read record by record, one person's numbers
     # kept (an hour's take read whole needed about 0.24 GB); a BVH alone reads the take in passes,
-    # keeping each frame's timestamp (passes.scan_take: an hour's take at 30 fps then needs 0.14 GB)
+    # keeping each frame's timestamp (passes.scan_take: an hour's take at 30 fps then needs 0.15 GB)
     whole = None if args.lift_input is None else read_take(args.recording, args.person)
     take: TakeArrays | TakeScan = scan_take(args.recording, args.person) if whole is None else whole
     if take.frames >= LONG_TAKE_FRAMES:  # (long-inputs QA: an hour's take worked a minute unsaid)

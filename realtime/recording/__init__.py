@@ -1,6 +1,7 @@
-"""Recordings (``.posecast`` files): the format (:mod:`.format`) and numpy views of a take
-(:mod:`.arrays`). The recording sink is ``realtime/sinks/record.py``; ``posecast replay`` and
-``posecast export`` read them."""
+"""Recordings (``.posecast`` files): the format (:mod:`.format`), numpy views of a take
+(:mod:`.arrays`) and a take read in passes, a chunk of frames at a time (:mod:`.passes`, for
+``posecast export --bvh``: :mod:`.export`, :mod:`.bvh_frames`). The recording sink is
+``realtime/sinks/record.py``; ``posecast replay`` and ``posecast export`` read them."""
 
 from .format import (
     FrameRecord,

@@ -33,7 +33,7 @@ where the take published no floor, each chunk's next face: :func:`~posecast.real
 bvh_frames.survey_take`), and to turn, hold, resample and write the frames, each piece as it is
 made (:mod:`~posecast.realtime.recording.bvh_frames`), each hinge's twist, the limb hold and the
 head's last face carried across a chunk's end as across a frame's. It keeps each frame's
-timestamp, whether it has a pose and its keyframe's time (about 50 bytes a frame; a take without a
+timestamp, whether it has a pose and its keyframe's time (30 to 60 bytes a frame; a take without a
 published floor also the floor's joints of each pose whose feet were seen, 96 bytes, and one
 without recorded bone lengths each pose's, 128) beside one chunk's working arrays: the bytes of
 the take made whole at once (an hour at 30 fps needed 0.35 GB kept record by record, 1.5 GB read
