@@ -44,7 +44,7 @@ class FeetSurvey:
     the first pose's root (the world's origin is on the floor below it), whether both feet were
     seen, and of each pose whose feet were seen below the body (the ``standing`` count; of those
     that are a body, :func:`~posecast.calibration.floor.has_extent`) the joints the floor's fit
-    reads (:data:`~posecast.calibration.floor.BODY_JOINTS`, float32 as recorded)."""
+    reads (:data:`~posecast.calibration.floor.BODY_JOINTS`, in the joints' own type)."""
 
     def __init__(self) -> None:
         self.first_root_m: np.ndarray | None = None
