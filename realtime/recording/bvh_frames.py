@@ -204,7 +204,7 @@ class KeyframeTally:
 
 def limbs_seen_in(chunk: PersonChunk, options: LimbHoldOptions) -> np.ndarray:
     """``(n, 8)`` the limb bones the 2D detector saw in each frame of ``chunk``, by its own image
-    size (:func:`~posecast.realtime.recording.export.limbs_seen`)."""
+    size (the live avatar's rule: :func:`~posecast.engines.limb_hold.joints_seen`)."""
     seen = np.zeros(chunk.confidence.shape, bool)
     for size in np.unique(chunk.image_sizes, axis=0):  # (a take's frames are of one size or a few)
         rows = (chunk.image_sizes == size).all(axis=1)

@@ -23,7 +23,7 @@ frames, or that give a rate no camera has, are refused: the take's timing is dam
 A limb the 2D detector did not see (outside the image or at its edge, or scored low) is held at
 its last seen rotation, relaxed to rest when it stays out over 1 s, and eased back when seen again,
 on the take's own timestamps, as the live avatar outputs hold it (:mod:`posecast.engines.limb_hold`;
-:func:`limbs_seen`), before the rotations are resampled.
+:func:`~posecast.realtime.recording.bvh_frames.limbs_seen_in`), before the rotations are resampled.
 
 ``posecast export --bvh`` reads a take in passes (:func:`bvh_pieces`): once, checking every
 record, for its clocks, metas and people (:func:`~posecast.realtime.recording.passes.scan_take`),
@@ -52,14 +52,14 @@ import numpy as np
 
 from ...calibration import floor as floors
 from ...calibration.ground import ASSUMED_FLOOR
-from ...engines import bvh_export, face, limb_hold, skeleton
+from ...engines import bvh_export, limb_hold, skeleton
 from ...engines import frames as engine_frames
 from ...engines import rotations as rot
 from ...engines.fileio import atomic_path
 from ...engines.lift_input import FPS_RANGE
 from ...engines.limb_hold import LimbHoldOptions
 from ...engines.window_slots import grid_frames, shorten_gaps, uniform_grid
-from .arrays import PersonTrack, TakeArrays, take_arrays
+from .arrays import TakeArrays, take_arrays
 from .bvh_frames import (
     FeetSurvey,
     KeyframeFeed,
@@ -159,40 +159,10 @@ def published_camera_to_world(recording: TakeClock) -> np.ndarray | None:
     return None
 
 
-def subject_bone_lengths(track: PersonTrack) -> np.ndarray:
-    """The subject's bone lengths ``(16,)``: the last the pipeline used (its latest live
-    measurement, locked; earlier ones rest on fewer frames), or the median of the joints' own
-    when the take has none."""
-    recorded = track.bone_lengths_m[np.isfinite(track.bone_lengths_m).all(axis=1)]
-    if len(recorded):
-        return recorded[-1].astype(np.float64)
-    return np.median(skeleton.bone_lengths(track.joints_m[track.posed].astype(np.float64)), axis=0)
 
 
-def world_joints(recording: TakeClock, track: PersonTrack, lengths_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    """The track's joints in the world frame ``(F, 17, 3)`` (NaN where no pose), its ear lines
-    there ``(F, 3)`` (the head's twist; NaN where the face is not known) and where the floor
-    came from."""
-    joints = track.joints_m.astype(np.float64)
-    transform = published_camera_to_world(recording)
-    source = "published by the stream"
-    if transform is None:
-        transform, source = floor_from_feet(joints, track.confidence, track.posed, lengths_m)
-    ear_lines = floors.directions_to_world(face.ear_lines(track.face_m), transform)
-    return floors.to_world(joints, transform), ear_lines, source
 
 
-def limbs_seen(recording: TakeClock, track: PersonTrack, options: LimbHoldOptions) -> np.ndarray:
-    """``(F, 8)`` the limb bones (:data:`~posecast.engines.limb_hold.LIMB_JOINTS`) the 2D detector
-    saw in each recorded frame, by the frame's own image size (the live avatar's rule; the
-    recorded joints are not mirrored, nor is the BVH)."""
-    sizes = recording.image_sizes
-    seen = np.zeros(track.confidence.shape, bool)
-    for size in np.unique(sizes, axis=0):  # (a take's frames are of one size or a few: not a call a frame)
-        rows = (sizes == size).all(axis=1)
-        seen[rows] = limb_hold.joints_seen(track.keypoints_px[rows], track.confidence[rows],
-                                           (int(size[0]), int(size[1])), options)  # fmt: skip
-    return limb_hold.limb_bones_seen(seen)
 
 
 def check_bvh_output(path: Path, frame: str) -> None:
@@ -281,18 +251,6 @@ def on_grid(times_s: np.ndarray, fps: float) -> bool:
     return bool(np.abs(times_s - uniform_grid(times_s, fps)).max() <= ON_GRID_FRAMES / fps)
 
 
-def resampled_bvh(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
-                  lengths_m: np.ndarray, ear_lines: np.ndarray, limbs: np.ndarray | None = None,
-                  limb_hold_options: LimbHoldOptions = LIMB_HOLD) -> tuple[str, int, int, int, float]:  # fmt: skip
-    """World joints ``(F, 17, 3)`` (NaN without a pose) and ear lines ``(F, 3)`` (the head's twist,
-    NaN where not known) stamped ``times_s`` ``(F,)``, the limb bones ``limbs`` ``(F, 8)`` not seen
-    held as ``limb_hold_options`` say (``None``: none; :func:`limbs_seen`) → (BVH text
-    in ``frame`` at ``fps`` on the take's uniform grid, its frame count, how many hold a pose:
-    more than half a frame from the pose they show, the gaps held for :data:`MAX_HELD_S` only and
-    the seconds that left out; the grid's last time may be that close past the take's last frame)."""
-    pieces, frames, held, shortened, shortened_s = resampled_bvh_pieces(
-        joints_world, times_s, fps, frame, lengths_m, ear_lines, limbs, limb_hold_options)  # fmt: skip
-    return "".join(pieces), frames, held, shortened, shortened_s
 
 
 def resampled_bvh_pieces(joints_world: np.ndarray, times_s: np.ndarray, fps: float, frame: str,
@@ -300,10 +258,12 @@ def resampled_bvh_pieces(joints_world: np.ndarray, times_s: np.ndarray, fps: flo
                          limb_hold_options: LimbHoldOptions = LIMB_HOLD,
                          chunk_frames: int = bvh_export.CHUNK_FRAMES,
                          ) -> tuple[Iterator[str], int, int, int, float]:  # fmt: skip
-    """:func:`resampled_bvh` with the text as pieces of ``chunk_frames`` frames
-    (:func:`~posecast.engines.bvh_export.world_bvh_pieces`), each turned, resampled and written
-    when its piece is made: the same text, with the working arrays of one piece beside the
-    recorded poses' rotations."""
+    """World joints ``(F, 17, 3)`` (NaN without a pose) and ear lines ``(F, 3)`` (the head's twist,
+    NaN where not known) stamped ``times_s`` ``(F,)``, the limb bones ``limbs`` ``(F, 8)`` not seen
+    held as ``limb_hold_options`` say (``None``: none) → (the BVH text in ``frame`` at ``fps`` on
+    the take's uniform grid as pieces of ``chunk_frames`` frames, each turned, resampled and
+    written when it is made; its frame count; how many hold a pose more than half a frame from the
+    pose they show; the gaps held for :data:`MAX_HELD_S` only and the seconds that left out)."""
     rows = resampled_rows(joints_world, times_s)
     keys = keyframes(joints_world, ear_lines, rows, lengths_m, limbs, _stamps_ns(times_s, rows), limb_hold_options,
                      chunk_frames)  # fmt: skip
@@ -476,7 +436,7 @@ def bvh_pieces(recording: Recording | TakeArrays | TakeScan, path: str | Path, f
         raise RecordingError(f"{take.path}: cannot tell the frame rate (fewer than two frames); record a "
                              "longer take")  # fmt: skip
     # the last the pipeline used (its latest live measurement, locked; earlier ones rest on fewer
-    # frames), or the median of the joints' own when the take has none (subject_bone_lengths)
+    # frames), or the median of the joints' own when the take has none
     lengths = survey.median_bone_lengths() if recorded_lengths is None else recorded_lengths.astype(np.float64)
     floor_source = "published by the stream"
     if transform is None:

@@ -50,7 +50,6 @@ from posecast.realtime.recording.export import (
     camera_joints_bvh,
     export_bvh,
     floor_from_feet,
-    world_joints,
 )
 from posecast.realtime.recording.format import RecordingError, take_fps
 from posecast.realtime.recording.passes import scan_take
@@ -58,6 +57,7 @@ from posecast.realtime.sinks.background import BackgroundSink
 from posecast.realtime.sinks.record import RecordOptions, RecordSink
 from posecast.realtime.sources import open_source
 from posecast.realtime.types import Frame, PersonPose, PoseFrame, StreamMeta
+from whole_take import world_joints
 
 CMU = Path(__file__).resolve().parents[1] / "fixtures" / "cmu"
 BLENDER = shutil.which("blender")

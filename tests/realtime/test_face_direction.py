@@ -19,13 +19,14 @@ from posecast.realtime.lifting import LiftingOptions, MetricPoseLifting
 from posecast.realtime.message_text import to_json
 from posecast.realtime.recording import read_recording
 from posecast.realtime.recording.arrays import person_track
-from posecast.realtime.recording.export import export_bvh, world_joints
+from posecast.realtime.recording.export import export_bvh
 from posecast.realtime.recording.replay import Replay, ReplayOptions
 from posecast.realtime.schema import decode_pose, encode_pose, encode_pose_message
 from posecast.realtime.sources import open_source
 from posecast.realtime.stages import FrameSource
 from posecast.realtime.types import Detections2D, Frame, PersonPose, PoseFrame
 from scipy.spatial.transform import Rotation
+from whole_take import world_joints
 
 J = skeleton.JOINT_INDEX
 HEAD = J["head"]

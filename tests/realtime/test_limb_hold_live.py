@@ -18,16 +18,11 @@ from posecast.realtime.avatar_arguments import avatar_options
 from posecast.realtime.detectors.mediapipe import MediaPipeOptions
 from posecast.realtime.recording import read_recording
 from posecast.realtime.recording.arrays import person_track
-from posecast.realtime.recording.export import (
-    LIMB_HOLD,
-    limbs_seen,
-    resampled_bvh,
-    subject_bone_lengths,
-    world_joints,
-)
+from posecast.realtime.recording.export import LIMB_HOLD
 from posecast.realtime.sources import open_source
 from posecast.realtime.sources.images import ImageFolderSource
 from scipy.spatial.transform import Rotation
+from whole_take import limbs_seen, resampled_bvh, subject_bone_lengths, world_joints
 
 J = skeleton.JOINT_INDEX
 ARM = [J["r_elbow"], J["r_wrist"]]  # the right upper arm and forearm, by the joints they end at
