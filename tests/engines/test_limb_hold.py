@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bone_turns import turn_deg
 from posecast.engines import bvh_export, limb_hold, rotations, skeleton
 from posecast.engines.training.data.bvh import load_bvh_joints
 from scipy.spatial.transform import Rotation
@@ -200,11 +201,6 @@ def test_a_limb_that_rested_while_lost_does_not_carry_on_the_ease_it_was_lost_in
                options)  # fmt: skip
     assert sent[:6] == pytest.approx([0.0, 0.0, 0.0, 6.0, 6.0, REST_DEG])
     assert sent[6:] == pytest.approx([REST_DEG, REST_DEG + 10.0 / 15])
-
-
-def turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Degrees between rotations ``a`` and ``b`` ``(..., 4)``."""
-    return np.degrees((Rotation.from_quat(a).inv() * Rotation.from_quat(b)).magnitude())
 
 
 def test_a_leg_seen_and_then_lost_stays_held_and_one_never_seen_follows_the_guess_calmly() -> None:

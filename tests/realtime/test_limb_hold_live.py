@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from posecast.engines import bvh_export, limb_hold, skeleton
-from posecast.engines.training.data.bvh import parse_bvh
+from bone_turns import bvh_bone_steps, turn_deg
+from posecast.engines import limb_hold, skeleton
 from posecast.realtime import cli
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.avatar_arguments import avatar_options
@@ -58,10 +58,6 @@ def slid_dance(media_dir: Path, folder: Path, slide: tuple[list[int], list[int]]
                 cv2.imwrite(str(folder / f"{i - 1:03d}_{k:03d}.png"), np.zeros_like(image))  # (after i - 1's)
         cv2.imwrite(str(folder / f"{i:03d}.png"), slid)
     return folder
-
-
-def turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.degrees((Rotation.from_quat(a).inv() * Rotation.from_quat(b)).magnitude())
 
 
 def test_an_arm_out_of_the_image_holds_and_follows_again(media_dir: Path, pose_model_path: Path,
@@ -212,17 +208,8 @@ def test_no_limb_hold_lets_the_limbs_follow(flag: list[str], held: bool) -> None
 
 def bvh_arm_steps(path: Path) -> np.ndarray:
     """``(F - 1, 2)`` degrees: each frame's turn of the BVH's right upper arm and forearm on their
-    parents (their Z-X-Y channels) from the frame before."""
-    motion = parse_bvh(path)
-    starts = np.cumsum([0, *map(len, motion.channels)])
-    turns = []
-    for joint in ARM:
-        k = motion.names.index(bvh_export.BONE_JOINT_NAMES[skeleton.JOINT_NAMES[joint]])
-        assert motion.channels[k] == ["Zrotation", "Xrotation", "Yrotation"]
-        angles = motion.motion[:, starts[k] : starts[k] + 3]
-        turns.append(Rotation.from_euler("ZXY", angles, degrees=True).as_quat())
-    turns = np.stack(turns, axis=1)
-    return turn_deg(turns[:-1], turns[1:])
+    parents from the frame before."""
+    return bvh_bone_steps(path, ARM)
 
 
 def test_the_bvh_of_a_take_holds_an_arm_out_of_the_image(media_dir: Path, pose_model_path: Path,

@@ -12,14 +12,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from bone_turns import bvh_bone_steps, turn_deg
 from posecast.calibration import floor as fl
-from posecast.engines import bvh_export, skeleton
-from posecast.engines.training.data.bvh import load_bvh_joints, parse_bvh
+from posecast.engines import skeleton
+from posecast.engines.training.data.bvh import load_bvh_joints
 from posecast.realtime import cli
 from posecast.realtime.assemble import PipelineOptions, build_pipeline
 from posecast.realtime.detectors.mediapipe import MediaPipeOptions
 from posecast.realtime.sources.images import ImageFolderSource
-from scipy.spatial.transform import Rotation
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +41,6 @@ def head_and_shoulders(media_dir: Path, folder: Path, every: int = 1) -> Path:
         i += 1
     capture.release()
     return folder
-
-
-def turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.degrees((Rotation.from_quat(a).inv() * Rotation.from_quat(b)).magnitude())
 
 
 def direction_steps_deg(joints: np.ndarray) -> np.ndarray:
@@ -84,15 +80,7 @@ def test_legs_never_seen_follow_the_guess_calmly_and_above_the_floor(
 def bvh_legs(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A BVH's leg bones' turns on their parents from frame to frame ``(F - 1, 4)`` degrees, and
     its joints ``(F, 17, 3)``."""
-    motion = parse_bvh(path)
-    starts = np.cumsum([0, *map(len, motion.channels)])
-    quats = []
-    for joint in LEGS:
-        k = motion.names.index(bvh_export.BONE_JOINT_NAMES[skeleton.JOINT_NAMES[joint]])
-        assert motion.channels[k] == ["Zrotation", "Xrotation", "Yrotation"]
-        quats.append(Rotation.from_euler("ZXY", motion.motion[:, starts[k] : starts[k] + 3], degrees=True).as_quat())
-    quats = np.stack(quats, axis=1)
-    return turn_deg(quats[:-1], quats[1:]), load_bvh_joints(path)[0]
+    return bvh_bone_steps(path, LEGS), load_bvh_joints(path)[0]
 
 
 def test_the_bvh_of_a_desk_take_keeps_the_legs_never_seen_calm_and_above_the_floor(media_dir: Path,
