@@ -43,6 +43,18 @@ CLOSE_CHECK_S = 0.1
 log = logging.getLogger(__name__)
 
 
+def silence_words(publisher_up: bool, heard_before: bool, address_option: str) -> tuple[str, str]:
+    """What a reader says of a stream quiet for :data:`QUIET_NOTICE_S` (``posecast listen`` and
+    ``posecast view`` alike): what it has not had, and the likely why. ``publisher_up``: metas still
+    come, no pose (a stuck pipeline, a model loading); ``heard_before``: the stream had spoken;
+    ``address_option``: the reader's option that names the address."""
+    if publisher_up:
+        return "no pose", "its meta keeps coming: the publisher is up but sends no frames?"
+    if heard_before:
+        return "nothing more", "the publisher stopped?"
+    return "no message", f"is `posecast run` publishing there? check {address_option}"
+
+
 def _check_arguments(address: object, topics: object, receive_hwm: object) -> None:
     """Plain ``TypeError``/``ValueError`` for arguments of the wrong kind, before ZeroMQ's own
     (``expected bytes, got: 112`` for ``topics=b"pose"``)."""

@@ -15,7 +15,7 @@ from ..endpoints import SILENT_RECONNECT_S
 from ..errors import OptionsError, SchemaError
 from ..message_text import format_line, to_json
 from ..schema import DEFAULT_ADDRESS, MetaMessage, PoseMessage
-from ..subscriber import QUIET_NOTICE_S, Subscriber
+from ..subscriber import QUIET_NOTICE_S, Subscriber, silence_words
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +111,11 @@ def listen(args: argparse.Namespace) -> int:
                 )
             if not quiet_told and waited_s >= QUIET_NOTICE_S:
                 quiet_told = True
-                if publisher_up:
-                    heard, why = "no pose", "its meta keeps coming: the publisher is up but sends no frames?"
-                elif skipped:  # messages come, none a posecast one: not silence (QA: it blamed silence)
+                if skipped and not publisher_up:  # messages come, none a posecast one (QA: it blamed silence)
                     heard = f"no posecast message ({skipped} others skipped, warned above)"
                     why = "is a posecast publisher of this version there?"
-                elif heard_any:
-                    heard, why = "nothing more", "the publisher stopped?"
                 else:
-                    heard, why = "no message", "is `posecast run` publishing there? check --address"
+                    heard, why = silence_words(publisher_up, heard_any, "--address")
                 log.warning("%s from %s for %.0f s (a publisher repeats its meta every second): %s; still "
                             "listening (Ctrl-C stops, --timeout S exits)", heard, address, waited_s,
                             why)  # fmt: skip

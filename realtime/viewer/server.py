@@ -60,7 +60,7 @@ from ..endpoints import (
 )
 from ..errors import OptionsError, SchemaError
 from ..schema import DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, TOPIC_META, TOPIC_POSE, unpack_map, validate_pose_message
-from ..subscriber import QUIET_NOTICE_S, Subscriber
+from ..subscriber import QUIET_NOTICE_S, Subscriber, silence_words
 
 log = logging.getLogger(__name__)
 
@@ -378,12 +378,8 @@ class ViewerServer:
             now_s = time.monotonic()
             if not quiet_told and now_s - pose_s >= QUIET_NOTICE_S:
                 quiet_told = True
-                if meta_s > pose_s and now_s - meta_s <= SILENT_RECONNECT_S:
-                    heard, why = "no pose", "its meta keeps coming: the publisher is up but sends no frames?"
-                elif heard_pose:
-                    heard, why = "nothing more", "the publisher stopped?"
-                else:
-                    heard, why = "no message", "is `posecast run` publishing there? check --stream"
+                publisher_up = meta_s > pose_s and now_s - meta_s <= SILENT_RECONNECT_S
+                heard, why = silence_words(publisher_up, heard_pose, "--stream")
                 log.warning("%s from %s for %g s (a publisher repeats its meta every second): %s; still watching",
                             heard, self.watching, QUIET_NOTICE_S, why)  # fmt: skip
             if not message_waiting:
