@@ -291,7 +291,7 @@ def above_floor(rotations: np.ndarray, guessed: np.ndarray, root_height_m: float
     lengths = np.asarray(bone_lengths_m, np.float64)
     if not (np.isfinite(out).all() and np.isfinite(lengths).all() and math.isfinite(root_height_m)):
         return out
-    ankle_m = skeleton.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
+    ankle_m = skeleton.standing_ankle_height_m(lengths)
     pelvis = tuple(out[skeleton.ROOT].tolist())
     ahead = _turned(pelvis, (0.0, 0.0, 1.0))
     level = math.hypot(ahead[0], ahead[2])

@@ -323,3 +323,9 @@ ANKLE_HEIGHT_FRACTION = 0.076
 def height_from_bone_lengths(lengths_m: np.ndarray) -> float:
     """Standing height in metres implied by bone lengths ``(16,)`` (inverse of the above)."""
     return float(np.asarray(lengths_m, dtype=np.float64) @ HEIGHT_PER_BONE)
+
+
+def standing_ankle_height_m(lengths_m: np.ndarray) -> float:
+    """Where a standing person's ankle joints are above the floor, in metres, for bone lengths
+    ``(16,)`` (:data:`ANKLE_HEIGHT_FRACTION` of their height)."""
+    return ANKLE_HEIGHT_FRACTION * height_from_bone_lengths(lengths_m)

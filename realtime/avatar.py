@@ -323,7 +323,7 @@ class AvatarWorld:
             ears = ears * np.array([1.0, -1.0, -1.0])  # the mirror image's left ear is the right one reflected
         contacts = self._contacts.get(person.person_id)
         if contacts is None:
-            ankle_height = fl.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
+            ankle_height = skeleton.standing_ankle_height_m(lengths)
             contacts = self._contacts[person.person_id] = FootContacts(ankle_height, self.options.floor_options)
         # a foot the 2D detector did not see is MediaPipe's guess (legs out of view: standing, up to
         # 0.3 m through the floor): not on it (QA: flagged in contact, flickering)

@@ -176,7 +176,7 @@ def hips_above_root_m(joints_world_m: np.ndarray, bone_lengths_m: np.ndarray, an
     weights = np.array([left_weight, 1.0 - left_weight])
     legs_m = lengths[_LEG_BONES].sum(axis=1)  # (left, right) thigh + shin
     pelvis_over_hips_m = joints[skeleton.ROOT, 1] - joints[_HIPS, 1]
-    ankle_m = floor.ANKLE_HEIGHT_FRACTION * skeleton.height_from_bone_lengths(lengths)
+    ankle_m = skeleton.standing_ankle_height_m(lengths)
     return float(weights @ (legs_m + pelvis_over_hips_m) + ankle_m)
 
 
